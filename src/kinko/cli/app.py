@@ -1,0 +1,68 @@
+"""The ``kinko`` command: global settings flags (from the settings registry) and groups.
+
+Each group lives in its own module and registers itself here. Exit status: 0 ok,
+1 findings (e.g. ``ledger verify`` found tampering), 2 bad input, 3 environment.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import typer
+
+from kinko.cli.runtime import Runtime
+from kinko.settings import REGISTRY, load_settings
+
+__all__ = ["app"]
+
+EPILOG = (
+    "Settings come from kinko.toml in the working folder (or --config / KINKO_CONFIG), then "
+    "KINKO_* environment variables, then these flags. Exit status: 0 ok, 1 findings, "
+    "2 bad input, 3 environment (database unreachable or not initialised)."
+)
+
+app = typer.Typer(
+    name="kinko",
+    help="kinko (金庫): custody-risk control for crypto-asset exchanges.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _root(ctx: typer.Context, **flags: Any) -> None:
+    config = flags.pop("config", None)
+    settings = load_settings(config_path=config or "kinko.toml", flags=flags)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rt = Runtime(settings)
+    ctx.obj = rt
+    ctx.call_on_close(rt.close)
+
+
+def _signature() -> inspect.Signature:
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=typer.Context),
+        inspect.Parameter(
+            "config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+            default=typer.Option(None, "--config", metavar="PATH",
+                                 help="Settings file (default: ./kinko.toml if present)."),
+        ),
+    ]
+    for s in REGISTRY:
+        default = s.default if s.default != () else "none"
+        params.append(inspect.Parameter(
+            s.name, inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+            default=typer.Option(None, s.flag, metavar=s.metavar,
+                                 help=f"{s.help} [env {s.env}; default {default}]"),
+        ))
+    return inspect.Signature(params)
+
+
+_root.__signature__ = _signature()  # type: ignore[attr-defined]
+app.callback()(_root)

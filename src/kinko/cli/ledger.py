@@ -1,0 +1,287 @@
+"""``kinko init``, ``kinko ledger ...``, ``kinko holds ...`` and ``kinko balances``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from kinko.cli.app import app
+from kinko.cli.runtime import emit, format_option, parse_time, runtime
+from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance
+from kinko.domain.money import parse_units
+from kinko.errors import BadInput, KinkoError
+from kinko.render.beancount import export_beancount
+from kinko.store import upgrade
+
+ledger_app = typer.Typer(help="The double-entry journal: post, verify, export.",
+                         no_args_is_help=True)
+holds_app = typer.Typer(help="Two-phase holds: reserve funds, then post or void once.",
+                        no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(holds_app, name="holds")
+
+
+@app.command("init")
+def init(ctx: typer.Context) -> None:
+    """Create or migrate the database and record the configured assets."""
+    rt = runtime(ctx)
+    revision = upgrade(rt.store())
+    rt.ledger().sync_assets()
+    from kinko.store.sql import redact
+
+    print(f"kinko database ready at {redact(rt.settings.database_url)} (schema {revision})")
+
+
+def _leg(rt: Any, text: str, sign: int, flag: str) -> Posting:
+    parts = text.split()
+    if len(parts) != 3:
+        raise BadInput(f"{flag} {text!r}: write ACCOUNT AMOUNT ASSET, e.g. "
+                       f"'{flag} \"customer:C1 1.5 XEM\"'")
+    account, amount, symbol = parts
+    asset, units = rt.money(f"{amount} {symbol}")
+    return Posting(account, asset, sign * units)
+
+
+def _entry_json(rt: Any, raw: str, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{where}: not valid JSON: {exc.msg} at line {exc.lineno} "
+                       f"column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{where}: expected a JSON object with key, source and postings")
+    postings = []
+    for i, p in enumerate(data.get("postings") or []):
+        label = f"{where}: postings[{i}]"
+        if not isinstance(p, dict) or not {"account", "asset", "amount"} <= set(p):
+            raise BadInput(f"{label}: needs account, asset and amount")
+        if not isinstance(p["amount"], str | int) or isinstance(p["amount"], bool):
+            raise BadInput(f"{label}.amount: write the amount as a decimal string like \"1.5\" "
+                           "(debit positive, credit negative); floats are refused")
+        try:
+            asset = rt.assets[str(p["asset"])]
+            units = parse_units(str(p["amount"]), asset, allow_negative=True)
+        except KinkoError as exc:
+            raise BadInput(f"{label}: {exc.message}") from None
+        postings.append(Posting(str(p["account"]), asset.symbol, units))
+    data["postings"] = postings
+    return data
+
+
+@ledger_app.command("post")
+def post(
+    ctx: typer.Context,
+    key: str = typer.Option(None, "--key", help="Idempotency key (required unless in --json)."),
+    source: str = typer.Option(None, "--source", help="Where it comes from: tx hash, request id."),
+    memo: str = typer.Option("", "--memo"),
+    debit: list[str] = typer.Option([], "--debit", help="'ACCOUNT AMOUNT ASSET' (repeatable)."),
+    credit: list[str] = typer.Option([], "--credit", help="'ACCOUNT AMOUNT ASSET' (repeatable)."),
+    at: str = typer.Option(None, "--at", help="Entry time, ISO 8601 with zone (default now)."),
+    json_file: str = typer.Option(None, "--json",
+                                  help="Read the entry from a JSON file ('-' for stdin)."),
+    fmt: str = format_option(),
+) -> None:
+    """Append one balanced entry from flags or from JSON."""
+    rt = runtime(ctx)
+    data: dict[str, Any] = {}
+    if json_file is not None:
+        raw = sys.stdin.read() if json_file == "-" else _read(json_file)
+        data = _entry_json(rt, raw, "stdin" if json_file == "-" else json_file)
+    postings = list(data.get("postings", []))
+    postings += [_leg(rt, d, 1, "--debit") for d in debit]
+    postings += [_leg(rt, c, -1, "--credit") for c in credit]
+    key = key or data.get("key")
+    source = source or data.get("source")
+    if not key or not source:
+        raise BadInput("an entry needs --key (idempotency key) and --source")
+    when = at or data.get("timestamp")
+    result = rt.ledger().post(str(key), postings, source=str(source),
+                              memo=memo or str(data.get("memo", "")),
+                              timestamp=parse_time(str(when)) if when else None)
+    _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _show_entries(rt: Any, entries: list[Entry], fmt: str, *, replayed: bool = False) -> None:
+    rows = []
+    for e in entries:
+        for p in e.postings or ():
+            rows.append([e.seq, e.kind, e.key, e.timestamp.isoformat(), p.account,
+                         rt.show(p.asset, p.amount), p.asset, e.hash[:16]])
+        if not e.postings and e.hold is not None:
+            h = e.hold
+            rows.append([e.seq, e.kind, e.key, e.timestamp.isoformat(),
+                         f"{h.debit} -> {h.credit}", rt.show(h.asset, h.amount), h.asset,
+                         e.hash[:16]])
+    title = "replayed: this key was used before; nothing was written" if replayed else None
+    emit(["seq", "kind", "key", "time", "account", "amount", "asset", "hash"], rows, fmt,
+         title=title, right=("amount",))
+
+
+@ledger_app.command("entries")
+def entries(
+    ctx: typer.Context,
+    after: int = typer.Option(0, "--after", help="Show entries after this sequence number."),
+    limit: int = typer.Option(50, "--limit"),
+    fmt: str = format_option(),
+) -> None:
+    """List journal entries with their postings."""
+    rt = runtime(ctx)
+    _show_entries(rt, rt.ledger().entries(after, limit), fmt)
+
+
+@ledger_app.command("verify")
+def verify(ctx: typer.Context, fmt: str = format_option()) -> None:
+    """Recompute the hash chain and balances; name the first altered/deleted/reordered entry."""
+    rt = runtime(ctx)
+    report = rt.ledger().verify()
+    seq, head_hash = report.head
+    if fmt == "json":
+        print(json.dumps({"ok": report.ok, "entries": report.entries, "head_seq": seq,
+                          "head_hash": head_hash, "balances": report.balances,
+                          "findings": [f.__dict__ for f in report.findings]}, indent=2))
+    elif report.ok:
+        print(f"ledger OK: {report.entries} entries, {report.balances} balances; "
+              f"head {seq} {head_hash}")
+        print("keep the head hash outside this database to detect a rewrite of the whole tail")
+    else:
+        first = report.findings[0]
+        print(f"LEDGER TAMPERED: first problem at entry {first.seq}: {first.message}"
+              if first.seq is not None else f"LEDGER INCONSISTENT: {first.message}")
+        emit(["code", "entry", "finding"],
+             [[f.code, f.seq if f.seq is not None else "", f.message] for f in report.findings],
+             "table" if fmt == "table" else fmt)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("export")
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("beancount", "--format", "-f", help="Export format: beancount."),
+    out: Path = typer.Option(None, "--out", "-o", help="File to write (default stdout)."),
+) -> None:
+    """Export the journal (Beancount: `bean-check` verifies it independently)."""
+    if fmt != "beancount":
+        raise BadInput(f"--format must be beancount, not {fmt!r}")
+    rt = runtime(ctx)
+    chunks = export_beancount(rt.ledger().stream(), rt.assets)
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.writelines(chunks)
+    tmp.replace(out)
+    print(f"wrote {out}")
+
+
+@app.command("balances")
+def balances(
+    ctx: typer.Context,
+    customer: str = typer.Option(None, "--customer", help="One customer's id."),
+    account: str = typer.Option(None, "--account", help="One account, e.g. wallet:xem-hot."),
+    kind: str = typer.Option(None, "--kind", help=f"Account kind: {', '.join(ACCOUNT_KINDS)}."),
+    asset: str = typer.Option(None, "--asset", help="One asset."),
+    as_of_entry: int = typer.Option(None, "--as-of-entry", help="Balances after entry N."),
+    as_of: str = typer.Option(None, "--as-of", help="Balances at a time (ISO 8601 with zone)."),
+    fmt: str = format_option(),
+) -> None:
+    """Balances of accounts, now or as of an earlier entry or time."""
+    rt = runtime(ctx)
+    if customer is not None:
+        account = f"customer:{customer}"
+    if kind is not None and kind not in ACCOUNT_KINDS:
+        raise BadInput(f"--kind must be one of {', '.join(ACCOUNT_KINDS)}, not {kind!r}")
+    rows = rt.ledger().balances(account=account, kind=kind, asset=asset,
+                                as_of_seq=as_of_entry,
+                                as_of_time=parse_time(as_of) if as_of else None)
+    historical = as_of_entry is not None or as_of is not None
+    out = []
+    for r in rows:
+        shown = normal_balance(r.account, r.state)
+        held = r.state.pending_debit if shown == -r.state.balance else r.state.pending_credit
+        line: list[object] = [r.account, r.asset, rt.show(r.asset, shown)]
+        if not historical:
+            line += [rt.show(r.asset, held), rt.show(r.asset, shown - held)]
+        out.append(line)
+    cols = ["account", "asset", "balance"] + ([] if historical else ["held", "available"])
+    emit(cols, out, fmt, right=("balance", "held", "available"))
+
+
+@holds_app.command("open")
+def hold_open(
+    ctx: typer.Context,
+    key: str = typer.Option(..., "--key", help="Idempotency key."),
+    hold_id: str = typer.Option(..., "--id", help="Hold id (e.g. the withdrawal request id)."),
+    debit: str = typer.Option(..., "--debit", help="Account debited when posted (customer:ID)."),
+    credit: str = typer.Option(..., "--credit", help="Account credited when posted."),
+    amount: str = typer.Option(..., "--amount", help="Amount and asset, e.g. '10 XEM'."),
+    expires: str = typer.Option(None, "--expires", help="ISO time or duration (30m, 24h)."),
+    source: str = typer.Option(..., "--source"),
+    memo: str = typer.Option("", "--memo"),
+    fmt: str = format_option(),
+) -> None:
+    """Reserve funds for a transfer without moving them."""
+    rt = runtime(ctx)
+    asset, units = rt.money(amount)
+    hold = Hold(hold_id, debit, credit, asset, units,
+                parse_time(expires) if expires else None)
+    result = rt.ledger().open_hold(key, hold, source=source, memo=memo)
+    _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
+
+
+@holds_app.command("post")
+def hold_post(
+    ctx: typer.Context,
+    key: str = typer.Option(..., "--key"),
+    hold_id: str = typer.Option(..., "--id"),
+    amount: str = typer.Option(None, "--amount", help="Part to post (default: all)."),
+    source: str = typer.Option(..., "--source"),
+    memo: str = typer.Option("", "--memo"),
+    fmt: str = format_option(),
+) -> None:
+    """Resolve a hold by moving all or part of it; the rest is released."""
+    rt = runtime(ctx)
+    units = None
+    if amount is not None:
+        asset, units = rt.money(amount)
+        found = rt.ledger().hold(hold_id)
+        if found is not None and found[0].asset != asset:
+            raise BadInput(f"hold {hold_id} is in {found[0].asset}, not {asset}")
+    result = rt.ledger().post_hold(key, hold_id, units, source=source, memo=memo)
+    _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
+
+
+@holds_app.command("void")
+def hold_void(
+    ctx: typer.Context,
+    key: str = typer.Option(..., "--key"),
+    hold_id: str = typer.Option(..., "--id"),
+    source: str = typer.Option(..., "--source"),
+    memo: str = typer.Option("", "--memo"),
+    fmt: str = format_option(),
+) -> None:
+    """Resolve a hold by releasing it; nothing moves."""
+    rt = runtime(ctx)
+    result = rt.ledger().void_hold(key, hold_id, source=source, memo=memo)
+    _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
+
+
+@holds_app.command("expire")
+def hold_expire(ctx: typer.Context) -> None:
+    """Resolve every hold whose expiry has passed (appends also do this first)."""
+    rt = runtime(ctx)
+    expired = rt.ledger().expire_holds()
+    print(f"expired {len(expired)} hold(s)")

@@ -1,0 +1,474 @@
+"""Double-entry ledger: accounts, postings, journal entries, holds and the hash chain.
+
+Accounts are named ``kind:name`` (``customer:C000042``, ``wallet:xem-hot``,
+``loss:2018-01-26``); ``own`` and ``fees`` may stand alone. A balance is kept per
+(account, asset). A :class:`Posting` moves an exact integer amount; by convention a
+positive amount is a *debit* and a negative one a *credit*, so an entry balances when its
+postings sum to zero per asset::
+
+    deposit of 100 XEM seen on chain         wallet:xem-hot  +100_000000
+                                             customer:C1     -100_000000
+
+Customers and own funds are credit-normal (what the exchange owes), wallets and banks
+debit-normal (what it holds). Customer, wallet and bank balances may never go below zero,
+counting the funds reserved by pending holds.
+
+A :class:`Hold` is a two-phase transfer (debit account, credit account, asset, amount,
+optional expiry): opening it reserves the amount on both sides without moving it; it is
+resolved exactly once, by *posting* all or part of it, by *voiding* it or by *expiry*.
+
+Every appended :class:`Entry` carries the hash of the previous one; :class:`ChainVerifier`
+recomputes the chain and the balances and names the first entry that was altered, deleted
+or reordered. Nothing here touches a database or a clock: the store persists what these
+functions compute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal, NamedTuple
+
+from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
+
+__all__ = [
+    "ACCOUNT_KINDS",
+    "GENESIS_HASH",
+    "AccountKind",
+    "BalanceKey",
+    "BalanceState",
+    "ChainVerifier",
+    "Entry",
+    "EntryKind",
+    "Finding",
+    "Hold",
+    "Posting",
+    "apply_entry",
+    "available",
+    "check_postings",
+    "entry_deltas",
+    "entry_digest",
+    "entry_hash",
+    "find_overdrafts",
+    "format_timestamp",
+    "normal_balance",
+    "parse_account",
+    "seal_entry",
+]
+
+GENESIS_HASH = "0" * 64
+EntryKind = Literal["transfer", "hold", "post", "void", "expire"]
+ENTRY_KINDS: tuple[EntryKind, ...] = ("transfer", "hold", "post", "void", "expire")
+BalanceKey = tuple[str, str]  # (account, asset)
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """What a kind of account means and which rules its balances obey."""
+
+    name: str
+    normal: Literal["debit", "credit"]
+    may_go_negative: bool
+    needs_name: bool
+    beancount_root: str
+    meaning: str
+
+
+ACCOUNT_KINDS: dict[str, AccountKind] = {
+    k.name: k
+    for k in (
+        AccountKind("customer", "credit", False, True, "Liabilities:Customers",
+                    "what the exchange owes one customer, per asset"),
+        AccountKind("wallet", "debit", False, True, "Assets:Wallets",
+                    "coins held in one registered exchange wallet (tier hot/warm/cold)"),
+        AccountKind("bank", "debit", False, True, "Assets:Bank",
+                    "fiat held in one bank account"),
+        AccountKind("own", "credit", True, False, "Equity:Own",
+                    "the exchange's own funds, including performance-guarantee crypto"),
+        AccountKind("fees", "debit", True, False, "Expenses:Fees",
+                    "network fees paid"),
+        AccountKind("loss", "debit", True, True, "Expenses:Loss",
+                    "value lost in an incident (customers are still owed)"),
+        AccountKind("clearing", "debit", True, True, "Assets:Clearing",
+                    "transit and opening-balance accounts that should net to zero"),
+    )
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
+
+
+def parse_account(text: str) -> tuple[AccountKind, str | None]:
+    """Split ``kind:name`` and check it; raise :class:`InvalidAccount` with the reason."""
+    kind_name, sep, name = text.partition(":")
+    kind = ACCOUNT_KINDS.get(kind_name)
+    if kind is None:
+        known = ", ".join(ACCOUNT_KINDS)
+        raise InvalidAccount(
+            f"account {text!r}: unknown kind {kind_name!r} (use one of {known})", account=text
+        )
+    if not sep:
+        if kind.needs_name:
+            raise InvalidAccount(
+                f"account {text!r}: a {kind.name} account needs a name, like '{kind.name}:NAME'",
+                account=text,
+            )
+        return kind, None
+    if not _NAME.match(name):
+        raise InvalidAccount(
+            f"account {text!r}: the name must be 1-128 letters, digits or . _ @ + : - "
+            "and start with a letter or digit",
+            account=text,
+        )
+    return kind, name
+
+
+def account_kind(account: str) -> AccountKind:
+    return ACCOUNT_KINDS[account.partition(":")[0]]
+
+
+class Posting(NamedTuple):
+    """One leg of an entry: ``amount`` minor units, positive = debit, negative = credit."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A pending transfer of ``amount`` from ``debit`` to ``credit``, resolved exactly once."""
+
+    id: str
+    debit: str
+    credit: str
+    asset: str
+    amount: int
+    expires_at: datetime | None = None
+
+    def postings(self, amount: int | None = None) -> tuple[Posting, Posting]:
+        value = self.amount if amount is None else amount
+        return Posting(self.debit, self.asset, value), Posting(self.credit, self.asset, -value)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An appended journal entry. ``hold`` is set for every kind except ``transfer``."""
+
+    seq: int
+    kind: EntryKind
+    key: str
+    timestamp: datetime
+    source: str
+    memo: str
+    postings: tuple[Posting, ...]
+    hold: Hold | None = None
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+    digest: str = ""
+
+
+class BalanceState(NamedTuple):
+    """A (account, asset) balance: ``balance`` is Σ debits − Σ credits; pending = held."""
+
+    balance: int = 0
+    pending_debit: int = 0
+    pending_credit: int = 0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something verification found wrong: data, not an exception."""
+
+    code: str
+    message: str
+    seq: int | None = None
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def check_postings(postings: Iterable[Posting], *, min_postings: int = 2) -> tuple[Posting, ...]:
+    """Validate the shape of an entry's postings; raise :class:`InvalidEntry` if wrong."""
+    legs = tuple(postings)
+    if len(legs) < min_postings:
+        raise InvalidEntry(
+            f"an entry needs at least {min_postings} postings, got {len(legs)}",
+            postings=len(legs),
+        )
+    sums: dict[str, int] = {}
+    for i, p in enumerate(legs):
+        parse_account(p.account)
+        if type(p.amount) is not int:
+            raise InvalidEntry(
+                f"posting {i + 1} ({p.account}): amount must be an integer count of minor units",
+                posting=i + 1,
+            )
+        if p.amount == 0:
+            raise InvalidEntry(f"posting {i + 1} ({p.account}): amount is zero", posting=i + 1)
+        sums[p.asset] = sums.get(p.asset, 0) + p.amount
+    off = {asset: total for asset, total in sums.items() if total != 0}
+    if off:
+        detail = ", ".join(f"{asset} off by {total:+d} minor units" for asset, total in off.items())
+        raise InvalidEntry(
+            f"entry does not balance: {detail} (debits must equal credits per asset)",
+            imbalance={a: str(v) for a, v in off.items()},
+        )
+    return legs
+
+
+def check_hold(hold: Hold) -> None:
+    parse_account(hold.debit)
+    parse_account(hold.credit)
+    if hold.debit == hold.credit:
+        raise HoldError(f"hold {hold.id}: debit and credit account are the same", hold=hold.id)
+    if type(hold.amount) is not int or hold.amount <= 0:
+        raise HoldError(f"hold {hold.id}: amount must be a positive integer", hold=hold.id)
+    if not hold.id or len(hold.id) > 128:
+        raise HoldError("a hold id must be 1-128 characters", hold=hold.id)
+
+
+def normal_balance(account: str, state: BalanceState) -> int:
+    """The balance with the account's natural sign (what a customer is owed, what a wallet holds)."""
+    return -state.balance if account_kind(account).normal == "credit" else state.balance
+
+
+def available(account: str, state: BalanceState) -> int:
+    """Normal balance less what pending holds reserve on the side that reduces it."""
+    if account_kind(account).normal == "credit":
+        return -state.balance - state.pending_debit
+    return state.balance - state.pending_credit
+
+
+# ---------------------------------------------------------------------------- effects
+
+Delta = tuple[int, int, int]  # (balance, pending_debit, pending_credit)
+
+
+def entry_deltas(entry: Entry) -> dict[BalanceKey, Delta]:
+    """How an entry changes each (account, asset): balance and pending amounts."""
+    out: dict[BalanceKey, Delta] = {}
+    get = out.get
+    for account, asset, amount in entry.postings:
+        key = (account, asset)
+        cur = get(key)
+        out[key] = (amount, 0, 0) if cur is None else (cur[0] + amount, cur[1], cur[2])
+    hold = entry.hold
+    if hold is not None:
+        sign = 1 if entry.kind == "hold" else -1
+        for key, pd, pc in (((hold.debit, hold.asset), sign * hold.amount, 0),
+                            ((hold.credit, hold.asset), 0, sign * hold.amount)):
+            b0, pd0, pc0 = out.get(key, (0, 0, 0))
+            out[key] = (b0, pd0 + pd, pc0 + pc)
+    return out
+
+
+def apply_entry(
+    states: Mapping[BalanceKey, BalanceState], entry: Entry
+) -> dict[BalanceKey, BalanceState]:
+    """The new states of the balances ``entry`` touches (others are unchanged)."""
+    changed: dict[BalanceKey, BalanceState] = {}
+    get = states.get
+    if entry.hold is None:  # the common case, kept lean: one new state per posting
+        for account, asset, amount in entry.postings:
+            key = (account, asset)
+            cur = changed.get(key) or get(key)
+            changed[key] = (BalanceState(amount) if cur is None else
+                            BalanceState(cur[0] + amount, cur[1], cur[2]))
+        return changed
+    for key, (b, pd, pc) in entry_deltas(entry).items():
+        cur = get(key)
+        changed[key] = (BalanceState(b, pd, pc) if cur is None else
+                        BalanceState(cur[0] + b, cur[1] + pd, cur[2] + pc))
+    return changed
+
+
+def find_overdrafts(
+    before: Mapping[BalanceKey, BalanceState], after: Mapping[BalanceKey, BalanceState]
+) -> list[Finding]:
+    """Balances that may not go negative and that this change took below zero."""
+    found = []
+    for (account, asset), new in after.items():
+        if account_kind(account).may_go_negative:
+            continue
+        old = before.get((account, asset), BalanceState())
+        now, was = available(account, new), available(account, old)
+        if now < 0 and now < was:
+            found.append(
+                Finding(
+                    "overdraft",
+                    f"{account} would have {now} {asset} minor units available "
+                    f"(had {was}); it may not go below zero",
+                )
+            )
+    return found
+
+
+def raise_overdrafts(findings: list[Finding]) -> None:
+    if findings:
+        raise Overdraft(
+            "refused: " + "; ".join(f.message for f in findings),
+            overdrafts=[f.message for f in findings],
+        )
+
+
+# ---------------------------------------------------------------------------- hashing
+
+
+def format_timestamp(ts: datetime) -> str:
+    """Canonical UTC text with microseconds: ``2018-01-25T15:02:00.000000Z``."""
+    if ts.tzinfo is None:
+        raise InvalidEntry(f"timestamp {ts.isoformat()} has no time zone", timestamp=ts.isoformat())
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _field(value: str) -> str:
+    # length in code points, then the text: unambiguous once encoded as UTF-8
+    return f"{len(value)}:{value}"
+
+
+def _content(kind: str, source: str, memo: str, postings: Iterable[Posting],
+             hold: Hold | None) -> str:
+    """Length-prefixed canonical text of what an entry asks for (no seq, key or time)."""
+    parts = [_field(kind), _field(source), _field(memo)]
+    parts.extend(f"{len(a)}:{a}{len(s)}:{s}{len(v)}:{v}"
+                 for a, s, v in ((p[0], p[1], str(p[2])) for p in postings))
+    parts.append("|")
+    if hold is not None:
+        parts.extend(_field(value) for value in (
+            hold.id, hold.debit, hold.credit, hold.asset, str(hold.amount),
+            format_timestamp(hold.expires_at) if hold.expires_at else ""))
+    return "".join(parts)
+
+
+def entry_digest(kind: str, source: str, memo: str, postings: Iterable[Posting],
+                 hold: Hold | None) -> str:
+    """What an idempotency key is compared on: the request without its time."""
+    return hashlib.sha256(_content(kind, source, memo, postings, hold).encode()).hexdigest()
+
+
+def entry_hash(entry: Entry) -> str:
+    """SHA-256 over the previous hash, the position, key, time and content of an entry."""
+    text = "".join((
+        "kinko-entry-v1\n", entry.prev_hash, "\n", _field(str(entry.seq)), _field(entry.key),
+        _field(format_timestamp(entry.timestamp)),
+        _content(entry.kind, entry.source, entry.memo, entry.postings, entry.hold),
+    ))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal_entry(entry: Entry, seq: int, prev_hash: str) -> Entry:
+    """Give an entry its place in the chain: sequence number, previous hash and own hash."""
+    placed = replace(entry, seq=seq, prev_hash=prev_hash)
+    return replace(placed, hash=entry_hash(placed))
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+@dataclass
+class ChainVerifier:
+    """Feed stored entries in sequence order; collect findings; compare the end state.
+
+    ``locate`` finds the sequence number of the entry with a given stored hash; it lets the
+    verifier tell a moved (reordered) entry from an altered one.
+    """
+
+    locate: Callable[[str], int | None] = lambda _h: None
+    max_findings: int = 50
+    findings: list[Finding] = field(default_factory=list)
+    states: dict[BalanceKey, BalanceState] = field(default_factory=dict)
+    holds: dict[str, Hold] = field(default_factory=dict)
+    resolved: set[str] = field(default_factory=set)
+    entries: int = 0
+    _expect_seq: int = 1
+    _prev_hash: str = GENESIS_HASH
+
+    def _find(self, code: str, message: str, seq: int | None) -> None:
+        if len(self.findings) < self.max_findings:
+            self.findings.append(Finding(code, message, seq))
+
+    def feed(self, entry: Entry) -> None:
+        self.entries += 1
+        if entry.seq != self._expect_seq:
+            if entry.seq > self._expect_seq:
+                missing = (f"entry {self._expect_seq}" if entry.seq == self._expect_seq + 1
+                           else f"entries {self._expect_seq}-{entry.seq - 1}")
+                self._find("deleted", f"{missing} missing: deleted from the journal", entry.seq)
+            else:
+                self._find("reordered", f"entry {entry.seq} appears out of order", entry.seq)
+        recomputed = entry_hash(entry)
+        if recomputed != entry.hash:
+            origin = self.locate(entry.prev_hash)
+            moved = None
+            if origin is not None and origin + 1 != entry.seq:
+                moved = entry_hash(replace(entry, seq=origin + 1)) == entry.hash
+            if moved:
+                self._find("reordered",
+                           f"entry at position {entry.seq} was moved there from position "
+                           f"{origin + 1 if origin is not None else '?'}: the journal was reordered",
+                           entry.seq)
+            else:
+                self._find("altered",
+                           f"entry {entry.seq} ({entry.key}) was altered: its content no longer "
+                           "matches its hash", entry.seq)
+        elif entry.prev_hash != self._prev_hash:
+            self._find("broken_link",
+                       f"entry {entry.seq} does not follow entry {entry.seq - 1}: entries were "
+                       "deleted, inserted or reordered before it", entry.seq)
+        self._prev_hash = entry.hash
+        self._expect_seq = entry.seq + 1
+        self._replay(entry)
+
+    def _replay(self, entry: Entry) -> None:
+        hold = entry.hold
+        if entry.kind == "hold" and hold is not None:
+            self.holds[hold.id] = hold
+        elif hold is not None:
+            if hold.id in self.resolved:
+                self._find("double_resolution",
+                           f"entry {entry.seq} resolves hold {hold.id} a second time", entry.seq)
+            self.resolved.add(hold.id)
+        before = {k: self.states.get(k, BalanceState()) for k in entry_deltas(entry)}
+        after = apply_entry(self.states, entry)
+        for f in find_overdrafts(before, after):
+            self._find("negative_balance", f"entry {entry.seq}: {f.message}", entry.seq)
+        self.states.update(after)
+
+    def finish(
+        self,
+        head: tuple[int, str] | None,
+        stored_states: Iterable[tuple[BalanceKey, BalanceState]],
+        stored_pending: Iterable[str],
+    ) -> list[Finding]:
+        """Compare the replayed journal with the stored head, balances and pending holds."""
+        last_seq = self._expect_seq - 1
+        if head is not None and (head[0], head[1]) != (last_seq, self._prev_hash):
+            self._find("head_mismatch",
+                       f"the ledger head records entry {head[0]} (hash {head[1][:12]}…) but the "
+                       f"journal ends at entry {last_seq}: entries after it were deleted, or the "
+                       "head was edited", head[0])
+        seen: set[BalanceKey] = set()
+        for key, stored in stored_states:
+            seen.add(key)
+            replayed = self.states.get(key, BalanceState())
+            if replayed != stored:
+                self._find("balance_mismatch",
+                           f"stored balance of {key[0]} {key[1]} is {stored.balance} "
+                           f"(pending {stored.pending_debit}/{stored.pending_credit}) but the "
+                           f"journal gives {replayed.balance} "
+                           f"(pending {replayed.pending_debit}/{replayed.pending_credit})", None)
+        for key, replayed in self.states.items():
+            if key not in seen and replayed != BalanceState():
+                self._find("balance_missing",
+                           f"no stored balance for {key[0]} {key[1]}; the journal gives "
+                           f"{replayed.balance}", None)
+        open_holds = set(self.holds) - self.resolved
+        stored_open = set(stored_pending)
+        for hold_id in sorted(open_holds ^ stored_open):
+            state = "pending" if hold_id in stored_open else "resolved"
+            self._find("hold_mismatch",
+                       f"hold {hold_id} is stored as {state} but the journal disagrees", None)
+        return self.findings

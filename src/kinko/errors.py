@@ -1,0 +1,119 @@
+"""One exception tree for everything kinko refuses or cannot do.
+
+Findings (a broken hash chain, a reconciliation gap) are *data* and never raised;
+exceptions are for failures. Every error carries a stable ``code``, a human message
+and ``details`` (a JSON-able dict), so the CLI, the API and logs report it the same way.
+The exit status of the CLI is derived from the branch of the tree::
+
+    KinkoError                      (1 generic)
+    ├── BadInput                    (exit 2: the caller got something wrong)
+    │   ├── InvalidAmount           "1.0000001 XEM": too many decimals, NaN, negative ...
+    │   ├── UnknownAsset
+    │   ├── InvalidAccount          malformed account name, unknown wallet, wrong asset
+    │   ├── InvalidEntry            unbalanced, too few postings, zero amounts
+    │   ├── Overdraft               a balance that may not go negative would
+    │   ├── IdempotencyConflict     same key, different content
+    │   ├── HoldError               unknown, already resolved, expired, over-posted
+    │   ├── InputFileError          file:line: what is wrong
+    │   └── ConfigError             bad setting, bad kinko.toml
+    └── EnvironmentProblem          (exit 3: database or node unreachable, schema missing)
+        └── StoreUnavailable
+
+Error messages never contain key material: they name accounts, files, lines and fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BadInput",
+    "ConfigError",
+    "EnvironmentProblem",
+    "HoldError",
+    "IdempotencyConflict",
+    "InputFileError",
+    "InvalidAccount",
+    "InvalidAmount",
+    "InvalidEntry",
+    "KinkoError",
+    "Overdraft",
+    "StoreUnavailable",
+    "UnknownAsset",
+]
+
+
+class KinkoError(Exception):
+    """Base of every error kinko raises on purpose."""
+
+    code = "kinko_error"
+    exit_code = 1
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the API and ``--format json`` show it."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class BadInput(KinkoError):
+    """The caller's input is wrong; nothing was written."""
+
+    code = "bad_input"
+    exit_code = 2
+
+
+class InvalidAmount(BadInput):
+    code = "invalid_amount"
+
+
+class UnknownAsset(BadInput):
+    code = "unknown_asset"
+
+
+class InvalidAccount(BadInput):
+    code = "invalid_account"
+
+
+class InvalidEntry(BadInput):
+    code = "invalid_entry"
+
+
+class Overdraft(BadInput):
+    code = "overdraft"
+
+
+class IdempotencyConflict(BadInput):
+    code = "idempotency_conflict"
+
+
+class HoldError(BadInput):
+    code = "hold_error"
+
+
+class InputFileError(BadInput):
+    """A malformed input file; ``problems`` lists ``file:line: what`` strings."""
+
+    code = "input_file_error"
+
+    def __init__(self, message: str, problems: list[str] | None = None, **details: Any) -> None:
+        super().__init__(message, problems=problems or [message], **details)
+        self.problems = problems or [message]
+
+
+class ConfigError(BadInput):
+    code = "config_error"
+
+
+class EnvironmentProblem(KinkoError):
+    """Something outside kinko is missing or unreachable (database, node)."""
+
+    code = "environment"
+    exit_code = 3
+
+
+class StoreUnavailable(EnvironmentProblem):
+    code = "store_unavailable"

@@ -1,0 +1,100 @@
+"""Ports: the small interfaces services depend on, implemented at the edge.
+
+``Clock`` gives the time (``SystemClock`` in production, ``FixedClock`` in tests).
+``Store`` opens transactions: ``writer()`` an exclusive one that appends to the journal
+(every append is serialised, because each entry carries the previous entry's hash), and
+``reader()`` a consistent read. The SQL implementation lives in :mod:`kinko.store`; SQLite
+in memory is its fast double and the contract suite runs on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
+from kinko.domain.money import Asset
+
+__all__ = [
+    "BalanceRow",
+    "Clock",
+    "FixedClock",
+    "LedgerReader",
+    "LedgerWriter",
+    "Store",
+    "SystemClock",
+]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, time-zone aware."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock for tests and replays: returns ``at``; ``advance`` moves it."""
+
+    at: datetime = field(default_factory=lambda: datetime(2018, 1, 25, 15, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> datetime:
+        self.at = self.at + timedelta(**delta)
+        return self.at
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    account: str
+    asset: str
+    state: BalanceState
+
+
+class LedgerReader(Protocol):
+    def head(self) -> tuple[int, str]: ...
+    def entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]: ...
+    def balances(
+        self, account: str | None = None, kind: str | None = None, asset: str | None = None
+    ) -> Iterator[BalanceRow]: ...
+    def balances_as_of(
+        self, *, seq: int | None = None, at: datetime | None = None,
+        account: str | None = None, kind: str | None = None, asset: str | None = None,
+    ) -> Iterator[BalanceRow]: ...
+    def sum_balances(self, kind: str) -> dict[str, tuple[BalanceState, int]]: ...
+    def pending_holds(self) -> list[Hold]: ...
+    def hold_state(self, hold_id: str) -> tuple[Hold, str] | None: ...
+    def locate(self, entry_hash: str) -> int | None: ...
+    def entry_by_key(self, key: str) -> Entry | None: ...
+    def wallets(self) -> list[Wallet]: ...
+    def assets(self) -> list[Asset]: ...
+    def last_seq_at(self, at: datetime) -> int: ...
+    def known_keys(self, keys: Collection[str]) -> set[str]: ...
+    def entries_by_key(self, keys: Collection[str]) -> dict[str, Entry]: ...
+    def states(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, BalanceState]: ...
+
+
+class LedgerWriter(LedgerReader, Protocol):
+    def due_holds(self, now: datetime) -> list[Hold]: ...
+    def append(
+        self, entries: Sequence[Entry], states: Mapping[BalanceKey, BalanceState]
+    ) -> None: ...
+    def put_wallet(self, wallet: Wallet) -> None: ...
+    def put_assets(self, assets: Sequence[Asset]) -> None: ...
+
+
+class Store(Protocol):
+    def writer(self) -> AbstractContextManager[LedgerWriter]: ...
+    def reader(self) -> AbstractContextManager[LedgerReader]: ...
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Renderers: records in, text out (table, JSON, CSV, Beancount). No business rules."""

@@ -1,0 +1,45 @@
+"""Rows of plain values rendered as a Rich table, JSON or CSV.
+
+A renderer takes column names and rows of already-formatted values (strings, ints) and
+returns text; the CLI decides where it goes. Amounts arrive as exact decimal strings, so
+JSON keeps them as strings: no consumer ever sees a float.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["FORMATS", "render_rows"]
+
+FORMATS = ("table", "json", "csv")
+
+
+def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
+                *, title: str | None = None, right: Sequence[str] = ()) -> str:
+    """Render ``rows`` under ``columns`` as ``table``, ``json`` (list of objects) or ``csv``."""
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2,
+                          ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return out.getvalue()
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, justify="right" if c in right else "left")
+    for r in rows:
+        table.add_row(*("" if v is None else str(v) for v in r))
+    console = Console(file=io.StringIO(), width=160, force_terminal=False, color_system=None)
+    console.print(table)
+    out_file = console.file
+    assert isinstance(out_file, io.StringIO)
+    return out_file.getvalue()

@@ -1,0 +1,1 @@
+"""Use cases: each opens one transaction on the store and orchestrates the pure domain."""

@@ -1,0 +1,211 @@
+"""Importing customers' opening balances from CSV.
+
+The file has a header with (at least) ``customer_id``, ``asset`` and ``balance``; a
+balance is decimal text in whole units of the asset (``1.5`` XEM), never negative::
+
+    customer_id,asset,balance
+    C000001,XEM,1520.25
+    C000001,JPY,30000
+
+The whole file is checked before anything is written; every problem is reported as
+``file:line: what is wrong`` and nothing is written. Rows are then appended in batches of
+``import_batch_size`` rows, one journal entry and one transaction per batch (customers
+credited, ``clearing:opening`` debited per asset). A batch's idempotency key is derived from
+its content, so rerunning an import that crashed skips the batches already committed and
+writes the rest: no duplicate, no partial batch. A (customer, asset) that already has a
+balance in the ledger is refused: opening balances are imported once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from kinko.domain.ledger import Posting, parse_account
+from kinko.domain.money import AssetRegistry, parse_units
+from kinko.errors import InputFileError, KinkoError
+from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
+
+__all__ = ["CustomerRow", "ImportReport", "import_customers", "read_customer_csv"]
+
+REQUIRED = ("customer_id", "asset", "balance")
+MAX_PROBLEMS = 20
+
+
+class CustomerRow(NamedTuple):
+    line: int
+    customer: str
+    asset: str
+    units: int
+
+    @property
+    def account(self) -> str:
+        return f"customer:{self.customer}"
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    zero_rows: int = 0
+    batches_written: int = 0
+    batches_skipped: int = 0
+    postings: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def read_customer_csv(path: Path, registry: AssetRegistry) -> list[CustomerRow]:
+    """Parse and check the whole file; raise :class:`InputFileError` listing every problem."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return parse_customer_rows(fh, str(path), registry)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path)) from None
+
+
+def parse_customer_rows(lines: Iterable[str], name: str,
+                        registry: AssetRegistry) -> list[CustomerRow]:
+    reader = csv.reader(lines)
+    problems: list[str] = []
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InputFileError(f"{name}:1: the file is empty; expected a header "
+                             f"{','.join(REQUIRED)}", file=name) from None
+    except csv.Error as exc:
+        raise InputFileError(f"{name}:1: {exc}", file=name) from None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputFileError(
+            f"{name}:1: missing column(s) {', '.join(missing)} in the header "
+            f"(found: {', '.join(header) or 'nothing'})", file=name)
+    index = {c: header.index(c) for c in REQUIRED}
+    rows: list[CustomerRow] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    line = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"{name}:{reader.line_num}: {exc}")
+            break
+        line = reader.line_num
+        if not record or not "".join(record).strip():
+            continue
+        row = _row(record, index, line, name, registry, problems)
+        if row is None:
+            pass
+        elif (row.customer, row.asset) in first_seen:
+            problems.append(f"{name}:{line}: duplicate customer {row.customer} asset {row.asset} "
+                            f"(first on line {first_seen[(row.customer, row.asset)]})")
+        else:
+            first_seen[(row.customer, row.asset)] = line
+            rows.append(row)
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
+            break
+    if problems:
+        raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was imported",
+                             problems=problems, file=name)
+    return rows
+
+
+def _row(record: list[str], index: dict[str, int], line: int, name: str,
+         registry: AssetRegistry, problems: list[str]) -> CustomerRow | None:
+    values = []
+    for column, i in index.items():
+        value = record[i].strip() if i < len(record) else ""
+        if not value:
+            problems.append(f"{name}:{line}: missing {column}")
+            return None
+        values.append(value)
+    customer, symbol, text = values
+    try:
+        parse_account(f"customer:{customer}")
+        asset = registry[symbol]
+        units = parse_units(text, asset)
+    except KinkoError as exc:
+        problems.append(f"{name}:{line}: {exc.message}")
+        return None
+    return CustomerRow(line, customer, asset.symbol, units)
+
+
+def _batch_key(rows: Sequence[CustomerRow], counter: str) -> str:
+    digest = hashlib.sha256(counter.encode())
+    for r in rows:
+        digest.update(f"\n{r.customer}\x1f{r.asset}\x1f{r.units}".encode())
+    return "import:" + digest.hexdigest()[:40]
+
+
+def _draft(rows: Sequence[CustomerRow], counter: str, source: str) -> Draft:
+    postings = [Posting(r.account, r.asset, -r.units) for r in rows]
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r.asset] = totals.get(r.asset, 0) + r.units
+    postings.extend(Posting(counter, a, t) for a, t in sorted(totals.items()))
+    return Draft(_batch_key(rows, counter), "transfer", tuple(postings), source=source,
+                 memo=f"opening balances, lines {rows[0].line}-{rows[-1].line}",
+                 new_customers_only=True)
+
+
+def import_customers(
+    ledger: Ledger,
+    path: Path,
+    *,
+    batch_size: int,
+    counter: str = "clearing:opening",
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Check the whole file, then append it batch by batch (resumable, never duplicated)."""
+    parse_account(counter)
+    with no_cyclic_gc():
+        rows = read_customer_csv(path, ledger.assets)
+    report = ImportReport(rows=len(rows))
+    nonzero = [r for r in rows if r.units != 0]
+    report.zero_rows = len(rows) - len(nonzero)
+    batches = [nonzero[i : i + batch_size] for i in range(0, len(nonzero), batch_size)]
+    drafts = [_draft(b, counter, f"import:{path.name}") for b in batches]
+    todo = _check_not_imported(ledger, path, batches, drafts)
+    done_rows = sum(len(b) for b, d in zip(batches, drafts, strict=True) if d.key not in todo)
+    report.batches_skipped = len(batches) - len(todo)
+    if progress:
+        progress(done_rows, len(nonzero))
+    for batch, draft in zip(batches, drafts, strict=True):
+        if draft.key not in todo:
+            continue
+        result = ledger.append([draft])[0]
+        if not result.replayed:
+            report.batches_written += 1
+            report.postings += len(draft.postings)
+        done_rows += len(batch)
+        if progress:
+            progress(done_rows, len(nonzero))
+    for r in nonzero:
+        report.totals[r.asset] = report.totals.get(r.asset, 0) + r.units
+    return report
+
+
+def _check_not_imported(ledger: Ledger, path: Path, batches: list[list[CustomerRow]],
+                        drafts: list[Draft]) -> set[str]:
+    """Keys of batches still to write; refuse rows whose balance already exists."""
+    with ledger.store.reader() as tx:
+        todo = {d.key for d in drafts} - tx.known_keys([d.key for d in drafts])
+        pending = [r for b, d in zip(batches, drafts, strict=True) if d.key in todo for r in b]
+        found = tx.states({(r.account, r.asset) for r in pending})
+    problems = [
+        f"{path}:{r.line}: customer {r.customer} already has a {r.asset} balance in the ledger"
+        for r in pending if (r.account, r.asset) in found
+    ]
+    if problems:
+        shown = problems[:MAX_PROBLEMS]
+        raise InputFileError(
+            f"{path}: {len(problems)} row(s) were imported before; nothing was imported",
+            problems=shown, file=str(path))
+    return todo

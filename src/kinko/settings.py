@@ -1,0 +1,211 @@
+"""Settings, declared once.
+
+Every setting is one :class:`Setting` in :data:`REGISTRY` (name, default, help, parser).
+From that one declaration come the ``kinko.toml`` keys, the ``KINKO_<NAME>`` environment
+variables, the ``--<name>`` flags of ``kinko``, the ``kinko --help`` text and the table in
+the README (a test keeps the README in step). Precedence, lowest first: default,
+``kinko.toml`` (or the file named by ``--config`` / ``KINKO_CONFIG``), environment, flags::
+
+    >>> load_settings(env={"KINKO_IMPORT_BATCH_SIZE": "100"}, config_path=None).import_batch_size
+    100
+
+The defaults need no server: a SQLite file ``kinko.db`` in the working folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kinko.domain.money import Asset, AssetRegistry
+from kinko.errors import ConfigError, KinkoError
+
+__all__ = ["REGISTRY", "Setting", "Settings", "load_settings", "settings_markdown"]
+
+DEFAULT_CONFIG = "kinko.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parser: Callable[[Any], Any]
+    metavar: str = "TEXT"
+
+    @property
+    def env(self) -> str:
+        return "KINKO_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected non-empty text")
+    return value.strip()
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a positive whole number")
+    number = int(value) if isinstance(value, int) else int(str(value).strip())
+    if number <= 0:
+        raise ValueError("expected a positive whole number")
+    return number
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().upper()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _assets(value: Any) -> tuple[Asset, ...]:
+    """``[assets.USDT] chain = "ethereum", decimals = 6`` or ``USDT:ethereum:6,...``."""
+    out = []
+    if isinstance(value, Mapping):
+        for symbol, spec in value.items():
+            if not isinstance(spec, Mapping) or set(spec) - {"chain", "decimals"}:
+                raise ValueError(f"[assets.{symbol}] takes exactly 'chain' and 'decimals'")
+            try:
+                out.append(Asset(str(symbol), str(spec["chain"]), _decimals(spec["decimals"])))
+            except KeyError as missing:
+                raise ValueError(f"[assets.{symbol}] is missing {missing}") from None
+        return tuple(out)
+    for item in str(value).split(","):
+        if not item.strip():
+            continue
+        parts = item.strip().split(":")
+        if len(parts) != 3:
+            raise ValueError(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS")
+        out.append(Asset(parts[0], parts[1], _decimals(parts[2])))
+    return tuple(out)
+
+
+def _decimals(value: Any) -> int:
+    if isinstance(value, bool) or not str(value).strip().isdigit():
+        raise ValueError(f"decimals must be a whole number, not {value!r}")
+    return int(str(value).strip())
+
+
+REGISTRY: tuple[Setting, ...] = (
+    Setting("database_url", "sqlite:///kinko.db",
+            "Where the ledger lives: sqlite:///PATH (default, no server) or "
+            "postgresql://USER:PASSWORD@HOST/DB.", _text, "URL"),
+    Setting("sqlite_synchronous", "FULL",
+            "SQLite durability: FULL syncs every commit to disk (survives power loss); NORMAL "
+            "is faster and survives a crash of kinko but not of the machine.",
+            _choice("FULL", "NORMAL"), "FULL|NORMAL"),
+    Setting("import_batch_size", 5000,
+            "Rows per journal entry (and per transaction) in `kinko customers import`; a crashed "
+            "import resumes from the last committed batch when rerun with the same size.",
+            _positive_int, "ROWS"),
+    Setting("assets", (),
+            "Assets besides BTC, ETH, JPY and XEM: SYMBOL:CHAIN:DECIMALS,... (or [assets.SYMBOL] "
+            "tables with chain and decimals in kinko.toml).", _assets, "LIST"),
+    Setting("log_level", "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR.",
+            _choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
+)
+BY_NAME = {s.name: s for s in REGISTRY}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings; ``sources`` tells where each value came from."""
+
+    database_url: str = "sqlite:///kinko.db"
+    sqlite_synchronous: str = "FULL"
+    import_batch_size: int = 5000
+    assets: tuple[Asset, ...] = ()
+    log_level: str = "WARNING"
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def registry(self) -> AssetRegistry:
+        return AssetRegistry.default(self.assets)
+
+
+def _parse(setting: Setting, value: Any, where: str) -> Any:
+    try:
+        return setting.parser(value)
+    except (ValueError, TypeError, KinkoError) as exc:
+        reason = exc.message if isinstance(exc, KinkoError) else str(exc)
+        raise ConfigError(f"{where}: {setting.name} = {value!r}: {reason}",
+                          setting=setting.name) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", file=str(path)) from None
+    unknown = sorted(set(data) - set(BY_NAME))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(BY_NAME)})",
+            file=str(path),
+        )
+    return data
+
+
+def load_settings(
+    *,
+    config_path: str | Path | None = DEFAULT_CONFIG,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve every setting: default < config file < ``KINKO_*`` environment < flags.
+
+    ``config_path`` defaults to ``kinko.toml`` in the working folder, read only if it exists;
+    ``KINKO_CONFIG`` names another file, which then must exist.
+    """
+    env = os.environ if env is None else env
+    flags = flags or {}
+    values: dict[str, Any] = {s.name: s.default for s in REGISTRY}
+    sources = {s.name: "default" for s in REGISTRY}
+    explicit = env.get("KINKO_CONFIG")
+    path = Path(explicit) if explicit else (Path(config_path) if config_path else None)
+    if path is not None and (explicit or path.exists() or str(config_path) != DEFAULT_CONFIG):
+        for name, raw in _read_file(path).items():
+            values[name] = _parse(BY_NAME[name], raw, str(path))
+            sources[name] = str(path)
+    for setting in REGISTRY:
+        if setting.env in env:
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+            sources[setting.name] = setting.env
+    for name, raw in flags.items():
+        if raw is None:
+            continue
+        if name not in BY_NAME:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = _parse(BY_NAME[name], raw, BY_NAME[name].flag)
+        sources[name] = BY_NAME[name].flag
+    settings = Settings(**values, sources=sources)
+    AssetRegistry.default(settings.assets)  # validates symbols and decimals once more
+    return settings
+
+
+def settings_markdown() -> str:
+    """The settings table of the README, generated from :data:`REGISTRY`."""
+    lines = [
+        "| setting (kinko.toml) | environment | flag | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in REGISTRY:
+        default = s.default if s.default != () else "(none)"
+        lines.append(f"| `{s.name}` | `{s.env}` | `{s.flag}` | `{default}` | {s.help} |")
+    return "\n".join(lines)

@@ -1,0 +1,124 @@
+"""The SQL schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Amounts are arbitrary-precision integers: ``NUMERIC(78, 0)`` on PostgreSQL (enough for any
+uint256) and decimal text on SQLite, whose integers stop at 2⁶³ (9.2 ETH in wei). Times are
+integer microseconds since the Unix epoch (UTC), exact and sortable on both.
+
+Alembic migrations in ``migrations/`` create exactly this; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+metadata = MetaData()
+
+
+class Amount(TypeDecorator[int]):
+    """An exact integer of any size: NUMERIC(78,0) on PostgreSQL, text on SQLite."""
+
+    impl = Numeric(78, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(80))
+        return dialect.type_descriptor(Numeric(78, 0))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+assets = Table(
+    "assets", metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("chain", String(64), nullable=False),
+    Column("decimals", Integer, nullable=False),
+)
+
+wallets = Table(
+    "wallets", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("asset", String(16), nullable=False),
+    Column("tier", String(8), nullable=False),
+    Column("addresses", Text, nullable=False),  # JSON list
+)
+
+ledger_head = Table(
+    "ledger_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("hold_id", String(128), nullable=True),
+    Column("resolves_hold", String(128), nullable=True),
+    Column("digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("key", name="uq_entries_key"),
+    UniqueConstraint("resolves_hold", name="uq_entries_resolves_hold"),
+    UniqueConstraint("hash", name="uq_entries_hash"),
+    Index("ix_entries_ts", "ts_us"),
+)
+
+postings = Table(
+    "postings", metadata,
+    Column("entry_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("account", String(160), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Index("ix_postings_account", "account", "asset", "entry_seq"),
+)
+
+balances = Table(
+    "balances", metadata,
+    Column("account", String(160), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("balance", Amount, nullable=False),
+    Column("pending_debit", Amount, nullable=False),
+    Column("pending_credit", Amount, nullable=False),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("debit", String(160), nullable=False),
+    Column("credit", String(160), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("expires_us", BigInteger, nullable=True),
+    Column("state", String(8), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("resolved_seq", BigInteger, nullable=True),
+    Index("ix_holds_state_expiry", "state", "expires_us"),
+)

@@ -1,0 +1,489 @@
+"""The SQL store: one implementation of the ``Store`` port for SQLite and PostgreSQL.
+
+Writes are serialised, because each journal entry carries its predecessor's hash: SQLite
+opens write transactions with ``BEGIN IMMEDIATE`` (one writer, WAL, readers never blocked),
+PostgreSQL locks the single ``ledger_head`` row ``FOR UPDATE``. Inside that transaction the
+service reads current balances, checks them with the pure domain and appends; so a balance
+check and the write it guards can never interleave with another writer, in threads or in
+separate processes.
+
+Library errors are translated here: an unreachable or uninitialised database becomes
+:class:`~kinko.errors.StoreUnavailable` (exit 3), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.pool import StaticPool
+
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting
+from kinko.domain.money import Asset
+from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
+from kinko.ports import BalanceRow
+from kinko.store import schema as s
+
+__all__ = ["SqlStore", "from_us", "open_store", "to_us"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_CHUNK = 900  # bound parameters per IN (...) query
+
+
+def to_us(ts: datetime) -> int:
+    """Exact integer microseconds since the epoch (no float on the way)."""
+    return (ts - _EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+class _BigSum:
+    """SQLite aggregate: exact sum of integers stored as text (SQLite's SUM would use float)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            self.total += int(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def _sqlite_engine(url: str, synchronous: str) -> Engine:
+    parsed = make_url(url)
+    memory = parsed.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+        dbapi_conn.create_aggregate("kinko_sum", 1, _BigSum)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("kinko_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def open_store(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
+    """Open (not create) the store at ``url``; see :func:`kinko.store.migrate.upgrade`."""
+    url = normalise_url(url)
+    try:
+        dialect = make_url(url).get_backend_name()
+    except Exception as exc:
+        raise StoreUnavailable(f"database URL {url!r} is not valid: {exc}") from None
+    if dialect == "sqlite":
+        engine = _sqlite_engine(url, sqlite_synchronous)
+    elif dialect == "postgresql":
+        engine = create_engine(url, pool_pre_ping=True)
+    else:
+        raise StoreUnavailable(
+            f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
+        )
+    return SqlStore(engine)
+
+
+def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
+    if "no such table" in reason or "does not exist" in reason and "relation" in reason:
+        return StoreUnavailable(
+            f"the database at {redact(str(engine.url))} is not initialised: run `kinko init`",
+            reason=reason,
+        )
+    return StoreUnavailable(
+        f"database at {redact(str(engine.url))} is unavailable: {reason}", reason=reason
+    )
+
+
+class SqlStore:
+    """The ``Store`` port on SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _connection(self, write: bool) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(kinko_write=True)
+                elif self.dialect == "postgresql":
+                    # one consistent snapshot for multi-statement reads such as verify
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
+        except (OperationalError, ProgrammingError) as exc:
+            if isinstance(exc, IntegrityError):
+                raise
+            raise _unavailable(self.engine, exc) from None
+
+    @contextmanager
+    def writer(self) -> Iterator[SqlLedger]:
+        with self._connection(write=True) as conn:
+            head = select(s.ledger_head.c.seq).where(s.ledger_head.c.id == 1)
+            if self.dialect == "postgresql":
+                head = head.with_for_update()
+            if conn.execute(head).first() is None:
+                raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
+            yield SqlLedger(conn, self.dialect)
+
+    @contextmanager
+    def reader(self) -> Iterator[SqlLedger]:
+        with self._connection(write=False) as conn:
+            yield SqlLedger(conn, self.dialect)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class SqlLedger:
+    """Reads and writes inside one open transaction (see :meth:`SqlStore.writer`)."""
+
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self._hold_cache: dict[str, Hold] = {}
+        # hot paths use the driver directly (tuples, no per-row SQLAlchemy processing)
+        self._p = "?" if dialect == "sqlite" else "%s"
+        self._amount: Any = str if dialect == "sqlite" else int
+
+    def _raw(self, sql: str, params: Any = ()) -> Any:
+        return self.conn.exec_driver_sql(sql, params)
+
+    def _marks(self, n: int) -> str:
+        return ",".join([self._p] * n)
+
+    # ------------------------------------------------------------------ reading
+
+    def head(self) -> tuple[int, str]:
+        row = self.conn.execute(
+            select(s.ledger_head.c.seq, s.ledger_head.c.hash).where(s.ledger_head.c.id == 1)
+        ).one()
+        return int(row.seq), str(row.hash)
+
+    def _holds_by_id(self, ids: Collection[str]) -> dict[str, Hold]:
+        missing = [i for i in set(ids) if i not in self._hold_cache]
+        for chunk in _chunks(missing):
+            for row in self.conn.execute(select(s.holds).where(s.holds.c.id.in_(chunk))):
+                self._hold_cache[row.id] = _hold(row)
+        return {i: self._hold_cache[i] for i in ids if i in self._hold_cache}
+
+    def _build(self, rows: Sequence[Any]) -> list[Entry]:
+        if not rows:
+            return []
+        seqs = [r.seq for r in rows]
+        legs: dict[int, list[Posting]] = {q: [] for q in seqs}
+        lo, hi = min(seqs), max(seqs)
+        p = self._p
+        for entry_seq, account, asset, amount in self._raw(
+            f"SELECT entry_seq, account, asset, amount FROM postings WHERE entry_seq >= {p} "
+            f"AND entry_seq <= {p} ORDER BY entry_seq, idx", (lo, hi)
+        ):
+            bucket = legs.get(entry_seq)
+            if bucket is not None:
+                bucket.append(Posting(account, asset, int(amount)))
+        holds = self._holds_by_id([r.hold_id for r in rows if r.hold_id])
+        return [
+            Entry(
+                seq=int(r.seq), kind=r.kind, key=r.key, timestamp=from_us(r.ts_us),
+                source=r.source, memo=r.memo, postings=tuple(legs[r.seq]),
+                hold=holds.get(r.hold_id) if r.hold_id else None,
+                prev_hash=r.prev_hash, hash=r.hash, digest=r.digest,
+            )
+            for r in rows
+        ]
+
+    def entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]:
+        """Entries in sequence order, fetched a page at a time."""
+        page = 2000
+        last = after_seq
+        left = limit
+        while left is None or left > 0:
+            n = page if left is None else min(page, left)
+            rows = self.conn.execute(
+                select(s.entries).where(s.entries.c.seq > last).order_by(s.entries.c.seq).limit(n)
+            ).all()
+            if not rows:
+                return
+            yield from self._build(rows)
+            last = rows[-1].seq
+            if left is not None:
+                left -= len(rows)
+
+    def entry_by_key(self, key: str) -> Entry | None:
+        found = self.entries_by_key([key])
+        return found.get(key)
+
+    def known_keys(self, keys: Collection[str]) -> set[str]:
+        out: set[str] = set()
+        for chunk in _chunks(list(keys)):
+            out.update(self.conn.execute(
+                select(s.entries.c.key).where(s.entries.c.key.in_(chunk))).scalars())
+        return out
+
+    def entries_by_key(self, keys: Collection[str]) -> dict[str, Entry]:
+        out: dict[str, Entry] = {}
+        for chunk in _chunks(list(keys)):
+            rows = self.conn.execute(select(s.entries).where(s.entries.c.key.in_(chunk))).all()
+            out.update((e.key, e) for e in self._build(sorted(rows, key=lambda r: r.seq)))
+        return out
+
+    def _balance_filter(self, table: Any, account: str | None, kind: str | None,
+                        asset: str | None) -> list[Any]:
+        conds = []
+        if account is not None:
+            conds.append(table.c.account == account)
+        if kind is not None:
+            pattern = kind.replace("%", "").replace("_", "") + ":%"
+            conds.append((table.c.account == kind) | table.c.account.like(pattern))
+        if asset is not None:
+            conds.append(table.c.asset == asset)
+        return conds
+
+    def _where(self, account: str | None, kind: str | None,
+               asset: str | None) -> tuple[str, list[Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
+        p = self._p
+        if account is not None:
+            conds.append(f"account = {p}")
+            params.append(account)
+        if kind is not None:
+            conds.append(f"(account = {p} OR account LIKE {p})")
+            params += [kind, kind.replace("%", "").replace("_", "") + ":%"]
+        if asset is not None:
+            conds.append(f"asset = {p}")
+            params.append(asset)
+        return (" WHERE " + " AND ".join(conds) if conds else ""), params
+
+    def balances(self, account: str | None = None, kind: str | None = None,
+                 asset: str | None = None) -> Iterator[BalanceRow]:
+        where, params = self._where(account, kind, asset)
+        rows = self._raw("SELECT account, asset, balance, pending_debit, pending_credit "
+                         f"FROM balances{where} ORDER BY account, asset", tuple(params))
+        for account_, asset_, b, pd, pc in rows:
+            yield BalanceRow(account_, asset_, BalanceState(int(b), int(pd), int(pc)))
+
+    def balances_as_of(self, *, seq: int | None = None, at: datetime | None = None,
+                       account: str | None = None, kind: str | None = None,
+                       asset: str | None = None) -> Iterator[BalanceRow]:
+        """Posted balances from the journal as of entry ``seq`` and/or time ``at``."""
+        p = s.postings
+        total = func.kinko_sum(p.c.amount) if self.dialect == "sqlite" else func.sum(p.c.amount)
+        q = select(p.c.account, p.c.asset, total.label("total"))
+        conds = self._balance_filter(p, account, kind, asset)
+        if seq is not None:
+            conds.append(p.c.entry_seq <= seq)
+        if at is not None:
+            q = q.join(s.entries, s.entries.c.seq == p.c.entry_seq)
+            conds.append(s.entries.c.ts_us <= to_us(at))
+        q = q.where(*conds).group_by(p.c.account, p.c.asset).order_by(p.c.account, p.c.asset)
+        for r in self.conn.execute(q):
+            yield BalanceRow(r.account, r.asset, BalanceState(int(r.total)))
+
+    def sum_balances(self, kind: str) -> dict[str, tuple[BalanceState, int]]:
+        """Per asset, the summed balances of every account of one kind, and how many."""
+        b = s.balances
+        agg = func.kinko_sum if self.dialect == "sqlite" else func.sum
+        q = (select(b.c.asset, agg(b.c.balance).label("bal"), agg(b.c.pending_debit).label("pd"),
+                    agg(b.c.pending_credit).label("pc"), func.count().label("n"))
+             .where(*self._balance_filter(b, None, kind, None)).group_by(b.c.asset))
+        return {r.asset: (BalanceState(int(r.bal), int(r.pd), int(r.pc)), int(r.n))
+                for r in self.conn.execute(q)}
+
+    def pending_holds(self) -> list[Hold]:
+        rows = self.conn.execute(
+            select(s.holds).where(s.holds.c.state == "pending").order_by(s.holds.c.id)
+        )
+        return [_hold(r) for r in rows]
+
+    def hold_state(self, hold_id: str) -> tuple[Hold, str] | None:
+        row = self.conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
+        return None if row is None else (_hold(row), str(row.state))
+
+    def locate(self, entry_hash: str) -> int | None:
+        row = self.conn.execute(
+            select(s.entries.c.seq).where(s.entries.c.hash == entry_hash)
+        ).first()
+        return None if row is None else int(row.seq)
+
+    def last_seq_at(self, at: datetime) -> int:
+        value = self.conn.execute(
+            select(func.max(s.entries.c.seq)).where(s.entries.c.ts_us <= to_us(at))
+        ).scalar()
+        return int(value or 0)
+
+    def wallets(self) -> list[Wallet]:
+        rows = self.conn.execute(select(s.wallets).order_by(s.wallets.c.name))
+        return [Wallet(r.name, r.asset, r.tier, tuple(json.loads(r.addresses))) for r in rows]
+
+    def assets(self) -> list[Asset]:
+        rows = self.conn.execute(select(s.assets).order_by(s.assets.c.symbol))
+        return [Asset(r.symbol, r.chain, r.decimals) for r in rows]
+
+    # ------------------------------------------------------------------ writing
+
+    def states(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, BalanceState]:
+        wanted = set(keys)
+        out: dict[BalanceKey, BalanceState] = {}
+        accounts = sorted({a for a, _ in wanted})
+        for chunk in _chunks(accounts):
+            rows = self._raw(
+                "SELECT account, asset, balance, pending_debit, pending_credit FROM balances "
+                f"WHERE account IN ({self._marks(len(chunk))})", tuple(chunk))
+            for account, asset, b, pd, pc in rows:
+                key = (account, asset)
+                if key in wanted:
+                    out[key] = BalanceState(int(b), int(pd), int(pc))
+        return out
+
+    def due_holds(self, now: datetime) -> list[Hold]:
+        rows = self.conn.execute(
+            select(s.holds)
+            .where(and_(s.holds.c.state == "pending", s.holds.c.expires_us <= to_us(now)))
+            .order_by(s.holds.c.expires_us, s.holds.c.id)
+        )
+        return [_hold(r) for r in rows]
+
+    def append(self, entries: Sequence[Entry], states: Mapping[BalanceKey, BalanceState]) -> None:
+        """Persist sealed entries, their postings, hold changes, balances and the new head."""
+        if not entries:
+            return
+        entry_rows = []
+        posting_rows = []
+        new_holds = []
+        amount = self._amount
+        for e in entries:
+            hold_id = e.hold.id if e.hold is not None else None
+            entry_rows.append((
+                e.seq, e.key, e.kind, to_us(e.timestamp), e.source, e.memo, hold_id,
+                hold_id if e.kind != "hold" else None, e.digest, e.prev_hash, e.hash,
+            ))
+            seq = e.seq
+            posting_rows.extend(
+                (seq, i, p[0], p[1], amount(p[2])) for i, p in enumerate(e.postings)
+            )
+            if e.kind == "hold" and e.hold is not None:
+                h = e.hold
+                new_holds.append({
+                    "id": h.id, "debit": h.debit, "credit": h.credit, "asset": h.asset,
+                    "amount": h.amount,
+                    "expires_us": to_us(h.expires_at) if h.expires_at else None,
+                    "state": "pending", "created_seq": e.seq, "resolved_seq": None,
+                })
+        try:
+            if new_holds:
+                self.conn.execute(s.holds.insert(), new_holds)
+            self._raw(
+                "INSERT INTO entries (seq, key, kind, ts_us, source, memo, hold_id, "
+                f"resolves_hold, digest, prev_hash, hash) VALUES ({self._marks(11)})",
+                entry_rows)
+        except IntegrityError as exc:
+            raise IdempotencyConflict(
+                "an entry with this idempotency key, hold id or resolution already exists",
+                reason=str(exc.orig).splitlines()[0],
+            ) from None
+        if posting_rows:
+            self._raw("INSERT INTO postings (entry_seq, idx, account, asset, amount) "
+                      f"VALUES ({self._marks(5)})", posting_rows)
+        for e in entries:
+            if e.hold is not None and e.kind != "hold":
+                done = self.conn.execute(
+                    update(s.holds)
+                    .where(and_(s.holds.c.id == e.hold.id, s.holds.c.state == "pending"))
+                    .values(state=_STATE[e.kind], resolved_seq=e.seq)
+                )
+                if done.rowcount != 1:
+                    raise HoldError(f"hold {e.hold.id} is not pending", hold=e.hold.id)
+        self._upsert_balances(states)
+        last = entries[-1]
+        self.conn.execute(
+            update(s.ledger_head).where(s.ledger_head.c.id == 1).values(seq=last.seq, hash=last.hash)
+        )
+
+    def _upsert_balances(self, states: Mapping[BalanceKey, BalanceState]) -> None:
+        if not states:
+            return
+        amount = self._amount
+        rows = [(a, c, amount(st[0]), amount(st[1]), amount(st[2]))
+                for (a, c), st in states.items()]
+        self._raw(
+            "INSERT INTO balances (account, asset, balance, pending_debit, pending_credit) "
+            f"VALUES ({self._marks(5)}) ON CONFLICT (account, asset) DO UPDATE SET "
+            "balance = excluded.balance, pending_debit = excluded.pending_debit, "
+            "pending_credit = excluded.pending_credit",
+            rows,
+        )
+
+    def put_wallet(self, wallet: Wallet) -> None:
+        row = {"name": wallet.name, "asset": wallet.asset, "tier": wallet.tier,
+               "addresses": json.dumps(list(wallet.addresses))}
+        ins = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(s.wallets)
+        self.conn.execute(ins.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"asset": ins.excluded.asset, "tier": ins.excluded.tier,
+                  "addresses": ins.excluded.addresses},
+        ), row)
+
+    def put_assets(self, assets: Sequence[Asset]) -> None:
+        ins = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(s.assets)
+        rows = [{"symbol": a.symbol, "chain": a.chain, "decimals": a.decimals} for a in assets]
+        if rows:
+            self.conn.execute(ins.on_conflict_do_nothing(index_elements=["symbol"]), rows)
+
+
+_STATE = {"post": "posted", "void": "voided", "expire": "expired"}
+
+
+def _hold(row: Any) -> Hold:
+    return Hold(
+        id=row.id, debit=row.debit, credit=row.credit, asset=row.asset, amount=row.amount,
+        expires_at=from_us(row.expires_us) if row.expires_us is not None else None,
+    )
+
