@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, NamedTuple
@@ -372,11 +372,11 @@ def seal_entry(entry: Entry, seq: int, prev_hash: str) -> Entry:
 class ChainVerifier:
     """Feed stored entries in sequence order; collect findings; compare the end state.
 
-    ``locate`` finds the sequence number of the entry with a given stored hash; it lets the
-    verifier tell a moved (reordered) entry from an altered one.
+    An entry whose hash fails is checked against nearby positions (``reorder_window``), so a
+    moved but unchanged entry is reported as reordered rather than altered.
     """
 
-    locate: Callable[[str], int | None] = lambda _h: None
+    reorder_window: int = 64
     max_findings: int = 50
     findings: list[Finding] = field(default_factory=list)
     states: dict[BalanceKey, BalanceState] = field(default_factory=dict)
@@ -401,15 +401,11 @@ class ChainVerifier:
                 self._find("reordered", f"entry {entry.seq} appears out of order", entry.seq)
         recomputed = entry_hash(entry)
         if recomputed != entry.hash:
-            origin = self.locate(entry.prev_hash)
-            moved = None
-            if origin is not None and origin + 1 != entry.seq:
-                moved = entry_hash(replace(entry, seq=origin + 1)) == entry.hash
-            if moved:
+            origin = self._original_position(entry)
+            if origin is not None:
                 self._find("reordered",
                            f"entry at position {entry.seq} was moved there from position "
-                           f"{origin + 1 if origin is not None else '?'}: the journal was reordered",
-                           entry.seq)
+                           f"{origin}: the journal was reordered", entry.seq)
             else:
                 self._find("altered",
                            f"entry {entry.seq} ({entry.key}) was altered: its content no longer "
@@ -421,6 +417,14 @@ class ChainVerifier:
         self._prev_hash = entry.hash
         self._expect_seq = entry.seq + 1
         self._replay(entry)
+
+    def _original_position(self, entry: Entry) -> int | None:
+        """The position whose hash this unchanged entry matches, if it was only moved."""
+        for distance in range(1, self.reorder_window + 1):
+            for candidate in (entry.seq - distance, entry.seq + distance):
+                if candidate > 0 and entry_hash(replace(entry, seq=candidate)) == entry.hash:
+                    return candidate
+        return None
 
     def _replay(self, entry: Entry) -> None:
         hold = entry.hold

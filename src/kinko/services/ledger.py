@@ -232,7 +232,7 @@ class Ledger:
         """Recompute the hash chain, the balances and the holds from the journal."""
         with self.store.reader() as tx:
             head = tx.head()
-            verifier = ChainVerifier(locate=tx.locate)
+            verifier = ChainVerifier()
             for entry in tx.entries():
                 verifier.feed(entry)
                 if progress is not None and verifier.entries % 1000 == 0:

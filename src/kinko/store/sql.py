@@ -347,12 +347,6 @@ class SqlLedger:
         row = self.conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
         return None if row is None else (_hold(row), str(row.state))
 
-    def locate(self, entry_hash: str) -> int | None:
-        row = self.conn.execute(
-            select(s.entries.c.seq).where(s.entries.c.hash == entry_hash)
-        ).first()
-        return None if row is None else int(row.seq)
-
     def last_seq_at(self, at: datetime) -> int:
         value = self.conn.execute(
             select(func.max(s.entries.c.seq)).where(s.entries.c.ts_us <= to_us(at))

@@ -1,0 +1,74 @@
+"""Shared fixtures: stores on SQLite and on a real PostgreSQL server, clocks, ledgers."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pgserver  # noqa: E402
+
+from kinko.domain.custody import Wallet  # noqa: E402
+from kinko.domain.money import AssetRegistry  # noqa: E402
+from kinko.ports import FixedClock  # noqa: E402
+from kinko.services.ledger import Ledger  # noqa: E402
+from kinko.store import SqlStore, open_store, upgrade  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[pgserver.PgServer]:
+    server = pgserver.start()
+    try:
+        template = server.create_database()
+        store = open_store(server.url(template))
+        upgrade(store)
+        store.close()
+        server.template = template  # type: ignore[attr-defined]
+        yield server
+    finally:
+        server.stop()
+
+
+def new_pg_url(pg: pgserver.PgServer) -> str:
+    return pg.url(pg.create_database(template=pg.template))  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'kinko.db'}"
+    return new_pg_url(request.getfixturevalue("pg"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    s = open_store(store_url)
+    upgrade(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def ledger(store: SqlStore, clock: FixedClock) -> Ledger:
+    led = Ledger(store, clock, AssetRegistry.default())
+    led.sync_assets()
+    led.add_wallet(Wallet("xem-hot", "XEM", "hot"))
+    led.add_wallet(Wallet("eth-hot", "ETH", "hot"))
+    return led

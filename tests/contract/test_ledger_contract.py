@@ -1,0 +1,198 @@
+"""The ledger contract: the same behaviour on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from kinko.domain.ledger import Hold, Posting
+from kinko.errors import (
+    HoldError,
+    IdempotencyConflict,
+    InvalidAccount,
+    InvalidEntry,
+    Overdraft,
+    UnknownAsset,
+)
+from kinko.ports import FixedClock
+from kinko.services.ledger import Ledger
+
+XEM = 10**6
+WEI = 10**18
+
+
+def deposit(ledger: Ledger, key: str, customer: str, units: int, asset: str = "XEM") -> None:
+    wallet = "wallet:xem-hot" if asset == "XEM" else "wallet:eth-hot"
+    ledger.post(key, [Posting(wallet, asset, units), Posting(f"customer:{customer}", asset, -units)],
+                source=f"tx:{key}")
+
+
+def withdraw(ledger: Ledger, key: str, customer: str, units: int) -> None:
+    ledger.post(key, [Posting(f"customer:{customer}", "XEM", units),
+                      Posting("wallet:xem-hot", "XEM", -units)], source=f"req:{key}")
+
+
+def entry_count(ledger: Ledger) -> int:
+    return ledger.head()[0]
+
+
+def test_deposit_and_balances(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 100 * XEM)
+    assert ledger.balance("customer:C1", "XEM") == 100 * XEM
+    assert ledger.balance("wallet:xem-hot", "XEM") == 100 * XEM
+    assert ledger.verify().ok
+
+
+def test_amounts_beyond_64_bits_are_exact(ledger: Ledger) -> None:
+    big = 123_456_789 * WEI + 1  # far above 2**63
+    deposit(ledger, "d1", "C1", big, "ETH")
+    deposit(ledger, "d2", "C1", big, "ETH")
+    assert ledger.balance("customer:C1", "ETH") == 2 * big
+    assert ledger.balance("customer:C1", "ETH", as_of_seq=1) == big
+    assert ledger.verify().ok
+
+
+def test_same_key_same_content_replays_and_writes_nothing(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 5 * XEM)
+    head = ledger.head()
+    again = ledger.post("d1", [Posting("wallet:xem-hot", "XEM", 5 * XEM),
+                               Posting("customer:C1", "XEM", -5 * XEM)], source="tx:d1")
+    assert again.replayed and again.entry.seq == 1
+    assert ledger.head() == head
+    assert ledger.balance("customer:C1", "XEM") == 5 * XEM
+
+
+def test_same_key_other_content_is_refused(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 5 * XEM)
+    with pytest.raises(IdempotencyConflict, match="d1"):
+        deposit(ledger, "d1", "C1", 6 * XEM)
+    assert entry_count(ledger) == 1
+
+
+@pytest.mark.parametrize("postings, message", [
+    ([Posting("wallet:xem-hot", "XEM", 5), Posting("customer:C1", "XEM", -4)], "does not balance"),
+    ([Posting("wallet:xem-hot", "XEM", 5)], "at least 2"),
+    ([Posting("wallet:xem-hot", "XEM", 0), Posting("customer:C1", "XEM", 0)], "zero"),
+    ([Posting("wallet:nope", "XEM", 5), Posting("customer:C1", "XEM", -5)], "unknown wallet"),
+    ([Posting("wallet:xem-hot", "ETH", 5), Posting("customer:C1", "ETH", -5)], "holds XEM"),
+    ([Posting("vault:x", "XEM", 5), Posting("customer:C1", "XEM", -5)], "unknown kind"),
+])
+def test_bad_entries_are_refused_and_nothing_is_written(ledger: Ledger, postings: list[Posting],
+                                                        message: str) -> None:
+    with pytest.raises((InvalidEntry, InvalidAccount), match=message):
+        ledger.post("bad", postings, source="test")
+    assert entry_count(ledger) == 0
+    assert ledger.balances() == []
+
+
+def test_unknown_asset_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(UnknownAsset):
+        ledger.post("x", [Posting("own", "DOGE", 1), Posting("customer:C1", "DOGE", -1)],
+                    source="t")
+
+
+def test_overdraft_is_refused_and_nothing_is_written(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    with pytest.raises(Overdraft, match="customer:C1"):
+        withdraw(ledger, "w1", "C1", 11 * XEM)
+    assert ledger.balance("customer:C1", "XEM") == 10 * XEM
+    assert entry_count(ledger) == 1
+
+
+def test_a_batch_is_atomic(ledger: Ledger) -> None:
+    from kinko.services.ledger import Draft
+
+    ok = Draft("a", postings=(Posting("wallet:xem-hot", "XEM", 5), Posting("customer:C1", "XEM", -5)),
+               source="t")
+    bad = Draft("b", postings=(Posting("customer:C2", "XEM", 5), Posting("wallet:xem-hot", "XEM", -5)),
+                source="t")
+    with pytest.raises(Overdraft):
+        ledger.append([ok, bad])
+    assert entry_count(ledger) == 0
+
+
+def test_hold_reserves_then_partial_post_releases_the_rest(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    ledger.open_hold("h1", Hold("W-1", "customer:C1", "wallet:xem-hot", "XEM", 8 * XEM),
+                     source="req:W-1")
+    rows = {r.account: r.state for r in ledger.balances(asset="XEM")}
+    assert rows["customer:C1"].pending_debit == 8 * XEM
+    with pytest.raises(Overdraft):  # only 2 XEM available while 8 are held
+        withdraw(ledger, "w-other", "C1", 3 * XEM)
+    ledger.post_hold("p1", "W-1", 6 * XEM, source="tx:abc")
+    assert ledger.balance("customer:C1", "XEM") == 4 * XEM
+    rows = {r.account: r.state for r in ledger.balances(asset="XEM")}
+    assert rows["customer:C1"].pending_debit == 0
+    assert ledger.hold("W-1")[1] == "posted"  # type: ignore[index]
+    with pytest.raises(HoldError, match="already posted"):
+        ledger.void_hold("v1", "W-1", source="ops")
+    with pytest.raises(HoldError, match="already posted"):
+        ledger.post_hold("p2", "W-1", source="again")
+    # the same resolution again with its own key is a harmless replay
+    assert ledger.post_hold("p1", "W-1", 6 * XEM, source="tx:abc").replayed
+    assert ledger.verify().ok
+
+
+def test_hold_cannot_exceed_available_or_post_more_than_held(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    with pytest.raises(Overdraft):
+        ledger.open_hold("h1", Hold("W-1", "customer:C1", "wallet:xem-hot", "XEM", 11 * XEM),
+                         source="r")
+    ledger.open_hold("h2", Hold("W-2", "customer:C1", "wallet:xem-hot", "XEM", 4 * XEM), source="r")
+    with pytest.raises(HoldError, match="between 1 and"):
+        ledger.post_hold("p", "W-2", 5 * XEM, source="r")
+    with pytest.raises(HoldError, match="already used"):
+        ledger.open_hold("h3", Hold("W-2", "customer:C1", "wallet:xem-hot", "XEM", 1), source="r")
+    ledger.void_hold("v", "W-2", source="r")
+    assert ledger.balance("customer:C1", "XEM") == 10 * XEM
+    assert ledger.verify().ok
+
+
+def test_expired_hold_is_released_and_cannot_be_posted(ledger: Ledger, clock: FixedClock) -> None:
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    ledger.open_hold("h1", Hold("W-1", "customer:C1", "wallet:xem-hot", "XEM", 10 * XEM,
+                                clock.now() + timedelta(minutes=30)), source="r")
+    clock.advance(minutes=31)
+    with pytest.raises(HoldError, match="expired"):
+        ledger.post_hold("p1", "W-1", source="late")
+    withdraw(ledger, "w1", "C1", 10 * XEM)  # funds are free again
+    assert ledger.hold("W-1")[1] == "expired"  # type: ignore[index]
+    assert ledger.verify().ok
+
+
+def test_unknown_hold(ledger: Ledger) -> None:
+    with pytest.raises(HoldError, match="unknown hold"):
+        ledger.void_hold("v", "nope", source="r")
+
+
+def test_balances_as_of_entry_and_time(ledger: Ledger, clock: FixedClock) -> None:
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    t1 = clock.now()
+    clock.advance(hours=1)
+    deposit(ledger, "d2", "C1", 5 * XEM)
+    withdraw(ledger, "w1", "C1", 3 * XEM)
+    assert ledger.balance("customer:C1", "XEM", as_of_seq=1) == 10 * XEM
+    assert ledger.balance("customer:C1", "XEM", as_of_seq=2) == 15 * XEM
+    assert ledger.balance("customer:C1", "XEM", as_of_time=t1) == 10 * XEM
+    assert ledger.balance("customer:C1", "XEM", as_of_time=t1 - timedelta(seconds=1)) == 0
+    assert ledger.balance("customer:C1", "XEM") == 12 * XEM
+
+
+def test_own_funds_and_clearing_may_go_negative_customers_may_not(ledger: Ledger) -> None:
+    ledger.post("o", [Posting("clearing:opening", "XEM", -5), Posting("own", "XEM", 5)],
+                source="t")
+    assert ledger.balance("own", "XEM") == -5
+    with pytest.raises(Overdraft):
+        ledger.post("c", [Posting("customer:C9", "XEM", 5), Posting("own", "XEM", -5)], source="t")
+
+
+def test_migrations_create_exactly_the_declared_schema(store) -> None:  # type: ignore[no-untyped-def]
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from kinko.store.schema import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []

@@ -1,0 +1,106 @@
+"""A real PostgreSQL server for the test session, started from the machine's binaries.
+
+``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` system
+user (created if missing). The server listens on 127.0.0.1 on a free port and on a socket
+in its temporary folder; ``stop()`` shuts it down and the folder goes with it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _bindir() -> Path:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not candidates:
+        raise RuntimeError("PostgreSQL server binaries (pg_ctl, initdb) are not installed")
+    return Path(candidates[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_as() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@dataclass
+class PgServer:
+    folder: Path
+    port: int
+    bindir: Path
+    prefix: list[str]
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql+psycopg://kinko@127.0.0.1:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://kinko@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, template: str | None = None) -> str:
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=kinko dbname=postgres",
+                             autocommit=True) as conn:
+            suffix = f" TEMPLATE {template}" if template else ""
+            conn.execute(f"CREATE DATABASE {name}{suffix}")
+        return name
+
+    def stop(self) -> None:
+        subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "-D",
+                        str(self.folder / "data"), "-m", "immediate", "stop"],
+                       capture_output=True, check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start() -> PgServer:
+    bindir = _bindir()
+    prefix = _run_as()
+    folder = Path(tempfile.mkdtemp(prefix="kinko-pg-"))
+    if prefix:
+        shutil.chown(folder, "postgres", "postgres")
+    data = folder / "data"
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "kinko",
+                    "--auth=trust", "-E", "UTF8", "--no-locale"],
+                   check=True, capture_output=True)
+    port = _free_port()
+    opts = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w",
+                    "-t", "60", "-l", str(folder / "server.log"), "start"],
+                   check=True, capture_output=True)
+    server = PgServer(folder, port, bindir, prefix)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    return server
