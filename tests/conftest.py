@@ -10,13 +10,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import pgserver  # noqa: E402
+import pgserver
 
-from kinko.domain.custody import Wallet  # noqa: E402
-from kinko.domain.money import AssetRegistry  # noqa: E402
-from kinko.ports import FixedClock  # noqa: E402
-from kinko.services.ledger import Ledger  # noqa: E402
-from kinko.store import SqlStore, open_store, upgrade  # noqa: E402
+from kinko.domain.custody import Wallet
+from kinko.domain.money import AssetRegistry
+from kinko.ports import FixedClock
+from kinko.services.ledger import Ledger
+from kinko.store import SqlStore, open_store, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"

@@ -94,12 +94,12 @@ def post(
     postings = list(data.get("postings", []))
     postings += [_leg(rt, d, 1, "--debit") for d in debit]
     postings += [_leg(rt, c, -1, "--credit") for c in credit]
-    key = key or data.get("key")
-    source = source or data.get("source")
-    if not key or not source:
+    key_text = key or data.get("key")
+    source_text = source or data.get("source")
+    if not key_text or not source_text:
         raise BadInput("an entry needs --key (idempotency key) and --source")
     when = at or data.get("timestamp")
-    result = rt.ledger().post(str(key), postings, source=str(source),
+    result = rt.ledger().post(str(key_text), postings, source=str(source_text),
                               memo=memo or str(data.get("memo", "")),
                               timestamp=parse_time(str(when)) if when else None)
     _show_entries(rt, [result.entry], fmt, replayed=result.replayed)

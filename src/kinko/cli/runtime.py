@@ -8,8 +8,10 @@ into a :class:`~kinko.services.ledger.Ledger` on first use and gives the helpers
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import typer
 
@@ -68,12 +70,12 @@ def runtime(ctx: typer.Context) -> Runtime:
     return obj
 
 
-def format_option() -> str:
+def format_option() -> Any:
     return typer.Option("table", "--format", "-f", help="Output format: table, json or csv.")
 
 
-def emit(columns: list[str], rows: list[list[object]], fmt: str, *, title: str | None = None,
-         right: tuple[str, ...] = ()) -> None:
+def emit(columns: list[str], rows: Sequence[Sequence[object]], fmt: str, *,
+         title: str | None = None, right: tuple[str, ...] = ()) -> None:
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     sys.stdout.write(render_rows(columns, rows, fmt, title=title, right=right))

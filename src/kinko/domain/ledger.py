@@ -231,7 +231,7 @@ def check_hold(hold: Hold) -> None:
 
 
 def normal_balance(account: str, state: BalanceState) -> int:
-    """The balance with the account's natural sign (what a customer is owed, what a wallet holds)."""
+    """The balance with its natural sign: what a customer is owed, what a wallet holds."""
     return -state.balance if account_kind(account).normal == "credit" else state.balance
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+
 from kinko.errors import InvalidAmount, UnknownAsset
 
 __all__ = [
@@ -102,7 +103,8 @@ class AssetRegistry(Mapping[str, Asset]):
         except KeyError:
             known = ", ".join(self._by_symbol) or "none"
             raise UnknownAsset(
-                f"unknown asset {symbol!r} (known: {known}; add others under [assets] in kinko.toml)",
+                f"unknown asset {symbol!r} (known: {known}; "
+                "add others under [assets] in kinko.toml)",
                 asset=symbol,
             ) from None
 
@@ -140,7 +142,8 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
             asset=asset.symbol,
             text=text,
         )
-    units = int(whole or "0") * 10**asset.decimals + int(
+    scale: int = 10**asset.decimals
+    units: int = int(whole or "0") * scale + int(
         significant.ljust(asset.decimals, "0") or "0")
     if negative and units:
         if not allow_negative:

@@ -125,7 +125,7 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
 
 def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
     reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
-    if "no such table" in reason or "does not exist" in reason and "relation" in reason:
+    if "no such table" in reason or ("does not exist" in reason and "relation" in reason):
         return StoreUnavailable(
             f"the database at {redact(str(engine.url))} is not initialised: run `kinko init`",
             reason=reason,
@@ -389,8 +389,8 @@ class SqlLedger:
         """Persist sealed entries, their postings, hold changes, balances and the new head."""
         if not entries:
             return
-        entry_rows = []
-        posting_rows = []
+        entry_rows: list[tuple[Any, ...]] = []
+        posting_rows: list[tuple[Any, ...]] = []
         new_holds = []
         amount = self._amount
         for e in entries:
@@ -438,7 +438,8 @@ class SqlLedger:
         self._upsert_balances(states)
         last = entries[-1]
         self.conn.execute(
-            update(s.ledger_head).where(s.ledger_head.c.id == 1).values(seq=last.seq, hash=last.hash)
+            update(s.ledger_head).where(s.ledger_head.c.id == 1)
+            .values(seq=last.seq, hash=last.hash)
         )
 
     def _upsert_balances(self, states: Mapping[BalanceKey, BalanceState]) -> None:

@@ -1,0 +1,215 @@
+"""Ledger benchmarks: postings per second and peak memory, on SQLite and PostgreSQL.
+
+Each figure runs in its own process (so peak RSS is that figure's alone) and is printed as a
+table and written to ``benchmarks/RESULTS.md`` with the machine and the date. The baseline,
+measured in the same run, is a raw ``sqlite3`` ``executemany`` of the same posting rows with
+no ledger logic at all: the ratio shows what the checks, hashing and balances cost.
+
+    python benchmarks/run.py            # everything (several minutes)
+    python benchmarks/run.py --quick    # smaller sizes, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+
+def _ledger(url: str):  # type: ignore[no-untyped-def]
+    from kinko.domain.custody import Wallet
+    from kinko.domain.money import AssetRegistry
+    from kinko.ports import SystemClock
+    from kinko.services.ledger import Ledger
+    from kinko.store import open_store, upgrade
+
+    store = open_store(url)
+    upgrade(store)
+    ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+    ledger.add_wallet(Wallet("xem-hot", "XEM", "hot"))
+    return ledger
+
+
+def _drafts(start: int, count: int):  # type: ignore[no-untyped-def]
+    from kinko.domain.ledger import Posting
+    from kinko.services.ledger import Draft
+
+    return [Draft(f"e{i}", postings=(Posting("wallet:xem-hot", "XEM", 1_000_000 + i),
+                                     Posting(f"customer:C{i % 100_000:06d}", "XEM",
+                                             -(1_000_000 + i))), source="bench")
+            for i in range(start, start + count)]
+
+
+def bench_single(url: str, n: int) -> dict[str, float]:
+    ledger = _ledger(url)
+    drafts = _drafts(0, n)
+    t = time.perf_counter()
+    for d in drafts:
+        ledger.append([d])
+    secs = time.perf_counter() - t
+    return {"entries": n, "postings": 2 * n, "seconds": secs, "postings_per_s": 2 * n / secs}
+
+
+def bench_batched(url: str, n: int, batch: int = 10_000) -> dict[str, float]:
+    ledger = _ledger(url)
+    t = time.perf_counter()
+    for start in range(0, n, batch):
+        ledger.append(_drafts(start, min(batch, n - start)))
+    secs = time.perf_counter() - t
+    ok = ledger.verify().ok
+    return {"entries": n, "postings": 2 * n, "seconds": secs, "postings_per_s": 2 * n / secs,
+            "verified": float(ok)}
+
+
+def bench_baseline(path: str, n: int) -> dict[str, float]:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE postings (entry_seq INTEGER, idx INTEGER, account TEXT, "
+                 "asset TEXT, amount TEXT, PRIMARY KEY (entry_seq, idx))")
+    conn.execute("CREATE INDEX ix ON postings (account, asset, entry_seq)")
+    t = time.perf_counter()
+    for start in range(0, n, 10_000):
+        rows = []
+        for i in range(start, min(n, start + 10_000)):
+            rows.append((i, 0, "wallet:xem-hot", "XEM", str(1_000_000 + i)))
+            rows.append((i, 1, f"customer:C{i % 100_000:06d}", "XEM", str(-(1_000_000 + i))))
+        with conn:
+            conn.executemany("INSERT INTO postings VALUES (?,?,?,?,?)", rows)
+    secs = time.perf_counter() - t
+    return {"entries": n, "postings": 2 * n, "seconds": secs, "postings_per_s": 2 * n / secs}
+
+
+def bench_demo_import(folder: str, customers: int) -> dict[str, float]:
+    from kinko.domain.money import AssetRegistry
+    from kinko.ports import SystemClock
+    from kinko.services.customers import import_customers
+    from kinko.services.demo import generate_customers
+    from kinko.services.ledger import Ledger
+    from kinko.store import open_store, upgrade
+
+    csv = Path(folder) / "customers.csv"
+    generate_customers(csv, customers)
+    store = open_store(f"sqlite:///{folder}/demo.db", sqlite_synchronous="NORMAL")
+    upgrade(store)
+    ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+    t = time.perf_counter()
+    report = import_customers(ledger, csv, batch_size=5000)
+    secs = time.perf_counter() - t
+    return {"customers": customers, "rows": report.rows, "seconds": secs,
+            "rows_per_s": report.rows / secs}
+
+
+def _child(args: argparse.Namespace) -> None:
+    kind, backend, n = args.child
+    n = int(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = None
+        if backend == "postgres":
+            import pgserver
+
+            server = pgserver.start()
+            url = server.url(server.create_database())
+        else:
+            url = f"sqlite:///{tmp}/bench.db"
+        try:
+            if kind == "single":
+                out = bench_single(url, n)
+            elif kind == "batched":
+                out = bench_batched(url, n)
+            elif kind == "baseline":
+                out = bench_baseline(f"{tmp}/raw.db", n)
+            else:
+                out = bench_demo_import(tmp, n)
+        finally:
+            if server is not None:
+                server.stop()
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--child", nargs=3)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    big = 50_000 if args.quick else 1_000_000
+    small = 500 if args.quick else 2000
+    plan = [
+        ("baseline: raw sqlite3 executemany, no ledger", "baseline", "sqlite", big),
+        ("single entries, SQLite (synchronous=FULL)", "single", "sqlite", small),
+        ("single entries, PostgreSQL", "single", "postgres", small),
+        (f"batched {big:,} entries, SQLite", "batched", "sqlite", big),
+        (f"batched {big:,} entries, PostgreSQL", "batched", "postgres", big),
+        ("demo import, 260,000 customers, SQLite", "demo", "sqlite",
+         20_000 if args.quick else 260_000),
+    ]
+    results = []
+    for label, kind, backend, n in plan:
+        print(f"running: {label} ...", flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
+                              capture_output=True, text=True, check=True)
+        results.append((label, kind, json.loads(proc.stdout.strip().splitlines()[-1])))
+    baseline = results[0][2]["postings_per_s"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, {_cpu()}, "
+        f"Python {platform.python_version()}, by `make bench`"
+        f"{' --quick' if args.quick else ''}. Shared, noisy machines: compare ratios to the "
+        "baseline of the same run rather than absolute figures across runs.",
+        "",
+        "| figure | entries/rows | seconds | postings/s (rows/s) | vs baseline | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, kind, r in results:
+        rate = r.get("postings_per_s") or r.get("rows_per_s", 0)
+        ratio = f"{rate / baseline:.2f}" if kind != "demo" else "-"
+        count = r.get("entries") or r.get("rows")
+        lines.append(f"| {label} | {count:,.0f} | {r['seconds']:.2f} | {rate:,.0f} | {ratio} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    batched_sqlite = next(r for lbl, k, r in results if k == "batched" and "SQLite" in lbl)
+    demo = next(r for _, k, r in results if k == "demo")
+    lines += [
+        "",
+        "Targets (issue 2): ≥ 100,000 postings/s batched on SQLite — "
+        f"{'met' if batched_sqlite['postings_per_s'] >= 100_000 else 'MISSED'} "
+        f"({batched_sqlite['postings_per_s']:,.0f}); 260,000-customer demo import < 5 s — "
+        f"{'met' if demo['seconds'] < 5 else 'MISSED'} ({demo['seconds']:.2f} s)"
+        + ("" if not args.quick else " (quick run: smaller sizes, targets not comparable)"),
+        "",
+        "Every batched run ends with `ledger verify` over the whole journal "
+        f"(passed: {all(r.get('verified', 1) for _, _, r in results)}).",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""End to end through the command line, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kinko.cli import main
+
+BEAN_CHECK = Path(sys.executable).parent / "bean-check"
+
+
+@pytest.fixture
+def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KINKO_DATABASE_URL", store_url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("init")[0] == 0
+    assert run("wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot")[0] == 0
+    return run
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_import_post_balances_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv = write(tmp_path / "c.csv", "customer_id,asset,balance\nC1,XEM,10.5\nC2,XEM,0.000001\n"
+                                    "C1,JPY,30000\nC3,ETH,1.000000000000000001\n")
+    code, out, _ = cli("customers", "import", str(csv))
+    assert code == 0, out
+    assert "4 rows" in out
+    code, out, _ = cli("ledger", "post", "--key", "dep-1", "--source", "tx:0x01",
+                       "--debit", "wallet:xem-hot 2 XEM", "--credit", "customer:C1 2 XEM")
+    assert code == 0
+    code, out, _ = cli("balances", "--customer", "C1", "--format", "json")
+    rows = {r["asset"]: r for r in json.loads(out)}
+    assert rows["XEM"]["balance"] == "12.5" and rows["JPY"]["balance"] == "30000"
+    code, out, _ = cli("balances", "--kind", "customer", "--asset", "ETH", "--format", "csv")
+    assert "customer:C3,ETH,1.000000000000000001" in out
+    code, out, _ = cli("balances", "--customer", "C1", "--as-of-entry", "1", "--format", "json")
+    assert {r["asset"]: r["balance"] for r in json.loads(out)}["XEM"] == "10.5"
+    code, out, _ = cli("ledger", "verify")
+    assert code == 0 and "ledger OK" in out
+    # the same import again: every batch is already there, nothing is written
+    code, out, _ = cli("customers", "import", str(csv))
+    assert code == 0 and "0 batches written, 1 already imported" in out
+
+
+def test_post_from_json_and_idempotent_replay(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    entry = {"key": "k1", "source": "tx:1", "postings": [
+        {"account": "wallet:xem-hot", "asset": "XEM", "amount": "1.5"},
+        {"account": "customer:C1", "asset": "XEM", "amount": "-1.5"}]}
+    path = write(tmp_path / "e.json", json.dumps(entry))
+    assert cli("ledger", "post", "--json", str(path))[0] == 0
+    code, out, _ = cli("ledger", "post", "--json", str(path))
+    assert code == 0 and "replayed" in out
+    entry["postings"][0]["amount"] = 1.5  # a float is refused
+    code, _, err = cli("ledger", "post", "--json", str(write(tmp_path / "f.json", json.dumps(entry))))
+    assert code == 2 and "floats are refused" in err
+
+
+@pytest.mark.parametrize("body, message", [
+    ("customer_id,asset\nC1,XEM\n", "c.csv:1: missing column(s) balance"),
+    ("customer_id,asset,balance\nC1,XEM,1\nC2,XEM\n", "c.csv:3: missing balance"),
+    ("customer_id,asset,balance\nC1,XEM,1,5\nC2,XEM,abc\n", "c.csv:3: 'abc' is not a plain decimal"),
+    ("customer_id,asset,balance\nC1,DOGE,1\n", "c.csv:2: unknown asset 'DOGE'"),
+    ("customer_id,asset,balance\nC1,XEM,1\nC1,XEM,2\n", "c.csv:3: duplicate customer C1 asset XEM"),
+    ("customer_id,asset,balance\nC1,XEM,-1\n", "c.csv:2: negative amount"),
+    ("customer_id,asset,balance\nC1,XEM,1.0000001\n", "c.csv:2: 1.0000001 XEM has 7 decimal"),
+    ("customer_id,asset,balance\nC1,XEM,NaN\n", "c.csv:2: 'NaN' is not a number"),
+    ("customer_id,asset,balance\nC 1,XEM,1\n", "c.csv:2: account 'customer:C 1'"),
+])
+def test_bad_csv_stops_with_file_and_line_and_writes_nothing(cli, tmp_path: Path, body: str,  # type: ignore[no-untyped-def]
+                                                             message: str) -> None:
+    csv = write(tmp_path / "c.csv", body)
+    code, _, err = cli("customers", "import", str(csv))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    code, out, _ = cli("balances", "--format", "json")
+    assert json.loads(out) == []
+
+
+def test_reimport_with_changed_balance_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("customers", "import", str(write(tmp_path / "a.csv", "customer_id,asset,balance\nC1,XEM,1\n")))
+    code, _, err = cli("customers", "import",
+                       str(write(tmp_path / "b.csv", "customer_id,asset,balance\nC2,XEM,1\nC1,XEM,2\n")))
+    assert code == 2 and "b.csv:3: customer C1 already has a XEM balance" in err
+    code, out, _ = cli("balances", "--customer", "C2", "--format", "json")
+    assert json.loads(out) == []
+
+
+def test_refusals_exit_2_with_a_message(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("ledger", "post", "--key", "x", "--source", "t",
+                       "--debit", "wallet:xem-hot 2 XEM", "--credit", "customer:C1 1 XEM")
+    assert code == 2 and "does not balance" in err
+    code, _, err = cli("ledger", "post", "--key", "x", "--source", "t",
+                       "--debit", "customer:C1 2 XEM", "--credit", "wallet:xem-hot 2 XEM")
+    assert code == 2 and "may not go below zero" in err
+    code, _, err = cli("holds", "open", "--key", "h", "--id", "W1", "--debit", "customer:C1",
+                       "--credit", "wallet:xem-hot", "--amount", "1 XEM", "--source", "r")
+    assert code == 2 and "below zero" in err
+
+
+def test_holds_from_the_command_line(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("ledger", "post", "--key", "d", "--source", "t", "--debit", "wallet:xem-hot 10 XEM",
+        "--credit", "customer:C1 10 XEM")
+    assert cli("holds", "open", "--key", "h", "--id", "W1", "--debit", "customer:C1", "--credit",
+               "wallet:xem-hot", "--amount", "4 XEM", "--expires", "1h", "--source", "r")[0] == 0
+    code, out, _ = cli("balances", "--customer", "C1", "--format", "json")
+    assert json.loads(out)[0]["available"] == "6"
+    assert cli("holds", "post", "--key", "p", "--id", "W1", "--amount", "3 XEM",
+               "--source", "tx")[0] == 0
+    code, _, err = cli("holds", "void", "--key", "v", "--id", "W1", "--source", "ops")
+    assert code == 2 and "resolved exactly once" in err
+    code, out, _ = cli("balances", "--customer", "C1", "--format", "json")
+    assert json.loads(out)[0] == {"account": "customer:C1", "asset": "XEM", "balance": "7",
+                                  "held": "0", "available": "7"}
+
+
+def test_verify_exits_1_after_tampering(cli, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    cli("ledger", "post", "--key", "d", "--source", "t", "--debit", "wallet:xem-hot 10 XEM",
+        "--credit", "customer:C1 10 XEM")
+    engine = create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entries SET memo = 'edited' WHERE seq = 1"))
+    engine.dispose()
+    code, out, _ = cli("ledger", "verify")
+    assert code == 1 and "first problem at entry 1" in out
+
+
+def test_beancount_export_passes_bean_check(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold")
+    csv = write(tmp_path / "c.csv", "customer_id,asset,balance\nC1,XEM,10.5\nalice@x,JPY,100\n"
+                                    "C3,ETH,123456789.000000000000000001\n")
+    cli("customers", "import", str(csv))
+    cli("ledger", "post", "--key", "w", "--source", "t", "--debit", "wallet:xem-hot 10.5 XEM",
+        "--debit", "wallet:eth-cold 123456789.000000000000000001 ETH",
+        "--credit", "clearing:opening 10.5 XEM",
+        "--credit", "clearing:opening 123456789.000000000000000001 ETH")
+    out_file = tmp_path / "books.beancount"
+    assert cli("ledger", "export", "--format", "beancount", "--out", str(out_file))[0] == 0
+    bean_check = BEAN_CHECK
+    result = subprocess.run([str(bean_check), str(out_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text_ = out_file.read_text()
+    assert "Liabilities:Customers:X-616c69636540" in text_  # 'alice@x' escaped
+    # a broken export is caught by bean-check: the test can fail
+    broken = tmp_path / "broken.beancount"
+    broken.write_text(text_.replace("10.5 XEM", "10.4 XEM", 1))
+    assert subprocess.run([str(bean_check), str(broken)], capture_output=True).returncode != 0

@@ -1,0 +1,56 @@
+"""Exact parsing and formatting of amounts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money, parse_units
+from kinko.errors import InvalidAmount, UnknownAsset
+
+REG = AssetRegistry.default()
+
+
+def test_shipped_assets() -> None:
+    assert {a.symbol: a.decimals for a in REG.values()} == {"BTC": 8, "ETH": 18, "JPY": 0,
+                                                           "XEM": 6}
+
+
+@pytest.mark.parametrize("text, units", [
+    ("1.5 ETH", 1_500_000_000_000_000_000), ("0.00000001 BTC", 1), ("30000 JPY", 30000),
+    ("523000000 XEM", 523_000_000_000_000), ("1.50000000 XEM", 1_500_000),
+])
+def test_parse_money(text: str, units: int) -> None:
+    assert parse_money(text, REG).units == units
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1.0000001 XEM", "7 decimal places; XEM allows at most 6"),
+    ("0.5 JPY", "JPY allows at most 0"),
+    ("-1 XEM", "negative"), ("NaN XEM", "not a number"), ("Infinity ETH", "not a number"),
+    ("-inf ETH", "not a number"), ("1e5 XEM", "plain decimal"), ("1,000 JPY", "plain decimal"),
+    ("1.5", "write a number and an asset"),
+])
+def test_refused(text: str, message: str) -> None:
+    with pytest.raises(InvalidAmount, match=message):
+        parse_money(text, REG)
+
+
+def test_unknown_asset_names_the_known_ones() -> None:
+    with pytest.raises(UnknownAsset, match=r"unknown asset 'DOGE'.*BTC, ETH, JPY, XEM"):
+        parse_money("1 DOGE", REG)
+
+
+def test_configured_asset() -> None:
+    reg = AssetRegistry.default([Asset("USDT", "ethereum", 6)])
+    assert parse_money("2.5 USDT", reg).units == 2_500_000
+
+
+@given(st.integers(min_value=-(10**40), max_value=10**40), st.sampled_from(list(REG.values())))
+def test_format_then_parse_roundtrips(units: int, asset: Asset) -> None:
+    assert parse_units(format_units(units, asset), asset, allow_negative=True) == units
+
+
+def test_format_grouping() -> None:
+    assert format_units(1234567_890000, REG["XEM"], group=True) == "1,234,567.89"

@@ -1,0 +1,66 @@
+"""Settings are declared once; the README and `kinko --help` are generated from the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kinko.cli import main
+from kinko.errors import ConfigError
+from kinko.settings import REGISTRY, load_settings, settings_markdown
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_settings_table_matches_the_registry() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("<!-- settings:start -->") + len("<!-- settings:start -->")
+    end = text.index("<!-- settings:end -->")
+    assert text[start:end].strip() == settings_markdown().strip(), (
+        "README settings table is stale: paste kinko.settings.settings_markdown() output")
+
+
+def test_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for s in REGISTRY:
+        assert s.flag in out and s.env in out
+
+
+def test_precedence_default_file_env_flag(tmp_path: Path) -> None:
+    cfg = tmp_path / "kinko.toml"
+    cfg.write_text('import_batch_size = 7\nlog_level = "INFO"\n[assets.USDT]\nchain = "ethereum"\n'
+                   "decimals = 6\n")
+    s = load_settings(config_path=cfg, env={})
+    assert (s.import_batch_size, s.log_level, s.sources["import_batch_size"]) == (7, "INFO", str(cfg))
+    assert s.registry["USDT"].decimals == 6
+    s = load_settings(config_path=cfg, env={"KINKO_IMPORT_BATCH_SIZE": "8"})
+    assert s.import_batch_size == 8
+    s = load_settings(config_path=cfg, env={"KINKO_IMPORT_BATCH_SIZE": "8"},
+                      flags={"import_batch_size": "9"})
+    assert s.import_batch_size == 9 and s.sources["import_batch_size"] == "--import-batch-size"
+    assert load_settings(config_path=None, env={}).database_url == "sqlite:///kinko.db"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("import_batch_size = 0\n", "positive whole number"),
+    ("databse_url = 'x'\n", "unknown setting"),
+    ("[assets.usdt]\nchain='e'\ndecimals=6\n", "upper-case"),
+    ("import_batch_size = \n", "not valid TOML"),
+])
+def test_bad_config_names_file_and_setting(tmp_path: Path, body: str, message: str) -> None:
+    cfg = tmp_path / "kinko.toml"
+    cfg.write_text(body)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config_path=cfg, env={})
+
+
+def test_unreachable_database_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(["--database-url", "postgresql://kinko:secret@127.0.0.1:1/none", "balances"])
+    err = capsys.readouterr().err
+    assert code == 3 and "unavailable" in err and "secret" not in err
+    code = main(["--database-url", f"sqlite:///{tmp_path}/fresh.db", "balances"])
+    assert code == 3 and "run `kinko init`" in capsys.readouterr().err
