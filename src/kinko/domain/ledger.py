@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
@@ -48,7 +49,9 @@ __all__ = [
     "Posting",
     "apply_entry",
     "available",
+    "chain_hash",
     "check_postings",
+    "entry_content",
     "entry_deltas",
     "entry_digest",
     "entry_hash",
@@ -100,8 +103,11 @@ ACCOUNT_KINDS: dict[str, AccountKind] = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_account(text: str) -> tuple[AccountKind, str | None]:
-    """Split ``kind:name`` and check it; raise :class:`InvalidAccount` with the reason."""
+    """Split ``kind:name`` and check it; raise :class:`InvalidAccount` with the reason.
+
+    Valid names are cached: a batch names the same accounts many times."""
     kind_name, sep, name = text.partition(":")
     kind = ACCOUNT_KINDS.get(kind_name)
     if kind is None:
@@ -125,6 +131,7 @@ def parse_account(text: str) -> tuple[AccountKind, str | None]:
     return kind, name
 
 
+@lru_cache(maxsize=1 << 16)
 def account_kind(account: str) -> AccountKind:
     return ACCOUNT_KINDS[account.partition(":")[0]]
 
@@ -199,16 +206,14 @@ def check_postings(postings: Iterable[Posting], *, min_postings: int = 2) -> tup
             postings=len(legs),
         )
     sums: dict[str, int] = {}
-    for i, p in enumerate(legs):
-        parse_account(p.account)
-        if type(p.amount) is not int:
-            raise InvalidEntry(
-                f"posting {i + 1} ({p.account}): amount must be an integer count of minor units",
-                posting=i + 1,
-            )
-        if p.amount == 0:
-            raise InvalidEntry(f"posting {i + 1} ({p.account}): amount is zero", posting=i + 1)
-        sums[p.asset] = sums.get(p.asset, 0) + p.amount
+    get = sums.get
+    for i, (account, asset, amount) in enumerate(legs):
+        parse_account(account)
+        if type(amount) is not int or amount == 0:
+            problem = "amount is zero" if amount == 0 else (
+                "amount must be an integer count of minor units")
+            raise InvalidEntry(f"posting {i + 1} ({account}): {problem}", posting=i + 1)
+        sums[asset] = get(asset, 0) + amount
     off = {asset: total for asset, total in sums.items() if total != 0}
     if off:
         detail = ", ".join(f"{asset} off by {total:+d} minor units" for asset, total in off.items())
@@ -291,11 +296,15 @@ def find_overdrafts(
     """Balances that may not go negative and that this change took below zero."""
     found = []
     for (account, asset), new in after.items():
-        if account_kind(account).may_go_negative:
+        kind = account_kind(account)
+        if kind.may_go_negative:
             continue
-        old = before.get((account, asset), BalanceState())
-        now, was = available(account, new), available(account, old)
-        if now < 0 and now < was:
+        # available = normal balance less what holds reserve on the reducing side
+        now = -new[0] - new[1] if kind.normal == "credit" else new[0] - new[2]
+        if now >= 0:
+            continue
+        was = available(account, before.get((account, asset), BalanceState()))
+        if now < was:
             found.append(
                 Finding(
                     "overdraft",
@@ -329,8 +338,8 @@ def _field(value: str) -> str:
     return f"{len(value)}:{value}"
 
 
-def _content(kind: str, source: str, memo: str, postings: Iterable[Posting],
-             hold: Hold | None) -> str:
+def entry_content(kind: str, source: str, memo: str, postings: Iterable[Posting],
+                  hold: Hold | None) -> str:
     """Length-prefixed canonical text of what an entry asks for (no seq, key or time)."""
     parts = [_field(kind), _field(source), _field(memo)]
     parts.extend(f"{len(a)}:{a}{len(s)}:{s}{len(v)}:{v}"
@@ -346,17 +355,21 @@ def _content(kind: str, source: str, memo: str, postings: Iterable[Posting],
 def entry_digest(kind: str, source: str, memo: str, postings: Iterable[Posting],
                  hold: Hold | None) -> str:
     """What an idempotency key is compared on: the request without its time."""
-    return hashlib.sha256(_content(kind, source, memo, postings, hold).encode()).hexdigest()
+    return hashlib.sha256(entry_content(kind, source, memo, postings, hold).encode()).hexdigest()
+
+
+def chain_hash(prev_hash: str, seq: int, key: str, timestamp: str, content: str) -> str:
+    """SHA-256 over the previous hash, the position, key, time text and content of an entry."""
+    text = "".join(("kinko-entry-v1\n", prev_hash, "\n", _field(str(seq)), _field(key),
+                    _field(timestamp), content))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def entry_hash(entry: Entry) -> str:
-    """SHA-256 over the previous hash, the position, key, time and content of an entry."""
-    text = "".join((
-        "kinko-entry-v1\n", entry.prev_hash, "\n", _field(str(entry.seq)), _field(entry.key),
-        _field(format_timestamp(entry.timestamp)),
-        _content(entry.kind, entry.source, entry.memo, entry.postings, entry.hold),
-    ))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The hash an entry must carry, recomputed from its fields."""
+    return chain_hash(entry.prev_hash, entry.seq, entry.key, format_timestamp(entry.timestamp),
+                      entry_content(entry.kind, entry.source, entry.memo, entry.postings,
+                                    entry.hold))
 
 
 def seal_entry(entry: Entry, seq: int, prev_hash: str) -> Entry:

@@ -38,13 +38,13 @@ MAX_PROBLEMS = 20
 
 class CustomerRow(NamedTuple):
     line: int
-    customer: str
+    account: str  # customer:<id>
     asset: str
     units: int
 
     @property
-    def account(self) -> str:
-        return f"customer:{self.customer}"
+    def customer(self) -> str:
+        return self.account[len("customer:"):]
 
 
 @dataclass
@@ -102,11 +102,11 @@ def parse_customer_rows(lines: Iterable[str], name: str,
         row = _row(record, index, line, name, registry, problems)
         if row is None:
             pass
-        elif (row.customer, row.asset) in first_seen:
+        elif (row.account, row.asset) in first_seen:
             problems.append(f"{name}:{line}: duplicate customer {row.customer} asset {row.asset} "
-                            f"(first on line {first_seen[(row.customer, row.asset)]})")
+                            f"(first on line {first_seen[(row.account, row.asset)]})")
         else:
-            first_seen[(row.customer, row.asset)] = line
+            first_seen[(row.account, row.asset)] = line
             rows.append(row)
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
@@ -127,28 +127,27 @@ def _row(record: list[str], index: dict[str, int], line: int, name: str,
             return None
         values.append(value)
     customer, symbol, text = values
+    account = f"customer:{customer}"
     try:
-        parse_account(f"customer:{customer}")
+        parse_account(account)
         asset = registry[symbol]
         units = parse_units(text, asset)
     except KinkoError as exc:
         problems.append(f"{name}:{line}: {exc.message}")
         return None
-    return CustomerRow(line, customer, asset.symbol, units)
+    return CustomerRow(line, account, asset.symbol, units)
 
 
 def _batch_key(rows: Sequence[CustomerRow], counter: str) -> str:
-    digest = hashlib.sha256(counter.encode())
-    for r in rows:
-        digest.update(f"\n{r.customer}\x1f{r.asset}\x1f{r.units}".encode())
-    return "import:" + digest.hexdigest()[:40]
+    text = "\n".join([counter, *(f"{r[1]}\x1f{r[2]}\x1f{r[3]}" for r in rows)])
+    return "import:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def _draft(rows: Sequence[CustomerRow], counter: str, source: str) -> Draft:
-    postings = [Posting(r.account, r.asset, -r.units) for r in rows]
+    postings = [Posting(account, asset, -units) for _, account, asset, units in rows]
     totals: dict[str, int] = {}
-    for r in rows:
-        totals[r.asset] = totals.get(r.asset, 0) + r.units
+    for _, _, asset, units in rows:
+        totals[asset] = totals.get(asset, 0) + units
     postings.extend(Posting(counter, a, t) for a, t in sorted(totals.items()))
     return Draft(_batch_key(rows, counter), "transfer", tuple(postings), source=source,
                  memo=f"opening balances, lines {rows[0].line}-{rows[-1].line}",

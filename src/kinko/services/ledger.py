@@ -17,6 +17,7 @@ part of that comparison, so a client may simply retry.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,15 +34,15 @@ from kinko.domain.ledger import (
     Hold,
     Posting,
     apply_entry,
+    chain_hash,
     check_hold,
     check_postings,
-    entry_digest,
+    entry_content,
     find_overdrafts,
     format_timestamp,
     normal_balance,
     parse_account,
     raise_overdrafts,
-    seal_entry,
 )
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.errors import (
@@ -268,7 +269,9 @@ class _Batch:
         self.ledger = ledger
         self.tx = tx
         self.now = now
+        self.stamp = format_timestamp(now)
         self._wallets: dict[str, Wallet] | None = None
+        self._checked: set[BalanceKey] = set()  # legs already validated in this batch
 
     def wallet(self, name: str) -> Wallet | None:
         if self._wallets is None:
@@ -288,23 +291,23 @@ class _Batch:
                 state = self.tx.hold_state(d.hold_id)
                 if state is not None:
                     holds[d.hold_id] = state
-        planned: list[tuple[Draft, Entry]] = []
+        planned: list[tuple[Draft, Entry, str, str]] = []
         touched: set[BalanceKey] = set()
         seen: set[str] = set(found)
         for d in drafts:
-            entry = self._entry(d, holds, replay=d.key in seen)
+            entry, stamp, content = self._entry(d, holds, replay=d.key in seen)
             seen.add(d.key)
-            planned.append((d, entry))
-            touched.update((p.account, p.asset) for p in entry.postings)
-            if entry.hold is not None:
-                touched.add((entry.hold.debit, entry.hold.asset))
-                touched.add((entry.hold.credit, entry.hold.asset))
+            planned.append((d, entry, stamp, content))
+            if entry.hold is None:
+                touched.update([(p[0], p[1]) for p in entry.postings])
+            else:
+                touched.update(_keys(entry))
         states = self.tx.states(touched)
         seq, prev = self.tx.head()
         results: list[Appended] = []
         sealed: list[Entry] = []
         changed: dict[BalanceKey, BalanceState] = {}
-        for d, entry in planned:
+        for d, entry, stamp, content in planned:
             first = found.get(d.key)
             if first is not None:
                 if first.digest != entry.digest:
@@ -318,16 +321,19 @@ class _Batch:
             if d.new_customers_only:
                 self._require_new(entry, states)
             self._resolve(d, entry, holds)
-            before = {k: states.get(k, BalanceState()) for k in _keys(entry)}
             after = apply_entry(states, entry)
-            try:
-                raise_overdrafts(find_overdrafts(before, after))
-            except Overdraft as exc:
-                raise Overdraft(f"entry {d.key!r} {exc.message}", key=d.key,
-                                **exc.details) from None
+            overdrafts = find_overdrafts(states, after)
+            if overdrafts:
+                try:
+                    raise_overdrafts(overdrafts)
+                except Overdraft as exc:
+                    raise Overdraft(f"entry {d.key!r} {exc.message}", key=d.key,
+                                    **exc.details) from None
             seq += 1
-            placed = seal_entry(entry, seq, prev)
-            prev = placed.hash
+            digest = chain_hash(prev, seq, d.key, stamp, content)
+            placed = Entry(seq, entry.kind, entry.key, entry.timestamp, entry.source, entry.memo,
+                           entry.postings, entry.hold, prev, digest, entry.digest)
+            prev = digest
             states.update(after)
             changed.update(after)
             sealed.append(placed)
@@ -336,9 +342,11 @@ class _Batch:
         self.tx.append(sealed, changed)
         return results
 
-    def _entry(self, d: Draft, holds: dict[str, tuple[Hold, str]], *, replay: bool) -> Entry:
+    def _entry(self, d: Draft, holds: dict[str, tuple[Hold, str]], *,
+               replay: bool) -> tuple[Entry, str, str]:
+        """The unsealed entry, its canonical time text and content (hashed twice)."""
         when = d.timestamp or self.now
-        format_timestamp(when)  # refuses naive times
+        stamp = self.stamp if when is self.now else format_timestamp(when)  # refuses naive
         if d.kind == "transfer":
             postings = check_postings(d.postings)
             hold = None
@@ -365,16 +373,21 @@ class _Batch:
                 postings = ()
         else:
             raise InvalidEntry(f"unknown entry kind {d.kind!r}")
-        for p in postings:
-            self._check_leg(p.account, p.asset)
+        check = self._check_leg
+        for account, asset, _ in postings:
+            check(account, asset)
         if hold is not None:
             self._check_leg(hold.debit, hold.asset)
             self._check_leg(hold.credit, hold.asset)
-        digest = entry_digest(d.kind, d.source, d.memo, postings, hold)
-        return Entry(seq=0, kind=d.kind, key=d.key, timestamp=when, source=d.source,
-                     memo=d.memo, postings=postings, hold=hold, digest=digest)
+        content = entry_content(d.kind, d.source, d.memo, postings, hold)
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        entry = Entry(seq=0, kind=d.kind, key=d.key, timestamp=when, source=d.source,
+                      memo=d.memo, postings=postings, hold=hold, digest=digest)
+        return entry, stamp, content
 
     def _check_leg(self, account: str, asset: str) -> None:
+        if (account, asset) in self._checked:
+            return
         self.ledger.assets[asset]
         kind, name = parse_account(account)
         if kind.name == "wallet":
@@ -386,6 +399,7 @@ class _Batch:
             if wallet.asset != asset:
                 raise InvalidAccount(
                     f"wallet {name} holds {wallet.asset}, not {asset}", account=account)
+        self._checked.add((account, asset))
 
     def _resolve(self, d: Draft, entry: Entry, holds: dict[str, tuple[Hold, str]]) -> None:
         if d.kind not in ("post", "void", "expire") or entry.hold is None:
@@ -401,7 +415,7 @@ class _Batch:
 
     def _require_new(self, entry: Entry, states: dict[BalanceKey, BalanceState]) -> None:
         for p in entry.postings:
-            if p.account.startswith("customer:") and (p.account, p.asset) in states:
+            if (p[0], p[1]) in states and p.account.startswith("customer:"):
                 raise InvalidEntry(
                     f"{p.account} already has a {p.asset} balance; opening balances are "
                     "imported once", account=p.account, asset=p.asset)

@@ -86,7 +86,6 @@ entries = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("key", name="uq_entries_key"),
     UniqueConstraint("resolves_hold", name="uq_entries_resolves_hold"),
-    UniqueConstraint("hash", name="uq_entries_hash"),
     Index("ix_entries_ts", "ts_us"),
 )
 

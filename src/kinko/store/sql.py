@@ -93,6 +93,7 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
         dbapi_conn.create_aggregate("kinko_sum", 1, _BigSum)
@@ -191,13 +192,33 @@ class SqlLedger:
         self._hold_cache: dict[str, Hold] = {}
         # hot paths use the driver directly (tuples, no per-row SQLAlchemy processing)
         self._p = "?" if dialect == "sqlite" else "%s"
-        self._amount: Any = str if dialect == "sqlite" else int
+        self._amount: Any = str  # exact decimal text; PostgreSQL casts it to NUMERIC
 
     def _raw(self, sql: str, params: Any = ()) -> Any:
         return self.conn.exec_driver_sql(sql, params)
 
     def _marks(self, n: int) -> str:
         return ",".join([self._p] * n)
+
+    def _insert_rows(self, table: str, columns: Sequence[tuple[str, str]],
+                     rows: Sequence[tuple[Any, ...]], suffix: str = "") -> None:
+        """Insert many rows in one go: ``executemany`` on SQLite; on PostgreSQL one
+        ``INSERT ... SELECT FROM unnest(arrays)`` statement instead of a round trip per row.
+        ``columns`` are (name, PostgreSQL type); numeric values arrive as decimal text."""
+        if not rows:
+            return
+        names = ", ".join(name for name, _ in columns)
+        if self.dialect == "sqlite":
+            self._raw(f"INSERT INTO {table} ({names}) VALUES ({self._marks(len(columns))})"
+                      f"{suffix}", rows)
+            return
+        arrays = ", ".join("%s::text[]" if kind == "numeric" else f"%s::{kind}[]"
+                           for _, kind in columns)
+        picks = ", ".join(f"c{i}::numeric" if kind == "numeric" else f"c{i}"
+                          for i, (_, kind) in enumerate(columns))
+        aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+        self._raw(f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) "
+                  f"AS u({aliases}){suffix}", tuple(list(col) for col in zip(*rows, strict=True)))
 
     # ------------------------------------------------------------------ reading
 
@@ -260,16 +281,28 @@ class SqlLedger:
         found = self.entries_by_key([key])
         return found.get(key)
 
+    def _matching(self, column: str, table: str, values: Collection[str],
+                  select_sql: str) -> Iterator[Any]:
+        """Rows whose ``column`` is one of ``values``: ``IN (...)`` chunks on SQLite, one
+        ``= ANY(array)`` on PostgreSQL (whose planner is slow on long IN lists)."""
+        items = list(values)
+        if not items:
+            return
+        if self.dialect == "postgresql":
+            yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} = ANY(%s)",
+                                 (items,))
+            return
+        for chunk in _chunks(items):
+            yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} IN "
+                                 f"({self._marks(len(chunk))})", tuple(chunk))
+
     def known_keys(self, keys: Collection[str]) -> set[str]:
-        out: set[str] = set()
-        for chunk in _chunks(list(keys)):
-            out.update(self.conn.execute(
-                select(s.entries.c.key).where(s.entries.c.key.in_(chunk))).scalars())
-        return out
+        return {row[0] for row in self._matching("key", "entries", keys, "key")}
 
     def entries_by_key(self, keys: Collection[str]) -> dict[str, Entry]:
+        found = self.known_keys(keys)
         out: dict[str, Entry] = {}
-        for chunk in _chunks(list(keys)):
+        for chunk in _chunks(sorted(found)):
             rows = self.conn.execute(select(s.entries).where(s.entries.c.key.in_(chunk))).all()
             out.update((e.key, e) for e in self._build(sorted(rows, key=lambda r: r.seq)))
         return out
@@ -366,15 +399,14 @@ class SqlLedger:
     def states(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, BalanceState]:
         wanted = set(keys)
         out: dict[BalanceKey, BalanceState] = {}
-        accounts = sorted({a for a, _ in wanted})
-        for chunk in _chunks(accounts):
-            rows = self._raw(
-                "SELECT account, asset, balance, pending_debit, pending_credit FROM balances "
-                f"WHERE account IN ({self._marks(len(chunk))})", tuple(chunk))
-            for account, asset, b, pd, pc in rows:
-                key = (account, asset)
-                if key in wanted:
-                    out[key] = BalanceState(int(b), int(pd), int(pc))
+        accounts = {a for a, _ in wanted}
+        for account, asset, b, pd, pc in self._matching(
+            "account", "balances", accounts,
+            "account, asset, balance, pending_debit, pending_credit",
+        ):
+            key = (account, asset)
+            if key in wanted:
+                out[key] = BalanceState(int(b), int(pd), int(pc))
         return out
 
     def due_holds(self, now: datetime) -> list[Hold]:
@@ -414,18 +446,13 @@ class SqlLedger:
         try:
             if new_holds:
                 self.conn.execute(s.holds.insert(), new_holds)
-            self._raw(
-                "INSERT INTO entries (seq, key, kind, ts_us, source, memo, hold_id, "
-                f"resolves_hold, digest, prev_hash, hash) VALUES ({self._marks(11)})",
-                entry_rows)
+            self._insert_rows("entries", _ENTRY_COLUMNS, entry_rows)
         except IntegrityError as exc:
             raise IdempotencyConflict(
                 "an entry with this idempotency key, hold id or resolution already exists",
                 reason=str(exc.orig).splitlines()[0],
             ) from None
-        if posting_rows:
-            self._raw("INSERT INTO postings (entry_seq, idx, account, asset, amount) "
-                      f"VALUES ({self._marks(5)})", posting_rows)
+        self._insert_rows("postings", _POSTING_COLUMNS, posting_rows)
         for e in entries:
             if e.hold is not None and e.kind != "hold":
                 done = self.conn.execute(
@@ -448,12 +475,10 @@ class SqlLedger:
         amount = self._amount
         rows = [(a, c, amount(st[0]), amount(st[1]), amount(st[2]))
                 for (a, c), st in states.items()]
-        self._raw(
-            "INSERT INTO balances (account, asset, balance, pending_debit, pending_credit) "
-            f"VALUES ({self._marks(5)}) ON CONFLICT (account, asset) DO UPDATE SET "
-            "balance = excluded.balance, pending_debit = excluded.pending_debit, "
-            "pending_credit = excluded.pending_credit",
-            rows,
+        self._insert_rows(
+            "balances", _BALANCE_COLUMNS, rows,
+            " ON CONFLICT (account, asset) DO UPDATE SET balance = excluded.balance, "
+            "pending_debit = excluded.pending_debit, pending_credit = excluded.pending_credit",
         )
 
     def put_wallet(self, wallet: Wallet) -> None:
@@ -474,6 +499,14 @@ class SqlLedger:
 
 
 _STATE = {"post": "posted", "void": "voided", "expire": "expired"}
+_ENTRY_COLUMNS = (("seq", "bigint"), ("key", "text"), ("kind", "text"), ("ts_us", "bigint"),
+                  ("source", "text"), ("memo", "text"), ("hold_id", "text"),
+                  ("resolves_hold", "text"), ("digest", "text"), ("prev_hash", "text"),
+                  ("hash", "text"))
+_POSTING_COLUMNS = (("entry_seq", "bigint"), ("idx", "int"), ("account", "text"),
+                    ("asset", "text"), ("amount", "numeric"))
+_BALANCE_COLUMNS = (("account", "text"), ("asset", "text"), ("balance", "numeric"),
+                    ("pending_debit", "numeric"), ("pending_credit", "numeric"))
 
 
 def _hold(row: Any) -> Hold:

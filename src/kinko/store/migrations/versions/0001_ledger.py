@@ -57,7 +57,6 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.UniqueConstraint("key", name="uq_entries_key"),
         sa.UniqueConstraint("resolves_hold", name="uq_entries_resolves_hold"),
-        sa.UniqueConstraint("hash", name="uq_entries_hash"),
     )
     op.create_index("ix_entries_ts", "entries", ["ts_us"])
     op.create_table(
