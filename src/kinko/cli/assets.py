@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import typer
 
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.custody import Wallet
+from kinko.errors import StoreUnavailable
 
 assets_app = typer.Typer(help="Assets kinko knows (shipped and from config).",
                          no_args_is_help=True)
@@ -17,8 +20,10 @@ app.add_typer(wallets_app, name="wallets")
 
 @assets_app.command("list")
 def assets_list(ctx: typer.Context, fmt: str = format_option()) -> None:
-    """List assets with their chain and decimals."""
+    """List assets with their chain and decimals (configured and recorded in the database)."""
     rt = runtime(ctx)
+    with contextlib.suppress(StoreUnavailable):  # no database yet: configured assets only
+        rt.ledger()
     emit(["symbol", "chain", "decimals"],
          [[a.symbol, a.chain, a.decimals] for a in rt.assets.values()], fmt, right=("decimals",))
 

@@ -285,3 +285,13 @@ def hold_expire(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     expired = rt.ledger().expire_holds()
     print(f"expired {len(expired)} hold(s)")
+
+
+@holds_app.command("list")
+def hold_list(ctx: typer.Context, fmt: str = format_option()) -> None:
+    """Pending holds: what is reserved, on which accounts, until when."""
+    rt = runtime(ctx)
+    rows = [[h.id, h.debit, h.credit, rt.show(h.asset, h.amount), h.asset,
+             h.expires_at.isoformat() if h.expires_at else ""]
+            for h in rt.ledger().pending_holds()]
+    emit(["hold", "debit", "credit", "amount", "asset", "expires"], rows, fmt, right=("amount",))

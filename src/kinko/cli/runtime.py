@@ -34,7 +34,8 @@ class Runtime:
 
     @property
     def assets(self) -> AssetRegistry:
-        return self.settings.registry
+        """Configured assets, plus those recorded in the database once it is open."""
+        return self._ledger.assets if self._ledger is not None else self.settings.registry
 
     def store(self) -> SqlStore:
         if self._store is None:

@@ -44,8 +44,9 @@ from kinko.domain.ledger import (
     parse_account,
     raise_overdrafts,
 )
-from kinko.domain.money import Asset, AssetRegistry
+from kinko.domain.money import AssetRegistry
 from kinko.errors import (
+    ConfigError,
     HoldError,
     IdempotencyConflict,
     InvalidAccount,
@@ -171,21 +172,30 @@ class Ledger:
         with self.store.reader() as tx:
             return tx.wallets()
 
-    def sync_assets(self) -> list[Asset]:
-        """Record the configured assets; refuse a change of an asset's decimals."""
-        with self.store.writer() as tx:
+    def sync_assets(self) -> AssetRegistry:
+        """Record newly configured assets and learn the recorded ones.
+
+        An asset's chain and decimals never change once recorded (amounts already in the
+        ledger would change meaning); an asset recorded earlier but no longer configured
+        stays known, so its balances can still be shown.
+        """
+        with self.store.reader() as tx:
             recorded = {a.symbol: a for a in tx.assets()}
-            for asset in self.assets.values():
-                old = recorded.get(asset.symbol)
-                if old is not None and old != asset:
-                    raise InvalidAccount(
-                        f"asset {asset.symbol} is recorded as {old.chain}/{old.decimals} decimals "
-                        f"but configured as {asset.chain}/{asset.decimals}; amounts already in "
-                        "the ledger would change meaning",
-                        asset=asset.symbol,
-                    )
-            tx.put_assets([a for a in self.assets.values() if a.symbol not in recorded])
-            return list(self.assets.values())
+        for asset in self.assets.values():
+            old = recorded.get(asset.symbol)
+            if old is not None and old != asset:
+                raise ConfigError(
+                    f"asset {asset.symbol} is recorded as {old.chain} with {old.decimals} "
+                    f"decimals but configured as {asset.chain} with {asset.decimals}; amounts "
+                    "already in the ledger would change meaning",
+                    asset=asset.symbol,
+                )
+        new = [a for a in self.assets.values() if a.symbol not in recorded]
+        if new:
+            with self.store.writer() as tx:
+                tx.put_assets(new)
+        self.assets = AssetRegistry([*recorded.values(), *self.assets.values()])
+        return self.assets
 
     # ---------------------------------------------------------------- reading
 
@@ -217,6 +227,10 @@ class Ledger:
     def entries(self, after_seq: int = 0, limit: int | None = None) -> list[Entry]:
         with self.store.reader() as tx:
             return list(tx.entries(after_seq, limit))
+
+    def pending_holds(self) -> list[Hold]:
+        with self.store.reader() as tx:
+            return tx.pending_holds()
 
     def hold(self, hold_id: str) -> tuple[Hold, str] | None:
         with self.store.reader() as tx:
