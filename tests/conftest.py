@@ -72,3 +72,22 @@ def ledger(store: SqlStore, clock: FixedClock) -> Ledger:
     led.add_wallet(Wallet("xem-hot", "XEM", "hot"))
     led.add_wallet(Wallet("eth-hot", "ETH", "hot"))
     return led
+
+
+import anvilnode  # noqa: E402
+
+from kinko.chains.evm import EvmChain  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[anvilnode.AnvilNode]:
+    node = anvilnode.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(params=["inprocess", "anvil"])
+def chain(request: pytest.FixtureRequest) -> EvmChain:
+    if request.param == "inprocess":
+        return EvmChain.in_process()
+    return EvmChain.connect(request.getfixturevalue("anvil").url)

@@ -15,9 +15,12 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── IdempotencyConflict     same key, different content
     │   ├── HoldError               unknown, already resolved, expired, over-posted
     │   ├── InputFileError          file:line: what is wrong
-    │   └── ConfigError             bad setting, bad kinko.toml
+    │   ├── ConfigError             bad setting, bad kinko.toml, bad policy file
+    │   ├── ApprovalError           forged, expired, duplicate or self approval; no quorum
+    │   └── ChainRejected           the node refused a transaction (nonce, funds, ...)
     └── EnvironmentProblem          (exit 3: database or node unreachable, schema missing)
-        └── StoreUnavailable
+        ├── StoreUnavailable
+        └── ChainUnavailable        node down, timing out or rate limiting after retries
 
 Error messages never contain key material: they name accounts, files, lines and fields.
 """
@@ -27,7 +30,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ApprovalError",
     "BadInput",
+    "ChainRejected",
+    "ChainUnavailable",
     "ConfigError",
     "EnvironmentProblem",
     "HoldError",
@@ -108,6 +114,14 @@ class ConfigError(BadInput):
     code = "config_error"
 
 
+class ApprovalError(BadInput):
+    code = "approval_error"
+
+
+class ChainRejected(BadInput):
+    code = "chain_rejected"
+
+
 class EnvironmentProblem(KinkoError):
     """Something outside kinko is missing or unreachable (database, node)."""
 
@@ -117,3 +131,7 @@ class EnvironmentProblem(KinkoError):
 
 class StoreUnavailable(EnvironmentProblem):
     code = "store_unavailable"
+
+
+class ChainUnavailable(EnvironmentProblem):
+    code = "chain_unavailable"

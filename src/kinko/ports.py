@@ -15,16 +15,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from kinko.domain.chain import Block
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
 from kinko.domain.money import Asset
 
 __all__ = [
     "BalanceRow",
+    "Chain",
     "Clock",
     "FixedClock",
     "LedgerReader",
     "LedgerWriter",
+    "Receipt",
+    "Signer",
     "Store",
     "SystemClock",
 ]
@@ -91,6 +95,37 @@ class LedgerWriter(LedgerReader, Protocol):
     ) -> None: ...
     def put_wallet(self, wallet: Wallet) -> None: ...
     def put_assets(self, assets: Sequence[Asset]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    block: int
+    ok: bool
+    fee: int  # gas used × effective gas price, in the chain's minor unit
+
+
+class Chain(Protocol):
+    """A blockchain node: read blocks and balances, send signed transactions."""
+
+    name: str
+
+    def head(self) -> int: ...
+    def block(self, number: int) -> Block: ...
+    def balances(self, addresses: Sequence[str], block: int | None = None) -> dict[str, int]: ...
+    def nonce(self, address: str) -> int: ...
+    def fee_params(self) -> tuple[int, int]: ...  # (chain id, gas price)
+    def send_raw(self, raw: bytes) -> str: ...
+    def receipt(self, tx_hash: str) -> Receipt | None: ...
+
+
+class Signer(Protocol):
+    """Signs transfers from the hot wallet; holds the key, never reveals it."""
+
+    address: str
+
+    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
+                      chain_id: int, gas: int = 21_000) -> bytes: ...
 
 
 class Store(Protocol):

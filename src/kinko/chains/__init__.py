@@ -1,0 +1,1 @@
+"""Chain adapters: the ``Chain`` and ``Signer`` ports on real nodes and keys."""

@@ -1,0 +1,72 @@
+"""The hot wallet's ``Signer``: a key in an encrypted JSON keystore file (Web3 Secret Storage).
+
+The key is decrypted once, in memory, with a password taken from the environment
+(``KINKO_HOT_KEY_PASSWORD``); it is never written to the database, logs or error messages,
+and the signer's ``repr`` shows only its address. Cold and warm wallets have no signer in
+kinko at all: they are watch-only.
+
+    signer = KeystoreSigner.open(Path("hot.json"), os.environ["KINKO_HOT_KEY_PASSWORD"])
+    raw = signer.sign_transfer(to=cold, value=10**18, nonce=0, gas_price=10**9, chain_id=1)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from kinko.errors import ConfigError
+
+__all__ = ["PASSWORD_ENV", "KeystoreSigner", "create_keystore"]
+
+PASSWORD_ENV = "KINKO_HOT_KEY_PASSWORD"
+
+
+class KeystoreSigner:
+    """Signs native transfers with the decrypted key; see the module docstring."""
+
+    def __init__(self, account: Any) -> None:
+        self.__account = account  # name-mangled: not in vars() dumps by accident
+        self.address: str = account.address
+
+    @classmethod
+    def open(cls, path: Path, password: str | None) -> KeystoreSigner:
+        if not password:
+            raise ConfigError(f"the password for keystore {path} is not set: export {PASSWORD_ENV}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"keystore {path}: cannot read: {exc.strerror}") from None
+        except json.JSONDecodeError:
+            raise ConfigError(f"keystore {path}: not a JSON keystore file") from None
+        try:
+            key = Account.decrypt(data, password)
+        except ValueError:
+            raise ConfigError(f"keystore {path}: wrong password or damaged file") from None
+        return cls(Account.from_key(key))
+
+    def __repr__(self) -> str:
+        return f"KeystoreSigner(address={self.address!r})"
+
+    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
+                      gas: int = 21_000) -> bytes:
+        tx = {"to": to, "value": value, "nonce": nonce, "gas": gas, "gasPrice": gas_price,
+              "chainId": chain_id}
+        return bytes(self.__account.sign_transaction(tx).raw_transaction)
+
+
+def create_keystore(path: Path, password: str) -> str:
+    """Create a new key, write it encrypted to ``path`` (mode 0600); return its address."""
+    if not password or len(password) < 12:
+        raise ConfigError("a keystore password must have at least 12 characters")
+    if path.exists():
+        raise ConfigError(f"keystore {path} already exists; refusing to overwrite a key")
+    account = Account.create()
+    data = Account.encrypt(account.key, password)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return str(account.address)

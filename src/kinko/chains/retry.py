@@ -1,0 +1,76 @@
+"""Retries with exponential backoff, as a wrapper around any ``Chain``.
+
+Adapters raise :class:`~kinko.chains.evm.Transient` for failures worth another try; this
+wrapper retries them (``attempts`` times, waiting ``base_delay`` × 2ⁿ, at most ``max_delay``)
+and then raises :class:`~kinko.errors.ChainUnavailable` naming the node and what was asked:
+the CLI exits 3 with that message, never a traceback. Refusals (``ChainRejected``) are not
+retried: asking again would get the same answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from kinko.chains.evm import Transient
+from kinko.domain.chain import Block
+from kinko.errors import ChainUnavailable
+from kinko.ports import Chain, Receipt
+
+__all__ = ["Retrying"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Retrying:
+    inner: Chain
+    attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        delay = self.base_delay
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except Transient as exc:
+                if attempt == self.attempts:
+                    raise ChainUnavailable(
+                        f"{exc} (gave up after {self.attempts} attempts)", reason=str(exc)
+                    ) from None
+                log.warning("%s; retrying in %.1f s (attempt %d of %d)", exc, delay, attempt,
+                            self.attempts)
+                self.sleep(delay)
+                delay = min(delay * 2, self.max_delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def head(self) -> int:
+        return self._retry(self.inner.head)
+
+    def block(self, number: int) -> Block:
+        return self._retry(lambda: self.inner.block(number))
+
+    def balances(self, addresses: Sequence[str], block: int | None = None) -> dict[str, int]:
+        return self._retry(lambda: self.inner.balances(addresses, block))
+
+    def nonce(self, address: str) -> int:
+        return self._retry(lambda: self.inner.nonce(address))
+
+    def fee_params(self) -> tuple[int, int]:
+        return self._retry(self.inner.fee_params)
+
+    def send_raw(self, raw: bytes) -> str:
+        return self._retry(lambda: self.inner.send_raw(raw))
+
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        return self._retry(lambda: self.inner.receipt(tx_hash))

@@ -1,0 +1,81 @@
+"""What kinko sees of a blockchain: blocks, native transfers, and addresses.
+
+A :class:`Block` carries its number, hash, parent hash, time and the native-coin transfers in
+it (:class:`Transfer`: tx hash, position, sender, receiver, value and nonce, values in the
+chain's minor unit). Adapters in :mod:`kinko.chains` produce these records; everything
+above them (deposits, reconciliation, sweeps, later the watch) reasons only about them.
+
+Ethereum addresses are checked for their EIP-55 mixed-case checksum: an address typed with a
+wrong capital letter is refused rather than silently sent to::
+
+    >>> check_address("0x52908400098527886E0F7030069857D2E4169EE7", "ethereum")
+    '0x52908400098527886E0F7030069857D2E4169EE7'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+
+from kinko.errors import InvalidAccount
+
+__all__ = ["Block", "Transfer", "check_address", "same_address"]
+
+_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_NEM_ADDRESS = re.compile(r"^N[A-Z2-7]{39}$")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    tx_hash: str
+    block: int
+    tx_index: int
+    sender: str
+    to: str | None
+    value: int
+    nonce: int
+
+
+@dataclass(frozen=True)
+class Block:
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+    transfers: tuple[Transfer, ...] = ()
+
+
+def check_address(address: str, chain: str) -> str:
+    """The address in canonical form, or :class:`InvalidAccount` naming what is wrong."""
+    text = address.strip()
+    if chain == "ethereum":
+        if not _HEX_ADDRESS.match(text):
+            raise InvalidAccount(
+                f"address {address!r} is not an Ethereum address (0x and 40 hex digits)",
+                address=address, chain=chain)
+        if text[2:].islower() or text[2:].isupper():
+            return to_checksum_address(text)  # no checksum given: nothing to check
+        if not is_checksum_address(text):
+            raise InvalidAccount(
+                f"address {address} has a bad EIP-55 checksum (did you mean "
+                f"{to_checksum_address(text)}?)", address=address, chain=chain)
+        return text
+    if chain == "nem":
+        compact = text.replace("-", "").upper()
+        if not _NEM_ADDRESS.match(compact):
+            raise InvalidAccount(
+                f"address {address!r} is not a NEM mainnet address (N and 39 base-32 letters)",
+                address=address, chain=chain)
+        return compact
+    if chain == "bitcoin":
+        if not re.match(r"^(bc1[02-9ac-hj-np-z]{11,71}|[13][1-9A-HJ-NP-Za-km-z]{25,34})$", text):
+            raise InvalidAccount(f"address {address!r} is not a Bitcoin address",
+                                 address=address, chain=chain)
+        return text
+    raise InvalidAccount(f"chain {chain!r} has no addresses kinko can check", chain=chain)
+
+
+def same_address(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
