@@ -184,6 +184,6 @@ class EvmChain:
 
     def mine(self, blocks: int = 1) -> None:
         """Mine empty blocks (test and demo nodes only)."""
+        provider: Any = self.w3.provider
         for _ in range(blocks):
-            provider: Any = self.w3.provider
             self._call(lambda: provider.make_request("evm_mine", []), "evm_mine")
