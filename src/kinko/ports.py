@@ -13,8 +13,10 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
+from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
@@ -24,9 +26,11 @@ __all__ = [
     "BalanceRow",
     "Chain",
     "Clock",
+    "CustodyTables",
     "FixedClock",
     "LedgerReader",
     "LedgerWriter",
+    "Prices",
     "Receipt",
     "Signer",
     "Store",
@@ -128,7 +132,31 @@ class Signer(Protocol):
                       chain_id: int, gas: int = 21_000) -> bytes: ...
 
 
+class CustodyTables(Protocol):
+    """Policy versions, proposals and approvals (inside a store transaction)."""
+
+    def active_policy(self) -> tuple[int, dict[str, Any]] | None: ...
+    def put_policy(self, version: int, digest: str, body: dict[str, Any], at: datetime,
+                   via: str) -> None: ...
+    def put_proposal(self, proposal: Proposal, detail: str) -> None: ...
+    def proposal(self, proposal_id: str) -> tuple[Proposal, str, str | None, str] | None: ...
+    def proposals(self, state: str | None = None
+                  ) -> list[tuple[Proposal, str, str | None, str]]: ...
+    def set_state(self, proposal_id: str, old: str, new: str,
+                  tx_hash: str | None = None) -> None: ...
+    def add_approval(self, proposal_id: str, approval: Approval) -> None: ...
+    def approvals(self, proposal_id: str) -> list[Approval]: ...
+
+
+class Prices(Protocol):
+    """Reference prices in JPY per whole unit (a price feed is outside kinko)."""
+
+    def price(self, asset: str) -> Decimal | None: ...
+
+
 class Store(Protocol):
     def writer(self) -> AbstractContextManager[LedgerWriter]: ...
     def reader(self) -> AbstractContextManager[LedgerReader]: ...
+    def custody(self, *, write: bool = True
+                ) -> AbstractContextManager[tuple[LedgerWriter, CustodyTables]]: ...
     def close(self) -> None: ...

@@ -52,6 +52,12 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
+def _optional_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected text")
+    return value.strip()
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a positive whole number")
@@ -116,6 +122,27 @@ REGISTRY: tuple[Setting, ...] = (
             "tables with chain and decimals in kinko.toml).", _assets, "LIST"),
     Setting("log_level", "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR.",
             _choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
+    Setting("evm_rpc_url", "",
+            "Ethereum JSON-RPC endpoint (http://...). Empty: no node; only `kinko demo` runs "
+            "its own in-process chain.", _optional_text, "URL"),
+    Setting("rpc_attempts", 5,
+            "Attempts per node request before giving up (exponential backoff between them).",
+            _positive_int, "N"),
+    Setting("confirmations", 12,
+            "Blocks on top of a transaction before kinko treats it as final (deposits, sweeps).",
+            _positive_int, "BLOCKS"),
+    Setting("hot_keystore_dir", "keys",
+            "Folder of the hot wallets' encrypted keystores, one WALLET.json each; the password "
+            "comes from KINKO_HOT_KEY_PASSWORD, never from a file.", _text, "PATH"),
+    Setting("policy_file", "policy.toml",
+            "The custody policy file (limits, approvers, quorum) that `kinko policy load` reads "
+            "by default.", _text, "PATH"),
+    Setting("prices", "",
+            "Reference prices in JPY per whole unit: ASSET=JPY,... (e.g. ETH=500000,XEM=88.549).",
+            _optional_text, "LIST"),
+    Setting("prices_file", "",
+            "CSV file with asset,jpy columns; used instead of `prices` when set.",
+            _optional_text, "PATH"),
 )
 BY_NAME = {s.name: s for s in REGISTRY}
 
@@ -129,6 +156,13 @@ class Settings:
     import_batch_size: int = 5000
     assets: tuple[Asset, ...] = ()
     log_level: str = "WARNING"
+    evm_rpc_url: str = ""
+    rpc_attempts: int = 5
+    confirmations: int = 12
+    hot_keystore_dir: str = "keys"
+    policy_file: str = "policy.toml"
+    prices: str = ""
+    prices_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

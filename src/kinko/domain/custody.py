@@ -13,12 +13,26 @@ The custody policy (hot share ≤ 5%, rebalancing, approvals) builds on these re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
+from kinko.domain.policy import Policy
 from kinko.errors import InvalidAccount
 
-__all__ = ["TIERS", "Tier", "Wallet"]
+__all__ = [
+    "TIERS",
+    "AssetPosition",
+    "CustodyFinding",
+    "Guarantee",
+    "Move",
+    "Tier",
+    "Wallet",
+    "evaluate",
+    "guarantee",
+    "rebalance",
+]
 
 Tier = Literal["hot", "warm", "cold"]
 TIERS: tuple[Tier, ...] = ("hot", "warm", "cold")
@@ -50,3 +64,169 @@ class Wallet:
     @property
     def account(self) -> str:
         return f"wallet:{self.name}"
+
+
+@dataclass(frozen=True)
+class AssetPosition:
+    """One asset's custody position, exact, in minor units."""
+
+    asset: str
+    customers: int  # number of customer accounts holding the asset
+    liabilities: int
+    held_for_withdrawal: int
+    holdings: dict[str, int] = field(default_factory=dict)  # tier or "bank" -> units
+    own_funds: int = 0
+
+    @property
+    def total_holdings(self) -> int:
+        return sum(self.holdings.values())
+
+    @property
+    def coverage(self) -> int:
+        return self.total_holdings - self.liabilities
+
+    def online(self, warm_counts_as_hot: bool = True) -> int:
+        """Held with keys online: hot, and warm unless the policy says otherwise."""
+        return self.holdings.get("hot", 0) + (self.holdings.get("warm", 0)
+                                               if warm_counts_as_hot else 0)
+
+
+@dataclass(frozen=True)
+class Guarantee:
+    """PSA Art. 63-11-2: own crypto of the same kind and amount as customer crypto held online."""
+
+    required: int  # customer crypto held online
+    held: int  # the exchange's own crypto held offline
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.required - self.held)
+
+
+def guarantee(position: AssetPosition, warm_counts_as_hot: bool = True) -> Guarantee:
+    online = position.online(warm_counts_as_hot)
+    offline = position.total_holdings - online - position.holdings.get("bank", 0)
+    customers_online = min(online, position.liabilities)
+    customers_offline = position.liabilities - customers_online
+    return Guarantee(customers_online, max(0, offline - customers_offline))
+
+
+@dataclass(frozen=True)
+class CustodyFinding:
+    code: str
+    severity: Literal["critical", "warning", "info"]
+    asset: str | None
+    message: str
+    amount: int | None = None
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Move:
+    """A proposed rebalance: ``sweep`` hot → cold or ``refill`` cold → hot."""
+
+    kind: Literal["sweep", "refill"]
+    asset: str
+    amount: int
+    reason: str
+
+
+def _exceeds(part: int, whole: int, ratio: Decimal) -> bool:
+    """part / whole > ratio, exactly (integers and a decimal fraction, no rounding)."""
+    p, q = ratio.as_integer_ratio()
+    return part * q > p * whole
+
+
+def _share(whole: int, ratio: Decimal) -> int:
+    p, q = ratio.as_integer_ratio()
+    return whole * p // q
+
+
+def evaluate(positions: list[AssetPosition], policy: Policy,
+             prices: Mapping[str, Decimal] | None = None) -> list[CustodyFinding]:
+    """Every breach of the policy and the law in these positions, most serious first."""
+    out: list[CustodyFinding] = []
+    warm = policy.warm_counts_as_hot
+    online_jpy = total_jpy = Decimal(0)
+    for pos in positions:
+        if pos.asset == "JPY":
+            continue
+        rule = policy.assets.get(pos.asset)
+        online = pos.online(warm)
+        total = pos.total_holdings
+        if pos.coverage < 0:
+            out.append(CustodyFinding(
+                "reserve_shortfall", "critical", pos.asset,
+                f"{pos.asset}: holdings are {-pos.coverage} minor units short of what customers "
+                "are owed", -pos.coverage))
+        if rule is None:
+            out.append(CustodyFinding("no_policy", "warning", pos.asset,
+                                      f"{pos.asset}: no custody limits in the policy"))
+        else:
+            if total and _exceeds(online, total, rule.max_hot_ratio):
+                out.append(CustodyFinding(
+                    "hot_ratio_breach", "critical", pos.asset,
+                    f"{pos.asset}: {online * 100 / total:.2f}% held online, above the "
+                    f"{rule.max_hot_ratio * 100}% limit", online - _share(total, rule.max_hot_ratio)))
+            if rule.hot_max is not None and pos.holdings.get("hot", 0) > rule.hot_max:
+                out.append(CustodyFinding(
+                    "hot_above_max", "warning", pos.asset,
+                    f"{pos.asset}: hot wallet holds more than its maximum",
+                    pos.holdings.get("hot", 0) - rule.hot_max))
+            if pos.holdings.get("hot", 0) < rule.hot_min:
+                out.append(CustodyFinding(
+                    "hot_below_min", "warning", pos.asset,
+                    f"{pos.asset}: hot wallet below its minimum: withdrawals may stall",
+                    rule.hot_min - pos.holdings.get("hot", 0)))
+        g = guarantee(pos, warm)
+        if g.shortfall:
+            out.append(CustodyFinding(
+                "guarantee_shortfall", "critical", pos.asset,
+                f"{pos.asset}: own offline holdings do not cover the customer amount held "
+                "online (performance-guarantee crypto, PSA Art. 63-11-2)", g.shortfall))
+        if prices is not None:
+            price = prices.get(pos.asset)
+            if price is None:
+                out.append(CustodyFinding("no_price", "warning", pos.asset,
+                                          f"{pos.asset}: no JPY price; left out of the total"))
+            else:
+                online_jpy += price * online
+                total_jpy += price * total
+    if prices is not None and total_jpy and online_jpy > policy.total_max_hot_ratio * total_jpy:
+        out.append(CustodyFinding(
+            "total_hot_ratio_breach", "critical", None,
+            f"all assets: {online_jpy * 100 / total_jpy:.2f}% of holdings by yen value are "
+            f"online, above the {policy.total_max_hot_ratio * 100}% limit (Cabinet Office "
+            "Ordinance Art. 27)"))
+    order = {"critical": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda f: order[f.severity])
+
+
+def rebalance(positions: list[AssetPosition], policy: Policy) -> list[Move]:
+    """The moves that bring each asset back within its limits."""
+    moves = []
+    for pos in positions:
+        rule = policy.assets.get(pos.asset)
+        if rule is None:
+            continue
+        hot = pos.holdings.get("hot", 0)
+        online = pos.online(policy.warm_counts_as_hot)
+        total = pos.total_holdings
+        ceiling = _share(total, rule.max_hot_ratio)
+        too_much = total and _exceeds(online, total, rule.max_hot_ratio)
+        if too_much or (rule.hot_max is not None and hot > rule.hot_max):
+            allowed = _share(total, rule.target_hot_ratio) - (online - hot)
+            if rule.hot_max is not None:
+                allowed = min(allowed, rule.hot_max)
+            amount = hot - max(0, allowed)
+            if amount > 0:
+                moves.append(Move("sweep", pos.asset, amount,
+                                  f"online share above {rule.max_hot_ratio * 100}%; sweep to "
+                                  f"{rule.target_hot_ratio * 100}%" if too_much else
+                                  "hot wallet above its maximum"))
+        elif hot < rule.hot_min:
+            room = ceiling - online
+            amount = min(rule.hot_min - hot, room, pos.holdings.get("cold", 0))
+            if amount > 0:
+                moves.append(Move("refill", pos.asset, amount, "hot wallet below its minimum"))
+    return moves

@@ -1,37 +1,42 @@
-"""Custody position per asset: what customers are owed against what the wallets hold.
+"""Custody use cases: positions, the policy, proposals with m-of-n approvals, sweeps, checks.
 
-For each asset: the customers' liabilities, the holdings by tier (hot, warm, cold wallets;
-bank accounts for fiat), the exchange's own funds, the coverage (holdings − liabilities)
-and the hot share of holdings. Custody policy (the ≤5% rule and rebalancing) builds on
-this; here it is only measured, exactly, in minor units.
+- :func:`custody_positions`: per asset, liabilities against holdings by tier, from the ledger.
+- :class:`Custody`: loads policy versions (the first is a bootstrap; later ones need the
+  quorum of the active policy), turns breaches into sweep/refill proposals, records Ed25519
+  approvals, executes an approved sweep through the hot wallet's ``Signer`` and posts the
+  ledger entry once the transaction has enough confirmations, reconciles wallets against
+  the chain, and evaluates every check the FSA asks about.
+
+Executing twice, settling twice or crashing in between never moves or books funds twice:
+the chain nonce and the ledger's idempotency keys (``sweep:<proposal>``) see to that.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from kinko.domain.ledger import BalanceState, normal_balance
+from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
+from kinko.domain.chain import same_address
+from kinko.domain.custody import (
+    AssetPosition,
+    CustodyFinding,
+    Move,
+    Wallet,
+    evaluate,
+    rebalance,
+)
+from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
+from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
+from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
+from kinko.ports import Chain, Prices, Signer
 from kinko.services.ledger import Ledger
 
-__all__ = ["AssetPosition", "custody_positions"]
-
-
-@dataclass(frozen=True)
-class AssetPosition:
-    asset: str
-    customers: int  # number of customer accounts holding the asset
-    liabilities: int
-    held_for_withdrawal: int
-    holdings: dict[str, int] = field(default_factory=dict)  # tier or "bank" -> units
-    own_funds: int = 0
-
-    @property
-    def total_holdings(self) -> int:
-        return sum(self.holdings.values())
-
-    @property
-    def coverage(self) -> int:
-        return self.total_holdings - self.liabilities
+__all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions"]
 
 
 def custody_positions(ledger: Ledger) -> list[AssetPosition]:
@@ -62,3 +67,340 @@ def custody_positions(ledger: Ledger) -> list[AssetPosition]:
             own_funds=-own[asset][0].balance if asset in own else 0,
         ))
     return out
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    proposal: Proposal
+    state: str
+    tx_hash: str | None
+    detail: str
+    approvals: list[Approval]
+    quorum: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    findings: list[CustodyFinding]
+    positions: list[AssetPosition]
+    policy: Policy | None
+    pending: list[ProposalView] = field(default_factory=list)
+
+    @property
+    def breaches(self) -> list[CustodyFinding]:
+        return [f for f in self.findings if f.severity == "critical"]
+
+
+class Custody:
+    """Custody use cases over the ledger, a chain (optional) and the hot wallets' signers."""
+
+    def __init__(self, ledger: Ledger, *, chain: Chain | None = None,
+                 signer_for: Callable[[Wallet], Signer] | None = None,
+                 prices: Prices | None = None, confirmations: int = 12) -> None:
+        self.ledger = ledger
+        self.clock = ledger.clock
+        self.chain = chain
+        self.signer_for = signer_for
+        self.prices = prices
+        self.confirmations = confirmations
+
+    # ------------------------------------------------------------------ policy
+
+    def policy(self) -> Policy | None:
+        with self.ledger.store.custody(write=False) as (_, tables):
+            active = tables.active_policy()
+        return None if active is None else policy_from_canonical(active[1], self.ledger.assets)
+
+    def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
+        """Activate the first policy at once; propose any later version to the quorum."""
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        policy = parse_policy(data, self.ledger.assets, str(path))
+        wallets = {w.name: w for w in self.ledger.wallets()}
+        for rule in policy.assets.values():
+            cold = wallets.get(rule.cold_wallet or "")
+            if rule.cold_wallet and (cold is None or cold.tier == "hot"
+                                     or cold.asset != rule.asset):
+                raise ConfigError(f"{path}: assets.{rule.asset}.cold_wallet: {rule.cold_wallet!r} "
+                                  f"is not a registered warm or cold {rule.asset} wallet")
+        now = self.clock.now()
+        with self.ledger.store.custody() as (_, tables):
+            active = tables.active_policy()
+            if active is None:
+                tables.put_policy(policy.version, policy.digest, policy.canonical(), now,
+                                  "bootstrap")
+                return policy, None
+            current = policy_from_canonical(active[1], self.ledger.assets)
+            if policy.version <= current.version:
+                raise ConfigError(f"{path}: version {policy.version} is not newer than the active "
+                                  f"version {current.version}")
+            proposal = self._new_proposal(
+                "policy", {"version": policy.version, "digest": policy.digest,
+                           "body": policy.canonical()}, proposer, current, now)
+            tables.put_proposal(proposal, f"policy version {policy.version} ({policy.digest[:16]})")
+        return policy, self.proposal(proposal.id)
+
+    # ------------------------------------------------------------------ proposals
+
+    def _new_proposal(self, kind: str, payload: dict[str, object], proposer: str,
+                      policy: Policy, now: datetime) -> Proposal:
+        if not proposer.strip():
+            raise ApprovalError("a proposal needs the proposer's name")
+        seed = f"{kind}|{sorted(payload.items())}|{proposer}|{format_timestamp(now)}"
+        pid = f"{kind}-{now:%Y%m%d}-{hashlib.sha256(seed.encode()).hexdigest()[:10]}"
+        return Proposal(pid, kind, payload, proposer.strip(), now,  # type: ignore[arg-type]
+                        now + timedelta(hours=policy.proposal_ttl_hours), policy.version)
+
+    def _require_policy(self) -> Policy:
+        policy = self.policy()
+        if policy is None:
+            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+        return policy
+
+    def propose_rebalance(self, proposer: str) -> list[ProposalView]:
+        """Turn every breach into a sweep or refill proposal (one open proposal per asset)."""
+        policy = self._require_policy()
+        moves = rebalance(custody_positions(self.ledger), policy)
+        wallets = self.ledger.wallets()
+        now = self.clock.now()
+        made = []
+        with self.ledger.store.custody() as (_, tables):
+            open_assets = {(p.kind, p.payload.get("asset")) for p, state, *_ in tables.proposals()
+                           if state in ("pending", "approved", "sent")}
+            for move in moves:
+                if (move.kind, move.asset) in open_assets:
+                    continue
+                payload = self._move_payload(move, policy, wallets)
+                proposal = self._new_proposal(move.kind, payload, proposer, policy, now)
+                tables.put_proposal(proposal, move.reason)
+                made.append(proposal.id)
+        return [v for pid in made if (v := self.proposal(pid)) is not None]
+
+    def _move_payload(self, move: Move, policy: Policy, wallets: list[Wallet]
+                      ) -> dict[str, object]:
+        rule = policy.assets[move.asset]
+        hot = next((w for w in wallets if w.asset == move.asset and w.tier == "hot"), None)
+        cold = next((w for w in wallets if w.name == rule.cold_wallet), None) or next(
+            (w for w in wallets if w.asset == move.asset and w.tier == "cold"), None)
+        if hot is None or cold is None:
+            raise InvalidAccount(f"{move.asset}: a {move.kind} needs a registered hot and cold "
+                                 "wallet")
+        src, dst = (hot, cold) if move.kind == "sweep" else (cold, hot)
+        return {"asset": move.asset, "amount": str(move.amount), "from_wallet": src.name,
+                "to_wallet": dst.name,
+                "from_address": src.addresses[0] if src.addresses else None,
+                "to_address": dst.addresses[0] if dst.addresses else None}
+
+    def proposal(self, proposal_id: str) -> ProposalView | None:
+        with self.ledger.store.custody(write=False) as (_, tables):
+            row = tables.proposal(proposal_id)
+            if row is None:
+                return None
+            approvals = tables.approvals(proposal_id)
+            active = tables.active_policy()
+        quorum = int(active[1]["quorum"]) if active else 0
+        proposal, state, tx_hash, detail = row
+        return ProposalView(proposal, state, tx_hash, detail, approvals, quorum)
+
+    def proposals(self, state: str | None = None) -> list[ProposalView]:
+        with self.ledger.store.custody(write=False) as (_, tables):
+            ids = [p.id for p, *_ in tables.proposals(state)]
+        return [v for pid in ids if (v := self.proposal(pid)) is not None]
+
+    def _get(self, tables: object, proposal_id: str) -> tuple[Proposal, str, str | None, str]:
+        row = tables.proposal(proposal_id)  # type: ignore[attr-defined]
+        if row is None:
+            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+        return row  # type: ignore[no-any-return]
+
+    def approve(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
+        """Record one approver's signature; at quorum the proposal is approved (a policy
+        proposal is then activated)."""
+        now = self.clock.now()
+        with self.ledger.store.custody() as (_, tables):
+            proposal, state, _tx, _detail = self._get(tables, proposal_id)
+            if state != "pending":
+                raise ApprovalError(f"proposal {proposal_id} is {state}, not pending")
+            active = tables.active_policy()
+            if active is None:
+                raise ConfigError("no custody policy is loaded")
+            policy = policy_from_canonical(active[1], self.ledger.assets)
+            if proposal.policy_version != policy.version:
+                raise ApprovalError(
+                    f"proposal {proposal_id} was made under policy version "
+                    f"{proposal.policy_version}; version {policy.version} is active now: "
+                    "propose again")
+            earlier = tables.approvals(proposal_id)
+            approval = Approval(approver, signature.strip().lower(), now)
+            check_approval(proposal, policy, approval, earlier, now)
+            tables.add_approval(proposal_id, approval)
+            if quorum_reached(policy, [*earlier, approval]):
+                if proposal.kind == "policy":
+                    body = proposal.payload["body"]
+                    new = policy_from_canonical(body, self.ledger.assets)
+                    tables.put_policy(new.version, new.digest, new.canonical(), now, proposal.id)
+                    tables.set_state(proposal_id, "pending", "executed")
+                else:
+                    tables.set_state(proposal_id, "pending", "approved")
+        view = self.proposal(proposal_id)
+        assert view is not None
+        return view
+
+    def execute(self, proposal_id: str) -> ProposalView:
+        """Send an approved sweep from the hot wallet; a refill becomes a request for the
+        offline signers (kinko cannot sign for cold wallets)."""
+        now = self.clock.now()
+        view = self.proposal(proposal_id)
+        if view is None:
+            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+        p = view.proposal
+        if view.state != "approved":
+            raise ApprovalError(f"proposal {proposal_id} is {view.state}; only an approved "
+                                f"proposal executes ({len(view.approvals)} of {view.quorum} "
+                                "approvals)")
+        if now >= p.expires_at:
+            raise ApprovalError(f"proposal {proposal_id} expired at "
+                                f"{format_timestamp(p.expires_at)}")
+        if p.kind == "refill":
+            with self.ledger.store.custody() as (_, tables):
+                tables.set_state(proposal_id, "approved", "requested")
+            return self.proposal(proposal_id)  # type: ignore[return-value]
+        chain, wallet, to = self._sweep_parts(p)
+        if self.signer_for is None:
+            raise ConfigError("no signer for the hot wallet is configured")
+        signer = self.signer_for(wallet)
+        if not any(same_address(signer.address, a) for a in wallet.addresses):
+            raise ConfigError(f"the keystore for {wallet.name} signs for {signer.address}, "
+                              f"which is not one of the wallet's addresses")
+        chain_id, gas_price = chain.fee_params()
+        raw = signer.sign_transfer(to=to, value=int(str(p.payload["amount"])),
+                                   nonce=chain.nonce(signer.address), gas_price=gas_price,
+                                   chain_id=chain_id)
+        with self.ledger.store.custody() as (_, tables):
+            tables.set_state(proposal_id, "approved", "sending")
+        try:
+            tx_hash = chain.send_raw(raw)
+        except ChainRejected:
+            with self.ledger.store.custody() as (_, tables):
+                tables.set_state(proposal_id, "sending", "approved")
+            raise
+        with self.ledger.store.custody() as (_, tables):
+            tables.set_state(proposal_id, "sending", "sent", tx_hash)
+        return self.proposal(proposal_id)  # type: ignore[return-value]
+
+    def _sweep_parts(self, p: Proposal) -> tuple[Chain, Wallet, str]:
+        if self.chain is None:
+            raise ConfigError("no chain node is configured (set KINKO_EVM_RPC_URL)")
+        wallets = {w.name: w for w in self.ledger.wallets()}
+        wallet = wallets.get(str(p.payload["from_wallet"]))
+        to = p.payload.get("to_address")
+        if wallet is None or not wallet.addresses or not to:
+            raise InvalidAccount(f"proposal {p.id}: the hot and cold wallets need addresses")
+        if self.ledger.assets[str(p.payload["asset"])].chain != self.chain.name:
+            raise ConfigError(f"proposal {p.id}: {p.payload['asset']} is not on "
+                              f"{self.chain.name}")
+        return self.chain, wallet, str(to)
+
+    def settle(self, proposal_id: str) -> Entry | None:
+        """Book a sent sweep once it has enough confirmations; None while it has not."""
+        view = self.proposal(proposal_id)
+        if view is None:
+            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+        if view.state == "executed":
+            return None
+        if view.state != "sent" or view.tx_hash is None or self.chain is None:
+            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle")
+        receipt = self.chain.receipt(view.tx_hash)
+        if receipt is None or self.chain.head() - receipt.block + 1 < self.confirmations:
+            return None
+        if not receipt.ok:
+            with self.ledger.store.custody() as (_, tables):
+                tables.set_state(proposal_id, "sent", "failed")
+            raise ChainRejected(f"sweep {view.tx_hash} failed on chain")
+        p = view.proposal
+        asset, amount = str(p.payload["asset"]), int(str(p.payload["amount"]))
+        legs = [Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
+                Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount - receipt.fee)]
+        if receipt.fee:
+            legs.append(Posting("fees", asset, receipt.fee))
+        entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{view.tx_hash}",
+                                 memo=f"{p.kind} {proposal_id}").entry
+        with self.ledger.store.custody() as (_, tables):
+            tables.set_state(proposal_id, "sent", "executed")
+        return entry
+
+    # ------------------------------------------------------------------ checks
+
+    def reconcile(self, block: int | None = None) -> list[CustodyFinding]:
+        """Each wallet's ledger balance against its addresses on chain (sent but unsettled
+        sweeps are allowed for)."""
+        findings: list[CustodyFinding] = []
+        in_flight: dict[str, int] = {}
+        for v in self.proposals("sent"):
+            amount = int(str(v.proposal.payload["amount"]))
+            in_flight[str(v.proposal.payload["from_wallet"])] = -amount
+            in_flight[str(v.proposal.payload["to_wallet"])] = amount
+        balances = {(r.account, r.asset): normal_balance(r.account, r.state)
+                    for r in self.ledger.balances(kind="wallet")}
+        for wallet in self.ledger.wallets():
+            chain_name = self.ledger.assets[wallet.asset].chain
+            booked = balances.get((wallet.account, wallet.asset), 0)
+            if self.chain is None or chain_name != self.chain.name:
+                findings.append(CustodyFinding(
+                    "not_reconciled", "info", wallet.asset,
+                    f"{wallet.name}: no node for chain {chain_name}; not reconciled"))
+                continue
+            if not wallet.addresses:
+                findings.append(CustodyFinding("no_addresses", "warning", wallet.asset,
+                                               f"{wallet.name}: no addresses registered"))
+                continue
+            on_chain = sum(self.chain.balances(list(wallet.addresses), block).values())
+            expected = booked + in_flight.get(wallet.name, 0)
+            gap = on_chain - expected
+            if gap < 0 and on_chain - booked >= 0 and wallet.name in in_flight:
+                continue  # an in-flight sweep that already left or arrived
+            if gap < 0:
+                findings.append(CustodyFinding(
+                    "wallet_short", "critical", wallet.asset,
+                    f"{wallet.name}: {-gap} minor units less on chain than in the ledger: "
+                    "funds left without a booked movement", -gap, wallet.addresses))
+            elif gap > 0:
+                findings.append(CustodyFinding(
+                    "wallet_unbooked", "warning", wallet.asset,
+                    f"{wallet.name}: {gap} minor units on chain that the ledger does not have",
+                    gap, wallet.addresses))
+        return findings
+
+    def check(self, *, block: int | None = None, reconcile: bool = True) -> CheckResult:
+        policy = self.policy()
+        positions = custody_positions(self.ledger)
+        prices = None
+        if self.prices is not None:
+            prices = {p.asset: price for p in positions
+                      if (price := self.prices.price(p.asset)) is not None}
+        findings = (evaluate(positions, policy, prices) if policy is not None else
+                    [CustodyFinding("no_policy", "critical", None,
+                                    "no custody policy is loaded")])
+        if reconcile:
+            findings += self.reconcile(block)
+        order = {"critical": 0, "warning": 1, "info": 2}
+        findings.sort(key=lambda f: order[f.severity])
+        pending = [v for v in self.proposals() if v.state in ("pending", "approved", "sent",
+                                                               "requested")]
+        return CheckResult(findings, positions, policy, pending)
+
+    def jpy(self, asset: str, units: int) -> int | None:
+        """Yen value of ``units`` (floored to the yen), or None without a price."""
+        if self.prices is None:
+            return None
+        price = self.prices.price(asset)
+        if price is None:
+            return None
+        decimals = self.ledger.assets[asset].decimals
+        p, q = price.as_integer_ratio()
+        scale: int = 10**decimals
+        return units * p // (q * scale)

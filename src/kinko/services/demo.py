@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kinko.domain.custody import Wallet
+from kinko.domain.custody import AssetPosition, Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry, format_units
-from kinko.services.custody import AssetPosition, custody_positions
+from kinko.services.custody import custody_positions
 from kinko.services.customers import ImportReport, import_customers
 from kinko.services.ledger import Draft, Ledger
 

@@ -121,3 +121,31 @@ holds = Table(
     Column("resolved_seq", BigInteger, nullable=True),
     Index("ix_holds_state_expiry", "state", "expires_us"),
 )
+
+policies = Table(
+    "policies", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # canonical JSON
+    Column("activated_us", BigInteger, nullable=False),
+    Column("activated_by", String(200), nullable=False),  # "bootstrap" or a proposal id
+)
+
+proposals = Table(
+    "proposals", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("canonical", Text, nullable=False),  # exactly what approvers sign
+    Column("state", String(10), nullable=False),  # pending, approved, sent, executed, rejected
+    Column("tx_hash", String(66), nullable=True),
+    Column("detail", Text, nullable=False),
+    Index("ix_proposals_state", "state"),
+)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("approver", String(64), primary_key=True),
+    Column("signature", String(128), nullable=False),
+    Column("approved_us", BigInteger, nullable=False),
+)

@@ -17,7 +17,7 @@ import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +31,9 @@ from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow
 from kinko.store import schema as s
+
+if TYPE_CHECKING:
+    from kinko.store.custody_sql import SqlCustody
 
 __all__ = ["SqlStore", "from_us", "open_store", "to_us"]
 
@@ -176,6 +179,15 @@ class SqlStore:
     def reader(self) -> Iterator[SqlLedger]:
         with self._connection(write=False) as conn:
             yield SqlLedger(conn, self.dialect)
+
+    @contextmanager
+    def custody(self, *, write: bool = True) -> Iterator[tuple[SqlLedger, SqlCustody]]:
+        """One transaction over the ledger and the custody tables (serialised if ``write``)."""
+        from kinko.store.custody_sql import SqlCustody  # the custody half imports this module
+
+        opener = self.writer if write else self.reader
+        with opener() as ledger:
+            yield ledger, SqlCustody(ledger.conn)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:

@@ -1,0 +1,117 @@
+"""Proposals and m-of-n approvals with Ed25519 signatures.
+
+Nothing moves customer funds, and no policy changes, on one person's word. A
+:class:`Proposal` (a sweep, a refill, a new policy version) has a canonical byte form; an
+approver signs those bytes with their Ed25519 key, offline if they like, and kinko checks
+each signature against the public key registered in the active policy::
+
+    message = signing_bytes(proposal)             # b"kinko-proposal-v1\\n{...canonical JSON...}"
+    signature = private_key.sign(message)          # on the approver's machine
+    check_approval(proposal, policy, Approval("alice", signature.hex(), now), now)
+
+An approval is refused when the signer is not registered, is the proposer, signed something
+else (forged or altered proposal), approves twice, or comes after the proposal expired.
+:func:`quorum_reached` counts only valid approvals from distinct approvers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from kinko.domain.ledger import format_timestamp
+from kinko.domain.policy import Policy
+from kinko.errors import ApprovalError
+
+__all__ = [
+    "Approval",
+    "Proposal",
+    "ProposalKind",
+    "check_approval",
+    "public_key_hex",
+    "quorum_reached",
+    "sign_proposal",
+    "signing_bytes",
+]
+
+ProposalKind = Literal["sweep", "refill", "policy"]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    kind: ProposalKind
+    payload: dict[str, Any]  # JSON-able; amounts as strings of minor units
+    proposer: str
+    created_at: datetime
+    expires_at: datetime
+    policy_version: int
+
+    def canonical(self) -> str:
+        return json.dumps({
+            "id": self.id, "kind": self.kind, "payload": self.payload,
+            "proposer": self.proposer, "created_at": format_timestamp(self.created_at),
+            "expires_at": format_timestamp(self.expires_at),
+            "policy_version": self.policy_version,
+        }, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Approval:
+    approver: str
+    signature: str  # hex
+    approved_at: datetime
+
+
+def signing_bytes(proposal: Proposal) -> bytes:
+    return b"kinko-proposal-v1\n" + proposal.canonical().encode()
+
+
+def sign_proposal(proposal: Proposal, private_key: Ed25519PrivateKey) -> str:
+    """The approver's side: a hex signature over the proposal's canonical bytes."""
+    return private_key.sign(signing_bytes(proposal)).hex()
+
+
+def public_key_hex(private_key: Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
+                   earlier: list[Approval], now: datetime) -> None:
+    """Raise :class:`ApprovalError` unless ``approval`` is a valid, new, timely approval."""
+    who = approval.approver
+    registered = policy.approver(who)
+    if registered is None:
+        raise ApprovalError(f"{who!r} is not an approver in policy version {policy.version}",
+                            approver=who)
+    if who == proposal.proposer:
+        raise ApprovalError(f"{who} proposed {proposal.id} and cannot approve it", approver=who)
+    if any(a.approver == who for a in earlier):
+        raise ApprovalError(f"{who} has already approved {proposal.id}", approver=who)
+    if now >= proposal.expires_at:
+        raise ApprovalError(
+            f"proposal {proposal.id} expired at {format_timestamp(proposal.expires_at)}",
+            approver=who)
+    try:
+        signature = bytes.fromhex(approval.signature)
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(registered.public_key)).verify(
+            signature, signing_bytes(proposal))
+    except (ValueError, InvalidSignature):
+        raise ApprovalError(
+            f"the signature given for {who} does not verify against {who}'s registered key "
+            f"over proposal {proposal.id}: forged, or signed over different content",
+            approver=who) from None
+
+
+def quorum_reached(policy: Policy, approvals: list[Approval]) -> bool:
+    return len({a.approver for a in approvals}) >= policy.quorum

@@ -1,0 +1,191 @@
+"""The custody policy: limits per asset, who approves, and how many must.
+
+A policy is a versioned TOML file. Every asset listed gets limits; approvers are named with
+their Ed25519 public keys; ``quorum`` of them (m of n) must sign any move of funds and any
+new version of the policy itself::
+
+    version = 2
+    quorum = 2
+    proposal_ttl_hours = 24
+    total_max_hot_ratio = "0.05"     # all customer crypto, valued in yen (the ordinance)
+
+    [[approvers]]
+    name = "alice"
+    public_key = "b2c1...(64 hex digits)"
+
+    [assets.ETH]
+    max_hot_ratio = "0.05"           # share of holdings that may be online
+    target_hot_ratio = "0.03"        # a sweep brings the hot share down to this
+    hot_min = "10"                   # refill below this (whole units)
+    hot_max = "500"                  # sweep above this, whatever the ratio
+    cold_wallet = "eth-cold"         # where sweeps go
+
+Ratios are exact decimals in [0, 1]; amounts are parsed exactly in the asset's units.
+Unknown keys and impossible values (ratio > 1, m > n, min > max) are refused with the field
+named; nothing is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from kinko.domain.money import AssetRegistry, format_units, parse_units
+from kinko.errors import ConfigError, KinkoError
+
+__all__ = ["Approver", "AssetPolicy", "Policy", "parse_policy"]
+
+_TOP = {"version", "quorum", "proposal_ttl_hours", "total_max_hot_ratio", "warm_counts_as_hot",
+        "approvers", "assets"}
+_ASSET = {"max_hot_ratio", "target_hot_ratio", "hot_min", "hot_max", "cold_wallet"}
+
+
+@dataclass(frozen=True)
+class Approver:
+    name: str
+    public_key: str  # 64 hex digits: a raw Ed25519 public key
+
+
+@dataclass(frozen=True)
+class AssetPolicy:
+    asset: str
+    max_hot_ratio: Decimal = Decimal("0.05")
+    target_hot_ratio: Decimal = Decimal("0.025")
+    hot_min: int = 0
+    hot_max: int | None = None
+    cold_wallet: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int
+    quorum: int
+    approvers: tuple[Approver, ...]
+    assets: Mapping[str, AssetPolicy] = field(default_factory=dict)
+    total_max_hot_ratio: Decimal = Decimal("0.05")
+    proposal_ttl_hours: int = 24
+    warm_counts_as_hot: bool = True
+
+    def approver(self, name: str) -> Approver | None:
+        return next((a for a in self.approvers if a.name == name), None)
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-able form with exact decimals as strings: what is hashed and stored."""
+        return {
+            "version": self.version,
+            "quorum": self.quorum,
+            "proposal_ttl_hours": self.proposal_ttl_hours,
+            "total_max_hot_ratio": str(self.total_max_hot_ratio),
+            "warm_counts_as_hot": self.warm_counts_as_hot,
+            "approvers": [{"name": a.name, "public_key": a.public_key} for a in self.approvers],
+            "assets": {
+                s: {"max_hot_ratio": str(p.max_hot_ratio),
+                    "target_hot_ratio": str(p.target_hot_ratio),
+                    "hot_min": str(p.hot_min),
+                    "hot_max": None if p.hot_max is None else str(p.hot_max),
+                    "cold_wallet": p.cold_wallet}
+                for s, p in sorted(self.assets.items())
+            },
+        }
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _ratio(value: Any, where: str) -> Decimal:
+    try:
+        ratio = Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{where} = {value!r} is not a number") from None
+    if not ratio.is_finite() or not Decimal(0) <= ratio <= Decimal(1):
+        raise ConfigError(f"{where} = {value!r} must be between 0 and 1")
+    return ratio
+
+
+def _whole(value: Any, where: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{where} = {value!r} must be a whole number ≥ {low}")
+    return value
+
+
+def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -> Policy:
+    """Check a policy read from TOML; raise :class:`ConfigError` naming the field."""
+    unknown = sorted(set(data) - _TOP)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    version = _whole(data.get("version"), f"{where}: version", 1)
+    approvers = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data.get("approvers") or []):
+        label = f"{where}: approvers[{i}]"
+        if not isinstance(raw, Mapping) or set(raw) != {"name", "public_key"}:
+            raise ConfigError(f"{label} needs exactly name and public_key")
+        name, key = str(raw["name"]).strip(), str(raw["public_key"]).strip().lower()
+        if not name or name in seen:
+            raise ConfigError(f"{label}.name {name!r} is empty or repeated")
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise ConfigError(f"{label}.public_key must be 64 hex digits (a raw Ed25519 key)")
+        seen.add(name)
+        approvers.append(Approver(name, key))
+    if not approvers:
+        raise ConfigError(f"{where}: at least one approver is needed")
+    quorum = _whole(data.get("quorum"), f"{where}: quorum", 1)
+    if quorum > len(approvers):
+        raise ConfigError(f"{where}: quorum = {quorum} but only {len(approvers)} approver(s): "
+                          "m must not exceed n")
+    assets: dict[str, AssetPolicy] = {}
+    for symbol, raw in (data.get("assets") or {}).items():
+        label = f"{where}: assets.{symbol}"
+        try:
+            asset = registry[symbol]
+        except KinkoError as exc:
+            raise ConfigError(f"{label}: {exc.message}") from None
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{label} must be a table")
+        bad = sorted(set(raw) - _ASSET)
+        if bad:
+            raise ConfigError(f"{label}: unknown key(s) {', '.join(bad)}")
+        max_ratio = _ratio(raw.get("max_hot_ratio", "0.05"), f"{label}.max_hot_ratio")
+        target = _ratio(raw.get("target_hot_ratio", str(max_ratio / 2)),
+                        f"{label}.target_hot_ratio")
+        if target > max_ratio:
+            raise ConfigError(f"{label}.target_hot_ratio {target} exceeds max_hot_ratio "
+                              f"{max_ratio}")
+        try:
+            hot_min = parse_units(str(raw.get("hot_min", "0")), asset)
+            hot_max = (parse_units(str(raw["hot_max"]), asset) if "hot_max" in raw else None)
+        except KinkoError as exc:
+            raise ConfigError(f"{label}: {exc.message}") from None
+        if hot_max is not None and hot_min > hot_max:
+            raise ConfigError(f"{label}: hot_min {format_units(hot_min, asset)} exceeds hot_max "
+                              f"{format_units(hot_max, asset)}")
+        cold = raw.get("cold_wallet")
+        assets[asset.symbol] = AssetPolicy(asset.symbol, max_ratio, target, hot_min, hot_max,
+                                           str(cold) if cold is not None else None)
+    ttl = _whole(data.get("proposal_ttl_hours", 24), f"{where}: proposal_ttl_hours", 1)
+    warm = data.get("warm_counts_as_hot", True)
+    if not isinstance(warm, bool):
+        raise ConfigError(f"{where}: warm_counts_as_hot must be true or false")
+    return Policy(version, quorum, tuple(approvers), assets,
+                  _ratio(data.get("total_max_hot_ratio", "0.05"),
+                         f"{where}: total_max_hot_ratio"), ttl, warm)
+
+
+def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> Policy:
+    """Rebuild a stored policy (the inverse of :meth:`Policy.canonical`)."""
+    assets = {}
+    for symbol, raw in data["assets"].items():
+        assets[symbol] = AssetPolicy(
+            symbol, Decimal(raw["max_hot_ratio"]), Decimal(raw["target_hot_ratio"]),
+            int(raw["hot_min"]), None if raw["hot_max"] is None else int(raw["hot_max"]),
+            raw["cold_wallet"])
+    return Policy(int(data["version"]), int(data["quorum"]),
+                  tuple(Approver(a["name"], a["public_key"]) for a in data["approvers"]),
+                  assets, Decimal(data["total_max_hot_ratio"]), int(data["proposal_ttl_hours"]),
+                  bool(data["warm_counts_as_hot"]))

@@ -1,0 +1,71 @@
+"""Price adapters for the ``Prices`` port: JPY per whole unit, exact decimals, no network.
+
+kinko does not fetch prices: a price feed is outside it. An exchange gives them either
+fixed in the settings (``prices = "ETH=512345.6,XEM=88.549"``) or as a CSV file with
+``asset,jpy`` columns, for example exported from its own market data at the reporting time.
+Bad values are refused with the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from kinko.errors import ConfigError, InputFileError
+
+__all__ = ["FixedPrices", "parse_price", "prices_from_csv", "prices_from_text"]
+
+
+def parse_price(text: str, where: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{where}: {text!r} is not a price") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{where}: price {text!r} must be a finite number ≥ 0")
+    return value
+
+
+class FixedPrices:
+    def __init__(self, prices: Mapping[str, Decimal]) -> None:
+        self._prices = dict(prices)
+
+    def price(self, asset: str) -> Decimal | None:
+        return self._prices.get(asset)
+
+    def __repr__(self) -> str:
+        return f"FixedPrices({self._prices!r})"
+
+
+def prices_from_text(text: str) -> FixedPrices:
+    """``ETH=512345.6,XEM=88.549`` (JPY per whole unit)."""
+    out: dict[str, Decimal] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        symbol, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"prices: {item.strip()!r} should be ASSET=JPY")
+        out[symbol.strip().upper()] = parse_price(value, f"prices: {symbol.strip()}")
+    return FixedPrices(out)
+
+
+def prices_from_csv(path: Path) -> FixedPrices:
+    out: dict[str, Decimal] = {}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not {"asset", "jpy"} <= set(reader.fieldnames):
+                raise InputFileError(f"{path}:1: expected columns asset,jpy")
+            for row in reader:
+                where = f"{path}:{reader.line_num}"
+                try:
+                    out[(row["asset"] or "").strip().upper()] = parse_price(row["jpy"] or "",
+                                                                            where)
+                except ConfigError as exc:
+                    raise InputFileError(exc.message) from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
+    return FixedPrices(out)

@@ -1,0 +1,93 @@
+"""Policy versions, proposals and approvals in SQL (the custody half of the store).
+
+Runs inside a transaction opened by :meth:`SqlStore.writer` / :meth:`SqlStore.reader`, so a
+proposal's state change and the ledger entry that executes it commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from kinko.domain.approvals import Approval, Proposal
+from kinko.errors import ApprovalError, ConfigError
+from kinko.store import schema as s
+from kinko.store.sql import from_us, to_us
+
+__all__ = ["ProposalRow", "SqlCustody"]
+
+ProposalRow = tuple[Proposal, str, str | None, str]  # proposal, state, tx hash, detail
+
+
+def _proposal(canonical: str) -> Proposal:
+    data = json.loads(canonical)
+    return Proposal(
+        id=data["id"], kind=data["kind"], payload=data["payload"], proposer=data["proposer"],
+        created_at=datetime.fromisoformat(data["created_at"].replace("Z", "+00:00")),
+        expires_at=datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00")),
+        policy_version=int(data["policy_version"]),
+    )
+
+
+class SqlCustody:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def active_policy(self) -> tuple[int, dict[str, Any]] | None:
+        row = self.conn.execute(
+            select(s.policies).order_by(s.policies.c.version.desc()).limit(1)).first()
+        return None if row is None else (int(row.version), json.loads(row.body))
+
+    def put_policy(self, version: int, digest: str, body: dict[str, Any], at: datetime,
+                   via: str) -> None:
+        try:
+            self.conn.execute(s.policies.insert().values(
+                version=version, digest=digest, activated_us=to_us(at), activated_by=via,
+                body=json.dumps(body, sort_keys=True, separators=(",", ":"))))
+        except IntegrityError:
+            raise ConfigError(f"policy version {version} is already loaded") from None
+
+    def put_proposal(self, proposal: Proposal, detail: str) -> None:
+        self.conn.execute(s.proposals.insert().values(
+            id=proposal.id, kind=proposal.kind, canonical=proposal.canonical(),
+            state="pending", tx_hash=None, detail=detail))
+
+    def proposal(self, proposal_id: str) -> ProposalRow | None:
+        row = self.conn.execute(select(s.proposals).where(s.proposals.c.id == proposal_id)).first()
+        if row is None:
+            return None
+        return _proposal(row.canonical), str(row.state), row.tx_hash, str(row.detail)
+
+    def proposals(self, state: str | None = None) -> list[ProposalRow]:
+        q = select(s.proposals).order_by(s.proposals.c.id)
+        if state is not None:
+            q = q.where(s.proposals.c.state == state)
+        return [(_proposal(r.canonical), str(r.state), r.tx_hash, str(r.detail))
+                for r in self.conn.execute(q)]
+
+    def set_state(self, proposal_id: str, old: str, new: str, tx_hash: str | None = None) -> None:
+        values: dict[str, Any] = {"state": new}
+        if tx_hash is not None:
+            values["tx_hash"] = tx_hash
+        done = self.conn.execute(update(s.proposals).where(
+            s.proposals.c.id == proposal_id, s.proposals.c.state == old).values(**values))
+        if done.rowcount != 1:
+            raise ApprovalError(f"proposal {proposal_id} is no longer {old}")
+
+    def add_approval(self, proposal_id: str, approval: Approval) -> None:
+        try:
+            self.conn.execute(s.approvals.insert().values(
+                proposal_id=proposal_id, approver=approval.approver,
+                signature=approval.signature, approved_us=to_us(approval.approved_at)))
+        except IntegrityError:
+            raise ApprovalError(f"{approval.approver} has already approved {proposal_id}",
+                                approver=approval.approver) from None
+
+    def approvals(self, proposal_id: str) -> list[Approval]:
+        rows = self.conn.execute(select(s.approvals).where(
+            s.approvals.c.proposal_id == proposal_id).order_by(s.approvals.c.approved_us))
+        return [Approval(r.approver, r.signature, from_us(r.approved_us)) for r in rows]

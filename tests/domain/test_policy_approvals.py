@@ -1,0 +1,174 @@
+"""Policy parsing, Ed25519 approvals (forgery, replay, expiry, self-approval), and the
+custody evaluation: hot share, performance guarantee, rebalancing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kinko.domain.approvals import (
+    Approval,
+    Proposal,
+    check_approval,
+    public_key_hex,
+    quorum_reached,
+    sign_proposal,
+)
+from kinko.domain.custody import AssetPosition, evaluate, guarantee, rebalance
+from kinko.domain.money import AssetRegistry
+from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
+from kinko.errors import ApprovalError, ConfigError
+
+REG = AssetRegistry.default()
+NOW = datetime(2018, 1, 26, tzinfo=UTC)
+KEYS = {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "carol")}
+
+
+def policy_data(**over: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": 1, "quorum": 2,
+        "approvers": [{"name": n, "public_key": public_key_hex(k)} for n, k in KEYS.items()],
+        "assets": {"ETH": {"max_hot_ratio": "0.05", "target_hot_ratio": "0.02",
+                           "hot_min": "10", "hot_max": "500"},
+                   "XEM": {"max_hot_ratio": "0.05"}},
+    }
+    data.update(over)
+    return data
+
+
+def make_policy(**over: Any) -> Policy:
+    return parse_policy(policy_data(**over), REG, "policy.toml")
+
+
+def test_policy_roundtrips_through_its_canonical_form() -> None:
+    p = make_policy()
+    assert p.assets["ETH"].hot_min == 10 * 10**18
+    assert policy_from_canonical(p.canonical(), REG) == p
+    assert p.digest == policy_from_canonical(p.canonical(), REG).digest
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"quorum": 4}, "m must not exceed n"),
+    ({"quorum": 0}, "quorum"),
+    ({"colour": "red"}, "unknown key"),
+    ({"assets": {"ETH": {"max_hot_ratio": "1.5"}}}, "between 0 and 1"),
+    ({"assets": {"ETH": {"max_hot_ratio": "0.05", "target_hot_ratio": "0.1"}}}, "exceeds"),
+    ({"assets": {"ETH": {"hot_min": "5", "hot_max": "1"}}}, "hot_min 5 exceeds hot_max 1"),
+    ({"assets": {"ETH": {"hot_min": "0.0000000000000000001"}}}, "19 decimal places"),
+    ({"assets": {"DOGE": {}}}, "unknown asset"),
+    ({"assets": {"ETH": {"max_hot_ratio": "0.05", "hot_limit": 1}}}, "hot_limit"),
+    ({"approvers": [{"name": "a", "public_key": "xyz"}], "quorum": 1}, "64 hex digits"),
+    ({"approvers": []}, "at least one approver"),
+])
+def test_bad_policies_name_the_field(over: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_policy(**over)
+
+
+def proposal(proposer: str = "carol", expires: timedelta = timedelta(hours=1)) -> Proposal:
+    return Proposal("sweep-1", "sweep", {"asset": "ETH", "amount": "100"}, proposer, NOW,
+                    NOW + expires, 1)
+
+
+def approve(name: str, p: Proposal, key: Ed25519PrivateKey | None = None) -> Approval:
+    return Approval(name, sign_proposal(p, key or KEYS[name]), NOW)
+
+
+def test_valid_approvals_reach_quorum() -> None:
+    pol, p = make_policy(), proposal()
+    a, b = approve("alice", p), approve("bob", p)
+    check_approval(p, pol, a, [], NOW)
+    check_approval(p, pol, b, [a], NOW)
+    assert not quorum_reached(pol, [a]) and quorum_reached(pol, [a, b])
+
+
+def test_forged_signature_is_refused() -> None:
+    with pytest.raises(ApprovalError, match="does not verify"):
+        check_approval(proposal(), make_policy(), approve("alice", proposal(),
+                                                          Ed25519PrivateKey.generate()), [], NOW)
+
+
+def test_signature_over_other_content_is_refused() -> None:
+    other = Proposal("sweep-1", "sweep", {"asset": "ETH", "amount": "999"}, "carol", NOW,
+                     NOW + timedelta(hours=1), 1)
+    replayed = approve("alice", other)  # a valid signature, but over a different proposal
+    with pytest.raises(ApprovalError, match="signed over different content"):
+        check_approval(proposal(), make_policy(), replayed, [], NOW)
+
+
+def test_self_duplicate_unknown_and_late_approvals_are_refused() -> None:
+    pol, p = make_policy(), proposal()
+    with pytest.raises(ApprovalError, match="proposed sweep-1 and cannot approve"):
+        check_approval(p, pol, approve("carol", p), [], NOW)
+    a = approve("alice", p)
+    with pytest.raises(ApprovalError, match="already approved"):
+        check_approval(p, pol, a, [a], NOW)
+    with pytest.raises(ApprovalError, match="not an approver"):
+        check_approval(p, pol, Approval("mallory", a.signature, NOW), [], NOW)
+    with pytest.raises(ApprovalError, match="expired"):
+        check_approval(p, pol, a, [], NOW + timedelta(hours=2))
+
+
+def pos(hot: int, cold: int, owed: int, warm: int = 0, asset: str = "ETH") -> AssetPosition:
+    return AssetPosition(asset, 10, owed, 0, {"hot": hot, "warm": warm, "cold": cold})
+
+
+def test_hot_ratio_breach_and_sweep_to_target() -> None:
+    pol = make_policy()
+    e = 10**18
+    position = pos(hot=300 * e, cold=700 * e, owed=900 * e)  # 30% hot
+    codes = {f.code for f in evaluate([position], pol)}
+    assert "hot_ratio_breach" in codes
+    (move,) = rebalance([position], pol)
+    assert move.kind == "sweep" and move.amount == 300 * e - 20 * e  # down to 2% of 1000
+    after = pos(hot=20 * e, cold=980 * e, owed=900 * e)
+    assert "hot_ratio_breach" not in {f.code for f in evaluate([after], pol)}
+    assert rebalance([after], pol) == []
+
+
+def test_exactly_at_the_limit_is_not_a_breach() -> None:
+    pol = make_policy()
+    assert not [f for f in evaluate([pos(hot=50, cold=950, owed=0, asset="XEM")], pol)
+                if f.code == "hot_ratio_breach"]
+    assert [f for f in evaluate([pos(hot=51, cold=949, owed=0, asset="XEM")], pol)
+            if f.code == "hot_ratio_breach"]
+
+
+def test_warm_counts_as_online_unless_the_policy_says_otherwise() -> None:
+    position = pos(hot=10, warm=40, cold=950, owed=0, asset="XEM")
+    assert [f for f in evaluate([position], make_policy()) if f.code == "hot_ratio_breach"] == []
+    position = pos(hot=10, warm=41, cold=949, owed=0, asset="XEM")
+    assert [f for f in evaluate([position], make_policy()) if f.code == "hot_ratio_breach"]
+    relaxed = make_policy(warm_counts_as_hot=False)
+    assert not [f for f in evaluate([position], relaxed) if f.code == "hot_ratio_breach"]
+
+
+def test_performance_guarantee() -> None:
+    # customers are owed 1000; 50 is online, so own offline holdings must be >= 50
+    ok = pos(hot=50, cold=1000, owed=1000, asset="XEM")
+    assert guarantee(ok).required == 50 and guarantee(ok).shortfall == 0
+    short = pos(hot=50, cold=970, owed=1000, asset="XEM")
+    assert guarantee(short).shortfall == 30
+    assert "guarantee_shortfall" in {f.code for f in evaluate([short], make_policy())}
+
+
+def test_refill_below_minimum_within_the_ratio() -> None:
+    e = 10**18
+    position = pos(hot=2 * e, cold=998 * e, owed=500 * e)
+    (move,) = rebalance([position], make_policy())
+    assert move.kind == "refill" and move.amount == 8 * e
+
+
+def test_total_hot_ratio_in_yen() -> None:
+    pol = make_policy()
+    positions = [pos(hot=4, cold=96, owed=0, asset="XEM"), pos(hot=0, cold=100, owed=0)]
+    # each asset within 5%, but priced in yen the XEM dominates: 4/100 + 0 -> fine
+    assert "total_hot_ratio_breach" not in {
+        f.code for f in evaluate(positions, pol, {"XEM": Decimal(1), "ETH": Decimal(1)})}
+    positions = [pos(hot=5, cold=95, owed=0, asset="XEM"), pos(hot=6, cold=94, owed=0)]
+    findings = {f.code for f in evaluate(positions, pol, {"XEM": Decimal(1), "ETH": Decimal(1)})}
+    assert "total_hot_ratio_breach" in findings and "hot_ratio_breach" in findings
