@@ -60,13 +60,13 @@ def setup(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_breach_to_clean_through_a_quorum_approved_sweep(setup) -> None:  # type: ignore[no-untyped-def]
-    custody, chain, clock, _, cold_address = setup
+    custody, chain, _clock, _, cold_address = setup
     assert {f.code for f in custody.check().breaches} == {"hot_ratio_breach", "guarantee_shortfall"}
     (view,) = custody.propose_rebalance("carol")
     p = view.proposal
     assert p.kind == "sweep" and int(p.payload["amount"]) == 280 * E  # down to 2% of 1000
     assert custody.propose_rebalance("carol") == []  # one open proposal per asset
-    with pytest.raises(ApprovalError, match="1 of 2|pending"):
+    with pytest.raises(ApprovalError, match=r"1 of 2|pending"):
         custody.execute(p.id)
     with pytest.raises(ApprovalError, match="cannot approve"):
         custody.approve(p.id, "carol", sign_proposal(p, KEYS["carol"]))
@@ -104,7 +104,7 @@ def test_unbooked_outflow_is_a_critical_reconciliation_finding(setup) -> None:  
 def test_new_policy_version_needs_the_quorum(setup) -> None:  # type: ignore[no-untyped-def]
     custody, _, _, tmp_path, _ = setup
     (tmp_path / "v2.toml").write_text(policy_text(version=2, eth_max="0.5"))
-    policy, view = custody.load_policy(tmp_path / "v2.toml", "carol")
+    _policy, view = custody.load_policy(tmp_path / "v2.toml", "carol")
     assert view is not None and custody.policy().version == 1  # type: ignore[union-attr]
     p = view.proposal
     custody.approve(p.id, "alice", sign_proposal(p, KEYS["alice"]))

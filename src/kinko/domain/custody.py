@@ -167,7 +167,8 @@ def evaluate(positions: list[AssetPosition], policy: Policy,
                 out.append(CustodyFinding(
                     "hot_ratio_breach", "critical", pos.asset,
                     f"{pos.asset}: {online * 100 / total:.2f}% held online, above the "
-                    f"{rule.max_hot_ratio * 100}% limit", online - _share(total, rule.max_hot_ratio)))
+                    f"{rule.max_hot_ratio * 100}% limit",
+                    online - _share(total, rule.max_hot_ratio)))
             if rule.hot_max is not None and pos.holdings.get("hot", 0) > rule.hot_max:
                 out.append(CustodyFinding(
                     "hot_above_max", "warning", pos.asset,
