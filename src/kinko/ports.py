@@ -112,7 +112,8 @@ class Receipt:
 class Chain(Protocol):
     """A blockchain node: read blocks and balances, send signed transactions."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def head(self) -> int: ...
     def block(self, number: int) -> Block: ...

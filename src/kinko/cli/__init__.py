@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kinko.cli import assets, customers, demo, ledger  # noqa: F401  (register commands)
+    from kinko.cli import assets, custody, customers, demo, ledger  # noqa: F401  (register)
     from kinko.cli.app import app
 
     try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 import typer
 
+from kinko.chains.keystore import PASSWORD_ENV, create_keystore
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.chain import check_address
 from kinko.domain.custody import Wallet
 from kinko.errors import StoreUnavailable
 
@@ -38,8 +42,10 @@ def wallets_add(
 ) -> None:
     """Register an exchange wallet (cold and warm wallets are watch-only)."""
     rt = runtime(ctx)
+    known = rt.assets[asset]
+    checked = tuple(check_address(a, known.chain) for a in address)
     wallet = rt.ledger().add_wallet(
-        Wallet(name, rt.assets[asset].symbol, tier, tuple(address))  # type: ignore[arg-type]
+        Wallet(name, known.symbol, tier, checked)  # type: ignore[arg-type]
     )
     print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset}, account {wallet.account}")
 
@@ -50,3 +56,23 @@ def wallets_list(ctx: typer.Context, fmt: str = format_option()) -> None:
     rt = runtime(ctx)
     emit(["name", "asset", "tier", "addresses"],
          [[w.name, w.asset, w.tier, " ".join(w.addresses)] for w in rt.ledger().wallets()], fmt)
+
+
+@wallets_app.command("keygen")
+def wallets_keygen(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Hot wallet name, e.g. eth-hot."),
+    asset: str = typer.Option(..., "--asset", help="The asset it holds."),
+) -> None:
+    """Create a hot wallet: a new key in an encrypted keystore (password from
+    KINKO_HOT_KEY_PASSWORD) and the wallet registered with its address."""
+    rt = runtime(ctx)
+    symbol = rt.assets[asset].symbol
+    folder = Path(rt.settings.hot_keystore_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = rt.ledger()
+    Wallet(name, symbol, "hot")  # check the name before a key file is written
+    address = create_keystore(folder / f"{name}.json", os.environ.get(PASSWORD_ENV, ""))
+    wallet = ledger.add_wallet(Wallet(name, symbol, "hot", (address,)))
+    print(f"hot wallet {wallet.name} ({wallet.asset}) at {address}; keystore "
+          f"{folder / (name + '.json')}")

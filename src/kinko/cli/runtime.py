@@ -7,18 +7,26 @@ into a :class:`~kinko.services.ledger.Ledger` on first use and gives the helpers
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import typer
 
+from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner
+from kinko.chains.retry import Retrying
+from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput
-from kinko.ports import SystemClock
+from kinko.ports import Chain, Prices, Signer, SystemClock
+from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
+from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.settings import Settings
 from kinko.store import SqlStore, check_current, open_store
@@ -31,6 +39,29 @@ class Runtime:
     settings: Settings
     _store: SqlStore | None = field(default=None, repr=False)
     _ledger: Ledger | None = field(default=None, repr=False)
+    _chain: Chain | None = field(default=None, repr=False)
+
+    def chain(self) -> Chain | None:
+        """The configured node (retried with backoff), or None when there is none."""
+        if self._chain is None and self.settings.evm_rpc_url:
+            self._chain = Retrying(EvmChain.connect(self.settings.evm_rpc_url),
+                                   attempts=self.settings.rpc_attempts)
+        return self._chain
+
+    def signer_for(self, wallet: Wallet) -> Signer:
+        path = Path(self.settings.hot_keystore_dir) / f"{wallet.name}.json"
+        return KeystoreSigner.open(path, os.environ.get(PASSWORD_ENV))
+
+    def prices(self) -> Prices | None:
+        if self.settings.prices_file:
+            return prices_from_csv(Path(self.settings.prices_file))
+        if self.settings.prices:
+            return prices_from_text(self.settings.prices)
+        return None
+
+    def custody(self) -> Custody:
+        return Custody(self.ledger(), chain=self.chain(), signer_for=self.signer_for,
+                       prices=self.prices(), confirmations=self.settings.confirmations)
 
     @property
     def assets(self) -> AssetRegistry:

@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
@@ -28,15 +29,17 @@ from kinko.domain.custody import (
     Move,
     Wallet,
     evaluate,
+    guarantee,
     rebalance,
 )
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
+from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
 from kinko.ports import Chain, Prices, Signer
 from kinko.services.ledger import Ledger
 
-__all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions"]
+__all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report"]
 
 
 def custody_positions(ledger: Ledger) -> list[AssetPosition]:
@@ -404,3 +407,50 @@ class Custody:
         p, q = price.as_integer_ratio()
         scale: int = 10**decimals
         return units * p // (q * scale)
+
+
+def custody_report(custody: Custody, *, reconcile: bool = True) -> CustodyReport:
+    """The custody report's data, from one check of positions, policy and chain."""
+    result = custody.check(reconcile=reconcile)
+    policy = result.policy
+    warm_hot = policy.warm_counts_as_hot if policy is not None else True
+    rows = []
+    total_online = total = 0
+    priced_all = True
+    for pos in result.positions:
+        if pos.asset == "JPY":
+            continue
+        asset = custody.ledger.assets[pos.asset]
+        online = pos.online(warm_hot)
+        holdings = pos.total_holdings - pos.holdings.get("bank", 0)
+        g = guarantee(pos, warm_hot)
+        rule = policy.assets.get(pos.asset) if policy is not None else None
+        price = custody.prices.price(pos.asset) if custody.prices is not None else None
+        online_jpy = custody.jpy(pos.asset, online)
+        cold_jpy = custody.jpy(pos.asset, holdings - online)
+        if online_jpy is None or cold_jpy is None:
+            priced_all = False
+        else:
+            total_online += online_jpy
+            total += online_jpy + cold_jpy
+        rows.append(CustodyRow(
+            asset=pos.asset, decimals=asset.decimals, customers=pos.customers,
+            liabilities=pos.liabilities, hot=pos.holdings.get("hot", 0),
+            warm=pos.holdings.get("warm", 0), cold=pos.holdings.get("cold", 0),
+            own_funds=pos.own_funds,
+            online_share=(Decimal(online) / Decimal(holdings)) if holdings else None,
+            max_hot_ratio=rule.max_hot_ratio if rule is not None else None,
+            guarantee_required=g.required, guarantee_held=g.held, price_jpy=price,
+            liabilities_jpy=custody.jpy(pos.asset, pos.liabilities),
+            online_jpy=online_jpy, cold_jpy=cold_jpy))
+    pending = [PendingMove(v.proposal.id, v.proposal.kind, str(v.proposal.payload.get("asset")),
+                           int(str(v.proposal.payload.get("amount", 0))), v.state,
+                           len(v.approvals), v.quorum)
+               for v in result.pending if v.proposal.kind != "policy"]
+    return CustodyReport(
+        generated_at=custody.clock.now(),
+        policy_version=policy.version if policy is not None else None,
+        rows=rows, findings=result.findings, pending=pending,
+        total_online_jpy=total_online if priced_all and rows else None,
+        total_jpy=total if priced_all and rows else None,
+        total_max_hot_ratio=policy.total_max_hot_ratio if policy is not None else None)

@@ -18,12 +18,12 @@ from kinko.errors import ApprovalError, ConfigError
 from kinko.store import schema as s
 from kinko.store.sql import from_us, to_us
 
-__all__ = ["ProposalRow", "SqlCustody"]
+__all__ = ["ProposalRow", "SqlCustody", "parse_proposal"]
 
 ProposalRow = tuple[Proposal, str, str | None, str]  # proposal, state, tx hash, detail
 
 
-def _proposal(canonical: str) -> Proposal:
+def parse_proposal(canonical: str) -> Proposal:
     data = json.loads(canonical)
     return Proposal(
         id=data["id"], kind=data["kind"], payload=data["payload"], proposer=data["proposer"],
@@ -60,13 +60,13 @@ class SqlCustody:
         row = self.conn.execute(select(s.proposals).where(s.proposals.c.id == proposal_id)).first()
         if row is None:
             return None
-        return _proposal(row.canonical), str(row.state), row.tx_hash, str(row.detail)
+        return parse_proposal(row.canonical), str(row.state), row.tx_hash, str(row.detail)
 
     def proposals(self, state: str | None = None) -> list[ProposalRow]:
         q = select(s.proposals).order_by(s.proposals.c.id)
         if state is not None:
             q = q.where(s.proposals.c.state == state)
-        return [(_proposal(r.canonical), str(r.state), r.tx_hash, str(r.detail))
+        return [(parse_proposal(r.canonical), str(r.state), r.tx_hash, str(r.detail))
                 for r in self.conn.execute(q)]
 
     def set_state(self, proposal_id: str, old: str, new: str, tx_hash: str | None = None) -> None:

@@ -1,0 +1,250 @@
+"""``kinko policy``, ``kinko approvers``, ``kinko proposals``, ``kinko reconcile``,
+``kinko check`` and ``kinko report custody``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kinko.cli.app import app
+from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.errors import BadInput, ConfigError
+from kinko.render.custody import render_custody
+from kinko.services.custody import ProposalView, custody_report
+from kinko.store.custody_sql import parse_proposal
+
+APPROVER_KEY_ENV = "KINKO_APPROVER_KEY_PASSWORD"
+
+policy_app = typer.Typer(help="The custody policy: limits, approvers, quorum.",
+                         no_args_is_help=True)
+approvers_app = typer.Typer(help="Approvers' Ed25519 keys (kept by the approvers, not kinko).",
+                            no_args_is_help=True)
+proposals_app = typer.Typer(help="Sweeps, refills and policy changes awaiting m-of-n approval.",
+                            no_args_is_help=True)
+report_app = typer.Typer(help="Reports for compliance and the regulator.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(approvers_app, name="approvers")
+app.add_typer(proposals_app, name="proposals")
+app.add_typer(report_app, name="report")
+
+
+@policy_app.command("load")
+def policy_load(
+    ctx: typer.Context,
+    file: Path = typer.Argument(None, help="Policy TOML (default: the policy_file setting)."),
+    by: str = typer.Option(..., "--by", help="Your name: the proposer of the change."),
+) -> None:
+    """Load a policy: the first version at once, later ones as a proposal to the quorum."""
+    rt = runtime(ctx)
+    path = file or Path(rt.settings.policy_file)
+    policy, view = rt.custody().load_policy(path, by)
+    if view is None:
+        print(f"policy version {policy.version} is active ({policy.quorum} of "
+              f"{len(policy.approvers)} approvers; digest {policy.digest[:16]})")
+    else:
+        print(f"policy version {policy.version} proposed as {view.proposal.id}: it takes effect "
+              f"when {view.quorum} approvers of the active policy sign it")
+
+
+@policy_app.command("show")
+def policy_show(ctx: typer.Context) -> None:
+    """Show the active policy."""
+    policy = runtime(ctx).custody().policy()
+    if policy is None:
+        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+    print(json.dumps(policy.canonical(), indent=2, ensure_ascii=False))
+
+
+def _key_password() -> bytes:
+    password = os.environ.get(APPROVER_KEY_ENV, "")
+    if len(password) < 12:
+        raise ConfigError(f"set {APPROVER_KEY_ENV} (at least 12 characters) to protect the "
+                          "approver's private key file")
+    return password.encode()
+
+
+def _load_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=_key_password())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (ValueError, TypeError):
+        raise ConfigError(f"{path}: wrong password or not an approver key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path}: not an Ed25519 key")
+    return key
+
+
+@approvers_app.command("keygen")
+def approvers_keygen(
+    out: Path = typer.Option(..., "--out", help="Private key file to create (PEM, encrypted)."),
+) -> None:
+    """Create an approver key pair; prints the public key for the policy file."""
+    if out.exists():
+        raise ConfigError(f"{out} already exists; refusing to overwrite a key")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(_key_password()))
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    print(public_key_hex(key))
+
+
+@approvers_app.command("sign")
+def approvers_sign(
+    ctx: typer.Context,
+    proposal_id: str = typer.Argument(None, help="Proposal id (read from the database)."),
+    key: Path = typer.Option(..., "--key", help="Your private key file."),
+    canonical: Path = typer.Option(None, "--canonical",
+                                   help="Sign this canonical proposal file instead (offline)."),
+) -> None:
+    """Sign a proposal; prints the signature to give to `kinko proposals approve`."""
+    if canonical is not None:
+        proposal = parse_proposal(canonical.read_text(encoding="utf-8").strip())
+    else:
+        view = runtime(ctx).custody().proposal(proposal_id or "")
+        if view is None:
+            raise BadInput(f"unknown proposal {proposal_id!r}")
+        proposal = view.proposal
+    print(sign_proposal(proposal, _load_key(key)))
+
+
+def _show(views: list[ProposalView], fmt: str) -> None:
+    emit(["id", "kind", "asset", "amount", "state", "approvals", "expires", "tx", "why"],
+         [[v.proposal.id, v.proposal.kind, v.proposal.payload.get("asset", "-"),
+           v.proposal.payload.get("amount", "-"), v.state,
+           f"{len(v.approvals)}/{v.quorum} " + ",".join(a.approver for a in v.approvals),
+           v.proposal.expires_at.isoformat(), v.tx_hash or "", v.detail] for v in views], fmt)
+
+
+@proposals_app.command("create")
+def proposals_create(ctx: typer.Context,
+                     by: str = typer.Option(..., "--by", help="Your name (the proposer)."),
+                     fmt: str = format_option()) -> None:
+    """Propose the sweeps and refills that bring every asset within the policy."""
+    views = runtime(ctx).custody().propose_rebalance(by)
+    if not views:
+        print("nothing to propose: every asset is within its limits (or already has an open "
+              "proposal)")
+        return
+    _show(views, fmt)
+
+
+@proposals_app.command("list")
+def proposals_list(ctx: typer.Context, state: str = typer.Option(None, "--state"),
+                   fmt: str = format_option()) -> None:
+    """List proposals with their approvals."""
+    _show(runtime(ctx).custody().proposals(state), fmt)
+
+
+@proposals_app.command("show")
+def proposals_show(ctx: typer.Context, proposal_id: str,
+                   canonical: bool = typer.Option(False, "--canonical",
+                                                  help="Print exactly the bytes approvers sign.")
+                   ) -> None:
+    """Show one proposal (``--canonical`` for offline signing)."""
+    view = runtime(ctx).custody().proposal(proposal_id)
+    if view is None:
+        raise BadInput(f"unknown proposal {proposal_id!r}")
+    if canonical:
+        sys.stdout.write(view.proposal.canonical() + "\n")
+        return
+    _show([view], "table")
+
+
+@proposals_app.command("approve")
+def proposals_approve(
+    ctx: typer.Context,
+    proposal_id: str,
+    approver: str = typer.Option(..., "--approver", help="Approver name as in the policy."),
+    key: Path = typer.Option(None, "--key", help="Sign here with this private key file."),
+    signature: str = typer.Option(None, "--signature", help="Or: a signature made offline."),
+) -> None:
+    """Record one approval (a signature over the proposal's canonical bytes)."""
+    custody = runtime(ctx).custody()
+    if (key is None) == (signature is None):
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+    if key is not None:
+        view = custody.proposal(proposal_id)
+        if view is None:
+            raise BadInput(f"unknown proposal {proposal_id!r}")
+        signature = sign_proposal(view.proposal, _load_key(key))
+    view = custody.approve(proposal_id, approver, signature or "")
+    print(f"{proposal_id}: {len(view.approvals)} of {view.quorum} approvals; {view.state}")
+
+
+@proposals_app.command("execute")
+def proposals_execute(ctx: typer.Context, proposal_id: str) -> None:
+    """Send an approved sweep from the hot wallet (a refill becomes a signing request)."""
+    view = runtime(ctx).custody().execute(proposal_id)
+    if view.state == "requested":
+        print(f"{proposal_id}: refill requested from the offline signers; kinko books it when "
+              "`kinko proposals settle` sees it on chain")
+    else:
+        print(f"{proposal_id}: sent as {view.tx_hash}; booked after "
+              f"{runtime(ctx).settings.confirmations} confirmations (`kinko proposals settle`)")
+
+
+@proposals_app.command("settle")
+def proposals_settle(ctx: typer.Context, proposal_id: str) -> None:
+    """Book a sent sweep in the ledger once it is confirmed."""
+    entry = runtime(ctx).custody().settle(proposal_id)
+    print(f"{proposal_id}: booked as ledger entry {entry.seq}" if entry else
+          f"{proposal_id}: not yet confirmed (or already booked)")
+
+
+def _findings(findings: list, fmt: str) -> None:  # type: ignore[type-arg]
+    emit(["severity", "code", "asset", "finding", "addresses"],
+         [[f.severity, f.code, f.asset or "-", f.message, " ".join(f.addresses)]
+          for f in findings], fmt)
+
+
+@app.command("reconcile")
+def reconcile(ctx: typer.Context,
+              block: int = typer.Option(None, "--block", help="Chain height (default: head)."),
+              fmt: str = format_option()) -> None:
+    """Each wallet's ledger balance against its addresses on chain."""
+    findings = runtime(ctx).custody().reconcile(block)
+    _findings(findings, fmt)
+    if any(f.severity == "critical" for f in findings):
+        raise typer.Exit(1)
+
+
+@app.command("check")
+def check(ctx: typer.Context, fmt: str = format_option()) -> None:
+    """Run every custody check (ratios, guarantee, reserves, reconciliation); exit 1 on a
+    breach, for cron."""
+    result = runtime(ctx).custody().check()
+    _findings(result.findings, fmt)
+    if result.breaches:
+        print(f"{len(result.breaches)} breach(es)", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@report_app.command("custody")
+def report_custody(
+    ctx: typer.Context,
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or html."),
+    lang: str = typer.Option("ja", "--lang", help="ja (default) or en."),
+    out: Path = typer.Option(None, "--out", "-o", help="File to write (default stdout)."),
+) -> None:
+    """The custody report: per asset, hot/warm/cold, shares, guarantee, breaches, in JPY."""
+    if lang not in ("ja", "en"):
+        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    if fmt not in ("table", "csv", "json", "html"):
+        raise BadInput(f"--format must be table, csv, json or html, not {fmt!r}")
+    text = render_custody(custody_report(runtime(ctx).custody()), fmt, lang)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+
