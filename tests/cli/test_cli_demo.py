@@ -17,7 +17,12 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["demo", "--customers", "300", "--dir", "d"]) == 0
     out = capsys.readouterr().out
     assert "ledger verify: OK" in out
-    assert "523000000" in out  # Coincheck's customer XEM, exactly, all hot
+    assert "│       523,000,000 │" in out  # Coincheck's customer XEM, exactly
+    assert "hot_ratio_breach" in out  # ETH starts 30% hot ...
+    assert "cannot approve it" in out  # ... the proposer may not approve her own sweep ...
+    assert "confirmations: executed" in out  # ... two others do; it is sent and booked
+    assert "No breach of the custody rules." in out
+    assert "コールドウォレット" in (tmp_path / "d" / "custody-report.ja.html").read_text()
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")
     assert main(["balances", "--kind", "customer", "--asset", "XEM", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)

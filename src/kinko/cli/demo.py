@@ -1,4 +1,4 @@
-"""``kinko demo``: set up the demo exchange and show its liabilities and holdings."""
+"""``kinko demo``: the demo exchange, its custody breach and the quorum-approved fix."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
+from eth_account import Account
 
+from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import KeystoreSigner, create_keystore
 from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
 from kinko.cli.runtime import emit, runtime
 from kinko.errors import BadInput
+from kinko.render.custody import render_custody
 from kinko.services.demo import run_demo
 from kinko.store import upgrade
+
+DEMO_PASSWORD = "demo only - never use"  # the demo hot keystore's password, shown openly
 
 
 @app.command("demo")
@@ -22,7 +28,8 @@ def demo(
     customers: int = typer.Option(260_000, "--customers", help="How many customers."),
     seed: int = typer.Option(2018, "--seed", help="Random seed (same seed, same exchange)."),
 ) -> None:
-    """A demo exchange: 260,000 customers, Coincheck's 523 million XEM in one hot wallet."""
+    """A demo exchange on an in-process chain: 260,000 customers, Coincheck's 523 million
+    XEM, an ETH custody breach fixed by a 2-of-3 approved sweep."""
     rt = runtime(ctx)
     if customers < 1:
         raise BadInput("--customers must be at least 1")
@@ -35,31 +42,46 @@ def demo(
                               sqlite_synchronous="NORMAL")
     upgrade(rt.store())
     ledger = rt.ledger()
+    keystore = folder / "keys" / "eth-hot.json"
+    keystore.parent.mkdir(exist_ok=True)
+    keystore.unlink(missing_ok=True)
+    create_keystore(keystore, DEMO_PASSWORD)
+    signer = KeystoreSigner.open(keystore, DEMO_PASSWORD)
+    cold = str(Account.create().address)  # the cold key would stay offline: kinko keeps none
+    chain = EvmChain.in_process()
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
-        result = run_demo(ledger, folder, customers=customers, seed=seed,
+        result = run_demo(ledger, folder, chain, signer, cold, customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
+                          confirmations=rt.settings.confirmations,
                           progress=lambda d, t: bar.update(task, completed=d, total=t))
     rep = result.import_report
-    print(f"\nDemo exchange: {result.customers:,} customers, {rep.rows:,} balances imported "
+    print(f"\n1. Demo exchange: {result.customers:,} customers, {rep.rows:,} balances imported "
           f"from {result.csv_path} in {result.import_seconds:.2f} s "
-          f"({rep.batches_written} journal entries)\n")
-    rows = []
-    for p in result.positions:
-        hot_share = (f"{100 * p.holdings['hot'] / p.total_holdings:.1f}%"
-                     if p.total_holdings and p.asset != "JPY" else "-")
-        rows.append([p.asset, f"{p.customers:,}", rt.show(p.asset, p.liabilities),
-                     rt.show(p.asset, p.holdings["hot"]), rt.show(p.asset, p.holdings["cold"]),
-                     rt.show(p.asset, p.holdings.get("bank", 0)), rt.show(p.asset, p.own_funds),
-                     rt.show(p.asset, p.coverage), hot_share])
-    emit(["asset", "customers", "owed to customers", "hot", "cold", "bank", "own funds",
-          "coverage", "hot share"], rows, "table",
-         title="Liabilities and holdings per asset (exact, in whole units)",
-         right=("customers", "owed to customers", "hot", "cold", "bank", "own funds",
-                "coverage", "hot share"))
-    verify = ledger.verify()
+          f"({rep.batches_written} journal entries).")
+    print("   Coincheck kept all 523,000,000 customer XEM in one hot wallet; this exchange "
+          "keeps 4% of its XEM hot. Its ETH is on an in-process Ethereum chain, 30% hot.\n")
+    print("2. `kinko check` with the 2-of-3 policy (demo/policy.toml):")
+    emit(["severity", "code", "finding"],
+         [[f.severity, f.code, f.message] for f in result.before if f.severity != "info"],
+         "table")
+    p = result.proposal
+    print(f"3. Proposal {p.proposal.id} by carol: sweep "
+          f"{rt.show('ETH', int(str(p.proposal.payload['amount'])))} ETH from eth-hot to "
+          f"eth-cold ({p.detail}).")
+    print(f"   carol approving her own proposal: refused: {result.refused}")
+    print(f"   approved by {', '.join(a.approver for a in p.approvals)} (Ed25519 signatures over "
+          "the canonical proposal)")
+    print(f"   signed with the hot wallet's keystore and sent: {p.tx_hash}")
+    print(f"   booked in the ledger after {result.confirmations} confirmations: {p.state}\n")
+    print("4. The custody report afterwards (also written to demo/custody-report.ja.html "
+          "and .en.html):")
+    print(render_custody(result.after, "table", "en"))
+    for lang in ("ja", "en"):
+        (folder / f"custody-report.{lang}.html").write_text(
+            render_custody(result.after, "html", lang), encoding="utf-8")
+    verify = result.verify
     print(f"ledger verify: {'OK' if verify.ok else 'FAILED'} ({verify.entries} entries, "
           f"head {verify.head[1][:16]}…)")
-    print("As at Coincheck in January 2018, every customer XEM sits in one hot wallet: "
-          "the custody policy (next) flags it.")
     print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko balances --customer C0000001")
+    print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")

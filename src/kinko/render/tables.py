@@ -38,7 +38,8 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
         table.add_column(c, justify="right" if c in right else "left")
     for r in rows:
         table.add_row(*("" if v is None else str(v) for v in r))
-    console = Console(file=io.StringIO(), width=160, force_terminal=False, color_system=None)
+    # wide enough that no number is ever cut short; a narrow terminal wraps the lines instead
+    console = Console(file=io.StringIO(), width=400, force_terminal=False, color_system=None)
     console.print(table)
     out_file = console.file
     assert isinstance(out_file, io.StringIO)

@@ -1,10 +1,15 @@
-"""The demo exchange: 260,000 customers holding XEM, ETH and JPY, reproducible from a seed.
+"""The demo exchange: 260,000 customers holding XEM, ETH and JPY, reproducible from a seed,
+and its custody brought back within the rules.
 
 The customer book is generated deterministically (``random.Random(seed)``) and written as
 the same CSV format an exchange would import; the XEM balances add up to exactly the
-523,000,000 XEM Coincheck held for its customers in January 2018, all of it, as there, in
-one hot wallet. ETH is kept 5% hot and 95% cold; yen sit in a segregated trust account,
-and the exchange has its own yen in a separate bank account.
+523,000,000 XEM Coincheck held for its customers in January 2018. Coincheck kept all of it
+in one hot wallet; this exchange keeps 4% of its XEM hot (there is no NEM node in the demo,
+so XEM lives in the ledger only). Its ETH lives on an in-process Ethereum chain, funded on
+chain, and starts 30% hot: the policy flags the breach, kinko proposes a sweep, two of three
+approvers sign it with Ed25519 keys (the proposer may not), the hot wallet's key signs the
+transaction, and once it has enough confirmations the sweep is booked and the custody
+report is clean. Yen sit in a segregated trust account; the exchange's own yen in another.
 """
 
 from __future__ import annotations
@@ -14,20 +19,31 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
-from kinko.domain.custody import AssetPosition, Wallet
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.custody import AssetPosition, CustodyFinding, Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry, format_units
-from kinko.services.custody import custody_positions
+from kinko.domain.report import CustodyReport
+from kinko.errors import ApprovalError
+from kinko.ports import Chain, Signer
+from kinko.prices import FixedPrices
+from kinko.services.custody import Custody, ProposalView, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
-from kinko.services.ledger import Draft, Ledger
+from kinko.services.ledger import Draft, Ledger, VerifyReport
 
-__all__ = ["DemoResult", "generate_customers", "run_demo"]
+__all__ = ["DemoResult", "DevChain", "generate_customers", "run_demo"]
+
+# illustrative reference prices: the refund price Coincheck used, and ETH in January 2018
+PRICES = {"XEM": Decimal("88.549"), "ETH": Decimal("120000")}
 
 XEM_TOTAL = 523_000_000 * 10**6  # micro-XEM
 OWN_JPY = 50_000_000_000
-OWN_ETH = 100 * 10**18
 
 
 def _allocate(total: int, weights: list[int]) -> list[int]:
@@ -70,26 +86,51 @@ class DemoResult:
     csv_path: Path
     import_report: ImportReport
     import_seconds: float
-    positions: list[AssetPosition]
+    opening: list[AssetPosition]
+    before: list[CustodyFinding]
+    proposal: ProposalView
+    refused: str  # why the proposer could not approve their own proposal
+    confirmations: int
+    after: CustodyReport
+    verify: VerifyReport
 
 
-def run_demo(ledger: Ledger, folder: Path, *, customers: int = 260_000, seed: int = 2018,
-             batch_size: int = 5000,
+class DevChain(Chain, Protocol):
+    """A development chain: the ``Chain`` port plus funding and mining on demand."""
+
+    def fund(self, address: str, value: int) -> str: ...
+    def mine(self, blocks: int = 1) -> None: ...
+
+
+def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold_address: str,
+             *, customers: int = 260_000, seed: int = 2018, batch_size: int = 5000,
+             confirmations: int = 12,
              progress: Callable[[int, int], None] | None = None) -> DemoResult:
-    """Set up the demo exchange in ``ledger`` (an empty, initialised store)."""
+    """Set up the demo exchange in ``ledger`` (an empty, initialised store) on ``chain``;
+    ``signer`` holds the hot wallet's key, ``cold_address`` is watch-only."""
+    dev = chain
     csv_path = folder / "customers.csv"
     totals = generate_customers(csv_path, customers, seed)
-    for wallet in (Wallet("xem-hot", "XEM", "hot"), Wallet("eth-hot", "ETH", "hot"),
-                   Wallet("eth-cold", "ETH", "cold")):
+    hot_address = signer.address
+    for wallet in (Wallet("xem-hot", "XEM", "hot"), Wallet("xem-cold", "XEM", "cold"),
+                   Wallet("eth-hot", "ETH", "hot", (hot_address,)),
+                   Wallet("eth-cold", "ETH", "cold", (cold_address,))):
         ledger.add_wallet(wallet)
     started = time.perf_counter()
     report = import_customers(ledger, csv_path, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - started
-    eth_hot = totals["ETH"] // 20
+    xem_hot = totals["XEM"] * 4 // 100
+    own_xem = totals["XEM"] * 5 // 100  # performance-guarantee crypto, held cold
+    own_eth = totals["ETH"] * 5 // 100
+    eth_hot = totals["ETH"] * 30 // 100
+    eth_cold = totals["ETH"] - eth_hot + own_eth
+    dev.fund(hot_address, eth_hot)
+    dev.fund(cold_address, eth_cold)
     opening = "clearing:opening"
     ledger.append([
         Draft("demo:holdings", postings=(
-            Posting("wallet:xem-hot", "XEM", totals["XEM"]),
+            Posting("wallet:xem-hot", "XEM", xem_hot),
+            Posting("wallet:xem-cold", "XEM", totals["XEM"] - xem_hot),
             Posting("wallet:eth-hot", "ETH", eth_hot),
             Posting("wallet:eth-cold", "ETH", totals["ETH"] - eth_hot),
             Posting("bank:jpy-trust", "JPY", totals["JPY"]),
@@ -99,9 +140,47 @@ def run_demo(ledger: Ledger, folder: Path, *, customers: int = 260_000, seed: in
         ), source="demo:opening", memo="wallet and trust-account holdings at opening"),
         Draft("demo:own-funds", postings=(
             Posting("bank:jpy-own", "JPY", OWN_JPY),
-            Posting("wallet:eth-cold", "ETH", OWN_ETH),
+            Posting("wallet:eth-cold", "ETH", own_eth),
+            Posting("wallet:xem-cold", "XEM", own_xem),
             Posting("own", "JPY", -OWN_JPY),
-            Posting("own", "ETH", -OWN_ETH),
+            Posting("own", "ETH", -own_eth),
+            Posting("own", "XEM", -own_xem),
         ), source="demo:opening", memo="the exchange's own funds"),
     ])
-    return DemoResult(customers, csv_path, report, seconds, custody_positions(ledger))
+    approvers = {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "carol")}
+    policy_path = folder / "policy.toml"
+    policy_path.write_text(_policy_toml(approvers), encoding="utf-8")
+    custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer,
+                      prices=FixedPrices(PRICES), confirmations=confirmations)
+    custody.load_policy(policy_path, "carol")
+    before = custody.check().findings
+    (view,) = custody.propose_rebalance("carol")
+    proposal = view.proposal
+    try:
+        custody.approve(proposal.id, "carol", sign_proposal(proposal, approvers["carol"]))
+        refused = ""
+    except ApprovalError as exc:
+        refused = exc.message
+    for name in ("alice", "bob"):
+        custody.approve(proposal.id, name, sign_proposal(proposal, approvers[name]))
+    custody.execute(proposal.id)
+    dev.mine(confirmations)
+    custody.settle(proposal.id)
+    done = custody.proposal(proposal.id)
+    assert done is not None
+    return DemoResult(customers, csv_path, report, seconds, custody_positions(ledger), before,
+                      done, refused, confirmations, custody_report(custody), ledger.verify())
+
+
+def _policy_toml(approvers: dict[str, Ed25519PrivateKey]) -> str:
+    lines = ["# demo custody policy: 2 of 3 approvers move funds or change this file",
+             "version = 1", "quorum = 2", "proposal_ttl_hours = 24",
+             'total_max_hot_ratio = "0.05"', ""]
+    for name, key in approvers.items():
+        lines += ["[[approvers]]", f'name = "{name}"', f'public_key = "{public_key_hex(key)}"',
+                  ""]
+    lines += ["[assets.XEM]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.04"',
+              'cold_wallet = "xem-cold"', "",
+              "[assets.ETH]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.03"',
+              'hot_min = "10"', 'cold_wallet = "eth-cold"', ""]
+    return "\n".join(lines)
