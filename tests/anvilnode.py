@@ -45,10 +45,12 @@ class AnvilNode:
             self.process.kill()
 
 
-def start(port: int | None = None) -> AnvilNode:
+def start(port: int | None = None, state: Path | None = None) -> AnvilNode:
     port = port or free_port()
+    extra = ["--state", str(state)] if state is not None else []
     proc = subprocess.Popen([anvil_binary(), "--host", "127.0.0.1", "--port", str(port),
-                             "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--silent", *extra], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while True:
         try:

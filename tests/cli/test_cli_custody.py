@@ -110,3 +110,25 @@ def test_no_node_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert main(["reconcile"]) == 3
     err = capsys.readouterr().err
     assert "did not answer" in err and "Traceback" not in err
+
+
+def test_deposits_from_the_command_line(cli, anvil) -> None:  # type: ignore[no-untyped-def]
+    chain = EvmChain.connect(anvil.url)
+    assert cli("wallets", "add", "eth-hot", "--asset", "ETH", "--tier", "hot", "--address",
+               str(Account.create().address))[0] == 0
+    address = str(Account.create().address)
+    code, out, err = cli("deposits", "address", "C7", "--asset", "ETH", "--address", address,
+                         "--wallet", "eth-hot")
+    assert code == 0, err
+    code, _, err = cli("deposits", "address", "C7", "--asset", "ETH", "--address", "0x1234",
+                       "--wallet", "eth-hot")
+    assert code == 2 and "not an Ethereum address" in err
+    start = chain.head() + 1
+    chain.fund(address, 3 * E)
+    chain.mine(1)
+    code, out, _ = cli("deposits", "scan", "--from-block", str(start))
+    assert code == 0 and "1 deposit(s) credited" in out
+    code, out, _ = cli("balances", "--customer", "C7", "--format", "csv")
+    assert "customer:C7,ETH,3,0,3" in out
+    code, out, _ = cli("deposits", "scan")
+    assert "0 deposit(s) credited" in out

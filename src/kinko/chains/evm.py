@@ -182,6 +182,17 @@ class EvmChain:
         return _0x(self._call(lambda: self._eth.send_transaction(
             {"from": sender, "to": to_checksum_address(address), "value": value}), "funding"))
 
+    def snapshot(self) -> object:
+        """Remember the chain's state (test and demo nodes only); an opaque id."""
+        provider: Any = self.w3.provider
+        return self._call(lambda: provider.make_request("evm_snapshot", []),
+                          "evm_snapshot")["result"]
+
+    def revert(self, snapshot: object) -> None:
+        """Go back to a snapshot, dropping every block since: a reorganisation."""
+        provider: Any = self.w3.provider
+        self._call(lambda: provider.make_request("evm_revert", [snapshot]), "evm_revert")
+
     def mine(self, blocks: int = 1) -> None:
         """Mine empty blocks (test and demo nodes only)."""
         provider: Any = self.w3.provider

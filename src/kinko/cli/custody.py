@@ -18,6 +18,7 @@ from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
 from kinko.services.custody import ProposalView, custody_report
+from kinko.services.deposits import Deposits
 from kinko.store.custody_sql import parse_proposal
 
 APPROVER_KEY_ENV = "KINKO_APPROVER_KEY_PASSWORD"
@@ -248,3 +249,46 @@ def report_custody(
         out.write_text(text, encoding="utf-8")
         print(f"wrote {out}")
 
+
+
+deposits_app = typer.Typer(help="Customer deposit addresses and crediting from the chain.",
+                           no_args_is_help=True)
+app.add_typer(deposits_app, name="deposits")
+
+
+def _deposits(ctx: typer.Context, from_block: int = 0) -> Deposits:
+    rt = runtime(ctx)
+    chain = rt.chain()
+    if chain is None:
+        raise ConfigError("no chain node is configured: set KINKO_EVM_RPC_URL")
+    return Deposits(rt.ledger(), chain, confirmations=rt.settings.confirmations,
+                    start_block=from_block)
+
+
+@deposits_app.command("address")
+def deposits_address(
+    ctx: typer.Context,
+    customer: str = typer.Argument(..., help="Customer id."),
+    asset: str = typer.Option(..., "--asset"),
+    address: str = typer.Option(..., "--address", help="The exchange-controlled address."),
+    wallet: str = typer.Option(..., "--wallet", help="The wallet the address belongs to."),
+) -> None:
+    """Register a customer's deposit address."""
+    canonical = _deposits(ctx).add_address(customer, asset, address, wallet)
+    print(f"deposits to {canonical} are credited to customer:{customer} ({asset})")
+
+
+@deposits_app.command("scan")
+def deposits_scan(
+    ctx: typer.Context,
+    from_block: int = typer.Option(0, "--from-block", help="First block of the first scan."),
+    max_blocks: int = typer.Option(None, "--max-blocks", help="Stop after this many blocks."),
+) -> None:
+    """Credit deposits with enough confirmations; reverse any that a reorg removed."""
+    report = _deposits(ctx, from_block).scan(max_blocks)
+    print(f"head {report.head}: {report.scanned} block(s) scanned, {report.credited} "
+          f"deposit(s) credited, {report.reverted} reversed")
+    for f in report.findings:
+        print(f"  [{f.severity}] {f.message}", file=sys.stderr)
+    if report.findings:
+        raise typer.Exit(1)

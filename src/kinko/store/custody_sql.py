@@ -18,7 +18,7 @@ from kinko.errors import ApprovalError, ConfigError
 from kinko.store import schema as s
 from kinko.store.sql import from_us, to_us
 
-__all__ = ["ProposalRow", "SqlCustody", "parse_proposal"]
+__all__ = ["ProposalRow", "SqlCustody", "SqlDeposits", "parse_proposal"]
 
 ProposalRow = tuple[Proposal, str, str | None, str]  # proposal, state, tx hash, detail
 
@@ -91,3 +91,72 @@ class SqlCustody:
         rows = self.conn.execute(select(s.approvals).where(
             s.approvals.c.proposal_id == proposal_id).order_by(s.approvals.c.approved_us))
         return [Approval(r.approver, r.signature, from_us(r.approved_us)) for r in rows]
+
+
+class SqlDeposits:
+    """Deposit addresses, the scanned chain's block hashes, and credited deposits."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put_address(self, address: str, chain: str, customer: str, asset: str,
+                    wallet: str) -> None:
+        existing = self.conn.execute(select(s.deposit_addresses).where(
+            s.deposit_addresses.c.address == address)).first()
+        if existing is not None:
+            if (existing.customer, existing.asset) != (customer, asset):
+                raise ConfigError(f"address {address} already belongs to customer "
+                                  f"{existing.customer} ({existing.asset})")
+            return
+        self.conn.execute(s.deposit_addresses.insert().values(
+            address=address, chain=chain, customer=customer, asset=asset, wallet=wallet))
+
+    def addresses(self, chain: str) -> dict[str, tuple[str, str, str]]:
+        """Lower-cased address → (customer, asset, wallet)."""
+        rows = self.conn.execute(select(s.deposit_addresses).where(
+            s.deposit_addresses.c.chain == chain))
+        return {r.address.lower(): (r.customer, r.asset, r.wallet) for r in rows}
+
+    def block_hash(self, chain: str, number: int) -> str | None:
+        row = self.conn.execute(select(s.chain_blocks.c.hash).where(
+            s.chain_blocks.c.chain == chain, s.chain_blocks.c.number == number)).first()
+        return None if row is None else str(row.hash)
+
+    def last_block(self, chain: str) -> int | None:
+        from sqlalchemy import func
+
+        value = self.conn.execute(select(func.max(s.chain_blocks.c.number)).where(
+            s.chain_blocks.c.chain == chain)).scalar()
+        return None if value is None else int(value)
+
+    def put_block(self, chain: str, number: int, block_hash: str) -> None:
+        self.conn.execute(s.chain_blocks.insert().values(chain=chain, number=number,
+                                                         hash=block_hash))
+
+    def forget_blocks_after(self, chain: str, number: int) -> None:
+        self.conn.execute(s.chain_blocks.delete().where(
+            s.chain_blocks.c.chain == chain, s.chain_blocks.c.number > number))
+
+    def put_deposit(self, row: dict[str, Any]) -> bool:
+        """Record a credited deposit; False if it was recorded before."""
+        if self.conn.execute(select(s.deposits.c.id).where(
+                s.deposits.c.id == row["id"])).first() is not None:
+            return False
+        self.conn.execute(s.deposits.insert().values(**row))
+        return True
+
+    def credited_after(self, chain: str, number: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.deposits).where(
+            s.deposits.c.chain == chain, s.deposits.c.block > number,
+            s.deposits.c.state == "credited").order_by(s.deposits.c.block))
+        return [dict(r._mapping) for r in rows]
+
+    def mark_reverted(self, deposit_id: str) -> None:
+        self.conn.execute(update(s.deposits).where(s.deposits.c.id == deposit_id)
+                          .values(state="reverted"))
+
+    def deposits(self, chain: str | None = None) -> list[dict[str, Any]]:
+        q = select(s.deposits).order_by(s.deposits.c.block, s.deposits.c.id)
+        if chain is not None:
+            q = q.where(s.deposits.c.chain == chain)
+        return [dict(r._mapping) for r in self.conn.execute(q)]

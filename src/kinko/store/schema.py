@@ -149,3 +149,34 @@ approvals = Table(
     Column("signature", String(128), nullable=False),
     Column("approved_us", BigInteger, nullable=False),
 )
+
+deposit_addresses = Table(
+    "deposit_addresses", metadata,
+    Column("address", String(128), primary_key=True),
+    Column("chain", String(32), nullable=False),
+    Column("customer", String(128), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("wallet", String(64), nullable=False),
+)
+
+chain_blocks = Table(
+    "chain_blocks", metadata,
+    Column("chain", String(32), primary_key=True),
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(66), nullable=False),
+)
+
+deposits = Table(
+    "deposits", metadata,
+    Column("id", String(200), primary_key=True),  # chain:tx_hash:index:block_hash
+    Column("chain", String(32), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("block_hash", String(66), nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("customer", String(128), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("state", String(10), nullable=False),  # credited, reverted
+    Index("ix_deposits_block", "chain", "block"),
+)

@@ -33,7 +33,7 @@ from kinko.ports import BalanceRow
 from kinko.store import schema as s
 
 if TYPE_CHECKING:
-    from kinko.store.custody_sql import SqlCustody
+    from kinko.store.custody_sql import SqlCustody, SqlDeposits
 
 __all__ = ["SqlStore", "from_us", "open_store", "to_us"]
 
@@ -179,6 +179,15 @@ class SqlStore:
     def reader(self) -> Iterator[SqlLedger]:
         with self._connection(write=False) as conn:
             yield SqlLedger(conn, self.dialect)
+
+    @contextmanager
+    def deposits(self, *, write: bool = True) -> Iterator[SqlDeposits]:
+        """A transaction over the deposit tables (serialised with ledger writes if ``write``)."""
+        from kinko.store.custody_sql import SqlDeposits
+
+        opener = self.writer if write else self.reader
+        with opener() as ledger:
+            yield SqlDeposits(ledger.conn)
 
     @contextmanager
     def custody(self, *, write: bool = True) -> Iterator[tuple[SqlLedger, SqlCustody]]:

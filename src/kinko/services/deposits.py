@@ -1,0 +1,154 @@
+"""Crediting customer deposits from the chain: after N confirmations, exactly once, and
+undone if the chain reorganises deeper than that.
+
+Each exchange-controlled deposit address belongs to one customer and one wallet. The scanner
+walks blocks from where it stopped up to ``head - confirmations + 1``: a block is read only
+once it has ``confirmations`` blocks on top, so a reorganisation shallower than that never
+reaches the ledger. Every transfer to a deposit address is credited (``wallet`` debited,
+``customer`` credited) under the idempotency key ``deposit:<chain>:<tx>:<index>:<block>``;
+a rerun after a crash or a node outage replays instead of paying twice.
+
+Each scanned block's hash is kept. If a new block's parent is not the hash kept for the
+block below it, the chain was reorganised deeper than the confirmations: the scanner walks
+back to the fork, reverses every deposit credited above it (a critical finding: the
+confirmations setting was too low for this chain), and rescans the new branch, where a
+transaction that made it into the new branch is credited again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kinko.domain.chain import Block, check_address
+from kinko.domain.custody import CustodyFinding
+from kinko.domain.ledger import Posting, parse_account
+from kinko.errors import ConfigError, InvalidAccount, Overdraft
+from kinko.ports import Chain
+from kinko.services.ledger import Draft, Ledger
+
+__all__ = ["Deposits", "ScanReport"]
+
+
+@dataclass
+class ScanReport:
+    head: int = 0
+    scanned: int = 0  # blocks read
+    credited: int = 0
+    reverted: int = 0
+    findings: list[CustodyFinding] = field(default_factory=list)
+
+
+class Deposits:
+    def __init__(self, ledger: Ledger, chain: Chain, *, confirmations: int,
+                 start_block: int = 0) -> None:
+        self.ledger = ledger
+        self.chain = chain
+        self.confirmations = confirmations
+        self.start_block = start_block
+
+    def add_address(self, customer: str, asset: str, address: str, wallet: str) -> str:
+        """Register an exchange-controlled deposit address of one customer."""
+        known = self.ledger.assets[asset]
+        if known.chain != self.chain.name:
+            raise ConfigError(f"{asset} is on {known.chain}; this node is {self.chain.name}")
+        parse_account(f"customer:{customer}")
+        canonical = check_address(address, known.chain)
+        wallets = {w.name: w for w in self.ledger.wallets()}
+        if wallet not in wallets or wallets[wallet].asset != known.symbol:
+            raise InvalidAccount(f"wallet {wallet!r} is not a registered {known.symbol} wallet")
+        with self.ledger.store.deposits() as tables:
+            tables.put_address(canonical, known.chain, customer, known.symbol, wallet)
+        return canonical
+
+    def scan(self, max_blocks: int | None = None) -> ScanReport:
+        """Credit every final deposit since the last scan; detect deep reorganisations."""
+        name = self.chain.name
+        report = ScanReport(head=self.chain.head())
+        final = report.head - self.confirmations + 1
+        with self.ledger.store.deposits(write=False) as tables:
+            last = tables.last_block(name)
+            addresses = tables.addresses(name)
+        number = self.start_block if last is None else last + 1
+        while number <= final and (max_blocks is None or report.scanned < max_blocks):
+            block = self.chain.block(number)
+            report.scanned += 1
+            with self.ledger.store.deposits(write=False) as tables:
+                below = tables.block_hash(name, number - 1)
+            if below is not None and block.parent_hash != below:
+                number = self._rewind(number - 1, report) + 1
+                continue
+            self._credit(block, addresses, report)
+            with self.ledger.store.deposits() as tables:
+                tables.put_block(name, number, block.hash)
+            number += 1
+        return report
+
+    def _credit(self, block: Block, addresses: dict[str, tuple[str, str, str]],
+                report: ScanReport) -> None:
+        """Credit a block's deposits in one ledger batch, then record them."""
+        drafts, rows = [], []
+        for t in block.transfers:
+            owner = addresses.get((t.to or "").lower())
+            if owner is None or t.value <= 0:
+                continue
+            customer, asset, wallet = owner
+            deposit_id = f"{self.chain.name}:{t.tx_hash}:{t.tx_index}:{block.hash[:18]}"
+            drafts.append(Draft(
+                f"deposit:{deposit_id}", postings=(
+                    Posting(f"wallet:{wallet}", asset, t.value),
+                    Posting(f"customer:{customer}", asset, -t.value)),
+                source=f"tx:{t.tx_hash}", memo=f"deposit in block {block.number}"))
+            rows.append({"id": deposit_id, "chain": self.chain.name, "block": block.number,
+                         "block_hash": block.hash, "tx_hash": t.tx_hash, "address": t.to,
+                         "customer": customer, "asset": asset, "amount": t.value,
+                         "state": "credited"})
+        if not drafts:
+            return
+        results = self.ledger.append(drafts)
+        with self.ledger.store.deposits() as tables:
+            for row, result in zip(rows, results, strict=True):
+                if tables.put_deposit(row) and not result.replayed:
+                    report.credited += 1
+
+    def _rewind(self, number: int, report: ScanReport) -> int:
+        """Find the last block both branches share; reverse the credits above it."""
+        name = self.chain.name
+        fork = number
+        while fork >= self.start_block:
+            with self.ledger.store.deposits(write=False) as tables:
+                kept = tables.block_hash(name, fork)
+            if kept is None or kept == self.chain.block(fork).hash:
+                break
+            fork -= 1
+        with self.ledger.store.deposits(write=False) as tables:
+            undo = tables.credited_after(name, fork)
+        for d in undo:
+            legs = [Posting(f"customer:{d['customer']}", d["asset"], int(d["amount"])),
+                    Posting(f"wallet:{_wallet_of(self.ledger, d)}", d["asset"],
+                            -int(d["amount"]))]
+            try:
+                self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
+                                 memo=f"deposit {d['tx_hash']} left the chain in a reorg")
+            except Overdraft:
+                # the customer already spent it: the exchange carries the loss
+                legs[0] = Posting("loss:reorg", d["asset"], int(d["amount"]))
+                self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
+                                 memo=f"deposit {d['tx_hash']} left the chain; already spent")
+            with self.ledger.store.deposits() as tables:
+                tables.mark_reverted(d["id"])
+            report.reverted += 1
+        with self.ledger.store.deposits() as tables:
+            tables.forget_blocks_after(name, fork)
+        report.findings.append(CustodyFinding(
+            "deep_reorg", "critical", None,
+            f"{name}: the chain was reorganised below {self.confirmations} confirmations "
+            f"(fork after block {fork}); {len(undo)} credited deposit(s) reversed"))
+        return fork
+
+
+def _wallet_of(ledger: Ledger, deposit: dict[str, object]) -> str:
+    with ledger.store.deposits(write=False) as tables:
+        owner = tables.addresses(str(deposit["chain"])).get(str(deposit["address"]).lower())
+    if owner is None:
+        raise InvalidAccount(f"deposit address {deposit['address']} is no longer registered")
+    return owner[2]

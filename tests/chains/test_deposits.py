@@ -1,0 +1,106 @@
+"""Deposits are credited after N confirmations, exactly once; a reorganisation never leaves
+a credit behind; a node outage mid-scan loses and doubles nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from kinko.chains.evm import EvmChain
+from kinko.chains.retry import Retrying
+from kinko.domain.custody import Wallet
+from kinko.domain.money import AssetRegistry
+from kinko.errors import ChainUnavailable
+from kinko.ports import FixedClock
+from kinko.services.deposits import Deposits
+from kinko.services.ledger import Ledger
+from kinko.store import open_store, upgrade
+
+E = 10**18
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:  # a SQLite ledger with one hot wallet
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(store)
+    led = Ledger(store, FixedClock(), AssetRegistry.default())
+    led.add_wallet(Wallet("eth-hot", "ETH", "hot", (str(Account.create().address),)))
+    return led
+
+
+def setup(ledger: Ledger, chain: EvmChain, confirmations: int) -> tuple[Deposits, str]:
+    deposits = Deposits(ledger, chain, confirmations=confirmations, start_block=chain.head() + 1)
+    address = deposits.add_address("C1", "ETH", str(Account.create().address), "eth-hot")
+    return deposits, address
+
+
+def test_credited_after_confirmations_exactly_once(ledger: Ledger, chain: EvmChain) -> None:
+    deposits, address = setup(ledger, chain, confirmations=3)
+    chain.fund(address, 2 * E)
+    assert deposits.scan().credited == 0  # 1 confirmation
+    chain.mine(1)
+    assert deposits.scan().credited == 0  # 2 confirmations
+    chain.mine(1)
+    assert deposits.scan().credited == 1
+    chain.mine(5)
+    assert deposits.scan().credited == 0
+    assert ledger.balance("customer:C1", "ETH") == 2 * E
+    assert ledger.balance("wallet:eth-hot", "ETH") == 2 * E
+
+
+def test_shallow_reorg_never_reaches_the_ledger(ledger: Ledger, chain: EvmChain) -> None:
+    deposits, address = setup(ledger, chain, confirmations=3)
+    snap = chain.snapshot()
+    chain.fund(address, 2 * E)
+    chain.mine(1)
+    assert deposits.scan().credited == 0
+    chain.revert(snap)  # the deposit's block is replaced
+    chain.mine(6)
+    report = deposits.scan()
+    assert report.credited == 0 and report.reverted == 0
+    assert ledger.balance("customer:C1", "ETH") == 0
+
+
+def test_deep_reorg_reverses_the_credit(ledger: Ledger, chain: EvmChain) -> None:
+    deposits, address = setup(ledger, chain, confirmations=1)
+    snap = chain.snapshot()
+    chain.fund(address, 2 * E)
+    assert deposits.scan().credited == 1
+    assert ledger.balance("customer:C1", "ETH") == 2 * E
+    chain.revert(snap)
+    chain.mine(3)
+    report = deposits.scan()
+    assert report.reverted == 1 and report.findings[0].code == "deep_reorg"
+    assert ledger.balance("customer:C1", "ETH") == 0
+    assert ledger.verify().ok
+
+
+def test_node_restart_mid_scan_loses_and_doubles_nothing(ledger: Ledger,
+                                                         tmp_path: Path) -> None:
+    import anvilnode
+
+    state = tmp_path / "anvil-state.json"
+    node = anvilnode.start(state=state)
+    port = node.port
+    try:
+        chain = EvmChain.connect(node.url)
+        deposits, address = setup(ledger, chain, confirmations=2)
+        for _ in range(6):
+            chain.fund(address, E)  # one deposit per block
+        chain.mine(2)
+        flaky = Deposits(ledger, Retrying(chain, attempts=2, sleep=lambda _s: None),
+                         confirmations=2, start_block=deposits.start_block)
+        assert flaky.scan(max_blocks=3).credited == 3
+        node.stop()  # the node goes away mid-run
+        with pytest.raises(ChainUnavailable):
+            flaky.scan()
+        node = anvilnode.start(port=port, state=state)  # and comes back with its chain
+        report = flaky.scan()
+        assert report.credited == 3 and report.reverted == 0
+        assert ledger.balance("customer:C1", "ETH") == 6 * E
+        assert flaky.scan().credited == 0
+        assert ledger.verify().ok
+    finally:
+        node.stop()
