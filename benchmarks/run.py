@@ -26,6 +26,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+
+import chain  # noqa: E402  (benchmarks/chain.py)
 
 
 def _ledger(url: str):  # type: ignore[no-untyped-def]
@@ -146,6 +149,10 @@ def _child(args: argparse.Namespace) -> None:
                 out = bench_batched(url, n)
             elif kind == "baseline":
                 out = bench_baseline(f"{tmp}/raw.db", n)
+            elif kind == "reconcile":
+                out = chain.bench_reconcile(n)
+            elif kind == "deposits":
+                out = chain.bench_deposits(n)
             else:
                 out = bench_demo_import(tmp, n)
         finally:
@@ -184,6 +191,18 @@ def main() -> None:
         ("demo import, 260,000 customers, SQLite", "demo", "sqlite",
          20_000 if args.quick else 260_000),
     ]
+    chain_plan = [
+        (f"reconcile {10_000 if not args.quick else 1_000:,} addresses on anvil, batched "
+         "JSON-RPC", "reconcile", "anvil", 1_000 if args.quick else 10_000),
+        (f"credit {100_000 if not args.quick else 5_000:,} deposit transfers from anvil, SQLite",
+         "deposits", "anvil", 5_000 if args.quick else 100_000),
+    ]
+    chain_results = []
+    for label, kind, backend, n in chain_plan:
+        print(f"running: {label} ...", flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
+                              capture_output=True, text=True, check=True)
+        chain_results.append((label, kind, json.loads(proc.stdout.strip().splitlines()[-1])))
     results = []
     for label, kind, backend, n in plan:
         print(f"running: {label} ...", flush=True)
@@ -221,8 +240,20 @@ def main() -> None:
         "Every batched run ends with `ledger verify` over the whole journal "
         f"(passed: {all(r.get('verified', 1) for _, _, r in results)}).",
         "",
-        NOTES,
+        "## Chain (issue 3)",
+        "",
+        "| figure | count | seconds | per second | baseline | vs baseline | peak RSS MB |",
+        "|---|---:|---:|---:|---|---:|---:|",
     ]
+    for label, kind, r in chain_results:
+        if kind == "reconcile":
+            base = (f"one request per address: {r['baseline_per_s']:,.0f}/s",
+                    f"{r['per_s'] / r['baseline_per_s']:.1f}×")
+        else:
+            base = ("-", "-")
+        lines.append(f"| {label} | {r['count']:,.0f} | {r['seconds']:.2f} | {r['per_s']:,.0f} | "
+                     f"{base[0]} | {base[1]} | {r['peak_rss_mb']:.0f} |")
+    lines += ["", NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
