@@ -123,3 +123,23 @@ def test_expired_proposal_cannot_be_approved(setup) -> None:  # type: ignore[no-
     clock.advance(hours=25)
     with pytest.raises(ApprovalError, match="expired"):
         custody.approve(view.proposal.id, "alice", sign_proposal(view.proposal, KEYS["alice"]))
+
+
+def test_report_as_of_an_earlier_time(setup) -> None:  # type: ignore[no-untyped-def]
+    from kinko.services.custody import custody_report
+
+    custody, chain, clock, _, _ = setup
+    before = clock.now()
+    (view,) = custody.propose_rebalance("carol")
+    p = view.proposal
+    for name in ("alice", "bob"):
+        custody.approve(p.id, name, sign_proposal(p, KEYS[name]))
+    custody.execute(p.id)
+    chain.mine(3)
+    clock.advance(hours=1)
+    custody.settle(p.id)
+    assert custody_report(custody, reconcile=False).breaches == []
+    then = custody_report(custody, reconcile=False, at=before)
+    assert {f.code for f in then.breaches} == {"hot_ratio_breach", "guarantee_shortfall"}
+    (eth,) = then.rows
+    assert eth.hot == 300 * E and eth.customers == 1 and eth.liabilities == 900 * E

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import emit, format_option, parse_time, runtime
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
@@ -195,9 +196,11 @@ def proposals_execute(ctx: typer.Context, proposal_id: str) -> None:
 
 
 @proposals_app.command("settle")
-def proposals_settle(ctx: typer.Context, proposal_id: str) -> None:
-    """Book a sent sweep in the ledger once it is confirmed."""
-    entry = runtime(ctx).custody().settle(proposal_id)
+def proposals_settle(ctx: typer.Context, proposal_id: str,
+                     tx: str = typer.Option(None, "--tx", help="For a refill: the hash of the "
+                                            "transaction the offline signers sent.")) -> None:
+    """Book a sent sweep, or a refill seen on chain, once it is confirmed."""
+    entry = runtime(ctx).custody().settle(proposal_id, tx)
     print(f"{proposal_id}: booked as ledger entry {entry.seq}" if entry else
           f"{proposal_id}: not yet confirmed (or already booked)")
 
@@ -236,13 +239,24 @@ def report_custody(
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or html."),
     lang: str = typer.Option("ja", "--lang", help="ja (default) or en."),
     out: Path = typer.Option(None, "--out", "-o", help="File to write (default stdout)."),
+    at: str = typer.Option(None, "--at", help="A block number, or a time (ISO 8601 with zone): "
+                           "the ledger as it stood then (and the chain at that block)."),
 ) -> None:
     """The custody report: per asset, hot/warm/cold, shares, guarantee, breaches, in JPY."""
     if lang not in ("ja", "en"):
         raise BadInput(f"--lang must be ja or en, not {lang!r}")
     if fmt not in ("table", "csv", "json", "html"):
         raise BadInput(f"--format must be table, csv, json or html, not {fmt!r}")
-    text = render_custody(custody_report(runtime(ctx).custody()), fmt, lang)
+    custody = runtime(ctx).custody()
+    block = when = None
+    if at is not None and at.strip().isdigit():
+        if custody.chain is None:
+            raise ConfigError("--at BLOCK needs a chain node: set KINKO_EVM_RPC_URL")
+        block = int(at)
+        when = datetime.fromtimestamp(custody.chain.block(block).timestamp, UTC)
+    elif at is not None:
+        when = parse_time(at)
+    text = render_custody(custody_report(custody, at=when, block=block), fmt, lang)
     if out is None:
         sys.stdout.write(text)
     else:

@@ -17,7 +17,7 @@ import hashlib
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,8 +42,40 @@ from kinko.services.ledger import Ledger
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report"]
 
 
-def custody_positions(ledger: Ledger) -> list[AssetPosition]:
-    """One :class:`AssetPosition` per asset that appears anywhere in the ledger."""
+def _positions_as_of(ledger: Ledger, at: datetime) -> list[AssetPosition]:
+    """Positions from the journal as it stood at ``at`` (posted amounts; no holds)."""
+    tiers = {w.name: w.tier for w in ledger.wallets()}
+    sums: dict[str, dict[str, int]] = {}
+    counts: dict[str, int] = {}
+    for r in ledger.balances(as_of_time=at):
+        kind, _, name = r.account.partition(":")
+        slot = sums.setdefault(r.asset, {"hot": 0, "warm": 0, "cold": 0, "customers": 0,
+                                         "own": 0})
+        value = normal_balance(r.account, r.state)
+        if kind == "customer":
+            slot["customers"] += value
+            counts[r.asset] = counts.get(r.asset, 0) + (1 if value else 0)
+        elif kind == "wallet":
+            slot[tiers.get(name, "cold")] += value
+        elif kind == "bank":
+            slot["bank"] = slot.get("bank", 0) + value
+        elif kind == "own":
+            slot["own"] += value
+    out = []
+    for asset, slot in sorted(sums.items()):
+        holdings = {k: slot[k] for k in ("hot", "warm", "cold")}
+        if "bank" in slot:
+            holdings["bank"] = slot["bank"]
+        out.append(AssetPosition(asset, counts.get(asset, 0), slot["customers"], 0, holdings,
+                                 slot["own"]))
+    return out
+
+
+def custody_positions(ledger: Ledger, *, at: datetime | None = None) -> list[AssetPosition]:
+    """One :class:`AssetPosition` per asset that appears anywhere in the ledger, now or as
+    the journal stood at time ``at``."""
+    if at is not None:
+        return _positions_as_of(ledger, at)
     with ledger.store.reader() as tx:
         customers = tx.sum_balances("customer")
         own = tx.sum_balances("own")
@@ -109,9 +141,10 @@ class Custody:
 
     # ------------------------------------------------------------------ policy
 
-    def policy(self) -> Policy | None:
+    def policy(self, at: datetime | None = None) -> Policy | None:
+        """The active policy, or the one that was active at time ``at``."""
         with self.ledger.store.custody(write=False) as (_, tables):
-            active = tables.active_policy()
+            active = tables.active_policy(at)
         return None if active is None else policy_from_canonical(active[1], self.ledger.assets)
 
     def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
@@ -308,13 +341,23 @@ class Custody:
                               f"{self.chain.name}")
         return self.chain, wallet, str(to)
 
-    def settle(self, proposal_id: str) -> Entry | None:
-        """Book a sent sweep once it has enough confirmations; None while it has not."""
+    def settle(self, proposal_id: str, tx_hash: str | None = None) -> Entry | None:
+        """Book a sent sweep, or a requested refill seen on chain as ``tx_hash``, once it has
+        enough confirmations; None while it has not."""
         view = self.proposal(proposal_id)
         if view is None:
             raise ApprovalError(f"unknown proposal {proposal_id!r}")
         if view.state == "executed":
             return None
+        if view.state == "requested":
+            if tx_hash is None:
+                raise ApprovalError(f"refill {proposal_id}: give the hash of the transaction the "
+                                    "offline signers sent")
+            self._check_refill(view.proposal, tx_hash)
+            with self.ledger.store.custody() as (_, tables):
+                tables.set_state(proposal_id, "requested", "sent", tx_hash)
+            view = self.proposal(proposal_id)
+            assert view is not None
         if view.state != "sent" or view.tx_hash is None or self.chain is None:
             raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle")
         receipt = self.chain.receipt(view.tx_hash)
@@ -336,19 +379,42 @@ class Custody:
             tables.set_state(proposal_id, "sent", "executed")
         return entry
 
+    def _check_refill(self, p: Proposal, tx_hash: str) -> None:
+        """The transaction must move exactly the approved amount from the cold wallet to the
+        hot wallet."""
+        if self.chain is None:
+            raise ConfigError("no chain node is configured (set KINKO_EVM_RPC_URL)")
+        receipt = self.chain.receipt(tx_hash)
+        if receipt is None:
+            raise ChainRejected(f"transaction {tx_hash} is not on chain (yet)")
+        moved = [t for t in self.chain.block(receipt.block).transfers
+                 if t.tx_hash.lower() == tx_hash.lower()]
+        wallets = {w.name: w for w in self.ledger.wallets()}
+        cold, hot = wallets[str(p.payload["from_wallet"])], wallets[str(p.payload["to_wallet"])]
+        if not moved or not any(same_address(moved[0].sender, a) for a in cold.addresses) \
+                or not any(same_address(moved[0].to, a) for a in hot.addresses) \
+                or moved[0].value != int(str(p.payload["amount"])):
+            raise ApprovalError(f"transaction {tx_hash} is not the approved refill {p.id} "
+                                f"({p.payload['amount']} minor units from {cold.name} to "
+                                f"{hot.name})")
+
     # ------------------------------------------------------------------ checks
 
     def reconcile(self, block: int | None = None) -> list[CustodyFinding]:
-        """Each wallet's ledger balance against its addresses on chain (sent but unsettled
-        sweeps are allowed for)."""
+        """Each wallet's ledger balance against its addresses on chain, now or at ``block``
+        (the ledger then as it stood at that block's time). Sweeps sent but not yet booked
+        are allowed for."""
         findings: list[CustodyFinding] = []
         in_flight: dict[str, int] = {}
         for v in self.proposals("sent"):
             amount = int(str(v.proposal.payload["amount"]))
             in_flight[str(v.proposal.payload["from_wallet"])] = -amount
             in_flight[str(v.proposal.payload["to_wallet"])] = amount
+        at = None
+        if block is not None and self.chain is not None:
+            at = datetime.fromtimestamp(self.chain.block(block).timestamp, UTC)
         balances = {(r.account, r.asset): normal_balance(r.account, r.state)
-                    for r in self.ledger.balances(kind="wallet")}
+                    for r in self.ledger.balances(kind="wallet", as_of_time=at)}
         for wallet in self.ledger.wallets():
             chain_name = self.ledger.assets[wallet.asset].chain
             booked = balances.get((wallet.account, wallet.asset), 0)
@@ -378,9 +444,12 @@ class Custody:
                     gap, wallet.addresses))
         return findings
 
-    def check(self, *, block: int | None = None, reconcile: bool = True) -> CheckResult:
-        policy = self.policy()
-        positions = custody_positions(self.ledger)
+    def check(self, *, block: int | None = None, at: datetime | None = None,
+              reconcile: bool = True) -> CheckResult:
+        """Every check; ``at`` evaluates the ledger as it stood then, ``block`` reads the
+        chain at that height for reconciliation."""
+        policy = self.policy(at)
+        positions = custody_positions(self.ledger, at=at)
         prices = None
         if self.prices is not None:
             prices = {p.asset: price for p in positions
@@ -409,9 +478,11 @@ class Custody:
         return units * p // (q * scale)
 
 
-def custody_report(custody: Custody, *, reconcile: bool = True) -> CustodyReport:
-    """The custody report's data, from one check of positions, policy and chain."""
-    result = custody.check(reconcile=reconcile)
+def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | None = None,
+                   block: int | None = None) -> CustodyReport:
+    """The custody report's data, from one check of positions, policy and chain, now or as
+    of time ``at`` (and chain height ``block``)."""
+    result = custody.check(reconcile=reconcile, at=at, block=block)
     policy = result.policy
     warm_hot = policy.warm_counts_as_hot if policy is not None else True
     rows = []
@@ -448,7 +519,7 @@ def custody_report(custody: Custody, *, reconcile: bool = True) -> CustodyReport
                            len(v.approvals), v.quorum)
                for v in result.pending if v.proposal.kind != "policy"]
     return CustodyReport(
-        generated_at=custody.clock.now(),
+        generated_at=at or custody.clock.now(),
         policy_version=policy.version if policy is not None else None,
         rows=rows, findings=result.findings, pending=pending,
         total_online_jpy=total_online if priced_all and rows else None,

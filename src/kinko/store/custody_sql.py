@@ -37,9 +37,11 @@ class SqlCustody:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def active_policy(self) -> tuple[int, dict[str, Any]] | None:
-        row = self.conn.execute(
-            select(s.policies).order_by(s.policies.c.version.desc()).limit(1)).first()
+    def active_policy(self, at: datetime | None = None) -> tuple[int, dict[str, Any]] | None:
+        q = select(s.policies).order_by(s.policies.c.version.desc()).limit(1)
+        if at is not None:
+            q = q.where(s.policies.c.activated_us <= to_us(at))
+        row = self.conn.execute(q).first()
         return None if row is None else (int(row.version), json.loads(row.body))
 
     def put_policy(self, version: int, digest: str, body: dict[str, Any], at: datetime,
