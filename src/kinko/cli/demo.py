@@ -14,8 +14,9 @@ from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
 from kinko.cli.runtime import emit, runtime
 from kinko.errors import BadInput
+from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
-from kinko.services.demo import run_demo
+from kinko.services.demo import PRICES, run_demo
 from kinko.store import upgrade
 
 DEMO_PASSWORD = "demo only - never use"  # the demo hot keystore's password, shown openly
@@ -51,7 +52,8 @@ def demo(
     chain = EvmChain.in_process()
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
-        result = run_demo(ledger, folder, chain, signer, cold, customers=customers, seed=seed,
+        result = run_demo(ledger, folder, chain, signer, cold, FixedPrices(PRICES),
+                          customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
                           confirmations=rt.settings.confirmations,
                           progress=lambda d, t: bar.update(task, completed=d, total=t))

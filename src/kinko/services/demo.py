@@ -31,13 +31,12 @@ from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.report import CustodyReport
 from kinko.errors import ApprovalError
-from kinko.ports import Chain, Signer
-from kinko.prices import FixedPrices
+from kinko.ports import Chain, Prices, Signer
 from kinko.services.custody import Custody, ProposalView, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
 from kinko.services.ledger import Draft, Ledger, VerifyReport
 
-__all__ = ["DemoResult", "DevChain", "generate_customers", "run_demo"]
+__all__ = ["PRICES", "DemoResult", "DevChain", "generate_customers", "run_demo"]
 
 # illustrative reference prices: the refund price Coincheck used, and ETH in January 2018
 PRICES = {"XEM": Decimal("88.549"), "ETH": Decimal("120000")}
@@ -103,7 +102,7 @@ class DevChain(Chain, Protocol):
 
 
 def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold_address: str,
-             *, customers: int = 260_000, seed: int = 2018, batch_size: int = 5000,
+             prices: Prices, *, customers: int = 260_000, seed: int = 2018, batch_size: int = 5000,
              confirmations: int = 12,
              progress: Callable[[int, int], None] | None = None) -> DemoResult:
     """Set up the demo exchange in ``ledger`` (an empty, initialised store) on ``chain``;
@@ -151,7 +150,7 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold
     policy_path = folder / "policy.toml"
     policy_path.write_text(_policy_toml(approvers), encoding="utf-8")
     custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer,
-                      prices=FixedPrices(PRICES), confirmations=confirmations)
+                      prices=prices, confirmations=confirmations)
     custody.load_policy(policy_path, "carol")
     before = custody.check().findings
     (view,) = custody.propose_rebalance("carol")
