@@ -16,6 +16,7 @@ node's own rate-limit answers become :class:`Transient` (retried by
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import requests
@@ -42,6 +43,12 @@ _RATE_LIMIT_HINTS = ("rate limit", "too many requests", "limit exceeded", "-3200
 
 class Transient(Exception):
     """A failure worth retrying (node unreachable, slow, overloaded or rate limiting)."""
+
+
+@lru_cache(maxsize=1 << 16)
+def _checksum(address: str) -> str:
+    """EIP-55 form (cached: hashing every address of every block is a hot path)."""
+    return str(to_checksum_address(address))
 
 
 def _hex(value: Any) -> str:
@@ -103,6 +110,8 @@ class EvmChain:
         return int(self._call(lambda: self._eth.block_number, "the head block number"))
 
     def block(self, number: int) -> Block:
+        if self._batch:  # a JSON-RPC node: read the raw answer, skip web3's formatters
+            return self._raw_block(number)
         raw = self._call(lambda: self._eth.get_block(number, full_transactions=True),
                          f"block {number}")
         transfers = tuple(
@@ -117,6 +126,31 @@ class EvmChain:
         )
         return Block(number=int(raw["number"]), hash=_0x(raw["hash"]),
                      parent_hash=_0x(raw["parentHash"]), timestamp=int(raw["timestamp"]),
+                     transfers=transfers)
+
+    def _raw_block(self, number: int) -> Block:
+        provider: Any = self.w3.provider
+        answer = self._call(
+            lambda: provider.make_request("eth_getBlockByNumber", [hex(number), True]),
+            f"block {number}")
+        if "error" in answer:
+            message = str(answer["error"].get("message", answer["error"]))
+            if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
+                raise Transient(f"{self.label} is rate limiting block {number}")
+            raise ChainRejected(f"{self.label} refused block {number}: {message}")
+        raw = answer.get("result")
+        if raw is None:
+            raise ChainRejected(f"{self.label} has no block {number}")
+        transfers = tuple(
+            Transfer(
+                tx_hash=tx["hash"], block=number, tx_index=int(tx["transactionIndex"], 16),
+                sender=_checksum(tx["from"]), to=_checksum(tx["to"]) if tx.get("to") else None,
+                value=int(tx["value"], 16), nonce=int(tx["nonce"], 16),
+            )
+            for tx in raw["transactions"]
+        )
+        return Block(number=int(raw["number"], 16), hash=raw["hash"],
+                     parent_hash=raw["parentHash"], timestamp=int(raw["timestamp"], 16),
                      transfers=transfers)
 
     def balances(self, addresses: Sequence[str], block: int | None = None) -> dict[str, int]:

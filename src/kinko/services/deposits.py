@@ -13,10 +13,14 @@ block below it, the chain was reorganised deeper than the confirmations: the sca
 back to the fork, reverses every deposit credited above it (a critical finding: the
 confirmations setting was too low for this chain), and rescans the new branch, where a
 transaction that made it into the new branch is credited again.
+
+Blocks are read a few ahead on a worker thread, so the node's answer for the next block
+overlaps with booking the current one; a block is still only booked after the one below it.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from kinko.domain.chain import Block, check_address
@@ -27,6 +31,8 @@ from kinko.ports import Chain
 from kinko.services.ledger import Draft, Ledger
 
 __all__ = ["Deposits", "ScanReport"]
+
+_PREFETCH = 4  # blocks read ahead from the node while the current one is booked
 
 
 @dataclass
@@ -69,18 +75,31 @@ class Deposits:
             last = tables.last_block(name)
             addresses = tables.addresses(name)
         number = self.start_block if last is None else last + 1
-        while number <= final and (max_blocks is None or report.scanned < max_blocks):
-            block = self.chain.block(number)
-            report.scanned += 1
-            with self.ledger.store.deposits(write=False) as tables:
-                below = tables.block_hash(name, number - 1)
-            if below is not None and block.parent_hash != below:
-                number = self._rewind(number - 1, report) + 1
-                continue
-            self._credit(block, addresses, report)
-            with self.ledger.store.deposits() as tables:
-                tables.put_block(name, number, block.hash)
-            number += 1
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kinko-fetch") as pool:
+            ahead: dict[int, Future[Block]] = {}  # blocks fetched while earlier ones are booked
+            while number <= final and (max_blocks is None or report.scanned < max_blocks):
+                stop = min(final, number + _PREFETCH)
+                if max_blocks is not None:
+                    stop = min(stop, number + max_blocks - report.scanned - 1)
+                for n in range(number, stop + 1):
+                    if n not in ahead:
+                        ahead[n] = pool.submit(self.chain.block, n)
+                block = ahead.pop(number).result()
+                report.scanned += 1
+                with self.ledger.store.deposits(write=False) as tables:
+                    below = tables.block_hash(name, number - 1)
+                if below is not None and block.parent_hash != below:
+                    for pending in ahead.values():
+                        pending.cancel()
+                    ahead.clear()  # fetched from a branch that is no longer the chain
+                    number = self._rewind(number - 1, report) + 1
+                    continue
+                self._credit(block, addresses, report)
+                with self.ledger.store.deposits() as tables:
+                    tables.put_block(name, number, block.hash)
+                number += 1
+            for pending in ahead.values():
+                pending.cancel()
         return report
 
     def _credit(self, block: Block, addresses: dict[str, tuple[str, str, str]],
@@ -106,9 +125,9 @@ class Deposits:
             return
         results = self.ledger.append(drafts)
         with self.ledger.store.deposits() as tables:
-            for row, result in zip(rows, results, strict=True):
-                if tables.put_deposit(row) and not result.replayed:
-                    report.credited += 1
+            fresh = tables.put_deposits(rows)
+        report.credited += sum(1 for row, result in zip(rows, results, strict=True)
+                               if row["id"] in fresh and not result.replayed)
 
     def _rewind(self, number: int, report: ScanReport) -> int:
         """Find the last block both branches share; reverse the credits above it."""

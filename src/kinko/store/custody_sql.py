@@ -139,13 +139,17 @@ class SqlDeposits:
         self.conn.execute(s.chain_blocks.delete().where(
             s.chain_blocks.c.chain == chain, s.chain_blocks.c.number > number))
 
-    def put_deposit(self, row: dict[str, Any]) -> bool:
-        """Record a credited deposit; False if it was recorded before."""
-        if self.conn.execute(select(s.deposits.c.id).where(
-                s.deposits.c.id == row["id"])).first() is not None:
-            return False
-        self.conn.execute(s.deposits.insert().values(**row))
-        return True
+    def put_deposits(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Record credited deposits; return the ids that were new."""
+        ids = [r["id"] for r in rows]
+        seen: set[str] = set()
+        for i in range(0, len(ids), 900):
+            seen.update(self.conn.execute(select(s.deposits.c.id).where(
+                s.deposits.c.id.in_(ids[i : i + 900]))).scalars())
+        fresh = [r for r in rows if r["id"] not in seen]
+        if fresh:
+            self.conn.execute(s.deposits.insert(), fresh)
+        return {r["id"] for r in fresh}
 
     def credited_after(self, chain: str, number: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(s.deposits).where(
