@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal, NamedTuple
@@ -160,9 +160,11 @@ class Hold:
         return Posting(self.debit, self.asset, value), Posting(self.credit, self.asset, -value)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """An appended journal entry. ``hold`` is set for every kind except ``transfer``."""
+class Entry(NamedTuple):
+    """An appended journal entry. ``hold`` is set for every kind except ``transfer``.
+
+    A named tuple rather than a frozen dataclass: equally immutable, and several times
+    cheaper to build, which matters when a batch seals a million of them."""
 
     seq: int
     kind: EntryKind
@@ -374,8 +376,8 @@ def entry_hash(entry: Entry) -> str:
 
 def seal_entry(entry: Entry, seq: int, prev_hash: str) -> Entry:
     """Give an entry its place in the chain: sequence number, previous hash and own hash."""
-    placed = replace(entry, seq=seq, prev_hash=prev_hash)
-    return replace(placed, hash=entry_hash(placed))
+    placed = entry._replace(seq=seq, prev_hash=prev_hash)
+    return placed._replace(hash=entry_hash(placed))
 
 
 # ---------------------------------------------------------------------------- verify
@@ -435,7 +437,7 @@ class ChainVerifier:
         """The position whose hash this unchanged entry matches, if it was only moved."""
         for distance in range(1, self.reorder_window + 1):
             for candidate in (entry.seq - distance, entry.seq + distance):
-                if candidate > 0 and entry_hash(replace(entry, seq=candidate)) == entry.hash:
+                if candidate > 0 and entry_hash(entry._replace(seq=candidate)) == entry.hash:
                     return candidate
         return None
 

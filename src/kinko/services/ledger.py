@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import (
@@ -60,8 +61,7 @@ __all__ = ["Appended", "Draft", "Ledger", "VerifyReport", "no_cyclic_gc"]
 MAX_KEY = 200
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(NamedTuple):
     """What a client asks the ledger to append (before it has a place in the chain)."""
 
     key: str
@@ -76,8 +76,7 @@ class Draft:
     new_customers_only: bool = False  # opening balances: refuse existing customer balances
 
 
-@dataclass(frozen=True)
-class Appended:
+class Appended(NamedTuple):
     entry: Entry
     replayed: bool  # True when the key was seen before and nothing was written
 
