@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -162,6 +163,17 @@ def _child(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def _run_all(plan: list[tuple[str, str, str, int]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Each figure in its own process, so peak memory is that figure's alone."""
+    out = []
+    for label, kind, backend, n in plan:
+        print(f"running: {label} ...", flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
+                              capture_output=True, text=True, check=True)
+        out.append((label, kind, json.loads(proc.stdout.strip().splitlines()[-1])))
+    return out
+
+
 def _cpu() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -197,18 +209,8 @@ def main() -> None:
         (f"credit {100_000 if not args.quick else 5_000:,} deposit transfers from anvil, SQLite",
          "deposits", "anvil", 5_000 if args.quick else 100_000),
     ]
-    chain_results = []
-    for label, kind, backend, n in chain_plan:
-        print(f"running: {label} ...", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
-                              capture_output=True, text=True, check=True)
-        chain_results.append((label, kind, json.loads(proc.stdout.strip().splitlines()[-1])))
-    results = []
-    for label, kind, backend, n in plan:
-        print(f"running: {label} ...", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
-                              capture_output=True, text=True, check=True)
-        results.append((label, kind, json.loads(proc.stdout.strip().splitlines()[-1])))
+    chain_results = _run_all(chain_plan)
+    results = _run_all(plan)
     baseline = results[0][2]["postings_per_s"]
     lines = [
         "# Benchmark results",
