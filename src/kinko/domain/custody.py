@@ -119,6 +119,7 @@ class CustodyFinding:
     message: str
     amount: int | None = None
     addresses: tuple[str, ...] = ()
+    wallet: str | None = None
 
 
 @dataclass(frozen=True)

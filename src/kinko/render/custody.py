@@ -10,17 +10,21 @@ network, so it can be printed, archived or handed in as it is.
 from __future__ import annotations
 
 import json
+from datetime import UTC, timedelta, timezone
 from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from kinko.domain.custody import CustodyFinding
 from kinko.domain.money import Asset, format_units
 from kinko.domain.report import CustodyReport, CustodyRow
 from kinko.render.tables import render_rows
 
 __all__ = ["LABELS", "render_custody"]
+
+JST = timezone(timedelta(hours=9), "JST")
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -62,6 +66,38 @@ LABELS: dict[str, dict[str, str]] = {
                  "上限：顧客暗号資産の円換算額の5%以下（暗号資産交換業者に関する内閣府令第27条）。"),
     },
 }
+
+# Japanese wording of each finding; the English message comes from the domain
+_JA_FINDINGS = {
+    "hot_ratio_breach": "{asset}：オンライン管理比率が上限を超えています（超過 {amount}）",
+    "total_hot_ratio_breach": "全暗号資産：円換算のオンライン管理比率が上限（5%）を超えています"
+                              "（内閣府令第27条）",
+    "guarantee_shortfall": "{asset}：履行保証暗号資産が不足しています（不足 {amount}）"
+                           "（資金決済法第63条の11の2）",
+    "reserve_shortfall": "{asset}：保有額が顧客預り額に対して不足しています（不足 {amount}）",
+    "hot_above_max": "{asset}：ホットウォレットの残高が上限を超えています（超過 {amount}）",
+    "hot_below_min": "{asset}：ホットウォレットの残高が下限を下回っています（不足 {amount}）",
+    "no_policy": "{asset}：管理方針に上限が定められていません",
+    "no_price": "{asset}：円換算の参照価格がありません",
+    "not_reconciled": "{wallet}：このチェーンのノードが未設定のため、残高照合を行っていません",
+    "no_addresses": "{wallet}：ウォレットのアドレスが登録されていません",
+    "wallet_short": "{wallet}：オンチェーン残高が帳簿残高より {amount} 少ない"
+                    "（記帳されていない流出）",
+    "wallet_unbooked": "{wallet}：オンチェーン残高が帳簿残高より {amount} 多い（未記帳の入金）",
+    "deep_reorg": "承認数を超える深さのチェーン再編成を検出し、入金記帳を取り消しました",
+}
+
+
+def _finding_text(f: CustodyFinding, lang: str, decimals: dict[str, int]) -> str:
+    template = _JA_FINDINGS.get(f.code) if lang == "ja" else None
+    if template is None:
+        return f.message
+    amount = "-"
+    if f.amount is not None and f.asset is not None and f.asset in decimals:
+        amount = f"{format_units(f.amount, Asset(f.asset, 'x', decimals[f.asset]), group=True)} "\
+                 f"{f.asset}"
+    return template.format(asset=f.asset or "-", amount=amount, wallet=f.wallet or f.asset or "-")
+
 
 _SEVERITY = {"en": {"critical": "critical", "warning": "warning", "info": "info"},
              "ja": {"critical": "重大", "warning": "注意", "info": "情報"}}
@@ -111,6 +147,7 @@ def _json(report: CustodyReport) -> str:
         "assets": [row(r) for r in report.rows],
         "total_online_jpy": report.total_online_jpy, "total_jpy": report.total_jpy,
         "findings": [{"code": f.code, "severity": f.severity, "asset": f.asset,
+                      "wallet": f.wallet,
                       "message": f.message, "amount": None if f.amount is None else str(f.amount),
                       "addresses": list(f.addresses)} for f in report.findings],
         "pending": [p.__dict__ for p in report.pending],
@@ -128,8 +165,9 @@ def render_custody(report: CustodyReport, fmt: str, lang: str = "ja") -> str:
                            right=header[1:])
         if fmt == "table":
             text += (labels["verdict_bad"] if report.breaches else labels["verdict_ok"]) + "\n"
+            decimals = {r.asset: r.decimals for r in report.rows}
             for f in report.findings:
-                text += f"  [{_SEVERITY[lang][f.severity]}] {f.message}\n"
+                text += f"  [{_SEVERITY[lang][f.severity]}] {_finding_text(f, lang, decimals)}\n"
         return text
     env = Environment(autoescape=select_autoescape(default=True), trim_blocks=True,
                       lstrip_blocks=True)
@@ -137,10 +175,14 @@ def render_custody(report: CustodyReport, fmt: str, lang: str = "ja") -> str:
         resources.files("kinko.render").joinpath("templates/custody.html.j2").read_text("utf-8"))
     share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
              if report.total_online_jpy is not None and report.total_jpy else None)
+    decimals = {r.asset: r.decimals for r in report.rows}
+    zone = JST if lang == "ja" else UTC
     return template.render(
         L=labels, lang=lang, report=report, header=header, rows=_table_rows(report),
+        generated=report.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+        findings=[(f, _finding_text(f, lang, decimals)) for f in report.findings],
         severity=_SEVERITY[lang], total_share=_pct(share),
         total_limit=_pct(report.total_max_hot_ratio), yen=_yen,
         fmt_amount=lambda asset, decimals, v: format_units(v, Asset(asset, "x", decimals),
                                                            group=True),
-        decimals={r.asset: r.decimals for r in report.rows})
+        decimals=decimals)

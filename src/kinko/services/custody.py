@@ -421,11 +421,13 @@ class Custody:
             if self.chain is None or chain_name != self.chain.name:
                 findings.append(CustodyFinding(
                     "not_reconciled", "info", wallet.asset,
-                    f"{wallet.name}: no node for chain {chain_name}; not reconciled"))
+                    f"{wallet.name}: no node for chain {chain_name}; not reconciled",
+                    wallet=wallet.name))
                 continue
             if not wallet.addresses:
                 findings.append(CustodyFinding("no_addresses", "warning", wallet.asset,
-                                               f"{wallet.name}: no addresses registered"))
+                                               f"{wallet.name}: no addresses registered",
+                                               wallet=wallet.name))
                 continue
             on_chain = sum(self.chain.balances(list(wallet.addresses), block).values())
             expected = booked + in_flight.get(wallet.name, 0)
@@ -436,12 +438,12 @@ class Custody:
                 findings.append(CustodyFinding(
                     "wallet_short", "critical", wallet.asset,
                     f"{wallet.name}: {-gap} minor units less on chain than in the ledger: "
-                    "funds left without a booked movement", -gap, wallet.addresses))
+                    "funds left without a booked movement", -gap, wallet.addresses, wallet.name))
             elif gap > 0:
                 findings.append(CustodyFinding(
                     "wallet_unbooked", "warning", wallet.asset,
                     f"{wallet.name}: {gap} minor units on chain that the ledger does not have",
-                    gap, wallet.addresses))
+                    gap, wallet.addresses, wallet.name))
         return findings
 
     def check(self, *, block: int | None = None, at: datetime | None = None,
