@@ -1,0 +1,476 @@
+"""Withdrawal screening: an ordered pipeline of rules, each with an action and a reason.
+
+Every withdrawal is checked before anything is signed. Each rule kind is registered once in
+:data:`RULE_KINDS` (its parameters and what it detects), which drives parsing of the policy
+file, ``kinko withdrawals rules`` and the documentation. A rule that matches produces a
+:class:`RuleHit`; the decision is the strictest action among the hits (``block`` over
+``review`` over ``allow``), and it keeps every hit and the policy version so it can be
+explained later::
+
+    rules = parse_rules([{"kind": "max_amount", "asset": "ETH", "amount": "100",
+                          "action": "review", "reason": "large withdrawal"}], assets, "policy")
+    decision = screen(request, rules, context, policy_version=3)
+    decision.outcome      # "review"
+    decision.hits[0].detail
+
+A tripped circuit breaker (for the asset, or global) turns every ``allow`` into ``review``.
+Rules are pure functions of the request and a :class:`Context` the service prepares (the
+history, lists and balances they need), so screening is deterministic and testable.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Literal
+
+from kinko.domain.money import AssetRegistry, format_units, parse_units
+from kinko.errors import ConfigError, KinkoError
+
+__all__ = [
+    "OUTCOMES",
+    "RULE_KINDS",
+    "Context",
+    "Decision",
+    "Label",
+    "Outcome",
+    "Past",
+    "Request",
+    "Rule",
+    "RuleHit",
+    "parse_duration",
+    "parse_rules",
+    "screen",
+]
+
+Outcome = Literal["allow", "review", "block"]
+OUTCOMES: tuple[Outcome, ...] = ("allow", "review", "block")
+_RANK = {"allow": 0, "review": 1, "block": 2}
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    customer: str
+    asset: str
+    amount: int
+    destination: str
+    at: datetime
+    tier: str = "standard"
+
+
+@dataclass(frozen=True)
+class Past:
+    """An earlier withdrawal that was not blocked or rejected."""
+
+    customer: str
+    asset: str
+    amount: int
+    destination: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Label:
+    """What a deny list says about an address (TagPack ``label``/``category``/``actor``)."""
+
+    address: str
+    label: str
+    source: str
+    category: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    history: Sequence[Past] = ()  # recent withdrawals of every customer
+    customer_amounts: Sequence[int] = ()  # this customer's earlier amounts of this asset
+    known_destinations: frozenset[str] = frozenset()  # lower-cased, used before by him
+    allow_list: Mapping[str, datetime] = field(default_factory=dict)  # lower-cased -> added
+    deny: Mapping[str, Label] = field(default_factory=dict)  # lower-cased address -> label
+    hot_balance: int | None = None
+    tripped: frozenset[str] = frozenset()  # tripped breakers: asset symbols and/or "*"
+    utc_offset_hours: int = 9  # the exchange's local time, for the unusual-hour rule
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: str
+    kind: str
+    action: Outcome
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    hits: tuple[RuleHit, ...]
+    policy_version: int
+
+    def explain(self) -> list[str]:
+        if not self.hits:
+            return [f"allow: no rule matched (policy version {self.policy_version})"]
+        return [f"{h.action}: {h.rule} ({h.kind}): {h.reason}: {h.detail}" for h in self.hits]
+
+
+# ---------------------------------------------------------------------------- rules
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: Any) -> timedelta:
+    match = _DURATION.match(str(text).strip())
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a duration like 30m, 24h or 30d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A configured rule; subclasses implement :meth:`check` for one kind."""
+
+    kind: ClassVar[str]
+    doc: ClassVar[str]
+    params: ClassVar[dict[str, str]]  # parameter -> meaning
+    name: str
+    action: Outcome
+    reason: str
+    asset: str | None = None
+
+    def applies(self, request: Request) -> bool:
+        return self.asset is None or self.asset == request.asset
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        """A description of the match, or None."""
+        raise NotImplementedError
+
+
+def _fmt(units: int, decimals: int) -> str:
+    from kinko.domain.money import Asset
+
+    return format_units(units, Asset("X", "x", decimals), group=True)
+
+
+@dataclass(frozen=True)
+class MaxAmount(Rule):
+    kind: ClassVar[str] = "max_amount"
+    doc: ClassVar[str] = "One withdrawal above a maximum (per asset, optionally per tier)."
+    params: ClassVar[dict[str, str]] = {"amount": "maximum, in whole units of the asset",
+                                        "tier": "only customers of this tier (optional)"}
+    amount: int = 0
+    tier: str | None = None
+    decimals: int = 0
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        if self.tier is not None and request.tier != self.tier:
+            return None
+        if request.amount > self.amount:
+            return (f"{_fmt(request.amount, self.decimals)} {request.asset} is above "
+                    f"{_fmt(self.amount, self.decimals)}")
+        return None
+
+
+@dataclass(frozen=True)
+class Window(Rule):
+    kind: ClassVar[str] = "window"
+    doc: ClassVar[str] = ("Rolling window of amount and/or count per customer, per destination, "
+                          "per asset or across everyone.")
+    params: ClassVar[dict[str, str]] = {
+        "scope": "customer, destination, asset or all",
+        "duration": "window length: 1h, 24h, 30d ...",
+        "max_amount": "most that may leave in the window, whole units (optional)",
+        "max_count": "most withdrawals in the window (optional)",
+    }
+    scope: str = "customer"
+    duration: timedelta = timedelta(hours=24)
+    max_amount: int | None = None
+    max_count: int | None = None
+    decimals: int = 0
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        since = request.at - self.duration
+        dest = request.destination.lower()
+        total, count = request.amount, 1
+        for p in ctx.history:
+            if p.at <= since or p.at > request.at or p.asset != request.asset:
+                continue
+            if self.scope == "customer" and p.customer != request.customer:
+                continue
+            if self.scope == "destination" and p.destination.lower() != dest:
+                continue
+            total += p.amount
+            count += 1
+        if self.max_amount is not None and total > self.max_amount:
+            return (f"{_fmt(total, self.decimals)} {request.asset} per {self.scope} within "
+                    f"{self.duration} (limit {_fmt(self.max_amount, self.decimals)})")
+        if self.max_count is not None and count > self.max_count:
+            return (f"{count} withdrawals per {self.scope} within {self.duration} "
+                    f"(limit {self.max_count})")
+        return None
+
+
+@dataclass(frozen=True)
+class HotShare(Rule):
+    kind: ClassVar[str] = "hot_share"
+    doc: ClassVar[str] = "One withdrawal taking more than a share of the hot wallet's balance."
+    params: ClassVar[dict[str, str]] = {"max_share": "ratio of the hot balance, e.g. 0.1"}
+    max_share: Decimal = Decimal("0.1")
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        if ctx.hot_balance is None:
+            return None
+        p, q = self.max_share.as_integer_ratio()
+        if request.amount * q > p * ctx.hot_balance:
+            share = Decimal(request.amount) / Decimal(ctx.hot_balance or 1) * 100
+            return f"{share:.1f}% of the hot wallet (limit {self.max_share * 100}%)"
+        return None
+
+
+@dataclass(frozen=True)
+class AllowList(Rule):
+    kind: ClassVar[str] = "allow_list"
+    doc: ClassVar[str] = ("Destination not on the customer's allow list, or added less than a "
+                          "cooling-off period ago.")
+    params: ClassVar[dict[str, str]] = {"cooling_off": "how long a new address waits: 24h ..."}
+    cooling_off: timedelta = timedelta(hours=24)
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        added = ctx.allow_list.get(request.destination.lower())
+        if added is None:
+            return f"{request.destination} is not on the customer's allow list"
+        if request.at - added < self.cooling_off:
+            return (f"{request.destination} was added {request.at - added} ago "
+                    f"(cooling-off {self.cooling_off})")
+        return None
+
+
+@dataclass(frozen=True)
+class DenyList(Rule):
+    kind: ClassVar[str] = "deny_list"
+    doc: ClassVar[str] = ("Destination on a deny list (GraphSense TagPacks, CSV lists such as "
+                          "sanctions or phishing labels, trace results).")
+    params: ClassVar[dict[str, str]] = {}
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        label = ctx.deny.get(request.destination.lower())
+        if label is None:
+            return None
+        who = f" ({label.actor})" if label.actor else ""
+        return f"{request.destination} is listed as {label.label!r}{who} by {label.source}"
+
+
+@dataclass(frozen=True)
+class ZScore(Rule):
+    kind: ClassVar[str] = "zscore"
+    doc: ClassVar[str] = ("Amount far from the customer's own history: robust z-score "
+                          "0.6745·(x − median)/MAD above a threshold.")
+    params: ClassVar[dict[str, str]] = {"threshold": "z above which the rule matches, e.g. 3.5",
+                                        "min_history": "fewest earlier withdrawals to judge by"}
+    threshold: Decimal = Decimal("3.5")
+    min_history: int = 5
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        amounts = list(ctx.customer_amounts)
+        if len(amounts) < self.min_history:
+            return None
+        median = statistics.median(amounts)
+        mad = statistics.median(abs(a - median) for a in amounts)
+        if mad == 0:
+            if request.amount <= median:
+                return None
+            return (f"{request.amount} minor units against a constant history of {median}")
+        z = Decimal("0.6745") * (Decimal(request.amount) - Decimal(median)) / Decimal(mad)
+        if z > self.threshold:
+            return f"robust z-score {z:.1f} over {len(amounts)} earlier withdrawals"
+        return None
+
+
+@dataclass(frozen=True)
+class NewDestination(Rule):
+    kind: ClassVar[str] = "new_destination"
+    doc: ClassVar[str] = "First withdrawal by this customer to this destination."
+    params: ClassVar[dict[str, str]] = {}
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        if request.destination.lower() in ctx.known_destinations:
+            return None
+        return f"first withdrawal to {request.destination}"
+
+
+@dataclass(frozen=True)
+class UnusualHour(Rule):
+    kind: ClassVar[str] = "unusual_hour"
+    doc: ClassVar[str] = "Requested at a local hour when this exchange's customers rarely act."
+    params: ClassVar[dict[str, str]] = {"start_hour": "first unusual hour (local, 0-23)",
+                                        "end_hour": "first usual hour again (local, 0-23)"}
+    start_hour: int = 1
+    end_hour: int = 6
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        hour = (request.at + timedelta(hours=ctx.utc_offset_hours)).hour
+        inside = (self.start_hour <= hour < self.end_hour if self.start_hour < self.end_hour
+                  else hour >= self.start_hour or hour < self.end_hour)
+        return f"requested at {hour:02d}h local time" if inside else None
+
+
+@dataclass(frozen=True)
+class OutflowRate(Rule):
+    kind: ClassVar[str] = "outflow_rate"
+    doc: ClassVar[str] = ("The asset's outflow over a window, this request included, above a "
+                          "multiple of its average over the windows before (trips the breaker).")
+    params: ClassVar[dict[str, str]] = {"duration": "window length, e.g. 1h",
+                                        "baseline_windows": "how many earlier windows to average",
+                                        "factor": "multiple of the baseline that matches, e.g. 5",
+                                        "min_amount": "ignore outflows below this (whole units)"}
+    duration: timedelta = timedelta(hours=1)
+    baseline_windows: int = 24
+    factor: Decimal = Decimal(5)
+    min_amount: int = 0
+    decimals: int = 0
+
+    def check(self, request: Request, ctx: Context) -> str | None:
+        now = request.at
+        current = request.amount
+        earlier = 0
+        horizon = now - self.duration * (self.baseline_windows + 1)
+        for p in ctx.history:
+            if p.asset != request.asset or p.at <= horizon or p.at > now:
+                continue
+            if p.at > now - self.duration:
+                current += p.amount
+            else:
+                earlier += p.amount
+        if current <= self.min_amount:
+            return None
+        p_, q_ = self.factor.as_integer_ratio()
+        # current > factor × (earlier / windows), in integers
+        if current * q_ * self.baseline_windows > p_ * earlier:
+            baseline = Decimal(earlier) / self.baseline_windows
+            return (f"{_fmt(current, self.decimals)} {request.asset} within {self.duration}, "
+                    f"baseline {_fmt(int(baseline), self.decimals)} per window")
+        return None
+
+
+RULE_KINDS: dict[str, type[Rule]] = {k.kind: k for k in (
+    MaxAmount, Window, HotShare, AllowList, DenyList, ZScore, NewDestination, UnusualHour,
+    OutflowRate)}
+_COMMON = {"kind", "name", "action", "reason", "asset"}
+
+
+def _ratio(value: Any) -> Decimal:
+    try:
+        ratio = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not ratio.is_finite() or ratio < 0:
+        raise ValueError(f"{value!r} must be a number ≥ 0")
+    return ratio
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} must be a whole number ≥ 0")
+    return value
+
+
+def _hour(value: Any) -> int:
+    if _count(value) > 23:
+        raise ValueError(f"{value!r} must be an hour 0-23")
+    return int(value)
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "duration": parse_duration, "cooling_off": parse_duration, "max_share": _ratio,
+    "threshold": _ratio, "factor": _ratio, "min_history": _count, "max_count": _count,
+    "baseline_windows": _count, "start_hour": _hour, "end_hour": _hour,
+    "tier": lambda v: str(v), "scope": lambda v: _scope(v),
+}
+_AMOUNTS = {"amount", "max_amount", "min_amount"}
+
+
+def _scope(value: Any) -> str:
+    if value not in ("customer", "destination", "asset", "all"):
+        raise ValueError(f"{value!r} must be customer, destination, asset or all")
+    return str(value)
+
+
+def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
+                where: str) -> tuple[Rule, ...]:
+    """Check the ``[[screening.rules]]`` of a policy; the field is named on any error."""
+    rules: list[Rule] = []
+    names: set[str] = set()
+    for i, spec in enumerate(raw):
+        label = f"{where}: screening.rules[{i}]"
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{label} must be a table")
+        kind = RULE_KINDS.get(str(spec.get("kind")))
+        if kind is None:
+            raise ConfigError(f"{label}.kind {spec.get('kind')!r} is not one of "
+                              f"{', '.join(RULE_KINDS)}")
+        unknown = sorted(set(spec) - _COMMON - set(kind.params))
+        if unknown:
+            raise ConfigError(f"{label}: {kind.kind} has no parameter(s) {', '.join(unknown)}")
+        action = spec.get("action")
+        if action not in OUTCOMES:
+            raise ConfigError(f"{label}.action must be allow, review or block")
+        name = str(spec.get("name") or f"{kind.kind}-{i + 1}")
+        if name in names:
+            raise ConfigError(f"{label}.name {name!r} is used twice")
+        names.add(name)
+        values: dict[str, Any] = {"name": name, "action": action,
+                                  "reason": str(spec.get("reason") or kind.doc)}
+        asset = None
+        if "asset" in spec:
+            try:
+                asset = registry[str(spec["asset"])]
+            except KinkoError as exc:
+                raise ConfigError(f"{label}.asset: {exc.message}") from None
+            values["asset"] = asset.symbol
+            if "decimals" in kind.__dataclass_fields__:
+                values["decimals"] = asset.decimals
+        for param in kind.params:
+            if param not in spec:
+                continue
+            try:
+                if param in _AMOUNTS:
+                    if asset is None:
+                        raise ValueError("an amount needs the rule's asset")
+                    values[param] = parse_units(str(spec[param]), asset)
+                else:
+                    values[param] = _PARSERS[param](spec[param])
+            except (ValueError, KinkoError) as exc:
+                reason = exc.message if isinstance(exc, KinkoError) else str(exc)
+                raise ConfigError(f"{label}.{param}: {reason}") from None
+        if kind.kind == "max_amount" and "amount" not in values:
+            raise ConfigError(f"{label}: max_amount needs amount and asset")
+        if kind.kind == "window" and "max_amount" not in values and "max_count" not in values:
+            raise ConfigError(f"{label}: a window needs max_amount or max_count")
+        rules.append(kind(**values))
+    return tuple(rules)
+
+
+def screen(request: Request, rules: Sequence[Rule], ctx: Context,
+           policy_version: int) -> Decision:
+    """Run every rule; the strictest action wins; a tripped breaker means at least review."""
+    hits = []
+    for rule in rules:
+        if not rule.applies(request):
+            continue
+        detail = rule.check(request, ctx)
+        if detail is not None:
+            hits.append(RuleHit(rule.name, rule.kind, rule.action, rule.reason, detail))
+    if request.asset in ctx.tripped or "*" in ctx.tripped:
+        scope = "global" if "*" in ctx.tripped else request.asset
+        hits.append(RuleHit("circuit-breaker", "breaker", "review",
+                            "the circuit breaker is tripped", f"{scope} breaker is tripped"))
+    outcome: Outcome = "allow"
+    for h in hits:
+        if _RANK[h.action] > _RANK[outcome]:
+            outcome = h.action
+    return Decision(outcome, tuple(hits), policy_version)

@@ -1,0 +1,172 @@
+"""Screening rules one by one, the pipeline's strictest-wins decision, the breaker, rule
+parsing errors, and deny lists read from the real TagPacks and the Etherscan label CSV."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kinko.domain.labels import address_key, parse_csv_labels, parse_tagpack
+from kinko.domain.money import AssetRegistry
+from kinko.domain.screening import (
+    RULE_KINDS,
+    Context,
+    Label,
+    Past,
+    Request,
+    parse_rules,
+    screen,
+)
+from kinko.errors import ConfigError, InputFileError
+
+REG = AssetRegistry.default()
+E = 10**18
+T = datetime(2018, 1, 26, 3, 0, tzinfo=UTC)  # 12:00 JST
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+def req(amount: int = 1 * E, dest: str = DEST, at: datetime = T, customer: str = "C1",
+        asset: str = "ETH") -> Request:
+    return Request("W1", customer, asset, amount, dest, at)
+
+
+def rules(*specs: dict[str, Any]) -> Any:
+    return parse_rules(list(specs), REG, "policy.toml")
+
+
+def decide(rule: dict[str, Any], request: Request, ctx: Context | None = None) -> str:
+    return screen(request, rules(rule), ctx or Context(), 1).outcome
+
+
+def test_max_amount_and_tier() -> None:
+    r = {"kind": "max_amount", "asset": "ETH", "amount": "10", "action": "review"}
+    assert decide(r, req(10 * E)) == "allow"
+    assert decide(r, req(10 * E + 1)) == "review"
+    assert decide({**r, "tier": "vip"}, req(11 * E)) == "allow"
+    assert decide(r, req(11 * 10**8, asset="BTC")) == "allow"  # other asset
+
+
+def test_windows_by_scope() -> None:
+    history = [Past("C1", "ETH", 4 * E, DEST, T - timedelta(hours=2)),
+               Past("C2", "ETH", 4 * E, DEST, T - timedelta(hours=3)),
+               Past("C1", "ETH", 4 * E, DEST, T - timedelta(hours=30))]
+    ctx = Context(history=history)
+    base = {"kind": "window", "asset": "ETH", "duration": "24h", "action": "review"}
+    assert decide({**base, "scope": "customer", "max_amount": "5"}, req(1 * E), ctx) == "allow"
+    assert decide({**base, "scope": "customer", "max_amount": "5"}, req(2 * E), ctx) == "review"
+    assert decide({**base, "scope": "all", "max_amount": "8"}, req(1 * E), ctx) == "review"
+    assert decide({**base, "scope": "destination", "max_count": 2}, req(1 * E), ctx) == "review"
+    assert decide({**base, "scope": "customer", "max_count": 2}, req(1 * E), ctx) == "allow"
+
+
+def test_hot_share() -> None:
+    r = {"kind": "hot_share", "asset": "ETH", "max_share": "0.1", "action": "review"}
+    assert decide(r, req(10 * E), Context(hot_balance=100 * E)) == "allow"
+    assert decide(r, req(10 * E + 1), Context(hot_balance=100 * E)) == "review"
+
+
+def test_allow_list_with_cooling_off() -> None:
+    r = {"kind": "allow_list", "cooling_off": "24h", "action": "review"}
+    assert decide(r, req(), Context()) == "review"
+    assert decide(r, req(), Context(allow_list={DEST.lower(): T - timedelta(hours=2)})) == "review"
+    assert decide(r, req(), Context(allow_list={DEST.lower(): T - timedelta(hours=25)})) == "allow"
+
+
+def test_zscore_against_own_history() -> None:
+    r = {"kind": "zscore", "threshold": "3.5", "min_history": 5, "action": "review"}
+    history = [1 * E, 2 * E, 1 * E, 3 * E, 2 * E, 2 * E]
+    assert decide(r, req(3 * E), Context(customer_amounts=history)) == "allow"
+    assert decide(r, req(50 * E), Context(customer_amounts=history)) == "review"
+    assert decide(r, req(50 * E), Context(customer_amounts=history[:4])) == "allow"  # too little
+
+
+def test_new_destination_and_unusual_hour() -> None:
+    assert decide({"kind": "new_destination", "action": "review"}, req()) == "review"
+    assert decide({"kind": "new_destination", "action": "review"}, req(),
+                  Context(known_destinations=frozenset({DEST.lower()}))) == "allow"
+    night = {"kind": "unusual_hour", "start_hour": 1, "end_hour": 6, "action": "review"}
+    assert decide(night, req(at=T)) == "allow"  # 12:00 JST
+    assert decide(night, req(at=datetime(2018, 1, 25, 17, 2, tzinfo=UTC))) == "review"  # 02:02
+
+
+def test_outflow_rate_against_baseline() -> None:
+    history = [Past(f"C{i}", "ETH", 1 * E, DEST, T - timedelta(hours=i + 1, minutes=30))
+               for i in range(24)]  # 1 ETH an hour for a day
+    r = {"kind": "outflow_rate", "asset": "ETH", "duration": "1h", "baseline_windows": 24,
+         "factor": "5", "action": "block"}
+    assert decide(r, req(2 * E), Context(history=history)) == "allow"
+    assert decide(r, req(6 * E), Context(history=history)) == "block"
+
+
+def test_strictest_action_wins_and_every_hit_is_kept() -> None:
+    rs = rules({"kind": "new_destination", "action": "review", "reason": "new address"},
+               {"kind": "deny_list", "action": "block", "reason": "sanctioned"},
+               {"kind": "max_amount", "asset": "ETH", "amount": "100", "action": "review"})
+    deny = {DEST.lower(): Label(DEST, "Lazarus Group", "OFAC")}
+    d = screen(req(), rs, Context(deny=deny), policy_version=7)
+    assert d.outcome == "block" and [h.kind for h in d.hits] == ["new_destination", "deny_list"]
+    assert d.policy_version == 7 and "Lazarus Group" in d.explain()[1]
+
+
+def test_tripped_breaker_turns_allow_into_review() -> None:
+    assert screen(req(), (), Context(tripped=frozenset({"ETH"})), 1).outcome == "review"
+    assert screen(req(asset="BTC", amount=1), (), Context(tripped=frozenset({"ETH"})),
+                  1).outcome == "allow"
+    assert screen(req(), (), Context(tripped=frozenset({"*"})), 1).outcome == "review"
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"kind": "teleport", "action": "block"}, "is not one of"),
+    ({"kind": "max_amount", "asset": "ETH", "amount": "1", "action": "maybe"}, "action"),
+    ({"kind": "max_amount", "asset": "ETH", "amount": "1.0000000000000000001", "action": "review"},
+     "19 decimal places"),
+    ({"kind": "max_amount", "amount": "1", "action": "review"}, "needs the rule's asset"),
+    ({"kind": "window", "asset": "ETH", "duration": "forever", "max_count": 1,
+      "action": "review"}, "not a duration"),
+    ({"kind": "window", "asset": "ETH", "duration": "1h", "action": "review"}, "max_amount or"),
+    ({"kind": "deny_list", "action": "block", "colour": "red"}, "no parameter"),
+    ({"kind": "unusual_hour", "start_hour": 25, "action": "review"}, "hour 0-23"),
+])
+def test_bad_rules_name_the_field(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        rules(spec)
+
+
+def test_every_rule_kind_is_documented() -> None:
+    for kind in RULE_KINDS.values():
+        assert kind.doc and kind.kind
+        assert all(isinstance(v, str) and v for v in kind.params.values())
+
+
+def test_real_tagpacks_and_label_csv() -> None:
+    ofac = parse_tagpack((DATA / "tagpacks" / "ofac.yaml").read_text(), "ofac.yaml")
+    assert len(ofac) > 100
+    label, currency = ofac[0]
+    assert label.source.startswith("https://www.treasury.gov") and currency == "BTC"
+    usdt = parse_tagpack((DATA / "tagpacks" / "usdt_blacklist.yaml").read_text(), "usdt.yaml")
+    assert all(c in ("ETH", "TRX") for _, c in usdt) and usdt[0][0].label == "USDT_blacklisted"
+    hacks = parse_tagpack((DATA / "tagpacks" / "hacks.yaml").read_text(), "hacks.yaml")
+    assert any(lbl.actor for lbl, _ in hacks)
+    etherscan = parse_csv_labels(
+        (DATA / "labels" / "etherscan_malicious_labels.csv").read_text(), "etherscan.csv")
+    assert len(etherscan) == 7780 and etherscan[0].label.startswith("Fake_Phishing")
+    deny = {address_key(lbl.address): lbl for lbl in etherscan}
+    listed = etherscan[0].address.upper().replace("0X", "0x")  # another spelling, same address
+    d = screen(req(dest=listed), rules({"kind": "deny_list", "action": "block"}),
+               Context(deny=deny), 1)
+    assert d.outcome == "block" and "etherscan-phish-hack-list" in d.hits[0].detail
+
+
+def test_bad_label_files_name_file_and_line() -> None:
+    with pytest.raises(InputFileError, match=r"bad.yaml:3: not valid YAML"):
+        parse_tagpack("title: x\ntags: [\n  - : :\n", "bad.yaml")
+    with pytest.raises(InputFileError, match="no address"):
+        parse_tagpack("title: x\ntags:\n- label: y\n", "t.yaml")
+    with pytest.raises(InputFileError, match="no address column"):
+        parse_csv_labels("foo,bar\n1,2\n", "l.csv")
+    with pytest.raises(InputFileError, match="l.csv:3: empty address"):
+        parse_csv_labels("address,label\n0xab,x\n,y\n", "l.csv")
