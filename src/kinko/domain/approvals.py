@@ -42,7 +42,7 @@ __all__ = [
     "signing_bytes",
 ]
 
-ProposalKind = Literal["sweep", "refill", "policy"]
+ProposalKind = Literal["sweep", "refill", "policy", "withdrawal", "breaker"]
 
 
 @dataclass(frozen=True)

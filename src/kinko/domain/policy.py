@@ -35,12 +35,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kinko.domain.money import AssetRegistry, format_units, parse_units
+from kinko.domain.screening import parse_rules
 from kinko.errors import ConfigError, KinkoError
 
 __all__ = ["Approver", "AssetPolicy", "Policy", "parse_policy"]
 
 _TOP = {"version", "quorum", "proposal_ttl_hours", "total_max_hot_ratio", "warm_counts_as_hot",
-        "approvers", "assets"}
+        "approvers", "assets", "screening"}
 _ASSET = {"max_hot_ratio", "target_hot_ratio", "hot_min", "hot_max", "cold_wallet"}
 
 
@@ -69,6 +70,7 @@ class Policy:
     total_max_hot_ratio: Decimal = Decimal("0.05")
     proposal_ttl_hours: int = 24
     warm_counts_as_hot: bool = True
+    screening_rules: tuple[dict[str, Any], ...] = ()  # checked by screening.parse_rules
 
     def approver(self, name: str) -> Approver | None:
         return next((a for a in self.approvers if a.name == name), None)
@@ -90,6 +92,7 @@ class Policy:
                     "cold_wallet": p.cold_wallet}
                 for s, p in sorted(self.assets.items())
             },
+            "screening_rules": [dict(r) for r in self.screening_rules],
         }
 
     @property
@@ -168,13 +171,18 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         cold = raw.get("cold_wallet")
         assets[asset.symbol] = AssetPolicy(asset.symbol, max_ratio, target, hot_min, hot_max,
                                            str(cold) if cold is not None else None)
+    screening = data.get("screening") or {}
+    if not isinstance(screening, Mapping) or set(screening) - {"rules"}:
+        raise ConfigError(f"{where}: [screening] takes only a list of [[screening.rules]]")
+    raw_rules = tuple(dict(r) for r in screening.get("rules") or [])
+    parse_rules(raw_rules, registry, where)  # refuse a bad rule when the policy is loaded
     ttl = _whole(data.get("proposal_ttl_hours", 24), f"{where}: proposal_ttl_hours", 1)
     warm = data.get("warm_counts_as_hot", True)
     if not isinstance(warm, bool):
         raise ConfigError(f"{where}: warm_counts_as_hot must be true or false")
     return Policy(version, quorum, tuple(approvers), assets,
                   _ratio(data.get("total_max_hot_ratio", "0.05"),
-                         f"{where}: total_max_hot_ratio"), ttl, warm)
+                         f"{where}: total_max_hot_ratio"), ttl, warm, raw_rules)
 
 
 def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> Policy:
@@ -188,4 +196,5 @@ def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> P
     return Policy(int(data["version"]), int(data["quorum"]),
                   tuple(Approver(a["name"], a["public_key"]) for a in data["approvers"]),
                   assets, Decimal(data["total_max_hot_ratio"]), int(data["proposal_ttl_hours"]),
-                  bool(data["warm_counts_as_hot"]))
+                  bool(data["warm_counts_as_hot"]),
+                  tuple(dict(r) for r in data.get("screening_rules", [])))

@@ -231,6 +231,24 @@ class Custody:
                 "from_address": src.addresses[0] if src.addresses else None,
                 "to_address": dst.addresses[0] if dst.addresses else None}
 
+    def propose(self, kind: str, payload: dict[str, object], proposer: str, detail: str,
+                proposal_id: str | None = None) -> ProposalView:
+        """Put any action to the quorum of the active policy (withdrawals, breaker resets)."""
+        policy = self._require_policy()
+        proposal = self._new_proposal(kind, payload, proposer, policy, self.clock.now())
+        if proposal_id is not None:
+            proposal = Proposal(proposal_id, proposal.kind, proposal.payload, proposal.proposer,
+                                proposal.created_at, proposal.expires_at, proposal.policy_version)
+        with self.ledger.store.custody() as (_, tables):
+            tables.put_proposal(proposal, detail)
+        view = self.proposal(proposal.id)
+        assert view is not None
+        return view
+
+    def mark_executed(self, proposal_id: str) -> None:
+        with self.ledger.store.custody() as (_, tables):
+            tables.set_state(proposal_id, "approved", "executed")
+
     def proposal(self, proposal_id: str) -> ProposalView | None:
         with self.ledger.store.custody(write=False) as (_, tables):
             row = tables.proposal(proposal_id)

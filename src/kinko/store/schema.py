@@ -180,3 +180,47 @@ deposits = Table(
     Column("state", String(10), nullable=False),  # credited, reverted
     Index("ix_deposits_block", "chain", "block"),
 )
+
+withdrawals = Table(
+    "withdrawals", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("customer", String(128), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("destination", String(128), nullable=False),
+    Column("wallet", String(64), nullable=False),
+    Column("requested_us", BigInteger, nullable=False),
+    Column("requester", String(128), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("decision", Text, nullable=False),  # JSON: outcome, hits, policy version
+    Column("tx_hash", String(66), nullable=True),
+    Index("ix_withdrawals_customer", "customer", "requested_us"),
+    Index("ix_withdrawals_time", "requested_us"),
+)
+
+allow_list = Table(
+    "allow_list", metadata,
+    Column("customer", String(128), primary_key=True),
+    Column("address", String(128), primary_key=True),  # compared lower-cased
+    Column("added_us", BigInteger, nullable=False),
+)
+
+deny_labels = Table(
+    "deny_labels", metadata,
+    Column("address", String(128), primary_key=True),  # address_key()
+    Column("label", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("list_name", String(200), nullable=False),
+)
+
+breaker_events = Table(
+    "breaker_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(16), nullable=False),  # an asset symbol, or "*" for global
+    Column("event", String(8), nullable=False),  # trip, reset
+    Column("at_us", BigInteger, nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+)

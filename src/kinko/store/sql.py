@@ -34,6 +34,7 @@ from kinko.store import schema as s
 
 if TYPE_CHECKING:
     from kinko.store.custody_sql import SqlCustody, SqlDeposits
+    from kinko.store.screening_sql import SqlScreening
 
 __all__ = ["SqlStore", "from_us", "open_store", "to_us"]
 
@@ -179,6 +180,16 @@ class SqlStore:
     def reader(self) -> Iterator[SqlLedger]:
         with self._connection(write=False) as conn:
             yield SqlLedger(conn, self.dialect)
+
+    @contextmanager
+    def screening(self, *, write: bool = True) -> Iterator[SqlScreening]:
+        """A transaction over the screening tables (serialised with ledger writes if
+        ``write``)."""
+        from kinko.store.screening_sql import SqlScreening
+
+        opener = self.writer if write else self.reader
+        with opener() as ledger:
+            yield SqlScreening(ledger.conn)
 
     @contextmanager
     def deposits(self, *, write: bool = True) -> Iterator[SqlDeposits]:

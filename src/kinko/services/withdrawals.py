@@ -1,0 +1,351 @@
+"""Withdrawals: screened before anything is signed, held for people when in doubt.
+
+Lifecycle::
+
+    request ──screen──▶ allowed ─────────────────────▶ sent ──N confirmations──▶ confirmed
+               │        review ──m-of-n approvals──▶ approved ─▶ sent ─▶ ...
+               │          └──reject / expiry──▶ rejected / expired
+               └──────▶ blocked
+
+The customer's funds are reserved by a ledger hold from the request on (an overdraft is
+refused before anything is recorded); block, rejection and expiry void it; confirmation
+posts it, with the network fee booked to ``fees``. A withdrawal held for review becomes a
+proposal of kind ``withdrawal``: its approvers sign it with their Ed25519 keys, and the
+requester may not approve their own request. Every decision keeps its rule hits and the
+policy version (``kinko withdrawals explain``).
+
+The circuit breaker, per asset or global (``*``), sends every withdrawal of its scope to
+review while tripped. It trips by hand, or when an ``outflow_rate`` rule matches; only a
+quorum-approved proposal of kind ``breaker`` resets it. Every trip and reset is logged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from kinko.domain.chain import check_address
+from kinko.domain.ledger import Hold, Posting, parse_account
+from kinko.domain.labels import address_key, parse_csv_labels, parse_tagpack
+from kinko.domain.screening import (
+    Context,
+    Decision,
+    OutflowRate,
+    Request,
+    Rule,
+    RuleHit,
+    Window,
+    parse_rules,
+    screen,
+)
+from kinko.errors import (
+    ApprovalError,
+    BadInput,
+    ChainRejected,
+    ConfigError,
+    IdempotencyConflict,
+    InputFileError,
+    InvalidAmount,
+)
+from kinko.services.custody import Custody, ProposalView
+
+__all__ = ["WithdrawalView", "Withdrawals"]
+
+_OPEN = ("allowed", "review", "approved")
+
+
+@dataclass(frozen=True)
+class WithdrawalView:
+    id: str
+    customer: str
+    asset: str
+    amount: int
+    destination: str
+    state: str
+    decision: Decision
+    tx_hash: str | None
+    approvals: int = 0
+    quorum: int = 0
+
+
+def _decision_json(d: Decision) -> str:
+    return json.dumps({"outcome": d.outcome, "policy_version": d.policy_version,
+                       "hits": [h.__dict__ for h in d.hits]}, ensure_ascii=False)
+
+
+def _decision(text: str) -> Decision:
+    data = json.loads(text)
+    return Decision(data["outcome"], tuple(RuleHit(**h) for h in data["hits"]),
+                    int(data["policy_version"]))
+
+
+class Withdrawals:
+    def __init__(self, custody: Custody) -> None:
+        self.custody = custody
+        self.ledger = custody.ledger
+        self.clock = custody.clock
+        self._rules: tuple[str, tuple[Rule, ...]] = ("", ())
+
+    # ------------------------------------------------------------------ helpers
+
+    def rules(self) -> tuple[int, tuple[Rule, ...]]:
+        policy = self.custody.policy()
+        if policy is None:
+            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+        if self._rules[0] != policy.digest:
+            self._rules = (policy.digest, parse_rules(policy.screening_rules, self.ledger.assets,
+                                                      f"policy version {policy.version}"))
+        return policy.version, self._rules[1]
+
+    def _horizon(self, rules: tuple[Rule, ...]) -> timedelta:
+        longest = timedelta(days=1)
+        for r in rules:
+            if isinstance(r, Window):
+                longest = max(longest, r.duration)
+            elif isinstance(r, OutflowRate):
+                longest = max(longest, r.duration * (r.baseline_windows + 1))
+        return longest
+
+    def _view(self, row: dict[str, Any]) -> WithdrawalView:
+        approvals = quorum = 0
+        if row["state"] == "review":
+            proposal = self.custody.proposal(f"withdrawal-{row['id']}")
+            if proposal is not None:
+                approvals, quorum = len(proposal.approvals), proposal.quorum
+        return WithdrawalView(row["id"], row["customer"], row["asset"], row["amount"],
+                              row["destination"], row["state"], _decision(row["decision"]),
+                              row["tx_hash"], approvals, quorum)
+
+    def get(self, withdrawal_id: str) -> WithdrawalView:
+        with self.ledger.store.screening(write=False) as tables:
+            row = tables.withdrawal(withdrawal_id)
+        if row is None:
+            raise BadInput(f"unknown withdrawal {withdrawal_id!r}")
+        return self._view(row)
+
+    def find(self, state: str | None = None, customer: str | None = None
+             ) -> list[WithdrawalView]:
+        with self.ledger.store.screening(write=False) as tables:
+            rows = tables.withdrawals(state, customer)
+        return [self._view(r) for r in rows]
+
+    # ------------------------------------------------------------------ request
+
+    def request(self, withdrawal_id: str, customer: str, asset: str, amount: int,
+                destination: str, requester: str | None = None) -> WithdrawalView:
+        """Screen a withdrawal, reserve the funds, and record the decision."""
+        known = self.ledger.assets[asset]
+        if type(amount) is not int or amount <= 0:
+            raise InvalidAmount(f"a withdrawal amount must be positive, not {amount}")
+        parse_account(f"customer:{customer}")
+        if not withdrawal_id or len(withdrawal_id) > 100:
+            raise BadInput("a withdrawal id must be 1-100 characters")
+        destination = check_address(destination, known.chain)
+        with self.ledger.store.screening(write=False) as tables:
+            earlier = tables.withdrawal(withdrawal_id)
+        if earlier is not None:
+            if (earlier["customer"], earlier["asset"], earlier["amount"],
+                    earlier["destination"].lower()) != (customer, known.symbol, amount,
+                                                        destination.lower()):
+                raise IdempotencyConflict(f"withdrawal id {withdrawal_id!r} was already used for "
+                                          "a different request")
+            return self._view(earlier)
+        hot = next((w for w in self.ledger.wallets()
+                    if w.asset == known.symbol and w.tier == "hot"), None)
+        if hot is None:
+            raise ConfigError(f"no hot wallet for {known.symbol} is registered")
+        version, rules = self.rules()
+        now = self.clock.now()
+        request = Request(withdrawal_id, customer, known.symbol, amount, destination, now)
+        decision = screen(request, rules, self._context(request, rules, hot.account), version)
+        policy = self.custody.policy()
+        ttl = timedelta(hours=policy.proposal_ttl_hours if policy else 24)
+        self.ledger.open_hold(
+            f"withdrawal:{withdrawal_id}",
+            Hold(f"withdrawal:{withdrawal_id}", f"customer:{customer}", hot.account,
+                 known.symbol, amount, now + ttl),
+            source=f"withdrawal:{withdrawal_id}", memo=f"to {destination}")
+        state = {"allow": "allowed", "review": "review", "block": "blocked"}[decision.outcome]
+        with self.ledger.store.screening() as tables:
+            tables.put_withdrawal({
+                "id": withdrawal_id, "customer": customer, "asset": known.symbol,
+                "amount": amount, "destination": destination, "wallet": hot.name,
+                "requested_at": now, "requester": requester or f"customer:{customer}",
+                "state": state, "decision": _decision_json(decision), "tx_hash": None})
+        if state == "blocked":
+            self._release(withdrawal_id, "blocked by screening")
+        elif state == "review":
+            self.custody.propose(
+                "withdrawal", {"withdrawal": withdrawal_id, "customer": customer,
+                               "asset": known.symbol, "amount": str(amount),
+                               "destination": destination},
+                requester or f"customer:{customer}", "; ".join(decision.explain()),
+                proposal_id=f"withdrawal-{withdrawal_id}")
+        for hit in decision.hits:
+            if hit.kind == "outflow_rate":
+                self.trip(known.symbol, "kinko:screening", hit.detail)
+        return self.get(withdrawal_id)
+
+    def _context(self, request: Request, rules: tuple[Rule, ...], hot_account: str) -> Context:
+        with self.ledger.store.screening(write=False) as tables:
+            history = tables.history(request.at - self._horizon(rules))
+            amounts = tables.customer_amounts(request.customer, request.asset)
+            known = tables.customer_destinations(request.customer)
+            allowed = tables.allowed(request.customer)
+            deny = tables.deny_map()
+            tripped = frozenset(tables.tripped())
+        hot = self.ledger.balance(hot_account, request.asset)
+        return Context(history=history, customer_amounts=amounts, known_destinations=known,
+                       allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped)
+
+    def _release(self, withdrawal_id: str, why: str) -> None:
+        hold = self.ledger.hold(f"withdrawal:{withdrawal_id}")
+        if hold is not None and hold[1] == "pending":
+            self.ledger.void_hold(f"void:withdrawal:{withdrawal_id}",
+                                  f"withdrawal:{withdrawal_id}", source=why)
+
+    # ------------------------------------------------------------------ review
+
+    def approve(self, withdrawal_id: str, approver: str, signature: str) -> WithdrawalView:
+        view = self.get(withdrawal_id)
+        if view.state != "review":
+            raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: only a withdrawal "
+                                "held for review is approved")
+        proposal = self.custody.approve(f"withdrawal-{withdrawal_id}", approver, signature)
+        if proposal.state == "approved":
+            with self.ledger.store.screening() as tables:
+                tables.set_state(withdrawal_id, ("review",), "approved")
+            self.custody.mark_executed(proposal.proposal.id)
+        return self.get(withdrawal_id)
+
+    def reject(self, withdrawal_id: str, by: str, reason: str) -> WithdrawalView:
+        with self.ledger.store.screening() as tables:
+            if not tables.set_state(withdrawal_id, _OPEN, "rejected"):
+                raise ApprovalError(f"withdrawal {withdrawal_id} cannot be rejected now")
+        self._release(withdrawal_id, f"rejected by {by}: {reason}")
+        return self.get(withdrawal_id)
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, withdrawal_id: str) -> WithdrawalView:
+        """Sign and broadcast an allowed or approved withdrawal from the hot wallet."""
+        view = self.get(withdrawal_id)
+        if view.state not in ("allowed", "approved"):
+            raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}; only an allowed or "
+                                "approved withdrawal is sent")
+        hold = self.ledger.hold(f"withdrawal:{withdrawal_id}")
+        if hold is None or hold[1] != "pending":
+            with self.ledger.store.screening() as tables:
+                tables.set_state(withdrawal_id, _OPEN, "expired")
+            raise ApprovalError(f"withdrawal {withdrawal_id} expired before it was sent; the "
+                                "funds are released")
+        chain, signer = self.custody.chain, self.custody.signer_for
+        if chain is None or signer is None:
+            raise ConfigError("sending needs a chain node and the hot wallet's keystore")
+        with self.ledger.store.screening(write=False) as tables:
+            row = tables.withdrawal(withdrawal_id)
+        assert row is not None
+        wallet = next(w for w in self.ledger.wallets() if w.name == row["wallet"])
+        key = signer(wallet)
+        chain_id, gas_price = chain.fee_params()
+        raw = key.sign_transfer(to=view.destination, value=view.amount,
+                                nonce=chain.nonce(key.address), gas_price=gas_price,
+                                chain_id=chain_id)
+        with self.ledger.store.screening() as tables:
+            if not tables.set_state(withdrawal_id, ("allowed", "approved"), "sending"):
+                raise ApprovalError(f"withdrawal {withdrawal_id} is being sent already")
+        try:
+            tx_hash = chain.send_raw(raw)
+        except ChainRejected:
+            with self.ledger.store.screening() as tables:
+                tables.set_state(withdrawal_id, ("sending",), view.state)
+            raise
+        with self.ledger.store.screening() as tables:
+            tables.set_state(withdrawal_id, ("sending",), "sent", tx_hash)
+        return self.get(withdrawal_id)
+
+    def confirm(self, withdrawal_id: str) -> WithdrawalView | None:
+        """Post the hold once the transaction has enough confirmations; None until then."""
+        view = self.get(withdrawal_id)
+        chain = self.custody.chain
+        if view.state != "sent" or view.tx_hash is None or chain is None:
+            raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: nothing to confirm")
+        receipt = chain.receipt(view.tx_hash)
+        if receipt is None or chain.head() - receipt.block + 1 < self.custody.confirmations:
+            return None
+        hold_id = f"withdrawal:{withdrawal_id}"
+        self.ledger.post_hold(f"sent:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
+                              memo=f"withdrawal to {view.destination}")
+        if receipt.fee:
+            with self.ledger.store.screening(write=False) as tables:
+                row = tables.withdrawal(withdrawal_id)
+            assert row is not None
+            self.ledger.post(f"fee:{hold_id}",
+                             [Posting("fees", view.asset, receipt.fee),
+                              Posting(f"wallet:{row['wallet']}", view.asset, -receipt.fee)],
+                             source=f"tx:{view.tx_hash}", memo="network fee")
+        with self.ledger.store.screening() as tables:
+            tables.set_state(withdrawal_id, ("sent",), "confirmed")
+        return self.get(withdrawal_id)
+
+    # ------------------------------------------------------------------ lists
+
+    def allow(self, customer: str, address: str, asset: str) -> str:
+        canonical = check_address(address, self.ledger.assets[asset].chain)
+        with self.ledger.store.screening() as tables:
+            tables.allow(customer, canonical, self.clock.now())
+        return canonical
+
+    def load_deny_list(self, path: Path) -> tuple[int, int]:
+        """Load a TagPack (.yaml/.yml) or CSV deny list; (labels read, new addresses)."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
+        if path.suffix.lower() in (".yaml", ".yml"):
+            labels = [lbl for lbl, _currency in parse_tagpack(text, str(path))]
+        else:
+            labels = parse_csv_labels(text, str(path))
+        with self.ledger.store.screening() as tables:
+            fresh = tables.put_labels(path.name, [(address_key(lbl.address), lbl)
+                                                  for lbl in labels])
+        return len(labels), fresh
+
+    # ------------------------------------------------------------------ breaker
+
+    def trip(self, scope: str, by: str, reason: str) -> None:
+        scope = "*" if scope == "*" else self.ledger.assets[scope].symbol
+        with self.ledger.store.screening() as tables:
+            if scope not in tables.tripped():
+                tables.breaker_event(scope, "trip", self.clock.now(), by, reason)
+
+    def breaker(self) -> dict[str, dict[str, Any]]:
+        with self.ledger.store.screening(write=False) as tables:
+            return tables.tripped()
+
+    def breaker_log(self) -> list[dict[str, Any]]:
+        with self.ledger.store.screening(write=False) as tables:
+            return tables.breaker_events()
+
+    def propose_reset(self, scope: str, by: str) -> ProposalView:
+        if scope not in self.breaker():
+            raise BadInput(f"the {scope} breaker is not tripped")
+        return self.custody.propose("breaker", {"scope": scope}, by, f"reset the {scope} breaker")
+
+    def approve_reset(self, proposal_id: str, approver: str, signature: str) -> bool:
+        """Record an approval; at quorum the breaker is reset (True)."""
+        view = self.custody.approve(proposal_id, approver, signature)
+        if view.proposal.kind != "breaker":
+            raise ApprovalError(f"{proposal_id} is not a breaker reset")
+        if view.state != "approved":
+            return False
+        scope = str(view.proposal.payload["scope"])
+        with self.ledger.store.screening() as tables:
+            tables.breaker_event(scope, "reset", self.clock.now(),
+                                 ",".join(a.approver for a in view.approvals),
+                                 f"quorum-approved {proposal_id}")
+        self.custody.mark_executed(proposal_id)
+        return True

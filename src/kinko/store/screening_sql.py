@@ -1,0 +1,135 @@
+"""Withdrawals, allow lists, deny labels and the breaker's audit log, in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from kinko.domain.screening import Label, Past
+from kinko.errors import IdempotencyConflict
+from kinko.store import schema as s
+from kinko.store.sql import from_us, to_us
+
+__all__ = ["SqlScreening"]
+
+_COUNTED = ("allowed", "review", "approved", "sent", "confirmed")  # not blocked/rejected/expired
+
+
+class SqlScreening:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # withdrawals ---------------------------------------------------------------
+
+    def put_withdrawal(self, row: dict[str, Any]) -> None:
+        if self.withdrawal(row["id"]) is not None:
+            raise IdempotencyConflict(f"withdrawal {row['id']} already exists")
+        values = {k: v for k, v in row.items() if k != "requested_at"}
+        values["requested_us"] = to_us(row["requested_at"])
+        self.conn.execute(s.withdrawals.insert().values(**values))
+
+    def withdrawal(self, withdrawal_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.withdrawals).where(
+            s.withdrawals.c.id == withdrawal_id)).first()
+        return None if row is None else _withdrawal(row)
+
+    def withdrawals(self, state: str | None = None, customer: str | None = None,
+                    limit: int = 1000) -> list[dict[str, Any]]:
+        q = select(s.withdrawals).order_by(s.withdrawals.c.requested_us.desc()).limit(limit)
+        if state is not None:
+            q = q.where(s.withdrawals.c.state == state)
+        if customer is not None:
+            q = q.where(s.withdrawals.c.customer == customer)
+        return [_withdrawal(r) for r in self.conn.execute(q)]
+
+    def set_state(self, withdrawal_id: str, old: tuple[str, ...], new: str,
+                  tx_hash: str | None = None) -> bool:
+        values: dict[str, Any] = {"state": new}
+        if tx_hash is not None:
+            values["tx_hash"] = tx_hash
+        done = self.conn.execute(update(s.withdrawals).where(
+            s.withdrawals.c.id == withdrawal_id, s.withdrawals.c.state.in_(old)).values(**values))
+        return bool(done.rowcount == 1)
+
+    def history(self, since: datetime) -> list[Past]:
+        w = s.withdrawals
+        rows = self.conn.execute(select(w.c.customer, w.c.asset, w.c.amount, w.c.destination,
+                                        w.c.requested_us).where(
+            w.c.requested_us > to_us(since), w.c.state.in_(_COUNTED)))
+        return [Past(r.customer, r.asset, int(r.amount), r.destination, from_us(r.requested_us))
+                for r in rows]
+
+    def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
+        w = s.withdrawals
+        rows = self.conn.execute(select(w.c.amount).where(
+            w.c.customer == customer, w.c.asset == asset, w.c.state.in_(_COUNTED))
+            .order_by(w.c.requested_us.desc()).limit(limit))
+        return [int(r.amount) for r in rows]
+
+    def customer_destinations(self, customer: str) -> frozenset[str]:
+        w = s.withdrawals
+        rows = self.conn.execute(select(func.lower(w.c.destination)).distinct().where(
+            w.c.customer == customer, w.c.state.in_(_COUNTED)))
+        return frozenset(r[0] for r in rows)
+
+    # lists -----------------------------------------------------------------------
+
+    def allow(self, customer: str, address: str, at: datetime) -> None:
+        key = address.lower()
+        exists = self.conn.execute(select(s.allow_list).where(and_(
+            s.allow_list.c.customer == customer, s.allow_list.c.address == key))).first()
+        if exists is None:
+            self.conn.execute(s.allow_list.insert().values(customer=customer, address=key,
+                                                           added_us=to_us(at)))
+
+    def allowed(self, customer: str) -> dict[str, datetime]:
+        rows = self.conn.execute(select(s.allow_list).where(s.allow_list.c.customer == customer))
+        return {r.address: from_us(r.added_us) for r in rows}
+
+    def put_labels(self, list_name: str, labels: list[tuple[str, Label]]) -> int:
+        """Add or replace labels (keyed by address); return how many were new."""
+        keys = [k for k, _ in labels]
+        existing: set[str] = set()
+        for i in range(0, len(keys), 900):
+            existing.update(self.conn.execute(select(s.deny_labels.c.address).where(
+                s.deny_labels.c.address.in_(keys[i : i + 900]))).scalars())
+        rows = {k: {"address": k, "label": lbl.label, "source": lbl.source,
+                    "category": lbl.category, "actor": lbl.actor, "list_name": list_name}
+                for k, lbl in labels}
+        if existing:
+            self.conn.execute(s.deny_labels.delete().where(
+                s.deny_labels.c.address.in_(sorted(existing & set(rows)))))
+        if rows:
+            self.conn.execute(s.deny_labels.insert(), list(rows.values()))
+        return len(set(rows) - existing)
+
+    def deny_map(self) -> dict[str, Label]:
+        rows = self.conn.execute(select(s.deny_labels))
+        return {r.address: Label(r.address, r.label, r.source, r.category, r.actor)
+                for r in rows}
+
+    # breaker ---------------------------------------------------------------------
+
+    def breaker_event(self, scope: str, event: str, at: datetime, by: str, reason: str) -> None:
+        self.conn.execute(s.breaker_events.insert().values(
+            scope=scope, event=event, at_us=to_us(at), by=by, reason=reason))
+
+    def breaker_events(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.breaker_events).order_by(s.breaker_events.c.id))
+        return [{**dict(r._mapping), "at": from_us(r.at_us)} for r in rows]
+
+    def tripped(self) -> dict[str, dict[str, Any]]:
+        """Scopes whose latest event is a trip, with that event."""
+        state: dict[str, dict[str, Any]] = {}
+        for e in self.breaker_events():
+            state[e["scope"]] = e
+        return {scope: e for scope, e in state.items() if e["event"] == "trip"}
+
+
+def _withdrawal(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["amount"] = int(data["amount"])
+    data["requested_at"] = from_us(data.pop("requested_us"))
+    return data

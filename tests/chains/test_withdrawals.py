@@ -1,0 +1,166 @@
+"""The withdrawal lifecycle on a real chain: allowed and sent, held for review and approved
+by two approvers (never the requester), blocked by a real deny list, refused on overdraft,
+rejected with funds released, and a burst that trips the breaker until a quorum resets it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account import Account
+
+from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import Posting
+from kinko.domain.money import AssetRegistry
+from kinko.errors import ApprovalError, IdempotencyConflict, Overdraft
+from kinko.ports import FixedClock
+from kinko.services.custody import Custody
+from kinko.services.ledger import Ledger
+from kinko.services.withdrawals import Withdrawals
+from kinko.store import open_store, upgrade
+
+E = 10**18
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
+RULES = """
+[[screening.rules]]
+kind = "deny_list"
+action = "block"
+reason = "listed address"
+
+[[screening.rules]]
+kind = "max_amount"
+asset = "ETH"
+amount = "10"
+action = "review"
+reason = "large withdrawal"
+
+[[screening.rules]]
+name = "burst"
+kind = "outflow_rate"
+asset = "ETH"
+duration = "1h"
+baseline_windows = 24
+factor = "5"
+min_amount = "30"
+action = "review"
+reason = "outflow far above normal"
+"""
+
+
+@pytest.fixture
+def flow(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(store)
+    clock = FixedClock()
+    ledger = Ledger(store, clock, AssetRegistry.default())
+    hot = create_keystore(tmp_path / "eth-hot.json", "correct horse battery")
+    signer = KeystoreSigner.open(tmp_path / "eth-hot.json", "correct horse battery")
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (hot,)))
+    chain.fund(hot, 100 * E)
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
+                         Posting("customer:C1", "ETH", -50 * E),
+                         Posting("customer:C2", "ETH", -50 * E)], source="opening")
+    approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
+                        for n, k in KEYS.items())
+    (tmp_path / "p.toml").write_text(f"version = 1\nquorum = 2\n{approvers}{RULES}")
+    custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer, confirmations=2)
+    custody.load_policy(tmp_path / "p.toml", "ops")
+    w = Withdrawals(custody)
+    w.load_deny_list(DATA / "labels" / "etherscan_malicious_labels.csv")
+    yield w, chain, clock
+    store.close()
+
+
+def approve(w: Withdrawals, wid: str, name: str) -> object:
+    proposal = w.custody.proposal(f"withdrawal-{wid}")
+    assert proposal is not None
+    return w.approve(wid, name, sign_proposal(proposal.proposal, KEYS[name]))
+
+
+def to() -> str:
+    return str(Account.create().address)
+
+
+def test_allowed_withdrawal_is_sent_and_booked(flow) -> None:  # type: ignore[no-untyped-def]
+    w, chain, _ = flow
+    dest = to()
+    view = w.request("W1", "C1", "ETH", 1 * E, dest)
+    assert view.state == "allowed" and view.decision.outcome == "allow"
+    assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 1 * E
+    assert w.send("W1").state == "sent"
+    assert w.confirm("W1") is None  # one confirmation
+    chain.mine(1)
+    assert w.confirm("W1").state == "confirmed"  # type: ignore[union-attr]
+    assert chain.balances([dest])[dest] == 1 * E
+    assert w.ledger.balance("customer:C1", "ETH") == 49 * E
+    assert w.ledger.balance("fees", "ETH") > 0
+    assert w.ledger.verify().ok
+    assert w.request("W1", "C1", "ETH", 1 * E, dest).state == "confirmed"  # idempotent
+    with pytest.raises(IdempotencyConflict):
+        w.request("W1", "C1", "ETH", 2 * E, dest)
+
+
+def test_large_withdrawal_waits_for_two_approvers(flow) -> None:  # type: ignore[no-untyped-def]
+    w, chain, _ = flow
+    view = w.request("W2", "C1", "ETH", 20 * E, to(), requester="alice")
+    assert view.state == "review" and "large withdrawal" in view.decision.explain()[0]
+    with pytest.raises(ApprovalError, match="review"):
+        w.send("W2")
+    with pytest.raises(ApprovalError, match="cannot approve"):
+        approve(w, "W2", "alice")  # the requester
+    assert approve(w, "W2", "bob").state == "review"  # type: ignore[attr-defined]
+    with pytest.raises(ApprovalError, match="already approved"):
+        approve(w, "W2", "bob")
+    assert approve(w, "W2", "carol").state == "approved"  # type: ignore[attr-defined]
+    w.send("W2")
+    chain.mine(1)
+    assert w.confirm("W2").state == "confirmed"  # type: ignore[union-attr]
+
+
+def test_deny_listed_destination_is_blocked_and_released(flow) -> None:  # type: ignore[no-untyped-def]
+    w, _, _ = flow
+    listed = "0x80d7bb18521acbef32d7906502ebe94928690e93"  # etherscan: Fake_Phishing1772
+    view = w.request("W3", "C1", "ETH", 1 * E, listed)
+    assert view.state == "blocked"
+    assert "Fake_Phishing1772" in view.decision.hits[0].detail
+    assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
+    with pytest.raises(ApprovalError):
+        w.send("W3")
+
+
+def test_overdraft_is_refused_before_anything_is_recorded(flow) -> None:  # type: ignore[no-untyped-def]
+    w, _, _ = flow
+    with pytest.raises(Overdraft):
+        w.request("W4", "C1", "ETH", 51 * E, to())
+    assert w.find() == []
+
+
+def test_reject_releases_the_hold(flow) -> None:  # type: ignore[no-untyped-def]
+    w, _, _ = flow
+    w.request("W5", "C2", "ETH", 20 * E, to())
+    assert w.reject("W5", "bob", "customer called").state == "rejected"
+    assert w.ledger.balances(account="customer:C2")[0].state.pending_debit == 0
+    with pytest.raises(ApprovalError):
+        w.reject("W5", "bob", "again")
+
+
+def test_burst_trips_the_breaker_until_a_quorum_resets_it(flow) -> None:  # type: ignore[no-untyped-def]
+    w, _, clock = flow
+    for i in range(4):  # 4 × 9 ETH within the hour, nothing before: far above the baseline
+        w.request(f"B{i}", "C1" if i % 2 else "C2", "ETH", 9 * E, to())
+        clock.advance(minutes=5)
+    assert "ETH" in w.breaker()
+    view = w.request("B9", "C2", "ETH", 1 * E, to())
+    assert view.state == "review" and view.decision.hits[-1].kind == "breaker"
+    reset = w.propose_reset("ETH", "ops")
+    assert not w.approve_reset(reset.proposal.id, "alice",
+                               sign_proposal(reset.proposal, KEYS["alice"]))
+    assert "ETH" in w.breaker()
+    assert w.approve_reset(reset.proposal.id, "bob", sign_proposal(reset.proposal, KEYS["bob"]))
+    assert "ETH" not in w.breaker()
+    assert [e["event"] for e in w.breaker_log()] == ["trip", "reset"]
