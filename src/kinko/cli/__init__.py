@@ -14,7 +14,14 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kinko.cli import assets, custody, customers, demo, ledger  # noqa: F401  (register)
+    from kinko.cli import (  # noqa: F401  (register the command groups)
+        assets,
+        custody,
+        customers,
+        demo,
+        ledger,
+        withdrawals,
+    )
     from kinko.cli.app import app
 
     try:

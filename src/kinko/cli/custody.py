@@ -18,7 +18,7 @@ from kinko.cli.runtime import emit, format_option, parse_time, runtime
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
-from kinko.services.custody import ProposalView, custody_report
+from kinko.services.custody import Custody, ProposalView, custody_report
 from kinko.services.deposits import Deposits
 from kinko.store.custody_sql import parse_proposal
 
@@ -119,6 +119,19 @@ def approvers_sign(
     print(sign_proposal(proposal, _load_key(key)))
 
 
+def signature_for(custody: Custody, proposal_id: str, key: Path | None,
+                  signature: str | None) -> str:
+    """A signature given, or made here with the approver's key file."""
+    if (key is None) == (signature is None):
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+    if signature is not None:
+        return signature
+    view = custody.proposal(proposal_id)
+    if view is None:
+        raise BadInput(f"unknown proposal {proposal_id!r}")
+    return sign_proposal(view.proposal, _load_key(key))  # type: ignore[arg-type]
+
+
 def _show(views: list[ProposalView], fmt: str) -> None:
     emit(["id", "kind", "asset", "amount", "state", "approvals", "expires", "tx", "why"],
          [[v.proposal.id, v.proposal.kind, v.proposal.payload.get("asset", "-"),
@@ -172,14 +185,8 @@ def proposals_approve(
 ) -> None:
     """Record one approval (a signature over the proposal's canonical bytes)."""
     custody = runtime(ctx).custody()
-    if (key is None) == (signature is None):
-        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
-    if key is not None:
-        view = custody.proposal(proposal_id)
-        if view is None:
-            raise BadInput(f"unknown proposal {proposal_id!r}")
-        signature = sign_proposal(view.proposal, _load_key(key))
-    view = custody.approve(proposal_id, approver, signature or "")
+    view = custody.approve(proposal_id, approver,
+                           signature_for(custody, proposal_id, key, signature))
     print(f"{proposal_id}: {len(view.approvals)} of {view.quorum} approvals; {view.state}")
 
 

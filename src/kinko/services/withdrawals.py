@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.chain import check_address
-from kinko.domain.ledger import Hold, Posting, parse_account
 from kinko.domain.labels import address_key, parse_csv_labels, parse_tagpack
+from kinko.domain.ledger import Hold, Posting, parse_account
 from kinko.domain.screening import (
     Context,
     Decision,

@@ -1,0 +1,171 @@
+"""``kinko withdrawals``, ``kinko denylist`` and ``kinko breaker``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kinko.cli.app import app
+from kinko.cli.custody import signature_for
+from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.money import parse_units
+from kinko.domain.screening import RULE_KINDS
+from kinko.services.withdrawals import Withdrawals, WithdrawalView
+
+withdrawals_app = typer.Typer(help="Withdrawals: screened, reviewed, sent, confirmed.",
+                              no_args_is_help=True)
+denylist_app = typer.Typer(help="Deny lists (GraphSense TagPacks, CSV).", no_args_is_help=True)
+breaker_app = typer.Typer(help="The circuit breaker, per asset or global (*).",
+                          no_args_is_help=True)
+app.add_typer(withdrawals_app, name="withdrawals")
+app.add_typer(denylist_app, name="denylist")
+app.add_typer(breaker_app, name="breaker")
+
+
+def _service(ctx: typer.Context) -> Withdrawals:
+    return Withdrawals(runtime(ctx).custody())
+
+
+def _show(ctx: typer.Context, views: list[WithdrawalView], fmt: str) -> None:
+    rt = runtime(ctx)
+    emit(["id", "customer", "amount", "asset", "to", "state", "decision", "approvals", "tx"],
+         [[v.id, v.customer, rt.show(v.asset, v.amount), v.asset, v.destination, v.state,
+           v.decision.outcome, f"{v.approvals}/{v.quorum}" if v.quorum else "",
+           v.tx_hash or ""] for v in views], fmt, right=("amount",))
+
+
+@withdrawals_app.command("request")
+def request(
+    ctx: typer.Context,
+    withdrawal_id: str = typer.Argument(..., help="The request id (idempotent)."),
+    customer: str = typer.Option(..., "--customer"),
+    asset: str = typer.Option(..., "--asset"),
+    amount: str = typer.Option(..., "--amount", help="Whole units, e.g. 1.5."),
+    to: str = typer.Option(..., "--to", help="Destination address."),
+    requester: str = typer.Option(None, "--requester",
+                                  help="Who asks, if not the customer (may not approve it)."),
+    fmt: str = format_option(),
+) -> None:
+    """Screen a withdrawal and reserve its funds."""
+    rt = runtime(ctx)
+    units = parse_units(amount, rt.assets[asset])
+    view = _service(ctx).request(withdrawal_id, customer, asset, units, to, requester)
+    _show(ctx, [view], fmt)
+    for line in view.decision.explain():
+        print(f"  {line}")
+
+
+@withdrawals_app.command("list")
+def list_(ctx: typer.Context, state: str = typer.Option(None, "--state"),
+          customer: str = typer.Option(None, "--customer"), fmt: str = format_option()) -> None:
+    """Withdrawals, newest first."""
+    _show(ctx, _service(ctx).find(state, customer), fmt)
+
+
+@withdrawals_app.command("explain")
+def explain(ctx: typer.Context, withdrawal_id: str) -> None:
+    """Why a withdrawal was allowed, held or blocked: every rule hit and the policy version."""
+    view = _service(ctx).get(withdrawal_id)
+    print(f"{view.id}: {view.state} (decision {view.decision.outcome} under policy version "
+          f"{view.decision.policy_version})")
+    for line in view.decision.explain():
+        print(f"  {line}")
+
+
+@withdrawals_app.command("approve")
+def approve(ctx: typer.Context, withdrawal_id: str,
+            approver: str = typer.Option(..., "--approver"),
+            key: Path = typer.Option(None, "--key", help="Sign here with this key file."),
+            signature: str = typer.Option(None, "--signature", help="Or a signature made offline."),
+            ) -> None:
+    """Approve a withdrawal held for review (m of n; never the requester)."""
+    service = _service(ctx)
+    proposal_id = f"withdrawal-{withdrawal_id}"
+    view = service.approve(withdrawal_id, approver,
+                           signature_for(service.custody, proposal_id, key, signature))
+    print(f"{withdrawal_id}: {view.state} ({view.approvals}/{view.quorum} approvals)"
+          if view.state == "review" else f"{withdrawal_id}: {view.state}")
+
+
+@withdrawals_app.command("reject")
+def reject(ctx: typer.Context, withdrawal_id: str, by: str = typer.Option(..., "--by"),
+           reason: str = typer.Option(..., "--reason")) -> None:
+    """Reject a withdrawal; its funds are released."""
+    print(f"{withdrawal_id}: {_service(ctx).reject(withdrawal_id, by, reason).state}")
+
+
+@withdrawals_app.command("send")
+def send(ctx: typer.Context, withdrawal_id: str) -> None:
+    """Sign and broadcast an allowed or approved withdrawal."""
+    view = _service(ctx).send(withdrawal_id)
+    print(f"{withdrawal_id}: sent as {view.tx_hash}")
+
+
+@withdrawals_app.command("confirm")
+def confirm(ctx: typer.Context, withdrawal_id: str) -> None:
+    """Book a sent withdrawal once it has enough confirmations."""
+    view = _service(ctx).confirm(withdrawal_id)
+    print(f"{withdrawal_id}: confirmed" if view else f"{withdrawal_id}: not yet confirmed")
+
+
+@withdrawals_app.command("allow")
+def allow(ctx: typer.Context, customer: str, asset: str = typer.Option(..., "--asset"),
+          address: str = typer.Option(..., "--address")) -> None:
+    """Put an address on a customer's allow list (the cooling-off period starts now)."""
+    print(f"allowed {_service(ctx).allow(customer, address, asset)} for {customer}")
+
+
+@withdrawals_app.command("rules")
+def rules() -> None:
+    """The rule kinds a policy can use, and their parameters."""
+    for kind in RULE_KINDS.values():
+        print(f"{kind.kind}: {kind.doc}")
+        for param, meaning in kind.params.items():
+            print(f"    {param}: {meaning}")
+
+
+@denylist_app.command("load")
+def denylist_load(ctx: typer.Context, file: Path) -> None:
+    """Load a deny list: a GraphSense TagPack (.yaml) or a CSV with an address column."""
+    read, new = _service(ctx).load_deny_list(file)
+    print(f"{file}: {read} labels read, {new} new addresses")
+
+
+@breaker_app.command("status")
+def breaker_status(ctx: typer.Context, fmt: str = format_option()) -> None:
+    """Tripped breakers, and the log of every trip and reset."""
+    service = _service(ctx)
+    tripped = service.breaker()
+    print("tripped: " + (", ".join(sorted(tripped)) or "none"))
+    emit(["scope", "event", "at", "by", "reason"],
+         [[e["scope"], e["event"], e["at"].isoformat(), e["by"], e["reason"]]
+          for e in service.breaker_log()], fmt)
+
+
+@breaker_app.command("trip")
+def breaker_trip(ctx: typer.Context, scope: str = typer.Argument(..., help="Asset or *."),
+                 by: str = typer.Option(..., "--by"),
+                 reason: str = typer.Option(..., "--reason")) -> None:
+    """Trip a breaker by hand: every withdrawal of its scope goes to review."""
+    _service(ctx).trip(scope, by, reason)
+    print(f"{scope} breaker tripped")
+
+
+@breaker_app.command("reset")
+def breaker_reset(ctx: typer.Context, scope: str, by: str = typer.Option(..., "--by")) -> None:
+    """Propose a reset; it takes effect when a quorum approves (`kinko breaker approve`)."""
+    view = _service(ctx).propose_reset(scope, by)
+    print(f"reset proposed as {view.proposal.id}; {view.quorum} approvals needed")
+
+
+@breaker_app.command("approve")
+def breaker_approve(ctx: typer.Context, proposal_id: str,
+                    approver: str = typer.Option(..., "--approver"),
+                    key: Path = typer.Option(None, "--key"),
+                    signature: str = typer.Option(None, "--signature")) -> None:
+    """Approve a breaker reset; at quorum the breaker is reset."""
+    service = _service(ctx)
+    done = service.approve_reset(proposal_id, approver,
+                                 signature_for(service.custody, proposal_id, key, signature))
+    print("breaker reset" if done else "approval recorded; quorum not yet reached")
