@@ -30,7 +30,7 @@ def cli(anvil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[
         return code, out, err
 
     assert run("init")[0] == 0
-    code, out, _ = run("wallets", "keygen", "eth-hot", "--asset", "ETH")
+    _code, out, _ = run("wallets", "keygen", "eth-hot", "--asset", "ETH")
     hot = out.split(" at ")[1].split(";")[0]
     EvmChain.connect(anvil.url).fund(hot, 10 * E)
     run("ledger", "post", "--key", "open", "--source", "opening",
