@@ -22,6 +22,9 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "cannot approve it" in out  # ... the proposer may not approve her own sweep ...
     assert "confirmations: executed" in out  # ... two others do; it is sent and booked
     assert "No breach of the custody rules." in out
+    assert "│ to a TagPack-listed address │ D-listed  │ C0000005 │   1 │ blocked  │" in out
+    assert "│ large, after alice and bob  │ D-large   │ C0000004 │  80 │ approved │" in out
+    assert "breaker tripped for: ETH" in out
     assert "コールドウォレット" in (tmp_path / "d" / "custody-report.ja.html").read_text()
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")
     assert main(["balances", "--kind", "customer", "--asset", "XEM", "--format", "json"]) == 0

@@ -20,6 +20,19 @@ from kinko.services.demo import PRICES, run_demo
 from kinko.store import upgrade
 
 DEMO_PASSWORD = "demo only - never use"  # the demo hot keystore's password, shown openly
+DEMO_TAGPACK = """title: kinko demo deny list
+creator: kinko demo
+description: addresses the demo exchange must refuse
+currency: ETH
+lastmod: 2026-11-26
+confidence: manual
+label: demo attacker
+category: perpetrator
+source: kinko demo
+tags:
+- address: "0x00000000000000000000000000000000000d3ad1"
+  actor: demo-attacker
+"""
 
 
 @app.command("demo")
@@ -50,9 +63,13 @@ def demo(
     signer = KeystoreSigner.open(keystore, DEMO_PASSWORD)
     cold = str(Account.create().address)  # the cold key would stay offline: kinko keeps none
     chain = EvmChain.in_process()
+    deny_list = Path("..") / "shared" / "data" / "tagpacks" / "usdt_blacklist.yaml"
+    if not deny_list.exists():  # outside the development tree: a small TagPack of our own
+        deny_list = folder / "denylist.yaml"
+        deny_list.write_text(DEMO_TAGPACK, encoding="utf-8")
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
-        result = run_demo(ledger, folder, chain, signer, cold, FixedPrices(PRICES),
+        result = run_demo(ledger, folder, chain, signer, cold, FixedPrices(PRICES), deny_list,
                           customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
                           confirmations=rt.settings.confirmations,
@@ -82,6 +99,13 @@ def demo(
     for lang in ("ja", "en"):
         (folder / f"custody-report.{lang}.html").write_text(
             render_custody(result.after, "html", lang), encoding="utf-8")
+    print("5. Withdrawals, screened before signing (rules in demo/policy.toml):")
+    emit(["step", "id", "customer", "ETH", "state", "why"],
+         [[label, v.id, v.customer, rt.show("ETH", v.amount), v.state,
+           "; ".join(h.reason for h in v.decision.hits) or "no rule matched"]
+          for label, v in result.withdrawals], "table", right=("ETH",))
+    print(f"   breaker tripped for: {', '.join(result.tripped) or 'none'} (only a quorum "
+          "resets it: `kinko breaker reset ETH`)\n")
     verify = result.verify
     print(f"ledger verify: {'OK' if verify.ok else 'FAILED'} ({verify.entries} entries, "
           f"head {verify.head[1][:16]}…)")

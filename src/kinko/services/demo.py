@@ -15,6 +15,7 @@ report is clean. Yen sit in a segregated trust account; the exchange's own yen i
 from __future__ import annotations
 
 import csv
+import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from kinko.ports import Chain, Prices, Signer
 from kinko.services.custody import Custody, ProposalView, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
 from kinko.services.ledger import Draft, Ledger, VerifyReport
+from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 __all__ = ["PRICES", "DemoResult", "DevChain", "generate_customers", "run_demo"]
 
@@ -91,6 +93,8 @@ class DemoResult:
     refused: str  # why the proposer could not approve their own proposal
     confirmations: int
     after: CustodyReport
+    withdrawals: list[tuple[str, WithdrawalView]]
+    tripped: list[str]
     verify: VerifyReport
 
 
@@ -102,8 +106,8 @@ class DevChain(Chain, Protocol):
 
 
 def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold_address: str,
-             prices: Prices, *, customers: int = 260_000, seed: int = 2018, batch_size: int = 5000,
-             confirmations: int = 12,
+             prices: Prices, deny_list: Path, *, customers: int = 260_000, seed: int = 2018,
+             batch_size: int = 5000, confirmations: int = 12,
              progress: Callable[[int, int], None] | None = None) -> DemoResult:
     """Set up the demo exchange in ``ledger`` (an empty, initialised store) on ``chain``;
     ``signer`` holds the hot wallet's key, ``cold_address`` is watch-only."""
@@ -167,8 +171,79 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold
     custody.settle(proposal.id)
     done = custody.proposal(proposal.id)
     assert done is not None
+    after = custody_report(custody)
+    service = Withdrawals(custody)
+    steps = _withdrawals_act(service, dev, hot_address, approvers, deny_list, confirmations)
     return DemoResult(customers, csv_path, report, seconds, custody_positions(ledger), before,
-                      done, refused, confirmations, custody_report(custody), ledger.verify())
+                      done, refused, confirmations, after, steps, sorted(service.breaker()),
+                      ledger.verify())
+
+
+def _withdrawals_act(service: Withdrawals, chain: DevChain, hot_address: str,
+                     approvers: dict[str, Ed25519PrivateKey], deny_list: Path,
+                     confirmations: int) -> list[tuple[str, WithdrawalView]]:
+    """Twelve customers deposit 100 ETH each; then normal withdrawals pass, a large one
+    waits for two approvers, one to a listed address is blocked, and a burst trips the
+    breaker."""
+    service.load_deny_list(deny_list)
+    ids = [f"C{i + 1:07d}" for i in range(12)]
+    deposit = 100 * 10**18
+    chain.fund(hot_address, deposit * len(ids))
+    service.ledger.post("demo:deposits", [
+        Posting("wallet:eth-hot", "ETH", deposit * len(ids)),
+        *(Posting(f"customer:{c}", "ETH", -deposit) for c in ids)],
+        source="demo:deposits", memo="deposits before the withdrawals")
+    steps: list[tuple[str, WithdrawalView]] = []
+    clock = service.clock
+
+    def dest(n: int) -> str:
+        return "0x" + hashlib.sha256(f"demo destination {n}".encode()).hexdigest()[:40]
+
+    sent = []
+    for i in range(3):
+        steps.append(("normal", service.request(f"D-{i}", ids[i], "ETH", 5 * 10**17, dest(i))))
+        sent.append(f"D-{i}")
+    big = service.request("D-large", ids[3], "ETH", 80 * 10**18, dest(99))
+    steps.append(("large, new address", big))
+    proposal = service.custody.proposal("withdrawal-D-large")
+    assert proposal is not None
+    for name in ("alice", "bob"):
+        service.approve("D-large", name, sign_proposal(proposal.proposal, approvers[name]))
+    steps.append(("large, after alice and bob", service.get("D-large")))
+    sent.append("D-large")
+    target = _listed_eth_address(deny_list)
+    steps.append(("to a TagPack-listed address", service.request("D-listed", ids[4], "ETH",
+                                                                 10**18, target)))
+    for wid in sent:
+        service.send(wid)
+    chain.mine(confirmations)
+    for wid in sent:
+        service.confirm(wid)
+    for i in range(5):
+        clock_advance(clock, minutes=3)
+        steps.append((f"burst {i + 1}", service.request(f"D-burst-{i}", ids[5 + i], "ETH",
+                                                         49 * 10**18, dest(200 + i))))
+    steps.append(("after the breaker tripped", service.request("D-after", ids[11], "ETH",
+                                                               10**17, dest(300))))
+    return steps
+
+
+def clock_advance(clock: object, **delta: float) -> None:
+    """Move a fixed clock on (the demo runs on real time otherwise, which moves by itself)."""
+    advance = getattr(clock, "advance", None)
+    if advance is not None:
+        advance(**delta)
+
+
+def _listed_eth_address(path: Path) -> str:
+    from kinko.domain.labels import parse_csv_labels, parse_tagpack
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        labels = [lbl for lbl, currency in parse_tagpack(text, str(path)) if currency == "ETH"]
+    else:
+        labels = parse_csv_labels(text, str(path))
+    return next(lbl.address for lbl in labels if lbl.address.lower().startswith("0x"))
 
 
 def _policy_toml(approvers: dict[str, Ed25519PrivateKey]) -> str:
@@ -181,5 +256,12 @@ def _policy_toml(approvers: dict[str, Ed25519PrivateKey]) -> str:
     lines += ["[assets.XEM]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.04"',
               'cold_wallet = "xem-cold"', "",
               "[assets.ETH]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.03"',
-              'hot_min = "10"', 'cold_wallet = "eth-cold"', ""]
+              'hot_min = "10"', 'cold_wallet = "eth-cold"', "",
+              "[[screening.rules]]", 'kind = "deny_list"', 'action = "block"',
+              'reason = "destination on a deny list"', "",
+              "[[screening.rules]]", 'kind = "max_amount"', 'asset = "ETH"', 'amount = "50"',
+              'action = "review"', 'reason = "large withdrawal"', "",
+              "[[screening.rules]]", 'name = "burst"', 'kind = "outflow_rate"', 'asset = "ETH"',
+              'duration = "1h"', "baseline_windows = 24", 'factor = "5"', 'min_amount = "200"',
+              'action = "review"', 'reason = "ETH outflow far above its baseline"', ""]
     return "\n".join(lines)
