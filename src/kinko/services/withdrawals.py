@@ -169,12 +169,16 @@ class Withdrawals:
                  known.symbol, amount, now + ttl),
             source=f"withdrawal:{withdrawal_id}", memo=f"to {destination}")
         state = {"allow": "allowed", "review": "review", "block": "blocked"}[decision.outcome]
-        with self.ledger.store.screening() as tables:
-            tables.put_withdrawal({
-                "id": withdrawal_id, "customer": customer, "asset": known.symbol,
-                "amount": amount, "destination": destination, "wallet": hot.name,
-                "requested_at": now, "requester": requester or f"customer:{customer}",
-                "state": state, "decision": _decision_json(decision), "tx_hash": None})
+        try:
+            with self.ledger.store.screening() as tables:
+                tables.put_withdrawal({
+                    "id": withdrawal_id, "customer": customer, "asset": known.symbol,
+                    "amount": amount, "destination": destination, "wallet": hot.name,
+                    "requested_at": now, "requester": requester or f"customer:{customer}",
+                    "state": state, "decision": _decision_json(decision), "tx_hash": None})
+        except IdempotencyConflict:
+            # a concurrent retry recorded it first; the hold above was a replay of its hold
+            return self.request(withdrawal_id, customer, asset, amount, destination, requester)
         if state == "blocked":
             self._release(withdrawal_id, "blocked by screening")
         elif state == "review":

@@ -33,6 +33,7 @@ from kinko.ports import BalanceRow
 from kinko.store import schema as s
 
 if TYPE_CHECKING:
+    from kinko.store.access_sql import SqlAccess
     from kinko.store.custody_sql import SqlCustody, SqlDeposits
     from kinko.store.screening_sql import SqlScreening
 
@@ -180,6 +181,15 @@ class SqlStore:
     def reader(self) -> Iterator[SqlLedger]:
         with self._connection(write=False) as conn:
             yield SqlLedger(conn, self.dialect)
+
+    @contextmanager
+    def access(self, *, write: bool = True) -> Iterator[SqlAccess]:
+        """A transaction over API keys and the audit log (appends serialised if ``write``)."""
+        from kinko.store.access_sql import SqlAccess
+
+        opener = self.writer if write else self.reader
+        with opener() as ledger:
+            yield SqlAccess(ledger.conn)
 
     @contextmanager
     def screening(self, *, write: bool = True) -> Iterator[SqlScreening]:

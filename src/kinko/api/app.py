@@ -1,0 +1,259 @@
+"""The REST API under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``).
+
+Routes are thin: authenticate the API key, check its role, parse, call one service, shape
+the answer. Every error is ``{"error": {"code", "message", "details"}}``; anything the
+caller got wrong is a 4xx (400 bad input, 401 no or bad key, 403 wrong role, 404 unknown,
+409 conflicting state or reused idempotency key, 422 refused by a ledger rule such as an
+overdraft), an unreachable database or node is 503, and never a 500 for bad input. Every
+mutating call is written to the hash-chained audit log with the key's name.
+"""
+
+# no `from __future__ import annotations` here: FastAPI reads the route annotations at
+# definition time, and they refer to names local to create_app
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kinko.domain.ledger import normal_balance
+from kinko.domain.money import format_units, parse_units
+from kinko.errors import (
+    ApprovalError,
+    BadInput,
+    EnvironmentProblem,
+    HoldError,
+    IdempotencyConflict,
+    InvalidEntry,
+    KinkoError,
+    Overdraft,
+)
+from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
+from kinko.services.custody import Custody
+from kinko.services.withdrawals import Withdrawals, WithdrawalView
+
+__all__ = ["create_app"]
+
+
+class NotFound(BadInput):
+    code = "not_found"
+
+
+def _status(exc: KinkoError) -> int:
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, IdempotencyConflict | ApprovalError | HoldError):
+        return 409
+    if isinstance(exc, Overdraft | InvalidEntry):
+        return 422
+    if isinstance(exc, EnvironmentProblem):
+        return 503
+    return 400
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={
+        "error": {"code": code, "message": message, "details": details or {}}})
+
+
+class WithdrawalIn(BaseModel):
+    customer: str = Field(min_length=1, max_length=128)
+    asset: str = Field(min_length=1, max_length=16)
+    amount: str = Field(min_length=1, max_length=64, description="Whole units, e.g. \"1.5\".")
+    destination: str = Field(min_length=1, max_length=128)
+
+
+class ApprovalIn(BaseModel):
+    approver: str = Field(min_length=1, max_length=64)
+    signature: str = Field(min_length=1, max_length=256,
+                           description="Ed25519 signature (hex) over the canonical proposal.")
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class TripIn(BaseModel):
+    scope: str = Field(min_length=1, max_length=16, description="An asset, or * for all.")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def create_app(custody_factory: Callable[[], Custody],
+               access_factory: Callable[[], Access]) -> FastAPI:
+    """The app; the factories give the services (the CLI wires settings and stores)."""
+    app = FastAPI(title="kinko", version="1", description=__doc__)
+
+    @app.exception_handler(KinkoError)
+    async def kinko_error(_request: Request, exc: KinkoError) -> JSONResponse:
+        return _error(_status(exc), exc.code, exc.message, exc.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "bad_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
+                      str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e["msg"]}
+                    for e in exc.errors()]
+        first = problems[0] if problems else {"where": "request", "problem": "invalid"}
+        return _error(400, "bad_input", f"{first['where']}: {first['problem']}",
+                      {"problems": problems})
+
+    def key(authorization: Annotated[str | None, Header()] = None,
+            x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+        token = x_api_key
+        if authorization:
+            scheme, _, value = authorization.partition(" ")
+            token = value if scheme.lower() == "bearer" else authorization
+        return access_factory().authenticate(token)
+
+    Key = Annotated[ApiKey, Depends(key)]
+
+    def service() -> Withdrawals:
+        return Withdrawals(custody_factory())
+
+    def existing(w: Withdrawals, withdrawal_id: str) -> WithdrawalView:
+        try:
+            return w.get(withdrawal_id)
+        except BadInput as exc:
+            raise NotFound(exc.message) from None
+
+    def shape(w: Withdrawals, v: WithdrawalView) -> dict[str, Any]:
+        asset = w.ledger.assets[v.asset]
+        proposal = None
+        if v.state == "review":
+            p = w.custody.proposal(f"withdrawal-{v.id}")
+            if p is not None:  # what approvers sign
+                proposal = {"id": p.proposal.id, "canonical": p.proposal.canonical()}
+        return {"id": v.id, "customer": v.customer, "asset": v.asset, "proposal": proposal,
+                "amount": format_units(v.amount, asset), "destination": v.destination,
+                "state": v.state, "tx_hash": v.tx_hash,
+                "approvals": v.approvals, "quorum": v.quorum,
+                "decision": {"outcome": v.decision.outcome,
+                             "policy_version": v.decision.policy_version,
+                             "hits": [h.__dict__ for h in v.decision.hits]}}
+
+    @app.post("/v1/withdrawals", status_code=201, tags=["withdrawals"])
+    def create_withdrawal(body: WithdrawalIn, who: Key,
+                          idempotency_key: Annotated[str, Header(min_length=1,
+                                                                 max_length=100)]
+                          ) -> dict[str, Any]:
+        """Screen and record a withdrawal; retrying with the same Idempotency-Key returns the
+        first result."""
+        who.require("operate")
+        w = service()
+        units = parse_units(body.amount, w.ledger.assets[body.asset])
+        view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
+                         requester=who.name)
+        access_factory().audit(who.name, "withdrawal.request", view.id,
+                               {"state": view.state, "outcome": view.decision.outcome})
+        return shape(w, view)
+
+    @app.get("/v1/withdrawals", tags=["withdrawals"])
+    def list_withdrawals(who: Key,
+                         state: Annotated[str | None, Query(max_length=16)] = None,
+                         customer: Annotated[str | None, Query(max_length=128)] = None,
+                         ) -> list[dict[str, Any]]:
+        who.require("read")
+        w = service()
+        return [shape(w, v) for v in w.find(state, customer)]
+
+    @app.get("/v1/withdrawals/{withdrawal_id}", tags=["withdrawals"])
+    def get_withdrawal(withdrawal_id: str, who: Key) -> dict[str, Any]:
+        who.require("read")
+        w = service()
+        return shape(w, existing(w, withdrawal_id))
+
+    @app.post("/v1/withdrawals/{withdrawal_id}/approve", tags=["withdrawals"])
+    def approve_withdrawal(withdrawal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
+        """Record an approval. The approver named must be the key's holder."""
+        who.require("approve")
+        if body.approver != who.name and who.role != "admin":
+            raise Forbidden(f"key {who.name!r} cannot approve as {body.approver!r}")
+        w = service()
+        existing(w, withdrawal_id)
+        view = w.approve(withdrawal_id, body.approver, body.signature)
+        access_factory().audit(who.name, "withdrawal.approve", withdrawal_id,
+                               {"state": view.state})
+        return shape(w, view)
+
+    @app.post("/v1/withdrawals/{withdrawal_id}/reject", tags=["withdrawals"])
+    def reject_withdrawal(withdrawal_id: str, body: RejectIn, who: Key) -> dict[str, Any]:
+        who.require("operate")
+        w = service()
+        existing(w, withdrawal_id)
+        view = w.reject(withdrawal_id, who.name, body.reason)
+        access_factory().audit(who.name, "withdrawal.reject", withdrawal_id,
+                               {"reason": body.reason})
+        return shape(w, view)
+
+    @app.get("/v1/breaker", tags=["breaker"])
+    def breaker(who: Key) -> dict[str, Any]:
+        who.require("read")
+        w = service()
+        return {"tripped": sorted(w.breaker()),
+                "log": [{**e, "at": e["at"].isoformat()} for e in w.breaker_log()]}
+
+    @app.post("/v1/breaker/trip", tags=["breaker"])
+    def trip(body: TripIn, who: Key) -> dict[str, Any]:
+        who.require("operate")
+        w = service()
+        w.trip(body.scope, who.name, body.reason)
+        access_factory().audit(who.name, "breaker.trip", body.scope, {"reason": body.reason})
+        return {"tripped": sorted(w.breaker())}
+
+    @app.post("/v1/breaker/{scope}/reset", tags=["breaker"])
+    def propose_reset(scope: str, who: Key) -> dict[str, Any]:
+        """Propose a reset; a quorum approves it at /v1/proposals/{id}/approve."""
+        who.require("operate")
+        view = service().propose_reset(scope, who.name)
+        access_factory().audit(who.name, "breaker.reset.propose", scope,
+                               {"proposal": view.proposal.id})
+        return {"proposal": view.proposal.id, "canonical": view.proposal.canonical(),
+                "quorum": view.quorum}
+
+    @app.post("/v1/proposals/{proposal_id}/approve", tags=["breaker"])
+    def approve_reset(proposal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
+        who.require("approve")
+        if body.approver != who.name and who.role != "admin":
+            raise Forbidden(f"key {who.name!r} cannot approve as {body.approver!r}")
+        w = service()
+        if w.custody.proposal(proposal_id) is None:
+            raise NotFound(f"unknown proposal {proposal_id!r}")
+        done = w.approve_reset(proposal_id, body.approver, body.signature)
+        access_factory().audit(who.name, "breaker.reset.approve", proposal_id, {"reset": done})
+        return {"reset": done, "tripped": sorted(w.breaker())}
+
+    @app.get("/v1/balances", tags=["ledger"])
+    def balances(who: Key, customer: Annotated[str | None, Query(max_length=128)] = None,
+                 asset: Annotated[str | None, Query(max_length=16)] = None,
+                 ) -> list[dict[str, Any]]:
+        who.require("read")
+        ledger = custody_factory().ledger
+        rows = ledger.balances(account=f"customer:{customer}" if customer else None,
+                               kind=None if customer else "customer", asset=asset)
+        return [{"account": r.account, "asset": r.asset,
+                 "balance": format_units(normal_balance(r.account, r.state),
+                                         ledger.assets[r.asset]),
+                 "held": format_units(r.state.pending_debit, ledger.assets[r.asset])}
+                for r in rows[:1000]]
+
+    @app.get("/v1/policy", tags=["policy"])
+    def policy(who: Key) -> dict[str, Any]:
+        who.require("read")
+        active = custody_factory().policy()
+        if active is None:
+            raise NotFound("no custody policy is loaded")
+        return active.canonical()
+
+    return app

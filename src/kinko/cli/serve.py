@@ -1,0 +1,57 @@
+"""``kinko serve`` (the REST API) and ``kinko apikeys``."""
+
+from __future__ import annotations
+
+import typer
+
+from kinko.api import create_app
+from kinko.cli.app import app
+from kinko.cli.runtime import emit, format_option, runtime
+from kinko.ports import SystemClock
+from kinko.services.access import ROLES, Access
+
+apikeys_app = typer.Typer(help="API keys (stored hashed) with roles: " + ", ".join(ROLES) + ".",
+                          no_args_is_help=True)
+app.add_typer(apikeys_app, name="apikeys")
+
+
+def _access(ctx: typer.Context) -> Access:
+    rt = runtime(ctx)
+    rt.ledger()  # checks the schema
+    return Access(rt.store(), SystemClock())
+
+
+@apikeys_app.command("create")
+def apikeys_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
+                   role: str = typer.Option(..., "--role", help=", ".join(ROLES))) -> None:
+    """Create a key; it is shown once and only its hash is stored."""
+    key, token = _access(ctx).create_key(name, role)
+    print(f"key {key.id} for {key.name} ({key.role}); keep it now, it is not shown again:")
+    print(token)
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(ctx: typer.Context, key_id: str, by: str = typer.Option(..., "--by")) -> None:
+    """Revoke a key at once."""
+    _access(ctx).revoke(key_id, f"cli:{by}")
+    print(f"key {key_id} revoked")
+
+
+@apikeys_app.command("list")
+def apikeys_list(ctx: typer.Context, fmt: str = format_option()) -> None:
+    """Keys, without their secrets."""
+    emit(["id", "name", "role", "revoked"],
+         [[k["id"], k["name"], k["role"], "yes" if k["revoked_us"] else ""]
+          for k in _access(ctx).keys()], fmt)
+
+
+@app.command("serve")
+def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
+          port: int = typer.Option(8000, "--port")) -> None:
+    """Serve the REST API under /v1 (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    rt = runtime(ctx)
+    rt.ledger()
+    api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()))
+    uvicorn.run(api, host=host, port=port, log_level="warning")

@@ -1,0 +1,56 @@
+"""API keys and the audit log in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from kinko.store import schema as s
+from kinko.store.sql import from_us, to_us
+
+__all__ = ["SqlAccess"]
+
+
+class SqlAccess:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put_key(self, key_id: str, name: str, role: str, secret_hash: str, at: datetime) -> None:
+        self.conn.execute(s.api_keys.insert().values(
+            id=key_id, name=name, role=role, secret_hash=secret_hash, created_us=to_us(at)))
+
+    def key(self, key_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.api_keys).where(s.api_keys.c.id == key_id)).first()
+        return None if row is None else dict(row._mapping)
+
+    def keys(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.api_keys).order_by(s.api_keys.c.created_us))
+        return [dict(r._mapping) for r in rows]
+
+    def revoke(self, key_id: str, at: datetime) -> bool:
+        done = self.conn.execute(update(s.api_keys).where(
+            s.api_keys.c.id == key_id, s.api_keys.c.revoked_us.is_(None)).values(
+            revoked_us=to_us(at)))
+        return bool(done.rowcount == 1)
+
+    def audit_head(self) -> tuple[int, str]:
+        row = self.conn.execute(select(s.audit_log.c.seq, s.audit_log.c.hash)
+                                .order_by(s.audit_log.c.seq.desc()).limit(1)).first()
+        return (0, "0" * 64) if row is None else (int(row.seq), str(row.hash))
+
+    def put_audit(self, row: dict[str, Any]) -> None:
+        values = {k: v for k, v in row.items() if k != "at"}
+        values["at_us"] = to_us(row["at"])
+        self.conn.execute(s.audit_log.insert().values(**values))
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.audit_log).where(s.audit_log.c.seq > after)
+                                 .order_by(s.audit_log.c.seq).limit(limit))
+        return [{**{k: v for k, v in r._mapping.items() if k != "at_us"},
+                 "at": from_us(r.at_us)} for r in rows]
+
+    def audit_count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(s.audit_log)).scalar()
+                   or 0)
