@@ -42,7 +42,7 @@ def apikeys_list(ctx: typer.Context, fmt: str = format_option()) -> None:
     """Keys, without their secrets."""
     emit(["id", "name", "role", "revoked"],
          [[k["id"], k["name"], k["role"], "yes" if k["revoked_us"] else ""]
-          for k in _access(ctx).keys()], fmt)
+          for k in _access(ctx).api_keys()], fmt)
 
 
 @app.command("serve")

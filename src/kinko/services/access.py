@@ -93,10 +93,10 @@ class Access:
                 raise BadInput(f"no active key {key_id!r}")
         self.audit(by, "apikey.revoke", key_id, {})
 
-    def keys(self) -> list[dict[str, Any]]:
+    def api_keys(self) -> list[dict[str, Any]]:
         with self.store.access(write=False) as tables:
             return [{k: v for k, v in row.items() if k != "secret_hash"}
-                    for row in tables.keys()]
+                    for row in tables.api_keys()]
 
     def authenticate(self, token: str | None) -> ApiKey:
         if not token:

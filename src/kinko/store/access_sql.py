@@ -25,7 +25,7 @@ class SqlAccess:
         row = self.conn.execute(select(s.api_keys).where(s.api_keys.c.id == key_id)).first()
         return None if row is None else dict(row._mapping)
 
-    def keys(self) -> list[dict[str, Any]]:
+    def api_keys(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(s.api_keys).order_by(s.api_keys.c.created_us))
         return [dict(r._mapping) for r in rows]
 
