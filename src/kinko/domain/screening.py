@@ -42,9 +42,11 @@ __all__ = [
     "Request",
     "Rule",
     "RuleHit",
+    "needed_sums",
     "parse_duration",
     "parse_rules",
     "screen",
+    "window_sum",
 ]
 
 Outcome = Literal["allow", "review", "block"]
@@ -87,7 +89,16 @@ class Label:
 
 @dataclass(frozen=True)
 class Context:
+    """What rules need to know besides the request; prepared by the service.
+
+    ``sums`` holds, per (scope, window), the amount and count of earlier withdrawals of this
+    request's customer / destination / asset / everyone inside that window, as the store
+    computes them with indexed aggregates; ``history`` is the raw alternative (used when a
+    sum is not given, e.g. in tests) and is scanned linearly.
+    """
+
     history: Sequence[Past] = ()  # recent withdrawals of every customer
+    sums: Mapping[tuple[str, timedelta], tuple[int, int]] = field(default_factory=dict)
     customer_amounts: Sequence[int] = ()  # this customer's earlier amounts of this asset
     known_destinations: frozenset[str] = frozenset()  # lower-cased, used before by him
     allow_list: Mapping[str, datetime] = field(default_factory=dict)  # lower-cased -> added
@@ -194,18 +205,8 @@ class Window(Rule):
     decimals: int = 0
 
     def check(self, request: Request, ctx: Context) -> str | None:
-        since = request.at - self.duration
-        dest = request.destination.lower()
-        total, count = request.amount, 1
-        for p in ctx.history:
-            if p.at <= since or p.at > request.at or p.asset != request.asset:
-                continue
-            if self.scope == "customer" and p.customer != request.customer:
-                continue
-            if self.scope == "destination" and p.destination.lower() != dest:
-                continue
-            total += p.amount
-            count += 1
+        earlier, earlier_count = window_sum(ctx, request, self.scope, self.duration)
+        total, count = earlier + request.amount, earlier_count + 1
         if self.max_amount is not None and total > self.max_amount:
             return (f"{_fmt(total, self.decimals)} {request.asset} per {self.scope} within "
                     f"{self.duration} (limit {_fmt(self.max_amount, self.decimals)})")
@@ -335,17 +336,10 @@ class OutflowRate(Rule):
     decimals: int = 0
 
     def check(self, request: Request, ctx: Context) -> str | None:
-        now = request.at
-        current = request.amount
-        earlier = 0
-        horizon = now - self.duration * (self.baseline_windows + 1)
-        for p in ctx.history:
-            if p.asset != request.asset or p.at <= horizon or p.at > now:
-                continue
-            if p.at > now - self.duration:
-                current += p.amount
-            else:
-                earlier += p.amount
+        recent = window_sum(ctx, request, "asset", self.duration)[0]
+        longer = window_sum(ctx, request, "asset", self.duration * (self.baseline_windows + 1))[0]
+        current = recent + request.amount
+        earlier = longer - recent
         if current <= self.min_amount:
             return None
         p_, q_ = self.factor.as_integer_ratio()
@@ -355,6 +349,39 @@ class OutflowRate(Rule):
             return (f"{_fmt(current, self.decimals)} {request.asset} within {self.duration}, "
                     f"baseline {_fmt(int(baseline), self.decimals)} per window")
         return None
+
+
+def window_sum(ctx: Context, request: Request, scope: str,
+               duration: timedelta) -> tuple[int, int]:
+    """Amount and count of earlier withdrawals in the window, for the request's scope."""
+    given = ctx.sums.get((scope, duration))
+    if given is not None:
+        return given
+    since = request.at - duration
+    dest = request.destination.lower()
+    total = count = 0
+    for p in ctx.history:
+        if p.at <= since or p.at > request.at or p.asset != request.asset:
+            continue
+        if scope == "customer" and p.customer != request.customer:
+            continue
+        if scope == "destination" and p.destination.lower() != dest:
+            continue
+        total += p.amount
+        count += 1
+    return total, count
+
+
+def needed_sums(rules: Sequence[Rule]) -> set[tuple[str, timedelta]]:
+    """The (scope, window) sums these rules read, for the service to compute."""
+    out: set[tuple[str, timedelta]] = set()
+    for r in rules:
+        if isinstance(r, Window):
+            out.add((r.scope, r.duration))
+        elif isinstance(r, OutflowRate):
+            out.add(("asset", r.duration))
+            out.add(("asset", r.duration * (r.baseline_windows + 1)))
+    return out
 
 
 RULE_KINDS: dict[str, type[Rule]] = {k.kind: k for k in (

@@ -33,11 +33,10 @@ from kinko.domain.ledger import Hold, Posting, parse_account
 from kinko.domain.screening import (
     Context,
     Decision,
-    OutflowRate,
     Request,
     Rule,
     RuleHit,
-    Window,
+    needed_sums,
     parse_rules,
     screen,
 )
@@ -99,15 +98,6 @@ class Withdrawals:
             self._rules = (policy.digest, parse_rules(policy.screening_rules, self.ledger.assets,
                                                       f"policy version {policy.version}"))
         return policy.version, self._rules[1]
-
-    def _horizon(self, rules: tuple[Rule, ...]) -> timedelta:
-        longest = timedelta(days=1)
-        for r in rules:
-            if isinstance(r, Window):
-                longest = max(longest, r.duration)
-            elif isinstance(r, OutflowRate):
-                longest = max(longest, r.duration * (r.baseline_windows + 1))
-        return longest
 
     def _view(self, row: dict[str, Any]) -> WithdrawalView:
         approvals = quorum = 0
@@ -195,14 +185,17 @@ class Withdrawals:
 
     def _context(self, request: Request, rules: tuple[Rule, ...], hot_account: str) -> Context:
         with self.ledger.store.screening(write=False) as tables:
-            history = tables.history(request.at - self._horizon(rules))
+            sums = {(scope, duration): tables.window_sum(
+                        scope, request.customer, request.destination, request.asset,
+                        request.at - duration, request.at)
+                    for scope, duration in needed_sums(rules)}
             amounts = tables.customer_amounts(request.customer, request.asset)
             known = tables.customer_destinations(request.customer)
             allowed = tables.allowed(request.customer)
             deny = tables.deny_map()
             tripped = frozenset(tables.tripped())
         hot = self.ledger.balance(hot_account, request.asset)
-        return Context(history=history, customer_amounts=amounts, known_destinations=known,
+        return Context(sums=sums, customer_amounts=amounts, known_destinations=known,
                        allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped)
 
     def _release(self, withdrawal_id: str, why: str) -> None:

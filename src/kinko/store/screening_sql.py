@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
-from kinko.domain.screening import Label, Past
+from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
 from kinko.store import schema as s
 from kinko.store.sql import from_us, to_us
@@ -53,13 +53,22 @@ class SqlScreening:
             s.withdrawals.c.id == withdrawal_id, s.withdrawals.c.state.in_(old)).values(**values))
         return bool(done.rowcount == 1)
 
-    def history(self, since: datetime) -> list[Past]:
+    def window_sum(self, scope: str, request_customer: str, request_destination: str,
+                   asset: str, since: datetime, until: datetime) -> tuple[int, int]:
+        """Amount and count of counted withdrawals of ``asset`` in (since, until] for the
+        request's customer, destination, or everyone (scope asset/all)."""
         w = s.withdrawals
-        rows = self.conn.execute(select(w.c.customer, w.c.asset, w.c.amount, w.c.destination,
-                                        w.c.requested_us).where(
-            w.c.requested_us > to_us(since), w.c.state.in_(_COUNTED)))
-        return [Past(r.customer, r.asset, int(r.amount), r.destination, from_us(r.requested_us))
-                for r in rows]
+        total = (func.kinko_sum(w.c.amount) if self.conn.dialect.name == "sqlite"
+                 else func.sum(w.c.amount))
+        q = select(total, func.count()).where(
+            w.c.asset == asset, w.c.requested_us > to_us(since),
+            w.c.requested_us <= to_us(until), w.c.state.in_(_COUNTED))
+        if scope == "customer":
+            q = q.where(w.c.customer == request_customer)
+        elif scope == "destination":
+            q = q.where(func.lower(w.c.destination) == request_destination.lower())
+        amount, count = self.conn.execute(q).one()
+        return int(amount or 0), int(count or 0)
 
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
         w = s.withdrawals
