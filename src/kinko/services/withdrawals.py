@@ -33,6 +33,7 @@ from kinko.domain.ledger import Hold, Posting, parse_account
 from kinko.domain.screening import (
     Context,
     Decision,
+    Label,
     Request,
     Rule,
     RuleHit,
@@ -87,6 +88,8 @@ class Withdrawals:
         self.ledger = custody.ledger
         self.clock = custody.clock
         self._rules: tuple[str, tuple[Rule, ...]] = ("", ())
+        # the deny list, cached until the number of listed addresses changes
+        self._deny: tuple[int, dict[str, Label]] = (-1, {})
 
     # ------------------------------------------------------------------ helpers
 
@@ -192,7 +195,10 @@ class Withdrawals:
             amounts = tables.customer_amounts(request.customer, request.asset)
             known = tables.customer_destinations(request.customer)
             allowed = tables.allowed(request.customer)
-            deny = tables.deny_map()
+            count = tables.deny_count()
+            if count != self._deny[0]:
+                self._deny = (count, tables.deny_map())
+            deny = self._deny[1]
             tripped = frozenset(tables.tripped())
         hot = self.ledger.balance(hot_account, request.asset)
         return Context(sums=sums, customer_amounts=amounts, known_destinations=known,

@@ -114,6 +114,10 @@ class SqlScreening:
             self.conn.execute(s.deny_labels.insert(), list(rows.values()))
         return len(set(rows) - existing)
 
+    def deny_count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(s.deny_labels)).scalar()
+                   or 0)
+
     def deny_map(self) -> dict[str, Label]:
         rows = self.conn.execute(select(s.deny_labels))
         return {r.address: Label(r.address, r.label, r.source, r.category, r.actor)
