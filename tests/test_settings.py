@@ -64,3 +64,12 @@ def test_unreachable_database_exits_3(tmp_path: Path, monkeypatch: pytest.Monkey
     assert code == 3 and "unavailable" in err and "secret" not in err
     code = main(["--database-url", f"sqlite:///{tmp_path}/fresh.db", "balances"])
     assert code == 3 and "run `kinko init`" in capsys.readouterr().err
+
+
+def test_readme_rules_table_matches_the_registry() -> None:
+    from kinko.domain.screening import rules_markdown
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("<!-- rules:start -->") + len("<!-- rules:start -->")
+    end = text.index("<!-- rules:end -->")
+    assert text[start:end].strip() == rules_markdown().strip()

@@ -81,6 +81,8 @@ def test_withdrawals_cli(cli, anvil) -> None:  # type: ignore[no-untyped-def]
                                   "--key", "bob.key")[1]
     code, out, _ = cli("breaker", "status")
     assert "tripped: none" in out and "drill" in out
+    code, out, _ = cli("withdrawals", "show", "W2", "--format", "csv")
+    assert "W2,C1,6,ETH" in out and ",approved," in out
     code, out, _ = cli("withdrawals", "explain", "W2")
     assert "policy version 1" in out and "large" in out
     code, out, _ = cli("withdrawals", "rules")

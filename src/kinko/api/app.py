@@ -68,6 +68,8 @@ class WithdrawalIn(BaseModel):
     asset: str = Field(min_length=1, max_length=16)
     amount: str = Field(min_length=1, max_length=64, description="Whole units, e.g. \"1.5\".")
     destination: str = Field(min_length=1, max_length=128)
+    tier: str = Field(default="standard", min_length=1, max_length=32,
+                      description="The customer's tier (KYC level), for tiered limits.")
 
 
 class ApprovalIn(BaseModel):
@@ -154,7 +156,7 @@ def create_app(custody_factory: Callable[[], Custody],
         w = service()
         units = parse_units(body.amount, w.ledger.assets[body.asset])
         view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
-                         requester=who.name)
+                         requester=who.name, tier=body.tier)
         access_factory().audit(who.name, "withdrawal.request", view.id,
                                {"state": view.state, "outcome": view.decision.outcome})
         return shape(w, view)

@@ -45,12 +45,13 @@ def request(
     to: str = typer.Option(..., "--to", help="Destination address."),
     requester: str = typer.Option(None, "--requester",
                                   help="Who asks, if not the customer (may not approve it)."),
+    tier: str = typer.Option("standard", "--tier", help="The customer's tier (KYC level)."),
     fmt: str = format_option(),
 ) -> None:
     """Screen a withdrawal and reserve its funds."""
     rt = runtime(ctx)
     units = parse_units(amount, rt.assets[asset])
-    view = _service(ctx).request(withdrawal_id, customer, asset, units, to, requester)
+    view = _service(ctx).request(withdrawal_id, customer, asset, units, to, requester, tier)
     _show(ctx, [view], fmt)
     for line in view.decision.explain():
         print(f"  {line}")
@@ -61,6 +62,12 @@ def list_(ctx: typer.Context, state: str = typer.Option(None, "--state"),
           customer: str = typer.Option(None, "--customer"), fmt: str = format_option()) -> None:
     """Withdrawals, newest first."""
     _show(ctx, _service(ctx).find(state, customer), fmt)
+
+
+@withdrawals_app.command("show")
+def show(ctx: typer.Context, withdrawal_id: str, fmt: str = format_option()) -> None:
+    """One withdrawal: state, decision, approvals, transaction."""
+    _show(ctx, [_service(ctx).get(withdrawal_id)], fmt)
 
 
 @withdrawals_app.command("explain")

@@ -45,6 +45,7 @@ __all__ = [
     "needed_sums",
     "parse_duration",
     "parse_rules",
+    "rules_markdown",
     "screen",
     "window_sum",
 ]
@@ -501,3 +502,13 @@ def screen(request: Request, rules: Sequence[Rule], ctx: Context,
         if _RANK[h.action] > _RANK[outcome]:
             outcome = h.action
     return Decision(outcome, tuple(hits), policy_version)
+
+
+def rules_markdown() -> str:
+    """The README's table of rule kinds, generated from :data:`RULE_KINDS`."""
+    lines = ["| kind | what it catches | parameters (besides action, reason, asset, name) |",
+             "|---|---|---|"]
+    for kind in RULE_KINDS.values():
+        params = "; ".join(f"`{p}`: {m}" for p, m in kind.params.items()) or "-"
+        lines.append(f"| `{kind.kind}` | {kind.doc} | {params} |")
+    return "\n".join(lines)

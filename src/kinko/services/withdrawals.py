@@ -128,7 +128,8 @@ class Withdrawals:
     # ------------------------------------------------------------------ request
 
     def request(self, withdrawal_id: str, customer: str, asset: str, amount: int,
-                destination: str, requester: str | None = None) -> WithdrawalView:
+                destination: str, requester: str | None = None,
+                tier: str = "standard") -> WithdrawalView:
         """Screen a withdrawal, reserve the funds, and record the decision."""
         known = self.ledger.assets[asset]
         if type(amount) is not int or amount <= 0:
@@ -152,7 +153,7 @@ class Withdrawals:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
         version, rules = self.rules()
         now = self.clock.now()
-        request = Request(withdrawal_id, customer, known.symbol, amount, destination, now)
+        request = Request(withdrawal_id, customer, known.symbol, amount, destination, now, tier)
         decision = screen(request, rules, self._context(request, rules, hot.account), version)
         policy = self.custody.policy()
         ttl = timedelta(hours=policy.proposal_ttl_hours if policy else 24)
@@ -171,7 +172,8 @@ class Withdrawals:
                     "state": state, "decision": _decision_json(decision), "tx_hash": None})
         except IdempotencyConflict:
             # a concurrent retry recorded it first; the hold above was a replay of its hold
-            return self.request(withdrawal_id, customer, asset, amount, destination, requester)
+            return self.request(withdrawal_id, customer, asset, amount, destination, requester,
+                                tier)
         if state == "blocked":
             self._release(withdrawal_id, "blocked by screening")
         elif state == "review":
