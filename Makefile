@@ -36,6 +36,7 @@ unit: $(STAMP) $(NODE_STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP) $(NODE_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/run.py
 
 clean:

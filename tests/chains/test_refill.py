@@ -3,6 +3,7 @@ sees exactly the approved transfer on chain, confirmed."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,12 @@ def test_refill_is_booked_only_for_the_approved_transfer(chain: EvmChain, tmp_pa
     def cold_send(value: int) -> str:
         tx = {"to": hot.address, "value": value, "nonce": chain.nonce(cold.address), "gas": 21000,
               "gasPrice": gas_price, "chainId": chain_id}
-        return chain.send_raw(bytes(cold.sign_transaction(tx).raw_transaction))
+        tx_hash = chain.send_raw(bytes(cold.sign_transaction(tx).raw_transaction))
+        deadline = time.monotonic() + 30
+        while chain.receipt(tx_hash) is None:  # a loaded node mines a moment after accepting
+            assert time.monotonic() < deadline, "the node did not mine the refill"
+            time.sleep(0.05)
+        return tx_hash
 
     wrong = cold_send(18 * E)
     with pytest.raises(ApprovalError, match="not the approved refill"):

@@ -121,8 +121,10 @@ def create_app(custody_factory: Callable[[], Custody],
 
     Key = Annotated[ApiKey, Depends(key)]
 
+    shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
+
     def service() -> Withdrawals:
-        return Withdrawals(custody_factory())
+        return shared
 
     def existing(w: Withdrawals, withdrawal_id: str) -> WithdrawalView:
         try:

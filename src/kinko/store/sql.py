@@ -14,8 +14,9 @@ Library errors are translated here: an unreachable or uninitialised database bec
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +148,9 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # SQLite has one writer; threads of this process queue here instead of in SQLite's
+        # busy handler, which sleeps in coarse steps (other processes still use busy_timeout)
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -169,7 +173,8 @@ class SqlStore:
 
     @contextmanager
     def writer(self) -> Iterator[SqlLedger]:
-        with self._connection(write=True) as conn:
+        lock = self._write_lock if self._write_lock is not None else nullcontext()
+        with lock, self._connection(write=True) as conn:
             head = select(s.ledger_head.c.seq).where(s.ledger_head.c.id == 1)
             if self.dialect == "postgresql":
                 head = head.with_for_update()
