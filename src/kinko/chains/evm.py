@@ -15,6 +15,7 @@ node's own rate-limit answers become :class:`Transient` (retried by
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -211,10 +212,17 @@ class EvmChain:
     # ------------------------------------------------------------------ development nodes
 
     def fund(self, address: str, value: int) -> str:
-        """Send ``value`` from the node's first unlocked account (test and demo nodes only)."""
+        """Send ``value`` from the node's first unlocked account and wait until it is mined
+        (test and demo nodes only: a busy node mines a moment after accepting)."""
         sender = self._eth.accounts[0]
-        return _0x(self._call(lambda: self._eth.send_transaction(
+        tx_hash = _0x(self._call(lambda: self._eth.send_transaction(
             {"from": sender, "to": to_checksum_address(address), "value": value}), "funding"))
+        deadline = time.monotonic() + 30
+        while self.receipt(tx_hash) is None:
+            if time.monotonic() > deadline:
+                raise Transient(f"{self.label} did not mine funding transaction {tx_hash}")
+            time.sleep(0.02)
+        return tx_hash
 
     def snapshot(self) -> object:
         """Remember the chain's state (test and demo nodes only); an opaque id."""
