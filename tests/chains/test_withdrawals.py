@@ -164,3 +164,18 @@ def test_burst_trips_the_breaker_until_a_quorum_resets_it(flow) -> None:  # type
     assert w.approve_reset(reset.proposal.id, "bob", sign_proposal(reset.proposal, KEYS["bob"]))
     assert "ETH" not in w.breaker()
     assert [e["event"] for e in w.breaker_log()] == ["trip", "reset"]
+
+
+def test_unknown_customer_and_expiry(flow) -> None:  # type: ignore[no-untyped-def]
+    from kinko.errors import BadInput
+
+    w, _, clock = flow
+    with pytest.raises(BadInput, match="unknown customer 'C404'"):
+        w.request("W9", "C404", "ETH", 1, to())
+    w.request("W8", "C1", "ETH", 20 * E, to())  # held for review
+    clock.advance(hours=25)  # past the policy's 24 h: the hold expires
+    assert w.expire() == ["W8"]
+    assert w.get("W8").state == "expired"
+    assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
+    with pytest.raises(ApprovalError):
+        approve(w, "W8", "bob")

@@ -116,6 +116,13 @@ def confirm(ctx: typer.Context, withdrawal_id: str) -> None:
     print(f"{withdrawal_id}: confirmed" if view else f"{withdrawal_id}: not yet confirmed")
 
 
+@withdrawals_app.command("expire")
+def expire(ctx: typer.Context) -> None:
+    """Mark withdrawals whose reservation expired (their funds are already released)."""
+    ids = _service(ctx).expire()
+    print(f"expired: {', '.join(ids) or 'none'}")
+
+
 @withdrawals_app.command("allow")
 def allow(ctx: typer.Context, customer: str, asset: str = typer.Option(..., "--asset"),
           address: str = typer.Option(..., "--address")) -> None:

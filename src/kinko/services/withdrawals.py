@@ -147,6 +147,9 @@ class Withdrawals:
                 raise IdempotencyConflict(f"withdrawal id {withdrawal_id!r} was already used for "
                                           "a different request")
             return self._view(earlier)
+        if not self.ledger.balances(account=f"customer:{customer}", asset=known.symbol):
+            raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
+                           "ledger", customer=customer)
         hot = next((w for w in self.ledger.wallets()
                     if w.asset == known.symbol and w.tier == "hot"), None)
         if hot is None:
@@ -295,6 +298,21 @@ class Withdrawals:
         with self.ledger.store.screening() as tables:
             tables.set_state(withdrawal_id, ("sent",), "confirmed")
         return self.get(withdrawal_id)
+
+    def expire(self) -> list[str]:
+        """Mark open withdrawals whose hold has expired (the ledger already released the
+        funds); returns their ids."""
+        self.ledger.expire_holds()
+        expired = []
+        for view in self.find():
+            if view.state not in _OPEN:
+                continue
+            hold = self.ledger.hold(f"withdrawal:{view.id}")
+            if hold is not None and hold[1] == "expired":
+                with self.ledger.store.screening() as tables:
+                    if tables.set_state(view.id, _OPEN, "expired"):
+                        expired.append(view.id)
+        return expired
 
     # ------------------------------------------------------------------ lists
 
