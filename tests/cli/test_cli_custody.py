@@ -15,23 +15,9 @@ E = 10**18
 
 
 @pytest.fixture
-def cli(anvil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-        capsys: pytest.CaptureFixture[str]):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
-    monkeypatch.setenv("KINKO_EVM_RPC_URL", anvil.url)
-    monkeypatch.setenv("KINKO_CONFIRMATIONS", "2")
-    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", "hot wallet password")
-    monkeypatch.setenv("KINKO_APPROVER_KEY_PASSWORD", "approver key password")
+def cli(node_cli, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("KINKO_PRICES", "ETH=500000")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
-    return run
+    return node_cli
 
 
 def test_custody_flow(cli, anvil, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -8,28 +8,15 @@ import pytest
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
-from kinko.cli import main
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 E = 10**18
 
 
 @pytest.fixture
-def cli(anvil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-        capsys: pytest.CaptureFixture[str]):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
-    monkeypatch.setenv("KINKO_EVM_RPC_URL", anvil.url)
+def cli(node_cli, anvil, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("KINKO_CONFIRMATIONS", "1")
-    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", "hot wallet password")
-    monkeypatch.setenv("KINKO_APPROVER_KEY_PASSWORD", "approver key password")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
+    run = node_cli
     _code, out, _ = run("wallets", "keygen", "eth-hot", "--asset", "ETH")
     hot = out.split(" at ")[1].split(";")[0]
     EvmChain.connect(anvil.url).fund(hot, 10 * E)

@@ -121,6 +121,12 @@ def create_app(custody_factory: Callable[[], Custody],
 
     Key = Annotated[ApiKey, Depends(key)]
 
+    def approving(who: ApiKey, approver: str) -> None:
+        """An approval is given by the key's holder (an admin may relay one)."""
+        who.require("approve")
+        if approver != who.name and who.role != "admin":
+            raise Forbidden(f"key {who.name!r} cannot approve as {approver!r}")
+
     shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
 
     def service() -> Withdrawals:
@@ -181,9 +187,7 @@ def create_app(custody_factory: Callable[[], Custody],
     @app.post("/v1/withdrawals/{withdrawal_id}/approve", tags=["withdrawals"])
     def approve_withdrawal(withdrawal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
         """Record an approval. The approver named must be the key's holder."""
-        who.require("approve")
-        if body.approver != who.name and who.role != "admin":
-            raise Forbidden(f"key {who.name!r} cannot approve as {body.approver!r}")
+        approving(who, body.approver)
         w = service()
         existing(w, withdrawal_id)
         view = w.approve(withdrawal_id, body.approver, body.signature)
@@ -228,9 +232,7 @@ def create_app(custody_factory: Callable[[], Custody],
 
     @app.post("/v1/proposals/{proposal_id}/approve", tags=["breaker"])
     def approve_reset(proposal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
-        who.require("approve")
-        if body.approver != who.name and who.role != "admin":
-            raise Forbidden(f"key {who.name!r} cannot approve as {body.approver!r}")
+        approving(who, body.approver)
         w = service()
         if w.custody.proposal(proposal_id) is None:
             raise NotFound(f"unknown proposal {proposal_id!r}")

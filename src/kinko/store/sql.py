@@ -188,40 +188,44 @@ class SqlStore:
             yield SqlLedger(conn, self.dialect)
 
     @contextmanager
+    def _open(self, write: bool) -> Iterator[SqlLedger]:
+        """A writer (serialised with every other write) or a reader transaction."""
+        with (self.writer() if write else self.reader()) as ledger:
+            yield ledger
+
+    # The other halves of the store run in the same kind of transaction; their modules
+    # import this one, hence the imports inside the methods.
+
+    @contextmanager
     def access(self, *, write: bool = True) -> Iterator[SqlAccess]:
-        """A transaction over API keys and the audit log (appends serialised if ``write``)."""
+        """API keys and the audit log."""
         from kinko.store.access_sql import SqlAccess
 
-        opener = self.writer if write else self.reader
-        with opener() as ledger:
+        with self._open(write) as ledger:
             yield SqlAccess(ledger.conn)
 
     @contextmanager
     def screening(self, *, write: bool = True) -> Iterator[SqlScreening]:
-        """A transaction over the screening tables (serialised with ledger writes if
-        ``write``)."""
+        """Withdrawals, allow and deny lists, the breaker's log."""
         from kinko.store.screening_sql import SqlScreening
 
-        opener = self.writer if write else self.reader
-        with opener() as ledger:
+        with self._open(write) as ledger:
             yield SqlScreening(ledger.conn)
 
     @contextmanager
     def deposits(self, *, write: bool = True) -> Iterator[SqlDeposits]:
-        """A transaction over the deposit tables (serialised with ledger writes if ``write``)."""
+        """Deposit addresses, scanned blocks and credited deposits."""
         from kinko.store.custody_sql import SqlDeposits
 
-        opener = self.writer if write else self.reader
-        with opener() as ledger:
+        with self._open(write) as ledger:
             yield SqlDeposits(ledger.conn)
 
     @contextmanager
     def custody(self, *, write: bool = True) -> Iterator[tuple[SqlLedger, SqlCustody]]:
-        """One transaction over the ledger and the custody tables (serialised if ``write``)."""
-        from kinko.store.custody_sql import SqlCustody  # the custody half imports this module
+        """The ledger and the custody tables (policies, proposals, approvals) together."""
+        from kinko.store.custody_sql import SqlCustody
 
-        opener = self.writer if write else self.reader
-        with opener() as ledger:
+        with self._open(write) as ledger:
             yield ledger, SqlCustody(ledger.conn)
 
 
