@@ -79,7 +79,8 @@ def demo(
           f"from {result.csv_path} in {result.import_seconds:.2f} s "
           f"({rep.batches_written} journal entries).")
     print("   Coincheck kept all 523,000,000 customer XEM in one hot wallet; this exchange "
-          "keeps 4% of its XEM hot. Its ETH is on an in-process Ethereum chain, 30% hot.\n")
+          "keeps 4% of its XEM hot. Its ETH is on an in-process Ethereum chain, with 30% of the "
+          "customers' ETH in the hot wallet.\n")
     print("2. `kinko check` with the 2-of-3 policy (demo/policy.toml):")
     emit(["severity", "code", "finding"],
          [[f.severity, f.code, f.message] for f in result.before if f.severity != "info"],
