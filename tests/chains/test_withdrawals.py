@@ -179,3 +179,30 @@ def test_unknown_customer_and_expiry(flow) -> None:  # type: ignore[no-untyped-d
     assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
     with pytest.raises(ApprovalError):
         approve(w, "W8", "bob")
+
+
+def test_crash_between_broadcast_and_record_is_recovered(flow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The transaction reached the node but kinko stopped before recording 'sent': the hash
+    recorded beforehand lets confirm() find it on chain; nothing is sent twice."""
+    w, chain, _ = flow
+    w.request("W7", "C2", "ETH", 1 * E, to())
+    from kinko.store.screening_sql import SqlScreening
+
+    real_set_state = SqlScreening.set_state
+
+    def crash_on_sent(self, withdrawal_id, old, new, tx_hash=None):  # type: ignore[no-untyped-def]
+        if new == "sent":
+            raise KeyboardInterrupt("killed")  # the process dies after broadcasting
+        return real_set_state(self, withdrawal_id, old, new, tx_hash)
+
+    monkeypatch.setattr(SqlScreening, "set_state", crash_on_sent)
+    with pytest.raises(KeyboardInterrupt):
+        w.send("W7")
+    monkeypatch.setattr(SqlScreening, "set_state", real_set_state)
+    view = w.get("W7")
+    assert view.state == "sending" and view.tx_hash  # the hash was kept before broadcasting
+    with pytest.raises(ApprovalError):
+        w.send("W7")  # never a second transaction
+    chain.mine(2)
+    assert w.confirm("W7").state == "confirmed"  # type: ignore[union-attr]
+    assert w.ledger.balance("customer:C2", "ETH") == 49 * E

@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass
 
 from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.crypto import keccak
 
 from kinko.errors import InvalidAccount
 
-__all__ = ["Block", "Transfer", "check_address", "same_address"]
+__all__ = ["Block", "Transfer", "check_address", "same_address", "signed_tx_hash"]
 
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _NEM_ADDRESS = re.compile(r"^N[A-Z2-7]{39}$")
@@ -75,6 +76,12 @@ def check_address(address: str, chain: str) -> str:
                                  address=address, chain=chain)
         return text
     raise InvalidAccount(f"chain {chain!r} has no addresses kinko can check", chain=chain)
+
+
+def signed_tx_hash(raw: bytes) -> str:
+    """The hash an Ethereum node will give a signed transaction (Keccak-256 of its bytes):
+    known before broadcasting, so a crash between sending and recording loses nothing."""
+    return "0x" + keccak(raw).hex()
 
 
 def same_address(a: str | None, b: str | None) -> bool:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
-from kinko.domain.chain import same_address
+from kinko.domain.chain import same_address, signed_tx_hash
 from kinko.domain.custody import (
     AssetPosition,
     CustodyFinding,
@@ -334,8 +334,8 @@ class Custody:
         raw = signer.sign_transfer(to=to, value=int(str(p.payload["amount"])),
                                    nonce=chain.nonce(signer.address), gas_price=gas_price,
                                    chain_id=chain_id)
-        with self.ledger.store.custody() as (_, tables):
-            tables.set_state(proposal_id, "approved", "sending")
+        with self.ledger.store.custody() as (_, tables):  # recorded before it is broadcast
+            tables.set_state(proposal_id, "approved", "sending", signed_tx_hash(raw))
         try:
             tx_hash = chain.send_raw(raw)
         except ChainRejected:
@@ -374,6 +374,13 @@ class Custody:
             self._check_refill(view.proposal, tx_hash)
             with self.ledger.store.custody() as (_, tables):
                 tables.set_state(proposal_id, "requested", "sent", tx_hash)
+            view = self.proposal(proposal_id)
+            assert view is not None
+        if view.state == "sending" and view.tx_hash and self.chain is not None \
+                and self.chain.receipt(view.tx_hash) is not None:
+            # kinko stopped between broadcasting and recording it: the chain has it
+            with self.ledger.store.custody() as (_, tables):
+                tables.set_state(proposal_id, "sending", "sent")
             view = self.proposal(proposal_id)
             assert view is not None
         if view.state != "sent" or view.tx_hash is None or self.chain is None:

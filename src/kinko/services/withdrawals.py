@@ -27,7 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.chain import check_address
+from kinko.domain.chain import check_address, signed_tx_hash
 from kinko.domain.labels import address_key, parse_csv_labels, parse_tagpack
 from kinko.domain.ledger import Hold, Posting, parse_account
 from kinko.domain.screening import (
@@ -262,8 +262,9 @@ class Withdrawals:
         raw = key.sign_transfer(to=view.destination, value=view.amount,
                                 nonce=chain.nonce(key.address), gas_price=gas_price,
                                 chain_id=chain_id)
-        with self.ledger.store.screening() as tables:
-            if not tables.set_state(withdrawal_id, ("allowed", "approved"), "sending"):
+        with self.ledger.store.screening() as tables:  # the hash is known before broadcasting
+            if not tables.set_state(withdrawal_id, ("allowed", "approved"), "sending",
+                                    signed_tx_hash(raw)):
                 raise ApprovalError(f"withdrawal {withdrawal_id} is being sent already")
         try:
             tx_hash = chain.send_raw(raw)
@@ -279,6 +280,12 @@ class Withdrawals:
         """Post the hold once the transaction has enough confirmations; None until then."""
         view = self.get(withdrawal_id)
         chain = self.custody.chain
+        if view.state == "sending" and view.tx_hash and chain is not None \
+                and chain.receipt(view.tx_hash) is not None:
+            # kinko stopped between broadcasting and recording it: the chain has it
+            with self.ledger.store.screening() as tables:
+                tables.set_state(withdrawal_id, ("sending",), "sent")
+            view = self.get(withdrawal_id)
         if view.state != "sent" or view.tx_hash is None or chain is None:
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: nothing to confirm")
         receipt = chain.receipt(view.tx_hash)
