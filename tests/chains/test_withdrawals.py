@@ -93,6 +93,7 @@ def test_allowed_withdrawal_is_sent_and_booked(flow) -> None:  # type: ignore[no
     assert view.state == "allowed" and view.decision.outcome == "allow"
     assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 1 * E
     assert w.send("W1").state == "sent"
+    assert [f for f in w.custody.reconcile() if f.severity != "info"] == []  # in flight
     assert w.confirm("W1") is None  # one confirmation
     chain.mine(1)
     assert w.confirm("W1").state == "confirmed"  # type: ignore[union-attr]

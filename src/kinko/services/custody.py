@@ -426,24 +426,27 @@ class Custody:
     # ------------------------------------------------------------------ checks
 
     def reconcile(self, block: int | None = None) -> list[CustodyFinding]:
-        """Each wallet's ledger balance against its addresses on chain, now or at ``block``
-        (the ledger then as it stood at that block's time). Sweeps sent but not yet booked
-        are allowed for."""
+        """Each wallet's ledger balance against its addresses on chain, at ``block`` (default
+        the head; the ledger then as it stood at that block's time). Movements kinko sent but
+        has not booked yet (sweeps, withdrawals awaiting confirmations) are allowed for once
+        they are mined at or below that height, with their network fee."""
         findings: list[CustodyFinding] = []
-        in_flight: dict[str, int] = {}
-        for v in self.proposals("sent"):
-            amount = int(str(v.proposal.payload["amount"]))
-            in_flight[str(v.proposal.payload["from_wallet"])] = -amount
-            in_flight[str(v.proposal.payload["to_wallet"])] = amount
+        wallets = self.ledger.wallets()
+        chain = self.chain
+        height = None
+        if chain is not None and any(self.ledger.assets[w.asset].chain == chain.name
+                                     for w in wallets):
+            height = block if block is not None else chain.head()
+        adjust = self._in_flight(height) if height is not None else {}
         at = None
-        if block is not None and self.chain is not None:
-            at = datetime.fromtimestamp(self.chain.block(block).timestamp, UTC)
+        if block is not None and chain is not None:
+            at = datetime.fromtimestamp(chain.block(block).timestamp, UTC)
         balances = {(r.account, r.asset): normal_balance(r.account, r.state)
                     for r in self.ledger.balances(kind="wallet", as_of_time=at)}
-        for wallet in self.ledger.wallets():
+        for wallet in wallets:
             chain_name = self.ledger.assets[wallet.asset].chain
             booked = balances.get((wallet.account, wallet.asset), 0)
-            if self.chain is None or chain_name != self.chain.name:
+            if chain is None or height is None or chain_name != chain.name:
                 findings.append(CustodyFinding(
                     "not_reconciled", "info", wallet.asset,
                     f"{wallet.name}: no node for chain {chain_name}; not reconciled",
@@ -454,11 +457,8 @@ class Custody:
                                                f"{wallet.name}: no addresses registered",
                                                wallet=wallet.name))
                 continue
-            on_chain = sum(self.chain.balances(list(wallet.addresses), block).values())
-            expected = booked + in_flight.get(wallet.name, 0)
-            gap = on_chain - expected
-            if gap < 0 and on_chain - booked >= 0 and wallet.name in in_flight:
-                continue  # an in-flight sweep that already left or arrived
+            on_chain = sum(chain.balances(list(wallet.addresses), height).values())
+            gap = on_chain - (booked + adjust.get(wallet.name, 0))
             if gap < 0:
                 findings.append(CustodyFinding(
                     "wallet_short", "critical", wallet.asset,
@@ -470,6 +470,33 @@ class Custody:
                     f"{wallet.name}: {gap} minor units on chain that the ledger does not have",
                     gap, wallet.addresses, wallet.name))
         return findings
+
+    def _in_flight(self, height: int) -> dict[str, int]:
+        """Per wallet, what sent-but-unbooked transactions mined by ``height`` changed."""
+        moves: list[tuple[str, str | None, int, str]] = []  # from, to (ours), amount, tx
+        for state in ("sending", "sent"):
+            for v in self.proposals(state):
+                if v.tx_hash:
+                    moves.append((str(v.proposal.payload["from_wallet"]),
+                                  str(v.proposal.payload["to_wallet"]),
+                                  int(str(v.proposal.payload["amount"])), v.tx_hash))
+        with self.ledger.store.screening(write=False) as tables:
+            for state in ("sending", "sent"):
+                moves += [(w["wallet"], None, int(w["amount"]), w["tx_hash"])
+                          for w in tables.withdrawals(state, limit=100_000) if w["tx_hash"]]
+        adjust: dict[str, int] = {}
+        assert self.chain is not None
+        for source, target, amount, tx_hash in moves:
+            receipt = self.chain.receipt(tx_hash)
+            if receipt is None or receipt.block > height:
+                continue  # not on chain at that height: balances there do not show it
+            if not receipt.ok:  # a failed transaction still paid its fee, and moved nothing
+                adjust[source] = adjust.get(source, 0) - receipt.fee
+                continue
+            adjust[source] = adjust.get(source, 0) - amount - receipt.fee
+            if target is not None:
+                adjust[target] = adjust.get(target, 0) + amount
+        return adjust
 
     def check(self, *, block: int | None = None, at: datetime | None = None,
               reconcile: bool = True) -> CheckResult:
