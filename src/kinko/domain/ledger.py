@@ -49,6 +49,7 @@ __all__ = [
     "Posting",
     "apply_entry",
     "available",
+    "check_account",
     "chain_hash",
     "check_postings",
     "entry_content",
@@ -103,11 +104,8 @@ ACCOUNT_KINDS: dict[str, AccountKind] = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$")
 
 
-@lru_cache(maxsize=1 << 16)
-def parse_account(text: str) -> tuple[AccountKind, str | None]:
-    """Split ``kind:name`` and check it; raise :class:`InvalidAccount` with the reason.
-
-    Valid names are cached: a batch names the same accounts many times."""
+def check_account(text: str) -> tuple[AccountKind, str | None]:
+    """Split ``kind:name`` and check it; raise :class:`InvalidAccount` with the reason."""
     kind_name, sep, name = text.partition(":")
     kind = ACCOUNT_KINDS.get(kind_name)
     if kind is None:
@@ -129,6 +127,12 @@ def parse_account(text: str) -> tuple[AccountKind, str | None]:
             account=text,
         )
     return kind, name
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_account(text: str) -> tuple[AccountKind, str | None]:
+    """:func:`check_account`, cached: batches name the same accounts many times."""
+    return check_account(text)
 
 
 @lru_cache(maxsize=1 << 16)
