@@ -32,8 +32,11 @@ from kinko.errors import (
     UnknownAsset,
 )
 from kinko.ports import FixedClock, SystemClock
+from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
+from kinko.services.deposits import Deposits
 from kinko.services.ledger import Appended, Draft, Ledger, VerifyReport
+from kinko.services.withdrawals import Withdrawals
 from kinko.settings import Settings, load_settings
 from kinko.store import SqlStore, open_store, upgrade
 
@@ -46,6 +49,8 @@ __all__ = [
     "BadInput",
     "BalanceState",
     "ConfigError",
+    "Custody",
+    "Deposits",
     "Draft",
     "Entry",
     "EnvironmentProblem",
@@ -71,6 +76,9 @@ __all__ = [
     "UnknownAsset",
     "VerifyReport",
     "Wallet",
+    "Withdrawals",
+    "custody_positions",
+    "custody_report",
     "format_units",
     "import_customers",
     "load_settings",

@@ -31,6 +31,7 @@ def test_parse_money(text: str, units: int) -> None:
     ("-1 XEM", "negative"), ("NaN XEM", "not a number"), ("Infinity ETH", "not a number"),
     ("-inf ETH", "not a number"), ("1e5 XEM", "plain decimal"), ("1,000 JPY", "plain decimal"),
     ("1.5", "write a number and an asset"),
+    ("１０ JPY", "plain decimal"), ("٣ XEM", "plain decimal"),  # ASCII digits only
 ])
 def test_refused(text: str, message: str) -> None:
     with pytest.raises(InvalidAmount, match=message):

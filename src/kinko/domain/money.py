@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")  # ASCII digits only
 MAX_DECIMALS = 30
 
 
@@ -121,6 +121,13 @@ class AssetRegistry(Mapping[str, Asset]):
 def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int:
     """Parse decimal text in whole units of ``asset`` into an exact count of minor units."""
     raw = text.strip()
+    whole, dot, frac = raw.partition(".")
+    if whole.isdigit() and whole.isascii() and (not frac or (frac.isdigit() and frac.isascii())):
+        # the common case, "1520.25": no sign, ASCII digits, at most one point
+        significant = frac.rstrip("0")
+        if len(significant) <= asset.decimals:
+            unit: int = 10**asset.decimals
+            return int(whole) * unit + int(significant.ljust(asset.decimals, "0") or "0")
     if not _NUMBER.match(raw):
         lowered = raw.lower().lstrip("+-")
         if not raw:
