@@ -121,7 +121,7 @@ class AssetRegistry(Mapping[str, Asset]):
 def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int:
     """Parse decimal text in whole units of ``asset`` into an exact count of minor units."""
     raw = text.strip()
-    whole, dot, frac = raw.partition(".")
+    whole, _point, frac = raw.partition(".")
     if whole.isdigit() and whole.isascii() and (not frac or (frac.isdigit() and frac.isascii())):
         # the common case, "1520.25": no sign, ASCII digits, at most one point
         significant = frac.rstrip("0")
