@@ -60,7 +60,6 @@ __all__ = [
     "format_timestamp",
     "normal_balance",
     "parse_account",
-    "seal_entry",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -358,10 +357,9 @@ def entry_content(kind: str, source: str, memo: str, postings: Iterable[Posting]
     return "".join(parts)
 
 
-def entry_digest(kind: str, source: str, memo: str, postings: Iterable[Posting],
-                 hold: Hold | None) -> str:
-    """What an idempotency key is compared on: the request without its time."""
-    return hashlib.sha256(entry_content(kind, source, memo, postings, hold).encode()).hexdigest()
+def entry_digest(content: str) -> str:
+    """What an idempotency key is compared on: the request's content, without its time."""
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def chain_hash(prev_hash: str, seq: int, key: str, timestamp: str, content: str) -> str:
@@ -376,12 +374,6 @@ def entry_hash(entry: Entry) -> str:
     return chain_hash(entry.prev_hash, entry.seq, entry.key, format_timestamp(entry.timestamp),
                       entry_content(entry.kind, entry.source, entry.memo, entry.postings,
                                     entry.hold))
-
-
-def seal_entry(entry: Entry, seq: int, prev_hash: str) -> Entry:
-    """Give an entry its place in the chain: sequence number, previous hash and own hash."""
-    placed = entry._replace(seq=seq, prev_hash=prev_hash)
-    return placed._replace(hash=entry_hash(placed))
 
 
 # ---------------------------------------------------------------------------- verify

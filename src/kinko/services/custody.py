@@ -265,18 +265,15 @@ class Custody:
             ids = [p.id for p, *_ in tables.proposals(state)]
         return [v for pid in ids if (v := self.proposal(pid)) is not None]
 
-    def _get(self, tables: object, proposal_id: str) -> tuple[Proposal, str, str | None, str]:
-        row = tables.proposal(proposal_id)  # type: ignore[attr-defined]
-        if row is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}")
-        return row  # type: ignore[no-any-return]
-
     def approve(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
         """Record one approver's signature; at quorum the proposal is approved (a policy
         proposal is then activated)."""
         now = self.clock.now()
         with self.ledger.store.custody() as (_, tables):
-            proposal, state, _tx, _detail = self._get(tables, proposal_id)
+            row = tables.proposal(proposal_id)
+            if row is None:
+                raise ApprovalError(f"unknown proposal {proposal_id!r}")
+            proposal, state, _tx, _detail = row
             if state != "pending":
                 raise ApprovalError(f"proposal {proposal_id} is {state}, not pending")
             active = tables.active_policy()

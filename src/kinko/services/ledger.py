@@ -17,7 +17,6 @@ part of that comparison, so a client may simply retry.
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from kinko.domain.ledger import (
     check_hold,
     check_postings,
     entry_content,
+    entry_digest,
     find_overdrafts,
     format_timestamp,
     normal_balance,
@@ -393,7 +393,7 @@ class _Batch:
             self._check_leg(hold.debit, hold.asset)
             self._check_leg(hold.credit, hold.asset)
         content = entry_content(d.kind, d.source, d.memo, postings, hold)
-        digest = hashlib.sha256(content.encode()).hexdigest()
+        digest = entry_digest(content)
         entry = Entry(seq=0, kind=d.kind, key=d.key, timestamp=when, source=d.source,
                       memo=d.memo, postings=postings, hold=hold, digest=digest)
         return entry, stamp, content

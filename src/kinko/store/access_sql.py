@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from kinko.store import schema as s
 from kinko.store.sql import from_us, to_us
@@ -50,7 +50,3 @@ class SqlAccess:
                                  .order_by(s.audit_log.c.seq).limit(limit))
         return [{**{k: v for k, v in r._mapping.items() if k != "at_us"},
                  "at": from_us(r.at_us)} for r in rows]
-
-    def audit_count(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(s.audit_log)).scalar()
-                   or 0)

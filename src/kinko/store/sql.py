@@ -328,10 +328,6 @@ class SqlLedger:
             if left is not None:
                 left -= len(rows)
 
-    def entry_by_key(self, key: str) -> Entry | None:
-        found = self.entries_by_key([key])
-        return found.get(key)
-
     def _matching(self, column: str, table: str, values: Collection[str],
                   select_sql: str) -> Iterator[Any]:
         """Rows whose ``column`` is one of ``values``: ``IN (...)`` chunks on SQLite, one
@@ -430,12 +426,6 @@ class SqlLedger:
     def hold_state(self, hold_id: str) -> tuple[Hold, str] | None:
         row = self.conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
         return None if row is None else (_hold(row), str(row.state))
-
-    def last_seq_at(self, at: datetime) -> int:
-        value = self.conn.execute(
-            select(func.max(s.entries.c.seq)).where(s.entries.c.ts_us <= to_us(at))
-        ).scalar()
-        return int(value or 0)
 
     def wallets(self) -> list[Wallet]:
         rows = self.conn.execute(select(s.wallets).order_by(s.wallets.c.name))
