@@ -1,9 +1,17 @@
-"""What kinko sees of a blockchain: blocks, native transfers, and addresses.
+"""What kinko sees of a blockchain: blocks, transfers of coins and tokens, and addresses.
 
-A :class:`Block` carries its number, hash, parent hash, time and the native-coin transfers in
-it (:class:`Transfer`: tx hash, position, sender, receiver, value and nonce, values in the
-chain's minor unit). Adapters in :mod:`kinko.chains` produce these records; everything
-above them (deposits, reconciliation, sweeps, later the watch) reasons only about them.
+A :class:`Block` carries its number, hash, parent hash, time and the transfers in it
+(:class:`Transfer`: tx hash, position, sender, receiver, value and nonce, values in the minor
+unit of what moved). A transfer of the chain's native coin has ``token`` None; a transfer of
+a token (an ERC-20 contract's ``Transfer`` event) names the contract in ``token`` and the
+event's position in its block in ``log_index``, so one transaction can carry several
+transfers, ordered by (``tx_index``, ``log_index``) with the native one first. A transfer
+still waiting in a node's mempool has ``block`` and ``tx_index`` -1 (and ``log_index`` -1 if
+it moves a token). Adapters in :mod:`kinko.chains` produce these records; everything above
+them (deposits, reconciliation, sweeps, the watch) reasons only about them::
+
+    >>> Transfer("0xab", 7, 0, "0xA", "0xB", 2_500_000, 3, token="0xC", log_index=1).token
+    '0xC'
 
 Ethereum addresses are checked for their EIP-55 mixed-case checksum: an address typed with a
 wrong capital letter is refused rather than silently sent to::
@@ -37,6 +45,8 @@ class Transfer:
     to: str | None
     value: int
     nonce: int
+    token: str | None = None  # the token contract (EIP-55); None for the native coin
+    log_index: int | None = None  # the token event's position in the block; None if native
 
 
 @dataclass(frozen=True)
