@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from kinko.domain.approvals import Approval, Proposal
-from kinko.domain.chain import Block
+from kinko.domain.chain import Block, Transfer
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
 from kinko.domain.money import Asset
@@ -119,7 +119,9 @@ class Chain(Protocol):
 
     def head(self) -> int: ...
     def block(self, number: int) -> Block: ...
-    def balances(self, addresses: Sequence[str], block: int | None = None) -> dict[str, int]: ...
+    def pending(self) -> tuple[Transfer, ...]: ...  # the mempool's transfers; () if hidden
+    def balances(self, addresses: Sequence[str], block: int | None = None,
+                 token: str | None = None) -> dict[str, int]: ...  # token: an ERC-20's
     def nonce(self, address: str) -> int: ...
     def fee_params(self) -> tuple[int, int]: ...  # (chain id, gas price)
     def send_raw(self, raw: bytes) -> str: ...
@@ -127,12 +129,13 @@ class Chain(Protocol):
 
 
 class Signer(Protocol):
-    """Signs transfers from the hot wallet; holds the key, never reveals it."""
+    """Signs transfers from the hot wallet; holds the key, never reveals it. A token
+    transfer is a call: ``to`` the token contract, ``value`` 0, ``data`` the call."""
 
     address: str
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
-                      chain_id: int, gas: int = 21_000) -> bytes: ...
+                      chain_id: int, gas: int = 21_000, data: bytes = b"") -> bytes: ...
 
 
 class CustodyTables(Protocol):

@@ -7,6 +7,15 @@ Two ways to reach a chain, one adapter:
 - :meth:`EvmChain.connect`: any Ethereum JSON-RPC endpoint (``KINKO_EVM_RPC_URL``), such as
   a geth or anvil node. Balance look-ups of many addresses go in batched JSON-RPC requests.
 
+A block's transfers are its transactions (native coin, one record each, as sent, even if the
+transaction failed) and the ERC-20 ``Transfer`` events its successful transactions emitted
+(:mod:`kinko.chains.erc20`; ``token`` is the contract, ``log_index`` the event's position),
+ordered by transaction, the native record before the transaction's events. Over JSON-RPC a
+block and its logs are read in one batched request, and every log must name the block's hash:
+a log of another block means the chain reorganised between the two reads (retried).
+:meth:`EvmChain.pending` reads the node's mempool where it offers one (anvil and geth's
+``txpool_content``); token transfers in it are decoded from their call data.
+
 Library errors are translated here: connection failures, timeouts, HTTP 429/5xx and the
 node's own rate-limit answers become :class:`Transient` (retried by
 :class:`kinko.chains.retry.Retrying`), a refused transaction becomes
@@ -17,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import requests
@@ -31,6 +40,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from kinko.chains.erc20 import TRANSFER_TOPIC, balance_of_call, decode_transfer
 from kinko.domain.chain import Block, Transfer
 from kinko.errors import ChainRejected
 from kinko.ports import Receipt
@@ -40,6 +50,8 @@ __all__ = ["EvmChain", "Transient"]
 T = TypeVar("T")
 _BATCH = 200
 _RATE_LIMIT_HINTS = ("rate limit", "too many requests", "limit exceeded", "-32005")
+_UNSUPPORTED_HINTS = ("not implemented", "not supported", "not found", "does not exist",
+                      "not available", "unknown rpc", "unsupported")
 
 
 class Transient(Exception):
@@ -61,6 +73,44 @@ def _0x(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
+def _int(value: Any) -> int:
+    """A JSON-RPC quantity (0x-hex text) or an integer web3 already formatted."""
+    return value if isinstance(value, int) else int(value, 16)
+
+
+def _order(transfer: Transfer) -> tuple[int, int]:
+    """By transaction, the native record (no log index) before the transaction's events."""
+    return transfer.tx_index, -1 if transfer.log_index is None else transfer.log_index
+
+
+def _token_transfers(logs: Sequence[Any], number: int, nonces: dict[str, int]) -> list[Transfer]:
+    """ERC-20 ``Transfer`` records from a block's logs (raw JSON-RPC or web3-formatted).
+
+    ``nonces`` maps the block's transaction hashes (lower-case 0x-hex) to their nonces. Logs
+    that only look alike are skipped: ERC-721's ``Transfer`` has a fourth topic (the token
+    id) and its data is empty."""
+    out: list[Transfer] = []
+    for log in logs:
+        topics = log["topics"]
+        if len(topics) != 3 or _0x(topics[0]).lower() != TRANSFER_TOPIC:
+            continue
+        data = _0x(log["data"])
+        if len(data) != 66:  # 0x and one 32-byte word: the amount
+            continue
+        tx_hash = _0x(log["transactionHash"]).lower()
+        if tx_hash not in nonces:
+            raise Transient(f"a log of block {number} names transaction {tx_hash}, "
+                            "which is not in the block")
+        out.append(Transfer(
+            tx_hash=tx_hash, block=number, tx_index=_int(log["transactionIndex"]),
+            sender=_checksum("0x" + _0x(topics[1])[-40:]),
+            to=_checksum("0x" + _0x(topics[2])[-40:]),
+            value=int(data, 16), nonce=nonces[tx_hash],
+            token=_checksum(_0x(log["address"])), log_index=_int(log["logIndex"]),
+        ))
+    return out
+
+
 class EvmChain:
     """Ethereum through web3.py; see the module docstring."""
 
@@ -70,13 +120,19 @@ class EvmChain:
         self.label = label
         self.name = name
         self._batch = batch
+        # refusals a library raises outside web3's own exception tree (eth-tester's, set by
+        # in_process, so a JSON-RPC process need not import eth-tester)
+        self._refusals: tuple[type[Exception], ...] = ()
 
     @classmethod
     def in_process(cls) -> EvmChain:
         from eth_tester import EthereumTester, PyEVMBackend
+        from eth_tester.exceptions import TransactionFailed
 
         tester = EthereumTester(PyEVMBackend())
-        return cls(Web3(EthereumTesterProvider(tester)), label="in-process chain", batch=False)
+        chain = cls(Web3(EthereumTesterProvider(tester)), label="in-process chain", batch=False)
+        chain._refusals = (TransactionFailed,)  # e.g. a call that reverts while gas is estimated
+        return chain
 
     @classmethod
     def connect(cls, url: str, *, timeout: float = 10.0) -> EvmChain:
@@ -104,6 +160,8 @@ class EvmChain:
             raise ChainRejected(f"{self.label} refused {what}: {message}") from None
         except (ValueError, Web3Exception, EthValidationError) as exc:
             raise ChainRejected(f"{self.label} refused {what}: {exc}") from None
+        except self._refusals as exc:
+            raise ChainRejected(f"{self.label} refused {what}: {exc}") from None
 
     # ------------------------------------------------------------------ reading
 
@@ -115,7 +173,7 @@ class EvmChain:
             return self._raw_block(number)
         raw = self._call(lambda: self._eth.get_block(number, full_transactions=True),
                          f"block {number}")
-        transfers = tuple(
+        transfers = [
             Transfer(
                 tx_hash=_0x(tx["hash"]), block=number,
                 tx_index=int(tx.get("transactionIndex", position)),  # eth-tester omits it
@@ -124,47 +182,127 @@ class EvmChain:
                 value=int(tx["value"]), nonce=int(tx["nonce"]),
             )
             for position, tx in enumerate(raw["transactions"])
-        )
+        ]
+        if transfers:  # a block without transactions has no logs
+            every = self._call(lambda: self._eth.get_logs({"fromBlock": number,
+                                                           "toBlock": number}),
+                               f"the logs of block {number}")
+            # eth-tester numbers logs within each transaction, a node within the block: all
+            # the block's logs (not only transfers) are read to number them as a node does
+            ordered = sorted(every, key=lambda log: (int(log["transactionIndex"]),
+                                                     int(log["logIndex"])))
+            logs = [{**log, "logIndex": position} for position, log in enumerate(ordered)]
+            nonces = {t.tx_hash.lower(): t.nonce for t in transfers}
+            tokens = _token_transfers(logs, number, nonces)
+            if tokens:
+                transfers = sorted(transfers + tokens, key=_order)
         return Block(number=int(raw["number"]), hash=_0x(raw["hash"]),
                      parent_hash=_0x(raw["parentHash"]), timestamp=int(raw["timestamp"]),
-                     transfers=transfers)
+                     transfers=tuple(transfers))
+
+    def _rpc_result(self, answer: Any, what: str) -> Any:
+        """The result of one JSON-RPC answer, or the error translated."""
+        if not isinstance(answer, dict):
+            raise ChainRejected(f"{self.label} gave no JSON-RPC answer to {what}")
+        if "error" in answer:
+            error = answer["error"]
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+            if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
+                raise Transient(f"{self.label} is rate limiting {what}")
+            raise ChainRejected(f"{self.label} refused {what}: {message}")
+        return answer.get("result")
 
     def _raw_block(self, number: int) -> Block:
         provider: Any = self.w3.provider
-        answer = self._call(
-            lambda: provider.make_request("eth_getBlockByNumber", [hex(number), True]),
-            f"block {number}")
-        if "error" in answer:
-            message = str(answer["error"].get("message", answer["error"]))
-            if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
-                raise Transient(f"{self.label} is rate limiting block {number}")
-            raise ChainRejected(f"{self.label} refused block {number}: {message}")
-        raw = answer.get("result")
+        tag = hex(number)
+        answers = self._call(lambda: provider.make_batch_request([
+            ("eth_getBlockByNumber", [tag, True]),
+            ("eth_getLogs", [{"fromBlock": tag, "toBlock": tag, "topics": [TRANSFER_TOPIC]}]),
+        ]), f"block {number}")
+        if not isinstance(answers, list) or len(answers) != 2:  # one error for the batch
+            self._rpc_result(answers, f"block {number}")
+            raise ChainRejected(f"{self.label} answered block {number} with {answers!r}")
+        raw = self._rpc_result(answers[0], f"block {number}")
         if raw is None:
             raise ChainRejected(f"{self.label} has no block {number}")
-        transfers = tuple(
+        logs = self._rpc_result(answers[1], f"the logs of block {number}")
+        transfers = [
             Transfer(
                 tx_hash=tx["hash"], block=number, tx_index=int(tx["transactionIndex"], 16),
                 sender=_checksum(tx["from"]), to=_checksum(tx["to"]) if tx.get("to") else None,
                 value=int(tx["value"], 16), nonce=int(tx["nonce"], 16),
             )
             for tx in raw["transactions"]
-        )
+        ]
+        if logs:
+            block_hash = raw["hash"].lower()
+            if any(str(log.get("blockHash", "")).lower() != block_hash for log in logs):
+                raise Transient(f"{self.label} reorganised block {number} while it was read")
+            nonces = {t.tx_hash.lower(): t.nonce for t in transfers}
+            transfers = sorted(transfers + _token_transfers(logs, number, nonces), key=_order)
         return Block(number=int(raw["number"], 16), hash=raw["hash"],
                      parent_hash=raw["parentHash"], timestamp=int(raw["timestamp"], 16),
-                     transfers=transfers)
+                     transfers=tuple(transfers))
 
-    def balances(self, addresses: Sequence[str], block: int | None = None) -> dict[str, int]:
-        """Native balances at ``block`` (default latest), batched over JSON-RPC."""
+    def pending(self) -> tuple[Transfer, ...]:
+        """Transactions waiting in the node's mempool (pending and queued), as transfers with
+        ``block`` and ``tx_index`` -1; a token transfer also as a token record with
+        ``log_index`` -1. ``()`` if the node does not show its mempool (eth-tester)."""
+        provider: Any = self.w3.provider
+        answer = self._call(lambda: provider.make_request("txpool_content", []),
+                            "the pending transactions")
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+            if code == -32601 or any(h in message.lower() for h in _UNSUPPORTED_HINTS):
+                return ()
+        content = self._rpc_result(answer, "the pending transactions") or {}
+        txs = [tx for section in ("pending", "queued")
+               for by_nonce in (content.get(section) or {}).values()
+               for tx in by_nonce.values()]
+        txs.sort(key=lambda tx: (str(tx["from"]).lower(), _int(tx["nonce"])))
+        out: list[Transfer] = []
+        for tx in txs:
+            sender = _checksum(tx["from"])
+            to = _checksum(tx["to"]) if tx.get("to") else None
+            native = Transfer(tx_hash=_0x(tx["hash"]), block=-1, tx_index=-1, sender=sender,
+                              to=to, value=_int(tx["value"]), nonce=_int(tx["nonce"]))
+            out.append(native)
+            call = tx.get("input", tx.get("data"))
+            moved = decode_transfer(call, sender) if to is not None and call else None
+            if moved is not None:
+                out.append(Transfer(
+                    tx_hash=native.tx_hash, block=-1, tx_index=-1, sender=moved[0],
+                    to=moved[1], value=moved[2], nonce=native.nonce, token=to, log_index=-1))
+        return tuple(out)
+
+    def balances(self, addresses: Sequence[str], block: int | None = None,
+                 token: str | None = None) -> dict[str, int]:
+        """Balances at ``block`` (default latest), batched over JSON-RPC: of the native coin,
+        or with ``token`` of that ERC-20 contract (its ``balanceOf``)."""
         at: Any = "latest" if block is None else block
         out: dict[str, int] = {}
         items = [to_checksum_address(a) for a in addresses]
+        contract = None if token is None else to_checksum_address(token)
+
+        def ask(a: str) -> Any:  # a web3 call, or its batch placeholder inside a batch
+            if contract is None:
+                return self._eth.get_balance(a, at)
+            return self._eth.call({"to": contract, "data": balance_of_call(a)}, at)
+
+        def value(a: str, answer: Any) -> int:
+            if contract is None:
+                return int(answer)
+            if len(answer) != 32:  # "0x": no contract there (at that block)
+                raise ChainRejected(
+                    f"{self.label} answered balanceOf({a}) of {contract} at {at} with "
+                    f"{len(answer)} bytes: no ERC-20 contract there")
+            return int.from_bytes(answer, "big")
+
         if not self._batch:
             for a in items:
-                def one(a: str = a) -> Any:
-                    return self._eth.get_balance(a, at)
-
-                out[a] = int(self._call(one, f"the balance of {a}"))
+                out[a] = value(a, self._call(partial(ask, a), f"the balance of {a}"))
             return out
         for i in range(0, len(items), _BATCH):
             chunk = items[i : i + _BATCH]
@@ -172,11 +310,11 @@ class EvmChain:
             def fetch(chunk: Sequence[str] = chunk) -> list[Any]:
                 with self.w3.batch_requests() as batch:
                     for a in chunk:
-                        batch.add(self._eth.get_balance(a, at))
+                        batch.add(ask(a))
                     return list(batch.execute())
 
-            values = self._call(fetch, f"{len(chunk)} balances")
-            out.update(zip(chunk, (int(v) for v in values), strict=True))
+            answers = self._call(fetch, f"{len(chunk)} balances")
+            out.update((a, value(a, v)) for a, v in zip(chunk, answers, strict=True))
         return out
 
     def nonce(self, address: str) -> int:
@@ -214,15 +352,33 @@ class EvmChain:
     def fund(self, address: str, value: int) -> str:
         """Send ``value`` from the node's first unlocked account and wait until it is mined
         (test and demo nodes only: a busy node mines a moment after accepting)."""
-        sender = self._eth.accounts[0]
-        tx_hash = _0x(self._call(lambda: self._eth.send_transaction(
-            {"from": sender, "to": to_checksum_address(address), "value": value}), "funding"))
-        deadline = time.monotonic() + 30
-        while self.receipt(tx_hash) is None:
-            if time.monotonic() > deadline:
-                raise Transient(f"{self.label} did not mine funding transaction {tx_hash}")
-            time.sleep(0.02)
+        tx_hash, _ = self.dev_transact({"to": to_checksum_address(address), "value": value},
+                                       "funding")
         return tx_hash
+
+    def dev_transact(self, tx: dict[str, Any], what: str) -> tuple[str, dict[str, Any]]:
+        """Send ``tx`` from the node's first unlocked account, wait until it is mined and
+        return its hash and raw receipt; :class:`ChainRejected` if it failed (test and demo
+        nodes only)."""
+        sender = self._eth.accounts[0]
+        tx_hash = _0x(self._call(lambda: self._eth.send_transaction({"from": sender, **tx}),
+                                 what))
+
+        def fetch() -> Any:
+            try:
+                return self._eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        deadline = time.monotonic() + 30
+        while (receipt := self._call(fetch, f"the receipt of {tx_hash}")) is None \
+                or receipt.get("blockNumber") is None:
+            if time.monotonic() > deadline:
+                raise Transient(f"{self.label} did not mine {what} transaction {tx_hash}")
+            time.sleep(0.02)
+        if int(receipt["status"]) != 1:
+            raise ChainRejected(f"{self.label} mined {what} transaction {tx_hash}, which failed")
+        return tx_hash, dict(receipt)
 
     def snapshot(self) -> object:
         """Remember the chain's state (test and demo nodes only); an opaque id."""

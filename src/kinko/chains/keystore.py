@@ -7,6 +7,11 @@ kinko at all: they are watch-only.
 
     signer = KeystoreSigner.open(Path("hot.json"), os.environ["KINKO_HOT_KEY_PASSWORD"])
     raw = signer.sign_transfer(to=cold, value=10**18, nonce=0, gas_price=10**9, chain_id=1)
+
+A token transfer is a call to the token contract, signed the same way::
+
+    raw = signer.sign_transfer(to=token, value=0, data=transfer_call(cold, 5_000_000),
+                               gas=TOKEN_GAS, nonce=1, gas_price=10**9, chain_id=1)
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ PASSWORD_ENV = "KINKO_HOT_KEY_PASSWORD"
 
 
 class KeystoreSigner:
-    """Signs native transfers with the decrypted key; see the module docstring."""
+    """Signs transfers (native, or token calls) with the decrypted key; see the module
+    docstring."""
 
     def __init__(self, account: Any) -> None:
         self.__account = account  # name-mangled: not in vars() dumps by accident
@@ -52,9 +58,11 @@ class KeystoreSigner:
         return f"KeystoreSigner(address={self.address!r})"
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
-                      gas: int = 21_000) -> bytes:
-        tx = {"to": to, "value": value, "nonce": nonce, "gas": gas, "gasPrice": gas_price,
-              "chainId": chain_id}
+                      gas: int = 21_000, data: bytes = b"") -> bytes:
+        tx: dict[str, Any] = {"to": to, "value": value, "nonce": nonce, "gas": gas,
+                              "gasPrice": gas_price, "chainId": chain_id}
+        if data:
+            tx["data"] = "0x" + data.hex()
         return bytes(self.__account.sign_transaction(tx).raw_transaction)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kinko.chains.evm import Transient
-from kinko.domain.chain import Block
+from kinko.domain.chain import Block, Transfer
 from kinko.errors import ChainUnavailable
 from kinko.ports import Chain, Receipt
 
@@ -60,8 +60,12 @@ class Retrying:
     def block(self, number: int) -> Block:
         return self._retry(lambda: self.inner.block(number))
 
-    def balances(self, addresses: Sequence[str], block: int | None = None) -> dict[str, int]:
-        return self._retry(lambda: self.inner.balances(addresses, block))
+    def pending(self) -> tuple[Transfer, ...]:
+        return self._retry(self.inner.pending)
+
+    def balances(self, addresses: Sequence[str], block: int | None = None,
+                 token: str | None = None) -> dict[str, int]:
+        return self._retry(lambda: self.inner.balances(addresses, block, token))
 
     def nonce(self, address: str) -> int:
         return self._retry(lambda: self.inner.nonce(address))
