@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kinko.domain.chain import check_address
 from kinko.domain.money import Asset, AssetRegistry
-from kinko.errors import ConfigError, KinkoError
+from kinko.errors import ConfigError, InvalidAccount, KinkoError
 
 __all__ = ["REGISTRY", "Setting", "Settings", "load_settings", "settings_markdown"]
 
@@ -78,14 +79,18 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 
 
 def _assets(value: Any) -> tuple[Asset, ...]:
-    """``[assets.USDT] chain = "ethereum", decimals = 6`` or ``USDT:ethereum:6,...``."""
+    """``[assets.USDT] chain = "ethereum", decimals = 6, token = "0x…"`` or
+    ``USDT:ethereum:6[:0xCONTRACT],...``."""
     out = []
     if isinstance(value, Mapping):
         for symbol, spec in value.items():
-            if not isinstance(spec, Mapping) or set(spec) - {"chain", "decimals"}:
-                raise ValueError(f"[assets.{symbol}] takes exactly 'chain' and 'decimals'")
+            if not isinstance(spec, Mapping) or set(spec) - {"chain", "decimals", "token"}:
+                raise ValueError(f"[assets.{symbol}] takes 'chain', 'decimals' and optionally "
+                                 "'token' (the contract address)")
             try:
-                out.append(Asset(str(symbol), str(spec["chain"]), _decimals(spec["decimals"])))
+                token = str(spec["token"]) if spec.get("token") else None
+                out.append(Asset(str(symbol), str(spec["chain"]), _decimals(spec["decimals"]),
+                                 _token(token, str(spec["chain"]))))
             except KeyError as missing:
                 raise ValueError(f"[assets.{symbol}] is missing {missing}") from None
         return tuple(out)
@@ -93,10 +98,20 @@ def _assets(value: Any) -> tuple[Asset, ...]:
         if not item.strip():
             continue
         parts = item.strip().split(":")
-        if len(parts) != 3:
-            raise ValueError(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS")
-        out.append(Asset(parts[0], parts[1], _decimals(parts[2])))
+        if len(parts) not in (3, 4):
+            raise ValueError(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS[:TOKEN]")
+        token = _token(parts[3], parts[1]) if len(parts) == 4 else None
+        out.append(Asset(parts[0], parts[1], _decimals(parts[2]), token))
     return tuple(out)
+
+
+def _token(value: str | None, chain: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_address(value, chain)
+    except InvalidAccount as exc:
+        raise ValueError(f"token: {exc.message}") from None
 
 
 def _decimals(value: Any) -> int:
@@ -143,6 +158,13 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("prices_file", "",
             "CSV file with asset,jpy columns; used instead of `prices` when set.",
             _optional_text, "PATH"),
+    Setting("watch_interval_ms", 1000,
+            "How long `kinko watch` waits between rounds once it has caught up with the head.",
+            _positive_int, "MS"),
+    Setting("watch_webhook_url", "",
+            "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
+            "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
+            _optional_text, "URL"),
 )
 BY_NAME = {s.name: s for s in REGISTRY}
 
@@ -163,6 +185,8 @@ class Settings:
     policy_file: str = "policy.toml"
     prices: str = ""
     prices_file: str = ""
+    watch_interval_ms: int = 1000
+    watch_webhook_url: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -44,11 +44,14 @@ MAX_DECIMALS = 30
 
 @dataclass(frozen=True, order=True)
 class Asset:
-    """A kind of money: ``Asset("ETH", "ethereum", 18)``."""
+    """A kind of money: ``Asset("ETH", "ethereum", 18)``; a token names its contract:
+    ``Asset("USDT", "ethereum", 6, token="0xdAC1...")`` (``token`` None: the chain's own coin).
+    """
 
     symbol: str
     chain: str
     decimals: int
+    token: str | None = None
 
     def __post_init__(self) -> None:
         if not _SYMBOL.match(self.symbol):

@@ -185,8 +185,9 @@ class Ledger:
             if old is not None and old != asset:
                 raise ConfigError(
                     f"asset {asset.symbol} is recorded as {old.chain} with {old.decimals} "
-                    f"decimals but configured as {asset.chain} with {asset.decimals}; amounts "
-                    "already in the ledger would change meaning",
+                    f"decimals (token {old.token or '-'}) but configured as {asset.chain} with "
+                    f"{asset.decimals} (token {asset.token or '-'}); amounts already in the "
+                    "ledger would change meaning",
                     asset=asset.symbol,
                 )
         new = [a for a in self.assets.values() if a.symbol not in recorded]
