@@ -54,6 +54,7 @@ assets = Table(
     Column("symbol", String(16), primary_key=True),
     Column("chain", String(64), nullable=False),
     Column("decimals", Integer, nullable=False),
+    Column("token", String(128), nullable=True),  # contract address; NULL: the native coin
 )
 
 wallets = Table(
@@ -245,4 +246,96 @@ audit_log = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+watch_blocks = Table(
+    "watch_blocks", metadata,  # the watch's checkpoint: every block it has read, by hash
+    Column("chain", String(32), primary_key=True),
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(66), nullable=False),
+    Column("ts", BigInteger, nullable=False),  # the block's own timestamp (seconds)
+)
+
+observations = Table(
+    "observations", metadata,
+    Column("id", String(200), primary_key=True),  # chain:tx_hash:log_index (-1: native)
+    Column("chain", String(32), nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("direction", String(3), nullable=False),  # out, in
+    Column("wallet", String(64), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("sender", String(128), nullable=False),
+    Column("receiver", String(128), nullable=True),
+    Column("amount", Amount, nullable=False),
+    Column("nonce", BigInteger, nullable=False),
+    Column("block", BigInteger, nullable=True),  # NULL while pending or after a reorg
+    Column("block_hash", String(66), nullable=True),
+    Column("status", String(10), nullable=False),  # pending, mined, final, retracted
+    Column("match_ref", String(200), nullable=True),  # withdrawal:<id> / proposal:<id>
+    Column("first_seen_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Index("ix_observations_block", "chain", "block"),
+    Index("ix_observations_status", "status"),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("state", String(10), nullable=False),  # open, contained, resolved
+    Column("title", Text, nullable=False),
+    Column("asset", String(16), nullable=True),
+    Column("wallet", String(64), nullable=True),
+    Column("opened_us", BigInteger, nullable=False),
+    Column("closed_us", BigInteger, nullable=True),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key", String(240), nullable=False, unique=True),  # the same finding never twice
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("state", String(10), nullable=False),  # open, acked
+    Column("chain_state", String(10), nullable=True),  # pending, mined, final, retracted
+    Column("asset", String(16), nullable=True),
+    Column("wallet", String(64), nullable=True),
+    Column("tx_hash", String(66), nullable=True),
+    Column("amount", Amount, nullable=True),
+    Column("block", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("incident", String(64), nullable=True),
+    Column("raised_us", BigInteger, nullable=False),
+    Column("acked_by", String(200), nullable=True),
+    Column("acked_us", BigInteger, nullable=True),
+    Index("ix_alerts_raised", "raised_us"),
+)
+
+timeline = Table(
+    "timeline", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", String(64), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),  # alert, breaker, sweep, note, notice, ...
+    Column("actor", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_timeline_incident", "incident", "at_us"),
+)
+
+notifications = Table(
+    "notifications", metadata,  # the webhook outbox: delivered at least once, in order
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(10), nullable=False),  # queued, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_us", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=True),
+)
+
+balance_samples = Table(
+    "balance_samples", metadata,
+    Column("wallet", String(64), primary_key=True),
+    Column("block", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("balance", Amount, nullable=False),
 )

@@ -44,6 +44,19 @@ class SqlScreening:
             q = q.where(s.withdrawals.c.customer == customer)
         return [_withdrawal(r) for r in self.conn.execute(q)]
 
+    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[dict[str, Any]]:
+        """Withdrawals the chain may show: those sent (or sending) as one of ``tx_hashes``,
+        and every allowed or approved one that has not been sent by kinko."""
+        rows: list[dict[str, Any]] = []
+        lowered = sorted({h.lower() for h in tx_hashes})
+        for i in range(0, len(lowered), 500):
+            rows += [_withdrawal(r) for r in self.conn.execute(select(s.withdrawals).where(
+                func.lower(s.withdrawals.c.tx_hash).in_(lowered[i : i + 500])))]
+        rows += [_withdrawal(r) for r in self.conn.execute(select(s.withdrawals).where(
+            s.withdrawals.c.state.in_(("allowed", "approved")),
+            s.withdrawals.c.tx_hash.is_(None)))]
+        return rows
+
     def set_state(self, withdrawal_id: str, old: tuple[str, ...], new: str,
                   tx_hash: str | None = None) -> bool:
         values: dict[str, Any] = {"state": new}

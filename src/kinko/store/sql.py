@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from kinko.store.access_sql import SqlAccess
     from kinko.store.custody_sql import SqlCustody, SqlDeposits
     from kinko.store.screening_sql import SqlScreening
+    from kinko.store.watch_sql import SqlWatch
 
 __all__ = ["SqlStore", "from_us", "open_store", "to_us"]
 
@@ -203,6 +204,14 @@ class SqlStore:
 
         with self._open(write) as ledger:
             yield SqlAccess(ledger.conn)
+
+    @contextmanager
+    def watch(self, *, write: bool = True) -> Iterator[SqlWatch]:
+        """The watch's checkpoint, observations, alerts, incidents and outbox."""
+        from kinko.store.watch_sql import SqlWatch
+
+        with self._open(write) as ledger:
+            yield SqlWatch(ledger.conn)
 
     @contextmanager
     def screening(self, *, write: bool = True) -> Iterator[SqlScreening]:
@@ -433,7 +442,7 @@ class SqlLedger:
 
     def assets(self) -> list[Asset]:
         rows = self.conn.execute(select(s.assets).order_by(s.assets.c.symbol))
-        return [Asset(r.symbol, r.chain, r.decimals) for r in rows]
+        return [Asset(r.symbol, r.chain, r.decimals, r.token) for r in rows]
 
     # ------------------------------------------------------------------ writing
 
@@ -534,7 +543,8 @@ class SqlLedger:
 
     def put_assets(self, assets: Sequence[Asset]) -> None:
         ins = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(s.assets)
-        rows = [{"symbol": a.symbol, "chain": a.chain, "decimals": a.decimals} for a in assets]
+        rows = [{"symbol": a.symbol, "chain": a.chain, "decimals": a.decimals, "token": a.token}
+                for a in assets]
         if rows:
             self.conn.execute(ins.on_conflict_do_nothing(index_elements=["symbol"]), rows)
 

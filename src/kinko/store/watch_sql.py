@@ -1,0 +1,203 @@
+"""The watch's tables in SQL: checkpoint, observations, alerts, incidents and their timeline,
+the webhook outbox and balance samples.
+
+Times are stored as integer microseconds (``*_us`` columns) and handed out as datetimes
+without the suffix, as in the other table modules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, func, select, update
+
+from kinko.store import schema as s
+from kinko.store.sql import from_us, to_us
+
+__all__ = ["SqlWatch"]
+
+
+def _out(row: Any) -> dict[str, Any]:
+    """A row as a dict, ``x_us`` columns turned into datetimes named ``x``."""
+    out: dict[str, Any] = {}
+    for key, value in row._mapping.items():
+        if key.endswith("_us"):
+            out[key[:-3]] = None if value is None else from_us(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _in(values: dict[str, Any], table: Table) -> dict[str, Any]:
+    """The inverse of :func:`_out` for the columns ``table`` has."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key + "_us" in table.c:
+            out[key + "_us"] = None if value is None else to_us(value)
+        else:
+            out[key] = value
+    return out
+
+
+class SqlWatch:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def last_block(self, chain: str) -> int | None:
+        value = self.conn.execute(select(func.max(s.watch_blocks.c.number)).where(
+            s.watch_blocks.c.chain == chain)).scalar()
+        return None if value is None else int(value)
+
+    def block_hash(self, chain: str, number: int) -> str | None:
+        return self.conn.execute(select(s.watch_blocks.c.hash).where(
+            s.watch_blocks.c.chain == chain, s.watch_blocks.c.number == number)).scalar()
+
+    def put_block(self, chain: str, number: int, block_hash: str, ts: int) -> None:
+        self.conn.execute(s.watch_blocks.insert().values(chain=chain, number=number,
+                                                         hash=block_hash, ts=ts))
+
+    def forget_blocks_after(self, chain: str, number: int) -> None:
+        self.conn.execute(delete(s.watch_blocks).where(s.watch_blocks.c.chain == chain,
+                                                       s.watch_blocks.c.number > number))
+
+    # ------------------------------------------------------------------ observations
+
+    def observation(self, obs_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.observations).where(
+            s.observations.c.id == obs_id)).first()
+        return None if row is None else _out(row)
+
+    def put_observation(self, row: dict[str, Any]) -> None:
+        self.conn.execute(s.observations.insert().values(**_in(row, s.observations)))
+
+    def update_observation(self, obs_id: str, **values: Any) -> None:
+        self.conn.execute(update(s.observations).where(s.observations.c.id == obs_id)
+                          .values(**_in(values, s.observations)))
+
+    def observations(self, chain: str, *, status: tuple[str, ...] | None = None,
+                     above: int | None = None) -> list[dict[str, Any]]:
+        q = select(s.observations).where(s.observations.c.chain == chain)
+        if status is not None:
+            q = q.where(s.observations.c.status.in_(status))
+        if above is not None:
+            q = q.where(s.observations.c.block > above)
+        return [_out(r) for r in self.conn.execute(q.order_by(s.observations.c.first_seen_us,
+                                                              s.observations.c.id))]
+
+    def wallet_flows(self, wallet: str, after_block: int, to_block: int
+                     ) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.observations).where(
+            s.observations.c.wallet == wallet, s.observations.c.block > after_block,
+            s.observations.c.block <= to_block,
+            s.observations.c.status.in_(("mined", "final"))))
+        return [_out(r) for r in rows]
+
+    # ------------------------------------------------------------------ alerts
+
+    def alert_by_key(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.alerts).where(s.alerts.c.key == key)).first()
+        return None if row is None else _out(row)
+
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.alerts).where(s.alerts.c.id == alert_id)).first()
+        return None if row is None else _out(row)
+
+    def alerts(self, *, state: str | None = None, kind: str | None = None,
+               wallet: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        q = select(s.alerts)
+        if state is not None:
+            q = q.where(s.alerts.c.state == state)
+        if kind is not None:
+            q = q.where(s.alerts.c.kind == kind)
+        if wallet is not None:
+            q = q.where(s.alerts.c.wallet == wallet)
+        q = q.order_by(s.alerts.c.raised_us, s.alerts.c.id).limit(limit)
+        return [_out(r) for r in self.conn.execute(q)]
+
+    def put_alert(self, row: dict[str, Any]) -> str:
+        """Insert an alert; its id is the next ``A-<n>``."""
+        count = self.conn.execute(select(func.count()).select_from(s.alerts)).scalar() or 0
+        alert_id = f"A-{count + 1}"
+        self.conn.execute(s.alerts.insert().values(id=alert_id, **_in(row, s.alerts)))
+        return alert_id
+
+    def update_alert(self, alert_id: str, **values: Any) -> None:
+        self.conn.execute(update(s.alerts).where(s.alerts.c.id == alert_id)
+                          .values(**_in(values, s.alerts)))
+
+    # ------------------------------------------------------------------ incidents
+
+    def put_incident(self, row: dict[str, Any]) -> str:
+        count = self.conn.execute(select(func.count()).select_from(s.incidents)).scalar() or 0
+        opened: datetime = row["opened"]
+        incident_id = f"INC-{opened:%Y%m%d}-{count + 1}"
+        self.conn.execute(s.incidents.insert().values(id=incident_id,
+                                                      **_in(row, s.incidents)))
+        return incident_id
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.incidents).where(
+            s.incidents.c.id == incident_id)).first()
+        return None if row is None else _out(row)
+
+    def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
+        q = select(s.incidents)
+        if state is not None:
+            q = q.where(s.incidents.c.state == state)
+        return [_out(r) for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
+
+    def update_incident(self, incident_id: str, **values: Any) -> None:
+        self.conn.execute(update(s.incidents).where(s.incidents.c.id == incident_id)
+                          .values(**_in(values, s.incidents)))
+
+    def add_event(self, incident: str, at: datetime, kind: str, actor: str,
+                  detail: str) -> None:
+        self.conn.execute(s.timeline.insert().values(incident=incident, at_us=to_us(at),
+                                                     kind=kind, actor=actor, detail=detail))
+
+    def events(self, incident: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.timeline).where(s.timeline.c.incident == incident)
+                                 .order_by(s.timeline.c.at_us, s.timeline.c.id))
+        return [_out(r) for r in rows]
+
+    # ------------------------------------------------------------------ webhook outbox
+
+    def queue_notification(self, alert: str, body: str, at: datetime) -> None:
+        self.conn.execute(s.notifications.insert().values(
+            alert=alert, body=body, state="queued", attempts=0, next_us=to_us(at)))
+
+    def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.notifications).where(
+            s.notifications.c.state == "queued", s.notifications.c.next_us <= to_us(now))
+            .order_by(s.notifications.c.id).limit(limit))
+        return [_out(r) for r in rows]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.notifications).order_by(s.notifications.c.id))
+        return [_out(r) for r in rows]
+
+    def update_notification(self, notification_id: int, **values: Any) -> None:
+        self.conn.execute(update(s.notifications).where(s.notifications.c.id == notification_id)
+                          .values(**_in(values, s.notifications)))
+
+    # ------------------------------------------------------------------ balance samples
+
+    def put_sample(self, wallet: str, block: int, ts: int, balance: int) -> None:
+        exists = self.conn.execute(select(s.balance_samples.c.block).where(
+            s.balance_samples.c.wallet == wallet, s.balance_samples.c.block == block)).first()
+        if exists is None:
+            self.conn.execute(s.balance_samples.insert().values(
+                wallet=wallet, block=block, ts=ts, balance=balance))
+
+    def samples(self, wallet: str, since_ts: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.balance_samples).where(
+            s.balance_samples.c.wallet == wallet, s.balance_samples.c.ts >= since_ts)
+            .order_by(s.balance_samples.c.block))
+        return [dict(r._mapping) for r in rows]
+
+    def forget_samples_after(self, wallets: list[str], block: int) -> None:
+        self.conn.execute(delete(s.balance_samples).where(
+            s.balance_samples.c.wallet.in_(wallets), s.balance_samples.c.block > block))
