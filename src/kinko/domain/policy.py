@@ -19,6 +19,13 @@ new version of the policy itself::
     hot_min = "10"                   # refill below this (whole units)
     hot_max = "500"                  # sweep above this, whatever the ratio
     cold_wallet = "eth-cold"         # where sweeps go
+    emergency_address = "0x…"        # a fresh cold address for the emergency sweep
+
+    [watch]
+    emergency_sweep = "quorum"       # or "auto": pre-authorised, sent the moment a theft shows
+    trip_global = false              # a theft trips the asset's breaker; true: every asset's
+    balance_drop_percent = "20"      # alarm when a hot balance falls this much, unexplained,
+    balance_drop_window = "1h"       # within this window
 
 Ratios are exact decimals in [0, 1]; amounts are parsed exactly in the asset's units.
 Unknown keys and impossible values (ratio > 1, m > n, min > max) are refused with the field
@@ -31,18 +38,22 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kinko.domain.chain import check_address
 from kinko.domain.money import AssetRegistry, format_units, parse_units
-from kinko.domain.screening import parse_rules
+from kinko.domain.screening import parse_duration, parse_rules
 from kinko.errors import ConfigError, KinkoError
 
-__all__ = ["Approver", "AssetPolicy", "Policy", "parse_policy"]
+__all__ = ["Approver", "AssetPolicy", "Policy", "WatchPolicy", "parse_policy"]
 
 _TOP = {"version", "quorum", "proposal_ttl_hours", "total_max_hot_ratio", "warm_counts_as_hot",
-        "approvers", "assets", "screening"}
-_ASSET = {"max_hot_ratio", "target_hot_ratio", "hot_min", "hot_max", "cold_wallet"}
+        "approvers", "assets", "screening", "watch"}
+_ASSET = {"max_hot_ratio", "target_hot_ratio", "hot_min", "hot_max", "cold_wallet",
+          "emergency_address"}
+_WATCH = {"emergency_sweep", "trip_global", "balance_drop_percent", "balance_drop_window"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,22 @@ class AssetPolicy:
     hot_min: int = 0
     hot_max: int | None = None
     cold_wallet: str | None = None
+    emergency_address: str | None = None  # a fresh cold address the emergency sweep goes to
+
+
+@dataclass(frozen=True)
+class WatchPolicy:
+    """What the watch does when an outflow nobody approved shows up."""
+
+    emergency_sweep: str = "quorum"  # "auto": pre-authorised by this policy's quorum
+    trip_global: bool = False
+    balance_drop_percent: Decimal = Decimal("20")
+    balance_drop_window: timedelta = timedelta(hours=1)
+
+    def canonical(self) -> dict[str, Any]:
+        return {"emergency_sweep": self.emergency_sweep, "trip_global": self.trip_global,
+                "balance_drop_percent": str(self.balance_drop_percent),
+                "balance_drop_window_s": int(self.balance_drop_window.total_seconds())}
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,7 @@ class Policy:
     proposal_ttl_hours: int = 24
     warm_counts_as_hot: bool = True
     screening_rules: tuple[dict[str, Any], ...] = ()  # checked by screening.parse_rules
+    watch: WatchPolicy = WatchPolicy()
 
     def approver(self, name: str) -> Approver | None:
         return next((a for a in self.approvers if a.name == name), None)
@@ -89,10 +117,12 @@ class Policy:
                     "target_hot_ratio": str(p.target_hot_ratio),
                     "hot_min": str(p.hot_min),
                     "hot_max": None if p.hot_max is None else str(p.hot_max),
-                    "cold_wallet": p.cold_wallet}
+                    "cold_wallet": p.cold_wallet,
+                    "emergency_address": p.emergency_address}
                 for s, p in sorted(self.assets.items())
             },
             "screening_rules": [dict(r) for r in self.screening_rules],
+            "watch": self.watch.canonical(),
         }
 
     @property
@@ -169,8 +199,14 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
             raise ConfigError(f"{label}: hot_min {format_units(hot_min, asset)} exceeds hot_max "
                               f"{format_units(hot_max, asset)}")
         cold = raw.get("cold_wallet")
+        emergency = raw.get("emergency_address")
+        if emergency is not None:
+            try:
+                emergency = check_address(str(emergency), asset.chain)
+            except KinkoError as exc:
+                raise ConfigError(f"{label}.emergency_address: {exc.message}") from None
         assets[asset.symbol] = AssetPolicy(asset.symbol, max_ratio, target, hot_min, hot_max,
-                                           str(cold) if cold is not None else None)
+                                           str(cold) if cold is not None else None, emergency)
     screening = data.get("screening") or {}
     if not isinstance(screening, Mapping) or set(screening) - {"rules"}:
         raise ConfigError(f"{where}: [screening] takes only a list of [[screening.rules]]")
@@ -182,7 +218,29 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         raise ConfigError(f"{where}: warm_counts_as_hot must be true or false")
     return Policy(version, quorum, tuple(approvers), assets,
                   _ratio(data.get("total_max_hot_ratio", "0.05"),
-                         f"{where}: total_max_hot_ratio"), ttl, warm, raw_rules)
+                         f"{where}: total_max_hot_ratio"), ttl, warm, raw_rules,
+                  _watch(data.get("watch") or {}, f"{where}: watch"))
+
+
+def _watch(raw: Any, where: str) -> WatchPolicy:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    bad = sorted(set(raw) - _WATCH)
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}")
+    mode = raw.get("emergency_sweep", "quorum")
+    if mode not in ("quorum", "auto"):
+        raise ConfigError(f"{where}.emergency_sweep must be \"quorum\" or \"auto\", not {mode!r}")
+    trip_global = raw.get("trip_global", False)
+    if not isinstance(trip_global, bool):
+        raise ConfigError(f"{where}.trip_global must be true or false")
+    percent = _ratio(Decimal(str(raw.get("balance_drop_percent", "20"))) / 100,
+                     f"{where}.balance_drop_percent (as a share)") * 100
+    try:
+        window = parse_duration(raw.get("balance_drop_window", "1h"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.balance_drop_window: {exc}") from None
+    return WatchPolicy(str(mode), trip_global, percent.normalize(), window)
 
 
 def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> Policy:
@@ -192,9 +250,13 @@ def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> P
         assets[symbol] = AssetPolicy(
             symbol, Decimal(raw["max_hot_ratio"]), Decimal(raw["target_hot_ratio"]),
             int(raw["hot_min"]), None if raw["hot_max"] is None else int(raw["hot_max"]),
-            raw["cold_wallet"])
+            raw["cold_wallet"], raw.get("emergency_address"))
+    w = data.get("watch") or WatchPolicy().canonical()
+    watch = WatchPolicy(str(w["emergency_sweep"]), bool(w["trip_global"]),
+                        Decimal(w["balance_drop_percent"]),
+                        timedelta(seconds=int(w["balance_drop_window_s"])))
     return Policy(int(data["version"]), int(data["quorum"]),
                   tuple(Approver(a["name"], a["public_key"]) for a in data["approvers"]),
                   assets, Decimal(data["total_max_hot_ratio"]), int(data["proposal_ttl_hours"]),
                   bool(data["warm_counts_as_hot"]),
-                  tuple(dict(r) for r in data.get("screening_rules", [])))
+                  tuple(dict(r) for r in data.get("screening_rules", [])), watch)

@@ -1,0 +1,196 @@
+"""Watch: what left our wallets, and did kinko approve it?
+
+The watch reads every transfer the chain shows (mined blocks, and the mempool where the node
+offers it) and keeps those that touch an exchange wallet's address. Each coin leaving one
+(an *outflow*) must correspond to a movement kinko approved and expects on chain
+(:class:`Expected`: an approved withdrawal, sweep or refill): first by transaction hash,
+which kinko records before it broadcasts anything it signs; else, for a movement signed
+elsewhere (a refill the offline signers send from cold storage), by sender, receiver, value
+and, when known, nonce. One expectation explains one outflow.
+
+An outflow nothing explains is a theft alarm: :func:`theft_alert` turns it into an
+:class:`Alert` whose key (chain, transaction, log index) is the same whether it was first
+seen in the mempool or in a block, so the same outflow never alerts twice. A transaction
+from our key that moves no value (an ERC-20 ``approve`` would hand an attacker an allowance)
+is an outflow of zero: it is explained only by a movement kinko made in the same
+transaction.
+
+A balance can also fall without a transfer kinko can read (a contract wallet's internal
+call, fees of an attacker's transactions). :func:`unexplained_drop` measures the fall of a
+wallet's balance over a window that explained outflows and inflows do not account for;
+:func:`drop_exceeds` compares it with the policy's threshold, exactly.
+
+Everything here is pure: the service feeds blocks in and stores what comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from kinko.domain.chain import Transfer
+
+__all__ = [
+    "Alert",
+    "Expected",
+    "Observation",
+    "classify",
+    "deposit_alert",
+    "drop_exceeds",
+    "observation_id",
+    "theft_alert",
+    "unexplained_drop",
+]
+
+Direction = Literal["out", "in"]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A movement kinko approved and expects to see leave ``senders`` on chain."""
+
+    ref: str  # withdrawal:<id> or proposal:<id>
+    asset: str
+    senders: frozenset[str]  # lower-cased addresses it may leave from
+    to: str
+    value: int
+    tx_hash: str | None = None  # known when kinko signed it
+    nonce: int | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One transfer touching an exchange wallet, and what explains it (outflows only)."""
+
+    transfer: Transfer
+    direction: Direction
+    wallet: str
+    asset: str
+    match: str | None = None  # the Expected.ref that explains an outflow
+
+    @property
+    def unexplained(self) -> bool:
+        return self.direction == "out" and self.match is None
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str  # one alert per key, ever
+    kind: str  # theft, unknown_tx, balance_drop, denied_deposit
+    severity: str  # critical, high, warning
+    asset: str | None
+    wallet: str | None
+    detail: str
+    tx_hash: str | None = None
+    amount: int | None = None
+    block: int | None = None
+
+
+def observation_id(chain: str, t: Transfer) -> str:
+    return f"{chain}:{t.tx_hash.lower()}:{-1 if t.log_index is None else t.log_index}"
+
+
+def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], str],
+             assets: Mapping[str | None, str], expected: Sequence[Expected]
+             ) -> list[Observation]:
+    """The transfers that touch our wallets, outflows matched against ``expected``.
+
+    ``wallets`` maps (lower-cased address, asset) to the wallet's name; ``assets`` maps a
+    token's lower-cased contract address (None: the native coin) to its asset symbol;
+    transfers of other tokens are ignored. Each expectation explains at most one outflow
+    (zero-value calls of a transaction that also carries an explained token outflow aside).
+    """
+    by_hash: dict[str, list[Expected]] = {}
+    loose: list[Expected] = []
+    for e in expected:
+        if e.tx_hash:
+            by_hash.setdefault(e.tx_hash.lower(), []).append(e)
+        else:
+            loose.append(e)
+    used: set[str] = set()
+    explained_tx: set[str] = set()
+    out: list[Observation] = []
+    calls: list[tuple[int, Observation]] = []  # zero-value calls, settled after the rest
+    for t in transfers:
+        asset = assets.get(t.token.lower() if t.token else None)
+        if asset is None:
+            continue
+        sender, to = t.sender.lower(), (t.to or "").lower()
+        source = wallets.get((sender, asset))
+        if source is not None:
+            obs = Observation(t, "out", source, asset)
+            if t.value == 0 and t.token is None:
+                calls.append((len(out), obs))
+                out.append(obs)
+                continue
+            found = _match(t, asset, by_hash, loose, used)
+            if found is not None:
+                used.add(found.ref)
+                explained_tx.add(t.tx_hash.lower())
+                obs = Observation(t, "out", source, asset, found.ref)
+            out.append(obs)
+        target = wallets.get((to, asset)) if to else None
+        if target is not None and t.value > 0:
+            out.append(Observation(t, "in", target, asset))
+    for position, obs in calls:
+        tx = obs.transfer.tx_hash.lower()
+        ref = None
+        if tx in explained_tx or tx in by_hash:
+            ref = next((e.ref for e in by_hash.get(tx, ())), None) or "call:" + tx
+        out[position] = Observation(obs.transfer, "out", obs.wallet, obs.asset, ref)
+    return out
+
+
+def _match(t: Transfer, asset: str, by_hash: Mapping[str, list[Expected]],
+           loose: Sequence[Expected], used: set[str]) -> Expected | None:
+    for e in by_hash.get(t.tx_hash.lower(), ()):
+        if e.asset == asset and e.value == t.value:
+            return e
+    sender, to = t.sender.lower(), (t.to or "").lower()
+    for e in loose:
+        if e.ref not in used and e.asset == asset and e.value == t.value \
+                and sender in e.senders and e.to.lower() == to \
+                and (e.nonce is None or e.nonce == t.nonce):
+            return e
+    return None
+
+
+def theft_alert(chain: str, obs: Observation, *, pending: bool) -> Alert:
+    """The alarm for an outflow nothing explains."""
+    t = obs.transfer
+    where = "in the mempool" if pending else f"in block {t.block}"
+    if t.value == 0 and t.token is None:
+        return Alert(f"outflow:{observation_id(chain, t)}", "unknown_tx", "critical", obs.asset,
+                     obs.wallet, f"{obs.wallet}: transaction {t.tx_hash} from {t.sender} "
+                     f"(nonce {t.nonce}) to {t.to} was not made by kinko; seen {where}. "
+                     "Someone else holds this wallet's key.",
+                     t.tx_hash, 0, None if pending else t.block)
+    return Alert(f"outflow:{observation_id(chain, t)}", "theft", "critical", obs.asset,
+                 obs.wallet, f"{obs.wallet}: {t.value} minor units of {obs.asset} left "
+                 f"{t.sender} for {t.to} in {t.tx_hash} (nonce {t.nonce}) with no approved "
+                 f"withdrawal or rebalance; seen {where}",
+                 t.tx_hash, t.value, None if pending else t.block)
+
+
+def deposit_alert(chain: str, obs: Observation, label: str) -> Alert:
+    t = obs.transfer
+    return Alert(f"denied:{observation_id(chain, t)}", "denied_deposit", "high", obs.asset,
+                 obs.wallet, f"{t.value} minor units of {obs.asset} arrived at {obs.wallet} "
+                 f"from {t.sender}, which is on a deny list ({label}); frozen",
+                 t.tx_hash, t.value, t.block if t.block >= 0 else None)
+
+
+def unexplained_drop(start: int, end: int, explained_out: int, inflow: int) -> int:
+    """How much of a balance's fall from ``start`` to ``end`` the explained outflows and the
+    inflows in between do not account for (never negative)."""
+    return max(0, start - end - explained_out + inflow)
+
+
+def drop_exceeds(drop: int, start: int, percent: Decimal) -> bool:
+    """``drop`` is more than ``percent`` % of ``start`` (exact; nothing to lose: False)."""
+    if start <= 0 or drop <= 0:
+        return False
+    num, den = percent.as_integer_ratio()  # integers: wei amounts exceed Decimal's precision
+    return drop * 100 * den > num * start
