@@ -49,7 +49,8 @@ def start(port: int | None = None, state: Path | None = None) -> AnvilNode:
     port = port or free_port()
     extra = ["--state", str(state)] if state is not None else []
     proc = subprocess.Popen([anvil_binary(), "--host", "127.0.0.1", "--port", str(port),
-                             "--silent", *extra], stdout=subprocess.DEVNULL,
+                             "--silent", "--balance", "100000000", *extra],
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while True:

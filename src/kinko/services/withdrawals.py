@@ -50,7 +50,8 @@ from kinko.errors import (
     InputFileError,
     InvalidAmount,
 )
-from kinko.services.custody import Custody, ProposalView
+from kinko.ports import ScreeningTables
+from kinko.services.custody import Custody, ProposalView, sign_move
 
 __all__ = ["WithdrawalView", "Withdrawals"]
 
@@ -200,14 +201,22 @@ class Withdrawals:
             amounts = tables.customer_amounts(request.customer, request.asset)
             known = tables.customer_destinations(request.customer)
             allowed = tables.allowed(request.customer)
-            count = tables.deny_count()
-            if count != self._deny[0]:
-                self._deny = (count, tables.deny_map())
-            deny = self._deny[1]
+            deny = self._deny_map(tables)
             tripped = frozenset(tables.tripped())
         hot = self.ledger.balance(hot_account, request.asset)
         return Context(sums=sums, customer_amounts=amounts, known_destinations=known,
                        allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped)
+
+    def _deny_map(self, tables: ScreeningTables) -> dict[str, Label]:
+        count = tables.deny_count()
+        if count != self._deny[0]:
+            self._deny = (count, tables.deny_map())
+        return self._deny[1]
+
+    def deny_list(self) -> dict[str, Label]:
+        """Every listed address (``address_key`` form) with its label."""
+        with self.ledger.store.screening(write=False) as tables:
+            return self._deny_map(tables)
 
     def _release(self, withdrawal_id: str, why: str) -> None:
         hold = self.ledger.hold(f"withdrawal:{withdrawal_id}")
@@ -257,11 +266,8 @@ class Withdrawals:
             row = tables.withdrawal(withdrawal_id)
         assert row is not None
         wallet = next(w for w in self.ledger.wallets() if w.name == row["wallet"])
-        key = signer(wallet)
-        chain_id, gas_price = chain.fee_params()
-        raw = key.sign_transfer(to=view.destination, value=view.amount,
-                                nonce=chain.nonce(key.address), gas_price=gas_price,
-                                chain_id=chain_id)
+        raw = sign_move(signer(wallet), chain, self.ledger.assets[view.asset], view.destination,
+                        view.amount)
         with self.ledger.store.screening() as tables:  # the hash is known before broadcasting
             if not tables.set_state(withdrawal_id, ("allowed", "approved"), "sending",
                                     signed_tx_hash(raw)):

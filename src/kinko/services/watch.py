@@ -1,0 +1,551 @@
+"""The watch: follows a chain block by block (and its mempool), demands that every coin
+leaving an exchange wallet was approved by kinko, and raises the alarm when one was not.
+
+One :meth:`Watch.poll` does a full round:
+
+1. **Mempool** (where the node offers it): transactions from our addresses are matched at
+   once, so a theft signed with a stolen key alarms before it is mined.
+2. **Blocks** from the checkpoint to the head, each read once, its hash kept. A block whose
+   parent is not the hash kept below it means a reorganisation: the watch walks back to the
+   fork, retracts what it saw above it (observations become ``retracted``, their alerts'
+   ``chain_state`` too, with a timeline entry) and reads the new branch, where a transaction
+   seen again is re-confirmed under the same alert, never a second one.
+3. **Finality**: an observation with ``confirmations`` blocks on top is final; a matched
+   outflow then closes its withdrawal (posted) or sweep/refill (booked) through the same
+   services an operator would use.
+4. **Balances**: when caught up, each hot wallet's balance is sampled; a fall over the
+   policy's window that explained outflows do not account for raises ``balance_drop``.
+
+An unexplained outflow (see :mod:`kinko.domain.watch`) raises a critical alert keyed by its
+chain, transaction and log index, then in order: opens an incident for the wallet (or adds
+to the open one), trips the asset's breaker (every asset's too when the policy says
+``trip_global``), prepares the emergency sweep of what is left in the wallet (sent at once
+when the policy pre-authorises it, else a proposal for the quorum), and tells every
+:class:`~kinko.ports.Notifier`. Deposits from addresses on a deny list raise
+``denied_deposit`` (the deposit scanner books them frozen).
+
+A node outage is survived by the chain's retry wrapper and, beyond it, by the checkpoint:
+the next poll resumes from the last block kept; no block is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kinko.domain.chain import Block
+from kinko.domain.labels import address_key
+from kinko.domain.money import Asset
+from kinko.domain.watch import (
+    Alert,
+    Expected,
+    Observation,
+    classify,
+    deposit_alert,
+    drop_exceeds,
+    observation_id,
+    theft_alert,
+    unexplained_drop,
+)
+from kinko.errors import ChainRejected, KinkoError
+from kinko.ports import Chain, Notifier
+from kinko.services.custody import ProposalView
+from kinko.services.withdrawals import Withdrawals
+
+__all__ = ["ALERT_STATES", "INCIDENT_STATES", "PollReport", "Watch"]
+
+log = logging.getLogger("kinko.watch")
+
+ALERT_STATES = ("open", "acked")
+INCIDENT_STATES = ("open", "contained", "resolved")
+ACTOR = "kinko:watch"
+_PREFETCH = 4
+_MOVING = ("approved", "sending", "sent", "requested", "executed")
+
+
+@dataclass
+class PollReport:
+    head: int = 0
+    blocks: int = 0  # blocks read this round
+    pending: int = 0  # our transactions seen in the mempool
+    observed: int = 0  # transfers touching our wallets
+    matched: int = 0
+    finalised: int = 0
+    closed: list[str] = field(default_factory=list)  # withdrawals/proposals closed
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # raised this round
+    reorgs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # closing a matched movement failed
+
+
+class Watch:
+    """See the module docstring. ``withdrawals`` gives the ledger, custody and breaker."""
+
+    def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
+                 notifiers: Sequence[Notifier] = (), start_block: int = 0) -> None:
+        self.withdrawals = withdrawals
+        self.custody = withdrawals.custody
+        self.ledger = withdrawals.ledger
+        self.store = withdrawals.ledger.store
+        self.clock = withdrawals.clock
+        self.chain = chain
+        self.confirmations = max(1, confirmations)
+        self.notifiers = list(notifiers)
+        self.start_block = start_block
+        self.metrics: dict[str, int] = {"blocks_read": 0, "alerts_raised": 0, "reorgs": 0,
+                                        "head": 0, "checkpoint": -1, "polls": 0}
+
+    # ------------------------------------------------------------------ context
+
+    def _assets(self) -> dict[str | None, str]:
+        """Token contract (lower-cased; None: the native coin) → asset, for this chain."""
+        out: dict[str | None, str] = {}
+        for a in self.ledger.assets.values():
+            if a.chain == self.chain.name:
+                out[a.token.lower() if a.token else None] = a.symbol
+        return out
+
+    def _wallets(self) -> dict[tuple[str, str], str]:
+        names = {a for a in self._assets().values()}
+        return {(address.lower(), w.asset): w.name for w in self.ledger.wallets()
+                if w.asset in names for address in w.addresses}
+
+    def _expected(self, tx_hashes: list[str]) -> list[Expected]:
+        wallets = {w.name: w for w in self.ledger.wallets()}
+
+        def senders(name: str) -> frozenset[str]:
+            w = wallets.get(name)
+            return frozenset(a.lower() for a in w.addresses) if w else frozenset()
+
+        out: list[Expected] = []
+        with self.store.screening(write=False) as tables:
+            rows = tables.withdrawals_for_watch(tx_hashes)
+        for r in rows:
+            if r["state"] in ("review", "blocked", "rejected", "expired"):
+                continue  # never approved: if it shows on chain, it is not ours
+            out.append(Expected(f"withdrawal:{r['id']}", r["asset"], senders(r["wallet"]),
+                                r["destination"], int(r["amount"]), r["tx_hash"]))
+        for view in self.custody.proposals():
+            p = view.proposal
+            if p.kind not in ("sweep", "refill") or view.state not in _MOVING:
+                continue
+            to = p.payload.get("to_address")
+            if not to:
+                continue
+            out.append(Expected(f"proposal:{p.id}", str(p.payload["asset"]),
+                                senders(str(p.payload["from_wallet"])), str(to),
+                                int(str(p.payload["amount"])), view.tx_hash))
+        return out
+
+    # ------------------------------------------------------------------ one round
+
+    def poll(self, max_blocks: int | None = None) -> PollReport:
+        """Mempool, new blocks, finality and balances; see the module docstring."""
+        report = PollReport(head=self.chain.head())
+        self.metrics["head"] = report.head
+        self.metrics["polls"] += 1
+        assets, wallets = self._assets(), self._wallets()
+        self._mempool(assets, wallets, report)
+        self._blocks(assets, wallets, report, max_blocks)
+        self._finality(report)
+        with self.store.watch(write=False) as tables:
+            last = tables.last_block(self.chain.name)
+        if (self.start_block - 1 if last is None else last) == report.head:  # caught up
+            self._balances(report)
+        return report
+
+    def _mempool(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
+                 report: PollReport) -> None:
+        pending = getattr(self.chain, "pending", None)
+        if pending is None:
+            return
+        ours = {a for a, _ in wallets}
+        transfers = [t for t in pending()
+                     if t.sender.lower() in ours or (t.to or "").lower() in ours]
+        if not transfers:
+            return
+        observations = classify(transfers, wallets, assets,
+                                self._expected([t.tx_hash for t in transfers]))
+        report.pending += sum(1 for o in observations if o.direction == "out")
+        self._record(observations, None, report)
+
+    def _blocks(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
+                report: PollReport, max_blocks: int | None) -> None:
+        name = self.chain.name
+        with self.store.watch(write=False) as tables:
+            last = tables.last_block(name)
+        number = self.start_block if last is None else last + 1
+        if last is not None:  # the tip itself may have been replaced, or the chain shortened
+            top = min(last, report.head)
+            with self.store.watch(write=False) as tables:
+                kept = tables.block_hash(name, top)
+            if top < last or (top >= self.start_block
+                              and self.chain.block(top).hash != kept):
+                number = self._rewind(top, report) + 1
+        ours = {a for a, _ in wallets}
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kinko-watch") as pool:
+            ahead: dict[int, Future[Block]] = {}
+            while number <= report.head and (max_blocks is None or report.blocks < max_blocks):
+                for n in range(number, min(report.head, number + _PREFETCH) + 1):
+                    if n not in ahead:
+                        ahead[n] = pool.submit(self.chain.block, n)
+                block = ahead.pop(number).result()
+                report.blocks += 1
+                self.metrics["blocks_read"] += 1
+                with self.store.watch(write=False) as tables:
+                    below = tables.block_hash(name, number - 1)
+                if below is not None and block.parent_hash != below:
+                    for f in ahead.values():
+                        f.cancel()
+                    ahead.clear()
+                    number = self._rewind(number - 1, report) + 1
+                    continue
+                mine = [t for t in block.transfers
+                        if t.sender.lower() in ours or (t.to or "").lower() in ours]
+                if mine:
+                    observations = classify(mine, wallets, assets,
+                                            self._expected([t.tx_hash for t in mine]))
+                    self._record(observations, block, report)
+                with self.store.watch() as tables:
+                    tables.put_block(name, number, block.hash, block.timestamp)
+                self.metrics["checkpoint"] = number
+                number += 1
+            for f in ahead.values():
+                f.cancel()
+
+    # ------------------------------------------------------------------ recording
+
+    def _record(self, observations: list[Observation], block: Block | None,
+                report: PollReport) -> None:
+        """Store what was seen; alarm for what is unexplained and new."""
+        name = self.chain.name
+        now = self.clock.now()
+        raised: list[Alert] = []
+        deny = self.withdrawals.deny_list()
+        with self.store.watch() as tables:
+            for obs in observations:
+                t = obs.transfer
+                oid = observation_id(name, t) + ("" if obs.direction == "out" else ":in")
+                old = tables.observation(oid)
+                report.observed += 1
+                if obs.match is not None:
+                    report.matched += 1
+                status = "pending" if block is None else "mined"
+                values = {"status": status, "block": None if block is None else block.number,
+                          "block_hash": None if block is None else block.hash,
+                          "match_ref": obs.match, "updated": now}
+                if old is None:
+                    tables.put_observation({
+                        "id": oid, "chain": name, "tx_hash": t.tx_hash,
+                        "direction": obs.direction, "wallet": obs.wallet, "asset": obs.asset,
+                        "sender": t.sender, "receiver": t.to, "amount": t.value,
+                        "nonce": t.nonce, "first_seen": now, **values})
+                elif block is not None and old["status"] in ("pending", "retracted"):
+                    tables.update_observation(oid, **values)
+                elif block is None or old["block"] == block.number:
+                    continue  # seen before, nothing new
+                if obs.direction == "out" and obs.match is None:
+                    raised.append(theft_alert(name, obs, pending=block is None))
+                elif obs.direction == "in":
+                    label = deny.get(address_key(t.sender))
+                    if label is not None:
+                        raised.append(deposit_alert(name, obs, label.label or label.source))
+        for alert in raised:
+            self._alarm(alert, report)
+
+    def _alarm(self, alert: Alert, report: PollReport) -> None:
+        now = self.clock.now()
+        chain_state = "pending" if alert.block is None else "mined"
+        with self.store.watch() as tables:
+            old = tables.alert_by_key(alert.key)
+            if old is not None:  # seen again: in a block after the mempool, or after a reorg
+                if old["chain_state"] != chain_state or old["block"] != alert.block:
+                    tables.update_alert(old["id"], chain_state=chain_state, block=alert.block)
+                    if old["incident"] and alert.block is not None:
+                        tables.add_event(old["incident"], now, "chain", ACTOR,
+                                         f"{alert.tx_hash} included in block {alert.block}"
+                                         + (" again after a reorganisation"
+                                            if old["chain_state"] == "retracted" else ""))
+                return
+            alert_id = tables.put_alert({
+                "key": alert.key, "kind": alert.kind, "severity": alert.severity,
+                "state": "open", "chain_state": chain_state, "asset": alert.asset,
+                "wallet": alert.wallet, "tx_hash": alert.tx_hash, "amount": alert.amount,
+                "block": alert.block, "detail": alert.detail, "incident": None,
+                "raised": now})
+            incident = None
+            fresh_incident = False
+            if alert.severity == "critical":
+                incident = next((i["id"] for i in tables.incidents("open")
+                                 if i["wallet"] == alert.wallet), None)
+                if incident is None:
+                    incident = tables.put_incident({
+                        "state": "open", "title": f"Unauthorised outflow from {alert.wallet}",
+                        "asset": alert.asset, "wallet": alert.wallet, "opened": now,
+                        "closed": None})
+                    fresh_incident = True
+                    tables.add_event(incident, now, "opened", ACTOR,
+                                     f"incident opened by alert {alert_id}")
+                tables.update_alert(alert_id, incident=incident)
+                tables.add_event(incident, now, "alert", ACTOR, f"{alert_id}: {alert.detail}")
+        row = {"id": alert_id, "key": alert.key, "kind": alert.kind,
+               "severity": alert.severity, "asset": alert.asset, "wallet": alert.wallet,
+               "tx_hash": alert.tx_hash, "amount": alert.amount, "block": alert.block,
+               "chain_state": chain_state, "detail": alert.detail, "incident": incident,
+               "raised": now}
+        self.metrics["alerts_raised"] += 1
+        report.alerts.append(row)
+        log.critical("ALERT %s %s: %s", alert_id, alert.kind, alert.detail) \
+            if alert.severity == "critical" else log.warning("ALERT %s %s: %s", alert_id,
+                                                             alert.kind, alert.detail)
+        if incident is not None:
+            self._contain(incident, alert, fresh_incident)
+        for notifier in self.notifiers:
+            try:
+                notifier.notify(row)
+            except Exception as exc:  # a notifier never stops the watch
+                log.error("notifier %s failed for %s: %s", type(notifier).__name__,
+                          alert_id, exc)
+
+    def _contain(self, incident: str, alert: Alert, fresh: bool) -> None:
+        """Trip the breaker(s) and, for a new incident, prepare the emergency sweep."""
+        policy = self.custody.policy()
+        scopes = [alert.asset] if alert.asset else []
+        if policy is not None and policy.watch.trip_global:
+            scopes.append("*")
+        tripped = self.withdrawals.breaker()
+        for scope in scopes:
+            if scope in tripped:
+                continue
+            self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}")
+            self.event(incident, "breaker", ACTOR,
+                       f"breaker {scope} tripped: every {scope} withdrawal is held for review")
+        if fresh and alert.wallet is not None:
+            try:
+                self.emergency_sweep(incident, alert.wallet)
+            except KinkoError as exc:
+                self.event(incident, "sweep", ACTOR, f"emergency sweep not prepared: "
+                           f"{exc.message}")
+
+    # ------------------------------------------------------------------ emergency sweep
+
+    def emergency_sweep(self, incident: str, wallet_name: str) -> ProposalView | None:
+        """Propose (or, if the policy pre-authorises it, send) moving what is left in a
+        compromised wallet to a fresh cold address. The attacker holds the same key and may
+        empty the wallet first: this is a race, and the timeline says so."""
+        wallets = {w.name: w for w in self.ledger.wallets()}
+        hot = wallets[wallet_name]
+        asset = self.ledger.assets[hot.asset]
+        policy = self.custody.policy()
+        if policy is None or hot.tier == "cold" or not hot.addresses:
+            return None
+        rule = policy.assets.get(asset.symbol)
+        target, cold = _emergency_target(rule.emergency_address if rule else None,
+                                         rule.cold_wallet if rule else None, asset,
+                                         list(wallets.values()))
+        if target is None or cold is None:
+            self.event(incident, "sweep", ACTOR, f"no cold address for {asset.symbol}: "
+                       "register one (policy assets.<asset>.emergency_address)")
+            return None
+        left = self.chain.balances(list(hot.addresses), None, token=asset.token)
+        amount = sum(left.values())
+        if asset.token is None:
+            _chain_id, gas_price = self.chain.fee_params()
+            amount -= 21_000 * gas_price
+        if amount <= 0:
+            self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
+                       "left to sweep")
+            return None
+        payload: dict[str, object] = {
+            "asset": asset.symbol, "amount": str(amount), "from_wallet": hot.name,
+            "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
+            "emergency": incident}
+        auto = policy.watch.emergency_sweep == "auto"
+        view = self.custody.propose(
+            "sweep", payload, ACTOR,
+            f"EMERGENCY sweep of {wallet_name} for {incident}"
+            + (" (pre-authorised by policy)" if auto else ""))
+        if not auto:
+            self.event(incident, "sweep", ACTOR,
+                       f"emergency sweep {view.proposal.id} of {amount} minor units to "
+                       f"{target} waits for {view.quorum} approvals; the attacker holds the "
+                       "same key and may empty the wallet first")
+            return view
+        self.custody.preauthorise(view.proposal.id,
+                                  f"v{policy.version} emergency_sweep=auto")
+        try:
+            sent = self.custody.execute(view.proposal.id)
+        except (ChainRejected, KinkoError) as exc:
+            self.event(incident, "sweep", ACTOR,
+                       f"emergency sweep {view.proposal.id} could not be sent: {exc}; the "
+                       "attacker may have emptied the wallet first")
+            return self.custody.proposal(view.proposal.id)
+        self.event(incident, "sweep", ACTOR,
+                   f"emergency sweep {view.proposal.id} sent ({amount} minor units to "
+                   f"{target}) as {sent.tx_hash}, pre-authorised by the policy; a race with "
+                   "the attacker, who holds the same key")
+        return sent
+
+    # ------------------------------------------------------------------ reorgs
+
+    def _rewind(self, number: int, report: PollReport) -> int:
+        name = self.chain.name
+        fork = number
+        while fork >= self.start_block:
+            with self.store.watch(write=False) as tables:
+                kept = tables.block_hash(name, fork)
+            if kept is None or kept == self.chain.block(fork).hash:
+                break
+            fork -= 1
+        now = self.clock.now()
+        wallets = [w.name for w in self.ledger.wallets()]
+        with self.store.watch() as tables:
+            gone = tables.observations(name, status=("mined", "final"), above=fork)
+            for o in gone:
+                tables.update_observation(o["id"], status="retracted", block=None,
+                                          block_hash=None, updated=now)
+                alert = tables.alert_by_key(f"outflow:{o['id']}") or tables.alert_by_key(
+                    f"denied:{o['id'].removesuffix(':in')}")
+                if alert is not None:
+                    tables.update_alert(alert["id"], chain_state="retracted", block=None)
+                    if alert["incident"]:
+                        tables.add_event(alert["incident"], now, "chain", ACTOR,
+                                         f"{alert['tx_hash']} left the chain in a "
+                                         f"reorganisation after block {fork}; watching for "
+                                         "it to return")
+            tables.forget_blocks_after(name, fork)
+            tables.forget_samples_after(wallets, fork)
+        self.metrics["reorgs"] += 1
+        report.reorgs.append(f"{name}: reorganised after block {fork}; {len(gone)} "
+                             "observation(s) retracted")
+        log.warning("reorganisation on %s after block %d", name, fork)
+        return fork
+
+    # ------------------------------------------------------------------ finality
+
+    def _finality(self, report: PollReport) -> None:
+        final = report.head - self.confirmations + 1
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            due = [o for o in tables.observations(self.chain.name, status=("mined",))
+                   if o["block"] is not None and o["block"] <= final]
+            for o in due:
+                tables.update_observation(o["id"], status="final", updated=now)
+                if o["direction"] == "out" and o["match_ref"] is None:
+                    alert = tables.alert_by_key(f"outflow:{o['id']}")
+                    if alert is not None:
+                        tables.update_alert(alert["id"], chain_state="final")
+        report.finalised += len(due)
+        for ref in sorted({o["match_ref"] for o in due if o["match_ref"]}):
+            try:
+                if self._close(ref, next(o for o in due if o["match_ref"] == ref)):
+                    report.closed.append(ref)
+            except KinkoError as exc:
+                report.problems.append(f"{ref}: {exc.message}")
+                log.error("closing %s failed: %s", ref, exc.message)
+
+    def _close(self, ref: str, obs: dict[str, Any]) -> bool:
+        kind, _, ident = ref.partition(":")
+        if kind == "withdrawal":
+            view = self.withdrawals.get(ident)
+            if view.state in ("allowed", "approved"):  # signed outside kinko, seen on chain
+                with self.store.screening() as tables:
+                    tables.set_state(ident, (view.state,), "sent", obs["tx_hash"])
+                view = self.withdrawals.get(ident)
+            if view.state in ("sending", "sent"):
+                return self.withdrawals.confirm(ident) is not None
+            return False
+        if kind == "proposal":
+            proposal = self.custody.proposal(ident)
+            if proposal is None or proposal.state in ("executed", "failed"):
+                return False
+            tx = obs["tx_hash"] if proposal.state == "requested" else None
+            return self.custody.settle(ident, tx) is not None
+        return False
+
+    # ------------------------------------------------------------------ balances
+
+    def _balances(self, report: PollReport) -> None:
+        policy = self.custody.policy()
+        if policy is None:
+            return
+        head = report.head
+        block = self.chain.block(head)
+        window = int(policy.watch.balance_drop_window.total_seconds())
+        for wallet in self.ledger.wallets():
+            asset = self.ledger.assets[wallet.asset]
+            if wallet.tier != "hot" or asset.chain != self.chain.name or not wallet.addresses:
+                continue
+            balance = sum(self.chain.balances(list(wallet.addresses), head,
+                                              token=asset.token).values())
+            with self.store.watch() as tables:
+                tables.put_sample(wallet.name, head, block.timestamp, balance)
+                samples = tables.samples(wallet.name, block.timestamp - window)
+                start = samples[0] if samples else None
+                flows = ([] if start is None else
+                         tables.wallet_flows(wallet.name, int(start["block"]), head))
+                already = tables.alerts(state="open", kind="balance_drop", wallet=wallet.name)
+            if start is None or already:
+                continue
+            explained = sum(int(f["amount"]) for f in flows
+                            if f["direction"] == "out" and f["match_ref"])
+            unexplained_out = sum(int(f["amount"]) for f in flows
+                                  if f["direction"] == "out" and not f["match_ref"])
+            inflow = sum(int(f["amount"]) for f in flows if f["direction"] == "in")
+            start_balance = int(start["balance"])
+            # outflows already alarmed as thefts are explained for this rule's purpose
+            drop = unexplained_drop(start_balance, balance, explained + unexplained_out, inflow)
+            if drop_exceeds(drop, start_balance, policy.watch.balance_drop_percent):
+                alert = Alert(
+                    f"balance_drop:{wallet.name}:{start['block']}:{head}", "balance_drop",
+                    "high", wallet.asset, wallet.name,
+                    f"{wallet.name}: balance fell by {drop} minor units "
+                    f"({drop * 100 // start_balance}% of {start_balance}) between blocks "
+                    f"{start['block']} and {head} without approved movements that explain "
+                    f"it (threshold {policy.watch.balance_drop_percent}% in {window} s)",
+                    None, drop, head)
+                self._alarm(alert, report)
+
+    # ------------------------------------------------------------------ operators
+
+    def event(self, incident: str, kind: str, actor: str, detail: str) -> None:
+        with self.store.watch() as tables:
+            tables.add_event(incident, self.clock.now(), kind, actor, detail)
+
+    def run(self, interval: float, should_stop: Callable[[], bool],
+            on_report: Callable[[PollReport], None] | None = None,
+            sleep: Callable[[float], Any] | None = None) -> None:
+        """Poll until ``should_stop()``; a poll that fails on the node is logged and tried
+        again after ``interval`` from the same checkpoint."""
+        import time
+
+        pause = sleep or time.sleep
+        while not should_stop():
+            try:
+                report = self.poll()
+            except KinkoError as exc:
+                log.error("watch round failed: %s; resuming from the checkpoint", exc.message)
+                pause(interval)
+                continue
+            if on_report is not None:
+                on_report(report)
+            if report.blocks == 0 or report.head == self.metrics["checkpoint"]:
+                pause(interval)
+
+
+def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,
+                      wallets: list[Any]) -> tuple[str | None, Any]:
+    """The fresh cold address and the wallet it belongs to."""
+    cold = [w for w in wallets if w.asset == asset.symbol and w.tier != "hot"]
+    if address is not None:
+        owner = next((w for w in cold if any(a.lower() == address.lower()
+                                             for a in w.addresses)), None)
+        return (address, owner) if owner is not None else (None, None)
+    preferred = next((w for w in cold if w.name == cold_wallet), None) or next(
+        (w for w in cold if w.addresses), None)
+    if preferred is None or not preferred.addresses:
+        return None, None
+    return preferred.addresses[-1], preferred
+

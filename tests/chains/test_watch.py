@@ -1,0 +1,286 @@
+"""The watch on a real chain (in-process and anvil): approved movements never alarm and are
+closed at finality; a transfer signed with the stolen hot key alarms once, opens an incident,
+trips the breaker and prepares the emergency sweep; deposits from listed addresses alarm;
+the webhook is signed and retried."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_account import Account
+
+from kinko.chains.evm import EvmChain
+from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import Posting
+from kinko.domain.money import AssetRegistry
+from kinko.ports import FixedClock
+from kinko.services.custody import Custody
+from kinko.services.incidents import Incidents
+from kinko.services.ledger import Ledger
+from kinko.services.notify import Webhook, verify_webhook
+from kinko.services.watch import Watch
+from kinko.services.withdrawals import Withdrawals
+from kinko.store import SqlStore, open_store, upgrade
+
+E = 10**18
+KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
+
+
+class AccountSigner:
+    """A hot key in memory (the keystore adapter has its own tests)."""
+
+    def __init__(self) -> None:
+        self.account = Account.create()
+        self.address = str(self.account.address)
+
+    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
+                      gas: int = 21_000, data: bytes = b"") -> bytes:
+        tx = {"to": to, "value": value, "nonce": nonce, "gas": gas, "gasPrice": gas_price,
+              "chainId": chain_id, "data": data}
+        return bytes(self.account.sign_transaction(tx).raw_transaction)
+
+
+def send(chain: EvmChain, signer: Any, to: str, value: int, *, gas_price: int | None = None
+         ) -> str:
+    chain_id, price = chain.fee_params()
+    raw = signer.sign_transfer(to=to, value=value, nonce=chain.nonce(signer.address),
+                               gas_price=gas_price or price, chain_id=chain_id)
+    tx_hash = chain.send_raw(raw)
+    deadline = time.monotonic() + 30
+    while chain.receipt(tx_hash) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return tx_hash
+
+
+class Env:
+    def __init__(self, chain: EvmChain, tmp_path: Path, watch_toml: str = "") -> None:
+        self.store: SqlStore = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+        upgrade(self.store)
+        self.chain = chain
+        self.clock = FixedClock()
+        self.ledger = Ledger(self.store, self.clock, AssetRegistry.default())
+        self.hot = AccountSigner()
+        self.cold, self.fresh = Account.create(), Account.create()
+        self.ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (self.hot.address,)))
+        self.ledger.add_wallet(Wallet("eth-cold", "ETH", "cold",
+                                      (self.cold.address, self.fresh.address)))
+        chain.fund(self.hot.address, 100 * E)
+        chain.fund(self.cold.address, 900 * E)
+        self.ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
+                                  Posting("wallet:eth-cold", "ETH", 900 * E),
+                                  Posting("customer:C1", "ETH", -500 * E),
+                                  Posting("customer:C2", "ETH", -500 * E)], source="opening")
+        approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
+                            for n, k in KEYS.items())
+        (tmp_path / "p.toml").write_text(
+            f"version = 1\nquorum = 2\n{approvers}\n[assets.ETH]\nmax_hot_ratio = \"0.5\"\n"
+            f'cold_wallet = "eth-cold"\nemergency_address = "{self.fresh.address}"\n'
+            f"[[screening.rules]]\nkind = \"deny_list\"\naction = \"block\"\n"
+            f'reason = "listed"\n{watch_toml}')
+        self.custody = Custody(self.ledger, chain=chain, signer_for=lambda _w: self.hot,
+                               confirmations=2)
+        self.custody.load_policy(tmp_path / "p.toml", "ops")
+        self.withdrawals = Withdrawals(self.custody)
+        self.watch = Watch(self.withdrawals, chain, confirmations=2,
+                           start_block=chain.head() + 1)
+        self.incidents = Incidents(self.store, self.clock)
+
+
+@pytest.fixture
+def env(chain: EvmChain, tmp_path: Path) -> Iterator[Env]:
+    e = Env(chain, tmp_path)
+    yield e
+    e.store.close()
+
+
+def test_approved_withdrawal_never_alarms_and_is_closed_at_finality(env: Env) -> None:
+    dest = Account.create().address
+    assert env.withdrawals.request("W1", "C1", "ETH", 2 * E, dest).state == "allowed"
+    env.withdrawals.send("W1")
+    report = env.watch.poll()
+    assert report.alerts == [] and report.matched == 1
+    assert env.withdrawals.get("W1").state == "sent"
+    env.chain.mine(1)
+    report = env.watch.poll()
+    assert report.closed == ["withdrawal:W1"] and report.alerts == []
+    assert env.withdrawals.get("W1").state == "confirmed"
+    assert env.ledger.balance("customer:C1", "ETH") == 498 * E
+    assert env.incidents.alerts() == []
+
+
+def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
+    attacker = Account.create().address
+    send(env.chain, env.hot, attacker, 10 * E)  # the thief signs himself
+    report = env.watch.poll()
+    (alert,) = report.alerts
+    assert alert["kind"] == "theft" and alert["severity"] == "critical"
+    assert alert["amount"] == 10 * E and alert["chain_state"] == "mined"
+    assert env.withdrawals.breaker().keys() == {"ETH"}
+    (incident,) = env.incidents.incidents("open")
+    view = env.incidents.incident(incident["id"])
+    kinds = [e["kind"] for e in view.timeline]
+    assert kinds[:4] == ["opened", "alert", "breaker", "sweep"]
+    assert "may empty the wallet first" in view.timeline[3]["detail"]
+    sweep = [p for p in env.custody.proposals("pending") if p.proposal.payload.get("emergency")]
+    assert len(sweep) == 1 and sweep[0].proposal.payload["to_address"] == env.fresh.address
+    # a second theft joins the incident; the first never alerts again
+    send(env.chain, env.hot, attacker, 5 * E)
+    env.chain.mine(3)
+    report = env.watch.poll()
+    assert [a["amount"] for a in report.alerts] == [5 * E]
+    assert len(env.incidents.incidents()) == 1
+    assert env.watch.poll().alerts == []
+    first = env.incidents.alert(alert["id"])
+    assert first["chain_state"] == "final"
+    # withdrawals are held while the breaker is tripped
+    held = env.withdrawals.request("W2", "C1", "ETH", 1 * E, Account.create().address)
+    assert held.state == "review"
+    acked = env.incidents.ack(alert["id"], "duty officer", "calling the bank")
+    assert acked["state"] == "acked" and acked["acked_by"] == "duty officer"
+
+
+def test_preauthorised_emergency_sweep_is_sent_and_does_not_alarm(chain: EvmChain,
+                                                                  tmp_path: Path) -> None:
+    env = Env(chain, tmp_path, '[watch]\nemergency_sweep = "auto"\n')
+    send(chain, env.hot, Account.create().address, 30 * E)
+    report = env.watch.poll()
+    assert [a["kind"] for a in report.alerts] == ["theft"]
+    (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
+    assert sweep.state == "sent"
+    deadline = time.monotonic() + 30
+    while chain.receipt(str(sweep.tx_hash)) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    saved = chain.balances([env.fresh.address])[env.fresh.address]
+    assert saved == int(str(sweep.proposal.payload["amount"])) > 69 * E
+    assert chain.balances([env.hot.address])[env.hot.address] < E // 100  # only dust
+    chain.mine(2)
+    report = env.watch.poll()
+    assert report.alerts == []  # the sweep is ours
+    assert f"proposal:{sweep.proposal.id}" in report.closed
+    assert env.custody.proposal(sweep.proposal.id).state == "executed"  # type: ignore[union-attr]
+    env.store.close()
+
+
+def test_refill_signed_offline_matches_by_its_fields(env: Env) -> None:
+    payload = {"asset": "ETH", "amount": str(50 * E), "from_wallet": "eth-cold",
+               "to_wallet": "eth-hot", "from_address": env.cold.address,
+               "to_address": env.hot.address}
+    view = env.custody.propose("refill", payload, "ops", "refill")
+    for name in ("alice", "bob"):
+        env.custody.approve(view.proposal.id, name, sign_proposal(view.proposal, KEYS[name]))
+    assert env.custody.execute(view.proposal.id).state == "requested"
+
+    class Cold:
+        address = env.cold.address
+
+        def sign_transfer(self, **kw: Any) -> bytes:
+            tx = {"to": kw["to"], "value": kw["value"], "nonce": kw["nonce"], "gas": 21000,
+                  "gasPrice": kw["gas_price"], "chainId": kw["chain_id"]}
+            return bytes(env.cold.sign_transaction(tx).raw_transaction)
+
+    send(env.chain, Cold(), env.hot.address, 50 * E)
+    report = env.watch.poll()
+    assert report.alerts == [] and report.matched == 1
+    env.chain.mine(1)
+    report = env.watch.poll()
+    assert report.closed == [f"proposal:{view.proposal.id}"]
+    assert env.ledger.balance("wallet:eth-hot", "ETH") == 150 * E
+    # a second, unapproved transfer from cold storage is a theft
+    send(env.chain, Cold(), Account.create().address, 1 * E)
+    assert [a["wallet"] for a in env.watch.poll().alerts] == ["eth-cold"]
+
+
+def test_a_transaction_of_the_hot_key_moving_nothing_alarms(env: Env) -> None:
+    send(env.chain, env.hot, Account.create().address, 0)
+    (alert,) = env.watch.poll().alerts
+    assert alert["kind"] == "unknown_tx" and "Someone else holds" in alert["detail"]
+
+
+def test_deposit_from_a_listed_address_alarms(env: Env, tmp_path: Path) -> None:
+    listed = Account.create()
+    deny = tmp_path / "deny.csv"
+    deny.write_text(f"banned_address,wallet_tag,data_source\n{listed.address.lower()},"
+                    "Exploiter 7,test list\n")
+    env.withdrawals.load_deny_list(deny)
+    env.chain.fund(listed.address, 5 * E)
+
+    class Listed:
+        address = listed.address
+
+        def sign_transfer(self, **kw: Any) -> bytes:
+            tx = {"to": kw["to"], "value": kw["value"], "nonce": kw["nonce"], "gas": 21000,
+                  "gasPrice": kw["gas_price"], "chainId": kw["chain_id"]}
+            return bytes(listed.sign_transaction(tx).raw_transaction)
+
+    send(env.chain, Listed(), env.hot.address, 1 * E)
+    (alert,) = env.watch.poll().alerts
+    assert alert["kind"] == "denied_deposit" and "Exploiter 7" in alert["detail"]
+    assert env.withdrawals.breaker() == {}  # not a theft
+
+
+def test_hot_balance_falling_without_a_transfer_alarms(chain: EvmChain, tmp_path: Path) -> None:
+    env = Env(chain, tmp_path, '[watch]\nbalance_drop_percent = "0.01"\n')
+    assert env.watch.poll().alerts == []  # the first sample
+    # a zero-value call with a huge gas price: the balance falls by its fee alone
+    send(chain, env.hot, Account.create().address, 0, gas_price=2_000 * 10**9)
+    kinds = sorted(a["kind"] for a in env.watch.poll().alerts)
+    assert kinds == ["balance_drop", "unknown_tx"]
+    assert env.watch.poll().alerts == []  # one open balance_drop per wallet
+    env.store.close()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    answers: ClassVar[list[int]] = []
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        self.send_response(type(self).answers.pop(0) if type(self).answers else 200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_webhook_is_signed_retried_and_never_blocks(env: Env) -> None:
+    _Receiver.answers, _Receiver.received = [503], []
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = Webhook(env.store, env.clock, f"http://127.0.0.1:{server.server_port}/hook",
+                   "s3cret-for-hmac")
+    env.watch.notifiers.append(hook)
+    send(env.chain, env.hot, Account.create().address, 1 * E)
+    (alert,) = env.watch.poll().alerts
+    deadline = time.monotonic() + 10
+    while not _Receiver.received:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    env.clock.advance(seconds=5)  # the retry after backoff
+    while len(_Receiver.received) < 2:
+        assert time.monotonic() < deadline
+        hook._wake.set()
+        time.sleep(0.05)
+    hook.close()
+    server.shutdown()
+    headers, body = _Receiver.received[-1]
+    assert verify_webhook("s3cret-for-hmac", headers["X-Kinko-Timestamp"], body,
+                          headers["X-Kinko-Signature"])
+    assert not verify_webhook("wrong", headers["X-Kinko-Timestamp"], body,
+                              headers["X-Kinko-Signature"])
+    assert json.loads(body)["alert"]["id"] == alert["id"]
+    with env.store.watch(write=False) as tables:
+        (row,) = tables.notifications()
+    assert row["state"] == "sent" and row["attempts"] == 2
+    assert "s3cret" not in repr(hook)
