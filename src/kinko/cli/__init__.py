@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         demo,
         ledger,
         serve,
+        watch,
         withdrawals,
     )
     from kinko.cli.app import app

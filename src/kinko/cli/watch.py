@@ -1,0 +1,234 @@
+"""``kinko watch`` (the follower, in the foreground), ``kinko alerts`` and
+``kinko incidents``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import typer
+
+from kinko.cli.app import app
+from kinko.cli.runtime import emit, format_option, runtime
+from kinko.errors import ConfigError
+from kinko.ports import SystemClock
+from kinko.services.incidents import Incidents
+from kinko.services.notify import Webhook
+from kinko.services.watch import PollReport, Watch
+from kinko.services.withdrawals import Withdrawals
+
+SECRET_ENV = "KINKO_WATCH_WEBHOOK_SECRET"
+
+alerts_app = typer.Typer(help="Alerts raised by the watch.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Incidents and their timelines.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(incidents_app, name="incidents")
+
+
+class Stdout:
+    """A notifier for the operator's terminal: one line per alert."""
+
+    def notify(self, alert: Mapping[str, Any]) -> None:
+        print(f"ALERT {alert['id']} [{alert['severity']}] {alert['kind']} "
+              f"(incident {alert['incident'] or '-'}): {alert['detail']}", flush=True)
+
+
+def _metrics_server(port: int, metrics: Callable[[], dict[str, int]]) -> ThreadingHTTPServer:
+    """Prometheus text exposition of the watch's counters at ``/metrics``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/metrics":
+                self.send_error(404)
+                return
+            lines = []
+            for name, value in sorted(metrics().items()):
+                kind = "gauge" if name in ("head", "checkpoint") else "counter"
+                lines += [f"# TYPE kinko_watch_{name} {kind}", f"kinko_watch_{name} {value}"]
+            body = ("\n".join(lines) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, name="kinko-metrics", daemon=True).start()
+    return server
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="One round (mempool, new blocks), then "
+                              "exit: 1 if it raised an alert."),
+    start_block: int = typer.Option(None, "--from-block", help="Where to start when there "
+                                    "is no checkpoint yet (default: the current head)."),
+    metrics_port: int = typer.Option(None, "--metrics-port",
+                                     help="Serve Prometheus metrics on 127.0.0.1:PORT."),
+) -> None:
+    """Follow the chain: every outflow from our wallets must match an approved movement."""
+    rt = runtime(ctx)
+    chain = rt.chain()
+    if chain is None:
+        raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL (or --evm-rpc-url)")
+    withdrawals = Withdrawals(rt.custody())
+    notifiers: list[Any] = [Stdout()]
+    webhook = None
+    if rt.settings.watch_webhook_url:
+        webhook = Webhook(rt.store(), SystemClock(), rt.settings.watch_webhook_url,
+                          os.environ.get(SECRET_ENV, ""))
+        webhook.start()  # deliver what an earlier run left queued
+        notifiers.append(webhook)
+    with rt.store().watch(write=False) as tables:
+        resume = tables.last_block(chain.name)
+    first = start_block if start_block is not None else chain.head()
+    watcher = Watch(withdrawals, chain, confirmations=rt.settings.confirmations,
+                    notifiers=notifiers, start_block=first)
+    server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
+        if metrics_port else None
+    print(f"watching {chain.name} from block {first if resume is None else resume + 1} "
+          f"({rt.settings.confirmations} confirmations to final)", flush=True)
+    raised = 0
+
+    def show(report: PollReport) -> None:
+        nonlocal raised
+        raised += len(report.alerts)
+        for line in report.reorgs + report.problems:
+            print(line, flush=True)
+        for ref in report.closed:
+            print(f"closed {ref}", flush=True)
+
+    try:
+        if once:
+            report = watcher.poll()
+            show(report)
+            print(f"head {report.head}: read {report.blocks} block(s), {report.pending} "
+                  f"pending, {report.observed} transfer(s) of ours, {report.matched} matched, "
+                  f"{len(report.alerts)} alert(s)")
+        else:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            with contextlib.suppress(KeyboardInterrupt):
+                watcher.run(rt.settings.watch_interval_ms / 1000, stop.is_set, show,
+                            sleep=stop.wait)
+    finally:
+        if webhook is not None:
+            webhook.close()
+        if server is not None:
+            server.shutdown()
+    if raised:
+        raise typer.Exit(1)
+
+
+def _incidents(ctx: typer.Context) -> Incidents:
+    rt = runtime(ctx)
+    return Incidents(rt.store(), SystemClock())
+
+
+def _time(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
+def _amount(ctx: typer.Context, row: Mapping[str, Any]) -> str:
+    if row.get("amount") is None or not row.get("asset"):
+        return ""
+    return runtime(ctx).show(str(row["asset"]), int(row["amount"]))
+
+
+@alerts_app.command("list")
+def alerts_list(
+    ctx: typer.Context,
+    state: str = typer.Option(None, "--state", help="open or acked."),
+    fmt: str = format_option(),
+) -> None:
+    """Alerts, oldest first."""
+    runtime(ctx).ledger()
+    rows = _incidents(ctx).alerts(state)
+    emit(["id", "raised", "kind", "severity", "state", "chain", "wallet", "amount", "asset",
+          "tx", "incident"],
+         [[a["id"], _time(a["raised"]), a["kind"], a["severity"], a["state"],
+           a["chain_state"] or "", a["wallet"] or "", _amount(ctx, a), a["asset"] or "",
+           a["tx_hash"] or "", a["incident"] or ""] for a in rows], fmt, right=("amount",))
+
+
+def _json(row: Mapping[str, Any]) -> str:
+    return json.dumps({k: (_time(v) if hasattr(v, "isoformat") else v) for k, v in row.items()},
+                      ensure_ascii=False, indent=2)
+
+
+@alerts_app.command("show")
+def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
+                fmt: str = format_option()) -> None:
+    """One alert in full."""
+    runtime(ctx).ledger()
+    row = _incidents(ctx).alert(alert_id)
+    if fmt == "json":
+        print(_json(row))
+        return
+    emit(["field", "value"], [[k, _time(v) if hasattr(v, "isoformat") else
+                               ("" if v is None else v)] for k, v in row.items()], fmt)
+
+
+@alerts_app.command("ack")
+def alerts_ack(ctx: typer.Context, alert_id: str = typer.Argument(...),
+               by: str = typer.Option(..., "--by", help="Who acknowledges it."),
+               note: str = typer.Option("", "--note")) -> None:
+    """Acknowledge an alert (it stays on record; the breaker stays tripped)."""
+    runtime(ctx).ledger()
+    row = _incidents(ctx).ack(alert_id, by, note)
+    print(f"{row['id']} acknowledged by {row['acked_by']} at {_time(row['acked'])}")
+
+
+@incidents_app.command("list")
+def incidents_list(ctx: typer.Context,
+                   state: str = typer.Option(None, "--state", help="open, contained, resolved."),
+                   fmt: str = format_option()) -> None:
+    """Incidents, oldest first."""
+    runtime(ctx).ledger()
+    rows = _incidents(ctx).incidents(state)
+    emit(["id", "state", "opened", "asset", "wallet", "title"],
+         [[i["id"], i["state"], _time(i["opened"]), i["asset"] or "", i["wallet"] or "",
+           i["title"]] for i in rows], fmt)
+
+
+@incidents_app.command("show")
+def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
+                   fmt: str = format_option()) -> None:
+    """An incident with its alerts and timeline."""
+    runtime(ctx).ledger()
+    view = _incidents(ctx).incident(incident_id)
+    if fmt == "json":
+        print(json.dumps({"incident": json.loads(_json(view.incident)),
+                          "alerts": [json.loads(_json(a)) for a in view.alerts],
+                          "timeline": [json.loads(_json(e)) for e in view.timeline]},
+                         ensure_ascii=False, indent=2))
+        return
+    i = view.incident
+    if fmt == "table":
+        print(f"{i['id']} [{i['state']}] {i['title']} (opened {_time(i['opened'])})")
+    emit(["at", "kind", "actor", "detail"],
+         [[_time(e["at"]), e["kind"], e["actor"], e["detail"]] for e in view.timeline], fmt,
+         title="timeline")
+
+
+@incidents_app.command("note")
+def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
+                   text: str = typer.Argument(...),
+                   by: str = typer.Option(..., "--by")) -> None:
+    """Add a line to an incident's timeline."""
+    runtime(ctx).ledger()
+    _incidents(ctx).note(incident_id, by, text)
+    print(f"noted on {incident_id}")
+
+
+
