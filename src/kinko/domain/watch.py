@@ -13,7 +13,8 @@ An outflow nothing explains is a theft alarm: :func:`theft_alert` turns it into 
 seen in the mempool or in a block, so the same outflow never alerts twice. A transaction
 from our key that moves no value (an ERC-20 ``approve`` would hand an attacker an allowance)
 is an outflow of zero: it is explained only by a movement kinko made in the same
-transaction.
+transaction; the call behind a token outflow nothing explains is left to that outflow's
+alarm, so one theft is one alert.
 
 A balance can also fall without a transfer kinko can read (a contract wallet's internal
 call, fees of an attacker's transactions). :func:`unexplained_drop` measures the fall of a
@@ -110,7 +111,7 @@ def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], st
         else:
             loose.append(e)
     used: set[str] = set()
-    explained_tx: set[str] = set()
+    token_tx: dict[str, str | None] = {}  # tx → what explains its token outflow (if anything)
     out: list[Observation] = []
     calls: list[tuple[int, Observation]] = []  # zero-value calls, settled after the rest
     for t in transfers:
@@ -128,19 +129,22 @@ def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], st
             found = _match(t, asset, by_hash, loose, used)
             if found is not None:
                 used.add(found.ref)
-                explained_tx.add(t.tx_hash.lower())
                 obs = Observation(t, "out", source, asset, found.ref)
+            if t.token is not None:
+                token_tx[t.tx_hash.lower()] = token_tx.get(t.tx_hash.lower()) or obs.match
             out.append(obs)
         target = wallets.get((to, asset)) if to else None
         if target is not None and t.value > 0:
             out.append(Observation(t, "in", target, asset))
+    drop: set[int] = set()
     for position, obs in calls:
         tx = obs.transfer.tx_hash.lower()
-        ref = None
-        if tx in explained_tx or tx in by_hash:
-            ref = next((e.ref for e in by_hash.get(tx, ())), None) or "call:" + tx
+        if tx in token_tx and token_tx[tx] is None:
+            drop.add(position)  # the call of an unexplained token outflow: that one alarms
+            continue
+        ref = token_tx.get(tx) or next((e.ref for e in by_hash.get(tx, ())), None)
         out[position] = Observation(obs.transfer, "out", obs.wallet, obs.asset, ref)
-    return out
+    return [o for i, o in enumerate(out) if i not in drop]
 
 
 def _match(t: Transfer, asset: str, by_hash: Mapping[str, list[Expected]],

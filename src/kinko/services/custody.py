@@ -42,7 +42,7 @@ from kinko.ports import Chain, Prices, Signer
 from kinko.services.ledger import Ledger
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
-           "sign_move"]
+           "fee_payer", "fee_postings", "merge_postings", "sign_move"]
 
 
 def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int) -> bytes:
@@ -55,6 +55,42 @@ def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int) 
                                     chain_id=chain_id)
     return signer.sign_transfer(to=asset.token, value=0, nonce=nonce, gas_price=gas_price,
                                 chain_id=chain_id, gas=TOKEN_GAS, data=transfer_data(to, amount))
+
+
+def fee_payer(ledger: Ledger, wallet_name: str) -> tuple[str, str] | None:
+    """(wallet, native asset) that pays the network fee of a transaction sent from
+    ``wallet_name``: the wallet itself for a native coin; for a token, the wallet of the
+    chain's own coin that holds the same address (None when none is registered: kinko then
+    does not track that coin and books no fee)."""
+    wallets = ledger.wallets()
+    source = next(w for w in wallets if w.name == wallet_name)
+    asset = ledger.assets[source.asset]
+    if asset.token is None:
+        return source.name, asset.symbol
+    native = next((a.symbol for a in ledger.assets.values()
+                   if a.chain == asset.chain and a.token is None), None)
+    addresses = {a.lower() for a in source.addresses}
+    payer = next((w for w in wallets if w.asset == native
+                  and addresses & {a.lower() for a in w.addresses}), None)
+    return None if payer is None or native is None else (payer.name, native)
+
+
+def fee_postings(ledger: Ledger, wallet_name: str, fee: int) -> list[Posting]:
+    """The legs booking a network fee paid from ``wallet_name``'s address (see
+    :func:`fee_payer`)."""
+    payer = fee_payer(ledger, wallet_name) if fee else None
+    if payer is None:
+        return []
+    return [Posting("fees", payer[1], fee), Posting(f"wallet:{payer[0]}", payer[1], -fee)]
+
+
+def merge_postings(legs: list[Posting]) -> list[Posting]:
+    """One leg per (account, asset), amounts added; zero legs dropped."""
+    sums: dict[tuple[str, str], int] = {}
+    for leg in legs:
+        sums[(leg.account, leg.asset)] = sums.get((leg.account, leg.asset), 0) + leg.amount
+    return [Posting(account, asset, amount) for (account, asset), amount in sums.items()
+            if amount]
 
 
 def _positions_as_of(ledger: Ledger, at: datetime) -> list[AssetPosition]:
@@ -414,10 +450,10 @@ class Custody:
             raise ChainRejected(f"sweep {view.tx_hash} failed on chain")
         p = view.proposal
         asset, amount = str(p.payload["asset"]), int(str(p.payload["amount"]))
-        legs = [Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
-                Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount - receipt.fee)]
-        if receipt.fee:
-            legs.append(Posting("fees", asset, receipt.fee))
+        legs = merge_postings([
+            Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
+            Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
+            *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee)])
         entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{view.tx_hash}",
                                  memo=f"{p.kind} {proposal_id}").entry
         with self.ledger.store.custody() as (_, tables):
@@ -432,8 +468,10 @@ class Custody:
         receipt = self.chain.receipt(tx_hash)
         if receipt is None:
             raise ChainRejected(f"transaction {tx_hash} is not on chain (yet)")
+        token = self.ledger.assets[str(p.payload["asset"])].token
         moved = [t for t in self.chain.block(receipt.block).transfers
-                 if t.tx_hash.lower() == tx_hash.lower()]
+                 if t.tx_hash.lower() == tx_hash.lower()
+                 and (t.token or "").lower() == (token or "").lower()]
         wallets = {w.name: w for w in self.ledger.wallets()}
         cold, hot = wallets[str(p.payload["from_wallet"])], wallets[str(p.payload["to_wallet"])]
         if not moved or not any(same_address(moved[0].sender, a) for a in cold.addresses) \
@@ -477,7 +515,8 @@ class Custody:
                                                f"{wallet.name}: no addresses registered",
                                                wallet=wallet.name))
                 continue
-            on_chain = sum(chain.balances(list(wallet.addresses), height).values())
+            on_chain = sum(chain.balances(list(wallet.addresses), height,
+                                          token=self.ledger.assets[wallet.asset].token).values())
             gap = on_chain - (booked + adjust.get(wallet.name, 0))
             if gap < 0:
                 findings.append(CustodyFinding(
@@ -510,10 +549,12 @@ class Custody:
             receipt = self.chain.receipt(tx_hash)
             if receipt is None or receipt.block > height:
                 continue  # not on chain at that height: balances there do not show it
+            payer = fee_payer(self.ledger, source)
+            if payer is not None:
+                adjust[payer[0]] = adjust.get(payer[0], 0) - receipt.fee
             if not receipt.ok:  # a failed transaction still paid its fee, and moved nothing
-                adjust[source] = adjust.get(source, 0) - receipt.fee
                 continue
-            adjust[source] = adjust.get(source, 0) - amount - receipt.fee
+            adjust[source] = adjust.get(source, 0) - amount
             if target is not None:
                 adjust[target] = adjust.get(target, 0) + amount
         return adjust

@@ -6,7 +6,10 @@ walks blocks from where it stopped up to ``head - confirmations + 1``: a block i
 once it has ``confirmations`` blocks on top, so a reorganisation shallower than that never
 reaches the ledger. Every transfer to a deposit address is credited (``wallet`` debited,
 ``customer`` credited) under the idempotency key ``deposit:<chain>:<tx>:<index>:<block>``;
-a rerun after a crash or a node outage replays instead of paying twice.
+a rerun after a crash or a node outage replays instead of paying twice. For a token asset
+only the token's own ``Transfer`` events count (``log_index`` joins the id). A deposit whose
+sender is on a deny list is frozen: booked to ``clearing:frozen`` (the exchange holds it and
+owes it to no one until compliance decides), not to the customer; the watch alerts on it.
 
 Each scanned block's hash is kept. If a new block's parent is not the hash kept for the
 block below it, the chain was reorganised deeper than the confirmations: the scanner walks
@@ -25,7 +28,9 @@ from dataclasses import dataclass, field
 
 from kinko.domain.chain import Block, check_address
 from kinko.domain.custody import CustodyFinding
+from kinko.domain.labels import address_key
 from kinko.domain.ledger import Posting, parse_account
+from kinko.domain.screening import Label
 from kinko.errors import ConfigError, InvalidAccount, Overdraft
 from kinko.ports import Chain
 from kinko.services.ledger import Draft, Ledger
@@ -33,6 +38,7 @@ from kinko.services.ledger import Draft, Ledger
 __all__ = ["Deposits", "ScanReport"]
 
 _PREFETCH = 4  # blocks read ahead from the node while the current one is booked
+FROZEN = "clearing:frozen"  # owed to no customer until compliance decides
 
 
 @dataclass
@@ -106,21 +112,32 @@ class Deposits:
                 report: ScanReport) -> None:
         """Credit a block's deposits in one ledger batch, then record them."""
         drafts, rows = [], []
+        deny: dict[str, Label] | None = None
         for t in block.transfers:
             owner = addresses.get((t.to or "").lower())
             if owner is None or t.value <= 0:
                 continue
             customer, asset, wallet = owner
-            deposit_id = f"{self.chain.name}:{t.tx_hash}:{t.tx_index}:{block.hash[:18]}"
+            if (t.token or "").lower() != (self.ledger.assets[asset].token or "").lower():
+                continue  # another coin or token sent to the address
+            if deny is None:
+                with self.ledger.store.screening(write=False) as tables:
+                    deny = tables.deny_map()
+            listed = deny.get(address_key(t.sender))
+            index = t.tx_index if t.log_index is None else f"{t.tx_index}.{t.log_index}"
+            deposit_id = f"{self.chain.name}:{t.tx_hash}:{index}:{block.hash[:18]}"
+            owed = FROZEN if listed else f"customer:{customer}"
             drafts.append(Draft(
                 f"deposit:{deposit_id}", postings=(
-                    Posting(f"wallet:{wallet}", asset, t.value),
-                    Posting(f"customer:{customer}", asset, -t.value)),
-                source=f"tx:{t.tx_hash}", memo=f"deposit in block {block.number}"))
+                    Posting(f"wallet:{wallet}", asset, t.value), Posting(owed, asset, -t.value)),
+                source=f"tx:{t.tx_hash}",
+                memo=f"deposit in block {block.number}" + (
+                    f" for {customer} FROZEN: sender {t.sender} is listed "
+                    f"({listed.label or listed.source})" if listed else "")))
             rows.append({"id": deposit_id, "chain": self.chain.name, "block": block.number,
                          "block_hash": block.hash, "tx_hash": t.tx_hash, "address": t.to,
                          "customer": customer, "asset": asset, "amount": t.value,
-                         "state": "credited"})
+                         "state": "frozen" if listed else "credited"})
         if not drafts:
             return
         results = self.ledger.append(drafts)
@@ -142,7 +159,8 @@ class Deposits:
         with self.ledger.store.deposits(write=False) as tables:
             undo = tables.credited_after(name, fork)
         for d in undo:
-            legs = [Posting(f"customer:{d['customer']}", d["asset"], int(d["amount"])),
+            owed = FROZEN if d["state"] == "frozen" else f"customer:{d['customer']}"
+            legs = [Posting(owed, d["asset"], int(d["amount"])),
                     Posting(f"wallet:{_wallet_of(self.ledger, d)}", d["asset"],
                             -int(d["amount"]))]
             try:

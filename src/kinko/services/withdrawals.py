@@ -29,7 +29,7 @@ from typing import Any
 
 from kinko.domain.chain import check_address, signed_tx_hash
 from kinko.domain.labels import address_key, parse_csv_labels, parse_tagpack
-from kinko.domain.ledger import Hold, Posting, parse_account
+from kinko.domain.ledger import Hold, parse_account
 from kinko.domain.screening import (
     Context,
     Decision,
@@ -51,7 +51,7 @@ from kinko.errors import (
     InvalidAmount,
 )
 from kinko.ports import ScreeningTables
-from kinko.services.custody import Custody, ProposalView, sign_move
+from kinko.services.custody import Custody, ProposalView, fee_postings, sign_move
 
 __all__ = ["WithdrawalView", "Withdrawals"]
 
@@ -300,13 +300,12 @@ class Withdrawals:
         hold_id = f"withdrawal:{withdrawal_id}"
         self.ledger.post_hold(f"sent:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
                               memo=f"withdrawal to {view.destination}")
-        if receipt.fee:
-            with self.ledger.store.screening(write=False) as tables:
-                row = tables.withdrawal(withdrawal_id)
-            assert row is not None
-            self.ledger.post(f"fee:{hold_id}",
-                             [Posting("fees", view.asset, receipt.fee),
-                              Posting(f"wallet:{row['wallet']}", view.asset, -receipt.fee)],
+        with self.ledger.store.screening(write=False) as tables:
+            row = tables.withdrawal(withdrawal_id)
+        assert row is not None
+        fee = fee_postings(self.ledger, row["wallet"], receipt.fee)
+        if fee:
+            self.ledger.post(f"fee:{hold_id}", fee,
                              source=f"tx:{view.tx_hash}", memo="network fee")
         with self.ledger.store.screening() as tables:
             tables.set_state(withdrawal_id, ("sent",), "confirmed")

@@ -154,7 +154,7 @@ class SqlDeposits:
     def credited_after(self, chain: str, number: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(s.deposits).where(
             s.deposits.c.chain == chain, s.deposits.c.block > number,
-            s.deposits.c.state == "credited").order_by(s.deposits.c.block))
+            s.deposits.c.state.in_(("credited", "frozen"))).order_by(s.deposits.c.block))
         return [dict(r._mapping) for r in rows]
 
     def mark_reverted(self, deposit_id: str) -> None:
