@@ -134,9 +134,16 @@ def test_token_theft_alarms_and_the_emergency_sweep_saves_the_rest(env: TokenEnv
     report = env.watch.poll()
     kinds = sorted((a["kind"], a["asset"], a["amount"]) for a in report.alerts)
     assert kinds == [("theft", "XEM", 10 * X)]
-    assert env.withdrawals.breaker().keys() == {"XEM"}
-    (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
-    assert sweep.state == "sent" and sweep.proposal.payload["asset"] == "XEM"
+    # the leaked key also signs for the ETH hot wallet: both are contained
+    assert env.withdrawals.breaker().keys() == {"XEM", "ETH"}
+    sweeps = {p.proposal.payload["asset"]: p for p in env.custody.proposals()
+              if p.proposal.payload.get("emergency")}
+    sweep = sweeps["XEM"]
+    assert sweep.state == "sent" and "ETH" not in sweeps
+    with env.store.watch(write=False) as tables:
+        (incident,) = tables.incidents()
+        details = [e["detail"] for e in tables.events(incident["id"])]
+    assert any("no cold address for ETH" in d for d in details)  # none registered here
     env.wait(str(sweep.tx_hash))
     assert env.xem(env.fresh.address) == 990 * X and env.xem(env.hot.address) == 0
     env.chain.mine(2)

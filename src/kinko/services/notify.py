@@ -102,7 +102,11 @@ class Webhook:
 
     def _loop(self) -> None:
         while True:
-            sent_any = self.deliver_due()
+            try:
+                sent_any = self.deliver_due()
+            except Exception as exc:  # the store was busy or away: try again shortly
+                log.error("webhook delivery pass failed: %s", exc)
+                sent_any = False
             if self._stop.is_set():
                 return
             if not sent_any:

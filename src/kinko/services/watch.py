@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kinko.domain.chain import Block
+from kinko.domain.custody import Wallet
 from kinko.domain.labels import address_key
 from kinko.domain.money import Asset
 from kinko.domain.watch import (
@@ -278,8 +279,9 @@ class Watch:
             incident = None
             fresh_incident = False
             if alert.severity == "critical":
+                same_key = {w.name for w in self._compromised(alert.wallet)}
                 incident = next((i["id"] for i in tables.incidents("open")
-                                 if i["wallet"] == alert.wallet), None)
+                                 if i["wallet"] in same_key), None)
                 if incident is None:
                     incident = tables.put_incident({
                         "state": "open", "title": f"Unauthorised outflow from {alert.wallet}",
@@ -309,10 +311,26 @@ class Watch:
                 log.error("notifier %s failed for %s: %s", type(notifier).__name__,
                           alert_id, exc)
 
+    def _compromised(self, wallet_name: str | None) -> list[Wallet]:
+        """The wallet and every other online wallet with one of its addresses (one key
+        signs for all of them: if it leaked for one, it leaked for all), tokens first so
+        that the coin paying their gas is swept last."""
+        wallets = self.ledger.wallets()
+        source = next((w for w in wallets if w.name == wallet_name), None)
+        if source is None:
+            return []
+        keys = {a.lower() for a in source.addresses}
+        same = [w for w in wallets if w.name == source.name or (
+            w.tier != "cold" and keys & {a.lower() for a in w.addresses})]
+        return sorted(same, key=lambda w: (self.ledger.assets[w.asset].token is None, w.name))
+
     def _contain(self, incident: str, alert: Alert, fresh: bool) -> None:
-        """Trip the breaker(s) and, for a new incident, prepare the emergency sweep."""
+        """Trip the breaker(s) and, for a new incident, prepare the emergency sweep of
+        every wallet the leaked key signs for."""
         policy = self.custody.policy()
-        scopes = [alert.asset] if alert.asset else []
+        compromised = self._compromised(alert.wallet) if alert.kind != "balance_drop" else []
+        scopes = list(dict.fromkeys([*([alert.asset] if alert.asset else []),
+                                     *(w.asset for w in compromised)]))
         if policy is not None and policy.watch.trip_global:
             scopes.append("*")
         tripped = self.withdrawals.breaker()
@@ -322,12 +340,14 @@ class Watch:
             self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}")
             self.event(incident, "breaker", ACTOR,
                        f"breaker {scope} tripped: every {scope} withdrawal is held for review")
-        if fresh and alert.wallet is not None:
+        if not fresh:
+            return
+        for wallet in compromised:
             try:
-                self.emergency_sweep(incident, alert.wallet)
+                self.emergency_sweep(incident, wallet.name)
             except KinkoError as exc:
-                self.event(incident, "sweep", ACTOR, f"emergency sweep not prepared: "
-                           f"{exc.message}")
+                self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet.name} not "
+                           f"prepared: {exc.message}")
 
     # ------------------------------------------------------------------ emergency sweep
 
