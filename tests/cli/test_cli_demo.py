@@ -26,10 +26,28 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "│ large, after alice and bob  │ D-large   │ C0000004 │  80 │ approved │" in out
     assert "breaker tripped for: ETH" in out
     assert "コールドウォレット" in (tmp_path / "d" / "custody-report.ja.html").read_text()
+    # act 6: the Coincheck thief against the 2018 setup and against kinko
+    assert "6. The Coincheck theft, replayed" in out
+    assert "nobody watched the chain" in out and "5 of 5 held for review" in out
+    replay = json.loads((tmp_path / "d" / "replay.json").read_text())
+    old, new = replay["runs"]
+    assert old["taken_micro"] == old["customer_xem_micro"] == 523_000_000 * 10**6
+    assert old["alarm_seconds"] is None and len(old["thefts"]) == 9
+    assert new["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100  # 4% hot
+    assert new["taken_micro"] == 10 * 10**6  # only the test transfer went through
+    assert new["alarm_blocks"] == 0 and 0 < new["alarm_seconds"] < 30
+    assert new["swept_micro"] == new["exposed_micro"] - new["taken_micro"]
+    assert new["breaker"] == ["ETH", "XEM"] and new["withdrawals_held"] == 5
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")
     assert main(["balances", "--kind", "customer", "--asset", "XEM", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 300
+    assert main(["incidents", "show", new["incident"], "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    kinds = [e["kind"] for e in shown["timeline"]]
+    assert kinds[:3] == ["opened", "alert", "breaker"] and "sweep" in kinds
+    assert main(["alerts", "list", "--format", "csv"]) == 0
+    assert ",theft,critical,open,final,xem-hot,10,XEM," in capsys.readouterr().out
     total = sum(int(r["balance"].replace(".", "")) if "." in r["balance"] else
                 int(r["balance"]) * 10**6 for r in rows if r["balance"])
     assert total > 0

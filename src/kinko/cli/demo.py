@@ -1,23 +1,33 @@
-"""``kinko demo``: the demo exchange, its custody breach and the quorum-approved fix."""
+"""``kinko demo``: the demo exchange, its custody breach and the quorum-approved fix,
+screened withdrawals, and the Coincheck theft replayed against the 2018 setup and kinko."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import typer
 from eth_account import Account
 
+from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore
 from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
-from kinko.cli.runtime import emit, runtime
+from kinko.cli.runtime import Runtime, emit, runtime
+from kinko.domain.money import Asset, AssetRegistry
 from kinko.errors import BadInput
+from kinko.ports import SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
-from kinko.services.demo import PRICES, run_demo
-from kinko.store import upgrade
+from kinko.services.demo import PRICES, run_2018, run_demo
+from kinko.services.incidents import Incidents
+from kinko.services.ledger import Ledger
+from kinko.services.replay import COINCHECK, ReplayRun
+from kinko.store import open_store, upgrade
 
 DEMO_PASSWORD = "demo only - never use"  # the demo hot keystore's password, shown openly
 DEMO_TAGPACK = """title: kinko demo deny list
@@ -48,9 +58,14 @@ def demo(
     if customers < 1:
         raise BadInput("--customers must be at least 1")
     folder.mkdir(parents=True, exist_ok=True)
-    db = folder / "kinko-demo.db"
-    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        stale.unlink(missing_ok=True)
+    db, db2018 = folder / "kinko-demo.db", folder / "coincheck-2018.db"
+    for path in (db, db2018):
+        for stale in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+    chain = EvmChain.in_process()
+    xem = _xem_token(chain)
+    rt.settings = replace(rt.settings, assets=(*rt.settings.assets, xem))
     if rt.settings.sources.get("database_url", "default") == "default":
         rt.settings = replace(rt.settings, database_url=f"sqlite:///{db}",
                               sqlite_synchronous="NORMAL")
@@ -61,16 +76,17 @@ def demo(
     keystore.unlink(missing_ok=True)
     create_keystore(keystore, DEMO_PASSWORD)
     signer = KeystoreSigner.open(keystore, DEMO_PASSWORD)
-    cold = str(Account.create().address)  # the cold key would stay offline: kinko keeps none
-    chain = EvmChain.in_process()
+    # the cold keys would stay offline: kinko keeps none; the second address is fresh
+    cold = (str(Account.create().address), str(Account.create().address))
     deny_list = Path("..") / "shared" / "data" / "tagpacks" / "usdt_blacklist.yaml"
     if not deny_list.exists():  # outside the development tree: a small TagPack of our own
         deny_list = folder / "denylist.yaml"
         deny_list.write_text(DEMO_TAGPACK, encoding="utf-8")
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
-        result = run_demo(ledger, folder, chain, signer, cold, FixedPrices(PRICES), deny_list,
-                          customers=customers, seed=seed,
+        result = run_demo(ledger, folder, chain, signer, cold, ATTACKER,
+                          lambda to, amount: fund_token(chain, str(xem.token), to, amount),
+                          FixedPrices(PRICES), deny_list, customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
                           confirmations=rt.settings.confirmations,
                           progress=lambda d, t: bar.update(task, completed=d, total=t))
@@ -79,8 +95,9 @@ def demo(
           f"from {result.csv_path} in {result.import_seconds:.2f} s "
           f"({rep.batches_written} journal entries).")
     print("   Coincheck kept all 523,000,000 customer XEM in one hot wallet; this exchange "
-          "keeps 4% of its XEM hot. Its ETH is on an in-process Ethereum chain, with 30% of the "
-          "customers' ETH in the hot wallet.\n")
+          "keeps 4% of its XEM hot. XEM is an ERC-20 token (6 decimals) on an in-process "
+          "Ethereum chain, beside the exchange's ETH, 30% of which starts in the hot "
+          "wallet.\n")
     print("2. `kinko check` with the 2-of-3 policy (demo/policy.toml):")
     emit(["severity", "code", "finding"],
          [[f.severity, f.code, f.message] for f in result.before if f.severity != "info"],
@@ -107,8 +124,121 @@ def demo(
           for label, v in result.withdrawals], "table", right=("ETH",))
     print(f"   breaker tripped for: {', '.join(result.tripped) or 'none'} (only a quorum "
           "resets it: `kinko breaker reset ETH`)\n")
+    old = _run_2018(folder, db2018, result.csv_path, signer, rt.settings.import_batch_size)
+    _replay_table(rt, old, result.replay)
+    _timeline(rt, result.replay.incident)
+    written = _write_replay(folder, old, result.replay)
     verify = result.verify
     print(f"ledger verify: {'OK' if verify.ok else 'FAILED'} ({verify.entries} entries, "
           f"head {verify.head[1][:16]}…)")
-    print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko balances --customer C0000001")
+    print(f"\nOutputs in {folder}/: kinko-demo.db (the kinko exchange), coincheck-2018.db (the "
+          f"2018 setup), customers.csv, policy.toml, custody-report.ja.html and .en.html, "
+          f"{written.name} (both runs' figures), keys/eth-hot.json.")
+    print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
+          f"{result.replay.incident or 'ID'}")
     print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")
+
+
+ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
+# the thief's address on the demo chain, derived from it (it stands for it)
+ATTACKER = "0x" + hashlib.sha256(ATTACKER_NEM.encode()).hexdigest()[:40]
+
+
+def _xem_token(chain: EvmChain) -> Asset:
+    token = deploy_token(chain, name="NEM XEM (Coincheck replay)", symbol="XEM", decimals=6,
+                         supply=2_000_000_000 * 10**6)
+    return Asset("XEM", chain.name, 6, token)
+
+
+def _run_2018(folder: Path, db: Path, csv_path: Path, signer: KeystoreSigner,
+              batch_size: int) -> ReplayRun:
+    """The same customers and thief in Coincheck's setup, on a chain of its own."""
+    chain = EvmChain.in_process()
+    xem = _xem_token(chain)
+    store = open_store(f"sqlite:///{db}", sqlite_synchronous="NORMAL")
+    try:
+        upgrade(store)
+        ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
+        ledger.sync_assets()
+        with progress_bar("2018 setup: importing") as bar:
+            task = bar.add_task("import", total=None)
+            run, _seconds = run_2018(
+                ledger, csv_path, chain, signer, ATTACKER,
+                lambda to, amount: fund_token(chain, str(xem.token), to, amount),
+                batch_size=batch_size,
+                progress=lambda d, t: bar.update(task, completed=d, total=t))
+    finally:
+        store.close()
+    del folder
+    return run
+
+
+def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun) -> None:
+    def xem(units: int) -> str:
+        return format(Decimal(rt.show("XEM", units)), ",")
+
+    def share(run: ReplayRun) -> str:
+        pct = Decimal(run.exposed * 100) / Decimal(run.customer_xem or 1)
+        return f"{xem(run.exposed)} ({pct.quantize(Decimal('0.1'))}%)"
+
+    def alarm(run: ReplayRun) -> str:
+        if run.alarm_seconds is None:
+            return (f"none: nobody watched the chain (2018: found by people "
+                    f"{COINCHECK['detected_after_s']:,} s later, at {COINCHECK['detected']})")
+        blocks = ("in the theft's own block" if run.alarm_blocks == 0
+                  else f"{run.alarm_blocks} block(s) later")
+        return f"{run.alarm_seconds:.3f} s after the broadcast, {blocks} ({run.alarm_id})"
+
+    def held(run: ReplayRun) -> str:
+        if not run.requested_after:
+            return "none held: withdrawals went on against an emptied wallet"
+        return f"{len(run.held)} of {run.requested_after} held for review"
+
+    rows = [
+        ["customers", f"{old.customers:,}", f"{new.customers:,}"],
+        ["customer XEM owed", xem(old.customer_xem), xem(new.customer_xem)],
+        ["customer XEM online (exposed)", share(old), share(new)],
+        ["thief's transfers that took XEM", str(len(old.thefts)), str(len(new.thefts))],
+        ["XEM taken", xem(old.taken), xem(new.taken)],
+        ["first theft → alarm", alarm(old), alarm(new)],
+        ["breaker", ", ".join(old.breaker) or "none", ", ".join(new.breaker) or "none"],
+        ["withdrawals after the alarm", held(old), held(new)],
+        ["emergency sweep saved", "no sweep", f"{xem(new.swept)} XEM ({new.sweep_note})"
+         if new.swept else f"nothing ({new.sweep_note or 'no sweep'})"],
+        ["left in the hot wallet", xem(old.left_hot), xem(new.left_hot)],
+    ]
+    print("6. The Coincheck theft, replayed (a 10 XEM test transfer, the bulk in large "
+          "transfers a few blocks apart, then smaller ones), the same thief with the hot key:")
+    emit(["", "2018 setup (all hot, no watch)", "kinko (95% cold, watch running)"], rows,
+         "table")
+    print("   Times are measured on this machine's in-process chain (the watch polls after "
+          "every block); had the thief taken everything in one transfer, kinko's loss would "
+          "still be bounded by what was online.\n")
+
+
+def _timeline(rt: Runtime, incident: str | None) -> None:
+    if incident is None:
+        return
+    view = Incidents(rt.store(), SystemClock()).incident(incident)
+    emit(["at (UTC)", "kind", "actor", "detail"],
+         [[e["at"].strftime("%H:%M:%S.%f")[:-3], e["kind"], e["actor"], e["detail"]]
+          for e in view.timeline], "table", title=f"incident {incident}: timeline")
+
+
+def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun) -> Path:
+    def plain(run: ReplayRun) -> dict[str, object]:
+        return {"label": run.label, "customers": run.customers,
+                "customer_xem_micro": run.customer_xem, "exposed_micro": run.exposed,
+                "taken_micro": run.taken, "thefts": [
+                    {"tx": t.tx_hash, "block": t.block, "micro_xem": t.amount}
+                    for t in run.thefts],
+                "alarm_seconds": run.alarm_seconds, "alarm_blocks": run.alarm_blocks,
+                "alarm": run.alarm_id, "incident": run.incident, "breaker": run.breaker,
+                "withdrawals_requested_after_alarm": run.requested_after,
+                "withdrawals_held": len(run.held), "swept_micro": run.swept,
+                "left_hot_micro": run.left_hot}
+
+    path = folder / "replay.json"
+    path.write_text(json.dumps({"coincheck_2018": COINCHECK, "runs": [plain(old), plain(new)]},
+                               indent=2), encoding="utf-8")
+    return path

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Literal
 
 from kinko.domain.chain import Transfer
+from kinko.domain.money import Asset, format_units
 
 __all__ = [
     "Alert",
@@ -161,8 +162,13 @@ def _match(t: Transfer, asset: str, by_hash: Mapping[str, list[Expected]],
     return None
 
 
-def theft_alert(chain: str, obs: Observation, *, pending: bool) -> Alert:
-    """The alarm for an outflow nothing explains."""
+def _amount(units: int, asset: Asset | None, symbol: str) -> str:
+    return f"{format_units(units, asset)} {symbol}" if asset else f"{units} minor units of {symbol}"
+
+
+def theft_alert(chain: str, obs: Observation, *, pending: bool,
+                asset: Asset | None = None) -> Alert:
+    """The alarm for an outflow nothing explains (``asset`` only formats the amount)."""
     t = obs.transfer
     where = "in the mempool" if pending else f"in block {t.block}"
     if t.value == 0 and t.token is None:
@@ -172,16 +178,17 @@ def theft_alert(chain: str, obs: Observation, *, pending: bool) -> Alert:
                      "Someone else holds this wallet's key.",
                      t.tx_hash, 0, None if pending else t.block)
     return Alert(f"outflow:{observation_id(chain, t)}", "theft", "critical", obs.asset,
-                 obs.wallet, f"{obs.wallet}: {t.value} minor units of {obs.asset} left "
+                 obs.wallet, f"{obs.wallet}: {_amount(t.value, asset, obs.asset)} left "
                  f"{t.sender} for {t.to} in {t.tx_hash} (nonce {t.nonce}) with no approved "
                  f"withdrawal or rebalance; seen {where}",
                  t.tx_hash, t.value, None if pending else t.block)
 
 
-def deposit_alert(chain: str, obs: Observation, label: str) -> Alert:
+def deposit_alert(chain: str, obs: Observation, label: str,
+                  asset: Asset | None = None) -> Alert:
     t = obs.transfer
     return Alert(f"denied:{observation_id(chain, t)}", "denied_deposit", "high", obs.asset,
-                 obs.wallet, f"{t.value} minor units of {obs.asset} arrived at {obs.wallet} "
+                 obs.wallet, f"{_amount(t.value, asset, obs.asset)} arrived at {obs.wallet} "
                  f"from {t.sender}, which is on a deny list ({label}); frozen",
                  t.tx_hash, t.value, t.block if t.block >= 0 else None)
 

@@ -1,15 +1,19 @@
 """The demo exchange: 260,000 customers holding XEM, ETH and JPY, reproducible from a seed,
-and its custody brought back within the rules.
+its custody brought back within the rules, and the Coincheck theft replayed against it.
 
 The customer book is generated deterministically (``random.Random(seed)``) and written as
 the same CSV format an exchange would import; the XEM balances add up to exactly the
 523,000,000 XEM Coincheck held for its customers in January 2018. Coincheck kept all of it
-in one hot wallet; this exchange keeps 4% of its XEM hot (there is no NEM node in the demo,
-so XEM lives in the ledger only). Its ETH lives on an in-process Ethereum chain, funded on
-chain, and starts 30% hot: the policy flags the breach, kinko proposes a sweep, two of three
-approvers sign it with Ed25519 keys (the proposer may not), the hot wallet's key signs the
-transaction, and once it has enough confirmations the sweep is booked and the custody
-report is clean. Yen sit in a segregated trust account; the exchange's own yen in another.
+in one hot wallet; this exchange keeps 4% of its XEM hot. XEM is an ERC-20 token (6
+decimals) on an in-process Ethereum chain (there is no NEM node in the demo); the exchange's
+ETH lives there too, funded on chain, and starts 30% hot: the policy flags the breach, kinko
+proposes a sweep, two of three approvers sign it with Ed25519 keys (the proposer may not),
+the hot wallet's key signs the transaction, and once it has enough confirmations the sweep
+is booked and the custody report is clean. Yen sit in a segregated trust account; the
+exchange's own yen in another. Withdrawals are screened; then a thief with the hot key
+replays Coincheck's transfers while the watch runs (:mod:`kinko.services.replay`).
+:func:`run_2018` is the same thief against the same customers in Coincheck's setup:
+everything hot, nobody watching.
 """
 
 from __future__ import annotations
@@ -18,27 +22,28 @@ import csv
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import AssetPosition, CustodyFinding, Wallet
-from kinko.domain.ledger import Posting
+from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.report import CustodyReport
 from kinko.errors import ApprovalError
-from kinko.ports import Chain, Prices, Signer
+from kinko.ports import Notifier, Prices, Signer
 from kinko.services.custody import Custody, ProposalView, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
 from kinko.services.ledger import Draft, Ledger, VerifyReport
+from kinko.services.replay import DevChain, ReplayRun, replay
+from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
-__all__ = ["PRICES", "DemoResult", "DevChain", "generate_customers", "run_demo"]
+__all__ = ["PRICES", "DemoResult", "generate_customers", "run_2018", "run_demo"]
 
 # illustrative reference prices: the refund price Coincheck used, and ETH in January 2018
 PRICES = {"XEM": Decimal("88.549"), "ETH": Decimal("120000")}
@@ -95,29 +100,29 @@ class DemoResult:
     after: CustodyReport
     withdrawals: list[tuple[str, WithdrawalView]]
     tripped: list[str]
+    replay: ReplayRun
     verify: VerifyReport
 
 
-class DevChain(Chain, Protocol):
-    """A development chain: the ``Chain`` port plus funding and mining on demand."""
-
-    def fund(self, address: str, value: int) -> str: ...
-    def mine(self, blocks: int = 1) -> None: ...
-
-
-def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold_address: str,
+def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer,
+             cold: tuple[str, str], attacker: str, fund_xem: Callable[[str, int], object],
              prices: Prices, deny_list: Path, *, customers: int = 260_000, seed: int = 2018,
              batch_size: int = 5000, confirmations: int = 12,
+             notifiers: Sequence[Notifier] = (),
              progress: Callable[[int, int], None] | None = None) -> DemoResult:
-    """Set up the demo exchange in ``ledger`` (an empty, initialised store) on ``chain``;
-    ``signer`` holds the hot wallet's key, ``cold_address`` is watch-only."""
+    """Set up the demo exchange in ``ledger`` (an empty, initialised store whose XEM is a
+    token on ``chain``), run its custody and withdrawal acts, then the Coincheck thief
+    against it with the watch running. ``signer`` holds the hot wallets' key; ``cold`` are
+    two watch-only cold addresses (the second is fresh, kept for the emergency sweep);
+    ``fund_xem`` mints test XEM to an address."""
     dev = chain
     csv_path = folder / "customers.csv"
     totals = generate_customers(csv_path, customers, seed)
     hot_address = signer.address
-    for wallet in (Wallet("xem-hot", "XEM", "hot"), Wallet("xem-cold", "XEM", "cold"),
+    for wallet in (Wallet("xem-hot", "XEM", "hot", (hot_address,)),
+                   Wallet("xem-cold", "XEM", "cold", cold),
                    Wallet("eth-hot", "ETH", "hot", (hot_address,)),
-                   Wallet("eth-cold", "ETH", "cold", (cold_address,))):
+                   Wallet("eth-cold", "ETH", "cold", cold)):
         ledger.add_wallet(wallet)
     started = time.perf_counter()
     report = import_customers(ledger, csv_path, batch_size=batch_size, progress=progress)
@@ -128,7 +133,9 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold
     eth_hot = totals["ETH"] * 30 // 100
     eth_cold = totals["ETH"] - eth_hot + own_eth
     dev.fund(hot_address, eth_hot)
-    dev.fund(cold_address, eth_cold)
+    dev.fund(cold[0], eth_cold)
+    fund_xem(hot_address, xem_hot)
+    fund_xem(cold[0], totals["XEM"] - xem_hot + own_xem)
     opening = "clearing:opening"
     ledger.append([
         Draft("demo:holdings", postings=(
@@ -152,7 +159,7 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold
     ])
     approvers = {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "carol")}
     policy_path = folder / "policy.toml"
-    policy_path.write_text(_policy_toml(approvers), encoding="utf-8")
+    policy_path.write_text(_policy_toml(approvers, cold[1]), encoding="utf-8")
     custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer,
                       prices=prices, confirmations=confirmations)
     custody.load_policy(policy_path, "carol")
@@ -174,9 +181,42 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer, cold
     after = custody_report(custody)
     service = Withdrawals(custody)
     steps = _withdrawals_act(service, dev, hot_address, approvers, deny_list, confirmations)
+    tripped = sorted(service.breaker())
+    watch = Watch(service, chain, confirmations=confirmations, notifiers=notifiers,
+                  start_block=chain.head() + 1)
+    watch.poll()  # caught up before the thief starts
+    run = replay("kinko", chain=dev, key=signer, xem=ledger.assets["XEM"], attacker=attacker,
+                 customers=customers, customer_xem=totals["XEM"], watch=watch,
+                 withdrawals=service, customer_ids=tuple(f"C{i:07d}" for i in range(1, 6)),
+                 destination=_dest(7))
     return DemoResult(customers, csv_path, report, seconds, custody_positions(ledger), before,
-                      done, refused, confirmations, after, steps, sorted(service.breaker()),
-                      ledger.verify())
+                      done, refused, confirmations, after, steps, tripped, run, ledger.verify())
+
+
+def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Signer, attacker: str,
+             fund_xem: Callable[[str, int], object], *, batch_size: int = 5000,
+             progress: Callable[[int, int], None] | None = None) -> tuple[ReplayRun, float]:
+    """Coincheck's setup: the same customers, every XEM in one hot wallet, nobody watching
+    the chain; then the same thief. Returns the run and the import's seconds."""
+    ledger.add_wallet(Wallet("xem-hot", "XEM", "hot", (signer.address,)))
+    started = time.perf_counter()
+    import_customers(ledger, csv_path, batch_size=batch_size, progress=progress)
+    seconds = time.perf_counter() - started
+    total = sum(normal_balance(r.account, r.state)
+                for r in ledger.balances(kind="customer", asset="XEM"))
+    fund_xem(signer.address, total)
+    chain.fund(signer.address, 10**18)  # gas for the exchange's own transfers
+    ledger.post("demo:holdings", [Posting("wallet:xem-hot", "XEM", total),
+                                  Posting("clearing:opening", "XEM", -total)],
+                source="demo:opening", memo="all customer XEM in one hot wallet (2018)")
+    run = replay("2018 setup", chain=chain, key=signer, xem=ledger.assets["XEM"],
+                 attacker=attacker, customers=len({r.account for r in ledger.balances(
+                     kind="customer", asset="XEM")}), customer_xem=total)
+    return run, seconds
+
+
+def _dest(n: int) -> str:
+    return "0x" + hashlib.sha256(f"demo destination {n}".encode()).hexdigest()[:40]
 
 
 def _withdrawals_act(service: Withdrawals, chain: DevChain, hot_address: str,
@@ -195,14 +235,11 @@ def _withdrawals_act(service: Withdrawals, chain: DevChain, hot_address: str,
         source="demo:deposits", memo="deposits before the withdrawals")
     steps: list[tuple[str, WithdrawalView]] = []
 
-    def dest(n: int) -> str:
-        return "0x" + hashlib.sha256(f"demo destination {n}".encode()).hexdigest()[:40]
-
     sent = []
     for i in range(3):
-        steps.append(("normal", service.request(f"D-{i}", ids[i], "ETH", 5 * 10**17, dest(i))))
+        steps.append(("normal", service.request(f"D-{i}", ids[i], "ETH", 5 * 10**17, _dest(i))))
         sent.append(f"D-{i}")
-    big = service.request("D-large", ids[3], "ETH", 80 * 10**18, dest(99))
+    big = service.request("D-large", ids[3], "ETH", 80 * 10**18, _dest(99))
     steps.append(("large, new address", big))
     proposal = service.custody.proposal("withdrawal-D-large")
     assert proposal is not None
@@ -220,9 +257,9 @@ def _withdrawals_act(service: Withdrawals, chain: DevChain, hot_address: str,
         service.confirm(wid)
     for i in range(5):  # within the hour: the outflow-rate rule sees a burst
         steps.append((f"burst {i + 1}", service.request(f"D-burst-{i}", ids[5 + i], "ETH",
-                                                         49 * 10**18, dest(200 + i))))
+                                                         49 * 10**18, _dest(200 + i))))
     steps.append(("after the breaker tripped", service.request("D-after", ids[11], "ETH",
-                                                               10**17, dest(300))))
+                                                               10**17, _dest(300))))
     return steps
 
 
@@ -237,7 +274,7 @@ def _listed_eth_address(path: Path) -> str:
     return next(lbl.address for lbl in labels if lbl.address.lower().startswith("0x"))
 
 
-def _policy_toml(approvers: dict[str, Ed25519PrivateKey]) -> str:
+def _policy_toml(approvers: dict[str, Ed25519PrivateKey], fresh_cold: str) -> str:
     lines = ["# demo custody policy: 2 of 3 approvers move funds or change this file",
              "version = 1", "quorum = 2", "proposal_ttl_hours = 24",
              'total_max_hot_ratio = "0.05"', ""]
@@ -245,9 +282,12 @@ def _policy_toml(approvers: dict[str, Ed25519PrivateKey]) -> str:
         lines += ["[[approvers]]", f'name = "{name}"', f'public_key = "{public_key_hex(key)}"',
                   ""]
     lines += ["[assets.XEM]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.04"',
-              'cold_wallet = "xem-cold"', "",
+              'cold_wallet = "xem-cold"', f'emergency_address = "{fresh_cold}"', "",
               "[assets.ETH]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.03"',
-              'hot_min = "10"', 'cold_wallet = "eth-cold"', "",
+              'hot_min = "10"', 'cold_wallet = "eth-cold"', f'emergency_address = "{fresh_cold}"',
+              "",
+              "# a theft seen by the watch sweeps what is left at once (pre-authorised here)",
+              "[watch]", 'emergency_sweep = "auto"', "",
               "[[screening.rules]]", 'kind = "deny_list"', 'action = "block"',
               'reason = "destination on a deny list"', "",
               "[[screening.rules]]", 'kind = "max_amount"', 'asset = "ETH"', 'amount = "50"',

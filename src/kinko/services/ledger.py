@@ -45,7 +45,7 @@ from kinko.domain.ledger import (
     parse_account,
     raise_overdrafts,
 )
-from kinko.domain.money import AssetRegistry
+from kinko.domain.money import DEFAULT_ASSETS, AssetRegistry
 from kinko.errors import (
     ConfigError,
     HoldError,
@@ -174,15 +174,17 @@ class Ledger:
     def sync_assets(self) -> AssetRegistry:
         """Record newly configured assets and learn the recorded ones.
 
-        An asset's chain and decimals never change once recorded (amounts already in the
-        ledger would change meaning); an asset recorded earlier but no longer configured
-        stays known, so its balances can still be shown.
+        An asset's chain, decimals and token never change once recorded (amounts already in
+        the ledger would change meaning); an asset recorded earlier but no longer configured
+        stays known, so its balances can still be shown; a shipped default the database
+        recorded differently yields to the record.
         """
         with self.store.reader() as tx:
             recorded = {a.symbol: a for a in tx.assets()}
+        shipped = set(DEFAULT_ASSETS)
         for asset in self.assets.values():
             old = recorded.get(asset.symbol)
-            if old is not None and old != asset:
+            if old is not None and old != asset and asset not in shipped:
                 raise ConfigError(
                     f"asset {asset.symbol} is recorded as {old.chain} with {old.decimals} "
                     f"decimals (token {old.token or '-'}) but configured as {asset.chain} with "
@@ -194,7 +196,9 @@ class Ledger:
         if new:
             with self.store.writer() as tx:
                 tx.put_assets(new)
-        self.assets = AssetRegistry([*recorded.values(), *self.assets.values()])
+        # what the database recorded wins over a shipped default it redefined (the demo's
+        # XEM is a token on its chain); an explicit setting that differs was refused above
+        self.assets = AssetRegistry([*self.assets.values(), *recorded.values()])
         return self.assets
 
     # ---------------------------------------------------------------- reading

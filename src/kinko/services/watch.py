@@ -39,7 +39,8 @@ from typing import Any
 from kinko.domain.chain import Block
 from kinko.domain.custody import Wallet
 from kinko.domain.labels import address_key
-from kinko.domain.money import Asset
+from kinko.domain.ledger import available
+from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import (
     Alert,
     Expected,
@@ -248,11 +249,13 @@ class Watch:
                 elif block is None or old["block"] == block.number:
                     continue  # seen before, nothing new
                 if obs.direction == "out" and obs.match is None:
-                    raised.append(theft_alert(name, obs, pending=block is None))
+                    raised.append(theft_alert(name, obs, pending=block is None,
+                                              asset=self.ledger.assets.get(obs.asset)))
                 elif obs.direction == "in":
                     label = deny.get(address_key(t.sender))
                     if label is not None:
-                        raised.append(deposit_alert(name, obs, label.label or label.source))
+                        raised.append(deposit_alert(name, obs, label.label or label.source,
+                                                    self.ledger.assets.get(obs.asset)))
         for alert in raised:
             self._alarm(alert, report)
 
@@ -374,10 +377,21 @@ class Watch:
         if asset.token is None:
             _chain_id, gas_price = self.chain.fee_params()
             amount -= 21_000 * gas_price
+        rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
+        free = available(hot.account, rows[0].state) if rows else 0
+        if 0 < free < amount:
+            # the rest is reserved for withdrawals awaiting review or sending: the ledger
+            # will not move it while they hold it
+            self.event(incident, "sweep", ACTOR,
+                       f"{format_units(amount - free, asset)} {asset.symbol} stay in "
+                       f"{wallet_name}: reserved for withdrawals held or approved; reject them "
+                       "(kinko withdrawals reject) and sweep again to move it")
+            amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
                        "left to sweep")
             return None
+        shown = f"{format_units(amount, asset)} {asset.symbol}"
         payload: dict[str, object] = {
             "asset": asset.symbol, "amount": str(amount), "from_wallet": hot.name,
             "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
@@ -389,7 +403,7 @@ class Watch:
             + (" (pre-authorised by policy)" if auto else ""))
         if not auto:
             self.event(incident, "sweep", ACTOR,
-                       f"emergency sweep {view.proposal.id} of {amount} minor units to "
+                       f"emergency sweep {view.proposal.id} of {shown} to "
                        f"{target} waits for {view.quorum} approvals; the attacker holds the "
                        "same key and may empty the wallet first")
             return view
@@ -403,7 +417,7 @@ class Watch:
                        "attacker may have emptied the wallet first")
             return self.custody.proposal(view.proposal.id)
         self.event(incident, "sweep", ACTOR,
-                   f"emergency sweep {view.proposal.id} sent ({amount} minor units to "
+                   f"emergency sweep {view.proposal.id} sent ({shown} to "
                    f"{target}) as {sent.tx_hash}, pre-authorised by the policy; a race with "
                    "the attacker, who holds the same key")
         return sent
@@ -521,8 +535,9 @@ class Watch:
                 alert = Alert(
                     f"balance_drop:{wallet.name}:{start['block']}:{head}", "balance_drop",
                     "high", wallet.asset, wallet.name,
-                    f"{wallet.name}: balance fell by {drop} minor units "
-                    f"({drop * 100 // start_balance}% of {start_balance}) between blocks "
+                    f"{wallet.name}: balance fell by {format_units(drop, asset)} {asset.symbol} "
+                    f"({drop * 100 // start_balance}% of {format_units(start_balance, asset)}) "
+                    "between blocks "
                     f"{start['block']} and {head} without approved movements that explain "
                     f"it (threshold {policy.watch.balance_drop_percent}% in {window} s)",
                     None, drop, head)

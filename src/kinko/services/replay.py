@@ -1,0 +1,159 @@
+"""The Coincheck theft, replayed: the same thief against the 2018 setup and against kinko.
+
+On 26 January 2018 someone holding the key of Coincheck's single XEM hot wallet sent a
+10 XEM test transfer, then took the bulk in a few large transfers minutes apart, then
+smaller ones: 523 million XEM, every customer's. Nothing raised an alarm; people noticed
+about eight and a half hours later (00:02 to 11:25 JST).
+
+:func:`thief` plays the attacker with the stolen hot key on a chain (XEM is an ERC-20 token
+there): the same :data:`PLAN` of transfers, each capped at what the hot wallet still holds,
+with blocks mined in between. :func:`replay` runs it against one exchange; with a
+:class:`~kinko.services.watch.Watch` it polls after every block, as a follower subscribed to
+new heads would, and measures (wall clock, and blocks) the time from the first theft
+transaction's broadcast to the alarm. What the watch does then (breaker, emergency sweep)
+is the real service's doing; nothing here is assumed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kinko.domain.erc20 import TOKEN_GAS, transfer_data
+from kinko.domain.money import Asset
+from kinko.ports import Chain, Signer
+from kinko.services.watch import Watch
+from kinko.services.withdrawals import Withdrawals, WithdrawalView
+
+__all__ = ["COINCHECK", "PLAN", "DevChain", "ReplayRun", "Theft", "replay", "thief"]
+
+X = 10**6  # micro-XEM per XEM
+
+# the thief's transfers (whole XEM; None: whatever is left) and the blocks mined after each
+PLAN: tuple[tuple[int | None, int], ...] = (
+    (10, 3),  # the test transfer
+    (100_000_000, 2), (100_000_000, 2), (100_000_000, 2), (100_000_000, 2),
+    (100_000_000, 2),  # the bulk, a few blocks apart
+    (10_000_000, 1), (8_000_000, 1), (None, 1),  # then smaller ones
+)
+
+COINCHECK = {"detected_after_s": 30_180, "first_theft": "2018-01-26 00:02 JST",
+             "detected": "2018-01-26 11:25 JST", "taken_xem": 523_000_000}
+
+
+class DevChain(Chain, Protocol):
+    """A development chain: the ``Chain`` port plus funding and mining on demand."""
+
+    def fund(self, address: str, value: int) -> str: ...
+    def mine(self, blocks: int = 1) -> None: ...
+
+
+@dataclass(frozen=True)
+class Theft:
+    tx_hash: str
+    block: int
+    amount: int
+    sent_at: float  # time.perf_counter() when broadcast
+
+
+@dataclass
+class ReplayRun:
+    label: str
+    customers: int
+    customer_xem: int  # what the exchange owes its customers in XEM
+    exposed: int  # customer XEM online (in hot wallets) when the thief started
+    thefts: list[Theft] = field(default_factory=list)
+    alarm_seconds: float | None = None  # first theft broadcast → first critical alert
+    alarm_blocks: int | None = None  # blocks between the first theft's and the alarm's
+    alarm_id: str | None = None
+    incident: str | None = None
+    breaker: list[str] = field(default_factory=list)
+    held: list[WithdrawalView] = field(default_factory=list)
+    requested_after: int = 0
+    swept: int = 0  # what the emergency sweep moved to cold storage
+    sweep_note: str = ""
+    left_hot: int = 0
+
+    @property
+    def taken(self) -> int:
+        return sum(t.amount for t in self.thefts)
+
+
+def thief(chain: DevChain, key: Signer, xem: Asset, to: str, *,
+          after_block: Callable[[], None] = lambda: None) -> list[Theft]:
+    """Send the :data:`PLAN` with the stolen ``key``; ``after_block`` runs after every block
+    (the watch's turn). The thief pays the gas himself when the wallet has none left.
+    Returns the transfers that took something."""
+    assert xem.token is not None
+    taken: list[Theft] = []
+    for whole, gap in PLAN:
+        left = chain.balances([key.address], None, token=xem.token)[key.address]
+        amount = left if whole is None else min(whole * X, left)
+        if amount > 0:
+            chain_id, gas_price = chain.fee_params()
+            if chain.balances([key.address])[key.address] < TOKEN_GAS * gas_price:
+                chain.fund(key.address, TOKEN_GAS * gas_price)
+                after_block()
+            raw = key.sign_transfer(to=xem.token, value=0, nonce=chain.nonce(key.address),
+                                    gas_price=gas_price, chain_id=chain_id, gas=TOKEN_GAS,
+                                    data=transfer_data(to, amount))
+            sent_at = time.perf_counter()
+            tx_hash = chain.send_raw(raw)
+            receipt = chain.receipt(tx_hash)
+            while receipt is None:
+                time.sleep(0.01)
+                receipt = chain.receipt(tx_hash)
+            if receipt.ok:
+                taken.append(Theft(tx_hash, receipt.block, amount, sent_at))
+            after_block()
+        for _ in range(gap):
+            chain.mine(1)
+            after_block()
+    return taken
+
+
+def replay(label: str, *, chain: DevChain, key: Signer, xem: Asset, attacker: str,
+           customers: int, customer_xem: int,
+           watch: Watch | None = None, withdrawals: Withdrawals | None = None,
+           customer_ids: tuple[str, ...] = (), destination: str = "") -> ReplayRun:
+    """One run: the thief against an exchange; with ``watch``, kinko follows every block,
+    and after the alarm the listed customers ask to withdraw (held by the breaker)."""
+    assert xem.token is not None
+    run = ReplayRun(label, customers, customer_xem,
+                    chain.balances([key.address], None, token=xem.token)[key.address])
+    seen: list[tuple[float, dict[str, object]]] = []
+
+    def watch_turn() -> None:
+        if watch is None:
+            return
+        report = watch.poll()
+        now = time.perf_counter()
+        seen.extend((now, a) for a in report.alerts if a["severity"] == "critical")
+
+    run.thefts = thief(chain, key, xem, attacker, after_block=watch_turn)
+    run.left_hot = chain.balances([key.address], None, token=xem.token)[key.address]
+    if watch is None or not seen or not run.thefts:
+        return run
+    first = run.thefts[0]
+    alarm_at, alert = seen[0]
+    run.alarm_seconds = alarm_at - first.sent_at
+    run.alarm_blocks = (int(str(alert["block"])) - first.block
+                        if alert.get("block") is not None else 0)
+    run.alarm_id, run.incident = str(alert["id"]), str(alert["incident"])
+    if withdrawals is not None:
+        run.breaker = sorted(withdrawals.breaker())
+        for i, customer in enumerate(customer_ids):
+            view = withdrawals.request(f"after-alarm-{i}", customer, xem.symbol, 1 * X,
+                                       destination)
+            run.requested_after += 1
+            if view.state == "review":
+                run.held.append(view)
+    for sweep in watch.custody.proposals():
+        if sweep.proposal.payload.get("emergency") == run.incident \
+                and sweep.proposal.payload.get("asset") == xem.symbol:
+            if sweep.state in ("sent", "executed"):
+                run.swept += int(str(sweep.proposal.payload["amount"]))
+            run.sweep_note = f"{sweep.proposal.id}: {sweep.state}"
+    return run
