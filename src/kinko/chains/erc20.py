@@ -38,6 +38,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from kinko.domain.chain import check_address
+from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.errors import ChainRejected, InvalidAmount
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
-TOKEN_GAS = 100_000  # a transfer costs ~35-52k gas; the rest is margin, unused gas is refunded
 
 _TRANSFER = keccak(text="transfer(address,uint256)")[:4]
 _TRANSFER_FROM = keccak(text="transferFrom(address,address,uint256)")[:4]
@@ -84,9 +84,7 @@ def _uint256(amount: int, what: str) -> int:
 def transfer_call(to: str, amount: int) -> bytes:
     """The call data of ``transfer(to, amount)``; the address's EIP-55 checksum is checked
     (:class:`~kinko.errors.InvalidAccount`)."""
-    return _TRANSFER + abi_encode(["address", "uint256"],
-                                  [check_address(to, "ethereum"),
-                                   _uint256(amount, "a token amount")])
+    return transfer_data(check_address(to, "ethereum"), _uint256(amount, "a token amount"))
 
 
 def balance_of_call(owner: str) -> bytes:
