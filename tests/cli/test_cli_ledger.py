@@ -163,3 +163,16 @@ def test_beancount_export_passes_bean_check(cli, tmp_path: Path) -> None:  # typ
     broken = tmp_path / "broken.beancount"
     broken.write_text(text_.replace("10.5 XEM", "10.4 XEM", 1))
     assert subprocess.run([str(bean_check), str(broken)], capture_output=True).returncode != 0
+
+
+def test_a_mistyped_option_is_a_usage_error_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from kinko.cli import main
+
+    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
+    assert main(["balances", "--nope"]) == 2
+    err = capsys.readouterr().err
+    assert "No such option: --nope" in err and "Traceback" not in err
+    assert main(["watch", "--once", "--from-block", "many"]) == 2
+    assert "--from-block" in capsys.readouterr().err

@@ -40,16 +40,36 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # typer.Exit and click's own exits
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except Exception as exc:  # usage errors arrive here with standalone_mode=False
+        if isinstance(exc, _usage_errors()):
+            exc.show()  # type: ignore[attr-defined]
             return 2
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, _aborts()):
             return 1
         raise
     return result if isinstance(result, int) else 0
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage errors, from click itself and from the copy newer Typer versions
+    carry (``typer._click``): an unknown option is the user's mistake, never a traceback."""
+    import click
+
+    found: list[type[Exception]] = [click.exceptions.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+    except ImportError:  # pragma: no cover - older Typer uses click directly
+        pass
+    else:
+        found.append(TyperClickException)
+    return tuple(found)
+
+
+def _aborts() -> tuple[type[BaseException], ...]:
+    import click
+    import typer
+
+    return (click.exceptions.Abort, typer.Abort)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -117,7 +117,8 @@ def watch(
                   f"{len(report.alerts)} alert(s)")
         else:
             stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, lambda *_: stop.set())
             with contextlib.suppress(KeyboardInterrupt):
                 watcher.run(rt.settings.watch_interval_ms / 1000, stop.is_set, show,
                             sleep=stop.wait)
