@@ -68,3 +68,17 @@ def test_proposal_bytes_as_documented() -> None:
                             "proposer": "carol"}, sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
     assert signing_bytes(p) == b"kinko-proposal-v1\n" + canonical.encode()
+
+
+def test_webhook_signature_as_documented() -> None:
+    import hmac
+
+    from kinko.services.notify import sign_webhook, verify_webhook
+
+    body = json.dumps({"type": "kinko.alert", "alert": {"id": "A-1"}}).encode()
+    documented = "sha256=" + hmac.new(b"s3cret", b"1516892520." + body,
+                                      hashlib.sha256).hexdigest()
+    assert sign_webhook("s3cret", 1516892520, body) == documented
+    assert verify_webhook("s3cret", "1516892520", body, documented)
+    assert not verify_webhook("s3cret", "1516892521", body, documented)
+    assert not verify_webhook("s3cret", "soon", body, documented)

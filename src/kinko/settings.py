@@ -133,8 +133,9 @@ REGISTRY: tuple[Setting, ...] = (
             "import resumes from the last committed batch when rerun with the same size.",
             _positive_int, "ROWS"),
     Setting("assets", (),
-            "Assets besides BTC, ETH, JPY and XEM: SYMBOL:CHAIN:DECIMALS,... (or [assets.SYMBOL] "
-            "tables with chain and decimals in kinko.toml).", _assets, "LIST"),
+            "Assets besides BTC, ETH, JPY and XEM: SYMBOL:CHAIN:DECIMALS[:TOKEN],... (or "
+            "[assets.SYMBOL] tables with chain, decimals and, for an ERC-20, token in "
+            "kinko.toml).", _assets, "LIST"),
     Setting("log_level", "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR.",
             _choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
     Setting("evm_rpc_url", "",
