@@ -18,7 +18,8 @@ import yaml
 from kinko.domain.screening import Label
 from kinko.errors import InputFileError
 
-__all__ = ["address_key", "parse_csv_labels", "parse_tagpack"]
+__all__ = ["address_key", "parse_csv_labels", "parse_label_file", "parse_tagpack",
+           "tagpack_text"]
 
 _INHERITED = ("label", "category", "actor", "source", "currency")
 
@@ -81,3 +82,20 @@ def parse_csv_labels(text: str, name: str, default_source: str = "") -> list[Lab
                          source=(row.get(source_col) or default_source or name) if source_col
                          else default_source or name))
     return out
+
+
+def parse_label_file(text: str, name: str) -> list[Label]:
+    """A TagPack (name ending .yaml/.yml) or a CSV list, by the file's name."""
+    if name.lower().endswith((".yaml", ".yml")):
+        return [label for label, _currency in parse_tagpack(text, name)]
+    return parse_csv_labels(text, name)
+
+
+def tagpack_text(header: dict[str, str], tags: list[dict[str, str]]) -> str:
+    """A GraphSense TagPack: ``header`` (title, creator, description, currency, lastmod,
+    confidence, and defaults such as category) then ``tags`` (address, label, ...)."""
+    missing = [k for k in ("title", "creator", "description", "lastmod") if not header.get(k)]
+    if missing:
+        raise ValueError(f"a TagPack header needs {', '.join(missing)}")
+    body = {**header, "tags": tags}
+    return str(yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=1000))

@@ -65,6 +65,7 @@ ALERT_STATES = ("open", "acked")
 INCIDENT_STATES = ("open", "contained", "resolved")
 ACTOR = "kinko:watch"
 _PREFETCH = 4
+_SAVE_EVERY = 256  # blocks read between checkpoint writes
 _MOVING = ("approved", "sending", "sent", "requested", "executed")
 
 
@@ -96,6 +97,7 @@ class Watch:
         self.confirmations = max(1, confirmations)
         self.notifiers = list(notifiers)
         self.start_block = start_block
+        self._sampled = -1  # the head the balances were last sampled at
         self.metrics: dict[str, int] = {"blocks_read": 0, "alerts_raised": 0, "reorgs": 0,
                                         "head": 0, "checkpoint": -1, "polls": 0}
 
@@ -145,11 +147,14 @@ class Watch:
 
     def poll(self, max_blocks: int | None = None) -> PollReport:
         """Mempool, new blocks, finality and balances; see the module docstring."""
-        report = PollReport(head=self.chain.head())
+        report = PollReport()
+        assets, wallets = self._assets(), self._wallets()
+        # the mempool before the head: a transaction mined in between is then in a block
+        # this round reads, not missed by both
+        self._mempool(assets, wallets, report)
+        report.head = self.chain.head()
         self.metrics["head"] = report.head
         self.metrics["polls"] += 1
-        assets, wallets = self._assets(), self._wallets()
-        self._mempool(assets, wallets, report)
         self._blocks(assets, wallets, report, max_blocks)
         self._finality(report)
         with self.store.watch(write=False) as tables:
@@ -187,35 +192,54 @@ class Watch:
                               and self.chain.block(top).hash != kept):
                 number = self._rewind(top, report) + 1
         ours = {a for a, _ in wallets}
+        # block hashes are kept in memory and written in batches: a crash before a batch is
+        # written only means those blocks are read again (recording is idempotent)
+        unsaved: list[tuple[int, str, int]] = []
+
+        def save() -> None:
+            if unsaved:
+                with self.store.watch() as tables:
+                    tables.put_blocks(name, unsaved)
+                self.metrics["checkpoint"] = unsaved[-1][0]
+                unsaved.clear()
+
+        with self.store.watch(write=False) as tables:
+            below = tables.block_hash(name, number - 1)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kinko-watch") as pool:
             ahead: dict[int, Future[Block]] = {}
-            while number <= report.head and (max_blocks is None or report.blocks < max_blocks):
-                for n in range(number, min(report.head, number + _PREFETCH) + 1):
-                    if n not in ahead:
-                        ahead[n] = pool.submit(self.chain.block, n)
-                block = ahead.pop(number).result()
-                report.blocks += 1
-                self.metrics["blocks_read"] += 1
-                with self.store.watch(write=False) as tables:
-                    below = tables.block_hash(name, number - 1)
-                if below is not None and block.parent_hash != below:
-                    for f in ahead.values():
-                        f.cancel()
-                    ahead.clear()
-                    number = self._rewind(number - 1, report) + 1
-                    continue
-                mine = [t for t in block.transfers
-                        if t.sender.lower() in ours or (t.to or "").lower() in ours]
-                if mine:
-                    observations = classify(mine, wallets, assets,
-                                            self._expected([t.tx_hash for t in mine]))
-                    self._record(observations, block, report)
-                with self.store.watch() as tables:
-                    tables.put_block(name, number, block.hash, block.timestamp)
-                self.metrics["checkpoint"] = number
-                number += 1
-            for f in ahead.values():
-                f.cancel()
+            try:
+                while number <= report.head and (max_blocks is None
+                                                 or report.blocks < max_blocks):
+                    for n in range(number, min(report.head, number + _PREFETCH) + 1):
+                        if n not in ahead:
+                            ahead[n] = pool.submit(self.chain.block, n)
+                    block = ahead.pop(number).result()
+                    report.blocks += 1
+                    self.metrics["blocks_read"] += 1
+                    if below is not None and block.parent_hash != below:
+                        for f in ahead.values():
+                            f.cancel()
+                        ahead.clear()
+                        save()
+                        number = self._rewind(number - 1, report) + 1
+                        with self.store.watch(write=False) as tables:
+                            below = tables.block_hash(name, number - 1)
+                        continue
+                    mine = [t for t in block.transfers
+                            if t.sender.lower() in ours or (t.to or "").lower() in ours]
+                    if mine:
+                        observations = classify(mine, wallets, assets,
+                                                self._expected([t.tx_hash for t in mine]))
+                        self._record(observations, block, report)
+                    unsaved.append((number, block.hash, block.timestamp))
+                    if len(unsaved) >= _SAVE_EVERY:
+                        save()
+                    below = block.hash
+                    number += 1
+            finally:
+                for f in ahead.values():
+                    f.cancel()
+                save()
 
     # ------------------------------------------------------------------ recording
 
@@ -462,9 +486,12 @@ class Watch:
     def _finality(self, report: PollReport) -> None:
         final = report.head - self.confirmations + 1
         now = self.clock.now()
-        with self.store.watch() as tables:
+        with self.store.watch(write=False) as tables:
             due = [o for o in tables.observations(self.chain.name, status=("mined",))
                    if o["block"] is not None and o["block"] <= final]
+        if not due:
+            return
+        with self.store.watch() as tables:
             for o in due:
                 tables.update_observation(o["id"], status="final", updated=now)
                 if o["direction"] == "out" and o["match_ref"] is None:
@@ -503,9 +530,10 @@ class Watch:
 
     def _balances(self, report: PollReport) -> None:
         policy = self.custody.policy()
-        if policy is None:
-            return
         head = report.head
+        if policy is None or head == self._sampled:
+            return  # nothing new since the last sample
+        self._sampled = head
         block = self.chain.block(head)
         window = int(policy.watch.balance_drop_window.total_seconds())
         for wallet in self.ledger.wallets():

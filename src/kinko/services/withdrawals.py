@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.chain import check_address, signed_tx_hash
-from kinko.domain.labels import address_key, parse_csv_labels, parse_tagpack
 from kinko.domain.ledger import Hold, parse_account
 from kinko.domain.screening import (
     Context,
@@ -47,11 +46,11 @@ from kinko.errors import (
     ChainRejected,
     ConfigError,
     IdempotencyConflict,
-    InputFileError,
     InvalidAmount,
 )
 from kinko.ports import ScreeningTables
 from kinko.services.custody import Custody, ProposalView, fee_postings, sign_move
+from kinko.services.labels import load_labels
 
 __all__ = ["WithdrawalView", "Withdrawals"]
 
@@ -336,18 +335,7 @@ class Withdrawals:
 
     def load_deny_list(self, path: Path) -> tuple[int, int]:
         """Load a TagPack (.yaml/.yml) or CSV deny list; (labels read, new addresses)."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
-        if path.suffix.lower() in (".yaml", ".yml"):
-            labels = [lbl for lbl, _currency in parse_tagpack(text, str(path))]
-        else:
-            labels = parse_csv_labels(text, str(path))
-        with self.ledger.store.screening() as tables:
-            fresh = tables.put_labels(path.name, [(address_key(lbl.address), lbl)
-                                                  for lbl in labels])
-        return len(labels), fresh
+        return load_labels(self.ledger.store, path, "deny")
 
     # ------------------------------------------------------------------ breaker
 

@@ -216,6 +216,16 @@ deny_labels = Table(
     Column("list_name", String(200), nullable=False),
 )
 
+tags = Table(
+    "tags", metadata,  # attribution (exchanges, services, ...): never a reason to refuse
+    Column("address", String(128), primary_key=True),  # address_key()
+    Column("label", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("list_name", String(200), nullable=False),
+)
+
 breaker_events = Table(
     "breaker_events", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

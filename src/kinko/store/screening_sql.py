@@ -110,21 +110,24 @@ class SqlScreening:
         rows = self.conn.execute(select(s.allow_list).where(s.allow_list.c.customer == customer))
         return {r.address: from_us(r.added_us) for r in rows}
 
-    def put_labels(self, list_name: str, labels: list[tuple[str, Label]]) -> int:
-        """Add or replace labels (keyed by address); return how many were new."""
+    def put_labels(self, list_name: str, labels: list[tuple[str, Label]],
+                   kind: str = "deny") -> int:
+        """Add or replace labels (keyed by address) of a deny list (``kind="deny"``) or of
+        the attribution tags (``"tags"``); return how many were new."""
+        table = s.deny_labels if kind == "deny" else s.tags
         keys = [k for k, _ in labels]
         existing: set[str] = set()
         for i in range(0, len(keys), 900):
-            existing.update(self.conn.execute(select(s.deny_labels.c.address).where(
-                s.deny_labels.c.address.in_(keys[i : i + 900]))).scalars())
+            existing.update(self.conn.execute(select(table.c.address).where(
+                table.c.address.in_(keys[i : i + 900]))).scalars())
         rows = {k: {"address": k, "label": lbl.label, "source": lbl.source,
                     "category": lbl.category, "actor": lbl.actor, "list_name": list_name}
                 for k, lbl in labels}
         if existing:
-            self.conn.execute(s.deny_labels.delete().where(
-                s.deny_labels.c.address.in_(sorted(existing & set(rows)))))
+            self.conn.execute(table.delete().where(
+                table.c.address.in_(sorted(existing & set(rows)))))
         if rows:
-            self.conn.execute(s.deny_labels.insert(), list(rows.values()))
+            self.conn.execute(table.insert(), list(rows.values()))
         return len(set(rows) - existing)
 
     def deny_count(self) -> int:
@@ -133,6 +136,11 @@ class SqlScreening:
 
     def deny_map(self) -> dict[str, Label]:
         rows = self.conn.execute(select(s.deny_labels))
+        return {r.address: Label(r.address, r.label, r.source, r.category, r.actor)
+                for r in rows}
+
+    def tag_map(self) -> dict[str, Label]:
+        rows = self.conn.execute(select(s.tags))
         return {r.address: Label(r.address, r.label, r.source, r.category, r.actor)
                 for r in rows}
 

@@ -55,9 +55,11 @@ class SqlWatch:
         return self.conn.execute(select(s.watch_blocks.c.hash).where(
             s.watch_blocks.c.chain == chain, s.watch_blocks.c.number == number)).scalar()
 
-    def put_block(self, chain: str, number: int, block_hash: str, ts: int) -> None:
-        self.conn.execute(s.watch_blocks.insert().values(chain=chain, number=number,
-                                                         hash=block_hash, ts=ts))
+    def put_blocks(self, chain: str, blocks: list[tuple[int, str, int]]) -> None:
+        """(number, hash, timestamp) of blocks read, in one statement."""
+        if blocks:
+            self.conn.execute(s.watch_blocks.insert(), [
+                {"chain": chain, "number": n, "hash": h, "ts": ts} for n, h, ts in blocks])
 
     def forget_blocks_after(self, chain: str, number: int) -> None:
         self.conn.execute(delete(s.watch_blocks).where(s.watch_blocks.c.chain == chain,
