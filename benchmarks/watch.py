@@ -73,22 +73,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-class HotKey:
-    """The hot key in memory (a thief holding it signs the same way)."""
-
-    def __init__(self) -> None:
-        from eth_account import Account
-
-        self.account = Account.create()
-        self.address = str(self.account.address)
-
-    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
-                      gas: int = 21_000, data: bytes = b"") -> bytes:
-        tx = {"to": to, "value": value, "nonce": nonce, "gas": gas, "gasPrice": gas_price,
-              "chainId": chain_id, "data": data}
-        return bytes(self.account.sign_transaction(tx).raw_transaction)
-
-
 class Exchange:
     """A hot and a cold ETH wallet, customers' balances, a quorum policy with an emergency
     address, and the services the watch needs (as ``tests/chains/test_watch.py``'s Env)."""
@@ -97,6 +81,7 @@ class Exchange:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from eth_account import Account
 
+        from kinko.chains.keystore import throwaway_signer
         from kinko.domain.approvals import public_key_hex
         from kinko.domain.custody import Wallet
         from kinko.domain.ledger import Posting
@@ -110,7 +95,7 @@ class Exchange:
         self.store = open_store(store_url)
         upgrade(self.store)
         self.ledger = Ledger(self.store, SystemClock(), AssetRegistry.default())
-        self.hot = HotKey()
+        self.hot = throwaway_signer()
         cold, fresh = Account.create(), Account.create()
         self.ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (self.hot.address,)))
         self.ledger.add_wallet(Wallet("eth-cold", "ETH", "cold",

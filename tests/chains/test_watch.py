@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import throwaway_signer
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
@@ -33,20 +34,6 @@ from kinko.store import SqlStore, open_store, upgrade
 
 E = 10**18
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
-
-
-class AccountSigner:
-    """A hot key in memory (the keystore adapter has its own tests)."""
-
-    def __init__(self) -> None:
-        self.account = Account.create()
-        self.address = str(self.account.address)
-
-    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
-                      gas: int = 21_000, data: bytes = b"") -> bytes:
-        tx = {"to": to, "value": value, "nonce": nonce, "gas": gas, "gasPrice": gas_price,
-              "chainId": chain_id, "data": data}
-        return bytes(self.account.sign_transaction(tx).raw_transaction)
 
 
 def send(chain: EvmChain, signer: Any, to: str, value: int, *, gas_price: int | None = None
@@ -69,7 +56,7 @@ class Env:
         self.chain = chain
         self.clock = FixedClock()
         self.ledger = Ledger(self.store, self.clock, AssetRegistry.default())
-        self.hot = AccountSigner()
+        self.hot = throwaway_signer()
         self.cold, self.fresh = Account.create(), Account.create()
         self.ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (self.hot.address,)))
         self.ledger.add_wallet(Wallet("eth-cold", "ETH", "cold",
@@ -264,10 +251,15 @@ def test_webhook_is_signed_retried_and_never_blocks(env: Env) -> None:
     send(env.chain, env.hot, Account.create().address, 1 * E)
     (alert,) = env.watch.poll().alerts
     deadline = time.monotonic() + 30
-    while not _Receiver.received:
+    def attempts() -> int:
+        with env.store.watch(write=False) as tables:
+            return int(tables.notifications()[0]["attempts"])
+
+    while attempts() < 1:  # the 503 is answered and recorded, the retry scheduled
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    env.clock.advance(seconds=5)  # the retry after backoff
+    assert len(_Receiver.received) == 1
+    env.clock.advance(seconds=5)  # past the backoff
     while len(_Receiver.received) < 2:
         assert time.monotonic() < deadline
         hook._wake.set()

@@ -12,9 +12,10 @@ from typing import Any
 import anvilnode
 import pytest
 from eth_account import Account
-from test_watch import AccountSigner, Env, send
+from test_watch import Env, send
 
 from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.retry import Retrying
 from kinko.errors import ChainUnavailable
 
@@ -34,7 +35,7 @@ def rpc(chain: EvmChain, method: str, *params: Any) -> Any:
     return answer["result"]
 
 
-def signed(chain: EvmChain, signer: AccountSigner, to: str, value: int) -> bytes:
+def signed(chain: EvmChain, signer: KeystoreSigner, to: str, value: int) -> bytes:
     chain_id, price = chain.fee_params()
     return signer.sign_transfer(to=to, value=value, nonce=chain.nonce(signer.address),
                                 gas_price=price, chain_id=chain_id)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
-from test_watch import AccountSigner
 
 from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import throwaway_signer
 from kinko.domain.approvals import public_key_hex
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS, transfer_data
@@ -44,7 +44,7 @@ class TokenEnv:
         self.ledger = Ledger(self.store, FixedClock(), AssetRegistry.default(
             [Asset("XEM", "ethereum", 6, self.token)]))
         self.ledger.sync_assets()
-        self.hot = AccountSigner()
+        self.hot = throwaway_signer()
         self.cold, self.fresh = Account.create(), Account.create()
         for w in (Wallet("xem-hot", "XEM", "hot", (self.hot.address,)),
                   Wallet("eth-hot", "ETH", "hot", (self.hot.address,)),

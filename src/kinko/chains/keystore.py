@@ -25,7 +25,7 @@ from eth_account import Account
 
 from kinko.errors import ConfigError
 
-__all__ = ["PASSWORD_ENV", "KeystoreSigner", "create_keystore"]
+__all__ = ["PASSWORD_ENV", "KeystoreSigner", "create_keystore", "throwaway_signer"]
 
 PASSWORD_ENV = "KINKO_HOT_KEY_PASSWORD"
 
@@ -64,6 +64,12 @@ class KeystoreSigner:
         if data:
             tx["data"] = "0x" + data.hex()
         return bytes(self.__account.sign_transaction(tx).raw_transaction)
+
+
+def throwaway_signer() -> KeystoreSigner:
+    """A fresh key that lives only in memory: for tests, benchmarks and the demo's thief
+    and laundering addresses; never for an exchange's wallets (nothing keeps the key)."""
+    return KeystoreSigner(Account.create())
 
 
 def create_keystore(path: Path, password: str) -> str:
