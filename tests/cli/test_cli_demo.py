@@ -38,10 +38,20 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert new["alarm_blocks"] == 0 and 0 < new["alarm_seconds"] < 30
     assert new["swept_micro"] == new["exposed_micro"] - new["taken_micro"]
     assert new["breaker"] == ["ETH", "XEM"] and new["withdrawals_held"] == 5
+    # act 7: the 2018 thief's coins traced into the other exchanges
+    assert "7. The 2018 thief moves" in out and "exchange-a" in out
+    summary = json.loads((tmp_path / "d" / "trace" / "haircut" / "summary.json").read_text())
+    assert summary["conservation"]["holds"] is True
+    assert summary["totals"]["seeded"] == 523_000_000 * 10**6
+    assert 0 < summary["totals"]["absorbed"] < summary["totals"]["seeded"]
+    blacklist = (tmp_path / "d" / "trace" / "blacklist.yaml").read_text()
+    assert blacklist.count("- address:") == 7 and "category: black_list" in blacklist
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")
     assert main(["balances", "--kind", "customer", "--asset", "XEM", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 300
+    assert main(["denylist", "load", str(tmp_path / "d" / "trace" / "blacklist.yaml")]) == 0
+    assert "7 labels read" in capsys.readouterr().out  # other exchanges load it as it is
     assert main(["incidents", "show", new["incident"], "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     kinds = [e["kind"] for e in shown["timeline"]]

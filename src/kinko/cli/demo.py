@@ -3,7 +3,6 @@ screened withdrawals, and the Coincheck theft replayed against the 2018 setup an
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from decimal import Decimal
@@ -14,16 +13,18 @@ from eth_account import Account
 
 from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
-from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.chains.keystore import KeystoreSigner, create_keystore, throwaway_signer
 from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
 from kinko.cli.runtime import Runtime, emit, runtime
+from kinko.domain.labels import tagpack_text
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.errors import BadInput
 from kinko.ports import SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
-from kinko.services.demo import PRICES, run_2018, run_demo
+from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.demo import PRICES, run_2018, run_demo, trace_demo
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.replay import COINCHECK, ReplayRun
@@ -84,7 +85,7 @@ def demo(
         deny_list.write_text(DEMO_TAGPACK, encoding="utf-8")
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
-        result = run_demo(ledger, folder, chain, signer, cold, ATTACKER,
+        result = run_demo(ledger, folder, chain, signer, cold, THIEF.address,
                           lambda to, amount: fund_token(chain, str(xem.token), to, amount),
                           FixedPrices(PRICES), deny_list, customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
@@ -124,24 +125,26 @@ def demo(
           for label, v in result.withdrawals], "table", right=("ETH",))
     print(f"   breaker tripped for: {', '.join(result.tripped) or 'none'} (only a quorum "
           "resets it: `kinko breaker reset ETH`)\n")
-    old = _run_2018(folder, db2018, result.csv_path, signer, rt.settings.import_batch_size)
+    old, chain2018, xem2018 = _run_2018(db2018, result.csv_path, signer, THIEF,
+                                        rt.settings.import_batch_size)
     _replay_table(rt, old, result.replay)
     _timeline(rt, result.replay.incident)
     written = _write_replay(folder, old, result.replay)
+    _trace_act(rt, folder, chain2018, xem2018, old)
     verify = result.verify
     print(f"ledger verify: {'OK' if verify.ok else 'FAILED'} ({verify.entries} entries, "
           f"head {verify.head[1][:16]}…)")
     print(f"\nOutputs in {folder}/: kinko-demo.db (the kinko exchange), coincheck-2018.db (the "
           f"2018 setup), customers.csv, policy.toml, custody-report.ja.html and .en.html, "
-          f"{written.name} (both runs' figures), keys/eth-hot.json.")
+          f"{written.name} (both runs' figures), exchanges.yaml (the other exchanges' tags), "
+          "trace/ (the trace of the stolen XEM and its blacklist), keys/eth-hot.json.")
     print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
           f"{result.replay.incident or 'ID'}")
     print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")
 
 
 ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
-# the thief's address on the demo chain, derived from it (it stands for it)
-ATTACKER = "0x" + hashlib.sha256(ATTACKER_NEM.encode()).hexdigest()[:40]
+THIEF = throwaway_signer()  # the thief's own key on the demo chains (stands for the above)
 
 
 def _xem_token(chain: EvmChain) -> Asset:
@@ -150,8 +153,8 @@ def _xem_token(chain: EvmChain) -> Asset:
     return Asset("XEM", chain.name, 6, token)
 
 
-def _run_2018(folder: Path, db: Path, csv_path: Path, signer: KeystoreSigner,
-              batch_size: int) -> ReplayRun:
+def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreSigner,
+              batch_size: int) -> tuple[ReplayRun, EvmChain, Asset]:
     """The same customers and thief in Coincheck's setup, on a chain of its own."""
     chain = EvmChain.in_process()
     xem = _xem_token(chain)
@@ -163,14 +166,52 @@ def _run_2018(folder: Path, db: Path, csv_path: Path, signer: KeystoreSigner,
         with progress_bar("2018 setup: importing") as bar:
             task = bar.add_task("import", total=None)
             run, _seconds = run_2018(
-                ledger, csv_path, chain, signer, ATTACKER,
+                ledger, csv_path, chain, signer, thief.address,
                 lambda to, amount: fund_token(chain, str(xem.token), to, amount),
                 batch_size=batch_size,
                 progress=lambda d, t: bar.update(task, completed=d, total=t))
     finally:
         store.close()
-    del folder
-    return run
+    return run, chain, xem
+
+
+def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset, run: ReplayRun) -> None:
+    """Act 7: the 2018 thief launders; kinko traces the coins to the exchanges."""
+    reports, labels = trace_demo(
+        chain, THIEF, xem, lambda to, amount: fund_token(chain, str(xem.token), to, amount),
+        throwaway_signer, run.thefts)
+    out = folder / "trace"
+    tagpack = folder / "exchanges.yaml"
+    tagpack.write_text(tagpack_text(
+        {"title": "kinko demo: other exchanges' deposit addresses", "creator": "kinko demo",
+         "description": "where the demo thief cashes out", "currency": "XEM",
+         "lastmod": "2018-01-26", "confidence": "manual", "category": "exchange"},
+        [{"address": lbl.address, "label": lbl.label, "actor": lbl.actor}
+         for lbl in labels.values()]), encoding="utf-8")
+    for policy, report in reports.items():
+        write_trace(report, out / policy)
+    blacklist, listed = write_blacklist(out / "haircut", currency="XEM",
+                                        out=out / "blacklist.yaml")
+    exposure = {p: {e.entity: e.taint for e in r.exposure} for p, r in reports.items()}
+    entities = sorted({e for sums in exposure.values() for e in sums})
+    haircut = reports["haircut"].summary()
+    print("7. The 2018 thief moves the 523,000,000 XEM on through fresh addresses into three "
+          "exchanges' deposit addresses, beside a bystander's clean coins; kinko traces them "
+          f"from the {len(run.thefts)} theft transactions ({haircut['counts']['transfers']} "
+          "transfers read from the chain):")
+    emit(["exchange", "exposure (haircut)", "exposure (poison)"],
+         [[e, format(Decimal(rt.show("XEM", exposure["haircut"].get(e, 0))), ","),
+           format(Decimal(rt.show("XEM", exposure["poison"].get(e, 0))), ",")]
+          for e in entities], "table", right=("exposure (haircut)", "exposure (poison)"))
+    totals = haircut["totals"]
+    print(f"   haircut: seeded {rt.show('XEM', totals['seeded'])} XEM = held "
+          f"{rt.show('XEM', totals['held'])} + at exchanges {rt.show('XEM', totals['absorbed'])}"
+          f" + burned {rt.show('XEM', totals['burned'])} (conservation "
+          f"{'holds' if haircut['conservation']['holds'] else 'FAILS'}); poison flags every "
+          "coin a tainted address ever sent.")
+    print(f"   blacklist of {listed} addresses for other exchanges: {blacklist} "
+          f"(`kinko denylist load {blacklist}`); the trace's files: {out}/haircut, "
+          f"{out}/poison (graph.html to open in a browser)\n")
 
 
 def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun) -> None:

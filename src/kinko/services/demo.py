@@ -31,19 +31,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import AssetPosition, CustodyFinding, Wallet
+from kinko.domain.labels import address_key
 from kinko.domain.ledger import Posting, normal_balance
-from kinko.domain.money import AssetRegistry, format_units
+from kinko.domain.money import Asset, AssetRegistry, format_units
 from kinko.domain.report import CustodyReport
+from kinko.domain.screening import Label
 from kinko.errors import ApprovalError
 from kinko.ports import Notifier, Prices, Signer
 from kinko.services.custody import Custody, ProposalView, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
 from kinko.services.ledger import Draft, Ledger, VerifyReport
-from kinko.services.replay import DevChain, ReplayRun, replay
+from kinko.services.replay import DevChain, ReplayRun, Theft, launder, replay
+from kinko.services.trace import TraceReport, account_transfers, run_trace
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
-__all__ = ["PRICES", "DemoResult", "generate_customers", "run_2018", "run_demo"]
+__all__ = ["PRICES", "DemoResult", "generate_customers", "run_2018", "run_demo", "trace_demo"]
 
 # illustrative reference prices: the refund price Coincheck used, and ETH in January 2018
 PRICES = {"XEM": Decimal("88.549"), "ETH": Decimal("120000")}
@@ -213,6 +216,29 @@ def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Signer, at
                  attacker=attacker, customers=len({r.account for r in ledger.balances(
                      kind="customer", asset="XEM")}), customer_xem=total)
     return run, seconds
+
+
+def trace_demo(chain: DevChain, thief: Signer, xem: Asset,
+               fund_xem: Callable[[str, int], object], new_key: Callable[[], Signer],
+               thefts: Sequence[Theft]) -> tuple[dict[str, TraceReport], dict[str, Label]]:
+    """The thief launders the stolen XEM into three exchanges' deposit addresses (tagged as
+    exchanges); trace it from the theft transactions under haircut and poison."""
+    assert xem.token is not None and thefts
+    exchanges = [new_key().address for _ in range(3)]
+    labels = {address_key(a): Label(a, f"Exchange {n} (deposit address)", "kinko demo",
+                                     "exchange", f"exchange-{n.lower()}")
+              for n, a in zip("ABC", exchanges, strict=True)}
+    bystander = new_key()
+    fund_xem(bystander.address, 40_000_000 * 10**6)
+    launder(chain, thief, xem, exchanges, bystander, new_key)
+    token = xem.token.lower()
+    records = [t for n in range(thefts[0].block, chain.head() + 1)
+               for t in chain.block(n).transfers
+               if t.token is not None and t.token.lower() == token and t.value > 0]
+    data = account_transfers(records)
+    seeds = [t.tx_hash for t in thefts]
+    return {policy: run_trace(data, policy=policy, seed_txs=seeds, labels=labels)
+            for policy in ("haircut", "poison")}, labels
 
 
 def _dest(n: int) -> str:

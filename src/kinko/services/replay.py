@@ -17,17 +17,18 @@ is the real service's doing; nothing here is assumed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.domain.money import Asset
-from kinko.ports import Chain, Signer
+from kinko.ports import Chain, Receipt, Signer
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
-__all__ = ["COINCHECK", "PLAN", "DevChain", "ReplayRun", "Theft", "replay", "thief"]
+__all__ = ["COINCHECK", "LAUNDRY", "PLAN", "DevChain", "ReplayRun", "Theft", "launder",
+           "replay", "send_token", "thief"]
 
 X = 10**6  # micro-XEM per XEM
 
@@ -92,26 +93,78 @@ def thief(chain: DevChain, key: Signer, xem: Asset, to: str, *,
         left = chain.balances([key.address], None, token=xem.token)[key.address]
         amount = left if whole is None else min(whole * X, left)
         if amount > 0:
-            chain_id, gas_price = chain.fee_params()
-            if chain.balances([key.address])[key.address] < TOKEN_GAS * gas_price:
-                chain.fund(key.address, TOKEN_GAS * gas_price)
+            if _gas(chain, key):
                 after_block()
-            raw = key.sign_transfer(to=xem.token, value=0, nonce=chain.nonce(key.address),
-                                    gas_price=gas_price, chain_id=chain_id, gas=TOKEN_GAS,
-                                    data=transfer_data(to, amount))
             sent_at = time.perf_counter()
-            tx_hash = chain.send_raw(raw)
-            receipt = chain.receipt(tx_hash)
-            while receipt is None:
-                time.sleep(0.01)
-                receipt = chain.receipt(tx_hash)
+            receipt = send_token(chain, key, xem, to, amount)
             if receipt.ok:
-                taken.append(Theft(tx_hash, receipt.block, amount, sent_at))
+                taken.append(Theft(receipt.tx_hash, receipt.block, amount, sent_at))
             after_block()
         for _ in range(gap):
             chain.mine(1)
             after_block()
     return taken
+
+
+def _gas(chain: DevChain, key: Signer) -> bool:
+    """Give ``key`` the gas of one token transfer if it has less (True if it had to)."""
+    _chain_id, gas_price = chain.fee_params()
+    if chain.balances([key.address])[key.address] >= TOKEN_GAS * gas_price:
+        return False
+    chain.fund(key.address, TOKEN_GAS * gas_price)
+    return True
+
+
+def send_token(chain: Chain, key: Signer, xem: Asset, to: str, amount: int) -> Receipt:
+    """Sign and send a token transfer; wait until it is mined."""
+    assert xem.token is not None
+    chain_id, gas_price = chain.fee_params()
+    raw = key.sign_transfer(to=xem.token, value=0, nonce=chain.nonce(key.address),
+                            gas_price=gas_price, chain_id=chain_id, gas=TOKEN_GAS,
+                            data=transfer_data(to, amount))
+    tx_hash = chain.send_raw(raw)
+    receipt = chain.receipt(tx_hash)
+    while receipt is None:
+        time.sleep(0.01)
+        receipt = chain.receipt(tx_hash)
+    return receipt
+
+
+# how the thief moves the coins on: (from, to, share of what "from" holds) in order; "Xn"
+# are exchanges' deposit addresses, "hN" fresh addresses, "clean" a bystander's own coins
+LAUNDRY: tuple[tuple[str, str, tuple[int, int]], ...] = (
+    ("thief", "h1", (40, 100)), ("thief", "h2", (30, 100)), ("thief", "h3", (20, 100)),
+    ("thief", "h4", (1, 1)),  # the rest stays one hop away
+    ("clean", "h2", (5, 100)),  # a bystander pays into a tainted address
+    ("h1", "X1", (1, 1)),
+    ("h2", "h5", (1, 2)), ("h2", "X2", (1, 1)),
+    ("clean", "X1", (5, 100)), ("clean", "X3", (5, 100)),  # clean deposits beside them
+    ("h3", "h6", (3, 4)), ("h6", "X3", (1, 1)), ("h5", "X1", (1, 1)),
+)
+
+
+def launder(chain: DevChain, thief: Signer, xem: Asset, exchanges: Sequence[str],
+            bystander: Signer, new_key: Callable[[], Signer]) -> list[str]:
+    """Move the stolen XEM on through fresh addresses into exchanges' deposit addresses
+    (``exchanges``: X1, X2, X3), mixed with a bystander's clean coins (:data:`LAUNDRY`).
+    Returns the transactions, in order."""
+    assert xem.token is not None
+    keys: dict[str, Signer] = {"thief": thief, "clean": bystander}
+    addresses = {f"X{i + 1}": a for i, a in enumerate(exchanges)}
+    sent = []
+    for source, target, (num, den) in LAUNDRY:
+        if target not in addresses:
+            keys.setdefault(target, new_key())
+            addresses[target] = keys[target].address
+        key = keys[source]
+        held = chain.balances([key.address], None, token=xem.token)[key.address]
+        amount = held * num // den
+        if amount <= 0:
+            continue
+        _gas(chain, key)
+        sent.append(send_token(chain, key, xem, addresses[target], amount).tx_hash)
+        chain.mine(1)
+    return sent
 
 
 def replay(label: str, *, chain: DevChain, key: Signer, xem: Asset, attacker: str,
