@@ -190,34 +190,33 @@ def mul_div_floor(a: int, c: int, d: int) -> int:
 # seeded.
 
 
-# Per-address state of the poison and haircut kernels, one row of 8 int64 per address (one
-# cache line, as the replay touches addresses at random): the columns below.
-_BAL, _TNT, _RCV, _SNT, _ABS, _FST, _HOP, _FLG = range(8)
-_STOP, _SOURCE, _POISONED = 1, 2, 4  # bits of _FLG
+# Per-address state of the poison and haircut kernels. The replay touches addresses at random,
+# so what a clean transfer reads is kept small: the balances and one byte of flags per address
+# (which fits in cache); taint and the counters are only read for tainted addresses.
+# bits of the flags; poison: _POISONED, haircut: _TAINTED (holds taint, t > 0)
+_STOP, _SOURCE, _POISONED, _TAINTED = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(4)
 
 
 @njit(cache=True)
-def _state(stop, n_addr):  # type: ignore[no-untyped-def]
-    st = np.zeros((n_addr, 8), np.int64)
+def _flags(stop, n_addr):  # type: ignore[no-untyped-def]
+    flags = np.zeros(n_addr, np.uint8)
     for a in range(n_addr):
-        st[a, _FST] = -1
-        st[a, _HOP] = -1
         if stop[a]:
-            st[a, _FLG] = _STOP
-    return st
-
-
-@njit(cache=True)
-def _results(st, held, flow, burned, seeded):  # type: ignore[no-untyped-def]
-    return (st[:, _RCV].copy(), st[:, _SNT].copy(), held, st[:, _ABS].copy(),
-            st[:, _FST].copy(), st[:, _HOP].copy(), flow, burned, seeded)
+            flags[a] = _STOP
+    return flags
 
 
 @njit(cache=True)
 def _poison_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_amt,  # type: ignore[no-untyped-def]
                    max_hops, n_addr):
     m = src.shape[0]
-    st = _state(stop, n_addr)
+    bal = np.zeros(n_addr, np.int64)
+    flags = _flags(stop, n_addr)
+    received = np.zeros(n_addr, np.int64)
+    sent = np.zeros(n_addr, np.int64)
+    absorbed = np.zeros(n_addr, np.int64)
+    first = np.full(n_addr, -1, np.int64)
+    hops = np.full(n_addr, -1, np.int64)
     flow = np.zeros(m, np.int64)
     burned = 0
     seeded = 0
@@ -228,23 +227,23 @@ def _poison_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, see
             a = seed_addr[sp]
             amt = seed_amt[sp]
             sp += 1
-            b = st[a, _BAL]
+            b = bal[a]
             if amt >= 0 and b < amt:
                 b = amt
-                st[a, _BAL] = b
+                bal[a] = b
             target = b if amt < 0 else amt
-            have = b if st[a, _FLG] & _POISONED else 0
+            have = b if flags[a] & _POISONED else 0
             add = target - have if target > have else 0
-            if st[a, _FST] < 0:
-                st[a, _FST] = k
-            st[a, _HOP] = 0
+            if first[a] < 0:
+                first[a] = k
+            hops[a] = 0
             seeded += add
-            if st[a, _FLG] & _STOP or max_hops <= 0:
-                st[a, _ABS] += add
+            if flags[a] & _STOP or max_hops <= 0:
+                absorbed[a] += add
             else:
-                st[a, _FLG] |= _POISONED
+                flags[a] |= _POISONED
                 if amt < 0:
-                    st[a, _FLG] |= _SOURCE
+                    flags[a] |= _SOURCE
         if k == m:
             break
         x = src[k]
@@ -252,49 +251,56 @@ def _poison_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, see
         v = value[k]
         f = fee[k]
         need = v + f
-        b = st[x, _BAL]
-        fx = st[x, _FLG]
+        b = bal[x]
+        fx = flags[x]
         if b < need:
             if fx & _SOURCE:
                 seeded += need - b
             b = need
+        bal[x] = b - need
+        bal[y] += v
         fv = 0
         if fx & _POISONED:
             fv = v
-            st[x, _SNT] += need
+            sent[x] += need
             burned += f
-        st[x, _BAL] = b - need
-        h = st[x, _HOP] + 1
-        if seed_tx[k]:
+        seed = seed_tx[k]
+        if seed:
             seeded += v - fv
             fv = v
-            h = 1
-        st[y, _BAL] += v
-        fy = st[y, _FLG]
+        fy = flags[y]
         if fy & _SOURCE:
             seeded += v - fv
-        flow[k] = fv
         if fv > 0:
-            st[y, _RCV] += fv
-            if st[y, _FST] < 0:
-                st[y, _FST] = k
-            hy = st[y, _HOP]
+            flow[k] = fv
+            h = 1 if seed else hops[x] + 1
+            received[y] += fv
+            if first[y] < 0:
+                first[y] = k
+            hy = hops[y]
             if hy < 0 or h < hy:
                 hy = h
-                st[y, _HOP] = h
+                hops[y] = h
             if fy & _STOP or hy >= max_hops:
-                st[y, _ABS] += fv
+                absorbed[y] += fv
             else:
-                st[y, _FLG] = fy | _POISONED
-    held = np.where(st[:, _FLG] & _POISONED != 0, st[:, _BAL], 0)
-    return _results(st, held, flow, burned, seeded)
+                flags[y] = fy | _POISONED
+    held = np.where(flags & _POISONED != 0, bal, 0)
+    return received, sent, held, absorbed, first, hops, flow, burned, seeded
 
 
 @njit(cache=True)
 def _haircut_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_amt,  # type: ignore[no-untyped-def]
                     max_hops, n_addr):
     m = src.shape[0]
-    st = _state(stop, n_addr)
+    bal = np.zeros(n_addr, np.int64)
+    tnt = np.zeros(n_addr, np.int64)  # read only where the flags say the address holds taint
+    flags = _flags(stop, n_addr)
+    received = np.zeros(n_addr, np.int64)
+    sent = np.zeros(n_addr, np.int64)
+    absorbed = np.zeros(n_addr, np.int64)
+    first = np.full(n_addr, -1, np.int64)
+    hops = np.full(n_addr, -1, np.int64)
     flow = np.zeros(m, np.int64)
     burned = 0
     seeded = 0
@@ -305,23 +311,25 @@ def _haircut_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, se
             a = seed_addr[sp]
             amt = seed_amt[sp]
             sp += 1
-            b = st[a, _BAL]
+            b = bal[a]
             if amt >= 0 and b < amt:
                 b = amt
-                st[a, _BAL] = b
+                bal[a] = b
             target = b if amt < 0 else amt
-            t = st[a, _TNT]
+            t = tnt[a]
             add = target - t if target > t else 0
-            if st[a, _FST] < 0:
-                st[a, _FST] = k
-            st[a, _HOP] = 0
+            if first[a] < 0:
+                first[a] = k
+            hops[a] = 0
             seeded += add
-            if st[a, _FLG] & _STOP or max_hops <= 0:
-                st[a, _ABS] += add
+            if flags[a] & _STOP or max_hops <= 0:
+                absorbed[a] += add
             else:
-                st[a, _TNT] = t + add
+                tnt[a] = t + add
+                if t + add > 0:
+                    flags[a] |= _TAINTED
                 if amt < 0:
-                    st[a, _FLG] |= _SOURCE
+                    flags[a] |= _SOURCE
         if k == m:
             break
         x = src[k]
@@ -329,15 +337,19 @@ def _haircut_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, se
         v = value[k]
         f = fee[k]
         need = v + f
-        b = st[x, _BAL]
-        t = st[x, _TNT]
+        b = bal[x]
+        fx = flags[x]
         if b < need:
-            if st[x, _FLG] & _SOURCE:
+            if fx & _SOURCE:
                 seeded += need - b
-                t += need - b
+                tnt[x] += need - b
+                flags[x] = fx | _TAINTED
+                fx = flags[x]
             b = need
+        bal[x] = b - need
         fv = 0
-        if t > 0:
+        if fx & _TAINTED:
+            t = tnt[x]
             ff = 0
             if t == b:
                 fv = v
@@ -352,35 +364,38 @@ def _haircut_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, se
                     else:
                         fv += over
             t -= fv + ff
-            st[x, _SNT] += fv + ff
+            tnt[x] = t
+            if t == 0:
+                flags[x] = fx & ~_TAINTED
+            sent[x] += fv + ff
             burned += ff
-        st[x, _TNT] = t
-        st[x, _BAL] = b - need
-        h = st[x, _HOP] + 1
-        if seed_tx[k]:
+        bal[y] += v
+        seed = seed_tx[k]
+        if seed:
             seeded += v - fv
             fv = v
-            h = 1
-        st[y, _BAL] += v
         gain = fv
-        fy = st[y, _FLG]
+        fy = flags[y]
         if fy & _SOURCE:
             seeded += v - fv
             gain = v
-        flow[k] = fv
         if fv > 0:
-            st[y, _RCV] += fv
-            if st[y, _FST] < 0:
-                st[y, _FST] = k
-            hy = st[y, _HOP]
+            flow[k] = fv
+            h = 1 if seed else hops[x] + 1
+            received[y] += fv
+            if first[y] < 0:
+                first[y] = k
+            hy = hops[y]
             if hy < 0 or h < hy:
                 hy = h
-                st[y, _HOP] = h
+                hops[y] = h
             if fy & _STOP or hy >= max_hops:
-                st[y, _ABS] += fv
+                absorbed[y] += fv
                 gain = 0
-        st[y, _TNT] += gain
-    return _results(st, st[:, _TNT].copy(), flow, burned, seeded)
+        if gain > 0:
+            tnt[y] += gain
+            flags[y] |= _TAINTED
+    return received, sent, tnt, absorbed, first, hops, flow, burned, seeded
 
 
 # The FIFO/LIFO lot pool: amt, knd (0 clean, 1 tainted), nxt, prv per lot; head/tail per
