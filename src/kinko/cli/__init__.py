@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         demo,
         ledger,
         serve,
+        trace,
         watch,
         withdrawals,
     )

@@ -16,7 +16,7 @@ taint by design and is reported without the check.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +28,19 @@ from kinko.domain.screening import Label
 from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import (
     ACCOUNT_POLICIES,
+    UTXO_POLICIES,
     AccountResult,
     AccountSeeds,
     AccountTransfers,
     Policy,
+    UtxoSeeds,
+    UtxoTransactions,
 )
+from kinko.domain.trace.utxo import trace_utxo
 from kinko.errors import BadInput
 
 __all__ = ["Exposure", "SeedAddress", "TraceReport", "account_transfers", "parse_seed_address",
-           "resolve_seeds", "run_trace"]
+           "resolve_seeds", "run_trace", "run_utxo_trace"]
 
 
 def account_transfers(records: Iterable[Transfer]) -> AccountTransfers:
@@ -187,32 +191,147 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
     return AccountSeeds(flags, tuple(resolved)), described
 
 
+Reducer = Callable[[AccountTransfers, AccountSeeds],
+                   tuple[AccountTransfers, AccountSeeds, "np.ndarray"]]
+
+
 def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable[str] = (),
               seed_addresses: Iterable[SeedAddress] = (),
               labels: Mapping[str, Label] | None = None,
               stop_categories: Iterable[str] = ("exchange",),
-              max_hops: int | None = None) -> TraceReport:
-    """Trace ``transfers`` (account model) from the seeds under ``policy``."""
+              max_hops: int | None = None, reduce: Reducer | None = None) -> TraceReport:
+    """Trace ``transfers`` (account model) from the seeds under ``policy``.
+
+    ``reduce`` (the engine's, e.g. DuckDB's time-respecting reachability) may first cut the
+    transfers down to those the seeds can reach; per-address results are the same, and the
+    report's transfers and flows are then the reduced ones."""
     if policy not in ACCOUNT_POLICIES:  # a caller's string, checked here
         raise BadInput(f"--policy must be one of {', '.join(ACCOUNT_POLICIES)} for account "
                        f"transfers, not {policy!r}")
     if max_hops is not None and max_hops < 1:
         raise BadInput("--max-hops must be at least 1")
     seeds, described = resolve_seeds(transfers, seed_txs, seed_addresses)
+    known, stops = _stops(transfers.addresses, labels, stop_categories)
+    read = len(transfers)
+    seconds: dict[str, float] = {}
+    if reduce is not None:
+        started = time.perf_counter()
+        transfers, seeds, _kept = reduce(transfers, seeds)
+        seconds["reduce"] = time.perf_counter() - started
+    described["transfers_read"] = read
+    described["transfers_traced"] = len(transfers)
+    started = time.perf_counter()
+    try:
+        result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
+    except ValueError as exc:  # the data break a rule the loader could not see
+        raise BadInput(f"the transfers cannot be traced: {exc}") from None
+    seconds["kernel"] = time.perf_counter() - started
+    exposure = _exposure(result, known)
+    return TraceReport(policy, transfers, result, described, stops, known, exposure, seconds)
+
+
+def _stops(addresses: np.ndarray, labels: Mapping[str, Label] | None,
+           stop_categories: Iterable[str]) -> tuple[dict[int, Label], np.ndarray]:
+    """The labels of the addresses in the data, and which of them absorb taint."""
     categories = {c.strip().lower() for c in stop_categories if c.strip()}
     known: dict[int, Label] = {}
-    stops = np.zeros(transfers.addresses.shape[0], dtype=np.bool_)
-    for i, address in enumerate(transfers.addresses):
+    stops = np.zeros(addresses.shape[0], dtype=np.bool_)
+    for i, address in enumerate(addresses):
         label = (labels or {}).get(address_key(str(address)))
         if label is not None:
             known[i] = label
-            if label.category.lower() in categories:
-                stops[i] = True
+            stops[i] = label.category.lower() in categories
+    return known, stops
+
+
+def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[str] = (),
+                   seed_addresses: Iterable[SeedAddress] = (),
+                   labels: Mapping[str, Label] | None = None,
+                   stop_categories: Iterable[str] = ("exchange",),
+                   max_hops: int | None = None) -> TraceReport:
+    """Trace UTXO transactions. A seed transaction's outputs are stolen; a seed address's
+    outputs (from its block on) are. The report's "transfers" are the outputs, each drawn
+    from its transaction's largest input's address, so the same files and graph apply."""
+    if policy not in UTXO_POLICIES:
+        raise BadInput(f"--policy must be one of {', '.join(UTXO_POLICIES)}, not {policy!r}")
+    if max_hops is not None and max_hops < 1:
+        raise BadInput("--max-hops must be at least 1")
+    wanted = [h.strip().lower() for h in seed_txs]
+    position = {str(x).lower(): i for i, x in enumerate(txs.txid)}
+    missing = [h for h in wanted if h not in position]
+    if missing:
+        raise BadInput(f"seed transaction {missing[0]} is not in the transactions read",
+                       seed=missing[0])
+    tx_flags = np.zeros(len(txs), dtype=np.bool_)
+    tx_flags[[position[h] for h in wanted]] = True
+    out_flags = np.zeros(np.asarray(txs.out_value).shape[0], dtype=np.bool_)
+    ids = {address_key(str(a)): i for i, a in enumerate(txs.addresses)}
+    counts = np.asarray(txs.out_start, dtype=np.int64)
+    out_tx = np.repeat(np.arange(len(txs)), counts[1:] - counts[:-1])
+    addresses = list(seed_addresses)
+    for seed in addresses:
+        ident = ids.get(address_key(seed.address))
+        if ident is None:
+            raise BadInput(f"seed address {seed.address} does not appear in the transactions "
+                           "read", seed=seed.address)
+        if seed.amount is not None:
+            raise BadInput("--seed-address ...=AMOUNT is for account transfers; a UTXO seed "
+                           "taints whole outputs")
+        hit = np.asarray(txs.out_address) == ident
+        if seed.block is not None:
+            hit &= np.asarray(txs.block)[out_tx] >= seed.block
+        out_flags |= hit
+    if not wanted and not addresses:
+        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)")
+    known, stops = _stops(txs.addresses, labels, stop_categories)
     started = time.perf_counter()
-    result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
+    try:
+        u = trace_utxo(txs, UtxoSeeds(tx_flags, out_flags), policy, stops=stops,
+                       max_hops=max_hops)
+    except ValueError as exc:
+        raise BadInput(f"the transactions cannot be traced: {exc}") from None
     seconds = {"kernel": time.perf_counter() - started}
-    exposure = _exposure(result, known)
-    return TraceReport(policy, transfers, result, described, stops, known, exposure, seconds)
+    edges = _utxo_edges(txs, out_tx)
+    received = np.asarray(u.received, dtype=object)
+    sent = received - np.asarray(u.held, dtype=object) - np.asarray(u.absorbed, dtype=object)
+    first = np.full(received.shape[0], -1, dtype=np.int64)  # → the first edge of that tx
+    starts = np.asarray(txs.out_start)
+    for a, pos in enumerate(u.first_tainted):
+        if pos >= 0:
+            first[a] = int(starts[pos]) if int(starts[pos]) < len(edges) else -1
+    result = AccountResult(policy, u.received, sent, u.held, u.absorbed, first, u.hops,
+                           u.output_taint, u.burned, u.seeded)
+    described = {"transactions": wanted,
+                 "addresses": [{"address": s.address, "block": s.block} for s in addresses],
+                 "model": "utxo"}
+    return TraceReport(policy, edges, result, described, stops, known,
+                       _exposure(result, known), seconds)
+
+
+def _utxo_edges(txs: UtxoTransactions, out_tx: np.ndarray) -> AccountTransfers:
+    """One edge per output: from its transaction's largest input's address (the output's own
+    address for a transaction with no inputs in the data) to the output's address."""
+    in_start = np.asarray(txs.in_start)
+    payer = np.empty(len(txs), dtype=np.int64)
+    for i in range(len(txs)):
+        lo, hi = int(in_start[i]), int(in_start[i + 1])
+        if hi > lo:
+            values = [int(v) for v in txs.in_value[lo:hi]]
+            payer[i] = int(txs.in_address[lo + values.index(max(values))])
+        else:
+            payer[i] = -1
+    dst = np.asarray(txs.out_address, dtype=np.int64)
+    src = payer[out_tx]
+    src = np.where(src < 0, dst, src)
+    vout = np.arange(dst.shape[0]) - np.asarray(txs.out_start)[out_tx]
+    block = np.asarray(txs.block, dtype=np.int64)[out_tx]
+    tx_index = out_tx - np.searchsorted(np.asarray(txs.block), block)
+    value = txs.out_value
+    return AccountTransfers(src=src, dst=dst, value=value, fee=np.zeros_like(value),
+                            block=block, tx_index=np.asarray(tx_index, dtype=np.int64),
+                            log_index=np.asarray(vout, dtype=np.int64),
+                            tx_hash=np.asarray(txs.txid, dtype=object)[out_tx],
+                            addresses=np.asarray(txs.addresses, dtype=object))
 
 
 def _exposure(result: AccountResult, labels: Mapping[int, Label]) -> list[Exposure]:

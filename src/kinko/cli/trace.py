@@ -1,0 +1,205 @@
+"""``kinko trace run|export|synth`` and ``kinko tags import|list``."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from kinko.chains import tracefiles
+from kinko.cli.app import app
+from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.labels import address_key
+from kinko.domain.screening import Label
+from kinko.domain.trace.model import AccountSeeds, AccountTransfers
+from kinko.errors import BadInput, ConfigError, KinkoError
+from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.labels import load_labels, read_labels, tags
+from kinko.services.trace import (
+    TraceReport,
+    account_transfers,
+    parse_seed_address,
+    run_trace,
+    run_utxo_trace,
+)
+
+trace_app = typer.Typer(help="Trace stolen funds: taint per address, exposure, blacklists.",
+                        no_args_is_help=True)
+tags_app = typer.Typer(help="Attribution tags (TagPacks): who addresses belong to.",
+                       no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
+app.add_typer(tags_app, name="tags")
+
+FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "utxo-jsonl")
+
+
+@trace_app.command("run")
+def trace_run(
+    ctx: typer.Context,
+    transfers: Path = typer.Option(None, "--transfers", help="File (or ethereum-etl folder) "
+                                   "of transfers."),
+    fmt: str = typer.Option("csv", "--format", help=f"One of {', '.join(FORMATS)}."),
+    policy: str = typer.Option(..., "--policy", help="poison, haircut, fifo, lifo or tiho."),
+    seed_tx: list[str] = typer.Option([], "--seed-tx", help="A stolen transaction (repeat)."),
+    seed_address: list[str] = typer.Option(
+        [], "--seed-address", help="ADDR[@BLOCK][=AMOUNT]: taint held from BLOCK on (repeat)."),
+    tag_files: list[Path] = typer.Option([], "--tags", help="TagPack or CSV labels (repeat); "
+                                         "the database's tags are used too."),
+    stop_category: list[str] = typer.Option(
+        [], "--stop-category", help="Label categories that absorb taint (default: exchange)."),
+    max_hops: int = typer.Option(None, "--max-hops", help="Stop spreading after N hops."),
+    min_taint: int = typer.Option(0, "--min-taint", help="Leave addresses with less taint "
+                                  "(minor units) out of addresses.csv."),
+    chain_name: str = typer.Option(None, "--chain", help="Read a live chain instead: evm."),
+    from_block: int = typer.Option(None, "--from-block"),
+    to_block: int = typer.Option(None, "--to-block"),
+    asset: str = typer.Option(None, "--asset", help="With --chain: the asset to follow "
+                              "(a token's Transfer events, or the chain's coin)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the trace's files."),
+) -> None:
+    """Trace the seeds through the transfers; write addresses, flows, exposure, summary and
+    the flow graph to --out."""
+    rt = runtime(ctx)
+    if fmt not in FORMATS:
+        raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    labels = _labels(ctx, tag_files)
+    if chain_name is not None:
+        data = _from_chain(ctx, chain_name, from_block, to_block, asset)
+    elif transfers is None:
+        raise BadInput("give --transfers FILE, or --chain evm --from-block A --to-block B")
+    elif fmt == "utxo-jsonl":
+        report = _utxo(transfers, policy, seed_tx, out, min_taint, labels, stop_category,
+                       max_hops, seed_address)
+        _show(rt, report)
+        print(f"written to {out}")
+        return
+    else:
+        data = tracefiles.load_account(transfers, fmt)
+    report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
+                       seed_addresses=[parse_seed_address(s) for s in seed_address],
+                       labels=labels, stop_categories=stop_category or ("exchange",),
+                       max_hops=max_hops, reduce=_reduce)
+    write_trace(report, out, min_taint=min_taint)
+    _show(rt, report)
+    print(f"written to {out}: addresses.csv, flows.csv, exposure.csv, summary.json, "
+          "graph.html, graph.png")
+
+
+def _reduce(transfers: AccountTransfers, seeds: AccountSeeds
+            ) -> tuple[AccountTransfers, AccountSeeds, np.ndarray]:
+    """The engine's time-respecting reachability (DuckDB), before the kernel."""
+    reduced, kept = tracefiles.reduce_reachable(transfers, seeds.transfers, seeds.addresses)
+    return reduced, tracefiles.reduce_seeds(seeds, kept), kept
+
+
+def _labels(ctx: typer.Context, files: list[Path]) -> dict[str, Label]:
+    rt = runtime(ctx)
+    found: dict[str, Label] = {}
+    database = rt.settings.database_url
+    if not database.startswith("sqlite:///") or Path(database[len("sqlite:///"):]).exists():
+        with contextlib.suppress(KinkoError):  # no database set up: the files alone
+            found.update(tags(rt.ledger().store))
+    for path in files:
+        for label in read_labels(path):
+            found[address_key(label.address)] = label
+    return found
+
+
+def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | None,
+                asset: str | None) -> AccountTransfers:
+    rt = runtime(ctx)
+    if name != "evm":
+        raise BadInput(f"--chain must be evm, not {name!r}")
+    chain = rt.chain()
+    if chain is None:
+        raise ConfigError("--chain evm needs a node: set KINKO_EVM_RPC_URL")
+    if first is None or last is None or first > last:
+        raise BadInput("--chain needs --from-block A --to-block B with A ≤ B")
+    symbol = asset or "ETH"
+    known = rt.assets[symbol]
+    token = known.token.lower() if known.token else None
+    records = [t for n in range(first, last + 1) for t in chain.block(n).transfers
+               if (t.token.lower() if t.token else None) == token and t.value > 0]
+    return account_transfers(records)
+
+
+def _utxo(path: Path, policy: str, seed_tx: list[str], out: Path, min_taint: int,
+          labels: dict[str, Label], stop_category: list[str], max_hops: int | None,
+          seed_address: list[str]) -> TraceReport:
+    report = run_utxo_trace(tracefiles.load_utxo(path), policy=policy,  # type: ignore[arg-type]
+                            seed_txs=seed_tx,
+                            seed_addresses=[parse_seed_address(s) for s in seed_address],
+                            labels=labels, stop_categories=stop_category or ("exchange",),
+                            max_hops=max_hops)
+    write_trace(report, out, min_taint=min_taint)
+    return report
+
+
+def _show(rt: object, report: TraceReport) -> None:
+    s = report.summary()
+    totals = s["totals"]
+    print(f"policy {report.policy}: {s['counts']['transfers']:,} transfers, "
+          f"{s['counts']['tainted_addresses']:,} tainted addresses, "
+          f"{s['counts']['tainted_transfers']:,} tainted transfers")
+    print(f"seeded {totals['seeded']}, held {totals['held']}, burned {totals['burned']}, "
+          f"absorbed at stops {totals['absorbed']}; conservation: "
+          + ("not applicable (poison)" if s["conservation"]["holds"] is None else
+             "holds" if s["conservation"]["holds"] else
+             f"FAILS by {s['conservation']['difference']}"))
+    emit(["entity", "category", "taint received", "addresses"],
+         [[e.entity, e.category, e.taint, e.addresses] for e in report.exposure[:20]],
+         "table", title="exposure", right=("taint received",))
+
+
+@trace_app.command("export")
+def trace_export(
+    folder: Path = typer.Argument(..., help="A trace's output folder."),
+    fmt: str = typer.Option("tagpack", "--format", help="tagpack or csv."),
+    min_taint: int = typer.Option(1, "--min-taint", help="Only addresses holding or having "
+                                  "received at least this taint (minor units)."),
+    currency: str = typer.Option("ETH", "--currency", help="The TagPack's currency."),
+    out: Path = typer.Option(None, "--out", help="File to write (default: blacklist.yaml or "
+                             "blacklist.csv in the folder)."),
+) -> None:
+    """A blacklist of the tainted addresses (never the stops: those are exchanges) that
+    `kinko denylist load` and other exchanges' tools read."""
+    if fmt not in ("tagpack", "csv"):
+        raise BadInput(f"--format must be tagpack or csv, not {fmt!r}")
+    target, count = write_blacklist(folder, fmt, min_taint=min_taint, currency=currency,
+                                    out=out)
+    print(f"{count} address(es) written to {target}")
+
+
+@trace_app.command("synth")
+def trace_synth(
+    transfers: int = typer.Option(..., "--transfers", help="How many transfers."),
+    addresses: int = typer.Option(..., "--addresses", help="How many addresses."),
+    seed: int = typer.Option(2018, "--seed"),
+    out: Path = typer.Option(..., "--out", help="Parquet file to write."),
+) -> None:
+    """A reproducible synthetic chain with heavy-tailed activity (for benchmarks)."""
+    if transfers < 1 or addresses < 2:
+        raise BadInput("--transfers must be ≥ 1 and --addresses ≥ 2")
+    tracefiles.write_synth_parquet(out, transfers, addresses, seed)  # streamed, not held
+    print(f"{transfers:,} transfers among {addresses:,} addresses written to {out}")
+
+
+@tags_app.command("import")
+def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...)) -> None:
+    """Load TagPacks (or CSV label lists) as attribution tags."""
+    store = runtime(ctx).ledger().store
+    for path in files:
+        read, fresh = load_labels(store, path, "tags")
+        print(f"{path}: {read} tags read, {fresh} new addresses")
+
+
+@tags_app.command("list")
+def tags_list(ctx: typer.Context, category: str = typer.Option(None, "--category"),
+              fmt: str = format_option()) -> None:
+    """Tags in the database."""
+    found = tags(runtime(ctx).ledger().store)
+    emit(["address", "label", "category", "actor", "source"],
+         [[a, t.label, t.category, t.actor, t.source] for a, t in sorted(found.items())
+          if category is None or t.category == category], fmt)

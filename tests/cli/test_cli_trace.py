@@ -1,0 +1,270 @@
+"""``kinko trace`` end to end: the literature's cases through real file formats, the two real
+thefts of MFTracer with clean background traffic around them (recall and precision), a live
+anvil chain, the blacklist export loaded back as a deny list, tags, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from kinko.chains.erc20 import deploy_token, fund_token
+from kinko.chains.evm import EvmChain
+from kinko.chains.tracefiles import load_account
+from kinko.cli import main
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+F = 10_000  # BlockSci's fee, in satoshi
+HAIRCUT_RECALL = {"54m": 11 / 13, "LIFI": 1.0}  # measured here (see the README), as floors
+BTC = 10**8
+
+
+@pytest.fixture
+def kinko(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+          capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {r["address"]: r for r in csv.DictReader(fh)}
+
+
+def anderson(tmp_path: Path) -> Path:
+    """3 stolen then 7 clean units (×10) into x, which pays 3 to A then 7 to B."""
+    path = tmp_path / "anderson.csv"
+    path.write_text("tx_hash,block,tx_index,log_index,from,to,value,fee\n"
+                    "0x01,1,0,0,thief,x,30,0\n0x02,2,0,0,miner,x,70,0\n"
+                    "0x03,3,0,0,x,A,30,0\n0x04,4,0,0,x,B,70,0\n")
+    return path
+
+
+@pytest.mark.parametrize(("policy", "a", "b"), [("poison", 30, 70), ("haircut", 9, 21),
+                                                ("fifo", 30, 0), ("lifo", 0, 30)])
+def test_anderson_through_the_command(kinko, tmp_path: Path, policy: str, a: int,  # type: ignore[no-untyped-def]
+                                      b: int) -> None:
+    code, _out, err = kinko("trace", "run", "--transfers", str(anderson(tmp_path)),
+                           "--policy", policy, "--seed-tx", "0x01", "--out", "t")
+    assert code == 0, err
+    found = rows(tmp_path / "t" / "addresses.csv")
+    assert int(found.get("A", {}).get("taint_received", 0)) == a
+    assert int(found.get("B", {}).get("taint_received", 0)) == b
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["conservation"]["holds"] is (None if policy == "poison" else True)
+    for name in ("flows.csv", "exposure.csv", "graph.html", "graph.png"):
+        assert (tmp_path / "t" / name).stat().st_size > 0
+
+
+def blocksci(tmp_path: Path) -> Path:
+    """BlockSci's regtest scenario as UTXO JSON lines (fee F everywhere)."""
+    txs = [
+        {"txid": "s1", "block": 1, "inputs": [], "outputs": [{"value": 7 * BTC, "address": "S1"}],
+         "fee": 0},
+        {"txid": "s2", "block": 1, "inputs": [], "outputs": [{"value": 8 * BTC, "address": "S2"}],
+         "fee": 0},
+        {"txid": "split", "block": 2, "inputs": [{"txid": "s1", "vout": 0, "value": 7 * BTC,
+                                                  "address": "S1"}],
+         "outputs": [{"value": BTC - F, "address": "a1"}, {"value": 2 * BTC - F, "address": "a2"},
+                     {"value": 4 * BTC - F, "address": "a3"}], "fee": 3 * F},
+        {"txid": "t4", "block": 3, "inputs": [
+            {"txid": "split", "vout": 0, "value": BTC - F, "address": "a1"},
+            {"txid": "split", "vout": 1, "value": 2 * BTC - F, "address": "a2"}],
+         "outputs": [{"value": 3 * BTC - 3 * F, "address": "a4"}], "fee": F},
+        {"txid": "t5", "block": 3, "inputs": [
+            {"txid": "split", "vout": 2, "value": 4 * BTC - F, "address": "a3"},
+            {"txid": "s2", "vout": 0, "value": 8 * BTC, "address": "S2"}],
+         "outputs": [{"value": 12 * BTC - 2 * F, "address": "a5"}], "fee": F},
+        {"txid": "t6", "block": 4, "inputs": [
+            {"txid": "t4", "vout": 0, "value": 3 * BTC - 3 * F, "address": "a4"},
+            {"txid": "t5", "vout": 0, "value": 12 * BTC - 2 * F, "address": "a5"}],
+         "outputs": [{"value": 15 * BTC - 6 * F, "address": "a6"}], "fee": F},
+    ]
+    path = tmp_path / "blocksci.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in txs))
+    return path
+
+
+@pytest.mark.parametrize(("policy", "a4", "a6"), [("poison", 3 * BTC - 3 * F, 15 * BTC - 6 * F),
+                                                  ("haircut", 99_986_666, 99_985_999)])
+def test_blocksci_scenario_through_the_command(kinko, tmp_path: Path, policy: str, a4: int,  # type: ignore[no-untyped-def]
+                                               a6: int) -> None:
+    code, _out, err = kinko("trace", "run", "--transfers", str(blocksci(tmp_path)), "--format",
+                           "utxo-jsonl", "--policy", policy, "--seed-address", "a1",
+                           "--out", "u")
+    assert code == 0, err
+    found = rows(tmp_path / "u" / "addresses.csv")
+    assert int(found["a4"]["taint_received"]) == a4
+    assert int(found["a6"]["taint_received"]) == a6
+
+
+@pytest.mark.parametrize("case", ["54m", "LIFI"])
+def test_real_thefts_with_clean_background(kinko, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+    """The verified illicit flows plus clean traffic around them: the trace finds every
+    terminal reachable in time from the victims and flags no address that only ever
+    received clean value."""
+    folder = DATA / "mftracer" / case
+    illicit = load_account(folder / "transfers.csv", "mftracer")
+    names = [str(a) for a in illicit.addresses]
+    sources = {line.strip().lower() for line in (folder / "sources.csv").read_text().split()
+               if line.strip()}
+    terminals = {line.strip().lower() for line in
+                 (folder / "terminals.csv").read_text().split() if line.strip()}
+    # the terminals reachable in time from the victims, by the flows' own order
+    reached, reachable = set(sources), set()
+    for i in range(len(illicit)):
+        s, d = names[illicit.src[i]], names[illicit.dst[i]]
+        if s in reached:
+            reached.add(d)
+            if d in terminals:
+                reachable.add(d)
+    assert reachable, "the case should reach some terminal"
+    rng = random.Random(7)
+    lines = []
+    for i in range(len(illicit)):
+        lines.append((int(illicit.block[i]), int(illicit.tx_index[i]), int(illicit.log_index[i]),
+                      str(illicit.tx_hash[i]), names[illicit.src[i]], names[illicit.dst[i]],
+                      int(illicit.value[i])))
+    tainted_side = sorted({names[d] for d in illicit.dst} - sources)
+    clean_only = [f"0xc1ea{n:036x}" for n in range(40)]
+    blocks = sorted({r[0] for r in lines})
+    for n in range(400):  # clean senders paying tainted addresses and terminals ...
+        block = rng.choice(blocks)
+        lines.append((block, 10_000 + n, 0, f"0xbg{n:062x}", f"0xc1ea{1000 + n:036x}",
+                      rng.choice(tainted_side), rng.randint(100, 10**7)))
+    for n in range(200):  # ... and paying each other: they must stay clean
+        block = rng.choice(blocks)
+        lines.append((block, 20_000 + n, 0, f"0xcc{n:062x}", rng.choice(clean_only),
+                      rng.choice(clean_only), rng.randint(100, 10**7)))
+    lines.sort(key=lambda r: r[:3])
+    path = tmp_path / f"{case}.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value"])
+        w.writerows([r[3], r[0], r[1], r[2], r[4], r[5], r[6]] for r in lines)
+    seeds = sorted({str(illicit.tx_hash[i]) for i in range(len(illicit))
+                    if names[illicit.src[i]] in sources})
+    report = {}
+    for policy in ("poison", "haircut"):
+        args = ["trace", "run", "--transfers", str(path), "--policy", policy,
+                "--stop-category", "none", "--out", f"{case}-{policy}"]
+        for s in seeds:
+            args += ["--seed-tx", s]
+        code, _out, err = kinko(*args)
+        assert code == 0, err
+        flagged = {a for a, r in rows(tmp_path / f"{case}-{policy}" / "addresses.csv").items()
+                   if int(r["taint_received"]) > 0}
+        found = flagged & terminals
+        recall = len(found & reachable) / len(reachable)
+        illicit_addresses = set(names)
+        precision = len(flagged & illicit_addresses) / len(flagged)
+        report[policy] = (recall, precision)
+        assert not flagged & set(clean_only), policy  # clean-only addresses stay clean
+        assert precision == 1.0, (policy, flagged - illicit_addresses)
+    print(f"{case}: (recall, precision) {report}")
+    # poison follows every path; haircut follows value, and the files' USD values drift
+    # between hops (prices move, swaps): an address that pays out more than the verified
+    # value it received is topped up with clean money (the issue's rule for incomplete
+    # history), so a late payment out of it carries no taint
+    assert report["poison"][0] == 1.0, reachable
+    assert report["haircut"][0] >= HAIRCUT_RECALL[case]
+
+
+def test_export_is_a_tagpack_screening_loads(kinko, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    exchange = tmp_path / "exchanges.yaml"
+    exchange.write_text("title: t\ncreator: c\ndescription: d\nlastmod: 2026-11-27\n"
+                        "currency: ETH\ncategory: exchange\ntags:\n"
+                        "- address: B\n  label: Exchange B\n  actor: exchange-b\n")
+    code, out, err = kinko("trace", "run", "--transfers", str(anderson(tmp_path)), "--policy",
+                           "haircut", "--seed-tx", "0x01", "--tags", str(exchange),
+                           "--out", "t")
+    assert code == 0, err
+    assert "exchange-b" in out
+    exposure = (tmp_path / "t" / "exposure.csv").read_text()
+    assert "exchange-b,exchange,21,1" in exposure
+    code, out, _ = kinko("trace", "export", "t", "--format", "tagpack")
+    assert code == 0 and "2 address(es)" in out  # x and A; never the exchange
+    assert kinko("init")[0] == 0
+    code, out, err = kinko("denylist", "load", str(tmp_path / "t" / "blacklist.yaml"))
+    assert code == 0 and "2 labels read" in out, err
+    code, out, _ = kinko("trace", "export", "t", "--format", "csv", "--min-taint", "10")
+    assert code == 0 and "1 address(es)" in out  # A received 9, x 30
+
+
+def test_tags_import_and_list(kinko) -> None:  # type: ignore[no-untyped-def]
+    assert kinko("init")[0] == 0
+    code, out, err = kinko("tags", "import", str(DATA / "tagpacks" / "hacks.yaml"))
+    assert code == 0 and "tags read" in out, err
+    code, out, _ = kinko("tags", "list", "--category", "exchange", "--format", "csv")
+    assert code == 0 and "bitstamp" in out
+
+
+def test_bad_input_is_named(kinko, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = anderson(tmp_path)
+    code, _, err = kinko("trace", "run", "--transfers", str(path), "--policy", "haircut",
+                         "--seed-tx", "0xnope", "--out", "t")
+    assert code == 2 and "0xnope" in err
+    code, _, err = kinko("trace", "run", "--transfers", str(path), "--policy", "tiho",
+                         "--seed-tx", "0x01", "--out", "t")
+    assert code == 2 and "tiho" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("tx_hash,block,from,to,value\n0x1,1,a,b,5\n")
+    code, _, err = kinko("trace", "run", "--transfers", str(bad), "--policy", "poison",
+                         "--seed-tx", "0x1", "--out", "t")
+    assert code == 2 and "bad.csv" in err and "tx_index" in err
+    bad.write_text("tx_hash,block,tx_index,from,to,value\n0x1,1,0,a,b,5.5\n")
+    code, _, err = kinko("trace", "run", "--transfers", str(bad), "--policy", "poison",
+                         "--seed-tx", "0x1", "--out", "t")
+    assert code == 2 and "bad.csv:2" in err
+
+
+def test_synthetic_chain_round_trip(kinko, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = kinko("trace", "synth", "--transfers", "5000", "--addresses", "300",
+                           "--seed", "3", "--out", "s.parquet")
+    assert code == 0 and "5,000 transfers" in out, err
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(tmp_path / "s.parquet")
+    seed = str(first.column("tx_hash")[0])
+    code, _out, err = kinko("trace", "run", "--transfers", "s.parquet", "--format", "parquet",
+                           "--policy", "haircut", "--seed-tx", seed, "--out", "st")
+    assert code == 0, err
+    assert json.loads((tmp_path / "st" / "summary.json").read_text())["conservation"]["holds"]
+
+
+def test_live_chain_trace(node_cli, anvil) -> None:  # type: ignore[no-untyped-def]
+    """A token theft on anvil, traced through the Chain port."""
+    chain = EvmChain.connect(anvil.url)
+    token = deploy_token(chain, name="T", symbol="TT", decimals=6, supply=10**15)
+    thief, hop = Account.create(), Account.create()
+    start = chain.head() + 1
+    stolen = fund_token(chain, token, thief.address, 500)  # the theft, as seen by the trace
+    chain.fund(thief.address, 10**17)
+    chain_id, gas_price = chain.fee_params()
+    from kinko.domain.erc20 import TOKEN_GAS, transfer_data
+
+    tx = {"to": token, "value": 0, "nonce": 0, "gas": TOKEN_GAS, "gasPrice": gas_price,
+          "chainId": chain_id, "data": transfer_data(hop.address, 200)}
+    sent = chain.send_raw(bytes(thief.sign_transaction(tx).raw_transaction))
+    while chain.receipt(sent) is None:  # anvil mines a moment after accepting
+        time.sleep(0.02)
+    code, _out, err = node_cli("--assets", f"TT:ethereum:6:{token}", "trace", "run", "--chain",
+                              "evm", "--from-block", str(start), "--to-block",
+                              str(chain.head()), "--asset", "TT", "--policy", "haircut",
+                              "--seed-tx", stolen, "--out", "live")
+    assert code == 0, err
+    found = rows(Path("live") / "addresses.csv")
+    assert int(found[hop.address.lower()]["taint_received"]) == 200
+    assert int(found[thief.address.lower()]["taint_held"]) == 300
