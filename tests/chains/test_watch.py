@@ -23,7 +23,9 @@ from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
+from kinko.errors import BadInput
 from kinko.ports import FixedClock
+from kinko.render.incident import incident_html
 from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
@@ -275,4 +277,46 @@ def test_webhook_is_signed_retried_and_never_blocks(env: Env) -> None:
     with env.store.watch(write=False) as tables:
         (row,) = tables.notifications()
     assert row["state"] == "sent" and row["attempts"] == 2
+    events = env.incidents.incident(str(alert["incident"])).timeline
+    assert any(e["kind"] == "notice" and "delivered" in e["detail"] for e in events)
     assert "s3cret" not in repr(hook)
+
+
+def test_incident_lifecycle_losses_and_timeline(env: Env) -> None:
+    send(env.chain, env.hot, Account.create().address, 10 * E)
+    (alert,) = env.watch.poll().alerts
+    incident = str(alert["incident"])
+    incidents = Incidents(env.store, env.clock, env.ledger)
+    assert incidents.record_losses(incident, "ops").pending == 1  # not final yet: nothing
+    assert env.ledger.balance(f"loss:{incident}", "ETH") == 0
+    env.chain.mine(2)
+    env.watch.poll()
+    report = incidents.record_losses(incident, "ops")
+    assert report.booked == {"ETH": 10 * E} and report.total == {"ETH": 10 * E}
+    assert incidents.record_losses(incident, "ops").booked == {}  # once only
+    assert env.ledger.balance("wallet:eth-hot", "ETH") == 90 * E
+    assert env.ledger.balance("customer:C1", "ETH") == 500 * E  # still owed in full
+    assert env.ledger.verify().ok
+    # the quorum approves the emergency sweep: the timeline says so
+    (sweep,) = [p for p in env.custody.proposals("pending") if p.proposal.payload.get("emergency")]
+    env.custody.approve(sweep.proposal.id, "alice", sign_proposal(sweep.proposal, KEYS["alice"]))
+    # the breaker is reset by the quorum: the timeline says so
+    reset = env.withdrawals.propose_reset("ETH", "ops")
+    for name in ("alice", "bob"):
+        env.withdrawals.approve_reset(reset.proposal.id, name,
+                                      sign_proposal(reset.proposal, KEYS[name]))
+    with pytest.raises(BadInput, match="can move to"):
+        incidents.move(incident, "open", "ciso", "nothing to reopen")
+    incidents.note(incident, "ciso", "cause: <script>alert(1)</script> in the build server")
+    assert incidents.move(incident, "contained", "ciso", "swept and tripped")["state"] == \
+        "contained"
+    resolved = incidents.move(incident, "resolved", "ciso", "customers refunded")
+    assert resolved["state"] == "resolved" and resolved["closed"] is not None
+    view = incidents.incident(incident)
+    kinds = [e["kind"] for e in view.timeline]
+    for kind in ("opened", "alert", "breaker", "sweep", "loss", "approval", "note", "state"):
+        assert kind in kinds, kind
+    assert any("reset by the quorum" in e["detail"] for e in view.timeline)
+    page = incident_html(view, "ja")
+    assert "封じ込め" not in page and "解決済み" in page and "JST" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page

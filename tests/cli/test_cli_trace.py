@@ -201,6 +201,13 @@ def test_export_is_a_tagpack_screening_loads(kinko, tmp_path: Path) -> None:  # 
     assert code == 0 and "2 labels read" in out, err
     code, out, _ = kinko("trace", "export", "t", "--format", "csv", "--min-taint", "10")
     assert code == 0 and "1 address(es)" in out  # A received 9, x 30
+    incident = kinko("incidents", "open", "theft reported", "--by", "soc")[1].split()[-1]
+    code, _, err = kinko("trace", "run", "--transfers", str(anderson(tmp_path)), "--policy",
+                         "poison", "--seed-tx", "0x01", "--out", "t2", "--incident", incident)
+    assert code == 0, err
+    code, out, _ = kinko("incidents", "show", incident, "--format", "json")
+    (event,) = [e for e in json.loads(out)["timeline"] if e["kind"] == "trace"]
+    assert "poison trace written to t2" in event["detail"]
 
 
 def test_tags_import_and_list(kinko) -> None:  # type: ignore[no-untyped-def]

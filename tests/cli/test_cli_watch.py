@@ -79,6 +79,21 @@ def test_watch_alerts_and_incidents(cli, anvil) -> None:  # type: ignore[no-unty
                                              "note"]
     code, out, _ = cli("incidents", "list", "--format", "csv")
     assert f"{incident},open," in out
+    code, out, err = cli("incidents", "loss", incident, "--by", "controller")
+    assert code == 0 and f"loss:{incident} 2 ETH (booked now: 2)" in out, err
+    assert "(booked now: 0)" in cli("incidents", "loss", incident, "--by", "controller")[1]
+    code, out, err = cli("incidents", "move", incident, "contained", "--by", "ciso",
+                         "--reason", "breaker tripped, hot wallet swept")
+    assert code == 0 and "is contained" in out, err
+    code, _, err = cli("incidents", "move", incident, "paused", "--by", "ciso", "--reason", "x")
+    assert code == 2 and "can move to" in err
+    code, out, _ = cli("incidents", "show", incident, "--format", "html", "--lang", "en",
+                       "--out", "incident.html")
+    page = Path("incident.html").read_text()
+    assert code == 0 and "contained" in page and "cause: keystore copied" in page
+    code, out, _ = cli("incidents", "open", "phishing of an approver reported", "--by", "soc",
+                       "--asset", "ETH")
+    assert code == 0 and out.startswith("opened INC-")
 
 
 def test_watch_serves_metrics_and_stops_on_sigterm(cli, anvil) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,11 @@ from kinko.domain.labels import address_key
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
+from kinko.ports import SystemClock
 from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels, read_labels, tags
+from kinko.services.timeline import record
 from kinko.services.trace import (
     TraceReport,
     account_transfers,
@@ -58,6 +61,8 @@ def trace_run(
     asset: str = typer.Option(None, "--asset", help="With --chain: the asset to follow "
                               "(a token's Transfer events, or the chain's coin)."),
     out: Path = typer.Option(..., "--out", help="Folder for the trace's files."),
+    incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
+                                 "timeline."),
 ) -> None:
     """Trace the seeds through the transfers; write addresses, flows, exposure, summary and
     the flow graph to --out."""
@@ -85,6 +90,18 @@ def trace_run(
     _show(rt, report)
     print(f"written to {out}: addresses.csv, flows.csv, exposure.csv, summary.json, "
           "graph.html, graph.png")
+    if incident is not None:
+        _on_incident(ctx, incident, report, out)
+
+
+def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Path) -> None:
+    rt = runtime(ctx)
+    Incidents(rt.ledger().store, SystemClock()).incident(incident)  # refuses an unknown one
+    totals = report.summary()["totals"]
+    top = ", ".join(f"{e.entity} {e.taint}" for e in report.exposure[:5]) or "no exchange"
+    record(rt.ledger().store, incident, SystemClock().now(), "trace", "kinko trace",
+           f"{report.policy} trace written to {out}: seeded {totals['seeded']}, absorbed at "
+           f"exchanges {totals['absorbed']} (exposure: {top})")
 
 
 def _reduce(transfers: AccountTransfers, seeds: AccountSeeds

@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,6 +19,7 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.errors import ConfigError
 from kinko.ports import SystemClock
+from kinko.render.incident import incident_html
 from kinko.services.incidents import Incidents
 from kinko.services.notify import Webhook
 from kinko.services.watch import PollReport, Watch
@@ -204,10 +206,22 @@ def incidents_list(ctx: typer.Context,
 
 @incidents_app.command("show")
 def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
-                   fmt: str = format_option()) -> None:
+                   fmt: str = typer.Option("table", "--format", "-f",
+                                           help="table, json, csv or html."),
+                   lang: str = typer.Option("ja", "--lang", help="ja or en (html)."),
+                   out: Path = typer.Option(None, "--out", help="File for html.")) -> None:
     """An incident with its alerts and timeline."""
-    runtime(ctx).ledger()
+    rt = runtime(ctx)
+    rt.ledger()
     view = _incidents(ctx).incident(incident_id)
+    if fmt == "html":
+        page = incident_html(view, lang, lambda asset, units: rt.show(asset, int(units)))
+        if out is None:
+            print(page)
+        else:
+            out.write_text(page, encoding="utf-8")
+            print(f"written to {out}")
+        return
     if fmt == "json":
         print(json.dumps({"incident": json.loads(_json(view.incident)),
                           "alerts": [json.loads(_json(a)) for a in view.alerts],
@@ -233,3 +247,40 @@ def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
 
 
 
+
+
+@incidents_app.command("open")
+def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
+                   by: str = typer.Option(..., "--by"),
+                   asset: str = typer.Option(None, "--asset"),
+                   wallet: str = typer.Option(None, "--wallet")) -> None:
+    """Open an incident by hand."""
+    rt = runtime(ctx)
+    rt.ledger()
+    if asset is not None:
+        asset = rt.assets[asset].symbol
+    print(f"opened {_incidents(ctx).open(title, by, asset=asset, wallet=wallet)}")
+
+
+@incidents_app.command("move")
+def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
+                   state: str = typer.Argument(..., help="open, contained or resolved."),
+                   by: str = typer.Option(..., "--by"),
+                   reason: str = typer.Option(..., "--reason")) -> None:
+    """Move an incident: open → contained → resolved (or reopen it)."""
+    runtime(ctx).ledger()
+    row = _incidents(ctx).move(incident_id, state, by, reason)
+    print(f"{row['id']} is {row['state']}")
+
+
+@incidents_app.command("loss")
+def incidents_loss(ctx: typer.Context, incident_id: str = typer.Argument(...),
+                   by: str = typer.Option(..., "--by")) -> None:
+    """Book the incident's final thefts in the ledger (loss:INCIDENT / wallet), once."""
+    rt = runtime(ctx)
+    report = Incidents(rt.store(), SystemClock(), rt.ledger()).record_losses(incident_id, by)
+    for asset, units in sorted(report.total.items()):
+        print(f"loss:{incident_id} {rt.show(asset, units)} {asset} "
+              f"(booked now: {rt.show(asset, report.booked.get(asset, 0))})")
+    if report.pending:
+        print(f"{report.pending} theft(s) not final yet: run again once they are")

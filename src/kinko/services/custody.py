@@ -40,6 +40,7 @@ from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
 from kinko.ports import Chain, Prices, Signer
 from kinko.services.ledger import Ledger
+from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
            "fee_payer", "fee_postings", "merge_postings", "sign_move"]
@@ -350,7 +351,8 @@ class Custody:
             approval = Approval(approver, signature.strip().lower(), now)
             check_approval(proposal, policy, approval, earlier, now)
             tables.add_approval(proposal_id, approval)
-            if quorum_reached(policy, [*earlier, approval]):
+            reached = quorum_reached(policy, [*earlier, approval])
+            if reached:
                 if proposal.kind == "policy":
                     body = proposal.payload["body"]
                     new = policy_from_canonical(body, self.ledger.assets)
@@ -358,9 +360,19 @@ class Custody:
                     tables.set_state(proposal_id, "pending", "executed")
                 else:
                     tables.set_state(proposal_id, "pending", "approved")
+        self._on_incident(proposal, now, "approval", approver,
+                          f"{approver} approved {proposal_id}"
+                          + (" (quorum reached)" if reached else ""))
         view = self.proposal(proposal_id)
         assert view is not None
         return view
+
+    def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
+                     detail: str) -> None:
+        """A proposal made for an incident (an emergency sweep) writes to its timeline."""
+        incident = proposal.payload.get("emergency")
+        if isinstance(incident, str) and incident:
+            record(self.ledger.store, incident, at, kind, actor, detail)
 
     def execute(self, proposal_id: str) -> ProposalView:
         """Send an approved sweep from the hot wallet; a refill becomes a request for the
@@ -458,6 +470,9 @@ class Custody:
                                  memo=f"{p.kind} {proposal_id}").entry
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(proposal_id, "sent", "executed")
+        self._on_incident(p, self.clock.now(), "sweep", "kinko",
+                          f"{proposal_id} confirmed on chain and booked: {amount} minor units "
+                          f"of {asset} now in {p.payload['to_wallet']}")
         return entry
 
     def _check_refill(self, p: Proposal, tx_hash: str) -> None:

@@ -1,9 +1,22 @@
-"""Alerts and incidents for the people on duty: list, show, acknowledge, write down.
+"""Alerts and incidents for the people on duty: list, show, acknowledge, write down, move
+an incident along, and book what was lost.
 
 The watch raises alerts and opens incidents (:mod:`kinko.services.watch`); this module is
 what operators do with them, and needs no chain node. Acknowledging an alert records who
 and when, and adds a line to its incident's timeline; it does not reset any breaker (that
 takes the quorum).
+
+An incident moves ``open`` → ``contained`` (the outflow is stopped: breaker tripped, what was
+left swept) → ``resolved`` (customers made whole, report filed); it may be reopened. Every
+move is a timeline entry with who and why. The timeline gathers itself: alerts and breaker
+trips (the watch), breaker resets and approvals of the emergency sweep (the quorum), the
+sweep sent and booked, traces run for it, notices delivered, and operators' notes.
+
+**Losses.** :meth:`Incidents.record_losses` books every final theft of an incident in the
+ledger: ``loss:<incident>`` debited, the wallet credited, once per theft (the key is the
+alert's), so the wallet's ledger balance matches the chain again while the customers are
+still owed in full (their balances are untouched): the shortfall per asset is visible in
+every report until refunds settle it.
 """
 
 from __future__ import annotations
@@ -11,10 +24,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kinko.domain.ledger import Posting
 from kinko.errors import BadInput
 from kinko.ports import Clock, Store
 
-__all__ = ["IncidentView", "Incidents"]
+__all__ = ["INCIDENT_MOVES", "IncidentView", "Incidents", "LossReport"]
+
+# allowed moves of an incident's state
+INCIDENT_MOVES = {"open": ("contained", "resolved"), "contained": ("open", "resolved"),
+                  "resolved": ("open",)}
+
+
+@dataclass(frozen=True)
+class LossReport:
+    incident: str
+    booked: dict[str, int]  # asset → minor units booked by this call
+    total: dict[str, int]  # asset → the incident's loss in the ledger now
+    pending: int  # theft alerts not final yet (booked once they are)
 
 
 @dataclass(frozen=True)
@@ -25,9 +51,10 @@ class IncidentView:
 
 
 class Incidents:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, ledger: Any = None) -> None:
         self.store = store
         self.clock = clock
+        self.ledger = ledger  # a kinko.services.ledger.Ledger, for booking losses
 
     def alerts(self, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         if state is not None and state not in ("open", "acked"):
@@ -79,3 +106,66 @@ class Incidents:
         self.incident(incident_id)
         with self.store.watch() as tables:
             tables.add_event(incident_id, self.clock.now(), "note", by.strip(), text.strip())
+
+    def open(self, title: str, by: str, *, asset: str | None = None,
+             wallet: str | None = None) -> str:
+        """Open an incident by hand (one the watch could not see: a phishing report, a
+        leaked key found in a repository)."""
+        if not title.strip() or not by.strip():
+            raise BadInput("an incident needs a title and who opens it (--by NAME)")
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            incident = tables.put_incident({"state": "open", "title": title.strip(),
+                                            "asset": asset, "wallet": wallet, "opened": now,
+                                            "closed": None})
+            tables.add_event(incident, now, "opened", by.strip(), f"opened by hand: {title}")
+        return incident
+
+    def move(self, incident_id: str, state: str, by: str, reason: str) -> dict[str, Any]:
+        """open → contained → resolved (or back to open), with who and why."""
+        if not by.strip() or not reason.strip():
+            raise BadInput("say who moves the incident (--by NAME) and why (--reason TEXT)")
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            row = tables.incident(incident_id)
+            if row is None:
+                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id)
+            if state not in INCIDENT_MOVES.get(row["state"], ()):
+                raise BadInput(f"incident {incident_id} is {row['state']}: it can move to "
+                               f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}")
+            tables.update_incident(incident_id, state=state,
+                                   closed=now if state == "resolved" else None)
+            tables.add_event(incident_id, now, "state", by.strip(),
+                             f"{row['state']} → {state}: {reason.strip()}")
+        return self.incident(incident_id).incident
+
+    def record_losses(self, incident_id: str, by: str) -> LossReport:
+        """Book the incident's final thefts as losses (idempotent; see the module)."""
+        if self.ledger is None:
+            raise BadInput("booking losses needs the ledger")
+        view = self.incident(incident_id)
+        account = f"loss:{incident_id}"
+        booked: dict[str, int] = {}
+        pending = 0
+        for alert in view.alerts:
+            if alert["kind"] != "theft" or not alert["amount"]:
+                continue
+            if alert["chain_state"] != "final":
+                pending += 1
+                continue
+            result = self.ledger.post(
+                f"loss:{alert['key']}",
+                [Posting(account, alert["asset"], int(alert["amount"])),
+                 Posting(f"wallet:{alert['wallet']}", alert["asset"], -int(alert["amount"]))],
+                source=f"tx:{alert['tx_hash']}",
+                memo=f"theft {alert['id']} of incident {incident_id}")
+            if not result.replayed:
+                booked[alert["asset"]] = booked.get(alert["asset"], 0) + int(alert["amount"])
+        if booked:
+            with self.store.watch() as tables:
+                tables.add_event(incident_id, self.clock.now(), "loss", by.strip() or "kinko",
+                                 "losses booked to " + account + ": " + ", ".join(
+                                     f"{units} minor units of {asset}"
+                                     for asset, units in sorted(booked.items())))
+        total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
+        return LossReport(incident_id, booked, total, pending)

@@ -141,6 +141,11 @@ class Webhook:
             if 200 <= status < 300:
                 tables.update_notification(row["id"], state="sent", attempts=attempts,
                                            last_error=None)
+                alert = tables.alert(str(row["alert"]))
+                if alert is not None and alert["incident"]:
+                    tables.add_event(alert["incident"], self.clock.now(), "notice", "webhook",
+                                     f"{row['alert']} delivered to {self.url} "
+                                     f"(attempt {attempts})")
                 return
             failed = attempts >= self.attempts
             backoff = timedelta(seconds=min(300, 2 ** (attempts - 1)))

@@ -51,6 +51,7 @@ from kinko.errors import (
 from kinko.ports import ScreeningTables
 from kinko.services.custody import Custody, ProposalView, fee_postings, sign_move
 from kinko.services.labels import load_labels
+from kinko.services.timeline import incidents_for, record
 
 __all__ = ["WithdrawalView", "Withdrawals"]
 
@@ -366,9 +367,12 @@ class Withdrawals:
         if view.state != "approved":
             return False
         scope = str(view.proposal.payload["scope"])
+        by = ",".join(a.approver for a in view.approvals)
         with self.ledger.store.screening() as tables:
-            tables.breaker_event(scope, "reset", self.clock.now(),
-                                 ",".join(a.approver for a in view.approvals),
+            tables.breaker_event(scope, "reset", self.clock.now(), by,
                                  f"quorum-approved {proposal_id}")
+        for incident in incidents_for(self.ledger.store, scope):
+            record(self.ledger.store, incident, self.clock.now(), "breaker", by,
+                   f"breaker {scope} reset by the quorum ({proposal_id})")
         self.custody.mark_executed(proposal_id)
         return True

@@ -1,0 +1,29 @@
+"""Writing to an incident's timeline from anywhere a service acts on it.
+
+The watch, the quorum, the sweep, a trace and the webhook all add to the timeline of the
+incident they concern; :func:`record` is the one way they do, and :func:`incidents_for`
+finds the open incidents an asset's event belongs to (a breaker reset concerns every open
+incident of that asset, ``*`` every open incident).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kinko.ports import Store
+
+__all__ = ["incidents_for", "record"]
+
+
+def record(store: Store, incident: str, at: datetime, kind: str, actor: str,
+           detail: str) -> None:
+    with store.watch() as tables:
+        if tables.incident(incident) is not None:
+            tables.add_event(incident, at, kind, actor, detail)
+
+
+def incidents_for(store: Store, scope: str) -> list[str]:
+    """Open or contained incidents of an asset (``*``: all of them)."""
+    with store.watch(write=False) as tables:
+        rows = [*tables.incidents("open"), *tables.incidents("contained")]
+    return [r["id"] for r in rows if scope == "*" or r["asset"] == scope]
