@@ -1,0 +1,303 @@
+"""From a format's standard view ``std`` to :class:`~kinko.domain.trace.model.AccountTransfers`.
+
+Each format defines the view ``std`` over its input: ``_row``, ``_bad`` (a value of the row is
+wrong), ``_keep`` (the row is of the chosen asset), ``tx_hash``, ``block``, ``tx_index``,
+``log_index``, ``src``, ``dst`` (text as in the file), ``value``, ``fee`` (BIGINT or digits).
+:func:`_load_std` checks the rows, fetches them a few columns at a time, numbers the
+addresses, puts the transfers in processing order (or checks that the file already is),
+refuses two transfers at one position and a transaction at two, and makes the amount arrays
+(int64 when every amount and their total fit, else Python ints). A file that lists
+a transaction's rows in no fixed order (MFTracer) gets them ordered so that a payment
+into an address comes before the payment out of it (:func:`_causal_log_index`).
+
+Strings never cross into Python per row: the row pass returns integers and 64-bit hashes of
+the strings; the distinct addresses are normalised and numbered once, and each row's hash is
+looked up among theirs (exactly: when two distinct addresses share a hash, DuckDB joins on
+the text instead).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+
+from kinko.chains.tracefiles._common import (
+    _ETH_ADDRESS,
+    _ETH_HASH,
+    INT64_MAX,
+    MAX_PROBLEMS,
+    SYNTH_CHUNK,
+    Amounts,
+    Ints,
+    _arrow,
+    _ints,
+)
+from kinko.chains.tracefiles._read import _check, _Field, _Input, _normal_sql, _raise
+from kinko.domain.trace.model import AccountTransfers
+from kinko.errors import InputFileError
+
+
+@dataclass
+class _Rows:
+    """The kept rows in processing order, as numpy arrays."""
+
+    row: Ints
+    block: Ints
+    tx_index: Ints
+    log_index: Ints
+    tx_key: npt.NDArray[np.uint64]  # hash of the transaction hash as in the file
+    src: Ints
+    dst: Ints
+
+    def take(self, order: Ints) -> None:
+        for name in ("row", "block", "tx_index", "log_index", "tx_key", "src", "dst"):
+            setattr(self, name, getattr(self, name)[order])
+
+
+def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field], *,
+              presorted: bool, hashes: bool, causal: bool = False) -> AccountTransfers:
+    """Check, fetch, order, factorise: the standard view ``std`` as :class:`AccountTransfers`.
+
+    Columns are fetched a few at a time and turned into numpy arrays at once, so memory holds
+    the arrays plus one query's result, not every column twice."""
+    first = _fetch(con, "_bad, block, tx_index, log_index", "_keep OR _bad")
+    if pc.any(first["_bad"]).as_py():
+        _check(con, inp, fields)
+        raise InputFileError(f"{inp.name}: some values are wrong", file=inp.name)
+    row, block, tx_index, log_index = (_ints(first[c]) for c in
+                                       ("_row", "block", "tx_index", "log_index"))
+    del first
+    (src, dst), addresses = _address_ids(con)
+    tx_key = np.asarray(_fetch(con, "hash(tx_hash) AS h")["h"].to_numpy(), dtype=np.uint64)
+    rows = _Rows(row=row, block=block, tx_index=tx_index, log_index=log_index, tx_key=tx_key,
+                 src=src, dst=dst)
+    del row, block, tx_index, log_index, tx_key, src, dst
+    if causal:
+        rows.log_index = _causal_log_index(rows)
+    position: Ints | None = None
+    if presorted:
+        _check_sorted(inp, rows)
+    else:
+        position = np.lexsort((rows.log_index, rows.tx_index, rows.block))
+        rows.take(position)
+    text = _TxHashes(con, position if hashes else None, hashes)
+    _check_unique(inp, rows, text)
+    value, fee = _amount_arrays(con, position)
+    return AccountTransfers(
+        src=rows.src, dst=rows.dst, value=value, fee=fee, block=rows.block,
+        tx_index=rows.tx_index, log_index=rows.log_index,
+        tx_hash=text.all() if hashes else np.full(len(rows.row), "", dtype=object),
+        addresses=addresses)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, columns: str, where: str = "_keep") -> pa.Table:
+    """``_row`` and ``columns`` of the rows of ``std`` (kept ones), in file order."""
+    return _in_row_order(_arrow(con, f"SELECT _row, {columns} FROM std WHERE {where}"))
+
+
+def _in_row_order(table: pa.Table) -> pa.Table:
+    """``table`` sorted by ``_row`` (as DuckDB returns it, unless a join moved rows)."""
+    row = _ints(table["_row"])
+    if bool(np.all(row[1:] > row[:-1])):
+        return table
+    return table.take(pa.array(np.argsort(row, kind="stable")))
+
+
+def _address_ids(con: duckdb.DuckDBPyConnection
+                 ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
+    """Ids of the senders and receivers of the kept rows (file order), and the addresses by
+    id (sorted by text; Ethereum hex addresses lower-cased: two spellings are one address)."""
+    distinct = _arrow(con, f"SELECT x, hash(x) AS h, {_normal_sql('x', _ETH_ADDRESS)} AS a "
+                           "FROM (SELECT DISTINCT x FROM (SELECT src AS x FROM std WHERE _keep "
+                           "UNION ALL SELECT dst FROM std WHERE _keep)) ORDER BY a, x")
+    names = np.asarray(distinct["a"].to_numpy(zero_copy_only=False), dtype=object)
+    new = np.r_[True, names[1:] != names[:-1]] if len(names) else np.zeros(0, dtype=bool)
+    id_of = np.cumsum(new, dtype=np.int64) - 1
+    addresses = names[new]
+    keys = distinct["h"].combine_chunks()
+    # looked up on the package, so that a test replacing kinko.chains.tracefiles._distinct
+    # (to take the join below) still reaches this call
+    from kinko.chains import tracefiles
+
+    if tracefiles._distinct(keys):
+        table = _fetch(con, "hash(src) AS hs, hash(dst) AS hd")
+        return tuple(  # type: ignore[return-value]
+            id_of[_ints(pc.index_in(table[c], value_set=keys))] for c in ("hs", "hd")
+        ), addresses
+    # two addresses with one 64-bit hash: join on the text (rows in _row order, as table's)
+    con.register("address_ids", pa.table({"x": distinct["x"], "id": id_of}))
+    joined = _arrow(con, "SELECT s.id AS s, d.id AS d FROM std JOIN address_ids s ON "
+                         "std.src = s.x JOIN address_ids d ON std.dst = d.x WHERE _keep "
+                         "ORDER BY std._row")
+    return (_ints(joined["s"]), _ints(joined["d"])), addresses
+
+
+def _distinct(keys: pa.Array) -> bool:
+    return len(pc.unique(keys)) == len(keys)
+
+
+class _TxHashes:
+    """Transaction hashes, trimmed and lower-cased when hex, read from ``std`` when needed:
+    all of them (``order`` given: the processing order of the kept rows) or a few rows."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, order: Ints | None, load: bool) -> None:
+        self.con = con
+        self.values: npt.NDArray[np.object_] | None = None
+        if load:
+            column = _fetch(con, "tx_hash")["tx_hash"]
+            trimmed = pc.utf8_trim_whitespace(column)
+            lowered = pc.utf8_lower(trimmed)
+            if not pc.all(pc.equal(lowered, trimmed)).as_py():
+                hexy = pc.match_substring_regex(trimmed, f"^{_ETH_HASH}$")
+                trimmed = pc.if_else(hexy, lowered, trimmed)
+            values = np.asarray(trimmed.to_numpy(zero_copy_only=False), dtype=object)
+            self.values = values if order is None else values[order]
+
+    def all(self) -> npt.NDArray[np.object_]:
+        assert self.values is not None
+        return self.values
+
+    def at(self, positions: Iterable[int], rows: Ints) -> dict[int, str]:
+        """position (in processing order) → hash."""
+        wanted = sorted(set(positions))
+        if self.values is not None:
+            return {p: str(self.values[p]) for p in wanted}
+        if not wanted:
+            return {}
+        by_row = {int(rows[p]): p for p in wanted}
+        found = self.con.execute(
+            f"SELECT _row, {_normal_sql('tx_hash', _ETH_HASH)} FROM std "
+            f"WHERE _row IN ({', '.join(map(str, by_row))})").fetchall()
+        return {by_row[int(r)]: str(h) for r, h in found}
+
+
+def _amount_arrays(con: duckdb.DuckDBPyConnection, order: Ints | None
+                   ) -> tuple[Amounts, Amounts]:
+    """Values and fees in processing order: int64 when every amount and their total fit."""
+    table = _fetch(con, "TRY_CAST(value AS BIGINT) AS v, TRY_CAST(fee AS BIGINT) AS f, "
+                        "(value IS NOT NULL AND v IS NULL) OR (fee IS NOT NULL AND f IS NULL) "
+                        "AS big")
+    found: list[Amounts] = []
+    if not pc.any(table["big"]).as_py():
+        value, fee = _ints(table["v"].fill_null(0)), _ints(table["f"].fill_null(0))
+        if _exact_sum(value) + _exact_sum(fee) <= INT64_MAX:
+            found = [value, fee]
+    del table
+    if not found:
+        digits = _fetch(con, "CAST(value AS VARCHAR) AS value, CAST(fee AS VARCHAR) AS fee")
+        found = [np.fromiter((int(s) for s in digits[c].to_pylist()), dtype=object,
+                             count=digits.num_rows) for c in ("value", "fee")]
+    if order is not None:
+        found = [a[order] for a in found]
+    return found[0], found[1]
+
+
+def _exact_sum(values: Ints) -> int:
+    """The sum of non-negative int64 values, exactly (in two halves that cannot overflow)."""
+    return (int(np.sum(values >> 32)) << 32) + int(np.sum(values & 0xFFFFFFFF))
+
+
+def _check_sorted(inp: _Input, rows: _Rows) -> None:
+    block, txi, logi = rows.block, rows.tx_index, rows.log_index
+    wrong: list[int] = []  # i where row i + 1 is not after row i
+    for a in range(0, len(block) - 1, SYNTH_CHUNK):  # in slices: three diffs of 50M are 1.2 GB
+        z = min(len(block), a + SYNTH_CHUNK + 1)
+        db, dt, dl = np.diff(block[a:z]), np.diff(txi[a:z]), np.diff(logi[a:z])
+        bad = (db < 0) | ((db == 0) & ((dt < 0) | ((dt == 0) & (dl <= 0))))
+        wrong += [a + int(i) for i in np.flatnonzero(bad)[:MAX_PROBLEMS - len(wrong)]]
+        if len(wrong) >= MAX_PROBLEMS:
+            break
+    problems: list[tuple[int, str]] = []
+    for i in wrong:
+        j = i + 1
+        other = inp.line(int(rows.row[i]))
+        if (block[i], txi[i], logi[i]) == (block[j], txi[j], logi[j]):
+            problems.append((int(rows.row[j]), f"duplicate: block {block[j]}, tx_index "
+                             f"{txi[j]}, log_index {logi[j]} again (first on {other})"))
+        else:
+            problems.append((int(rows.row[j]), f"out of order: block {block[j]}, tx_index "
+                             f"{txi[j]}, log_index {logi[j]} comes after block {block[i]}, "
+                             f"tx_index {txi[i]}, log_index {logi[i]} on {other}; sort the "
+                             "file by (block, tx_index, log_index)"))
+    _raise(inp, problems)
+
+
+def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
+    """In processing order: no two rows at one position, one transaction per (block,
+    tx_index), and each transaction at one (block, tx_index)."""
+    n = len(rows.row)
+    if n < 2:
+        return
+    problems: list[tuple[int, str]] = []
+    same_tx = (rows.block[1:] == rows.block[:-1]) & (rows.tx_index[1:] == rows.tx_index[:-1])
+    same = same_tx & (rows.log_index[1:] == rows.log_index[:-1])
+    for i in np.flatnonzero(same)[:MAX_PROBLEMS]:
+        first, second = sorted((int(rows.row[i]), int(rows.row[i + 1])))
+        problems.append((second, f"duplicate: block {rows.block[i]}, tx_index "
+                                f"{rows.tx_index[i]}, log_index {rows.log_index[i]} again "
+                                f"(first on {inp.line(first)})"))
+    _raise(inp, problems)
+    # candidates by hash of the text as written, confirmed on the normalised text
+    clash = np.flatnonzero(same_tx & (rows.tx_key[1:] != rows.tx_key[:-1]))[:MAX_PROBLEMS]
+    starts = np.flatnonzero(np.r_[True, ~same_tx])
+    keys = np.sort(rows.tx_key[starts])
+    twice = keys[1:][keys[1:] == keys[:-1]][:MAX_PROBLEMS]
+    pairs = [(int(i), int(i) + 1) for i in clash]
+    for key in twice:  # a transaction hash at two places (or two hashes with one key)
+        at = starts[rows.tx_key[starts] == key]
+        pairs += [(int(at[0]), int(p)) for p in at[1:]]
+    if not pairs:
+        return
+    hashes = text.at([p for pair in pairs for p in pair], rows.row)
+    for a, b in pairs[: len(clash)]:
+        if hashes[a] != hashes[b]:
+            problems.append((int(rows.row[b]), f"block {rows.block[b]}, tx_index "
+                             f"{rows.tx_index[b]} holds two transactions, {hashes[b]} and "
+                             f"{hashes[a]} (on {inp.line(int(rows.row[a]))})"))
+    for a, b in pairs[len(clash):]:
+        if hashes[a] == hashes[b]:
+            first, later = sorted((a, b), key=lambda p: int(rows.row[p]))
+            problems.append((int(rows.row[later]), f"transaction {hashes[a]} is at block "
+                             f"{rows.block[later]}, tx_index {rows.tx_index[later]}, but at "
+                             f"block {rows.block[first]}, tx_index {rows.tx_index[first]} on "
+                             f"{inp.line(int(rows.row[first]))}"))
+    _raise(inp, problems)
+
+
+def _causal_log_index(rows: _Rows) -> Ints:
+    """Within each transaction: rows paying into an address before rows paying out of it,
+    else in file order (a cycle keeps file order). ``rows`` are in file order."""
+    n = len(rows.row)
+    logi = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return logi
+    order = np.lexsort((rows.row, rows.tx_index, rows.block))
+    b, t = rows.block[order], rows.tx_index[order]
+    starts = np.flatnonzero(np.r_[True, (b[1:] != b[:-1]) | (t[1:] != t[:-1])])
+    ends = np.r_[starts[1:], n]
+    for a, z in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+        members = [int(i) for i in order[a:z]]
+        for rank, i in enumerate(_topological(members, rows.src, rows.dst)):
+            logi[i] = rank
+    return logi
+
+
+def _topological(members: list[int], src: Ints, dst: Ints) -> list[int]:
+    """``members`` (file order) so that a row paying into an address comes before a row paying
+    out of it; on a cycle, the first row left goes next."""
+    left, done = list(members), []
+    pending = Counter(int(dst[i]) for i in left)  # payments not yet placed, by receiver
+    while left:
+        ready = next((i for i in left
+                      if pending[int(src[i])] - (dst[i] == src[i]) == 0), left[0])
+        done.append(ready)
+        left.remove(ready)
+        pending[int(dst[ready])] -= 1
+    return done
