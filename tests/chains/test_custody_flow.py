@@ -4,6 +4,7 @@ Runs on the in-process chain and on anvil."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -97,8 +98,13 @@ def test_unbooked_outflow_is_a_critical_reconciliation_finding(setup) -> None:  
     signer = KeystoreSigner.open(tmp_path / "eth-hot.json", PASSWORD)
     chain_id, gas = chain.fee_params()
     thief = str(Account.create().address)
-    chain.send_raw(signer.sign_transfer(to=thief, value=10 * E, nonce=chain.nonce(signer.address),
-                                        gas_price=gas, chain_id=chain_id))
+    tx = chain.send_raw(signer.sign_transfer(to=thief, value=10 * E,
+                                             nonce=chain.nonce(signer.address),
+                                             gas_price=gas, chain_id=chain_id))
+    deadline = time.monotonic() + 30
+    while chain.receipt(tx) is None:  # a busy node mines a moment after accepting
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     (short,) = [f for f in custody.reconcile() if f.code == "wallet_short"]
     assert short.severity == "critical" and short.amount and short.amount >= 10 * E
 
