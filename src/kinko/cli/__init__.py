@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         customers,
         demo,
         ledger,
+        refunds,
         serve,
         trace,
         watch,

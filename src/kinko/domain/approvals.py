@@ -42,7 +42,7 @@ __all__ = [
     "signing_bytes",
 ]
 
-ProposalKind = Literal["sweep", "refill", "policy", "withdrawal", "breaker"]
+ProposalKind = Literal["sweep", "refill", "policy", "withdrawal", "breaker", "refund"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,165 @@
+"""``kinko refunds plan|show|override|execute``: refund an incident's customers in yen.
+
+``plan`` prints the summary (customers, total, price and how it was computed, total yen,
+rounding remainder, funds check) and writes ``plan.json`` and ``refunds.csv``; it exits 1
+when the funds check finds a shortfall (a finding, like a custody breach). ``execute``
+posts the plan; ``override`` puts paying a short plan to the approvers' quorum.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kinko.cli.app import app
+from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
+from kinko.domain.money import format_units
+from kinko.domain.refunds import PlanFile, parse_price
+from kinko.errors import BadInput
+from kinko.ports import SystemClock
+from kinko.services.incidents import Incidents
+from kinko.services.refunds import Refunds
+
+refunds_app = typer.Typer(help="Refund plans: who is paid how much, and is the money there.",
+                          no_args_is_help=True)
+app.add_typer(refunds_app, name="refunds")
+
+
+def _refunds(rt: Runtime) -> Refunds:
+    ledger = rt.ledger()
+    return Refunds(ledger, Incidents(rt.store(), SystemClock()), custody=rt.custody())
+
+
+def _yen(text: Any, currency: str) -> str:
+    value = str(text)
+    if value.lstrip("-").isdigit():
+        return f"{int(value):,} {currency}"
+    return f"{value} {currency}"
+
+
+def _summary(doc: dict[str, Any], rt: Runtime) -> list[list[str]]:
+    """The plan document as (field, value) rows, amounts grouped for reading."""
+    asset, ccy = str(doc["asset"]), str(doc["currency"])
+    price = doc["price"]
+    if price["method"] == "vwap":
+        how = (f"VWAP of {price['trades']} trades in {price['trades_file']} over "
+               f"[{price['from']}, {price['to']}): Σp·v {price['sum_price_volume']} / "
+               f"Σv {price['sum_volume']} = {price['vwap_exact']}, rounded half-up to "
+               f"{price.get('places', 3)} places")
+    else:
+        how = "fixed"
+    funds = doc["funds"]
+    verdict = ("funds confirmed" if funds["confirmed"] else
+               f"SHORT by {_yen(funds['shortfall_yen'], ccy)}")
+    units = int(doc["total_units"])
+    return [
+        ["plan", str(doc["plan_id"])],
+        ["incident", str(doc["incident"])],
+        ["snapshot", f"{doc['snapshot']} ({doc.get('snapshot_source', '')})"],
+        ["customers", f"{int(doc['customers']):,}"],
+        ["total units", f"{format_units(units, rt.assets[asset], group=True)} {asset} "
+                        f"({units} minor units)"],
+        ["price", f"{price['value']} {ccy}/{asset}"],
+        ["price computed", how],
+        ["rounding", f"{doc['rounding']} per customer, to whole {ccy}"],
+        ["total refund", _yen(doc["total_yen"], ccy)],
+        ["exact total", _yen(doc["exact_total_yen"], ccy)],
+        ["remainder", f"{_yen(doc['remainder_yen'], ccy)} (exact total − Σ rounded)"],
+        ["zero refunds", str(doc.get("zero_refunds", ""))],
+        ["bank", _yen(funds["bank_yen"], ccy)],
+        ["customers' yen", _yen(funds["customers_yen"], ccy)],
+        ["available", f"{_yen(funds['available_yen'], ccy)} (bank − customers' yen, "
+                      f"{funds['as_of']})"],
+        ["required", _yen(funds["required_yen"], ccy)],
+        ["funds check", verdict],
+    ]
+
+
+@refunds_app.command("plan")
+def refunds_plan(
+    ctx: typer.Context,
+    incident: str = typer.Argument(..., help="Incident id (kinko incidents list)."),
+    asset: str = typer.Option(..., "--asset", help="The stolen asset whose holders are "
+                              "refunded, e.g. XEM."),
+    price: str = typer.Option(None, "--price", help="Fixed reference price per whole unit "
+                              "(e.g. 88.549)."),
+    vwap: Path = typer.Option(None, "--vwap", help="Trades CSV (time,price,amount) whose "
+                              "volume-weighted average over --from/--to is the price."),
+    start: str = typer.Option(None, "--from", help="VWAP window start (inclusive), ISO 8601 "
+                              "with a zone."),
+    end: str = typer.Option(None, "--to", help="VWAP window end (exclusive)."),
+    currency: str = typer.Option("JPY", "--currency", help="Refund currency."),
+    rounding: str = typer.Option("floor", "--rounding", help="Per customer: floor or "
+                                 "half-up."),
+    out: Path = typer.Option(..., "--out", help="Folder for plan.json and refunds.csv."),
+    fmt: str = format_option(),
+) -> None:
+    """Plan the refunds: customers at the snapshot, price, yen per customer, funds check."""
+    rt = runtime(ctx)
+    if vwap is None and (start is not None or end is not None):
+        raise BadInput("--from and --to go with --vwap")
+    window = None
+    if vwap is not None:
+        if start is None or end is None:
+            raise BadInput("--vwap needs its window: --from T1 --to T2")
+        window = (parse_time(start), parse_time(end))
+    fixed: Decimal | None = parse_price(price) if price is not None else None
+    service = _refunds(rt)
+    plan = service.plan(incident, asset.upper(), price=fixed, trades=vwap, window=window,
+                        currency=currency.upper(), rounding=rounding)  # type: ignore[arg-type]
+    files = service.write_plan(plan, out)
+    emit(["field", "value"], _summary(files.document, rt), fmt, title="refund plan")
+    if fmt == "table":
+        print(f"wrote {files.plan_json} and {files.refunds_csv}")
+    if not plan.funds.confirmed:
+        raise typer.Exit(1)
+
+
+@refunds_app.command("show")
+def refunds_show(ctx: typer.Context,
+                 folder: Path = typer.Argument(..., help="The plan's folder."),
+                 fmt: str = format_option()) -> None:
+    """Show a written plan after checking plan.json and refunds.csv against each other."""
+    rt = runtime(ctx)
+    plan: PlanFile = _refunds(rt).read_plan(folder)
+    emit(["field", "value"], _summary(plan.document, rt), fmt, title="refund plan (verified)")
+
+
+@refunds_app.command("override")
+def refunds_override(ctx: typer.Context,
+                     folder: Path = typer.Argument(..., help="The plan's folder."),
+                     by: str = typer.Option(..., "--by", help="Your name (the proposer).")
+                     ) -> None:
+    """Propose paying a plan despite a funds shortfall; the approvers' quorum decides."""
+    view = _refunds(runtime(ctx)).propose_override(folder, by)
+    print(f"{view.proposal.id}: override of refund plan {view.proposal.payload['plan_id']} "
+          f"proposed (shortfall {view.proposal.payload['shortfall']} "
+          f"{view.proposal.payload['currency']}); it needs {view.quorum} approvals "
+          "(`kinko proposals approve`)")
+
+
+@refunds_app.command("execute")
+def refunds_execute(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="The plan's folder."),
+    override: str = typer.Option(None, "--override", help="An approved refund proposal that "
+                                 "allows paying despite a funds shortfall."),
+    batch_size: int = typer.Option(5000, "--batch-size", help="Refunds per ledger batch."),
+) -> None:
+    """Post every refund as an idempotent ledger entry; rerun to complete a stopped run."""
+    service = _refunds(runtime(ctx))
+    with Progress(TextColumn("posting refunds"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("refunds", total=None)
+        report = service.execute(folder, override_proposal=override, batch_size=batch_size,
+                                 progress=lambda done, total: bar.update(
+                                     task, completed=done, total=total))
+    print(f"refund plan {report.plan_id}: {report.customers:,} customers, {report.posted:,} "
+          f"posted, {report.replayed:,} already posted, {report.batches} batches in "
+          f"{report.seconds:.1f} s; {report.total_yen:,} in total"
+          + (f" (override {report.override})" if report.override else ""))
+

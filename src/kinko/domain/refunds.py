@@ -1,0 +1,624 @@
+"""Refund plans: who is refunded how much, at which price, and whether the money is there.
+
+After a theft the customers are still owed the stolen coins (the ledger keeps their
+balances whole, the loss sits on ``loss:<incident>``). A refund settles that claim in yen:
+every customer who held the asset at the incident *snapshot* (the ledger as it stood at the
+first alert) is paid ``units × price / 10^decimals`` yen, rounded by a stated rule::
+
+    customer C1 held 1,520.250001 XEM = 1_520_250_001 micro-XEM, price 88.549 JPY/XEM
+    exact refund = 1_520_250_001 × 88.549 / 10^6 = 134,616.617338549 JPY
+    floor → 134,616 JPY        half-up → 134,617 JPY
+
+Everything is exact: amounts are integers of minor units, prices are :class:`~decimal.Decimal`
+read from digit strings (never a float), products and quotients are integer arithmetic on
+the price's exact ratio. The plan's *remainder* is the exact total (Σ units × price, one
+division) minus the sum of the rounded refunds: what floor rounding keeps back (positive) or
+half-up rounding pays beyond the exact value (may be negative), as an exact decimal.
+
+The reference price is fixed (``88.549``) or the volume-weighted average price of a trades
+file over a window ``[from, to)``: VWAP = Σ price·amount / Σ amount over the trades in the
+window, computed exactly, then rounded half-up to 3 decimal places (:data:`PRICE_PLACES`),
+the way Coincheck's 88.549 JPY/XEM is stated. The exact Σp·v, Σv, the trade count and the
+exact VWAP are kept so the price can be recomputed by anyone. A trades file is CSV with a
+header naming at least ``time,price,amount`` (other columns are ignored)::
+
+    time,price,amount,venue
+    2018-01-26T00:00:00+09:00,88.40,1500,zaif
+    2018-01-26T00:05:00+09:00,88.70,500.5,zaif
+
+time: ISO 8601 with a zone; price: yen per whole unit; amount: whole units. Problems are
+reported as ``file:line: what``.
+
+The *funds check* compares the total with the yen the exchange holds beyond what it owes
+customers in yen: ``available = Σ bank:* JPY − Σ customer:* JPY``; "funds confirmed" when
+available ≥ total, else the exact shortfall.
+
+A plan is written as ``plan.json`` (:data:`PLAN_FORMAT`, see :func:`plan_document`) and
+``refunds.csv`` (``customer,units,amount,refund_jpy``); ``plan_id`` is a digest of the
+document's refunds (which include the CSV's SHA-256), so an edit to either file is detected
+and the same refunds planned twice have the same id (:func:`plan_digest`).
+Nothing here reads a file, a database or a clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from math import gcd
+from typing import Any, Literal, NamedTuple
+
+from kinko.domain.ledger import Posting, format_timestamp
+from kinko.domain.money import Asset, format_units
+from kinko.errors import BadInput, InputFileError, InvalidAmount
+
+__all__ = [
+    "PLAN_FORMAT",
+    "PRICE_PLACES",
+    "ROUNDINGS",
+    "FundsCheck",
+    "PlanFile",
+    "PriceBasis",
+    "RefundPlan",
+    "Rounding",
+    "Trade",
+    "Vwap",
+    "build_plan",
+    "compute_vwap",
+    "decimal_text",
+    "parse_plan_document",
+    "parse_price",
+    "parse_refunds_csv",
+    "parse_trades",
+    "plan_digest",
+    "plan_document",
+    "refund_amounts",
+    "refund_keys",
+    "refund_postings",
+    "refund_ratio",
+    "refunds_csv",
+    "round_half_up",
+]
+
+PLAN_FORMAT = "kinko-refund-plan-v1"
+PRICE_PLACES = 3  # a VWAP is stated like Coincheck's 88.549 JPY/XEM
+Rounding = Literal["floor", "half-up"]
+ROUNDINGS: tuple[Rounding, ...] = ("floor", "half-up")
+TRADE_COLUMNS = ("time", "price", "amount")
+MAX_PROBLEMS = 20
+
+_DECIMAL = re.compile(r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")  # ASCII digits, no sign, no exponent
+
+
+# ---------------------------------------------------------------------------- numbers
+
+
+def _positive_decimal(text: str, what: str) -> Decimal:
+    """Exact decimal from digit text; refuse signs, exponents, NaN, infinities and zero."""
+    raw = text.strip()
+    if raw.startswith("-") and _DECIMAL.match(raw[1:]):
+        raise InvalidAmount(f"{what} {raw} must be above 0", text=text)
+    if not _DECIMAL.match(raw):
+        raise InvalidAmount(f"{what} {raw!r} is not a plain decimal number (digits, one "
+                            "optional '.', no exponent or separators)", text=text)
+    value = Decimal(raw)  # the constructor is exact whatever the context's precision
+    if value <= 0:
+        raise InvalidAmount(f"{what} {raw} must be above 0", text=text)
+    return value
+
+
+def parse_price(text: str) -> Decimal:
+    """A reference price in yen per whole unit, exactly: ``"88.549"`` → ``Decimal('88.549')``."""
+    return _positive_decimal(text, "price")
+
+
+def round_half_up(value: Fraction, places: int) -> Decimal:
+    """``value`` rounded to ``places`` decimals, halves away from zero, as an exact Decimal."""
+    scale = 10**places
+    n = abs(value.numerator) * scale * 2 + value.denominator
+    rounded = n // (2 * value.denominator)
+    sign = "-" if value < 0 and rounded else ""
+    return Decimal(f"{sign}{rounded}E-{places}")
+
+
+def _fixed(n: int, places: int) -> str:
+    sign = "-" if n < 0 else ""
+    whole, frac = divmod(abs(n), 10**places)
+    return f"{sign}{whole}.{str(frac).rjust(places, '0')}" if places else f"{sign}{whole}"
+
+
+def decimal_text(value: Fraction) -> str:
+    """Exact text of a rational: the shortest exact decimal (``"-0.5"``) when it has one,
+    else the reduced fraction ``"numerator/denominator"`` (a VWAP such as 265.1/3)."""
+    d = value.denominator
+    twos = fives = 0
+    while d % 2 == 0:
+        d //= 2
+        twos += 1
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    if d != 1:
+        return f"{value.numerator}/{value.denominator}"
+    places = max(twos, fives)
+    return _fixed(value.numerator * 10**places // value.denominator, places)
+
+
+def _decimal_of(value: Fraction) -> Decimal:
+    """A terminating rational as an exact Decimal (callers guarantee it terminates)."""
+    return Decimal(decimal_text(value))
+
+
+# ---------------------------------------------------------------------------- trades
+
+
+class Trade(NamedTuple):
+    line: int
+    time: datetime
+    price: Decimal  # yen per whole unit
+    amount: Decimal  # whole units
+
+
+def _parse_time(text: str) -> datetime:
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"time {raw!r} is not ISO 8601 (2018-01-26T00:02:00+09:00)") from None
+    if value.tzinfo is None:
+        raise ValueError(f"time {raw!r} has no zone (add +09:00 or Z)")
+    return value
+
+
+def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
+    """Every trade of a trades CSV; raise :class:`InputFileError` listing each bad line."""
+    reader = csv.reader(lines)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise InputFileError(f"{name}:1: the trades file is empty; expected a header "
+                             f"{','.join(TRADE_COLUMNS)}", file=name) from None
+    except csv.Error as exc:
+        raise InputFileError(f"{name}:1: {exc}", file=name) from None
+    missing = [c for c in TRADE_COLUMNS if c not in header]
+    if missing:
+        raise InputFileError(f"{name}:1: the header lacks column(s) {', '.join(missing)} "
+                             f"(found: {','.join(header) or 'nothing'})", file=name)
+    at = {c: header.index(c) for c in TRADE_COLUMNS}
+    trades: list[Trade] = []
+    problems: list[str] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue  # blank lines carry no trade
+            if len(row) < len(header):
+                problems.append(f"{name}:{line}: {len(row)} fields, the header has "
+                                f"{len(header)}")
+            else:
+                try:
+                    trades.append(Trade(line, _parse_time(row[at["time"]]),
+                                        _positive_decimal(row[at["price"]], "price"),
+                                        _positive_decimal(row[at["amount"]], "amount")))
+                except (ValueError, InvalidAmount) as exc:
+                    text = exc.message if isinstance(exc, InvalidAmount) else str(exc)
+                    problems.append(f"{name}:{line}: {text}")
+            if len(problems) >= MAX_PROBLEMS:
+                problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
+                break
+    except csv.Error as exc:
+        problems.append(f"{name}:{reader.line_num}: {exc}")
+    if problems:
+        raise InputFileError(f"{name}: {len(problems)} problem(s) in the trades file; nothing "
+                             f"was planned (first: {problems[0]})", problems, file=name)
+    if not trades:
+        raise InputFileError(f"{name}:2: the trades file has a header but no trades",
+                             file=name)
+    return trades
+
+
+@dataclass(frozen=True)
+class Vwap:
+    """How a VWAP reference price was computed, with everything needed to recompute it."""
+
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+    trades: int
+    sum_price_volume: Decimal  # Σ price × amount, exact
+    sum_volume: Decimal  # Σ amount, exact
+    exact: Fraction  # Σp·v / Σv
+    price: Decimal  # exact rounded half-up to PRICE_PLACES
+
+
+def _exact_sum(terms: Iterable[tuple[int, int]]) -> Fraction:
+    """Σ n·10^e exactly, summing integers per exponent (no rational per term)."""
+    by_exp: dict[int, int] = {}
+    for n, e in terms:
+        by_exp[e] = by_exp.get(e, 0) + n
+    if not by_exp:
+        return Fraction(0)
+    low = min(by_exp)
+    total = sum(n * 10 ** (e - low) for e, n in by_exp.items())
+    return Fraction(total, 10**-low) if low < 0 else Fraction(total * 10**low)
+
+
+def _digits(d: Decimal) -> tuple[int, int]:
+    sign, digits, exp = d.as_tuple()
+    n = int("".join(map(str, digits)) or "0")
+    return (-n if sign else n), int(exp)
+
+
+def compute_vwap(trades: Sequence[Trade], start: datetime, end: datetime, *,
+                 name: str = "trades") -> Vwap:
+    """The volume-weighted average price of the trades with ``start <= time < end``."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BadInput("the VWAP window needs times with a zone")
+    if not start < end:
+        raise BadInput(f"the VWAP window [{start.isoformat()}, {end.isoformat()}) is empty: "
+                       "--from must be before --to")
+    inside = [t for t in trades if start <= t.time < end]
+    if not inside:
+        first = min(t.time for t in trades).isoformat() if trades else "-"
+        last = max(t.time for t in trades).isoformat() if trades else "-"
+        raise BadInput(f"{name}: no trades in the window [{start.isoformat()}, "
+                       f"{end.isoformat()}) (the file's trades run from {first} to {last})",
+                       file=name)
+    pv_terms = []
+    v_terms = []
+    for t in inside:
+        pn, pe = _digits(t.price)
+        vn, ve = _digits(t.amount)
+        pv_terms.append((pn * vn, pe + ve))
+        v_terms.append((vn, ve))
+    pv = _exact_sum(pv_terms)
+    v = _exact_sum(v_terms)
+    exact = pv / v
+    price = round_half_up(exact, PRICE_PLACES)
+    if price <= 0:
+        raise InvalidAmount(f"{name}: the VWAP {decimal_text(exact)} rounds to {price}; a "
+                            "reference price must be above 0")
+    return Vwap(start, end, len(inside), _decimal_of(pv), _decimal_of(v), exact, price)
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+
+def refund_ratio(price: Decimal, decimals: int, currency_decimals: int = 0) -> tuple[int, int]:
+    """(num, den) with refund in currency minor units = units × num / den, reduced.
+
+    ``units`` are minor units of the asset (10^-decimals of a whole unit), ``price`` is
+    currency per whole unit, the result is in currency minor units (yen: 10^0)."""
+    if not price.is_finite() or price <= 0:
+        raise InvalidAmount(f"price {price} must be above 0")
+    pn, pd = price.as_integer_ratio()
+    num = pn * 10**currency_decimals
+    den = pd * 10**decimals
+    g = gcd(num, den)
+    return num // g, den // g
+
+
+def refund_amounts(units: Sequence[int], num: int, den: int, rounding: Rounding) -> list[int]:
+    """Each ``u × num / den`` rounded by ``rounding``: one integer operation per customer."""
+    if rounding == "floor":
+        return [u * num // den for u in units]
+    if rounding == "half-up":  # floor(x + 1/2) = floor((2·u·num + den) / (2·den))
+        num2, den2 = 2 * num, 2 * den
+        return [(u * num2 + den) // den2 for u in units]
+    raise BadInput(f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
+
+
+# ---------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class FundsCheck:
+    """Yen the exchange holds beyond its customers' yen, against the refunds' total."""
+
+    bank: int  # Σ bank:* in currency minor units
+    customers: int  # Σ customer:* (what customers are owed in the currency)
+    required: int  # the plan's total
+
+    @property
+    def available(self) -> int:
+        return self.bank - self.customers
+
+    @property
+    def confirmed(self) -> bool:
+        return self.available >= self.required
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.required - self.available)
+
+
+@dataclass(frozen=True)
+class PriceBasis:
+    """The reference price and how it was obtained."""
+
+    value: Decimal
+    method: Literal["fixed", "vwap"]
+    trades_file: str | None = None
+    vwap: Vwap | None = None
+
+
+@dataclass(frozen=True)
+class RefundPlan:
+    """Per-customer refunds of one asset for one incident; built by :func:`build_plan`.
+
+    The per-customer columns are parallel tuples (customer id, units, refund) rather than a
+    record per customer: 260,000 of them are built, written and read back in well under a
+    second that way."""
+
+    incident: str
+    asset: Asset
+    currency: Asset
+    rounding: Rounding
+    snapshot: datetime
+    snapshot_source: str  # "alert A-1" or "incident opened"
+    price: PriceBasis
+    funds: FundsCheck
+    funds_as_of: datetime
+    customers: tuple[str, ...] = field(repr=False)
+    units: tuple[int, ...] = field(repr=False)
+    refunds: tuple[int, ...] = field(repr=False)
+    total_units: int
+    total_refund: int
+    exact_total: Fraction
+    zero_refunds: int
+
+    @property
+    def remainder(self) -> Fraction:
+        """Exact total minus the sum of rounded refunds."""
+        return self.exact_total - self.total_refund
+
+
+def build_plan(*, incident: str, asset: Asset, currency: Asset, rounding: Rounding,
+               snapshot: datetime, snapshot_source: str, price: PriceBasis,
+               holdings: Sequence[tuple[str, int]], bank: int, customers_owed: int,
+               funds_as_of: datetime) -> RefundPlan:
+    """The plan for ``holdings`` (customer id, minor units > 0) at ``price``."""
+    if rounding not in ROUNDINGS:
+        raise BadInput(f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
+    if asset.symbol == currency.symbol:
+        raise BadInput(f"{asset.symbol} cannot be refunded in {currency.symbol} itself")
+    num, den = refund_ratio(price.value, asset.decimals, currency.decimals)
+    ids = tuple(c for c, _ in holdings)
+    units = tuple(u for _, u in holdings)
+    if any(u <= 0 for u in units):
+        raise BadInput("a refund plan holds only customers with a positive balance")
+    refunds = tuple(refund_amounts(units, num, den, rounding))
+    total_units = sum(units)
+    total = sum(refunds)
+    return RefundPlan(
+        incident=incident, asset=asset, currency=currency, rounding=rounding,
+        snapshot=snapshot, snapshot_source=snapshot_source, price=price,
+        funds=FundsCheck(bank, customers_owed, total), funds_as_of=funds_as_of,
+        customers=ids, units=units, refunds=refunds, total_units=total_units,
+        total_refund=total, exact_total=Fraction(total_units * num, den),
+        zero_refunds=refunds.count(0))
+
+
+def _csv_refund_column(currency: str) -> str:
+    return f"refund_{currency.lower()}"
+
+
+def refunds_csv(plan: RefundPlan) -> bytes:
+    """``customer,units,amount,refund_jpy``: one line per customer, in plan order.
+
+    Customer ids are account names (letters, digits and ``._@+:-``), never quoted."""
+    asset = plan.asset
+    lines = [f"customer,units,amount,{_csv_refund_column(plan.currency.symbol)}"]
+    lines.extend(f"{c},{u},{format_units(u, asset)},{r}"
+                 for c, u, r in zip(plan.customers, plan.units, plan.refunds, strict=True))
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+def _text_time(value: datetime | None) -> str | None:
+    return None if value is None else format_timestamp(value)
+
+
+def plan_digest(document: dict[str, Any]) -> str:
+    """``RP-`` and 24 hex digits of SHA-256 over the canonical JSON of the document without
+    ``plan_id`` and ``funds``: any edit to who is paid what (incident, asset, snapshot,
+    price, rounding, totals, the CSV's digest) changes it, while planning the same refunds
+    again (after adding funds, say) gives the same id, hence the same idempotency keys, so
+    two runs of one refund can never both pay. The funds section is checked for internal
+    consistency instead, and execution checks the funds again against the live ledger."""
+    body = {k: v for k, v in document.items() if k not in ("plan_id", "funds")}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "RP-" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def plan_document(plan: RefundPlan, csv_sha256: str) -> dict[str, Any]:
+    """``plan.json``'s content. Amounts are strings of integers (minor units; yen) or exact
+    decimals, so no reader ever rounds them through a float."""
+    p = plan.price
+    v = p.vwap
+    funds = plan.funds
+    doc: dict[str, Any] = {
+        "format": PLAN_FORMAT,
+        "plan_id": "",
+        "incident": plan.incident,
+        "asset": plan.asset.symbol,
+        "decimals": plan.asset.decimals,
+        "currency": plan.currency.symbol,
+        "currency_decimals": plan.currency.decimals,
+        "rounding": plan.rounding,
+        "snapshot": format_timestamp(plan.snapshot),
+        "snapshot_source": plan.snapshot_source,
+        "price": {
+            "value": format(p.value, "f"),
+            "method": p.method,
+            "places": PRICE_PLACES if v is not None else None,
+            "trades_file": p.trades_file,
+            "from": _text_time(v.start if v else None),
+            "to": _text_time(v.end if v else None),
+            "trades": v.trades if v else None,
+            "sum_price_volume": format(v.sum_price_volume, "f") if v else None,
+            "sum_volume": format(v.sum_volume, "f") if v else None,
+            "vwap_exact": decimal_text(v.exact) if v else None,
+        },
+        "customers": len(plan.customers),
+        "total_units": str(plan.total_units),
+        "total_amount": format_units(plan.total_units, plan.asset),
+        "total_yen": str(plan.total_refund),
+        "exact_total_yen": decimal_text(plan.exact_total),
+        "remainder_yen": decimal_text(plan.remainder),
+        "zero_refunds": plan.zero_refunds,
+        "funds": {
+            "as_of": format_timestamp(plan.funds_as_of),
+            "bank_yen": str(funds.bank),
+            "customers_yen": str(funds.customers),
+            "available_yen": str(funds.available),
+            "required_yen": str(funds.required),
+            "confirmed": funds.confirmed,
+            "shortfall_yen": str(funds.shortfall),
+        },
+        "refunds_csv_sha256": csv_sha256,
+    }
+    doc["plan_id"] = plan_digest(doc)
+    return doc
+
+
+# ---------------------------------------------------------------------------- reading back
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """A written plan read back and checked: what ``execute`` needs."""
+
+    document: dict[str, Any] = field(repr=False)
+    plan_id: str
+    incident: str
+    asset: str
+    currency: str
+    price: Decimal
+    confirmed: bool
+    customers: tuple[str, ...] = field(repr=False)
+    units: tuple[int, ...] = field(repr=False)
+    refunds: tuple[int, ...] = field(repr=False)
+
+    @property
+    def total_refund(self) -> int:
+        return int(self.document["total_yen"])
+
+    @property
+    def shortfall(self) -> int:
+        return int(self.document["funds"]["shortfall_yen"])
+
+
+def parse_plan_document(document: Any, where: str) -> dict[str, Any]:
+    """Check ``plan.json``'s shape and that its ``plan_id`` still matches its content."""
+    if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
+        raise InputFileError(f"{where}: not a kinko refund plan (format must be "
+                             f"{PLAN_FORMAT!r})", file=where)
+    needed = ("plan_id", "incident", "asset", "currency", "price", "customers", "total_units",
+              "total_yen", "funds", "refunds_csv_sha256")
+    missing = [k for k in needed if k not in document]
+    if missing:
+        raise InputFileError(f"{where}: missing field(s) {', '.join(missing)}", file=where)
+    if plan_digest(document) != document["plan_id"]:
+        raise InputFileError(f"{where}: the plan was altered after it was written: its content "
+                             f"no longer matches its plan_id {document['plan_id']}", file=where)
+    funds = document["funds"]
+    try:
+        check = FundsCheck(int(funds["bank_yen"]), int(funds["customers_yen"]),
+                           int(funds["required_yen"]))
+        consistent = (str(check.available), check.confirmed, str(check.shortfall),
+                      str(check.required)) == (str(funds["available_yen"]), funds["confirmed"],
+                                               str(funds["shortfall_yen"]),
+                                               str(document["total_yen"]))
+    except (KeyError, TypeError, ValueError):
+        consistent = False
+    if not consistent:
+        raise InputFileError(f"{where}: the funds check does not add up (available = bank − "
+                             "customers' yen, confirmed when available ≥ required = the "
+                             "plan's total): it was altered", file=where)
+    return document
+
+
+def parse_refunds_csv(data: bytes, name: str, document: dict[str, Any],
+                      asset: Asset) -> PlanFile:
+    """The refunds CSV of ``document`` (already digest-checked): every line parsed, and its
+    count and totals compared with the plan's."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise InputFileError(f"{name}: not UTF-8 text", file=name) from None
+    lines = text.split("\n")
+    header = f"customer,units,amount,{_csv_refund_column(str(document['currency']))}"
+    if not lines or lines[0] != header:
+        raise InputFileError(f"{name}:1: expected the header {header}", file=name)
+    if lines[-1] == "":
+        lines.pop()
+    price = Decimal(str(document["price"]["value"]))
+    rounding = document.get("rounding")
+    if rounding not in ROUNDINGS:
+        raise InputFileError(f"{name}: the plan's rounding {rounding!r} is unknown", file=name)
+    num, den = refund_ratio(price, asset.decimals, int(document.get("currency_decimals", 0)))
+    customers: list[str] = []
+    units: list[int] = []
+    refunds: list[int] = []
+    for i, line in enumerate(lines[1:], start=2):
+        parts = line.split(",")
+        try:
+            if len(parts) != 4:
+                raise ValueError(f"{len(parts)} fields, expected 4")
+            u, r = int(parts[1]), int(parts[3])
+            if u <= 0 or format_units(u, asset) != parts[2]:
+                raise ValueError(f"units {parts[1]} and amount {parts[2]} do not agree")
+            (expected,) = refund_amounts((u,), num, den, rounding)
+            if r != expected:
+                raise ValueError(f"refund {r} is not {parts[2]} × {price} rounded {rounding} "
+                                 f"({expected})")
+        except ValueError as exc:
+            raise InputFileError(f"{name}:{i}: {exc}", file=name) from None
+        customers.append(parts[0])
+        units.append(u)
+        refunds.append(r)
+    if (len(customers), str(sum(units)), str(sum(refunds))) != (
+            int(document["customers"]), str(document["total_units"]),
+            str(document["total_yen"])):
+        raise InputFileError(f"{name}: {len(customers)} customers, {sum(units)} units and "
+                             f"{sum(refunds)} {document['currency']} do not match the plan",
+                             file=name)
+    if len(set(customers)) != len(customers):
+        raise InputFileError(f"{name}: a customer appears twice", file=name)
+    return PlanFile(document, str(document["plan_id"]), str(document["incident"]),
+                    str(document["asset"]), str(document["currency"]),
+                    price, document["funds"]["confirmed"] is True,
+                    tuple(customers), tuple(units), tuple(refunds))
+
+
+# ---------------------------------------------------------------------------- postings
+
+
+def refund_keys(plan_id: str, customers: Iterable[str]) -> list[str]:
+    """The idempotency key of each customer's refund entry: ``refund:<plan_id>:<customer>``."""
+    return [f"refund:{plan_id}:{c}" for c in customers]
+
+
+def refund_postings(incident: str, asset: str, currency: str, customer: str, units: int,
+                    refund: int) -> tuple[Posting, ...]:
+    """One customer's refund: the coin claim is settled against the incident's loss, and
+    yen are credited to the customer out of the exchange's own funds::
+
+        customer:C1  XEM  +units     (debit: the exchange no longer owes the XEM)
+        loss:INC-1   XEM  -units     (credit: that part of the loss is made good)
+        own          JPY  +refund    (debit: the exchange's own funds pay)
+        customer:C1  JPY  -refund    (credit: the exchange owes the customer the yen)
+
+    A zero-yen refund (a dust balance rounded down) settles the claim with the first two."""
+    account = f"customer:{customer}"
+    legs: tuple[Posting, ...] = (Posting(account, asset, units),
+                                 Posting(f"loss:{incident}", asset, -units))
+    if refund:
+        legs += (Posting("own", currency, refund), Posting(account, currency, -refund))
+    return legs
