@@ -95,7 +95,7 @@ class Incidents:
             row = tables.incident(incident_id)
             if row is None:
                 raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id)
-            alerts = [a for a in tables.alerts() if a["incident"] == incident_id]
+            alerts = tables.alerts(incident=incident_id, limit=None)
             events = tables.events(incident_id)
         return IncidentView(row, alerts, events)
 

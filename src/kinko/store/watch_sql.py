@@ -108,15 +108,20 @@ class SqlWatch:
         return None if row is None else _out(row)
 
     def alerts(self, *, state: str | None = None, kind: str | None = None,
-               wallet: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+               wallet: str | None = None, incident: str | None = None,
+               limit: int | None = 1000) -> list[dict[str, Any]]:
         q = select(s.alerts)
+        if incident is not None:
+            q = q.where(s.alerts.c.incident == incident)
         if state is not None:
             q = q.where(s.alerts.c.state == state)
         if kind is not None:
             q = q.where(s.alerts.c.kind == kind)
         if wallet is not None:
             q = q.where(s.alerts.c.wallet == wallet)
-        q = q.order_by(s.alerts.c.raised_us, s.alerts.c.id).limit(limit)
+        q = q.order_by(s.alerts.c.raised_us, s.alerts.c.id)
+        if limit is not None:
+            q = q.limit(limit)
         return [_out(r) for r in self.conn.execute(q)]
 
     def put_alert(self, row: dict[str, Any]) -> str:
