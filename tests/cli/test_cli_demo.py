@@ -44,6 +44,14 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert summary["conservation"]["holds"] is True
     assert summary["totals"]["seeded"] == 523_000_000 * 10**6
     assert 0 < summary["totals"]["absorbed"] < summary["totals"]["seeded"]
+    # act 8: the 2018 exchange's refund plan, short of yen until its own yen are recorded
+    short = json.loads((tmp_path / "d" / "refunds-2018-unfunded" / "plan.json").read_text())
+    funded = json.loads((tmp_path / "d" / "refunds-2018" / "plan.json").read_text())
+    assert short["price"]["value"] == funded["price"]["value"] == "88.549"
+    assert short["customers"] == funded["customers"] == 300
+    assert short["funds"]["confirmed"] is False and funded["funds"]["confirmed"] is True
+    assert short["funds"]["shortfall_yen"] == short["total_yen"]
+    assert "funds confirmed" in out and "SHORT by" in out
     blacklist = (tmp_path / "d" / "trace" / "blacklist.yaml").read_text()
     assert blacklist.count("- address:") == 7 and "category: black_list" in blacklist
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")

@@ -4,6 +4,7 @@ screened withdrawals, and the Coincheck theft replayed against the 2018 setup an
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -18,15 +19,18 @@ from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
 from kinko.cli.runtime import Runtime, emit, runtime
 from kinko.domain.labels import tagpack_text
+from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
+from kinko.domain.refunds import decimal_text
 from kinko.errors import BadInput
 from kinko.ports import SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
 from kinko.render.trace import write_blacklist, write_trace
-from kinko.services.demo import PRICES, run_2018, run_demo, trace_demo
+from kinko.services.demo import OWN_JPY, PRICES, run_2018, run_demo, trace_demo
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
+from kinko.services.refunds import Refunds
 from kinko.services.replay import COINCHECK, ReplayRun
 from kinko.store import open_store, upgrade
 
@@ -64,6 +68,8 @@ def demo(
         for stale in (path, path.with_name(path.name + "-wal"),
                       path.with_name(path.name + "-shm")):
             stale.unlink(missing_ok=True)
+    for owned in ("trace", "refunds-2018", "refunds-2018-unfunded", "fsa"):
+        shutil.rmtree(folder / owned, ignore_errors=True)  # outputs of an earlier run
     chain = EvmChain.in_process()
     xem = _xem_token(chain)
     rt.settings = replace(rt.settings, assets=(*rt.settings.assets, xem))
@@ -125,12 +131,16 @@ def demo(
           for label, v in result.withdrawals], "table", right=("ETH",))
     print(f"   breaker tripped for: {', '.join(result.tripped) or 'none'} (only a quorum "
           "resets it: `kinko breaker reset ETH`)\n")
-    old, chain2018, xem2018 = _run_2018(db2018, result.csv_path, signer, THIEF,
-                                        rt.settings.import_batch_size)
-    _replay_table(rt, old, result.replay)
-    _timeline(rt, result.replay.incident)
-    written = _write_replay(folder, old, result.replay)
-    _trace_act(rt, folder, chain2018, xem2018, old)
+    old, chain2018, xem2018, ledger2018 = _run_2018(db2018, result.csv_path, signer, THIEF,
+                                                    rt.settings.import_batch_size)
+    try:
+        _replay_table(rt, old, result.replay)
+        _timeline(rt, result.replay.incident)
+        written = _write_replay(folder, old, result.replay)
+        _trace_act(rt, folder, chain2018, xem2018, old)
+        _refund_act(rt, folder, ledger2018, old)
+    finally:
+        ledger2018.store.close()
     verify = result.verify
     print(f"ledger verify: {'OK' if verify.ok else 'FAILED'} ({verify.entries} entries, "
           f"head {verify.head[1][:16]}…)")
@@ -154,25 +164,65 @@ def _xem_token(chain: EvmChain) -> Asset:
 
 
 def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreSigner,
-              batch_size: int) -> tuple[ReplayRun, EvmChain, Asset]:
-    """The same customers and thief in Coincheck's setup, on a chain of its own."""
+              batch_size: int) -> tuple[ReplayRun, EvmChain, Asset, Ledger]:
+    """The same customers and thief in Coincheck's setup, on a chain of its own (the
+    caller closes the ledger's store)."""
     chain = EvmChain.in_process()
     xem = _xem_token(chain)
     store = open_store(f"sqlite:///{db}", sqlite_synchronous="NORMAL")
-    try:
-        upgrade(store)
-        ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
-        ledger.sync_assets()
-        with progress_bar("2018 setup: importing") as bar:
-            task = bar.add_task("import", total=None)
-            run, _seconds = run_2018(
-                ledger, csv_path, chain, signer, thief.address,
-                lambda to, amount: fund_token(chain, str(xem.token), to, amount),
-                batch_size=batch_size,
-                progress=lambda d, t: bar.update(task, completed=d, total=t))
-    finally:
-        store.close()
-    return run, chain, xem
+    upgrade(store)
+    ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
+    ledger.sync_assets()
+    with progress_bar("2018 setup: importing") as bar:
+        task = bar.add_task("import", total=None)
+        run, _seconds = run_2018(
+            ledger, csv_path, chain, signer, thief.address,
+            lambda to, amount: fund_token(chain, str(xem.token), to, amount),
+            batch_size=batch_size,
+            progress=lambda d, t: bar.update(task, completed=d, total=t))
+    return run, chain, xem, ledger
+
+
+def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tuple[str, Path]:
+    """Act 8: the 2018 exchange answers: incident, loss, refund plan at 88.549 JPY/XEM and
+    the funds check, before and after the exchange's own yen are recorded in the ledger."""
+    incidents = Incidents(ledger.store, SystemClock(), ledger)
+    incident = incidents.open("523,000,000 XEM sent from the XEM hot wallet by an outsider",
+                              "operators (found at 11:25 JST)", asset="XEM", wallet="xem-hot")
+    incidents.note(incident, "ciso", "cause: the single key of the one hot wallet holding all "
+                   "customer XEM was used outside the exchange; no cold storage, no multisig, "
+                   "nobody watching the chain")
+    incidents.book_loss(incident, "XEM", "xem-hot", run.taken,
+                        source=f"tx:{run.thefts[0].tx_hash}", by="controller")
+    refunds = Refunds(ledger, incidents)
+    plans = []
+    for label, out in (("before", folder / "refunds-2018-unfunded"),
+                       ("after", folder / "refunds-2018")):
+        if label == "after":
+            ledger.post("demo:own-yen", [Posting("bank:jpy-own", "JPY", OWN_JPY),
+                                         Posting("own", "JPY", -OWN_JPY)],
+                        source="demo:opening", memo="the exchange's own yen, now recorded")
+        plan = refunds.plan(incident, "XEM", price=Decimal("88.549"), rounding="floor")
+        refunds.write_plan(plan, out)
+        plans.append((label, plan, out))
+    print("8. The 2018 exchange answers the FSA from kinko's data: incident "
+          f"{incident} (timeline, cause, loss of {Decimal(rt.show('XEM', run.taken)):,} XEM "
+          "booked to "
+          f"loss:{incident}); the refund plan at 88.549 JPY per XEM (the price Coincheck "
+          "fixed), rounded down per customer:")
+    emit(["funds in the ledger", "customers", "refunds (JPY)", "rounding remainder",
+          "yen available", "funds check"],
+         [[("no own yen recorded (2018)" if label == "before" else "own yen recorded"),
+           f"{len(plan.customers):,}", f"¥{plan.total_refund:,}",
+           f"¥{decimal_text(plan.remainder)}",
+           f"¥{plan.funds.available:,}",
+           "funds confirmed" if plan.funds.confirmed else
+           f"SHORT by ¥{plan.funds.required - plan.funds.available:,}"]
+          for label, plan, _out in plans], "table",
+         right=("customers", "refunds (JPY)", "yen available"))
+    print(f"   plans written to {plans[0][2]} and {plans[1][2]} (plan.json, refunds.csv; "
+          f"`kinko refunds execute {plans[1][2]}` pays them, each customer once)\n")
+    return incident, plans[1][2]
 
 
 def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset, run: ReplayRun) -> None:

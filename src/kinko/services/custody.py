@@ -34,7 +34,7 @@ from kinko.domain.custody import (
 )
 from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.money import Asset
+from kinko.domain.money import Asset, format_units
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
@@ -471,8 +471,9 @@ class Custody:
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(proposal_id, "sent", "executed")
         self._on_incident(p, self.clock.now(), "sweep", "kinko",
-                          f"{proposal_id} confirmed on chain and booked: {amount} minor units "
-                          f"of {asset} now in {p.payload['to_wallet']}")
+                          f"{proposal_id} confirmed on chain and booked: "
+                          f"{format_units(amount, self.ledger.assets[asset])} {asset} now in "
+                          f"{p.payload['to_wallet']}")
         return entry
 
     def _check_refill(self, p: Proposal, tx_hash: str) -> None:

@@ -207,11 +207,16 @@ def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Signer, at
     seconds = time.perf_counter() - started
     total = sum(normal_balance(r.account, r.state)
                 for r in ledger.balances(kind="customer", asset="XEM"))
+    yen = sum(normal_balance(r.account, r.state)
+              for r in ledger.balances(kind="customer", asset="JPY"))
     fund_xem(signer.address, total)
     chain.fund(signer.address, 10**18)  # gas for the exchange's own transfers
     ledger.post("demo:holdings", [Posting("wallet:xem-hot", "XEM", total),
-                                  Posting("clearing:opening", "XEM", -total)],
-                source="demo:opening", memo="all customer XEM in one hot wallet (2018)")
+                                  Posting("clearing:opening", "XEM", -total),
+                                  Posting("bank:jpy-trust", "JPY", yen),
+                                  Posting("clearing:opening", "JPY", -yen)],
+                source="demo:opening", memo="all customer XEM in one hot wallet (2018); the "
+                "customers' yen in trust")
     run = replay("2018 setup", chain=chain, key=signer, xem=ledger.assets["XEM"],
                  attacker=attacker, customers=len({r.account for r in ledger.balances(
                      kind="customer", asset="XEM")}), customer_xem=total)

@@ -153,13 +153,9 @@ class Incidents:
             if alert["chain_state"] != "final":
                 pending += 1
                 continue
-            result = self.ledger.post(
-                f"loss:{alert['key']}",
-                [Posting(account, alert["asset"], int(alert["amount"])),
-                 Posting(f"wallet:{alert['wallet']}", alert["asset"], -int(alert["amount"]))],
-                source=f"tx:{alert['tx_hash']}",
-                memo=f"theft {alert['id']} of incident {incident_id}")
-            if not result.replayed:
+            if self._book(incident_id, f"loss:{alert['key']}", alert["asset"],
+                          alert["wallet"], int(alert["amount"]), f"tx:{alert['tx_hash']}",
+                          f"theft {alert['id']} of incident {incident_id}"):
                 booked[alert["asset"]] = booked.get(alert["asset"], 0) + int(alert["amount"])
         if booked:
             with self.store.watch() as tables:
@@ -169,3 +165,29 @@ class Incidents:
                                      for asset, units in sorted(booked.items())))
         total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
         return LossReport(incident_id, booked, total, pending)
+
+    def book_loss(self, incident_id: str, asset: str, wallet: str, amount: int, *,
+                  source: str, by: str) -> bool:
+        """Book a loss found another way (no alert: the theft was found by people, or on a
+        chain kinko does not watch); once per incident, asset and wallet. True if booked now."""
+        if self.ledger is None:
+            raise BadInput("booking losses needs the ledger")
+        self.incident(incident_id)
+        if amount <= 0:
+            raise BadInput(f"a loss must be positive, not {amount}")
+        booked = self._book(incident_id, f"loss:{incident_id}:{asset}:{wallet}", asset, wallet,
+                            amount, source, f"loss of incident {incident_id} recorded by {by}")
+        if booked:
+            with self.store.watch() as tables:
+                tables.add_event(incident_id, self.clock.now(), "loss", by,
+                                 f"{amount} minor units of {asset} lost from {wallet}, booked "
+                                 f"to loss:{incident_id} ({source})")
+        return booked
+
+    def _book(self, incident_id: str, key: str, asset: str, wallet: str, amount: int,
+              source: str, memo: str) -> bool:
+        assert self.ledger is not None
+        result = self.ledger.post(key, [Posting(f"loss:{incident_id}", asset, amount),
+                                        Posting(f"wallet:{wallet}", asset, -amount)],
+                                  source=source, memo=memo)
+        return not result.replayed

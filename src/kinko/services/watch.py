@@ -38,6 +38,7 @@ from typing import Any
 
 from kinko.domain.chain import Block
 from kinko.domain.custody import Wallet
+from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.labels import address_key
 from kinko.domain.ledger import available
 from kinko.domain.money import Asset, format_units
@@ -398,11 +399,17 @@ class Watch:
             return None
         left = self.chain.balances(list(hot.addresses), None, token=asset.token)
         amount = sum(left.values())
+        fee = 0  # what the ledger must also be able to take from this wallet: the gas
         if asset.token is None:
             _chain_id, gas_price = self.chain.fee_params()
+            # this transfer's gas, and that of the token sweeps sent just before from the
+            # same address, which the ledger books to this wallet when they settle
+            tokens = sum(1 for w in self._compromised(wallet_name)
+                         if self.ledger.assets[w.asset].token is not None)
+            fee = (21_000 + tokens * TOKEN_GAS) * gas_price
             amount -= 21_000 * gas_price
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
-        free = available(hot.account, rows[0].state) if rows else 0
+        free = (available(hot.account, rows[0].state) if rows else 0) - fee
         if 0 < free < amount:
             # the rest is reserved for withdrawals awaiting review or sending: the ledger
             # will not move it while they hold it
