@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean sysdeps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,17 @@ $(NODE_STAMP): package.json package-lock.json
 	@rm -f node_modules/.installed-*
 	@touch $(NODE_STAMP)
 
-demo: $(STAMP)
+# the FSA report's PDF: WeasyPrint needs Pango; Japanese needs a CJK font (the CSS names
+# IPAexGothic first). Installed from Debian once, when missing; quiet and idempotent.
+SYSDEPS := fontconfig fonts-ipaexfont-gothic libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+
+sysdeps:
+	@(command -v fc-list >/dev/null && fc-list :family=IPAexGothic family | grep -q . \
+	  && ldconfig -p | grep -q libpangoft2-1.0) || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  $(SYSDEPS) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
+
+demo: $(STAMP) sysdeps
 	$(BIN)/kinko demo
 
 lint: $(STAMP)
@@ -30,7 +40,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP) $(NODE_STAMP) sysdeps
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 test: lint typecheck unit

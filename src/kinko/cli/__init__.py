@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         custody,
         customers,
         demo,
+        fsa,
         ledger,
         refunds,
         serve,

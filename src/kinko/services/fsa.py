@@ -1,0 +1,328 @@
+"""The FSA report, built only from kinko's own records.
+
+:func:`fsa_report` gathers, in one pass over the store, what the regulator asks
+(see :mod:`kinko.domain.fsa`):
+
+1. positions per asset from :func:`~kinko.services.custody.custody_report` (the same check
+   ``kinko check`` runs: shares, the ≤5% test, the guarantee, reserve findings);
+2. wallets with their tiers, addresses and who holds their keys; the policy's limits,
+   approvers, quorum and the sweeps and refills put to them;
+3. the screening rules of the active policy, the watch's checkpoints and alerts, and its
+   measured detection latency quoted from ``benchmarks/RESULTS.md`` when given;
+4. the breaker's state and log, emergency sweeps, the webhook outbox, and a trace folder;
+5. for an incident: its timeline, the operators' notes on the cause, the amounts lost
+   (theft alerts, and the ``loss:<incident>`` ledger account), the customers affected, the
+   refund plan with its funds check, and the measures taken.
+
+Files are read, never trusted: a refund plan must have the plan format and its per-customer
+CSV, when it lies beside it, must hash to the digest the plan records::
+
+    report = fsa_report(custody, incident="INC-20180126-1", refund_plan=Path("plan"),
+                        trace=Path("trace/haircut"), benchmarks=Path("benchmarks/RESULTS.md"))
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from kinko.domain.fsa import (
+    AlertInfo,
+    ApproverInfo,
+    AssetLimits,
+    BreakerEvent,
+    ExposureRow,
+    FsaReport,
+    Governance,
+    IncidentSection,
+    MoveInfo,
+    NoticeInfo,
+    RefundPlan,
+    RuleInfo,
+    TimelineEvent,
+    TraceSummary,
+    WalletInfo,
+    WatchInfo,
+    parse_latency,
+    parse_refund_plan,
+)
+from kinko.domain.ledger import normal_balance
+from kinko.domain.money import format_units
+from kinko.domain.policy import Policy
+from kinko.domain.report import CustodyReport
+from kinko.domain.screening import RULE_KINDS, parse_rules
+from kinko.errors import BadInput, InputFileError, UnknownAsset
+from kinko.services.custody import Custody, custody_report
+from kinko.services.incidents import Incidents
+
+__all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_refund_plan", "read_trace"]
+
+CAUSE_KINDS = ("note", "cause")  # timeline entries that record the cause, in operators' words
+# timeline entries that are findings, not measures taken
+FINDING_KINDS = ("opened", "alert", "chain", *CAUSE_KINDS)
+_AMOUNTS = {"amount", "max_amount", "min_amount"}
+
+
+def fsa_report(custody: Custody, *, incident: str | None = None,
+               refund_plan: Path | None = None, trace: Path | None = None,
+               trace_asset: str | None = None, benchmarks: Path | None = None,
+               confirmations: int = 12, keystore_dir: Path | None = None,
+               reconcile: bool = True, alert_limit: int = 10_000) -> FsaReport:
+    """The report's data; see the module docstring. ``incident`` defaults to the refund
+    plan's; an unknown incident, or a plan for another incident, is refused (BadInput)."""
+    ledger = custody.ledger
+    plan = read_refund_plan(refund_plan) if refund_plan is not None else None
+    if plan is not None:
+        if incident is not None and incident != plan.incident:
+            raise BadInput(f"{plan.source} is the refund plan of incident {plan.incident}, "
+                           f"not of {incident}")
+        incident = plan.incident
+    incidents = Incidents(ledger.store, custody.clock, ledger)
+    view = incidents.incident(incident) if incident is not None else None  # refuses unknown
+    if trace_asset is None and view is not None:
+        trace_asset = view.incident["asset"]
+    if trace_asset is not None and trace_asset not in ledger.assets:
+        raise UnknownAsset(f"unknown asset {trace_asset!r}", asset=trace_asset)
+    summary = read_trace(trace, trace_asset) if trace is not None else None
+
+    report = custody_report(custody, reconcile=reconcile)
+    policy = custody.policy()
+    decimals = {a.symbol: a.decimals for a in ledger.assets.values()}
+    alerts, checkpoints, deny, breaker, notices = _store_records(custody, alert_limit)
+    latency = None
+    if benchmarks is not None and benchmarks.is_file():
+        latency = parse_latency(benchmarks.read_text(encoding="utf-8"), str(benchmarks))
+    chain = custody.chain
+    watch = WatchInfo(
+        chains=tuple(checkpoints.items()), node=chain.name if chain is not None else None,
+        mempool=chain is not None, confirmations=confirmations,
+        alerts=tuple(alerts), alerts_total=len(alerts), latency=latency, deny_listed=deny)
+    log = tuple(BreakerEvent(e["scope"], e["event"], e["at"], e["by"], e["reason"])
+                for e in breaker)
+    state: dict[str, BreakerEvent] = {}
+    for e in log:
+        state[e.scope] = e
+    section = None
+    if view is not None:
+        section = _incident(custody, view.incident, view.timeline, view.alerts, report, plan)
+    return FsaReport(
+        generated_at=custody.clock.now(), custody=report,
+        ratio_ok=_ratio_tests(report), total_ratio_ok=(
+            None if report.total_jpy is None else
+            not any(f.code == "total_hot_ratio_breach" for f in report.findings)),
+        decimals=decimals, wallets=_wallets(custody, keystore_dir),
+        limits=_limits(policy), governance=_governance(policy), moves=_moves(custody),
+        rules=_rules(custody, policy), watch=watch,
+        breaker_tripped=tuple(e for e in state.values() if e.event == "trip"),
+        breaker_log=log, notices=tuple(notices), trace=summary, refund_plan=plan,
+        incident=section)
+
+
+# ---------------------------------------------------------------------------- 1 and 2
+
+def _ratio_tests(report: CustodyReport) -> dict[str, bool | None]:
+    """The ≤ max_hot_ratio test per asset, as the custody check decided it."""
+    breached = {f.asset for f in report.findings if f.code == "hot_ratio_breach"}
+    return {r.asset: None if r.max_hot_ratio is None else r.asset not in breached
+            for r in report.rows}
+
+
+def _wallets(custody: Custody, keystore_dir: Path | None) -> tuple[WalletInfo, ...]:
+    ledger = custody.ledger
+    balances = {r.account: normal_balance(r.account, r.state)
+                for r in ledger.balances(kind="wallet")}
+    out = []
+    for w in sorted(ledger.wallets(), key=lambda w: (w.asset, ("hot", "warm", "cold")
+                                                     .index(w.tier), w.name)):
+        if w.tier != "hot":
+            keys = "watch_only"
+        elif keystore_dir is None:
+            keys = "keystore_unchecked"
+        else:
+            keys = "keystore" if (keystore_dir / f"{w.name}.json").is_file() \
+                else "keystore_missing"
+        out.append(WalletInfo(w.name, w.asset, w.tier, w.addresses,
+                              balances.get(w.account, 0), keys))
+    return tuple(out)
+
+
+def _limits(policy: Policy | None) -> tuple[AssetLimits, ...]:
+    if policy is None:
+        return ()
+    return tuple(AssetLimits(p.asset, p.max_hot_ratio, p.target_hot_ratio, p.hot_min,
+                             p.hot_max, p.cold_wallet, p.emergency_address)
+                 for _, p in sorted(policy.assets.items()))
+
+
+def _governance(policy: Policy | None) -> Governance:
+    if policy is None:
+        return Governance(None, None, 0, (), 0, True, None, None)
+    return Governance(policy.version, policy.digest, policy.quorum,
+                      tuple(ApproverInfo(a.name, a.public_key[:16]) for a in policy.approvers),
+                      policy.proposal_ttl_hours, policy.warm_counts_as_hot,
+                      policy.total_max_hot_ratio, policy.watch)
+
+
+def _moves(custody: Custody) -> tuple[MoveInfo, ...]:
+    out = []
+    for v in custody.proposals():
+        p = v.proposal
+        if p.kind not in ("sweep", "refill"):
+            continue
+        emergency = p.payload.get("emergency")
+        out.append(MoveInfo(p.id, p.kind, str(p.payload.get("asset")),
+                            int(str(p.payload.get("amount", 0))), v.state, len(v.approvals),
+                            v.quorum, v.tx_hash, str(emergency) if emergency else None,
+                            p.created_at))
+    return tuple(sorted(out, key=lambda m: (m.created_at, m.id)))
+
+
+# ---------------------------------------------------------------------------- 3 and 4
+
+def _rules(custody: Custody, policy: Policy | None) -> tuple[RuleInfo, ...]:
+    if policy is None:
+        return ()
+    assets = custody.ledger.assets
+    rules = parse_rules(policy.screening_rules, assets, f"policy version {policy.version}")
+    out = []
+    for spec, rule in zip(policy.screening_rules, rules, strict=True):
+        params = []
+        for param in RULE_KINDS[rule.kind].params:
+            if param not in spec:
+                continue
+            if param in _AMOUNTS and rule.asset is not None:  # exact, in the asset's units
+                value: int = getattr(rule, param)
+                text = f"{format_units(value, assets[rule.asset], group=True)} {rule.asset}"
+            else:  # as the policy says it: 24h, 0.1, customer
+                text = str(spec[param])
+            params.append((param, text))
+        out.append(RuleInfo(rule.name, rule.kind, rule.asset, rule.action, rule.reason,
+                            tuple(params)))
+    return tuple(out)
+
+
+def _alert(a: dict[str, Any]) -> AlertInfo:
+    return AlertInfo(a["id"], a["kind"], a["severity"], a["state"], a["chain_state"],
+                     a["asset"], a["wallet"], a["tx_hash"],
+                     None if a["amount"] is None else int(a["amount"]), a["block"],
+                     a["raised"], a["incident"], a["detail"], a.get("acked_by"))
+
+
+def _store_records(custody: Custody, limit: int) -> tuple[
+        list[AlertInfo], dict[str, int | None], int, list[dict[str, Any]], list[NoticeInfo]]:
+    """Alerts, the watch's checkpoint per chain, the deny list's size, the breaker's log and
+    the webhook outbox, in two read transactions."""
+    ledger = custody.ledger
+    chains = sorted({ledger.assets[w.asset].chain for w in ledger.wallets()})
+    with ledger.store.watch(write=False) as tables:
+        alerts = [_alert(a) for a in tables.alerts(limit=limit)]
+        checkpoints = {c: tables.last_block(c) for c in chains}
+        notices = [NoticeInfo(int(n["id"]), str(n["alert"]), n["state"], int(n["attempts"]),
+                              n.get("next"), n.get("last_error"))
+                   for n in tables.notifications()]
+    with ledger.store.screening(write=False) as screening:
+        deny = screening.deny_count()
+        breaker = screening.breaker_events()
+    return alerts, checkpoints, deny, breaker, notices
+
+
+def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
+    """A trace folder's summary, exposure per entity, blacklist beside it and graph."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
+            exposure = [ExposureRow(r["entity"], r["category"], int(r["taint_received"]),
+                                    int(r["addresses"])) for r in csv.DictReader(fh)]
+    except OSError as exc:
+        raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
+                             f"{exc.filename})") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{folder / 'summary.json'}:{exc.lineno}: {exc.msg}") from None
+    except (KeyError, ValueError) as exc:
+        raise InputFileError(f"{folder / 'exposure.csv'}: not a trace's exposure file "
+                             f"({exc})") from None
+    try:
+        totals, counts = summary["totals"], summary.get("counts", {})
+        seeds = summary.get("seeds", {})
+        conserved = summary.get("conservation", {}).get("holds")
+        blacklist, listed = _blacklist(folder)
+        graph = folder / "graph.png"
+        return TraceSummary(
+            folder=str(folder), policy=str(summary["policy"]),
+            asset=summary.get("asset") or asset,
+            seed_transactions=len(seeds.get("transactions", [])),
+            seeded=int(totals["seeded"]), held=int(totals["held"]),
+            burned=int(totals["burned"]), absorbed=int(totals.get("absorbed", 0)),
+            conserved=None if conserved is None else bool(conserved),
+            tainted_addresses=int(counts.get("tainted_addresses", 0)),
+            exposure=tuple(sorted(exposure, key=lambda e: (-e.taint, e.entity))),
+            blacklist=None if blacklist is None else str(blacklist), blacklisted=listed,
+            graph_png=graph.read_bytes() if graph.is_file() else None)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputFileError(f"{folder / 'summary.json'}: not a trace summary "
+                             f"({exc})") from None
+
+
+def _blacklist(folder: Path) -> tuple[Path | None, int]:
+    """The blacklist written for the trace (in its folder or the one above) and how many
+    addresses it lists."""
+    for place in (folder, folder.parent):
+        for name in ("blacklist.yaml", "blacklist.csv"):
+            path = place / name
+            if path.is_file():
+                text = path.read_text(encoding="utf-8")
+                if name.endswith(".csv"):
+                    return path, max(0, len(text.strip().splitlines()) - 1)
+                return path, sum(1 for line in text.splitlines()
+                                 if line.lstrip().startswith("- address:"))
+    return None, 0
+
+
+# ---------------------------------------------------------------------------- 5
+
+def read_refund_plan(folder: Path) -> RefundPlan:
+    """``plan.json`` in ``folder`` (or the file itself), checked; the refunds CSV beside it
+    is hashed against the plan's digest."""
+    path = folder / "plan.json" if folder.is_dir() else folder
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the refund plan: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}: {exc.msg}") from None
+    digest = None
+    refunds = path.parent / "refunds.csv"
+    if refunds.is_file():
+        digest = hashlib.sha256(refunds.read_bytes()).hexdigest()
+    return parse_refund_plan(data, str(path), digest)
+
+
+def _incident(custody: Custody, row: dict[str, Any], events: list[dict[str, Any]],
+              alerts: list[dict[str, Any]], report: CustodyReport,
+              plan: RefundPlan | None) -> IncidentSection:
+    timeline = tuple(TimelineEvent(e["at"], e["kind"], e["actor"], e["detail"]) for e in events)
+    mine = tuple(_alert(a) for a in alerts)
+    lost: dict[str, int] = {}
+    for a in mine:
+        if a.kind == "theft" and a.amount and a.asset and a.chain_state != "retracted":
+            lost[a.asset] = lost.get(a.asset, 0) + a.amount
+    account = f"loss:{row['id']}"
+    booked = {r.asset: normal_balance(r.account, r.state)
+              for r in custody.ledger.balances(account=account)}
+    affected: int | None
+    if plan is not None:
+        affected, source = plan.customers, "plan"
+    else:
+        holders = next((r.customers for r in report.rows if r.asset == row["asset"]), None)
+        affected, source = holders, "ledger"
+    return IncidentSection(
+        id=row["id"], title=row["title"], state=row["state"], asset=row["asset"],
+        wallet=row["wallet"], opened=row["opened"], closed=row["closed"], timeline=timeline,
+        causes=tuple(e for e in timeline if e.kind in CAUSE_KINDS),
+        measures=tuple(e for e in timeline if e.kind not in FINDING_KINDS),
+        alerts=mine, lost_by_alerts=dict(sorted(lost.items())),
+        lost_in_ledger={k: v for k, v in sorted(booked.items()) if v},
+        customers_affected=affected, customers_source=source)
