@@ -52,6 +52,14 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert short["funds"]["confirmed"] is False and funded["funds"]["confirmed"] is True
     assert short["funds"]["shortfall_yen"] == short["total_yen"]
     assert "funds confirmed" in out and "SHORT by" in out
+    # act 9: the FSA reports, in Japanese
+    import pypdfium2 as pdfium
+
+    for report in ("fsa", "fsa-2018"):
+        pdf = pdfium.PdfDocument(str(tmp_path / "d" / report / "fsa-report.ja.pdf"))
+        text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+        assert "ホットウォレット" in text and "不正送金" in text, report
+    assert "88.549" in (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
     blacklist = (tmp_path / "d" / "trace" / "blacklist.yaml").read_text()
     assert blacklist.count("- address:") == 7 and "category: black_list" in blacklist
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")

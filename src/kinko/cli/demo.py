@@ -26,8 +26,11 @@ from kinko.errors import BadInput
 from kinko.ports import SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
+from kinko.render.fsa import write_fsa
 from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.custody import Custody
 from kinko.services.demo import OWN_JPY, PRICES, run_2018, run_demo, trace_demo
+from kinko.services.fsa import fsa_report
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.refunds import Refunds
@@ -138,7 +141,22 @@ def demo(
         _timeline(rt, result.replay.incident)
         written = _write_replay(folder, old, result.replay)
         _trace_act(rt, folder, chain2018, xem2018, old)
-        _refund_act(rt, folder, ledger2018, old)
+        incident2018, plan2018 = _refund_act(rt, folder, ledger2018, old)
+        reports = [
+            _fsa(Custody(ledger, chain=chain, prices=FixedPrices(PRICES),
+                         confirmations=rt.settings.confirmations),
+                 folder / "fsa", incident=result.replay.incident),
+            _fsa(Custody(ledger2018, chain=chain2018, prices=FixedPrices(PRICES),
+                         confirmations=rt.settings.confirmations),
+                 folder / "fsa-2018", incident=incident2018, plan=plan2018,
+                 trace=folder / "trace" / "haircut")]
+        print("9. The report to the FSA (業務改善命令への報告), in Japanese, from kinko's data "
+              "alone: online share per asset and the 5% test, how wallets are run, how abnormal "
+              "withdrawals and outflows are detected, how attacks are answered, and the "
+              "incident with its losses, refunds, source of funds and trace:")
+        for label, paths in zip(("kinko exchange", "2018 setup"), reports, strict=True):
+            print(f"   {label}: {', '.join(str(p) for p in paths)}")
+        print()
     finally:
         ledger2018.store.close()
     verify = result.verify
@@ -146,6 +164,8 @@ def demo(
           f"head {verify.head[1][:16]}…)")
     print(f"\nOutputs in {folder}/: kinko-demo.db (the kinko exchange), coincheck-2018.db (the "
           f"2018 setup), customers.csv, policy.toml, custody-report.ja.html and .en.html, "
+          "fsa/ and fsa-2018/ (the FSA reports, PDF and HTML, with CSV appendices), "
+          "refunds-2018/ (the refund plan), "
           f"{written.name} (both runs' figures), exchanges.yaml (the other exchanges' tags), "
           "trace/ (the trace of the stolen XEM and its blacklist), keys/eth-hot.json.")
     print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
@@ -223,6 +243,18 @@ def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tu
     print(f"   plans written to {plans[0][2]} and {plans[1][2]} (plan.json, refunds.csv; "
           f"`kinko refunds execute {plans[1][2]}` pays them, each customer once)\n")
     return incident, plans[1][2]
+
+
+def _fsa(custody: Custody, out: Path, *, incident: str | None, plan: Path | None = None,
+         trace: Path | None = None) -> list[Path]:
+    """The Japanese FSA report (PDF, and HTML beside it) of one exchange."""
+    report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
+                        benchmarks=_BENCHMARKS if _BENCHMARKS.is_file() else None,
+                        confirmations=custody.confirmations)
+    return [*write_fsa(report, out, "pdf", "ja"), *write_fsa(report, out, "html", "ja")[:1]]
+
+
+_BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks" / "RESULTS.md"
 
 
 def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset, run: ReplayRun) -> None:
