@@ -320,3 +320,18 @@ def test_incident_lifecycle_losses_and_timeline(env: Env) -> None:
     page = incident_html(view, "ja")
     assert "封じ込め" not in page and "解決済み" in page and "JST" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_a_loss_waits_for_withdrawals_that_reserve_the_wallet(env: Env) -> None:
+    send(env.chain, env.hot, Account.create().address, 10 * E)
+    (alert,) = env.watch.poll().alerts
+    held = env.withdrawals.request("W9", "C1", "ETH", 95 * E, Account.create().address)
+    assert held.state == "review"  # the breaker holds it, and its hold reserves 95 ETH
+    env.chain.mine(2)
+    env.watch.poll()
+    incidents = Incidents(env.store, env.clock, env.ledger)
+    with pytest.raises(BadInput, match="reserved for withdrawals"):
+        incidents.record_losses(str(alert["incident"]), "controller")
+    env.withdrawals.reject("W9", "ops", "incident")
+    assert incidents.record_losses(str(alert["incident"]), "controller").booked == \
+        {"ETH": 10 * E}

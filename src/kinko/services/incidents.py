@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.ledger import Posting
-from kinko.errors import BadInput
+from kinko.errors import BadInput, Overdraft
 from kinko.ports import Clock, Store
 
 __all__ = ["INCIDENT_MOVES", "IncidentView", "Incidents", "LossReport"]
@@ -187,7 +187,16 @@ class Incidents:
     def _book(self, incident_id: str, key: str, asset: str, wallet: str, amount: int,
               source: str, memo: str) -> bool:
         assert self.ledger is not None
-        result = self.ledger.post(key, [Posting(f"loss:{incident_id}", asset, amount),
-                                        Posting(f"wallet:{wallet}", asset, -amount)],
-                                  source=source, memo=memo)
+        try:
+            result = self.ledger.post(key, [Posting(f"loss:{incident_id}", asset, amount),
+                                            Posting(f"wallet:{wallet}", asset, -amount)],
+                                      source=source, memo=memo)
+        except Overdraft:
+            # the wallet's remaining balance is reserved by withdrawals awaiting review or
+            # sending: the ledger keeps those reservations whole, so they go first
+            raise BadInput(
+                f"cannot book the loss of {amount} minor units of {asset} from {wallet}: what "
+                "is left there is reserved for withdrawals held or approved; reject them "
+                "(kinko withdrawals reject ID --by NAME) and book the loss again",
+                wallet=wallet) from None
         return not result.replayed
