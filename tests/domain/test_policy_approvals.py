@@ -172,3 +172,35 @@ def test_total_hot_ratio_in_yen() -> None:
     positions = [pos(hot=5, cold=95, owed=0, asset="XEM"), pos(hot=6, cold=94, owed=0)]
     findings = {f.code for f in evaluate(positions, pol, {"XEM": Decimal(1), "ETH": Decimal(1)})}
     assert "total_hot_ratio_breach" in findings and "hot_ratio_breach" in findings
+
+
+def test_total_hot_ratio_weighs_each_asset_by_its_own_decimals() -> None:
+    """300 ETH hot (18 decimals) beside 549 million XEM cold (6 decimals): by yen the online
+    share is tiny; counted in raw minor units the wei would swamp it (a bug once)."""
+    from kinko.domain.custody import Wallet
+    from kinko.domain.ledger import Posting
+    from kinko.ports import FixedClock
+    from kinko.prices import FixedPrices
+    from kinko.services.custody import Custody
+    from kinko.services.ledger import Ledger
+    from kinko.store import open_store, upgrade
+
+    store = open_store("sqlite://")
+    upgrade(store)
+    ledger = Ledger(store, FixedClock(), AssetRegistry.default())
+    for w in (Wallet("eth-hot", "ETH", "hot"), Wallet("eth-cold", "ETH", "cold"),
+              Wallet("xem-cold", "XEM", "cold")):
+        ledger.add_wallet(w)
+    e, x = 10**18, 10**6
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 300 * e),
+                         Posting("wallet:eth-cold", "ETH", 4_600 * e),
+                         Posting("wallet:xem-cold", "XEM", 549_000_000 * x),
+                         Posting("customer:C1", "ETH", -4_900 * e),
+                         Posting("customer:C1", "XEM", -549_000_000 * x)], source="opening")
+    custody = Custody(ledger, prices=FixedPrices({"ETH": Decimal(120_000),
+                                                 "XEM": Decimal("88.549")}))
+    custody.policy = lambda at=None: make_policy()  # type: ignore[method-assign]
+    codes = {f.code for f in custody.check(reconcile=False).findings}
+    assert "total_hot_ratio_breach" not in codes  # ¥36M online of ¥49.2B: 0.07%
+    assert "hot_ratio_breach" in codes  # ETH alone: 6.1%, above its own 5%
+    store.close()

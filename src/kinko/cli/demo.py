@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -149,7 +150,10 @@ def demo(
             _fsa(Custody(ledger2018, chain=chain2018, prices=FixedPrices(PRICES),
                          confirmations=rt.settings.confirmations),
                  folder / "fsa-2018", incident=incident2018, plan=plan2018,
-                 trace=folder / "trace" / "haircut")]
+                 trace=folder / "trace" / "haircut",
+                 # how its custody stood when the theft began, before the loss was booked
+                 positions_at=Incidents(ledger2018.store, SystemClock()).incident(
+                     incident2018).incident["opened"])]
         print("9. The report to the FSA (業務改善命令への報告), in Japanese, from kinko's data "
               "alone: online share per asset and the 5% test, how wallets are run, how abnormal "
               "withdrawals and outflows are detected, how attacks are answered, and the "
@@ -246,11 +250,11 @@ def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tu
 
 
 def _fsa(custody: Custody, out: Path, *, incident: str | None, plan: Path | None = None,
-         trace: Path | None = None) -> list[Path]:
+         trace: Path | None = None, positions_at: datetime | None = None) -> list[Path]:
     """The Japanese FSA report (PDF, and HTML beside it) of one exchange."""
     report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
                         benchmarks=_BENCHMARKS if _BENCHMARKS.is_file() else None,
-                        confirmations=custody.confirmations)
+                        confirmations=custody.confirmations, positions_at=positions_at)
     return [*write_fsa(report, out, "pdf", "ja"), *write_fsa(report, out, "html", "ja")[:1]]
 
 

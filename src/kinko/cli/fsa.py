@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from kinko.cli.custody import report_app
-from kinko.cli.runtime import runtime
+from kinko.cli.runtime import parse_time, runtime
 from kinko.errors import BadInput
 from kinko.render.fsa import FORMATS, write_fsa
 from kinko.services.fsa import fsa_report
@@ -51,6 +51,9 @@ def report_fsa(
     benchmarks: Path = typer.Option(None, "--benchmarks", help="Benchmark results quoted for "
                                     "the watch's measured latency (default: "
                                     "benchmarks/RESULTS.md when present)."),
+    positions_at: str = typer.Option(None, "--positions-at", help="Section 1 as the ledger "
+                                     "stood at this time (ISO 8601 with zone), e.g. when the "
+                                     "incident began; default now."),
 ) -> None:
     """The FSA report: online share per asset, wallet operation, detection, response and,
     for an incident, cause, losses, refunds and the source of their funds."""
@@ -64,7 +67,8 @@ def report_fsa(
     report = fsa_report(custody, incident=incident, refund_plan=refund_plan, trace=trace,
                         trace_asset=trace_asset, benchmarks=_benchmarks(benchmarks),
                         confirmations=rt.settings.confirmations,
-                        keystore_dir=Path(rt.settings.hot_keystore_dir))
+                        keystore_dir=Path(rt.settings.hot_keystore_dir),
+                        positions_at=parse_time(positions_at) if positions_at else None)
     paths = write_fsa(report, out, fmt, lang)
     for path in paths:
         print(f"wrote {path}")

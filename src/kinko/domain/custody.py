@@ -145,7 +145,11 @@ def _share(whole: int, ratio: Decimal) -> int:
 
 def evaluate(positions: list[AssetPosition], policy: Policy,
              prices: Mapping[str, Decimal] | None = None) -> list[CustodyFinding]:
-    """Every breach of the policy and the law in these positions, most serious first."""
+    """Every breach of the policy and the law in these positions, most serious first.
+
+    ``prices`` are yen per *minor unit* of each asset (a price per whole unit divided by
+    10^decimals), since positions are in minor units: wei and micro-XEM are only comparable
+    in yen once each is scaled by its own decimals."""
     out: list[CustodyFinding] = []
     warm = policy.warm_counts_as_hot
     online_jpy = total_jpy = Decimal(0)

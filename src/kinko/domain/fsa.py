@@ -319,6 +319,7 @@ class FsaReport:
     trace: TraceSummary | None = None
     refund_plan: RefundPlan | None = None
     incident: IncidentSection | None = None
+    positions_at: datetime | None = None  # question 1 as of this time (None: now)
 
     @property
     def emergency_sweeps(self) -> tuple[MoveInfo, ...]:

@@ -132,6 +132,8 @@ def _positions(report: FsaReport, f: _Fmt) -> Section:
     t, c, labels = f.t, report.custody, LABELS[f.lang]
     s = Section(t["s1"])
     s.p(t["s1_intro"])
+    if report.positions_at is not None:
+        s.p(t["s1_as_of"].format(when=_Fmt.when(report.positions_at)))
     s.blocks.append(("verdict", (not c.breaches,
                                  labels["verdict_bad"] if c.breaches else labels["verdict_ok"])))
     rows = []

@@ -29,6 +29,7 @@ TEXT: dict[str, dict[str, Any]] = {
                          "fsa-timeline.csv（時系列）を本報告書と同じフォルダに出力した。数量は各暗号資産の"
                          "単位による正確な値、時刻は日本時間（+09:00）である。",
         "s1": "1. 利用者の暗号資産の管理状況（分別管理）",
+        "s1_as_of": "本節の数値は {when} 時点の帳簿による。",
         "s1_intro": "kinko の帳簿（複式簿記、改ざん検知付き）から、暗号資産ごとに、利用者から預かった"
                     "暗号資産の額、ホットウォレット・ウォームウォレット（オンライン）及びコールドウォレット"
                     "（オフライン）の保有額、オンライン管理比率と上限（5%）への適合、履行保証暗号資産の"
@@ -184,6 +185,7 @@ TEXT: dict[str, dict[str, Any]] = {
                          "fsa-timeline.csv (timeline) are written beside this report. Amounts "
                          "are exact in each asset's units; times are Japan time (+09:00).",
         "s1": "1. Customer crypto-assets held online and offline (segregation)",
+        "s1_as_of": "The figures of this section are the ledger's as of {when}.",
         "s1_intro": "From kinko's ledger (double entry, tamper-evident), per asset: what "
                     "customers are owed, what is held in hot and warm wallets (online) and in "
                     "cold wallets (offline), the online share against its limit (5%), and "

@@ -582,9 +582,9 @@ class Custody:
         policy = self.policy(at)
         positions = custody_positions(self.ledger, at=at)
         prices = None
-        if self.prices is not None:
-            prices = {p.asset: price for p in positions
-                      if (price := self.prices.price(p.asset)) is not None}
+        if self.prices is not None:  # yen per minor unit: positions are in minor units
+            prices = {p.asset: price.scaleb(-self.ledger.assets[p.asset].decimals)
+                      for p in positions if (price := self.prices.price(p.asset)) is not None}
         findings = (evaluate(positions, policy, prices) if policy is not None else
                     [CustodyFinding("no_policy", "critical", None,
                                     "no custody policy is loaded")])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,8 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
                refund_plan: Path | None = None, trace: Path | None = None,
                trace_asset: str | None = None, benchmarks: Path | None = None,
                confirmations: int = 12, keystore_dir: Path | None = None,
-               reconcile: bool = True, alert_limit: int = 10_000) -> FsaReport:
+               reconcile: bool = True, alert_limit: int = 10_000,
+               positions_at: datetime | None = None) -> FsaReport:
     """The report's data; see the module docstring. ``incident`` defaults to the refund
     plan's; an unknown incident, or a plan for another incident, is refused (BadInput)."""
     ledger = custody.ledger
@@ -88,7 +90,9 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
         raise UnknownAsset(f"unknown asset {trace_asset!r}", asset=trace_asset)
     summary = read_trace(trace, trace_asset) if trace is not None else None
 
-    report = custody_report(custody, reconcile=reconcile)
+    # question 1 now, or as the ledger stood at a time (e.g. when the incident began)
+    report = custody_report(custody, reconcile=reconcile and positions_at is None,
+                            at=positions_at)
     policy = custody.policy()
     decimals = {a.symbol: a.decimals for a in ledger.assets.values()}
     alerts, checkpoints, deny, breaker, notices = _store_records(custody, alert_limit)
@@ -110,18 +114,26 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
         section = _incident(custody, view.incident, view.timeline, view.alerts, report, plan)
     return FsaReport(
         generated_at=custody.clock.now(), custody=report,
-        ratio_ok=_ratio_tests(report), total_ratio_ok=(
-            None if report.total_jpy is None else
-            not any(f.code == "total_hot_ratio_breach" for f in report.findings)),
+        ratio_ok=_ratio_tests(report), total_ratio_ok=_total_ok(report, policy),
         decimals=decimals, wallets=_wallets(custody, keystore_dir),
         limits=_limits(policy), governance=_governance(policy), moves=_moves(custody),
         rules=_rules(custody, policy), watch=watch,
         breaker_tripped=tuple(e for e in state.values() if e.event == "trip"),
         breaker_log=log, notices=tuple(notices), trace=summary, refund_plan=plan,
-        incident=section)
+        incident=section, positions_at=positions_at)
 
 
 # ---------------------------------------------------------------------------- 1 and 2
+
+def _total_ok(report: CustodyReport, policy: Policy | None) -> bool | None:
+    """The ordinance's test: customer crypto held online ≤ 5% of all of it, by yen value;
+    without a policy the legal 5% still applies (None: not every asset is priced)."""
+    if report.total_jpy is None or report.total_online_jpy is None:
+        return None
+    if policy is None:
+        return report.total_online_jpy * 20 <= report.total_jpy
+    return not any(f.code == "total_hot_ratio_breach" for f in report.findings)
+
 
 def _ratio_tests(report: CustodyReport) -> dict[str, bool | None]:
     """The ≤ max_hot_ratio test per asset, as the custody check decided it."""
