@@ -9,11 +9,14 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
     python benchmarks/run.py --quick      # smaller sizes, for a smoke run
     python benchmarks/run.py --only watch # the watch's figures alone (about 6 minutes):
                                           # its section of RESULTS.md is replaced in place
+    python benchmarks/run.py --only trace # the trace engine's (issue 6; 4-6 minutes,
+                                          # 2.2 GB of temporary Parquet at 50M transfers)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -35,6 +38,12 @@ import chain  # noqa: E402  (benchmarks/chain.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
 import screening  # noqa: E402  (benchmarks/screening.py)
 import watch  # noqa: E402  (benchmarks/watch.py)
+
+# benchmarks/trace.py, by its path: the standard library has a module named trace too
+_spec = importlib.util.spec_from_file_location("trace_bench", HERE / "trace.py")
+assert _spec is not None and _spec.loader is not None
+trace = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(trace)
 
 
 def _ledger(url: str):  # type: ignore[no-untyped-def]
@@ -169,6 +178,10 @@ def _child(args: argparse.Namespace) -> None:
                 out = watch.bench_thefts(n, mempool=kind == "watch-mempool")
             elif kind == "watch-catchup":
                 out = watch.bench_catchup(url, n)
+            elif kind == "trace-synth":  # backend: the Parquet file to write
+                out = trace.bench_synth(backend, n)
+            elif kind == "trace":  # backend: the Parquet file to trace
+                out = trace.bench(backend, n)
             else:
                 out = bench_demo_import(tmp, n)
         finally:
@@ -278,11 +291,12 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
 
 
 def _replace_section(text: str, section: list[str]) -> str:
-    """``text`` with its watch section replaced by ``section`` (or ``section`` added before
-    the notes); every other section is kept as it was."""
+    """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
+    ``section`` added before the notes); every other section is kept as it was."""
     lines = text.rstrip("\n").split("\n")
-    if WATCH_HEADING in lines:
-        start = lines.index(WATCH_HEADING)
+    heading = section[0]
+    if heading in lines:
+        start = lines.index(heading)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
                    len(lines))
     else:
@@ -291,15 +305,51 @@ def _replace_section(text: str, section: list[str]) -> str:
     return "\n".join([*lines[:start], *section, *lines[end:]]) + "\n"
 
 
+def _run_child(kind: str, backend: str, n: int) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
 def _run_all(plan: list[tuple[str, str, str, int]]) -> list[tuple[str, str, dict[str, Any]]]:
     """Each figure in its own process, so peak memory is that figure's alone."""
     out = []
     for label, kind, backend, n in plan:
         print(f"running: {label} ...", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--child", kind, backend, str(n)],
-                              capture_output=True, text=True, check=True)
-        out.append((label, kind, json.loads(proc.stdout.strip().splitlines()[-1])))
+        out.append((label, kind, _run_child(kind, backend, n)))
     return out
+
+
+def _run_trace(quick: bool) -> list[dict[str, Any]]:
+    """Per size: the synthetic chain written to a temporary folder by one process, traced by
+    another (its peak memory is the trace's alone), then deleted."""
+    out = []
+    for n in trace.sizes(quick):
+        with tempfile.TemporaryDirectory(prefix="kinko-trace-bench-") as tmp:
+            path = str(Path(tmp) / "chain.parquet")
+            print(f"running: trace, synthetic chain of {n:,} transfers ...", flush=True)
+            synth = _run_child("trace-synth", path, n)
+            out.append({**synth, **_run_child("trace", path, n)})
+    return out
+
+
+def _measured() -> str:
+    return (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
+            f"{_cpu()}, {_memory_gb():.0f} GB RAM, Python {platform.python_version()}")
+
+
+def _memory_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
 
 
 def _cpu() -> str:
@@ -316,15 +366,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
-    parser.add_argument("--only", choices=["watch"],
+    parser.add_argument("--only", choices=["watch", "trace"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
         _child(args)
         return
     watch_plan = _watch_plan(args.quick)
-    if args.only == "watch":
-        section = _watch_section(_run_all(watch_plan), args.quick)
+    if args.only:
+        if args.only == "watch":
+            section = _watch_section(_run_all(watch_plan), args.quick)
+        else:
+            section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
         path = HERE / "RESULTS.md"
         old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
@@ -359,6 +412,7 @@ def main() -> None:
     chain_results = _run_all(chain_plan)
     results = _run_all(plan)
     watch_results = _run_all(watch_plan)
+    trace_results = _run_trace(args.quick)
     baseline = results[0][2]["postings_per_s"]
     lines = [
         "# Benchmark results",
@@ -431,7 +485,8 @@ def main() -> None:
         f"({engine['p99_us']:,.0f} µs). Over HTTP: ≥ 3,000 requests/s — "
         f"{'met' if http_r['per_s'] >= 3000 else 'MISSED'} ({http_r['per_s']:,.0f}); p99 ≤ 35 ms "
         f"— {'met' if http_r['p99_ms'] <= 35 else 'MISSED'} ({http_r['p99_ms']:,.0f} ms).",
-        "", *_watch_section(watch_results, args.quick), NOTES]
+        "", *_watch_section(watch_results, args.quick),
+        *trace.section(trace_results, args.quick, _measured()), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
