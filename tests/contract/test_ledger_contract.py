@@ -196,3 +196,9 @@ def test_migrations_create_exactly_the_declared_schema(store) -> None:  # type: 
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_the_head_every_command_checks_is_alembics() -> None:
+    from kinko.store.migrate import HEAD, head_revision
+
+    assert HEAD == head_revision()
