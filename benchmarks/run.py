@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 
 import chain  # noqa: E402  (benchmarks/chain.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
+import respond  # noqa: E402  (benchmarks/respond.py)
 import screening  # noqa: E402  (benchmarks/screening.py)
 import watch  # noqa: E402  (benchmarks/watch.py)
 
@@ -290,6 +291,13 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
     return lines
 
 
+def _respond_section(quick: bool) -> list[str]:
+    """The "Respond and report" section (issue 7): refund plan and FSA report."""
+    figures = respond.run(20_000 if quick else 260_000)
+    return ["## Respond and report (issue 7)", "", _measured() + ".", "",
+            *respond.markdown(figures), ""]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -366,7 +374,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
-    parser.add_argument("--only", choices=["watch", "trace"],
+    parser.add_argument("--only", choices=["watch", "trace", "respond"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -376,6 +384,8 @@ def main() -> None:
     if args.only:
         if args.only == "watch":
             section = _watch_section(_run_all(watch_plan), args.quick)
+        elif args.only == "respond":
+            section = _respond_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -486,7 +496,8 @@ def main() -> None:
         f"{'met' if http_r['per_s'] >= 3000 else 'MISSED'} ({http_r['per_s']:,.0f}); p99 ≤ 35 ms "
         f"— {'met' if http_r['p99_ms'] <= 35 else 'MISSED'} ({http_r['p99_ms']:,.0f} ms).",
         "", *_watch_section(watch_results, args.quick),
-        *trace.section(trace_results, args.quick, _measured()), NOTES]
+        *trace.section(trace_results, args.quick, _measured()),
+        *_respond_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
