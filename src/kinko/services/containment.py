@@ -1,0 +1,174 @@
+"""Containing a theft: trip the breakers, and sweep what the thief has not taken yet.
+
+A key that signed one unauthorised transfer signs for every wallet with its address, so
+:meth:`Containment.compromised` is all of them (online ones; cold wallets have no key in
+kinko). :meth:`Containment.contain` trips the breaker of every asset they hold (and the
+global one when the policy says ``trip_global``), then, for a new incident, prepares the
+emergency sweep of each: what is left on chain, less the gas, to a fresh cold address
+(``emergency_address`` in the policy, registered in a cold wallet), tokens first so the coin
+paying their gas goes last. With ``[watch] emergency_sweep = "auto"`` (the policy's quorum
+authorised it in advance) it is signed and sent at once; otherwise it is a proposal for the
+quorum. The attacker holds the same key: this is a race, and the timeline says so. What
+withdrawals awaiting review or sending reserve stays until they are rejected: the ledger
+keeps reservations whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kinko.domain.custody import Wallet
+from kinko.domain.erc20 import TOKEN_GAS
+from kinko.domain.ledger import available
+from kinko.domain.money import Asset, format_units
+from kinko.domain.watch import Alert
+from kinko.errors import ChainRejected, KinkoError
+from kinko.ports import Chain
+from kinko.services.custody import ProposalView
+from kinko.services.timeline import record
+from kinko.services.withdrawals import Withdrawals
+
+__all__ = ["ACTOR", "Containment"]
+
+ACTOR = "kinko:watch"
+
+
+class Containment:
+    """See the module docstring."""
+
+    def __init__(self, withdrawals: Withdrawals, chain: Chain) -> None:
+        self.withdrawals = withdrawals
+        self.custody = withdrawals.custody
+        self.ledger = withdrawals.ledger
+        self.chain = chain
+
+    def event(self, incident: str, kind: str, actor: str, detail: str) -> None:
+        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor, detail)
+
+    def compromised(self, wallet_name: str | None) -> list[Wallet]:
+        """The wallet and every other online wallet with one of its addresses (one key
+        signs for all of them: if it leaked for one, it leaked for all), tokens first so
+        that the coin paying their gas is swept last."""
+        wallets = self.ledger.wallets()
+        source = next((w for w in wallets if w.name == wallet_name), None)
+        if source is None:
+            return []
+        keys = {a.lower() for a in source.addresses}
+        same = [w for w in wallets if w.name == source.name or (
+            w.tier != "cold" and keys & {a.lower() for a in w.addresses})]
+        return sorted(same, key=lambda w: (self.ledger.assets[w.asset].token is None, w.name))
+
+    def contain(self, incident: str, alert: Alert, fresh: bool) -> None:
+        """Trip the breaker(s) and, for a new incident, prepare the emergency sweep of
+        every wallet the leaked key signs for."""
+        policy = self.custody.policy()
+        compromised = self.compromised(alert.wallet) if alert.kind != "balance_drop" else []
+        scopes = list(dict.fromkeys([*([alert.asset] if alert.asset else []),
+                                     *(w.asset for w in compromised)]))
+        if policy is not None and policy.watch.trip_global:
+            scopes.append("*")
+        tripped = self.withdrawals.breaker()
+        for scope in scopes:
+            if scope in tripped:
+                continue
+            self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}")
+            self.event(incident, "breaker", ACTOR,
+                       f"breaker {scope} tripped: every {scope} withdrawal is held for review")
+        if not fresh:
+            return
+        for wallet in compromised:
+            try:
+                self.emergency_sweep(incident, wallet.name)
+            except KinkoError as exc:
+                self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet.name} not "
+                           f"prepared: {exc.message}")
+
+    def emergency_sweep(self, incident: str, wallet_name: str) -> ProposalView | None:
+        """Propose (or, if the policy pre-authorises it, send) moving what is left in a
+        compromised wallet to a fresh cold address. The attacker holds the same key and may
+        empty the wallet first: this is a race, and the timeline says so."""
+        wallets = {w.name: w for w in self.ledger.wallets()}
+        hot = wallets[wallet_name]
+        asset = self.ledger.assets[hot.asset]
+        policy = self.custody.policy()
+        if policy is None or hot.tier == "cold" or not hot.addresses:
+            return None
+        rule = policy.assets.get(asset.symbol)
+        target, cold = _emergency_target(rule.emergency_address if rule else None,
+                                         rule.cold_wallet if rule else None, asset,
+                                         list(wallets.values()))
+        if target is None or cold is None:
+            self.event(incident, "sweep", ACTOR, f"no cold address for {asset.symbol}: "
+                       "register one (policy assets.<asset>.emergency_address)")
+            return None
+        left = self.chain.balances(list(hot.addresses), None, token=asset.token)
+        amount = sum(left.values())
+        fee = 0  # what the ledger must also be able to take from this wallet: the gas
+        if asset.token is None:
+            _chain_id, gas_price = self.chain.fee_params()
+            # this transfer's gas, and that of the token sweeps sent just before from the
+            # same address, which the ledger books to this wallet when they settle
+            tokens = sum(1 for w in self.compromised(wallet_name)
+                         if self.ledger.assets[w.asset].token is not None)
+            fee = (21_000 + tokens * TOKEN_GAS) * gas_price
+            amount -= 21_000 * gas_price
+        rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
+        free = (available(hot.account, rows[0].state) if rows else 0) - fee
+        if 0 < free < amount:
+            # the rest is reserved for withdrawals awaiting review or sending: the ledger
+            # will not move it while they hold it
+            self.event(incident, "sweep", ACTOR,
+                       f"{format_units(amount - free, asset)} {asset.symbol} stay in "
+                       f"{wallet_name}: reserved for withdrawals held or approved; reject them "
+                       "(kinko withdrawals reject) and sweep again to move it")
+            amount = free
+        if amount <= 0:
+            self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
+                       "left to sweep")
+            return None
+        shown = f"{format_units(amount, asset)} {asset.symbol}"
+        payload: dict[str, object] = {
+            "asset": asset.symbol, "amount": str(amount), "from_wallet": hot.name,
+            "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
+            "emergency": incident}
+        auto = policy.watch.emergency_sweep == "auto"
+        view = self.custody.propose(
+            "sweep", payload, ACTOR,
+            f"EMERGENCY sweep of {wallet_name} for {incident}"
+            + (" (pre-authorised by policy)" if auto else ""))
+        if not auto:
+            self.event(incident, "sweep", ACTOR,
+                       f"emergency sweep {view.proposal.id} of {shown} to "
+                       f"{target} waits for {view.quorum} approvals; the attacker holds the "
+                       "same key and may empty the wallet first")
+            return view
+        self.custody.preauthorise(view.proposal.id,
+                                  f"v{policy.version} emergency_sweep=auto")
+        try:
+            sent = self.custody.execute(view.proposal.id)
+        except (ChainRejected, KinkoError) as exc:
+            self.event(incident, "sweep", ACTOR,
+                       f"emergency sweep {view.proposal.id} could not be sent: {exc}; the "
+                       "attacker may have emptied the wallet first")
+            return self.custody.proposal(view.proposal.id)
+        self.event(incident, "sweep", ACTOR,
+                   f"emergency sweep {view.proposal.id} sent ({shown} to "
+                   f"{target}) as {sent.tx_hash}, pre-authorised by the policy; a race with "
+                   "the attacker, who holds the same key")
+        return sent
+
+
+def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,
+                      wallets: list[Any]) -> tuple[str | None, Any]:
+    """The fresh cold address and the wallet it belongs to."""
+    cold = [w for w in wallets if w.asset == asset.symbol and w.tier != "hot"]
+    if address is not None:
+        owner = next((w for w in cold if any(a.lower() == address.lower()
+                                             for a in w.addresses)), None)
+        return (address, owner) if owner is not None else (None, None)
+    preferred = next((w for w in cold if w.name == cold_wallet), None) or next(
+        (w for w in cold if w.addresses), None)
+    if preferred is None or not preferred.addresses:
+        return None, None
+    return preferred.addresses[-1], preferred
+
