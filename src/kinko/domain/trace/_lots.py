@@ -1,0 +1,324 @@
+"""Compiled taint kernel (numba, int64) for the FIFO and LIFO policies of account chains.
+
+Every address holds an ordered sequence of lots, clean or tainted; a transfer takes its value,
+then its fee, from the oldest (FIFO) or newest (LIFO) lots, and the receiver appends the pieces
+in the order they were taken (the semantics: :mod:`kinko.domain.trace.account`). The kernel
+keeps lots only for addresses that hold taint (a clean address is just its balance), in a pool
+of preallocated arrays (doubled when it runs low) with per-address doubly linked lists, so
+each transfer costs O(1) plus the lots it takes.
+
+:func:`_lots_kernel` takes the arguments of the kernels of :mod:`kinko.domain.trace._compiled`
+and ``lifo`` (bool), and returns the same results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# The FIFO/LIFO lot pool: amt, knd (0 clean, 1 tainted), nxt, prv per lot; head/tail per
+# address (-1: no lots, the whole balance is clean); meta = [free list head, free count, used].
+
+
+@njit(cache=True)
+def _alloc(meta, nxt):  # type: ignore[no-untyped-def]
+    i = meta[0]
+    if i >= 0:
+        meta[0] = nxt[i]
+        meta[1] -= 1
+        return i
+    i = meta[2]
+    meta[2] += 1
+    return i
+
+
+@njit(cache=True)
+def _release(meta, nxt, i):  # type: ignore[no-untyped-def]
+    nxt[i] = meta[0]
+    meta[0] = i
+    meta[1] += 1
+
+
+@njit(cache=True)
+def _push_back(a, amount, kind, head, tail, amt, knd, nxt, prv, meta):  # type: ignore[no-untyped-def]
+    if amount <= 0:
+        return
+    last = tail[a]
+    if last >= 0 and knd[last] == kind:
+        amt[last] += amount
+        return
+    i = _alloc(meta, nxt)
+    amt[i] = amount
+    knd[i] = kind
+    nxt[i] = -1
+    prv[i] = last
+    if last >= 0:
+        nxt[last] = i
+    else:
+        head[a] = i
+    tail[a] = i
+
+
+@njit(cache=True)
+def _push_front(a, amount, kind, head, tail, amt, knd, nxt, prv, meta):  # type: ignore[no-untyped-def]
+    if amount <= 0:
+        return
+    fst = head[a]
+    if fst >= 0 and knd[fst] == kind:
+        amt[fst] += amount
+        return
+    i = _alloc(meta, nxt)
+    amt[i] = amount
+    knd[i] = kind
+    prv[i] = -1
+    nxt[i] = fst
+    if fst >= 0:
+        prv[fst] = i
+    else:
+        tail[a] = i
+    head[a] = i
+
+
+@njit(cache=True)
+def _clear(a, head, tail, nxt, meta):  # type: ignore[no-untyped-def]
+    i = head[a]
+    while i >= 0:
+        j = nxt[i]
+        _release(meta, nxt, i)
+        i = j
+    head[a] = -1
+    tail[a] = -1
+
+
+@njit(cache=True)
+def _take(a, amount, lifo, record, head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):  # type: ignore[no-untyped-def]
+    """Take ``amount`` from a's oldest (newest if lifo) lots; the pieces go to s_amt/s_knd
+    (merged) when ``record``. Returns (tainted amount taken, number of pieces)."""
+    tainted = 0
+    ns = 0
+    while amount > 0:
+        i = tail[a] if lifo else head[a]
+        piece = amt[i] if amt[i] < amount else amount
+        kind = knd[i]
+        if kind == 1:
+            tainted += piece
+        if record:
+            if ns > 0 and s_knd[ns - 1] == kind:
+                s_amt[ns - 1] += piece
+            else:
+                s_amt[ns] = piece
+                s_knd[ns] = kind
+                ns += 1
+        if piece == amt[i]:
+            if lifo:
+                j = prv[i]
+                tail[a] = j
+                if j >= 0:
+                    nxt[j] = -1
+                else:
+                    head[a] = -1
+            else:
+                j = nxt[i]
+                head[a] = j
+                if j >= 0:
+                    prv[j] = -1
+                else:
+                    tail[a] = -1
+            _release(meta, nxt, i)
+        else:
+            amt[i] -= piece
+        amount -= piece
+    return tainted, ns
+
+
+@njit(cache=True)
+def _grown(arr, size):  # type: ignore[no-untyped-def]
+    out = np.empty(size, arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
+def _lots_seed(a, am, k, stop, max_hops, bal, tnt, source, absorbed, first, hops, acc,  # type: ignore[no-untyped-def]
+               head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):
+    """Seed address ``a`` (amount ``am``, -1: a source) before transfer ``k``."""
+    b = bal[a]
+    if am >= 0 and b < am:
+        if head[a] >= 0:
+            _push_front(a, am - b, 0, head, tail, amt, knd, nxt, prv, meta)
+        b = am
+        bal[a] = b
+    target = b if am < 0 else am
+    add = target - tnt[a] if target > tnt[a] else 0
+    if first[a] < 0:
+        first[a] = k
+    hops[a] = 0
+    acc[1] += add
+    if stop[a] or max_hops <= 0:
+        absorbed[a] += add
+        return
+    if am < 0:
+        source[a] = True
+    if add == 0:
+        return
+    # turn the newest `add` clean units into taint: list the lots, then rebuild them
+    ns = 0
+    if head[a] < 0:
+        s_amt[0] = b
+        s_knd[0] = 0
+        ns = 1
+    else:
+        i = head[a]
+        while i >= 0:
+            s_amt[ns] = amt[i]
+            s_knd[ns] = knd[i]
+            ns += 1
+            i = nxt[i]
+        _clear(a, head, tail, nxt, meta)
+    keep = b - tnt[a] - add  # clean units that stay clean (the oldest)
+    for j in range(ns):
+        if s_knd[j] == 1:
+            _push_back(a, s_amt[j], 1, head, tail, amt, knd, nxt, prv, meta)
+        else:
+            c = s_amt[j] if s_amt[j] < keep else keep
+            keep -= c
+            _push_back(a, c, 0, head, tail, amt, knd, nxt, prv, meta)
+            _push_back(a, s_amt[j] - c, 1, head, tail, amt, knd, nxt, prv, meta)
+    tnt[a] += add
+
+
+@njit(cache=True)
+def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,  # type: ignore[no-untyped-def]
+                    bal, tnt, source, received, sent, absorbed, first, hops, flow, acc,
+                    head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):
+    """Transfers k..end-1; returns where it stopped (early when the lot pool runs low)."""
+    cap = amt.shape[0]
+    burned = acc[0]
+    seeded = acc[1]
+    while k < end:
+        if meta[1] + cap - meta[2] < 4:
+            break
+        x = src[k]
+        y = dst[k]
+        v = value[k]
+        f = fee[k]
+        need = v + f
+        b = bal[x]
+        t = tnt[x]
+        if b < need:
+            top = need - b
+            if source[x]:
+                seeded += top
+                t += top
+                _push_front(x, top, 1, head, tail, amt, knd, nxt, prv, meta)
+            elif head[x] >= 0:
+                _push_front(x, top, 0, head, tail, amt, knd, nxt, prv, meta)
+            b = need
+        fv = 0
+        ns = 1
+        if head[x] >= 0:
+            fv, ns = _take(x, v, lifo, True, head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd)
+            ff, _ = _take(x, f, lifo, False, head, tail, amt, knd, nxt, prv, meta, s_amt,
+                          s_knd)
+            t -= fv + ff
+            sent[x] += fv + ff
+            burned += ff
+            if t == 0:
+                _clear(x, head, tail, nxt, meta)
+        else:
+            s_amt[0] = v
+            s_knd[0] = 0
+        tnt[x] = t
+        bal[x] = b - need
+        h = hops[x] + 1
+        gain = fv
+        if seed_tx[k]:
+            seeded += v - fv
+            fv = v
+            gain = v
+            h = 1
+            s_amt[0] = v
+            s_knd[0] = 1
+            ns = 1
+        if source[y]:
+            seeded += v - fv
+            gain = v
+            s_amt[0] = v
+            s_knd[0] = 1
+            ns = 1
+        flow[k] = fv
+        if fv > 0:
+            received[y] += fv
+            if first[y] < 0:
+                first[y] = k
+            if hops[y] < 0 or h < hops[y]:
+                hops[y] = h
+            if stop[y] or hops[y] >= max_hops:
+                absorbed[y] += fv
+                gain = 0
+        if gain == 0:
+            if head[y] >= 0:
+                _push_back(y, v, 0, head, tail, amt, knd, nxt, prv, meta)
+        else:
+            if head[y] < 0:
+                _push_back(y, bal[y], 0, head, tail, amt, knd, nxt, prv, meta)
+            for j in range(ns):
+                _push_back(y, s_amt[j], s_knd[j], head, tail, amt, knd, nxt, prv, meta)
+            tnt[y] += gain
+        bal[y] += v
+        k += 1
+    acc[0] = burned
+    acc[1] = seeded
+    return k
+
+
+@njit(cache=True)
+def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_amt,  # type: ignore[no-untyped-def]
+                 max_hops, n_addr, lifo):
+    m = src.shape[0]
+    bal = np.zeros(n_addr, np.int64)
+    tnt = np.zeros(n_addr, np.int64)
+    source = np.zeros(n_addr, np.bool_)
+    received = np.zeros(n_addr, np.int64)
+    sent = np.zeros(n_addr, np.int64)
+    absorbed = np.zeros(n_addr, np.int64)
+    first = np.full(n_addr, -1, np.int64)
+    hops = np.full(n_addr, -1, np.int64)
+    flow = np.zeros(m, np.int64)
+    head = np.full(n_addr, -1, np.int64)
+    tail = np.full(n_addr, -1, np.int64)
+    cap = 1024
+    amt = np.zeros(cap, np.int64)
+    knd = np.zeros(cap, np.int8)
+    nxt = np.full(cap, -1, np.int64)
+    prv = np.full(cap, -1, np.int64)
+    s_amt = np.zeros(cap + 2, np.int64)
+    s_knd = np.zeros(cap + 2, np.int8)
+    meta = np.zeros(3, np.int64)  # free list head, free count, used
+    meta[0] = -1
+    acc = np.zeros(2, np.int64)  # burned, seeded
+    sp = 0
+    n_seeds = seed_addr.shape[0]
+    k = 0
+    while True:
+        if meta[1] + cap - meta[2] < 4:
+            cap *= 2
+            amt = _grown(amt, cap)
+            knd = _grown(knd, cap)
+            nxt = _grown(nxt, cap)
+            prv = _grown(prv, cap)
+            s_amt = _grown(s_amt, cap + 2)
+            s_knd = _grown(s_knd, cap + 2)
+        if sp < n_seeds and seed_pos[sp] == k:
+            _lots_seed(seed_addr[sp], seed_amt[sp], k, stop, max_hops, bal, tnt, source,
+                       absorbed, first, hops, acc, head, tail, amt, knd, nxt, prv, meta,
+                       s_amt, s_knd)
+            sp += 1
+            continue
+        if k == m:
+            break
+        end = seed_pos[sp] if sp < n_seeds else m
+        k = _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
+                            bal, tnt, source, received, sent, absorbed, first, hops, flow, acc,
+                            head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd)
+    return received, sent, tnt, absorbed, first, hops, flow, acc[0], acc[1]
