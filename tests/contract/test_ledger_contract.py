@@ -201,4 +201,4 @@ def test_migrations_create_exactly_the_declared_schema(store) -> None:  # type: 
 def test_the_head_every_command_checks_is_alembics() -> None:
     from kinko.store.migrate import HEAD, head_revision
 
-    assert HEAD == head_revision()
+    assert head_revision() == HEAD
