@@ -684,3 +684,80 @@ def test_synth_across_batches_keeps_numbering() -> None:
     assert bool(np.all(txi[1:][new_block] == 0))
     assert bool(np.all(np.diff(txi)[new_tx & ~new_block] == 1))
     assert bool(np.all(np.diff(txi)[~new_tx] == 0))
+
+
+# --- the hashes kept out of memory (load_account_lazy, TxHashStore) -------------------------
+
+def same_hashes(path: Path, fmt: str, **kw: object) -> None:
+    """load_account_lazy gives load_account's transfers, its hashes in the store."""
+    full = load_account(path, fmt, **kw)  # type: ignore[arg-type]
+    lazy, store = tracefiles.load_account_lazy(path, fmt, **kw)  # type: ignore[arg-type]
+    try:
+        assert lazy.tx_hash.shape == (0,) and len(store) == len(full) == len(lazy)
+        for name in ("src", "dst", "value", "fee", "block", "tx_index", "log_index",
+                     "addresses"):
+            assert list(getattr(lazy, name)) == list(getattr(full, name)), name
+        assert store.at(np.arange(len(full))) == [str(x) for x in full.tx_hash]
+        assert store.at([]) == []
+        reversed_ = np.arange(len(full))[::-1]
+        assert store.at(reversed_) == [str(full.tx_hash[i]) for i in reversed_]
+        expected: dict[str, list[int]] = {}
+        for i, x in enumerate(full.tx_hash):
+            expected.setdefault(str(x).lower(), []).append(i)
+        assert store.positions(set(expected) | {"not-there"}) == expected
+        assert store.positions(set()) == {}
+        kept = np.arange(0, len(full), 2)
+        sub = store.take(kept)
+        assert sub.at(np.arange(len(kept))) == [str(full.tx_hash[i]) for i in kept]
+        assert sub.positions(set(expected)) == {
+            k: [j for j, i in enumerate(kept) if i in v] for k, v in expected.items()
+            if any(i in v for i in kept)}
+    finally:
+        store.close()
+    assert not store.path.exists()
+
+
+def test_lazy_hashes_generic_csv_and_parquet(tmp_path: Path) -> None:
+    same_hashes(write(tmp_path, "t.csv", GENERIC), "csv")
+    pq.write_table(generic_table(), tmp_path / "t.parquet")
+    same_hashes(tmp_path / "t.parquet", "parquet")
+    path = write(tmp_path, "a.csv", "tx_hash,block,tx_index,from,to,value,asset\n"
+                 "a,1,0,x,y,5,USDT\nb,1,1,x,y,5,DAI\nc,2,0,y,z,5,USDT\n")
+    same_hashes(path, "csv", asset="USDT")
+
+
+def test_lazy_hashes_of_formats_sorted_by_the_loader(tmp_path: Path) -> None:
+    """ethereum-etl and MFTracer rows are reordered: the store maps positions to file rows."""
+    path = write(tmp_path, "transactions.csv", "\n".join([
+        ETL_HEADER + RECEIPT_COLUMNS,
+        etl_row(3, 101, 0, B, C, 10**18, f",42000,21000,,,0,{25 * 10**9}"),
+        etl_row(1, 100, 0, BIG_A, B, 5, f",21000,21000,,,1,{20 * 10**9}"),
+        etl_row(2, 100, 1, B, "", 0, f",63000,50000,{C},,1,"),
+    ]) + "\n")
+    same_hashes(path, "ethereum-etl")
+    mf = write(tmp_path, "transfers.csv", MF_HEADER + f"t,7,0xbb,{A},Exchange X,{B},,1\n"
+               + f"t,7,0xAA,{B},,{C},Bridge,2\n" + f"t,6,0xcc,{C},Bridge,{A},Exchange X,3\n")
+    same_hashes(mf, "mftracer")
+    _, store = tracefiles.load_account_lazy(mf, "mftracer")
+    assert store.order is not None and store.positions({"0xaa"}) == {"0xaa": [1]}
+
+
+def test_lazy_hashes_across_row_groups(tmp_path: Path) -> None:
+    """A store of several row groups (a small group size here) finds and fetches across
+    them; a sorted generic file keeps no per-row array at all."""
+    path = tmp_path / "s.parquet"
+    tracefiles.write_synth_parquet(path, 2500, 50, 5)
+    original = tracefiles.hashes.SYNTH_CHUNK
+    try:
+        tracefiles.hashes.SYNTH_CHUNK = 1000  # type: ignore[attr-defined]
+        lazy, store = tracefiles.load_account_lazy(path, "parquet")
+    finally:
+        tracefiles.hashes.SYNTH_CHUNK = original  # type: ignore[attr-defined]
+    assert store.order is None and lazy.tx_hash.shape == (0,)
+    assert pq.ParquetFile(str(store.path)).metadata.num_row_groups == 3
+    full = load_account(path, "parquet")
+    picks = np.array([2499, 0, 1000, 999, 1500, 2000])
+    assert store.at(picks) == [str(full.tx_hash[i]) for i in picks]
+    wanted = {str(full.tx_hash[i]) for i in picks}
+    assert store.positions(wanted) == {
+        k: [i for i in range(len(full)) if full.tx_hash[i] == k] for k in wanted}

@@ -10,6 +10,7 @@ import random
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from eth_account import Account
 
@@ -275,3 +276,52 @@ def test_live_chain_trace(node_cli, anvil) -> None:  # type: ignore[no-untyped-d
     found = rows(Path("live") / "addresses.csv")
     assert int(found[hop.address.lower()]["taint_received"]) == 200
     assert int(found[thief.address.lower()]["taint_held"]) == 300
+
+
+def test_trace_run_keeps_hashes_out_of_memory(kinko, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``trace run`` on a synthetic Parquet: the transfers it loads hold no Python object per
+    row (the hashes stay in a TxHashStore), and its files are those of the trace with every
+    hash in memory."""
+    from kinko.chains import tracefiles
+    from kinko.cli.trace import _reduce
+    from kinko.render.trace import write_trace
+    from kinko.services.trace import run_trace
+
+    code, _out, err = kinko("trace", "synth", "--transfers", "20000", "--addresses", "500",
+                            "--seed", "7", "--out", "s.parquet")
+    assert code == 0, err
+    full = load_account(tmp_path / "s.parquet", "parquet")
+    seeds = [str(full.tx_hash[i]) for i in (3, 5000, 12345)]
+    loaded: list[object] = []
+    lazy = tracefiles.load_account_lazy
+
+    def spy(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        found = lazy(*args, **kw)  # type: ignore[arg-type]
+        loaded.append(found)
+        return found
+
+    monkeypatch.setattr(tracefiles, "load_account_lazy", spy)
+    code, _out, err = kinko("trace", "run", "--transfers", "s.parquet", "--format", "parquet",
+                            "--policy", "haircut", "--seed-tx", seeds[0],
+                            "--seed-tx", seeds[1].upper().replace("0X", "0x"),
+                            "--seed-tx", seeds[2], "--out", "lazy")
+    assert code == 0, err
+    ((transfers, store),) = loaded  # type: ignore[misc]
+    assert transfers.tx_hash.shape == (0,)  # no hash per row in memory
+    for name in ("src", "dst", "value", "fee", "block", "tx_index", "log_index"):
+        assert getattr(transfers, name).dtype == np.int64, name
+    assert store.order is None and not store.path.exists()  # removed after the run
+    report = run_trace(full, policy="haircut", seed_txs=[seeds[0], seeds[1].upper(), seeds[2]],
+                       stop_categories=("exchange",), reduce=_reduce)
+    write_trace(report, tmp_path / "full")
+    for name in ("addresses.csv", "flows.csv", "exposure.csv", "graph.html"):
+        assert (tmp_path / "lazy" / name).read_bytes() == (tmp_path / "full" / name).read_bytes()
+    summaries = [json.loads((tmp_path / d / "summary.json").read_text()) for d in ("lazy", "full")]
+    for s in summaries:
+        s.pop("seconds")
+    assert summaries[0] == summaries[1]
+    assert summaries[0]["counts"]["tainted_transfers"] > 0
+    code, _out, err = kinko("trace", "run", "--transfers", "s.parquet", "--format", "parquet",
+                            "--policy", "haircut", "--seed-tx", "0xnothere", "--out", "none")
+    assert code == 2 and "0xnothere" in err

@@ -70,6 +70,7 @@ def trace_run(
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     labels = _labels(ctx, tag_files)
+    store: tracefiles.TxHashStore | None = None
     if chain_name is not None:
         data = _from_chain(ctx, chain_name, from_block, to_block, asset)
     elif transfers is None:
@@ -81,12 +82,20 @@ def trace_run(
         print(f"written to {out}")
         return
     else:
-        data = tracefiles.load_account(transfers, fmt)
+        # the hashes stay in a temporary file (no Python string per transfer: chain-sized
+        # files fit in memory); the seeds and flows.csv look them up there
+        data, store = tracefiles.load_account_lazy(transfers, fmt)
     report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
                        seed_addresses=[parse_seed_address(s) for s in seed_address],
                        labels=labels, stop_categories=stop_category or ("exchange",),
-                       max_hops=max_hops, reduce=_reduce)
-    write_trace(report, out, min_taint=min_taint)
+                       max_hops=max_hops, reduce=_reduce,
+                       find_txs=None if store is None else store.positions,
+                       hashes_of=None if store is None else store.at)
+    try:
+        write_trace(report, out, min_taint=min_taint)
+    finally:
+        if store is not None:
+            store.close()
     _show(rt, report)
     print(f"written to {out}: addresses.csv, flows.csv, exposure.csv, summary.json, "
           "graph.html, graph.png")

@@ -26,10 +26,20 @@ from kinko.errors import InputFileError
 __all__ = ["write_blacklist", "write_trace"]
 
 GRAPH_NODES = 150
+FLOW_CHUNK = 1 << 20  # tainted transfers whose hashes are fetched at once (flows.csv)
 
 
 def _int(value: Any) -> int:
     return int(value)
+
+
+def _hashes(report: Any, positions: Sequence[int]) -> list[Any]:
+    """The transaction hashes of the report's transfers at ``positions``: from the report
+    (``hashes_of``: an engine may keep them out of memory), else from ``tx_hash``."""
+    hashes_of = getattr(report, "hashes_of", None)
+    if hashes_of is not None:
+        return list(hashes_of(positions))
+    return [report.transfers.tx_hash[j] for j in positions]
 
 
 def write_trace(report: Any, out: Path, *, min_taint: int = 0,
@@ -63,10 +73,12 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value",
                     "tainted_value"])
-        for j in tainted:
-            w.writerow([t.tx_hash[j], int(t.block[j]), int(t.tx_index[j]), int(t.log_index[j]),
-                        t.addresses[t.src[j]], t.addresses[t.dst[j]], _int(t.value[j]),
-                        flow[j]])
+        for first in range(0, len(tainted), FLOW_CHUNK):
+            chunk = tainted[first:first + FLOW_CHUNK]
+            for j, tx_hash in zip(chunk, _hashes(report, chunk), strict=True):
+                w.writerow([tx_hash, int(t.block[j]), int(t.tx_index[j]), int(t.log_index[j]),
+                            t.addresses[t.src[j]], t.addresses[t.dst[j]], _int(t.value[j]),
+                            flow[j]])
     paths.append(path)
     path = out / "exposure.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:

@@ -16,7 +16,7 @@ taint by design and is reported without the check.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +109,12 @@ class Exposure:
     addresses: int
 
 
+TxFinder = Callable[[set[str]], dict[str, list[int]]]
+"""Lower-cased transaction hashes → positions (increasing) of the transfers holding them."""
+HashesOf = Callable[["np.ndarray"], list[str]]
+"""Positions of transfers → their transaction hashes."""
+
+
 @dataclass
 class TraceReport:
     policy: Policy
@@ -119,6 +125,14 @@ class TraceReport:
     labels: dict[int, Label]  # address id → label, for labelled addresses in the data
     exposure: list[Exposure]
     seconds: dict[str, float] = field(default_factory=dict)
+    # the hashes of the report's transfers when ``transfers.tx_hash`` does not hold them
+    tx_hashes: HashesOf | None = None
+
+    def hashes_of(self, positions: Sequence[int] | np.ndarray) -> list[str]:
+        """The transaction hashes of the report's transfers at ``positions``."""
+        if self.tx_hashes is not None:
+            return self.tx_hashes(np.asarray(positions, dtype=np.int64))
+        return [str(self.transfers.tx_hash[j]) for j in positions]
 
     @property
     def conserved(self) -> bool | None:
@@ -162,14 +176,19 @@ def _positions_by_hash(transfers: AccountTransfers, wanted: set[str]) -> dict[st
 
 
 def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
-                  seed_addresses: Iterable[SeedAddress]) -> tuple[AccountSeeds, dict[str, Any]]:
-    """The seeds as arrays; an unknown transaction or address is refused by name."""
+                  seed_addresses: Iterable[SeedAddress], *, find_txs: TxFinder | None = None
+                  ) -> tuple[AccountSeeds, dict[str, Any]]:
+    """The seeds as arrays; an unknown transaction or address is refused by name.
+
+    ``find_txs`` finds the seed transactions when ``transfers.tx_hash`` does not hold the
+    hashes (an engine keeping them out of memory); by default they are looked up in it."""
     txs = [h.strip().lower() for h in seed_txs]
     addresses = list(seed_addresses)
     if not txs and not addresses:
         raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)")
     flags = np.zeros(len(transfers), dtype=np.bool_)
-    found = _positions_by_hash(transfers, set(txs))
+    found = (find_txs(set(txs)) if find_txs is not None
+             else _positions_by_hash(transfers, set(txs)))
     missing = [h for h in txs if h not in found]
     if missing:
         raise BadInput(f"seed transaction {missing[0]} is not in the transfers read "
@@ -199,25 +218,35 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
               seed_addresses: Iterable[SeedAddress] = (),
               labels: Mapping[str, Label] | None = None,
               stop_categories: Iterable[str] = ("exchange",),
-              max_hops: int | None = None, reduce: Reducer | None = None) -> TraceReport:
+              max_hops: int | None = None, reduce: Reducer | None = None,
+              find_txs: TxFinder | None = None, hashes_of: HashesOf | None = None
+              ) -> TraceReport:
     """Trace ``transfers`` (account model) from the seeds under ``policy``.
 
     ``reduce`` (the engine's, e.g. DuckDB's time-respecting reachability) may first cut the
     transfers down to those the seeds can reach; per-address results are the same, and the
-    report's transfers and flows are then the reduced ones."""
+    report's transfers and flows are then the reduced ones.
+
+    ``find_txs`` and ``hashes_of`` serve transfers whose ``tx_hash`` does not hold the hashes
+    (a chain-sized file, its hashes kept out of memory by the engine): the first resolves
+    ``seed_txs`` to positions (see :func:`resolve_seeds`), the second gives the hashes of
+    positions of ``transfers`` as given here (the report maps the reduced positions back)."""
     if policy not in ACCOUNT_POLICIES:  # a caller's string, checked here
         raise BadInput(f"--policy must be one of {', '.join(ACCOUNT_POLICIES)} for account "
                        f"transfers, not {policy!r}")
     if max_hops is not None and max_hops < 1:
         raise BadInput("--max-hops must be at least 1")
-    seeds, described = resolve_seeds(transfers, seed_txs, seed_addresses)
+    seeds, described = resolve_seeds(transfers, seed_txs, seed_addresses, find_txs=find_txs)
     known, stops = _stops(transfers.addresses, labels, stop_categories)
     read = len(transfers)
     seconds: dict[str, float] = {}
+    tx_hashes = hashes_of
     if reduce is not None:
         started = time.perf_counter()
-        transfers, seeds, _kept = reduce(transfers, seeds)
+        transfers, seeds, kept = reduce(transfers, seeds)
         seconds["reduce"] = time.perf_counter() - started
+        if hashes_of is not None:
+            tx_hashes = _through(hashes_of, np.asarray(kept, dtype=np.int64))
     described["transfers_read"] = read
     described["transfers_traced"] = len(transfers)
     started = time.perf_counter()
@@ -227,7 +256,13 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
         raise BadInput(f"the transfers cannot be traced: {exc}") from None
     seconds["kernel"] = time.perf_counter() - started
     exposure = _exposure(result, known)
-    return TraceReport(policy, transfers, result, described, stops, known, exposure, seconds)
+    return TraceReport(policy, transfers, result, described, stops, known, exposure, seconds,
+                       tx_hashes)
+
+
+def _through(hashes_of: HashesOf, kept: np.ndarray) -> HashesOf:
+    """``hashes_of`` for the transfers at positions ``kept`` of the original ones."""
+    return lambda positions: hashes_of(kept[np.asarray(positions, dtype=np.int64)])
 
 
 def _stops(addresses: np.ndarray, labels: Mapping[str, Label] | None,

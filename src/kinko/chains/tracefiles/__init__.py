@@ -43,6 +43,16 @@ in the file), or the row for Parquet (``file: row N``), at most :data:`MAX_PROBL
 Files are read by DuckDB and no string crosses into Python per row except the transaction
 hashes (``with_hashes=False`` skips them too: 50M Python strings would not fit in memory).
 
+:func:`load_account_lazy` loads the same transfers with the hashes kept out of memory, in a
+:class:`TxHashStore` (:mod:`~kinko.chains.tracefiles.hashes`): a temporary Parquet file of the
+normalised hashes in file order, plus, only for the formats whose rows the loader sorts, the
+permutation from processing order to file order (8 bytes a transfer). It finds the positions
+of given hashes (``store.positions``: ``pyarrow.compute.is_in`` one row group at a time, the
+hits confirmed in Python) and gives the hashes of given positions (``store.at``: only the row
+groups holding them are read), so ``kinko trace run`` resolves ``--seed-tx`` and writes
+``flows.csv`` without a Python string per transfer; ``store.take(kept)`` follows
+:func:`reduce_reachable`'s positions.
+
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "t.csv").write_text(
@@ -59,7 +69,8 @@ the result is exact), with SQL that DuckDB runs here and a distributed engine co
 
 The modules: :mod:`~kinko.chains.tracefiles.account` (the account-model formats),
 :mod:`~kinko.chains.tracefiles.utxo` (UTXO JSON lines), :mod:`~kinko.chains.tracefiles.reach`
-(the reachable reduction), :mod:`~kinko.chains.tracefiles.synth` (the synthetic chain); inside,
+(the reachable reduction), :mod:`~kinko.chains.tracefiles.synth` (the synthetic chain),
+:mod:`~kinko.chains.tracefiles.hashes` (the hashes kept on disk); inside,
 ``_read`` opens and checks a file in DuckDB, ``_std`` turns a format's standard view into the
 arrays, ``_common`` holds what several of them share.
 """
@@ -75,7 +86,13 @@ from kinko.chains.tracefiles._common import SYNTH_CHUNK as SYNTH_CHUNK
 from kinko.chains.tracefiles._common import Amounts as Amounts
 from kinko.chains.tracefiles._common import Ints as Ints
 from kinko.chains.tracefiles._std import _distinct as _distinct
-from kinko.chains.tracefiles.account import ACCOUNT_FORMATS, load_account, mftracer_labels
+from kinko.chains.tracefiles.account import (
+    ACCOUNT_FORMATS,
+    load_account,
+    load_account_lazy,
+    mftracer_labels,
+)
+from kinko.chains.tracefiles.hashes import TxHashStore
 from kinko.chains.tracefiles.reach import MOST as MOST
 from kinko.chains.tracefiles.reach import reduce_reachable, reduce_seeds
 from kinko.chains.tracefiles.synth import _synth_batches as _synth_batches
@@ -84,7 +101,9 @@ from kinko.chains.tracefiles.utxo import load_utxo
 
 __all__ = [
     "ACCOUNT_FORMATS",
+    "TxHashStore",
     "load_account",
+    "load_account_lazy",
     "load_utxo",
     "mftracer_labels",
     "reduce_reachable",

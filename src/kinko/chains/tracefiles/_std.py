@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -40,8 +41,12 @@ from kinko.chains.tracefiles._common import (
     _ints,
 )
 from kinko.chains.tracefiles._read import _check, _Field, _Input, _normal_sql, _raise
+from kinko.chains.tracefiles.hashes import TxHashStore, _normal_hashes
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
+
+Hashes = bool | Literal["store"]  # all as Python strings, none, or in a TxHashStore
+Loaded = tuple[AccountTransfers, TxHashStore | None]
 
 
 @dataclass
@@ -62,8 +67,9 @@ class _Rows:
 
 
 def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field], *,
-              presorted: bool, hashes: bool, causal: bool = False) -> AccountTransfers:
-    """Check, fetch, order, factorise: the standard view ``std`` as :class:`AccountTransfers`.
+              presorted: bool, hashes: Hashes, causal: bool = False) -> Loaded:
+    """Check, fetch, order, factorise: the standard view ``std`` as :class:`AccountTransfers`
+    (with a :class:`TxHashStore` when ``hashes`` is ``"store"``: ``tx_hash`` is then empty).
 
     Columns are fetched a few at a time and turned into numpy arrays at once, so memory holds
     the arrays plus one query's result, not every column twice."""
@@ -87,14 +93,17 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     else:
         position = np.lexsort((rows.log_index, rows.tx_index, rows.block))
         rows.take(position)
-    text = _TxHashes(con, position if hashes else None, hashes)
+    everything = hashes is True
+    text = _TxHashes(con, position if everything else None, everything)
     _check_unique(inp, rows, text)
+    store = TxHashStore.write(con, position, len(rows.row)) if hashes == "store" else None
     value, fee = _amount_arrays(con, position)
+    tx_hash = (text.all() if everything else np.empty(0, dtype=object) if store is not None
+               else np.full(len(rows.row), "", dtype=object))
     return AccountTransfers(
         src=rows.src, dst=rows.dst, value=value, fee=fee, block=rows.block,
-        tx_index=rows.tx_index, log_index=rows.log_index,
-        tx_hash=text.all() if hashes else np.full(len(rows.row), "", dtype=object),
-        addresses=addresses)
+        tx_index=rows.tx_index, log_index=rows.log_index, tx_hash=tx_hash,
+        addresses=addresses), store
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, columns: str, where: str = "_keep") -> pa.Table:
@@ -151,12 +160,7 @@ class _TxHashes:
         self.con = con
         self.values: npt.NDArray[np.object_] | None = None
         if load:
-            column = _fetch(con, "tx_hash")["tx_hash"]
-            trimmed = pc.utf8_trim_whitespace(column)
-            lowered = pc.utf8_lower(trimmed)
-            if not pc.all(pc.equal(lowered, trimmed)).as_py():
-                hexy = pc.match_substring_regex(trimmed, f"^{_ETH_HASH}$")
-                trimmed = pc.if_else(hexy, lowered, trimmed)
+            trimmed = _normal_hashes(_fetch(con, "tx_hash")["tx_hash"])
             values = np.asarray(trimmed.to_numpy(zero_copy_only=False), dtype=object)
             self.values = values if order is None else values[order]
 

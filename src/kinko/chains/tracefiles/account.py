@@ -34,7 +34,8 @@ from kinko.chains.tracefiles._read import (
     _raise,
     _usd_cents_sql,
 )
-from kinko.chains.tracefiles._std import _load_std
+from kinko.chains.tracefiles._std import Hashes, Loaded, _load_std
+from kinko.chains.tracefiles.hashes import TxHashStore
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
 
@@ -87,8 +88,24 @@ def load_account(path: Path, fmt: str, *, asset: str | None = None,
     ``asset`` keeps one asset: the ``asset`` column's value (csv, parquet) or the token
     contract (ethereum-etl token transfers); a file holding several assets needs it.
     ``with_hashes=False`` leaves ``tx_hash`` empty strings (one shared object), for
-    chain-sized inputs where a Python string per transfer would not fit in memory.
+    chain-sized inputs where a Python string per transfer would not fit in memory
+    (:func:`load_account_lazy` keeps them on disk instead).
     """
+    return _load(path, fmt, asset, with_hashes)[0]
+
+
+def load_account_lazy(path: Path, fmt: str, *, asset: str | None = None
+                      ) -> tuple[AccountTransfers, TxHashStore]:
+    """:func:`load_account`, the transaction hashes kept in a :class:`TxHashStore` (a
+    temporary Parquet file) rather than as a Python string per transfer: the transfers'
+    ``tx_hash`` is empty (length 0); ``store.positions(hashes)`` finds transfers by hash and
+    ``store.at(positions)`` gives their hashes, the same strings :func:`load_account` holds."""
+    transfers, store = _load(path, fmt, asset, "store")
+    assert store is not None
+    return transfers, store
+
+
+def _load(path: Path, fmt: str, asset: str | None, hashes: Hashes) -> Loaded:
     path = Path(path)
     if fmt not in ACCOUNT_FORMATS:
         raise InputFileError(f"{path}: unknown format {fmt!r}; expected one of "
@@ -96,16 +113,16 @@ def load_account(path: Path, fmt: str, *, asset: str | None = None,
     con = _connect()
     try:
         if fmt == "ethereum-etl":
-            return _load_etl(con, path, asset, with_hashes)
+            return _load_etl(con, path, asset, hashes)
         if fmt == "mftracer":
-            return _load_mftracer(con, path, with_hashes)
-        return _load_generic(con, path, fmt == "parquet", asset, with_hashes)
+            return _load_mftracer(con, path, hashes)
+        return _load_generic(con, path, fmt == "parquet", asset, hashes)
     finally:
         con.close()
 
 
 def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
-                  asset: str | None, hashes: bool) -> AccountTransfers:
+                  asset: str | None, hashes: Hashes) -> Loaded:
     inp = _open(con, path, "raw", _GENERIC, parquet)
     keep = _asset_filter(con, inp, "asset", asset, lower=False)
     con.execute(
@@ -142,7 +159,7 @@ def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: 
 
 
 def _load_etl(con: duckdb.DuckDBPyConnection, path: Path, token: str | None,
-              hashes: bool) -> AccountTransfers:
+              hashes: Hashes) -> Loaded:
     if path.is_dir():
         tokens, transactions = path / "token_transfers.csv", path / "transactions.csv"
         if token is not None or not transactions.exists():
@@ -160,7 +177,7 @@ def _load_etl(con: duckdb.DuckDBPyConnection, path: Path, token: str | None,
 
 
 def _load_etl_transactions(con: duckdb.DuckDBPyConnection, path: Path,
-                           receipts: Path | None, hashes: bool) -> AccountTransfers:
+                           receipts: Path | None, hashes: Hashes) -> Loaded:
     """ETH moved by transactions: value (none if the receipt says it failed) and fee
     (gas used × effective gas price, each within int64, so the product fits HUGEINT)."""
     inp = _open(con, path, "raw", _ETL_TRANSACTIONS)
@@ -198,7 +215,7 @@ def _load_etl_transactions(con: duckdb.DuckDBPyConnection, path: Path,
 
 
 def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: Path | None,
-                     token: str | None, hashes: bool) -> AccountTransfers:
+                     token: str | None, hashes: Hashes) -> Loaded:
     """Token transfers of one token. ``log_index`` counts within the block, so it orders the
     block; ``tx_index`` is the transaction's ``transaction_index`` from a transactions.csv
     beside, else its rank in the block among the transactions in the file."""
@@ -229,7 +246,7 @@ def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: P
 
 
 def _load_mftracer(con: duckdb.DuckDBPyConnection, path: Path,
-                   hashes: bool) -> AccountTransfers:
+                   hashes: Hashes) -> Loaded:
     inp = _open(con, path, "raw", _MFTRACER)
     _check(con, inp, _MFTRACER)
     _check_mftracer(con, inp)

@@ -111,10 +111,12 @@ def reduce_reachable(
 
 
 def _take(t: AccountTransfers, kept: Ints) -> AccountTransfers:
+    """The transfers at ``kept``; an empty ``tx_hash`` (hashes in a TxHashStore) stays empty."""
     return AccountTransfers(
         src=t.src[kept], dst=t.dst[kept], value=t.value[kept], fee=t.fee[kept],
         block=t.block[kept], tx_index=t.tx_index[kept], log_index=t.log_index[kept],
-        tx_hash=t.tx_hash[kept], addresses=t.addresses)
+        tx_hash=t.tx_hash[kept] if len(t.tx_hash) == len(t) else t.tx_hash,
+        addresses=t.addresses)
 
 
 def reduce_seeds(seeds: AccountSeeds, kept: Ints) -> AccountSeeds:

@@ -1,0 +1,189 @@
+"""Transaction hashes kept out of memory: :class:`TxHashStore`.
+
+A Python string per transfer costs about 100 bytes (50M transfers: 5 GB), an Arrow string
+array still ``4 + len`` bytes a row (70 for Ethereum hashes: 3.5 GB at 50M), while a trace
+needs the hashes only twice: to find the positions of the ``--seed-tx`` hashes, and to write
+the hashes of the tainted transfers (``flows.csv``). So :func:`load_account_lazy` streams the
+hashes of the kept rows, normalised exactly as :func:`load_account` normalises them, from
+DuckDB to a temporary Parquet file (one row group per :data:`SYNTH_CHUNK` rows, in file
+order) and keeps in memory only the permutation from processing order to file order, and
+only when the format sorts the rows itself (ethereum-etl, MFTracer; 8 bytes a row; a sorted
+generic CSV or Parquet needs none). Lookups read one row group at a time:
+:meth:`TxHashStore.positions` tests each group with ``pyarrow.compute.is_in`` (lower-cased)
+and confirms the few hits in Python as :func:`kinko.services.trace.resolve_seeds` compares
+them; :meth:`TxHashStore.at` takes the wanted rows of the groups that hold them. The
+temporary folder is removed by :meth:`TxHashStore.close` or when the store is collected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+from kinko.chains.tracefiles._common import _ETH_HASH, SYNTH_CHUNK, Ints, _ints, _lit
+
+
+def _normal_hashes(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Trimmed, and lower-cased when an Ethereum hex hash (as the loaded ``tx_hash``)."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    lowered = pc.utf8_lower(trimmed)
+    if not pc.all(pc.equal(lowered, trimmed)).as_py():
+        hexy = pc.match_substring_regex(trimmed, f"^{_ETH_HASH}$")
+        trimmed = pc.if_else(hexy, lowered, trimmed)
+    return trimmed
+
+
+_SCHEMA = pa.schema([("h", pa.string())])
+
+
+class TxHashStore:
+    """The transaction hashes of loaded transfers, in a temporary Parquet file.
+
+    ``order``: processing position → index in the file (None: the same). Positions are those
+    of the transfers :func:`load_account_lazy` returned; :meth:`take` gives the store of a
+    subset (the positions ``kept`` by :func:`~kinko.chains.tracefiles.reduce_reachable`)."""
+
+    def __init__(self, path: Path, size: int, order: Ints | None,
+                 owner: TxHashStore | None = None) -> None:
+        self.path = path
+        self.size = size
+        self.order = order
+        self._owner = owner  # keeps the file of a parent store alive
+        self._groups: list[tuple[int, int]] | None = None
+
+    @classmethod
+    def write(cls, con: duckdb.DuckDBPyConnection, order: Ints | None, size: int
+              ) -> TxHashStore:
+        """Stream ``tx_hash`` of the kept rows of the view ``std`` (file order) to a file."""
+        folder = Path(tempfile.mkdtemp(prefix="kinko-txhashes-"))
+        try:
+            return cls._write(con, order, size, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    @classmethod
+    def _write(cls, con: duckdb.DuckDBPyConnection, order: Ints | None, size: int,
+               folder: Path) -> TxHashStore:
+        path = folder / "h.parquet"
+        ordered, last, written = True, -1, 0
+        relation = con.sql("SELECT _row, tx_hash FROM std WHERE _keep")
+        reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(
+            SYNTH_CHUNK)
+        raw = folder / "raw.parquet"
+        with pq.ParquetWriter(str(raw), pa.schema([("_row", pa.int64()), ("h", pa.string())])
+                              ) as writer:
+            for batch in reader:
+                if batch.num_rows == 0:
+                    continue
+                rows = _ints(batch.column(0))
+                ordered = ordered and rows[0] > last and bool(np.all(rows[1:] > rows[:-1]))
+                last = int(rows[-1])
+                writer.write_batch(pa.record_batch(
+                    [pa.array(rows), _normal_hashes(batch.column(1).cast(pa.string()))],
+                    names=["_row", "h"]), row_group_size=SYNTH_CHUNK)
+                written += batch.num_rows
+        if written != size:
+            raise AssertionError(f"{written} hashes for {size} transfers")
+        sort = "" if ordered else " ORDER BY _row"
+        con.execute(f"COPY (SELECT h FROM read_parquet({_lit(str(raw))}){sort}) TO "
+                    f"{_lit(str(path))} (FORMAT parquet, ROW_GROUP_SIZE {SYNTH_CHUNK})")
+        raw.unlink()
+        store = cls(path, size, order)
+        weakref.finalize(store, shutil.rmtree, str(folder), True)
+        return store
+
+    def close(self) -> None:
+        """Remove the file now (a store taken from this one stops working too)."""
+        if self._owner is None:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+        else:
+            self._owner.close()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def take(self, kept: Ints) -> TxHashStore:
+        """The store of the transfers at positions ``kept`` (in that order)."""
+        kept = np.asarray(kept, dtype=np.int64)
+        order = kept if self.order is None else self.order[kept]
+        if self.order is None and len(kept) == self.size and \
+                bool(np.array_equal(kept, np.arange(self.size))):
+            return self
+        return TxHashStore(self.path, len(kept), order, owner=self._owner or self)
+
+    def _row_groups(self) -> list[tuple[int, int]]:
+        """(first index, row count) of each row group of the file."""
+        if self._groups is None:
+            meta = pq.ParquetFile(str(self.path)).metadata
+            groups, start = [], 0
+            for g in range(meta.num_row_groups):
+                count = meta.row_group(g).num_rows
+                groups.append((start, count))
+                start += count
+            self._groups = groups
+        return self._groups
+
+    def at(self, positions: Sequence[int] | npt.ArrayLike) -> list[str]:
+        """The hashes of the transfers at ``positions`` (in that order)."""
+        wanted = np.asarray(positions, dtype=np.int64).reshape(-1)
+        if wanted.size == 0:
+            return []
+        if int(wanted.min()) < 0 or int(wanted.max()) >= self.size:
+            raise IndexError("position out of range")
+        index = wanted if self.order is None else self.order[wanted]
+        unique = np.unique(index)
+        found: dict[int, str] = {}
+        file = pq.ParquetFile(str(self.path))
+        for g, (start, count) in enumerate(self._row_groups()):
+            inside = unique[(unique >= start) & (unique < start + count)]
+            if inside.size == 0:
+                continue
+            column = file.read_row_group(g, columns=["h"]).column(0)
+            values = column.take(pa.array(inside - start)).to_pylist()
+            found.update(zip((int(i) for i in inside), values, strict=True))
+        return [found[int(i)] for i in index]
+
+    def positions(self, wanted: Iterable[str]) -> dict[str, list[int]]:
+        """hash → positions (increasing) of the transfers whose hash, lower-cased, is one of
+        ``wanted`` (given lower-case); hashes not found are left out."""
+        keys = {w for w in wanted}
+        if not keys or self.size == 0:
+            return {}
+        value_set = pa.array(sorted(keys), type=pa.string())
+        hits: dict[int, str] = {}  # index in the file → hash lower-cased
+        file = pq.ParquetFile(str(self.path))
+        for g, (start, _count) in enumerate(self._row_groups()):
+            column = file.read_row_group(g, columns=["h"]).column(0)
+            mask = pc.is_in(pc.utf8_lower(column), value_set=value_set)
+            at = np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))
+            if at.size == 0:
+                continue
+            for i, h in zip(at.tolist(), column.take(pa.array(at)).to_pylist(), strict=True):
+                key = str(h).lower()
+                if key in keys:  # confirmed as the services compare
+                    hits[start + int(i)] = key
+        if not hits:
+            return {}
+        index = np.fromiter(hits, dtype=np.int64, count=len(hits))
+        if self.order is None:
+            chosen = index[(index < self.size)]
+            where = chosen
+        else:
+            where = np.flatnonzero(np.isin(self.order, index))
+            chosen = self.order[where]
+        found: dict[str, list[int]] = {}
+        pairs = sorted(zip(where.tolist(), chosen.tolist(), strict=True))
+        for position, at in pairs:
+            found.setdefault(hits[int(at)], []).append(int(position))
+        return found
