@@ -207,6 +207,11 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
     return run, chain, xem, ledger
 
 
+def _grouped(text: str) -> str:
+    """An exact yen amount with thousands separators (a fraction stays as it is)."""
+    return "¥" + (text if "/" in text else format(Decimal(text), ","))
+
+
 def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tuple[str, Path]:
     """Act 8: the 2018 exchange answers: incident, loss, refund plan at 88.549 JPY/XEM and
     the funds check, before and after the exchange's own yen are recorded in the ledger."""
@@ -238,7 +243,7 @@ def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tu
           "yen available", "funds check"],
          [[("no own yen recorded (2018)" if label == "before" else "own yen recorded"),
            f"{len(plan.customers):,}", f"¥{plan.total_refund:,}",
-           f"¥{decimal_text(plan.remainder)}",
+           _grouped(decimal_text(plan.remainder)),
            f"¥{plan.funds.available:,}",
            "funds confirmed" if plan.funds.confirmed else
            f"SHORT by ¥{plan.funds.required - plan.funds.available:,}"]
@@ -290,11 +295,14 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset, run: Repl
            format(Decimal(rt.show("XEM", exposure["poison"].get(e, 0))), ",")]
           for e in entities], "table", right=("exposure (haircut)", "exposure (poison)"))
     totals = haircut["totals"]
-    print(f"   haircut: seeded {rt.show('XEM', totals['seeded'])} XEM = held "
-          f"{rt.show('XEM', totals['held'])} + at exchanges {rt.show('XEM', totals['absorbed'])}"
-          f" + burned {rt.show('XEM', totals['burned'])} (conservation "
-          f"{'holds' if haircut['conservation']['holds'] else 'FAILS'}); poison flags every "
-          "coin a tainted address ever sent.")
+    def units(value: int) -> str:
+        return format(Decimal(rt.show("XEM", value)), ",")
+
+    print(f"   haircut: seeded {units(totals['seeded'])} XEM = held {units(totals['held'])} + "
+          f"at exchanges {units(totals['absorbed'])} + burned {units(totals['burned'])} "
+          "(conservation "
+          f"{'holds' if haircut['conservation']['holds'] else 'FAILS'}); poison counts every "
+          "coin a tainted address sent as stolen.")
     print(f"   blacklist of {listed} addresses for other exchanges: {blacklist} "
           f"(`kinko denylist load {blacklist}`); the trace's files: {out}/haircut, "
           f"{out}/poison (graph.html to open in a browser)\n")
