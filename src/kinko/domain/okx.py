@@ -1,0 +1,336 @@
+"""OKX proof-of-reserves v1: verify a user's inclusion proof and write proofs in that format.
+
+The format
+----------
+OKX's first proof of reserves (github.com/okx/proof-of-reserves, ``MerkleValidator``) is a
+binary Merkle *sum* tree over SHA-256 with three assets, always in the order BTC, ETH, USDT.
+Balances are decimal strings with at most 8 decimals. A proof file is JSON::
+
+    {"self": {nonce, hash, balances, type, height: 1},
+     "path": [sibling at height 1, sibling at height 2, ..., root]}
+
+* **Leaf** (the user's own node, height 1)::
+
+      hash = sha256_hex(nonce + '{"BTC":"<b>","ETH":"<e>","USDT":"<u>"}')
+
+  where the balance strings are used exactly as they appear in the file (no re-formatting)
+  and ``nonce`` is a per-user secret hex string. The user id is not hashed itself: it is
+  bound only through the nonce, which the exchange gives to that user alone (kinko's
+  writer derives it as HMAC-SHA256(secret, user id)).
+* **Parent** at height ``h`` of a left child ``L`` and a right child ``R``::
+
+      sum  = L.balances + R.balances   (per asset, rounded down to 8 decimals)
+      hash = sha256_hex(L.hash + R.hash + str(sum.BTC) + str(sum.ETH) + str(sum.USDT) + str(h))
+
+  with hashes as lowercase hex and sums written in fixed point without trailing zeros
+  ("0.00005", "6.3077565", "0"). Only the *sum* enters the parent hash.
+* **type**: on ``self``, 1 = the user's leaf is the left child, 2 = the right child. On a
+  sibling in ``path``, 1 = the sibling is on the left, 2 = on the right, 4 = an empty padding
+  node (zero balances) on the right. The last ``path`` entry (type 3) is the root: the
+  recomputed hash, sum and height must equal it.
+
+The weakness
+------------
+A parent commits to the two child hashes and to the *sum* of their balances, not to each
+child's balance. A user sees the sibling's hash only as an opaque string, so nothing ties
+the sibling balance shown in the proof to the one committed inside that sibling: the
+verifier only checks that the shown balances add up to each level's sum. An exchange can
+therefore commit a parent sum lower than the real total (say ``max(L, R)`` instead of
+``L + R``) and show users under ``L`` a sibling worth ``parent - L`` and users under ``R`` a
+sibling worth ``parent - R``: two different splits of the same sum, the same parent hash,
+the same root, every proof valid and liabilities understated. Chalkias, Chatzigiannis &
+Ji, "Broken Proofs of Solvency in Blockchain Custodial Wallets and Exchanges" (2022)
+describe this attack on sum trees that hash only the sum; the fix is to hash each child's
+balance separately (and to prove every balance non-negative). This verifier additionally
+refuses negative balances and checks height continuity, and checks the sibling leaf's hash
+when its nonce is given, but the sibling-split freedom is inherent to the format.
+
+Kinko can also *publish* proofs in this format (:func:`okx_proof_files`) so users can check
+them with OKX's own tool; such proofs carry the format's weakness, so they are for
+interoperability, not a substitute for kinko's own proof of reserves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from kinko.errors import InputFileError, InvalidAmount
+
+__all__ = [
+    "ASSETS",
+    "balances_text",
+    "decimal_text",
+    "leaf_hash",
+    "okx_proof_files",
+    "parent_hash",
+    "verify_okx_file",
+]
+
+ASSETS: tuple[str, ...] = ("BTC", "ETH", "USDT")
+"""The three assets of OKX v1, in hashing order."""
+
+_DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_EIGHT = Decimal("0.00000001")
+_LEFT, _RIGHT, _ROOT, _PADDING = 1, 2, 3, 4
+
+Balances = dict[str, Decimal]
+
+
+def decimal_text(value: Decimal) -> str:
+    """Write ``value`` as OKX writes a sum: fixed point, no exponent, no trailing zeros."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("", "-0"):
+        text = "0"
+    return text
+
+
+def balances_text(balances: Mapping[str, str]) -> str:
+    """The JSON fragment hashed into a leaf: ``{"BTC":"..","ETH":"..","USDT":".."}``, verbatim."""
+    return "{" + ",".join(f'"{asset}":"{balances[asset]}"' for asset in ASSETS) + "}"
+
+
+def leaf_hash(nonce: str, balances: Mapping[str, str]) -> str:
+    """SHA-256 (lowercase hex) of ``nonce`` followed by the verbatim balances JSON."""
+    return hashlib.sha256((nonce + balances_text(balances)).encode()).hexdigest()
+
+
+def _sum(a: Balances, b: Balances) -> Balances:
+    """Per-asset sum, rounded down to 8 decimals as OKX does."""
+    return {k: (a[k] + b[k]).quantize(_EIGHT, rounding=ROUND_DOWN) for k in ASSETS}
+
+
+def parent_hash(left: str, right: str, total: Mapping[str, Decimal], height: int) -> str:
+    """SHA-256 of left hash, right hash, the summed BTC, ETH, USDT and the parent's height."""
+    data = left + right + "".join(decimal_text(total[k]) for k in ASSETS) + str(height)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _field(node: Mapping[str, Any], key: str, where: str, name: str) -> Any:
+    if key not in node:
+        raise InputFileError(f"{name}: {where} has no '{key}'")
+    return node[key]
+
+
+def _balances(node: Mapping[str, Any], where: str, name: str) -> tuple[dict[str, str], Balances]:
+    raw = _field(node, "balances", where, name)
+    if not isinstance(raw, dict):
+        raise InputFileError(f"{name}: {where}.balances is not an object")
+    unknown = sorted(set(raw) - set(ASSETS))
+    if unknown:
+        raise InputFileError(f"{name}: {where}.balances has assets OKX v1 does not hash: "
+                             f"{', '.join(map(str, unknown))}")
+    texts: dict[str, str] = {}
+    values: Balances = {}
+    for asset in ASSETS:
+        value = raw.get(asset)
+        if not isinstance(value, str) or not _DECIMAL_RE.match(value):
+            raise InputFileError(f"{name}: {where}.balances.{asset} is not a decimal string: "
+                                 f"{value!r}")
+        texts[asset] = value
+        values[asset] = Decimal(value)
+    return texts, values
+
+
+def _int(node: Mapping[str, Any], key: str, where: str, name: str) -> int:
+    value = _field(node, key, where, name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InputFileError(f"{name}: {where}.{key} is not an integer: {value!r}")
+    return value
+
+
+def _hex(node: Mapping[str, Any], key: str, where: str, name: str) -> str:
+    value = _field(node, key, where, name)
+    if not isinstance(value, str) or not _HEX_RE.match(value):
+        raise InputFileError(f"{name}: {where}.{key} is not a hex string: {value!r}")
+    return value.lower()
+
+
+def verify_okx_file(text: str, name: str) -> tuple[bool, str, dict[str, str]]:
+    """Check one OKX v1 inclusion proof (``{"self": ..., "path": [...]}``).
+
+    Returns ``(ok, reason, balances)``: ``reason`` says what matched or the first thing that
+    did not, and ``balances`` are the user's own balances as counted in the tree (canonical
+    decimal strings). Raises :class:`InputFileError` (``name: what``) when the text is not
+    a proof file at all (bad JSON, missing or ill-typed fields).
+    """
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{name}:{exc.lineno}: not JSON ({exc.msg})") from None
+    if not isinstance(doc, dict):
+        raise InputFileError(f"{name}: not an OKX proof (expected an object with self and path)")
+    me = _field(doc, "self", "the file", name)
+    path = _field(doc, "path", "the file", name)
+    if not isinstance(me, dict):
+        raise InputFileError(f"{name}: self is not an object")
+    if not isinstance(path, list) or not all(isinstance(n, dict) for n in path):
+        raise InputFileError(f"{name}: path is not a list of objects")
+    if len(path) < 2:
+        raise InputFileError(f"{name}: path needs at least a sibling and the root "
+                             f"({len(path)} node(s))")
+
+    nonce = _field(me, "nonce", "self", name)
+    if not isinstance(nonce, str):
+        raise InputFileError(f"{name}: self.nonce is not a string")
+    my_texts, my_values = _balances(me, "self", name)
+    my_hash = _hex(me, "hash", "self", name)
+    my_type = _int(me, "type", "self", name)
+    counted = {k: decimal_text(v) for k, v in my_values.items()}
+    nodes = []
+    for i, node in enumerate(path):
+        where = f"path[{i}]"
+        texts, values = _balances(node, where, name)
+        nodes.append((where, _hex(node, "hash", where, name), _int(node, "type", where, name),
+                      _int(node, "height", where, name), texts, values, node.get("nonce")))
+
+    if my_type not in (_LEFT, _RIGHT):
+        return False, f"self.type is {my_type}; a leaf must be 1 (left) or 2 (right)", counted
+    if leaf_hash(nonce, my_texts) != my_hash:
+        return False, "self.hash is not sha256(nonce + balances): the leaf was altered", counted
+    negative = [f"{where}.balances.{k}"
+                for where, values in [("self", my_values), *((n[0], n[5]) for n in nodes)]
+                for k in ASSETS if values[k] < 0]
+    if negative:
+        return False, f"negative balance at {negative[0]} (a sum tree cannot hide debts)", counted
+
+    first = nodes[0]
+    if first[2] == my_type:
+        return False, "path[0] is on the same side as self", counted
+    if isinstance(first[6], str) and leaf_hash(first[6], first[4]) != first[1]:
+        return False, ("path[0].hash is not sha256(nonce + balances): the sibling leaf "
+                       "was altered"), counted
+
+    node_hash, node_sum, height = my_hash, dict(my_values), 1
+    for where, sib_hash, sib_type, sib_height, _texts, sib_values, _nonce in nodes[:-1]:
+        if sib_height != height:
+            return False, f"{where}.height is {sib_height}, expected {height}", counted
+        if sib_type == _LEFT:
+            left, right = sib_hash, node_hash
+        elif sib_type in (_RIGHT, _PADDING):
+            left, right = node_hash, sib_hash
+        else:
+            return False, f"{where}.type is {sib_type}; a sibling must be 1, 2 or 4", counted
+        if sib_type == _PADDING and any(sib_values[k] != 0 for k in ASSETS):
+            return False, f"{where} is padding (type 4) but holds a balance", counted
+        height += 1
+        node_sum = _sum(node_sum, sib_values)
+        node_hash = parent_hash(left, right, node_sum, height)
+
+    where, root_hash, root_type, root_height, _t, root_values, _n = nodes[-1]
+    if root_type != _ROOT:
+        return False, f"{where} (the last node) has type {root_type}, not 3 (root)", counted
+    if root_height != height:
+        return False, f"root height is {root_height}, the path reaches {height}", counted
+    if any(node_sum[k] != root_values[k] for k in ASSETS):
+        got = ", ".join(f"{k} {decimal_text(node_sum[k])}" for k in ASSETS)
+        return False, f"balances do not add up to the root's (path sums to {got})", counted
+    if node_hash != root_hash:
+        return False, (f"recomputed root hash {node_hash} differs from the file's {root_hash}: "
+                       "a hash or balance on the path was altered"), counted
+    totals = ", ".join(f"{k} {decimal_text(root_values[k])}" for k in ASSETS)
+    return True, (f"leaf and {len(nodes) - 1} level(s) recomputed; root {root_hash} "
+                  f"at height {height} ({totals})"), counted
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _parse_amount(user: str, asset: str, value: str) -> Decimal:
+    if not isinstance(value, str) or not _DECIMAL_RE.match(value):
+        raise InvalidAmount(f"user {user}: {asset} balance is not a decimal string: {value!r}",
+                            user=user, asset=asset)
+    amount = Decimal(value)
+    if amount < 0:
+        raise InvalidAmount(f"user {user}: negative {asset} balance {value}", user=user,
+                            asset=asset)
+    if amount != amount.quantize(_EIGHT, rounding=ROUND_DOWN):
+        raise InvalidAmount(f"user {user}: {asset} balance {value} has more than 8 decimals",
+                            user=user, asset=asset)
+    return amount
+
+
+def _padding_hash(height: int) -> str:
+    """Hash of an empty padding node at ``height`` (not checked by verifiers, only unique)."""
+    return hashlib.sha256(f"kinko okx-v1 padding {height}".encode()).hexdigest()
+
+
+def okx_proof_files(users: Sequence[tuple[str, Mapping[str, str]]], secret: bytes,
+                    audit_id: str = "") -> dict[str, str]:
+    """Build an OKX v1 Merkle sum tree over ``users`` and return one proof per user.
+
+    ``users`` are ``(user id, {"BTC": .., "ETH": .., "USDT": ..})`` with non-negative decimal
+    strings of at most 8 decimals (a missing asset counts as 0). Each leaf's nonce is
+    ``HMAC-SHA256(secret, user id)`` so proofs are reproducible by the exchange yet
+    unguessable by others. Leaves keep the given order; an odd level is completed with a
+    zero-balance padding node (type 4). Returns ``{user id: proof JSON text}``, each of
+    which :func:`verify_okx_file` accepts. Raises :class:`InvalidAmount` on bad balances and
+    :class:`InputFileError` on an empty list or a repeated user id.
+    """
+    if not users:
+        raise InputFileError("okx proofs: no users")
+    ids = [user for user, _ in users]
+    if len(set(ids)) != len(ids):
+        raise InputFileError("okx proofs: a user id appears twice")
+
+    # level entries: (hash, balances as Decimal, balance strings for the file, nonce or None)
+    level: list[tuple[str, Balances, dict[str, str], str | None, bool]] = []
+    for user, raw in users:
+        unknown = sorted(set(raw) - set(ASSETS))
+        if unknown:
+            raise InvalidAmount(f"user {user}: assets OKX v1 cannot hold: {', '.join(unknown)}",
+                                user=user)
+        values = {k: _parse_amount(user, k, raw.get(k, "0")) for k in ASSETS}
+        texts = {k: decimal_text(v) for k, v in values.items()}
+        nonce = hmac.new(secret, user.encode(), hashlib.sha256).hexdigest()
+        level.append((leaf_hash(nonce, texts), values, texts, nonce, False))
+
+    leaves = list(level)
+    # per user: index of their node at the current level, and the path so far
+    position = list(range(len(users)))
+    paths: list[list[dict[str, Any]]] = [[] for _ in users]
+    height = 1
+    while True:
+        if len(level) % 2 == 1:
+            zero = {k: Decimal(0) for k in ASSETS}
+            level.append((_padding_hash(height), zero, {k: "0" for k in ASSETS}, None, True))
+        for u, pos in enumerate(position):
+            sib = pos ^ 1
+            sib_hash, _values, sib_texts, _nonce, padding = level[sib]
+            kind = _PADDING if padding else (_LEFT if sib < pos else _RIGHT)
+            paths[u].append({"auditId": audit_id, "balances": sib_texts, "type": kind,
+                             "hash": sib_hash, "height": height})
+        parents: list[tuple[str, Balances, dict[str, str], str | None, bool]] = []
+        for i in range(0, len(level), 2):
+            left, right = level[i], level[i + 1]
+            total = _sum(left[1], right[1])
+            parents.append((parent_hash(left[0], right[0], total, height + 1), total,
+                            {k: decimal_text(v) for k, v in total.items()}, None, False))
+        level = parents
+        position = [pos // 2 for pos in position]
+        height += 1
+        if len(level) == 1:
+            break
+
+    root_hash, _total, root_texts, _n, _p = level[0]
+    root = {"auditId": audit_id, "balances": root_texts, "type": _ROOT, "hash": root_hash,
+            "height": height}
+    files: dict[str, str] = {}
+    for u, (user, _raw) in enumerate(users):
+        own_hash, _values, texts, own_nonce, _padding = leaves[u]
+        me = {"auditId": audit_id, "balances": texts,
+              "type": _RIGHT if paths[u][0]["type"] == _LEFT else _LEFT,
+              "nonce": own_nonce, "hash": own_hash, "height": 1}
+        files[user] = json.dumps({"path": [*paths[u], root], "self": me}, separators=(",", ":"))
+    return files

@@ -1,0 +1,237 @@
+"""OKX proof-of-reserves v1: the real example proof, tampered copies, kinko-written proofs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kinko.domain.okx import (
+    decimal_text,
+    leaf_hash,
+    okx_proof_files,
+    parent_hash,
+    verify_okx_file,
+)
+from kinko.errors import InputFileError, InvalidAmount
+
+POR = Path(__file__).resolve().parents[3] / "shared" / "data" / "por"
+EXAMPLE = POR / "okx_merkle_proof_file.json"
+
+
+@pytest.fixture()
+def example() -> dict[str, Any]:
+    """The real OKX example inclusion proof, parsed."""
+    if not EXAMPLE.exists():
+        pytest.skip(f"example data not present: {EXAMPLE}")
+    data: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    return data
+
+
+def _verify(doc: dict[str, Any]) -> tuple[bool, str, dict[str, str]]:
+    return verify_okx_file(json.dumps(doc), "proof.json")
+
+
+def test_real_example_verifies(example: dict[str, Any]) -> None:
+    ok, reason, balances = _verify(example)
+    assert ok, reason
+    assert balances == {"BTC": "1.000069", "ETH": "0.99908176", "USDT": "19398.33550812"}
+    assert "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d" in reason
+    assert "at height 24" in reason
+
+
+def test_real_example_leaf_hash_is_nonce_plus_balances_json(example: dict[str, Any]) -> None:
+    me = example["self"]
+    assert leaf_hash(me["nonce"], me["balances"]) == me["hash"]
+
+
+def test_changed_own_balance_fails(example: dict[str, Any]) -> None:
+    doc = copy.deepcopy(example)
+    doc["self"]["balances"]["BTC"] = "2.000069"
+    ok, reason, balances = _verify(doc)
+    assert not ok
+    assert "leaf was altered" in reason
+    assert balances["BTC"] == "2.000069"
+
+
+def test_changed_sibling_leaf_balance_fails(example: dict[str, Any]) -> None:
+    doc = copy.deepcopy(example)
+    doc["path"][0]["balances"]["USDT"] = "0.00007283"
+    ok, reason, _ = _verify(doc)
+    assert not ok
+    assert "sibling leaf was altered" in reason
+
+
+@pytest.mark.parametrize("level", [1, 5, 20])
+def test_changed_inner_sibling_balance_fails(example: dict[str, Any], level: int) -> None:
+    doc = copy.deepcopy(example)
+    doc["path"][level]["balances"]["ETH"] = decimal_text(
+        Decimal(doc["path"][level]["balances"]["ETH"]) + Decimal("0.00000001"))
+    ok, reason, _ = _verify(doc)
+    assert not ok
+    assert "do not add up" in reason
+
+
+def test_changed_balance_and_root_sum_still_fails_on_hash(example: dict[str, Any]) -> None:
+    doc = copy.deepcopy(example)
+    doc["path"][3]["balances"]["BTC"] = "0.00092852"
+    doc["path"][-1]["balances"]["BTC"] = "95088.55505657"
+    ok, reason, _ = _verify(doc)
+    assert not ok
+    assert "recomputed root hash" in reason
+
+
+def test_changed_hash_fails(example: dict[str, Any]) -> None:
+    doc = copy.deepcopy(example)
+    doc["path"][7]["hash"] = "0" * 64
+    ok, reason, _ = _verify(doc)
+    assert not ok
+    assert "recomputed root hash" in reason
+
+
+def test_swapped_side_fails(example: dict[str, Any]) -> None:
+    doc = copy.deepcopy(example)
+    doc["path"][6]["type"] = 2 if doc["path"][6]["type"] == 1 else 1
+    ok, reason, _ = _verify(doc)
+    assert not ok
+    assert "root hash" in reason
+
+
+def test_negative_balance_refused(example: dict[str, Any]) -> None:
+    doc = copy.deepcopy(example)
+    doc["path"][2]["balances"]["USDT"] = "-1"
+    ok, reason, _ = _verify(doc)
+    assert not ok
+    assert "negative" in reason
+
+
+@pytest.mark.parametrize("text, what", [
+    ("{not json", "not JSON"),
+    ("[]", "not an OKX proof"),
+    ('{"path": []}', "has no 'self'"),
+    ('{"self": {}, "path": {}}', "path is not a list"),
+    ('{"self": {}, "path": [{}]}', "at least a sibling"),
+])
+def test_malformed_files_are_clear_errors(text: str, what: str) -> None:
+    with pytest.raises(InputFileError, match=what) as info:
+        verify_okx_file(text, "p.json")
+    assert info.value.message.startswith("p.json")
+
+
+@pytest.mark.parametrize("field, value, what", [
+    ("nonce", None, "self has no 'nonce'"),
+    ("hash", "zz", "self.hash is not a hex"),
+    ("type", "1", "self.type is not an integer"),
+    ("balances", {"BTC": 1, "ETH": "0", "USDT": "0"}, "BTC is not a decimal string"),
+    ("balances", {"BTC": "1e3", "ETH": "0", "USDT": "0"}, "BTC is not a decimal string"),
+    ("balances", {"BTC": "1", "ETH": "0"}, "USDT is not a decimal string"),
+    ("balances", {"BTC": "1", "ETH": "0", "USDT": "0", "XEM": "5"}, "does not hash: XEM"),
+])
+def test_malformed_fields_are_clear_errors(example: dict[str, Any], field: str, value: Any,
+                                           what: str) -> None:
+    doc = copy.deepcopy(example)
+    if value is None:
+        del doc["self"][field]
+    else:
+        doc["self"][field] = value
+    with pytest.raises(InputFileError, match=what):
+        _verify(doc)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 8, 33])
+def test_round_trip_written_proofs_verify(count: int) -> None:
+    users = [(f"user-{i}", {"BTC": f"{i}.12345678", "ETH": "0.5", "USDT": str(i * 1000)})
+             for i in range(count)]
+    files = okx_proof_files(users, b"secret", audit_id="42")
+    assert set(files) == {u for u, _ in users}
+    roots = set()
+    for user, bal in users:
+        ok, reason, counted = verify_okx_file(files[user], f"{user}.json")
+        assert ok, reason
+        assert counted == {k: decimal_text(Decimal(v)) for k, v in bal.items()}
+        doc = json.loads(files[user])
+        roots.add(doc["path"][-1]["hash"])
+        assert doc["path"][-1]["balances"]["BTC"] == decimal_text(
+            sum((Decimal(b["BTC"]) for _, b in users), Decimal(0)))
+    assert len(roots) == 1
+
+
+def test_written_proof_tampered_fails() -> None:
+    files = okx_proof_files([("a", {"BTC": "1"}), ("b", {"BTC": "2"}), ("c", {"BTC": "3"})],
+                            b"k")
+    doc = json.loads(files["c"])
+    doc["path"][1]["balances"]["BTC"] = "2"
+    ok, _, _ = _verify(doc)
+    assert not ok
+
+
+def test_writer_refuses_bad_balances() -> None:
+    with pytest.raises(InvalidAmount, match="more than 8 decimals"):
+        okx_proof_files([("a", {"BTC": "0.000000001"})], b"k")
+    with pytest.raises(InvalidAmount, match="negative"):
+        okx_proof_files([("a", {"BTC": "-1"})], b"k")
+    with pytest.raises(InvalidAmount, match="cannot hold: XEM"):
+        okx_proof_files([("a", {"XEM": "1"})], b"k")
+    with pytest.raises(InputFileError, match="twice"):
+        okx_proof_files([("a", {}), ("a", {})], b"k")
+    with pytest.raises(InputFileError, match="no users"):
+        okx_proof_files([], b"k")
+
+
+def test_weakness_parent_binds_only_the_sum_of_sibling_balances() -> None:
+    """Chalkias, Chatzigiannis & Ji 2022: two splits with the same sum, same parent hash.
+
+    The parent hash covers the two child hashes and the summed balance only. For inner
+    children the hashes do not pin each child's balance, so an exchange can show one user a
+    sibling holding 90 and another user (on the other side) a sibling holding 10 ... any
+    split of 100 yields the same parent and the same root.
+    """
+    left, right = "a" * 64, "b" * 64
+    split_one = {"BTC": Decimal("90"), "ETH": Decimal("0"), "USDT": Decimal("0")}
+    split_two = {"BTC": Decimal("10"), "ETH": Decimal("0"), "USDT": Decimal("0")}
+    other_one = {"BTC": Decimal("10"), "ETH": Decimal("0"), "USDT": Decimal("0")}
+    other_two = {"BTC": Decimal("90"), "ETH": Decimal("0"), "USDT": Decimal("0")}
+    total_one = {k: split_one[k] + other_one[k] for k in split_one}
+    total_two = {k: split_two[k] + other_two[k] for k in split_two}
+    assert parent_hash(left, right, total_one, 5) == parent_hash(left, right, total_two, 5)
+
+
+def _node(balance: str, hash_: str, type_: int, height: int,
+          nonce: str | None = None) -> dict[str, Any]:
+    node: dict[str, Any] = {"balances": {"BTC": balance, "ETH": "0", "USDT": "0"},
+                            "hash": hash_, "type": type_, "height": height}
+    if nonce is not None:
+        node["nonce"] = nonce
+    return node
+
+
+def test_weakness_two_users_shown_different_sibling_splits_both_verify() -> None:
+    """The attack end to end: liabilities 100, the root claims 90, and every user's proof passes.
+
+    Leaves a=10, b=0 under L; c=90, d=0 under R. The exchange commits the root with a sum of
+    90 (not 100). Users under L are shown R holding 80; users under R are shown L holding 0.
+    Neither shown value is bound by the sibling's hash, so both proofs verify.
+    """
+    zero = {"BTC": "0", "ETH": "0", "USDT": "0"}
+    bal = {name: {**zero, "BTC": v} for name, v in (("a", "10"), ("b", "0"), ("c", "90"),
+                                                    ("d", "0"))}
+    leaf = {name: leaf_hash(f"n{name}", bal[name]) for name in bal}
+    as_dec = {k: Decimal(v) for k, v in zero.items()}
+    l_hash = parent_hash(leaf["a"], leaf["b"], {**as_dec, "BTC": Decimal(10)}, 2)
+    r_hash = parent_hash(leaf["c"], leaf["d"], {**as_dec, "BTC": Decimal(90)}, 2)
+    root = parent_hash(l_hash, r_hash, {**as_dec, "BTC": Decimal(90)}, 3)  # hides 10
+    proof_a = {"self": _node("10", leaf["a"], 1, 1, "na"),
+               "path": [_node("0", leaf["b"], 2, 1, "nb"), _node("80", r_hash, 2, 2),
+                        _node("90", root, 3, 3)]}
+    proof_c = {"self": _node("90", leaf["c"], 1, 1, "nc"),
+               "path": [_node("0", leaf["d"], 2, 1, "nd"), _node("0", l_hash, 1, 2),
+                        _node("90", root, 3, 3)]}
+    ok_a, reason_a, _ = _verify(proof_a)
+    ok_c, reason_c, _ = _verify(proof_c)
+    assert ok_a, reason_a
+    assert ok_c, reason_c
+    assert root in reason_a and root in reason_c
