@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         fsa,
         ledger,
         refunds,
+        reserves,
         serve,
         trace,
         watch,

@@ -359,8 +359,8 @@ def verify_proof(proof: Any, root_hash: bytes, root: dict[str, Any] | None = Non
         if root.get("format") != FORMAT:
             raise BadInput(f"root: unknown format {root.get('format')!r} (expected {FORMAT})")
         if root.get("snapshot_id") != proof.get("snapshot_id"):
-            raise BadInput(f"the proof is for snapshot {proof.get('snapshot_id')}, the root is "
-                           f"of snapshot {root.get('snapshot_id')}")
+            raise BadInput(f"the proof is for snapshot {proof.get('snapshot_id')}, but the root is "
+                           f"of another snapshot, {root.get('snapshot_id')}")
         if root.get("assets") != assets_raw or root.get("height") != height:
             raise BadInput("the proof's assets or height differ from the root's")
     customer = proof.get("customer")

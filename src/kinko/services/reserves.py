@@ -1,0 +1,121 @@
+"""Publish a proof-of-liabilities snapshot from the ledger and check proofs against it.
+
+:func:`snapshot` reads every customer's balances (now, after entry N or at a time), refuses
+when any is negative (naming the accounts), gives each customer a fresh 32-byte salt and
+builds the Merkle sum tree of :mod:`kinko.domain.reserves`. :func:`publish` writes
+``root.json``, ``proofs/<customer>.json`` and a copy of the standalone ``verify_proof.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kinko.domain.ledger import normal_balance
+from kinko.domain.reserves import DEFAULT_MIN_HEIGHT, Leaf, SumTree, build_tree, verify_proof
+from kinko.errors import BadInput, InputFileError
+from kinko.services.ledger import Ledger
+
+__all__ = ["Snapshot", "load_json", "publish", "snapshot", "verify_files"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tree: SumTree
+    customers: int
+    seq: int | None
+    at: datetime | None
+
+    def root_json(self) -> dict[str, Any]:
+        return self.tree.root_json({
+            "ledger_seq": self.seq,
+            "snapshot_time": self.at.isoformat() if self.at is not None else None,
+        })
+
+
+def snapshot(ledger: Ledger, *, as_of_seq: int | None = None, as_of_time: datetime | None = None,
+             min_height: int = DEFAULT_MIN_HEIGHT) -> Snapshot:
+    """The tree of every customer's balances at the given point (now by default)."""
+    seq: int | None
+    if as_of_seq is None and as_of_time is None:
+        seq = ledger.head()[0]
+        at: datetime | None = ledger.clock.now()
+        rows = ledger.balances(kind="customer", as_of_seq=seq)
+    else:
+        rows = ledger.balances(kind="customer", as_of_seq=as_of_seq, as_of_time=as_of_time)
+        seq = as_of_seq  # at a time: the entries up to that time (seq not resolved here)
+        at = as_of_time
+    symbols = list(ledger.assets)
+    position = {s: i for i, s in enumerate(symbols)}
+    balances: dict[str, list[int]] = {}
+    negative: list[str] = []
+    for row in rows:
+        customer = row.account.partition(":")[2]
+        value = normal_balance(row.account, row.state)
+        if value < 0:
+            negative.append(f"{row.account} {row.asset}")
+        balances.setdefault(customer, [0] * len(symbols))[position[row.asset]] = value
+    if negative:
+        raise BadInput(f"refusing to publish: negative customer balances at the snapshot: "
+                       f"{', '.join(negative[:20])}" + (" ..." if len(negative) > 20 else ""),
+                       accounts=negative)
+    salts = os.urandom(32 * len(balances))
+    leaves = [Leaf(cid, salts[32 * i:32 * i + 32], tuple(vals))
+              for i, (cid, vals) in enumerate(sorted(balances.items()))]
+    assets = [(s, ledger.assets[s].decimals) for s in symbols]
+    tree = build_tree(secrets.token_bytes(16), assets, leaves, min_height=min_height)
+    return Snapshot(tree, len(leaves), seq, at)
+
+
+def _file_name(customer: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in customer)
+    if safe != customer or safe.startswith("."):
+        safe = f"{safe}-{customer.encode('utf-8').hex()[:16]}"
+    return f"{safe}.json"
+
+
+def publish(snap: Snapshot, out: Path) -> Path:
+    """Write root.json, proofs/<customer>.json and verify_proof.py under ``out``."""
+    proofs = out / "proofs"
+    proofs.mkdir(parents=True, exist_ok=True)
+    (out / "root.json").write_text(json.dumps(snap.root_json(), indent=2) + "\n",
+                                   encoding="utf-8")
+    for customer, text in snap.tree.proofs():
+        (proofs / _file_name(customer)).write_text(text + "\n", encoding="utf-8")
+    import kinko.verify_proof as standalone
+
+    shutil.copyfile(standalone.__file__, out / "verify_proof.py")
+    return out / "root.json"
+
+
+def load_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such {what} file") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path}:{exc.lineno}: the {what} is not valid JSON: {exc.msg}"
+                             ) from None
+
+
+def verify_files(proof_path: Path, root_path: Path) -> dict[str, int]:
+    """Check a kinko proof file against root.json; the balances as counted, or BadInput."""
+    proof = load_json(proof_path, "proof")
+    root = load_json(root_path, "root")
+    if not isinstance(root, dict) or not isinstance(root.get("root_hash"), str):
+        raise InputFileError(f"{root_path}: not a kinko root.json (no root_hash)")
+    try:
+        root_hash = bytes.fromhex(root["root_hash"])
+    except ValueError:
+        raise InputFileError(f"{root_path}: root_hash is not hex") from None
+    return verify_proof(proof, root_hash, root)

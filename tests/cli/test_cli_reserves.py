@@ -1,0 +1,168 @@
+"""``kinko reserves``: snapshot from the ledger, verify with kinko and the standalone file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kinko import verify_proof as standalone
+from kinko.cli import main
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import BalanceState, Posting, normal_balance
+from kinko.domain.money import AssetRegistry
+from kinko.domain.reserves import verify_proof
+from kinko.errors import BadInput
+from kinko.ports import FixedClock
+from kinko.services import reserves as svc
+from kinko.services.ledger import Ledger
+from kinko.store import open_store, upgrade
+
+
+@pytest.fixture
+def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KINKO_DATABASE_URL", store_url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("init")[0] == 0
+    csv = tmp_path / "c.csv"
+    csv.write_text("customer_id,asset,balance\nC1,XEM,10.5\nC2,XEM,0.000001\n"
+                   "C1,JPY,30000\nC3,ETH,1.000000000000000001\n", encoding="utf-8")
+    assert run("customers", "import", str(csv))[0] == 0
+    return run
+
+
+def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    code, text, err = cli("reserves", "snapshot", "--out", str(out), "--min-height", "4")
+    assert code == 0, err
+    assert "3 customers" in text
+    root = json.loads((out / "root.json").read_text())
+    totals = dict(zip([a["symbol"] for a in root["assets"]], root["totals"], strict=True))
+    assert totals == {"BTC": "0", "ETH": "1000000000000000001", "JPY": "30000",
+                      "XEM": "10500001"}
+    assert root["height"] == 4 and root["leaves"] == 16 and root["ledger_seq"] >= 1
+    proofs = sorted((out / "proofs").glob("*.json"))
+    assert [p.name for p in proofs] == ["C1.json", "C2.json", "C3.json"]
+    code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
+                        "--root", str(out / "root.json"))
+    assert code == 0, text
+    assert "XEM 10.5" in text and "JPY 30000" in text
+    # the copied standalone verifier, run as a customer would
+    run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
+                          str(out / "proofs" / "C3.json"), root["root_hash"]],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "ETH 1.000000000000000001" in run.stdout
+
+    # tampered balance
+    bad = json.loads((out / "proofs" / "C2.json").read_text())
+    bad["customer"]["balances"][3] = "2"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    code, text, _ = cli("reserves", "verify", str(tmp_path / "bad.json"),
+                        "--root", str(out / "root.json"))
+    assert code == 1 and "does not lead to root" in text
+    run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
+                          str(tmp_path / "bad.json"), root["root_hash"]],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and "FAIL" in run.stderr
+
+    # a root of another snapshot
+    other = tmp_path / "por2"
+    assert cli("reserves", "snapshot", "--out", str(other), "--min-height", "4")[0] == 0
+    code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
+                        "--root", str(other / "root.json"))
+    assert code == 1 and "another" in text and "snapshot" in text
+
+    # customer id absent from the snapshot: a proof renamed to another customer fails
+    renamed = json.loads((out / "proofs" / "C1.json").read_text())
+    renamed["customer"]["id"] = "C999"
+    (tmp_path / "renamed.json").write_text(json.dumps(renamed))
+    code, text, _ = cli("reserves", "verify", str(tmp_path / "renamed.json"),
+                        "--root", str(out / "root.json"))
+    assert code == 1 and "FAIL" in text
+
+    # missing, malformed, unknown version
+    code, text, _ = cli("reserves", "verify", str(tmp_path / "nope.json"),
+                        "--root", str(out / "root.json"))
+    assert code == 1 and "no such proof file" in text
+    (tmp_path / "mal.json").write_text("{")
+    code, text, _ = cli("reserves", "verify", str(tmp_path / "mal.json"),
+                        "--root", str(out / "root.json"))
+    assert code == 1 and "not valid JSON" in text
+    v2 = json.loads((out / "proofs" / "C1.json").read_text())
+    v2["format"] = "kinko-por-v9"
+    (tmp_path / "v2.json").write_text(json.dumps(v2))
+    code, text, _ = cli("reserves", "verify", str(tmp_path / "v2.json"),
+                        "--root", str(out / "root.json"))
+    assert code == 1 and "unknown format" in text
+
+    # snapshot at an earlier entry: before the import nothing is owed
+    code, text, err = cli("reserves", "snapshot", "--out", str(tmp_path / "p0"), "--at", "0",
+                          "--min-height", "2")
+    assert code == 0, err
+    assert json.loads((tmp_path / "p0" / "root.json").read_text())["totals"] == ["0"] * 4
+
+
+def test_okx_format_missing_verifier(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "kinko.domain.okx", None)  # import raises ImportError
+    (tmp_path / "okx.json").write_text("{}")
+    code, _, err = cli("reserves", "verify", "--format", "okx-v1", str(tmp_path / "okx.json"))
+    assert code == 2 and "OKX v1 verifier" in err
+
+
+def test_negative_balance_refused() -> None:
+    """The ledger forbids customer overdrafts, so feed the service a stub ledger."""
+    rows = [SimpleNamespace(account="customer:C1", asset="XEM", state=BalanceState(-5)),
+            SimpleNamespace(account="customer:C2", asset="XEM", state=BalanceState(7))]
+    stub: Any = SimpleNamespace(head=lambda: (3, "h"), clock=FixedClock(),
+                                assets=AssetRegistry.default(),
+                                balances=lambda **_: rows)
+    with pytest.raises(BadInput, match=r"negative customer balances.*customer:C2 XEM"):
+        svc.snapshot(stub, min_height=1)  # C1 is owed 5, C2 owes 7: refuse
+
+
+amounts = st.lists(st.tuples(st.sampled_from(["A", "B", "C", "D"]),
+                             st.sampled_from(["XEM", "ETH"]), st.integers(1, 10**24)),
+                   max_size=10)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(amounts)
+def test_random_ledger_totals_equal_liabilities(deposits: list[tuple[str, str, int]]) -> None:
+    store = open_store("sqlite://")
+    upgrade(store)
+    ledger = Ledger(store, FixedClock(), AssetRegistry.default())
+    ledger.sync_assets()
+    ledger.add_wallet(Wallet("xem-hot", "XEM", "hot"))
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot"))
+    for i, (cid, asset, units) in enumerate(deposits):
+        wallet = "wallet:xem-hot" if asset == "XEM" else "wallet:eth-hot"
+        ledger.post(f"d{i}", [Posting(wallet, asset, units),
+                              Posting(f"customer:{cid}", asset, -units)], source=f"tx{i}")
+    snap = svc.snapshot(ledger, min_height=3)
+    owed: dict[str, int] = {}
+    for row in ledger.balances(kind="customer"):
+        owed[row.asset] = owed.get(row.asset, 0) + normal_balance(row.account, row.state)
+    tree = snap.tree
+    assert dict(zip([s for s, _ in tree.assets], tree.totals, strict=True)) == {
+        s: owed.get(s, 0) for s, _ in tree.assets}
+    for _cid, text in tree.proofs():
+        proof = json.loads(text)
+        verify_proof(proof, tree.root, snap.root_json())
+        standalone.verify(proof, tree.root.hex())
+    store.close()
