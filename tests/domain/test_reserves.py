@@ -188,3 +188,17 @@ def test_standalone_main(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> N
     path.write_text("{not json")
     assert standalone.main([str(path), tree.root.hex()]) == 1
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_worked_example_in_docs() -> None:
+    sid = bytes.fromhex("00112233445566778899aabbccddeeff")
+    tree = build_tree(sid, [("BTC", 8), ("JPY", 0)],
+                      [Leaf("alice", b"\xaa" * 32, (150_000_000, 0)),
+                       Leaf("bob", b"\xbb" * 32, (0, 2500))], min_height=1)
+    root = "edcec644590fcc896492e8c16e613c7829559eaf6e2c5f588fa0a2fe1fd29e8b"
+    assert tree.root.hex() == root
+    assert tree.top.hex() == "8d4a5f8602d7b73dc4aa6b4dc2b5e0a9a093938133aaa41b31ef5c671804b217"
+    alice = proofs(tree)["alice"]
+    assert alice["path"][0]["hash"] == (
+        "054833adbc206b4d38136c33a93b4a8142db0ef765c3ae5a1cea40caffc9132b")
+    assert standalone.verify(alice, root) == {"BTC": "1.5", "JPY": "0"}
