@@ -60,6 +60,11 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
         assert "ホットウォレット" in text and "不正送金" in text, report
     assert "88.549" in (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
+    # act 10: proof of liabilities, checked by the customer with the standalone verifier
+    assert "OK: customer C0000001 is counted in root" in out
+    root = json.loads((tmp_path / "d" / "reserves" / "root.json").read_text())
+    assert len(list((tmp_path / "d" / "reserves" / "proofs").iterdir())) == 300
+    assert root["root_hash"] in out
     blacklist = (tmp_path / "d" / "trace" / "blacklist.yaml").read_text()
     assert blacklist.count("- address:") == 7 and "category: black_list" in blacklist
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'd' / 'kinko-demo.db'}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +32,7 @@ from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
 from kinko.render.fsa import write_fsa
 from kinko.render.trace import write_blacklist, write_trace
+from kinko.services import reserves
 from kinko.services.custody import Custody
 from kinko.services.demo import OWN_JPY, PRICES, run_2018, run_demo, trace_demo
 from kinko.services.fsa import fsa_report
@@ -72,7 +76,8 @@ def demo(
         for stale in (path, path.with_name(path.name + "-wal"),
                       path.with_name(path.name + "-shm")):
             stale.unlink(missing_ok=True)
-    for owned in ("trace", "refunds-2018", "refunds-2018-unfunded", "fsa"):
+    for owned in ("trace", "refunds-2018", "refunds-2018-unfunded", "fsa", "fsa-2018",
+                  "reserves"):
         shutil.rmtree(folder / owned, ignore_errors=True)  # outputs of an earlier run
     chain = EvmChain.in_process()
     xem = _xem_token(chain)
@@ -161,6 +166,7 @@ def demo(
         for label, paths in zip(("kinko exchange", "2018 setup"), reports, strict=True):
             print(f"   {label}: {', '.join(str(p) for p in paths)}")
         print()
+        _reserves_act(ledger, folder / "reserves")
     finally:
         ledger2018.store.close()
     verify = result.verify
@@ -169,7 +175,7 @@ def demo(
     print(f"\nOutputs in {folder}/: kinko-demo.db (the kinko exchange), coincheck-2018.db (the "
           f"2018 setup), customers.csv, policy.toml, custody-report.ja.html and .en.html, "
           "fsa/ and fsa-2018/ (the FSA reports, PDF and HTML, with CSV appendices), "
-          "refunds-2018/ (the refund plan), "
+          "refunds-2018/ (the refund plan), reserves/ (the proof of liabilities), "
           f"{written.name} (both runs' figures), exchanges.yaml (the other exchanges' tags), "
           "trace/ (the trace of the stolen XEM and its blacklist), keys/eth-hot.json.")
     print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
@@ -205,6 +211,27 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
             batch_size=batch_size,
             progress=lambda d, t: bar.update(task, completed=d, total=t))
     return run, chain, xem, ledger
+
+
+def _reserves_act(ledger: Ledger, out: Path) -> None:
+    """Act 10: the kinko exchange publishes its liabilities as a Merkle sum tree and one
+    customer checks their own proof with the standalone verifier alone."""
+    started = time.perf_counter()
+    snap = reserves.snapshot(ledger)
+    root = reserves.publish(snap, out)
+    seconds = time.perf_counter() - started
+    root_hash = json.loads(root.read_text(encoding="utf-8"))["root_hash"]
+    proof = out / "proofs" / "C0000001.json"
+    print(f"10. Proof of liabilities: every customer's balances in a Merkle sum tree "
+          f"({snap.customers:,} customers, root {root_hash[:16]}…, written with one proof per "
+          f"customer to {out}/ in {seconds:.1f} s). Customer C0000001 checks theirs with the "
+          "standalone verifier (one Python file, standard library only):")
+    print(f"   $ python {out / 'verify_proof.py'} {proof} {root_hash[:16]}…")
+    checked = subprocess.run([sys.executable, str(out / "verify_proof.py"), str(proof),
+                              root_hash], capture_output=True, text=True)
+    for line in (checked.stdout or checked.stderr).splitlines():
+        print(f"   {line}")
+    print()
 
 
 def _grouped(text: str) -> str:
