@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         ledger,
         refunds,
         reserves,
+        reserves_chain,
         serve,
         trace,
         watch,

@@ -1,0 +1,121 @@
+"""Proof of reserves on a real chain (in-process and anvil): balances at the snapshot block,
+hot signatures, imported cold signatures, forged and missing ones, the report's ratio."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from kinko.chains.eip191 import message_signer
+from kinko.chains.evm import EvmChain
+from kinko.chains.keystore import throwaway_signer
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import Posting
+from kinko.domain.money import AssetRegistry
+from kinko.domain.reserves_proof import proof_message, ratio_text
+from kinko.errors import BadInput
+from kinko.ports import FixedClock
+from kinko.services import reserves, reserves_chain
+from kinko.services.ledger import Ledger
+from kinko.store import open_store, upgrade
+
+E = 10**18
+
+
+def offline_sign(key: object, snapshot_id: str, address: str) -> str:
+    """What an offline signer does with the cold key: personal_sign of the proof message."""
+    signed = Account.sign_message(encode_defunct(text=proof_message(snapshot_id, address)),
+                                  key)  # type: ignore[arg-type]
+    return "0x" + bytes(signed.signature).hex()
+
+
+def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(store)
+    ledger = Ledger(store, FixedClock(), AssetRegistry.default())
+    ledger.sync_assets()
+    hot = throwaway_signer()
+    cold, cold2, forger = Account.create(), Account.create(), Account.create()
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (hot.address,)))
+    ledger.add_wallet(Wallet("eth-cold", "ETH", "cold", (cold.address, cold2.address)))
+    chain.fund(hot.address, 100 * E)
+    chain.fund(cold.address, 700 * E)
+    chain.fund(cold2.address, 200 * E)
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
+                         Posting("wallet:eth-cold", "ETH", 900 * E),
+                         Posting("customer:C1", "ETH", -500 * E),
+                         Posting("customer:C2", "ETH", -300 * E),
+                         Posting("own:capital", "ETH", -200 * E)], source="opening")
+    out = tmp_path / "snap"
+    reserves.publish(reserves.snapshot(ledger, min_height=2), out)
+    sid = json.loads((out / "root.json").read_text())["snapshot_id"]
+    block = chain.head()
+    wallets = ledger.wallets()
+
+    results = reserves_chain.sign_hot(out, wallets, lambda _w: message_signer(hot))
+    assert [(r.address, r.status) for r in results] == [(hot.address, "signed and verified")]
+    text = (out / "signatures.json").read_text()
+    assert hot.address in text and "private" not in text.lower()
+
+    offline = tmp_path / "offline.json"
+    offline.write_text(json.dumps({"snapshot_id": sid, "signatures": [
+        {"address": cold.address, "signature": offline_sign(cold.key, sid, cold.address)}]}))
+    (res,) = reserves_chain.import_signatures(out, offline, wallets)
+    assert res.status == "signed and verified"
+
+    chain.fund(cold.address, 1 * E)  # after the snapshot block: not counted
+    report = reserves_chain.build_report(out, wallets, ledger.assets, chain, block)
+    (eth,) = [a for a in report.assets if a.symbol == "ETH"]
+    assert eth.reserves == 1000 * E and eth.liabilities == 800 * E
+    assert eth.ratio == Fraction(5, 4) and ratio_text(eth.ratio) == "1.2500"
+    status = {r.address: r.status for r in eth.rows}
+    assert status == {hot.address: "signed and verified", cold.address: "signed and verified",
+                      cold2.address: "missing"}
+    assert eth.proven_reserves == 800 * E
+    assert {r.address: r.balance for r in eth.rows}[cold.address] == 700 * E
+    doc = report.to_json()
+    assert doc["block"] == block and doc["assets"][[a["symbol"] for a in doc["assets"]]
+                                                   .index("ETH")]["ratio"] == "5/4"
+
+    # a signature by another key is reported invalid, naming the key it recovers to; it
+    # never replaces the valid one already recorded
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps([
+        {"address": cold2.address, "signature": offline_sign(forger.key, sid, cold2.address)},
+        {"address": cold.address, "signature": offline_sign(forger.key, sid, cold.address)}]))
+    results = reserves_chain.import_signatures(out, forged, wallets)
+    assert [r.status for r in results] == [f"invalid (recovers {forger.address})"] * 2
+    report = reserves_chain.build_report(out, wallets, ledger.assets, chain, block)
+    (eth,) = [a for a in report.assets if a.symbol == "ETH"]
+    status = {r.address: r.status for r in eth.rows}
+    assert status[cold2.address] == f"invalid (recovers {forger.address})"
+    assert status[cold.address] == "signed and verified"
+
+    # bad input: another snapshot's signatures, an address not the exchange's
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"snapshot_id": "00" * 16, "signatures": []}))
+    with pytest.raises(BadInput, match="not " + sid):
+        reserves_chain.import_signatures(out, other, wallets)
+    stranger = Account.create()
+    other.write_text(json.dumps([{"address": stranger.address,
+                                  "signature": offline_sign(stranger.key, sid,
+                                                            stranger.address)}]))
+    with pytest.raises(BadInput, match="not addresses of the exchange"):
+        reserves_chain.import_signatures(out, other, wallets)
+    store.close()
+
+
+def test_eip191_signer_hides_the_key() -> None:
+    hot = throwaway_signer()
+    signer = message_signer(hot)
+    assert repr(signer) == f"Eip191Signer(address={hot.address!r})"
+    sid = "ab" * 16
+    sig = signer.sign_message(proof_message(sid, hot.address))
+    assert reserves_chain.status_of(sid, hot.address, sig) == "signed and verified"
+    assert reserves_chain.status_of(sid, hot.address, "0x1234") == "invalid (malformed signature)"
+    assert reserves_chain.status_of(sid, hot.address, None) == "missing"
