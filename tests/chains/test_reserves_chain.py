@@ -119,3 +119,41 @@ def test_eip191_signer_hides_the_key() -> None:
     assert reserves_chain.status_of(sid, hot.address, sig) == "signed and verified"
     assert reserves_chain.status_of(sid, hot.address, "0x1234") == "invalid (malformed signature)"
     assert reserves_chain.status_of(sid, hot.address, None) == "missing"
+
+
+def test_reserves_cli(node_cli, anvil, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The commands end to end on anvil: keygen'd hot wallet signs, a cold signature is
+    imported, a forged one refused (exit 1), the report lists reserves, ratio and statuses."""
+    run = node_cli
+    chain = EvmChain.connect(anvil.url)
+    hot = run("wallets", "keygen", "eth-hot", "--asset", "ETH")[1].split(" at ")[1].split(";")[0]
+    cold, cold2, forger = Account.create(), Account.create(), Account.create()
+    assert run("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", cold.address, "--address", cold2.address)[0] == 0
+    chain.fund(hot, 10 * E)
+    chain.fund(cold.address, 20 * E)
+    run("ledger", "post", "--key", "open", "--source", "opening",
+        "--debit", "wallet:eth-hot 10 ETH", "--debit", "wallet:eth-cold 20 ETH",
+        "--credit", "customer:C1 24 ETH", "--credit", "own:capital 6 ETH")
+    out = tmp_path / "snap"
+    assert run("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    sid = json.loads((out / "root.json").read_text())["snapshot_id"]
+    code, text, err = run("reserves", "sign", str(out))
+    assert code == 0 and "signed and verified" in text, (text, err)
+    sigs = tmp_path / "cold.json"
+    sigs.write_text(json.dumps({"snapshot_id": sid, "signatures": [
+        {"address": cold.address, "signature": offline_sign(cold.key, sid, cold.address)}]}))
+    assert run("reserves", "import-signatures", str(out), str(sigs))[0] == 0
+    sigs.write_text(json.dumps([{"address": cold2.address,
+                                 "signature": offline_sign(forger.key, sid, cold2.address)}]))
+    code, text, _ = run("reserves", "import-signatures", str(out), str(sigs))
+    assert code == 1 and f"invalid (recovers {forger.address})" in text
+    block = chain.head()
+    code, text, err = run("reserves", "report", str(out), "--block", str(block))
+    assert code == 0, err
+    assert "ETH: reserves 30, liabilities 24, ratio 1.2500" in text
+    assert text.count("signed and verified") == 2 and f"recovers {forger.address}" in text
+    code, text, _ = run("reserves", "report", str(out), "--block", str(block), "--format", "json")
+    eth = next(a for a in json.loads(text)["assets"] if a["symbol"] == "ETH")
+    assert eth["ratio"] == "5/4" and eth["reserves"] == str(30 * E)
+    assert run("reserves", "report", str(out), "--format", "csv")[0] != 0
