@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -227,17 +228,31 @@ class SumTree:
         }
 
     def _fragments(self, level: int) -> list[str]:
-        """Each node of ``level`` as a JSON path step (side = where the node sits)."""
+        """Each node of ``level`` as a JSON path step (side = where the node sits).
+
+        Built once per level: one ``bytes.hex`` of the level's hash buffer, sliced, and the
+        values taken column by column from the numpy arrays, formatted by one ``%`` per node.
+        """
         hashes = self.level_hashes[level]
+        n = len(hashes) // 32
+        if n == 0:
+            return []
+        hx = hashes.hex()
+        hexes = [hx[i:i + 64] for i in range(0, 64 * n, 64)]
         hi, lo = self.level_values[level]
+        cols: list[list[int]]
         if hi.any():
-            vals = [[str((int(a) << 64) | int(b)) for a, b in zip(rh, rl, strict=True)]
-                    for rh, rl in zip(hi.tolist(), lo.tolist(), strict=True)]
+            cols = [[(a << 64) | b for a, b in zip(hi[:, j].tolist(), lo[:, j].tolist(),
+                                                   strict=True)] for j in range(self.k)]
         else:
-            vals = [[str(b) for b in rl] for rl in lo.tolist()]
-        return [f'{{"side":"{"left" if i % 2 == 0 else "right"}","hash":"'
-                f'{hashes[i * 32:(i + 1) * 32].hex()}","values":{json.dumps(v)}}}'
-                for i, v in enumerate(vals)]
+            cols = [lo[:, j].tolist() for j in range(self.k)]
+        values = ", ".join(['"%d"'] * self.k)  # json.dumps(list)'s default separators
+        out: list[str] = [""] * n
+        for parity, side in ((0, "left"), (1, "right")):
+            template = '{"side":"' + side + '","hash":"%s","values":[' + values + ']}'
+            rows = zip(hexes[parity::2], *(c[parity::2] for c in cols), strict=True)
+            out[parity::2] = [template % t for t in rows]
+        return out
 
     def proofs(self) -> Iterator[tuple[str, str]]:
         """Every customer's proof as compact JSON text: ``(customer id, text)``."""
@@ -250,6 +265,10 @@ class SumTree:
                 + json.dumps([{"symbol": s, "decimals": d} for s, d in self.assets],
                              separators=(",", ":")))
         height = self.height
+        tail = f'],"root_hash":"{self.root.hex()}"}}'
+        balances = ",".join(['"%d"'] * self.k)
+        customer_fast = head + ',"customer":{"id":"%s","salt":"%s","balances":[' + balances \
+            + ']},"path":['
 
         def step(level: int, j: int) -> str:
             frag = fragments[level]
@@ -265,11 +284,20 @@ class SumTree:
             for level in range(top, -1, -1):
                 own = step(level, (index >> level) ^ 1)
                 suffix[level] = own + "," + suffix[level + 1] if level + 1 < height else own
-            customer = json.dumps({"id": leaf.customer, "salt": leaf.salt.hex(),
-                                   "balances": [str(v) for v in leaf.values]},
-                                  separators=(",", ":"))
-            yield leaf.customer, (f'{head},"customer":{customer},"path":[' + suffix[0]
-                                  + f'],"root_hash":"{self.root.hex()}"}}')
+            cid = leaf.customer
+            if _PLAIN(cid):  # json.dumps would write it as is
+                start = customer_fast % (cid, leaf.salt.hex(), *leaf.values)
+            else:
+                start = (f'{head},"customer":'
+                         + json.dumps({"id": cid, "salt": leaf.salt.hex(),
+                                       "balances": [str(v) for v in leaf.values]},
+                                      separators=(",", ":"))
+                         + ',"path":[')
+            yield cid, start + suffix[0] + tail
+
+
+_PLAIN = re.compile(r'[ !#-\[\]-~]*').fullmatch
+"""Printable ASCII without ``"`` or backslash: JSON text that ``json.dumps`` leaves unescaped."""
 
 
 def build_tree(snapshot_id: bytes, assets: Sequence[tuple[str, int]], leaves: Sequence[Leaf],
