@@ -113,7 +113,8 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
 def test_eip191_signer_hides_the_key() -> None:
     hot = throwaway_signer()
     signer = message_signer(hot)
-    assert repr(signer) == f"Eip191Signer(address={hot.address!r})"
+    assert signer is hot and repr(signer) == f"KeystoreSigner(address={hot.address!r})"
+    assert "key" not in {k.lower() for k in vars(signer)}  # only the mangled account
     sid = "ab" * 16
     sig = signer.sign_message(proof_message(sid, hot.address))
     assert reserves_chain.status_of(sid, hot.address, sig) == "signed and verified"

@@ -57,6 +57,11 @@ class KeystoreSigner:
     def __repr__(self) -> str:
         return f"KeystoreSigner(address={self.address!r})"
 
+    def sign_message(self, text: str) -> str:
+        """An EIP-191 ``personal_sign`` signature of ``text`` (0x-hex, 65 bytes): how a hot
+        wallet proves control of its address for proof of reserves."""
+        return _sign_message(self.__account, text)
+
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
                       gas: int = 21_000, data: bytes = b"") -> bytes:
         tx: dict[str, Any] = {"to": to, "value": value, "nonce": nonce, "gas": gas,
@@ -64,6 +69,12 @@ class KeystoreSigner:
         if data:
             tx["data"] = "0x" + data.hex()
         return bytes(self.__account.sign_transaction(tx).raw_transaction)
+
+
+def _sign_message(account: Any, text: str) -> str:
+    from eth_account.messages import encode_defunct
+
+    return "0x" + bytes(account.sign_message(encode_defunct(text=text)).signature).hex()
 
 
 def throwaway_signer() -> KeystoreSigner:
