@@ -166,3 +166,37 @@ def test_random_ledger_totals_equal_liabilities(deposits: list[tuple[str, str, i
         verify_proof(proof, tree.root, snap.root_json())
         standalone.verify(proof, tree.root.hex())
     store.close()
+
+
+def test_snapshot_okx_v1(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "okx"
+    code, text, err = cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out))
+    assert code != 0 and not (out / "root.json").exists()  # XEM, JPY: OKX v1 cannot hold them
+    assert "only BTC, ETH, USDT" in err and "JPY" in err
+    code, text, err = cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out),
+                          "--skip-other-assets")
+    assert code == 0, err
+    assert "binds only" in text
+    root = json.loads((out / "root.json").read_text())
+    assert root["format"] == "okx-v1" and root["users"] == 3
+    assert sorted(root["assets_left_out"]) == ["JPY", "XEM"]
+    assert root["balances"] == {"BTC": "0", "ETH": "1.00000001", "USDT": "0"}  # rounded up
+    for proof in sorted((out / "proofs").glob("*.json")):
+        code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(proof))
+        assert code == 0, text
+        assert text.startswith("OK")
+    c3 = json.loads((out / "proofs" / "C3.json").read_text())
+    assert c3["self"]["balances"]["ETH"] == "1.00000001"
+    c3["self"]["balances"]["ETH"] = "2"
+    bad = tmp_path / "C3-changed.json"
+    bad.write_text(json.dumps(c3), encoding="utf-8")
+    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(bad))
+    assert code == 1 and text.startswith("FAIL")
+
+
+def test_okx_amount() -> None:
+    assert svc._okx_amount(150_000_000, 8) == "1.5"
+    assert svc._okx_amount(0, 18) == "0"
+    assert svc._okx_amount(1, 18) == "0.00000001"
+    assert svc._okx_amount(30000, 0) == "30000"
+    assert svc._okx_amount(10**18, 18) == "1"

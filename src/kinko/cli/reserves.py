@@ -25,6 +25,10 @@ def snapshot(
     at: str = typer.Option(None, "--at", help="Entry number N, or a time (ISO 8601 with zone)."),
     min_height: int = typer.Option(20, "--min-height",
                                    help="Pad to at least 2**H leaves (hides the count)."),
+    fmt: str = typer.Option("kinko", "--format",
+                            help="kinko (default) or okx-v1 (BTC/ETH/USDT only; binds only sums)."),
+    skip_other_assets: bool = typer.Option(False, "--skip-other-assets",
+                                           help="okx-v1: leave out assets OKX v1 cannot hold."),
 ) -> None:
     """Build the Merkle sum tree of customer balances and write every customer's proof."""
     rt = runtime(ctx)
@@ -32,10 +36,19 @@ def snapshot(
     when = parse_time(at) if at is not None and seq is None else None
     if not 0 <= min_height <= 40:
         raise BadInput("--min-height must be between 0 and 40")
+    if fmt not in ("kinko", "okx-v1"):
+        raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
     started = time.perf_counter()
     snap = svc.snapshot(rt.ledger(), as_of_seq=seq, as_of_time=when, min_height=min_height)
-    svc.publish(snap, out)
     tree = snap.tree
+    if fmt == "okx-v1":
+        root = svc.publish_okx(snap, out, skip_other_assets=skip_other_assets)
+        print(f"OKX v1 snapshot {tree.snapshot_id.hex()}: {snap.customers} customers "
+              f"({time.perf_counter() - started:.2f} s); note: OKX v1 binds only each parent's "
+              "sum, kinko's format is the sound one")
+        print(f"wrote {root}, {out / 'proofs'}/")
+        return
+    svc.publish(snap, out)
     print(f"snapshot {tree.snapshot_id.hex()}: {snap.customers} customers, height {tree.height}, "
           f"root {tree.root.hex()} ({time.perf_counter() - started:.2f} s)")
     for (symbol, _d), total in zip(tree.assets, tree.totals, strict=True):

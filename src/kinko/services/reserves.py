@@ -22,7 +22,7 @@ from kinko.domain.reserves import DEFAULT_MIN_HEIGHT, Leaf, SumTree, build_tree,
 from kinko.errors import BadInput, InputFileError
 from kinko.services.ledger import Ledger
 
-__all__ = ["Snapshot", "load_json", "publish", "snapshot", "verify_files"]
+__all__ = ["Snapshot", "load_json", "publish", "publish_okx", "snapshot", "verify_files"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,58 @@ def publish(snap: Snapshot, out: Path) -> Path:
     import kinko.verify_proof as standalone
 
     shutil.copyfile(standalone.__file__, out / "verify_proof.py")
+    return out / "root.json"
+
+
+def _okx_amount(units: int, decimals: int) -> str:
+    """Minor units as a decimal string of whole units with at most 8 decimals, rounded *up*
+    (a customer is never counted for less than they hold; OKX v1 allows 8 decimals)."""
+    if decimals > 8:
+        step = 10 ** (decimals - 8)
+        units, decimals = -(-units // step), 8
+    whole, frac = divmod(units, 10 ** decimals)
+    text = f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
+    return text
+
+
+def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -> Path:
+    """Write the snapshot as OKX v1 proofs: ``root.json`` and ``proofs/<customer>.json``.
+
+    OKX v1 knows only BTC, ETH and USDT; kinko assets of those symbols map one to one.
+    Any other asset with a customer balance is refused (or left out, with
+    ``skip_other_assets``). Balances above 8 decimals are rounded up to 8. The format binds
+    only each parent's sum (see :mod:`kinko.domain.okx`): kinko's own format stays the default.
+    """
+    from kinko.domain.okx import ASSETS, okx_proof_files
+
+    tree = snap.tree
+    symbols = [s for s, _d in tree.assets]
+    other = [s for s, total in zip(symbols, tree.totals, strict=True)
+             if s not in ASSETS and total]
+    if other and not skip_other_assets:
+        raise BadInput(f"OKX v1 proofs hold only {', '.join(ASSETS)}; customers also hold "
+                       f"{', '.join(other)}: use the kinko format (the default), or "
+                       "--skip-other-assets to leave those assets out of the OKX proofs",
+                       assets=other)
+    mapped = [(i, s, d) for i, (s, d) in enumerate(tree.assets) if s in ASSETS]
+    users = [(leaf.customer, {s: _okx_amount(leaf.values[i], d) for i, s, d in mapped})
+             for leaf in tree.leaves]
+    if not users:
+        raise BadInput("no customers in the snapshot: nothing to write in OKX v1")
+    secret = secrets.token_bytes(32)
+    files = okx_proof_files(users, secret, audit_id=tree.snapshot_id.hex())
+    proofs = out / "proofs"
+    proofs.mkdir(parents=True, exist_ok=True)
+    top: dict[str, Any] = {}
+    for customer, text in files.items():
+        if not top:
+            top = json.loads(text)["path"][-1]
+        (proofs / _file_name(customer)).write_text(text + "\n", encoding="utf-8")
+    root = {"format": "okx-v1", "audit_id": tree.snapshot_id.hex(), "root_hash": top["hash"],
+            "height": top["height"], "balances": top["balances"], "users": len(users),
+            "assets_left_out": other, "ledger_seq": snap.seq,
+            "snapshot_time": snap.at.isoformat() if snap.at is not None else None}
+    (out / "root.json").write_text(json.dumps(root, indent=2) + "\n", encoding="utf-8")
     return out / "root.json"
 
 
