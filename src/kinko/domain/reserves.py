@@ -70,7 +70,7 @@ DEFAULT_MIN_HEIGHT = 20
 U64 = npt.NDArray[np.uint64]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaf:
     """One customer's leaf: id (unique in the snapshot), 32-byte salt, balances in asset order."""
 
@@ -166,12 +166,10 @@ class SumTree:
             for i, leaf in enumerate(leaves)
             for cid in (leaf.customer.encode("utf-8"),))
         self.level_hashes: list[bytes] = [hashes]
-        self.level_values: list[tuple[U64, U64]] = [(hi, lo)]
-        self.level_vbytes: list[bytes] = [vbytes]
+        self.level_vbytes: list[bytes] = [vbytes]  # the values, 16-byte big-endian each
         for level in range(height):
             hashes, (hi, lo), vbytes = self._up(level, hashes, hi, lo, vbytes)
             self.level_hashes.append(hashes)
-            self.level_values.append((hi, lo))
             self.level_vbytes.append(vbytes)
         self.top = hashes if hashes else self.pad_hashes[height]
         self.top_values = vbytes if vbytes else zero
@@ -227,27 +225,31 @@ class SumTree:
             **(extra or {}),
         }
 
-    def _fragments(self, level: int) -> list[str]:
-        """Each node of ``level`` as a JSON path step (side = where the node sits).
+    def _fragments(self, level: int, start: int, stop: int) -> list[str]:
+        """Nodes ``start .. stop-1`` (``start`` even) of ``level`` as JSON path steps.
 
-        Built once per level: one ``bytes.hex`` of the level's hash buffer, sliced, and the
-        values taken column by column from the numpy arrays, formatted by one ``%`` per node.
+        Built a chunk at a time: one ``bytes.hex`` of the chunk's hashes, sliced, and the
+        values taken column by column from a numpy view, formatted by one ``%`` per node.
         """
         hashes = self.level_hashes[level]
-        n = len(hashes) // 32
-        if n == 0:
+        stop = min(stop, len(hashes) // 32)
+        m = stop - start
+        if m <= 0:
             return []
-        hx = hashes.hex()
-        hexes = [hx[i:i + 64] for i in range(0, 64 * n, 64)]
-        hi, lo = self.level_values[level]
+        hx = hashes[32 * start:32 * stop].hex()
+        hexes = [hx[i:i + 64] for i in range(0, 64 * m, 64)]
+        k, row = self.k, self.row
+        both = np.frombuffer(self.level_vbytes[level], dtype=">u8", count=2 * k * m,
+                             offset=row * start).reshape(m, k, 2)
+        hi, lo = both[:, :, 0], both[:, :, 1]
         cols: list[list[int]]
         if hi.any():
             cols = [[(a << 64) | b for a, b in zip(hi[:, j].tolist(), lo[:, j].tolist(),
-                                                   strict=True)] for j in range(self.k)]
+                                                   strict=True)] for j in range(k)]
         else:
-            cols = [lo[:, j].tolist() for j in range(self.k)]
-        values = ", ".join(['"%d"'] * self.k)  # json.dumps(list)'s default separators
-        out: list[str] = [""] * n
+            cols = [lo[:, j].tolist() for j in range(k)]
+        values = ", ".join(['"%d"'] * k)  # json.dumps(list)'s default separators
+        out: list[str] = [""] * m
         for parity, side in ((0, "left"), (1, "right")):
             template = '{"side":"' + side + '","hash":"%s","values":[' + values + ']}'
             rows = zip(hexes[parity::2], *(c[parity::2] for c in cols), strict=True)
@@ -257,7 +259,11 @@ class SumTree:
     def proofs(self) -> Iterator[tuple[str, str]]:
         """Every customer's proof as compact JSON text: ``(customer id, text)``."""
         zero = json.dumps(["0"] * self.k)
-        fragments = [self._fragments(level) for level in range(self.height)]
+        # per level, the chunk of path steps in use: leaves come in order, so each level's
+        # siblings are read in order too and only one chunk per level is held in memory
+        chunks: list[list[str]] = [[] for _ in range(self.height)]
+        bases = [0] * self.height
+        sizes = [len(h) // 32 for h in self.level_hashes]
         pads = [f'{{"side":"{{}}","hash":"{p.hex()}","values":{zero}}}'
                 for p in self.pad_hashes]
         head = (f'{{"format":"{FORMAT}","snapshot_id":"{self.snapshot_id.hex()}",'
@@ -271,9 +277,13 @@ class SumTree:
             + ']},"path":['
 
         def step(level: int, j: int) -> str:
-            frag = fragments[level]
-            if j < len(frag):
-                return frag[j]
+            offset = j - bases[level]
+            if 0 <= offset < len(chunks[level]):
+                return chunks[level][offset]
+            if j < sizes[level]:
+                bases[level] = base = j - j % _CHUNK
+                chunks[level] = self._fragments(level, base, base + _CHUNK)
+                return chunks[level][j - base]
             return pads[level].replace("{}", "left" if j % 2 == 0 else "right", 1)
 
         # suffix[L]: the path from level L to the top for the current leaf; leaves come in
@@ -295,6 +305,9 @@ class SumTree:
                          + ',"path":[')
             yield cid, start + suffix[0] + tail
 
+
+_CHUNK = 1 << 15
+"""Path steps built at once per level (an even number)."""
 
 _PLAIN = re.compile(r'[ !#-\[\]-~]*').fullmatch
 """Printable ASCII without ``"`` or backslash: JSON text that ``json.dumps`` leaves unescaped."""
