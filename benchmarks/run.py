@@ -11,6 +11,7 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                           # its section of RESULTS.md is replaced in place
     python benchmarks/run.py --only trace # the trace engine's (issue 6; 4-6 minutes,
                                           # 2.2 GB of temporary Parquet at 50M transfers)
+    python benchmarks/run.py --only reserves  # proof of reserves (issue 8; about 3 minutes)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import chain  # noqa: E402  (benchmarks/chain.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
+import reserves  # noqa: E402  (benchmarks/reserves.py)
 import respond  # noqa: E402  (benchmarks/respond.py)
 import screening  # noqa: E402  (benchmarks/screening.py)
 import watch  # noqa: E402  (benchmarks/watch.py)
@@ -299,6 +301,13 @@ def _respond_section(quick: bool) -> list[str]:
             *respond.markdown(figures), ""]
 
 
+def _reserves_section(quick: bool) -> list[str]:
+    """The "Proof of reserves" section (issue 8): the liabilities tree and all proofs."""
+    figures = reserves.run(quick)
+    return ["## Proof of reserves (issue 8)", "", _measured() + ".", "",
+            *reserves.markdown(figures), ""]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -375,7 +384,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
-    parser.add_argument("--only", choices=["watch", "trace", "respond"],
+    parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -387,6 +396,8 @@ def main() -> None:
             section = _watch_section(_run_all(watch_plan), args.quick)
         elif args.only == "respond":
             section = _respond_section(args.quick)
+        elif args.only == "reserves":
+            section = _reserves_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -498,7 +509,7 @@ def main() -> None:
         f"— {'met' if http_r['p99_ms'] <= 35 else 'MISSED'} ({http_r['p99_ms']:,.0f} ms).",
         "", *_watch_section(watch_results, args.quick),
         *trace.section(trace_results, args.quick, _measured()),
-        *_respond_section(args.quick), NOTES]
+        *_respond_section(args.quick), *_reserves_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
