@@ -200,3 +200,19 @@ def test_okx_amount() -> None:
     assert svc._okx_amount(1, 18) == "0.00000001"
     assert svc._okx_amount(30000, 0) == "30000"
     assert svc._okx_amount(10**18, 18) == "1"
+
+
+def test_snapshot_jsonl_layout(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    code, _text, err = cli("reserves", "snapshot", "--out", str(out), "--min-height", "3",
+                           "--layout", "jsonl")
+    assert code == 0, err
+    root = json.loads((out / "root.json").read_text())
+    lines = (out / "proofs" / "proofs-0000.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    ids = {verify_proof(json.loads(line), bytes.fromhex(root["root_hash"]), root) and
+           json.loads(line)["customer"]["id"] for line in lines}
+    assert ids == {"C1", "C2", "C3"}
+    code, _text, err = cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
+                           "--layout", "zip")
+    assert code != 0 and "layout" in err

@@ -29,6 +29,8 @@ def snapshot(
                             help="kinko (default) or okx-v1 (BTC/ETH/USDT only; binds only sums)."),
     skip_other_assets: bool = typer.Option(False, "--skip-other-assets",
                                            help="okx-v1: leave out assets OKX v1 cannot hold."),
+    layout: str = typer.Option("files", "--layout",
+                               help="kinko: files (one per customer) or jsonl (one per line)."),
 ) -> None:
     """Build the Merkle sum tree of customer balances and write every customer's proof."""
     rt = runtime(ctx)
@@ -48,7 +50,7 @@ def snapshot(
               "sum, kinko's format is the sound one")
         print(f"wrote {root}, {out / 'proofs'}/")
         return
-    svc.publish(snap, out)
+    svc.publish(snap, out, layout=layout)
     print(f"snapshot {tree.snapshot_id.hex()}: {snap.customers} customers, height {tree.height}, "
           f"root {tree.root.hex()} ({time.perf_counter() - started:.2f} s)")
     for (symbol, _d), total in zip(tree.assets, tree.totals, strict=True):

@@ -80,14 +80,40 @@ def _file_name(customer: str) -> str:
     return f"{safe}.json"
 
 
-def publish(snap: Snapshot, out: Path) -> Path:
-    """Write root.json, proofs/<customer>.json and verify_proof.py under ``out``."""
+JSONL_SHARD = 1_000_000
+"""Proofs per file with ``layout="jsonl"``."""
+
+
+def publish(snap: Snapshot, out: Path, *, layout: str = "files") -> Path:
+    """Write root.json, the proofs and verify_proof.py under ``out``.
+
+    ``layout="files"`` (default): ``proofs/<customer>.json``, one file per customer.
+    ``layout="jsonl"`` (very large snapshots): ``proofs/proofs-NNNN.jsonl``, one proof per
+    line (the same JSON text), :data:`JSONL_SHARD` proofs per file.
+    """
+    if layout not in ("files", "jsonl"):
+        raise BadInput(f"layout must be files or jsonl, not {layout!r}")
     proofs = out / "proofs"
     proofs.mkdir(parents=True, exist_ok=True)
     (out / "root.json").write_text(json.dumps(snap.root_json(), indent=2) + "\n",
                                    encoding="utf-8")
-    for customer, text in snap.tree.proofs():
-        (proofs / _file_name(customer)).write_text(text + "\n", encoding="utf-8")
+    if layout == "files":
+        for customer, text in snap.tree.proofs():
+            (proofs / _file_name(customer)).write_text(text + "\n", encoding="utf-8")
+    else:
+        sink = None
+        try:
+            for i, (_customer, text) in enumerate(snap.tree.proofs()):
+                if i % JSONL_SHARD == 0:
+                    if sink is not None:
+                        sink.close()
+                    sink = (proofs / f"proofs-{i // JSONL_SHARD:04d}.jsonl").open(
+                        "w", encoding="utf-8")
+                assert sink is not None
+                sink.write(text + "\n")
+        finally:
+            if sink is not None:
+                sink.close()
     import kinko.verify_proof as standalone
 
     shutil.copyfile(standalone.__file__, out / "verify_proof.py")
