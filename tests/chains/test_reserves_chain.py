@@ -137,8 +137,11 @@ def test_reserves_cli(node_cli, anvil, tmp_path: Path) -> None:  # type: ignore[
         "--debit", "wallet:eth-hot 10 ETH", "--debit", "wallet:eth-cold 20 ETH",
         "--credit", "customer:C1 24 ETH", "--credit", "own:capital 6 ETH")
     out = tmp_path / "snap"
+    head = EvmChain.connect(anvil.url).head()
     assert run("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
-    sid = json.loads((out / "root.json").read_text())["snapshot_id"]
+    root = json.loads((out / "root.json").read_text())
+    sid = root["snapshot_id"]
+    assert root["snapshot_block"] == head  # reserves are read where liabilities were taken
     code, text, err = run("reserves", "sign", str(out))
     assert code == 0 and "signed and verified" in text, (text, err)
     sigs = tmp_path / "cold.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def snapshot(
                                            help="okx-v1: leave out assets OKX v1 cannot hold."),
     layout: str = typer.Option("files", "--layout",
                                help="kinko: files (one per customer) or jsonl (one per line)."),
+    block: int = typer.Option(None, "--block", help="The chain height the reserves are read "
+                              "at (default: the node's head when the snapshot is now)."),
 ) -> None:
     """Build the Merkle sum tree of customer balances and write every customer's proof."""
     rt = runtime(ctx)
@@ -42,6 +45,10 @@ def snapshot(
         raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
     started = time.perf_counter()
     snap = svc.snapshot(rt.ledger(), as_of_seq=seq, as_of_time=when, min_height=min_height)
+    chain = rt.chain()
+    if block is None and chain is not None and at is None:
+        block = chain.head()  # liabilities now, reserves at the head: one moment
+    snap = dataclasses.replace(snap, block=block)
     tree = snap.tree
     if fmt == "okx-v1":
         root = svc.publish_okx(snap, out, skip_other_assets=skip_other_assets)

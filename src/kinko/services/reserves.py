@@ -32,10 +32,13 @@ class Snapshot:
     seq: int | None
     at: datetime | None
 
+    block: int | None = None  # the chain height the reserves are read at (when a node is set)
+
     def root_json(self) -> dict[str, Any]:
         return self.tree.root_json({
             "ledger_seq": self.seq,
             "snapshot_time": self.at.isoformat() if self.at is not None else None,
+            "snapshot_block": self.block,
         })
 
 
