@@ -161,3 +161,33 @@ def test_reserves_cli(node_cli, anvil, tmp_path: Path) -> None:  # type: ignore[
     eth = next(a for a in json.loads(text)["assets"] if a["symbol"] == "ETH")
     assert eth["ratio"] == "5/4" and eth["reserves"] == str(30 * E)
     assert run("reserves", "report", str(out), "--format", "csv")[0] != 0
+
+
+def test_token_reserves_are_read_from_the_token(chain: EvmChain, tmp_path: Path) -> None:
+    """An ERC-20 asset (XEM standing for NEM): reserves are the token balances of its
+    wallets' addresses, not their ether."""
+    from kinko.chains.erc20 import deploy_token, fund_token
+    from kinko.domain.money import Asset
+
+    x = 10**6
+    token = deploy_token(chain, name="XEM", symbol="XEM", decimals=6, supply=10**9 * x)
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(store)
+    ledger = Ledger(store, FixedClock(), AssetRegistry.default([Asset("XEM", "ethereum", 6,
+                                                                      token)]))
+    ledger.sync_assets()
+    hot = throwaway_signer()
+    ledger.add_wallet(Wallet("xem-hot", "XEM", "hot", (hot.address,)))
+    chain.fund(hot.address, 5 * E)  # gas money: not XEM
+    fund_token(chain, token, hot.address, 300 * x)
+    ledger.post("open", [Posting("wallet:xem-hot", "XEM", 300 * x),
+                         Posting("customer:C1", "XEM", -300 * x)], source="opening")
+    out = tmp_path / "snap"
+    reserves.publish(reserves.snapshot(ledger, min_height=2), out)
+    reserves_chain.sign_hot(out, ledger.wallets(), lambda _w: message_signer(hot))
+    report = reserves_chain.build_report(out, ledger.wallets(), ledger.assets, chain,
+                                         chain.head())
+    (xem,) = [a for a in report.assets if a.symbol == "XEM"]
+    assert xem.reserves == 300 * x and xem.liabilities == 300 * x
+    assert xem.ratio == Fraction(1)
+    store.close()
