@@ -31,6 +31,15 @@ _STOP, _SOURCE, _POISONED, _TAINTED = np.uint8(1), np.uint8(2), np.uint8(4), np.
 
 
 @njit(cache=True)
+def _outputs(n_addr, m):  # type: ignore[no-untyped-def]
+    """What every compiled kernel fills: per address received, sent, absorbed, first
+    tainted position and hops (-1: never), and per transfer the taint it carried."""
+    return (np.zeros(n_addr, np.int64), np.zeros(n_addr, np.int64),
+            np.zeros(n_addr, np.int64), np.full(n_addr, -1, np.int64),
+            np.full(n_addr, -1, np.int64), np.zeros(m, np.int64))
+
+
+@njit(cache=True)
 def _flags(stop, n_addr):  # type: ignore[no-untyped-def]
     flags = np.zeros(n_addr, np.uint8)
     for a in range(n_addr):
@@ -45,12 +54,7 @@ def _poison_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, see
     m = src.shape[0]
     bal = np.zeros(n_addr, np.int64)
     flags = _flags(stop, n_addr)
-    received = np.zeros(n_addr, np.int64)
-    sent = np.zeros(n_addr, np.int64)
-    absorbed = np.zeros(n_addr, np.int64)
-    first = np.full(n_addr, -1, np.int64)
-    hops = np.full(n_addr, -1, np.int64)
-    flow = np.zeros(m, np.int64)
+    received, sent, absorbed, first, hops, flow = _outputs(n_addr, m)
     burned = 0
     seeded = 0
     sp = 0
@@ -129,12 +133,7 @@ def _haircut_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, se
     bal = np.zeros(n_addr, np.int64)
     tnt = np.zeros(n_addr, np.int64)  # read only where the flags say the address holds taint
     flags = _flags(stop, n_addr)
-    received = np.zeros(n_addr, np.int64)
-    sent = np.zeros(n_addr, np.int64)
-    absorbed = np.zeros(n_addr, np.int64)
-    first = np.full(n_addr, -1, np.int64)
-    hops = np.full(n_addr, -1, np.int64)
-    flow = np.zeros(m, np.int64)
+    received, sent, absorbed, first, hops, flow = _outputs(n_addr, m)
     burned = 0
     seeded = 0
     sp = 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from kinko.domain.trace._compiled import _outputs
+
 # The FIFO/LIFO lot pool: amt, knd (0 clean, 1 tainted), nxt, prv per lot; head/tail per
 # address (-1: no lots, the whole balance is clean); meta = [free list head, free count, used].
 
@@ -279,12 +281,7 @@ def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_
     bal = np.zeros(n_addr, np.int64)
     tnt = np.zeros(n_addr, np.int64)
     source = np.zeros(n_addr, np.bool_)
-    received = np.zeros(n_addr, np.int64)
-    sent = np.zeros(n_addr, np.int64)
-    absorbed = np.zeros(n_addr, np.int64)
-    first = np.full(n_addr, -1, np.int64)
-    hops = np.full(n_addr, -1, np.int64)
-    flow = np.zeros(m, np.int64)
+    received, sent, absorbed, first, hops, flow = _outputs(n_addr, m)
     head = np.full(n_addr, -1, np.int64)
     tail = np.full(n_addr, -1, np.int64)
     cap = 1024
