@@ -206,25 +206,21 @@ allow_list = Table(
     Column("added_us", BigInteger, nullable=False),
 )
 
-deny_labels = Table(
-    "deny_labels", metadata,
-    Column("address", String(128), primary_key=True),  # address_key()
-    Column("label", Text, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("category", Text, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("list_name", String(200), nullable=False),
-)
+def _labels(name: str) -> Table:
+    """An address → label table (the loaded lists' TagPack fields)."""
+    return Table(
+        name, metadata,
+        Column("address", String(128), primary_key=True),  # address_key()
+        Column("label", Text, nullable=False),
+        Column("source", Text, nullable=False),
+        Column("category", Text, nullable=False),
+        Column("actor", Text, nullable=False),
+        Column("list_name", String(200), nullable=False),
+    )
 
-tags = Table(
-    "tags", metadata,  # attribution (exchanges, services, ...): never a reason to refuse
-    Column("address", String(128), primary_key=True),  # address_key()
-    Column("label", Text, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("category", Text, nullable=False),
-    Column("actor", Text, nullable=False),
-    Column("list_name", String(200), nullable=False),
-)
+
+deny_labels = _labels("deny_labels")  # screening refuses, the watch freezes
+tags = _labels("tags")  # attribution (exchanges, services, ...): never a reason to refuse
 
 breaker_events = Table(
     "breaker_events", metadata,
