@@ -23,6 +23,7 @@ overlaps with booking the current one; a block is still only booked after the on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -35,7 +36,7 @@ from kinko.errors import ConfigError, InvalidAccount, Overdraft
 from kinko.ports import Chain
 from kinko.services.ledger import Draft, Ledger
 
-__all__ = ["Deposits", "ScanReport"]
+__all__ = ["Deposits", "ScanReport", "find_fork"]
 
 _PREFETCH = 4  # blocks read ahead from the node while the current one is booked
 FROZEN = "clearing:frozen"  # owed to no customer until compliance decides
@@ -149,13 +150,12 @@ class Deposits:
     def _rewind(self, number: int, report: ScanReport) -> int:
         """Find the last block both branches share; reverse the credits above it."""
         name = self.chain.name
-        fork = number
-        while fork >= self.start_block:
+
+        def kept(n: int) -> str | None:
             with self.ledger.store.deposits(write=False) as tables:
-                kept = tables.block_hash(name, fork)
-            if kept is None or kept == self.chain.block(fork).hash:
-                break
-            fork -= 1
+                return tables.block_hash(name, n)
+
+        fork = find_fork(self.chain, kept, number, self.start_block)
         with self.ledger.store.deposits(write=False) as tables:
             undo = tables.credited_after(name, fork)
         for d in undo:
@@ -181,6 +181,19 @@ class Deposits:
             f"{name}: the chain was reorganised below {self.confirmations} confirmations "
             f"(fork after block {fork}); {len(undo)} credited deposit(s) reversed"))
         return fork
+
+
+def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,
+              floor: int) -> int:
+    """The highest block at or below ``number`` whose kept hash the chain still has (or that
+    was never kept): where a reorganisation's two branches meet. ``floor - 1`` if none."""
+    fork = number
+    while fork >= floor:
+        stored = kept(fork)
+        if stored is None or stored == chain.block(fork).hash:
+            break
+        fork -= 1
+    return fork
 
 
 def _wallet_of(ledger: Ledger, deposit: dict[str, object]) -> str:

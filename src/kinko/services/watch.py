@@ -52,6 +52,7 @@ from kinko.domain.watch import (
 from kinko.errors import KinkoError
 from kinko.ports import Chain, Notifier
 from kinko.services.containment import ACTOR, Containment
+from kinko.services.deposits import find_fork
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ALERT_STATES", "INCIDENT_STATES", "PollReport", "Watch"]
@@ -108,8 +109,9 @@ class Watch:
                 out[a.token.lower() if a.token else None] = a.symbol
         return out
 
-    def _wallets(self) -> dict[tuple[str, str], str]:
-        names = {a for a in self._assets().values()}
+    def _wallets(self, assets: dict[str | None, str]) -> dict[tuple[str, str], str]:
+        """(lower-cased address, asset) → wallet name, for the assets of this chain."""
+        names = set(assets.values())
         return {(address.lower(), w.asset): w.name for w in self.ledger.wallets()
                 if w.asset in names for address in w.addresses}
 
@@ -145,7 +147,8 @@ class Watch:
     def poll(self, max_blocks: int | None = None) -> PollReport:
         """Mempool, new blocks, finality and balances; see the module docstring."""
         report = PollReport()
-        assets, wallets = self._assets(), self._wallets()
+        assets = self._assets()
+        wallets = self._wallets(assets)
         # the mempool before the head: a transaction mined in between is then in a block
         # this round reads, not missed by both
         self._mempool(assets, wallets, report)
@@ -342,13 +345,12 @@ class Watch:
 
     def _rewind(self, number: int, report: PollReport) -> int:
         name = self.chain.name
-        fork = number
-        while fork >= self.start_block:
+
+        def kept(n: int) -> str | None:
             with self.store.watch(write=False) as tables:
-                kept = tables.block_hash(name, fork)
-            if kept is None or kept == self.chain.block(fork).hash:
-                break
-            fork -= 1
+                return tables.block_hash(name, n)
+
+        fork = find_fork(self.chain, kept, number, self.start_block)
         now = self.clock.now()
         wallets = [w.name for w in self.ledger.wallets()]
         with self.store.watch() as tables:
