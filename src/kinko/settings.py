@@ -166,6 +166,9 @@ REGISTRY: tuple[Setting, ...] = (
             "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
             "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
             _optional_text, "URL"),
+    Setting("data_dir", "kinko-data",
+            "Folder where kinko writes what the dashboard starts (traces, reports) and where "
+            "it finds what it indexes.", _text, "PATH"),
 )
 BY_NAME = {s.name: s for s in REGISTRY}
 
@@ -188,6 +191,7 @@ class Settings:
     prices_file: str = ""
     watch_interval_ms: int = 1000
     watch_webhook_url: str = ""
+    data_dir: str = "kinko-data"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -11,14 +11,16 @@ mutating call is written to the hash-chained audit log with the key's name.
 # no `from __future__ import annotations` here: FastAPI reads the route annotations at
 # definition time, and they refer to names local to create_app
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.ledger import normal_balance
 from kinko.domain.money import format_units, parse_units
 from kinko.errors import (
@@ -31,6 +33,7 @@ from kinko.errors import (
     KinkoError,
     Overdraft,
 )
+from kinko.ports import Clock, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
 from kinko.services.custody import Custody
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
@@ -88,26 +91,46 @@ class TripIn(BaseModel):
 
 
 def create_app(custody_factory: Callable[[], Custody],
-               access_factory: Callable[[], Access]) -> FastAPI:
-    """The app; the factories give the services (the CLI wires settings and stores)."""
+               access_factory: Callable[[], Access], *, dashboard: Path | None = None,
+               clock: Clock | None = None, secure_cookies: bool = False) -> FastAPI:
+    """The app; the factories give the services (the CLI wires settings and stores).
+
+    With ``dashboard`` (the folder where kinko writes traces and reports), the operators'
+    dashboard is served at ``/`` too (:mod:`kinko.api.web`)."""
     app = FastAPI(title="kinko", version="1", description=__doc__)
+    shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
+    web = None
+    if dashboard is not None:
+        web = Web(custody_factory, access_factory, shared, clock or SystemClock(), dashboard,
+                  secure_cookies=secure_cookies)
+
+    def for_pages(request: Request) -> bool:
+        return web is not None and not request.url.path.startswith(("/v1/", "/openapi"))
 
     @app.exception_handler(KinkoError)
-    async def kinko_error(_request: Request, exc: KinkoError) -> JSONResponse:
+    async def kinko_error(request: Request, exc: KinkoError) -> Response:
+        if web is not None and for_pages(request):
+            if isinstance(exc, SignInRequired):
+                return web.to_sign_in(request)
+            return web.error(request, _status(exc), exc.message)
         return _error(_status(exc), exc.code, exc.message, exc.details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if web is not None and for_pages(request):
+            return web.error(request, exc.status_code, str(exc.detail))
         codes = {400: "bad_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
                       str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e["msg"]}
                     for e in exc.errors()]
         first = problems[0] if problems else {"where": "request", "problem": "invalid"}
+        if web is not None and for_pages(request):
+            return web.error(request, 400, f"{first['where']}: {first['problem']}")
         return _error(400, "bad_input", f"{first['where']}: {first['problem']}",
                       {"problems": problems})
 
@@ -126,8 +149,6 @@ def create_app(custody_factory: Callable[[], Custody],
         who.require("approve")
         if approver != who.name and who.role != "admin":
             raise Forbidden(f"key {who.name!r} cannot approve as {approver!r}")
-
-    shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
 
     def service() -> Withdrawals:
         return shared
@@ -262,4 +283,35 @@ def create_app(custody_factory: Callable[[], Custody],
             raise NotFound("no custody policy is loaded")
         return active.canonical()
 
+    @app.get("/v1/custody", tags=["custody"])
+    def custody(who: Key) -> dict[str, Any]:
+        """Per asset: owed to customers, hot/warm/cold holdings, online share and limit, the
+        performance guarantee, and the findings (the chain is not read: see `kinko check`)."""
+        who.require("read")
+        from kinko.services.custody import custody_report
+
+        report = custody_report(custody_factory(), reconcile=False)
+        assets = custody_factory().ledger.assets
+
+        def show(units: int, symbol: str) -> str:
+            return format_units(units, assets[symbol])
+
+        return {"generated_at": report.generated_at.isoformat(),
+                "policy_version": report.policy_version,
+                "assets": [{"asset": r.asset, "customers": r.customers,
+                            "liabilities": show(r.liabilities, r.asset),
+                            "hot": show(r.hot, r.asset), "warm": show(r.warm, r.asset),
+                            "cold": show(r.cold, r.asset),
+                            "online_share": None if r.online_share is None
+                            else str(r.online_share),
+                            "max_hot_ratio": None if r.max_hot_ratio is None
+                            else str(r.max_hot_ratio),
+                            "guarantee_required": show(r.guarantee_required, r.asset),
+                            "guarantee_held": show(r.guarantee_held, r.asset)}
+                           for r in report.rows],
+                "findings": [{"code": f.code, "severity": f.severity, "asset": f.asset,
+                              "message": f.message} for f in report.findings]}
+
+    if web is not None:
+        mount(app, web)
     return app

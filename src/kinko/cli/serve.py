@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from kinko.api import create_app
@@ -47,11 +49,24 @@ def apikeys_list(ctx: typer.Context, fmt: str = format_option()) -> None:
 
 @app.command("serve")
 def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
-          port: int = typer.Option(8000, "--port")) -> None:
-    """Serve the REST API under /v1 (OpenAPI at /openapi.json, docs at /docs)."""
+          port: int = typer.Option(8000, "--port"),
+          dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard",
+                                         help="Serve the operators' dashboard at /."),
+          secure_cookies: bool = typer.Option(
+              False, "--secure-cookies", help="Send the session cookie over HTTPS only (set "
+              "this behind a TLS proxy).")) -> None:
+    """Serve the REST API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the
+    operators' dashboard at / (sign in with an API key)."""
     import uvicorn
 
     rt = runtime(ctx)
     rt.ledger()
-    api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()))
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    folder = Path(rt.settings.data_dir)
+    api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()),
+                     dashboard=folder if dashboard else None, secure_cookies=secure_cookies)
+    where = f"http://{host}:{port}/"
+    print(f"kinko serving {rt.settings.database_url.split('@')[-1]}: "
+          f"{'dashboard ' + where + ', ' if dashboard else ''}API {where}v1 "
+          f"(docs {where}docs); Ctrl-C stops", flush=True)
+    uvicorn.run(api, host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from kinko.store import schema as s
 from kinko.store.sql import from_us, to_us
@@ -50,3 +50,34 @@ class SqlAccess:
                                  .order_by(s.audit_log.c.seq).limit(limit))
         return [{**{k: v for k, v in r._mapping.items() if k != "at_us"},
                  "at": from_us(r.at_us)} for r in rows]
+
+    # dashboard sessions -----------------------------------------------------------------
+
+    def put_session(self, id_hash: str, key_id: str, csrf: str, at: datetime,
+                    expires: datetime) -> None:
+        self.conn.execute(s.web_sessions.insert().values(
+            id_hash=id_hash, key_id=key_id, csrf=csrf, created_us=to_us(at),
+            expires_us=to_us(expires)))
+
+    def session(self, id_hash: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.web_sessions).where(
+            s.web_sessions.c.id_hash == id_hash)).first()
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        for name in ("created", "expires", "ended"):
+            value = out.pop(name + "_us")
+            out[name] = None if value is None else from_us(value)
+        return out
+
+    def end_session(self, id_hash: str, at: datetime) -> bool:
+        done = self.conn.execute(update(s.web_sessions).where(
+            s.web_sessions.c.id_hash == id_hash, s.web_sessions.c.ended_us.is_(None)).values(
+            ended_us=to_us(at)))
+        return bool(done.rowcount == 1)
+
+    def forget_sessions(self, before: datetime) -> int:
+        """Delete sessions that expired before ``before``."""
+        done = self.conn.execute(delete(s.web_sessions).where(
+            s.web_sessions.c.expires_us < to_us(before)))
+        return int(done.rowcount or 0)

@@ -197,6 +197,7 @@ withdrawals = Table(
     Column("tx_hash", String(66), nullable=True),
     Index("ix_withdrawals_customer", "customer", "requested_us"),
     Index("ix_withdrawals_time", "requested_us"),
+    Index("ix_withdrawals_state", "state", "requested_us"),
 )
 
 allow_list = Table(
@@ -344,4 +345,28 @@ balance_samples = Table(
     Column("block", BigInteger, primary_key=True, autoincrement=False),
     Column("ts", BigInteger, nullable=False),
     Column("balance", Amount, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions", metadata,  # the dashboard's sign-ins; only the token's SHA-256 is kept
+    Column("id_hash", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger, nullable=True),
+)
+
+artifacts = Table(
+    "artifacts", metadata,  # files kinko wrote (traces, plans, snapshots, reports), by folder
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # trace, refunds, reserves, fsa
+    Column("incident", String(64), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("state", String(10), nullable=False),  # running, done, failed
+    Column("created_us", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Index("ix_artifacts_kind", "kind", "created_us"),
 )

@@ -44,6 +44,12 @@ class SqlScreening:
             q = q.where(s.withdrawals.c.customer == customer)
         return [_withdrawal(r) for r in self.conn.execute(q)]
 
+    def withdrawal_counts(self) -> dict[str, int]:
+        """How many withdrawals are in each state."""
+        w = s.withdrawals
+        return {str(r[0]): int(r[1]) for r in self.conn.execute(
+            select(w.c.state, func.count()).group_by(w.c.state))}
+
     def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[dict[str, Any]]:
         """Withdrawals the chain may show: those sent (or sending) as one of ``tx_hashes``,
         and every allowed or approved one that has not been sent by kinko."""

@@ -109,7 +109,7 @@ class SqlWatch:
 
     def alerts(self, *, state: str | None = None, kind: str | None = None,
                wallet: str | None = None, incident: str | None = None,
-               limit: int | None = 1000) -> list[dict[str, Any]]:
+               limit: int | None = 1000, newest_first: bool = False) -> list[dict[str, Any]]:
         q = select(s.alerts)
         if incident is not None:
             q = q.where(s.alerts.c.incident == incident)
@@ -119,7 +119,8 @@ class SqlWatch:
             q = q.where(s.alerts.c.kind == kind)
         if wallet is not None:
             q = q.where(s.alerts.c.wallet == wallet)
-        q = q.order_by(s.alerts.c.raised_us, s.alerts.c.id)
+        q = q.order_by(s.alerts.c.raised_us.desc(), s.alerts.c.id.desc()) if newest_first \
+            else q.order_by(s.alerts.c.raised_us, s.alerts.c.id)
         if limit is not None:
             q = q.limit(limit)
         return [_out(r) for r in self.conn.execute(q)]
@@ -208,3 +209,52 @@ class SqlWatch:
     def forget_samples_after(self, wallets: list[str], block: int) -> None:
         self.conn.execute(delete(s.balance_samples).where(
             s.balance_samples.c.wallet.in_(wallets), s.balance_samples.c.block > block))
+
+    # artifacts: files kinko wrote, indexed -------------------------------------------
+
+    def put_artifact(self, row: dict[str, Any]) -> None:
+        self.conn.execute(s.artifacts.insert().values(**_in(row, s.artifacts)))
+
+    def update_artifact(self, artifact_id: str, **values: Any) -> None:
+        self.conn.execute(update(s.artifacts).where(s.artifacts.c.id == artifact_id)
+                          .values(**_in(values, s.artifacts)))
+
+    def artifact(self, artifact_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(select(s.artifacts).where(
+            s.artifacts.c.id == artifact_id)).first()
+        return None if row is None else _out(row)
+
+    def artifacts(self, kind: str | None = None, incident: str | None = None,
+                  limit: int = 200) -> list[dict[str, Any]]:
+        q = select(s.artifacts)
+        if kind is not None:
+            q = q.where(s.artifacts.c.kind == kind)
+        if incident is not None:
+            q = q.where(s.artifacts.c.incident == incident)
+        q = q.order_by(s.artifacts.c.created_us.desc(), s.artifacts.c.id).limit(limit)
+        return [_out(r) for r in self.conn.execute(q)]
+
+    def change_stamp(self) -> tuple[int, ...]:
+        """Small aggregates that change whenever anything an operator watches changes:
+        alerts raised or acknowledged, incidents opened or moved, timeline events (breaker
+        trips, sweeps, notes), ledger entries, proposals and approvals, withdrawals."""
+        one = func.count()
+        parts = [
+            select(one).select_from(s.alerts).scalar_subquery(),
+            select(one).select_from(s.alerts).where(s.alerts.c.state == "open")
+            .scalar_subquery(),
+            select(one).select_from(s.incidents).scalar_subquery(),
+            select(one).select_from(s.incidents).where(s.incidents.c.state == "open")
+            .scalar_subquery(),
+            select(one).select_from(s.timeline).scalar_subquery(),
+            select(one).select_from(s.breaker_events).scalar_subquery(),
+            select(func.coalesce(func.max(s.ledger_head.c.seq), 0)).scalar_subquery(),
+            select(one).select_from(s.proposals).scalar_subquery(),
+            select(one).select_from(s.approvals).scalar_subquery(),
+            select(func.coalesce(func.max(s.withdrawals.c.requested_us), 0))
+            .scalar_subquery(),
+            select(one).select_from(s.withdrawals).where(s.withdrawals.c.state == "review")
+            .scalar_subquery(),
+        ]
+        row = self.conn.execute(select(*parts)).one()
+        return tuple(int(v) for v in row)

@@ -1,0 +1,60 @@
+"""Sign-in (an API key exchanged for a session cookie) and sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kinko.api.web.context import COOKIE, ZONE_COOKIE, Web
+from kinko.errors import KinkoError
+
+__all__ = ["router"]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no open redirect to another host)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def router(web: Web) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/login")
+    def login_page(request: Request, next: str = "/") -> HTMLResponse:
+        hours = int(web.sessions().ttl.total_seconds() // 3600)
+        return web.render(request, "login.html.j2", None, next=_safe_next(next), hours=hours,
+                          message="")
+
+    @r.post("/login")
+    def login(request: Request, api_key: Annotated[str, Form(max_length=200)] = "",
+              next: Annotated[str, Form(max_length=2000)] = "/",
+              zone: Annotated[str, Form(max_length=64)] = "") -> Response:
+        try:
+            session, token = web.sessions().sign_in(api_key)
+        except KinkoError as exc:
+            hours = int(web.sessions().ttl.total_seconds() // 3600)
+            return web.render(request, "login.html.j2", None, status=401,
+                              next=_safe_next(next), hours=hours, message=exc.message)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        max_age = int((session.expires - web.clock.now()).total_seconds())
+        response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="strict",
+                            secure=web.secure_cookies, path="/")
+        if zone:
+            response.set_cookie(ZONE_COOKIE, zone, max_age=365 * 86400, samesite="strict",
+                                secure=web.secure_cookies, path="/")
+        return response
+
+    @r.post("/logout")
+    async def logout(request: Request) -> Response:
+        form = dict(await request.form())
+        web.form(request, form, "read")
+        web.sessions().sign_out(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    return r

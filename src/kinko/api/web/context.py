@@ -1,0 +1,206 @@
+"""What every dashboard page needs: the services, the signed-in operator, the language and
+time zone, the CSRF check, and the templates.
+
+A page handler calls :meth:`Web.page` (which redirects to the sign-in page without a live
+session) and :meth:`Web.render`; a form handler calls :meth:`Web.form`, which also checks
+the CSRF token and the role. No business rule lives here or in a template: pages show what
+the services return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from kinko.api.web.i18n import LANGS, translate
+from kinko.domain.money import Asset, format_units
+from kinko.errors import KinkoError
+from kinko.ports import Clock
+from kinko.services.access import Access, Forbidden, Unauthorized
+from kinko.services.custody import Custody
+from kinko.services.incidents import Incidents
+from kinko.services.sessions import Session, Sessions
+from kinko.services.withdrawals import Withdrawals
+
+__all__ = ["COOKIE", "SignInRequired", "Viewer", "Web"]
+
+COOKIE = "kinko_session"
+LANG_COOKIE = "kinko_lang"
+ZONE_COOKIE = "kinko_tz"
+
+
+class SignInRequired(KinkoError):
+    """A page asked for without a live session: the answer is the sign-in page."""
+
+    code = "sign_in_required"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, in which language and time zone."""
+
+    session: Session
+    lang: str
+    zone: ZoneInfo
+
+    @property
+    def name(self) -> str:
+        return self.session.key.name
+
+    @property
+    def role(self) -> str:
+        return self.session.key.role
+
+    def can(self, permission: str) -> bool:
+        try:
+            self.session.key.require(permission)
+        except Forbidden:
+            return False
+        return True
+
+
+def _zone(name: str | None, default: str) -> ZoneInfo:
+    for candidate in (name, default, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+@dataclass
+class Web:
+    """The dashboard's wiring; one per app."""
+
+    custody: Callable[[], Custody]
+    access: Callable[[], Access]
+    withdrawals: Withdrawals
+    clock: Clock
+    data_dir: Path
+    secure_cookies: bool = False
+    default_zone: str = "Asia/Tokyo"
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = Environment(loader=PackageLoader("kinko.api.web", "templates"),
+                               autoescape=select_autoescape(default=True,
+                                                            default_for_string=True),
+                               undefined=StrictUndefined, trim_blocks=True,
+                               lstrip_blocks=True)
+
+    # ------------------------------------------------------------------ services
+
+    def sessions(self) -> Sessions:
+        return Sessions(self.custody().ledger.store, self.clock)
+
+    def incidents(self) -> Incidents:
+        return Incidents(self.custody().ledger.store, self.clock)
+
+    # ------------------------------------------------------------------ who is asking
+
+    def lang(self, request: Request) -> str:
+        lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "en"
+        return lang if lang in LANGS else "en"
+
+    def viewer(self, request: Request) -> Viewer:
+        try:
+            session = self.sessions().resolve(request.cookies.get(COOKIE))
+        except Unauthorized:
+            raise SignInRequired("sign in first") from None
+        return Viewer(session, self.lang(request),
+                      _zone(request.cookies.get(ZONE_COOKIE), self.default_zone))
+
+    def page(self, request: Request, permission: str = "read") -> Viewer:
+        viewer = self.viewer(request)
+        viewer.session.key.require(permission)
+        return viewer
+
+    def form(self, request: Request, form: dict[str, Any], permission: str) -> Viewer:
+        """A posted form: a live session, the same origin, its CSRF token, the role."""
+        viewer = self.viewer(request)
+        origin = request.headers.get("origin")
+        if origin and origin not in self._origins(request):
+            raise Forbidden(f"a form from {origin} is not accepted")
+        csrf = form.get("csrf")
+        viewer.session.check_csrf(csrf if isinstance(csrf, str) else None)
+        viewer.session.key.require(permission)
+        return viewer
+
+    @staticmethod
+    def _origins(request: Request) -> set[str]:
+        host = request.headers.get("host", "")
+        return {f"http://{host}", f"https://{host}"}
+
+    # ------------------------------------------------------------------ answers
+
+    def render(self, request: Request, template: str, viewer: Viewer | None,
+               status: int = 200, **data: Any) -> HTMLResponse:
+        response = HTMLResponse(self.text(request, template, viewer, **data),
+                                status_code=status)
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie(LANG_COOKIE, self.lang(request), max_age=365 * 86400,
+                                samesite="strict", secure=self.secure_cookies)
+        return response
+
+    def text(self, request: Request, template: str, viewer: Viewer | None,
+             **data: Any) -> str:
+        """A template rendered for this viewer (language, zone, CSRF token)."""
+        lang = viewer.lang if viewer is not None else self.lang(request)
+        zone = viewer.zone if viewer is not None else _zone(
+            request.cookies.get(ZONE_COOKIE), self.default_zone)
+        return self.env.get_template(template).render(
+            t=lambda key, **f: translate(lang, key, **f), lang=lang, viewer=viewer,
+            path=request.url.path, query=str(request.url.query),
+            csrf=viewer.session.csrf if viewer is not None else "",
+            zone_name=zone.key, when=lambda at: self.when(at, zone),
+            amount=amount, share=share, **data)
+
+    def error(self, request: Request, status: int, message: str) -> HTMLResponse:
+        """An error page in the operator's language (a 4xx says what was wrong)."""
+        viewer = None
+        with contextlib.suppress(KinkoError):
+            viewer = self.viewer(request)
+        return self.render(request, "error.html.j2", viewer, status=status, message=message)
+
+    def to_sign_in(self, request: Request) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @staticmethod
+    def done(to: str) -> RedirectResponse:
+        """After a form: back to a page with GET (so a reload does not post again)."""
+        return RedirectResponse(to, status_code=303)
+
+    @staticmethod
+    def when(at: datetime | None, zone: ZoneInfo) -> str:
+        if at is None:
+            return ""
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:
+    """Minor units shown in whole units with the asset's decimals, exactly."""
+    if units is None:
+        return "—"
+    return format_units(units, asset, group=group)
+
+
+def share(value: Decimal | None, places: int = 2) -> str:
+    """A ratio as a percentage (exact decimal arithmetic, rounded for display only)."""
+    if value is None:
+        return "—"
+    return f"{(value * 100).quantize(Decimal(1).scaleb(-places))}%"

@@ -1,0 +1,85 @@
+"""Artifacts: the folders of files kinko writes (traces, refund plans, reserve snapshots,
+reports), indexed in the database so the dashboard and the reports can find them.
+
+The files stay the record (they are what an auditor or another exchange receives); the index
+says what each folder is, for which incident, who made it, when, and whether the job that
+writes it is still running, finished or failed (with the reason)::
+
+    a = Artifacts(store, clock).start("trace", "haircut trace of inc-1", folder, by="alice",
+                                      incident="inc-1", detail={"policy": "haircut"})
+    ... write the files ...
+    Artifacts(store, clock).finish(a["id"], {"seeded": 10})
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from kinko.errors import BadInput
+from kinko.ports import Clock, Store
+
+__all__ = ["KINDS", "Artifacts"]
+
+Kind = Literal["trace", "refunds", "reserves", "fsa"]
+KINDS: tuple[Kind, ...] = ("trace", "refunds", "reserves", "fsa")
+
+
+def _shape(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "detail": json.loads(row["detail"]), "folder": Path(row["folder"])}
+
+
+class Artifacts:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def start(self, kind: str, title: str, folder: Path, *, by: str,
+              incident: str | None = None, detail: dict[str, Any] | None = None,
+              state: str = "running") -> dict[str, Any]:
+        if kind not in KINDS:
+            raise BadInput(f"artifact kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        row = {"id": f"{kind}-{self.clock.now():%Y%m%d%H%M%S}-{secrets.token_hex(3)}",
+               "kind": kind, "incident": incident, "title": title,
+               "folder": str(folder.resolve()), "state": state, "created": self.clock.now(),
+               "created_by": by, "detail": json.dumps(detail or {}, sort_keys=True,
+                                                      default=str, ensure_ascii=False)}
+        with self.store.watch() as tables:
+            tables.put_artifact(row)
+        return _shape(row)
+
+    def record(self, kind: str, title: str, folder: Path, *, by: str,
+               incident: str | None = None, detail: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+        """Index a folder that is already written."""
+        return self.start(kind, title, folder, by=by, incident=incident, detail=detail,
+                          state="done")
+
+    def finish(self, artifact_id: str, detail: dict[str, Any] | None = None) -> None:
+        self._end(artifact_id, "done", detail)
+
+    def fail(self, artifact_id: str, reason: str) -> None:
+        self._end(artifact_id, "failed", {"error": reason})
+
+    def _end(self, artifact_id: str, state: str, detail: dict[str, Any] | None) -> None:
+        with self.store.watch() as tables:
+            row = tables.artifact(artifact_id)
+            if row is None:
+                raise BadInput(f"unknown artifact {artifact_id!r}")
+            merged = json.loads(row["detail"]) | (detail or {})
+            tables.update_artifact(artifact_id, state=state, detail=json.dumps(
+                merged, sort_keys=True, default=str, ensure_ascii=False))
+
+    def get(self, artifact_id: str) -> dict[str, Any]:
+        with self.store.watch(write=False) as tables:
+            row = tables.artifact(artifact_id)
+        if row is None:
+            raise BadInput(f"unknown artifact {artifact_id!r}")
+        return _shape(row)
+
+    def find(self, kind: str | None = None, incident: str | None = None,
+             limit: int = 200) -> list[dict[str, Any]]:
+        with self.store.watch(write=False) as tables:
+            return [_shape(r) for r in tables.artifacts(kind, incident, limit)]
