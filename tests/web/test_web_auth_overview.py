@@ -1,0 +1,121 @@
+"""Sign-in, sessions, CSRF, roles and the overview, through the app (server side); the same
+in a real browser is in tests/e2e."""
+
+from __future__ import annotations
+
+import re
+
+from dashboard_site import Site
+
+from kinko.api.web import i18n
+from kinko.services.sessions import Sessions
+
+
+def test_pages_need_a_session_and_sign_in_sets_a_strict_cookie(site: Site) -> None:
+    client = site.anonymous()
+    r = client.get("/?lang=en")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    r = client.post("/login", data={"api_key": site.tokens["audit"],
+                                    "next": "/?lang=en"})
+    assert r.status_code == 303 and r.headers["location"] == "/?lang=en"
+    cookie = r.headers["set-cookie"]
+    assert "kinko_session=" in cookie and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie and "Max-Age=28800" in cookie
+    token = cookie.split("kinko_session=")[1].split(";")[0]
+    assert site.tokens["audit"] not in cookie and token not in str(
+        site.access.api_keys())  # the key is not the cookie; the token is stored hashed
+    assert client.get("/").status_code == 200
+
+
+def test_a_wrong_key_is_refused_with_a_message_and_no_cookie(site: Site) -> None:
+    client = site.anonymous()
+    r = client.post("/login", data={"api_key": "kinko_nope_nope", "next": "/"})
+    assert r.status_code == 401 and "not valid" in r.text and "set-cookie" not in r.headers
+
+
+def test_next_never_leaves_the_site(site: Site) -> None:
+    client = site.anonymous()
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil"):
+        r = client.post("/login", data={"api_key": site.tokens["audit"], "next": target})
+        assert r.headers["location"] == "/"
+
+
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(site: Site) -> None:
+    client = site.client("ops")
+    assert client.post("/logout", data={}).status_code == 401
+    assert client.get("/").status_code == 200  # still signed in
+    assert client.post("/logout", data={"csrf": site.csrf(client)}).status_code == 303
+    assert client.get("/").status_code == 303
+
+
+def test_revoking_the_key_ends_its_sessions_and_sessions_expire(site: Site) -> None:
+    client = site.client("audit")
+    key_id = site.tokens["audit"].split("_")[1]
+    site.access.revoke(key_id, "root")
+    assert client.get("/").status_code == 303
+    other = site.client("ops")
+    site.clock.advance(hours=8, seconds=1)
+    assert other.get("/").status_code == 303
+
+
+def test_a_form_from_another_origin_is_refused(site: Site) -> None:
+    client = site.client("ops")
+    r = client.post("/logout", data={"csrf": site.csrf(client)},
+                    headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+
+
+def test_overview_shows_custody_as_the_api_does(site: Site) -> None:
+    client = site.client("audit")
+    page = client.get("/").text
+    api = client.get("/v1/custody", headers={"Authorization": f"Bearer {site.tokens['audit']}"})
+    eth = next(a for a in api.json()["assets"] if a["asset"] == "ETH")
+    row = re.search(r'<tr data-asset="ETH".*?</tr>', page, re.S)
+    assert row
+    cells = dict(re.findall(r'data-field="(\w+)">\s*(?:<span.*?</span>\s*)?([^<]+?)\s*</td>',
+                            row.group(0), re.S))
+    assert cells["hot"] == "4" == eth["hot"] and cells["cold"] == "96" == eth["cold"]
+    assert cells["liabilities"] == "100" == eth["liabilities"]
+    assert cells["online_share"] == "4.00%" and cells["limit"] == "5%"
+
+
+def test_security_headers_and_no_cdn(site: Site) -> None:
+    client = site.client("audit")
+    r = client.get("/")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "http://" not in re.sub(r'https?://testserver', "", r.text.split("<main>")[0]) \
+        and "https://" not in r.text.split("<main>")[0]
+
+
+def test_japanese_pages_and_every_word_in_both_languages(site: Site) -> None:
+    client = site.client("audit")
+    page = client.get("/?lang=ja").text
+    assert "ホットウォレット" in page and "コールドウォレット" in page and "履行保証暗号資産" in page
+    assert client.get("/").text.count("ホットウォレット") >= 1  # the language is remembered
+    for key, (en, ja) in i18n.words().items():
+        assert en.strip() and ja.strip(), key
+
+
+def test_times_are_shown_in_the_operators_zone(site: Site) -> None:
+    client = site.anonymous()
+    client.post("/login", data={"api_key": site.tokens["audit"], "zone": "America/New_York"})
+    page = client.get("/").text
+    assert "America/New_York" in page
+    shown = re.search(r"As of (\S+ \S+)", page)
+    assert shown and shown.group(1) == site.clock.now().astimezone(
+        __import__("zoneinfo").ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_sessions_service_refuses_unknown_and_ended_tokens(site: Site) -> None:
+    sessions = Sessions(site.ledger.store, site.clock)
+    session, token = sessions.sign_in(site.tokens["ops"])
+    assert sessions.resolve(token).key.name == "ops" and session.csrf
+    sessions.sign_out(token)
+    for bad in (token, "", "x"):
+        try:
+            sessions.resolve(bad)
+        except Exception as exc:  # Unauthorized
+            assert type(exc).__name__ == "Unauthorized"
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
