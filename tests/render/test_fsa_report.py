@@ -33,12 +33,13 @@ from kinko.domain.custody import Wallet
 from kinko.domain.fsa import FsaReport
 from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.money import AssetRegistry, format_units
+from kinko.domain.refunds import plan_digest
 from kinko.errors import BadInput, InputFileError
 from kinko.ports import FixedClock
 from kinko.prices import FixedPrices
 from kinko.render.fsa import render_html, render_markdown, write_fsa
 from kinko.services.custody import Custody
-from kinko.services.fsa import fsa_report
+from kinko.services.fsa import fsa_report, read_refund_plan
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.watch import Watch
@@ -125,8 +126,8 @@ class Exchange:
         (out / "refunds.csv").write_text("customer,units,refund_yen\nC1,3368421052631578947,"
                                          "1684210\n", encoding="utf-8")
         digest = hashlib.sha256((out / "refunds.csv").read_bytes()).hexdigest()
-        (out / "plan.json").write_text(json.dumps({
-            "format": "kinko-refund-plan-v1", "plan_id": "RP-0123456789abcdef01234567",
+        document: dict[str, Any] = {
+            "format": "kinko-refund-plan-v1", "plan_id": "",
             "incident": self.incident, "asset": "ETH", "decimals": 18, "currency": "JPY",
             "rounding": "floor", "snapshot": "2018-01-25T15:00:00Z",
             "snapshot_source": "alert A-1",
@@ -137,7 +138,9 @@ class Exchange:
                       "customers_yen": "200000", "available_yen": "800000",
                       "required_yen": "3999998", "confirmed": False,
                       "shortfall_yen": "3199998"},
-            "refunds_csv_sha256": digest}), encoding="utf-8")
+            "refunds_csv_sha256": digest}
+        document["plan_id"] = plan_digest(document)
+        (out / "plan.json").write_text(json.dumps(document), encoding="utf-8")
         return out
 
     @staticmethod
@@ -316,3 +319,14 @@ def test_bad_input_is_refused(exchange: Exchange, tmp_path: Path) -> None:
         fsa_report(exchange.custody, trace=bad)
     with pytest.raises(BadInput, match="--format"):
         write_fsa(fsa_report(exchange.custody), tmp_path, "docx")
+
+
+def test_a_refund_plan_edited_after_it_was_written_is_refused(exchange: Exchange,
+                                                              tmp_path: Path) -> None:
+    plan = json.loads((exchange.plan / "plan.json").read_text(encoding="utf-8"))
+    plan["total_yen"] = "1"  # a smaller bill, same id
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    (edited / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+    with pytest.raises(InputFileError, match="altered"):
+        read_refund_plan(edited)

@@ -53,6 +53,7 @@ from kinko.domain.fsa import (
 from kinko.domain.ledger import normal_balance
 from kinko.domain.money import format_units
 from kinko.domain.policy import Policy
+from kinko.domain.refunds import parse_plan_document
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
 from kinko.errors import BadInput, InputFileError, UnknownAsset
@@ -305,6 +306,7 @@ def read_refund_plan(folder: Path) -> RefundPlan:
         raise InputFileError(f"{path}: cannot read the refund plan: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(f"{path}:{exc.lineno}: {exc.msg}") from None
+    parse_plan_document(data, str(path))  # refuses a plan edited after it was written
     digest = None
     refunds = path.parent / "refunds.csv"
     if refunds.is_file():
