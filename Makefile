@@ -24,11 +24,18 @@ $(NODE_STAMP): package.json package-lock.json
 # IPAexGothic first). Installed from Debian once, when missing; quiet and idempotent.
 SYSDEPS := fontconfig fonts-ipaexfont-gothic libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
+# The dashboard's browser tests (tests/e2e) drive Debian's Chromium headless through
+# Playwright (its own browser download does not work here): installed once, when missing.
+BROWSER := /usr/bin/chromium
+
 sysdeps:
 	@(command -v fc-list >/dev/null && fc-list :family=IPAexGothic family | grep -q . \
 	  && ldconfig -p | grep -q libpangoft2-1.0) || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(SYSDEPS) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
+	@test -x $(BROWSER) || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  chromium >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
 
 demo: $(STAMP) sysdeps
 	$(BIN)/kinko demo

@@ -1,0 +1,122 @@
+"""Sign-in, the overview's numbers against the API's, and a theft raised by ``kinko watch`` on
+anvil appearing live on an open overview (no reload), in Chromium."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+from conftest import CUSTOMERS, Browse, Exchange, Server, stop
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+FIELDS = ("liabilities", "hot", "warm", "cold", "guarantee_required", "guarantee_held")
+
+
+def test_sign_in_with_an_api_key(server: Server, browse: Browse) -> None:
+    page = browse.page()
+    page.goto(server.url + "/")
+    assert re.search(r"/login\?next=%2F$", page.url), page.url  # no session: sign in first
+    browse.shot(page, "login")
+    page.fill('input[name="api_key"]', "kinko_nope_nope")
+    page.click('form[action="/login"] button[type="submit"]')
+    page.wait_for_selector('[role="alert"]')
+    assert "/login" in page.url and page.locator('[data-table="custody"]').count() == 0
+    browse.shot(page, "login-refused")
+    page.fill('input[name="api_key"]', server.exchange.tokens["audit"])
+    with page.expect_navigation():
+        page.click('form[action="/login"] button[type="submit"]')
+    assert page.url == server.url + "/"
+    page.wait_for_selector('table[data-table="custody"] tr[data-asset="ETH"]')
+    assert "audit" in page.inner_text("header")
+    # the session cookie is HttpOnly (scripts cannot read it) and strict about sites
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "kinko_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "kinko_session" not in page.evaluate("document.cookie")
+    assert server.exchange.tokens["audit"] not in cookie["value"]
+    # the browser's time zone was sent with the form and times are shown in it
+    assert "Asia/Tokyo" in page.inner_text("header")
+    browse.shot(page, "overview")
+
+
+@pytest.mark.postgres
+def test_overview_numbers_equal_the_api(make_exchange: Callable[..., Exchange],
+                                        serve: Callable[[Exchange], Server],
+                                        browse: Browse) -> None:
+    server = browse.server = serve(make_exchange("postgres"))
+    held = server.withdraw("W-big", "C1", "123.5")  # held for review: its funds reserved
+    assert held["state"] == "review"
+    page = browse.as_("audit")
+    row = page.locator('table[data-table="custody"] tr[data-asset="ETH"]')
+    shown = {f: row.locator(f'td[data-field="{f}"]').inner_text().strip() for f in FIELDS}
+    browse.shot(page, "overview")
+    status, api = server.api("GET", "/v1/custody", "audit")
+    assert status == 200
+    (eth,) = [a for a in api["assets"] if a["asset"] == "ETH"]
+    for f in FIELDS:
+        # the page groups thousands for reading; the figure is the same, to the last digit
+        assert shown[f].replace(",", "") == (eth[f] or "0").replace(",", ""), (f, shown, eth)
+    owed = sum(float(v) for v in CUSTOMERS.values())
+    assert shown["liabilities"] == "12,345.678" and float(eth["liabilities"]) == owed
+    assert shown["hot"] == "500" and shown["cold"] == "12,345.678"
+    assert shown["guarantee_required"] == "500" == shown["guarantee_held"]
+    assert row.locator('td[data-field="online_share"]').inner_text().strip().endswith("%")
+    assert page.locator('[data-tile="review"] [data-count="review"]').inner_text() == "1"
+
+
+def _wait_watching(watch: object, metrics: str) -> None:
+    """Until the watch has finished a round (its metrics count polls)."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert watch.poll() is None, stop(watch)  # type: ignore[attr-defined]
+        try:
+            with urllib.request.urlopen(metrics, timeout=2) as answer:
+                body = answer.read().decode()
+            polls = re.search(r"^kinko_watch_polls(?:_total)?\S* (\d+)", body, re.M)
+            if polls and int(polls.group(1)) >= 1:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the watch did not start"
+        time.sleep(0.05)
+
+
+def test_a_theft_appears_on_the_open_overview_within_two_seconds(
+        exchange: Exchange, server: Server, browse: Browse) -> None:
+    import anvilnode
+
+    page = browse.as_("ops")
+    page.wait_for_selector('[data-live-state]')
+    assert page.inner_text('[data-count="open-alerts"]') == "0"
+    assert page.locator('table[data-table="alerts"] tr[data-alert]').count() == 0
+    page.evaluate("window.__kinko_marker = 1")
+    browse.shot(page, "overview-before")
+    port = anvilnode.free_port()
+    head = exchange.chain().head()
+    watch = exchange.subprocess("--watch-interval-ms", "100", "watch", "--from-block",
+                                str(head + 1), "--metrics-port", str(port))
+    try:
+        _wait_watching(watch, f"http://127.0.0.1:{port}/metrics")
+        page.wait_for_timeout(600)  # the live feed has settled after the watch's start
+        tx, _ = exchange.steal(7)
+        sent = time.monotonic()
+        page.wait_for_selector('table[data-table="alerts"] tr[data-alert]', timeout=5_000)
+        page.wait_for_function(
+            "document.querySelector('[data-count=\"open-alerts\"]').textContent.trim() !== '0'",
+            timeout=5_000)
+        took = time.monotonic() - sent
+    finally:
+        out, err = stop(watch)
+    assert "ALERT" in out and "theft" in out, out + err
+    assert page.evaluate("window.__kinko_marker") == 1  # the same page: no reload
+    browse.shot(page, "overview-theft")
+    assert took < 2.0, f"the theft took {took:.2f} s to appear"
+    alarm = page.locator('table[data-table="alerts"] tr[data-alert]').first
+    assert "theft" in alarm.inner_text() and "7" in alarm.inner_text()
+    assert page.inner_text('[data-count="open-alerts"]') == "1"
+    assert "ETH" in page.inner_text('[data-tile="breaker"]')  # the breaker tripped for ETH
+    assert page.inner_text('[data-count="incidents"]') == "1"
+    print(f"theft {tx} appeared on the overview {took:.2f} s after its broadcast")
