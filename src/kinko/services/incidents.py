@@ -28,7 +28,9 @@ from kinko.domain.ledger import Posting
 from kinko.errors import BadInput, Overdraft
 from kinko.ports import Clock, Store
 
-__all__ = ["INCIDENT_MOVES", "IncidentView", "Incidents", "LossReport"]
+__all__ = ["ALERT_STATES", "INCIDENT_MOVES", "IncidentView", "Incidents", "LossReport"]
+
+ALERT_STATES = ("open", "acked")
 
 # allowed moves of an incident's state
 INCIDENT_MOVES = {"open": ("contained", "resolved"), "contained": ("open", "resolved"),
@@ -56,11 +58,16 @@ class Incidents:
         self.clock = clock
         self.ledger = ledger  # a kinko.services.ledger.Ledger, for booking losses
 
-    def alerts(self, state: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        if state is not None and state not in ("open", "acked"):
+    def alerts(self, state: str | None = None, limit: int = 1000, *, kind: str | None = None,
+               offset: int = 0, newest_first: bool = False) -> list[dict[str, Any]]:
+        """Alerts, oldest first (or newest first), ``limit`` of them after ``offset``."""
+        if state is not None and state not in ALERT_STATES:
             raise BadInput(f"alert state must be open or acked, not {state!r}")
+        if offset < 0 or limit < 1:
+            raise BadInput("a page of alerts starts at 0 and has at least one row")
         with self.store.watch(write=False) as tables:
-            return tables.alerts(state=state, limit=limit)
+            return tables.alerts(state=state, kind=kind, limit=limit, offset=offset,
+                                 newest_first=newest_first)
 
     def alert(self, alert_id: str) -> dict[str, Any]:
         with self.store.watch(write=False) as tables:
@@ -165,6 +172,15 @@ class Incidents:
                                      for asset, units in sorted(booked.items())))
         total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
         return LossReport(incident_id, booked, total, pending)
+
+    def losses(self, incident_id: str) -> dict[str, int]:
+        """What the ledger holds as this incident's loss now: asset → minor units (empty
+        without a ledger or before any loss is booked)."""
+        if self.ledger is None:
+            return {}
+        return {r.asset: int(r.state.balance)
+                for r in self.ledger.balances(account=f"loss:{incident_id}")
+                if int(r.state.balance)}
 
     def book_loss(self, incident_id: str, asset: str, wallet: str, amount: int, *,
                   source: str, by: str) -> bool:

@@ -109,7 +109,8 @@ class SqlWatch:
 
     def alerts(self, *, state: str | None = None, kind: str | None = None,
                wallet: str | None = None, incident: str | None = None,
-               limit: int | None = 1000, newest_first: bool = False) -> list[dict[str, Any]]:
+               limit: int | None = 1000, newest_first: bool = False,
+               offset: int = 0) -> list[dict[str, Any]]:
         q = select(s.alerts)
         if incident is not None:
             q = q.where(s.alerts.c.incident == incident)
@@ -123,6 +124,8 @@ class SqlWatch:
             else q.order_by(s.alerts.c.raised_us, s.alerts.c.id)
         if limit is not None:
             q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
         return [_out(r) for r in self.conn.execute(q)]
 
     def put_alert(self, row: dict[str, Any]) -> str:

@@ -1,0 +1,240 @@
+"""Alerts, incidents and the breaker in the dashboard (server side): list, filter, page,
+acknowledge, the incident's timeline, moves and notes, trip and propose a reset, roles,
+CSRF, escaping and the Japanese words."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from dashboard_site import E, Site
+
+from kinko.api.web import i18n
+from kinko.api.web.incidents import ALERT_KINDS
+from kinko.services.incidents import Incidents
+
+
+def _incident(site: Site, *, alerts: int = 1, detail: str = "10 ETH left eth-hot") -> str:
+    """An incident the way the watch opens one: an open incident and its theft alerts."""
+    opened = site.clock.now()
+    with site.ledger.store.watch() as t:
+        incident = t.put_incident({"state": "open", "title": "Unauthorised outflow from eth-hot",
+                                   "asset": "ETH", "wallet": "eth-hot", "opened": opened,
+                                   "closed": None})
+        t.add_event(incident, opened, "opened", "kinko", "incident opened by alert A-1")
+        for n in range(alerts):
+            at = opened + timedelta(minutes=n)
+            alert = t.put_alert({
+                "key": f"outflow:{incident}:{n}", "kind": "theft", "severity": "critical",
+                "state": "open", "chain_state": "final", "asset": "ETH", "wallet": "eth-hot",
+                "tx_hash": f"0x{n:064x}", "amount": (n + 1) * E + E // 2, "block": 100 + n,
+                "detail": detail, "incident": incident, "raised": at})
+            t.add_event(incident, at, "alert", "kinko", f"{alert}: {detail}")
+    site.clock.advance(minutes=alerts)  # what operators do comes after the watch's alarm
+    return incident
+
+
+def _warning(site: Site, n: int, minutes: int) -> str:
+    with site.ledger.store.watch() as t:
+        return t.put_alert({
+            "key": f"drop:{n}", "kind": "balance_drop", "severity": "warning",
+            "state": "open", "chain_state": None, "asset": "ETH", "wallet": "eth-hot",
+            "tx_hash": None, "amount": None, "block": None,
+            "detail": f"balance drop {n}", "incident": None,
+            "raised": site.clock.now() + timedelta(minutes=minutes)})
+
+
+def _rows(page: str, hook: str) -> list[str]:
+    return re.findall(rf'<tr {hook}="([^"]+)"', page)
+
+
+def _audit(site: Site, action: str) -> list[dict[str, object]]:
+    return [e for e in site.access.audit_log() if e["action"] == action]
+
+
+def test_alerts_newest_first_filtered_and_paged(site: Site) -> None:
+    incident = _incident(site, alerts=2)
+    for n in range(60):
+        _warning(site, n, 10 + n)
+    client = site.client("audit")
+    page = client.get("/alerts").text
+    rows = _rows(page, "data-alert")
+    assert len(rows) == 50 and rows[0] == "A-62" and rows[-1] == "A-13"
+    assert 'data-page="older"' in page and 'data-page="newer"' not in page
+    older = client.get("/alerts?page=2").text
+    assert _rows(older, "data-alert") == [f"A-{n}" for n in range(12, 0, -1)]
+    assert 'data-page="newer"' in older and 'data-page="older"' not in older
+    thefts = client.get("/alerts?kind=theft").text
+    assert _rows(thefts, "data-alert") == ["A-2", "A-1"]
+    assert f'href="/incidents/{incident}"' in thefts
+    Incidents(site.ledger.store, site.clock).ack("A-2", "ops")
+    assert _rows(client.get("/alerts?state=acked").text, "data-alert") == ["A-2"]
+    assert "A-2" not in _rows(client.get("/alerts?state=open&kind=theft").text, "data-alert")
+    assert client.get("/alerts?state=nope").status_code == 400
+
+
+def test_alert_page_shows_every_field_and_acknowledging_is_audited(site: Site) -> None:
+    incident = _incident(site, alerts=2)
+    client = site.client("ops")
+    page = client.get("/alerts/A-2").text
+    assert '<dd data-field="amount">2.5 ETH</dd>' in page
+    assert f"0x{1:064x}" in page and '<dd data-field="block">101</dd>' in page
+    assert f'href="/incidents/{incident}" data-link="incident"' in page
+    assert 'data-form="ack"' in page
+    r = client.post("/alerts/A-2/ack", data={"csrf": site.csrf(client), "note": "on it"})
+    assert r.status_code == 303 and r.headers["location"] == "/alerts/A-2"
+    page = client.get("/alerts/A-2").text
+    assert '<dd data-field="acked_by">ops</dd>' in page and 'data-form="ack"' not in page
+    assert [e["target"] for e in _audit(site, "alert.ack")] == ["A-2"]
+    timeline = Incidents(site.ledger.store, site.clock).incident(incident).timeline
+    assert timeline[-1]["kind"] == "ack" and "on it" in timeline[-1]["detail"]
+    # twice is a mistake the operator is told about, not a crash
+    again = client.post("/alerts/A-2/ack", data={"csrf": site.csrf(client)})
+    assert again.status_code == 400 and "already" in again.text
+
+
+def test_acknowledging_needs_the_role_and_the_csrf_token(site: Site) -> None:
+    _incident(site)
+    auditor = site.client("audit")
+    assert 'data-form="ack"' not in auditor.get("/alerts/A-1").text
+    r = auditor.post("/alerts/A-1/ack", data={"csrf": site.csrf(auditor)})
+    assert r.status_code == 403
+    ops = site.client("ops")
+    assert ops.post("/alerts/A-1/ack", data={"note": "x"}).status_code == 401
+    assert ops.post("/alerts/A-1/ack", data={"csrf": "forged"}).status_code == 401
+    assert Incidents(site.ledger.store, site.clock).alert("A-1")["state"] == "open"
+    assert _audit(site, "alert.ack") == []
+
+
+def test_unknown_ids_are_404_pages(site: Site) -> None:
+    client = site.client("ops")
+    for url in ("/alerts/A-404", "/incidents/INC-nope", "/incidents/INC-nope/report.html"):
+        r = client.get(url)
+        assert r.status_code == 404 and "unknown" in r.text, url
+    r = client.post("/alerts/A-404/ack", data={"csrf": site.csrf(client)})
+    assert r.status_code == 404
+
+
+def test_incident_page_timeline_in_order_notes_and_moves(site: Site) -> None:
+    incident = _incident(site, alerts=2)
+    site.clock.advance(minutes=5)
+    client = site.client("ops")
+    listing = client.get("/incidents").text
+    assert _rows(listing, "data-incident") == [incident]
+    page = client.get(f"/incidents/{incident}").text
+    assert "<ol class=\"timeline\" data-timeline>" in page
+    assert re.findall(r'<li data-kind="(\w+)"', page) == ["opened", "alert", "alert"]
+    assert _rows(page, "data-alert") == ["A-1", "A-2"]  # in the order they were raised
+    assert f'href="/trace/new?incident={incident}" data-action="trace"' in page
+    assert 'data-form="note"' in page and 'data-form="move"' in page
+    csrf = site.csrf(client)
+    r = client.post(f"/incidents/{incident}/note", data={"csrf": csrf, "text": "keys rotated"})
+    assert r.status_code == 303 and r.headers["location"] == f"/incidents/{incident}"
+    site.clock.advance(minutes=1)
+    r = client.post(f"/incidents/{incident}/move",
+                    data={"csrf": csrf, "state": "contained", "reason": "breaker tripped"})
+    assert r.status_code == 303
+    page = client.get(f"/incidents/{incident}").text
+    assert re.findall(r'<li data-kind="(\w+)"', page) == ["opened", "alert", "alert", "note",
+                                                          "state"]
+    assert "open → contained: breaker tripped" in page
+    assert '<span class="state contained" data-field="state">' in page
+    # a move the lifecycle does not allow is refused with the reason
+    r = client.post(f"/incidents/{incident}/move",
+                    data={"csrf": csrf, "state": "contained", "reason": "again"})
+    assert r.status_code == 400 and "can move to" in r.text
+    r = client.post(f"/incidents/{incident}/move",
+                    data={"csrf": csrf, "state": "resolved", "reason": ""})
+    assert r.status_code == 400
+    client.post(f"/incidents/{incident}/move",
+                data={"csrf": csrf, "state": "resolved", "reason": "customers refunded"})
+    assert _rows(client.get("/incidents?state=resolved").text, "data-incident") == [incident]
+    assert _rows(client.get("/incidents?state=open").text, "data-incident") == []
+    assert [e["detail"] for e in _audit(site, "incident.move")] == [
+        '{"from": "open", "reason": "breaker tripped", "to": "contained"}',
+        '{"from": "contained", "reason": "customers refunded", "to": "resolved"}']
+    assert len(_audit(site, "incident.note")) == 1
+    auditor = site.client("audit")
+    assert 'data-form="move"' not in auditor.get(f"/incidents/{incident}").text
+    r = auditor.post(f"/incidents/{incident}/note",
+                     data={"csrf": site.csrf(auditor), "text": "x"})
+    assert r.status_code == 403
+
+
+def test_losses_and_the_incident_report(site: Site) -> None:
+    incident = _incident(site, alerts=1)
+    Incidents(site.ledger.store, site.clock, site.ledger).record_losses(incident, "ops")
+    client = site.client("audit")
+    page = client.get(f"/incidents/{incident}").text
+    loss = re.search(r'<tr data-loss="ETH">.*?</tr>', page, re.S)
+    assert loss and f"loss:{incident}" in loss.group(0) and "1.5" in loss.group(0)
+    r = client.get(f"/incidents/{incident}/report.html")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    assert incident in r.text and "1.5" in r.text
+
+
+def test_markup_in_alerts_and_notes_is_shown_as_text(site: Site) -> None:
+    incident = _incident(site, detail="<script>alert('x')</script>")
+    client = site.client("ops")
+    client.post(f"/incidents/{incident}/note",
+                data={"csrf": site.csrf(client), "text": "<img src=x onerror=alert(1)>"})
+    for url in ("/alerts", "/alerts/A-1", f"/incidents/{incident}", "/"):
+        page = client.get(url).text
+        assert "<script>alert" not in page and "<img src=x" not in page, url
+    assert "&lt;script&gt;alert(" in client.get("/alerts/A-1").text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in client.get(f"/incidents/{incident}").text
+
+
+def test_trip_the_breaker_and_propose_a_reset(site: Site) -> None:
+    client = site.client("ops")
+    page = client.get("/breaker").text
+    assert 'data-breaker="normal"' in page and 'data-form="trip"' in page
+    csrf = site.csrf(client, "/breaker")
+    r = client.post("/breaker/trip", data={"csrf": csrf, "scope": "ETH", "reason": "theft"})
+    assert r.status_code == 303 and r.headers["location"] == "/breaker"
+    api = client.get("/v1/breaker", headers={"Authorization": f"Bearer {site.tokens['ops']}"})
+    assert api.json()["tripped"] == ["ETH"]
+    page = client.get("/breaker").text
+    assert '<tr data-scope="ETH" class="alarm">' in page and 'data-form="propose-reset"' in page
+    assert [e["target"] for e in _audit(site, "breaker.trip")] == ["ETH"]
+    r = client.post("/breaker/reset", data={"csrf": csrf, "scope": "ETH"})
+    assert r.status_code == 303
+    proposal = r.headers["location"].removeprefix("/proposals/")
+    assert proposal and r.headers["location"].startswith("/proposals/")
+    page = client.get("/breaker").text
+    row = re.search(rf'<tr data-proposal="{re.escape(proposal)}">.*?</tr>', page, re.S)
+    assert row and "0 of 2" in row.group(0) and f'href="/proposals/{proposal}"' in row.group(0)
+    assert [e["target"] for e in _audit(site, "breaker.reset.propose")] == ["ETH"]
+    # a reset of a breaker that is not tripped, an unknown asset, no reason: told, not crashed
+    assert client.post("/breaker/reset", data={"csrf": csrf, "scope": "*"}).status_code == 400
+    assert client.post("/breaker/trip", data={"csrf": csrf, "scope": "NOPE",
+                                              "reason": "x"}).status_code == 400
+    assert client.post("/breaker/trip", data={"csrf": csrf, "scope": "*"}).status_code == 400
+    auditor = site.client("audit")
+    assert 'data-form="trip"' not in auditor.get("/breaker").text
+    r = auditor.post("/breaker/trip", data={"csrf": site.csrf(auditor), "scope": "*",
+                                            "reason": "x"})
+    assert r.status_code == 403
+    assert client.post("/breaker/trip", data={"scope": "*", "reason": "x"}).status_code == 401
+
+
+def test_japanese_pages(site: Site) -> None:
+    incident = _incident(site)
+    client = site.client("ops")
+    client.get("/?lang=ja")
+    assert "未確認" in client.get("/alerts").text and "不正送金" in client.get("/alerts").text
+    page = client.get(f"/incidents/{incident}").text
+    assert "タイムライン" in page and "封じ込め" in page and "インシデント" in page
+    assert "このインシデントの不正送金から追跡を開始" in page
+    page = client.get("/breaker").text
+    assert "サーキットブレーカー" in page and "作動" in page
+    client.post("/breaker/trip", data={"csrf": site.csrf(client, "/breaker"), "scope": "*",
+                                       "reason": "盗難"})
+    assert "解除を提案" in client.get("/breaker").text
+    assert "日本語" not in client.get("/breaker").text  # the switch offers English now
+
+
+def test_every_word_has_both_languages() -> None:
+    mine = {k: v for k, v in i18n.words().items() if k.startswith(("al.", "inc.", "brk."))}
+    assert mine and all(en and ja for en, ja in mine.values())
+    assert all(f"al.kind.{kind}" in mine for kind in ALERT_KINDS)
