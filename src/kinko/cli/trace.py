@@ -17,6 +17,7 @@ from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels, read_labels, tags
 from kinko.services.timeline import record
@@ -98,19 +99,30 @@ def trace_run(
             store.close()
     _show(rt, report)
     print(f"written to {out}: addresses.csv, flows.csv, exposure.csv, summary.json, "
-          "graph.html, graph.png")
+          "graph.json, graph.html, graph.png")
     if incident is not None:
-        _on_incident(ctx, incident, report, out)
+        _on_incident(ctx, incident, report, out, asset if chain_name is not None else None)
 
 
-def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Path) -> None:
+def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Path,
+                 asset: str | None = None) -> None:
+    """The trace on the incident's timeline, and in the artifacts index (so the dashboard
+    lists it with the incident's other traces)."""
     rt = runtime(ctx)
-    Incidents(rt.ledger().store, SystemClock()).incident(incident)  # refuses an unknown one
-    totals = report.summary()["totals"]
+    store = rt.ledger().store
+    Incidents(store, SystemClock()).incident(incident)  # refuses an unknown one
+    summary = report.summary()
+    totals = summary["totals"]
     top = ", ".join(f"{e.entity} {e.taint}" for e in report.exposure[:5]) or "no exchange"
-    record(rt.ledger().store, incident, SystemClock().now(), "trace", "kinko trace",
+    artifact = Artifacts(store, SystemClock()).record(
+        "trace", f"{report.policy} trace of {incident}", out, by="kinko trace",
+        incident=incident, detail={"policy": report.policy, "asset": asset,
+                                   "source": "kinko trace run", "totals": totals,
+                                   "conservation": summary["conservation"],
+                                   "seeds": summary["seeds"].get("transactions", [])})
+    record(store, incident, SystemClock().now(), "trace", "kinko trace",
            f"{report.policy} trace written to {out}: seeded {totals['seeded']}, absorbed at "
-           f"exchanges {totals['absorbed']} (exposure: {top})")
+           f"exchanges {totals['absorbed']} (exposure: {top}); artifact {artifact['id']}")
 
 
 def _reduce(transfers: AccountTransfers, seeds: AccountSeeds

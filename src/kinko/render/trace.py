@@ -3,9 +3,21 @@
 Amounts are integers in the traced asset's minor unit (as the kernels computed them: haircut
 taint is rounded down per transfer, the remainder staying with the sender). The flow graph
 shows the most tainted addresses (``graph_nodes``) in columns by hops from the seed, edges
-weighted by the taint they carried; ``graph.html`` is one self-contained file (inline SVG,
-zoom with the wheel, pan by dragging, an address's taint and label on hover), ``graph.png``
-the same picture for reports.
+weighted by the taint they carried; ``graph.json`` is that graph as data (what the
+dashboard draws), ``graph.html`` one self-contained file (inline SVG, zoom with the wheel,
+pan by dragging, an address's taint and label on hover), ``graph.png`` the same picture for
+reports.
+
+``graph.json``::
+
+    {"policy": "haircut",
+     "nodes": [{"id": 0, "address": "0x…", "hops": 0, "x": 0, "y": 0,
+                "taint_received": "500", "held": "300", "label": "", "category": "",
+                "actor": "", "stop": false}, …],
+     "edges": [{"from": 0, "to": 1, "flow": "200", "weight": 0.4}, …]}
+
+Amounts are decimal strings (exact: wei do not fit a JavaScript number); ``weight`` is an
+edge's flow over the largest edge's, for drawing only.
 """
 
 from __future__ import annotations
@@ -45,7 +57,8 @@ def _hashes(report: Any, positions: Sequence[int]) -> list[Any]:
 def write_trace(report: Any, out: Path, *, min_taint: int = 0,
                 graph_nodes: int = GRAPH_NODES) -> list[Path]:
     """Write ``addresses.csv``, ``flows.csv``, ``exposure.csv``, ``summary.json``,
-    ``graph.html`` and ``graph.png`` for a :class:`~kinko.services.trace.TraceReport`."""
+    ``graph.json``, ``graph.html`` and ``graph.png`` for a
+    :class:`~kinko.services.trace.TraceReport`."""
     out.mkdir(parents=True, exist_ok=True)
     t, r = report.transfers, report.result
     paths = []
@@ -92,6 +105,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
                     encoding="utf-8")
     paths.append(path)
     nodes, edges = _graph(report, tainted, graph_nodes)
+    paths.append(_graph_json(out / "graph.json", nodes, edges, report.policy))
     paths.append(_html(out / "graph.html", nodes, edges, report.policy))
     paths.append(_png(out / "graph.png", nodes, edges, report.policy))
     return paths
@@ -118,7 +132,10 @@ def _graph(report: Any, tainted: Sequence[int], limit: int
             nodes.append({"address": str(t.addresses[a]), "x": hop, "y": row,
                           "taint": int(r.received[a]), "held": int(r.held[a]),
                           "label": f"{label.label} ({label.category})" if label else "",
-                          "stop": bool(report.stops[a])})
+                          "tag": label.label if label else "",
+                          "category": label.category if label else "",
+                          "actor": (label.actor or "") if label else "",
+                          "hops": int(r.hops[a]), "stop": bool(report.stops[a])})
     sums: dict[tuple[int, int], int] = {}
     for j in tainted:
         a, b = int(t.src[j]), int(t.dst[j])
@@ -126,6 +143,20 @@ def _graph(report: Any, tainted: Sequence[int], limit: int
             key = (index[a], index[b])
             sums[key] = sums.get(key, 0) + int(r.flow[j])
     return nodes, [(a, b, v) for (a, b), v in sums.items()]
+
+
+def _graph_json(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]],
+                policy: str) -> Path:
+    top = max((v for _a, _b, v in edges), default=0)
+    data = {"policy": policy,
+            "nodes": [{"id": i, "address": n["address"], "hops": n["hops"], "x": n["x"],
+                       "y": n["y"], "taint_received": str(n["taint"]), "held": str(n["held"]),
+                       "label": n["tag"], "category": n["category"], "actor": n["actor"],
+                       "stop": n["stop"]} for i, n in enumerate(nodes)],
+            "edges": [{"from": a, "to": b, "flow": str(v),
+                       "weight": round(v / top, 6) if top else 0.0} for a, b, v in edges]}
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def _html(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]],

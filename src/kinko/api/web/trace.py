@@ -1,0 +1,331 @@
+# ruff: noqa: E501  (Japanese text: ruff counts each wide character twice)
+"""The trace pages: start a trace from an incident's thefts, watch it run, see where the
+coins went (the flow graph, the exposure per exchange) and download its files and the
+TagPack blacklist other exchanges load.
+
+``GET /trace`` lists the traces (artifacts of kind ``trace``: those started here and those
+``kinko trace run --incident`` indexed) with a form; ``GET /trace/new?incident=ID`` is the
+form prefilled with the incident's theft transactions; ``POST /trace`` (role ``operate``)
+starts the job (:mod:`kinko.services.trace_jobs`) and goes to ``GET /trace/{id}``, which
+reloads itself while the job runs. ``/trace/{id}/graph.json`` is the graph that
+``static/graph.js`` draws (amounts also formatted with the asset's decimals, so the browser
+does no arithmetic); ``/trace/{id}/blacklist.yaml`` the TagPack; ``/trace/{id}/{file}`` any
+other file directly inside the trace's own folder, as a download.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from kinko.api.web import i18n
+from kinko.api.web.context import Viewer, Web, amount
+from kinko.chains import tracefiles
+from kinko.domain.money import Asset
+from kinko.domain.trace.model import AccountTransfers
+from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.artifacts import Artifacts
+from kinko.services.trace import TraceReport
+from kinko.services.trace_jobs import FILE_FORMATS, POLICIES, TraceJobs, TraceRequest
+
+__all__ = ["router"]
+
+REFRESH_SECONDS = 2
+# served inline (the graph is fetched by the page, the picture shown); any other file is a
+# download, never a page of this site (a folder's graph.html carries its own script)
+INLINE = {"graph.json": "application/json", "graph.png": "image/png"}
+DOWNLOADS = ("addresses.csv", "flows.csv", "exposure.csv", "summary.json", "graph.png",
+             "graph.html")
+
+i18n.add({
+    "tr.title": ("Trace", "追跡"),
+    "tr.traces": ("Traces", "追跡の一覧"),
+    "tr.new": ("New trace", "新しい追跡"),
+    "tr.none": ("No traces yet.", "追跡はまだありません。"),
+    "tr.id": ("Trace", "追跡 ID"),
+    "tr.incident": ("Incident", "インシデント"),
+    "tr.incident_help": ("Its theft transactions are the seeds; the trace goes on its timeline.",
+                         "その不正送金の取引を起点とし、追跡結果をタイムラインに記録します。"),
+    "tr.from_incident": ("Start from an incident's thefts:", "インシデントの不正送金から開始："),
+    "tr.seeds": ("Stolen transactions (one hash a line)", "不正送金の取引（1行に1ハッシュ）"),
+    "tr.policy": ("Taint policy", "汚染の伝播方式"),
+    "tr.policy.haircut": ("haircut (in proportion)", "ヘアカット（按分）"),
+    "tr.policy.poison": ("poison (all touched)", "ポイズン（接触した全額）"),
+    "tr.policy.fifo": ("FIFO (first in, first out)", "FIFO（先入先出）"),
+    "tr.policy.lifo": ("LIFO (last in, first out)", "LIFO（後入先出）"),
+    "tr.asset": ("Asset", "暗号資産"),
+    "tr.asset_auto": ("the thefts' asset", "不正送金の暗号資産"),
+    "tr.from_block": ("From block", "開始ブロック"),
+    "tr.from_block_help": ("default: the first theft's block", "省略時：最初の不正送金のブロック"),
+    "tr.source": ("Transfers", "取引データ"),
+    "tr.source_help": ("Read from the chain node up to its head, or from a file in the data folder:",
+                       "チェーンのノードから最新ブロックまで読むか、データフォルダ内のファイルを指定："),
+    "tr.file": ("Transfers file (under the data folder; empty: the node)",
+                "取引ファイル（データフォルダ内。空欄ならノード）"),
+    "tr.format": ("File format", "ファイル形式"),
+    "tr.start": ("Start the trace", "追跡を開始"),
+    "tr.state": ("State", "状態"),
+    "tr.state.running": ("running", "実行中"),
+    "tr.state.done": ("done", "完了"),
+    "tr.state.failed": ("failed", "失敗"),
+    "tr.running_help": ("The trace is running; this page reloads itself every {seconds} seconds.",
+                        "追跡を実行中です。このページは{seconds}秒ごとに更新されます。"),
+    "tr.failed_because": ("The trace failed: {reason}", "追跡に失敗しました：{reason}"),
+    "tr.created": ("Started", "開始"), "tr.by": ("By", "実行者"),
+    "tr.source_was": ("Read from", "読込元"),
+    "tr.summary": ("Taint", "汚染の集計"),
+    "tr.seeded": ("Stolen (seeded)", "不正送金額（起点）"),
+    "tr.held": ("Still held by the thieves' addresses", "追跡先アドレスが保有"),
+    "tr.absorbed": ("Reached exchanges and other stops", "取引所等に到達"),
+    "tr.burned": ("Spent on fees", "手数料として消費"),
+    "tr.conservation": ("Conservation check", "保存則の検算"),
+    "tr.conserved": ("holds: seeded = held + absorbed + fees", "成立：起点 = 保有 + 到達 + 手数料"),
+    "tr.not_conserved": ("FAILS by {difference}", "不成立（差額 {difference}）"),
+    "tr.poison_na": ("not applicable (poison multiplies taint)", "対象外（ポイズン方式は汚染を重複計上）"),
+    "tr.counts": ("{transfers} transfers read, {addresses} tainted addresses",
+                  "取引 {transfers} 件、汚染アドレス {addresses} 件"),
+    "tr.units": ("Amounts in {unit}", "金額の単位：{unit}"),
+    "tr.minor_units": ("minor units", "最小単位"),
+    "tr.graph": ("Flow graph", "資金の流れ"),
+    "tr.graph_help": ("The most tainted addresses by hops from the theft; dark: exchanges. Wheel to zoom, drag to pan, click an address.",
+                      "汚染額の大きいアドレスを起点からのホップ数順に表示（濃色は取引所）。ホイールで拡大縮小、ドラッグで移動、アドレスをクリックすると詳細。"),
+    "tr.graph_empty": ("No tainted transfers to draw.", "表示する汚染取引はありません。"),
+    "tr.panel": ("Address", "アドレス"),
+    "tr.panel_help": ("Click an address in the graph.", "グラフのアドレスをクリックしてください。"),
+    "tr.address": ("Address", "アドレス"),
+    "tr.hops": ("Hops from the theft", "起点からのホップ数"),
+    "tr.taint_received": ("Taint received", "受け取った汚染額"),
+    "tr.taint_held": ("Taint held", "保有する汚染額"),
+    "tr.label": ("Label", "ラベル"),
+    "tr.category": ("Category", "区分"),
+    "tr.stop": ("Stop (exchange)", "停止点（取引所）"),
+    "tr.yes": ("yes", "はい"), "tr.no": ("no", "いいえ"),
+    "tr.exposure": ("Exposure by exchange", "取引所へのエクスポージャー"),
+    "tr.exposure_help": ("Ask these to freeze what they received.", "受け取った資金の凍結を各社に依頼してください。"),
+    "tr.entity": ("Exchange or service", "取引所・サービス"),
+    "tr.addresses": ("Addresses", "アドレス数"),
+    "tr.no_exposure": ("The taint reached no labelled exchange.", "汚染資金はラベル付きの取引所に到達していません。"),
+    "tr.downloads": ("Files", "ファイル"),
+    "tr.blacklist": ("Blacklist (TagPack)", "ブラックリスト（TagPack）"),
+    "tr.blacklist_help": ("The tainted addresses (never the exchanges) for other exchanges and kinko denylist load.",
+                          "汚染アドレス（取引所を除く）の一覧。他の取引所や kinko denylist load で読み込めます。"),
+    "tr.open": ("Open", "表示"),
+    "tr.seeds_were": ("Seeds", "起点の取引"),
+    "tr.cannot_start": ("Only operators start traces.", "追跡を開始できるのはオペレーターのみです。"),
+})
+
+
+def _file_in(folder: Path, name: str) -> Path:
+    """The file ``name`` directly inside ``folder``: nothing else (no ``..``, no sub-folder,
+    no link out)."""
+    if (not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name):
+        raise HTTPException(404, f"no file {name!r} in this trace")
+    base = folder.resolve()
+    path = (base / name).resolve()
+    if path.parent != base or not path.is_file():
+        raise HTTPException(404, f"no file {name!r} in this trace")
+    return path
+
+
+def _read_summary(folder: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data
+
+
+def _read_exposure(folder: Path) -> list[dict[str, Any]]:
+    try:
+        with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
+            return [{"entity": r["entity"], "category": r["category"],
+                     "taint": int(r["taint_received"]), "addresses": int(r["addresses"])}
+                    for r in csv.DictReader(fh)]
+    except (OSError, KeyError, ValueError):
+        return []
+
+
+def _load(path: Path, fmt: str) -> AccountTransfers:
+    return tracefiles.load_account(path, fmt)
+
+
+def _write(report: TraceReport, folder: Path, asset: Asset | None) -> None:
+    write_trace(report, folder)
+    write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
+                    out=folder / "blacklist.yaml")
+
+
+def router(web: Web) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+    threads: dict[str, Any] = {}  # the jobs started by this app, across requests
+
+    def jobs() -> TraceJobs:
+        custody = web.custody()
+        j = TraceJobs(custody.ledger.store, web.clock, web.data_dir, chain=custody.chain,
+                      assets=custody.ledger.assets, load=_load, write=_write)
+        j.threads = threads
+        return j
+
+    def artifacts() -> Artifacts:
+        return Artifacts(web.custody().ledger.store, web.clock)
+
+    def trace(trace_id: str) -> dict[str, Any]:
+        try:
+            row = artifacts().get(trace_id)
+        except BadInput:
+            raise HTTPException(404, f"no trace {trace_id!r}") from None
+        if row["kind"] != "trace":
+            raise HTTPException(404, f"no trace {trace_id!r}")
+        return row
+
+    def asset_of(row: dict[str, Any]) -> Asset | None:
+        symbol = row["detail"].get("asset")
+        return web.custody().ledger.assets.get(symbol) if isinstance(symbol, str) else None
+
+    def show(units: int | str | None, asset: Asset | None) -> str:
+        if units is None:
+            return "—"
+        value = int(units)
+        return amount(value, asset) if asset is not None else f"{value:,}"
+
+    def incidents_with_thefts() -> list[dict[str, Any]]:
+        service = web.incidents()
+        found = []
+        for row in service.incidents():
+            if row["state"] == "resolved":
+                continue
+            if any(a["kind"] == "theft" and a.get("tx_hash")
+                   for a in service.incident(row["id"]).alerts):
+                found.append(row)
+        return found
+
+    def form_data(values: dict[str, Any]) -> dict[str, Any]:
+        return {"v": values, "policies": POLICIES, "formats": FILE_FORMATS,
+                "assets": [a for a, x in web.custody().ledger.assets.items()
+                           if x.chain != "fiat"],
+                "incidents": incidents_with_thefts()}
+
+    def form_page(request: Request, viewer: Viewer, values: dict[str, Any],
+                  message: str = "", status: int = 200) -> HTMLResponse:
+        return web.render(request, "trace_new.html.j2", viewer, status=status,
+                          message=message, **form_data(values))
+
+    def blank(**values: Any) -> dict[str, Any]:
+        return {"incident": "", "seed_txs": "", "policy": "haircut", "asset": "",
+                "from_block": "", "transfers": "", "format": "csv", **values}
+
+    @r.get("/trace")
+    def traces(request: Request) -> HTMLResponse:
+        viewer = web.page(request)
+        rows = artifacts().find("trace")
+        return web.render(request, "trace_list.html.j2", viewer, traces=rows,
+                          **form_data(blank()))
+
+    @r.get("/trace/new")
+    def new(request: Request, incident: str = "") -> HTMLResponse:
+        viewer = web.page(request, "operate")
+        values = blank()
+        if incident:
+            try:
+                seeds = jobs().seeds(incident)
+            except BadInput as exc:
+                raise HTTPException(404, exc.message) from None
+            values = blank(incident=incident, seed_txs="\n".join(seeds.tx_hashes),
+                           asset=seeds.asset or "",
+                           from_block="" if seeds.first_block is None
+                           else str(seeds.first_block))
+        return form_page(request, viewer, values)
+
+    @r.post("/trace")
+    async def start(request: Request) -> Response:
+        form = dict(await request.form())
+        viewer = web.form(request, form, "operate")
+        values = blank(**{k: str(form.get(k, "")).strip()[:20_000] for k in blank()})
+        try:
+            first = values["from_block"]
+            if first and not first.isdigit():
+                raise BadInput("the first block must be a whole number")
+            req = TraceRequest(
+                seed_txs=tuple(values["seed_txs"].split()), policy=values["policy"],
+                incident=values["incident"] or None, asset=values["asset"] or None,
+                transfers=values["transfers"] or None, fmt=values["format"],
+                from_block=int(first) if first else None)
+            row = await run_in_threadpool(jobs().start, req, by=viewer.name)
+        except KinkoError as exc:
+            return form_page(request, viewer, values, exc.message, status=400)
+        web.access().audit(viewer.name, "trace.start", row["id"],
+                           {"incident": req.incident, "policy": req.policy,
+                            "seeds": list(req.seed_txs), "asset": req.asset,
+                            "transfers": req.transfers})
+        return web.done(f"/trace/{row['id']}")
+
+    @r.get("/trace/{trace_id}")
+    def page(request: Request, trace_id: str) -> HTMLResponse:
+        viewer = web.page(request)
+        row = trace(trace_id)
+        folder = Path(row["folder"])
+        asset = asset_of(row)
+        done = row["state"] == "done"
+        summary = _read_summary(folder) if done else None
+        exposure = _read_exposure(folder) if done else []
+        files = [n for n in DOWNLOADS if done and (folder / n).is_file()]
+        return web.render(request, "trace.html.j2", viewer, trace=row, asset=asset,
+                          summary=summary, exposure=exposure, files=files,
+                          show=lambda units: show(units, asset), refresh=REFRESH_SECONDS,
+                          policies=POLICIES)
+
+    @r.get("/trace/{trace_id}/graph.json")
+    def graph(request: Request, trace_id: str) -> JSONResponse:
+        web.page(request)
+        row = trace(trace_id)
+        asset = asset_of(row)
+        try:
+            data = json.loads(_file_in(Path(row["folder"]), "graph.json")
+                              .read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise HTTPException(404, "this trace's graph.json is not readable") from None
+        for node in data.get("nodes", []):
+            node["taint_received_shown"] = show(node.get("taint_received"), asset)
+            node["held_shown"] = show(node.get("held"), asset)
+        for edge in data.get("edges", []):
+            edge["flow_shown"] = show(edge.get("flow"), asset)
+        data["unit"] = asset.symbol if asset else ""
+        return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+    @r.get("/trace/{trace_id}/blacklist.yaml")
+    def blacklist(request: Request, trace_id: str) -> Response:
+        web.page(request)
+        row = trace(trace_id)
+        if row["state"] != "done":
+            raise HTTPException(404, "the trace has not finished")
+        folder = Path(row["folder"])
+        if not (folder / "blacklist.yaml").is_file():  # a folder `kinko trace run` wrote
+            asset = asset_of(row)
+            try:
+                write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
+                                out=folder / "blacklist.yaml")
+            except (InputFileError, OSError):
+                raise HTTPException(404, "this trace's folder is not readable") from None
+        return FileResponse(_file_in(folder, "blacklist.yaml"), media_type="application/yaml",
+                            filename=f"{trace_id}-blacklist.yaml")
+
+    @r.get("/trace/{trace_id}/{name}")
+    def download(request: Request, trace_id: str, name: str) -> Response:
+        web.page(request)
+        row = trace(trace_id)
+        path = _file_in(Path(row["folder"]), name)
+        if name in INLINE:
+            return FileResponse(path, media_type=INLINE[name])
+        media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
+        return FileResponse(path, media_type=media, filename=f"{trace_id}-{name}",
+                            content_disposition_type="attachment")
+
+    return r

@@ -1,0 +1,120 @@
+"""Reading and writing inside the folders of the artifacts index, safely.
+
+The dashboard offers files of indexed folders for download and looks up a customer's proof
+in a reserves snapshot. Every name it is given comes from a browser, so a file is served only
+when it lies directly inside the artifact's own folder (no ``..``, no sub-folder, no link
+out)::
+
+    folder = start_in(Artifacts(store, clock), "fsa", "FSA report", data_dir / "fsa", by="ops")
+    path = file_in(folder, "fsa-report.ja.html")          # BadInput for "../k.db"
+    found = lookup_proof(snapshot_folder, "C1")           # "valid", "invalid" or "unknown"
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kinko.domain.refunds import parse_plan_document
+from kinko.domain.reserves import verify_proof
+from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.services.artifacts import Artifacts
+from kinko.services.reserves import _file_name, load_json
+
+__all__ = ["ProofLookup", "file_in", "files_of", "lookup_proof", "read_plan_summary",
+           "start_in"]
+
+
+def start_in(artifacts: Artifacts, kind: str, title: str, parent: Path, *, by: str,
+             incident: str | None = None, detail: dict[str, Any] | None = None
+             ) -> tuple[dict[str, Any], Path]:
+    """Index a running job whose folder is ``parent/<artifact id>`` and make that folder."""
+    row = artifacts.start(kind, title, parent, by=by, incident=incident, detail=detail)
+    folder = (parent / row["id"]).resolve()
+    folder.mkdir(parents=True, exist_ok=False)
+    with artifacts.store.watch() as tables:
+        tables.update_artifact(row["id"], folder=str(folder))
+    return {**row, "folder": folder}, folder
+
+
+def file_in(folder: Path, name: str) -> Path:
+    """The file ``name`` directly inside ``folder``; BadInput for anything else."""
+    if (not name or name in (".", "..") or name.startswith(".") or "/" in name
+            or "\\" in name or "\x00" in name):
+        raise BadInput(f"no file {name!r} in this folder")
+    base = folder.resolve()
+    path = (base / name).resolve()
+    if path.parent != base or not path.is_file():
+        raise BadInput(f"no file {name!r} in this folder")
+    return path
+
+
+def files_of(folder: Path) -> list[Path]:
+    """The plain files directly inside ``folder`` (none when it is gone), by name."""
+    base = folder.resolve()
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.resolve().parent == base)
+
+
+def read_plan_summary(folder: Path) -> dict[str, Any]:
+    """``plan.json`` of a refund plan's folder, checked (its plan id matches its content and
+    its funds check adds up): the numbers as the plan wrote them."""
+    path = folder / "plan.json"
+    return parse_plan_document(load_json(path, "refund plan"), str(path))
+
+
+@dataclass(frozen=True)
+class ProofLookup:
+    """One customer's proof in a snapshot and whether it leads to the published root."""
+
+    customer: str
+    status: Literal["valid", "invalid", "unknown"]
+    text: str | None = None  # the proof file's JSON text, as published
+    balances: dict[str, int] = field(default_factory=dict)  # as counted by the proof
+    reason: str = ""
+
+
+def _proof_text(folder: Path, customer: str) -> str | None:
+    proofs = folder / "proofs"
+    one = proofs / _file_name(customer)
+    if one.resolve().parent == proofs.resolve() and one.is_file():
+        return one.read_text(encoding="utf-8").strip()
+    needle = '"customer":{"id":' + json.dumps(customer, ensure_ascii=False)
+    for shard in sorted(proofs.glob("proofs-*.jsonl")):  # the jsonl layout
+        with shard.open(encoding="utf-8") as lines:
+            for line in lines:
+                if needle in line:
+                    return line.strip()
+    return None
+
+
+def lookup_proof(folder: Path, customer: str) -> ProofLookup:
+    """Find ``customer``'s proof in the snapshot folder and check it against root.json."""
+    customer = customer.strip()
+    if not customer:
+        raise BadInput("give a customer id")
+    text = _proof_text(folder, customer)
+    if text is None:
+        return ProofLookup(customer, "unknown", reason="no proof for this customer in the "
+                           "snapshot")
+    try:
+        proof = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ProofLookup(customer, "invalid", text, reason=f"not JSON: {exc.msg}")
+    found = proof.get("customer", {}).get("id") if isinstance(proof, dict) else None
+    if found != customer:
+        return ProofLookup(customer, "unknown", reason="no proof for this customer in the "
+                           "snapshot")
+    root = load_json(folder / "root.json", "root")
+    if not isinstance(root, dict) or not isinstance(root.get("root_hash"), str):
+        raise InputFileError(f"{folder / 'root.json'}: not a kinko root.json (no root_hash)")
+    try:
+        balances = verify_proof(proof, bytes.fromhex(root["root_hash"]), root)
+    except (KinkoError, ValueError) as exc:
+        reason = exc.message if isinstance(exc, KinkoError) else str(exc)
+        return ProofLookup(customer, "invalid", text, reason=reason)
+    return ProofLookup(customer, "valid", text, balances)

@@ -1,0 +1,272 @@
+"""Custody and reports, and reserves: the pages through the app (server side); the same in
+a real browser is in tests/e2e."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from dashboard_site import E, Site
+from fastapi.testclient import TestClient
+
+from kinko.api import create_app
+from kinko.domain.ledger import Posting
+from kinko.services import reserves
+from kinko.services.artifacts import Artifacts
+from kinko.services.custody import Custody
+from kinko.services.incidents import Incidents
+from kinko.services.refunds import Refunds
+
+
+def _row(page: str, attr: str, value: str) -> dict[str, str]:
+    row = re.search(rf'<tr [^>]*{attr}="{re.escape(value)}".*?</tr>', page, re.S)
+    assert row, f"no row {attr}={value}"
+    return dict(re.findall(r'data-field="(\w+)">\s*([^<]*?)\s*</td>', row.group(0), re.S))
+
+
+def _form(site: Site, client: TestClient, page: str, **data: str) -> dict[str, str]:
+    return {"csrf": site.csrf(client, page), **data}
+
+
+def _no_node_client(site: Site) -> TestClient:
+    app = create_app(lambda: Custody(site.ledger), lambda: site.access,
+                     dashboard=site.data_dir, clock=site.clock)
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    site.clients.append(client)
+    assert client.post("/login", data={"api_key": site.tokens["ops"],
+                                       "next": "/"}).status_code == 303
+    return client
+
+
+# ---------------------------------------------------------------------------- custody
+
+
+def test_custody_page_shows_the_custody_report(site: Site) -> None:
+    page = site.client("audit").get("/custody?lang=en").text
+    eth = _row(page, "data-asset", "ETH")
+    assert eth["liabilities"] == "100" and eth["hot"] == "4" and eth["cold"] == "96"
+    assert eth["online_share"] == "4.00%" and eth["limit"] == "5%"
+    assert eth["guarantee_required"] == "4" and eth["customers"] == "2"
+    assert eth["guarantee_held"] == "0" and 'data-verdict="breach"' in page
+    assert '<tr data-code="guarantee_shortfall" data-severity="critical">' in page
+    assert 'data-form="reconcile"' not in page and 'data-form="propose"' not in page
+    ops = site.client("ops").get("/custody").text
+    assert 'data-form="reconcile"' in ops and 'data-form="propose"' in ops
+
+
+def test_reconcile_now_shows_the_chains_findings(site: Site) -> None:
+    ops = site.client("ops")
+    page = ops.get("/custody?lang=en").text
+    assert 'data-reconcile="done"' not in page and 'data-code="no_addresses"' not in page
+    r = ops.post("/custody/reconcile", data=_form(site, ops, "/custody"))
+    assert r.status_code == 200
+    assert 'data-reconcile="done"' in r.text
+    assert 'data-code="no_addresses"' in r.text  # eth-cold has no address registered
+    assert 'data-code="wallet_short"' in r.text  # eth-hot's address holds nothing on chain
+    actions = [a["action"] for a in site.access.audit_log()]
+    assert "custody.reconcile" in actions
+    audit = site.client("audit")
+    assert audit.post("/custody/reconcile",
+                      data=_form(site, audit, "/custody")).status_code == 403
+    assert ops.post("/custody/reconcile", data={}).status_code == 401  # no CSRF token
+
+
+def test_reconcile_without_a_node_says_so(site: Site) -> None:
+    client = _no_node_client(site)
+    page = client.get("/custody?lang=en").text
+    assert 'data-reconcile="no-node"' in page and 'data-form="reconcile"' not in page
+    r = client.post("/custody/reconcile", data=_form(site, client, "/custody"))
+    assert r.status_code == 200 and 'data-reconcile="no-node"' in r.text
+
+
+def test_an_operator_proposes_a_rebalance_and_an_auditor_cannot(site: Site) -> None:
+    site.ledger.post("refill", [Posting("wallet:eth-hot", "ETH", 6 * E),
+                                Posting("wallet:eth-cold", "ETH", -6 * E)], source="test")
+    audit = site.client("audit")
+    assert audit.post("/custody/propose",
+                      data=_form(site, audit, "/custody")).status_code == 403
+    assert 'data-proposal="' not in audit.get("/custody").text
+    ops = site.client("ops")
+    page = ops.get("/custody?lang=en").text
+    assert 'data-code="hot_ratio_breach"' in page
+    r = ops.post("/custody/propose", data=_form(site, ops, "/custody"))
+    assert r.status_code == 303 and r.headers["location"] == "/custody?proposed=1#proposals"
+    page = ops.get(r.headers["location"]).text
+    found = re.search(r'<tr data-proposal="(sweep-[^"]+)"', page)
+    assert found and f'href="/proposals/{found.group(1)}"' in page
+    assert 'data-proposed="1"' in page and "0 of 2" in page and "eth-hot → eth-cold" in page
+    assert _row(page, "data-proposal", found.group(1)) == {"approvals": "0 of 2"}
+    # once open, the same breach is not proposed twice
+    r = ops.post("/custody/propose", data=_form(site, ops, "/custody"))
+    assert r.headers["location"] == "/custody?proposed=0#proposals"
+    log = [a for a in site.access.audit_log() if a["action"] == "custody.propose_rebalance"]
+    assert len(log) == 2 and found.group(1) in log[0]["detail"]
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+def _fsa(site: Site, client: TestClient, **data: str) -> str:
+    r = client.post("/reports/fsa", data=_form(site, client, "/reports", **data))
+    assert r.status_code == 303, r.text
+    made = re.search(r"made=([\w-]+)", r.headers["location"])
+    assert made
+    return made.group(1)
+
+
+def test_fsa_report_is_generated_and_downloaded(site: Site) -> None:
+    ops = site.client("ops")
+    page = ops.get("/reports").text
+    assert 'data-form="fsa"' in page and 'name="lang"' in page
+    made = _fsa(site, ops, lang="en")
+    row = Artifacts(site.ledger.store, site.clock).get(made)
+    assert row["kind"] == "fsa" and row["state"] == "done" and row["created_by"] == "ops"
+    assert row["folder"] == (site.data_dir / "fsa" / made).resolve()
+    page = ops.get("/reports").text
+    link = re.search(rf'href="(/reports/{made}/[^"]+\.html)" data-download="html"', page)
+    assert link and 'data-download="pdf"' not in page
+    r = ops.get(link.group(1))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "attachment" in r.headers["content-disposition"] and "<html" in r.text
+    assert "report.fsa" in [a["action"] for a in site.access.audit_log()]
+    audit = site.client("audit")
+    assert audit.get(link.group(1)).status_code == 200  # auditors read reports
+    assert audit.post("/reports/fsa", data=_form(site, audit, "/reports",
+                                                 lang="en")).status_code == 403
+
+
+def test_fsa_report_in_japanese_with_its_pdf(site: Site) -> None:
+    ops = site.client("ops")
+    made = _fsa(site, ops, lang="ja", pdf="1")
+    page = ops.get("/reports").text
+    pdf = re.search(rf'href="(/reports/{made}/fsa-report\.ja\.pdf)" data-download="pdf"', page)
+    html = re.search(rf'href="(/reports/{made}/fsa-report\.ja\.html)" data-download="html"',
+                     page)
+    assert pdf and html
+    r = ops.get(pdf.group(1))
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert r.headers["content-type"] == "application/pdf"
+    assert "ホットウォレット" in ops.get(html.group(1)).text
+
+
+def test_an_unknown_incident_is_refused_and_the_job_marked_failed(site: Site) -> None:
+    ops = site.client("ops")
+    r = ops.post("/reports/fsa", data=_form(site, ops, "/reports", lang="en",
+                                            incident="INC-nope"))
+    assert r.status_code == 400
+    (row,) = Artifacts(site.ledger.store, site.clock).find("fsa")
+    assert row["state"] == "failed" and row["incident"] == "INC-nope"
+    bad = ops.post("/reports/fsa", data=_form(site, ops, "/reports", lang="fr"))
+    assert bad.status_code == 400
+
+
+def test_downloads_never_leave_the_artifacts_folder(site: Site, tmp_path: Path) -> None:
+    ops = site.client("ops")
+    made = _fsa(site, ops, lang="en")
+    folder = site.data_dir / "fsa" / made
+    (tmp_path / "secret.txt").write_text("secret")
+    (folder / "link.txt").symlink_to(tmp_path / "secret.txt")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "x.txt").write_text("x")
+    for name in ("..%2F..%2F..%2Fk.db", "%2E%2E", "%2E", "link.txt", "sub",
+                 "sub%2Fx.txt", "..%5C..%5Ck.db", "nope.html", "%00"):
+        r = ops.get(f"/reports/{made}/{name}")
+        assert r.status_code == 404, name
+        assert "secret" not in r.text
+    assert ops.get("/reports/fsa-nope/fsa-report.en.html").status_code == 404
+    snap = _snapshot(site)
+    assert ops.get(f"/reports/{snap}/root.json").status_code == 404  # not a report
+    assert ops.get(f"/reports/{made}/fsa-report.en.html").status_code == 200
+
+
+def test_refund_plans_show_the_plans_own_totals(site: Site) -> None:
+    incident = Incidents(site.ledger.store, site.clock).open("theft", "ops", asset="ETH")
+    refunds = Refunds(site.ledger, Incidents(site.ledger.store, site.clock))
+    plan = refunds.plan(incident, "ETH", price=Decimal("300000.5"))
+    folder = site.data_dir / "refunds" / "p1"
+    files = refunds.write_plan(plan, folder)
+    Artifacts(site.ledger.store, site.clock).record("refunds", "refund plan", folder,
+                                                    by="ops", incident=incident)
+    page = site.client("audit").get("/reports?lang=en").text
+    doc = files.document
+    cells = _row(page, "data-plan", doc["plan_id"])
+    assert cells["customers"] == "2" and cells["total_units"] == "100 ETH"
+    assert cells["total_yen"] == f"{int(doc['total_yen']):,} JPY" == "30,000,050 JPY"
+    assert "short by" in page  # no yen in the bank
+    assert 'data-download="json"' in page and 'data-download="csv"' in page
+    # an edited plan is shown as unreadable, not with its edited numbers
+    edited = json.loads((folder / "plan.json").read_text())
+    edited["total_yen"] = "1"
+    (folder / "plan.json").write_text(json.dumps(edited))
+    page = site.client("audit").get("/reports?lang=en").text
+    assert "altered" in page and "30,000,050" not in page
+
+
+# ---------------------------------------------------------------------------- reserves
+
+
+def _snapshot(site: Site) -> str:
+    folder = site.data_dir / "reserves" / "s1"
+    snap = reserves.snapshot(site.ledger, min_height=3)
+    reserves.publish(snap, folder)
+    row = Artifacts(site.ledger.store, site.clock).record(
+        "reserves", f"reserves snapshot {snap.tree.snapshot_id.hex()}", folder, by="ops")
+    return str(row["id"])
+
+
+def test_reserves_page_shows_the_latest_snapshot_and_its_ratio(site: Site) -> None:
+    client = site.client("audit")
+    assert 'data-snapshot="none"' in client.get("/reserves").text
+    made = _snapshot(site)
+    root = json.loads((site.data_dir / "reserves" / "s1" / "root.json").read_text())
+    page = client.get("/reserves?lang=en").text
+    assert f'data-snapshot="{root["snapshot_id"]}"' in page and root["root_hash"] in page
+    eth = _row(page, "data-asset", "ETH")
+    assert eth["liabilities"] == "100"
+    assert eth["reserves"] == "0" and eth["ratio"] == "0.0000"  # nothing at DEST on chain
+    r = client.get(f"/reserves/{made}/verify_proof.py")
+    assert r.status_code == 200 and "def " in r.text
+    nodeless = _no_node_client(site).get("/reserves").text
+    assert 'data-ratio="no-node"' in nodeless and 'data-field="ratio"' not in nodeless
+
+
+def test_proof_lookup_valid_unknown_and_invalid(site: Site) -> None:
+    made = _snapshot(site)
+    client = site.client("audit")  # looking up is reading
+    r = client.post("/reserves/proof", data=_form(site, client, "/reserves", snapshot=made,
+                                                  customer="C1"))
+    assert r.status_code == 200 and 'data-proof-result="valid"' in r.text
+    assert re.search(r'<tr data-asset="ETH"><th>ETH</th><td>60</td>', r.text)
+    proof = client.get(f"/reserves/{made}/proof?customer=C1")
+    assert proof.status_code == 200 and json.loads(proof.text)["customer"]["id"] == "C1"
+    assert "attachment" in proof.headers["content-disposition"]
+    r = client.post("/reserves/proof", data=_form(site, client, "/reserves", snapshot=made,
+                                                  customer="<script>x</script>"))
+    assert 'data-proof-result="unknown"' in r.text and "<script>x" not in r.text
+    assert client.get(f"/reserves/{made}/proof?customer=nobody").status_code == 404
+    path = site.data_dir / "reserves" / "s1" / "proofs" / "C2.json"
+    tampered = json.loads(path.read_text())
+    tampered["customer"]["balances"][0] = str(10**30)
+    path.write_text(json.dumps(tampered))
+    r = client.post("/reserves/proof", data=_form(site, client, "/reserves", snapshot=made,
+                                                  customer="C2"))
+    assert 'data-proof-result="invalid"' in r.text
+    lookups = [a for a in site.access.audit_log() if a["action"] == "reserves.proof_lookup"]
+    assert len(lookups) == 3
+    assert client.post("/reserves/proof", data={"snapshot": made,
+                                                "customer": "C1"}).status_code == 401
+
+
+# ---------------------------------------------------------------------------- Japanese
+
+
+def test_japanese_pages_use_the_fsa_terms(site: Site) -> None:
+    client = site.client("ops")
+    page = client.get("/custody?lang=ja").text
+    for term in ("ホットウォレット", "コールドウォレット", "履行保証暗号資産", "分別管理"):
+        assert term in page, term
+    assert "金融庁" in client.get("/reports").text  # the language is remembered
+    _snapshot(site)
+    assert "準備金証明" in client.get("/reserves").text

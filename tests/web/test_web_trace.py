@@ -1,0 +1,285 @@
+"""The trace pages through the app (server side): a theft on the in-process chain, its
+incident's theft alert, a trace started from the dashboard and run in the background, its
+graph, exposure and blacklist; refusals (role, CSRF, paths outside the trace's folder or the
+data folder). The same in a real browser is in tests/e2e."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from dashboard_site import Site
+from fastapi.testclient import TestClient
+
+from kinko.api.web import i18n
+from kinko.chains.keystore import throwaway_signer
+from kinko.domain.labels import tagpack_text
+from kinko.errors import BadInput
+from kinko.services.artifacts import Artifacts
+from kinko.services.incidents import Incidents
+from kinko.services.labels import load_labels
+
+E = 10**18
+SCRIPT = "<script>alert(1)</script>"
+
+
+@dataclass
+class Theft:
+    incident: str
+    tx_hash: str
+    block: int
+    thief: str
+    exchange: str
+    hop: str
+
+
+def send(site: Site, signer: object, to: str, value: int) -> str:
+    chain = site.chain
+    chain_id, price = chain.fee_params()
+    raw = signer.sign_transfer(to=to, value=value,  # type: ignore[attr-defined]
+                               nonce=chain.nonce(signer.address),  # type: ignore[attr-defined]
+                               gas_price=price, chain_id=chain_id)
+    return chain.send_raw(raw)
+
+
+@pytest.fixture
+def theft(site: Site, tmp_path: Path) -> Theft:
+    """10 ETH stolen; the thief pays 4 ETH into Exchange A's deposit address (tagged, its
+    label holding a script tag) and 3 ETH to another address of its own."""
+    thief, exchange, hop = throwaway_signer(), throwaway_signer(), throwaway_signer()
+    stolen = site.chain.fund(thief.address, 10 * E)
+    receipt = site.chain.receipt(stolen)
+    assert receipt is not None
+    send(site, thief, exchange.address, 4 * E)
+    send(site, thief, hop.address, 3 * E)
+    tags = tmp_path / "tags.yaml"
+    tags.write_text(tagpack_text(
+        {"title": "exchanges", "creator": "test", "description": "deposit addresses",
+         "lastmod": "2024-01-01", "currency": "ETH", "category": "exchange"},
+        [{"address": exchange.address, "label": f"Exchange A {SCRIPT}"}]), encoding="utf-8")
+    store = site.ledger.store
+    load_labels(store, tags, "tags")
+    with store.watch() as t:
+        incident = t.put_incident({"state": "open", "title": "Unauthorised outflow",
+                                   "asset": "ETH", "wallet": "eth-hot",
+                                   "opened": site.clock.now(), "closed": None})
+        t.put_alert({"key": "theft-1", "kind": "theft", "severity": "critical",
+                     "state": "open", "chain_state": "final", "asset": "ETH",
+                     "wallet": "eth-hot", "tx_hash": stolen, "amount": 10 * E,
+                     "block": receipt.block, "detail": "10 ETH left eth-hot",
+                     "incident": incident, "raised": site.clock.now()})
+    return Theft(incident, stolen, receipt.block, thief.address.lower(),
+                 exchange.address.lower(), hop.address.lower())
+
+
+def wait_done(client: TestClient, url: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get(url)
+        assert page.status_code == 200, page.text
+        state = re.search(r'data-trace-state="(\w+)"', page.text)
+        assert state
+        if state.group(1) != "running":
+            return page.text
+        assert 'http-equiv="refresh"' in page.text  # the page reloads itself meanwhile
+        assert time.monotonic() < deadline, "the trace did not finish"
+        time.sleep(0.05)
+
+
+def start(site: Site, client: TestClient, theft: Theft, **fields: str) -> str:
+    form = site.csrf(client, f"/trace/new?incident={theft.incident}")
+    r = client.post("/trace", data={"csrf": form, "incident": theft.incident,
+                                    "seed_txs": theft.tx_hash, "policy": "haircut",
+                                    **fields})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].startswith("/trace/trace-")
+    return str(r.headers["location"])
+
+
+def test_a_trace_from_an_incident_shows_graph_exposure_and_blacklist(
+        site: Site, theft: Theft) -> None:
+    ops = site.client("ops")
+    form = ops.get(f"/trace/new?incident={theft.incident}").text
+    assert 'data-form="trace"' in form and 'name="policy"' in form
+    seeds = re.search(r'<textarea name="seed_txs"[^>]*>([^<]*)</textarea>', form)
+    assert seeds and seeds.group(1).split() == [theft.tx_hash.lower()]
+    assert f'name="from_block" value="{theft.block}"' in form
+
+    url = start(site, ops, theft)
+    page = wait_done(ops, url)
+    assert 'data-trace-state="done"' in page, page
+    assert "<svg data-graph" in page and "data-panel" in page
+    assert '<script src="/static/graph.js"' in page
+    trace_id = url.rsplit("/", 1)[1]
+    assert re.search(r'data-field="seeded">\s*10\s*<', page)
+    assert re.search(r'data-field="absorbed">\s*4\s*<', page)
+    assert re.search(r'data-field="held">\s*6\s*<', page)
+    assert 'data-holds="yes"' in page
+
+    # the exposure table: one row per exchange; the label is text, never markup
+    shown = "Exchange A &lt;script&gt;alert(1)&lt;/script&gt;"
+    row = re.search(rf'<tr data-entity="{re.escape(shown)}">.*?</tr>', page, re.S)
+    assert row and re.search(r'data-field="taint">\s*4\s*<', row.group(0))
+    assert f">{shown}</th>" in row.group(0) and SCRIPT not in page
+
+    graph = ops.get(f"{url}/graph.json")
+    assert graph.status_code == 200
+    data = graph.json()
+    nodes = {n["address"]: n for n in data["nodes"]}
+    assert {theft.thief, theft.exchange, theft.hop} <= set(nodes)
+    ex = nodes[theft.exchange]
+    assert ex["stop"] and ex["category"] == "exchange" and ex["label"] == f"Exchange A {SCRIPT}"
+    assert ex["taint_received"] == str(4 * E) and ex["taint_received_shown"] == "4"
+    assert nodes[theft.thief]["hops"] == 1 and nodes[theft.hop]["hops"] == 2
+    assert nodes[theft.hop]["held"] == str(3 * E)
+    flows = {(data["nodes"][e["from"]]["address"], data["nodes"][e["to"]]["address"]):
+             e["flow"] for e in data["edges"]}
+    assert flows[(theft.thief, theft.exchange)] == str(4 * E)
+    # the file the renderer wrote has the same graph, amounts as exact strings
+    folder = site.data_dir / "traces" / trace_id
+    written = json.loads((folder / "graph.json").read_text())
+    assert [n["address"] for n in written["nodes"]] == [n["address"] for n in data["nodes"]]
+
+    # the blacklist: a TagPack of the tainted addresses, never the exchange
+    link = re.search(r'<a href="([^"]+)" data-action="blacklist"', page)
+    assert link and link.group(1) == f"{url}/blacklist.yaml"
+    r = ops.get(link.group(1))
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    pack = yaml.safe_load(r.text)
+    listed = {t["address"] for t in pack["tags"]}
+    assert pack["category"] == "black_list" and pack["currency"] == "ETH"
+    assert {theft.thief, theft.hop} <= listed and theft.exchange not in listed
+
+    for name in ("addresses.csv", "flows.csv", "exposure.csv"):
+        assert f'data-file="{name}"' in page
+        r = ops.get(f"{url}/{name}")
+        assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    assert f"Exchange A {SCRIPT},exchange," in ops.get(f"{url}/exposure.csv").text
+
+    # indexed, listed, and on the incident's timeline
+    (row_a,) = Artifacts(site.ledger.store, site.clock).find("trace", theft.incident)
+    assert row_a["id"] == trace_id and row_a["state"] == "done"
+    assert row_a["folder"] == folder.resolve()
+    assert f'data-trace="{trace_id}"' in ops.get("/trace").text
+    events = Incidents(site.ledger.store, site.clock).incident(theft.incident).timeline
+    (event,) = [e for e in events if e["kind"] == "trace"]
+    assert trace_id in event["detail"] and event["actor"] == "ops"
+    assert any(a["action"] == "trace.start" and a["target"] == trace_id
+               for a in site.access.audit_log())
+
+    # an auditor sees it all (and the Japanese words) but cannot start one
+    audit = site.client("audit")
+    ja = audit.get(f"{url}?lang=ja").text
+    assert "取引所へのエクスポージャー" in ja and "ブラックリスト" in ja and "追跡" in ja
+    assert audit.get(f"{url}/graph.json").status_code == 200
+
+
+def test_only_files_inside_the_trace_folder_are_served(site: Site, theft: Theft) -> None:
+    ops = site.client("ops")
+    url = start(site, ops, theft)
+    wait_done(ops, url)
+    (site.data_dir / "secret.txt").write_text("not yours")
+    for name in ("..%2Fsecret.txt", "..%2F..%2Fsecret.txt", "%2e%2e", ".hidden", "nope.csv",
+                 "..%5Csecret.txt"):
+        r = ops.get(f"{url}/{name}")
+        assert r.status_code == 404, name
+        assert "not yours" not in r.text
+    assert ops.get(f"{url}/../../secret.txt").status_code == 404
+    assert ops.get("/trace/trace-nope").status_code == 404
+    assert ops.get("/trace/trace-nope/graph.json").status_code == 404
+
+
+def test_a_transfers_file_must_lie_under_the_data_folder(site: Site, theft: Theft,
+                                                         tmp_path: Path) -> None:
+    ops = site.client("ops")
+    outside = tmp_path / "outside.csv"
+    rows = "tx_hash,block,tx_index,from,to,value\n0x01,1,0,0xaa,0xbb,10\n0x02,2,0,0xbb,0xcc,4\n"
+    outside.write_text(rows)
+    csrf = site.csrf(ops, "/trace")
+    for name in (str(outside), "../outside.csv"):
+        r = ops.post("/trace", data={"csrf": csrf, "seed_txs": "0x01", "policy": "haircut",
+                                     "transfers": name, "format": "csv"})
+        assert r.status_code == 400 and "under the data folder" in r.text
+        assert 'data-form="trace"' in r.text  # the form again, with what was typed
+    site.data_dir.mkdir(parents=True, exist_ok=True)
+    (site.data_dir / "t.csv").write_text(rows)
+    r = ops.post("/trace", data={"csrf": csrf, "seed_txs": "0x01", "policy": "poison",
+                                 "transfers": "t.csv", "format": "csv"})
+    assert r.status_code == 303, r.text
+    page = wait_done(ops, r.headers["location"])
+    assert 'data-trace-state="done"' in page and 'data-holds="na"' in page
+
+
+def test_starting_needs_an_operator_and_the_csrf_token(site: Site, theft: Theft) -> None:
+    audit = site.client("audit")
+    assert audit.get(f"/trace/new?incident={theft.incident}").status_code == 403
+    csrf = site.csrf(audit, "/trace")
+    assert 'data-form="trace"' not in audit.get("/trace").text
+    r = audit.post("/trace", data={"csrf": csrf, "seed_txs": theft.tx_hash,
+                                   "incident": theft.incident, "policy": "haircut"})
+    assert r.status_code == 403
+    ops = site.client("ops")
+    r = ops.post("/trace", data={"seed_txs": theft.tx_hash, "incident": theft.incident,
+                                 "policy": "haircut"})
+    assert r.status_code == 401
+    assert Artifacts(site.ledger.store, site.clock).find("trace") == []
+
+
+def test_bad_requests_are_named_and_failures_shown(site: Site, theft: Theft) -> None:
+    ops = site.client("ops")
+    csrf = site.csrf(ops, "/trace")
+    base = {"csrf": csrf, "incident": theft.incident, "policy": "haircut"}
+    for fields, message in (({"seed_txs": ""}, "at least one stolen transaction"),
+                            ({"seed_txs": theft.tx_hash, "policy": "tiho"}, "policy must be"),
+                            ({"seed_txs": theft.tx_hash, "from_block": "x"}, "whole number")):
+        r = ops.post("/trace", data={**base, **fields})
+        assert r.status_code == 400 and message in r.text, r.text
+    # a seed the chain does not hold: the job fails and says why
+    r = ops.post("/trace", data={**base, "seed_txs": "0x" + "ab" * 32})
+    assert r.status_code == 303
+    page = wait_done(ops, r.headers["location"])
+    assert 'data-trace-state="failed"' in page and "is not in the transfers read" in page
+    assert ops.get(r.headers["location"] + "/blacklist.yaml").status_code == 404
+
+
+def test_without_a_node_or_file_the_form_says_so(site: Site, theft: Theft) -> None:
+    from kinko.api.web import trace as trace_page
+    from kinko.services.trace_jobs import TraceJobs, TraceRequest
+
+    jobs = TraceJobs(site.ledger.store, site.clock, site.data_dir, chain=None,
+                     assets=site.ledger.assets, load=trace_page._load, write=trace_page._write)
+    with pytest.raises(BadInput, match="no chain node is configured"):
+        jobs.start(TraceRequest((theft.tx_hash,), incident=theft.incident), by="ops")
+
+
+def test_trace_words_exist_in_both_languages() -> None:
+    found = {k: v for k, v in i18n.words().items() if k.startswith("tr.")}
+    assert len(found) > 40 and all(en and ja for en, ja in found.values())
+
+
+def test_a_cli_trace_with_incident_is_listed(site: Site, theft: Theft, tmp_path: Path
+                                             ) -> None:
+    """An artifact ``kinko trace run --incident`` indexed (its folder anywhere) shows, and
+    its blacklist is made on demand."""
+    from kinko.api.web.trace import _write
+    from kinko.services.trace import account_transfers, run_trace
+
+    records = [t for n in range(theft.block, site.chain.head() + 1)
+               for t in site.chain.block(n).transfers if t.token is None and t.value > 0]
+    report = run_trace(account_transfers(records), policy="fifo", seed_txs=[theft.tx_hash])
+    folder = tmp_path / "cli-trace"
+    _write(report, folder, None)
+    (folder / "blacklist.yaml").unlink()
+    row = Artifacts(site.ledger.store, site.clock).record(
+        "trace", "fifo trace", folder, by="kinko trace", incident=theft.incident,
+        detail={"policy": "fifo", "asset": "ETH"})
+    ops = site.client("ops")
+    page = ops.get(f"/trace/{row['id']}").text
+    assert 'data-trace-state="done"' in page and "data-graph" in page
+    r = ops.get(f"/trace/{row['id']}/blacklist.yaml")
+    assert r.status_code == 200 and theft.thief in r.text
