@@ -195,7 +195,8 @@ def test_trip_the_breaker_and_propose_a_reset(site: Site) -> None:
     api = client.get("/v1/breaker", headers={"Authorization": f"Bearer {site.tokens['ops']}"})
     assert api.json()["tripped"] == ["ETH"]
     page = client.get("/breaker").text
-    assert '<tr data-scope="ETH" class="alarm">' in page and 'data-form="propose-reset"' in page
+    assert re.search(r'<tr data-scope="ETH" data-state="tripped"', page)
+    assert '<tr data-scope="*" data-state="normal">' in page and 'data-form="propose-reset"' in page
     assert [e["target"] for e in _audit(site, "breaker.trip")] == ["ETH"]
     r = client.post("/breaker/reset", data={"csrf": csrf, "scope": "ETH"})
     assert r.status_code == 303
@@ -204,6 +205,8 @@ def test_trip_the_breaker_and_propose_a_reset(site: Site) -> None:
     page = client.get("/breaker").text
     row = re.search(rf'<tr data-proposal="{re.escape(proposal)}">.*?</tr>', page, re.S)
     assert row and "0 of 2" in row.group(0) and f'href="/proposals/{proposal}"' in row.group(0)
+    tripped = re.search(r'<tr data-scope="ETH".*?</tr>', page, re.S)
+    assert tripped and f'href="/proposals/{proposal}" data-proposal-link' in tripped.group(0)
     assert [e["target"] for e in _audit(site, "breaker.reset.propose")] == ["ETH"]
     # a reset of a breaker that is not tripped, an unknown asset, no reason: told, not crashed
     assert client.post("/breaker/reset", data={"csrf": csrf, "scope": "*"}).status_code == 400

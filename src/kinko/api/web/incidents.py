@@ -112,7 +112,7 @@ i18n.add({
                        "解除は承認者が署名する提案として作成され、定足数に達すると有効になります。"),
     "brk.proposals": ("Reset proposals awaiting approval", "承認待ちの解除提案"),
     "brk.proposal": ("Proposal", "提案"), "brk.progress": ("Approvals", "承認"),
-    "brk.of": ("{done} of {quorum}", "{quorum} 件中 {done} 件"),
+    "brk.of": ("{done} of {quorum}", "{done} / {quorum} 承認"),
     "brk.proposer": ("Proposed by", "提案者"), "brk.expires": ("Expires", "有効期限"),
     "brk.no_proposals": ("No reset is awaiting approval.", "承認待ちの解除提案はありません。"),
     "brk.log": ("Log", "履歴"), "brk.at": ("When", "日時"), "brk.event": ("Event", "操作"),
@@ -293,11 +293,15 @@ def router(web: Web) -> APIRouter:
         w = web.withdrawals
         tripped = w.breaker()
         resets = [p for p in w.custody.proposals("pending") if p.proposal.kind == "breaker"]
-        scopes = ["*", *sorted(w.ledger.assets)]
+        # every asset the exchange holds has a row, and so has anything tripped
+        held = {wallet.asset for wallet in w.ledger.wallets()} | set(tripped)
+        rows = [(scope, tripped.get(scope),
+                 [p for p in resets if p.proposal.payload.get("scope") == scope])
+                for scope in ["*", *sorted(held - {"*"})]]
         return web.render(request, "breaker.html.j2", viewer, label=words(viewer),
-                          tripped=[(scope, tripped[scope]) for scope in sorted(tripped)],
-                          log=list(reversed(w.breaker_log()))[:100], resets=resets,
-                          scopes=scopes)
+                          rows=rows, tripped=sorted(tripped), resets=resets,
+                          log=list(reversed(w.breaker_log()))[:100],
+                          scopes=[s for s in ["*", *w.ledger.assets] if s not in tripped])
 
     @r.post("/breaker/trip")
     async def trip(request: Request) -> RedirectResponse:
