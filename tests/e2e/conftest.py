@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,12 +146,26 @@ class Exchange:
         return chain.send_raw(raw), to
 
 
-def _prepare(ex: Exchange) -> Exchange:
-    run = ex.cli
-    run("init")
-    out = run("wallets", "keygen", "eth-hot", "--asset", "ETH")[1]
+def _keys(ex: Exchange) -> None:
+    """What lives in files: the hot wallet's keystore, the approvers' key files, the policy."""
+    out = ex.cli("wallets", "keygen", "eth-hot", "--asset", "ETH")[1]
     ex.hot_address = re.search(r"0x[0-9a-fA-F]{40}", out).group(0)  # type: ignore[union-attr]
-    ex.chain().fund(ex.hot_address, int(HOT) * E)
+    publics = {name: ex.cli("approvers", "keygen", "--out", f"{name}.key")[1].strip()
+               for name in ("alice", "bob")}
+    approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{k}"\n'
+                        for n, k in publics.items())
+    (ex.root / "policy.toml").write_text(
+        f"version = 1\nquorum = 2\n{approvers}\n[assets.ETH]\nmax_hot_ratio = \"0.05\"\n"
+        '[[screening.rules]]\nkind = "max_amount"\nasset = "ETH"\namount = "10"\n'
+        'action = "review"\nreason = "large withdrawal"\n')
+
+
+def _books(ex: Exchange, *, hot_registered: bool) -> None:
+    """What lives in the database: wallets, balances, the policy, the API keys."""
+    run = ex.cli
+    if not hot_registered:
+        run("wallets", "add", "eth-hot", "--asset", "ETH", "--tier", "hot", "--address",
+            ex.hot_address)
     run("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold", "--address",
         str(Account.create().address))
     run("ledger", "post", "--key", "opening", "--source", "opening balances",
@@ -158,36 +173,56 @@ def _prepare(ex: Exchange) -> Exchange:
         *[x for c, v in CUSTOMERS.items() for x in ("--credit", f"customer:{c} {v} ETH")])
     run("ledger", "post", "--key", "guarantee", "--source", "own funds",
         "--debit", f"wallet:eth-cold {OWN} ETH", "--credit", f"own:ETH {OWN} ETH")
-    publics = {}
-    for name in ("alice", "bob"):
-        publics[name] = run("approvers", "keygen", "--out", f"{name}.key")[1].strip()
-        ex.approver_keys[name] = load_pem_private_key(  # type: ignore[assignment]
-            (ex.root / f"{name}.key").read_bytes(), APPROVER_PASSWORD.encode())
-    approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{k}"\n'
-                        for n, k in publics.items())
-    (ex.root / "policy.toml").write_text(
-        f"version = 1\nquorum = 2\n{approvers}\n[assets.ETH]\nmax_hot_ratio = \"0.05\"\n"
-        '[[screening.rules]]\nkind = "max_amount"\nasset = "ETH"\namount = "10"\n'
-        'action = "review"\nreason = "large withdrawal"\n')
     run("policy", "load", "--by", "ops")
     for name, role in ROLES.items():
         ex.tokens[name] = run("apikeys", "create", "--name", name, "--role",
                               role)[1].strip().splitlines()[-1]
+
+
+def _load_approver_keys(ex: Exchange) -> None:
+    for name in ("alice", "bob"):
+        ex.approver_keys[name] = load_pem_private_key(  # type: ignore[assignment]
+            (ex.root / f"{name}.key").read_bytes(), APPROVER_PASSWORD.encode())
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory, anvil: anvilnode.AnvilNode) -> Exchange:
+    """One exchange prepared per worker (keystore encryption is slow); tests get copies."""
+    root = tmp_path_factory.mktemp("template")
+    ex = Exchange(root, f"sqlite:///{root / 'kinko.db'}", anvil.url)
+    ex.cli("init")
+    _keys(ex)
+    _books(ex, hot_registered=True)
+    _load_approver_keys(ex)
+    return ex
+
+
+def copy_exchange(template: Exchange, root: Path, pg: Any = None) -> Exchange:
+    """A copy of the template exchange in ``root``: its SQLite file, or its books written
+    afresh into a new database on the PostgreSQL server ``pg``. The hot wallet (the same
+    address in every copy) is topped up on chain so each test has coins to lose."""
+    shutil.copytree(template.root, root)
+    if pg is None:
+        ex = Exchange(root, f"sqlite:///{root / 'kinko.db'}", template.anvil_url,
+                      dict(template.tokens), hot_address=template.hot_address)
+    else:
+        for stale in root.glob("kinko.db*"):
+            stale.unlink()
+        ex = Exchange(root, pg.url(pg.create_database(template=pg.template)),
+                      template.anvil_url, hot_address=template.hot_address)
+        ex.cli("init")
+        _books(ex, hot_registered=False)
+    _load_approver_keys(ex)
+    ex.chain().fund(ex.hot_address, int(HOT) * E)
     return ex
 
 
 @pytest.fixture
-def make_exchange(tmp_path: Path, anvil: anvilnode.AnvilNode,
+def make_exchange(tmp_path: Path, template: Exchange,
                   request: pytest.FixtureRequest) -> Callable[..., Exchange]:
     def make(backend: str = "sqlite") -> Exchange:
-        root = tmp_path / f"exchange-{backend}"
-        root.mkdir()
-        if backend == "postgres":
-            pg = request.getfixturevalue("pg")
-            url = pg.url(pg.create_database(template=pg.template))
-        else:
-            url = f"sqlite:///{root / 'kinko.db'}"
-        return _prepare(Exchange(root, url, anvil.url))
+        pg = request.getfixturevalue("pg") if backend == "postgres" else None
+        return copy_exchange(template, tmp_path / f"exchange-{backend}", pg)
 
     return make
 
@@ -218,6 +253,11 @@ class Server:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
+
+    def stop(self) -> None:
+        _, err = stop(self.process)
+        # a server that crashed or logged a traceback is a finding of the test
+        assert "Traceback" not in err, err
 
     def withdraw(self, wid: str, customer: str, eth: str, to: str | None = None) -> Any:
         status, body = self.api("POST", "/v1/withdrawals", "ops",
@@ -269,14 +309,25 @@ def serve() -> Iterator[Callable[[Exchange], Server]]:
 
     yield start
     for server in servers:
-        _, err = stop(server.process)
-        # a server that crashed or logged a traceback is a finding of the test
-        assert "Traceback" not in err, err
+        server.stop()
 
 
 @pytest.fixture
 def server(exchange: Exchange, serve: Callable[[Exchange], Server]) -> Server:
     return serve(exchange)
+
+
+@pytest.fixture(scope="module")
+def shared_exchange(template: Exchange, tmp_path_factory: pytest.TempPathFactory) -> Exchange:
+    """One exchange for a module's tests that each use their own withdrawals."""
+    return copy_exchange(template, tmp_path_factory.mktemp("shared") / "exchange")
+
+
+@pytest.fixture(scope="module")
+def shared_server(shared_exchange: Exchange) -> Iterator[Server]:
+    server = start_server(shared_exchange)
+    yield server
+    server.stop()
 
 
 # ---------------------------------------------------------------------------- browsing

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from conftest import CUSTOMERS, Browse, Exchange, Server, stop
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -104,9 +105,7 @@ def test_a_theft_appears_on_the_open_overview_within_two_seconds(
         tx, _ = exchange.steal(7)
         sent = time.monotonic()
         page.wait_for_selector('table[data-table="alerts"] tr[data-alert]', timeout=5_000)
-        page.wait_for_function(
-            "document.querySelector('[data-count=\"open-alerts\"]').textContent.trim() !== '0'",
-            timeout=5_000)
+        expect(page.locator('[data-count="open-alerts"]')).not_to_have_text("0", timeout=5_000)
         took = time.monotonic() - sent
     finally:
         out, err = stop(watch)
