@@ -239,9 +239,7 @@ def router(web: Web) -> APIRouter:
         return web.render(request, "incident.html.j2", viewer, label=words(viewer),
                           i=view.incident, alerts=[shown(a) for a in view.alerts],
                           timeline=view.timeline, losses=losses,
-                          moves=INCIDENT_MOVES.get(view.incident["state"], ()),
-                          thefts=any(a["kind"] == "theft" and a["tx_hash"]
-                                     for a in view.alerts))
+                          moves=INCIDENT_MOVES.get(view.incident["state"], ()))
 
     @r.get("/incidents/{incident_id}/report.html")
     def report(request: Request, incident_id: str) -> HTMLResponse:
