@@ -2,7 +2,8 @@
 
 Thin: it resolves the files the report quotes (the benchmark results beside the checkout,
 the hot keystores), calls :func:`kinko.services.fsa.fsa_report` and writes the result with
-:func:`kinko.render.fsa.write_fsa`.
+:func:`kinko.render.fsa.write_fsa`; the folder is indexed as an artifact of kind ``fsa`` (the
+dashboard lists it with its downloads).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import typer
 from kinko.cli.custody import report_app
 from kinko.cli.runtime import parse_time, runtime
 from kinko.errors import BadInput
+from kinko.ports import SystemClock
 from kinko.render.fsa import FORMATS, write_fsa
+from kinko.services.artifacts import Artifacts
 from kinko.services.fsa import fsa_report
 
 __all__ = ["report_fsa"]
@@ -70,6 +73,10 @@ def report_fsa(
                         keystore_dir=Path(rt.settings.hot_keystore_dir),
                         positions_at=parse_time(positions_at) if positions_at else None)
     paths = write_fsa(report, out, fmt, lang)
+    Artifacts(rt.store(), SystemClock()).record(
+        "fsa", f"FSA report ({lang}, {fmt})" + (f" for {incident}" if incident else ""), out,
+        by="kinko report fsa", incident=incident,
+        detail={"lang": lang, "format": fmt, "files": [p.name for p in paths]})
     for path in paths:
         print(f"wrote {path}")
     print(f"FSA report ({lang}, {fmt}) in {time.perf_counter() - started:.1f} s")

@@ -2,7 +2,8 @@
 
 ``plan`` prints the summary (customers, total, price and how it was computed, total yen,
 rounding remainder, funds check) and writes ``plan.json`` and ``refunds.csv``; it exits 1
-when the funds check finds a shortfall (a finding, like a custody breach). ``execute``
+when the funds check finds a shortfall (a finding, like a custody breach); the plan's folder
+is indexed as an artifact of kind ``refunds`` (the dashboard lists its totals). ``execute``
 posts the plan; ``override`` puts paying a short plan to the approvers' quorum.
 """
 
@@ -21,6 +22,7 @@ from kinko.domain.money import format_units
 from kinko.domain.refunds import PlanFile, parse_price
 from kinko.errors import BadInput
 from kinko.ports import SystemClock
+from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.refunds import Refunds
 
@@ -112,6 +114,9 @@ def refunds_plan(
     plan = service.plan(incident, asset.upper(), price=fixed, trades=vwap, window=window,
                         currency=currency.upper(), rounding=rounding)  # type: ignore[arg-type]
     files = service.write_plan(plan, out)
+    Artifacts(rt.store(), SystemClock()).record(
+        "refunds", f"refund plan {files.document['plan_id']}", out, by="kinko refunds plan",
+        incident=incident, detail={"plan_id": files.document["plan_id"]})
     emit(["field", "value"], _summary(files.document, rt), fmt, title="refund plan")
     if fmt == "table":
         print(f"wrote {files.plan_json} and {files.refunds_csv}")

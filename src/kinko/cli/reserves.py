@@ -1,4 +1,9 @@
-"""``kinko reserves snapshot`` and ``kinko reserves verify``: proof of liabilities."""
+"""``kinko reserves snapshot`` and ``kinko reserves verify``: proof of liabilities.
+
+A snapshot in kinko's format is indexed as an artifact of kind ``reserves`` (the dashboard's
+reserves page shows the latest one and looks proofs up in its folder); OKX v1 folders are
+not indexed: the dashboard reads kinko's format only.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from kinko.cli.app import app
 from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.money import format_units
 from kinko.errors import BadInput, ConfigError
+from kinko.ports import SystemClock
 from kinko.services import reserves as svc
+from kinko.services.artifacts import Artifacts
 
 reserves_app = typer.Typer(help="Proof of reserves: publish the liabilities tree, check proofs.",
                            no_args_is_help=True)
@@ -58,6 +65,11 @@ def snapshot(
         print(f"wrote {root}, {out / 'proofs'}/")
         return
     svc.publish(snap, out, layout=layout)
+    Artifacts(rt.store(), SystemClock()).record(
+        "reserves", f"reserves snapshot {tree.snapshot_id.hex()}", out,
+        by="kinko reserves snapshot",
+        detail={"snapshot_id": tree.snapshot_id.hex(), "customers": snap.customers,
+                "layout": layout})
     print(f"snapshot {tree.snapshot_id.hex()}: {snap.customers} customers, height {tree.height}, "
           f"root {tree.root.hex()} ({time.perf_counter() - started:.2f} s)")
     for (symbol, _d), total in zip(tree.assets, tree.totals, strict=True):
