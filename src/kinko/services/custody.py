@@ -323,9 +323,21 @@ class Custody:
         return ProposalView(proposal, state, tx_hash, detail, approvals, quorum)
 
     def proposals(self, state: str | None = None) -> list[ProposalView]:
+        return self._views((state,))
+
+    def _views(self, states: tuple[str | None, ...]) -> list[ProposalView]:
+        """The proposals in any of ``states`` (None: every state), by id, with their
+        approvals: one read transaction (not one per proposal; the withdrawals held for
+        review are proposals too, and there may be thousands)."""
         with self.ledger.store.custody(write=False) as (_, tables):
-            ids = [p.id for p, *_ in tables.proposals(state)]
-        return [v for pid in ids if (v := self.proposal(pid)) is not None]
+            rows = sorted((row for state in states for row in tables.proposals(state)),
+                          key=lambda row: row[0].id)
+            approvals = [tables.approvals(row[0].id) for row in rows]
+            active = tables.active_policy()
+        quorum = int(active[1]["quorum"]) if active else 0
+        return [ProposalView(proposal, state, tx_hash, detail, approved, quorum)
+                for (proposal, state, tx_hash, detail), approved in zip(rows, approvals,
+                                                                        strict=True)]
 
     def approve(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
         """Record one approver's signature; at quorum the proposal is approved (a policy
@@ -592,8 +604,7 @@ class Custody:
             findings += self.reconcile(block)
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: order[f.severity])
-        pending = [v for v in self.proposals() if v.state in ("pending", "approved", "sent",
-                                                               "requested")]
+        pending = self._views(("pending", "approved", "sent", "requested"))
         return CheckResult(findings, positions, policy, pending)
 
     def jpy(self, asset: str, units: int) -> int | None:
