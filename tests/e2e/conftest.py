@@ -134,12 +134,12 @@ class Exchange:
         return self.approver_keys[approver].sign(
             b"kinko-proposal-v1\n" + canonical.encode()).hex()
 
-    def steal(self, eth: int = 7) -> tuple[str, str]:
+    def steal(self, eth: int = 7, to: str | None = None) -> tuple[str, str]:
         """Someone with a copy of the hot keystore sends coins outside kinko; returns the
-        transaction hash and the thief's address."""
+        transaction hash and where the coins went."""
         chain = self.chain()
         thief = KeystoreSigner.open(self.root / "keys" / "eth-hot.json", HOT_PASSWORD)
-        to = str(Account.create().address)
+        to = to or str(Account.create().address)
         chain_id, gas_price = chain.fee_params()
         raw = thief.sign_transfer(to=to, value=eth * E, nonce=chain.nonce(thief.address),
                                   gas_price=gas_price, chain_id=chain_id)
@@ -384,5 +384,18 @@ def browse(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browse]
     if "server" in request.fixturenames:
         b.server = request.getfixturevalue("server")
     yield b
-    for ctx in b.contexts:
+    failed = any(getattr(request.node, f"rep_{when}", None) is not None
+                 and getattr(request.node, f"rep_{when}").failed for when in ("setup", "call"))
+    for n, ctx in enumerate(b.contexts):
+        if failed:  # what the browser showed when the test failed, for whoever looks into it
+            for m, page in enumerate(ctx.pages):
+                with contextlib.suppress(Exception):
+                    b.shot(page, f"failed-{n}-{m}")
         ctx.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
