@@ -22,8 +22,8 @@ quorum-approved proposal of kind ``breaker`` resets it. Every trip and reset is 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,13 @@ from kinko.services.custody import Custody, ProposalView, fee_postings, sign_mov
 from kinko.services.labels import load_labels
 from kinko.services.timeline import incidents_for, record
 
-__all__ = ["WithdrawalView", "Withdrawals"]
+__all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals"]
 
 _OPEN = ("allowed", "review", "approved")
+# every state a withdrawal can be in, in the order of its life
+STATES = ("review", "allowed", "approved", "sending", "sent", "confirmed", "blocked",
+          "rejected", "expired")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,30 @@ class WithdrawalView:
     tx_hash: str | None
     approvals: int = 0
     quorum: int = 0
+    requested_at: datetime | None = None
+    requester: str = ""
+    wallet: str = ""
+
+
+@dataclass(frozen=True)
+class WithdrawalPage:
+    """One page of a withdrawal list, newest first, and where the next (older) one starts."""
+
+    rows: list[WithdrawalView]
+    older: str | None  # cursor for :meth:`Withdrawals.page`'s ``before``; None on the last page
+    counts: dict[str, int] = field(default_factory=dict)  # every withdrawal by state
+
+
+def _cursor(row: WithdrawalView) -> str:
+    assert row.requested_at is not None
+    return f"{(row.requested_at - _EPOCH) // timedelta(microseconds=1)}.{row.id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[int, str]:
+    at, dot, last = cursor.partition(".")
+    if not dot or not at.isdigit() or len(at) > 20:
+        raise BadInput(f"not a page cursor: {cursor[:40]!r}")
+    return int(at), last
 
 
 def _decision_json(d: Decision) -> str:
@@ -103,15 +131,22 @@ class Withdrawals:
                                                       f"policy version {policy.version}"))
         return policy.version, self._rules[1]
 
-    def _view(self, row: dict[str, Any]) -> WithdrawalView:
+    def _view(self, row: dict[str, Any],
+              progress: tuple[int, int] | None = None) -> WithdrawalView:
+        """A row as a view; ``progress`` (approvals, quorum) when the caller has it already,
+        else it is read from the review's proposal."""
         approvals = quorum = 0
         if row["state"] == "review":
-            proposal = self.custody.proposal(f"withdrawal-{row['id']}")
-            if proposal is not None:
-                approvals, quorum = len(proposal.approvals), proposal.quorum
+            if progress is not None:
+                approvals, quorum = progress
+            else:
+                proposal = self.custody.proposal(f"withdrawal-{row['id']}")
+                if proposal is not None:
+                    approvals, quorum = len(proposal.approvals), proposal.quorum
         return WithdrawalView(row["id"], row["customer"], row["asset"], row["amount"],
                               row["destination"], row["state"], _decision(row["decision"]),
-                              row["tx_hash"], approvals, quorum)
+                              row["tx_hash"], approvals, quorum, row.get("requested_at"),
+                              str(row.get("requester") or ""), str(row.get("wallet") or ""))
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
         with self.ledger.store.screening(write=False) as tables:
@@ -125,6 +160,53 @@ class Withdrawals:
         with self.ledger.store.screening(write=False) as tables:
             rows = tables.withdrawals(state, customer)
         return [self._view(r) for r in rows]
+
+    def page(self, *, state: str | None = None, customer: str | None = None,
+             asset: str | None = None, before: str | None = None,
+             limit: int = 50) -> WithdrawalPage:
+        """A page of withdrawals, newest first, filtered by state, customer and asset;
+        ``before`` is the ``older`` cursor of the previous page. The review rows' approval
+        counts are read in one query (no query per row)."""
+        if state is not None and state not in STATES:
+            raise BadInput(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        if asset is not None:
+            asset = self.ledger.assets[asset].symbol
+        if not 1 <= limit <= 500:
+            raise BadInput("a page holds 1-500 withdrawals")
+        key = _parse_cursor(before) if before else None
+        with self.ledger.store.screening(write=False) as tables:
+            rows = tables.withdrawal_page(state=state, customer=customer, asset=asset,
+                                          before=key, limit=limit + 1)
+            reviews = [f"withdrawal-{r['id']}" for r in rows[:limit] if r["state"] == "review"]
+            approvals = tables.approval_counts(reviews) if reviews else {}
+            counts = tables.withdrawal_counts()
+        quorum = 0
+        if reviews:
+            policy = self.custody.policy()
+            quorum = policy.quorum if policy is not None else 0
+        views = [self._view(r, (approvals.get(f"withdrawal-{r['id']}", 0), quorum))
+                 for r in rows[:limit]]
+        older = _cursor(views[-1]) if len(rows) > limit else None
+        return WithdrawalPage(views, older, counts)
+
+    def approve_proposal(self, proposal_id: str, approver: str,
+                         signature: str) -> ProposalView:
+        """Approve any proposal through the use case that owns it: a withdrawal's moves the
+        withdrawal on at quorum, a breaker reset resets the breaker, the rest (sweeps,
+        refills, refunds, policies) are custody's."""
+        found = self.custody.proposal(proposal_id)
+        if found is None:
+            raise BadInput(f"unknown proposal {proposal_id!r}")
+        kind = found.proposal.kind
+        if kind == "withdrawal":
+            self.approve(str(found.proposal.payload["withdrawal"]), approver, signature)
+        elif kind == "breaker":
+            self.approve_reset(proposal_id, approver, signature)
+        else:
+            self.custody.approve(proposal_id, approver, signature)
+        view = self.custody.proposal(proposal_id)
+        assert view is not None
+        return view
 
     # ------------------------------------------------------------------ request
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
@@ -43,6 +43,39 @@ class SqlScreening:
         if customer is not None:
             q = q.where(s.withdrawals.c.customer == customer)
         return [_withdrawal(r) for r in self.conn.execute(q)]
+
+    def withdrawal_page(self, *, state: str | None = None, customer: str | None = None,
+                        asset: str | None = None, before: tuple[int, str] | None = None,
+                        limit: int = 50) -> list[dict[str, Any]]:
+        """Withdrawals newest first by (requested_us, id), filtered; ``before`` is the
+        (requested_us, id) of the last row of the previous page (keyset paging: as fast on
+        the thousandth page as on the first, using ix_withdrawals_state / _customer /
+        _time)."""
+        w = s.withdrawals
+        q = select(w).order_by(w.c.requested_us.desc(), w.c.id.desc()).limit(limit)
+        if state is not None:
+            q = q.where(w.c.state == state)
+        if customer is not None:
+            q = q.where(w.c.customer == customer)
+        if asset is not None:
+            q = q.where(w.c.asset == asset)
+        if before is not None:
+            at, last = before
+            # the first term alone bounds the index range; the second breaks ties by id
+            q = q.where(w.c.requested_us <= at,
+                        or_(w.c.requested_us < at, w.c.id < last))
+        return [_withdrawal(r) for r in self.conn.execute(q)]
+
+    def approval_counts(self, proposal_ids: list[str]) -> dict[str, int]:
+        """How many approvals each of these proposals has (one query per 500 ids)."""
+        a = s.approvals
+        counts: dict[str, int] = {}
+        for i in range(0, len(proposal_ids), 500):
+            counts.update((str(r[0]), int(r[1])) for r in self.conn.execute(
+                select(a.c.proposal_id, func.count()).where(
+                    a.c.proposal_id.in_(proposal_ids[i : i + 500]))
+                .group_by(a.c.proposal_id)))
+        return counts
 
     def withdrawal_counts(self) -> dict[str, int]:
         """How many withdrawals are in each state."""
