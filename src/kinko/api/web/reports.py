@@ -27,6 +27,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 import kinko
@@ -251,12 +252,12 @@ def router(web: Web) -> APIRouter:
         node = web.custody().chain is not None
         web.access().audit(viewer.name, "custody.reconcile", "custody", {"node": node})
         # shown at once: reconciling only reads, so a reload that posts again is harmless
-        return custody_page(request, viewer, reconciled=node)
+        return await run_in_threadpool(custody_page, request, viewer, reconciled=node)
 
     @r.post("/custody/propose")
     async def propose(request: Request) -> Response:
         viewer = web.form(request, dict(await request.form()), "operate")
-        made = web.custody().propose_rebalance(viewer.name)
+        made = await run_in_threadpool(web.custody().propose_rebalance, viewer.name)
         web.access().audit(viewer.name, "custody.propose_rebalance", "custody",
                            {"proposals": [v.proposal.id for v in made]})
         return web.done(f"/custody?proposed={len(made)}#proposals")
@@ -297,12 +298,17 @@ def router(web: Web) -> APIRouter:
         title = f"FSA report ({lang})" + (f" for {incident}" if incident else "")
         row, folder = start_in(index, "fsa", title, web.data_dir / "fsa", by=viewer.name,
                                incident=incident, detail={"lang": lang, "pdf": pdf})
-        try:
+
+        def write() -> list[Path]:  # seconds of work: off the event loop (live feeds go on)
             report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
                                 benchmarks=_benchmarks(), confirmations=custody.confirmations)
             written = write_fsa(report, folder, "html", lang)
             if pdf:
                 written += write_fsa(report, folder, "pdf", lang)[:1]
+            return written
+
+        try:
+            written = await run_in_threadpool(write)
         except Exception as exc:
             index.fail(row["id"], exc.message if isinstance(exc, KinkoError) else repr(exc))
             raise
@@ -362,10 +368,10 @@ def router(web: Web) -> APIRouter:
         viewer = web.form(request, form, "read")
         snap = artifact(str(form.get("snapshot", "")), ("reserves",))
         customer = str(form.get("customer", ""))[:200]
-        found = lookup_proof(snap["folder"], customer)
+        found = await run_in_threadpool(lookup_proof, snap["folder"], customer)
         web.access().audit(viewer.name, "reserves.proof_lookup", snap["id"],
                            {"customer": found.customer, "status": found.status})
-        return reserves_page(request, viewer, snap["id"], found)
+        return await run_in_threadpool(reserves_page, request, viewer, snap["id"], found)
 
     @r.get("/reserves/{artifact_id}/proof")
     def proof_file(request: Request, artifact_id: str, customer: str = "") -> Response:
