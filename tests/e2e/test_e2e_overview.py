@@ -119,3 +119,25 @@ def test_a_theft_appears_on_the_open_overview_within_two_seconds(
     assert "ETH" in page.inner_text('[data-tile="breaker"]')  # the breaker tripped for ETH
     assert page.inner_text('[data-count="incidents"]') == "1"
     print(f"theft {tx} appeared on the overview {took:.2f} s after its broadcast")
+
+
+def test_the_japanese_pages_use_the_fsa_terms(server: Server, browse: Browse) -> None:
+    page = browse.as_("audit", next="/?lang=ja")
+    assert page.get_attribute("html", "lang") == "ja"
+    custody = page.inner_text('table[data-table="custody"]')
+    for word in ("ホットウォレット", "コールドウォレット", "履行保証暗号資産"):
+        assert word in custody, word
+    assert "12,345.678" in custody  # numbers as the asset's decimals give them
+    browse.shot(page, "overview-ja")
+    # the choice is remembered: the custody page (no ?lang) is in Japanese too
+    page.click('header nav a[href="/custody"]')
+    assert page.get_attribute("html", "lang") == "ja"
+    text = page.inner_text("main")
+    for word in ("ホットウォレット", "コールドウォレット", "履行保証暗号資産"):
+        assert word in text, word
+    assert page.locator('[data-table="findings"]').count() == 1
+    browse.shot(page, "custody-ja")
+    page.click("header a.lang")
+    assert page.get_attribute("html", "lang") == "en"
+    assert "Hot" in page.inner_text('table[data-table="custody"]')
+    browse.shot(page, "custody-en")
