@@ -98,7 +98,7 @@ i18n.add({
     "tr.graph_help": ("The most tainted addresses by hops from the theft; dark: exchanges. Wheel to zoom, drag to pan, click an address.",
                       "汚染額の大きいアドレスを起点からのホップ数順に表示（濃色は取引所）。ホイールで拡大縮小、ドラッグで移動、アドレスをクリックすると詳細。"),
     "tr.graph_empty": ("No tainted transfers to draw.", "表示する汚染取引はありません。"),
-    "tr.panel": ("Address", "アドレス"),
+    "tr.panel": ("Selected address", "選択したアドレス"),
     "tr.panel_help": ("Click an address in the graph.", "グラフのアドレスをクリックしてください。"),
     "tr.address": ("Address", "アドレス"),
     "tr.hops": ("Hops from the theft", "起点からのホップ数"),

@@ -6,7 +6,7 @@
 
 (() => {
   const NS = "http://www.w3.org/2000/svg";
-  const DX = 240, DY = 44, PAD = 40;
+  const DX = 240, DY = 44, PAD = 40, LABEL = 200;
 
   function el(name, attrs) {
     const e = document.createElementNS(NS, name);
@@ -53,8 +53,14 @@
     }
     const cols = Math.max(...nodes.map((n) => n.x)) + 1;
     const rows = Math.max(...nodes.map((n) => n.y)) + 1;
-    const width = cols * DX + PAD * 2, height = rows * DY + PAD;
-    const view = { x: 0, y: 0, w: width, h: height };
+    const width = (cols - 1) * DX + PAD * 2 + LABEL, height = rows * DY + PAD;
+    // the whole graph when it fits at its natural size, else one pixel a unit from the top
+    // left (readable labels; pan and zoom out for the rest), keeping the box's proportions
+    const boxW = svg.clientWidth || 800, boxH = svg.clientHeight || 500;
+    const scale = Math.max(1, Math.min(width / boxW, height / boxH));
+    const fits = width <= boxW && height <= boxH;
+    const view = fits ? { x: 0, y: 0, w: boxW, h: boxH }
+                      : { x: 0, y: 0, w: boxW * Math.min(scale, 1.6), h: boxH * Math.min(scale, 1.6) };
     const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
     apply();
     const layer = el("g", { class: "graph-layer" });
@@ -112,7 +118,7 @@
       view.w *= k;
       view.h *= k;
       apply();
-      svg.dataset.zoom = (width / view.w).toFixed(3);
+      svg.dataset.zoom = (boxW / view.w).toFixed(3);
     }, { passive: false });
     let drag = null, moved = false;
     svg.addEventListener("pointerdown", (ev) => {
