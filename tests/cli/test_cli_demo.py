@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert kinds[:3] == ["opened", "alert", "breaker"] and "sweep" in kinds
     assert main(["alerts", "list", "--format", "csv"]) == 0
     assert ",theft,critical,open,final,xem-hot,10,XEM," in capsys.readouterr().out
+    _dashboard(tmp_path, out, new["incident"], monkeypatch, capsys)
     total = sum(int(r["balance"].replace(".", "")) if "." in r["balance"] else
                 int(r["balance"]) * 10**6 for r in rows if r["balance"])
     assert total > 0
@@ -98,3 +101,60 @@ def test_changed_asset_decimals_are_refused(tmp_path: Path, monkeypatch: pytest.
     assert "would change meaning" in capsys.readouterr().err
     assert main(["assets", "list", "--format", "csv"]) == 0  # USDT stays known from the database
     assert "USDT,ethereum,6" in capsys.readouterr().out
+
+
+def _dashboard(tmp_path: Path, out: str, incident: str, monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo ends with how to open the dashboard on each database, with working keys; what
+    it wrote is indexed in the database each belongs to; the trace's transfers re-run."""
+    from fastapi.testclient import TestClient
+
+    from kinko.api import create_app
+    from kinko.domain.money import AssetRegistry
+    from kinko.ports import SystemClock
+    from kinko.services.access import Access
+    from kinko.services.artifacts import Artifacts
+    from kinko.services.custody import Custody
+    from kinko.services.ledger import Ledger
+    from kinko.store import open_store
+
+    tail = out[out.index("The operators' dashboard on the demo's data"):]
+    commands = re.findall(r"KINKO_DATABASE_URL=(\S+) KINKO_DATA_DIR=(\S+) (\S*kinko) serve "
+                          r"--port (\d+)", tail)
+    assert [(url, data, port) for url, data, _, port in commands] == [
+        ("sqlite:///d/kinko-demo.db", "d", "8000"), ("sqlite:///d/coincheck-2018.db", "d", "8001")]
+    keys = re.findall(r"sign in with the admin key (\S+) \(auditor: (\S+)\)", tail)
+    assert len(keys) == 2 and incident in tail
+    kinds = {}
+    for (url, _data, _kinko, _port), (admin, auditor) in zip(commands, keys, strict=True):
+        store = open_store(url)  # relative to the demo's folder, as printed
+        ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+        ledger.sync_assets()
+        app = create_app(functools.partial(Custody, ledger),
+                         functools.partial(Access, store, SystemClock()),
+                         dashboard=tmp_path / "d")
+        with TestClient(app, follow_redirects=False) as client:
+            for token in (admin, auditor):
+                r = client.post("/login", data={"api_key": token, "next": "/"})
+                assert r.status_code == 303, r.text
+                page = client.get("/")
+                assert page.status_code == 200 and "XEM" in page.text
+        kinds[url] = sorted(a["kind"] for a in Artifacts(store, SystemClock()).find())
+        store.close()
+    assert kinds == {"sqlite:///d/kinko-demo.db": ["fsa", "reserves"],
+                     "sqlite:///d/coincheck-2018.db": ["fsa", "refunds", "refunds", "trace",
+                                                       "trace"]}
+    # the trace runs again from the CSV of the transfers it read, to the same exposure
+    store = open_store("sqlite:///d/coincheck-2018.db")
+    trace = Artifacts(store, SystemClock()).find("trace")
+    store.close()
+    haircut = next(a for a in trace if a["detail"]["policy"] == "haircut")
+    assert haircut["folder"] == (tmp_path / "d" / "trace" / "haircut").resolve()
+    seeds = [arg for tx in haircut["detail"]["seed_txs"] for arg in ("--seed-tx", tx)]
+    assert main(["trace", "run", "--transfers", haircut["detail"]["transfers"], "--format",
+                 "csv", "--policy", "haircut", *seeds, "--tags", "d/exchanges.yaml",
+                 "--out", "d/rerun"]) == 0
+    capsys.readouterr()
+    again = json.loads((tmp_path / "d" / "rerun" / "summary.json").read_text())
+    first = json.loads((tmp_path / "d" / "trace" / "haircut" / "summary.json").read_text())
+    assert again["totals"] == first["totals"]

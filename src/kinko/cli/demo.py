@@ -3,6 +3,7 @@ screened withdrawals, and the Coincheck theft replayed against the 2018 setup an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -27,14 +28,23 @@ from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.refunds import decimal_text
 from kinko.errors import BadInput
-from kinko.ports import SystemClock
+from kinko.ports import Store, SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
 from kinko.render.fsa import write_fsa
 from kinko.render.trace import write_blacklist, write_trace
 from kinko.services import reserves
+from kinko.services.access import Access
+from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
-from kinko.services.demo import OWN_JPY, PRICES, run_2018, run_demo, trace_demo
+from kinko.services.demo import (
+    OWN_JPY,
+    PRICES,
+    run_2018,
+    run_demo,
+    trace_demo,
+    write_transfers,
+)
 from kinko.services.fsa import fsa_report
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
@@ -146,7 +156,7 @@ def demo(
         _replay_table(rt, old, result.replay)
         _timeline(rt, result.replay.incident)
         written = _write_replay(folder, old, result.replay)
-        _trace_act(rt, folder, chain2018, xem2018, old)
+        traced, transfers = _trace_act(rt, folder, chain2018, xem2018, old)
         incident2018, plan2018 = _refund_act(rt, folder, ledger2018, old)
         reports = [
             _fsa(Custody(ledger, chain=chain, prices=FixedPrices(PRICES),
@@ -167,6 +177,13 @@ def demo(
             print(f"   {label}: {', '.join(str(p) for p in paths)}")
         print()
         _reserves_act(ledger, folder / "reserves")
+        _index(ledger.store, "kinko exchange", incident=result.replay.incident,
+               fsa=folder / "fsa", reserves=folder / "reserves")
+        _index(ledger2018.store, "2018 setup", incident=incident2018,
+               fsa=folder / "fsa-2018", refunds=(folder / "refunds-2018",
+                                                 folder / "refunds-2018-unfunded"),
+               trace=(traced, transfers, old))
+        keys = {"kinko": _demo_keys(ledger.store), "2018": _demo_keys(ledger2018.store)}
     finally:
         ledger2018.store.close()
     verify = result.verify
@@ -181,6 +198,8 @@ def demo(
     print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
           f"{result.replay.incident or 'ID'}")
     print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")
+    _dashboard_help(rt.settings.database_url, f"sqlite:///{db2018}", folder, keys,
+                    result.replay.incident, incident2018)
 
 
 ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
@@ -293,12 +312,17 @@ def _fsa(custody: Custody, out: Path, *, incident: str | None, plan: Path | None
 _BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks" / "RESULTS.md"
 
 
-def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset, run: ReplayRun) -> None:
-    """Act 7: the 2018 thief launders; kinko traces the coins to the exchanges."""
-    reports, labels = trace_demo(
+def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
+               run: ReplayRun) -> tuple[Path, Path]:
+    """Act 7: the 2018 thief launders; kinko traces the coins to the exchanges. Returns the
+    trace's folder and the CSV of the transfers it read (so a trace can be run again
+    without the demo's in-process chain)."""
+    traced = trace_demo(
         chain, THIEF, xem, lambda to, amount: fund_token(chain, str(xem.token), to, amount),
         throwaway_signer, run.thefts)
+    reports, labels = traced.reports, traced.labels
     out = folder / "trace"
+    transfers = write_transfers(traced.transfers, out / "transfers.csv", "XEM")
     tagpack = folder / "exchanges.yaml"
     tagpack.write_text(tagpack_text(
         {"title": "kinko demo: other exchanges' deposit addresses", "creator": "kinko demo",
@@ -332,7 +356,12 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset, run: Repl
           "coin a tainted address sent as stolen.")
     print(f"   blacklist of {listed} addresses for other exchanges: {blacklist} "
           f"(`kinko denylist load {blacklist}`); the trace's files: {out}/haircut, "
-          f"{out}/poison (graph.html to open in a browser)\n")
+          f"{out}/poison (graph.html to open in a browser)")
+    print(f"   the {len(traced.transfers)} transfers it read: {transfers} (run it again: "
+          f"`kinko trace run --transfers {transfers} --format csv --policy haircut "
+          f"--seed-tx {run.thefts[0].tx_hash} ... --tags {tagpack} --out ...`, one --seed-tx "
+          f"per theft transaction; they are in {folder / 'replay.json'})\n")
+    return out, transfers
 
 
 def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun) -> None:
@@ -404,3 +433,57 @@ def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun) -> Path:
     path.write_text(json.dumps({"coincheck_2018": COINCHECK, "runs": [plain(old), plain(new)]},
                                indent=2), encoding="utf-8")
     return path
+
+
+def _index(store: Store, exchange: str, *, incident: str | None, fsa: Path,
+           reserves: Path | None = None, refunds: tuple[Path, ...] = (),
+           trace: tuple[Path, Path, ReplayRun] | None = None) -> None:
+    """Index what the demo wrote in the database of the exchange it belongs to, so the
+    dashboard lists it (and finds the files)."""
+    artifacts = Artifacts(store, SystemClock())
+    by = "kinko demo"
+    if trace is not None:
+        folder, transfers, run = trace
+        for policy in ("haircut", "poison"):
+            artifacts.record("trace", f"{policy} trace of the stolen XEM", folder / policy,
+                             by=by, incident=incident, detail={
+                                 "policy": policy, "transfers": str(transfers.resolve()),
+                                 "format": "csv", "asset": "XEM",
+                                 "seed_txs": [t.tx_hash for t in run.thefts],
+                                 "blacklist": str((folder / "blacklist.yaml").resolve())})
+    for path in refunds:
+        funded = not path.name.endswith("unfunded")
+        artifacts.record("refunds", "refund plan at 88.549 JPY/XEM" + (
+            "" if funded else " (before the exchange's own yen were recorded)"), path, by=by,
+            incident=incident, detail={"price": "88.549", "funded": funded})
+    artifacts.record("fsa", f"FSA report, {exchange} (Japanese, PDF and HTML)", fsa, by=by,
+                     incident=incident)
+    if reserves is not None:
+        artifacts.record("reserves", "proof of liabilities (Merkle sum tree)", reserves,
+                         by=by)
+
+
+def _demo_keys(store: Store) -> dict[str, str]:
+    """An admin and an auditor API key for the dashboard (printed: this is a demo)."""
+    access = Access(store, SystemClock())
+    return {role: access.create_key(f"demo-{role}", role)[1] for role in ("admin", "auditor")}
+
+
+def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[str, str]],
+                    incident: str | None, incident2018: str) -> None:
+    kinko = Path(sys.executable).parent / "kinko"
+    with contextlib.suppress(ValueError):
+        kinko = kinko.relative_to(Path.cwd())
+    print("\nThe operators' dashboard on the demo's data (the API keys are the demo's, shown "
+          "openly; sign in with the admin key, or the auditor's to only read):")
+    for label, db, port, which, about in (
+            ("the kinko exchange", url, 8000, "kinko", f"incident {incident or '-'}, the "
+             "custody report, the held withdrawals, the FSA report, the proof of "
+             "liabilities"),
+            ("the 2018 setup", url2018, 8001, "2018", f"incident {incident2018}, its trace, "
+             "refund plans and FSA report")):
+        print(f"  {label} ({about}):")
+        print(f"    KINKO_DATABASE_URL={db} KINKO_DATA_DIR={folder} {kinko} serve "
+              f"--port {port}")
+        print(f"    then open http://127.0.0.1:{port}/ and sign in with the admin key "
+              f"{keys[which]['admin']} (auditor: {keys[which]['auditor']})")

@@ -30,6 +30,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.chain import Transfer
 from kinko.domain.custody import AssetPosition, CustodyFinding, Wallet
 from kinko.domain.labels import address_key
 from kinko.domain.ledger import Posting, normal_balance
@@ -46,7 +47,8 @@ from kinko.services.trace import TraceReport, account_transfers, run_trace
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
-__all__ = ["PRICES", "DemoResult", "generate_customers", "run_2018", "run_demo", "trace_demo"]
+__all__ = ["PRICES", "DemoResult", "TraceDemo", "generate_customers", "run_2018", "run_demo",
+           "trace_demo", "write_transfers"]
 
 # illustrative reference prices: the refund price Coincheck used, and ETH in January 2018
 PRICES = {"XEM": Decimal("88.549"), "ETH": Decimal("120000")}
@@ -223,9 +225,16 @@ def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Signer, at
     return run, seconds
 
 
+@dataclass(frozen=True)
+class TraceDemo:
+    reports: dict[str, TraceReport]  # policy -> the trace
+    labels: dict[str, Label]  # the three exchanges' deposit addresses
+    transfers: list[Transfer]  # what the trace read from the chain, in processing order
+
+
 def trace_demo(chain: DevChain, thief: Signer, xem: Asset,
                fund_xem: Callable[[str, int], object], new_key: Callable[[], Signer],
-               thefts: Sequence[Theft]) -> tuple[dict[str, TraceReport], dict[str, Label]]:
+               thefts: Sequence[Theft]) -> TraceDemo:
     """The thief launders the stolen XEM into three exchanges' deposit addresses (tagged as
     exchanges); trace it from the theft transactions under haircut and poison."""
     assert xem.token is not None and thefts
@@ -240,10 +249,29 @@ def trace_demo(chain: DevChain, thief: Signer, xem: Asset,
     records = [t for n in range(thefts[0].block, chain.head() + 1)
                for t in chain.block(n).transfers
                if t.token is not None and t.token.lower() == token and t.value > 0]
+    records.sort(key=_position)
     data = account_transfers(records)
     seeds = [t.tx_hash for t in thefts]
-    return {policy: run_trace(data, policy=policy, seed_txs=seeds, labels=labels)
-            for policy in ("haircut", "poison")}, labels
+    return TraceDemo({policy: run_trace(data, policy=policy, seed_txs=seeds, labels=labels)
+                      for policy in ("haircut", "poison")}, labels, records)
+
+
+def _position(t: Transfer) -> tuple[int, int, int]:
+    return t.block, t.tx_index, -1 if t.log_index is None else t.log_index
+
+
+def write_transfers(transfers: Sequence[Transfer], path: Path, asset: str) -> Path:
+    """The transfers as the generic CSV ``kinko trace run --format csv`` reads: one row per
+    transfer in processing order (block, tx_index, log_index), amounts in minor units."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value",
+                      "asset"])
+        for t in sorted(transfers, key=_position):
+            out.writerow([t.tx_hash, t.block, t.tx_index, t.log_index or 0, t.sender,
+                          t.to or "", t.value, asset])
+    return path
 
 
 def _dest(n: int) -> str:
