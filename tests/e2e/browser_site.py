@@ -1,4 +1,4 @@
-"""The dashboard in a real browser: Debian's Chromium driven headless by Playwright, against
+"""The fixtures of the dashboard's tests in a real browser (``conftest.py`` registers them): Debian's Chromium driven headless by Playwright, against
 ``kinko serve`` run as a subprocess on a database the test prepares.
 
 * ``browser`` (session): one Chromium for the worker; each test opens its own contexts
@@ -11,6 +11,11 @@
 * ``serve``: ``kinko serve --port P`` in a subprocess with ``KINKO_EVM_RPC_URL`` pointing at
   anvil and ``KINKO_DATA_DIR`` in the test's folder; ready once ``/login`` answers; stopped
   with SIGTERM.
+* ``template`` (session): the exchange is prepared once per worker (encrypting the hot
+  keystore is slow) and copied for each test (SQLite) or written afresh into a new database
+  on the session's PostgreSQL server; ``shared_exchange`` / ``shared_server`` (module) serve
+  a module whose tests each use their own withdrawals.
+* ``start_watch``: ``kinko watch`` as a subprocess, returned once it has finished a round.
 * ``browse``: ``browse.as_("alice")`` opens a new context signed in through the sign-in form;
   ``browse.shot(page, "overview")`` writes a full-page screenshot to
   ``test-artifacts/screenshots/<test>-<page>.png``; every dialog a page opens is recorded
@@ -330,6 +335,32 @@ def shared_server(shared_exchange: Exchange) -> Iterator[Server]:
     server.stop()
 
 
+def start_watch(ex: Exchange) -> subprocess.Popen[str]:
+    """``kinko watch`` following anvil from the next block, once it has finished a round
+    (its Prometheus metrics count the polls)."""
+    port = anvilnode.free_port()
+    head = ex.chain().head()
+    watch = ex.subprocess("--watch-interval-ms", "100", "watch", "--from-block",
+                          str(head + 1), "--metrics-port", str(port))
+    deadline = time.monotonic() + 30
+    while True:
+        if watch.poll() is not None:
+            raise RuntimeError(f"kinko watch stopped: {stop(watch)}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                        timeout=2) as answer:
+                body = answer.read().decode()
+            polls = re.search(r"^kinko_watch_polls(?:_total)?\S* (\d+)", body, re.M)
+            if polls and int(polls.group(1)) >= 1:
+                return watch
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop(watch)
+            raise RuntimeError("kinko watch did not finish a round in 30 s")
+        time.sleep(0.05)
+
+
 # ---------------------------------------------------------------------------- browsing
 
 @dataclass
@@ -392,10 +423,3 @@ def browse(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browse]
                 with contextlib.suppress(Exception):
                     b.shot(page, f"failed-{n}-{m}")
         ctx.close()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.request
 from collections.abc import Callable
 
 import pytest
-from conftest import CUSTOMERS, Browse, Exchange, Server, stop
+from browser_site import CUSTOMERS, Browse, Exchange, Server, start_watch, stop
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -68,39 +67,16 @@ def test_overview_numbers_equal_the_api(make_exchange: Callable[..., Exchange],
     assert page.locator('[data-tile="review"] [data-count="review"]').inner_text() == "1"
 
 
-def _wait_watching(watch: object, metrics: str) -> None:
-    """Until the watch has finished a round (its metrics count polls)."""
-    deadline = time.monotonic() + 30
-    while True:
-        assert watch.poll() is None, stop(watch)  # type: ignore[attr-defined]
-        try:
-            with urllib.request.urlopen(metrics, timeout=2) as answer:
-                body = answer.read().decode()
-            polls = re.search(r"^kinko_watch_polls(?:_total)?\S* (\d+)", body, re.M)
-            if polls and int(polls.group(1)) >= 1:
-                return
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the watch did not start"
-        time.sleep(0.05)
-
-
 def test_a_theft_appears_on_the_open_overview_within_two_seconds(
         exchange: Exchange, server: Server, browse: Browse) -> None:
-    import anvilnode
-
     page = browse.as_("ops")
     page.wait_for_selector('[data-live-state]')
     assert page.inner_text('[data-count="open-alerts"]') == "0"
     assert page.locator('table[data-table="alerts"] tr[data-alert]').count() == 0
     page.evaluate("window.__kinko_marker = 1")
     browse.shot(page, "overview-before")
-    port = anvilnode.free_port()
-    head = exchange.chain().head()
-    watch = exchange.subprocess("--watch-interval-ms", "100", "watch", "--from-block",
-                                str(head + 1), "--metrics-port", str(port))
+    watch = start_watch(exchange)
     try:
-        _wait_watching(watch, f"http://127.0.0.1:{port}/metrics")
         page.wait_for_timeout(600)  # the live feed has settled after the watch's start
         tx, _ = exchange.steal(7)
         sent = time.monotonic()

@@ -11,12 +11,10 @@ import re
 import time
 from pathlib import Path
 
-import anvilnode
 import pytest
-from conftest import Browse, E, Exchange, Server, stop
+from browser_site import Browse, E, Exchange, Server, start_watch, stop
 from eth_account import Account
 from playwright.sync_api import expect
-from test_e2e_overview import _wait_watching
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -43,12 +41,8 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
 
     ops = browse.as_("ops")
     ops.evaluate("window.__kinko_marker = 1")
-    port = anvilnode.free_port()
-    head = exchange.chain().head()
-    watch = exchange.subprocess("--watch-interval-ms", "100", "watch", "--from-block",
-                                str(head + 1), "--metrics-port", str(port))
+    watch = start_watch(exchange)
     try:
-        _wait_watching(watch, f"http://127.0.0.1:{port}/metrics")
         ops.wait_for_timeout(600)
         # 00:02: the thief sends the coins to an address of their own
         thief = Account.create()

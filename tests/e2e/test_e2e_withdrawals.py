@@ -9,7 +9,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from conftest import Browse, Exchange, Server
+from browser_site import Browse, Exchange, Server
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.xdist_group("e2e")
