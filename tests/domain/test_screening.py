@@ -170,3 +170,15 @@ def test_bad_label_files_name_file_and_line() -> None:
         parse_csv_labels("foo,bar\n1,2\n", "l.csv")
     with pytest.raises(InputFileError, match=r"l\.csv:3: empty address"):
         parse_csv_labels("address,label\n0xab,x\n,y\n", "l.csv")
+
+
+def test_an_unquoted_hex_address_in_a_tagpack_stays_the_address() -> None:
+    from kinko.domain.labels import parse_tagpack
+
+    text = ("title: t\ncategory: exchange\nconfidence: 50\ntags:\n"
+            "- address: 0x00000000000000000000000000000000000d3ad1\n  label: Exchange A\n"
+            "- address: 0x52908400098527886E0F7030069857D2E4169EE7\n  actor: null\n")
+    (first, _), (second, _) = parse_tagpack(text, "x.yaml")
+    assert first.address == "0x00000000000000000000000000000000000d3ad1"
+    assert second.address == "0x52908400098527886E0F7030069857D2E4169EE7"
+    assert second.actor == "" and first.category == "exchange"

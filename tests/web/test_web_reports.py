@@ -70,7 +70,7 @@ def test_reconcile_now_shows_the_chains_findings(site: Site) -> None:
     audit = site.client("audit")
     assert audit.post("/custody/reconcile",
                       data=_form(site, audit, "/custody")).status_code == 403
-    assert ops.post("/custody/reconcile", data={}).status_code == 401  # no CSRF token
+    assert ops.post("/custody/reconcile", data={}).status_code == 403  # no CSRF token
 
 
 def test_reconcile_without_a_node_says_so(site: Site) -> None:
@@ -256,7 +256,7 @@ def test_proof_lookup_valid_unknown_and_invalid(site: Site) -> None:
     lookups = [a for a in site.access.audit_log() if a["action"] == "reserves.proof_lookup"]
     assert len(lookups) == 3
     assert client.post("/reserves/proof", data={"snapshot": made,
-                                                "customer": "C1"}).status_code == 401
+                                                "customer": "C1"}).status_code == 403
 
 
 # ---------------------------------------------------------------------------- Japanese

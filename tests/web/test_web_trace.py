@@ -226,7 +226,7 @@ def test_starting_needs_an_operator_and_the_csrf_token(site: Site, theft: Theft)
     ops = site.client("ops")
     r = ops.post("/trace", data={"seed_txs": theft.tx_hash, "incident": theft.incident,
                                  "policy": "haircut"})
-    assert r.status_code == 401
+    assert r.status_code == 403
     assert Artifacts(site.ledger.store, site.clock).find("trace") == []
 
 

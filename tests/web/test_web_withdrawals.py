@@ -142,10 +142,10 @@ def test_an_auditor_cannot_approve_and_csrf_is_required(site: Site) -> None:
     signature = sign_proposal(found.proposal, site.approver_keys["alice"])
     r = alice.post("/withdrawals/w-big/approve", data={"approver": "alice",
                                                        "signature": signature})
-    assert r.status_code == 401
+    assert r.status_code == 403
     r = alice.post("/withdrawals/w-big/approve", data={"csrf": "forged", "approver": "alice",
                                                        "signature": signature})
-    assert r.status_code == 401
+    assert r.status_code == 403
     assert service(site).get("w-big").approvals == 0
 
 

@@ -30,10 +30,21 @@ def address_key(address: str) -> str:
     return text.lower() if text.lower().startswith("0x") else text
 
 
+class _TextLoader(yaml.SafeLoader):
+    """YAML without implicit numbers: an unquoted ``0x52908400…`` stays the address it is
+    (YAML 1.1 would read it as a hexadecimal integer, losing its leading zeros and case)."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 def parse_tagpack(text: str, name: str) -> list[tuple[Label, str]]:
     """(label, currency) for every tag of a TagPack."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_TextLoader)  # a SafeLoader: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         raise InputFileError(f"{name}:{line}: not valid YAML: {exc.problem}") from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kinko.ports import Clock, Store
-from kinko.services.access import Access, ApiKey, Unauthorized
+from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
 
 __all__ = ["DEFAULT_TTL", "Session", "Sessions"]
 
@@ -39,8 +39,8 @@ class Session:
     def check_csrf(self, token: str | None) -> None:
         """Refuse a form posted without this session's CSRF token."""
         if not token or not hmac.compare_digest(token, self.csrf):
-            raise Unauthorized("the form's CSRF token is missing or wrong: reload the page "
-                               "and submit again")
+            raise Forbidden("the form's CSRF token is missing or wrong: reload the page "
+                            "and submit again")
 
 
 class Sessions:
