@@ -30,7 +30,7 @@ def address_key(address: str) -> str:
     return text.lower() if text.lower().startswith("0x") else text
 
 
-class _TextLoader(yaml.SafeLoader):
+class _TextLoader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML without implicit numbers: an unquoted ``0x52908400…`` stays the address it is
     (YAML 1.1 would read it as a hexadecimal integer, losing its leading zeros and case)."""
 
