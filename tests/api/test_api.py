@@ -126,6 +126,9 @@ def test_review_by_two_approvers(api) -> None:  # type: ignore[no-untyped-def]
         r = client.post("/v1/withdrawals/W-2/approve", json={"approver": name,
                         "signature": sig[name]}, headers=h(tokens[name]))
     assert r.status_code == 200 and r.json()["state"] == "approved"
+    after = client.get("/v1/withdrawals/W-2", headers=h(tokens["audit"])).json()
+    assert (after["approvals"], after["quorum"]) == (2, 2)  # who approved stays on record
+    assert after["proposal"]["approvers"] == ["alice", "bob"]
     actions = [a["action"] for a in access.audit_log()]
     assert actions.count("withdrawal.approve") == 2 and access.verify_audit() == []
 

@@ -162,10 +162,11 @@ def create_app(custody_factory: Callable[[], Custody],
     def shape(w: Withdrawals, v: WithdrawalView) -> dict[str, Any]:
         asset = w.ledger.assets[v.asset]
         proposal = None
-        if v.state == "review":
+        if v.quorum:  # reviewed: what approvers sign(ed)
             p = w.custody.proposal(f"withdrawal-{v.id}")
-            if p is not None:  # what approvers sign
-                proposal = {"id": p.proposal.id, "canonical": p.proposal.canonical()}
+            if p is not None:
+                proposal = {"id": p.proposal.id, "canonical": p.proposal.canonical(),
+                            "approvers": [a.approver for a in p.approvals]}
         return {"id": v.id, "customer": v.customer, "asset": v.asset, "proposal": proposal,
                 "amount": format_units(v.amount, asset), "destination": v.destination,
                 "state": v.state, "tx_hash": v.tx_hash,

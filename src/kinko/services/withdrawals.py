@@ -131,12 +131,13 @@ class Withdrawals:
                                                       f"policy version {policy.version}"))
         return policy.version, self._rules[1]
 
-    def _view(self, row: dict[str, Any],
-              progress: tuple[int, int] | None = None) -> WithdrawalView:
+    def _view(self, row: dict[str, Any], progress: tuple[int, int] | None = None, *,
+              any_state: bool = False) -> WithdrawalView:
         """A row as a view; ``progress`` (approvals, quorum) when the caller has it already,
-        else it is read from the review's proposal."""
+        else it is read from the review's proposal (``any_state``: also after the review,
+        so one withdrawal's page says who approved it)."""
         approvals = quorum = 0
-        if row["state"] == "review":
+        if row["state"] == "review" or any_state:
             if progress is not None:
                 approvals, quorum = progress
             else:
@@ -153,7 +154,7 @@ class Withdrawals:
             row = tables.withdrawal(withdrawal_id)
         if row is None:
             raise BadInput(f"unknown withdrawal {withdrawal_id!r}")
-        return self._view(row)
+        return self._view(row, any_state=True)
 
     def find(self, state: str | None = None, customer: str | None = None
              ) -> list[WithdrawalView]:
