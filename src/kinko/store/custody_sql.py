@@ -90,9 +90,14 @@ class SqlCustody:
                                 approver=approval.approver) from None
 
     def approvals(self, proposal_id: str) -> list[Approval]:
-        rows = self.conn.execute(select(s.approvals).where(
-            s.approvals.c.proposal_id == proposal_id).order_by(s.approvals.c.approved_us))
-        return [Approval(r.approver, r.signature, from_us(r.approved_us)) for r in rows]
+        # the driver's SQL, not a Core statement: a list of pending proposals reads this once
+        # per proposal (every withdrawal held for review is one), and building the statement
+        # took three quarters of the time
+        mark = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        rows = self.conn.exec_driver_sql(
+            "SELECT approver, signature, approved_us FROM approvals WHERE proposal_id = "
+            f"{mark} ORDER BY approved_us", (proposal_id,))
+        return [Approval(approver, signature, from_us(int(at))) for approver, signature, at in rows]
 
 
 class SqlDeposits:
