@@ -12,6 +12,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
     python benchmarks/run.py --only trace # the trace engine's (issue 6; 4-6 minutes,
                                           # 2.2 GB of temporary Parquet at 50M transfers)
     python benchmarks/run.py --only reserves  # proof of reserves (issue 8; about 3 minutes)
+    python benchmarks/run.py --only dashboard # the dashboard's pages (issue 9; about 5
+                                              # minutes, 2 more the first time: data set)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
 import chain  # noqa: E402  (benchmarks/chain.py)
+import dashboard  # noqa: E402  (benchmarks/dashboard.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
 import reserves  # noqa: E402  (benchmarks/reserves.py)
 import respond  # noqa: E402  (benchmarks/respond.py)
@@ -308,6 +311,22 @@ def _reserves_section(quick: bool) -> list[str]:
             *reserves.markdown(figures), ""]
 
 
+def _dashboard_section(quick: bool) -> list[str]:
+    """The "Dashboard" section (issue 9): the overview and the review queue, one process
+    per backend."""
+    results = []
+    for backend in ("sqlite", "postgres"):
+        print(f"running: dashboard pages, {backend} ...", flush=True)
+        proc = subprocess.run([sys.executable, str(HERE / "dashboard.py"), backend,
+                               *(["--quick"] if quick else [])], capture_output=True, text=True)
+        if proc.returncode:
+            sys.stderr.write(proc.stderr)
+            proc.check_returncode()
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return ["## Dashboard (issue 9)", "", _measured() + ".", "",
+            *dashboard.markdown(results, quick), ""]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -384,7 +403,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
-    parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves"],
+    parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
+                                              "dashboard"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -398,6 +418,8 @@ def main() -> None:
             section = _respond_section(args.quick)
         elif args.only == "reserves":
             section = _reserves_section(args.quick)
+        elif args.only == "dashboard":
+            section = _dashboard_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -509,7 +531,8 @@ def main() -> None:
         f"— {'met' if http_r['p99_ms'] <= 35 else 'MISSED'} ({http_r['p99_ms']:,.0f} ms).",
         "", *_watch_section(watch_results, args.quick),
         *trace.section(trace_results, args.quick, _measured()),
-        *_respond_section(args.quick), *_reserves_section(args.quick), NOTES]
+        *_respond_section(args.quick), *_reserves_section(args.quick),
+        *_dashboard_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
