@@ -110,6 +110,12 @@ class InputFileError(BadInput):
         self.problems = problems or [message]
 
 
+class NotFound(BadInput):
+    """Something asked for by id or name that does not exist (HTTP 404)."""
+
+    code = "not_found"
+
+
 class ConfigError(BadInput):
     code = "config_error"
 

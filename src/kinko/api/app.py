@@ -31,6 +31,7 @@ from kinko.errors import (
     IdempotencyConflict,
     InvalidEntry,
     KinkoError,
+    NotFound,
     Overdraft,
 )
 from kinko.ports import Clock, SystemClock
@@ -39,10 +40,6 @@ from kinko.services.custody import Custody
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 __all__ = ["create_app"]
-
-
-class NotFound(BadInput):
-    code = "not_found"
 
 
 def _status(exc: KinkoError) -> int:

@@ -11,6 +11,7 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
+from kinko.services.custody import custody_positions
 
 apikeys_app = typer.Typer(help="API keys (stored hashed) with roles: " + ", ".join(ROLES) + ".",
                           no_args_is_help=True)
@@ -64,6 +65,8 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     folder = Path(rt.settings.data_dir)
     api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()),
                      dashboard=folder if dashboard else None, secure_cookies=secure_cookies)
+    if dashboard:  # the overview's summed balances, once, before the first operator asks
+        custody_positions(rt.ledger())
     where = f"http://{host}:{port}/"
     print(f"kinko serving {rt.settings.database_url.split('@')[-1]}: "
           f"{'dashboard ' + where + ', ' if dashboard else ''}API {where}v1 "

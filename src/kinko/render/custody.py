@@ -88,7 +88,7 @@ _JA_FINDINGS = {
 }
 
 
-def _finding_text(f: CustodyFinding, lang: str, decimals: dict[str, int]) -> str:
+def finding_text(f: CustodyFinding, lang: str, decimals: dict[str, int]) -> str:
     template = _JA_FINDINGS.get(f.code) if lang == "ja" else None
     if template is None:
         return f.message
@@ -167,7 +167,7 @@ def render_custody(report: CustodyReport, fmt: str, lang: str = "ja") -> str:
             text += (labels["verdict_bad"] if report.breaches else labels["verdict_ok"]) + "\n"
             decimals = {r.asset: r.decimals for r in report.rows}
             for f in report.findings:
-                text += f"  [{_SEVERITY[lang][f.severity]}] {_finding_text(f, lang, decimals)}\n"
+                text += f"  [{_SEVERITY[lang][f.severity]}] {finding_text(f, lang, decimals)}\n"
         return text
     env = Environment(autoescape=select_autoescape(default=True), trim_blocks=True,
                       lstrip_blocks=True)
@@ -180,7 +180,7 @@ def render_custody(report: CustodyReport, fmt: str, lang: str = "ja") -> str:
     return template.render(
         L=labels, lang=lang, report=report, header=header, rows=_table_rows(report),
         generated=report.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"),
-        findings=[(f, _finding_text(f, lang, decimals)) for f in report.findings],
+        findings=[(f, finding_text(f, lang, decimals)) for f in report.findings],
         severity=_SEVERITY[lang], total_share=_pct(share),
         total_limit=_pct(report.total_max_hot_ratio), yen=_yen,
         fmt_amount=lambda asset, decimals, v: format_units(v, Asset(asset, "x", decimals),

@@ -32,7 +32,7 @@ from jinja2 import Environment, select_autoescape
 from kinko.domain.fsa import AlertInfo, FsaReport, RefundPlan, TimelineEvent
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, EnvironmentProblem
-from kinko.render.custody import _SEVERITY, JST, LABELS, _finding_text
+from kinko.render.custody import _SEVERITY, JST, LABELS, finding_text
 from kinko.render.fsa_charts import charts
 from kinko.render.fsa_text import KIND_DOC, TEXT, WORDS
 
@@ -164,7 +164,7 @@ def _positions(report: FsaReport, f: _Fmt) -> Section:
     decimals = dict(report.decimals)
     s.table(Table([labels["severity"], t["asset"], labels["finding"]],
                   [[_SEVERITY[f.lang][x.severity], x.asset or "-",
-                    _finding_text(x, f.lang, decimals)] for x in c.findings]))
+                    finding_text(x, f.lang, decimals)] for x in c.findings]))
     s.blocks.append(("note", labels["note"] + " " + (t["warm_hot"] if report.governance
                                                         .warm_counts_as_hot else t["warm_cold"])))
     return s

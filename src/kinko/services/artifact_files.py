@@ -5,8 +5,7 @@ in a reserves snapshot. Every name it is given comes from a browser, so a file i
 when it lies directly inside the artifact's own folder (no ``..``, no sub-folder, no link
 out)::
 
-    folder = start_in(Artifacts(store, clock), "fsa", "FSA report", data_dir / "fsa", by="ops")
-    path = file_in(folder, "fsa-report.ja.html")          # BadInput for "../k.db"
+    path = file_in(folder, "fsa-report.ja.html")          # NotFound for "../k.db"
     found = lookup_proof(snapshot_folder, "C1")           # "valid", "invalid" or "unknown"
 """
 
@@ -19,35 +18,21 @@ from typing import Any, Literal
 
 from kinko.domain.refunds import parse_plan_document
 from kinko.domain.reserves import verify_proof
-from kinko.errors import BadInput, InputFileError, KinkoError
-from kinko.services.artifacts import Artifacts
-from kinko.services.reserves import _file_name, load_json
+from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
+from kinko.services.reserves import load_json, proof_file_name
 
-__all__ = ["ProofLookup", "file_in", "files_of", "lookup_proof", "read_plan_summary",
-           "start_in"]
-
-
-def start_in(artifacts: Artifacts, kind: str, title: str, parent: Path, *, by: str,
-             incident: str | None = None, detail: dict[str, Any] | None = None
-             ) -> tuple[dict[str, Any], Path]:
-    """Index a running job whose folder is ``parent/<artifact id>`` and make that folder."""
-    row = artifacts.start(kind, title, parent, by=by, incident=incident, detail=detail)
-    folder = (parent / row["id"]).resolve()
-    folder.mkdir(parents=True, exist_ok=False)
-    with artifacts.store.watch() as tables:
-        tables.update_artifact(row["id"], folder=str(folder))
-    return {**row, "folder": folder}, folder
+__all__ = ["ProofLookup", "file_in", "files_of", "lookup_proof", "read_plan_summary"]
 
 
 def file_in(folder: Path, name: str) -> Path:
-    """The file ``name`` directly inside ``folder``; BadInput for anything else."""
+    """The file ``name`` directly inside ``folder``; NotFound for anything else."""
     if (not name or name in (".", "..") or name.startswith(".") or "/" in name
             or "\\" in name or "\x00" in name):
-        raise BadInput(f"no file {name!r} in this folder")
+        raise NotFound(f"no file {name!r} in this folder")
     base = folder.resolve()
     path = (base / name).resolve()
     if path.parent != base or not path.is_file():
-        raise BadInput(f"no file {name!r} in this folder")
+        raise NotFound(f"no file {name!r} in this folder")
     return path
 
 
@@ -80,7 +65,7 @@ class ProofLookup:
 
 def _proof_text(folder: Path, customer: str) -> str | None:
     proofs = folder / "proofs"
-    one = proofs / _file_name(customer)
+    one = proofs / proof_file_name(customer)
     if one.resolve().parent == proofs.resolve() and one.is_file():
         return one.read_text(encoding="utf-8").strip()
     needle = '"customer":{"id":' + json.dumps(customer, ensure_ascii=False)

@@ -38,10 +38,10 @@ class Artifacts:
 
     def start(self, kind: str, title: str, folder: Path, *, by: str,
               incident: str | None = None, detail: dict[str, Any] | None = None,
-              state: str = "running") -> dict[str, Any]:
+              state: str = "running", artifact_id: str | None = None) -> dict[str, Any]:
         if kind not in KINDS:
             raise BadInput(f"artifact kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        row = {"id": f"{kind}-{self.clock.now():%Y%m%d%H%M%S}-{secrets.token_hex(3)}",
+        row = {"id": artifact_id or self._new_id(kind),
                "kind": kind, "incident": incident, "title": title,
                "folder": str(folder.resolve()), "state": state, "created": self.clock.now(),
                "created_by": by, "detail": json.dumps(detail or {}, sort_keys=True,
@@ -50,12 +50,26 @@ class Artifacts:
             tables.put_artifact(row)
         return _shape(row)
 
+    def start_in(self, kind: str, title: str, parent: Path, *, by: str,
+                 incident: str | None = None, detail: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+        """Index a running job whose files go to a new folder ``parent/<artifact id>``
+        (made here)."""
+        artifact_id = self._new_id(kind)
+        folder = (parent / artifact_id).resolve()
+        folder.mkdir(parents=True, exist_ok=False)
+        return self.start(kind, title, folder, by=by, incident=incident, detail=detail,
+                          artifact_id=artifact_id)
+
     def record(self, kind: str, title: str, folder: Path, *, by: str,
                incident: str | None = None, detail: dict[str, Any] | None = None
                ) -> dict[str, Any]:
         """Index a folder that is already written."""
         return self.start(kind, title, folder, by=by, incident=incident, detail=detail,
                           state="done")
+
+    def _new_id(self, kind: str) -> str:
+        return f"{kind}-{self.clock.now():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
 
     def finish(self, artifact_id: str, detail: dict[str, Any] | None = None) -> None:
         self._end(artifact_id, "done", detail)

@@ -332,7 +332,8 @@ class Custody:
         with self.ledger.store.custody(write=False) as (_, tables):
             rows = sorted((row for state in states for row in tables.proposals(state)),
                           key=lambda row: row[0].id)
-            approvals = [tables.approvals(row[0].id) for row in rows]
+            found = tables.approvals_of([row[0].id for row in rows])
+            approvals = [found[row[0].id] for row in rows]
             active = tables.active_policy()
         quorum = int(active[1]["quorum"]) if active else 0
         return [ProposalView(proposal, state, tx_hash, detail, approved, quorum)

@@ -47,7 +47,7 @@ def overview(withdrawals: Withdrawals, *, alerts: int = 10) -> Overview:
     store = custody.ledger.store
     with store.watch(write=False) as tables:
         latest = tables.alerts(limit=alerts, newest_first=True)
-        open_alerts = len(tables.alerts(state="open", limit=None))
+        open_alerts = tables.count_alerts("open")
         active = [i for i in tables.incidents() if i["state"] in ("open", "contained")]
     with store.screening(write=False) as screening:
         counts = screening.withdrawal_counts()

@@ -76,7 +76,7 @@ def snapshot(ledger: Ledger, *, as_of_seq: int | None = None, as_of_time: dateti
     return Snapshot(tree, len(leaves), seq, at)
 
 
-def _file_name(customer: str) -> str:
+def proof_file_name(customer: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in customer)
     if safe != customer or safe.startswith("."):
         safe = f"{safe}-{customer.encode('utf-8').hex()[:16]}"
@@ -102,7 +102,7 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files") -> Path:
                                    encoding="utf-8")
     if layout == "files":
         for customer, text in snap.tree.proofs():
-            (proofs / _file_name(customer)).write_text(text + "\n", encoding="utf-8")
+            (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
     else:
         sink = None
         try:
@@ -166,7 +166,7 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
     for customer, text in files.items():
         if not top:
             top = json.loads(text)["path"][-1]
-        (proofs / _file_name(customer)).write_text(text + "\n", encoding="utf-8")
+        (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
     root = {"format": "okx-v1", "audit_id": tree.snapshot_id.hex(), "root_hash": top["hash"],
             "height": top["height"], "balances": top["balances"], "users": len(users),
             "assets_left_out": other, "ledger_seq": snap.seq,

@@ -166,14 +166,11 @@ class TraceJobs:
                  else f"{request.policy} trace")
         artifacts = Artifacts(self.store, self.clock)
         traces = self.data_dir / "traces"
-        artifact = artifacts.start(
-            "trace", title, traces / ".pending", by=by, incident=request.incident,
+        artifact = artifacts.start_in(
+            "trace", title, traces, by=by, incident=request.incident,
             detail={"policy": request.policy, "asset": request.asset, "source": source,
                     "seeds": list(request.seed_txs)})
-        folder = (traces / artifact["id"]).resolve()
-        with self.store.watch() as tables:  # the folder is named after the id
-            tables.update_artifact(artifact["id"], folder=str(folder))
-        artifact["folder"] = folder
+        folder = artifact["folder"]
         thread = threading.Thread(target=self.run, args=(artifact["id"], folder, request, by),
                                   name=f"kinko {artifact['id']}", daemon=True)
         self.threads[artifact["id"]] = thread

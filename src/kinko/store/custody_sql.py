@@ -99,6 +99,21 @@ class SqlCustody:
             f"{mark} ORDER BY approved_us", (proposal_id,))
         return [Approval(approver, signature, from_us(int(at))) for approver, signature, at in rows]
 
+    def approvals_of(self, proposal_ids: list[str]) -> dict[str, list[Approval]]:
+        """The approvals of many proposals in one query per 500 ids (a list of every
+        pending proposal: each withdrawal held for review is one)."""
+        mark = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        out: dict[str, list[Approval]] = {pid: [] for pid in proposal_ids}
+        for i in range(0, len(proposal_ids), 500):
+            chunk = proposal_ids[i : i + 500]
+            rows = self.conn.exec_driver_sql(
+                "SELECT proposal_id, approver, signature, approved_us FROM approvals WHERE "
+                f"proposal_id IN ({', '.join([mark] * len(chunk))}) "
+                "ORDER BY proposal_id, approved_us", tuple(chunk))
+            for pid, approver, signature, at in rows:
+                out[pid].append(Approval(approver, signature, from_us(int(at))))
+        return out
+
 
 class SqlDeposits:
     """Deposit addresses, the scanned chain's block hashes, and credited deposits."""

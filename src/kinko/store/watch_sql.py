@@ -237,6 +237,12 @@ class SqlWatch:
         q = q.order_by(s.artifacts.c.created_us.desc(), s.artifacts.c.id).limit(limit)
         return [_out(r) for r in self.conn.execute(q)]
 
+    def count_alerts(self, state: str | None = None) -> int:
+        q = select(func.count()).select_from(s.alerts)
+        if state is not None:
+            q = q.where(s.alerts.c.state == state)
+        return int(self.conn.execute(q).scalar_one())
+
     def change_stamp(self) -> tuple[int, ...]:
         """Small aggregates that change whenever anything an operator watches changes:
         alerts raised or acknowledged, incidents opened or moved, timeline events (breaker

@@ -28,10 +28,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.app import NotFound
 from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web, amount
-from kinko.errors import BadInput, UnknownAsset
+from kinko.errors import BadInput, NotFound, UnknownAsset
 from kinko.render.incident import incident_html
 from kinko.services.incidents import ALERT_STATES, INCIDENT_MOVES, Incidents, IncidentView
 

@@ -36,7 +36,7 @@ from kinko.api.web.context import Viewer, Web
 from kinko.domain.money import Asset
 from kinko.domain.reserves_proof import ratio_text
 from kinko.errors import BadInput, KinkoError
-from kinko.render.custody import _finding_text
+from kinko.render.custody import finding_text
 from kinko.render.fsa import write_fsa
 from kinko.services.artifact_files import (
     ProofLookup,
@@ -44,7 +44,6 @@ from kinko.services.artifact_files import (
     files_of,
     lookup_proof,
     read_plan_summary,
-    start_in,
 )
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import custody_report
@@ -211,10 +210,7 @@ def router(web: Web) -> APIRouter:
         return row
 
     def download(folder: Path, name: str) -> FileResponse:
-        try:
-            path = file_in(folder, name)
-        except BadInput:
-            raise HTTPException(status_code=404, detail=f"no such file: {name}") from None
+        path = file_in(folder, name)
         return FileResponse(path, filename=path.name,
                             media_type=MEDIA.get(path.suffix, "application/octet-stream"))
 
@@ -228,7 +224,7 @@ def router(web: Web) -> APIRouter:
             head = custody.chain.head()
         report = custody_report(custody, reconcile=reconciled)
         decimals = {r.asset: r.decimals for r in report.rows}
-        findings = [(f, _finding_text(f, viewer.lang, decimals)) for f in report.findings]
+        findings = [(f, finding_text(f, viewer.lang, decimals)) for f in report.findings]
         chain_codes = ("not_reconciled", "no_addresses", "wallet_short", "wallet_unbooked")
         proposals = [(p, custody.proposal(p.id)) for p in report.pending]
         total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
@@ -296,8 +292,9 @@ def router(web: Web) -> APIRouter:
         custody = web.custody()
         index = artifacts()
         title = f"FSA report ({lang})" + (f" for {incident}" if incident else "")
-        row, folder = start_in(index, "fsa", title, web.data_dir / "fsa", by=viewer.name,
-                               incident=incident, detail={"lang": lang, "pdf": pdf})
+        row = index.start_in("fsa", title, web.data_dir / "fsa", by=viewer.name,
+                             incident=incident, detail={"lang": lang, "pdf": pdf})
+        folder = row["folder"]
 
         def write() -> list[Path]:  # seconds of work: off the event loop (live feeds go on)
             report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,

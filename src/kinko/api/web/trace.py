@@ -32,6 +32,7 @@ from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError
 from kinko.render.trace import write_blacklist, write_trace
+from kinko.services.artifact_files import file_in
 from kinko.services.artifacts import Artifacts
 from kinko.services.trace import TraceReport
 from kinko.services.trace_jobs import FILE_FORMATS, POLICIES, TraceJobs, TraceRequest
@@ -121,18 +122,6 @@ i18n.add({
     "tr.seeds_were": ("Seeds", "起点の取引"),
     "tr.cannot_start": ("Only operators start traces.", "追跡を開始できるのはオペレーターのみです。"),
 })
-
-
-def _file_in(folder: Path, name: str) -> Path:
-    """The file ``name`` directly inside ``folder``: nothing else (no ``..``, no sub-folder,
-    no link out)."""
-    if (not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name):
-        raise HTTPException(404, f"no file {name!r} in this trace")
-    base = folder.resolve()
-    path = (base / name).resolve()
-    if path.parent != base or not path.is_file():
-        raise HTTPException(404, f"no file {name!r} in this trace")
-    return path
 
 
 def _read_summary(folder: Path) -> dict[str, Any] | None:
@@ -288,7 +277,7 @@ def router(web: Web) -> APIRouter:
         row = trace(trace_id)
         asset = asset_of(row)
         try:
-            data = json.loads(_file_in(Path(row["folder"]), "graph.json")
+            data = json.loads(file_in(Path(row["folder"]), "graph.json")
                               .read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             raise HTTPException(404, "this trace's graph.json is not readable") from None
@@ -314,14 +303,14 @@ def router(web: Web) -> APIRouter:
                                 out=folder / "blacklist.yaml")
             except (InputFileError, OSError):
                 raise HTTPException(404, "this trace's folder is not readable") from None
-        return FileResponse(_file_in(folder, "blacklist.yaml"), media_type="application/yaml",
+        return FileResponse(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
                             filename=f"{trace_id}-blacklist.yaml")
 
     @r.get("/trace/{trace_id}/{name}")
     def download(request: Request, trace_id: str, name: str) -> Response:
         web.page(request)
         row = trace(trace_id)
-        path = _file_in(Path(row["folder"]), name)
+        path = file_in(Path(row["folder"]), name)
         if name in INLINE:
             return FileResponse(path, media_type=INLINE[name])
         media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
