@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pgserver
+from clirun import CliRun, cli_runner
 
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
@@ -93,27 +94,12 @@ def chain(request: pytest.FixtureRequest) -> EvmChain:
     return EvmChain.connect(request.getfixturevalue("anvil").url)
 
 
-CliRun = Callable[..., tuple[int, str, str]]
-
-
 @pytest.fixture
 def node_cli(anvil: anvilnode.AnvilNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
              capsys: pytest.CaptureFixture[str]) -> CliRun:
     """Run ``kinko`` in-process against a fresh SQLite database and the session's anvil;
     returns (exit code, stdout, stderr). Keys' passwords are set as an operator would."""
-    from kinko.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
-    monkeypatch.setenv("KINKO_EVM_RPC_URL", anvil.url)
-    monkeypatch.setenv("KINKO_CONFIRMATIONS", "2")
-    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", "hot wallet password")
-    monkeypatch.setenv("KINKO_APPROVER_KEY_PASSWORD", "approver key password")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
-    return run
+    return cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}",
+                      KINKO_EVM_RPC_URL=anvil.url, KINKO_CONFIRMATIONS="2",
+                      KINKO_HOT_KEY_PASSWORD="hot wallet password",
+                      KINKO_APPROVER_KEY_PASSWORD="approver key password")

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clirun import cli_runner
 
-from kinko.cli import main
 from kinko.ports import FixedClock
 from kinko.services.artifacts import Artifacts
 from kinko.store import open_store
@@ -20,15 +20,7 @@ Run = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
+    run = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
     (tmp_path / "c.csv").write_text("customer_id,asset,balance\nC1,XEM,10.5\nC2,XEM,3\n",
                                     encoding="utf-8")
     assert run("customers", "import", "c.csv")[0] == 0

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from kinko.cli import main
+from clirun import cli_runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "render"))
 
@@ -26,17 +25,9 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
 @pytest.fixture
 def cli(exchange: Exchange, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", exchange.url)
-    monkeypatch.setenv("KINKO_PRICES", "ETH=500000")
     monkeypatch.delenv("KINKO_EVM_RPC_URL", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(monkeypatch, capsys, tmp_path, exchange.url, init=False,
+                      KINKO_PRICES="ETH=500000")
 
 
 def test_every_format_with_its_appendix(cli, exchange: Exchange,  # type: ignore[no-untyped-def]

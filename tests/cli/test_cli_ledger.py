@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clirun import cli_runner
 
 from kinko.cli import main
 
@@ -17,15 +18,7 @@ BEAN_CHECK = Path(sys.executable).parent / "bean-check"
 @pytest.fixture
 def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", store_url)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
+    run = cli_runner(monkeypatch, capsys, tmp_path, store_url)
     assert run("wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot")[0] == 0
     return run
 
@@ -168,7 +161,6 @@ def test_beancount_export_passes_bean_check(cli, tmp_path: Path) -> None:  # typ
 def test_a_mistyped_option_is_a_usage_error_not_a_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from kinko.cli import main
 
     monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
     assert main(["balances", "--nope"]) == 2

@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from clirun import cli_runner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kinko.cli import main
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
@@ -329,15 +329,7 @@ def test_bad_input_posts_nothing(refunds: Refunds, ledger: Ledger, store: SqlSto
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", url)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
+    run = cli_runner(monkeypatch, capsys, tmp_path, url)
     return run
 
 

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from clirun import cli_runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kinko import verify_proof as standalone
-from kinko.cli import main
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import BalanceState, Posting, normal_balance
 from kinko.domain.money import AssetRegistry
@@ -29,15 +29,7 @@ from kinko.store import open_store, upgrade
 @pytest.fixture
 def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", store_url)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
+    run = cli_runner(monkeypatch, capsys, tmp_path, store_url)
     csv = tmp_path / "c.csv"
     csv.write_text("customer_id,asset,balance\nC1,XEM,10.5\nC2,XEM,0.000001\n"
                    "C1,JPY,30000\nC3,ETH,1.000000000000000001\n", encoding="utf-8")

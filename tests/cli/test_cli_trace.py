@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import cli_runner
 from eth_account import Account
 
 from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.tracefiles import load_account
-from kinko.cli import main
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 F = 10_000  # BlockSci's fee, in satoshi
@@ -28,15 +28,8 @@ BTC = 10**8
 @pytest.fixture
 def kinko(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
           capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KINKO_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}",
+                      init=False)
 
 
 def rows(path: Path) -> dict[str, dict[str, str]]:

@@ -1,0 +1,34 @@
+"""``kinko`` run in-process by the tests, as an operator types it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+__all__ = ["CliRun", "cli_runner"]
+
+CliRun = Callable[..., tuple[int, str, str]]
+
+
+def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+               folder: Path, database_url: str, *, init: bool = True,
+               **env: str) -> CliRun:
+    """``kinko ARGS`` in-process, in ``folder``, against ``database_url`` with ``KINKO_*``
+    (or other) variables ``env``; returns (exit code, stdout, stderr)."""
+    from kinko.cli import main
+
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("KINKO_DATABASE_URL", database_url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    if init:
+        assert run("init")[0] == 0
+    return run
