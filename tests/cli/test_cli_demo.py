@@ -150,7 +150,7 @@ def _dashboard(tmp_path: Path, out: str, incident: str, monkeypatch: pytest.Monk
     store.close()
     haircut = next(a for a in trace if a["detail"]["policy"] == "haircut")
     assert haircut["folder"] == (tmp_path / "d" / "trace" / "haircut").resolve()
-    seeds = [arg for tx in haircut["detail"]["seed_txs"] for arg in ("--seed-tx", tx)]
+    seeds = [arg for tx in haircut["detail"]["seeds"] for arg in ("--seed-tx", tx)]
     assert main(["trace", "run", "--transfers", haircut["detail"]["transfers"], "--format",
                  "csv", "--policy", "haircut", *seeds, "--tags", "d/exchanges.yaml",
                  "--out", "d/rerun"]) == 0

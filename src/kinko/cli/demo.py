@@ -449,7 +449,8 @@ def _index(store: Store, exchange: str, *, incident: str | None, fsa: Path,
                              by=by, incident=incident, detail={
                                  "policy": policy, "transfers": str(transfers.resolve()),
                                  "format": "csv", "asset": "XEM",
-                                 "seed_txs": [t.tx_hash for t in run.thefts],
+                                 "source": f"file {transfers.name} (csv), read from the chain",
+                                 "seeds": [t.tx_hash for t in run.thefts],
                                  "blacklist": str((folder / "blacklist.yaml").resolve())})
     for path in refunds:
         funded = not path.name.endswith("unfunded")

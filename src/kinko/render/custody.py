@@ -89,6 +89,8 @@ _JA_FINDINGS = {
 
 
 def finding_text(f: CustodyFinding, lang: str, decimals: dict[str, int]) -> str:
+    if lang == "ja" and f.code == "no_policy" and f.asset is None:
+        return "管理方針が読み込まれていません（kinko policy load で読み込みます）"
     template = _JA_FINDINGS.get(f.code) if lang == "ja" else None
     if template is None:
         return f.message

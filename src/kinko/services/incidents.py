@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.ledger import Posting
+from kinko.domain.money import format_units
 from kinko.errors import BadInput, Overdraft
 from kinko.ports import Clock, Store
 
@@ -146,6 +147,13 @@ class Incidents:
                              f"{row['state']} → {state}: {reason.strip()}")
         return self.incident(incident_id).incident
 
+    def _show(self, units: int, asset: str) -> str:
+        """An amount as people read it (whole units, exactly), for the timeline."""
+        known = self.ledger.assets.get(asset) if self.ledger is not None else None
+        if known is None:
+            return f"{units} minor units of {asset}"
+        return f"{format_units(units, known, group=True)} {asset}"
+
     def record_losses(self, incident_id: str, by: str) -> LossReport:
         """Book the incident's final thefts as losses (idempotent; see the module)."""
         if self.ledger is None:
@@ -168,7 +176,7 @@ class Incidents:
             with self.store.watch() as tables:
                 tables.add_event(incident_id, self.clock.now(), "loss", by.strip() or "kinko",
                                  "losses booked to " + account + ": " + ", ".join(
-                                     f"{units} minor units of {asset}"
+                                     self._show(units, asset)
                                      for asset, units in sorted(booked.items())))
         total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
         return LossReport(incident_id, booked, total, pending)
@@ -196,7 +204,7 @@ class Incidents:
         if booked:
             with self.store.watch() as tables:
                 tables.add_event(incident_id, self.clock.now(), "loss", by,
-                                 f"{amount} minor units of {asset} lost from {wallet}, booked "
+                                 f"{self._show(amount, asset)} lost from {wallet}, booked "
                                  f"to loss:{incident_id} ({source})")
         return booked
 
@@ -211,7 +219,7 @@ class Incidents:
             # the wallet's remaining balance is reserved by withdrawals awaiting review or
             # sending: the ledger keeps those reservations whole, so they go first
             raise BadInput(
-                f"cannot book the loss of {amount} minor units of {asset} from {wallet}: what "
+                f"cannot book the loss of {self._show(amount, asset)} from {wallet}: what "
                 "is left there is reserved for withdrawals held or approved; reject them "
                 "(kinko withdrawals reject ID --by NAME) and book the loss again",
                 wallet=wallet) from None

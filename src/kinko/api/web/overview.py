@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web
 from kinko.errors import KinkoError
+from kinko.render.custody import finding_text
 from kinko.services.overview import overview, stamp
 
 __all__ = ["router"]
@@ -48,6 +50,7 @@ i18n.add({
     "ov.guarantee_held": ("Guarantee held", "履行保証暗号資産（保有額）"),
     "ov.findings": ("Findings", "指摘事項"),
     "ov.ok": ("within policy", "基準内"),
+    "ov.not_assessed": ("not assessed: no policy", "未評価（管理方針なし）"),
     "ov.incidents": ("Active incidents", "対応中のインシデント"),
     "ov.alerts": ("Latest alerts", "最新のアラート"),
     "ov.id": ("ID", "ID"), "ov.state": ("State", "状態"), "ov.title": ("Title", "件名"),
@@ -59,17 +62,19 @@ i18n.add({
 def router(web: Web) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
+    def data(viewer: Viewer) -> dict[str, Any]:
+        assets = web.withdrawals.ledger.assets
+        decimals = {a.symbol: a.decimals for a in assets.values()}
+        return {"ov": overview(web.withdrawals), "assets": assets,
+                "finding": lambda f: finding_text(f, viewer.lang, decimals)}
+
     def live(request: Request, viewer: Viewer) -> str:
-        ov = overview(web.withdrawals)
-        return web.text(request, "overview_live.html.j2", viewer, ov=ov,
-                        assets=web.withdrawals.ledger.assets)
+        return web.text(request, "overview_live.html.j2", viewer, **data(viewer))
 
     @r.get("/")
     def page(request: Request) -> HTMLResponse:
         viewer = web.page(request)
-        ov = overview(web.withdrawals)
-        return web.render(request, "overview.html.j2", viewer, ov=ov,
-                          assets=web.withdrawals.ledger.assets)
+        return web.render(request, "overview.html.j2", viewer, **data(viewer))
 
     @r.get("/events/overview")
     async def events(request: Request) -> StreamingResponse:

@@ -54,13 +54,13 @@
     const cols = Math.max(...nodes.map((n) => n.x)) + 1;
     const rows = Math.max(...nodes.map((n) => n.y)) + 1;
     const width = (cols - 1) * DX + PAD * 2 + LABEL, height = rows * DY + PAD;
-    // the whole graph when it fits at its natural size, else one pixel a unit from the top
-    // left (readable labels; pan and zoom out for the rest), keeping the box's proportions
+    // the whole graph when it fits at its natural size or zoomed out up to 3x, else 3x from
+    // the top left (labels stay readable; pan and zoom for the rest), keeping proportions
     const boxW = svg.clientWidth || 800, boxH = svg.clientHeight || 500;
     const scale = Math.max(1, Math.min(width / boxW, height / boxH));
     const fits = width <= boxW && height <= boxH;
     const view = fits ? { x: 0, y: 0, w: boxW, h: boxH }
-                      : { x: 0, y: 0, w: boxW * Math.min(scale, 1.6), h: boxH * Math.min(scale, 1.6) };
+                      : { x: 0, y: 0, w: boxW * Math.min(scale, 3), h: boxH * Math.min(scale, 3) };
     const apply = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
     apply();
     const layer = el("g", { class: "graph-layer" });
