@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import typer
@@ -67,6 +68,10 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
                      dashboard=folder if dashboard else None, secure_cookies=secure_cookies)
     if dashboard:  # the overview's summed balances, once, before the first operator asks
         custody_positions(rt.ledger())
+    # what start-up made (modules, the app) lives as long as the server: kept out of the
+    # collector's full passes, which otherwise cost ~80 ms every ~60 requests
+    gc.collect()
+    gc.freeze()
     where = f"http://{host}:{port}/"
     print(f"kinko serving {rt.settings.database_url.split('@')[-1]}: "
           f"{'dashboard ' + where + ', ' if dashboard else ''}API {where}v1 "
