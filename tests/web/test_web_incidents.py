@@ -185,6 +185,19 @@ def test_markup_in_alerts_and_notes_is_shown_as_text(site: Site) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in client.get(f"/incidents/{incident}").text
 
 
+def test_tripping_by_hand_goes_on_the_open_incidents_timeline(site: Site) -> None:
+    incident = _incident(site)
+    client = site.client("ops")
+    client.post("/breaker/trip", data={"csrf": site.csrf(client, "/breaker"), "scope": "ETH",
+                                       "reason": "second outflow suspected"})
+    page = client.get(f"/incidents/{incident}").text
+    assert re.search(r'<li data-kind="breaker">.*?tripped by hand: second outflow suspected',
+                     page, re.S)
+    client.post("/breaker/trip", data={"csrf": site.csrf(client, "/breaker"), "scope": "ETH",
+                                       "reason": "again"})  # already tripped: no new line
+    assert client.get(f"/incidents/{incident}").text.count('data-kind="breaker"') == 1
+
+
 def test_trip_the_breaker_and_propose_a_reset(site: Site) -> None:
     client = site.client("ops")
     page = client.get("/breaker").text

@@ -71,7 +71,8 @@ class Containment:
         for scope in scopes:
             if scope in tripped:
                 continue
-            self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}")
+            self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}",
+                                  on_timelines=False)
             self.event(incident, "breaker", ACTOR,
                        f"breaker {scope} tripped: every {scope} withdrawal is held for review")
         if not fresh:

@@ -423,11 +423,19 @@ class Withdrawals:
 
     # ------------------------------------------------------------------ breaker
 
-    def trip(self, scope: str, by: str, reason: str) -> None:
+    def trip(self, scope: str, by: str, reason: str, *, on_timelines: bool = True) -> bool:
+        """Trip a breaker (True when it was not tripped yet); by hand it also goes on the
+        timeline of every open incident of its scope (the watch records its own)."""
         scope = "*" if scope == "*" else self.ledger.assets[scope].symbol
         with self.ledger.store.screening() as tables:
-            if scope not in tables.tripped():
-                tables.breaker_event(scope, "trip", self.clock.now(), by, reason)
+            if scope in tables.tripped():
+                return False
+            tables.breaker_event(scope, "trip", self.clock.now(), by, reason)
+        if on_timelines:
+            for incident in incidents_for(self.ledger.store, scope):
+                record(self.ledger.store, incident, self.clock.now(), "breaker", by,
+                       f"breaker {scope} tripped by hand: {reason}")
+        return True
 
     def breaker(self) -> dict[str, dict[str, Any]]:
         with self.ledger.store.screening(write=False) as tables:
