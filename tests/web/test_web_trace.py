@@ -283,3 +283,34 @@ def test_a_cli_trace_with_incident_is_listed(site: Site, theft: Theft, tmp_path:
     assert 'data-trace-state="done"' in page and "data-graph" in page
     r = ops.get(f"/trace/{row['id']}/blacklist.yaml")
     assert r.status_code == 200 and theft.thief in r.text
+
+
+def test_a_job_cut_short_by_a_stopped_server_is_marked_failed_at_the_next_start(
+        site: Site) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from kinko.api import create_app
+    from kinko.services.custody import Custody
+
+    artifacts = Artifacts(site.ledger.store, site.clock)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    rows = {}
+    for name, host, pid in (("dead", socket.gethostname(), int(dead.stdout)),
+                            ("alive", socket.gethostname(), os.getppid()),
+                            ("elsewhere", "another-host", int(dead.stdout))):
+        row = artifacts.start_in("trace", name, site.data_dir / "traces", by="ops")
+        with site.ledger.store.watch() as tables:
+            tables.update_artifact(row["id"], detail=json.dumps(
+                {"runner": {"host": host, "pid": pid}}))
+        rows[name] = row["id"]
+    create_app(lambda: Custody(site.ledger, chain=site.chain), lambda: site.access,
+               dashboard=site.data_dir, clock=site.clock)
+    states = {name: artifacts.get(i)["state"] for name, i in rows.items()}
+    assert states == {"dead": "failed", "alive": "running", "elsewhere": "running"}
+    assert "interrupted" in artifacts.get(rows["dead"])["detail"]["error"]
+    page = site.client("audit").get(f"/trace/{rows['dead']}").text
+    assert 'data-trace-state="failed"' in page and "interrupted" in page

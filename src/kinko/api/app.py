@@ -36,6 +36,7 @@ from kinko.errors import (
 )
 from kinko.ports import Clock, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
+from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
@@ -100,6 +101,7 @@ def create_app(custody_factory: Callable[[], Custody],
     if dashboard is not None:
         web = Web(custody_factory, access_factory, shared, clock or SystemClock(), dashboard,
                   secure_cookies=secure_cookies)
+        Artifacts(shared.ledger.store, web.clock).fail_orphans()
 
     def for_pages(request: Request) -> bool:
         return web is not None and not request.url.path.startswith(("/v1/", "/openapi"))

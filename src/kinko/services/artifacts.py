@@ -14,7 +14,9 @@ writes it is still running, finished or failed (with the reason)::
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,18 @@ __all__ = ["KINDS", "Artifacts"]
 
 Kind = Literal["trace", "refunds", "reserves", "fsa"]
 KINDS: tuple[Kind, ...] = ("trace", "refunds", "reserves", "fsa")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _shape(row: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +55,9 @@ class Artifacts:
               state: str = "running", artifact_id: str | None = None) -> dict[str, Any]:
         if kind not in KINDS:
             raise BadInput(f"artifact kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if state == "running":  # who runs it, so a restart can tell it was cut short
+            detail = {**(detail or {}), "runner": {"host": socket.gethostname(),
+                                                   "pid": os.getpid()}}
         row = {"id": artifact_id or self._new_id(kind),
                "kind": kind, "incident": incident, "title": title,
                "folder": str(folder.resolve()), "state": state, "created": self.clock.now(),
@@ -70,6 +87,24 @@ class Artifacts:
 
     def _new_id(self, kind: str) -> str:
         return f"{kind}-{self.clock.now():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+
+    def fail_orphans(self) -> list[str]:
+        """Mark failed the jobs this machine was running in a process that is gone (a
+        server stopped mid-trace, say): they would otherwise show "running" for ever.
+        Jobs of other machines, or of live processes, are left alone."""
+        host = socket.gethostname()
+        with self.store.watch(write=False) as tables:
+            running = [_shape(r) for r in tables.artifacts(limit=100_000)
+                       if r["state"] == "running"]
+        gone = []
+        for row in running:
+            runner = row["detail"].get("runner") or {}
+            pid = runner.get("pid")
+            if runner.get("host") == host and isinstance(pid, int) and not _alive(pid):
+                self.fail(row["id"], f"interrupted: the process running it (pid {pid}) "
+                          "stopped before it finished; start it again")
+                gone.append(row["id"])
+        return gone
 
     def finish(self, artifact_id: str, detail: dict[str, Any] | None = None) -> None:
         self._end(artifact_id, "done", detail)
