@@ -314,3 +314,16 @@ def test_a_job_cut_short_by_a_stopped_server_is_marked_failed_at_the_next_start(
     assert "interrupted" in artifacts.get(rows["dead"])["detail"]["error"]
     page = site.client("audit").get(f"/trace/{rows['dead']}").text
     assert 'data-trace-state="failed"' in page and "interrupted" in page
+
+
+def test_stop_categories_and_the_hop_limit_reach_the_trace(site: Site, theft: Theft) -> None:
+    ops = site.client("ops")
+    page = wait_done(ops, start(site, ops, theft, stop_categories="sanctioned"))
+    assert re.search(r'data-field="absorbed">\s*0\s*<', page)  # the exchange is no stop now
+    assert re.search(r'data-field="seeded">\s*10\s*<', page)
+    bad = ops.post("/trace", data={"csrf": site.csrf(ops, "/trace"), "seed_txs": theft.tx_hash,
+                                   "incident": theft.incident, "policy": "haircut",
+                                   "max_hops": "two"})
+    assert bad.status_code == 400 and "hop limit" in bad.text
+    audit = [a for a in site.access.audit_log() if a["action"] == "trace.start"]
+    assert '"stop_categories": ["sanctioned"]' in audit[0]["detail"]

@@ -61,6 +61,8 @@ class TraceRequest:
     transfers: str | None = None  # a file under the data folder, instead of the node
     fmt: str = "csv"
     from_block: int | None = None  # default: the first theft's block
+    stop_categories: tuple[str, ...] = ("exchange",)  # label categories that absorb taint
+    max_hops: int | None = None  # stop spreading after this many hops
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class TraceJobs:
         asset = request.asset or (found.asset if found else None)
         if asset is not None and asset not in self.assets:
             raise BadInput(f"unknown asset {asset!r}", asset=asset)
+        if request.max_hops is not None and request.max_hops < 1:
+            raise BadInput("the hop limit must be at least 1")
         checked = replace(request, seed_txs=seeds, asset=asset)
         if request.transfers:
             if request.fmt not in FILE_FORMATS:
@@ -228,7 +232,9 @@ class TraceJobs:
         else:
             data = self._from_chain(request)
         return run_trace(data, policy=request.policy,  # type: ignore[arg-type]
-                         seed_txs=request.seed_txs, labels=tags(self.store))
+                         seed_txs=request.seed_txs, labels=tags(self.store),
+                         stop_categories=request.stop_categories or ("exchange",),
+                         max_hops=request.max_hops)
 
     def _from_chain(self, request: TraceRequest) -> AccountTransfers:
         chain = self.chain

@@ -65,6 +65,11 @@ i18n.add({
     "tr.asset": ("Asset", "暗号資産"),
     "tr.asset_auto": ("the thefts' asset", "不正送金の暗号資産"),
     "tr.from_block": ("From block", "開始ブロック"),
+    "tr.stop_categories": ("Stop at (label categories)", "停止点とするラベル区分"),
+    "tr.stop_categories_help": ("Comma-separated: taint that reaches an address labelled so is absorbed there (exchanges freeze it).",
+                                "カンマ区切り。この区分のラベルが付いたアドレスに届いた汚染はそこで止まります（取引所が凍結）。"),
+    "tr.max_hops": ("Hop limit", "最大ホップ数"),
+    "tr.max_hops_help": ("Empty: follow the taint as far as it goes.", "空欄：どこまでも追跡します。"),
     "tr.from_block_help": ("default: the first theft's block", "省略時：最初の不正送金のブロック"),
     "tr.source": ("Transfers", "取引データ"),
     "tr.source_help": ("Read from the chain node up to its head, or from a file in the data folder:",
@@ -209,7 +214,8 @@ def router(web: Web) -> APIRouter:
 
     def blank(**values: Any) -> dict[str, Any]:
         return {"incident": "", "seed_txs": "", "policy": "haircut", "asset": "",
-                "from_block": "", "transfers": "", "format": "csv", **values}
+                "from_block": "", "transfers": "", "format": "csv",
+                "stop_categories": "exchange", "max_hops": "", **values}
 
     @r.get("/trace")
     def traces(request: Request) -> HTMLResponse:
@@ -239,20 +245,26 @@ def router(web: Web) -> APIRouter:
         viewer = web.form(request, form, "operate")
         values = blank(**{k: str(form.get(k, "")).strip()[:20_000] for k in blank()})
         try:
-            first = values["from_block"]
+            first, hops = values["from_block"], values["max_hops"]
             if first and not first.isdigit():
                 raise BadInput("the first block must be a whole number")
+            if hops and not hops.isdigit():
+                raise BadInput("the hop limit must be a whole number")
+            stops = tuple(c.strip() for c in values["stop_categories"].split(",") if c.strip())
             req = TraceRequest(
                 seed_txs=tuple(values["seed_txs"].split()), policy=values["policy"],
                 incident=values["incident"] or None, asset=values["asset"] or None,
                 transfers=values["transfers"] or None, fmt=values["format"],
-                from_block=int(first) if first else None)
+                from_block=int(first) if first else None, stop_categories=stops,
+                max_hops=int(hops) if hops else None)
             row = await run_in_threadpool(jobs().start, req, by=viewer.name)
         except KinkoError as exc:
             return form_page(request, viewer, values, exc.message, status=400)
         web.access().audit(viewer.name, "trace.start", row["id"],
                            {"incident": req.incident, "policy": req.policy,
                             "seeds": list(req.seed_txs), "asset": req.asset,
+                            "stop_categories": list(req.stop_categories),
+                            "max_hops": req.max_hops,
                             "transfers": req.transfers})
         return web.done(f"/trace/{row['id']}")
 
