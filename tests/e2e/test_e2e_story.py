@@ -74,6 +74,13 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
     assert {"alert", "breaker"} <= set(kinds), kinds
     assert "sweep" in kinds, kinds
 
+    # something happens while the page is open: a notice offers the page as it is now
+    expect(ops.locator("[data-changed]")).to_be_hidden()
+    exchange.cli("incidents", "note", incident, "CISO paged; cold keys checked", "--by", "ciso")
+    expect(ops.locator("[data-changed]")).to_be_visible(timeout=3_000)
+    ops.click("[data-changed] a[data-reload]")
+    expect(ops.locator("ol[data-timeline] li[data-kind=note]")).to_contain_text("CISO paged")
+
     # a trace from the incident's theft
     ops.click("a[data-action=trace]")
     form = ops.locator('form[data-form="trace"]')

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 from dashboard_site import Site
+from fastapi.testclient import TestClient
 
 from kinko.api.web import i18n
+from kinko.domain.ledger import Posting
 from kinko.services.sessions import Sessions
 
 
@@ -119,3 +121,28 @@ def test_sessions_service_refuses_unknown_and_ended_tokens(site: Site) -> None:
             assert type(exc).__name__ == "Unauthorized"
         else:
             raise AssertionError(f"{bad!r} was accepted")
+
+
+def _first_event(client: TestClient, url: str) -> list[str]:
+    with client.stream("GET", url) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines: list[str] = []
+        for line in r.iter_lines():
+            lines.append(line)
+            if line.startswith("event:"):
+                break
+        return lines
+
+
+def test_live_feeds_send_what_changed_since_the_page_was_drawn(site: Site) -> None:
+    client = site.client("ops")
+    page = client.get("/breaker").text
+    since = re.search(r'data-watch="/events/changes\?since=([^"]+)"', page)
+    assert since and 'data-changed hidden' in page
+    site.ledger.post("later", [Posting("wallet:eth-hot", "ETH", 1),
+                               Posting("customer:C1", "ETH", -1)], source="test")
+    assert "event: changed" in _first_event(client, f"/events/changes?since={since.group(1)}")
+    lines = _first_event(client, "/events/overview?since=0")  # a stale page: drawn again
+    assert lines[-1] == "event: overview"
+    anonymous = site.anonymous()
+    assert anonymous.get("/events/changes").status_code == 303

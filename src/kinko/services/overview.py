@@ -17,7 +17,7 @@ from kinko.ports import Store
 from kinko.services.custody import custody_report
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["Overview", "overview", "stamp"]
+__all__ = ["Overview", "overview", "stamp", "stamp_text"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class Overview:
 def stamp(store: Store) -> tuple[int, ...]:
     with store.watch(write=False) as tables:
         return tables.change_stamp()
+
+
+def stamp_text(value: tuple[int, ...]) -> str:
+    """The stamp as a page carries it (``since=`` of its live feed)."""
+    return ".".join(str(v) for v in value)
 
 
 def overview(withdrawals: Withdrawals, *, alerts: int = 10) -> Overview:

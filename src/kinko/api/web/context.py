@@ -30,6 +30,7 @@ from kinko.ports import Clock
 from kinko.services.access import Access, Forbidden, Unauthorized
 from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
+from kinko.services.overview import stamp, stamp_text
 from kinko.services.sessions import Session, Sessions
 from kinko.services.withdrawals import Withdrawals
 
@@ -53,6 +54,7 @@ class Viewer:
     session: Session
     lang: str
     zone: ZoneInfo
+    stamp: str = ""  # what the database looked like when the page began (see overview.py)
 
     @property
     def name(self) -> str:
@@ -120,7 +122,8 @@ class Web:
         except Unauthorized:
             raise SignInRequired("sign in first") from None
         return Viewer(session, self.lang(request),
-                      _zone(request.cookies.get(ZONE_COOKIE), self.default_zone))
+                      _zone(request.cookies.get(ZONE_COOKIE), self.default_zone),
+                      stamp_text(stamp(self.withdrawals.ledger.store)))
 
     def page(self, request: Request, permission: str = "read") -> Viewer:
         viewer = self.viewer(request)

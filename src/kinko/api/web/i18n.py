@@ -63,4 +63,7 @@ add({
     "lang.switch": ("日本語", "English"),
     "live.connected": ("live", "ライブ更新中"),
     "live.lost": ("live updates lost; retrying", "ライブ更新が途切れました（再接続中）"),
+    "live.changed": ("Something changed since this page was shown (alerts, incidents, approvals, the ledger).",
+                     "このページの表示後に更新がありました（アラート、インシデント、承認、帳簿）。"),
+    "live.reload": ("Show it", "最新の内容を表示"),
 })

@@ -8,7 +8,7 @@ by itself (EventSource) after a lost connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,7 +19,7 @@ from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web
 from kinko.errors import KinkoError
 from kinko.render.custody import finding_text
-from kinko.services.overview import overview, stamp
+from kinko.services.overview import overview, stamp, stamp_text
 
 __all__ = ["router"]
 
@@ -76,36 +76,56 @@ def router(web: Web) -> APIRouter:
         viewer = web.page(request)
         return web.render(request, "overview.html.j2", viewer, **data(viewer))
 
-    @r.get("/events/overview")
-    async def events(request: Request) -> StreamingResponse:
-        viewer = await run_in_threadpool(web.page, request)
+    async def feed(request: Request, since: str,
+                   on_change: Callable[[], Awaitable[str]]) -> AsyncIterator[str]:
+        """Poll the change stamp; after each change (from ``since``, the stamp the page was
+        drawn at), check the session again and send what ``on_change`` makes."""
         store = web.withdrawals.ledger.store
+        last: str | None = since or None
+        quiet = 0.0
+        yield "retry: 1000\n\n"
+        while not await request.is_disconnected():
+            now = stamp_text(await run_in_threadpool(stamp, store))
+            if now != last:
+                if last is not None:
+                    try:  # the session may have ended or its key been revoked
+                        await run_in_threadpool(web.viewer, request)
+                    except KinkoError:
+                        yield "event: signed-out\ndata: /login\n\n"
+                        return
+                    yield await on_change()
+                last, quiet = now, 0.0
+            elif quiet >= KEEPALIVE_SECONDS:
+                yield ": keep-alive\n\n"
+                quiet = 0.0
+            await asyncio.sleep(POLL_SECONDS)
+            quiet += POLL_SECONDS
 
-        async def feed() -> AsyncIterator[str]:
-            last: tuple[int, ...] | None = None
-            quiet = 0.0
-            yield "retry: 1000\n\n"
-            while not await request.is_disconnected():
-                now = await run_in_threadpool(stamp, store)
-                if now != last:
-                    if last is not None:
-                        try:  # the session may have ended or its key been revoked
-                            await run_in_threadpool(web.viewer, request)
-                        except KinkoError:
-                            yield "event: signed-out\ndata: /login\n\n"
-                            return
-                        html = await run_in_threadpool(live, request, viewer)
-                        yield "event: overview\n" + "".join(
-                            f"data: {line}\n" for line in html.splitlines()) + "\n"
-                    last, quiet = now, 0.0
-                elif quiet >= KEEPALIVE_SECONDS:
-                    yield ": keep-alive\n\n"
-                    quiet = 0.0
-                await asyncio.sleep(POLL_SECONDS)
-                quiet += POLL_SECONDS
-
-        return StreamingResponse(feed(), media_type="text/event-stream",
+    def stream(events: AsyncIterator[str]) -> StreamingResponse:
+        return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
+
+    @r.get("/events/overview")
+    async def events(request: Request, since: str = "") -> StreamingResponse:
+        """The overview's live part, rendered again whenever something changed."""
+        viewer = await run_in_threadpool(web.page, request)
+
+        async def part() -> str:
+            html = await run_in_threadpool(live, request, viewer)
+            return "event: overview\n" + "".join(
+                f"data: {line}\n" for line in html.splitlines()) + "\n"
+
+        return stream(feed(request, since[:200], part))
+
+    @r.get("/events/changes")
+    async def changes(request: Request, since: str = "") -> StreamingResponse:
+        """For every other page: one event whenever something changed."""
+        await run_in_threadpool(web.page, request)
+
+        async def changed() -> str:
+            return "event: changed\ndata: \n\n"
+
+        return stream(feed(request, since[:200], changed))
 
     return r

@@ -13,6 +13,16 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (e) => { if (!confirm(form.dataset.confirm)) e.preventDefault(); });
   }
+  // other pages: a notice when anything changed since the page was shown (the operator may
+  // be typing into a form, so the page is not reloaded under them)
+  for (const notice of document.querySelectorAll("[data-changed][data-watch]")) {
+    const source = new EventSource(notice.dataset.watch);
+    source.addEventListener("changed", () => { notice.hidden = false; });
+    source.addEventListener("signed-out", (e) => { source.close(); location.href = e.data; });
+    for (const a of notice.querySelectorAll("a[data-reload]")) {
+      a.addEventListener("click", (e) => { e.preventDefault(); location.reload(); });
+    }
+  }
   // live parts: the server sends the part rendered again whenever something changed
   for (const box of document.querySelectorAll("[data-live]")) {
     const state = document.querySelector("[data-live-state]");
