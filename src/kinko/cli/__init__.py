@@ -13,22 +13,46 @@ from kinko.errors import InputFileError, KinkoError
 __all__ = ["main"]
 
 
+# Which modules register each top-level command (a test keeps this in step with what they
+# register): a command imports only its own modules, so `kinko ledger ...` does not pay for
+# web3, numba and DuckDB. Help, no command or an unknown one import every module.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "assets": ("assets",), "wallets": ("assets",),
+    "reconcile": ("custody",), "check": ("custody",), "policy": ("custody",),
+    "approvers": ("custody",), "proposals": ("custody",), "deposits": ("custody",),
+    "report": ("custody", "fsa"),
+    "customers": ("customers",), "demo": ("demo",),
+    "init": ("ledger",), "balances": ("ledger",), "ledger": ("ledger",), "holds": ("ledger",),
+    "refunds": ("refunds",), "reserves": ("reserves", "reserves_chain"),
+    "serve": ("serve",), "apikeys": ("serve",), "trace": ("trace",), "tags": ("trace",),
+    "watch": ("watch",), "alerts": ("watch",), "incidents": ("watch",),
+    "withdrawals": ("withdrawals",), "denylist": ("withdrawals",), "breaker": ("withdrawals",),
+}
+MODULES = tuple(sorted({m for ms in COMMANDS.values() for m in ms}))
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The top-level command in ``argv``, past the global flags (which all take a value,
+    as ``--flag VALUE`` or ``--flag=VALUE``); None for help or nothing."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--help", "-h"):
+            return None
+        if arg.startswith("-"):
+            if "=" not in arg:
+                next(args, None)
+            continue
+        return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    from kinko.cli import (  # noqa: F401  (register the command groups)
-        assets,
-        custody,
-        customers,
-        demo,
-        fsa,
-        ledger,
-        refunds,
-        reserves,
-        reserves_chain,
-        serve,
-        trace,
-        watch,
-        withdrawals,
-    )
+    import importlib
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = command_of(argv)
+    for name in COMMANDS.get(command or "", MODULES):  # registers the command groups
+        importlib.import_module(f"kinko.cli.{name}")
     from kinko.cli.app import app
 
     try:

@@ -17,9 +17,6 @@ from typing import Any
 
 import typer
 
-from kinko.chains.evm import EvmChain
-from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner
-from kinko.chains.retry import Retrying
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput
@@ -44,12 +41,17 @@ class Runtime:
     def chain(self) -> Chain | None:
         """The configured node (retried with backoff), or None when there is none."""
         if self._chain is None and self.settings.evm_rpc_url:
+            from kinko.chains.evm import EvmChain  # web3: only for commands that use a node
+            from kinko.chains.retry import Retrying
+
             self._chain = Retrying(EvmChain.connect(self.settings.evm_rpc_url),
                                    attempts=self.settings.rpc_attempts)
         return self._chain
 
     def signer_for(self, wallet: Wallet) -> Signer:
         path = Path(self.settings.hot_keystore_dir) / f"{wallet.name}.json"
+        from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner  # eth-account
+
         return KeystoreSigner.open(path, os.environ.get(PASSWORD_ENV))
 
     def prices(self) -> Prices | None:
