@@ -335,3 +335,31 @@ def test_a_loss_waits_for_withdrawals_that_reserve_the_wallet(env: Env) -> None:
     env.withdrawals.reject("W9", "ops", "incident")
     assert incidents.record_losses(str(alert["incident"]), "controller").booked == \
         {"ETH": 10 * E}
+
+
+@pytest.mark.parametrize("choice", ["reject", "keep"])
+def test_withdrawals_waiting_in_a_leaked_wallet_are_rejected_so_the_sweep_takes_all(
+        chain: EvmChain, tmp_path: Path, choice: str) -> None:
+    env = Env(chain, tmp_path, '[watch]\nemergency_sweep = "auto"\n'
+              + ("" if choice == "reject" else 'compromised_withdrawals = "keep"\n'))
+    waiting = env.withdrawals.request("W1", "C1", "ETH", 40 * E, Account.create().address)
+    assert waiting.state == "allowed"  # screened, reserved in eth-hot, not sent yet
+    send(chain, env.hot, Account.create().address, 30 * E)
+    (alert,) = env.watch.poll().alerts
+    (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
+    swept = int(str(sweep.proposal.payload["amount"]))
+    timeline = " ".join(e["detail"] for e in env.incidents.incident(
+        str(alert["incident"])).timeline)
+    c1 = env.ledger.balances(account="customer:C1")[0].state
+    if choice == "reject":
+        assert env.withdrawals.get("W1").state == "rejected"
+        assert c1.pending_debit == 0  # the reservation went back to the customer
+        assert swept > 69 * E  # everything but the gas
+        assert "1 withdrawal(s) waiting in eth-hot rejected (40 ETH released" in timeline
+    else:
+        assert env.withdrawals.get("W1").state == "allowed" and c1.pending_debit == 40 * E
+        # the ledger still counts the 30 stolen (not booked yet): of its 100, 40 are
+        # reserved, so 60 go and the rest of the 70 on chain stays within the attacker's reach
+        assert 59 * E < swept <= 60 * E
+        assert "stay in eth-hot: reserved for withdrawals" in timeline
+    env.store.close()

@@ -49,6 +49,10 @@ def test_policy_roundtrips_through_its_canonical_form() -> None:
     assert p.assets["ETH"].hot_min == 10 * 10**18
     assert policy_from_canonical(p.canonical(), REG) == p
     assert p.digest == policy_from_canonical(p.canonical(), REG).digest
+    assert p.watch.compromised_withdrawals == "reject"  # the safe default for new policies
+    stored = p.canonical()
+    del stored["watch"]["compromised_withdrawals"]  # a policy stored before the choice
+    assert policy_from_canonical(stored, REG).watch.compromised_withdrawals == "keep"
 
 
 @pytest.mark.parametrize("over, message", [
@@ -63,6 +67,7 @@ def test_policy_roundtrips_through_its_canonical_form() -> None:
     ({"assets": {"ETH": {"max_hot_ratio": "0.05", "hot_limit": 1}}}, "hot_limit"),
     ({"approvers": [{"name": "a", "public_key": "xyz"}], "quorum": 1}, "64 hex digits"),
     ({"approvers": []}, "at least one approver"),
+    ({"watch": {"compromised_withdrawals": "pay"}}, "compromised_withdrawals must be"),
 ])
 def test_bad_policies_name_the_field(over: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

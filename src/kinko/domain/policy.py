@@ -26,6 +26,9 @@ new version of the policy itself::
     trip_global = false              # a theft trips the asset's breaker; true: every asset's
     balance_drop_percent = "20"      # alarm when a hot balance falls this much, unexplained,
     balance_drop_window = "1h"       # within this window
+    compromised_withdrawals = "reject"  # or "keep": withdrawals waiting in a wallet whose key
+                                        # leaked are rejected (funds back to the customers)
+                                        # so the emergency sweep can take everything
 
 Ratios are exact decimals in [0, 1]; amounts are parsed exactly in the asset's units.
 Unknown keys and impossible values (ratio > 1, m > n, min > max) are refused with the field
@@ -53,7 +56,8 @@ _TOP = {"version", "quorum", "proposal_ttl_hours", "total_max_hot_ratio", "warm_
         "approvers", "assets", "screening", "watch"}
 _ASSET = {"max_hot_ratio", "target_hot_ratio", "hot_min", "hot_max", "cold_wallet",
           "emergency_address"}
-_WATCH = {"emergency_sweep", "trip_global", "balance_drop_percent", "balance_drop_window"}
+_WATCH = {"emergency_sweep", "trip_global", "balance_drop_percent", "balance_drop_window",
+          "compromised_withdrawals"}
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,16 @@ class WatchPolicy:
     trip_global: bool = False
     balance_drop_percent: Decimal = Decimal("20")
     balance_drop_window: timedelta = timedelta(hours=1)
+    # "reject": withdrawals not yet sent from a wallet whose key leaked are rejected (their
+    # reservations released) so the emergency sweep moves everything; "keep": they stay
+    # reserved in the wallet, within the attacker's reach, until people decide
+    compromised_withdrawals: str = "reject"
 
     def canonical(self) -> dict[str, Any]:
         return {"emergency_sweep": self.emergency_sweep, "trip_global": self.trip_global,
                 "balance_drop_percent": str(self.balance_drop_percent),
-                "balance_drop_window_s": int(self.balance_drop_window.total_seconds())}
+                "balance_drop_window_s": int(self.balance_drop_window.total_seconds()),
+                "compromised_withdrawals": self.compromised_withdrawals}
 
 
 @dataclass(frozen=True)
@@ -240,7 +249,11 @@ def _watch(raw: Any, where: str) -> WatchPolicy:
         window = parse_duration(raw.get("balance_drop_window", "1h"))
     except ValueError as exc:
         raise ConfigError(f"{where}.balance_drop_window: {exc}") from None
-    return WatchPolicy(str(mode), trip_global, percent.normalize(), window)
+    compromised = raw.get("compromised_withdrawals", "reject")
+    if compromised not in ("reject", "keep"):
+        raise ConfigError(f"{where}.compromised_withdrawals must be \"reject\" or \"keep\", "
+                          f"not {compromised!r}")
+    return WatchPolicy(str(mode), trip_global, percent.normalize(), window, str(compromised))
 
 
 def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> Policy:
@@ -254,7 +267,10 @@ def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> P
     w = data.get("watch") or WatchPolicy().canonical()
     watch = WatchPolicy(str(w["emergency_sweep"]), bool(w["trip_global"]),
                         Decimal(w["balance_drop_percent"]),
-                        timedelta(seconds=int(w["balance_drop_window_s"])))
+                        timedelta(seconds=int(w["balance_drop_window_s"])),
+                        # a policy stored before the choice existed keeps what its quorum
+                        # approved then: reservations kept
+                        str(w.get("compromised_withdrawals", "keep")))
     return Policy(int(data["version"]), int(data["quorum"]),
                   tuple(Approver(a["name"], a["public_key"]) for a in data["approvers"]),
                   assets, Decimal(data["total_max_hot_ratio"]), int(data["proposal_ttl_hours"]),

@@ -8,9 +8,12 @@ emergency sweep of each: what is left on chain, less the gas, to a fresh cold ad
 (``emergency_address`` in the policy, registered in a cold wallet), tokens first so the coin
 paying their gas goes last. With ``[watch] emergency_sweep = "auto"`` (the policy's quorum
 authorised it in advance) it is signed and sent at once; otherwise it is a proposal for the
-quorum. The attacker holds the same key: this is a race, and the timeline says so. What
-withdrawals awaiting review or sending reserve stays until they are rejected: the ledger
-keeps reservations whole.
+quorum. The attacker holds the same key: this is a race, and the timeline says so.
+Withdrawals waiting in a compromised wallet (held for review, allowed, approved) would be
+paid from money within the attacker's reach: with ``compromised_withdrawals = "reject"``
+(the default) they are rejected first, their reservations released to the customers, so the
+sweep takes everything; with ``"keep"`` what they reserve stays (the ledger keeps
+reservations whole) until people reject them. Withdrawals already being sent stay.
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ class Containment:
             self.event(incident, "sweep", ACTOR, f"no cold address for {asset.symbol}: "
                        "register one (policy assets.<asset>.emergency_address)")
             return None
+        if policy.watch.compromised_withdrawals == "reject":
+            self._reject_waiting(incident, hot.name, asset)
         left = self.chain.balances(list(hot.addresses), None, token=asset.token)
         amount = sum(left.values())
         fee = 0  # what the ledger must also be able to take from this wallet: the gas
@@ -116,12 +121,12 @@ class Containment:
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
         if 0 < free < amount:
-            # the rest is reserved for withdrawals awaiting review or sending: the ledger
-            # will not move it while they hold it
+            # the rest is reserved for withdrawals (kept by the policy, or being sent): the
+            # ledger will not move it while they hold it
             self.event(incident, "sweep", ACTOR,
                        f"{format_units(amount - free, asset)} {asset.symbol} stay in "
-                       f"{wallet_name}: reserved for withdrawals held or approved; reject them "
-                       "(kinko withdrawals reject) and sweep again to move it")
+                       f"{wallet_name}: reserved for withdrawals held, approved or being sent; "
+                       "reject them (kinko withdrawals reject) and sweep again to move it")
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
@@ -157,6 +162,23 @@ class Containment:
                    f"{target}) as {sent.tx_hash}, pre-authorised by the policy; a race with "
                    "the attacker, who holds the same key")
         return sent
+
+
+    def _reject_waiting(self, incident: str, wallet: str, asset: Asset) -> None:
+        """Withdrawals waiting in a wallet whose key leaked would be paid from money the
+        attacker can take: reject them (the customers keep their funds, swept to cold with
+        the rest) and say so on the timeline."""
+        rejected = self.withdrawals.reject_open(
+            wallet, ACTOR, f"the key of {wallet} leaked ({incident}); the funds stay yours "
+            "and are moved to cold storage: request again when withdrawals resume")
+        if rejected:
+            total = sum(v.amount for v in rejected)
+            self.event(incident, "withdrawals", ACTOR,
+                       f"{len(rejected)} withdrawal(s) waiting in {wallet} rejected "
+                       f"({format_units(total, asset, group=True)} {asset.symbol} released to "
+                       "their customers) so the emergency sweep can take everything: "
+                       + ", ".join(v.id for v in rejected[:20])
+                       + (" …" if len(rejected) > 20 else ""))
 
 
 def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,

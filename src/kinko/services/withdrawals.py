@@ -321,6 +321,19 @@ class Withdrawals:
             self.custody.mark_executed(proposal.proposal.id)
         return self.get(withdrawal_id)
 
+    def reject_open(self, wallet: str, by: str, reason: str) -> list[WithdrawalView]:
+        """Reject every withdrawal from ``wallet`` not yet being sent (held for review,
+        allowed or approved), releasing what they reserve to their customers."""
+        with self.ledger.store.screening(write=False) as tables:
+            ids = [r["id"] for r in tables.open_withdrawals(wallet, _OPEN)]
+        done = []
+        for withdrawal_id in ids:
+            try:
+                done.append(self.reject(withdrawal_id, by, reason))
+            except ApprovalError:  # it moved on meanwhile (sent): not ours to stop now
+                continue
+        return done
+
     def reject(self, withdrawal_id: str, by: str, reason: str) -> WithdrawalView:
         with self.ledger.store.screening() as tables:
             if not tables.set_state(withdrawal_id, _OPEN, "rejected"):

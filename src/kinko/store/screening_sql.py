@@ -77,6 +77,13 @@ class SqlScreening:
                 .group_by(a.c.proposal_id)))
         return counts
 
+    def open_withdrawals(self, wallet: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The withdrawals from ``wallet`` in ``states``, oldest first."""
+        w = s.withdrawals
+        return [_withdrawal(r) for r in self.conn.execute(
+            select(w).where(w.c.wallet == wallet, w.c.state.in_(states))
+            .order_by(w.c.requested_us, w.c.id))]
+
     def withdrawal_counts(self) -> dict[str, int]:
         """How many withdrawals are in each state."""
         w = s.withdrawals

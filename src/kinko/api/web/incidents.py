@@ -96,6 +96,7 @@ i18n.add({
     "inc.ev.chain": ("chain", "チェーン"), "inc.ev.loss": ("loss", "損失計上"),
     "inc.ev.sweep": ("sweep", "緊急移管"), "inc.ev.trace": ("trace", "追跡"),
     "inc.ev.notice": ("notice", "通知"), "inc.ev.cause": ("cause", "原因"),
+    "inc.ev.withdrawals": ("withdrawals", "出金"),
     # breaker
     "brk.title": ("Circuit breaker", "サーキットブレーカー"),
     "brk.scope": ("Scope", "対象"), "brk.all": ("* (every asset)", "*（全暗号資産）"),
