@@ -22,7 +22,7 @@ from typing import Any
 
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS
-from kinko.domain.ledger import available
+from kinko.domain.ledger import available, normal_balance
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
@@ -121,12 +121,19 @@ class Containment:
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
         if 0 < free < amount:
-            # the rest is reserved for withdrawals (kept by the policy, or being sent): the
-            # ledger will not move it while they hold it
-            self.event(incident, "sweep", ACTOR,
-                       f"{format_units(amount - free, asset)} {asset.symbol} stay in "
-                       f"{wallet_name}: reserved for withdrawals held, approved or being sent; "
-                       "reject them (kinko withdrawals reject) and sweep again to move it")
+            reserved = (normal_balance(hot.account, rows[0].state)
+                        - available(hot.account, rows[0].state)) if rows else 0
+            stays = f"{format_units(amount - free, asset)} {asset.symbol} stay in {wallet_name}"
+            if reserved:
+                # withdrawals (kept by the policy, or being sent) hold it: the ledger will
+                # not move what they reserve
+                self.event(incident, "sweep", ACTOR,
+                           f"{stays}: reserved for withdrawals held, approved or being sent; "
+                           "reject them (kinko withdrawals reject) and sweep again to move it")
+            else:
+                self.event(incident, "sweep", ACTOR,
+                           f"{stays}: the chain holds more than the ledger counts there "
+                           "(gas not booked yet); reconcile and sweep again to move it")
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
