@@ -132,8 +132,8 @@ class Containment:
                            "reject them (kinko withdrawals reject) and sweep again to move it")
             else:
                 self.event(incident, "sweep", ACTOR,
-                           f"{stays}: the chain holds more than the ledger counts there "
-                           "(gas not booked yet); reconcile and sweep again to move it")
+                           f"{stays}: set aside for the gas of the sweeps just sent (booked "
+                           "when they settle); sweep again to move what is left")
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
