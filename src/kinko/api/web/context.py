@@ -108,7 +108,9 @@ class Web:
         return Sessions(self.custody().ledger.store, self.clock)
 
     def incidents(self) -> Incidents:
-        return Incidents(self.custody().ledger.store, self.clock)
+        """With the ledger: losses are read and booked through it."""
+        ledger = self.withdrawals.ledger
+        return Incidents(ledger.store, self.clock, ledger)
 
     # ------------------------------------------------------------------ who is asking
 
@@ -116,11 +118,15 @@ class Web:
         lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "en"
         return lang if lang in LANGS else "en"
 
-    def viewer(self, request: Request) -> Viewer:
+    def signed_in(self, request: Request) -> Session:
+        """The request's live session (SignInRequired without one)."""
         try:
-            session = self.sessions().resolve(request.cookies.get(COOKIE))
+            return self.sessions().resolve(request.cookies.get(COOKIE))
         except Unauthorized:
             raise SignInRequired("sign in first") from None
+
+    def viewer(self, request: Request) -> Viewer:
+        session = self.signed_in(request)
         return Viewer(session, self.lang(request),
                       _zone(request.cookies.get(ZONE_COOKIE), self.default_zone),
                       stamp_text(stamp(self.withdrawals.ledger.store)))

@@ -32,7 +32,7 @@ from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web, amount
 from kinko.errors import BadInput, NotFound, UnknownAsset
 from kinko.render.incident import incident_html
-from kinko.services.incidents import ALERT_STATES, INCIDENT_MOVES, Incidents, IncidentView
+from kinko.services.incidents import ALERT_STATES, INCIDENT_MOVES, IncidentView
 
 __all__ = ["ALERT_KINDS", "PAGE_SIZE", "router"]
 
@@ -142,9 +142,7 @@ def _text(form: dict[str, Any], name: str, limit: int = 500) -> str:
 def router(web: Web) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
-    def service() -> Incidents:
-        ledger = web.withdrawals.ledger
-        return Incidents(ledger.store, web.clock, ledger)
+    service = web.incidents
 
     def shown(row: dict[str, Any]) -> dict[str, Any]:
         """An alert with its amount in whole units of its asset."""

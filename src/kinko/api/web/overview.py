@@ -89,7 +89,7 @@ def router(web: Web) -> APIRouter:
             if now != last:
                 if last is not None:
                     try:  # the session may have ended or its key been revoked
-                        await run_in_threadpool(web.viewer, request)
+                        await run_in_threadpool(web.signed_in, request)
                     except KinkoError:
                         yield "event: signed-out\ndata: /login\n\n"
                         return
