@@ -20,7 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from kinko.errors import BadInput
+from kinko.errors import BadInput, NotFound
 from kinko.ports import Clock, Store
 
 __all__ = ["KINDS", "Artifacts"]
@@ -116,16 +116,17 @@ class Artifacts:
         with self.store.watch() as tables:
             row = tables.artifact(artifact_id)
             if row is None:
-                raise BadInput(f"unknown artifact {artifact_id!r}")
+                raise NotFound(f"unknown artifact {artifact_id!r}")
             merged = json.loads(row["detail"]) | (detail or {})
             tables.update_artifact(artifact_id, state=state, detail=json.dumps(
                 merged, sort_keys=True, default=str, ensure_ascii=False))
 
-    def get(self, artifact_id: str) -> dict[str, Any]:
+    def get(self, artifact_id: str, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+        """The artifact, if it is one of ``kinds``; NotFound otherwise."""
         with self.store.watch(write=False) as tables:
             row = tables.artifact(artifact_id)
-        if row is None:
-            raise BadInput(f"unknown artifact {artifact_id!r}")
+        if row is None or row["kind"] not in kinds:
+            raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}")
         return _shape(row)
 
     def find(self, kind: str | None = None, incident: str | None = None,

@@ -28,6 +28,7 @@ from kinko.domain.money import Asset, format_units
 from kinko.errors import KinkoError
 from kinko.ports import Clock
 from kinko.services.access import Access, Forbidden, Unauthorized
+from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
 from kinko.services.overview import stamp, stamp_text
@@ -106,6 +107,9 @@ class Web:
 
     def sessions(self) -> Sessions:
         return Sessions(self.custody().ledger.store, self.clock)
+
+    def artifacts(self) -> Artifacts:
+        return Artifacts(self.withdrawals.ledger.store, self.clock)
 
     def incidents(self) -> Incidents:
         """With the ledger: losses are read and booked through it."""

@@ -45,7 +45,6 @@ from kinko.services.artifact_files import (
     lookup_proof,
     read_plan_summary,
 )
-from kinko.services.artifacts import Artifacts
 from kinko.services.custody import custody_report
 from kinko.services.fsa import fsa_report
 from kinko.services.reserves_chain import build_report, load_root
@@ -197,17 +196,10 @@ def _benchmarks() -> Path | None:
 def router(web: Web) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
-    def artifacts() -> Artifacts:
-        return Artifacts(web.custody().ledger.store, web.clock)
+    artifacts = web.artifacts
 
     def artifact(artifact_id: str, kinds: tuple[str, ...]) -> dict[str, Any]:
-        try:
-            row = artifacts().get(artifact_id)
-        except BadInput:
-            row = None
-        if row is None or row["kind"] not in kinds:
-            raise HTTPException(status_code=404, detail=f"no such artifact: {artifact_id}")
-        return row
+        return artifacts().get(artifact_id, kinds)
 
     def download(folder: Path, name: str) -> FileResponse:
         path = file_in(folder, name)

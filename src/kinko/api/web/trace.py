@@ -33,7 +33,6 @@ from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError
 from kinko.render.trace import write_blacklist, write_trace
 from kinko.services.artifact_files import file_in
-from kinko.services.artifacts import Artifacts
 from kinko.services.trace import TraceReport
 from kinko.services.trace_jobs import FILE_FORMATS, POLICIES, TraceJobs, TraceRequest
 
@@ -168,17 +167,10 @@ def router(web: Web) -> APIRouter:
         j.threads = threads
         return j
 
-    def artifacts() -> Artifacts:
-        return Artifacts(web.custody().ledger.store, web.clock)
+    artifacts = web.artifacts
 
     def trace(trace_id: str) -> dict[str, Any]:
-        try:
-            row = artifacts().get(trace_id)
-        except BadInput:
-            raise HTTPException(404, f"no trace {trace_id!r}") from None
-        if row["kind"] != "trace":
-            raise HTTPException(404, f"no trace {trace_id!r}")
-        return row
+        return artifacts().get(trace_id, ("trace",))
 
     def asset_of(row: dict[str, Any]) -> Asset | None:
         symbol = row["detail"].get("asset")
