@@ -423,7 +423,8 @@ the garbage collector: a full pass over what start-up made took ~80 ms every ~60
 `kinko serve` (and this benchmark, as it does) freezes the start-up heap (`gc.freeze`)
 once it is ready. On PostgreSQL the count of postings since the cached head is bounded
 on both sides (with only a lower bound, a prepared statement's generic plan scanned every
-posting: 30 ms a request; *live* p50 was 101 ms). The *cold* request (a new process) sums every balance once.
+posting: 30 ms a request; *live* p50 was 101 ms). The *cold* request (a new process)
+sums every balance once.
 """
 
 
