@@ -370,6 +370,7 @@ class Browse:
     server: Server | None = None
     contexts: list[BrowserContext] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the pages' console errors and throws
     shots: list[Path] = field(default_factory=list)
 
     def context(self, **options: Any) -> BrowserContext:
@@ -387,6 +388,9 @@ class Browse:
             dialog.dismiss()
 
         page.on("dialog", on_dialog)
+        page.on("console", lambda m: self.errors.append(f"{page.url}: {m.text}")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         return page
 
     def as_(self, who: str, next: str = "/") -> Page:

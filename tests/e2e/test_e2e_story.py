@@ -132,6 +132,21 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
     for word in ("ホットウォレット", "コールドウォレット", "履行保証暗号資産", incident):
         assert word in html, word
 
+    # every page of the dashboard, as the people on duty see it now: drawn, screenshotted,
+    # and not one script error or refused resource (the CSP allows only kinko's own)
+    pages = {"overview": "/?lang=en", "withdrawals": "/withdrawals?state=all",
+             "alerts": "/alerts", "incidents": "/incidents", "incident": f"/incidents/{incident}",
+             "breaker": "/breaker", "proposals": "/proposals?state=all", "traces": "/trace",
+             "custody": "/custody", "reports": "/reports", "reserves": "/reserves"}
+    for name, path in pages.items():
+        response = ops.goto(server.url + path)
+        assert response is not None and response.status == 200, (path, response)
+        browse.shot(ops, f"page-{name}")
+    ops.goto(server.url + "/alerts")
+    ops.locator("table tr[data-alert] a").first.click()
+    browse.shot(ops, "page-alert")
+    assert browse.errors == [], browse.errors
+
 
 def _same(addresses: set[str], address: str) -> str:
     """The address as the graph spells it (checksummed or not)."""
