@@ -131,9 +131,13 @@ def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
     assert env.watch.poll().alerts == []
     first = env.incidents.alert(alert["id"])
     assert first["chain_state"] == "final"
-    # withdrawals are held while the breaker is tripped
-    held = env.withdrawals.request("W2", "C1", "ETH", 1 * E, Account.create().address)
-    assert held.state == "review"
+    # nothing is paid from a wallet whose key leaked: a new withdrawal is refused (and
+    # reserves nothing there), with the incident named
+    refused = env.withdrawals.request("W2", "C1", "ETH", 1 * E, Account.create().address)
+    assert refused.state == "blocked"
+    hits = {h.kind: h for h in refused.decision.hits}
+    assert incident["id"] in hits["compromised"].detail and "breaker" in hits
+    assert env.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
     acked = env.incidents.ack(alert["id"], "duty officer", "calling the bank")
     assert acked["state"] == "acked" and acked["acked_by"] == "duty officer"
 
@@ -322,11 +326,14 @@ def test_incident_lifecycle_losses_and_timeline(env: Env) -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
-def test_a_loss_waits_for_withdrawals_that_reserve_the_wallet(env: Env) -> None:
+def test_a_loss_waits_for_withdrawals_that_reserve_the_wallet(chain: EvmChain,
+                                                              tmp_path: Path) -> None:
+    env = Env(chain, tmp_path, '[watch]\ncompromised_withdrawals = "keep"\n')
+    held = env.withdrawals.request("W9", "C1", "ETH", 95 * E, Account.create().address)
+    assert held.state == "allowed"  # its hold reserves 95 ETH of the hot wallet's 100
     send(env.chain, env.hot, Account.create().address, 10 * E)
     (alert,) = env.watch.poll().alerts
-    held = env.withdrawals.request("W9", "C1", "ETH", 95 * E, Account.create().address)
-    assert held.state == "review"  # the breaker holds it, and its hold reserves 95 ETH
+    assert env.withdrawals.get("W9").state == "allowed"  # kept, as the policy says
     env.chain.mine(2)
     env.watch.poll()
     incidents = Incidents(env.store, env.clock, env.ledger)
@@ -335,6 +342,7 @@ def test_a_loss_waits_for_withdrawals_that_reserve_the_wallet(env: Env) -> None:
     env.withdrawals.reject("W9", "ops", "incident")
     assert incidents.record_losses(str(alert["incident"]), "controller").booked == \
         {"ETH": 10 * E}
+    env.store.close()
 
 
 @pytest.mark.parametrize("choice", ["reject", "keep"])

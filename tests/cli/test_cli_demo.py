@@ -30,7 +30,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "コールドウォレット" in (tmp_path / "d" / "custody-report.ja.html").read_text()
     # act 6: the Coincheck thief against the 2018 setup and against kinko
     assert "6. The Coincheck theft, replayed" in out
-    assert "nobody watched the chain" in out and "5 of 5 held for review" in out
+    assert "nobody watched the chain" in out and "5 of 5 stopped: 5 refused (the paying wallet's key leaked)" in out
     replay = json.loads((tmp_path / "d" / "replay.json").read_text())
     old, new = replay["runs"]
     assert old["taken_micro"] == old["customer_xem_micro"] == 523_000_000 * 10**6
@@ -39,7 +39,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert new["taken_micro"] == 10 * 10**6  # only the test transfer went through
     assert new["alarm_blocks"] == 0 and 0 < new["alarm_seconds"] < 30
     assert new["swept_micro"] == new["exposed_micro"] - new["taken_micro"]
-    assert new["breaker"] == ["ETH", "XEM"] and new["withdrawals_held"] == 5
+    assert new["breaker"] == ["ETH", "XEM"] and new["withdrawals_stopped"] == 5
     # act 7: the 2018 thief's coins traced into the other exchanges
     assert "7. The 2018 thief moves" in out and "exchange-a" in out
     summary = json.loads((tmp_path / "d" / "trace" / "haircut" / "summary.json").read_text())

@@ -182,3 +182,16 @@ def test_an_unquoted_hex_address_in_a_tagpack_stays_the_address() -> None:
     assert first.address == "0x00000000000000000000000000000000000d3ad1"
     assert second.address == "0x52908400098527886E0F7030069857D2E4169EE7"
     assert second.actor == "" and first.category == "exchange"
+
+
+def test_a_wallet_whose_key_leaked_pays_nothing() -> None:
+    from kinko.domain.screening import Context, Request, screen
+
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    request = Request("W1", "C1", "ETH", 10**18, "0x52908400098527886E0F7030069857D2E4169EE7",
+                      at)
+    assert screen(request, (), Context(), 3).outcome == "allow"
+    decision = screen(request, (), Context(compromised="INC-7", tripped=frozenset({"ETH"})), 3)
+    assert decision.outcome == "block"  # stricter than the breaker's review
+    assert [h.kind for h in decision.hits] == ["compromised", "breaker"]
+    assert "INC-7" in decision.hits[0].detail

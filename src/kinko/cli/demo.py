@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -383,7 +384,11 @@ def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun) -> None:
     def held(run: ReplayRun) -> str:
         if not run.requested_after:
             return "none held: withdrawals went on against an emptied wallet"
-        return f"{len(run.held)} of {run.requested_after} held for review"
+        words = {"blocked": "refused (the paying wallet's key leaked)",
+                 "review": "held for review"}
+        states = Counter(v.state for v in run.stopped)
+        return (f"{len(run.stopped)} of {run.requested_after} stopped: "
+                + ", ".join(f"{n} {words[s]}" for s, n in sorted(states.items())))
 
     rows = [
         ["customers", f"{old.customers:,}", f"{new.customers:,}"],
@@ -426,7 +431,7 @@ def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun) -> Path:
                 "alarm_seconds": run.alarm_seconds, "alarm_blocks": run.alarm_blocks,
                 "alarm": run.alarm_id, "incident": run.incident, "breaker": run.breaker,
                 "withdrawals_requested_after_alarm": run.requested_after,
-                "withdrawals_held": len(run.held), "swept_micro": run.swept,
+                "withdrawals_stopped": len(run.stopped), "swept_micro": run.swept,
                 "left_hot_micro": run.left_hot}
 
     path = folder / "replay.json"

@@ -13,7 +13,7 @@ The custody policy (hot share ≤ 5%, rebalancing, approvals) builds on these re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -32,6 +32,7 @@ __all__ = [
     "evaluate",
     "guarantee",
     "rebalance",
+    "same_key",
 ]
 
 Tier = Literal["hot", "warm", "cold"]
@@ -64,6 +65,18 @@ class Wallet:
     @property
     def account(self) -> str:
         return f"wallet:{self.name}"
+
+
+def same_key(wallets: Sequence[Wallet], name: str | None) -> list[Wallet]:
+    """The wallet ``name`` and every other online wallet with one of its addresses: one key
+    signs for all of them, so if it leaked for one it leaked for all (cold wallets hold no
+    key in kinko)."""
+    source = next((w for w in wallets if w.name == name), None)
+    if source is None:
+        return []
+    keys = {a.lower() for a in source.addresses}
+    return [w for w in wallets if w.name == source.name or (
+        w.tier != "cold" and keys & {a.lower() for a in w.addresses})]
 
 
 @dataclass(frozen=True)

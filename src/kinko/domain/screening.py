@@ -106,6 +106,7 @@ class Context:
     deny: Mapping[str, Label] = field(default_factory=dict)  # lower-cased address -> label
     hot_balance: int | None = None
     tripped: frozenset[str] = frozenset()  # tripped breakers: asset symbols and/or "*"
+    compromised: str | None = None  # the open incident in which the paying wallet's key leaked
     utc_offset_hours: int = 9  # the exchange's local time, for the unusual-hour rule
 
 
@@ -485,7 +486,8 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
 
 def screen(request: Request, rules: Sequence[Rule], ctx: Context,
            policy_version: int) -> Decision:
-    """Run every rule; the strictest action wins; a tripped breaker means at least review."""
+    """Run every rule; the strictest action wins; a tripped breaker means at least review,
+    a paying wallet whose key leaked (an open incident says so) means block."""
     hits = []
     for rule in rules:
         if not rule.applies(request):
@@ -493,6 +495,11 @@ def screen(request: Request, rules: Sequence[Rule], ctx: Context,
         detail = rule.check(request, ctx)
         if detail is not None:
             hits.append(RuleHit(rule.name, rule.kind, rule.action, rule.reason, detail))
+    if ctx.compromised is not None:
+        hits.append(RuleHit("compromised-wallet", "compromised", "block",
+                            "the paying wallet's key leaked: nothing is paid from it",
+                            f"its key leaked in incident {ctx.compromised}; withdrawals "
+                            "resume from a new hot wallet"))
     if request.asset in ctx.tripped or "*" in ctx.tripped:
         scope = "global" if "*" in ctx.tripped else request.asset
         hits.append(RuleHit("circuit-breaker", "breaker", "review",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kinko.domain.custody import Wallet
+from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
 from kinko.domain.money import Asset, format_units
@@ -52,13 +52,7 @@ class Containment:
         """The wallet and every other online wallet with one of its addresses (one key
         signs for all of them: if it leaked for one, it leaked for all), tokens first so
         that the coin paying their gas is swept last."""
-        wallets = self.ledger.wallets()
-        source = next((w for w in wallets if w.name == wallet_name), None)
-        if source is None:
-            return []
-        keys = {a.lower() for a in source.addresses}
-        same = [w for w in wallets if w.name == source.name or (
-            w.tier != "cold" and keys & {a.lower() for a in w.addresses})]
+        same = same_key(self.ledger.wallets(), wallet_name)
         return sorted(same, key=lambda w: (self.ledger.assets[w.asset].token is None, w.name))
 
     def contain(self, incident: str, alert: Alert, fresh: bool) -> None:

@@ -71,7 +71,7 @@ class ReplayRun:
     alarm_id: str | None = None
     incident: str | None = None
     breaker: list[str] = field(default_factory=list)
-    held: list[WithdrawalView] = field(default_factory=list)
+    stopped: list[WithdrawalView] = field(default_factory=list)  # asked after the alarm, not paid
     requested_after: int = 0
     swept: int = 0  # what the emergency sweep moved to cold storage
     sweep_note: str = ""
@@ -172,7 +172,8 @@ def replay(label: str, *, chain: DevChain, key: Signer, xem: Asset, attacker: st
            watch: Watch | None = None, withdrawals: Withdrawals | None = None,
            customer_ids: tuple[str, ...] = (), destination: str = "") -> ReplayRun:
     """One run: the thief against an exchange; with ``watch``, kinko follows every block,
-    and after the alarm the listed customers ask to withdraw (held by the breaker)."""
+    and after the alarm the listed customers ask to withdraw (refused: nothing is paid from a
+    wallet whose key leaked)."""
     assert xem.token is not None
     run = ReplayRun(label, customers, customer_xem,
                     chain.balances([key.address], None, token=xem.token)[key.address])
@@ -201,8 +202,8 @@ def replay(label: str, *, chain: DevChain, key: Signer, xem: Asset, attacker: st
             view = withdrawals.request(f"after-alarm-{i}", customer, xem.symbol, 1 * X,
                                        destination)
             run.requested_after += 1
-            if view.state == "review":
-                run.held.append(view)
+            if view.state in ("review", "blocked"):
+                run.stopped.append(view)
     for sweep in watch.custody.proposals():
         if sweep.proposal.payload.get("emergency") == run.incident \
                 and sweep.proposal.payload.get("asset") == xem.symbol:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.chain import check_address, signed_tx_hash
+from kinko.domain.custody import same_key
 from kinko.domain.ledger import Hold, parse_account
 from kinko.domain.screening import (
     Context,
@@ -288,7 +289,22 @@ class Withdrawals:
             tripped = frozenset(tables.tripped())
         hot = self.ledger.balance(hot_account, request.asset)
         return Context(sums=sums, customer_amounts=amounts, known_destinations=known,
-                       allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped)
+                       allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped,
+                       compromised=self._leaked_in(hot_account))
+
+    def _leaked_in(self, hot_account: str) -> str | None:
+        """The open (or contained) incident in which the key of this wallet leaked: an
+        incident's wallet, and every online wallet sharing one of its addresses."""
+        with self.ledger.store.watch(write=False) as tables:
+            active = [*tables.incidents("open"), *tables.incidents("contained")]
+        active = [i for i in active if i.get("wallet")]
+        if not active:
+            return None
+        wallets = self.ledger.wallets()
+        for incident in active:
+            if any(w.account == hot_account for w in same_key(wallets, incident["wallet"])):
+                return str(incident["id"])
+        return None
 
     def _deny_map(self, tables: ScreeningTables) -> dict[str, Label]:
         count = tables.deny_count()
