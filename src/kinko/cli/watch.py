@@ -253,7 +253,10 @@ def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
 def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
                    by: str = typer.Option(..., "--by"),
                    asset: str = typer.Option(None, "--asset"),
-                   wallet: str = typer.Option(None, "--wallet")) -> None:
+                   wallet: str = typer.Option(
+                       None, "--wallet", help="A wallet whose key leaked: nothing is paid from "
+                       "it (or from wallets sharing its key) while the incident is open or "
+                       "contained.")) -> None:
     """Open an incident by hand."""
     rt = runtime(ctx)
     rt.ledger()
