@@ -484,8 +484,8 @@ def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[s
           "openly; sign in with the admin key, or the auditor's to only read):")
     for label, db, port, which, about in (
             ("the kinko exchange", url, 8000, "kinko", f"incident {incident or '-'}, the "
-             "custody report, the held withdrawals, the FSA report, the proof of "
-             "liabilities"),
+             "custody report, the withdrawals (screened, rejected at the theft, refused "
+             "after it), the FSA report, the proof of liabilities"),
             ("the 2018 setup", url2018, 8001, "2018", f"incident {incident2018}, its trace, "
              "refund plans and FSA report")):
         print(f"  {label} ({about}):")
