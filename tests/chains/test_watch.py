@@ -138,6 +138,15 @@ def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
     hits = {h.kind: h for h in refused.decision.hits}
     assert incident["id"] in hits["compromised"].detail and "breaker" in hits
     assert env.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
+    # a fresh hot wallet (a new key) registered during the incident pays instead; the breaker
+    # still holds the request for review
+    fresh = Account.create()
+    env.ledger.add_wallet(Wallet("eth-hot-2", "ETH", "hot", (fresh.address,)))
+    env.ledger.post("refill", [Posting("wallet:eth-hot-2", "ETH", 5 * E),
+                               Posting("wallet:eth-cold", "ETH", -5 * E)], source="refill")
+    again = env.withdrawals.request("W3", "C1", "ETH", 1 * E, Account.create().address)
+    assert again.state == "review" and again.wallet == "eth-hot-2"
+    assert "compromised" not in {h.kind for h in again.decision.hits}
     acked = env.incidents.ack(alert["id"], "duty officer", "calling the bank")
     assert acked["state"] == "acked" and acked["acked_by"] == "duty officer"
 

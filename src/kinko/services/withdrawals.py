@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.chain import check_address, signed_tx_hash
-from kinko.domain.custody import same_key
+from kinko.domain.custody import Wallet, same_key
 from kinko.domain.ledger import Hold, parse_account
 from kinko.domain.screening import (
     Context,
@@ -235,14 +235,18 @@ class Withdrawals:
         if not self.ledger.balances(account=f"customer:{customer}", asset=known.symbol):
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer)
-        hot = next((w for w in self.ledger.wallets()
-                    if w.asset == known.symbol and w.tier == "hot"), None)
-        if hot is None:
+        hots = [w for w in self.ledger.wallets() if w.asset == known.symbol and w.tier == "hot"]
+        if not hots:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
+        # the first whose key has not leaked (a fresh one registered during an incident);
+        # when every one has, the first, and screening refuses the request
+        leaked = self._leaked(hots)
+        hot = next((w for w in hots if leaked[w.name] is None), hots[0])
         version, rules = self.rules()
         now = self.clock.now()
         request = Request(withdrawal_id, customer, known.symbol, amount, destination, now, tier)
-        decision = screen(request, rules, self._context(request, rules, hot.account), version)
+        decision = screen(request, rules,
+                          self._context(request, rules, hot.account, leaked[hot.name]), version)
         policy = self.custody.policy()
         ttl = timedelta(hours=policy.proposal_ttl_hours if policy else 24)
         self.ledger.open_hold(
@@ -276,7 +280,8 @@ class Withdrawals:
                 self.trip(known.symbol, "kinko:screening", hit.detail)
         return self.get(withdrawal_id)
 
-    def _context(self, request: Request, rules: tuple[Rule, ...], hot_account: str) -> Context:
+    def _context(self, request: Request, rules: tuple[Rule, ...], hot_account: str,
+                 leaked_in: str | None = None) -> Context:
         with self.ledger.store.screening(write=False) as tables:
             sums = {(scope, duration): tables.window_sum(
                         scope, request.customer, request.destination, request.asset,
@@ -290,21 +295,22 @@ class Withdrawals:
         hot = self.ledger.balance(hot_account, request.asset)
         return Context(sums=sums, customer_amounts=amounts, known_destinations=known,
                        allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped,
-                       compromised=self._leaked_in(hot_account))
+                       compromised=leaked_in)
 
-    def _leaked_in(self, hot_account: str) -> str | None:
-        """The open (or contained) incident in which the key of this wallet leaked: an
+    def _leaked(self, hots: list[Wallet]) -> dict[str, str | None]:
+        """Per wallet, the open (or contained) incident in which its key leaked: an
         incident's wallet, and every online wallet sharing one of its addresses."""
+        out: dict[str, str | None] = {w.name: None for w in hots}
         with self.ledger.store.watch(write=False) as tables:
             active = [*tables.incidents("open"), *tables.incidents("contained")]
         active = [i for i in active if i.get("wallet")]
-        if not active:
-            return None
-        wallets = self.ledger.wallets()
-        for incident in active:
-            if any(w.account == hot_account for w in same_key(wallets, incident["wallet"])):
-                return str(incident["id"])
-        return None
+        if active:
+            wallets = self.ledger.wallets()
+            for incident in active:
+                for w in same_key(wallets, incident["wallet"]):
+                    if w.name in out and out[w.name] is None:
+                        out[w.name] = str(incident["id"])
+        return out
 
     def _deny_map(self, tables: ScreeningTables) -> dict[str, Label]:
         count = tables.deny_count()
