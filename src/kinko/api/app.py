@@ -290,8 +290,9 @@ def create_app(custody_factory: Callable[[], Custody],
         who.require("read")
         from kinko.services.custody import custody_report
 
-        report = custody_report(custody_factory(), reconcile=False)
-        assets = custody_factory().ledger.assets
+        active = custody_factory()
+        report = custody_report(active, reconcile=False)
+        assets = active.ledger.assets
 
         def show(units: int, symbol: str) -> str:
             return format_units(units, assets[symbol])

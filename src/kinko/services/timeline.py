@@ -9,10 +9,11 @@ incident of that asset, ``*`` every open incident).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from kinko.ports import Store
 
-__all__ = ["incidents_for", "record"]
+__all__ = ["active_incidents", "incidents_for", "record"]
 
 
 def record(store: Store, incident: str, at: datetime, kind: str, actor: str,
@@ -22,8 +23,12 @@ def record(store: Store, incident: str, at: datetime, kind: str, actor: str,
             tables.add_event(incident, at, kind, actor, detail)
 
 
+def active_incidents(store: Store) -> list[dict[str, Any]]:
+    """The incidents still being handled: open or contained."""
+    with store.watch(write=False) as tables:
+        return [*tables.incidents("open"), *tables.incidents("contained")]
+
+
 def incidents_for(store: Store, scope: str) -> list[str]:
     """Open or contained incidents of an asset (``*``: all of them)."""
-    with store.watch(write=False) as tables:
-        rows = [*tables.incidents("open"), *tables.incidents("contained")]
-    return [r["id"] for r in rows if scope == "*" or r["asset"] == scope]
+    return [r["id"] for r in active_incidents(store) if scope == "*" or r["asset"] == scope]

@@ -52,7 +52,7 @@ from kinko.errors import (
 from kinko.ports import ScreeningTables
 from kinko.services.custody import Custody, ProposalView, fee_postings, sign_move
 from kinko.services.labels import load_labels
-from kinko.services.timeline import incidents_for, record
+from kinko.services.timeline import active_incidents, incidents_for, record
 
 __all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals"]
 
@@ -301,9 +301,7 @@ class Withdrawals:
         """Per wallet, the open (or contained) incident in which its key leaked: an
         incident's wallet, and every online wallet sharing one of its addresses."""
         out: dict[str, str | None] = {w.name: None for w in hots}
-        with self.ledger.store.watch(write=False) as tables:
-            active = [*tables.incidents("open"), *tables.incidents("contained")]
-        active = [i for i in active if i.get("wallet")]
+        active = [i for i in active_incidents(self.ledger.store) if i.get("wallet")]
         if active:
             wallets = self.ledger.wallets()
             for incident in active:
