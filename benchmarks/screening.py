@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data"
+DATA = HERE.parent / "tests" / "data"
 
 RULES: list[dict[str, Any]] = [
     {"kind": "deny_list", "action": "block"},

@@ -20,7 +20,7 @@ from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")

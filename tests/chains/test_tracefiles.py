@@ -30,7 +30,7 @@ from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import ACCOUNT_POLICIES, AccountSeeds, AccountTransfers
 from kinko.errors import InputFileError
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 MFTRACER = DATA / "mftracer"
 
 A = "0x" + "a" * 40

@@ -24,7 +24,7 @@ from kinko.services.withdrawals import Withdrawals
 from kinko.store import open_store, upgrade
 
 E = 10**18
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
 RULES = """
 [[screening.rules]]

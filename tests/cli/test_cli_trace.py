@@ -19,7 +19,7 @@ from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.tracefiles import load_account
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 F = 10_000  # BlockSci's fee, in satoshi
 HAIRCUT_RECALL = {"54m": 11 / 13, "LIFI": 1.0}  # measured here (see the README), as floors
 BTC = 10**8

@@ -9,7 +9,7 @@ from eth_account import Account
 
 from kinko.chains.evm import EvmChain
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 E = 10**18
 
 

@@ -25,7 +25,7 @@ from kinko.errors import ConfigError, InputFileError
 REG = AssetRegistry.default()
 E = 10**18
 T = datetime(2018, 1, 26, 3, 0, tzinfo=UTC)  # 12:00 JST
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
 import typer
@@ -54,19 +55,6 @@ from kinko.services.replay import COINCHECK, ReplayRun
 from kinko.store import open_store, upgrade
 
 DEMO_PASSWORD = "demo only - never use"  # the demo hot keystore's password, shown openly
-DEMO_TAGPACK = """title: kinko demo deny list
-creator: kinko demo
-description: addresses the demo exchange must refuse
-currency: ETH
-lastmod: 2026-11-26
-confidence: manual
-label: demo attacker
-category: perpetrator
-source: kinko demo
-tags:
-- address: "0x00000000000000000000000000000000000d3ad1"
-  actor: demo-attacker
-"""
 
 
 @app.command("demo")
@@ -105,10 +93,8 @@ def demo(
     signer = KeystoreSigner.open(keystore, DEMO_PASSWORD)
     # the cold keys would stay offline: kinko keeps none; the second address is fresh
     cold = (str(Account.create().address), str(Account.create().address))
-    deny_list = Path("..") / "shared" / "data" / "tagpacks" / "usdt_blacklist.yaml"
-    if not deny_list.exists():  # outside the development tree: a small TagPack of our own
-        deny_list = folder / "denylist.yaml"
-        deny_list.write_text(DEMO_TAGPACK, encoding="utf-8")
+    # Tether's frozen addresses: a real TagPack shipped with kinko
+    deny_list = Path(str(resources.files("kinko") / "data" / "tagpacks" / "usdt_blacklist.yaml"))
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
         result = run_demo(ledger, folder, chain, signer, cold, THIEF.address,
