@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit bench clean sysdeps
+.PHONY: demo test lint typecheck unit bench clean sysdeps softhsm
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,16 @@ sysdeps:
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  chromium >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
 
-demo: $(STAMP) sysdeps
+# Keys in an HSM: the tests, the benchmarks and the demo use SoftHSM2 (a PKCS#11 token in
+# files) from Debian, each in a token directory of its own; installed once, when missing.
+SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
+
+softhsm:
+	@test -e $(SOFTHSM) && command -v softhsm2-util >/dev/null || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  softhsm2 >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
+
+demo: $(STAMP) sysdeps softhsm
 	$(BIN)/kinko demo
 
 lint: $(STAMP)
@@ -47,12 +56,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP) sysdeps
+unit: $(STAMP) $(NODE_STAMP) sysdeps softhsm
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 test: lint typecheck unit
 
-bench: $(STAMP) $(NODE_STAMP)
+bench: $(STAMP) $(NODE_STAMP) softhsm
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/run.py
 

@@ -103,3 +103,19 @@ def node_cli(anvil: anvilnode.AnvilNode, tmp_path: Path, monkeypatch: pytest.Mon
                       KINKO_EVM_RPC_URL=anvil.url, KINKO_CONFIRMATIONS="2",
                       KINKO_HOT_KEY_PASSWORD="hot wallet password",
                       KINKO_APPROVER_KEY_PASSWORD="approver key password")
+
+
+import softhsm  # noqa: E402
+
+HSM_TOKEN = "kinko-test"
+HSM_PIN = "test-user-pin-4821"
+HSM_SPARE = "kinko-spare"  # a token nobody in the process is logged in to
+
+
+@pytest.fixture(scope="session")
+def hsm() -> Iterator[softhsm.SoftHsm]:
+    """A SoftHSM2 token directory of this test process (never the system's) with one
+    initialised tokens, ``HSM_TOKEN`` and ``HSM_SPARE``, whose user PIN is ``HSM_PIN``."""
+    node = softhsm.start({HSM_TOKEN: HSM_PIN, HSM_SPARE: HSM_PIN})
+    yield node
+    node.stop()

@@ -17,10 +17,13 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── InputFileError          file:line: what is wrong
     │   ├── ConfigError             bad setting, bad kinko.toml, bad policy file
     │   ├── ApprovalError           forged, expired, duplicate or self approval; no quorum
+    │   ├── SafeTxRefused           a Safe transaction kinko does not sign (DELEGATECALL,
+    │   │                           gas refunds, a call to the Safe itself, bad owners)
     │   └── ChainRejected           the node refused a transaction (nonce, funds, ...)
     └── EnvironmentProblem          (exit 3: database or node unreachable, schema missing)
         ├── StoreUnavailable
-        └── ChainUnavailable        node down, timing out or rate limiting after retries
+        ├── ChainUnavailable        node down, timing out or rate limiting after retries
+        └── SignerUnavailable       the HSM does not answer or gives a signature that fails
 
 Error messages never contain key material: they name accounts, files, lines and fields.
 """
@@ -44,6 +47,8 @@ __all__ = [
     "InvalidEntry",
     "KinkoError",
     "Overdraft",
+    "SafeTxRefused",
+    "SignerUnavailable",
     "StoreUnavailable",
     "UnknownAsset",
 ]
@@ -124,6 +129,12 @@ class ApprovalError(BadInput):
     code = "approval_error"
 
 
+class SafeTxRefused(BadInput):
+    """A Safe transaction (or a new Safe's owners) that kinko refuses before signing."""
+
+    code = "safe_tx_refused"
+
+
 class ChainRejected(BadInput):
     code = "chain_rejected"
 
@@ -141,3 +152,9 @@ class StoreUnavailable(EnvironmentProblem):
 
 class ChainUnavailable(EnvironmentProblem):
     code = "chain_unavailable"
+
+
+class SignerUnavailable(EnvironmentProblem):
+    """The signing device (an HSM) cannot sign now; nothing was signed."""
+
+    code = "signer_unavailable"

@@ -150,6 +150,13 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("hot_keystore_dir", "keys",
             "Folder of the hot wallets' encrypted keystores, one WALLET.json each; the password "
             "comes from KINKO_HOT_KEY_PASSWORD, never from a file.", _text, "PATH"),
+    Setting("hsm_module", "",
+            "The PKCS#11 library of the HSM that holds the signing keys (SoftHSM2: "
+            "/usr/lib/softhsm/libsofthsm2.so). Empty: no HSM. The user PIN comes from "
+            "KINKO_HSM_PIN, never from a file.", _optional_text, "PATH"),
+    Setting("hsm_token", "",
+            "The label of the HSM token that holds the keys (one key per wallet, labelled "
+            "with the wallet's name).", _optional_text, "LABEL"),
     Setting("policy_file", "policy.toml",
             "The custody policy file (limits, approvers, quorum) that `kinko policy load` reads "
             "by default.", _text, "PATH"),
@@ -186,6 +193,8 @@ class Settings:
     rpc_attempts: int = 5
     confirmations: int = 12
     hot_keystore_dir: str = "keys"
+    hsm_module: str = ""
+    hsm_token: str = ""
     policy_file: str = "policy.toml"
     prices: str = ""
     prices_file: str = ""

@@ -347,6 +347,71 @@ class EvmChain:
         return _0x(self._call(lambda: self._eth.send_raw_transaction(raw),
                               "a signed transaction"))
 
+    def wait_for(self, tx_hash: str, what: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until ``tx_hash`` is mined; its raw receipt (logs included), successful or
+        not. :class:`Transient` if it is not mined within ``timeout`` seconds."""
+        def fetch() -> Any:
+            try:
+                return self._eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        deadline = time.monotonic() + timeout
+        while (receipt := self._call(fetch, f"the receipt of {tx_hash}")) is None \
+                or receipt.get("blockNumber") is None:
+            if time.monotonic() > deadline:
+                raise Transient(f"{self.label} did not mine {what} transaction {tx_hash}")
+            time.sleep(0.02)
+        return dict(receipt)
+
+    # ------------------------------------------------------------------ contracts
+
+    def call(self, to: str, data: bytes, block: int | None = None,
+             sender: str | None = None) -> bytes:
+        """``eth_call``: what calling ``to`` with ``data`` returns at ``block`` (default
+        latest), nothing sent. A revert is :class:`~kinko.errors.ChainRejected`."""
+        tx: dict[str, Any] = {"to": to_checksum_address(to), "data": "0x" + data.hex()}
+        if sender is not None:
+            tx["from"] = to_checksum_address(sender)
+        at: Any = "latest" if block is None else block
+        return bytes(self._call(lambda: self._eth.call(tx, at), f"a call to {tx['to']}"))
+
+    def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
+        """The gas ``sender`` needs to call ``to``; :class:`~kinko.errors.ChainRejected`
+        if the call would revert."""
+        tx = {"from": to_checksum_address(sender), "to": to_checksum_address(to),
+              "data": "0x" + data.hex(), "value": value}
+        return int(self._call(lambda: self._eth.estimate_gas(tx),
+                              f"a gas estimate for a call to {tx['to']}"))
+
+    def code(self, address: str, block: int | None = None) -> bytes:
+        """The runtime code at ``address`` (empty for an account without code)."""
+        a = to_checksum_address(address)
+        at: Any = "latest" if block is None else block
+        return bytes(self._call(lambda: self._eth.get_code(a, at), f"the code at {a}"))
+
+    def logs(self, addresses: Sequence[str], from_block: int, to_block: int,
+             topics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The logs the contracts at ``addresses`` emitted in blocks ``from_block`` to
+        ``to_block``, optionally only those whose first topic is in ``topics``, ordered by
+        block, transaction and position, each as ``{"address", "topics" (bytes),
+        "data" (bytes), "block", "tx_hash", "tx_index", "log_index"}``. (``log_index``
+        counts within the block on a node, within the transaction on eth-tester.)"""
+        query: dict[str, Any] = {"fromBlock": from_block, "toBlock": to_block,
+                                 "address": [to_checksum_address(a) for a in addresses]}
+        if topics is not None:
+            query["topics"] = [list(topics)]
+        raw = self._call(lambda: self._eth.get_logs(query),
+                         f"the logs of blocks {from_block}-{to_block}")
+        out = [{"address": _checksum(_0x(log["address"])),
+                "topics": [bytes.fromhex(_0x(t)[2:]) for t in log["topics"]],
+                "data": bytes.fromhex(_0x(log["data"])[2:]),
+                "block": int(log["blockNumber"]), "tx_hash": _0x(log["transactionHash"]),
+                "tx_index": int(log["transactionIndex"]), "log_index": int(log["logIndex"])}
+               for log in raw]
+        out.sort(key=lambda log: (log["block"], log["tx_index"], log["log_index"]))
+        return out
+
     # ------------------------------------------------------------------ development nodes
 
     def fund(self, address: str, value: int) -> str:
@@ -363,22 +428,10 @@ class EvmChain:
         sender = self._eth.accounts[0]
         tx_hash = _0x(self._call(lambda: self._eth.send_transaction({"from": sender, **tx}),
                                  what))
-
-        def fetch() -> Any:
-            try:
-                return self._eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-
-        deadline = time.monotonic() + 30
-        while (receipt := self._call(fetch, f"the receipt of {tx_hash}")) is None \
-                or receipt.get("blockNumber") is None:
-            if time.monotonic() > deadline:
-                raise Transient(f"{self.label} did not mine {what} transaction {tx_hash}")
-            time.sleep(0.02)
+        receipt = self.wait_for(tx_hash, what)
         if int(receipt["status"]) != 1:
             raise ChainRejected(f"{self.label} mined {what} transaction {tx_hash}, which failed")
-        return tx_hash, dict(receipt)
+        return tx_hash, receipt
 
     def snapshot(self) -> object:
         """Remember the chain's state (test and demo nodes only); an opaque id."""

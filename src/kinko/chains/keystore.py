@@ -62,6 +62,13 @@ class KeystoreSigner:
         wallet proves control of its address for proof of reserves."""
         return _sign_message(self.__account, text)
 
+    def sign_digest(self, digest: bytes) -> bytes:
+        """``r ‖ s ‖ v`` (65 bytes, ``v`` 27/28) over a 32-byte digest, such as a Safe's
+        safeTxHash; the same form :class:`~kinko.chains.hsm.HsmSigner` gives."""
+        if not isinstance(digest, bytes) or len(digest) != 32:
+            raise ConfigError("a key signs 32-byte digests only")
+        return bytes(self.__account.unsafe_sign_hash(digest).signature)
+
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
                       gas: int = 21_000, data: bytes = b"") -> bytes:
         tx: dict[str, Any] = {"to": to, "value": value, "nonce": nonce, "gas": gas,
