@@ -1,0 +1,595 @@
+"""Safe{Wallet} 1.4.1 accounts on an Ethereum chain: deploy, create, read, sign, execute, watch.
+
+A Safe account is a small proxy contract that runs the shared *singleton* code with its own
+storage: its owners, its threshold, its nonce, its modules, its guard and its fallback
+handler. It moves ETH or tokens only through ``execTransaction`` with at least *threshold*
+owners' signatures over the transaction's EIP-712 hash (:class:`~kinko.domain.safe.SafeTx`).
+Whoever sends ``execTransaction`` only pays the gas: a thief holding one owner key of a
+2-of-3 Safe can move nothing.
+
+**Which contracts.** The audited 1.4.1 release as compiled in the npm package
+``@safe-global/safe-contracts`` 1.4.1, shipped with kinko in ``safe_contracts.json``
+(``safe_contracts.md`` gives its source and what its LGPL-3.0 licence means): the singleton
+**SafeL2**, the **SafeProxyFactory** and the **CompatibilityFallbackHandler**. kinko uses
+SafeL2 rather than the plain Safe singleton: SafeL2 also emits ``SafeMultiSigTransaction``
+with every field, the signatures and the nonce of each executed transaction (and
+``SafeModuleTransaction`` for module calls), so the watch sees what any execution did — an
+execution kinko did not approve included — from the logs every node serves, where the plain
+Safe would need a tracing node. It costs some gas per execution (measured in
+``benchmarks/RESULTS.md``). MultiSend is not used: it is called by DELEGATECALL, which kinko
+never signs.
+
+**Where.** On public chains the contracts are used at their canonical addresses
+(:data:`CANONICAL`), where the Safe singleton factory put them with CREATE2; kinko compares
+the code found there with the shipped code hash before using an address
+(:func:`check_deployment`). On development nodes :func:`deploy_safe_contracts` deploys them:
+on anvil through the singleton factory, so at the same canonical addresses; on the
+in-process chain (which cannot place the factory) by plain CREATE from the node's account.
+
+**What kinko signs** is checked before anything is signed (:meth:`SafeTx.check`): CALL only
+(DELEGATECALL refused), no gas refunds, never a call to the Safe itself. Before sending,
+:func:`execute` checks what the chain will check (chain id, the Safe's nonce, every signature
+its owner's, the threshold) and refuses with the reason instead of paying for a transaction
+that reverts.
+
+    deployment = deploy_safe_contracts(chain)                  # development nodes
+    safe = create_safe(chain, operations, deployment, owners=[a, b, c], threshold=2)
+    tx = token_transfer(chain, safe.address, token, to=cold, amount=5_000_000)
+    signatures = {a_signer.address: sign_safe_tx(a_signer, tx),
+                  b_signer.address: sign_safe_tx(b_signer, tx)}
+    tx_hash = execute(chain, operations, tx, signatures)
+
+**Watching.** :func:`safe_events` decodes a Safe's events from the logs (executions,
+owner/threshold/module/guard/fallback-handler changes, ETH received, approved hashes);
+:data:`CONFIGURATION_CHANGES` are the kinds that change who controls the Safe.
+
+**Proof of control** (EIP-1271): the Safe itself vouches for a 32-byte hash when its owners
+have signed the *SafeMessage* hash of it (:func:`sign_safe_message`); anyone can ask the
+chain with :func:`is_valid_signature`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from kinko.chains.erc20 import transfer_call
+from kinko.chains.evm import EvmChain
+from kinko.domain.safe import (
+    ZERO_ADDRESS,
+    SafeTx,
+    check_owners,
+    check_signatures,
+    pack_signatures,
+    recover_owner,
+    safe_message_hash,
+)
+from kinko.errors import ApprovalError, ChainRejected, SafeTxRefused
+from kinko.ports import Signer
+
+__all__ = [
+    "CANONICAL",
+    "CONFIGURATION_CHANGES",
+    "EIP1271_MAGIC",
+    "SINGLETON_FACTORY",
+    "VERSION",
+    "DigestSigner",
+    "SafeDeployment",
+    "SafeEvent",
+    "SafeInfo",
+    "check_deployment",
+    "check_safe",
+    "create_safe",
+    "decode_log",
+    "deploy_safe_contracts",
+    "encode_call",
+    "eth_transfer",
+    "exec_transaction_data",
+    "execute",
+    "is_valid_signature",
+    "predict_safe_address",
+    "read_safe",
+    "safe_artifacts",
+    "safe_events",
+    "safe_transaction",
+    "setup_data",
+    "sign_safe_message",
+    "sign_safe_tx",
+    "token_transfer",
+]
+
+VERSION = "1.4.1"
+SINGLETON_FACTORY = "0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7"  # Safe's CREATE2 deployer
+_CREATE2_PROXY = "0x4e59b44847b379578588920cA78FbF26c0B4956C"  # anvil's built-in, same code
+SENTINEL = "0x0000000000000000000000000000000000000001"
+EIP1271_MAGIC = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes) said yes
+_GUARD_SLOT = keccak(text="guard_manager.guard.address")
+_FALLBACK_SLOT = keccak(text="fallback_manager.handler.address")
+_GAS_MARGIN = 1.2  # on top of the node's estimate; unused gas is not charged
+
+
+class DigestSigner(Protocol):
+    """A key that signs 32-byte digests: ``r ‖ s ‖ v`` (65 bytes, ``v`` 27/28).
+    :class:`~kinko.chains.keystore.KeystoreSigner` and :class:`~kinko.chains.hsm.HsmSigner`
+    are ones."""
+
+    address: str
+
+    def sign_digest(self, digest: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SafeDeployment:
+    """Where the three contracts are on one chain."""
+
+    singleton: str
+    proxy_factory: str
+    fallback_handler: str
+
+
+CANONICAL = SafeDeployment(singleton="0x29fcB43b46531BcA003ddC8FCB67FFE91900C762",
+                           proxy_factory="0x4e1DCf7AD4e460CfD30791CCC4F9c8a4f820ec67",
+                           fallback_handler="0xfd0732Dc9E303f09fCEf3a7388Ad10A83459Ec99")
+_CONTRACTS = {"singleton": "SafeL2", "proxy_factory": "SafeProxyFactory",
+              "fallback_handler": "CompatibilityFallbackHandler"}
+
+
+@cache
+def safe_artifacts() -> dict[str, Any]:
+    """The shipped contracts: ``{"package", "version", "license", "contracts": {name:
+    {"source", "abi", "bytecode", "codeHash"}}}``."""
+    text = files("kinko.chains").joinpath("safe_contracts.json").read_text(encoding="utf-8")
+    artifacts: dict[str, Any] = json.loads(text)
+    return artifacts
+
+
+# ---------------------------------------------------------------------- ABI
+
+
+def _types(signature: str) -> list[str]:
+    inner = signature[signature.index("(") + 1 : -1]
+    return inner.split(",") if inner else []
+
+
+def encode_call(signature: str, *args: Any) -> bytes:
+    """Call data of ``signature`` (e.g. ``"addOwnerWithThreshold(address,uint256)"``) with
+    ``args``: its 4-byte selector and the ABI-encoded arguments."""
+    return keccak(text=signature)[:4] + abi_encode(_types(signature), list(args))
+
+
+def _read(chain: EvmChain, to: str, signature: str, returns: list[str], *args: Any,
+          block: int | None = None) -> tuple[Any, ...]:
+    answer = chain.call(to, encode_call(signature, *args), block)
+    try:
+        return tuple(abi_decode(returns, answer))
+    except DecodingError:
+        raise ChainRejected(f"{to} on {chain.label} did not answer {signature} as a Safe "
+                            f"{VERSION} contract does") from None
+
+
+# ---------------------------------------------------------------------- deployment
+
+
+def check_deployment(chain: EvmChain, deployment: SafeDeployment) -> None:
+    """Every address of ``deployment`` holds exactly the shipped contract's code;
+    :class:`~kinko.errors.ChainRejected` naming the first that does not."""
+    contracts = safe_artifacts()["contracts"]
+    for role, name in _CONTRACTS.items():
+        address = getattr(deployment, role)
+        code = chain.code(address)
+        if not code:
+            raise ChainRejected(f"no {name} at {address} on {chain.label}")
+        if "0x" + keccak(code).hex() != contracts[name]["codeHash"]:
+            raise ChainRejected(f"the code at {address} on {chain.label} is not {name} "
+                                f"{VERSION}")
+
+
+def deploy_safe_contracts(chain: EvmChain) -> SafeDeployment:
+    """The Safe contracts on a development node (test and demo nodes only), deployed if
+    they are not there yet: at the canonical addresses where the node lets the singleton
+    factory be placed (anvil), by plain CREATE otherwise (the in-process chain; once per
+    chain object, whose deployment is remembered)."""
+    contracts = safe_artifacts()["contracts"]
+    if all(chain.code(getattr(CANONICAL, role)) for role in _CONTRACTS):
+        check_deployment(chain, CANONICAL)
+        return CANONICAL
+    if _singleton_factory(chain):
+        for role, name in _CONTRACTS.items():
+            if not chain.code(getattr(CANONICAL, role)):
+                chain.dev_transact({"to": SINGLETON_FACTORY,
+                                    "data": "0x" + "00" * 32 + contracts[name]["bytecode"][2:]},
+                                   f"deploying {name}")
+        check_deployment(chain, CANONICAL)
+        return CANONICAL
+    known = _CREATED.get(chain)
+    if known is not None:
+        check_deployment(chain, known)
+        return known
+    addresses = {}
+    for role, name in _CONTRACTS.items():
+        _, receipt = chain.dev_transact({"data": contracts[name]["bytecode"]},
+                                        f"deploying {name}")
+        addresses[role] = str(to_checksum_address(receipt["contractAddress"]))
+    deployment = SafeDeployment(**addresses)
+    check_deployment(chain, deployment)
+    _CREATED[chain] = deployment
+    return deployment
+
+
+_CREATED: WeakKeyDictionary[EvmChain, SafeDeployment] = WeakKeyDictionary()
+"""Deployments made by plain CREATE (not findable from the chain alone), per chain."""
+
+
+def _singleton_factory(chain: EvmChain) -> bool:
+    """Whether the Safe singleton factory is (or could be put) on this development node: a
+    node with ``anvil_setCode`` gets the CREATE2 proxy's code at the factory's address."""
+    if chain.code(SINGLETON_FACTORY):
+        return True
+    proxy = chain.code(_CREATE2_PROXY)
+    if not proxy:
+        return False
+    provider: Any = chain.w3.provider
+    answer = provider.make_request("anvil_setCode", [SINGLETON_FACTORY, "0x" + proxy.hex()])
+    return isinstance(answer, dict) and answer.get("error") is None \
+        and bool(chain.code(SINGLETON_FACTORY))
+
+
+# ---------------------------------------------------------------------- creating a Safe
+
+
+def setup_data(owners: Sequence[str], threshold: int, fallback_handler: str) -> bytes:
+    """The ``setup`` call a new Safe proxy is initialised with: owners, threshold and the
+    fallback handler; no module set-up call, no payment."""
+    return encode_call("setup(address[],uint256,address,bytes,address,address,uint256,address)",
+                       list(owners), threshold, ZERO_ADDRESS, b"", fallback_handler,
+                       ZERO_ADDRESS, 0, ZERO_ADDRESS)
+
+
+def predict_safe_address(chain: EvmChain, deployment: SafeDeployment, owners: Sequence[str],
+                         threshold: int, salt_nonce: int = 0) -> str:
+    """The address ``createProxyWithNonce`` will give the Safe (CREATE2 from the factory):
+    known, and registrable, before the Safe exists."""
+    owners = check_owners(owners, threshold)
+    initializer = setup_data(owners, threshold, deployment.fallback_handler)
+    (creation,) = _read(chain, deployment.proxy_factory, "proxyCreationCode()", ["bytes"])
+    salt = keccak(keccak(initializer) + salt_nonce.to_bytes(32, "big"))
+    init_code = bytes(creation) + abi_encode(["address"], [deployment.singleton])
+    factory = bytes.fromhex(deployment.proxy_factory[2:])
+    return str(to_checksum_address(keccak(b"\xff" + factory + salt + keccak(init_code))[12:]))
+
+
+def create_safe(chain: EvmChain, sender: Signer, deployment: SafeDeployment,
+                owners: Sequence[str], threshold: int, salt_nonce: int = 0,
+                timeout: float = 120.0) -> SafeInfo:
+    """Create a Safe proxy owned by ``owners`` with ``threshold`` (``sender`` pays the gas),
+    wait until it is mined and return it as read back from the chain."""
+    owners = check_owners(owners, threshold)
+    check_deployment(chain, deployment)
+    address = predict_safe_address(chain, deployment, owners, threshold, salt_nonce)
+    if chain.code(address):
+        raise ChainRejected(f"a Safe with these owners, threshold and salt nonce {salt_nonce} "
+                            f"already exists at {address}")
+    data = encode_call("createProxyWithNonce(address,bytes,uint256)", deployment.singleton,
+                       setup_data(owners, threshold, deployment.fallback_handler), salt_nonce)
+    tx_hash = _send(chain, sender, deployment.proxy_factory, data, "creating a Safe")
+    receipt = chain.wait_for(tx_hash, "creating a Safe", timeout)
+    if int(receipt["status"]) != 1:
+        raise ChainRejected(f"{chain.label} mined Safe creation {tx_hash}, which failed")
+    info = read_safe(chain, address)
+    check_safe(info, deployment, owners=owners, threshold=threshold)
+    return info
+
+
+def _send(chain: EvmChain, sender: Signer, to: str, data: bytes, what: str,
+          gas: int | None = None) -> str:
+    chain_id, gas_price = chain.fee_params()
+    if gas is None:
+        gas = int(chain.estimate_gas(sender.address, to, data) * _GAS_MARGIN)
+    raw = sender.sign_transfer(to=to, value=0, nonce=chain.nonce(sender.address),
+                               gas_price=gas_price, chain_id=chain_id, gas=gas, data=data)
+    return chain.send_raw(raw)
+
+
+# ---------------------------------------------------------------------- reading a Safe
+
+
+@dataclass(frozen=True)
+class SafeInfo:
+    """A Safe as the chain has it now (or at the block it was read at)."""
+
+    address: str
+    version: str
+    singleton: str
+    owners: tuple[str, ...]
+    threshold: int
+    nonce: int
+    modules: tuple[str, ...]
+    guard: str
+    fallback_handler: str
+
+
+def _slot_address(chain: EvmChain, safe: str, slot: bytes, block: int | None) -> str:
+    (word,) = _read(chain, safe, "getStorageAt(uint256,uint256)", ["bytes"],
+                    int.from_bytes(slot, "big"), 1, block=block)
+    return str(to_checksum_address(bytes(word)[-20:]))
+
+
+def read_safe(chain: EvmChain, address: str, block: int | None = None) -> SafeInfo:
+    """Owners, threshold, nonce, modules, guard, fallback handler, singleton and version of
+    the Safe at ``address``; :class:`~kinko.errors.ChainRejected` if it is not a Safe."""
+    safe = str(to_checksum_address(address))
+    if not chain.code(safe, block):
+        raise ChainRejected(f"no Safe at {safe} on {chain.label}: the address has no code")
+    try:
+        (version,) = _read(chain, safe, "VERSION()", ["string"], block=block)
+    except ChainRejected:
+        raise ChainRejected(f"the contract at {safe} on {chain.label} is not a Safe") from None
+    (owners,) = _read(chain, safe, "getOwners()", ["address[]"], block=block)
+    (threshold,) = _read(chain, safe, "getThreshold()", ["uint256"], block=block)
+    (nonce,) = _read(chain, safe, "nonce()", ["uint256"], block=block)
+    modules, _next = _read(chain, safe, "getModulesPaginated(address,uint256)",
+                           ["address[]", "address"], SENTINEL, 100, block=block)
+    return SafeInfo(
+        address=safe, version=str(version),
+        singleton=_slot_address(chain, safe, bytes(32), block),
+        owners=tuple(str(to_checksum_address(o)) for o in owners), threshold=int(threshold),
+        nonce=int(nonce), modules=tuple(str(to_checksum_address(m)) for m in modules),
+        guard=_slot_address(chain, safe, _GUARD_SLOT, block),
+        fallback_handler=_slot_address(chain, safe, _FALLBACK_SLOT, block))
+
+
+def check_safe(info: SafeInfo, deployment: SafeDeployment, *,
+               owners: Sequence[str] | None = None, threshold: int | None = None) -> None:
+    """The Safe is one kinko can rely on: version 1.4.1 on the expected singleton, the
+    expected fallback handler, no module and no guard (each could move funds or block them
+    without the owners), and — when given — exactly these owners and this threshold.
+    :class:`~kinko.errors.ChainRejected` naming every difference."""
+    problems = []
+    if info.version != VERSION:
+        problems.append(f"version {info.version}, not {VERSION}")
+    if info.singleton != deployment.singleton:
+        problems.append(f"singleton {info.singleton}, not {deployment.singleton}")
+    if info.fallback_handler != deployment.fallback_handler:
+        problems.append(f"fallback handler {info.fallback_handler}, not "
+                        f"{deployment.fallback_handler}")
+    if info.modules:
+        problems.append(f"modules enabled: {', '.join(info.modules)}")
+    if info.guard != ZERO_ADDRESS:
+        problems.append(f"guard {info.guard}")
+    if owners is not None:
+        expected = {str(to_checksum_address(o)) for o in owners}
+        if set(info.owners) != expected:
+            missing = sorted(expected - set(info.owners))
+            extra = sorted(set(info.owners) - expected)
+            problems.append("owners differ" + (f"; missing {', '.join(missing)}" if missing
+                                                else "")
+                            + (f"; not expected {', '.join(extra)}" if extra else ""))
+    if threshold is not None and info.threshold != threshold:
+        problems.append(f"threshold {info.threshold}, not {threshold}")
+    if problems:
+        raise ChainRejected(f"Safe {info.address}: " + "; ".join(problems),
+                            safe=info.address, problems=problems)
+
+
+# ---------------------------------------------------------------------- transactions
+
+
+def safe_transaction(chain: EvmChain, safe: str, to: str, value: int, data: bytes = b"",
+                     nonce: int | None = None) -> SafeTx:
+    """A CALL from ``safe`` on this chain (its chain id), at the Safe's current nonce
+    unless ``nonce`` is given; checked against kinko's rules."""
+    chain_id = chain.fee_params()[0]
+    if nonce is None:
+        nonce = read_safe(chain, safe).nonce
+    tx = SafeTx(safe=safe, chain_id=chain_id, to=to, value=value, data=data, nonce=nonce)
+    tx.check()
+    return tx
+
+
+def eth_transfer(chain: EvmChain, safe: str, to: str, value: int,
+                 nonce: int | None = None) -> SafeTx:
+    """``value`` wei from ``safe`` to ``to``."""
+    return safe_transaction(chain, safe, to, value, b"", nonce)
+
+
+def token_transfer(chain: EvmChain, safe: str, token: str, to: str, amount: int,
+                   nonce: int | None = None) -> SafeTx:
+    """``amount`` (minor units) of the ERC-20 ``token`` from ``safe`` to ``to``: a call of
+    the token's ``transfer``."""
+    return safe_transaction(chain, safe, token, 0, transfer_call(to, amount), nonce)
+
+
+def sign_safe_tx(signer: DigestSigner, tx: SafeTx) -> bytes:
+    """``signer``'s signature of ``tx`` (65 bytes), made only if the SafeTx passes kinko's
+    rules (CALL only, no refunds, not to the Safe itself)."""
+    tx.check()
+    signature = signer.sign_digest(tx.hash)
+    if recover_owner(tx.hash, signature) != signer.address:
+        raise ApprovalError(f"the signature made by {signer.address} does not recover to it")
+    return signature
+
+
+def exec_transaction_data(tx: SafeTx, signatures: Mapping[str, bytes]) -> bytes:
+    """The ``execTransaction`` call of ``tx`` with the owners' signatures (owner address →
+    65 bytes) in the order the Safe requires."""
+    return encode_call(
+        "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,"
+        "bytes)", tx.to, tx.value, tx.data, tx.operation, tx.safe_tx_gas, tx.base_gas,
+        tx.gas_price, tx.gas_token, tx.refund_receiver, pack_signatures(signatures))
+
+
+def execute(chain: EvmChain, sender: Signer, tx: SafeTx, signatures: Mapping[str, bytes],
+            gas: int | None = None) -> str:
+    """Send ``tx`` with ``signatures`` from ``sender`` (who pays the gas and needs no other
+    right); the transaction hash, not waited for. Refused before sending if the chain would
+    refuse it: kinko's rules, another chain, a nonce already used or not yet reached,
+    a signature that is not its owner's over this SafeTx, fewer than the threshold."""
+    tx.check()
+    chain_id = chain.fee_params()[0]
+    if tx.chain_id != chain_id:
+        raise SafeTxRefused(f"the SafeTx is for chain {tx.chain_id}; {chain.label} is chain "
+                            f"{chain_id}", field="chain_id")
+    info = read_safe(chain, tx.safe)
+    if tx.nonce != info.nonce:
+        state = "already used" if tx.nonce < info.nonce else "not reached yet"
+        raise ApprovalError(f"SafeTx nonce {tx.nonce} of Safe {tx.safe} is {state} (the "
+                            f"Safe is at nonce {info.nonce})", nonce=tx.nonce)
+    check_signatures(tx, signatures, info.owners, info.threshold)
+    return _send(chain, sender, tx.safe, exec_transaction_data(tx, signatures),
+                 "a Safe transaction", gas)
+
+
+# ---------------------------------------------------------------------- proof of control
+
+
+def sign_safe_message(signer: DigestSigner, chain_id: int, safe: str, data_hash: bytes) -> bytes:
+    """An owner's signature for the Safe to vouch for the 32-byte ``data_hash`` (EIP-1271:
+    the SafeMessage hash of it, see :func:`~kinko.domain.safe.safe_message_hash`)."""
+    if len(data_hash) != 32:
+        raise ApprovalError("EIP-1271 proofs are over a 32-byte hash")
+    return signer.sign_digest(safe_message_hash(chain_id, safe, data_hash))
+
+
+def is_valid_signature(chain: EvmChain, safe: str, data_hash: bytes, signatures: bytes,
+                       block: int | None = None) -> bool:
+    """Whether the Safe says, on chain, that ``signatures`` (its owners', packed by
+    :func:`~kinko.domain.safe.pack_signatures`) are valid for ``data_hash`` (EIP-1271
+    ``isValidSignature(bytes32,bytes)`` through its fallback handler)."""
+    try:
+        answer = chain.call(safe, encode_call("isValidSignature(bytes32,bytes)", data_hash,
+                                              signatures), block)
+    except ChainRejected:  # the Safe reverts on signatures that are not enough owners'
+        return False
+    return len(answer) == 32 and answer[:4] == EIP1271_MAGIC
+
+
+# ---------------------------------------------------------------------- events
+
+# event signature -> (kind, indexed field names, data field names and types)
+_EVENT_SPECS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "ExecutionSuccess(bytes32,uint256)":
+        ("execution_success", ("safe_tx_hash",), (("payment", "uint256"),)),
+    "ExecutionFailure(bytes32,uint256)":
+        ("execution_failure", ("safe_tx_hash",), (("payment", "uint256"),)),
+    "AddedOwner(address)": ("added_owner", ("owner",), ()),
+    "RemovedOwner(address)": ("removed_owner", ("owner",), ()),
+    "ChangedThreshold(uint256)": ("changed_threshold", (), (("threshold", "uint256"),)),
+    "EnabledModule(address)": ("enabled_module", ("module",), ()),
+    "DisabledModule(address)": ("disabled_module", ("module",), ()),
+    "ChangedGuard(address)": ("changed_guard", ("guard",), ()),
+    "ChangedFallbackHandler(address)": ("changed_fallback_handler", ("handler",), ()),
+    "SafeReceived(address,uint256)": ("safe_received", ("sender",), (("value", "uint256"),)),
+    "SafeSetup(address,address[],uint256,address,address)":
+        ("safe_setup", ("initiator",), (("owners", "address[]"), ("threshold", "uint256"),
+                                        ("initializer", "address"),
+                                        ("fallback_handler", "address"))),
+    "ApproveHash(bytes32,address)": ("approve_hash", ("approved_hash", "owner"), ()),
+    "SignMsg(bytes32)": ("sign_msg", ("message_hash",), ()),
+    "ExecutionFromModuleSuccess(address)": ("module_execution_success", ("module",), ()),
+    "ExecutionFromModuleFailure(address)": ("module_execution_failure", ("module",), ()),
+    "SafeMultiSigTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,"
+    "address,bytes,bytes)":
+        ("multisig_transaction", (), (("to", "address"), ("value", "uint256"),
+                                      ("data", "bytes"), ("operation", "uint8"),
+                                      ("safe_tx_gas", "uint256"), ("base_gas", "uint256"),
+                                      ("gas_price", "uint256"), ("gas_token", "address"),
+                                      ("refund_receiver", "address"),
+                                      ("signatures", "bytes"), ("additional_info", "bytes"))),
+    "SafeModuleTransaction(address,address,uint256,bytes,uint8)":
+        ("module_transaction", (), (("module", "address"), ("to", "address"),
+                                    ("value", "uint256"), ("data", "bytes"),
+                                    ("operation", "uint8"))),
+}
+_BY_TOPIC = {keccak(text=sig): spec for sig, spec in _EVENT_SPECS.items()}
+_INDEXED_TYPES = {"safe_tx_hash": "bytes32", "approved_hash": "bytes32",
+                  "message_hash": "bytes32"}  # every other indexed field is an address
+
+CONFIGURATION_CHANGES = frozenset({
+    "added_owner", "removed_owner", "changed_threshold", "enabled_module",
+    "disabled_module", "changed_guard", "changed_fallback_handler"})
+"""Event kinds that change who or what controls the Safe: each deserves an alarm unless a
+policy change approved it. A module moving funds (``module_transaction``,
+``module_execution_*``) and an owner approving a hash on chain (``approve_hash``, a
+signature in its own right) do too: kinko's Safes have no modules and sign off chain."""
+
+
+@dataclass(frozen=True)
+class SafeEvent:
+    """One decoded Safe event; ``fields`` by kind (addresses EIP-55, hashes 0x-hex):
+    ``safe_tx_hash``/``payment`` for executions; ``owner``; ``threshold``; ``module``;
+    ``guard``; ``handler``; ``sender``/``value`` for ETH received; the full SafeTx with
+    ``signatures``, ``nonce``, ``executor`` and ``threshold`` for ``multisig_transaction``."""
+
+    safe: str
+    kind: str
+    block: int
+    tx_hash: str
+    log_index: int
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _value(name: str, kind: str, value: Any) -> Any:
+    if kind == "address":
+        return str(to_checksum_address(value))
+    if kind == "address[]":
+        return tuple(str(to_checksum_address(v)) for v in value)
+    if kind == "bytes32":
+        return "0x" + bytes(value).hex()
+    if kind == "bytes":
+        return bytes(value)
+    return int(value)
+
+
+def decode_log(log: Mapping[str, Any]) -> SafeEvent | None:
+    """The Safe event in ``log`` (as :meth:`EvmChain.logs` gives it), or None if it is not
+    one (or malformed)."""
+    topics = list(log["topics"])
+    spec = _BY_TOPIC.get(bytes(topics[0])) if topics else None
+    if spec is None:
+        return None
+    kind, indexed, data_fields = spec
+    if len(topics) != 1 + len(indexed):
+        return None
+    out: dict[str, Any] = {}
+    for name, topic in zip(indexed, topics[1:], strict=True):
+        type_ = _INDEXED_TYPES.get(name, "address")
+        out[name] = _value(name, type_, topic if type_ == "bytes32" else bytes(topic)[-20:])
+    try:
+        decoded = abi_decode([t for _, t in data_fields], bytes(log["data"]))
+    except DecodingError:
+        return None
+    for (name, type_), value in zip(data_fields, decoded, strict=True):
+        out[name] = _value(name, type_, value)
+    if kind == "multisig_transaction":
+        try:
+            nonce, executor, threshold = abi_decode(["uint256", "address", "uint256"],
+                                                    out.pop("additional_info"))
+        except DecodingError:
+            return None
+        out.update(nonce=int(nonce), executor=str(to_checksum_address(executor)),
+                   threshold=int(threshold))
+    return SafeEvent(safe=str(to_checksum_address(log["address"])), kind=kind,
+                     block=int(log["block"]), tx_hash=str(log["tx_hash"]),
+                     log_index=int(log["log_index"]), fields=out)
+
+
+def safe_events(chain: EvmChain, safes: Sequence[str], from_block: int,
+                to_block: int) -> list[SafeEvent]:
+    """Every Safe event the ``safes`` emitted in blocks ``from_block`` to ``to_block``, in
+    chain order."""
+    if not safes:
+        return []
+    logs = chain.logs(safes, from_block, to_block,
+                      topics=["0x" + topic.hex() for topic in _BY_TOPIC])
+    return [event for log in logs if (event := decode_log(log)) is not None]
