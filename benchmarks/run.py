@@ -14,6 +14,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
     python benchmarks/run.py --only reserves  # proof of reserves (issue 8; about 3 minutes)
     python benchmarks/run.py --only dashboard # the dashboard's pages (issue 9; about 5
                                               # minutes, 2 more the first time: data set)
+    python benchmarks/run.py --only signing   # HSM against keystore signatures, Safe gas
+                                              # (under a minute)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import loadtest  # noqa: E402  (benchmarks/loadtest.py)
 import reserves  # noqa: E402  (benchmarks/reserves.py)
 import respond  # noqa: E402  (benchmarks/respond.py)
 import screening  # noqa: E402  (benchmarks/screening.py)
+import signing  # noqa: E402  (benchmarks/signing.py)
 import watch  # noqa: E402  (benchmarks/watch.py)
 
 # benchmarks/trace.py, by its path: the standard library has a module named trace too
@@ -327,6 +330,22 @@ def _dashboard_section(quick: bool) -> list[str]:
             *dashboard.markdown(results, quick), ""]
 
 
+SIGNING_HEADING = "## Co-signed custody: HSM signatures and Safe gas"
+
+
+def _signing_section(quick: bool) -> list[str]:
+    """HSM signatures per second against the keystore file, and a Safe's gas against a
+    plain transfer: one process (its own SoftHSM2 token directory and anvil)."""
+    print("running: signing, HSM and keystore file; Safe gas on anvil ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "signing.py"),
+                           *(["--quick"] if quick else [])], capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [SIGNING_HEADING, "", _measured() + ".", "", *signing.markdown(figures), ""]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -404,7 +423,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
-                                              "dashboard"],
+                                              "dashboard", "signing"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -420,6 +439,8 @@ def main() -> None:
             section = _reserves_section(args.quick)
         elif args.only == "dashboard":
             section = _dashboard_section(args.quick)
+        elif args.only == "signing":
+            section = _signing_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -532,7 +553,7 @@ def main() -> None:
         "", *_watch_section(watch_results, args.quick),
         *trace.section(trace_results, args.quick, _measured()),
         *_respond_section(args.quick), *_reserves_section(args.quick),
-        *_dashboard_section(args.quick), NOTES]
+        *_dashboard_section(args.quick), *_signing_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
