@@ -165,6 +165,11 @@ def test_deployment_is_canonical_on_anvil_and_checked(world: World) -> None:
     assert (world.deployment == S.CANONICAL) == world.chain.label.startswith("node at")
     S.check_deployment(world.chain, world.deployment)
     assert S.deploy_safe_contracts(world.chain) == world.deployment  # idempotent
+    if world.deployment == S.CANONICAL:
+        assert S.canonical_deployment(world.chain) == S.CANONICAL
+    else:
+        with pytest.raises(ChainRejected, match="not deployed at its canonical addresses"):
+            S.canonical_deployment(world.chain)
     wrong = replace(world.deployment, singleton=world.token)
     with pytest.raises(ChainRejected, match=r"is not SafeL2 1\.4\.1"):
         S.check_deployment(world.chain, wrong)
@@ -412,6 +417,25 @@ def test_eth_received_is_decoded(world: World) -> None:
     received = [e for e in S.safe_events(world.chain, [world.safe], start, world.chain.head())
                 if e.kind == "safe_received"]
     assert [e.fields["value"] for e in received] == [12345]
+
+
+@pytest.mark.slow
+def test_paying_a_safe_needs_more_than_21000_gas(world: World) -> None:
+    """The proxy and its SafeReceived event cost more than a plain transfer's 21,000 gas:
+    such a payment fails (the money stays with the sender); RECEIVE_GAS is enough."""
+    chain_id, gas_price = world.chain.fee_params()
+    before = world.chain.balances([world.safe])[world.safe]
+    outcomes = []
+    for gas in (21_000, S.RECEIVE_GAS):
+        raw = world.ops.sign_transfer(to=world.safe, value=777, gas=gas, gas_price=gas_price,
+                                      chain_id=chain_id, nonce=world.chain.nonce(world.ops.address))
+        try:
+            receipt = world.chain.wait_for(world.chain.send_raw(raw), "paying a Safe")
+            outcomes.append(int(receipt["status"]))
+        except ChainRejected:
+            outcomes.append(0)
+    assert outcomes == [0, 1]
+    assert world.chain.balances([world.safe])[world.safe] == before + 777
 
 
 def test_logs_that_only_look_like_safe_events_are_skipped() -> None:

@@ -82,12 +82,14 @@ __all__ = [
     "CANONICAL",
     "CONFIGURATION_CHANGES",
     "EIP1271_MAGIC",
+    "RECEIVE_GAS",
     "SINGLETON_FACTORY",
     "VERSION",
     "DigestSigner",
     "SafeDeployment",
     "SafeEvent",
     "SafeInfo",
+    "canonical_deployment",
     "check_deployment",
     "check_safe",
     "create_safe",
@@ -117,6 +119,10 @@ EIP1271_MAGIC = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes) sai
 _GUARD_SLOT = keccak(text="guard_manager.guard.address")
 _FALLBACK_SLOT = keccak(text="fallback_manager.handler.address")
 _GAS_MARGIN = 1.2  # on top of the node's estimate; unused gas is not charged
+RECEIVE_GAS = 40_000
+"""Gas for sending ETH *to* a Safe: its proxy forwards to the singleton, which emits
+``SafeReceived`` (about 27,300 gas in all), so a plain 21,000-gas transfer into a Safe fails.
+Anything that pays a Safe (a sweep, a refill, a deposit) must give at least this much."""
 
 
 class DigestSigner(Protocol):
@@ -193,6 +199,18 @@ def check_deployment(chain: EvmChain, deployment: SafeDeployment) -> None:
         if "0x" + keccak(code).hex() != contracts[name]["codeHash"]:
             raise ChainRejected(f"the code at {address} on {chain.label} is not {name} "
                                 f"{VERSION}")
+
+
+def canonical_deployment(chain: EvmChain) -> SafeDeployment:
+    """The contracts at their canonical addresses, as on every public chain Safe supports,
+    after checking their code; :class:`~kinko.errors.ChainRejected` if this chain does not
+    have them (a development node: :func:`deploy_safe_contracts`)."""
+    try:
+        check_deployment(chain, CANONICAL)
+    except ChainRejected as exc:
+        raise ChainRejected(f"{exc.message}: Safe {VERSION} is not deployed at its canonical "
+                            f"addresses on {chain.label}") from None
+    return CANONICAL
 
 
 def deploy_safe_contracts(chain: EvmChain) -> SafeDeployment:
