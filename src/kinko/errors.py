@@ -10,6 +10,7 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── InvalidAmount           "1.0000001 XEM": too many decimals, NaN, negative ...
     │   ├── UnknownAsset
     │   ├── InvalidAccount          malformed account name, unknown wallet, wrong asset
+    │   │   └── InvalidAddress      not an address of its chain: bad checksum, length ...
     │   ├── InvalidEntry            unbalanced, too few postings, zero amounts
     │   ├── Overdraft               a balance that may not go negative would
     │   ├── IdempotencyConflict     same key, different content
@@ -43,6 +44,7 @@ __all__ = [
     "IdempotencyConflict",
     "InputFileError",
     "InvalidAccount",
+    "InvalidAddress",
     "InvalidAmount",
     "InvalidEntry",
     "KinkoError",
@@ -87,6 +89,13 @@ class UnknownAsset(BadInput):
 
 class InvalidAccount(BadInput):
     code = "invalid_account"
+
+
+class InvalidAddress(InvalidAccount):
+    """Text that is not an address of its chain or list currency; the message names the
+    address and what is wrong (checksum, length, characters, network)."""
+
+    code = "invalid_address"
 
 
 class InvalidEntry(BadInput):
