@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.chain import check_address
+from kinko.domain.addresses import canonical_address
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.errors import ConfigError, InvalidAccount, KinkoError
 
@@ -78,6 +78,16 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
+def _lower_choice(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
 def _assets(value: Any) -> tuple[Asset, ...]:
     """``[assets.USDT] chain = "ethereum", decimals = 6, token = "0x…"`` or
     ``USDT:ethereum:6[:0xCONTRACT],...``."""
@@ -109,7 +119,7 @@ def _token(value: str | None, chain: str) -> str | None:
     if value is None:
         return None
     try:
-        return check_address(value, chain)
+        return canonical_address(value, chain)
     except InvalidAccount as exc:
         raise ValueError(f"token: {exc.message}") from None
 
@@ -173,6 +183,12 @@ REGISTRY: tuple[Setting, ...] = (
             "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
             "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
             _optional_text, "URL"),
+    Setting("list_invalid_addresses", "refuse",
+            "What loading a deny list or tags does with an entry that is no valid address of "
+            "its currency (or of any format kinko knows, for a list without currencies): "
+            "refuse (the whole list is refused, every such entry named by file:line) or keep "
+            "(each is kept exactly as written, matches only that exact text, and is "
+            "reported).", _lower_choice("refuse", "keep"), "refuse|keep"),
     Setting("data_dir", "kinko-data",
             "Folder where kinko writes what the dashboard starts (traces, reports) and where "
             "it finds what it indexes.", _text, "PATH"),
@@ -200,6 +216,7 @@ class Settings:
     prices_file: str = ""
     watch_interval_ms: int = 1000
     watch_webhook_url: str = ""
+    list_invalid_addresses: str = "refuse"
     data_dir: str = "kinko-data"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 

@@ -5,6 +5,7 @@ the node shows it, and the committed contract artifact is what the pinned solc c
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
 import shutil
@@ -70,6 +71,15 @@ def sign_token_transfer(chain: EvmChain, signer: KeystoreSigner, token: str, to:
                                 nonce=chain.nonce(signer.address) if nonce is None else nonce)
 
 
+def canonical(transfers: list[Transfer]) -> list[Transfer]:
+    """What the port gives: addresses in canonical form (lower-case hex)."""
+    def c(a: str | None) -> str | None:
+        return None if a is None else a.lower()
+
+    return [dataclasses.replace(t, sender=c(t.sender), to=c(t.to), token=c(t.token))
+            for t in transfers]
+
+
 @contextmanager
 def mining_held(chain: EvmChain) -> Iterator[None]:
     """Sent transactions wait in the mempool until ``chain.mine()``; automine is restored."""
@@ -99,17 +109,17 @@ def test_transfer_topic_and_selector_are_the_erc20_ones() -> None:
 
 
 def test_transfer_call_and_decode_round_trip() -> None:
-    to, owner = fresh_address(), fresh_address()
+    to, owner = fresh_address(), fresh_address()  # EIP-55; decoded: canonical (lower case)
     for amount in (0, 1, 2_500_000, 2**256 - 1):
         data = transfer_call(to, amount)
-        assert decode_call(data) == ("transfer", to, amount)
-        assert decode_call("0x" + data.hex()) == ("transfer", to, amount)  # as a node shows it
-        assert decode_transfer(data, owner.lower()) == (owner, to, amount)
+        assert decode_call(data) == ("transfer", to.lower(), amount)
+        assert decode_call("0x" + data.hex()) == ("transfer", to.lower(), amount)  # as a node
+        assert decode_transfer(data, owner) == (owner.lower(), to.lower(), amount)
     # transferFrom(owner, to, amount): the tokens leave the owner, not the caller
     data = keccak(text="transferFrom(address,address,uint256)")[:4] + abi_encode(
         ["address", "address", "uint256"], [owner, to, 7])
-    assert decode_call(data) == ("transferFrom", to, 7)
-    assert decode_transfer(data, fresh_address()) == (owner, to, 7)
+    assert decode_call(data) == ("transferFrom", to.lower(), 7)
+    assert decode_transfer(data, fresh_address()) == (owner.lower(), to.lower(), 7)
 
 
 def test_other_call_data_is_not_a_transfer() -> None:
@@ -173,9 +183,9 @@ def test_token_deploys_with_its_supply_at_the_deployer(chain: EvmChain) -> None:
     assert contract.functions.totalSupply().call() == 9 * 10**9 * XEM
     assert chain.balances([deployer], token=token) == {deployer: 9 * 10**9 * XEM}
     # the mint is a Transfer from the zero address, in the block that created the contract
-    minted = [t for t in chain.block(chain.head()).transfers if t.token == token]
+    minted = [t for t in chain.block(chain.head()).transfers if t.token == token.lower()]
     assert [(t.sender, t.to, t.value) for t in minted] == [
-        ("0x" + "0" * 40, deployer, 9 * 10**9 * XEM)]
+        ("0x" + "0" * 40, deployer.lower(), 9 * 10**9 * XEM)]
 
 
 def test_signed_token_transfer_shows_in_block_and_balances(chain: EvmChain,
@@ -191,13 +201,13 @@ def test_signed_token_transfer_shows_in_block_and_balances(chain: EvmChain,
     receipt = chain.receipt(tx_hash)
     assert receipt is not None and receipt.ok
     mine = [t for t in chain.block(receipt.block).transfers if t.tx_hash == tx_hash]
-    assert mine == [
+    assert mine == canonical([
         Transfer(tx_hash=tx_hash, block=receipt.block, tx_index=mine[0].tx_index,
                  sender=signer.address, to=token, value=0, nonce=nonce),
         Transfer(tx_hash=tx_hash, block=receipt.block, tx_index=mine[0].tx_index,
                  sender=signer.address, to=thief, value=523 * XEM, nonce=nonce, token=token,
                  log_index=mine[1].log_index),
-    ]
+    ])
     assert mine[1].log_index is not None and mine[1].log_index >= 0
     who = [signer.address, thief]
     assert chain.balances(who, block=receipt.block, token=token) == {
@@ -258,10 +268,11 @@ def test_transfers_in_one_block_are_ordered(chain: EvmChain) -> None:
     expected: list[tuple[str, str | None, str | None, int]] = []
     for h in order:
         if h == h2:
-            expected.append((h2, None, y, 5))
+            expected.append((h2, None, y.lower(), 5))
         else:
             amount, receiver = (1 * XEM, x) if h == h1 else (2 * XEM, y)
-            expected += [(h, None, token, 0), (h, token, receiver, amount)]
+            expected += [(h, None, token.lower(), 0),
+                         (h, token.lower(), receiver.lower(), amount)]
     assert got == expected
     keys = [(t.tx_index, -1 if t.log_index is None else t.log_index) for t in transfers]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
@@ -289,13 +300,14 @@ def test_pending_transfers_on_anvil(anvil: Any, tmp_path: Path) -> None:
         h3 = chain.send_raw(signer.sign_transfer(to=token, value=0, data=from_call,
                                                  gas=TOKEN_GAS, nonce=nonce + 2,
                                                  chain_id=chain_id, gas_price=gas_price))
-        assert [(t.tx_hash, t.token) for t in chain.pending()] == [(h3, None), (h3, token)]
+        assert [(t.tx_hash, t.token) for t in chain.pending()] == [(h3, None),
+                                                                   (h3, token.lower())]
         h1 = chain.send_raw(signer.sign_transfer(to=to, value=7, nonce=nonce,
                                                  chain_id=chain_id, gas_price=gas_price))
         h2 = chain.send_raw(sign_token_transfer(chain, signer, token, to, 3 * XEM,
                                                 nonce=nonce + 1))
         seen = Retrying(chain).pending()
-        assert seen == (
+        assert list(seen) == canonical([
             Transfer(h1, -1, -1, signer.address, to, 7, nonce),
             Transfer(h2, -1, -1, signer.address, token, 0, nonce + 1),
             Transfer(h2, -1, -1, signer.address, to, 3 * XEM, nonce + 1, token=token,
@@ -303,13 +315,13 @@ def test_pending_transfers_on_anvil(anvil: Any, tmp_path: Path) -> None:
             Transfer(h3, -1, -1, signer.address, token, 0, nonce + 2),
             Transfer(h3, -1, -1, owner, spent_to, 40 * XEM, nonce + 2, token=token,
                      log_index=-1),
-        )
+        ])
         chain.mine(1)
         assert chain.pending() == ()
     assert all((r := chain.receipt(h)) is not None and r.ok for h in (h1, h2, h3))
-    mined = [t for t in chain.block(chain.head()).transfers if t.token == token]
-    assert [(t.sender, t.to, t.value) for t in mined] == [(signer.address, to, 3 * XEM),
-                                                          (owner, spent_to, 40 * XEM)]
+    mined = [t for t in chain.block(chain.head()).transfers if t.token == token.lower()]
+    assert [(t.sender, t.to, t.value) for t in mined] == [
+        (signer.address.lower(), to.lower(), 3 * XEM), (owner.lower(), spent_to.lower(), 40 * XEM)]
 
 
 def test_eth_tester_shows_no_mempool() -> None:

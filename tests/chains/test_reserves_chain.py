@@ -58,9 +58,11 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
     wallets = ledger.wallets()
 
     results = reserves_chain.sign_hot(out, wallets, lambda _w: message_signer(hot))
-    assert [(r.address, r.status) for r in results] == [(hot.address, "signed and verified")]
+    # the wallets' addresses are kept in canonical form (lower-case hex)
+    assert [(r.address, r.status) for r in results] == [(hot.address.lower(),
+                                                         "signed and verified")]
     text = (out / "signatures.json").read_text()
-    assert hot.address in text and "private" not in text.lower()
+    assert hot.address.lower() in text and "private" not in text.lower()
 
     offline = tmp_path / "offline.json"
     offline.write_text(json.dumps({"snapshot_id": sid, "signatures": [
@@ -74,10 +76,10 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
     assert eth.reserves == 1000 * E and eth.liabilities == 800 * E
     assert eth.ratio == Fraction(5, 4) and ratio_text(eth.ratio) == "1.2500"
     status = {r.address: r.status for r in eth.rows}
-    assert status == {hot.address: "signed and verified", cold.address: "signed and verified",
-                      cold2.address: "missing"}
+    assert status == {hot.address.lower(): "signed and verified",
+                      cold.address.lower(): "signed and verified", cold2.address.lower(): "missing"}
     assert eth.proven_reserves == 800 * E
-    assert {r.address: r.balance for r in eth.rows}[cold.address] == 700 * E
+    assert {r.address: r.balance for r in eth.rows}[cold.address.lower()] == 700 * E
     doc = report.to_json()
     assert doc["block"] == block and doc["assets"][[a["symbol"] for a in doc["assets"]]
                                                    .index("ETH")]["ratio"] == "5/4"
@@ -93,8 +95,8 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
     report = reserves_chain.build_report(out, wallets, ledger.assets, chain, block)
     (eth,) = [a for a in report.assets if a.symbol == "ETH"]
     status = {r.address: r.status for r in eth.rows}
-    assert status[cold2.address] == f"invalid (recovers {forger.address})"
-    assert status[cold.address] == "signed and verified"
+    assert status[cold2.address.lower()] == f"invalid (recovers {forger.address})"
+    assert status[cold.address.lower()] == "signed and verified"
 
     # bad input: another snapshot's signatures, an address not the exchange's
     other = tmp_path / "other.json"

@@ -121,7 +121,8 @@ def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
     assert kinds[:4] == ["opened", "alert", "breaker", "sweep"]
     assert "may empty the wallet first" in view.timeline[3]["detail"]
     sweep = [p for p in env.custody.proposals("pending") if p.proposal.payload.get("emergency")]
-    assert len(sweep) == 1 and sweep[0].proposal.payload["to_address"] == env.fresh.address
+    assert len(sweep) == 1 and sweep[0].proposal.payload["to_address"] == \
+        env.fresh.address.lower()  # the cold wallet's address, kept in canonical form
     # a second theft joins the incident; the first never alerts again
     send(env.chain, env.hot, attacker, 5 * E)
     env.chain.mine(3)

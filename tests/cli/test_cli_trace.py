@@ -37,13 +37,17 @@ def rows(path: Path) -> dict[str, dict[str, str]]:
         return {r["address"]: r for r in csv.DictReader(fh)}
 
 
-def anderson(tmp_path: Path) -> Path:
+def anderson(tmp_path: Path, x: str = "x", a: str = "A", b: str = "B") -> Path:
     """3 stolen then 7 clean units (×10) into x, which pays 3 to A then 7 to B."""
     path = tmp_path / "anderson.csv"
     path.write_text("tx_hash,block,tx_index,log_index,from,to,value,fee\n"
-                    "0x01,1,0,0,thief,x,30,0\n0x02,2,0,0,miner,x,70,0\n"
-                    "0x03,3,0,0,x,A,30,0\n0x04,4,0,0,x,B,70,0\n")
+                    f"0x01,1,0,0,thief,{x},30,0\n0x02,2,0,0,miner,{x},70,0\n"
+                    f"0x03,3,0,0,{x},{a},30,0\n0x04,4,0,0,{x},{b},70,0\n")
     return path
+
+
+# the same story between real Ethereum addresses (lists hold only valid addresses)
+X, A, B = ("0x" + c * 40 for c in "cab")
 
 
 @pytest.mark.parametrize(("policy", "a", "b"), [("poison", 30, 70), ("haircut", 9, 21),
@@ -180,8 +184,10 @@ def test_export_is_a_tagpack_screening_loads(kinko, tmp_path: Path) -> None:  # 
     exchange = tmp_path / "exchanges.yaml"
     exchange.write_text("title: t\ncreator: c\ndescription: d\nlastmod: 2026-11-27\n"
                         "currency: ETH\ncategory: exchange\ntags:\n"
-                        "- address: B\n  label: Exchange B\n  actor: exchange-b\n")
-    code, out, err = kinko("trace", "run", "--transfers", str(anderson(tmp_path)), "--policy",
+                        f"- address: '{B.upper().replace('0X', '0x')}'\n  label: Exchange B\n"
+                        "  actor: exchange-b\n")  # another spelling of B: the same address
+    transfers = anderson(tmp_path, X, A, B)
+    code, out, err = kinko("trace", "run", "--transfers", str(transfers), "--policy",
                            "haircut", "--seed-tx", "0x01", "--tags", str(exchange),
                            "--out", "t")
     assert code == 0, err
@@ -196,7 +202,7 @@ def test_export_is_a_tagpack_screening_loads(kinko, tmp_path: Path) -> None:  # 
     code, out, _ = kinko("trace", "export", "t", "--format", "csv", "--min-taint", "10")
     assert code == 0 and "1 address(es)" in out  # A received 9, x 30
     incident = kinko("incidents", "open", "theft reported", "--by", "soc")[1].split()[-1]
-    code, _, err = kinko("trace", "run", "--transfers", str(anderson(tmp_path)), "--policy",
+    code, _, err = kinko("trace", "run", "--transfers", str(transfers), "--policy",
                          "poison", "--seed-tx", "0x01", "--out", "t2", "--incident", incident)
     assert code == 0, err
     code, out, _ = kinko("incidents", "show", incident, "--format", "json")

@@ -11,7 +11,7 @@ from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import WatchPolicy, parse_policy, policy_from_canonical
 from kinko.domain.watch import (
     Expected,
-    classify,
+    Observation,
     drop_exceeds,
     theft_alert,
     unexplained_drop,
@@ -21,6 +21,13 @@ from kinko.errors import ConfigError
 HOT, COLD, OUT, TOKEN = "0x" + "aa" * 20, "0x" + "cc" * 20, "0x" + "ee" * 20, "0x" + "70" * 20
 WALLETS = {(HOT, "ETH"): "eth-hot", (HOT, "XEM"): "xem-hot", (COLD, "ETH"): "eth-cold"}
 ASSETS: dict[str | None, str] = {None: "ETH", TOKEN: "XEM"}
+
+
+def classify(transfers: list[Transfer], wallets: dict[tuple[str, str], str],
+             assets: dict[str | None, str], expected: list[Expected]) -> list[Observation]:
+    from kinko.domain.watch import classify as on_chain
+
+    return on_chain(transfers, wallets, assets, expected, chain="ethereum")
 
 
 def tx(h: str, value: int, *, sender: str = HOT, to: str = OUT, nonce: int = 0,
@@ -60,6 +67,18 @@ def test_token_outflow_and_its_call_are_one_observation_when_unexplained() -> No
     # a call from our key moving nothing that kinko did not make
     (lone,) = classify([tx("0xA", 0, to=TOKEN)], WALLETS, ASSETS, [])
     assert lone.unexplained and theft_alert("ethereum", lone, pending=True).kind == "unknown_tx"
+
+
+def test_addresses_match_in_any_spelling() -> None:
+    """The chain, the wallets and an expectation may spell one address differently (EIP-55,
+    upper case): they are compared in canonical form."""
+    hot = "0x52908400098527886E0F7030069857D2E4169EE7"  # EIP-55 (all upper-case letters)
+    out = "0xde709f2102306220921060314715629080e2fb77"
+    wallets = {(hot.lower(), "ETH"): "eth-hot"}
+    expected = [Expected("proposal:P", "ETH", frozenset({hot}), out.upper().replace("0X", "0x"),
+                         5, None)]
+    (obs,) = classify([tx("0xA", 5, sender=hot, to=out)], wallets, {None: "ETH"}, expected)
+    assert obs.wallet == "eth-hot" and obs.match == "proposal:P"
 
 
 def test_other_tokens_and_strangers_are_ignored() -> None:

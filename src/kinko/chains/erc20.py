@@ -14,8 +14,8 @@ so its call data is decoded instead (:func:`decode_call`).
     >>> data = transfer_call("0x52908400098527886E0F7030069857D2E4169EE7", 2_500_000)
     >>> data[:4].hex()
     'a9059cbb'
-    >>> decode_call(data)
-    ('transfer', '0x52908400098527886E0F7030069857D2E4169EE7', 2500000)
+    >>> decode_call(data)  # addresses come back in kinko's canonical form
+    ('transfer', '0x52908400098527886e0f7030069857d2e4169ee7', 2500000)
 
 kinko signs a token transfer like a native one, with ``to`` the token contract, ``value`` 0,
 ``data`` :func:`transfer_call` and gas :data:`TOKEN_GAS`. :func:`deploy_token` and
@@ -37,7 +37,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from kinko.domain.chain import check_address
+from kinko.domain.addresses import canonical_address
 from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.errors import ChainRejected, InvalidAmount
 
@@ -82,14 +82,19 @@ def _uint256(amount: int, what: str) -> int:
 
 
 def transfer_call(to: str, amount: int) -> bytes:
-    """The call data of ``transfer(to, amount)``; the address's EIP-55 checksum is checked
-    (:class:`~kinko.errors.InvalidAccount`)."""
-    return transfer_data(check_address(to, "ethereum"), _uint256(amount, "a token amount"))
+    """The call data of ``transfer(to, amount)``; the address is checked (its EIP-55
+    checksum when mixed case: :class:`~kinko.errors.InvalidAddress`)."""
+    return transfer_data(_address(to), _uint256(amount, "a token amount"))
 
 
 def balance_of_call(owner: str) -> bytes:
     """The call data of ``balanceOf(owner)`` (read with ``eth_call``)."""
-    return _BALANCE_OF + abi_encode(["address"], [check_address(owner, "ethereum")])
+    return _BALANCE_OF + abi_encode(["address"], [_address(owner)])
+
+
+def _address(text: str) -> str:
+    """An EVM address in canonical form (every EVM chain writes them alike)."""
+    return canonical_address(text, "ethereum")
 
 
 def _decode(data: bytes | str) -> tuple[str, str | None, str, int] | None:
@@ -102,11 +107,10 @@ def _decode(data: bytes | str) -> tuple[str, str | None, str, int] | None:
     try:
         if raw[:4] == _TRANSFER:
             to, amount = abi_decode(["address", "uint256"], raw[4:])
-            return "transfer", None, to_checksum_address(to), int(amount)
+            return "transfer", None, _address(to), int(amount)
         if raw[:4] == _TRANSFER_FROM:
             owner, to, amount = abi_decode(["address", "address", "uint256"], raw[4:])
-            return ("transferFrom", to_checksum_address(owner), to_checksum_address(to),
-                    int(amount))
+            return "transferFrom", _address(owner), _address(to), int(amount)
     except DecodingError:
         return None
     return None
@@ -128,7 +132,7 @@ def decode_transfer(data: bytes | str, caller: str) -> tuple[str, str, int] | No
     if found is None:
         return None
     _, owner, to, amount = found
-    return (owner if owner is not None else to_checksum_address(caller)), to, amount
+    return (owner if owner is not None else _address(caller)), to, amount
 
 
 @cache
@@ -141,8 +145,9 @@ def token_artifact() -> dict[str, Any]:
 
 def deploy_token(chain: EvmChain, *, name: str, symbol: str, decimals: int, supply: int) -> str:
     """Deploy a KinkoToken from the node's first unlocked account, which receives the whole
-    ``supply`` (minor units); wait until mined; return the contract's EIP-55 address.
-    Development nodes only."""
+    ``supply`` (minor units); wait until mined; return the contract's EIP-55 address (as
+    web3 takes it; kinko keeps it canonical once it is an asset's token). Development nodes
+    only."""
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals < 256:
         raise InvalidAmount(f"a token's decimals must be an integer from 0 to 255, not "
                             f"{decimals!r}")

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import requests
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import (
@@ -41,6 +42,7 @@ from web3.exceptions import (
 )
 
 from kinko.chains.erc20 import TRANSFER_TOPIC, balance_of_call, decode_transfer
+from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import Block, Transfer
 from kinko.errors import ChainRejected
 from kinko.ports import Receipt
@@ -59,9 +61,10 @@ class Transient(Exception):
 
 
 @lru_cache(maxsize=1 << 16)
-def _checksum(address: str) -> str:
-    """EIP-55 form (cached: hashing every address of every block is a hot path)."""
-    return str(to_checksum_address(address))
+def _address(address: str) -> str:
+    """An address the node gave, in kinko's canonical form (cached: every address of every
+    block is a hot path)."""
+    return canonical_address(address, "ethereum")
 
 
 def _hex(value: Any) -> str:
@@ -103,10 +106,10 @@ def _token_transfers(logs: Sequence[Any], number: int, nonces: dict[str, int]) -
                             "which is not in the block")
         out.append(Transfer(
             tx_hash=tx_hash, block=number, tx_index=_int(log["transactionIndex"]),
-            sender=_checksum("0x" + _0x(topics[1])[-40:]),
-            to=_checksum("0x" + _0x(topics[2])[-40:]),
+            sender=_address("0x" + _0x(topics[1])[-40:]),
+            to=_address("0x" + _0x(topics[2])[-40:]),
             value=int(data, 16), nonce=nonces[tx_hash],
-            token=_checksum(_0x(log["address"])), log_index=_int(log["logIndex"]),
+            token=_address(_0x(log["address"])), log_index=_int(log["logIndex"]),
         ))
     return out
 
@@ -177,8 +180,8 @@ class EvmChain:
             Transfer(
                 tx_hash=_0x(tx["hash"]), block=number,
                 tx_index=int(tx.get("transactionIndex", position)),  # eth-tester omits it
-                sender=to_checksum_address(tx["from"]),
-                to=to_checksum_address(tx["to"]) if tx.get("to") else None,
+                sender=_address(str(tx["from"])),
+                to=_address(str(tx["to"])) if tx.get("to") else None,
                 value=int(tx["value"]), nonce=int(tx["nonce"]),
             )
             for position, tx in enumerate(raw["transactions"])
@@ -229,7 +232,7 @@ class EvmChain:
         transfers = [
             Transfer(
                 tx_hash=tx["hash"], block=number, tx_index=int(tx["transactionIndex"], 16),
-                sender=_checksum(tx["from"]), to=_checksum(tx["to"]) if tx.get("to") else None,
+                sender=_address(tx["from"]), to=_address(tx["to"]) if tx.get("to") else None,
                 value=int(tx["value"], 16), nonce=int(tx["nonce"], 16),
             )
             for tx in raw["transactions"]
@@ -264,8 +267,8 @@ class EvmChain:
         txs.sort(key=lambda tx: (str(tx["from"]).lower(), _int(tx["nonce"])))
         out: list[Transfer] = []
         for tx in txs:
-            sender = _checksum(tx["from"])
-            to = _checksum(tx["to"]) if tx.get("to") else None
+            sender = _address(tx["from"])
+            to = _address(tx["to"]) if tx.get("to") else None
             native = Transfer(tx_hash=_0x(tx["hash"]), block=-1, tx_index=-1, sender=sender,
                               to=to, value=_int(tx["value"]), nonce=_int(tx["nonce"]))
             out.append(native)
@@ -280,10 +283,12 @@ class EvmChain:
     def balances(self, addresses: Sequence[str], block: int | None = None,
                  token: str | None = None) -> dict[str, int]:
         """Balances at ``block`` (default latest), batched over JSON-RPC: of the native coin,
-        or with ``token`` of that ERC-20 contract (its ``balanceOf``)."""
+        or with ``token`` of that ERC-20 contract (its ``balanceOf``); keyed by the
+        addresses as given."""
         at: Any = "latest" if block is None else block
         out: dict[str, int] = {}
-        items = [to_checksum_address(a) for a in addresses]
+        given = list(addresses)
+        items = [to_checksum_address(a) for a in given]  # web3 takes the EIP-55 spelling
         contract = None if token is None else to_checksum_address(token)
 
         def ask(a: str) -> Any:  # a web3 call, or its batch placeholder inside a batch
@@ -301,8 +306,8 @@ class EvmChain:
             return int.from_bytes(answer, "big")
 
         if not self._batch:
-            for a in items:
-                out[a] = value(a, self._call(partial(ask, a), f"the balance of {a}"))
+            for key, a in zip(given, items, strict=True):
+                out[key] = value(a, self._call(partial(ask, a), f"the balance of {a}"))
             return out
         for i in range(0, len(items), _BATCH):
             chunk = items[i : i + _BATCH]
@@ -314,7 +319,8 @@ class EvmChain:
                     return list(batch.execute())
 
             answers = self._call(fetch, f"{len(chunk)} balances")
-            out.update((a, value(a, v)) for a, v in zip(chunk, answers, strict=True))
+            out.update((key, value(a, v)) for key, a, v in
+                       zip(given[i : i + _BATCH], chunk, answers, strict=True))
         return out
 
     def nonce(self, address: str) -> int:
@@ -342,6 +348,11 @@ class EvmChain:
                        ok=int(raw["status"]) == 1, fee=fee)
 
     # ------------------------------------------------------------------ writing
+
+    def tx_hash(self, raw: bytes) -> str:
+        """The hash a node will give a signed transaction (Keccak-256 of its bytes): known
+        before broadcasting, so a crash between sending and recording loses nothing."""
+        return "0x" + keccak(raw).hex()
 
     def send_raw(self, raw: bytes) -> str:
         return _0x(self._call(lambda: self._eth.send_raw_transaction(raw),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 
 from kinko.errors import ConfigError
 
@@ -71,8 +72,9 @@ class KeystoreSigner:
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
                       gas: int = 21_000, data: bytes = b"") -> bytes:
-        tx: dict[str, Any] = {"to": to, "value": value, "nonce": nonce, "gas": gas,
-                              "gasPrice": gas_price, "chainId": chain_id}
+        # eth-account takes the EIP-55 spelling; kinko hands it canonical (lower-case) hex
+        tx: dict[str, Any] = {"to": to_checksum_address(to), "value": value, "nonce": nonce,
+                              "gas": gas, "gasPrice": gas_price, "chainId": chain_id}
         if data:
             tx["data"] = "0x" + data.hex()
         return bytes(self.__account.sign_transaction(tx).raw_transaction)

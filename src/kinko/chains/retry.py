@@ -73,6 +73,9 @@ class Retrying:
     def fee_params(self) -> tuple[int, int]:
         return self._retry(self.inner.fee_params)
 
+    def tx_hash(self, raw: bytes) -> str:
+        return self.inner.tx_hash(raw)  # computed here, nothing to retry
+
     def send_raw(self, raw: bytes) -> str:
         return self._retry(lambda: self.inner.send_raw(raw))
 

@@ -11,7 +11,6 @@ import typer
 from kinko.chains.keystore import PASSWORD_ENV, create_keystore
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
-from kinko.domain.chain import check_address
 from kinko.domain.custody import Wallet
 from kinko.errors import StoreUnavailable
 
@@ -43,9 +42,8 @@ def wallets_add(
     """Register an exchange wallet (cold and warm wallets are watch-only)."""
     rt = runtime(ctx)
     known = rt.assets[asset]
-    checked = tuple(check_address(a, known.chain) for a in address)
-    wallet = rt.ledger().add_wallet(
-        Wallet(name, known.symbol, tier, checked)  # type: ignore[arg-type]
+    wallet = rt.ledger().add_wallet(  # the addresses are checked and made canonical there
+        Wallet(name, known.symbol, tier, tuple(address))  # type: ignore[arg-type]
     )
     print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset}, account {wallet.account}")
 

@@ -313,13 +313,14 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
     tagpack = folder / "exchanges.yaml"
     tagpack.write_text(tagpack_text(
         {"title": "kinko demo: other exchanges' deposit addresses", "creator": "kinko demo",
-         "description": "where the demo thief cashes out", "currency": "XEM",
+         # the network's currency, as GraphSense has it: this XEM is an ERC-20 on Ethereum
+         "description": "where the demo thief cashes out", "currency": "ETH",
          "lastmod": "2018-01-26", "confidence": "manual", "category": "exchange"},
         [{"address": lbl.address, "label": lbl.label, "actor": lbl.actor}
          for lbl in labels.values()]), encoding="utf-8")
     for policy, report in reports.items():
         write_trace(report, out / policy)
-    blacklist, listed = write_blacklist(out / "haircut", currency="XEM",
+    blacklist, listed = write_blacklist(out / "haircut", currency="ETH",
                                         out=out / "blacklist.yaml")
     exposure = {p: {e.entity: e.taint for e in r.exposure} for p, r in reports.items()}
     entities = sorted({e for sums in exposure.values() for e in sums})

@@ -11,7 +11,7 @@ import typer
 from kinko.chains import tracefiles
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
-from kinko.domain.labels import address_key
+from kinko.domain.addresses import same_token
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -135,13 +135,16 @@ def _reduce(transfers: AccountTransfers, seeds: AccountSeeds
 def _labels(ctx: typer.Context, files: list[Path]) -> dict[str, Label]:
     rt = runtime(ctx)
     found: dict[str, Label] = {}
+    store = None
     database = rt.settings.database_url
     if not database.startswith("sqlite:///") or Path(database[len("sqlite:///"):]).exists():
         with contextlib.suppress(KinkoError):  # no database set up: the files alone
-            found.update(tags(rt.ledger().store))
-    for path in files:
-        for label in read_labels(path):
-            found[address_key(label.address)] = label
+            store = rt.ledger().store
+            found.update(tags(store))
+    for path in files:  # a currency that is one of the exchange's assets takes its chain
+        for label in read_labels(path, invalid=rt.settings.list_invalid_addresses,
+                                 store=store).labels:
+            found[label.address] = label
     return found
 
 
@@ -157,9 +160,8 @@ def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | No
         raise BadInput("--chain needs --from-block A --to-block B with A ≤ B")
     symbol = asset or "ETH"
     known = rt.assets[symbol]
-    token = known.token.lower() if known.token else None
     records = [t for n in range(first, last + 1) for t in chain.block(n).transfers
-               if (t.token.lower() if t.token else None) == token and t.value > 0]
+               if same_token(t.token, known.token, known.chain) and t.value > 0]
     return account_transfers(records)
 
 
@@ -229,8 +231,11 @@ def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...)) -> 
     """Load TagPacks (or CSV label lists) as attribution tags."""
     store = runtime(ctx).ledger().store
     for path in files:
-        read, fresh = load_labels(store, path, "tags")
-        print(f"{path}: {read} tags read, {fresh} new addresses")
+        loaded = load_labels(store, path, "tags",
+                             invalid=runtime(ctx).settings.list_invalid_addresses)
+        for kept in loaded.kept:
+            print(kept)
+        print(f"{path}: {loaded.read} tags read, {loaded.new} new addresses")
 
 
 @tags_app.command("list")

@@ -142,8 +142,11 @@ def rules() -> None:
 @denylist_app.command("load")
 def denylist_load(ctx: typer.Context, file: Path) -> None:
     """Load a deny list: a GraphSense TagPack (.yaml) or a CSV with an address column."""
-    read, new = _service(ctx).load_deny_list(file)
-    print(f"{file}: {read} labels read, {new} new addresses")
+    loaded = _service(ctx).load_deny_list(
+        file, invalid=runtime(ctx).settings.list_invalid_addresses)
+    for kept in loaded.kept:
+        print(kept)
+    print(f"{file}: {loaded.read} labels read, {loaded.new} new addresses")
 
 
 @breaker_app.command("status")

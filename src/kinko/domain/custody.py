@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from kinko.domain.addresses import address_key
 from kinko.domain.policy import Policy
 from kinko.errors import InvalidAccount
 
@@ -74,9 +75,9 @@ def same_key(wallets: Sequence[Wallet], name: str | None) -> list[Wallet]:
     source = next((w for w in wallets if w.name == name), None)
     if source is None:
         return []
-    keys = {a.lower() for a in source.addresses}
+    keys = {address_key(a) for a in source.addresses}
     return [w for w in wallets if w.name == source.name or (
-        w.tier != "cold" and keys & {a.lower() for a in w.addresses})]
+        w.tier != "cold" and keys & {address_key(a) for a in w.addresses})]
 
 
 @dataclass(frozen=True)

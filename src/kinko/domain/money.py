@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from kinko.domain.addresses import canonical_address
 from kinko.errors import InvalidAmount, UnknownAsset
 
 __all__ = [
@@ -45,7 +46,8 @@ MAX_DECIMALS = 30
 @dataclass(frozen=True, order=True)
 class Asset:
     """A kind of money: ``Asset("ETH", "ethereum", 18)``; a token names its contract:
-    ``Asset("USDT", "ethereum", 6, token="0xdAC1...")`` (``token`` None: the chain's own coin).
+    ``Asset("USDT", "ethereum", 6, token="0xdAC1...")`` (``token`` None: the chain's own coin;
+    kept in the chain's canonical form, :mod:`kinko.domain.addresses`).
     """
 
     symbol: str
@@ -68,6 +70,8 @@ class Asset:
             )
         if not self.chain or not self.chain.strip():
             raise UnknownAsset(f"asset {self.symbol}: chain must not be empty", asset=self.symbol)
+        if self.token is not None:  # the contract, in its chain's canonical form
+            object.__setattr__(self, "token", canonical_address(self.token, self.chain))
 
 
 DEFAULT_ASSETS: tuple[Asset, ...] = (

@@ -45,7 +45,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kinko.domain.chain import check_address
+from kinko.domain.addresses import canonical_address
 from kinko.domain.money import AssetRegistry, format_units, parse_units
 from kinko.domain.screening import parse_duration, parse_rules
 from kinko.errors import ConfigError, KinkoError
@@ -211,7 +211,7 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         emergency = raw.get("emergency_address")
         if emergency is not None:
             try:
-                emergency = check_address(str(emergency), asset.chain)
+                emergency = canonical_address(str(emergency), asset.chain)
             except KinkoError as exc:
                 raise ConfigError(f"{label}.emergency_address: {exc.message}") from None
         assets[asset.symbol] = AssetPolicy(asset.symbol, max_ratio, target, hot_min, hot_max,

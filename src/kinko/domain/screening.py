@@ -57,6 +57,10 @@ _RANK = {"allow": 0, "review": 1, "block": 2}
 
 @dataclass(frozen=True)
 class Request:
+    """A withdrawal to screen; ``destination`` in its chain's canonical form
+    (:func:`kinko.domain.addresses.canonical_address`), as every address the rules
+    compare it with."""
+
     id: str
     customer: str
     asset: str
@@ -101,9 +105,10 @@ class Context:
     history: Sequence[Past] = ()  # recent withdrawals of every customer
     sums: Mapping[tuple[str, timedelta], tuple[int, int]] = field(default_factory=dict)
     customer_amounts: Sequence[int] = ()  # this customer's earlier amounts of this asset
-    known_destinations: frozenset[str] = frozenset()  # lower-cased, used before by him
-    allow_list: Mapping[str, datetime] = field(default_factory=dict)  # lower-cased -> added
-    deny: Mapping[str, Label] = field(default_factory=dict)  # lower-cased address -> label
+    # addresses in canonical form, as the request's destination
+    known_destinations: frozenset[str] = frozenset()  # used before by this customer
+    allow_list: Mapping[str, datetime] = field(default_factory=dict)  # address -> added
+    deny: Mapping[str, Label] = field(default_factory=dict)  # address -> label (deny_index)
     hot_balance: int | None = None
     tripped: frozenset[str] = frozenset()  # tripped breakers: asset symbols and/or "*"
     compromised: str | None = None  # the open incident in which the paying wallet's key leaked
@@ -244,7 +249,7 @@ class AllowList(Rule):
     cooling_off: timedelta = timedelta(hours=24)
 
     def check(self, request: Request, ctx: Context) -> str | None:
-        added = ctx.allow_list.get(request.destination.lower())
+        added = ctx.allow_list.get(request.destination)
         if added is None:
             return f"{request.destination} is not on the customer's allow list"
         if request.at - added < self.cooling_off:
@@ -261,7 +266,7 @@ class DenyList(Rule):
     params: ClassVar[dict[str, str]] = {}
 
     def check(self, request: Request, ctx: Context) -> str | None:
-        label = ctx.deny.get(request.destination.lower())
+        label = ctx.deny.get(request.destination)
         if label is None:
             return None
         who = f" ({label.actor})" if label.actor else ""
@@ -301,7 +306,7 @@ class NewDestination(Rule):
     params: ClassVar[dict[str, str]] = {}
 
     def check(self, request: Request, ctx: Context) -> str | None:
-        if request.destination.lower() in ctx.known_destinations:
+        if request.destination in ctx.known_destinations:
             return None
         return f"first withdrawal to {request.destination}"
 
@@ -360,14 +365,13 @@ def window_sum(ctx: Context, request: Request, scope: str,
     if given is not None:
         return given
     since = request.at - duration
-    dest = request.destination.lower()
     total = count = 0
     for p in ctx.history:
         if p.at <= since or p.at > request.at or p.asset != request.asset:
             continue
         if scope == "customer" and p.customer != request.customer:
             continue
-        if scope == "destination" and p.destination.lower() != dest:
+        if scope == "destination" and p.destination != request.destination:
             continue
         total += p.amount
         count += 1

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
 from kinko.domain.money import Asset, format_units
 
@@ -55,7 +56,7 @@ class Expected:
 
     ref: str  # withdrawal:<id> or proposal:<id>
     asset: str
-    senders: frozenset[str]  # lower-cased addresses it may leave from
+    senders: frozenset[str]  # the addresses it may leave from
     to: str
     value: int
     tx_hash: str | None = None  # known when kinko signed it
@@ -95,31 +96,38 @@ def observation_id(chain: str, t: Transfer) -> str:
 
 
 def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], str],
-             assets: Mapping[str | None, str], expected: Sequence[Expected]
+             assets: Mapping[str | None, str], expected: Sequence[Expected], *, chain: str
              ) -> list[Observation]:
     """The transfers that touch our wallets, outflows matched against ``expected``.
 
-    ``wallets`` maps (lower-cased address, asset) to the wallet's name; ``assets`` maps a
-    token's lower-cased contract address (None: the native coin) to its asset symbol;
-    transfers of other tokens are ignored. Each expectation explains at most one outflow
-    (zero-value calls of a transaction that also carries an explained token outflow aside).
+    ``wallets`` maps (address, asset) to the wallet's name; ``assets`` maps a token's
+    contract address (None: the native coin) to its asset symbol; transfers of other tokens
+    are ignored. Addresses are compared in ``chain``'s canonical form, however either side
+    spells them. Each expectation explains at most one outflow (zero-value calls of a
+    transaction that also carries an explained token outflow aside).
     """
+    def key(address: str | None) -> str:
+        return chain_key(address, chain) if address else ""
+
+    wallets = {(key(a), asset): name for (a, asset), name in wallets.items()}
+    assets = {key(t) if t else None: symbol for t, symbol in assets.items()}
     by_hash: dict[str, list[Expected]] = {}
     loose: list[Expected] = []
     for e in expected:
         if e.tx_hash:
             by_hash.setdefault(e.tx_hash.lower(), []).append(e)
         else:
-            loose.append(e)
+            loose.append(Expected(e.ref, e.asset, frozenset(key(a) for a in e.senders),
+                                  key(e.to), e.value, e.tx_hash, e.nonce))
     used: set[str] = set()
     token_tx: dict[str, str | None] = {}  # tx → what explains its token outflow (if anything)
     out: list[Observation] = []
     calls: list[tuple[int, Observation]] = []  # zero-value calls, settled after the rest
     for t in transfers:
-        asset = assets.get(t.token.lower() if t.token else None)
+        asset = assets.get(key(t.token) if t.token else None)
         if asset is None:
             continue
-        sender, to = t.sender.lower(), (t.to or "").lower()
+        sender, to = key(t.sender), key(t.to)
         source = wallets.get((sender, asset))
         if source is not None:
             obs = Observation(t, "out", source, asset)
@@ -127,7 +135,7 @@ def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], st
                 calls.append((len(out), obs))
                 out.append(obs)
                 continue
-            found = _match(t, asset, by_hash, loose, used)
+            found = _match(t, (sender, to), asset, by_hash, loose, used)
             if found is not None:
                 used.add(found.ref)
                 obs = Observation(t, "out", source, asset, found.ref)
@@ -148,15 +156,18 @@ def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], st
     return [o for i, o in enumerate(out) if i not in drop]
 
 
-def _match(t: Transfer, asset: str, by_hash: Mapping[str, list[Expected]],
-           loose: Sequence[Expected], used: set[str]) -> Expected | None:
+def _match(t: Transfer, ends: tuple[str, str], asset: str,
+           by_hash: Mapping[str, list[Expected]], loose: Sequence[Expected],
+           used: set[str]) -> Expected | None:
+    """What explains ``t`` (``ends``: its sender and receiver in canonical form; ``loose``
+    with canonical addresses too)."""
     for e in by_hash.get(t.tx_hash.lower(), ()):
         if e.asset == asset and e.value == t.value:
             return e
-    sender, to = t.sender.lower(), (t.to or "").lower()
+    sender, to = ends
     for e in loose:
         if e.ref not in used and e.asset == asset and e.value == t.value \
-                and sender in e.senders and e.to.lower() == to \
+                and sender in e.senders and e.to == to \
                 and (e.nonce is None or e.nonce == t.nonce):
             return e
     return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kinko.domain.addresses import same_address
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
@@ -187,7 +188,7 @@ def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset
     """The fresh cold address and the wallet it belongs to."""
     cold = [w for w in wallets if w.asset == asset.symbol and w.tier != "hot"]
     if address is not None:
-        owner = next((w for w in cold if any(a.lower() == address.lower()
+        owner = next((w for w in cold if any(same_address(a, address, asset.chain)
                                              for a in w.addresses)), None)
         return (address, owner) if owner is not None else (None, None)
     preferred = next((w for w in cold if w.name == cold_wallet), None) or next(

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from kinko.domain.addresses import chain_keys, same_address, same_token
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
-from kinko.domain.chain import same_address, signed_tx_hash
 from kinko.domain.custody import (
     AssetPosition,
     CustodyFinding,
@@ -70,9 +70,9 @@ def fee_payer(ledger: Ledger, wallet_name: str) -> tuple[str, str] | None:
         return source.name, asset.symbol
     native = next((a.symbol for a in ledger.assets.values()
                    if a.chain == asset.chain and a.token is None), None)
-    addresses = {a.lower() for a in source.addresses}
+    addresses = chain_keys(source.addresses, asset.chain)
     payer = next((w for w in wallets if w.asset == native
-                  and addresses & {a.lower() for a in w.addresses}), None)
+                  and addresses & chain_keys(w.addresses, asset.chain)), None)
     return None if payer is None or native is None else (payer.name, native)
 
 
@@ -410,13 +410,13 @@ class Custody:
         if self.signer_for is None:
             raise ConfigError("no signer for the hot wallet is configured")
         signer = self.signer_for(wallet)
-        if not any(same_address(signer.address, a) for a in wallet.addresses):
+        if not any(same_address(signer.address, a, chain.name) for a in wallet.addresses):
             raise ConfigError(f"the keystore for {wallet.name} signs for {signer.address}, "
                               f"which is not one of the wallet's addresses")
         raw = sign_move(signer, chain, self.ledger.assets[str(p.payload["asset"])], to,
                         int(str(p.payload["amount"])))
         with self.ledger.store.custody() as (_, tables):  # recorded before it is broadcast
-            tables.set_state(proposal_id, "approved", "sending", signed_tx_hash(raw))
+            tables.set_state(proposal_id, "approved", "sending", chain.tx_hash(raw))
         try:
             tx_hash = chain.send_raw(raw)
         except ChainRejected:
@@ -497,14 +497,15 @@ class Custody:
         receipt = self.chain.receipt(tx_hash)
         if receipt is None:
             raise ChainRejected(f"transaction {tx_hash} is not on chain (yet)")
-        token = self.ledger.assets[str(p.payload["asset"])].token
+        asset = self.ledger.assets[str(p.payload["asset"])]
+        on = asset.chain
         moved = [t for t in self.chain.block(receipt.block).transfers
                  if t.tx_hash.lower() == tx_hash.lower()
-                 and (t.token or "").lower() == (token or "").lower()]
+                 and same_token(t.token, asset.token, on)]
         wallets = {w.name: w for w in self.ledger.wallets()}
         cold, hot = wallets[str(p.payload["from_wallet"])], wallets[str(p.payload["to_wallet"])]
-        if not moved or not any(same_address(moved[0].sender, a) for a in cold.addresses) \
-                or not any(same_address(moved[0].to, a) for a in hot.addresses) \
+        if not moved or not any(same_address(moved[0].sender, a, on) for a in cold.addresses) \
+                or not any(same_address(moved[0].to, a, on) for a in hot.addresses) \
                 or moved[0].value != int(str(p.payload["amount"])):
             raise ApprovalError(f"transaction {tx_hash} is not the approved refill {p.id} "
                                 f"({p.payload['amount']} minor units from {cold.name} to "

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kinko.domain.addresses import address_key, same_token
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.chain import Transfer
 from kinko.domain.custody import AssetPosition, CustodyFinding, Wallet
-from kinko.domain.labels import address_key
 from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.money import Asset, AssetRegistry, format_units
 from kinko.domain.report import CustodyReport
@@ -239,16 +239,16 @@ def trace_demo(chain: DevChain, thief: Signer, xem: Asset,
     exchanges); trace it from the theft transactions under haircut and poison."""
     assert xem.token is not None and thefts
     exchanges = [new_key().address for _ in range(3)]
-    labels = {address_key(a): Label(a, f"Exchange {n} (deposit address)", "kinko demo",
-                                     "exchange", f"exchange-{n.lower()}")
+    labels = {address_key(a): Label(address_key(a), f"Exchange {n} (deposit address)",
+                                     "kinko demo", "exchange", f"exchange-{n.lower()}")
               for n, a in zip("ABC", exchanges, strict=True)}
     bystander = new_key()
     fund_xem(bystander.address, 40_000_000 * 10**6)
     launder(chain, thief, xem, exchanges, bystander, new_key)
-    token = xem.token.lower()
     records = [t for n in range(thefts[0].block, chain.head() + 1)
                for t in chain.block(n).transfers
-               if t.token is not None and t.token.lower() == token and t.value > 0]
+               if t.token is not None and same_token(t.token, xem.token, xem.chain)
+               and t.value > 0]
     records.sort(key=_position)
     data = account_transfers(records)
     seeds = [t.tx_hash for t in thefts]
@@ -323,14 +323,11 @@ def _withdrawals_act(service: Withdrawals, chain: DevChain, hot_address: str,
 
 
 def _listed_eth_address(path: Path) -> str:
-    from kinko.domain.labels import parse_csv_labels, parse_tagpack
+    from kinko.domain.labels import parse_label_file
 
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        labels = [lbl for lbl, currency in parse_tagpack(text, str(path)) if currency == "ETH"]
-    else:
-        labels = parse_csv_labels(text, str(path))
-    return next(lbl.address for lbl in labels if lbl.address.lower().startswith("0x"))
+    found = parse_label_file(path.read_text(encoding="utf-8"), str(path))
+    return next(lbl.address for lbl, currency in zip(found.labels, found.currencies, strict=True)
+                if currency in ("ETH", "") and lbl.address.startswith("0x"))
 
 
 def _policy_toml(approvers: dict[str, Ed25519PrivateKey], fresh_cold: str) -> str:

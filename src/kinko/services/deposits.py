@@ -27,9 +27,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from kinko.domain.chain import Block, check_address
+from kinko.domain.addresses import canonical_address, chain_key, same_token
+from kinko.domain.chain import Block
 from kinko.domain.custody import CustodyFinding
-from kinko.domain.labels import address_key
+from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Posting, parse_account
 from kinko.domain.screening import Label
 from kinko.errors import ConfigError, InvalidAccount, Overdraft
@@ -65,7 +66,7 @@ class Deposits:
         if known.chain != self.chain.name:
             raise ConfigError(f"{asset} is on {known.chain}; this node is {self.chain.name}")
         parse_account(f"customer:{customer}")
-        canonical = check_address(address, known.chain)
+        canonical = canonical_address(address, known.chain)
         wallets = {w.name: w for w in self.ledger.wallets()}
         if wallet not in wallets or wallets[wallet].asset != known.symbol:
             raise InvalidAccount(f"wallet {wallet!r} is not a registered {known.symbol} wallet")
@@ -114,17 +115,18 @@ class Deposits:
         """Credit a block's deposits in one ledger batch, then record them."""
         drafts, rows = [], []
         deny: dict[str, Label] | None = None
+        chain = self.chain.name
         for t in block.transfers:
-            owner = addresses.get((t.to or "").lower())
+            owner = addresses.get(chain_key(t.to, chain)) if t.to else None
             if owner is None or t.value <= 0:
                 continue
             customer, asset, wallet = owner
-            if (t.token or "").lower() != (self.ledger.assets[asset].token or "").lower():
+            if not same_token(t.token, self.ledger.assets[asset].token, chain):
                 continue  # another coin or token sent to the address
             if deny is None:
                 with self.ledger.store.screening(write=False) as tables:
-                    deny = tables.deny_map()
-            listed = deny.get(address_key(t.sender))
+                    deny = deny_index(tables.deny_map())
+            listed = deny.get(chain_key(t.sender, chain))
             index = t.tx_index if t.log_index is None else f"{t.tx_index}.{t.log_index}"
             deposit_id = f"{self.chain.name}:{t.tx_hash}:{index}:{block.hash[:18]}"
             owed = FROZEN if listed else f"customer:{customer}"
@@ -198,7 +200,8 @@ def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,
 
 def _wallet_of(ledger: Ledger, deposit: dict[str, object]) -> str:
     with ledger.store.deposits(write=False) as tables:
-        owner = tables.addresses(str(deposit["chain"])).get(str(deposit["address"]).lower())
+        chain = str(deposit["chain"])
+        owner = tables.addresses(chain).get(chain_key(str(deposit["address"]), chain))
     if owner is None:
         raise InvalidAccount(f"deposit address {deposit['address']} is no longer registered")
     return owner[2]

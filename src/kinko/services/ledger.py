@@ -19,10 +19,11 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
+from kinko.domain.addresses import canonical_address
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import (
     BalanceKey,
@@ -150,8 +151,11 @@ class Ledger:
     # ---------------------------------------------------------------- wallets
 
     def add_wallet(self, wallet: Wallet) -> Wallet:
-        """Register (or update the addresses of) an exchange wallet."""
-        self.assets[wallet.asset]
+        """Register (or update the addresses of) an exchange wallet; its addresses are
+        kept in their chain's canonical form (an invalid one is refused, naming it)."""
+        chain = self.assets[wallet.asset].chain
+        wallet = replace(wallet, addresses=tuple(dict.fromkeys(
+            canonical_address(a, chain) for a in wallet.addresses)))
         with self.store.writer() as tx:
             existing = {w.name: w for w in tx.wallets()}.get(wallet.name)
             if existing is not None and (existing.asset, existing.tier) != (wallet.asset,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from kinko.domain.addresses import address_key
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
 from kinko.domain.reserves_proof import (
@@ -93,13 +94,13 @@ def status_of(snapshot_id: str, address: str, signature: str | None) -> str:
     signer = recover(proof_message(snapshot_id, address), signature)
     if signer is None:
         return "invalid (malformed signature)"
-    if signer.lower() != address.lower():
+    if address_key(signer) != address_key(address):
         return f"invalid (recovers {signer})"
     return SIGNED
 
 
 def read_signatures(directory: Path, snapshot_id: str) -> dict[str, dict[str, str]]:
-    """``DIR/signatures.json`` as address (lower case) -> record; empty when absent."""
+    """``DIR/signatures.json`` as address (canonical form) -> record; empty when absent."""
     path = directory / "signatures.json"
     if not path.exists():
         return {}
@@ -112,7 +113,7 @@ def read_signatures(directory: Path, snapshot_id: str) -> dict[str, dict[str, st
     for rec in data["signatures"]:
         if isinstance(rec, dict) and isinstance(rec.get("address"), str) \
                 and isinstance(rec.get("signature"), str):
-            out[rec["address"].lower()] = {k: str(v) for k, v in rec.items()}
+            out[address_key(rec["address"])] = {k: str(v) for k, v in rec.items()}
     return out
 
 
@@ -129,13 +130,13 @@ def _write_signatures(directory: Path, snapshot_id: str,
 
 
 def _owners(wallets: Iterable[Wallet]) -> dict[str, Wallet]:
-    return {a.lower(): w for w in wallets for a in w.addresses}
+    return {address_key(a): w for w in wallets for a in w.addresses}
 
 
 def _merge(records: dict[str, dict[str, str]], snapshot_id: str, wallet: Wallet, address: str,
            signature: str, source: str) -> SignatureResult:
     status = status_of(snapshot_id, address, signature)
-    key = address.lower()
+    key = address_key(address)
     old = records.get(key)
     keeps_old = (status != SIGNED and old is not None
                  and status_of(snapshot_id, address, old["signature"]) == SIGNED)
@@ -157,7 +158,7 @@ def sign_hot(directory: Path, wallets: Sequence[Wallet],
             continue
         signer = signer_for(wallet)
         for address in wallet.addresses:
-            if address.lower() != signer.address.lower():
+            if address_key(address) != address_key(signer.address):
                 results.append(SignatureResult(address, wallet.name,
                                                f"missing (the signer holds {signer.address})"))
                 continue
@@ -184,12 +185,12 @@ def import_signatures(directory: Path, file: Path,
             and isinstance(r.get("signature"), str) for r in data):
         raise InputFileError(f"{file}: expected signatures as [{{address, signature}}]")
     owners = _owners(wallets)
-    unknown = [r["address"] for r in data if r["address"].lower() not in owners]
+    unknown = [r["address"] for r in data if address_key(r["address"]) not in owners]
     if unknown:
         raise BadInput(f"{file}: not addresses of the exchange's wallets: {', '.join(unknown)}")
     records = read_signatures(directory, sid)
-    results = [_merge(records, sid, owners[r["address"].lower()], r["address"], r["signature"],
-                      "imported") for r in data]
+    results = [_merge(records, sid, owners[address_key(r["address"])], r["address"],
+                      r["signature"], "imported") for r in data]
     _write_signatures(directory, sid, records)
     return results
 
@@ -216,7 +217,7 @@ def build_report(directory: Path, wallets: Sequence[Wallet], assets: AssetRegist
         balances = chain.balances(addresses, block, token=token) if addresses else {}
         rows = tuple(
             AddressRow(w.name, str(w.tier), a, _balance(balances, a),
-                       status_of(sid, a, records.get(a.lower(), {}).get("signature")))
+                       status_of(sid, a, records.get(address_key(a), {}).get("signature")))
             for w in held for a in w.addresses)
         out.append(AssetReserves(symbol, int(spec["decimals"]), sum(r.balance for r in rows),
                                  int(total), rows))
@@ -226,5 +227,5 @@ def build_report(directory: Path, wallets: Sequence[Wallet], assets: AssetRegist
 def _balance(balances: dict[str, int], address: str) -> int:
     if address in balances:
         return balances[address]
-    lowered = {k.lower(): v for k, v in balances.items()}
-    return lowered.get(address.lower(), 0)
+    key = address_key(address)
+    return next((v for k, v in balances.items() if address_key(k) == key), 0)

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from kinko.domain.addresses import address_key, locate_addresses
 from kinko.domain.chain import Transfer
-from kinko.domain.labels import address_key
 from kinko.domain.screening import Label
 from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import (
@@ -195,10 +195,10 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
                        f"({len(missing)} missing)", seed=missing[0])
     for positions in found.values():
         flags[positions] = True
-    ids = {address_key(str(a)): i for i, a in enumerate(transfers.addresses)}
+    ids = locate_addresses(transfers.addresses, [s.address for s in addresses])
     resolved: list[tuple[int, int, int | None]] = []
     for seed in addresses:
-        ident = ids.get(address_key(seed.address))
+        ident = ids.get(address_key(seed.address), [None])[0]
         if ident is None:
             raise BadInput(f"seed address {seed.address} does not appear in the transfers read",
                            seed=seed.address)
@@ -271,11 +271,11 @@ def _stops(addresses: np.ndarray, labels: Mapping[str, Label] | None,
     categories = {c.strip().lower() for c in stop_categories if c.strip()}
     known: dict[int, Label] = {}
     stops = np.zeros(addresses.shape[0], dtype=np.bool_)
-    for i, address in enumerate(addresses):
-        label = (labels or {}).get(address_key(str(address)))
-        if label is not None:
-            known[i] = label
-            stops[i] = label.category.lower() in categories
+    by_key = {address_key(k): label for k, label in (labels or {}).items()}
+    for key, positions in locate_addresses(addresses, by_key).items():
+        for i in positions:
+            known[i] = by_key[key]
+            stops[i] = by_key[key].category.lower() in categories
     return known, stops
 
 
@@ -300,12 +300,12 @@ def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[
     tx_flags = np.zeros(len(txs), dtype=np.bool_)
     tx_flags[[position[h] for h in wanted]] = True
     out_flags = np.zeros(np.asarray(txs.out_value).shape[0], dtype=np.bool_)
-    ids = {address_key(str(a)): i for i, a in enumerate(txs.addresses)}
+    addresses = list(seed_addresses)
+    ids = locate_addresses(txs.addresses, [s.address for s in addresses])
     counts = np.asarray(txs.out_start, dtype=np.int64)
     out_tx = np.repeat(np.arange(len(txs)), counts[1:] - counts[:-1])
-    addresses = list(seed_addresses)
     for seed in addresses:
-        ident = ids.get(address_key(seed.address))
+        ident = ids.get(address_key(seed.address), [None])[0]
         if ident is None:
             raise BadInput(f"seed address {seed.address} does not appear in the transactions "
                            "read", seed=seed.address)

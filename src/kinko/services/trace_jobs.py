@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kinko.domain.addresses import same_token
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, KinkoError
@@ -247,9 +248,8 @@ class TraceJobs:
             raise BadInput(f"{head - request.from_block + 1:,} blocks to read from the node "
                            f"(at most {MAX_BLOCKS:,}): export the transfers to a file under "
                            "the data folder instead")
-        token = self.assets[request.asset].token
-        wanted = token.lower() if token else None
+        asset = self.assets[request.asset]
         records = [t for n in range(request.from_block, head + 1)
                    for t in chain.block(n).transfers
-                   if (t.token.lower() if t.token else None) == wanted and t.value > 0]
+                   if same_token(t.token, asset.token, asset.chain) and t.value > 0]
         return account_transfers(records)

@@ -35,8 +35,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinko.domain.chain import Block
-from kinko.domain.labels import address_key
+from kinko.domain.addresses import chain_key, chain_keys
+from kinko.domain.chain import Block, Transfer
 from kinko.domain.money import format_units
 from kinko.domain.watch import (
     Alert,
@@ -102,25 +102,31 @@ class Watch:
     # ------------------------------------------------------------------ context
 
     def _assets(self) -> dict[str | None, str]:
-        """Token contract (lower-cased; None: the native coin) → asset, for this chain."""
+        """Token contract (canonical; None: the native coin) → asset, for this chain."""
         out: dict[str | None, str] = {}
         for a in self.ledger.assets.values():
             if a.chain == self.chain.name:
-                out[a.token.lower() if a.token else None] = a.symbol
+                out[chain_key(a.token, a.chain) if a.token else None] = a.symbol
         return out
 
     def _wallets(self, assets: dict[str | None, str]) -> dict[tuple[str, str], str]:
-        """(lower-cased address, asset) → wallet name, for the assets of this chain."""
-        names = set(assets.values())
-        return {(address.lower(), w.asset): w.name for w in self.ledger.wallets()
+        """(canonical address, asset) → wallet name, for the assets of this chain."""
+        names, chain = set(assets.values()), self.chain.name
+        return {(chain_key(address, chain), w.asset): w.name for w in self.ledger.wallets()
                 if w.asset in names for address in w.addresses}
+
+    def _touches(self, t: Transfer, ours: set[str]) -> bool:
+        """Whether a transfer leaves or reaches one of ``ours`` (canonical addresses)."""
+        chain = self.chain.name
+        return chain_key(t.sender, chain) in ours or (bool(t.to) and chain_key(
+            t.to or "", chain) in ours)
 
     def _expected(self, tx_hashes: list[str]) -> list[Expected]:
         wallets = {w.name: w for w in self.ledger.wallets()}
 
         def senders(name: str) -> frozenset[str]:
             w = wallets.get(name)
-            return frozenset(a.lower() for a in w.addresses) if w else frozenset()
+            return chain_keys(w.addresses, self.chain.name) if w else frozenset()
 
         out: list[Expected] = []
         with self.store.screening(write=False) as tables:
@@ -169,12 +175,12 @@ class Watch:
         if pending is None:
             return
         ours = {a for a, _ in wallets}
-        transfers = [t for t in pending()
-                     if t.sender.lower() in ours or (t.to or "").lower() in ours]
+        transfers = [t for t in pending() if self._touches(t, ours)]
         if not transfers:
             return
         observations = classify(transfers, wallets, assets,
-                                self._expected([t.tx_hash for t in transfers]))
+                                self._expected([t.tx_hash for t in transfers]),
+                                chain=self.chain.name)
         report.pending += sum(1 for o in observations if o.direction == "out")
         self._record(observations, None, report)
 
@@ -225,11 +231,11 @@ class Watch:
                         with self.store.watch(write=False) as tables:
                             below = tables.block_hash(name, number - 1)
                         continue
-                    mine = [t for t in block.transfers
-                            if t.sender.lower() in ours or (t.to or "").lower() in ours]
+                    mine = [t for t in block.transfers if self._touches(t, ours)]
                     if mine:
                         observations = classify(mine, wallets, assets,
-                                                self._expected([t.tx_hash for t in mine]))
+                                                self._expected([t.tx_hash for t in mine]),
+                                                chain=self.chain.name)
                         self._record(observations, block, report)
                     unsaved.append((number, block.hash, block.timestamp))
                     if len(unsaved) >= _SAVE_EVERY:
@@ -276,7 +282,7 @@ class Watch:
                     raised.append(theft_alert(name, obs, pending=block is None,
                                               asset=self.ledger.assets.get(obs.asset)))
                 elif obs.direction == "in":
-                    label = deny.get(address_key(t.sender))
+                    label = deny.get(chain_key(t.sender, name))
                     if label is not None:
                         raised.append(deposit_alert(name, obs, label.label or label.source,
                                                     self.ledger.assets.get(obs.asset)))

@@ -27,8 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.chain import check_address, signed_tx_hash
+from kinko.domain.addresses import canonical_address, chain_key
 from kinko.domain.custody import Wallet, same_key
+from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, parse_account
 from kinko.domain.screening import (
     Context,
@@ -51,7 +52,7 @@ from kinko.errors import (
 )
 from kinko.ports import ScreeningTables
 from kinko.services.custody import Custody, ProposalView, fee_postings, sign_move
-from kinko.services.labels import load_labels
+from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record
 
 __all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals"]
@@ -222,13 +223,13 @@ class Withdrawals:
         parse_account(f"customer:{customer}")
         if not withdrawal_id or len(withdrawal_id) > 100:
             raise BadInput("a withdrawal id must be 1-100 characters")
-        destination = check_address(destination, known.chain)
+        destination = canonical_address(destination, known.chain)
         with self.ledger.store.screening(write=False) as tables:
             earlier = tables.withdrawal(withdrawal_id)
         if earlier is not None:
             if (earlier["customer"], earlier["asset"], earlier["amount"],
-                    earlier["destination"].lower()) != (customer, known.symbol, amount,
-                                                        destination.lower()):
+                    chain_key(earlier["destination"], known.chain)) != (
+                        customer, known.symbol, amount, destination):
                 raise IdempotencyConflict(f"withdrawal id {withdrawal_id!r} was already used for "
                                           "a different request")
             return self._view(earlier)
@@ -313,11 +314,11 @@ class Withdrawals:
     def _deny_map(self, tables: ScreeningTables) -> dict[str, Label]:
         count = tables.deny_count()
         if count != self._deny[0]:
-            self._deny = (count, tables.deny_map())
+            self._deny = (count, deny_index(tables.deny_map()))
         return self._deny[1]
 
     def deny_list(self) -> dict[str, Label]:
-        """Every listed address (``address_key`` form) with its label."""
+        """Every listed address (canonical form, and its equivalents) with its label."""
         with self.ledger.store.screening(write=False) as tables:
             return self._deny_map(tables)
 
@@ -386,7 +387,7 @@ class Withdrawals:
                         view.amount)
         with self.ledger.store.screening() as tables:  # the hash is known before broadcasting
             if not tables.set_state(withdrawal_id, ("allowed", "approved"), "sending",
-                                    signed_tx_hash(raw)):
+                                    chain.tx_hash(raw)):
                 raise ApprovalError(f"withdrawal {withdrawal_id} is being sent already")
         try:
             tx_hash = chain.send_raw(raw)
@@ -445,14 +446,15 @@ class Withdrawals:
     # ------------------------------------------------------------------ lists
 
     def allow(self, customer: str, address: str, asset: str) -> str:
-        canonical = check_address(address, self.ledger.assets[asset].chain)
+        canonical = canonical_address(address, self.ledger.assets[asset].chain)
         with self.ledger.store.screening() as tables:
             tables.allow(customer, canonical, self.clock.now())
         return canonical
 
-    def load_deny_list(self, path: Path) -> tuple[int, int]:
-        """Load a TagPack (.yaml/.yml) or CSV deny list; (labels read, new addresses)."""
-        return load_labels(self.ledger.store, path, "deny")
+    def load_deny_list(self, path: Path, *, invalid: str = "refuse") -> Loaded:
+        """Load a TagPack (.yaml/.yml) or CSV deny list; ``invalid``: what becomes of an
+        address no format accepts (refuse the list, or keep it as written)."""
+        return load_labels(self.ledger.store, path, "deny", invalid=invalid)
 
     # ------------------------------------------------------------------ breaker
 

@@ -134,10 +134,10 @@ class SqlDeposits:
             address=address, chain=chain, customer=customer, asset=asset, wallet=wallet))
 
     def addresses(self, chain: str) -> dict[str, tuple[str, str, str]]:
-        """Lower-cased address → (customer, asset, wallet)."""
+        """Address (canonical form, as stored) → (customer, asset, wallet)."""
         rows = self.conn.execute(select(s.deposit_addresses).where(
             s.deposit_addresses.c.chain == chain))
-        return {r.address.lower(): (r.customer, r.asset, r.wallet) for r in rows}
+        return {r.address: (r.customer, r.asset, r.wallet) for r in rows}
 
     def block_hash(self, chain: str, number: int) -> str | None:
         row = self.conn.execute(select(s.chain_blocks.c.hash).where(

@@ -203,7 +203,7 @@ withdrawals = Table(
 allow_list = Table(
     "allow_list", metadata,
     Column("customer", String(128), primary_key=True),
-    Column("address", String(128), primary_key=True),  # compared lower-cased
+    Column("address", String(128), primary_key=True),  # canonical form
     Column("added_us", BigInteger, nullable=False),
 )
 
@@ -211,7 +211,7 @@ def _labels(name: str) -> Table:
     """An address → label table (the loaded lists' TagPack fields)."""
     return Table(
         name, metadata,
-        Column("address", String(128), primary_key=True),  # address_key()
+        Column("address", String(128), primary_key=True),  # canonical form
         Column("label", Text, nullable=False),
         Column("source", Text, nullable=False),
         Column("category", Text, nullable=False),

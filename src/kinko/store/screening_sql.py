@@ -124,8 +124,8 @@ class SqlScreening:
             w.c.requested_us <= to_us(until), w.c.state.in_(_COUNTED))
         if scope == "customer":
             q = q.where(w.c.customer == request_customer)
-        elif scope == "destination":
-            q = q.where(func.lower(w.c.destination) == request_destination.lower())
+        elif scope == "destination":  # both in canonical form
+            q = q.where(w.c.destination == request_destination)
         amount, count = self.conn.execute(q).one()
         return int(amount or 0), int(count or 0)
 
@@ -138,14 +138,14 @@ class SqlScreening:
 
     def customer_destinations(self, customer: str) -> frozenset[str]:
         w = s.withdrawals
-        rows = self.conn.execute(select(func.lower(w.c.destination)).distinct().where(
+        rows = self.conn.execute(select(w.c.destination).distinct().where(
             w.c.customer == customer, w.c.state.in_(_COUNTED)))
         return frozenset(r[0] for r in rows)
 
     # lists -----------------------------------------------------------------------
 
     def allow(self, customer: str, address: str, at: datetime) -> None:
-        key = address.lower()
+        key = address  # canonical form
         exists = self.conn.execute(select(s.allow_list).where(and_(
             s.allow_list.c.customer == customer, s.allow_list.c.address == key))).first()
         if exists is None:
