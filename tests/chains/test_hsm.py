@@ -175,6 +175,13 @@ def test_legacy_transaction_carries_the_chain_id(signer: HsmSigner) -> None:
                                  "gas": 21_000, "gasPrice": 1})
 
 
+def test_a_canonical_destination_is_signed_for(signer: HsmSigner) -> None:
+    """kinko keeps addresses in lower case; the signer pays exactly that address."""
+    to = Account.create().address
+    raw = signer.sign_transfer(to=to.lower(), value=1, nonce=7, gas_price=10**9, chain_id=1)
+    assert rlp.decode(raw)[3] == bytes.fromhex(to[2:])
+
+
 def test_repr_and_errors_never_show_the_pin(hsm: SoftHsm, token: HsmToken,
                                            signer: HsmSigner) -> None:
     assert HSM_PIN not in repr(signer) and HSM_PIN not in repr(token)

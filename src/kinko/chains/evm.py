@@ -414,7 +414,7 @@ class EvmChain:
             query["topics"] = [list(topics)]
         raw = self._call(lambda: self._eth.get_logs(query),
                          f"the logs of blocks {from_block}-{to_block}")
-        out = [{"address": _checksum(_0x(log["address"])),
+        out = [{"address": _address(_0x(log["address"])),
                 "topics": [bytes.fromhex(_0x(t)[2:]) for t in log["topics"]],
                 "data": bytes.fromhex(_0x(log["data"])[2:]),
                 "block": int(log["blockNumber"]), "tx_hash": _0x(log["transactionHash"]),

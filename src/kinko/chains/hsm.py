@@ -49,6 +49,7 @@ from eth_account.messages import defunct_hash_message
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_keys.datatypes import PublicKey, Signature
 from eth_keys.exceptions import BadSignature
+from eth_utils.address import to_checksum_address
 from eth_utils.exceptions import ValidationError as KeyValidationError
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import PKCS11Error
@@ -321,8 +322,9 @@ class HsmSigner:
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
                       chain_id: int, gas: int = 21_000, data: bytes = b"") -> bytes:
-        tx: dict[str, Any] = {"to": to, "value": value, "nonce": nonce, "gas": gas,
-                              "gasPrice": gas_price, "chainId": chain_id}
+        # eth-account takes the EIP-55 spelling; kinko hands it canonical (lower-case) hex
+        tx: dict[str, Any] = {"to": to_checksum_address(to), "value": value, "nonce": nonce,
+                              "gas": gas, "gasPrice": gas_price, "chainId": chain_id}
         if data:
             tx["data"] = "0x" + data.hex()
         return self.sign_transaction(tx)

@@ -38,12 +38,14 @@ from dataclasses import dataclass
 
 from eth_abi.abi import encode as abi_encode
 from eth_keys.datatypes import Signature
-from eth_keys.exceptions import BadSignature
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from eth_utils.exceptions import ValidationError
+from eth_keys.exceptions import (  # type: ignore[attr-defined]  # eth-utils' error, re-exported
+    BadSignature,
+    ValidationError,
+)
 
-from kinko.errors import ApprovalError, SafeTxRefused
+from kinko.domain.addresses import display_address, same_address
+from kinko.domain.addresses.codecs import keccak256 as keccak
+from kinko.errors import ApprovalError, InvalidAddress, SafeTxRefused
 
 __all__ = [
     "CALL",
@@ -66,12 +68,12 @@ CALL, DELEGATECALL = 0, 1
 ZERO_ADDRESS = "0x" + "00" * 20
 SENTINEL = "0x" + "00" * 19 + "01"  # the Safe's list head: never an owner or a module
 
-DOMAIN_TYPEHASH = keccak(text="EIP712Domain(uint256 chainId,address verifyingContract)")
+DOMAIN_TYPEHASH = keccak(b"EIP712Domain(uint256 chainId,address verifyingContract)")
 SAFE_TX_TYPEHASH = keccak(
-    text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
-         "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,"
-         "uint256 nonce)")
-SAFE_MSG_TYPEHASH = keccak(text="SafeMessage(bytes message)")
+    b"SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
+    b"uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,"
+    b"uint256 nonce)")
+SAFE_MSG_TYPEHASH = keccak(b"SafeMessage(bytes message)")
 
 _N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # secp256k1 order
 _UINT256 = 1 << 256
@@ -79,10 +81,13 @@ _ETH_SIGN_PREFIX = b"\x19Ethereum Signed Message:\n32"
 
 
 def _address(value: str, what: str) -> str:
+    """The EIP-55 spelling of an Ethereum address (checked: a mixed-case one must carry its
+    checksum), or :class:`SafeTxRefused` naming ``what``."""
     try:
-        return str(to_checksum_address(value))
-    except (ValueError, TypeError):
-        raise SafeTxRefused(f"{what} {value!r} is not an Ethereum address") from None
+        return display_address(value, "ethereum")
+    except InvalidAddress as exc:
+        raise SafeTxRefused(f"{what} {value!r} is not an Ethereum address ({exc.message})"
+                            ) from None
 
 
 def _uint(value: int, what: str) -> int:
@@ -140,7 +145,7 @@ class SafeTx:
                 raise SafeTxRefused(f"Safe {self.safe}: {name} must be the zero address "
                                     f"(kinko pays no gas refunds), not {getattr(self, name)}",
                                     field=name)
-        if self.to.lower() == self.safe.lower():
+        if same_address(self.to, self.safe, "ethereum"):
             raise SafeTxRefused(f"Safe {self.safe}: a transaction to the Safe itself changes "
                                 "its owners, modules or guard; kinko does not sign it",
                                 field="to")
@@ -233,7 +238,7 @@ def check_owners(owners: Collection[str], threshold: int) -> list[str]:
     out: list[str] = []
     for owner in owners:
         address = _address(owner, "owner")
-        if address in (ZERO_ADDRESS, to_checksum_address(SENTINEL)):
+        if address in (ZERO_ADDRESS, _address(SENTINEL, "the sentinel")):
             raise SafeTxRefused(f"owner {address} is reserved by the Safe contract")
         if address in out:
             raise SafeTxRefused(f"owner {address} is named twice")

@@ -273,14 +273,15 @@ def chain_keys(addresses: Iterable[str | None], chain: str) -> frozenset[str]:
 
 
 def display_address(address: str, chain: str) -> str:
-    """How people read an address of ``chain`` (Ethereum: EIP-55 mixed case)."""
-    text = _clean(address)
+    """How people read an address of ``chain`` (Ethereum: EIP-55 mixed case), or
+    :class:`InvalidAddress` as :func:`canonical_address`."""
+    canonical = canonical_address(address, chain)
     for f in chain_formats(chain):
         try:
-            return f.display(_parse(f.name, text))
+            return f.display(_parse(f.name, canonical))
         except Malformed:
             continue
-    return canonical_address(address, chain)  # raises, naming what is wrong
+    return canonical  # pragma: no cover (a canonical form parses under its format)
 
 
 _LINKED = tuple(f for f in FORMATS.values()
