@@ -1,0 +1,150 @@
+"""Database round trips per withdrawal request (``POST /v1/withdrawals``).
+
+Counts what one request costs the database, not time: transactions begun, statements sent
+(each ``execute`` or ``executemany`` is one round trip to PostgreSQL; on SQLite a call into
+the library) and commits, through the REST API in process (FastAPI's test client), with the
+20-rule policy of the screening benchmark, the Etherscan deny list and warm caches. Three
+kinds of request are counted apart: a new request that is allowed (to an address on the
+customer's allow list), a new request held for review (to another address: it also makes a
+proposal), and a retry of an earlier request (same Idempotency-Key).
+
+    python benchmarks/roundtrips.py              # SQLite and PostgreSQL, 100 requests each
+    python benchmarks/roundtrips.py --requests 20 --backend sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+
+DATA = HERE.parent / "tests" / "data"
+
+
+class Counting:
+    """SQLAlchemy engine events counted: begin, statements, commits."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.counts: Counter[str] = Counter()
+        event.listen(engine, "begin", lambda conn: self.counts.update(["transactions"]))
+        event.listen(engine, "commit", lambda conn: self.counts.update(["commits"]))
+        event.listen(engine, "before_cursor_execute",
+                     lambda *a, **k: self.counts.update(["statements"]))
+
+    def take(self) -> Counter[str]:
+        out = Counter(self.counts)
+        self.counts.clear()
+        return out
+
+
+def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
+    """Per request: transactions, statements, commits, for each kind of request."""
+    import screening  # benchmarks/screening.py: the same 20-rule policy
+    from fastapi.testclient import TestClient
+
+    from kinko.api import create_app
+    from kinko.chains.evm import EvmChain
+    from kinko.domain.custody import Wallet
+    from kinko.domain.ledger import Posting
+    from kinko.domain.money import AssetRegistry
+    from kinko.ports import SystemClock
+    from kinko.services.access import Access
+    from kinko.services.custody import Custody
+    from kinko.services.ledger import Ledger
+    from kinko.services.withdrawals import Withdrawals
+    from kinko.store import open_store, upgrade
+
+    folder = Path(tempfile.mkdtemp())
+    store = open_store(url, sqlite_synchronous="NORMAL")
+    upgrade(store)
+    ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+    ledger.sync_assets()
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot",
+                             ("0x52908400098527886E0F7030069857D2E4169EE7",)))
+    e = 10**18
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 10**6 * e),
+                         *(Posting(f"customer:C{i}", "ETH", -(10**4) * e) for i in range(100))],
+                source="opening")
+    (folder / "p.toml").write_text(screening._policy_toml(), encoding="utf-8")
+    chain = EvmChain.in_process()
+    Custody(ledger, chain=chain).load_policy(folder / "p.toml", "ops")
+    Withdrawals(Custody(ledger, chain=chain)).load_deny_list(
+        DATA / "labels" / "etherscan_malicious_labels.csv")
+    with store.screening() as tables:  # allowed destinations, past their cooling-off
+        for i in range(100):
+            tables.allow(f"C{i}", f"0x{i + 1:040x}", SystemClock().now() - timedelta(days=2))
+    access = Access(store, SystemClock())
+    token = access.create_key("ops", "operator")[1]
+    client = TestClient(create_app(lambda: Custody(ledger, chain=chain), lambda: access))
+    headers = {"Authorization": f"Bearer {token}"}
+    counter = Counting(store.engine)
+
+    states: Counter[str] = Counter()
+
+    def post(key: str, customer: int, amount: str, to: int = 1) -> None:
+        r = client.post("/v1/withdrawals", headers={**headers, "Idempotency-Key": key},
+                        json={"customer": f"C{customer}", "asset": "ETH", "amount": amount,
+                              "destination": f"0x{customer + to:040x}"})
+        assert r.status_code == 201, r.text
+        states[r.json()["state"]] += 1
+
+    for i in range(10):  # warm the caches (policy, rules, deny list)
+        post(f"warm-{i}", i, "0.1")
+    counter.take()
+    states.clear()
+    out: dict[str, dict[str, float]] = {}
+    kinds = {"allowed": (lambda i: post(f"a-{i}", i % 100, "0.1")),
+             # not on the customer's allow list: held for review
+             "review": (lambda i: post(f"r-{i}", i % 100, "0.1", to=1000)),
+             "retry": (lambda i: post(f"a-{i}", i % 100, "0.1"))}
+    for kind, call in kinds.items():
+        for i in range(requests):
+            call(i)
+        counts = counter.take()
+        out[kind] = {k: counts[k] / requests for k in ("transactions", "statements", "commits")}
+        out[kind]["states"] = dict(states)  # type: ignore[assignment]
+        states.clear()
+    store.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.backend in ("sqlite", "both"):
+            results["sqlite"] = measure(f"sqlite:///{tmp}/rt.db", args.requests)
+        if args.backend in ("postgres", "both"):
+            import pgserver
+
+            server = pgserver.start()
+            try:
+                results["postgres"] = measure(server.url(server.create_database()),
+                                              args.requests)
+            finally:
+                server.stop()
+    print("| database | request | transactions | statements | commits |")
+    print("|---|---|---:|---:|---:|")
+    for backend, kinds in results.items():
+        for kind, c in kinds.items():
+            print(f"| {backend} | {kind} | {c['transactions']:.1f} | {c['statements']:.1f} | "
+                  f"{c['commits']:.1f} |")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
