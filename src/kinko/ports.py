@@ -1,10 +1,14 @@
 """Ports: the small interfaces services depend on, implemented at the edge.
 
 ``Clock`` gives the time (``SystemClock`` in production, ``FixedClock`` in tests).
-``Store`` opens transactions: ``writer()`` an exclusive one that appends to the journal
-(every append is serialised, because each entry carries the previous entry's hash), and
-``reader()`` a consistent read. The SQL implementation lives in :mod:`kinko.store`; SQLite
-in memory is its fast double and the contract suite runs on SQLite and PostgreSQL alike.
+``Store`` opens units of work: ``unit()`` is one transaction over every table group
+(:class:`Unit`: the ledger, screening, custody, deposits, access and watch tables), so a use
+case commits all it wrote or nothing. Write units are serialised (each journal entry carries
+the previous entry's hash); read units are one consistent snapshot. The table-group
+openers (``writer()``, ``reader()``, ``screening()`` ...) open a unit of their own, or join
+the unit already open in the same thread, so services compose without passing it around.
+The SQL implementation lives in :mod:`kinko.store`; SQLite in memory is its fast double and
+the contract suite runs on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "Signer",
     "Store",
     "SystemClock",
+    "Unit",
     "WatchTables",
 ]
 
@@ -283,7 +288,29 @@ class Prices(Protocol):
     def price(self, asset: str) -> Decimal | None: ...
 
 
+class Unit(Protocol):
+    """One open transaction and every table group on it (see :meth:`Store.unit`)."""
+
+    @property
+    def write(self) -> bool: ...
+    @property
+    def ledger(self) -> LedgerWriter: ...
+    @property
+    def screening(self) -> ScreeningTables: ...
+    @property
+    def custody(self) -> CustodyTables: ...
+    @property
+    def deposits(self) -> DepositTables: ...
+    @property
+    def access(self) -> AccessTables: ...
+    @property
+    def watch(self) -> WatchTables: ...
+    def savepoint(self) -> AbstractContextManager[None]: ...
+
+
 class Store(Protocol):
+    def unit(self, *, write: bool = True) -> AbstractContextManager[Unit]: ...
+    def current(self) -> Unit | None: ...
     def writer(self) -> AbstractContextManager[LedgerWriter]: ...
     def reader(self) -> AbstractContextManager[LedgerReader]: ...
     def custody(self, *, write: bool = True

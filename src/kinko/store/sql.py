@@ -1,11 +1,29 @@
 """The SQL store: one implementation of the ``Store`` port for SQLite and PostgreSQL.
 
+A use case runs in one **unit of work** (:meth:`SqlStore.unit`): one connection, one
+transaction, and every table group on it (the ledger, screening, custody, deposits, access
+and audit, the watch), so what a request writes commits together or not at all::
+
+    with store.unit() as u:                      # write=True: serialised with every writer
+        if u.screening.withdrawal("W-1") is None:
+            ...                                  # hold, withdrawal row, proposal, audit
+                                                 # all commit here, or none of them
+
+Units are re-entrant within one thread (a context variable remembers the open unit of each
+store): ``store.unit()``, ``writer()``, ``screening()``, ``custody()`` ... opened while a unit
+of the same store is open *join* it instead of opening a second transaction, so services
+compose without passing the unit around. A read opened inside a write unit joins it (and
+sees its writes); a write inside a read unit is a programming error (:class:`UnitError`).
+A joined block that raises leaves the unit to roll back; code that catches an error and goes
+on in the same unit wraps the attempt in :meth:`SqlUnit.savepoint`.
+
 Writes are serialised, because each journal entry carries its predecessor's hash: SQLite
-opens write transactions with ``BEGIN IMMEDIATE`` (one writer, WAL, readers never blocked),
-PostgreSQL locks the single ``ledger_head`` row ``FOR UPDATE``. Inside that transaction the
-service reads current balances, checks them with the pure domain and appends; so a balance
-check and the write it guards can never interleave with another writer, in threads or in
-separate processes.
+opens write transactions with ``BEGIN IMMEDIATE`` (one writer, WAL, readers never blocked;
+the threads of one process queue on a lock first), PostgreSQL locks the single
+``ledger_head`` row ``FOR UPDATE`` as the unit's first statement. Everything a write unit
+reads, it reads after that lock: a balance check and the write it guards, or an idempotency
+check and the record it guards, can never interleave with another writer, in threads or in
+separate processes, so a retry racing its first attempt waits for it and finds its answer.
 
 Library errors are translated here: an unreachable or uninitialised database becomes
 :class:`~kinko.errors.StoreUnavailable` (exit 3), never a traceback.
@@ -17,7 +35,9 @@ import json
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
@@ -39,7 +59,7 @@ if TYPE_CHECKING:
     from kinko.store.screening_sql import SqlScreening
     from kinko.store.watch_sql import SqlWatch
 
-__all__ = ["SqlStore", "from_us", "open_store", "to_us"]
+__all__ = ["SqlStore", "SqlUnit", "UnitError", "from_us", "open_store", "to_us"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -144,6 +164,94 @@ def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
     )
 
 
+class UnitError(RuntimeError):
+    """A unit of work used against its rules (a write inside a read unit): a bug in kinko,
+    not the caller's input, so not part of the :class:`~kinko.errors.KinkoError` tree."""
+
+
+# per thread (and per asyncio task): the open unit of each store, by the store's id
+# (an immutable mapping: each unit sets a new one, and resets it when it ends)
+_OPEN: ContextVar[Mapping[int, SqlUnit]] = ContextVar(
+    "kinko_open_units", default=MappingProxyType({}))
+
+
+class SqlUnit:
+    """One open transaction and every table group on it (see the module docstring).
+
+    The table views are made on first use; they hold nothing but the connection (the
+    ledger view keeps the holds it has read, which never change once written)."""
+
+    def __init__(self, conn: Connection, dialect: str, write: bool,
+                 sums: _SumCache | None) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.write = write
+        # a write unit's head may roll back: only read units serve the shared sum cache
+        self._ledger = SqlLedger(conn, dialect, None if write else sums)
+        self._screening: SqlScreening | None = None
+        self._custody: SqlCustody | None = None
+        self._deposits: SqlDeposits | None = None
+        self._access: SqlAccess | None = None
+        self._watch: SqlWatch | None = None
+
+    @property
+    def ledger(self) -> SqlLedger:
+        return self._ledger
+
+    @property
+    def screening(self) -> SqlScreening:
+        if self._screening is None:
+            from kinko.store.screening_sql import SqlScreening
+
+            self._screening = SqlScreening(self.conn)
+        return self._screening
+
+    @property
+    def custody(self) -> SqlCustody:
+        if self._custody is None:
+            from kinko.store.custody_sql import SqlCustody
+
+            self._custody = SqlCustody(self.conn)
+        return self._custody
+
+    @property
+    def deposits(self) -> SqlDeposits:
+        if self._deposits is None:
+            from kinko.store.custody_sql import SqlDeposits
+
+            self._deposits = SqlDeposits(self.conn)
+        return self._deposits
+
+    @property
+    def access(self) -> SqlAccess:
+        if self._access is None:
+            from kinko.store.access_sql import SqlAccess
+
+            self._access = SqlAccess(self.conn)
+        return self._access
+
+    @property
+    def watch(self) -> SqlWatch:
+        if self._watch is None:
+            from kinko.store.watch_sql import SqlWatch
+
+            self._watch = SqlWatch(self.conn)
+        return self._watch
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the unit that is undone alone when it raises (the error propagates;
+        the caller may catch it and go on with the rest of the unit)."""
+        try:
+            with self.conn.begin_nested():
+                yield
+        except (OperationalError, ProgrammingError) as exc:
+            if isinstance(exc, IntegrityError):
+                raise
+            raise StoreUnavailable(f"the database failed inside a unit of work: "
+                                   f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+
+
 class SqlStore:
     """The ``Store`` port on SQLAlchemy Core."""
 
@@ -157,6 +265,10 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def current(self) -> SqlUnit | None:
+        """The unit of work open in this thread (or task) on this store, if any."""
+        return _OPEN.get().get(id(self))
 
     @contextmanager
     def _connection(self, write: bool) -> Iterator[Connection]:
@@ -175,69 +287,79 @@ class SqlStore:
             raise _unavailable(self.engine, exc) from None
 
     @contextmanager
+    def unit(self, *, write: bool = True) -> Iterator[SqlUnit]:
+        """One transaction over every table group; joins the unit already open in this
+        thread, if any (see the module docstring)."""
+        open_unit = self.current()
+        if open_unit is not None:
+            if write and not open_unit.write:
+                raise UnitError("a write was started inside a read unit of work: open the "
+                                "outer unit with write=True")
+            yield open_unit
+            return
+        lock = self._write_lock if write and self._write_lock is not None else nullcontext()
+        with lock, self._connection(write) as conn:
+            if write:
+                head = select(s.ledger_head.c.seq).where(s.ledger_head.c.id == 1)
+                if self.dialect == "postgresql":
+                    head = head.with_for_update()
+                if conn.execute(head).first() is None:
+                    raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
+            unit = SqlUnit(conn, self.dialect, write, self._sums)
+            before = _OPEN.get()
+            token = _OPEN.set(MappingProxyType({**before, id(self): unit}))
+            try:
+                yield unit
+            finally:
+                try:
+                    _OPEN.reset(token)
+                except ValueError:  # closed from another context (a generator finished late)
+                    _OPEN.set(MappingProxyType({k: v for k, v in _OPEN.get().items()
+                                                if k != id(self)}))
+
+    # The table groups: each opens a unit (or joins the open one) and hands out its view.
+
+    @contextmanager
     def writer(self) -> Iterator[SqlLedger]:
-        lock = self._write_lock if self._write_lock is not None else nullcontext()
-        with lock, self._connection(write=True) as conn:
-            head = select(s.ledger_head.c.seq).where(s.ledger_head.c.id == 1)
-            if self.dialect == "postgresql":
-                head = head.with_for_update()
-            if conn.execute(head).first() is None:
-                raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
-            yield SqlLedger(conn, self.dialect)
+        """The ledger, in a write unit."""
+        with self.unit(write=True) as unit:
+            yield unit.ledger
 
     @contextmanager
     def reader(self) -> Iterator[SqlLedger]:
-        with self._connection(write=False) as conn:
-            yield SqlLedger(conn, self.dialect, self._sums)
-
-    @contextmanager
-    def _open(self, write: bool) -> Iterator[SqlLedger]:
-        """A writer (serialised with every other write) or a reader transaction."""
-        with (self.writer() if write else self.reader()) as ledger:
-            yield ledger
-
-    # The other halves of the store run in the same kind of transaction; their modules
-    # import this one, hence the imports inside the methods.
+        """The ledger, in a read unit (one consistent snapshot on PostgreSQL)."""
+        with self.unit(write=False) as unit:
+            yield unit.ledger
 
     @contextmanager
     def access(self, *, write: bool = True) -> Iterator[SqlAccess]:
         """API keys and the audit log."""
-        from kinko.store.access_sql import SqlAccess
-
-        with self._open(write) as ledger:
-            yield SqlAccess(ledger.conn)
+        with self.unit(write=write) as unit:
+            yield unit.access
 
     @contextmanager
     def watch(self, *, write: bool = True) -> Iterator[SqlWatch]:
         """The watch's checkpoint, observations, alerts, incidents and outbox."""
-        from kinko.store.watch_sql import SqlWatch
-
-        with self._open(write) as ledger:
-            yield SqlWatch(ledger.conn)
+        with self.unit(write=write) as unit:
+            yield unit.watch
 
     @contextmanager
     def screening(self, *, write: bool = True) -> Iterator[SqlScreening]:
         """Withdrawals, allow and deny lists, the breaker's log."""
-        from kinko.store.screening_sql import SqlScreening
-
-        with self._open(write) as ledger:
-            yield SqlScreening(ledger.conn)
+        with self.unit(write=write) as unit:
+            yield unit.screening
 
     @contextmanager
     def deposits(self, *, write: bool = True) -> Iterator[SqlDeposits]:
         """Deposit addresses, scanned blocks and credited deposits."""
-        from kinko.store.custody_sql import SqlDeposits
-
-        with self._open(write) as ledger:
-            yield SqlDeposits(ledger.conn)
+        with self.unit(write=write) as unit:
+            yield unit.deposits
 
     @contextmanager
     def custody(self, *, write: bool = True) -> Iterator[tuple[SqlLedger, SqlCustody]]:
         """The ledger and the custody tables (policies, proposals, approvals) together."""
-        from kinko.store.custody_sql import SqlCustody
-
-        with self._open(write) as ledger:
-            yield ledger, SqlCustody(ledger.conn)
+        with self.unit(write=write) as unit:
+            yield unit.ledger, unit.custody
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
