@@ -14,6 +14,9 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── InvalidEntry            unbalanced, too few postings, zero amounts
     │   ├── Overdraft               a balance that may not go negative would
     │   ├── IdempotencyConflict     same key, different content
+    │   ├── InvalidId               an id or Idempotency-Key with characters no URL can carry
+    │   ├── RefusedDestination      a withdrawal to the zero address or one of our wallets
+    │   ├── TierRefused             a withdrawal request naming a tier (it is the customer's)
     │   ├── HoldError               unknown, already resolved, expired, over-posted
     │   ├── InputFileError          file:line: what is wrong
     │   ├── ConfigError             bad setting, bad kinko.toml, bad policy file
@@ -47,11 +50,14 @@ __all__ = [
     "InvalidAddress",
     "InvalidAmount",
     "InvalidEntry",
+    "InvalidId",
     "KinkoError",
     "Overdraft",
+    "RefusedDestination",
     "SafeTxRefused",
     "SignerUnavailable",
     "StoreUnavailable",
+    "TierRefused",
     "UnknownAsset",
 ]
 
@@ -108,6 +114,24 @@ class Overdraft(BadInput):
 
 class IdempotencyConflict(BadInput):
     code = "idempotency_conflict"
+
+
+class InvalidId(BadInput):
+    """An id (a withdrawal's Idempotency-Key) outside the characters kinko accepts."""
+
+    code = "invalid_id"
+
+
+class RefusedDestination(BadInput):
+    """A destination no withdrawal may go to (the zero address, the exchange's own)."""
+
+    code = "refused_destination"
+
+
+class TierRefused(BadInput):
+    """A withdrawal request that names a tier: the tier is the customer's, recorded in kinko."""
+
+    code = "tier_not_accepted"
 
 
 class HoldError(BadInput):

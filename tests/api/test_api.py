@@ -27,6 +27,7 @@ from kinko.store.custody_sql import parse_proposal
 E = 10**18
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob")}
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
+HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"  # the hot wallet's address
 
 
 @pytest.fixture
@@ -35,20 +36,22 @@ def api(tmp_path: Path):  # type: ignore[no-untyped-def]
     upgrade(store)
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
-    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (DEST,)))
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
     ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
                          Posting("customer:C1", "ETH", -100 * E)], source="opening")
     approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
                         for n, k in KEYS.items())
     (tmp_path / "p.toml").write_text(
         f"version = 1\nquorum = 2\n{approvers}\n[[screening.rules]]\nkind = \"max_amount\"\n"
-        'asset = "ETH"\namount = "10"\naction = "review"\nreason = "large"\n')
+        'asset = "ETH"\namount = "10"\naction = "review"\nreason = "large"\n'
+        '[[screening.rules]]\nkind = "max_amount"\nasset = "ETH"\namount = "5"\n'
+        'tier = "new"\naction = "block"\nreason = "new customers: at most 5 ETH"\n')
     chain = EvmChain.in_process()
     Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
     access = Access(store, clock)
     tokens = {name: access.create_key(name, role)[1] for name, role in
               (("ops", "operator"), ("alice", "approver"), ("bob", "approver"),
-               ("audit", "auditor"))}
+               ("audit", "auditor"), ("root", "admin"))}
     app = create_app(lambda: Custody(ledger, chain=chain), lambda: access)
     client = TestClient(app, raise_server_exceptions=False)
     yield client, tokens, access
@@ -146,7 +149,8 @@ def test_breaker_over_the_api(api) -> None:  # type: ignore[no-untyped-def]
         r = client.post(f"/v1/proposals/{proposal.id}/approve", json={
             "approver": name, "signature": sign_proposal(proposal, KEYS[name])},
             headers=h(tokens[name]))
-    assert r.json() == {"reset": True, "tripped": []}
+    assert r.json()["reset"] is True and r.json()["tripped"] == []
+    assert (r.json()["kind"], r.json()["state"]) == ("breaker", "executed")
 
 
 def test_audit_log_detects_an_edit(api) -> None:  # type: ignore[no-untyped-def]
@@ -158,3 +162,139 @@ def test_audit_log_detects_an_edit(api) -> None:  # type: ignore[no-untyped-def]
     with access.store.engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
     assert access.verify_audit() == ["audit record 2 was altered or reordered"]
+
+
+def _written(access: Access) -> tuple[int, list[str]]:
+    """How many withdrawals exist, and the audit log's actions."""
+    with access.store.unit(write=False) as u:
+        count = sum(u.screening.withdrawal_counts().values())
+    return count, [a["action"] for a in access.audit_log()]
+
+
+def _review(client: TestClient, tokens: dict[str, str], key: str) -> Proposal:
+    r = client.post("/v1/withdrawals", json=body("20"), headers=h(tokens["ops"], key))
+    assert r.json()["state"] == "review"
+    return parse_proposal(r.json()["proposal"]["canonical"])
+
+
+def test_one_approve_path_routes_by_kind_and_audits(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    proposal = _review(client, tokens, "W-5")
+    for name in ("alice", "bob"):  # the proposals route takes a withdrawal's review too
+        r = client.post(f"/v1/proposals/{proposal.id}/approve", json={
+            "approver": name, "signature": sign_proposal(proposal, KEYS[name])},
+            headers=h(tokens[name]))
+        assert r.status_code == 200, r.text
+    assert (r.json()["kind"], r.json()["state"]) == ("withdrawal", "executed")
+    after = client.get("/v1/withdrawals/W-5", headers=h(tokens["audit"])).json()
+    assert after["state"] == "approved" and after["approvals"] == 2
+    assert _written(access)[1].count("withdrawal.approve") == 2
+    assert access.verify_audit() == []
+
+
+def test_a_breaker_approval_of_another_kind_records_nothing(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    proposal = _review(client, tokens, "W-6")
+    from kinko.errors import ApprovalError
+    from kinko.services.withdrawals import Withdrawals
+
+    w = Withdrawals(Custody(Ledger(access.store, access.clock, AssetRegistry.default())))
+    with pytest.raises(ApprovalError, match="not a breaker"):  # `kinko breaker approve`
+        w.approve_reset(proposal.id, "alice", sign_proposal(proposal, KEYS["alice"]))
+    view = w.custody.proposal(proposal.id)
+    assert view is not None and view.approvals == [] and view.state == "pending"
+    assert _written(access)[1][-1] == "withdrawal.approve.refused"
+
+
+def test_refused_approvals_are_audited(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    proposal = _review(client, tokens, "W-7")
+    r = client.post("/v1/withdrawals/W-7/approve", json={
+        "approver": "alice", "signature": sign_proposal(proposal, KEYS["bob"])},
+        headers=h(tokens["alice"]))
+    assert r.status_code == 409  # signed with bob's key
+    r = client.post(f"/v1/proposals/{proposal.id}/approve", json={
+        "approver": "bob", "signature": sign_proposal(proposal, KEYS["bob"])},
+        headers=h(tokens["alice"]))
+    assert r.status_code == 403  # alice's key cannot approve as bob
+    r = client.post("/v1/proposals/nothing-here/approve", json={
+        "approver": "alice", "signature": "ab"}, headers=h(tokens["alice"]))
+    assert r.status_code == 404
+    refused = [a for a in access.audit_log() if a["action"].endswith(".approve.refused")]
+    assert [(a["actor"], a["action"]) for a in refused] == [
+        ("alice", "withdrawal.approve.refused"), ("alice", "withdrawal.approve.refused"),
+        ("alice", "proposal.approve.refused")]
+    assert "does not verify" in refused[0]["detail"] and "forbidden" in refused[1]["detail"]
+    view = client.get("/v1/withdrawals/W-7", headers=h(tokens["audit"])).json()
+    assert view["approvals"] == 0 and access.verify_audit() == []
+
+
+def test_a_request_cannot_name_its_tier(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    for tier in ("vip", "STANDARD", "standard ", "new"):
+        r = client.post("/v1/withdrawals", json={**body("6"), "tier": tier},
+                        headers=h(tokens["ops"], "W-t"))
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "tier_not_accepted"
+    assert _written(access) == (0, ["apikey.create"] * 5)
+    # the tier is the customer's: recorded by an admin, from the policy's tiers, audited
+    r = client.put("/v1/customers/C1/tier", json={"tier": "new"}, headers=h(tokens["ops"]))
+    assert r.status_code == 403
+    for wrong in ("NEW", "new ", "vip"):
+        r = client.put("/v1/customers/C1/tier", json={"tier": wrong}, headers=h(tokens["root"]))
+        assert r.status_code == 400 and "not one of the policy's tiers" in r.text
+    r = client.post("/v1/withdrawals", json=body("6"), headers=h(tokens["ops"], "W-8"))
+    assert r.json()["state"] == "allowed"  # standard: the 10 ETH review rule only
+    r = client.put("/v1/customers/C1/tier", json={"tier": "new"}, headers=h(tokens["root"]))
+    assert r.status_code == 200 and r.json()["tier"] == "new" and r.json()["set_by"] == "root"
+    r = client.get("/v1/customers/C1/tier", headers=h(tokens["audit"]))
+    assert r.json()["tier"] == "new"
+    r = client.post("/v1/withdrawals", json=body("6"), headers=h(tokens["ops"], "W-9"))
+    assert r.json()["state"] == "blocked"
+    assert "new customers" in r.json()["decision"]["hits"][0]["reason"]
+    tiers = [a for a in access.audit_log() if a["action"] == "customer.tier"]
+    assert [(a["actor"], a["target"]) for a in tiers] == [("root", "C1")]
+    assert '"was": null' in tiers[0]["detail"] and '"tier": "new"' in tiers[0]["detail"]
+
+
+@pytest.mark.parametrize("key", ["a/b", "..", ".", "W 1", "ü-1", "x" * 101, "-a", "a\\b",
+                                 "a?b", "a#b", "a%2Fb"])
+def test_idempotency_keys_outside_the_allowed_characters_are_refused(api, key: str) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    r = client.post("/v1/withdrawals", json=body(),  # as UTF-8 bytes on the wire
+                    headers={**h(tokens["ops"]), "Idempotency-Key": key.encode()})  # type: ignore[dict-item]
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_id"
+    assert r.json()["error"]["details"] == {"field": "Idempotency-Key"}
+    assert _written(access) == (0, ["apikey.create"] * 5)
+
+
+def test_a_key_of_every_allowed_character_reaches_its_withdrawal(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _ = api
+    key = "Aa0._:-z" + "9" * 92
+    r = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], key))
+    assert r.status_code == 201
+    assert client.get(f"/v1/withdrawals/{key}", headers=h(tokens["ops"])).json()["id"] == key
+
+
+@pytest.mark.parametrize("destination, why", [
+    ("0x" + "0" * 40, "zero address"),
+    (HOT, "own wallet eth-hot"),
+    (HOT.lower(), "own wallet eth-hot"),
+])
+def test_zero_and_own_wallet_destinations_are_refused(api, destination: str, why: str) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    r = client.post("/v1/withdrawals", json={**body(), "destination": destination},
+                    headers=h(tokens["ops"], "W-z"))
+    assert r.status_code == 422 and why in r.json()["error"]["message"], r.text
+    assert r.json()["error"]["code"] == "refused_destination"
+    assert _written(access) == (0, ["apikey.create"] * 5)
+
+
+def test_a_retry_answers_first_and_writes_no_audit_record(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, access = api
+    first = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-r"))
+    for _ in range(3):
+        again = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-r"))
+        assert again.status_code == 201 and again.json() == first.json()
+    assert _written(access) == (1, ["apikey.create"] * 5 + ["withdrawal.request"])

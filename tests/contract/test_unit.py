@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from kinko.domain.ledger import BalanceState, Hold, Posting
+from kinko.ports import UnitError
 from kinko.services.access import Access
 from kinko.services.custody import custody_positions
 from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store
-from kinko.store.sql import UnitError
 
 E = 10**6
 

@@ -30,6 +30,7 @@ from kinko.store import open_store, upgrade
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
+HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"  # the hot wallet's address
 ROLES = {"ops": "operator", "alice": "approver", "bob": "approver", "audit": "auditor",
          "root": "admin"}
 
@@ -72,7 +73,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     upgrade(store)
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
-    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (DEST,)))
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
     ledger.add_wallet(Wallet("eth-cold", "ETH", "cold", ()))
     ledger.post("open", [Posting("wallet:eth-hot", "ETH", 4 * E),
                          Posting("wallet:eth-cold", "ETH", 96 * E),

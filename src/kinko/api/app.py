@@ -3,14 +3,21 @@
 Routes are thin: authenticate the API key, check its role, parse, call one service, shape
 the answer. Every error is ``{"error": {"code", "message", "details"}}``; anything the
 caller got wrong is a 4xx (400 bad input, 401 no or bad key, 403 wrong role, 404 unknown,
-409 conflicting state or reused idempotency key, 422 refused by a ledger rule such as an
-overdraft), an unreachable database or node is 503, and never a 500 for bad input. Every
-mutating call is written to the hash-chained audit log with the key's name.
+409 conflicting state or reused idempotency key, 422 refused by a rule: an overdraft, an
+Idempotency-Key outside ``A-Z a-z 0-9 . _ : -``, a destination that is the zero address or
+one of the exchange's own wallets, a request that names a tier), an unreachable database or
+node is 503, and never a 500 for bad input. Every mutating call is written to the
+hash-chained audit log with the key's name, in the same transaction as the change itself;
+a refused approval is audited too.
+
+A withdrawal's tier is the customer's, recorded in kinko (``PUT /v1/customers/{id}/tier``,
+role admin); a request body that names a ``tier`` is refused (422), never obeyed or ignored.
 """
 
 # no `from __future__ import annotations` here: FastAPI reads the route annotations at
 # definition time, and they refer to names local to create_app
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +25,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinko.api.web import SignInRequired, Web, mount
@@ -30,14 +38,18 @@ from kinko.errors import (
     HoldError,
     IdempotencyConflict,
     InvalidEntry,
+    InvalidId,
     KinkoError,
     NotFound,
     Overdraft,
+    RefusedDestination,
+    TierRefused,
 )
 from kinko.ports import Clock, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
+from kinko.services.customers import customer_tier, set_tier
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 __all__ = ["create_app"]
@@ -52,7 +64,7 @@ def _status(exc: KinkoError) -> int:
         return 404
     if isinstance(exc, IdempotencyConflict | ApprovalError | HoldError):
         return 409
-    if isinstance(exc, Overdraft | InvalidEntry):
+    if isinstance(exc, Overdraft | InvalidEntry | InvalidId | RefusedDestination | TierRefused):
         return 422
     if isinstance(exc, EnvironmentProblem):
         return 503
@@ -69,8 +81,12 @@ class WithdrawalIn(BaseModel):
     asset: str = Field(min_length=1, max_length=16)
     amount: str = Field(min_length=1, max_length=64, description="Whole units, e.g. \"1.5\".")
     destination: str = Field(min_length=1, max_length=128)
-    tier: str = Field(default="standard", min_length=1, max_length=32,
-                      description="The customer's tier (KYC level), for tiered limits.")
+    tier: SkipJsonSchema[Any] = Field(default=None, exclude=True)  # refused: see the route
+
+
+class TierIn(BaseModel):
+    tier: str = Field(min_length=1, max_length=32,
+                      description="One of the tiers the active policy declares.")
 
 
 class ApprovalIn(BaseModel):
@@ -143,11 +159,16 @@ def create_app(custody_factory: Callable[[], Custody],
 
     Key = Annotated[ApiKey, Depends(key)]
 
-    def approving(who: ApiKey, approver: str) -> None:
-        """An approval is given by the key's holder (an admin may relay one)."""
-        who.require("approve")
-        if approver != who.name and who.role != "admin":
-            raise Forbidden(f"key {who.name!r} cannot approve as {approver!r}")
+    def approving(who: ApiKey, approver: str, proposal_id: str) -> None:
+        """An approval is given by the key's holder (an admin may relay one); a refused
+        one is audited."""
+        try:
+            who.require("approve")
+            if approver != who.name and who.role != "admin":
+                raise Forbidden(f"key {who.name!r} cannot approve as {approver!r}")
+        except Forbidden as exc:
+            service().refused_approval(who.name, proposal_id, approver, exc)
+            raise
 
     def service() -> Withdrawals:
         return shared
@@ -176,18 +197,21 @@ def create_app(custody_factory: Callable[[], Custody],
 
     @app.post("/v1/withdrawals", status_code=201, tags=["withdrawals"])
     def create_withdrawal(body: WithdrawalIn, who: Key,
-                          idempotency_key: Annotated[str, Header(min_length=1,
-                                                                 max_length=100)]
+                          idempotency_key: Annotated[str, Header(min_length=1)]
                           ) -> dict[str, Any]:
-        """Screen and record a withdrawal; retrying with the same Idempotency-Key returns the
-        first result."""
+        """Screen and record a withdrawal; retrying with the same Idempotency-Key (1-100 of
+        ``A-Z a-z 0-9 . _ : -``, starting with a letter or digit; it becomes the
+        withdrawal's id) returns the first result. The customer's recorded tier applies: a
+        body naming a ``tier`` is refused."""
         who.require("operate")
+        if body.tier is not None:
+            raise TierRefused("a withdrawal request cannot name a tier: the customer's tier "
+                              "is recorded in kinko (PUT /v1/customers/{id}/tier) and applies "
+                              "to every request", field="tier")
         w = service()
         units = parse_units(body.amount, w.ledger.assets[body.asset])
         view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
-                         requester=who.name, tier=body.tier)
-        access_factory().audit(who.name, "withdrawal.request", view.id,
-                               {"state": view.state, "outcome": view.decision.outcome})
+                         requester=who.name, actor=who.name)
         return shape(w, view)
 
     @app.get("/v1/withdrawals", tags=["withdrawals"])
@@ -208,12 +232,10 @@ def create_app(custody_factory: Callable[[], Custody],
     @app.post("/v1/withdrawals/{withdrawal_id}/approve", tags=["withdrawals"])
     def approve_withdrawal(withdrawal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
         """Record an approval. The approver named must be the key's holder."""
-        approving(who, body.approver)
+        approving(who, body.approver, f"withdrawal-{withdrawal_id}")
         w = service()
         existing(w, withdrawal_id)
-        view = w.approve(withdrawal_id, body.approver, body.signature)
-        access_factory().audit(who.name, "withdrawal.approve", withdrawal_id,
-                               {"state": view.state})
+        view = w.approve(withdrawal_id, body.approver, body.signature, actor=who.name)
         return shape(w, view)
 
     @app.post("/v1/withdrawals/{withdrawal_id}/reject", tags=["withdrawals"])
@@ -221,9 +243,7 @@ def create_app(custody_factory: Callable[[], Custody],
         who.require("operate")
         w = service()
         existing(w, withdrawal_id)
-        view = w.reject(withdrawal_id, who.name, body.reason)
-        access_factory().audit(who.name, "withdrawal.reject", withdrawal_id,
-                               {"reason": body.reason})
+        view = w.reject(withdrawal_id, who.name, body.reason, actor=who.name)
         return shape(w, view)
 
     @app.get("/v1/breaker", tags=["breaker"])
@@ -237,29 +257,47 @@ def create_app(custody_factory: Callable[[], Custody],
     def trip(body: TripIn, who: Key) -> dict[str, Any]:
         who.require("operate")
         w = service()
-        w.trip(body.scope, who.name, body.reason)
-        access_factory().audit(who.name, "breaker.trip", body.scope, {"reason": body.reason})
+        w.trip(body.scope, who.name, body.reason, actor=who.name)
         return {"tripped": sorted(w.breaker())}
 
     @app.post("/v1/breaker/{scope}/reset", tags=["breaker"])
     def propose_reset(scope: str, who: Key) -> dict[str, Any]:
         """Propose a reset; a quorum approves it at /v1/proposals/{id}/approve."""
         who.require("operate")
-        view = service().propose_reset(scope, who.name)
-        access_factory().audit(who.name, "breaker.reset.propose", scope,
-                               {"proposal": view.proposal.id})
+        view = service().propose_reset(scope, who.name, actor=who.name)
         return {"proposal": view.proposal.id, "canonical": view.proposal.canonical(),
                 "quorum": view.quorum}
 
-    @app.post("/v1/proposals/{proposal_id}/approve", tags=["breaker"])
-    def approve_reset(proposal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
-        approving(who, body.approver)
+    @app.post("/v1/proposals/{proposal_id}/approve", tags=["proposals"])
+    def approve_proposal(proposal_id: str, body: ApprovalIn, who: Key) -> dict[str, Any]:
+        """Approve any proposal (a withdrawal held for review, a breaker reset, a sweep,
+        a refill, a policy, a refund override): routed by its kind before anything is
+        recorded; at quorum a withdrawal is approved, a breaker reset. Every approval, and
+        every refused one, is audited."""
+        approving(who, body.approver, proposal_id)
         w = service()
-        if w.custody.proposal(proposal_id) is None:
-            raise NotFound(f"unknown proposal {proposal_id!r}")
-        done = w.approve_reset(proposal_id, body.approver, body.signature)
-        access_factory().audit(who.name, "breaker.reset.approve", proposal_id, {"reset": done})
-        return {"reset": done, "tripped": sorted(w.breaker())}
+        view = w.approve_proposal(proposal_id, body.approver, body.signature, actor=who.name)
+        kind = view.proposal.kind
+        return {"proposal": view.proposal.id, "kind": kind, "state": view.state,
+                "approvers": [a.approver for a in view.approvals], "quorum": view.quorum,
+                "reset": kind == "breaker" and view.state == "executed",
+                "tripped": sorted(w.breaker())}
+
+    @app.get("/v1/customers/{customer}/tier", tags=["customers"])
+    def get_tier(customer: str, who: Key) -> dict[str, Any]:
+        """The customer's tier (``standard`` when none is recorded) and who set it."""
+        who.require("read")
+        row = customer_tier(service().ledger, customer)
+        at = row["set_at"]
+        return {**row, "set_at": at.isoformat() if isinstance(at, datetime) else None}
+
+    @app.put("/v1/customers/{customer}/tier", tags=["customers"])
+    def put_tier(customer: str, body: TierIn, who: Key) -> dict[str, Any]:
+        """Record the customer's tier, one of the active policy's (role admin; audited)."""
+        who.require("admin")
+        row = set_tier(service().ledger, customer, body.tier, who.name, actor=who.name)
+        at = row["set_at"]
+        return {**row, "set_at": at.isoformat() if isinstance(at, datetime) else None}
 
     @app.get("/v1/balances", tags=["ledger"])
     def balances(who: Key, customer: Annotated[str | None, Query(max_length=128)] = None,

@@ -20,6 +20,7 @@ from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
 from kinko.services.custody import Custody, ProposalView, custody_report
 from kinko.services.deposits import Deposits
+from kinko.services.withdrawals import Withdrawals
 from kinko.store.custody_sql import parse_proposal
 
 APPROVER_KEY_ENV = "KINKO_APPROVER_KEY_PASSWORD"
@@ -183,10 +184,12 @@ def proposals_approve(
     key: Path = typer.Option(None, "--key", help="Sign here with this private key file."),
     signature: str = typer.Option(None, "--signature", help="Or: a signature made offline."),
 ) -> None:
-    """Record one approval (a signature over the proposal's canonical bytes)."""
+    """Record one approval (a signature over the proposal's canonical bytes), through the use
+    case that owns the proposal's kind (a withdrawal moves on, a breaker resets at quorum)."""
     custody = runtime(ctx).custody()
-    view = custody.approve(proposal_id, approver,
-                           signature_for(custody, proposal_id, key, signature))
+    view = Withdrawals(custody).approve_proposal(
+        proposal_id, approver, signature_for(custody, proposal_id, key, signature),
+        actor=f"cli:{approver}")
     print(f"{proposal_id}: {len(view.approvals)} of {view.quorum} approvals; {view.state}")
 
 

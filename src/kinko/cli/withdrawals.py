@@ -11,6 +11,7 @@ from kinko.cli.custody import signature_for
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.money import parse_units
 from kinko.domain.screening import RULE_KINDS
+from kinko.errors import TierRefused
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 withdrawals_app = typer.Typer(help="Withdrawals: screened, reviewed, sent, confirmed.",
@@ -21,6 +22,11 @@ breaker_app = typer.Typer(help="The circuit breaker, per asset or global (*).",
 app.add_typer(withdrawals_app, name="withdrawals")
 app.add_typer(denylist_app, name="denylist")
 app.add_typer(breaker_app, name="breaker")
+
+
+TIER_REFUSED = ("a withdrawal request cannot name a tier: the customer's tier is recorded in "
+                "kinko (`kinko customers tier CUSTOMER TIER --by NAME`) and applies to every "
+                "request")
 
 
 def _service(ctx: typer.Context) -> Withdrawals:
@@ -45,13 +51,16 @@ def request(
     to: str = typer.Option(..., "--to", help="Destination address."),
     requester: str = typer.Option(None, "--requester",
                                   help="Who asks, if not the customer (may not approve it)."),
-    tier: str = typer.Option("standard", "--tier", help="The customer's tier (KYC level)."),
+    tier: str = typer.Option(None, "--tier", hidden=True),
     fmt: str = format_option(),
 ) -> None:
-    """Screen a withdrawal and reserve its funds."""
+    """Screen a withdrawal and reserve its funds (the customer's recorded tier applies)."""
+    if tier is not None:
+        raise TierRefused(TIER_REFUSED)
     rt = runtime(ctx)
     units = parse_units(amount, rt.assets[asset])
-    view = _service(ctx).request(withdrawal_id, customer, asset, units, to, requester, tier)
+    view = _service(ctx).request(withdrawal_id, customer, asset, units, to, requester,
+                                 actor=f"cli:{requester or 'customer:' + customer}")
     _show(ctx, [view], fmt)
     for line in view.decision.explain():
         print(f"  {line}")
@@ -90,7 +99,8 @@ def approve(ctx: typer.Context, withdrawal_id: str,
     service = _service(ctx)
     proposal_id = f"withdrawal-{withdrawal_id}"
     view = service.approve(withdrawal_id, approver,
-                           signature_for(service.custody, proposal_id, key, signature))
+                           signature_for(service.custody, proposal_id, key, signature),
+                           actor=f"cli:{approver}")
     print(f"{withdrawal_id}: {view.state} ({view.approvals}/{view.quorum} approvals)"
           if view.state == "review" else f"{withdrawal_id}: {view.state}")
 
@@ -99,7 +109,8 @@ def approve(ctx: typer.Context, withdrawal_id: str,
 def reject(ctx: typer.Context, withdrawal_id: str, by: str = typer.Option(..., "--by"),
            reason: str = typer.Option(..., "--reason")) -> None:
     """Reject a withdrawal; its funds are released."""
-    print(f"{withdrawal_id}: {_service(ctx).reject(withdrawal_id, by, reason).state}")
+    view = _service(ctx).reject(withdrawal_id, by, reason, actor=f"cli:{by}")
+    print(f"{withdrawal_id}: {view.state}")
 
 
 @withdrawals_app.command("send")
@@ -165,14 +176,14 @@ def breaker_trip(ctx: typer.Context, scope: str = typer.Argument(..., help="Asse
                  by: str = typer.Option(..., "--by"),
                  reason: str = typer.Option(..., "--reason")) -> None:
     """Trip a breaker by hand: every withdrawal of its scope goes to review."""
-    _service(ctx).trip(scope, by, reason)
+    _service(ctx).trip(scope, by, reason, actor=f"cli:{by}")
     print(f"{scope} breaker tripped")
 
 
 @breaker_app.command("reset")
 def breaker_reset(ctx: typer.Context, scope: str, by: str = typer.Option(..., "--by")) -> None:
     """Propose a reset; it takes effect when a quorum approves (`kinko breaker approve`)."""
-    view = _service(ctx).propose_reset(scope, by)
+    view = _service(ctx).propose_reset(scope, by, actor=f"cli:{by}")
     print(f"reset proposed as {view.proposal.id}; {view.quorum} approvals needed")
 
 
@@ -181,8 +192,10 @@ def breaker_approve(ctx: typer.Context, proposal_id: str,
                     approver: str = typer.Option(..., "--approver"),
                     key: Path = typer.Option(None, "--key"),
                     signature: str = typer.Option(None, "--signature")) -> None:
-    """Approve a breaker reset; at quorum the breaker is reset."""
+    """Approve a breaker reset; at quorum the breaker is reset (another kind of proposal
+    is refused before anything is recorded: `kinko proposals approve` takes every kind)."""
     service = _service(ctx)
     done = service.approve_reset(proposal_id, approver,
-                                 signature_for(service.custody, proposal_id, key, signature))
+                                 signature_for(service.custody, proposal_id, key, signature),
+                                 actor=f"cli:{approver}")
     print("breaker reset" if done else "approval recorded; quorum not yet reached")

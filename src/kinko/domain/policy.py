@@ -21,6 +21,17 @@ new version of the policy itself::
     cold_wallet = "eth-cold"         # where sweeps go
     emergency_address = "0x…"        # a fresh cold address for the emergency sweep
 
+    [screening]
+    tiers = ["vip", "new"]           # customers' tiers besides "standard" (the tier of every
+                                     # customer kinko has none recorded for)
+
+    [[screening.rules]]              # the ordered rule pipeline (kinko.domain.screening)
+    kind = "max_amount"
+    asset = "ETH"
+    amount = "5"
+    tier = "new"                     # a tier a rule names must be declared above
+    action = "review"
+
     [watch]
     emergency_sweep = "quorum"       # or "auto": pre-authorised, sent the moment a theft shows
     trip_global = false              # a theft trips the asset's breaker; true: every asset's
@@ -29,6 +40,10 @@ new version of the policy itself::
     compromised_withdrawals = "reject"  # or "keep": withdrawals waiting in a wallet whose key
                                         # leaked are rejected (funds back to the customers)
                                         # so the emergency sweep can take everything
+
+A customer's tier is recorded in kinko (``kinko customers tier``, the ``tier`` column of an
+import, the API), always one of the policy's tiers; a withdrawal request cannot name it.
+A policy that declares no tiers has "standard" and the tiers its rules name.
 
 Ratios are exact decimals in [0, 1]; amounts are parsed exactly in the asset's units.
 Unknown keys and impossible values (ratio > 1, m > n, min > max) are refused with the field
@@ -39,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -50,7 +66,10 @@ from kinko.domain.money import AssetRegistry, format_units, parse_units
 from kinko.domain.screening import parse_duration, parse_rules
 from kinko.errors import ConfigError, KinkoError
 
-__all__ = ["Approver", "AssetPolicy", "Policy", "WatchPolicy", "parse_policy"]
+__all__ = ["DEFAULT_TIER", "Approver", "AssetPolicy", "Policy", "WatchPolicy", "parse_policy"]
+
+DEFAULT_TIER = "standard"  # the tier of a customer kinko has no tier recorded for
+_TIER = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 _TOP = {"version", "quorum", "proposal_ttl_hours", "total_max_hot_ratio", "warm_counts_as_hot",
         "approvers", "assets", "screening", "watch"}
@@ -108,9 +127,18 @@ class Policy:
     warm_counts_as_hot: bool = True
     screening_rules: tuple[dict[str, Any], ...] = ()  # checked by screening.parse_rules
     watch: WatchPolicy = WatchPolicy()
+    declared_tiers: tuple[str, ...] = ()  # [screening] tiers, besides the default
 
     def approver(self, name: str) -> Approver | None:
         return next((a for a in self.approvers if a.name == name), None)
+
+    @property
+    def tiers(self) -> tuple[str, ...]:
+        """The customers' tiers: the default, then those declared (or, when none are, those
+        the rules name)."""
+        named = self.declared_tiers or tuple(dict.fromkeys(
+            str(r["tier"]) for r in self.screening_rules if r.get("tier") is not None))
+        return (DEFAULT_TIER, *(t for t in named if t != DEFAULT_TIER))
 
     def canonical(self) -> dict[str, Any]:
         """A JSON-able form with exact decimals as strings: what is hashed and stored."""
@@ -132,6 +160,9 @@ class Policy:
             },
             "screening_rules": [dict(r) for r in self.screening_rules],
             "watch": self.watch.canonical(),
+            # only when declared: the digests of policies stored before tiers were declared
+            # stay what their quorum approved
+            **({"screening_tiers": list(self.declared_tiers)} if self.declared_tiers else {}),
         }
 
     @property
@@ -217,10 +248,12 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         assets[asset.symbol] = AssetPolicy(asset.symbol, max_ratio, target, hot_min, hot_max,
                                            str(cold) if cold is not None else None, emergency)
     screening = data.get("screening") or {}
-    if not isinstance(screening, Mapping) or set(screening) - {"rules"}:
-        raise ConfigError(f"{where}: [screening] takes only a list of [[screening.rules]]")
+    if not isinstance(screening, Mapping) or set(screening) - {"rules", "tiers"}:
+        raise ConfigError(f"{where}: [screening] takes tiers and a list of "
+                          "[[screening.rules]]")
     raw_rules = tuple(dict(r) for r in screening.get("rules") or [])
     parse_rules(raw_rules, registry, where)  # refuse a bad rule when the policy is loaded
+    tiers = _tiers(screening.get("tiers"), raw_rules, f"{where}: screening")
     ttl = _whole(data.get("proposal_ttl_hours", 24), f"{where}: proposal_ttl_hours", 1)
     warm = data.get("warm_counts_as_hot", True)
     if not isinstance(warm, bool):
@@ -228,7 +261,34 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
     return Policy(version, quorum, tuple(approvers), assets,
                   _ratio(data.get("total_max_hot_ratio", "0.05"),
                          f"{where}: total_max_hot_ratio"), ttl, warm, raw_rules,
-                  _watch(data.get("watch") or {}, f"{where}: watch"))
+                  _watch(data.get("watch") or {}, f"{where}: watch"), tiers)
+
+
+def _tiers(raw: Any, rules: tuple[dict[str, Any], ...], where: str) -> tuple[str, ...]:
+    """The declared tiers (besides the default); every tier a rule names must be one."""
+    declared: list[str] = []
+    if raw is not None:
+        if not isinstance(raw, list):
+            raise ConfigError(f"{where}.tiers must be a list of tier names")
+        for name in raw:
+            if not isinstance(name, str) or not _TIER.fullmatch(name):
+                raise ConfigError(f"{where}.tiers: {name!r} is not a tier name (1-32 lower-case "
+                                  "letters, digits, - and _)")
+            if name in declared:
+                raise ConfigError(f"{where}.tiers: {name!r} is repeated")
+            if name != DEFAULT_TIER:
+                declared.append(name)
+    for i, rule in enumerate(rules):
+        tier = rule.get("tier")
+        if tier is None:
+            continue
+        if not isinstance(tier, str) or not _TIER.fullmatch(tier):
+            raise ConfigError(f"{where}.rules[{i}].tier: {tier!r} is not a tier name (1-32 "
+                              "lower-case letters, digits, - and _)")
+        if raw is not None and tier != DEFAULT_TIER and tier not in declared:
+            raise ConfigError(f"{where}.rules[{i}].tier: {tier!r} is not one of the declared "
+                              f"tiers ({', '.join([DEFAULT_TIER, *declared])})")
+    return tuple(declared)
 
 
 def _watch(raw: Any, where: str) -> WatchPolicy:
@@ -275,4 +335,5 @@ def policy_from_canonical(data: Mapping[str, Any], registry: AssetRegistry) -> P
                   tuple(Approver(a["name"], a["public_key"]) for a in data["approvers"]),
                   assets, Decimal(data["total_max_hot_ratio"]), int(data["proposal_ttl_hours"]),
                   bool(data["warm_counts_as_hot"]),
-                  tuple(dict(r) for r in data.get("screening_rules", [])), watch)
+                  tuple(dict(r) for r in data.get("screening_rules", [])), watch,
+                  tuple(data.get("screening_tiers", ())))

@@ -38,19 +38,38 @@ from kinko.domain.money import Asset, format_units
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
-from kinko.ports import Chain, Prices, Signer
+from kinko.ports import Chain, Prices, Signer, Store, UnitError
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
-           "fee_payer", "fee_postings", "merge_postings", "sign_move"]
+           "fee_payer", "fee_postings", "merge_postings", "sign_move", "transfer_params"]
+
+# proposals whose approval moves something only the withdrawals service knows (a withdrawal
+# held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
+ROUTED_KINDS = ("withdrawal", "breaker")
 
 
-def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int) -> bytes:
-    """Sign a transfer of ``amount`` of ``asset`` from the signer's address to ``to``: a
-    value transfer of the native coin, or the token contract's ``transfer`` call."""
+def outside_units(store: Store, what: str) -> None:
+    """Refuse to broadcast from inside a unit of work: what is recorded before a broadcast
+    must be committed before it (a crash must not lose the hash of a sent transaction)."""
+    if store.current() is not None:
+        raise UnitError(f"{what} broadcasts a transaction: it must run outside a unit of work")
+
+
+def transfer_params(chain: Chain, address: str) -> tuple[int, int, int]:
+    """What signing a transfer from ``address`` needs from the node: (chain id, gas price,
+    nonce). Read before a unit of work opens, so no write waits on the node."""
     chain_id, gas_price = chain.fee_params()
-    nonce = chain.nonce(signer.address)
+    return chain_id, gas_price, chain.nonce(address)
+
+
+def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int, *,
+              params: tuple[int, int, int] | None = None) -> bytes:
+    """Sign a transfer of ``amount`` of ``asset`` from the signer's address to ``to``: a
+    value transfer of the native coin, or the token contract's ``transfer`` call; ``params``
+    from :func:`transfer_params` (read from ``chain`` when not given)."""
+    chain_id, gas_price, nonce = params or transfer_params(chain, signer.address)
     if asset.token is None:
         return signer.sign_transfer(to=to, value=amount, nonce=nonce, gas_price=gas_price,
                                     chain_id=chain_id)
@@ -287,15 +306,20 @@ class Custody:
                 proposal_id: str | None = None) -> ProposalView:
         """Put any action to the quorum of the active policy (withdrawals, breaker resets)."""
         policy = self._require_policy()
+        proposal = self.put_proposal(kind, payload, proposer, detail, policy, proposal_id)
+        return ProposalView(proposal, "pending", None, detail, [], policy.quorum)
+
+    def put_proposal(self, kind: str, payload: dict[str, object], proposer: str, detail: str,
+                     policy: Policy, proposal_id: str | None = None) -> Proposal:
+        """Record a new pending proposal under ``policy`` (the active one, read by the caller
+        in the same unit of work)."""
         proposal = self._new_proposal(kind, payload, proposer, policy, self.clock.now())
         if proposal_id is not None:
             proposal = Proposal(proposal_id, proposal.kind, proposal.payload, proposal.proposer,
                                 proposal.created_at, proposal.expires_at, proposal.policy_version)
         with self.ledger.store.custody() as (_, tables):
             tables.put_proposal(proposal, detail)
-        view = self.proposal(proposal.id)
-        assert view is not None
-        return view
+        return proposal
 
     def preauthorise(self, proposal_id: str, why: str) -> ProposalView:
         """Approve a proposal without signatures because the active policy (itself
@@ -341,8 +365,23 @@ class Custody:
                                                                         strict=True)]
 
     def approve(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
-        """Record one approver's signature; at quorum the proposal is approved (a policy
-        proposal is then activated)."""
+        """Record one approver's signature on a custody proposal (sweep, refill, policy,
+        refund); at quorum it is approved (a policy proposal is then activated). A
+        withdrawal's or a breaker reset's is refused before anything is recorded: their
+        approval goes through :meth:`Withdrawals.approve_proposal`, which moves them on."""
+        with self.ledger.store.custody() as (_, tables):
+            row = tables.proposal(proposal_id)
+            if row is not None and row[0].kind in ROUTED_KINDS:
+                raise ApprovalError(
+                    f"proposal {proposal_id} is a {row[0].kind} proposal: approve it through "
+                    "the withdrawals service (`kinko proposals approve`, POST "
+                    "/v1/proposals/{id}/approve), which moves it on at quorum",
+                    proposal=proposal_id, kind=row[0].kind)
+            return self.record_approval(proposal_id, approver, signature)
+
+    def record_approval(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
+        """Check and record one approval of any proposal, in the caller's unit of work (see
+        :meth:`approve`); at quorum the proposal is approved, a policy activated."""
         now = self.clock.now()
         with self.ledger.store.custody() as (_, tables):
             row = tables.proposal(proposal_id)
@@ -373,10 +412,10 @@ class Custody:
                     tables.set_state(proposal_id, "pending", "executed")
                 else:
                     tables.set_state(proposal_id, "pending", "approved")
-        self._on_incident(proposal, now, "approval", approver,
-                          f"{approver} approved {proposal_id}"
-                          + (" (quorum reached)" if reached else ""))
-        view = self.proposal(proposal_id)
+            self._on_incident(proposal, now, "approval", approver,
+                              f"{approver} approved {proposal_id}"
+                              + (" (quorum reached)" if reached else ""))
+            view = self.proposal(proposal_id)
         assert view is not None
         return view
 
@@ -389,7 +428,13 @@ class Custody:
 
     def execute(self, proposal_id: str) -> ProposalView:
         """Send an approved sweep from the hot wallet; a refill becomes a request for the
-        offline signers (kinko cannot sign for cold wallets)."""
+        offline signers (kinko cannot sign for cold wallets).
+
+        Crash-safe: the transaction is signed and recorded as ``sending`` (with its hash) in
+        one unit of work that commits before it is broadcast; the broadcast runs outside any
+        transaction, and ``sent`` is recorded after it. A crash in between leaves a
+        ``sending`` proposal whose hash :meth:`settle` finds on chain."""
+        outside_units(self.ledger.store, "sending a sweep")
         now = self.clock.now()
         view = self.proposal(proposal_id)
         if view is None:
@@ -413,9 +458,10 @@ class Custody:
         if not any(same_address(signer.address, a, chain.name) for a in wallet.addresses):
             raise ConfigError(f"the keystore for {wallet.name} signs for {signer.address}, "
                               f"which is not one of the wallet's addresses")
-        raw = sign_move(signer, chain, self.ledger.assets[str(p.payload["asset"])], to,
-                        int(str(p.payload["amount"])))
-        with self.ledger.store.custody() as (_, tables):  # recorded before it is broadcast
+        params = transfer_params(chain, signer.address)  # the node, before the unit opens
+        with self.ledger.store.custody() as (_, tables):  # signed and recorded together
+            raw = sign_move(signer, chain, self.ledger.assets[str(p.payload["asset"])], to,
+                            int(str(p.payload["amount"])), params=params)
             tables.set_state(proposal_id, "approved", "sending", chain.tx_hash(raw))
         try:
             tx_hash = chain.send_raw(raw)
@@ -442,51 +488,59 @@ class Custody:
 
     def settle(self, proposal_id: str, tx_hash: str | None = None) -> Entry | None:
         """Book a sent sweep, or a requested refill seen on chain as ``tx_hash``, once it has
-        enough confirmations; None while it has not."""
+        enough confirmations; None while it has not. The node is read first; what changes
+        (the state, the ledger entry with its fee, the incident's timeline) is one unit."""
         view = self.proposal(proposal_id)
         if view is None:
             raise ApprovalError(f"unknown proposal {proposal_id!r}")
         if view.state == "executed":
             return None
+        chain = self.chain
+        sent: str | None = view.tx_hash
         if view.state == "requested":
             if tx_hash is None:
                 raise ApprovalError(f"refill {proposal_id}: give the hash of the transaction the "
                                     "offline signers sent")
             self._check_refill(view.proposal, tx_hash)
-            with self.ledger.store.custody() as (_, tables):
-                tables.set_state(proposal_id, "requested", "sent", tx_hash)
-            view = self.proposal(proposal_id)
-            assert view is not None
-        if view.state == "sending" and view.tx_hash and self.chain is not None \
-                and self.chain.receipt(view.tx_hash) is not None:
-            # kinko stopped between broadcasting and recording it: the chain has it
-            with self.ledger.store.custody() as (_, tables):
-                tables.set_state(proposal_id, "sending", "sent")
-            view = self.proposal(proposal_id)
-            assert view is not None
-        if view.state != "sent" or view.tx_hash is None or self.chain is None:
+            sent = tx_hash
+        elif view.state == "sending" and not (view.tx_hash and chain is not None
+                                              and chain.receipt(view.tx_hash) is not None):
+            raise ApprovalError(f"proposal {proposal_id} is sending: nothing to settle")
+        elif view.state not in ("sending", "sent"):
             raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle")
-        receipt = self.chain.receipt(view.tx_hash)
-        if receipt is None or self.chain.head() - receipt.block + 1 < self.confirmations:
+        if sent is None or chain is None:
+            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle")
+        # "requested" and "sending" become "sent": the chain has it (kinko may have stopped
+        # between broadcasting and recording it)
+        was = view.state
+        receipt = chain.receipt(sent)
+        if receipt is None or chain.head() - receipt.block + 1 < self.confirmations:
+            if was != "sent":
+                with self.ledger.store.custody() as (_, tables):
+                    tables.set_state(proposal_id, was, "sent", tx_hash)
             return None
+        p = view.proposal
         if not receipt.ok:
             with self.ledger.store.custody() as (_, tables):
+                if was != "sent":
+                    tables.set_state(proposal_id, was, "sent", tx_hash)
                 tables.set_state(proposal_id, "sent", "failed")
-            raise ChainRejected(f"sweep {view.tx_hash} failed on chain")
-        p = view.proposal
+            raise ChainRejected(f"sweep {sent} failed on chain")
         asset, amount = str(p.payload["asset"]), int(str(p.payload["amount"]))
-        legs = merge_postings([
-            Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
-            Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
-            *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee)])
-        entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{view.tx_hash}",
-                                 memo=f"{p.kind} {proposal_id}").entry
         with self.ledger.store.custody() as (_, tables):
+            if was != "sent":
+                tables.set_state(proposal_id, was, "sent", tx_hash)
+            legs = merge_postings([
+                Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
+                Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
+                *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee)])
+            entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{sent}",
+                                     memo=f"{p.kind} {proposal_id}").entry
             tables.set_state(proposal_id, "sent", "executed")
-        self._on_incident(p, self.clock.now(), "sweep", "kinko",
-                          f"{proposal_id} confirmed on chain and booked: "
-                          f"{format_units(amount, self.ledger.assets[asset])} {asset} now in "
-                          f"{p.payload['to_wallet']}")
+            self._on_incident(p, self.clock.now(), "sweep", "kinko",
+                              f"{proposal_id} confirmed on chain and booked: "
+                              f"{format_units(amount, self.ledger.assets[asset])} {asset} now "
+                              f"in {p.payload['to_wallet']}")
         return entry
 
     def _check_refill(self, p: Proposal, tx_hash: str) -> None:

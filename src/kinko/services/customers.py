@@ -1,11 +1,13 @@
-"""Importing customers' opening balances from CSV.
+"""Customers: their opening balances imported from CSV, and their tiers.
 
 The file has a header with (at least) ``customer_id``, ``asset`` and ``balance``; a
-balance is decimal text in whole units of the asset (``1.5`` XEM), never negative::
+balance is decimal text in whole units of the asset (``1.5`` XEM), never negative. An
+optional ``tier`` column records each customer's tier (one of the policy's tiers; empty:
+none recorded; a customer's rows must agree)::
 
-    customer_id,asset,balance
-    C000001,XEM,1520.25
-    C000001,JPY,30000
+    customer_id,asset,balance,tier
+    C000001,XEM,1520.25,vip
+    C000001,JPY,30000,vip
 
 The whole file is checked before anything is written; every problem is reported as
 ``file:line: what is wrong`` and nothing is written. Rows are then appended in batches of
@@ -13,7 +15,14 @@ The whole file is checked before anything is written; every problem is reported 
 credited, ``clearing:opening`` debited per asset). A batch's idempotency key is derived from
 its content, so rerunning an import that crashed skips the batches already committed and
 writes the rest: no duplicate, no partial batch. A (customer, asset) that already has a
-balance in the ledger is refused: opening balances are imported once.
+balance in the ledger is refused: opening balances are imported once. A batch's customers'
+tiers are recorded in the same unit of work as its entry, with an audit record.
+
+A customer's tier (a KYC level that tiered screening rules such as ``max_amount`` with
+``tier = "new"`` look at) is recorded in kinko, never taken from a withdrawal request:
+:func:`set_tier` (``kinko customers tier``, ``PUT /v1/customers/{id}/tier``) records it,
+from the active policy's declared set, with an audit record in the same unit. A customer
+with no tier recorded is ``standard``.
 """
 
 from __future__ import annotations
@@ -27,10 +36,13 @@ from typing import NamedTuple
 
 from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.money import AssetRegistry, parse_units
-from kinko.errors import InputFileError, KinkoError
+from kinko.domain.policy import DEFAULT_TIER, policy_from_canonical
+from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.services.access import Access
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
 
-__all__ = ["CustomerRow", "ImportReport", "import_customers", "read_customer_csv"]
+__all__ = ["CustomerRow", "ImportReport", "customer_tier", "declared_tiers", "import_customers",
+           "read_customer_csv", "set_tier"]
 
 REQUIRED = ("customer_id", "asset", "balance")
 MAX_PROBLEMS = 20
@@ -55,21 +67,75 @@ class ImportReport:
     batches_skipped: int = 0
     postings: int = 0
     totals: dict[str, int] = field(default_factory=dict)
+    tiers: int = 0  # customers whose tier the file recorded
 
 
-def read_customer_csv(path: Path, registry: AssetRegistry) -> list[CustomerRow]:
-    """Parse and check the whole file; raise :class:`InputFileError` listing every problem."""
+# ---------------------------------------------------------------------------- tiers
+
+def declared_tiers(ledger: Ledger) -> tuple[str, ...]:
+    """The tiers a customer may have: the active policy's (``standard`` alone without one)."""
+    with ledger.store.custody(write=False) as (_, tables):
+        active = tables.active_policy()
+    return (DEFAULT_TIER,) if active is None else \
+        policy_from_canonical(active[1], ledger.assets).tiers
+
+
+def _check_tier(tier: str, tiers: tuple[str, ...]) -> str:
+    if tier not in tiers:
+        shown = ascii(tier[:40]) if isinstance(tier, str) else "?"
+        raise BadInput(f"tier {shown} is not one of the policy's tiers: {', '.join(tiers)}",
+                       tier=tier[:40] if isinstance(tier, str) else None, tiers=list(tiers))
+    return tier
+
+
+def customer_tier(ledger: Ledger, customer: str) -> dict[str, object]:
+    """The customer's tier, when and by whom it was set (``standard``, never set, when kinko
+    has none recorded)."""
+    parse_account(f"customer:{customer}")
+    with ledger.store.screening(write=False) as tables:
+        row = tables.customer_tier(customer)
+    return row or {"customer": customer, "tier": DEFAULT_TIER, "set_at": None, "set_by": None}
+
+
+def set_tier(ledger: Ledger, customer: str, tier: str, by: str, *,
+             actor: str | None = None) -> dict[str, object]:
+    """Record a customer's tier (one of the active policy's), with an audit record of the
+    change (``actor``, default ``by``), in one unit of work."""
+    parse_account(f"customer:{customer}")
+    if not by.strip():
+        raise BadInput("say who sets the tier (--by)")
+    with ledger.store.unit() as u:
+        _check_tier(tier, declared_tiers(ledger))
+        old = u.screening.customer_tier(customer)
+        u.screening.set_tiers({customer: tier}, ledger.clock.now(), by.strip()[:200])
+        Access(ledger.store, ledger.clock).audit(
+            (actor or by.strip())[:200], "customer.tier", customer,
+            {"tier": tier, "was": old["tier"] if old else None})
+        row = u.screening.customer_tier(customer)
+    assert row is not None
+    return row
+
+
+# ---------------------------------------------------------------------------- import
+
+def read_customer_csv(path: Path, registry: AssetRegistry,
+                      tiers: dict[str, str] | None = None,
+                      allowed: tuple[str, ...] = (DEFAULT_TIER,)) -> list[CustomerRow]:
+    """Parse and check the whole file; raise :class:`InputFileError` listing every problem.
+    With ``tiers``, the ``tier`` column's values (from ``allowed``) are put there by
+    customer."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            return parse_customer_rows(fh, str(path), registry)
+            return parse_customer_rows(fh, str(path), registry, tiers, allowed)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path)) from None
 
 
-def parse_customer_rows(lines: Iterable[str], name: str,
-                        registry: AssetRegistry) -> list[CustomerRow]:
+def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry,
+                        tiers: dict[str, str] | None = None,
+                        allowed: tuple[str, ...] = (DEFAULT_TIER,)) -> list[CustomerRow]:
     reader = csv.reader(lines)
     problems: list[str] = []
     try:
@@ -85,6 +151,8 @@ def parse_customer_rows(lines: Iterable[str], name: str,
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
             f"(found: {', '.join(header) or 'nothing'})", file=name)
     index = {c: header.index(c) for c in REQUIRED}
+    tier_at = header.index("tier") if tiers is not None and "tier" in header else None
+    tier_line: dict[str, int] = {}
     rows: list[CustomerRow] = []
     first_seen: dict[tuple[str, str], int] = {}
     line = 1
@@ -108,6 +176,8 @@ def parse_customer_rows(lines: Iterable[str], name: str,
         else:
             first_seen[(row.account, row.asset)] = line
             rows.append(row)
+        if row is not None and tier_at is not None and tiers is not None:
+            _tier(record, tier_at, row, line, name, allowed, tiers, tier_line, problems)
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
             break
@@ -136,6 +206,24 @@ def _row(record: list[str], index: dict[str, int], line: int, name: str,
         problems.append(f"{name}:{line}: {exc.message}")
         return None
     return CustomerRow(line, account, asset.symbol, units)
+
+
+def _tier(record: list[str], at: int, row: CustomerRow, line: int, name: str,
+          allowed: tuple[str, ...], tiers: dict[str, str], tier_line: dict[str, int],
+          problems: list[str]) -> None:
+    value = record[at].strip() if at < len(record) else ""
+    if not value:
+        return
+    customer = row.customer
+    if value not in allowed:
+        problems.append(f"{name}:{line}: tier {value!r} is not one of the policy's tiers "
+                        f"({', '.join(allowed)})")
+    elif customer in tiers and tiers[customer] != value:
+        problems.append(f"{name}:{line}: customer {customer} has tier {value!r} here and "
+                        f"{tiers[customer]!r} on line {tier_line[customer]}")
+    elif customer not in tiers:
+        tiers[customer] = value
+        tier_line[customer] = line
 
 
 def _batch_key(rows: Sequence[CustomerRow], counter: str) -> str:
@@ -170,8 +258,9 @@ def import_customers(
 
 def _import(ledger: Ledger, path: Path, batch_size: int, counter: str,
             progress: Callable[[int, int], None] | None) -> ImportReport:
-    rows = read_customer_csv(path, ledger.assets)
-    report = ImportReport(rows=len(rows))
+    tiers: dict[str, str] = {}
+    rows = read_customer_csv(path, ledger.assets, tiers, declared_tiers(ledger))
+    report = ImportReport(rows=len(rows), tiers=len(tiers))
     nonzero = [r for r in rows if r.units != 0]
     report.zero_rows = len(rows) - len(nonzero)
     batches = [nonzero[i : i + batch_size] for i in range(0, len(nonzero), batch_size)]
@@ -179,21 +268,57 @@ def _import(ledger: Ledger, path: Path, batch_size: int, counter: str,
     todo = _check_not_imported(ledger, path, batches, drafts)
     done_rows = sum(len(b) for b, d in zip(batches, drafts, strict=True) if d.key not in todo)
     report.batches_skipped = len(batches) - len(todo)
+    # each customer's tier goes with the batch of its first row; the tiers of customers
+    # whose rows are all zero (in no batch) with the first batch written
+    with_batch: list[dict[str, str]] = [{} for _ in batches]
+    if tiers:
+        placed: set[str] = set()
+        for i, batch in enumerate(batches):
+            for r in batch:
+                customer = r.customer
+                if customer in tiers and customer not in placed:
+                    with_batch[i][customer] = tiers[customer]
+                    placed.add(customer)
+        rest = {c: t for c, t in tiers.items() if c not in placed}
+    else:
+        rest = {}
     if progress:
         progress(done_rows, len(nonzero))
-    for batch, draft in zip(batches, drafts, strict=True):
+    for i, (batch, draft) in enumerate(zip(batches, drafts, strict=True)):
         if draft.key not in todo:
             continue
-        result = ledger.append([draft])[0]
+        with ledger.store.unit():
+            result = ledger.append([draft])[0]
+            _record_tiers(ledger, path, {**with_batch[i], **rest}, batch[0].line,
+                          batch[-1].line)
+        rest = {}
         if not result.replayed:
             report.batches_written += 1
             report.postings += len(draft.postings)
         done_rows += len(batch)
         if progress:
             progress(done_rows, len(nonzero))
+    if rest and not batches:  # a file of zero balances only
+        with ledger.store.unit():
+            _record_tiers(ledger, path, rest, rows[0].line, rows[-1].line)
     for r in nonzero:
         report.totals[r.asset] = report.totals.get(r.asset, 0) + r.units
     return report
+
+
+def _record_tiers(ledger: Ledger, path: Path, tiers: dict[str, str], first: int,
+                  last: int) -> None:
+    """Record imported tiers and their audit record (in the caller's unit of work)."""
+    if not tiers:
+        return
+    with ledger.store.screening() as tables:
+        tables.set_tiers(tiers, ledger.clock.now(), f"import:{path.name}"[:200])
+    counts: dict[str, int] = {}
+    for tier in tiers.values():
+        counts[tier] = counts.get(tier, 0) + 1
+    Access(ledger.store, ledger.clock).audit(
+        f"import:{path.name}"[:200], "customer.tier", f"import:{path.name}"[:200],
+        {"customers": len(tiers), "lines": f"{first}-{last}", "tiers": counts})
 
 
 def _check_not_imported(ledger: Ledger, path: Path, batches: list[list[CustomerRow]],

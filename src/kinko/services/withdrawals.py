@@ -11,26 +11,49 @@ The customer's funds are reserved by a ledger hold from the request on (an overd
 refused before anything is recorded); block, rejection and expiry void it; confirmation
 posts it, with the network fee booked to ``fees``. A withdrawal held for review becomes a
 proposal of kind ``withdrawal``: its approvers sign it with their Ed25519 keys, and the
-requester may not approve their own request. Every decision keeps its rule hits and the
-policy version (``kinko withdrawals explain``).
+requester may not approve their own request. Closing a withdrawal closes its proposal in the
+same transaction (rejected or expired), so nobody is asked to sign for nothing. Every
+decision keeps its rule hits and the policy version (``kinko withdrawals explain``).
+
+Each use case is **one unit of work** (:meth:`kinko.ports.Store.unit`): the request (the
+idempotency check, the screening reads, the hold, the withdrawal row, the proposal, a
+breaker trip, the audit record), an approval, a rejection, the expiry, and each step of
+sending. A crash leaves all of it or none of it, and a retry with the same id (the API's
+``Idempotency-Key``) always gets the first answer: the unit is serialised with every other
+writer and looks the id up after taking the lock, so concurrent retries wait for the first
+and return what it recorded. A retry writes nothing, not even an audit record. Sending
+signs and records ``sending`` with the transaction's hash in one unit, broadcasts outside
+any transaction, then records ``sent``: a crash in between leaves a ``sending`` withdrawal
+whose hash the chain can be asked about (:meth:`Withdrawals.confirm`).
+
+A withdrawal id is 1-100 ASCII letters, digits and ``. _ : -``, starting with a letter or
+a digit (so every id is one URL path segment); the zero address and the exchange's own
+wallets are refused as destinations. The tier screening rules see is the customer's, as
+recorded in kinko (:mod:`kinko.services.customers`); a request cannot name it.
 
 The circuit breaker, per asset or global (``*``), sends every withdrawal of its scope to
 review while tripped. It trips by hand, or when an ``outflow_rate`` rule matches; only a
 quorum-approved proposal of kind ``breaker`` resets it. Every trip and reset is logged.
+Approvals of every kind go through :meth:`Withdrawals.approve_proposal`, which checks the
+proposal's kind before recording anything and audits every approval and every refusal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import canonical_address, chain_key
+from kinko.domain.addresses import canonical_address, chain_key, same_address
+from kinko.domain.approvals import Proposal
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
-from kinko.domain.ledger import Hold, parse_account
+from kinko.domain.ledger import Hold, normal_balance, parse_account
+from kinko.domain.money import Asset
+from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
     Context,
     Decision,
@@ -47,21 +70,51 @@ from kinko.errors import (
     BadInput,
     ChainRejected,
     ConfigError,
+    EnvironmentProblem,
     IdempotencyConflict,
     InvalidAmount,
+    InvalidId,
+    KinkoError,
+    NotFound,
+    RefusedDestination,
 )
-from kinko.ports import ScreeningTables
-from kinko.services.custody import Custody, ProposalView, fee_postings, sign_move
+from kinko.ports import ScreeningTables, Unit
+from kinko.services.access import Access
+from kinko.services.custody import (
+    Custody,
+    ProposalView,
+    fee_postings,
+    outside_units,
+    sign_move,
+    transfer_params,
+)
 from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record
 
-__all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals"]
+__all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
 
 _OPEN = ("allowed", "review", "approved")
 # every state a withdrawal can be in, in the order of its life
 STATES = ("review", "allowed", "approved", "sending", "sent", "confirmed", "blocked",
           "rejected", "expired")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+_ZERO = re.compile(r"0x0{40}", re.IGNORECASE)
+_AUDIT_TEXT = 200  # longest id or reason kept in an audit record's target
+
+
+def check_withdrawal_id(withdrawal_id: str) -> str:
+    """A withdrawal id (the API's Idempotency-Key) as kinko accepts it: 1-100 ASCII letters,
+    digits and ``. _ : -``, starting with a letter or digit, so that the withdrawal's own
+    URL (``/v1/withdrawals/{id}``) reaches it; anything else is refused, nothing written."""
+    if not isinstance(withdrawal_id, str) or _ID.fullmatch(withdrawal_id) is None:
+        text = withdrawal_id if isinstance(withdrawal_id, str) else "?"
+        shown = ascii(text[:40]) + ("..." if len(text) > 40 else "")
+        raise InvalidId(
+            f"withdrawal id (Idempotency-Key) {shown} is not accepted: use 1-100 characters "
+            "of A-Z, a-z, 0-9 and . _ : -, starting with a letter or a digit",
+            field="Idempotency-Key")
+    return withdrawal_id
 
 
 @dataclass(frozen=True)
@@ -117,6 +170,7 @@ class Withdrawals:
     def __init__(self, custody: Custody) -> None:
         self.custody = custody
         self.ledger = custody.ledger
+        self.store = custody.ledger.store
         self.clock = custody.clock
         self._rules: tuple[str, tuple[Rule, ...]] = ("", ())
         # the deny list, cached until the number of listed addresses changes
@@ -125,13 +179,25 @@ class Withdrawals:
     # ------------------------------------------------------------------ helpers
 
     def rules(self) -> tuple[int, tuple[Rule, ...]]:
+        policy = self._policy()
+        return policy.version, self._parsed(policy)
+
+    def _policy(self) -> Policy:
         policy = self.custody.policy()
         if policy is None:
             raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+        return policy
+
+    def _parsed(self, policy: Policy) -> tuple[Rule, ...]:
         if self._rules[0] != policy.digest:
             self._rules = (policy.digest, parse_rules(policy.screening_rules, self.ledger.assets,
                                                       f"policy version {policy.version}"))
-        return policy.version, self._rules[1]
+        return self._rules[1]
+
+    def _audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
+        """An audit record, in the caller's unit of work."""
+        Access(self.store, self.clock).audit(actor[:_AUDIT_TEXT], action, target[:_AUDIT_TEXT],
+                                             detail)
 
     def _view(self, row: dict[str, Any], progress: tuple[int, int] | None = None, *,
               any_state: bool = False) -> WithdrawalView:
@@ -152,17 +218,16 @@ class Withdrawals:
                               str(row.get("requester") or ""), str(row.get("wallet") or ""))
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
-        with self.ledger.store.screening(write=False) as tables:
-            row = tables.withdrawal(withdrawal_id)
-        if row is None:
-            raise BadInput(f"unknown withdrawal {withdrawal_id!r}")
-        return self._view(row, any_state=True)
+        with self.store.unit(write=False) as u:
+            row = u.screening.withdrawal(withdrawal_id)
+            if row is None:
+                raise BadInput(f"unknown withdrawal {withdrawal_id!r}")
+            return self._view(row, any_state=True)
 
     def find(self, state: str | None = None, customer: str | None = None
              ) -> list[WithdrawalView]:
-        with self.ledger.store.screening(write=False) as tables:
-            rows = tables.withdrawals(state, customer)
-        return [self._view(r) for r in rows]
+        with self.store.unit(write=False) as u:
+            return [self._view(r) for r in u.screening.withdrawals(state, customer)]
 
     def page(self, *, state: str | None = None, customer: str | None = None,
              asset: str | None = None, before: str | None = None,
@@ -177,138 +242,134 @@ class Withdrawals:
         if not 1 <= limit <= 500:
             raise BadInput("a page holds 1-500 withdrawals")
         key = _parse_cursor(before) if before else None
-        with self.ledger.store.screening(write=False) as tables:
+        with self.store.unit(write=False) as u:
+            tables = u.screening
             rows = tables.withdrawal_page(state=state, customer=customer, asset=asset,
                                           before=key, limit=limit + 1)
             reviews = [f"withdrawal-{r['id']}" for r in rows[:limit] if r["state"] == "review"]
             approvals = tables.approval_counts(reviews) if reviews else {}
             counts = tables.withdrawal_counts()
-        quorum = 0
-        if reviews:
-            policy = self.custody.policy()
-            quorum = policy.quorum if policy is not None else 0
+            quorum = 0
+            if reviews:
+                policy = self.custody.policy()
+                quorum = policy.quorum if policy is not None else 0
         views = [self._view(r, (approvals.get(f"withdrawal-{r['id']}", 0), quorum))
                  for r in rows[:limit]]
         older = _cursor(views[-1]) if len(rows) > limit else None
         return WithdrawalPage(views, older, counts)
 
-    def approve_proposal(self, proposal_id: str, approver: str,
-                         signature: str) -> ProposalView:
-        """Approve any proposal through the use case that owns it: a withdrawal's moves the
-        withdrawal on at quorum, a breaker reset resets the breaker, the rest (sweeps,
-        refills, refunds, policies) are custody's."""
-        found = self.custody.proposal(proposal_id)
-        if found is None:
-            raise BadInput(f"unknown proposal {proposal_id!r}")
-        kind = found.proposal.kind
-        if kind == "withdrawal":
-            self.approve(str(found.proposal.payload["withdrawal"]), approver, signature)
-        elif kind == "breaker":
-            self.approve_reset(proposal_id, approver, signature)
-        else:
-            self.custody.approve(proposal_id, approver, signature)
-        view = self.custody.proposal(proposal_id)
-        assert view is not None
-        return view
-
     # ------------------------------------------------------------------ request
 
     def request(self, withdrawal_id: str, customer: str, asset: str, amount: int,
-                destination: str, requester: str | None = None,
-                tier: str = "standard") -> WithdrawalView:
-        """Screen a withdrawal, reserve the funds, and record the decision."""
+                destination: str, requester: str | None = None, *,
+                actor: str | None = None) -> WithdrawalView:
+        """Screen a withdrawal, reserve the funds, and record the decision: one unit of
+        work (see the module docstring). ``actor`` (the API key's holder, or who ran the
+        command) is written to the audit log; a retry of an earlier request returns its
+        first answer and writes nothing."""
         known = self.ledger.assets[asset]
         if type(amount) is not int or amount <= 0:
             raise InvalidAmount(f"a withdrawal amount must be positive, not {amount}")
         parse_account(f"customer:{customer}")
-        if not withdrawal_id or len(withdrawal_id) > 100:
-            raise BadInput("a withdrawal id must be 1-100 characters")
+        check_withdrawal_id(withdrawal_id)
         destination = canonical_address(destination, known.chain)
-        with self.ledger.store.screening(write=False) as tables:
-            earlier = tables.withdrawal(withdrawal_id)
-        if earlier is not None:
-            if (earlier["customer"], earlier["asset"], earlier["amount"],
-                    chain_key(earlier["destination"], known.chain)) != (
-                        customer, known.symbol, amount, destination):
-                raise IdempotencyConflict(f"withdrawal id {withdrawal_id!r} was already used for "
-                                          "a different request")
-            return self._view(earlier)
-        if not self.ledger.balances(account=f"customer:{customer}", asset=known.symbol):
+        if _ZERO.fullmatch(destination):
+            raise RefusedDestination(f"{destination} is the zero address: what is sent there "
+                                     "is lost for good", destination=destination)
+        requester = requester or f"customer:{customer}"
+        with self.store.unit() as u:
+            earlier = u.screening.withdrawal(withdrawal_id)
+            if earlier is not None:
+                if (earlier["customer"], earlier["asset"], earlier["amount"],
+                        chain_key(earlier["destination"], known.chain)) != (
+                            customer, known.symbol, amount, destination):
+                    raise IdempotencyConflict(f"withdrawal id {withdrawal_id!r} was already "
+                                              "used for a different request")
+                return self._view(earlier)
+            view = self._request(u, withdrawal_id, customer, known, amount, destination,
+                                 requester)
+            self._audit(actor or requester, "withdrawal.request", withdrawal_id,
+                        {"state": view.state, "outcome": view.decision.outcome})
+            return view
+
+    def _request(self, u: Unit, withdrawal_id: str, customer: str, known: Asset, amount: int,
+                 destination: str, requester: str) -> WithdrawalView:
+        if next(u.ledger.balances(account=f"customer:{customer}", asset=known.symbol),
+                None) is None:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer)
-        hots = [w for w in self.ledger.wallets() if w.asset == known.symbol and w.tier == "hot"]
+        wallets = u.ledger.wallets()
+        for w in wallets:
+            other = self.ledger.assets.get(w.asset)
+            if other is not None and other.chain == known.chain and any(
+                    same_address(a, destination, known.chain) for a in w.addresses):
+                raise RefusedDestination(
+                    f"{destination} is an address of the exchange's own wallet {w.name}: a "
+                    "withdrawal cannot go there", destination=destination, wallet=w.name)
+        hots = [w for w in wallets if w.asset == known.symbol and w.tier == "hot"]
         if not hots:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
         # the first whose key has not leaked (a fresh one registered during an incident);
         # when every one has, the first, and screening refuses the request
-        leaked = self._leaked(hots)
+        leaked = self._leaked(hots, wallets)
         hot = next((w for w in hots if leaked[w.name] is None), hots[0])
-        version, rules = self.rules()
+        policy = self._policy()
+        rules = self._parsed(policy)
+        recorded = u.screening.customer_tier(customer)
         now = self.clock.now()
-        request = Request(withdrawal_id, customer, known.symbol, amount, destination, now, tier)
-        decision = screen(request, rules,
-                          self._context(request, rules, hot.account, leaked[hot.name]), version)
-        policy = self.custody.policy()
-        ttl = timedelta(hours=policy.proposal_ttl_hours if policy else 24)
+        request = Request(withdrawal_id, customer, known.symbol, amount, destination, now,
+                          recorded["tier"] if recorded else DEFAULT_TIER)
+        decision = screen(request, rules, self._context(u, request, rules, hot.account,
+                                                        leaked[hot.name]), policy.version)
+        hold_id = f"withdrawal:{withdrawal_id}"
         self.ledger.open_hold(
-            f"withdrawal:{withdrawal_id}",
-            Hold(f"withdrawal:{withdrawal_id}", f"customer:{customer}", hot.account,
-                 known.symbol, amount, now + ttl),
-            source=f"withdrawal:{withdrawal_id}", memo=f"to {destination}")
+            hold_id, Hold(hold_id, f"customer:{customer}", hot.account, known.symbol, amount,
+                          now + timedelta(hours=policy.proposal_ttl_hours)),
+            source=hold_id, memo=f"to {destination}")
         state = {"allow": "allowed", "review": "review", "block": "blocked"}[decision.outcome]
-        try:
-            with self.ledger.store.screening() as tables:
-                tables.put_withdrawal({
-                    "id": withdrawal_id, "customer": customer, "asset": known.symbol,
-                    "amount": amount, "destination": destination, "wallet": hot.name,
-                    "requested_at": now, "requester": requester or f"customer:{customer}",
-                    "state": state, "decision": _decision_json(decision), "tx_hash": None})
-        except IdempotencyConflict:
-            # a concurrent retry recorded it first; the hold above was a replay of its hold
-            return self.request(withdrawal_id, customer, asset, amount, destination, requester,
-                                tier)
+        row = {"id": withdrawal_id, "customer": customer, "asset": known.symbol,
+               "amount": amount, "destination": destination, "wallet": hot.name,
+               "requested_at": now, "requester": requester, "state": state,
+               "decision": _decision_json(decision), "tx_hash": None}
+        u.screening.put_withdrawal(row)
         if state == "blocked":
             self._release(withdrawal_id, "blocked by screening")
         elif state == "review":
-            self.custody.propose(
+            self.custody.put_proposal(
                 "withdrawal", {"withdrawal": withdrawal_id, "customer": customer,
                                "asset": known.symbol, "amount": str(amount),
                                "destination": destination},
-                requester or f"customer:{customer}", "; ".join(decision.explain()),
+                requester, "; ".join(decision.explain()), policy,
                 proposal_id=f"withdrawal-{withdrawal_id}")
         for hit in decision.hits:
             if hit.kind == "outflow_rate":
-                self.trip(known.symbol, "kinko:screening", hit.detail)
-        return self.get(withdrawal_id)
+                self.trip(known.symbol, "kinko:screening", hit.detail, actor="")
+        return self._view(row, (0, policy.quorum))
 
-    def _context(self, request: Request, rules: tuple[Rule, ...], hot_account: str,
+    def _context(self, u: Unit, request: Request, rules: tuple[Rule, ...], hot_account: str,
                  leaked_in: str | None = None) -> Context:
-        with self.ledger.store.screening(write=False) as tables:
-            sums = {(scope, duration): tables.window_sum(
-                        scope, request.customer, request.destination, request.asset,
-                        request.at - duration, request.at)
-                    for scope, duration in needed_sums(rules)}
-            amounts = tables.customer_amounts(request.customer, request.asset)
-            known = tables.customer_destinations(request.customer)
-            allowed = tables.allowed(request.customer)
-            deny = self._deny_map(tables)
-            tripped = frozenset(tables.tripped())
-        hot = self.ledger.balance(hot_account, request.asset)
-        return Context(sums=sums, customer_amounts=amounts, known_destinations=known,
-                       allow_list=allowed, deny=deny, hot_balance=hot, tripped=tripped,
-                       compromised=leaked_in)
+        tables = u.screening
+        sums = {(scope, duration): tables.window_sum(
+                    scope, request.customer, request.destination, request.asset,
+                    request.at - duration, request.at)
+                for scope, duration in needed_sums(rules)}
+        hot = list(u.ledger.balances(account=hot_account, asset=request.asset))
+        return Context(sums=sums, customer_amounts=tables.customer_amounts(request.customer,
+                                                                           request.asset),
+                       known_destinations=tables.customer_destinations(request.customer),
+                       allow_list=tables.allowed(request.customer),
+                       deny=self._deny_map(tables),
+                       hot_balance=normal_balance(hot_account, hot[0].state) if hot else 0,
+                       tripped=frozenset(tables.tripped()), compromised=leaked_in)
 
-    def _leaked(self, hots: list[Wallet]) -> dict[str, str | None]:
+    def _leaked(self, hots: list[Wallet], wallets: list[Wallet]) -> dict[str, str | None]:
         """Per wallet, the open (or contained) incident in which its key leaked: an
         incident's wallet, and every online wallet sharing one of its addresses."""
         out: dict[str, str | None] = {w.name: None for w in hots}
-        active = [i for i in active_incidents(self.ledger.store) if i.get("wallet")]
-        if active:
-            wallets = self.ledger.wallets()
-            for incident in active:
-                for w in same_key(wallets, incident["wallet"]):
-                    if w.name in out and out[w.name] is None:
-                        out[w.name] = str(incident["id"])
+        for incident in (i for i in active_incidents(self.store) if i.get("wallet")):
+            for w in same_key(wallets, incident["wallet"]):
+                if w.name in out and out[w.name] is None:
+                    out[w.name] = str(incident["id"])
         return out
 
     def _deny_map(self, tables: ScreeningTables) -> dict[str, Label]:
@@ -319,7 +380,7 @@ class Withdrawals:
 
     def deny_list(self) -> dict[str, Label]:
         """Every listed address (canonical form, and its equivalents) with its label."""
-        with self.ledger.store.screening(write=False) as tables:
+        with self.store.screening(write=False) as tables:
             return self._deny_map(tables)
 
     def _release(self, withdrawal_id: str, why: str) -> None:
@@ -328,177 +389,290 @@ class Withdrawals:
             self.ledger.void_hold(f"void:withdrawal:{withdrawal_id}",
                                   f"withdrawal:{withdrawal_id}", source=why)
 
-    # ------------------------------------------------------------------ review
+    def _close(self, u: Unit, withdrawal_id: str, old: tuple[str, ...], new: str) -> bool:
+        """Close a withdrawal (rejected, expired) and its review's proposal together; what it
+        reserves is released (already, for an expired hold). False when it had moved on."""
+        if not u.screening.set_state(withdrawal_id, old, new):
+            return False
+        u.custody.close(f"withdrawal-{withdrawal_id}", new)
+        return True
 
-    def approve(self, withdrawal_id: str, approver: str, signature: str) -> WithdrawalView:
-        view = self.get(withdrawal_id)
-        if view.state != "review":
-            raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: only a withdrawal "
+    # ------------------------------------------------------------------ approvals
+
+    def approve_proposal(self, proposal_id: str, approver: str, signature: str, *,
+                         actor: str | None = None, kind: str | None = None) -> ProposalView:
+        """Approve any proposal through the use case that owns it, in one unit of work with
+        its audit record: a withdrawal's moves the withdrawal on at quorum, a breaker reset
+        resets the breaker, the rest (sweeps, refills, refunds, policies) are custody's.
+        The kind is checked before anything is recorded (``kind``: the one the caller
+        expects, e.g. a breaker reset); a refused approval is audited too."""
+        actor = actor or approver
+        try:
+            with self.store.unit() as u:
+                row = u.custody.proposal(proposal_id)
+                if row is None:
+                    raise self._unknown_proposal(u, proposal_id, kind)
+                proposal = row[0]
+                if kind is not None and proposal.kind != kind:
+                    raise ApprovalError(f"proposal {proposal_id} is a {proposal.kind} proposal, "
+                                        f"not a {kind} proposal: nothing was recorded",
+                                        proposal=proposal_id, kind=proposal.kind)
+                target = proposal_id
+                if proposal.kind == "withdrawal":
+                    target = str(proposal.payload["withdrawal"])
+                    view = self._approve_withdrawal(u, proposal, approver, signature)
+                elif proposal.kind == "breaker":
+                    view = self._approve_reset(u, proposal, approver, signature)
+                else:
+                    view = self.custody.record_approval(proposal_id, approver, signature)
+                self._audit(actor, f"{proposal.kind}.approve", target,
+                            {"proposal": proposal_id, "approver": approver,
+                             "state": view.state, "approvals": len(view.approvals),
+                             "quorum": view.quorum})
+                return view
+        except KinkoError as exc:
+            if not isinstance(exc, EnvironmentProblem):
+                self.refused_approval(actor, proposal_id, approver, exc, kind)
+            raise
+
+    def refused_approval(self, actor: str, proposal_id: str, approver: str,
+                         error: KinkoError, kind: str | None = None) -> None:
+        """Audit an approval that was refused (in its own unit: the refused one wrote
+        nothing)."""
+        with self.store.unit() as u:
+            row = u.custody.proposal(proposal_id[:_AUDIT_TEXT])
+            what = row[0].kind if row is not None else kind or "proposal"
+            self._audit(actor, f"{what}.approve.refused", proposal_id,
+                        {"approver": approver[:_AUDIT_TEXT], "error": error.code,
+                         "reason": error.message[:500]})
+
+    def _unknown_proposal(self, u: Unit, proposal_id: str, kind: str | None) -> KinkoError:
+        if kind == "withdrawal":  # a withdrawal's review: say why it has none
+            withdrawal_id = proposal_id.removeprefix("withdrawal-")
+            row = u.screening.withdrawal(withdrawal_id)
+            if row is None:
+                return NotFound(f"unknown withdrawal {withdrawal_id!r}")
+            return ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: only a "
+                                 "withdrawal held for review is approved")
+        return NotFound(f"unknown proposal {proposal_id!r}")
+
+    def _approve_withdrawal(self, u: Unit, proposal: Proposal, approver: str,
+                            signature: str) -> ProposalView:
+        withdrawal_id = str(proposal.payload["withdrawal"])
+        row = u.screening.withdrawal(withdrawal_id)
+        state = row["state"] if row is not None else "unknown"
+        if state != "review":
+            raise ApprovalError(f"withdrawal {withdrawal_id} is {state}: only a withdrawal "
                                 "held for review is approved")
-        proposal = self.custody.approve(f"withdrawal-{withdrawal_id}", approver, signature)
-        if proposal.state == "approved":
-            with self.ledger.store.screening() as tables:
-                tables.set_state(withdrawal_id, ("review",), "approved")
-            self.custody.mark_executed(proposal.proposal.id)
+        view = self.custody.record_approval(proposal.id, approver, signature)
+        if view.state == "approved":
+            u.screening.set_state(withdrawal_id, ("review",), "approved")
+            u.custody.set_state(proposal.id, "approved", "executed")
+        return self._proposal(proposal.id)
+
+    def _approve_reset(self, u: Unit, proposal: Proposal, approver: str,
+                       signature: str) -> ProposalView:
+        scope = str(proposal.payload["scope"])
+        if scope not in u.screening.tripped():
+            raise ApprovalError(f"the {scope} breaker is not tripped: {proposal.id} has "
+                                "nothing to reset")
+        view = self.custody.record_approval(proposal.id, approver, signature)
+        if view.state == "approved":
+            now = self.clock.now()
+            by = ",".join(a.approver for a in view.approvals)
+            u.screening.breaker_event(scope, "reset", now, by, f"quorum-approved {proposal.id}")
+            for incident in incidents_for(self.store, scope):
+                record(self.store, incident, now, "breaker", by,
+                       f"breaker {scope} reset by the quorum ({proposal.id})")
+            u.custody.set_state(proposal.id, "approved", "executed")
+        return self._proposal(proposal.id)
+
+    def _proposal(self, proposal_id: str) -> ProposalView:
+        view = self.custody.proposal(proposal_id)
+        assert view is not None
+        return view
+
+    def approve(self, withdrawal_id: str, approver: str, signature: str, *,
+                actor: str | None = None) -> WithdrawalView:
+        """Approve a withdrawal held for review (see :meth:`approve_proposal`)."""
+        self.approve_proposal(f"withdrawal-{withdrawal_id}", approver, signature, actor=actor,
+                              kind="withdrawal")
         return self.get(withdrawal_id)
+
+    def approve_reset(self, proposal_id: str, approver: str, signature: str, *,
+                      actor: str | None = None) -> bool:
+        """Approve a breaker reset (see :meth:`approve_proposal`); True when this approval
+        reached the quorum and the breaker is reset."""
+        view = self.approve_proposal(proposal_id, approver, signature, actor=actor,
+                                     kind="breaker")
+        return view.state == "executed"
+
+    # ------------------------------------------------------------------ rejecting
 
     def reject_open(self, wallet: str, by: str, reason: str) -> list[WithdrawalView]:
         """Reject every withdrawal from ``wallet`` not yet being sent (held for review,
-        allowed or approved), releasing what they reserve to their customers."""
-        with self.ledger.store.screening(write=False) as tables:
-            ids = [r["id"] for r in tables.open_withdrawals(wallet, _OPEN)]
-        done = []
-        for withdrawal_id in ids:
-            try:
-                done.append(self.reject(withdrawal_id, by, reason))
-            except ApprovalError:  # it moved on meanwhile (sent): not ours to stop now
-                continue
-        return done
+        allowed or approved), releasing what they reserve to their customers: one unit."""
+        with self.store.unit() as u:
+            return [self.reject(r["id"], by, reason)
+                    for r in u.screening.open_withdrawals(wallet, _OPEN)]
 
-    def reject(self, withdrawal_id: str, by: str, reason: str) -> WithdrawalView:
-        with self.ledger.store.screening() as tables:
-            if not tables.set_state(withdrawal_id, _OPEN, "rejected"):
-                raise ApprovalError(f"withdrawal {withdrawal_id} cannot be rejected now")
-        self._release(withdrawal_id, f"rejected by {by}: {reason}")
-        return self.get(withdrawal_id)
+    def reject(self, withdrawal_id: str, by: str, reason: str, *,
+               actor: str | None = None) -> WithdrawalView:
+        """Reject a withdrawal not yet being sent: its funds are released and its review's
+        proposal closed, with the audit record, in one unit of work."""
+        with self.store.unit() as u:
+            if not self._close(u, withdrawal_id, _OPEN, "rejected"):
+                row = u.screening.withdrawal(withdrawal_id)
+                if row is None:
+                    raise NotFound(f"unknown withdrawal {withdrawal_id!r}")
+                raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it cannot "
+                                    "be rejected now")
+            self._release(withdrawal_id, f"rejected by {by}: {reason}")
+            self._audit(actor or by, "withdrawal.reject", withdrawal_id, {"reason": reason})
+            return self.get(withdrawal_id)
 
     # ------------------------------------------------------------------ sending
 
     def send(self, withdrawal_id: str) -> WithdrawalView:
-        """Sign and broadcast an allowed or approved withdrawal from the hot wallet."""
+        """Sign and broadcast an allowed or approved withdrawal from the hot wallet (see the
+        module docstring: signed and recorded in one unit, broadcast outside it)."""
+        outside_units(self.store, "sending a withdrawal")
         view = self.get(withdrawal_id)
         if view.state not in ("allowed", "approved"):
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}; only an allowed or "
                                 "approved withdrawal is sent")
-        hold = self.ledger.hold(f"withdrawal:{withdrawal_id}")
-        if hold is None or hold[1] != "pending":
-            with self.ledger.store.screening() as tables:
-                tables.set_state(withdrawal_id, _OPEN, "expired")
+        chain, signer_for = self.custody.chain, self.custody.signer_for
+        if chain is None or signer_for is None:
+            raise ConfigError("sending needs a chain node and the hot wallet's keystore")
+        wallet = next(w for w in self.ledger.wallets() if w.name == view.wallet)
+        signer = signer_for(wallet)
+        params = transfer_params(chain, signer.address)  # the node, before the unit opens
+        expired = False
+        with self.store.unit() as u:
+            row = u.screening.withdrawal(withdrawal_id)
+            assert row is not None
+            if row["state"] not in ("allowed", "approved"):
+                raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it is being "
+                                    "sent already, or closed")
+            hold = u.ledger.hold_state(f"withdrawal:{withdrawal_id}")
+            now = self.clock.now()
+            if hold is None or hold[1] != "pending" or (
+                    hold[0].expires_at is not None and hold[0].expires_at <= now):
+                self.ledger.expire_holds()  # releases it, if it is due and not yet released
+                expired = self._close(u, withdrawal_id, _OPEN, "expired")
+            else:
+                raw = sign_move(signer, chain, self.ledger.assets[view.asset], view.destination,
+                                view.amount, params=params)
+                u.screening.set_state(withdrawal_id, (row["state"],), "sending",
+                                      chain.tx_hash(raw))
+        if expired:
             raise ApprovalError(f"withdrawal {withdrawal_id} expired before it was sent; the "
                                 "funds are released")
-        chain, signer = self.custody.chain, self.custody.signer_for
-        if chain is None or signer is None:
-            raise ConfigError("sending needs a chain node and the hot wallet's keystore")
-        with self.ledger.store.screening(write=False) as tables:
-            row = tables.withdrawal(withdrawal_id)
-        assert row is not None
-        wallet = next(w for w in self.ledger.wallets() if w.name == row["wallet"])
-        raw = sign_move(signer(wallet), chain, self.ledger.assets[view.asset], view.destination,
-                        view.amount)
-        with self.ledger.store.screening() as tables:  # the hash is known before broadcasting
-            if not tables.set_state(withdrawal_id, ("allowed", "approved"), "sending",
-                                    chain.tx_hash(raw)):
-                raise ApprovalError(f"withdrawal {withdrawal_id} is being sent already")
         try:
             tx_hash = chain.send_raw(raw)
         except ChainRejected:
-            with self.ledger.store.screening() as tables:
+            with self.store.screening() as tables:
                 tables.set_state(withdrawal_id, ("sending",), view.state)
             raise
-        with self.ledger.store.screening() as tables:
+        with self.store.screening() as tables:
             tables.set_state(withdrawal_id, ("sending",), "sent", tx_hash)
         return self.get(withdrawal_id)
 
     def confirm(self, withdrawal_id: str) -> WithdrawalView | None:
-        """Post the hold once the transaction has enough confirmations; None until then."""
+        """Post the hold once the transaction has enough confirmations; None until then.
+        The node is read first; the hold's posting, the network fee and the state are one
+        unit of work."""
         view = self.get(withdrawal_id)
         chain = self.custody.chain
-        if view.state == "sending" and view.tx_hash and chain is not None \
-                and chain.receipt(view.tx_hash) is not None:
-            # kinko stopped between broadcasting and recording it: the chain has it
-            with self.ledger.store.screening() as tables:
-                tables.set_state(withdrawal_id, ("sending",), "sent")
-            view = self.get(withdrawal_id)
-        if view.state != "sent" or view.tx_hash is None or chain is None:
+        receipt = (chain.receipt(view.tx_hash) if chain is not None and view.tx_hash
+                   and view.state in ("sending", "sent") else None)
+        # "sending" with a receipt: kinko stopped between broadcasting and recording it
+        if chain is None or view.tx_hash is None or view.state not in ("sending", "sent") \
+                or (view.state == "sending" and receipt is None):
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: nothing to confirm")
-        receipt = chain.receipt(view.tx_hash)
-        if receipt is None or chain.head() - receipt.block + 1 < self.custody.confirmations:
-            return None
-        hold_id = f"withdrawal:{withdrawal_id}"
-        self.ledger.post_hold(f"sent:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
-                              memo=f"withdrawal to {view.destination}")
-        with self.ledger.store.screening(write=False) as tables:
-            row = tables.withdrawal(withdrawal_id)
-        assert row is not None
-        fee = fee_postings(self.ledger, row["wallet"], receipt.fee)
-        if fee:
-            self.ledger.post(f"fee:{hold_id}", fee,
-                             source=f"tx:{view.tx_hash}", memo="network fee")
-        with self.ledger.store.screening() as tables:
-            tables.set_state(withdrawal_id, ("sent",), "confirmed")
-        return self.get(withdrawal_id)
+        final = receipt is not None and \
+            chain.head() - receipt.block + 1 >= self.custody.confirmations
+        with self.store.unit() as u:
+            row = u.screening.withdrawal(withdrawal_id)
+            assert row is not None
+            if (row["state"], row["tx_hash"]) != (view.state, view.tx_hash):
+                raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']} now: "
+                                    "nothing to confirm")
+            if row["state"] == "sending":
+                u.screening.set_state(withdrawal_id, ("sending",), "sent")
+            if not final or receipt is None:
+                return None
+            hold_id = f"withdrawal:{withdrawal_id}"
+            self.ledger.post_hold(f"sent:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
+                                  memo=f"withdrawal to {view.destination}")
+            fee = fee_postings(self.ledger, row["wallet"], receipt.fee)
+            if fee:
+                self.ledger.post(f"fee:{hold_id}", fee,
+                                 source=f"tx:{view.tx_hash}", memo="network fee")
+            u.screening.set_state(withdrawal_id, ("sent",), "confirmed")
+            return self.get(withdrawal_id)
 
     def expire(self) -> list[str]:
-        """Mark open withdrawals whose hold has expired (the ledger already released the
-        funds); returns their ids."""
-        self.ledger.expire_holds()
-        expired = []
-        for view in self.find():
-            if view.state not in _OPEN:
-                continue
-            hold = self.ledger.hold(f"withdrawal:{view.id}")
-            if hold is not None and hold[1] == "expired":
-                with self.ledger.store.screening() as tables:
-                    if tables.set_state(view.id, _OPEN, "expired"):
-                        expired.append(view.id)
-        return expired
+        """Release every hold whose expiry has passed and mark the open withdrawals they
+        reserved (and their reviews' proposals) expired, in one unit; returns their ids."""
+        with self.store.unit() as u:
+            self.ledger.expire_holds()
+            rows = [r for state in _OPEN
+                    for r in u.screening.withdrawals(state, limit=1_000_000)]
+            states = u.ledger.hold_states([f"withdrawal:{r['id']}" for r in rows])
+            return [r["id"] for r in rows
+                    if states.get(f"withdrawal:{r['id']}") == "expired"
+                    and self._close(u, r["id"], _OPEN, "expired")]
 
     # ------------------------------------------------------------------ lists
 
     def allow(self, customer: str, address: str, asset: str) -> str:
         canonical = canonical_address(address, self.ledger.assets[asset].chain)
-        with self.ledger.store.screening() as tables:
+        with self.store.screening() as tables:
             tables.allow(customer, canonical, self.clock.now())
         return canonical
 
     def load_deny_list(self, path: Path, *, invalid: str = "refuse") -> Loaded:
         """Load a TagPack (.yaml/.yml) or CSV deny list; ``invalid``: what becomes of an
         address no format accepts (refuse the list, or keep it as written)."""
-        return load_labels(self.ledger.store, path, "deny", invalid=invalid)
+        return load_labels(self.store, path, "deny", invalid=invalid)
 
     # ------------------------------------------------------------------ breaker
 
-    def trip(self, scope: str, by: str, reason: str, *, on_timelines: bool = True) -> bool:
+    def trip(self, scope: str, by: str, reason: str, *, on_timelines: bool = True,
+             actor: str | None = None) -> bool:
         """Trip a breaker (True when it was not tripped yet); by hand it also goes on the
-        timeline of every open incident of its scope (the watch records its own)."""
+        timeline of every open incident of its scope (the watch records its own). ``actor``
+        (default ``by``; empty: none) is audited in the same unit."""
         scope = "*" if scope == "*" else self.ledger.assets[scope].symbol
-        with self.ledger.store.screening() as tables:
-            if scope in tables.tripped():
+        with self.store.unit() as u:
+            if scope in u.screening.tripped():
                 return False
-            tables.breaker_event(scope, "trip", self.clock.now(), by, reason)
-        if on_timelines:
-            for incident in incidents_for(self.ledger.store, scope):
-                record(self.ledger.store, incident, self.clock.now(), "breaker", by,
-                       f"breaker {scope} tripped by hand: {reason}")
-        return True
+            now = self.clock.now()
+            u.screening.breaker_event(scope, "trip", now, by, reason)
+            if on_timelines:
+                for incident in incidents_for(self.store, scope):
+                    record(self.store, incident, now, "breaker", by,
+                           f"breaker {scope} tripped by hand: {reason}")
+            if actor is None or actor:
+                self._audit(actor or by, "breaker.trip", scope, {"reason": reason})
+            return True
 
     def breaker(self) -> dict[str, dict[str, Any]]:
-        with self.ledger.store.screening(write=False) as tables:
+        with self.store.screening(write=False) as tables:
             return tables.tripped()
 
     def breaker_log(self) -> list[dict[str, Any]]:
-        with self.ledger.store.screening(write=False) as tables:
+        with self.store.screening(write=False) as tables:
             return tables.breaker_events()
 
-    def propose_reset(self, scope: str, by: str) -> ProposalView:
-        if scope not in self.breaker():
-            raise BadInput(f"the {scope} breaker is not tripped")
-        return self.custody.propose("breaker", {"scope": scope}, by, f"reset the {scope} breaker")
-
-    def approve_reset(self, proposal_id: str, approver: str, signature: str) -> bool:
-        """Record an approval; at quorum the breaker is reset (True)."""
-        view = self.custody.approve(proposal_id, approver, signature)
-        if view.proposal.kind != "breaker":
-            raise ApprovalError(f"{proposal_id} is not a breaker reset")
-        if view.state != "approved":
-            return False
-        scope = str(view.proposal.payload["scope"])
-        by = ",".join(a.approver for a in view.approvals)
-        with self.ledger.store.screening() as tables:
-            tables.breaker_event(scope, "reset", self.clock.now(), by,
-                                 f"quorum-approved {proposal_id}")
-        for incident in incidents_for(self.ledger.store, scope):
-            record(self.ledger.store, incident, self.clock.now(), "breaker", by,
-                   f"breaker {scope} reset by the quorum ({proposal_id})")
-        self.custody.mark_executed(proposal_id)
-        return True
+    def propose_reset(self, scope: str, by: str, *, actor: str | None = None) -> ProposalView:
+        """Propose resetting a tripped breaker to the quorum (audited in the same unit)."""
+        with self.store.unit() as u:
+            if scope not in u.screening.tripped():
+                raise BadInput(f"the {scope} breaker is not tripped")
+            view = self.custody.propose("breaker", {"scope": scope}, by,
+                                        f"reset the {scope} breaker")
+            self._audit(actor or by, "breaker.reset.propose", scope,
+                        {"proposal": view.proposal.id})
+            return view

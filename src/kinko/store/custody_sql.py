@@ -80,6 +80,14 @@ class SqlCustody:
         if done.rowcount != 1:
             raise ApprovalError(f"proposal {proposal_id} is no longer {old}")
 
+    def close(self, proposal_id: str, new: str) -> bool:
+        """Close a proposal still open (pending or approved) as ``new``; False when it was
+        closed already (or does not exist)."""
+        done = self.conn.execute(update(s.proposals).where(
+            s.proposals.c.id == proposal_id, s.proposals.c.state.in_(("pending", "approved")))
+            .values(state=new))
+        return bool(done.rowcount == 1)
+
     def add_approval(self, proposal_id: str, approval: Approval) -> None:
         try:
             self.conn.execute(s.approvals.insert().values(

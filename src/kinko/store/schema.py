@@ -200,6 +200,14 @@ withdrawals = Table(
     Index("ix_withdrawals_state", "state", "requested_us"),
 )
 
+customer_tiers = Table(  # a customer's tier (KYC level), for tiered screening rules
+    "customer_tiers", metadata,
+    Column("customer", String(128), primary_key=True),
+    Column("tier", String(32), nullable=False),
+    Column("set_us", BigInteger, nullable=False),
+    Column("set_by", String(200), nullable=False),
+)
+
 allow_list = Table(
     "allow_list", metadata,
     Column("customer", String(128), primary_key=True),

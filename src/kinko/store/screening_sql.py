@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
@@ -24,11 +26,13 @@ class SqlScreening:
     # withdrawals ---------------------------------------------------------------
 
     def put_withdrawal(self, row: dict[str, Any]) -> None:
-        if self.withdrawal(row["id"]) is not None:
-            raise IdempotencyConflict(f"withdrawal {row['id']} already exists")
+        """Insert a new withdrawal (the caller looked it up in the same write unit)."""
         values = {k: v for k, v in row.items() if k != "requested_at"}
         values["requested_us"] = to_us(row["requested_at"])
-        self.conn.execute(s.withdrawals.insert().values(**values))
+        try:
+            self.conn.execute(s.withdrawals.insert().values(**values))
+        except IntegrityError:
+            raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
 
     def withdrawal(self, withdrawal_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.withdrawals).where(
@@ -141,6 +145,31 @@ class SqlScreening:
         rows = self.conn.execute(select(w.c.destination).distinct().where(
             w.c.customer == customer, w.c.state.in_(_COUNTED)))
         return frozenset(r[0] for r in rows)
+
+    # tiers -----------------------------------------------------------------------
+
+    def customer_tier(self, customer: str) -> dict[str, Any] | None:
+        """The customer's recorded tier: tier, set_at, set_by (None: never set)."""
+        row = self.conn.execute(select(s.customer_tiers).where(
+            s.customer_tiers.c.customer == customer)).first()
+        if row is None:
+            return None
+        return {"customer": row.customer, "tier": row.tier, "set_at": from_us(row.set_us),
+                "set_by": row.set_by}
+
+    def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None:
+        """Record each customer's tier (replacing an earlier one)."""
+        if not tiers:
+            return
+        t = s.customer_tiers
+        ins = (sqlite.insert if self.conn.dialect.name == "sqlite" else postgresql.insert)(t)
+        rows = [{"customer": c, "tier": tier, "set_us": to_us(at), "set_by": by}
+                for c, tier in tiers.items()]
+        for i in range(0, len(rows), 500):
+            self.conn.execute(ins.on_conflict_do_update(
+                index_elements=["customer"],
+                set_={"tier": ins.excluded.tier, "set_us": ins.excluded.set_us,
+                      "set_by": ins.excluded.set_by}), rows[i : i + 500])
 
     # lists -----------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting, entry_deltas
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
-from kinko.ports import BalanceRow
+from kinko.ports import BalanceRow, UnitError
 from kinko.store import schema as s
 
 if TYPE_CHECKING:
@@ -162,11 +162,6 @@ def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(
         f"database at {redact(str(engine.url))} is unavailable: {reason}", reason=reason
     )
-
-
-class UnitError(RuntimeError):
-    """A unit of work used against its rules (a write inside a read unit): a bug in kinko,
-    not the caller's input, so not part of the :class:`~kinko.errors.KinkoError` tree."""
 
 
 # per thread (and per asyncio task): the open unit of each store, by the store's id
@@ -670,6 +665,10 @@ class SqlLedger:
             select(s.holds).where(s.holds.c.state == "pending").order_by(s.holds.c.id)
         )
         return [_hold(r) for r in rows]
+
+    def hold_states(self, hold_ids: Collection[str]) -> dict[str, str]:
+        """The state of each of these holds that exists (pending, posted, voided, expired)."""
+        return {str(i): str(st) for i, st in self._matching("id", "holds", hold_ids, "id, state")}
 
     def hold_state(self, hold_id: str) -> tuple[Hold, str] | None:
         row = self.conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()

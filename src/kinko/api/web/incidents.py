@@ -308,8 +308,7 @@ def router(web: Web) -> APIRouter:
             scope, reason = _text(form, "scope", 16), _text(form, "reason")
             if not scope or not reason:
                 raise BadInput("say which scope (an asset or *) to trip and why")
-            web.withdrawals.trip(scope, viewer.name, reason)
-            web.access().audit(viewer.name, "breaker.trip", scope, {"reason": reason})
+            web.withdrawals.trip(scope, viewer.name, reason, actor=viewer.name)
 
         await run_in_threadpool(act)
         return web.done("/breaker")
@@ -321,9 +320,7 @@ def router(web: Web) -> APIRouter:
         def act() -> str:
             viewer = web.form(request, form, "operate")
             scope = _text(form, "scope", 16)
-            view = web.withdrawals.propose_reset(scope, viewer.name)
-            web.access().audit(viewer.name, "breaker.reset.propose", scope,
-                               {"proposal": view.proposal.id})
+            view = web.withdrawals.propose_reset(scope, viewer.name, actor=viewer.name)
             return view.proposal.id
 
         proposal_id = await run_in_threadpool(act)

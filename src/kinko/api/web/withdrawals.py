@@ -164,12 +164,15 @@ def _payload(web: Web, view: ProposalView) -> list[tuple[str, str]]:
     return out
 
 
-def _approver(viewer: Viewer, form: dict[str, Any]) -> str:
-    """The approver named on the form: the key's holder; an admin may relay another's."""
+def _approver(web: Web, viewer: Viewer, form: dict[str, Any], proposal_id: str) -> str:
+    """The approver named on the form: the key's holder; an admin may relay another's (a
+    refused relay is audited)."""
     named = form.get("approver")
-    approver = named.strip() if isinstance(named, str) and named.strip() else viewer.name
+    approver = named.strip()[:64] if isinstance(named, str) and named.strip() else viewer.name
     if approver != viewer.name and viewer.role != "admin":
-        raise Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}")
+        error = Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}")
+        web.withdrawals.refused_approval(viewer.name, proposal_id, approver, error)
+        raise error
     return approver
 
 
@@ -242,14 +245,12 @@ def router(web: Web) -> APIRouter:
     async def approve(request: Request, withdrawal_id: str) -> Response:
         form = dict(await request.form())
         viewer = await run_in_threadpool(web.form, request, form, "approve")
-        approver, signature = _approver(viewer, form), _signature(form)
 
         def work() -> None:
+            approver = _approver(web, viewer, form, f"withdrawal-{withdrawal_id}")
+            signature = _signature(form)
             existing(withdrawal_id)
-            view = web.withdrawals.approve(withdrawal_id, approver, signature)
-            web.access().audit(viewer.name, "withdrawal.approve", withdrawal_id,
-                               {"state": view.state, "approver": approver,
-                                "via": "dashboard"})
+            web.withdrawals.approve(withdrawal_id, approver, signature, actor=viewer.name)
 
         await run_in_threadpool(work)
         return web.done(f"/withdrawals/{quote(withdrawal_id, safe='')}")
@@ -265,9 +266,7 @@ def router(web: Web) -> APIRouter:
 
         def work() -> None:
             existing(withdrawal_id)
-            web.withdrawals.reject(withdrawal_id, viewer.name, reason)
-            web.access().audit(viewer.name, "withdrawal.reject", withdrawal_id,
-                               {"reason": reason, "via": "dashboard"})
+            web.withdrawals.reject(withdrawal_id, viewer.name, reason, actor=viewer.name)
 
         await run_in_threadpool(work)
         return web.done(f"/withdrawals/{quote(withdrawal_id, safe='')}")
@@ -300,15 +299,14 @@ def router(web: Web) -> APIRouter:
     async def approve_proposal(request: Request, proposal_id: str) -> Response:
         form = dict(await request.form())
         viewer = await run_in_threadpool(web.form, request, form, "approve")
-        approver, signature = _approver(viewer, form), _signature(form)
 
         def work() -> None:
+            approver = _approver(web, viewer, form, proposal_id)
+            signature = _signature(form)
             if web.withdrawals.custody.proposal(proposal_id) is None:
                 raise HTTPException(404, f"unknown proposal {proposal_id!r}")
-            view = web.withdrawals.approve_proposal(proposal_id, approver, signature)
-            web.access().audit(viewer.name, f"{view.proposal.kind}.approve", proposal_id,
-                               {"state": view.state, "approver": approver,
-                                "via": "dashboard"})
+            web.withdrawals.approve_proposal(proposal_id, approver, signature,
+                                             actor=viewer.name)
 
         await run_in_threadpool(work)
         return web.done(f"/proposals/{quote(proposal_id, safe='')}")
