@@ -14,10 +14,21 @@ paid from money within the attacker's reach: with ``compromised_withdrawals = "r
 (the default) they are rejected first, their reservations released to the customers, so the
 sweep takes everything; with ``"keep"`` what they reserve stays (the ledger keeps
 reservations whole) until people reject them. Withdrawals already being sent stay.
+
+In three steps, so the database and the chain never wait on each other:
+
+1. :meth:`Containment.survey` reads the chain first (what is left in each wallet the
+   leaked key signs for, the gas price), outside any transaction;
+2. :meth:`Containment.contain` runs inside the watch's unit of work, with the alert and the
+   incident: breakers, rejections, sweep proposals (pre-authorised ones approved) and the
+   timeline commit together, or not at all;
+3. :meth:`Containment.send` broadcasts the pre-authorised sweeps after that unit committed,
+   each signed and recorded before it is broadcast (:meth:`Custody.execute`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from kinko.domain.addresses import same_address
@@ -28,13 +39,32 @@ from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
 from kinko.ports import Chain
-from kinko.services.custody import ProposalView
 from kinko.services.timeline import record
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["ACTOR", "Containment"]
+__all__ = ["ACTOR", "Containment", "Survey"]
 
 ACTOR = "kinko:watch"
+
+
+@dataclass
+class Survey:
+    """What the chain showed just before containing: per wallet, what is left on its
+    addresses; the gas price."""
+
+    left: dict[str, int] = field(default_factory=dict)
+    gas_price: int = 0
+    problems: dict[str, str] = field(default_factory=dict)  # wallet -> why it was not read
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A pre-authorised emergency sweep to broadcast once the unit that made it commits."""
+
+    incident: str
+    proposal: str
+    shown: str  # the amount, for the timeline
+    target: str
 
 
 class Containment:
@@ -56,36 +86,72 @@ class Containment:
         same = same_key(self.ledger.wallets(), wallet_name)
         return sorted(same, key=lambda w: (self.ledger.assets[w.asset].token is None, w.name))
 
-    def contain(self, incident: str, alert: Alert, fresh: bool) -> None:
-        """Trip the breaker(s) and, for a new incident, prepare the emergency sweep of
-        every wallet the leaked key signs for."""
-        policy = self.custody.policy()
-        compromised = self.compromised(alert.wallet) if alert.kind != "balance_drop" else []
-        scopes = list(dict.fromkeys([*([alert.asset] if alert.asset else []),
-                                     *(w.asset for w in compromised)]))
-        if policy is not None and policy.watch.trip_global:
-            scopes.append("*")
-        tripped = self.withdrawals.breaker()
-        for scope in scopes:
-            if scope in tripped:
+    def survey(self, wallet_names: list[str | None]) -> Survey:
+        """Read from the chain what an emergency sweep of every wallet these wallets' key
+        signs for needs (outside any transaction)."""
+        out = Survey()
+        wallets = {w.name: w for name in dict.fromkeys(wallet_names)
+                   for w in self.compromised(name)}
+        if not wallets:
+            return out
+        try:
+            out.gas_price = self.chain.fee_params()[1]
+        except KinkoError as exc:
+            out.problems = {name: exc.message for name in wallets}
+            return out
+        for name, w in wallets.items():
+            if not w.addresses:
                 continue
-            self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}",
-                                  on_timelines=False)
-            self.event(incident, "breaker", ACTOR,
-                       f"breaker {scope} tripped: every {scope} withdrawal is held for review")
-        if not fresh:
-            return
-        for wallet in compromised:
             try:
-                self.emergency_sweep(incident, wallet.name)
+                asset = self.ledger.assets[w.asset]
+                out.left[name] = sum(self.chain.balances(list(w.addresses), None,
+                                                         token=asset.token).values())
             except KinkoError as exc:
-                self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet.name} not "
-                           f"prepared: {exc.message}")
+                out.problems[name] = exc.message
+        return out
 
-    def emergency_sweep(self, incident: str, wallet_name: str) -> ProposalView | None:
-        """Propose (or, if the policy pre-authorises it, send) moving what is left in a
-        compromised wallet to a fresh cold address. The attacker holds the same key and may
-        empty the wallet first: this is a race, and the timeline says so."""
+    def contain(self, incident: str, alert: Alert, fresh: bool,
+                survey: Survey | None = None) -> list[Sweep]:
+        """Trip the breaker(s) and, for a new incident, prepare the emergency sweep of
+        every wallet the leaked key signs for: in the caller's unit of work (see the module
+        docstring). Returns the pre-authorised sweeps to :meth:`send` after it commits."""
+        with self.ledger.store.unit() as unit:
+            policy = self.custody.policy()
+            compromised = self.compromised(alert.wallet) if alert.kind != "balance_drop" else []
+            scopes = list(dict.fromkeys([*([alert.asset] if alert.asset else []),
+                                         *(w.asset for w in compromised)]))
+            if policy is not None and policy.watch.trip_global:
+                scopes.append("*")
+            tripped = self.withdrawals.breaker()
+            for scope in scopes:
+                if scope in tripped:
+                    continue
+                self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}",
+                                      on_timelines=False, actor="")
+                self.event(incident, "breaker", ACTOR,
+                           f"breaker {scope} tripped: every {scope} withdrawal is held for "
+                           "review")
+            if not fresh:
+                return []
+            survey = survey if survey is not None else self.survey([alert.wallet])
+            sweeps = []
+            for wallet in compromised:
+                try:
+                    with unit.savepoint():  # a sweep that cannot be prepared leaves no trace
+                        sweep = self.prepare_sweep(incident, wallet.name, survey)
+                except KinkoError as exc:
+                    self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet.name} "
+                               f"not prepared: {exc.message}")
+                    continue
+                if sweep is not None:
+                    sweeps.append(sweep)
+            return sweeps
+
+    def prepare_sweep(self, incident: str, wallet_name: str, survey: Survey) -> Sweep | None:
+        """Propose (or, if the policy pre-authorises it, approve for :meth:`send`) moving
+        what the survey found left in a compromised wallet to a fresh cold address, in the
+        caller's unit of work. The attacker holds the same key and may empty the wallet
+        first: this is a race, and the timeline says so."""
         wallets = {w.name: w for w in self.ledger.wallets()}
         hot = wallets[wallet_name]
         asset = self.ledger.assets[hot.asset]
@@ -102,11 +168,15 @@ class Containment:
             return None
         if policy.watch.compromised_withdrawals == "reject":
             self._reject_waiting(incident, hot.name, asset)
-        left = self.chain.balances(list(hot.addresses), None, token=asset.token)
-        amount = sum(left.values())
+        if wallet_name not in survey.left:  # the withdrawals above stay rejected
+            self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet_name} not "
+                       "prepared: the node did not say what is left in it: "
+                       f"{survey.problems.get(wallet_name, 'not read')}")
+            return None
+        amount = survey.left[wallet_name]
         fee = 0  # what the ledger must also be able to take from this wallet: the gas
         if asset.token is None:
-            _chain_id, gas_price = self.chain.fee_params()
+            gas_price = survey.gas_price
             # this transfer's gas, and that of the token sweeps sent just before from the
             # same address, which the ledger books to this wallet when they settle
             tokens = sum(1 for w in self.compromised(wallet_name)
@@ -149,22 +219,25 @@ class Containment:
                        f"emergency sweep {view.proposal.id} of {shown} to "
                        f"{target} waits for {view.quorum} approvals; the attacker holds the "
                        "same key and may empty the wallet first")
-            return view
-        self.custody.preauthorise(view.proposal.id,
-                                  f"v{policy.version} emergency_sweep=auto")
-        try:
-            sent = self.custody.execute(view.proposal.id)
-        except (ChainRejected, KinkoError) as exc:
-            self.event(incident, "sweep", ACTOR,
-                       f"emergency sweep {view.proposal.id} could not be sent: {exc}; the "
-                       "attacker may have emptied the wallet first")
-            return self.custody.proposal(view.proposal.id)
-        self.event(incident, "sweep", ACTOR,
-                   f"emergency sweep {view.proposal.id} sent ({shown} to "
-                   f"{target}) as {sent.tx_hash}, pre-authorised by the policy; a race with "
-                   "the attacker, who holds the same key")
-        return sent
+            return None
+        self.custody.preauthorise(view.proposal.id, f"v{policy.version} emergency_sweep=auto")
+        return Sweep(incident, view.proposal.id, shown, target)
 
+    def send(self, sweeps: list[Sweep]) -> None:
+        """Broadcast pre-authorised emergency sweeps (outside any unit of work: each is
+        signed and recorded before it is broadcast), and say so on the timeline."""
+        for sweep in sweeps:
+            try:
+                sent = self.custody.execute(sweep.proposal)
+            except (ChainRejected, KinkoError) as exc:
+                self.event(sweep.incident, "sweep", ACTOR,
+                           f"emergency sweep {sweep.proposal} could not be sent: {exc}; the "
+                           "attacker may have emptied the wallet first")
+                continue
+            self.event(sweep.incident, "sweep", ACTOR,
+                       f"emergency sweep {sweep.proposal} sent ({sweep.shown} to "
+                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; a "
+                       "race with the attacker, who holds the same key")
 
     def _reject_waiting(self, incident: str, wallet: str, asset: Asset) -> None:
         """Withdrawals waiting in a wallet whose key leaked would be paid from money the

@@ -51,7 +51,7 @@ from kinko.domain.watch import (
 )
 from kinko.errors import KinkoError
 from kinko.ports import Chain, Notifier
-from kinko.services.containment import ACTOR, Containment
+from kinko.services.containment import ACTOR, Containment, Sweep
 from kinko.services.deposits import find_fork
 from kinko.services.withdrawals import Withdrawals
 
@@ -78,6 +78,14 @@ class PollReport:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # raised this round
     reorgs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # closing a matched movement failed
+
+
+@dataclass(frozen=True)
+class _Fired:
+    """An alert raised in a unit of work, and what to do once it commits."""
+
+    row: dict[str, Any]
+    sweeps: list[Sweep]
 
 
 class Watch:
@@ -251,12 +259,16 @@ class Watch:
 
     def _record(self, observations: list[Observation], block: Block | None,
                 report: PollReport) -> None:
-        """Store what was seen; alarm for what is unexplained and new."""
+        """Store what was seen and alarm for what is unexplained and new: one unit of work
+        (an observation is never kept without the alert it raises, so a crash in between
+        cannot make a re-read block look seen and stay silent); the chain and the notifiers
+        are told after it commits."""
         name = self.chain.name
         now = self.clock.now()
         raised: list[Alert] = []
         deny = self.withdrawals.deny_list()
-        with self.store.watch() as tables:
+        with self.store.unit() as unit:
+            tables = unit.watch
             for obs in observations:
                 t = obs.transfer
                 oid = observation_id(name, t) + ("" if obs.direction == "out" else ":in")
@@ -286,13 +298,17 @@ class Watch:
                     if label is not None:
                         raised.append(deposit_alert(name, obs, label.label or label.source,
                                                     self.ledger.assets.get(obs.asset)))
-        for alert in raised:
-            self._alarm(alert, report)
+            fired = [f for alert in raised if (f := self._alarm(alert)) is not None]
+        self._announce(fired, report)
 
-    def _alarm(self, alert: Alert, report: PollReport) -> None:
+    def _alarm(self, alert: Alert) -> _Fired | None:
+        """Record an alert in the caller's unit of work (or its own): a new one opens (or
+        joins) its wallet's incident and is contained there (breakers, rejections, sweep
+        proposals); None when it was raised before (a block after the mempool, a reorg)."""
         now = self.clock.now()
         chain_state = "pending" if alert.block is None else "mined"
-        with self.store.watch() as tables:
+        with self.store.unit() as unit:
+            tables = unit.watch
             old = tables.alert_by_key(alert.key)
             if old is not None:  # seen again: in a block after the mempool, or after a reorg
                 if old["chain_state"] != chain_state or old["block"] != alert.block:
@@ -302,7 +318,7 @@ class Watch:
                                          f"{alert.tx_hash} included in block {alert.block}"
                                          + (" again after a reorganisation"
                                             if old["chain_state"] == "retracted" else ""))
-                return
+                return None
             alert_id = tables.put_alert({
                 "key": alert.key, "kind": alert.kind, "severity": alert.severity,
                 "state": "open", "chain_state": chain_state, "asset": alert.asset,
@@ -310,42 +326,49 @@ class Watch:
                 "block": alert.block, "detail": alert.detail, "incident": None,
                 "raised": now})
             incident = None
-            fresh_incident = False
+            sweeps: list[Sweep] = []
             if alert.severity == "critical":
                 same_key = {w.name for w in self.containment.compromised(alert.wallet)}
                 incident = next((i["id"] for i in tables.incidents("open")
                                  if i["wallet"] in same_key), None)
+                fresh = incident is None
                 if incident is None:
                     incident = tables.put_incident({
                         "state": "open", "title": f"Unauthorised outflow from {alert.wallet}",
                         "asset": alert.asset, "wallet": alert.wallet, "opened": now,
                         "closed": None})
-                    fresh_incident = True
                     tables.add_event(incident, now, "opened", ACTOR,
                                      f"incident opened by alert {alert_id}")
                 tables.update_alert(alert_id, incident=incident)
                 tables.add_event(incident, now, "alert", ACTOR, f"{alert_id}: {alert.detail}")
+                sweeps = self.containment.contain(incident, alert, fresh)
         row = {"id": alert_id, "key": alert.key, "kind": alert.kind,
                "severity": alert.severity, "asset": alert.asset, "wallet": alert.wallet,
                "tx_hash": alert.tx_hash, "amount": alert.amount, "block": alert.block,
                "chain_state": chain_state, "detail": alert.detail, "incident": incident,
                "raised": now}
-        self.metrics["alerts_raised"] += 1
-        report.alerts.append(row)
-        log.critical("ALERT %s %s: %s", alert_id, alert.kind, alert.detail) \
-            if alert.severity == "critical" else log.warning("ALERT %s %s: %s", alert_id,
-                                                             alert.kind, alert.detail)
-        if incident is not None:
-            self._contain(incident, alert, fresh_incident)
-        for notifier in self.notifiers:
-            try:
-                notifier.notify(row)
-            except Exception as exc:  # a notifier never stops the watch
-                log.error("notifier %s failed for %s: %s", type(notifier).__name__,
-                          alert_id, exc)
+        return _Fired(row, sweeps)
 
-    def _contain(self, incident: str, alert: Alert, fresh: bool) -> None:
-        self.containment.contain(incident, alert, fresh)
+    def _announce(self, fired: list[_Fired], report: PollReport) -> None:
+        """After the unit that raised them committed: log the alerts, broadcast the
+        pre-authorised emergency sweeps (the race with the attacker), tell the notifiers."""
+        for f in fired:
+            row = f.row
+            self.metrics["alerts_raised"] += 1
+            report.alerts.append(row)
+            if row["severity"] == "critical":
+                log.critical("ALERT %s %s: %s", row["id"], row["kind"], row["detail"])
+            else:
+                log.warning("ALERT %s %s: %s", row["id"], row["kind"], row["detail"])
+        for f in fired:
+            self.containment.send(f.sweeps)
+        for f in fired:
+            for notifier in self.notifiers:
+                try:
+                    notifier.notify(f.row)
+                except Exception as exc:  # a notifier never stops the watch
+                    log.error("notifier %s failed for %s: %s", type(notifier).__name__,
+                              f.row["id"], exc)
 
     # ------------------------------------------------------------------ reorgs
 
@@ -384,6 +407,10 @@ class Watch:
     # ------------------------------------------------------------------ finality
 
     def _finality(self, report: PollReport) -> None:
+        """Observations with enough blocks on top become final, and the withdrawals and
+        sweeps they show are closed (booked), in one unit of work: a crash cannot leave an
+        observation final with its movement still open. A movement that cannot be closed
+        is undone alone (a savepoint) and reported."""
         final = report.head - self.confirmations + 1
         now = self.clock.now()
         with self.store.watch(write=False) as tables:
@@ -391,21 +418,23 @@ class Watch:
                    if o["block"] is not None and o["block"] <= final]
         if not due:
             return
-        with self.store.watch() as tables:
+        with self.store.unit() as unit:
+            tables = unit.watch
             for o in due:
                 tables.update_observation(o["id"], status="final", updated=now)
                 if o["direction"] == "out" and o["match_ref"] is None:
                     alert = tables.alert_by_key(f"outflow:{o['id']}")
                     if alert is not None:
                         tables.update_alert(alert["id"], chain_state="final")
-        report.finalised += len(due)
-        for ref in sorted({o["match_ref"] for o in due if o["match_ref"]}):
-            try:
-                if self._close(ref, next(o for o in due if o["match_ref"] == ref)):
-                    report.closed.append(ref)
-            except KinkoError as exc:
-                report.problems.append(f"{ref}: {exc.message}")
-                log.error("closing %s failed: %s", ref, exc.message)
+            report.finalised += len(due)
+            for ref in sorted({o["match_ref"] for o in due if o["match_ref"]}):
+                try:
+                    with unit.savepoint():
+                        if self._close(ref, next(o for o in due if o["match_ref"] == ref)):
+                            report.closed.append(ref)
+                except KinkoError as exc:
+                    report.problems.append(f"{ref}: {exc.message}")
+                    log.error("closing %s failed: %s", ref, exc.message)
 
     def _close(self, ref: str, obs: dict[str, Any]) -> bool:
         kind, _, ident = ref.partition(":")
@@ -442,34 +471,39 @@ class Watch:
                 continue
             balance = sum(self.chain.balances(list(wallet.addresses), head,
                                               token=asset.token).values())
-            with self.store.watch() as tables:
+            fired: list[_Fired] = []
+            with self.store.unit() as unit:
+                tables = unit.watch
                 tables.put_sample(wallet.name, head, block.timestamp, balance)
                 samples = tables.samples(wallet.name, block.timestamp - window)
                 start = samples[0] if samples else None
                 flows = ([] if start is None else
                          tables.wallet_flows(wallet.name, int(start["block"]), head))
                 already = tables.alerts(state="open", kind="balance_drop", wallet=wallet.name)
-            if start is None or already:
-                continue
-            explained = sum(int(f["amount"]) for f in flows
-                            if f["direction"] == "out" and f["match_ref"])
-            unexplained_out = sum(int(f["amount"]) for f in flows
-                                  if f["direction"] == "out" and not f["match_ref"])
-            inflow = sum(int(f["amount"]) for f in flows if f["direction"] == "in")
-            start_balance = int(start["balance"])
-            # outflows already alarmed as thefts are explained for this rule's purpose
-            drop = unexplained_drop(start_balance, balance, explained + unexplained_out, inflow)
-            if drop_exceeds(drop, start_balance, policy.watch.balance_drop_percent):
-                alert = Alert(
-                    f"balance_drop:{wallet.name}:{start['block']}:{head}", "balance_drop",
-                    "high", wallet.asset, wallet.name,
-                    f"{wallet.name}: balance fell by {format_units(drop, asset)} {asset.symbol} "
-                    f"({drop * 100 // start_balance}% of {format_units(start_balance, asset)}) "
-                    "between blocks "
-                    f"{start['block']} and {head} without approved movements that explain "
-                    f"it (threshold {policy.watch.balance_drop_percent}% in {window} s)",
-                    None, drop, head)
-                self._alarm(alert, report)
+                if start is None or already:
+                    continue
+                explained = sum(int(f["amount"]) for f in flows
+                                if f["direction"] == "out" and f["match_ref"])
+                unexplained_out = sum(int(f["amount"]) for f in flows
+                                      if f["direction"] == "out" and not f["match_ref"])
+                inflow = sum(int(f["amount"]) for f in flows if f["direction"] == "in")
+                start_balance = int(start["balance"])
+                # outflows already alarmed as thefts are explained for this rule's purpose
+                drop = unexplained_drop(start_balance, balance, explained + unexplained_out,
+                                        inflow)
+                if drop_exceeds(drop, start_balance, policy.watch.balance_drop_percent):
+                    alert = Alert(
+                        f"balance_drop:{wallet.name}:{start['block']}:{head}", "balance_drop",
+                        "high", wallet.asset, wallet.name,
+                        f"{wallet.name}: balance fell by {format_units(drop, asset)} "
+                        f"{asset.symbol} ({drop * 100 // start_balance}% of "
+                        f"{format_units(start_balance, asset)}) between blocks "
+                        f"{start['block']} and {head} without approved movements that "
+                        f"explain it (threshold {policy.watch.balance_drop_percent}% in "
+                        f"{window} s)",
+                        None, drop, head)
+                    fired = [f for f in [self._alarm(alert)] if f is not None]
+            self._announce(fired, report)
 
     # ------------------------------------------------------------------ operators
 
