@@ -242,3 +242,22 @@ def test_sign_js_signs_with_the_key_file_kinko_writes(site: Site, tmp_path: Path
             key.public_key().verify(bytes.fromhex(out), signing_bytes(found.proposal))
         else:
             assert out.startswith("ERR") and "password" in out, out
+
+
+def test_a_rejected_withdrawal_leaves_no_proposal_to_sign(site: Site) -> None:
+    held(site)
+    held(site, "w-late", "C2")
+    # containment rejects what waits in a wallet whose key leaked; an operator rejects one
+    service(site).reject_open("eth-hot", "kinko:watch", "the key of eth-hot leaked")
+    alice = site.client("alice")
+    live = alice.get("/").text
+    assert re.search(r'data-count="proposals">0<', live)
+    assert "withdrawal-w-big" not in alice.get("/proposals").text  # pending: none
+    assert 'data-proposal="withdrawal-w-big"' in alice.get("/proposals?state=rejected").text
+    assert "withdrawal-w-big" not in alice.get("/custody").text
+    for url in ("/withdrawals/w-big", "/proposals/withdrawal-w-late"):
+        page = alice.get(url).text
+        assert 'data-form="approve"' not in page and "no more approvals" in page, url
+    assert approve(site, alice, "/proposals/withdrawal-w-big/approve", "alice",
+                   "withdrawal-w-big") == 409
+    assert [a["action"] for a in site.access.audit_log()][-1] == "withdrawal.approve.refused"

@@ -42,7 +42,7 @@ __all__ = ["router"]
 
 PAGE_SIZE = 50
 DEFAULT_STATE = "review"
-PROPOSAL_STATES = ("pending", "approved", "sent", "executed", "rejected")
+PROPOSAL_STATES = ("pending", "approved", "sent", "executed", "rejected", "expired")
 _OPEN = ("allowed", "review", "approved")
 
 i18n.add({
@@ -110,6 +110,7 @@ i18n.add({
     "prop.state.sent": ("sent", "送信済み"),
     "prop.state.executed": ("executed", "実行済み"),
     "prop.state.rejected": ("rejected", "却下"),
+    "prop.state.expired": ("expired", "期限切れ"),
     "prop.proposer": ("Proposed by", "提案者"),
     "prop.created": ("Created", "作成日時"),
     "prop.expires": ("Expires", "有効期限"),
