@@ -59,7 +59,7 @@ def _setup(folder: Path) -> tuple[str, str]:
     ledger = Ledger(store, SystemClock(), AssetRegistry.default())
     ledger.sync_assets()
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot",
-                             ("0x52908400098527886E0F7030069857D2E4169EE7",)))
+                             ("0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB",)))
     e = 10**18
     ledger.post("open", [Posting("wallet:eth-hot", "ETH", 10**7 * e),
                          *(Posting(f"customer:C{i}", "ETH", -(10**5) * e) for i in range(100))],

@@ -83,6 +83,31 @@ def approve(name: str, p: Proposal, key: Ed25519PrivateKey | None = None) -> App
     return Approval(name, sign_proposal(p, key or KEYS[name]), NOW)
 
 
+RULE = {"kind": "max_amount", "asset": "ETH", "amount": "5", "action": "review"}
+
+
+def test_tiers_are_declared_by_the_policy_and_rules_must_name_one() -> None:
+    declared = parse_policy(policy_data(screening={
+        "tiers": ["vip", "new"], "rules": [{**RULE, "tier": "new"}]}), REG, "p.toml")
+    assert declared.tiers == ("standard", "vip", "new")
+    back = policy_from_canonical(declared.canonical(), REG)
+    assert back.tiers == declared.tiers and back.digest == declared.digest
+    # none declared: "standard" and the tiers the rules name; the stored form (and so the
+    # digest a quorum approved before tiers could be declared) has no tiers key
+    named = parse_policy(policy_data(screening={"rules": [{**RULE, "tier": "vip"}]}), REG, "p")
+    assert named.tiers == ("standard", "vip") and "screening_tiers" not in named.canonical()
+    for screening, message in [
+        ({"tiers": ["vip"], "rules": [{**RULE, "tier": "new"}]}, "'new' is not one of the "
+                                                                  "declared tiers"),
+        ({"tiers": ["VIP"]}, "'VIP' is not a tier name"),
+        ({"tiers": ["vip", "vip"]}, "'vip' is repeated"),
+        ({"tiers": "vip"}, "must be a list"),
+        ({"rules": [{**RULE, "tier": "standard "}]}, "is not a tier name"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            parse_policy(policy_data(screening=screening), REG, "p.toml")
+
+
 def test_valid_approvals_reach_quorum() -> None:
     pol, p = make_policy(), proposal()
     a, b = approve("alice", p), approve("bob", p)

@@ -210,9 +210,10 @@ def create_app(custody_factory: Callable[[], Custody],
                               "to every request", field="tier")
         w = service()
         units = parse_units(body.amount, w.ledger.assets[body.asset])
-        view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
-                         requester=who.name, actor=who.name)
-        return shape(w, view)
+        with w.store.unit():  # the answer is read in the request's own transaction
+            view = w.request(idempotency_key, body.customer, body.asset, units,
+                             body.destination, requester=who.name, actor=who.name)
+            return shape(w, view)
 
     @app.get("/v1/withdrawals", tags=["withdrawals"])
     def list_withdrawals(who: Key,

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from kinko.domain.addresses import canonical_address, chain_key, same_token
 from kinko.domain.chain import Block
@@ -102,8 +103,10 @@ class Deposits:
                     ahead.clear()  # fetched from a branch that is no longer the chain
                     number = self._rewind(number - 1, report) + 1
                     continue
-                self._credit(block, addresses, report)
+                # the block's credits, their records and the block's hash: one unit of work
+                # (a credit never stands without the record a reorganisation reverses it by)
                 with self.ledger.store.deposits() as tables:
+                    self._credit(block, addresses, report)
                     tables.put_block(name, number, block.hash)
                 number += 1
             for pending in ahead.values():
@@ -158,31 +161,33 @@ class Deposits:
                 return tables.block_hash(name, n)
 
         fork = find_fork(self.chain, kept, number, self.start_block)
-        with self.ledger.store.deposits(write=False) as tables:
+        with self.ledger.store.deposits() as tables:  # the reversals: one unit of work
             undo = tables.credited_after(name, fork)
-        for d in undo:
-            owed = FROZEN if d["state"] == "frozen" else f"customer:{d['customer']}"
-            legs = [Posting(owed, d["asset"], int(d["amount"])),
-                    Posting(f"wallet:{_wallet_of(self.ledger, d)}", d["asset"],
-                            -int(d["amount"]))]
-            try:
-                self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
-                                 memo=f"deposit {d['tx_hash']} left the chain in a reorg")
-            except Overdraft:
-                # the customer already spent it: the exchange carries the loss
-                legs[0] = Posting("loss:reorg", d["asset"], int(d["amount"]))
-                self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
-                                 memo=f"deposit {d['tx_hash']} left the chain; already spent")
-            with self.ledger.store.deposits() as tables:
+            for d in undo:
+                self._reverse(d)
                 tables.mark_reverted(d["id"])
-            report.reverted += 1
-        with self.ledger.store.deposits() as tables:
+                report.reverted += 1
             tables.forget_blocks_after(name, fork)
         report.findings.append(CustodyFinding(
             "deep_reorg", "critical", None,
             f"{name}: the chain was reorganised below {self.confirmations} confirmations "
             f"(fork after block {fork}); {len(undo)} credited deposit(s) reversed"))
         return fork
+
+    def _reverse(self, d: dict[str, Any]) -> None:
+        """Reverse one credited deposit (in the caller's unit of work)."""
+        owed = FROZEN if d["state"] == "frozen" else f"customer:{d['customer']}"
+        legs = [Posting(owed, d["asset"], int(d["amount"])),
+                Posting(f"wallet:{_wallet_of(self.ledger, d)}", d["asset"], -int(d["amount"]))]
+        try:
+            with self.ledger.store.unit() as unit, unit.savepoint():
+                self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
+                                 memo=f"deposit {d['tx_hash']} left the chain in a reorg")
+        except Overdraft:
+            # the customer already spent it: the exchange carries the loss
+            legs[0] = Posting("loss:reorg", d["asset"], int(d["amount"]))
+            self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
+                             memo=f"deposit {d['tx_hash']} left the chain; already spent")
 
 
 def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,

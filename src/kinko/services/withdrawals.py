@@ -41,6 +41,7 @@ proposal's kind before recording anything and audits every approval and every re
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,8 @@ from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record
 
 __all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
+
+log = logging.getLogger("kinko.withdrawals")
 
 _OPEN = ("allowed", "review", "approved")
 # every state a withdrawal can be in, in the order of its life
@@ -432,7 +435,11 @@ class Withdrawals:
                 return view
         except KinkoError as exc:
             if not isinstance(exc, EnvironmentProblem):
-                self.refused_approval(actor, proposal_id, approver, exc, kind)
+                try:
+                    self.refused_approval(actor, proposal_id, approver, exc, kind)
+                except EnvironmentProblem as lost:  # the refusal itself stands
+                    log.error("refused approval of %s by %s not audited: %s",
+                              proposal_id[:_AUDIT_TEXT], actor, lost.message)
             raise
 
     def refused_approval(self, actor: str, proposal_id: str, approver: str,

@@ -207,8 +207,9 @@ def router(web: Web) -> APIRouter:
             viewer = web.form(request, form, "operate")
             alert(alert_id)
             note = _text(form, "note")
-            service().ack(alert_id, viewer.name, note)
-            web.access().audit(viewer.name, "alert.ack", alert_id, {"note": note})
+            with web.withdrawals.store.unit():  # the change and its audit record together
+                service().ack(alert_id, viewer.name, note)
+                web.access().audit(viewer.name, "alert.ack", alert_id, {"note": note})
 
         await run_in_threadpool(act)
         return web.done(f"/alerts/{alert_id}")
@@ -260,8 +261,9 @@ def router(web: Web) -> APIRouter:
             viewer = web.form(request, form, "operate")
             incident(incident_id)
             text = _text(form, "text", 2000)
-            service().note(incident_id, viewer.name, text)
-            web.access().audit(viewer.name, "incident.note", incident_id, {"text": text})
+            with web.withdrawals.store.unit():  # the change and its audit record together
+                service().note(incident_id, viewer.name, text)
+                web.access().audit(viewer.name, "incident.note", incident_id, {"text": text})
 
         await run_in_threadpool(act)
         return web.done(f"/incidents/{incident_id}")
@@ -274,9 +276,10 @@ def router(web: Web) -> APIRouter:
             viewer = web.form(request, form, "operate")
             before = incident(incident_id).incident["state"]
             state, reason = _text(form, "state", 16), _text(form, "reason")
-            service().move(incident_id, state, viewer.name, reason)
-            web.access().audit(viewer.name, "incident.move", incident_id,
-                               {"from": before, "to": state, "reason": reason})
+            with web.withdrawals.store.unit():  # the change and its audit record together
+                service().move(incident_id, state, viewer.name, reason)
+                web.access().audit(viewer.name, "incident.move", incident_id,
+                                   {"from": before, "to": state, "reason": reason})
 
         await run_in_threadpool(act)
         return web.done(f"/incidents/{incident_id}")
