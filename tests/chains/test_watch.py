@@ -152,6 +152,32 @@ def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
     assert acked["state"] == "acked" and acked["acked_by"] == "duty officer"
 
 
+def test_a_failure_while_containing_leaves_the_theft_unseen_and_the_next_poll_alarms(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Crash(Exception):
+        pass
+
+    def crash(*_a: Any, **_k: Any) -> bool:
+        raise Crash
+
+    attacker = Account.create().address
+    send(env.chain, env.hot, attacker, 10 * E)
+    with monkeypatch.context() as patch:  # the process dies while tripping the breaker
+        patch.setattr(Withdrawals, "trip", crash)
+        with pytest.raises(Crash):
+            env.watch.poll()
+    # nothing of that round stands: no observation (so the block is not "seen"), no alert
+    with env.store.watch(write=False) as tables:
+        assert tables.observations(env.chain.name) == []
+    assert env.incidents.alerts() == [] and env.incidents.incidents() == []
+    report = env.watch.poll()  # the block is read again: alarmed and contained at last
+    (alert,) = report.alerts
+    assert alert["kind"] == "theft" and env.withdrawals.breaker().keys() == {"ETH"}
+    (incident,) = env.incidents.incidents("open")
+    kinds = [e["kind"] for e in env.incidents.incident(incident["id"]).timeline]
+    assert kinds[:4] == ["opened", "alert", "breaker", "sweep"]
+
+
 def test_preauthorised_emergency_sweep_is_sent_and_does_not_alarm(chain: EvmChain,
                                                                   tmp_path: Path) -> None:
     env = Env(chain, tmp_path, '[watch]\nemergency_sweep = "auto"\n')

@@ -255,3 +255,12 @@ def test_closed_reviews_stranded_before_are_closed_by_the_migration(
                           "withdrawal-R3": "pending", "withdrawal-R4": "executed"}
     finally:
         store.close()
+
+
+def test_nothing_is_broadcast_from_inside_a_unit(w: Withdrawals) -> None:
+    from kinko.ports import UnitError
+
+    assert w.request("W10", "C1", "ETH", 1 * E, TO).state == "allowed"
+    with w.store.unit(), pytest.raises(UnitError, match="outside a unit of work"):
+        w.send("W10")  # its "sending" would not be committed before the broadcast
+    assert w.get("W10").state == "allowed"
