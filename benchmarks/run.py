@@ -16,6 +16,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                               # minutes, 2 more the first time: data set)
     python benchmarks/run.py --only signing   # HSM against keystore signatures, Safe gas
                                               # (under a minute)
+    python benchmarks/run.py --only roundtrips  # transactions and statements per withdrawal
+                                                # request (about a minute)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import dashboard  # noqa: E402  (benchmarks/dashboard.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
 import reserves  # noqa: E402  (benchmarks/reserves.py)
 import respond  # noqa: E402  (benchmarks/respond.py)
+import roundtrips  # noqa: E402  (benchmarks/roundtrips.py)
 import screening  # noqa: E402  (benchmarks/screening.py)
 import signing  # noqa: E402  (benchmarks/signing.py)
 import watch  # noqa: E402  (benchmarks/watch.py)
@@ -346,6 +349,22 @@ def _signing_section(quick: bool) -> list[str]:
     return [SIGNING_HEADING, "", _measured() + ".", "", *signing.markdown(figures), ""]
 
 
+ROUNDTRIPS_HEADING = "## Database round trips per withdrawal request"
+
+
+def _roundtrips_section(quick: bool) -> list[str]:
+    """Transactions and statements one ``POST /v1/withdrawals`` costs, on both databases
+    (counts, not times: one process)."""
+    print("running: round trips per withdrawal request ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "roundtrips.py"), "--requests",
+                           "20" if quick else "100"], capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [ROUNDTRIPS_HEADING, "", _measured() + ".", "", *roundtrips.markdown(figures)]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -423,7 +442,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
-                                              "dashboard", "signing"],
+                                              "dashboard", "signing", "roundtrips"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -441,6 +460,8 @@ def main() -> None:
             section = _dashboard_section(args.quick)
         elif args.only == "signing":
             section = _signing_section(args.quick)
+        elif args.only == "roundtrips":
+            section = _roundtrips_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -553,7 +574,8 @@ def main() -> None:
         "", *_watch_section(watch_results, args.quick),
         *trace.section(trace_results, args.quick, _measured()),
         *_respond_section(args.quick), *_reserves_section(args.quick),
-        *_dashboard_section(args.quick), *_signing_section(args.quick), NOTES]
+        *_dashboard_section(args.quick), *_signing_section(args.quick),
+        *_roundtrips_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
