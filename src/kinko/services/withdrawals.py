@@ -34,14 +34,14 @@ recorded in kinko (:mod:`kinko.services.customers`); a request cannot name it.
 The circuit breaker, per asset or global (``*``), sends every withdrawal of its scope to
 review while tripped. It trips by hand, or when an ``outflow_rate`` rule matches; only a
 quorum-approved proposal of kind ``breaker`` resets it. Every trip and reset is logged.
-Approvals of every kind go through :meth:`Withdrawals.approve_proposal`, which checks the
-proposal's kind before recording anything and audits every approval and every refusal.
+Approvals of every kind go through :meth:`Withdrawals.approve_proposal`
+(:mod:`kinko.services.approvals`), which checks the proposal's kind before recording
+anything and audits every approval and every refusal.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.addresses import canonical_address, chain_key, same_address
-from kinko.domain.approvals import Proposal
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
@@ -71,7 +70,6 @@ from kinko.errors import (
     BadInput,
     ChainRejected,
     ConfigError,
-    EnvironmentProblem,
     IdempotencyConflict,
     InvalidAmount,
     InvalidId,
@@ -81,6 +79,7 @@ from kinko.errors import (
 )
 from kinko.ports import ScreeningTables, Unit
 from kinko.services.access import Access
+from kinko.services.approvals import Approvals
 from kinko.services.custody import (
     Custody,
     ProposalView,
@@ -93,8 +92,6 @@ from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record
 
 __all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
-
-log = logging.getLogger("kinko.withdrawals")
 
 _OPEN = ("allowed", "review", "approved")
 # every state a withdrawal can be in, in the order of its life
@@ -197,7 +194,7 @@ class Withdrawals:
                                                       f"policy version {policy.version}"))
         return self._rules[1]
 
-    def _audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
+    def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         """An audit record, in the caller's unit of work."""
         Access(self.store, self.clock).audit(actor[:_AUDIT_TEXT], action, target[:_AUDIT_TEXT],
                                              detail)
@@ -291,7 +288,7 @@ class Withdrawals:
                 return self._view(earlier)
             view = self._request(u, withdrawal_id, customer, known, amount, destination,
                                  requester)
-            self._audit(actor or requester, "withdrawal.request", withdrawal_id,
+            self.audit(actor or requester, "withdrawal.request", withdrawal_id,
                         {"state": view.state, "outcome": view.decision.outcome})
             return view
 
@@ -405,99 +402,15 @@ class Withdrawals:
     def approve_proposal(self, proposal_id: str, approver: str, signature: str, *,
                          actor: str | None = None, kind: str | None = None) -> ProposalView:
         """Approve any proposal through the use case that owns it, in one unit of work with
-        its audit record: a withdrawal's moves the withdrawal on at quorum, a breaker reset
-        resets the breaker, the rest (sweeps, refills, refunds, policies) are custody's.
-        The kind is checked before anything is recorded (``kind``: the one the caller
-        expects, e.g. a breaker reset); a refused approval is audited too."""
-        actor = actor or approver
-        try:
-            with self.store.unit() as u:
-                row = u.custody.proposal(proposal_id)
-                if row is None:
-                    raise self._unknown_proposal(u, proposal_id, kind)
-                proposal = row[0]
-                if kind is not None and proposal.kind != kind:
-                    raise ApprovalError(f"proposal {proposal_id} is a {proposal.kind} proposal, "
-                                        f"not a {kind} proposal: nothing was recorded",
-                                        proposal=proposal_id, kind=proposal.kind)
-                target = proposal_id
-                if proposal.kind == "withdrawal":
-                    target = str(proposal.payload["withdrawal"])
-                    view = self._approve_withdrawal(u, proposal, approver, signature)
-                elif proposal.kind == "breaker":
-                    view = self._approve_reset(u, proposal, approver, signature)
-                else:
-                    view = self.custody.record_approval(proposal_id, approver, signature)
-                self._audit(actor, f"{proposal.kind}.approve", target,
-                            {"proposal": proposal_id, "approver": approver,
-                             "state": view.state, "approvals": len(view.approvals),
-                             "quorum": view.quorum})
-                return view
-        except KinkoError as exc:
-            if not isinstance(exc, EnvironmentProblem):
-                try:
-                    self.refused_approval(actor, proposal_id, approver, exc, kind)
-                except EnvironmentProblem as lost:  # the refusal itself stands
-                    log.error("refused approval of %s by %s not audited: %s",
-                              proposal_id[:_AUDIT_TEXT], actor, lost.message)
-            raise
+        its audit record; refused ones audited too (see :mod:`kinko.services.approvals`)."""
+        return Approvals(self).approve(proposal_id, approver, signature, actor=actor,
+                                       kind=kind)
 
     def refused_approval(self, actor: str, proposal_id: str, approver: str,
                          error: KinkoError, kind: str | None = None) -> None:
-        """Audit an approval that was refused (in its own unit: the refused one wrote
-        nothing)."""
-        with self.store.unit() as u:
-            row = u.custody.proposal(proposal_id[:_AUDIT_TEXT])
-            what = row[0].kind if row is not None else kind or "proposal"
-            self._audit(actor, f"{what}.approve.refused", proposal_id,
-                        {"approver": approver[:_AUDIT_TEXT], "error": error.code,
-                         "reason": error.message[:500]})
-
-    def _unknown_proposal(self, u: Unit, proposal_id: str, kind: str | None) -> KinkoError:
-        if kind == "withdrawal":  # a withdrawal's review: say why it has none
-            withdrawal_id = proposal_id.removeprefix("withdrawal-")
-            row = u.screening.withdrawal(withdrawal_id)
-            if row is None:
-                return NotFound(f"unknown withdrawal {withdrawal_id!r}")
-            return ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: only a "
-                                 "withdrawal held for review is approved")
-        return NotFound(f"unknown proposal {proposal_id!r}")
-
-    def _approve_withdrawal(self, u: Unit, proposal: Proposal, approver: str,
-                            signature: str) -> ProposalView:
-        withdrawal_id = str(proposal.payload["withdrawal"])
-        row = u.screening.withdrawal(withdrawal_id)
-        state = row["state"] if row is not None else "unknown"
-        if state != "review":
-            raise ApprovalError(f"withdrawal {withdrawal_id} is {state}: only a withdrawal "
-                                "held for review is approved")
-        view = self.custody.record_approval(proposal.id, approver, signature)
-        if view.state == "approved":
-            u.screening.set_state(withdrawal_id, ("review",), "approved")
-            u.custody.set_state(proposal.id, "approved", "executed")
-        return self._proposal(proposal.id)
-
-    def _approve_reset(self, u: Unit, proposal: Proposal, approver: str,
-                       signature: str) -> ProposalView:
-        scope = str(proposal.payload["scope"])
-        if scope not in u.screening.tripped():
-            raise ApprovalError(f"the {scope} breaker is not tripped: {proposal.id} has "
-                                "nothing to reset")
-        view = self.custody.record_approval(proposal.id, approver, signature)
-        if view.state == "approved":
-            now = self.clock.now()
-            by = ",".join(a.approver for a in view.approvals)
-            u.screening.breaker_event(scope, "reset", now, by, f"quorum-approved {proposal.id}")
-            for incident in incidents_for(self.store, scope):
-                record(self.store, incident, now, "breaker", by,
-                       f"breaker {scope} reset by the quorum ({proposal.id})")
-            u.custody.set_state(proposal.id, "approved", "executed")
-        return self._proposal(proposal.id)
-
-    def _proposal(self, proposal_id: str) -> ProposalView:
-        view = self.custody.proposal(proposal_id)
-        assert view is not None
-        return view
+        """Audit an approval refused before it reached this service (a key that may not
+        approve, or not as that approver)."""
+        Approvals(self).refused(actor, proposal_id, approver, error, kind)
 
     def approve(self, withdrawal_id: str, approver: str, signature: str, *,
                 actor: str | None = None) -> WithdrawalView:
@@ -535,7 +448,7 @@ class Withdrawals:
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it cannot "
                                     "be rejected now")
             self._release(withdrawal_id, f"rejected by {by}: {reason}")
-            self._audit(actor or by, "withdrawal.reject", withdrawal_id, {"reason": reason})
+            self.audit(actor or by, "withdrawal.reject", withdrawal_id, {"reason": reason})
             return self.get(withdrawal_id)
 
     # ------------------------------------------------------------------ sending
@@ -662,7 +575,7 @@ class Withdrawals:
                     record(self.store, incident, now, "breaker", by,
                            f"breaker {scope} tripped by hand: {reason}")
             if actor is None or actor:
-                self._audit(actor or by, "breaker.trip", scope, {"reason": reason})
+                self.audit(actor or by, "breaker.trip", scope, {"reason": reason})
             return True
 
     def breaker(self) -> dict[str, dict[str, Any]]:
@@ -680,6 +593,6 @@ class Withdrawals:
                 raise BadInput(f"the {scope} breaker is not tripped")
             view = self.custody.propose("breaker", {"scope": scope}, by,
                                         f"reset the {scope} breaker")
-            self._audit(actor or by, "breaker.reset.propose", scope,
+            self.audit(actor or by, "breaker.reset.propose", scope,
                         {"proposal": view.proposal.id})
             return view
