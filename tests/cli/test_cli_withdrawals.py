@@ -74,3 +74,21 @@ def test_withdrawals_cli(cli, anvil) -> None:  # type: ignore[no-untyped-def]
     assert "policy version 1" in out and "large" in out
     code, out, _ = cli("withdrawals", "rules")
     assert "outflow_rate" in out and "cooling_off" in out
+
+
+def test_the_tier_is_the_customers_from_the_command_line(cli) -> None:  # type: ignore[no-untyped-def]
+    dest = str(Account.create().address)
+    code, _, err = cli("withdrawals", "request", "W5", "--customer", "C1", "--asset", "ETH",
+                       "--amount", "1", "--to", dest, "--tier", "vip")
+    assert code == 2 and "cannot name a tier" in err and "kinko customers tier" in err
+    assert cli("withdrawals", "list")[1].count("W5") == 0  # nothing was recorded
+    code, out, _ = cli("customers", "tier", "C1")
+    assert code == 0 and "C1: standard (none recorded)" in out and "tiers: standard" in out
+    code, _, err = cli("customers", "tier", "C1", "vip", "--by", "alice")
+    assert code == 2 and "not one of the policy's tiers: standard" in err
+    code, out, err = cli("customers", "tier", "C1", "standard", "--by", "alice")
+    assert code == 0 and "C1: standard" in out, err
+    assert "by alice" in cli("customers", "tier", "C1")[1]
+    code, _, err = cli("withdrawals", "request", "bad/id", "--customer", "C1", "--asset", "ETH",
+                       "--amount", "1", "--to", dest)
+    assert code == 2 and "is not accepted" in err
