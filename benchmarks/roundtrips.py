@@ -80,7 +80,7 @@ def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
     chain = EvmChain.in_process()
     Custody(ledger, chain=chain).load_policy(folder / "p.toml", "ops")
     Withdrawals(Custody(ledger, chain=chain)).load_deny_list(
-        DATA / "labels" / "etherscan_malicious_labels.csv")
+        DATA / "labels" / "etherscan_malicious_labels.csv", invalid="keep")
     with store.screening() as tables:  # allowed destinations, past their cooling-off
         for i in range(100):
             tables.allow(f"C{i}", f"0x{i + 1:040x}", SystemClock().now() - timedelta(days=2))
