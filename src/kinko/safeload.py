@@ -1,0 +1,289 @@
+"""Documents from outside (JSON, TOML, YAML) read within bounds, before any parser sees them.
+
+Whatever a user hands kinko (a request body, ``kinko ledger post --json``, a policy or
+settings file, a TagPack, a proof file) is measured first: its size in bytes, then how deep
+its brackets nest, by a linear scan that skips strings and comments and never recurses.
+Only then does the parser run. Parsers recurse once per nesting level, and py-evm (loaded
+with the in-process chain) raises Python's recursion limit to 100,000: a JSON body of
+80,000 nested brackets then overflows the C stack and the process dies of a segmentation
+fault instead of raising an error. PyYAML's scanner also slows with the square of the depth
+(80,000 levels took minutes). Within the bounds every problem is a
+:class:`~kinko.errors.BadInput` naming the place (``name:line:column``); the limits are
+:class:`~kinko.errors.TooLarge` (HTTP 413) and :class:`~kinko.errors.TooDeep` (HTTP 422)::
+
+    >>> loads_json('{"amount": "1.5", "legs": [1, 2]}', "entry.json")
+    {'amount': '1.5', 'legs': [1, 2]}
+    >>> loads_json("[" * 80_000 + "]" * 80_000, "body")
+    Traceback (most recent call last):
+    ...
+    kinko.errors.TooDeep: body:1:65: nested more than 64 levels deep
+
+JSON numbers with a fraction or an exponent become :class:`~decimal.Decimal`, never float,
+and ``NaN``/``Infinity`` are refused. YAML is read by PyYAML's pure-Python loader, its
+events counted as they come (the C loader would compose recursively in C); anchors and
+aliases may be used, but what they expand to is counted too. Domain code uses the text
+functions; :func:`read_bounded` and :func:`read_text` read a file within a size limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+
+from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_LIST_BYTES",
+    "check_json_depth",
+    "check_size",
+    "decode_json_bytes",
+    "decode_text",
+    "loads_json",
+    "loads_toml",
+    "loads_yaml",
+    "read_bounded",
+    "read_stream",
+    "read_text",
+]
+
+MAX_DEPTH = 64  # no document kinko reads nests deeper than a handful of levels
+MAX_DOCUMENT_BYTES = 16 * 2**20  # JSON and TOML documents: entries, policies, proofs
+MAX_LIST_BYTES = 256 * 2**20  # YAML lists of addresses (TagPacks), which can be long
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+# what hides brackets from the count: strings (and TOML's comments); a quote that opens a
+# string never closed ends the scan, since the rest of the text is that string
+_JSON_SKIP = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|(?P<open>")', re.DOTALL)
+_TOML_SKIP = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*+"""'
+    r"|'''[\s\S]*?'''"
+    r'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"'
+    r"|'[^'\n]*+'"
+    r"|#[^\n]*+"
+    r"|(?P<open>[\"'])", re.DOTALL)
+
+
+def _size_text(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
+
+
+def check_size(size: int, where: str, max_bytes: int) -> None:
+    """Refuse ``size`` bytes above ``max_bytes`` (TooLarge, HTTP 413)."""
+    if size > max_bytes:
+        raise TooLarge(f"{where}: larger than {_size_text(max_bytes)}, the most kinko reads",
+                       limit=max_bytes)
+
+
+def _place(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+def _too_deep(where: str, place: str, max_depth: int) -> TooDeep:
+    return TooDeep(f"{where}:{place}: nested more than {max_depth} levels deep",
+                   limit=max_depth)
+
+
+def _scan(text: str, skip: re.Pattern[str], where: str, max_depth: int) -> None:
+    """Raise TooDeep where the brackets outside strings and comments first nest deeper
+    than ``max_depth``. Linear: each character is looked at a bounded number of times."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return  # the common case: too few brackets to nest that deep at all
+    depth = 0
+
+    def count(start: int, end: int) -> None:
+        nonlocal depth
+        for m in _BRACKETS.finditer(text, start, end):
+            if m.group() in "[{":
+                depth += 1
+                if depth > max_depth:
+                    raise _too_deep(where, _place(text, m.start()), max_depth)
+            elif depth:
+                depth -= 1
+
+    pos = 0
+    for m in skip.finditer(text):
+        count(pos, m.start())
+        if m.group("open") is not None:
+            return  # a string that never closes: no bracket after it nests anything
+        pos = m.end()
+    count(pos, len(text))
+
+
+def check_json_depth(text: str, where: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse JSON text whose arrays and objects nest deeper than ``max_depth`` (exact for
+    valid JSON; for invalid JSON, exact up to the first error, where any parser stops)."""
+    _scan(text, _JSON_SKIP, where, max_depth)
+
+
+def decode_json_bytes(data: bytes, where: str) -> str:
+    """JSON bytes as text, decoded exactly as :func:`json.loads` would decode them (UTF-8,
+    or UTF-16/32 recognised by their zero bytes), so a check of the text is a check of
+    what the parser reads."""
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{where}: not {encoding.upper()} text (byte {exc.start})") from None
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """UTF-8 text (a byte-order mark is dropped); invalid bytes are refused by position."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputFileError(f"{where}:{line}: not UTF-8 text (byte {exc.start})",
+                             file=where) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
+               max_depth: int = MAX_DEPTH, error: type[BadInput] = BadInput) -> Any:
+    """Parse JSON from outside: size, then depth, then the parser. Fractions become
+    Decimal; NaN and Infinity are refused; a syntax error names line and column."""
+    check_size(len(data), where, max_bytes)
+    text = decode_json_bytes(data, where) if isinstance(data, bytes) else data
+    check_json_depth(text, where, max_depth)
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts, NaN
+        raise error(f"{where}: not valid JSON: {exc}") from None
+    except RecursionError:  # unreachable after the scan; kept as a second wall
+        raise _too_deep(where, "1:1", max_depth) from None
+
+
+def _walk(value: Any, where: str, max_depth: int, max_nodes: int) -> None:
+    """Bound what a parsed document holds, without recursion: depth, and nodes counted
+    as often as they are reached (YAML aliases make one node reachable many times)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise TooLarge(f"{where}: holds more than {max_nodes:,} values once its aliases "
+                           "are expanded", limit=max_nodes)
+        if isinstance(item, dict):
+            children: Any = [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple | set):
+            children = item
+        else:
+            continue
+        if children and depth >= max_depth:
+            raise TooDeep(f"{where}: nested more than {max_depth} levels deep",
+                          limit=max_depth)
+        stack.extend((child, depth + 1) for child in children)
+
+
+def loads_toml(text: str, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
+               max_depth: int = MAX_DEPTH, error: type[BadInput] = InputFileError
+               ) -> dict[str, Any]:
+    """Parse TOML from outside: size, bracket depth, the parser, then the depth of what it
+    built (dotted keys ``a.b.c...`` nest tables without brackets)."""
+    check_size(len(text), where, max_bytes)
+    _scan(text, _TOML_SKIP, where, max_depth)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise _too_deep(where, "1:1", max_depth) from None
+    _walk(data, where, max_depth, len(text) + 1)
+    return data
+
+
+@cache
+def _bounded_loader(loader: type[yaml.SafeLoader], max_depth: int) -> type[yaml.SafeLoader]:
+    """``loader`` counting its events as the composer takes them: deeper than
+    ``max_depth`` is refused before the composer recurses into it."""
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+    class Bounded(loader):  # type: ignore[valid-type,misc]
+        kinko_where = "document"
+
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.kinko_depth = 0
+            self.kinko_events = 0
+
+        def get_event(self) -> Any:
+            event = super().get_event()
+            self.kinko_events += 1
+            if isinstance(event, starts):
+                self.kinko_depth += 1
+                if self.kinko_depth > max_depth:
+                    mark = event.start_mark
+                    raise _too_deep(self.kinko_where, f"{mark.line + 1}:{mark.column + 1}",
+                                    max_depth)
+            elif isinstance(event, ends):
+                self.kinko_depth -= 1
+            return event
+
+    return Bounded
+
+
+def loads_yaml(text: str, where: str, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+               max_bytes: int = MAX_LIST_BYTES, max_depth: int = MAX_DEPTH,
+               error: type[BadInput] = InputFileError) -> Any:
+    """Parse YAML from outside with ``loader`` (a pure-Python SafeLoader or subclass):
+    size, then depth as the events arrive, then what anchors and aliases expand to."""
+    if not (isinstance(loader, type) and issubclass(loader, yaml.SafeLoader)):
+        raise TypeError("loads_yaml needs yaml.SafeLoader or a subclass of it")
+    check_size(len(text), where, max_bytes)
+    reader = _bounded_loader(loader, max_depth)(text)
+    reader.kinko_where = where
+    try:
+        data = reader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        place = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1"
+        raise error(f"{where}:{place}: not valid YAML: {exc.problem or exc.context}"
+                    ) from None
+    except yaml.YAMLError as exc:
+        raise error(f"{where}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise _too_deep(where, "1:1", max_depth) from None
+    finally:
+        reader.dispose()
+    _walk(data, where, max_depth, 2 * reader.kinko_events + 1000)
+    return data
+
+
+def read_stream(stream: BinaryIO, where: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """At most ``max_bytes`` from an open binary stream (stdin, say); more is refused."""
+    data = stream.read(max_bytes + 1)
+    check_size(len(data), where, max_bytes)
+    return data
+
+
+def read_bounded(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
+                 error: type[BadInput] = InputFileError) -> bytes:
+    """A file's bytes, refused (TooLarge) beyond ``max_bytes`` without reading the rest."""
+    try:
+        with path.open("rb") as fh:
+            return read_stream(fh, str(path), max_bytes)
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}", file=str(path)) from None
+
+
+def read_text(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
+              error: type[BadInput] = InputFileError) -> str:
+    """A UTF-8 file's text within ``max_bytes`` (see :func:`read_bounded`)."""
+    return decode_text(read_bounded(path, max_bytes, error), str(path))
+
