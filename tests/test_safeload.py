@@ -4,6 +4,7 @@ the place, never a crash, a RecursionError or a hang."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -79,10 +80,8 @@ def test_depth_is_measured_exactly_whatever_the_strings_hold(depth: int, inner: 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_bytes_give_a_value_or_a_bad_input(data: bytes) -> None:
-    try:
+    with contextlib.suppress(BadInput):
         loads_json(data, "body")
-    except BadInput:
-        pass
 
 
 def test_what_the_parser_decodes_is_what_was_scanned() -> None:
@@ -112,7 +111,7 @@ def test_size_is_checked_before_anything_else(tmp_path: Path) -> None:
         loads_json(b"[" + b" " * 20 + b"]", "body", max_bytes=10)
     big = tmp_path / "big.json"
     big.write_bytes(b" " * 2000)
-    with pytest.raises(TooLarge, match="big.json: larger than 1,000 bytes"):
+    with pytest.raises(TooLarge, match=r"big\.json: larger than 1,000 bytes"):
         read_bounded(big, 1000)
     with pytest.raises(InputFileError, match="cannot read"):
         read_bounded(tmp_path / "missing.json")
@@ -135,7 +134,7 @@ def test_toml_is_bounded_by_brackets_and_by_dotted_keys() -> None:
     text = (f'a = "{hidden}"\nb = \'{hidden}\'\nc = """\n{hidden}\n"""\n'
             f"d = '''{hidden}'''\n# {hidden}\n")
     assert loads_toml(text, "p.toml")["a"] == hidden
-    with pytest.raises(InputFileError, match="p.toml: not valid TOML"):
+    with pytest.raises(InputFileError, match=r"p\.toml: not valid TOML"):
         loads_toml("a = [1,", "p.toml")
 
 
@@ -153,7 +152,7 @@ def test_yaml_is_bounded_as_it_is_read() -> None:
         loads_yaml(laughs, "t.yaml")
     with pytest.raises(TooDeep):
         loads_yaml("&a [*a]", "t.yaml")  # a list that holds itself
-    with pytest.raises(InputFileError, match=r"^t.yaml:2:2: not valid YAML"):
+    with pytest.raises(InputFileError, match=r"^t.yaml:2: not valid YAML"):
         loads_yaml("a: [1, 2\nb: x", "t.yaml")
     with pytest.raises(TypeError):
         loads_yaml("a: 1", "t.yaml", loader=yaml.CSafeLoader)  # type: ignore[arg-type]

@@ -19,9 +19,10 @@ fault instead of raising an error. PyYAML's scanner also slows with the square o
     kinko.errors.TooDeep: body:1:65: nested more than 64 levels deep
 
 JSON numbers with a fraction or an exponent become :class:`~decimal.Decimal`, never float,
-and ``NaN``/``Infinity`` are refused. YAML is read by PyYAML's pure-Python loader, its
-events counted as they come (the C loader would compose recursively in C); anchors and
-aliases may be used, but what they expand to is counted too. Domain code uses the text
+and ``NaN``/``Infinity`` are refused. YAML's events are counted as they come, before anything
+is composed (PyYAML's pure-Python loader in the same pass, libyaml's in a first pass of
+events: its composer recurses in C); anchors and aliases may be used, but what they expand
+to is counted too. Domain code uses the text
 functions; :func:`read_bounded` and :func:`read_text` read a file within a size limit.
 """
 
@@ -45,6 +46,8 @@ __all__ = [
     "MAX_LIST_BYTES",
     "check_json_depth",
     "check_size",
+    "check_tree",
+    "check_yaml",
     "decode_json_bytes",
     "decode_text",
     "loads_json",
@@ -208,13 +211,13 @@ def loads_toml(text: str, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
 
 
 @cache
-def _bounded_loader(loader: type[yaml.SafeLoader], max_depth: int) -> type[yaml.SafeLoader]:
+def _bounded_loader(loader: Any, max_depth: int) -> Any:
     """``loader`` counting its events as the composer takes them: deeper than
     ``max_depth`` is refused before the composer recurses into it."""
     starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
     ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
-    class Bounded(loader):  # type: ignore[valid-type,misc]
+    class Bounded(loader):  # type: ignore[misc]
         kinko_where = "document"
 
         def __init__(self, stream: str) -> None:
@@ -238,30 +241,84 @@ def _bounded_loader(loader: type[yaml.SafeLoader], max_depth: int) -> type[yaml.
     return Bounded
 
 
-def loads_yaml(text: str, where: str, *, loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+def _yaml_loader(loader: Any) -> bool:
+    """Whether ``loader`` is a safe loader; True for PyYAML's pure-Python one (or a subclass),
+    False for libyaml's (``CSafeLoader``), whose composer recurses in C."""
+    c_safe = getattr(yaml, "CSafeLoader", None)
+    if isinstance(loader, type) and issubclass(loader, yaml.SafeLoader):
+        return True
+    if isinstance(loader, type) and c_safe is not None and issubclass(loader, c_safe):
+        return False
+    raise TypeError("only yaml.SafeLoader, yaml.CSafeLoader or subclasses read YAML here")
+
+
+def _yaml_error(exc: yaml.YAMLError, where: str, error: type[BadInput]) -> BadInput:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        return error(f"{where}:{line}: not valid YAML: {exc.problem or exc.context}")
+    return error(f"{where}: not valid YAML: {exc}")
+
+
+def check_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
+               max_bytes: int = MAX_LIST_BYTES, max_depth: int = MAX_DEPTH,
+               error: type[BadInput] = InputFileError) -> int:
+    """Measure YAML before composing it: size, then the depth of its collections as the
+    parser's events arrive (nothing is built; the parse stops at the first level too deep).
+    Returns the number of events, the bound for :func:`check_tree` once it is built."""
+    _yaml_loader(loader)
+    check_size(len(text), where, max_bytes)
+    depth = events = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            events += 1
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    mark = event.start_mark
+                    raise _too_deep(where, f"{mark.line + 1}:{mark.column + 1}", max_depth)
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, where, error) from None
+    return events
+
+
+def check_tree(value: Any, where: str, *, max_nodes: int,
+               max_depth: int = MAX_DEPTH) -> None:
+    """Bound what a parsed document holds: its depth, and its values counted as often as
+    they are reached (YAML aliases make one value reachable many times; a list that holds
+    itself is too deep)."""
+    _walk(value, where, max_depth, max_nodes)
+
+
+def loads_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
                max_bytes: int = MAX_LIST_BYTES, max_depth: int = MAX_DEPTH,
                error: type[BadInput] = InputFileError) -> Any:
-    """Parse YAML from outside with ``loader`` (a pure-Python SafeLoader or subclass):
-    size, then depth as the events arrive, then what anchors and aliases expand to."""
-    if not (isinstance(loader, type) and issubclass(loader, yaml.SafeLoader)):
-        raise TypeError("loads_yaml needs yaml.SafeLoader or a subclass of it")
-    check_size(len(text), where, max_bytes)
-    reader = _bounded_loader(loader, max_depth)(text)
-    reader.kinko_where = where
-    try:
-        data = reader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        place = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1"
-        raise error(f"{where}:{place}: not valid YAML: {exc.problem or exc.context}"
-                    ) from None
-    except yaml.YAMLError as exc:
-        raise error(f"{where}: not valid YAML: {exc}") from None
-    except RecursionError:
-        raise _too_deep(where, "1:1", max_depth) from None
-    finally:
-        reader.dispose()
-    _walk(data, where, max_depth, 2 * reader.kinko_events + 1000)
+    """Parse YAML from outside with a safe ``loader``: size, then depth as the events arrive
+    (in the same pass for PyYAML's loader, in a first pass of events for libyaml's), then
+    what anchors and aliases expand to."""
+    if _yaml_loader(loader):
+        check_size(len(text), where, max_bytes)
+        reader = _bounded_loader(loader, max_depth)(text)
+        reader.kinko_where = where
+        try:
+            data = reader.get_single_data()
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, where, error) from None
+        except RecursionError:
+            raise _too_deep(where, "1:1", max_depth) from None
+        finally:
+            reader.dispose()
+        events = reader.kinko_events
+    else:
+        events = check_yaml(text, where, loader=loader, max_bytes=max_bytes,
+                            max_depth=max_depth, error=error)
+        try:
+            data = yaml.load(text, Loader=loader)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, where, error) from None
+    check_tree(data, where, max_nodes=2 * events + 1000, max_depth=max_depth)
     return data
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
 from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.ledger import normal_balance
 from kinko.domain.money import format_units, parse_units
@@ -33,6 +34,8 @@ from kinko.errors import (
     KinkoError,
     NotFound,
     Overdraft,
+    TooDeep,
+    TooLarge,
 )
 from kinko.ports import Clock, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
@@ -50,6 +53,10 @@ def _status(exc: KinkoError) -> int:
         return 403
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, TooLarge):
+        return 413
+    if isinstance(exc, TooDeep):
+        return 422
     if isinstance(exc, IdempotencyConflict | ApprovalError | HoldError):
         return 409
     if isinstance(exc, Overdraft | InvalidEntry):
@@ -90,11 +97,14 @@ class TripIn(BaseModel):
 
 def create_app(custody_factory: Callable[[], Custody],
                access_factory: Callable[[], Access], *, dashboard: Path | None = None,
-               clock: Clock | None = None, secure_cookies: bool = False) -> FastAPI:
+               clock: Clock | None = None, secure_cookies: bool = False,
+               max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The app; the factories give the services (the CLI wires settings and stores).
 
     With ``dashboard`` (the folder where kinko writes traces and reports), the operators'
-    dashboard is served at ``/`` too (:mod:`kinko.api.web`)."""
+    dashboard is served at ``/`` too (:mod:`kinko.api.web`). Request bodies over
+    ``max_body`` bytes, or nested too deep, are refused before anything parses them
+    (:mod:`kinko.api.limits`)."""
     app = FastAPI(title="kinko", version="1", description=__doc__)
     shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
     web = None
@@ -106,13 +116,18 @@ def create_app(custody_factory: Callable[[], Custody],
     def for_pages(request: Request) -> bool:
         return web is not None and not request.url.path.startswith(("/v1/", "/openapi"))
 
-    @app.exception_handler(KinkoError)
-    async def kinko_error(request: Request, exc: KinkoError) -> Response:
+    def refusal(request: Request, exc: KinkoError) -> Response:
         if web is not None and for_pages(request):
             if isinstance(exc, SignInRequired):
                 return web.to_sign_in(request)
             return web.error(request, _status(exc), exc.message)
         return _error(_status(exc), exc.code, exc.message, exc.details)
+
+    @app.exception_handler(KinkoError)
+    async def kinko_error(request: Request, exc: KinkoError) -> Response:
+        return refusal(request, exc)
+
+    app.add_middleware(BodyLimits, refuse=refusal, max_bytes=max_body)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

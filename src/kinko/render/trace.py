@@ -34,6 +34,7 @@ import numpy as np
 
 from kinko.domain.labels import tagpack_text
 from kinko.errors import InputFileError
+from kinko.safeload import loads_json, read_stream
 
 __all__ = ["write_blacklist", "write_trace"]
 
@@ -237,14 +238,14 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
 
 def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        with (folder / "summary.json").open("rb") as fh:
+            summary = loads_json(read_stream(fh, str(folder / "summary.json")),
+                                 str(folder / "summary.json"), error=InputFileError)
         with (folder / "addresses.csv").open(encoding="utf-8", newline="") as fh:
             rows = [{**r, "stop": r.get("stop") == "yes"} for r in csv.DictReader(fh)]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
                              f"{exc.filename})") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{folder / 'summary.json'}:{exc.lineno}: {exc.msg}") from None
     return rows, summary
 
 

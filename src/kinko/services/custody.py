@@ -14,7 +14,6 @@ the chain nonce and the ledger's idempotency keys (``sweep:<proposal>``) see to 
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
 from kinko.ports import Chain, Prices, Signer
+from kinko.safeload import loads_toml, read_text
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
@@ -201,12 +201,7 @@ class Custody:
 
     def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
         """Activate the first policy at once; propose any later version to the quorum."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
         policy = parse_policy(data, self.ledger.assets, str(path))
         wallets = {w.name: w for w in self.ledger.wallets()}
         for rule in policy.assets.values():
