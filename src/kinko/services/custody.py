@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from kinko.domain.addresses import chain_keys, same_address, same_token
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
@@ -617,6 +618,12 @@ class Custody:
         return units * p // (q * scale)
 
 
+def _text_or_none(payload: dict[str, Any], name: str) -> str | None:
+    """A payload's text field, None when absent (a breaker reset names a scope, no asset)."""
+    value = payload.get(name)
+    return value if isinstance(value, str) else None
+
+
 def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | None = None,
                    block: int | None = None) -> CustodyReport:
     """The custody report's data, from one check of positions, policy and chain, now or as
@@ -653,7 +660,8 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
             guarantee_required=g.required, guarantee_held=g.held, price_jpy=price,
             liabilities_jpy=custody.jpy(pos.asset, pos.liabilities),
             online_jpy=online_jpy, cold_jpy=cold_jpy))
-    pending = [PendingMove(v.proposal.id, v.proposal.kind, str(v.proposal.payload.get("asset")),
+    pending = [PendingMove(v.proposal.id, v.proposal.kind, _text_or_none(v.proposal.payload,
+                                                                         "asset"),
                            int(str(v.proposal.payload.get("amount", 0))), v.state,
                            len(v.approvals), v.quorum)
                for v in result.pending if v.proposal.kind != "policy"]
