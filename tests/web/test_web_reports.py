@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from kinko.api import create_app
 from kinko.domain.ledger import Posting
+from kinko.render.custody import render_custody
 from kinko.services import reserves
 from kinko.services.artifacts import Artifacts
-from kinko.render.custody import render_custody
 from kinko.services.custody import Custody, custody_report
 from kinko.services.incidents import Incidents
 from kinko.services.refunds import Refunds

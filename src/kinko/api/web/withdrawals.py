@@ -33,7 +33,7 @@ from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web
 from kinko.domain.approvals import signing_bytes
 from kinko.domain.money import format_units
-from kinko.errors import BadInput
+from kinko.errors import BadInput, NotFound
 from kinko.services.access import Forbidden
 from kinko.services.custody import ProposalView
 from kinko.services.withdrawals import STATES, WithdrawalView
@@ -241,12 +241,17 @@ def router(web: Web) -> APIRouter:
     @r.post("/withdrawals/{withdrawal_id}/approve")
     async def approve(request: Request, withdrawal_id: str) -> Response:
         form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "approve")
-        approver, signature = _approver(viewer, form), _signature(form)
+        viewer = await run_in_threadpool(web.form, request, form, "read")
 
         def work() -> None:
-            existing(withdrawal_id)
-            view = web.withdrawals.approve(withdrawal_id, approver, signature)
+            approver = form.get("approver")
+            with web.access().refusals(viewer.name, "withdrawal.approve", withdrawal_id,
+                                       approver=approver if isinstance(approver, str)
+                                       else None, via="dashboard"):
+                viewer.session.key.require("approve")
+                approver, signature = _approver(viewer, form), _signature(form)
+                existing(withdrawal_id)
+                view = web.withdrawals.approve(withdrawal_id, approver, signature)
             web.access().audit(viewer.name, "withdrawal.approve", withdrawal_id,
                                {"state": view.state, "approver": approver,
                                 "via": "dashboard"})
@@ -299,13 +304,20 @@ def router(web: Web) -> APIRouter:
     @r.post("/proposals/{proposal_id}/approve")
     async def approve_proposal(request: Request, proposal_id: str) -> Response:
         form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "approve")
-        approver, signature = _approver(viewer, form), _signature(form)
+        viewer = await run_in_threadpool(web.form, request, form, "read")
 
         def work() -> None:
-            if web.withdrawals.custody.proposal(proposal_id) is None:
-                raise HTTPException(404, f"unknown proposal {proposal_id!r}")
-            view = web.withdrawals.approve_proposal(proposal_id, approver, signature)
+            known = web.withdrawals.custody.proposal(proposal_id)
+            kind = known.proposal.kind if known is not None else "proposal"
+            approver = form.get("approver")
+            with web.access().refusals(viewer.name, f"{kind}.approve", proposal_id,
+                                       approver=approver if isinstance(approver, str)
+                                       else None, via="dashboard"):
+                viewer.session.key.require("approve")
+                approver, signature = _approver(viewer, form), _signature(form)
+                if known is None:
+                    raise NotFound(f"unknown proposal {proposal_id!r}")
+                view = web.withdrawals.approve_proposal(proposal_id, approver, signature)
             web.access().audit(viewer.name, f"{view.proposal.kind}.approve", proposal_id,
                                {"state": view.state, "approver": approver,
                                 "via": "dashboard"})
