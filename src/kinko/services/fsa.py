@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kinko.domain.csvcells import unescape_cell
 from kinko.domain.fsa import (
     AlertInfo,
     ApproverInfo,
@@ -249,8 +250,9 @@ def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
             summary = loads_json(read_stream(fh, str(folder / "summary.json")),
                                  str(folder / "summary.json"), error=InputFileError)
         with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
-            exposure = [ExposureRow(r["entity"], r["category"], int(r["taint_received"]),
-                                    int(r["addresses"])) for r in csv.DictReader(fh)]
+            exposure = [ExposureRow(unescape_cell(r["entity"]), unescape_cell(r["category"]),
+                                    int(r["taint_received"]), int(r["addresses"]))
+                        for r in csv.DictReader(fh)]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
                              f"{exc.filename})") from None

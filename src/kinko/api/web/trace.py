@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web, amount
 from kinko.chains import tracefiles
+from kinko.domain.csvcells import unescape_cell
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -139,7 +140,8 @@ def _read_summary(folder: Path) -> dict[str, Any] | None:
 def _read_exposure(folder: Path) -> list[dict[str, Any]]:
     try:
         with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
-            return [{"entity": r["entity"], "category": r["category"],
+            return [{"entity": unescape_cell(r["entity"]),
+                     "category": unescape_cell(r["category"]),
                      "taint": int(r["taint_received"]), "addresses": int(r["addresses"])}
                     for r in csv.DictReader(fh)]
     except (OSError, KeyError, ValueError):
