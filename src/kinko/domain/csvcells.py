@@ -52,9 +52,14 @@ def unescape_cell(text: str) -> str:
 class _SafeWriter:
     def __init__(self, fh: IO[str]) -> None:
         self._writer = csv.writer(fh, lineterminator="\n")
+        # Python's writer leaves a bare carriage return unquoted when lines end in "\n",
+        # and readers then end the line there: such a row is written with every cell quoted
+        self._quoted = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self._writer.writerow([escape_cell(v) for v in row])
+        cells = [escape_cell(v) for v in row]
+        carriage = any(isinstance(c, str) and "\r" in c for c in cells)
+        (self._quoted if carriage else self._writer).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
