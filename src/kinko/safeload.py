@@ -154,14 +154,17 @@ def _no_constant(name: str) -> Any:
 
 
 def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
-               max_depth: int = MAX_DEPTH, error: type[BadInput] = BadInput) -> Any:
+               max_depth: int = MAX_DEPTH, error: type[BadInput] = BadInput,
+               floats: bool = False) -> Any:
     """Parse JSON from outside: size, then depth, then the parser. Fractions become
-    Decimal; NaN and Infinity are refused; a syntax error names line and column."""
+    Decimal (float with ``floats``, for drawing coordinates, never money); NaN and Infinity
+    are refused; a syntax error names line and column."""
     check_size(len(data), where, max_bytes)
     text = decode_json_bytes(data, where) if isinstance(data, bytes) else data
     check_json_depth(text, where, max_depth)
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        return json.loads(text, parse_float=float if floats else Decimal,
+                          parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # an integer of more digits than Python converts, NaN
