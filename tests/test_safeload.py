@@ -21,6 +21,8 @@ from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
 from kinko.safeload import (
     MAX_DEPTH,
     check_json_depth,
+    check_tree,
+    check_yaml,
     decode_json_bytes,
     loads_json,
     loads_toml,
@@ -155,7 +157,27 @@ def test_yaml_is_bounded_as_it_is_read() -> None:
     with pytest.raises(InputFileError, match=r"^t.yaml:2: not valid YAML"):
         loads_yaml("a: [1, 2\nb: x", "t.yaml")
     with pytest.raises(TypeError):
-        loads_yaml("a: 1", "t.yaml", loader=yaml.CSafeLoader)  # type: ignore[arg-type]
+        loads_yaml("a: 1", "t.yaml", loader=yaml.FullLoader)  # not a safe loader
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, yaml.CSafeLoader])
+def test_libyaml_is_bounded_the_same_way(loader: Any) -> None:
+    """libyaml's composer recurses in C: its events are counted in a first pass."""
+    assert loads_yaml("tags:\n  - {address: '0x1'}\n", "t.yaml", loader=loader) == \
+        {"tags": [{"address": "0x1"}]}
+    with pytest.raises(TooDeep, match=r"^t.yaml:1:\d+: nested more than 64"):
+        loads_yaml(DEEP, "t.yaml", loader=loader)
+    events = check_yaml("a: [1, 2]", "t.yaml", loader=loader)
+    assert events == 11  # stream, document, mapping, a, sequence, 1, 2, and four ends
+    laughs = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n"
+        for p, n in zip("abcdef", "bcdefg", strict=True))
+    with pytest.raises(TooLarge):
+        loads_yaml(laughs, "t.yaml", loader=loader)
+    with pytest.raises(TooDeep):
+        check_tree(yaml.load("&a [*a]", Loader=loader), "t.yaml", max_nodes=100)
+    with pytest.raises(InputFileError, match=r"^t.yaml:2: not valid YAML"):
+        check_yaml("a: [1, 2\nb: x", "t.yaml", loader=loader)
 
 
 def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:

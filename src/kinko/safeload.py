@@ -255,10 +255,13 @@ def _yaml_loader(loader: Any) -> bool:
     raise TypeError("only yaml.SafeLoader, yaml.CSafeLoader or subclasses read YAML here")
 
 
-def _yaml_error(exc: yaml.YAMLError, where: str, error: type[BadInput]) -> BadInput:
+def _yaml_error(exc: yaml.YAMLError, where: str, error: type[BadInput],
+                max_depth: int = MAX_DEPTH) -> BadInput:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's scanner, reading ahead
+            return _too_deep(where, f"{line}:{mark.column + 1 if mark else 1}", max_depth)
         return error(f"{where}:{line}: not valid YAML: {exc.problem or exc.context}")
     return error(f"{where}: not valid YAML: {exc}")
 
@@ -283,7 +286,7 @@ def check_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
             elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
                 depth -= 1
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, where, error) from None
+        raise _yaml_error(exc, where, error, max_depth) from None
     return events
 
 
