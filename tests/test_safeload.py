@@ -102,7 +102,7 @@ def test_numbers_are_exact_and_nan_is_refused() -> None:
     for text in ("NaN", "[Infinity]", "-Infinity"):
         with pytest.raises(BadInput, match="not a number JSON allows"):
             loads_json(text, "x")
-    with pytest.raises(BadInput, match="x: not valid JSON"):
+    with pytest.raises(BadInput, match="x: not valid JSON: a number has more than 4,300 dig"):
         loads_json("9" * 5000, "x")
     with pytest.raises(BadInput, match=r"^x:2:3: not valid JSON"):
         loads_json('{"a":\n  }', "x")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tomllib
 from decimal import Decimal
 from functools import cache
@@ -53,6 +54,7 @@ __all__ = [
     "loads_json",
     "loads_toml",
     "loads_yaml",
+    "number_problem",
     "read_bounded",
     "read_stream",
     "read_text",
@@ -149,6 +151,14 @@ def decode_text(data: bytes, where: str) -> str:
                              file=where) from None
 
 
+def number_problem(exc: ValueError) -> str:
+    """What a ValueError out of :func:`json.loads` (not a syntax error) says, in kinko's
+    words: a number too long to convert, or NaN/Infinity."""
+    if "digits" in str(exc):
+        return f"a number has more than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -168,7 +178,7 @@ def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_B
     except json.JSONDecodeError as exc:
         raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # an integer of more digits than Python converts, NaN
-        raise error(f"{where}: not valid JSON: {exc}") from None
+        raise error(f"{where}: not valid JSON: {number_problem(exc)}") from None
     except RecursionError:  # unreachable after the scan; kept as a second wall
         raise _too_deep(where, "1:1", max_depth) from None
 

@@ -79,3 +79,20 @@ def test_the_real_command_prints_one_line_not_a_traceback(tmp_path: Path) -> Non
                           env=env, cwd=tmp_path, capture_output=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.decode() == f"error: stdin:1:65: {TOO_DEEP}\n"
+
+
+def test_a_utxo_file_with_a_hostile_line_names_the_line(tmp_path: Path) -> None:
+    """A JSON-lines transactions file (``trace run --utxo``) is read a line at a time: a
+    line nested 80,000 deep or holding a 5,000-digit number is a problem of that line."""
+    from kinko.chains.tracefiles import load_utxo
+    from kinko.errors import InputFileError
+
+    good = '{"txid": "a", "block": 1, "inputs": [], "outputs": [{"value": 1, ' \
+        '"address": "x"}], "fee": 0}'
+    path = write(tmp_path / "u.jsonl", "\n".join([good, DEEP, '{"txid": ' + "9" * 5000 + "}"])
+                 + "\n")
+    with pytest.raises(InputFileError) as caught:
+        load_utxo(path)
+    assert caught.value.problems[:2] == [f"{path}:2: {TOO_DEEP}",
+                                         f"{path}:3: not JSON: a number has more than "
+                                         "4,300 digits"]
