@@ -34,6 +34,7 @@ import sys
 import tomllib
 from decimal import Decimal
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -65,6 +66,10 @@ MAX_DOCUMENT_BYTES = 16 * 2**20  # JSON and TOML documents: entries, policies, p
 MAX_LIST_BYTES = 256 * 2**20  # YAML lists of addresses (TagPacks), which can be long
 
 _BRACKETS = re.compile(r"[\[\]{}]")
+_NOT_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")  # UTF-8 keeps them
+_DELTA_BYTES = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(b, 0)
+                for b in range(256)]
+_CHUNK = 4096
 # what hides brackets from the count: strings (and TOML's comments); a quote that opens a
 # string never closed ends the scan, since the rest of the text is that string
 _JSON_SKIP = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|(?P<open>")', re.DOTALL)
@@ -98,30 +103,44 @@ def _too_deep(where: str, place: str, max_depth: int) -> TooDeep:
                    limit=max_depth)
 
 
+def _peak(outside: str, max_depth: int) -> bool:
+    """Whether the brackets of ``outside`` (text with strings and comments taken out) nest
+    deeper than ``max_depth``: the running depth summed in C a chunk at a time, so a
+    megabyte of brackets costs tens of milliseconds and a deep one stops in the first chunk.
+    Below zero (a closing bracket too many) the parser stops anyway: no floor is needed."""
+    brackets = outside.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKET_BYTES)
+    depth = 0
+    for i in range(0, len(brackets), _CHUNK):
+        sums = list(accumulate(map(_DELTA_BYTES.__getitem__, brackets[i:i + _CHUNK]),
+                               initial=depth))
+        if max(sums) > max_depth:
+            return True
+        depth = sums[-1]
+    return False
+
+
 def _scan(text: str, skip: re.Pattern[str], where: str, max_depth: int) -> None:
     """Raise TooDeep where the brackets outside strings and comments first nest deeper
     than ``max_depth``. Linear: each character is looked at a bounded number of times."""
     if text.count("[") + text.count("{") <= max_depth:
         return  # the common case: too few brackets to nest that deep at all
-    depth = 0
-
-    def count(start: int, end: int) -> None:
-        nonlocal depth
-        for m in _BRACKETS.finditer(text, start, end):
-            if m.group() in "[{":
-                depth += 1
-                if depth > max_depth:
-                    raise _too_deep(where, _place(text, m.start()), max_depth)
-            elif depth:
-                depth -= 1
-
+    spans: list[tuple[int, int]] = []  # the text outside strings and comments
     pos = 0
     for m in skip.finditer(text):
-        count(pos, m.start())
+        spans.append((pos, m.start()))
         if m.group("open") is not None:
-            return  # a string that never closes: no bracket after it nests anything
+            break  # a string that never closes: no bracket after it nests anything
         pos = m.end()
-    count(pos, len(text))
+    else:
+        spans.append((pos, len(text)))
+    if not _peak("".join(text[a:b] for a, b in spans), max_depth):
+        return
+    depth = 0  # too deep: walk again, bracket by bracket, to say where
+    for a, b in spans:
+        for m in _BRACKETS.finditer(text, a, b):
+            depth += 1 if m.group() in "[{" else -1
+            if depth > max_depth:
+                raise _too_deep(where, _place(text, m.start()), max_depth)
 
 
 def check_json_depth(text: str, where: str, max_depth: int = MAX_DEPTH) -> None:
