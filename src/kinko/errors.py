@@ -19,6 +19,8 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── TierRefused             a withdrawal request naming a tier (it is the customer's)
     │   ├── HoldError               unknown, already resolved, expired, over-posted
     │   ├── InputFileError          file:line: what is wrong
+    │   ├── TooLarge                a body or file over its size limit (HTTP 413)
+    │   ├── TooDeep                 nested deeper than kinko reads (HTTP 422)
     │   ├── ConfigError             bad setting, bad kinko.toml, bad policy file
     │   ├── ApprovalError           forged, expired, duplicate or self approval; no quorum
     │   ├── SafeTxRefused           a Safe transaction kinko does not sign (DELEGATECALL,
@@ -58,6 +60,8 @@ __all__ = [
     "SignerUnavailable",
     "StoreUnavailable",
     "TierRefused",
+    "TooDeep",
+    "TooLarge",
     "UnknownAsset",
 ]
 
@@ -146,6 +150,18 @@ class InputFileError(BadInput):
     def __init__(self, message: str, problems: list[str] | None = None, **details: Any) -> None:
         super().__init__(message, problems=problems or [message], **details)
         self.problems = problems or [message]
+
+
+class TooLarge(BadInput):
+    """A request body or a file larger than kinko reads; refused before any parser ran."""
+
+    code = "too_large"
+
+
+class TooDeep(BadInput):
+    """A document nested deeper than kinko reads (``[[[[...``); refused before parsing."""
+
+    code = "too_deep"
 
 
 class NotFound(BadInput):

@@ -86,7 +86,8 @@ class LedgerReader(Protocol):
     def head(self) -> tuple[int, str]: ...
     def entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]: ...
     def balances(
-        self, account: str | None = None, kind: str | None = None, asset: str | None = None
+        self, account: str | None = None, kind: str | None = None, asset: str | None = None,
+        *, after: tuple[str, str] | None = None, limit: int | None = None,
     ) -> Iterator[BalanceRow]: ...
     def balances_as_of(
         self, *, seq: int | None = None, at: datetime | None = None,

@@ -15,7 +15,6 @@ The defaults need no server: a SQLite file ``kinko.db`` in the working folder.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from kinko.domain.addresses import canonical_address
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.errors import ConfigError, InvalidAccount, KinkoError
+from kinko.safeload import loads_toml, read_text
 
 __all__ = ["REGISTRY", "Setting", "Settings", "load_settings", "settings_markdown"]
 
@@ -192,6 +192,9 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("data_dir", "kinko-data",
             "Folder where kinko writes what the dashboard starts (traces, reports) and where "
             "it finds what it indexes.", _text, "PATH"),
+    Setting("max_request_bytes", 1048576,
+            "Largest request body `kinko serve` reads (API and dashboard forms); a larger "
+            "one is answered 413 before anything parses it.", _positive_int, "BYTES"),
 )
 BY_NAME = {s.name: s for s in REGISTRY}
 
@@ -218,6 +221,7 @@ class Settings:
     watch_webhook_url: str = ""
     list_invalid_addresses: str = "refuse"
     data_dir: str = "kinko-data"
+    max_request_bytes: int = 1048576
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -235,13 +239,7 @@ def _parse(setting: Setting, value: Any, where: str) -> Any:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", file=str(path)) from None
+    data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
     unknown = sorted(set(data) - set(BY_NAME))
     if unknown:
         raise ConfigError(

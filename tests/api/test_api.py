@@ -52,7 +52,7 @@ def api(tmp_path: Path):  # type: ignore[no-untyped-def]
     tokens = {name: access.create_key(name, role)[1] for name, role in
               (("ops", "operator"), ("alice", "approver"), ("bob", "approver"),
                ("audit", "auditor"), ("root", "admin"))}
-    app = create_app(lambda: Custody(ledger, chain=chain), lambda: access)
+    app = create_app(lambda: Custody(ledger, chain=chain), lambda: access, clock=clock)
     client = TestClient(app, raise_server_exceptions=False)
     yield client, tokens, access
     store.close()

@@ -14,7 +14,9 @@ import ctypes
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,9 @@ from PIL import Image
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
 from kinko.domain.approvals import public_key_hex
+from kinko.domain.csvcells import csv_writer
 from kinko.domain.custody import Wallet
-from kinko.domain.fsa import FsaReport
+from kinko.domain.fsa import FsaReport, TimelineEvent
 from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.refunds import plan_digest
@@ -39,7 +42,7 @@ from kinko.ports import FixedClock
 from kinko.prices import FixedPrices
 from kinko.render.fsa import render_html, render_markdown, write_fsa
 from kinko.services.custody import Custody
-from kinko.services.fsa import fsa_report, read_refund_plan
+from kinko.services.fsa import fsa_report, read_refund_plan, read_trace
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.watch import Watch
@@ -330,3 +333,27 @@ def test_a_refund_plan_edited_after_it_was_written_is_refused(exchange: Exchange
     (edited / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
     with pytest.raises(InputFileError, match="altered"):
         read_refund_plan(edited)
+
+
+def test_the_appendix_and_trace_files_cannot_run_formulas(exchange: Exchange,
+                                                          tmp_path: Path) -> None:
+    """An operator's note, an actor, an exchange's name from a TagPack: whatever begins
+    like a formula reaches the CSV files as text, and kinko reads back what was meant."""
+    hostile = '=HYPERLINK("http://evil.example","x")'
+    report = exchange.report()
+    i = report.incident
+    assert i is not None
+    note = TimelineEvent(i.timeline[-1].at, "note", "@mallory", hostile)
+    write_fsa(replace(report, incident=replace(i, timeline=(*i.timeline, note))), tmp_path,
+              "md", "en")
+    with (tmp_path / "fsa-timeline.csv").open(encoding="utf-8", newline="") as fh:
+        last = list(csv.reader(fh))[-1]
+    assert last[2:] == ["'@mallory", "'" + hostile]
+    trace = tmp_path / "trace"
+    shutil.copytree(exchange.trace, trace)
+    with (trace / "exposure.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv_writer(fh).writerows([["entity", "category", "taint_received", "addresses"],
+                                  ["+evil exchange", "=exchange", E, 1]])
+    assert (trace / "exposure.csv").read_text().splitlines()[1].startswith("'+evil")
+    exposure = read_trace(trace, "ETH").exposure
+    assert [(e.entity, e.category) for e in exposure] == [("+evil exchange", "=exchange")]

@@ -35,6 +35,46 @@ def test_a_wrong_key_is_refused_with_a_message_and_no_cookie(site: Site) -> None
     assert r.status_code == 401 and "not valid" in r.text and "set-cookie" not in r.headers
 
 
+def test_sign_in_from_another_site_is_refused_and_audited(site: Site) -> None:
+    """Login CSRF: another site posting a key would sign the operator in as someone else."""
+    client = site.anonymous()
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Sec-Fetch-Site": "cross-site"}):
+        r = client.post("/login", data={"api_key": site.tokens["audit"], "next": "/"},
+                        headers=headers)
+        assert r.status_code == 403 and "set-cookie" not in r.headers, headers
+    r = client.post("/login", data={"api_key": site.tokens["audit"], "next": "/"},
+                    headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 303
+    refused = [a for a in site.access.audit_log() if a["action"] == "sign_in.refused"]
+    assert len(refused) == 3 and "is not accepted" in refused[0]["detail"]
+    assert "testclient" in refused[0]["detail"]
+
+
+def test_wrong_keys_at_sign_in_are_throttled_per_key_and_audited(site: Site) -> None:
+    client = site.anonymous()
+    good = site.tokens["alice"]
+    key_id = good.split("_")[1]
+    wrong = f"kinko_{key_id}_{'x' * 43}"
+    for _ in range(5):
+        r = client.post("/login", data={"api_key": wrong, "next": "/"})
+        assert r.status_code == 401
+    r = client.post("/login", data={"api_key": good, "next": "/"})  # the key is locked
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) == 900
+    assert "too many wrong keys" in r.text
+    refused = [a for a in site.access.audit_log() if a["action"] == "sign_in.refused"]
+    assert len(refused) == 5 and {a["target"] for a in refused} == {key_id}
+    assert '"locked": true' in refused[-1]["detail"]
+    assert client.post("/login", data={"api_key": site.tokens["bob"],  # other keys work
+                                       "next": "/"}).status_code == 303
+    site.clock.advance(minutes=15)
+    assert client.post("/login", data={"api_key": good, "next": "/"}).status_code == 303
+    for _ in range(10):  # keys that do not exist count against the client only
+        client.post("/login", data={"api_key": "kinko_0123456789ab_nope", "next": "/"})
+    r = client.post("/login", data={"api_key": site.tokens["bob"], "next": "/"})
+    assert r.status_code == 429
+
+
 def test_next_never_leaves_the_site(site: Site) -> None:
     client = site.anonymous()
     for target in ("https://evil.example/", "//evil.example/", "/\\evil"):

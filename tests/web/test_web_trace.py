@@ -194,6 +194,23 @@ def test_only_files_inside_the_trace_folder_are_served(site: Site, theft: Theft)
     assert ops.get("/trace/trace-nope/graph.json").status_code == 404
 
 
+def test_a_trace_folder_written_over_by_someone_else_is_not_a_crash(site: Site,
+                                                                     theft: Theft) -> None:
+    """graph.json and summary.json are read within bounds: 80,000 brackets are a 404 and a
+    page without a summary, not a dead server."""
+    ops = site.client("ops")
+    url = start(site, ops, theft)
+    wait_done(ops, url)
+    found = re.search(r"/trace/(trace-[\w-]+)", url)
+    assert found
+    folder = Path(Artifacts(site.ledger.store, site.clock).get(found.group(1),
+                                                               ("trace",))["folder"])
+    for name in ("graph.json", "summary.json"):
+        (folder / name).write_text("[" * 80_000 + "]" * 80_000)
+    assert ops.get(f"{url}/graph.json").status_code == 404
+    assert ops.get(url).status_code == 200
+
+
 def test_a_transfers_file_must_lie_under_the_data_folder(site: Site, theft: Theft,
                                                          tmp_path: Path) -> None:
     ops = site.client("ops")

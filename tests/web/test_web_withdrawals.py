@@ -127,6 +127,11 @@ def test_a_bad_signature_or_another_name_is_refused(site: Site) -> None:
     assert approve(site, alice, "/withdrawals/w-big/approve", "bob", "withdrawal-w-big") == 403
     root = site.client("root")  # an admin may relay another approver's signature
     assert approve(site, root, "/withdrawals/w-big/approve", "bob", "withdrawal-w-big") == 303
+    refused = [(a["actor"], a["target"], a["detail"]) for a in site.access.audit_log()
+               if a["action"] == "withdrawal.approve.refused"]
+    assert [r[:2] for r in refused] == [("alice", "withdrawal-w-big")] * 2  # both are kept
+    assert "does not verify" in refused[0][2]
+    assert '"error": "forbidden"' in refused[1][2] and '"approver": "bob"' in refused[1][2]
 
 
 def test_an_auditor_cannot_approve_and_csrf_is_required(site: Site) -> None:
@@ -136,6 +141,8 @@ def test_an_auditor_cannot_approve_and_csrf_is_required(site: Site) -> None:
     assert 'data-form="approve"' not in page and 'data-note="cannot-approve"' in page
     assert approve(site, audit, "/withdrawals/w-big/approve", "audit",
                    "withdrawal-w-big", key="alice") == 403
+    assert [a["actor"] for a in site.access.audit_log()
+            if a["action"] == "withdrawal.approve.refused"] == ["audit"]  # role refused
     alice = site.client("alice")
     found = Custody(site.ledger).proposal("withdrawal-w-big")
     assert found is not None

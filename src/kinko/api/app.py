@@ -1,4 +1,4 @@
-"""The REST API under ``/v1`` (OpenAPI at ``/openapi.json``, docs at ``/docs``).
+"""The REST API under ``/v1`` (OpenAPI at ``/openapi.json``, its reference at ``/docs``).
 
 Routes are thin: authenticate the API key, check its role, parse, call one service, shape
 the answer. Every error is ``{"error": {"code", "message", "details"}}``; anything the
@@ -16,6 +16,8 @@ role admin); a request body that names a ``tier`` is refused (422), never obeyed
 
 # no `from __future__ import annotations` here: FastAPI reads the route annotations at
 # definition time, and they refer to names local to create_app
+import base64
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +30,8 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kinko.api.docs import reference_page
+from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
 from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.ledger import normal_balance
 from kinko.domain.money import format_units, parse_units
@@ -44,24 +48,33 @@ from kinko.errors import (
     Overdraft,
     RefusedDestination,
     TierRefused,
+    TooDeep,
+    TooLarge,
 )
 from kinko.ports import Clock, SystemClock
-from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
+from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized, parse_anchor
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
 from kinko.services.customers import customer_tier, set_tier
+from kinko.services.throttle import Throttle, Throttled
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 __all__ = ["create_app"]
 
 
 def _status(exc: KinkoError) -> int:
+    if isinstance(exc, Throttled):
+        return 429
     if isinstance(exc, Unauthorized):
         return 401
     if isinstance(exc, Forbidden):
         return 403
     if isinstance(exc, NotFound):
         return 404
+    if isinstance(exc, TooLarge):
+        return 413
+    if isinstance(exc, TooDeep):
+        return 422
     if isinstance(exc, IdempotencyConflict | ApprovalError | HoldError):
         return 409
     if isinstance(exc, Overdraft | InvalidEntry | InvalidId | RefusedDestination | TierRefused):
@@ -104,31 +117,68 @@ class TripIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+def next_page(request: Request, response: Response, name: str, cursor: str) -> None:
+    """Where the next page is: ``Link: <URL>; rel="next"`` (RFC 8288) and the cursor."""
+    url = request.url.include_query_params(**{name: cursor})
+    response.headers["Link"] = f'<{url}>; rel="next"'
+    response.headers["X-Next-Cursor"] = cursor
+
+
+def balance_cursor_of(account: str, asset: str) -> str:
+    return base64.urlsafe_b64encode(f"{account}\n{asset}".encode()).decode().rstrip("=")
+
+
+def balance_cursor(cursor: str) -> tuple[str, str]:
+    """The (account, asset) a balances page ends at, from its opaque cursor."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        account, asset = text.split("\n")
+    except ValueError:  # bad base64, not UTF-8, not two lines
+        raise BadInput(f"not a page cursor: {cursor[:40]!r}") from None
+    return account, asset
+
+
 def create_app(custody_factory: Callable[[], Custody],
                access_factory: Callable[[], Access], *, dashboard: Path | None = None,
-               clock: Clock | None = None, secure_cookies: bool = False) -> FastAPI:
+               clock: Clock | None = None, secure_cookies: bool = False,
+               max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The app; the factories give the services (the CLI wires settings and stores).
 
     With ``dashboard`` (the folder where kinko writes traces and reports), the operators'
-    dashboard is served at ``/`` too (:mod:`kinko.api.web`)."""
-    app = FastAPI(title="kinko", version="1", description=__doc__)
+    dashboard is served at ``/`` too (:mod:`kinko.api.web`). Request bodies over
+    ``max_body`` bytes, or nested too deep, are refused before anything parses them
+    (:mod:`kinko.api.limits`)."""
+    # no Swagger UI or ReDoc: they load JavaScript from a CDN into this origin; /docs is
+    # drawn on the server instead (kinko.api.docs)
+    app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
+                  redoc_url=None)
     shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
+    wrong_keys = Throttle(clock or SystemClock())  # per client (API) and per key (sign-in)
     web = None
     if dashboard is not None:
         web = Web(custody_factory, access_factory, shared, clock or SystemClock(), dashboard,
-                  secure_cookies=secure_cookies)
+                  secure_cookies=secure_cookies, wrong_keys=wrong_keys)
         Artifacts(shared.ledger.store, web.clock).fail_orphans()
 
     def for_pages(request: Request) -> bool:
         return web is not None and not request.url.path.startswith(("/v1/", "/openapi"))
 
-    @app.exception_handler(KinkoError)
-    async def kinko_error(request: Request, exc: KinkoError) -> Response:
+    def refusal(request: Request, exc: KinkoError) -> Response:
         if web is not None and for_pages(request):
             if isinstance(exc, SignInRequired):
                 return web.to_sign_in(request)
-            return web.error(request, _status(exc), exc.message)
-        return _error(_status(exc), exc.code, exc.message, exc.details)
+            response: Response = web.error(request, _status(exc), exc.message)
+        else:
+            response = _error(_status(exc), exc.code, exc.message, exc.details)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(KinkoError)
+    async def kinko_error(request: Request, exc: KinkoError) -> Response:
+        return refusal(request, exc)
+
+    app.add_middleware(BodyLimits, refuse=refusal, max_bytes=max_body)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -149,13 +199,16 @@ def create_app(custody_factory: Callable[[], Custody],
         return _error(400, "bad_input", f"{first['where']}: {first['problem']}",
                       {"problems": problems})
 
-    def key(authorization: Annotated[str | None, Header()] = None,
+    def key(request: Request, authorization: Annotated[str | None, Header()] = None,
             x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+        """The caller's key; wrong keys are counted per client address, audited, and a
+        client with too many is answered 429 for a while (:mod:`kinko.services.throttle`)."""
         token = x_api_key
         if authorization:
             scheme, _, value = authorization.partition(" ")
             token = value if scheme.lower() == "bearer" else authorization
-        return access_factory().authenticate(token)
+        client = request.client.host if request.client is not None else None
+        return access_factory().authenticate(token, client=client, throttle=wrong_keys)
 
     Key = Annotated[ApiKey, Depends(key)]
 
@@ -216,13 +269,21 @@ def create_app(custody_factory: Callable[[], Custody],
             return shape(w, view)
 
     @app.get("/v1/withdrawals", tags=["withdrawals"])
-    def list_withdrawals(who: Key,
+    def list_withdrawals(request: Request, response: Response, who: Key,
                          state: Annotated[str | None, Query(max_length=16)] = None,
                          customer: Annotated[str | None, Query(max_length=128)] = None,
+                         asset: Annotated[str | None, Query(max_length=16)] = None,
+                         before: Annotated[str | None, Query(max_length=300)] = None,
+                         limit: Annotated[int, Query(ge=1, le=500)] = 100,
                          ) -> list[dict[str, Any]]:
+        """Withdrawals newest first, a page at a time: the next page is in the ``Link``
+        header (``rel="next"``) and its cursor in ``X-Next-Cursor`` (pass it as ``before``)."""
         who.require("read")
         w = service()
-        return [shape(w, v) for v in w.find(state, customer)]
+        page = w.page(state=state, customer=customer, asset=asset, before=before, limit=limit)
+        if page.older is not None:
+            next_page(request, response, "before", page.older)
+        return [shape(w, v) for v in page.rows]
 
     @app.get("/v1/withdrawals/{withdrawal_id}", tags=["withdrawals"])
     def get_withdrawal(withdrawal_id: str, who: Key) -> dict[str, Any]:
@@ -235,7 +296,6 @@ def create_app(custody_factory: Callable[[], Custody],
         """Record an approval. The approver named must be the key's holder."""
         approving(who, body.approver, f"withdrawal-{withdrawal_id}")
         w = service()
-        existing(w, withdrawal_id)
         view = w.approve(withdrawal_id, body.approver, body.signature, actor=who.name)
         return shape(w, view)
 
@@ -301,18 +361,58 @@ def create_app(custody_factory: Callable[[], Custody],
         return {**row, "set_at": at.isoformat() if isinstance(at, datetime) else None}
 
     @app.get("/v1/balances", tags=["ledger"])
-    def balances(who: Key, customer: Annotated[str | None, Query(max_length=128)] = None,
+    def balances(request: Request, response: Response, who: Key,
+                 customer: Annotated[str | None, Query(max_length=128)] = None,
                  asset: Annotated[str | None, Query(max_length=16)] = None,
+                 after: Annotated[str | None, Query(max_length=400)] = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  ) -> list[dict[str, Any]]:
+        """Customers' balances by account and asset, a page at a time (only that page is
+        read): the next page is in the ``Link`` header (``rel="next"``) and its cursor in
+        ``X-Next-Cursor`` (pass it as ``after``)."""
         who.require("read")
         ledger = custody_factory().ledger
         rows = ledger.balances(account=f"customer:{customer}" if customer else None,
-                               kind=None if customer else "customer", asset=asset)
+                               kind=None if customer else "customer", asset=asset,
+                               after=balance_cursor(after) if after else None,
+                               limit=limit + 1)
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_page(request, response, "after", balance_cursor_of(rows[-1].account,
+                                                                    rows[-1].asset))
         return [{"account": r.account, "asset": r.asset,
                  "balance": format_units(normal_balance(r.account, r.state),
                                          ledger.assets[r.asset]),
                  "held": format_units(r.state.pending_debit, ledger.assets[r.asset])}
-                for r in rows[:1000]]
+                for r in rows]
+
+    @app.get("/v1/audit", tags=["audit"])
+    def audit_log(request: Request, response: Response, who: Key,
+                  after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        """The audit log in order, from the record after ``after``: who did what, on what,
+        with what outcome, and every refusal that matters (wrong keys, refused approvals);
+        the next page is in the ``Link`` header."""
+        who.require("read")
+        rows = access_factory().audit_log(after, limit + 1)
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_page(request, response, "after", str(rows[-1]["seq"]))
+        return [{"seq": r["seq"], "at": r["at"].isoformat(), "actor": r["actor"],
+                 "action": r["action"], "target": r["target"],
+                 "detail": json.loads(r["detail"]), "prev_hash": r["prev_hash"],
+                 "hash": r["hash"]} for r in rows]
+
+    @app.get("/v1/audit/verify", tags=["audit"])
+    def audit_verify(who: Key, head: Annotated[str | None, Query(max_length=100)] = None
+                     ) -> dict[str, Any]:
+        """Recompute the audit log's hash chain; with ``head=SEQ:HASH`` (the head kept
+        elsewhere), also detect records deleted from its end. Findings are data: 200."""
+        who.require("read")
+        check = access_factory().check_audit(parse_anchor(head, "head") if head else None)
+        return {"ok": check.ok, "records": check.records, "head_seq": check.head[0],
+                "head_hash": check.head[1],
+                "problems": [{"seq": p.seq, "message": p.message} for p in check.problems]}
 
     @app.get("/v1/policy", tags=["policy"])
     def policy(who: Key) -> dict[str, Any]:
@@ -351,6 +451,11 @@ def create_app(custody_factory: Callable[[], Custody],
                            for r in report.rows],
                 "findings": [{"code": f.code, "severity": f.severity, "asset": f.asset,
                               "message": f.message} for f in report.findings]}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        """The API's reference, from the OpenAPI spec; no script, under the CSP."""
+        return reference_page(request, app.openapi())
 
     if web is not None:
         mount(app, web)

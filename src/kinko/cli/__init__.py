@@ -17,7 +17,7 @@ __all__ = ["main"]
 # register): a command imports only its own modules, so `kinko ledger ...` does not pay for
 # web3, numba and DuckDB. Help, no command or an unknown one import every module.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "assets": ("assets",), "wallets": ("assets",),
+    "assets": ("assets",), "wallets": ("assets",), "audit": ("audit",),
     "reconcile": ("custody",), "check": ("custody",), "policy": ("custody",),
     "approvers": ("custody",), "proposals": ("custody",), "deposits": ("custody",),
     "report": ("custody", "fsa"),

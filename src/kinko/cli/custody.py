@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
-from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
+from kinko.safeload import loads_json, read_text
 from kinko.services.custody import Custody, ProposalView, custody_report
 from kinko.services.deposits import Deposits
 from kinko.services.withdrawals import Withdrawals
@@ -111,13 +112,25 @@ def approvers_sign(
 ) -> None:
     """Sign a proposal; prints the signature to give to `kinko proposals approve`."""
     if canonical is not None:
-        proposal = parse_proposal(canonical.read_text(encoding="utf-8").strip())
+        proposal = _proposal_file(canonical)
     else:
         view = runtime(ctx).custody().proposal(proposal_id or "")
         if view is None:
             raise BadInput(f"unknown proposal {proposal_id!r}")
         proposal = view.proposal
     print(sign_proposal(proposal, _load_key(key)))
+
+
+def _proposal_file(path: Path) -> Proposal:
+    """A proposal's canonical text carried in a file (``proposals show ID --canonical``)."""
+    text = read_text(path, error=BadInput)
+    if not isinstance(loads_json(text, str(path)), dict):  # bounded before it is parsed
+        raise BadInput(f"{path}: not a canonical proposal (a JSON object)")
+    try:
+        return parse_proposal(text.strip())
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadInput(f"{path}: not a canonical proposal ({type(exc).__name__}: {exc})"
+                       ) from None
 
 
 def signature_for(custody: Custody, proposal_id: str, key: Path | None,

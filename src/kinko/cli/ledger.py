@@ -15,6 +15,7 @@ from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_bala
 from kinko.domain.money import parse_units
 from kinko.errors import BadInput, KinkoError
 from kinko.render.beancount import export_beancount
+from kinko.safeload import loads_json, read_bounded, read_stream
 from kinko.store import upgrade
 
 ledger_app = typer.Typer(help="The double-entry journal: post, verify, export.",
@@ -46,12 +47,8 @@ def _leg(rt: Any, text: str, sign: int, flag: str) -> Posting:
     return Posting(account, asset, sign * units)
 
 
-def _entry_json(rt: Any, raw: str, where: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{where}: not valid JSON: {exc.msg} at line {exc.lineno} "
-                       f"column {exc.colno}") from None
+def _entry_json(rt: Any, raw: bytes, where: str) -> dict[str, Any]:
+    data = loads_json(raw, where)  # bounded: size and depth before the parser
     if not isinstance(data, dict):
         raise BadInput(f"{where}: expected a JSON object with key, source and postings")
     postings = []
@@ -89,7 +86,8 @@ def post(
     rt = runtime(ctx)
     data: dict[str, Any] = {}
     if json_file is not None:
-        raw = sys.stdin.read() if json_file == "-" else _read(json_file)
+        raw = (read_stream(sys.stdin.buffer, "stdin") if json_file == "-"
+               else read_bounded(Path(json_file), error=BadInput))
         data = _entry_json(rt, raw, "stdin" if json_file == "-" else json_file)
     postings = list(data.get("postings", []))
     postings += [_leg(rt, d, 1, "--debit") for d in debit]
@@ -103,13 +101,6 @@ def post(
                               memo=memo or str(data.get("memo", "")),
                               timestamp=parse_time(str(when)) if when else None)
     _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def _show_entries(rt: Any, entries: list[Entry], fmt: str, *, replayed: bool = False) -> None:

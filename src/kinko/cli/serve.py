@@ -65,7 +65,8 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     rt.ledger()
     folder = Path(rt.settings.data_dir)
     api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()),
-                     dashboard=folder if dashboard else None, secure_cookies=secure_cookies)
+                     dashboard=folder if dashboard else None, secure_cookies=secure_cookies,
+                     max_body=rt.settings.max_request_bytes)
     if dashboard:  # the overview's summed balances, once, before the first operator asks
         custody_positions(rt.ledger())
     # what start-up made (modules, the app) lives as long as the server: kept out of the

@@ -37,6 +37,7 @@ import yaml
 from kinko.domain.addresses import currency_address, equivalent_keys
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
+from kinko.safeload import check_tree, check_yaml
 
 __all__ = ["INVALID_CHOICES", "LabelList", "deny_index", "parse_csv_labels", "parse_label_file",
            "parse_tagpack", "tagpack_text"]
@@ -98,6 +99,7 @@ _TextLoader.yaml_implicit_resolvers = {
 
 def _compose(text: str, name: str) -> tuple[Any, list[int]]:
     """The document, and the line of each entry of its ``tags`` (its address's line)."""
+    events = check_yaml(text, name, loader=_TextLoader)  # size and depth before composing
     loader = _TextLoader(text)  # a SafeLoader: no arbitrary objects
     try:
         node = loader.get_single_node()
@@ -109,6 +111,7 @@ def _compose(text: str, name: str) -> tuple[Any, list[int]]:
         raise InputFileError(f"{name}: not valid YAML: {exc}") from None
     finally:
         loader.dispose()
+    check_tree(data, name, max_nodes=2 * events + 1000)  # what aliases expand to
     lines: list[int] = []
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:

@@ -115,6 +115,11 @@ class AssetRegistry(Mapping[str, Asset]):
                 asset=symbol,
             ) from None
 
+    def __contains__(self, symbol: object) -> bool:
+        """Known or not; never raises (``Mapping`` would turn the UnknownAsset of
+        ``__getitem__`` into an exception from ``in``)."""
+        return symbol in self._by_symbol
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_symbol)
 

@@ -54,6 +54,7 @@ from fractions import Fraction
 from math import gcd
 from typing import Any, Literal, NamedTuple
 
+from kinko.domain.csvcells import escape_cell, unescape_cell
 from kinko.domain.ledger import Posting, format_timestamp
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, InputFileError, InvalidAmount
@@ -411,10 +412,12 @@ def _csv_refund_column(currency: str) -> str:
 def refunds_csv(plan: RefundPlan) -> bytes:
     """``customer,units,amount,refund_jpy``: one line per customer, in plan order.
 
-    Customer ids are account names (letters, digits and ``._@+:-``), never quoted."""
+    Customer ids are account names (letters, digits and ``._@+:-``), never quoted; one that
+    begins like a formula (``-2+3``, ``@SUM``) is written with a leading apostrophe
+    (:func:`~kinko.domain.csvcells.escape_cell`), which the reader removes."""
     asset = plan.asset
     lines = [f"customer,units,amount,{_csv_refund_column(plan.currency.symbol)}"]
-    lines.extend(f"{c},{u},{format_units(u, asset)},{r}"
+    lines.extend(f"{escape_cell(c)},{u},{format_units(u, asset)},{r}"
                  for c, u, r in zip(plan.customers, plan.units, plan.refunds, strict=True))
     lines.append("")
     return "\n".join(lines).encode()
@@ -580,7 +583,7 @@ def parse_refunds_csv(data: bytes, name: str, document: dict[str, Any],
                                  f"({expected})")
         except ValueError as exc:
             raise InputFileError(f"{name}:{i}: {exc}", file=name) from None
-        customers.append(parts[0])
+        customers.append(unescape_cell(parts[0]))
         units.append(u)
         refunds.append(r)
     if (len(customers), str(sum(units)), str(sum(refunds))) != (

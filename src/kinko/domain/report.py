@@ -41,7 +41,7 @@ class CustodyRow:
 class PendingMove:
     id: str
     kind: str
-    asset: str
+    asset: str | None  # None for a move of no one asset (a breaker reset)
     amount: int
     state: str
     approvals: int

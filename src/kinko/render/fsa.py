@@ -19,7 +19,6 @@ The PDF needs Pango (a system library) and, for Japanese, a CJK font: the Makefi
 from __future__ import annotations
 
 import base64
-import csv
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +28,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from kinko.domain.csvcells import csv_writer
 from kinko.domain.fsa import AlertInfo, FsaReport, RefundPlan, TimelineEvent
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, EnvironmentProblem
@@ -511,7 +511,7 @@ def pdf_bytes(html: str) -> bytes:
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
+        w = csv_writer(fh)  # formula injection escaped
         w.writerow(header)
         w.writerows(rows)
     return path

@@ -7,7 +7,6 @@ JSON keeps them as strings: no consumer ever sees a float.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -15,6 +14,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from kinko.domain.csvcells import csv_writer
 
 __all__ = ["FORMATS", "render_rows"]
 
@@ -29,7 +30,7 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
                           ensure_ascii=False) + "\n"
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)  # formula injection escaped
         writer.writerow(columns)
         writer.writerows(rows)
         return out.getvalue()

@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from kinko.domain.csvcells import csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
 from kinko.errors import InputFileError
+from kinko.safeload import loads_json, read_stream
 
 __all__ = ["write_blacklist", "write_trace"]
 
@@ -68,7 +70,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
             if (received[i] > 0 or held[i] > 0) and max(received[i], held[i]) >= min_taint]
     path = out / "addresses.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
+        w = csv_writer(fh)
         w.writerow(["address", "taint_received", "taint_sent", "taint_held",
                     "first_tainted_block", "hops", "label", "category", "stop"])
         for i in sorted(keep, key=lambda i: (-_int(received[i]), str(t.addresses[i]))):
@@ -83,7 +85,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     tainted = [j for j in range(len(flow)) if flow[j] > 0]
     path = out / "flows.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
+        w = csv_writer(fh)
         w.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value",
                     "tainted_value"])
         for first in range(0, len(tainted), FLOW_CHUNK):
@@ -95,7 +97,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     paths.append(path)
     path = out / "exposure.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
+        w = csv_writer(fh)
         w.writerow(["entity", "category", "taint_received", "addresses"])
         for e in report.exposure:
             w.writerow([e.entity, e.category, e.taint, e.addresses])
@@ -237,14 +239,15 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
 
 def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        with (folder / "summary.json").open("rb") as fh:
+            summary = loads_json(read_stream(fh, str(folder / "summary.json")),
+                                 str(folder / "summary.json"), error=InputFileError)
         with (folder / "addresses.csv").open(encoding="utf-8", newline="") as fh:
-            rows = [{**r, "stop": r.get("stop") == "yes"} for r in csv.DictReader(fh)]
+            rows = [{**{k: unescape_cell(v or "") for k, v in r.items()},
+                     "stop": r.get("stop") == "yes"} for r in csv.DictReader(fh)]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
                              f"{exc.filename})") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{folder / 'summary.json'}:{exc.lineno}: {exc.msg}") from None
     return rows, summary
 
 
@@ -272,7 +275,7 @@ def write_blacklist(folder: Path, fmt: str = "tagpack", *, min_taint: int = 1,
              for r in listed]), encoding="utf-8")
     else:
         with target.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
+            w = csv_writer(fh)
             w.writerow(["address", "label", "source", "taint_received", "taint_held"])
             for r in listed:
                 w.writerow([r["address"], "stolen funds", source, r["taint_received"],

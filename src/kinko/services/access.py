@@ -8,9 +8,16 @@ of it, so a database dump reveals no usable key. Roles:
 - ``approver``: also approve withdrawals and breaker resets (never their own requests);
 - ``admin``: everything, including creating and revoking keys.
 
-Every mutating call appends to the audit log: who, what, on what, with what outcome; each
-record carries the hash of the one before, so an edit or deletion is detected by
-:meth:`Access.verify_audit`.
+Every mutating call appends to the audit log: who, what, on what, with what outcome; and
+so does every refusal that matters (a wrong key, an approval refused: ``ACTION.refused``).
+Each record carries the hash of the one before, so an edit, a deletion or a reordering is
+detected by :meth:`Access.check_audit`; deleting the newest records (with the head) is
+detected against an anchored head kept outside the database (``kinko audit verify --head
+SEQ:HASH`` or ``--anchor FILE``), as for the ledger. Use cases that write in their own
+transaction append with :func:`append_audit` on that transaction's tables::
+
+    with store.access() as tables:
+        append_audit(tables, clock.now(), "alice", "withdrawal.approve", "W-1", {...})
 """
 
 from __future__ import annotations
@@ -18,14 +25,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from kinko.errors import BadInput, KinkoError
-from kinko.ports import Clock, Store
+from kinko.ports import AccessTables, Clock, Store
+from kinko.services.throttle import Throttle
 
-__all__ = ["PERMISSIONS", "ROLES", "Access", "ApiKey", "Forbidden", "Unauthorized"]
+__all__ = ["PERMISSIONS", "ROLES", "Access", "ApiKey", "AuditCheck", "AuditProblem",
+           "Forbidden", "Unauthorized", "append_audit", "parse_anchor"]
 
 Role = Literal["auditor", "operator", "approver", "admin"]
 ROLES: tuple[Role, ...] = ("auditor", "operator", "approver", "admin")
@@ -40,6 +51,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 class Unauthorized(KinkoError):
     code = "unauthorized"
     exit_code = 2
+
+
+class _WrongSecret(Unauthorized):
+    """An existing key with a wrong secret (or revoked): counted against that key."""
 
 
 class Forbidden(KinkoError):
@@ -67,6 +82,66 @@ def _audit_hash(prev: str, row: dict[str, Any]) -> str:
     body = json.dumps({k: row[k] for k in ("seq", "actor", "action", "target", "detail")}
                       | {"at": row["at"].isoformat()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(f"kinko-audit-v1\n{prev}\n{body}".encode()).hexdigest()
+
+
+def _clip(text: str, size: int) -> str:
+    """Fit a column: what a caller named (a path, a key) can be of any length."""
+    return text if len(text) <= size else text[:size - 1] + "…"
+
+
+def append_audit(tables: AccessTables, at: datetime, actor: str, action: str, target: str,
+                 detail: dict[str, Any]) -> dict[str, Any]:
+    """Append one record to the hash chain, in the caller's write transaction (which
+    serialises writers, so two records never share a sequence number); the record."""
+    seq, prev = tables.audit_head()
+    row: dict[str, Any] = {"seq": seq + 1, "at": at, "actor": _clip(actor, 200),
+                           "action": _clip(action, 64), "target": _clip(target, 200),
+                           "detail": json.dumps(detail, sort_keys=True, default=str,
+                                                ensure_ascii=False)}
+    row["prev_hash"] = prev
+    row["hash"] = _audit_hash(prev, row)
+    tables.put_audit(row)
+    return row
+
+
+_ANCHOR = re.compile(r"\s*(\d{1,18})[:\s]\s*([0-9a-fA-F]{64})\b")
+
+
+def parse_anchor(text: str, where: str = "--head") -> tuple[int, str]:
+    """``SEQ:HASH`` (or ``SEQ HASH``), as ``kinko audit verify`` prints the head."""
+    m = _ANCHOR.match(text)
+    if m is None:
+        raise BadInput(f"{where}: write the anchored head as SEQ:HASH (the sequence number "
+                       f"and 64 hex digits that `kinko audit verify` printed), not "
+                       f"{text.strip()[:80]!r}")
+    return int(m.group(1)), m.group(2).lower()
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    seq: int
+    message: str
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """What :meth:`Access.check_audit` found: intact or not, and the head to keep."""
+
+    records: int
+    head: tuple[int, str]
+    problems: list[AuditProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _key_id(token: str | None) -> str | None:
+    """The public id in ``kinko_<id>_<secret>`` (never the secret), if it has that shape."""
+    parts = (token or "").strip().split("_", 2)
+    if len(parts) == 3 and parts[0] == "kinko" and re.fullmatch(r"[0-9A-Za-z]{1,32}", parts[1]):
+        return parts[1]
+    return None
 
 
 class Access:
@@ -98,45 +173,88 @@ class Access:
             return [{k: v for k, v in row.items() if k != "secret_hash"}
                     for row in tables.api_keys()]
 
-    def authenticate(self, token: str | None) -> ApiKey:
+    def authenticate(self, token: str | None, *, client: str | None = None,
+                     throttle: Throttle | None = None, via: str = "api") -> ApiKey:
+        """The key ``token`` stands for; Unauthorized otherwise.
+
+        With a ``throttle`` (a server's boundary), a locked client (and, when ``via`` is
+        ``"sign_in"``, a locked key) is refused before the key is checked, and a wrong key
+        is counted and written to the audit log as ``<via>.refused`` with the client's
+        address and the key's public id (never the secret)."""
         if not token:
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-        parts = token.strip().split("_", 2)
-        if len(parts) != 3 or parts[0] != "kinko":
+        key_id = _key_id(token)
+        per_key = key_id if via == "sign_in" else None
+        if throttle is not None:
+            throttle.check(client, per_key)
+        try:
+            key = self._authenticate(token, key_id)
+        except Unauthorized as exc:
+            if throttle is not None:
+                known = isinstance(exc, _WrongSecret)  # only existing keys are counted
+                locked = throttle.fail(client, per_key if known else None)
+                self.audit("anonymous", f"{via}.refused", key_id or "-",
+                           {"client": client, "reason": exc.message, "locked": locked})
+            raise
+        if throttle is not None and per_key is not None:
+            throttle.forgive(per_key)
+        return key
+
+    def _authenticate(self, token: str, key_id: str | None) -> ApiKey:
+        if key_id is None:
             raise Unauthorized("the API key is malformed")
         with self.store.access(write=False) as tables:
-            row = tables.key(parts[1])
-        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(token.strip())):
+            row = tables.key(key_id)
+        if row is None:
             raise Unauthorized("the API key is not valid")
+        if not hmac.compare_digest(row["secret_hash"], _hash(token.strip())):
+            raise _WrongSecret("the API key is not valid")  # same words: no key oracle
         if row["revoked_us"] is not None:
-            raise Unauthorized("the API key was revoked")
+            raise _WrongSecret("the API key was revoked")
         return ApiKey(row["id"], row["name"], row["role"])
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         with self.store.access() as tables:
-            seq, prev = tables.audit_head()
-            row: dict[str, Any] = {"seq": seq + 1, "at": self.clock.now(), "actor": actor,
-                                   "action": action, "target": target,
-                                   "detail": json.dumps(detail, sort_keys=True, default=str,
-                                                        ensure_ascii=False)}
-            row["prev_hash"] = prev
-            row["hash"] = _audit_hash(prev, row)
-            tables.put_audit(row)
+            append_audit(tables, self.clock.now(), actor, action, target, detail)
 
     def audit_log(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.store.access(write=False) as tables:
             return tables.audit(after, limit)
 
-    def verify_audit(self) -> list[str]:
-        """Problems in the audit chain (empty when intact)."""
-        problems = []
-        prev, expect = "0" * 64, 1
+    def check_audit(self, anchor: tuple[int, str] | None = None) -> AuditCheck:
+        """Recompute the chain: every record's hash from its content and its predecessor's,
+        the sequence without gaps; and, given the head kept elsewhere (``anchor``), that the
+        log still holds that record with that hash (a deleted tail shows only there)."""
+        problems: list[AuditProblem] = []
+        prev, expect, records, at_anchor = "0" * 64, 1, 0, None
         with self.store.access(write=False) as tables:
-            rows = tables.audit(0, 10**9)
-        for row in rows:
-            if row["seq"] != expect:
-                problems.append(f"audit record {expect} is missing")
-            if row["prev_hash"] != prev or _audit_hash(prev, row) != row["hash"]:
-                problems.append(f"audit record {row['seq']} was altered or reordered")
-            prev, expect = row["hash"], row["seq"] + 1
-        return problems
+            after = 0
+            while rows := tables.audit(after, 5000):
+                for row in rows:
+                    seq = int(row["seq"])
+                    if seq != expect:
+                        problems.append(AuditProblem(expect, f"audit record {expect} is "
+                                                     "missing" + (f" (and up to {seq - 1})"
+                                                                  if seq - 1 > expect else "")))
+                    if row["prev_hash"] != prev or _audit_hash(prev, row) != row["hash"]:
+                        problems.append(AuditProblem(seq, f"audit record {seq} was altered "
+                                                     "or reordered"))
+                    if anchor is not None and seq == anchor[0]:
+                        at_anchor = row["hash"]
+                    prev, expect, records = row["hash"], seq + 1, records + 1
+                after = int(rows[-1]["seq"])
+        head = (expect - 1, prev)
+        if anchor is not None:
+            seq, wanted = anchor
+            if seq > head[0]:
+                problems.append(AuditProblem(seq, f"audit record {seq}, the anchored head, is "
+                                             f"missing: the log ends at record {head[0]}, so "
+                                             "records were deleted from its end"))
+            elif seq > 0 and at_anchor != wanted:  # seq 0: anchored while still empty
+                problems.append(AuditProblem(seq, f"audit record {seq} is not the anchored "
+                                             f"head {wanted[:16]}…: the log was rewritten"))
+        return AuditCheck(records, head, problems)
+
+    def verify_audit(self, anchor: tuple[int, str] | None = None) -> list[str]:
+        """Problems in the audit chain (empty when intact); see :meth:`check_audit`."""
+        return [p.message for p in self.check_audit(anchor).problems]

@@ -14,12 +14,12 @@ the chain nonce and the ledger's idempotency keys (``sweep:<proposal>``) see to 
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from kinko.domain.addresses import chain_keys, same_address, same_token
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
@@ -39,6 +39,7 @@ from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
 from kinko.ports import Chain, Prices, Signer, Store, UnitError
+from kinko.safeload import loads_toml, read_text
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
@@ -220,12 +221,7 @@ class Custody:
 
     def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
         """Activate the first policy at once; propose any later version to the quorum."""
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
         policy = parse_policy(data, self.ledger.assets, str(path))
         wallets = {w.name: w for w in self.ledger.wallets()}
         for rule in policy.assets.values():
@@ -676,6 +672,12 @@ class Custody:
         return units * p // (q * scale)
 
 
+def _text_or_none(payload: dict[str, Any], name: str) -> str | None:
+    """A payload's text field, None when absent (a breaker reset names a scope, no asset)."""
+    value = payload.get(name)
+    return value if isinstance(value, str) else None
+
+
 def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | None = None,
                    block: int | None = None) -> CustodyReport:
     """The custody report's data, from one check of positions, policy and chain, now or as
@@ -712,7 +714,8 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
             guarantee_required=g.required, guarantee_held=g.held, price_jpy=price,
             liabilities_jpy=custody.jpy(pos.asset, pos.liabilities),
             online_jpy=online_jpy, cold_jpy=cold_jpy))
-    pending = [PendingMove(v.proposal.id, v.proposal.kind, str(v.proposal.payload.get("asset")),
+    pending = [PendingMove(v.proposal.id, v.proposal.kind, _text_or_none(v.proposal.payload,
+                                                                         "asset"),
                            int(str(v.proposal.payload.get("amount", 0))), v.state,
                            len(v.approvals), v.quorum)
                for v in result.pending if v.proposal.kind != "policy"]

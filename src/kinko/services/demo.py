@@ -18,7 +18,6 @@ everything hot, nobody watching.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import random
 import time
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kinko.domain.addresses import address_key, same_token
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.chain import Transfer
+from kinko.domain.csvcells import csv_writer
 from kinko.domain.custody import AssetPosition, CustodyFinding, Wallet
 from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.money import Asset, AssetRegistry, format_units
@@ -76,7 +76,7 @@ def generate_customers(path: Path, count: int = 260_000, seed: int = 2018) -> di
     assets = AssetRegistry.default()
     totals = {"XEM": 0, "ETH": 0, "JPY": 0}
     with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh, lineterminator="\n")
+        out = csv_writer(fh)
         out.writerow(["customer_id", "asset", "balance"])
         for i in range(count):
             cid = f"C{i + 1:07d}"
@@ -265,7 +265,7 @@ def write_transfers(transfers: Sequence[Transfer], path: Path, asset: str) -> Pa
     transfer in processing order (block, tx_index, log_index), amounts in minor units."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh, lineterminator="\n")
+        out = csv_writer(fh)
         out.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value",
                       "asset"])
         for t in sorted(transfers, key=_position):

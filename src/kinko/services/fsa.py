@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kinko.domain.csvcells import unescape_cell
 from kinko.domain.fsa import (
     AlertInfo,
     ApproverInfo,
@@ -57,6 +57,7 @@ from kinko.domain.refunds import parse_plan_document
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
 from kinko.errors import BadInput, InputFileError, UnknownAsset
+from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, custody_report
 from kinko.services.incidents import Incidents
 
@@ -245,15 +246,16 @@ def _store_records(custody: Custody, limit: int) -> tuple[
 def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
     """A trace folder's summary, exposure per entity, blacklist beside it and graph."""
     try:
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        with (folder / "summary.json").open("rb") as fh:
+            summary = loads_json(read_stream(fh, str(folder / "summary.json")),
+                                 str(folder / "summary.json"), error=InputFileError)
         with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
-            exposure = [ExposureRow(r["entity"], r["category"], int(r["taint_received"]),
-                                    int(r["addresses"])) for r in csv.DictReader(fh)]
+            exposure = [ExposureRow(unescape_cell(r["entity"]), unescape_cell(r["category"]),
+                                    int(r["taint_received"]), int(r["addresses"]))
+                        for r in csv.DictReader(fh)]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
                              f"{exc.filename})") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{folder / 'summary.json'}:{exc.lineno}: {exc.msg}") from None
     except (KeyError, ValueError) as exc:
         raise InputFileError(f"{folder / 'exposure.csv'}: not a trace's exposure file "
                              f"({exc})") from None
@@ -301,11 +303,10 @@ def read_refund_plan(folder: Path) -> RefundPlan:
     is hashed against the plan's digest."""
     path = folder / "plan.json" if folder.is_dir() else folder
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as fh:
+            data = loads_json(read_stream(fh, str(path)), str(path), error=InputFileError)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read the refund plan: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}:{exc.lineno}: {exc.msg}") from None
     parse_plan_document(data, str(path))  # refuses a plan edited after it was written
     digest = None
     refunds = path.parent / "refunds.csv"

@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 from kinko.domain.labels import LabelList, parse_label_file
 from kinko.domain.screening import Label
-from kinko.errors import InputFileError
 from kinko.ports import Store
+from kinko.safeload import MAX_LIST_BYTES, read_text
 
 __all__ = ["Loaded", "load_labels", "read_labels", "tags"]
 
@@ -36,12 +36,7 @@ def _chains(store: Store) -> dict[str, str]:
 
 def read_labels(path: Path, *, invalid: str = "refuse", store: Store | None = None
                 ) -> LabelList:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    text = read_text(path, MAX_LIST_BYTES)  # bounded; names the file and the bad byte
     return parse_label_file(text, str(path), invalid=invalid,
                             chains=_chains(store) if store is not None else None)
 

@@ -48,6 +48,7 @@ from kinko.domain.ledger import (
 )
 from kinko.domain.money import DEFAULT_ASSETS, AssetRegistry
 from kinko.errors import (
+    BadInput,
     ConfigError,
     HoldError,
     IdempotencyConflict,
@@ -209,15 +210,21 @@ class Ledger:
 
     def balances(self, *, account: str | None = None, kind: str | None = None,
                  asset: str | None = None, as_of_seq: int | None = None,
-                 as_of_time: datetime | None = None) -> list[BalanceRow]:
-        """Balances now, or as of an earlier entry or time (posted amounts only then)."""
+                 as_of_time: datetime | None = None, after: tuple[str, str] | None = None,
+                 limit: int | None = None) -> list[BalanceRow]:
+        """Balances now, or as of an earlier entry or time (posted amounts only then); now,
+        a page of at most ``limit`` after the (account, asset) ``after``."""
         if asset is not None:
             self.assets[asset]
         if account is not None:
             parse_account(account)
+        if (after is not None or limit is not None) and not (as_of_seq is None
+                                                             and as_of_time is None):
+            raise BadInput("balances as of an earlier entry or time are not paged")
         with self.store.reader() as tx:
             if as_of_seq is None and as_of_time is None:
-                return list(tx.balances(account=account, kind=kind, asset=asset))
+                return list(tx.balances(account=account, kind=kind, asset=asset, after=after,
+                                        limit=limit))
             return list(tx.balances_as_of(seq=as_of_seq, at=as_of_time, account=account,
                                           kind=kind, asset=asset))
 

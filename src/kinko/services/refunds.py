@@ -63,6 +63,7 @@ from kinko.domain.refunds import (
     refunds_csv,
 )
 from kinko.errors import ApprovalError, BadInput, InputFileError, InvalidAmount
+from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, ProposalView
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
@@ -219,8 +220,10 @@ class Refunds:
         plan_path, csv_path = folder / PLAN_JSON, folder / REFUNDS_CSV
         if plan_path.exists():
             try:
-                old = json.loads(plan_path.read_text(encoding="utf-8")).get("plan_id")
-            except (OSError, ValueError, AttributeError):
+                with plan_path.open("rb") as fh:
+                    old = loads_json(read_stream(fh, str(plan_path)), str(plan_path)
+                                     ).get("plan_id")
+            except (OSError, BadInput, AttributeError):
                 old = None
             if old != document["plan_id"]:
                 raise BadInput(f"{folder} already holds refund plan {old or '(unreadable)'}; "
@@ -235,7 +238,9 @@ class Refunds:
         edited plan or CSV is refused."""
         plan_path, csv_path = folder / PLAN_JSON, folder / REFUNDS_CSV
         try:
-            document = json.loads(plan_path.read_text(encoding="utf-8"))
+            with plan_path.open("rb") as fh:
+                document = loads_json(read_stream(fh, str(plan_path)), str(plan_path),
+                                      error=InputFileError)
             data = csv_path.read_bytes()
         except FileNotFoundError as exc:
             raise InputFileError(f"{exc.filename}: no such file (write a plan with `kinko "
@@ -243,9 +248,6 @@ class Refunds:
                                  ) from None
         except OSError as exc:
             raise InputFileError(f"{exc.filename}: cannot read: {exc.strerror}") from None
-        except ValueError as exc:
-            raise InputFileError(f"{plan_path}: not JSON ({exc})", file=str(plan_path)
-                                 ) from None
         document = parse_plan_document(document, str(plan_path))
         digest = hashlib.sha256(data).hexdigest()
         if digest != document["refunds_csv_sha256"]:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from kinko.ports import Clock, Store
 from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
+from kinko.services.throttle import Throttle
 
 __all__ = ["DEFAULT_TTL", "Session", "Sessions"]
 
@@ -50,9 +51,13 @@ class Sessions:
         self.ttl = ttl
         self.access = Access(store, clock)
 
-    def sign_in(self, api_key: str) -> tuple[Session, str]:
-        """A new session for a valid key; the token is returned once and never stored."""
-        key = self.access.authenticate(api_key)
+    def sign_in(self, api_key: str, *, client: str | None = None,
+                throttle: Throttle | None = None) -> tuple[Session, str]:
+        """A new session for a valid key; the token is returned once and never stored.
+        With a ``throttle``, wrong keys are counted per client and per key and audited
+        (``sign_in.refused``), and a locked client or key is refused (Throttled)."""
+        key = self.access.authenticate(api_key, client=client, throttle=throttle,
+                                       via="sign_in")
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
         session = Session(key, secrets.token_urlsafe(32), now + self.ttl)

@@ -100,7 +100,6 @@ STATES = ("review", "allowed", "approved", "sending", "sent", "confirmed", "bloc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _ZERO = re.compile(r"0x0{40}", re.IGNORECASE)
-_AUDIT_TEXT = 200  # longest id or reason kept in an audit record's target
 
 
 def check_withdrawal_id(withdrawal_id: str) -> str:
@@ -195,9 +194,8 @@ class Withdrawals:
         return self._rules[1]
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
-        """An audit record, in the caller's unit of work."""
-        Access(self.store, self.clock).audit(actor[:_AUDIT_TEXT], action, target[:_AUDIT_TEXT],
-                                             detail)
+        """An audit record, in the caller's unit of work (long texts are clipped there)."""
+        Access(self.store, self.clock).audit(actor, action, target, detail)
 
     def _view(self, row: dict[str, Any], progress: tuple[int, int] | None = None, *,
               any_state: bool = False) -> WithdrawalView:

@@ -551,10 +551,19 @@ class SqlLedger:
         return (" WHERE " + " AND ".join(conds) if conds else ""), params
 
     def balances(self, account: str | None = None, kind: str | None = None,
-                 asset: str | None = None) -> Iterator[BalanceRow]:
+                 asset: str | None = None, *, after: tuple[str, str] | None = None,
+                 limit: int | None = None) -> Iterator[BalanceRow]:
+        """Balances in (account, asset) order; a page of ``limit`` after the key ``after``
+        reads only that page (the primary key's index), however many balances there are."""
         where, params = self._where(account, kind, asset)
+        if after is not None:
+            p = self._p
+            where += (" AND " if where else " WHERE ") + \
+                f"(account > {p} OR (account = {p} AND asset > {p}))"
+            params += [after[0], after[0], after[1]]
+        page = f" LIMIT {int(limit)}" if limit is not None else ""
         rows = self._raw("SELECT account, asset, balance, pending_debit, pending_credit "
-                         f"FROM balances{where} ORDER BY account, asset", tuple(params))
+                         f"FROM balances{where} ORDER BY account, asset{page}", tuple(params))
         for account_, asset_, b, pd, pc in rows:
             yield BalanceRow(account_, asset_, BalanceState(int(b), int(pd), int(pc)))
 

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kinko.api.web.context import SignInRequired, Web
 
-__all__ = ["PAGES", "SignInRequired", "Web", "mount"]
+__all__ = ["CSP", "PAGES", "SignInRequired", "Web", "mount"]
 
 # one module per page group, each with ``router(web) -> APIRouter``
 PAGES = ("auth", "overview", "incidents", "withdrawals", "reports", "trace")
@@ -41,7 +41,7 @@ def mount(app: FastAPI, web: Web) -> None:
     async def headers(request: Request,
                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        if not request.url.path.startswith(("/v1", "/docs", "/openapi.json")):
+        if not request.url.path.startswith(("/v1", "/openapi.json")):
             response.headers.setdefault("Content-Security-Policy", CSP)
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault("Referrer-Policy", "same-origin")

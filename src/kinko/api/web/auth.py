@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kinko.api.web.context import COOKIE, ZONE_COOKIE, Web
 from kinko.errors import KinkoError
+from kinko.services.access import Forbidden
+from kinko.services.throttle import Throttled
 
 __all__ = ["router"]
 
@@ -33,12 +35,30 @@ def router(web: Web) -> APIRouter:
     def login(request: Request, api_key: Annotated[str, Form(max_length=200)] = "",
               next: Annotated[str, Form(max_length=2000)] = "/",
               zone: Annotated[str, Form(max_length=64)] = "") -> Response:
+        """Sign in: same origin only; wrong keys are throttled per client and per key and
+        every refusal goes to the audit log (:meth:`Access.authenticate`)."""
+        client = web.client(request)
         try:
-            session, token = web.sessions().sign_in(api_key)
+            web.throttle.check(client)  # a locked client writes nothing more
+            try:
+                web.same_origin(request)
+            except Forbidden as exc:  # another site posting a key (login CSRF)
+                locked = web.throttle.fail(client)
+                web.access().audit("anonymous", "sign_in.refused", "-",
+                                   {"client": client, "reason": exc.message,
+                                    "locked": locked})
+                raise
+            session, token = web.sessions().sign_in(api_key, client=client,
+                                                    throttle=web.throttle)
         except KinkoError as exc:
             hours = int(web.sessions().ttl.total_seconds() // 3600)
-            return web.render(request, "login.html.j2", None, status=401,
+            status = 429 if isinstance(exc, Throttled) else 403 \
+                if isinstance(exc, Forbidden) else 401
+            page = web.render(request, "login.html.j2", None, status=status,
                               next=_safe_next(next), hours=hours, message=exc.message)
+            if isinstance(exc, Throttled):
+                page.headers["Retry-After"] = str(exc.retry_after)
+            return page
         response = RedirectResponse(_safe_next(next), status_code=303)
         max_age = int((session.expires - web.clock.now()).total_seconds())
         response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="strict",

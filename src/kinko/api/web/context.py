@@ -33,6 +33,7 @@ from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
 from kinko.services.overview import stamp, stamp_text
 from kinko.services.sessions import Session, Sessions
+from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["COOKIE", "SignInRequired", "Viewer", "Web"]
@@ -94,6 +95,7 @@ class Web:
     data_dir: Path
     secure_cookies: bool = False
     default_zone: str = "Asia/Tokyo"
+    wrong_keys: Throttle | None = None  # one per app, shared with the API (create_app)
     env: Environment = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +106,13 @@ class Web:
                                lstrip_blocks=True)
 
     # ------------------------------------------------------------------ services
+
+    @property
+    def throttle(self) -> Throttle:
+        """Wrong keys at sign-in, counted per client and per key."""
+        if self.wrong_keys is None:
+            self.wrong_keys = Throttle(self.clock)
+        return self.wrong_keys
 
     def sessions(self) -> Sessions:
         return Sessions(self.custody().ledger.store, self.clock)
@@ -143,13 +152,26 @@ class Web:
     def form(self, request: Request, form: dict[str, Any], permission: str) -> Viewer:
         """A posted form: a live session, the same origin, its CSRF token, the role."""
         viewer = self.viewer(request)
-        origin = request.headers.get("origin")
-        if origin and origin not in self._origins(request):
-            raise Forbidden(f"a form from {origin} is not accepted")
+        self.same_origin(request)
         csrf = form.get("csrf")
         viewer.session.check_csrf(csrf if isinstance(csrf, str) else None)
         viewer.session.key.require(permission)
         return viewer
+
+    def same_origin(self, request: Request) -> None:
+        """Refuse a form posted from another site: a foreign ``Origin`` (``null`` too), or
+        a browser saying the request comes from another site (``Sec-Fetch-Site``)."""
+        origin = request.headers.get("origin")
+        if origin and origin not in self._origins(request):
+            raise Forbidden(f"a form from {origin[:100]} is not accepted")
+        if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+            raise Forbidden("a form from another site is not accepted")
+
+    @staticmethod
+    def client(request: Request) -> str | None:
+        """The client's address as the server saw it (behind a proxy, uvicorn's
+        ``--forwarded-allow-ips`` decides whether X-Forwarded-For counts)."""
+        return request.client.host if request.client is not None else None
 
     @staticmethod
     def _origins(request: Request) -> set[str]:

@@ -16,7 +16,6 @@ other file directly inside the trace's own folder, as a download.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,12 @@ from starlette.exceptions import HTTPException
 from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web, amount
 from kinko.chains import tracefiles
+from kinko.domain.csvcells import unescape_cell
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError
 from kinko.render.trace import write_blacklist, write_trace
+from kinko.safeload import loads_json, read_bounded
 from kinko.services.artifact_files import file_in
 from kinko.services.trace import TraceReport
 from kinko.services.trace_jobs import FILE_FORMATS, POLICIES, TraceJobs, TraceRequest
@@ -130,16 +131,17 @@ i18n.add({
 
 def _read_summary(folder: Path) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = loads_json(read_bounded(folder / "summary.json"), "summary.json", floats=True)
+    except BadInput:  # unreadable, too large, too deep, not JSON: the page says so
         return None
-    return data
+    return data if isinstance(data, dict) else None
 
 
 def _read_exposure(folder: Path) -> list[dict[str, Any]]:
     try:
         with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
-            return [{"entity": r["entity"], "category": r["category"],
+            return [{"entity": unescape_cell(r["entity"]),
+                     "category": unescape_cell(r["category"]),
                      "taint": int(r["taint_received"]), "addresses": int(r["addresses"])}
                     for r in csv.DictReader(fh)]
     except (OSError, KeyError, ValueError):
@@ -281,10 +283,12 @@ def router(web: Web) -> APIRouter:
         row = trace(trace_id)
         asset = asset_of(row)
         try:
-            data = json.loads(file_in(Path(row["folder"]), "graph.json")
-                              .read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+            data = loads_json(read_bounded(file_in(Path(row["folder"]), "graph.json")),
+                              "graph.json", floats=True)
+        except BadInput:
             raise HTTPException(404, "this trace's graph.json is not readable") from None
+        if not isinstance(data, dict):
+            raise HTTPException(404, "this trace's graph.json is not readable")
         for node in data.get("nodes", []):
             node["taint_received_shown"] = show(node.get("taint_received"), asset)
             node["held_shown"] = show(node.get("held"), asset)

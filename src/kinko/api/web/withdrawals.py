@@ -166,14 +166,17 @@ def _payload(web: Web, view: ProposalView) -> list[tuple[str, str]]:
 
 
 def _approver(web: Web, viewer: Viewer, form: dict[str, Any], proposal_id: str) -> str:
-    """The approver named on the form: the key's holder; an admin may relay another's (a
-    refused relay is audited)."""
+    """The approver named on the form: the key's holder; an admin may relay another's. A
+    key that may not approve, or not as that approver, is refused and audited."""
     named = form.get("approver")
     approver = named.strip()[:64] if isinstance(named, str) and named.strip() else viewer.name
-    if approver != viewer.name and viewer.role != "admin":
-        error = Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}")
+    try:
+        viewer.session.key.require("approve")
+        if approver != viewer.name and viewer.role != "admin":
+            raise Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}")
+    except Forbidden as error:
         web.withdrawals.refused_approval(viewer.name, proposal_id, approver, error)
-        raise error
+        raise
     return approver
 
 
@@ -245,7 +248,7 @@ def router(web: Web) -> APIRouter:
     @r.post("/withdrawals/{withdrawal_id}/approve")
     async def approve(request: Request, withdrawal_id: str) -> Response:
         form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "approve")
+        viewer = await run_in_threadpool(web.form, request, form, "read")  # role: _approver
 
         def work() -> None:
             approver = _approver(web, viewer, form, f"withdrawal-{withdrawal_id}")
@@ -299,7 +302,7 @@ def router(web: Web) -> APIRouter:
     @r.post("/proposals/{proposal_id}/approve")
     async def approve_proposal(request: Request, proposal_id: str) -> Response:
         form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "approve")
+        viewer = await run_in_threadpool(web.form, request, form, "read")  # role: _approver
 
         def work() -> None:
             approver = _approver(web, viewer, form, proposal_id)

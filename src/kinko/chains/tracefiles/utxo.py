@@ -18,7 +18,8 @@ import numpy as np
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, Amounts
 from kinko.domain.trace.model import UtxoTransactions
-from kinko.errors import InputFileError
+from kinko.errors import InputFileError, TooDeep
+from kinko.safeload import MAX_DEPTH, check_json_depth, number_problem
 
 
 class _Bad(Exception):
@@ -137,9 +138,14 @@ def _utxo_line(text: str, line: int, blocks: array[int], txids: list[str],
                address_id: Callable[[str], int]) -> None:
     """Check and append one transaction; on a problem append nothing and raise _Bad."""
     try:
+        check_json_depth(text, "transaction")  # bounded before the parser recurses
         record = json.loads(text)
+    except TooDeep:
+        raise _Bad(f"nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as exc:
         raise _Bad(f"not JSON: {exc.msg} (column {exc.colno})") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise _Bad(f"not JSON: {number_problem(exc)}") from None
     tx = _keys(record, ("txid", "block", "inputs", "outputs", "fee"), "")
     txid = _text(tx, "txid", "")
     block = _whole(tx["block"], "block")

@@ -1,0 +1,120 @@
+# ruff: noqa: E501  (Japanese text: ruff counts each wide character twice)
+"""``/docs``: the REST API's reference, drawn on the server from kinko's own OpenAPI spec.
+
+No JavaScript and nothing from a CDN (an interactive viewer would load code into the
+dashboard's origin; operations networks are often isolated): one page under the same
+Content-Security-Policy as the dashboard, listing every route with its parameters and
+their limits, the body's fields and the answers; ``/openapi.json`` is the machine-readable
+spec for any viewer an operator prefers to run elsewhere. English and Japanese
+(``?lang=ja``), like the dashboard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from kinko.api.web import CSP, i18n
+
+__all__ = ["Operation", "operations", "reference_page"]
+
+i18n.add({
+    "api.title": ("kinko REST API", "kinko REST API"),
+    "api.intro": ("Every route under /v1 needs an API key (Authorization: Bearer <key>); errors are {\"error\": {\"code\", \"message\", \"details\"}} with a 4xx for anything the caller got wrong. The machine-readable spec is /openapi.json.",
+                  "/v1 以下のすべてのルートに API キー（Authorization: Bearer <key>）が必要です。エラーは {\"error\": {\"code\", \"message\", \"details\"}} の形で、呼び出し側の誤りには 4xx を返します。機械可読な仕様は /openapi.json です。"),
+    "api.parameters": ("Parameters", "パラメーター"),
+    "api.body": ("Body (JSON)", "本文（JSON）"),
+    "api.answers": ("Answers", "応答"),
+    "api.name": ("Name", "名前"),
+    "api.in": ("In", "場所"),
+    "api.type": ("Type and limits", "型と制限"),
+    "api.required": ("required", "必須"),
+    "api.meaning": ("Meaning", "説明"),
+    "api.field": ("Field", "項目"),
+})
+
+_ENV = Environment(loader=PackageLoader("kinko.api.web", "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_LIMITS = (("minLength", "≥ {} chars"), ("maxLength", "≤ {} chars"), ("minimum", "≥ {}"),
+           ("maximum", "≤ {}"), ("default", "default {}"))
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    where: str
+    required: bool
+    kind: str
+    help: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    description: str
+    parameters: list[Field]
+    body: list[Field]
+    answers: list[tuple[str, str]]
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    """A schema in a few words: its type and limits (``string, ≤ 128 chars``)."""
+    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    base = options[0] if options else schema
+    words = [str(base.get("type", "object"))]
+    for name, text in _LIMITS:
+        for source in (base, schema):
+            if name in source:
+                words.append(text.format(source[name]))
+                break
+    return ", ".join(words)
+
+
+def _schema(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        found: dict[str, Any] = spec.get("components", {}).get("schemas", {}).get(
+            ref.rsplit("/", 1)[1], {})
+        return found
+    return schema
+
+
+def operations(spec: dict[str, Any]) -> list[Operation]:
+    """Every route of ``spec`` in the order it declares them."""
+    out = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [Field(p["name"], p["in"], bool(p.get("required")), _kind(p["schema"]),
+                            p.get("description", ""))
+                      for p in op.get("parameters", [])]
+            body: list[Field] = []
+            content = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is not None:
+                schema = _schema(spec, content.get("schema", {}))
+                required = set(schema.get("required", []))
+                body = [Field(name, "body", name in required, _kind(field),
+                              field.get("description", ""))
+                        for name, field in schema.get("properties", {}).items()]
+            answers = [(code, a.get("description", "")) for code, a in
+                       op.get("responses", {}).items() if code != "422"]
+            out.append(Operation(method.upper(), path, op.get("summary", ""),
+                                 op.get("description", ""), params, body, answers))
+    return out
+
+
+def reference_page(request: Request, spec: dict[str, Any]) -> HTMLResponse:
+    lang = request.query_params.get("lang") or request.cookies.get("kinko_lang") or "en"
+    lang = lang if lang in i18n.LANGS else "en"
+    html = _ENV.get_template("api_docs.html.j2").render(
+        t=lambda key, **f: i18n.translate(lang, key, **f), lang=lang,
+        version=spec.get("info", {}).get("version", ""), operations=operations(spec))
+    return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
+                                       "X-Frame-Options": "DENY",
+                                       "Referrer-Policy": "same-origin"})

@@ -1,0 +1,112 @@
+"""Every request body bounded before any parser sees it: size, then nesting depth.
+
+An ASGI middleware in front of the API and the dashboard. A declared ``Content-Length``
+above the limit is refused at once, a body streamed without one as soon as it passes the
+limit (413 either way, without reading the rest); a body FastAPI would parse as JSON (no
+``Content-Type``, or ``application/json`` or ``application/*+json``) is decoded the way the
+parser will decode it and its nesting measured (:func:`kinko.safeload.check_json_depth`):
+deeper than the limit is 422. Forms (urlencoded or multipart) are bounded by size: their
+parser does not recurse. Only then does the application read the body, from memory.
+
+The refusal is drawn by the app (``refuse``): JSON under ``/v1``, a page for the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from email.message import Message
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
+
+from kinko.errors import BadInput, KinkoError
+from kinko.safeload import MAX_DEPTH, check_json_depth, check_size, decode_json_bytes
+
+__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "parsed_as_json"]
+
+DEFAULT_MAX_BODY = 2**20  # 1 MiB: the largest form or JSON body kinko takes is a few KiB
+
+Refuse = Callable[[Request, KinkoError], Awaitable[Response] | Response]
+
+
+def parsed_as_json(content_type: str | None) -> bool:
+    """Whether FastAPI parses a body of this ``Content-Type`` as JSON (it does when there
+    is none at all)."""
+    if not content_type:
+        return True
+    message = Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+class BodyLimits:
+    def __init__(self, app: ASGIApp, *, refuse: Refuse, max_bytes: int = DEFAULT_MAX_BODY,
+                 max_depth: int = MAX_DEPTH) -> None:
+        self.app = app
+        self.refuse = refuse
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            declared = headers.get("content-length")
+            if declared is not None:
+                if not declared.strip().isdigit():
+                    raise BadInput(f"request body: Content-Length {declared[:20]!r} is not "
+                                   "a byte count")
+                check_size(int(declared), "request body", self.max_bytes)
+            body, tail = await self._read(receive)
+            if body and parsed_as_json(headers.get("content-type")):
+                check_json_depth(decode_json_bytes(body, "request body"), "request body",
+                                 self.max_depth)
+        except KinkoError as exc:
+            await self._answer(scope, exc, send)
+            return
+        sent = False
+
+        async def replay() -> AsgiMessage:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            if tail is not None:
+                return tail
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> tuple[bytes, AsgiMessage | None]:
+        """The whole body, bounded; and a disconnect that came instead of more body."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"".join(chunks), message
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            check_size(size, "request body", self.max_bytes)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+    async def _answer(self, scope: Scope, exc: KinkoError, send: Send) -> None:
+        async def nothing() -> AsgiMessage:
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, nothing)
+        answer: Any = self.refuse(request, exc)
+        response: Response = await answer if isinstance(answer, Awaitable) else answer
+        response.headers["Connection"] = "close"  # the rest of the body stays unread
+        await response(scope, nothing, send)

@@ -1,0 +1,117 @@
+"""``kinko audit list`` and ``kinko audit verify``: read and check the hash-chained audit log.
+
+``verify`` recomputes every record's hash and prints the head (``SEQ:HASH``). As for the
+ledger, keep that head somewhere the database's writers cannot reach: someone who can
+rewrite the database can also delete the newest records together with the head, and only
+a head kept elsewhere shows it. ``--head SEQ:HASH`` checks against one; ``--anchor FILE``
+reads the last head from FILE and, when the log is intact, appends the current one (run it
+from cron and the file is the anchor)::
+
+    kinko audit verify --anchor /secure/kinko-audit.anchor
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from kinko.cli.app import app
+from kinko.cli.runtime import emit, format_option, runtime
+from kinko.errors import BadInput
+from kinko.ports import SystemClock
+from kinko.services.access import Access, AuditCheck, parse_anchor
+
+audit_app = typer.Typer(help="The hash-chained audit log: who did what, and every refusal "
+                        "that matters.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+_TAIL = 4096  # an anchor file only grows; its last line is all that is read
+
+
+def _access(ctx: typer.Context) -> Access:
+    rt = runtime(ctx)
+    rt.ledger()  # checks the schema
+    return Access(rt.store(), SystemClock())
+
+
+@audit_app.command("list")
+def audit_list(ctx: typer.Context,
+               after: int = typer.Option(0, "--after", min=0, max=2**62,
+                                         help="Show records after this sequence number."),
+               limit: int = typer.Option(50, "--limit", min=1, max=100_000),
+               action: str = typer.Option("", "--action",
+                                          help="Only actions starting with this, e.g. "
+                                          "sign_in or withdrawal.approve."),
+               fmt: str = format_option()) -> None:
+    """Audit records in order: sequence, time, actor, action, target, detail."""
+    rows = _access(ctx).audit_log(after, limit)
+    emit(["seq", "at", "actor", "action", "target", "detail", "hash"],
+         [[r["seq"], r["at"].isoformat(), r["actor"], r["action"], r["target"], r["detail"],
+           r["hash"] if fmt != "table" else r["hash"][:16]]
+          for r in rows if r["action"].startswith(action)], fmt)
+
+
+def _anchored(path: Path) -> tuple[int, str] | None:
+    """The last head written to an anchor file (None for a new or empty file)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - _TAIL))
+            tail = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
+    lines = [line for line in tail.decode("utf-8", "replace").splitlines() if line.strip()]
+    if not lines:
+        return None
+    return parse_anchor(lines[-1], f"{path}: its last line")
+
+
+def _show(check: AuditCheck, fmt: str) -> None:
+    seq, head = check.head
+    if fmt == "json":
+        print(json.dumps({"ok": check.ok, "records": check.records, "head_seq": seq,
+                          "head_hash": head,
+                          "problems": [p.__dict__ for p in check.problems]}, indent=2))
+    elif check.ok:
+        print(f"audit log OK: {check.records} records; head {seq}:{head}")
+        print("keep the head outside this database to detect records deleted from its end")
+    else:
+        first = check.problems[0]
+        print(f"AUDIT LOG TAMPERED: first problem at record {first.seq}: {first.message}")
+        emit(["record", "problem"], [[p.seq, p.message] for p in check.problems],
+             "table" if fmt == "table" else fmt)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context,
+                 head: str = typer.Option(None, "--head", metavar="SEQ:HASH",
+                                          help="A head printed earlier and kept elsewhere."),
+                 anchor: Path = typer.Option(None, "--anchor", metavar="FILE",
+                                             help="Check against the last head in FILE, "
+                                             "then append the current head to it."),
+                 fmt: str = format_option()) -> None:
+    """Recompute the hash chain; name the first record altered, deleted or reordered
+    (exit 1). Print the head to keep elsewhere."""
+    if head is not None and anchor is not None:
+        raise BadInput("give --head or --anchor, not both")
+    kept = parse_anchor(head) if head is not None else \
+        _anchored(anchor) if anchor is not None else None
+    check = _access(ctx).check_audit(kept)
+    _show(check, fmt)
+    if not check.ok:
+        raise typer.Exit(1)
+    if anchor is not None:
+        try:
+            with anchor.open("a", encoding="utf-8") as fh:
+                fh.write(f"{check.head[0]}:{check.head[1]} "
+                         f"{datetime.now(UTC).isoformat(timespec='seconds')}\n")
+        except OSError as exc:
+            raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}") from None
+        print(f"head anchored in {anchor}", file=sys.stderr)

@@ -1,0 +1,73 @@
+"""Cells a spreadsheet will not run: every CSV kinko writes goes through :func:`escape_cell`.
+
+Spreadsheets read a cell that begins with ``=``, ``+``, ``-`` or ``@`` as a formula (a tab
+or a carriage return before one is skipped, and Japanese input methods turn the full-width
+``＝＋－＠`` into formulas too). A label from a TagPack, a customer id, an operator's note or
+an attacker's address written into the FSA appendix, a refund list or a trace's files could
+then run ``=HYPERLINK(...)`` or worse on the machine of whoever opens it. So a text cell
+that begins with one of those characters, or with a line break, is written with a leading
+apostrophe, which spreadsheets show as text and do not display; a cell that already begins
+with an apostrophe gets one more, so :func:`unescape_cell` gives back exactly what was
+written (kinko's readers of its own files undo it)::
+
+    >>> [escape_cell(v) for v in ("=1+1", "'x", "ETH", -15, "-1,234.5", "-2+3")]
+    ["'=1+1", "''x", 'ETH', -15, '-1,234.5', "'-2+3"]
+
+Numbers stay numbers: integers and Decimals pass as they are, and so does text that is
+entirely a plain decimal number (ASCII digits, thousands commas, one point, a leading
+minus). A genuinely negative amount such as ``-1.5`` stays readable and sortable: a
+spreadsheet reads it as minus one and a half, and no formula fits in digits, commas, one
+point and a minus.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from typing import IO, Any
+
+__all__ = ["TRIGGERS", "csv_writer", "escape_cell", "unescape_cell"]
+
+TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # the last four full-width
+_NUMBER = re.compile(r"-?[0-9][0-9,]*(?:\.[0-9]+)?")
+
+
+def escape_cell(value: Any) -> Any:
+    """``value`` safe to open in a spreadsheet (numbers and non-text pass unchanged)."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] == "'" or (value[0] in TRIGGERS and not _NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def unescape_cell(text: str) -> str:
+    """The text :func:`escape_cell` was given (for kinko reading its own files)."""
+    if len(text) > 1 and text[0] == "'" and (text[1] == "'" or text[1] in TRIGGERS):
+        return text[1:]
+    return text
+
+
+class _SafeWriter:
+    def __init__(self, fh: IO[str]) -> None:
+        self._writer = csv.writer(fh, lineterminator="\n")
+        # Python's writer leaves a bare carriage return unquoted when lines end in "\n",
+        # and readers then end the line there: such a row is written with every cell quoted
+        self._quoted = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        cells = [escape_cell(v) for v in row]
+        carriage = any(isinstance(c, str) and "\r" in c for c in cells)
+        (self._quoted if carriage else self._writer).writerow(cells)
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(fh: IO[str]) -> _SafeWriter:
+    """A ``csv.writer`` (lines end in ``\\n``) whose every cell goes through
+    :func:`escape_cell`."""
+    return _SafeWriter(fh)
+

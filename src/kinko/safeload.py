@@ -1,0 +1,381 @@
+"""Documents from outside (JSON, TOML, YAML) read within bounds, before any parser sees them.
+
+Whatever a user hands kinko (a request body, ``kinko ledger post --json``, a policy or
+settings file, a TagPack, a proof file) is measured first: its size in bytes, then how deep
+its brackets nest, by a linear scan that skips strings and comments and never recurses.
+Only then does the parser run. Parsers recurse once per nesting level, and py-evm (loaded
+with the in-process chain) raises Python's recursion limit to 100,000: a JSON body of
+80,000 nested brackets then overflows the C stack and the process dies of a segmentation
+fault instead of raising an error. PyYAML's scanner also slows with the square of the depth
+(80,000 levels took minutes). Within the bounds every problem is a
+:class:`~kinko.errors.BadInput` naming the place (``name:line:column``); the limits are
+:class:`~kinko.errors.TooLarge` (HTTP 413) and :class:`~kinko.errors.TooDeep` (HTTP 422)::
+
+    >>> loads_json('{"amount": "1.5", "legs": [1, 2]}', "entry.json")
+    {'amount': '1.5', 'legs': [1, 2]}
+    >>> loads_json("[" * 80_000 + "]" * 80_000, "body")
+    Traceback (most recent call last):
+    ...
+    kinko.errors.TooDeep: body:1:65: nested more than 64 levels deep
+
+JSON numbers with a fraction or an exponent become :class:`~decimal.Decimal`, never float,
+and ``NaN``/``Infinity`` are refused. YAML's events are counted as they come, before anything
+is composed (PyYAML's pure-Python loader in the same pass, libyaml's in a first pass of
+events: its composer recurses in C); anchors and aliases may be used, but what they expand
+to is counted too. Domain code uses the text
+functions; :func:`read_bounded` and :func:`read_text` read a file within a size limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from decimal import Decimal
+from functools import cache
+from itertools import accumulate
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+
+from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_LIST_BYTES",
+    "check_json_depth",
+    "check_size",
+    "check_tree",
+    "check_yaml",
+    "decode_json_bytes",
+    "decode_text",
+    "loads_json",
+    "loads_toml",
+    "loads_yaml",
+    "number_problem",
+    "read_bounded",
+    "read_stream",
+    "read_text",
+]
+
+MAX_DEPTH = 64  # no document kinko reads nests deeper than a handful of levels
+MAX_DOCUMENT_BYTES = 16 * 2**20  # JSON and TOML documents: entries, policies, proofs
+MAX_LIST_BYTES = 256 * 2**20  # YAML lists of addresses (TagPacks), which can be long
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+_NOT_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")  # UTF-8 keeps them
+_DELTA_BYTES = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(b, 0)
+                for b in range(256)]
+_CHUNK = 4096
+# what hides brackets from the count: strings (and TOML's comments); a quote that opens a
+# string never closed ends the scan, since the rest of the text is that string
+_JSON_SKIP = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|(?P<open>")', re.DOTALL)
+_TOML_SKIP = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*+"""'
+    r"|'''[\s\S]*?'''"
+    r'|"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+"'
+    r"|'[^'\n]*+'"
+    r"|#[^\n]*+"
+    r"|(?P<open>[\"'])", re.DOTALL)
+
+
+def _size_text(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
+
+
+def check_size(size: int, where: str, max_bytes: int) -> None:
+    """Refuse ``size`` bytes above ``max_bytes`` (TooLarge, HTTP 413)."""
+    if size > max_bytes:
+        raise TooLarge(f"{where}: larger than {_size_text(max_bytes)}, the most kinko reads",
+                       limit=max_bytes)
+
+
+def _place(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+def _too_deep(where: str, place: str, max_depth: int) -> TooDeep:
+    return TooDeep(f"{where}:{place}: nested more than {max_depth} levels deep",
+                   limit=max_depth)
+
+
+def _peak(outside: str, max_depth: int) -> bool:
+    """Whether the brackets of ``outside`` (text with strings and comments taken out) nest
+    deeper than ``max_depth``: the running depth summed in C a chunk at a time, so a
+    megabyte of brackets costs tens of milliseconds and a deep one stops in the first chunk.
+    Below zero (a closing bracket too many) the parser stops anyway: no floor is needed."""
+    brackets = outside.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKET_BYTES)
+    depth = 0
+    for i in range(0, len(brackets), _CHUNK):
+        sums = list(accumulate(map(_DELTA_BYTES.__getitem__, brackets[i:i + _CHUNK]),
+                               initial=depth))
+        if max(sums) > max_depth:
+            return True
+        depth = sums[-1]
+    return False
+
+
+def _scan(text: str, skip: re.Pattern[str], where: str, max_depth: int) -> None:
+    """Raise TooDeep where the brackets outside strings and comments first nest deeper
+    than ``max_depth``. Linear: each character is looked at a bounded number of times."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return  # the common case: too few brackets to nest that deep at all
+    spans: list[tuple[int, int]] = []  # the text outside strings and comments
+    pos = 0
+    for m in skip.finditer(text):
+        spans.append((pos, m.start()))
+        if m.group("open") is not None:
+            break  # a string that never closes: no bracket after it nests anything
+        pos = m.end()
+    else:
+        spans.append((pos, len(text)))
+    if not _peak("".join(text[a:b] for a, b in spans), max_depth):
+        return
+    depth = 0  # too deep: walk again, bracket by bracket, to say where
+    for a, b in spans:
+        for m in _BRACKETS.finditer(text, a, b):
+            depth += 1 if m.group() in "[{" else -1
+            if depth > max_depth:
+                raise _too_deep(where, _place(text, m.start()), max_depth)
+
+
+def check_json_depth(text: str, where: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse JSON text whose arrays and objects nest deeper than ``max_depth`` (exact for
+    valid JSON; for invalid JSON, exact up to the first error, where any parser stops)."""
+    _scan(text, _JSON_SKIP, where, max_depth)
+
+
+def decode_json_bytes(data: bytes, where: str) -> str:
+    """JSON bytes as text, decoded exactly as :func:`json.loads` would decode them (UTF-8,
+    or UTF-16/32 recognised by their zero bytes), so a check of the text is a check of
+    what the parser reads."""
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{where}: not {encoding.upper()} text (byte {exc.start})") from None
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """UTF-8 text (a byte-order mark is dropped); invalid bytes are refused by position."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputFileError(f"{where}:{line}: not UTF-8 text (byte {exc.start})",
+                             file=where) from None
+
+
+def number_problem(exc: ValueError) -> str:
+    """What a ValueError out of :func:`json.loads` (not a syntax error) says, in kinko's
+    words: a number too long to convert, or NaN/Infinity."""
+    if "digits" in str(exc):
+        return f"a number has more than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
+               max_depth: int = MAX_DEPTH, error: type[BadInput] = BadInput,
+               floats: bool = False) -> Any:
+    """Parse JSON from outside: size, then depth, then the parser. Fractions become
+    Decimal (float with ``floats``, for drawing coordinates, never money); NaN and Infinity
+    are refused; a syntax error names line and column."""
+    check_size(len(data), where, max_bytes)
+    text = decode_json_bytes(data, where) if isinstance(data, bytes) else data
+    check_json_depth(text, where, max_depth)
+    try:
+        return json.loads(text, parse_float=float if floats else Decimal,
+                          parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts, NaN
+        raise error(f"{where}: not valid JSON: {number_problem(exc)}") from None
+    except RecursionError:  # unreachable after the scan; kept as a second wall
+        raise _too_deep(where, "1:1", max_depth) from None
+
+
+def _walk(value: Any, where: str, max_depth: int, max_nodes: int) -> None:
+    """Bound what a parsed document holds, without recursion: depth, and nodes counted
+    as often as they are reached (YAML aliases make one node reachable many times)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise TooLarge(f"{where}: holds more than {max_nodes:,} values once its aliases "
+                           "are expanded", limit=max_nodes)
+        if isinstance(item, dict):
+            children: Any = [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple | set):
+            children = item
+        else:
+            continue
+        if children and depth >= max_depth:
+            raise TooDeep(f"{where}: nested more than {max_depth} levels deep",
+                          limit=max_depth)
+        stack.extend((child, depth + 1) for child in children)
+
+
+def loads_toml(text: str, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
+               max_depth: int = MAX_DEPTH, error: type[BadInput] = InputFileError
+               ) -> dict[str, Any]:
+    """Parse TOML from outside: size, bracket depth, the parser, then the depth of what it
+    built (dotted keys ``a.b.c...`` nest tables without brackets)."""
+    check_size(len(text), where, max_bytes)
+    _scan(text, _TOML_SKIP, where, max_depth)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise _too_deep(where, "1:1", max_depth) from None
+    _walk(data, where, max_depth, len(text) + 1)
+    return data
+
+
+@cache
+def _bounded_loader(loader: Any, max_depth: int) -> Any:
+    """``loader`` counting its events as the composer takes them: deeper than
+    ``max_depth`` is refused before the composer recurses into it."""
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+    class Bounded(loader):  # type: ignore[misc]
+        kinko_where = "document"
+
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self.kinko_depth = 0
+            self.kinko_events = 0
+
+        def get_event(self) -> Any:
+            event = super().get_event()
+            self.kinko_events += 1
+            if isinstance(event, starts):
+                self.kinko_depth += 1
+                if self.kinko_depth > max_depth:
+                    mark = event.start_mark
+                    raise _too_deep(self.kinko_where, f"{mark.line + 1}:{mark.column + 1}",
+                                    max_depth)
+            elif isinstance(event, ends):
+                self.kinko_depth -= 1
+            return event
+
+    return Bounded
+
+
+def _yaml_loader(loader: Any) -> bool:
+    """Whether ``loader`` is a safe loader; True for PyYAML's pure-Python one (or a subclass),
+    False for libyaml's (``CSafeLoader``), whose composer recurses in C."""
+    c_safe = getattr(yaml, "CSafeLoader", None)
+    if isinstance(loader, type) and issubclass(loader, yaml.SafeLoader):
+        return True
+    if isinstance(loader, type) and c_safe is not None and issubclass(loader, c_safe):
+        return False
+    raise TypeError("only yaml.SafeLoader, yaml.CSafeLoader or subclasses read YAML here")
+
+
+def _yaml_error(exc: yaml.YAMLError, where: str, error: type[BadInput],
+                max_depth: int = MAX_DEPTH) -> BadInput:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        if "maximum nesting depth" in str(exc.problem):  # libyaml's scanner, reading ahead
+            return _too_deep(where, f"{line}:{mark.column + 1 if mark else 1}", max_depth)
+        return error(f"{where}:{line}: not valid YAML: {exc.problem or exc.context}")
+    return error(f"{where}: not valid YAML: {exc}")
+
+
+def check_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
+               max_bytes: int = MAX_LIST_BYTES, max_depth: int = MAX_DEPTH,
+               error: type[BadInput] = InputFileError) -> int:
+    """Measure YAML before composing it: size, then the depth of its collections as the
+    parser's events arrive (nothing is built; the parse stops at the first level too deep).
+    Returns the number of events, the bound for :func:`check_tree` once it is built."""
+    _yaml_loader(loader)
+    check_size(len(text), where, max_bytes)
+    depth = events = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            events += 1
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    mark = event.start_mark
+                    raise _too_deep(where, f"{mark.line + 1}:{mark.column + 1}", max_depth)
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, where, error, max_depth) from None
+    return events
+
+
+def check_tree(value: Any, where: str, *, max_nodes: int,
+               max_depth: int = MAX_DEPTH) -> None:
+    """Bound what a parsed document holds: its depth, and its values counted as often as
+    they are reached (YAML aliases make one value reachable many times; a list that holds
+    itself is too deep)."""
+    _walk(value, where, max_depth, max_nodes)
+
+
+def loads_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
+               max_bytes: int = MAX_LIST_BYTES, max_depth: int = MAX_DEPTH,
+               error: type[BadInput] = InputFileError) -> Any:
+    """Parse YAML from outside with a safe ``loader``: size, then depth as the events arrive
+    (in the same pass for PyYAML's loader, in a first pass of events for libyaml's), then
+    what anchors and aliases expand to."""
+    if _yaml_loader(loader):
+        check_size(len(text), where, max_bytes)
+        reader = _bounded_loader(loader, max_depth)(text)
+        reader.kinko_where = where
+        try:
+            data = reader.get_single_data()
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, where, error) from None
+        except RecursionError:
+            raise _too_deep(where, "1:1", max_depth) from None
+        finally:
+            reader.dispose()
+        events = reader.kinko_events
+    else:
+        events = check_yaml(text, where, loader=loader, max_bytes=max_bytes,
+                            max_depth=max_depth, error=error)
+        try:
+            data = yaml.load(text, Loader=loader)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, where, error) from None
+    check_tree(data, where, max_nodes=2 * events + 1000, max_depth=max_depth)
+    return data
+
+
+def read_stream(stream: BinaryIO, where: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """At most ``max_bytes`` from an open binary stream (stdin, say); more is refused."""
+    data = stream.read(max_bytes + 1)
+    check_size(len(data), where, max_bytes)
+    return data
+
+
+def read_bounded(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
+                 error: type[BadInput] = InputFileError) -> bytes:
+    """A file's bytes, refused (TooLarge) beyond ``max_bytes`` without reading the rest."""
+    try:
+        with path.open("rb") as fh:
+            return read_stream(fh, str(path), max_bytes)
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}", file=str(path)) from None
+
+
+def read_text(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
+              error: type[BadInput] = InputFileError) -> str:
+    """A UTF-8 file's text within ``max_bytes`` (see :func:`read_bounded`)."""
+    return decode_text(read_bounded(path, max_bytes, error), str(path))
+

@@ -1,0 +1,98 @@
+"""Every file and stream the command line reads from a user (``--json``, policy and
+settings TOML, TagPacks, canonical proposals, refund plans, trace folders) is bounded
+before it is parsed: a hostile one gets a one-line error and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from clirun import CliRun, cli_runner
+
+DEEP = "[" * 80_000 + "]" * 80_000
+TOO_DEEP = "nested more than 64 levels deep"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> CliRun:
+    return cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refused(result: tuple[int, str, str], message: str) -> None:
+    code, out, err = result
+    assert code == 2, (out, err)
+    assert err.startswith("error: ") and message in err, err
+    assert "Traceback" not in out + err
+
+
+def test_hostile_documents_are_refused_with_their_name(cli: CliRun, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    deep_json = write(tmp_path / "deep.json", DEEP)
+    refused(cli("ledger", "post", "--json", str(deep_json)), f"deep.json:1:65: {TOO_DEEP}")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(DEEP.encode())))
+    refused(cli("ledger", "post", "--json", "-"), f"stdin:1:65: {TOO_DEEP}")
+    big = tmp_path / "big.json"
+    big.write_bytes(b"{" + b" " * (16 * 2**20) + b"}")
+    refused(cli("ledger", "post", "--json", str(big)), "big.json: larger than 16 MiB")
+    refused(cli("ledger", "post", "--json", str(write(tmp_path / "bad.json", '{"key": 1e'))),
+            "bad.json:1:10: not valid JSON")
+
+    policy = write(tmp_path / "policy.toml", "version = 1\nquorum = " + "[" * 80_000)
+    refused(cli("policy", "load", str(policy), "--by", "ops"), f"policy.toml:2:{64 + 10}:")
+    refused(cli("--config", str(write(tmp_path / "etc" / "kinko.toml", "a" + ".b" * 100 + " = 1")),
+                "assets", "list"), f"kinko.toml: {TOO_DEEP}")
+    refused(cli("denylist", "load", str(write(tmp_path / "list.yaml", "tags: " + DEEP))),
+            "list.yaml:1:")
+    assert TOO_DEEP in cli("denylist", "load", str(tmp_path / "list.yaml"))[2]
+    refused(cli("approvers", "sign", "--canonical", str(deep_json), "--key", "none.key"),
+            f"deep.json:1:65: {TOO_DEEP}")
+    refused(cli("approvers", "sign", "--canonical", str(write(tmp_path / "p.json", "{}")),
+                "--key", "none.key"), "p.json: not a canonical proposal")
+
+    write(tmp_path / "plan" / "plan.json", DEEP)
+    write(tmp_path / "plan" / "refunds.csv", "customer,units,amount,refund_jpy\n")
+    refused(cli("refunds", "execute", str(tmp_path / "plan")),
+            f"plan.json:1:65: {TOO_DEEP}")
+    write(tmp_path / "trace" / "summary.json", DEEP)
+    write(tmp_path / "trace" / "addresses.csv", "address\n")
+    refused(cli("trace", "export", str(tmp_path / "trace")), f"summary.json:1:65: {TOO_DEEP}")
+
+
+@pytest.mark.slow
+def test_the_real_command_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """As an operator would pipe it: ``kinko ledger post --json -`` with 80,000 brackets
+    (refused before the database is even opened)."""
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    kinko = [sys.executable, "-m", "kinko"]
+    done = subprocess.run([*kinko, "ledger", "post", "--json", "-"], input=DEEP.encode(),
+                          env=env, cwd=tmp_path, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.decode() == f"error: stdin:1:65: {TOO_DEEP}\n"
+
+
+def test_a_utxo_file_with_a_hostile_line_names_the_line(tmp_path: Path) -> None:
+    """A JSON-lines transactions file (``trace run --utxo``) is read a line at a time: a
+    line nested 80,000 deep or holding a 5,000-digit number is a problem of that line."""
+    from kinko.chains.tracefiles import load_utxo
+    from kinko.errors import InputFileError
+
+    good = '{"txid": "a", "block": 1, "inputs": [], "outputs": [{"value": 1, ' \
+        '"address": "x"}], "fee": 0}'
+    path = write(tmp_path / "u.jsonl", "\n".join([good, DEEP, '{"txid": ' + "9" * 5000 + "}"])
+                 + "\n")
+    with pytest.raises(InputFileError) as caught:
+        load_utxo(path)
+    assert caught.value.problems[:2] == [f"{path}:2: {TOO_DEEP}",
+                                         f"{path}:3: not JSON: a number has more than "
+                                         "4,300 digits"]

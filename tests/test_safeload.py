@@ -1,0 +1,199 @@
+"""Documents from outside are measured before any parser sees them: size, then nesting
+depth by a scan that skips strings and comments; every problem is a BadInput that names
+the place, never a crash, a RecursionError or a hang."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
+from kinko.safeload import (
+    MAX_DEPTH,
+    check_json_depth,
+    check_tree,
+    check_yaml,
+    decode_json_bytes,
+    loads_json,
+    loads_toml,
+    loads_yaml,
+    read_bounded,
+    read_text,
+)
+
+DEEP = "[" * 80_000 + "]" * 80_000
+
+# strings that try to hide or fake brackets: quotes, escapes, brackets, non-ASCII
+tricky = st.text(alphabet=st.sampled_from('[]{}"\\/ab\n\t\u00e9\u3042\U0001f600'),
+                 max_size=12)
+scalars = st.none() | st.booleans() | st.integers(-10**30, 10**30) | tricky
+
+
+def nested(depth: int, inner: Any) -> Any:
+    value = inner
+    for i in range(depth):
+        value = [value] if i % 2 else {"k[": value, "\"}": "]"}
+    return value
+
+
+def test_a_small_document_reads_as_json_does() -> None:
+    assert loads_json('{"a": [1, "x"], "b": null}', "e.json") == {"a": [1, "x"], "b": None}
+    assert loads_json(b'{"a": 1.50}', "e.json") == {"a": Decimal("1.50")}
+
+
+@pytest.mark.parametrize("text", [DEEP, '{"a":' * 70_000, "[" * 65 + "]" * 65])
+def test_deep_json_is_refused_where_it_gets_too_deep(text: str) -> None:
+    with pytest.raises(TooDeep, match=r"^body:1:\d+: nested more than 64 levels deep"):
+        loads_json(text, "body")
+
+
+def test_the_depth_limit_is_exact_and_strings_do_not_count() -> None:
+    at_limit = nested(MAX_DEPTH, "[[[{{{")
+    assert loads_json(json.dumps(at_limit), "x") == at_limit
+    with pytest.raises(TooDeep):
+        loads_json(json.dumps(nested(MAX_DEPTH + 1, 1)), "x")
+    # brackets inside strings, escaped quotes and backslashes never count
+    assert loads_json(json.dumps(["[" * 1000, '\\"[[[' * 100]), "x")[0] == "[" * 1000
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, MAX_DEPTH + 3), scalars, st.booleans())
+def test_depth_is_measured_exactly_whatever_the_strings_hold(depth: int, inner: Any,
+                                                            ascii_only: bool) -> None:
+    value = nested(depth, inner)
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if depth > MAX_DEPTH:
+        with pytest.raises(TooDeep):
+            check_json_depth(text, "x")
+    else:
+        assert loads_json(text.encode(), "x") == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_any_bytes_give_a_value_or_a_bad_input(data: bytes) -> None:
+    with contextlib.suppress(BadInput):
+        loads_json(data, "body")
+
+
+def test_what_the_parser_decodes_is_what_was_scanned() -> None:
+    """UTF-16 is recognised by its zero bytes, as json.loads does: brackets hidden from a
+    UTF-8 reading (inside what looks like a string there) are still counted."""
+    deep16 = ('["\u2222"' + "[" * 100).encode("utf-16-le")
+    assert decode_json_bytes(deep16, "x").startswith('["\u2222"[[[')
+    with pytest.raises(TooDeep):
+        loads_json(deep16, "body")
+    with pytest.raises(BadInput, match="not UTF-8"):
+        loads_json(b'{"a": "\xff"}', "body")
+
+
+def test_numbers_are_exact_and_nan_is_refused() -> None:
+    assert loads_json("[1e400, 0.1]", "x") == [Decimal("1e400"), Decimal("0.1")]
+    for text in ("NaN", "[Infinity]", "-Infinity"):
+        with pytest.raises(BadInput, match="not a number JSON allows"):
+            loads_json(text, "x")
+    with pytest.raises(BadInput, match="x: not valid JSON: a number has more than 4,300 dig"):
+        loads_json("9" * 5000, "x")
+    with pytest.raises(BadInput, match=r"^x:2:3: not valid JSON"):
+        loads_json('{"a":\n  }', "x")
+
+
+def test_size_is_checked_before_anything_else(tmp_path: Path) -> None:
+    with pytest.raises(TooLarge, match="larger than 10 bytes"):
+        loads_json(b"[" + b" " * 20 + b"]", "body", max_bytes=10)
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 2000)
+    with pytest.raises(TooLarge, match=r"big\.json: larger than 1,000 bytes"):
+        read_bounded(big, 1000)
+    with pytest.raises(InputFileError, match="cannot read"):
+        read_bounded(tmp_path / "missing.json")
+    (tmp_path / "bad.txt").write_bytes(b"ok\n\xffno")
+    with pytest.raises(InputFileError, match=r"bad.txt:2: not UTF-8 text \(byte 3\)"):
+        read_text(tmp_path / "bad.txt")
+
+
+def test_toml_is_bounded_by_brackets_and_by_dotted_keys() -> None:
+    assert loads_toml('a = [[1], {b = "]]]"}] # [[[[\n', "p.toml") == \
+        {"a": [[1], {"b": "]]]"}]}
+    with pytest.raises(TooDeep, match=r"^p.toml:1:\d+: nested more than 64"):
+        loads_toml("a = " + "[" * 80_000, "p.toml")
+    with pytest.raises(TooDeep, match=r"p.toml:1:\d+: nested more than 64"):
+        loads_toml("a = " + "{b = " * 30_000 + "1" + "}" * 30_000, "p.toml")
+    with pytest.raises(TooDeep):
+        loads_toml("a" + ".b" * 200 + " = 1", "p.toml")
+    # brackets in every kind of TOML string and in comments do not count
+    hidden = "[" * 100
+    text = (f'a = "{hidden}"\nb = \'{hidden}\'\nc = """\n{hidden}\n"""\n'
+            f"d = '''{hidden}'''\n# {hidden}\n")
+    assert loads_toml(text, "p.toml")["a"] == hidden
+    with pytest.raises(InputFileError, match=r"p\.toml: not valid TOML"):
+        loads_toml("a = [1,", "p.toml")
+
+
+def test_yaml_is_bounded_as_it_is_read() -> None:
+    assert loads_yaml("tags:\n  - address: '0x1'\n    label: \"[x]\"\n", "t.yaml") == \
+        {"tags": [{"address": "0x1", "label": "[x]"}]}
+    for text in (DEEP, "- " * 100 + "x", "a:\n" + "".join(" " * i + "b:\n"
+                                                          for i in range(1, 80))):
+        with pytest.raises(TooDeep, match=r"^t.yaml:\d+:\d+: nested more than 64"):
+            loads_yaml(text, "t.yaml")
+    laughs = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n"
+        for p, n in zip("abcdef", "bcdefg", strict=True))
+    with pytest.raises(TooLarge, match="once its aliases are expanded"):
+        loads_yaml(laughs, "t.yaml")
+    with pytest.raises(TooDeep):
+        loads_yaml("&a [*a]", "t.yaml")  # a list that holds itself
+    with pytest.raises(InputFileError, match=r"^t.yaml:2: not valid YAML"):
+        loads_yaml("a: [1, 2\nb: x", "t.yaml")
+    with pytest.raises(TypeError):
+        loads_yaml("a: 1", "t.yaml", loader=yaml.FullLoader)  # not a safe loader
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, yaml.CSafeLoader])
+def test_libyaml_is_bounded_the_same_way(loader: Any) -> None:
+    """libyaml's composer recurses in C: its events are counted in a first pass."""
+    assert loads_yaml("tags:\n  - {address: '0x1'}\n", "t.yaml", loader=loader) == \
+        {"tags": [{"address": "0x1"}]}
+    with pytest.raises(TooDeep, match=r"^t.yaml:1:\d+: nested more than 64"):
+        loads_yaml(DEEP, "t.yaml", loader=loader)
+    events = check_yaml("a: [1, 2]", "t.yaml", loader=loader)
+    assert events == 11  # stream, document, mapping, a, sequence, 1, 2, and four ends
+    laughs = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n"
+        for p, n in zip("abcdef", "bcdefg", strict=True))
+    with pytest.raises(TooLarge):
+        loads_yaml(laughs, "t.yaml", loader=loader)
+    with pytest.raises(TooDeep):
+        check_tree(yaml.load("&a [*a]", Loader=loader), "t.yaml", max_nodes=100)
+    with pytest.raises(InputFileError, match=r"^t.yaml:2: not valid YAML"):
+        check_yaml("a: [1, 2\nb: x", "t.yaml", loader=loader)
+
+
+def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:
+    """py-evm raises the recursion limit to 100,000, where json.loads of 80,000 brackets
+    overflows the C stack (a segmentation fault): the bounded loader refuses it first."""
+    code = ("import sys, py_ecc, json\n"
+            "assert sys.getrecursionlimit() >= 100000\n"
+            "from kinko.safeload import loads_json, loads_toml, loads_yaml\n"
+            "from kinko.errors import TooDeep\n"
+            "deep = '[' * 80000 + ']' * 80000\n"
+            "for load in (loads_json, loads_toml, loads_yaml):\n"
+            "    try:\n"
+            "        load(deep if load is not loads_toml else 'a = ' + deep, 'x')\n"
+            "    except TooDeep:\n"
+            "        print('refused')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["refused"] * 3
