@@ -24,26 +24,32 @@ __all__ = ["FAST_ENV", "SERVICE_FIXTURES", "SERVICE_PARAMS", "enter_fast_loop", 
 
 FAST_ENV = "KINKO_TESTS_FAST_LOOP"
 
-# fixtures that start a service (or need one that is started), and the parameters of the
-# shared fixtures that reach one through ``request.getfixturevalue``
+# fixtures that start a service (or need one that is started), and the values of fixture
+# parameters that reach one through ``request.getfixturevalue`` (``backend``: "postgres",
+# ``chain``: "anvil", and any fixture of a test module parametrised the same way)
 SERVICE_FIXTURES = frozenset({"pg", "anvil", "browser"})
-SERVICE_PARAMS = frozenset({("backend", "postgres"), ("chain", "anvil")})
+SERVICE_PARAMS = frozenset({"postgres", "anvil"})
 
 
 def _needs_postgres(names: set[str], params: dict[str, object]) -> bool:
-    return "pg" in names or params.get("backend") == "postgres"
+    return "pg" in names or "postgres" in _values(params)
+
+
+def _values(params: dict[str, object]) -> set[str]:
+    return {v for v in params.values() if isinstance(v, str)}
 
 
 def mark_services(items: Iterable[pytest.Item]) -> None:
     """Mark ``slow`` every test that uses a service fixture (directly or through another
-    fixture) or a service parameter; those on PostgreSQL are ``postgres`` too."""
+    fixture) or is parametrised with a service's name; those on PostgreSQL are ``postgres``
+    too."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
         params: dict[str, object] = dict(callspec.params) if callspec is not None else {}
         if _needs_postgres(names, params):
             item.add_marker(pytest.mark.postgres)
-        if names & SERVICE_FIXTURES or any(params.get(k) == v for k, v in SERVICE_PARAMS):
+        if names & SERVICE_FIXTURES or _values(params) & SERVICE_PARAMS:
             item.add_marker(pytest.mark.slow)
 
 
