@@ -1,10 +1,22 @@
-# kinko: `make demo` and `make test` bootstrap everything they need on first use.
+# kinko: `make demo` and `make test` bootstrap everything they need on first use; `make check`
+# is the fast loop while changing code (`make help` lists the targets).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint typecheck unit bench clean sysdeps softhsm
+.PHONY: help demo check test lint typecheck unit bench clean sysdeps softhsm
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo       the Coincheck theft replayed against a demo exchange of 260,000 customers"
+	@echo "make check      the fast loop: lint, types and the tests not marked slow (about a minute)"
+	@echo "make test       everything: lint, types and every test (PostgreSQL, anvil, Chromium)"
+	@echo "make lint       ruff and the layering contracts (import-linter)"
+	@echo "make typecheck  mypy --strict"
+	@echo "make unit       every test, without lint and types"
+	@echo "make bench      the benchmarks; rewrites benchmarks/RESULTS.md"
+	@echo "make clean      remove the virtual environment, node_modules, demo output and caches"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +72,11 @@ unit: $(STAMP) $(NODE_STAMP) sysdeps softhsm
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 test: lint typecheck unit
+
+# the tests that need no service (PostgreSQL, anvil, Chromium) and take at most a few seconds;
+# which are slow is decided in tests/fastloop.py and by @pytest.mark.slow
+check: lint typecheck $(NODE_STAMP) sysdeps softhsm
+	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow"
 
 bench: $(STAMP) $(NODE_STAMP) softhsm
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -1,4 +1,4 @@
-"""Dashboard benchmarks (issue 9): server time for the overview (``GET /``) and the review
+"""Dashboard benchmarks: server time for the overview (``GET /``) and the review
 queue (``GET /withdrawals``, its first page) with 260,000 customers and 100,000 withdrawals.
 
 Requests go through the whole ASGI app in this process: Starlette's ``TestClient`` signed
@@ -385,7 +385,7 @@ def markdown(results: list[dict[str, Any]], quick: bool) -> list[str]:
         for r in results)
     lines += [
         "",
-        f"Target (issue 9): p99 ≤ 300 ms — {'met' if worst <= 300 else 'MISSED'} (worst "
+        f"Target: p99 ≤ 300 ms — {'met' if worst <= 300 else 'MISSED'} (worst "
         f"p99 {worst:,.0f} ms)" + (" (quick run: smaller sizes)" if quick else "")
         + f". Data set: {builds}.",
         "",

@@ -1,4 +1,4 @@
-"""HTTP benchmark (issue 4): withdrawal requests per second and p50/p99 latency through
+"""HTTP benchmark: withdrawal requests per second and p50/p99 latency through
 ``kinko serve`` (uvicorn, one process), driven by wrk, a real load generator, on this
 machine. The baseline of the same run is a light authenticated read (``GET /v1/breaker``).
 Client and server share the 2 cores.

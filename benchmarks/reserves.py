@@ -1,4 +1,4 @@
-"""Proof-of-reserves benchmarks (issue 8): the liabilities tree and every customer's proof.
+"""Proof-of-reserves benchmarks: the liabilities tree and every customer's proof.
 
 For 1M and 10M customers with 3 assets, one child process each (so its peak RSS is that
 size's alone): the leaves are generated (random 32-byte salts, random balances; not timed),
@@ -10,7 +10,7 @@ hashes (one per leaf plus one per node, about 2 per customer) in a plain Python 
 One proof's verification is timed separately (median of many runs, ``json.loads`` included):
 kinko's ``verify_proof`` and the standalone ``verify_proof.py``'s ``verify``.
 
-Targets (issue 8): 1M in <= 10 s, 10M in <= 120 s within 8 GB, verification <= 1 ms. For
+Targets: 1M in <= 10 s, 10M in <= 120 s within 8 GB, verification <= 1 ms. For
 scale: Summa builds a 2^20-user tree in 24.5 s on a 32-vCPU machine.
 
     python benchmarks/reserves.py --child N   # one size, prints a JSON line

@@ -1,4 +1,4 @@
-"""Respond-and-report benchmarks (issue 7): a refund plan for every customer of the demo
+"""Respond-and-report benchmarks: a refund plan for every customer of the demo
 exchange, and the full FSA report, each run as the operator runs it (``kinko`` in its own
 process, so start-up and imports count and peak memory is that process's alone).
 
@@ -11,7 +11,7 @@ trace and writes a Japanese PDF through WeasyPrint. Baselines of the same run:
   read and printed, no refund logic): the plan's cost is a ratio to it;
 - for the report, ``kinko report custody --format html`` (section 1 alone).
 
-Targets (issue 7): plan under 2 s, report under 10 s. The same two steps are also timed
+Targets: plan under 2 s, report under 10 s. The same two steps are also timed
 inside one process after the imports, to separate the work from ``kinko``'s start-up.
 """
 

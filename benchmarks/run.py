@@ -9,10 +9,10 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
     python benchmarks/run.py --quick      # smaller sizes, for a smoke run
     python benchmarks/run.py --only watch # the watch's figures alone (about 6 minutes):
                                           # its section of RESULTS.md is replaced in place
-    python benchmarks/run.py --only trace # the trace engine's (issue 6; 4-6 minutes,
+    python benchmarks/run.py --only trace # the trace engine's (4-6 minutes,
                                           # 2.2 GB of temporary Parquet at 50M transfers)
-    python benchmarks/run.py --only reserves  # proof of reserves (issue 8; about 3 minutes)
-    python benchmarks/run.py --only dashboard # the dashboard's pages (issue 9; about 5
+    python benchmarks/run.py --only reserves  # proof of reserves (about 3 minutes)
+    python benchmarks/run.py --only dashboard # the dashboard's pages (about 5
                                               # minutes, 2 more the first time: data set)
     python benchmarks/run.py --only signing   # HSM against keystore signatures, Safe gas
                                               # (under a minute)
@@ -203,7 +203,7 @@ def _child(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
-WATCH_HEADING = "## Watch (issue 5)"
+WATCH_HEADING = "## Watch"
 
 WATCH_NOTES = """Where the catch-up time went (profiled once with cProfile, 1,000 blocks on SQLite,
 2026-11-27 01:31, before the fix): about three quarters of `poll()` was in the store:
@@ -264,7 +264,7 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
     ahead = round(mem["before_inclusion"] * mem["count"])
     lines += [
         "",
-        "Targets (issue 5): a theft in the mempool alarms before the block that includes it — "
+        "Targets: a theft in the mempool alarms before the block that includes it — "
         f"{'met' if ahead == mem['count'] else 'not always'}: {ahead:,} of "
         f"{mem['count']:,.0f} ({mem['before_inclusion']:.0%}), a median "
         f"{mem['lead_p50_ms']:,.0f} ms ahead of the block"
@@ -304,21 +304,21 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
 
 
 def _respond_section(quick: bool) -> list[str]:
-    """The "Respond and report" section (issue 7): refund plan and FSA report."""
+    """The "Respond and report" section: refund plan and FSA report."""
     figures = respond.run(20_000 if quick else 260_000)
-    return ["## Respond and report (issue 7)", "", _measured() + ".", "",
+    return ["## Respond and report", "", _measured() + ".", "",
             *respond.markdown(figures), ""]
 
 
 def _reserves_section(quick: bool) -> list[str]:
-    """The "Proof of reserves" section (issue 8): the liabilities tree and all proofs."""
+    """The "Proof of reserves" section: the liabilities tree and all proofs."""
     figures = reserves.run(quick)
-    return ["## Proof of reserves (issue 8)", "", _measured() + ".", "",
+    return ["## Proof of reserves", "", _measured() + ".", "",
             *reserves.markdown(figures), ""]
 
 
 def _dashboard_section(quick: bool) -> list[str]:
-    """The "Dashboard" section (issue 9): the overview and the review queue, one process
+    """The "Dashboard" section: the overview and the review queue, one process
     per backend."""
     results = []
     for backend in ("sqlite", "postgres"):
@@ -329,7 +329,7 @@ def _dashboard_section(quick: bool) -> list[str]:
             sys.stderr.write(proc.stderr)
             proc.check_returncode()
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return ["## Dashboard (issue 9)", "", _measured() + ".", "",
+    return ["## Dashboard", "", _measured() + ".", "",
             *dashboard.markdown(results, quick), ""]
 
 
@@ -521,7 +521,7 @@ def main() -> None:
     demo = next(r for _, k, r in results if k == "demo")
     lines += [
         "",
-        "Targets (issue 2): ≥ 100,000 postings/s batched on SQLite — "
+        "Targets: ≥ 100,000 postings/s batched on SQLite — "
         f"{'met' if batched_sqlite['postings_per_s'] >= 100_000 else 'MISSED'} "
         f"({batched_sqlite['postings_per_s']:,.0f}); 260,000-customer demo import < 5 s — "
         f"{'met' if demo['seconds'] < 5 else 'MISSED'} ({demo['seconds']:.2f} s)"
@@ -530,7 +530,7 @@ def main() -> None:
         "Every batched run ends with `ledger verify` over the whole journal "
         f"(passed: {all(r.get('verified', 1) for _, _, r in results)}).",
         "",
-        "## Chain (issue 3)",
+        "## Chain",
         "",
         "| figure | count | seconds | per second | baseline | vs baseline | peak RSS MB |",
         "|---|---:|---:|---:|---|---:|---:|",
@@ -545,7 +545,7 @@ def main() -> None:
                      f"{base[0]} | {base[1]} | {r['peak_rss_mb']:.0f} |")
     lines += [
         "",
-        "## Screening (issue 4)",
+        "## Screening",
         "",
         "| figure | count | seconds | per second | p50 µs | p99 µs | baseline | peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
@@ -565,7 +565,7 @@ def main() -> None:
     http_r = screening_results[2][2]
     lines += [
         "",
-        "Targets (issue 4, in-process): ≥ 50,000 decisions/s — "
+        "Targets (in-process): ≥ 50,000 decisions/s — "
         f"{'met' if engine['per_s'] >= 50_000 else 'MISSED'} ({engine['per_s']:,.0f}); "
         f"p99 ≤ 1 ms — {'met' if engine['p99_us'] <= 1000 else 'MISSED'} "
         f"({engine['p99_us']:,.0f} µs). Over HTTP: ≥ 3,000 requests/s — "

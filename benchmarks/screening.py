@@ -1,4 +1,4 @@
-"""Screening benchmarks (issue 4).
+"""Screening benchmarks.
 
 - ``engine``: decisions per second and p50/p99 latency of the rule pipeline with a 20-rule
   policy, over 100,000 customers with history (10 earlier withdrawals each, the real

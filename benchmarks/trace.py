@@ -1,4 +1,4 @@
-"""Trace benchmarks (issue 6): the taint kernels' transfers per second, a trace end to end from
+"""Trace benchmarks: the taint kernels' transfers per second, a trace end to end from
 Parquet with its peak memory, and beside them, in the same process, the memory-scan floor.
 
 Per size n (1M, 10M, 50M transfers; ``--quick``: 1M), ``run.py`` runs two processes:
@@ -47,7 +47,7 @@ SEED_TRANSFERS = 10
 AccountPolicy = Literal["poison", "haircut", "fifo", "lifo"]
 POLICIES: tuple[AccountPolicy, ...] = ("poison", "haircut", "fifo", "lifo")
 E2E_POLICY: AccountPolicy = "haircut"
-HEADING = "## Trace (issue 6)"
+HEADING = "## Trace"
 
 
 def sizes(quick: bool) -> list[int]:
@@ -281,7 +281,7 @@ def section(results: list[dict[str, Any]], quick: bool, measured: str) -> list[s
     big_n = biggest["transfers"]
     lines += [
         "",
-        "Targets (issue 6): poison and haircut kernels ≥ 10M transfers/s on one core — "
+        "Targets: poison and haircut kernels ≥ 10M transfers/s on one core — "
         f"{_ok(kernel_ok)} (slowest: {slowest[1]['policy']} on "
         f"{slowest[0]['transfers'] / 1e6:,.0f}M, {slowest[1]['per_s'] / 1e6:.1f}M/s, "
         "realistic seeding); 50M transfers end to end in under 60 s within 8 GB — "
@@ -295,7 +295,7 @@ def section(results: list[dict[str, Any]], quick: bool, measured: str) -> list[s
         + ("yes" if all(k.get("conserved", True) for r in results for k in r["kernels"])
            else "NO") + ".",
         "",
-        "Anchor (from the issue, context only, not comparable): BlockSci traverses all Bitcoin "
+        "Anchor (context only, not comparable): BlockSci traverses all Bitcoin "
         "inputs and outputs in about a second on 16 vCPUs; that is a raw scan with no taint "
         "state, like the memory-scan floor above, on 8× the cores.",
         "",

@@ -1,4 +1,4 @@
-"""Watch benchmarks (issue 5): how fast the watch raises a theft alarm, and how fast it
+"""Watch benchmarks: how fast the watch raises a theft alarm, and how fast it
 catches up with a backlog of blocks. Everything runs against real anvil nodes started here.
 
 - ``mempool``: an anvil node mining one block a second (``--block-time 1``) and a watch

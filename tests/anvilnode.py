@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastloop import refuse_in_fast_loop
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,7 @@ class AnvilNode:
 
 
 def start(port: int | None = None, state: Path | None = None) -> AnvilNode:
+    refuse_in_fast_loop("an anvil node")
     port = port or free_port()
     extra = ["--state", str(state)] if state is not None else []
     proc = subprocess.Popen([anvil_binary(), "--host", "127.0.0.1", "--port", str(port),

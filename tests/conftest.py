@@ -1,4 +1,5 @@
-"""Shared fixtures: stores on SQLite and on a real PostgreSQL server, clocks, ledgers."""
+"""Shared fixtures: stores on SQLite and on a real PostgreSQL server, clocks, ledgers; the tests
+that need a service are marked ``slow`` from their fixtures (see :mod:`fastloop`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import fastloop
 import pgserver
 from clirun import CliRun, cli_runner
 
@@ -21,6 +23,15 @@ from kinko.store import SqlStore, open_store, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    fastloop.enter_fast_loop(config.option.markexpr)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marks added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    fastloop.mark_services(items)
 
 
 @pytest.fixture(scope="session")

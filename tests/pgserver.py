@@ -19,6 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastloop import refuse_in_fast_loop
+
 
 def _bindir() -> Path:
     found = shutil.which("pg_ctl")
@@ -78,6 +80,7 @@ class PgServer:
 
 
 def start() -> PgServer:
+    refuse_in_fast_loop("a PostgreSQL server")
     bindir = _bindir()
     prefix = _run_as()
     folder = Path(tempfile.mkdtemp(prefix="kinko-pg-"))

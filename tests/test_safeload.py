@@ -180,6 +180,7 @@ def test_libyaml_is_bounded_the_same_way(loader: Any) -> None:
         check_yaml("a: [1, 2\nb: x", "t.yaml", loader=loader)
 
 
+@pytest.mark.slow
 def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:
     """py-evm raises the recursion limit to 100,000, where json.loads of 80,000 brackets
     overflows the C stack (a segmentation fault): the bounded loader refuses it first."""

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 
 from kinko.api import create_app
@@ -30,6 +31,7 @@ RETRIES = 100
 BALANCE = 250
 
 
+@pytest.mark.slow
 def test_requests_race_for_one_balance(store: SqlStore, tmp_path: Path) -> None:
     import anvilnode
 

@@ -286,6 +286,7 @@ def check(hostile: Hostile, request: dict[str, Any]) -> None:
     assert all(a.endswith(".refused") for a in hostile.new_audit(before["audit"])), request
 
 
+@pytest.mark.slow
 @settings(max_examples=250, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])

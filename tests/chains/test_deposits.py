@@ -77,6 +77,7 @@ def test_deep_reorg_reverses_the_credit(ledger: Ledger, chain: EvmChain) -> None
     assert ledger.verify().ok
 
 
+@pytest.mark.slow
 def test_node_restart_mid_scan_loses_and_doubles_nothing(ledger: Ledger,
                                                          tmp_path: Path) -> None:
     import anvilnode

@@ -608,6 +608,7 @@ def random_chain(rng: np.random.Generator, m: int, n_addr: int) -> AccountTransf
                       for a, b, v, f in zip(src, dst, value, fee, strict=True)], n_addr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ACCOUNT_POLICIES)
 def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
     rng = np.random.default_rng(7)

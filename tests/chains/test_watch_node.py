@@ -21,6 +21,8 @@ from kinko.errors import ChainUnavailable
 
 E = 10**18
 
+pytestmark = pytest.mark.slow  # each test starts its own anvil node (see tests/fastloop.py)
+
 
 @pytest.fixture
 def node() -> Iterator[anvilnode.AnvilNode]:

@@ -24,6 +24,8 @@ from kinko.services.withdrawals import Withdrawals
 from kinko.store import open_store, upgrade
 
 E = 10**18
+# a chain, an encrypted keystore and a policy for every test: seconds each, even in process
+pytestmark = pytest.mark.slow
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
 RULES = """

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from kinko.cli import COMMANDS, MODULES, command_of
 
 TREE = """
@@ -31,6 +33,7 @@ def _tree(modules: tuple[str, ...]) -> dict[str, list[str] | None]:
     return dict(json.loads(out.stdout))
 
 
+@pytest.mark.slow
 def test_each_command_gets_every_subcommand_from_its_own_modules() -> None:
     everything = _tree(MODULES)
     assert set(everything) == set(COMMANDS), "a command is missing from kinko.cli.COMMANDS"

@@ -12,6 +12,7 @@ import pytest
 from kinko.cli import main
 
 
+@pytest.mark.slow
 def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)

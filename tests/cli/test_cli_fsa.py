@@ -30,6 +30,7 @@ def cli(exchange: Exchange, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                       KINKO_PRICES="ETH=500000")
 
 
+@pytest.mark.slow
 def test_every_format_with_its_appendix(cli, exchange: Exchange,  # type: ignore[no-untyped-def]
                                         tmp_path: Path) -> None:
     common = ("--incident", exchange.incident, "--refund-plan", str(exchange.plan),

@@ -108,6 +108,7 @@ def test_blocksci_scenario_through_the_command(kinko, tmp_path: Path, policy: st
     assert int(found["a6"]["taint_received"]) == a6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["54m", "LIFI"])
 def test_real_thefts_with_clean_background(kinko, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
     """The verified illicit flows plus clean traffic around them: the trace finds every
@@ -174,7 +175,7 @@ def test_real_thefts_with_clean_background(kinko, tmp_path: Path, case: str) -> 
     print(f"{case}: (recall, precision) {report}")
     # poison follows every path; haircut follows value, and the files' USD values drift
     # between hops (prices move, swaps): an address that pays out more than the verified
-    # value it received is topped up with clean money (the issue's rule for incomplete
+    # value it received is topped up with clean money (kinko's rule for incomplete
     # history), so a late payment out of it carries no taint
     assert report["poison"][0] == 1.0, reachable
     assert report["haircut"][0] >= HAIRCUT_RECALL[case]
@@ -237,6 +238,7 @@ def test_bad_input_is_named(kinko, tmp_path: Path) -> None:  # type: ignore[no-u
     assert code == 2 and "bad.csv:2" in err
 
 
+@pytest.mark.slow
 def test_synthetic_chain_round_trip(kinko, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = kinko("trace", "synth", "--transfers", "5000", "--addresses", "300",
                            "--seed", "3", "--out", "s.parquet")
@@ -277,6 +279,7 @@ def test_live_chain_trace(node_cli, anvil) -> None:  # type: ignore[no-untyped-d
     assert int(found[thief.address.lower()]["taint_held"]) == 300
 
 
+@pytest.mark.slow
 def test_trace_run_keeps_hashes_out_of_memory(kinko, tmp_path: Path,  # type: ignore[no-untyped-def]
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """``trace run`` on a synthetic Parquet: the transfers it loads hold no Python object per

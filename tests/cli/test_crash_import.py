@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from kinko.domain.ledger import normal_balance
 from kinko.domain.money import AssetRegistry
 from kinko.ports import SystemClock
@@ -23,6 +25,7 @@ def _env(url: str) -> dict[str, str]:
     return {**os.environ, "KINKO_DATABASE_URL": url, "KINKO_IMPORT_BATCH_SIZE": "2000"}
 
 
+@pytest.mark.slow
 def test_sigkill_mid_import_then_rerun(store_url: str, tmp_path: Path) -> None:
     csv = tmp_path / "big.csv"
     with csv.open("w") as fh:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
@@ -55,6 +57,7 @@ def test_threads(ledger: Ledger) -> None:
     assert ledger.verify().ok
 
 
+@pytest.mark.slow
 def test_processes(ledger: Ledger, store_url: str) -> None:
     _setup(ledger)
     ctx = multiprocessing.get_context("spawn")

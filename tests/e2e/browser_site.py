@@ -50,6 +50,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from eth_account import Account
+from fastloop import refuse_in_fast_loop
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, sync_playwright
 
 from kinko.chains.evm import EvmChain
@@ -75,6 +76,7 @@ CUSTOMERS = {"C1": "10000", "C2": "2300.678", "C3": "45"}
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    refuse_in_fast_loop("Chromium")
     assert Path(CHROMIUM).exists(), (
         f"{CHROMIUM} is missing: `make sysdeps` installs Debian's chromium package")
     with sync_playwright() as p:

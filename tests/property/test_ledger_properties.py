@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,6 +47,7 @@ def fresh_ledger(clock: FixedClock) -> Iterator[Ledger]:
         store.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops)
 def test_any_sequence_keeps_the_invariants(sequence: list[tuple]) -> None:  # type: ignore[type-arg]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -244,6 +245,7 @@ def utxo_bounds(r: UtxoResult, txs: UtxoTransactions) -> None:
             assert taint in (0, value)
 
 
+@pytest.mark.slow
 @FAST
 @given(utxo_cases(), st.sampled_from([p for p in UTXO_POLICIES if p != "poison"]))
 def test_utxo_taint_is_conserved(case: Any, policy: Policy) -> None:
@@ -254,6 +256,7 @@ def test_utxo_taint_is_conserved(case: Any, policy: Policy) -> None:
     utxo_bounds(r, txs)
 
 
+@pytest.mark.slow
 @FAST
 @given(utxo_cases())
 def test_utxo_poison_taints_whole_outputs_and_covers_every_policy(case: Any) -> None:

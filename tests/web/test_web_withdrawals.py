@@ -225,6 +225,7 @@ def test_pages_in_japanese(site: Site) -> None:
     assert "承認者名" in page and "署名" in page and "審査" in page
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 @pytest.mark.parametrize("encrypted", [True, False])
 def test_sign_js_signs_with_the_key_file_kinko_writes(site: Site, tmp_path: Path,
