@@ -208,3 +208,122 @@ def test_snapshot_jsonl_layout(cli, tmp_path: Path) -> None:  # type: ignore[no-
     code, _text, err = cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
                            "--layout", "zip")
     assert code != 0 and "layout" in err
+
+
+# ------------------------------------------------------------- attacks a skeptic replays
+
+
+def test_wallets_add_refuses_an_address_already_registered(  # type: ignore[no-untyped-def]
+        cli) -> None:
+    a = "0x52908400098527886E0F7030069857D2E4169EE7"
+    assert cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", a)[0] == 0
+    code, _, err = cli("wallets", "add", "eth-cold2", "--asset", "ETH", "--tier", "cold",
+                       "--address", a.lower())
+    assert code == 2 and "already registered to wallet eth-cold" in err
+    code, _, err = cli("wallets", "add", "eth-cold3", "--asset", "ETH", "--tier", "cold",
+                       "--address", "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+                       "--address", "0x8617e340b3d01fa5f11f306f4090fd50e238070d")
+    assert code == 2 and "twice" in err
+    # re-registering a wallet with its own addresses is an update, not a duplicate
+    assert cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", a, "--address",
+               "0x8617E340B3D01FA5F11F306F4090FD50E238070D")[0] == 0
+    code, text, _ = cli("wallets", "list", "--format", "json")
+    assert [w["name"] for w in json.loads(text)].count("eth-cold2") == 0
+
+
+def test_verify_ties_the_proof_to_the_customer(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    assert cli("reserves", "snapshot", "--out", str(out), "--min-height", "3")[0] == 0
+    c1 = str(out / "proofs" / "C1.json")
+    code, text, _ = cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+                        "--customer", "C1")
+    assert code == 0 and 'OK: customer "C1"' in text and "committed to these totals" in text
+    code, text, _ = cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+                        "--customer", "C2")
+    assert code == 1 and text.startswith('FAIL: this proof is for customer "C1", not "C2"')
+    code, text, _ = cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+                        "--customer", "C1\x1b[2J")
+    assert code == 1 and "\x1b" not in text and "\\x1b" in text
+    root = json.loads((out / "root.json").read_text())
+    run = subprocess.run([sys.executable, str(out / "verify_proof.py"), c1, root["root_hash"]],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and run.stderr.startswith("FAIL: usage:")
+
+
+def test_verify_refuses_hostile_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    assert cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    root = str(out / "root.json")
+    for name, data in (("deep", b"[" * 100_000), ("dup", b'{"format": 1, "format": 2}'),
+                       ("big", b'"' + b"a" * (3 << 20) + b'"'), ("nan", b"NaN"),
+                       ("bytes", b"\xff\xfe")):
+        bad = tmp_path / f"{name}.json"
+        bad.write_bytes(data)
+        for fmt in ("kinko", "okx-v1"):
+            code, text, err = cli("reserves", "verify", "--format", fmt, str(bad),
+                                  "--root", root, "--customer", "C1")
+            assert code == 1 and text.startswith("FAIL: ") and text.count("\n") == 1, (
+                name, fmt, text, err)
+            assert "Traceback" not in text + err
+    edited = json.loads((out / "root.json").read_text())
+    edited["totals"][0] = "1"
+    (tmp_path / "root.json").write_text(json.dumps(edited))
+    code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
+                        "--root", str(tmp_path / "root.json"), "--customer", "C1")
+    assert code == 1 and "does not match its root hash" in text
+
+
+def test_snapshot_ids_are_never_reused(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: b"\x07" * n)
+    assert cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")[0] == 0
+    code, _, err = cli("reserves", "snapshot", "--out", str(tmp_path / "b"), "--min-height", "2")
+    assert code == 2 and "snapshot id 07070707" in err and "already" in err
+    assert not (tmp_path / "b" / "root.json").exists()
+    code, _, err = cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")
+    assert code == 2
+
+
+def test_customer_count_option(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for mode, expected in (("none", None), ("exact", {"min": 3, "max": 3}),
+                           ("range:2", {"min": 2, "max": 3})):
+        out = tmp_path / mode.replace(":", "-")
+        code, _, err = cli("reserves", "snapshot", "--out", str(out), "--min-height", "3",
+                           "--customer-count", mode)
+        assert code == 0, err
+        assert json.loads((out / "root.json").read_text())["snapshot"]["customers"] == expected
+        code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C2.json"), "--root",
+                            str(out / "root.json"), "--customer", "C2")
+        assert code == 0, text
+    code, _, err = cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
+                       "--customer-count", "some")
+    assert code == 2 and "--customer-count" in err
+
+
+def test_okx_verify_honours_the_root(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A private one-customer OKX v1 tree verifies on its own; against the published
+    root it is refused."""
+    from kinko.domain.okx import okx_proof_files
+
+    out = tmp_path / "okx"
+    assert cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out),
+               "--skip-other-assets")[0] == 0
+    root = out / "root.json"
+    published = json.loads(root.read_text())
+    c3 = out / "proofs" / "C3.json"
+    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root", str(root))
+    assert code == 0 and published["root_hash"] in text
+    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root",
+                        published["root_hash"])
+    assert code == 0
+    private = tmp_path / "private.json"
+    private.write_text(okx_proof_files([("C3", {"ETH": "1.00000001"})], b"k" * 32)["C3"])
+    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(private),
+                        "--root", str(root))
+    assert code == 1 and text.startswith("FAIL: ") and "published root" in text
+    code, text, err = cli("reserves", "verify", "--format", "okx-v1", str(private))
+    assert code == 2 and "--root" in err
