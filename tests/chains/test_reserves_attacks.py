@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_defunct
-
 from kinko.chains.eip191 import message_signer
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
@@ -45,12 +42,12 @@ class Exchange:
     sid: str
 
 
-def sign_offline(out: Path, account: Any, address: str, chain: str = "ethereum") -> str:
-    """What an offline signer does: personal_sign of the proof message of this snapshot."""
+def sign_offline(out: Path, signer: KeystoreSigner, address: str) -> str:
+    """What an offline signer does: personal_sign of the proof message of this snapshot
+    (the key never reaches kinko: the test holds it, as the signer's device would)."""
     header, _totals, root = verify_root(json.loads((out / "root.json").read_text()))
-    text = proof_message(root.hex(), header, chain, address)
-    signed = Account.sign_message(encode_defunct(text=text), account)
-    return "0x" + bytes(signed.signature).hex()
+    return message_signer(signer).sign_message(
+        proof_message(root.hex(), header, "ethereum", address))
 
 
 def import_cold(ex: Exchange, signer: KeystoreSigner, out: Path | None = None) -> None:
@@ -58,8 +55,7 @@ def import_cold(ex: Exchange, signer: KeystoreSigner, out: Path | None = None) -
     file = out.parent / f"{out.name}-cold.json"
     file.write_text(json.dumps({"signatures": [
         {"address": signer.address,
-         "signature": sign_offline(out, signer._KeystoreSigner__account,  # type: ignore[attr-defined]
-                                   signer.address)}]}))
+         "signature": sign_offline(out, signer, signer.address)}]}))
     results = reserves_chain.import_signatures(out, file, ex.ledger.wallets())
     assert [r.status for r in results] == ["signed and verified"]
 

@@ -108,7 +108,7 @@ def test_negative_balance_refused(example: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("text, what", [
-    ("{not json", "not JSON"),
+    ("{not json", "not valid JSON"),
     ("[]", "not an OKX proof"),
     ('{"path": []}', "has no 'self'"),
     ('{"self": {}, "path": {}}', "path is not a list"),
