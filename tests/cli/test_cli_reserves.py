@@ -43,19 +43,22 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert code == 0, err
     assert "3 customers" in text
     root = json.loads((out / "root.json").read_text())
-    totals = dict(zip([a["symbol"] for a in root["assets"]], root["totals"], strict=True))
+    totals = dict(zip([a["symbol"] for a in root["snapshot"]["assets"]], root["totals"],
+                      strict=True))
     assert totals == {"BTC": "0", "ETH": "1000000000000000001", "JPY": "30000",
                       "XEM": "10500001"}
-    assert root["height"] == 4 and root["leaves"] == 16 and root["ledger_seq"] >= 1
+    assert root["snapshot"]["height"] == 4 and root["leaves"] == 16
+    assert root["snapshot"]["ledger_seq"] >= 1 and root["snapshot"]["reserves_at"] == []
     proofs = sorted((out / "proofs").glob("*.json"))
     assert [p.name for p in proofs] == ["C1.json", "C2.json", "C3.json"]
     code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
                         "--root", str(out / "root.json"))
     assert code == 0, text
     assert "XEM 10.5" in text and "JPY 30000" in text
+    assert "  XEM 10.500001 (6 decimals, chain nem)" in text  # the committed total
     # the copied standalone verifier, run as a customer would
     run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
-                          str(out / "proofs" / "C3.json"), root["root_hash"]],
+                          str(out / "proofs" / "C3.json"), root["root_hash"], "--customer", "C3"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert "ETH 1.000000000000000001" in run.stdout
@@ -66,9 +69,9 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     code, text, _ = cli("reserves", "verify", str(tmp_path / "bad.json"),
                         "--root", str(out / "root.json"))
-    assert code == 1 and "does not lead to root" in text
+    assert code == 1 and "leads to root" in text
     run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
-                          str(tmp_path / "bad.json"), root["root_hash"]],
+                          str(tmp_path / "bad.json"), root["root_hash"], "--customer", "C2"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "FAIL" in run.stderr
 
@@ -109,11 +112,27 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert json.loads((tmp_path / "p0" / "root.json").read_text())["totals"] == ["0"] * 4
 
 
+def test_old_format_files_get_a_clear_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    assert cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    v1 = {"format": "kinko-por-v1", "snapshot_id": "00" * 16, "height": 1, "assets": [],
+          "customer": {}, "path": [], "root_hash": "00" * 32}
+    (tmp_path / "v1.json").write_text(json.dumps(v1))
+    code, text, _ = cli("reserves", "verify", str(tmp_path / "v1.json"), "--root",
+                        str(out / "root.json"))
+    assert code == 1 and "old format kinko-por-v1" in text
+    (tmp_path / "root-v1.json").write_text(json.dumps({**v1, "totals": []}))
+    code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"), "--root",
+                        str(tmp_path / "root-v1.json"))
+    assert code == 1 and "old format kinko-por-v1" in text
+
+
 def test_okx_format_missing_verifier(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "kinko.domain.okx", None)  # import raises ImportError
     (tmp_path / "okx.json").write_text("{}")
-    code, _, err = cli("reserves", "verify", "--format", "okx-v1", str(tmp_path / "okx.json"))
+    code, _, err = cli("reserves", "verify", "--format", "okx-v1", str(tmp_path / "okx.json"),
+                       "--root", "00" * 32)
     assert code == 2 and "OKX v1 verifier" in err
 
 
@@ -151,12 +170,12 @@ def test_random_ledger_totals_equal_liabilities(deposits: list[tuple[str, str, i
     for row in ledger.balances(kind="customer"):
         owed[row.asset] = owed.get(row.asset, 0) + normal_balance(row.account, row.state)
     tree = snap.tree
-    assert dict(zip([s for s, _ in tree.assets], tree.totals, strict=True)) == {
-        s: owed.get(s, 0) for s, _ in tree.assets}
+    symbols = [a.symbol for a in tree.header.assets]
+    assert dict(zip(symbols, tree.totals, strict=True)) == {s: owed.get(s, 0) for s in symbols}
     for _cid, text in tree.proofs():
         proof = json.loads(text)
-        verify_proof(proof, tree.root, snap.root_json())
-        standalone.verify(proof, tree.root.hex())
+        verify_proof(proof, tree.root, snap.root_json(), customer=_cid)
+        standalone.verify(proof, tree.root.hex(), _cid)
     store.close()
 
 
@@ -174,7 +193,8 @@ def test_snapshot_okx_v1(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert sorted(root["assets_left_out"]) == ["JPY", "XEM"]
     assert root["balances"] == {"BTC": "0", "ETH": "1.00000001", "USDT": "0"}  # rounded up
     for proof in sorted((out / "proofs").glob("*.json")):
-        code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(proof))
+        code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(proof),
+                            "--root", str(out / "root.json"))
         assert code == 0, text
         assert text.startswith("OK")
     c3 = json.loads((out / "proofs" / "C3.json").read_text())
@@ -182,7 +202,8 @@ def test_snapshot_okx_v1(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
     c3["self"]["balances"]["ETH"] = "2"
     bad = tmp_path / "C3-changed.json"
     bad.write_text(json.dumps(c3), encoding="utf-8")
-    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(bad))
+    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(bad),
+                        "--root", str(out / "root.json"))
     assert code == 1 and text.startswith("FAIL")
 
 
@@ -202,8 +223,8 @@ def test_snapshot_jsonl_layout(cli, tmp_path: Path) -> None:  # type: ignore[no-
     root = json.loads((out / "root.json").read_text())
     lines = (out / "proofs" / "proofs-0000.jsonl").read_text().splitlines()
     assert len(lines) == 3
-    ids = {verify_proof(json.loads(line), bytes.fromhex(root["root_hash"]), root) and
-           json.loads(line)["customer"]["id"] for line in lines}
+    ids = {verify_proof(json.loads(line), bytes.fromhex(root["root_hash"]), root).customer
+           for line in lines}
     assert ids == {"C1", "C2", "C3"}
     code, _text, err = cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
                            "--layout", "zip")

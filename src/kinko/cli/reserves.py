@@ -116,6 +116,8 @@ def verify(
     try:
         lines = _verify_kinko(proof, root, customer) if fmt == "kinko" \
             else _verify_okx(proof, root)
+    except ConfigError:
+        raise
     except BadInput as exc:
         print("FAIL: " + " ".join(exc.message.splitlines()))
         raise typer.Exit(1) from None
