@@ -562,19 +562,18 @@ USAGE = "usage: python verify_proof.py PROOF.json ROOT_HASH --customer YOUR_ID"
 def _args(argv: Sequence[str]) -> tuple[str, str, str]:
     positional: list[str] = []
     customer: str | None = None
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--customer" and i + 1 < len(argv):
-            customer, i = argv[i + 1], i + 2
-            continue
-        if arg.startswith("--customer="):
+    args = iter(argv)
+    for arg in args:
+        if arg == "--customer":
+            customer = next(args, None)
+            if customer is None:
+                _fail(f"--customer needs your customer id; {USAGE}")
+        elif arg.startswith("--customer="):
             customer = arg[len("--customer="):]
         elif arg.startswith("-") and len(arg) > 1:
             _fail(f"unknown option {shown(arg)}; {USAGE}")
         else:
             positional.append(arg)
-        i += 1
     if len(positional) != 2 or customer is None:
         _fail(USAGE)
     return positional[0], positional[1], customer

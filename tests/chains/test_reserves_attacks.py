@@ -8,6 +8,7 @@ The numbers follow the attacks they replay: liabilities 125 ETH; the cold wallet
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kinko.chains.eip191 import message_signer
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
@@ -46,8 +48,8 @@ def sign_offline(out: Path, signer: KeystoreSigner, address: str) -> str:
     """What an offline signer does: personal_sign of the proof message of this snapshot
     (the key never reaches kinko: the test holds it, as the signer's device would)."""
     header, _totals, root = verify_root(json.loads((out / "root.json").read_text()))
-    return message_signer(signer).sign_message(
-        proof_message(root.hex(), header, "ethereum", address))
+    return str(message_signer(signer).sign_message(
+        proof_message(root.hex(), header, "ethereum", address)))
 
 
 def import_cold(ex: Exchange, signer: KeystoreSigner, out: Path | None = None) -> None:
@@ -61,7 +63,7 @@ def import_cold(ex: Exchange, signer: KeystoreSigner, out: Path | None = None) -
 
 
 @pytest.fixture
-def ex(tmp_path: Path) -> Exchange:
+def ex(tmp_path: Path) -> Iterator[Exchange]:
     chain = EvmChain.in_process()
     store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
     upgrade(store)
@@ -151,7 +153,7 @@ def test_a_block_far_from_the_snapshot_time_is_flagged(ex: Exchange, tmp_path: P
 def test_another_chain_or_fork_is_refused(ex: Exchange, tmp_path: Path) -> None:
     other = EvmChain.in_process()  # same chain id, other blocks: a fork
     other.mine(ex.chain.head() + 1)
-    with pytest.raises(BadInput, match="block .* has hash"):
+    with pytest.raises(BadInput, match=r"block .* has hash"):
         reserves_chain.build_report(ex.out, ex.ledger.wallets(), ex.ledger.assets, other)
     root = json.loads((ex.out / "root.json").read_text())
     header, totals, _ = verify_root(root)
