@@ -26,15 +26,27 @@ from kinko.services.ledger import Ledger
 from kinko.store import open_store, upgrade
 
 
-@pytest.fixture
-def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    run = cli_runner(monkeypatch, capsys, tmp_path, store_url)
+def _with_customers(run, tmp_path: Path):  # type: ignore[no-untyped-def]
     csv = tmp_path / "c.csv"
     csv.write_text("customer_id,asset,balance\nC1,XEM,10.5\nC2,XEM,0.000001\n"
                    "C1,JPY,30000\nC3,ETH,1.000000000000000001\n", encoding="utf-8")
     assert run("customers", "import", str(csv))[0] == 0
     return run
+
+
+@pytest.fixture
+def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """kinko on SQLite and on PostgreSQL, three customers imported."""
+    return _with_customers(cli_runner(monkeypatch, capsys, tmp_path, store_url), tmp_path)
+
+
+@pytest.fixture
+def one_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """The same on SQLite only: for what does not depend on the store."""
+    return _with_customers(cli_runner(monkeypatch, capsys, tmp_path,
+                                      f"sqlite:///{tmp_path / 'k.db'}"), tmp_path)
 
 
 def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -112,17 +124,17 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert json.loads((tmp_path / "p0" / "root.json").read_text())["totals"] == ["0"] * 4
 
 
-def test_old_format_files_get_a_clear_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_old_format_files_get_a_clear_error(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "por"
-    assert cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
     v1 = {"format": "kinko-por-v1", "snapshot_id": "00" * 16, "height": 1, "assets": [],
           "customer": {}, "path": [], "root_hash": "00" * 32}
     (tmp_path / "v1.json").write_text(json.dumps(v1))
-    code, text, _ = cli("reserves", "verify", str(tmp_path / "v1.json"), "--root",
+    code, text, _ = one_cli("reserves", "verify", str(tmp_path / "v1.json"), "--root",
                         str(out / "root.json"))
     assert code == 1 and "old format kinko-por-v1" in text
     (tmp_path / "root-v1.json").write_text(json.dumps({**v1, "totals": []}))
-    code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"), "--root",
+    code, text, _ = one_cli("reserves", "verify", str(out / "proofs" / "C1.json"), "--root",
                         str(tmp_path / "root-v1.json"))
     assert code == 1 and "old format kinko-por-v1" in text
 
@@ -254,17 +266,17 @@ def test_wallets_add_refuses_an_address_already_registered(  # type: ignore[no-u
     assert [w["name"] for w in json.loads(text)].count("eth-cold2") == 0
 
 
-def test_verify_ties_the_proof_to_the_customer(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_verify_ties_the_proof_to_the_customer(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "por"
-    assert cli("reserves", "snapshot", "--out", str(out), "--min-height", "3")[0] == 0
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "3")[0] == 0
     c1 = str(out / "proofs" / "C1.json")
-    code, text, _ = cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+    code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
                         "--customer", "C1")
     assert code == 0 and 'OK: customer "C1"' in text and "committed to these totals" in text
-    code, text, _ = cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+    code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
                         "--customer", "C2")
     assert code == 1 and text.startswith('FAIL: this proof is for customer "C1", not "C2"')
-    code, text, _ = cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+    code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
                         "--customer", "C1\x1b[2J")
     assert code == 1 and "\x1b" not in text and "\\x1b" in text
     root = json.loads((out / "root.json").read_text())
@@ -273,9 +285,9 @@ def test_verify_ties_the_proof_to_the_customer(cli, tmp_path: Path) -> None:  # 
     assert run.returncode == 1 and run.stderr.startswith("FAIL: usage:")
 
 
-def test_verify_refuses_hostile_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_verify_refuses_hostile_files(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "por"
-    assert cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
     root = str(out / "root.json")
     for name, data in (("deep", b"[" * 100_000), ("dup", b'{"format": 1, "format": 2}'),
                        ("big", b'"' + b"a" * (3 << 20) + b'"'), ("nan", b"NaN"),
@@ -283,7 +295,7 @@ def test_verify_refuses_hostile_files(cli, tmp_path: Path) -> None:  # type: ign
         bad = tmp_path / f"{name}.json"
         bad.write_bytes(data)
         for fmt in ("kinko", "okx-v1"):
-            code, text, err = cli("reserves", "verify", "--format", fmt, str(bad),
+            code, text, err = one_cli("reserves", "verify", "--format", fmt, str(bad),
                                   "--root", root, "--customer", "C1")
             assert code == 1 and text.startswith("FAIL: ") and text.count("\n") == 1, (
                 name, fmt, text, err)
@@ -291,60 +303,60 @@ def test_verify_refuses_hostile_files(cli, tmp_path: Path) -> None:  # type: ign
     edited = json.loads((out / "root.json").read_text())
     edited["totals"][0] = "1"
     (tmp_path / "root.json").write_text(json.dumps(edited))
-    code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
+    code, text, _ = one_cli("reserves", "verify", str(out / "proofs" / "C1.json"),
                         "--root", str(tmp_path / "root.json"), "--customer", "C1")
     assert code == 1 and "does not match its root hash" in text
 
 
-def test_snapshot_ids_are_never_reused(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_snapshot_ids_are_never_reused(one_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import secrets
 
     monkeypatch.setattr(secrets, "token_bytes", lambda n: b"\x07" * n)
-    assert cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")[0] == 0
-    code, _, err = cli("reserves", "snapshot", "--out", str(tmp_path / "b"), "--min-height", "2")
+    assert one_cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")[0] == 0
+    code, _, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "b"), "--min-height", "2")
     assert code == 2 and "snapshot id 07070707" in err and "already" in err
     assert not (tmp_path / "b" / "root.json").exists()
-    code, _, err = cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")
+    code, _, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")
     assert code == 2
 
 
-def test_customer_count_option(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_customer_count_option(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for mode, expected in (("none", None), ("exact", {"min": 3, "max": 3}),
                            ("range:2", {"min": 2, "max": 3})):
         out = tmp_path / mode.replace(":", "-")
-        code, _, err = cli("reserves", "snapshot", "--out", str(out), "--min-height", "3",
+        code, _, err = one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "3",
                            "--customer-count", mode)
         assert code == 0, err
         assert json.loads((out / "root.json").read_text())["snapshot"]["customers"] == expected
-        code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C2.json"), "--root",
+        code, text, _ = one_cli("reserves", "verify", str(out / "proofs" / "C2.json"), "--root",
                             str(out / "root.json"), "--customer", "C2")
         assert code == 0, text
-    code, _, err = cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
+    code, _, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
                        "--customer-count", "some")
     assert code == 2 and "--customer-count" in err
 
 
-def test_okx_verify_honours_the_root(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_okx_verify_honours_the_root(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A private one-customer OKX v1 tree verifies on its own; against the published
     root it is refused."""
     from kinko.domain.okx import okx_proof_files
 
     out = tmp_path / "okx"
-    assert cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out),
+    assert one_cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out),
                "--skip-other-assets")[0] == 0
     root = out / "root.json"
     published = json.loads(root.read_text())
     c3 = out / "proofs" / "C3.json"
-    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root", str(root))
+    code, text, _ = one_cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root", str(root))
     assert code == 0 and published["root_hash"] in text
-    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root",
+    code, text, _ = one_cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root",
                         published["root_hash"])
     assert code == 0
     private = tmp_path / "private.json"
     private.write_text(okx_proof_files([("C3", {"ETH": "1.00000001"})], b"k" * 32)["C3"])
-    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(private),
+    code, text, _ = one_cli("reserves", "verify", "--format", "okx-v1", str(private),
                         "--root", str(root))
     assert code == 1 and text.startswith("FAIL: ") and "published root" in text
-    code, text, err = cli("reserves", "verify", "--format", "okx-v1", str(private))
+    code, text, err = one_cli("reserves", "verify", "--format", "okx-v1", str(private))
     assert code == 2 and "--root" in err

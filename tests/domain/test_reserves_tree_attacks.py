@@ -2,7 +2,7 @@
 below is refused by kinko and by the standalone verifier, or shows the truth.
 
 Each test builds the malicious input itself; the reserves side (balances on chain, proof of
-control) is attacked in tests/chains/test_reserves_attacks.py.
+control) is attacked in tests/chains/test_reserves_chain_attacks.py.
 """
 
 from __future__ import annotations
