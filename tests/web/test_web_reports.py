@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from dashboard_site import DEST, E, Site
+from dashboard_site import HOT, E, Site
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
@@ -259,7 +259,7 @@ def test_reserves_page_shows_the_latest_snapshot_and_its_ratio(site: Site) -> No
 def test_reserves_page_counts_only_proven_and_committed(site: Site) -> None:
     """An address without a proof of control holds 4 ETH: shown apart, never in the ratio;
     totals edited in root.json are refused, not shown."""
-    site.chain.fund(DEST, 4 * 10**18)
+    site.chain.fund(HOT, 4 * 10**18)  # the hot wallet's address, never signed for
     _snapshot(site)
     client = site.client("audit")
     page = client.get("/reserves?lang=en").text

@@ -38,6 +38,7 @@ from kinko.domain.reserves import (
 )
 from kinko.errors import BadInput, InputFileError
 from kinko.ports import Chain
+from kinko.safeload import read_bounded
 from kinko.services.artifacts import Artifacts
 from kinko.services.ledger import Ledger
 
@@ -275,13 +276,9 @@ def read_json(path: Path, what: str, limit: int | None = None) -> Any:
     from kinko.verify_proof import MAX_BYTES
 
     cap = MAX_BYTES if limit is None else limit
-    try:
-        with path.open("rb") as f:
-            data = f.read(cap + 1)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such {what} file") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    if not path.exists():
+        raise InputFileError(f"{path}: no such {what} file")
+    data = read_bounded(path, cap)
     try:
         return parse_json(data, f"{path}: the {what}", cap)
     except BadInput as exc:
