@@ -17,6 +17,7 @@ from kinko.chains.keystore import throwaway_signer
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
+from kinko.domain.reserves import verify_root
 from kinko.domain.reserves_proof import proof_message, ratio_text
 from kinko.errors import BadInput
 from kinko.ports import FixedClock
@@ -27,10 +28,12 @@ from kinko.store import open_store, upgrade
 E = 10**18
 
 
-def offline_sign(key: object, snapshot_id: str, address: str) -> str:
-    """What an offline signer does with the cold key: personal_sign of the proof message."""
-    signed = Account.sign_message(encode_defunct(text=proof_message(snapshot_id, address)),
-                                  key)  # type: ignore[arg-type]
+def offline_sign(key: object, out: Path, address: str) -> str:
+    """What an offline signer does with the cold key: personal_sign of the proof message
+    of the snapshot in ``out``."""
+    header, _totals, root = verify_root(json.loads((out / "root.json").read_text()))
+    text = proof_message(root.hex(), header, "ethereum", address)
+    signed = Account.sign_message(encode_defunct(text=text), key)  # type: ignore[arg-type]
     return "0x" + bytes(signed.signature).hex()
 
 
@@ -52,9 +55,11 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
                          Posting("customer:C2", "ETH", -300 * E),
                          Posting("own:capital", "ETH", -200 * E)], source="opening")
     out = tmp_path / "snap"
-    reserves.publish(reserves.snapshot(ledger, min_height=2), out)
-    sid = json.loads((out / "root.json").read_text())["snapshot_id"]
+    reserves.publish(reserves.snapshot(ledger, min_height=2, chain=chain), out)
+    root = json.loads((out / "root.json").read_text())
+    sid = root["snapshot"]["id"]
     block = chain.head()
+    assert root["snapshot"]["reserves_at"][0]["block"] == block
     wallets = ledger.wallets()
 
     results = reserves_chain.sign_hot(out, wallets, lambda _w: message_signer(hot))
@@ -66,33 +71,34 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
 
     offline = tmp_path / "offline.json"
     offline.write_text(json.dumps({"snapshot_id": sid, "signatures": [
-        {"address": cold.address, "signature": offline_sign(cold.key, sid, cold.address)}]}))
+        {"address": cold.address, "signature": offline_sign(cold.key, out, cold.address)}]}))
     (res,) = reserves_chain.import_signatures(out, offline, wallets)
     assert res.status == "signed and verified"
 
     chain.fund(cold.address, 1 * E)  # after the snapshot block: not counted
-    report = reserves_chain.build_report(out, wallets, ledger.assets, chain, block)
+    report = reserves_chain.build_report(out, wallets, ledger.assets, chain)
     (eth,) = [a for a in report.assets if a.symbol == "ETH"]
-    assert eth.reserves == 1000 * E and eth.liabilities == 800 * E
-    assert eth.ratio == Fraction(5, 4) and ratio_text(eth.ratio) == "1.2500"
+    assert eth.liabilities == 800 * E
+    assert eth.proven_reserves == 800 * E and eth.unproven_reserves == 200 * E  # cold2: no proof
+    assert eth.ratio == Fraction(1) and ratio_text(eth.ratio) == "1.0000"
     status = {r.address: r.status for r in eth.rows}
     assert status == {hot.address.lower(): "signed and verified",
                       cold.address.lower(): "signed and verified", cold2.address.lower(): "missing"}
-    assert eth.proven_reserves == 800 * E
     assert {r.address: r.balance for r in eth.rows}[cold.address.lower()] == 700 * E
     doc = report.to_json()
-    assert doc["block"] == block and doc["assets"][[a["symbol"] for a in doc["assets"]]
-                                                   .index("ETH")]["ratio"] == "5/4"
+    got = doc["assets"][[a["symbol"] for a in doc["assets"]].index("ETH")]
+    assert doc["snapshot"]["reserves_at"][0]["block"] == block and got["ratio"] == "1/1"
+    assert got["unproven_reserves"] == str(200 * E)
 
     # a signature by another key is reported invalid, naming the key it recovers to; it
     # never replaces the valid one already recorded
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps([
-        {"address": cold2.address, "signature": offline_sign(forger.key, sid, cold2.address)},
-        {"address": cold.address, "signature": offline_sign(forger.key, sid, cold.address)}]))
+        {"address": cold2.address, "signature": offline_sign(forger.key, out, cold2.address)},
+        {"address": cold.address, "signature": offline_sign(forger.key, out, cold.address)}]))
     results = reserves_chain.import_signatures(out, forged, wallets)
     assert [r.status for r in results] == [f"invalid (recovers {forger.address})"] * 2
-    report = reserves_chain.build_report(out, wallets, ledger.assets, chain, block)
+    report = reserves_chain.build_report(out, wallets, ledger.assets, chain)
     (eth,) = [a for a in report.assets if a.symbol == "ETH"]
     status = {r.address: r.status for r in eth.rows}
     assert status[cold2.address.lower()] == f"invalid (recovers {forger.address})"
@@ -105,7 +111,7 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
         reserves_chain.import_signatures(out, other, wallets)
     stranger = Account.create()
     other.write_text(json.dumps([{"address": stranger.address,
-                                  "signature": offline_sign(stranger.key, sid,
+                                  "signature": offline_sign(stranger.key, out,
                                                             stranger.address)}]))
     with pytest.raises(BadInput, match="not addresses of the exchange"):
         reserves_chain.import_signatures(out, other, wallets)
@@ -117,11 +123,12 @@ def test_eip191_signer_hides_the_key() -> None:
     signer = message_signer(hot)
     assert signer is hot and repr(signer) == f"KeystoreSigner(address={hot.address!r})"
     assert "key" not in {k.lower() for k in vars(signer)}  # only the mangled account
-    sid = "ab" * 16
-    sig = signer.sign_message(proof_message(sid, hot.address))
-    assert reserves_chain.status_of(sid, hot.address, sig) == "signed and verified"
-    assert reserves_chain.status_of(sid, hot.address, "0x1234") == "invalid (malformed signature)"
-    assert reserves_chain.status_of(sid, hot.address, None) == "missing"
+    text = "kinko proof of reserves v2\nroot " + "ab" * 32
+    sig = signer.sign_message(text)
+    assert reserves_chain.status_of(text, hot.address, sig) == "signed and verified"
+    assert reserves_chain.status_of(text + "x", hot.address, sig).startswith("invalid (recovers")
+    assert reserves_chain.status_of(text, hot.address, "0x1234") == "invalid (malformed signature)"
+    assert reserves_chain.status_of(text, hot.address, None) == "missing"
 
 
 def test_reserves_cli(node_cli, anvil, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -142,27 +149,30 @@ def test_reserves_cli(node_cli, anvil, tmp_path: Path) -> None:  # type: ignore[
     head = EvmChain.connect(anvil.url).head()
     assert run("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
     root = json.loads((out / "root.json").read_text())
-    sid = root["snapshot_id"]
-    assert root["snapshot_block"] == head  # reserves are read where liabilities were taken
+    sid = root["snapshot"]["id"]
+    assert root["snapshot"]["reserves_at"][0]["block"] == head  # read where liabilities were
     code, text, err = run("reserves", "sign", str(out))
     assert code == 0 and "signed and verified" in text, (text, err)
     sigs = tmp_path / "cold.json"
     sigs.write_text(json.dumps({"snapshot_id": sid, "signatures": [
-        {"address": cold.address, "signature": offline_sign(cold.key, sid, cold.address)}]}))
+        {"address": cold.address, "signature": offline_sign(cold.key, out, cold.address)}]}))
     assert run("reserves", "import-signatures", str(out), str(sigs))[0] == 0
     sigs.write_text(json.dumps([{"address": cold2.address,
-                                 "signature": offline_sign(forger.key, sid, cold2.address)}]))
+                                 "signature": offline_sign(forger.key, out, cold2.address)}]))
     code, text, _ = run("reserves", "import-signatures", str(out), str(sigs))
     assert code == 1 and f"invalid (recovers {forger.address})" in text
-    block = chain.head()
-    code, text, err = run("reserves", "report", str(out), "--block", str(block))
+    chain.fund(cold2.address, 50 * E)  # after the snapshot's block: not read
+    code, text, err = run("reserves", "report", str(out))
     assert code == 0, err
-    assert "ETH: reserves 30, liabilities 24, ratio 1.2500" in text
+    assert "ETH: liabilities 24, proven reserves 30, ratio 1.2500" in text
     assert text.count("signed and verified") == 2 and f"recovers {forger.address}" in text
-    code, text, _ = run("reserves", "report", str(out), "--block", str(block), "--format", "json")
+    assert "NOT COUNTED" not in text  # cold2 held nothing at the snapshot's block
+    code, text, _ = run("reserves", "report", str(out), "--format", "json")
     eth = next(a for a in json.loads(text)["assets"] if a["symbol"] == "ETH")
-    assert eth["ratio"] == "5/4" and eth["reserves"] == str(30 * E)
+    assert eth["ratio"] == "5/4" and eth["proven_reserves"] == str(30 * E)
     assert run("reserves", "report", str(out), "--format", "csv")[0] != 0
+    code, _, err = run("reserves", "report", str(out), "--block", "1")
+    assert code != 0  # the block is the snapshot's, never chosen at report time
 
 
 def test_token_reserves_are_read_from_the_token(chain: EvmChain, tmp_path: Path) -> None:
@@ -185,11 +195,10 @@ def test_token_reserves_are_read_from_the_token(chain: EvmChain, tmp_path: Path)
     ledger.post("open", [Posting("wallet:xem-hot", "XEM", 300 * x),
                          Posting("customer:C1", "XEM", -300 * x)], source="opening")
     out = tmp_path / "snap"
-    reserves.publish(reserves.snapshot(ledger, min_height=2), out)
+    reserves.publish(reserves.snapshot(ledger, min_height=2, chain=chain), out)
     reserves_chain.sign_hot(out, ledger.wallets(), lambda _w: message_signer(hot))
-    report = reserves_chain.build_report(out, ledger.wallets(), ledger.assets, chain,
-                                         chain.head())
+    report = reserves_chain.build_report(out, ledger.wallets(), ledger.assets, chain)
     (xem,) = [a for a in report.assets if a.symbol == "XEM"]
-    assert xem.reserves == 300 * x and xem.liabilities == 300 * x
+    assert xem.proven_reserves == 300 * x and xem.liabilities == 300 * x
     assert xem.ratio == Fraction(1)
     store.close()

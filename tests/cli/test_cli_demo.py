@@ -64,7 +64,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         assert "ホットウォレット" in text and "不正送金" in text, report
     assert "88.549" in (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
     # act 10: proof of liabilities, checked by the customer with the standalone verifier
-    assert "OK: customer C0000001 is counted in root" in out
+    assert "OK: customer \"C0000001\" is counted in root" in out
     root = json.loads((tmp_path / "d" / "reserves" / "root.json").read_text())
     assert len(list((tmp_path / "d" / "reserves" / "proofs").iterdir())) == 300
     assert root["root_hash"] in out

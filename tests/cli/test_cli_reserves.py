@@ -26,15 +26,27 @@ from kinko.services.ledger import Ledger
 from kinko.store import open_store, upgrade
 
 
-@pytest.fixture
-def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    run = cli_runner(monkeypatch, capsys, tmp_path, store_url)
+def _with_customers(run, tmp_path: Path):  # type: ignore[no-untyped-def]
     csv = tmp_path / "c.csv"
     csv.write_text("customer_id,asset,balance\nC1,XEM,10.5\nC2,XEM,0.000001\n"
                    "C1,JPY,30000\nC3,ETH,1.000000000000000001\n", encoding="utf-8")
     assert run("customers", "import", str(csv))[0] == 0
     return run
+
+
+@pytest.fixture
+def cli(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """kinko on SQLite and on PostgreSQL, three customers imported."""
+    return _with_customers(cli_runner(monkeypatch, capsys, tmp_path, store_url), tmp_path)
+
+
+@pytest.fixture
+def one_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """The same on SQLite only: for what does not depend on the store."""
+    return _with_customers(cli_runner(monkeypatch, capsys, tmp_path,
+                                      f"sqlite:///{tmp_path / 'k.db'}"), tmp_path)
 
 
 def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -43,19 +55,22 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert code == 0, err
     assert "3 customers" in text
     root = json.loads((out / "root.json").read_text())
-    totals = dict(zip([a["symbol"] for a in root["assets"]], root["totals"], strict=True))
+    totals = dict(zip([a["symbol"] for a in root["snapshot"]["assets"]], root["totals"],
+                      strict=True))
     assert totals == {"BTC": "0", "ETH": "1000000000000000001", "JPY": "30000",
                       "XEM": "10500001"}
-    assert root["height"] == 4 and root["leaves"] == 16 and root["ledger_seq"] >= 1
+    assert root["snapshot"]["height"] == 4 and root["leaves"] == 16
+    assert root["snapshot"]["ledger_seq"] >= 1 and root["snapshot"]["reserves_at"] == []
     proofs = sorted((out / "proofs").glob("*.json"))
     assert [p.name for p in proofs] == ["C1.json", "C2.json", "C3.json"]
     code, text, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
                         "--root", str(out / "root.json"))
     assert code == 0, text
     assert "XEM 10.5" in text and "JPY 30000" in text
+    assert "  XEM 10.500001 (6 decimals, chain nem)" in text  # the committed total
     # the copied standalone verifier, run as a customer would
     run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
-                          str(out / "proofs" / "C3.json"), root["root_hash"]],
+                          str(out / "proofs" / "C3.json"), root["root_hash"], "--customer", "C3"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert "ETH 1.000000000000000001" in run.stdout
@@ -66,9 +81,9 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     code, text, _ = cli("reserves", "verify", str(tmp_path / "bad.json"),
                         "--root", str(out / "root.json"))
-    assert code == 1 and "does not lead to root" in text
+    assert code == 1 and "leads to root" in text
     run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
-                          str(tmp_path / "bad.json"), root["root_hash"]],
+                          str(tmp_path / "bad.json"), root["root_hash"], "--customer", "C2"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "FAIL" in run.stderr
 
@@ -109,11 +124,27 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert json.loads((tmp_path / "p0" / "root.json").read_text())["totals"] == ["0"] * 4
 
 
+def test_old_format_files_get_a_clear_error(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    v1 = {"format": "kinko-por-v1", "snapshot_id": "00" * 16, "height": 1, "assets": [],
+          "customer": {}, "path": [], "root_hash": "00" * 32}
+    (tmp_path / "v1.json").write_text(json.dumps(v1))
+    code, text, _ = one_cli("reserves", "verify", str(tmp_path / "v1.json"), "--root",
+                        str(out / "root.json"))
+    assert code == 1 and "old format kinko-por-v1" in text
+    (tmp_path / "root-v1.json").write_text(json.dumps({**v1, "totals": []}))
+    code, text, _ = one_cli("reserves", "verify", str(out / "proofs" / "C1.json"), "--root",
+                        str(tmp_path / "root-v1.json"))
+    assert code == 1 and "old format kinko-por-v1" in text
+
+
 def test_okx_format_missing_verifier(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "kinko.domain.okx", None)  # import raises ImportError
     (tmp_path / "okx.json").write_text("{}")
-    code, _, err = cli("reserves", "verify", "--format", "okx-v1", str(tmp_path / "okx.json"))
+    code, _, err = cli("reserves", "verify", "--format", "okx-v1", str(tmp_path / "okx.json"),
+                       "--root", "00" * 32)
     assert code == 2 and "OKX v1 verifier" in err
 
 
@@ -151,12 +182,12 @@ def test_random_ledger_totals_equal_liabilities(deposits: list[tuple[str, str, i
     for row in ledger.balances(kind="customer"):
         owed[row.asset] = owed.get(row.asset, 0) + normal_balance(row.account, row.state)
     tree = snap.tree
-    assert dict(zip([s for s, _ in tree.assets], tree.totals, strict=True)) == {
-        s: owed.get(s, 0) for s, _ in tree.assets}
+    symbols = [a.symbol for a in tree.header.assets]
+    assert dict(zip(symbols, tree.totals, strict=True)) == {s: owed.get(s, 0) for s in symbols}
     for _cid, text in tree.proofs():
         proof = json.loads(text)
-        verify_proof(proof, tree.root, snap.root_json())
-        standalone.verify(proof, tree.root.hex())
+        verify_proof(proof, tree.root, snap.root_json(), customer=_cid)
+        standalone.verify(proof, tree.root.hex(), _cid)
     store.close()
 
 
@@ -174,7 +205,8 @@ def test_snapshot_okx_v1(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert sorted(root["assets_left_out"]) == ["JPY", "XEM"]
     assert root["balances"] == {"BTC": "0", "ETH": "1.00000001", "USDT": "0"}  # rounded up
     for proof in sorted((out / "proofs").glob("*.json")):
-        code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(proof))
+        code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(proof),
+                            "--root", str(out / "root.json"))
         assert code == 0, text
         assert text.startswith("OK")
     c3 = json.loads((out / "proofs" / "C3.json").read_text())
@@ -182,7 +214,8 @@ def test_snapshot_okx_v1(cli, tmp_path: Path) -> None:  # type: ignore[no-untype
     c3["self"]["balances"]["ETH"] = "2"
     bad = tmp_path / "C3-changed.json"
     bad.write_text(json.dumps(c3), encoding="utf-8")
-    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(bad))
+    code, text, _ = cli("reserves", "verify", "--format", "okx-v1", str(bad),
+                        "--root", str(out / "root.json"))
     assert code == 1 and text.startswith("FAIL")
 
 
@@ -202,9 +235,128 @@ def test_snapshot_jsonl_layout(cli, tmp_path: Path) -> None:  # type: ignore[no-
     root = json.loads((out / "root.json").read_text())
     lines = (out / "proofs" / "proofs-0000.jsonl").read_text().splitlines()
     assert len(lines) == 3
-    ids = {verify_proof(json.loads(line), bytes.fromhex(root["root_hash"]), root) and
-           json.loads(line)["customer"]["id"] for line in lines}
+    ids = {verify_proof(json.loads(line), bytes.fromhex(root["root_hash"]), root).customer
+           for line in lines}
     assert ids == {"C1", "C2", "C3"}
     code, _text, err = cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
                            "--layout", "zip")
     assert code != 0 and "layout" in err
+
+
+# ------------------------------------------------------------- attacks a skeptic replays
+
+
+def test_wallets_add_refuses_an_address_already_registered(  # type: ignore[no-untyped-def]
+        cli) -> None:
+    a = "0x52908400098527886E0F7030069857D2E4169EE7"
+    assert cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", a)[0] == 0
+    code, _, err = cli("wallets", "add", "eth-cold2", "--asset", "ETH", "--tier", "cold",
+                       "--address", a.lower())
+    assert code == 2 and "already registered to wallet eth-cold" in err
+    code, _, err = cli("wallets", "add", "eth-cold3", "--asset", "ETH", "--tier", "cold",
+                       "--address", "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
+                       "--address", "0x8617e340b3d01fa5f11f306f4090fd50e238070d")
+    assert code == 2 and "twice" in err
+    # re-registering a wallet with its own addresses is an update, not a duplicate
+    assert cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", a, "--address",
+               "0x8617E340B3D01FA5F11F306F4090FD50E238070D")[0] == 0
+    code, text, _ = cli("wallets", "list", "--format", "json")
+    assert [w["name"] for w in json.loads(text)].count("eth-cold2") == 0
+
+
+def test_verify_ties_the_proof_to_the_customer(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "3")[0] == 0
+    c1 = str(out / "proofs" / "C1.json")
+    code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+                        "--customer", "C1")
+    assert code == 0 and 'OK: customer "C1"' in text and "committed to these totals" in text
+    code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+                        "--customer", "C2")
+    assert code == 1 and text.startswith('FAIL: this proof is for customer "C1", not "C2"')
+    code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
+                        "--customer", "C1\x1b[2J")
+    assert code == 1 and "\x1b" not in text and "\\x1b" in text
+    root = json.loads((out / "root.json").read_text())
+    run = subprocess.run([sys.executable, str(out / "verify_proof.py"), c1, root["root_hash"]],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and run.stderr.startswith("FAIL: usage:")
+
+
+def test_verify_refuses_hostile_files(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "por"
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0
+    root = str(out / "root.json")
+    for name, data in (("deep", b"[" * 100_000), ("dup", b'{"format": 1, "format": 2}'),
+                       ("big", b'"' + b"a" * (3 << 20) + b'"'), ("nan", b"NaN"),
+                       ("bytes", b"\xff\xfe")):
+        bad = tmp_path / f"{name}.json"
+        bad.write_bytes(data)
+        for fmt in ("kinko", "okx-v1"):
+            code, text, err = one_cli("reserves", "verify", "--format", fmt, str(bad),
+                                  "--root", root, "--customer", "C1")
+            assert code == 1 and text.startswith("FAIL: ") and text.count("\n") == 1, (
+                name, fmt, text, err)
+            assert "Traceback" not in text + err
+    edited = json.loads((out / "root.json").read_text())
+    edited["totals"][0] = "1"
+    (tmp_path / "root.json").write_text(json.dumps(edited))
+    code, text, _ = one_cli("reserves", "verify", str(out / "proofs" / "C1.json"),
+                        "--root", str(tmp_path / "root.json"), "--customer", "C1")
+    assert code == 1 and "does not match its root hash" in text
+
+
+def test_snapshot_ids_are_never_reused(one_cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: b"\x07" * n)
+    assert one_cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")[0] == 0
+    code, _, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "b"), "--min-height", "2")
+    assert code == 2 and "snapshot id 07070707" in err and "already" in err
+    assert not (tmp_path / "b" / "root.json").exists()
+    code, _, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "a"), "--min-height", "2")
+    assert code == 2
+
+
+def test_customer_count_option(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for mode, expected in (("none", None), ("exact", {"min": 3, "max": 3}),
+                           ("range:2", {"min": 2, "max": 3})):
+        out = tmp_path / mode.replace(":", "-")
+        code, _, err = one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "3",
+                           "--customer-count", mode)
+        assert code == 0, err
+        assert json.loads((out / "root.json").read_text())["snapshot"]["customers"] == expected
+        code, text, _ = one_cli("reserves", "verify", str(out / "proofs" / "C2.json"), "--root",
+                            str(out / "root.json"), "--customer", "C2")
+        assert code == 0, text
+    code, _, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "x"),
+                       "--customer-count", "some")
+    assert code == 2 and "--customer-count" in err
+
+
+def test_okx_verify_honours_the_root(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A private one-customer OKX v1 tree verifies on its own; against the published
+    root it is refused."""
+    from kinko.domain.okx import okx_proof_files
+
+    out = tmp_path / "okx"
+    assert one_cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out),
+               "--skip-other-assets")[0] == 0
+    root = out / "root.json"
+    published = json.loads(root.read_text())
+    c3 = out / "proofs" / "C3.json"
+    code, text, _ = one_cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root", str(root))
+    assert code == 0 and published["root_hash"] in text
+    code, text, _ = one_cli("reserves", "verify", "--format", "okx-v1", str(c3), "--root",
+                        published["root_hash"])
+    assert code == 0
+    private = tmp_path / "private.json"
+    private.write_text(okx_proof_files([("C3", {"ETH": "1.00000001"})], b"k" * 32)["C3"])
+    code, text, _ = one_cli("reserves", "verify", "--format", "okx-v1", str(private),
+                        "--root", str(root))
+    assert code == 1 and text.startswith("FAIL: ") and "published root" in text
+    code, text, err = one_cli("reserves", "verify", "--format", "okx-v1", str(private))
+    assert code == 2 and "--root" in err

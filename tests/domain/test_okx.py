@@ -108,7 +108,7 @@ def test_negative_balance_refused(example: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("text, what", [
-    ("{not json", "not JSON"),
+    ("{not json", "not valid JSON"),
     ("[]", "not an OKX proof"),
     ('{"path": []}', "has no 'self'"),
     ('{"self": {}, "path": {}}', "path is not a list"),
@@ -233,3 +233,38 @@ def test_weakness_two_users_shown_different_sibling_splits_both_verify() -> None
     assert ok_a, reason_a
     assert ok_c, reason_c
     assert root in reason_a and root in reason_c
+
+
+# ------------------------------------------------------------- strict reading, the root
+
+
+@pytest.mark.parametrize("mutate, what", [
+    (lambda t: t.replace('"type"', '"type":2,"type"', 1), "duplicate key"),
+    (lambda t: t.replace('"hash":"461a', '"hash":"461A', 1), "64 lower-case hex"),
+    (lambda t: t.replace('"hash":"461a', '"hash":" 461a', 1), "64 lower-case hex"),
+    (lambda t: t.replace('"BTC":"1.000069"', '"BTC":"1' + "0" * 60 + '"', 1),
+     "not a decimal string"),
+    (lambda t: "[" * 100_000, "nested"),
+    (lambda t: t.replace('"height":1', '"height":1.5', 1), "not an integer"),
+])
+def test_strict_parsing(mutate: Any, what: str) -> None:
+    text = json.dumps(json.loads(EXAMPLE.read_text()), separators=(",", ":"))
+    with pytest.raises(InputFileError, match=what):
+        verify_okx_file(mutate(text), "p.json")
+
+
+def test_the_published_root_is_compared() -> None:
+    """A proof of a private tree verifies on its own; never against the published root."""
+    text = EXAMPLE.read_text()
+    published = "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d"
+    ok, reason, _ = verify_okx_file(text, "p.json", root={"root_hash": published})
+    assert ok, reason
+    private = okx_proof_files([("me", {"BTC": "1.000069"})], b"k")["me"]
+    ok, reason, _ = verify_okx_file(private, "p.json")
+    assert ok  # alone, a one-customer tree is self-consistent
+    ok, reason, _ = verify_okx_file(private, "p.json", root={"root_hash": published})
+    assert not ok and "published root" in reason
+    ok, reason, _ = verify_okx_file(text, "p.json", root={
+        "root_hash": published, "height": 24,
+        "balances": {"BTC": "1", "ETH": "939953.49090361", "USDT": "3137909428.88369702"}})
+    assert not ok and "balances" in reason

@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from dashboard_site import E, Site
+from dashboard_site import HOT, E, Site
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
@@ -227,12 +227,14 @@ def test_refund_plans_show_the_plans_own_totals(site: Site) -> None:
 # ---------------------------------------------------------------------------- reserves
 
 
-def _snapshot(site: Site) -> str:
-    folder = site.data_dir / "reserves" / "s1"
-    snap = reserves.snapshot(site.ledger, min_height=3)
+def _snapshot(site: Site, name: str = "s1") -> str:
+    folder = site.data_dir / "reserves" / name
+    snap = reserves.snapshot(site.ledger, min_height=3, chain=site.chain)
     reserves.publish(snap, folder)
+    sid = snap.tree.snapshot_id.hex()
     row = Artifacts(site.ledger.store, site.clock).record(
-        "reserves", f"reserves snapshot {snap.tree.snapshot_id.hex()}", folder, by="ops")
+        "reserves", f"reserves snapshot {sid}", folder, by="ops",
+        detail={"snapshot_id": sid, "root_hash": snap.tree.root.hex()})
     return str(row["id"])
 
 
@@ -242,14 +244,45 @@ def test_reserves_page_shows_the_latest_snapshot_and_its_ratio(site: Site) -> No
     made = _snapshot(site)
     root = json.loads((site.data_dir / "reserves" / "s1" / "root.json").read_text())
     page = client.get("/reserves?lang=en").text
-    assert f'data-snapshot="{root["snapshot_id"]}"' in page and root["root_hash"] in page
+    assert f'data-snapshot="{root["snapshot"]["id"]}"' in page and root["root_hash"] in page
     eth = _row(page, "data-asset", "ETH")
     assert eth["liabilities"] == "100"
-    assert eth["reserves"] == "0" and eth["ratio"] == "0.0000"  # nothing at DEST on chain
+    assert eth["proven"] == "0" and eth["ratio"] == "0.0000" and eth["unproven"] == "0"
+    block = root["snapshot"]["reserves_at"][0]["block"]
+    assert f"block {block} of ethereum (eip155:" in page and "not published (at most 8)" in page
     r = client.get(f"/reserves/{made}/verify_proof.py")
     assert r.status_code == 200 and "def " in r.text
     nodeless = _no_node_client(site).get("/reserves").text
     assert 'data-ratio="no-node"' in nodeless and 'data-field="ratio"' not in nodeless
+
+
+def test_reserves_page_counts_only_proven_and_committed(site: Site) -> None:
+    """An address without a proof of control holds 4 ETH: shown apart, never in the ratio;
+    totals edited in root.json are refused, not shown."""
+    site.chain.fund(HOT, 4 * 10**18)  # the hot wallet's address, never signed for
+    _snapshot(site)
+    client = site.client("audit")
+    page = client.get("/reserves?lang=en").text
+    eth = _row(page, "data-asset", "ETH")
+    assert eth["proven"] == "0" and eth["ratio"] == "0.0000" and eth["unproven"] == "4"
+    assert 'data-not-counted="ETH"' in page and "without a valid proof of control" in page
+    path = site.data_dir / "reserves" / "s1" / "root.json"
+    edited = json.loads(path.read_text())
+    edited["totals"][edited["snapshot"]["assets"].index(next(
+        a for a in edited["snapshot"]["assets"] if a["symbol"] == "ETH"))] = "1"
+    path.write_text(json.dumps(edited))
+    page = client.get("/reserves?lang=en").text
+    assert "does not match its root hash" in page and 'data-asset="ETH"' not in page
+
+
+def test_a_snapshot_id_recorded_for_another_root_is_refused(site: Site) -> None:
+    made = _snapshot(site)
+    root = json.loads((site.data_dir / "reserves" / "s1" / "root.json").read_text())
+    Artifacts(site.ledger.store, site.clock).record(
+        "reserves", "an older tree under the same id", site.data_dir / "reserves" / "old",
+        by="ops", detail={"snapshot_id": root["snapshot"]["id"], "root_hash": "00" * 32})
+    page = site.client("audit").get(f"/reserves?snapshot={made}&lang=en").text
+    assert "is already used by the snapshot" in page and 'data-asset="ETH"' not in page
 
 
 def test_proof_lookup_valid_unknown_and_invalid(site: Site) -> None:

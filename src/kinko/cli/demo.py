@@ -163,7 +163,7 @@ def demo(
         for label, paths in zip(("kinko exchange", "2018 setup"), reports, strict=True):
             print(f"   {label}: {', '.join(str(p) for p in paths)}")
         print()
-        _reserves_act(ledger, folder / "reserves")
+        _reserves_act(ledger, chain, folder / "reserves")
         _index(ledger.store, "kinko exchange", incident=result.replay.incident,
                fsa=folder / "fsa", reserves=folder / "reserves")
         _index(ledger2018.store, "2018 setup", incident=incident2018,
@@ -219,11 +219,12 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
     return run, chain, xem, ledger
 
 
-def _reserves_act(ledger: Ledger, out: Path) -> None:
-    """Act 10: the kinko exchange publishes its liabilities as a Merkle sum tree and one
-    customer checks their own proof with the standalone verifier alone."""
+def _reserves_act(ledger: Ledger, chain: EvmChain, out: Path) -> None:
+    """Act 10: the kinko exchange publishes its liabilities as a Merkle sum tree (its root
+    binding the chain block the reserves are read at) and one customer checks their own
+    proof with the standalone verifier alone."""
     started = time.perf_counter()
-    snap = reserves.snapshot(ledger)
+    snap = reserves.snapshot(ledger, chain=chain)
     root = reserves.publish(snap, out)
     seconds = time.perf_counter() - started
     root_hash = json.loads(root.read_text(encoding="utf-8"))["root_hash"]
@@ -232,9 +233,11 @@ def _reserves_act(ledger: Ledger, out: Path) -> None:
           f"({snap.customers:,} customers, root {root_hash[:16]}…, written with one proof per "
           f"customer to {out}/ in {seconds:.1f} s). Customer C0000001 checks theirs with the "
           "standalone verifier (one Python file, standard library only):")
-    print(f"   $ python {out / 'verify_proof.py'} {proof} {root_hash[:16]}…")
+    print(f"   $ python {out / 'verify_proof.py'} {proof} {root_hash[:16]}… "
+          "--customer C0000001")
     checked = subprocess.run([sys.executable, str(out / "verify_proof.py"), str(proof),
-                              root_hash], capture_output=True, text=True)
+                              root_hash, "--customer", "C0000001"], capture_output=True,
+                             text=True)
     for line in (checked.stdout or checked.stderr).splitlines():
         print(f"   {line}")
     print()

@@ -7,7 +7,6 @@ not indexed: the dashboard reads kinko's format only.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -16,10 +15,12 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.money import format_units
+from kinko.domain.reserves import Count, verify_proof
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import SystemClock
 from kinko.services import reserves as svc
 from kinko.services.artifacts import Artifacts
+from kinko.verify_proof import MAX_BYTES, describe, report
 
 reserves_app = typer.Typer(help="Proof of reserves: publish the liabilities tree, check proofs.",
                            no_args_is_help=True)
@@ -40,7 +41,11 @@ def snapshot(
     layout: str = typer.Option("files", "--layout",
                                help="kinko: files (one per customer) or jsonl (one per line)."),
     block: int = typer.Option(None, "--block", help="The chain height the reserves are read "
-                              "at (default: the node's head when the snapshot is now)."),
+                              "at, bound into the root (default: the node's head when the "
+                              "snapshot is now)."),
+    customer_count: str = typer.Option("none", "--customer-count", help="What the root "
+                                       "commits to of the number of customers: none, exact, "
+                                       "or range:STEP (the count's bucket of STEP values)."),
 ) -> None:
     """Build the Merkle sum tree of customer balances and write every customer's proof."""
     rt = runtime(ctx)
@@ -50,71 +55,106 @@ def snapshot(
         raise BadInput("--min-height must be between 0 and 40")
     if fmt not in ("kinko", "okx-v1"):
         raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
+    count = _count(customer_count)
     started = time.perf_counter()
-    snap = svc.snapshot(rt.ledger(), as_of_seq=seq, as_of_time=when, min_height=min_height)
     chain = rt.chain()
-    if block is None and chain is not None and at is None:
-        block = chain.head()  # liabilities now, reserves at the head: one moment
-    snap = dataclasses.replace(snap, block=block)
+    snap = svc.snapshot(rt.ledger(), as_of_seq=seq, as_of_time=when, min_height=min_height,
+                        chain=chain, block=block, count=count)
     tree = snap.tree
+    sid = tree.snapshot_id.hex()
     if fmt == "okx-v1":
         root = svc.publish_okx(snap, out, skip_other_assets=skip_other_assets)
-        print(f"OKX v1 snapshot {tree.snapshot_id.hex()}: {snap.customers} customers "
+        print(f"OKX v1 snapshot {sid}: {snap.customers} customers "
               f"({time.perf_counter() - started:.2f} s); note: OKX v1 binds only each parent's "
-              "sum, kinko's format is the sound one")
+              "sum and no user id, kinko's format is the sound one")
         print(f"wrote {root}, {out / 'proofs'}/")
         return
+    artifacts = Artifacts(rt.store(), SystemClock())
+    svc.refuse_reused_id(artifacts, sid)
     svc.publish(snap, out, layout=layout)
-    Artifacts(rt.store(), SystemClock()).record(
-        "reserves", f"reserves snapshot {tree.snapshot_id.hex()}", out,
-        by="kinko reserves snapshot",
-        detail={"snapshot_id": tree.snapshot_id.hex(), "customers": snap.customers,
+    artifacts.record(
+        "reserves", f"reserves snapshot {sid}", out, by="kinko reserves snapshot",
+        detail={"snapshot_id": sid, "root_hash": tree.root.hex(), "customers": snap.customers,
                 "layout": layout})
-    print(f"snapshot {tree.snapshot_id.hex()}: {snap.customers} customers, height {tree.height}, "
+    print(f"snapshot {sid}: {snap.customers} customers, height {tree.height}, "
           f"root {tree.root.hex()} ({time.perf_counter() - started:.2f} s)")
-    for (symbol, _d), total in zip(tree.assets, tree.totals, strict=True):
-        print(f"  {symbol} {format_units(total, rt.assets[symbol])}")
+    for spec, total in zip(tree.header.assets, tree.totals, strict=True):
+        print(f"  {spec.symbol} {format_units(total, rt.assets[spec.symbol])}")
+    print("\n".join(describe(tree.header)))
+    if not tree.header.reserves_at:
+        print("note: no chain block is bound (no node configured, or a past snapshot without "
+              "--block): this snapshot has no reserves report")
     print(f"wrote {out / 'root.json'}, {out / 'proofs'}/, {out / 'verify_proof.py'}")
+
+
+def _count(text: str) -> Count:
+    if text in ("none", "exact"):
+        return text
+    step = text.removeprefix("range:")
+    if text.startswith("range:") and step.isdigit() and int(step) >= 1:
+        return int(step)
+    raise BadInput(f"--customer-count must be none, exact or range:STEP (STEP >= 1), "
+                   f"not {text!r}")
 
 
 @reserves_app.command("verify")
 def verify(
     proof: Path = typer.Argument(..., help="A proof file."),
-    root: Path = typer.Option(None, "--root", help="The snapshot's root.json (kinko format)."),
+    root: str = typer.Option(None, "--root", help="The published root: the snapshot's "
+                             "root.json, or its root hash (64 hex digits)."),
+    customer: str = typer.Option(None, "--customer", help="The customer the proof must be "
+                                 "for, exactly (kinko format)."),
     fmt: str = typer.Option("kinko", "--format", help="Proof format: kinko or okx-v1."),
 ) -> None:
-    """Check one proof and print the balances it counts; exit 1 when it does not hold."""
-    if fmt == "okx-v1":
-        try:
-            from kinko.domain.okx import verify_okx_file
-        except ImportError:
-            raise ConfigError("the OKX v1 verifier (kinko.domain.okx) is missing") from None
-        text = svc.load_json(proof, "proof")  # checks it is JSON; the verifier re-reads text
-        del text
-        ok, reason, balances = verify_okx_file(proof.read_text(encoding="utf-8"), proof.name)
-        if not ok:
-            print(f"FAIL: {reason}")
-            raise typer.Exit(1)
-        print(f"OK: {reason}")
-        for symbol, amount in balances.items():
-            print(f"  {symbol} {amount}")
-        return
-    if fmt != "kinko":
+    """Check one proof against the published root and print what it counts; exit 1 (one
+    FAIL line) when it does not hold."""
+    if fmt not in ("kinko", "okx-v1"):
         raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
     if root is None:
-        raise BadInput("--root ROOT.json is required for kinko proofs")
+        raise BadInput("--root is required: a proof holds only against the root the exchange "
+                       "published (its root.json or root hash)")
     try:
-        counted = svc.verify_files(proof, root)
+        lines = _verify_kinko(proof, root, customer) if fmt == "kinko" \
+            else _verify_okx(proof, root)
+    except ConfigError:
+        raise
     except BadInput as exc:
-        print(f"FAIL: {exc.message}")
+        print("FAIL: " + " ".join(exc.message.splitlines()))
         raise typer.Exit(1) from None
-    data = svc.load_json(root, "root")
-    decimals = {a["symbol"]: a["decimals"] for a in data["assets"]}
-    print(f"OK: the proof leads to root {data['root_hash']} (snapshot {data['snapshot_id']})")
-    for symbol, units in counted.items():
-        print(f"  {symbol} {_decimal(units, decimals[symbol])}")
+    print("\n".join(lines))
 
 
-def _decimal(units: int, decimals: int) -> str:
-    whole, frac = divmod(units, 10 ** decimals)
-    return str(whole) if decimals == 0 else f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
+def _is_hash(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _verify_kinko(proof: Path, root: str, customer: str | None) -> list[str]:
+    if _is_hash(root) and not Path(root).exists():
+        checked = verify_proof(svc.read_json(proof, "proof"), bytes.fromhex(root),
+                               customer=customer)
+    else:
+        checked = svc.verify_files(proof, Path(root), customer)
+    return report(checked)
+
+
+def _verify_okx(proof: Path, root: str) -> list[str]:
+    try:
+        from kinko.domain.okx import verify_okx_file
+    except ImportError:
+        raise ConfigError("the OKX v1 verifier (kinko.domain.okx) is missing") from None
+    if _is_hash(root) and not Path(root).exists():
+        published: dict[str, object] = {"root_hash": root}
+    else:
+        doc = svc.read_json(Path(root), "root")
+        if not isinstance(doc, dict) or doc.get("format") != "okx-v1":
+            raise BadInput(f"{root}: not an OKX v1 root.json (format okx-v1)")
+        published = {k: doc[k] for k in ("root_hash", "height", "balances") if k in doc}
+    try:
+        with proof.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise BadInput(f"{proof}: cannot read the proof: {exc.strerror}") from None
+    ok, reason, balances = verify_okx_file(data, proof.name, published)
+    if not ok:
+        raise BadInput(reason)
+    return [f"OK: {reason}", *(f"  {symbol} {amount}" for symbol, amount in balances.items())]

@@ -9,12 +9,16 @@ import typer
 
 from kinko.chains.eip191 import message_signer
 from kinko.cli.reserves import reserves_app
-from kinko.cli.runtime import runtime
+from kinko.cli.runtime import Runtime, runtime
 from kinko.domain.custody import Wallet
 from kinko.domain.reserves_proof import SIGNED, ratio_text
 from kinko.errors import BadInput, ConfigError
+from kinko.ports import SystemClock
 from kinko.services import reserves_chain as svc
+from kinko.services.artifacts import Artifacts
+from kinko.services.reserves import load_root, refuse_reused_id
 from kinko.services.reserves_chain import MessageSigner, SignatureResult
+from kinko.verify_proof import amount, describe
 
 
 def _print(results: list[SignatureResult]) -> None:
@@ -32,6 +36,7 @@ def sign(ctx: typer.Context,
         signer: MessageSigner = message_signer(rt.signer_for(wallet))
         return signer
 
+    _refuse_reused(rt, directory)
     results = svc.sign_hot(directory, rt.ledger().wallets(), signer_for)
     print(f"signed by hot wallets, recorded in {directory / 'signatures.json'}:")
     _print(results)
@@ -47,6 +52,7 @@ def import_signatures(
 ) -> None:
     """Add offline (cold/warm) signatures, each verified; exit 1 if any is invalid."""
     rt = runtime(ctx)
+    _refuse_reused(rt, directory)
     results = svc.import_signatures(directory, file, rt.ledger().wallets())
     print(f"imported into {directory / 'signatures.json'}:")
     _print(results)
@@ -58,31 +64,41 @@ def import_signatures(
 def report(
     ctx: typer.Context,
     directory: Path = typer.Argument(..., help="The snapshot directory (root.json)."),
-    block: int = typer.Option(None, "--block", help="Block of the balances (default: the "
-                              "snapshot's block, else the chain's head)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Per asset: reserves on chain, liabilities, ratio, and every address's proof status."""
+    """Per asset: liabilities, reserves at the snapshot's block proven by signature (the
+    ratio counts only these), the reserves not proven, and every address's status."""
     if fmt not in ("table", "json"):
         raise BadInput(f"--format must be table or json, not {fmt!r}")
     rt = runtime(ctx)
     chain = rt.chain()
     if chain is None:
         raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL")
-    rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain, block)
+    _refuse_reused(rt, directory)
+    rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain)
     if fmt == "json":
         print(json.dumps(rep.to_json(), indent=2))
         return
-    print(f"snapshot {rep.snapshot_id} at block {rep.block}")
+    print(f"snapshot {rep.snapshot_id}, root {rep.root_hash}")
+    print("\n".join(describe(rep.header)))
+    for warning in rep.warnings:
+        print(f"WARNING: {warning}")
     for a in rep.assets:
-        print(f"{a.symbol}: reserves {_decimal(a.reserves, a.decimals)}, liabilities "
-              f"{_decimal(a.liabilities, a.decimals)}, ratio {ratio_text(a.ratio)} "
-              f"(proven {_decimal(a.proven_reserves, a.decimals)})")
+        print(f"{a.symbol}: liabilities {amount(a.liabilities, a.decimals)}, proven reserves "
+              f"{amount(a.proven_reserves, a.decimals)}, ratio {ratio_text(a.ratio)}")
+        if a.note:
+            print(f"  {a.note}")
+        if a.unproven_reserves:
+            print(f"  NOT COUNTED: {amount(a.unproven_reserves, a.decimals)} {a.symbol} at "
+                  f"{a.unproven_addresses} address(es) without a valid proof of control")
         for r in a.rows:
             print(f"  {r.wallet:<16} {r.tier:<5} {r.address}  "
-                  f"{_decimal(r.balance, a.decimals):>24}  {r.status}")
+                  f"{amount(r.balance, a.decimals):>24}  {r.status}")
 
 
-def _decimal(units: int, decimals: int) -> str:
-    whole, frac = divmod(units, 10 ** decimals)
-    return str(whole) if decimals == 0 else f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
+def _refuse_reused(rt: Runtime, directory: Path) -> None:
+    """A snapshot id recorded for another root is refused (its signatures and proofs must
+    never pass for another tree)."""
+    root = load_root(directory)
+    refuse_reused_id(Artifacts(rt.store(), SystemClock()), root.header.snapshot_id.hex(),
+                     root.root_hash.hex())

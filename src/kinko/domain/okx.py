@@ -45,6 +45,17 @@ balance separately (and to prove every balance non-negative). This verifier addi
 refuses negative balances and checks height continuity, and checks the sibling leaf's hash
 when its nonce is given, but the sibling-split freedom is inherent to the format.
 
+A second weakness: a proof carries no user id. The leaf is ``sha256(nonce + balances)``,
+and only the exchange knows which user a nonce was drawn for, so an exchange can hand two
+users with equal balances *the same* proof file (one leaf counted for both): each check
+passes, and the liabilities are understated by one of them. Nothing in the file lets a user
+tell; kinko's own format puts the customer id in the leaf and the verifier compares it.
+
+And a proof says nothing about which tree it belongs to until it is compared with the
+root the exchange *published*: a private tree of one user verifies on its own. This
+verifier therefore takes that root (:func:`verify_okx_file`'s ``root``) and refuses a
+proof that does not end in it.
+
 Kinko can also *publish* proofs in this format (:func:`okx_proof_files`) so users can check
 them with OKX's own tool; such proofs carry the format's weakness, so they are for
 interoperability, not a substitute for kinko's own proof of reserves.
@@ -61,6 +72,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from kinko.errors import InputFileError, InvalidAmount
+from kinko.verify_proof import ProofError, loads
 
 __all__ = [
     "ASSETS",
@@ -75,8 +87,10 @@ __all__ = [
 ASSETS: tuple[str, ...] = ("BTC", "ETH", "USDT")
 """The three assets of OKX v1, in hashing order."""
 
-_DECIMAL_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_DECIMAL_RE = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,8})?")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
+_NONCE_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII without spaces
+MAX_PATH = 64
 _EIGHT = Decimal("0.00000001")
 _LEFT, _RIGHT, _ROOT, _PADDING = 1, 2, 3, 4
 
@@ -135,9 +149,9 @@ def _balances(node: Mapping[str, Any], where: str, name: str) -> tuple[dict[str,
     values: Balances = {}
     for asset in ASSETS:
         value = raw.get(asset)
-        if not isinstance(value, str) or not _DECIMAL_RE.match(value):
-            raise InputFileError(f"{name}: {where}.balances.{asset} is not a decimal string: "
-                                 f"{value!r}")
+        if not isinstance(value, str) or not _DECIMAL_RE.fullmatch(value):
+            raise InputFileError(f"{name}: {where}.balances.{asset} is not a decimal string "
+                                 f"of at most 30 digits and 8 decimals: {str(value)[:40]!r}")
         texts[asset] = value
         values[asset] = Decimal(value)
     return texts, values
@@ -152,23 +166,30 @@ def _int(node: Mapping[str, Any], key: str, where: str, name: str) -> int:
 
 def _hex(node: Mapping[str, Any], key: str, where: str, name: str) -> str:
     value = _field(node, key, where, name)
-    if not isinstance(value, str) or not _HEX_RE.match(value):
-        raise InputFileError(f"{name}: {where}.{key} is not a hex string: {value!r}")
-    return value.lower()
+    if not isinstance(value, str) or not _HEX_RE.fullmatch(value):
+        raise InputFileError(f"{name}: {where}.{key} is not a hex string of 64 lower-case hex "
+                             f"digits: {str(value)[:80]!r}")
+    return value
 
 
-def verify_okx_file(text: str, name: str) -> tuple[bool, str, dict[str, str]]:
-    """Check one OKX v1 inclusion proof (``{"self": ..., "path": [...]}``).
+def verify_okx_file(text: str | bytes, name: str, root: Mapping[str, Any] | None = None
+                    ) -> tuple[bool, str, dict[str, str]]:
+    """Check one OKX v1 inclusion proof (``{"self": ..., "path": [...]}``), against the
+    root the exchange published when ``root`` is given (``root_hash``, and when present the
+    root's ``height`` and ``balances``, as kinko's OKX ``root.json`` holds them).
 
     Returns ``(ok, reason, balances)``: ``reason`` says what matched or the first thing that
     did not, and ``balances`` are the user's own balances as counted in the tree (canonical
     decimal strings). Raises :class:`InputFileError` (``name: what``) when the text is not
-    a proof file at all (bad JSON, missing or ill-typed fields).
+    a proof file at all (not strict JSON, missing or ill-typed fields).
     """
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{name}:{exc.lineno}: not JSON ({exc.msg})") from None
+        doc = loads(text.encode("utf-8") if isinstance(text, str) else text, name)
+    except ProofError as exc:
+        raise InputFileError(str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+                             ) from None
+    except UnicodeEncodeError:
+        raise InputFileError(f"{name}: not valid Unicode text") from None
     if not isinstance(doc, dict):
         raise InputFileError(f"{name}: not an OKX proof (expected an object with self and path)")
     me = _field(doc, "self", "the file", name)
@@ -177,13 +198,14 @@ def verify_okx_file(text: str, name: str) -> tuple[bool, str, dict[str, str]]:
         raise InputFileError(f"{name}: self is not an object")
     if not isinstance(path, list) or not all(isinstance(n, dict) for n in path):
         raise InputFileError(f"{name}: path is not a list of objects")
-    if len(path) < 2:
-        raise InputFileError(f"{name}: path needs at least a sibling and the root "
-                             f"({len(path)} node(s))")
+    if not 2 <= len(path) <= MAX_PATH:
+        raise InputFileError(f"{name}: path needs at least a sibling and the root, and at most "
+                             f"{MAX_PATH} nodes ({len(path)} node(s))")
 
     nonce = _field(me, "nonce", "self", name)
-    if not isinstance(nonce, str):
-        raise InputFileError(f"{name}: self.nonce is not a string")
+    if not isinstance(nonce, str) or not _NONCE_RE.fullmatch(nonce):
+        raise InputFileError(f"{name}: self.nonce is not a string of 1 to 256 printable "
+                             "characters")
     my_texts, my_values = _balances(me, "self", name)
     my_hash = _hex(me, "hash", "self", name)
     my_type = _int(me, "type", "self", name)
@@ -239,9 +261,32 @@ def verify_okx_file(text: str, name: str) -> tuple[bool, str, dict[str, str]]:
     if node_hash != root_hash:
         return False, (f"recomputed root hash {node_hash} differs from the file's {root_hash}: "
                        "a hash or balance on the path was altered"), counted
+    if root is not None:
+        refused = _against_published(root, root_hash, height, root_values, name)
+        if refused:
+            return False, refused, counted
     totals = ", ".join(f"{k} {decimal_text(root_values[k])}" for k in ASSETS)
     return True, (f"leaf and {len(nodes) - 1} level(s) recomputed; root {root_hash} "
                   f"at height {height} ({totals})"), counted
+
+
+def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
+                       values: Balances, name: str) -> str:
+    """Why the proof's root is not the published one ("" when it is)."""
+    published = root.get("root_hash")
+    if not isinstance(published, str) or not _HEX_RE.fullmatch(published):
+        raise InputFileError(f"the published root hash is not 64 lower-case hex digits: "
+                             f"{str(published)[:80]!r}")
+    if root_hash != published:
+        return (f"the proof ends in root {root_hash}, not in the published root {published}: "
+                "it belongs to another tree")
+    if "height" in root and root["height"] != height:
+        return f"the proof reaches height {height}, the published root is at {root['height']}"
+    if "balances" in root:
+        _texts, shown = _balances(root, "the published root", name)
+        if any(shown[k] != values[k] for k in ASSETS):
+            return "the proof's root balances differ from the published root's balances"
+    return ""
 
 
 # --------------------------------------------------------------------------- writing

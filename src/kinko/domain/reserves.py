@@ -1,25 +1,33 @@
-"""Proof of liabilities: a Merkle *sum* tree over every customer's per-asset balances.
+"""Proof of liabilities: a Merkle *sum* tree over every customer's per-asset balances,
+under a root that commits to the whole snapshot.
 
-Concepts (the format itself is specified in ``docs/proof-of-reserves.md``):
+Concepts (the format itself is specified in ``docs/proof-of-reserves.md``; the verifier,
+one standard-library file a customer runs, is :mod:`kinko.verify_proof`, and kinko checks
+proofs with that same code):
 
-* **Leaf** -- one per customer: a vector of balances, one per asset in a fixed order, each a
-  non-negative integer of minor units below ``2**128`` (:data:`WIDTH_BITS`). Its hash is
-  ``SHA-256("kinko-por-leaf-v1" ‖ snapshot id ‖ len(id) ‖ id ‖ salt ‖ values)``; the salt is 32
-  random bytes per customer and snapshot, handed only to that customer with their proof, so a
-  sibling hash in someone else's proof reveals nothing about who this leaf is.
-* **Node** -- ``SHA-256("kinko-por-node-v1" ‖ left hash ‖ left values ‖ right hash ‖ right
+* **Header** -- what the snapshot is (:class:`~kinko.verify_proof.Header`): its random id,
+  the tree's height, the assets (symbol, decimals, chain, token contract), the ledger entry
+  and time the balances are taken at, the chain block(s) the reserves are read at (chain,
+  CAIP-2 chain id, block number and hash) and, when the exchange publishes one, the
+  customer count (exact, or a range).
+* **Leaf** -- one per customer: a vector of balances, one per asset in order, each a
+  non-negative integer of minor units below ``2**128``. Its hash is
+  ``SHA-256("kinko-por-leaf-v2" ‖ snapshot id ‖ len(id) ‖ id ‖ salt ‖ values)``: the
+  customer id is in the leaf, so two customers owed the same can never share one; the salt
+  is 32 random bytes per customer and snapshot, handed only to that customer with their
+  proof, so a sibling hash in someone else's proof reveals nothing about who this leaf is.
+* **Node** -- ``SHA-256("kinko-por-node-v2" ‖ left hash ‖ left values ‖ right hash ‖ right
   values)``; its values are the element-wise sum (refused if a sum reaches ``2**128``). Both
   children's vectors are hashed *separately*, not only their sum: a tree that binds only the
   sum lets the exchange show two customers different sibling values under one root (Hu, Zhang
   & Guo 2019; Chalkias, Chatzigiannis & Ji 2022).
 * **Padding** -- the tree always has ``2**height`` leaves; empty positions hold padding leaves
-  ``SHA-256("kinko-por-pad-v1" ‖ snapshot id)`` with zero values. A whole padding subtree has one
-  hash per level, so padding costs ``height`` hashes, not ``2**height``. The height (default
-  at least 20) bounds the number of customers without revealing it; customers are placed in
-  an order drawn from their random salts, so a position reveals nothing either.
-* **Root commitment** -- the published root hash is ``SHA-256("kinko-por-root-v1" ‖ snapshot id
-  ‖ height ‖ assets ‖ top hash ‖ top values)``: it binds the snapshot, the asset list and the
-  totals, so a proof of another snapshot, or a root with other totals, cannot match.
+  ``SHA-256("kinko-por-pad-v2" ‖ snapshot id)`` with zero values. A whole padding subtree has one
+  hash per level, so padding costs ``height`` hashes, not ``2**height``. Customers are placed
+  in the order of their random salts at positions ``0 .. n-1``.
+* **Root commitment** -- ``SHA-256("kinko-por-root-v2" ‖ header ‖ top hash ‖ top values)``:
+  a proof of another snapshot, a root.json with other totals, another block, other decimals
+  or another customer count cannot match it.
 
 All arithmetic is on exact integers; level sums are computed with numpy on (high, low) 64-bit
 halves with explicit carry and overflow checks.
@@ -33,41 +41,62 @@ import re
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from kinko.errors import BadInput
+from kinko.verify_proof import (
+    FORMAT,
+    LEAF_TAG,
+    MAX_HEIGHT,
+    MAX_VALUE,
+    NODE_TAG,
+    VALUE_BYTES,
+    WIDTH_BITS,
+    AssetSpec,
+    ChainPoint,
+    Header,
+    ProofError,
+    Verified,
+    customer_id,
+    pad_hashes,
+    root_commitment,
+)
+from kinko.verify_proof import loads as _loads
+from kinko.verify_proof import verify as _verify
+from kinko.verify_proof import verify_root as _verify_root
 
 __all__ = [
+    "DEFAULT_MIN_HEIGHT",
     "FORMAT",
-    "LEAF_TAG",
     "MAX_VALUE",
-    "NODE_TAG",
-    "PAD_TAG",
-    "ROOT_TAG",
     "WIDTH_BITS",
+    "AssetSpec",
+    "ChainPoint",
+    "Count",
+    "Header",
     "Leaf",
+    "PublishedRoot",
     "SumTree",
+    "Verified",
     "build_tree",
-    "encode_assets",
-    "root_commitment",
+    "customer_count",
+    "parse_json",
+    "snapshot_time",
     "verify_proof",
+    "verify_root",
 ]
 
-FORMAT = "kinko-por-v1"
-LEAF_TAG = b"kinko-por-leaf-v1"
-NODE_TAG = b"kinko-por-node-v1"
-PAD_TAG = b"kinko-por-pad-v1"
-ROOT_TAG = b"kinko-por-root-v1"
-WIDTH_BITS = 128
-MAX_VALUE = (1 << WIDTH_BITS) - 1
-VALUE_BYTES = WIDTH_BITS // 8
-MAX_HEIGHT = 40
 DEFAULT_MIN_HEIGHT = 20
 
 U64 = npt.NDArray[np.uint64]
+
+Count = str | int
+"""What a snapshot publishes of its customer count: ``"none"``, ``"exact"``, or a step
+``S >= 1`` (the count committed as the range of ``S`` values it falls in)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,39 +108,43 @@ class Leaf:
     values: tuple[int, ...]
 
 
-def encode_values(values: Sequence[int]) -> bytes:
-    """Each value as 16 bytes big-endian; refuses negative or oversized values."""
-    out = bytearray()
-    for v in values:
-        if not 0 <= v <= MAX_VALUE:
-            raise BadInput(f"value {v} is outside 0 .. 2**{WIDTH_BITS}-1")
-        out += v.to_bytes(VALUE_BYTES, "big")
-    return bytes(out)
+class PublishedRoot(NamedTuple):
+    """A root.json that holds: its header, the totals it commits to and its root hash."""
+
+    header: Header
+    totals: tuple[int, ...]
+    root_hash: bytes
 
 
-def encode_assets(assets: Sequence[tuple[str, int]]) -> bytes:
-    """``count`` then per asset ``len(symbol) ‖ symbol ‖ decimals``, one byte each."""
-    out = bytearray([len(assets)])
-    for symbol, decimals in assets:
-        raw = symbol.encode("ascii")
-        out += bytes([len(raw)]) + raw + bytes([decimals])
-    return bytes(out)
+def _bad(exc: ProofError) -> BadInput:
+    return BadInput(str(exc))
 
 
-def leaf_hash(snapshot_id: bytes, leaf: Leaf) -> bytes:
-    cid = leaf.customer.encode("utf-8")
-    return hashlib.sha256(LEAF_TAG + snapshot_id + struct.pack(">H", len(cid)) + cid
-                          + leaf.salt + encode_values(leaf.values)).digest()
+def snapshot_time(at: datetime) -> str:
+    """A time as the header holds it: UTC, microseconds, ``Z``."""
+    if at.tzinfo is None:
+        raise BadInput(f"snapshot time {at.isoformat()} has no time zone")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def node_hash(left: bytes, left_values: bytes, right: bytes, right_values: bytes) -> bytes:
-    return hashlib.sha256(NODE_TAG + left + left_values + right + right_values).digest()
+def customer_count(count: Count, customers: int, height: int) -> tuple[int, int] | None:
+    """The committed (min, max) for ``customers`` under the policy ``count``."""
+    if count == "none":
+        return None
+    if count == "exact":
+        return customers, customers
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+        low = customers - customers % count
+        return low, min(low + count - 1, 1 << height)
+    raise BadInput(f"customer count must be none, exact or a step of at least 1, not {count!r}")
 
 
-def root_commitment(snapshot_id: bytes, height: int, assets: Sequence[tuple[str, int]],
-                    top: bytes, top_values: bytes) -> bytes:
-    return hashlib.sha256(ROOT_TAG + snapshot_id + bytes([height]) + encode_assets(assets)
-                          + top + top_values).digest()
+def parse_json(data: bytes, what: str, limit: int | None = None) -> Any:
+    """Strict JSON (see :func:`kinko.verify_proof.loads`); :class:`BadInput` when not."""
+    try:
+        return _loads(data, what) if limit is None else _loads(data, what, limit)
+    except ProofError as exc:
+        raise _bad(exc) from None
 
 
 def _split(values: Sequence[Sequence[int]], k: int) -> tuple[U64, U64]:
@@ -138,23 +171,21 @@ def _value_bytes(hi: U64, lo: U64) -> bytes:
 
 
 class SumTree:
-    """A built tree: every level's hashes (bytes) and values (hi/lo uint64 arrays)."""
+    """A built tree: every level's hashes (bytes) and values (hi/lo uint64 arrays).
 
-    def __init__(self, snapshot_id: bytes, assets: Sequence[tuple[str, int]],
-                 leaves: Sequence[Leaf], height: int) -> None:
-        self.snapshot_id = snapshot_id
-        self.assets = list(assets)
+    ``leaves`` are taken in the order given (:func:`build_tree` orders them by salt and
+    checks them; tests build dishonest trees directly).
+    """
+
+    def __init__(self, header: Header, leaves: Sequence[Leaf]) -> None:
+        self.header = header
+        snapshot_id = self.snapshot_id = header.snapshot_id
         self.leaves = leaves
-        self.height = height
-        k = len(assets)
-        self.k = k
+        height = self.height = header.height
+        k = self.k = len(header.assets)
         self.row = VALUE_BYTES * k
         zero = bytes(self.row)
-        pad = hashlib.sha256(PAD_TAG + snapshot_id).digest()
-        self.pad_hashes = [pad]
-        for _ in range(height):
-            pad = node_hash(pad, zero, pad, zero)
-            self.pad_hashes.append(pad)
+        self.pad_hashes = pad_hashes(snapshot_id, height, k)
         hi, lo = _split([leaf.values for leaf in leaves], k)
         vbytes = _value_bytes(hi, lo)
         row = self.row
@@ -173,7 +204,7 @@ class SumTree:
             self.level_vbytes.append(vbytes)
         self.top = hashes if hashes else self.pad_hashes[height]
         self.top_values = vbytes if vbytes else zero
-        self.root = root_commitment(snapshot_id, height, assets, self.top, self.top_values)
+        self.root = root_commitment(header, self.top, self.top_values)
 
     def _up(self, level: int, hashes: bytes, hi: U64, lo: U64,
             vbytes: bytes) -> tuple[bytes, tuple[U64, U64], bytes]:
@@ -213,16 +244,16 @@ class SumTree:
         return [int.from_bytes(raw[i:i + VALUE_BYTES], "big")
                 for i in range(0, len(raw), VALUE_BYTES)]
 
-    def root_json(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def root_json(self) -> dict[str, Any]:
+        """``root.json``: the header, the root hash, and the top hash and totals that, with
+        the header, reproduce it (so edited totals are caught without any proof)."""
         return {
             "format": FORMAT,
-            "snapshot_id": self.snapshot_id.hex(),
+            "snapshot": self.header.to_json(),
             "root_hash": self.root.hex(),
-            "height": self.height,
-            "leaves": 1 << self.height,
-            "assets": [{"symbol": s, "decimals": d} for s, d in self.assets],
+            "top_hash": self.top.hex(),
             "totals": [str(t) for t in self.totals],
-            **(extra or {}),
+            "leaves": 1 << self.height,
         }
 
     def _fragments(self, level: int, start: int, stop: int) -> list[str]:
@@ -266,10 +297,8 @@ class SumTree:
         sizes = [len(h) // 32 for h in self.level_hashes]
         pads = [f'{{"side":"{{}}","hash":"{p.hex()}","values":{zero}}}'
                 for p in self.pad_hashes]
-        head = (f'{{"format":"{FORMAT}","snapshot_id":"{self.snapshot_id.hex()}",'
-                f'"height":{self.height},"assets":'
-                + json.dumps([{"symbol": s, "decimals": d} for s, d in self.assets],
-                             separators=(",", ":")))
+        head = (f'{{"format":"{FORMAT}","snapshot":'
+                + json.dumps(self.header.to_json(), separators=(",", ":")))
         height = self.height
         tail = f'],"root_hash":"{self.root.hex()}"}}'
         balances = ",".join(['"%d"'] * self.k)
@@ -313,28 +342,36 @@ _PLAIN = re.compile(r'[ !#-\[\]-~]*').fullmatch
 """Printable ASCII without ``"`` or backslash: JSON text that ``json.dumps`` leaves unescaped."""
 
 
-def build_tree(snapshot_id: bytes, assets: Sequence[tuple[str, int]], leaves: Sequence[Leaf],
-               *, min_height: int = DEFAULT_MIN_HEIGHT) -> SumTree:
-    """Check the leaves, order them by salt and build the tree (height ≥ ``min_height``)."""
+def build_tree(snapshot_id: bytes, assets: Sequence[AssetSpec], leaves: Sequence[Leaf],
+               *, min_height: int = DEFAULT_MIN_HEIGHT, ledger_seq: int | None = None,
+               time: str | None = None, reserves_at: Sequence[ChainPoint] = (),
+               count: Count = "none") -> SumTree:
+    """Check the leaves, order them by salt and build the tree (height >= ``min_height``)
+    under a header of the given snapshot facts; ``count`` says what of the number of
+    customers the header commits to (see :data:`Count`)."""
     if len(snapshot_id) != 16:
         raise BadInput("snapshot id must be 16 bytes")
-    if not assets or len(assets) > 255:
-        raise BadInput("a snapshot needs 1 to 255 assets")
+    k = len(assets)
     seen: set[str] = set()
     bad: list[str] = []
     for leaf in leaves:
+        try:
+            customer_id(leaf.customer, "customer id")
+        except ProofError as exc:
+            raise _bad(exc) from None
+        if not leaf.customer.isprintable():
+            raise BadInput(f"customer id {leaf.customer!r} has characters a terminal would not "
+                           "show as they are")
         if leaf.customer in seen:
             raise BadInput(f"customer id {leaf.customer!r} appears twice in the snapshot")
         seen.add(leaf.customer)
         if len(leaf.salt) != 32:
             raise BadInput(f"customer {leaf.customer!r}: salt must be 32 bytes")
-        if len(leaf.values) != len(assets):
+        if len(leaf.values) != k:
             raise BadInput(f"customer {leaf.customer!r}: {len(leaf.values)} values for "
-                           f"{len(assets)} assets")
+                           f"{k} assets")
         if any(not 0 <= v <= MAX_VALUE for v in leaf.values):
             bad.append(leaf.customer)
-        if len(leaf.customer.encode("utf-8")) > 0xFFFF:
-            raise BadInput(f"customer id {leaf.customer[:40]!r}... is too long")
     if bad:
         raise BadInput(f"negative or oversized balances (must be 0 .. 2**{WIDTH_BITS}-1) for "
                        f"customers: {', '.join(bad[:20])}" + (" ..." if len(bad) > 20 else ""),
@@ -342,97 +379,48 @@ def build_tree(snapshot_id: bytes, assets: Sequence[tuple[str, int]], leaves: Se
     height = max(min_height, (len(leaves) - 1).bit_length() if leaves else 0)
     if height > MAX_HEIGHT:
         raise BadInput(f"height {height} exceeds {MAX_HEIGHT}")
+    try:
+        header = Header(snapshot_id, height, tuple(assets), ledger_seq, time,
+                        tuple(reserves_at), customer_count(count, len(leaves), height)).check()
+    except ProofError as exc:
+        raise _bad(exc) from None
     ordered = sorted(leaves, key=lambda leaf: leaf.salt)
-    return SumTree(snapshot_id, assets, ordered, height)
+    return SumTree(header, ordered)
 
 
 # ---------------------------------------------------------------------------- verification
 
 
-def _hex(value: Any, size: int, what: str) -> bytes:
-    if not isinstance(value, str) or len(value) != 2 * size:
-        raise BadInput(f"{what}: expected {2 * size} hex digits")
+def verify_root(doc: Any) -> PublishedRoot:
+    """Check a parsed ``root.json``: its header, top hash and totals reproduce its root
+    hash. The totals returned are the committed ones; raises :class:`BadInput`."""
     try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise BadInput(f"{what}: not hex") from None
+        return PublishedRoot(*_verify_root(doc))
+    except ProofError as exc:
+        raise _bad(exc) from None
 
 
-def _values(raw: Any, k: int, what: str) -> list[int]:
-    if not isinstance(raw, list) or len(raw) != k:
-        raise BadInput(f"{what}: expected a list of {k} decimal strings")
-    out = []
-    for i, v in enumerate(raw):
-        if not isinstance(v, str) or not v.isascii() or not v.isdigit() \
-                or (len(v) > 1 and v[0] == "0"):
-            raise BadInput(f"{what}[{i}]: {v!r} is not a non-negative integer in decimal")
-        n = int(v)
-        if n > MAX_VALUE:
-            raise BadInput(f"{what}[{i}]: {v} exceeds 2**{WIDTH_BITS}-1")
-        out.append(n)
-    return out
+def verify_proof(proof: Any, root_hash: bytes, root: Any = None, *,
+                 customer: str | None = None) -> Verified:
+    """Check one proof against a published root hash (and root.json, when given), for
+    ``customer`` when given (exactly that id).
 
-
-def verify_proof(proof: Any, root_hash: bytes, root: dict[str, Any] | None = None
-                 ) -> dict[str, int]:
-    """Check one proof against a published root hash (and root.json, when given).
-
-    Returns the customer's balances as counted (symbol -> minor units); raises
-    :class:`~kinko.errors.BadInput` naming the first thing that does not hold.
+    Returns what the proof shows (:class:`~kinko.verify_proof.Verified`: the customer's
+    balances, the committed totals, the header); raises :class:`BadInput` naming the first
+    thing that does not hold.
     """
-    if not isinstance(proof, dict):
-        raise BadInput("proof: expected a JSON object")
-    if proof.get("format") != FORMAT:
-        raise BadInput(f"proof: unknown format {proof.get('format')!r} (expected {FORMAT})")
-    sid = _hex(proof.get("snapshot_id"), 16, "snapshot_id")
-    height = proof.get("height")
-    if not isinstance(height, int) or isinstance(height, bool) or not 0 <= height <= MAX_HEIGHT:
-        raise BadInput("height: expected an integer 0 .. 40")
-    assets_raw = proof.get("assets")
-    if not isinstance(assets_raw, list) or not assets_raw or not all(
-            isinstance(a, dict) and isinstance(a.get("symbol"), str)
-            and isinstance(a.get("decimals"), int) and 0 <= a["decimals"] <= 255
-            for a in assets_raw):
-        raise BadInput("assets: expected a list of {symbol, decimals}")
-    assets = [(str(a["symbol"]), int(a["decimals"])) for a in assets_raw]
-    k = len(assets)
     if root is not None:
-        if root.get("format") != FORMAT:
-            raise BadInput(f"root: unknown format {root.get('format')!r} (expected {FORMAT})")
-        if root.get("snapshot_id") != proof.get("snapshot_id"):
-            raise BadInput(f"the proof is for snapshot {proof.get('snapshot_id')}, but the root is "
-                           f"of another snapshot, {root.get('snapshot_id')}")
-        if root.get("assets") != assets_raw or root.get("height") != height:
-            raise BadInput("the proof's assets or height differ from the root's")
-    customer = proof.get("customer")
-    if not isinstance(customer, dict) or not isinstance(customer.get("id"), str):
-        raise BadInput("customer: expected {id, salt, balances}")
-    salt = _hex(customer.get("salt"), 32, "customer.salt")
-    balances = _values(customer.get("balances"), k, "customer.balances")
-    values = balances
-    current = leaf_hash(sid, Leaf(customer["id"], salt, tuple(balances)))
-    path = proof.get("path")
-    if not isinstance(path, list) or len(path) != height:
-        raise BadInput(f"path: expected {height} steps")
-    for n, step in enumerate(path):
-        if not isinstance(step, dict) or step.get("side") not in ("left", "right"):
-            raise BadInput(f"path[{n}]: expected {{side: left|right, hash, values}}")
-        other = _hex(step.get("hash"), 32, f"path[{n}].hash")
-        other_values = _values(step.get("values"), k, f"path[{n}].values")
-        if step["side"] == "left":
-            current = node_hash(other, encode_values(other_values), current, encode_values(values))
-        else:
-            current = node_hash(current, encode_values(values), other, encode_values(other_values))
-        values = [a + b for a, b in zip(values, other_values, strict=True)]
-        if any(v > MAX_VALUE for v in values):
-            raise BadInput(f"path[{n}]: a sum exceeds 2**{WIDTH_BITS}-1")
-    computed = root_commitment(sid, height, assets, current, encode_values(values))
-    if computed != root_hash:
-        raise BadInput(f"the proof does not lead to root {root_hash.hex()} "
-                       f"(it leads to {computed.hex()}): it was altered or is of another tree")
-    if root is not None:
-        if root.get("root_hash") != root_hash.hex():
-            raise BadInput("root.json's root_hash differs")
-        if root.get("totals") != [str(v) for v in values]:
-            raise BadInput("root.json's totals differ from the totals the proof commits to")
-    return {symbol: v for (symbol, _d), v in zip(assets, balances, strict=True)}
+        published = verify_root(root)
+        if published.root_hash != root_hash:
+            raise BadInput(f"root.json's root hash {published.root_hash.hex()} is not the "
+                           f"root given, {root_hash.hex()}")
+        sid = published.header.snapshot_id.hex()
+        claimed = proof.get("snapshot") if isinstance(proof, dict) else None
+        if isinstance(claimed, dict) and isinstance(claimed.get("id"), str) \
+                and claimed["id"] != sid:
+            raise BadInput(f"the proof is for snapshot {claimed['id'][:32]!r}, but the root is "
+                           f"of another snapshot, {sid}")
+    try:
+        return _verify(proof, root_hash.hex(), customer)
+    except ProofError as exc:
+        raise _bad(exc) from None

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinko.domain.refunds import parse_plan_document
-from kinko.domain.reserves import verify_proof
-from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
-from kinko.services.reserves import load_json, proof_file_name
+from kinko.domain.reserves import parse_json, verify_proof, verify_root
+from kinko.errors import BadInput, KinkoError, NotFound
+from kinko.services.reserves import load_json, proof_file_name, read_json
 
 __all__ = ["ProofLookup", "file_in", "files_of", "lookup_proof", "read_plan_summary"]
 
@@ -87,19 +87,16 @@ def lookup_proof(folder: Path, customer: str) -> ProofLookup:
         return ProofLookup(customer, "unknown", reason="no proof for this customer in the "
                            "snapshot")
     try:
-        proof = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return ProofLookup(customer, "invalid", text, reason=f"not JSON: {exc.msg}")
-    found = proof.get("customer", {}).get("id") if isinstance(proof, dict) else None
-    if found != customer:
+        proof = parse_json(text.encode("utf-8"), "the proof")
+    except BadInput as exc:
+        return ProofLookup(customer, "invalid", text, reason=exc.message)
+    named = proof.get("customer") if isinstance(proof, dict) else None
+    if not isinstance(named, dict) or named.get("id") != customer:
         return ProofLookup(customer, "unknown", reason="no proof for this customer in the "
                            "snapshot")
-    root = load_json(folder / "root.json", "root")
-    if not isinstance(root, dict) or not isinstance(root.get("root_hash"), str):
-        raise InputFileError(f"{folder / 'root.json'}: not a kinko root.json (no root_hash)")
+    root = read_json(folder / "root.json", "root")
     try:
-        balances = verify_proof(proof, bytes.fromhex(root["root_hash"]), root)
-    except (KinkoError, ValueError) as exc:
-        reason = exc.message if isinstance(exc, KinkoError) else str(exc)
-        return ProofLookup(customer, "invalid", text, reason=reason)
-    return ProofLookup(customer, "valid", text, balances)
+        checked = verify_proof(proof, verify_root(root).root_hash, root, customer=customer)
+    except KinkoError as exc:
+        return ProofLookup(customer, "invalid", text, reason=exc.message)
+    return ProofLookup(customer, "valid", text, checked.named(checked.balances))

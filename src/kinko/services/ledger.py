@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from kinko.domain.addresses import canonical_address
+from kinko.domain.addresses import canonical_address, chain_key
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import (
     BalanceKey,
@@ -153,12 +153,21 @@ class Ledger:
 
     def add_wallet(self, wallet: Wallet) -> Wallet:
         """Register (or update the addresses of) an exchange wallet; its addresses are
-        kept in their chain's canonical form (an invalid one is refused, naming it)."""
+        kept in their chain's canonical form (an invalid one is refused, naming it).
+
+        An address belongs to one wallet of an asset, once: an address given twice (in any
+        spelling) or already registered to another wallet of the asset is refused, so the
+        proof of reserves can never count one balance twice. The same address in wallets of
+        two assets (a coin and a token on one chain) is one key holding both, and allowed.
+        """
         chain = self.assets[wallet.asset].chain
-        wallet = replace(wallet, addresses=tuple(dict.fromkeys(
-            canonical_address(a, chain) for a in wallet.addresses)))
+        canonical = tuple(canonical_address(a, chain) for a in wallet.addresses)
+        _refuse_repeated(wallet.name, wallet.addresses, canonical)
+        wallet = replace(wallet, addresses=canonical)
         with self.store.writer() as tx:
-            existing = {w.name: w for w in tx.wallets()}.get(wallet.name)
+            registered = tx.wallets()
+            _refuse_shared_addresses(wallet, registered, chain)
+            existing = {w.name: w for w in registered}.get(wallet.name)
             if existing is not None and (existing.asset, existing.tier) != (wallet.asset,
                                                                            wallet.tier):
                 held = tx.states([(wallet.account, existing.asset)])
@@ -458,3 +467,26 @@ def _keys(entry: Entry) -> set[BalanceKey]:
     return keys
 
 
+def _refuse_repeated(name: str, given: Sequence[str], canonical: Sequence[str]) -> None:
+    """Refuse an address a wallet is given twice (two spellings of one address included)."""
+    first: dict[str, str] = {}
+    for typed, key in zip(given, canonical, strict=True):
+        if key in first:
+            raise InvalidAccount(f"wallet {name}: address {key} is given twice ({first[key]} "
+                                 f"and {typed})", wallet=name, address=key)
+        first[key] = typed
+
+
+def _refuse_shared_addresses(wallet: Wallet, registered: Sequence[Wallet], chain: str) -> None:
+    """Refuse an address (in canonical form) that another wallet of the asset holds."""
+    given = set(wallet.addresses)
+    for other in registered:
+        if other.name == wallet.name or other.asset != wallet.asset:
+            continue
+        for address in other.addresses:
+            if chain_key(address, chain) in given:
+                raise InvalidAccount(
+                    f"address {chain_key(address, chain)} is already registered to wallet "
+                    f"{other.name} ({other.asset}): an address belongs to one wallet of an "
+                    "asset, so that its balance is counted once", wallet=wallet.name,
+                    address=address, registered_to=other.name)

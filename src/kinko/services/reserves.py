@@ -2,8 +2,11 @@
 
 :func:`snapshot` reads every customer's balances (now, after entry N or at a time), refuses
 when any is negative (naming the accounts), gives each customer a fresh 32-byte salt and
-builds the Merkle sum tree of :mod:`kinko.domain.reserves`. :func:`publish` writes
-``root.json``, ``proofs/<customer>.json`` and a copy of the standalone ``verify_proof.py``.
+builds the Merkle sum tree of :mod:`kinko.domain.reserves` under a header that binds the
+assets as the registry has them, the ledger entry and time, and (with a node) the chain
+block the reserves are read at. :func:`publish` writes ``root.json``,
+``proofs/<customer>.json`` and a copy of the standalone ``verify_proof.py``, never over an
+earlier snapshot; :func:`refuse_reused_id` keeps a snapshot id from being used twice.
 """
 
 from __future__ import annotations
@@ -18,35 +21,73 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.ledger import normal_balance
-from kinko.domain.reserves import DEFAULT_MIN_HEIGHT, Leaf, SumTree, build_tree, verify_proof
+from kinko.domain.reserves import (
+    DEFAULT_MIN_HEIGHT,
+    AssetSpec,
+    ChainPoint,
+    Count,
+    Leaf,
+    PublishedRoot,
+    SumTree,
+    Verified,
+    build_tree,
+    parse_json,
+    snapshot_time,
+    verify_proof,
+    verify_root,
+)
 from kinko.errors import BadInput, InputFileError
+from kinko.ports import Chain
+from kinko.safeload import read_bounded
+from kinko.services.artifacts import Artifacts
 from kinko.services.ledger import Ledger
 
-__all__ = ["Snapshot", "load_json", "publish", "publish_okx", "snapshot", "verify_files"]
+__all__ = ["Snapshot", "chain_point", "load_json", "load_root", "publish", "publish_okx",
+           "read_json", "refuse_reused_id", "snapshot", "verify_files"]
 
 
 @dataclass(frozen=True)
 class Snapshot:
     tree: SumTree
     customers: int
-    seq: int | None
-    at: datetime | None
-
-    block: int | None = None  # the chain height the reserves are read at (when a node is set)
 
     def root_json(self) -> dict[str, Any]:
-        return self.tree.root_json({
-            "ledger_seq": self.seq,
-            "snapshot_time": self.at.isoformat() if self.at is not None else None,
-            "snapshot_block": self.block,
-        })
+        return self.tree.root_json()
+
+
+def chain_point(chain: Chain, block: int) -> tuple[ChainPoint, int]:
+    """Where the reserves are read: ``chain`` at ``block``, by its chain id and the block's
+    hash (so a node of another chain, or another fork, is told apart later); and the
+    block's timestamp (seconds since the epoch)."""
+    if block < 0:
+        raise BadInput(f"block {block} is negative")
+    head = chain.head()
+    if block > head:
+        raise BadInput(f"block {block} is beyond the node's head, {head}")
+    chain_id, _gas_price = chain.fee_params()
+    read = chain.block(block)
+    # every Chain adapter kinko has is an Ethereum node: its CAIP-2 id is eip155:<chain id>
+    return ChainPoint(chain.name, f"eip155:{chain_id}", block,
+                      bytes.fromhex(read.hash.removeprefix("0x"))), read.timestamp
 
 
 def snapshot(ledger: Ledger, *, as_of_seq: int | None = None, as_of_time: datetime | None = None,
-             min_height: int = DEFAULT_MIN_HEIGHT) -> Snapshot:
-    """The tree of every customer's balances at the given point (now by default)."""
+             min_height: int = DEFAULT_MIN_HEIGHT, chain: Chain | None = None,
+             block: int | None = None, count: Count = "none") -> Snapshot:
+    """The tree of every customer's balances at the given point (now by default).
+
+    With ``chain``, the header binds the block the reserves are read at: ``block``, or the
+    node's head when the snapshot is now; a snapshot of an earlier point without ``block``
+    binds none (and has no reserves report). ``count`` says what the header publishes of
+    the number of customers.
+    """
+    now = as_of_seq is None and as_of_time is None
+    if block is not None and chain is None:
+        raise BadInput("a block for the reserves needs a chain node (KINKO_EVM_RPC_URL)")
+    if chain is not None and block is None and now:
+        block = chain.head()  # liabilities now, reserves at the head: one moment
     seq: int | None
-    if as_of_seq is None and as_of_time is None:
+    if now:
         seq = ledger.head()[0]
         at: datetime | None = ledger.clock.now()
         rows = ledger.balances(kind="customer", as_of_seq=seq)
@@ -71,9 +112,28 @@ def snapshot(ledger: Ledger, *, as_of_seq: int | None = None, as_of_time: dateti
     salts = os.urandom(32 * len(balances))
     leaves = [Leaf(cid, salts[32 * i:32 * i + 32], tuple(vals))
               for i, (cid, vals) in enumerate(sorted(balances.items()))]
-    assets = [(s, ledger.assets[s].decimals) for s in symbols]
-    tree = build_tree(secrets.token_bytes(16), assets, leaves, min_height=min_height)
-    return Snapshot(tree, len(leaves), seq, at)
+    assets = [AssetSpec(s, a.decimals, a.chain, a.token)
+              for s in symbols for a in (ledger.assets[s],)]
+    points = (chain_point(chain, block)[0],) if chain is not None and block is not None else ()
+    tree = build_tree(secrets.token_bytes(16), assets, leaves, min_height=min_height,
+                      ledger_seq=seq, time=snapshot_time(at) if at is not None else None,
+                      reserves_at=points, count=count)
+    return Snapshot(tree, len(leaves))
+
+
+def refuse_reused_id(artifacts: Artifacts, snapshot_id: str, root_hash: str | None = None
+                     ) -> None:
+    """Refuse a snapshot id the index already holds: for a new snapshot (``root_hash``
+    None) any record of it; for an existing one, a record of it with another root (old
+    signatures and proofs must never pass for a new tree under the same id)."""
+    for a in artifacts.find("reserves", limit=100_000):
+        detail = a.get("detail") or {}
+        if detail.get("snapshot_id") != snapshot_id:
+            continue
+        if root_hash is None or detail.get("root_hash") not in (None, root_hash):
+            raise BadInput(f"snapshot id {snapshot_id} is already used by the snapshot in "
+                           f"{a['folder']} (root {detail.get('root_hash', 'not recorded')}): "
+                           "a snapshot id is never used twice", snapshot_id=snapshot_id)
 
 
 def proof_file_name(customer: str) -> str:
@@ -96,10 +156,9 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files") -> Path:
     """
     if layout not in ("files", "jsonl"):
         raise BadInput(f"layout must be files or jsonl, not {layout!r}")
+    _refuse_published(out)
     proofs = out / "proofs"
     proofs.mkdir(parents=True, exist_ok=True)
-    (out / "root.json").write_text(json.dumps(snap.root_json(), indent=2) + "\n",
-                                   encoding="utf-8")
     if layout == "files":
         for customer, text in snap.tree.proofs():
             (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
@@ -120,7 +179,28 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files") -> Path:
     import kinko.verify_proof as standalone
 
     shutil.copyfile(standalone.__file__, out / "verify_proof.py")
-    return out / "root.json"
+    return _write_root(out, snap.root_json())
+
+
+def _refuse_published(out: Path) -> None:
+    if (out / "root.json").exists():
+        try:
+            held = json.loads((out / "root.json").read_text(encoding="utf-8"))
+            sid = held.get("snapshot", {}).get("id") or held.get("snapshot_id") \
+                or held.get("audit_id")
+        except (OSError, ValueError, AttributeError):
+            sid = None
+        raise BadInput(f"{out} already holds snapshot {sid or '(unreadable)'}: publish each "
+                       "snapshot to a new folder", folder=str(out))
+
+
+def _write_root(out: Path, root: dict[str, Any]) -> Path:
+    """root.json last, atomically: a folder with a root.json is a whole snapshot."""
+    path = out / "root.json"
+    tmp = out / ".root.json.tmp"
+    tmp.write_text(json.dumps(root, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def _okx_amount(units: int, decimals: int) -> str:
@@ -145,7 +225,8 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
     from kinko.domain.okx import ASSETS, okx_proof_files
 
     tree = snap.tree
-    symbols = [s for s, _d in tree.assets]
+    specs = [(a.symbol, a.decimals) for a in tree.header.assets]
+    symbols = [s for s, _d in specs]
     other = [s for s, total in zip(symbols, tree.totals, strict=True)
              if s not in ASSETS and total]
     if other and not skip_other_assets:
@@ -153,13 +234,14 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
                        f"{', '.join(other)}: use the kinko format (the default), or "
                        "--skip-other-assets to leave those assets out of the OKX proofs",
                        assets=other)
-    mapped = [(i, s, d) for i, (s, d) in enumerate(tree.assets) if s in ASSETS]
+    mapped = [(i, s, d) for i, (s, d) in enumerate(specs) if s in ASSETS]
     users = [(leaf.customer, {s: _okx_amount(leaf.values[i], d) for i, s, d in mapped})
              for leaf in tree.leaves]
     if not users:
         raise BadInput("no customers in the snapshot: nothing to write in OKX v1")
     secret = secrets.token_bytes(32)
     files = okx_proof_files(users, secret, audit_id=tree.snapshot_id.hex())
+    _refuse_published(out)
     proofs = out / "proofs"
     proofs.mkdir(parents=True, exist_ok=True)
     top: dict[str, Any] = {}
@@ -169,10 +251,9 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
         (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
     root = {"format": "okx-v1", "audit_id": tree.snapshot_id.hex(), "root_hash": top["hash"],
             "height": top["height"], "balances": top["balances"], "users": len(users),
-            "assets_left_out": other, "ledger_seq": snap.seq,
-            "snapshot_time": snap.at.isoformat() if snap.at is not None else None}
-    (out / "root.json").write_text(json.dumps(root, indent=2) + "\n", encoding="utf-8")
-    return out / "root.json"
+            "assets_left_out": other, "ledger_seq": tree.header.ledger_seq,
+            "snapshot_time": tree.header.time}
+    return _write_root(out, root)
 
 
 def load_json(path: Path, what: str) -> Any:
@@ -189,14 +270,36 @@ def load_json(path: Path, what: str) -> Any:
                              ) from None
 
 
-def verify_files(proof_path: Path, root_path: Path) -> dict[str, int]:
-    """Check a kinko proof file against root.json; the balances as counted, or BadInput."""
-    proof = load_json(proof_path, "proof")
-    root = load_json(root_path, "root")
-    if not isinstance(root, dict) or not isinstance(root.get("root_hash"), str):
-        raise InputFileError(f"{root_path}: not a kinko root.json (no root_hash)")
+def read_json(path: Path, what: str, limit: int | None = None) -> Any:
+    """A proof, root or signatures file, parsed strictly (bounded size and nesting, no
+    duplicate keys: :func:`kinko.domain.reserves.parse_json`); InputFileError naming it."""
+    from kinko.verify_proof import MAX_BYTES
+
+    cap = MAX_BYTES if limit is None else limit
+    if not path.exists():
+        raise InputFileError(f"{path}: no such {what} file")
+    data = read_bounded(path, cap)
     try:
-        root_hash = bytes.fromhex(root["root_hash"])
-    except ValueError:
-        raise InputFileError(f"{root_path}: root_hash is not hex") from None
-    return verify_proof(proof, root_hash, root)
+        return parse_json(data, f"{path}: the {what}", cap)
+    except BadInput as exc:
+        raise InputFileError(exc.message) from None
+
+
+def load_root(directory: Path) -> PublishedRoot:
+    """``DIR/root.json``, checked: its header, top hash and totals reproduce its root hash
+    (the totals are the committed ones, never a field taken on trust)."""
+    path = directory / "root.json"
+    try:
+        return verify_root(read_json(path, "root"))
+    except InputFileError:
+        raise
+    except BadInput as exc:
+        raise InputFileError(f"{path}: {exc.message}") from None
+
+
+def verify_files(proof_path: Path, root_path: Path, customer: str | None = None) -> Verified:
+    """Check a kinko proof file against root.json (for ``customer`` when given)."""
+    root = read_json(root_path, "root")
+    proof = read_json(proof_path, "proof")
+    published = verify_root(root)
+    return verify_proof(proof, published.root_hash, root, customer=customer)

@@ -1,15 +1,20 @@
-"""Proof of reserves on chain: balances at the snapshot block and proof of control.
+"""Proof of reserves on chain: balances at the snapshot's block and proof of control.
 
-For the snapshot published in ``DIR/root.json`` (:mod:`kinko.services.reserves`):
+For the snapshot published in ``DIR/root.json`` (:mod:`kinko.services.reserves`), whose root
+binds the chain block its reserves are read at:
 
 * :func:`sign_hot` has each hot wallet's signer sign :func:`~kinko.domain.reserves_proof.
-  proof_message` (EIP-191 ``personal_sign``) and records it in ``DIR/signatures.json``;
+  proof_message` (EIP-191 ``personal_sign``; the message names the snapshot's root hash) and
+  records it in ``DIR/signatures.json``;
 * :func:`import_signatures` adds the signatures the offline signers of cold and warm wallets
-  produced (a JSON file ``{"snapshot_id": ..., "signatures": [{"address", "signature"}]}``),
+  produced (a JSON file ``{"root_hash": ..., "signatures": [{"address", "signature"}]}``),
   each verified by recovering its address; an invalid one never replaces a valid one;
-* :func:`build_report` reads every registered address's balance at the block through the
-  :class:`~kinko.ports.Chain` port (``token=`` for ERC-20 assets) and sets the reserves
-  against the root's totals, with every address's proof status.
+* :func:`build_report` checks root.json against its own root hash (the totals are the
+  committed ones), its assets against the asset registry (decimals, chain, token) and the
+  node against the committed chain id and block hash, reads every registered address's
+  balance at the committed block through the :class:`~kinko.ports.Chain` port (``token=``
+  for ERC-20 assets), each address once, and sets the *proven* reserves against the
+  liabilities; balances at addresses without a valid proof are shown apart.
 
 Signatures are public data; no key material ever passes through this module.
 """
@@ -19,30 +24,40 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from kinko.domain.addresses import address_key
+from kinko.domain.addresses import address_key, chain_key
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
+from kinko.domain.reserves import AssetSpec, Header, PublishedRoot
 from kinko.domain.reserves_proof import (
+    DUPLICATE,
     MISSING,
     SIGNATURES_FORMAT,
     SIGNED,
     AddressRow,
     AssetReserves,
     ReservesReport,
+    point_of,
     proof_message,
 )
 from kinko.errors import BadInput, InputFileError
 from kinko.ports import Chain
-from kinko.services.reserves import load_json
+from kinko.services.reserves import chain_point, load_root, read_json
 
-__all__ = ["MessageSigner", "SignatureResult", "build_report", "import_signatures",
-           "load_root", "read_signatures", "recover", "sign_hot", "status_of"]
+__all__ = ["MAX_TIME_GAP", "MessageSigner", "SignatureResult", "build_report",
+           "import_signatures", "load_root", "read_signatures", "recover", "sign_hot",
+           "status_of"]
+
+MAX_TIME_GAP = timedelta(minutes=10)
+"""A reserves block further than this from the snapshot's time is flagged in the report."""
+SIGNATURES_LIMIT = 16 << 20
+"""Largest signatures file read (about 50,000 addresses)."""
 
 
 class MessageSigner(Protocol):
@@ -63,19 +78,6 @@ class SignatureResult:
     status: str
 
 
-def load_root(directory: Path) -> dict[str, Any]:
-    """``DIR/root.json``, checked to carry a snapshot id, assets and totals."""
-    root = load_json(directory / "root.json", "root")
-    if not isinstance(root, dict) or not isinstance(root.get("snapshot_id"), str) \
-            or not isinstance(root.get("assets"), list) \
-            or not isinstance(root.get("totals"), list) \
-            or len(root["assets"]) != len(root["totals"]):
-        raise InputFileError(f"{directory / 'root.json'}: not a kinko root.json "
-                             "(needs snapshot_id, assets and totals)")
-    proof_message(root["snapshot_id"], "0x")  # checks the id's shape
-    return root
-
-
 def recover(message: str, signature: str) -> str | None:
     """The address that signed ``message`` (EIP-191), or None if the signature is malformed."""
     try:
@@ -87,11 +89,12 @@ def recover(message: str, signature: str) -> str | None:
         return None
 
 
-def status_of(snapshot_id: str, address: str, signature: str | None) -> str:
-    """``signed and verified``, ``missing`` or ``invalid (recovers 0x…)``."""
+def status_of(message: str, address: str, signature: str | None) -> str:
+    """``signed and verified``, ``missing`` or ``invalid (recovers 0x…)`` for a signature
+    of ``message`` by ``address``."""
     if not signature:
         return MISSING
-    signer = recover(proof_message(snapshot_id, address), signature)
+    signer = recover(message, signature)
     if signer is None:
         return "invalid (malformed signature)"
     if address_key(signer) != address_key(address):
@@ -99,29 +102,63 @@ def status_of(snapshot_id: str, address: str, signature: str | None) -> str:
     return SIGNED
 
 
-def read_signatures(directory: Path, snapshot_id: str) -> dict[str, dict[str, str]]:
-    """``DIR/signatures.json`` as address (canonical form) -> record; empty when absent."""
+def _spec(header: Header, asset: str) -> AssetSpec | None:
+    return next((a for a in header.assets if a.symbol == asset), None)
+
+
+def _bound(directory: Path) -> PublishedRoot:
+    """DIR's root, refused when it binds no chain block (nothing to prove control at)."""
+    root = load_root(directory)
+    if not root.header.reserves_at:
+        raise BadInput(f"snapshot {root.header.snapshot_id.hex()} binds no block of any chain: "
+                       "its reserves cannot be proven at the moment of its liabilities; take "
+                       "the snapshot with a node configured (or --block N)")
+    return root
+
+
+def _message(root: PublishedRoot, chain: str, address: str) -> str:
+    return proof_message(root.root_hash.hex(), root.header, chain, address)
+
+
+Records = dict[tuple[str, str], dict[str, str]]
+"""Signatures by (chain, canonical address)."""
+
+
+def read_signatures(directory: Path, root: PublishedRoot) -> Records:
+    """``DIR/signatures.json`` by (chain, canonical address); empty when absent. Refused when
+    it signs another root (or another snapshot)."""
     path = directory / "signatures.json"
     if not path.exists():
         return {}
-    data = load_json(path, "signatures")
+    data = read_json(path, "signatures", SIGNATURES_LIMIT)
     if not isinstance(data, dict) or not isinstance(data.get("signatures"), list):
         raise InputFileError(f"{path}: not a kinko signatures file")
-    if data.get("snapshot_id") != snapshot_id:
-        raise BadInput(f"{path} is for snapshot {data.get('snapshot_id')}, not {snapshot_id}")
-    out: dict[str, dict[str, str]] = {}
+    if data.get("format") != SIGNATURES_FORMAT:
+        raise InputFileError(f"{path}: format {str(data.get('format'))[:40]!r} is not "
+                             f"{SIGNATURES_FORMAT} (signatures of an older snapshot format "
+                             "sign no root; sign this snapshot again)")
+    sid, own = root.header.snapshot_id.hex(), root.root_hash.hex()
+    if data.get("snapshot_id") != sid or data.get("root_hash") != own:
+        raise BadInput(f"{path} signs another root ({str(data.get('root_hash'))[:64]}, snapshot "
+                       f"{str(data.get('snapshot_id'))[:32]}), not this snapshot's ({own}, "
+                       f"snapshot {sid})")
+    out: Records = {}
     for rec in data["signatures"]:
-        if isinstance(rec, dict) and isinstance(rec.get("address"), str) \
-                and isinstance(rec.get("signature"), str):
-            out[address_key(rec["address"])] = {k: str(v) for k, v in rec.items()}
+        if isinstance(rec, dict) and all(isinstance(rec.get(k), str)
+                                         for k in ("address", "signature", "chain")):
+            out[(rec["chain"], chain_key(rec["address"], rec["chain"]))] = {
+                k: str(v) for k, v in rec.items()}
     return out
 
 
-def _write_signatures(directory: Path, snapshot_id: str,
-                      records: dict[str, dict[str, str]]) -> Path:
+def _write_signatures(directory: Path, root: PublishedRoot, records: Records) -> Path:
     path = directory / "signatures.json"
-    body = {"format": SIGNATURES_FORMAT, "snapshot_id": snapshot_id,
-            "message": proof_message(snapshot_id, "<address>"),
+    chains = sorted({chain for chain, _a in records} | {p.chain for p in
+                                                        root.header.reserves_at})
+    body = {"format": SIGNATURES_FORMAT, "snapshot_id": root.header.snapshot_id.hex(),
+            "root_hash": root.root_hash.hex(),
+            "messages": {c: _message(root, c, "<address>") for c in chains
+                         if root.header.point(c) is not None},
             "signatures": [records[k] for k in sorted(records)]}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
@@ -129,20 +166,28 @@ def _write_signatures(directory: Path, snapshot_id: str,
     return path
 
 
-def _owners(wallets: Iterable[Wallet]) -> dict[str, Wallet]:
-    return {address_key(a): w for w in wallets for a in w.addresses}
+def _owners(wallets: Iterable[Wallet], header: Header) -> dict[tuple[str, str], Wallet]:
+    """(chain, canonical address) -> the first wallet of a snapshot asset holding it."""
+    out: dict[tuple[str, str], Wallet] = {}
+    for w in wallets:
+        spec = _spec(header, w.asset)
+        if spec is not None:
+            for a in w.addresses:
+                out.setdefault((spec.chain, chain_key(a, spec.chain)), w)
+    return out
 
 
-def _merge(records: dict[str, dict[str, str]], snapshot_id: str, wallet: Wallet, address: str,
+def _merge(records: Records, root: PublishedRoot, chain: str, wallet: Wallet, address: str,
            signature: str, source: str) -> SignatureResult:
-    status = status_of(snapshot_id, address, signature)
-    key = address_key(address)
+    message = _message(root, chain, address)
+    status = status_of(message, address, signature)
+    key = (chain, chain_key(address, chain))
     old = records.get(key)
     keeps_old = (status != SIGNED and old is not None
-                 and status_of(snapshot_id, address, old["signature"]) == SIGNED)
+                 and status_of(message, address, old["signature"]) == SIGNED)
     if not keeps_old:
-        records[key] = {"address": address, "wallet": wallet.name, "tier": str(wallet.tier),
-                        "signature": signature, "source": source}
+        records[key] = {"address": address, "chain": chain, "wallet": wallet.name,
+                        "tier": str(wallet.tier), "signature": signature, "source": source}
     return SignatureResult(address, wallet.name, status)
 
 
@@ -150,21 +195,23 @@ def sign_hot(directory: Path, wallets: Sequence[Wallet],
              signer_for: Callable[[Wallet], MessageSigner]) -> list[SignatureResult]:
     """Each hot wallet's signer signs the snapshot for its addresses; written to
     ``DIR/signatures.json`` (other signatures there are kept)."""
-    sid = load_root(directory)["snapshot_id"]
-    records = read_signatures(directory, sid)
+    root = _bound(directory)
+    records = read_signatures(directory, root)
     results = []
     for wallet in wallets:
-        if wallet.tier != "hot" or not wallet.addresses:
+        spec = _spec(root.header, wallet.asset)
+        if wallet.tier != "hot" or not wallet.addresses or spec is None:
             continue
+        point_of(root.header, spec.chain)  # refused when the snapshot binds no block
         signer = signer_for(wallet)
         for address in wallet.addresses:
-            if address_key(address) != address_key(signer.address):
+            if address.lower() != signer.address.lower():
                 results.append(SignatureResult(address, wallet.name,
                                                f"missing (the signer holds {signer.address})"))
                 continue
-            signature = signer.sign_message(proof_message(sid, address))
-            results.append(_merge(records, sid, wallet, address, signature, "hot"))
-    _write_signatures(directory, sid, records)
+            signature = signer.sign_message(_message(root, spec.chain, address))
+            results.append(_merge(records, root, spec.chain, wallet, address, signature, "hot"))
+    _write_signatures(directory, root, records)
     return results
 
 
@@ -172,56 +219,138 @@ def import_signatures(directory: Path, file: Path,
                       wallets: Sequence[Wallet]) -> list[SignatureResult]:
     """Add offline signatures from ``file``; each is verified and its status returned.
 
-    Refuses a file of another snapshot and addresses that are not the exchange's.
+    Refuses a file of another snapshot or root and addresses that are not the exchange's.
     """
-    sid = load_root(directory)["snapshot_id"]
-    data = load_json(file, "signatures")
+    root = _bound(directory)
+    data = read_json(file, "signatures", SIGNATURES_LIMIT)
     if isinstance(data, dict):
-        if data.get("snapshot_id") not in (None, sid):
-            raise BadInput(f"{file} is for snapshot {data.get('snapshot_id')}, not {sid}")
+        for name, own in (("snapshot_id", root.header.snapshot_id.hex()),
+                          ("root_hash", root.root_hash.hex())):
+            if data.get(name) not in (None, own):
+                raise BadInput(f"{file} is for {name.replace('_', ' ')} "
+                               f"{str(data.get(name))[:64]}, not {own}")
         data = data.get("signatures")
     if not isinstance(data, list) or not all(
             isinstance(r, dict) and isinstance(r.get("address"), str)
             and isinstance(r.get("signature"), str) for r in data):
         raise InputFileError(f"{file}: expected signatures as [{{address, signature}}]")
-    owners = _owners(wallets)
-    unknown = [r["address"] for r in data if address_key(r["address"]) not in owners]
+    owners = _owners(wallets, root.header)
+    chains = sorted({chain for chain, _a in owners})
+    found: list[tuple[tuple[str, str], dict[str, str]]] = []
+    unknown: list[str] = []
+    for r in data:
+        key = next((k for c in chains for k in ((c, chain_key(r["address"], c)),)
+                    if k in owners), None)
+        if key is None:
+            unknown.append(r["address"])
+        else:
+            found.append((key, r))
     if unknown:
-        raise BadInput(f"{file}: not addresses of the exchange's wallets: {', '.join(unknown)}")
-    records = read_signatures(directory, sid)
-    results = [_merge(records, sid, owners[address_key(r["address"])], r["address"],
-                      r["signature"], "imported") for r in data]
-    _write_signatures(directory, sid, records)
+        raise BadInput(f"{file}: not addresses of the exchange's wallets: "
+                       f"{', '.join(a[:64] for a in unknown[:20])}")
+    for chain in {key[0] for key, _r in found}:
+        point_of(root.header, chain)
+    records = read_signatures(directory, root)
+    results = [_merge(records, root, key[0], owners[key], r["address"], r["signature"],
+                      "imported") for key, r in found]
+    _write_signatures(directory, root, records)
     return results
 
 
+def _check_registry(header: Header, assets: AssetRegistry) -> None:
+    """The snapshot's assets must be the registry's: another decimals value scales every
+    liability (a tree in units of 10**17 ETH shows customers the right amounts and a ratio
+    ten times too high), another chain or token reads other balances."""
+    wrong = []
+    registered = set(assets)  # (``in`` on the registry raises for an unknown symbol)
+    for a in header.assets:
+        if a.symbol not in registered:
+            wrong.append(f"{a.symbol} is not in the asset registry")
+            continue
+        known = assets[a.symbol]
+        if a.decimals != known.decimals:
+            wrong.append(f"{a.symbol} has {a.decimals} decimals in the snapshot, "
+                         f"{known.decimals} in the asset registry")
+        if a.chain != known.chain:
+            wrong.append(f"{a.symbol} is on chain {a.chain} in the snapshot, {known.chain} in "
+                         "the asset registry")
+        if (a.token or "").lower() != (known.token or "").lower():
+            wrong.append(f"{a.symbol} is token {a.token or '(none)'} in the snapshot, "
+                         f"{known.token or '(none)'} in the asset registry")
+    if wrong:
+        raise BadInput("refusing the report: the snapshot's assets are not the registry's: "
+                       + "; ".join(wrong))
+
+
+def _check_node(header: Header, chain: Chain) -> timedelta | None:
+    """The node must be on the committed chain, with the committed block at that height.
+    Returns how long before the snapshot's time the block was made (None without a time)."""
+    point = point_of(header, chain.name)
+    here, timestamp = chain_point(chain, point.block)
+    if here.chain_id != point.chain_id:
+        raise BadInput(f"the node is on chain id {here.chain_id}; the snapshot's reserves are "
+                       f"bound to chain id {point.chain_id}")
+    if here.block_hash != point.block_hash:
+        raise BadInput(f"block {point.block} on this node has hash {here.block_hash.hex()}; the "
+                       f"snapshot commits to {point.block_hash.hex()} (another chain or fork)")
+    if header.time is None:
+        return None
+    taken = datetime.strptime(header.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return taken - datetime.fromtimestamp(timestamp, UTC)
+
+
 def build_report(directory: Path, wallets: Sequence[Wallet], assets: AssetRegistry,
-                 chain: Chain, block: int | None = None) -> ReservesReport:
-    """Per asset of the snapshot: balances of every registered address at ``block`` (the
-    root's ``snapshot_block`` when absent, else the chain's head), liabilities from the
-    root's totals, and each address's proof status."""
+                 chain: Chain) -> ReservesReport:
+    """Per asset of the snapshot: the committed liabilities against the balances, at the
+    committed block, of every registered address (each counted once), split by proof of
+    control. Refuses a root.json that does not reproduce its root hash, assets that are
+    not the registry's, and a node of another chain or fork."""
     root = load_root(directory)
-    sid = root["snapshot_id"]
-    if block is None:
-        recorded = root.get("snapshot_block", root.get("block"))
-        block = recorded if isinstance(recorded, int) else chain.head()
-    if block < 0:
-        raise BadInput(f"block {block} is negative")
-    records = read_signatures(directory, sid)
+    header = root.header
+    _check_registry(header, assets)
+    gap = _check_node(header, chain)
+    point = point_of(header, chain.name)
+    records = read_signatures(directory, root)
     out = []
-    for spec, total in zip(root["assets"], root["totals"], strict=True):
-        symbol = str(spec["symbol"])
-        held = [w for w in wallets if w.asset == symbol and w.addresses]
-        addresses = [a for w in held for a in w.addresses]
-        token = assets[symbol].token if symbol in assets else None
-        balances = chain.balances(addresses, block, token=token) if addresses else {}
-        rows = tuple(
-            AddressRow(w.name, str(w.tier), a, _balance(balances, a),
-                       status_of(sid, a, records.get(address_key(a), {}).get("signature")))
-            for w in held for a in w.addresses)
-        out.append(AssetReserves(symbol, int(spec["decimals"]), sum(r.balance for r in rows),
-                                 int(total), rows))
-    return ReservesReport(sid, str(root.get("root_hash", "")), block, tuple(out))
+    for spec, total in zip(header.assets, root.totals, strict=True):
+        if spec.chain != point.chain:
+            out.append(AssetReserves(spec.symbol, spec.decimals, total, (), note=(
+                f"no reserves read: the snapshot binds no block of chain {spec.chain}")))
+            continue
+        held = [w for w in wallets if w.asset == spec.symbol and w.addresses]
+        first: dict[str, str] = {}  # canonical address -> the wallet it is counted in
+        unique: list[str] = []
+        for w in held:
+            for a in w.addresses:
+                key = chain_key(a, spec.chain)
+                if key not in first:
+                    first[key] = w.name
+                    unique.append(a)
+        balances = chain.balances(unique, point.block, token=spec.token) if unique else {}
+        seen: set[str] = set()
+        rows = []
+        for w in held:
+            for a in w.addresses:
+                key = chain_key(a, spec.chain)
+                if key in seen:
+                    status = f"{DUPLICATE} (counted in wallet {first[key]})"
+                else:
+                    seen.add(key)
+                    signature = records.get((spec.chain, key), {}).get("signature")
+                    status = status_of(_message(root, spec.chain, a), a, signature)
+                rows.append(AddressRow(w.name, str(w.tier), a, _balance(balances, a), status))
+        out.append(AssetReserves(spec.symbol, spec.decimals, total, tuple(rows)))
+    gaps = {point.chain: gap} if gap is not None else {}
+    warnings = [_gap_warning(point.chain, point.block, g) for g in gaps.values()
+                if abs(g) > MAX_TIME_GAP]
+    return ReservesReport(header, root.root_hash.hex(), tuple(out), gaps, warnings)
+
+
+def _gap_warning(chain: str, block: int, gap: timedelta) -> str:
+    minutes = int(abs(gap).total_seconds() // 60)
+    when = "before" if gap > timedelta(0) else "after"
+    return (f"block {block} of {chain} was made {minutes // 60} h {minutes % 60} min {when} "
+            "the snapshot's time: the reserves are not read at the moment of the liabilities")
 
 
 def _balance(balances: dict[str, int], address: str) -> int:

@@ -11,9 +11,12 @@
   ``POST /reports/fsa`` writes the FSA report (HTML, and PDF when asked) into
   ``<data_dir>/fsa/<artifact id>/``; ``/reports/{artifact}/{file}`` downloads one file of
   such a folder (nothing outside it).
-* ``/reserves``: the latest snapshot of liabilities (root.json), the reserves ratio per asset
-  when a node is configured, and a proof lookup for one customer (``POST /reserves/proof``)
-  with its proof and the standalone verifier to download.
+* ``/reserves``: the latest snapshot of liabilities (root.json, checked against its own root
+  hash: the totals shown are the committed ones) with what its root binds (ledger entry,
+  time, chain block, customer count); when a node is configured, per asset the reserves
+  proven by signature, the ratio (proven reserves only) and, apart, the reserves not
+  proven; and a proof lookup for one customer (``POST /reserves/proof``) with its proof and
+  the standalone verifier to download.
 
 Pages show what the services and the folders' own files say; nothing is re-derived here.
 """
@@ -34,6 +37,7 @@ import kinko
 from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web
 from kinko.domain.money import Asset
+from kinko.domain.reserves import PublishedRoot
 from kinko.domain.reserves_proof import ratio_text
 from kinko.errors import BadInput, KinkoError
 from kinko.render.custody import finding_text
@@ -47,6 +51,7 @@ from kinko.services.artifact_files import (
 )
 from kinko.services.custody import custody_report
 from kinko.services.fsa import fsa_report
+from kinko.services.reserves import refuse_reused_id
 from kinko.services.reserves_chain import build_report, load_root
 
 __all__ = ["router"]
@@ -145,15 +150,28 @@ i18n.add({
                  "準備金のスナップショットはまだありません（kinko reserves snapshot --out DIR）。"),
     "res.snapshot": ("Snapshot", "スナップショット"), "res.time": ("Taken", "基準日時"),
     "res.root": ("Root hash", "ルートハッシュ"), "res.ledger_seq": ("Ledger entry", "元帳の記帳番号"),
-    "res.block": ("Block", "ブロック"), "res.folder_state": ("State", "状態"),
+    "res.folder_state": ("State", "状態"),
     "res.other": ("Other snapshots", "その他のスナップショット"),
     "res.unreadable": ("The snapshot cannot be read: {reason}", "スナップショットを読み込めません：{reason}"),
     "res.totals": ("Owed to customers per asset (liabilities)", "暗号資産ごとの顧客預り（負債）"),
     "res.asset": ("Asset", "暗号資産"), "res.liabilities": ("Liabilities", "顧客預り"),
-    "res.reserves": ("Reserves on chain", "オンチェーン保有額"),
-    "res.proven": ("Proven by signature", "署名で証明済み"),
-    "res.ratio": ("Reserves ratio", "準備率"),
-    "res.at_block": ("Balances at block {block}.", "ブロック {block} 時点の残高。"),
+    "res.proven": ("Reserves proven by signature", "署名で管理が証明された保有額"),
+    "res.unproven": ("Not proven: not counted", "未証明（算入しない）"),
+    "res.ratio": ("Reserves ratio (proven reserves only)", "準備率（証明済み保有額のみ）"),
+    "res.at_block": ("Balances at the block the root commits to. The ratio counts only addresses whose control a verified signature proves; balances at other registered addresses are shown apart and never counted.",
+                     "ルートが固定したブロック時点の残高。準備率には、検証済みの署名で管理が証明されたアドレスの残高のみを算入し、その他の登録アドレスの残高は別に示して算入しません。"),
+    "res.not_counted": ("{amount} at {n} address(es) without a valid proof of control: not counted.",
+                        "有効な管理証明のない {n} 件のアドレスの {amount} は算入していません。"),
+    "res.customers": ("Customers", "顧客数"),
+    "res.count_none": ("not published (at most {n})", "非公表（最大 {n}）"),
+    "res.count_exact": ("exactly {n}", "{n}（確定値）"),
+    "res.count_range": ("between {low} and {high}", "{low}〜{high}"),
+    "res.point": ("Reserves read at", "保有額の基準"),
+    "res.point_at": ("block {block} of {chain} ({chain_id}), hash {hash}",
+                     "{chain}（{chain_id}）のブロック {block}、ハッシュ {hash}"),
+    "res.no_point": ("no chain block bound: this snapshot has no reserves ratio",
+                     "ブロックが固定されていないため、準備率はありません"),
+    "res.warning": ("Warning: {text}", "警告：{text}"),
     "res.no_node": ("No node is configured (KINKO_EVM_RPC_URL): the reserves ratio needs balances on chain.",
                     "ノードが設定されていないため（KINKO_EVM_RPC_URL）、準備率（オンチェーン残高）は算出できません。"),
     "res.ratio_error": ("The reserves ratio cannot be computed: {reason}", "準備率を算出できません：{reason}"),
@@ -319,20 +337,22 @@ def router(web: Web) -> APIRouter:
         snapshots = artifacts().find("reserves", limit=20)
         snap = next((a for a in snapshots if a["id"] == chosen), None) if chosen else next(
             (a for a in snapshots if a["state"] == "done"), None)
-        root: dict[str, Any] | None = None
+        root: PublishedRoot | None = None
         error = ratio_error = ""
         totals: list[tuple[str, Asset, int]] = []
         ratios = None
         if snap is not None:
-            try:
+            try:  # the totals shown are the committed ones: root.json must reproduce its hash
                 root = load_root(snap["folder"])
-                for spec, total in zip(root["assets"], root["totals"], strict=True):
-                    symbol = str(spec["symbol"])
-                    asset = custody.ledger.assets[symbol] if symbol in custody.ledger.assets \
-                        else Asset(symbol, "-", int(spec["decimals"]))
-                    totals.append((symbol, asset, int(total)))
-            except (KinkoError, KeyError, TypeError, ValueError) as exc:
-                root, error = None, exc.message if isinstance(exc, KinkoError) else repr(exc)
+                refuse_reused_id(artifacts(), root.header.snapshot_id.hex(),
+                                 root.root_hash.hex())
+                registered = set(custody.ledger.assets)
+                for spec, total in zip(root.header.assets, root.totals, strict=True):
+                    asset = custody.ledger.assets[spec.symbol] if spec.symbol in registered \
+                        else Asset(spec.symbol, spec.chain, spec.decimals)
+                    totals.append((spec.symbol, asset, total))
+            except KinkoError as exc:
+                root, error = None, exc.message
         if root is not None and custody.chain is not None:
             try:
                 ratios = build_report(snap["folder"] if snap else Path(),
@@ -341,11 +361,12 @@ def router(web: Web) -> APIRouter:
             except KinkoError as exc:
                 ratio_error = exc.message
         units = {symbol: asset for symbol, asset, _ in totals}
+        header = root.header if root is not None else None
         return web.render(
             request, "reserves.html.j2", viewer, snap=snap, snapshots=snapshots, root=root,
-            error=error, totals=totals, ratios=ratios, ratio_error=ratio_error,
+            header=header, error=error, totals=totals, ratios=ratios, ratio_error=ratio_error,
             node=custody.chain is not None, ratio_text=ratio_text, units=units,
-            taken=_time(root.get("snapshot_time")) if root else None, lookup=lookup)
+            taken=_time(header.time) if header is not None else None, lookup=lookup)
 
     @r.get("/reserves")
     def reserves(request: Request, snapshot: str | None = None) -> HTMLResponse:
