@@ -55,7 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
-from typing import Any, Protocol
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from eth_abi.abi import decode as abi_decode
@@ -76,7 +76,7 @@ from kinko.domain.safe import (
     safe_message_hash,
 )
 from kinko.errors import ApprovalError, ChainRejected, SafeTxRefused
-from kinko.ports import Signer
+from kinko.ports import DigestSigner, Signer
 
 __all__ = [
     "CANONICAL",
@@ -123,16 +123,6 @@ RECEIVE_GAS = 40_000
 """Gas for sending ETH *to* a Safe: its proxy forwards to the singleton, which emits
 ``SafeReceived`` (about 27,300 gas in all), so a plain 21,000-gas transfer into a Safe fails.
 Anything that pays a Safe (a sweep, a refill, a deposit) must give at least this much."""
-
-
-class DigestSigner(Protocol):
-    """A key that signs 32-byte digests: ``r ‖ s ‖ v`` (65 bytes, ``v`` 27/28).
-    :class:`~kinko.chains.keystore.KeystoreSigner` and :class:`~kinko.chains.hsm.HsmSigner`
-    are ones."""
-
-    address: str
-
-    def sign_digest(self, digest: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,209 @@
+"""The co-signer's read of kinko's database, and the one table it writes there: alerts.
+
+The co-signer trusts nothing its caller says about a request: it reads the request itself
+from kinko's database — the withdrawal with its screening outcome and its hold, or the
+proposal with its approvals and the policy version it was made under, the wallets, the
+assets, the breakers, an emergency sweep's incident — in one read transaction (one
+consistent snapshot; ``REPEATABLE READ`` on PostgreSQL), after checking the schema is the
+one this code reads.
+
+Read-only where the database allows it:
+
+- **SQLite**: the file is opened with ``mode=ro`` (SQLite refuses every write on that
+  connection). Alerts go through a second, ordinary connection that only inserts into
+  ``alerts``; SQLite has no per-table rights, so this is a convention of the code, not a
+  barrier: on SQLite the co-signer's host can write kinko's file anyway.
+- **PostgreSQL**: every session is ``default_transaction_read_only``; the barrier is the
+  co-signer's own role, which needs only (``docs/cosign.md``)::
+
+      GRANT SELECT ON alembic_version, assets, wallets, holds, withdrawals, proposals,
+                      approvals, policies, breaker_events, incidents TO kinko_cosign;
+      GRANT INSERT ON alerts TO kinko_cosign;   -- its refusals, where operators look
+
+An unreachable database, a missing grant or another schema version is
+:class:`~kinko.errors.StoreUnavailable`: the co-signer refuses (fails closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from kinko.domain.cosign import CosignRequest, KinkoFacts, ProposalFacts, WithdrawalFacts
+from kinko.domain.money import AssetRegistry
+from kinko.domain.policy import policy_from_canonical
+from kinko.errors import KinkoError, StoreUnavailable
+from kinko.store import schema as s
+from kinko.store.custody_sql import SqlCustody
+from kinko.store.migrate import HEAD
+from kinko.store.screening_sql import SqlScreening
+from kinko.store.sql import SqlLedger, SqlStore, normalise_url, open_store, redact, to_us
+from kinko.store.watch_sql import SqlWatch
+
+__all__ = ["KINKO_GRANTS", "KinkoAlertSink", "SqlKinkoView", "read_only_url"]
+
+KINKO_GRANTS = {
+    "SELECT": ("alembic_version", "assets", "wallets", "holds", "withdrawals", "proposals",
+               "approvals", "policies", "breaker_events", "incidents"),
+    "INSERT": ("alerts",),
+}
+"""The rights the co-signer's PostgreSQL role needs on kinko's database, and no more."""
+
+
+def read_only_url(url: str, *, timeout_s: int = 5) -> str:
+    """``url`` opened read-only: SQLite through a ``mode=ro`` URI, PostgreSQL with every
+    transaction read-only and statements bounded by ``timeout_s``."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return url
+        path = Path(database).resolve()
+        return f"sqlite:///file:{path}?mode=ro&uri=true"
+    if backend == "postgresql":
+        options = (f"-c default_transaction_read_only=on "
+                   f"-c statement_timeout={timeout_s * 1000}")
+        return parsed.update_query_dict({"options": options,
+                                         "connect_timeout": str(timeout_s)}
+                                        ).render_as_string(hide_password=False)
+    return url
+
+
+class SqlKinkoView:
+    """The ``KinkoView`` port on kinko's SQL store, opened read-only."""
+
+    def __init__(self, url: str, *, timeout_s: int = 5) -> None:
+        self.url = url
+        self.store: SqlStore = open_store(read_only_url(url, timeout_s=timeout_s))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def facts(self, request: CosignRequest) -> KinkoFacts:
+        try:
+            return self._facts(request)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
+                                   f"{reason}", reason=reason) from None
+
+    def _facts(self, request: CosignRequest) -> KinkoFacts:
+        with self.store.reader() as ledger:
+            conn = ledger.conn
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if revision != HEAD:
+                raise StoreUnavailable(f"kinko's database at {redact(self.url)} is at schema "
+                                       f"revision {revision}; the co-signer reads {HEAD}")
+            assets = {a.symbol: a for a in ledger.assets()}
+            registry = AssetRegistry(assets.values())
+            screening = SqlScreening(conn)
+            custody = SqlCustody(conn)
+            watch = SqlWatch(conn)
+            withdrawal = proposal = None
+            if request.kind == "withdrawal":
+                withdrawal = self._withdrawal(ledger, screening, request.id)
+                if withdrawal is not None and withdrawal.outcome == "review":
+                    proposal = self._proposal(custody, watch, registry,
+                                              f"withdrawal-{request.id}")
+            else:
+                proposal = self._proposal(custody, watch, registry, request.id)
+            return KinkoFacts(withdrawal, proposal, assets, tuple(ledger.wallets()),
+                              frozenset(screening.tripped()))
+
+    @staticmethod
+    def _withdrawal(ledger: SqlLedger, screening: SqlScreening,
+                    withdrawal_id: str) -> WithdrawalFacts | None:
+        row = screening.withdrawal(withdrawal_id)
+        if row is None:
+            return None
+        import json
+
+        outcome = str(json.loads(row["decision"]).get("outcome", ""))
+        hold = ledger.hold_state(f"withdrawal:{withdrawal_id}")
+        return WithdrawalFacts(
+            id=row["id"], asset=row["asset"], amount=int(row["amount"]),
+            destination=row["destination"], wallet=row["wallet"], state=row["state"],
+            outcome=outcome, hold_state=hold[1] if hold else None,
+            hold_expires=hold[0].expires_at if hold else None)
+
+    @staticmethod
+    def _proposal(custody: SqlCustody, watch: SqlWatch, registry: AssetRegistry,
+                  proposal_id: str) -> ProposalFacts | None:
+        row = custody.proposal(proposal_id)
+        if row is None:
+            return None
+        proposal, state, _tx_hash, _detail = row
+        approvals = tuple(custody.approvals(proposal_id))
+        active = custody.active_policy(proposal.created_at)
+        policy = None
+        if active is not None:
+            try:
+                policy = policy_from_canonical(active[1], registry)
+            except (KinkoError, KeyError, TypeError, ValueError):
+                policy = None  # unreadable: no approval verifies against it
+        incident_state = None
+        emergency = proposal.payload.get("emergency")
+        if emergency:
+            incident = watch.incident(str(emergency))
+            incident_state = str(incident["state"]) if incident is not None else None
+        return ProposalFacts(proposal, state, approvals, policy, incident_state)
+
+
+class KinkoAlertSink:
+    """An ``AlertSink`` inserting the co-signer's refusals into kinko's ``alerts`` table
+    (kind ``cosign_refused``), where the dashboard, ``kinko alerts list`` and the live
+    overview show them. The same alert delivered twice (a crash after inserting) is one
+    row: its key is unique."""
+
+    name = "kinko"
+
+    def __init__(self, url: str, *, timeout_s: int = 5) -> None:
+        self.url = url
+        url = normalise_url(url)
+        if make_url(url).get_backend_name() == "postgresql":
+            parsed = make_url(url).update_query_dict({"connect_timeout": str(timeout_s)})
+            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+        else:
+            self.engine = open_store(url).engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def deliver(self, alert: Mapping[str, Any]) -> None:
+        from datetime import datetime
+
+        cosigner = str(alert["cosigner"])
+        row: dict[str, Any] = {
+            "id": f"A-cosign-{cosigner[2:10].lower()}-{int(alert['record'])}",
+            "key": f"cosign:{cosigner.lower()}:{int(alert['record'])}",
+            "kind": "cosign_refused", "severity": str(alert["severity"]), "state": "open",
+            "chain_state": None, "asset": alert.get("asset") or None,
+            "wallet": alert.get("wallet") or None, "tx_hash": None,
+            "amount": int(alert["amount"]) if alert.get("amount") else None, "block": None,
+            "detail": _detail(alert), "incident": None,
+            "raised_us": to_us(datetime.fromisoformat(str(alert["at"])))}
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                conn.execute(s.alerts.insert().values(**row))
+        except IntegrityError:
+            return  # delivered before
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"kinko's database at {redact(self.url)} did not take the "
+                                   f"alert: {reason}") from None
+
+
+def _detail(alert: Mapping[str, Any]) -> str:
+    head = alert.get("log_head") or {}
+    where = f" for {alert['request']}" if alert.get("request") else ""
+    safe = f" (Safe {alert['safe']})" if alert.get("safe") else ""
+    return (f"co-signer {alert['cosigner']} refused{where}{safe}: [{alert['reason']}] "
+            f"{alert['message']} — record {alert['record']}, caller {alert['caller']}; "
+            f"log head {head.get('seq')} {head.get('hash')}")
