@@ -242,3 +242,63 @@ XEM = ["{ex.xem_cold}"]
     path = folder / "cosign.toml"
     path.write_text("\n".join(line.replace("'", '"') for line in lines), encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------- the process
+
+
+TOKEN_ENV = "KINKO_COSIGN_TOKEN"
+
+
+@dataclass
+class CosignProcess:
+    """``kinko cosign serve`` as a real process; ``url`` once it listens."""
+
+    config: Path
+    env: dict[str, str]
+    process: Any = None
+    url: str = ""
+    out: Path | None = None
+
+    def start(self, timeout: float = 60.0, **extra_env: str) -> CosignProcess:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        self.out = self.config.parent / f"cosign-{int(time.time() * 1000)}.out"
+        with self.out.open("wb") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kinko", "cosign", "serve", "--config",
+                 str(self.config)], stdout=sink, stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env, **extra_env}, cwd=self.config.parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.out.read_text(encoding="utf-8", errors="replace")
+            for line in text.splitlines():
+                if line.startswith("kinko cosign listening on "):
+                    self.url = line.split()[4]
+                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kinko cosign serve exited {self.process.returncode}:\n"
+                                   f"{text}")
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("kinko cosign serve did not start listening")
+
+    def output(self) -> str:
+        return self.out.read_text(encoding="utf-8", errors="replace") if self.out else ""
+
+    def wait(self, timeout: float = 30.0) -> int:
+        return int(self.process.wait(timeout=timeout))
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)

@@ -216,6 +216,11 @@ def serve(config: str = _config_option(),
         asgi, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
         limit_concurrency=64, h11_max_incomplete_event_size=8192,
         timeout_graceful_shutdown=3))
+
+    def stopped(signum: int, _frame: object) -> None:
+        raise SystemExit(0)  # uvicorn hands the signal back once it has shut down
+
+    signal.signal(signal.SIGTERM, stopped)
     try:
         server.run(sockets=[sock])
     finally:
