@@ -303,15 +303,16 @@ def load_settings(
 
 def settings_markdown(registry: tuple[Setting, ...] | None = None,
                       file: str = "kinko.toml") -> str:
-    """The settings table of the README (or of ``docs/cosign.md`` for
-    :data:`COSIGN_REGISTRY`), generated from the registry."""
-    lines = [
-        f"| setting ({file}) | environment | flag | default | meaning |",
-        "|---|---|---|---|---|",
-    ]
+    """The settings table of the README (or, for :data:`COSIGN_REGISTRY`, of
+    ``docs/cosign.md``: the co-signer takes its settings from its file and environment
+    only), generated from the registry."""
+    flags = registry is None
+    lines = [f"| setting ({file}) | environment |" + (" flag |" if flags else "")
+             + " default | meaning |", "|---|---|" + ("---|" if flags else "") + "---|---|"]
     for s in registry if registry is not None else REGISTRY:
         default = s.default if s.default != () else "(none)"
-        lines.append(f"| `{s.name}` | `{s.env}` | `{s.flag}` | `{default}` | {s.help} |")
+        flag = f" `{s.flag}` |" if flags else ""
+        lines.append(f"| `{s.name}` | `{s.env}` |{flag} `{default}` | {s.help} |")
     return "\n".join(lines)
 
 

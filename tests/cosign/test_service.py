@@ -40,12 +40,14 @@ class Rig:
     folder: Path
     txs: dict[str, SafeTx]
 
-    def service_again(self, kinko_url: str | None = None) -> CosignService:
+    def service_again(self, kinko_url: str | None = None,
+                      chain: EvmChain | None = None) -> CosignService:
         """A second co-signer process over the same database (a restart)."""
         return CosignService(policy=self.service.policy,
                              kinko=SqlKinkoView(kinko_url or self.ex.store_url),
-                             chain=ChainSafes(self.ex.chain), log=self.log, signer=self.key,
-                             clock=self.ex.clock, sinks=("kinko",))
+                             chain=ChainSafes(chain or self.ex.chain, attempts=1),
+                             log=self.log, signer=self.key, clock=self.ex.clock,
+                             sinks=("kinko",))
 
     def refused(self, kind: str, rid: str, tx: SafeTx, reason: str,
                 service: CosignService | None = None) -> CosignRefused:
@@ -201,6 +203,17 @@ def test_a_restart_gives_the_same_answer(rig: Rig) -> None:
     rig.refused("withdrawal", "W-9", replace(tx, nonce=tx.nonce + 1), "already_signed",
                 service=restarted)
     assert ex.execute(tx, again)
+
+
+def test_an_unreachable_node_is_refused(rig: Rig) -> None:
+    ex = rig.ex
+    to = fresh()
+    ex.request("W-11", "ETH", 1 * ETH, to)
+    tx = ex.eth_tx(to, 1 * ETH)
+    dead = rig.service_again(chain=EvmChain.connect("http://127.0.0.1:9", timeout=1))
+    refusal = rig.refused("withdrawal", "W-11", tx, "chain_unreachable", service=dead)
+    assert "cannot read the chain" in refusal.message
+    assert ex.execute(tx, rig.service.cosign("withdrawal", "W-11", tx))
 
 
 def test_an_unreadable_kinko_database_is_refused(rig: Rig) -> None:

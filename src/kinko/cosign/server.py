@@ -5,9 +5,10 @@ Three routes, nothing else:
 - ``POST /v1/cosign`` (token): ``{"kind", "id", "safe_tx", "safe_tx_hash"}`` → 200
   ``{"decision": "signed"|"repeated", "signature", "signer", "safe_tx_hash", "record",
   "request"}``, or a refusal ``{"error": {"code": "cosign_refused", "message", "details":
-  {"reason", "record"}}}`` with 401 (no token), 411 (no length), 413 (too large), 408 (body
-  too slow), 400 (unreadable), 422 (the hash is not the SafeTx's), 503 (something could not
-  be checked: ask again later) or 403 (anything else: the answer is no);
+  {"reason", "record"}}}`` with 401 (no token), 413 (too large), 400 (unreadable: no
+  length, a body too slow, not JSON, not a request), 422 (the hash is not the SafeTx's),
+  503 (something could not be checked: ask again later) or 403 (anything else: the answer
+  is no);
 - ``GET /v1/info`` (token): the co-signer's address, chain id, key storage and log head;
 - ``GET /v1/health``: ``{"status": "ok"}``, for process supervisors.
 
