@@ -215,12 +215,12 @@ def build(chain: EvmChain, folder: Path, cosigner: str, *, store_url: str | None
 def cosign_config(ex: Exchange, folder: Path, *, rpc_url: str, signer: str = "keystore",
                   eth_limit: str = "25 ETH", extra: str = "", **settings: Any) -> Path:
     """The co-signer's settings file for ``ex``."""
-    lines = [f'database_url = "sqlite:///{folder / "cosign.db"}"',
-             f'kinko_database_url = "{ex.store_url}"', f'evm_rpc_url = "{rpc_url}"',
-             f'signer = "{signer}"', f'keystore = "{folder / "cosign-key.json"}"',
-             'listen = "127.0.0.1:0"']
-    lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {str(v).lower()}"
-              for k, v in settings.items()]
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{folder / 'cosign.db'}", "kinko_database_url": ex.store_url,
+        "evm_rpc_url": rpc_url, "signer": signer, "keystore": str(folder / "cosign-key.json"),
+        "listen": "127.0.0.1:0", **settings}
+    lines = [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {str(v).lower()}"
+             for k, v in values.items()]
     lines += [f"""
 [[safes]]
 address = "{ex.eth_safe}"
@@ -240,7 +240,7 @@ ETH = ["{ex.eth_cold}"]
 XEM = ["{ex.xem_cold}"]
 """, extra]
     path = folder / "cosign.toml"
-    path.write_text("\n".join(line.replace("'", '"') for line in lines), encoding="utf-8")
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 

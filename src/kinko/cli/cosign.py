@@ -141,6 +141,9 @@ def _listening(listen: str) -> tuple[socket.socket, str]:
     except OSError as exc:
         raise ConfigError(f"cannot listen on {listen}: {exc.strerror}",
                           setting="listen") from None
+    # answers are small and written in two parts (head, body): without this, Nagle's
+    # algorithm holds the body until the caller's delayed ACK, 40 ms per request
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     bound = sock.getsockname()
     return sock, f"http://{host}:{bound[1]}"
 
