@@ -25,7 +25,7 @@ from kinko.cosign.client import HttpCosigner
 from kinko.errors import CosignRefused
 from kinko.store.cosign_view import read_only_url
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("cosign-pg")]
 TOKEN = "p" * 24 + os.urandom(16).hex()
 PASSWORD = "co-signer key file password"
 

@@ -32,7 +32,7 @@ from kinko.domain.cosign import CosignRequest
 from kinko.errors import CosignerUnavailable, CosignRefused
 from kinko.store import open_store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cosign-process")]
 TOKEN = "t" * 20 + os.urandom(16).hex()
 
 

@@ -27,7 +27,7 @@ from kinko.settings import load_cosign_settings
 from kinko.store.cosign_sql import SqlCosignLog, open_cosign_log
 from kinko.store.cosign_view import KinkoAlertSink, SqlKinkoView
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cosign-service")]
 
 
 @dataclass

@@ -33,7 +33,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,6 +76,7 @@ from kinko.ports import (
     KinkoView,
     SafeReader,
 )
+from kinko.services.notify import sign_webhook
 
 __all__ = ["AlertDelivery", "CosignService", "LogReport", "WebhookSink", "verify_log"]
 
@@ -274,8 +278,6 @@ class CosignService:
 
 
 def _with_seq(decision: Decision, seq: int) -> Decision:
-    from dataclasses import replace
-
     return replace(decision, seq=seq)
 
 
@@ -384,11 +386,6 @@ class WebhookSink:
         return f"WebhookSink({self.url!r})"
 
     def deliver(self, alert: Mapping[str, Any]) -> None:
-        import urllib.error
-        import urllib.request
-
-        from kinko.services.notify import sign_webhook
-
         body = json.dumps(dict(alert), sort_keys=True, ensure_ascii=False).encode()
         stamp = int(self.clock.now().timestamp())
         request = urllib.request.Request(self.url, data=body, method="POST", headers={

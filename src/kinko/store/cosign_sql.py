@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -216,15 +216,6 @@ class _Tables:
             q = q.limit(limit)
         return [_decision(r) for r in self.conn.execute(q)]
 
-    def iter_records(self, batch: int = 5000) -> Iterator[Decision]:
-        after = 0
-        while True:
-            rows = self.records(after, batch)
-            yield from rows
-            if len(rows) < batch:
-                return
-            after = rows[-1].seq
-
     def signed_rows(self) -> list[tuple[str, int, str, str]]:
         return [(r.request, int(r.record), r.safe_tx_hash, r.signature)
                 for r in self.conn.execute(select(signed).order_by(signed.c.record))]
@@ -346,8 +337,3 @@ def open_cosign_log(url: str, *, create: bool = True) -> SqlCosignLog:
         with log.transaction(write=False) as tables:
             tables.head()
     return log
-
-
-def alert_backoff(attempts: int) -> timedelta:
-    """How long a sink that failed ``attempts`` times waits: 1 s doubling to 5 minutes."""
-    return timedelta(seconds=min(300, 2 ** max(0, attempts - 1)))

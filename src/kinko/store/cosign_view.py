@@ -26,7 +26,9 @@ An unreachable database, a missing grant or another schema version is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +125,6 @@ class SqlKinkoView:
         row = screening.withdrawal(withdrawal_id)
         if row is None:
             return None
-        import json
-
         outcome = str(json.loads(row["decision"]).get("outcome", ""))
         hold = ledger.hold_state(f"withdrawal:{withdrawal_id}")
         return WithdrawalFacts(
@@ -177,8 +177,6 @@ class KinkoAlertSink:
         self.engine.dispose()
 
     def deliver(self, alert: Mapping[str, Any]) -> None:
-        from datetime import datetime
-
         cosigner = str(alert["cosigner"])
         row: dict[str, Any] = {
             "id": f"A-cosign-{cosigner[2:10].lower()}-{int(alert['record'])}",
