@@ -257,6 +257,9 @@ def test_a_unix_socket_only_its_user_may_open(served: Served) -> None:
 
 def test_verify_checks_the_log_and_names_tampering(served: Served,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(6):  # at least a few records, whatever ran before
+        with pytest.raises(CosignRefused):
+            served.client(token="y" * 40).cosign("withdrawal", "P-1", served.ex.eth_tx(fresh(), 1))
     served.process.stop()
     config = str(served.config)
     assert main(["cosign", "verify", "--config", config]) == 0
@@ -279,3 +282,10 @@ def test_verify_checks_the_log_and_names_tampering(served: Served,
     assert "record 4 missing" in out
     assert main(["cosign", "verify", "--config", config, "--anchor", "2:" + "0" * 64]) == 1
     assert main(["cosign", "verify", "--config", config, "--anchor", "x"]) == 2
+    store = open_store(f"sqlite:///{served.folder / 'cosign.db'}")
+    with store.engine.begin() as conn:  # the last signature forgotten: it must not start
+        conn.exec_driver_sql("DELETE FROM cosign_decisions WHERE seq = "
+                             "(SELECT MAX(seq) FROM cosign_decisions)")
+    store.close()
+    with pytest.raises(RuntimeError, match="was cut or rewritten"):
+        CosignProcess(served.config, served.env).start()

@@ -185,6 +185,7 @@ def serve(config: str = _config_option(),
     timeout = settings.request_timeout_ms / 1000
     clock = SystemClock()
     own = open_cosign_log(settings.database_url)
+    seq, head = own.stored_head()  # refuses a log whose end was cut or rewritten
     sinks: dict[str, AlertSink] = {}
     if settings.alerts_to_kinko:
         sinks["kinko"] = KinkoAlertSink(settings.kinko_database_url,
@@ -209,7 +210,6 @@ def serve(config: str = _config_option(),
     delivery = AlertDelivery(own, sinks, clock, wake=service.alerted)
     delivery.start()
     sock, where_to = _listening(settings.listen)
-    seq, head = own.stored_head()
     print(f"kinko cosign listening on {where_to} as {signer.address} (key: {where}; chain "
           f"{policy.chain} {chain_id}; {len(policy.safes)} Safe(s)); log head {seq}:{head}",
           flush=True)

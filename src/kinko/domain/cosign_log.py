@@ -194,7 +194,9 @@ class LogVerifier:
         if anchor is not None:
             seq, expected = anchor
             found_hash = self.anchored if seq == self.anchor_seq else None
-            if found_hash is None:
+            if seq == 0 and expected == GENESIS:
+                pass  # the empty log's head: nothing to hold
+            elif found_hash is None:
                 self._find("anchor", f"the anchored record {seq} is not in the log: the "
                            f"log was cut below it (it ends at {self.head[0]})", seq)
             elif found_hash != expected:

@@ -285,8 +285,21 @@ class SqlCosignLog:
                                    f"{redact(str(self.engine.url))}: {reason}") from None
 
     def stored_head(self) -> tuple[int, str]:
+        """The head row, after checking the log ends there (a cheap check for every start;
+        ``kinko cosign verify`` checks the whole chain): a log cut or rewritten at its end
+        could make the co-signer forget a signature, so it does not start on one."""
         with self.transaction(write=False) as tables:
-            return tables.head()
+            seq, digest = tables.head()
+            last = tables.conn.execute(
+                select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc())
+                .limit(1)).first()
+            found = (0, GENESIS) if last is None else (int(last.seq), str(last.hash))
+            if found != (seq, digest):
+                raise ConfigError(f"the co-signer's log at {redact(str(self.engine.url))} ends "
+                                  f"at record {found[0]} but its head says {seq}: it was cut "
+                                  "or rewritten; run `kinko cosign verify` before it signs "
+                                  "again")
+            return seq, digest
 
 
 def _sqlite(url: str) -> Engine:
