@@ -226,6 +226,18 @@ def test_an_unreadable_kinko_database_is_refused(rig: Rig) -> None:
                for a in rig.alerts())
 
 
+def test_the_fsa_report_lists_the_cosigners_refusals(rig: Rig) -> None:
+    from kinko.render.fsa import layout
+    from kinko.services.fsa import fsa_report
+
+    rig.alerts()  # delivered
+    report = fsa_report(rig.ex.custody, reconcile=False)
+    refused = [a for a in report.watch.alerts if a.kind == "cosign_refused"]
+    assert refused and all(a.severity in ("critical", "warning") for a in refused)
+    for lang, word in (("ja", "共同署名者による署名拒否"), ("en", "refused by the co-signer")):
+        assert word in repr(layout(report, lang))
+
+
 def test_the_log_verifies_and_names_tampering(rig: Rig) -> None:
     report = verify_log(rig.log)
     assert report.ok, report.findings
