@@ -412,6 +412,12 @@ COSIGN_REGISTRY: tuple[Setting, ...] = (
                   "LABEL"),
     CosignSetting("keystore", "cosign-key.json",
                   "Its key file when signer = keystore (development only).", _text, "PATH"),
+    CosignSetting("policy_anchor", "",
+                  "The digest of a custody policy version the co-signer trusts (the first, "
+                  "say; `kinko cosign policies` lists them): every quorum it counts must come "
+                  "from a version descended from it through quorum-approved policy changes. "
+                  "Empty: kinko's stored policy versions are taken as they are.",
+                  _optional_text, "DIGEST"),
     CosignSetting("nonce_window", 16,
                   "How far ahead of a Safe's nonce it co-signs (several withdrawals queued "
                   "before the first is mined).", _positive_int, "N"),
@@ -450,6 +456,7 @@ class CosignSettings:
     hsm_token: str = ""
     hsm_key: str = "kinko-cosigner"
     keystore: str = "cosign-key.json"
+    policy_anchor: str = ""
     nonce_window: int = 16
     max_body_bytes: int = 16_384
     request_timeout_ms: int = 5000

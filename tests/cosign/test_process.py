@@ -255,6 +255,22 @@ def test_a_unix_socket_only_its_user_may_open(served: Served) -> None:
     served.process = CosignProcess(served.config, served.env).start()
 
 
+def test_policies_show_their_digests_and_lineage(served: Served, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    active = served.ex.custody.policy()
+    assert active is not None
+    config = str(served.config)
+    assert main(["cosign", "policies", "--config", config, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["version"], r["digest"], r["descends from the anchor"]) for r in rows] == \
+        [(active.version, active.digest, "-")]
+    monkeypatch.setenv("KINKO_COSIGN_POLICY_ANCHOR", active.digest)
+    assert main(["cosign", "policies", "--config", config, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["descends from the anchor"] == "anchor"
+    monkeypatch.setenv("KINKO_COSIGN_POLICY_ANCHOR", "not a digest")
+    assert main(["cosign", "policies", "--config", config]) == 2
+
+
 def test_verify_checks_the_log_and_names_tampering(served: Served,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     for _ in range(6):  # at least a few records, whatever ran before

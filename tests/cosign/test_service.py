@@ -68,9 +68,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     folder = tmp_path_factory.mktemp("cosign")
     key = throwaway_signer()
     ex = build(EvmChain.in_process(), folder, key.address)
-    settings = load_cosign_settings(cosign_config(ex, folder, rpc_url="http://unused"), env={})
+    bootstrap = ex.custody.policy()
+    assert bootstrap is not None
+    settings = load_cosign_settings(cosign_config(ex, folder, rpc_url="http://unused",
+                                                  policy_anchor=bootstrap.digest), env={})
     policy = parse_cosign_policy(settings.tables, settings.registry, settings.path,
-                                 check=check_address)
+                                 check=check_address, policy_anchor=settings.policy_anchor)
+    assert policy.policy_anchor == bootstrap.digest
     log = open_cosign_log(settings.database_url)
     service = CosignService(policy=policy, kinko=SqlKinkoView(ex.store_url),
                             chain=ChainSafes(ex.chain), log=log, signer=key, clock=ex.clock,
@@ -224,6 +228,42 @@ def test_an_unreadable_kinko_database_is_refused(rig: Rig) -> None:
     assert "cannot read kinko's database" in refusal.message
     assert any(a["severity"] == "warning" and "kinko_unreachable" in str(a["detail"])
                for a in rig.alerts())
+
+
+def test_a_policy_written_into_kinkos_database_does_not_make_a_quorum(rig: Rig) -> None:
+    """A thief who can write kinko's database adds a policy version naming his own
+    approvers and approves a sweep to himself under it: the co-signer, anchored on the
+    policy the exchange trusts, counts no quorum from it."""
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from kinko.domain.approvals import Approval, Proposal, public_key_hex, sign_proposal
+    from kinko.domain.policy import Approver
+
+    ex = rig.ex
+    active = ex.custody.policy()
+    assert active is not None
+    mine = {n: Ed25519PrivateKey.generate() for n in ("mallory", "trudy")}
+    forged = replace(active, version=active.version + 1, approvers=tuple(
+        Approver(n, public_key_hex(k)) for n, k in mine.items()))
+    now = ex.clock.now()
+    thief = fresh()
+    sweep = Proposal("sweep-forged", "sweep", {
+        "asset": "ETH", "amount": str(ETH), "from_wallet": "eth-hot", "to_wallet": "eth-cold",
+        "from_address": ex.eth_safe, "to_address": thief}, "eve", now,
+        now + timedelta(hours=1), forged.version)
+    with ex.store.custody() as (_ledger, tables):
+        tables.put_policy(forged.version, forged.digest, forged.canonical(), now, "bootstrap")
+        tables.put_proposal(sweep, "a sweep")
+        tables.set_state(sweep.id, "pending", "approved")
+        for name, key in mine.items():
+            tables.add_approval(sweep.id, Approval(name, sign_proposal(sweep, key), now))
+    # to the thief's address, registered as one of the cold wallet's
+    ex.ledger.add_wallet(replace(next(w for w in ex.ledger.wallets() if w.name == "eth-cold"),
+                                 addresses=(ex.eth_cold, thief)))
+    refusal = rig.refused("proposal", sweep.id, ex.eth_tx(thief, ETH), "not_approved")
+    assert "does not descend from the policy the co-signer trusts" in refusal.message
 
 
 def test_the_fsa_report_lists_the_cosigners_refusals(rig: Rig) -> None:

@@ -409,3 +409,75 @@ def test_nonces_behind_the_safe_are_replays_and_too_far_ahead_are_refused() -> N
 def test_safe_tx_json_is_strings_for_uint256() -> None:
     body = safe_tx_json(eth_tx(value=2**255))
     assert body["value"] == str(2**255) and body["operation"] == 0
+
+
+# ---------------------------------------------------------------------- the policy's lineage
+
+
+def _policy_change(new: Policy, under: Policy, signers: tuple[str, ...],
+                   keys: dict[str, Ed25519PrivateKey]) -> ProposalFacts:
+    p = Proposal(f"policy-{new.version}", "policy", {"version": new.version,  # type: ignore[arg-type]
+                                                     "digest": new.digest,
+                                                     "body": new.canonical()},
+                 "carol", NOW - timedelta(days=2), NOW + timedelta(days=1), under.version)
+    return ProposalFacts(p, "executed", tuple(
+        Approval(n, sign_proposal(p, keys[n]), NOW - timedelta(days=1)) for n in signers), None)
+
+
+def test_quorums_count_only_under_policies_descended_from_the_anchor() -> None:
+    from kinko.domain.cosign import PolicyRecord, policy_lineage
+
+    v1 = Policy(1, 2, tuple(Approver(n, public_key_hex(k)) for n, k in KEYS.items()))
+    v3 = replace(KINKO_POLICY, version=3)
+    v2 = replace(v3, version=2)
+    lineage = {1: PolicyRecord(1, v1, "bootstrap"),
+               2: PolicyRecord(2, v2, "policy-2", _policy_change(v2, v1, ("alice", "bob"), KEYS)),
+               3: PolicyRecord(3, v3, "policy-3", _policy_change(v3, v2, ("bob", "alice"), KEYS))}
+    anchored = replace(POLICY, policy_anchor=v1.digest)
+    sweep = CosignRequest("proposal", "sweep-1", eth_tx(to=COLD_E, value=5 * E))
+    good = proposal("sweep", sweep_payload())  # made under version 3
+    f = KinkoFacts(None, good, ASSETS, WALLETS, frozenset(), lineage)
+    assert match(sweep, f, anchored).authorised == "quorum alice, bob (policy v3)"
+    assert policy_lineage(lineage, 3, v1.digest) == "yes"
+    assert policy_lineage(lineage, 1, v1.digest) == "anchor"
+    # a version written straight into kinko's database, with the thief's approvers
+    thief_keys = {n: Ed25519PrivateKey.generate() for n in ("mallory", "trudy")}
+    v4 = Policy(4, 2, tuple(Approver(n, public_key_hex(k)) for n, k in thief_keys.items()),
+                watch=WatchPolicy(emergency_sweep="auto"))
+    p4 = Proposal("sweep-1", "sweep", sweep_payload(), "eve", NOW - timedelta(hours=1),
+                  NOW + timedelta(hours=2), 4)  # type: ignore[arg-type]
+    forged = ProposalFacts(p4, "approved", (Approval("trudy", sign_proposal(p4, thief_keys["trudy"]),
+                                                     NOW),
+                                            Approval("mallory", sign_proposal(p4, thief_keys["mallory"]),
+                                                     NOW)), v4)
+    for how in (PolicyRecord(4, v4, "bootstrap"),
+                PolicyRecord(4, v4, "policy-4", _policy_change(v4, v3, ("mallory", "trudy"),
+                                                               thief_keys)),
+                PolicyRecord(4, v4, "policy-4", _policy_change(v4, v3, ("alice",), KEYS))):
+        f4 = KinkoFacts(None, forged, ASSETS, WALLETS, frozenset(), {**lineage, 4: how})
+        assert match(sweep, f4, POLICY).kind == "sweep"  # without an anchor: taken as stored
+        error = refused("not_approved", sweep, f4, policy=anchored)
+        assert "policy version 4" in error.message
+        assert policy_lineage({**lineage, 4: how}, 4, v1.digest).startswith("no: ")
+    # a change whose proposal names another digest than the version it activated
+    swapped = {**lineage, 3: PolicyRecord(3, v3, "policy-3",
+                                          _policy_change(replace(v3, quorum=1), v2,
+                                                         ("alice", "bob"), KEYS))}
+    refused("not_approved", sweep, KinkoFacts(None, good, ASSETS, WALLETS, frozenset(), swapped),
+            policy=anchored)
+
+
+def test_the_review_approved_is_of_the_withdrawal_as_it_stands() -> None:
+    r = CosignRequest("withdrawal", "W-1", eth_tx())
+    payload = {"withdrawal": "W-1", "customer": "C1", "asset": "ETH", "amount": str(2 * E),
+               "destination": DEST}
+    review = proposal("withdrawal", payload, pid="withdrawal-W-1")
+    approved = withdrawal(state="approved", outcome="review")
+    assert match(r, facts(approved, review)).kind == "withdrawal"
+    # the row changed after the approvers signed (more, or elsewhere): not what they approved
+    thief = addr()
+    for changed, tx in ((replace(approved, amount=3 * E), eth_tx(value=3 * E)),
+                        (replace(approved, destination=thief), eth_tx(to=thief))):
+        error = refused("not_approved", CosignRequest("withdrawal", "W-1", tx),
+                        facts(changed, review))
+        assert "not of withdrawal W-1" in error.message

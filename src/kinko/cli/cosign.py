@@ -57,7 +57,7 @@ def _policy(settings: CosignSettings) -> CosignPolicy:
     try:
         return parse_cosign_policy(settings.tables, settings.registry, settings.path,
                                    chain=settings.chain, nonce_window=settings.nonce_window,
-                                   check=check_address)
+                                   check=check_address, policy_anchor=settings.policy_anchor)
     except ValueError as exc:
         raise ConfigError(str(exc), file=settings.path) from None
 
@@ -178,6 +178,9 @@ def serve(config: str = _config_option(),
     policy = _policy(settings)
     if not policy.safes:
         log.warning("no [[safes]] in %s: every request will be refused", settings.path)
+    if not policy.policy_anchor:
+        log.warning("no policy_anchor: the co-signer takes kinko's stored policy versions as "
+                    "they are (see `kinko cosign policies`)")
     signer, where = _signer(settings)
     if where == "file":
         log.warning("the co-signer's key is a key file (%s): for development only; an "
@@ -313,3 +316,22 @@ def grants(role: str = typer.Option("kinko_cosign", "--role",
     print(f"GRANT SELECT ON {', '.join(KINKO_GRANTS['SELECT'])} TO {role};")
     if alerts:
         print(f"GRANT INSERT ON {', '.join(KINKO_GRANTS['INSERT'])} TO {role};")
+
+
+@cosign_app.command("policies")
+def policies(config: str = _config_option(), fmt: str = format_option()) -> None:
+    """kinko's stored policy versions as the co-signer reads them: digest, how each was
+    activated, and whether it descends from the co-signer's policy_anchor (compare a
+    digest with your own copy of that policy before you anchor it)."""
+    from kinko.domain.cosign import policy_lineage
+    from kinko.store.cosign_view import SqlKinkoView
+
+    settings = _settings(config)
+    anchor = _policy(settings).policy_anchor
+    records = SqlKinkoView(settings.kinko_database_url).policies()
+    rows = []
+    for version, record in sorted(records.items()):
+        status = policy_lineage(records, version, anchor) if anchor else "-"
+        rows.append([version, record.activated_by,
+                     record.policy.digest if record.policy else "(unreadable)", status])
+    emit(["version", "activated by", "digest", "descends from the anchor"], rows, fmt)

@@ -60,6 +60,7 @@ __all__ = [
     "CosignRequest",
     "KinkoFacts",
     "Movement",
+    "PolicyRecord",
     "ProposalFacts",
     "SafeLimit",
     "SafeState",
@@ -70,6 +71,7 @@ __all__ = [
     "match_movement",
     "parse_cosign_policy",
     "parse_request",
+    "policy_lineage",
     "refuse",
     "safe_tx_from_json",
     "safe_tx_json",
@@ -270,6 +272,7 @@ class CosignPolicy:
     safes: Mapping[str, Mapping[str, SafeLimit]]  # lower-case address -> asset -> limit
     cold: Mapping[str, frozenset[str]] = field(default_factory=dict)  # asset -> lower-case
     nonce_window: int = 16
+    policy_anchor: str = ""  # the digest of a policy version it trusts; "": kinko's as stored
 
     def limits(self, address: str) -> Mapping[str, SafeLimit]:
         """The Safe's limits by asset; empty for a Safe the settings do not list."""
@@ -295,7 +298,7 @@ def _duration(text: Any, where: str) -> timedelta:
 
 def parse_cosign_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str, *,
                         chain: str = "ethereum", nonce_window: int = 16,
-                        check: Any = None) -> CosignPolicy:
+                        check: Any = None, policy_anchor: str = "") -> CosignPolicy:
     """The ``[[safes]]`` and ``[cold]`` tables of the co-signer's settings file::
 
         [[safes]]
@@ -357,7 +360,10 @@ def parse_cosign_policy(data: Mapping[str, Any], registry: AssetRegistry, where:
             cold[asset.symbol] = frozenset(canon(str(a), chain).lower() for a in addresses)
         except KinkoError as exc:
             raise ValueError(f"{where}: cold.{symbol}: {exc.message}") from None
-    return CosignPolicy(chain, safes, cold, nonce_window)
+    anchor = policy_anchor.strip().lower()
+    if anchor and not re.fullmatch(r"[0-9a-f]{64}", anchor):
+        raise ValueError(f"{where}: policy_anchor must be a policy digest (64 hex digits)")
+    return CosignPolicy(chain, safes, cold, nonce_window, anchor)
 
 
 # ---------------------------------------------------------------------- what it reads
@@ -390,6 +396,17 @@ class ProposalFacts:
 
 
 @dataclass(frozen=True)
+class PolicyRecord:
+    """One stored policy version and the proposal that activated it (none for the first,
+    loaded as a bootstrap)."""
+
+    version: int
+    policy: Policy | None  # parsed from the stored body; None if it cannot be read
+    activated_by: str  # "bootstrap" or the activating proposal's id
+    activation: ProposalFacts | None = None
+
+
+@dataclass(frozen=True)
 class KinkoFacts:
     """Everything the co-signer reads from kinko's database for one request, in one
     consistent snapshot."""
@@ -399,6 +416,7 @@ class KinkoFacts:
     assets: Mapping[str, Asset]
     wallets: Sequence[Wallet]
     tripped: frozenset[str]  # breaker scopes: asset symbols, "*" global
+    policies: Mapping[int, PolicyRecord] = field(default_factory=dict)  # by version
 
 
 @dataclass(frozen=True)
@@ -451,17 +469,27 @@ def check_tx(request: CosignRequest, policy: CosignPolicy,
     return limits
 
 
-def _verified_quorum(facts: ProposalFacts, what: str) -> str:
-    """The approvers whose signatures verify, as kinko checked them when they were given;
-    :func:`refuse` (``not_approved``) short of the quorum."""
+def _verified_quorum(facts: ProposalFacts, what: str, kinko: KinkoFacts,
+                     anchor: str) -> str:
+    """The approvers whose signatures verify, as kinko checked them when they were given,
+    under the policy version the proposal was made under — itself descended from the
+    co-signer's anchored policy when it has one; :func:`refuse` (``not_approved``) short
+    of the quorum."""
     policy = facts.policy
     proposal = facts.proposal
     if policy is None or policy.version != proposal.policy_version:
         raise refuse("not_approved", f"{what}: kinko has no policy version "
                      f"{proposal.policy_version}, under which it was proposed")
+    if anchor:
+        _descends(kinko.policies, policy.version, anchor, what)
+    return _quorum(proposal, facts.approvals, policy, what)
+
+
+def _quorum(proposal: Proposal, approvals: Sequence[Approval], policy: Policy,
+            what: str) -> str:
     valid: list[Approval] = []
     problems: list[str] = []
-    for approval in sorted(facts.approvals, key=lambda a: a.approved_at):
+    for approval in sorted(approvals, key=lambda a: a.approved_at):
         if approval.approver.startswith("policy: "):
             continue  # a pre-authorisation, not a signature: see the emergency sweep
         try:
@@ -479,7 +507,55 @@ def _verified_quorum(facts: ProposalFacts, what: str) -> str:
     return f"quorum {names} (policy v{policy.version})"
 
 
-def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime) -> Movement:
+def _descends(records: Mapping[int, PolicyRecord], version: int, anchor: str,
+              what: str) -> None:
+    """Policy ``version`` is the anchored one or was activated, version by version, by
+    policy proposals the quorum of the version before approved (signatures verified), down
+    to the anchored one: a policy written into kinko's database without the approvers'
+    keys does not descend from it."""
+    at = version
+    while True:
+        record = records.get(at)
+        if record is None or record.policy is None or record.policy.version != at:
+            raise refuse("not_approved", f"{what}: policy version {at} is missing from "
+                         "kinko's database or cannot be read", policy=at)
+        if record.policy.digest == anchor:
+            return
+        activation = record.activation
+        if activation is None:
+            raise refuse("not_approved", f"{what}: policy version {at} "
+                         f"({record.activated_by}) does not descend from the policy the "
+                         "co-signer trusts (policy_anchor)", policy=at)
+        proposal = activation.proposal
+        payload = proposal.payload
+        if proposal.kind != "policy" or payload.get("version") != at \
+                or payload.get("digest") != record.policy.digest \
+                or not proposal.policy_version < at:
+            raise refuse("not_approved", f"{what}: policy version {at} was not activated by "
+                         f"the proposal it names ({proposal.id})", policy=at)
+        before = records.get(proposal.policy_version)
+        if before is None or before.policy is None:
+            raise refuse("not_approved", f"{what}: policy version {at} was approved under "
+                         f"version {proposal.policy_version}, which kinko has not got",
+                         policy=at)
+        _quorum(proposal, activation.approvals, before.policy, f"policy version {at}")
+        at = proposal.policy_version
+
+
+def policy_lineage(records: Mapping[int, PolicyRecord], version: int, anchor: str) -> str:
+    """``"anchor"``, ``"yes"`` or why policy ``version`` does not descend from ``anchor``."""
+    record = records.get(version)
+    if record is not None and record.policy is not None and record.policy.digest == anchor:
+        return "anchor"
+    try:
+        _descends(records, version, anchor, f"policy version {version}")
+    except CosignRefused as exc:
+        return f"no: {exc.message}"
+    return "yes"
+
+
+def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime,
+                anchor: str = "") -> Movement:
     w = facts.withdrawal
     if w is None:
         raise refuse("no_such_request", f"kinko has no withdrawal {request.id!r}",
@@ -488,10 +564,12 @@ def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime) -> Mov
         raise refuse("request_state", f"withdrawal {w.id} is {w.state}; the co-signer signs "
                      f"only a withdrawal that is {', '.join(_WITHDRAWAL_STATES)}",
                      state=w.state)
+    asset = _asset(facts, w.asset)
     if w.outcome == "allow":
         authorised = "screened allow"
     elif w.outcome == "review" and facts.proposal is not None:
-        authorised = _verified_quorum(facts.proposal, f"withdrawal {w.id}")
+        _same_withdrawal(facts.proposal.proposal, w, asset)
+        authorised = _verified_quorum(facts.proposal, f"withdrawal {w.id}", facts, anchor)
     else:
         raise refuse("not_approved", f"withdrawal {w.id} was screened {w.outcome!r} and has "
                      "no approved review", outcome=w.outcome)
@@ -500,12 +578,29 @@ def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime) -> Mov
         raise refuse("hold_closed", f"the hold of withdrawal {w.id} is "
                      f"{state or 'missing'}: its funds are no longer reserved",
                      hold=state or "missing")
-    asset = _asset(facts, w.asset)
     source = _wallet(facts, w.wallet, asset, f"withdrawal {w.id}")
     return Movement("withdrawal", asset, w.amount, source, w.destination, authorised)
 
 
-def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime) -> Movement:
+def _same_withdrawal(proposal: Proposal, w: WithdrawalFacts, asset: Asset) -> None:
+    """The review the approvers signed is of this withdrawal as it stands: what they
+    approved is the proposal's payload, not the withdrawal's row."""
+    payload = proposal.payload
+    try:
+        same = (proposal.kind == "withdrawal" and payload.get("withdrawal") == w.id
+                and payload.get("asset") == w.asset and int(str(payload["amount"])) == w.amount
+                and str(payload["destination"]).lower() == w.destination.lower())
+    except (KeyError, ValueError):
+        same = False
+    if not same:
+        raise refuse("not_approved", f"the review {proposal.id} the approvers signed is not "
+                     f"of withdrawal {w.id} as kinko's database has it now "
+                     f"({format_units(w.amount, asset)} {asset.symbol} to "
+                     f"{w.destination})", field="withdrawal")
+
+
+def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
+              anchor: str = "") -> Movement:
     p = facts.proposal
     if p is None:
         raise refuse("no_such_request", f"kinko has no proposal {request.id!r}",
@@ -527,13 +622,17 @@ def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime) -> Movem
     emergency = payload.get("emergency")
     emergency = str(emergency) if emergency else None
     if emergency is not None and proposal.kind == "sweep" and _preauthorised(p):
+        if anchor:
+            assert p.policy is not None
+            _descends(facts.policies, p.policy.version, anchor,
+                      f"emergency sweep {proposal.id}")
         if p.incident_state not in _INCIDENT_OPEN:
             raise refuse("not_approved", f"emergency sweep {proposal.id} answers incident "
                          f"{emergency}, which is {p.incident_state or 'unknown to kinko'}")
         assert p.policy is not None
         authorised = f"pre-authorised by policy v{p.policy.version} for {emergency}"
     else:
-        authorised = _verified_quorum(p, f"{proposal.kind} {proposal.id}")
+        authorised = _verified_quorum(p, f"{proposal.kind} {proposal.id}", facts, anchor)
     try:
         amount = int(str(payload["amount"]))
         source = _wallet(facts, str(payload["from_wallet"]), asset,
@@ -592,7 +691,8 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
     """The movement kinko approved for ``request``, checked field by field against its
     SafeTx (see the module docstring); :func:`refuse` naming the first thing that does not
     hold. The movement's ``counts`` says whether it counts toward the rolling limit."""
-    move = (_withdrawal if request.kind == "withdrawal" else _proposal)(facts, request, now)
+    move = (_withdrawal if request.kind == "withdrawal" else _proposal)(
+        facts, request, now, policy.policy_anchor)
     tx, asset = request.tx, move.asset
     what = f"{move.kind} {request.id}"
     if asset.chain != policy.chain:

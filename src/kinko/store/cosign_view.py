@@ -32,13 +32,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from kinko.domain.cosign import CosignRequest, KinkoFacts, ProposalFacts, WithdrawalFacts
+from kinko.domain.cosign import (
+    CosignRequest,
+    KinkoFacts,
+    PolicyRecord,
+    ProposalFacts,
+    WithdrawalFacts,
+)
 from kinko.domain.money import AssetRegistry
-from kinko.domain.policy import policy_from_canonical
+from kinko.domain.policy import Policy, policy_from_canonical
 from kinko.errors import KinkoError, StoreUnavailable
 from kinko.store import schema as s
 from kinko.store.custody_sql import SqlCustody
@@ -96,6 +102,17 @@ class SqlKinkoView:
             raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
                                    f"{reason}", reason=reason) from None
 
+    def policies(self) -> dict[int, PolicyRecord]:
+        """Every stored policy version with its activation (``kinko cosign policies``)."""
+        try:
+            with self.store.reader() as ledger:
+                registry = AssetRegistry(ledger.assets())
+                return self._policies(ledger.conn, SqlCustody(ledger.conn), registry)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
+                                   f"{reason}", reason=reason) from None
+
     def _facts(self, request: CosignRequest) -> KinkoFacts:
         with self.store.reader() as ledger:
             conn = ledger.conn
@@ -109,15 +126,18 @@ class SqlKinkoView:
             custody = SqlCustody(conn)
             watch = SqlWatch(conn)
             withdrawal = proposal = None
+            policies: dict[int, PolicyRecord] = {}
             if request.kind == "withdrawal":
                 withdrawal = self._withdrawal(ledger, screening, request.id)
                 if withdrawal is not None and withdrawal.outcome == "review":
-                    proposal = self._proposal(custody, watch, registry,
+                    policies = self._policies(conn, custody, registry)
+                    proposal = self._proposal(custody, watch, policies,
                                               f"withdrawal-{request.id}")
             else:
-                proposal = self._proposal(custody, watch, registry, request.id)
+                policies = self._policies(conn, custody, registry)
+                proposal = self._proposal(custody, watch, policies, request.id)
             return KinkoFacts(withdrawal, proposal, assets, tuple(ledger.wallets()),
-                              frozenset(screening.tripped()))
+                              frozenset(screening.tripped()), policies)
 
     @staticmethod
     def _withdrawal(ledger: SqlLedger, screening: SqlScreening,
@@ -134,26 +154,42 @@ class SqlKinkoView:
             hold_expires=hold[0].expires_at if hold else None)
 
     @staticmethod
-    def _proposal(custody: SqlCustody, watch: SqlWatch, registry: AssetRegistry,
+    def _policies(conn: Connection, custody: SqlCustody,
+                  registry: AssetRegistry) -> dict[int, PolicyRecord]:
+        """Every stored policy version with the proposal (and approvals) that activated
+        it: the co-signer checks the lineage itself (a handful of rows)."""
+        out: dict[int, PolicyRecord] = {}
+        for row in conn.execute(select(s.policies).order_by(s.policies.c.version)):
+            try:
+                policy: Policy | None = policy_from_canonical(json.loads(row.body), registry)
+            except (KinkoError, KeyError, TypeError, ValueError):
+                policy = None  # unreadable: nothing verifies against it
+            activation = None
+            if row.activated_by != "bootstrap":
+                found = custody.proposal(str(row.activated_by))
+                if found is not None:
+                    activation = ProposalFacts(found[0], found[1],
+                                               tuple(custody.approvals(found[0].id)), None)
+            out[int(row.version)] = PolicyRecord(int(row.version), policy,
+                                                 str(row.activated_by), activation)
+        return out
+
+    @staticmethod
+    def _proposal(custody: SqlCustody, watch: SqlWatch, policies: dict[int, PolicyRecord],
                   proposal_id: str) -> ProposalFacts | None:
         row = custody.proposal(proposal_id)
         if row is None:
             return None
         proposal, state, _tx_hash, _detail = row
         approvals = tuple(custody.approvals(proposal_id))
-        active = custody.active_policy(proposal.created_at)
-        policy = None
-        if active is not None:
-            try:
-                policy = policy_from_canonical(active[1], registry)
-            except (KinkoError, KeyError, TypeError, ValueError):
-                policy = None  # unreadable: no approval verifies against it
+        record = policies.get(proposal.policy_version)
         incident_state = None
         emergency = proposal.payload.get("emergency")
         if emergency:
             incident = watch.incident(str(emergency))
             incident_state = str(incident["state"]) if incident is not None else None
-        return ProposalFacts(proposal, state, approvals, policy, incident_state)
+        return ProposalFacts(proposal, state, approvals,
+                             record.policy if record is not None else None, incident_state)
 
 
 class KinkoAlertSink:
