@@ -94,7 +94,6 @@ def run(quick: bool) -> dict[str, Any]:
         from kinko.chains.keystore import KeystoreSigner, create_keystore
         from kinko.chains.safe_reader import ChainSafes
         from kinko.cosign.client import HttpCosigner
-        from kinko.domain.chain import check_address
         from kinko.domain.cosign import CosignRequest, parse_cosign_policy
         from kinko.ports import SystemClock
         from kinko.services.cosign import CosignService
@@ -141,7 +140,7 @@ def run(quick: bool) -> dict[str, Any]:
         out["baseline"] = _timed([lambda r=r: key.sign_digest(r.tx.hash) for r in inproc])
         settings = load_cosign_settings(config, env={})
         policy = parse_cosign_policy(settings.tables, settings.registry, settings.path,
-                                     nonce_window=settings.nonce_window, check=check_address)
+                                     nonce_window=settings.nonce_window)
         service = CosignService(policy=policy, kinko=SqlKinkoView(ex.store_url),
                                 chain=ChainSafes(chain), log=open_cosign_log(
                                     settings.database_url), signer=key, clock=SystemClock(),

@@ -329,16 +329,6 @@ class CosignSetting(Setting):
         return "KINKO_COSIGN_" + self.name.upper()
 
 
-def _lower_choice(*choices: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
-        return text
-
-    return parse
-
-
 def _whole(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a whole number")

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from conftest import HSM_PIN, HSM_TOKEN
 from cosignworld import ETH, TOKEN_ENV, XEM, CosignProcess, Exchange, build, cosign_config, fresh
 from softhsm import SoftHsm
 
@@ -89,8 +88,9 @@ def served(anvil, hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory  # type
            ) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("cosign-process")
     label = f"cosigner-{os.urandom(4).hex()}"
-    hsm_settings = {"hsm_module": hsm.module, "hsm_token": HSM_TOKEN, "hsm_key": label}
-    env = {"KINKO_COSIGN_HSM_PIN": HSM_PIN, TOKEN_ENV: TOKEN}
+    token_label, pin = next(iter(hsm.pins.items()))  # the session's SoftHSM2 token
+    hsm_settings = {"hsm_module": hsm.module, "hsm_token": token_label, "hsm_key": label}
+    env = {"KINKO_COSIGN_HSM_PIN": pin, TOKEN_ENV: TOKEN}
     bare = folder / "cosign.toml"
     bare.write_text("".join(f'{k} = "{v}"\n' for k, v in hsm_settings.items()))
     code, out = _kinko(bare, "keygen", env=env)

@@ -18,7 +18,6 @@ from kinko.chains import safe as S
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
 from kinko.chains.safe_reader import ChainSafes
-from kinko.domain.chain import check_address
 from kinko.domain.cosign import parse_cosign_policy
 from kinko.domain.safe import DELEGATECALL, SafeTx
 from kinko.errors import ApprovalError, CosignRefused
@@ -72,8 +71,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     assert bootstrap is not None
     settings = load_cosign_settings(cosign_config(ex, folder, rpc_url="http://unused",
                                                   policy_anchor=bootstrap.digest), env={})
-    policy = parse_cosign_policy(settings.tables, settings.registry, settings.path,
-                                 check=check_address, policy_anchor=settings.policy_anchor)
+    policy = parse_cosign_policy(settings.tables, settings.registry, settings.path, policy_anchor=settings.policy_anchor)
     assert policy.policy_anchor == bootstrap.digest
     log = open_cosign_log(settings.database_url)
     service = CosignService(policy=policy, kinko=SqlKinkoView(ex.store_url),

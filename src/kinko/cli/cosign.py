@@ -21,7 +21,6 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option
-from kinko.domain.chain import check_address
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import DigestSigner, SystemClock
@@ -57,7 +56,7 @@ def _policy(settings: CosignSettings) -> CosignPolicy:
     try:
         return parse_cosign_policy(settings.tables, settings.registry, settings.path,
                                    chain=settings.chain, nonce_window=settings.nonce_window,
-                                   check=check_address, policy_anchor=settings.policy_anchor)
+                                   policy_anchor=settings.policy_anchor)
     except ValueError as exc:
         raise ConfigError(str(exc), file=settings.path) from None
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from kinko.domain.addresses import canonical_address
 from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
@@ -298,7 +299,7 @@ def _duration(text: Any, where: str) -> timedelta:
 
 def parse_cosign_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str, *,
                         chain: str = "ethereum", nonce_window: int = 16,
-                        check: Any = None, policy_anchor: str = "") -> CosignPolicy:
+                        policy_anchor: str = "") -> CosignPolicy:
     """The ``[[safes]]`` and ``[cold]`` tables of the co-signer's settings file::
 
         [[safes]]
@@ -311,9 +312,9 @@ def parse_cosign_policy(data: Mapping[str, Any], registry: AssetRegistry, where:
         [cold]
         XEM = ["0x…"]            # offline addresses sweeps may go to without counting
 
-    ``check`` canonicalises an address for ``chain`` (raising on a bad one). ``ValueError``
-    naming ``where`` and the entry on anything wrong."""
-    canon = check or (lambda a, _c: str(a))
+    Addresses are read in ``chain``'s canonical form. ``ValueError`` naming ``where`` and
+    the entry on anything wrong."""
+    canon = canonical_address
     safes: dict[str, dict[str, SafeLimit]] = {}
     raw_safes = data.get("safes") or []
     if not isinstance(raw_safes, list):
