@@ -182,7 +182,7 @@ def build(chain: EvmChain, folder: Path, cosigner: str, *, store_url: str | None
     eth_safe = S.create_safe(chain, ops, deployment, owners, 2, salt_nonce=salt).address
     xem_safe = S.create_safe(chain, ops, deployment, owners, 2, salt_nonce=salt + 1).address
     token = deploy_token(chain, name="XEM", symbol="XEM", decimals=6, supply=10**9 * XEM)
-    chain.fund(eth_safe, 40 * ETH)
+    chain.fund(eth_safe, 200 * ETH)  # on chain more than the ledger books: tests spend it
     fund_token(chain, token, xem_safe, 5_000_000 * XEM)
     chain_id = chain.fee_params()[0]
     url = store_url or f"sqlite:///{folder / 'kinko.db'}"

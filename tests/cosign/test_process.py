@@ -127,6 +127,9 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(served: Se
     ex, cosigner = served.ex, served.client()
     before = len(served.kinko_alerts())
     thief, to = fresh(), fresh()
+    ex.request("P-3a", "ETH", 1 * ETH, to)  # co-signed once, then asked for another SafeTx
+    first = ex.eth_tx(to, 1 * ETH)
+    assert ex.execute(first, cosigner.cosign("withdrawal", "P-3a", first))
     ex.request("P-3", "XEM", 40 * XEM, to)
     good = ex.xem_tx(to, 40 * XEM)
     cases = [("withdrawal", "P-404", ex.xem_tx(thief, 40 * XEM), "no_such_request"),
@@ -136,7 +139,7 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(served: Se
              ("withdrawal", "P-3", replace(good, refund_receiver=thief), "forbidden_tx"),
              ("withdrawal", "P-3", replace(good, chain_id=1), "wrong_chain"),
              ("withdrawal", "P-3", replace(good, nonce=good.nonce - 1), "nonce_used"),
-             ("withdrawal", "P-1", ex.eth_tx(thief, 2 * ETH), "already_signed")]
+             ("withdrawal", "P-3a", ex.eth_tx(thief, 1 * ETH), "already_signed")]
     for kind, rid, tx, reason in cases:
         with pytest.raises(CosignRefused) as caught:
             cosigner.cosign(kind, rid, tx)

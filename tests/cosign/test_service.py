@@ -37,7 +37,6 @@ class Rig:
     log: SqlCosignLog
     delivery: AlertDelivery
     folder: Path
-    txs: dict[str, SafeTx]
 
     def service_again(self, kinko_url: str | None = None,
                       chain: EvmChain | None = None) -> CosignService:
@@ -78,7 +77,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
                             chain=ChainSafes(ex.chain), log=log, signer=key, clock=ex.clock,
                             sinks=("kinko",))
     delivery = AlertDelivery(log, {"kinko": KinkoAlertSink(ex.store_url)}, ex.clock)
-    yield Rig(ex, key, service, log, delivery, folder, {})
+    yield Rig(ex, key, service, log, delivery, folder)
     ex.close()
 
 
@@ -94,7 +93,6 @@ def test_matching_withdrawals_are_cosigned_and_execute(rig: Rig) -> None:
     with pytest.raises(ApprovalError, match="needs 2 owners' signatures, 1 given"):
         S.execute(ex.chain, ex.ops, tx, {ex.ops.address: S.sign_safe_tx(ex.ops, tx)})
     assert ex.execute(tx, first)
-    rig.txs["W-1"] = tx
     assert ex.chain.balances([to])[to] == 1 * ETH
     ex.request("W-2", "XEM", 500 * XEM, to)
     xtx = ex.xem_tx(to, 500 * XEM)
@@ -121,6 +119,9 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(rig: Rig) 
               ex.chain.balances([ex.xem_safe, thief], token=ex.token), ex.nonce(ex.eth_safe))
     alerts = len(rig.alerts())
     to = fresh()
+    ex.request("W-4a", "ETH", 1 * ETH, to)  # co-signed and executed: then replayed
+    done = ex.eth_tx(to, 1 * ETH)
+    assert ex.execute(done, rig.service.cosign("withdrawal", "W-4a", done))
     ex.request("W-4", "ETH", 2 * ETH, to)
     good = ex.eth_tx(to, 2 * ETH)
     cases: list[tuple[str, str, SafeTx, str]] = [
@@ -134,17 +135,17 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(rig: Rig) 
         ("another of our Safes", "W-4", replace(good, safe=ex.xem_safe), "wrong_wallet"),
         ("a Safe nobody listed", "W-4", replace(good, safe=fresh()), "unknown_safe"),
         ("other chain", "W-4", replace(good, chain_id=1), "wrong_chain"),
-        ("replayed: an executed request", "W-1", ex.eth_tx(fresh(), 1 * ETH, nonce=0),
+        ("replayed: an executed request", "W-4a", ex.eth_tx(fresh(), 1 * ETH),
          "already_signed"),
-        ("replayed: old nonce", "W-4", replace(good, nonce=0), "nonce_used"),
+        ("replayed: old nonce", "W-4", replace(good, nonce=done.nonce), "nonce_used"),
         ("a withdrawal asked for as a proposal", "W-4", good, "no_such_request"),
     ]
     for name, rid, tx, reason in cases:
         kind = "proposal" if name.startswith("a withdrawal asked") else "withdrawal"
         rig.refused(kind, rid, tx, reason)
-    # W-1's own SafeTx again, after it executed: its nonce is used, nothing is given again
-    rig.refused("withdrawal", "W-1", rig.txs["W-1"], "nonce_used")
-    assert ex.executed.count("withdrawal:W-1") == 1
+    # W-4a's own SafeTx again, after it executed: its nonce is used, nothing is given again
+    rig.refused("withdrawal", "W-4a", done, "nonce_used")
+    assert ex.executed.count("withdrawal:W-4a") == 1
     # the same Safe nonce for a second request, while the first is signed and unsent
     signed = rig.service.cosign("withdrawal", "W-4", good)
     ex.request("W-5", "ETH", 2 * ETH, to)
@@ -153,7 +154,7 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(rig: Rig) 
     assert (ex.chain.balances([thief]), ex.chain.balances([thief], token=ex.token)) == \
         ({thief: 0}, {thief: 0})
     assert ex.chain.balances([ex.eth_safe])[ex.eth_safe] == \
-        before[0][ex.eth_safe] - 2 * ETH and ex.nonce(ex.eth_safe) == before[2] + 1
+        before[0][ex.eth_safe] - 3 * ETH and ex.nonce(ex.eth_safe) == before[2] + 2
     raised = rig.alerts()
     assert len(raised) - alerts == len(cases) + 2
     latest = next(a for a in raised if "withdrawal:W-5" in str(a["detail"]))
@@ -165,8 +166,14 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(rig: Rig) 
 def test_breaker_hold_and_limit_refuse_and_the_emergency_sweep_passes(rig: Rig) -> None:
     ex = rig.ex
     to = fresh()
-    # the rolling limit: 25 ETH a day; 1 + 20 + 2 are co-signed, a sweep to cold is not counted
-    ex.request("W-6", "ETH", 3 * ETH, to)
+    # the rolling limit: 25 ETH a day. A new day (what other tests signed is out of the
+    # window), then 9 + 9 + 5 co-signed; a sweep to cold is not counted
+    ex.clock.advance(hours=25)
+    for rid, customer, amount in (("W-6a", "C1", 9), ("W-6b", "C2", 9), ("W-6c", "C1", 5)):
+        ex.request(rid, "ETH", amount * ETH, to, customer=customer)
+        tx = ex.eth_tx(to, amount * ETH)
+        assert ex.execute(tx, rig.service.cosign("withdrawal", rid, tx))
+    ex.request("W-6", "ETH", 3 * ETH, to, customer="C2")
     refusal = rig.refused("withdrawal", "W-6", ex.eth_tx(to, 3 * ETH), "over_limit")
     assert "23 co-signed in the window" in refusal.message
     sweep = ex.sweep("ETH", 3 * ETH)
@@ -268,6 +275,7 @@ def test_the_fsa_report_lists_the_cosigners_refusals(rig: Rig) -> None:
     from kinko.render.fsa import layout
     from kinko.services.fsa import fsa_report
 
+    rig.refused("withdrawal", "W-fsa", rig.ex.eth_tx(fresh(), 1), "no_such_request")
     rig.alerts()  # delivered
     report = fsa_report(rig.ex.custody, reconcile=False)
     refused = [a for a in report.watch.alerts if a.kind == "cosign_refused"]
@@ -277,9 +285,15 @@ def test_the_fsa_report_lists_the_cosigners_refusals(rig: Rig) -> None:
 
 
 def test_the_log_verifies_and_names_tampering(rig: Rig) -> None:
+    ex = rig.ex
+    to = fresh()
+    ex.request("W-12", "ETH", 1 * ETH, to)
+    tx = ex.eth_tx(to, 1 * ETH)
+    assert ex.execute(tx, rig.service.cosign("withdrawal", "W-12", tx))
+    rig.refused("withdrawal", "W-12", replace(tx, value=2), "already_signed")
     report = verify_log(rig.log)
     assert report.ok, report.findings
-    assert report.signed >= 6 and report.records > report.signed
+    assert report.signed >= 1 and report.records > report.signed
     with rig.log.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE cosign_decisions SET amount = '1' WHERE seq = 1")
     broken = verify_log(rig.log, anchor=report.head)
