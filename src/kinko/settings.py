@@ -475,13 +475,7 @@ def load_cosign_settings(config_path: str | Path | None = "cosign.toml", *,
         raise ConfigError(f"the co-signer's settings file {path} does not exist: it lists "
                           "the Safes the co-signer signs for (see docs/cosign.md)",
                           file=str(path))
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", file=str(path)) from None
+    data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
     unknown = sorted(set(data) - set(COSIGN_BY_NAME) - set(COSIGN_TABLES))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: "

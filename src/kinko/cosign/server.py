@@ -33,7 +33,8 @@ from typing import Any
 import anyio.to_thread
 
 from kinko.domain.cosign import ENVIRONMENT_REASONS, parse_request
-from kinko.errors import CosignRefused, KinkoError
+from kinko.errors import BadInput, CosignRefused, KinkoError
+from kinko.safeload import loads_json
 from kinko.services.cosign import CosignService
 
 __all__ = ["create_cosign_app"]
@@ -142,12 +143,12 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
             await refuse(send, "malformed", str(exc), caller)
             return
         try:
-            request = parse_request(json.loads(body.decode("utf-8")))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            await refuse(send, "malformed", "the body is not a JSON document (UTF-8)", caller)
-            return
+            request = parse_request(loads_json(body, "the request", max_bytes=max_body))
         except CosignRefused as exc:
             await refuse(send, exc.reason, exc.message, caller)
+            return
+        except BadInput as exc:  # not UTF-8 JSON, or nested too deep (the bounded loader)
+            await refuse(send, "malformed", exc.message, caller)
             return
         try:
             answer = await anyio.to_thread.run_sync(service.answer, request, caller)

@@ -3,7 +3,7 @@
 The co-signer trusts nothing its caller says about a request: it reads the request itself
 from kinko's database — the withdrawal with its screening outcome and its hold, or the
 proposal with its approvals and the policy version it was made under, the wallets, the
-assets, the breakers, an emergency sweep's incident — in one read transaction (one
+assets, the breakers, an emergency sweep's incident — in one read unit of work (one
 consistent snapshot; ``REPEATABLE READ`` on PostgreSQL), after checking the schema is the
 one this code reads.
 
@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -47,11 +47,8 @@ from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import Policy, policy_from_canonical
 from kinko.errors import KinkoError, StoreUnavailable
 from kinko.store import schema as s
-from kinko.store.custody_sql import SqlCustody
 from kinko.store.migrate import HEAD
-from kinko.store.screening_sql import SqlScreening
-from kinko.store.sql import SqlLedger, SqlStore, normalise_url, open_store, redact, to_us
-from kinko.store.watch_sql import SqlWatch
+from kinko.store.sql import SqlStore, SqlUnit, normalise_url, open_store, redact, to_us
 
 __all__ = ["KINKO_GRANTS", "KinkoAlertSink", "SqlKinkoView", "read_only_url"]
 
@@ -105,48 +102,43 @@ class SqlKinkoView:
     def policies(self) -> dict[int, PolicyRecord]:
         """Every stored policy version with its activation (``kinko cosign policies``)."""
         try:
-            with self.store.reader() as ledger:
-                registry = AssetRegistry(ledger.assets())
-                return self._policies(ledger.conn, SqlCustody(ledger.conn), registry)
+            with self.store.unit(write=False) as unit:
+                registry = AssetRegistry(unit.ledger.assets())
+                return self._policies(unit, registry)
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
                                    f"{reason}", reason=reason) from None
 
     def _facts(self, request: CosignRequest) -> KinkoFacts:
-        with self.store.reader() as ledger:
-            conn = ledger.conn
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        with self.store.unit(write=False) as unit:  # one consistent snapshot
+            revision = unit.conn.execute(text("SELECT version_num FROM alembic_version")
+                                         ).scalar()
             if revision != HEAD:
                 raise StoreUnavailable(f"kinko's database at {redact(self.url)} is at schema "
                                        f"revision {revision}; the co-signer reads {HEAD}")
-            assets = {a.symbol: a for a in ledger.assets()}
+            assets = {a.symbol: a for a in unit.ledger.assets()}
             registry = AssetRegistry(assets.values())
-            screening = SqlScreening(conn)
-            custody = SqlCustody(conn)
-            watch = SqlWatch(conn)
             withdrawal = proposal = None
             policies: dict[int, PolicyRecord] = {}
             if request.kind == "withdrawal":
-                withdrawal = self._withdrawal(ledger, screening, request.id)
+                withdrawal = self._withdrawal(unit, request.id)
                 if withdrawal is not None and withdrawal.outcome == "review":
-                    policies = self._policies(conn, custody, registry)
-                    proposal = self._proposal(custody, watch, policies,
-                                              f"withdrawal-{request.id}")
+                    policies = self._policies(unit, registry)
+                    proposal = self._proposal(unit, policies, f"withdrawal-{request.id}")
             else:
-                policies = self._policies(conn, custody, registry)
-                proposal = self._proposal(custody, watch, policies, request.id)
-            return KinkoFacts(withdrawal, proposal, assets, tuple(ledger.wallets()),
-                              frozenset(screening.tripped()), policies)
+                policies = self._policies(unit, registry)
+                proposal = self._proposal(unit, policies, request.id)
+            return KinkoFacts(withdrawal, proposal, assets, tuple(unit.ledger.wallets()),
+                              frozenset(unit.screening.tripped()), policies)
 
     @staticmethod
-    def _withdrawal(ledger: SqlLedger, screening: SqlScreening,
-                    withdrawal_id: str) -> WithdrawalFacts | None:
-        row = screening.withdrawal(withdrawal_id)
+    def _withdrawal(unit: SqlUnit, withdrawal_id: str) -> WithdrawalFacts | None:
+        row = unit.screening.withdrawal(withdrawal_id)
         if row is None:
             return None
         outcome = str(json.loads(row["decision"]).get("outcome", ""))
-        hold = ledger.hold_state(f"withdrawal:{withdrawal_id}")
+        hold = unit.ledger.hold_state(f"withdrawal:{withdrawal_id}")
         return WithdrawalFacts(
             id=row["id"], asset=row["asset"], amount=int(row["amount"]),
             destination=row["destination"], wallet=row["wallet"], state=row["state"],
@@ -154,39 +146,39 @@ class SqlKinkoView:
             hold_expires=hold[0].expires_at if hold else None)
 
     @staticmethod
-    def _policies(conn: Connection, custody: SqlCustody,
-                  registry: AssetRegistry) -> dict[int, PolicyRecord]:
+    def _policies(unit: SqlUnit, registry: AssetRegistry) -> dict[int, PolicyRecord]:
         """Every stored policy version with the proposal (and approvals) that activated
         it: the co-signer checks the lineage itself (a handful of rows)."""
         out: dict[int, PolicyRecord] = {}
-        for row in conn.execute(select(s.policies).order_by(s.policies.c.version)):
+        for row in unit.conn.execute(select(s.policies).order_by(s.policies.c.version)):
             try:
                 policy: Policy | None = policy_from_canonical(json.loads(row.body), registry)
             except (KinkoError, KeyError, TypeError, ValueError):
                 policy = None  # unreadable: nothing verifies against it
             activation = None
             if row.activated_by != "bootstrap":
-                found = custody.proposal(str(row.activated_by))
+                found = unit.custody.proposal(str(row.activated_by))
                 if found is not None:
                     activation = ProposalFacts(found[0], found[1],
-                                               tuple(custody.approvals(found[0].id)), None)
+                                               tuple(unit.custody.approvals(found[0].id)),
+                                               None)
             out[int(row.version)] = PolicyRecord(int(row.version), policy,
                                                  str(row.activated_by), activation)
         return out
 
     @staticmethod
-    def _proposal(custody: SqlCustody, watch: SqlWatch, policies: dict[int, PolicyRecord],
+    def _proposal(unit: SqlUnit, policies: dict[int, PolicyRecord],
                   proposal_id: str) -> ProposalFacts | None:
-        row = custody.proposal(proposal_id)
+        row = unit.custody.proposal(proposal_id)
         if row is None:
             return None
         proposal, state, _tx_hash, _detail = row
-        approvals = tuple(custody.approvals(proposal_id))
+        approvals = tuple(unit.custody.approvals(proposal_id))
         record = policies.get(proposal.policy_version)
         incident_state = None
         emergency = proposal.payload.get("emergency")
         if emergency:
-            incident = watch.incident(str(emergency))
+            incident = unit.watch.incident(str(emergency))
             incident_state = str(incident["state"]) if incident is not None else None
         return ProposalFacts(proposal, state, approvals,
                              record.policy if record is not None else None, incident_state)
