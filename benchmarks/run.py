@@ -18,6 +18,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                               # (under a minute)
     python benchmarks/run.py --only roundtrips  # transactions and statements per withdrawal
                                                 # request (about a minute)
+    python benchmarks/run.py --only cosign    # the policy co-signer's latency and rate
+                                              # against its key signing alone (2 minutes)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
 import chain  # noqa: E402  (benchmarks/chain.py)
+import cosign  # noqa: E402  (benchmarks/cosign.py)
 import dashboard  # noqa: E402  (benchmarks/dashboard.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
 import reserves  # noqa: E402  (benchmarks/reserves.py)
@@ -349,6 +352,22 @@ def _signing_section(quick: bool) -> list[str]:
     return [SIGNING_HEADING, "", _measured() + ".", "", *signing.markdown(figures), ""]
 
 
+COSIGN_HEADING = "## The policy co-signer: latency it adds, co-signatures per second"
+
+
+def _cosign_section(quick: bool) -> list[str]:
+    """The co-signer in process and as ``kinko cosign serve`` against its key signing
+    alone: one process (its own anvil, SoftHSM2 token directory and databases)."""
+    print("running: the policy co-signer, in process and over HTTP, on anvil ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "cosign.py"),
+                           *(["--quick"] if quick else [])], capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [COSIGN_HEADING, "", _measured() + ".", "", *cosign.markdown(figures), ""]
+
+
 ROUNDTRIPS_HEADING = "## Database round trips per withdrawal request"
 
 
@@ -442,7 +461,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
-                                              "dashboard", "signing", "roundtrips"],
+                                              "dashboard", "signing", "roundtrips",
+                                              "cosign"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -462,6 +482,8 @@ def main() -> None:
             section = _signing_section(args.quick)
         elif args.only == "roundtrips":
             section = _roundtrips_section(args.quick)
+        elif args.only == "cosign":
+            section = _cosign_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -575,7 +597,7 @@ def main() -> None:
         *trace.section(trace_results, args.quick, _measured()),
         *_respond_section(args.quick), *_reserves_section(args.quick),
         *_dashboard_section(args.quick), *_signing_section(args.quick),
-        *_roundtrips_section(args.quick), NOTES]
+        *_roundtrips_section(args.quick), *_cosign_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")

@@ -25,11 +25,14 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── ApprovalError           forged, expired, duplicate or self approval; no quorum
     │   ├── SafeTxRefused           a Safe transaction kinko does not sign (DELEGATECALL,
     │   │                           gas refunds, a call to the Safe itself, bad owners)
+    │   ├── CosignRefused           the policy co-signer did not sign (its reason code and
+    │   │                           decision record in ``details``)
     │   └── ChainRejected           the node refused a transaction (nonce, funds, ...)
     └── EnvironmentProblem          (exit 3: database or node unreachable, schema missing)
         ├── StoreUnavailable
         ├── ChainUnavailable        node down, timing out or rate limiting after retries
-        └── SignerUnavailable       the HSM does not answer or gives a signature that fails
+        ├── SignerUnavailable       the HSM does not answer or gives a signature that fails
+        └── CosignerUnavailable     the co-signer cannot be reached or answers nonsense
 
 Error messages never contain key material: they name accounts, files, lines and fields.
 """
@@ -44,6 +47,8 @@ __all__ = [
     "ChainRejected",
     "ChainUnavailable",
     "ConfigError",
+    "CosignRefused",
+    "CosignerUnavailable",
     "EnvironmentProblem",
     "HoldError",
     "IdempotencyConflict",
@@ -184,6 +189,18 @@ class SafeTxRefused(BadInput):
     code = "safe_tx_refused"
 
 
+class CosignRefused(BadInput):
+    """The policy co-signer refused to sign: ``details["reason"]`` is its stable reason code
+    (``no_such_request``, ``mismatch``, ``breaker_tripped``, ``over_limit`` ...),
+    ``details["record"]`` the number of its decision record, when it made one."""
+
+    code = "cosign_refused"
+
+    @property
+    def reason(self) -> str:
+        return str(self.details.get("reason", "refused"))
+
+
 class ChainRejected(BadInput):
     code = "chain_rejected"
 
@@ -207,3 +224,10 @@ class SignerUnavailable(EnvironmentProblem):
     """The signing device (an HSM) cannot sign now; nothing was signed."""
 
     code = "signer_unavailable"
+
+
+class CosignerUnavailable(EnvironmentProblem):
+    """The policy co-signer could not be asked (not listening, timed out) or answered
+    something that is not a valid answer; nothing it may have signed is used."""
+
+    code = "cosigner_unavailable"

@@ -9,6 +9,12 @@ openers (``writer()``, ``reader()``, ``screening()`` ...) open a unit of their o
 the unit already open in the same thread, so services compose without passing it around.
 The SQL implementation lives in :mod:`kinko.store`; SQLite in memory is its fast double and
 the contract suite runs on SQLite and PostgreSQL alike.
+
+``Cosigner`` is the policy co-signer as kinko's services ask it for a Safe's second
+signature (:class:`MemoryCosigner` its double; the HTTP client in
+:mod:`kinko.cosign.client`); ``KinkoView``, ``SafeReader``, ``CosignLog`` and
+``AlertSink`` are what the co-signer itself reads, writes and tells
+(:mod:`kinko.services.cosign`).
 """
 
 from __future__ import annotations
@@ -22,24 +28,36 @@ from typing import Any, Protocol
 
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
+from kinko.domain.cosign import CosignRequest, KinkoFacts, SafeState, refuse
+from kinko.domain.cosign_log import Decision
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
 from kinko.domain.money import Asset
+from kinko.domain.safe import SafeTx, recover_owner
 from kinko.domain.screening import Label
 
 __all__ = [
     "AccessTables",
+    "AlertSink",
     "BalanceRow",
     "Chain",
     "Clock",
+    "CoSignature",
+    "CosignLog",
+    "CosignTables",
+    "Cosigner",
     "CustodyTables",
     "DepositTables",
+    "DigestSigner",
     "FixedClock",
+    "KinkoView",
     "LedgerReader",
     "LedgerWriter",
+    "MemoryCosigner",
     "Notifier",
     "Prices",
     "Receipt",
+    "SafeReader",
     "ScreeningTables",
     "Signer",
     "Store",
@@ -331,3 +349,132 @@ class Store(Protocol):
     def access(self, *, write: bool = True) -> AbstractContextManager[AccessTables]: ...
     def watch(self, *, write: bool = True) -> AbstractContextManager[WatchTables]: ...
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------- the co-signer
+
+
+class DigestSigner(Protocol):
+    """A key that signs 32-byte digests: ``r ‖ s ‖ v`` (65 bytes, ``v`` 27/28).
+    :class:`~kinko.chains.keystore.KeystoreSigner` and :class:`~kinko.chains.hsm.HsmSigner`
+    are ones."""
+
+    address: str
+
+    def sign_digest(self, digest: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class CoSignature:
+    """The co-signer's signature of one SafeTx for one request of kinko's."""
+
+    request: str  # withdrawal:<id> / proposal:<id>
+    safe_tx_hash: bytes
+    signer: str  # the co-signer's address: an owner of the Safe
+    signature: bytes  # 65 bytes r ‖ s ‖ v over safe_tx_hash
+    record: int  # the co-signer's decision record
+    repeated: bool = False  # the signature it gave this request before
+
+
+class Cosigner(Protocol):
+    """The policy co-signer, asked for a Safe's second signature: it signs ``tx`` only if
+    it pays exactly what kinko approved for withdrawal or proposal ``request_id`` (``kind``
+    ``withdrawal`` or ``proposal``), else :class:`~kinko.errors.CosignRefused` with its
+    reason; :class:`~kinko.errors.CosignerUnavailable` when it cannot be asked."""
+
+    def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature: ...
+
+
+class MemoryCosigner:
+    """A co-signer in memory for tests of what asks one: it signs with ``signer`` whatever
+    ``allow`` accepts (``allow(kind, id, tx)`` returns None, or a refusal's reason code),
+    exactly once per request like the real one: the same request and SafeTx get the same
+    signature again; another SafeTx for a request it signed, or a second SafeTx for a Safe
+    nonce it signed, is refused. Every answer is kept in ``decisions``."""
+
+    def __init__(self, signer: DigestSigner,
+                 allow: Any = None) -> None:  # Callable[[str, str, SafeTx], str | None]
+        self.signer = signer
+        self.allow = allow or (lambda _kind, _id, _tx: None)
+        self.decisions: list[tuple[str, str, str]] = []  # request, outcome, reason
+        self._signed: dict[str, tuple[SafeTx, CoSignature]] = {}
+        self._nonces: dict[tuple[str, int, int], str] = {}
+
+    def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
+        key = f"{kind}:{request_id}"
+        earlier = self._signed.get(key)
+        if earlier is not None:
+            if earlier[0].hash != tx.hash:
+                raise self._refuse(key, "already_signed", f"{key} was co-signed for "
+                                   f"another SafeTx (0x{earlier[0].hash.hex()})")
+            self.decisions.append((key, "repeated", ""))
+            return CoSignature(key, tx.hash, earlier[1].signer, earlier[1].signature,
+                               len(self.decisions), repeated=True)
+        slot = (tx.safe.lower(), tx.chain_id, tx.nonce)
+        if slot in self._nonces:
+            raise self._refuse(key, "nonce_used", f"nonce {tx.nonce} of Safe {tx.safe} was "
+                               f"co-signed for {self._nonces[slot]}")
+        reason = self.allow(kind, request_id, tx)
+        if reason is not None:
+            raise self._refuse(key, str(reason), f"{key} refused by the test's rule")
+        signature = self.signer.sign_digest(tx.hash)
+        if recover_owner(tx.hash, signature) != self.signer.address:
+            raise AssertionError("the double's signer does not sign as its address")
+        self.decisions.append((key, "signed", ""))
+        answer = CoSignature(key, tx.hash, self.signer.address, signature,
+                             len(self.decisions))
+        self._signed[key] = (tx, answer)
+        self._nonces[slot] = key
+        return answer
+
+    def _refuse(self, key: str, reason: str, message: str) -> Exception:
+        self.decisions.append((key, "refused", reason))
+        return refuse(reason, message, record=len(self.decisions))
+
+
+class KinkoView(Protocol):
+    """The co-signer's read of kinko's database: every fact one request needs, in one
+    consistent snapshot. :class:`~kinko.errors.StoreUnavailable` when it cannot read."""
+
+    def facts(self, request: CosignRequest) -> KinkoFacts: ...
+
+
+class SafeReader(Protocol):
+    """The co-signer's read of the chain. :class:`~kinko.errors.ChainUnavailable` when
+    the node does not answer; :class:`~kinko.errors.ChainRejected` for no Safe there."""
+
+    def chain_id(self) -> int: ...
+    def safe_state(self, address: str) -> SafeState: ...
+
+
+class CosignTables(Protocol):
+    """The co-signer's own database inside one transaction."""
+
+    def head(self) -> tuple[int, str]: ...
+    def signed(self, request: str) -> Decision | None: ...
+    def signed_at(self, safe: str, chain_id: int, nonce: int) -> Decision | None: ...
+    def used(self, safe: str, asset: str, since: datetime) -> int: ...
+    def append(self, decision: Decision) -> None: ...
+    def queue_alert(self, record: int, sinks: Sequence[str], body: str,
+                    at: datetime) -> None: ...
+    def last_alert(self, reason: str) -> datetime | None: ...
+    def records(self, after: int = 0, limit: int | None = None) -> list[Decision]: ...
+    def signed_rows(self) -> list[tuple[str, int, str, str]]: ...
+    def due_alerts(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]: ...
+    def update_alert(self, alert_id: int, **values: Any) -> None: ...
+
+
+class CosignLog(Protocol):
+    """The co-signer's own database: ``transaction()`` is exclusive (one decision at a
+    time, across processes) and durable on commit (synced to disk)."""
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[CosignTables]: ...
+
+
+class AlertSink(Protocol):
+    """Where the co-signer tells a refusal: kinko's alerts table, a webhook. ``deliver``
+    raises on failure (the alert stays queued and is tried again)."""
+
+    name: str
+
+    def deliver(self, alert: Mapping[str, Any]) -> None: ...

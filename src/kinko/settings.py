@@ -25,7 +25,17 @@ from kinko.domain.money import Asset, AssetRegistry
 from kinko.errors import ConfigError, InvalidAccount, KinkoError
 from kinko.safeload import loads_toml, read_text
 
-__all__ = ["REGISTRY", "Setting", "Settings", "load_settings", "settings_markdown"]
+__all__ = [
+    "COSIGN_REGISTRY",
+    "REGISTRY",
+    "CosignSetting",
+    "CosignSettings",
+    "Setting",
+    "Settings",
+    "load_cosign_settings",
+    "load_settings",
+    "settings_markdown",
+]
 
 DEFAULT_CONFIG = "kinko.toml"
 
@@ -195,6 +205,10 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("max_request_bytes", 1048576,
             "Largest request body `kinko serve` reads (API and dashboard forms); a larger "
             "one is answered 413 before anything parses it.", _positive_int, "BYTES"),
+    Setting("cosigner_url", "",
+            "The policy co-signer kinko asks for a Safe's second signature: http://HOST:PORT "
+            "or unix:/PATH (`kinko cosign serve`; its token from KINKO_COSIGN_TOKEN, never "
+            "from a file). Empty: none.", _optional_text, "URL"),
 )
 BY_NAME = {s.name: s for s in REGISTRY}
 
@@ -222,6 +236,7 @@ class Settings:
     list_invalid_addresses: str = "refuse"
     data_dir: str = "kinko-data"
     max_request_bytes: int = 1048576
+    cosigner_url: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -286,13 +301,203 @@ def load_settings(
     return settings
 
 
-def settings_markdown() -> str:
-    """The settings table of the README, generated from :data:`REGISTRY`."""
-    lines = [
-        "| setting (kinko.toml) | environment | flag | default | meaning |",
-        "|---|---|---|---|---|",
-    ]
-    for s in REGISTRY:
+def settings_markdown(registry: tuple[Setting, ...] | None = None,
+                      file: str = "kinko.toml") -> str:
+    """The settings table of the README (or, for :data:`COSIGN_REGISTRY`, of
+    ``docs/cosign.md``: the co-signer takes its settings from its file and environment
+    only), generated from the registry."""
+    flags = registry is None
+    lines = [f"| setting ({file}) | environment |" + (" flag |" if flags else "")
+             + " default | meaning |", "|---|---|" + ("---|" if flags else "") + "---|---|"]
+    for s in registry if registry is not None else REGISTRY:
         default = s.default if s.default != () else "(none)"
-        lines.append(f"| `{s.name}` | `{s.env}` | `{s.flag}` | `{default}` | {s.help} |")
+        flag = f" `{s.flag}` |" if flags else ""
+        lines.append(f"| `{s.name}` | `{s.env}` |{flag} `{default}` | {s.help} |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- the co-signer's own
+
+
+@dataclass(frozen=True)
+class CosignSetting(Setting):
+    """A setting of ``kinko cosign``: its own file (``cosign.toml``) and ``KINKO_COSIGN_*``
+    environment, never kinko's."""
+
+    @property
+    def env(self) -> str:
+        return "KINKO_COSIGN_" + self.name.upper()
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    number = int(value) if isinstance(value, int) else int(str(value).strip())
+    if number < 0:
+        raise ValueError("expected a whole number, 0 or more")
+    return number
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _listen(value: Any) -> str:
+    text = _text(value)
+    if text.startswith("unix:"):
+        if not text[5:].startswith("/"):
+            raise ValueError("a Unix socket is unix:/ABSOLUTE/PATH")
+        return text
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError("expected HOST:PORT (port 0: any free one) or unix:/PATH")
+    return text
+
+
+COSIGN_REGISTRY: tuple[Setting, ...] = (
+    CosignSetting("listen", "127.0.0.1:8765",
+                  "Where `kinko cosign serve` listens: HOST:PORT (keep it on loopback; from "
+                  "another host, through a TLS tunnel) or unix:/PATH (a socket only its own "
+                  "user may open).", _listen, "ADDRESS"),
+    CosignSetting("database_url", "sqlite:///cosign.db",
+                  "The co-signer's own database: its decisions, what it signed, its alert "
+                  "outbox. Never kinko's.", _text, "URL"),
+    CosignSetting("kinko_database_url", "sqlite:///kinko.db",
+                  "kinko's database, read to check requests (read-only; on PostgreSQL a role "
+                  "with the grants in this page, and INSERT on alerts).", _text, "URL"),
+    CosignSetting("alerts_to_kinko", True,
+                  "Insert every refusal into kinko's alerts table (kind cosign_refused), where "
+                  "the dashboard and `kinko alerts` show it.", _flag, "true|false"),
+    CosignSetting("webhook_url", "",
+                  "Where the co-signer itself POSTs every refusal (JSON, HMAC-SHA256 signed "
+                  "like the watch's, with the secret in KINKO_COSIGN_WEBHOOK_SECRET). Empty: "
+                  "none.", _optional_text, "URL"),
+    CosignSetting("evm_rpc_url", "",
+                  "The Ethereum node the co-signer reads Safes from (its own, ideally not "
+                  "kinko's).", _text, "URL"),
+    CosignSetting("chain", "ethereum",
+                  "The chain, as kinko's assets name it, whose Safes it signs for.", _text,
+                  "NAME"),
+    CosignSetting("chain_id", 0,
+                  "The chain id it signs for; 0: the node's, read when it starts.", _whole,
+                  "ID"),
+    CosignSetting("signer", "hsm",
+                  "Where its key lives: hsm (a PKCS#11 token: hsm_module, hsm_token, hsm_key; "
+                  "PIN from KINKO_COSIGN_HSM_PIN) or keystore (a key file, for development "
+                  "only; password from KINKO_COSIGN_KEY_PASSWORD).",
+                  _lower_choice("hsm", "keystore"), "hsm|keystore"),
+    CosignSetting("hsm_module", "",
+                  "The PKCS#11 library of the co-signer's HSM (SoftHSM2: "
+                  "/usr/lib/softhsm/libsofthsm2.so).", _optional_text, "PATH"),
+    CosignSetting("hsm_token", "", "The label of the token holding its key.",
+                  _optional_text, "LABEL"),
+    CosignSetting("hsm_key", "kinko-cosigner", "The label of its key in the token.", _text,
+                  "LABEL"),
+    CosignSetting("keystore", "cosign-key.json",
+                  "Its key file when signer = keystore (development only).", _text, "PATH"),
+    CosignSetting("policy_anchor", "",
+                  "The digest of a custody policy version the co-signer trusts (the first, "
+                  "say; `kinko cosign policies` lists them): every quorum it counts must come "
+                  "from a version descended from it through quorum-approved policy changes. "
+                  "Empty: kinko's stored policy versions are taken as they are.",
+                  _optional_text, "DIGEST"),
+    CosignSetting("nonce_window", 16,
+                  "How far ahead of a Safe's nonce it co-signs (several withdrawals queued "
+                  "before the first is mined).", _positive_int, "N"),
+    CosignSetting("max_body_bytes", 16_384, "The largest request it reads.", _positive_int,
+                  "BYTES"),
+    CosignSetting("request_timeout_ms", 5000,
+                  "How long a caller has to send a request's body; also the bound on each "
+                  "read of kinko's database and of the chain.", _positive_int, "MS"),
+    CosignSetting("rpc_attempts", 2, "Attempts per node request before refusing.",
+                  _positive_int, "N"),
+    CosignSetting("assets", (),
+                  "Assets besides BTC, ETH, JPY and XEM, for the limits: as kinko's assets "
+                  "setting.", _assets, "LIST"),
+    CosignSetting("log_level", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
+                  _choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
+)
+COSIGN_BY_NAME = {s.name: s for s in COSIGN_REGISTRY}
+COSIGN_TABLES = ("safes", "cold")  # structured: the Safes with their limits, cold addresses
+
+
+@dataclass(frozen=True)
+class CosignSettings:
+    """The co-signer's effective settings; ``tables`` holds its ``[[safes]]`` and
+    ``[cold]`` as read (checked by :func:`kinko.domain.cosign.parse_cosign_policy`)."""
+
+    listen: str = "127.0.0.1:8765"
+    database_url: str = "sqlite:///cosign.db"
+    kinko_database_url: str = "sqlite:///kinko.db"
+    alerts_to_kinko: bool = True
+    webhook_url: str = ""
+    evm_rpc_url: str = ""
+    chain: str = "ethereum"
+    chain_id: int = 0
+    signer: str = "hsm"
+    hsm_module: str = ""
+    hsm_token: str = ""
+    hsm_key: str = "kinko-cosigner"
+    keystore: str = "cosign-key.json"
+    policy_anchor: str = ""
+    nonce_window: int = 16
+    max_body_bytes: int = 16_384
+    request_timeout_ms: int = 5000
+    rpc_attempts: int = 2
+    assets: tuple[Asset, ...] = ()
+    log_level: str = "INFO"
+    tables: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    path: str = ""
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def registry(self) -> AssetRegistry:
+        return AssetRegistry.default(self.assets)
+
+
+def load_cosign_settings(config_path: str | Path | None = "cosign.toml", *,
+                         env: Mapping[str, str] | None = None,
+                         flags: Mapping[str, Any] | None = None) -> CosignSettings:
+    """The co-signer's settings: default < its file (``cosign.toml``, or
+    ``KINKO_COSIGN_CONFIG``; it must exist: a co-signer without its list of Safes signs
+    nothing) < ``KINKO_COSIGN_*`` environment < flags."""
+    env = os.environ if env is None else env
+    explicit = env.get("KINKO_COSIGN_CONFIG")
+    path = Path(explicit) if explicit else Path(config_path or "cosign.toml")
+    if not path.is_file():
+        raise ConfigError(f"the co-signer's settings file {path} does not exist: it lists "
+                          "the Safes the co-signer signs for (see docs/cosign.md)",
+                          file=str(path))
+    data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
+    unknown = sorted(set(data) - set(COSIGN_BY_NAME) - set(COSIGN_TABLES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: "
+                          f"{', '.join([*COSIGN_BY_NAME, *COSIGN_TABLES])})", file=str(path))
+    values: dict[str, Any] = {s.name: s.default for s in COSIGN_REGISTRY}
+    sources = {s.name: "default" for s in COSIGN_REGISTRY}
+    for name, raw in data.items():
+        if name in COSIGN_BY_NAME:
+            values[name] = _parse(COSIGN_BY_NAME[name], raw, str(path))
+            sources[name] = str(path)
+    for setting in COSIGN_REGISTRY:
+        if setting.env in env:
+            values[setting.name] = _parse(setting, env[setting.env], setting.env)
+            sources[setting.name] = setting.env
+    for name, raw in (flags or {}).items():
+        if raw is None:
+            continue
+        if name not in COSIGN_BY_NAME:
+            raise ConfigError(f"unknown co-signer setting {name!r}")
+        values[name] = _parse(COSIGN_BY_NAME[name], raw, COSIGN_BY_NAME[name].flag)
+        sources[name] = COSIGN_BY_NAME[name].flag
+    tables = {name: data[name] for name in COSIGN_TABLES if name in data}
+    settings = CosignSettings(**values, tables=tables, path=str(path), sources=sources)
+    AssetRegistry.default(settings.assets)
+    return settings

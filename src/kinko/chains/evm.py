@@ -387,6 +387,24 @@ class EvmChain:
         at: Any = "latest" if block is None else block
         return bytes(self._call(lambda: self._eth.call(tx, at), f"a call to {tx['to']}"))
 
+    def calls(self, calls: Sequence[tuple[str, bytes]], block: int | None = None,
+              what: str = "calls") -> list[bytes]:
+        """``eth_call`` of each (``to``, ``data``) at ``block`` (default latest), answered as
+        :meth:`call` answers: over a node in one batched JSON-RPC request (one round trip),
+        one by one in process. A revert of any is :class:`~kinko.errors.ChainRejected`."""
+        if not self._batch:
+            return [self.call(to, data, block) for to, data in calls]
+        provider: Any = self.w3.provider
+        tag = "latest" if block is None else hex(block)
+        requests_ = [("eth_call", [{"to": to_checksum_address(to), "data": "0x" + data.hex()},
+                                   tag]) for to, data in calls]
+        answers = self._call(lambda: provider.make_batch_request(requests_), what)
+        if not isinstance(answers, list) or len(answers) != len(calls):  # one error for all
+            self._rpc_result(answers, what)
+            raise ChainRejected(f"{self.label} answered {what} with {answers!r}")
+        return [bytes.fromhex(_hex(self._rpc_result(a, what)).removeprefix("0x"))
+                for a in answers]
+
     def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
         """The gas ``sender`` needs to call ``to``; :class:`~kinko.errors.ChainRejected`
         if the call would revert."""

@@ -55,7 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
-from typing import Any, Protocol
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from eth_abi.abi import decode as abi_decode
@@ -76,7 +76,7 @@ from kinko.domain.safe import (
     safe_message_hash,
 )
 from kinko.errors import ApprovalError, ChainRejected, SafeTxRefused
-from kinko.ports import Signer
+from kinko.ports import DigestSigner, Signer
 
 __all__ = [
     "CANONICAL",
@@ -123,16 +123,6 @@ RECEIVE_GAS = 40_000
 """Gas for sending ETH *to* a Safe: its proxy forwards to the singleton, which emits
 ``SafeReceived`` (about 27,300 gas in all), so a plain 21,000-gas transfer into a Safe fails.
 Anything that pays a Safe (a sweep, a refill, a deposit) must give at least this much."""
-
-
-class DigestSigner(Protocol):
-    """A key that signs 32-byte digests: ``r ‖ s ‖ v`` (65 bytes, ``v`` 27/28).
-    :class:`~kinko.chains.keystore.KeystoreSigner` and :class:`~kinko.chains.hsm.HsmSigner`
-    are ones."""
-
-    address: str
-
-    def sign_digest(self, digest: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -337,34 +327,43 @@ class SafeInfo:
     fallback_handler: str
 
 
-def _slot_address(chain: EvmChain, safe: str, slot: bytes, block: int | None) -> str:
-    (word,) = _read(chain, safe, "getStorageAt(uint256,uint256)", ["bytes"],
-                    int.from_bytes(slot, "big"), 1, block=block)
-    return str(to_checksum_address(bytes(word)[-20:]))
+_STATE_READS: tuple[tuple[str, list[str], tuple[Any, ...]], ...] = (
+    ("VERSION()", ["string"], ()),
+    ("getOwners()", ["address[]"], ()),
+    ("getThreshold()", ["uint256"], ()),
+    ("nonce()", ["uint256"], ()),
+    ("getModulesPaginated(address,uint256)", ["address[]", "address"], (SENTINEL, 100)),
+    ("getStorageAt(uint256,uint256)", ["bytes"], (0, 1)),  # the singleton
+    ("getStorageAt(uint256,uint256)", ["bytes"], (int.from_bytes(_GUARD_SLOT, "big"), 1)),
+    ("getStorageAt(uint256,uint256)", ["bytes"], (int.from_bytes(_FALLBACK_SLOT, "big"), 1)),
+)
 
 
 def read_safe(chain: EvmChain, address: str, block: int | None = None) -> SafeInfo:
     """Owners, threshold, nonce, modules, guard, fallback handler, singleton and version of
-    the Safe at ``address``; :class:`~kinko.errors.ChainRejected` if it is not a Safe."""
+    the Safe at ``address`` (over a node: one batched request, one round trip);
+    :class:`~kinko.errors.ChainRejected` if it is not a Safe."""
     safe = str(to_checksum_address(address))
-    if not chain.code(safe, block):
-        raise ChainRejected(f"no Safe at {safe} on {chain.label}: the address has no code")
     try:
-        (version,) = _read(chain, safe, "VERSION()", ["string"], block=block)
-    except ChainRejected:
+        answers = chain.calls([(safe, encode_call(sig, *args)) for sig, _r, args in
+                               _STATE_READS], block, f"the state of Safe {safe}")
+        decoded = [tuple(abi_decode(returns, answer))
+                   for (_s, returns, _a), answer in zip(_STATE_READS, answers, strict=True)]
+    except (ChainRejected, DecodingError):
+        if not chain.code(safe, block):
+            raise ChainRejected(f"no Safe at {safe} on {chain.label}: the address has no "
+                                "code") from None
         raise ChainRejected(f"the contract at {safe} on {chain.label} is not a Safe") from None
-    (owners,) = _read(chain, safe, "getOwners()", ["address[]"], block=block)
-    (threshold,) = _read(chain, safe, "getThreshold()", ["uint256"], block=block)
-    (nonce,) = _read(chain, safe, "nonce()", ["uint256"], block=block)
-    modules, _next = _read(chain, safe, "getModulesPaginated(address,uint256)",
-                           ["address[]", "address"], SENTINEL, 100, block=block)
+    (version,), (owners,), (threshold,), (nonce,), (modules, _next), *slots = decoded
+
+    def slot(word: tuple[Any, ...]) -> str:
+        return str(to_checksum_address(bytes(word[0])[-20:]))
+
     return SafeInfo(
-        address=safe, version=str(version),
-        singleton=_slot_address(chain, safe, bytes(32), block),
+        address=safe, version=str(version), singleton=slot(slots[0]),
         owners=tuple(str(to_checksum_address(o)) for o in owners), threshold=int(threshold),
         nonce=int(nonce), modules=tuple(str(to_checksum_address(m)) for m in modules),
-        guard=_slot_address(chain, safe, _GUARD_SLOT, block),
-        fallback_handler=_slot_address(chain, safe, _FALLBACK_SLOT, block))
+        guard=slot(slots[1]), fallback_handler=slot(slots[2]))
 
 
 def check_safe(info: SafeInfo, deployment: SafeDeployment, *,

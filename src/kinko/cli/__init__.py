@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "reconcile": ("custody",), "check": ("custody",), "policy": ("custody",),
     "approvers": ("custody",), "proposals": ("custody",), "deposits": ("custody",),
     "report": ("custody", "fsa"),
-    "customers": ("customers",), "demo": ("demo",),
+    "cosign": ("cosign",), "customers": ("customers",), "demo": ("demo",),
     "init": ("ledger",), "balances": ("ledger",), "ledger": ("ledger",), "holds": ("ledger",),
     "refunds": ("refunds",), "reserves": ("reserves", "reserves_chain"),
     "serve": ("serve",), "apikeys": ("serve",), "trace": ("trace",), "tags": ("trace",),

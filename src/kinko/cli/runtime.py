@@ -20,7 +20,7 @@ import typer
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput
-from kinko.ports import Chain, Prices, Signer, SystemClock
+from kinko.ports import Chain, Cosigner, Prices, Signer, SystemClock
 from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
 from kinko.services.custody import Custody
@@ -53,6 +53,15 @@ class Runtime:
         from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner  # eth-account
 
         return KeystoreSigner.open(path, os.environ.get(PASSWORD_ENV))
+
+    def cosigner(self) -> Cosigner | None:
+        """The policy co-signer at ``cosigner_url`` (its token from KINKO_COSIGN_TOKEN), or
+        None when none is configured."""
+        if not self.settings.cosigner_url:
+            return None
+        from kinko.cosign.client import HttpCosigner
+
+        return HttpCosigner(self.settings.cosigner_url, os.environ.get("KINKO_COSIGN_TOKEN", ""))
 
     def prices(self) -> Prices | None:
         if self.settings.prices_file:

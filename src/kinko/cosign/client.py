@@ -1,0 +1,174 @@
+"""kinko's client of the policy co-signer: the :class:`~kinko.ports.Cosigner` port over HTTP.
+
+``HttpCosigner("http://127.0.0.1:8765", token)`` (or ``"unix:/run/kinko/cosign.sock"``)
+posts the request of ``docs/cosign.md`` and trusts the answer no more than the co-signer
+trusts the question: a signature is returned only if it recovers, over the hash of the
+SafeTx *this side* built, to the co-signer's address (and to ``expected_signer`` when
+given: the owner registered in the Safe). A refusal is
+:class:`~kinko.errors.CosignRefused` with the co-signer's reason and record number; a
+co-signer that cannot be reached, times out or answers nonsense is
+:class:`~kinko.errors.CosignerUnavailable` — nothing signed reaches the caller either way.
+
+Asking again is safe: the co-signer gives the same SafeTx for the same request the same
+signature (``repeated``), so a lost answer is recovered by asking once more. One connection
+per thread is kept open (keep-alive) and opened again after a failure.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from typing import Any
+
+from kinko.domain.cosign import CosignRequest
+from kinko.domain.safe import SafeTx, recover_owner
+from kinko.errors import ApprovalError, ConfigError, CosignerUnavailable, CosignRefused
+from kinko.ports import CoSignature
+
+__all__ = ["HttpCosigner"]
+
+_MAX_ANSWER = 65_536
+
+
+class _TcpConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms waits
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class HttpCosigner:
+    """See the module docstring."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 10.0,
+                 expected_signer: str | None = None) -> None:
+        if not token:
+            raise ConfigError("asking the co-signer needs its token: export KINKO_COSIGN_TOKEN")
+        if url.startswith("unix:"):
+            self._unix: str | None = url[5:]
+            self._host, self._port = "localhost", 0
+        elif url.startswith("http://"):
+            self._unix = None
+            hostport = url[7:].rstrip("/")
+            host, _, port = hostport.rpartition(":")
+            if not host or not port.isdigit():
+                raise ConfigError(f"co-signer URL {url!r}: give http://HOST:PORT or "
+                                  "unix:/PATH")
+            self._host, self._port = host.strip("[]"), int(port)
+        else:
+            raise ConfigError(f"co-signer URL {url!r}: give http://HOST:PORT or unix:/PATH "
+                              "(for another host, a TLS tunnel to a local port)")
+        self.url = url
+        self.__token = token
+        self.timeout = timeout
+        self.expected_signer = expected_signer
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never the token
+        return f"HttpCosigner({self.url!r})"
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._unix is not None:
+                conn = _UnixConnection(self._unix, self.timeout)
+            else:
+                conn = _TcpConnection(self._host, self._port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.__token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):  # a kept-alive connection the server closed: once more
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                answer = conn.getresponse()
+                raw = answer.read(_MAX_ANSWER + 1)
+                status = answer.status
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if attempt == 2 or isinstance(exc, TimeoutError | socket.timeout):
+                    raise CosignerUnavailable(f"the co-signer at {self.url} did not answer: "
+                                              f"{type(exc).__name__}") from None
+        if len(raw) > _MAX_ANSWER:
+            self.close()
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered more than "
+                                      f"{_MAX_ANSWER} bytes")
+        try:
+            return status, json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status} "
+                                      "with something that is not JSON") from None
+
+    def info(self) -> dict[str, Any]:
+        """The co-signer's address, chain, key storage and log head."""
+        status, data = self._exchange("GET", "/v1/info", None)
+        if status != 200 or not isinstance(data, dict):
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status} "
+                                      "to /v1/info")
+        return data
+
+    def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
+        request = CosignRequest(kind, request_id, tx)
+        body = json.dumps(request.to_json(), sort_keys=True).encode()
+        status, data = self._exchange("POST", "/v1/cosign", body)
+        if status != 200:
+            error = data.get("error") if isinstance(data, dict) else None
+            if isinstance(error, dict) and error.get("code") == "cosign_refused":
+                found = error.get("details")
+                details: dict[str, Any] = found if isinstance(found, dict) else {}
+                raise CosignRefused(str(error.get("message", "refused")), **details)
+            message = error.get("message") if isinstance(error, dict) else None
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status}"
+                                      + (f": {message}" if message else ""))
+        return self._signature(request, data)
+
+    def _signature(self, request: CosignRequest, data: Any) -> CoSignature:
+        tx = request.tx
+        try:
+            signer = str(data["signer"])
+            signature = bytes.fromhex(str(data["signature"]).removeprefix("0x"))
+            record = int(data["record"])
+            answered_hash = str(data["safe_tx_hash"]).lower()
+            decision = str(data["decision"])
+        except (KeyError, TypeError, ValueError):
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered without a "
+                                      "signature, its signer and its record") from None
+        if answered_hash != "0x" + tx.hash.hex() or data.get("request") != request.key:
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered for another "
+                                      "request or SafeTx; its signature is not used")
+        try:
+            recovered = recover_owner(tx.hash, signature)
+        except ApprovalError:
+            recovered = ""
+        if recovered.lower() != signer.lower() or (
+                self.expected_signer is not None
+                and recovered.lower() != self.expected_signer.lower()):
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered a signature that "
+                                      f"is not {self.expected_signer or signer}'s over this "
+                                      "SafeTx; it is not used")
+        return CoSignature(request.key, tx.hash, recovered, signature, record,
+                           repeated=decision == "repeated")

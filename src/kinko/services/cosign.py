@@ -1,0 +1,441 @@
+"""The policy co-signer: a second key that signs a Safe transaction only when kinko approved
+exactly that movement, once, and says so in a log nobody can quietly rewrite.
+
+:class:`CosignService` answers one request at a time (a lock in the process, an exclusive
+transaction of its own database across processes):
+
+1. what needs no reading (:func:`~kinko.domain.cosign.check_tx`): kinko's signing rules
+   (CALL only, no refunds), the chain id, a Safe its own settings list;
+2. its own records: a request it signed before, for another SafeTx, is refused
+   (``already_signed``); for the same SafeTx it gives the same signature again
+   (``repeated``), after checking again that the request still stands;
+3. kinko's database (:class:`~kinko.ports.KinkoView`), read-only: the request, approved and
+   matching field by field (:func:`~kinko.domain.cosign.match_movement`);
+4. the chain (:class:`~kinko.ports.SafeReader`): the Safe's owners, threshold, modules,
+   guard and nonce (a used nonce is a replay);
+5. its own records again: a nonce it co-signed for another request is refused; the Safe's
+   rolling limit, from what it signed in the window;
+6. the signature (HSM, or a key file for development), checked to recover to its address;
+   the record of it — hash-chained, committed and synced to disk — *then* the answer.
+
+A crash before the commit leaves no record and no signature outside the process (it never
+answered); a crash after it leaves the record, and the same request gets the same signature
+again. Every refusal is a record too, and an alert: queued in the same commit for each sink
+(kinko's alerts table, a webhook) and delivered by :class:`AlertDelivery` until it is taken,
+so an operator learns of it even when the caller — who may be the thief holding the
+operations key — never says. Refusals of callers without the token are alerted at most once
+a minute per reason (each is still a record): a flood of strangers does not drown the
+alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from kinko.domain.cosign import (
+    CosignPolicy,
+    CosignRequest,
+    KinkoFacts,
+    Movement,
+    SafeState,
+    check_nonce,
+    check_safe_state,
+    check_tx,
+    match_movement,
+    refuse,
+    safe_tx_json,
+    severity,
+)
+from kinko.domain.cosign_log import Decision, LogFinding, LogVerifier
+from kinko.domain.money import format_units
+from kinko.domain.safe import SafeTx, recover_owner
+from kinko.errors import (
+    ApprovalError,
+    ChainRejected,
+    ChainUnavailable,
+    ConfigError,
+    CosignRefused,
+    SignerUnavailable,
+    StoreUnavailable,
+)
+from kinko.ports import (
+    AlertSink,
+    Clock,
+    CoSignature,
+    CosignLog,
+    CosignTables,
+    DigestSigner,
+    KinkoView,
+    SafeReader,
+)
+from kinko.services.notify import sign_webhook
+
+__all__ = ["AlertDelivery", "CosignService", "LogReport", "WebhookSink", "verify_log"]
+
+log = logging.getLogger("kinko.cosign")
+
+COALESCE = timedelta(minutes=1)  # one alert per reason per minute for callers without token
+RETRY_CAP = timedelta(minutes=5)
+
+
+class CosignService:
+    """See the module docstring. ``sinks`` names where refusals are alerted; ``fault`` is
+    called at the points ``"signed"`` (signature made, nothing recorded) and
+    ``"recorded"`` (committed, not yet answered): the crash tests stop the process there."""
+
+    def __init__(self, *, policy: CosignPolicy, kinko: KinkoView, chain: SafeReader,
+                 log: CosignLog, signer: DigestSigner, clock: Clock,
+                 sinks: Sequence[str] = ("kinko",),
+                 fault: Callable[[str], None] | None = None) -> None:
+        self.policy = policy
+        self.kinko = kinko
+        self.chain = chain
+        self.log = log
+        self.signer = signer
+        self.clock = clock
+        self.sinks = tuple(sinks)
+        self._fault = fault or (lambda _point: None)
+        self._lock = threading.Lock()
+        self.alerted = threading.Event()  # set whenever an alert was queued
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    # ------------------------------------------------------------------ the port
+
+    def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
+        """The :class:`~kinko.ports.Cosigner` port, in process (no HTTP)."""
+        return self.answer(CosignRequest(kind, request_id, tx), "in-process")
+
+    def answer(self, request: CosignRequest, caller: str) -> CoSignature:
+        """Decide ``request``, record the decision durably, then answer: the signature, or
+        :class:`~kinko.errors.CosignRefused` carrying the reason and the record."""
+        with self._lock:
+            outcome: CoSignature | CosignRefused
+            with self.log.transaction() as tables:
+                now = self.clock.now()
+                try:
+                    outcome = self._decide(tables, request, now, caller)
+                except CosignRefused as refusal:
+                    outcome = self._refused(tables, now, caller, refusal, request)
+            if isinstance(outcome, CosignRefused):
+                self._told(outcome)
+                raise outcome
+            self._fault("recorded")
+            return outcome
+
+    def refuse_unread(self, reason: str, message: str, caller: str) -> CosignRefused:
+        """Record (and alert) a refusal of a request that could not be read at all: no
+        token, too large, not JSON. Returns the refusal to answer with."""
+        with self._lock:
+            with self.log.transaction() as tables:
+                refusal = self._refused(tables, self.clock.now(), caller,
+                                        refuse(reason, message), None)
+            self._told(refusal)
+            return refusal
+
+    # ------------------------------------------------------------------ deciding
+
+    def _decide(self, tables: CosignTables, request: CosignRequest, now: datetime,
+                caller: str) -> CoSignature:
+        tx = request.tx
+        limits = check_tx(request, self.policy, self._chain_id())
+        tx_hash = "0x" + tx.hash.hex()
+        earlier = tables.signed(request.key)
+        if earlier is not None and earlier.safe_tx_hash != tx_hash:
+            raise refuse("already_signed", f"{request.key} was co-signed for another SafeTx "
+                         f"({earlier.safe_tx_hash}, nonce {earlier.nonce}, record "
+                         f"{earlier.seq}); the co-signer signs one SafeTx per request",
+                         earlier=earlier.seq)
+        move = match_movement(request, self._facts(request), self.policy, limits, now)
+        limit = limits[move.asset.symbol]
+        state = self._safe(tx.safe)
+        check_safe_state(state, self.address)
+        check_nonce(tx, state, self.policy.nonce_window)
+        if earlier is not None:
+            record = self._append(tables, Decision(
+                0, now, caller, "repeated", request=request.key, safe=tx.safe,
+                chain_id=tx.chain_id, nonce=tx.nonce, safe_tx_hash=tx_hash,
+                safe_tx=_canonical(tx), asset=move.asset.symbol, amount=move.amount,
+                counts=False, signer=earlier.signer, signature=earlier.signature,
+                detail=f"the signature of record {earlier.seq}, given again"))
+            return CoSignature(request.key, tx.hash, earlier.signer,
+                               bytes.fromhex(earlier.signature[2:]), record.seq, repeated=True)
+        taken = tables.signed_at(tx.safe, tx.chain_id, tx.nonce)
+        if taken is not None:
+            raise refuse("nonce_used", f"nonce {tx.nonce} of Safe {tx.safe} was co-signed "
+                         f"for {taken.request} (record {taken.seq}); the co-signer signs one "
+                         "SafeTx per Safe nonce", nonce=tx.nonce, earlier=taken.seq)
+        if move.counts:
+            used = tables.used(tx.safe, move.asset.symbol, now - limit.window)
+            if used + move.amount > limit.limit:
+                asset = move.asset
+                raise refuse("over_limit", f"{move.kind} {request.id} of "
+                             f"{format_units(move.amount, asset)} {asset.symbol} would take "
+                             f"Safe {tx.safe} over its limit of "
+                             f"{format_units(limit.limit, asset)} {asset.symbol} per "
+                             f"{_window(limit.window)} ({format_units(used, asset)} "
+                             "co-signed in the window)", used=str(used),
+                             limit=str(limit.limit))
+        signature = self._sign(tx)
+        self._fault("signed")
+        record = self._append(tables, Decision(
+            0, now, caller, "signed", request=request.key, safe=tx.safe,
+            chain_id=tx.chain_id, nonce=tx.nonce, safe_tx_hash=tx_hash,
+            safe_tx=_canonical(tx), asset=move.asset.symbol, amount=move.amount,
+            counts=move.counts, signer=self.address, signature="0x" + signature.hex(),
+            detail=_signed_detail(move)))
+        log.info("co-signed %s (Safe %s nonce %d) as record %d", request.key, tx.safe,
+                 tx.nonce, record.seq)
+        return CoSignature(request.key, tx.hash, self.address, signature, record.seq)
+
+    def _chain_id(self) -> int:
+        try:
+            return self.chain.chain_id()
+        except ChainUnavailable as exc:
+            raise refuse("chain_unreachable", f"the co-signer cannot read the chain: "
+                         f"{exc.message}") from None
+
+    def _facts(self, request: CosignRequest) -> KinkoFacts:
+        try:
+            return self.kinko.facts(request)
+        except StoreUnavailable as exc:
+            raise refuse("kinko_unreachable", f"the co-signer cannot read kinko's database: "
+                         f"{exc.message}") from None
+
+    def _safe(self, address: str) -> SafeState:
+        try:
+            return self.chain.safe_state(address)
+        except ChainUnavailable as exc:
+            raise refuse("chain_unreachable", f"the co-signer cannot read Safe {address}: "
+                         f"{exc.message}") from None
+        except ChainRejected as exc:
+            raise refuse("safe_config", f"the chain has no Safe the co-signer can rely on at "
+                         f"{address}: {exc.message}", safe=address) from None
+
+    def _sign(self, tx: SafeTx) -> bytes:
+        try:
+            signature = self.signer.sign_digest(tx.hash)
+            if recover_owner(tx.hash, signature) != self.address:
+                raise SignerUnavailable("the co-signer's signature does not recover to its "
+                                        "address; nothing was signed")
+        except (SignerUnavailable, ConfigError, ApprovalError) as exc:
+            raise refuse("signer_unavailable", f"the co-signer's key did not sign: "
+                         f"{exc.message}") from None
+        return signature
+
+    def _append(self, tables: CosignTables, decision: Decision) -> Decision:
+        seq, prev = tables.head()
+        sealed = _with_seq(decision, seq + 1).sealed(prev)
+        tables.append(sealed)
+        return sealed
+
+    # ------------------------------------------------------------------ refusals
+
+    def _refused(self, tables: CosignTables, now: datetime, caller: str,
+                 refusal: CosignRefused, request: CosignRequest | None) -> CosignRefused:
+        reason = refusal.reason
+        tx = request.tx if request is not None else None
+        limits = self.policy.limits(tx.safe) if tx is not None else {}
+        asset = next(iter(limits)) if len(limits) == 1 else ""
+        alert = bool(self.sinks)
+        if alert and caller.startswith("anonymous"):
+            last = tables.last_alert(reason)
+            alert = last is None or now - last >= COALESCE
+        record = self._append(tables, Decision(
+            0, now, caller, "refused", request=request.key if request else "",
+            reason=reason, detail=refusal.message, safe=tx.safe if tx else "",
+            chain_id=tx.chain_id if tx else 0, nonce=tx.nonce if tx else 0,
+            safe_tx_hash="0x" + tx.hash.hex() if tx else "",
+            safe_tx=_canonical(tx) if tx else "", asset=asset,
+            alerted=alert))
+        if alert:
+            body = {"type": "kinko.cosign.refused", "cosigner": self.address,
+                    "record": record.seq, "reason": reason, "severity": severity(reason),
+                    "message": refusal.message, "request": record.request,
+                    "safe": record.safe, "asset": record.asset, "caller": caller,
+                    "at": now.isoformat(), "log_head": {"seq": record.seq,
+                                                        "hash": record.hash}}
+            tables.queue_alert(record.seq, self.sinks, json.dumps(body, sort_keys=True,
+                                                                  ensure_ascii=False), now)
+        log.warning("REFUSED %s from %s: [%s] %s (record %d)", record.request or "a request",
+                    caller, reason, refusal.message, record.seq)
+        return type(refusal)(refusal.message, **{**refusal.details, "record": record.seq,
+                                                 "alerted": alert})
+
+    def _told(self, refusal: CosignRefused) -> None:
+        if refusal.details.get("alerted"):
+            self.alerted.set()
+
+
+def _with_seq(decision: Decision, seq: int) -> Decision:
+    return replace(decision, seq=seq)
+
+
+def _canonical(tx: SafeTx) -> str:
+    return json.dumps(safe_tx_json(tx), sort_keys=True, separators=(",", ":"))
+
+
+def _window(window: timedelta) -> str:
+    minutes = int(window.total_seconds()) // 60
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _signed_detail(move: Movement) -> str:
+    asset = move.asset
+    what = f"{move.kind} of {format_units(move.amount, asset)} {asset.symbol} from " \
+           f"{move.source.name} to {move.destination}, {move.authorised}"
+    if move.emergency:
+        what += f"; emergency sweep for {move.emergency}"
+    return what + ("" if move.counts else "; not counted toward the limit (to own cold)")
+
+
+# ---------------------------------------------------------------------- alerts
+
+
+class AlertDelivery:
+    """Delivers the co-signer's queued alerts to their sinks, in order, until each is
+    taken: a failed delivery waits 1 s, then twice as long each time, up to 5 minutes, and
+    is never dropped (kinko's database may be away for a while: the alert arrives when it
+    is back). :meth:`run` loops in a thread; :meth:`deliver_due` is one pass."""
+
+    def __init__(self, log: CosignLog, sinks: Mapping[str, AlertSink], clock: Clock,
+                 wake: threading.Event | None = None) -> None:
+        self.log = log
+        self.sinks = dict(sinks)
+        self.clock = clock
+        self.wake = wake or threading.Event()
+        self.stop = threading.Event()
+
+    def deliver_due(self) -> int:
+        """One pass; how many alerts were taken by their sink."""
+        with self.log.transaction(write=False) as tables:
+            due = tables.due_alerts(self.clock.now())
+        taken = 0
+        for row in due:
+            sink = self.sinks.get(str(row["sink"]))
+            error = None
+            if sink is None:
+                error = f"no sink {row['sink']!r} is configured"
+            else:
+                try:
+                    sink.deliver(json.loads(row["body"]))
+                except Exception as exc:  # any failure of a sink: retried, never lost
+                    error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            attempts = int(row["attempts"]) + 1
+            with self.log.transaction() as tables:
+                if error is None:
+                    tables.update_alert(row["id"], state="sent", attempts=attempts,
+                                        last_error=None)
+                    taken += 1
+                else:
+                    wait = min(RETRY_CAP, timedelta(seconds=2 ** min(attempts - 1, 9)))
+                    tables.update_alert(row["id"], attempts=attempts, last_error=error[:500],
+                                        next=self.clock.now() + wait)
+            if error is not None:
+                log.error("alert of record %s to %s not delivered (attempt %d): %s",
+                          row["record"], row["sink"], attempts, error)
+        return taken
+
+    def run(self, interval: float = 1.0) -> None:
+        while not self.stop.is_set():
+            try:
+                self.deliver_due()
+            except Exception as exc:  # its own database away: try again shortly
+                log.error("alert delivery pass failed: %s", exc)
+            self.wake.wait(interval)
+            self.wake.clear()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="kinko-cosign-alerts", daemon=True)
+        thread.start()
+        return thread
+
+
+class WebhookSink:
+    """An ``AlertSink`` POSTing each refusal to the co-signer's own webhook, signed as the
+    watch signs its alerts (``X-Kinko-Timestamp``, ``X-Kinko-Signature: sha256=HMAC(secret,
+    "timestamp.body")``): a channel to the operators that does not pass through kinko."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str, clock: Clock, *, timeout: float = 5.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"webhook URL {url!r} must start with http:// or https://",
+                              setting="webhook_url")
+        if not secret:
+            raise ConfigError("the co-signer's webhook needs a secret to sign with "
+                              "(KINKO_COSIGN_WEBHOOK_SECRET)")
+        self.url = url
+        self.__secret = secret
+        self.clock = clock
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the secret
+        return f"WebhookSink({self.url!r})"
+
+    def deliver(self, alert: Mapping[str, Any]) -> None:
+        body = json.dumps(dict(alert), sort_keys=True, ensure_ascii=False).encode()
+        stamp = int(self.clock.now().timestamp())
+        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "kinko-cosign",
+            "X-Kinko-Timestamp": str(stamp),
+            "X-Kinko-Signature": sign_webhook(self.__secret, stamp, body)})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                status = int(answer.status)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except (urllib.error.URLError, OSError) as exc:
+            raise ConnectionError(f"{self.url}: {getattr(exc, 'reason', exc)}") from None
+        if not 200 <= status < 300:
+            raise ConnectionError(f"{self.url} answered HTTP {status}")
+
+
+# ---------------------------------------------------------------------- verify
+
+
+class LogReport:
+    """What :func:`verify_log` found."""
+
+    def __init__(self, records: int, head: tuple[int, str], findings: list[LogFinding],
+                 signed: int) -> None:
+        self.records = records
+        self.head = head
+        self.findings = findings
+        self.signed = signed
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def verify_log(log: CosignLog, anchor: tuple[int, str] | None = None) -> LogReport:
+    """Recompute the co-signer's hash chain, check every signature it gave recovers to its
+    signer, the exactly-once table against the log, the stored head, and ``anchor`` (a
+    record number and hash kept outside the database)."""
+    verifier = LogVerifier(anchor_seq=anchor[0] if anchor else None)
+    with log.transaction(write=False) as tables:
+        after = 0
+        while True:
+            batch = tables.records(after, 5000)
+            for record in batch:
+                verifier.feed(record)
+            if len(batch) < 5000:
+                break
+            after = batch[-1].seq
+        stored = tables.head()
+        rows = tables.signed_rows()
+    findings = verifier.finish(stored, rows, anchor)
+    return LogReport(verifier.records, verifier.head, findings, len(verifier.signed))

@@ -1,0 +1,352 @@
+"""The co-signer's own database: its decision log, what it signed, and its alert outbox.
+
+A database of its own (a SQLite file by default, ``cosign.db``; PostgreSQL works too),
+never kinko's: the co-signer only *reads* kinko's (:mod:`kinko.store.cosign_view`). Four
+tables, created on first open and checked on every later one (``cosign_meta`` holds the
+schema version; a newer or older one is refused, never guessed at):
+
+- ``cosign_decisions``: every answer, hash-chained (:mod:`kinko.domain.cosign_log`);
+- ``cosign_head``: the number and hash of the last record (one row, locked by each
+  decision on PostgreSQL, so decisions are serialised across processes there too);
+- ``cosign_signed``: the slashing-protection table, one row per request it signed, unique
+  per request and per (Safe, chain, nonce), with the signature it gave;
+- ``cosign_outbox``: alerts waiting for each of their sinks (kinko's alerts table, a
+  webhook), retried until delivered.
+
+Durability: a decision is committed before the co-signer answers, and a commit is on disk
+when it returns (SQLite ``synchronous=FULL`` in WAL mode fsyncs the log at every commit;
+PostgreSQL's default ``synchronous_commit = on``). SQLite decisions open with ``BEGIN
+IMMEDIATE``: one writer at a time, whichever process it is in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.pool import StaticPool
+
+from kinko.domain.cosign_log import GENESIS, Decision
+from kinko.errors import ConfigError, StoreUnavailable
+from kinko.store.schema import Amount
+from kinko.store.sql import from_us, normalise_url, redact, to_us
+
+__all__ = ["SCHEMA_VERSION", "SqlCosignLog", "open_cosign_log"]
+
+SCHEMA_VERSION = "1"
+metadata = MetaData()
+
+meta = Table(
+    "cosign_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+head = Table(
+    "cosign_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+decisions = Table(
+    "cosign_decisions", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("caller", String(200), nullable=False),
+    Column("outcome", String(10), nullable=False),  # signed, repeated, refused
+    Column("request", String(240), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("safe", String(42), nullable=False),
+    Column("chain_id", Amount, nullable=False),
+    Column("nonce", Amount, nullable=False),
+    Column("safe_tx_hash", String(66), nullable=False),
+    Column("safe_tx", Text, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("counts", Boolean, nullable=False),
+    Column("signer", String(42), nullable=False),
+    Column("signature", String(132), nullable=False),
+    Column("alerted", Boolean, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_cosign_decisions_reason", "outcome", "reason", "at_us"),
+)
+
+signed = Table(
+    "cosign_signed", metadata,  # exactly once: what was signed, per request and per nonce
+    Column("request", String(240), primary_key=True),
+    Column("safe", String(42), nullable=False),  # lower-case
+    Column("chain_id", Amount, nullable=False),
+    Column("nonce", Amount, nullable=False),
+    Column("safe_tx_hash", String(66), nullable=False),
+    Column("signature", String(132), nullable=False),
+    Column("record", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("counts", Boolean, nullable=False),
+    UniqueConstraint("safe", "chain_id", "nonce", name="uq_cosign_signed_nonce"),
+    Index("ix_cosign_signed_window", "safe", "at_us"),
+)
+
+outbox = Table(
+    "cosign_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record", BigInteger, nullable=False),
+    Column("sink", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(10), nullable=False),  # queued, sent
+    Column("attempts", Integer, nullable=False),
+    Column("queued_us", BigInteger, nullable=False),
+    Column("next_us", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index("ix_cosign_outbox_due", "state", "next_us"),
+    Index("ix_cosign_outbox_reason", "reason", "queued_us"),
+)
+
+
+def _decision(row: Any) -> Decision:
+    return Decision(
+        seq=int(row.seq), at=from_us(int(row.at_us)), caller=row.caller, outcome=row.outcome,
+        request=row.request, reason=row.reason, detail=row.detail, safe=row.safe,
+        chain_id=int(row.chain_id), nonce=int(row.nonce), safe_tx_hash=row.safe_tx_hash,
+        safe_tx=row.safe_tx, asset=row.asset, amount=int(row.amount), counts=bool(row.counts),
+        signer=row.signer, signature=row.signature, alerted=bool(row.alerted),
+        prev_hash=row.prev_hash, hash=row.hash)
+
+
+class _Tables:
+    """The co-signer's tables on one open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def head(self) -> tuple[int, str]:
+        row = self.conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).one()
+        return int(row.seq), str(row.hash)
+
+    def _signing(self, where: Any) -> Decision | None:
+        row = self.conn.execute(select(signed.c.record).where(where)).first()
+        if row is None:
+            return None
+        found = self.conn.execute(select(decisions).where(
+            decisions.c.seq == row.record)).first()
+        if found is None:
+            raise StoreUnavailable(f"the co-signer's database keeps a signature of record "
+                                   f"{row.record}, which is missing from its log: run "
+                                   "`kinko cosign verify`")
+        return _decision(found)
+
+    def signed(self, request: str) -> Decision | None:
+        return self._signing(signed.c.request == request)
+
+    def signed_at(self, safe: str, chain_id: int, nonce: int) -> Decision | None:
+        return self._signing((signed.c.safe == safe.lower()) & (signed.c.chain_id == chain_id)
+                             & (signed.c.nonce == nonce))
+
+    def used(self, safe: str, asset: str, since: datetime) -> int:
+        rows = self.conn.execute(select(signed.c.amount).where(
+            (signed.c.safe == safe.lower()) & (signed.c.asset == asset)
+            & (signed.c.at_us >= to_us(since)) & signed.c.counts))
+        return sum(int(r.amount) for r in rows)
+
+    def append(self, decision: Decision) -> None:
+        seq, prev = self.head()
+        if decision.seq != seq + 1 or decision.prev_hash != prev:
+            raise StoreUnavailable(f"decision {decision.seq} does not follow the head "
+                                   f"({seq}): another writer? nothing was recorded")
+        values = {name: getattr(decision, name) for name in (
+            "seq", "caller", "outcome", "request", "reason", "detail", "safe", "chain_id",
+            "nonce", "safe_tx_hash", "safe_tx", "asset", "amount", "counts", "signer",
+            "signature", "alerted", "prev_hash", "hash")}
+        self.conn.execute(decisions.insert().values(at_us=to_us(decision.at), **values))
+        if decision.outcome == "signed":
+            self.conn.execute(signed.insert().values(
+                request=decision.request, safe=decision.safe.lower(),
+                chain_id=decision.chain_id, nonce=decision.nonce,
+                safe_tx_hash=decision.safe_tx_hash, signature=decision.signature,
+                record=decision.seq, at_us=to_us(decision.at), asset=decision.asset,
+                amount=decision.amount, counts=decision.counts))
+        self.conn.execute(update(head).where(head.c.id == 1).values(
+            seq=decision.seq, hash=decision.hash))
+
+    def queue_alert(self, record: int, sinks: Sequence[str], body: str,
+                    at: datetime) -> None:
+        reason = str(json.loads(body).get("reason", ""))
+        for sink in sinks:
+            self.conn.execute(outbox.insert().values(
+                record=record, sink=sink, reason=reason, body=body, state="queued",
+                attempts=0, queued_us=to_us(at), next_us=to_us(at), last_error=None))
+
+    def last_alert(self, reason: str) -> datetime | None:
+        found = self.conn.execute(select(func.max(outbox.c.queued_us)).where(
+            outbox.c.reason == reason)).scalar()
+        return None if found is None else from_us(int(found))
+
+    def records(self, after: int = 0, limit: int | None = None) -> list[Decision]:
+        q = select(decisions).where(decisions.c.seq > after).order_by(decisions.c.seq)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_decision(r) for r in self.conn.execute(q)]
+
+    def signed_rows(self) -> list[tuple[str, int, str, str]]:
+        return [(r.request, int(r.record), r.safe_tx_hash, r.signature)
+                for r in self.conn.execute(select(signed).order_by(signed.c.record))]
+
+    def due_alerts(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(outbox).where(
+            (outbox.c.state == "queued") & (outbox.c.next_us <= to_us(now)))
+            .order_by(outbox.c.id).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in self.conn.execute(select(outbox).order_by(
+            outbox.c.id))]
+
+    def update_alert(self, alert_id: int, **values: Any) -> None:
+        if "next" in values:
+            values["next_us"] = to_us(values.pop("next"))
+        self.conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+
+
+class SqlCosignLog:
+    """The ``CosignLog`` port on SQLAlchemy Core; see the module docstring."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[_Tables]:
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn.execution_options(cosign_write=True)
+                with conn.begin():
+                    if write and self.dialect == "postgresql":
+                        conn.execute(select(head.c.seq).where(head.c.id == 1)
+                                     .with_for_update())
+                    yield _Tables(conn)
+        except (OperationalError, ProgrammingError) as exc:
+            if isinstance(exc, IntegrityError):
+                raise
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"the co-signer's database at {redact(str(self.engine.url))}"
+                                   f" is unavailable: {reason}", reason=reason) from None
+
+    def create(self) -> None:
+        """Create the tables if they are missing; refuse a database of another version."""
+        try:
+            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                version = conn.execute(select(meta.c.value).where(
+                    meta.c.key == "schema_version")).scalar()
+                if version is None:
+                    conn.execute(meta.insert().values(key="schema_version",
+                                                      value=SCHEMA_VERSION))
+                    conn.execute(head.insert().values(id=1, seq=0, hash=GENESIS))
+                elif version != SCHEMA_VERSION:
+                    raise ConfigError(f"the co-signer's database at "
+                                      f"{redact(str(self.engine.url))} has schema version "
+                                      f"{version}; this kinko reads version {SCHEMA_VERSION}")
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"cannot open the co-signer's database at "
+                                   f"{redact(str(self.engine.url))}: {reason}") from None
+
+    def stored_head(self) -> tuple[int, str]:
+        """The head row, after checking the log ends there (a cheap check for every start;
+        ``kinko cosign verify`` checks the whole chain): a log cut or rewritten at its end
+        could make the co-signer forget a signature, so it does not start on one."""
+        with self.transaction(write=False) as tables:
+            seq, digest = tables.head()
+            last = tables.conn.execute(
+                select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc())
+                .limit(1)).first()
+            found = (0, GENESIS) if last is None else (int(last.seq), str(last.hash))
+            if found != (seq, digest):
+                raise ConfigError(f"the co-signer's log at {redact(str(self.engine.url))} ends "
+                                  f"at record {found[0]} but its head says {seq}: it was cut "
+                                  "or rewritten; run `kinko cosign verify` before it signs "
+                                  "again")
+            return seq, digest
+
+
+def _sqlite(url: str) -> Engine:
+    parsed = make_url(url)
+    memory = parsed.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 10}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")  # every commit synced before it returns
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("cosign_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def open_cosign_log(url: str, *, create: bool = True) -> SqlCosignLog:
+    """The co-signer's database at ``url`` (``sqlite:///cosign.db`` or ``postgresql://``),
+    its tables created on first use (``create``) and its schema version checked."""
+    url = normalise_url(url)
+    try:
+        dialect = make_url(url).get_backend_name()
+    except Exception as exc:
+        raise ConfigError(f"the co-signer's database URL is not valid: {exc}") from None
+    if dialect == "sqlite":
+        engine = _sqlite(url)
+    elif dialect == "postgresql":
+        engine = create_engine(url, pool_pre_ping=True)
+    else:
+        raise ConfigError(f"unsupported database {dialect!r} for the co-signer: use "
+                          "sqlite:/// or postgresql://")
+    log = SqlCosignLog(engine)
+    if create:
+        log.create()
+    else:
+        with log.transaction(write=False) as tables:
+            tables.head()
+    return log

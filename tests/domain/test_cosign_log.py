@@ -1,0 +1,118 @@
+"""The co-signer's hash-chained decisions: an intact log verifies; an altered, deleted,
+reordered or forged record is named, as are a cut tail (against the stored head or an
+anchor kept elsewhere) and a slashing-protection table that disagrees with the log."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from kinko.chains.keystore import throwaway_signer
+from kinko.domain.cosign_log import GENESIS, Decision, LogVerifier, decision_hash
+
+T0 = datetime(2026, 1, 26, tzinfo=UTC)
+KEY = throwaway_signer()
+
+
+def chain(n: int = 6) -> list[Decision]:
+    out: list[Decision] = []
+    prev = GENESIS
+    for i in range(1, n + 1):
+        if i % 2:
+            digest = bytes([i]) * 32
+            record = Decision(i, T0 + timedelta(seconds=i), "token@127.0.0.1:1", "signed",
+                              request=f"withdrawal:W-{i}", safe="0x" + "11" * 20, chain_id=1,
+                              nonce=i, safe_tx_hash="0x" + digest.hex(), asset="ETH",
+                              amount=10**18 + i, counts=True, signer=KEY.address,
+                              signature="0x" + KEY.sign_digest(digest).hex())
+        else:
+            record = Decision(i, T0 + timedelta(seconds=i), "anonymous@127.0.0.1:2",
+                              "refused", reason="unauthenticated", detail="no token",
+                              alerted=True)
+        record = record.sealed(prev)
+        prev = record.hash
+        out.append(record)
+    return out
+
+
+def signed_rows(records: list[Decision]) -> list[tuple[str, int, str, str]]:
+    return [(r.request, r.seq, r.safe_tx_hash, r.signature) for r in records
+            if r.outcome == "signed"]
+
+
+def run(records: list[Decision], head: tuple[int, str] | None = None,
+        rows: list[tuple[str, int, str, str]] | None = None,
+        anchor: tuple[int, str] | None = None) -> LogVerifier:
+    verifier = LogVerifier(anchor_seq=anchor[0] if anchor else None)
+    for record in records:
+        verifier.feed(record)
+    verifier.finish(head, rows if rows is not None else signed_rows(records), anchor)
+    return verifier
+
+
+def test_an_intact_log_verifies_with_its_head_and_anchor() -> None:
+    records = chain()
+    head = (records[-1].seq, records[-1].hash)
+    verifier = run(records, head, anchor=(3, records[2].hash))
+    assert verifier.findings == [] and verifier.head == head and len(verifier.signed) == 3
+    assert records[0].prev_hash == GENESIS
+    assert decision_hash(records[0].prev_hash, records[0]) == records[0].hash
+
+
+def test_an_altered_record_is_named() -> None:
+    records = chain()
+    records[2] = replace(records[2], amount=10**20)  # someone raised the amount afterwards
+    first = run(records, (6, records[-1].hash)).findings[0]
+    assert (first.code, first.seq) == ("altered", 3)
+
+
+def test_a_deleted_record_is_named() -> None:
+    records = chain()
+    del records[3]
+    first = run(records, (6, records[-1].hash)).findings[0]
+    assert first.code == "deleted" and "record 4 missing" in first.message
+
+
+def test_reordered_records_are_named() -> None:
+    records = chain()
+    records[1], records[2] = replace(records[2], seq=2), replace(records[1], seq=3)
+    first = run(records, (6, records[-1].hash)).findings[0]
+    assert first.code == "reordered" and first.seq == 2 and "from position 3" in first.message
+
+
+def test_a_rehashed_forgery_breaks_the_link_after_it() -> None:
+    records = chain()
+    forged = replace(records[2], amount=1).sealed(records[1].hash)  # hash recomputed
+    records[2] = forged
+    first = run(records, (6, records[-1].hash)).findings[0]
+    assert (first.code, first.seq) == ("broken_link", 4)
+
+
+def test_a_cut_tail_is_caught_by_the_head_or_an_anchor() -> None:
+    records = chain()
+    cut = records[:4]
+    assert run(cut, (6, records[-1].hash)).findings[0].code == "head"
+    # the tail and the stored head rewritten together: only a head kept elsewhere tells
+    anchored = run(cut, (4, cut[-1].hash), anchor=(6, records[-1].hash))
+    assert [f.code for f in anchored.findings] == ["anchor"]
+    assert "cut below it" in anchored.findings[0].message
+    rewritten = [*records[:4], replace(records[4], amount=7).sealed(records[3].hash)]
+    found = run(rewritten, (5, rewritten[-1].hash), anchor=(5, records[4].hash)).findings
+    assert [f.code for f in found] == ["anchor"]
+
+
+def test_signatures_and_the_exactly_once_table_must_agree_with_the_log() -> None:
+    records = chain()
+    other = throwaway_signer()
+    digest = bytes.fromhex(records[0].safe_tx_hash[2:])
+    records[0] = replace(records[0], signature="0x" + other.sign_digest(digest).hex()
+                         ).sealed(GENESIS)
+    for i in range(1, len(records)):
+        records[i] = records[i].sealed(records[i - 1].hash)
+    found = run(records, (6, records[-1].hash)).findings
+    assert [(f.code, f.seq) for f in found] == [("bad_signature", 1)]
+    good = chain()
+    rows = signed_rows(good)
+    rows[1] = (rows[1][0], rows[1][1], rows[1][2], "0x" + "00" * 65)
+    assert run(good, (6, good[-1].hash), rows).findings[0].code == "signed_table"
+    assert run(good, (6, good[-1].hash), rows[:2]).findings[0].code == "signed_table"
