@@ -16,6 +16,7 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.money import format_units
+from kinko.domain.proof_formats import refuse_foreign
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import SystemClock
 from kinko.services import reserves as svc
@@ -89,8 +90,8 @@ def verify(
             from kinko.domain.okx import verify_okx_file
         except ImportError:
             raise ConfigError("the OKX v1 verifier (kinko.domain.okx) is missing") from None
-        text = svc.load_json(proof, "proof")  # checks it is JSON; the verifier re-reads text
-        del text
+        # checks it is JSON and not another exchange's format; the verifier re-reads text
+        refuse_foreign(svc.load_json(proof, "proof"), str(proof), "okx-v1")
         ok, reason, balances = verify_okx_file(proof.read_text(encoding="utf-8"), proof.name)
         if not ok:
             print(f"FAIL: {reason}")

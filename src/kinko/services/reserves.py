@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.ledger import normal_balance
+from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import DEFAULT_MIN_HEIGHT, Leaf, SumTree, build_tree, verify_proof
 from kinko.errors import BadInput, InputFileError
 from kinko.services.ledger import Ledger
@@ -192,6 +193,7 @@ def load_json(path: Path, what: str) -> Any:
 def verify_files(proof_path: Path, root_path: Path) -> dict[str, int]:
     """Check a kinko proof file against root.json; the balances as counted, or BadInput."""
     proof = load_json(proof_path, "proof")
+    refuse_foreign(proof, str(proof_path), "kinko")
     root = load_json(root_path, "root")
     if not isinstance(root, dict) or not isinstance(root.get("root_hash"), str):
         raise InputFileError(f"{root_path}: not a kinko root.json (no root_hash)")
