@@ -761,3 +761,22 @@ def test_lazy_hashes_across_row_groups(tmp_path: Path) -> None:
     wanted = {str(full.tx_hash[i]) for i in picks}
     assert store.positions(wanted) == {
         k: [i for i in range(len(full)) if full.tx_hash[i] == k] for k in wanted}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "ethereum-etl", "mftracer"])
+def test_a_zero_byte_export_is_an_empty_input(tmp_path: Path, fmt: str) -> None:
+    """Exporters (ethereum-etl among them) write a 0-byte file for a range without rows:
+    no transfers, not an error, whichever asset is asked for."""
+    path = write(tmp_path, f"empty.{fmt}", "")
+    for asset in (None, TOKEN):
+        if fmt == "mftracer" and asset:
+            continue
+        t = load_account(path, fmt, asset=asset)
+        assert len(t) == 0 and t.addresses.shape == (0,) and t.value.dtype == np.int64
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write(folder, "token_transfers.csv", "")
+    write(folder, "transactions.csv", ETL_HEADER + "\n" + etl_row(1, 100, 0, A, B, 5) + "\n")
+    write(folder, "receipts.csv", "")  # receipts not exported for this range: fee unknown, 0
+    assert list(load_account(folder, "ethereum-etl").value) == [5]
+    assert len(load_account(folder, "ethereum-etl", asset=TOKEN)) == 0
