@@ -12,6 +12,7 @@ from kinko.chains import tracefiles
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import same_token
+from kinko.domain.labels import has_category, tag_index
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -59,8 +60,11 @@ def trace_run(
     chain_name: str = typer.Option(None, "--chain", help="Read a live chain instead: evm."),
     from_block: int = typer.Option(None, "--from-block"),
     to_block: int = typer.Option(None, "--to-block"),
-    asset: str = typer.Option(None, "--asset", help="With --chain: the asset to follow "
-                              "(a token's Transfer events, or the chain's coin)."),
+    asset: str = typer.Option(None, "--asset", "--token", help="The asset to follow: with "
+                              "--chain a symbol (a token's Transfer events, or the chain's "
+                              "coin); with a file the value of its asset column, or the token "
+                              "contract of an ethereum-etl token_transfers.csv (a symbol "
+                              "configured with a token contract works too)."),
     out: Path = typer.Option(..., "--out", help="Folder for the trace's files."),
     incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
                                  "timeline."),
@@ -85,7 +89,8 @@ def trace_run(
     else:
         # the hashes stay in a temporary file (no Python string per transfer: chain-sized
         # files fit in memory); the seeds and flows.csv look them up there
-        data, store = tracefiles.load_account_lazy(transfers, fmt)
+        data, store = tracefiles.load_account_lazy(transfers, fmt,
+                                                   asset=_file_asset(ctx, asset))
     report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
                        seed_addresses=[parse_seed_address(s) for s in seed_address],
                        labels=labels, stop_categories=stop_category or ("exchange",),
@@ -102,6 +107,20 @@ def trace_run(
           "graph.json, graph.html, graph.png")
     if incident is not None:
         _on_incident(ctx, incident, report, out, asset if chain_name is not None else None)
+
+
+def _file_asset(ctx: typer.Context, asset: str | None) -> str | None:
+    """What ``--asset`` chooses in a file: a configured symbol's token contract, else the
+    value as given (an asset column's value, or a token contract)."""
+    if asset is None:
+        return None
+    registry = runtime(ctx).assets
+    symbol = asset.strip().upper()
+    if symbol in set(registry):
+        token = registry[symbol].token
+        if token:
+            return token
+    return asset
 
 
 def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Path,
@@ -132,20 +151,20 @@ def _reduce(transfers: AccountTransfers, seeds: AccountSeeds
     return reduced, tracefiles.reduce_seeds(seeds, kept), kept
 
 
-def _labels(ctx: typer.Context, files: list[Path]) -> dict[str, Label]:
+def _labels(ctx: typer.Context, files: list[Path]) -> dict[str, tuple[Label, ...]]:
+    """Every tag of the database and of the files, by address (an address keeps them all)."""
     rt = runtime(ctx)
-    found: dict[str, Label] = {}
+    found: list[Label] = []
     store = None
     database = rt.settings.database_url
     if not database.startswith("sqlite:///") or Path(database[len("sqlite:///"):]).exists():
         with contextlib.suppress(KinkoError):  # no database set up: the files alone
             store = rt.ledger().store
-            found.update(tags(store))
+            found.extend(t for each in tags(store).values() for t in each)
     for path in files:  # a currency that is one of the exchange's assets takes its chain
-        for label in read_labels(path, invalid=rt.settings.list_invalid_addresses,
-                                 store=store).labels:
-            found[label.address] = label
-    return found
+        found.extend(read_labels(path, invalid=rt.settings.list_invalid_addresses,
+                                 store=store).labels)
+    return tag_index(found)
 
 
 def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | None,
@@ -244,5 +263,5 @@ def tags_list(ctx: typer.Context, category: str = typer.Option(None, "--category
     """Tags in the database."""
     found = tags(runtime(ctx).ledger().store)
     emit(["address", "label", "category", "actor", "source"],
-         [[a, t.label, t.category, t.actor, t.source] for a, t in sorted(found.items())
-          if category is None or t.category == category], fmt)
+         [[a, t.label, t.category, t.actor, t.source] for a, each in sorted(found.items())
+          for t in each if category is None or has_category([t], [category])], fmt)

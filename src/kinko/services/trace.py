@@ -24,6 +24,7 @@ import numpy as np
 
 from kinko.domain.addresses import address_key, locate_addresses
 from kinko.domain.chain import Transfer
+from kinko.domain.labels import as_tags, has_category, primary_label
 from kinko.domain.screening import Label
 from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import (
@@ -210,13 +211,16 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
     return AccountSeeds(flags, tuple(resolved)), described
 
 
+Labels = Mapping[str, Label] | Mapping[str, tuple[Label, ...]]
+"""Labels by :func:`~kinko.domain.labels.address_key`: one, or every tag, per address."""
+
 Reducer = Callable[[AccountTransfers, AccountSeeds],
                    tuple[AccountTransfers, AccountSeeds, "np.ndarray"]]
 
 
 def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable[str] = (),
               seed_addresses: Iterable[SeedAddress] = (),
-              labels: Mapping[str, Label] | None = None,
+              labels: Labels | None = None,
               stop_categories: Iterable[str] = ("exchange",),
               max_hops: int | None = None, reduce: Reducer | None = None,
               find_txs: TxFinder | None = None, hashes_of: HashesOf | None = None
@@ -265,23 +269,30 @@ def _through(hashes_of: HashesOf, kept: np.ndarray) -> HashesOf:
     return lambda positions: hashes_of(kept[np.asarray(positions, dtype=np.int64)])
 
 
-def _stops(addresses: np.ndarray, labels: Mapping[str, Label] | None,
+def _stops(addresses: np.ndarray, labels: Labels | None,
            stop_categories: Iterable[str]) -> tuple[dict[int, Label], np.ndarray]:
-    """The labels of the addresses in the data, and which of them absorb taint."""
-    categories = {c.strip().lower() for c in stop_categories if c.strip()}
+    """The label shown for each labelled address in the data, and which addresses absorb
+    taint: those with any tag in a stop category (its category or one of its concepts)."""
+    categories = [c for c in stop_categories if c.strip()]
+    tagged = as_tags(labels)
     known: dict[int, Label] = {}
     stops = np.zeros(addresses.shape[0], dtype=np.bool_)
-    by_key = {address_key(k): label for k, label in (labels or {}).items()}
+    if not tagged:
+        return known, stops
+    by_key: dict[str, tuple[Label, ...]] = {}
+    for k, tags in tagged.items():  # two spellings of one address: one address's tags
+        key = address_key(k)
+        by_key[key] = tuple(dict.fromkeys((*by_key.get(key, ()), *tags)))
     for key, positions in locate_addresses(addresses, by_key).items():
         for i in positions:
-            known[i] = by_key[key]
-            stops[i] = by_key[key].category.lower() in categories
+            known[i] = primary_label(by_key[key], categories)
+            stops[i] = has_category(by_key[key], categories)
     return known, stops
 
 
 def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[str] = (),
                    seed_addresses: Iterable[SeedAddress] = (),
-                   labels: Mapping[str, Label] | None = None,
+                   labels: Labels | None = None,
                    stop_categories: Iterable[str] = ("exchange",),
                    max_hops: int | None = None) -> TraceReport:
     """Trace UTXO transactions. A seed transaction's outputs are stolen; a seed address's
