@@ -30,6 +30,14 @@ def h(n: int) -> str:
 
 
 def rows(path: Path) -> dict[str, dict[str, str]]:
+    """A trace's addresses table by address: the CSV, or the Parquet beside it (what
+    ``kinko trace run`` writes by default), every value as text."""
+    if not path.exists() and path.with_suffix(".parquet").exists():
+        import pyarrow.parquet as pq
+
+        found = [{k: "" if v is None else str(v) for k, v in r.items()}
+                 for r in pq.read_table(path.with_suffix(".parquet")).to_pylist()]
+        return {r["address"]: r for r in found}
     with path.open(encoding="utf-8", newline="") as fh:
         return {r["address"]: r for r in csv.DictReader(fh)}
 

@@ -17,7 +17,7 @@ from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.ports import SystemClock
-from kinko.render.trace import write_blacklist, write_trace
+from kinko.render.trace import TABLES, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels, read_labels, tags
@@ -56,7 +56,7 @@ def trace_run(
         [], "--stop-category", help="Label categories that absorb taint (default: exchange)."),
     max_hops: int = typer.Option(None, "--max-hops", help="Stop spreading after N hops."),
     min_taint: int = typer.Option(0, "--min-taint", help="Leave addresses with less taint "
-                                  "(minor units) out of addresses.csv."),
+                                  "(minor units) out of the addresses table."),
     chain_name: str = typer.Option(None, "--chain", help="Read a live chain instead: evm."),
     from_block: int = typer.Option(None, "--from-block"),
     to_block: int = typer.Option(None, "--to-block"),
@@ -66,6 +66,9 @@ def trace_run(
                               "contract of an ethereum-etl token_transfers.csv (a symbol "
                               "configured with a token contract works too)."),
     out: Path = typer.Option(..., "--out", help="Folder for the trace's files."),
+    tables: str = typer.Option("parquet", "--tables", help="parquet (default) or csv: the "
+                               "format of the per-address and per-transfer tables "
+                               "(addresses, flows), which can be large."),
     incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
                                  "timeline."),
 ) -> None:
@@ -74,6 +77,8 @@ def trace_run(
     rt = runtime(ctx)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if tables not in TABLES:
+        raise BadInput(f"--tables must be one of {', '.join(TABLES)}, not {tables!r}")
     labels = _labels(ctx, tag_files)
     store: tracefiles.TxHashStore | None = None
     if chain_name is not None:
@@ -82,9 +87,9 @@ def trace_run(
         raise BadInput("give --transfers FILE, or --chain evm --from-block A --to-block B")
     elif fmt == "utxo-jsonl":
         report = _utxo(transfers, policy, seed_tx, out, min_taint, labels, stop_category,
-                       max_hops, seed_address)
+                       max_hops, seed_address, tables)
         _show(rt, report)
-        print(f"written to {out}")
+        _written(out, tables)
         return
     else:
         # the hashes stay in a temporary file (no Python string per transfer: chain-sized
@@ -96,17 +101,21 @@ def trace_run(
                        labels=labels, stop_categories=stop_category or ("exchange",),
                        max_hops=max_hops, reduce=_reduce,
                        find_txs=None if store is None else store.positions,
-                       hashes_of=None if store is None else store.at)
+                       hashes_of=None if store is None else store.at_arrow)
     try:
-        write_trace(report, out, min_taint=min_taint)
+        write_trace(report, out, min_taint=min_taint, tables=tables)
     finally:
         if store is not None:
             store.close()
     _show(rt, report)
-    print(f"written to {out}: addresses.csv, flows.csv, exposure.csv, summary.json, "
-          "graph.json, graph.html, graph.png")
+    _written(out, tables)
     if incident is not None:
         _on_incident(ctx, incident, report, out, asset if chain_name is not None else None)
+
+
+def _written(out: Path, tables: str) -> None:
+    print(f"written to {out}: addresses.{tables}, flows.{tables}, exposure.csv, summary.json, "
+          "graph.json, graph.html, graph.png")
 
 
 def _file_asset(ctx: typer.Context, asset: str | None) -> str | None:
@@ -144,10 +153,11 @@ def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Pa
            f"exchanges {totals['absorbed']} (exposure: {top}); artifact {artifact['id']}")
 
 
-def _reduce(transfers: AccountTransfers, seeds: AccountSeeds
+def _reduce(transfers: AccountTransfers, seeds: AccountSeeds, stops: np.ndarray
             ) -> tuple[AccountTransfers, AccountSeeds, np.ndarray]:
-    """The engine's time-respecting reachability (DuckDB), before the kernel."""
-    reduced, kept = tracefiles.reduce_reachable(transfers, seeds.transfers, seeds.addresses)
+    """The time-respecting reachability of the seeds, before the kernel."""
+    reduced, kept = tracefiles.reduce_reachable(transfers, seeds.transfers, seeds.addresses,
+                                                stops)
     return reduced, tracefiles.reduce_seeds(seeds, kept), kept
 
 
@@ -185,14 +195,14 @@ def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | No
 
 
 def _utxo(path: Path, policy: str, seed_tx: list[str], out: Path, min_taint: int,
-          labels: dict[str, Label], stop_category: list[str], max_hops: int | None,
-          seed_address: list[str]) -> TraceReport:
+          labels: dict[str, tuple[Label, ...]], stop_category: list[str],
+          max_hops: int | None, seed_address: list[str], tables: str) -> TraceReport:
     report = run_utxo_trace(tracefiles.load_utxo(path), policy=policy,  # type: ignore[arg-type]
                             seed_txs=seed_tx,
                             seed_addresses=[parse_seed_address(s) for s in seed_address],
                             labels=labels, stop_categories=stop_category or ("exchange",),
                             max_hops=max_hops)
-    write_trace(report, out, min_taint=min_taint)
+    write_trace(report, out, min_taint=min_taint, tables=tables)
     return report
 
 

@@ -112,8 +112,9 @@ class Exposure:
 
 TxFinder = Callable[[set[str]], dict[str, list[int]]]
 """Lower-cased transaction hashes → positions (increasing) of the transfers holding them."""
-HashesOf = Callable[["np.ndarray"], list[str]]
-"""Positions of transfers → their transaction hashes."""
+HashesOf = Callable[["np.ndarray"], Any]
+"""Positions of transfers → their transaction hashes (a list of str, or an Arrow string
+array)."""
 
 
 @dataclass
@@ -129,8 +130,9 @@ class TraceReport:
     # the hashes of the report's transfers when ``transfers.tx_hash`` does not hold them
     tx_hashes: HashesOf | None = None
 
-    def hashes_of(self, positions: Sequence[int] | np.ndarray) -> list[str]:
-        """The transaction hashes of the report's transfers at ``positions``."""
+    def hashes_of(self, positions: Sequence[int] | np.ndarray) -> Any:
+        """The transaction hashes of the report's transfers at ``positions`` (a list of str,
+        or an Arrow string array when the engine keeps them in a file)."""
         if self.tx_hashes is not None:
             return self.tx_hashes(np.asarray(positions, dtype=np.int64))
         return [str(self.transfers.tx_hash[j]) for j in positions]
@@ -214,8 +216,10 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
 Labels = Mapping[str, Label] | Mapping[str, tuple[Label, ...]]
 """Labels by :func:`~kinko.domain.labels.address_key`: one, or every tag, per address."""
 
-Reducer = Callable[[AccountTransfers, AccountSeeds],
+Reducer = Callable[[AccountTransfers, AccountSeeds, "np.ndarray"],
                    tuple[AccountTransfers, AccountSeeds, "np.ndarray"]]
+"""(transfers, seeds, stops per address) → the transfers the trace needs, the seeds in their
+positions, and those positions in the transfers given."""
 
 
 def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable[str] = (),
@@ -247,7 +251,7 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
     tx_hashes = hashes_of
     if reduce is not None:
         started = time.perf_counter()
-        transfers, seeds, kept = reduce(transfers, seeds)
+        transfers, seeds, kept = reduce(transfers, seeds, stops)
         seconds["reduce"] = time.perf_counter() - started
         if hashes_of is not None:
             tx_hashes = _through(hashes_of, np.asarray(kept, dtype=np.int64))

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import (
     _ETH_ADDRESS,
@@ -67,12 +68,17 @@ class _Rows:
 
 
 def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field], *,
-              presorted: bool, hashes: Hashes, causal: bool = False) -> Loaded:
+              presorted: bool, hashes: Hashes, causal: bool = False,
+              parquet_columns: tuple[str, str, str] | None = None) -> Loaded:
     """Check, fetch, order, factorise: the standard view ``std`` as :class:`AccountTransfers`
     (with a :class:`TxHashStore` when ``hashes`` is ``"store"``: ``tx_hash`` is then empty).
 
     Columns are fetched a few at a time and turned into numpy arrays at once, so memory holds
-    the arrays plus one query's result, not every column twice."""
+    the arrays plus one query's result, not every column twice. ``parquet_columns`` (the
+    Parquet file's transaction hash, sender and receiver columns, for a file read in its own
+    order) lets the addresses be numbered from the file's dictionaries
+    (:func:`_address_ids_parquet`) and the hashes be read from the file itself when asked
+    for (:meth:`TxHashStore.of_file`), rather than copied."""
     first = _fetch(con, "_bad, block, tx_index, log_index", "_keep OR _bad")
     if pc.any(first["_bad"]).as_py():
         _check(con, inp, fields)
@@ -80,7 +86,10 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     row, block, tx_index, log_index = (_ints(first[c]) for c in
                                        ("_row", "block", "tx_index", "log_index"))
     del first
-    (src, dst), addresses = _address_ids(con)
+    if parquet_columns is not None and presorted and not inp.empty:
+        (src, dst), addresses = _address_ids_parquet(inp, parquet_columns[1:], row)
+    else:
+        (src, dst), addresses = _address_ids(con)
     tx_key = np.asarray(_fetch(con, "hash(tx_hash) AS h")["h"].to_numpy(), dtype=np.uint64)
     rows = _Rows(row=row, block=block, tx_index=tx_index, log_index=log_index, tx_key=tx_key,
                  src=src, dst=dst)
@@ -96,7 +105,14 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     everything = hashes is True
     text = _TxHashes(con, position if everything else None, everything)
     _check_unique(inp, rows, text)
-    store = TxHashStore.write(con, position, len(rows.row)) if hashes == "store" else None
+    store: TxHashStore | None = None
+    if hashes == "store":
+        if parquet_columns is not None and presorted and not inp.empty:
+            whole = len(rows.row) == 0 or (int(rows.row[-1]) == len(rows.row) - 1)
+            store = TxHashStore.of_file(inp.path, parquet_columns[0],
+                                        None if whole else rows.row.copy())
+        else:
+            store = TxHashStore.write(con, position, len(rows.row))
     value, fee = _amount_arrays(con, position)
     tx_hash = (text.all() if everything else np.empty(0, dtype=object) if store is not None
                else np.full(len(rows.row), "", dtype=object))
@@ -146,6 +162,52 @@ def _address_ids(con: duckdb.DuckDBPyConnection
                          "std.src = s.x JOIN address_ids d ON std.dst = d.x WHERE _keep "
                          "ORDER BY std._row")
     return (_ints(joined["s"]), _ints(joined["d"])), addresses
+
+
+def _address_ids_parquet(inp: _Input, columns: tuple[str, str], rows: Ints
+                         ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
+    """:func:`_address_ids` for a Parquet file read in file order (``rows``: the file rows
+    kept), from the file's own dictionaries: each row group's sender and receiver columns are
+    read dictionary-encoded (no string per row), the dictionaries are unified, and only the
+    distinct addresses are normalised and sorted (the same numbering as the SQL path)."""
+    chunks: list[list[pa.DictionaryArray]] = [[], []]
+    file = pq.ParquetFile(str(inp.path), read_dictionary=list(columns))
+    for group in range(file.num_row_groups):
+        table = file.read_row_group(group, columns=list(columns))
+        for k, name in enumerate(columns):
+            for chunk in table.column(name).chunks:
+                if not (pa.types.is_dictionary(chunk.type)
+                        and pa.types.is_string(chunk.type.value_type)):
+                    chunk = pc.dictionary_encode(chunk.cast(pa.string()))
+                chunks[k].append(chunk)
+    unified = pa.chunked_array(chunks[0] + chunks[1],
+                               type=pa.dictionary(pa.int32(), pa.string())).unify_dictionaries()
+    split = len(chunks[0])
+    dictionary = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.string())
+    trimmed = pc.utf8_trim(dictionary, characters=" ")
+    normal = pc.if_else(pc.match_substring_regex(trimmed, f"^{_ETH_ADDRESS}$"),
+                        pc.utf8_lower(trimmed), trimmed)
+    # ids in the order of the normalised text (the raw text breaking ties), as the SQL's
+    order = np.asarray(pc.sort_indices(pa.table({"a": normal, "x": dictionary}),
+                                       sort_keys=[("a", "ascending"), ("x", "ascending")]))
+    names = np.asarray(normal.take(pa.array(order)).to_numpy(zero_copy_only=False),
+                       dtype=object)
+    new = np.r_[True, names[1:] != names[:-1]] if len(names) else np.zeros(0, dtype=bool)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.cumsum(new, dtype=np.int64) - 1
+    # only the addresses of kept rows count: renumber densely over those used
+    found = []
+    for part in (unified.chunks[:split], unified.chunks[split:]):
+        indices = np.concatenate([np.asarray(c.indices.to_numpy(zero_copy_only=False),
+                                             dtype=np.int64) for c in part]) \
+            if part else np.zeros(0, np.int64)
+        found.append(rank[indices] if len(rows) == len(indices) else rank[indices[rows]])
+    used = np.zeros(int(rank.max()) + 1 if len(rank) else 0, dtype=np.bool_)
+    for ids in found:
+        used[ids] = True
+    dense = np.cumsum(used, dtype=np.int64) - 1
+    addresses = names[new][used]
+    return (dense[found[0]], dense[found[1]]), addresses
 
 
 def _distinct(keys: pa.Array) -> bool:

@@ -130,7 +130,9 @@ def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
         f"tx_hash, {_int_sql(inp, 'block')} AS block, {_int_sql(inp, 'tx_index')} AS tx_index, "
         f"{_int_sql(inp, 'log_index')} AS log_index, \"from\" AS src, \"to\" AS dst, "
         f"{_amount_sql(inp, 'value')} AS value, {_amount_sql(inp, 'fee')} AS fee FROM raw")
-    return _load_std(con, inp, _GENERIC, presorted=True, hashes=hashes)
+    columns = (inp.label("tx_hash"), inp.label("from"), inp.label("to")) if parquet else None
+    return _load_std(con, inp, _GENERIC, presorted=True, hashes=hashes,
+                     parquet_columns=columns)
 
 
 def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: str | None,
