@@ -69,7 +69,9 @@ def _write_table(table: pa.Table, out: Path, name: str, tables: str) -> Path:
     """``name.parquet`` or ``name.csv`` (every value as its text; empty for none)."""
     if tables == "parquet":
         path = out / f"{name}.parquet"
-        pq.write_table(table, str(path), row_group_size=1 << 20)
+        # a dictionary page large enough for the addresses: from/to stay dictionary-encoded
+        pq.write_table(table, str(path), row_group_size=1 << 20,
+                       dictionary_pagesize_limit=64 << 20)
         return path
     path = out / f"{name}.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -98,6 +100,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     largest = np.maximum(received, held)
     keep = np.flatnonzero(((received > 0) | (held > 0)) & (largest >= min_taint))
     names = np.asarray(t.addresses, dtype=object)
+    dictionary = pa.array(names, type=pa.string())  # each address once; rows refer to it
     if big:
         order = sorted(keep.tolist(), key=lambda i: (-int(received[i]), str(names[i])))
         keep = np.asarray(order, dtype=np.int64)
@@ -109,17 +112,24 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     first = np.asarray(r.first_tainted)[keep]
     blocks = np.asarray(t.block)[np.maximum(first, 0)] if len(t) else np.zeros(len(keep),
                                                                                np.int64)
-    labels = [report.labels.get(int(i)) for i in keep]
+    label = np.full(len(keep), "", dtype=object)
+    category = np.full(len(keep), "", dtype=object)
+    if report.labels:
+        where = np.full(len(names), -1, dtype=np.int64)
+        where[keep] = np.arange(len(keep))
+        for i, lb in report.labels.items():
+            if where[i] >= 0:
+                label[where[i]], category[where[i]] = lb.label, lb.category
     stops = np.asarray(report.stops)[keep]
     paths.append(_write_table(pa.table({
-        "address": pa.array(names[keep], type=pa.string()),
+        "address": dictionary.take(pa.array(keep)),
         "taint_received": _column(received[keep]),
         "taint_sent": _column(np.asarray(r.sent)[keep]),
         "taint_held": _column(held[keep]),
         "first_tainted_block": pa.array(blocks, type=pa.int64(), mask=first < 0),
         "hops": pa.array(np.asarray(r.hops)[keep], type=pa.int64()),
-        "label": pa.array([lb.label if lb else "" for lb in labels], type=pa.string()),
-        "category": pa.array([lb.category if lb else "" for lb in labels], type=pa.string()),
+        "label": pa.array(label, type=pa.string()),
+        "category": pa.array(category, type=pa.string()),
         "stop": pa.array(np.where(stops, "yes", ""), type=pa.string()),
     }), out, "addresses", tables))
     flow = np.asarray(r.flow)
@@ -130,8 +140,8 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         "block": pa.array(np.asarray(t.block)[tainted], type=pa.int64()),
         "tx_index": pa.array(np.asarray(t.tx_index)[tainted], type=pa.int64()),
         "log_index": pa.array(np.asarray(t.log_index)[tainted], type=pa.int64()),
-        "from": pa.array(names[src], type=pa.string()),
-        "to": pa.array(names[dst], type=pa.string()),
+        "from": pa.DictionaryArray.from_arrays(pa.array(src, type=pa.int32()), dictionary),
+        "to": pa.DictionaryArray.from_arrays(pa.array(dst, type=pa.int32()), dictionary),
         "value": _column(np.asarray(t.value)[tainted]),
         "tainted_value": _column(flow[tainted]),
     }), out, "flows", tables))
@@ -283,7 +293,7 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
 
     columns = max((n["x"] for n in nodes), default=0) + 1
     rows = max((n["y"] for n in nodes), default=0) + 1
-    fig, ax = plt.subplots(figsize=(min(4 + 2.5 * columns, 24), min(2 + 0.3 * rows, 24)))
+    fig, ax = plt.subplots(figsize=(min(4 + 2.5 * columns, 16), min(2 + 0.25 * rows, 16)))
     top = max((v for _a, _b, v in edges), default=1)
     if edges:
         ax.add_collection(LineCollection(
@@ -302,7 +312,7 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 

@@ -168,8 +168,9 @@ def _address_ids_parquet(inp: _Input, columns: tuple[str, str], rows: Ints
                          ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
     """:func:`_address_ids` for a Parquet file read in file order (``rows``: the file rows
     kept), from the file's own dictionaries: each row group's sender and receiver columns are
-    read dictionary-encoded (no string per row), the dictionaries are unified, and only the
-    distinct addresses are normalised and sorted (the same numbering as the SQL path)."""
+    read dictionary-encoded (no string per row); only the row groups' dictionaries are
+    hashed together, normalised and sorted (the same numbering as the SQL path), and each
+    row's id is one look-up in its row group's small map."""
     chunks: list[list[pa.DictionaryArray]] = [[], []]
     file = pq.ParquetFile(str(inp.path), read_dictionary=list(columns))
     for group in range(file.num_row_groups):
@@ -180,10 +181,14 @@ def _address_ids_parquet(inp: _Input, columns: tuple[str, str], rows: Ints
                         and pa.types.is_string(chunk.type.value_type)):
                     chunk = pc.dictionary_encode(chunk.cast(pa.string()))
                 chunks[k].append(chunk)
-    unified = pa.chunked_array(chunks[0] + chunks[1],
-                               type=pa.dictionary(pa.int32(), pa.string())).unify_dictionaries()
-    split = len(chunks[0])
-    dictionary = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.string())
+    every = chunks[0] + chunks[1]
+    if every:
+        encoded = pc.dictionary_encode(pa.chunked_array([c.dictionary for c in every],
+                                                        type=pa.string())).combine_chunks()
+        dictionary = encoded.dictionary
+        global_id = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    else:
+        dictionary, global_id = pa.array([], pa.string()), np.zeros(0, np.int64)
     trimmed = pc.utf8_trim(dictionary, characters=" ")
     normal = pc.if_else(pc.match_substring_regex(trimmed, f"^{_ETH_ADDRESS}$"),
                         pc.utf8_lower(trimmed), trimmed)
@@ -195,19 +200,24 @@ def _address_ids_parquet(inp: _Input, columns: tuple[str, str], rows: Ints
     new = np.r_[True, names[1:] != names[:-1]] if len(names) else np.zeros(0, dtype=bool)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.cumsum(new, dtype=np.int64) - 1
-    # only the addresses of kept rows count: renumber densely over those used
     found = []
-    for part in (unified.chunks[:split], unified.chunks[split:]):
-        indices = np.concatenate([np.asarray(c.indices.to_numpy(zero_copy_only=False),
-                                             dtype=np.int64) for c in part]) \
-            if part else np.zeros(0, np.int64)
-        found.append(rank[indices] if len(rows) == len(indices) else rank[indices[rows]])
-    used = np.zeros(int(rank.max()) + 1 if len(rank) else 0, dtype=np.bool_)
-    for ids in found:
-        used[ids] = True
-    dense = np.cumsum(used, dtype=np.int64) - 1
-    addresses = names[new][used]
-    return (dense[found[0]], dense[found[1]]), addresses
+    offset = 0
+    for part in (chunks[0], chunks[1]):
+        ids = []
+        for chunk in part:
+            local = rank[global_id[offset:offset + len(chunk.dictionary)]]
+            offset += len(chunk.dictionary)
+            ids.append(local[np.asarray(chunk.indices.to_numpy(zero_copy_only=False))])
+        every_row = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        found.append(every_row if len(rows) == len(every_row) else every_row[rows])
+    addresses = names[new]
+    if len(rows) != file.metadata.num_rows:  # some rows left out: number only those used
+        used = np.zeros(len(addresses), dtype=np.bool_)
+        for ids_ in found:
+            used[ids_] = True
+        dense = np.cumsum(used, dtype=np.int64) - 1
+        return (dense[found[0]], dense[found[1]]), addresses[used]
+    return (found[0], found[1]), addresses
 
 
 def _distinct(keys: pa.Array) -> bool:

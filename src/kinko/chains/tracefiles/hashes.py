@@ -46,6 +46,15 @@ def _normal_hashes(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
 _SCHEMA = pa.schema([("h", pa.string())])
 
 
+def _sorted_unique(values: Ints) -> Ints:
+    """``np.unique`` by sorting (numpy's hashing unique is slow on millions of int64), and
+    free when the values already rise (positions of tainted transfers do)."""
+    if values.size < 2 or bool(np.all(values[1:] > values[:-1])):
+        return values
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
 class TxHashStore:
     """The transaction hashes of loaded transfers, in a temporary Parquet file.
 
@@ -165,7 +174,7 @@ class TxHashStore:
         if int(wanted.min()) < 0 or int(wanted.max()) >= self.size:
             raise IndexError("position out of range")
         index = wanted if self.order is None else self.order[wanted]
-        unique = np.unique(index)  # sorted: the row groups' hits follow one another
+        unique = _sorted_unique(index)  # the row groups' hits follow one another
         parts: list[pa.Array] = []
         file = pq.ParquetFile(str(self.path))
         for g, (start, count) in enumerate(self._row_groups()):
