@@ -27,6 +27,7 @@ from kinko.services.trace import (
     account_transfers,
     parse_seed_address,
     run_trace,
+    run_trace_on,
     run_utxo_trace,
 )
 
@@ -38,6 +39,7 @@ app.add_typer(trace_app, name="trace")
 app.add_typer(tags_app, name="tags")
 
 FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "utxo-jsonl")
+ENGINES = ("duckdb", "spark")
 
 
 @trace_app.command("run")
@@ -66,6 +68,12 @@ def trace_run(
                               "contract of an ethereum-etl token_transfers.csv (a symbol "
                               "configured with a token contract works too)."),
     out: Path = typer.Option(..., "--out", help="Folder for the trace's files."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (this machine) or spark: "
+                               "read, check, number and reduce the transfers on a Spark "
+                               "cluster, then run the kernel here on what a trace can reach."),
+    spark_master: str = typer.Option(None, "--spark-master", help="With --engine spark: the "
+                                     "cluster (spark://host:7077, yarn, k8s://...); default "
+                                     "local[2], on this machine."),
     tables: str = typer.Option("parquet", "--tables", help="parquet (default) or csv: the "
                                "format of the per-address and per-transfer tables "
                                "(addresses, flows), which can be large."),
@@ -77,6 +85,10 @@ def trace_run(
     rt = runtime(ctx)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if engine not in ENGINES:
+        raise BadInput(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "spark" and chain_name is not None:
+        raise BadInput("--engine spark reads files (--transfers), not --chain")
     if tables not in TABLES:
         raise BadInput(f"--tables must be one of {', '.join(TABLES)}, not {tables!r}")
     labels = _labels(ctx, tag_files)
@@ -91,9 +103,27 @@ def trace_run(
         _show(rt, report)
         _written(out, tables)
         return
+    elif engine == "spark":
+        if fmt not in ("csv", "parquet"):
+            raise BadInput(f"--engine spark reads the csv and parquet formats, not {fmt!r}")
+        from kinko.chains.tracefiles.spark import SparkTransfers
+
+        source = SparkTransfers(transfers, fmt, asset=_file_asset(ctx, asset),
+                                master=spark_master)
+        report = run_trace_on(source, policy=policy,
+                              seed_txs=seed_tx,
+                              seed_addresses=[parse_seed_address(s) for s in seed_address],
+                              labels=labels, stop_categories=stop_category or ("exchange",),
+                              max_hops=max_hops)
+        write_trace(report, out, min_taint=min_taint, tables=tables)
+        _show(rt, report)
+        _written(out, tables)
+        if incident is not None:
+            _on_incident(ctx, incident, report, out, None)
+        return
     else:
         # the hashes stay in a temporary file (no Python string per transfer: chain-sized
-        # files fit in memory); the seeds and flows.csv look them up there
+        # files fit in memory); the seeds and flows look them up there
         data, store = tracefiles.load_account_lazy(transfers, fmt,
                                                    asset=_file_asset(ctx, asset))
     report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]

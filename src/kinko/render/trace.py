@@ -156,6 +156,11 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     path.write_text(json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n",
                     encoding="utf-8")
     paths.append(path)
+    timings = getattr(report, "timings", None)
+    if timings is not None:  # apart from the summary, which is the same on every run
+        path = out / "timings.json"
+        path.write_text(json.dumps(timings(), indent=2) + "\n", encoding="utf-8")
+        paths.append(path)
     nodes, edges = _graph(report, tainted, graph_nodes)
     paths.append(_graph_json(out / "graph.json", nodes, edges, report.policy))
     paths.append(_html(out / "graph.html", nodes, edges, report.policy))
