@@ -135,6 +135,12 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     flow = np.asarray(r.flow)
     tainted = np.flatnonzero(flow > 0).astype(np.int64)
     src, dst = np.asarray(t.src)[tainted], np.asarray(t.dst)[tainted]
+    # the addresses these flows name, once each, in id order (the same whichever engine
+    # numbered them, and whatever else the trace read)
+    both = np.sort(np.concatenate([src, dst]))
+    used = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both
+    dictionary = pa.array(names[used], type=pa.string())
+    src, dst = np.searchsorted(used, src), np.searchsorted(used, dst)
     paths.append(_write_table(pa.table({
         "tx_hash": _hashes(report, tainted),
         "block": pa.array(np.asarray(t.block)[tainted], type=pa.int64()),

@@ -347,7 +347,7 @@ class SparkTransfers:
         if not keys:
             return {}
         wanted = self.spark.sparkContext.broadcast(frozenset(keys))
-        found = (self.ids.rdd.map(lambda r: (address_key(str(r[0])), int(r[1])))
+        found = (self.ids.rdd.map(lambda r: (address_key(str(r["a"])), int(r["id"])))
                  .filter(lambda p: p[0] in wanted.value).collect())
         out: dict[str, list[int]] = {}
         for key, ident in sorted(found, key=lambda p: p[1]):
@@ -365,27 +365,26 @@ class SparkTransfers:
                                                                (F.col("pos") + 1).alias("t"))
                   .union(self._frame(addr=np.array([a for a, _ in seed_addresses], np.int64),
                                      t=np.array([p for _, p in seed_addresses], np.int64))))
-        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).cache()
+        # each round's tables are checkpointed: the plan stays one round deep
+        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
         delta = reach
         edges = self.x.join(F.broadcast(stops), self.x.s == stops.addr, "left_anti") \
             .select("pos", "s", "d").cache()
         rounds = 0
-        while True:
-            lo = delta.agg(F.min("t")).collect()[0][0]
-            if lo is None:
-                break
+        lo = delta.agg(F.min("t")).collect()[0][0]
+        while lo is not None:
             rounds += 1
             cand = (edges.where(F.col("pos") >= int(lo))
                     .join(delta.select(F.col("addr").alias("s"), F.col("t")), "s")
                     .where(F.col("pos") >= F.col("t"))
                     .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
-            fresh = (cand.alias("c").join(reach.alias("r"), "addr", "left")
+            delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
                      .where(F.col("r.t").isNull() | (F.col("c.t") < F.col("r.t")))
-                     .select("addr", F.col("c.t").alias("t"))).cache()
-            fresh.count()
-            reach = (reach.union(fresh).groupBy("addr").agg(F.min("t").alias("t"))).cache()
-            reach.count()
-            delta = fresh
+                     .select("addr", F.col("c.t").alias("t"))).localCheckpoint()
+            lo = delta.agg(F.min("t")).collect()[0][0]
+            if lo is not None:
+                reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
+                         .localCheckpoint())
         self.rounds = rounds
         reached = reach.select("addr")
         seed_ids = [a for a, _ in seed_addresses]
@@ -537,13 +536,23 @@ def _amount(F: Any, inp: _Input, key: str) -> Any:
 
 
 def _numbered(df: Any, name: str) -> Any:
-    """``df`` with a first column ``name``: each row's number in the DataFrame's order
-    (``zipWithIndex``: partition by partition, no single partition for all)."""
-    from pyspark.sql.types import LongType, StructField, StructType
+    """``df`` with a first column ``name``: each row's number in the DataFrame's order. Rows
+    are numbered within their partition (``monotonically_increasing_id``) and offset by the
+    rows of the partitions before (one small count per partition): no single partition
+    for all, and no Python on the executors."""
+    from pyspark.sql import functions as F
 
-    schema = StructType([StructField(name, LongType(), False), *df.schema.fields])
-    rows = df.rdd.zipWithIndex().map(lambda p: (p[1], *p[0]))
-    return df.sparkSession.createDataFrame(rows, schema)
+    tagged = (df.withColumn("_pid", F.spark_partition_id())
+              .withColumn("_mid", F.monotonically_increasing_id()).cache())
+    counts = {int(r["_pid"]): int(r["count"])
+              for r in tagged.groupBy("_pid").count().collect()}
+    offsets, total = [], 0
+    for pid in sorted(counts):
+        offsets += [F.lit(pid), F.lit(total)]
+        total += counts[pid]
+    offset = F.create_map(*offsets)[F.col("_pid")] if offsets else F.lit(0).cast("long")
+    number = (F.col("_mid") - F.col("_pid").cast("long") * F.lit(1 << 33) + offset)
+    return tagged.select(number.cast("long").alias(name), *df.columns)
 
 
 def _np(column: pa.ChunkedArray) -> Ints:
