@@ -135,6 +135,7 @@ class TraceReport:
     address_count: int | None = None
     stop_count: int | None = None
     engine: str = "duckdb"
+    stats: dict[str, int] = field(default_factory=dict)
 
     def hashes_of(self, positions: Sequence[int] | np.ndarray) -> Any:
         """The transaction hashes of the report's transfers at ``positions`` (a list of str,
@@ -179,7 +180,8 @@ class TraceReport:
     def timings(self) -> dict[str, Any]:
         """Where the time went, by stage (seconds), and which engine ran."""
         return {"engine": self.engine,
-                "seconds": {k: round(v, 6) for k, v in self.seconds.items()}}
+                "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
+                **({"stats": self.stats} if self.stats else {})}
 
 
 def _total(values: Any) -> int:
@@ -300,6 +302,7 @@ class Reduced:
     kept: np.ndarray
     ids: np.ndarray
     hashes_of: HashesOf
+    stats: dict[str, int] = field(default_factory=dict)  # e.g. the reduction's rounds
 
 
 class TransferSource(Protocol):
@@ -388,7 +391,7 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
     return TraceReport(policy, transfers, result, described, stops, known,
                        _exposure(result, known), seconds, reduced.hashes_of,
                        address_count=source.address_count(), stop_count=len(stop_ids),
-                       engine=engine)
+                       engine=engine, stats=reduced.stats)
 
 
 def _through(hashes_of: HashesOf, kept: np.ndarray) -> HashesOf:

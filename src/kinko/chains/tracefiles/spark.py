@@ -173,7 +173,8 @@ class SparkTransfers:
             inp = _Input(self.path, "raw", {}, is_csv=True)
             where = inp.where(int(r["_row"]) for r in bad)
             problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found "
-                        f"{len(next(csv.reader([r['_corrupt']]), []))}" for r in bad]
+                        f"{len(next(csv.reader([r['_corrupt'].rstrip(chr(13) + chr(10))]), []))}"
+                        for r in bad]
             raise InputFileError(f"{self.path}: {len(problems)} malformed record(s)",
                                  problems=problems, file=self.name)
         position: dict[str, int] = {}
@@ -385,7 +386,6 @@ class SparkTransfers:
             if lo is not None:
                 reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
                          .localCheckpoint())
-        self.rounds = rounds
         reached = reach.select("addr")
         seed_ids = [a for a, _ in seed_addresses]
         quiet = stops.where(~F.col("addr").isin(seed_ids)) if seed_ids else stops
@@ -417,7 +417,9 @@ class SparkTransfers:
             log_index=_np(table["log_index"]), tx_hash=np.empty(0, dtype=object),
             addresses=names)
         return Reduced(transfers, kept, dense,
-                       lambda positions: hashes.take(pa.array(np.asarray(positions))))
+                       lambda positions: hashes.take(pa.array(np.asarray(positions))),
+                       {"rounds": rounds, "kept": int(count), "read": int(self.n),
+                        "addresses": int(self.m)})
 
     def _frame(self, **columns: Ints) -> Any:
         """A small DataFrame of int64 columns, from Arrow."""
