@@ -804,3 +804,10 @@ def test_synthetic_utxo_chain_is_valid_and_reproducible() -> None:
     for policy in ("haircut", "fifo", "tiho"):  # the input checks pass; taint is conserved
         r = trace_utxo(txs, seeds, policy)
         assert r.seeded == int(r.held.sum()) + r.burned + int(r.absorbed.sum()) > 0
+
+
+def test_a_short_record_before_a_blank_line_is_named_not_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "f.csv", "tx_hash,block,tx_index,log_index,from,to,value\n"
+                 "0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b\n\n0x3,3,0,0,a,b,5,9\n")
+    assert problems_of(path, "csv") == [f"{path}:3: expected 7 fields, found 6",
+                                        f"{path}:5: expected 7 fields, found 8"]

@@ -164,7 +164,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
 
 def _reject(kind: str, message: str, text: str | None, columns: int) -> str:
     if kind in ("TOO MANY COLUMNS", "MISSING COLUMNS") and text is not None:
-        found = len(next(csv.reader([text]), []))
+        found = len(next(csv.reader([text.strip("\r\n")]), []))
         return f"expected {columns} fields, found {found}"
     return f"{kind.lower()}: {message}"
 

@@ -173,7 +173,7 @@ class SparkTransfers:
             inp = _Input(self.path, "raw", {}, is_csv=True)
             where = inp.where(int(r["_row"]) for r in bad)
             problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found "
-                        f"{len(next(csv.reader([r['_corrupt'].rstrip(chr(13) + chr(10))]), []))}"
+                        f"{len(next(csv.reader([r['_corrupt'].strip(chr(13) + chr(10))]), []))}"
                         for r in bad]
             raise InputFileError(f"{self.path}: {len(problems)} malformed record(s)",
                                  problems=problems, file=self.name)
