@@ -123,7 +123,8 @@ def _command(path: str, seeds: list[str], engine: str) -> dict[str, Any]:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kinko-trace-out-") as out:
-        args = [sys.executable, "-m", "kinko.cli", "trace", "run", "--transfers", path,
+        args = [sys.executable, "-c", "import sys; from kinko.cli import main; "
+                "sys.exit(main())", "trace", "run", "--transfers", path,
                 "--format", "parquet", "--policy", E2E_POLICY, "--engine", engine,
                 "--out", out]
         for h in seeds:
