@@ -34,6 +34,7 @@ from kinko.domain.trace.model import (
     AccountSeeds,
     AccountTransfers,
     Policy,
+    Reduced,
     UtxoSeeds,
     UtxoTransactions,
 )
@@ -292,19 +293,6 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
                        tx_hashes)
 
 
-@dataclass(frozen=True)
-class Reduced:
-    """What a :class:`TransferSource` hands back for the kernel: the transfers a trace can
-    need (positions ``kept`` of those read), their addresses numbered ``0..k-1`` in the order
-    of the ids read (``ids``: dense id → id read), and their hashes."""
-
-    transfers: AccountTransfers
-    kept: np.ndarray
-    ids: np.ndarray
-    hashes_of: HashesOf
-    stats: dict[str, int] = field(default_factory=dict)  # e.g. the reduction's rounds
-
-
 class TransferSource(Protocol):
     """Transfers kept where they were read (a Spark cluster), not in this process: the trace
     asks for the seeds, the labelled addresses and the reachable part, then runs the kernel
@@ -354,7 +342,7 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
             raise BadInput(f"seed address {seed.address} does not appear in the transfers read",
                            seed=seed.address)
         start = 0 if seed.block is None else source.position_of_block(seed.block)
-        resolved.append((max(ids), start, seed.amount))
+        resolved.append((min(ids), start, seed.amount))
     described: dict[str, Any] = {
         "transactions": txs,
         "addresses": [{"address": s.address, "block": s.block, "amount": s.amount}

@@ -52,8 +52,8 @@ from kinko.chains.tracefiles._common import (
 from kinko.chains.tracefiles._read import _Field, _header, _Input, _missing, _raise
 from kinko.chains.tracefiles.account import _GENERIC
 from kinko.chains.tracefiles.reach import MOST
-from kinko.domain.labels import address_key
-from kinko.domain.trace.model import AccountTransfers
+from kinko.domain.addresses import address_key, fold
+from kinko.domain.trace.model import AccountTransfers, Reduced
 from kinko.errors import EnvironmentProblem, InputFileError
 
 __all__ = ["SparkTransfers", "spark_session"]
@@ -347,9 +347,13 @@ class SparkTransfers:
         """Ids of the addresses whose :func:`address_key` is one of ``keys``."""
         if not keys:
             return {}
-        wanted = self.spark.sparkContext.broadcast(frozenset(keys))
-        found = (self.ids.rdd.map(lambda r: (address_key(str(r["a"])), int(r["id"])))
-                 .filter(lambda p: p[0] in wanted.value).collect())
+        keys = {address_key(k) for k in keys}
+        wanted = self.spark.sparkContext.broadcast((frozenset(keys),
+                                                    frozenset(fold(k) for k in keys)))
+        # a cheap fold first (as locate_addresses), then the key of the few that match
+        found = (self.ids.rdd.filter(lambda r: fold(str(r["a"])) in wanted.value[1])
+                 .map(lambda r: (address_key(str(r["a"])), int(r["id"])))
+                 .filter(lambda p: p[0] in wanted.value[0]).collect())
         out: dict[str, list[int]] = {}
         for key, ident in sorted(found, key=lambda p: p[1]):
             out.setdefault(key, []).append(ident)
@@ -357,8 +361,6 @@ class SparkTransfers:
 
     def reduce(self, seed_positions: Ints, seed_addresses: list[tuple[int, int]],
                stop_ids: Ints) -> Any:
-        from kinko.services.trace import Reduced
-
         F = self.F
         stops = self._frame(addr=np.asarray(stop_ids, dtype=np.int64))
         seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
