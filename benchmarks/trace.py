@@ -246,21 +246,24 @@ def bench(path: str, n: int) -> dict[str, Any]:
     return out
 
 
-NOTES = """Where the end-to-end time goes (profiled once at 50M with cProfile and timed DuckDB
-queries, 2026-11-27, load average about 2, not re-measured by each run): `load_account` took
-36 s. 19 s of it are DuckDB queries: the address factorisation alone (`SELECT DISTINCT` over
-the 100M `from`/`to` strings with the hex normalisation, `ORDER BY`) 10 s; the per-row
-address hashes, order columns, amounts and hashed transaction hashes 1-2 s each. The other
-17 s are numpy and pyarrow: mapping the 100M per-row address hashes to ids with
-`pc.index_in` against 3.5M keys (5.6 s), Arrow → int64 numpy copies (4.8 s), the uniqueness
-check (2.1 s), the amounts (1.7 s). `reduce_reachable` took 17 s: 8 semi-naive rounds (11 s;
-rounds 2 and 3, when the delta holds the hubs, join all 50M transfers for about 3 s each)
-and the final query listing the kept transfers (3.8 s); as it keeps at least 90 %, the chain
-is then handed back unchanged, so on a chain like this the reduction costs a quarter to a
-third of the end to end and saves nothing. The haircut kernel: 3 s. The machine is shared:
-two earlier runs of this section the same hour, at load averages of 5-8 and 6-11, took
-103.5 s and 59.1 s end to end at 50M (load 66 s and 39 s, reduce 34 s and 17 s); compare
-the load-average column.
+NOTES = """Where the command's time went (profiled with cProfile at 10M, haircut, two seed
+transactions, 4.0M tainted transfers, on this shared machine at load averages of 10-60, so
+the shares matter more than the seconds), and what changed. Before: loading took 26 of 49 s
+at 10M in one profile, of which the address factorisation (a `SELECT DISTINCT` over the
+20M sender and receiver strings, their 64-bit hashes and `pc.index_in` back to ids) 19 s and
+the copy of every transaction hash to a temporary Parquet file 12 s; the output 48 s, of
+which fetching the 4M tainted transfers' hashes 20 s (numpy's hash-based `np.unique` on the
+positions, 13 s), the tables 10 s (Python objects per row; flows.csv 519 MB) and the picture
+8.5 s. Now: the addresses are numbered from the Parquet file's own dictionaries (only the
+row groups' dictionaries are hashed, normalised and sorted; one look-up per row), the hashes
+are read in place from the input file when needed (seeds, flows), positions are
+deduplicated by sorting, the tables are built as Arrow columns and written as Parquet with
+the flows' addresses dictionary-encoded (`--tables csv` on request), the graph is drawn from
+its significant part with one line collection, and the reachable reduction is one compiled
+pass (it was 8 rounds of DuckDB joins, 17 s at 50M, that kept the whole chain anyway). What
+is left at 10M: DuckDB's checks and the order, amount and hash columns (about a third),
+reading the Parquet row groups for the addresses (a fifth), the hashes read twice from the
+file (seeds and flows), the Parquet writes and the kernel.
 """
 
 
