@@ -36,6 +36,10 @@ $(NODE_STAMP): package.json package-lock.json
 # IPAexGothic first). Installed from Debian once, when missing; quiet and idempotent.
 SYSDEPS := fontconfig fonts-ipaexfont-gothic libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
+# The trace's Spark engine (pyspark) runs on a Java runtime: Debian's, installed once, when
+# missing.
+JAVA := openjdk-17-jre-headless
+
 # The dashboard's browser tests (tests/e2e) drive Debian's Chromium headless through
 # Playwright (its own browser download does not work here): installed once, when missing.
 BROWSER := /usr/bin/chromium
@@ -45,6 +49,9 @@ sysdeps:
 	  && ldconfig -p | grep -q libpangoft2-1.0) || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(SYSDEPS) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
+	@command -v java >/dev/null || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  $(JAVA) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
 	@test -x $(BROWSER) || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  chromium >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
@@ -78,7 +85,7 @@ test: lint typecheck unit
 check: lint typecheck $(NODE_STAMP) sysdeps softhsm
 	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow"
 
-bench: $(STAMP) $(NODE_STAMP) softhsm
+bench: $(STAMP) $(NODE_STAMP) softhsm sysdeps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/run.py
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 from eth_utils import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from kinko.store import SqlStore, open_store
 from kinko.store import schema as s
@@ -73,8 +73,9 @@ def old(store_url: str) -> Iterator[SqlStore]:
             {**label, "address": "ndd2ct-6lqliy-q56kix-i3entm-6ek3d4-4p5jfx-j4r4"},
             {**label, "address": "1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa"},
             {**label, "address": "not an address"}])
-        conn.execute(s.tags.insert(), [
-            {**label, "address": "qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a"}])
+        conn.execute(text(  # the tags table as that version had it (one tag per address)
+            "INSERT INTO tags (address, label, source, category, actor, list_name) VALUES "
+            "('qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a', 'x', 's', '', '', 'l')"))
     yield store
     store.close()
 

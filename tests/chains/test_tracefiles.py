@@ -459,8 +459,8 @@ def test_bad_files(tmp_path: Path) -> None:
     missing = write(tmp_path, "m.csv", "tx_hash,block,from,to,value\na,1,x,y,5\n")
     assert problems_of(missing, "csv") == [
         f"{missing}:1: missing column(s) tx_index (found: tx_hash, block, from, to, value)"]
-    empty = write(tmp_path, "e.csv", "")
-    assert problems_of(empty, "csv") == [f"{empty}:1: the file is empty; expected a header line"]
+    blank = write(tmp_path, "e.csv", "\n")  # not 0 bytes (an empty export), and no header
+    assert problems_of(blank, "csv") == [f"{blank}:1: the file is empty; expected a header line"]
     assert problems_of(tmp_path / "none.csv", "csv") == [f"{tmp_path / 'none.csv'}: no such file"]
     with pytest.raises(InputFileError, match="unknown format 'xls'"):
         load_account(missing, "xls")
@@ -595,6 +595,11 @@ def test_reduction_respects_time() -> None:
     # its position is kept even where the transfer there does not touch it
     reduced, kept = reduce_reachable(t, [], [(8, 2, 10)])
     assert list(kept) == [2, 7]
+    # a stop spreads nothing: 4 absorbs what 1 sends it, so 5 and 6 are not reached, and what
+    # 4 sends is dropped (its own balance is read by nothing)
+    stops = np.zeros(9, dtype=np.bool_)
+    stops[4] = True
+    assert list(reduce_reachable(t, [1], [], stops)[1]) == [0, 1, 3]
     seeds = reduce_seeds(AccountSeeds(np.zeros(8, dtype=bool), ((8, 2, 10), (0, 8, None))), kept)
     assert seeds.addresses == ((8, 0, 10), (0, 2, None)) and list(seeds.transfers) == [False] * 2
 
@@ -624,7 +629,10 @@ def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
         max_hops = None if rng.random() < 0.5 else int(rng.integers(1, 4))
         seeds = AccountSeeds(seed_tx, seed_addr)
         full = trace_account(t, seeds, policy, stops=stops, max_hops=max_hops)  # type: ignore[arg-type]
-        reduced, kept = reduce_reachable(t, seed_tx, seed_addr)
+        reduced, kept = reduce_reachable(t, seed_tx, seed_addr, stops)
+        times = tracefiles.reach.reachable_times(t, seed_tx, seed_addr, stops)
+        assert list(times) == list(tracefiles.reach.reachable_times_sql(t, seed_tx, seed_addr,
+                                                                         stops))
         part = trace_account(reduced, reduce_seeds(seeds, kept), policy,  # type: ignore[arg-type]
                              stops=stops, max_hops=max_hops)
         for name in ("received", "sent", "held", "absorbed", "hops"):
@@ -715,7 +723,10 @@ def same_hashes(path: Path, fmt: str, **kw: object) -> None:
             if any(i in v for i in kept)}
     finally:
         store.close()
-    assert not store.path.exists()
+    if store.owned:  # a temporary copy, removed
+        assert not store.path.exists()
+    else:  # the input file itself (a sorted Parquet file): read in place, never removed
+        assert store.path == path and path.exists()
 
 
 def test_lazy_hashes_generic_csv_and_parquet(tmp_path: Path) -> None:
@@ -744,17 +755,15 @@ def test_lazy_hashes_of_formats_sorted_by_the_loader(tmp_path: Path) -> None:
 
 
 def test_lazy_hashes_across_row_groups(tmp_path: Path) -> None:
-    """A store of several row groups (a small group size here) finds and fetches across
-    them; a sorted generic file keeps no per-row array at all."""
+    """A store over a Parquet file of several row groups finds and fetches across them; a
+    sorted generic file keeps no per-row array at all, and its hashes are read in place."""
     path = tmp_path / "s.parquet"
-    tracefiles.write_synth_parquet(path, 2500, 50, 5)
-    original = tracefiles.hashes.SYNTH_CHUNK
-    try:
-        tracefiles.hashes.SYNTH_CHUNK = 1000  # type: ignore[attr-defined]
-        lazy, store = tracefiles.load_account_lazy(path, "parquet")
-    finally:
-        tracefiles.hashes.SYNTH_CHUNK = original  # type: ignore[attr-defined]
-    assert store.order is None and lazy.tx_hash.shape == (0,)
+    table = synth_account(2500, 50, 5)
+    pq.write_table(table.cast(pa.schema([pa.field(f.name, pa.string())
+                                         if pa.types.is_dictionary(f.type) else f
+                                         for f in table.schema])), path, row_group_size=1000)
+    lazy, store = tracefiles.load_account_lazy(path, "parquet")
+    assert store.order is None and lazy.tx_hash.shape == (0,) and store.path == path
     assert pq.ParquetFile(str(store.path)).metadata.num_row_groups == 3
     full = load_account(path, "parquet")
     picks = np.array([2499, 0, 1000, 999, 1500, 2000])
@@ -762,3 +771,44 @@ def test_lazy_hashes_across_row_groups(tmp_path: Path) -> None:
     wanted = {str(full.tx_hash[i]) for i in picks}
     assert store.positions(wanted) == {
         k: [i for i in range(len(full)) if full.tx_hash[i] == k] for k in wanted}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "ethereum-etl", "mftracer"])
+def test_a_zero_byte_export_is_an_empty_input(tmp_path: Path, fmt: str) -> None:
+    """Exporters (ethereum-etl among them) write a 0-byte file for a range without rows:
+    no transfers, not an error, whichever asset is asked for."""
+    path = write(tmp_path, f"empty.{fmt}", "")
+    for asset in (None, TOKEN):
+        if fmt == "mftracer" and asset:
+            continue
+        t = load_account(path, fmt, asset=asset)
+        assert len(t) == 0 and t.addresses.shape == (0,) and t.value.dtype == np.int64
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write(folder, "token_transfers.csv", "")
+    write(folder, "transactions.csv", ETL_HEADER + "\n" + etl_row(1, 100, 0, A, B, 5) + "\n")
+    write(folder, "receipts.csv", "")  # receipts not exported for this range: fee unknown, 0
+    assert list(load_account(folder, "ethereum-etl").value) == [5]
+    assert len(load_account(folder, "ethereum-etl", asset=TOKEN)) == 0
+
+
+def test_synthetic_utxo_chain_is_valid_and_reproducible() -> None:
+    from kinko.chains.tracefiles import synth_utxo
+    from kinko.domain.trace.model import UtxoSeeds
+    from kinko.domain.trace.utxo import trace_utxo
+
+    txs = synth_utxo(3000, 200, 5)
+    again = synth_utxo(3000, 200, 5)
+    assert np.array_equal(txs.out_value, again.out_value)
+    assert np.array_equal(txs.in_output, again.in_output)
+    seeds = UtxoSeeds(np.arange(len(txs)) < 40, np.zeros(len(txs.out_value), dtype=np.bool_))
+    for policy in ("haircut", "fifo", "tiho"):  # the input checks pass; taint is conserved
+        r = trace_utxo(txs, seeds, policy)
+        assert r.seeded == int(r.held.sum()) + r.burned + int(r.absorbed.sum()) > 0
+
+
+def test_a_short_record_before_a_blank_line_is_named_not_a_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path, "f.csv", "tx_hash,block,tx_index,log_index,from,to,value\n"
+                 "0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b\n\n0x3,3,0,0,a,b,5,9\n")
+    assert problems_of(path, "csv") == [f"{path}:3: expected 7 fields, found 6",
+                                        f"{path}:5: expected 7 fields, found 8"]

@@ -15,6 +15,7 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.money import format_units
+from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import Count, verify_proof
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import SystemClock
@@ -130,8 +131,9 @@ def _is_hash(text: str) -> bool:
 
 def _verify_kinko(proof: Path, root: str, customer: str | None) -> list[str]:
     if _is_hash(root) and not Path(root).exists():
-        checked = verify_proof(svc.read_json(proof, "proof"), bytes.fromhex(root),
-                               customer=customer)
+        doc = svc.read_json(proof, "proof")
+        refuse_foreign(doc, str(proof), "kinko")
+        checked = verify_proof(doc, bytes.fromhex(root), customer=customer)
     else:
         checked = svc.verify_files(proof, Path(root), customer)
     return report(checked)
@@ -149,6 +151,7 @@ def _verify_okx(proof: Path, root: str) -> list[str]:
         if not isinstance(doc, dict) or doc.get("format") != "okx-v1":
             raise BadInput(f"{root}: not an OKX v1 root.json (format okx-v1)")
         published = {k: doc[k] for k in ("root_hash", "height", "balances") if k in doc}
+    refuse_foreign(svc.read_json(proof, "proof"), str(proof), "okx-v1")
     try:
         with proof.open("rb") as f:
             data = f.read(MAX_BYTES + 1)

@@ -12,11 +12,12 @@ from kinko.chains import tracefiles
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import same_token
+from kinko.domain.labels import has_category, tag_index
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.ports import SystemClock
-from kinko.render.trace import write_blacklist, write_trace
+from kinko.render.trace import TABLES, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels, read_labels, tags
@@ -26,6 +27,7 @@ from kinko.services.trace import (
     account_transfers,
     parse_seed_address,
     run_trace,
+    run_trace_on,
     run_utxo_trace,
 )
 
@@ -37,6 +39,7 @@ app.add_typer(trace_app, name="trace")
 app.add_typer(tags_app, name="tags")
 
 FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "utxo-jsonl")
+ENGINES = ("duckdb", "spark")
 
 
 @trace_app.command("run")
@@ -55,13 +58,25 @@ def trace_run(
         [], "--stop-category", help="Label categories that absorb taint (default: exchange)."),
     max_hops: int = typer.Option(None, "--max-hops", help="Stop spreading after N hops."),
     min_taint: int = typer.Option(0, "--min-taint", help="Leave addresses with less taint "
-                                  "(minor units) out of addresses.csv."),
+                                  "(minor units) out of the addresses table."),
     chain_name: str = typer.Option(None, "--chain", help="Read a live chain instead: evm."),
     from_block: int = typer.Option(None, "--from-block"),
     to_block: int = typer.Option(None, "--to-block"),
-    asset: str = typer.Option(None, "--asset", help="With --chain: the asset to follow "
-                              "(a token's Transfer events, or the chain's coin)."),
+    asset: str = typer.Option(None, "--asset", "--token", help="The asset to follow: with "
+                              "--chain a symbol (a token's Transfer events, or the chain's "
+                              "coin); with a file the value of its asset column, or the token "
+                              "contract of an ethereum-etl token_transfers.csv (a symbol "
+                              "configured with a token contract works too)."),
     out: Path = typer.Option(..., "--out", help="Folder for the trace's files."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (this machine) or spark: "
+                               "read, check, number and reduce the transfers on a Spark "
+                               "cluster, then run the kernel here on what a trace can reach."),
+    spark_master: str = typer.Option(None, "--spark-master", help="With --engine spark: the "
+                                     "cluster (spark://host:7077, yarn, k8s://...); default "
+                                     "local[2], on this machine."),
+    tables: str = typer.Option("parquet", "--tables", help="parquet (default) or csv: the "
+                               "format of the per-address and per-transfer tables "
+                               "(addresses, flows), which can be large."),
     incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
                                  "timeline."),
 ) -> None:
@@ -70,6 +85,12 @@ def trace_run(
     rt = runtime(ctx)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if engine not in ENGINES:
+        raise BadInput(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "spark" and chain_name is not None:
+        raise BadInput("--engine spark reads files (--transfers), not --chain")
+    if tables not in TABLES:
+        raise BadInput(f"--tables must be one of {', '.join(TABLES)}, not {tables!r}")
     labels = _labels(ctx, tag_files)
     store: tracefiles.TxHashStore | None = None
     if chain_name is not None:
@@ -78,30 +99,67 @@ def trace_run(
         raise BadInput("give --transfers FILE, or --chain evm --from-block A --to-block B")
     elif fmt == "utxo-jsonl":
         report = _utxo(transfers, policy, seed_tx, out, min_taint, labels, stop_category,
-                       max_hops, seed_address)
+                       max_hops, seed_address, tables)
         _show(rt, report)
-        print(f"written to {out}")
+        _written(out, tables)
+        return
+    elif engine == "spark":
+        if fmt not in ("csv", "parquet"):
+            raise BadInput(f"--engine spark reads the csv and parquet formats, not {fmt!r}")
+        from kinko.chains.tracefiles.spark import SparkTransfers
+
+        source = SparkTransfers(transfers, fmt, asset=_file_asset(ctx, asset),
+                                master=spark_master)
+        report = run_trace_on(source, policy=policy,
+                              seed_txs=seed_tx,
+                              seed_addresses=[parse_seed_address(s) for s in seed_address],
+                              labels=labels, stop_categories=stop_category or ("exchange",),
+                              max_hops=max_hops)
+        write_trace(report, out, min_taint=min_taint, tables=tables)
+        _show(rt, report)
+        _written(out, tables)
+        if incident is not None:
+            _on_incident(ctx, incident, report, out, None)
         return
     else:
         # the hashes stay in a temporary file (no Python string per transfer: chain-sized
-        # files fit in memory); the seeds and flows.csv look them up there
-        data, store = tracefiles.load_account_lazy(transfers, fmt)
+        # files fit in memory); the seeds and flows look them up there
+        data, store = tracefiles.load_account_lazy(transfers, fmt,
+                                                   asset=_file_asset(ctx, asset))
     report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
                        seed_addresses=[parse_seed_address(s) for s in seed_address],
                        labels=labels, stop_categories=stop_category or ("exchange",),
                        max_hops=max_hops, reduce=_reduce,
                        find_txs=None if store is None else store.positions,
-                       hashes_of=None if store is None else store.at)
+                       hashes_of=None if store is None else store.at_arrow)
     try:
-        write_trace(report, out, min_taint=min_taint)
+        write_trace(report, out, min_taint=min_taint, tables=tables)
     finally:
         if store is not None:
             store.close()
     _show(rt, report)
-    print(f"written to {out}: addresses.csv, flows.csv, exposure.csv, summary.json, "
-          "graph.json, graph.html, graph.png")
+    _written(out, tables)
     if incident is not None:
         _on_incident(ctx, incident, report, out, asset if chain_name is not None else None)
+
+
+def _written(out: Path, tables: str) -> None:
+    print(f"written to {out}: addresses.{tables}, flows.{tables}, exposure.csv, summary.json, "
+          "graph.json, graph.html, graph.png")
+
+
+def _file_asset(ctx: typer.Context, asset: str | None) -> str | None:
+    """What ``--asset`` chooses in a file: a configured symbol's token contract, else the
+    value as given (an asset column's value, or a token contract)."""
+    if asset is None:
+        return None
+    registry = runtime(ctx).assets
+    symbol = asset.strip().upper()
+    if symbol in set(registry):
+        token = registry[symbol].token
+        if token:
+            return token
+    return asset
 
 
 def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Path,
@@ -125,27 +183,28 @@ def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Pa
            f"exchanges {totals['absorbed']} (exposure: {top}); artifact {artifact['id']}")
 
 
-def _reduce(transfers: AccountTransfers, seeds: AccountSeeds
+def _reduce(transfers: AccountTransfers, seeds: AccountSeeds, stops: np.ndarray
             ) -> tuple[AccountTransfers, AccountSeeds, np.ndarray]:
-    """The engine's time-respecting reachability (DuckDB), before the kernel."""
-    reduced, kept = tracefiles.reduce_reachable(transfers, seeds.transfers, seeds.addresses)
+    """The time-respecting reachability of the seeds, before the kernel."""
+    reduced, kept = tracefiles.reduce_reachable(transfers, seeds.transfers, seeds.addresses,
+                                                stops)
     return reduced, tracefiles.reduce_seeds(seeds, kept), kept
 
 
-def _labels(ctx: typer.Context, files: list[Path]) -> dict[str, Label]:
+def _labels(ctx: typer.Context, files: list[Path]) -> dict[str, tuple[Label, ...]]:
+    """Every tag of the database and of the files, by address (an address keeps them all)."""
     rt = runtime(ctx)
-    found: dict[str, Label] = {}
+    found: list[Label] = []
     store = None
     database = rt.settings.database_url
     if not database.startswith("sqlite:///") or Path(database[len("sqlite:///"):]).exists():
         with contextlib.suppress(KinkoError):  # no database set up: the files alone
             store = rt.ledger().store
-            found.update(tags(store))
+            found.extend(t for each in tags(store).values() for t in each)
     for path in files:  # a currency that is one of the exchange's assets takes its chain
-        for label in read_labels(path, invalid=rt.settings.list_invalid_addresses,
-                                 store=store).labels:
-            found[label.address] = label
-    return found
+        found.extend(read_labels(path, invalid=rt.settings.list_invalid_addresses,
+                                 store=store).labels)
+    return tag_index(found)
 
 
 def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | None,
@@ -166,14 +225,14 @@ def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | No
 
 
 def _utxo(path: Path, policy: str, seed_tx: list[str], out: Path, min_taint: int,
-          labels: dict[str, Label], stop_category: list[str], max_hops: int | None,
-          seed_address: list[str]) -> TraceReport:
+          labels: dict[str, tuple[Label, ...]], stop_category: list[str],
+          max_hops: int | None, seed_address: list[str], tables: str) -> TraceReport:
     report = run_utxo_trace(tracefiles.load_utxo(path), policy=policy,  # type: ignore[arg-type]
                             seed_txs=seed_tx,
                             seed_addresses=[parse_seed_address(s) for s in seed_address],
                             labels=labels, stop_categories=stop_category or ("exchange",),
                             max_hops=max_hops)
-    write_trace(report, out, min_taint=min_taint)
+    write_trace(report, out, min_taint=min_taint, tables=tables)
     return report
 
 
@@ -244,5 +303,5 @@ def tags_list(ctx: typer.Context, category: str = typer.Option(None, "--category
     """Tags in the database."""
     found = tags(runtime(ctx).ledger().store)
     emit(["address", "label", "category", "actor", "source"],
-         [[a, t.label, t.category, t.actor, t.source] for a, t in sorted(found.items())
-          if category is None or t.category == category], fmt)
+         [[a, t.label, t.category, t.actor, t.source] for a, each in sorted(found.items())
+          for t in each if category is None or has_category([t], [category])], fmt)

@@ -2,9 +2,23 @@ r"""Address labels from the exchange formats: GraphSense TagPacks (YAML) and CSV
 
 A TagPack has header fields (``title, creator, description, currency, lastmod, label,
 category, source, ...``) inherited by every entry under ``tags:`` unless the entry sets its
-own; kinko reads ``address, label, category, actor, source, currency``. A CSV list needs an
-address column (``address`` or ``banned_address``); ``label``/``wallet_tag``,
-``source``/``data_source`` and ``currency`` are used when present.
+own; a ``header:`` mapping, or ``header: !include FILE`` (a shared header in another file, as
+the GraphSense TagPack tool reads it; the caller gives the file's text), is merged into the
+header. A tag names an ``address`` or a ``tx_hash`` (a transaction tag, counted in
+:attr:`LabelList.transactions`; never both). kinko reads ``address, label, category,
+concepts, actor, source, currency`` (``network`` when there is no currency); ``concepts`` is
+a list of taxonomy concepts (``[exchange]``) that describe the address besides its category.
+A CSV list needs an address column (``address`` or ``banned_address``);
+``label``/``wallet_tag``, ``source``/``data_source`` and ``currency`` are used when present.
+A file of one address per line (blank lines and ``#`` comments skipped) and a JSON array of
+addresses (how public OFAC extracts are published) are lists too, labelled ``listed``.
+
+**Several tags per address.** GraphSense allows an address to carry several tags (one
+TagPack may list an exchange's deposit address as ``exchange`` and again as a hack's
+victim; two TagPacks may disagree). Every tag is kept: :func:`tag_index` groups them by
+address in an order that does not depend on the order of the files, and an address belongs
+to a category when any of its tags has it as category or concept (:func:`has_category`), so
+an exchange's address stays an exchange whatever else it is tagged as.
 
 Every address is read into its canonical form (:mod:`kinko.domain.addresses`) under the
 formats of its ``currency`` (and, when the currency is one of the exchange's assets, of
@@ -28,7 +42,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +54,14 @@ from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
 from kinko.safeload import check_tree, check_yaml
 
-__all__ = ["INVALID_CHOICES", "LabelList", "deny_index", "parse_csv_labels", "parse_label_file",
-           "parse_tagpack", "tagpack_text"]
+__all__ = ["INVALID_CHOICES", "Include", "LabelList", "as_tags", "categories_of", "deny_index",
+           "has_category", "parse_address_list", "parse_csv_labels", "parse_json_addresses",
+           "parse_label_file", "parse_tagpack", "primary_label", "tag_index", "tagpack_text"]
 
-_INHERITED = ("label", "category", "actor", "source", "currency")
+_INHERITED = ("label", "category", "actor", "source", "currency", "network", "concepts")
+
+Include = Callable[[str], str]
+"""The text of a file a TagPack includes (``header: !include FILE``), by the name written."""
 INVALID_CHOICES = ("refuse", "keep")
 
 
@@ -54,6 +73,7 @@ class LabelList:
     labels: tuple[Label, ...]
     currencies: tuple[str, ...]
     kept: tuple[str, ...] = ()  # "file:line: why", for each entry kept exactly as written
+    transactions: int = 0  # a TagPack's transaction tags (tx_hash): read, not stored
 
 
 class _Reader:
@@ -72,7 +92,8 @@ class _Reader:
             self.problems.append(f"{self.name}:{line}: {exc.message}")
             return text.strip()
 
-    def result(self, labels: list[Label], currencies: list[str]) -> LabelList:
+    def result(self, labels: list[Label], currencies: list[str],
+               transactions: int = 0) -> LabelList:
         if self.problems and self.invalid == "refuse":
             one = len(self.problems) == 1
             raise InputFileError(
@@ -81,7 +102,8 @@ class _Reader:
                 f"{self.problems[0]})",
                 problems=self.problems[:50], invalid=len(self.problems))
         return LabelList(tuple(labels), tuple(currencies),
-                         tuple(f"{p} (kept exactly as written)" for p in self.problems))
+                         tuple(f"{p} (kept exactly as written)" for p in self.problems),
+                         transactions)
 
 
 class _TextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -95,6 +117,24 @@ _TextLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers
             if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+@dataclass(frozen=True)
+class _Included:
+    """``!include FILE``, resolved by the caller's :data:`Include`."""
+
+    name: str
+    line: int
+
+
+def _include_node(loader: Any, node: Any) -> _Included:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, "!include takes a file name",
+                                                node.start_mark)
+    return _Included(str(loader.construct_scalar(node)), node.start_mark.line + 1)
+
+
+_TextLoader.add_constructor("!include", _include_node)
 
 
 def _compose(text: str, name: str) -> tuple[Any, list[int]]:
@@ -125,36 +165,86 @@ def _compose(text: str, name: str) -> tuple[Any, list[int]]:
     return data, lines
 
 
+def _header(data: dict[str, Any], name: str, include: Include | None) -> dict[str, Any]:
+    """The TagPack's top-level fields with its ``header:`` (inline or included) merged in,
+    the header's fields winning, as in the GraphSense tool."""
+    header = data.get("header")
+    if header is None:
+        return data
+    if isinstance(header, _Included):
+        if include is None:
+            raise InputFileError(f"{name}:{header.line}: header: !include {header.name} needs "
+                                 "the TagPack read from its folder")
+        included = f"{header.name} (included by {name})"
+        header, _lines = _compose(include(header.name), included)
+        if not isinstance(header, dict):
+            raise InputFileError(f"{included}: a TagPack header must be a mapping")
+        if any(isinstance(v, _Included) for v in header.values()):
+            raise InputFileError(f"{included}: an included header cannot include again")
+    if not isinstance(header, dict):
+        raise InputFileError(f"{name}: header must be a mapping or !include FILE")
+    merged = {k: v for k, v in data.items() if k != "header"}
+    merged.update(header)
+    return merged
+
+
+def _concepts(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        problems.append(f"{where}: concepts must be a list of names")
+        return ()
+    return tuple(c.strip() for c in value if c.strip())
+
+
 def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
-                  chains: Mapping[str, str] | None = None) -> LabelList:
-    """Every tag of a TagPack; ``chains`` maps the exchange's asset symbols to their chains
-    (a currency naming one also accepts that chain's formats)."""
+                  chains: Mapping[str, str] | None = None,
+                  include: Include | None = None) -> LabelList:
+    """Every address tag of a TagPack (transaction tags counted); ``chains`` maps the
+    exchange's asset symbols to their chains (a currency naming one also accepts that
+    chain's formats); ``include`` gives the text of a file named by ``header: !include``."""
     data, lines = _compose(text, name)
     if not isinstance(data, dict) or not isinstance(data.get("tags"), list):
         raise InputFileError(f"{name}: not a TagPack (a mapping with a 'tags' list)")
+    data = _header(data, name, include)
     header = {k: data.get(k) for k in _INHERITED}
     title = str(data.get("title") or name)
     reader = _Reader(name, invalid, chains)
     labels: list[Label] = []
     currencies: list[str] = []
     missing: list[str] = []
+    transactions = 0
     for i, tag in enumerate(data["tags"]):
         line = lines[i] if i < len(lines) else 0
-        if not isinstance(tag, dict) or not str(tag.get("address") or "").strip():
-            missing.append(f"{name}:{line}: tags[{i}]: no address")
+        where = f"{name}:{line}: tags[{i}]"
+        if not isinstance(tag, dict):
+            missing.append(f"{where}: no address")
+            continue
+        address, tx_hash = (str(tag.get(k) or "").strip() for k in ("address", "tx_hash"))
+        if address and tx_hash:
+            missing.append(f"{where}: both address and tx_hash (a tag names one of them)")
+            continue
+        if tx_hash:
+            transactions += 1
+            continue
+        if not address:
+            missing.append(f"{where}: no address")
             continue
         merged = {k: tag.get(k, header[k]) for k in _INHERITED}
-        currency = str(merged["currency"] or "").strip().upper()
-        address = reader.address(str(tag["address"]), currency, line)
-        labels.append(Label(address=address, label=str(merged["label"] or title),
+        currency = str(merged["currency"] or merged["network"] or "").strip().upper()
+        canonical = reader.address(str(tag["address"]), currency, line)
+        labels.append(Label(address=canonical, label=str(merged["label"] or title),
                             source=str(merged["source"] or title),
                             category=str(merged["category"] or ""),
-                            actor=str(merged["actor"] or "")))
+                            actor=str(merged["actor"] or ""),
+                            concepts=_concepts(merged["concepts"], where, missing)))
         currencies.append(currency)
     if missing:
-        raise InputFileError(f"{name}: {len(missing)} tag(s) without an address",
-                             problems=missing[:50])
-    return reader.result(labels, currencies)
+        raise InputFileError(f"{name}: {len(missing)} tag(s) without an address or that cannot "
+                             f"be read (first: {missing[0]})", problems=missing[:50])
+    return reader.result(labels, currencies, transactions)
 
 
 def parse_csv_labels(text: str, name: str, default_source: str = "", *,
@@ -186,12 +276,120 @@ def parse_csv_labels(text: str, name: str, default_source: str = "", *,
     return checker.result(labels, currencies)
 
 
+def parse_address_list(text: str, name: str, *, invalid: str = "refuse",
+                       chains: Mapping[str, str] | None = None) -> LabelList:
+    """One address per line; blank lines and ``#`` comments are skipped. A line holding
+    more than one word (or a comma) is refused with its number."""
+    reader = _Reader(name, invalid, chains)
+    labels: list[Label] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if len(entry.split()) > 1 or "," in entry or ";" in entry:
+            problems.append(f"{name}:{number}: not one address: {entry[:80]!r}")
+            continue
+        labels.append(Label(address=reader.address(entry, "", number), label="listed",
+                            source=name))
+    if problems:
+        raise InputFileError(f"{name}: {len(problems)} line(s) are not one address (first: "
+                             f"{problems[0]})", problems=problems[:50])
+    return reader.result(labels, [""] * len(labels))
+
+
+def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
+                         chains: Mapping[str, str] | None = None) -> LabelList:
+    """A JSON array of addresses (strings), or of objects with an ``address`` (and
+    optionally ``label``, ``source``, ``category``, ``currency``)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{name}:{exc.lineno}: not JSON ({exc.msg})") from None
+    if not isinstance(data, list):
+        raise InputFileError(f"{name}: expected a JSON array of addresses")
+    reader = _Reader(name, invalid, chains)
+    labels: list[Label] = []
+    currencies: list[str] = []
+    problems: list[str] = []
+    for i, item in enumerate(data):
+        entry = item.get("address") if isinstance(item, dict) else item
+        if not isinstance(entry, str) or not entry.strip() or len(entry.split()) != 1:
+            problems.append(f"{name}: [{i}]: not an address: {json.dumps(item)[:80]}")
+            continue
+        extra = item if isinstance(item, dict) else {}
+        currency = str(extra.get("currency") or "").strip().upper()
+        labels.append(Label(address=reader.address(entry, currency, i + 1),
+                            label=str(extra.get("label") or "listed"),
+                            source=str(extra.get("source") or name),
+                            category=str(extra.get("category") or "")))
+        currencies.append(currency)
+    if problems:
+        raise InputFileError(f"{name}: {len(problems)} entries are not addresses (first: "
+                             f"{problems[0]})", problems=problems[:50])
+    return reader.result(labels, currencies)
+
+
+_CSV_ADDRESS_COLUMNS = ("address", "banned_address")
+
+
 def parse_label_file(text: str, name: str, *, invalid: str = "refuse",
-                     chains: Mapping[str, str] | None = None) -> LabelList:
-    """A TagPack (name ending .yaml/.yml) or a CSV list, by the file's name."""
-    if name.lower().endswith((".yaml", ".yml")):
-        return parse_tagpack(text, name, invalid=invalid, chains=chains)
-    return parse_csv_labels(text, name, invalid=invalid, chains=chains)
+                     chains: Mapping[str, str] | None = None,
+                     include: Include | None = None) -> LabelList:
+    """The labels of a file, by its name and content: a TagPack (``.yaml``/``.yml``), a JSON
+    array (``.json``, or text starting with ``[``), a CSV list (``.csv``, or a header with
+    an address column), else a list of one address per line."""
+    lowered = name.lower()
+    if lowered.endswith((".yaml", ".yml")):
+        return parse_tagpack(text, name, invalid=invalid, chains=chains, include=include)
+    body = text.lstrip("\ufeff")
+    if lowered.endswith(".json") or body.lstrip().startswith("["):
+        return parse_json_addresses(body, name, invalid=invalid, chains=chains)
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    header = {h.strip().lower() for h in next(csv.reader([first]), [])}
+    if lowered.endswith(".csv") or header & set(_CSV_ADDRESS_COLUMNS):
+        return parse_csv_labels(body, name, invalid=invalid, chains=chains)
+    return parse_address_list(body, name, invalid=invalid, chains=chains)
+
+
+def categories_of(label: Label) -> set[str]:
+    """A tag's category and concepts, lower-cased."""
+    return {c.strip().lower() for c in (label.category, *label.concepts) if c.strip()}
+
+
+def has_category(tags: Iterable[Label], categories: Iterable[str]) -> bool:
+    """Whether any of an address's tags has one of ``categories`` (category or concept)."""
+    wanted = {c.strip().lower() for c in categories if c.strip()}
+    return any(categories_of(t) & wanted for t in tags)
+
+
+def _order(label: Label) -> tuple[str, ...]:
+    return (label.category.lower(), label.label, label.actor, label.source,
+            ",".join(label.concepts), label.address)
+
+
+def tag_index(labels: Iterable[Label]) -> dict[str, tuple[Label, ...]]:
+    """Every tag by address (canonical form), exact repeats once, each address's tags in an
+    order that does not depend on the order they were read in."""
+    found: dict[str, set[Label]] = {}
+    for label in labels:
+        found.setdefault(label.address, set()).add(label)
+    return {k: tuple(sorted(v, key=_order)) for k, v in found.items()}
+
+
+def primary_label(tags: Sequence[Label] | Label, categories: Iterable[str] = ()) -> Label:
+    """The tag shown for an address: its first tag in one of ``categories`` (an exchange
+    stays named as the exchange), else its first tag."""
+    if isinstance(tags, Label):
+        return tags
+    wanted = {c.strip().lower() for c in categories if c.strip()}
+    return next((t for t in tags if categories_of(t) & wanted), tags[0])
+
+
+def as_tags(labels: Mapping[str, Label] | Mapping[str, tuple[Label, ...]] | None
+            ) -> dict[str, tuple[Label, ...]]:
+    """Labels by address, one or several per address, as tags."""
+    return {k: (v,) if isinstance(v, Label) else tuple(v) for k, v in (labels or {}).items()}
 
 
 def deny_index(listed: Mapping[str, Label]) -> dict[str, Label]:

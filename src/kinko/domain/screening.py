@@ -83,13 +83,15 @@ class Past:
 
 @dataclass(frozen=True)
 class Label:
-    """What a deny list says about an address (TagPack ``label``/``category``/``actor``)."""
+    """What a deny list says about an address (TagPack ``label``/``category``/``actor``, and
+    the taxonomy ``concepts`` a TagPack may list besides the category)."""
 
     address: str
     label: str
     source: str
     category: str = ""
     actor: str = ""
+    concepts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

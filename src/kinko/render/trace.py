@@ -25,12 +25,15 @@ from __future__ import annotations
 import csv
 import html
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.domain.csvcells import csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
@@ -39,62 +42,117 @@ from kinko.safeload import loads_json, read_stream
 
 __all__ = ["write_blacklist", "write_trace"]
 
-GRAPH_NODES = 150
-FLOW_CHUNK = 1 << 20  # tainted transfers whose hashes are fetched at once (flows.csv)
+GRAPH_NODES = 150  # the most tainted addresses drawn
+GRAPH_FLOWS = 40  # the endpoints of the largest tainted transfers are drawn too
+GRAPH_LABELLED = 40  # and the labelled addresses that received the most taint
+TABLES = ("parquet", "csv")
 
 
-def _int(value: Any) -> int:
-    return int(value)
-
-
-def _hashes(report: Any, positions: Sequence[int]) -> list[Any]:
-    """The transaction hashes of the report's transfers at ``positions``: from the report
-    (``hashes_of``: an engine may keep them out of memory), else from ``tx_hash``."""
+def _hashes(report: Any, positions: npt.NDArray[np.int64]) -> pa.Array:
+    """The transaction hashes of the report's transfers at ``positions``, as a string array:
+    from the report (``hashes_of``: an engine may keep them out of memory), else from
+    ``tx_hash``."""
     hashes_of = getattr(report, "hashes_of", None)
-    if hashes_of is not None:
-        return list(hashes_of(positions))
-    return [report.transfers.tx_hash[j] for j in positions]
+    found = hashes_of(positions) if hashes_of is not None else \
+        [report.transfers.tx_hash[j] for j in positions]
+    if isinstance(found, pa.Array | pa.ChunkedArray):
+        return found
+    return pa.array([str(h) for h in found], type=pa.string())
+
+
+def _column(values: npt.NDArray[Any]) -> pa.Array:
+    """Amounts as a Parquet column: int64, or decimal text beyond it (wei)."""
+    if values.dtype == object:
+        return pa.array([str(int(v)) for v in values], type=pa.string())
+    return pa.array(values, type=pa.int64())
+
+
+def _write_table(table: pa.Table, out: Path, name: str, tables: str) -> Path:
+    """``name.parquet`` or ``name.csv`` (every value as its text; empty for none)."""
+    if tables == "parquet":
+        path = out / f"{name}.parquet"
+        # a dictionary page large enough for the addresses: from/to stay dictionary-encoded
+        pq.write_table(table, str(path), row_group_size=1 << 20,
+                       dictionary_pagesize_limit=64 << 20)
+        return path
+    path = out / f"{name}.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv_writer(fh)
+        w.writerow(table.column_names)
+        for batch in table.to_batches(max_chunksize=1 << 18):
+            columns = [c.to_pylist() for c in batch.columns]
+            w.writerows(["" if v is None else v for v in row] for row in zip(*columns,
+                                                                            strict=True))
+    return path
 
 
 def write_trace(report: Any, out: Path, *, min_taint: int = 0,
-                graph_nodes: int = GRAPH_NODES) -> list[Path]:
-    """Write ``addresses.csv``, ``flows.csv``, ``exposure.csv``, ``summary.json``,
-    ``graph.json``, ``graph.html`` and ``graph.png`` for a
+                graph_nodes: int = GRAPH_NODES, tables: str = "csv") -> list[Path]:
+    """Write ``addresses``, ``flows`` (as ``.csv``, or ``.parquet`` with ``tables="parquet"``:
+    the same columns, amounts as int64 or decimal text beyond it), ``exposure.csv``,
+    ``summary.json``, ``graph.json``, ``graph.html`` and ``graph.png`` for a
     :class:`~kinko.services.trace.TraceReport`."""
+    if tables not in TABLES:
+        raise ValueError(f"tables must be one of {', '.join(TABLES)}, not {tables!r}")
     out.mkdir(parents=True, exist_ok=True)
     t, r = report.transfers, report.result
     paths = []
-    received = np.asarray(r.received, dtype=object)
-    held = np.asarray(r.held, dtype=object)
-    keep = [i for i in range(len(received))
-            if (received[i] > 0 or held[i] > 0) and max(received[i], held[i]) >= min_taint]
-    path = out / "addresses.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv_writer(fh)
-        w.writerow(["address", "taint_received", "taint_sent", "taint_held",
-                    "first_tainted_block", "hops", "label", "category", "stop"])
-        for i in sorted(keep, key=lambda i: (-_int(received[i]), str(t.addresses[i]))):
-            first = int(r.first_tainted[i])
-            label = report.labels.get(i)
-            w.writerow([t.addresses[i], received[i], _int(r.sent[i]), held[i],
-                        int(t.block[first]) if first >= 0 else "", int(r.hops[i]),
-                        label.label if label else "", label.category if label else "",
-                        "yes" if report.stops[i] else ""])
-    paths.append(path)
-    flow = np.asarray(r.flow, dtype=object)
-    tainted = [j for j in range(len(flow)) if flow[j] > 0]
-    path = out / "flows.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv_writer(fh)
-        w.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value",
-                    "tainted_value"])
-        for first in range(0, len(tainted), FLOW_CHUNK):
-            chunk = tainted[first:first + FLOW_CHUNK]
-            for j, tx_hash in zip(chunk, _hashes(report, chunk), strict=True):
-                w.writerow([tx_hash, int(t.block[j]), int(t.tx_index[j]), int(t.log_index[j]),
-                            t.addresses[t.src[j]], t.addresses[t.dst[j]], _int(t.value[j]),
-                            flow[j]])
-    paths.append(path)
+    received, held = np.asarray(r.received), np.asarray(r.held)
+    big = received.dtype == object or held.dtype == object
+    largest = np.maximum(received, held)
+    keep = np.flatnonzero(((received > 0) | (held > 0)) & (largest >= min_taint))
+    names = np.asarray(t.addresses, dtype=object)
+    dictionary = pa.array(names, type=pa.string())  # each address once; rows refer to it
+    if big:
+        order = sorted(keep.tolist(), key=lambda i: (-int(received[i]), str(names[i])))
+        keep = np.asarray(order, dtype=np.int64)
+    else:
+        ranked = pa.table({"r": pa.array(received[keep]),
+                           "a": pa.array(names[keep], type=pa.string())})
+        keep = keep[np.asarray(pc.sort_indices(ranked, sort_keys=[("r", "descending"),
+                                                                  ("a", "ascending")]))]
+    first = np.asarray(r.first_tainted)[keep]
+    blocks = np.asarray(t.block)[np.maximum(first, 0)] if len(t) else np.zeros(len(keep),
+                                                                               np.int64)
+    label = np.full(len(keep), "", dtype=object)
+    category = np.full(len(keep), "", dtype=object)
+    if report.labels:
+        where = np.full(len(names), -1, dtype=np.int64)
+        where[keep] = np.arange(len(keep))
+        for i, lb in report.labels.items():
+            if where[i] >= 0:
+                label[where[i]], category[where[i]] = lb.label, lb.category
+    stops = np.asarray(report.stops)[keep]
+    paths.append(_write_table(pa.table({
+        "address": dictionary.take(pa.array(keep)),
+        "taint_received": _column(received[keep]),
+        "taint_sent": _column(np.asarray(r.sent)[keep]),
+        "taint_held": _column(held[keep]),
+        "first_tainted_block": pa.array(blocks, type=pa.int64(), mask=first < 0),
+        "hops": pa.array(np.asarray(r.hops)[keep], type=pa.int64()),
+        "label": pa.array(label, type=pa.string()),
+        "category": pa.array(category, type=pa.string()),
+        "stop": pa.array(np.where(stops, "yes", ""), type=pa.string()),
+    }), out, "addresses", tables))
+    flow = np.asarray(r.flow)
+    tainted = np.flatnonzero(flow > 0).astype(np.int64)
+    src, dst = np.asarray(t.src)[tainted], np.asarray(t.dst)[tainted]
+    # the addresses these flows name, once each, in id order (the same whichever engine
+    # numbered them, and whatever else the trace read)
+    both = np.sort(np.concatenate([src, dst]))
+    used = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both
+    dictionary = pa.array(names[used], type=pa.string())
+    src, dst = np.searchsorted(used, src), np.searchsorted(used, dst)
+    paths.append(_write_table(pa.table({
+        "tx_hash": _hashes(report, tainted),
+        "block": pa.array(np.asarray(t.block)[tainted], type=pa.int64()),
+        "tx_index": pa.array(np.asarray(t.tx_index)[tainted], type=pa.int64()),
+        "log_index": pa.array(np.asarray(t.log_index)[tainted], type=pa.int64()),
+        "from": pa.DictionaryArray.from_arrays(pa.array(src, type=pa.int32()), dictionary),
+        "to": pa.DictionaryArray.from_arrays(pa.array(dst, type=pa.int32()), dictionary),
+        "value": _column(np.asarray(t.value)[tainted]),
+        "tainted_value": _column(flow[tainted]),
+    }), out, "flows", tables))
     path = out / "exposure.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv_writer(fh)
@@ -106,6 +164,11 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     path.write_text(json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n",
                     encoding="utf-8")
     paths.append(path)
+    timings = getattr(report, "timings", None)
+    if timings is not None:  # apart from the summary, which is the same on every run
+        path = out / "timings.json"
+        path.write_text(json.dumps(timings(), indent=2) + "\n", encoding="utf-8")
+        paths.append(path)
     nodes, edges = _graph(report, tainted, graph_nodes)
     paths.append(_graph_json(out / "graph.json", nodes, edges, report.policy))
     paths.append(_html(out / "graph.html", nodes, edges, report.policy))
@@ -113,38 +176,63 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     return paths
 
 
-def _graph(report: Any, tainted: Sequence[int], limit: int
+def _graph(report: Any, tainted: npt.NDArray[np.int64], limit: int
            ) -> tuple[list[dict[str, Any]], list[tuple[int, int, int]]]:
-    """The most tainted addresses, laid out in columns by hops; edges between them."""
+    """The significant part of the flow graph, laid out in columns by hops: the ``limit``
+    most tainted addresses (taint received or sent, whichever is larger), the endpoints of
+    the :data:`GRAPH_FLOWS` largest tainted transfers and the :data:`GRAPH_LABELLED`
+    labelled addresses that received the most taint; edges are the tainted transfers between
+    them, summed per pair."""
     t, r = report.transfers, report.result
-    weight: dict[int, int] = {}
-    for j in tainted:
-        for a in (int(t.src[j]), int(t.dst[j])):
-            weight[a] = max(weight.get(a, 0), int(r.received[a]), int(r.sent[a]))
-    chosen = sorted(weight, key=lambda a: (-weight[a], a))[:limit]
+    received, sent = np.asarray(r.received), np.asarray(r.sent)
+    weight = np.maximum(received, sent)
+    candidates = np.flatnonzero(weight > 0)
+    chosen: set[int] = set()
+    chosen.update(_top(weight, candidates, limit))
+    flow = np.asarray(r.flow)[tainted]
+    biggest = tainted[_top(flow, np.arange(len(tainted)), GRAPH_FLOWS)] if len(tainted) \
+        else np.zeros(0, np.int64)
+    chosen.update(int(a) for a in np.asarray(t.src)[biggest])
+    chosen.update(int(a) for a in np.asarray(t.dst)[biggest])
+    labelled = np.array([a for a in report.labels if received[a] > 0], dtype=np.int64)
+    chosen.update(_top(received, labelled, GRAPH_LABELLED))
+    chosen = {a for a in chosen if weight[a] > 0}
     columns: dict[int, list[int]] = {}
-    for a in chosen:
+    for a in sorted(chosen, key=lambda a: (-int(weight[a]), a)):
         columns.setdefault(max(0, int(r.hops[a])), []).append(a)
     nodes: list[dict[str, Any]] = []
-    index: dict[int, int] = {}
+    index = np.full(len(weight), -1, dtype=np.int64)
     for hop in sorted(columns):
-        for row, a in enumerate(sorted(columns[hop], key=lambda a: -weight[a])):
+        for row, a in enumerate(columns[hop]):
             label = report.labels.get(a)
             index[a] = len(nodes)
             nodes.append({"address": str(t.addresses[a]), "x": hop, "y": row,
-                          "taint": int(r.received[a]), "held": int(r.held[a]),
+                          "taint": int(received[a]), "held": int(r.held[a]),
                           "label": f"{label.label} ({label.category})" if label else "",
                           "tag": label.label if label else "",
                           "category": label.category if label else "",
                           "actor": (label.actor or "") if label else "",
                           "hops": int(r.hops[a]), "stop": bool(report.stops[a])})
+    a_idx = index[np.asarray(t.src)[tainted]]
+    b_idx = index[np.asarray(t.dst)[tainted]]
+    inside = (a_idx >= 0) & (b_idx >= 0)
     sums: dict[tuple[int, int], int] = {}
-    for j in tainted:
-        a, b = int(t.src[j]), int(t.dst[j])
-        if a in index and b in index:
-            key = (index[a], index[b])
-            sums[key] = sums.get(key, 0) + int(r.flow[j])
-    return nodes, [(a, b, v) for (a, b), v in sums.items()]
+    for a, b, v in zip(a_idx[inside].tolist(), b_idx[inside].tolist(), flow[inside].tolist(),
+                       strict=True):
+        sums[(a, b)] = sums.get((a, b), 0) + int(v)
+    return nodes, [(a, b, v) for (a, b), v in sorted(sums.items())]
+
+
+def _top(values: npt.NDArray[Any], among: npt.NDArray[np.int64], k: int) -> list[int]:
+    """The ``k`` of ``among`` with the largest ``values`` (the smaller index first on ties)."""
+    if len(among) == 0 or k <= 0:
+        return []
+    vals = values[among]
+    if vals.dtype == object or len(among) <= k:
+        return sorted(among.tolist(), key=lambda i: (-int(values[i]), i))[:k]
+    cut = np.partition(vals, len(vals) - k)[len(vals) - k]  # the k-th largest value
+    pick = among[vals >= cut]
+    return sorted(pick.tolist(), key=lambda i: (-int(values[i]), i))[:k]
 
 
 def _graph_json(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]],
@@ -213,26 +301,31 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
     from matplotlib.ticker import MaxNLocator
 
     columns = max((n["x"] for n in nodes), default=0) + 1
     rows = max((n["y"] for n in nodes), default=0) + 1
-    fig, ax = plt.subplots(figsize=(min(4 + 2.5 * columns, 30), min(2 + 0.35 * rows, 40)))
+    fig, ax = plt.subplots(figsize=(min(4 + 2.5 * columns, 16), min(2 + 0.25 * rows, 16)))
     top = max((v for _a, _b, v in edges), default=1)
-    for a, b, v in edges:
-        ax.plot([nodes[a]["x"], nodes[b]["x"]], [-nodes[a]["y"], -nodes[b]["y"]],
-                color="#c0392b", alpha=0.5, linewidth=0.5 + 4 * v / top)
+    if edges:
+        ax.add_collection(LineCollection(
+            [[(nodes[a]["x"], -nodes[a]["y"]), (nodes[b]["x"], -nodes[b]["y"])]
+             for a, b, _v in edges], colors="#c0392b", alpha=0.5,
+            linewidths=[0.5 + 4 * v / top for _a, _b, v in edges]))
+    if nodes:
+        ax.scatter([n["x"] for n in nodes], [-n["y"] for n in nodes], s=30, zorder=3,
+                   color=["#2c3e50" if n["stop"] else "#c0392b" for n in nodes])
     for n in nodes:
-        ax.scatter([n["x"]], [-n["y"]], s=30, color="#2c3e50" if n["stop"] else "#c0392b",
-                   zorder=3)
         ax.annotate(n["label"] or n["address"][:10] + "…", (n["x"], -n["y"]), fontsize=6,
                     xytext=(4, -2), textcoords="offset points")
+    ax.autoscale()
     ax.set_title(f"kinko trace ({policy}): taint by hops from the seed")
     ax.set_xlabel("hops from the seed")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
@@ -242,12 +335,20 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         with (folder / "summary.json").open("rb") as fh:
             summary = loads_json(read_stream(fh, str(folder / "summary.json")),
                                  str(folder / "summary.json"), error=InputFileError)
-        with (folder / "addresses.csv").open(encoding="utf-8", newline="") as fh:
-            rows = [{**{k: unescape_cell(v or "") for k, v in r.items()},
-                     "stop": r.get("stop") == "yes"} for r in csv.DictReader(fh)]
+        if (folder / "addresses.parquet").exists():
+            table = pq.read_table(str(folder / "addresses.parquet"))
+            found = [{k: ("" if v is None else str(v)) for k, v in row.items()}
+                     for row in table.to_pylist()]
+        else:
+            with (folder / "addresses.csv").open(encoding="utf-8", newline="") as fh:
+                found = [{k: unescape_cell(v or "") for k, v in r.items()}
+                         for r in csv.DictReader(fh)]
+        rows = [{**r, "stop": r.get("stop") == "yes"} for r in found]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
                              f"{exc.filename})") from None
+    except pa.ArrowException as exc:
+        raise InputFileError(f"{folder / 'addresses.parquet'}: not readable: {exc}") from None
     return rows, summary
 
 

@@ -2,10 +2,14 @@
 and attribution tags (who an address belongs to: exchanges, services; used by traces for
 exposure, never a reason to refuse).
 
-Both come as GraphSense TagPacks (``.yaml``/``.yml``) or CSV lists; a file is read whole,
-every address put in its canonical form (:mod:`kinko.domain.labels` says how a list's
-currency picks the formats, and what ``invalid`` does with an address no format accepts),
-and checked before anything is written: a refused list writes nothing.
+Both come as GraphSense TagPacks (``.yaml``/``.yml``, with ``header: !include FILE`` read
+from the TagPack's folder or the nearest folder above it that holds FILE, as the GraphSense
+TagPack tool finds its shared ``header.yaml``), CSV lists, address lists (one per line) or
+JSON arrays of addresses; a file is read whole, every address put in its canonical form
+(:mod:`kinko.domain.labels` says how a list's currency picks the formats, and what
+``invalid`` does with an address no format accepts), and checked before anything is
+written: a refused list writes nothing. An address keeps every tag it is given
+(:func:`tags` returns them all).
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from kinko.domain.labels import LabelList, parse_label_file
+from kinko.domain.labels import Include, LabelList, parse_label_file
 from kinko.domain.screening import Label
+from kinko.errors import InputFileError
 from kinko.ports import Store
 from kinko.safeload import MAX_LIST_BYTES, read_text
 
 __all__ = ["Loaded", "load_labels", "read_labels", "tags"]
+
+MAX_INCLUDE_BYTES = 1 << 20
 
 
 class Loaded(NamedTuple):
@@ -34,16 +41,40 @@ def _chains(store: Store) -> dict[str, str]:
         return {a.symbol: a.chain for a in tx.assets()}
 
 
+def _includer(path: Path) -> Include:
+    """``!include NAME`` of the TagPack at ``path``: NAME relative to its folder, else to the
+    nearest folder above holding it. NAME must be a relative path without ``..``."""
+    def include(name: str) -> str:
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or not name.strip():
+            raise InputFileError(f"{path}: header: !include {name}: give a file name relative "
+                                 "to the TagPack's folder (no '..', not absolute)")
+        for folder in (path.parent.resolve(), *path.parent.resolve().parents):
+            candidate = folder / relative
+            if candidate.is_file():
+                if candidate.stat().st_size > MAX_INCLUDE_BYTES:
+                    raise InputFileError(f"{candidate}: an included header over 1 MB")
+                try:
+                    return candidate.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise InputFileError(f"{candidate}: cannot read: {exc}") from None
+        raise InputFileError(f"{path}: header: !include {name}: no such file in "
+                             f"{path.parent} or a folder above it")
+    return include
+
+
 def read_labels(path: Path, *, invalid: str = "refuse", store: Store | None = None
                 ) -> LabelList:
     text = read_text(path, MAX_LIST_BYTES)  # bounded; names the file and the bad byte
     return parse_label_file(text, str(path), invalid=invalid,
-                            chains=_chains(store) if store is not None else None)
+                            chains=_chains(store) if store is not None else None,
+                            include=_includer(path))
 
 
 def load_labels(store: Store, path: Path, kind: str = "deny", *,
                 invalid: str = "refuse") -> Loaded:
-    """Load a deny list (``kind="deny"``) or tags (``"tags"``)."""
+    """Load a deny list (``kind="deny"``) or tags (``"tags"``: added beside the tags other
+    files gave the same addresses; loading a file again replaces what it gave before)."""
     found = read_labels(path, invalid=invalid, store=store)
     with store.screening() as tables:
         fresh = tables.put_labels(path.name, [(lbl.address, lbl) for lbl in found.labels],
@@ -51,7 +82,7 @@ def load_labels(store: Store, path: Path, kind: str = "deny", *,
     return Loaded(len(found.labels), fresh, found.kept)
 
 
-def tags(store: Store) -> dict[str, Label]:
-    """Every attribution tag, by canonical address."""
+def tags(store: Store) -> dict[str, tuple[Label, ...]]:
+    """Every attribution tag, by canonical address: all the tags of each address."""
     with store.screening(write=False) as tables:
         return tables.tag_map()

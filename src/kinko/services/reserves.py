@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.ledger import normal_balance
+from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import (
     DEFAULT_MIN_HEIGHT,
     AssetSpec,
@@ -301,5 +302,6 @@ def verify_files(proof_path: Path, root_path: Path, customer: str | None = None)
     """Check a kinko proof file against root.json (for ``customer`` when given)."""
     root = read_json(root_path, "root")
     proof = read_json(proof_path, "proof")
+    refuse_foreign(proof, str(proof_path), "kinko")
     published = verify_root(root)
     return verify_proof(proof, published.root_hash, root, customer=customer)

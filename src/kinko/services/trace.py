@@ -18,12 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from kinko.domain.addresses import address_key, locate_addresses
 from kinko.domain.chain import Transfer
+from kinko.domain.labels import as_tags, has_category, primary_label
 from kinko.domain.screening import Label
 from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import (
@@ -33,14 +34,16 @@ from kinko.domain.trace.model import (
     AccountSeeds,
     AccountTransfers,
     Policy,
+    Reduced,
     UtxoSeeds,
     UtxoTransactions,
 )
 from kinko.domain.trace.utxo import trace_utxo
 from kinko.errors import BadInput
 
-__all__ = ["Exposure", "SeedAddress", "TraceReport", "account_transfers", "parse_seed_address",
-           "resolve_seeds", "run_trace", "run_utxo_trace"]
+__all__ = ["Exposure", "Reduced", "SeedAddress", "TraceReport", "TransferSource",
+           "account_transfers", "parse_seed_address", "resolve_seeds", "run_trace",
+           "run_trace_on", "run_utxo_trace"]
 
 
 def account_transfers(records: Iterable[Transfer]) -> AccountTransfers:
@@ -111,8 +114,9 @@ class Exposure:
 
 TxFinder = Callable[[set[str]], dict[str, list[int]]]
 """Lower-cased transaction hashes → positions (increasing) of the transfers holding them."""
-HashesOf = Callable[["np.ndarray"], list[str]]
-"""Positions of transfers → their transaction hashes."""
+HashesOf = Callable[["np.ndarray"], Any]
+"""Positions of transfers → their transaction hashes (a list of str, or an Arrow string
+array)."""
 
 
 @dataclass
@@ -127,9 +131,16 @@ class TraceReport:
     seconds: dict[str, float] = field(default_factory=dict)
     # the hashes of the report's transfers when ``transfers.tx_hash`` does not hold them
     tx_hashes: HashesOf | None = None
+    # addresses read and stops among them, when ``transfers`` holds only those a trace
+    # reached (an engine that reduces before collecting: Spark)
+    address_count: int | None = None
+    stop_count: int | None = None
+    engine: str = "duckdb"
+    stats: dict[str, int] = field(default_factory=dict)
 
-    def hashes_of(self, positions: Sequence[int] | np.ndarray) -> list[str]:
-        """The transaction hashes of the report's transfers at ``positions``."""
+    def hashes_of(self, positions: Sequence[int] | np.ndarray) -> Any:
+        """The transaction hashes of the report's transfers at ``positions`` (a list of str,
+        or an Arrow string array when the engine keeps them in a file)."""
         if self.tx_hashes is not None:
             return self.tx_hashes(np.asarray(positions, dtype=np.int64))
         return [str(self.transfers.tx_hash[j]) for j in positions]
@@ -140,15 +151,16 @@ class TraceReport:
         if self.policy == "poison":
             return None
         r = self.result
-        return int(r.seeded) == int(sum(int(x) for x in r.held)) + int(r.burned) + int(
-            sum(int(x) for x in r.absorbed))
+        return int(r.seeded) == _total(r.held) + int(r.burned) + _total(r.absorbed)
 
     def summary(self) -> dict[str, Any]:
+        """What the trace found, the same whichever engine ran it (timings are apart, in
+        :attr:`seconds`)."""
         r = self.result
-        held = int(np.sum(r.held, dtype=object))
-        absorbed = int(np.sum(r.absorbed, dtype=object))
-        tainted = int(np.count_nonzero(np.asarray(r.received, dtype=object) > 0))
-        flows = int(np.count_nonzero(np.asarray(r.flow, dtype=object) > 0))
+        held = _total(r.held)
+        absorbed = _total(r.absorbed)
+        tainted = int(np.count_nonzero(np.greater(r.received, 0)))
+        flows = int(np.count_nonzero(np.greater(r.flow, 0)))
         return {
             "policy": self.policy, "seeds": self.seeds,
             "totals": {"seeded": int(r.seeded), "held": held, "burned": int(r.burned),
@@ -158,12 +170,28 @@ class TraceReport:
                              "difference": None if self.policy == "poison" else
                              int(r.seeded) - held - int(r.burned) - absorbed},
             "counts": {"transfers": len(self.transfers),
-                       "addresses": int(self.transfers.addresses.shape[0]),
+                       "addresses": int(self.transfers.addresses.shape[0])
+                       if self.address_count is None else self.address_count,
                        "tainted_addresses": tainted, "tainted_transfers": flows,
-                       "stops": int(np.count_nonzero(self.stops)),
+                       "stops": int(np.count_nonzero(self.stops))
+                       if self.stop_count is None else self.stop_count,
                        "exposed_entities": len(self.exposure)},
-            "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
         }
+
+    def timings(self) -> dict[str, Any]:
+        """Where the time went, by stage (seconds), and which engine ran."""
+        return {"engine": self.engine,
+                "seconds": {k: round(v, 6) for k, v in self.seconds.items()},
+                **({"stats": self.stats} if self.stats else {})}
+
+
+def _total(values: Any) -> int:
+    """The exact sum of non-negative amounts (int64 in two halves that cannot overflow, or
+    Python ints)."""
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        return int(sum(int(v) for v in arr))
+    return (int(np.sum(arr >> 32)) << 32) + int(np.sum(arr & 0xFFFFFFFF))
 
 
 def _positions_by_hash(transfers: AccountTransfers, wanted: set[str]) -> dict[str, list[int]]:
@@ -210,13 +238,18 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
     return AccountSeeds(flags, tuple(resolved)), described
 
 
-Reducer = Callable[[AccountTransfers, AccountSeeds],
+Labels = Mapping[str, Label] | Mapping[str, tuple[Label, ...]]
+"""Labels by :func:`~kinko.domain.labels.address_key`: one, or every tag, per address."""
+
+Reducer = Callable[[AccountTransfers, AccountSeeds, "np.ndarray"],
                    tuple[AccountTransfers, AccountSeeds, "np.ndarray"]]
+"""(transfers, seeds, stops per address) → the transfers the trace needs, the seeds in their
+positions, and those positions in the transfers given."""
 
 
 def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable[str] = (),
               seed_addresses: Iterable[SeedAddress] = (),
-              labels: Mapping[str, Label] | None = None,
+              labels: Labels | None = None,
               stop_categories: Iterable[str] = ("exchange",),
               max_hops: int | None = None, reduce: Reducer | None = None,
               find_txs: TxFinder | None = None, hashes_of: HashesOf | None = None
@@ -243,7 +276,7 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
     tx_hashes = hashes_of
     if reduce is not None:
         started = time.perf_counter()
-        transfers, seeds, kept = reduce(transfers, seeds)
+        transfers, seeds, kept = reduce(transfers, seeds, stops)
         seconds["reduce"] = time.perf_counter() - started
         if hashes_of is not None:
             tx_hashes = _through(hashes_of, np.asarray(kept, dtype=np.int64))
@@ -260,28 +293,124 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
                        tx_hashes)
 
 
+class TransferSource(Protocol):
+    """Transfers kept where they were read (a Spark cluster), not in this process: the trace
+    asks for the seeds, the labelled addresses and the reachable part, then runs the kernel
+    on that part here. Positions and address ids are those of the transfers read, in
+    processing order and in the order of their (normalised) text, as the file engines
+    number them."""
+
+    def read_count(self) -> int: ...
+    def address_count(self) -> int: ...
+    def find_txs(self, wanted: set[str]) -> dict[str, list[int]]: ...
+    def position_of_block(self, block: int) -> int: ...
+    def address_ids(self, keys: set[str]) -> dict[str, list[int]]: ...
+    def reduce(self, seed_positions: np.ndarray, seed_addresses: list[tuple[int, int]],
+               stop_ids: np.ndarray) -> Reduced: ...
+
+
+def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[str] = (),
+                 seed_addresses: Iterable[SeedAddress] = (), labels: Labels | None = None,
+                 stop_categories: Iterable[str] = ("exchange",), max_hops: int | None = None,
+                 engine: str = "spark") -> TraceReport:
+    """:func:`run_trace` on transfers a :class:`TransferSource` keeps: the same seeds, stops,
+    reduction and kernel, so the same report (its transfers and addresses are the reachable
+    part only; the counts of what was read come from the source)."""
+    if policy not in ACCOUNT_POLICIES:
+        raise BadInput(f"--policy must be one of {', '.join(ACCOUNT_POLICIES)} for account "
+                       f"transfers, not {policy!r}")
+    if max_hops is not None and max_hops < 1:
+        raise BadInput("--max-hops must be at least 1")
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    txs = [h.strip().lower() for h in seed_txs]
+    addresses = list(seed_addresses)
+    if not txs and not addresses:
+        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)")
+    found = source.find_txs(set(txs)) if txs else {}
+    missing = [h for h in txs if h not in found]
+    if missing:
+        raise BadInput(f"seed transaction {missing[0]} is not in the transfers read "
+                       f"({len(missing)} missing)", seed=missing[0])
+    positions = np.array(sorted({p for ps in found.values() for p in ps}), dtype=np.int64)
+    seed_ids = source.address_ids({address_key(s.address) for s in addresses}) \
+        if addresses else {}
+    resolved: list[tuple[int, int, int | None]] = []
+    for seed in addresses:
+        ids = seed_ids.get(address_key(seed.address))
+        if not ids:
+            raise BadInput(f"seed address {seed.address} does not appear in the transfers read",
+                           seed=seed.address)
+        start = 0 if seed.block is None else source.position_of_block(seed.block)
+        resolved.append((min(ids), start, seed.amount))
+    described: dict[str, Any] = {
+        "transactions": txs,
+        "addresses": [{"address": s.address, "block": s.block, "amount": s.amount}
+                      for s in addresses]}
+    categories = [c for c in stop_categories if c.strip()]
+    tagged = as_tags(labels)
+    labelled: dict[int, tuple[Label, ...]] = {}
+    for key, ids in (source.address_ids(set(tagged)) if tagged else {}).items():
+        for i in ids:
+            labelled[i] = tagged[key]
+    stop_ids = np.array(sorted(i for i, t in labelled.items() if has_category(t, categories)),
+                        dtype=np.int64)
+    seconds["seeds"] = time.perf_counter() - started
+    started = time.perf_counter()
+    reduced = source.reduce(positions, [(a, p) for a, p, _ in resolved], stop_ids)
+    seconds["reduce"] = time.perf_counter() - started
+    transfers, kept, dense = reduced.transfers, reduced.kept, reduced.ids
+    flags = np.zeros(len(transfers), dtype=np.bool_)
+    flags[np.searchsorted(kept, positions)] = True
+    seeds = AccountSeeds(flags, tuple(
+        (int(np.searchsorted(dense, a)), int(np.searchsorted(kept, p)), amount)
+        for a, p, amount in resolved))
+    stops = np.isin(dense, stop_ids)
+    known = {int(j): primary_label(labelled[int(i)], categories)
+             for j, i in enumerate(dense) if int(i) in labelled}
+    described["transfers_read"] = source.read_count()
+    described["transfers_traced"] = len(transfers)
+    started = time.perf_counter()
+    try:
+        result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
+    except ValueError as exc:  # the data break a rule the loader could not see
+        raise BadInput(f"the transfers cannot be traced: {exc}") from None
+    seconds["kernel"] = time.perf_counter() - started
+    return TraceReport(policy, transfers, result, described, stops, known,
+                       _exposure(result, known), seconds, reduced.hashes_of,
+                       address_count=source.address_count(), stop_count=len(stop_ids),
+                       engine=engine, stats=reduced.stats)
+
+
 def _through(hashes_of: HashesOf, kept: np.ndarray) -> HashesOf:
     """``hashes_of`` for the transfers at positions ``kept`` of the original ones."""
     return lambda positions: hashes_of(kept[np.asarray(positions, dtype=np.int64)])
 
 
-def _stops(addresses: np.ndarray, labels: Mapping[str, Label] | None,
+def _stops(addresses: np.ndarray, labels: Labels | None,
            stop_categories: Iterable[str]) -> tuple[dict[int, Label], np.ndarray]:
-    """The labels of the addresses in the data, and which of them absorb taint."""
-    categories = {c.strip().lower() for c in stop_categories if c.strip()}
+    """The label shown for each labelled address in the data, and which addresses absorb
+    taint: those with any tag in a stop category (its category or one of its concepts)."""
+    categories = [c for c in stop_categories if c.strip()]
+    tagged = as_tags(labels)
     known: dict[int, Label] = {}
     stops = np.zeros(addresses.shape[0], dtype=np.bool_)
-    by_key = {address_key(k): label for k, label in (labels or {}).items()}
+    if not tagged:
+        return known, stops
+    by_key: dict[str, tuple[Label, ...]] = {}
+    for k, tags in tagged.items():  # two spellings of one address: one address's tags
+        key = address_key(k)
+        by_key[key] = tuple(dict.fromkeys((*by_key.get(key, ()), *tags)))
     for key, positions in locate_addresses(addresses, by_key).items():
         for i in positions:
-            known[i] = by_key[key]
-            stops[i] = by_key[key].category.lower() in categories
+            known[i] = primary_label(by_key[key], categories)
+            stops[i] = has_category(by_key[key], categories)
     return known, stops
 
 
 def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[str] = (),
                    seed_addresses: Iterable[SeedAddress] = (),
-                   labels: Mapping[str, Label] | None = None,
+                   labels: Labels | None = None,
                    stop_categories: Iterable[str] = ("exchange",),
                    max_hops: int | None = None) -> TraceReport:
     """Trace UTXO transactions. A seed transaction's outputs are stolen; a seed address's

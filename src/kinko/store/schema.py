@@ -229,7 +229,20 @@ def _labels(name: str) -> Table:
 
 
 deny_labels = _labels("deny_labels")  # screening refuses, the watch freezes
-tags = _labels("tags")  # attribution (exchanges, services, ...): never a reason to refuse
+# attribution (exchanges, services, ...): never a reason to refuse. An address keeps every
+# tag each list gives it (GraphSense allows several); loading a list again replaces its own.
+tags = Table(
+    "tags", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", String(128), nullable=False),  # address_key()
+    Column("label", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("concepts", Text, nullable=False),  # the TagPack's concepts, comma-separated
+    Column("list_name", String(200), nullable=False),
+    Index("ix_tags_address", "address"),
+)
 
 breaker_events = Table(
     "breaker_events", metadata,

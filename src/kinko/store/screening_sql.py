@@ -9,6 +9,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from kinko.domain.labels import tag_index
 from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
 from kinko.store import schema as s
@@ -187,14 +188,15 @@ class SqlScreening:
 
     def put_labels(self, list_name: str, labels: list[tuple[str, Label]],
                    kind: str = "deny") -> int:
-        """Add or replace labels (keyed by address) of a deny list (``kind="deny"``) or of
-        the attribution tags (``"tags"``); return how many were new."""
-        table = s.deny_labels if kind == "deny" else s.tags
+        """Add labels (keyed by address) of a deny list (``kind="deny"``: one label per
+        address, the newest replacing) or of the attribution tags (``"tags"``: every tag is
+        kept beside the other lists' tags; this list's earlier tags of these addresses are
+        replaced). Return how many addresses were new."""
+        if kind != "deny":
+            return self._put_tags(list_name, labels)
+        table = s.deny_labels
         keys = [k for k, _ in labels]
-        existing: set[str] = set()
-        for i in range(0, len(keys), 900):
-            existing.update(self.conn.execute(select(table.c.address).where(
-                table.c.address.in_(keys[i : i + 900]))).scalars())
+        existing = self._present(table, keys)
         rows = {k: {"address": k, "label": lbl.label, "source": lbl.source,
                     "category": lbl.category, "actor": lbl.actor, "list_name": list_name}
                 for k, lbl in labels}
@@ -205,6 +207,29 @@ class SqlScreening:
             self.conn.execute(table.insert(), list(rows.values()))
         return len(set(rows) - existing)
 
+    def _present(self, table: Any, keys: list[str]) -> set[str]:
+        existing: set[str] = set()
+        unique = sorted(set(keys))
+        for i in range(0, len(unique), 900):
+            existing.update(self.conn.execute(select(table.c.address).where(
+                table.c.address.in_(unique[i : i + 900]))).scalars())
+        return existing
+
+    def _put_tags(self, list_name: str, labels: list[tuple[str, Label]]) -> int:
+        table = s.tags
+        keys = sorted({k for k, _ in labels})
+        existing = self._present(table, keys)
+        for i in range(0, len(keys), 900):
+            self.conn.execute(table.delete().where(
+                table.c.list_name == list_name, table.c.address.in_(keys[i : i + 900])))
+        rows = {(k, lbl.label, lbl.source, lbl.category, lbl.actor, ",".join(lbl.concepts)):
+                None for k, lbl in labels}
+        if rows:
+            self.conn.execute(table.insert(), [
+                {"address": k, "label": label, "source": source, "category": category,
+                 "actor": actor, "concepts": concepts, "list_name": list_name}
+                for k, label, source, category, actor, concepts in rows])
+        return len(set(keys) - existing)
     def deny_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(s.deny_labels)).scalar()
                    or 0)
@@ -214,10 +239,11 @@ class SqlScreening:
         return {r.address: Label(r.address, r.label, r.source, r.category, r.actor)
                 for r in rows}
 
-    def tag_map(self) -> dict[str, Label]:
-        rows = self.conn.execute(select(s.tags))
-        return {r.address: Label(r.address, r.label, r.source, r.category, r.actor)
-                for r in rows}
+    def tag_map(self) -> dict[str, tuple[Label, ...]]:
+        """Every tag, by address: all of an address's tags, in a fixed order."""
+        rows = self.conn.execute(select(s.tags).order_by(s.tags.c.address, s.tags.c.id))
+        return tag_index(Label(r.address, r.label, r.source, r.category, r.actor,
+                               tuple(c for c in r.concepts.split(",") if c)) for r in rows)
 
     # breaker ---------------------------------------------------------------------
 

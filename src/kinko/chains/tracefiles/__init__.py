@@ -96,7 +96,12 @@ from kinko.chains.tracefiles.hashes import TxHashStore
 from kinko.chains.tracefiles.reach import MOST as MOST
 from kinko.chains.tracefiles.reach import reduce_reachable, reduce_seeds
 from kinko.chains.tracefiles.synth import _synth_batches as _synth_batches
-from kinko.chains.tracefiles.synth import synth_account, write_parquet, write_synth_parquet
+from kinko.chains.tracefiles.synth import (
+    synth_account,
+    synth_utxo,
+    write_parquet,
+    write_synth_parquet,
+)
 from kinko.chains.tracefiles.utxo import load_utxo
 
 __all__ = [
@@ -109,6 +114,7 @@ __all__ = [
     "reduce_reachable",
     "reduce_seeds",
     "synth_account",
+    "synth_utxo",
     "write_parquet",
     "write_synth_parquet",
 ]

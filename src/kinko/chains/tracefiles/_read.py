@@ -52,6 +52,7 @@ class _Input:
         self.table = table
         self.columns = columns  # key -> (header text, DuckDB type)
         self.is_csv = is_csv
+        self.empty = False  # a 0-byte file: no rows
         self._lines: list[int] | None = None
 
     def has(self, key: str) -> bool:
@@ -163,7 +164,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
 
 def _reject(kind: str, message: str, text: str | None, columns: int) -> str:
     if kind in ("TOO MANY COLUMNS", "MISSING COLUMNS") and text is not None:
-        found = len(next(csv.reader([text]), []))
+        found = len(next(csv.reader([text.strip("\r\n")]), []))
         return f"expected {columns} fields, found {found}"
     return f"{kind.lower()}: {message}"
 
@@ -190,7 +191,22 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, table: str, fields: list[_
           parquet: bool = False) -> _Input:
     if not path.is_file():
         raise InputFileError(f"{path}: no such file", file=str(path))
+    if path.stat().st_size == 0:
+        return _open_empty(con, path, table, fields, parquet)
     return (_open_parquet if parquet else _open_csv)(con, path, table, fields)
+
+
+def _open_empty(con: duckdb.DuckDBPyConnection, path: Path, table: str, fields: list[_Field],
+                parquet: bool) -> _Input:
+    """A 0-byte file (what exporters such as ethereum-etl write when a range holds no rows):
+    an input with the format's columns and no rows."""
+    columns = {f.key: (f.key, "VARCHAR") for f in fields if f.required}
+    select = ", ".join(["CAST(NULL AS BIGINT) AS _row",
+                        *(f"CAST(NULL AS VARCHAR) AS {_ident(k)}" for k in columns)])
+    con.execute(f"CREATE TABLE {table} AS SELECT {select} WHERE false")
+    inp = _Input(path, table, columns, is_csv=not parquet)
+    inp.empty = True
+    return inp
 
 
 # --- checking values in SQL ------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import (
     _ETH_ADDRESS,
@@ -67,12 +68,17 @@ class _Rows:
 
 
 def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field], *,
-              presorted: bool, hashes: Hashes, causal: bool = False) -> Loaded:
+              presorted: bool, hashes: Hashes, causal: bool = False,
+              parquet_columns: tuple[str, str, str] | None = None) -> Loaded:
     """Check, fetch, order, factorise: the standard view ``std`` as :class:`AccountTransfers`
     (with a :class:`TxHashStore` when ``hashes`` is ``"store"``: ``tx_hash`` is then empty).
 
     Columns are fetched a few at a time and turned into numpy arrays at once, so memory holds
-    the arrays plus one query's result, not every column twice."""
+    the arrays plus one query's result, not every column twice. ``parquet_columns`` (the
+    Parquet file's transaction hash, sender and receiver columns, for a file read in its own
+    order) lets the addresses be numbered from the file's dictionaries
+    (:func:`_address_ids_parquet`) and the hashes be read from the file itself when asked
+    for (:meth:`TxHashStore.of_file`), rather than copied."""
     first = _fetch(con, "_bad, block, tx_index, log_index", "_keep OR _bad")
     if pc.any(first["_bad"]).as_py():
         _check(con, inp, fields)
@@ -80,7 +86,10 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     row, block, tx_index, log_index = (_ints(first[c]) for c in
                                        ("_row", "block", "tx_index", "log_index"))
     del first
-    (src, dst), addresses = _address_ids(con)
+    if parquet_columns is not None and presorted and not inp.empty:
+        (src, dst), addresses = _address_ids_parquet(inp, parquet_columns[1:], row)
+    else:
+        (src, dst), addresses = _address_ids(con)
     tx_key = np.asarray(_fetch(con, "hash(tx_hash) AS h")["h"].to_numpy(), dtype=np.uint64)
     rows = _Rows(row=row, block=block, tx_index=tx_index, log_index=log_index, tx_key=tx_key,
                  src=src, dst=dst)
@@ -96,7 +105,14 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     everything = hashes is True
     text = _TxHashes(con, position if everything else None, everything)
     _check_unique(inp, rows, text)
-    store = TxHashStore.write(con, position, len(rows.row)) if hashes == "store" else None
+    store: TxHashStore | None = None
+    if hashes == "store":
+        if parquet_columns is not None and presorted and not inp.empty:
+            whole = len(rows.row) == 0 or (int(rows.row[-1]) == len(rows.row) - 1)
+            store = TxHashStore.of_file(inp.path, parquet_columns[0],
+                                        None if whole else rows.row.copy())
+        else:
+            store = TxHashStore.write(con, position, len(rows.row))
     value, fee = _amount_arrays(con, position)
     tx_hash = (text.all() if everything else np.empty(0, dtype=object) if store is not None
                else np.full(len(rows.row), "", dtype=object))
@@ -146,6 +162,62 @@ def _address_ids(con: duckdb.DuckDBPyConnection
                          "std.src = s.x JOIN address_ids d ON std.dst = d.x WHERE _keep "
                          "ORDER BY std._row")
     return (_ints(joined["s"]), _ints(joined["d"])), addresses
+
+
+def _address_ids_parquet(inp: _Input, columns: tuple[str, str], rows: Ints
+                         ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
+    """:func:`_address_ids` for a Parquet file read in file order (``rows``: the file rows
+    kept), from the file's own dictionaries: each row group's sender and receiver columns are
+    read dictionary-encoded (no string per row); only the row groups' dictionaries are
+    hashed together, normalised and sorted (the same numbering as the SQL path), and each
+    row's id is one look-up in its row group's small map."""
+    chunks: list[list[pa.DictionaryArray]] = [[], []]
+    file = pq.ParquetFile(str(inp.path), read_dictionary=list(columns))
+    for group in range(file.num_row_groups):
+        table = file.read_row_group(group, columns=list(columns))
+        for k, name in enumerate(columns):
+            for chunk in table.column(name).chunks:
+                if not (pa.types.is_dictionary(chunk.type)
+                        and pa.types.is_string(chunk.type.value_type)):
+                    chunk = pc.dictionary_encode(chunk.cast(pa.string()))
+                chunks[k].append(chunk)
+    every = chunks[0] + chunks[1]
+    if every:
+        encoded = pc.dictionary_encode(pa.chunked_array([c.dictionary for c in every],
+                                                        type=pa.string())).combine_chunks()
+        dictionary = encoded.dictionary
+        global_id = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    else:
+        dictionary, global_id = pa.array([], pa.string()), np.zeros(0, np.int64)
+    trimmed = pc.utf8_trim(dictionary, characters=" ")
+    normal = pc.if_else(pc.match_substring_regex(trimmed, f"^{_ETH_ADDRESS}$"),
+                        pc.utf8_lower(trimmed), trimmed)
+    # ids in the order of the normalised text (the raw text breaking ties), as the SQL's
+    order = np.asarray(pc.sort_indices(pa.table({"a": normal, "x": dictionary}),
+                                       sort_keys=[("a", "ascending"), ("x", "ascending")]))
+    names = np.asarray(normal.take(pa.array(order)).to_numpy(zero_copy_only=False),
+                       dtype=object)
+    new = np.r_[True, names[1:] != names[:-1]] if len(names) else np.zeros(0, dtype=bool)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.cumsum(new, dtype=np.int64) - 1
+    found = []
+    offset = 0
+    for part in (chunks[0], chunks[1]):
+        ids = []
+        for chunk in part:
+            local = rank[global_id[offset:offset + len(chunk.dictionary)]]
+            offset += len(chunk.dictionary)
+            ids.append(local[np.asarray(chunk.indices.to_numpy(zero_copy_only=False))])
+        every_row = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        found.append(every_row if len(rows) == len(every_row) else every_row[rows])
+    addresses = names[new]
+    if len(rows) != file.metadata.num_rows:  # some rows left out: number only those used
+        used = np.zeros(len(addresses), dtype=np.bool_)
+        for ids_ in found:
+            used[ids_] = True
+        dense = np.cumsum(used, dtype=np.int64) - 1
+        return (dense[found[0]], dense[found[1]]), addresses[used]
+    return (found[0], found[1]), addresses
 
 
 def _distinct(keys: pa.Array) -> bool:

@@ -130,12 +130,16 @@ def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
         f"tx_hash, {_int_sql(inp, 'block')} AS block, {_int_sql(inp, 'tx_index')} AS tx_index, "
         f"{_int_sql(inp, 'log_index')} AS log_index, \"from\" AS src, \"to\" AS dst, "
         f"{_amount_sql(inp, 'value')} AS value, {_amount_sql(inp, 'fee')} AS fee FROM raw")
-    return _load_std(con, inp, _GENERIC, presorted=True, hashes=hashes)
+    columns = (inp.label("tx_hash"), inp.label("from"), inp.label("to")) if parquet else None
+    return _load_std(con, inp, _GENERIC, presorted=True, hashes=hashes,
+                     parquet_columns=columns)
 
 
 def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: str | None,
                   *, lower: bool) -> str:
     """A condition keeping one asset; refuse a file of several assets without a choice."""
+    if inp.empty:
+        return "true"
     if not inp.has(key):
         if asset is not None:
             raise InputFileError(f"{inp.name}: no {key} column to choose {asset!r} by",
@@ -148,7 +152,7 @@ def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: 
     if asset is None:
         if len(found) > 1:
             raise InputFileError(f"{inp.name}: transfers of several assets ({shown}); choose "
-                                 "one", file=inp.name)
+                                 "one with --asset (or --token)", file=inp.name)
         return "true"
     wanted = asset.strip().lower() if lower else asset.strip()
     keep = f"coalesce({value} = {_lit(wanted)}, false)"
@@ -168,7 +172,9 @@ def _load_etl(con: duckdb.DuckDBPyConnection, path: Path, token: str | None,
                                      "(an ethereum-etl export)", file=str(path))
             return _load_etl_tokens(con, tokens, transactions, token, hashes)
         return _load_etl_transactions(con, transactions, path / "receipts.csv", hashes)
-    if "token_address" in {h.lower() for h in _header(path)}:
+    empty = path.is_file() and path.stat().st_size == 0  # no rows: either file, both empty
+    if (empty and token is not None) or (
+            not empty and "token_address" in {h.lower() for h in _header(path)}):
         return _load_etl_tokens(con, path, None, token, hashes)
     if token is not None:
         raise InputFileError(f"{path}: not a token_transfers.csv; cannot choose token {token}",

@@ -46,6 +46,15 @@ def _normal_hashes(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
 _SCHEMA = pa.schema([("h", pa.string())])
 
 
+def _sorted_unique(values: Ints) -> Ints:
+    """``np.unique`` by sorting (numpy's hashing unique is slow on millions of int64), and
+    free when the values already rise (positions of tainted transfers do)."""
+    if values.size < 2 or bool(np.all(values[1:] > values[:-1])):
+        return values
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
 class TxHashStore:
     """The transaction hashes of loaded transfers, in a temporary Parquet file.
 
@@ -54,12 +63,23 @@ class TxHashStore:
     subset (the positions ``kept`` by :func:`~kinko.chains.tracefiles.reduce_reachable`)."""
 
     def __init__(self, path: Path, size: int, order: Ints | None,
-                 owner: TxHashStore | None = None) -> None:
+                 owner: TxHashStore | None = None, column: str = "h",
+                 owned: bool = True) -> None:
         self.path = path
         self.size = size
         self.order = order
+        self.column = column  # the hashes' column in the file
+        self.owned = owned  # a temporary file of this store (else the user's own file)
         self._owner = owner  # keeps the file of a parent store alive
         self._groups: list[tuple[int, int]] | None = None
+
+    @classmethod
+    def of_file(cls, path: Path, column: str, rows: Ints | None) -> TxHashStore:
+        """The hashes in column ``column`` of the Parquet file the transfers were read from,
+        in file order (``rows``: the file row of each transfer, when not all rows are kept):
+        nothing is copied, and the file is never removed."""
+        size = pq.ParquetFile(str(path)).metadata.num_rows if rows is None else len(rows)
+        return cls(Path(path), size, rows, column=column, owned=False)
 
     @classmethod
     def write(cls, con: duckdb.DuckDBPyConnection, order: Ints | None, size: int
@@ -106,7 +126,8 @@ class TxHashStore:
     def close(self) -> None:
         """Remove the file now (a store taken from this one stops working too)."""
         if self._owner is None:
-            shutil.rmtree(self.path.parent, ignore_errors=True)
+            if self.owned:
+                shutil.rmtree(self.path.parent, ignore_errors=True)
         else:
             self._owner.close()
 
@@ -120,7 +141,8 @@ class TxHashStore:
         if self.order is None and len(kept) == self.size and \
                 bool(np.array_equal(kept, np.arange(self.size))):
             return self
-        return TxHashStore(self.path, len(kept), order, owner=self._owner or self)
+        return TxHashStore(self.path, len(kept), order, owner=self._owner or self,
+                           column=self.column, owned=self.owned)
 
     def _row_groups(self) -> list[tuple[int, int]]:
         """(first index, row count) of each row group of the file."""
@@ -134,25 +156,36 @@ class TxHashStore:
             self._groups = groups
         return self._groups
 
+    def _read(self, file: pq.ParquetFile, group: int) -> pa.ChunkedArray:
+        """Row group ``group``'s hashes, normalised as :func:`load_account` normalises them
+        (the temporary file holds them normalised already)."""
+        column = file.read_row_group(group, columns=[self.column]).column(0)
+        return column if self.owned else _normal_hashes(column.cast(pa.string()))
+
     def at(self, positions: Sequence[int] | npt.ArrayLike) -> list[str]:
         """The hashes of the transfers at ``positions`` (in that order)."""
+        return [str(h) for h in self.at_arrow(positions).to_pylist()]
+
+    def at_arrow(self, positions: Sequence[int] | npt.ArrayLike) -> pa.Array:
+        """:meth:`at` as an Arrow string array (no Python string per hash)."""
         wanted = np.asarray(positions, dtype=np.int64).reshape(-1)
         if wanted.size == 0:
-            return []
+            return pa.array([], type=pa.string())
         if int(wanted.min()) < 0 or int(wanted.max()) >= self.size:
             raise IndexError("position out of range")
         index = wanted if self.order is None else self.order[wanted]
-        unique = np.unique(index)
-        found: dict[int, str] = {}
+        unique = _sorted_unique(index)  # the row groups' hits follow one another
+        parts: list[pa.Array] = []
         file = pq.ParquetFile(str(self.path))
         for g, (start, count) in enumerate(self._row_groups()):
-            inside = unique[(unique >= start) & (unique < start + count)]
-            if inside.size == 0:
+            lo, hi = np.searchsorted(unique, [start, start + count])
+            if hi == lo:
                 continue
-            column = file.read_row_group(g, columns=["h"]).column(0)
-            values = column.take(pa.array(inside - start)).to_pylist()
-            found.update(zip((int(i) for i in inside), values, strict=True))
-        return [found[int(i)] for i in index]
+            column = self._read(file, g)
+            parts.append(column.take(pa.array(unique[lo:hi] - start)))
+        values = pa.concat_arrays([c for p in parts for c in
+                                   (p.chunks if isinstance(p, pa.ChunkedArray) else [p])])
+        return values.take(pa.array(np.searchsorted(unique, index)))
 
     def positions(self, wanted: Iterable[str]) -> dict[str, list[int]]:
         """hash → positions (increasing) of the transfers whose hash, lower-cased, is one of
@@ -164,7 +197,7 @@ class TxHashStore:
         hits: dict[int, str] = {}  # index in the file → hash lower-cased
         file = pq.ParquetFile(str(self.path))
         for g, (start, _count) in enumerate(self._row_groups()):
-            column = file.read_row_group(g, columns=["h"]).column(0)
+            column = self._read(file, g)
             mask = pc.is_in(pc.utf8_lower(column), value_set=value_set)
             at = np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))
             if at.size == 0:

@@ -4,7 +4,8 @@
 senders and receivers, lognormal values and fees), all vectorised numpy;
 :func:`write_synth_parquet` streams the same chain to a file batch by batch, in the memory of
 one batch, and :func:`write_parquet` writes any transfers table in row groups of
-:data:`~kinko.chains.tracefiles.SYNTH_CHUNK` transfers.
+:data:`~kinko.chains.tracefiles.SYNTH_CHUNK` transfers. :func:`synth_utxo` makes a valid
+UTXO chain (compiled with numba: each spend depends on what is unspent at that point).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+from numba import njit
 
 from kinko.chains.tracefiles._common import SYNTH_CHUNK
+from kinko.domain.trace.model import UtxoTransactions
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -153,3 +156,100 @@ def write_synth_parquet(path: Path, n_transfers: int, n_addresses: int, seed: in
             writer.write_batch(_plain_batch(batch), row_group_size=SYNTH_CHUNK)
             written += batch.num_rows
     return written
+
+
+@njit(cache=True)
+def _utxo_structure(n_tx: int, n_addr: int, seed: int):  # type: ignore[no-untyped-def]
+    """A random valid UTXO chain: each transaction spends 1-3 (now and then up to 20) random
+    unspent outputs and pays 1-3 (now and then up to 40) outputs; every 50th transaction,
+    and any when too few outputs are unspent, is a coinbase minting 50·10⁸. Addresses are
+    drawn Zipf-like (rank k with weight about k^-1.1, here by inverse transform)."""
+    np.random.seed(seed)
+    in_start = np.zeros(n_tx + 1, np.int64)
+    out_start = np.zeros(n_tx + 1, np.int64)
+    cap_in, cap_out = 3 * n_tx + 16, 3 * n_tx + 16
+    in_output = np.empty(cap_in, np.int64)
+    in_value = np.empty(cap_in, np.int64)
+    in_address = np.empty(cap_in, np.int64)
+    out_value = np.empty(cap_out, np.int64)
+    out_address = np.empty(cap_out, np.int64)
+    fee = np.zeros(n_tx, np.int64)
+    pool = np.empty(cap_out, np.int64)  # unspent outputs
+    n_pool = 0
+    n_in = 0
+    n_out = 0
+    for i in range(n_tx):
+        k_in = 1 + np.random.randint(0, 3) if np.random.random() > 0.02 else \
+            1 + np.random.randint(0, 20)
+        coinbase = i % 50 == 0 or n_pool < 4 * k_in
+        total = 0
+        if coinbase:
+            total = 5_000_000_000
+        else:
+            for _ in range(k_in):
+                at = np.random.randint(0, n_pool)
+                j = pool[at]
+                n_pool -= 1
+                pool[at] = pool[n_pool]
+                if n_in == in_output.shape[0]:
+                    size = 2 * n_in
+                    grown = np.empty(size, np.int64)
+                    grown[:n_in] = in_output[:n_in]
+                    in_output = grown
+                    grown = np.empty(size, np.int64)
+                    grown[:n_in] = in_value[:n_in]
+                    in_value = grown
+                    grown = np.empty(size, np.int64)
+                    grown[:n_in] = in_address[:n_in]
+                    in_address = grown
+                in_output[n_in] = j
+                in_value[n_in] = out_value[j]
+                in_address[n_in] = out_address[j]
+                total += out_value[j]
+                n_in += 1
+            fee[i] = min(total, 200 + np.random.randint(0, 5000))
+        in_start[i + 1] = n_in
+        k_out = 1 + np.random.randint(0, 3) if np.random.random() > 0.01 else \
+            1 + np.random.randint(0, 40)
+        rest = total - fee[i]
+        for n in range(k_out):
+            if n_out == out_value.shape[0]:
+                size = 2 * n_out
+                grown = np.empty(size, np.int64)
+                grown[:n_out] = out_value[:n_out]
+                out_value = grown
+                grown = np.empty(size, np.int64)
+                grown[:n_out] = out_address[:n_out]
+                out_address = grown
+                grown = np.empty(size, np.int64)
+                grown[:n_pool] = pool[:n_pool]
+                pool = grown
+            v = rest if n == k_out - 1 else np.int64(rest * np.random.random())
+            rest -= v
+            out_value[n_out] = v
+            rank = int(n_addr * np.random.random() ** 8)  # a few addresses take most
+            out_address[n_out] = (rank * 2654435761) % n_addr
+            pool[n_pool] = n_out
+            n_pool += 1
+            n_out += 1
+        out_start[i + 1] = n_out
+    return (in_start, in_output[:n_in].copy(), in_value[:n_in].copy(),
+            in_address[:n_in].copy(), out_start, out_value[:n_out].copy(),
+            out_address[:n_out].copy(), fee)
+
+
+def synth_utxo(n_tx: int, n_addresses: int, seed: int) -> UtxoTransactions:
+    """A reproducible synthetic UTXO chain of ``n_tx`` transactions (for benchmarks and
+    tests): valid (each input spends an earlier unspent output, once, with its value and
+    address; inputs = outputs + fee), about 2 inputs and 2 outputs a transaction, compiled
+    with numba so millions of transactions take seconds."""
+    if n_tx < 1 or n_addresses < 1:
+        raise ValueError("need n_tx >= 1 and n_addresses >= 1")
+    (in_start, in_output, in_value, in_address, out_start, out_value, out_address,
+     fee) = _utxo_structure(n_tx, n_addresses, seed)
+    return UtxoTransactions(
+        txid=np.array([f"t{i:x}" for i in range(n_tx)], dtype=object),
+        block=np.arange(n_tx, dtype=np.int64) // 1000, in_start=in_start,
+        in_output=in_output, in_value=in_value, in_address=in_address, out_start=out_start,
+        out_value=out_value, out_address=out_address, fee=fee,
+        addresses=np.array([f"u{a:x}" for a in range(n_addresses)], dtype=object))

@@ -30,8 +30,9 @@ Semantics (the tests hold the kernels to these):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,7 @@ __all__ = [
     "AccountSeeds",
     "AccountTransfers",
     "Policy",
+    "Reduced",
     "UtxoResult",
     "UtxoSeeds",
     "UtxoTransactions",
@@ -132,3 +134,17 @@ class UtxoResult:
     hops: Ints
     burned: int
     seeded: int
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """What an engine that keeps the transfers elsewhere (Spark) hands back for the kernel:
+    the transfers a trace can need (positions ``kept`` of those read), their addresses
+    numbered ``0..k-1`` in the order of the ids read (``ids``: dense id → id read), a
+    function giving the hashes of positions of ``transfers``, and figures of the work."""
+
+    transfers: AccountTransfers
+    kept: Ints
+    ids: Ints
+    hashes_of: Callable[[Ints], Any]
+    stats: dict[str, int] = field(default_factory=dict)  # e.g. the reduction's rounds

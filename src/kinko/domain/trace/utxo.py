@@ -39,8 +39,12 @@ taint of outputs paid to them: it is recorded (``absorbed``, ``received``, the o
 like stops. Conservation (haircut, fifo, lifo, tiho): seeded = Σ held + burned + Σ absorbed,
 where ``held`` is the taint in an address's unspent outputs.
 
-This is a plain-Python kernel, exact with Python ints of any size; amounts may be int64 or
-object arrays, and results use the same dtype.
+Two implementations give identical results: a compiled numba kernel over int64 arrays
+(:mod:`kinko.domain.trace._utxo_compiled`), used when every amount, and the sum of all of
+them, fits in int64 (satoshi always do), and the plain-Python :func:`reference_utxo`, exact
+with Python ints of any size and the oracle of the property tests. Amounts may be int64 or
+object arrays; results use the same dtype. The input is checked vectorised before either
+runs.
 """
 
 from __future__ import annotations
@@ -51,9 +55,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kinko.domain.trace._utxo_compiled import POLICY_CODES, _utxo_kernel
 from kinko.domain.trace.model import UTXO_POLICIES, Policy, UtxoResult, UtxoSeeds, UtxoTransactions
 
-__all__ = ["trace_utxo"]
+__all__ = ["reference_utxo", "trace_utxo"]
 
 _INT64_MAX = 2**63 - 1
 _NO_HORIZON = 2**62
@@ -110,25 +115,33 @@ def _tiho(total: int, outs: Sequence[int]) -> list[int]:
     return shares
 
 
-def _amounts(arr: Any, size: int, name: str) -> tuple[list[int], bool]:
-    """The amounts as Python ints, and whether the input was an object array."""
+def _amounts(arr: Any, size: int, name: str) -> npt.NDArray[Any]:
+    """The amounts as an int64 array, or an object array of Python ints; never negative."""
     out = np.asarray(arr)
     if out.shape != (size,):
         raise ValueError(f"transactions.{name} must have {size} amounts")
     if out.dtype.kind in "iu":
-        values = [int(v) for v in out.tolist()]
-        big = False
-    elif out.dtype == object:
-        for v in out:
-            if isinstance(v, bool) or not isinstance(v, int | np.integer):
-                raise ValueError(f"transactions.{name} holds {v!r}, not a whole amount")
-        values = [int(v) for v in out]
-        big = True
-    else:
+        if size and out.dtype.kind == "u" and int(out.max()) > _INT64_MAX:
+            out = np.array([int(v) for v in out], dtype=object)
+        else:
+            out = out.astype(np.int64, copy=False)
+            if size and int(out.min()) < 0:
+                raise ValueError(f"transactions.{name} holds a negative amount")
+            return out
+    if out.dtype != object:
         raise ValueError(f"transactions.{name} must hold integers, not {out.dtype}")
-    if any(v < 0 for v in values):
-        raise ValueError(f"transactions.{name} holds a negative amount")
-    return values, big
+    for v in out:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise ValueError(f"transactions.{name} holds {v!r}, not a whole amount")
+        if v < 0:
+            raise ValueError(f"transactions.{name} holds a negative amount")
+    return out
+
+
+def _exact_sum(values: npt.NDArray[Any]) -> int:
+    if values.dtype == object:
+        return int(sum(int(v) for v in values))
+    return (int(np.sum(values >> 32)) << 32) + int(np.sum(values & 0xFFFFFFFF))
 
 
 def _index(arr: Any, size: int, name: str) -> npt.NDArray[np.int64]:
@@ -138,14 +151,17 @@ def _index(arr: Any, size: int, name: str) -> npt.NDArray[np.int64]:
     return out.astype(np.int64, copy=False)
 
 
-def _starts(arr: Any, n_tx: int, total: int, name: str) -> list[int]:
+def _starts(arr: Any, n_tx: int, total: int, name: str) -> npt.NDArray[np.int64]:
     out = _index(arr, n_tx + 1, name)
     if out[0] != 0 or out[-1] != total or bool(np.any(np.diff(out) < 0)):
         raise ValueError(f"transactions.{name} must rise from 0 to {total}")
-    return [int(v) for v in out.tolist()]
+    return out
 
 
-def _as_result(values: list[int], big: bool) -> npt.NDArray[Any]:
+def _as_result(values: Any, big: bool) -> npt.NDArray[Any]:
+    if isinstance(values, np.ndarray) and values.dtype == np.int64 and not big:
+        return np.asarray(values)
+    values = [int(v) for v in values]
     if not big and all(v <= _INT64_MAX for v in values):
         return np.array(values, dtype=np.int64)
     out = np.empty(len(values), dtype=object)
@@ -153,16 +169,29 @@ def _as_result(values: list[int], big: bool) -> npt.NDArray[Any]:
     return out
 
 
+def _sums(values: npt.NDArray[Any], starts: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """Per transaction, the sum of its slice of ``values`` (0 for an empty slice)."""
+    n = starts.shape[0] - 1
+    if values.dtype == object:
+        return np.array([sum(values[starts[i]:starts[i + 1]], 0) for i in range(n)],
+                        dtype=object)
+    total = np.concatenate([np.zeros(1, np.int64), np.cumsum(values, dtype=np.int64)])
+    found: npt.NDArray[np.int64] = total[starts[1:]] - total[starts[:-1]]
+    return found
+
+
 def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
                stops: npt.NDArray[np.bool_] | None = None,
-               max_hops: int | None = None) -> UtxoResult:
+               max_hops: int | None = None, compiled: bool | None = None) -> UtxoResult:
     """Follow taint through ``txs`` (in order) from ``seeds`` under ``policy``.
 
     ``stops``: per address, taint paid to it is absorbed. ``max_hops``: addresses that many
-    hops from a seed absorb like stops (at least 0). Raises ValueError on malformed input: an
-    input spending a later or unknown output, an output spent twice, an input whose value or
-    address differs from the output it spends, or a transaction whose inputs do not equal its
-    outputs plus its fee.
+    hops from a seed absorb like stops (at least 0). ``compiled``: None runs the numba kernel
+    when every amount and their sum fit in int64, else the exact Python reference; True
+    insists on the compiled kernel (ValueError if the amounts do not fit); False runs the
+    reference. Raises ValueError on malformed input: an input spending a later or unknown
+    output, an output spent twice, an input whose value or address differs from the output it
+    spends, or a transaction whose inputs do not equal its outputs plus its fee.
     """
     if policy not in UTXO_POLICIES:
         raise ValueError(f"policy must be one of {', '.join(UTXO_POLICIES)}, not {policy!r}")
@@ -178,21 +207,26 @@ def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
     for name, ids in (("in_address", in_address), ("out_address", out_address)):
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n_addr):
             raise ValueError(f"transactions.{name} holds an address id outside 0..{n_addr - 1}")
-    in_value, big_in = _amounts(txs.in_value, n_in, "in_value")
-    out_value, big_out = _amounts(txs.out_value, n_out, "out_value")
-    fee, big_fee = _amounts(txs.fee, n_tx, "fee")
-    big = big_in or big_out or big_fee
-    spender_tx = np.repeat(np.arange(n_tx, dtype=np.int64), np.diff(np.asarray(in_start)))
-    earlier = np.asarray(out_start, dtype=np.int64)[spender_tx]  # the spender's first output
+    in_value = _amounts(txs.in_value, n_in, "in_value")
+    out_value = _amounts(txs.out_value, n_out, "out_value")
+    fee = _amounts(txs.fee, n_tx, "fee")
+    big = object in (in_value.dtype, out_value.dtype, fee.dtype)
+    fits = not big and _exact_sum(in_value) + _exact_sum(out_value) + _exact_sum(fee) \
+        <= _INT64_MAX
+    if not fits:  # the reference: Python ints throughout
+        in_value, out_value, fee = (_as_object(a) for a in (in_value, out_value, fee))
+    spender_tx = np.repeat(np.arange(n_tx, dtype=np.int64), np.diff(in_start))
+    earlier = out_start[spender_tx]  # the spender's first output
     wrong = np.flatnonzero((in_output < -1) | (in_output >= earlier))
     if wrong.size:
         q = int(wrong[0])
         raise ValueError(f"input {q} (transaction {txs.txid[spender_tx[q]]}) does not spend an "
                          "output of an earlier transaction")
-    spent = in_output[in_output >= 0]
-    if np.unique(spent).size != spent.size:
+    spending = in_output >= 0
+    spent = in_output[spending]
+    if spent.size and int(np.bincount(spent, minlength=n_out).max()) > 1:
         raise ValueError("an output is spent twice")
-    if bool(np.any(out_address[spent] != in_address[in_output >= 0])):
+    if bool(np.any(out_address[spent] != in_address[spending])):
         raise ValueError("an input's address differs from the output it spends")
     tx_seed = np.asarray(seeds.transactions)
     out_seed = np.asarray(seeds.outputs)
@@ -200,24 +234,65 @@ def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
         raise ValueError(f"seeds.transactions must be {n_tx} booleans")
     if out_seed.shape != (n_out,) or out_seed.dtype != np.bool_:
         raise ValueError(f"seeds.outputs must be {n_out} booleans")
-    stop_arr = np.zeros(n_addr, np.bool_) if stops is None else np.asarray(stops)
-    if stop_arr.shape != (n_addr,) or stop_arr.dtype != np.bool_:
+    stop = np.zeros(n_addr, np.bool_) if stops is None else np.asarray(stops)
+    if stop.shape != (n_addr,) or stop.dtype != np.bool_:
         raise ValueError(f"stops must be {n_addr} booleans, one per address")
     if max_hops is not None and (isinstance(max_hops, bool) or int(max_hops) < 0):
         raise ValueError(f"max_hops must be at least 0, not {max_hops!r}")
-    horizon = _NO_HORIZON if max_hops is None else int(max_hops)
+    horizon = _NO_HORIZON if max_hops is None else min(int(max_hops), _NO_HORIZON)
+    differs = np.flatnonzero(in_value[spending] != out_value[spent])
+    if differs.size:
+        q = int(np.flatnonzero(spending)[differs[0]])
+        i, j = int(spender_tx[q]), int(in_output[q])
+        raise ValueError(f"transaction {txs.txid[i]}: input {q - int(in_start[i])} is worth "
+                         f"{in_value[q]}, the output it spends {out_value[j]}")
+    ins, outs = _sums(in_value, in_start), _sums(out_value, out_start) + fee
+    unbalanced = np.flatnonzero((np.diff(in_start) > 0) & (ins != outs))
+    if unbalanced.size:
+        i = int(unbalanced[0])
+        raise ValueError(f"transaction {txs.txid[i]}: inputs {ins[i]} ≠ outputs "
+                         f"{outs[i] - fee[i]} + fee {fee[i]}")
 
-    stop = stop_arr.tolist()
-    spends = in_output.tolist()
-    in_addr = in_address.tolist()
-    out_addr = out_address.tolist()
-    seed_tx = tx_seed.tolist()
-    seed_out = out_seed.tolist()
-    for q, j in enumerate(spends):
-        if j >= 0 and in_value[q] != out_value[j]:
-            i = int(spender_tx[q])
-            raise ValueError(f"transaction {txs.txid[i]}: input {q - in_start[i]} is worth "
-                             f"{in_value[q]}, the output it spends {out_value[j]}")
+    if compiled is None:
+        compiled = fits
+    elif compiled and not fits:
+        raise ValueError("the compiled kernel needs int64 amounts whose sum fits in int64; "
+                         "use the reference kernel")
+    if compiled:
+        found = _utxo_kernel(POLICY_CODES[policy], in_start, in_output, in_value, in_address,
+                             out_start, out_value, out_address, fee, tx_seed, out_seed, stop,
+                             np.int64(horizon), n_addr)
+    else:
+        found = reference_utxo(policy, in_start.tolist(), in_output.tolist(),
+                               [int(v) for v in in_value], in_address.tolist(),
+                               out_start.tolist(), [int(v) for v in out_value],
+                               out_address.tolist(), [int(v) for v in fee], tx_seed.tolist(),
+                               out_seed.tolist(), stop.tolist(), horizon, n_addr)
+    output_taint, received, held, absorbed, first, hops, burned, seeded = found
+    return UtxoResult(
+        policy=policy, output_taint=_as_result(output_taint, big),
+        received=_as_result(received, big), held=_as_result(held, big),
+        absorbed=_as_result(absorbed, big), first_tainted=np.asarray(first, dtype=np.int64),
+        hops=np.asarray(hops, dtype=np.int64), burned=int(burned), seeded=int(seeded))
+
+
+def _as_object(values: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    if values.dtype == object:
+        return values
+    out = np.empty(values.shape[0], dtype=object)
+    out[:] = [int(v) for v in values]
+    return out
+
+
+def reference_utxo(policy: Policy, in_start: Sequence[int], spends: Sequence[int],
+                   in_value: Sequence[int], in_addr: Sequence[int], out_start: Sequence[int],
+                   out_value: Sequence[int], out_addr: Sequence[int], fee: Sequence[int],
+                   seed_tx: Sequence[bool], seed_out: Sequence[bool], stop: Sequence[bool],
+                   horizon: int, n_addr: int) -> tuple[Any, ...]:
+    """The plain-Python kernel (Python ints, any size) on checked input: the oracle of the
+    compiled one. Returns lists output_taint (per output), received, held, absorbed, first,
+    hops (per address) and ints burned, seeded."""
+    n_tx, n_out = len(fee), len(out_value)
     # What each output carries: taint arrived (reported), taint it will pass on when spent
     # (0 at stops and once spent), and for FIFO/LIFO its segments when it holds taint.
     output_taint = [0] * n_out
@@ -234,9 +309,6 @@ def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
         ins = range(in_start[i], in_start[i + 1])
         outs = range(out_start[i], out_start[i + 1])
         values = [out_value[j] for j in outs]
-        if ins and sum(in_value[q] for q in ins) != sum(values) + fee[i]:
-            raise ValueError(f"transaction {txs.txid[i]}: inputs {sum(in_value[q] for q in ins)}"
-                             f" ≠ outputs {sum(values)} + fee {fee[i]}")
         tainted_ins = [q for q in ins if spends[q] >= 0 and live[spends[q]] > 0]
         seeded_outs = [j for j in outs if seed_tx[i] or seed_out[j]]
         if not tainted_ins and not seeded_outs:
@@ -294,8 +366,4 @@ def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
     for j, taint in enumerate(live):
         if taint:
             held[out_addr[j]] += taint
-    return UtxoResult(
-        policy=policy, output_taint=_as_result(output_taint, big),
-        received=_as_result(received, big), held=_as_result(held, big),
-        absorbed=_as_result(absorbed, big), first_tainted=np.array(first, dtype=np.int64),
-        hops=np.array(hops, dtype=np.int64), burned=burned, seeded=seeded)
+    return output_taint, received, held, absorbed, first, hops, burned, seeded

@@ -1,0 +1,570 @@
+"""The Spark engine: a transfers file read, checked, numbered and reduced as Spark SQL.
+
+When a chain's history does not fit one machine (Ethereum: billions of transfers), the
+trace's data work runs on a Spark cluster (``kinko trace run --engine spark --spark-master
+URL``) and only the part a trace can reach comes back to this process, where the exact
+kernel runs (:func:`kinko.services.trace.run_trace_on`). :class:`SparkTransfers` is that
+source, for the generic ``csv`` and ``parquet`` formats:
+
+- **reading**: CSV as text (``_corrupt`` records, wrong field counts, refused with their
+  lines), Parquet typed; each row numbered in file order (``zipWithIndex``: scalable, no
+  single partition);
+- **validation**: the same checks and messages as the DuckDB engine
+  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in one pass; the
+  order and uniqueness checks join each row with the next (an equi-join on ``row + 1``) and
+  group transactions by hash; problems are named ``file:line`` (``file: row N``);
+- **numbering**: the distinct normalised addresses, sorted (range-partitioned) and numbered
+  with ``zipWithIndex``, joined back to the transfers: the ids of the DuckDB engine;
+- **reduction**: the time-respecting reachable set as semi-naive rounds of a join and a
+  group-by (:func:`~kinko.chains.tracefiles.reach.reachable_times_sql`'s rounds), stops
+  spreading nothing, then the transfers a trace needs
+  (:func:`~kinko.chains.tracefiles.reach.kept_positions`'s rule, and its :data:`MOST` rule);
+- **collection**: only the kept transfers (ids, amounts, order columns, hashes) come to the
+  driver, as Arrow; their addresses are renumbered ``0..k-1`` in the same order.
+
+Addresses are matched to seeds and labels with :func:`~kinko.domain.labels.address_key`
+itself (a Python function over the distinct addresses, on the executors). Tests run Spark in
+local mode (``local[2]`` bound to 127.0.0.1); :func:`spark_session` starts one session per
+process and master. Sizing for a cluster is in ``docs/scale.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+from kinko.chains.tracefiles._common import (
+    _ETH_ADDRESS,
+    _ETH_HASH,
+    INT64_MAX,
+    MAX_PROBLEMS,
+    Amounts,
+    Ints,
+)
+from kinko.chains.tracefiles._read import _Field, _header, _Input, _missing, _raise
+from kinko.chains.tracefiles.account import _GENERIC
+from kinko.chains.tracefiles.reach import MOST
+from kinko.domain.addresses import address_key, fold
+from kinko.domain.trace.model import AccountTransfers, Reduced
+from kinko.errors import EnvironmentProblem, InputFileError
+
+__all__ = ["SparkTransfers", "spark_session"]
+
+_SESSIONS: dict[str, Any] = {}
+LOCAL_MASTER = "local[2]"
+
+
+def spark_session(master: str | None = None) -> Any:
+    """The process's Spark session for ``master`` (default ``local[2]``), started once. A
+    local master binds the driver to 127.0.0.1 (no network beyond this machine)."""
+    master = master or LOCAL_MASTER
+    found = _SESSIONS.get(master)
+    if found is not None:
+        return found
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise EnvironmentProblem("the Spark engine needs a Java runtime (17 or later): "
+                                 "install one (make installs openjdk-17-jre-headless)")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - pyspark is a dependency
+        raise EnvironmentProblem("the Spark engine needs pyspark") from None
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (SparkSession.builder.master(master).appName("kinko trace")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.pyspark.python", sys.executable)
+               .config("spark.sql.adaptive.enabled", "true"))
+    if master.startswith("local"):
+        builder = (builder.config("spark.driver.host", "127.0.0.1")
+                   .config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.default.parallelism", "4"))
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # the JVM or the cluster did not come up
+        raise EnvironmentProblem(f"Spark did not start ({master}): "
+                                 f"{str(exc).splitlines()[0][:300]}") from None
+    session.sparkContext.setLogLevel("ERROR")
+    _SESSIONS[master] = session
+    return session
+
+
+def _fields() -> list[_Field]:
+    return _GENERIC
+
+
+class SparkTransfers:
+    """Transfers of a generic ``csv`` or ``parquet`` file, read and checked by Spark (at
+    construction; problems raise :class:`InputFileError` as the DuckDB engine words them),
+    kept there; a :class:`~kinko.services.trace.TransferSource`."""
+
+    def __init__(self, path: Path, fmt: str, *, asset: str | None = None,
+                 master: str | None = None) -> None:
+        from pyspark.sql import functions as F
+
+        self.F = F
+        self.path = Path(path)
+        self.name = str(self.path)
+        if fmt not in ("csv", "parquet"):
+            raise InputFileError(f"{self.path}: the Spark engine reads the csv and parquet "
+                                 f"formats, not {fmt!r}", file=self.name)
+        if not self.path.is_file():
+            raise InputFileError(f"{self.path}: no such file", file=self.name)
+        self.spark = spark_session(master)
+        self.parquet = fmt == "parquet"
+        self.raw, columns = self._read()
+        self.inp = _Input(self.path, "raw", columns, is_csv=not self.parquet)
+        self._std = self._standard(asset)
+        self._check()
+        self._number()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _read(self) -> tuple[Any, dict[str, tuple[str, str]]]:
+        """The file as a DataFrame with ``_row`` (the record's number in the file) and one
+        column per field found (named by its key); the (header, type) of each."""
+        F, fields = self.F, _fields()
+        keys = {f.key for f in fields}
+        if self.path.stat().st_size == 0:  # an empty export: the columns, no rows
+            from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+            columns = {f.key: (f.key, "VARCHAR") for f in fields if f.required}
+            schema = StructType([StructField("_row", LongType())] + [
+                StructField(k, StringType()) for k in columns])
+            return self.spark.createDataFrame([], schema), columns
+        if self.parquet:
+            try:
+                df = self.spark.read.parquet(str(self.path))
+                names = df.columns
+            except Exception as exc:
+                raise InputFileError(f"{self.path}: cannot read as Parquet: "
+                                     f"{str(exc).splitlines()[0][:200]}",
+                                     file=self.name) from None
+            _missing(self.name, "", fields, names)
+            types = {}
+            for field in reversed(df.schema.fields):
+                types[field.name.lower()] = (field.name, _duck_type(field.dataType))
+            columns = {k: v for k, v in types.items() if k in keys}
+            df = df.select(F.col("_metadata.row_index").alias("_row"),
+                           *(F.col(f"`{n}`").alias(k) for k, (n, _t) in columns.items()))
+            return df, columns
+        header = _header(self.path)
+        _missing(self.name, ":1", fields, header)
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        schema = StructType([StructField(f"c{i}", StringType()) for i in range(len(header))]
+                            + [StructField("_corrupt", StringType())])
+        df = (self.spark.read.option("header", True).option("mode", "PERMISSIVE")
+              .option("columnNameOfCorruptRecord", "_corrupt").option("escape", '"')
+              .option("encoding", "UTF-8").schema(schema).csv(str(self.path)))
+        df = _numbered(df, "_row")
+        bad = (df.where(F.col("_corrupt").isNotNull()).select("_row", "_corrupt")
+               .orderBy("_row").limit(MAX_PROBLEMS).collect())
+        if bad:
+            inp = _Input(self.path, "raw", {}, is_csv=True)
+            where = inp.where(int(r["_row"]) for r in bad)
+            problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found "
+                        f"{len(next(csv.reader([r['_corrupt'].strip(chr(13) + chr(10))]), []))}"
+                        for r in bad]
+            raise InputFileError(f"{self.path}: {len(problems)} malformed record(s)",
+                                 problems=problems, file=self.name)
+        position: dict[str, int] = {}
+        for i, h in enumerate(header):
+            position.setdefault(h.lower(), i)
+        chosen = {k: i for k, i in position.items() if k in keys}
+        columns = {k: (header[i], "VARCHAR") for k, i in chosen.items()}
+        return df.select("_row", *(F.col(f"c{i}").alias(k) for k, i in chosen.items())), \
+            columns
+
+    # --- the standard view and its checks ------------------------------------------------
+
+    def _standard(self, asset: str | None) -> Any:
+        F, inp, raw = self.F, self.inp, self.raw
+        keep = self._asset_filter(raw, asset)
+        bad = _bad(F, inp, _fields())
+        std = raw.select(
+            "_row", bad.alias("_bad"), keep.alias("_keep"),
+            F.col("tx_hash").cast("string").alias("tx_hash"),
+            _int(F, inp, "block").alias("block"), _int(F, inp, "tx_index").alias("tx_index"),
+            _int(F, inp, "log_index").alias("log_index"),
+            _normal(F, F.col("from"), _ETH_ADDRESS).alias("src"),
+            _normal(F, F.col("to"), _ETH_ADDRESS).alias("dst"),
+            _amount(F, inp, "value").alias("value"), _amount(F, inp, "fee").alias("fee"))
+        return std
+
+    def _asset_filter(self, raw: Any, asset: str | None) -> Any:
+        F, inp = self.F, self.inp
+        if inp.has("asset") is False or self.path.stat().st_size == 0:
+            if asset is not None and self.path.stat().st_size > 0:
+                raise InputFileError(f"{self.name}: no asset column to choose {asset!r} by",
+                                     file=self.name)
+            return F.lit(True)
+        value = F.trim(F.col("asset").cast("string"))
+        found = [str(r[0]) for r in raw.select(value.alias("a")).distinct()
+                 .orderBy(F.col("a").asc_nulls_last()).limit(11).collect()]
+        shown = ", ".join(found[:10]) + (", ..." if len(found) > 10 else "")
+        if asset is None:
+            if len(found) > 1:
+                raise InputFileError(f"{self.name}: transfers of several assets ({shown}); "
+                                     "choose one with --asset (or --token)", file=self.name)
+            return F.lit(True)
+        keep = F.coalesce(value == F.lit(asset.strip()), F.lit(False))
+        if raw.where(keep).limit(1).count() == 0:
+            raise InputFileError(f"{self.name}: no transfers of {asset} "
+                                 f"(found: {shown or 'none'})", file=self.name)
+        return keep
+
+    def _check(self) -> None:
+        """The value checks, then order and uniqueness, as the DuckDB engine words them."""
+        F, inp, std = self.F, self.inp, self._std
+        parts = [p for f in _fields() if inp.has(f.key)
+                 for p in [_problem(F, inp, f)] if p is not None]
+        if parts:
+            rows = (self.raw.select("_row", F.concat_ws("; ", *parts).alias("m"))
+                    .where(F.col("m") != "").orderBy("_row").limit(MAX_PROBLEMS).collect())
+            _raise(inp, [(int(r["_row"]), str(r["m"])) for r in rows])
+        kept = std.where("_keep").drop("_bad", "_keep")
+        kept = _numbered(kept, "pos")
+        kept = kept.withColumn("h", _normal(F, F.col("tx_hash"), _ETH_HASH))
+        self.kept = kept.cache()
+        self.n = self.kept.count()
+        a, b = self.kept.alias("a"), self.kept.alias("b")
+        pairs = a.join(b, F.col("b.pos") == F.col("a.pos") + 1)
+        later = ((F.col("b.block") > F.col("a.block"))
+                 | ((F.col("b.block") == F.col("a.block"))
+                    & ((F.col("b.tx_index") > F.col("a.tx_index"))
+                       | ((F.col("b.tx_index") == F.col("a.tx_index"))
+                          & (F.col("b.log_index") > F.col("a.log_index"))))))
+        wrong = (pairs.where(~later).select(*(F.col(f"{s}.{c}").alias(f"{s}_{c}")
+                                             for s in "ab" for c in ("_row", "block",
+                                                                     "tx_index",
+                                                                     "log_index")))
+                 .orderBy("b__row").limit(MAX_PROBLEMS).collect())
+        problems: list[tuple[int, str]] = []
+        for r in wrong:
+            other = inp.line(int(r["a__row"]))
+            now = (r["b_block"], r["b_tx_index"], r["b_log_index"])
+            if now == (r["a_block"], r["a_tx_index"], r["a_log_index"]):
+                problems.append((int(r["b__row"]), f"duplicate: block {now[0]}, tx_index "
+                                 f"{now[1]}, log_index {now[2]} again (first on {other})"))
+            else:
+                problems.append((int(r["b__row"]), f"out of order: block {now[0]}, tx_index "
+                                 f"{now[1]}, log_index {now[2]} comes after block "
+                                 f"{r['a_block']}, tx_index {r['a_tx_index']}, log_index "
+                                 f"{r['a_log_index']} on {other}; sort the file by (block, "
+                                 "tx_index, log_index)"))
+        _raise(inp, problems)
+        # one transaction per (block, tx_index): next to each other, as the rows are sorted
+        same_tx = ((F.col("b.block") == F.col("a.block"))
+                   & (F.col("b.tx_index") == F.col("a.tx_index")))
+        clash = (pairs.where(same_tx & (F.col("a.tx_hash") != F.col("b.tx_hash"))
+                             & (F.col("a.h") != F.col("b.h")))
+                 .select(F.col("a._row").alias("ar"), F.col("b._row").alias("br"),
+                         F.col("b.block").alias("block"), F.col("b.tx_index").alias("txi"),
+                         F.col("a.h").alias("ah"), F.col("b.h").alias("bh"))
+                 .orderBy("br").limit(MAX_PROBLEMS).collect())
+        problems = [(int(r["br"]), f"block {r['block']}, tx_index {r['txi']} holds two "
+                     f"transactions, {r['bh']} and {r['ah']} (on {inp.line(int(r['ar']))})")
+                    for r in clash]
+        # each transaction at one place: the first row of each transaction, by hash
+        starts = (self.kept.alias("b").join(
+            self.kept.alias("a"), (F.col("b.pos") == F.col("a.pos") + 1)
+            & (F.col("a.block") == F.col("b.block"))
+            & (F.col("a.tx_index") == F.col("b.tx_index")), "left_anti")
+            .select("pos", "_row", "block", "tx_index", "tx_hash", "h"))
+        from pyspark.sql import Window
+
+        w = Window.partitionBy("tx_hash").orderBy("pos")
+        twice = (starts.withColumn("k", F.row_number().over(w))
+                 .withColumn("f_row", F.first("_row").over(w))
+                 .withColumn("f_block", F.first("block").over(w))
+                 .withColumn("f_txi", F.first("tx_index").over(w))
+                 .where(F.col("k") > 1).orderBy("_row").limit(MAX_PROBLEMS).collect())
+        problems += [(int(r["_row"]), f"transaction {r['h']} is at block {r['block']}, "
+                      f"tx_index {r['tx_index']}, but at block {r['f_block']}, tx_index "
+                      f"{r['f_txi']} on {inp.line(int(r['f_row']))}") for r in twice]
+        _raise(inp, problems)
+
+    # --- numbering -------------------------------------------------------------------------
+
+    def _number(self) -> None:
+        """Addresses numbered in the order of their normalised text; the transfers with ids."""
+        F = self.F
+        names = (self.kept.select(F.col("src").alias("a"))
+                 .union(self.kept.select(F.col("dst").alias("a"))).distinct().orderBy("a"))
+        ids = _numbered(names, "id")
+        self.ids = ids.cache()
+        self.m = self.ids.count()
+        x = (self.kept.join(self.ids.select(F.col("a").alias("src"), F.col("id").alias("s")),
+                            "src")
+             .join(self.ids.select(F.col("a").alias("dst"), F.col("id").alias("d")), "dst"))
+        v = F.expr("try_cast(value AS BIGINT)")
+        f = F.expr("try_cast(fee AS BIGINT)")
+        self.x = x.select("pos", "s", "d", "block", "tx_index", "log_index", "value", "fee",
+                          v.alias("v"), f.alias("f"), "h").cache()
+        # int64 amounts when every amount and their total fit (as the DuckDB engine decides,
+        # over every transfer read), else Python ints
+        found = self.x.agg(
+            F.sum((F.col("v").isNull() & F.col("value").isNotNull()).cast("int")),
+            F.sum((F.col("f").isNull() & F.col("fee").isNotNull()).cast("int")),
+            F.sum(F.col("v").cast("decimal(38,0)")), F.sum(F.col("f").cast("decimal(38,0)")),
+        ).collect()[0]
+        totals = int(found[2] or 0) + int(found[3] or 0)
+        self.big = bool(found[0]) or bool(found[1]) or totals > INT64_MAX
+
+    # --- the TransferSource --------------------------------------------------------------
+
+    def read_count(self) -> int:
+        return int(self.n)
+
+    def address_count(self) -> int:
+        return int(self.m)
+
+    def find_txs(self, wanted: set[str]) -> dict[str, list[int]]:
+        F = self.F
+        if not wanted:
+            return {}
+        rows = (self.x.select("pos", F.lower(F.col("h")).alias("k"))
+                .where(F.col("k").isin(sorted(wanted))).collect())
+        found: dict[str, list[int]] = {}
+        for r in sorted(rows, key=lambda r: int(r["pos"])):
+            found.setdefault(str(r["k"]), []).append(int(r["pos"]))
+        return found
+
+    def position_of_block(self, block: int) -> int:
+        return int(self.x.where(self.F.col("block") < int(block)).count())
+
+    def address_ids(self, keys: set[str]) -> dict[str, list[int]]:
+        """Ids of the addresses whose :func:`address_key` is one of ``keys``."""
+        if not keys:
+            return {}
+        keys = {address_key(k) for k in keys}
+        wanted = self.spark.sparkContext.broadcast((frozenset(keys),
+                                                    frozenset(fold(k) for k in keys)))
+        # a cheap fold first (as locate_addresses), then the key of the few that match
+        found = (self.ids.rdd.filter(lambda r: fold(str(r["a"])) in wanted.value[1])
+                 .map(lambda r: (address_key(str(r["a"])), int(r["id"])))
+                 .filter(lambda p: p[0] in wanted.value[0]).collect())
+        out: dict[str, list[int]] = {}
+        for key, ident in sorted(found, key=lambda p: p[1]):
+            out.setdefault(key, []).append(ident)
+        return out
+
+    def reduce(self, seed_positions: Ints, seed_addresses: list[tuple[int, int]],
+               stop_ids: Ints) -> Any:
+        F = self.F
+        stops = self._frame(addr=np.asarray(stop_ids, dtype=np.int64))
+        seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
+        starts = (self.x.join(F.broadcast(seeds), "pos").select(F.col("d").alias("addr"),
+                                                               (F.col("pos") + 1).alias("t"))
+                  .union(self._frame(addr=np.array([a for a, _ in seed_addresses], np.int64),
+                                     t=np.array([p for _, p in seed_addresses], np.int64))))
+        # each round's tables are checkpointed: the plan stays one round deep
+        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
+        delta = reach
+        edges = self.x.join(F.broadcast(stops), self.x.s == stops.addr, "left_anti") \
+            .select("pos", "s", "d").cache()
+        rounds = 0
+        lo = delta.agg(F.min("t")).collect()[0][0]
+        while lo is not None:
+            rounds += 1
+            cand = (edges.where(F.col("pos") >= int(lo))
+                    .join(delta.select(F.col("addr").alias("s"), F.col("t")), "s")
+                    .where(F.col("pos") >= F.col("t"))
+                    .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
+            delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
+                     .where(F.col("r.t").isNull() | (F.col("c.t") < F.col("r.t")))
+                     .select("addr", F.col("c.t").alias("t"))).localCheckpoint()
+            lo = delta.agg(F.min("t")).collect()[0][0]
+            if lo is not None:
+                reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
+                         .localCheckpoint())
+        reached = reach.select("addr")
+        seed_ids = [a for a, _ in seed_addresses]
+        quiet = stops.where(~F.col("addr").isin(seed_ids)) if seed_ids else stops
+        spreads = reached.join(quiet, "addr", "left_anti")
+        marks = [int(p) for _, p in seed_addresses]
+        keep = (self.x.join(F.broadcast(reached.select(F.col("addr").alias("d"))), "d", "left_semi")
+                .select("pos")
+                .union(self.x.join(spreads.select(F.col("addr").alias("s")), "s", "left_semi")
+                       .select("pos"))
+                .union(self.x.where(F.col("pos").isin(marks)).select("pos"))).distinct()
+        count = keep.count()
+        everything = count >= MOST * self.n
+        rows = self.x if everything else self.x.join(keep, "pos", "left_semi")
+        table = rows.orderBy("pos").toArrow()
+        kept = _np(table["pos"])
+        src, dst = _np(table["s"]), _np(table["d"])
+        both = np.sort(np.concatenate([src, dst]))
+        dense = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both
+        names = self._names(dense)
+        if self.big:
+            value, fee = _big(table["value"]), _big(table["fee"])
+        else:
+            value, fee = _np(table["v"]), _np(table["f"])
+        hashes = table["h"].combine_chunks()
+        transfers = AccountTransfers(
+            src=np.searchsorted(dense, src).astype(np.int64),
+            dst=np.searchsorted(dense, dst).astype(np.int64), value=value, fee=fee,
+            block=_np(table["block"]), tx_index=_np(table["tx_index"]),
+            log_index=_np(table["log_index"]), tx_hash=np.empty(0, dtype=object),
+            addresses=names)
+        return Reduced(transfers, kept, dense,
+                       lambda positions: hashes.take(pa.array(np.asarray(positions))),
+                       {"rounds": rounds, "kept": int(count), "read": int(self.n),
+                        "addresses": int(self.m)})
+
+    def _frame(self, **columns: Ints) -> Any:
+        """A small DataFrame of int64 columns, from Arrow."""
+        return self.spark.createDataFrame(pa.table({k: pa.array(v, type=pa.int64())
+                                                    for k, v in columns.items()}))
+
+    def _names(self, dense: Ints) -> npt.NDArray[np.object_]:
+        if len(dense) == 0:
+            return np.empty(0, dtype=object)
+        got = self.ids.join(self._frame(id=dense), "id").orderBy("id").toArrow()
+        return np.asarray(got["a"].to_numpy(zero_copy_only=False), dtype=object)
+
+
+# --- column expressions (the DuckDB engine's checks, as Spark columns) -------------------
+
+
+def _duck_type(dtype: Any) -> str:
+    """A Spark type as the DuckDB type name the checks are written for."""
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, T.StringType):
+        return "VARCHAR"
+    if isinstance(dtype, T.LongType):
+        return "BIGINT"
+    if isinstance(dtype, T.IntegerType):
+        return "INTEGER"
+    if isinstance(dtype, T.ShortType):
+        return "SMALLINT"
+    if isinstance(dtype, T.ByteType):
+        return "TINYINT"
+    if isinstance(dtype, T.DecimalType):
+        return f"DECIMAL({dtype.precision},{dtype.scale})"
+    return dtype.simpleString().upper()  # type: ignore[no-any-return]
+
+
+def _conditions(F: Any, inp: _Input, field: _Field) -> list[tuple[Any, Any]]:
+    """(condition, message) columns: as :func:`kinko.chains.tracefiles._read._conditions`."""
+    col, label, dtype = F.col(field.key), inp.label(field.key), inp.type(field.key)
+    lab = F.lit(label)
+    empty = (col.isNull() | (F.trim(col) == "")) if dtype == "VARCHAR" else col.isNull()
+    if field.kind == "label" or (field.kind in ("text", "address") and field.nullable):
+        return []
+    if field.kind in ("text", "address"):
+        return [(empty, F.concat(lab, F.lit(" is empty")))]
+    found = [] if field.nullable else [(empty, F.concat(lab, F.lit(" is empty")))]
+    if dtype == "VARCHAR":
+        s = F.when(F.trim(col) != "", F.trim(col))
+        digits = "[0-9]+"
+        found += [(s.rlike(f"^-({digits})$"), F.concat(lab, F.lit(" is negative: "), s)),
+                  (~s.rlike(f"^{digits}$"), F.concat(lab, F.lit(" is not a whole number: "),
+                                                     F.substring(s, 1, 80)))]
+        if field.kind == "int":
+            found.append((s.isNotNull() & F.expr(f"try_cast(trim(`{field.key}`) AS BIGINT)")
+                          .isNull(), F.concat(lab, F.lit(" is too large: "), s)))
+        return found
+    if dtype in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT") or dtype.startswith("DECIMAL"):
+        shown = col.cast("string")
+        found.append((col < 0, F.concat(lab, F.lit(" is negative: "), shown)))
+        if dtype.startswith("DECIMAL"):
+            found.append((col != F.floor(col), F.concat(lab, F.lit(" is not a whole number: "),
+                                                        shown)))
+            if field.kind == "int":
+                found.append((col > F.lit(INT64_MAX).cast("decimal(38,0)"),
+                              F.concat(lab, F.lit(" is too large: "), shown)))
+        return found
+    raise InputFileError(
+        f"{inp.name}: column {label} has type {dtype}; expected whole numbers "
+        "(integers, decimal(38,0) or text)", file=inp.name)
+
+
+def _problem(F: Any, inp: _Input, field: _Field) -> Any:
+    found = _conditions(F, inp, field)
+    if not found:
+        return None
+    expr = None
+    for cond, message in found:
+        cond = F.coalesce(cond, F.lit(False))
+        expr = F.when(cond, message) if expr is None else expr.when(cond, message)
+    return expr
+
+
+def _bad(F: Any, inp: _Input, fields: list[_Field]) -> Any:
+    found = [F.coalesce(c, F.lit(False)) for f in fields if inp.has(f.key)
+             for c, _ in _conditions(F, inp, f)]
+    if not found:
+        return F.lit(False)
+    out = found[0]
+    for c in found[1:]:
+        out = out | c
+    return out
+
+
+def _normal(F: Any, col: Any, pattern: str) -> Any:
+    """Trimmed; lower-cased when an Ethereum hex address (or hash), as ``_normal_sql``."""
+    e = F.trim(col.cast("string"))
+    return F.when(e.rlike(f"^{pattern}$"), F.lower(e)).otherwise(e)
+
+
+def _int(F: Any, inp: _Input, key: str) -> Any:
+    if not inp.has(key):
+        return F.lit(0).cast("long")
+    if inp.type(key) == "VARCHAR":
+        return F.expr(f"try_cast(trim(`{key}`) AS BIGINT)")
+    return F.expr(f"try_cast(`{key}` AS BIGINT)")
+
+
+def _amount(F: Any, inp: _Input, key: str) -> Any:
+    """The amount as its decimal digits (text): exact at any size."""
+    if not inp.has(key):
+        return F.lit("0")
+    if inp.type(key) == "VARCHAR":
+        return F.trim(F.col(key))
+    if inp.type(key).startswith("DECIMAL"):
+        return F.col(key).cast("decimal(38,0)").cast("string")
+    return F.col(key).cast("string")
+
+
+def _numbered(df: Any, name: str) -> Any:
+    """``df`` with a first column ``name``: each row's number in the DataFrame's order. Rows
+    are numbered within their partition (``monotonically_increasing_id``) and offset by the
+    rows of the partitions before (one small count per partition): no single partition
+    for all, and no Python on the executors."""
+    from pyspark.sql import functions as F
+
+    tagged = (df.withColumn("_pid", F.spark_partition_id())
+              .withColumn("_mid", F.monotonically_increasing_id()).cache())
+    counts = {int(r["_pid"]): int(r["count"])
+              for r in tagged.groupBy("_pid").count().collect()}
+    offsets, total = [], 0
+    for pid in sorted(counts):
+        offsets += [F.lit(pid), F.lit(total)]
+        total += counts[pid]
+    offset = F.create_map(*offsets)[F.col("_pid")] if offsets else F.lit(0).cast("long")
+    number = (F.col("_mid") - F.col("_pid").cast("long") * F.lit(1 << 33) + offset)
+    return tagged.select(number.cast("long").alias(name), *df.columns)
+
+
+def _np(column: pa.ChunkedArray) -> Ints:
+    return np.asarray(column.to_numpy(), dtype=np.int64)
+
+
+def _big(column: pa.ChunkedArray) -> Amounts:
+    """Decimal digits → Python ints (amounts beyond int64: wei)."""
+    out = np.empty(len(column), dtype=object)
+    out[:] = [int(v) for v in column.to_pylist()]
+    return out

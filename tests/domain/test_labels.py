@@ -1,0 +1,106 @@
+"""Address labels as exchanges and public lists publish them: several tags per address kept,
+TagPacks with transaction tags, concepts and an included header, plain and JSON address
+lists (the public OFAC extracts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kinko.domain.labels import (
+    has_category,
+    parse_label_file,
+    parse_tagpack,
+    primary_label,
+    tag_index,
+)
+from kinko.errors import InputFileError
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+BTER = "1Ni8z1MbaF4ri8GGE67BWtLu66YnXj2BuW"  # hacks.yaml: the exchange Bter.com, and its hack
+BINANCE_POOL = "0xc365c3315cf926351ccaf13fa7d19c8c4058c8e1"  # exchange and miner packs
+
+
+def labels_of(name: str) -> list:  # type: ignore[type-arg]
+    path = DATA / "tagpacks" / name
+    return list(parse_label_file(path.read_text(encoding="utf-8"), str(path)).labels)
+
+
+def test_an_address_keeps_every_tag_and_stays_an_exchange() -> None:
+    """The real hacks TagPack tags Bter's address as the exchange and again as the hack;
+    both tags are kept, and the address is a stop whatever the order of reading."""
+    hacks = labels_of("hacks.yaml")
+    index = tag_index(hacks)
+    bter = index[BTER]  # a Bitcoin base58 address: its canonical form is as written
+    assert {t.label for t in bter} == {"Bter.com", "Bter hack"}
+    assert has_category(bter, ["exchange"])
+    assert primary_label(bter, ["exchange"]).label == "Bter.com"
+    assert tag_index(list(reversed(hacks)))[BTER] == bter  # order-free
+
+
+def test_two_tagpacks_disagreeing_keep_both_tags() -> None:
+    """Binance Pool is an exchange in one Etherscan pack and a miner in another: read in
+    either order, the address has both tags and is an exchange."""
+    exchange, miner = labels_of("etherscan-wordcloud-exchange.yaml"), labels_of(
+        "etherscan-wordcloud-miner.yaml")
+    for order in ((exchange, miner), (miner, exchange)):
+        tags = tag_index([*order[0], *order[1]])[BINANCE_POOL]
+        assert {t.category for t in tags} == {"exchange", "miner"}
+        assert has_category(tags, ["exchange"]) and not has_category(tags, ["hacker"])
+
+
+def test_concepts_count_as_categories() -> None:
+    exchange = labels_of("etherscan-wordcloud-exchange.yaml")
+    assert exchange[0].concepts == ("exchange",)
+    pack = parse_tagpack("title: t\ncreator: c\ncategory: defi\nlabel: pool\ntags:\n"
+                         f"- address: '{BINANCE_POOL}'\n  concepts: [exchange, defi_dex]\n",
+                         "c.yaml")
+    (label,) = pack.labels
+    assert label.category == "defi" and label.concepts == ("exchange", "defi_dex")
+    assert has_category([label], ["Exchange"])
+
+
+def test_transaction_tags_are_read_not_refused() -> None:
+    pack = parse_tagpack(
+        "title: Ronin\ncreator: c\ncurrency: ETH\nsource: https://example.org/ronin\n"
+        "label: Ronin bridge hack\ntags:\n- tx_hash: '0xc28fad5e8d5e0ce6a2eaf67b6687be5d58113e16"
+        "be590824d6cfa1a94467d0b7'\n- address: '0x098B716B8Aaf21512996dC57EB0615e2383E2f96'\n"
+        "  category: hacker\n", "ronin.yaml")
+    assert pack.transactions == 1
+    assert [lbl.category for lbl in pack.labels] == ["hacker"]
+    with pytest.raises(InputFileError, match=r"tags\[0\]: both address and tx_hash"):
+        parse_tagpack(f"title: t\ntags:\n- address: '{BINANCE_POOL}'\n  tx_hash: '0x1'\n",
+                      "x.yaml")
+
+
+def test_header_include_is_merged_as_the_tagpack_tool_does() -> None:
+    texts = {"header.yaml": "creator: GraphSense Core Team\ncategory: exchange\n"
+                            "currency: BTC\nsource: https://example.org\n"}
+    pack = parse_tagpack("title: Bitmex\nheader: !include header.yaml\nlabel: bitmex\n"
+                         "tags:\n- address: 3BMEXuoRza9EimRGSHGrwPmyFNUqWFpu8t\n", "b.yaml",
+                         include=texts.__getitem__)
+    (label,), (currency,) = pack.labels, pack.currencies
+    assert (label.category, currency, label.source) == ("exchange", "BTC", "https://example.org")
+    with pytest.raises(InputFileError, match=r"b\.yaml:2: header: !include header\.yaml"):
+        parse_tagpack("title: Bitmex\nheader: !include header.yaml\ntags:\n- address: a\n",
+                      "b.yaml")
+
+
+def test_public_ofac_lists_one_per_line_and_json_arrays() -> None:
+    for name in ("sanctioned_addresses_ETH.txt", "sanctioned_addresses_ETH.json"):
+        path = DATA / "ofac" / name
+        listed = parse_label_file(path.read_text(encoding="utf-8"), str(path)).labels
+        assert len(listed) > 140, name
+        keys = {lbl.address for lbl in listed}  # canonical: Ethereum in lower case
+        assert "0x098b716b8aaf21512996dc57eb0615e2383e2f96" in keys  # Lazarus (Ronin), OFAC
+        assert all(lbl.label == "listed" and lbl.source == str(path) for lbl in listed)
+    with pytest.raises(InputFileError, match=r"l\.txt:2: not one address"):
+        parse_label_file(f"{BINANCE_POOL}\n0xcd 0xef\n", "l.txt")
+    with pytest.raises(InputFileError, match="not addresses"):
+        parse_label_file(f'["{BINANCE_POOL}", 5]', "l.json")
+    found = parse_label_file(f"# OFAC\n\n{BINANCE_POOL.upper().replace('0X', '0x')}  # c\n",
+                             "l.txt").labels
+    assert found[0].address == BINANCE_POOL
+    with pytest.raises(InputFileError, match="not a valid address"):  # as any list
+        parse_label_file("0xab\n", "l.txt")
