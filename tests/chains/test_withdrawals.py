@@ -211,3 +211,26 @@ def test_crash_between_broadcast_and_record_is_recovered(flow, monkeypatch) -> N
     chain.mine(2)
     assert w.confirm("W7").state == "confirmed"  # type: ignore[union-attr]
     assert w.ledger.balance("customer:C2", "ETH") == 49 * E
+
+
+def test_a_reverted_withdrawal_releases_the_funds_and_books_only_its_fee(flow) -> None:  # type: ignore[no-untyped-def]
+    """A transaction mined but reverted moved nothing: booking it as paid would take the
+    customer's funds for a payment that never happened."""
+    w, chain, _ = flow
+    # a contract whose every call reverts (runtime PUSH1 0 PUSH1 0 REVERT)
+    _, made = chain.dev_transact({"data": "0x6460006000fd6000526005601bf3"}, "deploying")
+    refuses = str(made["contractAddress"])
+    assert chain.code(refuses) == bytes.fromhex("60006000fd")
+    before = chain.balances([refuses])[refuses]
+    view = w.request("W9", "C1", "ETH", 1 * E, refuses)
+    assert view.state == "allowed"
+    assert w.send("W9").state == "sent"
+    chain.mine(1)
+    failed = w.confirm("W9")
+    assert failed is not None and failed.state == "failed"
+    assert chain.balances([refuses])[refuses] == before  # nothing arrived
+    assert w.ledger.balance("customer:C1", "ETH") == 50 * E  # released, not paid
+    assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
+    assert w.ledger.balance("fees", "ETH") > 0  # the fee was paid all the same
+    assert [f for f in w.custody.reconcile() if f.severity != "info"] == []
+    assert w.ledger.verify().ok

@@ -95,8 +95,8 @@ __all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals", "check_w
 
 _OPEN = ("allowed", "review", "approved")
 # every state a withdrawal can be in, in the order of its life
-STATES = ("review", "allowed", "approved", "sending", "sent", "confirmed", "blocked",
-          "rejected", "expired")
+STATES = ("review", "allowed", "approved", "sending", "sent", "confirmed", "failed",
+          "blocked", "rejected", "expired")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _ZERO = re.compile(r"0x0{40}", re.IGNORECASE)
@@ -497,7 +497,9 @@ class Withdrawals:
         return self.get(withdrawal_id)
 
     def confirm(self, withdrawal_id: str) -> WithdrawalView | None:
-        """Post the hold once the transaction has enough confirmations; None until then.
+        """Post the hold once the transaction has enough confirmations; None until then. A
+        transaction mined but reverted moved nothing: its hold is voided (the customer's funds
+        released), its fee booked, and the withdrawal is ``failed``.
         The node is read first; the hold's posting, the network fee and the state are one
         unit of work."""
         view = self.get(withdrawal_id)
@@ -521,13 +523,18 @@ class Withdrawals:
             if not final or receipt is None:
                 return None
             hold_id = f"withdrawal:{withdrawal_id}"
-            self.ledger.post_hold(f"sent:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
-                                  memo=f"withdrawal to {view.destination}")
+            if receipt.ok:
+                self.ledger.post_hold(f"sent:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
+                                      memo=f"withdrawal to {view.destination}")
+            else:  # mined but reverted: nothing left the wallet but the fee
+                self.ledger.void_hold(f"void:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
+                                      memo="the transaction reverted; funds released")
             fee = fee_postings(self.ledger, row["wallet"], receipt.fee)
             if fee:
                 self.ledger.post(f"fee:{hold_id}", fee,
                                  source=f"tx:{view.tx_hash}", memo="network fee")
-            u.screening.set_state(withdrawal_id, ("sent",), "confirmed")
+            u.screening.set_state(withdrawal_id, ("sent",),
+                                  "confirmed" if receipt.ok else "failed")
             return self.get(withdrawal_id)
 
     def expire(self) -> list[str]:

@@ -54,6 +54,7 @@ i18n.add({
     "wd.state.sending": ("sending", "送信中"),
     "wd.state.sent": ("sent", "送信済み"),
     "wd.state.confirmed": ("confirmed", "確定"),
+    "wd.state.failed": ("failed (reverted on chain; funds released)", "失敗（チェーン上で取消、資金解放）"),
     "wd.state.blocked": ("blocked", "拒否（審査）"),
     "wd.state.rejected": ("rejected", "却下"),
     "wd.state.expired": ("expired", "期限切れ"),
