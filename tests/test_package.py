@@ -1,0 +1,29 @@
+"""The package's public API is imported on first use: the pure domain loads alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import kinko
+
+
+def test_importing_the_domain_loads_no_database_or_chain_library() -> None:
+    code = ("import sys, kinko.domain.ledger, kinko.domain.screening; "
+            "print(sorted(m for m in ('sqlalchemy', 'web3', 'fastapi', 'eth_account') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_every_public_name_resolves_and_nothing_else_does() -> None:
+    for name in kinko.__all__:
+        assert getattr(kinko, name) is not None, name
+    assert sorted(dir(kinko)) == sorted(kinko.__all__)
+    try:
+        kinko.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("an unknown name resolved")
