@@ -125,7 +125,7 @@ def _withdrawals(ledger: Any, count: int, seed: int = 9) -> None:
     from kinko.services.custody import Custody
     from kinko.services.withdrawals import Withdrawals
     from kinko.store import schema as s
-    from kinko.store.sql import to_us
+    from kinko.store.values import to_us
 
     service = Withdrawals(Custody(ledger))
     rich = [r.account.partition(":")[2] for r in ledger.balances(kind="customer", asset="ETH")

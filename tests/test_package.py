@@ -27,3 +27,17 @@ def test_every_public_name_resolves_and_nothing_else_does() -> None:
         assert "NoSuchThing" in str(exc)
     else:
         raise AssertionError("an unknown name resolved")
+
+
+def test_no_module_imports_itself_in_a_circle() -> None:
+    """Circles make a module's meaning depend on import order; none is left (type-checking
+    imports and imports inside functions count too)."""
+    import grimp
+
+    graph = grimp.build_graph("kinko")
+    circles = set()
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.chain_exists(importer=imported, imported=module):
+                circles.add(tuple(sorted((module, imported))))
+    assert sorted(circles) == []

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -41,12 +41,10 @@ from kinko.domain.addresses import canonical_address
 from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.errors import ChainRejected, InvalidAmount
 
-if TYPE_CHECKING:
-    from kinko.chains.evm import EvmChain
-
 __all__ = [
     "TOKEN_GAS",
     "TRANSFER_TOPIC",
+    "DevNode",
     "balance_of_call",
     "decode_call",
     "decode_transfer",
@@ -55,6 +53,16 @@ __all__ = [
     "token_artifact",
     "transfer_call",
 ]
+
+
+class DevNode(Protocol):
+    """What deploying and funding a token needs of a development node (EvmChain has it)."""
+
+    @property
+    def label(self) -> str: ...
+
+    def dev_transact(self, tx: dict[str, Any], what: str) -> tuple[str, dict[str, Any]]: ...
+
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 
@@ -143,7 +151,7 @@ def token_artifact() -> dict[str, Any]:
     return artifact
 
 
-def deploy_token(chain: EvmChain, *, name: str, symbol: str, decimals: int, supply: int) -> str:
+def deploy_token(chain: DevNode, *, name: str, symbol: str, decimals: int, supply: int) -> str:
     """Deploy a KinkoToken from the node's first unlocked account, which receives the whole
     ``supply`` (minor units); wait until mined; return the contract's EIP-55 address (as
     web3 takes it; kinko keeps it canonical once it is an asset's token). Development nodes
@@ -162,7 +170,7 @@ def deploy_token(chain: EvmChain, *, name: str, symbol: str, decimals: int, supp
     return str(to_checksum_address(address))
 
 
-def fund_token(chain: EvmChain, token: str, to: str, amount: int) -> str:
+def fund_token(chain: DevNode, token: str, to: str, amount: int) -> str:
     """Transfer ``amount`` of ``token`` from the node's first unlocked account to ``to``;
     wait until mined; return the transaction hash. Development nodes only."""
     tx_hash, _ = chain.dev_transact(

@@ -32,7 +32,7 @@ def init(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     revision = upgrade(rt.store())
     rt.ledger().sync_assets()
-    from kinko.store.sql import redact
+    from kinko.store.values import redact
 
     print(f"kinko database ready at {redact(rt.settings.database_url)} (schema {revision})")
 

@@ -17,23 +17,20 @@ version, a refund override) is approved here, whichever door the approver came t
 A refused approval (forged, duplicate, self, late, wrong kind, unknown) writes nothing but
 its own audit record (``<kind>.approve.refused``, with the reason), in a unit of its own::
 
-    view = Approvals(withdrawals).approve("withdrawal-W-7", "alice", signature, actor="alice")
+    view = Approvals(custody).approve("withdrawal-W-7", "alice", signature, actor="alice")
     view.state   # "pending" (1 of 2), then "executed" when the quorum is reached
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from kinko.domain.approvals import Proposal
 from kinko.errors import ApprovalError, EnvironmentProblem, KinkoError, NotFound
 from kinko.ports import Unit
-from kinko.services.custody import ProposalView
+from kinko.services.access import Access
+from kinko.services.custody import Custody, ProposalView
 from kinko.services.timeline import incidents_for, record
-
-if TYPE_CHECKING:
-    from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["Approvals"]
 
@@ -45,11 +42,11 @@ _TEXT = 200  # longest id kept in an audit record's target
 class Approvals:
     """See the module docstring."""
 
-    def __init__(self, withdrawals: Withdrawals) -> None:
-        self.withdrawals = withdrawals
-        self.custody = withdrawals.custody
-        self.store = withdrawals.store
-        self.clock = withdrawals.clock
+    def __init__(self, custody: Custody) -> None:
+        self.custody = custody
+        self.store = custody.ledger.store
+        self.clock = custody.clock
+        self._access = Access(self.store, self.clock)
 
     def approve(self, proposal_id: str, approver: str, signature: str, *,
                 actor: str | None = None, kind: str | None = None) -> ProposalView:
@@ -74,10 +71,10 @@ class Approvals:
                     view = self._reset(u, proposal, approver, signature)
                 else:
                     view = self.custody.record_approval(proposal_id, approver, signature)
-                self.withdrawals.audit(actor, f"{proposal.kind}.approve", target,
-                                       {"proposal": proposal_id, "approver": approver,
-                                        "state": view.state, "approvals": len(view.approvals),
-                                        "quorum": view.quorum})
+                self._access.audit(actor, f"{proposal.kind}.approve", target,
+                                   {"proposal": proposal_id, "approver": approver,
+                                    "state": view.state, "approvals": len(view.approvals),
+                                    "quorum": view.quorum})
                 return view
         except KinkoError as exc:
             if not isinstance(exc, EnvironmentProblem):
@@ -94,9 +91,9 @@ class Approvals:
         with self.store.unit() as u:
             row = u.custody.proposal(proposal_id[:_TEXT])
             what = row[0].kind if row is not None else kind or "proposal"
-            self.withdrawals.audit(actor, f"{what}.approve.refused", proposal_id,
-                                   {"approver": approver[:_TEXT], "error": error.code,
-                                    "reason": error.message[:500]})
+            self._access.audit(actor, f"{what}.approve.refused", proposal_id,
+                               {"approver": approver[:_TEXT], "error": error.code,
+                                "reason": error.message[:500]})
 
     def _unknown(self, u: Unit, proposal_id: str, kind: str | None) -> KinkoError:
         if kind == "withdrawal":  # a withdrawal's review: say why it has none

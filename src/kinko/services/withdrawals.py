@@ -401,14 +401,14 @@ class Withdrawals:
                          actor: str | None = None, kind: str | None = None) -> ProposalView:
         """Approve any proposal through the use case that owns it, in one unit of work with
         its audit record; refused ones audited too (see :mod:`kinko.services.approvals`)."""
-        return Approvals(self).approve(proposal_id, approver, signature, actor=actor,
+        return Approvals(self.custody).approve(proposal_id, approver, signature, actor=actor,
                                        kind=kind)
 
     def refused_approval(self, actor: str, proposal_id: str, approver: str,
                          error: KinkoError, kind: str | None = None) -> None:
         """Audit an approval refused before it reached this service (a key that may not
         approve, or not as that approver)."""
-        Approvals(self).refused(actor, proposal_id, approver, error, kind)
+        Approvals(self.custody).refused(actor, proposal_id, approver, error, kind)
 
     def approve(self, withdrawal_id: str, approver: str, signature: str, *,
                 actor: str | None = None) -> WithdrawalView:

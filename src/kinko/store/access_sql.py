@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from kinko.store import schema as s
-from kinko.store.sql import from_us, to_us
+from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlAccess"]
 

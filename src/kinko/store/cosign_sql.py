@@ -53,7 +53,7 @@ from sqlalchemy.pool import StaticPool
 from kinko.domain.cosign_log import GENESIS, Decision
 from kinko.errors import ConfigError, StoreUnavailable
 from kinko.store.schema import Amount
-from kinko.store.sql import from_us, normalise_url, redact, to_us
+from kinko.store.values import from_us, normalise_url, redact, to_us
 
 __all__ = ["SCHEMA_VERSION", "SqlCosignLog", "open_cosign_log"]
 

@@ -48,7 +48,8 @@ from kinko.domain.policy import Policy, policy_from_canonical
 from kinko.errors import KinkoError, StoreUnavailable
 from kinko.store import schema as s
 from kinko.store.migrate import HEAD
-from kinko.store.sql import SqlStore, SqlUnit, normalise_url, open_store, redact, to_us
+from kinko.store.sql import SqlStore, SqlUnit, open_store
+from kinko.store.values import normalise_url, redact, to_us
 
 __all__ = ["KINKO_GRANTS", "KinkoAlertSink", "SqlKinkoView", "read_only_url"]
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from kinko.domain.approvals import Approval, Proposal
 from kinko.errors import ApprovalError, ConfigError
 from kinko.store import schema as s
-from kinko.store.sql import from_us, to_us
+from kinko.store.values import from_us, to_us
 
 __all__ = ["ProposalRow", "SqlCustody", "SqlDeposits", "parse_proposal"]
 

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from kinko.errors import StoreUnavailable
-from kinko.store.sql import SqlStore, redact
+from kinko.store.sql import SqlStore
+from kinko.store.values import redact
 
 __all__ = ["HEAD", "check_current", "head_revision", "upgrade"]
 

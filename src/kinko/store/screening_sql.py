@@ -13,7 +13,7 @@ from kinko.domain.labels import tag_index
 from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
 from kinko.store import schema as s
-from kinko.store.sql import from_us, to_us
+from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlScreening"]
 

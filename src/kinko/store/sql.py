@@ -36,9 +36,9 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -52,28 +52,17 @@ from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow, UnitError
 from kinko.store import schema as s
+from kinko.store.access_sql import SqlAccess
+from kinko.store.custody_sql import SqlCustody, SqlDeposits
+from kinko.store.screening_sql import SqlScreening
+from kinko.store.values import from_us, normalise_url, redact, to_us
+from kinko.store.watch_sql import SqlWatch
 
-if TYPE_CHECKING:
-    from kinko.store.access_sql import SqlAccess
-    from kinko.store.custody_sql import SqlCustody, SqlDeposits
-    from kinko.store.screening_sql import SqlScreening
-    from kinko.store.watch_sql import SqlWatch
+__all__ = ["SqlStore", "SqlUnit", "UnitError", "open_store"]
 
-__all__ = ["SqlStore", "SqlUnit", "UnitError", "from_us", "open_store", "to_us"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _CHUNK = 900  # bound parameters per IN (...) query
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
-
-
-def to_us(ts: datetime) -> int:
-    """Exact integer microseconds since the epoch (no float on the way)."""
-    return (ts - _EPOCH) // _US
-
-
-def from_us(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
 
 
 class _BigSum:
@@ -88,21 +77,6 @@ class _BigSum:
 
     def finalize(self) -> str:
         return str(self.total)
-
-
-def normalise_url(url: str) -> str:
-    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable database URL>"
 
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
@@ -196,7 +170,6 @@ class SqlUnit:
     @property
     def screening(self) -> SqlScreening:
         if self._screening is None:
-            from kinko.store.screening_sql import SqlScreening
 
             self._screening = SqlScreening(self.conn)
         return self._screening
@@ -204,7 +177,6 @@ class SqlUnit:
     @property
     def custody(self) -> SqlCustody:
         if self._custody is None:
-            from kinko.store.custody_sql import SqlCustody
 
             self._custody = SqlCustody(self.conn)
         return self._custody
@@ -212,7 +184,6 @@ class SqlUnit:
     @property
     def deposits(self) -> SqlDeposits:
         if self._deposits is None:
-            from kinko.store.custody_sql import SqlDeposits
 
             self._deposits = SqlDeposits(self.conn)
         return self._deposits
@@ -220,7 +191,6 @@ class SqlUnit:
     @property
     def access(self) -> SqlAccess:
         if self._access is None:
-            from kinko.store.access_sql import SqlAccess
 
             self._access = SqlAccess(self.conn)
         return self._access
@@ -228,7 +198,6 @@ class SqlUnit:
     @property
     def watch(self) -> SqlWatch:
         if self._watch is None:
-            from kinko.store.watch_sql import SqlWatch
 
             self._watch = SqlWatch(self.conn)
         return self._watch

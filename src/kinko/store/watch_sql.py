@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, func, select, update
 
 from kinko.store import schema as s
-from kinko.store.sql import from_us, to_us
+from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlWatch"]
 

@@ -79,7 +79,7 @@ from pathlib import Path  # noqa: F401  (the example above uses it)
 
 # __all__ is the public API, as before the split; the constants and type aliases the module
 # had stay importable from here (outside __all__, as before), and two private names the tests
-# use too (they replace _distinct here, so _std looks it up on the package).
+# use too.
 from kinko.chains.tracefiles._common import INT64_MAX as INT64_MAX
 from kinko.chains.tracefiles._common import MAX_PROBLEMS as MAX_PROBLEMS
 from kinko.chains.tracefiles._common import SYNTH_CHUNK as SYNTH_CHUNK

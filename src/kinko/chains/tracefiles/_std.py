@@ -147,11 +147,7 @@ def _address_ids(con: duckdb.DuckDBPyConnection
     id_of = np.cumsum(new, dtype=np.int64) - 1
     addresses = names[new]
     keys = distinct["h"].combine_chunks()
-    # looked up on the package, so that a test replacing kinko.chains.tracefiles._distinct
-    # (to take the join below) still reaches this call
-    from kinko.chains import tracefiles
-
-    if tracefiles._distinct(keys):
+    if _distinct(keys):
         table = _fetch(con, "hash(src) AS hs, hash(dst) AS hd")
         return tuple(  # type: ignore[return-value]
             id_of[_ints(pc.index_in(table[c], value_set=keys))] for c in ("hs", "hd")
