@@ -168,3 +168,40 @@ def test_a_mistyped_option_is_a_usage_error_not_a_traceback(
     assert "No such option: --nope" in err and "Traceback" not in err
     assert main(["watch", "--once", "--from-block", "many"]) == 2
     assert "--from-block" in capsys.readouterr().err
+
+
+def test_a_restored_backup_or_a_rewritten_tail_is_caught_against_an_anchored_head(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The chain that is left after the newest entries are removed (an old backup put back,
+    balances and all) is consistent: only a head kept outside the database shows it."""
+    import re
+    import shutil
+
+    db = tmp_path / "k.db"
+    cli = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{db}")
+    assert cli("wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot")[0] == 0
+
+    def post(key: str, amount: str) -> None:
+        assert cli("ledger", "post", "--key", key, "--source", "t", "--debit",
+                   f"wallet:xem-hot {amount} XEM", "--credit", f"customer:C1 {amount} XEM")[0] == 0
+
+    post("d1", "5")
+    shutil.copy(db, tmp_path / "backup.db")  # one entry
+    post("d2", "7")
+    anchor = tmp_path / "elsewhere.anchor"
+    code, out, err = cli("ledger", "verify", "--anchor", str(anchor))
+    assert code == 0 and "head anchored" in err
+    head = re.search(r"head (2:[0-9a-f]{64})", out)
+    assert head and anchor.read_text().startswith(head.group(1) + " ")
+    shutil.copy(tmp_path / "backup.db", db)  # the second entry never happened
+    assert cli("ledger", "verify")[0] == 0  # consistent on its own
+    code, out, _ = cli("ledger", "verify", "--anchor", str(anchor))
+    assert code == 1 and "entry 2, the anchored head, is missing: the journal ends at " \
+        "entry 1" in out
+    post("d2-other", "1")  # a different second entry in its place
+    code, out, _ = cli("ledger", "verify", "--head", head.group(1))
+    assert code == 1 and "entry 2 is not the anchored head" in out
+    assert anchor.read_text().count("\n") == 1  # failed checks anchor nothing
+    code, _, err = cli("ledger", "verify", "--head", "2:xyz")
+    assert code == 2 and "SEQ:HASH" in err

@@ -13,24 +13,19 @@ from cron and the file is the anchor)::
 from __future__ import annotations
 
 import json
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
+from kinko.cli.anchors import append_anchor, kept_head
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
-from kinko.errors import BadInput
 from kinko.ports import SystemClock
-from kinko.services.access import Access, AuditCheck, parse_anchor
+from kinko.services.access import Access, AuditCheck
 
 audit_app = typer.Typer(help="The hash-chained audit log: who did what, and every refusal "
                         "that matters.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-
-_TAIL = 4096  # an anchor file only grows; its last line is all that is read
-
 
 def _access(ctx: typer.Context) -> Access:
     rt = runtime(ctx)
@@ -53,24 +48,6 @@ def audit_list(ctx: typer.Context,
          [[r["seq"], r["at"].isoformat(), r["actor"], r["action"], r["target"], r["detail"],
            r["hash"] if fmt != "table" else r["hash"][:16]]
           for r in rows if r["action"].startswith(action)], fmt)
-
-
-def _anchored(path: Path) -> tuple[int, str] | None:
-    """The last head written to an anchor file (None for a new or empty file)."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - _TAIL))
-            tail = fh.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
-    lines = [line for line in tail.decode("utf-8", "replace").splitlines() if line.strip()]
-    if not lines:
-        return None
-    return parse_anchor(lines[-1], f"{path}: its last line")
 
 
 def _show(check: AuditCheck, fmt: str) -> None:
@@ -99,19 +76,9 @@ def audit_verify(ctx: typer.Context,
                  fmt: str = format_option()) -> None:
     """Recompute the hash chain; name the first record altered, deleted or reordered
     (exit 1). Print the head to keep elsewhere."""
-    if head is not None and anchor is not None:
-        raise BadInput("give --head or --anchor, not both")
-    kept = parse_anchor(head) if head is not None else \
-        _anchored(anchor) if anchor is not None else None
-    check = _access(ctx).check_audit(kept)
+    check = _access(ctx).check_audit(kept_head(head, anchor))
     _show(check, fmt)
     if not check.ok:
         raise typer.Exit(1)
     if anchor is not None:
-        try:
-            with anchor.open("a", encoding="utf-8") as fh:
-                fh.write(f"{check.head[0]}:{check.head[1]} "
-                         f"{datetime.now(UTC).isoformat(timespec='seconds')}\n")
-        except OSError as exc:
-            raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}") from None
-        print(f"head anchored in {anchor}", file=sys.stderr)
+        append_anchor(anchor, check.head)

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from kinko.cli.anchors import append_anchor, kept_head
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance
@@ -132,10 +133,17 @@ def entries(
 
 
 @ledger_app.command("verify")
-def verify(ctx: typer.Context, fmt: str = format_option()) -> None:
-    """Recompute the hash chain and balances; name the first altered/deleted/reordered entry."""
+def verify(ctx: typer.Context,
+           head: str = typer.Option(None, "--head", metavar="SEQ:HASH",
+                                    help="A head printed earlier and kept elsewhere."),
+           anchor: Path = typer.Option(None, "--anchor", metavar="FILE",
+                                       help="Check against the last head in FILE, then "
+                                       "append the current head to it."),
+           fmt: str = format_option()) -> None:
+    """Recompute the hash chain and balances; name the first altered/deleted/reordered entry
+    (exit 1). Print the head to keep elsewhere."""
     rt = runtime(ctx)
-    report = rt.ledger().verify()
+    report = rt.ledger().verify(anchor=kept_head(head, anchor))
     seq, head_hash = report.head
     if fmt == "json":
         print(json.dumps({"ok": report.ok, "entries": report.entries, "head_seq": seq,
@@ -143,7 +151,7 @@ def verify(ctx: typer.Context, fmt: str = format_option()) -> None:
                           "findings": [f.__dict__ for f in report.findings]}, indent=2))
     elif report.ok:
         print(f"ledger OK: {report.entries} entries, {report.balances} balances; "
-              f"head {seq} {head_hash}")
+              f"head {seq}:{head_hash}")
         print("keep the head hash outside this database to detect a rewrite of the whole tail")
     else:
         first = report.findings[0]
@@ -154,6 +162,8 @@ def verify(ctx: typer.Context, fmt: str = format_option()) -> None:
              "table" if fmt == "table" else fmt)
     if not report.ok:
         raise typer.Exit(1)
+    if anchor is not None:
+        append_anchor(anchor, report.head)
 
 
 @ledger_app.command("export")

@@ -108,11 +108,12 @@ _ANCHOR = re.compile(r"\s*(\d{1,18})[:\s]\s*([0-9a-fA-F]{64})\b")
 
 
 def parse_anchor(text: str, where: str = "--head") -> tuple[int, str]:
-    """``SEQ:HASH`` (or ``SEQ HASH``), as ``kinko audit verify`` prints the head."""
+    """``SEQ:HASH`` (or ``SEQ HASH``), as ``kinko ledger verify`` and ``kinko audit verify``
+    print the head."""
     m = _ANCHOR.match(text)
     if m is None:
         raise BadInput(f"{where}: write the anchored head as SEQ:HASH (the sequence number "
-                       f"and 64 hex digits that `kinko audit verify` printed), not "
+                       f"and 64 hex digits that verify printed), not "
                        f"{text.strip()[:80]!r}")
     return int(m.group(1)), m.group(2).lower()
 

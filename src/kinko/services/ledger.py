@@ -267,19 +267,41 @@ class Ledger:
 
     # ---------------------------------------------------------------- verify
 
-    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Recompute the hash chain, the balances and the holds from the journal."""
+    def verify(self, progress: Callable[[int], None] | None = None,
+               anchor: tuple[int, str] | None = None) -> VerifyReport:
+        """Recompute the hash chain, the balances and the holds from the journal; given a
+        head kept outside the database (``anchor``: sequence and hash), check that the
+        journal still holds that entry with that hash (entries deleted from the end, with
+        the balances rewritten to match, show only there)."""
         with self.store.reader() as tx:
             head = tx.head()
             verifier = ChainVerifier()
+            at_anchor: str | None = None
             for entry in tx.entries():
                 verifier.feed(entry)
+                if anchor is not None and entry.seq == anchor[0]:
+                    at_anchor = entry.hash
                 if progress is not None and verifier.entries % 1000 == 0:
                     progress(verifier.entries)
             stored = [(( r.account, r.asset), r.state) for r in tx.balances()]
             pending = [h.id for h in tx.pending_holds()]
             findings = verifier.finish(head, stored, pending)
+            if anchor is not None:
+                findings = [*findings, *_anchor_findings(anchor, head, at_anchor)]
             return VerifyReport(verifier.entries, head, len(stored), findings)
+
+
+def _anchor_findings(anchor: tuple[int, str], head: tuple[int, str],
+                     found: str | None) -> list[Finding]:
+    seq, wanted = anchor
+    if seq > head[0]:
+        return [Finding("anchor_missing", f"entry {seq}, the anchored head, is missing: the "
+                        f"journal ends at entry {head[0]}, so entries were deleted from its "
+                        "end", seq)]
+    if seq > 0 and found != wanted:  # seq 0: anchored while still empty
+        return [Finding("anchor_rewritten", f"entry {seq} is not the anchored head "
+                        f"{wanted[:16]}…: the journal was rewritten", seq)]
+    return []
 
 
 @contextmanager

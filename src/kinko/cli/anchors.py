@@ -1,0 +1,58 @@
+"""Heads kept outside the database: ``--head SEQ:HASH`` and ``--anchor FILE`` of the
+``verify`` commands (ledger and audit log).
+
+Someone able to rewrite the database can delete the newest records together with the head,
+and the chain that is left is consistent; only a head kept elsewhere shows it. An anchor file
+only grows: ``verify --anchor FILE`` checks against its last line and, when the chain is
+intact, appends the current head with the time (run it from cron).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kinko.errors import BadInput
+from kinko.services.access import parse_anchor
+
+__all__ = ["append_anchor", "kept_head"]
+
+_TAIL = 4096  # an anchor file only grows; its last line is all that is read
+
+
+def _last_head(path: Path) -> tuple[int, str] | None:
+    """The last head written to an anchor file (None for a new or empty file)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - _TAIL))
+            tail = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
+    lines = [line for line in tail.decode("utf-8", "replace").splitlines() if line.strip()]
+    if not lines:
+        return None
+    return parse_anchor(lines[-1], f"{path}: its last line")
+
+
+def kept_head(head: str | None, anchor: Path | None) -> tuple[int, str] | None:
+    """The head to check against: ``--head`` as given, or the last in ``--anchor``."""
+    if head is not None and anchor is not None:
+        raise BadInput("give --head or --anchor, not both")
+    if head is not None:
+        return parse_anchor(head)
+    return _last_head(anchor) if anchor is not None else None
+
+
+def append_anchor(anchor: Path, head: tuple[int, str]) -> None:
+    """Append ``SEQ:HASH TIME`` to the anchor file (after a check that passed)."""
+    try:
+        with anchor.open("a", encoding="utf-8") as fh:
+            fh.write(f"{head[0]}:{head[1]} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+    except OSError as exc:
+        raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}") from None
+    print(f"head anchored in {anchor}", file=sys.stderr)
