@@ -182,3 +182,16 @@ def test_the_api_reference_loads_nothing_from_elsewhere(api) -> None:  # type: i
     assert "パラメーター" in client.get("/docs?lang=ja").text
     assert client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["paths"]["/v1/audit"]
+
+
+def test_the_spec_documents_the_answer_to_bad_input_as_kinko_gives_it(api) -> None:  # type: ignore[no-untyped-def]
+    """Bad input is answered 400 with kinko's error body; the spec says so (not FastAPI's
+    422 with a validation schema kinko never sends)."""
+    client, tokens, _ = api
+    spec = client.get("/openapi.json").json()
+    answers = spec["paths"]["/v1/withdrawals"]["post"]["responses"]
+    assert "422" not in answers and answers["400"]["content"]["application/json"]["schema"] \
+        == {"$ref": "#/components/schemas/Error"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    r = client.post("/v1/withdrawals", json={"customer": 5}, headers=h(tokens["ops"], "k-400"))
+    assert r.status_code == 400 and set(r.json()["error"]) == {"code", "message", "details"}

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kinko.api.docs import reference_page
+from kinko.api.docs import document_errors, reference_page
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
 from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.ledger import normal_balance
@@ -451,6 +451,15 @@ def create_app(custody_factory: Callable[[], Custody],
                            for r in report.rows],
                 "findings": [{"code": f.code, "severity": f.severity, "asset": f.asset,
                               "message": f.message} for f in report.findings]}
+
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generated())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> Response:

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from kinko.api.web import CSP, i18n
 
-__all__ = ["Operation", "operations", "reference_page"]
+__all__ = ["Operation", "document_errors", "operations", "reference_page"]
 
 i18n.add({
     "api.title": ("kinko REST API", "kinko REST API"),
@@ -103,7 +103,7 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
                               field.get("description", ""))
                         for name, field in schema.get("properties", {}).items()]
             answers = [(code, a.get("description", "")) for code, a in
-                       op.get("responses", {}).items() if code != "422"]
+                       op.get("responses", {}).items()]
             out.append(Operation(method.upper(), path, op.get("summary", ""),
                                  op.get("description", ""), params, body, answers))
     return out
@@ -118,3 +118,36 @@ def reference_page(request: Request, spec: dict[str, Any]) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
                                        "X-Frame-Options": "DENY",
                                        "Referrer-Policy": "same-origin"})
+
+
+_ERROR = {
+    "type": "object", "required": ["error"], "title": "Error",
+    "description": "Every error kinko answers.",
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "string", "description": "A stable, machine-readable code."},
+            "message": {"type": "string", "description": "What is wrong, and where."},
+            "details": {"type": "object", "description": "Structured context: for bad "
+                        "input, problems (where, problem) for each field."}}}}}
+_BAD_INPUT = ("Bad input: a field, parameter or header missing, malformed or out of range "
+              "(error.details.problems names each)")
+
+
+def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Make the spec say what kinko answers to bad input: 400 with its error body, where
+    FastAPI would document 422 with its own validation schema (kinko never answers that
+    shape; 422 is a request refused by a rule)."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = _ERROR
+    ref = {"$ref": "#/components/schemas/Error"}
+    for operations_of_path in spec.get("paths", {}).values():
+        for op in operations_of_path.values():
+            responses = op.get("responses", {})
+            validation = responses.pop("422", None)
+            if validation is not None:
+                responses["400"] = {"description": _BAD_INPUT,
+                                    "content": {"application/json": {"schema": ref}}}
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return spec
