@@ -24,11 +24,14 @@ from typing import Any
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
-from kinko.errors import ConfigError
+from kinko.errors import BadInput, ConfigError
+from kinko.safeload import loads_json, read_bounded
 
 __all__ = ["PASSWORD_ENV", "KeystoreSigner", "create_keystore", "throwaway_signer"]
 
 PASSWORD_ENV = "KINKO_HOT_KEY_PASSWORD"
+KEYSTORE_MAX_BYTES = 64 * 1024  # a Web3 Secret Storage file is well under 1 KiB
+KEYSTORE_MAX_DEPTH = 8
 
 
 class KeystoreSigner:
@@ -43,15 +46,16 @@ class KeystoreSigner:
     def open(cls, path: Path, password: str | None) -> KeystoreSigner:
         if not password:
             raise ConfigError(f"the password for keystore {path} is not set: export {PASSWORD_ENV}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"keystore {path}: cannot read: {exc.strerror}") from None
-        except json.JSONDecodeError:
+        try:  # bounded: a keystore is a few hundred bytes of flat JSON
+            data = loads_json(read_bounded(path, KEYSTORE_MAX_BYTES), f"keystore {path}",
+                              max_bytes=KEYSTORE_MAX_BYTES, max_depth=KEYSTORE_MAX_DEPTH)
+        except BadInput as exc:  # the message names the file and place, never its content
+            raise ConfigError(f"not a JSON keystore file: {exc.message}") from None
+        if not isinstance(data, dict):
             raise ConfigError(f"keystore {path}: not a JSON keystore file") from None
         try:
             key = Account.decrypt(data, password)
-        except ValueError:
+        except (ValueError, KeyError, TypeError):  # a field missing or of the wrong kind
             raise ConfigError(f"keystore {path}: wrong password or damaged file") from None
         return cls(Account.from_key(key))
 
