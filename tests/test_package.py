@@ -41,3 +41,28 @@ def test_no_module_imports_itself_in_a_circle() -> None:
             if graph.chain_exists(importer=imported, imported=module):
                 circles.add(tuple(sorted((module, imported))))
     assert sorted(circles) == []
+
+
+def test_every_error_class_is_in_the_one_tree_with_its_http_status() -> None:
+    """Errors are declared once, in kinko.errors, each with the answer the API gives."""
+    import importlib
+    import pkgutil
+
+    from kinko import errors
+
+    for module in pkgutil.walk_packages(kinko.__path__, "kinko."):
+        if module.name != "kinko.__main__" and ".migrations" not in module.name:
+            importlib.import_module(module.name)
+    found, todo = [], [errors.KinkoError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    public = [c for c in found if not c.__name__.startswith("_")]
+    assert {c.__module__ for c in public} == {"kinko.errors"}, \
+        sorted(f"{c.__module__}.{c.__name__}" for c in public if c.__module__ != "kinko.errors")
+    assert sorted(c.__name__ for c in public) == sorted(errors.__all__)
+    for cls in public:
+        assert 400 <= cls.http_status < 600, cls
+    assert errors.EnvironmentProblem.http_status == 503
+    assert errors.Overdraft.http_status == 422 and errors.NotFound.http_status == 404

@@ -3,7 +3,8 @@
 Findings (a broken hash chain, a reconciliation gap) are *data* and never raised;
 exceptions are for failures. Every error carries a stable ``code``, a human message
 and ``details`` (a JSON-able dict), so the CLI, the API and logs report it the same way.
-The exit status of the CLI is derived from the branch of the tree::
+The exit status of the CLI is derived from the branch of the tree, and the API's HTTP
+status is each class's ``http_status`` (400 unless said)::
 
     KinkoError                      (1 generic)
     ├── BadInput                    (exit 2: the caller got something wrong)
@@ -11,28 +12,34 @@ The exit status of the CLI is derived from the branch of the tree::
     │   ├── UnknownAsset
     │   ├── InvalidAccount          malformed account name, unknown wallet, wrong asset
     │   │   └── InvalidAddress      not an address of its chain: bad checksum, length ...
-    │   ├── InvalidEntry            unbalanced, too few postings, zero amounts
-    │   ├── Overdraft               a balance that may not go negative would
-    │   ├── IdempotencyConflict     same key, different content
-    │   ├── InvalidId               an id or Idempotency-Key with characters no URL can carry
-    │   ├── RefusedDestination      a withdrawal to the zero address or one of our wallets
-    │   ├── TierRefused             a withdrawal request naming a tier (it is the customer's)
-    │   ├── HoldError               unknown, already resolved, expired, over-posted
+    │   ├── InvalidEntry            unbalanced, too few postings, zero amounts (422)
+    │   ├── Overdraft               a balance that may not go negative would (422)
+    │   ├── IdempotencyConflict     same key, different content (409)
+    │   ├── InvalidId               an id or Idempotency-Key no URL can carry (422)
+    │   ├── RefusedDestination      a withdrawal to the zero address or our wallet (422)
+    │   ├── TierRefused             a withdrawal request naming a tier (422)
+    │   ├── HoldError               unknown, already resolved, expired, over-posted (409)
     │   ├── InputFileError          file:line: what is wrong
     │   ├── TooLarge                a body or file over its size limit (HTTP 413)
     │   ├── TooDeep                 nested deeper than kinko reads (HTTP 422)
+    │   ├── NotFound                asked for by id or name, and there is none (404)
     │   ├── ConfigError             bad setting, bad kinko.toml, bad policy file
-    │   ├── ApprovalError           forged, expired, duplicate or self approval; no quorum
+    │   ├── ApprovalError           forged, expired, duplicate or self approval (409)
     │   ├── SafeTxRefused           a Safe transaction kinko does not sign (DELEGATECALL,
     │   │                           gas refunds, a call to the Safe itself, bad owners)
     │   ├── CosignRefused           the policy co-signer did not sign (its reason code and
     │   │                           decision record in ``details``)
     │   └── ChainRejected           the node refused a transaction (nonce, funds, ...)
-    └── EnvironmentProblem          (exit 3: database or node unreachable, schema missing)
-        ├── StoreUnavailable
-        ├── ChainUnavailable        node down, timing out or rate limiting after retries
-        ├── SignerUnavailable       the HSM does not answer or gives a signature that fails
-        └── CosignerUnavailable     the co-signer cannot be reached or answers nonsense
+    ├── EnvironmentProblem          (exit 3, HTTP 503: database or node unreachable, schema
+    │   │                           missing)
+    │   ├── StoreUnavailable
+    │   ├── ChainUnavailable        node down, timing out or rate limiting after retries
+    │   ├── SignerUnavailable       the HSM does not answer or gives a signature that fails
+    │   └── CosignerUnavailable     the co-signer cannot be reached or answers nonsense
+    ├── Unauthorized                (exit 2, HTTP 401) no key, or an unknown or revoked one
+    ├── Forbidden                   (exit 2, HTTP 403) the key's role may not do this
+    ├── Throttled                   (exit 2, HTTP 429) too many wrong keys; ``retry_after``
+    └── SignInRequired              (HTTP 401) a dashboard page without a session
 
 Error messages never contain key material: they name accounts, files, lines and fields.
 """
@@ -50,6 +57,7 @@ __all__ = [
     "CosignRefused",
     "CosignerUnavailable",
     "EnvironmentProblem",
+    "Forbidden",
     "HoldError",
     "IdempotencyConflict",
     "InputFileError",
@@ -59,14 +67,18 @@ __all__ = [
     "InvalidEntry",
     "InvalidId",
     "KinkoError",
+    "NotFound",
     "Overdraft",
     "RefusedDestination",
     "SafeTxRefused",
+    "SignInRequired",
     "SignerUnavailable",
     "StoreUnavailable",
+    "Throttled",
     "TierRefused",
     "TooDeep",
     "TooLarge",
+    "Unauthorized",
     "UnknownAsset",
 ]
 
@@ -76,6 +88,7 @@ class KinkoError(Exception):
 
     code = "kinko_error"
     exit_code = 1
+    http_status = 400  # the API's answer: set per class, read by the API's error handler
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -115,36 +128,43 @@ class InvalidAddress(InvalidAccount):
 
 class InvalidEntry(BadInput):
     code = "invalid_entry"
+    http_status = 422
 
 
 class Overdraft(BadInput):
     code = "overdraft"
+    http_status = 422
 
 
 class IdempotencyConflict(BadInput):
     code = "idempotency_conflict"
+    http_status = 409
 
 
 class InvalidId(BadInput):
     """An id (a withdrawal's Idempotency-Key) outside the characters kinko accepts."""
 
     code = "invalid_id"
+    http_status = 422
 
 
 class RefusedDestination(BadInput):
     """A destination no withdrawal may go to (the zero address, the exchange's own)."""
 
     code = "refused_destination"
+    http_status = 422
 
 
 class TierRefused(BadInput):
     """A withdrawal request that names a tier: the tier is the customer's, recorded in kinko."""
 
     code = "tier_not_accepted"
+    http_status = 422
 
 
 class HoldError(BadInput):
     code = "hold_error"
+    http_status = 409
 
 
 class InputFileError(BadInput):
@@ -161,18 +181,21 @@ class TooLarge(BadInput):
     """A request body or a file larger than kinko reads; refused before any parser ran."""
 
     code = "too_large"
+    http_status = 413
 
 
 class TooDeep(BadInput):
     """A document nested deeper than kinko reads (``[[[[...``); refused before parsing."""
 
     code = "too_deep"
+    http_status = 422
 
 
 class NotFound(BadInput):
     """Something asked for by id or name that does not exist (HTTP 404)."""
 
     code = "not_found"
+    http_status = 404
 
 
 class ConfigError(BadInput):
@@ -181,6 +204,7 @@ class ConfigError(BadInput):
 
 class ApprovalError(BadInput):
     code = "approval_error"
+    http_status = 409
 
 
 class SafeTxRefused(BadInput):
@@ -210,6 +234,7 @@ class EnvironmentProblem(KinkoError):
 
     code = "environment"
     exit_code = 3
+    http_status = 503
 
 
 class StoreUnavailable(EnvironmentProblem):
@@ -231,3 +256,38 @@ class CosignerUnavailable(EnvironmentProblem):
     something that is not a valid answer; nothing it may have signed is used."""
 
     code = "cosigner_unavailable"
+
+
+class Unauthorized(KinkoError):
+    """No API key, or one kinko does not know (revoked, wrong secret)."""
+
+    code = "unauthorized"
+    exit_code = 2
+    http_status = 401
+
+
+class Forbidden(KinkoError):
+    """A known key whose role may not do this."""
+
+    code = "forbidden"
+    exit_code = 2
+    http_status = 403
+
+
+class Throttled(KinkoError):
+    """Too many wrong keys from this client or for this key (HTTP 429)."""
+
+    code = "throttled"
+    exit_code = 2
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class SignInRequired(KinkoError):
+    """A page asked for without a live session: the answer is the sign-in page."""
+
+    code = "sign_in_required"
+    http_status = 401

@@ -36,23 +36,13 @@ from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.ledger import normal_balance
 from kinko.domain.money import format_units, parse_units
 from kinko.errors import (
-    ApprovalError,
     BadInput,
-    EnvironmentProblem,
-    HoldError,
-    IdempotencyConflict,
-    InvalidEntry,
-    InvalidId,
     KinkoError,
     NotFound,
-    Overdraft,
-    RefusedDestination,
     TierRefused,
-    TooDeep,
-    TooLarge,
 )
 from kinko.ports import Clock, SystemClock
-from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized, parse_anchor
+from kinko.services.access import Access, ApiKey, Forbidden, parse_anchor
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
 from kinko.services.customers import customer_tier, set_tier
@@ -63,25 +53,7 @@ __all__ = ["create_app"]
 
 
 def _status(exc: KinkoError) -> int:
-    if isinstance(exc, Throttled):
-        return 429
-    if isinstance(exc, Unauthorized):
-        return 401
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, TooLarge):
-        return 413
-    if isinstance(exc, TooDeep):
-        return 422
-    if isinstance(exc, IdempotencyConflict | ApprovalError | HoldError):
-        return 409
-    if isinstance(exc, Overdraft | InvalidEntry | InvalidId | RefusedDestination | TierRefused):
-        return 422
-    if isinstance(exc, EnvironmentProblem):
-        return 503
-    return 400
+    return exc.http_status  # declared on each error class (kinko.errors)
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

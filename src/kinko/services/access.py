@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from kinko.errors import BadInput, KinkoError
+from kinko.errors import BadInput, Forbidden, Unauthorized
 from kinko.ports import AccessTables, Clock, Store
 from kinko.services.throttle import Throttle
 
@@ -48,18 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Unauthorized(KinkoError):
-    code = "unauthorized"
-    exit_code = 2
-
-
 class _WrongSecret(Unauthorized):
     """An existing key with a wrong secret (or revoked): counted against that key."""
-
-
-class Forbidden(KinkoError):
-    code = "forbidden"
-    exit_code = 2
 
 
 @dataclass(frozen=True)

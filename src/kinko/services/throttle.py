@@ -25,21 +25,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kinko.errors import KinkoError
+from kinko.errors import Throttled
 from kinko.ports import Clock
 
 __all__ = ["CLIENT_RULE", "KEY_RULE", "Rule", "Throttle", "Throttled"]
-
-
-class Throttled(KinkoError):
-    """Too many wrong keys from this client or for this key (HTTP 429)."""
-
-    code = "throttled"
-    exit_code = 2
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

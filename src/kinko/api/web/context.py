@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from kinko.api.web.i18n import LANGS, translate
 from kinko.domain.money import Asset, format_units
-from kinko.errors import KinkoError
+from kinko.errors import KinkoError, SignInRequired
 from kinko.ports import Clock
 from kinko.services.access import Access, Forbidden, Unauthorized
 from kinko.services.artifacts import Artifacts
@@ -41,12 +41,6 @@ __all__ = ["COOKIE", "SignInRequired", "Viewer", "Web"]
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"
 ZONE_COOKIE = "kinko_tz"
-
-
-class SignInRequired(KinkoError):
-    """A page asked for without a live session: the answer is the sign-in page."""
-
-    code = "sign_in_required"
 
 
 @dataclass(frozen=True)
