@@ -4,6 +4,7 @@ proof and OKX's v1 proof, through ``kinko reserves verify``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,10 @@ def test_other_exchanges_proofs_are_named(kinko, tmp_path: Path) -> None:  # typ
     assert "--format okx-v1" in out
     code, _, err = kinko("reserves", "verify", str(binance), "--format", "okx-v1")
     assert code == 2 and "unsupported format: looks like Binance's zk-SNARK" in err, err
-    code, out, err = kinko("reserves", "verify", str(POR / "okx_merkle_proof_file.json"),
-                           "--format", "okx-v1")
+    okx = POR / "okx_merkle_proof_file.json"
+    code, _, err = kinko("reserves", "verify", str(okx), "--format", "okx-v1")
+    assert code == 2 and "--root is required" in err  # its own format: the root is asked for
+    published = json.loads(okx.read_text())["path"][-1]["hash"]
+    code, out, err = kinko("reserves", "verify", str(okx), "--format", "okx-v1",
+                           "--root", published)
     assert code == 0 and out.startswith("OK"), err

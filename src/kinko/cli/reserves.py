@@ -112,6 +112,8 @@ def verify(
     if fmt not in ("kinko", "okx-v1"):
         raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
     if root is None:
+        # another exchange's proof is named as such before anything else is asked for
+        refuse_foreign(svc.read_json(proof, "proof"), str(proof), fmt)
         raise BadInput("--root is required: a proof holds only against the root the exchange "
                        "published (its root.json or root hash)")
     try:
