@@ -1,11 +1,26 @@
-"""HTTP benchmark: withdrawal requests per second and p50/p99 latency through
-``kinko serve`` (uvicorn, one process), driven by wrk, a real load generator, on this
-machine. The baseline of the same run is a light authenticated read (``GET /v1/breaker``).
-Client and server share the 2 cores.
+"""HTTP benchmark: ``POST /v1/withdrawals`` and an authenticated read (``GET /v1/breaker``)
+through ``kinko serve``, against a bare FastAPI app of the same run (:mod:`bare`: validates
+the same JSON and writes one row to the same kind of database; a GET returning a small
+JSON), driven by wrk (one thread, 16 connections) on this machine. Client and servers share
+the 2 cores.
+
+Per database (SQLite with ``synchronous=NORMAL`` and ``FULL``; PostgreSQL with fsync and
+synchronous commits on, as in production): the bare GET, kinko's GET, the bare POST,
+kinko's POST; on PostgreSQL also both POSTs with ``--workers 2``. kinko's data: 100
+customers, an ETH hot wallet, the 20-rule screening policy and the Etherscan deny list
+(most requests are held for review: a new destination outside the allow list). After each
+kinko POST run the server's group-commit figures are read from its log (batches, mean and
+largest batch).
+
+    python benchmarks/loadtest.py                     # everything, 15 s per figure
+    python benchmarks/loadtest.py --seconds 5 --only sqlite-normal
+    python benchmarks/loadtest.py --profile sqlite-normal   # py-spy on the kinko POST run
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import shutil
@@ -13,10 +28,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+
+DATA = HERE.parent / "tests" / "data"
+CONNECTIONS = 16
 
 LUA_POST = """
 counter = 0
@@ -26,7 +48,7 @@ request = function()
   local customer = "C" .. math.random(0, 99)
   local body = '{"customer": "' .. customer .. '", "asset": "ETH", "amount": "0.01", ' ..
                '"destination": "0x5290840009852788' .. '6E0F7030069857D2E4169EE7"}'
-  return wrk.format("POST", "/v1/withdrawals", {
+  return wrk.format("POST", "PATH", {
     ["Authorization"] = "Bearer TOKEN",
     ["Idempotency-Key"] = id,
     ["Content-Type"] = "application/json"}, body)
@@ -34,12 +56,19 @@ end
 """
 LUA_GET = """
 request = function()
-  return wrk.format("GET", "/v1/breaker", {["Authorization"] = "Bearer TOKEN"})
+  return wrk.format("GET", "PATH", {["Authorization"] = "Bearer TOKEN"})
 end
 """
 
+# name -> (kind, synchronous)
+SETUPS = {"sqlite-normal": ("sqlite", "NORMAL"), "sqlite-full": ("sqlite", "FULL"),
+          "postgres": ("postgres", "")}
 
-def _setup(folder: Path) -> tuple[str, str]:
+
+def setup_kinko(url: str, folder: Path) -> str:
+    """kinko's database for the run; the operator key's token."""
+    import screening  # benchmarks/screening.py: the same 20-rule policy
+
     from kinko.chains.evm import EvmChain
     from kinko.domain.custody import Wallet
     from kinko.domain.ledger import Posting
@@ -48,12 +77,9 @@ def _setup(folder: Path) -> tuple[str, str]:
     from kinko.services.access import Access
     from kinko.services.custody import Custody
     from kinko.services.ledger import Ledger
+    from kinko.services.withdrawals import Withdrawals
     from kinko.store import open_store, upgrade
 
-    sys.path.insert(0, str(HERE))
-    import screening
-
-    url = f"sqlite:///{folder}/http.db"
     store = open_store(url, sqlite_synchronous="NORMAL")
     upgrade(store)
     ledger = Ledger(store, SystemClock(), AssetRegistry.default())
@@ -65,17 +91,26 @@ def _setup(folder: Path) -> tuple[str, str]:
                          *(Posting(f"customer:C{i}", "ETH", -(10**5) * e) for i in range(100))],
                 source="opening")
     (folder / "p.toml").write_text(screening._policy_toml(), encoding="utf-8")
-    Custody(ledger, chain=EvmChain.in_process()).load_policy(folder / "p.toml", "ops")
+    chain = EvmChain.in_process()
+    Custody(ledger, chain=chain).load_policy(folder / "p.toml", "ops")
+    Withdrawals(Custody(ledger, chain=chain)).load_deny_list(
+        DATA / "labels" / "etherscan_malicious_labels.csv", invalid="keep")
     token = Access(store, SystemClock()).create_key("bench", "operator")[1]
     store.close()
-    return url, token
+    return token
 
 
-def _wrk(url: str, script: str, seconds: int) -> dict[str, float]:
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def wrk(url: str, script: str, seconds: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
-    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", fh.name,
-                          url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+                          "--timeout", "10s", "-s", fh.name, url],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(fh.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
     def ms(label: str) -> float:
@@ -85,38 +120,182 @@ def _wrk(url: str, script: str, seconds: int) -> dict[str, float]:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: (.*)", out)
     return {"per_s": rate, "p50_ms": ms("50"), "p99_ms": ms("99"),
-            "non_2xx": float(errors.group(1)) if errors else 0.0}
+            "non_2xx": float(errors.group(1)) if errors else 0.0,
+            "socket_errors": sock.group(1) if sock else ""}
 
 
-def bench_http(seconds: int) -> dict[str, float]:
-    import anvilnode
+class Process:
+    """A server process on a free port, up once it answers ``ready``."""
 
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (make bench installs it)")
-    folder = Path(tempfile.mkdtemp())
-    db_url, token = _setup(folder)
-    port = anvilnode.free_port()
-    env = {**os.environ, "KINKO_DATABASE_URL": db_url, "KINKO_SQLITE_SYNCHRONOUS": "NORMAL"}
-    server = subprocess.Popen([sys.executable, "-m", "kinko", "serve", "--port", str(port)],
-                              env=env, cwd=folder, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
+    def __init__(self, argv: list[str], env: dict[str, str], ready: str, cwd: Path,
+                 log: Path) -> None:
+        import anvilnode
         import httpx
 
-        deadline = time.monotonic() + 30
+        self.port = anvilnode.free_port()
+        self.log = log
+        self.proc = subprocess.Popen([a.replace("PORT", str(self.port)) for a in argv],
+                                     env={**os.environ, **env}, cwd=cwd,
+                                     stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        deadline = time.monotonic() + 90
         while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
             try:
-                httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
-                break
+                if httpx.get(f"{self.base}{ready}", timeout=2).status_code < 500:
+                    break
             except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        base = _wrk(f"http://127.0.0.1:{port}", LUA_GET.replace("TOKEN", token), seconds)
-        post = _wrk(f"http://127.0.0.1:{port}", LUA_POST.replace("TOKEN", token), seconds)
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextmanager
+def running(argv: list[str], env: dict[str, str], ready: str, cwd: Path, log: Path):  # type: ignore[no-untyped-def]
+    server = Process(argv, env, ready, cwd, log)
+    try:
+        yield server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return {"count": post["per_s"] * seconds, "seconds": float(seconds), **post,
-            "baseline_per_s": base["per_s"], "baseline_p99_ms": base["p99_ms"]}
+        server.stop()
+
+
+def measure(server: Process, path: str, script: str, token: str, seconds: int,
+            warmup: int = 2) -> dict[str, Any]:
+    lua = script.replace("TOKEN", token).replace("PATH", path)
+    wrk(server.base, lua, warmup)
+    before = load()
+    out: dict[str, Any] = wrk(server.base, lua, seconds)
+    out["load"] = [round(before, 1), round(load(), 1)]
+    return out
+
+
+def batches(log: Path) -> dict[str, float]:
+    """The group-commit figures ``kinko serve`` logs at exit (per worker: summed)."""
+    total = units = largest = 0
+    for line in log.read_text(errors="replace").splitlines():
+        m = re.search(r"group commit: (\d+) batches, (\d+) units, largest (\d+)", line)
+        if m:
+            total += int(m.group(1))
+            units += int(m.group(2))
+            largest = max(largest, int(m.group(3)))
+    return {"batches": total, "units": units, "largest": largest,
+            "mean": units / total if total else 0.0}
+
+
+def run_setup(name: str, seconds: int, folder: Path, profile: bool,
+              figures: dict[str, Any], max_workers: int = 2) -> None:
+    kind, synchronous = SETUPS[name]
+    server = None
+    if kind == "postgres":
+        import pgserver
+
+        server = pgserver.start(durable=True)
+    try:
+        def url(tag: str) -> str:
+            if server is not None:
+                return server.url(server.create_database())
+            return f"sqlite:///{folder}/{name}-{tag}.db"
+
+        kinko_url, bare_url = url("kinko"), url("bare")
+        token = setup_kinko(kinko_url, folder)
+        env = {"KINKO_DATABASE_URL": kinko_url, "KINKO_DATA_DIR": str(folder)}
+        bare_env = {"BARE_DATABASE_URL": bare_url}
+        if synchronous:
+            env["KINKO_SQLITE_SYNCHRONOUS"] = synchronous
+            bare_env["BARE_SYNCHRONOUS"] = synchronous
+        for workers in ([1, 2] if kind == "postgres" and max_workers > 1 else [1]):
+            tag = f"{name}, {workers} worker{'s' if workers > 1 else ''}"
+            bare_argv = [sys.executable, "-m", "uvicorn", "--factory", "bare:app", "--port",
+                         "PORT", "--log-level", "warning", "--no-access-log",
+                         "--app-dir", str(HERE), "--workers", str(workers)]
+            kinko_argv = [sys.executable, "-m", "kinko", "serve", "--port", "PORT",
+                          *(["--workers", str(workers)] if workers > 1 else [])]
+            print(f"running: {tag} ...", flush=True)
+            with running(bare_argv, bare_env, "/g", folder, folder / "bare.log") as bare:
+                if workers == 1:
+                    figures[f"{tag}|bare GET"] = measure(bare, "/g", LUA_GET, "", seconds)
+                figures[f"{tag}|bare POST"] = measure(bare, "/w", LUA_POST, "", seconds)
+            log = folder / f"kinko-{name}-{workers}.log"
+            with running(kinko_argv, env, "/openapi.json", folder, log) as kinko:
+                if workers == 1:
+                    figures[f"{tag}|kinko GET"] = measure(kinko, "/v1/breaker", LUA_GET,
+                                                          token, seconds)
+                spy = None
+                if profile:
+                    out = folder / f"profile-{name}-{workers}.txt"
+                    spy = subprocess.Popen(
+                        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+                         str(kinko.proc.pid), "--subprocesses", "--gil", "--format", "raw", "-o",
+                         str(out), "--duration", str(seconds + 2), "--nonblocking"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                figures[f"{tag}|kinko POST"] = measure(kinko, "/v1/withdrawals", LUA_POST,
+                                                       token, seconds)
+                if spy is not None:
+                    spy.wait()
+                    figures[f"{tag}|profile"] = str(out)
+            figures[f"{tag}|kinko POST"]["group_commit"] = batches(log)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def top(profile: Path, n: int = 40) -> list[tuple[str, float, float]]:
+    """From py-spy's raw (collapsed) stacks: (function, inclusive share, own share)."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in profile.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        k = int(count)
+        total += k
+        frames = [re.sub(r" \(.*/(site-packages|src)/", " (", f) for f in stack.split(";")]
+        for f in set(frames):
+            inclusive[f] += k
+        own[frames[-1]] += k
+    return [(f, inclusive[f] / total, own[f] / total) for f, _ in inclusive.most_common(n)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--only", choices=sorted(SETUPS), action="append")
+    parser.add_argument("--max-workers", type=int, default=2,
+                        help="1: no --workers runs (a kinko without the option)")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy on kinko's POST runs; print where the time went")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (make bench installs it)")
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="kinko-http-") as tmp:
+        for name in args.only or list(SETUPS):
+            run_setup(name, args.seconds, Path(tmp), args.profile, figures,
+                      args.max_workers)
+        for key, path in list(figures.items()):
+            if key.endswith("|profile"):
+                print(f"\n{key}: function, inclusive, own")
+                for f, inc, own in top(Path(path)):
+                    print(f"{inc:6.1%} {own:6.1%}  {f}")
+                figures[key] = None
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
