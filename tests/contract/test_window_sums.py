@@ -57,6 +57,11 @@ def _check(store: SqlStore, rng: random.Random, probes: list[datetime]) -> None:
                 assert got == _expected(rows, customer, destination, asset, until), until
 
 
+def test_a_policy_without_window_rules_sums_nothing(store: SqlStore) -> None:
+    with store.unit(write=False) as u:
+        assert u.screening.window_sums("C0", "0x0", "ETH", T0, []) == {}
+
+
 def test_window_sums_equal_the_counted_rows(store: SqlStore) -> None:
     rng = random.Random(5)
     times = [T0 + timedelta(minutes=rng.randrange(0, 3000), microseconds=rng.randrange(3))

@@ -112,6 +112,8 @@ class SqlScreening:
         until] per (scope, duration): the request's customer's, its destination's, or every
         one (scope asset or all). One statement: per window, the running totals at both
         ends (index look-ups) less what stopped counting in between."""
+        if not windows:  # a policy without window rules: nothing to sum
+            return {}
         keys = {"customer": customer, "destination": destination, "asset": "", "all": ""}
         end = to_us(until)
         wanted = sorted(windows, key=lambda w: (w[0], w[1]))
