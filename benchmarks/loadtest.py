@@ -138,7 +138,7 @@ class Process:
         self.log = log
         self.proc = subprocess.Popen([a.replace("PORT", str(self.port)) for a in argv],
                                      env={**os.environ, **env}, cwd=cwd,
-                                     stdout=subprocess.DEVNULL, stderr=log.open("w"))
+                                     stdout=log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while True:
             if self.proc.poll() is not None:

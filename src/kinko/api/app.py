@@ -18,7 +18,8 @@ role admin); a request body that names a ``tier`` is refused (422), never obeyed
 # definition time, and they refer to names local to create_app
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -122,9 +123,18 @@ def create_app(custody_factory: Callable[[], Custody],
     (:mod:`kinko.api.limits`)."""
     # no Swagger UI or ReDoc: they load JavaScript from a CDN into this origin; /docs is
     # drawn on the server instead (kinko.api.docs)
-    app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
-                  redoc_url=None)
     shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        done = shared.store.group_commit()  # how far requests' writes were grouped
+        if done["batches"]:
+            print(f"kinko: group commit: {done['batches']} batches, {done['units']} units, "
+                  f"largest {done['largest']}", flush=True)
+
+    app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
+                  redoc_url=None, lifespan=lifespan)
     wrong_keys = Throttle(clock or SystemClock())  # per client (API) and per key (sign-in)
     web = None
     if dashboard is not None:
