@@ -110,3 +110,13 @@ def test_the_migration_fills_the_totals_from_recorded_withdrawals(store_url: str
         _check(store, rng, [T0 + timedelta(minutes=m) for m in (30, 300, 601)])
     finally:
         store.close()
+
+
+def test_the_migration_stamps_every_table_processes_cache() -> None:
+    from importlib import import_module
+
+    from kinko.store.sql import STAMPED
+
+    migration = import_module("kinko.store.migrations.versions.0012_request_path")
+    assert tuple(migration.TABLES) == STAMPED
+    assert tuple(migration.COUNTED) == COUNTED

@@ -19,7 +19,8 @@ from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlScreening"]
 
-# the states screening counts: not blocked, rejected or expired
+# the states screening counts: not blocked, rejected, expired or failed (reverted: it
+# moved nothing)
 COUNTED = ("allowed", "review", "approved", "sending", "sent", "confirmed")
 # a window's scope -> the running totals it reads ("all" is every withdrawal of the asset)
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
