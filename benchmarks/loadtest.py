@@ -272,6 +272,56 @@ def top(profile: Path, n: int = 40) -> list[tuple[str, float, float]]:
     return [(f, inclusive[f] / total, own[f] / total) for f, _ in inclusive.most_common(n)]
 
 
+def bench_http(seconds: int) -> dict[str, Any]:
+    """The SQLite (``synchronous=NORMAL``) figures alone, as ``make bench``'s screening table
+    has them: kinko's POST, with the bare POST of the same run as its baseline."""
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="kinko-http-") as tmp:
+        run_setup("sqlite-normal", seconds, Path(tmp), False, figures, 1)
+    tag = "sqlite-normal, 1 worker"
+    post, bare = figures[f"{tag}|kinko POST"], figures[f"{tag}|bare POST"]
+    return {"count": post["per_s"] * seconds, "seconds": float(seconds), **post,
+            "baseline_per_s": bare["per_s"], "baseline_p99_ms": bare["p99_ms"],
+            "get_per_s": figures[f"{tag}|kinko GET"]["per_s"],
+            "bare_get_per_s": figures[f"{tag}|bare GET"]["per_s"]}
+
+
+HEADING = "## Withdrawal path over HTTP"
+NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, synchronous=FULL",
+         "postgres": "PostgreSQL (fsync, synchronous commit)"}
+
+
+def markdown(figures: dict[str, Any], seconds: int) -> list[str]:
+    """The section of RESULTS.md: per database and worker count, kinko beside the bare app
+    of the same run, with the load average while each figure ran."""
+    lines = ["| database | workers | request | bare req/s | bare p99 ms | kinko req/s | "
+             "kinko p99 ms | kinko / bare | group commit: batches, mean, largest | load |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
+    verdicts = []
+    for name, label in NAMES.items():
+        for workers in (1, 2):
+            tag = f"{name}, {workers} worker{'s' if workers > 1 else ''}"
+            for verb, floor in (("GET", 0.8), ("POST", 0.5)):
+                kinko, bare = figures.get(f"{tag}|kinko {verb}"), figures.get(f"{tag}|bare {verb}")
+                if kinko is None or bare is None:
+                    continue
+                ratio = kinko["per_s"] / bare["per_s"]
+                gc = kinko.get("group_commit")
+                grouped = (f"{gc['batches']:,}, {gc['mean']:.1f}, {gc['largest']}"
+                           if gc and gc["batches"] else "-")
+                lines.append(
+                    f"| {label} | {workers} | {verb} | {bare['per_s']:,.0f} | "
+                    f"{bare['p99_ms']:,.0f} | {kinko['per_s']:,.0f} | {kinko['p99_ms']:,.0f} | "
+                    f"{ratio:.2f} | {grouped} | {kinko['load'][0]}-{kinko['load'][1]} |")
+                p99 = "" if verb == "GET" else (
+                    f", p99 ≤ 35 ms {'met' if kinko['p99_ms'] <= 35 else 'MISSED'}")
+                verdicts.append(f"{label}, {workers} worker(s), {verb}: ≥ {floor}× bare "
+                                f"{'met' if ratio >= floor else 'MISSED'} ({ratio:.2f}×){p99}")
+    return [*lines, "", f"wrk, one thread, {CONNECTIONS} connections, {seconds} s per figure "
+            "after a 2 s warm-up; load is the 1-minute load average before and after the "
+            "figure. Targets: " + "; ".join(verdicts) + "."]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
@@ -294,6 +344,7 @@ def main() -> None:
                 for f, inc, own in top(Path(path)):
                     print(f"{inc:6.1%} {own:6.1%}  {f}")
                 figures[key] = None
+    print("\n".join(markdown(figures, args.seconds)))
     print(json.dumps(figures))
 
 
