@@ -166,3 +166,23 @@ def test_what_a_unit_undid_is_never_served(server: Server, other: SqlStore) -> N
         tables.put_policy(2, kept.digest, kept.canonical(), SystemClock().now(), "t")
     now = server.custody.policy()
     assert now is not None and now.screening_rules[0]["reason"] == "kept"
+
+
+def test_a_request_reads_the_stamps_once_and_again_after_its_own_change(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = server.ledger.store
+    real = store._stamp_reader.read
+    reads: list[int] = []
+
+    def counted() -> dict[str, int]:
+        reads.append(1)
+        return real()
+
+    monkeypatch.setattr(store._stamp_reader, "read", counted)
+    assert server.get().status_code == 200  # the key, the breaker's state and its log
+    assert len(reads) == 1
+    reads.clear()
+    r = server.client.post("/v1/breaker/trip", json={"scope": "ETH", "reason": "drill"},
+                           headers={"Authorization": f"Bearer {server.token}"})
+    assert r.json()["tripped"] == ["ETH"]  # its own change, read after it committed
+    assert len(reads) == 2

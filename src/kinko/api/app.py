@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinko.api.docs import document_errors, reference_page
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
@@ -42,7 +43,7 @@ from kinko.errors import (
     NotFound,
     TierRefused,
 )
-from kinko.ports import Clock, SystemClock
+from kinko.ports import Clock, Store, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, parse_anchor
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
@@ -51,6 +52,22 @@ from kinko.services.throttle import Throttle, Throttled
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 __all__ = ["create_app"]
+
+
+class OneRequest:
+    """Each HTTP request reads the caches' stamps once (``Store.one_request``), not once per
+    cached table it reads (the API key, the breaker, the policy ...)."""
+
+    def __init__(self, app: ASGIApp, *, store: Store) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.store.one_request():
+            await self.app(scope, receive, send)
 
 
 def _status(exc: KinkoError) -> int:
@@ -161,6 +178,7 @@ def create_app(custody_factory: Callable[[], Custody],
         return refusal(request, exc)
 
     app.add_middleware(BodyLimits, refuse=refusal, max_bytes=max_body)
+    app.add_middleware(OneRequest, store=shared.store)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

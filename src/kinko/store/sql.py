@@ -151,6 +151,13 @@ _OPEN: ContextVar[Mapping[int, SqlUnit]] = ContextVar(
     "kinko_open_units", default=MappingProxyType({}))
 
 
+# per request (``SqlStore.one_request``): the stamps read for it, by the store's id, with
+# when they were read; a mutable holder, so that the threads a request runs on share it
+_REQUEST: ContextVar[dict[int, tuple[float, dict[str, int]]] | None] = ContextVar(
+    "kinko_request_stamps", default=None)
+_REQUEST_STAMPS_FOR = 1.0  # seconds: a context that outlives its request reads them again
+
+
 class SqlUnit:
     """One open transaction and every table group on it (see the module docstring).
 
@@ -381,10 +388,37 @@ class SqlStore:
         unit = self.current()
         if unit is not None:
             return unit.stamps()
+        held = _REQUEST.get()
+        if held is not None:
+            got = held.get(id(self))
+            if got is not None and time.monotonic() - got[0] < _REQUEST_STAMPS_FOR:
+                return got[1]
         if self._stamp_reader.own:
-            return self._stamp_reader.read()
-        with self.unit(write=False) as u:
-            return u.stamps()
+            read = self._stamp_reader.read()
+        else:
+            with self.unit(write=False) as u:
+                read = dict(u.stamps())
+        if held is not None:
+            held[id(self)] = (time.monotonic(), read)
+        return read
+
+    @contextmanager
+    def one_request(self) -> Iterator[None]:
+        """One request of a server: the stamps are read once for all of it (not once per
+        cached table), and again after it wrote a stamped table, so that it sees its own
+        change; the next request reads them again (a change by any process applies to it)."""
+        token = _REQUEST.set({})
+        try:
+            yield
+        finally:
+            _REQUEST.reset(token)
+
+    def _wrote_stamped(self) -> None:
+        """A write unit that wrote a stamped table ended: the request reads the stamps
+        again."""
+        held = _REQUEST.get()
+        if held is not None:
+            held.pop(id(self), None)
 
     def cached(self, table: str, load: Callable[[SqlUnit], T], part: str = "") -> T:
         """What ``load`` reads from ``table`` (one of ``stamps.STAMPED``), read again only
@@ -525,7 +559,11 @@ class SqlStore:
                 raise _unavailable(self.engine, exc) from None
             raise
         finally:
-            self._leave(batch, went_through)
+            try:
+                self._leave(batch, went_through)
+            finally:
+                if unit.dirty:
+                    self._wrote_stamped()
 
     def _leave(self, batch: _Batch, went_through: bool) -> None:
         """Hand the turn to the next unit, or commit the batch; a unit that went through
