@@ -399,7 +399,7 @@ def _http_section(quick: bool) -> list[str]:
         proc.check_returncode()
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     return [loadtest.HEADING, "", _measured() + ".", "",
-            *loadtest.markdown(figures, seconds)]
+            *loadtest.markdown(figures, seconds), "", loadtest.NOTES]
 
 
 def _replace_section(text: str, section: list[str]) -> str:
@@ -620,7 +620,8 @@ def main() -> None:
         *trace.section(trace_results, args.quick, _measured()),
         *_respond_section(args.quick), *_reserves_section(args.quick),
         *_dashboard_section(args.quick), *_signing_section(args.quick),
-        *_roundtrips_section(args.quick), *_cosign_section(args.quick), NOTES]
+        *_roundtrips_section(args.quick), *_http_section(args.quick),
+        *_cosign_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
