@@ -115,7 +115,7 @@ def test_the_migration_fills_the_totals_from_recorded_withdrawals(store_url: str
 def test_the_migration_stamps_every_table_processes_cache() -> None:
     from importlib import import_module
 
-    from kinko.store.sql import STAMPED
+    from kinko.store.stamps import STAMPED
 
     migration = import_module("kinko.store.migrations.versions.0012_request_path")
     assert tuple(migration.TABLES) == STAMPED

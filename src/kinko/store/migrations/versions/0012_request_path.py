@@ -28,7 +28,7 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-# the tables whose contents processes cache (kinko.store.sql.STAMPED, kept equal by a test)
+# the tables whose contents processes cache (kinko.store.stamps.STAMPED, kept equal by a test)
 TABLES = ("policies", "api_keys", "deny_labels", "wallets", "incidents", "breaker_events")
 # the states screening counts (kinko.store.screening_sql.COUNTED)
 COUNTED = ("allowed", "review", "approved", "sending", "sent", "confirmed")
