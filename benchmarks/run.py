@@ -20,6 +20,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                                 # request (about a minute)
     python benchmarks/run.py --only cosign    # the policy co-signer's latency and rate
                                               # against its key signing alone (2 minutes)
+    python benchmarks/run.py --only http      # the withdrawal path over HTTP beside a bare
+                                              # FastAPI app, SQLite and PostgreSQL (3 minutes)
 """
 
 from __future__ import annotations
@@ -384,6 +386,22 @@ def _roundtrips_section(quick: bool) -> list[str]:
     return [ROUNDTRIPS_HEADING, "", _measured() + ".", "", *roundtrips.markdown(figures)]
 
 
+def _http_section(quick: bool) -> list[str]:
+    """``POST /v1/withdrawals`` and an authenticated GET through ``kinko serve`` beside the
+    bare FastAPI app, on SQLite and PostgreSQL, one and two workers (benchmarks/loadtest.py)."""
+    seconds = 5 if quick else 15
+    print("running: the withdrawal path over HTTP against the bare app ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "loadtest.py"), "--seconds",
+                           str(seconds), "--only", "sqlite-normal", "--only", "postgres"],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [loadtest.HEADING, "", _measured() + ".", "",
+            *loadtest.markdown(figures, seconds), "", loadtest.NOTES]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -462,7 +480,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
                                               "dashboard", "signing", "roundtrips",
-                                              "cosign"],
+                                              "cosign", "http"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -484,6 +502,8 @@ def main() -> None:
             section = _roundtrips_section(args.quick)
         elif args.only == "cosign":
             section = _cosign_section(args.quick)
+        elif args.only == "http":
+            section = _http_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -579,8 +599,10 @@ def main() -> None:
             base = f"1-rule policy: {r['baseline_per_s']:,.0f}/s ({ratio:.2f}×)"
         elif kind == "http":
             r = {**r, "p50_us": r["p50_ms"] * 1000, "p99_us": r["p99_ms"] * 1000}
-            base = (f"GET /v1/breaker: {r['baseline_per_s']:,.0f}/s, p99 "
-                    f"{r['baseline_p99_ms']:,.0f} ms; non-2xx {r['non_2xx']:.0f}")
+            base = (f"bare FastAPI POST writing one row: {r['baseline_per_s']:,.0f}/s, p99 "
+                    f"{r['baseline_p99_ms']:,.0f} ms ({r['per_s'] / r['baseline_per_s']:.2f}×); "
+                    f"GET /v1/breaker {r['get_per_s'] / r['bare_get_per_s']:.2f}× the bare "
+                    f"GET; non-2xx {r['non_2xx']:.0f}")
         lines.append(f"| {label} | {r['count']:,.0f} | {r['seconds']:.2f} | {r['per_s']:,.0f} | "
                      f"{r['p50_us']:,.0f} | {r['p99_us']:,.0f} | {base} | {r['peak_rss_mb']:.0f} |")
     engine = screening_results[0][2]
@@ -590,14 +612,16 @@ def main() -> None:
         "Targets (in-process): ≥ 50,000 decisions/s — "
         f"{'met' if engine['per_s'] >= 50_000 else 'MISSED'} ({engine['per_s']:,.0f}); "
         f"p99 ≤ 1 ms — {'met' if engine['p99_us'] <= 1000 else 'MISSED'} "
-        f"({engine['p99_us']:,.0f} µs). Over HTTP: ≥ 3,000 requests/s — "
-        f"{'met' if http_r['per_s'] >= 3000 else 'MISSED'} ({http_r['per_s']:,.0f}); p99 ≤ 35 ms "
+        f"({engine['p99_us']:,.0f} µs). Over HTTP: ≥ 0.5× the bare POST — "
+        f"{'met' if http_r['per_s'] >= 0.5 * http_r['baseline_per_s'] else 'MISSED'} "
+        f"({http_r['per_s'] / http_r['baseline_per_s']:.2f}×); p99 ≤ 35 ms "
         f"— {'met' if http_r['p99_ms'] <= 35 else 'MISSED'} ({http_r['p99_ms']:,.0f} ms).",
         "", *_watch_section(watch_results, args.quick),
         *trace.section(trace_results, args.quick, _measured()),
         *_respond_section(args.quick), *_reserves_section(args.quick),
         *_dashboard_section(args.quick), *_signing_section(args.quick),
-        *_roundtrips_section(args.quick), *_cosign_section(args.quick), NOTES]
+        *_roundtrips_section(args.quick), *_http_section(args.quick),
+        *_cosign_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")

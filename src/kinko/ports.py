@@ -19,12 +19,12 @@ signature (:class:`MemoryCosigner` its double; the HTTP client in
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
@@ -219,8 +219,9 @@ class ScreeningTables(Protocol):
     def set_state(self, withdrawal_id: str, old: tuple[str, ...], new: str,
                   tx_hash: str | None = None) -> bool: ...
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]: ...
-    def window_sum(self, scope: str, request_customer: str, request_destination: str,
-                   asset: str, since: datetime, until: datetime) -> tuple[int, int]: ...
+    def window_sums(self, customer: str, destination: str, asset: str, until: datetime,
+                    windows: Collection[tuple[str, timedelta]]
+                    ) -> dict[tuple[str, timedelta], tuple[int, int]]: ...
     def customer_destinations(self, customer: str) -> frozenset[str]: ...
     def customer_tier(self, customer: str) -> dict[str, Any] | None: ...
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None: ...
@@ -337,9 +338,17 @@ class UnitError(RuntimeError):
     inside a unit): a bug in kinko, not the caller's input, so not a ``KinkoError``."""
 
 
+T = TypeVar("T")
+
+
 class Store(Protocol):
     def unit(self, *, write: bool = True) -> AbstractContextManager[Unit]: ...
     def current(self) -> Unit | None: ...
+    # read-mostly tables cached per process, read again when their stamp moved
+    def stamps(self) -> dict[str, int]: ...
+    def cached(self, table: str, load: Callable[[Unit], T], part: str = "") -> T: ...
+    def group_commit(self) -> dict[str, int]: ...  # batches, units, largest
+    def one_request(self) -> AbstractContextManager[None]: ...  # stamps read once for it
     def writer(self) -> AbstractContextManager[LedgerWriter]: ...
     def reader(self) -> AbstractContextManager[LedgerReader]: ...
     def custody(self, *, write: bool = True

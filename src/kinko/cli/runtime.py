@@ -34,6 +34,8 @@ __all__ = ["Runtime", "format_option", "parse_time", "runtime"]
 @dataclass
 class Runtime:
     settings: Settings
+    config: str | None = None  # the settings file the command was given (--config)
+    flags: dict[str, Any] = field(default_factory=dict)  # the settings flags it was given
     _store: SqlStore | None = field(default=None, repr=False)
     _ledger: Ledger | None = field(default=None, repr=False)
     _chain: Chain | None = field(default=None, repr=False)

@@ -38,7 +38,7 @@ from kinko.domain.money import Asset, format_units
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
-from kinko.ports import Chain, Prices, Signer, Store, UnitError
+from kinko.ports import Chain, Prices, Signer, Store, Unit, UnitError
 from kinko.safeload import loads_toml, read_text
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
@@ -214,10 +214,18 @@ class Custody:
     # ------------------------------------------------------------------ policy
 
     def policy(self, at: datetime | None = None) -> Policy | None:
-        """The active policy, or the one that was active at time ``at``."""
-        with self.ledger.store.custody(write=False) as (_, tables):
-            active = tables.active_policy(at)
-        return None if active is None else policy_from_canonical(active[1], self.ledger.assets)
+        """The active policy, or the one that was active at time ``at``. The active one is
+        parsed once per version (every process reads it again when a version is added)."""
+        assets = self.ledger.assets
+
+        def read(u: Unit) -> Policy | None:
+            active = u.custody.active_policy(at)
+            return None if active is None else policy_from_canonical(active[1], assets)
+
+        if at is not None:
+            with self.ledger.store.unit(write=False) as u:
+                return read(u)
+        return self.ledger.store.cached("policies", read)
 
     def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
         """Activate the first policy at once; propose any later version to the quorum."""

@@ -7,6 +7,7 @@ proposal's state change and the ledger entry that executes it commit together.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from kinko.domain.approvals import Approval, Proposal
 from kinko.errors import ApprovalError, ConfigError
 from kinko.store import schema as s
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["ProposalRow", "SqlCustody", "SqlDeposits", "parse_proposal"]
@@ -34,8 +36,9 @@ def parse_proposal(canonical: str) -> Proposal:
 
 
 class SqlCustody:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
+        self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
 
     def active_policy(self, at: datetime | None = None) -> tuple[int, dict[str, Any]] | None:
         q = select(s.policies).order_by(s.policies.c.version.desc()).limit(1)
@@ -46,6 +49,7 @@ class SqlCustody:
 
     def put_policy(self, version: int, digest: str, body: dict[str, Any], at: datetime,
                    via: str) -> None:
+        self._touch("policies")
         try:
             self.conn.execute(s.policies.insert().values(
                 version=version, digest=digest, activated_us=to_us(at), activated_by=via,

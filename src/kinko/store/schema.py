@@ -72,6 +72,12 @@ ledger_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+stamps = Table(  # per read-mostly table, a counter its triggers move on every change
+    "stamps", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
 entries = Table(
     "entries", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
@@ -198,6 +204,28 @@ withdrawals = Table(
     Index("ix_withdrawals_customer", "customer", "requested_us"),
     Index("ix_withdrawals_time", "requested_us"),
     Index("ix_withdrawals_state", "state", "requested_us"),
+)
+
+outflows = Table(  # running totals of the withdrawals screening counts, per scope, in time order
+    "outflows", metadata,
+    Column("scope", String(12), primary_key=True),  # customer, destination, asset
+    Column("asset", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),  # the customer, the destination; "" (asset)
+    Column("at_us", BigInteger, primary_key=True, autoincrement=False),  # requested
+    Column("withdrawal", String(128), primary_key=True),
+    Column("amount", Amount, nullable=False),
+    Column("total", Amount, nullable=False),  # this row's amount and every earlier row's
+    Column("n", BigInteger, nullable=False),  # how many rows up to this one
+)
+
+outflow_removals = Table(  # counted withdrawals that stopped counting (rejected, expired)
+    "outflow_removals", metadata,
+    Column("scope", String(12), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("at_us", BigInteger, primary_key=True, autoincrement=False),  # requested
+    Column("withdrawal", String(128), primary_key=True),
+    Column("amount", Amount, nullable=False),
 )
 
 customer_tiers = Table(  # a customer's tier (KYC level), for tiered screening rules

@@ -7,12 +7,14 @@ without the suffix, as in the other table modules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
 from kinko.store import schema as s
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlWatch"]
@@ -41,8 +43,9 @@ def _in(values: dict[str, Any], table: Table) -> dict[str, Any]:
 
 
 class SqlWatch:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
+        self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -142,6 +145,7 @@ class SqlWatch:
     # ------------------------------------------------------------------ incidents
 
     def put_incident(self, row: dict[str, Any]) -> str:
+        self._touch("incidents")
         count = self.conn.execute(select(func.count()).select_from(s.incidents)).scalar() or 0
         opened: datetime = row["opened"]
         incident_id = f"INC-{opened:%Y%m%d}-{count + 1}"
@@ -161,6 +165,7 @@ class SqlWatch:
         return [_out(r) for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
 
     def update_incident(self, incident_id: str, **values: Any) -> None:
+        self._touch("incidents")
         self.conn.execute(update(s.incidents).where(s.incidents.c.id == incident_id)
                           .values(**_in(values, s.incidents)))
 
