@@ -46,16 +46,18 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from kinko.domain.approvals import Proposal
 from kinko.domain.money import AssetRegistry
-from kinko.domain.policy import AssetPolicy, Policy
+from kinko.domain.policy import AssetPolicy, Policy, policy_from_canonical
 from kinko.domain.screening import OUTCOMES, Rule, UnusualHour, parse_rules
-from kinko.errors import ApprovalError
+from kinko.errors import ApprovalError, KinkoError
 
 __all__ = [
     "DEFAULT_TIME_LOCK",
     "Change",
     "PolicyDiff",
     "Standing",
+    "StoredPolicy",
     "VersionFacts",
     "Veto",
     "check_veto",
@@ -63,6 +65,7 @@ __all__ = [
     "effective_from",
     "effective_version",
     "standings",
+    "version_facts",
     "veto_bytes",
 ]
 
@@ -320,6 +323,58 @@ def check_veto(veto: Veto, version: Policy, base: Policy) -> None:
             f"{veto.approver}'s key over policy version {version.version} "
             f"({version.digest[:16]}): forged, or signed over another version",
             approver=veto.approver) from None
+
+
+# ---------------------------------------------------------------------- the facts
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    """A policy version as kinko's database stores it, with the proposal that activated
+    it (None for the bootstrap, or when that proposal is missing)."""
+
+    version: int
+    digest: str
+    body: Mapping[str, Any]
+    activated_at: datetime
+    activated_by: str
+    time_lock_s: int
+    proposal: Proposal | None
+
+
+def version_facts(rows: Iterable[StoredPolicy], vetoes: Iterable[Veto],
+                  registry: AssetRegistry) -> list[VersionFacts]:
+    """The facts :func:`effective_version` reads, from stored rows. A version's quorum
+    time is never taken as earlier than its signed proposal was made, and a body that
+    cannot be read (or whose digest is not the stored one) is unreadable: it never takes
+    effect. The base is the version the approvers signed the proposal under."""
+    by_version: dict[int, list[Veto]] = {}
+    for veto in vetoes:
+        by_version.setdefault(veto.version, []).append(veto)
+    out = []
+    for row in rows:
+        policy: Policy | None
+        try:
+            policy = policy_from_canonical(row.body, registry)
+        except (KinkoError, KeyError, TypeError, ValueError):
+            policy = None
+        if policy is not None and (policy.version != row.version or policy.digest != row.digest):
+            policy = None
+        proposal = row.proposal
+        base = None
+        loaded = row.activated_at
+        if proposal is not None and row.activated_by != "bootstrap":
+            payload = proposal.payload
+            if (proposal.kind == "policy" and payload.get("version") == row.version
+                    and payload.get("digest") == row.digest):
+                base = proposal.policy_version
+            loaded = max(loaded, proposal.created_at)
+        if row.activated_by != "bootstrap" and base is None:
+            base = -1  # names no proposal that activated it: nothing to compare with
+        out.append(VersionFacts(row.version, policy, loaded, base,
+                                timedelta(seconds=max(0, row.time_lock_s)),
+                                tuple(by_version.get(row.version, ()))))
+    return out
 
 
 # ---------------------------------------------------------------------- the rule
