@@ -244,15 +244,15 @@ def test_a_tightening_loaded_while_a_loosening_waits_supersedes_it() -> None:
     assert states == {3: "effective", 2: "superseded", 1: "superseded"}
 
 
-def test_what_cannot_be_compared_waits() -> None:
+def test_a_version_no_quorum_approved_under_an_earlier_one_never_takes_effect() -> None:
     v1 = build(BASE)
     tighter = build({**BASE, "ttl": 0}, version=3)
-    # its base is missing, or it claims to be a second bootstrap: it waits for the lock
-    for base in (2, None):
+    # its base is missing, names no proposal, claims to be a second bootstrap, or is later
+    for base in (2, -1, None, 3):
         facts = [VersionFacts(1, v1, T0 - timedelta(days=9), None, DEFAULT_TIME_LOCK),
                  VersionFacts(3, tighter, T0, base, DEFAULT_TIME_LOCK)]
-        assert effective_at(facts, T0) == 1
-        assert effective_at(facts, T0 + DEFAULT_TIME_LOCK) == 3
+        assert effective_at(facts, T0 + timedelta(days=900)) == 1
+        assert standings(facts, T0, REG)[0].state == "unverifiable"
     unreadable = [VersionFacts(1, v1, T0 - timedelta(days=9), None, DEFAULT_TIME_LOCK),
                   VersionFacts(2, None, T0, 1, DEFAULT_TIME_LOCK)]
     assert effective_at(unreadable, T0 + timedelta(days=9)) == 1

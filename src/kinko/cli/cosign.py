@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ def _policy(settings: CosignSettings) -> CosignPolicy:
     try:
         return parse_cosign_policy(settings.tables, settings.registry, settings.path,
                                    chain=settings.chain, nonce_window=settings.nonce_window,
-                                   policy_anchor=settings.policy_anchor)
+                                   policy_anchor=settings.policy_anchor,
+                                   time_lock=timedelta(hours=settings.policy_time_lock_hours))
     except ValueError as exc:
         raise ConfigError(str(exc), file=settings.path) from None
 

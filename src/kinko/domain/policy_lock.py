@@ -62,6 +62,7 @@ __all__ = [
     "Veto",
     "check_veto",
     "compare",
+    "describe",
     "effective_from",
     "effective_version",
     "standings",
@@ -398,8 +399,9 @@ class VersionFacts:
 class Standing:
     """A version as it stands at a time: ``effective`` (the one in force), ``pending``
     (waiting for its lock), ``vetoed``, ``superseded`` (a later version took effect first,
-    or it was replaced in force), ``unreadable``; with when it takes or took effect and
-    why it waits."""
+    or it was replaced in force), ``unreadable`` or ``unverifiable`` (no quorum-approved
+    proposal under an earlier version activated it: it never takes effect); with when it
+    takes or took effect and why it waits."""
 
     facts: VersionFacts
     state: str
@@ -419,9 +421,9 @@ def _judge(v: VersionFacts, by_version: Mapping[int, VersionFacts], registry: As
     if v.base is None and v.version == first:
         return v.loaded_at, None, ()  # the bootstrap: nothing to compare with
     if base is None or base.policy is None or v.base is None or v.base >= v.version:
-        # nothing to compare with that kinko trusts: it waits
-        missing = Change("base", _text(v.base), _text(v.version), True)
-        return v.loaded_at + lock, PolicyDiff((missing,)), ()
+        # not the first, and no quorum-signed proposal under an earlier version that kinko
+        # has: written into the database some other way, it never takes effect
+        return None, None, ()
     diff = compare(base.policy, v.policy, registry)
     ripe = v.loaded_at + lock if diff.loosens else v.loaded_at
     vetoes = tuple(x for x in v.vetoes if x.at < ripe and _valid(x, v.policy, base.policy))
@@ -473,6 +475,8 @@ def standings(versions: Iterable[VersionFacts], at: datetime, registry: AssetReg
         ripe, diff, vetoes = _judge(v, by_version, registry, min_lock, first)
         if v.policy is None:
             state = "unreadable"
+        elif ripe is None and not vetoes:
+            state = "unverifiable"
         elif vetoes:
             state = "vetoed"
         elif effective is not None and version == effective.version:
