@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
-from kinko.domain.policy_lock import Standing, describe, veto_bytes
+from kinko.domain.policy_lock import describe, veto_bytes
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_text
@@ -69,24 +69,9 @@ def policy_show(ctx: typer.Context) -> None:
     if effective is None or effective.facts.policy is None:
         raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
     print(json.dumps({
-        "effective": {**_standing(effective), "body": effective.facts.policy.canonical()},
-        "pending": [_standing(s) for s in found if s.state == "pending"],
+        "effective": {**effective.as_dict(), "body": effective.facts.policy.canonical()},
+        "pending": [s.as_dict() for s in found if s.state == "pending"],
     }, indent=2, ensure_ascii=False))
-
-
-def _standing(s: Standing) -> dict[str, object]:
-    diff = s.diff
-    return {
-        "version": s.facts.version, "state": s.state,
-        "digest": s.facts.policy.digest if s.facts.policy is not None else None,
-        "approved_at": s.facts.loaded_at.isoformat(),
-        "effective_at": s.effective_at.isoformat() if s.effective_at else None,
-        "proposed_under": s.facts.base,
-        "loosens": [c.describe() for c in diff.loosenings] if diff else [],
-        "tightens": [c.describe() for c in diff.tightenings] if diff else [],
-        "vetoed_by": [{"approver": v.approver, "at": v.at.isoformat(), "reason": v.reason}
-                      for v in s.vetoed_by],
-    }
 
 
 @policy_app.command("list")
@@ -95,7 +80,7 @@ def policy_list(ctx: typer.Context, fmt: str = format_option()) -> None:
     when it takes effect and what it loosens), vetoed or superseded."""
     rows = []
     for s in runtime(ctx).custody().policy_standings():
-        d = _standing(s)
+        d = s.as_dict()
         why = describe(s.diff.loosenings if s.diff else ()) or "-"
         vetoed = ", ".join(v.approver for v in s.vetoed_by)
         rows.append([s.facts.version, s.state, d["approved_at"], d["effective_at"] or "never",

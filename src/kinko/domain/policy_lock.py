@@ -47,7 +47,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kinko.domain.approvals import Proposal
-from kinko.domain.money import AssetRegistry
+from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.policy import AssetPolicy, Policy, policy_from_canonical
 from kinko.domain.screening import OUTCOMES, Rule, UnusualHour, parse_rules
 from kinko.errors import ApprovalError, KinkoError
@@ -125,22 +125,24 @@ class _Diff:
     def __init__(self) -> None:
         self.out: list[Change] = []
 
-    def add(self, path: str, before: Any, after: Any, loosens: bool) -> None:
-        self.out.append(Change(path, _text(before), _text(after), loosens))
+    def add(self, path: str, before: Any, after: Any, loosens: bool,
+            shown: Callable[[Any], str] = _text) -> None:
+        self.out.append(Change(path, shown(before), shown(after), loosens))
 
     def higher_loosens(self, path: str, before: Any, after: Any, *,
-                       none_is_unlimited: bool = False) -> None:
+                       none_is_unlimited: bool = False,
+                       shown: Callable[[Any], str] = _text) -> None:
         """A number (a limit, a ratio) where more is looser; ``None`` as no limit at all
         when ``none_is_unlimited``."""
         if before == after:
             return
         if none_is_unlimited and (before is None or after is None):
-            self.add(path, before, after, after is None)
+            self.add(path, before, after, after is None, shown)
             return
         if before is None or after is None:
-            self.add(path, before, after, True)
+            self.add(path, before, after, True, shown)
             return
-        self.add(path, before, after, after > before)
+        self.add(path, before, after, after > before, shown)
 
     def lower_loosens(self, path: str, before: Any, after: Any) -> None:
         if before != after:
@@ -176,9 +178,11 @@ def compare(old: Policy, new: Policy, registry: AssetRegistry) -> PolicyDiff:
     d.higher_loosens("total_max_hot_ratio", old.total_max_hot_ratio, new.total_max_hot_ratio)
     d.flag("warm_counts_as_hot", old.warm_counts_as_hot, new.warm_counts_as_hot, False)
     for symbol in sorted(old.assets.keys() | new.assets.keys()):
-        _asset(d, f"assets.{symbol}", old.assets.get(symbol), new.assets.get(symbol))
+        _asset(d, f"assets.{symbol}", old.assets.get(symbol), new.assets.get(symbol),
+               _amounts(registry, symbol))
     _rules(d, parse_rules(old.screening_rules, registry, f"policy version {old.version}"),
-           parse_rules(new.screening_rules, registry, f"policy version {new.version}"))
+           parse_rules(new.screening_rules, registry, f"policy version {new.version}"),
+           registry)
     for tier in sorted(set(old.tiers) ^ set(new.tiers)):
         # a tier declared: customers can be moved into it, out of rules naming theirs
         d.add(f"screening.tiers.{tier}", "absent" if tier in new.tiers else "declared",
@@ -197,7 +201,19 @@ def compare(old: Policy, new: Policy, registry: AssetRegistry) -> PolicyDiff:
     return PolicyDiff(tuple(d.out))
 
 
-def _asset(d: _Diff, path: str, old: AssetPolicy | None, new: AssetPolicy | None) -> None:
+def _amounts(registry: AssetRegistry, symbol: str | None) -> Callable[[Any], str]:
+    """Minor units shown in the asset's whole units (as the policy file writes them)."""
+    asset = registry[symbol] if symbol is not None and symbol in registry else None
+
+    def shown(value: Any) -> str:
+        if asset is None or not isinstance(value, int) or isinstance(value, bool):
+            return _text(value)
+        return format_units(value, asset)
+    return shown
+
+
+def _asset(d: _Diff, path: str, old: AssetPolicy | None, new: AssetPolicy | None,
+           amounts: Callable[[Any], str]) -> None:
     if old is None or new is None:
         # an asset no longer governed has no online limit at all
         d.add(path, "governed" if old else "absent", "governed" if new else "absent",
@@ -205,8 +221,9 @@ def _asset(d: _Diff, path: str, old: AssetPolicy | None, new: AssetPolicy | None
         return
     d.higher_loosens(f"{path}.max_hot_ratio", old.max_hot_ratio, new.max_hot_ratio)
     d.higher_loosens(f"{path}.target_hot_ratio", old.target_hot_ratio, new.target_hot_ratio)
-    d.higher_loosens(f"{path}.hot_min", old.hot_min, new.hot_min)
-    d.higher_loosens(f"{path}.hot_max", old.hot_max, new.hot_max, none_is_unlimited=True)
+    d.higher_loosens(f"{path}.hot_min", old.hot_min, new.hot_min, shown=amounts)
+    d.higher_loosens(f"{path}.hot_max", old.hot_max, new.hot_max, none_is_unlimited=True,
+                     shown=amounts)
     d.change_loosens(f"{path}.cold_wallet", old.cold_wallet, new.cold_wallet)
     if old.emergency_address != new.emergency_address:
         d.add(f"{path}.emergency_address", old.emergency_address, new.emergency_address,
@@ -216,12 +233,14 @@ def _asset(d: _Diff, path: str, old: AssetPolicy | None, new: AssetPolicy | None
 # a rule parameter -> how to compare it: more is looser, less is looser, any change is
 _HIGHER = {"amount", "max_amount", "max_count", "max_share", "threshold", "min_history",
            "factor", "min_amount"}
+_AMOUNTS = {"amount", "max_amount", "min_amount"}  # minor units of the rule's asset
 _LOWER = {"cooling_off"}
 _SCOPE_BREADTH = {"customer": 0, "destination": 0, "asset": 1, "all": 1}
 _NEUTRAL = {"name", "reason", "decimals"}
 
 
-def _rules(d: _Diff, old: Sequence[Rule], new: Sequence[Rule]) -> None:
+def _rules(d: _Diff, old: Sequence[Rule], new: Sequence[Rule],
+           registry: AssetRegistry) -> None:
     before = {r.name: r for r in old}
     after = {r.name: r for r in new}
     for name in sorted(before.keys() | after.keys()):
@@ -242,10 +261,10 @@ def _rules(d: _Diff, old: Sequence[Rule], new: Sequence[Rule]) -> None:
             d.add(f"{path}.action", a.action, b.action, milder)
         if a.asset != b.asset:  # None: every asset
             d.add(f"{path}.asset", a.asset, b.asset, b.asset is not None)
-        _params(d, path, a, b)
+        _params(d, path, a, b, _amounts(registry, b.asset))
 
 
-def _params(d: _Diff, path: str, a: Rule, b: Rule) -> None:
+def _params(d: _Diff, path: str, a: Rule, b: Rule, amounts: Callable[[Any], str]) -> None:
     for f in fields(a):
         name = f.name
         if name in _NEUTRAL or name in ("action", "asset"):
@@ -255,7 +274,8 @@ def _params(d: _Diff, path: str, a: Rule, b: Rule) -> None:
             continue
         where = f"{path}.{name}"
         if name in _HIGHER:
-            d.higher_loosens(where, x, y, none_is_unlimited=True)
+            d.higher_loosens(where, x, y, none_is_unlimited=True,
+                             shown=amounts if name in _AMOUNTS else _text)
         elif name in _LOWER:
             d.lower_loosens(where, x, y)
         elif name == "duration" and a.kind == "window":
@@ -408,6 +428,22 @@ class Standing:
     effective_at: datetime | None
     diff: PolicyDiff | None  # against its base; None for the bootstrap
     vetoed_by: tuple[Veto, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able form (the API, ``kinko policy show``)."""
+        policy, diff = self.facts.policy, self.diff
+        return {
+            "version": self.facts.version, "state": self.state,
+            "digest": policy.digest if policy is not None else None,
+            "approved_at": self.facts.loaded_at.isoformat(),
+            "effective_at": self.effective_at.isoformat() if self.effective_at else None,
+            "proposed_under": self.facts.base,
+            "time_lock_hours": self.facts.time_lock.total_seconds() / 3600,
+            "loosens": [c.describe() for c in diff.loosenings] if diff else [],
+            "tightens": [c.describe() for c in diff.tightenings] if diff else [],
+            "vetoed_by": [{"approver": v.approver, "at": v.at.isoformat(), "reason": v.reason}
+                          for v in self.vetoed_by],
+        }
 
 
 def _judge(v: VersionFacts, by_version: Mapping[int, VersionFacts], registry: AssetRegistry,

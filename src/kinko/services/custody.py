@@ -255,7 +255,8 @@ class Custody:
             facts = stored_versions(tables, self.ledger.assets)
         return standings(facts, at or self.clock.now(), self.ledger.assets)
 
-    def veto(self, version: int, approver: str, signature: str, reason: str = "") -> Standing:
+    def veto(self, version: int, approver: str, signature: str, reason: str = "", *,
+             actor: str | None = None) -> Standing:
         """One approver's veto of a policy version still waiting for its time lock: checked
         against the approver's key in the version it was proposed under, recorded and
         audited; the version then never takes effect."""
@@ -280,8 +281,9 @@ class Custody:
                         reason.strip()[:500])
             check_veto(veto, found.facts.policy, base.policy)
             tables.put_veto(veto)
-            append_audit(unit.access, now, veto.approver, "policy.veto", f"policy-v{version}",
-                         {"digest": found.facts.policy.digest, "reason": veto.reason})
+            append_audit(unit.access, now, actor or veto.approver, "policy.veto",
+                         f"policy-v{version}", {"approver": veto.approver, "reason": veto.reason,
+                                                "digest": found.facts.policy.digest})
             after = next(s for s in standings(stored_versions(tables, self.ledger.assets),
                                                now, self.ledger.assets)
                          if s.facts.version == version)
