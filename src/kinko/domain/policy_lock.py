@@ -356,7 +356,7 @@ class StoredPolicy:
 
     version: int
     digest: str
-    body: Mapping[str, Any]
+    body: str  # the canonical JSON as stored
     activated_at: datetime
     activated_by: str
     time_lock_s: int
@@ -374,13 +374,7 @@ def version_facts(rows: Iterable[StoredPolicy], vetoes: Iterable[Veto],
         by_version.setdefault(veto.version, []).append(veto)
     out = []
     for row in rows:
-        policy: Policy | None
-        try:
-            policy = policy_from_canonical(row.body, registry)
-        except (KinkoError, KeyError, TypeError, ValueError):
-            policy = None
-        if policy is not None and (policy.version != row.version or policy.digest != row.digest):
-            policy = None
+        policy = _parsed(row, registry)
         proposal = row.proposal
         base = None
         loaded = row.activated_at
@@ -396,6 +390,43 @@ def version_facts(rows: Iterable[StoredPolicy], vetoes: Iterable[Veto],
                                 timedelta(seconds=max(0, row.time_lock_s)),
                                 tuple(by_version.get(row.version, ()))))
     return out
+
+
+# A stored body is parsed (and its digest checked) once per process, and two versions are
+# compared once: every screening reads the rule, and a policy is a few kilobytes of JSON.
+# Pure memoisation keyed by the exact stored text and digests (nothing a database write can
+# make stale: a changed body is another key); bounded, cleared when full.
+_MEMO = 256
+_PARSED: dict[tuple[int, str, str], Policy | None] = {}
+_DIFFS: dict[tuple[str, str, tuple[tuple[str, int], ...]], PolicyDiff] = {}
+
+
+def _parsed(row: StoredPolicy, registry: AssetRegistry) -> Policy | None:
+    key = (row.version, row.digest, row.body)
+    if key in _PARSED:
+        return _PARSED[key]
+    policy: Policy | None
+    try:
+        policy = policy_from_canonical(json.loads(row.body), registry)
+    except (KinkoError, KeyError, TypeError, ValueError, AttributeError):
+        policy = None
+    if policy is not None and (policy.version != row.version or policy.digest != row.digest):
+        policy = None  # not what its quorum approved
+    if len(_PARSED) >= _MEMO:
+        _PARSED.clear()
+    _PARSED[key] = policy
+    return policy
+
+
+def _compared(old: Policy, new: Policy, registry: AssetRegistry) -> PolicyDiff:
+    key = (old.digest, new.digest, tuple((s, registry[s].decimals) for s in registry))
+    found = _DIFFS.get(key)
+    if found is None:
+        found = compare(old, new, registry)
+        if len(_DIFFS) >= _MEMO:
+            _DIFFS.clear()
+        _DIFFS[key] = found
+    return found
 
 
 # ---------------------------------------------------------------------- the rule
@@ -460,7 +491,7 @@ def _judge(v: VersionFacts, by_version: Mapping[int, VersionFacts], registry: As
         # not the first, and no quorum-signed proposal under an earlier version that kinko
         # has: written into the database some other way, it never takes effect
         return None, None, ()
-    diff = compare(base.policy, v.policy, registry)
+    diff = _compared(base.policy, v.policy, registry)
     ripe = v.loaded_at + lock if diff.loosens else v.loaded_at
     vetoes = tuple(x for x in v.vetoes if x.at < ripe and _valid(x, v.policy, base.policy))
     return (None if vetoes else ripe), diff, vetoes

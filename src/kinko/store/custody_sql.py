@@ -34,6 +34,24 @@ def parse_proposal(canonical: str) -> Proposal:
     )
 
 
+_ACTIVATIONS: dict[str, Proposal] = {}
+
+
+def _activation(canonical: str) -> Proposal | None:
+    """The proposal that activated a policy version, parsed once per process (it carries
+    the whole policy: every screening reads it); None when it cannot be read."""
+    found = _ACTIVATIONS.get(canonical)
+    if found is None:
+        try:
+            found = parse_proposal(canonical)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        if len(_ACTIVATIONS) >= 256:
+            _ACTIVATIONS.clear()
+        _ACTIVATIONS[canonical] = found
+    return found
+
+
 class SqlCustody:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -47,9 +65,9 @@ class SqlCustody:
             .order_by(s.policies.c.version))
         out = []
         for row in rows:
-            proposal = parse_proposal(row.canonical) if row.canonical is not None else None
+            proposal = _activation(row.canonical) if row.canonical is not None else None
             out.append(StoredPolicy(
-                int(row.version), str(row.digest), json.loads(row.body),
+                int(row.version), str(row.digest), str(row.body),
                 from_us(int(row.activated_us)), str(row.activated_by),
                 int(row.time_lock_s), proposal))
         return out
