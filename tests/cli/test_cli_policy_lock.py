@@ -50,6 +50,7 @@ def test_loosening_waits_tightening_is_immediate_and_a_veto_stops_it(cli: CliRun
     _propose(cli, tmp_path, _policy(2, keys, "5"), 2)  # tighter: in force at once
     shown = json.loads(cli("policy", "show")[1])
     assert shown["effective"]["version"] == 2 and shown["pending"] == []
+    assert json.loads(cli("alerts", "list", "--format", "json")[1]) == []  # nothing to veto
 
     _propose(cli, tmp_path, _policy(3, keys, "50"), 3)  # looser: waits
     shown = json.loads(cli("policy", "show")[1])
@@ -57,6 +58,8 @@ def test_loosening_waits_tightening_is_immediate_and_a_veto_stops_it(cli: CliRun
     (pending,) = shown["pending"]
     assert pending["version"] == 3 and pending["loosens"] == [
         "screening.rules.max_amount-1.amount: 5 → 50 (loosens)"]
+    (alert,) = json.loads(cli("alerts", "list", "--format", "json")[1])
+    assert (alert["kind"], alert["severity"]) == ("policy_loosening", "warning")
     code, out, _ = cli("policy", "list", "--format", "json")
     states = [(row["version"], row["state"]) for row in json.loads(out)]
     assert states == [(3, "pending"), (2, "effective"), (1, "superseded")]

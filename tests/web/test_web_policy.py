@@ -32,6 +32,12 @@ def test_a_pending_loosening_shows_its_countdown_and_one_approver_vetoes_it(
     custody = _loosen(site, tmp_path)
     site.clock.advance(hours=1, minutes=30)
     auditor = site.client("audit")
+    # every approver is told there is something to veto, and until when
+    alerts = auditor.get("/alerts?lang=en").text
+    assert "policy loosening waiting (vetoable)" in alerts
+    with site.ledger.store.watch(write=False) as tables:
+        (alert,) = tables.alerts(kind="policy_loosening")
+    assert alert["severity"] == "warning" and "assets.ETH.max_hot_ratio" in alert["detail"]
     page = auditor.get("/custody/policy?lang=en").text
     assert 'data-section="in-force" data-version="1"' in page
     assert 'data-pending="2"' in page and "in 46 h 30 min" in page

@@ -42,6 +42,7 @@ from kinko.domain.policy_lock import (
     VersionFacts,
     Veto,
     check_veto,
+    describe,
     effective_version,
     standings,
     version_facts,
@@ -480,6 +481,7 @@ class Custody:
                     tables.put_policy(new.version, new.digest, new.canonical(), now, proposal.id,
                                       int(self.time_lock.total_seconds()))
                     tables.set_state(proposal_id, "pending", "executed")
+                    self._announce_loosening(new.version, tables, now)
                 else:
                     tables.set_state(proposal_id, "pending", "approved")
             self._on_incident(proposal, now, "approval", approver,
@@ -488,6 +490,26 @@ class Custody:
             view = self.proposal(proposal_id)
         assert view is not None
         return view
+
+    def _announce_loosening(self, version: int, tables: CustodyTables, now: datetime) -> None:
+        """A version whose quorum was just reached and that loosens anything waits: say so
+        in the alerts (the dashboard, `kinko alerts`, the FSA report), so that every
+        approver learns there is something they may veto, and until when."""
+        found = next((s for s in standings(stored_versions(tables, self.ledger.assets), now,
+                                           self.ledger.assets)
+                      if s.facts.version == version), None)
+        if found is None or found.state != "pending" or found.diff is None:
+            return
+        when = found.effective_at.isoformat() if found.effective_at else "never"
+        with self.ledger.store.watch() as watch:
+            watch.put_alert({
+                "key": f"policy-loosening:{version}", "kind": "policy_loosening",
+                "severity": "warning", "state": "open", "chain_state": None, "asset": None,
+                "wallet": None, "tx_hash": None, "amount": None, "block": None,
+                "detail": f"policy version {version} loosens "
+                          f"{describe(found.diff.loosenings)}; it takes effect at {when} "
+                          f"unless an approver vetoes it (kinko policy veto {version})",
+                "incident": None, "raised": now})
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
                      detail: str) -> None:
