@@ -46,7 +46,7 @@ from kinko.domain.cosign import (
 )
 from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import Policy, policy_from_canonical
-from kinko.domain.policy_lock import version_facts
+from kinko.domain.policy_lock import VersionFacts, version_facts
 from kinko.errors import KinkoError, StoreUnavailable
 from kinko.store import schema as s
 from kinko.store.migrate import HEAD
@@ -108,6 +108,19 @@ class SqlKinkoView:
             with self.store.unit(write=False) as unit:
                 registry = AssetRegistry(unit.ledger.assets())
                 return self._policies(unit, registry)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
+                                   f"{reason}", reason=reason) from None
+
+    def versions(self) -> tuple[list[VersionFacts], AssetRegistry]:
+        """Every stored policy version with its vetoes, as the co-signer judges which one
+        is in force (``kinko cosign policies``), and kinko's assets they are read with."""
+        try:
+            with self.store.unit(write=False) as unit:
+                registry = AssetRegistry(unit.ledger.assets())
+                return version_facts(unit.custody.policy_rows(), unit.custody.vetoes(),
+                                     registry), registry
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
