@@ -24,8 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from kinko.api.web import i18n
 from kinko.api.web.context import Web
 from kinko.domain.policy_lock import Standing, veto_bytes
-from kinko.errors import BadInput, KinkoError
-from kinko.services.access import Forbidden
+from kinko.errors import BadInput, Forbidden, KinkoError
 
 __all__ = ["router"]
 
