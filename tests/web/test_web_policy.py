@@ -41,6 +41,7 @@ def test_a_pending_loosening_shows_its_countdown_and_one_approver_vetoes_it(
     page = auditor.get("/custody/policy?lang=en").text
     assert 'data-section="in-force" data-version="1"' in page
     assert 'data-pending="2"' in page and "in 46 h 30 min" in page
+    assert 'data-countdown-s="167400" data-countdown-words="in {hours} h {minutes} min"' in page
     assert 'data-change="assets.ETH.max_hot_ratio"' in page  # loosens
     assert 'data-change="screening.rules.max_amount-1.amount"' in page  # tightens, waits too
     assert 'data-form="veto"' not in page and 'data-note="cannot-veto"' in page

@@ -72,10 +72,11 @@ def _changes(s: Standing) -> tuple[list[Any], list[Any]]:
     return (list(diff.loosenings), list(diff.tightenings)) if diff else ([], [])
 
 
-def _remaining(until: datetime | None, now: datetime) -> tuple[int, int]:
+def _remaining(until: datetime | None, now: datetime) -> tuple[int, int, int]:
+    """(hours, minutes, seconds in all) left until ``until``."""
     left = max(timedelta(0), (until - now) if until is not None else timedelta(0))
-    minutes = int(left.total_seconds() // 60)
-    return minutes // 60, minutes % 60
+    seconds = int(left.total_seconds())
+    return seconds // 3600, seconds // 60 % 60, seconds
 
 
 def router(web: Web) -> APIRouter:
