@@ -556,10 +556,9 @@ def standings(versions: Iterable[VersionFacts], at: datetime, registry: AssetReg
     return out
 
 
-def describe(changes: Iterable[Change], limit: int = 6,
-             render: Callable[[Change], str] = Change.describe) -> str:
+def describe(changes: Iterable[Change], limit: int = 6) -> str:
     """Up to ``limit`` changes on one line, for a message."""
     shown = list(changes)
-    text = "; ".join(render(c) for c in shown[:limit])
+    text = "; ".join(c.describe() for c in shown[:limit])
     return text + (f" (and {len(shown) - limit} more)" if len(shown) > limit else "")
 
