@@ -180,6 +180,11 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("policy_file", "policy.toml",
             "The custody policy file (limits, approvers, quorum) that `kinko policy load` reads "
             "by default.", _text, "PATH"),
+    Setting("policy_time_lock_hours", 48,
+            "How long a custody policy version that loosens anything (a higher limit, a new "
+            "destination or approver, a lower quorum...) waits after its quorum before it "
+            "takes effect; any one approver can veto it meanwhile. A version that only "
+            "tightens takes effect at once.", _positive_int, "HOURS"),
     Setting("prices", "",
             "Reference prices in JPY per whole unit: ASSET=JPY,... (e.g. ETH=500000,XEM=88.549).",
             _optional_text, "LIST"),
@@ -229,6 +234,7 @@ class Settings:
     hsm_module: str = ""
     hsm_token: str = ""
     policy_file: str = "policy.toml"
+    policy_time_lock_hours: int = 48
     prices: str = ""
     prices_file: str = ""
     watch_interval_ms: int = 1000
@@ -408,6 +414,11 @@ COSIGN_REGISTRY: tuple[Setting, ...] = (
                   "from a version descended from it through quorum-approved policy changes. "
                   "Empty: kinko's stored policy versions are taken as they are.",
                   _optional_text, "DIGEST"),
+    CosignSetting("policy_time_lock_hours", 48,
+                  "The shortest time lock it grants a custody policy version that loosens "
+                  "anything: it counts a version in force only this long after its quorum "
+                  "(or longer, if kinko recorded a longer lock), whatever kinko's database "
+                  "says.", _positive_int, "HOURS"),
     CosignSetting("nonce_window", 16,
                   "How far ahead of a Safe's nonce it co-signs (several withdrawals queued "
                   "before the first is mined).", _positive_int, "N"),
@@ -447,6 +458,7 @@ class CosignSettings:
     hsm_key: str = "kinko-cosigner"
     keystore: str = "cosign-key.json"
     policy_anchor: str = ""
+    policy_time_lock_hours: int = 48
     nonce_window: int = 16
     max_body_bytes: int = 16_384
     request_timeout_ms: int = 5000

@@ -265,8 +265,8 @@ def test_policies_show_their_digests_and_lineage(served: Served, monkeypatch: py
     config = str(served.config)
     assert main(["cosign", "policies", "--config", config, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["version"], r["digest"], r["descends from the anchor"]) for r in rows] == \
-        [(active.version, active.digest, "-")]
+    assert [(r["version"], r["digest"], r["descends from the anchor"], r["state"])
+            for r in rows] == [(active.version, active.digest, "-", "effective")]
     monkeypatch.setenv("KINKO_COSIGN_POLICY_ANCHOR", active.digest)
     assert main(["cosign", "policies", "--config", config, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["descends from the anchor"] == "anchor"

@@ -98,6 +98,14 @@ class ApprovalIn(BaseModel):
                            description="Ed25519 signature (hex) over the canonical proposal.")
 
 
+class VetoIn(BaseModel):
+    approver: str = Field(min_length=1, max_length=64)
+    signature: str = Field(min_length=1, max_length=256,
+                           description="Ed25519 signature (hex) over the veto bytes of the "
+                           "version (`kinko approvers sign-veto`).")
+    reason: str = Field(default="", max_length=500)
+
+
 class RejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
@@ -421,6 +429,30 @@ def create_app(custody_factory: Callable[[], Custody],
         if active is None:
             raise NotFound("no custody policy is loaded")
         return active.canonical()
+
+    @app.get("/v1/policy/versions", tags=["policy"])
+    def policy_versions(who: Key) -> dict[str, Any]:
+        """Every policy version, newest first: ``effective`` (in force), ``pending`` (a
+        loosening waiting for its time lock, with when it takes effect and what it
+        loosens), ``vetoed``, ``superseded``, ``unverifiable`` or ``unreadable``."""
+        who.require("read")
+        return {"versions": [s.as_dict() for s in custody_factory().policy_standings()]}
+
+    @app.post("/v1/policy/versions/{version}/veto", tags=["policy"])
+    def veto_policy(version: int, body: VetoIn, who: Key) -> dict[str, Any]:
+        """One approver's veto of a pending loosening: it never takes effect. Signed by
+        an approver of the version it was proposed under; audited."""
+        try:
+            who.require("approve")
+            if body.approver != who.name and who.role != "admin":
+                raise Forbidden(f"key {who.name!r} cannot veto as {body.approver!r}")
+            found = custody_factory().veto(version, body.approver, body.signature,
+                                           body.reason, actor=who.name)
+        except KinkoError as exc:
+            access_factory().audit(who.name, "policy.veto.refused", f"policy-v{version}",
+                                   {"approver": body.approver, "why": exc.message})
+            raise
+        return found.as_dict()
 
     @app.get("/v1/custody", tags=["custody"])
     def custody(who: Key) -> dict[str, Any]:

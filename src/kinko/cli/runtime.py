@@ -74,7 +74,8 @@ class Runtime:
 
     def custody(self) -> Custody:
         return Custody(self.ledger(), chain=self.chain(), signer_for=self.signer_for,
-                       prices=self.prices(), confirmations=self.settings.confirmations)
+                       prices=self.prices(), confirmations=self.settings.confirmations,
+                       time_lock=timedelta(hours=self.settings.policy_time_lock_hours))
 
     @property
     def assets(self) -> AssetRegistry:

@@ -136,6 +136,18 @@ policies = Table(
     Column("body", Text, nullable=False),  # canonical JSON
     Column("activated_us", BigInteger, nullable=False),
     Column("activated_by", String(200), nullable=False),  # "bootstrap" or a proposal id
+    # the time lock it was approved under: a version that loosens takes effect this long
+    # after activated_us (kinko.domain.policy_lock)
+    Column("time_lock_s", BigInteger, nullable=False, server_default="0"),
+)
+
+policy_vetoes = Table(
+    "policy_vetoes", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("approver", String(64), primary_key=True),
+    Column("signature", String(128), nullable=False),  # over policy_lock.veto_bytes
+    Column("reason", Text, nullable=False),
+    Column("vetoed_us", BigInteger, nullable=False),
 )
 
 proposals = Table(

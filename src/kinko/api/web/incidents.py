@@ -39,7 +39,8 @@ __all__ = ["ALERT_KINDS", "PAGE_SIZE", "router"]
 PAGE_SIZE = 50
 # the kinds the watch raises (kinko.domain.watch.Alert), and the policy co-signer's refusals
 # (it inserts them itself: kinko.store.cosign_view), offered in the filter
-ALERT_KINDS = ("theft", "unknown_tx", "balance_drop", "denied_deposit", "cosign_refused")
+ALERT_KINDS = ("theft", "unknown_tx", "balance_drop", "denied_deposit", "cosign_refused",
+               "policy_loosening")
 INCIDENT_STATES = tuple(INCIDENT_MOVES)
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -68,6 +69,7 @@ i18n.add({
     "al.kind.balance_drop": ("balance drop", "残高急減"),
     "al.kind.denied_deposit": ("deposit from a denied address", "拒否リスト上のアドレスからの入金"),
     "al.kind.cosign_refused": ("refused by the co-signer", "共同署名者による署名拒否"),
+    "al.kind.policy_loosening": ("policy loosening waiting (vetoable)", "管理方針の緩和（適用待ち・拒否可能）"),
     "al.sev.critical": ("critical", "重大"), "al.sev.high": ("high", "高"),
     "al.sev.warning": ("warning", "警告"),
     "al.chain.pending": ("pending", "未承認"), "al.chain.mined": ("in a block", "ブロック取込済み"),
