@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
 from kinko.chains.evm import EvmChain
+from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import policy_from_canonical
 from kinko.ports import SystemClock
 from kinko.services.access import Access
-from kinko.services.custody import Custody
+from kinko.services.custody import Custody, stored_versions
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
@@ -33,6 +35,21 @@ from kinko.store import SqlStore, open_store
 E = 10**18
 HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
 DEST = "0x52908400098527886e0f7030069857d2e4169ee7"
+APPROVER = Ed25519PrivateKey.generate()
+POLICY = ('version = {version}\nquorum = 1\n[[approvers]]\nname = "a"\n'
+          f'public_key = "{public_key_hex(APPROVER)}"\n')
+RULES_V2 = """
+[[screening.rules]]
+kind = "max_amount"
+asset = "ETH"
+amount = "0.5"
+action = "review"
+reason = "v2"
+
+[[screening.rules]]
+kind = "deny_list"
+action = "block"
+"""
 
 
 class Server:
@@ -44,8 +61,7 @@ class Server:
         self.ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
         self.ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
                                   Posting("customer:C1", "ETH", -100 * E)], source="opening")
-        (tmp / "p.toml").write_text('version = 1\nquorum = 1\n[[approvers]]\nname = "a"\n'
-                                    'public_key = "' + "ab" * 32 + '"\n')
+        (tmp / "p.toml").write_text(POLICY.format(version=1))
         chain = EvmChain.in_process()
         self.custody = Custody(self.ledger, chain=chain)
         self.custody.load_policy(tmp / "p.toml", "ops")
@@ -99,15 +115,13 @@ def test_changes_by_another_process_apply_to_the_next_request(
     first = server.post()
     assert first.json()["state"] == "allowed" and first.json()["decision"]["policy_version"] == 1
 
-    # a new policy version (as its quorum's last approval activates it)
-    active = server.custody.policy()
-    assert active is not None
-    body = {**active.canonical(), "version": 2, "screening_rules": [
-        {"kind": "max_amount", "asset": "ETH", "amount": "0.5", "action": "review",
-         "reason": "v2"}, {"kind": "deny_list", "action": "block"}]}
-    new = policy_from_canonical(body, ledger.assets)
-    with other.custody() as (_, tables):
-        tables.put_policy(2, new.digest, new.canonical(), SystemClock().now(), "test")
+    # a new policy version, activated by its quorum's approval in another process (it only
+    # tightens: in force at once)
+    (tmp_path / "p2.toml").write_text(POLICY.format(version=2) + RULES_V2)
+    _, proposal = custody.load_policy(tmp_path / "p2.toml", "ops")
+    assert proposal is not None
+    withdrawals.approve_proposal(proposal.proposal.id, "a",
+                                 sign_proposal(proposal.proposal, APPROVER))
     r = server.post()
     assert r.json()["decision"]["policy_version"] == 2 and r.json()["state"] == "review"
 
@@ -154,17 +168,23 @@ def test_what_a_unit_undid_is_never_served(server: Server, other: SqlStore) -> N
     undone, kept = version("undone"), version("kept")
     store = server.ledger.store
 
+    def newest() -> Any:  # the stored versions as Custody.policy caches them
+        facts = store.cached("policies", lambda u: stored_versions(u.custody, active_assets))
+        return max(facts, key=lambda f: f.version).policy
+
+    active_assets = server.ledger.assets
+
     class Undo(Exception):
         pass
 
     with pytest.raises(Undo), store.unit() as u:
         u.custody.put_policy(2, undone.digest, undone.canonical(), SystemClock().now(), "t")
-        seen = server.custody.policy()  # read (and cached) inside the unit: its own write
+        seen = newest()  # read (and cached) inside the unit: its own write
         assert seen is not None and seen.screening_rules[0]["reason"] == "undone"
         raise Undo
     with other.custody() as (_, tables):  # the same stamp again, other content
         tables.put_policy(2, kept.digest, kept.canonical(), SystemClock().now(), "t")
-    now = server.custody.policy()
+    now = newest()
     assert now is not None and now.screening_rules[0]["reason"] == "kept"
 
 
@@ -186,3 +206,17 @@ def test_a_request_reads_the_stamps_once_and_again_after_its_own_change(
                            headers={"Authorization": f"Bearer {server.token}"})
     assert r.json()["tripped"] == ["ETH"]  # its own change, read after it committed
     assert len(reads) == 2
+
+
+def test_a_veto_written_anywhere_moves_the_policies_stamp(server: Server, other: SqlStore) -> None:
+    """Which version is in force depends on the vetoes too: a veto recorded by another
+    process (or straight into the database) makes every process read the versions again."""
+    from kinko.domain.policy_lock import Veto
+
+    before = server.ledger.store.stamps()["policies"]
+    with other.custody() as (_, tables):
+        tables.put_veto(Veto(2, "a", "00" * 64, SystemClock().now(), "drill"))
+    assert server.ledger.store.stamps()["policies"] > before
+    with other.engine.begin() as conn:  # not through kinko: the trigger moves it all the same
+        conn.exec_driver_sql("DELETE FROM policy_vetoes")
+    assert server.ledger.store.stamps()["policies"] > before + 1
