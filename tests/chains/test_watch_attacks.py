@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -198,8 +199,8 @@ def world(chain: EvmChain, token: str, tmp_path: Path) -> Iterator[World]:
     w.store.close()
 
 
-@pytest.fixture
-def mempool(chain: EvmChain) -> Iterator[None]:
+@contextmanager
+def held(chain: EvmChain) -> Iterator[None]:
     """Transactions wait in the mempool until the test mines them."""
     rpc(chain, "evm_setAutomine", False)
     try:
@@ -302,3 +303,150 @@ def test_an_approval_from_a_hot_address_known_only_for_a_token_alarms(
     assert world.incidents.alert(theft["id"])["tx_hash"] == take
     assert len(world.alerts()) == 2
     world.store.close()
+
+
+AUTO = '[watch]\nemergency_sweep = "auto"\n'
+
+
+@pytest.fixture
+def auto(chain: EvmChain, token: str, tmp_path: Path) -> Iterator[World]:
+    w = World(chain, token, tmp_path, AUTO)
+    yield w
+    w.store.close()
+
+
+def sweeps(world: World) -> list[Any]:
+    return sorted((v for v in world.custody.proposals() if v.proposal.payload.get("emergency")),
+                  key=lambda v: int(str(v.proposal.payload.get("nonce", -1))))
+
+
+def settle(world: World) -> None:
+    """Mine the race, then let the watch see it through to finality."""
+    rpc(world.chain, "evm_mine")
+    world.watch.poll()
+    world.chain.mine(2)
+    world.watch.poll()
+
+
+def test_the_sweep_replaces_a_pending_theft_on_its_own_nonce_and_wins(
+        auto: World, chain: EvmChain) -> None:
+    thief = Thief(chain, auto.key)
+    taker = Account.create().address
+    nonce = chain.nonce(auto.hot.address)
+    with held(chain):
+        theft = thief.send_as_hot(taker, 7 * E)
+        (alert,) = auto.watch.poll().alerts
+        assert alert["kind"] == "theft" and alert["chain_state"] == "pending"
+        race = sweeps(auto)
+        assert [v.proposal.payload["asset"] for v in race] == ["XEM", "ETH"]
+        assert [int(str(v.proposal.payload["nonce"])) for v in race] == [nonce, nonce + 1]
+        assert all(v.state == "sent" for v in race)
+        settle(auto)
+    assert chain.receipt(theft) is None and auto.eth(taker) == 0  # replaced: never mined
+    assert auto.xem(auto.hot.address) == 0 and auto.xem(auto.xem_cold.address) == 1_000 * X
+    # every wei but the unused part of the token sweep's gas limit is in cold storage
+    assert auto.eth(auto.hot.address) < 100_000 * int(str(race[0].proposal.payload["gas_price"]))
+    assert auto.eth(auto.eth_cold.address) > 9 * E
+    assert [v.state for v in sweeps(auto)] == ["executed", "executed"]
+    assert auto.incidents.alert(alert["id"])["chain_state"] == "dropped"  # never mined
+    timeline = auto.timeline()
+    assert f"replacing {theft}" in timeline and "mined in block" in timeline
+    assert "left the mempool without being mined" in timeline
+    assert len(auto.alerts()) == 1
+
+
+def test_the_sweep_beats_a_pending_delegation_drain(auto: World, chain: EvmChain) -> None:
+    thief = Thief(chain, auto.key)
+    thief.deploy()
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        tx = thief.drain(thief.account.address, 9 * E)
+        (alert,) = auto.watch.poll().alerts
+        assert alert["kind"] == "delegation"
+        race = sweeps(auto)
+        assert race[0].proposal.payload["clear_delegation"] is True  # the first clears
+        before = auto.eth(thief.account.address)
+        settle(auto)
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    receipt = chain.receipt(tx)
+    assert receipt is not None  # mined after the sweep: its authorization came too late
+    assert auto.eth(thief.account.address) < before  # he paid gas and took nothing
+    assert auto.eth(auto.hot.address) < E // 100 and auto.xem(auto.hot.address) == 0
+    assert chain.w3.eth.get_code(to_checksum_address(auto.hot.address)) == b""
+    assert [a["id"] for a in auto.alerts()] == [alert["id"]]
+
+
+def test_an_old_allowance_is_found_at_start_and_revoked_in_the_race(
+        chain: EvmChain, token: str, tmp_path: Path) -> None:
+    world = World(chain, token, tmp_path, AUTO)
+    thief = Thief(chain, world.key)
+    # long before the watch starts, the key granted the thief an allowance
+    wait(chain, thief.send_as_hot(token, 0, data=approve_call(thief.account.address, 10**30),
+                                  gas=TOKEN_GAS))
+    world.watch = Watch(world.withdrawals, chain, confirmations=2,
+                        start_block=chain.head() + 1)
+    (finding,) = world.watch.audit()
+    assert finding["kind"] == "audit_allowance" and thief.account.address.lower() in \
+        finding["detail"]
+    assert world.watch.audit() == []  # raised once
+    rpc(chain, "evm_setAutomine", False)
+    try:
+        data = _TRANSFER_FROM + bytes.fromhex(
+            world.hot.address[2:].lower().rjust(64, "0")
+            + thief.account.address[2:].lower().rjust(64, "0")) + (1_000 * X).to_bytes(32, "big")
+        take = chain.send_raw(thief.sign({"to": to_checksum_address(token),
+                                          "data": "0x" + data.hex()}))
+        (alert,) = world.watch.poll().alerts
+        assert alert["kind"] == "theft" and alert["tx_hash"] == take
+        race = sweeps(world)
+        assert [(v.proposal.payload["asset"], v.proposal.payload.get("revoke")) for v in race] \
+            == [("XEM", None), ("XEM", thief.account.address.lower()), ("ETH", None)]
+        settle(world)
+    finally:
+        rpc(chain, "evm_setAutomine", True)
+    assert world.xem(world.xem_cold.address) == 1_000 * X  # all of it saved
+    assert world.xem(thief.account.address) == 0
+    receipt = chain.receipt(take)
+    assert receipt is not None and not receipt.ok  # his transferFrom found nothing
+    (mined,) = world.alerts()[-1:]
+    assert mined["kind"] == "theft_attempt" and mined["amount"] == 0  # an attempt, no loss
+    world.watch.poll()
+    assert world.incidents.record_losses(str(alert["incident"]), "controller").booked == {}
+    world.store.close()
+
+
+def test_a_sweep_outbid_by_the_thief_is_sent_again_and_the_loss_is_what_he_mined(
+        auto: World, chain: EvmChain) -> None:
+    thief = Thief(chain, auto.key)
+    taker = Account.create().address
+    nonce = chain.nonce(auto.hot.address)
+    with held(chain):
+        outbid(auto, chain, thief, taker, nonce)
+    settle(auto)
+    assert auto.eth(auto.hot.address) < E // 100 and auto.xem(auto.hot.address) == 0
+    timeline = auto.timeline()
+    assert "replaced: its nonce" in timeline
+    states = [v.state for v in sweeps(auto)]
+    assert states.count("failed") >= 1 and states.count("executed") >= 2
+    chain.mine(2)
+    auto.watch.poll()
+    (incident,) = auto.incidents.incidents()
+    booked = auto.incidents.record_losses(incident["id"], "controller").booked
+    assert booked == {"ETH": 4 * E}  # exactly what the thief mined before the sweep
+
+
+def outbid(auto: World, chain: EvmChain, thief: Thief, taker: str, nonce: int) -> None:
+    thief.send_as_hot(taker, 4 * E)
+    assert [a["kind"] for a in auto.watch.poll().alerts] == ["theft"]
+    price = int(str(sweeps(auto)[-1].proposal.payload["gas_price"]))
+    # the thief answers with the same nonce and ten times the fee: the sweep is replaced
+    again = chain.send_raw(bytes(auto.key.sign_transaction({
+        "to": to_checksum_address(taker), "value": 4 * E, "gas": 21_000, "nonce": nonce,
+        "gasPrice": 10 * price, "chainId": chain.fee_params()[0]}).raw_transaction))
+    rpc(chain, "evm_mine")
+    assert chain.receipt(again) is not None and auto.eth(taker) == 4 * E
+    report = auto.watch.poll()  # the new theft is alarmed; the lost race is seen and rerun
+    assert [a["tx_hash"] for a in report.alerts] == [again]
+    assert any("replaced" in line for line in report.sweeps)
+    assert any("swept again" in line for line in report.sweeps)

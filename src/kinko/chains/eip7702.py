@@ -27,13 +27,12 @@ from eth_keys.exceptions import BadSignature
 from eth_utils.crypto import keccak
 
 from kinko.domain.addresses import canonical_address
-from kinko.domain.chain import ZERO_ADDRESS
+from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS
 
 __all__ = ["AUTHORIZATION_GAS", "MAGIC", "ZERO_ADDRESS", "authority", "authorization_hash",
            "clearing_tx"]
 
 MAGIC = b"\x05"
-AUTHORIZATION_GAS = 25_000  # intrinsic gas of one authorization (PER_EMPTY_ACCOUNT_COST)
 _SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 

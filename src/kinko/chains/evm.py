@@ -45,6 +45,7 @@ from kinko.chains.eip7702 import authority
 from kinko.chains.erc20 import (
     APPROVAL_TOPIC,
     TRANSFER_TOPIC,
+    allowance_call,
     balance_of_call,
     decode_approve,
     decode_transfer,
@@ -382,6 +383,30 @@ class EvmChain:
                                      fee=_int(raw["gasUsed"])
                                      * _int(raw.get("effectiveGasPrice") or "0x0"))
         return out
+
+    def allowances(self, owner: str, tokens: Sequence[str], from_block: int = 0
+                   ) -> list[tuple[str, str, int]]:
+        """The allowances ``owner`` has open on ``tokens``: (token, spender, amount) for
+        every spender an ``Approval`` event since ``from_block`` names whose allowance is not
+        zero now (``allowance(owner, spender)``)."""
+        if not tokens:
+            return []
+        owner_topic = "0x" + canonical_address(owner, "ethereum")[2:].rjust(64, "0")
+        query: dict[str, Any] = {"fromBlock": from_block, "toBlock": "latest",
+                                 "address": [to_checksum_address(t) for t in tokens],
+                                 "topics": [APPROVAL_TOPIC, owner_topic]}
+        raw = self._call(lambda: self._eth.get_logs(query),
+                         f"the approvals granted by {owner}")
+        pairs = list(dict.fromkeys(
+            (_address(_0x(log["address"])), _address("0x" + _0x(log["topics"][2])[-40:]))
+            for log in raw if len(log["topics"]) == 3))
+        if not pairs:
+            return []
+        words = self.calls([(token, allowance_call(owner, spender)) for token, spender in pairs],
+                           what=f"the allowances granted by {owner}")
+        return [(token, spender, int.from_bytes(word[-32:], "big"))
+                for (token, spender), word in zip(pairs, words, strict=True)
+                if len(word) >= 32 and int.from_bytes(word[-32:], "big") > 0]
 
     def states(self, addresses: Sequence[str], tokens: Sequence[str], block: int
                ) -> dict[str, AccountState]:

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DELEGATION_PREFIX", "ZERO_ADDRESS", "AccountState", "Allowance", "Authorization",
-           "Block", "Transfer", "delegate_of"]
+__all__ = ["AUTHORIZATION_GAS", "DELEGATION_PREFIX", "ZERO_ADDRESS", "AccountState",
+           "Allowance", "Authorization", "Block", "Transfer", "delegate_of"]
 
 DELEGATION_PREFIX = bytes.fromhex("ef0100")  # EIP-7702: the code of a delegated account
 ZERO_ADDRESS = "0x" + "00" * 20  # an authorization to it clears a delegation
+AUTHORIZATION_GAS = 25_000  # the intrinsic gas of one authorization (PER_EMPTY_ACCOUNT_COST)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kinko.domain.addresses import chain_key, chain_keys
-from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer
+from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
 from kinko.domain.money import format_units
 from kinko.domain.watch import (
     Alert,
@@ -80,6 +80,7 @@ class PollReport:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # raised this round
     reorgs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # closing a matched movement failed
+    sweeps: list[str] = field(default_factory=list)  # emergency sweeps failed (and resent)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,8 @@ class Watch:
         self.metrics["head"] = report.head
         self.metrics["polls"] += 1
         self._blocks(assets, wallets, report, max_blocks)
+        report.sweeps += self.containment.follow()
+        self._dropped()
         self._finality(report)
         with self.store.watch(write=False) as tables:
             last = tables.last_block(self.chain.name)
@@ -294,6 +297,8 @@ class Watch:
 
         with self.store.watch(write=False) as tables:
             below = tables.block_hash(name, number - 1)
+            waiting = {str(a["tx_hash"]).lower() for a in tables.chain_alerts(name, ("pending",))
+                       if a["tx_hash"]}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kinko-watch") as pool:
             ahead: dict[int, Future[tuple[Block, dict[str, AccountState] | None]]] = {}
             try:
@@ -323,6 +328,11 @@ class Watch:
                                                 chain=self.chain.name) if mine else []
                         failed = frozenset(h for h, (ok, _fee) in receipts.items() if not ok)
                         self._record(observations, block, report, findings, failed)
+                    if waiting:
+                        included = waiting & {t.tx_hash.lower() for t in block.transfers}
+                        if included:
+                            self._included(block, included)
+                            waiting -= included
                     unsaved.append((number, block.hash, block.timestamp))
                     if len(unsaved) >= _SAVE_EVERY:
                         save()
@@ -332,6 +342,53 @@ class Watch:
                 for f in ahead.values():
                     f.cancel()
                 save()
+
+    def _dropped(self) -> None:
+        """Alerts of transactions seen only in the mempool that the node no longer knows:
+        replaced (an emergency sweep took their nonce) or dropped; they never moved
+        anything, and the timeline says so."""
+        lookup = getattr(self.chain, "transaction", None)
+        if lookup is None:
+            return
+        with self.store.watch(write=False) as tables:
+            pending = [a for a in tables.chain_alerts(self.chain.name, ("pending",))
+                       if a["tx_hash"]]
+        gone = [a for a in pending if lookup(str(a["tx_hash"])) is None]
+        if not gone:
+            return
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            for alert in gone:
+                tables.update_alert(alert["id"], chain_state="dropped")
+                if alert["incident"]:
+                    tables.add_event(alert["incident"], now, "chain", ACTOR,
+                                     f"{alert['tx_hash']} left the mempool without being "
+                                     "mined (replaced, or dropped by the node): it moved "
+                                     "nothing")
+
+    def _included(self, block: Block, hashes: set[str]) -> None:
+        """Alerts first seen in the mempool whose transaction ``block`` includes and nothing
+        in it alarmed again (a transfer of someone else's, such as a ``transferFrom`` that
+        reverted): mined, and a reverted one is an attempt that moved nothing."""
+        reader = getattr(self.chain, "receipts", None)
+        receipts = reader(sorted(hashes)) if reader is not None else {}
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            for alert in tables.chain_alerts(self.chain.name, ("pending",)):
+                tx = str(alert["tx_hash"] or "").lower()
+                if tx not in hashes:
+                    continue
+                receipt = receipts.get(tx)
+                changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
+                note = f"{tx} included in block {block.number}"
+                if receipt is not None and not receipt.ok and alert["kind"] == "theft":
+                    note += "; it reverted: nothing moved, an attempt and not a loss"
+                    changes.update(kind="theft_attempt", amount=0,
+                                   detail=f"{alert['detail']}; reverted in block "
+                                          f"{block.number}: nothing moved")
+                tables.update_alert(alert["id"], **changes)
+                if alert["incident"]:
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, note)
 
     # ------------------------------------------------------------------ state
 
@@ -691,6 +748,55 @@ class Watch:
                     fired = [f for f in [self._alarm(alert)] if f is not None]
             self._announce(fired, report)
 
+    # ------------------------------------------------------------------ audit
+
+    def audit(self) -> list[dict[str, Any]]:
+        """What the watched hot addresses carry from before the watch: allowances they
+        granted that are still open (a spender can take their tokens at any time) and
+        EIP-7702 delegations (anyone can run the delegate's code with their funds), each
+        raised once as a finding (severity high: it may be the exchange's own doing, and
+        people must look). Returns the findings raised now."""
+        states = getattr(self.chain, "states", None)
+        granted = getattr(self.chain, "allowances", None)
+        if states is None or granted is None:
+            return []
+        assets = self._assets()
+        tokens = {k: v for k, v in assets.items() if k is not None}
+        name = self.chain.name
+        hot = sorted({(chain_key(a, name), w.name) for w in self.ledger.wallets()
+                      if w.tier == "hot" and w.asset in set(assets.values())
+                      for a in w.addresses})
+        addresses = sorted({a for a, _ in hot})
+        if not addresses:
+            return []
+        now = states(addresses, [], self.chain.head())
+        found: list[Alert] = []
+        for address in addresses:
+            wallet = next(w for a, w in hot if a == address)
+            delegate = delegate_of(now[address].code)
+            if delegate is not None:
+                found.append(Alert(
+                    f"audit:{name}:{address}:delegation:{delegate}", "audit_delegation",
+                    "high", None, wallet, f"{wallet}: {address} is delegated to {delegate} "
+                    "(EIP-7702): whoever calls it runs that code with its funds; clear the "
+                    "delegation (an authorization to the zero address) unless it is yours"))
+            for token, spender, amount in granted(address, sorted(tokens)):
+                asset = tokens.get(token, token)
+                found.append(Alert(
+                    f"audit:{name}:{address}:{token}:{spender}", "audit_allowance", "high",
+                    asset, wallet, f"{wallet}: {address} has granted {spender} an allowance "
+                    f"of {amount} minor units of {asset}: it can take them at any time; "
+                    f"revoke it (approve({spender}, 0)) unless it is yours"))
+        fired: list[_Fired] = []
+        with self.store.unit():
+            for alert in found:
+                done = self._alarm(alert)
+                if done is not None:
+                    fired.append(done)
+        report = PollReport()
+        self._announce(fired, report)
+        return report.alerts
+
     # ------------------------------------------------------------------ operators
 
     def run(self, interval: float, should_stop: Callable[[], bool],
@@ -701,6 +807,10 @@ class Watch:
         import time
 
         pause = sleep or time.sleep
+        try:
+            self.audit()
+        except KinkoError as exc:
+            log.error("the start audit of allowances and delegations failed: %s", exc.message)
         while not should_stop():
             try:
                 report = self.poll()
