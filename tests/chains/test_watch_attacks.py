@@ -450,3 +450,31 @@ def outbid(auto: World, chain: EvmChain, thief: Thief, taker: str, nonce: int) -
     assert [a["tx_hash"] for a in report.alerts] == [again]
     assert any("replaced" in line for line in report.sweeps)
     assert any("swept again" in line for line in report.sweeps)
+
+
+def test_a_withdrawal_displaced_by_the_thief_is_raised_and_its_reservation_released(
+        world: World, chain: EvmChain) -> None:
+    dest = Account.create().address
+    world.withdrawals.request("W1", "C1", "ETH", 2 * E, dest)
+    with held(chain):
+        sent = world.withdrawals.send("W1")
+        nonce = chain.nonce(world.hot.address) - 1
+        report = world.watch.poll()
+        assert report.matched == 1 and report.alerts == []
+        # the thief signs his own transaction with the withdrawal's nonce and a higher fee
+        _, price = chain.fee_params()
+        theft = chain.send_raw(bytes(world.key.sign_transaction({
+            "to": to_checksum_address(Account.create().address), "value": 5 * E,
+            "gas": 21_000, "nonce": nonce, "gasPrice": 10 * price,
+            "chainId": chain.fee_params()[0]}).raw_transaction))
+        assert [a["kind"] for a in world.watch.poll().alerts] == ["theft"]
+        rpc(chain, "evm_mine")
+    assert chain.receipt(theft) is not None and chain.receipt(str(sent.tx_hash)) is None
+    report = world.watch.poll()
+    (displaced,) = [a for a in report.alerts if a["kind"] == "displaced"]
+    assert displaced["tx_hash"] == sent.tx_hash and "W1" in displaced["detail"]
+    assert world.withdrawals.get("W1").state == "failed"
+    c1 = next(r for r in world.ledger.balances(account="customer:C1") if r.asset == "ETH")
+    assert c1.state.pending_debit == 0  # the reservation went back to the customer
+    assert world.watch.poll().alerts == []  # raised once
+    assert len(world.incidents.incidents()) == 1

@@ -196,6 +196,7 @@ class Watch:
         self._blocks(assets, wallets, report, max_blocks)
         report.sweeps += self.containment.follow()
         self._dropped()
+        self._displaced(report)
         self._finality(report)
         with self.store.watch(write=False) as tables:
             last = tables.last_block(self.chain.name)
@@ -365,6 +366,55 @@ class Watch:
                                      f"{alert['tx_hash']} left the mempool without being "
                                      "mined (replaced, or dropped by the node): it moved "
                                      "nothing")
+
+    def _displaced(self, report: PollReport) -> None:
+        """Withdrawals kinko sent whose nonce another transaction used (the thief signed
+        his own with it): theirs can never be mined. Each raises a critical ``displaced``
+        alert; with ``[watch] compromised_withdrawals = "reject"`` (the default) it fails
+        and its reservation goes back to the customer, with ``"keep"`` it stays for people
+        to decide. The nonce is the one the watch saw it with in the mempool."""
+        lookup = getattr(self.chain, "transaction", None)
+        states = getattr(self.chain, "states", None)
+        if lookup is None or states is None:
+            return
+        with self.store.screening(write=False) as screening:
+            sent = [r for r in screening.withdrawals("sent", limit=10_000) if r["tx_hash"]]
+        if not sent:
+            return
+        refs = {f"withdrawal:{r['id']}": r for r in sent}
+        with self.store.watch(write=False) as tables:
+            seen = [o for o in tables.observations(self.chain.name, status=("pending",))
+                    if o["match_ref"] in refs and o["direction"] == "out"]
+        if not seen:
+            return
+        head = self.chain.head()
+        senders = sorted({chain_key(o["sender"], self.chain.name) for o in seen})
+        used = {a: st.nonce for a, st in states(senders, [], head).items()}
+        policy = self.custody.policy()
+        release = policy is None or policy.watch.compromised_withdrawals == "reject"
+        fired: list[_Fired] = []
+        for o in seen:
+            row = refs[o["match_ref"]]
+            sender = chain_key(o["sender"], self.chain.name)
+            if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(row["tx_hash"]) \
+                    or lookup(row["tx_hash"]) is not None:
+                continue
+            asset = self.ledger.assets.get(row["asset"])
+            detail = (f"{row['wallet']}: withdrawal {row['id']} was sent as {row['tx_hash']} "
+                      f"with nonce {o['nonce']}, which another transaction from {sender} "
+                      "used: it will never be mined"
+                      + (f"; its {format_units(int(row['amount']), asset)} {row['asset']} "
+                         "reservation is released to the customer" if release and asset
+                         else "; its reservation is kept until people decide"))
+            with self.store.unit():
+                if release:
+                    self.withdrawals.displaced(row["id"], ACTOR, detail)
+                done = self._alarm(Alert(f"displaced:{self.chain.name}:{row['tx_hash']}",
+                                         "displaced", "critical", row["asset"], row["wallet"],
+                                         detail, row["tx_hash"], 0, head))
+            if done is not None:
+                fired.append(done)
+        self._announce(fired, report)
 
     def _included(self, block: Block, hashes: set[str]) -> None:
         """Alerts first seen in the mempool whose transaction ``block`` includes and nothing
