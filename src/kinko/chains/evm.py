@@ -257,16 +257,34 @@ class EvmChain:
             raise ChainRejected(f"{self.label} refused {what}: {message}")
         return answer.get("result")
 
+    def block_and_states(self, number: int, addresses: Sequence[str], tokens: Sequence[str]
+                         ) -> tuple[Block, dict[str, AccountState]]:
+        """Block ``number`` and what ``addresses`` hold after it (:meth:`states`): over
+        JSON-RPC in one batched request (one round trip per block for the watch)."""
+        if not self._batch or len(addresses) * (3 + len(tokens)) > _BATCH:
+            return self.block(number), self.states(addresses, tokens, number)
+        calls = self._state_calls(addresses, tokens, hex(number))
+        block, answers = self._raw_block_with(number, calls)
+        what = f"the state of {len(addresses)} address(es) at block {number}"
+        return block, self._parse_states(addresses, tokens, number,
+                                         [self._rpc_result(a, what) for a in answers])
+
     def _raw_block(self, number: int) -> Block:
+        return self._raw_block_with(number, [])[0]
+
+    def _raw_block_with(self, number: int, extra: list[tuple[str, list[Any]]]
+                        ) -> tuple[Block, list[Any]]:
+        """A block and its logs, and the raw answers to ``extra`` calls in the same batch."""
         provider: Any = self.w3.provider
         tag = hex(number)
         answers = self._call(lambda: provider.make_batch_request([
             ("eth_getBlockByNumber", [tag, True]),
             ("eth_getLogs", [{"fromBlock": tag, "toBlock": tag,
                               "topics": [[TRANSFER_TOPIC, APPROVAL_TOPIC]]}]),
+            *extra,
         ]), f"block {number}")
-        if not isinstance(answers, list) or len(answers) != 2:  # one error for the batch
-            self._rpc_result(answers, f"block {number}")
+        if not isinstance(answers, list) or len(answers) != 2 + len(extra):
+            self._rpc_result(answers, f"block {number}")  # one error for the batch
             raise ChainRejected(f"{self.label} answered block {number} with {answers!r}")
         raw = self._rpc_result(answers[0], f"block {number}")
         if raw is None:
@@ -291,7 +309,7 @@ class EvmChain:
         return Block(number=int(raw["number"], 16), hash=raw["hash"],
                      parent_hash=raw["parentHash"], timestamp=int(raw["timestamp"], 16),
                      transfers=tuple(transfers), authorizations=tuple(authorizations),
-                     allowances=tuple(_allowances(logs or ())))
+                     allowances=tuple(_allowances(logs or ()))), answers[2:]
 
     def pending(self) -> tuple[Transfer, ...]:
         """Transactions waiting in the node's mempool (pending and queued), as transfers with
@@ -412,7 +430,7 @@ class EvmChain:
                ) -> dict[str, AccountState]:
         """What each address holds at ``block``: native balance, nonce, code and the
         balance of each token contract in ``tokens`` (keyed by the addresses as given); over
-        JSON-RPC all in batched requests, four-plus-tokens calls per address."""
+        JSON-RPC all in batched requests, three calls per address and one per token."""
         given = list(addresses)
         per = 3 + len(tokens)
         if not self._batch:
@@ -428,15 +446,7 @@ class EvmChain:
                     code=self.code(a, block), tokens=held)
             return out
         provider: Any = self.w3.provider
-        tag = hex(block)
-        calls: list[tuple[str, list[Any]]] = []
-        for a in given:
-            c = to_checksum_address(a)
-            calls += [("eth_getBalance", [c, tag]), ("eth_getTransactionCount", [c, tag]),
-                      ("eth_getCode", [c, tag])]
-            calls += [("eth_call", [{"to": to_checksum_address(t),
-                                     "data": "0x" + balance_of_call(a).hex()}, tag])
-                      for t in tokens]
+        calls = self._state_calls(given, tokens, hex(block))
         step = max(per, (_BATCH // per) * per)
         answers: list[Any] = []
         for i in range(0, len(calls), step):
@@ -447,8 +457,26 @@ class EvmChain:
                 self._rpc_result(got, what)
                 raise ChainRejected(f"{self.label} answered {what} with {got!r}")
             answers += [self._rpc_result(a, what) for a in got]
+        return self._parse_states(given, tokens, block, answers)
+
+    @staticmethod
+    def _state_calls(addresses: Sequence[str], tokens: Sequence[str], tag: str
+                     ) -> list[tuple[str, list[Any]]]:
+        calls: list[tuple[str, list[Any]]] = []
+        for a in addresses:
+            c = to_checksum_address(a)
+            calls += [("eth_getBalance", [c, tag]), ("eth_getTransactionCount", [c, tag]),
+                      ("eth_getCode", [c, tag])]
+            calls += [("eth_call", [{"to": to_checksum_address(t),
+                                     "data": "0x" + balance_of_call(a).hex()}, tag])
+                      for t in tokens]
+        return calls
+
+    def _parse_states(self, addresses: Sequence[str], tokens: Sequence[str], block: int,
+                      answers: list[Any]) -> dict[str, AccountState]:
+        per = 3 + len(tokens)
         result: dict[str, AccountState] = {}
-        for n, a in enumerate(given):
+        for n, a in enumerate(addresses):
             row = answers[n * per : (n + 1) * per]
             balances: list[tuple[str, int]] = []
             for t, word in zip(tokens, row[3:], strict=True):

@@ -51,7 +51,7 @@ from kinko.domain.watch import (
     unexplained_drop,
 )
 from kinko.domain.watch_state import Finding, flows_of, judge, suspects
-from kinko.errors import KinkoError
+from kinko.errors import ChainRejected, KinkoError
 from kinko.ports import Chain, Notifier
 from kinko.services.containment import ACTOR, Containment, Sweep
 from kinko.services.deposits import find_fork
@@ -279,6 +279,7 @@ class Watch:
         watched = sorted(ours)
         tokens = sorted(k for k in assets if k is not None)
         states = getattr(self.chain, "states", None) if self.state_watch else None
+        both = getattr(self.chain, "block_and_states", None) if states is not None else None
         # block hashes are kept in memory and written in batches: a crash before a batch is
         # written only means those blocks are read again (recording is idempotent)
         unsaved: list[tuple[int, str, int]] = []
@@ -291,11 +292,21 @@ class Watch:
                 unsaved.clear()
 
         def read(n: int) -> tuple[Block, dict[str, AccountState] | None]:
-            """A block and what the watched addresses hold after it (one thread each)."""
-            block = self.chain.block(n)
-            return block, (states(watched, tokens, n) if states is not None and watched
-                           else None)
+            """A block and what the watched addresses hold after it (one thread each; one
+            round trip where the chain batches them)."""
+            if states is None or not watched:
+                return self.chain.block(n), None
+            try:
+                if both is not None:
+                    got: tuple[Block, dict[str, AccountState]] = both(n, watched, tokens)
+                    return got
+                return self.chain.block(n), states(watched, tokens, n)
+            except ChainRejected as exc:  # a pruned node, or one restarted from a dump
+                gaps.append(f"block {n}: the state of the watched addresses was not "
+                            f"readable ({exc.message}); checked against the next block")
+                return self.chain.block(n), None
 
+        gaps: list[str] = []  # blocks whose state the node would not give
         with self.store.watch(write=False) as tables:
             below = tables.block_hash(name, number - 1)
             waiting = {str(a["tx_hash"]).lower() for a in tables.chain_alerts(name, ("pending",))
@@ -463,10 +474,14 @@ class Watch:
         tokens = sorted(k for k in assets if k is not None)
         before = self._state if self._state_at == block.parent_hash else {}
         missing = [a for a in watched if a not in before]
+        self._state, self._state_at = after, block.hash
         if missing and block.number > 0:
             states = getattr(self.chain, "states")  # noqa: B009 - present: after was read
-            before = {**before, **states(missing, tokens, block.number - 1)}
-        self._state, self._state_at = after, block.hash
+            try:
+                before = {**before, **states(missing, tokens, block.number - 1)}
+            except ChainRejected as exc:  # pruned: this block is the new starting point
+                log.warning("state watch: the state before block %d is not readable (%s); "
+                            "comparing from this block on", block.number, exc.message)
         token_assets = {k: v for k, v in assets.items() if k is not None}
         own = self._own_authorizations(block)
         found: list[Finding] = []
