@@ -241,7 +241,9 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
         f"{_cpu()}, Python {platform.python_version()}{' (--quick)' if quick else ''}, "
-        "against anvil on the same machine. Detection: a node mining one block a second "
+        f"against anvil on the same machine (shared with other work: load average "
+        f"{os.getloadavg()[0]:.1f} when the figures were written). Detection: a node mining "
+        "one block a second "
         f"(`--block-time {watch.BLOCK_TIME}`), the watch polling in a thread (one `poll()`, then "
         f"{watch.POLL_INTERVAL * 1000:.0f} ms of sleep); the thief signs with the hot key and "
         "broadcasts transfers to fresh addresses, 0.3-0.9 s apart (random phase in the block "

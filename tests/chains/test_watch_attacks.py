@@ -478,3 +478,20 @@ def test_a_withdrawal_displaced_by_the_thief_is_raised_and_its_reservation_relea
     assert c1.state.pending_debit == 0  # the reservation went back to the customer
     assert world.watch.poll().alerts == []  # raised once
     assert len(world.incidents.incidents()) == 1
+
+
+def test_a_drain_deep_in_a_backlog_is_explained_over_its_span(world: World,
+                                                              chain: EvmChain) -> None:
+    """Catching up, the state is read every 64th block: a drain between two such reads is
+    still one alarm, of exactly what left, blamed on its transaction."""
+    thief = Thief(chain, world.key)
+    thief.deploy()
+    chain.mine(70)
+    tx = thief.drain(thief.account.address, 3 * E)
+    wait(chain, tx)
+    chain.mine(140)  # the drain is far below the head when the watch first looks
+    report = world.watch.poll()
+    (alert,) = report.alerts
+    assert alert["kind"] == "theft" and alert["amount"] == 3 * E and alert["tx_hash"] == tx
+    assert "in blocks " in alert["detail"]
+    assert world.watch.poll().alerts == []

@@ -65,6 +65,11 @@ ALERT_STATES = ("open", "acked")
 INCIDENT_STATES = ("open", "contained", "resolved")
 _PREFETCH = 4
 _SAVE_EVERY = 256  # blocks read between checkpoint writes
+# the state watch reads every block's state within _LIVE_DEPTH of the head; deeper (catching
+# up a backlog) every _STRIDE-th, explaining the change over the span with all its blocks
+# (a node keeps little history: deep state is slow to read or gone)
+_LIVE_DEPTH = 64
+_STRIDE = 64
 _MOVING = ("approved", "sending", "sent", "requested", "executed")
 
 
@@ -113,6 +118,7 @@ class Watch:
         self.state_watch = state_watch
         self._state: dict[str, AccountState] = {}
         self._state_at = ""
+        self._span: list[tuple[Block, dict[str, tuple[bool, int]]]] = []  # awaiting a state
         self._wallet_map: dict[tuple[str, str], str] = {}
         self._asset_map: dict[str | None, str] = {}
         self.metrics: dict[str, int] = {"blocks_read": 0, "alerts_raised": 0, "reorgs": 0,
@@ -293,8 +299,10 @@ class Watch:
 
         def read(n: int) -> tuple[Block, dict[str, AccountState] | None]:
             """A block and what the watched addresses hold after it (one thread each; one
-            round trip where the chain batches them)."""
-            if states is None or not watched:
+            round trip where the chain batches them); deep in a backlog, the state only
+            every _STRIDE-th block."""
+            wanted = report.head - n < _LIVE_DEPTH or n % _STRIDE == 0 or n == report.head
+            if states is None or not watched or not wanted:
                 return self.chain.block(n), None
             try:
                 if both is not None:
@@ -303,7 +311,8 @@ class Watch:
                 return self.chain.block(n), states(watched, tokens, n)
             except ChainRejected as exc:  # a pruned node, or one restarted from a dump
                 gaps.append(f"block {n}: the state of the watched addresses was not "
-                            f"readable ({exc.message}); checked against the next block")
+                            f"readable ({exc.message}); its changes are explained with the "
+                            "next block's")
                 return self.chain.block(n), None
 
         gaps: list[str] = []  # blocks whose state the node would not give
@@ -466,24 +475,44 @@ class Watch:
                         receipts: dict[str, tuple[bool, int]], ours: set[str],
                         assets: dict[str | None, str]) -> list[Finding]:
         """Compare what every watched address holds after ``block`` with what it held
-        before (kept from the block below, else read), and keep the unexplained changes
-        (:func:`kinko.domain.watch_state.judge`)."""
-        if after is None:
+        before (kept from the last state read, else read), and keep the unexplained changes
+        (:func:`kinko.domain.watch_state.judge`). Blocks read without their state (deep in
+        a backlog, or not readable) wait in a span and are explained with the next block
+        whose state is read: the change over the span against all their transfers."""
+        if not self.state_watch or getattr(self.chain, "states", None) is None:
             return []
+        self._span.append((block, receipts))
+        if after is None:
+            if len(self._span) > 16 * _STRIDE:  # a long gap: start again after it
+                log.warning("state watch: no state for %d blocks up to %d; comparing anew",
+                            len(self._span), block.number)
+                self._span, self._state_at = [], ""
+            return []
+        span, self._span = self._span, []
+        first = span[0][0]
+        if len(span) > 1:
+            block = Block(block.number, block.hash, first.parent_hash, block.timestamp,
+                          tuple(t for b, _ in span for t in b.transfers),
+                          tuple(a for b, _ in span for a in b.authorizations),
+                          tuple(g for b, _ in span for g in b.allowances))
+            receipts = {h: r for _, rs in span for h, r in rs.items()}
         watched = sorted(after)
         tokens = sorted(k for k in assets if k is not None)
-        before = self._state if self._state_at == block.parent_hash else {}
+        before = self._state if self._state_at == first.parent_hash else {}
         missing = [a for a in watched if a not in before]
         self._state, self._state_at = after, block.hash
-        if missing and block.number > 0:
-            states = getattr(self.chain, "states")  # noqa: B009 - present: after was read
+        if missing and first.number > 0:
+            states = getattr(self.chain, "states")  # noqa: B009 - present: checked above
             try:
-                before = {**before, **states(missing, tokens, block.number - 1)}
+                before = {**before, **states(missing, tokens, first.number - 1)}
             except ChainRejected as exc:  # pruned: this block is the new starting point
                 log.warning("state watch: the state before block %d is not readable (%s); "
-                            "comparing from this block on", block.number, exc.message)
+                            "comparing from block %d on", first.number, exc.message,
+                            block.number)
         token_assets = {k: v for k, v in assets.items() if k is not None}
         own = self._own_authorizations(block)
+        where = (f"in block {block.number} " if len(span) == 1
+                 else f"in blocks {first.number}-{block.number} ")
         found: list[Finding] = []
         for address in watched:
             if address not in before:
@@ -494,8 +523,7 @@ class Watch:
                            suspected=suspects(address, block.transfers, block.authorizations,
                                               ours),
                            allowances=block.allowances,
-                           own_authorizations=own.get(address, 0),
-                           where=f"in block {block.number} ")
+                           own_authorizations=own.get(address, 0), where=where)
         return found
 
     def _own_authorizations(self, block: Block) -> dict[str, int]:
@@ -689,6 +717,7 @@ class Watch:
                 return tables.block_hash(name, n)
 
         fork = find_fork(self.chain, kept, number, self.start_block)
+        self._span, self._state_at = [], ""  # the state watch starts again on the new branch
         now = self.clock.now()
         wallets = [w.name for w in self.ledger.wallets()]
         with self.store.watch() as tables:
@@ -834,7 +863,8 @@ class Watch:
         addresses = sorted({a for a, _ in hot})
         if not addresses:
             return []
-        now = states(addresses, [], self.chain.head())
+        head = self.chain.head()
+        now = states(addresses, [], head)
         found: list[Alert] = []
         for address in addresses:
             wallet = next(w for a, w in hot if a == address)
@@ -844,14 +874,15 @@ class Watch:
                     f"audit:{name}:{address}:delegation:{delegate}", "audit_delegation",
                     "high", None, wallet, f"{wallet}: {address} is delegated to {delegate} "
                     "(EIP-7702): whoever calls it runs that code with its funds; clear the "
-                    "delegation (an authorization to the zero address) unless it is yours"))
+                    "delegation (an authorization to the zero address) unless it is yours",
+                    block=head))
             for token, spender, amount in granted(address, sorted(tokens)):
                 asset = tokens.get(token, token)
                 found.append(Alert(
                     f"audit:{name}:{address}:{token}:{spender}", "audit_allowance", "high",
                     asset, wallet, f"{wallet}: {address} has granted {spender} an allowance "
                     f"of {amount} minor units of {asset}: it can take them at any time; "
-                    f"revoke it (approve({spender}, 0)) unless it is yours"))
+                    f"revoke it (approve({spender}, 0)) unless it is yours", block=head))
         fired: list[_Fired] = []
         with self.store.unit():
             for alert in found:
