@@ -305,9 +305,10 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
             f"{r['withdrawals']:,.0f} | {r['peak_rss_mb']:.0f} |")
     lines += [
         "",
-        "The state watch (every block: each watched address's balances, nonce and code read "
-        "in one batched request and explained by the block's transfers; see "
-        "`kinko.domain.watch_state`) is on in the rows above. Its cost, same run: the same "
+        "The state watch (each watched address's balances, nonce and code read in the block's "
+        "batched request and explained by its transfers, see `kinko.domain.watch_state`: "
+        "every block within 64 of the head, deeper in a backlog every 64th block with the "
+        "span explained as one) is on in the rows above. Its cost, same run: the same "
         "backlog read again by two fresh watches on SQLite stores of their own, one with the "
         "transfer path alone, one with the state watch, one after the other (load average "
         "when measured in the last column; this machine is shared).",
