@@ -28,6 +28,7 @@ In three steps, so the database and the chain never wait on each other:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ACTOR", "Containment", "Race", "Survey"]
 
+log = logging.getLogger("kinko.watch")
 ACTOR = "kinko:watch"
 MAX_ATTEMPTS = 5  # emergency sweeps of one wallet for one incident, first one included
 
@@ -196,7 +198,7 @@ class Containment:
                 if seen is not None:
                     top = max(top, int(seen["gas_price"]))
             allowances = [(token, spender) for token, spender, _ in
-                          getattr(self.chain, "allowances", lambda *_a: [])(address, tokens)]
+                          self._open_allowances(address, tokens)]
             allowances += [(g.token, g.spender) for g in pool.allowances
                            if g.owner == address and g.value > 0]
             out[address] = Race(
@@ -209,6 +211,20 @@ class Containment:
                 allowances=list(dict.fromkeys(allowances)),
                 replaced=[t.tx_hash for t in theirs])
         return out
+
+    def _open_allowances(self, address: str, tokens: list[str]) -> list[tuple[str, str, int]]:
+        """The allowances ``address`` has open (none when the node will not say: a provider
+        limiting log ranges; the race goes on without revocations)."""
+        read = getattr(self.chain, "allowances", None)
+        if read is None:
+            return []
+        try:
+            found: list[tuple[str, str, int]] = read(address, tokens)
+        except KinkoError as exc:
+            log.warning("the open allowances of %s were not read (%s): the emergency sweep "
+                        "revokes none", address, exc.message)
+            return []
+        return found
 
     def _own_hashes(self, pending: list[str]) -> set[str]:
         """Of ``pending`` transaction hashes, those kinko sent (withdrawals, sweeps)."""
