@@ -320,6 +320,13 @@ def sweeps(world: World) -> list[Any]:
                   key=lambda v: int(str(v.proposal.payload.get("nonce", -1))))
 
 
+def margin(world: World) -> int:
+    """What an emptied hot wallet may keep: the gas its token sweep reserved and did not use
+    (a token transfer is signed with TOKEN_GAS, uses about a third of it)."""
+    return max(TOKEN_GAS * int(str(v.proposal.payload["gas_price"])) for v in sweeps(world)
+               if v.state == "executed")
+
+
 def settle(world: World) -> None:
     """Mine the race, then let the watch see it through to finality."""
     rpc(world.chain, "evm_mine")
@@ -345,7 +352,7 @@ def test_the_sweep_replaces_a_pending_theft_on_its_own_nonce_and_wins(
     assert chain.receipt(theft) is None and auto.eth(taker) == 0  # replaced: never mined
     assert auto.xem(auto.hot.address) == 0 and auto.xem(auto.xem_cold.address) == 1_000 * X
     # every wei but the unused part of the token sweep's gas limit is in cold storage
-    assert auto.eth(auto.hot.address) < 100_000 * int(str(race[0].proposal.payload["gas_price"]))
+    assert auto.eth(auto.hot.address) < margin(auto)
     assert auto.eth(auto.eth_cold.address) > 9 * E
     assert [v.state for v in sweeps(auto)] == ["executed", "executed"]
     assert auto.incidents.alert(alert["id"])["chain_state"] == "dropped"  # never mined
@@ -372,7 +379,7 @@ def test_the_sweep_beats_a_pending_delegation_drain(auto: World, chain: EvmChain
     receipt = chain.receipt(tx)
     assert receipt is not None  # mined after the sweep: its authorization came too late
     assert auto.eth(thief.account.address) < before  # he paid gas and took nothing
-    assert auto.eth(auto.hot.address) < E // 100 and auto.xem(auto.hot.address) == 0
+    assert auto.eth(auto.hot.address) < margin(auto) and auto.xem(auto.hot.address) == 0
     assert chain.w3.eth.get_code(to_checksum_address(auto.hot.address)) == b""
     assert [a["id"] for a in auto.alerts()] == [alert["id"]]
 
@@ -424,7 +431,7 @@ def test_a_sweep_outbid_by_the_thief_is_sent_again_and_the_loss_is_what_he_mined
     with held(chain):
         outbid(auto, chain, thief, taker, nonce)
     settle(auto)
-    assert auto.eth(auto.hot.address) < E // 100 and auto.xem(auto.hot.address) == 0
+    assert auto.eth(auto.hot.address) < margin(auto) and auto.xem(auto.hot.address) == 0
     timeline = auto.timeline()
     assert "replaced: its nonce" in timeline
     states = [v.state for v in sweeps(auto)]

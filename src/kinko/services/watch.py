@@ -397,6 +397,9 @@ class Watch:
         states = getattr(self.chain, "states", None)
         if lookup is None or states is None:
             return
+        with self.store.watch(write=False) as tables:
+            if not tables.incidents("open"):
+                return  # a nonce used by someone else is a theft: it opens an incident
         with self.store.screening(write=False) as screening:
             sent = [r for r in screening.withdrawals("sent", limit=10_000) if r["tx_hash"]]
         if not sent:
