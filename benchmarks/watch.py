@@ -13,11 +13,11 @@ catches up with a backlog of blocks. Everything runs against real anvil nodes st
 - ``blocks``: the same with the mempool hidden (a chain wrapper whose ``pending()`` is
   ``()``), so every alarm comes from reading the block. Per theft: from the including
   block's first sighting (the 10 ms head poller) to the alarm, and broadcast to alarm.
-- ``catchup`` (the state watch on: per block, every watched address's balance, nonce and
-  code read and explained) also times the same backlog read by two more fresh watches on
-  SQLite stores of their own (same wallets, same hot key), one with the state watch and one
-  without it (the transfer path alone), one after the other in the same run: their
-  difference per block is what the state watch costs.
+- ``catchup`` (the state watch on) also times the same backlog read by three more fresh
+  watches on SQLite stores of their own (same wallets, same hot key), one after the other in
+  the same run: the transfer path alone, the state watch as it runs (every block's state
+  within 64 of the head, every 64th deeper), and the state of every block read: their
+  differences per block are what the state watch costs.
 - ``catchup``: a node with 10,000 blocks of backlog (``anvil_mine``, a few hundred blocks
   per call, with transfers in between: outsiders' payments, deposits into the hot wallet,
   approved withdrawals and thefts from it), then a fresh watch whose checkpoint is the start
@@ -127,9 +127,13 @@ class Exchange:
         self.custody.load_policy(policy, "bench")
         self.withdrawals = Withdrawals(self.custody)
 
-    def watch(self, chain: Any, start_block: int, state_watch: bool = True) -> Any:
+    def watch(self, chain: Any, start_block: int, state_watch: bool = True,
+              every_block: bool = False) -> Any:
         from kinko.services.watch import Watch
 
+        if every_block:  # the state of every block read, however deep (the live path)
+            return Watch(self.withdrawals, chain, confirmations=2, start_block=start_block,
+                         state_watch=state_watch, live_depth=10**12)
         return Watch(self.withdrawals, chain, confirmations=2, start_block=start_block,
                      state_watch=state_watch)
 
@@ -345,15 +349,19 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
         report = watch.poll()
         secs = time.perf_counter() - t
         after = _fetch_all(reader, start, head)
-        paths: dict[bool, float] = {}
-        for state_watch in (False, True):  # the transfer path alone, then with the state
-            shadow = Exchange(chain, f"sqlite:///{folder / f'shadow-{state_watch}.db'}",
+        paths: dict[str, float] = {}
+        # the transfer path alone, the state watch as it runs, and reading every block's state
+        for path, state_watch, every in (("off", False, False), ("on", True, False),
+                                         ("every", True, True)):
+            shadow = Exchange(chain, f"sqlite:///{folder / f'shadow-{path}.db'}",
                               folder, hot=exchange.hot)
-            other = shadow.watch(EvmChain.connect(node.url), start, state_watch=state_watch)
+            other = shadow.watch(EvmChain.connect(node.url), start, state_watch=state_watch,
+                                 every_block=every)
             t = time.perf_counter()
             shadow_report = other.poll()
-            paths[state_watch] = time.perf_counter() - t
+            paths[path] = time.perf_counter() - t
             assert shadow_report.blocks == blocks
+            assert len([a for a in shadow_report.alerts if a["kind"] == "theft"]) >= thefts
             shadow.store.close()
         raised = [a for a in report.alerts if a["kind"] == "theft"]
         assert report.blocks == head - start + 1 == blocks, (report.blocks, head - start + 1)
@@ -368,6 +376,8 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
             "baseline_per_s": count / base, "thefts": thefts, "withdrawals": withdrawals,
             "alerts": len(raised), "closed": len(report.closed),
             "baseline_first_s": before, "baseline_second_s": after,
-            "transfers_only_seconds": paths[False], "with_state_seconds": paths[True],
-            "state_ms_per_block": (paths[True] - paths[False]) * 1000 / count,
+            "transfers_only_seconds": paths["off"], "with_state_seconds": paths["on"],
+            "every_block_seconds": paths["every"],
+            "state_ms_per_block": (paths["on"] - paths["off"]) * 1000 / count,
+            "every_block_ms_per_block": (paths["every"] - paths["off"]) * 1000 / count,
             "load": os.getloadavg()[0]}

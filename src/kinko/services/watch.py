@@ -101,7 +101,7 @@ class Watch:
 
     def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
                  notifiers: Sequence[Notifier] = (), start_block: int = 0,
-                 state_watch: bool = True) -> None:
+                 state_watch: bool = True, live_depth: int = _LIVE_DEPTH) -> None:
         self.withdrawals = withdrawals
         self.custody = withdrawals.custody
         self.ledger = withdrawals.ledger
@@ -116,6 +116,7 @@ class Watch:
         # the state watch (see _state_findings): what the watched addresses held after the
         # last block read, and that block's hash
         self.state_watch = state_watch
+        self.live_depth = live_depth  # every block's state within this depth of the head
         self._state: dict[str, AccountState] = {}
         self._state_at = ""
         self._span: list[tuple[Block, dict[str, tuple[bool, int]]]] = []  # awaiting a state
@@ -301,7 +302,8 @@ class Watch:
             """A block and what the watched addresses hold after it (one thread each; one
             round trip where the chain batches them); deep in a backlog, the state only
             every _STRIDE-th block."""
-            wanted = report.head - n < _LIVE_DEPTH or n % _STRIDE == 0 or n == report.head
+            wanted = report.head - n < self.live_depth or n % _STRIDE == 0 \
+                or n == report.head
             if states is None or not watched or not wanted:
                 return self.chain.block(n), None
             try:
