@@ -311,7 +311,9 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
         "span explained as one) is on in the rows above. Its cost, same run: the same "
         "backlog read again by three fresh watches on SQLite stores of their own, one after "
         "the other: the transfer path alone (the baseline), the state watch as it runs, and "
-        "the state of every block read however deep (what a live watch pays per block); "
+        "the state of every block read however deep (as a live watch reads each new "
+        "block, but here up to 1,000 blocks below the head, which anvil answers from its "
+        "history); "
         "the load average when measured in the last column (this machine is shared).",
         "",
         "| figure | transfers only s | state watch s | state of every block s | state watch "
