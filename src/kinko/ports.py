@@ -165,7 +165,8 @@ class Signer(Protocol):
     address: str
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
-                      chain_id: int, gas: int = 21_000, data: bytes = b"") -> bytes: ...
+                      chain_id: int, gas: int = 21_000, data: bytes = b"",
+                      clear_delegation: bool = False) -> bytes: ...  # EIP-7702 type 4
 
 
 class CustodyTables(Protocol):
@@ -272,6 +273,9 @@ class WatchTables(Protocol):
     def observations(self, chain: str, *, status: tuple[str, ...] | None = None,
                      above: int | None = None) -> list[dict[str, Any]]: ...
     def wallet_flows(self, wallet: str, after_block: int, to_block: int
+                     ) -> list[dict[str, Any]]: ...
+    def consumed(self, refs: list[str]) -> dict[str, str]: ...  # ref -> tx that used it
+    def chain_alerts(self, chain: str, chain_states: tuple[str, ...]
                      ) -> list[dict[str, Any]]: ...
     def alert_by_key(self, key: str) -> dict[str, Any] | None: ...
     def alert(self, alert_id: str) -> dict[str, Any] | None: ...

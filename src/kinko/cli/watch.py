@@ -105,13 +105,14 @@ def watch(
     def show(report: PollReport) -> None:
         nonlocal raised
         raised += len(report.alerts)
-        for line in report.reorgs + report.problems:
+        for line in report.reorgs + report.problems + report.sweeps:
             print(line, flush=True)
         for ref in report.closed:
             print(f"closed {ref}", flush=True)
 
     try:
         if once:
+            raised += len(watcher.audit())  # allowances and delegations from before
             report = watcher.poll()
             show(report)
             print(f"head {report.head}: read {report.blocks} block(s), {report.pending} "

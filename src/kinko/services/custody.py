@@ -32,7 +32,7 @@ from kinko.domain.custody import (
     guarantee,
     rebalance,
 )
-from kinko.domain.erc20 import TOKEN_GAS, transfer_data
+from kinko.domain.erc20 import TOKEN_GAS, approve_data, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.money import Asset, AssetRegistry, format_units
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
@@ -79,16 +79,21 @@ def transfer_params(chain: Chain, address: str) -> tuple[int, int, int]:
 
 
 def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int, *,
-              params: tuple[int, int, int] | None = None) -> bytes:
+              params: tuple[int, int, int] | None = None, clear_delegation: bool = False,
+              revoke: str | None = None) -> bytes:
     """Sign a transfer of ``amount`` of ``asset`` from the signer's address to ``to``: a
     value transfer of the native coin, or the token contract's ``transfer`` call; ``params``
-    from :func:`transfer_params` (read from ``chain`` when not given)."""
+    from :func:`transfer_params` (read from ``chain`` when not given). An emergency sweep
+    may first clear an EIP-7702 delegation of the address (``clear_delegation``), or instead
+    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``)."""
     chain_id, gas_price, nonce = params or transfer_params(chain, signer.address)
     if asset.token is None:
         return signer.sign_transfer(to=to, value=amount, nonce=nonce, gas_price=gas_price,
-                                    chain_id=chain_id)
+                                    chain_id=chain_id, clear_delegation=clear_delegation)
+    data = approve_data(revoke, 0) if revoke else transfer_data(to, amount)
     return signer.sign_transfer(to=asset.token, value=0, nonce=nonce, gas_price=gas_price,
-                                chain_id=chain_id, gas=TOKEN_GAS, data=transfer_data(to, amount))
+                                chain_id=chain_id, gas=TOKEN_GAS, data=data,
+                                clear_delegation=clear_delegation)
 
 
 def fee_payer(ledger: Ledger, wallet_name: str) -> tuple[str, str] | None:
@@ -559,9 +564,14 @@ class Custody:
             raise ConfigError(f"the keystore for {wallet.name} signs for {signer.address}, "
                               f"which is not one of the wallet's addresses")
         params = transfer_params(chain, signer.address)  # the node, before the unit opens
+        if p.payload.get("nonce") is not None:  # an emergency sweep racing a thief
+            params = (params[0], int(str(p.payload["gas_price"])), int(str(p.payload["nonce"])))
         with self.ledger.store.custody() as (_, tables):  # signed and recorded together
+            revoke = p.payload.get("revoke")
             raw = sign_move(signer, chain, self.ledger.assets[str(p.payload["asset"])], to,
-                            int(str(p.payload["amount"])), params=params)
+                            int(str(p.payload["amount"])), params=params,
+                            clear_delegation=bool(p.payload.get("clear_delegation")),
+                            revoke=str(revoke) if revoke else None)
             tables.set_state(proposal_id, "approved", "sending", chain.tx_hash(raw))
         try:
             tx_hash = chain.send_raw(raw)

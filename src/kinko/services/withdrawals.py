@@ -527,6 +527,21 @@ class Withdrawals:
                                   "confirmed" if receipt.ok else "failed")
             return self.get(withdrawal_id)
 
+    def displaced(self, withdrawal_id: str, by: str, reason: str) -> bool:
+        """A withdrawal sent whose transaction can never be mined (another transaction used
+        its nonce) moved nothing: its hold is voided (the customer's funds released) and it
+        is ``failed``, in one unit; False when it had moved on."""
+        with self.store.unit() as u:
+            if not u.screening.set_state(withdrawal_id, ("sending", "sent"), "failed"):
+                return False
+            hold_id = f"withdrawal:{withdrawal_id}"
+            hold = self.ledger.hold(hold_id)
+            if hold is not None and hold[1] == "pending":
+                self.ledger.void_hold(f"void:{hold_id}", hold_id, source=f"displaced by {by}",
+                                      memo=reason)
+            self.audit(by, "withdrawal.displaced", withdrawal_id, {"reason": reason})
+            return True
+
     def expire(self) -> list[str]:
         """Release every hold whose expiry has passed and mark the open withdrawals they
         reserved (and their reviews' proposals) expired, in one unit; returns their ids."""

@@ -100,7 +100,28 @@ class SqlWatch:
             s.observations.c.status.in_(("mined", "final"))))
         return [_out(r) for r in rows]
 
+    def consumed(self, refs: list[str]) -> dict[str, str]:
+        """Approved movements already seen on chain: ref → the transaction that used it
+        (an observation not retracted by a reorganisation)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(refs), 500):
+            rows = self.conn.execute(select(s.observations.c.match_ref, s.observations.c.tx_hash)
+                                     .where(s.observations.c.match_ref.in_(refs[i : i + 500]),
+                                            s.observations.c.status != "retracted")
+                                     .order_by(s.observations.c.first_seen_us))
+            for ref, tx in rows:
+                out.setdefault(str(ref), str(tx))
+        return out
+
     # ------------------------------------------------------------------ alerts
+
+    def chain_alerts(self, chain: str, chain_states: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The alerts about transactions or state of ``chain`` (their keys name it) in one of
+        ``chain_states``."""
+        rows = self.conn.execute(select(s.alerts).where(
+            s.alerts.c.chain_state.in_(chain_states),
+            s.alerts.c.key.like(f"%:{chain}:%")).order_by(s.alerts.c.raised_us))
+        return [_out(r) for r in rows]
 
     def alert_by_key(self, key: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.alerts).where(s.alerts.c.key == key)).first()
