@@ -54,3 +54,10 @@ def downgrade() -> None:
     op.drop_table("policy_vetoes")  # its SQLite triggers go with it
     with op.batch_alter_table("policies") as batch:
         batch.drop_column("time_lock_s")
+    if op.get_bind().dialect.name != "postgresql":
+        # SQLite drops a column by copying the table: the copy has none of the stamp
+        # triggers migration 0012 made on it
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER IF NOT EXISTS stamp_policies_{event.lower()} AFTER "
+                       f"{event} ON policies BEGIN UPDATE stamps SET n = n + 1 WHERE name = "
+                       "'policies'; END")
