@@ -47,7 +47,8 @@ from kinko.domain.nem import MICRO_XEM, XEM_MOSAIC, check_public_key, mosaic_id,
 from kinko.errors import BadInput, ConfigError
 
 __all__ = ["MAX_DEADLINE", "NemKey", "Signed", "address_of", "cosignature", "decode",
-           "facade", "inner_hash", "minimum_fee", "multisig", "network_time", "transfer", "verify"]
+           "facade", "from_nis", "inner_hash", "minimum_fee", "multisig", "network_time",
+           "nis_hash", "transfer", "verify"]
 
 MAX_DEADLINE = timedelta(hours=24)
 """NIS1 refuses a transaction whose deadline is more than a day after its time stamp."""
@@ -249,3 +250,45 @@ def _hash(text: str) -> str:
     if not re.fullmatch(r"[0-9a-fA-F]{64}", text.strip()):
         raise BadInput(f"transaction hash {text[:80]!r} is not 64 hex digits")
     return text.strip().upper()
+
+
+def from_nis(tx: Mapping[str, Any], chain: str) -> Any:
+    """The SDK's transaction of a transfer or a multisig transfer as NIS1's JSON gives it
+    (``type``, ``version``, ``signer``, ``timeStamp``, ``deadline``, ``fee``, ``recipient``,
+    ``amount``, ``message``, ``mosaics``, ``otherTrans``), so that kinko can compute its
+    hash; :class:`BadInput` naming the field for anything else or anything malformed."""
+    try:
+        kind, version = int(tx["type"]), int(tx["version"]) & 0xFF
+        common: dict[str, Any] = {
+            "signer_public_key": PublicKey(check_public_key(tx["signer"])),
+            "timestamp": int(tx["timeStamp"]), "deadline": int(tx["deadline"]),
+            "fee": int(tx["fee"])}
+        if kind == 0x1004:
+            inner = from_nis(tx["otherTrans"], chain)
+            return facade(chain).transaction_factory.create({
+                "type": "multisig_transaction_v1", **common,
+                "inner_transaction": facade(chain).transaction_factory
+                .to_non_verifiable_transaction(inner)})
+        if kind != 0x101 or version not in (1, 2):
+            raise BadInput(f"NEM transaction type {kind} version {version} is not a transfer")
+        descriptor: dict[str, Any] = {
+            "type": f"transfer_transaction_v{version}", **common,
+            "recipient_address": facade(chain).Address(canonical_address(tx["recipient"], chain)),
+            "amount": int(tx["amount"])}
+        message = tx.get("message") or {}
+        if message.get("payload") is not None:
+            descriptor["message"] = {
+                "message_type": "plain" if int(message.get("type", 1)) == 1 else "encrypted",
+                "message": bytes.fromhex(message["payload"])}
+        if version == 2:
+            descriptor["mosaics"] = [
+                _mosaic(f"{m['mosaicId']['namespaceId']}:{m['mosaicId']['name']}",
+                        int(m["quantity"])) for m in tx.get("mosaics") or []]
+        return facade(chain).transaction_factory.create(descriptor, autosort=False)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInput(f"not a NIS1 transfer: {type(exc).__name__} {exc}") from None
+
+
+def nis_hash(tx: Mapping[str, Any], chain: str) -> str:
+    """The hash NIS1 gives the transaction of this JSON (lower-case hex)."""
+    return str(facade(chain).hash_transaction(from_nis(tx, chain))).lower()
