@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import canonical_address
+from kinko.domain.addresses import canonical_token
 from kinko.domain.money import Asset, AssetRegistry
-from kinko.errors import ConfigError, InvalidAccount, KinkoError
+from kinko.domain.nem import mosaic_id
+from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.safeload import loads_toml, read_text
 
 __all__ = [
@@ -117,7 +118,7 @@ def _assets(value: Any) -> tuple[Asset, ...]:
     for item in str(value).split(","):
         if not item.strip():
             continue
-        parts = item.strip().split(":")
+        parts = item.strip().split(":", 3)  # a NEM mosaic token is namespace:name
         if len(parts) not in (3, 4):
             raise ValueError(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS[:TOKEN]")
         token = _token(parts[3], parts[1]) if len(parts) == 4 else None
@@ -129,9 +130,18 @@ def _token(value: str | None, chain: str) -> str | None:
     if value is None:
         return None
     try:
-        return canonical_address(value, chain)
-    except InvalidAccount as exc:
+        return canonical_token(value, chain)
+    except BadInput as exc:
         raise ValueError(f"token: {exc.message}") from None
+
+
+def _mosaics(value: Any) -> tuple[str, ...]:
+    """``ns:name,...`` (or a TOML list): NEM mosaic ids, canonical."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    try:
+        return tuple(dict.fromkeys(mosaic_id(str(i)) for i in items if str(i).strip()))
+    except BadInput as exc:
+        raise ValueError(exc.message) from None
 
 
 def _decimals(value: Any) -> int:
@@ -198,6 +208,11 @@ REGISTRY: tuple[Setting, ...] = (
             "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
             "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
             _optional_text, "URL"),
+    Setting("nem_tag_mosaics", (),
+            "NEM mosaics that mark tainted accounts (namespace:name,...; such as the mosaic "
+            "the NEM Foundation sent in 2018 to every account that received the stolen "
+            "XEM): a NEM deposit from an account that holds any of them is frozen, like "
+            "one from a listed address.", _mosaics, "LIST"),
     Setting("list_invalid_addresses", "refuse",
             "What loading a deny list or tags does with an entry that is no valid address of "
             "its currency (or of any format kinko knows, for a list without currencies): "
@@ -239,6 +254,7 @@ class Settings:
     prices_file: str = ""
     watch_interval_ms: int = 1000
     watch_webhook_url: str = ""
+    nem_tag_mosaics: tuple[str, ...] = ()
     list_invalid_addresses: str = "refuse"
     data_dir: str = "kinko-data"
     max_request_bytes: int = 1048576

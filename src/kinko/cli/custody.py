@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
+from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
 from kinko.domain.policy_lock import describe, veto_bytes
 from kinko.errors import BadInput, ConfigError
@@ -370,8 +371,9 @@ def _deposits(ctx: typer.Context, from_block: int = 0) -> Deposits:
     chain = rt.chain()
     if chain is None:
         raise ConfigError("no chain node is configured: set KINKO_EVM_RPC_URL")
+    tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     return Deposits(rt.ledger(), chain, confirmations=rt.settings.confirmations,
-                    start_block=from_block)
+                    start_block=from_block, tag_tokens=tags)
 
 
 @deposits_app.command("address")
