@@ -38,7 +38,7 @@ tags_app = typer.Typer(help="Attribution tags (TagPacks): who addresses belong t
 app.add_typer(trace_app, name="trace")
 app.add_typer(tags_app, name="tags")
 
-FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "utxo-jsonl")
+FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem", "utxo-jsonl")
 ENGINES = ("duckdb", "spark")
 
 
