@@ -59,6 +59,13 @@ def nis_json(tx: Any, signature: str | None = None) -> dict[str, Any]:
     elif name.startswith("MultisigTransaction"):
         out["otherTrans"] = nis_json(tx.inner_transaction)
         out["signatures"] = []
+    elif name.startswith("MultisigAccountModification"):
+        out["modifications"] = [{
+            "modificationType": m.modification.modification_type.value,
+            "cosignatoryAccount": str(m.modification.cosignatory_public_key).lower()}
+            for m in tx.modifications]
+        if name.endswith("V2"):
+            out["minCosignatories"] = {"relativeChange": tx.min_approval_delta}
     elif name.startswith("Cosignature"):
         out["otherHash"] = {"data": str(tx.other_transaction_hash).lower()}
         out["otherAccount"] = tx.multisig_account_address.bytes.decode()

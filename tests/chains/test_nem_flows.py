@@ -163,3 +163,17 @@ def test_the_tag_mosaic_and_mosaic_asset_settings() -> None:
     with pytest.raises(ConfigError, match=r"nem_tag_mosaics = 'stolen': mosaic 'stolen' is "
                                           r"not namespace:name"):
         load_settings(env={"KINKO_NEM_TAG_MOSAICS": "stolen"}, config_path=None)
+
+
+def test_a_multisig_modification_of_the_hot_account_nobody_approved_alarms(env: Env) -> None:
+    """The hot account is a multisig account; a cosignatory's key (stolen) starts removing
+    the others: the watch alarms while it waits for cosignatures."""
+    env.node.multisig[HOT.address] = 2
+    change = nem.modification(CHAIN, account_public_key=HOT.public_key, timestamp=500,
+                              remove=[PAYER.public_key], add=[THIEF.public_key])
+    wrapped = DEPOSIT.sign(nem.multisig(CHAIN, change, cosignatory_public_key=DEPOSIT.public_key,
+                                        timestamp=500))
+    env.chain.send_raw(json.dumps(wrapped.announce()).encode())
+    (alert,) = env.watch.poll().alerts
+    assert alert["kind"] == "unknown_tx" and alert["wallet"] == "xem-hot"
+    assert wrapped.hash.lower() in alert["detail"] and "not made by kinko" in alert["detail"]

@@ -194,3 +194,35 @@ def test_the_adapter_refuses_a_chain_that_is_not_nem() -> None:
         NisChain("http://127.0.0.1:1", name="ethereum")
     with pytest.raises(ChainRejected, match="no nonce"):
         NisChain("http://127.0.0.1:1", name=CHAIN).nonce(HOT.address)
+
+
+def test_a_transaction_moving_no_xem_is_a_record_of_nothing_named_by_its_hash(
+        node: Nis1Double) -> None:
+    """A multisig modification (a cosignatory removed, the minimum lowered) and a transfer of
+    mosaics only: each is one XEM record of 0 from the account, pending under the hash it
+    has in its block."""
+    chain = NisChain(node.url, name=CHAIN, accounts=[MULTI.address, HOT.address])
+    node.multisig[MULTI.address] = 1
+    change = nem.modification(CHAIN, account_public_key=MULTI.public_key, timestamp=7000,
+                              remove=[COSIGNER_B.public_key], add=[CUSTOMER.public_key],
+                              min_change=-1)
+    wrapped = COSIGNER_A.sign(nem.multisig(CHAIN, change,
+                                           cosignatory_public_key=COSIGNER_A.public_key,
+                                           timestamp=7000))
+    tags = HOT.sign(nem.transfer(CHAIN, signer_public_key=HOT.public_key,
+                                 recipient=CUSTOMER.address, mosaics=[(TAG, 2)],
+                                 timestamp=7001, mosaic_info={TAG: (1_000, 0)}))
+    announce(chain, wrapped)
+    announce(chain, tags)
+    pending = sorted(chain.pending(), key=lambda t: (t.tx_hash, t.log_index or 0))
+    expected = sorted([
+        (wrapped.hash.lower(), MULTI.address, None, 0, None),
+        (tags.hash.lower(), HOT.address, CUSTOMER.address, 0, None),
+        (tags.hash.lower(), HOT.address, CUSTOMER.address, 2, TAG)],
+        key=lambda x: (x[0], x[4] or ""))
+    assert sorted((t.tx_hash, t.sender, t.to, t.value, t.token) for t in pending) == \
+        sorted(expected, key=lambda x: (x[0], x[4] or ""))
+    height = node.mine()
+    assert {(t.tx_hash, t.value, t.token) for t in chain.block(height).transfers} == \
+        {(wrapped.hash.lower(), 0, None), (tags.hash.lower(), 0, None),
+         (tags.hash.lower(), 2, TAG)}

@@ -47,7 +47,8 @@ from kinko.domain.nem import MICRO_XEM, XEM_MOSAIC, check_public_key, mosaic_id,
 from kinko.errors import BadInput, ConfigError
 
 __all__ = ["MAX_DEADLINE", "NemKey", "Signed", "address_of", "cosignature", "decode",
-           "facade", "from_nis", "inner_hash", "minimum_fee", "multisig", "network_time",
+           "facade", "from_nis", "inner_hash", "minimum_fee", "modification", "multisig",
+           "network_time",
            "nis_hash", "transfer", "verify"]
 
 MAX_DEADLINE = timedelta(hours=24)
@@ -224,6 +225,26 @@ def multisig(chain: str, inner: Any, *, cosignatory_public_key: str, timestamp: 
     return tx
 
 
+def modification(chain: str, *, account_public_key: str, timestamp: int,
+                 add: Sequence[str] = (), remove: Sequence[str] = (), min_change: int = 0,
+                 deadline: int | None = None) -> Any:
+    """A change of a multisig account's cosignatories (public keys to ``add`` and
+    ``remove``) and of its minimum (``min_change``, relative), signed for the account (inside
+    :func:`multisig`) or, to convert an account, by the account itself."""
+    mods = [{"modification": {"modification_type": kind,
+                              "cosignatory_public_key": PublicKey(check_public_key(k))}}
+            for kind, keys in (("add_cosignatory", add), ("delete_cosignatory", remove))
+            for k in keys]
+    tx = facade(chain).transaction_factory.create({
+        "type": "multisig_account_modification_transaction_v2",
+        "signer_public_key": PublicKey(check_public_key(account_public_key)),
+        "timestamp": timestamp,
+        "deadline": timestamp + 3600 if deadline is None else deadline,
+        "modifications": mods, "min_approval_delta": min_change})
+    tx.fee = nc.Amount(minimum_fee(tx))
+    return tx
+
+
 def inner_hash(chain: str, inner: Any) -> str:
     """The hash of a multisig's inner transaction (what cosignatories sign for)."""
     return str(facade(chain).hash_transaction(inner))
@@ -253,10 +274,12 @@ def _hash(text: str) -> str:
 
 
 def from_nis(tx: Mapping[str, Any], chain: str) -> Any:
-    """The SDK's transaction of a transfer or a multisig transfer as NIS1's JSON gives it
-    (``type``, ``version``, ``signer``, ``timeStamp``, ``deadline``, ``fee``, ``recipient``,
-    ``amount``, ``message``, ``mosaics``, ``otherTrans``), so that kinko can compute its
-    hash; :class:`BadInput` naming the field for anything else or anything malformed."""
+    """The SDK's transaction of a transfer, a multisig modification, or either wrapped in a
+    multisig transaction, as NIS1's JSON gives it (``type``, ``version``, ``signer``,
+    ``timeStamp``, ``deadline``, ``fee``, ``recipient``, ``amount``, ``message``,
+    ``mosaics``, ``modifications``, ``minCosignatories``, ``otherTrans``), so that kinko can
+    compute its hash; :class:`BadInput` naming the field for anything else or anything
+    malformed."""
     try:
         kind, version = int(tx["type"]), int(tx["version"]) & 0xFF
         common: dict[str, Any] = {
@@ -269,8 +292,21 @@ def from_nis(tx: Mapping[str, Any], chain: str) -> Any:
                 "type": "multisig_transaction_v1", **common,
                 "inner_transaction": facade(chain).transaction_factory
                 .to_non_verifiable_transaction(inner)})
+        if kind == 0x1001 and version in (1, 2):
+            kinds = {1: "add_cosignatory", 2: "delete_cosignatory"}
+            change: dict[str, Any] = {
+                "type": f"multisig_account_modification_transaction_v{version}", **common,
+                "modifications": [{"modification": {
+                    "modification_type": kinds[int(m["modificationType"])],
+                    "cosignatory_public_key": PublicKey(check_public_key(
+                        m["cosignatoryAccount"]))}} for m in tx.get("modifications") or []]}
+            if version == 2:
+                change["min_approval_delta"] = int(
+                    (tx.get("minCosignatories") or {}).get("relativeChange", 0))
+            return facade(chain).transaction_factory.create(change, autosort=False)
         if kind != 0x101 or version not in (1, 2):
-            raise BadInput(f"NEM transaction type {kind} version {version} is not a transfer")
+            raise BadInput(f"NEM transaction type {kind} version {version} is not a transfer "
+                           "or a multisig modification")
         descriptor: dict[str, Any] = {
             "type": f"transfer_transaction_v{version}", **common,
             "recipient_address": facade(chain).Address(canonical_address(tx["recipient"], chain)),

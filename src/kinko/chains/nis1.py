@@ -35,7 +35,10 @@ mosaics is one record per mosaic, ``nem:xem`` as XEM, every other mosaic with ``
 ``namespace:name`` and ``log_index`` its place in the list, each moving ``quantity ×
 amount / 1,000,000``; a multisig transaction's inner transfer is the multisig account's
 (``sender`` the account, ``tx_hash`` the multisig transaction's hash, the hash NIS1 and the
-explorers list); namespace and mosaic rental fees are transfers to their fee sinks. NEM
+explorers list); namespace and mosaic rental fees are transfers to their fee sinks; a
+transaction that moves no XEM (only mosaics, a multisig modification, ...) has an XEM record
+of 0 (to nobody when it has no recipient), as every Ethereum transaction has its native
+record, so the watch sees every act of an exchange account. NEM
 accounts have no nonce (a transaction is protected from replay by its time stamp and
 deadline): ``nonce`` is 0. Addresses are given in the registry's canonical form.
 
@@ -64,6 +67,7 @@ from kinko.ports import Receipt
 __all__ = ["NisChain", "read_transfers"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
+COSIGNATURE = 0x1002
 
 
 class Shape(Exception):
@@ -94,15 +98,22 @@ def _mosaic_of(entry: Any, where: str) -> tuple[str, int]:
 def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: int,
                    where: str = "transaction") -> list[Transfer]:
     """The value transfers of one NIS1 transaction (JSON as NIS1 gives it), see the module
-    docstring; :class:`Shape` naming the field when it is not NIS1's shape."""
+    docstring; :class:`Shape` naming the field when it is not NIS1's shape. Every
+    transaction an account makes has one XEM record (``token`` None), of nothing when it
+    moves no XEM (mosaics only, a multisig modification, an importance transfer): the
+    watch sees every act of a wallet's key, as on Ethereum."""
     kind = _int(_get(tx, "type", where), f"{where}.type")
     if kind == MULTISIG:
         return read_transfers(_get(tx, "otherTrans", where), chain=chain, tx_hash=tx_hash,
                               block=block, tx_index=tx_index, where=f"{where}.otherTrans")
-    if kind not in (TRANSFER, PROVISION_NAMESPACE, MOSAIC_DEFINITION):
-        return []
+    if kind == COSIGNATURE:
+        return []  # moves nothing; the account pays its fee with the multisig transaction
     try:
         sender = address_of(_get(tx, "signer", where), chain)
+        if kind not in (TRANSFER, PROVISION_NAMESPACE, MOSAIC_DEFINITION):
+            # moves no value (a multisig modification, an importance transfer, a supply
+            # change): one record of nothing, so that the watch sees the account acted
+            return [Transfer(tx_hash, block, tx_index, sender, None, 0, 0)]
         if kind == PROVISION_NAMESPACE:
             to = canonical_address(_get(tx, "rentalFeeSink", where), chain)
             fee = _int(_get(tx, "rentalFee", where), f"{where}.rentalFee")
@@ -121,6 +132,9 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
     if not mosaics:
         return [Transfer(tx_hash, block, tx_index, sender, to, amount, 0)]
     native: list[Transfer] = []
+    if not any(_mosaic_of(e, f"{where}.mosaics[{i}]")[0] == XEM_MOSAIC
+               for i, e in enumerate(mosaics)):  # every transaction has its XEM record
+        native.append(Transfer(tx_hash, block, tx_index, sender, to, 0, 0))
     tokens: list[Transfer] = []
     for i, entry in enumerate(mosaics):
         mosaic, quantity = _mosaic_of(entry, f"{where}.mosaics[{i}]")
@@ -367,8 +381,11 @@ def _announce_body(raw: bytes) -> dict[str, str]:
 
 def _unconfirmed_hash(chain: str, tx: Any) -> str:
     """NIS1 lists unconfirmed transactions without their hash: kinko computes it (the
-    hash the transaction will have in its block), for transfers and multisig transfers."""
+    hash the transaction will have in its block) for transfers and multisig modifications,
+    wrapped or not; another kind is named by its signer, time stamp and deadline (seen again
+    in its block under its hash, it alarms a second time rather than never)."""
     try:
         return nis_hash(tx, chain)
-    except BadInput as exc:
-        raise Shape(f"an unconfirmed transaction kinko cannot name: {exc}") from None
+    except BadInput:
+        return (f"unconfirmed:{str(tx.get('signer', ''))[:64].lower()}:"
+                f"{tx.get('timeStamp')}:{tx.get('deadline')}")
