@@ -211,8 +211,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("nem_tag_mosaics", (),
             "NEM mosaics that mark tainted accounts (namespace:name,...; such as the mosaic "
             "the NEM Foundation sent in 2018 to every account that received the stolen "
-            "XEM): a NEM deposit from an account that holds any of them is frozen, like "
-            "one from a listed address.", _mosaics, "LIST"),
+            "XEM): a NEM deposit from an account that holds any of them is frozen and "
+            "alarms, like one from a listed address.", _mosaics, "LIST"),
     Setting("list_invalid_addresses", "refuse",
             "What loading a deny list or tags does with an entry that is no valid address of "
             "its currency (or of any format kinko knows, for a list without currencies): "

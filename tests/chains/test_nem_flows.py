@@ -71,7 +71,7 @@ class Env:
         self.custody.load_policy(tmp_path / "p.toml", "ops")
         self.withdrawals = Withdrawals(self.custody)
         self.watch = Watch(self.withdrawals, self.chain, confirmations=2,
-                           start_block=self.chain.head() + 1)
+                           start_block=self.chain.head() + 1, tag_tokens=[TAG])
 
     def pay(self, key: nem.NemKey, to: str, micro: int, *, at: int = 100) -> str:
         signed = key.sign(nem.transfer(CHAIN, signer_public_key=key.public_key, recipient=to,
@@ -120,6 +120,16 @@ def test_deposits_from_a_listed_or_a_tagged_account_are_frozen(env: Env, tmp_pat
     memos = [e.memo for e in env.ledger.entries() if "FROZEN" in (e.memo or "")]
     assert any(f"holds the tag mosaic {TAG}" in m for m in memos)
     assert any("Coincheck hacker" in m for m in memos)
+
+
+def test_the_watch_alarms_on_payments_from_tagged_accounts(env: Env) -> None:
+    env.pay(TAGGED, HOT.address, 7 * XEM, at=101)
+    env.pay(PAYER, HOT.address, 1 * XEM, at=102)
+    (alert,) = env.watch.poll().alerts  # the tagged one, not the clean one
+    assert (alert["kind"], alert["amount"]) == ("denied_deposit", 7 * XEM)
+    assert f"holds the tag mosaic {TAG}" in alert["detail"]
+    env.node.mine()
+    assert env.watch.poll().alerts == []  # once
 
 
 def test_a_withdrawal_to_a_listed_nem_address_is_blocked(env: Env, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ overlaps with booking the current one; a block is still only booked after the on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +42,7 @@ from kinko.errors import ConfigError, InvalidAccount, Overdraft
 from kinko.ports import Chain
 from kinko.services.ledger import Draft, Ledger
 
-__all__ = ["Deposits", "ScanReport", "find_fork"]
+__all__ = ["Deposits", "ScanReport", "find_fork", "tag_holders"]
 
 _PREFETCH = 4  # blocks read ahead from the node while the current one is booked
 FROZEN = "clearing:frozen"  # owed to no customer until compliance decides
@@ -134,18 +134,8 @@ class Deposits:
     def _tagged(self, block: Block, addresses: dict[str, tuple[str, str, str]]
                 ) -> dict[str, str]:
         """Senders of the block's deposits that hold a tag token → the token."""
-        if not self.tag_tokens:
-            return {}
-        senders = sorted({t.sender for t, _ in self._deposits(block, addresses)})
-        found: dict[str, str] = {}
-        for token in self.tag_tokens:
-            if not senders:
-                break
-            held = self.chain.balances(senders, token=token)
-            for sender in senders:
-                if held.get(sender, 0) > 0:
-                    found.setdefault(chain_key(sender, self.chain.name), token)
-        return found
+        return tag_holders(self.chain, [t.sender for t, _ in self._deposits(block, addresses)],
+                           self.tag_tokens)
 
     def _credit(self, block: Block, addresses: dict[str, tuple[str, str, str]],
                 report: ScanReport, tagged: Mapping[str, str] | None = None) -> None:
@@ -220,6 +210,22 @@ class Deposits:
             legs[0] = Posting("loss:reorg", d["asset"], int(d["amount"]))
             self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
                              memo=f"deposit {d['tx_hash']} left the chain; already spent")
+
+
+def tag_holders(chain: Chain, senders: Iterable[str], tokens: Sequence[str]
+                ) -> dict[str, str]:
+    """Which of ``senders`` hold any of the tag ``tokens`` (NEM mosaics), as the node says
+    now: their key (:func:`~kinko.domain.addresses.chain_key`) → the first token held."""
+    wanted = sorted(set(senders))
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    for token in tokens:
+        held = chain.balances(wanted, token=token)
+        for sender in wanted:
+            if held.get(sender, 0) > 0:
+                found.setdefault(chain_key(sender, chain.name), token)
+    return found
 
 
 def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,

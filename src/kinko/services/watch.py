@@ -21,7 +21,8 @@ chain, transaction and log index, then in order: opens an incident for the walle
 to the open one), contains it (:mod:`kinko.services.containment`: breakers tripped, the
 emergency sweep prepared or sent), and tells every :class:`~kinko.ports.Notifier`. Deposits
 from addresses on a deny list raise ``denied_deposit`` (the deposit scanner books them
-frozen).
+frozen); so do deposits from accounts holding a tag token (``tag_tokens``: NEM mosaics such
+as the NEM Foundation's mark of 2018), asked of the node before the unit of work opens.
 
 A node outage is survived by the chain's retry wrapper and, beyond it, by the checkpoint:
 the next poll resumes from the last block kept; no block is skipped.
@@ -35,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kinko.domain.addresses import chain_key, chain_keys
+from kinko.domain.addresses import canonical_token, chain_key, chain_keys
 from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
 from kinko.domain.money import format_units
 from kinko.domain.watch import (
@@ -54,7 +55,7 @@ from kinko.domain.watch_state import Finding, flows_of, judge, suspects
 from kinko.errors import ChainRejected, KinkoError
 from kinko.ports import Chain, Notifier
 from kinko.services.containment import ACTOR, Containment, Sweep
-from kinko.services.deposits import find_fork
+from kinko.services.deposits import find_fork, tag_holders
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ALERT_STATES", "INCIDENT_STATES", "PollReport", "Watch"]
@@ -101,8 +102,10 @@ class Watch:
 
     def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
                  notifiers: Sequence[Notifier] = (), start_block: int = 0,
-                 state_watch: bool = True, live_depth: int = _LIVE_DEPTH) -> None:
+                 state_watch: bool = True, live_depth: int = _LIVE_DEPTH,
+                 tag_tokens: Sequence[str] = ()) -> None:
         self.withdrawals = withdrawals
+        self.tag_tokens = tuple(canonical_token(t, chain.name) for t in tag_tokens)
         self.custody = withdrawals.custody
         self.ledger = withdrawals.ledger
         self.store = withdrawals.ledger.store
@@ -563,6 +566,9 @@ class Watch:
         raised: list[Alert] = []
         deny = self.withdrawals.deny_list()
         thefts: dict[tuple[str, str], tuple[Observation, int]] = {}
+        tagged = tag_holders(self.chain, [o.transfer.sender for o in observations
+                                          if o.direction == "in" and o.transfer.value > 0],
+                             self.tag_tokens) if self.tag_tokens else {}  # the node: first
         with self.store.unit() as unit:
             tables = unit.watch
             for obs in observations:
@@ -592,8 +598,11 @@ class Watch:
                     thefts[k] = (first, total + t.value)
                 elif obs.direction == "in":
                     label = deny.get(chain_key(t.sender, name))
-                    if label is not None:
-                        raised.append(deposit_alert(name, obs, label.label or label.source,
+                    tag = tagged.get(chain_key(t.sender, name))
+                    if label is not None or tag is not None:
+                        said = (label.label or label.source) if label is not None else \
+                            f"holds the tag mosaic {tag}"
+                        raised.append(deposit_alert(name, obs, said,
                                                     self.ledger.assets.get(obs.asset)))
             for (tx, asset), (obs, total) in thefts.items():
                 raised.append(theft_alert(name, obs, pending=block is None,
