@@ -321,7 +321,7 @@ def from_nis(tx: Mapping[str, Any], chain: str) -> Any:
                 _mosaic(f"{m['mosaicId']['namespaceId']}:{m['mosaicId']['name']}",
                         int(m["quantity"])) for m in tx.get("mosaics") or []]
         return facade(chain).transaction_factory.create(descriptor, autosort=False)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as exc:
         raise BadInput(f"not a NIS1 transfer: {type(exc).__name__} {exc}") from None
 
 

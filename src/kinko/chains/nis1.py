@@ -51,6 +51,7 @@ a refused announce is :class:`~kinko.errors.ChainRejected`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -68,6 +69,7 @@ __all__ = ["NisChain", "read_transfers"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
 COSIGNATURE = 0x1002
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class Shape(Exception):
@@ -75,9 +77,23 @@ class Shape(Exception):
 
 
 def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise Shape(f"{where} is not a whole number ({str(value)[:40]!r})")
     return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Shape(f"{where} is not a list")
+    return value
+
+
+def _hash(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise Shape(f"{where} is not a 64-digit hex hash ({str(value)[:80]!r})")
+    return value.lower()
 
 
 def _get(obj: Any, key: str, where: str) -> Any:
@@ -126,9 +142,7 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
     except BadInput as exc:
         raise Shape(f"{where}: {exc}") from None
     amount = _int(_get(tx, "amount", where), f"{where}.amount")
-    mosaics = tx.get("mosaics") or []
-    if not isinstance(mosaics, list):
-        raise Shape(f"{where}.mosaics is not a list")
+    mosaics = _list(tx.get("mosaics"), f"{where}.mosaics")
     if not mosaics:
         return [Transfer(tx_hash, block, tx_index, sender, to, amount, 0)]
     native: list[Transfer] = []
@@ -215,15 +229,15 @@ class NisChain:
         if height != number:
             raise Shape(f"the first block after {number - 1} is {height}")
         transfers: list[Transfer] = []
-        for i, entry in enumerate(_get(view, "txes", "data[0]") or []):
+        for i, entry in enumerate(_list(_get(view, "txes", "data[0]"), "data[0].txes")):
             where = f"data[0].txes[{i}]"
-            tx_hash = str(_get(entry, "hash", where)).lower()
+            tx_hash = _hash(_get(entry, "hash", where), f"{where}.hash")
             transfers += read_transfers(_get(entry, "tx", where), chain=self.name,
                                         tx_hash=tx_hash, block=number, tx_index=i,
                                         where=f"{where}.tx")
         parent = _get(_get(block, "prevBlockHash", "data[0].block"), "data", "prevBlockHash")
-        return Block(number=number, hash=str(_get(view, "hash", "data[0]")).lower(),
-                     parent_hash=str(parent).lower(),
+        return Block(number=number, hash=_hash(_get(view, "hash", "data[0]"), "data[0].hash"),
+                     parent_hash=_hash(parent, "data[0].block.prevBlockHash.data"),
                      timestamp=_int(_get(block, "timeStamp", "block"), "timeStamp"),
                      transfers=tuple(transfers))
 
@@ -243,10 +257,7 @@ class NisChain:
 
     def _unconfirmed(self, data: Any) -> list[Transfer]:
         out: list[Transfer] = []
-        entries = _get(data, "data", "answer")
-        if not isinstance(entries, list):
-            raise Shape("data is not a list")
-        for i, entry in enumerate(entries):
+        for i, entry in enumerate(_list(_get(data, "data", "answer"), "data")):
             tx = _get(entry, "transaction", f"data[{i}]")
             found = read_transfers(tx, chain=self.name, tx_hash="", block=-1, tx_index=-1,
                                    where=f"data[{i}].transaction")
@@ -274,7 +285,7 @@ class NisChain:
             data = self._ask("GET", "/account/mosaic/owned", what, params={"address": account})
 
             def owned() -> int:
-                for i, entry in enumerate(_get(data, "data", "answer")):
+                for i, entry in enumerate(_list(_get(data, "data", "answer"), "data")):
                     mosaic, quantity = _mosaic_of(entry, f"data[{i}]")
                     if mosaic == wanted:
                         return quantity
@@ -285,9 +296,12 @@ class NisChain:
             data = self._ask("GET", "/account/historical/get", what,
                              params={"address": account, "startHeight": block,
                                      "endHeight": block, "increment": 1})
-            return int(self._shaped(
-                lambda: _int(_get(_get(data, "data", "answer")[0], "balance", "data[0]"),
-                             "data[0].balance"), what))
+            def historical() -> int:
+                rows = _list(_get(data, "data", "answer"), "data")
+                if not rows:
+                    raise Shape(f"no balance at block {block}")
+                return _int(_get(rows[0], "balance", "data[0]"), "data[0].balance")
+            return int(self._shaped(historical, what))
         what = f"the balance of {account}"
         data = self._ask("GET", "/account/get", what, params={"address": account})
         return int(self._shaped(lambda: _int(_get(_get(data, "account", "answer"), "balance",
@@ -303,16 +317,20 @@ class NisChain:
                          params={"namespace": namespace}, missing_ok=True)
 
         def find() -> tuple[int, int] | None:
-            for i, entry in enumerate(_get(data, "data", "answer")):
+            for i, entry in enumerate(_list(_get(data, "data", "answer"), "data")):
                 definition = _get(entry, "mosaic", f"data[{i}]")
                 found, _ = _mosaic_of({"mosaicId": _get(definition, "id", "mosaic"),
                                        "quantity": 0}, f"data[{i}].mosaic.id")
                 if found != wanted:
                     continue
-                props = {p.get("name"): p.get("value")
-                         for p in _get(definition, "properties", f"data[{i}].mosaic")}
+                props: dict[Any, Any] = {p.get("name"): p.get("value") for p in _list(
+                    _get(definition, "properties", f"data[{i}].mosaic"),
+                    f"data[{i}].mosaic.properties") if isinstance(p, Mapping)}
                 try:
-                    return int(props["initialSupply"]), int(props["divisibility"])
+                    supply, places = int(props["initialSupply"]), int(props["divisibility"])
+                    if supply < 0 or not 0 <= places <= 6:
+                        raise ValueError
+                    return supply, places
                 except (KeyError, TypeError, ValueError):
                     raise Shape(f"data[{i}].mosaic.properties lacks initialSupply or "
                                 "divisibility") from None
@@ -351,9 +369,10 @@ class NisChain:
             tx = _get(data, "transaction", "answer")
             fee = _int(_get(tx, "fee", "transaction"), "transaction.fee")
             if tx.get("type") == MULTISIG:  # the account pays the wrapper, inner and cosigns
-                fee += _int(_get(tx["otherTrans"], "fee", "otherTrans"), "otherTrans.fee")
+                fee += _int(_get(_get(tx, "otherTrans", "transaction"), "fee", "otherTrans"),
+                            "otherTrans.fee")
                 fee += sum(_int(_get(s, "fee", "signature"), "signatures[].fee")
-                           for s in tx.get("signatures") or [])
+                           for s in _list(tx.get("signatures"), "transaction.signatures"))
             return Receipt(tx_hash=tx_hash, block=_int(_get(meta, "height", "meta"), "height"),
                            ok=True, fee=fee)
         return self._shaped(read, what)  # type: ignore[no-any-return]
