@@ -118,7 +118,16 @@ class Nis1Double:
                 "hash": digest.hexdigest()}
 
     def fund(self, address: str, micro: int) -> None:
+        """Give (or, negative, take) XEM outside any transaction: in the first block before
+        another is mined, else in the next block mined."""
         self.balances[address] = self.balances.get(address, 0) + micro
+        if self.height == 1:
+            self.history[(address, 1)] = self.balances[address]
+
+    def balance_at(self, address: str, height: int) -> int:
+        """The balance as the last change at or below ``height`` left it."""
+        known = [h for (a, h) in self.history if a == address and h <= height]
+        return self.history[(address, max(known))] if known else 0
 
     def give_mosaic(self, address: str, mosaic: str, quantity: int) -> None:
         held = self.mosaics.setdefault(address, {})
@@ -221,7 +230,7 @@ class Nis1Double:
         if (method, path) == ("GET", "/account/historical/get"):
             address, height = query["address"], int(query["startHeight"])
             return 200, {"data": [{"pageRank": 0, "address": address, "balance":
-                                   self.history.get((address, height), 0), "importance": 0,
+                                   self.balance_at(address, height), "importance": 0,
                                    "vestedBalance": 0, "unvestedBalance": 0,
                                    "height": height}]}
         if (method, path) == ("GET", "/account/mosaic/owned"):

@@ -187,3 +187,11 @@ def test_a_multisig_modification_of_the_hot_account_nobody_approved_alarms(env: 
     (alert,) = env.watch.poll().alerts
     assert alert["kind"] == "unknown_tx" and alert["wallet"] == "xem-hot"
     assert wrapped.hash.lower() in alert["detail"] and "not made by kinko" in alert["detail"]
+
+
+def test_the_hot_account_reconciles_with_the_chain(env: Env) -> None:
+    assert [f for f in env.custody.reconcile() if f.wallet == "xem-hot"] == []
+    env.node.fund(HOT.address, -3 * XEM)  # gone from the chain, not from the books
+    env.node.mine()
+    (finding,) = [f for f in env.custody.reconcile() if f.wallet == "xem-hot"]
+    assert finding.severity == "critical" and "3" in finding.message

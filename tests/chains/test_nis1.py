@@ -66,6 +66,8 @@ def test_blocks_carry_xem_mosaic_and_multisig_transfers(node: Nis1Double) -> Non
     assert chain.head() == height
     block = chain.block(height)
     assert block.parent_hash == chain.block(height - 1).hash
+    # NIS1 counts seconds from 2015-03-29 00:06:25 UTC; kinko's blocks carry Unix time
+    assert block.timestamp == 1_427_587_585 + node.views[height - 1]["block"]["timeStamp"]
     got = [(t.tx_hash, t.tx_index, t.sender, t.to, t.value, t.token, t.log_index)
            for t in block.transfers]
     assert got == [

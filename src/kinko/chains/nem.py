@@ -49,7 +49,7 @@ from kinko.errors import BadInput, ConfigError
 __all__ = ["MAX_DEADLINE", "NemKey", "Signed", "address_of", "cosignature", "decode",
            "facade", "from_nis", "inner_hash", "minimum_fee", "modification", "multisig",
            "network_time",
-           "nis_hash", "transfer", "verify"]
+           "nis_hash", "transfer", "unix_time", "verify"]
 
 MAX_DEADLINE = timedelta(hours=24)
 """NIS1 refuses a transaction whose deadline is more than a day after its time stamp."""
@@ -72,6 +72,14 @@ def facade(chain: str) -> Any:
 def network_time(chain: str, at: datetime) -> int:
     """NEM's time stamp (seconds since the network's first block) of ``at``."""
     return int(facade(chain).network.from_datetime(at.astimezone(UTC)).timestamp)
+
+
+def unix_time(chain: str, stamp: int) -> int:
+    """Unix time (seconds) of NEM time stamp ``stamp`` (seconds since the network's first
+    block, 2015-03-29 00:06:25 UTC)."""
+    from symbolchain.nem.Network import NetworkTimestamp
+
+    return int(facade(chain).network.to_datetime(NetworkTimestamp(stamp)).timestamp())
 
 
 def address_of(public_key: str, chain: str) -> str:

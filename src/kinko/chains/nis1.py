@@ -40,7 +40,8 @@ transaction that moves no XEM (only mosaics, a multisig modification, ...) has a
 of 0 (to nobody when it has no recipient), as every Ethereum transaction has its native
 record, so the watch sees every act of an exchange account. NEM
 accounts have no nonce (a transaction is protected from replay by its time stamp and
-deadline): ``nonce`` is 0. Addresses are given in the registry's canonical form.
+deadline): ``nonce`` is 0. Addresses are given in the registry's canonical form, a block's
+time in Unix seconds (NIS1 counts from the network's first block, 2015-03-29 00:06:25 UTC).
 
 Failures are translated as in the EVM adapter: no answer, a time-out (``timeout`` seconds),
 HTTP 429 or 5xx, or an answer that is not NIS1's shape become
@@ -58,7 +59,7 @@ from typing import Any
 import requests
 
 from kinko.chains.evm import Transient
-from kinko.chains.nem import address_of, decode, facade, nis_hash
+from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import Block, Transfer
 from kinko.domain.nem import XEM_MOSAIC, mosaic_id, mosaic_quantity, split_mosaic
@@ -80,6 +81,13 @@ def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise Shape(f"{where} is not a whole number ({str(value)[:40]!r})")
     return value
+
+
+def _u32(value: Any, where: str) -> int:
+    number = _int(value, where)
+    if number >= 1 << 32:
+        raise Shape(f"{where} is beyond NEM's 32-bit time stamps ({number})")
+    return number
 
 
 def _list(value: Any, where: str) -> list[Any]:
@@ -238,7 +246,8 @@ class NisChain:
         parent = _get(_get(block, "prevBlockHash", "data[0].block"), "data", "prevBlockHash")
         return Block(number=number, hash=_hash(_get(view, "hash", "data[0]"), "data[0].hash"),
                      parent_hash=_hash(parent, "data[0].block.prevBlockHash.data"),
-                     timestamp=_int(_get(block, "timeStamp", "block"), "timeStamp"),
+                     timestamp=unix_time(self.name, _u32(_get(block, "timeStamp", "block"),
+                                                          "data[0].block.timeStamp")),
                      transfers=tuple(transfers))
 
     def pending(self) -> tuple[Transfer, ...]:
