@@ -97,3 +97,24 @@ def test_bad_listings_are_named(tmp_path: Path, listings: tuple[Path, dict[str, 
     bad.write_text(json.dumps({"data": pairs}))
     with pytest.raises(InputFileError, match="a nem-testnet transaction among nem ones"):
         load_account(bad, "nem")
+
+
+def test_a_xem_tagpack_loads_in_any_spelling_and_a_bad_address_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    kinko = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+    dashed = "-".join(THIEF.address[i:i + 6] for i in range(0, 40, 6)).lower()
+    pack = tmp_path / "xem.yaml"
+    pack.write_text("title: t\ncreator: c\ncurrency: XEM\ncategory: perpetrator\n"
+                    f"tags:\n- address: {dashed}\n  label: thief\n")
+    code, out, err = kinko("denylist", "load", str(pack))
+    assert code == 0 and "1 labels read" in out, err
+    wrong = A.address[:-1] + ("B" if A.address[-1] != "B" else "C")
+    testnet = nem.address_of(A.public_key, "nem-testnet")
+    pack.write_text("title: t\ncreator: c\ncurrency: XEM\ncategory: perpetrator\n"
+                    f"tags:\n- address: {wrong}\n- address: {testnet}\n")
+    code, _, err = kinko("denylist", "load", str(pack))
+    assert code == 2
+    assert f"xem.yaml:6: '{wrong}' (XEM) is not a NEM mainnet address" in err
+    assert "bad checksum" in err
+    assert f"'{testnet}' (XEM) is not a NEM mainnet address" in err and "network byte 0x98" in err
