@@ -211,6 +211,13 @@ class Nis1Double:
     # ------------------------------------------------------------------ HTTP
     def _route(self, method: str, path: str, query: dict[str, str], body: Any
                ) -> tuple[int, Any]:
+        if (method, path) == ("GET", "/node/info"):
+            network = nem.facade(self.chain).network.identifier
+            return 200, {"metaData": {"features": 1, "application": None,
+                                      "networkId": network - 256 if network > 127 else network,
+                                      "version": f"{NIS_VERSION}-BETA", "platform": "double"},
+                         "endpoint": {"protocol": "http", "port": 7890, "host": "127.0.0.1"},
+                         "identity": {"name": "double", "public-key": "ef" * 32}}
         if (method, path) == ("GET", "/chain/height"):
             return 200, {"height": self.height}
         if (method, path) == ("POST", "/local/chain/blocks-after"):

@@ -13,9 +13,9 @@ from nis1double import Nis1Double
 
 from kinko.chains import nem
 from kinko.chains.evm import Transient
-from kinko.chains.nis1 import NisChain
+from kinko.chains.nis1 import NisChain, connect
 from kinko.chains.retry import Retrying
-from kinko.errors import BadInput, ChainRejected, ChainUnavailable
+from kinko.errors import BadInput, ChainRejected, ChainUnavailable, ConfigError
 
 CHAIN = "nem-testnet"
 PRIVATE = ["575DBB3062267EFF57C970A336EBBC8FBCFE12C5BD3ED7BC11EB0481D7704CED",
@@ -189,6 +189,13 @@ def test_an_answer_that_is_not_nis1s_shape_is_named(node: Nis1Double) -> None:
     node.views[height - 1]["txes"][0]["tx"]["recipient"] = CUSTOMER.address
     with pytest.raises(Transient, match=r"amount is not a whole number"):
         chain.block(height)
+
+
+def test_the_node_says_its_network_and_another_one_is_refused(node: Nis1Double) -> None:
+    chain = connect(CHAIN, node.url, attempts=2)
+    assert chain.head() == 1 and chain.inner.caip2() == "nem:testnet"
+    with pytest.raises(ConfigError, match=r"NEM network 0x98 \(testnet\), not of nem"):
+        NisChain(node.url, name="nem").caip2()
 
 
 def test_the_adapter_refuses_a_chain_that_is_not_nem() -> None:

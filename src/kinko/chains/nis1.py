@@ -3,6 +3,9 @@ shapes of NIS 0.6.100, the last NIS1 release).
 
 The routes kinko reads and the one it writes:
 
+``GET /node/info``
+    ``{"metaData": {"networkId"}, ...}``: the node's network (104 mainnet, -104 testnet),
+    checked against the adapter's chain (:meth:`NisChain.caip2`).
 ``GET /chain/height``
     ``{"height": N}``: the head.
 ``POST /local/chain/blocks-after`` ``{"height": N}``
@@ -60,13 +63,14 @@ import requests
 
 from kinko.chains.evm import Transient
 from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
+from kinko.chains.retry import Retrying
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import Block, Transfer
 from kinko.domain.nem import XEM_MOSAIC, mosaic_id, mosaic_quantity, split_mosaic
-from kinko.errors import BadInput, ChainRejected
+from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
 
-__all__ = ["NisChain", "read_transfers"]
+__all__ = ["NisChain", "connect", "read_transfers"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
 COSIGNATURE = 0x1002
@@ -217,6 +221,28 @@ class NisChain:
                             f"{exc}") from None
 
     # ------------------------------------------------------------------ reading
+    def caip2(self) -> str:
+        """``nem:mainnet`` or ``nem:testnet`` (the CAIP-2 shape, namespace ``nem``), as the
+        node's ``/node/info`` says (its ``networkId``: 104, or -104 for the testnet);
+        :class:`~kinko.errors.ConfigError` when the node is of another network than this
+        adapter's chain."""
+        what = "its network"
+        data = self._ask("GET", "/node/info", what)
+
+        def network() -> int:
+            value = _get(_get(data, "metaData", "answer"), "networkId", "metaData")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise Shape(f"metaData.networkId is not a number ({str(value)[:40]!r})")
+            return value & 0xFF
+        byte = int(self._shaped(network, what))
+        names = {0x68: "mainnet", 0x98: "testnet"}
+        expected = facade(self.name).network.identifier
+        if byte != expected:
+            raise ConfigError(f"{self.label} is a node of NEM network 0x{byte:02x} "
+                              f"({names.get(byte, 'unknown')}), not of {self.name}",
+                              node=self.url)
+        return f"nem:{names[byte]}"
+
     def head(self) -> int:
         data = self._ask("GET", "/chain/height", "the chain height")
         return int(self._shaped(lambda: _int(_get(data, "height", "answer"), "height"),
@@ -393,6 +419,14 @@ class NisChain:
     def fee_params(self) -> tuple[int, int]:
         raise ChainRejected("NEM has no gas: a transaction's fee is set when it is built "
                             "(kinko.chains.nem.minimum_fee)")
+
+
+def connect(name: str, url: str, attempts: int = 5, *, accounts: Iterable[str] = ()
+            ) -> Retrying:
+    """The ``Chain`` of NEM chain ``name`` (``nem``, ``nem-testnet``) on the NIS1 node at
+    ``url``, retried with backoff (``attempts``); ``accounts`` are the accounts whose
+    unconfirmed transactions :meth:`NisChain.pending` reads (the exchange's hot accounts)."""
+    return Retrying(NisChain(url, name=name, accounts=accounts), attempts=attempts)
 
 
 def _announce_body(raw: bytes) -> dict[str, str]:
