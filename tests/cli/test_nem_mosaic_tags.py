@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,9 @@ def test_the_export_signs_one_tag_per_tainted_account(
     assert manifest["count"] == 3 and manifest["announced"] is False
     assert manifest["mosaic"] == MOSAIC and manifest["signer"] == SIGNER.address
     assert manifest["deadline"] - manifest["timestamp"] == 23 * 3600
+    start = datetime.fromisoformat(manifest["timestamp_utc"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(manifest["deadline_utc"].replace("Z", "+00:00"))
+    assert end - start == timedelta(hours=23) and start.year >= 2025  # Unix, not NEM time
     assert "2" * 64 not in json.dumps(manifest)
     # announced later by the exchange's operators, the tags mark the accounts
     chain = NisChain(node.url, name=CHAIN)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kinko.chains.nem import MAX_DEADLINE, NemKey, facade, network_time, transfer, verify
+from kinko.chains.nem import MAX_DEADLINE, NemKey, network_time, transfer, unix_time, verify
 from kinko.domain.addresses import canonical_address
 from kinko.domain.nem import mosaic_id
 from kinko.errors import BadInput, InvalidAddress
@@ -109,13 +109,12 @@ def write_mosaic_tags(addresses: Sequence[str], out: Path, *, chain: str, mosaic
                            f"micro-XEM; tagging {len(accounts)} account(s) needs "
                            f"{quantity * len(accounts)} and {total_fee}: nothing written")
     body = "\n".join(lines) + "\n"
-    epoch = facade(chain).network.to_datetime
     manifest = {
         "format": FORMAT, "chain": chain, "mosaic": tag, "quantity_each": quantity,
         "units_each": 1, "signer": key.address, "signer_public_key": key.public_key,
         "count": len(accounts), "total_fee_micro_xem": total_fee, "message": message,
         "timestamp": stamp, "deadline": until,
-        "timestamp_utc": _iso(epoch, stamp), "deadline_utc": _iso(epoch, until),
+        "timestamp_utc": _iso(chain, stamp), "deadline_utc": _iso(chain, until),
         "transactions": "transactions.jsonl",
         "transactions_sha256": hashlib.sha256(body.encode()).hexdigest(),
         "announced": False, "source": dict(source or {}),
@@ -128,8 +127,6 @@ def write_mosaic_tags(addresses: Sequence[str], out: Path, *, chain: str, mosaic
     return manifest
 
 
-def _iso(to_datetime: Any, stamp: int) -> str:
-    from symbolchain.nem.Network import NetworkTimestamp
-
-    moment: datetime = to_datetime(NetworkTimestamp(stamp))
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _iso(chain: str, stamp: int) -> str:
+    moment = datetime.fromtimestamp(unix_time(chain, stamp), UTC)
+    return moment.isoformat().replace("+00:00", "Z")
