@@ -26,12 +26,12 @@ dashes), transaction hashes lower-case hex. Anything that is not NIS1's shape is
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from kinko.chains.nem import address_of
 from kinko.chains.nis1 import Shape, read_transfers
+from kinko.domain.csvcells import csv_writer
 from kinko.domain.nem import XEM_MOSAIC, mosaic_id
 from kinko.errors import BadInput, InputFileError
 from kinko.safeload import MAX_LIST_BYTES, loads_json, read_bounded
@@ -160,7 +160,7 @@ def write_standard_csv(path: Path, asset: str | None, out: Path) -> str:
         raise InputFileError(f"{path}: no transfers of {wanted} (found: {shown})",
                              file=str(path))
     with out.open("w", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv_writer(fh)  # no cell here starts like a formula: written as read
         writer.writerow(COLUMNS)
         writer.writerows(rows)
     return wanted
