@@ -91,6 +91,7 @@ class Nis1Double:
         self.mosaics: dict[str, dict[str, int]] = {}
         self.definitions: dict[str, tuple[int, int]] = {}
         self.multisig: dict[str, int] = {}  # multisig account -> minimum cosignatories
+        self.cosignatories: dict[str, list[str]] = {}  # multisig account -> their keys
         self.unconfirmed: list[_Pending] = []
         self.confirmed: dict[str, tuple[int, dict[str, Any]]] = {}
         self.faults = 0
@@ -227,12 +228,19 @@ class Nis1Double:
             return 200, self.views[int(body["height"]) - 1]["block"]
         if (method, path) == ("GET", "/account/get"):
             address = query["address"].replace("-", "").upper()
+            keys = self.cosignatories.get(address, [])
+            info = {"cosignatoriesCount": len(keys),
+                    "minCosignatories": self.multisig[address]} if keys else {}
             return 200, {"account": {"address": address,
                                      "balance": self.balances.get(address, 0),
                                      "vestedBalance": 0, "importance": 0, "publicKey": None,
                                      "label": None, "harvestedBlocks": 0,
-                                     "multisigInfo": {}},
-                         "meta": {"cosignatoryOf": [], "cosignatories": [],
+                                     "multisigInfo": info},
+                         "meta": {"cosignatoryOf": [], "cosignatories": [
+                             {"address": nem.address_of(k, self.chain), "harvestedBlocks": 0,
+                              "balance": 0, "importance": 0, "vestedBalance": 0,
+                              "publicKey": k.lower(), "label": None, "multisigInfo": {}}
+                             for k in keys],
                                   "status": "LOCKED", "remoteStatus": "INACTIVE"}}
         if (method, path) == ("GET", "/account/historical/get"):
             address, height = query["address"], int(query["startHeight"])

@@ -12,6 +12,7 @@ import pytest
 from nis1double import Nis1Double
 
 from kinko.chains import nem
+from kinko.chains.evm import Transient
 from kinko.chains.nem_multisig import (
     MultisigTransfer,
     check_cosignature,
@@ -102,3 +103,15 @@ def test_one_signature_of_two_moves_nothing_and_the_second_makes_the_transfer(
     assert (moved.sender, moved.to, moved.value) == (ACCOUNT.address, CUSTOMER.address,
                                                      250 * XEM)
     assert chain.balances([CUSTOMER.address]) == {CUSTOMER.address: 250 * XEM}
+
+
+def test_the_chain_says_how_a_multisig_account_is_set_up(node: Nis1Double) -> None:
+    chain = NisChain(node.url, name=CHAIN)
+    assert chain.multisig(CUSTOMER.address) == (0, ())
+    node.cosignatories[ACCOUNT.address] = [OPS.public_key, COSIGNER.public_key,
+                                           RECOVERY.public_key]
+    assert chain.multisig(ACCOUNT.address.lower()) == \
+        (2, tuple(sorted((OPS.address, COSIGNER.address, RECOVERY.address))))
+    node.multisig[ACCOUNT.address] = 4  # more than it has: not NIS1's shape
+    with pytest.raises(Transient, match="3 cosignatories counted, 3 listed, minimum 4"):
+        chain.multisig(ACCOUNT.address)

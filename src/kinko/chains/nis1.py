@@ -14,9 +14,10 @@ The routes kinko reads and the one it writes:
     because it is the one route that gives a block's hash and its transactions' hashes
     (``/block/at/public`` gives neither).
 ``GET /account/get?address=A``
-    ``{"account": {"balance", ...}, "meta": {"cosignatories", "cosignatoryOf", ...}}``:
-    XEM balances (``GET /account/historical/get`` at a past height, on nodes that keep
-    history).
+    ``{"account": {"balance", "multisigInfo", ...}, "meta": {"cosignatories",
+    "cosignatoryOf", ...}}``: XEM balances (``GET /account/historical/get`` at a past
+    height, on nodes that keep history) and a multisig account's set-up
+    (:meth:`NisChain.multisig`).
 ``GET /account/mosaic/owned?address=A``
     ``{"data": [{"mosaicId": {"namespaceId", "name"}, "quantity"}]}``: mosaic balances.
 ``GET /account/unconfirmedTransactions?address=A``
@@ -341,6 +342,39 @@ class NisChain:
         data = self._ask("GET", "/account/get", what, params={"address": account})
         return int(self._shaped(lambda: _int(_get(_get(data, "account", "answer"), "balance",
                                                   "account"), "account.balance"), what))
+
+    def multisig(self, address: str) -> tuple[int, tuple[str, ...]]:
+        """A multisig account as the chain has it: (its minimum of cosignatories, its
+        cosignatories' addresses, sorted); (0, ()) for an account that is not multisig.
+        What a wallet checks against the set-up kinko registered before it trusts it."""
+        account = canonical_address(address, self.name)
+        what = f"the multisig set-up of {account}"
+        data = self._ask("GET", "/account/get", what, params={"address": account})
+
+        def read() -> tuple[int, tuple[str, ...]]:
+            info = _get(_get(data, "account", "answer"), "multisigInfo", "account") or {}
+            if not isinstance(info, Mapping):
+                raise Shape("account.multisigInfo is not an object")
+            cosigners = _list(_get(_get(data, "meta", "answer"), "cosignatories", "meta"),
+                              "meta.cosignatories")
+            if not info and not cosigners:
+                return 0, ()
+            minimum = _int(_get(info, "minCosignatories", "account.multisigInfo"),
+                           "account.multisigInfo.minCosignatories")
+            found = []
+            for i, c in enumerate(cosigners):
+                try:
+                    found.append(canonical_address(_get(c, "address", f"meta.cosignatories[{i}]"),
+                                                   self.name))
+                except BadInput as exc:
+                    raise Shape(f"meta.cosignatories[{i}]: {exc}") from None
+            count = _int(_get(info, "cosignatoriesCount", "account.multisigInfo"),
+                         "account.multisigInfo.cosignatoriesCount")
+            if count != len(found) or not 1 <= minimum <= count:
+                raise Shape(f"{count} cosignatories counted, {len(found)} listed, minimum "
+                            f"{minimum}")
+            return minimum, tuple(sorted(found))
+        return self._shaped(read, what)  # type: ignore[no-any-return]
 
     def mosaic_definition(self, mosaic: str) -> tuple[int, int]:
         """(supply, divisibility) of a mosaic as its namespace's definitions say;
