@@ -7,7 +7,8 @@ JSON in the shapes of NIS 0.6.100 as documented in the NIS API documentation 1.2
 ``/transaction/get``, ``/transaction/announce``, ``/namespace/mosaic/definition/page``).
 It is **not a node**: it keeps no consensus, fee or balance rules beyond what these tests
 need. What it does check, as NIS1 does: an announced transaction's signature (with the
-NEM SDK), that its signer holds enough, and that a multisig transaction is included only
+NEM SDK), that its payer holds the XEM a transfer sends, and that a multisig transaction is
+included only
 once the account's minimum of cosignatories has signed (the initiator and cosignature
 transactions naming its inner hash); until then it waits among the unconfirmed.
 
