@@ -2,15 +2,15 @@
 
 No NEM node can run here, so this local HTTP server answers the NIS1 routes kinko uses with
 JSON in the shapes of NIS 0.6.100 as documented in the NIS API documentation 1.22
-(``/chain/height``, ``/local/chain/blocks-after``, ``/block/at/public``, ``/account/get``,
-``/account/historical/get``, ``/account/mosaic/owned``, ``/account/unconfirmedTransactions``,
-``/transaction/get``, ``/transaction/announce``, ``/namespace/mosaic/definition/page``).
-It is **not a node**: it keeps no consensus, fee or balance rules beyond what these tests
-need. What it does check, as NIS1 does: an announced transaction's signature (with the
-NEM SDK), that its payer holds the XEM a transfer sends, and that a multisig transaction is
-included only
-once the account's minimum of cosignatories has signed (the initiator and cosignature
-transactions naming its inner hash); until then it waits among the unconfirmed.
+(``/node/info``, ``/chain/height``, ``/local/chain/blocks-after``, ``/block/at/public``,
+``/account/get``, ``/account/historical/get``, ``/account/mosaic/owned``,
+``/account/unconfirmedTransactions``, ``/transaction/get``, ``/transaction/announce``,
+``/namespace/mosaic/definition/page``). It is **not a node**: it keeps no consensus, fee or
+balance rules beyond what these tests need. What it does check, as NIS1 does: an announced
+transaction's signature (with the NEM SDK), that its payer holds the XEM a transfer sends,
+and that a multisig transaction is included only once the account's minimum of
+cosignatories has signed (the initiator and cosignature transactions naming its inner
+hash); until then it waits among the unconfirmed.
 
 Every transaction in it is built and signed by the SDK (through :mod:`kinko.chains.nem`)
 and rendered to NIS1's JSON here (:func:`nis_json`), independently of the adapter's reader.
