@@ -42,7 +42,9 @@ amount / 1,000,000``; a multisig transaction's inner transfer is the multisig ac
 explorers list); namespace and mosaic rental fees are transfers to their fee sinks; a
 transaction that moves no XEM (only mosaics, a multisig modification, ...) has an XEM record
 of 0 (to nobody when it has no recipient), as every Ethereum transaction has its native
-record, so the watch sees every act of an exchange account. NEM
+record, so the watch sees every act of an exchange account. A mosaic's levy (paid
+automatically by every transfer of a levied mosaic, as its definition says, and not written
+in the transaction) is not read. NEM
 accounts have no nonce (a transaction is protected from replay by its time stamp and
 deadline): ``nonce`` is 0. Addresses are given in the registry's canonical form, a block's
 time in Unix seconds (NIS1 counts from the network's first block, 2015-03-29 00:06:25 UTC).
