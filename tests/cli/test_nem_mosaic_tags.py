@@ -99,6 +99,8 @@ def test_without_a_node_the_definition_is_given(traced: tuple[CliRun, Path, Nis1
     (["--mosaic", "kinko.tags:unknown"], "unknown mosaic 'kinko.tags:unknown'"),
     (["--mosaic", "stolen"], "mosaic 'stolen' is not namespace:name"),
     (["--mosaic", MOSAIC, "--chain", "nem-testnet"], "which is no nem-testnet account"),
+    ([], "needs --mosaic NS:NAME and --signer KEYFILE"),
+    (["--mosaic", MOSAIC, "--deadline-hours", "25"], "between a minute and 24 hours"),
 ])
 def test_bad_input_is_named_and_nothing_is_written(traced: tuple[CliRun, Path, Nis1Double],
                                                    args: list[str], said: str) -> None:
@@ -124,4 +126,13 @@ def test_a_bad_key_file_or_too_few_tags_is_refused_without_showing_the_key(
     code, out, err = kinko("trace", "export", "t", "--format", "nem-mosaic-tags", "--mosaic",
                            MOSAIC, "--signer", "signer.key", "--node", node.url)
     assert code == 2 and f"holds 2 of {MOSAIC}" in err and "nothing written" in err
+    assert not (folder / "t" / "nem-mosaic-tags").exists()
+
+
+def test_without_a_node_the_supply_and_divisibility_are_needed(
+        traced: tuple[CliRun, Path, Nis1Double]) -> None:
+    kinko, folder, _ = traced
+    code, _, err = kinko("trace", "export", "t", "--format", "nem-mosaic-tags", "--mosaic",
+                         MOSAIC, "--signer", "signer.key", "--supply", "1000")
+    assert code == 2 and "give --node URL" in err
     assert not (folder / "t" / "nem-mosaic-tags").exists()
