@@ -7,8 +7,9 @@ announces. kinko writes none of it. What kinko adds is checked input and one voc
 
 - the network of a chain (``nem`` mainnet, ``nem-testnet``) is the network byte of that
   chain's address format in the address registry (:mod:`kinko.domain.addresses`), the one
-  place NEM addresses are checked (base32, network byte, checksum); every address the SDK
-  derives or reads goes through it, so kinko compares NEM addresses in one canonical form;
+  place NEM addresses are checked (base32, network byte, and the SDK's checksum verdict);
+  every address the SDK derives or reads goes through it, so kinko compares NEM addresses
+  in one canonical form;
 - :class:`NemKey` holds a private key and signs; it never shows the key (its ``repr`` is its
   address) and reads it from a key file whose content never reaches a message;
 - :func:`transfer` builds a version 2 transfer (XEM, or mosaics with the multiplier 1,000,000:

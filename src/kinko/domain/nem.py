@@ -1,10 +1,10 @@
 """NEM (NIS1) values that are not addresses: mosaic ids, public keys, amounts.
 
 Addresses are one format of the address registry (:mod:`kinko.domain.addresses`, formats
-``nem`` and ``nem-testnet``): the one place their base32, network byte and checksum are
-checked. Everything cryptographic (keys, signatures, transactions) is the chains layer's
-(:mod:`kinko.chains.nem`, on the NEM SDK); this module only reads and checks text, so the
-domain stays pure.
+``nem`` and ``nem-testnet``): the one place kinko checks them (base32, network byte, and
+the checksum, whose verdict is the NEM SDK's). Everything else cryptographic (keys,
+signatures, transactions) is the chains layer's (:mod:`kinko.chains.nem`, on the same
+SDK); this module only reads and checks text.
 
 A **mosaic** is named ``namespace:name``: the namespace is one to three parts joined by dots
 (the root at most 16 characters, a sub-namespace at most 64; each part ``a-z``, ``0-9``,
