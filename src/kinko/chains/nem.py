@@ -106,7 +106,8 @@ class NemKey:
     def from_file(cls, path: Path, chain: str) -> NemKey:
         """The key in a file (its first line: 64 hex digits, as NEM wallets export it)."""
         try:
-            raw = Path(path).read_bytes()[:4096]
+            with Path(path).open("rb") as fh:
+                raw = fh.read(4096)  # a key is one line: never more is read
         except OSError as exc:
             raise BadInput(f"{path}: cannot read the key file ({exc.strerror})",
                            file=str(path)) from None
