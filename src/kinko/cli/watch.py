@@ -97,7 +97,8 @@ def watch(
     first = start_block if start_block is not None else chain.head()
     tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     watcher = Watch(withdrawals, chain, confirmations=rt.settings.confirmations,
-                    notifiers=notifiers, start_block=first, tag_tokens=tags)
+                    notifiers=notifiers, start_block=first, tag_tokens=tags,
+                    interval_ms=rt.settings.watch_interval_ms)
     server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
         if metrics_port else None
     print(f"watching {chain.name} from block {first if resume is None else resume + 1} "

@@ -38,6 +38,7 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
+from kinko.domain.messages import Message, verbatim
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
@@ -114,8 +115,10 @@ class Containment:
         self.chain = chain
         self._noted: set[str] = set()  # emergency sweeps whose inclusion is on the timeline
 
-    def event(self, incident: str, kind: str, actor: str, detail: str) -> None:
-        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor, detail)
+    def event(self, incident: str, kind: str, actor: str, detail: Message | str) -> None:
+        """A timeline entry; a ``str`` is kept as written (the race's own account)."""
+        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor,
+               verbatim(detail) if isinstance(detail, str) else detail)
 
     def compromised(self, wallet_name: str | None) -> list[Wallet]:
         """The wallet and every other online wallet with one of its addresses (one key
@@ -250,7 +253,7 @@ class Containment:
             for scope in scopes:
                 if scope in tripped:
                     continue
-                self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}",
+                self.withdrawals.trip(scope, ACTOR, verbatim(f"{alert.kind}: {alert.tx_hash}"),
                                       on_timelines=False, actor="")
                 self.event(incident, "breaker", ACTOR,
                            f"breaker {scope} tripped: every {scope} withdrawal is held for "
@@ -356,8 +359,8 @@ class Containment:
             how = _race_words(race, nonce, clear)
         view = self.custody.propose(
             "sweep", payload, ACTOR,
-            f"EMERGENCY sweep of {wallet_name} for {incident}"
-            + (" (pre-authorised by policy)" if auto else ""))
+            verbatim(f"EMERGENCY sweep of {wallet_name} for {incident}"
+                     + (" (pre-authorised by policy)" if auto else "")))
         if not auto:
             self.event(incident, "sweep", ACTOR,
                        f"emergency sweep {view.proposal.id} of {shown} to "
@@ -401,8 +404,9 @@ class Containment:
                     "nonce": str(nonce), "gas_price": str(race.gas_price),
                     "clear_delegation": clear}
                 view = self.custody.propose(
-                    "sweep", payload, ACTOR, f"EMERGENCY revocation of the {asset.symbol} "
-                    f"allowance of {spender} for {incident} (pre-authorised by policy)")
+                    "sweep", payload, ACTOR, verbatim(
+                        f"EMERGENCY revocation of the {asset.symbol} allowance of {spender} "
+                        f"for {incident} (pre-authorised by policy)"))
                 self.custody.preauthorise(view.proposal.id,
                                           f"v{policy.version} emergency_sweep=auto")
                 out.append(Sweep(incident, view.proposal.id,
