@@ -28,7 +28,7 @@ from kinko.cli.runtime import Runtime, emit, runtime
 from kinko.domain.fsa import Submitter
 from kinko.domain.labels import tagpack_text
 from kinko.domain.ledger import Posting
-from kinko.domain.messages import Units, msg
+from kinko.domain.messages import N_, Units, msg
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.refunds import decimal_text
 from kinko.errors import BadInput
@@ -469,10 +469,10 @@ def _index(store: Store, exchange: str, *, incident: str | None, fsa: Path,
     for path in refunds:
         funded = not path.name.endswith("unfunded")
         artifacts.record("refunds", msg(
-            "artifact.refunds.demo" if funded else "artifact.refunds.demo_unfunded",
+            N_("artifact.refunds.demo") if funded else N_("artifact.refunds.demo_unfunded"),
             price="88.549"), path, by=by,
             incident=incident, detail={"price": "88.549", "funded": funded})
-    artifacts.record("fsa", msg("artifact.fsa.incident" if incident else "artifact.fsa",
+    artifacts.record("fsa", msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
                                 lang=msg("lang.ja"), incident=incident or ""), fsa, by=by,
                      incident=incident)
     if reserves is not None:

@@ -18,7 +18,7 @@ import typer
 from kinko.cli.custody import report_app
 from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.fsa import FsaReport
-from kinko.domain.messages import msg
+from kinko.domain.messages import N_, msg
 from kinko.errors import BadInput
 from kinko.i18n import Localizer
 from kinko.ports import SystemClock
@@ -62,7 +62,7 @@ def report_fsa(
                         submitter=rt.settings.exchange)
     paths = write_fsa(report, out, fmt, lang)
     Artifacts(rt.store(), SystemClock()).record(
-        "fsa", msg("artifact.fsa.incident" if incident else "artifact.fsa",
+        "fsa", msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
                    lang=msg(f"lang.{lang}"), incident=incident or ""), out,
         by="kinko report fsa", incident=incident,
         detail={"lang": lang, "format": fmt, "files": [p.name for p in paths]})

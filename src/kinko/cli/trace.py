@@ -13,7 +13,7 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import same_token
 from kinko.domain.labels import has_category, tag_index
-from kinko.domain.messages import Units, msg
+from kinko.domain.messages import N_, Units, msg
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -186,7 +186,7 @@ def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Pa
 
     top = ", ".join(e.entity for e in report.exposure[:5])
     record(store, incident, SystemClock().now(), "trace", "kinko trace", msg(
-        "timeline.trace.done" if top else "timeline.trace.done_none",
+        N_("timeline.trace.done") if top else N_("timeline.trace.done_none"),
         policy=msg(f"tr.policy.{report.policy}"), trace=str(artifact["id"]),
         seeded=units(int(totals["seeded"])), absorbed=units(int(totals["absorbed"])),
         exchanges=top))

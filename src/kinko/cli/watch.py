@@ -18,7 +18,9 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import TOKENS
+from kinko.domain.messages import Message
 from kinko.errors import ConfigError
+from kinko.i18n import ENGLISH
 from kinko.ports import SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.incidents import Incidents
@@ -168,9 +170,15 @@ def alerts_list(
            a["tx_hash"] or "", a["incident"] or ""] for a in rows], fmt, right=("amount",))
 
 
+def _plain(value: Any) -> Any:
+    """A stored value as the CLI shows it: times in ISO 8601, messages in English."""
+    if hasattr(value, "isoformat"):
+        return _time(value)
+    return ENGLISH.text(value) if isinstance(value, Message) else value
+
+
 def _json(row: Mapping[str, Any]) -> str:
-    return json.dumps({k: (_time(v) if hasattr(v, "isoformat") else v) for k, v in row.items()},
-                      ensure_ascii=False, indent=2)
+    return json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False, indent=2)
 
 
 @alerts_app.command("show")
@@ -182,8 +190,8 @@ def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
     if fmt == "json":
         print(_json(row))
         return
-    emit(["field", "value"], [[k, _time(v) if hasattr(v, "isoformat") else
-                               ("" if v is None else v)] for k, v in row.items()], fmt)
+    emit(["field", "value"], [[k, "" if v is None else _plain(v)] for k, v in row.items()],
+         fmt)
 
 
 @alerts_app.command("ack")
@@ -234,7 +242,7 @@ def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
         return
     i = view.incident
     if fmt == "table":
-        print(f"{i['id']} [{i['state']}] {i['title']} (opened {_time(i['opened'])})")
+        print(f"{i['id']} [{i['state']}] {_plain(i['title'])} (opened {_time(i['opened'])})")
     emit(["at", "kind", "actor", "detail"],
          [[_time(e["at"]), e["kind"], e["actor"], e["detail"]] for e in view.timeline], fmt,
          title="timeline")

@@ -106,6 +106,11 @@ def catalog_ids(lang: str) -> dict[str, str]:
     return {k: v for k, v in catalog.items() if isinstance(k, str) and k}
 
 
+def _known(lang: str, message_id: str) -> bool:
+    catalog: dict[Any, Any] = _translations(lang)._catalog  # type: ignore[attr-defined]
+    return bool(catalog.get(message_id))
+
+
 def _lookup(lang: str, message_id: str) -> str:
     catalog: dict[Any, Any] = _translations(lang)._catalog  # type: ignore[attr-defined]
     text = catalog.get(message_id)
@@ -162,7 +167,10 @@ class Localizer:
         none."""
         if value is None or value == "":
             return "—"
-        return self(f"{prefix}.{value}")
+        message_id = f"{prefix}.{value}"
+        if not _known(self.lang, message_id):  # a value no catalog names (stored by an
+            return str(value)                   # older version, or by hand): as recorded
+        return self(message_id)
 
     def arg(self, value: Any) -> str:
         if isinstance(value, Message):

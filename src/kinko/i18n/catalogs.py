@@ -89,11 +89,24 @@ def problems(ids: Iterable[str] | None = None) -> list[str]:
         if missing and message_id not in used:
             out.append(f"{message_id}: no {', '.join(missing)} text")
             continue
+        for lang, text in texts.items():
+            if text and not _formats(text):
+                out.append(f"{message_id}: the {lang} text is no format string (a lone '%' "
+                           "is written '%%')")
         shapes = {lang: placeholders(text) for lang, text in texts.items() if text}
         if len({frozenset(s) for s in shapes.values()}) > 1:
             out.append(f"{message_id}: placeholders differ: "
                        + "; ".join(f"{lang} {sorted(s)}" for lang, s in shapes.items()))
     return out
+
+
+def _formats(text: str) -> bool:
+    """Whether ``text % params`` works for its own placeholders (a stray ``%`` does not)."""
+    try:
+        text % {name: "" for name in placeholders(text)}
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 def add_missing() -> dict[str, list[str]]:

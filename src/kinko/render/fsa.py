@@ -43,8 +43,8 @@ from kinko.i18n import JST, LANGS, Localizer, environment
 from kinko.render.custody import finding_basis
 from kinko.render.fsa_charts import charts
 
-__all__ = ["FORMATS", "Section", "Table", "actor", "layout", "pdf_bytes", "render_html",
-           "render_markdown", "write_fsa"]
+__all__ = ["FORMATS", "Section", "Table", "actor", "appendices", "layout", "pdf_bytes",
+           "render_html", "render_markdown", "write_fsa"]
 
 FORMATS = ("html", "pdf", "md")
 ALERTS_SHOWN = 50  # alerts listed in the document; the CSV appendix has them all
@@ -132,7 +132,7 @@ def layout(report: FsaReport, lang: str = "ja") -> list[Section]:
     appendix.table(Table([f("fsa.appendix_no"), f("fsa.appendix_file"),
                           f("fsa.appendix_what")],
                          [[f("fsa.appendix_n", n=i), name, f(f"fsa.appendix.{i}")]
-                          for i, name in enumerate(APPENDICES, 1)], mono={1}),
+                          for i, name in enumerate(appendices(report), 1)], mono={1}),
                    f("fsa.appendix_text"))
     sections.append(appendix)
     for n, s in enumerate(sections, 1):
@@ -661,10 +661,17 @@ def write_appendix(report: FsaReport, out: Path, lang: str = "ja") -> list[Path]
           _plain(report, a.asset, a.amount), a.wallet or "", a.tx_hash or "",
           "" if a.block is None else a.block, a.incident or "", L.text(a.detail)]
          for a in alerts])
-    events = report.incident.timeline if report.incident is not None else ()
+    if report.incident is None:
+        return [positions, alert_file]
     timeline = _write_csv(out / APPENDICES[2], ["at", "kind", "actor", "detail"],
-                          [[iso(e.at), e.kind, e.actor, L.text(e.detail)] for e in events])
+                          [[iso(e.at), e.kind, e.actor, L.text(e.detail)]
+                           for e in report.incident.timeline])
     return [positions, alert_file, timeline]
+
+
+def appendices(report: FsaReport) -> tuple[str, ...]:
+    """The CSV files filed with the report: the timeline only with an incident."""
+    return APPENDICES if report.incident is not None else APPENDICES[:2]
 
 
 def write_fsa(report: FsaReport, out: Path, fmt: str = "html", lang: str = "ja") -> list[Path]:

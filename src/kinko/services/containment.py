@@ -38,7 +38,7 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
-from kinko.domain.messages import Message, verbatim
+from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
@@ -330,17 +330,12 @@ class Containment:
         if 0 < free < amount:
             reserved = (normal_balance(hot.account, rows[0].state)
                         - available(hot.account, rows[0].state)) if rows else 0
-            stays = f"{format_units(amount - free, asset)} {asset.symbol} stay in {wallet_name}"
-            if reserved:
-                # withdrawals (kept by the policy, or being sent) hold it: the ledger will
-                # not move what they reserve
-                self.event(incident, "sweep", ACTOR,
-                           f"{stays}: reserved for withdrawals held, approved or being sent; "
-                           "reject them (kinko withdrawals reject) and sweep again to move it")
-            else:
-                self.event(incident, "sweep", ACTOR,
-                           f"{stays}: set aside for the gas of the sweeps just sent (booked "
-                           "when they settle); sweep again to move what is left")
+            stays = Units(amount - free, asset.symbol, asset.decimals)
+            # withdrawals (kept by the policy, or being sent) hold it: the ledger will not
+            # move what they reserve; otherwise it is the gas of the sweeps just sent
+            self.event(incident, "sweep", ACTOR, msg(
+                N_("timeline.sweep.reserved") if reserved else N_("timeline.sweep.gas_kept"),
+                amount=stays, wallet=wallet_name))
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "

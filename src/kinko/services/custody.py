@@ -36,7 +36,7 @@ from kinko.domain.custody import (
 )
 from kinko.domain.erc20 import TOKEN_GAS, approve_data, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.messages import Message, Units, msg
+from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.policy_lock import (
@@ -503,7 +503,7 @@ class Custody:
                 else:
                     tables.set_state(proposal_id, "pending", "approved")
             self._on_incident(proposal, now, "approval", approver, msg(
-                "timeline.approval.quorum" if reached else "timeline.approval",
+                N_("timeline.approval.quorum") if reached else N_("timeline.approval"),
                 approver=approver, proposal=proposal_id))
             view = self.proposal(proposal_id)
         assert view is not None

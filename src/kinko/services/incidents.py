@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.ledger import Posting
-from kinko.domain.messages import Message, Units, msg, verbatim
+from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import format_units
 from kinko.errors import BadInput, Overdraft
 from kinko.ports import Clock, Store
@@ -92,7 +92,7 @@ class Incidents:
             tables.update_alert(alert_id, state="acked", acked_by=by.strip(), acked=now)
             if row["incident"]:
                 tables.add_event(row["incident"], now, "ack", by.strip(), msg(
-                    "timeline.ack.note" if note.strip() else "timeline.ack", alert=alert_id,
+                    N_("timeline.ack.note") if note.strip() else N_("timeline.ack"), alert=alert_id,
                     note=note.strip()))
         return self.alert(alert_id)
 

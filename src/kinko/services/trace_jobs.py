@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.addresses import same_token
-from kinko.domain.messages import Message, Units, msg
+from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, KinkoError
@@ -224,7 +224,7 @@ class TraceJobs:
 
             top = ", ".join(e.entity for e in report.exposure[:5])
             record(self.store, request.incident, self.clock.now(), "trace", by, msg(
-                "timeline.trace.done" if top else "timeline.trace.done_none",
+                N_("timeline.trace.done") if top else N_("timeline.trace.done_none"),
                 policy=msg(f"tr.policy.{request.policy}"), trace=artifact_id,
                 seeded=units(int(totals["seeded"])), absorbed=units(int(totals["absorbed"])),
                 exchanges=top))

@@ -52,7 +52,7 @@ from kinko.domain.addresses import canonical_address, chain_key, same_address
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
-from kinko.domain.messages import Message, from_data, msg
+from kinko.domain.messages import Message, from_data, msg, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
@@ -578,11 +578,14 @@ class Withdrawals:
 
     # ------------------------------------------------------------------ breaker
 
-    def trip(self, scope: str, by: str, reason: Message, *, on_timelines: bool = True,
+    def trip(self, scope: str, by: str, reason: Message | str, *, on_timelines: bool = True,
              actor: str | None = None) -> bool:
         """Trip a breaker (True when it was not tripped yet); by hand it also goes on the
         timeline of every open incident of its scope (the watch records its own). ``actor``
-        (default ``by``; empty: none) is audited in the same unit."""
+        (default ``by``; empty: none) is audited in the same unit. A ``str`` reason is a
+        person's words, kept as written."""
+        if isinstance(reason, str):
+            reason = verbatim(reason)
         scope = "*" if scope == "*" else self.ledger.assets[scope].symbol
         with self.store.unit() as u:
             if scope in self.breaker():

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from kinko.api.web.context import Viewer, Web
-from kinko.domain.messages import msg
+from kinko.domain.messages import N_, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
 from kinko.domain.reserves_proof import ratio_text
@@ -164,7 +164,7 @@ def router(web: Web) -> APIRouter:
         trace = artifact(trace_id, ("trace",))["folder"] if trace_id else None
         custody = web.custody()
         index = artifacts()
-        title = msg("artifact.fsa.incident" if incident else "artifact.fsa",
+        title = msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
                     lang=msg(f"lang.{lang}"), incident=incident or "")
         row = index.start_in("fsa", title, web.data_dir / "fsa", by=viewer.name,
                              incident=incident, detail={"lang": lang, "pdf": pdf})

@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from kinko.domain.messages import Message, Percent, Units, decode, from_data, msg, verbatim
+from kinko.domain.messages import N_, Message, Percent, Units, decode, from_data, msg, verbatim
 from kinko.domain.money import DEFAULT_ASSETS
 from kinko.domain.screening import duration_text
 
@@ -164,8 +164,8 @@ class _Reader:
                            detail=self.alert(m["detail"]) or verbatim(m["detail"]))),
             (r"(?P<tx>\S+) included in block (?P<block>\d+)(?P<again> again after a "
              r"reorganisation)?",
-             lambda m: msg("timeline.chain.included_again" if m["again"] else
-                           "timeline.chain.included", tx=m["tx"], block=m["block"])),
+             lambda m: msg(N_("timeline.chain.included_again") if m["again"] else
+                           N_("timeline.chain.included"), tx=m["tx"], block=m["block"])),
             (r"(?P<tx>\S+) left the chain in a reorganisation after block (?P<block>\d+); "
              r"watching for it to return",
              lambda m: msg("timeline.chain.retracted", tx=m["tx"], block=m["block"])),
@@ -224,11 +224,11 @@ class _Reader:
              lambda m: msg("timeline.sweep.booked", proposal=m["proposal"],
                            amount=self.units(m["amount"], m["asset"]), wallet=m["wallet"])),
             (r"(?P<approver>\S+) approved (?P<proposal>\S+)(?P<quorum> \(quorum reached\))?",
-             lambda m: msg("timeline.approval.quorum" if m["quorum"] else
-                           "timeline.approval", approver=m["approver"],
+             lambda m: msg(N_("timeline.approval.quorum") if m["quorum"] else
+                           N_("timeline.approval"), approver=m["approver"],
                            proposal=m["proposal"])),
             (r"(?P<alert>\S+) acknowledged(?:: (?P<note>.*))?",
-             lambda m: msg("timeline.ack.note" if m["note"] else "timeline.ack",
+             lambda m: msg(N_("timeline.ack.note") if m["note"] else N_("timeline.ack"),
                            alert=m["alert"], note=m["note"] or "")),
             (r"(?P<before>open|contained|resolved) → (?P<after>open|contained|resolved): "
              r"(?P<reason>.*)",
@@ -267,7 +267,7 @@ class _Reader:
     def _trace(m: re.Match[str]) -> Message:
         names = ", ".join(re.sub(r" \d+$", "", part) for part in m["exposure"].split(", ")
                           if part != "no exchange")
-        return msg("timeline.trace.done" if names else "timeline.trace.done_none",
+        return msg(N_("timeline.trace.done") if names else N_("timeline.trace.done_none"),
                    policy=msg(f"tr.policy.{m['policy']}"), trace=m["trace"],
                    seeded=int(m["seeded"]), absorbed=int(m["absorbed"]), exchanges=names)
 
