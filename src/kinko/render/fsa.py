@@ -27,6 +27,7 @@ The PDF needs Pango (a system library) and, for Japanese, a CJK font: the Makefi
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -281,7 +282,8 @@ def _detection(report: FsaReport, f: _Fmt) -> list[Section]:
         [f("fsa.rule"), f("fsa.kind"), f("fsa.asset"), f("fsa.params"), f("fsa.action"),
          f("fsa.reason")],
         [[r.name, f.L.word("rule.kind", r.kind), r.asset or f("fsa.all_assets"),
-          "; ".join(f"{f.L.word('rule.param', k)} {v}" for k, v in r.params) or "—",
+          "; ".join(f"{f.L.word('rule.param', k)} {_param(k, v, f)}" for k, v in r.params)
+          or "—",
           f.L.word("wd.outcome", r.action), f.L.text(r.reason)] for r in report.rules]),
         f("fsa.no_rules"))
     rules.p(f("fsa.deny_listed", n=w.deny_listed))
@@ -397,7 +399,7 @@ def _exposure(report: FsaReport, f: _Fmt) -> Table:
     x = report.trace
     assert x is not None
     return Table([f("fsa.entity"), f("fsa.category"), f("fsa.exposure"), f("fsa.addresses_n")],
-                 [[e.entity, e.category,
+                 [[e.entity, f.L.word("label.category", e.category),
                    f.units(x.asset, e.taint, True) if x.asset else f"{e.taint:,}",
                    f"{e.addresses:,}"] for e in x.exposure], numeric={2, 3})
 
@@ -425,11 +427,25 @@ def _when_text(text: str, f: _Fmt) -> str:
         return text
 
 
+def _param(name: str, value: str, f: _Fmt) -> str:
+    """A rule's parameter as shown: a window's scope in words, the rest as written."""
+    return f.L.word("rule.scope", value) if name == "scope" else value
+
+
+def _source(text: str, f: _Fmt) -> str:
+    """What fixed a refund plan's snapshot, in the plan file's words ("alert A-1" or
+    "incident opened"), in the reader's language."""
+    alert = re.fullmatch(r"alert (\S+)", text)
+    if alert:
+        return f("fsa.source_alert", alert=alert.group(1))
+    return f("fsa.source_opened") if text == "incident opened" else text
+
+
 def _plan_table(plan: RefundPlan, f: _Fmt) -> Table:
     a = Asset(plan.asset, "x", plan.decimals)
     digest = f("fsa.digest_none" if plan.csv_verified is None else
                "fsa.digest_ok" if plan.csv_verified else "fsa.digest_bad")
-    source = f"（{f.L.text(plan.snapshot_source)}）" if plan.snapshot_source else ""
+    source = f"（{_source(plan.snapshot_source, f)}）" if plan.snapshot_source else ""
     return Table([f("fsa.item"), f("fsa.value")], [
         [f("fsa.plan_id"), plan.plan_id],
         [f("fsa.snapshot"), (_when_text(plan.snapshot, f) if plan.snapshot else "—")
