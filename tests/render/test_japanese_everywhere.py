@@ -96,6 +96,7 @@ def _pages(client: TestClient, exchange: Exchange) -> list[str]:
 
 
 def test_every_page_in_japanese(client: TestClient, exchange: Exchange) -> None:
+    assert client.get("/?lang=ja").status_code == 200  # the session's language from now on
     found = {}
     for url in _pages(client, exchange):
         r = client.get(url)
@@ -140,3 +141,16 @@ def test_the_fsa_report_is_made_of_the_exchanges_data_only(exchange: Exchange) -
         for bad in ("RESULTS.md", "benchmarks/", "/tmp/", str(Path.home()), "issue ",
                     "kinko report", "kinko trace run", "--trace", "make demo"):
             assert bad not in text, (lang, bad)
+
+
+def test_the_asset_under_theft_is_never_within_policy(client: TestClient,
+                                                      exchange: Exchange) -> None:
+    """While the theft incident is open, the overview and the custody page name it beside
+    ETH, and neither calls ETH within policy."""
+    for url in ("/?lang=en", "/custody"):
+        page = client.get(url).text
+        row = re.search(r'<tr data-asset="ETH".*?</tr>', page, re.S)
+        assert row, url
+        assert f'data-incident="{exchange.incident}"' in row.group(0), url
+        assert "within policy" not in row.group(0) and "within the legal" not in row.group(0)
+        assert f'href="/incidents/{exchange.incident}"' in row.group(0), url

@@ -22,7 +22,7 @@ from typing import Any
 from kinko.domain.custody import CustodyFinding, Wallet, same_key
 from kinko.domain.report import CustodyReport
 from kinko.ports import Clock, Store
-from kinko.services.custody import custody_report
+from kinko.services.custody import Custody, custody_report
 from kinko.services.heartbeat import Heartbeat, watch_findings, watch_health
 from kinko.services.withdrawals import Withdrawals
 
@@ -80,6 +80,14 @@ def affected_assets(incidents: list[dict[str, Any]], wallets: list[Wallet]
         for asset in sorted(assets):
             out.setdefault(asset, []).append(incident)
     return out
+
+
+def active_incidents(custody: Custody) -> dict[str, list[dict[str, Any]]]:
+    """Asset → its open or contained incidents (see :func:`affected_assets`), for every
+    page that shows an asset: none of them may call an asset under theft "within policy"."""
+    with custody.ledger.store.watch(write=False) as tables:
+        active = [i for i in tables.incidents() if i["state"] in ("open", "contained")]
+    return affected_assets(active, custody.ledger.wallets())
 
 
 def stamp_text(value: tuple[int, ...]) -> str:

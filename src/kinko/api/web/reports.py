@@ -50,6 +50,7 @@ from kinko.services.artifact_files import (
 )
 from kinko.services.custody import custody_report
 from kinko.services.fsa import fsa_report
+from kinko.services.overview import active_incidents
 from kinko.services.reserves import refuse_reused_id
 from kinko.services.reserves_chain import build_report, load_root
 
@@ -103,12 +104,14 @@ def router(web: Web) -> APIRouter:
         total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
                        if report.total_online_jpy is not None and report.total_jpy else None)
         proposed = request.query_params.get("proposed")
+        affected = active_incidents(custody)  # every asset under theft says so
         return web.render(
             request, "custody.html.j2", viewer, status=status, report=report,
             assets=custody.ledger.assets, findings=findings, proposals=proposals,
             node=custody.chain is not None, reconciled=reconciled, head=head,
             chain_findings=sum(1 for f in report.findings if f.code in chain_codes),
-            total_share=total_share, yen=_yen,
+            total_share=total_share, yen=_yen, affected=affected,
+            incidents={i["id"]: i for found in affected.values() for i in found}.values(),
             proposed=int(proposed) if proposed and proposed.isdigit() else None)
 
     @r.get("/custody")
