@@ -68,6 +68,9 @@ sysdeps:
 	  && ldconfig -p | grep -q libpangoft2-1.0) || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(SYSDEPS) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
+	@command -v pdftotext >/dev/null || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  poppler-utils >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
 	@command -v java >/dev/null || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(JAVA) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from test_fsa_report import CAUSE, KEYS, Exchange
 
 from kinko.api import create_app
 from kinko.render.custody import render_custody
-from kinko.render.fsa import render_html, render_markdown
+from kinko.render.fsa import render_html, render_markdown, write_fsa
 from kinko.render.incident import incident_html
 from kinko.services.access import Access
 from kinko.services.custody import custody_report
@@ -46,18 +47,28 @@ ALLOWED = {"kinko", "Safe", "SafeTx", "ETH", "XEM", "BTC", "JPY", "JST", "UTC", 
            "FIFO", "LIFO", "TIHO", "ethereum-etl", "mftracer", "Parquet", "parquet"}
 
 
-def english_left(text: str) -> list[str]:
-    """The English words of ``text`` (its markup, identifiers and names taken out)."""
+def english_left(text: str, *, cut: bool = False) -> list[str]:
+    """The English words of ``text`` (its markup, identifiers and names taken out).
+    ``cut``: text from a PDF, where a table cell breaks an identifier or a name over lines:
+    hex fragments and the words of the names are identifiers too."""
     text = re.sub(r"<(script|style|code|pre)\b.*?</\1>", " ", text, flags=re.S | re.I)
     text = re.sub(r"<[^>]+>", " ", text)
     text = html.unescape(text)
     for name in sorted(NAMES, key=len, reverse=True):
         text = text.replace(name, " ")
-    text = re.sub(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{16,}\b", " ", text)  # addresses, hashes
+    text = re.sub(r"\b0x[0-9a-fA-F]+|\b[0-9a-f]{16,}", " ", text)  # addresses, hashes
     text = re.sub(r"[\w.-]+\.(?:csv|png|pdf|md|json|yaml|py|html)\b", " ", text)  # files
     text = re.sub(r"\b[a-z]+:[\w:-]+", " ", text)  # ledger accounts (loss:INC-1), actors
     text = re.sub(r"\b[A-Za-z]+(?:[-_][A-Za-z0-9]+)*[-_][0-9][\w-]*\b", " ", text)  # ids
     text = re.sub(r"\b(?:INC|W|A|P)-?[\w-]*\d[\w-]*\b", " ", text)
+    if cut:
+        text = re.sub(r"(?<![A-Za-z0-9])(?:[0-9a-f]*[0-9][0-9a-f]*|[a-f]{1,8})(?![A-Za-z0-9])",
+                      " ", text)
+        parts = {p for name in NAMES for p in re.split(r"[\s:-]+", name) if p}
+        parts |= {p for name in NAMES for p in re.split(r"[\s_:-]+", name) if p}
+        parts |= {"INC", "SHA", "HMAC", "sweep", "refill", "office", "officer"}
+        text = re.sub(r"[A-Za-z_]+", lambda m: " " if m.group(0) in parts else m.group(0),
+                      text)
     words = re.findall(r"[A-Za-z][A-Za-z0-9'_-]*[A-Za-z0-9]", text)
     return sorted({w for w in words if w not in ALLOWED and len(w) > 2})
 
@@ -154,3 +165,29 @@ def test_the_asset_under_theft_is_never_within_policy(client: TestClient,
         assert f'data-incident="{exchange.incident}"' in row.group(0), url
         assert "within policy" not in row.group(0) and "within the legal" not in row.group(0)
         assert f'href="/incidents/{exchange.incident}"' in row.group(0), url
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
+
+
+@pytest.mark.slow
+def test_the_japanese_fsa_pdf_as_text(exchange: Exchange, tmp_path: Path) -> None:
+    """The PDF as the inspector's tools read it (pdftotext): no path of this machine, no
+    tracker word, no command to type, no English outside identifiers; its pages are also
+    written as PNG (pdftoppm) to test-artifacts/reports/ to be looked at."""
+    report = fsa_report(exchange.custody, incident=exchange.incident,
+                        refund_plan=exchange.plan, trace=exchange.trace, confirmations=2)
+    write_fsa(report, tmp_path, "pdf", "ja")
+    pdf = tmp_path / "fsa-report.ja.pdf"
+    text = subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "金融庁長官" in text and "目次" in text and "別紙" in text
+    for bad in (str(tmp_path), "/tmp/", "/work/", "/root/", "/home/", "RESULTS.md",
+                "benchmarks", "make demo", "kinko report", "kinko trace", "--trace"):
+        assert bad not in text, bad
+    assert not re.search(r"\bissue\s*#?\d+", text, re.I)
+    assert english_left(text, cut=True) == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(ARTIFACTS / "fsa.ja")],
+                   check=True)
+    assert (ARTIFACTS / "fsa.ja-01.png").is_file() or (ARTIFACTS / "fsa.ja-1.png").is_file()

@@ -23,6 +23,7 @@ from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_text
 from kinko.services.custody import Custody, ProposalView, custody_report
 from kinko.services.deposits import Deposits
+from kinko.services.heartbeat import watch_findings
 from kinko.services.withdrawals import Withdrawals
 from kinko.store.custody_sql import parse_proposal
 
@@ -320,12 +321,21 @@ def reconcile(ctx: typer.Context,
 
 @app.command("check")
 def check(ctx: typer.Context, fmt: str = format_option()) -> None:
-    """Run every custody check (ratios, guarantee, reserves, reconciliation); exit 1 on a
-    breach, for cron."""
-    result = runtime(ctx).custody().check()
-    _findings(result.findings, fmt)
-    if result.breaches:
-        print(f"{len(result.breaches)} breach(es)", file=sys.stderr)
+    """Run every custody check (the law's 5%, performance guarantee and reserves, the
+    policy's limits, reconciliation) and whether the watch is alive (a silent watch is a
+    breach: it sees no theft); exit 1 on a breach, for cron."""
+    rt = runtime(ctx)
+    custody = rt.custody()
+    result = custody.check()
+    online = any(w.tier != "cold" and w.addresses for w in custody.ledger.wallets())
+    watch = watch_findings(custody.ledger.store, custody.clock,
+                           silence=rt.settings.watch_silence_seconds, watched=online)
+    findings = [*[f for f in watch if f.severity == "critical"], *result.findings,
+                *[f for f in watch if f.severity != "critical"]]
+    _findings(findings, fmt)
+    breaches = [f for f in findings if f.severity == "critical"]
+    if breaches:
+        print(f"{len(breaches)} breach(es)", file=sys.stderr)
         raise typer.Exit(1)
 
 
