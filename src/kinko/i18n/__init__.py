@@ -26,6 +26,7 @@ from __future__ import annotations
 import gettext as _gettext
 import io
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import resources
@@ -192,6 +193,10 @@ class Localizer:
         if isinstance(value, Decimal):
             return f"{value:f}"
         return str(value)
+
+    def join(self, items: Iterable[str]) -> str:
+        """A list in a sentence: 「A、B」 in Japanese, "A, B" in English."""
+        return ("、" if self.lang == "ja" else ", ").join(items)
 
     # ------------------------------------------------------------------ numbers and times
 

@@ -144,7 +144,7 @@ def layout(report: FsaReport, lang: str = "ja") -> list[Section]:
 def _legal_verdict(report: FsaReport, f: _Fmt) -> tuple[bool, str]:
     legal = report.custody.legal_breaches
     if legal:
-        return False, f("fsa.verdict_legal", laws=", ".join(dict.fromkeys(
+        return False, f("fsa.verdict_legal", laws=f.L.join(dict.fromkeys(
             finding_basis(x, f.L) for x in legal)))
     if report.custody.breaches:
         return True, f("fsa.verdict_policy")
@@ -345,7 +345,7 @@ def _response(report: FsaReport, f: _Fmt) -> list[Section]:
         return f("brk.all") if value == "*" else value
 
     if report.breaker_tripped:
-        breaker.p(f("fsa.breaker_tripped", scopes=", ".join(
+        breaker.p(f("fsa.breaker_tripped", scopes=f.L.join(
             scope(e.scope) for e in report.breaker_tripped)))
     else:
         breaker.p(f("fsa.breaker_clear"))
@@ -511,7 +511,7 @@ def _incident(report: FsaReport, f: _Fmt) -> list[Section]:
     lost.table(Table(_alert_header(f), _alert_rows(i.alerts, f), numeric={5, 6},
                      nowrap={1, 2, 3, 4}), f("fsa.no_incident_alerts"))
     refund = Section(f("fsa.s5_refund"), 3)
-    short = ", ".join(f.units(a, v, True) for a, v in i.shortfall.items())
+    short = f.L.join(f.units(a, v, True) for a, v in i.shortfall.items())
     refund.p(f(f"fsa.affected.{i.customers_source}",
                n="—" if i.customers_affected is None else f"{i.customers_affected:,}",
                asset=i.asset or "—", short=short or "—"))
