@@ -56,7 +56,7 @@ def english_left(text: str, *, cut: bool = False) -> list[str]:
     text = html.unescape(text)
     for name in sorted(NAMES, key=len, reverse=True):
         text = text.replace(name, " ")
-    text = re.sub(r"\b0x[0-9a-fA-F]+|\b[0-9a-f]{16,}", " ", text)  # addresses, hashes
+    text = re.sub(r"\b0x[0-9a-fA-F]+(?:…[0-9a-fA-F]+)?|\b[0-9a-f]{16,}", " ", text)  # hashes
     text = re.sub(r"[\w.-]+\.(?:csv|png|pdf|md|json|yaml|py|html)\b", " ", text)  # files
     text = re.sub(r"\b[a-z]+:[\w:-]+", " ", text)  # ledger accounts (loss:INC-1), actors
     text = re.sub(r"\b[A-Za-z]+(?:[-_][A-Za-z0-9]+)*[-_][0-9][\w-]*\b", " ", text)  # ids

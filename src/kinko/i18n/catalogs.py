@@ -1,8 +1,10 @@
 """The catalogs' upkeep: which message ids the code uses, and whether both catalogs have them.
 
 Ids are extracted with Babel from the Python sources (``msg("id", ...)``, ``N_("id")``,
-``_("id")`` and ``L("id")``) and the Jinja2 templates (``_("id")``); ids chosen at run time
-(a state's word, ``prefix.value``) are written out with ``N_`` where the values are known.
+``_("id")``, ``L("id")`` and the reports' ``f("id")``) and the Jinja2 templates
+(``_("id")``); ids chosen at run time (a state's word, ``prefix.value``) are written out
+with ``N_`` where the values are known, and so is each id of a conditional (Babel joins
+``"a" if x else "b"`` into one string).
 Both catalogs must have every id with a text, and the same ``%(name)s`` placeholders::
 
     python -m kinko.i18n.catalogs check   # exit 1, naming what is missing or differs
@@ -22,6 +24,7 @@ from kinko.i18n import DOMAIN, LANGS, locale_dir
 __all__ = ["KEYWORDS", "add_missing", "catalog", "placeholders", "problems", "used_ids"]
 
 KEYWORDS = {"msg": None, "N_": None, "_": None, "L": None, "gettext": None}
+REPORT_KEYWORDS = {**KEYWORDS, "f": None}  # the reports' formatter (kinko.render)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -43,7 +46,8 @@ def used_ids(root: Path | None = None) -> dict[str, list[str]]:
                 found.setdefault(first, []).append(f"{path.relative_to(root.parent)}:{line}")
 
     for path in sorted(root.rglob("*.py")):
-        note(extract_from_file("python", str(path), keywords=KEYWORDS), path)
+        keywords = REPORT_KEYWORDS if path.parent.name == "render" else KEYWORDS
+        note(extract_from_file("python", str(path), keywords=keywords), path)
     for path in sorted(root.rglob("*.j2")):
         note(extract_from_file("jinja2.ext:babel_extract", str(path),
                                keywords={"_": None, "gettext": None},

@@ -38,6 +38,7 @@ from typing import Any
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.custody import CustodyFinding
 from kinko.domain.fsa import AlertInfo, Detection, FsaReport, RefundPlan, TimelineEvent
+from kinko.domain.messages import N_
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, EnvironmentProblem
 from kinko.i18n import JST, LANGS, Localizer, environment
@@ -105,7 +106,8 @@ class _Fmt:
         return self.L.when(value, ms=ms)
 
     def ok(self, value: bool | None) -> str:
-        return self("fsa.unknown" if value is None else "fsa.pass" if value else "fsa.fail")
+        return self(N_("fsa.unknown") if value is None
+                    else N_("fsa.pass") if value else N_("fsa.fail"))
 
 
 def _yen_of(report: FsaReport, asset: str, units: int) -> int | None:
@@ -190,7 +192,7 @@ def _positions(report: FsaReport, f: _Fmt) -> Section:
                   nowrap={0, 1}),
             f("fsa.no_findings"))
     s.blocks.append(("note", f("cr.note") + " " + f(
-        "fsa.warm_hot" if warm_online else "fsa.warm_cold")))
+        N_("fsa.warm_hot") if warm_online else N_("fsa.warm_cold"))))
     return s
 
 
@@ -291,13 +293,13 @@ def _detection(report: FsaReport, f: _Fmt) -> list[Section]:
     watch.p(f("fsa.watch_match"))
     watch.p(f("fsa.watch_setup", confirmations=w.confirmations,
               node=w.node or f("fsa.no_node"),
-              mempool=f("fsa.mempool_yes" if w.mempool else "fsa.mempool_no")))
+              mempool=f(N_("fsa.mempool_yes") if w.mempool else N_("fsa.mempool_no"))))
     gw = report.governance.watch
     if gw is not None:
         watch.p(f("fsa.watch_policy", drop=f.L.percent(gw.balance_drop_percent / 100, 0),
                   window=int(gw.balance_drop_window.total_seconds()),
                   sweep=f(f"sweep_mode.{gw.emergency_sweep}"),
-                  trip=f("fsa.trip_global" if gw.trip_global else "fsa.trip_asset")))
+                  trip=f(N_("fsa.trip_global") if gw.trip_global else N_("fsa.trip_asset"))))
     beats = {chain: (at, last, head) for chain, at, last, head in w.heartbeats}
     watch.table(Table([f("fsa.chain"), f("fsa.checkpoint"), f("fsa.last_round"),
                        f("fsa.node_head")],
@@ -321,18 +323,23 @@ def _detection(report: FsaReport, f: _Fmt) -> list[Section]:
 
 
 def _detections(rows: tuple[Detection, ...], f: _Fmt) -> Table:
-    def seconds(value: float | None) -> str:
-        return "—" if value is None else f"{value:,.0f}"
+    def seconds(value: float | None) -> str:  # a negative one: the clocks disagree
+        return "—" if value is None or value < 0 else f"{value:,.0f}"
 
     return Table([f("fsa.alert"), f("fsa.tx"), f("fsa.block"), f("fsa.block_time"),
                   f("fsa.first_seen"), f("fsa.raised"), f("fsa.seen_to_alarm"),
                   f("fsa.block_to_alarm")],
-                 [[d.alert, d.tx_hash, "—" if d.block is None else f"{d.block:,}",
+                 [[d.alert, _short(d.tx_hash), "—" if d.block is None else f"{d.block:,}",
                    f.when(d.block_time), f.when(d.first_seen, ms=True),
                    f.when(d.raised, ms=True),
                    "—" if d.seen_to_alarm_ms is None else f"{d.seen_to_alarm_ms:,}",
                    seconds(d.block_to_alarm_s)] for d in rows],
                  numeric={2, 6, 7}, mono={1}, nowrap={3, 4, 5})
+
+
+def _short(tx_hash: str) -> str:
+    """A transaction hash fitted to a table cell (in full in the alerts appendix)."""
+    return tx_hash if len(tx_hash) <= 20 else f"{tx_hash[:10]}…{tx_hash[-6:]}"
 
 
 def _response(report: FsaReport, f: _Fmt) -> list[Section]:
@@ -377,8 +384,8 @@ def _response(report: FsaReport, f: _Fmt) -> list[Section]:
         trace.p(f("fsa.trace_summary", policy=f.L.word("tr.policy", x.policy),
                   seeds=x.seed_transactions, seeded=amount(x.seeded), held=amount(x.held),
                   absorbed=amount(x.absorbed), burned=amount(x.burned),
-                  conserved=f("fsa.conserved" if x.conserved else "fsa.not_checked"
-                              if x.conserved is None else "fsa.not_conserved"),
+                  conserved=f(N_("fsa.conserved") if x.conserved else N_("fsa.not_checked")
+                              if x.conserved is None else N_("fsa.not_conserved")),
                   tainted=x.tainted_addresses))
         trace.table(_exposure(report, f), f("fsa.no_exposure"))
         trace.p(f("fsa.blacklist", file=Path(x.blacklist).name, n=x.blacklisted)
@@ -443,8 +450,8 @@ def _source(text: str, f: _Fmt) -> str:
 
 def _plan_table(plan: RefundPlan, f: _Fmt) -> Table:
     a = Asset(plan.asset, "x", plan.decimals)
-    digest = f("fsa.digest_none" if plan.csv_verified is None else
-               "fsa.digest_ok" if plan.csv_verified else "fsa.digest_bad")
+    digest = f(N_("fsa.digest_none") if plan.csv_verified is None else
+               N_("fsa.digest_ok") if plan.csv_verified else N_("fsa.digest_bad"))
     source = f"（{_source(plan.snapshot_source, f)}）" if plan.snapshot_source else ""
     return Table([f("fsa.item"), f("fsa.value")], [
         [f("fsa.plan_id"), plan.plan_id],
@@ -471,13 +478,13 @@ def _detected(report: FsaReport, f: _Fmt) -> str:
     d = i.detection
     if d is None:
         return f("fsa.detect_none", opened=f.when(i.opened, ms=True))
-    seen = f("fsa.detect_seen_mempool" if d.pending_first else "fsa.detect_seen_block",
+    seen = f(N_("fsa.detect_seen_mempool") if d.pending_first else N_("fsa.detect_seen_block"),
              when=f.when(d.first_seen, ms=True) if d.first_seen else "—")
     text = f("fsa.detect", tx=d.tx_hash, block="—" if d.block is None else f"{d.block:,}",
              block_time=f.when(d.block_time), seen=seen, raised=f.when(d.raised, ms=True))
     if d.seen_to_alarm_ms is not None:
         text += f("fsa.detect_seen_delay", ms=f"{d.seen_to_alarm_ms:,}")
-    if d.block_to_alarm_s is not None:
+    if d.block_to_alarm_s is not None and d.block_to_alarm_s >= 0:  # else: clocks disagree
         text += f("fsa.detect_block_delay", s=f"{d.block_to_alarm_s:,.0f}")
     return text
 
@@ -554,11 +561,11 @@ def _cover(report: FsaReport, f: _Fmt) -> dict[str, str]:
     addressee = (f(f"fsa.addressee.{sub.addressee}")
                  if sub.addressee in ("fsa", "kanto") else f("fsa.addressee_as",
                                                               who=sub.addressee))
-    title = f("fsa.title_incident" if report.incident is not None else "fsa.title")
+    title = f(N_("fsa.title_incident") if report.incident is not None else N_("fsa.title"))
     return {"addressee": addressee, "title": title, "date": f.L.date(report.generated_at),
             "name": sub.name, "registration": sub.registration,
             "representative": sub.representative, "address": sub.address,
-            "lead": f("fsa.lead_incident" if report.incident is not None else "fsa.lead")}
+            "lead": f(N_("fsa.lead_incident") if report.incident is not None else N_("fsa.lead"))}
 
 
 # ---------------------------------------------------------------------------- outputs
