@@ -8,15 +8,17 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, parse_time, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
 from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
+from kinko.domain.money import format_units
 from kinko.domain.policy_lock import describe, veto_bytes
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
@@ -215,10 +217,18 @@ def signature_for(custody: Custody, proposal_id: str, key: Path | None,
     return sign_proposal(view.proposal, _load_key(key))  # type: ignore[arg-type]
 
 
-def _show(views: list[ProposalView], fmt: str) -> None:
+def _amount(rt: Runtime, payload: dict[str, Any]) -> str:
+    """A proposal's amount in whole units of its asset (the payload keeps minor units)."""
+    asset, units = payload.get("asset"), payload.get("amount")
+    if not isinstance(asset, str) or asset not in rt.assets or units is None:
+        return "-" if units is None else str(units)
+    return format_units(int(units), rt.assets[asset], group=True)
+
+
+def _show(rt: Runtime, views: list[ProposalView], fmt: str) -> None:
     emit(["id", "kind", "asset", "amount", "state", "approvals", "expires", "tx", "why"],
          [[v.proposal.id, v.proposal.kind, v.proposal.payload.get("asset", "-"),
-           v.proposal.payload.get("amount", "-"), v.state,
+           _amount(rt, v.proposal.payload), v.state,
            f"{len(v.approvals)}/{v.quorum} " + ",".join(a.approver for a in v.approvals),
            v.proposal.expires_at.isoformat(), v.tx_hash or "", v.detail] for v in views], fmt)
 
@@ -233,14 +243,14 @@ def proposals_create(ctx: typer.Context,
         print("nothing to propose: every asset is within its limits (or already has an open "
               "proposal)")
         return
-    _show(views, fmt)
+    _show(runtime(ctx), views, fmt)
 
 
 @proposals_app.command("list")
 def proposals_list(ctx: typer.Context, state: str = typer.Option(None, "--state"),
                    fmt: str = format_option()) -> None:
     """List proposals with their approvals."""
-    _show(runtime(ctx).custody().proposals(state), fmt)
+    _show(runtime(ctx), runtime(ctx).custody().proposals(state), fmt)
 
 
 @proposals_app.command("show")
@@ -255,7 +265,7 @@ def proposals_show(ctx: typer.Context, proposal_id: str,
     if canonical:
         sys.stdout.write(view.proposal.canonical() + "\n")
         return
-    _show([view], "table")
+    _show(runtime(ctx), [view], "table")
 
 
 @proposals_app.command("approve")
