@@ -19,7 +19,7 @@ from eth_account import Account
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
-from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.approvals import preauthorisation, public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
@@ -186,6 +186,9 @@ def test_preauthorised_emergency_sweep_is_sent_and_does_not_alarm(chain: EvmChai
     assert [a["kind"] for a in report.alerts] == ["theft"]
     (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
     assert sweep.state == "sent"
+    # approved by the policy's clause, recorded as the co-signer and the reports read it
+    assert [a.approver for a in sweep.approvals] == ["policy: v1 emergency_sweep=auto"]
+    assert preauthorisation(sweep.approvals[0].approver) == (1, "emergency_sweep=auto")
     deadline = time.monotonic() + 30
     while chain.receipt(str(sweep.tx_hash)) is None:
         assert time.monotonic() < deadline
