@@ -36,7 +36,7 @@ from kinko.domain.custody import (
 )
 from kinko.domain.erc20 import TOKEN_GAS, approve_data, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.messages import N_, Message, Units, msg
+from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.policy_lock import (
@@ -390,9 +390,12 @@ class Custody:
                 "from_address": src.addresses[0] if src.addresses else None,
                 "to_address": dst.addresses[0] if dst.addresses else None}
 
-    def propose(self, kind: str, payload: dict[str, object], proposer: str, detail: Message,
-                proposal_id: str | None = None) -> ProposalView:
-        """Put any action to the quorum of the active policy (withdrawals, breaker resets)."""
+    def propose(self, kind: str, payload: dict[str, object], proposer: str,
+                detail: Message | str, proposal_id: str | None = None) -> ProposalView:
+        """Put any action to the quorum of the active policy (withdrawals, breaker resets).
+        A ``str`` detail is a person's words, kept as written."""
+        if isinstance(detail, str):
+            detail = verbatim(detail)
         policy = self._require_policy()
         proposal = self.put_proposal(kind, payload, proposer, detail, policy, proposal_id)
         return ProposalView(proposal, "pending", None, detail, [], policy.quorum)
