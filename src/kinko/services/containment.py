@@ -43,7 +43,7 @@ from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
 from kinko.ports import Chain
-from kinko.services.timeline import record
+from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ACTOR", "Containment", "Race", "Survey"]
@@ -253,11 +253,12 @@ class Containment:
             for scope in scopes:
                 if scope in tripped:
                     continue
-                self.withdrawals.trip(scope, ACTOR, verbatim(f"{alert.kind}: {alert.tx_hash}"),
+                self.withdrawals.trip(scope, ACTOR, msg(
+                    "breaker.reason.alert", alert=msg(f"al.kind.{alert.kind}"),
+                    tx=alert.tx_hash or ""),
                                       on_timelines=False, actor="")
                 self.event(incident, "breaker", ACTOR,
-                           f"breaker {scope} tripped: every {scope} withdrawal is held for "
-                           "review")
+                           msg("timeline.breaker.tripped", scope=scope_word(scope)))
             if not fresh:
                 return []
             survey = survey if survey is not None else self.survey(
@@ -354,13 +355,13 @@ class Containment:
             how = _race_words(race, nonce, clear)
         view = self.custody.propose(
             "sweep", payload, ACTOR,
-            verbatim(f"EMERGENCY sweep of {wallet_name} for {incident}"
-                     + (" (pre-authorised by policy)" if auto else "")))
+            msg("proposal.emergency_sweep.auto", wallet=wallet_name, incident=incident,
+                version=str(policy.version)) if auto else
+            msg("proposal.emergency_sweep", wallet=wallet_name, incident=incident))
         if not auto:
-            self.event(incident, "sweep", ACTOR,
-                       f"emergency sweep {view.proposal.id} of {shown} to "
-                       f"{target} waits for {view.quorum} approvals; the attacker holds the "
-                       "same key and may empty the wallet first")
+            self.event(incident, "sweep", ACTOR, msg(
+                "timeline.sweep.waits", proposal=view.proposal.id, amount=shown,
+                target=target, quorum=str(view.quorum)))
             return None
         self.custody.preauthorise(view.proposal.id, f"v{policy.version} emergency_sweep=auto")
         return Sweep(incident, view.proposal.id, shown, target, how)

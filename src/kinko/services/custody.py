@@ -36,7 +36,7 @@ from kinko.domain.custody import (
 )
 from kinko.domain.erc20 import TOKEN_GAS, approve_data, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.messages import N_, Message, Units, msg, verbatim
+from kinko.domain.messages import N_, Message, Time, Units, msg, verbatim
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.policy_lock import (
@@ -521,15 +521,15 @@ class Custody:
                       if s.facts.version == version), None)
         if found is None or found.state != "pending" or found.diff is None:
             return
-        when = found.effective_at.isoformat() if found.effective_at else "never"
         with self.ledger.store.watch() as watch:
             watch.put_alert({
                 "key": f"policy-loosening:{version}", "kind": "policy_loosening",
                 "severity": "warning", "state": "open", "chain_state": None, "asset": None,
                 "wallet": None, "tx_hash": None, "amount": None, "block": None,
-                "detail": f"policy version {version} loosens "
-                          f"{describe(found.diff.loosenings)}; it takes effect at {when} "
-                          f"unless an approver vetoes it (kinko policy veto {version})",
+                "detail": msg("alert.policy_loosening", version=str(version),
+                              changes=verbatim(describe(found.diff.loosenings)),
+                              when=Time(found.effective_at) if found.effective_at
+                              else msg("pol.never")),
                 "incident": None, "raised": now})
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
