@@ -18,6 +18,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.errors import BadInput
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.deposits import Deposits
@@ -122,7 +123,7 @@ def test_the_watch_alarms_on_payments_from_tagged_accounts(env: Env) -> None:
     env.pay(PAYER, HOT.address, 1 * XEM, at=102)
     (alert,) = env.watch.poll().alerts  # the tagged one, not the clean one
     assert (alert["kind"], alert["amount"]) == ("denied_deposit", 7 * XEM)
-    assert f"holds the tag mosaic {TAG}" in alert["detail"]
+    assert f"holds the tag mosaic {TAG}" in ENGLISH.text(alert["detail"])
     env.node.mine()
     assert env.watch.poll().alerts == []  # once
 
@@ -153,7 +154,7 @@ def test_the_watch_alarms_on_an_outgoing_transfer_nobody_approved(env: Env) -> N
     assert report.alerts == []  # the same transfer, now in a block, alarms once
     with env.store.watch(write=False) as tables:
         (stored,) = tables.alerts()
-    assert tx_hash in stored["detail"] and stored["severity"] == "critical"
+    assert tx_hash in ENGLISH.text(stored["detail"]) and stored["severity"] == "critical"
 
 
 def test_the_tag_mosaic_and_mosaic_asset_settings() -> None:
@@ -181,7 +182,8 @@ def test_a_multisig_modification_of_the_hot_account_nobody_approved_alarms(env: 
     env.chain.send_raw(json.dumps(wrapped.announce()).encode())
     (alert,) = env.watch.poll().alerts
     assert alert["kind"] == "unknown_tx" and alert["wallet"] == "xem-hot"
-    assert wrapped.hash.lower() in alert["detail"] and "not made by kinko" in alert["detail"]
+    detail = ENGLISH.text(alert["detail"])
+    assert wrapped.hash.lower() in detail and "not made by kinko" in detail
 
 
 def test_the_hot_account_reconciles_with_the_chain(env: Env) -> None:
