@@ -93,8 +93,9 @@ def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None
     made = Withdrawals(Custody(ledger, chain=chain)).find()
     assert len(made) == BALANCE and len({w.id for w in made}) == BALANCE
     assert ledger.verify().ok
-    # each process reports its group commits when it stops: both served
-    assert out.count("group commit:") == 2, out
+    # two server processes ran; each reports its group commits when it stops (the kernel
+    # decides which accepts a connection, so one may have served none and stay silent)
+    assert "in 2 processes" in out and 1 <= out.count("group commit:") <= 2, out
     store.close()
 
 

@@ -77,7 +77,7 @@ def test_custody_flow(cli, anvil, tmp_path: Path) -> None:  # type: ignore[no-un
     assert code == 0, out + err
     code, out, _ = cli("report", "custody", "--lang", "ja", "--format", "html", "--out", "r.html")
     html = Path("r.html").read_text()
-    assert "コールドウォレット" in html and "履行保証暗号資産" in html and "規制違反は検出されていません" in html
+    assert "コールドウォレット" in html and "履行保証暗号資産" in html and "法令上の基準及び管理方針の上限をすべて満たしている" in html
     code, out, _ = cli("report", "custody", "--lang", "en", "--format", "json")
     assert '"breach": false' in out
     assert cli("ledger", "verify")[0] == 0

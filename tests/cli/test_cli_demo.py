@@ -24,7 +24,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "hot_ratio_breach" in out  # ETH starts 30% hot ...
     assert "cannot approve it" in out  # ... the proposer may not approve her own sweep ...
     assert "confirmations: executed" in out  # ... two others do; it is sent and booked
-    assert "No breach of the custody rules." in out
+    assert "The legal requirements and the custody policy's limits are met." in out
     assert "│ to a TagPack-listed address │ D-listed  │ C0000005 │   1 │ blocked  │" in out
     assert "│ large, after alice and bob  │ D-large   │ C0000004 │  80 │ approved │" in out
     assert "breaker tripped for: ETH" in out

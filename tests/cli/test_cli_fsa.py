@@ -40,7 +40,7 @@ def test_every_format_with_its_appendix(cli, exchange: Exchange,  # type: ignore
     html = (tmp_path / "ja" / "fsa-report.ja.html").read_text(encoding="utf-8")
     assert '<html lang="ja">' in html and "原資不足" in html and "data:image/png" in html
     for name in ("fsa-positions.csv", "fsa-alerts.csv", "fsa-timeline.csv"):
-        assert (tmp_path / "ja" / name).is_file() and f"wrote ja/{name}" in out
+        assert (tmp_path / "ja" / name).is_file() and f"ja/{name}" in out
     code, out, err = cli("report", "fsa", *common, "--lang", "en", "--format", "md",
                          "--out", "en")
     assert code == 0, err

@@ -83,6 +83,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     ex.close()
 
 
+@pytest.fixture(autouse=True)
+def _a_new_day(rig: Rig) -> None:
+    """Each test starts a day after the one before: what it co-signed is out of the
+    Safes' rolling limit window, whatever order the tests run in."""
+    rig.ex.clock.advance(hours=25)
+
+
 def test_matching_withdrawals_are_cosigned_and_execute(rig: Rig) -> None:
     ex = rig.ex
     to = fresh()

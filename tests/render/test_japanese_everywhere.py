@@ -67,6 +67,9 @@ def english_left(text: str, *, cut: bool = False) -> list[str]:
         parts = {p for name in NAMES for p in re.split(r"[\s:-]+", name) if p}
         parts |= {p for name in NAMES for p in re.split(r"[\s_:-]+", name) if p}
         parts |= {"INC", "SHA", "HMAC", "sweep", "refill", "office", "officer"}
+        # a table cell cuts a name anywhere ("duty offic" / "er"): its pieces are the name's
+        parts |= {p[:k] for p in list(parts) for k in range(3, len(p))}
+        parts |= {p[k:] for p in list(parts) for k in range(1, len(p) - 1)}
         text = re.sub(r"[A-Za-z_]+", lambda m: " " if m.group(0) in parts else m.group(0),
                       text)
     words = re.findall(r"[A-Za-z][A-Za-z0-9'_-]*[A-Za-z0-9]", text)

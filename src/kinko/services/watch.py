@@ -474,8 +474,8 @@ class Watch:
                 if receipt is not None and not receipt.ok and alert["kind"] == "theft":
                     note += "; it reverted: nothing moved, an attempt and not a loss"
                     changes.update(kind="theft_attempt", amount=0,
-                                   detail=f"{alert['detail']}; reverted in block "
-                                          f"{block.number}: nothing moved")
+                                   detail=msg("alert.reverted", alert=alert["detail"],
+                                              block=str(block.number)))
                 tables.update_alert(alert["id"], **changes)
                 if alert["incident"]:
                     tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(note))
