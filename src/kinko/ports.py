@@ -10,6 +10,16 @@ the unit already open in the same thread, so services compose without passing it
 The SQL implementation lives in :mod:`kinko.store`; SQLite in memory is its fast double and
 the contract suite runs on SQLite and PostgreSQL alike.
 
+Money moves through three ports, so that services never build a transaction by hand:
+``Chain`` (a node: blocks, balances, receipts, broadcasting raw transactions), ``Spender``
+(one wallet of some kind: it turns a :class:`Payment` into a transaction, says what it
+costs in the chain's fee coin and who pays it, gathers the authorisations its kind needs,
+and proves control of its address) and ``Signer`` (a key, in an HSM or a file). A
+``Spender`` for a multisig wallet asks its owners through ``SafeOwner``: a key kinko holds,
+or the policy co-signer (``Cosigner``). A sending use case calls ``prepare`` before its
+unit of work opens (the node and the co-signer are asked then), ``sign`` inside the unit
+that records the transaction's hash, and ``Chain.send_raw`` after that unit committed.
+
 ``Cosigner`` is the policy co-signer as kinko's services ask it for a Safe's second
 signature (:class:`MemoryCosigner` its double; the HTTP client in
 :mod:`kinko.cosign.client`); ``KinkoView``, ``SafeReader``, ``CosignLog`` and
@@ -49,17 +59,23 @@ __all__ = [
     "CustodyTables",
     "DepositTables",
     "DigestSigner",
+    "Fee",
     "FixedClock",
     "KinkoView",
     "LedgerReader",
     "LedgerWriter",
     "MemoryCosigner",
     "Notifier",
+    "Outgoing",
+    "Payment",
+    "Prepared",
     "Prices",
     "Receipt",
+    "SafeOwner",
     "SafeReader",
     "ScreeningTables",
     "Signer",
+    "Spender",
     "Store",
     "SystemClock",
     "Unit",
@@ -136,35 +152,105 @@ class Receipt:
     tx_hash: str
     block: int
     ok: bool
-    fee: int  # gas used × effective gas price, in the chain's minor unit
+    fee: int  # what the transaction cost, in the chain's fee coin (gas used × price)
+    payer: str | None = None  # who paid the fee (the sender), in canonical form
 
 
 class Chain(Protocol):
-    """A blockchain node: read blocks and balances, send signed transactions."""
+    """A blockchain node: read blocks and balances, send signed transactions. Building
+    and signing a transaction is a wallet's (:class:`Spender`)."""
 
     @property
     def name(self) -> str: ...
 
+    def caip2(self) -> str: ...  # the chain's CAIP-2 id, as the node says (eip155:1)
     def head(self) -> int: ...
     def block(self, number: int) -> Block: ...
     def pending(self) -> tuple[Transfer, ...]: ...  # the mempool's transfers; () if hidden
     def balances(self, addresses: Sequence[str], block: int | None = None,
                  token: str | None = None) -> dict[str, int]: ...  # token: an ERC-20's
-    def nonce(self, address: str) -> int: ...
-    def fee_params(self) -> tuple[int, int]: ...  # (chain id, gas price)
     def tx_hash(self, raw: bytes) -> str: ...  # the hash the chain will give a signed tx
     def send_raw(self, raw: bytes) -> str: ...
     def receipt(self, tx_hash: str) -> Receipt | None: ...
 
 
 class Signer(Protocol):
-    """Signs transfers from the hot wallet; holds the key, never reveals it. A token
-    transfer is a call: ``to`` the token contract, ``value`` 0, ``data`` the call."""
+    """A key: holds it, never reveals it. Signs 32-byte digests (``r ‖ s ‖ v`` for
+    secp256k1) and text messages (proof of control); what a chain's transactions sign is the
+    chain adapter's business."""
 
     address: str
 
-    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
-                      chain_id: int, gas: int = 21_000, data: bytes = b"") -> bytes: ...
+    def sign_digest(self, digest: bytes) -> bytes: ...
+    def sign_message(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What a use case asks a wallet to send: ``amount`` (minor units) of ``asset`` to
+    ``to``, for ``request``, what authorises it: ``("withdrawal", id)`` or ``("proposal",
+    id)`` (a co-signer checks the transfer against it, field by field)."""
+
+    asset: Asset
+    to: str
+    amount: int
+    request: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Fee:
+    """What one transfer costs at most, in the chain's fee coin, and who pays it: the
+    wallet itself (one key) or a relayer (a multisig's transaction is sent by another key)."""
+
+    payer: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A payment made ready to sign: what the node said (nonces, fee, chain id) and every
+    authorisation gathered that needs asking someone; ``detail`` is the wallet kind's own
+    (shown in logs: a Safe's safeTxHash and nonce), ``fee`` its most."""
+
+    payment: Payment
+    sender: str
+    fee: Fee
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A signed transaction and the hash the chain will give it."""
+
+    raw: bytes
+    tx_hash: str
+
+
+class Spender(Protocol):
+    """One wallet that moves money (a *wallet kind*: one key, or a multisig's owners with a
+    relayer that sends). ``prepare`` reads the node and gathers the authorisations (outside
+    any unit of work); ``sign`` signs without asking anyone (inside the unit that records
+    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost and who pays it (the
+    ledger books it; a sweep leaves it behind when the wallet pays); ``prove`` signs a
+    message that shows control of ``address`` (proof of reserves)."""
+
+    kind: str
+    address: str
+
+    def fee(self, asset: Asset, to: str | None = None) -> Fee: ...
+    def prepare(self, payment: Payment) -> Prepared: ...
+    def sign(self, prepared: Prepared) -> Outgoing: ...
+    def prove(self, message: str) -> str: ...
+
+
+class SafeOwner(Protocol):
+    """One owner of a multisig wallet that kinko asks for its signature of a SafeTx for
+    ``request`` (see :class:`Payment`): a key kinko holds (the operations key), or the
+    policy co-signer through :class:`Cosigner`. Raises rather than signing what it may not."""
+
+    address: str
+
+    def sign_safe_tx(self, tx: SafeTx, request: tuple[str, str]) -> bytes: ...
 
 
 class CustodyTables(Protocol):

@@ -18,7 +18,8 @@ reservations whole) until people reject them. Withdrawals already being sent sta
 In three steps, so the database and the chain never wait on each other:
 
 1. :meth:`Containment.survey` reads the chain first (what is left in each wallet the
-   leaked key signs for, the gas price), outside any transaction;
+   leaked key signs for, and what its sweep will cost in the chain's fee coin and who pays
+   it: the wallet itself for one key, a relayer for a multisig), outside any transaction;
 2. :meth:`Containment.contain` runs inside the watch's unit of work, with the alert and the
    incident: breakers, rejections, sweep proposals (pre-authorised ones approved) and the
    timeline commit together, or not at all;
@@ -33,12 +34,11 @@ from typing import Any
 
 from kinko.domain.addresses import same_address
 from kinko.domain.custody import Wallet, same_key
-from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
-from kinko.ports import Chain
+from kinko.ports import Chain, Fee
 from kinko.services.timeline import record
 from kinko.services.withdrawals import Withdrawals
 
@@ -50,10 +50,10 @@ ACTOR = "kinko:watch"
 @dataclass
 class Survey:
     """What the chain showed just before containing: per wallet, what is left on its
-    addresses; the gas price."""
+    addresses and what sweeping it costs (and who pays)."""
 
     left: dict[str, int] = field(default_factory=dict)
-    gas_price: int = 0
+    fees: dict[str, Fee] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # wallet -> why it was not read
 
 
@@ -94,16 +94,17 @@ class Containment:
                    for w in self.compromised(name)}
         if not wallets:
             return out
-        try:
-            out.gas_price = self.chain.fee_params()[1]
-        except KinkoError as exc:
-            out.problems = {name: exc.message for name in wallets}
-            return out
+        policy = self.custody.policy()
+        every = self.ledger.wallets()
         for name, w in wallets.items():
             if not w.addresses:
                 continue
             try:
                 asset = self.ledger.assets[w.asset]
+                rule = policy.assets.get(asset.symbol) if policy is not None else None
+                target, _ = _emergency_target(rule.emergency_address if rule else None,
+                                              rule.cold_wallet if rule else None, asset, every)
+                out.fees[name] = self.custody.spender(w).fee(asset, target)
                 out.left[name] = sum(self.chain.balances(list(w.addresses), None,
                                                          token=asset.token).values())
             except KinkoError as exc:
@@ -175,14 +176,18 @@ class Containment:
             return None
         amount = survey.left[wallet_name]
         fee = 0  # what the ledger must also be able to take from this wallet: the gas
-        if asset.token is None:
-            gas_price = survey.gas_price
-            # this transfer's gas, and that of the token sweeps sent just before from the
-            # same address, which the ledger books to this wallet when they settle
-            tokens = sum(1 for w in self.compromised(wallet_name)
-                         if self.ledger.assets[w.asset].token is not None)
-            fee = (21_000 + tokens * TOKEN_GAS) * gas_price
-            amount -= 21_000 * gas_price
+        own = survey.fees.get(wallet_name)
+        if asset.token is None and own is not None and \
+                any(same_address(own.payer, a, asset.chain) for a in hot.addresses):
+            # the wallet pays its own gas: this transfer's, and that of the token sweeps
+            # sent just before from the same address, which the ledger books to this wallet
+            # when they settle (a multisig's relayer pays for it: nothing stays behind)
+            tokens = sum(f.amount for w in self.compromised(wallet_name)
+                         if self.ledger.assets[w.asset].token is not None
+                         and (f := survey.fees.get(w.name)) is not None
+                         and same_address(f.payer, own.payer, asset.chain))
+            fee = own.amount + tokens
+            amount -= own.amount
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
         if 0 < free < amount:

@@ -3,7 +3,7 @@
 - :func:`custody_positions`: per asset, liabilities against holdings by tier, from the ledger.
 - :class:`Custody`: loads policy versions (the first is a bootstrap; later ones need the
   quorum of the active policy), turns breaches into sweep/refill proposals, records Ed25519
-  approvals, executes an approved sweep through the hot wallet's ``Signer`` and posts the
+  approvals, executes an approved sweep through the hot wallet's ``Spender`` and posts the
   ledger entry once the transaction has enough confirmations, reconciles wallets against
   the chain, and evaluates every check the FSA asks about.
 
@@ -31,20 +31,20 @@ from kinko.domain.custody import (
     evaluate,
     guarantee,
     rebalance,
+    signing_findings,
 )
-from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.money import Asset, format_units
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
-from kinko.ports import Chain, Prices, Signer, Store, UnitError
+from kinko.ports import Chain, Payment, Prices, Spender, Store, UnitError
 from kinko.safeload import loads_toml, read_text
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
-           "fee_payer", "fee_postings", "merge_postings", "sign_move", "transfer_params"]
+           "fee_payer", "fee_postings", "merge_postings", "payment"]
 
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
@@ -58,51 +58,38 @@ def outside_units(store: Store, what: str) -> None:
         raise UnitError(f"{what} broadcasts a transaction: it must run outside a unit of work")
 
 
-def transfer_params(chain: Chain, address: str) -> tuple[int, int, int]:
-    """What signing a transfer from ``address`` needs from the node: (chain id, gas price,
-    nonce). Read before a unit of work opens, so no write waits on the node."""
-    chain_id, gas_price = chain.fee_params()
-    return chain_id, gas_price, chain.nonce(address)
+def payment(asset: Asset, to: str, amount: int, kind: str, request_id: str) -> Payment:
+    """What a use case asks a wallet to send, for withdrawal or proposal ``request_id``."""
+    return Payment(asset, to, amount, (kind, request_id))
 
 
-def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int, *,
-              params: tuple[int, int, int] | None = None) -> bytes:
-    """Sign a transfer of ``amount`` of ``asset`` from the signer's address to ``to``: a
-    value transfer of the native coin, or the token contract's ``transfer`` call; ``params``
-    from :func:`transfer_params` (read from ``chain`` when not given)."""
-    chain_id, gas_price, nonce = params or transfer_params(chain, signer.address)
-    if asset.token is None:
-        return signer.sign_transfer(to=to, value=amount, nonce=nonce, gas_price=gas_price,
-                                    chain_id=chain_id)
-    return signer.sign_transfer(to=asset.token, value=0, nonce=nonce, gas_price=gas_price,
-                                chain_id=chain_id, gas=TOKEN_GAS, data=transfer_data(to, amount))
-
-
-def fee_payer(ledger: Ledger, wallet_name: str) -> tuple[str, str] | None:
-    """(wallet, native asset) that pays the network fee of a transaction sent from
-    ``wallet_name``: the wallet itself for a native coin; for a token, the wallet of the
-    chain's own coin that holds the same address (None when none is registered: kinko then
-    does not track that coin and books no fee)."""
+def fee_payer(ledger: Ledger, wallet_name: str, payer: str | None = None
+              ) -> tuple[str, str] | None:
+    """(wallet, fee coin) that paid the network fee of a transaction sent for
+    ``wallet_name``: the wallet of the chain's own coin that holds the address ``payer``
+    (the receipt's sender: the wallet's own key, or the relayer of a multisig wallet), by
+    default an address of ``wallet_name`` itself (None when no such wallet is registered:
+    kinko then does not track that money and books no fee)."""
     wallets = ledger.wallets()
     source = next(w for w in wallets if w.name == wallet_name)
     asset = ledger.assets[source.asset]
-    if asset.token is None:
-        return source.name, asset.symbol
     native = next((a.symbol for a in ledger.assets.values()
                    if a.chain == asset.chain and a.token is None), None)
-    addresses = chain_keys(source.addresses, asset.chain)
-    payer = next((w for w in wallets if w.asset == native
-                  and addresses & chain_keys(w.addresses, asset.chain)), None)
-    return None if payer is None or native is None else (payer.name, native)
+    paying = (chain_keys([payer], asset.chain) if payer is not None
+              else chain_keys(source.addresses, asset.chain))
+    found = next((w for w in wallets if w.asset == native
+                  and paying & chain_keys(w.addresses, asset.chain)), None)
+    return None if found is None or native is None else (found.name, native)
 
 
-def fee_postings(ledger: Ledger, wallet_name: str, fee: int) -> list[Posting]:
-    """The legs booking a network fee paid from ``wallet_name``'s address (see
+def fee_postings(ledger: Ledger, wallet_name: str, fee: int, payer: str | None = None
+                 ) -> list[Posting]:
+    """The legs booking a network fee paid for ``wallet_name`` by ``payer`` (see
     :func:`fee_payer`)."""
-    payer = fee_payer(ledger, wallet_name) if fee else None
-    if payer is None:
+    found = fee_payer(ledger, wallet_name, payer) if fee else None
+    if found is None:
         return []
-    return [Posting("fees", payer[1], fee), Posting(f"wallet:{payer[0]}", payer[1], -fee)]
+    return [Posting("fees", found[1], fee), Posting(f"wallet:{found[0]}", found[1], -fee)]
 
 
 def merge_postings(legs: list[Posting]) -> list[Posting]:
@@ -199,15 +186,18 @@ class CheckResult:
 
 
 class Custody:
-    """Custody use cases over the ledger, a chain (optional) and the hot wallets' signers."""
+    """Custody use cases over the ledger, a chain (optional) and the wallets that can send
+    (``spender_for``: a wallet's :class:`~kinko.ports.Spender`, by its kind)."""
 
     def __init__(self, ledger: Ledger, *, chain: Chain | None = None,
-                 signer_for: Callable[[Wallet], Signer] | None = None,
-                 prices: Prices | None = None, confirmations: int = 12) -> None:
+                 spender_for: Callable[[Wallet], Spender] | None = None,
+                 prices: Prices | None = None, confirmations: int = 12,
+                 key_location: Callable[[Wallet], str | None] | None = None) -> None:
         self.ledger = ledger
+        self.key_location = key_location
         self.clock = ledger.clock
         self.chain = chain
-        self.signer_for = signer_for
+        self.spender_for = spender_for
         self.prices = prices
         self.confirmations = confirmations
 
@@ -448,19 +438,16 @@ class Custody:
                 tables.set_state(proposal_id, "approved", "requested")
             return self.proposal(proposal_id)  # type: ignore[return-value]
         chain, wallet, to = self._sweep_parts(p)
-        if self.signer_for is None:
-            raise ConfigError("no signer for the hot wallet is configured")
-        signer = self.signer_for(wallet)
-        if not any(same_address(signer.address, a, chain.name) for a in wallet.addresses):
-            raise ConfigError(f"the keystore for {wallet.name} signs for {signer.address}, "
-                              f"which is not one of the wallet's addresses")
-        params = transfer_params(chain, signer.address)  # the node, before the unit opens
+        spender = self.spender(wallet)
+        # the node (and a multisig's owners) are asked before the unit opens
+        prepared = spender.prepare(payment(self.ledger.assets[str(p.payload["asset"])], to,
+                                           int(str(p.payload["amount"])), "proposal",
+                                           proposal_id))
         with self.ledger.store.custody() as (_, tables):  # signed and recorded together
-            raw = sign_move(signer, chain, self.ledger.assets[str(p.payload["asset"])], to,
-                            int(str(p.payload["amount"])), params=params)
-            tables.set_state(proposal_id, "approved", "sending", chain.tx_hash(raw))
+            out = spender.sign(prepared)
+            tables.set_state(proposal_id, "approved", "sending", out.tx_hash)
         try:
-            tx_hash = chain.send_raw(raw)
+            tx_hash = chain.send_raw(out.raw)
         except ChainRejected:
             with self.ledger.store.custody() as (_, tables):
                 tables.set_state(proposal_id, "sending", "approved")
@@ -468,6 +455,17 @@ class Custody:
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(proposal_id, "sending", "sent", tx_hash)
         return self.proposal(proposal_id)  # type: ignore[return-value]
+
+    def spender(self, wallet: Wallet) -> Spender:
+        """The wallet's :class:`~kinko.ports.Spender`, checked to send from its address."""
+        if self.spender_for is None:
+            raise ConfigError(f"no signer is configured for wallet {wallet.name}")
+        spender = self.spender_for(wallet)
+        chain = self.ledger.assets[wallet.asset].chain
+        if not any(same_address(spender.address, a, chain) for a in wallet.addresses):
+            raise ConfigError(f"the signer for {wallet.name} sends from {spender.address}, "
+                              "which is not one of the wallet's addresses")
+        return spender
 
     def _sweep_parts(self, p: Proposal) -> tuple[Chain, Wallet, str]:
         if self.chain is None:
@@ -529,7 +527,8 @@ class Custody:
             legs = merge_postings([
                 Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
                 Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
-                *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee)])
+                *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee,
+                              receipt.payer)])
             entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{sent}",
                                      memo=f"{p.kind} {proposal_id}").entry
             tables.set_state(proposal_id, "sent", "executed")
@@ -629,7 +628,7 @@ class Custody:
             receipt = self.chain.receipt(tx_hash)
             if receipt is None or receipt.block > height:
                 continue  # not on chain at that height: balances there do not show it
-            payer = fee_payer(self.ledger, source)
+            payer = fee_payer(self.ledger, source, receipt.payer)
             if payer is not None:
                 adjust[payer[0]] = adjust.get(payer[0], 0) - receipt.fee
             if not receipt.ok:  # a failed transaction still paid its fee, and moved nothing
@@ -654,6 +653,10 @@ class Custody:
                                     "no custody policy is loaded")])
         if reconcile:
             findings += self.reconcile(block)
+        if self.key_location is not None and at is None:
+            wallets = self.ledger.wallets()
+            findings += signing_findings(wallets, {w.name: self.key_location(w)
+                                                   for w in wallets})
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: order[f.severity])
         pending = self._views(("pending", "approved", "sent", "requested"))

@@ -3,9 +3,9 @@
 For the snapshot published in ``DIR/root.json`` (:mod:`kinko.services.reserves`), whose root
 binds the chain block its reserves are read at:
 
-* :func:`sign_hot` has each hot wallet's signer sign :func:`~kinko.domain.reserves_proof.
-  proof_message` (EIP-191 ``personal_sign``; the message names the snapshot's root hash) and
-  records it in ``DIR/signatures.json``;
+* :func:`sign_hot` has each hot wallet prove control: its :class:`~kinko.ports.Spender`
+  signs :func:`~kinko.domain.reserves_proof.proof_message` (EIP-191 ``personal_sign``; the
+  message names the snapshot's root hash), recorded in ``DIR/signatures.json``;
 * :func:`import_signatures` adds the signatures the offline signers of cold and warm wallets
   produced (a JSON file ``{"root_hash": ..., "signatures": [{"address", "signature"}]}``),
   each verified by recovering its address; an invalid one never replaces a valid one;
@@ -50,7 +50,7 @@ from kinko.errors import BadInput, InputFileError
 from kinko.ports import Chain
 from kinko.services.reserves import chain_point, load_root, read_json
 
-__all__ = ["MAX_TIME_GAP", "MessageSigner", "SignatureResult", "build_report",
+__all__ = ["MAX_TIME_GAP", "Prover", "SignatureResult", "build_report",
            "import_signatures", "load_root", "read_signatures", "recover", "sign_hot",
            "status_of"]
 
@@ -60,13 +60,13 @@ SIGNATURES_LIMIT = 16 << 20
 """Largest signatures file read (about 50,000 addresses)."""
 
 
-class MessageSigner(Protocol):
-    """Signs a text message EIP-191 (``personal_sign``); returns the 65-byte signature as
-    0x-hex. Holds the key; never reveals it."""
+class Prover(Protocol):
+    """Proves control of ``address`` by signing a text message (a key wallet's
+    :class:`~kinko.ports.Spender`: EIP-191 ``personal_sign``, 65 bytes as 0x-hex)."""
 
     address: str
 
-    def sign_message(self, text: str) -> str: ...
+    def prove(self, message: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ def _merge(records: Records, root: PublishedRoot, chain: str, wallet: Wallet, ad
 
 
 def sign_hot(directory: Path, wallets: Sequence[Wallet],
-             signer_for: Callable[[Wallet], MessageSigner]) -> list[SignatureResult]:
+             prover_for: Callable[[Wallet], Prover]) -> list[SignatureResult]:
     """Each hot wallet's signer signs the snapshot for its addresses; written to
     ``DIR/signatures.json`` (other signatures there are kept)."""
     root = _bound(directory)
@@ -203,13 +203,18 @@ def sign_hot(directory: Path, wallets: Sequence[Wallet],
         if wallet.tier != "hot" or not wallet.addresses or spec is None:
             continue
         point_of(root.header, spec.chain)  # refused when the snapshot binds no block
-        signer = signer_for(wallet)
+        if wallet.kind != "key":
+            results += [SignatureResult(a, wallet.name, "missing (a multisig proves control "
+                                        "by its owners' EIP-1271 signatures)")
+                        for a in wallet.addresses]
+            continue
+        signer = prover_for(wallet)
         for address in wallet.addresses:
             if address.lower() != signer.address.lower():
                 results.append(SignatureResult(address, wallet.name,
                                                f"missing (the signer holds {signer.address})"))
                 continue
-            signature = signer.sign_message(_message(root, spec.chain, address))
+            signature = signer.prove(_message(root, spec.chain, address))
             results.append(_merge(records, root, spec.chain, wallet, address, signature, "hot"))
     _write_signatures(directory, root, records)
     return results

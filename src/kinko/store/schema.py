@@ -63,6 +63,8 @@ wallets = Table(
     Column("asset", String(16), nullable=False),
     Column("tier", String(8), nullable=False),
     Column("addresses", Text, nullable=False),  # JSON list
+    Column("kind", String(16), nullable=False, server_default="key"),  # key | multisig
+    Column("setup", Text, nullable=True),  # JSON: a multisig's owners, threshold, contracts
 )
 
 ledger_head = Table(

@@ -1,0 +1,96 @@
+"""Where chain adapters and wallet kinds plug in: one table each.
+
+:data:`ADAPTERS` maps an adapter kind (the ``chains`` setting's ``NAME=ADAPTER:URL``) to the
+function that connects to a node of that kind and returns its :class:`~kinko.ports.Chain`
+(retried with backoff). :data:`WALLET_KINDS` maps (adapter kind, wallet kind) to the function
+that builds the :class:`~kinko.ports.Spender` of a registered wallet from its record, the
+keys it may use (:class:`Keys`) and the co-signer. A new chain (NEM, Bitcoin) is a module
+with its ``Chain`` and its wallet kinds, and one line in each table here; services, the
+watch and the command line do not change::
+
+    chain = connect("ethereum", "evm", "http://127.0.0.1:8545", attempts=5)
+    spender = spender_for(chain, "evm", wallet, keys, cosigner=None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from eth_utils.address import to_checksum_address
+
+from kinko.chains.evm import EvmChain, EvmKey, EvmNode
+from kinko.chains.retry import Retrying
+from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeWallet
+from kinko.domain.addresses import address_key
+from kinko.domain.custody import Wallet
+from kinko.errors import ConfigError
+from kinko.ports import Chain, Cosigner, SafeOwner, Spender
+
+__all__ = ["ADAPTERS", "WALLET_KINDS", "Keys", "connect", "spender_for"]
+
+
+class Keys(Protocol):
+    """The keys a process may sign with, by name (see the ``keys`` setting): ``key(name)``
+    opens it (an HSM key or a keystore file) and ``relayer()`` is the key that sends
+    multisig transactions."""
+
+    def key(self, name: str) -> EvmKey: ...
+    def relayer(self) -> EvmKey: ...
+
+
+def _evm(name: str, url: str, attempts: int) -> Chain:
+    return Retrying(EvmChain.connect(url, name=name), attempts=attempts)
+
+
+ADAPTERS: dict[str, Callable[[str, str, int], Chain]] = {"evm": _evm}
+
+
+def connect(name: str, adapter: str, url: str, *, attempts: int = 5) -> Chain:
+    """The ``Chain`` of chain ``name`` through its adapter kind."""
+    make = ADAPTERS.get(adapter)
+    if make is None:
+        raise ConfigError(f"chain {name}: no adapter {adapter!r} (known: "
+                          f"{', '.join(sorted(ADAPTERS))})", setting="chains")
+    return make(name, url, attempts)
+
+
+def _evm_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
+    key = keys.key(wallet.name)
+    if wallet.addresses and address_key(key.address) not in {address_key(a)
+                                                             for a in wallet.addresses}:
+        raise ConfigError(f"the key {wallet.name} signs for {key.address}, which is not an "
+                          f"address of wallet {wallet.name}")
+    return KeyWallet(chain, key)
+
+
+def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
+    multisig = wallet.multisig
+    assert multisig is not None  # a multisig wallet always has its set-up (Wallet checks)
+    owners: list[SafeOwner] = []
+    if multisig.operator is not None:
+        key = keys.key(wallet.name)
+        if address_key(key.address) != address_key(multisig.operator):
+            raise ConfigError(f"the operations key {wallet.name} is {key.address}; wallet "
+                              f"{wallet.name} registered {multisig.operator} as its operator")
+        owners.append(KeyOwner(key))
+    if multisig.cosigner is not None and cosigner is not None:
+        owners.append(CosignerOwner(cosigner, str(to_checksum_address(multisig.cosigner))))
+    node: EvmNode = chain
+    return SafeWallet(node, wallet.addresses[0], multisig, keys.relayer(), owners)
+
+
+WALLET_KINDS: dict[tuple[str, str], Callable[[Any, Wallet, Keys, Cosigner | None], Spender]] = {
+    ("evm", "key"): _evm_key,
+    ("evm", "multisig"): _evm_safe,
+}
+
+
+def spender_for(chain: Chain, adapter: str, wallet: Wallet, keys: Keys,
+                cosigner: Cosigner | None = None) -> Spender:
+    """The :class:`~kinko.ports.Spender` of ``wallet`` on ``chain`` (of adapter kind
+    ``adapter``), by the wallet's kind."""
+    make = WALLET_KINDS.get((adapter, wallet.kind))
+    if make is None:
+        raise ConfigError(f"wallet {wallet.name}: no {wallet.kind} wallets on {adapter} chains")
+    return make(chain, wallet, keys, cosigner)

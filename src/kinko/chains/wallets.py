@@ -1,0 +1,274 @@
+"""Wallet kinds on an EVM chain: how a transfer from an exchange wallet is built, authorised,
+paid for and proven (the :class:`~kinko.ports.Spender` port).
+
+- :class:`KeyWallet` (kind ``key``): one key (an HSM key or, for development, a keystore
+  file) signs a legacy transaction from its own address, and pays its gas. A native
+  transfer is a value transfer (21,000 gas; :data:`~kinko.chains.safe.RECEIVE_GAS` when the
+  receiver is a contract such as a Safe, whose receive hook costs more); a token transfer is
+  the token's ``transfer`` call (:data:`~kinko.chains.erc20.TOKEN_GAS`).
+- :class:`SafeWallet` (kind ``multisig``): a Safe{Wallet} 1.4.1 account. The Safe is read
+  first and refused if it is not exactly what was registered (owners, threshold, singleton,
+  fallback handler, no module, no guard), then one SafeTx is built at the Safe's nonce
+  (CALL only, no refunds: :meth:`~kinko.domain.safe.SafeTx.check`), its owners kinko can
+  ask sign it (:class:`KeyOwner`: the operations key; :class:`CosignerOwner`: the policy
+  co-signer), and ``execTransaction`` is sent by the *relayer*, a key that owns nothing and
+  only pays the gas, so the Safe itself pays no fee.
+
+Both keep the two steps of the port apart: :meth:`prepare` asks the node (nonces, gas price,
+chain id, gas) and the owners, outside any unit of work; :meth:`sign` only signs, inside the
+unit that records the transaction's hash::
+
+    wallet = KeyWallet(chain, key)
+    prepared = wallet.prepare(Payment(eth, to, 10**18, ("withdrawal", "W1")))
+    out = wallet.sign(prepared)      # recorded as "sending" with out.tx_hash, then
+    chain.send_raw(out.raw)          # broadcast once that is committed
+
+Proof of control (reserves): a key signs the proof message EIP-191 (``personal_sign``); a
+Safe vouches for it by EIP-1271: its owners sign the SafeMessage hash of the message's
+EIP-191 hash, and anyone can ask the Safe, at the snapshot's block, whether those
+signatures are valid (``isValidSignature``), which also checks that they are enough owners'
+as the Safe stood then. kinko signs with the owner keys it holds; a Safe whose threshold
+needs owners kinko does not hold (a co-signed hot wallet's recovery key, a cold Safe's
+approvers) is proven with their signatures, made offline and imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_account.messages import defunct_hash_message
+from eth_utils.address import to_checksum_address
+
+from kinko.chains.erc20 import TOKEN_GAS, transfer_call
+from kinko.chains.evm import EvmKey, EvmNode
+from kinko.chains.safe import (
+    RECEIVE_GAS,
+    DigestSigner,
+    SafeDeployment,
+    check_safe,
+    exec_transaction_data,
+    read_safe,
+    sign_safe_tx,
+)
+from kinko.domain.addresses import canonical_address
+from kinko.domain.custody import Multisig
+from kinko.domain.money import Asset
+from kinko.domain.safe import (
+    SafeTx,
+    check_signatures,
+    pack_signatures,
+    recover_owner,
+    safe_message_hash,
+)
+from kinko.errors import ApprovalError, ConfigError
+from kinko.ports import Cosigner, Fee, Outgoing, Payment, Prepared, SafeOwner
+
+__all__ = ["EXEC_GAS", "CosignerOwner", "KeyOwner", "KeyWallet", "SafeWallet", "deployment_of"]
+
+NATIVE_GAS = 21_000
+EXEC_GAS = 250_000
+"""The most gas kinko reserves for one ``execTransaction`` of a transfer (a SafeL2
+execution costs about 70-110k; the node's estimate, with a margin, is what is sent)."""
+_MARGIN_NUM, _MARGIN_DEN = 6, 5  # 1.2 × the node's estimate, in integers
+
+
+def _canonical(address: str) -> str:
+    return canonical_address(address, "ethereum")
+
+
+def _call_of(payment: Payment) -> tuple[str, int, bytes]:
+    """(to, value, data) of a transfer: a value transfer, or the token's ``transfer``."""
+    asset = payment.asset
+    if asset.token is None:
+        return payment.to, payment.amount, b""
+    return asset.token, 0, transfer_call(payment.to, payment.amount)
+
+
+def _check_chain(chain: EvmNode, asset: Asset) -> None:
+    if asset.chain != chain.name:
+        raise ConfigError(f"{asset.symbol} is on {asset.chain}; this wallet is on {chain.name}")
+
+
+class KeyWallet:
+    """A wallet of one key; see the module docstring."""
+
+    kind = "key"
+
+    def __init__(self, chain: EvmNode, key: EvmKey) -> None:
+        self.chain = chain
+        self.key = key
+        self.address = _canonical(key.address)
+
+    def __repr__(self) -> str:
+        return f"KeyWallet(address={self.address!r}, on={self.chain.name!r})"
+
+    def _gas(self, asset: Asset, to: str | None) -> int:
+        if asset.token is not None:
+            return TOKEN_GAS
+        if to is not None and self.chain.code(to):
+            return RECEIVE_GAS  # a contract (a Safe) runs code when it receives
+        return NATIVE_GAS
+
+    def fee(self, asset: Asset, to: str | None = None) -> Fee:
+        _check_chain(self.chain, asset)
+        return Fee(self.address, self._gas(asset, to) * self.chain.fee_params()[1])
+
+    def prepare(self, payment: Payment) -> Prepared:
+        _check_chain(self.chain, payment.asset)
+        to, value, data = _call_of(payment)
+        chain_id, gas_price = self.chain.fee_params()
+        gas = self._gas(payment.asset, payment.to)
+        return Prepared(payment, self.address, Fee(self.address, gas * gas_price), {
+            "to": to, "value": value, "data": data, "gas": gas, "gas_price": gas_price,
+            "chain_id": chain_id, "nonce": self.chain.nonce(self.address)})
+
+    def sign(self, prepared: Prepared) -> Outgoing:
+        d = prepared.detail
+        raw = self.key.sign_transfer(to=d["to"], value=d["value"], data=d["data"],
+                                     gas=d["gas"], gas_price=d["gas_price"],
+                                     chain_id=d["chain_id"], nonce=d["nonce"])
+        return Outgoing(raw, self.chain.tx_hash(raw))
+
+    def prove(self, message: str) -> str:
+        return self.key.sign_message(message)
+
+
+class KeyOwner:
+    """A Safe owner whose key kinko holds (the operations key, in an HSM or a file): it
+    signs a SafeTx that passes kinko's rules, for any request the use case vouches for."""
+
+    def __init__(self, key: DigestSigner) -> None:
+        self.key = key
+        self.address = str(to_checksum_address(key.address))
+
+    def sign_safe_tx(self, tx: SafeTx, request: tuple[str, str]) -> bytes:
+        return sign_safe_tx(self.key, tx)
+
+    def sign_message_hash(self, digest: bytes) -> bytes:
+        return self.key.sign_digest(digest)
+
+
+class CosignerOwner:
+    """The policy co-signer as a Safe owner: asked through the :class:`~kinko.ports.Cosigner`
+    port, its answer trusted only if it is the registered co-signer's signature over this
+    SafeTx's hash."""
+
+    def __init__(self, cosigner: Cosigner, address: str) -> None:
+        self.cosigner = cosigner
+        self.address = str(to_checksum_address(address))
+
+    def sign_safe_tx(self, tx: SafeTx, request: tuple[str, str]) -> bytes:
+        tx.check()
+        answer = self.cosigner.cosign(request[0], request[1], tx)
+        if answer.safe_tx_hash != tx.hash or \
+                recover_owner(tx.hash, answer.signature) != self.address:
+            raise ApprovalError(f"the co-signer's answer for {request[0]} {request[1]} is not "
+                                f"{self.address}'s signature of SafeTx 0x{tx.hash.hex()}")
+        return answer.signature
+
+
+def deployment_of(multisig: Multisig) -> SafeDeployment:
+    """The Safe contracts a registered multisig wallet runs on."""
+    contracts = dict(multisig.contracts)
+    try:
+        return SafeDeployment(**{role: str(to_checksum_address(contracts[role]))
+                                 for role in ("singleton", "proxy_factory",
+                                              "fallback_handler")})
+    except KeyError as missing:
+        raise ConfigError(f"the multisig set-up names no {missing.args[0]} contract") from None
+
+
+class SafeWallet:
+    """A Safe{Wallet} account; see the module docstring. ``owners`` are the owners kinko
+    asks, in order (the operations key first, then the co-signer); ``relayer`` sends and
+    pays the gas."""
+
+    kind = "multisig"
+
+    def __init__(self, chain: EvmNode, address: str, multisig: Multisig, relayer: EvmKey,
+                 owners: Sequence[SafeOwner]) -> None:
+        self.chain = chain
+        self.address = _canonical(address)
+        self.multisig = multisig
+        self.deployment = deployment_of(multisig)
+        self.relayer = relayer
+        self.owners = list(owners)
+        registered = {_canonical(o) for o in multisig.owners}
+        for owner in self.owners:
+            if _canonical(owner.address) not in registered:
+                raise ConfigError(f"{owner.address} signs for Safe {self.address} but is not "
+                                  "one of its registered owners")
+        if _canonical(relayer.address) in registered:
+            raise ConfigError(f"the relayer {relayer.address} is an owner of Safe "
+                              f"{self.address}: the key that sends and pays the gas must own "
+                              "nothing")
+
+    def __repr__(self) -> str:
+        return f"SafeWallet(address={self.address!r}, on={self.chain.name!r})"
+
+    def fee(self, asset: Asset, to: str | None = None) -> Fee:
+        _check_chain(self.chain, asset)
+        return Fee(_canonical(self.relayer.address), EXEC_GAS * self.chain.fee_params()[1])
+
+    def check(self) -> Any:
+        """The Safe as the chain has it, refused (naming every difference) unless it is the
+        one registered."""
+        info = read_safe(self.chain, self.address)
+        check_safe(info, self.deployment, owners=self.multisig.owners,
+                   threshold=self.multisig.threshold)
+        return info
+
+    def prepare(self, payment: Payment) -> Prepared:
+        _check_chain(self.chain, payment.asset)
+        info = self.check()
+        chain_id, gas_price = self.chain.fee_params()
+        to, value, data = _call_of(payment)
+        tx = SafeTx(safe=self.address, chain_id=chain_id, to=to, value=value, data=data,
+                    nonce=info.nonce)
+        tx.check()
+        signatures: dict[str, bytes] = {}
+        asked: list[str] = []
+        for owner in self.owners:
+            if len(signatures) >= info.threshold:
+                break
+            asked.append(owner.address)
+            signatures[owner.address] = owner.sign_safe_tx(tx, payment.request)
+        if len(signatures) < info.threshold:
+            raise ApprovalError(
+                f"Safe {self.address} needs {info.threshold} owners' signatures; kinko can "
+                f"ask {len(self.owners)} ({', '.join(asked) or 'none'}): the others sign "
+                "offline", needed=info.threshold, given=len(signatures))
+        check_signatures(tx, signatures, info.owners, info.threshold)
+        call = exec_transaction_data(tx, signatures)
+        sender = _canonical(self.relayer.address)
+        estimate = self.chain.estimate_gas(sender, self.address, call)
+        gas = estimate * _MARGIN_NUM // _MARGIN_DEN
+        return Prepared(payment, sender, Fee(sender, gas * gas_price), {
+            "to": self.address, "value": 0, "data": call, "gas": gas, "gas_price": gas_price,
+            "chain_id": chain_id, "nonce": self.chain.nonce(sender),
+            "safe_tx_hash": "0x" + tx.hash.hex(), "safe_nonce": tx.nonce})
+
+    def sign(self, prepared: Prepared) -> Outgoing:
+        d = prepared.detail
+        raw = self.relayer.sign_transfer(to=d["to"], value=0, data=d["data"], gas=d["gas"],
+                                         gas_price=d["gas_price"], chain_id=d["chain_id"],
+                                         nonce=d["nonce"])
+        return Outgoing(raw, self.chain.tx_hash(raw))
+
+    def prove(self, message: str) -> str:
+        """EIP-1271: the owners kinko holds sign the SafeMessage hash of ``message``'s
+        EIP-191 hash; refused when they are fewer than the threshold."""
+        chain_id = self.chain.fee_params()[0]
+        digest = safe_message_hash(chain_id, self.address, bytes(defunct_hash_message(
+            text=message)))
+        signatures = {o.address: o.sign_message_hash(digest) for o in self.owners
+                      if isinstance(o, KeyOwner)}
+        if len(signatures) < self.multisig.threshold:
+            raise ApprovalError(
+                f"Safe {self.address} proves control with {self.multisig.threshold} owners' "
+                f"signatures (EIP-1271); kinko holds {len(signatures)}: import the others'")
+        return "0x" + pack_signatures(dict(list(sorted(
+            signatures.items(), key=lambda kv: int(kv[0], 16)))[:self.multisig.threshold])
+        ).hex()
+

@@ -1,0 +1,32 @@
+"""Wallet kinds: every wallet records how a transfer from it is authorised, ``key`` (one
+key: every wallet registered so far) or ``multisig`` (a contract account such as a Safe),
+with a multisig's set-up (owners, threshold, the contracts it runs on, the operations key
+and the co-signer among its owners) as JSON.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("wallets") as batch:
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False,
+                                   server_default="key"))
+        batch.add_column(sa.Column("setup", sa.Text, nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("wallets") as batch:
+        batch.drop_column("setup")
+        batch.drop_column("kind")
