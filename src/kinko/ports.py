@@ -40,7 +40,7 @@ from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
 from kinko.domain.cosign import CosignRequest, KinkoFacts, SafeState, refuse
 from kinko.domain.cosign_log import Decision
-from kinko.domain.custody import Wallet
+from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
 from kinko.domain.money import Asset
 from kinko.domain.safe import SafeTx, recover_owner
@@ -65,6 +65,7 @@ __all__ = [
     "LedgerReader",
     "LedgerWriter",
     "MemoryCosigner",
+    "Multisigs",
     "Notifier",
     "Outgoing",
     "Payment",
@@ -241,6 +242,18 @@ class Spender(Protocol):
     def prepare(self, payment: Payment) -> Prepared: ...
     def sign(self, prepared: Prepared) -> Outgoing: ...
     def prove(self, message: str) -> str: ...
+
+
+class Multisigs(Protocol):
+    """A chain's multisig accounts (Safes on an EVM chain): ``create`` deploys one owned by
+    ``owners`` with ``threshold`` (its contracts deployed first where the chain lets kinko,
+    a development node) and returns its address and set-up; ``check`` reads one back and
+    refuses it, naming every difference, unless it is exactly ``multisig``."""
+
+    def create(self, owners: Sequence[str], threshold: int, *, operator: str | None = None,
+               cosigner: str | None = None) -> tuple[str, Multisig]: ...
+    def check(self, address: str, multisig: Multisig) -> None: ...
+    def contracts(self) -> tuple[tuple[str, str], ...]: ...
 
 
 class SafeOwner(Protocol):

@@ -21,13 +21,15 @@ from eth_utils.address import to_checksum_address
 
 from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.chains.retry import Retrying
-from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeWallet
+from kinko.chains.safe import canonical_deployment, deploy_safe_contracts
+from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeAccounts, SafeWallet
 from kinko.domain.addresses import address_key
 from kinko.domain.custody import Wallet
 from kinko.errors import ConfigError
-from kinko.ports import Chain, Cosigner, SafeOwner, Spender
+from kinko.ports import Chain, Cosigner, Multisigs, SafeOwner, Spender
 
-__all__ = ["ADAPTERS", "WALLET_KINDS", "Keys", "connect", "spender_for"]
+__all__ = ["ADAPTERS", "MULTISIGS", "WALLET_KINDS", "Keys", "connect", "multisigs_for",
+           "spender_for"]
 
 
 class Keys(Protocol):
@@ -94,3 +96,28 @@ def spender_for(chain: Chain, adapter: str, wallet: Wallet, keys: Keys,
     if make is None:
         raise ConfigError(f"wallet {wallet.name}: no {wallet.kind} wallets on {adapter} chains")
     return make(chain, wallet, keys, cosigner)
+
+
+def _evm_safes(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
+    if deploy:  # a development node: the contracts are deployed when they are missing
+        node = chain.inner if isinstance(chain, Retrying) else chain
+        if not isinstance(node, EvmChain):
+            raise ConfigError("deploying the Safe contracts needs a development node")
+        deployment = deploy_safe_contracts(node)
+    else:
+        deployment = canonical_deployment(chain)
+    return SafeAccounts(chain, deployment, payer)
+
+
+MULTISIGS: dict[str, Callable[[Any, EvmKey | None, bool], Multisigs]] = {"evm": _evm_safes}
+
+
+def multisigs_for(chain: Chain, adapter: str, payer: EvmKey | None = None, *,
+                  deploy: bool = False) -> Multisigs:
+    """The multisig accounts of ``chain`` (Safes on an EVM chain, at their canonical
+    deployment; with ``deploy``, on a development node, deployed first when missing);
+    ``payer`` pays the gas of creating one."""
+    make = MULTISIGS.get(adapter)
+    if make is None:
+        raise ConfigError(f"no multisig wallets on {adapter} chains")
+    return make(chain, payer, deploy)

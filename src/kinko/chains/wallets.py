@@ -47,6 +47,7 @@ from kinko.chains.safe import (
     DigestSigner,
     SafeDeployment,
     check_safe,
+    create_safe,
     exec_transaction_data,
     read_safe,
     sign_safe_tx,
@@ -64,7 +65,8 @@ from kinko.domain.safe import (
 from kinko.errors import ApprovalError, ConfigError
 from kinko.ports import Cosigner, Fee, Outgoing, Payment, Prepared, SafeOwner
 
-__all__ = ["EXEC_GAS", "CosignerOwner", "KeyOwner", "KeyWallet", "SafeWallet", "deployment_of"]
+__all__ = ["EXEC_GAS", "CosignerOwner", "KeyOwner", "KeyWallet", "SafeAccounts", "SafeWallet",
+           "deployment_of"]
 
 NATIVE_GAS = 21_000
 EXEC_GAS = 250_000
@@ -272,3 +274,42 @@ class SafeWallet:
             signatures.items(), key=lambda kv: int(kv[0], 16)))[:self.multisig.threshold])
         ).hex()
 
+
+
+class SafeAccounts:
+    """Safe accounts on one chain (the :class:`~kinko.ports.Multisigs` port): created by
+    the proxy factory of ``deployment`` with ``payer`` paying the gas, read back and checked
+    against what was registered."""
+
+    def __init__(self, chain: EvmNode, deployment: SafeDeployment, payer: EvmKey | None) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        self.payer = payer
+
+    def contracts(self) -> tuple[tuple[str, str], ...]:
+        d = self.deployment
+        return (("fallback_handler", _canonical(d.fallback_handler)),
+                ("proxy_factory", _canonical(d.proxy_factory)),
+                ("singleton", _canonical(d.singleton)))
+
+    def _setup(self, owners: Sequence[str], threshold: int, operator: str | None,
+               cosigner: str | None) -> Multisig:
+        return Multisig(tuple(_canonical(o) for o in owners), threshold, self.contracts(),
+                        None if operator is None else _canonical(operator),
+                        None if cosigner is None else _canonical(cosigner))
+
+    def create(self, owners: Sequence[str], threshold: int, *, operator: str | None = None,
+               cosigner: str | None = None) -> tuple[str, Multisig]:
+        setup = self._setup(owners, threshold, operator, cosigner)  # roles checked first
+        if self.payer is None:
+            raise ConfigError("creating a Safe needs a key to pay its gas (the relayer)")
+        info = create_safe(self.chain, self.payer, self.deployment, list(owners), threshold)
+        return _canonical(info.address), setup
+
+    def check(self, address: str, multisig: Multisig) -> None:
+        deployment = deployment_of(multisig)
+        if deployment != self.deployment:
+            raise ConfigError(f"Safe {address}: registered on contracts {deployment}, not on "
+                              f"this chain's Safe {self.deployment}")
+        info = read_safe(self.chain, address)
+        check_safe(info, deployment, owners=multisig.owners, threshold=multisig.threshold)

@@ -20,7 +20,7 @@ import typer
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput, ConfigError
-from kinko.ports import Chain, Cosigner, Prices, Spender, SystemClock
+from kinko.ports import Chain, Cosigner, Multisigs, Prices, Spender, SystemClock
 from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
 from kinko.services.custody import Custody
@@ -83,6 +83,19 @@ class Runtime:
                               "for it (set chains or KINKO_EVM_RPC_URL)")
         adapter, chain = found
         return spender_for(chain, adapter, wallet, self.keys(), None)
+
+    def multisigs(self, asset: str, *, deploy: bool = False) -> Multisigs:
+        """The multisig accounts of ``asset``'s chain; the relayer key pays for creating
+        one (``deploy``: a development node, whose Safe contracts kinko deploys if missing)."""
+        from kinko.chains.registry import multisigs_for
+
+        chain_name = self.assets[asset].chain
+        found = self.chains().get(chain_name)
+        if found is None:
+            raise ConfigError(f"{asset} is on {chain_name}: no node is configured for it (set "
+                              "chains or KINKO_EVM_RPC_URL)")
+        adapter, chain = found
+        return multisigs_for(chain, adapter, self.keys().relayer(), deploy=deploy)
 
     def key_location(self, wallet: Wallet) -> str | None:
         """Where the key kinko signs with for ``wallet`` lives: "hsm" or "file"; None for a
