@@ -196,6 +196,7 @@ class Payment:
     to: str
     amount: int
     request: tuple[str, str]
+    signatures: tuple[tuple[str, bytes], ...] = ()  # (owner, signature) made offline
 
 
 @dataclass(frozen=True)
@@ -231,9 +232,12 @@ class Spender(Protocol):
     """One wallet that moves money (a *wallet kind*: one key, or a multisig's owners with a
     relayer that sends). ``prepare`` reads the node and gathers the authorisations (outside
     any unit of work); ``sign`` signs without asking anyone (inside the unit that records
-    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost and who pays it (the
-    ledger books it; a sweep leaves it behind when the wallet pays); ``prove`` signs a
-    message that shows control of ``address`` (proof of reserves)."""
+    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost and who pays
+    it (the ledger books it; a sweep leaves it behind when the wallet pays); ``prove`` signs a
+    message that shows control of ``address`` (proof of reserves). ``authorisation`` is
+    what owners who sign offline sign for a payment (a multisig's transaction and its
+    ``digest``; empty for one key) and ``accept`` checks one such signature, returning it in
+    the form the chain checks."""
 
     kind: str
     address: str
@@ -242,6 +246,8 @@ class Spender(Protocol):
     def prepare(self, payment: Payment) -> Prepared: ...
     def sign(self, prepared: Prepared) -> Outgoing: ...
     def prove(self, message: str) -> str: ...
+    def authorisation(self, payment: Payment) -> dict[str, Any]: ...
+    def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes: ...
 
 
 class Multisigs(Protocol):
@@ -280,6 +286,9 @@ class CustodyTables(Protocol):
                   tx_hash: str | None = None) -> None: ...
     def close(self, proposal_id: str, new: str) -> bool: ...
     def add_approval(self, proposal_id: str, approval: Approval) -> None: ...
+    def put_owner_signature(self, proposal_id: str, owner: str, digest: str, signature: str,
+                            at: datetime) -> None: ...
+    def owner_signatures(self, proposal_id: str) -> list[dict[str, Any]]: ...
     def approvals(self, proposal_id: str) -> list[Approval]: ...
     def approvals_of(self, proposal_ids: list[str]) -> dict[str, list[Approval]]: ...
 

@@ -18,6 +18,7 @@ from conftest import HSM_PIN, HSM_TOKEN
 from cosigner_double import ApprovedRequestsCosigner, CosignRefusedByDouble
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from softhsm import SoftHsm
 
 from kinko.chains import safe as S
@@ -75,6 +76,8 @@ class World:
     cold: Wallet
     recovery: KeystoreSigner
     owners: list[Any]  # the hot Safe's: operations (HSM), co-signer, recovery
+    cold_owners: list[KeystoreSigner]  # the approvers' Ethereum keys
+    cold_accounts: list[Any]  # the same, as a hardware wallet would hold them
 
     def spender(self, wallet: Wallet) -> Spender:
         return self.custody.spender(wallet)
@@ -103,7 +106,8 @@ def world(request: pytest.FixtureRequest, ops_key: Any,
     relayer = throwaway_signer()
     chain.fund(relayer.address, 2 * E)
     cosigner_key, recovery = throwaway_signer(), throwaway_signer()
-    approver_keys = [throwaway_signer() for _ in range(3)]
+    cold_accounts = [Account.create() for _ in range(3)]  # the approvers' Ethereum keys
+    approver_keys = [KeystoreSigner(a) for a in cold_accounts]
     safes = SafeAccounts(chain, deployment, relayer)
     hot = create_multisig(ledger, safes, "eth-hot", "ETH", "hot",
                           [ops_key.address, cosigner_key.address, recovery.address], 2,
@@ -133,7 +137,8 @@ def world(request: pytest.FixtureRequest, ops_key: Any,
         for n, k in APPROVERS.items()), encoding="utf-8")
     custody.load_policy(policy, "ops")
     yield World(chain, store, ledger, custody, Withdrawals(custody), cosigner, safes, relayer,
-                hot, cold, recovery, [ops_key, cosigner_key, recovery])
+                hot, cold, recovery, [ops_key, cosigner_key, recovery], approver_keys,
+                cold_accounts)
     store.close()
 
 
@@ -312,3 +317,42 @@ def test_check_says_how_wallets_sign(world: World, tmp_path: Path) -> None:
     codes = {(f.code, f.wallet) for f in custody.check(reconcile=False).findings}
     assert ("key_in_file", "eth-relayer") in codes and ("single_key_hot", "eth-relayer") in codes
     assert not {c for c in codes if c[1] in ("eth-hot", "xem-hot", "eth-cold")}
+
+
+def test_a_refill_from_the_cold_safe_with_its_owners_offline_signatures(world: World) -> None:
+    w = world
+    hot, cold = w.hot.addresses[0], w.cold.addresses[0]
+    w.chain.fund(cold, E)
+    w.ledger.post("cold-funds", [Posting("wallet:eth-cold", "ETH", E),
+                                 Posting("own", "ETH", -E)], source="test")
+    view = w.custody.propose("refill", {
+        "asset": "ETH", "amount": str(E), "from_wallet": "eth-cold", "to_wallet": "eth-hot",
+        "from_address": cold, "to_address": hot}, "ops", "refill from cold")
+    with pytest.raises(ApprovalError, match="approved sweep or refill"):
+        w.custody.owners_transaction(view.proposal.id)  # not approved yet: nothing to sign
+    for name in ("alice", "bob"):
+        w.custody.approve(view.proposal.id, name, sign_proposal(view.proposal, APPROVERS[name]))
+    with pytest.raises(ApprovalError, match="needs 2 owners' signatures"):
+        w.custody.execute(view.proposal.id)  # kinko holds no key of the cold Safe
+    assert w.custody.proposal(view.proposal.id).state == "approved"  # type: ignore[union-attr]
+    what = w.custody.owners_transaction(view.proposal.id)
+    assert what["to"].lower() == hot and what["value"] == str(E) and what["operation"] == 0
+    digest = bytes.fromhex(what["digest"][2:])
+    first, second, outsider = w.cold_owners[0], w.cold_owners[1], throwaway_signer()
+    with pytest.raises(ApprovalError, match="not an owner"):
+        w.custody.add_owner_signature(view.proposal.id, outsider.address,
+                                      outsider.sign_digest(digest))
+    with pytest.raises(ApprovalError, match="sign it again"):  # someone else's signature
+        w.custody.add_owner_signature(view.proposal.id, first.address,
+                                      second.sign_digest(digest))
+    assert w.custody.add_owner_signature(view.proposal.id, first.address,
+                                         first.sign_digest(digest)) == 1
+    # a hardware wallet signs the hash's 32 bytes as a message (eth_sign / personal_sign)
+    pasted = bytes(w.cold_accounts[1].sign_message(encode_defunct(primitive=digest)).signature)
+    assert w.custody.add_owner_signature(view.proposal.id, second.address, pasted) == 2
+    before = w.chain.balances([hot])[hot]
+    assert w.custody.execute(view.proposal.id).state == "sent"
+    w.chain.mine(2)
+    assert w.custody.settle(view.proposal.id) is not None
+    assert w.chain.balances([hot])[hot] - before == E
+    assert _findings(w) == []

@@ -57,6 +57,7 @@ from kinko.domain.custody import Multisig
 from kinko.domain.money import Asset
 from kinko.domain.safe import (
     SafeTx,
+    accept_signature,
     check_signatures,
     pack_signatures,
     recover_owner,
@@ -134,6 +135,13 @@ class KeyWallet:
 
     def prove(self, message: str) -> str:
         return self.key.sign_message(message)
+
+    def authorisation(self, payment: Payment) -> dict[str, Any]:
+        return {}  # one key: nothing for anyone else to sign
+
+    def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
+        raise ApprovalError(f"wallet {self.address} is signed by one key: it takes no "
+                            "owners' signatures")
 
 
 class KeyOwner:
@@ -229,11 +237,14 @@ class SafeWallet:
         tx = SafeTx(safe=self.address, chain_id=chain_id, to=to, value=value, data=data,
                     nonce=info.nonce)
         tx.check()
-        signatures: dict[str, bytes] = {}
+        signatures = {str(to_checksum_address(owner)): self._accept(tx, owner, signature)
+                      for owner, signature in payment.signatures}
         asked: list[str] = []
         for owner in self.owners:
             if len(signatures) >= info.threshold:
                 break
+            if owner.address in signatures:
+                continue
             asked.append(owner.address)
             signatures[owner.address] = owner.sign_safe_tx(tx, payment.request)
         if len(signatures) < info.threshold:
@@ -250,6 +261,41 @@ class SafeWallet:
             "to": self.address, "value": 0, "data": call, "gas": gas, "gas_price": gas_price,
             "chain_id": chain_id, "nonce": self.chain.nonce(sender),
             "safe_tx_hash": "0x" + tx.hash.hex(), "safe_nonce": tx.nonce})
+
+    def _safe_tx(self, payment: Payment) -> SafeTx:
+        _check_chain(self.chain, payment.asset)
+        info = self.check()
+        to, value, data = _call_of(payment)
+        tx = SafeTx(safe=self.address, chain_id=self.chain.fee_params()[0], to=to,
+                    value=value, data=data, nonce=info.nonce)
+        tx.check()
+        return tx
+
+    def _accept(self, tx: SafeTx, owner: str, signature: bytes) -> bytes:
+        if _canonical(owner) not in {_canonical(o) for o in self.multisig.owners}:
+            raise ApprovalError(f"{owner} is not an owner of Safe {self.address}", owner=owner)
+        try:
+            return accept_signature(tx.hash, signature, owner)
+        except ApprovalError as exc:
+            raise ApprovalError(f"{exc.message} (SafeTx of Safe {self.address} at nonce "
+                                f"{tx.nonce}: signed for another transaction or an earlier "
+                                "nonce? sign it again)", owner=owner) from None
+
+    def authorisation(self, payment: Payment) -> dict[str, Any]:
+        """The SafeTx the owners sign for ``payment`` (at the Safe's nonce now) and its hash
+        (``digest``): sign the hash itself (``v`` 27/28) or, with a hardware wallet, its 32
+        bytes as a message (``eth_sign``/``personal_sign``)."""
+        tx = self._safe_tx(payment)
+        return {"safe": tx.safe, "chain_id": tx.chain_id, "to": tx.to, "value": str(tx.value),
+                "data": "0x" + tx.data.hex(), "operation": tx.operation,
+                "safe_tx_gas": 0, "base_gas": 0, "gas_price": 0,
+                "gas_token": tx.gas_token, "refund_receiver": tx.refund_receiver,
+                "nonce": tx.nonce, "digest": "0x" + tx.hash.hex()}
+
+    def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
+        """An owner's signature of the SafeTx for ``payment``, checked (an owner's, over this
+        SafeTx at the Safe's nonce now) and in the form the Safe checks."""
+        return self._accept(self._safe_tx(payment), owner, signature)
 
     def sign(self, prepared: Prepared) -> Outgoing:
         d = prepared.detail

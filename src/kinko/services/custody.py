@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import chain_keys, same_address, same_token
+from kinko.domain.addresses import canonical_address, chain_keys, same_address, same_token
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
 from kinko.domain.custody import (
     AssetPosition,
@@ -413,8 +413,10 @@ class Custody:
             record(self.ledger.store, incident, at, kind, actor, detail)
 
     def execute(self, proposal_id: str) -> ProposalView:
-        """Send an approved sweep from the hot wallet; a refill becomes a request for the
-        offline signers (kinko cannot sign for cold wallets).
+        """Send an approved sweep from the hot wallet, or a sweep or refill from a multisig
+        wallet with its owners' offline signatures (:meth:`add_owner_signature`) and those
+        kinko can ask; a refill from a cold wallet of one key becomes a request for its
+        offline signer (kinko holds no cold key).
 
         Crash-safe: the transaction is signed and recorded as ``sending`` (with its hash) in
         one unit of work that commits before it is broadcast; the broadcast runs outside any
@@ -433,16 +435,19 @@ class Custody:
         if now >= p.expires_at:
             raise ApprovalError(f"proposal {proposal_id} expired at "
                                 f"{format_timestamp(p.expires_at)}")
-        if p.kind == "refill":
+        source = next((w for w in self.ledger.wallets()
+                       if w.name == p.payload.get("from_wallet")), None)
+        if p.kind == "refill" and (source is None or source.kind != "multisig"):
             with self.ledger.store.custody() as (_, tables):
                 tables.set_state(proposal_id, "approved", "requested")
             return self.proposal(proposal_id)  # type: ignore[return-value]
         chain, wallet, to = self._sweep_parts(p)
         spender = self.spender(wallet)
+        with self.ledger.store.custody(write=False) as (_, tables):
+            offline = tuple((r["owner"], bytes.fromhex(r["signature"][2:]))
+                            for r in tables.owner_signatures(proposal_id))
         # the node (and a multisig's owners) are asked before the unit opens
-        prepared = spender.prepare(payment(self.ledger.assets[str(p.payload["asset"])], to,
-                                           int(str(p.payload["amount"])), "proposal",
-                                           proposal_id))
+        prepared = spender.prepare(replace(self._payment(p, to), signatures=offline))
         with self.ledger.store.custody() as (_, tables):  # signed and recorded together
             out = spender.sign(prepared)
             tables.set_state(proposal_id, "approved", "sending", out.tx_hash)
@@ -455,6 +460,47 @@ class Custody:
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(proposal_id, "sending", "sent", tx_hash)
         return self.proposal(proposal_id)  # type: ignore[return-value]
+
+    def _payment(self, p: Proposal, to: str) -> Payment:
+        return payment(self.ledger.assets[str(p.payload["asset"])], to,
+                       int(str(p.payload["amount"])), "proposal", p.id)
+
+    def _approved_move(self, proposal_id: str) -> tuple[Proposal, Spender, Payment]:
+        view = self.proposal(proposal_id)
+        if view is None:
+            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+        if view.proposal.kind not in ("sweep", "refill") or view.state != "approved":
+            raise ApprovalError(f"proposal {proposal_id} is a {view.state} {view.proposal.kind}:"
+                                " owners sign an approved sweep or refill")
+        _, wallet, to = self._sweep_parts(view.proposal)
+        spender = self.spender(wallet)
+        return view.proposal, spender, self._payment(view.proposal, to)
+
+    def owners_transaction(self, proposal_id: str) -> dict[str, Any]:
+        """What the owners of the paying multisig wallet sign for an approved sweep or
+        refill (its transaction and ``digest``), for owners who sign offline."""
+        _, spender, paying = self._approved_move(proposal_id)
+        what = spender.authorisation(paying)
+        if not what:
+            raise ApprovalError(f"proposal {proposal_id} is paid by a wallet of one key: no "
+                                "owners sign it")
+        return what
+
+    def add_owner_signature(self, proposal_id: str, owner: str, signature: bytes) -> int:
+        """Record an owner's offline signature for an approved sweep or refill from a
+        multisig wallet, once checked (an owner's, over the transaction as it stands now);
+        returns how many owners' signatures the proposal has."""
+        p, spender, paying = self._approved_move(proposal_id)
+        accepted = spender.accept(paying, owner, signature)
+        digest = str(spender.authorisation(paying)["digest"])
+        owner = canonical_address(owner, self.ledger.assets[str(p.payload["asset"])].chain)
+        with self.ledger.store.custody() as (_, tables):
+            tables.put_owner_signature(proposal_id, owner, digest, "0x" + accepted.hex(),
+                                       self.clock.now())
+            count = len(tables.owner_signatures(proposal_id))
+            self._on_incident(p, self.clock.now(), "approval", owner,
+                              f"owner {owner} signed {proposal_id} ({digest})")
+        return count
 
     def spender(self, wallet: Wallet) -> Spender:
         """The wallet's :class:`~kinko.ports.Spender`, checked to send from its address."""

@@ -153,6 +153,15 @@ approvals = Table(
     Column("approved_us", BigInteger, nullable=False),
 )
 
+owner_signatures = Table(  # a multisig's owners' signatures made offline, per proposal
+    "owner_signatures", metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("owner", String(128), primary_key=True),
+    Column("digest", String(66), nullable=False),  # what was signed (a SafeTx hash)
+    Column("signature", Text, nullable=False),
+    Column("signed_us", BigInteger, nullable=False),
+)
+
 deposit_addresses = Table(
     "deposit_addresses", metadata,
     Column("address", String(128), primary_key=True),

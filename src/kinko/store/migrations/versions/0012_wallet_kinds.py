@@ -1,7 +1,8 @@
 """Wallet kinds: every wallet records how a transfer from it is authorised, ``key`` (one
 key: every wallet registered so far) or ``multisig`` (a contract account such as a Safe),
 with a multisig's set-up (owners, threshold, the contracts it runs on, the operations key
-and the co-signer among its owners) as JSON.
+and the co-signer among its owners) as JSON; and the signatures a multisig's owners made
+offline for a proposal (a SafeTx hash each), kept until the proposal is executed.
 
 Revision ID: 0012
 Revises: 0011
@@ -24,9 +25,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("kind", sa.String(16), nullable=False,
                                    server_default="key"))
         batch.add_column(sa.Column("setup", sa.Text, nullable=True))
+    op.create_table(
+        "owner_signatures",
+        sa.Column("proposal_id", sa.String(64), primary_key=True),
+        sa.Column("owner", sa.String(128), primary_key=True),
+        sa.Column("digest", sa.String(66), nullable=False),
+        sa.Column("signature", sa.Text, nullable=False),
+        sa.Column("signed_us", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("owner_signatures")
     with op.batch_alter_table("wallets") as batch:
         batch.drop_column("setup")
         batch.drop_column("kind")
