@@ -1,6 +1,6 @@
 """Safe wallets through kinko's normal paths, with the real Safe 1.4.1 bytecode on the
 in-process chain and on anvil: a co-signed 2-of-3 hot Safe (an operations key in SoftHSM2,
-the co-signer test double, an offline recovery key) pays withdrawals of ETH and of a token,
+the policy co-signer's rules and log in process, an offline recovery key) pays withdrawals of ETH and of a token,
 sent by a relayer that owns nothing and pays the gas, whose fee is booked to its own
 wallet; a sweep goes from the hot Safe to a cold Safe owned by the approvers; a Safe whose
 owners or threshold differ from what is registered, and an asset not in the registry, are
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import HSM_PIN, HSM_TOKEN
-from cosigner_double import ApprovedRequestsCosigner, CosignRefusedByDouble
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -28,19 +28,24 @@ from kinko.chains.hsm import HsmToken
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
 from kinko.chains.registry import spender_for
 from kinko.chains.safe import RECEIVE_GAS
+from kinko.chains.safe_reader import ChainSafes
 from kinko.chains.wallets import KeyOwner, KeyWallet, SafeAccounts, SafeWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.cosign import CosignPolicy, SafeLimit
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.safe import SafeTx
-from kinko.errors import ApprovalError, BadInput, ChainRejected, UnknownAsset
+from kinko.errors import ApprovalError, BadInput, ChainRejected, CosignRefused, UnknownAsset
 from kinko.ports import FixedClock, Payment, Spender
+from kinko.services.cosign import CosignService
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.wallets import create_multisig, register_multisig
 from kinko.services.withdrawals import Withdrawals
 from kinko.store import SqlStore, open_store, upgrade
+from kinko.store.cosign_sql import open_cosign_log
+from kinko.store.cosign_view import SqlKinkoView
 
 pytestmark = pytest.mark.xdist_group("safe_wallets")  # one world per module, built once
 
@@ -69,7 +74,7 @@ class World:
     ledger: Ledger
     custody: Custody
     withdrawals: Withdrawals
-    cosigner: ApprovedRequestsCosigner
+    cosigner: CosignService
     safes: SafeAccounts
     relayer: KeystoreSigner
     hot: Wallet
@@ -81,6 +86,11 @@ class World:
 
     def spender(self, wallet: Wallet) -> Spender:
         return self.custody.spender(wallet)
+
+    def decisions(self) -> list[tuple[str, str]]:
+        """The co-signer's log: (request, outcome or refusal reason) per record."""
+        with self.cosigner.log.transaction(write=False) as tables:
+            return [(d.request, d.reason or d.outcome) for d in tables.records()]
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +109,11 @@ def world(request: pytest.FixtureRequest, ops_key: Any,
     token = deploy_token(chain, name="XEM", symbol="XEM", decimals=6, supply=10**9 * X)
     assets = AssetRegistry.default([Asset("XEM", "ethereum", 6, token)])
     folder = tmp_path_factory.mktemp("safe-wallets")
-    store = open_store(f"sqlite:///{folder / 'k.db'}")
+    url = f"sqlite:///{folder / 'k.db'}"
+    store = open_store(url)
     upgrade(store)
-    ledger = Ledger(store, FixedClock(), assets)
+    clock = FixedClock()
+    ledger = Ledger(store, clock, assets)
     ledger.sync_assets()
     relayer = throwaway_signer()
     chain.fund(relayer.address, 2 * E)
@@ -127,7 +139,15 @@ def world(request: pytest.FixtureRequest, ops_key: Any,
                          Posting("customer:C1", "ETH", -10 * E),
                          Posting("customer:C1", "XEM", -1_000 * X),
                          Posting("own", "ETH", -gas)], source="opening")
-    cosigner = ApprovedRequestsCosigner(store, assets, cosigner_key)
+    safe, day = hot.addresses[0], timedelta(days=1)
+    cosigner = CosignService(  # the real co-signer's rules, log and alerts, in process
+        policy=CosignPolicy("ethereum", {safe.lower(): {
+            "ETH": SafeLimit(safe, "ETH", 5 * E, day),
+            "XEM": SafeLimit(safe, "XEM", 500 * X, day, token)}},
+            cold={"ETH": frozenset({cold.addresses[0].lower()})}),
+        kinko=SqlKinkoView(url), chain=ChainSafes(chain),
+        log=open_cosign_log(f"sqlite:///{folder / 'cosign.db'}"), signer=cosigner_key,
+        clock=clock)
     keys = Keys({"eth-hot": ops_key, "xem-hot": ops_key, "eth-odd": ops_key}, relayer)
     custody = Custody(ledger, chain=chain, confirmations=2,
                       spender_for=lambda w: spender_for(chain, "evm", w, keys, cosigner))
@@ -147,8 +167,8 @@ def _balances(w: World) -> dict[str, int]:
 
 
 def _findings(w: World) -> list[Any]:
-    """Reconciliation's findings, but for eth-odd (the hot Safe registered a second time,
-    wrongly, by the test that shows it refused)."""
+    """Reconciliation's findings, but for eth-odd (a Safe registered with the wrong
+    threshold by the test that shows it refused)."""
     return [f for f in w.custody.reconcile() if f.severity != "info" and f.wallet != "eth-odd"]
 
 
@@ -167,7 +187,7 @@ def test_a_withdrawal_from_a_cosigned_safe_is_sent_and_confirmed(world: World) -
     booked = _balances(w)
     assert w.withdrawals.request("S1", "C1", "ETH", 1 * E, dest).state == "allowed"
     sent = w.withdrawals.send("S1")
-    assert sent.state == "sent" and ("withdrawal:S1", "signed") in w.cosigner.decisions
+    assert sent.state == "sent" and ("withdrawal:S1", "signed") in w.decisions()
     receipt = w.chain.receipt(sent.tx_hash)  # type: ignore[arg-type]
     assert receipt is not None and receipt.ok and receipt.payer == relayer.lower()
     assert _confirm(w, "S1").state == "confirmed"
@@ -205,7 +225,7 @@ def test_a_sweep_from_the_hot_safe_to_the_cold_safe(world: World) -> None:
         w.custody.approve(view.proposal.id, name, sign_proposal(view.proposal, APPROVERS[name]))
     sent = w.custody.execute(view.proposal.id)
     assert sent.state == "sent"
-    assert (f"proposal:{view.proposal.id}", "signed") in w.cosigner.decisions
+    assert (f"proposal:{view.proposal.id}", "signed") in w.decisions()
     w.chain.mine(2)
     entry = w.custody.settle(view.proposal.id)
     assert entry is not None
@@ -228,20 +248,25 @@ def test_a_safe_that_differs_from_its_registration_is_refused(world: World) -> N
     assert stranger in differs.value.message and owners[2] in differs.value.message
     assert w.ledger.wallets() == registered  # nothing written
     # a wallet whose record no longer matches the chain: nothing is signed or sent
-    odd = Multisig(tuple(o.lower() for o in owners), 1, w.hot.multisig.contracts,  # type: ignore[union-attr]
-                   operator=owners[0].lower())
-    w.ledger.add_wallet(Wallet("eth-odd", "ETH", "warm", (safe,), kind="multisig",
+    paid = w.chain.balances([w.relayer.address])[w.relayer.address]
+    other, made = w.safes.create(owners, 2, operator=owners[0], cosigner=owners[1])
+    paid -= w.chain.balances([w.relayer.address])[w.relayer.address]
+    w.ledger.post("odd-safe-gas", [Posting("fees", "ETH", paid),
+                                   Posting("wallet:eth-relayer", "ETH", -paid)], source="test")
+    assert other != safe  # the same owners and threshold: the next free salt nonce
+    odd = Multisig(made.owners, 1, made.contracts, operator=made.operator,
+                   cosigner=made.cosigner)
+    w.ledger.add_wallet(Wallet("eth-odd", "ETH", "warm", (other,), kind="multisig",
                                multisig=odd))
     view = w.custody.propose("sweep", {
         "asset": "ETH", "amount": str(E), "from_wallet": "eth-odd", "to_wallet": "eth-cold",
-        "from_address": safe, "to_address": w.cold.addresses[0]}, "ops", "odd")
+        "from_address": other, "to_address": w.cold.addresses[0]}, "ops", "odd")
     for name in ("alice", "bob"):
         w.custody.approve(view.proposal.id, name, sign_proposal(view.proposal, APPROVERS[name]))
-    decisions = list(w.cosigner.decisions)
-    nonce = S.read_safe(w.chain, safe).nonce
+    decisions = w.decisions()
     with pytest.raises(ChainRejected, match="threshold 2, not 1"):
         w.custody.execute(view.proposal.id)
-    assert w.cosigner.decisions == decisions and S.read_safe(w.chain, safe).nonce == nonce
+    assert w.decisions() == decisions and S.read_safe(w.chain, other).nonce == 0
     assert w.custody.proposal(view.proposal.id).state == "approved"  # type: ignore[union-attr]
 
 
@@ -258,7 +283,7 @@ def test_an_asset_not_in_the_registry_is_refused_by_name(world: World) -> None:
         w.withdrawals.get("S9")
 
 
-def test_one_owner_alone_moves_nothing_and_the_double_refuses_the_unapproved(
+def test_one_owner_alone_moves_nothing_and_the_cosigner_refuses_the_unapproved(
         world: World) -> None:
     w = world
     safe = w.hot.addresses[0]
@@ -269,19 +294,22 @@ def test_one_owner_alone_moves_nothing_and_the_double_refuses_the_unapproved(
         alone.prepare(Payment(eth, Account.create().address, E, ("withdrawal", "S1")))
     tx = SafeTx(safe=safe, chain_id=w.chain.fee_params()[0], to=Account.create().address,
                 value=E, data=b"", nonce=S.read_safe(w.chain, safe).nonce)
-    with pytest.raises(CosignRefusedByDouble, match="no allowed or approved withdrawal"):
+    with pytest.raises(CosignRefused) as refused:
         w.cosigner.cosign("withdrawal", "never-requested", tx)
+    assert refused.value.reason == "no_such_request"
     assert w.withdrawals.request("S3", "C1", "ETH", E, tx.to).state == "allowed"
     more = SafeTx(safe=safe, chain_id=tx.chain_id, to=tx.to, value=E + 1, data=b"",
                   nonce=tx.nonce)
-    with pytest.raises(CosignRefusedByDouble, match="does not pay what was approved"):
+    with pytest.raises(CosignRefused) as refused:
         w.cosigner.cosign("withdrawal", "S3", more)
+    assert refused.value.reason == "mismatch"
     first = w.cosigner.cosign("withdrawal", "S3", tx)
     assert w.cosigner.cosign("withdrawal", "S3", tx).signature == first.signature
-    with pytest.raises(CosignRefusedByDouble, match="already signed another"):
+    with pytest.raises(CosignRefused) as refused:
         w.cosigner.cosign("withdrawal", "S3", SafeTx(safe=safe, chain_id=tx.chain_id,
                                                      to=tx.to, value=E, data=b"",
                                                      nonce=tx.nonce + 1))
+    assert refused.value.reason == "already_signed"
     w.withdrawals.reject("S3", "ops", "test")
 
 

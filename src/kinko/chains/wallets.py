@@ -49,6 +49,7 @@ from kinko.chains.safe import (
     check_safe,
     create_safe,
     exec_transaction_data,
+    predict_safe_address,
     read_safe,
     sign_safe_tx,
 )
@@ -349,7 +350,12 @@ class SafeAccounts:
         setup = self._setup(owners, threshold, operator, cosigner)  # roles checked first
         if self.payer is None:
             raise ConfigError("creating a Safe needs a key to pay its gas (the relayer)")
-        info = create_safe(self.chain, self.payer, self.deployment, list(owners), threshold)
+        salt = 0  # the first salt nonce free for these owners: a warm and a cold Safe may
+        while self.chain.code(predict_safe_address(  # have the same owners and threshold
+                self.chain, self.deployment, list(owners), threshold, salt)):
+            salt += 1
+        info = create_safe(self.chain, self.payer, self.deployment, list(owners), threshold,
+                           salt_nonce=salt)
         return _canonical(info.address), setup
 
     def check(self, address: str, multisig: Multisig) -> None:
