@@ -25,8 +25,9 @@ from kinko.chains.safe import canonical_deployment, deploy_safe_contracts
 from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeAccounts, SafeWallet
 from kinko.domain.addresses import address_key
 from kinko.domain.custody import Wallet
+from kinko.domain.safe import SafeTx
 from kinko.errors import ConfigError
-from kinko.ports import Chain, Cosigner, Multisigs, SafeOwner, Spender
+from kinko.ports import Chain, CoSignature, Cosigner, Multisigs, SafeOwner, Spender
 
 __all__ = ["ADAPTERS", "MULTISIGS", "WALLET_KINDS", "Keys", "connect", "multisigs_for",
            "spender_for"]
@@ -66,6 +67,20 @@ def _evm_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) 
     return KeyWallet(chain, key)
 
 
+class _NoCosigner:
+    """Stands for the co-signer of a co-signed wallet when none is configured: asking it
+    is a clear error naming the setting, never a silent "too few signatures"."""
+
+    def __init__(self, wallet: str, address: str) -> None:
+        self.wallet, self.address = wallet, address
+
+    def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
+        raise ConfigError(f"wallet {self.wallet} is co-signed by {self.address}: set "
+                          "cosigner_url (KINKO_COSIGNER_URL) to the co-signer's address and "
+                          f"KINKO_COSIGN_TOKEN to its token to send {kind} {request_id}",
+                          setting="cosigner_url")
+
+
 def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
     multisig = wallet.multisig
     assert multisig is not None  # a multisig wallet always has its set-up (Wallet checks)
@@ -76,8 +91,9 @@ def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None)
             raise ConfigError(f"the operations key {wallet.name} is {key.address}; wallet "
                               f"{wallet.name} registered {multisig.operator} as its operator")
         owners.append(KeyOwner(key))
-    if multisig.cosigner is not None and cosigner is not None:
-        owners.append(CosignerOwner(cosigner, str(to_checksum_address(multisig.cosigner))))
+    if multisig.cosigner is not None:
+        owners.append(CosignerOwner(cosigner or _NoCosigner(wallet.name, multisig.cosigner),
+                                    str(to_checksum_address(multisig.cosigner))))
     node: EvmNode = chain
     return SafeWallet(node, wallet.addresses[0], multisig, keys.relayer(), owners)
 

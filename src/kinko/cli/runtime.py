@@ -38,6 +38,7 @@ class Runtime:
     _ledger: Ledger | None = field(default=None, repr=False)
     _chains: dict[str, tuple[str, Chain]] | None = field(default=None, repr=False)
     _keys: Any = field(default=None, repr=False)
+    _cosigner: Cosigner | None = field(default=None, repr=False)
 
     def chains(self) -> dict[str, tuple[str, Chain]]:
         """Every configured chain by name: (adapter kind, its ``Chain``, retried with
@@ -82,7 +83,9 @@ class Runtime:
             raise ConfigError(f"wallet {wallet.name} is on {chain_name}: no node is configured "
                               "for it (set chains or KINKO_EVM_RPC_URL)")
         adapter, chain = found
-        return spender_for(chain, adapter, wallet, self.keys(), None)
+        cosigned = wallet.multisig is not None and wallet.multisig.cosigner is not None
+        return spender_for(chain, adapter, wallet, self.keys(),
+                           self.cosigner() if cosigned else None)
 
     def multisigs(self, asset: str, *, deploy: bool = False) -> Multisigs:
         """The multisig accounts of ``asset``'s chain; the relayer key pays for creating
@@ -109,12 +112,15 @@ class Runtime:
 
     def cosigner(self) -> Cosigner | None:
         """The policy co-signer at ``cosigner_url`` (its token from KINKO_COSIGN_TOKEN), or
-        None when none is configured."""
+        None when none is configured; the co-signed wallets' ``Spender`` asks it."""
         if not self.settings.cosigner_url:
             return None
-        from kinko.cosign.client import HttpCosigner
+        if self._cosigner is None:
+            from kinko.cosign.client import HttpCosigner
 
-        return HttpCosigner(self.settings.cosigner_url, os.environ.get("KINKO_COSIGN_TOKEN", ""))
+            self._cosigner = HttpCosigner(self.settings.cosigner_url,
+                                          os.environ.get("KINKO_COSIGN_TOKEN", ""))
+        return self._cosigner
 
     def prices(self) -> Prices | None:
         if self.settings.prices_file:
