@@ -8,6 +8,7 @@ refused by name with nothing signed and nothing written."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ import pytest
 from conftest import HSM_PIN, HSM_TOKEN
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import defunct_hash_message, encode_defunct
 from softhsm import SoftHsm
 
 from kinko.chains import safe as S
@@ -26,7 +27,7 @@ from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain, EvmKey
 from kinko.chains.hsm import HsmToken
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
-from kinko.chains.registry import spender_for
+from kinko.chains.registry import contract_check, spender_for
 from kinko.chains.safe import RECEIVE_GAS
 from kinko.chains.safe_reader import ChainSafes
 from kinko.chains.wallets import KeyOwner, KeyWallet, SafeAccounts, SafeWallet
@@ -35,9 +36,11 @@ from kinko.domain.cosign import CosignPolicy, SafeLimit
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
+from kinko.domain.reserves_proof import SIGNED
 from kinko.domain.safe import SafeTx
 from kinko.errors import ApprovalError, BadInput, ChainRejected, CosignRefused, UnknownAsset
 from kinko.ports import FixedClock, Payment, Spender
+from kinko.services import reserves, reserves_chain
 from kinko.services.cosign import CosignService
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
@@ -384,3 +387,42 @@ def test_a_refill_from_the_cold_safe_with_its_owners_offline_signatures(world: W
     assert w.custody.settle(view.proposal.id) is not None
     assert w.chain.balances([hot])[hot] - before == E
     assert _findings(w) == []
+
+
+def test_a_safe_proves_control_with_its_owners_signatures(world: World, tmp_path: Path) -> None:
+    """kinko signs for the operations key; one owner short, the Safe itself (EIP-1271, at the
+    committed block) does not vouch; the recovery owner's signature, made offline and
+    imported, completes it; a stranger's is refused by name."""
+    w = world
+    safe, out = w.hot.addresses[0], tmp_path / "snap"
+    reserves.publish(reserves.snapshot(w.ledger, min_height=2, chain=w.chain), out)
+
+    def prover(wallet: Wallet) -> Any:
+        return KeyWallet(w.chain, w.relayer) if wallet.kind == "key" else w.spender(wallet)
+
+    signed = {r.wallet: r.status for r in reserves_chain.sign_hot(out, w.ledger.wallets(),
+                                                                  prover)}
+    assert signed["eth-hot"].startswith("missing (1 of 2 owners' signatures")
+    check = contract_check(w.chain, "evm")
+
+    def status(wallet: str) -> str:
+        report = reserves_chain.build_report(out, w.ledger.wallets(), w.ledger.assets,
+                                             w.chain, check)
+        return next(r.status for a in report.assets for r in a.rows if r.wallet == wallet)
+
+    assert status("eth-hot").startswith("invalid (the Safe does not accept")
+    message = json.loads((out / "signatures.json").read_text())["messages"]["ethereum"] \
+        .replace("<address>", safe)
+    data_hash = bytes(defunct_hash_message(text=message))
+    chain_id = w.chain.fee_params()[0]
+    stranger = throwaway_signer()
+    offline = out.parent / "owners.json"
+    results = []
+    for signer in (stranger, w.recovery):
+        piece = S.sign_safe_message(signer, chain_id, safe, data_hash)
+        offline.write_text(json.dumps({"signatures": [{"address": safe,
+                                                       "signature": "0x" + piece.hex()}]}))
+        results += reserves_chain.import_signatures(out, offline, w.ledger.wallets())
+    assert results[0].status == f"invalid (recovers {stranger.address}, not an owner of the Safe)"
+    assert results[1].status == SIGNED
+    assert status("eth-hot") == SIGNED and status("xem-hot") == SIGNED

@@ -21,7 +21,7 @@ from eth_utils.address import to_checksum_address
 
 from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.chains.retry import Retrying
-from kinko.chains.safe import canonical_deployment, deploy_safe_contracts
+from kinko.chains.safe import canonical_deployment, deploy_safe_contracts, is_valid_signature
 from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeAccounts, SafeWallet
 from kinko.domain.addresses import address_key
 from kinko.domain.custody import Wallet
@@ -29,8 +29,8 @@ from kinko.domain.safe import SafeTx
 from kinko.errors import ConfigError
 from kinko.ports import Chain, CoSignature, Cosigner, Multisigs, SafeOwner, Spender
 
-__all__ = ["ADAPTERS", "MULTISIGS", "WALLET_KINDS", "Keys", "connect", "multisigs_for",
-           "spender_for"]
+__all__ = ["ADAPTERS", "CONTRACT_PROOFS", "MULTISIGS", "WALLET_KINDS", "Keys", "connect",
+           "contract_check", "multisigs_for", "spender_for"]
 
 
 class Keys(Protocol):
@@ -137,3 +137,21 @@ def multisigs_for(chain: Chain, adapter: str, payer: EvmKey | None = None, *,
     if make is None:
         raise ConfigError(f"no multisig wallets on {adapter} chains")
     return make(chain, payer, deploy)
+
+
+def _evm_contract_check(chain: Any) -> Callable[[str, bytes, bytes, int], bool]:
+    def check(address: str, data_hash: bytes, signatures: bytes, block: int) -> bool:
+        return is_valid_signature(chain, address, data_hash, signatures, block)
+
+    return check
+
+
+CONTRACT_PROOFS: dict[str, Callable[[Any], Callable[[str, bytes, bytes, int], bool]]] = {
+    "evm": _evm_contract_check}
+
+
+def contract_check(chain: Chain, adapter: str) -> Callable[[str, bytes, bytes, int], bool] | None:
+    """How a multisig wallet's proof of control is checked on ``chain`` (a Safe's EIP-1271
+    ``isValidSignature`` at a block), or None for a chain without multisig wallets."""
+    make = CONTRACT_PROOFS.get(adapter)
+    return None if make is None else make(chain)

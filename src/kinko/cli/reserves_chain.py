@@ -69,7 +69,8 @@ def report(
     if chain is None:
         raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL")
     _refuse_reused(rt, directory)
-    rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain)
+    rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain,
+                           rt.contract_check())
     if fmt == "json":
         print(json.dumps(rep.to_json(), indent=2))
         return

@@ -60,6 +60,17 @@ class Runtime:
         chains = self.chains()
         return next(iter(chains.values()))[1] if chains else None
 
+    def contract_check(self) -> Any:
+        """How the first chain checks a multisig wallet's proof of control (see
+        :func:`kinko.chains.registry.contract_check`), or None."""
+        from kinko.chains.registry import contract_check
+
+        chains = self.chains()
+        if not chains:
+            return None
+        adapter, chain = next(iter(chains.values()))
+        return contract_check(chain, adapter)
+
     def keys(self) -> Any:
         """The signing keys, by name (:class:`~kinko.chains.keys.KeyRing`)."""
         if self._keys is None:
