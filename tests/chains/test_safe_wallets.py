@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HSM_PIN, HSM_TOKEN
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_account.messages import defunct_hash_message, encode_defunct
@@ -98,7 +97,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def ops_key(hsm: SoftHsm) -> Iterator[Any]:
-    with HsmToken.open(hsm.module, HSM_TOKEN, HSM_PIN) as token:
+    token_name, pin = next(iter(hsm.pins.items()))  # the session's token
+    with HsmToken.open(hsm.module, token_name, pin) as token:
         yield token.generate_key(f"ops-{Account.create().address[2:10]}")
 
 

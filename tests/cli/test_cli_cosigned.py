@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HSM_PIN, HSM_TOKEN
 from cosignworld import TOKEN_ENV, CosignProcess
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
@@ -46,18 +45,19 @@ def _cosign(config: Path, *args: str, env: dict[str, str]) -> str:
 
 def test_a_cosigned_safe_pays_a_withdrawal_through_the_cosign_process(  # type: ignore[no-untyped-def]
         node_cli, anvil, hsm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    token_name, pin = next(iter(hsm.pins.items()))  # the session's token
     cli, chain = node_cli, EvmChain.connect(anvil.url)
     suffix = Account.create().address[2:10].lower()
     ops_label, cosign_label = f"ops-{suffix}", f"cosigner-{suffix}"
-    with HsmToken.open(hsm.module, HSM_TOKEN, HSM_PIN) as token:
+    with HsmToken.open(hsm.module, token_name, pin) as token:
         ops = token.generate_key(ops_label).address
     monkeypatch.setenv("KINKO_HSM_MODULE", hsm.module)
-    monkeypatch.setenv("KINKO_HSM_TOKEN", HSM_TOKEN)
-    monkeypatch.setenv("KINKO_HSM_PIN", HSM_PIN)
+    monkeypatch.setenv("KINKO_HSM_TOKEN", token_name)
+    monkeypatch.setenv("KINKO_HSM_PIN", pin)
     monkeypatch.setenv("KINKO_KEYS", f"eth-hot=hsm:{ops_label},relayer=file")
     # the co-signer: its own key in the HSM, its own settings and database
-    hsm_settings = {"hsm_module": hsm.module, "hsm_token": HSM_TOKEN, "hsm_key": cosign_label}
-    env = {"KINKO_COSIGN_HSM_PIN": HSM_PIN, TOKEN_ENV: TOKEN}
+    hsm_settings = {"hsm_module": hsm.module, "hsm_token": token_name, "hsm_key": cosign_label}
+    env = {"KINKO_COSIGN_HSM_PIN": pin, TOKEN_ENV: TOKEN}
     bare = tmp_path / "cosign-keygen.toml"
     bare.write_text("".join(f'{k} = "{v}"\n' for k, v in hsm_settings.items()))
     _cosign(bare, "keygen", env=env)
@@ -135,7 +135,7 @@ ETH = ["{cold}"]
         thief = Account.create().address
         tx = SafeTx(safe=safe, chain_id=chain.fee_params()[0], to=thief, value=5 * E,
                     data=b"", nonce=S.read_safe(chain, safe).nonce)
-        with HsmToken.open(hsm.module, HSM_TOKEN, HSM_PIN) as token, \
+        with HsmToken.open(hsm.module, token_name, pin) as token, \
                 pytest.raises(ApprovalError, match="needs 2 owners' signatures"):
             stolen = token.signer(ops_label)
             S.execute(chain, stolen, tx, {stolen.address: S.sign_safe_tx(stolen, tx)})

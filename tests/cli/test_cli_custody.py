@@ -127,16 +127,15 @@ def test_safe_wallets_from_the_command_line(cli, anvil, hsm, monkeypatch: pytest
     SoftHSM2, the relayer's in a keystore file), registered again with `wallets add --safe`
     only if the chain agrees, listed with how it signs, and what `kinko check` says of keys
     in files and single-key hot wallets."""
-    from conftest import HSM_PIN, HSM_TOKEN
-
     from kinko.chains.hsm import HsmToken
 
+    token_name, pin = next(iter(hsm.pins.items()))  # the session's token
     label = f"cli-ops-{Account.create().address[2:10]}"
-    with HsmToken.open(hsm.module, HSM_TOKEN, HSM_PIN) as token:
+    with HsmToken.open(hsm.module, token_name, pin) as token:
         ops = token.generate_key(label).address
     monkeypatch.setenv("KINKO_HSM_MODULE", hsm.module)
-    monkeypatch.setenv("KINKO_HSM_TOKEN", HSM_TOKEN)
-    monkeypatch.setenv("KINKO_HSM_PIN", HSM_PIN)
+    monkeypatch.setenv("KINKO_HSM_TOKEN", token_name)
+    monkeypatch.setenv("KINKO_HSM_PIN", pin)
     monkeypatch.setenv("KINKO_KEYS", f"eth-hot=hsm:{label},relayer=file")
     code, out, err = cli("wallets", "keygen", "relayer", "--asset", "ETH")
     assert code == 0, err

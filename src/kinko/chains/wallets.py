@@ -291,7 +291,8 @@ class SafeWallet:
                 "data": "0x" + tx.data.hex(), "operation": tx.operation,
                 "safe_tx_gas": 0, "base_gas": 0, "gas_price": 0,
                 "gas_token": tx.gas_token, "refund_receiver": tx.refund_receiver,
-                "nonce": tx.nonce, "digest": "0x" + tx.hash.hex()}
+                "nonce": tx.nonce, "threshold": self.multisig.threshold,
+                "digest": "0x" + tx.hash.hex()}
 
     def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
         """An owner's signature of the SafeTx for ``payment``, checked (an owner's, over this

@@ -40,6 +40,7 @@ from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
 from kinko.ports import Chain, Payment, Prices, Spender, Store, UnitError
 from kinko.safeload import loads_toml, read_text
+from kinko.services.access import append_audit
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
@@ -486,18 +487,40 @@ class Custody:
                                 "owners sign it")
         return what
 
-    def add_owner_signature(self, proposal_id: str, owner: str, signature: bytes) -> int:
+    def owners_signing(self, proposal_id: str) -> tuple[dict[str, Any],
+                                                        list[dict[str, Any]]] | None:
+        """For an approved sweep or refill paid by a multisig wallet: what its owners sign
+        (:meth:`owners_transaction`) and the signatures recorded so far (owner, digest,
+        signature, signed_at); None for any other proposal."""
+        view = self.proposal(proposal_id)
+        if view is None or view.state != "approved" \
+                or view.proposal.kind not in ("sweep", "refill"):
+            return None
+        source = next((w for w in self.ledger.wallets()
+                       if w.name == view.proposal.payload.get("from_wallet")), None)
+        if source is None or source.multisig is None:
+            return None
+        what = self.owners_transaction(proposal_id)
+        with self.ledger.store.custody(write=False) as (_, tables):
+            return what, tables.owner_signatures(proposal_id)
+
+    def add_owner_signature(self, proposal_id: str, owner: str, signature: bytes, *,
+                            actor: str | None = None) -> int:
         """Record an owner's offline signature for an approved sweep or refill from a
-        multisig wallet, once checked (an owner's, over the transaction as it stands now);
-        returns how many owners' signatures the proposal has."""
-        p, spender, paying = self._approved_move(proposal_id)
+        multisig wallet, once checked (an owner's, over the transaction as it stands now),
+        with its audit record (``actor``: who handed it in, the owner by default); returns
+        how many owners' signatures the proposal has."""
+        p, spender, paying = self._approved_move(proposal_id)  # the node is read here
         accepted = spender.accept(paying, owner, signature)
         digest = str(spender.authorisation(paying)["digest"])
         owner = canonical_address(owner, self.ledger.assets[str(p.payload["asset"])].chain)
-        with self.ledger.store.custody() as (_, tables):
-            tables.put_owner_signature(proposal_id, owner, digest, "0x" + accepted.hex(),
-                                       self.clock.now())
-            count = len(tables.owner_signatures(proposal_id))
+        with self.ledger.store.unit() as unit:
+            now = self.clock.now()
+            unit.custody.put_owner_signature(proposal_id, owner, digest,
+                                             "0x" + accepted.hex(), now)
+            count = len(unit.custody.owner_signatures(proposal_id))
+            append_audit(unit.access, now, actor or owner, "proposal.owner_signature",
+                         proposal_id, {"owner": owner, "digest": digest})
             self._on_incident(p, self.clock.now(), "approval", owner,
                               f"owner {owner} signed {proposal_id} ({digest})")
         return count

@@ -123,6 +123,19 @@ i18n.add({
     "prop.approver": ("Approver", "承認者"),
     "prop.approved_at": ("Approved", "承認日時"),
     "prop.signature": ("Signature", "署名"),
+    "safe.title": ("Safe owners' signatures", "Safe オーナーの署名"),
+    "safe.progress": ("{n} of {m} owners' signatures", "オーナー署名 {n} / {m}"),
+    "safe.help": ("This move is paid by a multisig wallet (a Safe): its owners sign the Safe transaction below. Sign its hash (the digest) with your owner key, or its 32 bytes as a message on a hardware wallet (eth_sign / personal_sign), and paste the 65-byte signature. kinko checks that it is an owner's signature of this transaction at the Safe's current nonce; `kinko proposals execute {id}` sends it once enough owners have signed.",
+                  "この移動はマルチシグ・ウォレット（Safe）から支払われます。オーナーは下の Safe トランザクションに署名します。ハッシュ（digest）をオーナー鍵で署名するか、ハードウェアウォレットでその 32 バイトをメッセージとして署名し（eth_sign / personal_sign）、65 バイトの署名を貼り付けてください。kinko は、それがこのトランザクション（Safe の現在の nonce）へのオーナーの署名であることを確認します。必要な数のオーナーが署名したら `kinko proposals execute {id}` で送信します。"),
+    "safe.digest": ("SafeTx hash (digest)", "SafeTx ハッシュ（digest）"),
+    "safe.owner": ("Owner", "オーナー"),
+    "safe.signed_at": ("Signed", "署名日時"),
+    "safe.none": ("No owner has signed yet.", "まだどのオーナーも署名していません。"),
+    "safe.your_owner": ("Your owner address", "あなたのオーナーアドレス"),
+    "safe.paste": ("Signature (0x…, 65 bytes)", "署名（0x…、65 バイト）"),
+    "safe.no_key_here": ("Owner keys never come to this page: sign on your own device, or with a key file on your own machine (`kinko proposals safe-sign {id} --owner ADDRESS --key FILE`, which records it directly).",
+                         "オーナー鍵はこのページに渡しません。ご自身の端末で署名するか、ご自身のマシンで鍵ファイルを使って署名してください（`kinko proposals safe-sign {id} --owner ADDRESS --key FILE` は署名を直接記録します）。"),
+    "safe.add": ("Add my signature", "署名を追加"),
     "prop.no_approvals": ("No approvals yet.", "まだ承認はありません。"),
     "prop.none": ("No proposals.", "承認案件はありません。"),
     "prop.open": ("Open", "開く"),
@@ -295,10 +308,40 @@ def router(web: Web) -> APIRouter:
             raise HTTPException(404, f"unknown proposal {proposal_id!r}")
         withdrawal = view.proposal.payload.get("withdrawal") \
             if view.proposal.kind == "withdrawal" else None
+        owners = web.withdrawals.custody.owners_signing(proposal_id)
         return web.render(request, "withdrawals_proposal_page.html.j2", viewer,
                           approve_to=f"/proposals/{quote(proposal_id, safe='')}/approve",
+                          owners_to=f"/proposals/{quote(proposal_id, safe='')}/owner-signature",
+                          safe_tx=owners[0] if owners else None,
+                          owner_signatures=owners[1] if owners else [],
                           withdrawal=withdrawal if isinstance(withdrawal, str) else None,
                           quote=lambda v: quote(v, safe=""), **proposal_data(view))
+
+    @r.post("/proposals/{proposal_id}/owner-signature")
+    async def owner_signature(request: Request, proposal_id: str) -> Response:
+        form = dict(await request.form())
+        viewer = await run_in_threadpool(web.form, request, form, "approve")
+        owner = form.get("owner")
+        owner = owner.strip() if isinstance(owner, str) else ""
+        if not owner or len(owner) > 128:
+            raise BadInput("give your owner address (the key you signed with)")
+        text = form.get("signature")
+        text = text.strip().removeprefix("0x") if isinstance(text, str) else ""
+        if len(text) != 130:
+            raise BadInput("an owner's signature is 65 bytes: 130 hexadecimal characters")
+        try:
+            signature = bytes.fromhex(text)
+        except ValueError:
+            raise BadInput("the signature is not hexadecimal") from None
+
+        def work() -> None:
+            if web.withdrawals.custody.proposal(proposal_id) is None:
+                raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+            web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
+                                                        actor=viewer.name)
+
+        await run_in_threadpool(work)
+        return web.done(f"/proposals/{quote(proposal_id, safe='')}")
 
     @r.post("/proposals/{proposal_id}/approve")
     async def approve_proposal(request: Request, proposal_id: str) -> Response:
