@@ -37,9 +37,11 @@ from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.reserves_proof import SIGNED
 from kinko.domain.safe import SafeTx
+from kinko.domain.watch import Alert
 from kinko.errors import ApprovalError, BadInput, ChainRejected, CosignRefused, UnknownAsset
 from kinko.ports import FixedClock, Payment, Spender
 from kinko.services import reserves, reserves_chain
+from kinko.services.containment import Containment
 from kinko.services.cosign import CosignService
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
@@ -157,7 +159,8 @@ def world(request: pytest.FixtureRequest, ops_key: Any,
     policy = folder / "policy.toml"
     policy.write_text("version = 1\nquorum = 2\n" + "".join(
         f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
-        for n, k in APPROVERS.items()), encoding="utf-8")
+        for n, k in APPROVERS.items()) + '[assets.ETH]\ncold_wallet = "eth-cold"\n'
+        '[watch]\nemergency_sweep = "auto"\n', encoding="utf-8")
     custody.load_policy(policy, "ops")
     yield World(chain, store, ledger, custody, Withdrawals(custody), cosigner, safes, relayer,
                 hot, cold, recovery, [ops_key, cosigner_key, recovery], approver_keys,
@@ -313,7 +316,11 @@ def test_one_owner_alone_moves_nothing_and_the_cosigner_refuses_the_unapproved(
                                                      to=tx.to, value=E, data=b"",
                                                      nonce=tx.nonce + 1))
     assert refused.value.reason == "already_signed"
-    w.withdrawals.reject("S3", "ops", "test")
+    # the co-signer holds the Safe's nonce for S3 now: kinko's own sending of S3 builds
+    # the same SafeTx and gets the same signature again
+    assert w.withdrawals.send("S3").state == "sent"
+    assert w.decisions()[-1] == ("withdrawal:S3", "repeated")
+    assert _confirm(w, "S3").state == "confirmed"
 
 
 def test_a_key_wallet_pays_a_safe_with_the_gas_its_receive_needs(world: World) -> None:
@@ -426,3 +433,42 @@ def test_a_safe_proves_control_with_its_owners_signatures(world: World, tmp_path
     assert results[0].status == f"invalid (recovers {stranger.address}, not an owner of the Safe)"
     assert results[1].status == SIGNED
     assert status("eth-hot") == SIGNED and status("xem-hot") == SIGNED
+
+
+def events(w: World, incident: str) -> list[str]:
+    with w.store.watch(write=False) as tables:
+        return [str(e["detail"]) for e in tables.events(incident)]
+
+
+def test_an_emergency_sweep_of_the_hot_safe_is_cosigned_while_the_breaker_is_tripped(
+        world: World) -> None:
+    """A theft alarm on the hot Safe: containment trips the breakers and sends the
+    pre-authorised emergency sweep through the normal path; the co-signer signs it (to a
+    cold address in its own settings) though the breaker is tripped, and refuses a
+    withdrawal meanwhile. (Last in this module: it leaves the breakers tripped.)"""
+    w = world
+    safe, cold = w.hot.addresses[0], w.cold.addresses[0]
+    with w.store.watch() as tables:
+        incident = tables.put_incident({"state": "open", "title": "theft drill", "asset": "ETH",
+                                        "wallet": "eth-hot", "opened": w.ledger.clock.now(),
+                                        "closed": None})
+    containment = Containment(w.withdrawals, w.chain)
+    alert = Alert("drill", "theft", "critical", "ETH", "eth-hot", "theft drill",
+                  tx_hash="0x" + "ab" * 32)
+    before = w.chain.balances([safe, cold])
+    sweeps = containment.contain(incident, alert, True, containment.survey(["eth-hot"]))
+    assert [s.incident for s in sweeps] == [incident]
+    containment.send(sweeps)
+    (sweep,) = sweeps
+    assert (f"proposal:{sweep.proposal}", "signed") in w.decisions(), events(w, incident)
+    w.chain.mine(2)
+    assert w.custody.settle(sweep.proposal) is not None
+    after = w.chain.balances([safe, cold])
+    assert after[cold] - before[cold] == before[safe] - after[safe] > 0
+    dest = Account.create().address
+    assert w.withdrawals.request("S-held", "C1", "ETH", 1, dest).state == "review"
+    tx = SafeTx(safe=safe, chain_id=w.chain.fee_params()[0], to=dest, value=1, data=b"",
+                nonce=S.read_safe(w.chain, safe).nonce)
+    with pytest.raises(CosignRefused) as refused:
+        w.cosigner.cosign("withdrawal", "S-held", tx)
+    assert refused.value.reason == "request_state"  # held for review, not approved
