@@ -44,6 +44,7 @@ from kinko.services import reserves, reserves_chain
 from kinko.services.containment import Containment
 from kinko.services.cosign import CosignService
 from kinko.services.custody import Custody
+from kinko.services.deposits import Deposits
 from kinko.services.ledger import Ledger
 from kinko.services.wallets import create_multisig, register_multisig
 from kinko.services.withdrawals import Withdrawals
@@ -433,6 +434,25 @@ def test_a_safe_proves_control_with_its_owners_signatures(world: World, tmp_path
     assert results[0].status == f"invalid (recovers {stranger.address}, not an owner of the Safe)"
     assert results[1].status == SIGNED
     assert status("eth-hot") == SIGNED and status("xem-hot") == SIGNED
+
+
+def test_deposits_to_the_hot_safe_are_credited(world: World) -> None:
+    """A customer's ETH sent to the hot Safe (a plain transfer, with the gas a Safe's
+    receive needs) is credited once final; the books still match the chain."""
+    w = world
+    safe = w.hot.addresses[0]
+    deposits = Deposits(w.ledger, w.chain, confirmations=2, start_block=w.chain.head() + 1)
+    deposits.add_address("C9", "ETH", safe, "eth-hot")
+    customer = throwaway_signer()
+    w.chain.fund(customer.address, E)
+    eth = w.ledger.assets["ETH"]
+    sent = KeyWallet(w.chain, customer).prepare(Payment(eth, safe, E // 2, ("deposit", "C9")))
+    assert sent.detail["gas"] == RECEIVE_GAS
+    w.chain.wait_for(w.chain.send_raw(KeyWallet(w.chain, customer).sign(sent).raw), "deposit")
+    w.chain.mine(2)
+    assert deposits.scan().credited == 1
+    assert w.ledger.balance("customer:C9", "ETH") == E // 2  # owed to the customer
+    assert _findings(w) == []
 
 
 def events(w: World, incident: str) -> list[str]:
