@@ -461,6 +461,10 @@ class Withdrawals:
         chain = self.custody.chain
         if chain is None or self.custody.spender_for is None:
             raise ConfigError("sending needs a chain node and the hot wallet's signer")
+        if self.ledger.assets[view.asset].chain != chain.name:  # one chain per process
+            raise ConfigError(f"withdrawal {withdrawal_id}: {view.asset} is on "
+                              f"{self.ledger.assets[view.asset].chain}, this process sends on "
+                              f"{chain.name} (the first of the chains setting)")
         wallet = next(w for w in self.ledger.wallets() if w.name == view.wallet)
         spender = self.custody.spender(wallet)
         # the node (and a multisig's owners: the co-signer) are asked before the unit opens
