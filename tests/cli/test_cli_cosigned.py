@@ -5,10 +5,13 @@ is requested, sent (the services ask the co-signer over HTTP) and confirmed, and
 booked to the relayer. The thief who holds the operations key gets nothing: one signature
 is refused before anything is sent, and the co-signer refuses a transaction kinko never
 approved, into kinko's alerts. Without the co-signer's address set, sending says which
-setting is missing and nothing moves."""
+setting is missing and nothing moves. The cold wallet is a Safe of the approvers' Ethereum
+keys: a refill from it is signed by one owner with a key file and by another with a
+signature made elsewhere, then executed and settled."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,15 +22,20 @@ import pytest
 from cosignworld import TOKEN_ENV, CosignProcess
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
+from eth_account.messages import encode_defunct
 
 from kinko.chains import safe as S
 from kinko.chains.evm import EvmChain
 from kinko.chains.hsm import HsmToken
+from kinko.chains.keystore import create_keystore
 from kinko.cosign.client import HttpCosigner
-from kinko.domain.approvals import public_key_hex
+from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.safe import SafeTx
 from kinko.errors import ApprovalError, CosignRefused
+from kinko.ports import SystemClock
+from kinko.services.custody import Custody
+from kinko.services.ledger import Ledger
 from kinko.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -67,30 +75,37 @@ def test_a_cosigned_safe_pays_a_withdrawal_through_the_cosign_process(  # type: 
     assert code == 0, err
     relayer = out.split(" at ")[1].split(";")[0]
     chain.fund(relayer, E)
-    recovery, cold, dest = (Account.create().address for _ in range(3))
+    recovery, dest = Account.create().address, Account.create().address
+    password = "owner key password"
+    alice_eth = create_keystore(tmp_path / "alice-eth.json", password)
+    bob_eth, carol_eth = Account.create(), Account.create()
     code, out, err = cli("wallets", "create-safe", "eth-hot", "--asset", "ETH", "--tier", "hot",
                          "--owner", ops, "--owner", cosigner, "--owner", recovery,
                          "--threshold", "2", "--operator", ops, "--cosigner",
                          cosigner, "--deploy-contracts")
     assert code == 0, err
     safe = out.strip().split(" at ")[1]
-    gas = chain.balances([relayer])[relayer]  # what is left after creating the Safe
-    code, _, err = cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
-                       "--address", cold)  # the relayer is a hot wallet since its keygen
+    code, out, err = cli("wallets", "create-safe", "eth-cold", "--asset", "ETH", "--tier",
+                         "cold", "--owner", alice_eth, "--owner", bob_eth.address, "--owner",
+                         carol_eth.address, "--threshold", "2")  # the approvers' keys
     assert code == 0, err
+    cold = out.strip().split(" at ")[1]
+    chain.fund(cold, 2 * E)
+    gas = chain.balances([relayer])[relayer]  # what is left after creating both Safes
     chain.fund(safe, 10 * E)
     eth = AssetRegistry.default()["ETH"]
     code, _, err = cli("ledger", "post", "--key", "open", "--source", "opening",
-                       "--debit", "wallet:eth-hot 10 ETH",
+                       "--debit", "wallet:eth-hot 10 ETH", "--debit", "wallet:eth-cold 2 ETH",
                        "--debit", f"wallet:relayer {format_units(gas, eth)} ETH",
-                       "--credit", "customer:C1 10 ETH",
+                       "--credit", "customer:C1 12 ETH",
                        "--credit", f"own {format_units(gas, eth)} ETH")
     assert code == 0, err
 
     policy = tmp_path / "policy.toml"
+    approvers = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
     policy.write_text("version = 1\nquorum = 2\n" + "".join(
-        f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(Ed25519PrivateKey.generate())}"\n'
-        for n in ("alice", "bob", "carol")), encoding="utf-8")
+        f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
+        for n, k in approvers.items()), encoding="utf-8")
     code, _, err = cli("policy", "load", str(policy), "--by", "ops")
     assert code == 0, err
 
@@ -157,3 +172,38 @@ ETH = ["{cold}"]
         assert alerts, "the refusal reaches kinko's alerts from the co-signer itself"
     finally:
         process.stop()
+
+    # a refill from the cold Safe: the approvers' quorum, then two owners' signatures
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        custody = Custody(Ledger(store, SystemClock(), AssetRegistry.default()))
+        view = custody.propose("refill", {
+            "asset": "ETH", "amount": str(E), "from_wallet": "eth-cold", "to_wallet": "eth-hot",
+            "from_address": cold, "to_address": safe}, "carol", "refill from cold")
+        for name in ("alice", "bob"):
+            custody.approve(view.proposal.id, name, sign_proposal(view.proposal,
+                                                                  approvers[name]))
+    finally:
+        store.close()
+    pid = view.proposal.id
+    code, out, err = cli("proposals", "safe-tx", pid)
+    assert code == 0, err
+    what = json.loads(out)
+    assert what["to"].lower() == safe.lower() and what["value"] == str(E)
+    monkeypatch.setenv("KINKO_OWNER_KEY_PASSWORD", password)
+    code, out, err = cli("proposals", "safe-sign", pid, "--owner", alice_eth,
+                         "--key", str(tmp_path / "alice-eth.json"))
+    assert code == 0 and "1 owner signature" in out, out + err
+    code, _, err = cli("proposals", "execute", pid)
+    assert code != 0 and "needs 2 owners' signatures" in err
+    pasted = bob_eth.sign_message(encode_defunct(primitive=bytes.fromhex(what["digest"][2:])))
+    code, out, err = cli("proposals", "safe-sign", pid, "--owner", bob_eth.address,
+                         "--signature", "0x" + bytes(pasted.signature).hex())
+    assert code == 0 and "2 owner signature" in out, out + err
+    before = chain.balances([safe])[safe]
+    code, out, err = cli("proposals", "execute", pid)
+    assert code == 0, err
+    chain.mine(3)
+    code, out, err = cli("proposals", "settle", pid)
+    assert code == 0, err
+    assert chain.balances([safe])[safe] - before == E

@@ -208,7 +208,9 @@ def proposals_approve(
 
 @proposals_app.command("execute")
 def proposals_execute(ctx: typer.Context, proposal_id: str) -> None:
-    """Send an approved sweep from the hot wallet (a refill becomes a signing request)."""
+    """Send an approved sweep, or a sweep or refill from a Safe once enough of its owners
+    signed (`proposals safe-sign`); a refill from a cold wallet of one key becomes a
+    signing request for its offline signer."""
     view = runtime(ctx).custody().execute(proposal_id)
     if view.state == "requested":
         print(f"{proposal_id}: refill requested from the offline signers; kinko books it when "
