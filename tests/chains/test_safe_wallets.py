@@ -195,6 +195,7 @@ def test_a_withdrawal_from_a_cosigned_safe_is_sent_and_confirmed(world: World) -
     assert w.withdrawals.request("S1", "C1", "ETH", 1 * E, dest).state == "allowed"
     sent = w.withdrawals.send("S1")
     assert sent.state == "sent" and ("withdrawal:S1", "signed") in w.decisions()
+    w.chain.wait_for(str(sent.tx_hash), "the withdrawal")  # a loaded anvil mines late
     receipt = w.chain.receipt(sent.tx_hash)  # type: ignore[arg-type]
     assert receipt is not None and receipt.ok and receipt.payer == relayer.lower()
     assert _confirm(w, "S1").state == "confirmed"
@@ -481,6 +482,8 @@ def test_an_emergency_sweep_of_the_hot_safe_is_cosigned_while_the_breaker_is_tri
     containment.send(sweeps)
     (sweep,) = sweeps
     assert (f"proposal:{sweep.proposal}", "signed") in w.decisions(), events(w, incident)
+    assert any("co-signed: the leaked key alone could not have moved the wallet" in e
+               for e in events(w, incident))  # not "a race with the attacker"
     w.chain.mine(2)
     assert w.custody.settle(sweep.proposal) is not None
     after = w.chain.balances([safe, cold])

@@ -5,9 +5,10 @@ is requested, sent (the services ask the co-signer over HTTP) and confirmed, and
 booked to the relayer. The thief who holds the operations key gets nothing: one signature
 is refused before anything is sent, and the co-signer refuses a transaction kinko never
 approved, into kinko's alerts. Without the co-signer's address set, sending says which
-setting is missing and nothing moves. The cold wallet is a Safe of the approvers' Ethereum
-keys: a refill from it is signed by one owner with a key file and by another with a
-signature made elsewhere, then executed and settled."""
+setting is missing and nothing moves; with the co-signer down, sending fails closed. The
+cold wallet is a Safe of the approvers' Ethereum keys: a refill from it is signed by one
+owner with a key file and by another with a signature made elsewhere, then executed and
+settled."""
 
 from __future__ import annotations
 
@@ -172,6 +173,15 @@ ETH = ["{cold}"]
         assert alerts, "the refusal reaches kinko's alerts from the co-signer itself"
     finally:
         process.stop()
+
+    # the co-signer down: sending fails closed, naming it; nothing moves
+    other = Account.create().address
+    code, out, err = cli("withdrawals", "request", "W2", "--customer", "C1", "--asset", "ETH",
+                         "--amount", "1", "--to", other)
+    assert code == 0 and "allowed" in out, out + err
+    code, _, err = cli("withdrawals", "send", "W2")
+    assert code != 0 and "co-signer" in err and "Traceback" not in err, err
+    assert chain.balances([other])[other] == 0
 
     # a refill from the cold Safe: the approvers' quorum, then two owners' signatures
     store = open_store(f"sqlite:///{tmp_path / 'k.db'}")

@@ -222,8 +222,7 @@ class Containment:
         if not auto:
             self.event(incident, "sweep", ACTOR,
                        f"emergency sweep {view.proposal.id} of {shown} to "
-                       f"{target} waits for {view.quorum} approvals; the attacker holds the "
-                       "same key and may empty the wallet first")
+                       f"{target} waits for {view.quorum} approvals; {_race(hot)}")
             return None
         self.custody.preauthorise(view.proposal.id, f"v{policy.version} emergency_sweep=auto")
         return Sweep(incident, view.proposal.id, shown, target)
@@ -239,10 +238,14 @@ class Containment:
                            f"emergency sweep {sweep.proposal} could not be sent: {exc}; the "
                            "attacker may have emptied the wallet first")
                 continue
+            source = next((w for w in self.ledger.wallets()
+                           if w.name == sent.proposal.payload.get("from_wallet")), None)
             self.event(sweep.incident, "sweep", ACTOR,
                        f"emergency sweep {sweep.proposal} sent ({sweep.shown} to "
-                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; a "
-                       "race with the attacker, who holds the same key")
+                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; "
+                       + ("co-signed: the leaked key alone could not have moved the wallet"
+                          if source is not None and _cosigned(source) else
+                          "a race with the attacker, who holds the same key"))
 
     def _reject_waiting(self, incident: str, wallet: str, asset: Asset) -> None:
         """Withdrawals waiting in a wallet whose key leaked would be paid from money the
@@ -259,6 +262,20 @@ class Containment:
                        "their customers) so the emergency sweep can take everything: "
                        + ", ".join(v.id for v in rejected[:20])
                        + (" …" if len(rejected) > 20 else ""))
+
+
+def _cosigned(wallet: Wallet) -> bool:
+    """Whether every transfer from ``wallet`` needs the policy co-signer's signature too (a
+    multisig with the co-signer among its owners and a threshold above one)."""
+    m = wallet.multisig
+    return m is not None and m.cosigner is not None and m.threshold >= 2
+
+
+def _race(wallet: Wallet) -> str:
+    if _cosigned(wallet):
+        return ("the leaked key alone cannot move the wallet: every transfer needs the "
+                "co-signer, which signs only what kinko approved")
+    return "the attacker holds the same key and may empty the wallet first"
 
 
 def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,
