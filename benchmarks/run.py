@@ -20,6 +20,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                                 # request (about a minute)
     python benchmarks/run.py --only cosign    # the policy co-signer's latency and rate
                                               # against its key signing alone (2 minutes)
+    python benchmarks/run.py --only http      # the withdrawal path over HTTP beside a bare
+                                              # FastAPI app, SQLite and PostgreSQL (3 minutes)
 """
 
 from __future__ import annotations
@@ -241,7 +243,9 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
         f"{_cpu()}, Python {platform.python_version()}{' (--quick)' if quick else ''}, "
-        "against anvil on the same machine. Detection: a node mining one block a second "
+        f"against anvil on the same machine (shared with other work: load average "
+        f"{os.getloadavg()[0]:.1f} when the figures were written). Detection: a node mining "
+        "one block a second "
         f"(`--block-time {watch.BLOCK_TIME}`), the watch polling in a thread (one `poll()`, then "
         f"{watch.POLL_INTERVAL * 1000:.0f} ms of sleep); the thief signs with the hot key and "
         "broadcasts transfers to fresh addresses, 0.3-0.9 s apart (random phase in the block "
@@ -294,14 +298,35 @@ def _watch_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool) 
         "alarmed | withdrawals closed | peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, kind, r in results:
-        if kind != "watch-catchup":
-            continue
+    catchups = [(label, r) for label, kind, r in results if kind == "watch-catchup"]
+    for label, r in catchups:
         lines.append(
             f"| {label} | {r['count']:,.0f} | {r['seconds']:.2f} | {r['per_s']:,.0f} | "
             f"{r['baseline_per_s']:,.0f} | {r['per_s'] / r['baseline_per_s']:.2f} | "
             f"{r['alerts']:,.0f} of {r['thefts']:,.0f} | {r['closed']:,.0f} of "
             f"{r['withdrawals']:,.0f} | {r['peak_rss_mb']:.0f} |")
+    lines += [
+        "",
+        "The state watch (each watched address's balances, nonce and code read in the block's "
+        "batched request and explained by its transfers, see `kinko.domain.watch_state`: "
+        "every block within 64 of the head, deeper in a backlog every 64th block with the "
+        "span explained as one) is on in the rows above. Its cost, same run: the same "
+        "backlog read again by three fresh watches on SQLite stores of their own, one after "
+        "the other: the transfer path alone (the baseline), the state watch as it runs, and "
+        "the state of every block read however deep (as a live watch reads each new "
+        "block, but here up to 1,000 blocks below the head, which anvil answers from its "
+        "history); "
+        "the load average when measured in the last column (this machine is shared).",
+        "",
+        "| figure | transfers only s | state watch s | state of every block s | state watch "
+        "ms per block | every block's state ms per block | load average |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, r in catchups:
+        lines.append(
+            f"| {label} | {r['transfers_only_seconds']:.2f} | {r['with_state_seconds']:.2f} | "
+            f"{r['every_block_seconds']:.2f} | {r['state_ms_per_block']:.2f} | "
+            f"{r['every_block_ms_per_block']:.2f} | {r['load']:.1f} |")
     lines += ["", WATCH_NOTES]
     return lines
 
@@ -384,6 +409,22 @@ def _roundtrips_section(quick: bool) -> list[str]:
     return [ROUNDTRIPS_HEADING, "", _measured() + ".", "", *roundtrips.markdown(figures)]
 
 
+def _http_section(quick: bool) -> list[str]:
+    """``POST /v1/withdrawals`` and an authenticated GET through ``kinko serve`` beside the
+    bare FastAPI app, on SQLite and PostgreSQL, one and two workers (benchmarks/loadtest.py)."""
+    seconds = 5 if quick else 15
+    print("running: the withdrawal path over HTTP against the bare app ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "loadtest.py"), "--seconds",
+                           str(seconds), "--only", "sqlite-normal", "--only", "postgres"],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return [loadtest.HEADING, "", _measured() + ".", "",
+            *loadtest.markdown(figures, seconds), "", loadtest.NOTES]
+
+
 def _replace_section(text: str, section: list[str]) -> str:
     """``text`` with the section headed ``section[0]`` replaced by ``section`` (or
     ``section`` added before the notes); every other section is kept as it was."""
@@ -462,7 +503,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
                                               "dashboard", "signing", "roundtrips",
-                                              "cosign"],
+                                              "cosign", "http"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -484,6 +525,8 @@ def main() -> None:
             section = _roundtrips_section(args.quick)
         elif args.only == "cosign":
             section = _cosign_section(args.quick)
+        elif args.only == "http":
+            section = _http_section(args.quick)
         else:
             section = trace.section(_run_trace(args.quick), args.quick, _measured())
         print("\n".join(section))
@@ -579,8 +622,10 @@ def main() -> None:
             base = f"1-rule policy: {r['baseline_per_s']:,.0f}/s ({ratio:.2f}×)"
         elif kind == "http":
             r = {**r, "p50_us": r["p50_ms"] * 1000, "p99_us": r["p99_ms"] * 1000}
-            base = (f"GET /v1/breaker: {r['baseline_per_s']:,.0f}/s, p99 "
-                    f"{r['baseline_p99_ms']:,.0f} ms; non-2xx {r['non_2xx']:.0f}")
+            base = (f"bare FastAPI POST writing one row: {r['baseline_per_s']:,.0f}/s, p99 "
+                    f"{r['baseline_p99_ms']:,.0f} ms ({r['per_s'] / r['baseline_per_s']:.2f}×); "
+                    f"GET /v1/breaker {r['get_per_s'] / r['bare_get_per_s']:.2f}× the bare "
+                    f"GET; non-2xx {r['non_2xx']:.0f}")
         lines.append(f"| {label} | {r['count']:,.0f} | {r['seconds']:.2f} | {r['per_s']:,.0f} | "
                      f"{r['p50_us']:,.0f} | {r['p99_us']:,.0f} | {base} | {r['peak_rss_mb']:.0f} |")
     engine = screening_results[0][2]
@@ -590,14 +635,16 @@ def main() -> None:
         "Targets (in-process): ≥ 50,000 decisions/s — "
         f"{'met' if engine['per_s'] >= 50_000 else 'MISSED'} ({engine['per_s']:,.0f}); "
         f"p99 ≤ 1 ms — {'met' if engine['p99_us'] <= 1000 else 'MISSED'} "
-        f"({engine['p99_us']:,.0f} µs). Over HTTP: ≥ 3,000 requests/s — "
-        f"{'met' if http_r['per_s'] >= 3000 else 'MISSED'} ({http_r['per_s']:,.0f}); p99 ≤ 35 ms "
+        f"({engine['p99_us']:,.0f} µs). Over HTTP: ≥ 0.5× the bare POST — "
+        f"{'met' if http_r['per_s'] >= 0.5 * http_r['baseline_per_s'] else 'MISSED'} "
+        f"({http_r['per_s'] / http_r['baseline_per_s']:.2f}×); p99 ≤ 35 ms "
         f"— {'met' if http_r['p99_ms'] <= 35 else 'MISSED'} ({http_r['p99_ms']:,.0f} ms).",
         "", *_watch_section(watch_results, args.quick),
         *trace.section(trace_results, args.quick, _measured()),
         *_respond_section(args.quick), *_reserves_section(args.quick),
         *_dashboard_section(args.quick), *_signing_section(args.quick),
-        *_roundtrips_section(args.quick), *_cosign_section(args.quick), NOTES]
+        *_roundtrips_section(args.quick), *_http_section(args.quick),
+        *_cosign_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")

@@ -13,6 +13,11 @@ catches up with a backlog of blocks. Everything runs against real anvil nodes st
 - ``blocks``: the same with the mempool hidden (a chain wrapper whose ``pending()`` is
   ``()``), so every alarm comes from reading the block. Per theft: from the including
   block's first sighting (the 10 ms head poller) to the alarm, and broadcast to alarm.
+- ``catchup`` (the state watch on) also times the same backlog read by three more fresh
+  watches on SQLite stores of their own (same wallets, same hot key), one after the other in
+  the same run: the transfer path alone, the state watch as it runs (every block's state
+  within 64 of the head, every 64th deeper), and the state of every block read: their
+  differences per block are what the state watch costs.
 - ``catchup``: a node with 10,000 blocks of backlog (``anvil_mine``, a few hundred blocks
   per call, with transfers in between: outsiders' payments, deposits into the hot wallet,
   approved withdrawals and thefts from it), then a fresh watch whose checkpoint is the start
@@ -25,6 +30,7 @@ Clocks are ``time.perf_counter`` in one process; the node runs on the same machi
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import subprocess
@@ -77,7 +83,7 @@ class Exchange:
     """A hot and a cold ETH wallet, customers' balances, a quorum policy with an emergency
     address, and the services the watch needs (as ``tests/chains/test_watch.py``'s Env)."""
 
-    def __init__(self, chain: Any, store_url: str, folder: Path) -> None:
+    def __init__(self, chain: Any, store_url: str, folder: Path, hot: Any = None) -> None:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from eth_account import Account
 
@@ -96,13 +102,15 @@ class Exchange:
         self.store = open_store(store_url)
         upgrade(self.store)
         self.ledger = Ledger(self.store, SystemClock(), AssetRegistry.default())
-        self.hot = throwaway_signer()
+        fund = hot is None  # a shadow of another exchange (same hot key) funds nothing
+        self.hot = hot or throwaway_signer()
         cold, fresh = Account.create(), Account.create()
         self.ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (self.hot.address,)))
         self.ledger.add_wallet(Wallet("eth-cold", "ETH", "cold",
                                       (str(cold.address), str(fresh.address))))
-        chain.fund(self.hot.address, 1000 * E)
-        chain.fund(cold.address, 9000 * E)
+        if fund:
+            chain.fund(self.hot.address, 1000 * E)
+            chain.fund(cold.address, 9000 * E)
         self.ledger.post("open", [Posting("wallet:eth-hot", "ETH", 1000 * E),
                                   Posting("wallet:eth-cold", "ETH", 9000 * E),
                                   Posting("customer:C1", "ETH", -5000 * E),
@@ -121,10 +129,15 @@ class Exchange:
         self.custody.load_policy(policy, "bench")
         self.withdrawals = Withdrawals(self.custody)
 
-    def watch(self, chain: Any, start_block: int) -> Any:
+    def watch(self, chain: Any, start_block: int, state_watch: bool = True,
+              every_block: bool = False) -> Any:
         from kinko.services.watch import Watch
 
-        return Watch(self.withdrawals, chain, confirmations=2, start_block=start_block)
+        if every_block:  # the state of every block read, however deep (the live path)
+            return Watch(self.withdrawals, chain, confirmations=2, start_block=start_block,
+                         state_watch=state_watch, live_depth=10**12)
+        return Watch(self.withdrawals, chain, confirmations=2, start_block=start_block,
+                     state_watch=state_watch)
 
 
 class NoMempool:
@@ -338,6 +351,20 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
         report = watch.poll()
         secs = time.perf_counter() - t
         after = _fetch_all(reader, start, head)
+        paths: dict[str, float] = {}
+        # the transfer path alone, the state watch as it runs, and reading every block's state
+        for path, state_watch, every in (("off", False, False), ("on", True, False),
+                                         ("every", True, True)):
+            shadow = Exchange(chain, f"sqlite:///{folder / f'shadow-{path}.db'}",
+                              folder, hot=exchange.hot)
+            other = shadow.watch(EvmChain.connect(node.url), start, state_watch=state_watch,
+                                 every_block=every)
+            t = time.perf_counter()
+            shadow_report = other.poll()
+            paths[path] = time.perf_counter() - t
+            assert shadow_report.blocks == blocks
+            assert len([a for a in shadow_report.alerts if a["kind"] == "theft"]) >= thefts
+            shadow.store.close()
         raised = [a for a in report.alerts if a["kind"] == "theft"]
         assert report.blocks == head - start + 1 == blocks, (report.blocks, head - start + 1)
         assert len(raised) == thefts, report.alerts
@@ -350,4 +377,9 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
     return {"count": count, "seconds": secs, "per_s": count / secs, "baseline_seconds": base,
             "baseline_per_s": count / base, "thefts": thefts, "withdrawals": withdrawals,
             "alerts": len(raised), "closed": len(report.closed),
-            "baseline_first_s": before, "baseline_second_s": after}
+            "baseline_first_s": before, "baseline_second_s": after,
+            "transfers_only_seconds": paths["off"], "with_state_seconds": paths["on"],
+            "every_block_seconds": paths["every"],
+            "state_ms_per_block": (paths["on"] - paths["off"]) * 1000 / count,
+            "every_block_ms_per_block": (paths["every"] - paths["off"]) * 1000 / count,
+            "load": os.getloadavg()[0]}

@@ -47,10 +47,13 @@ class AnvilNode:
             self.process.kill()
 
 
-def start(port: int | None = None, state: Path | None = None) -> AnvilNode:
+def start(port: int | None = None, state: Path | None = None,
+          hardfork: str | None = None) -> AnvilNode:
     refuse_in_fast_loop("an anvil node")
     port = port or free_port()
     extra = ["--state", str(state)] if state is not None else []
+    if hardfork is not None:  # e.g. "prague": EIP-7702 set-code transactions
+        extra += ["--hardfork", hardfork]
     proc = subprocess.Popen([anvil_binary(), "--host", "127.0.0.1", "--port", str(port),
                              "--silent", "--balance", "100000000", *extra],
                             stdout=subprocess.DEVNULL,

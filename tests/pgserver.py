@@ -79,7 +79,9 @@ class PgServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start() -> PgServer:
+def start(*, durable: bool = False) -> PgServer:
+    """A new server; ``durable``: with fsync and synchronous commits, as in production
+    (the benchmarks), else without (the tests: nothing to keep after a crash)."""
     refuse_in_fast_loop("a PostgreSQL server")
     bindir = _bindir()
     prefix = _run_as()
@@ -91,8 +93,9 @@ def start() -> PgServer:
                     "--auth=trust", "-E", "UTF8", "--no-locale"],
                    check=True, capture_output=True)
     port = _free_port()
-    opts = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    opts = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w",
                     "-t", "60", "-l", str(folder / "server.log"), "start"],
                    check=True, capture_output=True)

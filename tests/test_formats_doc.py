@@ -82,3 +82,11 @@ def test_webhook_signature_as_documented() -> None:
     assert verify_webhook("s3cret", "1516892520", body, documented)
     assert not verify_webhook("s3cret", "1516892521", body, documented)
     assert not verify_webhook("s3cret", "soon", body, documented)
+
+
+def test_veto_bytes_as_documented() -> None:
+    from kinko.domain.policy_lock import veto_bytes
+
+    digest = hashlib.sha256(b"a policy").hexdigest()
+    body = json.dumps({"version": 7, "digest": digest}, sort_keys=True, separators=(",", ":"))
+    assert veto_bytes(7, digest) == b"kinko-policy-veto-v1\n" + body.encode()

@@ -29,12 +29,12 @@ signature (:class:`MemoryCosigner` its double; the HTTP client in
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
@@ -43,6 +43,7 @@ from kinko.domain.cosign_log import Decision
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
 from kinko.domain.money import Asset
+from kinko.domain.policy_lock import StoredPolicy, Veto
 from kinko.domain.safe import SafeTx, recover_owner
 from kinko.domain.screening import Label
 
@@ -71,6 +72,7 @@ __all__ = [
     "Payment",
     "Prepared",
     "Prices",
+    "RaceTerms",
     "Receipt",
     "SafeOwner",
     "SafeReader",
@@ -187,16 +189,32 @@ class Signer(Protocol):
 
 
 @dataclass(frozen=True)
+class RaceTerms:
+    """How one transaction of an emergency sweep races a thief who holds the same key: it
+    takes ``nonce`` (replacing his pending transaction there) at ``gas_price``, first clears
+    an EIP-7702 delegation of the address (``clear_delegation``), and instead of paying may
+    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``). Only a
+    wallet of one key races; a wallet whose transfers need other signers refuses one."""
+
+    nonce: int
+    gas_price: int
+    clear_delegation: bool = False
+    revoke: str | None = None
+
+
+@dataclass(frozen=True)
 class Payment:
     """What a use case asks a wallet to send: ``amount`` (minor units) of ``asset`` to
     ``to``, for ``request``, what authorises it: ``("withdrawal", id)`` or ``("proposal",
-    id)`` (a co-signer checks the transfer against it, field by field)."""
+    id)`` (a co-signer checks the transfer against it, field by field); ``race``: an
+    emergency sweep's nonce, fee and delegation-clear (see :class:`RaceTerms`)."""
 
     asset: Asset
     to: str
     amount: int
     request: tuple[str, str]
     signatures: tuple[tuple[str, bytes], ...] = ()  # (owner, signature) made offline
+    race: RaceTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +224,7 @@ class Fee:
 
     payer: str
     amount: int
+    gas: int = 0  # the most gas it uses, where the chain prices gas (0 elsewhere)
 
 
 @dataclass(frozen=True)
@@ -275,9 +294,11 @@ class SafeOwner(Protocol):
 class CustodyTables(Protocol):
     """Policy versions, proposals and approvals (inside a store transaction)."""
 
-    def active_policy(self, at: datetime | None = None) -> tuple[int, dict[str, Any]] | None: ...
+    def policy_rows(self) -> list[StoredPolicy]: ...  # every version, oldest first
     def put_policy(self, version: int, digest: str, body: dict[str, Any], at: datetime,
-                   via: str) -> None: ...
+                   via: str, time_lock_s: int = 0) -> None: ...
+    def vetoes(self) -> list[Veto]: ...
+    def put_veto(self, veto: Veto) -> None: ...
     def put_proposal(self, proposal: Proposal, detail: str) -> None: ...
     def proposal(self, proposal_id: str) -> tuple[Proposal, str, str | None, str] | None: ...
     def proposals(self, state: str | None = None
@@ -327,8 +348,9 @@ class ScreeningTables(Protocol):
     def set_state(self, withdrawal_id: str, old: tuple[str, ...], new: str,
                   tx_hash: str | None = None) -> bool: ...
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]: ...
-    def window_sum(self, scope: str, request_customer: str, request_destination: str,
-                   asset: str, since: datetime, until: datetime) -> tuple[int, int]: ...
+    def window_sums(self, customer: str, destination: str, asset: str, until: datetime,
+                    windows: Collection[tuple[str, timedelta]]
+                    ) -> dict[tuple[str, timedelta], tuple[int, int]]: ...
     def customer_destinations(self, customer: str) -> frozenset[str]: ...
     def customer_tier(self, customer: str) -> dict[str, Any] | None: ...
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None: ...
@@ -376,6 +398,9 @@ class WatchTables(Protocol):
     def observations(self, chain: str, *, status: tuple[str, ...] | None = None,
                      above: int | None = None) -> list[dict[str, Any]]: ...
     def wallet_flows(self, wallet: str, after_block: int, to_block: int
+                     ) -> list[dict[str, Any]]: ...
+    def consumed(self, refs: list[str]) -> dict[str, str]: ...  # ref -> tx that used it
+    def chain_alerts(self, chain: str, chain_states: tuple[str, ...]
                      ) -> list[dict[str, Any]]: ...
     def alert_by_key(self, key: str) -> dict[str, Any] | None: ...
     def alert(self, alert_id: str) -> dict[str, Any] | None: ...
@@ -445,9 +470,17 @@ class UnitError(RuntimeError):
     inside a unit): a bug in kinko, not the caller's input, so not a ``KinkoError``."""
 
 
+T = TypeVar("T")
+
+
 class Store(Protocol):
     def unit(self, *, write: bool = True) -> AbstractContextManager[Unit]: ...
     def current(self) -> Unit | None: ...
+    # read-mostly tables cached per process, read again when their stamp moved
+    def stamps(self) -> dict[str, int]: ...
+    def cached(self, table: str, load: Callable[[Unit], T], part: str = "") -> T: ...
+    def group_commit(self) -> dict[str, int]: ...  # batches, units, largest
+    def one_request(self) -> AbstractContextManager[None]: ...  # stamps read once for it
     def writer(self) -> AbstractContextManager[LedgerWriter]: ...
     def reader(self) -> AbstractContextManager[LedgerReader]: ...
     def custody(self, *, write: bool = True

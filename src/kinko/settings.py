@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import canonical_address
+from kinko.domain.addresses import canonical_token
 from kinko.domain.money import Asset, AssetRegistry
-from kinko.errors import ConfigError, InvalidAccount, KinkoError
+from kinko.domain.nem import mosaic_id
+from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.safeload import loads_toml, read_text
 
 __all__ = [
@@ -117,7 +118,7 @@ def _assets(value: Any) -> tuple[Asset, ...]:
     for item in str(value).split(","):
         if not item.strip():
             continue
-        parts = item.strip().split(":")
+        parts = item.strip().split(":", 3)  # a NEM mosaic token is namespace:name
         if len(parts) not in (3, 4):
             raise ValueError(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS[:TOKEN]")
         token = _token(parts[3], parts[1]) if len(parts) == 4 else None
@@ -129,8 +130,8 @@ def _token(value: str | None, chain: str) -> str | None:
     if value is None:
         return None
     try:
-        return canonical_address(value, chain)
-    except InvalidAccount as exc:
+        return canonical_token(value, chain)
+    except BadInput as exc:
         raise ValueError(f"token: {exc.message}") from None
 
 
@@ -176,6 +177,13 @@ def _keys(value: Any) -> tuple[tuple[str, str, str], ...]:
             raise ValueError(f"{name}={where}: give NAME=hsm[:KEY LABEL] or NAME=file[:PATH]")
         out.append((str(name).strip(), store, ref.strip()))
     return tuple(out)
+def _mosaics(value: Any) -> tuple[str, ...]:
+    """``ns:name,...`` (or a TOML list): NEM mosaic ids, canonical."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    try:
+        return tuple(dict.fromkeys(mosaic_id(str(i)) for i in items if str(i).strip()))
+    except BadInput as exc:
+        raise ValueError(exc.message) from None
 
 
 def _decimals(value: Any) -> int:
@@ -237,6 +245,11 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("policy_file", "policy.toml",
             "The custody policy file (limits, approvers, quorum) that `kinko policy load` reads "
             "by default.", _text, "PATH"),
+    Setting("policy_time_lock_hours", 48,
+            "How long a custody policy version that loosens anything (a higher limit, a new "
+            "destination or approver, a lower quorum...) waits after its quorum before it "
+            "takes effect; any one approver can veto it meanwhile. A version that only "
+            "tightens takes effect at once.", _positive_int, "HOURS"),
     Setting("prices", "",
             "Reference prices in JPY per whole unit: ASSET=JPY,... (e.g. ETH=500000,XEM=88.549).",
             _optional_text, "LIST"),
@@ -250,6 +263,11 @@ REGISTRY: tuple[Setting, ...] = (
             "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
             "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
             _optional_text, "URL"),
+    Setting("nem_tag_mosaics", (),
+            "NEM mosaics that mark tainted accounts (namespace:name,...; such as the mosaic "
+            "the NEM Foundation sent in 2018 to every account that received the stolen "
+            "XEM): a NEM deposit from an account that holds any of them is frozen and "
+            "alarms, like one from a listed address.", _mosaics, "LIST"),
     Setting("list_invalid_addresses", "refuse",
             "What loading a deny list or tags does with an entry that is no valid address of "
             "its currency (or of any format kinko knows, for a list without currencies): "
@@ -289,10 +307,12 @@ class Settings:
     hsm_module: str = ""
     hsm_token: str = ""
     policy_file: str = "policy.toml"
+    policy_time_lock_hours: int = 48
     prices: str = ""
     prices_file: str = ""
     watch_interval_ms: int = 1000
     watch_webhook_url: str = ""
+    nem_tag_mosaics: tuple[str, ...] = ()
     list_invalid_addresses: str = "refuse"
     data_dir: str = "kinko-data"
     max_request_bytes: int = 1048576
@@ -468,6 +488,11 @@ COSIGN_REGISTRY: tuple[Setting, ...] = (
                   "from a version descended from it through quorum-approved policy changes. "
                   "Empty: kinko's stored policy versions are taken as they are.",
                   _optional_text, "DIGEST"),
+    CosignSetting("policy_time_lock_hours", 48,
+                  "The shortest time lock it grants a custody policy version that loosens "
+                  "anything: it counts a version in force only this long after its quorum "
+                  "(or longer, if kinko recorded a longer lock), whatever kinko's database "
+                  "says.", _positive_int, "HOURS"),
     CosignSetting("nonce_window", 16,
                   "How far ahead of a Safe's nonce it co-signs (several withdrawals queued "
                   "before the first is mined).", _positive_int, "N"),
@@ -507,6 +532,7 @@ class CosignSettings:
     hsm_key: str = "kinko-cosigner"
     keystore: str = "cosign-key.json"
     policy_anchor: str = ""
+    policy_time_lock_hours: int = 48
     nonce_window: int = 16
     max_body_bytes: int = 16_384
     request_timeout_ms: int = 5000

@@ -298,3 +298,43 @@ def test_a_retry_answers_first_and_writes_no_audit_record(api) -> None:  # type:
         again = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-r"))
         assert again.status_code == 201 and again.json() == first.json()
     assert _written(access) == (1, ["apikey.create"] * 5 + ["withdrawal.request"])
+
+
+def test_a_pending_loosening_is_listed_and_one_approver_vetoes_it(  # type: ignore[no-untyped-def]
+        api, tmp_path: Path) -> None:
+    from kinko.domain.policy_lock import veto_bytes
+
+    client, tokens, access = api
+    text = (tmp_path / "p.toml").read_text().replace("version = 1", "version = 2") \
+        .replace('amount = "10"', 'amount = "50"')
+    (tmp_path / "p2.toml").write_text(text)
+    custody = Custody(Ledger(access.store, access.clock, AssetRegistry.default()))
+    policy, view = custody.load_policy(tmp_path / "p2.toml", "ops")
+    assert view is not None
+    for name, key in KEYS.items():
+        r = client.post(f"/v1/proposals/{view.proposal.id}/approve", json={
+            "approver": name, "signature": sign_proposal(view.proposal, key)},
+            headers=h(tokens[name]))
+        assert r.status_code == 200, r.text
+    versions = client.get("/v1/policy/versions", headers=h(tokens["audit"])).json()["versions"]
+    assert [(v["version"], v["state"]) for v in versions] == [(2, "pending"), (1, "effective")]
+    assert versions[0]["loosens"] == ["screening.rules.max_amount-1.amount: 10 → 50 (loosens)"]
+    assert client.get("/v1/policy", headers=h(tokens["audit"])).json()["version"] == 1
+    r = client.post("/v1/withdrawals", json=body("20"), headers=h(tokens["ops"], "W-20"))
+    assert r.json()["state"] == "review"  # screened under the version in force
+    signature = {n: k.sign(veto_bytes(2, policy.digest)).hex() for n, k in KEYS.items()}
+    r = client.post("/v1/policy/versions/2/veto", json={"approver": "bob", "signature":
+                    signature["bob"]}, headers=h(tokens["alice"]))
+    assert r.status_code == 403
+    r = client.post("/v1/policy/versions/2/veto", json={"approver": "alice", "signature":
+                    signature["bob"]}, headers=h(tokens["alice"]))
+    assert r.status_code == 409 and "does not verify" in r.json()["error"]["message"]
+    r = client.post("/v1/policy/versions/2/veto", json={"approver": "alice", "signature":
+                    signature["alice"], "reason": "too high"}, headers=h(tokens["alice"]))
+    assert r.status_code == 200 and r.json()["state"] == "vetoed"
+    assert r.json()["vetoed_by"][0]["approver"] == "alice"
+    r = client.post("/v1/policy/versions/9/veto", json={"approver": "alice", "signature":
+                    signature["alice"]}, headers=h(tokens["alice"]))
+    assert r.status_code == 404
+    actions = [a["action"] for a in access.audit_log()]
+    assert actions.count("policy.veto") == 1 and actions.count("policy.veto.refused") == 3

@@ -1,8 +1,10 @@
 """``kinko serve`` killed with SIGKILL in the middle of a burst of withdrawal requests (real
 processes, on SQLite and on PostgreSQL), then every request retried with its
-Idempotency-Key: no hold without its withdrawal (nor a withdrawal without its hold), every
-retry gets the first answer its request got, every withdrawal has exactly one audit record,
-the audit chain and ``kinko ledger verify`` pass."""
+Idempotency-Key: every answered request is stored as answered (requests' writes are
+committed in groups, and each is answered only once its group is durable: a group cut by
+the kill answered nobody), no hold without its withdrawal (nor a withdrawal without its
+hold), every retry gets the first answer its request got, every withdrawal has exactly one
+audit record, the audit chain and ``kinko ledger verify`` pass."""
 
 from __future__ import annotations
 
@@ -137,6 +139,13 @@ def test_sigkill_during_a_burst_of_withdrawal_requests(store: SqlStore, store_ur
     lock = threading.Lock()
     _burst(Server(store_url, tmp_path), token, list(range(KEYS)), answers, lock)
     assert 0 < len(answers) < KEYS, "the kill did not land mid-burst"
+    # what was answered was durable first (its batch committed before the answer): all of
+    # it is there after the kill, before any retry; a batch cut by the kill answered nobody
+    with store.unit(write=False) as u:
+        found = {i: u.screening.withdrawal(f"K-{i}") for i in answers}
+    lost = [i for i, (status, _) in answers.items() if status == 201 and found[i] is None]
+    assert not lost, f"answered but not stored: {lost[:5]}"
+    assert all(found[i]["state"] == body["state"] for i, (_, body) in answers.items())  # type: ignore[index]
 
     server = Server(store_url, tmp_path)
     try:

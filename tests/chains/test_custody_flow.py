@@ -111,7 +111,7 @@ def test_unbooked_outflow_is_a_critical_reconciliation_finding(setup) -> None:  
 
 
 def test_new_policy_version_needs_the_quorum(setup) -> None:  # type: ignore[no-untyped-def]
-    custody, _, _, tmp_path, _ = setup
+    custody, _, clock, tmp_path, _ = setup
     (tmp_path / "v2.toml").write_text(policy_text(version=2, eth_max="0.5"))
     _policy, view = custody.load_policy(tmp_path / "v2.toml", "carol")
     assert view is not None and custody.policy().version == 1  # type: ignore[union-attr]
@@ -119,6 +119,10 @@ def test_new_policy_version_needs_the_quorum(setup) -> None:  # type: ignore[no-
     custody.approve(p.id, "alice", sign_proposal(p, KEYS["alice"]))
     assert custody.policy().version == 1  # type: ignore[union-attr]
     custody.approve(p.id, "bob", sign_proposal(p, KEYS["bob"]))
+    # a higher online limit loosens: in force only after the time lock
+    assert custody.policy().version == 1  # type: ignore[union-attr]
+    assert custody.policy_standings()[0].state == "pending"
+    clock.advance(hours=48)
     assert custody.policy().version == 2  # type: ignore[union-attr]
     codes = {f.code for f in custody.check(reconcile=False).breaches}
     assert codes == {"guarantee_shortfall"}  # 30% online is within the new 50% limit

@@ -17,14 +17,18 @@ import rlp
 from conftest import HSM_PIN, HSM_SPARE, HSM_TOKEN
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_account.typed_transactions import TypedTransaction
 from eth_keys.datatypes import Signature
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 from softhsm import SoftHsm
 
+from kinko.chains.eip7702 import authority
 from kinko.chains.evm import EvmChain
 from kinko.chains.hsm import SECP256K1, HsmSigner, HsmToken
+from kinko.domain.chain import ZERO_ADDRESS
 from kinko.errors import ConfigError, KinkoError
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -173,6 +177,20 @@ def test_legacy_transaction_carries_the_chain_id(signer: HsmSigner) -> None:
     with pytest.raises(ConfigError, match="chainId"):
         signer.sign_transaction({"to": Account.create().address, "value": 1, "nonce": 0,
                                  "gas": 21_000, "gasPrice": 1})
+
+
+def test_a_sweep_clearing_a_delegation_is_signed_in_the_hsm(signer: HsmSigner) -> None:
+    """The emergency sweep of a delegated address: a type-4 transaction whose authorization
+    (to the zero address) and envelope are both signed by the key in the token."""
+    raw = signer.sign_transfer(to=Account.create().address, value=1, nonce=7,
+                               gas_price=10**9, chain_id=1, clear_delegation=True)
+    assert raw[0] == 4
+    tx = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+    (auth,) = tx["authorizationList"]
+    item = {"chainId": auth["chainId"], "address": ZERO_ADDRESS, "nonce": auth["nonce"],
+            "yParity": auth["yParity"], "r": auth["r"], "s": auth["s"]}
+    assert int(auth["nonce"]) == 8 and authority(item) == signer.address.lower()
+    assert Account.recover_transaction(raw).lower() == signer.address.lower()
 
 
 def test_a_canonical_destination_is_signed_for(signer: HsmSigner) -> None:

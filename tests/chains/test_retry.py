@@ -46,6 +46,18 @@ def test_gives_up_with_an_environment_error() -> None:
     assert len(waits) == 2
 
 
+def test_the_watchs_optional_reads_are_retried_and_absent_when_the_chain_lacks_them() -> None:
+    class WithState(Flaky):
+        def states(self, addresses: list[str], tokens: list[str], block: int) -> str:
+            return f"{self.head()}:{addresses}:{block}"
+
+    waits: list[float] = []
+    chain = Retrying(WithState(2), sleep=waits.append)  # type: ignore[arg-type]
+    assert chain.states(["0xa"], [], 7) == "42:['0xa']:7" and len(waits) == 2
+    assert getattr(Retrying(Flaky(0)), "states", None) is None  # type: ignore[arg-type]
+    assert getattr(chain, "send_raw_unchecked", None) is None  # only reads are forwarded
+
+
 def test_refusals_are_not_retried() -> None:
     inner = Flaky(5, ChainRejected("nonce too low"))
     with pytest.raises(ChainRejected):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from kinko.chains.safe import RECEIVE_GAS
 from kinko.chains.safe_reader import ChainSafes
 from kinko.chains.wallets import KeyOwner, KeyWallet, SafeAccounts, SafeWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.chain import AUTHORIZATION_GAS
 from kinko.domain.cosign import CosignPolicy, SafeLimit
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import Posting
@@ -39,7 +40,7 @@ from kinko.domain.reserves_proof import SIGNED
 from kinko.domain.safe import SafeTx
 from kinko.domain.watch import Alert
 from kinko.errors import ApprovalError, BadInput, ChainRejected, CosignRefused, UnknownAsset
-from kinko.ports import FixedClock, Payment, Spender
+from kinko.ports import Fee, FixedClock, Payment, RaceTerms, Spender
 from kinko.services import reserves, reserves_chain
 from kinko.services.containment import Containment
 from kinko.services.cosign import CosignService
@@ -348,6 +349,39 @@ def test_a_key_wallet_pays_a_safe_with_the_gas_its_receive_needs(world: World) -
     assert _findings(w) == []
 
 
+def test_a_key_wallet_signs_at_a_race_s_terms_and_a_safe_refuses_to_race(
+        world: World) -> None:
+    """An emergency sweep racing a thief hands the wallet its nonce, gas price and
+    delegation-clear: a key wallet signs at exactly those (the fee it names includes the
+    authorization's gas); a Safe does not race, and refuses before asking any owner."""
+    w = world
+    payer = KeyWallet(w.chain, w.relayer)
+    eth = w.ledger.assets["ETH"]
+    to = Account.create().address
+    nonce, price = w.chain.nonce(payer.address), 3 * w.chain.fee_params()[1] + 7
+    racing = Payment(eth, to, 1, ("proposal", "race"),
+                     race=RaceTerms(nonce, price, clear_delegation=True))
+    cleared = payer.prepare(racing)
+    assert (cleared.detail["nonce"], cleared.detail["gas_price"]) == (nonce, price)
+    assert cleared.detail["clear_delegation"] is True
+    assert cleared.fee == Fee(payer.address, (21_000 + AUTHORIZATION_GAS) * price,
+                              21_000 + AUTHORIZATION_GAS)
+    plain = payer.prepare(replace(racing, race=RaceTerms(nonce, price)))
+    assert plain.fee == Fee(payer.address, 21_000 * price, 21_000)
+    out = payer.sign(plain)
+    w.chain.wait_for(w.chain.send_raw(out.raw), "a race's transfer")
+    seen = w.chain.transaction(out.tx_hash)
+    assert seen is not None and (seen["nonce"], seen["gas_price"]) == (nonce, price)
+    r = w.chain.receipt(out.tx_hash)
+    assert r is not None and r.ok
+    w.ledger.post("race-out", [Posting("wallet:eth-relayer", "ETH", -1 - r.fee),
+                               Posting("fees", "ETH", r.fee), Posting("own", "ETH", 1)],
+                  source="test")
+    with pytest.raises(ApprovalError, match="does not race"):
+        w.spender(w.hot).prepare(replace(racing, to=w.cold.addresses[0]))
+    assert _findings(w) == []
+
+
 def test_check_says_how_wallets_sign(world: World, tmp_path: Path) -> None:
     w = world
     custody = Custody(w.ledger, chain=w.chain, key_location=lambda wallet: (
@@ -481,6 +515,7 @@ def test_an_emergency_sweep_of_the_hot_safe_is_cosigned_while_the_breaker_is_tri
     assert [s.incident for s in sweeps] == [incident]
     containment.send(sweeps)
     (sweep,) = sweeps
+    assert "nonce" not in w.custody.proposal(sweep.proposal).proposal.payload  # no race
     assert (f"proposal:{sweep.proposal}", "signed") in w.decisions(), events(w, incident)
     assert any("co-signed: the leaked key alone could not have moved the wallet" in e
                for e in events(w, incident))  # not "a race with the attacker"

@@ -130,8 +130,12 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(served: Se
     ex.request("P-3a", "ETH", 1 * ETH, to)  # co-signed once, then asked for another SafeTx
     first = ex.eth_tx(to, 1 * ETH)
     assert ex.execute(first, cosigner.cosign("withdrawal", "P-3a", first))
+    ex.request("P-3x", "XEM", 1 * XEM, to)  # the XEM Safe has used a nonce (to replay)
+    used = ex.xem_tx(to, 1 * XEM)
+    assert ex.execute(used, cosigner.cosign("withdrawal", "P-3x", used))
     ex.request("P-3", "XEM", 40 * XEM, to)
     good = ex.xem_tx(to, 40 * XEM)
+    assert good.nonce == used.nonce + 1
     cases = [("withdrawal", "P-404", ex.xem_tx(thief, 40 * XEM), "no_such_request"),
              ("withdrawal", "P-3", ex.xem_tx(thief, 40 * XEM), "mismatch"),
              ("withdrawal", "P-3", ex.xem_tx(to, 41 * XEM), "mismatch"),
@@ -265,8 +269,8 @@ def test_policies_show_their_digests_and_lineage(served: Served, monkeypatch: py
     config = str(served.config)
     assert main(["cosign", "policies", "--config", config, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["version"], r["digest"], r["descends from the anchor"]) for r in rows] == \
-        [(active.version, active.digest, "-")]
+    assert [(r["version"], r["digest"], r["descends from the anchor"], r["state"])
+            for r in rows] == [(active.version, active.digest, "-", "effective")]
     monkeypatch.setenv("KINKO_COSIGN_POLICY_ANCHOR", active.digest)
     assert main(["cosign", "policies", "--config", config, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["descends from the anchor"] == "anchor"

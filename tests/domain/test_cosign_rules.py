@@ -35,6 +35,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import transfer_data
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.policy import Approver, Policy, WatchPolicy
+from kinko.domain.policy_lock import VersionFacts, Veto, veto_bytes
 from kinko.domain.safe import DELEGATECALL, ZERO_ADDRESS, SafeTx
 from kinko.errors import CosignRefused
 
@@ -60,6 +61,8 @@ POLICY = parse_cosign_policy({
     "cold": {"ETH": [COLD_E], "XEM": [COLD_X]}}, REGISTRY, "cosign.toml")
 KINKO_POLICY = Policy(3, 2, tuple(Approver(n, public_key_hex(k)) for n, k in KEYS.items()),
                       watch=WatchPolicy(emergency_sweep="auto"))
+# the policy version in force (loaded long ago), as the co-signer recomputes it
+VERSIONS = (VersionFacts(3, KINKO_POLICY, NOW - timedelta(days=90), None, timedelta(hours=48)),)
 
 
 def eth_tx(to: str = DEST, value: int = 2 * E, **kw: Any) -> SafeTx:
@@ -76,14 +79,15 @@ def xem_tx(to: str = DEST, amount: int = 500 * X, **kw: Any) -> SafeTx:
 def withdrawal(**kw: Any) -> WithdrawalFacts:
     base: dict[str, Any] = dict(id="W-1", asset="ETH", amount=2 * E, destination=DEST,
                                 wallet="eth-hot", state="allowed", outcome="allow",
-                                hold_state="pending", hold_expires=NOW + timedelta(hours=1))
+                                hold_state="pending", hold_expires=NOW + timedelta(hours=1),
+                                decided_under=3, requested_at=NOW - timedelta(minutes=5))
     return WithdrawalFacts(**{**base, **kw})
 
 
 def facts(w: WithdrawalFacts | None = None, p: ProposalFacts | None = None,
           tripped: frozenset[str] = frozenset(), wallets: tuple[Wallet, ...] = WALLETS
           ) -> KinkoFacts:
-    return KinkoFacts(w, p, ASSETS, wallets, tripped)
+    return KinkoFacts(w, p, ASSETS, wallets, tripped, versions=VERSIONS)
 
 
 def proposal(kind: str, payload: dict[str, Any], *, approvers: tuple[str, ...] = ("alice", "bob"),
@@ -202,7 +206,7 @@ def test_settings_tables_are_checked() -> None:
 def test_matching_withdrawals_of_a_coin_and_a_token() -> None:
     move = match(CosignRequest("withdrawal", "W-1", eth_tx()), facts(withdrawal()))
     assert (move.kind, move.amount, move.counts, move.authorised) == \
-        ("withdrawal", 2 * E, True, "screened allow")
+        ("withdrawal", 2 * E, True, "screened allow (policy v3)")
     move = match(CosignRequest("withdrawal", "W-2", xem_tx()),
                  facts(withdrawal(id="W-2", asset="XEM", amount=500 * X, wallet="xem-hot")))
     assert move.asset.symbol == "XEM" and move.amount == 500 * X
@@ -294,12 +298,12 @@ def test_wallets_and_destinations() -> None:
     x = CosignRequest("withdrawal", "W-2", xem_tx())
     with pytest.raises(CosignRefused) as caught:
         match_movement(x, KinkoFacts(withdrawal(asset="XEM", amount=500 * X, wallet="xem-hot"),
-                                     None, other_token, WALLETS, frozenset()),
+                                     None, other_token, WALLETS, frozenset(), versions=VERSIONS),
                        POLICY, POLICY.limits(SAFE_X), NOW)
     assert caught.value.reason == "unknown_token"
     nem = {**ASSETS, "ETH": Asset("ETH", "nem", 18)}
     with pytest.raises(CosignRefused) as caught:
-        match_movement(r, KinkoFacts(withdrawal(), None, nem, WALLETS, frozenset()), POLICY,
+        match_movement(r, KinkoFacts(withdrawal(), None, nem, WALLETS, frozenset(), versions=VERSIONS), POLICY,
                        POLICY.limits(SAFE_E), NOW)
     assert caught.value.reason == "wrong_chain"
 
@@ -434,7 +438,7 @@ def test_quorums_count_only_under_policies_descended_from_the_anchor() -> None:
     anchored = replace(POLICY, policy_anchor=v1.digest)
     sweep = CosignRequest("proposal", "sweep-1", eth_tx(to=COLD_E, value=5 * E))
     good = proposal("sweep", sweep_payload())  # made under version 3
-    f = KinkoFacts(None, good, ASSETS, WALLETS, frozenset(), lineage)
+    f = KinkoFacts(None, good, ASSETS, WALLETS, frozenset(), lineage, VERSIONS)
     assert match(sweep, f, anchored).authorised == "quorum alice, bob (policy v3)"
     assert policy_lineage(lineage, 3, v1.digest) == "yes"
     assert policy_lineage(lineage, 1, v1.digest) == "anchor"
@@ -452,7 +456,9 @@ def test_quorums_count_only_under_policies_descended_from_the_anchor() -> None:
                 PolicyRecord(4, v4, "policy-4", _policy_change(v4, v3, ("mallory", "trudy"),
                                                                thief_keys)),
                 PolicyRecord(4, v4, "policy-4", _policy_change(v4, v3, ("alice",), KEYS))):
-        f4 = KinkoFacts(None, forged, ASSETS, WALLETS, frozenset(), {**lineage, 4: how})
+        f4 = KinkoFacts(None, forged, ASSETS, WALLETS, frozenset(), {**lineage, 4: how},
+                        (*VERSIONS, VersionFacts(4, v4, NOW - timedelta(days=9), 3,
+                                                 timedelta(0))))
         assert match(sweep, f4, POLICY).kind == "sweep"  # without an anchor: taken as stored
         error = refused("not_approved", sweep, f4, policy=anchored)
         assert "policy version 4" in error.message
@@ -461,7 +467,8 @@ def test_quorums_count_only_under_policies_descended_from_the_anchor() -> None:
     swapped = {**lineage, 3: PolicyRecord(3, v3, "policy-3",
                                           _policy_change(replace(v3, quorum=1), v2,
                                                          ("alice", "bob"), KEYS))}
-    refused("not_approved", sweep, KinkoFacts(None, good, ASSETS, WALLETS, frozenset(), swapped),
+    refused("not_approved", sweep, KinkoFacts(None, good, ASSETS, WALLETS, frozenset(), swapped,
+                       VERSIONS),
             policy=anchored)
 
 
@@ -479,3 +486,60 @@ def test_the_review_approved_is_of_the_withdrawal_as_it_stands() -> None:
         error = refused("not_approved", CosignRequest("withdrawal", "W-1", tx),
                         facts(changed, review))
         assert "not of withdrawal W-1" in error.message
+
+
+# ---------------------------------------------------------------------- the time lock
+
+
+def _loosening(vetoes: tuple[Veto, ...] = (), lock: timedelta = timedelta(hours=48)
+               ) -> tuple[Policy, tuple[VersionFacts, ...]]:
+    """Version 4 raises nothing but lowers the quorum to 1: it loosens, so it waits."""
+    v4 = replace(KINKO_POLICY, version=4, quorum=1)
+    return v4, (*VERSIONS, VersionFacts(4, v4, NOW - timedelta(hours=1), 3, lock, vetoes))
+
+
+def test_a_withdrawal_allowed_only_by_a_pending_loosening_is_refused() -> None:
+    _v4, versions = _loosening()
+    r = CosignRequest("withdrawal", "W-1", eth_tx())
+    under_v4 = withdrawal(decided_under=4)
+    f = KinkoFacts(under_v4, None, ASSETS, WALLETS, frozenset(), versions=versions)
+    error = refused("policy_not_in_force", r, f)
+    assert "version 3" in error.message and error.details["in_force"] == 3
+    # screened under the version in force: signed as before
+    ok = KinkoFacts(withdrawal(), None, ASSETS, WALLETS, frozenset(), versions=versions)
+    assert match(r, ok).kind == "withdrawal"
+    # kinko recorded no lock for it (its database rewritten): the co-signer's own holds
+    _v4, unlocked = _loosening(lock=timedelta(0))
+    refused("policy_not_in_force", r, KinkoFacts(under_v4, None, ASSETS, WALLETS, frozenset(),
+                                                 versions=unlocked))
+    # once the lock has run out, version 4 is the one in force
+    later = replace(under_v4, requested_at=NOW + timedelta(hours=48),
+                    hold_expires=NOW + timedelta(hours=50))
+    with pytest.raises(CosignRefused):  # the co-signer's clock says it is not later yet
+        match(r, KinkoFacts(later, None, ASSETS, WALLETS, frozenset(), versions=versions))
+    limits = check_tx(r, POLICY, CHAIN_ID)
+    assert match_movement(r, KinkoFacts(later, None, ASSETS, WALLETS, frozenset(),
+                                        versions=versions), POLICY, limits,
+                          NOW + timedelta(hours=48)).kind == "withdrawal"
+
+
+def test_a_vetoed_loosening_never_authorises_and_a_quorum_under_it_counts_for_nothing() -> None:
+    v4, _ = _loosening()
+    signature = KEYS["carol"].sign(veto_bytes(4, v4.digest)).hex()
+    _v4, vetoed = _loosening((Veto(4, "carol", signature, NOW - timedelta(minutes=5)),))
+    # a sweep approved by one approver under version 4 (quorum 1)
+    p = Proposal("sweep-4", "sweep", sweep_payload(), "carol", NOW + timedelta(hours=48),
+                 NOW + timedelta(hours=50), 4)  # type: ignore[arg-type]
+    one = ProposalFacts(p, "approved", (Approval("alice", sign_proposal(p, KEYS["alice"]),
+                                                 NOW),), v4)
+    sweep = CosignRequest("proposal", "sweep-4", eth_tx(to=COLD_E, value=5 * E))
+    later = NOW + timedelta(hours=49)
+    limits = check_tx(sweep, POLICY, CHAIN_ID)
+    with pytest.raises(CosignRefused) as caught:
+        match_movement(sweep, KinkoFacts(None, one, ASSETS, WALLETS, frozenset(),
+                                         versions=vetoed), POLICY, limits, later)
+    assert caught.value.reason == "policy_not_in_force"
+    # not vetoed: after its lock, version 4's quorum of one counts
+    assert match_movement(sweep, KinkoFacts(None, one, ASSETS, WALLETS, frozenset(),
+                                            versions=_loosening()[1]), POLICY, limits,
+                          later).authorised == "quorum alice (policy v4)"

@@ -60,7 +60,10 @@ def test_token_outflow_and_its_call_are_one_observation_when_unexplained() -> No
     obs = classify([call, moved], WALLETS, ASSETS, [])
     assert [(o.asset, o.unexplained) for o in obs] == [("XEM", True)]
     alert = theft_alert("ethereum", obs[0], pending=False)
-    assert alert.key == "outflow:ethereum:0xt:0" and alert.kind == "theft"
+    assert alert.key == "outflow:ethereum:0xt" and alert.kind == "theft"
+    # seen first in the mempool (decoded from the call, no log index yet): the same alert
+    (pending,) = classify([call, tx("0xT", 9, token=TOKEN, log=-1)], WALLETS, ASSETS, [])
+    assert theft_alert("ethereum", pending, pending=True).key == alert.key
     explained = classify([call, moved], WALLETS, ASSETS,
                          [Expected("withdrawal:W", "XEM", frozenset({HOT}), OUT, 9, "0xT")])
     assert [o.match for o in explained] == ["withdrawal:W", "withdrawal:W"]

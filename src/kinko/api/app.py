@@ -18,7 +18,8 @@ role admin); a request body that names a ``tier`` is refused (422), never obeyed
 # definition time, and they refer to names local to create_app
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinko.api.docs import document_errors, reference_page
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
@@ -41,7 +43,7 @@ from kinko.errors import (
     NotFound,
     TierRefused,
 )
-from kinko.ports import Clock, SystemClock
+from kinko.ports import Clock, Store, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, parse_anchor
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
@@ -50,6 +52,22 @@ from kinko.services.throttle import Throttle, Throttled
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 __all__ = ["create_app"]
+
+
+class OneRequest:
+    """Each HTTP request reads the caches' stamps once (``Store.one_request``), not once per
+    cached table it reads (the API key, the breaker, the policy ...)."""
+
+    def __init__(self, app: ASGIApp, *, store: Store) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.store.one_request():
+            await self.app(scope, receive, send)
 
 
 def _status(exc: KinkoError) -> int:
@@ -78,6 +96,14 @@ class ApprovalIn(BaseModel):
     approver: str = Field(min_length=1, max_length=64)
     signature: str = Field(min_length=1, max_length=256,
                            description="Ed25519 signature (hex) over the canonical proposal.")
+
+
+class VetoIn(BaseModel):
+    approver: str = Field(min_length=1, max_length=64)
+    signature: str = Field(min_length=1, max_length=256,
+                           description="Ed25519 signature (hex) over the veto bytes of the "
+                           "version (`kinko approvers sign-veto`).")
+    reason: str = Field(default="", max_length=500)
 
 
 class RejectIn(BaseModel):
@@ -122,9 +148,18 @@ def create_app(custody_factory: Callable[[], Custody],
     (:mod:`kinko.api.limits`)."""
     # no Swagger UI or ReDoc: they load JavaScript from a CDN into this origin; /docs is
     # drawn on the server instead (kinko.api.docs)
-    app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
-                  redoc_url=None)
     shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        done = shared.store.group_commit()  # how far requests' writes were grouped
+        if done["batches"]:
+            print(f"kinko: group commit: {done['batches']} batches, {done['units']} units, "
+                  f"largest {done['largest']}", flush=True)
+
+    app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
+                  redoc_url=None, lifespan=lifespan)
     wrong_keys = Throttle(clock or SystemClock())  # per client (API) and per key (sign-in)
     web = None
     if dashboard is not None:
@@ -151,6 +186,7 @@ def create_app(custody_factory: Callable[[], Custody],
         return refusal(request, exc)
 
     app.add_middleware(BodyLimits, refuse=refusal, max_bytes=max_body)
+    app.add_middleware(OneRequest, store=shared.store)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -393,6 +429,30 @@ def create_app(custody_factory: Callable[[], Custody],
         if active is None:
             raise NotFound("no custody policy is loaded")
         return active.canonical()
+
+    @app.get("/v1/policy/versions", tags=["policy"])
+    def policy_versions(who: Key) -> dict[str, Any]:
+        """Every policy version, newest first: ``effective`` (in force), ``pending`` (a
+        loosening waiting for its time lock, with when it takes effect and what it
+        loosens), ``vetoed``, ``superseded``, ``unverifiable`` or ``unreadable``."""
+        who.require("read")
+        return {"versions": [s.as_dict() for s in custody_factory().policy_standings()]}
+
+    @app.post("/v1/policy/versions/{version}/veto", tags=["policy"])
+    def veto_policy(version: int, body: VetoIn, who: Key) -> dict[str, Any]:
+        """One approver's veto of a pending loosening: it never takes effect. Signed by
+        an approver of the version it was proposed under; audited."""
+        try:
+            who.require("approve")
+            if body.approver != who.name and who.role != "admin":
+                raise Forbidden(f"key {who.name!r} cannot veto as {body.approver!r}")
+            found = custody_factory().veto(version, body.approver, body.signature,
+                                           body.reason, actor=who.name)
+        except KinkoError as exc:
+            access_factory().audit(who.name, "policy.veto.refused", f"policy-v{version}",
+                                   {"approver": body.approver, "why": exc.message})
+            raise
+        return found.as_dict()
 
     @app.get("/v1/custody", tags=["custody"])
     def custody(who: Key) -> dict[str, Any]:

@@ -41,10 +41,14 @@ from kinko.domain.addresses import canonical_address
 from kinko.errors import ChainRejected, InvalidAmount
 
 __all__ = [
+    "APPROVAL_TOPIC",
     "TOKEN_GAS",
     "TRANSFER_TOPIC",
     "DevNode",
+    "allowance_call",
+    "approve_call",
     "balance_of_call",
+    "decode_approve",
     "decode_call",
     "decode_transfer",
     "deploy_token",
@@ -64,6 +68,7 @@ class DevNode(Protocol):
 
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+APPROVAL_TOPIC = "0x" + keccak(text="Approval(address,address,uint256)").hex()
 
 TOKEN_GAS = 100_000
 """Gas given to a token transfer: one costs ~35-52k gas; the rest is margin (unused gas is
@@ -72,6 +77,8 @@ not charged)."""
 _TRANSFER = keccak(text="transfer(address,uint256)")[:4]
 _TRANSFER_FROM = keccak(text="transferFrom(address,address,uint256)")[:4]
 _BALANCE_OF = keccak(text="balanceOf(address)")[:4]
+_APPROVE = keccak(text="approve(address,uint256)")[:4]
+_ALLOWANCE = keccak(text="allowance(address,address)")[:4]
 _UINT256_LIMIT = 1 << 256
 
 
@@ -102,6 +109,29 @@ def transfer_call(to: str, amount: int) -> bytes:
 def balance_of_call(owner: str) -> bytes:
     """The call data of ``balanceOf(owner)`` (read with ``eth_call``)."""
     return _BALANCE_OF + abi_encode(["address"], [_address(owner)])
+
+
+def approve_call(spender: str, amount: int) -> bytes:
+    """The call data of ``approve(spender, amount)`` (amount 0 revokes an allowance)."""
+    return _APPROVE + abi_encode(["address", "uint256"], [_address(spender),
+                                                         _uint256(amount, "an allowance")])
+
+
+def allowance_call(owner: str, spender: str) -> bytes:
+    """The call data of ``allowance(owner, spender)`` (read with ``eth_call``)."""
+    return _ALLOWANCE + abi_encode(["address", "address"], [_address(owner), _address(spender)])
+
+
+def decode_approve(data: bytes | str) -> tuple[str, int] | None:
+    """``(spender, amount)`` of ``approve`` call data, else None."""
+    raw = _bytes(data)
+    if raw is None or raw[:4] != _APPROVE:
+        return None
+    try:
+        spender, amount = abi_decode(["address", "uint256"], raw[4:])
+    except DecodingError:
+        return None
+    return _address(spender), int(amount)
 
 
 def _address(text: str) -> str:

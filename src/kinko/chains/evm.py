@@ -41,9 +41,17 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from kinko.chains.erc20 import TRANSFER_TOPIC, balance_of_call, decode_transfer
+from kinko.chains.eip7702 import authority
+from kinko.chains.erc20 import (
+    APPROVAL_TOPIC,
+    TRANSFER_TOPIC,
+    allowance_call,
+    balance_of_call,
+    decode_approve,
+    decode_transfer,
+)
 from kinko.domain.addresses import canonical_address
-from kinko.domain.chain import Block, Transfer
+from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
 from kinko.errors import ChainRejected
 from kinko.ports import Chain, Receipt
 
@@ -124,7 +132,8 @@ class EvmKey(Protocol):
     def sign_digest(self, digest: bytes) -> bytes: ...
     def sign_message(self, text: str) -> str: ...
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
-                      chain_id: int, gas: int = 21_000, data: bytes = b"") -> bytes: ...
+                      chain_id: int, gas: int = 21_000, data: bytes = b"",
+                      clear_delegation: bool = False) -> bytes: ...  # EIP-7702 type 4
 
 
 class EvmNode(Chain, Protocol):
@@ -146,6 +155,35 @@ class EvmNode(Chain, Protocol):
     def logs(self, addresses: Sequence[str], from_block: int, to_block: int,
              topics: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
     def wait_for(self, tx_hash: str, what: str, timeout: float = 30.0) -> dict[str, Any]: ...
+def _allowances(logs: Sequence[Any]) -> list[Allowance]:
+    """ERC-20 ``Approval`` records from a block's logs (raw JSON-RPC or web3-formatted)."""
+    out: list[Allowance] = []
+    for log in logs:
+        topics = log["topics"]
+        data = _0x(log["data"])
+        if len(topics) != 3 or _0x(topics[0]).lower() != APPROVAL_TOPIC or len(data) != 66:
+            continue
+        out.append(Allowance(
+            tx_hash=_0x(log["transactionHash"]).lower(), token=_address(_0x(log["address"])),
+            owner=_address("0x" + _0x(topics[1])[-40:]),
+            spender=_address("0x" + _0x(topics[2])[-40:]), value=int(data, 16),
+            log_index=_int(log["logIndex"])))
+    return out
+
+
+def _authorizations(tx: dict[str, Any]) -> list[Authorization]:
+    """The EIP-7702 authorizations a type-4 transaction (as a node shows it) carries, with
+    their authorities recovered; items with an invalid signature are left out (the chain
+    skips them too)."""
+    out: list[Authorization] = []
+    for item in tx.get("authorizationList") or ():
+        signer = authority(item)
+        if signer is not None:
+            out.append(Authorization(
+                tx_hash=_0x(tx["hash"]).lower(), sender=_address(str(tx["from"])),
+                authority=signer, delegate=_address(str(item["address"])),
+                nonce=_int(item["nonce"]), chain_id=_int(item["chainId"])))
+    return out
 
 
 class EvmChain:
@@ -233,9 +271,12 @@ class EvmChain:
             tokens = _token_transfers(logs, number, nonces)
             if tokens:
                 transfers = sorted(transfers + tokens, key=_order)
+            allowances = _allowances(logs)
+        else:
+            allowances = []
         return Block(number=int(raw["number"]), hash=_0x(raw["hash"]),
                      parent_hash=_0x(raw["parentHash"]), timestamp=int(raw["timestamp"]),
-                     transfers=tuple(transfers))
+                     transfers=tuple(transfers), allowances=tuple(allowances))
 
     def _rpc_result(self, answer: Any, what: str) -> Any:
         """The result of one JSON-RPC answer, or the error translated."""
@@ -249,15 +290,34 @@ class EvmChain:
             raise ChainRejected(f"{self.label} refused {what}: {message}")
         return answer.get("result")
 
+    def block_and_states(self, number: int, addresses: Sequence[str], tokens: Sequence[str]
+                         ) -> tuple[Block, dict[str, AccountState]]:
+        """Block ``number`` and what ``addresses`` hold after it (:meth:`states`): over
+        JSON-RPC in one batched request (one round trip per block for the watch)."""
+        if not self._batch or len(addresses) * (3 + len(tokens)) > _BATCH:
+            return self.block(number), self.states(addresses, tokens, number)
+        calls = self._state_calls(addresses, tokens, hex(number))
+        block, answers = self._raw_block_with(number, calls)
+        what = f"the state of {len(addresses)} address(es) at block {number}"
+        return block, self._parse_states(addresses, tokens, number,
+                                         [self._rpc_result(a, what) for a in answers])
+
     def _raw_block(self, number: int) -> Block:
+        return self._raw_block_with(number, [])[0]
+
+    def _raw_block_with(self, number: int, extra: list[tuple[str, list[Any]]]
+                        ) -> tuple[Block, list[Any]]:
+        """A block and its logs, and the raw answers to ``extra`` calls in the same batch."""
         provider: Any = self.w3.provider
         tag = hex(number)
         answers = self._call(lambda: provider.make_batch_request([
             ("eth_getBlockByNumber", [tag, True]),
-            ("eth_getLogs", [{"fromBlock": tag, "toBlock": tag, "topics": [TRANSFER_TOPIC]}]),
+            ("eth_getLogs", [{"fromBlock": tag, "toBlock": tag,
+                              "topics": [[TRANSFER_TOPIC, APPROVAL_TOPIC]]}]),
+            *extra,
         ]), f"block {number}")
-        if not isinstance(answers, list) or len(answers) != 2:  # one error for the batch
-            self._rpc_result(answers, f"block {number}")
+        if not isinstance(answers, list) or len(answers) != 2 + len(extra):
+            self._rpc_result(answers, f"block {number}")  # one error for the batch
             raise ChainRejected(f"{self.label} answered block {number} with {answers!r}")
         raw = self._rpc_result(answers[0], f"block {number}")
         if raw is None:
@@ -277,14 +337,24 @@ class EvmChain:
                 raise Transient(f"{self.label} reorganised block {number} while it was read")
             nonces = {t.tx_hash.lower(): t.nonce for t in transfers}
             transfers = sorted(transfers + _token_transfers(logs, number, nonces), key=_order)
+        authorizations = [a for tx in raw["transactions"] if tx.get("authorizationList")
+                          for a in _authorizations(tx)]
         return Block(number=int(raw["number"], 16), hash=raw["hash"],
                      parent_hash=raw["parentHash"], timestamp=int(raw["timestamp"], 16),
-                     transfers=tuple(transfers))
+                     transfers=tuple(transfers), authorizations=tuple(authorizations),
+                     allowances=tuple(_allowances(logs or ()))), answers[2:]
 
     def pending(self) -> tuple[Transfer, ...]:
         """Transactions waiting in the node's mempool (pending and queued), as transfers with
         ``block`` and ``tx_index`` -1; a token transfer also as a token record with
         ``log_index`` -1. ``()`` if the node does not show its mempool (eth-tester)."""
+        return self.mempool().transfers
+
+    def mempool(self) -> Block:
+        """The node's mempool as a block numbered -1: its transfers (see :meth:`pending`),
+        the EIP-7702 authorizations of its type-4 transactions and the allowances its
+        ``approve`` calls would grant; empty if the node does not show its mempool."""
+        empty = Block(-1, "", "", 0)
         provider: Any = self.w3.provider
         answer = self._call(lambda: provider.make_request("txpool_content", []),
                             "the pending transactions")
@@ -293,26 +363,166 @@ class EvmChain:
             code = error.get("code") if isinstance(error, dict) else None
             message = str(error.get("message", error) if isinstance(error, dict) else error)
             if code == -32601 or any(h in message.lower() for h in _UNSUPPORTED_HINTS):
-                return ()
+                return empty
         content = self._rpc_result(answer, "the pending transactions") or {}
         txs = [tx for section in ("pending", "queued")
                for by_nonce in (content.get(section) or {}).values()
                for tx in by_nonce.values()]
         txs.sort(key=lambda tx: (str(tx["from"]).lower(), _int(tx["nonce"])))
         out: list[Transfer] = []
+        authorizations: list[Authorization] = []
+        allowances: list[Allowance] = []
         for tx in txs:
             sender = _address(tx["from"])
             to = _address(tx["to"]) if tx.get("to") else None
             native = Transfer(tx_hash=_0x(tx["hash"]), block=-1, tx_index=-1, sender=sender,
                               to=to, value=_int(tx["value"]), nonce=_int(tx["nonce"]))
             out.append(native)
+            if tx.get("authorizationList"):
+                authorizations += _authorizations(tx)
             call = tx.get("input", tx.get("data"))
             moved = decode_transfer(call, sender) if to is not None and call else None
             if moved is not None:
                 out.append(Transfer(
                     tx_hash=native.tx_hash, block=-1, tx_index=-1, sender=moved[0],
                     to=moved[1], value=moved[2], nonce=native.nonce, token=to, log_index=-1))
-        return tuple(out)
+            granted = decode_approve(call) if to is not None and call else None
+            if granted is not None and to is not None:
+                allowances.append(Allowance(native.tx_hash.lower(), to, sender, granted[0],
+                                            granted[1]))
+        return Block(-1, "", "", 0, tuple(out), tuple(authorizations), tuple(allowances))
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        """What the node knows of a transaction: ``{"sender", "nonce", "gas_price" (the
+        most it pays per gas), "block" (None while pending)}``; None if it does not know it
+        (never seen, or dropped from its mempool)."""
+        def fetch() -> Any:
+            try:
+                return self._eth.get_transaction(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        raw = self._call(fetch, f"transaction {tx_hash}")
+        if raw is None:
+            return None
+        price = raw.get("maxFeePerGas") or raw.get("gasPrice") or 0
+        return {"sender": _address(str(raw["from"])), "nonce": int(raw["nonce"]),
+                "gas_price": int(price), "block": raw.get("blockNumber")}
+
+    def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
+        """The receipts of mined transactions among ``tx_hashes`` (lower-case hash →
+        receipt), batched over JSON-RPC; a transaction not mined is left out."""
+        hashes = list(dict.fromkeys(h.lower() for h in tx_hashes))
+        if not self._batch:
+            found = ((h, self.receipt(h)) for h in hashes)
+            return {h: r for h, r in found if r is not None}
+        provider: Any = self.w3.provider
+        out: dict[str, Receipt] = {}
+        for i in range(0, len(hashes), _BATCH):
+            chunk = hashes[i : i + _BATCH]
+            what = f"{len(chunk)} receipts"
+            answers = self._call(lambda chunk=chunk: provider.make_batch_request(  # type: ignore[misc]
+                [("eth_getTransactionReceipt", [h]) for h in chunk]), what)
+            if not isinstance(answers, list) or len(answers) != len(chunk):
+                self._rpc_result(answers, what)
+                raise ChainRejected(f"{self.label} answered {what} with {answers!r}")
+            for h, answer in zip(chunk, answers, strict=True):
+                raw = self._rpc_result(answer, what)
+                if raw and raw.get("blockNumber") is not None:
+                    out[h] = Receipt(tx_hash=h, block=_int(raw["blockNumber"]),
+                                     ok=_int(raw["status"]) == 1,
+                                     fee=_int(raw["gasUsed"])
+                                     * _int(raw.get("effectiveGasPrice") or "0x0"))
+        return out
+
+    def allowances(self, owner: str, tokens: Sequence[str], from_block: int = 0
+                   ) -> list[tuple[str, str, int]]:
+        """The allowances ``owner`` has open on ``tokens``: (token, spender, amount) for
+        every spender an ``Approval`` event since ``from_block`` names whose allowance is not
+        zero now (``allowance(owner, spender)``)."""
+        if not tokens:
+            return []
+        owner_topic = "0x" + canonical_address(owner, "ethereum")[2:].rjust(64, "0")
+        query: dict[str, Any] = {"fromBlock": from_block, "toBlock": "latest",
+                                 "address": [to_checksum_address(t) for t in tokens],
+                                 "topics": [APPROVAL_TOPIC, owner_topic]}
+        raw = self._call(lambda: self._eth.get_logs(query),
+                         f"the approvals granted by {owner}")
+        pairs = list(dict.fromkeys(
+            (_address(_0x(log["address"])), _address("0x" + _0x(log["topics"][2])[-40:]))
+            for log in raw if len(log["topics"]) == 3))
+        if not pairs:
+            return []
+        words = self.calls([(token, allowance_call(owner, spender)) for token, spender in pairs],
+                           what=f"the allowances granted by {owner}")
+        return [(token, spender, int.from_bytes(word[-32:], "big"))
+                for (token, spender), word in zip(pairs, words, strict=True)
+                if len(word) >= 32 and int.from_bytes(word[-32:], "big") > 0]
+
+    def states(self, addresses: Sequence[str], tokens: Sequence[str], block: int
+               ) -> dict[str, AccountState]:
+        """What each address holds at ``block``: native balance, nonce, code and the
+        balance of each token contract in ``tokens`` (keyed by the addresses as given); over
+        JSON-RPC all in batched requests, three calls per address and one per token."""
+        given = list(addresses)
+        per = 3 + len(tokens)
+        if not self._batch:
+            out: dict[str, AccountState] = {}
+            for a in given:
+                c = to_checksum_address(a)
+                held = tuple((t, self.balances([a], block, token=t)[a]) for t in tokens)
+                out[a] = AccountState(
+                    native=int(self._call(lambda c=c: self._eth.get_balance(c, block),  # type: ignore[misc]
+                                          f"the balance of {c}")),
+                    nonce=int(self._call(lambda c=c: self._eth.get_transaction_count(c, block),  # type: ignore[misc]
+                                         f"the nonce of {c}")),
+                    code=self.code(a, block), tokens=held)
+            return out
+        provider: Any = self.w3.provider
+        calls = self._state_calls(given, tokens, hex(block))
+        step = max(per, (_BATCH // per) * per)
+        answers: list[Any] = []
+        for i in range(0, len(calls), step):
+            chunk = calls[i : i + step]
+            what = f"the state of {len(chunk) // per} address(es) at block {block}"
+            got = self._call(lambda chunk=chunk: provider.make_batch_request(chunk), what)  # type: ignore[misc]
+            if not isinstance(got, list) or len(got) != len(chunk):
+                self._rpc_result(got, what)
+                raise ChainRejected(f"{self.label} answered {what} with {got!r}")
+            answers += [self._rpc_result(a, what) for a in got]
+        return self._parse_states(given, tokens, block, answers)
+
+    @staticmethod
+    def _state_calls(addresses: Sequence[str], tokens: Sequence[str], tag: str
+                     ) -> list[tuple[str, list[Any]]]:
+        calls: list[tuple[str, list[Any]]] = []
+        for a in addresses:
+            c = to_checksum_address(a)
+            calls += [("eth_getBalance", [c, tag]), ("eth_getTransactionCount", [c, tag]),
+                      ("eth_getCode", [c, tag])]
+            calls += [("eth_call", [{"to": to_checksum_address(t),
+                                     "data": "0x" + balance_of_call(a).hex()}, tag])
+                      for t in tokens]
+        return calls
+
+    def _parse_states(self, addresses: Sequence[str], tokens: Sequence[str], block: int,
+                      answers: list[Any]) -> dict[str, AccountState]:
+        per = 3 + len(tokens)
+        result: dict[str, AccountState] = {}
+        for n, a in enumerate(addresses):
+            row = answers[n * per : (n + 1) * per]
+            balances: list[tuple[str, int]] = []
+            for t, word in zip(tokens, row[3:], strict=True):
+                data = bytes.fromhex(_hex(word).removeprefix("0x"))
+                if len(data) != 32:
+                    raise ChainRejected(f"{self.label} answered balanceOf({a}) of {t} at block "
+                                        f"{block} with {len(data)} bytes: no ERC-20 contract "
+                                        "there")
+                balances.append((t, int.from_bytes(data, "big")))
+            result[a] = AccountState(native=_int(row[0]), nonce=_int(row[1]),
+                                     code=bytes.fromhex(_hex(row[2]).removeprefix("0x")),
+                                     tokens=tuple(balances))
+        return result
 
     def balances(self, addresses: Sequence[str], block: int | None = None,
                  token: str | None = None) -> dict[str, int]:

@@ -55,6 +55,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import PKCS11Error
 from pkcs11.util.ec import encode_named_curve_parameters
 
+from kinko.chains.eip7702 import clearing_tx
 from kinko.errors import ConfigError, SignerUnavailable
 
 __all__ = ["PIN_ENV", "SECP256K1", "HsmSigner", "HsmToken"]
@@ -321,12 +322,15 @@ class HsmSigner:
         return bytes(encode_transaction(unsigned, vrs=(v, r, s)))
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
-                      chain_id: int, gas: int = 21_000, data: bytes = b"") -> bytes:
+                      chain_id: int, gas: int = 21_000, data: bytes = b"",
+                      clear_delegation: bool = False) -> bytes:
         # eth-account takes the EIP-55 spelling; kinko hands it canonical (lower-case) hex
         tx: dict[str, Any] = {"to": to_checksum_address(to), "value": value, "nonce": nonce,
                               "gas": gas, "gasPrice": gas_price, "chainId": chain_id}
         if data:
             tx["data"] = "0x" + data.hex()
+        if clear_delegation:  # the authorization is signed in the HSM too
+            tx = clearing_tx(tx, self._sign_vrs)
         return self.sign_transaction(tx)
 
     def sign_message(self, text: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
+from kinko.chains.eip7702 import clearing_tx
 from kinko.errors import BadInput, ConfigError
 from kinko.safeload import loads_json, read_bounded
 
@@ -75,13 +76,22 @@ class KeystoreSigner:
         return bytes(self.__account.unsafe_sign_hash(digest).signature)
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
-                      gas: int = 21_000, data: bytes = b"") -> bytes:
+                      gas: int = 21_000, data: bytes = b"",
+                      clear_delegation: bool = False) -> bytes:
+        """A signed transfer; with ``clear_delegation`` a type-4 transaction that first
+        clears an EIP-7702 delegation of this address (:func:`kinko.chains.eip7702.clearing_tx`)."""
         # eth-account takes the EIP-55 spelling; kinko hands it canonical (lower-case) hex
         tx: dict[str, Any] = {"to": to_checksum_address(to), "value": value, "nonce": nonce,
                               "gas": gas, "gasPrice": gas_price, "chainId": chain_id}
         if data:
             tx["data"] = "0x" + data.hex()
+        if clear_delegation:
+            tx = clearing_tx(tx, self._sign_vrs)
         return bytes(self.__account.sign_transaction(tx).raw_transaction)
+
+    def _sign_vrs(self, digest: bytes) -> tuple[int, int, int]:
+        signed = self.__account.unsafe_sign_hash(digest)
+        return int(signed.v) - 27, int(signed.r), int(signed.s)
 
 
 def _sign_message(account: Any, text: str) -> str:

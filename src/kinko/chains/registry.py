@@ -4,9 +4,12 @@
 function that connects to a node of that kind and returns its :class:`~kinko.ports.Chain`
 (retried with backoff). :data:`WALLET_KINDS` maps (adapter kind, wallet kind) to the function
 that builds the :class:`~kinko.ports.Spender` of a registered wallet from its record, the
-keys it may use (:class:`Keys`) and the co-signer. A new chain (NEM, Bitcoin) is a module
+keys it may use (:class:`Keys`) and the co-signer. A new chain (Bitcoin) is a module
 with its ``Chain`` and its wallet kinds, and one line in each table here; services, the
-watch and the command line do not change::
+watch and the command line do not change. NEM is read through its NIS1 node (adapter kind
+``nis1``, :mod:`kinko.chains.nis1`: blocks, balances, receipts, announcing a signed
+transaction); it has no wallet kind here yet, so a NEM wallet is watched and reconciled but
+kinko does not send from it::
 
     chain = connect("ethereum", "evm", "http://127.0.0.1:8545", attempts=5)
     spender = spender_for(chain, "evm", wallet, keys, cosigner=None)
@@ -46,7 +49,13 @@ def _evm(name: str, url: str, attempts: int) -> Chain:
     return Retrying(EvmChain.connect(url, name=name), attempts=attempts)
 
 
-ADAPTERS: dict[str, Callable[[str, str, int], Chain]] = {"evm": _evm}
+def _nis1(name: str, url: str, attempts: int) -> Chain:
+    from kinko.chains.nis1 import connect as connect_nis1  # the NEM SDK: on first use
+
+    return connect_nis1(name, url, attempts)
+
+
+ADAPTERS: dict[str, Callable[[str, str, int], Chain]] = {"evm": _evm, "nis1": _nis1}
 
 
 def connect(name: str, adapter: str, url: str, *, attempts: int = 5) -> Chain:

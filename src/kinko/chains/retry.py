@@ -5,6 +5,10 @@ wrapper retries them (``attempts`` times, waiting ``base_delay`` × 2ⁿ, at mos
 and then raises :class:`~kinko.errors.ChainUnavailable` naming the node and what was asked:
 the CLI exits 3 with that message, never a traceback. Refusals (``ChainRejected``) are not
 retried: asking again would get the same answer.
+
+The watch's and the emergency sweep's optional reads (:data:`OPTIONAL_READS`: the mempool
+with its authorizations, account state, receipts in bulk, a transaction, allowances) are
+retried the same way when the wrapped chain has them, and absent when it does not.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from kinko.domain.chain import Block, Transfer
 from kinko.errors import ChainUnavailable
 from kinko.ports import Chain, Receipt
 
-__all__ = ["Retrying"]
+__all__ = ["OPTIONAL_READS", "Retrying"]
+
+# reads some adapters offer beyond the Chain port (EvmChain does); idempotent, so retried
+OPTIONAL_READS = frozenset({"mempool", "states", "block_and_states", "receipts", "transaction",
+                            "allowances"})
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -118,3 +126,14 @@ class Retrying:
 
     def receipt(self, tx_hash: str) -> Receipt | None:
         return self._retry(lambda: self.inner.receipt(tx_hash))
+
+    def __getattr__(self, name: str) -> Any:
+        """An optional read of the wrapped chain (:data:`OPTIONAL_READS`), retried."""
+        if name not in OPTIONAL_READS:
+            raise AttributeError(name)
+        read = getattr(self.inner, name)  # AttributeError: the wrapped chain lacks it
+
+        def retried(*args: Any, **kwargs: Any) -> Any:
+            return self._retry(lambda: read(*args, **kwargs))
+
+        return retried

@@ -5,14 +5,19 @@ paid for and proven (the :class:`~kinko.ports.Spender` port).
   file) signs a legacy transaction from its own address, and pays its gas. A native
   transfer is a value transfer (21,000 gas; :data:`~kinko.chains.safe.RECEIVE_GAS` when the
   receiver is a contract such as a Safe, whose receive hook costs more); a token transfer is
-  the token's ``transfer`` call (:data:`~kinko.chains.erc20.TOKEN_GAS`).
+  the token's ``transfer`` call (:data:`~kinko.chains.erc20.TOKEN_GAS`). An emergency sweep
+  racing a thief who holds the same key (:class:`~kinko.ports.RaceTerms`) takes the race's nonce
+  and gas price instead of the node's, may first clear an EIP-7702 delegation of the address
+  (a type-4 transaction), or revokes an allowance (the token's ``approve(spender, 0)``).
 - :class:`SafeWallet` (kind ``multisig``): a Safe{Wallet} 1.4.1 account. The Safe is read
   first and refused if it is not exactly what was registered (owners, threshold, singleton,
   fallback handler, no module, no guard), then one SafeTx is built at the Safe's nonce
   (CALL only, no refunds: :meth:`~kinko.domain.safe.SafeTx.check`), its owners kinko can
   ask sign it (:class:`KeyOwner`: the operations key; :class:`CosignerOwner`: the policy
   co-signer), and ``execTransaction`` is sent by the *relayer*, a key that owns nothing and
-  only pays the gas, so the Safe itself pays no fee.
+  only pays the gas, so the Safe itself pays no fee. A Safe does not race: a leaked owner
+  key alone cannot move it, and its transactions are ordered by the Safe's own nonce; it
+  refuses a payment that carries a race.
 
 Both keep the two steps of the port apart: :meth:`prepare` asks the node (nonces, gas price,
 chain id, gas) and the owners, outside any unit of work; :meth:`sign` only signs, inside the
@@ -40,7 +45,7 @@ from typing import Any
 from eth_account.messages import defunct_hash_message
 from eth_utils.address import to_checksum_address
 
-from kinko.chains.erc20 import TOKEN_GAS, transfer_call
+from kinko.chains.erc20 import TOKEN_GAS, approve_call, transfer_call
 from kinko.chains.evm import EvmKey, EvmNode
 from kinko.chains.safe import (
     RECEIVE_GAS,
@@ -54,6 +59,7 @@ from kinko.chains.safe import (
     sign_safe_tx,
 )
 from kinko.domain.addresses import canonical_address
+from kinko.domain.chain import AUTHORIZATION_GAS
 from kinko.domain.custody import Multisig
 from kinko.domain.money import Asset
 from kinko.domain.safe import (
@@ -82,8 +88,14 @@ def _canonical(address: str) -> str:
 
 
 def _call_of(payment: Payment) -> tuple[str, int, bytes]:
-    """(to, value, data) of a transfer: a value transfer, or the token's ``transfer``."""
+    """(to, value, data) of a transfer: a value transfer, or the token's ``transfer``; for
+    a race's revocation, the token's ``approve(spender, 0)``."""
     asset = payment.asset
+    revoke = payment.race.revoke if payment.race is not None else None
+    if revoke is not None:
+        if asset.token is None:
+            raise ConfigError(f"{asset.symbol} is no token: there is no allowance to revoke")
+        return asset.token, 0, approve_call(revoke, 0)
     if asset.token is None:
         return payment.to, payment.amount, b""
     return asset.token, 0, transfer_call(payment.to, payment.amount)
@@ -116,22 +128,36 @@ class KeyWallet:
 
     def fee(self, asset: Asset, to: str | None = None) -> Fee:
         _check_chain(self.chain, asset)
-        return Fee(self.address, self._gas(asset, to) * self.chain.fee_params()[1])
+        gas = self._gas(asset, to)
+        return Fee(self.address, gas * self.chain.fee_params()[1], gas)
 
     def prepare(self, payment: Payment) -> Prepared:
+        """The node's chain id, gas price and next nonce; a race's own nonce and gas price
+        instead (its delegation-clear adds the authorization's gas, which the key adds
+        when it signs the type-4 transaction)."""
         _check_chain(self.chain, payment.asset)
         to, value, data = _call_of(payment)
         chain_id, gas_price = self.chain.fee_params()
         gas = self._gas(payment.asset, payment.to)
-        return Prepared(payment, self.address, Fee(self.address, gas * gas_price), {
+        race = payment.race
+        if race is None:
+            nonce, clear, most = self.chain.nonce(self.address), False, gas
+        else:
+            if race.nonce < 0 or race.gas_price <= 0:
+                raise ConfigError(f"a race from {self.address} needs a nonce of 0 or more and "
+                                  f"a gas price above 0, not {race.nonce} and {race.gas_price}")
+            nonce, gas_price, clear = race.nonce, race.gas_price, race.clear_delegation
+            most = gas + (AUTHORIZATION_GAS if clear else 0)
+        return Prepared(payment, self.address, Fee(self.address, most * gas_price, most), {
             "to": to, "value": value, "data": data, "gas": gas, "gas_price": gas_price,
-            "chain_id": chain_id, "nonce": self.chain.nonce(self.address)})
+            "chain_id": chain_id, "nonce": nonce, "clear_delegation": clear})
 
     def sign(self, prepared: Prepared) -> Outgoing:
         d = prepared.detail
         raw = self.key.sign_transfer(to=d["to"], value=d["value"], data=d["data"],
                                      gas=d["gas"], gas_price=d["gas_price"],
-                                     chain_id=d["chain_id"], nonce=d["nonce"])
+                                     chain_id=d["chain_id"], nonce=d["nonce"],
+                                     clear_delegation=bool(d.get("clear_delegation")))
         return Outgoing(raw, self.chain.tx_hash(raw))
 
     def prove(self, message: str) -> str:
@@ -220,7 +246,8 @@ class SafeWallet:
 
     def fee(self, asset: Asset, to: str | None = None) -> Fee:
         _check_chain(self.chain, asset)
-        return Fee(_canonical(self.relayer.address), EXEC_GAS * self.chain.fee_params()[1])
+        return Fee(_canonical(self.relayer.address), EXEC_GAS * self.chain.fee_params()[1],
+                   EXEC_GAS)
 
     def check(self) -> Any:
         """The Safe as the chain has it, refused (naming every difference) unless it is the
@@ -230,8 +257,15 @@ class SafeWallet:
                    threshold=self.multisig.threshold)
         return info
 
+    def _no_race(self, payment: Payment) -> None:
+        if payment.race is not None:
+            raise ApprovalError(f"Safe {self.address} does not race: a leaked owner key alone "
+                                "cannot move it, and its transactions take the Safe's own "
+                                "nonce (send the sweep as an ordinary co-signed transaction)")
+
     def prepare(self, payment: Payment) -> Prepared:
         _check_chain(self.chain, payment.asset)
+        self._no_race(payment)
         info = self.check()
         chain_id, gas_price = self.chain.fee_params()
         to, value, data = _call_of(payment)
@@ -258,13 +292,14 @@ class SafeWallet:
         sender = _canonical(self.relayer.address)
         estimate = self.chain.estimate_gas(sender, self.address, call)
         gas = estimate * _MARGIN_NUM // _MARGIN_DEN
-        return Prepared(payment, sender, Fee(sender, gas * gas_price), {
+        return Prepared(payment, sender, Fee(sender, gas * gas_price, gas), {
             "to": self.address, "value": 0, "data": call, "gas": gas, "gas_price": gas_price,
             "chain_id": chain_id, "nonce": self.chain.nonce(sender),
             "safe_tx_hash": "0x" + tx.hash.hex(), "safe_nonce": tx.nonce})
 
     def _safe_tx(self, payment: Payment) -> SafeTx:
         _check_chain(self.chain, payment.asset)
+        self._no_race(payment)
         info = self.check()
         to, value, data = _call_of(payment)
         tx = SafeTx(safe=self.address, chain_id=self.chain.fee_params()[0], to=to,

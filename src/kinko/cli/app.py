@@ -39,7 +39,7 @@ def _root(ctx: typer.Context, **flags: Any) -> None:
     settings = load_settings(config_path=config or "kinko.toml", flags=flags)
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    rt = Runtime(settings)
+    rt = Runtime(settings, config, {k: v for k, v in flags.items() if v is not None})
     ctx.obj = rt
     ctx.call_on_close(rt.close)
 

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ def _policy(settings: CosignSettings) -> CosignPolicy:
     try:
         return parse_cosign_policy(settings.tables, settings.registry, settings.path,
                                    chain=settings.chain, nonce_window=settings.nonce_window,
-                                   policy_anchor=settings.policy_anchor)
+                                   policy_anchor=settings.policy_anchor,
+                                   time_lock=timedelta(hours=settings.policy_time_lock_hours))
     except ValueError as exc:
         raise ConfigError(str(exc), file=settings.path) from None
 
@@ -320,17 +322,29 @@ def grants(role: str = typer.Option("kinko_cosign", "--role",
 @cosign_app.command("policies")
 def policies(config: str = _config_option(), fmt: str = format_option()) -> None:
     """kinko's stored policy versions as the co-signer reads them: digest, how each was
-    activated, and whether it descends from the co-signer's policy_anchor (compare a
-    digest with your own copy of that policy before you anchor it)."""
+    activated, whether it descends from the co-signer's policy_anchor (compare a digest
+    with your own copy of that policy before you anchor it), and how it stands now by the
+    co-signer's own reckoning (in force, waiting for its time lock until when, vetoed...)."""
     from kinko.domain.cosign import policy_lineage
+    from kinko.domain.policy_lock import standings
     from kinko.store.cosign_view import SqlKinkoView
 
     settings = _settings(config)
-    anchor = _policy(settings).policy_anchor
-    records = SqlKinkoView(settings.kinko_database_url).policies()
+    policy = _policy(settings)
+    anchor = policy.policy_anchor
+    view = SqlKinkoView(settings.kinko_database_url)
+    records = view.policies()
+    versions, registry = view.versions()
+    found = {s.facts.version: s for s in standings(versions, SystemClock().now(), registry,
+                                                   min_lock=policy.time_lock)}
     rows = []
     for version, record in sorted(records.items()):
         status = policy_lineage(records, version, anchor) if anchor else "-"
+        s = found.get(version)
+        state = "-" if s is None else s.state + (
+            f" until {s.effective_at.isoformat()}" if s.state == "pending" and s.effective_at
+            else "")
         rows.append([version, record.activated_by,
-                     record.policy.digest if record.policy else "(unreadable)", status])
-    emit(["version", "activated by", "digest", "descends from the anchor"], rows, fmt)
+                     record.policy.digest if record.policy else "(unreadable)", status, state])
+    emit(["version", "activated by", "digest", "descends from the anchor", "state"], rows,
+         fmt)

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
+from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
+from kinko.domain.policy_lock import describe, veto_bytes
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_text
@@ -54,16 +56,71 @@ def policy_load(
               f"{len(policy.approvers)} approvers; digest {policy.digest[:16]})")
     else:
         print(f"policy version {policy.version} proposed as {view.proposal.id}: it takes effect "
-              f"when {view.quorum} approvers of the active policy sign it")
+              f"when {view.quorum} approvers of the policy in force sign it; if it loosens "
+              f"anything, only {rt.settings.policy_time_lock_hours} hours after that, and any "
+              "one approver can veto it meanwhile (`kinko policy list`)")
 
 
 @policy_app.command("show")
 def policy_show(ctx: typer.Context) -> None:
-    """Show the active policy."""
-    policy = runtime(ctx).custody().policy()
-    if policy is None:
+    """Show the policy version in force and the versions waiting for their time lock (with
+    when each takes effect and what it loosens), as JSON."""
+    found = runtime(ctx).custody().policy_standings()
+    effective = next((s for s in found if s.state == "effective"), None)
+    if effective is None or effective.facts.policy is None:
         raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
-    print(json.dumps(policy.canonical(), indent=2, ensure_ascii=False))
+    print(json.dumps({
+        "effective": {**effective.as_dict(), "body": effective.facts.policy.canonical()},
+        "pending": [s.as_dict() for s in found if s.state == "pending"],
+    }, indent=2, ensure_ascii=False))
+
+
+@policy_app.command("list")
+def policy_list(ctx: typer.Context, fmt: str = format_option()) -> None:
+    """Every policy version, newest first: in force, pending (waiting for its time lock:
+    when it takes effect and what it loosens), vetoed or superseded."""
+    rows = []
+    for s in runtime(ctx).custody().policy_standings():
+        d = s.as_dict()
+        why = describe(s.diff.loosenings if s.diff else ()) or "-"
+        vetoed = ", ".join(v.approver for v in s.vetoed_by)
+        rows.append([s.facts.version, s.state, d["approved_at"], d["effective_at"] or "never",
+                     "-" if s.facts.base is None else s.facts.base,
+                     why if s.state != "vetoed" else f"vetoed by {vetoed}: {why}"])
+    emit(["version", "state", "approved", "effective", "under", "loosens"], rows, fmt)
+
+
+@policy_app.command("veto")
+def policy_veto(
+    ctx: typer.Context,
+    version: int = typer.Argument(..., help="The policy version waiting for its time lock."),
+    approver: str = typer.Option(..., "--approver", help="Your name, as in the policy it was "
+                                 "proposed under."),
+    key: Path = typer.Option(None, "--key", help="Sign here with this private key file."),
+    signature: str = typer.Option(None, "--signature",
+                                  help="Or: a signature made elsewhere (`kinko approvers "
+                                  "sign-veto`)."),
+    reason: str = typer.Option("", "--reason", help="Why (kept with the veto)."),
+) -> None:
+    """Veto a policy version that loosens the policy while it waits for its time lock: one
+    approver is enough, and the version never takes effect."""
+    custody = runtime(ctx).custody()
+    if (key is None) == (signature is None):
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+    if signature is None:
+        signature = _sign_veto(custody, version, key)
+    standing = custody.veto(version, approver, signature, reason)
+    print(f"policy version {version} is {standing.state}: vetoed by {approver}; it never "
+          "takes effect")
+
+
+def _sign_veto(custody: Custody, version: int, key: Path | None) -> str:
+    found = next((s for s in custody.policy_standings() if s.facts.version == version), None)
+    if found is None or found.facts.policy is None:
+        raise BadInput(f"no readable policy version {version} is loaded", version=version)
+    assert key is not None
+    policy = found.facts.policy
+    return _load_key(key).sign(veto_bytes(policy.version, policy.digest)).hex()
 
 
 def _key_password() -> bytes:
@@ -119,6 +176,17 @@ def approvers_sign(
             raise BadInput(f"unknown proposal {proposal_id!r}")
         proposal = view.proposal
     print(sign_proposal(proposal, _load_key(key)))
+
+
+@approvers_app.command("sign-veto")
+def approvers_sign_veto(
+    ctx: typer.Context,
+    version: int = typer.Argument(..., help="The policy version to veto."),
+    key: Path = typer.Option(..., "--key", help="Your private key file."),
+) -> None:
+    """Sign a veto of a pending policy version; prints the signature to give to `kinko
+    policy veto --signature` (or the dashboard)."""
+    print(_sign_veto(runtime(ctx).custody(), version, key))
 
 
 def _proposal_file(path: Path) -> Proposal:
@@ -204,6 +272,11 @@ def proposals_approve(
         proposal_id, approver, signature_for(custody, proposal_id, key, signature),
         actor=f"cli:{approver}")
     print(f"{proposal_id}: {len(view.approvals)} of {view.quorum} approvals; {view.state}")
+    if view.proposal.kind == "policy" and view.state == "executed":
+        version = int(view.proposal.payload["version"])
+        found = next(s for s in custody.policy_standings() if s.facts.version == version)
+        when = found.effective_at.isoformat() if found.effective_at else "never"
+        print(f"policy version {version} is {found.state} (effective {when})")
 
 
 @proposals_app.command("execute")
@@ -344,8 +417,9 @@ def _deposits(ctx: typer.Context, from_block: int = 0) -> Deposits:
     chain = rt.chain()
     if chain is None:
         raise ConfigError("no chain node is configured: set KINKO_EVM_RPC_URL")
+    tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     return Deposits(rt.ledger(), chain, confirmations=rt.settings.confirmations,
-                    start_block=from_block)
+                    start_block=from_block, tag_tokens=tags)
 
 
 @deposits_app.command("address")

@@ -34,6 +34,8 @@ __all__ = ["Runtime", "format_option", "parse_time", "runtime"]
 @dataclass
 class Runtime:
     settings: Settings
+    config: str | None = None  # the settings file the command was given (--config)
+    flags: dict[str, Any] = field(default_factory=dict)  # the settings flags it was given
     _store: SqlStore | None = field(default=None, repr=False)
     _ledger: Ledger | None = field(default=None, repr=False)
     _chains: dict[str, tuple[str, Chain]] | None = field(default=None, repr=False)
@@ -143,7 +145,8 @@ class Runtime:
     def custody(self) -> Custody:
         return Custody(self.ledger(), chain=self.chain(), spender_for=self.spender_for,
                        prices=self.prices(), confirmations=self.settings.confirmations,
-                       key_location=self.key_location)
+                       key_location=self.key_location,
+                       time_lock=timedelta(hours=self.settings.policy_time_lock_hours))
 
     @property
     def assets(self) -> AssetRegistry:

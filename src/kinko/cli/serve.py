@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
+from fastapi import FastAPI
 
 from kinko.api import create_app
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, runtime
+from kinko.errors import ConfigError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
 from kinko.services.custody import custody_positions
+from kinko.settings import load_settings
+
+# what each worker process of `kinko serve --workers N` builds its app from (JSON: the
+# settings file and flags the command was given, and the serve options)
+WORKER_ENV = "KINKO_SERVE_WORKER"
 
 apikeys_app = typer.Typer(help="API keys (stored hashed) with roles: " + ", ".join(ROLES) + ".",
                           no_args_is_help=True)
@@ -49,19 +59,8 @@ def apikeys_list(ctx: typer.Context, fmt: str = format_option()) -> None:
           for k in _access(ctx).api_keys()], fmt)
 
 
-@app.command("serve")
-def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
-          port: int = typer.Option(8000, "--port"),
-          dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard",
-                                         help="Serve the operators' dashboard at /."),
-          secure_cookies: bool = typer.Option(
-              False, "--secure-cookies", help="Send the session cookie over HTTPS only (set "
-              "this behind a TLS proxy).")) -> None:
-    """Serve the REST API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the
-    operators' dashboard at / (sign in with an API key)."""
-    import uvicorn
-
-    rt = runtime(ctx)
+def _app(rt: Runtime, dashboard: bool, secure_cookies: bool) -> FastAPI:
+    """The app one server process serves, warmed up."""
     rt.ledger()
     folder = Path(rt.settings.data_dir)
     api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()),
@@ -73,9 +72,55 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     # collector's full passes, which otherwise cost ~80 ms every ~60 requests
     gc.collect()
     gc.freeze()
+    return api
+
+
+def worker_app() -> FastAPI:
+    """One worker's app (`kinko serve --workers N`: uvicorn starts N processes that each
+    call this), from the settings the command was given."""
+    given: dict[str, Any] = json.loads(os.environ[WORKER_ENV])
+    settings = load_settings(config_path=given["config"] or "kinko.toml",
+                             flags=given["flags"])
+    return _app(Runtime(settings), given["dashboard"], given["secure_cookies"])
+
+
+@app.command("serve")
+def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
+          port: int = typer.Option(8000, "--port"),
+          dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard",
+                                         help="Serve the operators' dashboard at /."),
+          secure_cookies: bool = typer.Option(
+              False, "--secure-cookies", help="Send the session cookie over HTTPS only (set "
+              "this behind a TLS proxy)."),
+          workers: int = typer.Option(
+              1, "--workers", min=1, max=64,
+              help="Server processes (PostgreSQL only: SQLite has one writer, so it is "
+              "served by one process).")) -> None:
+    """Serve the REST API under /v1 (OpenAPI at /openapi.json, docs at /docs) and the
+    operators' dashboard at / (sign in with an API key)."""
+    import uvicorn
+
+    rt = runtime(ctx)
+    if workers > 1 and rt.store().dialect != "postgresql":
+        raise ConfigError(
+            f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
+            "process; run several workers on PostgreSQL (database_url = "
+            "\"postgresql://...\"), or drop --workers")
     where = f"http://{host}:{port}/"
-    print(f"kinko serving {rt.settings.database_url.split('@')[-1]}: "
-          f"{'dashboard ' + where + ', ' if dashboard else ''}API {where}v1 "
-          f"(docs {where}docs); Ctrl-C stops", flush=True)
-    uvicorn.run(api, host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=3)
+    banner = (f"kinko serving {rt.settings.database_url.split('@')[-1]}: "
+              f"{'dashboard ' + where + ', ' if dashboard else ''}API {where}v1 "
+              f"(docs {where}docs)"
+              f"{f' in {workers} processes' if workers > 1 else ''}; Ctrl-C stops")
+    if workers == 1:
+        api = _app(rt, dashboard, secure_cookies)
+        print(banner, flush=True)
+        uvicorn.run(api, host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=3)
+        return
+    rt.ledger()  # checks the schema once, before any worker starts
+    os.environ[WORKER_ENV] = json.dumps({
+        "config": rt.config, "flags": rt.flags, "dashboard": dashboard,
+        "secure_cookies": secure_cookies})
+    print(banner, flush=True)
+    uvicorn.run("kinko.cli.serve:worker_app", factory=True, workers=workers, host=host,
+                port=port, log_level="warning", timeout_graceful_shutdown=3)

@@ -17,7 +17,7 @@ from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.ports import SystemClock
-from kinko.render.trace import TABLES, write_blacklist, write_trace
+from kinko.render.trace import TABLES, tainted, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels, read_labels, tags
@@ -38,7 +38,7 @@ tags_app = typer.Typer(help="Attribution tags (TagPacks): who addresses belong t
 app.add_typer(trace_app, name="trace")
 app.add_typer(tags_app, name="tags")
 
-FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "utxo-jsonl")
+FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem", "utxo-jsonl")
 ENGINES = ("duckdb", "spark")
 
 
@@ -255,20 +255,82 @@ def _show(rt: object, report: TraceReport) -> None:
 @trace_app.command("export")
 def trace_export(
     folder: Path = typer.Argument(..., help="A trace's output folder."),
-    fmt: str = typer.Option("tagpack", "--format", help="tagpack or csv."),
+    fmt: str = typer.Option("tagpack", "--format", help="tagpack, csv or nem-mosaic-tags."),
     min_taint: int = typer.Option(1, "--min-taint", help="Only addresses holding or having "
                                   "received at least this taint (minor units)."),
     currency: str = typer.Option("ETH", "--currency", help="The TagPack's currency."),
     out: Path = typer.Option(None, "--out", help="File to write (default: blacklist.yaml or "
-                             "blacklist.csv in the folder)."),
+                             "blacklist.csv in the folder); for nem-mosaic-tags a folder "
+                             "(default: nem-mosaic-tags in the trace's folder)."),
+    mosaic: str = typer.Option(None, "--mosaic", help="nem-mosaic-tags: the tag mosaic, "
+                               "namespace:name."),
+    signer: Path = typer.Option(None, "--signer", help="nem-mosaic-tags: the file of the "
+                                "private key of the account that holds the tag mosaic."),
+    chain_name: str = typer.Option("nem", "--chain", help="nem-mosaic-tags: nem or "
+                                   "nem-testnet."),
+    node: str = typer.Option(None, "--node", help="nem-mosaic-tags: a NIS1 node to read "
+                             "the mosaic's definition and the signer's holdings from "
+                             "(nothing is announced)."),
+    supply: int = typer.Option(None, "--supply", help="nem-mosaic-tags without --node: the "
+                               "mosaic's supply."),
+    divisibility: int = typer.Option(None, "--divisibility", help="nem-mosaic-tags without "
+                                     "--node: the mosaic's divisibility."),
+    deadline_hours: int = typer.Option(23, "--deadline-hours", help="nem-mosaic-tags: hours "
+                                       "the transfers may be announced in (1 to 24)."),
+    message: str = typer.Option("", "--message", help="nem-mosaic-tags: a plain message "
+                                "carried by each transfer."),
 ) -> None:
     """A blacklist of the tainted addresses (never the stops: those are exchanges) that
-    `kinko denylist load` and other exchanges' tools read."""
+    `kinko denylist load` and other exchanges' tools read; or, with nem-mosaic-tags, a
+    signed NEM transfer of one unit of a tag mosaic to each tainted account, with a
+    manifest (written, never announced)."""
+    if fmt == "nem-mosaic-tags":
+        _mosaic_tags(folder, out, min_taint=min_taint, mosaic=mosaic, signer=signer,
+                     chain=chain_name, node=node, supply=supply, divisibility=divisibility,
+                     deadline_hours=deadline_hours, message=message)
+        return
     if fmt not in ("tagpack", "csv"):
-        raise BadInput(f"--format must be tagpack or csv, not {fmt!r}")
+        raise BadInput(f"--format must be tagpack, csv or nem-mosaic-tags, not {fmt!r}")
     target, count = write_blacklist(folder, fmt, min_taint=min_taint, currency=currency,
                                     out=out)
     print(f"{count} address(es) written to {target}")
+
+
+def _mosaic_tags(folder: Path, out: Path | None, *, min_taint: int, mosaic: str | None,
+                 signer: Path | None, chain: str, node: str | None, supply: int | None,
+                 divisibility: int | None, deadline_hours: int, message: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kinko.chains.nem import NemKey
+    from kinko.chains.nem_tags import write_mosaic_tags
+    from kinko.chains.nis1 import NisChain
+    from kinko.chains.retry import Retrying
+    from kinko.domain.nem import mosaic_id
+
+    if mosaic is None or signer is None:
+        raise BadInput("--format nem-mosaic-tags needs --mosaic NS:NAME and --signer KEYFILE")
+    tag = mosaic_id(mosaic)
+    key = NemKey.from_file(signer, chain)
+    holdings = None
+    if node is not None:
+        nis = NisChain(node, name=chain)
+        supply, divisibility = nis.mosaic_definition(tag)
+        retried = Retrying(nis, attempts=3)
+        holdings = (retried.balances([key.address], token=tag)[key.address],
+                    retried.balances([key.address])[key.address])
+    elif supply is None or divisibility is None:
+        raise BadInput("give --node URL (the mosaic's definition is read from it) or the "
+                       "mosaic's --supply and --divisibility")
+    listed, summary = tainted(folder, min_taint=min_taint)
+    target = out or folder / "nem-mosaic-tags"
+    manifest = write_mosaic_tags(
+        [r["address"] for r in listed], target, chain=chain, mosaic=tag, key=key,
+        supply=supply, divisibility=divisibility, at=datetime.now(UTC),
+        deadline=timedelta(hours=deadline_hours), message=message, holdings=holdings,
+        source={"trace": str(folder), "policy": summary.get("policy"),
+                "seeds": summary.get("seeds"), "min_taint": min_taint})
+    print(f"{manifest['count']} signed transfer(s) of {tag} from {key.address} written to "
+          f"{target} (not announced; deadline {manifest['deadline_utc']})")
 
 
 @trace_app.command("synth")

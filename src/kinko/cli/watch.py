@@ -17,6 +17,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.addresses import TOKENS
 from kinko.errors import ConfigError
 from kinko.ports import SystemClock
 from kinko.render.incident import incident_html
@@ -94,8 +95,9 @@ def watch(
     with rt.store().watch(write=False) as tables:
         resume = tables.last_block(chain.name)
     first = start_block if start_block is not None else chain.head()
+    tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     watcher = Watch(withdrawals, chain, confirmations=rt.settings.confirmations,
-                    notifiers=notifiers, start_block=first)
+                    notifiers=notifiers, start_block=first, tag_tokens=tags)
     server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
         if metrics_port else None
     print(f"watching {chain.name} from block {first if resume is None else resume + 1} "
@@ -105,13 +107,14 @@ def watch(
     def show(report: PollReport) -> None:
         nonlocal raised
         raised += len(report.alerts)
-        for line in report.reorgs + report.problems:
+        for line in report.reorgs + report.problems + report.sweeps:
             print(line, flush=True)
         for ref in report.closed:
             print(f"closed {ref}", flush=True)
 
     try:
         if once:
+            raised += len(watcher.audit())  # allowances and delegations from before
             report = watcher.poll()
             show(report)
             print(f"head {report.head}: read {report.blocks} block(s), {report.pending} "

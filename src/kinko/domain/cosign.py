@@ -51,6 +51,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
 from kinko.domain.policy import Policy
+from kinko.domain.policy_lock import DEFAULT_TIME_LOCK, VersionFacts, effective_version
 from kinko.domain.safe import ZERO_ADDRESS, SafeTx
 from kinko.errors import ApprovalError, CosignRefused, KinkoError, SafeTxRefused
 
@@ -92,6 +93,8 @@ REASONS: dict[str, str] = {
     "no_such_request": "kinko has no such withdrawal or proposal",
     "request_state": "the request is not in a state that moves funds",
     "not_approved": "the quorum's approvals are missing or do not verify",
+    "policy_not_in_force": "decided under a custody policy version that was not in force "
+                           "then (a loosening still waiting for its time lock, or vetoed)",
     "expired": "the proposal expired",
     "hold_closed": "the withdrawal's hold is not open",
     "wrong_wallet": "the Safe is not the wallet that pays this request",
@@ -274,6 +277,7 @@ class CosignPolicy:
     cold: Mapping[str, frozenset[str]] = field(default_factory=dict)  # asset -> lower-case
     nonce_window: int = 16
     policy_anchor: str = ""  # the digest of a policy version it trusts; "": kinko's as stored
+    time_lock: timedelta = DEFAULT_TIME_LOCK  # the least a loosening policy version waits
 
     def limits(self, address: str) -> Mapping[str, SafeLimit]:
         """The Safe's limits by asset; empty for a Safe the settings do not list."""
@@ -299,7 +303,8 @@ def _duration(text: Any, where: str) -> timedelta:
 
 def parse_cosign_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str, *,
                         chain: str = "ethereum", nonce_window: int = 16,
-                        policy_anchor: str = "") -> CosignPolicy:
+                        policy_anchor: str = "",
+                        time_lock: timedelta = DEFAULT_TIME_LOCK) -> CosignPolicy:
     """The ``[[safes]]`` and ``[cold]`` tables of the co-signer's settings file::
 
         [[safes]]
@@ -364,7 +369,7 @@ def parse_cosign_policy(data: Mapping[str, Any], registry: AssetRegistry, where:
     anchor = policy_anchor.strip().lower()
     if anchor and not re.fullmatch(r"[0-9a-f]{64}", anchor):
         raise ValueError(f"{where}: policy_anchor must be a policy digest (64 hex digits)")
-    return CosignPolicy(chain, safes, cold, nonce_window, anchor)
+    return CosignPolicy(chain, safes, cold, nonce_window, anchor, time_lock)
 
 
 # ---------------------------------------------------------------------- what it reads
@@ -383,6 +388,8 @@ class WithdrawalFacts:
     outcome: str  # the screening decision: allow, review, block
     hold_state: str | None  # pending, posted, voided, expired; None: no hold
     hold_expires: datetime | None
+    decided_under: int | None = None  # the policy version its screening decision names
+    requested_at: datetime | None = None  # when it was screened
 
 
 @dataclass(frozen=True)
@@ -418,6 +425,8 @@ class KinkoFacts:
     wallets: Sequence[Wallet]
     tripped: frozenset[str]  # breaker scopes: asset symbols, "*" global
     policies: Mapping[int, PolicyRecord] = field(default_factory=dict)  # by version
+    # every stored policy version with its vetoes: which one was in force when
+    versions: Sequence[VersionFacts] = ()
 
 
 @dataclass(frozen=True)
@@ -468,6 +477,26 @@ def check_tx(request: CosignRequest, policy: CosignPolicy,
         raise refuse("unknown_safe", f"Safe {tx.safe} is not in the co-signer's settings "
                      "([[safes]]): it signs for no other Safe", safe=tx.safe)
     return limits
+
+
+def _in_force(kinko: KinkoFacts, version: int | None, at: datetime, now: datetime,
+              lock: timedelta, what: str) -> None:
+    """Policy ``version`` was the one in force at ``at`` (never later than ``now``), by the
+    co-signer's own reckoning from the stored versions, their quorum times, their signed
+    proposals and the vetoes whose signatures verify, with at least its own time lock:
+    :func:`refuse` (``policy_not_in_force``) otherwise: a loosening still waiting, or
+    vetoed, allows nothing."""
+    when = min(at, now)
+    registry = AssetRegistry(kinko.assets.values())
+    found = effective_version(kinko.versions, when, registry, min_lock=lock)
+    if version is None or found is None or found.version != version:
+        shown = "none" if found is None else f"version {found.version}"
+        hours = f"{lock.total_seconds() / 3600:g}"
+        raise refuse("policy_not_in_force", f"{what} was decided under policy version "
+                     f"{version}, but at {when.isoformat()} the version in force was {shown} "
+                     f"(a version that loosens anything waits {hours} hours after its "
+                     "quorum, and any approver can veto it meanwhile)", policy=version,
+                     in_force=None if found is None else found.version)
 
 
 def _verified_quorum(facts: ProposalFacts, what: str, kinko: KinkoFacts,
@@ -556,7 +585,7 @@ def policy_lineage(records: Mapping[int, PolicyRecord], version: int, anchor: st
 
 
 def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime,
-                anchor: str = "") -> Movement:
+                anchor: str = "", lock: timedelta = DEFAULT_TIME_LOCK) -> Movement:
     w = facts.withdrawal
     if w is None:
         raise refuse("no_such_request", f"kinko has no withdrawal {request.id!r}",
@@ -567,10 +596,15 @@ def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime,
                      state=w.state)
     asset = _asset(facts, w.asset)
     if w.outcome == "allow":
-        authorised = "screened allow"
+        _in_force(facts, w.decided_under, w.requested_at or now, now, lock,
+                  f"withdrawal {w.id}'s screening")
+        authorised = f"screened allow (policy v{w.decided_under})"
     elif w.outcome == "review" and facts.proposal is not None:
         _same_withdrawal(facts.proposal.proposal, w, asset)
+        review = facts.proposal.proposal
         authorised = _verified_quorum(facts.proposal, f"withdrawal {w.id}", facts, anchor)
+        _in_force(facts, review.policy_version, review.created_at, now, lock,
+                  f"withdrawal {w.id}'s review {review.id}")
     else:
         raise refuse("not_approved", f"withdrawal {w.id} was screened {w.outcome!r} and has "
                      "no approved review", outcome=w.outcome)
@@ -601,7 +635,7 @@ def _same_withdrawal(proposal: Proposal, w: WithdrawalFacts, asset: Asset) -> No
 
 
 def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
-              anchor: str = "") -> Movement:
+              anchor: str = "", lock: timedelta = DEFAULT_TIME_LOCK) -> Movement:
     p = facts.proposal
     if p is None:
         raise refuse("no_such_request", f"kinko has no proposal {request.id!r}",
@@ -634,6 +668,8 @@ def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
         authorised = f"pre-authorised by policy v{p.policy.version} for {emergency}"
     else:
         authorised = _verified_quorum(p, f"{proposal.kind} {proposal.id}", facts, anchor)
+    _in_force(facts, proposal.policy_version, proposal.created_at, now, lock,
+              f"{proposal.kind} {proposal.id}")
     try:
         amount = int(str(payload["amount"]))
         source = _wallet(facts, str(payload["from_wallet"]), asset,
@@ -693,7 +729,7 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
     SafeTx (see the module docstring); :func:`refuse` naming the first thing that does not
     hold. The movement's ``counts`` says whether it counts toward the rolling limit."""
     move = (_withdrawal if request.kind == "withdrawal" else _proposal)(
-        facts, request, now, policy.policy_anchor)
+        facts, request, now, policy.policy_anchor, policy.time_lock)
     tx, asset = request.tx, move.asset
     what = f"{move.kind} {request.id}"
     if asset.chain != policy.chain:

@@ -1,5 +1,6 @@
 """ERC-20 call data kinko signs: ``transfer(address,uint256)``, the one call a token
-withdrawal or sweep needs. Pure ABI encoding (4-byte selector, two 32-byte words)::
+withdrawal or sweep needs, and ``approve(address,uint256)`` with 0, which an emergency
+revokes an allowance with. Pure ABI encoding (4-byte selector, two 32-byte words)::
 
     >>> transfer_data("0x" + "11" * 20, 5).hex()[:8]
     'a9059cbb'
@@ -7,9 +8,10 @@ withdrawal or sweep needs. Pure ABI encoding (4-byte selector, two 32-byte words
 
 from __future__ import annotations
 
-__all__ = ["TOKEN_GAS", "TRANSFER_SELECTOR", "transfer_data"]
+__all__ = ["APPROVE_SELECTOR", "TOKEN_GAS", "TRANSFER_SELECTOR", "approve_data", "transfer_data"]
 
 TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")  # keccak("transfer(address,uint256)")[:4]
+APPROVE_SELECTOR = bytes.fromhex("095ea7b3")  # keccak("approve(address,uint256)")[:4]
 TOKEN_GAS = 100_000  # a transfer costs ~35-52k gas; the rest is margin, unused gas is refunded
 
 
@@ -21,3 +23,8 @@ def transfer_data(to: str, amount: int) -> bytes:
     if not 0 <= amount < 2**256:
         raise ValueError(f"amount {amount} does not fit a uint256")
     return TRANSFER_SELECTOR + address.rjust(32, b"\0") + amount.to_bytes(32, "big")
+
+
+def approve_data(spender: str, amount: int) -> bytes:
+    """Call data setting ``spender``'s allowance to ``amount`` (0 revokes it)."""
+    return APPROVE_SELECTOR + transfer_data(spender, amount)[4:]

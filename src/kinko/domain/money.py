@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from kinko.domain.addresses import canonical_address
+from kinko.domain.addresses import canonical_token
 from kinko.errors import InvalidAmount, UnknownAsset
 
 __all__ = [
@@ -47,7 +47,8 @@ MAX_DECIMALS = 30
 class Asset:
     """A kind of money: ``Asset("ETH", "ethereum", 18)``; a token names its contract:
     ``Asset("USDT", "ethereum", 6, token="0xdAC1...")`` (``token`` None: the chain's own coin;
-    kept in the chain's canonical form, :mod:`kinko.domain.addresses`).
+    kept in the chain's canonical form, :mod:`kinko.domain.addresses`); on NEM a token is a
+    mosaic, ``Asset("TAG", "nem", 0, token="kinko.tags:stolen")``.
     """
 
     symbol: str
@@ -71,7 +72,7 @@ class Asset:
         if not self.chain or not self.chain.strip():
             raise UnknownAsset(f"asset {self.symbol}: chain must not be empty", asset=self.symbol)
         if self.token is not None:  # the contract, in its chain's canonical form
-            object.__setattr__(self, "token", canonical_address(self.token, self.chain))
+            object.__setattr__(self, "token", canonical_token(self.token, self.chain))
 
 
 DEFAULT_ASSETS: tuple[Asset, ...] = (

@@ -59,6 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
@@ -165,8 +166,9 @@ class Policy:
             **({"screening_tiers": list(self.declared_tiers)} if self.declared_tiers else {}),
         }
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """SHA-256 of the canonical JSON (computed once: a policy is immutable)."""
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

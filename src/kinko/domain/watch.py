@@ -6,11 +6,15 @@ offers it) and keeps those that touch an exchange wallet's address. Each coin le
 (:class:`Expected`: an approved withdrawal, sweep or refill): first by transaction hash,
 which kinko records before it broadcasts anything it signs; else, for a movement signed
 elsewhere (a refill the offline signers send from cold storage), by sender, receiver, value
-and, when known, nonce. One expectation explains one outflow.
+and, when known, nonce. One expectation explains one outflow, ever: the service hands an
+expectation already used by a transaction back with that transaction's hash, so a copy
+of it in another transaction (or another poll) is explained by nothing.
 
 An outflow nothing explains is a theft alarm: :func:`theft_alert` turns it into an
-:class:`Alert` whose key (chain, transaction, log index) is the same whether it was first
-seen in the mempool or in a block, so the same outflow never alerts twice. A transaction
+:class:`Alert` whose key (:func:`alert_key`: chain and transaction) is the same whether it
+was first seen in the mempool or in a block, and whether it was seen as a transfer or as a
+change of state (:func:`state_alert`, from :mod:`kinko.domain.watch_state`), so one theft
+alerts once. A transaction
 from our key that moves no value (an ERC-20 ``approve`` would hand an attacker an allowance)
 is an outflow of zero: it is explained only by a movement kinko made in the same
 transaction; the call behind a token outflow nothing explains is left to that outflow's
@@ -34,15 +38,18 @@ from typing import Literal
 from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
 from kinko.domain.money import Asset, format_units
+from kinko.domain.watch_state import Finding
 
 __all__ = [
     "Alert",
     "Expected",
     "Observation",
+    "alert_key",
     "classify",
     "deposit_alert",
     "drop_exceeds",
     "observation_id",
+    "state_alert",
     "theft_alert",
     "unexplained_drop",
 ]
@@ -81,7 +88,8 @@ class Observation:
 @dataclass(frozen=True)
 class Alert:
     key: str  # one alert per key, ever
-    kind: str  # theft, unknown_tx, balance_drop, denied_deposit
+    kind: str  # theft, theft_attempt, unknown_tx, delegation, nonce, code, allowance, call,
+    #            displaced, balance_drop, denied_deposit, audit_allowance, audit_delegation
     severity: str  # critical, high, warning
     asset: str | None
     wallet: str | None
@@ -177,22 +185,59 @@ def _amount(units: int, asset: Asset | None, symbol: str) -> str:
     return f"{format_units(units, asset)} {symbol}" if asset else f"{units} minor units of {symbol}"
 
 
+def alert_key(chain: str, tx_hash: str | None, address: str = "", block: int = -1) -> str:
+    """One alert per theft: keyed by its transaction, whether first seen in the mempool or
+    in a block, by a transfer record or by the state it changed; a change no transaction
+    explains is keyed by the address and block."""
+    if tx_hash:
+        return f"outflow:{chain}:{tx_hash.lower()}"
+    return f"state:{chain}:{address}:{block}"
+
+
 def theft_alert(chain: str, obs: Observation, *, pending: bool,
-                asset: Asset | None = None) -> Alert:
-    """The alarm for an outflow nothing explains (``asset`` only formats the amount)."""
+                asset: Asset | None = None, amount: int | None = None,
+                reverted: bool = False) -> Alert:
+    """The alarm for an outflow nothing explains (``asset`` only formats the amount;
+    ``amount`` the total of the transaction's outflows of that asset, default the
+    observation's; ``reverted``: the transaction failed, an attempt that moved nothing)."""
     t = obs.transfer
+    value = t.value if amount is None else amount
     where = "in the mempool" if pending else f"in block {t.block}"
-    if t.value == 0 and t.token is None:
-        return Alert(f"outflow:{observation_id(chain, t)}", "unknown_tx", "critical", obs.asset,
+    key = alert_key(chain, t.tx_hash)
+    if reverted:
+        return Alert(key, "theft_attempt", "critical", obs.asset, obs.wallet,
+                     f"{obs.wallet}: transaction {t.tx_hash} from {t.sender} (nonce "
+                     f"{t.nonce}) tried to move {_amount(value, asset, obs.asset)} to {t.to} "
+                     f"without approval and reverted {where}: nothing moved, but someone "
+                     "else holds this wallet's key", t.tx_hash, 0, None if pending else t.block)
+    if value == 0 and t.token is None:
+        return Alert(key, "unknown_tx", "critical", obs.asset,
                      obs.wallet, f"{obs.wallet}: transaction {t.tx_hash} from {t.sender} "
                      f"(nonce {t.nonce}) to {t.to} was not made by kinko; seen {where}. "
                      "Someone else holds this wallet's key.",
                      t.tx_hash, 0, None if pending else t.block)
-    return Alert(f"outflow:{observation_id(chain, t)}", "theft", "critical", obs.asset,
-                 obs.wallet, f"{obs.wallet}: {_amount(t.value, asset, obs.asset)} left "
+    return Alert(key, "theft", "critical", obs.asset,
+                 obs.wallet, f"{obs.wallet}: {_amount(value, asset, obs.asset)} left "
                  f"{t.sender} for {t.to} in {t.tx_hash} (nonce {t.nonce}) with no approved "
                  f"withdrawal or rebalance; seen {where}",
-                 t.tx_hash, t.value, None if pending else t.block)
+                 t.tx_hash, value, None if pending else t.block)
+
+
+def state_alert(chain: str, finding: Finding, wallet: str, *, block: int | None,
+                asset: Asset | None = None) -> Alert:
+    """The alarm for an unexplained change of a watched address (:mod:`kinko.domain.
+    watch_state`): a hidden outflow is a theft of that amount; a delegation, a nonce used,
+    foreign code, an allowance granted or a call into a delegated account are critical too
+    (someone else holds the key), whatever moved yet."""
+    key = alert_key(chain, finding.tx_hash, finding.address, -1 if block is None else block)
+    detail = finding.detail
+    if finding.asset is not None and asset is not None and finding.amount:
+        detail = detail.replace(f"{finding.amount} minor units of {finding.asset}",
+                                _amount(finding.amount, asset, finding.asset))
+    where = " (seen in the mempool)" if block is None else ""
+    kind = "theft" if finding.kind == "hidden_outflow" else finding.kind
+    return Alert(key, kind, "critical", finding.asset, wallet, f"{wallet}: {detail}{where}",
+                 finding.tx_hash, finding.amount, block)
 
 
 def deposit_alert(chain: str, obs: Observation, label: str,

@@ -40,7 +40,7 @@ from kinko.domain.labels import tagpack_text
 from kinko.errors import InputFileError
 from kinko.safeload import loads_json, read_stream
 
-__all__ = ["write_blacklist", "write_trace"]
+__all__ = ["tainted", "write_blacklist", "write_trace"]
 
 GRAPH_NODES = 150  # the most tainted addresses drawn
 GRAPH_FLOWS = 40  # the endpoints of the largest tainted transfers are drawn too
@@ -352,14 +352,21 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return rows, summary
 
 
+def tainted(folder: Path, *, min_taint: int = 1
+            ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A trace's tainted addresses (never its stops: those are exchanges) that received or
+    hold at least ``min_taint``, with the trace's summary."""
+    rows, summary = _trace_rows(folder)
+    return [r for r in rows if not r["stop"] and max(int(r["taint_received"]),
+                                                     int(r["taint_held"])) >= min_taint], summary
+
+
 def write_blacklist(folder: Path, fmt: str = "tagpack", *, min_taint: int = 1,
                     currency: str = "ETH", out: Path | None = None) -> tuple[Path, int]:
     """A trace's tainted addresses (never its stops: those are exchanges) as a GraphSense
     TagPack or a CSV list, which ``kinko denylist load`` and other exchanges' tools read.
     Returns the file and how many addresses it lists."""
-    rows, summary = _trace_rows(folder)
-    listed = [r for r in rows if not r["stop"] and max(int(r["taint_received"]),
-                                                       int(r["taint_held"])) >= min_taint]
+    listed, summary = tainted(folder, min_taint=min_taint)
     seeds = summary.get("seeds", {})
     source = (f"kinko trace, policy {summary.get('policy')}, seeds "
               f"{', '.join(seeds.get('transactions', [])) or 'by address'}")

@@ -194,8 +194,7 @@ class Access:
     def _authenticate(self, token: str, key_id: str | None) -> ApiKey:
         if key_id is None:
             raise Unauthorized("the API key is malformed")
-        with self.store.access(write=False) as tables:
-            row = tables.key(key_id)
+        row = self.keys().get(key_id)
         if row is None:
             raise Unauthorized("the API key is not valid")
         if not hmac.compare_digest(row["secret_hash"], _hash(token.strip())):
@@ -203,6 +202,13 @@ class Access:
         if row["revoked_us"] is not None:
             raise _WrongSecret("the API key was revoked")
         return ApiKey(row["id"], row["name"], row["role"])
+
+    def keys(self) -> dict[str, dict[str, Any]]:
+        """Every key's row (hashed secret, role, revocation) by id, as every process sees it
+        now: read again as soon as any process creates or revokes a key (a revoked key
+        fails its next request)."""
+        return self.store.cached("api_keys", lambda u: {
+            row["id"]: row for row in u.access.api_keys()})
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         with self.store.access() as tables:

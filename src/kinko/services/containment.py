@@ -8,7 +8,13 @@ emergency sweep of each: what is left on chain, less the gas, to a fresh cold ad
 (``emergency_address`` in the policy, registered in a cold wallet), tokens first so the coin
 paying their gas goes last. With ``[watch] emergency_sweep = "auto"`` (the policy's quorum
 authorised it in advance) it is signed and sent at once; otherwise it is a proposal for the
-quorum. The attacker holds the same key: this is a race, and the timeline says so.
+quorum. For a wallet of one key the attacker holds the same key: this is a race, and the
+timeline says so. Its terms (:class:`Race`: the nonce to take, the gas price that outbids
+the thief, the delegation to clear first, the allowances to revoke) are written into each
+pre-authorised sweep's payload, and the wallet's ``Spender`` signs at exactly those terms
+(:class:`~kinko.ports.RaceTerms`). A co-signed Safe does not race: the leaked key alone
+cannot move it, so its emergency sweep is an ordinary co-signed ``execTransaction`` and the
+timeline says that instead.
 Withdrawals waiting in a compromised wallet (held for review, allowed, approved) would be
 paid from money within the attacker's reach: with ``compromised_withdrawals = "reject"``
 (the default) they are rejected first, their reservations released to the customers, so the
@@ -29,11 +35,15 @@ In three steps, so the database and the chain never wait on each other:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinko.domain.addresses import same_address
+from kinko.domain.addresses import chain_key, same_address
+from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_of
 from kinko.domain.custody import Wallet, same_key
+from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
@@ -42,19 +52,52 @@ from kinko.ports import Chain, Fee
 from kinko.services.timeline import record
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["ACTOR", "Containment", "Survey"]
+__all__ = ["ACTOR", "Containment", "Race", "Survey"]
 
+log = logging.getLogger("kinko.watch")
 ACTOR = "kinko:watch"
+MAX_ATTEMPTS = 5  # emergency sweeps of one wallet for one incident, first one included
+
+
+@dataclass
+class Race:
+    """How the emergency sweep of one address kinko holds the key of races the thief who
+    holds it too: its transactions take the thief's own pending nonce (replacing his) and
+    the ones after it, all at a fee above every pending transaction touching the address,
+    so they are mined first; the first clears a delegation; open allowances are revoked."""
+
+    address: str
+    gas_price: int
+    nonce: int  # the next nonce to take
+    clear: bool  # delegated, or an authorization naming it is pending
+    spent: int = 0  # native value of kinko's own pending transactions below the first nonce
+    allowances: list[tuple[str, str]] = field(default_factory=list)  # (token, spender) open
+    committed: int = 0  # the most the transactions already given a nonce may pay in fees
+    replaced: list[str] = field(default_factory=list)  # the thief's pending transactions
+    first: int = -1  # the first nonce taken (the thief's own when he has one pending)
+
+    def __post_init__(self) -> None:
+        self.first = self.nonce
+
+    def take(self, gas: int) -> tuple[int, bool]:
+        """The next nonce, and whether that transaction clears the delegation (the first)."""
+        clear, self.clear = self.clear, False
+        gas += AUTHORIZATION_GAS if clear else 0
+        self.committed += gas * self.gas_price
+        self.nonce += 1
+        return self.nonce - 1, clear
 
 
 @dataclass
 class Survey:
     """What the chain showed just before containing: per wallet, what is left on its
-    addresses and what sweeping it costs (and who pays)."""
+    addresses and what sweeping it costs (and who pays); per address of a wallet of one key
+    kinko signs for, the race (when the node shows its mempool and state)."""
 
     left: dict[str, int] = field(default_factory=dict)
     fees: dict[str, Fee] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # wallet -> why it was not read
+    races: dict[str, Race] = field(default_factory=dict)  # canonical address -> race
 
 
 @dataclass(frozen=True)
@@ -65,6 +108,7 @@ class Sweep:
     proposal: str
     shown: str  # the amount, for the timeline
     target: str
+    race: str = ""  # how it races the thief (nonce, fee), for the timeline
 
 
 class Containment:
@@ -75,6 +119,7 @@ class Containment:
         self.custody = withdrawals.custody
         self.ledger = withdrawals.ledger
         self.chain = chain
+        self._noted: set[str] = set()  # emergency sweeps whose inclusion is on the timeline
 
     def event(self, incident: str, kind: str, actor: str, detail: str) -> None:
         record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor, detail)
@@ -86,9 +131,13 @@ class Containment:
         same = same_key(self.ledger.wallets(), wallet_name)
         return sorted(same, key=lambda w: (self.ledger.assets[w.asset].token is None, w.name))
 
-    def survey(self, wallet_names: list[str | None]) -> Survey:
+    def survey(self, wallet_names: Sequence[str | None], suspects: Sequence[str] = (), *,
+               replace_own: bool = False) -> Survey:
         """Read from the chain what an emergency sweep of every wallet these wallets' key
-        signs for needs (outside any transaction)."""
+        signs for needs (outside any transaction); ``suspects``: the hashes of the
+        transactions that raised the alarm (their fees are outbid); ``replace_own``: the race
+        starts at the first nonce not mined, replacing kinko's own waiting transactions
+        (a race run again)."""
         out = Survey()
         wallets = {w.name: w for name in dict.fromkeys(wallet_names)
                    for w in self.compromised(name)}
@@ -109,7 +158,95 @@ class Containment:
                                                          token=asset.token).values())
             except KinkoError as exc:
                 out.problems[name] = exc.message
+        # a wallet of one key races the thief who holds it; a multisig (a co-signed Safe)
+        # does not: the leaked key alone cannot move it, its sweep is an ordinary
+        # co-signed transaction
+        hot = sorted({chain_key(a, self.chain.name) for w in wallets.values()
+                      if w.tier == "hot" and w.kind == "key" for a in w.addresses})
+        try:
+            out.races = self._races(hot, suspects, replace_own)
+        except KinkoError as exc:  # the sweep still goes, as it would without a mempool
+            for name in wallets:
+                out.problems.setdefault(name, f"the race was not prepared: {exc.message}")
         return out
+
+    def _races(self, addresses: list[str], suspects: Sequence[str],
+               replace_own: bool = False) -> dict[str, Race]:
+        """Per address, how its sweep races the thief (see :class:`Race`); empty when the
+        node shows no mempool, state or gas price (the sweep then takes the next nonce)."""
+        mempool = getattr(self.chain, "mempool", None)
+        states = getattr(self.chain, "states", None)
+        lookup = getattr(self.chain, "transaction", None)
+        fee_params = getattr(self.chain, "fee_params", None)
+        if mempool is None or states is None or lookup is None or fee_params is None \
+                or not addresses:
+            return {}
+        gas_price = int(fee_params()[1])
+        pool: Block = mempool()
+        head = self.chain.head()
+        now = states(addresses, [], head)
+        tokens = [a.token for a in self.ledger.assets.values()
+                  if a.chain == self.chain.name and a.token]
+        own = self._own_hashes([t.tx_hash for t in pool.transfers])
+        rivals = {h.lower() for h in suspects}
+        out: dict[str, Race] = {}
+        for address in addresses:
+            mine = [t for t in pool.transfers if t.token is None and t.sender == address]
+            theirs = sorted((t for t in mine if t.tx_hash.lower() not in own),
+                            key=lambda t: t.nonce)
+            if replace_own:
+                first = now[address].nonce
+            elif theirs:
+                first = theirs[0].nonce
+            else:
+                first = max([now[address].nonce] + [t.nonce + 1 for t in mine])
+            touching = {t.tx_hash.lower() for t in pool.transfers
+                        if address in (t.sender, t.to)
+                        and (replace_own or t.tx_hash.lower() not in own)}
+            touching |= {a.tx_hash.lower() for a in pool.authorizations
+                         if a.authority == address}
+            touching |= rivals & {t.tx_hash.lower() for t in pool.transfers}
+            top = gas_price
+            for h in sorted(touching)[:32]:
+                seen = lookup(h)
+                if seen is not None:
+                    top = max(top, int(seen["gas_price"]))
+            allowances = [(token, spender) for token, spender, _ in
+                          self._open_allowances(address, tokens)]
+            allowances += [(g.token, g.spender) for g in pool.allowances
+                           if g.owner == address and g.value > 0]
+            out[address] = Race(
+                address, gas_price=2 * top + 1, nonce=first,
+                clear=delegate_of(now[address].code) is not None or any(
+                    a.authority == address and a.delegate != ZERO_ADDRESS
+                    for a in pool.authorizations),
+                spent=sum(t.value for t in mine if t.tx_hash.lower() in own
+                          and now[address].nonce <= t.nonce < first),
+                allowances=list(dict.fromkeys(allowances)),
+                replaced=[t.tx_hash for t in theirs])
+        return out
+
+    def _open_allowances(self, address: str, tokens: list[str]) -> list[tuple[str, str, int]]:
+        """The allowances ``address`` has open (none when the node will not say: a provider
+        limiting log ranges; the race goes on without revocations)."""
+        read = getattr(self.chain, "allowances", None)
+        if read is None:
+            return []
+        try:
+            found: list[tuple[str, str, int]] = read(address, tokens)
+        except KinkoError as exc:
+            log.warning("the open allowances of %s were not read (%s): the emergency sweep "
+                        "revokes none", address, exc.message)
+            return []
+        return found
+
+    def _own_hashes(self, pending: list[str]) -> set[str]:
+        """Of ``pending`` transaction hashes, those kinko sent (withdrawals, sweeps)."""
+        with self.ledger.store.screening(write=False) as tables:
+            sent = {str(r["tx_hash"]).lower() for r in tables.withdrawals_for_watch(pending)
+                    if r["tx_hash"]}
+        sent |= {str(v.tx_hash).lower() for v in self.custody.proposals() if v.tx_hash}
+        return sent
 
     def contain(self, incident: str, alert: Alert, fresh: bool,
                 survey: Survey | None = None) -> list[Sweep]:
@@ -134,9 +271,15 @@ class Containment:
                            "review")
             if not fresh:
                 return []
-            survey = survey if survey is not None else self.survey([alert.wallet])
-            sweeps = []
+            survey = survey if survey is not None else self.survey(
+                [alert.wallet], [alert.tx_hash] if alert.tx_hash else [])
+            sweeps: list[Sweep] = []
+            revoked = False
             for wallet in compromised:
+                native = self.ledger.assets[wallet.asset].token is None
+                if native and not revoked:  # allowances revoked before the coin paying gas
+                    sweeps += self.prepare_revokes(incident, survey)
+                    revoked = True
                 try:
                     with unit.savepoint():  # a sweep that cannot be prepared leaves no trace
                         sweep = self.prepare_sweep(incident, wallet.name, survey)
@@ -146,6 +289,8 @@ class Containment:
                     continue
                 if sweep is not None:
                     sweeps.append(sweep)
+            if not revoked:
+                sweeps += self.prepare_revokes(incident, survey)
             return sweeps
 
     def prepare_sweep(self, incident: str, wallet_name: str, survey: Survey) -> Sweep | None:
@@ -175,19 +320,28 @@ class Containment:
                        f"{survey.problems.get(wallet_name, 'not read')}")
             return None
         amount = survey.left[wallet_name]
+        auto = policy.watch.emergency_sweep == "auto"
+        race = survey.races.get(chain_key(hot.addresses[0], asset.chain)) if auto else None
         fee = 0  # what the ledger must also be able to take from this wallet: the gas
         own = survey.fees.get(wallet_name)
+        if own is None:  # a race is only run for a wallet whose fee was read
+            race = None
         if asset.token is None and own is not None and \
                 any(same_address(own.payer, a, asset.chain) for a in hot.addresses):
-            # the wallet pays its own gas: this transfer's, and that of the token sweeps
-            # sent just before from the same address, which the ledger books to this wallet
-            # when they settle (a multisig's relayer pays for it: nothing stays behind)
-            tokens = sum(f.amount for w in self.compromised(wallet_name)
-                         if self.ledger.assets[w.asset].token is not None
-                         and (f := survey.fees.get(w.name)) is not None
-                         and same_address(f.payer, own.payer, asset.chain))
-            fee = own.amount + tokens
-            amount -= own.amount
+            if race is None:
+                # the wallet pays its own gas: this transfer's, and that of the token sweeps
+                # sent just before from the same address, which the ledger books to this
+                # wallet when they settle (a multisig's relayer pays for it: nothing stays)
+                tokens = sum(f.amount for w in self.compromised(wallet_name)
+                             if self.ledger.assets[w.asset].token is not None
+                             and (f := survey.fees.get(w.name)) is not None
+                             and same_address(f.payer, own.payer, asset.chain))
+                fee = own.amount + tokens
+                amount -= own.amount
+            else:  # the fees of the race's transactions come out of the same coin
+                mine = (own.gas + (AUTHORIZATION_GAS if race.clear else 0)) * race.gas_price
+                fee = race.committed + mine
+                amount -= race.spent + fee
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
         if 0 < free < amount:
@@ -214,7 +368,12 @@ class Containment:
             "asset": asset.symbol, "amount": str(amount), "from_wallet": hot.name,
             "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
             "emergency": incident}
-        auto = policy.watch.emergency_sweep == "auto"
+        how = ""
+        if race is not None and own is not None:  # the wallet signs at the race's terms
+            nonce, clear = race.take(own.gas)
+            payload.update(nonce=str(nonce), gas_price=str(race.gas_price),
+                           clear_delegation=clear)
+            how = _race_words(race, nonce, clear)
         view = self.custody.propose(
             "sweep", payload, ACTOR,
             f"EMERGENCY sweep of {wallet_name} for {incident}"
@@ -225,7 +384,50 @@ class Containment:
                        f"{target} waits for {view.quorum} approvals; {_race(hot)}")
             return None
         self.custody.preauthorise(view.proposal.id, f"v{policy.version} emergency_sweep=auto")
-        return Sweep(incident, view.proposal.id, shown, target)
+        return Sweep(incident, view.proposal.id, shown, target, how)
+
+    def prepare_revokes(self, incident: str, survey: Survey) -> list[Sweep]:
+        """For each allowance a compromised address has open on a registered token, a
+        pre-authorised emergency action revoking it (``approve(spender, 0)``) in the same
+        race: a spender holding one could take the tokens whatever the sweep does. Without
+        a pre-authorised sweep, the timeline names them for people to revoke."""
+        policy = self.custody.policy()
+        if policy is None or not survey.races:
+            return []
+        wallets = self.ledger.wallets()
+        out: list[Sweep] = []
+        for race in survey.races.values():
+            for token, spender in race.allowances:
+                asset = next((a for a in self.ledger.assets.values()
+                              if a.chain == self.chain.name and a.token
+                              and chain_key(a.token, a.chain) == token), None)
+                owner = next((w for w in wallets if asset is not None
+                              and w.asset == asset.symbol and w.tier == "hot"
+                              and any(chain_key(a, asset.chain) == race.address
+                                      for a in w.addresses)), None)
+                if asset is None or owner is None:
+                    continue
+                if policy.watch.emergency_sweep != "auto":
+                    self.event(incident, "sweep", ACTOR,
+                               f"{race.address} has an open {asset.symbol} allowance for "
+                               f"{spender}: revoke it (approve({spender}, 0))")
+                    continue
+                nonce, clear = race.take(TOKEN_GAS)
+                payload: dict[str, object] = {
+                    "asset": asset.symbol, "amount": "0", "from_wallet": owner.name,
+                    "to_wallet": owner.name, "from_address": race.address,
+                    "to_address": spender, "emergency": incident, "revoke": spender,
+                    "nonce": str(nonce), "gas_price": str(race.gas_price),
+                    "clear_delegation": clear}
+                view = self.custody.propose(
+                    "sweep", payload, ACTOR, f"EMERGENCY revocation of the {asset.symbol} "
+                    f"allowance of {spender} for {incident} (pre-authorised by policy)")
+                self.custody.preauthorise(view.proposal.id,
+                                          f"v{policy.version} emergency_sweep=auto")
+                out.append(Sweep(incident, view.proposal.id,
+                                 f"the {asset.symbol} allowance of {spender} revoked", spender,
+                                 _race_words(race, nonce, clear)))
+        return out
 
     def send(self, sweeps: list[Sweep]) -> None:
         """Broadcast pre-authorised emergency sweeps (outside any unit of work: each is
@@ -245,7 +447,103 @@ class Containment:
                        f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; "
                        + ("co-signed: the leaked key alone could not have moved the wallet"
                           if source is not None and _cosigned(source) else
-                          "a race with the attacker, who holds the same key"))
+                          "a race with the attacker, who holds the same key"
+                          + (f": {sweep.race}" if sweep.race else "")))
+
+    def follow(self) -> list[str]:
+        """Follow every emergency sweep sent and not yet booked (outside any unit of work):
+        one mined is put on the timeline once; one reverted, dropped from the node's
+        mempool or replaced (its nonce used by another transaction) fails and says so on
+        the timeline, and the race of its address is run again: the sweeps of that address
+        still waiting fail too (the new ones take their nonces, from the first one not
+        mined, at a higher fee), and every wallet they swept is swept again, sized from
+        what is left now (at most :data:`MAX_ATTEMPTS` per wallet and incident). Returns
+        what happened, for the watch's report."""
+        lookup = getattr(self.chain, "transaction", None)
+        states = getattr(self.chain, "states", None)
+        sent = [v for v in self.custody.proposals("sent")
+                if v.proposal.payload.get("emergency") and v.tx_hash]
+        if not sent or lookup is None or states is None:
+            return []
+        head = self.chain.head()
+        out: list[str] = []
+        lost: dict[tuple[str, str], list[Any]] = {}  # (incident, address) -> failed sweeps
+        waiting: dict[tuple[str, str], list[Any]] = {}
+        for view in sent:
+            p, tx = view.proposal, str(view.tx_hash)
+            incident = str(p.payload["emergency"])
+            address = chain_key(str(p.payload["from_address"]), self.chain.name)
+            receipt = self.chain.receipt(tx)
+            if receipt is not None and receipt.ok:
+                if tx not in self._noted:
+                    self._noted.add(tx)
+                    self.event(incident, "sweep", ACTOR, f"emergency sweep {p.id} mined in "
+                               f"block {receipt.block} ({tx})")
+                continue
+            nonce = p.payload.get("nonce")
+            if receipt is not None:
+                outcome = f"reverted in block {receipt.block} ({tx}): nothing moved"
+            elif nonce is not None and states([address], [], head)[address].nonce \
+                    > int(str(nonce)):
+                outcome = (f"replaced: its nonce {nonce} was used by another transaction "
+                           f"({tx} will never be mined)")
+            elif lookup(tx) is None:
+                outcome = f"dropped by the node ({tx} is in no block and no mempool)"
+            else:
+                waiting.setdefault((incident, address), []).append(view)
+                continue
+            lost.setdefault((incident, address), []).append((view, outcome))
+        again: list[Sweep] = []
+        for (incident, address), failed in lost.items():
+            superseded = waiting.get((incident, address), [])
+            for view, outcome in failed:
+                self._fail(view, incident, f"emergency sweep {view.proposal.id} {outcome}")
+                out.append(f"{view.proposal.id}: {outcome}")
+            for view in superseded:  # its nonce goes to the new race
+                self._fail(view, incident, f"emergency sweep {view.proposal.id} withdrawn: "
+                           "the race is run again from the first nonce not mined")
+            names = list(dict.fromkeys(
+                str(v.proposal.payload["from_wallet"])
+                for v in [*(f[0] for f in failed), *superseded]
+                if not v.proposal.payload.get("revoke")))
+            again += self._again(incident, names, out)
+        self.send(again)
+        return out
+
+    def _fail(self, view: Any, incident: str, detail: str) -> None:
+        with self.ledger.store.custody() as (_, tables):
+            tables.set_state(view.proposal.id, "sent", "failed")
+        self._noted.discard(str(view.tx_hash))
+        self.event(incident, "sweep", ACTOR, detail)
+
+    def _again(self, incident: str, names: list[str], out: list[str]) -> list[Sweep]:
+        """Sweep ``names`` (wallets of one address) again for ``incident``, in a new race
+        that replaces kinko's own waiting transactions."""
+        order = [w.name for w in self.compromised(names[0])] if names else []
+        todo = [n for n in order if n in names]
+        sweeps: list[Sweep] = []
+        survey = self.survey(todo, replace_own=True)
+        for name in todo:
+            tries = sum(1 for v in self.custody.proposals()
+                        if v.proposal.payload.get("emergency") == incident
+                        and v.proposal.payload.get("from_wallet") == name
+                        and not v.proposal.payload.get("revoke"))
+            if tries >= MAX_ATTEMPTS:
+                self.event(incident, "sweep", ACTOR, f"{tries} emergency sweeps of {name} "
+                           "made: not sent again; sweep it by hand")
+                continue
+            with self.ledger.store.unit() as unit:
+                try:
+                    with unit.savepoint():
+                        sweep = self.prepare_sweep(incident, name, survey)
+                except KinkoError as exc:
+                    self.event(incident, "sweep", ACTOR, f"emergency sweep of {name} not "
+                               f"prepared again: {exc.message}")
+                    continue
+            if sweep is not None:
+                sweeps.append(sweep)
+                out.append(f"{name}: swept again ({sweep.proposal})")
+        return sweeps
 
     def _reject_waiting(self, incident: str, wallet: str, asset: Asset) -> None:
         """Withdrawals waiting in a wallet whose key leaked would be paid from money the
@@ -276,6 +574,12 @@ def _race(wallet: Wallet) -> str:
         return ("the leaked key alone cannot move the wallet: every transfer needs the "
                 "co-signer, which signs only what kinko approved")
     return "the attacker holds the same key and may empty the wallet first"
+def _race_words(race: Race, nonce: int, clear: bool) -> str:
+    """How one transaction of the race is sent, for the timeline."""
+    replaces = f", replacing {', '.join(race.replaced)}" \
+        if race.replaced and nonce == race.first else ""
+    return (f"nonce {nonce} at {race.gas_price} wei per gas{replaces}"
+            + ("; it first clears the address's delegation (EIP-7702)" if clear else ""))
 
 
 def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,

@@ -34,18 +34,39 @@ from kinko.domain.custody import (
     signing_findings,
 )
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.money import Asset, format_units
+from kinko.domain.money import Asset, AssetRegistry, format_units
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
+from kinko.domain.policy_lock import (
+    DEFAULT_TIME_LOCK,
+    Standing,
+    VersionFacts,
+    Veto,
+    check_veto,
+    describe,
+    effective_version,
+    standings,
+    version_facts,
+)
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
-from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount
-from kinko.ports import Chain, Payment, Prices, Spender, Store, UnitError
+from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount, NotFound
+from kinko.ports import (
+    Chain,
+    CustodyTables,
+    Payment,
+    Prices,
+    RaceTerms,
+    Spender,
+    Store,
+    UnitError,
+)
 from kinko.safeload import loads_toml, read_text
 from kinko.services.access import append_audit
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
-           "fee_payer", "fee_postings", "merge_postings", "payment"]
+           "effective_policy", "fee_payer", "fee_postings", "merge_postings", "payment",
+           "stored_versions"]
 
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
@@ -131,6 +152,21 @@ def _positions_as_of(ledger: Ledger, at: datetime) -> list[AssetPosition]:
     return out
 
 
+def stored_versions(tables: CustodyTables, registry: AssetRegistry) -> list[VersionFacts]:
+    """Every stored policy version with its vetoes, as the effective-version rule reads
+    them (one read of two small tables)."""
+    return version_facts(tables.policy_rows(), tables.vetoes(), registry)
+
+
+def effective_policy(tables: CustodyTables, registry: AssetRegistry, at: datetime,
+                     facts: list[VersionFacts] | None = None) -> Policy | None:
+    """The policy version in force at ``at``, computed from the stored facts (the one rule:
+    :func:`kinko.domain.policy_lock.effective_version`)."""
+    found = effective_version(facts if facts is not None else stored_versions(tables, registry),
+                              at, registry)
+    return None if found is None else found.policy
+
+
 def custody_positions(ledger: Ledger, *, at: datetime | None = None) -> list[AssetPosition]:
     """One :class:`AssetPosition` per asset that appears anywhere in the ledger, now or as
     the journal stood at time ``at``."""
@@ -193,9 +229,11 @@ class Custody:
     def __init__(self, ledger: Ledger, *, chain: Chain | None = None,
                  spender_for: Callable[[Wallet], Spender] | None = None,
                  prices: Prices | None = None, confirmations: int = 12,
-                 key_location: Callable[[Wallet], str | None] | None = None) -> None:
+                 key_location: Callable[[Wallet], str | None] | None = None,
+                 time_lock: timedelta = DEFAULT_TIME_LOCK) -> None:
         self.ledger = ledger
         self.key_location = key_location
+        self.time_lock = time_lock  # how long a loosening policy version waits
         self.clock = ledger.clock
         self.chain = chain
         self.spender_for = spender_for
@@ -205,10 +243,59 @@ class Custody:
     # ------------------------------------------------------------------ policy
 
     def policy(self, at: datetime | None = None) -> Policy | None:
-        """The active policy, or the one that was active at time ``at``."""
+        """The policy version in force now, or at time ``at`` (a loosening still waiting
+        for its time lock is not: :func:`kinko.domain.policy_lock.effective_version`). The
+        stored versions and vetoes are read once per change (every process reads them again
+        when a version or a veto is added); which one is in force is decided at each call,
+        since a time lock runs out without anything being written."""
+        if at is not None:
+            with self.ledger.store.custody(write=False) as (_, tables):
+                return effective_policy(tables, self.ledger.assets, at)
+        assets = self.ledger.assets
+        facts = self.ledger.store.cached("policies",
+                                         lambda u: stored_versions(u.custody, assets))
+        found = effective_version(facts, self.clock.now(), assets)
+        return None if found is None else found.policy
+    def policy_standings(self, at: datetime | None = None) -> list[Standing]:
+        """Every policy version, newest first, as it stands now (or at ``at``): in force,
+        pending (with when it takes effect and what it loosens), vetoed or superseded."""
         with self.ledger.store.custody(write=False) as (_, tables):
-            active = tables.active_policy(at)
-        return None if active is None else policy_from_canonical(active[1], self.ledger.assets)
+            facts = stored_versions(tables, self.ledger.assets)
+        return standings(facts, at or self.clock.now(), self.ledger.assets)
+
+    def veto(self, version: int, approver: str, signature: str, reason: str = "", *,
+             actor: str | None = None) -> Standing:
+        """One approver's veto of a policy version still waiting for its time lock: checked
+        against the approver's key in the version it was proposed under, recorded and
+        audited; the version then never takes effect."""
+        now = self.clock.now()
+        with self.ledger.store.unit() as unit:
+            tables = unit.custody
+            facts = stored_versions(tables, self.ledger.assets)
+            found = next((s for s in standings(facts, now, self.ledger.assets)
+                          if s.facts.version == version), None)
+            if found is None:
+                raise NotFound(f"no policy version {version} is loaded", version=version)
+            if found.state != "pending":
+                raise ApprovalError(
+                    f"policy version {version} is {found.state}: only a version waiting for "
+                    "its time lock can be vetoed", version=version, state=found.state)
+            base = next((f for f in facts if f.version == found.facts.base), None)
+            assert found.facts.policy is not None
+            if base is None or base.policy is None:
+                raise ApprovalError(f"policy version {version} names no version it was "
+                                    "proposed under: nobody's veto can be checked")
+            veto = Veto(version, approver.strip(), signature.strip().lower(), now,
+                        reason.strip()[:500])
+            check_veto(veto, found.facts.policy, base.policy)
+            tables.put_veto(veto)
+            append_audit(unit.access, now, actor or veto.approver, "policy.veto",
+                         f"policy-v{version}", {"approver": veto.approver, "reason": veto.reason,
+                                                "digest": found.facts.policy.digest})
+            after = next(s for s in standings(stored_versions(tables, self.ledger.assets),
+                                               now, self.ledger.assets)
+                         if s.facts.version == version)
+        return after
 
     def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
         """Activate the first policy at once; propose any later version to the quorum."""
@@ -223,15 +310,19 @@ class Custody:
                                   f"is not a registered warm or cold {rule.asset} wallet")
         now = self.clock.now()
         with self.ledger.store.custody() as (_, tables):
-            active = tables.active_policy()
-            if active is None:
+            facts = stored_versions(tables, self.ledger.assets)
+            if not facts:
                 tables.put_policy(policy.version, policy.digest, policy.canonical(), now,
                                   "bootstrap")
                 return policy, None
-            current = policy_from_canonical(active[1], self.ledger.assets)
-            if policy.version <= current.version:
-                raise ConfigError(f"{path}: version {policy.version} is not newer than the active "
-                                  f"version {current.version}")
+            newest = max(f.version for f in facts)
+            if policy.version <= newest:
+                raise ConfigError(f"{path}: version {policy.version} is not newer than version "
+                                  f"{newest}, the newest loaded")
+            current = effective_policy(tables, self.ledger.assets, now, facts)
+            if current is None:
+                raise ConfigError("no custody policy version is in force: none can approve "
+                                  f"version {policy.version}")
             proposal = self._new_proposal(
                 "policy", {"version": policy.version, "digest": policy.digest,
                            "body": policy.canonical()}, proposer, current, now)
@@ -328,8 +419,8 @@ class Custody:
             if row is None:
                 return None
             approvals = tables.approvals(proposal_id)
-            active = tables.active_policy()
-        quorum = int(active[1]["quorum"]) if active else 0
+            active = effective_policy(tables, self.ledger.assets, self.clock.now())
+        quorum = active.quorum if active else 0
         proposal, state, tx_hash, detail = row
         return ProposalView(proposal, state, tx_hash, detail, approvals, quorum)
 
@@ -345,8 +436,8 @@ class Custody:
                           key=lambda row: row[0].id)
             found = tables.approvals_of([row[0].id for row in rows])
             approvals = [found[row[0].id] for row in rows]
-            active = tables.active_policy()
-        quorum = int(active[1]["quorum"]) if active else 0
+            active = effective_policy(tables, self.ledger.assets, self.clock.now())
+        quorum = active.quorum if active else 0
         return [ProposalView(proposal, state, tx_hash, detail, approved, quorum)
                 for (proposal, state, tx_hash, detail), approved in zip(rows, approvals,
                                                                         strict=True)]
@@ -377,14 +468,13 @@ class Custody:
             proposal, state, _tx, _detail = row
             if state != "pending":
                 raise ApprovalError(f"proposal {proposal_id} is {state}, not pending")
-            active = tables.active_policy()
-            if active is None:
+            policy = effective_policy(tables, self.ledger.assets, now)
+            if policy is None:
                 raise ConfigError("no custody policy is loaded")
-            policy = policy_from_canonical(active[1], self.ledger.assets)
             if proposal.policy_version != policy.version:
                 raise ApprovalError(
                     f"proposal {proposal_id} was made under policy version "
-                    f"{proposal.policy_version}; version {policy.version} is active now: "
+                    f"{proposal.policy_version}; version {policy.version} is in force now: "
                     "propose again")
             earlier = tables.approvals(proposal_id)
             approval = Approval(approver, signature.strip().lower(), now)
@@ -395,8 +485,10 @@ class Custody:
                 if proposal.kind == "policy":
                     body = proposal.payload["body"]
                     new = policy_from_canonical(body, self.ledger.assets)
-                    tables.put_policy(new.version, new.digest, new.canonical(), now, proposal.id)
+                    tables.put_policy(new.version, new.digest, new.canonical(), now, proposal.id,
+                                      int(self.time_lock.total_seconds()))
                     tables.set_state(proposal_id, "pending", "executed")
+                    self._announce_loosening(new.version, tables, now)
                 else:
                     tables.set_state(proposal_id, "pending", "approved")
             self._on_incident(proposal, now, "approval", approver,
@@ -405,6 +497,26 @@ class Custody:
             view = self.proposal(proposal_id)
         assert view is not None
         return view
+
+    def _announce_loosening(self, version: int, tables: CustodyTables, now: datetime) -> None:
+        """A version whose quorum was just reached and that loosens anything waits: say so
+        in the alerts (the dashboard, `kinko alerts`, the FSA report), so that every
+        approver learns there is something they may veto, and until when."""
+        found = next((s for s in standings(stored_versions(tables, self.ledger.assets), now,
+                                           self.ledger.assets)
+                      if s.facts.version == version), None)
+        if found is None or found.state != "pending" or found.diff is None:
+            return
+        when = found.effective_at.isoformat() if found.effective_at else "never"
+        with self.ledger.store.watch() as watch:
+            watch.put_alert({
+                "key": f"policy-loosening:{version}", "kind": "policy_loosening",
+                "severity": "warning", "state": "open", "chain_state": None, "asset": None,
+                "wallet": None, "tx_hash": None, "amount": None, "block": None,
+                "detail": f"policy version {version} loosens "
+                          f"{describe(found.diff.loosenings)}; it takes effect at {when} "
+                          f"unless an approver vetoes it (kinko policy veto {version})",
+                "incident": None, "raised": now})
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
                      detail: str) -> None:
@@ -463,8 +575,16 @@ class Custody:
         return self.proposal(proposal_id)  # type: ignore[return-value]
 
     def _payment(self, p: Proposal, to: str) -> Payment:
-        return payment(self.ledger.assets[str(p.payload["asset"])], to,
-                       int(str(p.payload["amount"])), "proposal", p.id)
+        paying = payment(self.ledger.assets[str(p.payload["asset"])], to,
+                         int(str(p.payload["amount"])), "proposal", p.id)
+        if p.payload.get("nonce") is None:
+            return paying
+        # an emergency sweep racing a thief: the wallet honours its nonce, fee and delegation
+        revoke = p.payload.get("revoke")
+        return replace(paying, race=RaceTerms(
+            int(str(p.payload["nonce"])), int(str(p.payload["gas_price"])),
+            clear_delegation=bool(p.payload.get("clear_delegation")),
+            revoke=str(revoke) if revoke else None))
 
     def _approved_move(self, proposal_id: str) -> tuple[Proposal, Spender, Payment]:
         view = self.proposal(proposal_id)

@@ -36,9 +36,10 @@ from typing import NamedTuple
 
 from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.money import AssetRegistry, parse_units
-from kinko.domain.policy import DEFAULT_TIER, policy_from_canonical
+from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
 from kinko.services.access import Access
+from kinko.services.custody import effective_policy
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
 
 __all__ = ["CustomerRow", "ImportReport", "customer_tier", "declared_tiers", "import_customers",
@@ -75,9 +76,8 @@ class ImportReport:
 def declared_tiers(ledger: Ledger) -> tuple[str, ...]:
     """The tiers a customer may have: the active policy's (``standard`` alone without one)."""
     with ledger.store.custody(write=False) as (_, tables):
-        active = tables.active_policy()
-    return (DEFAULT_TIER,) if active is None else \
-        policy_from_canonical(active[1], ledger.assets).tiers
+        active = effective_policy(tables, ledger.assets, ledger.clock.now())
+    return (DEFAULT_TIER,) if active is None else active.tiers
 
 
 def _check_tier(tier: str, tiers: tuple[str, ...]) -> str:

@@ -10,6 +10,10 @@ a rerun after a crash or a node outage replays instead of paying twice. For a to
 only the token's own ``Transfer`` events count (``log_index`` joins the id). A deposit whose
 sender is on a deny list is frozen: booked to ``clearing:frozen`` (the exchange holds it and
 owes it to no one until compliance decides), not to the customer; the watch alerts on it.
+On a chain with tag tokens (``tag_tokens``: NEM mosaics such as the ones the NEM Foundation
+sent in 2018 to every account that received the stolen XEM), a deposit whose sender holds
+any of them is frozen the same way; the sender's holdings are read from the node before
+the block's unit of work opens, and a deposit, already on chain, cannot be refused.
 
 Each scanned block's hash is kept. If a new block's parent is not the hash kept for the
 block below it, the chain was reorganised deeper than the confirmations: the scanner walks
@@ -23,13 +27,13 @@ overlaps with booking the current one; a block is still only booked after the on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kinko.domain.addresses import canonical_address, chain_key, same_token
-from kinko.domain.chain import Block
+from kinko.domain.addresses import canonical_address, canonical_token, chain_key, same_token
+from kinko.domain.chain import Block, Transfer
 from kinko.domain.custody import CustodyFinding
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Posting, parse_account
@@ -38,7 +42,7 @@ from kinko.errors import ConfigError, InvalidAccount, Overdraft
 from kinko.ports import Chain
 from kinko.services.ledger import Draft, Ledger
 
-__all__ = ["Deposits", "ScanReport", "find_fork"]
+__all__ = ["Deposits", "ScanReport", "find_fork", "tag_holders"]
 
 _PREFETCH = 4  # blocks read ahead from the node while the current one is booked
 FROZEN = "clearing:frozen"  # owed to no customer until compliance decides
@@ -55,11 +59,12 @@ class ScanReport:
 
 class Deposits:
     def __init__(self, ledger: Ledger, chain: Chain, *, confirmations: int,
-                 start_block: int = 0) -> None:
+                 start_block: int = 0, tag_tokens: Sequence[str] = ()) -> None:
         self.ledger = ledger
         self.chain = chain
         self.confirmations = confirmations
         self.start_block = start_block
+        self.tag_tokens = tuple(canonical_token(t, chain.name) for t in tag_tokens)
 
     def add_address(self, customer: str, asset: str, address: str, wallet: str) -> str:
         """Register an exchange-controlled deposit address of one customer."""
@@ -103,33 +108,50 @@ class Deposits:
                     ahead.clear()  # fetched from a branch that is no longer the chain
                     number = self._rewind(number - 1, report) + 1
                     continue
+                tagged = self._tagged(block, addresses)  # asks the node: outside the unit
                 # the block's credits, their records and the block's hash: one unit of work
                 # (a credit never stands without the record a reorganisation reverses it by)
                 with self.ledger.store.deposits() as tables:
-                    self._credit(block, addresses, report)
+                    self._credit(block, addresses, report, tagged)
                     tables.put_block(name, number, block.hash)
                 number += 1
             for pending in ahead.values():
                 pending.cancel()
         return report
 
-    def _credit(self, block: Block, addresses: dict[str, tuple[str, str, str]],
-                report: ScanReport) -> None:
-        """Credit a block's deposits in one ledger batch, then record them."""
-        drafts, rows = [], []
-        deny: dict[str, Label] | None = None
+    def _deposits(self, block: Block, addresses: dict[str, tuple[str, str, str]]
+                  ) -> Iterator[tuple[Transfer, tuple[str, str, str]]]:
+        """The block's transfers that are deposits, with their owner (customer, asset,
+        wallet)."""
         chain = self.chain.name
         for t in block.transfers:
             owner = addresses.get(chain_key(t.to, chain)) if t.to else None
             if owner is None or t.value <= 0:
                 continue
-            customer, asset, wallet = owner
-            if not same_token(t.token, self.ledger.assets[asset].token, chain):
-                continue  # another coin or token sent to the address
+            if same_token(t.token, self.ledger.assets[owner[1]].token, chain):
+                yield t, owner
+
+    def _tagged(self, block: Block, addresses: dict[str, tuple[str, str, str]]
+                ) -> dict[str, str]:
+        """Senders of the block's deposits that hold a tag token → the token."""
+        return tag_holders(self.chain, [t.sender for t, _ in self._deposits(block, addresses)],
+                           self.tag_tokens)
+
+    def _credit(self, block: Block, addresses: dict[str, tuple[str, str, str]],
+                report: ScanReport, tagged: Mapping[str, str] | None = None) -> None:
+        """Credit a block's deposits in one ledger batch, then record them."""
+        drafts, rows = [], []
+        deny: dict[str, Label] | None = None
+        chain = self.chain.name
+        for t, (customer, asset, wallet) in self._deposits(block, addresses):
             if deny is None:
                 with self.ledger.store.screening(write=False) as tables:
                     deny = deny_index(tables.deny_map())
             listed = deny.get(chain_key(t.sender, chain))
+            tag = (tagged or {}).get(chain_key(t.sender, chain))
+            if listed is None and tag is not None:
+                listed = Label(t.sender, f"holds the tag mosaic {tag}", f"tag:{tag}",
+                               category="tagged")
             index = t.tx_index if t.log_index is None else f"{t.tx_index}.{t.log_index}"
             deposit_id = f"{self.chain.name}:{t.tx_hash}:{index}:{block.hash[:18]}"
             owed = FROZEN if listed else f"customer:{customer}"
@@ -188,6 +210,22 @@ class Deposits:
             legs[0] = Posting("loss:reorg", d["asset"], int(d["amount"]))
             self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
                              memo=f"deposit {d['tx_hash']} left the chain; already spent")
+
+
+def tag_holders(chain: Chain, senders: Iterable[str], tokens: Sequence[str]
+                ) -> dict[str, str]:
+    """Which of ``senders`` hold any of the tag ``tokens`` (NEM mosaics), as the node says
+    now: their key (:func:`~kinko.domain.addresses.chain_key`) → the first token held."""
+    wanted = sorted(set(senders))
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    for token in tokens:
+        held = chain.balances(wanted, token=token)
+        for sender in wanted:
+            if held.get(sender, 0) > 0:
+                found.setdefault(chain_key(sender, chain.name), token)
+    return found
 
 
 def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,

@@ -192,8 +192,8 @@ class Ledger:
         return wallet
 
     def wallets(self) -> list[Wallet]:
-        with self.store.reader() as tx:
-            return tx.wallets()
+        """The registered wallets (read again when any process changes one)."""
+        return list(self.store.cached("wallets", lambda u: tuple(u.ledger.wallets())))
 
     def sync_assets(self) -> AssetRegistry:
         """Record newly configured assets and learn the recorded ones.
@@ -345,7 +345,7 @@ class _Batch:
 
     def wallet(self, name: str) -> Wallet | None:
         if self._wallets is None:
-            self._wallets = {w.name: w for w in self.tx.wallets()}
+            self._wallets = {w.name: w for w in self.ledger.wallets()}
         return self._wallets.get(name)
 
     def run(self, drafts: Sequence[Draft]) -> list[Appended]:

@@ -24,9 +24,11 @@ def record(store: Store, incident: str, at: datetime, kind: str, actor: str,
 
 
 def active_incidents(store: Store) -> list[dict[str, Any]]:
-    """The incidents still being handled: open or contained."""
-    with store.watch(write=False) as tables:
-        return [*tables.incidents("open"), *tables.incidents("contained")]
+    """The incidents still being handled: open or contained (read again when any
+    process changes an incident)."""
+    found = store.cached("incidents", lambda u: tuple(
+        [*u.watch.incidents("open"), *u.watch.incidents("contained")]))
+    return [dict(row) for row in found]
 
 
 def incidents_for(store: Store, scope: str) -> list[str]:

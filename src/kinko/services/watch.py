@@ -21,7 +21,8 @@ chain, transaction and log index, then in order: opens an incident for the walle
 to the open one), contains it (:mod:`kinko.services.containment`: breakers tripped, the
 emergency sweep prepared or sent), and tells every :class:`~kinko.ports.Notifier`. Deposits
 from addresses on a deny list raise ``denied_deposit`` (the deposit scanner books them
-frozen).
+frozen); so do deposits from accounts holding a tag token (``tag_tokens``: NEM mosaics such
+as the NEM Foundation's mark of 2018), asked of the node before the unit of work opens.
 
 A node outage is survived by the chain's retry wrapper and, beyond it, by the checkpoint:
 the next poll resumes from the last block kept; no block is skipped.
@@ -32,11 +33,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kinko.domain.addresses import chain_key, chain_keys
-from kinko.domain.chain import Block, Transfer
+from kinko.domain.addresses import canonical_token, chain_key, chain_keys
+from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
 from kinko.domain.money import format_units
 from kinko.domain.watch import (
     Alert,
@@ -46,13 +47,15 @@ from kinko.domain.watch import (
     deposit_alert,
     drop_exceeds,
     observation_id,
+    state_alert,
     theft_alert,
     unexplained_drop,
 )
-from kinko.errors import KinkoError
+from kinko.domain.watch_state import Finding, flows_of, judge, suspects
+from kinko.errors import ChainRejected, KinkoError
 from kinko.ports import Chain, Notifier
 from kinko.services.containment import ACTOR, Containment, Sweep
-from kinko.services.deposits import find_fork
+from kinko.services.deposits import find_fork, tag_holders
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ALERT_STATES", "INCIDENT_STATES", "PollReport", "Watch"]
@@ -63,6 +66,11 @@ ALERT_STATES = ("open", "acked")
 INCIDENT_STATES = ("open", "contained", "resolved")
 _PREFETCH = 4
 _SAVE_EVERY = 256  # blocks read between checkpoint writes
+# the state watch reads every block's state within _LIVE_DEPTH of the head; deeper (catching
+# up a backlog) every _STRIDE-th, explaining the change over the span with all its blocks
+# (a node keeps little history: deep state is slow to read or gone)
+_LIVE_DEPTH = 64
+_STRIDE = 64
 _MOVING = ("approved", "sending", "sent", "requested", "executed")
 
 
@@ -78,6 +86,7 @@ class PollReport:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # raised this round
     reorgs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # closing a matched movement failed
+    sweeps: list[str] = field(default_factory=list)  # emergency sweeps failed (and resent)
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,11 @@ class Watch:
     """See the module docstring. ``withdrawals`` gives the ledger, custody and breaker."""
 
     def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
-                 notifiers: Sequence[Notifier] = (), start_block: int = 0) -> None:
+                 notifiers: Sequence[Notifier] = (), start_block: int = 0,
+                 state_watch: bool = True, live_depth: int = _LIVE_DEPTH,
+                 tag_tokens: Sequence[str] = ()) -> None:
         self.withdrawals = withdrawals
+        self.tag_tokens = tuple(canonical_token(t, chain.name) for t in tag_tokens)
         self.custody = withdrawals.custody
         self.ledger = withdrawals.ledger
         self.store = withdrawals.ledger.store
@@ -104,6 +116,15 @@ class Watch:
         self.start_block = start_block
         self.containment = Containment(withdrawals, chain)
         self._sampled = -1  # the head the balances were last sampled at
+        # the state watch (see _state_findings): what the watched addresses held after the
+        # last block read, and that block's hash
+        self.state_watch = state_watch
+        self.live_depth = live_depth  # every block's state within this depth of the head
+        self._state: dict[str, AccountState] = {}
+        self._state_at = ""
+        self._span: list[tuple[Block, dict[str, tuple[bool, int]]]] = []  # awaiting a state
+        self._wallet_map: dict[tuple[str, str], str] = {}
+        self._asset_map: dict[str | None, str] = {}
         self.metrics: dict[str, int] = {"blocks_read": 0, "alerts_raised": 0, "reorgs": 0,
                                         "head": 0, "checkpoint": -1, "polls": 0}
 
@@ -142,6 +163,11 @@ class Watch:
         for r in rows:
             if r["state"] in ("review", "blocked", "rejected", "expired"):
                 continue  # never approved: if it shows on chain, it is not ours
+            w = wallets.get(r["wallet"])
+            if not r["tx_hash"] and (w is None or w.tier == "hot"):
+                # kinko signs for a hot wallet and records the hash before it broadcasts:
+                # a transfer it has not sent is not its own, however alike it looks
+                continue
             out.append(Expected(f"withdrawal:{r['id']}", r["asset"], senders(r["wallet"]),
                                 r["destination"], int(r["amount"]), r["tx_hash"]))
         for view in self.custody.proposals():
@@ -154,7 +180,14 @@ class Watch:
             out.append(Expected(f"proposal:{p.id}", str(p.payload["asset"]),
                                 senders(str(p.payload["from_wallet"])), str(to),
                                 int(str(p.payload["amount"])), view.tx_hash))
-        return out
+        loose = [e.ref for e in out if not e.tx_hash]
+        if not loose:
+            return out
+        with self.store.watch(write=False) as watched:
+            used = watched.consumed(loose)
+        # an expectation a transaction already used explains that transaction only
+        return [replace(e, tx_hash=used[e.ref]) if not e.tx_hash and e.ref in used else e
+                for e in out]
 
     # ------------------------------------------------------------------ one round
 
@@ -163,6 +196,7 @@ class Watch:
         report = PollReport()
         assets = self._assets()
         wallets = self._wallets(assets)
+        self._asset_map, self._wallet_map = assets, wallets
         # the mempool before the head: a transaction mined in between is then in a block
         # this round reads, not missed by both
         self._mempool(assets, wallets, report)
@@ -170,6 +204,9 @@ class Watch:
         self.metrics["head"] = report.head
         self.metrics["polls"] += 1
         self._blocks(assets, wallets, report, max_blocks)
+        report.sweeps += self.containment.follow()
+        self._dropped()
+        self._displaced(report)
         self._finality(report)
         with self.store.watch(write=False) as tables:
             last = tables.last_block(self.chain.name)
@@ -179,18 +216,61 @@ class Watch:
 
     def _mempool(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
                  report: PollReport) -> None:
-        pending = getattr(self.chain, "pending", None)
-        if pending is None:
-            return
+        """Pending transactions: outflows of our wallets (classified as mined ones are),
+        and what moves value without one: authorizations signed with a watched key,
+        allowances it would grant, calls into a watched account that is (or is being)
+        delegated."""
+        reader = getattr(self.chain, "mempool", None)
+        if reader is not None:
+            pool: Block = reader()
+        else:
+            pending = getattr(self.chain, "pending", None)
+            if pending is None:
+                return
+            pool = Block(-1, "", "", 0, pending())
         ours = {a for a, _ in wallets}
-        transfers = [t for t in pending() if self._touches(t, ours)]
-        if not transfers:
-            return
+        transfers = [t for t in pool.transfers if self._touches(t, ours)]
         observations = classify(transfers, wallets, assets,
                                 self._expected([t.tx_hash for t in transfers]),
-                                chain=self.chain.name)
+                                chain=self.chain.name) if transfers else []
         report.pending += sum(1 for o in observations if o.direction == "out")
-        self._record(observations, None, report)
+        findings = self._pending_findings(pool, ours, assets)
+        if observations or findings:
+            self._record(observations, None, report, findings)
+
+    def _pending_findings(self, pool: Block, ours: set[str],
+                          assets: dict[str | None, str]) -> list[Finding]:
+        native = assets.get(None, "")
+        tokens = {k: v for k, v in assets.items() if k is not None}
+        found: list[Finding] = []
+        named: set[str] = set()
+        for auth in pool.authorizations:
+            if auth.authority not in ours or auth.delegate == ZERO_ADDRESS:
+                continue  # clearing a delegation moves nothing (kinko's sweep does it)
+            named.add(auth.authority)
+            found.append(Finding(auth.authority, "delegation", None, 0,
+                                 f"a pending type-4 transaction {auth.tx_hash} sent by "
+                                 f"{auth.sender} carries an authorization signed with the key "
+                                 f"of {auth.authority}, delegating it to {auth.delegate} "
+                                 "(EIP-7702): whoever calls it then moves what it holds",
+                                 auth.tx_hash))
+        for grant in pool.allowances:
+            if grant.owner in ours and grant.value > 0:
+                found.append(Finding(grant.owner, "allowance", tokens.get(grant.token), 0,
+                                     f"a pending transaction {grant.tx_hash} from "
+                                     f"{grant.owner} would grant {grant.spender} an allowance "
+                                     f"of {grant.value} minor units of "
+                                     f"{tokens.get(grant.token, grant.token)}: kinko grants "
+                                     "none", grant.tx_hash))
+        delegated = {a for a, st in self._state.items() if st.code} | named
+        for t in pool.transfers:
+            if t.token is None and t.to in delegated and t.sender not in ours:
+                found.append(Finding(t.to, "call", None, 0,
+                                     f"a pending transaction {t.tx_hash} from {t.sender} "
+                                     f"calls {t.to}, whose account is delegated: the "
+                                     f"delegate's code would run with its {native}",
+                                     t.tx_hash))
+        return found
 
     def _blocks(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
                 report: PollReport, max_blocks: int | None) -> None:
@@ -206,6 +286,10 @@ class Watch:
                               and self.chain.block(top).hash != kept):
                 number = self._rewind(top, report) + 1
         ours = {a for a, _ in wallets}
+        watched = sorted(ours)
+        tokens = sorted(k for k in assets if k is not None)
+        states = getattr(self.chain, "states", None) if self.state_watch else None
+        both = getattr(self.chain, "block_and_states", None) if states is not None else None
         # block hashes are kept in memory and written in batches: a crash before a batch is
         # written only means those blocks are read again (recording is idempotent)
         unsaved: list[tuple[int, str, int]] = []
@@ -217,17 +301,39 @@ class Watch:
                 self.metrics["checkpoint"] = unsaved[-1][0]
                 unsaved.clear()
 
+        def read(n: int) -> tuple[Block, dict[str, AccountState] | None]:
+            """A block and what the watched addresses hold after it (one thread each; one
+            round trip where the chain batches them); deep in a backlog, the state only
+            every _STRIDE-th block."""
+            wanted = report.head - n < self.live_depth or n % _STRIDE == 0 \
+                or n == report.head
+            if states is None or not watched or not wanted:
+                return self.chain.block(n), None
+            try:
+                if both is not None:
+                    got: tuple[Block, dict[str, AccountState]] = both(n, watched, tokens)
+                    return got
+                return self.chain.block(n), states(watched, tokens, n)
+            except ChainRejected as exc:  # a pruned node, or one restarted from a dump
+                gaps.append(f"block {n}: the state of the watched addresses was not "
+                            f"readable ({exc.message}); its changes are explained with the "
+                            "next block's")
+                return self.chain.block(n), None
+
+        gaps: list[str] = []  # blocks whose state the node would not give
         with self.store.watch(write=False) as tables:
             below = tables.block_hash(name, number - 1)
+            waiting = {str(a["tx_hash"]).lower() for a in tables.chain_alerts(name, ("pending",))
+                       if a["tx_hash"]}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kinko-watch") as pool:
-            ahead: dict[int, Future[Block]] = {}
+            ahead: dict[int, Future[tuple[Block, dict[str, AccountState] | None]]] = {}
             try:
                 while number <= report.head and (max_blocks is None
                                                  or report.blocks < max_blocks):
                     for n in range(number, min(report.head, number + _PREFETCH) + 1):
                         if n not in ahead:
-                            ahead[n] = pool.submit(self.chain.block, n)
-                    block = ahead.pop(number).result()
+                            ahead[n] = pool.submit(read, n)
+                    block, after = ahead.pop(number).result()
                     report.blocks += 1
                     self.metrics["blocks_read"] += 1
                     if below is not None and block.parent_hash != below:
@@ -240,11 +346,19 @@ class Watch:
                             below = tables.block_hash(name, number - 1)
                         continue
                     mine = [t for t in block.transfers if self._touches(t, ours)]
-                    if mine:
+                    receipts = self._receipts(mine, ours)
+                    findings = self._state_findings(block, after, receipts, ours, assets)
+                    if mine or findings:
                         observations = classify(mine, wallets, assets,
                                                 self._expected([t.tx_hash for t in mine]),
-                                                chain=self.chain.name)
-                        self._record(observations, block, report)
+                                                chain=self.chain.name) if mine else []
+                        failed = frozenset(h for h, (ok, _fee) in receipts.items() if not ok)
+                        self._record(observations, block, report, findings, failed)
+                    if waiting:
+                        included = waiting & {t.tx_hash.lower() for t in block.transfers}
+                        if included:
+                            self._included(block, included)
+                            waiting -= included
                     unsaved.append((number, block.hash, block.timestamp))
                     if len(unsaved) >= _SAVE_EVERY:
                         save()
@@ -255,18 +369,206 @@ class Watch:
                     f.cancel()
                 save()
 
+    def _dropped(self) -> None:
+        """Alerts of transactions seen only in the mempool that the node no longer knows:
+        replaced (an emergency sweep took their nonce) or dropped; they never moved
+        anything, and the timeline says so."""
+        lookup = getattr(self.chain, "transaction", None)
+        if lookup is None:
+            return
+        with self.store.watch(write=False) as tables:
+            pending = [a for a in tables.chain_alerts(self.chain.name, ("pending",))
+                       if a["tx_hash"]]
+        gone = [a for a in pending if lookup(str(a["tx_hash"])) is None]
+        if not gone:
+            return
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            for alert in gone:
+                tables.update_alert(alert["id"], chain_state="dropped")
+                if alert["incident"]:
+                    tables.add_event(alert["incident"], now, "chain", ACTOR,
+                                     f"{alert['tx_hash']} left the mempool without being "
+                                     "mined (replaced, or dropped by the node): it moved "
+                                     "nothing")
+
+    def _displaced(self, report: PollReport) -> None:
+        """Withdrawals kinko sent whose nonce another transaction used (the thief signed
+        his own with it): theirs can never be mined. Each raises a critical ``displaced``
+        alert; with ``[watch] compromised_withdrawals = "reject"`` (the default) it fails
+        and its reservation goes back to the customer, with ``"keep"`` it stays for people
+        to decide. The nonce is the one the watch saw it with in the mempool."""
+        lookup = getattr(self.chain, "transaction", None)
+        states = getattr(self.chain, "states", None)
+        if lookup is None or states is None:
+            return
+        with self.store.watch(write=False) as tables:
+            if not tables.incidents("open"):
+                return  # a nonce used by someone else is a theft: it opens an incident
+        with self.store.screening(write=False) as screening:
+            sent = [r for r in screening.withdrawals("sent", limit=10_000) if r["tx_hash"]]
+        if not sent:
+            return
+        refs = {f"withdrawal:{r['id']}": r for r in sent}
+        with self.store.watch(write=False) as tables:
+            seen = [o for o in tables.observations(self.chain.name, status=("pending",))
+                    if o["match_ref"] in refs and o["direction"] == "out"]
+        if not seen:
+            return
+        head = self.chain.head()
+        senders = sorted({chain_key(o["sender"], self.chain.name) for o in seen})
+        used = {a: st.nonce for a, st in states(senders, [], head).items()}
+        policy = self.custody.policy()
+        release = policy is None or policy.watch.compromised_withdrawals == "reject"
+        fired: list[_Fired] = []
+        for o in seen:
+            row = refs[o["match_ref"]]
+            sender = chain_key(o["sender"], self.chain.name)
+            if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(row["tx_hash"]) \
+                    or lookup(row["tx_hash"]) is not None:
+                continue
+            asset = self.ledger.assets.get(row["asset"])
+            detail = (f"{row['wallet']}: withdrawal {row['id']} was sent as {row['tx_hash']} "
+                      f"with nonce {o['nonce']}, which another transaction from {sender} "
+                      "used: it will never be mined"
+                      + (f"; its {format_units(int(row['amount']), asset)} {row['asset']} "
+                         "reservation is released to the customer" if release and asset
+                         else "; its reservation is kept until people decide"))
+            with self.store.unit():
+                if release:
+                    self.withdrawals.displaced(row["id"], ACTOR, detail)
+                done = self._alarm(Alert(f"displaced:{self.chain.name}:{row['tx_hash']}",
+                                         "displaced", "critical", row["asset"], row["wallet"],
+                                         detail, row["tx_hash"], 0, head))
+            if done is not None:
+                fired.append(done)
+        self._announce(fired, report)
+
+    def _included(self, block: Block, hashes: set[str]) -> None:
+        """Alerts first seen in the mempool whose transaction ``block`` includes and nothing
+        in it alarmed again (a transfer of someone else's, such as a ``transferFrom`` that
+        reverted): mined, and a reverted one is an attempt that moved nothing."""
+        reader = getattr(self.chain, "receipts", None)
+        receipts = reader(sorted(hashes)) if reader is not None else {}
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            for alert in tables.chain_alerts(self.chain.name, ("pending",)):
+                tx = str(alert["tx_hash"] or "").lower()
+                if tx not in hashes:
+                    continue
+                receipt = receipts.get(tx)
+                changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
+                note = f"{tx} included in block {block.number}"
+                if receipt is not None and not receipt.ok and alert["kind"] == "theft":
+                    note += "; it reverted: nothing moved, an attempt and not a loss"
+                    changes.update(kind="theft_attempt", amount=0,
+                                   detail=f"{alert['detail']}; reverted in block "
+                                          f"{block.number}: nothing moved")
+                tables.update_alert(alert["id"], **changes)
+                if alert["incident"]:
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, note)
+
+    # ------------------------------------------------------------------ state
+
+    def _receipts(self, mine: list[Transfer], ours: set[str]) -> dict[str, tuple[bool, int]]:
+        """(succeeded, fee) of the block's transactions that send from or to our addresses:
+        what their native records really moved."""
+        reader = getattr(self.chain, "receipts", None)
+        hashes = [t.tx_hash for t in mine if t.token is None]
+        if reader is None or not hashes:
+            return {}
+        return {h: (r.ok, r.fee) for h, r in reader(hashes).items()}
+
+    def _state_findings(self, block: Block, after: dict[str, AccountState] | None,
+                        receipts: dict[str, tuple[bool, int]], ours: set[str],
+                        assets: dict[str | None, str]) -> list[Finding]:
+        """Compare what every watched address holds after ``block`` with what it held
+        before (kept from the last state read, else read), and keep the unexplained changes
+        (:func:`kinko.domain.watch_state.judge`). Blocks read without their state (deep in
+        a backlog, or not readable) wait in a span and are explained with the next block
+        whose state is read: the change over the span against all their transfers."""
+        if not self.state_watch or getattr(self.chain, "states", None) is None:
+            return []
+        self._span.append((block, receipts))
+        if after is None:
+            if len(self._span) > 16 * _STRIDE:  # a long gap: start again after it
+                log.warning("state watch: no state for %d blocks up to %d; comparing anew",
+                            len(self._span), block.number)
+                self._span, self._state_at = [], ""
+            return []
+        span, self._span = self._span, []
+        first = span[0][0]
+        if len(span) > 1:
+            block = Block(block.number, block.hash, first.parent_hash, block.timestamp,
+                          tuple(t for b, _ in span for t in b.transfers),
+                          tuple(a for b, _ in span for a in b.authorizations),
+                          tuple(g for b, _ in span for g in b.allowances))
+            receipts = {h: r for _, rs in span for h, r in rs.items()}
+        watched = sorted(after)
+        tokens = sorted(k for k in assets if k is not None)
+        before = self._state if self._state_at == first.parent_hash else {}
+        missing = [a for a in watched if a not in before]
+        self._state, self._state_at = after, block.hash
+        if missing and first.number > 0:
+            states = getattr(self.chain, "states")  # noqa: B009 - present: checked above
+            try:
+                before = {**before, **states(missing, tokens, first.number - 1)}
+            except ChainRejected as exc:  # pruned: this block is the new starting point
+                log.warning("state watch: the state before block %d is not readable (%s); "
+                            "comparing from block %d on", first.number, exc.message,
+                            block.number)
+        token_assets = {k: v for k, v in assets.items() if k is not None}
+        own = self._own_authorizations(block)
+        where = (f"in block {block.number} " if len(span) == 1
+                 else f"in blocks {first.number}-{block.number} ")
+        found: list[Finding] = []
+        for address in watched:
+            if address not in before:
+                continue
+            found += judge(address, before[address], after[address],
+                           flows_of(block.transfers, address, receipts),
+                           native=assets.get(None, ""), tokens=token_assets,
+                           suspected=suspects(address, block.transfers, block.authorizations,
+                                              ours),
+                           allowances=block.allowances,
+                           own_authorizations=own.get(address, 0), where=where)
+        return found
+
+    def _own_authorizations(self, block: Block) -> dict[str, int]:
+        """Per address, the authorizations its own transactions in ``block`` carried that
+        kinko sent (an emergency sweep clearing a delegation bumps the nonce twice)."""
+        if not block.authorizations:
+            return {}
+        mine = {t.lower() for t in self._own_hashes()}
+        out: dict[str, int] = {}
+        for a in block.authorizations:
+            if a.tx_hash.lower() in mine and a.authority == a.sender:
+                out[a.authority] = out.get(a.authority, 0) + 1
+        return out
+
+    def _own_hashes(self) -> set[str]:
+        return {str(v.tx_hash) for v in self.custody.proposals() if v.tx_hash}
+
     # ------------------------------------------------------------------ recording
 
     def _record(self, observations: list[Observation], block: Block | None,
-                report: PollReport) -> None:
+                report: PollReport, findings: Sequence[Finding] = (),
+                failed: frozenset[str] = frozenset()) -> None:
         """Store what was seen and alarm for what is unexplained and new: one unit of work
         (an observation is never kept without the alert it raises, so a crash in between
         cannot make a re-read block look seen and stay silent); the chain and the notifiers
-        are told after it commits."""
+        are told after it commits. Unexplained outflows of one transaction and asset are
+        one alert (their total); ``findings`` (unexplained changes of state) alarm under
+        the key of the transaction they are blamed on; ``failed`` transactions (reverted)
+        are attempts, not losses."""
         name = self.chain.name
         now = self.clock.now()
         raised: list[Alert] = []
         deny = self.withdrawals.deny_list()
+        thefts: dict[tuple[str, str], tuple[Observation, int]] = {}
+        tagged = tag_holders(self.chain, [o.transfer.sender for o in observations
+                                          if o.direction == "in" and o.transfer.value > 0],
+                             self.tag_tokens) if self.tag_tokens else {}  # the node: first
         with self.store.unit() as unit:
             tables = unit.watch
             for obs in observations:
@@ -291,33 +593,82 @@ class Watch:
                 elif block is None or old["block"] == block.number:
                     continue  # seen before, nothing new
                 if obs.direction == "out" and obs.match is None:
-                    raised.append(theft_alert(name, obs, pending=block is None,
-                                              asset=self.ledger.assets.get(obs.asset)))
+                    k = (t.tx_hash.lower(), obs.asset)
+                    first, total = thefts.get(k, (obs, 0))
+                    thefts[k] = (first, total + t.value)
                 elif obs.direction == "in":
                     label = deny.get(chain_key(t.sender, name))
-                    if label is not None:
-                        raised.append(deposit_alert(name, obs, label.label or label.source,
+                    tag = tagged.get(chain_key(t.sender, name))
+                    if label is not None or tag is not None:
+                        said = (label.label or label.source) if label is not None else \
+                            f"holds the tag mosaic {tag}"
+                        raised.append(deposit_alert(name, obs, said,
                                                     self.ledger.assets.get(obs.asset)))
-            fired = [f for alert in raised if (f := self._alarm(alert)) is not None]
+            for (tx, asset), (obs, total) in thefts.items():
+                raised.append(theft_alert(name, obs, pending=block is None,
+                                          asset=self.ledger.assets.get(asset), amount=total,
+                                          reverted=tx in failed))
+            for f in findings:
+                wallet = self._wallet_of(f.address, f.asset)
+                if wallet is not None:
+                    raised.append(state_alert(
+                        name, f, wallet, block=None if block is None else block.number,
+                        asset=self.ledger.assets.get(f.asset) if f.asset else None))
+            # what moved first, so the one alert of a transaction carries its loss
+            raised.sort(key=lambda a: not a.amount)
+            fired = [done for alert in raised if (done := self._alarm(alert)) is not None]
         self._announce(fired, report)
+
+    def _wallet_of(self, address: str, asset: str | None) -> str | None:
+        """The wallet an unexplained change of ``address`` is about: the one of ``asset``,
+        else the one of the chain's coin, else any with that address."""
+        wallets = self._wallet_map
+        native = self._asset_map.get(None)
+        for want in (asset, native):
+            if want is not None and (address, want) in wallets:
+                return wallets[(address, want)]
+        return next((w for (a, _), w in sorted(wallets.items()) if a == address), None)
 
     def _alarm(self, alert: Alert) -> _Fired | None:
         """Record an alert in the caller's unit of work (or its own): a new one opens (or
         joins) its wallet's incident and is contained there (breakers, rejections, sweep
-        proposals); None when it was raised before (a block after the mempool, a reorg)."""
+        proposals); None when it was raised before (a block after the mempool, a reorg, a
+        second finding of the same transaction), whose alert is then brought up to date:
+        its block, and what the block showed moved (a mempool sighting of a delegation
+        learns its loss; a reverted transaction becomes an attempt). Another asset taken in
+        the same transaction is an alert of its own (each is a loss)."""
         now = self.clock.now()
         chain_state = "pending" if alert.block is None else "mined"
         with self.store.unit() as unit:
             tables = unit.watch
             old = tables.alert_by_key(alert.key)
+            if old is not None and alert.amount and old["amount"] \
+                    and old["asset"] != alert.asset:
+                alert = replace(alert, key=f"{alert.key}:{alert.asset}")
+                old = tables.alert_by_key(alert.key)
             if old is not None:  # seen again: in a block after the mempool, or after a reorg
-                if old["chain_state"] != chain_state or old["block"] != alert.block:
-                    tables.update_alert(old["id"], chain_state=chain_state, block=alert.block)
-                    if old["incident"] and alert.block is not None:
-                        tables.add_event(old["incident"], now, "chain", ACTOR,
-                                         f"{alert.tx_hash} included in block {alert.block}"
-                                         + (" again after a reorganisation"
-                                            if old["chain_state"] == "retracted" else ""))
+                changes: dict[str, Any] = {}
+                moved = old["chain_state"] != chain_state or old["block"] != alert.block
+                # a mempool sighting never takes a mined alert back to pending
+                if moved and not (alert.block is None and old["chain_state"] != "pending"):
+                    changes.update(chain_state=chain_state, block=alert.block)
+                learnt = alert.block is not None and (
+                    alert.kind == "theft_attempt" != old["kind"]
+                    or (alert.amount and alert.amount != old["amount"]))
+                if learnt:
+                    changes.update(kind=alert.kind, asset=alert.asset, wallet=alert.wallet,
+                                   amount=alert.amount, detail=alert.detail)
+                if changes:
+                    tables.update_alert(old["id"], **changes)
+                if old["incident"] and "block" in changes and alert.block is not None:
+                    tables.add_event(old["incident"], now, "chain", ACTOR,
+                                     f"{alert.tx_hash or alert.key} included in block "
+                                     f"{alert.block}"
+                                     + (" again after a reorganisation"
+                                        if old["chain_state"] == "retracted" else ""))
+                if old["incident"] and learnt:
+                    tables.add_event(old["incident"], now, "alert", ACTOR,
+                                     f"{old['id']}: {alert.detail}")
                 return None
             alert_id = tables.put_alert({
                 "key": alert.key, "kind": alert.kind, "severity": alert.severity,
@@ -380,6 +731,7 @@ class Watch:
                 return tables.block_hash(name, n)
 
         fork = find_fork(self.chain, kept, number, self.start_block)
+        self._span, self._state_at = [], ""  # the state watch starts again on the new branch
         now = self.clock.now()
         wallets = [w.name for w in self.ledger.wallets()]
         with self.store.watch() as tables:
@@ -387,9 +739,8 @@ class Watch:
             for o in gone:
                 tables.update_observation(o["id"], status="retracted", block=None,
                                           block_hash=None, updated=now)
-                alert = tables.alert_by_key(f"outflow:{o['id']}") or tables.alert_by_key(
-                    f"denied:{o['id'].removesuffix(':in')}")
-                if alert is not None:
+            for alert in tables.chain_alerts(name, ("mined", "final")):
+                if alert["block"] is not None and alert["block"] > fork:
                     tables.update_alert(alert["id"], chain_state="retracted", block=None)
                     if alert["incident"]:
                         tables.add_event(alert["incident"], now, "chain", ACTOR,
@@ -416,16 +767,16 @@ class Watch:
         with self.store.watch(write=False) as tables:
             due = [o for o in tables.observations(self.chain.name, status=("mined",))
                    if o["block"] is not None and o["block"] <= final]
-        if not due:
+            alerts = [a["id"] for a in tables.chain_alerts(self.chain.name, ("mined",))
+                      if a["block"] is not None and a["block"] <= final]
+        if not due and not alerts:
             return
         with self.store.unit() as unit:
             tables = unit.watch
+            for alert_id in alerts:
+                tables.update_alert(alert_id, chain_state="final")
             for o in due:
                 tables.update_observation(o["id"], status="final", updated=now)
-                if o["direction"] == "out" and o["match_ref"] is None:
-                    alert = tables.alert_by_key(f"outflow:{o['id']}")
-                    if alert is not None:
-                        tables.update_alert(alert["id"], chain_state="final")
             report.finalised += len(due)
             for ref in sorted({o["match_ref"] for o in due if o["match_ref"]}):
                 try:
@@ -505,6 +856,57 @@ class Watch:
                     fired = [f for f in [self._alarm(alert)] if f is not None]
             self._announce(fired, report)
 
+    # ------------------------------------------------------------------ audit
+
+    def audit(self) -> list[dict[str, Any]]:
+        """What the watched hot addresses carry from before the watch: allowances they
+        granted that are still open (a spender can take their tokens at any time) and
+        EIP-7702 delegations (anyone can run the delegate's code with their funds), each
+        raised once as a finding (severity high: it may be the exchange's own doing, and
+        people must look). Returns the findings raised now."""
+        states = getattr(self.chain, "states", None)
+        granted = getattr(self.chain, "allowances", None)
+        if states is None or granted is None:
+            return []
+        assets = self._assets()
+        tokens = {k: v for k, v in assets.items() if k is not None}
+        name = self.chain.name
+        hot = sorted({(chain_key(a, name), w.name) for w in self.ledger.wallets()
+                      if w.tier == "hot" and w.asset in set(assets.values())
+                      for a in w.addresses})
+        addresses = sorted({a for a, _ in hot})
+        if not addresses:
+            return []
+        head = self.chain.head()
+        now = states(addresses, [], head)
+        found: list[Alert] = []
+        for address in addresses:
+            wallet = next(w for a, w in hot if a == address)
+            delegate = delegate_of(now[address].code)
+            if delegate is not None:
+                found.append(Alert(
+                    f"audit:{name}:{address}:delegation:{delegate}", "audit_delegation",
+                    "high", None, wallet, f"{wallet}: {address} is delegated to {delegate} "
+                    "(EIP-7702): whoever calls it runs that code with its funds; clear the "
+                    "delegation (an authorization to the zero address) unless it is yours",
+                    block=head))
+            for token, spender, amount in granted(address, sorted(tokens)):
+                asset = tokens.get(token, token)
+                found.append(Alert(
+                    f"audit:{name}:{address}:{token}:{spender}", "audit_allowance", "high",
+                    asset, wallet, f"{wallet}: {address} has granted {spender} an allowance "
+                    f"of {amount} minor units of {asset}: it can take them at any time; "
+                    f"revoke it (approve({spender}, 0)) unless it is yours", block=head))
+        fired: list[_Fired] = []
+        with self.store.unit():
+            for alert in found:
+                done = self._alarm(alert)
+                if done is not None:
+                    fired.append(done)
+        report = PollReport()
+        self._announce(fired, report)
+        return report.alerts
+
     # ------------------------------------------------------------------ operators
 
     def run(self, interval: float, should_stop: Callable[[], bool],
@@ -515,6 +917,10 @@ class Watch:
         import time
 
         pause = sleep or time.sleep
+        try:
+            self.audit()
+        except KinkoError as exc:
+            log.error("the start audit of allowances and delegations failed: %s", exc.message)
         while not should_stop():
             try:
                 report = self.poll()

@@ -77,7 +77,7 @@ from kinko.errors import (
     NotFound,
     RefusedDestination,
 )
-from kinko.ports import ScreeningTables, Unit
+from kinko.ports import Unit
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -171,8 +171,6 @@ class Withdrawals:
         self.store = custody.ledger.store
         self.clock = custody.clock
         self._rules: tuple[str, tuple[Rule, ...]] = ("", ())
-        # the deny list, cached until the number of listed addresses changes
-        self._deny: tuple[int, dict[str, Label]] = (-1, {})
 
     # ------------------------------------------------------------------ helpers
 
@@ -295,7 +293,7 @@ class Withdrawals:
                 None) is None:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer)
-        wallets = u.ledger.wallets()
+        wallets = self.ledger.wallets()
         for w in wallets:
             other = self.ledger.assets.get(w.asset)
             if other is not None and other.chain == known.chain and any(
@@ -346,18 +344,16 @@ class Withdrawals:
     def _context(self, u: Unit, request: Request, rules: tuple[Rule, ...], hot_account: str,
                  leaked_in: str | None = None) -> Context:
         tables = u.screening
-        sums = {(scope, duration): tables.window_sum(
-                    scope, request.customer, request.destination, request.asset,
-                    request.at - duration, request.at)
-                for scope, duration in needed_sums(rules)}
+        sums = tables.window_sums(request.customer, request.destination, request.asset,
+                                  request.at, needed_sums(rules))
         hot = list(u.ledger.balances(account=hot_account, asset=request.asset))
         return Context(sums=sums, customer_amounts=tables.customer_amounts(request.customer,
                                                                            request.asset),
                        known_destinations=tables.customer_destinations(request.customer),
                        allow_list=tables.allowed(request.customer),
-                       deny=self._deny_map(tables),
+                       deny=self.deny_list(),
                        hot_balance=normal_balance(hot_account, hot[0].state) if hot else 0,
-                       tripped=frozenset(tables.tripped()), compromised=leaked_in)
+                       tripped=frozenset(self.breaker()), compromised=leaked_in)
 
     def _leaked(self, hots: list[Wallet], wallets: list[Wallet]) -> dict[str, str | None]:
         """Per wallet, the open (or contained) incident in which its key leaked: an
@@ -369,16 +365,10 @@ class Withdrawals:
                     out[w.name] = str(incident["id"])
         return out
 
-    def _deny_map(self, tables: ScreeningTables) -> dict[str, Label]:
-        count = tables.deny_count()
-        if count != self._deny[0]:
-            self._deny = (count, deny_index(tables.deny_map()))
-        return self._deny[1]
-
     def deny_list(self) -> dict[str, Label]:
-        """Every listed address (canonical form, and its equivalents) with its label."""
-        with self.store.screening(write=False) as tables:
-            return self._deny_map(tables)
+        """Every listed address (canonical form, and its equivalents) with its label (read
+        again when any process changes the list)."""
+        return self.store.cached("deny_labels", lambda u: deny_index(u.screening.deny_map()))
 
     def _release(self, withdrawal_id: str, why: str) -> None:
         hold = self.ledger.hold(f"withdrawal:{withdrawal_id}")
@@ -540,6 +530,21 @@ class Withdrawals:
                                   "confirmed" if receipt.ok else "failed")
             return self.get(withdrawal_id)
 
+    def displaced(self, withdrawal_id: str, by: str, reason: str) -> bool:
+        """A withdrawal sent whose transaction can never be mined (another transaction used
+        its nonce) moved nothing: its hold is voided (the customer's funds released) and it
+        is ``failed``, in one unit; False when it had moved on."""
+        with self.store.unit() as u:
+            if not u.screening.set_state(withdrawal_id, ("sending", "sent"), "failed"):
+                return False
+            hold_id = f"withdrawal:{withdrawal_id}"
+            hold = self.ledger.hold(hold_id)
+            if hold is not None and hold[1] == "pending":
+                self.ledger.void_hold(f"void:{hold_id}", hold_id, source=f"displaced by {by}",
+                                      memo=reason)
+            self.audit(by, "withdrawal.displaced", withdrawal_id, {"reason": reason})
+            return True
+
     def expire(self) -> list[str]:
         """Release every hold whose expiry has passed and mark the open withdrawals they
         reserved (and their reviews' proposals) expired, in one unit; returns their ids."""
@@ -574,7 +579,7 @@ class Withdrawals:
         (default ``by``; empty: none) is audited in the same unit."""
         scope = "*" if scope == "*" else self.ledger.assets[scope].symbol
         with self.store.unit() as u:
-            if scope in u.screening.tripped():
+            if scope in self.breaker():
                 return False
             now = self.clock.now()
             u.screening.breaker_event(scope, "trip", now, by, reason)
@@ -587,17 +592,22 @@ class Withdrawals:
             return True
 
     def breaker(self) -> dict[str, dict[str, Any]]:
-        with self.store.screening(write=False) as tables:
-            return tables.tripped()
+        """The tripped scopes, each with the event that tripped it."""
+        return {scope: dict(e) for scope, e in self._breaker()[1].items()}
 
     def breaker_log(self) -> list[dict[str, Any]]:
-        with self.store.screening(write=False) as tables:
-            return tables.breaker_events()
+        return [dict(e) for e in self._breaker()[0]]
+
+    def _breaker(self) -> tuple[tuple[dict[str, Any], ...], dict[str, dict[str, Any]]]:
+        """The breaker's log and its tripped scopes (read again when any process trips or
+        resets one)."""
+        return self.store.cached("breaker_events", lambda u: (
+            tuple(u.screening.breaker_events()), u.screening.tripped()))
 
     def propose_reset(self, scope: str, by: str, *, actor: str | None = None) -> ProposalView:
         """Propose resetting a tripped breaker to the quorum (audited in the same unit)."""
-        with self.store.unit() as u:
-            if scope not in u.screening.tripped():
+        with self.store.unit():
+            if scope not in self.breaker():
                 raise BadInput(f"the {scope} breaker is not tripped")
             view = self.custody.propose("breaker", {"scope": scope}, by,
                                         f"reset the {scope} breaker")

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
 from kinko.store import schema as s
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlAccess"]
 
 
 class SqlAccess:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
+        self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
 
     def put_key(self, key_id: str, name: str, role: str, secret_hash: str, at: datetime) -> None:
+        self._touch("api_keys")
         self.conn.execute(s.api_keys.insert().values(
             id=key_id, name=name, role=role, secret_hash=secret_hash, created_us=to_us(at)))
 
@@ -30,6 +34,7 @@ class SqlAccess:
         return [dict(r._mapping) for r in rows]
 
     def revoke(self, key_id: str, at: datetime) -> bool:
+        self._touch("api_keys")
         done = self.conn.execute(update(s.api_keys).where(
             s.api_keys.c.id == key_id, s.api_keys.c.revoked_us.is_(None)).values(
             revoked_us=to_us(at)))

@@ -17,7 +17,8 @@ Read-only where the database allows it:
   co-signer's own role, which needs only (``docs/cosign.md``)::
 
       GRANT SELECT ON alembic_version, assets, wallets, holds, withdrawals, proposals,
-                      approvals, policies, breaker_events, incidents TO kinko_cosign;
+                      approvals, policies, policy_vetoes, breaker_events, incidents
+                      TO kinko_cosign;
       GRANT INSERT ON alerts TO kinko_cosign;   -- its refusals, where operators look
 
 An unreachable database, a missing grant or another schema version is
@@ -45,6 +46,7 @@ from kinko.domain.cosign import (
 )
 from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import Policy, policy_from_canonical
+from kinko.domain.policy_lock import VersionFacts, version_facts
 from kinko.errors import KinkoError, StoreUnavailable
 from kinko.store import schema as s
 from kinko.store.migrate import HEAD
@@ -55,7 +57,7 @@ __all__ = ["KINKO_GRANTS", "KinkoAlertSink", "SqlKinkoView", "read_only_url"]
 
 KINKO_GRANTS = {
     "SELECT": ("alembic_version", "assets", "wallets", "holds", "withdrawals", "proposals",
-               "approvals", "policies", "breaker_events", "incidents"),
+               "approvals", "policies", "policy_vetoes", "breaker_events", "incidents"),
     "INSERT": ("alerts",),
 }
 """The rights the co-signer's PostgreSQL role needs on kinko's database, and no more."""
@@ -111,6 +113,19 @@ class SqlKinkoView:
             raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
                                    f"{reason}", reason=reason) from None
 
+    def versions(self) -> tuple[list[VersionFacts], AssetRegistry]:
+        """Every stored policy version with its vetoes, as the co-signer judges which one
+        is in force (``kinko cosign policies``), and kinko's assets they are read with."""
+        try:
+            with self.store.unit(write=False) as unit:
+                registry = AssetRegistry(unit.ledger.assets())
+                return version_facts(unit.custody.policy_rows(), unit.custody.vetoes(),
+                                     registry), registry
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
+                                   f"{reason}", reason=reason) from None
+
     def _facts(self, request: CosignRequest) -> KinkoFacts:
         with self.store.unit(write=False) as unit:  # one consistent snapshot
             revision = unit.conn.execute(text("SELECT version_num FROM alembic_version")
@@ -121,30 +136,35 @@ class SqlKinkoView:
             assets = {a.symbol: a for a in unit.ledger.assets()}
             registry = AssetRegistry(assets.values())
             withdrawal = proposal = None
-            policies: dict[int, PolicyRecord] = {}
+            policies = self._policies(unit, registry)
             if request.kind == "withdrawal":
                 withdrawal = self._withdrawal(unit, request.id)
                 if withdrawal is not None and withdrawal.outcome == "review":
-                    policies = self._policies(unit, registry)
                     proposal = self._proposal(unit, policies, f"withdrawal-{request.id}")
             else:
-                policies = self._policies(unit, registry)
                 proposal = self._proposal(unit, policies, request.id)
+            # which version was in force when: recomputed by the co-signer from the rows
+            versions = version_facts(unit.custody.policy_rows(), unit.custody.vetoes(),
+                                     registry)
             return KinkoFacts(withdrawal, proposal, assets, tuple(unit.ledger.wallets()),
-                              frozenset(unit.screening.tripped()), policies)
+                              frozenset(unit.screening.tripped()), policies, versions)
 
     @staticmethod
     def _withdrawal(unit: SqlUnit, withdrawal_id: str) -> WithdrawalFacts | None:
         row = unit.screening.withdrawal(withdrawal_id)
         if row is None:
             return None
-        outcome = str(json.loads(row["decision"]).get("outcome", ""))
+        decision = json.loads(row["decision"])
+        outcome = str(decision.get("outcome", ""))
+        under = decision.get("policy_version")
         hold = unit.ledger.hold_state(f"withdrawal:{withdrawal_id}")
         return WithdrawalFacts(
             id=row["id"], asset=row["asset"], amount=int(row["amount"]),
             destination=row["destination"], wallet=row["wallet"], state=row["state"],
             outcome=outcome, hold_state=hold[1] if hold else None,
-            hold_expires=hold[0].expires_at if hold else None)
+            hold_expires=hold[0].expires_at if hold else None,
+            decided_under=under if isinstance(under, int) else None,
+            requested_at=row["requested_at"])
 
     @staticmethod
     def _policies(unit: SqlUnit, registry: AssetRegistry) -> dict[int, PolicyRecord]:

@@ -7,6 +7,7 @@ proposal's state change and the ledger entry that executes it commit together.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +15,10 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.approvals import Approval, Proposal
+from kinko.domain.policy_lock import StoredPolicy, Veto
 from kinko.errors import ApprovalError, ConfigError
 from kinko.store import schema as s
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["ProposalRow", "SqlCustody", "SqlDeposits", "parse_proposal"]
@@ -33,25 +36,71 @@ def parse_proposal(canonical: str) -> Proposal:
     )
 
 
-class SqlCustody:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+_ACTIVATIONS: dict[str, Proposal] = {}
 
-    def active_policy(self, at: datetime | None = None) -> tuple[int, dict[str, Any]] | None:
-        q = select(s.policies).order_by(s.policies.c.version.desc()).limit(1)
-        if at is not None:
-            q = q.where(s.policies.c.activated_us <= to_us(at))
-        row = self.conn.execute(q).first()
-        return None if row is None else (int(row.version), json.loads(row.body))
+
+def _activation(canonical: str) -> Proposal | None:
+    """The proposal that activated a policy version, parsed once per process (it carries
+    the whole policy: every screening reads it); None when it cannot be read."""
+    found = _ACTIVATIONS.get(canonical)
+    if found is None:
+        try:
+            found = parse_proposal(canonical)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        if len(_ACTIVATIONS) >= 256:
+            _ACTIVATIONS.clear()
+        _ACTIVATIONS[canonical] = found
+    return found
+
+
+class SqlCustody:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
+        self.conn = conn
+        self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
+
+    def policy_rows(self) -> list[StoredPolicy]:
+        """Every stored policy version, oldest first, with the proposal that activated it
+        (the version it was proposed under and when: what its approvers signed)."""
+        rows = self.conn.execute(
+            select(s.policies, s.proposals.c.canonical)
+            .join(s.proposals, s.proposals.c.id == s.policies.c.activated_by, isouter=True)
+            .order_by(s.policies.c.version))
+        out = []
+        for row in rows:
+            proposal = _activation(row.canonical) if row.canonical is not None else None
+            out.append(StoredPolicy(
+                int(row.version), str(row.digest), str(row.body),
+                from_us(int(row.activated_us)), str(row.activated_by),
+                int(row.time_lock_s), proposal))
+        return out
 
     def put_policy(self, version: int, digest: str, body: dict[str, Any], at: datetime,
-                   via: str) -> None:
+                   via: str, time_lock_s: int = 0) -> None:
+        self._touch("policies")
         try:
             self.conn.execute(s.policies.insert().values(
                 version=version, digest=digest, activated_us=to_us(at), activated_by=via,
+                time_lock_s=time_lock_s,
                 body=json.dumps(body, sort_keys=True, separators=(",", ":"))))
         except IntegrityError:
             raise ConfigError(f"policy version {version} is already loaded") from None
+
+    def vetoes(self) -> list[Veto]:
+        rows = self.conn.execute(select(s.policy_vetoes).order_by(
+            s.policy_vetoes.c.version, s.policy_vetoes.c.vetoed_us))
+        return [Veto(int(r.version), str(r.approver), str(r.signature), from_us(int(r.vetoed_us)),
+                     str(r.reason)) for r in rows]
+
+    def put_veto(self, veto: Veto) -> None:
+        self._touch("policies")  # a veto changes which version is in force
+        try:
+            self.conn.execute(s.policy_vetoes.insert().values(
+                version=veto.version, approver=veto.approver, signature=veto.signature,
+                reason=veto.reason, vetoed_us=to_us(veto.at)))
+        except IntegrityError:
+            raise ApprovalError(f"{veto.approver} has already vetoed policy version "
+                                f"{veto.version}", approver=veto.approver) from None
 
     def put_proposal(self, proposal: Proposal, detail: str) -> None:
         self.conn.execute(s.proposals.insert().values(

@@ -74,6 +74,12 @@ ledger_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+stamps = Table(  # per read-mostly table, a counter its triggers move on every change
+    "stamps", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
 entries = Table(
     "entries", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
@@ -132,6 +138,18 @@ policies = Table(
     Column("body", Text, nullable=False),  # canonical JSON
     Column("activated_us", BigInteger, nullable=False),
     Column("activated_by", String(200), nullable=False),  # "bootstrap" or a proposal id
+    # the time lock it was approved under: a version that loosens takes effect this long
+    # after activated_us (kinko.domain.policy_lock)
+    Column("time_lock_s", BigInteger, nullable=False, server_default="0"),
+)
+
+policy_vetoes = Table(
+    "policy_vetoes", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("approver", String(64), primary_key=True),
+    Column("signature", String(128), nullable=False),  # over policy_lock.veto_bytes
+    Column("reason", Text, nullable=False),
+    Column("vetoed_us", BigInteger, nullable=False),
 )
 
 proposals = Table(
@@ -209,6 +227,28 @@ withdrawals = Table(
     Index("ix_withdrawals_customer", "customer", "requested_us"),
     Index("ix_withdrawals_time", "requested_us"),
     Index("ix_withdrawals_state", "state", "requested_us"),
+)
+
+outflows = Table(  # running totals of the withdrawals screening counts, per scope, in time order
+    "outflows", metadata,
+    Column("scope", String(12), primary_key=True),  # customer, destination, asset
+    Column("asset", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),  # the customer, the destination; "" (asset)
+    Column("at_us", BigInteger, primary_key=True, autoincrement=False),  # requested
+    Column("withdrawal", String(128), primary_key=True),
+    Column("amount", Amount, nullable=False),
+    Column("total", Amount, nullable=False),  # this row's amount and every earlier row's
+    Column("n", BigInteger, nullable=False),  # how many rows up to this one
+)
+
+outflow_removals = Table(  # counted withdrawals that stopped counting (rejected, expired)
+    "outflow_removals", metadata,
+    Column("scope", String(12), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("at_us", BigInteger, primary_key=True, autoincrement=False),  # requested
+    Column("withdrawal", String(128), primary_key=True),
+    Column("amount", Amount, nullable=False),
 )
 
 customer_tiers = Table(  # a customer's tier (KYC level), for tiered screening rules

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
@@ -13,27 +14,141 @@ from kinko.domain.labels import tag_index
 from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
 from kinko.store import schema as s
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlScreening"]
 
-_COUNTED = ("allowed", "review", "approved", "sent", "confirmed")  # not blocked/rejected/expired
+# the states screening counts: not blocked, rejected, expired or failed (reverted: it
+# moved nothing)
+COUNTED = ("allowed", "review", "approved", "sending", "sent", "confirmed")
+# a window's scope -> the running totals it reads ("all" is every withdrawal of the asset)
+_SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
+           "all": "asset"}
+_SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
+
+
+def _scopes(row: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The running totals a withdrawal counts in: (scope, asset, key)."""
+    return [("customer", row["asset"], row["customer"]),
+            ("destination", row["asset"], row["destination"]), ("asset", row["asset"], "")]
 
 
 class SqlScreening:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
+        self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
 
     # withdrawals ---------------------------------------------------------------
 
     def put_withdrawal(self, row: dict[str, Any]) -> None:
-        """Insert a new withdrawal (the caller looked it up in the same write unit)."""
+        """Insert a new withdrawal (the caller looked it up in the same write unit); one
+        screening counts goes into the running totals of its customer, its destination
+        and its asset."""
         values = {k: v for k, v in row.items() if k != "requested_at"}
         values["requested_us"] = to_us(row["requested_at"])
         try:
             self.conn.execute(s.withdrawals.insert().values(**values))
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
+        if row["state"] in COUNTED:
+            self._add_outflow(row["id"], values["requested_us"], int(row["amount"]),
+                              _scopes(row))
+
+    # running totals ---------------------------------------------------------------
+
+    def _p(self) -> str:
+        return "?" if self.conn.dialect.name == "sqlite" else "%s"
+
+    def _amount(self, value: int) -> Any:
+        return str(value) if self.conn.dialect.name == "sqlite" else value
+
+    def _add_outflow(self, wid: str, at: int, amount: int,
+                     scopes: list[tuple[str, str, str]]) -> None:
+        """Append the withdrawal to each running total: after the last row as a rule (one
+        look-up); a withdrawal older than the last row (another process's clock) is put in
+        its place and the rows after it carry its amount too."""
+        p = self._p()
+        pick = (f"SELECT scope, at_us, withdrawal, total, n FROM outflows WHERE scope = {p} "
+                f"AND asset = {p} AND key = {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
+        sql = " UNION ALL ".join(f"SELECT * FROM ({pick}) AS q{i}" for i in range(len(scopes)))
+        last = {r[0]: r[1:] for r in self.conn.exec_driver_sql(
+            sql, tuple(v for scope in scopes for v in scope))}
+        rows = []
+        for scope, asset, key in scopes:
+            found = last.get(scope)
+            total, n = (int(found[2]), int(found[3])) if found is not None else (0, 0)
+            if found is not None and (int(found[0]), found[1]) > (at, wid):
+                total, n = self._insert_early(scope, asset, key, at, wid, amount)
+            rows.append((scope, asset, key, at, wid, self._amount(amount),
+                         self._amount(total + amount), n + 1))
+        self.conn.exec_driver_sql(
+            f"INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, total, n) "
+            f"VALUES ({', '.join([p] * 8)})", rows)
+
+    def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
+                      amount: int) -> tuple[int, int]:
+        """The total and count before (at, wid); the rows after it grow by ``amount``."""
+        p = self._p()
+        before = self.conn.exec_driver_sql(
+            f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND key = {p} "
+            f"AND (at_us < {p} OR (at_us = {p} AND withdrawal < {p})) "
+            "ORDER BY at_us DESC, withdrawal DESC LIMIT 1",
+            (scope, asset, key, at, at, wid)).first()
+        later = self.conn.exec_driver_sql(
+            f"SELECT at_us, withdrawal, total, n FROM outflows WHERE scope = {p} AND "
+            f"asset = {p} AND key = {p} AND (at_us > {p} OR (at_us = {p} AND withdrawal > {p}))",
+            (scope, asset, key, at, at, wid)).all()
+        self.conn.exec_driver_sql(
+            f"UPDATE outflows SET total = {p}, n = {p} WHERE scope = {p} AND asset = {p} AND "
+            f"key = {p} AND at_us = {p} AND withdrawal = {p}",
+            [(self._amount(int(total) + amount), int(n) + 1, scope, asset, key, t, w)
+             for t, w, total, n in later])
+        return (int(before[0]), int(before[1])) if before is not None else (0, 0)
+
+    def window_sums(self, customer: str, destination: str, asset: str, until: datetime,
+                    windows: Collection[tuple[str, timedelta]]
+                    ) -> dict[tuple[str, timedelta], tuple[int, int]]:
+        """Amount and count of the counted withdrawals of ``asset`` in (until - duration,
+        until] per (scope, duration): the request's customer's, its destination's, or every
+        one (scope asset or all). One statement: per window, the running totals at both
+        ends (index look-ups) less what stopped counting in between."""
+        if not windows:  # a policy without window rules: nothing to sum
+            return {}
+        keys = {"customer": customer, "destination": destination, "asset": "", "all": ""}
+        end = to_us(until)
+        wanted = sorted(windows, key=lambda w: (w[0], w[1]))
+        shape = tuple((_SERIES[scope], duration) for scope, duration in wanted)
+        points = sorted({(series, end - d // timedelta(microseconds=1)) for series, d in shape}
+                        | {(series, end) for series, _ in shape})
+        sql = _SQL.get((self.conn.dialect.name, shape))
+        if sql is None:
+            p = self._p()
+            total = "kinko_sum" if self.conn.dialect.name == "sqlite" else "sum"
+            at = (f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND "
+                  f"key = {p} AND at_us <= {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
+            gone = (f"SELECT {total}(amount), count(*) FROM outflow_removals WHERE scope = {p} "
+                    f"AND asset = {p} AND key = {p} AND at_us > {p} AND at_us <= {p}")
+            parts = [f"SELECT {i} AS i, q{i}.* FROM ({at}) AS q{i}" for i in range(len(points))]
+            parts += [f"SELECT {len(points) + i} AS i, q{len(points) + i}.* FROM ({gone}) "
+                      f"AS q{len(points) + i}" for i in range(len(shape))]
+            sql = _SQL.setdefault((self.conn.dialect.name, shape), " UNION ALL ".join(parts))
+        params: list[Any] = []
+        for series, t in points:
+            params += [series, asset, keys[series], t]
+        for series, d in shape:
+            params += [series, asset, keys[series], end - d // timedelta(microseconds=1), end]
+        found = {int(i): (int(a or 0), int(n or 0)) for i, a, n in
+                 self.conn.exec_driver_sql(sql, tuple(params))}
+        index = {point: i for i, point in enumerate(points)}
+        out: dict[tuple[str, timedelta], tuple[int, int]] = {}
+        for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape, strict=True)):
+            last = found.get(index[(series, end)], (0, 0))
+            first = found.get(index[(series, end - d // timedelta(microseconds=1))], (0, 0))
+            removed = found.get(len(points) + j, (0, 0))
+            out[(scope, duration)] = (last[0] - first[0] - removed[0],
+                                      last[1] - first[1] - removed[1])
+        return out
 
     def withdrawal(self, withdrawal_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.withdrawals).where(
@@ -110,41 +225,36 @@ class SqlScreening:
 
     def set_state(self, withdrawal_id: str, old: tuple[str, ...], new: str,
                   tx_hash: str | None = None) -> bool:
+        """Move a withdrawal from one of ``old`` to ``new`` (False: it is in none of them);
+        one that stops counting (rejected, expired) is taken out of the running totals."""
         values: dict[str, Any] = {"state": new}
         if tx_hash is not None:
             values["tx_hash"] = tx_hash
+        leaving = new not in COUNTED and any(state in COUNTED for state in old)
+        row = self.withdrawal(withdrawal_id) if leaving else None
         done = self.conn.execute(update(s.withdrawals).where(
             s.withdrawals.c.id == withdrawal_id, s.withdrawals.c.state.in_(old)).values(**values))
-        return bool(done.rowcount == 1)
-
-    def window_sum(self, scope: str, request_customer: str, request_destination: str,
-                   asset: str, since: datetime, until: datetime) -> tuple[int, int]:
-        """Amount and count of counted withdrawals of ``asset`` in (since, until] for the
-        request's customer, destination, or everyone (scope asset/all)."""
-        w = s.withdrawals
-        total = (func.kinko_sum(w.c.amount) if self.conn.dialect.name == "sqlite"
-                 else func.sum(w.c.amount))
-        q = select(total, func.count()).where(
-            w.c.asset == asset, w.c.requested_us > to_us(since),
-            w.c.requested_us <= to_us(until), w.c.state.in_(_COUNTED))
-        if scope == "customer":
-            q = q.where(w.c.customer == request_customer)
-        elif scope == "destination":  # both in canonical form
-            q = q.where(w.c.destination == request_destination)
-        amount, count = self.conn.execute(q).one()
-        return int(amount or 0), int(count or 0)
+        moved = bool(done.rowcount == 1)
+        if moved and row is not None and row["state"] in COUNTED:
+            p = self._p()
+            at = to_us(row["requested_at"])
+            self.conn.exec_driver_sql(
+                "INSERT INTO outflow_removals (scope, asset, key, at_us, withdrawal, amount) "
+                f"VALUES ({', '.join([p] * 6)})",
+                [(*scope, at, row["id"], self._amount(row["amount"])) for scope in _scopes(row)])
+        return moved
 
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
         w = s.withdrawals
         rows = self.conn.execute(select(w.c.amount).where(
-            w.c.customer == customer, w.c.asset == asset, w.c.state.in_(_COUNTED))
+            w.c.customer == customer, w.c.asset == asset, w.c.state.in_(COUNTED))
             .order_by(w.c.requested_us.desc()).limit(limit))
         return [int(r.amount) for r in rows]
 
     def customer_destinations(self, customer: str) -> frozenset[str]:
         w = s.withdrawals
         rows = self.conn.execute(select(w.c.destination).distinct().where(
-            w.c.customer == customer, w.c.state.in_(_COUNTED)))
+            w.c.customer == customer, w.c.state.in_(COUNTED)))
         return frozenset(r[0] for r in rows)
 
     # tiers -----------------------------------------------------------------------
@@ -194,6 +304,7 @@ class SqlScreening:
         replaced). Return how many addresses were new."""
         if kind != "deny":
             return self._put_tags(list_name, labels)
+        self._touch("deny_labels")
         table = s.deny_labels
         keys = [k for k, _ in labels]
         existing = self._present(table, keys)
@@ -248,6 +359,7 @@ class SqlScreening:
     # breaker ---------------------------------------------------------------------
 
     def breaker_event(self, scope: str, event: str, at: datetime, by: str, reason: str) -> None:
+        self._touch("breaker_events")
         self.conn.execute(s.breaker_events.insert().values(
             scope=scope, event=event, at_us=to_us(at), by=by, reason=reason))
 

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -55,11 +56,13 @@ from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
 from kinko.store.screening_sql import SqlScreening
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
 from kinko.store.watch_sql import SqlWatch
 
 __all__ = ["SqlStore", "SqlUnit", "UnitError", "open_store"]
 
+T = TypeVar("T")
 _US = timedelta(microseconds=1)
 _CHUNK = 900  # bound parameters per IN (...) query
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
@@ -138,10 +141,21 @@ def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
     )
 
 
+def _nothing() -> None:
+    pass
+
+
 # per thread (and per asyncio task): the open unit of each store, by the store's id
 # (an immutable mapping: each unit sets a new one, and resets it when it ends)
 _OPEN: ContextVar[Mapping[int, SqlUnit]] = ContextVar(
     "kinko_open_units", default=MappingProxyType({}))
+
+
+# per request (``SqlStore.one_request``): the stamps read for it, by the store's id, with
+# when they were read; a mutable holder, so that the threads a request runs on share it
+_REQUEST: ContextVar[dict[int, tuple[float, dict[str, int]]] | None] = ContextVar(
+    "kinko_request_stamps", default=None)
+_REQUEST_STAMPS_FOR = 1.0  # seconds: a context that outlives its request reads them again
 
 
 class SqlUnit:
@@ -151,12 +165,16 @@ class SqlUnit:
     ledger view keeps the holds it has read, which never change once written)."""
 
     def __init__(self, conn: Connection, dialect: str, write: bool,
-                 sums: _SumCache | None) -> None:
+                 sums: _SumCache | None, head: tuple[int, str] | None = None) -> None:
         self.conn = conn
         self.dialect = dialect
         self.write = write
+        self.dirty = False  # wrote to a stamped table (see touch)
+        self.undone: Callable[[], None] = _nothing  # the store's: forget what was cached
+        self._stamps: dict[str, int] | None = None
         # a write unit's head may roll back: only read units serve the shared sum cache
-        self._ledger = SqlLedger(conn, dialect, None if write else sums)
+        self._ledger = SqlLedger(conn, dialect, None if write else sums, touch=self.touch,
+                                 head=head)
         self._screening: SqlScreening | None = None
         self._custody: SqlCustody | None = None
         self._deposits: SqlDeposits | None = None
@@ -170,37 +188,44 @@ class SqlUnit:
     @property
     def screening(self) -> SqlScreening:
         if self._screening is None:
-
-            self._screening = SqlScreening(self.conn)
+            self._screening = SqlScreening(self.conn, touch=self.touch)
         return self._screening
 
     @property
     def custody(self) -> SqlCustody:
         if self._custody is None:
-
-            self._custody = SqlCustody(self.conn)
+            self._custody = SqlCustody(self.conn, touch=self.touch)
         return self._custody
 
     @property
     def deposits(self) -> SqlDeposits:
         if self._deposits is None:
-
             self._deposits = SqlDeposits(self.conn)
         return self._deposits
 
     @property
     def access(self) -> SqlAccess:
         if self._access is None:
-
-            self._access = SqlAccess(self.conn)
+            self._access = SqlAccess(self.conn, touch=self.touch)
         return self._access
 
     @property
     def watch(self) -> SqlWatch:
         if self._watch is None:
-
-            self._watch = SqlWatch(self.conn)
+            self._watch = SqlWatch(self.conn, touch=self.touch)
         return self._watch
+
+    def touch(self, table: str) -> None:
+        """A stamped table is written in this unit: its stamp is read again, and what this
+        process cached is forgotten if the unit does not commit (see SqlStore.cached)."""
+        self.dirty = True
+        self._stamps = None
+
+    def stamps(self) -> dict[str, int]:
+        """The stamps as this unit sees them (read once, again after a touch)."""
+        if self._stamps is None:
+            self._stamps = dict(self.conn.exec_driver_sql("SELECT name, n FROM stamps").all())
+        return self._stamps
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -209,11 +234,125 @@ class SqlUnit:
         try:
             with self.conn.begin_nested():
                 yield
-        except (OperationalError, ProgrammingError) as exc:
-            if isinstance(exc, IntegrityError):
+        except BaseException as exc:
+            self._ledger._head = None  # an append may be undone: read the head again
+            if self.dirty:  # what was cached from the undone writes is forgotten
+                self._stamps = None
+                self.undone()
+            if not isinstance(exc, OperationalError | ProgrammingError) or isinstance(
+                    exc, IntegrityError):
                 raise
             raise StoreUnavailable(f"the database failed inside a unit of work: "
                                    f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+
+
+class _Batch:
+    """One transaction shared by the write units of several requests (group commit)."""
+
+    def __init__(self, conn: Connection, head: tuple[int, str]) -> None:
+        self.conn = conn
+        self.head = head  # the ledger head after the last unit that went through
+        self.opened = time.monotonic()
+        self.units = 0  # units that went through (released their savepoint)
+        self.dirty = False  # one of them wrote a stamped table
+        self.broken: BaseException | None = None  # the connection failed: no commit
+        self.error: StoreUnavailable | None = None  # the commit failed: nothing is written
+        self.done = threading.Event()
+
+
+class _GroupCommit:
+    """The writers of one process, one after the other in shared transactions.
+
+    A write unit waits for its turn, runs inside the open batch's transaction in a savepoint
+    of its own (a unit that raises is undone alone), and hands the turn to the next waiting
+    unit; the unit that finds nobody waiting (or the batch full, or open for too long)
+    commits the batch. Every unit of the batch returns only once that commit is durable,
+    and every one of them fails (nothing written) if it is not. Writers of other processes
+    queue on the database's own lock (SQLite's write lock, PostgreSQL's ``ledger_head``
+    row), which a batch holds from its first statement to its commit."""
+
+    MAX_UNITS = 256
+    MAX_OPEN = 0.05  # seconds a batch stays open for more units
+
+    def __init__(self) -> None:
+        self.turn = threading.Lock()
+        self.waiting = 0  # units wanting the turn (counted under ``count``)
+        self.count = threading.Lock()
+        self.batch: _Batch | None = None
+        self.batches = self.units = self.largest = 0  # what the batches reached
+
+    def wait_turn(self) -> None:
+        with self.count:
+            self.waiting += 1
+        try:
+            self.turn.acquire()
+        finally:
+            with self.count:
+                self.waiting -= 1
+
+    def commit_now(self, batch: _Batch) -> bool:
+        return (batch.broken is not None or not self.waiting
+                or batch.units >= self.MAX_UNITS
+                or time.monotonic() - batch.opened > self.MAX_OPEN)
+
+
+class _Caches:
+    """What a process keeps of the read-mostly tables (``stamps.STAMPED``), each value with
+    the stamp it was read at; ``epoch`` moves when a unit that wrote a stamped table is
+    undone, so nothing read from writes that never committed is served again."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.values: dict[tuple[str, str], tuple[tuple[int, int, int], Any]] = {}
+
+    def undone(self) -> None:
+        self.epoch += 1
+
+
+class _StampReader:
+    """The stamps read outside any unit of work: a few connections of its own in
+    autocommit (each read sees what is committed), not a transaction each."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lock = threading.Lock()
+        self.idle: list[Any] = []
+        # an in-memory SQLite database exists on one connection only: read it in a unit
+        self.own = engine.dialect.name == "postgresql" or make_url(
+            str(engine.url)).database not in (None, "", ":memory:")
+
+    def read(self) -> dict[str, int]:
+        with self.lock:
+            conn = self.idle.pop() if self.idle else None
+        try:
+            if conn is None:
+                fairy = self.engine.raw_connection()
+                fairy.detach()  # this reader's own, not the pool's
+                conn = fairy.dbapi_connection
+                assert conn is not None
+                if self.engine.dialect.name == "postgresql":
+                    conn.autocommit = True
+            cur = conn.cursor()
+            cur.execute("SELECT name, n FROM stamps")
+            rows = dict(cur.fetchall())
+            cur.close()
+        except Exception as exc:
+            if conn is not None:
+                conn.close()
+            raise _unavailable(self.engine, exc) from None
+        with self.lock:
+            if len(self.idle) < 8:
+                self.idle.append(conn)
+                conn = None
+        if conn is not None:
+            conn.close()
+        return rows
+
+    def close(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.close()
 
 
 class SqlStore:
@@ -222,17 +361,83 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        # SQLite has one writer; threads of this process queue here instead of in SQLite's
-        # busy handler, which sleeps in coarse steps (other processes still use busy_timeout)
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._group = _GroupCommit()
         self._sums = _SumCache()
+        self._caches = _Caches()
+        self._stamp_reader = _StampReader(engine)
 
     def close(self) -> None:
+        self._stamp_reader.close()
         self.engine.dispose()
 
     def current(self) -> SqlUnit | None:
         """The unit of work open in this thread (or task) on this store, if any."""
         return _OPEN.get().get(id(self))
+
+    def group_commit(self) -> dict[str, int]:
+        """What group commit reached so far: batches committed, units in them, the
+        largest batch."""
+        g = self._group
+        return {"batches": g.batches, "units": g.units, "largest": g.largest}
+
+    # ------------------------------------------------------------------ caches
+
+    def stamps(self) -> dict[str, int]:
+        """Every stamped table's stamp: in the open unit (as it sees them), else as
+        committed now."""
+        unit = self.current()
+        if unit is not None:
+            return unit.stamps()
+        held = _REQUEST.get()
+        if held is not None:
+            got = held.get(id(self))
+            if got is not None and time.monotonic() - got[0] < _REQUEST_STAMPS_FOR:
+                return got[1]
+        if self._stamp_reader.own:
+            read = self._stamp_reader.read()
+        else:
+            with self.unit(write=False) as u:
+                read = dict(u.stamps())
+        if held is not None:
+            held[id(self)] = (time.monotonic(), read)
+        return read
+
+    @contextmanager
+    def one_request(self) -> Iterator[None]:
+        """One request of a server: the stamps are read once for all of it (not once per
+        cached table), and again after it wrote a stamped table, so that it sees its own
+        change; the next request reads them again (a change by any process applies to it)."""
+        token = _REQUEST.set({})
+        try:
+            yield
+        finally:
+            _REQUEST.reset(token)
+
+    def _wrote_stamped(self) -> None:
+        """A write unit that wrote a stamped table ended: the request reads the stamps
+        again."""
+        held = _REQUEST.get()
+        if held is not None:
+            held.pop(id(self), None)
+
+    def cached(self, table: str, load: Callable[[SqlUnit], T], part: str = "") -> T:
+        """What ``load`` reads from ``table`` (one of ``stamps.STAMPED``), read again only
+        when the table changed since (in any process: its stamp moved), or another
+        database answers at this URL; ``part`` keeps several values of one table apart.
+        Inside a unit, as that unit sees the table (its own writes included)."""
+        stamps = self.stamps()
+        caches = self._caches
+        key = (stamps["database"], stamps[table], caches.epoch)
+        slot = caches.values.get((table, part))
+        if slot is not None and slot[0] == key:
+            value: T = slot[1]
+            return value
+        with self.unit(write=False) as u:
+            value = load(u)
+        caches.values[(table, part)] = (key, value)
+        return value
+
+    # ------------------------------------------------------------------ units
 
     @contextmanager
     def _connection(self, write: bool) -> Iterator[Connection]:
@@ -253,7 +458,9 @@ class SqlStore:
     @contextmanager
     def unit(self, *, write: bool = True) -> Iterator[SqlUnit]:
         """One transaction over every table group; joins the unit already open in this
-        thread, if any (see the module docstring)."""
+        thread, if any (see the module docstring). A write unit is committed with the
+        others of its batch (group commit: see :class:`_GroupCommit`); it returns once
+        that commit is durable."""
         open_unit = self.current()
         if open_unit is not None:
             if write and not open_unit.write:
@@ -261,25 +468,134 @@ class SqlStore:
                                 "outer unit with write=True")
             yield open_unit
             return
-        lock = self._write_lock if write and self._write_lock is not None else nullcontext()
-        with lock, self._connection(write) as conn:
-            if write:
-                head = select(s.ledger_head.c.seq).where(s.ledger_head.c.id == 1)
-                if self.dialect == "postgresql":
-                    head = head.with_for_update()
-                if conn.execute(head).first() is None:
-                    raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
-            unit = SqlUnit(conn, self.dialect, write, self._sums)
-            before = _OPEN.get()
-            token = _OPEN.set(MappingProxyType({**before, id(self): unit}))
-            try:
+        if write:
+            with self._write_unit() as unit:
                 yield unit
-            finally:
+            return
+        with self._connection(False) as conn:
+            unit = SqlUnit(conn, self.dialect, False, self._sums)
+            with self._opened(unit):
+                yield unit
+
+    @contextmanager
+    def _opened(self, unit: SqlUnit) -> Iterator[None]:
+        before = _OPEN.get()
+        token = _OPEN.set(MappingProxyType({**before, id(self): unit}))
+        try:
+            yield
+        finally:
+            try:
+                _OPEN.reset(token)
+            except ValueError:  # closed from another context (a generator finished late)
+                _OPEN.set(MappingProxyType({k: v for k, v in _OPEN.get().items()
+                                            if k != id(self)}))
+
+    def _open_batch(self) -> _Batch:
+        """A connection, its write transaction and the writers' lock: the ledger head row,
+        read (and on PostgreSQL locked) as the first statement."""
+        try:
+            conn = self.engine.connect()
+        except (OperationalError, ProgrammingError) as exc:
+            raise _unavailable(self.engine, exc) from None
+        try:
+            conn.execution_options(kinko_write=True)
+            conn.begin()
+            head = select(s.ledger_head.c.seq, s.ledger_head.c.hash).where(
+                s.ledger_head.c.id == 1)
+            if self.dialect == "postgresql":
+                head = head.with_for_update()
+            row = conn.execute(head).first()
+            if row is None:
+                raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
+            return _Batch(conn, (int(row.seq), str(row.hash)))
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
+                    exc, IntegrityError):
+                raise _unavailable(self.engine, exc) from None
+            raise
+
+    @contextmanager
+    def _write_unit(self) -> Iterator[SqlUnit]:
+        group = self._group
+        group.wait_turn()
+        try:
+            batch = group.batch or self._open_batch()
+        except BaseException:
+            group.turn.release()
+            raise
+        group.batch = batch
+        went_through = False
+        unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head)
+        unit.undone = self._caches.undone
+        try:
+            savepoint = batch.conn.begin_nested()
+        except (OperationalError, ProgrammingError) as exc:
+            batch.broken = exc
+            self._leave(batch, False)
+            raise _unavailable(self.engine, exc) from None
+        try:
+            with self._opened(unit):
+                yield unit
+            try:
+                savepoint.commit()
+            except (OperationalError, ProgrammingError) as exc:
+                batch.broken = exc
+                raise _unavailable(self.engine, exc) from None
+            went_through = True
+            batch.units += 1
+            batch.head = unit.ledger.head()
+            batch.dirty = batch.dirty or unit.dirty
+        except BaseException as exc:
+            if not went_through and batch.broken is None:
                 try:
-                    _OPEN.reset(token)
-                except ValueError:  # closed from another context (a generator finished late)
-                    _OPEN.set(MappingProxyType({k: v for k, v in _OPEN.get().items()
-                                                if k != id(self)}))
+                    savepoint.rollback()
+                except (OperationalError, ProgrammingError) as failed:
+                    batch.broken = failed
+            if unit.dirty:
+                self._caches.undone()
+            if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
+                    exc, IntegrityError):
+                raise _unavailable(self.engine, exc) from None
+            raise
+        finally:
+            try:
+                self._leave(batch, went_through)
+            finally:
+                if unit.dirty:
+                    self._wrote_stamped()
+
+    def _leave(self, batch: _Batch, went_through: bool) -> None:
+        """Hand the turn to the next unit, or commit the batch; a unit that went through
+        returns once the commit is durable (and raises if it failed)."""
+        group = self._group
+        if group.commit_now(batch):
+            group.batch = None
+            try:
+                if batch.broken is not None:
+                    raise batch.broken
+                batch.conn.commit()
+            except BaseException as exc:
+                reason = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+                batch.error = _unavailable(self.engine, reason)
+                if batch.dirty:
+                    self._caches.undone()
+                with suppress(Exception):  # the connection is gone: closing it is what is left
+                    batch.conn.rollback()
+            finally:
+                batch.conn.close()
+                if batch.error is None:
+                    group.batches += 1
+                    group.units += batch.units
+                    group.largest = max(group.largest, batch.units)
+                group.turn.release()
+                batch.done.set()
+        else:
+            group.turn.release()
+            if went_through:
+                batch.done.wait()
+        if went_through and batch.error is not None:
+            raise batch.error
 
     # The table groups: each opens a unit (or joins the open one) and hands out its view.
 
@@ -356,10 +672,15 @@ class _SumCache:
 class SqlLedger:
     """Reads and writes inside one open transaction (see :meth:`SqlStore.writer`)."""
 
-    def __init__(self, conn: Connection, dialect: str, sums: _SumCache | None = None) -> None:
+    def __init__(self, conn: Connection, dialect: str, sums: _SumCache | None = None, *,
+                 touch: Callable[[str], None] | None = None,
+                 head: tuple[int, str] | None = None) -> None:
         self.conn = conn
         self.dialect = dialect
         self._sums = sums  # only read transactions use it: a writer's head may roll back
+        self._touch = touch or untouched
+        # a write unit's head, read with the writers' lock and moved by append: not read again
+        self._head = head
         self._hold_cache: dict[str, Hold] = {}
         # hot paths use the driver directly (tuples, no per-row SQLAlchemy processing)
         self._p = "?" if dialect == "sqlite" else "%s"
@@ -394,6 +715,8 @@ class SqlLedger:
     # ------------------------------------------------------------------ reading
 
     def head(self) -> tuple[int, str]:
+        if self._head is not None:
+            return self._head
         row = self.conn.execute(
             select(s.ledger_head.c.seq, s.ledger_head.c.hash).where(s.ledger_head.c.id == 1)
         ).one()
@@ -736,6 +1059,8 @@ class SqlLedger:
             update(s.ledger_head).where(s.ledger_head.c.id == 1)
             .values(seq=last.seq, hash=last.hash)
         )
+        if self._head is not None:
+            self._head = (last.seq, last.hash)
 
     def _upsert_balances(self, states: Mapping[BalanceKey, BalanceState]) -> None:
         if not states:
@@ -750,6 +1075,7 @@ class SqlLedger:
         )
 
     def put_wallet(self, wallet: Wallet) -> None:
+        self._touch("wallets")
         row = {"name": wallet.name, "asset": wallet.asset, "tier": wallet.tier,
                "addresses": json.dumps(list(wallet.addresses)), "kind": wallet.kind,
                "setup": None if wallet.multisig is None else json.dumps(

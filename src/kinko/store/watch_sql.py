@@ -7,12 +7,14 @@ without the suffix, as in the other table modules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
 from kinko.store import schema as s
+from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlWatch"]
@@ -41,8 +43,9 @@ def _in(values: dict[str, Any], table: Table) -> dict[str, Any]:
 
 
 class SqlWatch:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
+        self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -97,7 +100,28 @@ class SqlWatch:
             s.observations.c.status.in_(("mined", "final"))))
         return [_out(r) for r in rows]
 
+    def consumed(self, refs: list[str]) -> dict[str, str]:
+        """Approved movements already seen on chain: ref → the transaction that used it
+        (an observation not retracted by a reorganisation)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(refs), 500):
+            rows = self.conn.execute(select(s.observations.c.match_ref, s.observations.c.tx_hash)
+                                     .where(s.observations.c.match_ref.in_(refs[i : i + 500]),
+                                            s.observations.c.status != "retracted")
+                                     .order_by(s.observations.c.first_seen_us))
+            for ref, tx in rows:
+                out.setdefault(str(ref), str(tx))
+        return out
+
     # ------------------------------------------------------------------ alerts
+
+    def chain_alerts(self, chain: str, chain_states: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The alerts about transactions or state of ``chain`` (their keys name it) in one of
+        ``chain_states``."""
+        rows = self.conn.execute(select(s.alerts).where(
+            s.alerts.c.chain_state.in_(chain_states),
+            s.alerts.c.key.like(f"%:{chain}:%")).order_by(s.alerts.c.raised_us))
+        return [_out(r) for r in rows]
 
     def alert_by_key(self, key: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.alerts).where(s.alerts.c.key == key)).first()
@@ -142,6 +166,7 @@ class SqlWatch:
     # ------------------------------------------------------------------ incidents
 
     def put_incident(self, row: dict[str, Any]) -> str:
+        self._touch("incidents")
         count = self.conn.execute(select(func.count()).select_from(s.incidents)).scalar() or 0
         opened: datetime = row["opened"]
         incident_id = f"INC-{opened:%Y%m%d}-{count + 1}"
@@ -161,6 +186,7 @@ class SqlWatch:
         return [_out(r) for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
 
     def update_incident(self, incident_id: str, **values: Any) -> None:
+        self._touch("incidents")
         self.conn.execute(update(s.incidents).where(s.incidents.c.id == incident_id)
                           .values(**_in(values, s.incidents)))
 

@@ -22,7 +22,7 @@ from kinko.api.web.context import SignInRequired, Web
 __all__ = ["CSP", "PAGES", "SignInRequired", "Web", "mount"]
 
 # one module per page group, each with ``router(web) -> APIRouter``
-PAGES = ("auth", "overview", "incidents", "withdrawals", "reports", "trace")
+PAGES = ("auth", "overview", "incidents", "withdrawals", "reports", "policy", "trace")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "

@@ -39,7 +39,9 @@ __all__ = ["ALERT_KINDS", "PAGE_SIZE", "router"]
 PAGE_SIZE = 50
 # the kinds the watch raises (kinko.domain.watch.Alert), and the policy co-signer's refusals
 # (it inserts them itself: kinko.store.cosign_view), offered in the filter
-ALERT_KINDS = ("theft", "unknown_tx", "balance_drop", "denied_deposit", "cosign_refused")
+ALERT_KINDS = ("theft", "theft_attempt", "unknown_tx", "delegation", "nonce", "code",
+               "allowance", "call", "displaced", "balance_drop", "denied_deposit",
+               "audit_allowance", "audit_delegation", "cosign_refused", "policy_loosening")
 INCIDENT_STATES = tuple(INCIDENT_MOVES)
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
@@ -65,13 +67,24 @@ i18n.add({
     "al.newer": ("← Newer", "← 新しい"), "al.older": ("Older →", "古い →"),
     "al.state.open": ("open", "未確認"), "al.state.acked": ("acknowledged", "確認済み"),
     "al.kind.theft": ("theft", "不正送金"), "al.kind.unknown_tx": ("unknown transaction", "不明な取引"),
+    "al.kind.theft_attempt": ("theft attempt (reverted)", "不正送金の試み（失敗）"),
+    "al.kind.delegation": ("account delegated (EIP-7702)", "アカウントの委任（EIP-7702）"),
+    "al.kind.nonce": ("nonce used by someone else", "第三者によるノンス使用"),
+    "al.kind.code": ("foreign code on a wallet address", "ウォレットアドレス上の不明なコード"),
+    "al.kind.allowance": ("allowance granted", "送金許可（approve）の付与"),
+    "al.kind.call": ("call into a delegated wallet", "委任されたウォレットへの呼び出し"),
+    "al.kind.displaced": ("withdrawal displaced (nonce used)", "出金の置換（ノンス使用済み）"),
+    "al.kind.audit_allowance": ("open allowance (start audit)", "未失効の送金許可（起動時監査）"),
+    "al.kind.audit_delegation": ("delegation (start audit)", "委任（起動時監査）"),
     "al.kind.balance_drop": ("balance drop", "残高急減"),
     "al.kind.denied_deposit": ("deposit from a denied address", "拒否リスト上のアドレスからの入金"),
     "al.kind.cosign_refused": ("refused by the co-signer", "共同署名者による署名拒否"),
+    "al.kind.policy_loosening": ("policy loosening waiting (vetoable)", "管理方針の緩和（適用待ち・拒否可能）"),
     "al.sev.critical": ("critical", "重大"), "al.sev.high": ("high", "高"),
     "al.sev.warning": ("warning", "警告"),
     "al.chain.pending": ("pending", "未承認"), "al.chain.mined": ("in a block", "ブロック取込済み"),
     "al.chain.final": ("final", "確定"), "al.chain.retracted": ("retracted", "取消（再編成）"),
+    "al.chain.dropped": ("never mined (replaced or dropped)", "未取込（置換または破棄）"),
     # incidents
     "inc.title": ("Incidents", "インシデント"),
     "inc.incident": ("Incident {id}", "インシデント {id}"),

@@ -29,6 +29,11 @@ have, refusing what it cannot read exactly with ``file:line: what is wrong`` (an
     ordered by hash, and a transaction's rows so that a payment into an address comes before
     the payment out of it (the file lists a transaction's hops in no fixed order).
     :func:`mftracer_labels` gives the labels.
+``nem``
+    NIS1 transfer listings (``/account/transfers/all`` pages as NIS1 returns them; a file or a
+    folder of them): XEM and every mosaic as assets (``nem:xem`` by default, ``asset=`` a
+    mosaic ``namespace:name``), fees burned from the sender; see
+    :mod:`~kinko.chains.tracefiles.nem`.
 ``utxo-jsonl`` (:func:`load_utxo`)
     one transaction per line ``{"txid", "block", "inputs": [{"txid", "vout", "value",
     "address"}], "outputs": [{"value", "address"}], "fee"}`` in block order; each input is

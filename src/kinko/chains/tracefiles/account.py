@@ -9,6 +9,7 @@ format, :func:`mftracer_labels` reads the labels of an MFTracer file.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -39,7 +40,7 @@ from kinko.chains.tracefiles.hashes import TxHashStore
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
 
-ACCOUNT_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer")
+ACCOUNT_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem")
 
 
 _GENERIC = [
@@ -116,6 +117,8 @@ def _load(path: Path, fmt: str, asset: str | None, hashes: Hashes) -> Loaded:
             return _load_etl(con, path, asset, hashes)
         if fmt == "mftracer":
             return _load_mftracer(con, path, hashes)
+        if fmt == "nem":
+            return _load_nem(con, path, asset, hashes)
         return _load_generic(con, path, fmt == "parquet", asset, hashes)
     finally:
         con.close()
@@ -133,6 +136,18 @@ def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
     columns = (inp.label("tx_hash"), inp.label("from"), inp.label("to")) if parquet else None
     return _load_std(con, inp, _GENERIC, presorted=True, hashes=hashes,
                      parquet_columns=columns)
+
+
+def _load_nem(con: duckdb.DuckDBPyConnection, path: Path, asset: str | None,
+              hashes: Hashes) -> Loaded:
+    """NIS1 listings (:mod:`~kinko.chains.tracefiles.nem`) as the standard CSV, then read
+    like one (every check of the generic reader applies to what the listings said)."""
+    from kinko.chains.tracefiles.nem import write_standard_csv
+
+    with tempfile.TemporaryDirectory(prefix="kinko-nem-") as folder:
+        standard = Path(folder) / "nem-transfers.csv"
+        wanted = write_standard_csv(path, asset, standard)
+        return _load_generic(con, standard, False, wanted, hashes)
 
 
 def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: str | None,

@@ -60,7 +60,7 @@ def sha256d(data: bytes) -> bytes:
 
 
 def keccak256(data: bytes) -> bytes:
-    """Keccak-256 as Ethereum and NEM use it (the original padding, not SHA3-256)."""
+    """Keccak-256 as Ethereum and Monero use it (the original padding, not SHA3-256)."""
     return keccak.new(data=data, digest_bits=256).digest()
 
 

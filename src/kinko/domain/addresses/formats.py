@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from kinko.domain.addresses.codecs import (
     BECH32,
@@ -236,7 +238,10 @@ _NEM_TEXT = re.compile(r"[A-Za-z2-7]+(?:-[A-Za-z2-7]+)*")
 class Nem(AddressFormat):
     """NEM (NIS1): base32 of a network byte, a 20-byte key hash and a checksum (the first 4
     bytes of Keccak-256 of the first 21 bytes). Accepted in either case and with dashes
-    between groups; canonical: upper case, no dashes."""
+    between groups; canonical: upper case, no dashes. Whether an address is valid on its
+    network is the NEM SDK's verdict (``symbol-sdk-python``, the same code that derives
+    addresses from keys, :mod:`kinko.chains.nem`): kinko keeps no second checksum of its
+    own, and only says which part is wrong."""
 
     network: int = 0x68  # 'N' mainnet; 0x98 'T' testnet, 0x60 'M' mijin
 
@@ -254,9 +259,19 @@ class Nem(AddressFormat):
         if raw[0] != self.network:
             raise Malformed(f"network byte 0x{raw[0]:02x}, not 0x{self.network:02x} (its "
                             f"addresses start with {_first(self)})")
-        if keccak256(raw[:21])[:4] != raw[21:]:
+        if not _nem_network(self.network).is_valid_address_string(compact):
             raise Malformed("bad checksum (a character is wrong or missing)")
         return compact
+
+
+@cache
+def _nem_network(byte: int) -> Any:
+    """The NEM SDK's network of ``byte`` (imported on first use: only NEM addresses need
+    it)."""
+    from symbolchain.nem.Network import Network
+
+    known = next((n for n in Network.NETWORKS if n.identifier == byte), None)
+    return known or Network(f"nem-0x{byte:02x}", byte, Network.MAINNET.datetime_converter.epoch)
 
 
 def _first(nem: Nem) -> str:

@@ -25,7 +25,7 @@ look-alike letter, a zero-width space) is refused, as is text longer than
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import lru_cache
 
 from kinko.domain.addresses.codecs import XRP_ALPHABET, Malformed
@@ -38,15 +38,18 @@ from kinko.domain.addresses.formats import (
     Nem,
     Segwit,
 )
-from kinko.errors import InvalidAddress
+from kinko.domain.nem import mosaic_id
+from kinko.errors import BadInput, InvalidAddress
 
 __all__ = [
     "CHAINS",
     "CURRENCIES",
     "FORMATS",
     "MAX_LENGTH",
+    "TOKENS",
     "address_key",
     "canonical_address",
+    "canonical_token",
     "chain_formats",
     "chain_key",
     "chain_keys",
@@ -120,6 +123,10 @@ CURRENCIES: dict[str, tuple[str, ...]] = {
     "XEM": ("nem",),
 }
 """TagPack ``currency`` (a ticker) → the formats listed addresses of it may be in."""
+
+TOKENS: dict[str, Callable[[str], str]] = {"nem": mosaic_id, "nem-testnet": mosaic_id}
+"""Chain name → how its tokens are named, where a token is not a contract address (NEM's
+mosaics: ``namespace:name``); every other chain names a token by its contract's address."""
 
 
 def chain_formats(chain: str) -> tuple[AddressFormat, ...]:
@@ -252,9 +259,27 @@ def same_address(a: str | None, b: str | None, chain: str) -> bool:
 
 
 def same_token(a: str | None, b: str | None, chain: str) -> bool:
-    """Whether two token contracts are the same (None, the chain's own coin, equals only
-    None)."""
+    """Whether two token contracts (NEM: mosaics) are the same (None, the chain's own coin,
+    equals only None)."""
+    if chain in TOKENS:
+        return (a is None and b is None) or (a is not None and b is not None
+                                             and _token_key(a, chain) == _token_key(b, chain))
     return (a is None and b is None) or same_address(a, b, chain)
+
+
+def canonical_token(token: str, chain: str) -> str:
+    """The canonical name of a token of ``chain``: a contract address in its canonical form,
+    or, where tokens are named (:data:`TOKENS`: a NEM mosaic), its canonical name;
+    :class:`~kinko.errors.BadInput` naming it when it is neither."""
+    parse = TOKENS.get(chain)
+    return parse(token) if parse is not None else canonical_address(token, chain)
+
+
+def _token_key(token: str, chain: str) -> str:
+    try:
+        return canonical_token(token, chain)
+    except BadInput:
+        return "\0" + str(token).strip()
 
 
 def chain_key(address: str, chain: str) -> str:

@@ -23,6 +23,21 @@ document.addEventListener("DOMContentLoaded", () => {
       a.addEventListener("click", (e) => { e.preventDefault(); location.reload(); });
     }
   }
+  // countdowns (a policy loosening waiting for its lock): the server says how many seconds
+  // were left when it rendered the page and the words with {hours} and {minutes}; the page
+  // counts down from there by its own elapsed time (no trust in the browser's clock)
+  const shown = Date.now();
+  const countdowns = document.querySelectorAll("[data-countdown-s][data-countdown-words]");
+  const tick = () => {
+    for (const el of countdowns) {
+      const left = Math.max(0, Number(el.dataset.countdownS) - (Date.now() - shown) / 1000);
+      const minutes = Math.floor(left / 60);
+      el.textContent = el.dataset.countdownWords
+        .replace("{hours}", String(Math.floor(minutes / 60)))
+        .replace("{minutes}", String(minutes % 60));
+    }
+  };
+  if (countdowns.length) setInterval(tick, 15000);
   // live parts: the server sends the part rendered again whenever something changed
   for (const box of document.querySelectorAll("[data-live]")) {
     const state = document.querySelector("[data-live-state]");

@@ -186,6 +186,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    for (const form of document.querySelectorAll('form[data-form="approve"][data-signing-bytes]')) wire(form);
+    for (const form of document.querySelectorAll('form[data-form="approve"][data-signing-bytes], form[data-form="veto"][data-signing-bytes]')) wire(form);
   });
 })();

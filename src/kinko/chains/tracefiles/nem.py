@@ -1,0 +1,166 @@
+"""``--format nem``: NIS1 transfer listings into the account model.
+
+The input is what NIS1's ``/account/transfers/all`` (or ``incoming``/``outgoing``) returns,
+saved as it came: ``{"data": [{"meta": {"hash": {"data"}, "height", "id", "innerHash"},
+"transaction": {...}}]}`` (a bare list of those pairs is read too). A file, or a folder of
+``*.json`` files (the pages of several accounts' listings): a transaction listed by two of
+them counts once (listed twice at two heights, it is refused).
+
+Each transaction becomes rows of the standard view (``tx_hash, block, tx_index, log_index,
+from, to, value, fee, asset``), ordered by height and then by NIS1's ``id`` (its order of
+inclusion; ``tx_index`` is the rank in the block):
+
+- one XEM row (asset ``nem:xem``, ``log_index`` 0): the XEM the transaction moves (micro-XEM;
+  a version 2 transfer's ``nem:xem`` mosaic counts as XEM), or 0 to the sender itself when it
+  moves none, and the fee, **burned** from the sender (a multisig account pays its wrapper,
+  its inner transaction and every cosignature);
+- one row per other mosaic (asset ``namespace:name``, ``log_index`` 1, 2, ...), ``quantity ×
+  amount / 1,000,000`` of its smallest unit, fee 0.
+
+``--asset`` picks the asset to follow (``nem:xem``, or ``XEM``, by default; a mosaic in any
+case, or the symbol of an asset configured with that mosaic); listings that do not move it
+are refused, naming what they hold. Addresses are canonical (upper case, no
+dashes), transaction hashes lower-case hex. Anything that is not NIS1's shape is an
+:class:`~kinko.errors.InputFileError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kinko.chains.nem import address_of
+from kinko.chains.nis1 import Shape, read_transfers
+from kinko.domain.csvcells import csv_writer
+from kinko.domain.nem import XEM_MOSAIC, mosaic_id
+from kinko.errors import BadInput, InputFileError
+from kinko.safeload import MAX_LIST_BYTES, loads_json, read_bounded
+
+__all__ = ["NETWORKS", "nem_rows", "write_standard_csv"]
+
+NETWORKS = {0x68: "nem", 0x98: "nem-testnet"}
+COLUMNS = ("tx_hash", "block", "tx_index", "log_index", "from", "to", "value", "fee", "asset")
+Row = tuple[str, int, int, int, str, str, int, int, str]
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json")
+        if not found:
+            raise InputFileError(f"{path}: no .json NIS1 listings in the folder", file=str(path))
+        return found
+    return [path]
+
+
+def _pairs(path: Path) -> list[Any]:
+    data = loads_json(read_bounded(path, MAX_LIST_BYTES), str(path), max_bytes=MAX_LIST_BYTES,
+                      error=InputFileError)
+    pairs = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(pairs, list):
+        raise InputFileError(f"{path}: not a NIS1 transfer listing ({{\"data\": [...]}} of "
+                             "transactions with their meta)", file=str(path))
+    return pairs
+
+
+def _whole(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Shape(f"{where} is not a whole number ({str(value)[:40]!r})")
+    return value
+
+
+def _network(tx: Any, where: str) -> str:
+    version = tx.get("version") if isinstance(tx, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise Shape(f"{where}.version is not a NIS1 version")
+    byte = (version & 0xFFFFFFFF) >> 24
+    if byte not in NETWORKS:
+        raise Shape(f"{where}.version names network byte 0x{byte:02x}, not NEM mainnet "
+                    "(0x68) or testnet (0x98)")
+    return NETWORKS[byte]
+
+
+def _fee(tx: Any, where: str) -> int:
+    fee = _whole(tx.get("fee"), f"{where}.fee")
+    if tx.get("type") == 0x1004:
+        fee += _whole((tx.get("otherTrans") or {}).get("fee"), f"{where}.otherTrans.fee")
+        for i, sig in enumerate(tx.get("signatures") or []):
+            fee += _whole(sig.get("fee") if isinstance(sig, dict) else None,
+                          f"{where}.signatures[{i}].fee")
+    return fee
+
+
+def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
+    """The standard rows of the listings at ``path`` (sorted) and the assets they hold."""
+    seen: dict[str, tuple[int, int, Any, str, str]] = {}  # hash -> height, id, tx, where, chain
+    chain: str | None = None
+    for file in _files(path):
+        for i, pair in enumerate(_pairs(file)):
+            where = f"data[{i}]"
+            try:
+                meta = pair["meta"]
+                tx = pair["transaction"]
+                tx_hash = str(meta["hash"]["data"]).strip().lower()
+                height = _whole(meta["height"], f"{where}.meta.height")
+                order = _whole(meta["id"], f"{where}.meta.id")
+                network = _network(tx, f"{where}.transaction")
+            except (KeyError, TypeError) as exc:
+                raise InputFileError(f"{file}: {where}: not a NIS1 transaction with its meta "
+                                     f"(missing {exc})", file=str(file)) from None
+            except Shape as exc:
+                raise InputFileError(f"{file}: {exc}", file=str(file)) from None
+            if chain is not None and network != chain:
+                raise InputFileError(f"{file}: {where}: a {network} transaction among {chain} "
+                                     "ones", file=str(file))
+            chain = network
+            earlier = seen.get(tx_hash)
+            if earlier is not None and earlier[0] != height:
+                raise InputFileError(f"{file}: {where}: transaction {tx_hash} at height {height}"
+                                     f", but at height {earlier[0]} in {earlier[3]}",
+                                     file=str(file))
+            seen.setdefault(tx_hash, (height, order, tx, f"{file}: {where}", network))
+    rows: list[Row] = []
+    assets: set[str] = set()
+    ranked = sorted(seen.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
+    rank, last = -1, None
+    for tx_hash, (height, _order, tx, where, network) in ranked:
+        rank = rank + 1 if height == last else 0
+        last = height
+        try:
+            moved = read_transfers(tx, chain=network, tx_hash=tx_hash, block=height,
+                                   tx_index=rank, where=f"{where}.transaction")
+            payer = tx.get("otherTrans", tx) if tx.get("type") == 0x1004 else tx
+            sender = address_of(payer["signer"], network)
+            fee = _fee(tx, where.split(": ", 1)[1] + ".transaction")
+        except (Shape, BadInput, KeyError, TypeError) as exc:
+            raise InputFileError(f"{where}: {exc}", file=where.split(": ", 1)[0]) from None
+        native = [t for t in moved if t.token is None]
+        to = native[0].to if native else sender
+        rows.append((tx_hash, height, rank, 0, sender, to or sender,
+                     sum(t.value for t in native), fee, XEM_MOSAIC))
+        assets.add(XEM_MOSAIC)
+        for j, t in enumerate((t for t in moved if t.token is not None), start=1):
+            rows.append((tx_hash, height, rank, j, t.sender, t.to or t.sender, t.value, 0,
+                         str(t.token)))
+            assets.add(str(t.token))
+    return rows, assets
+
+
+def write_standard_csv(path: Path, asset: str | None, out: Path) -> str:
+    """Write the standard CSV of the listings at ``path`` to ``out``; the asset to follow,
+    canonical (``nem:xem`` by default), or :class:`InputFileError` naming what the listings
+    hold when they do not move it."""
+    rows, assets = nem_rows(Path(path))
+    try:
+        wanted = (XEM_MOSAIC if asset is None or asset.strip().upper() in ("", "XEM")
+                  else mosaic_id(asset))
+    except BadInput as exc:
+        raise InputFileError(f"{path}: --asset: {exc.message}", file=str(path)) from None
+    if wanted not in assets:
+        shown = ", ".join(sorted(assets)) or "none"
+        raise InputFileError(f"{path}: no transfers of {wanted} (found: {shown})",
+                             file=str(path))
+    with out.open("w", newline="") as fh:
+        writer = csv_writer(fh)  # no cell here starts like a formula: written as read
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    return wanted

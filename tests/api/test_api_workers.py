@@ -1,0 +1,107 @@
+"""``kinko serve --workers N``: on PostgreSQL, 1,000 withdrawal requests (and 100 retries)
+racing for one customer's balance through two server processes overdraw nothing, make
+one withdrawal per Idempotency-Key, and both processes serve; on SQLite (one writer) the
+option is refused with what to do instead."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from clirun import cli_runner
+
+from kinko.chains.evm import EvmChain
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import Posting, available
+from kinko.domain.money import AssetRegistry
+from kinko.ports import SystemClock
+from kinko.services.access import Access
+from kinko.services.custody import Custody
+from kinko.services.ledger import Ledger
+from kinko.services.withdrawals import Withdrawals
+from kinko.store import open_store, upgrade
+
+E = 10**18
+REQUESTS = 1000
+RETRIES = 100
+BALANCE = 250
+
+
+@pytest.mark.slow
+def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import anvilnode
+
+    url = pg.url(pg.create_database())
+    store = open_store(url)
+    upgrade(store)
+    ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+    ledger.sync_assets()
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot",
+                             ("0x52908400098527886E0F7030069857D2E4169EE7",)))
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", BALANCE * E),
+                         Posting("customer:C1", "ETH", -BALANCE * E)], source="opening")
+    (tmp_path / "p.toml").write_text('version = 1\nquorum = 1\n[[approvers]]\nname = "a"\n'
+                                     'public_key = "' + "ab" * 32 + '"\n')
+    chain = EvmChain.in_process()
+    Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
+    token = Access(store, SystemClock()).create_key("ops", "operator")[1]
+    port = anvilnode.free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kinko", "serve", "--no-dashboard", "--workers", "2",
+         "--port", str(port)], env={**os.environ, "KINKO_DATABASE_URL": url,
+                                    "KINKO_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "kinko serve did not start"
+            time.sleep(0.2)
+        keys = [f"R-{i}" for i in range(REQUESTS)] + [f"R-{i}" for i in range(RETRIES)]
+
+        def call(part: list[str]) -> list[int]:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+                return [client.post("/v1/withdrawals", headers={
+                    "Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                    json={"customer": "C1", "asset": "ETH", "amount": "1",
+                          "destination": "0x" + "12" * 20}).status_code for key in part]
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            codes = Counter(c for part in pool.map(call, [keys[n::24] for n in range(24)])
+                            for c in part)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, _ = server.communicate(timeout=60)
+    assert set(codes) <= {201, 422}, codes  # created (or its retry), or refused: overdraft
+    assert codes[201] >= BALANCE
+    (row,) = ledger.balances(account="customer:C1")
+    assert row.state.pending_debit == BALANCE * E  # all of it reserved, never more
+    assert available("customer:C1", row.state) == 0
+    made = Withdrawals(Custody(ledger, chain=chain)).find()
+    assert len(made) == BALANCE and len({w.id for w in made}) == BALANCE
+    assert ledger.verify().ok
+    # each process reports its group commits when it stops: both served
+    assert out.count("group commit:") == 2, out
+    store.close()
+
+
+def test_sqlite_refuses_several_workers(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    cli = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+    code, _, err = cli("serve", "--workers", "2")
+    assert code == 2
+    assert "SQLite has one writer" in err and "PostgreSQL" in err

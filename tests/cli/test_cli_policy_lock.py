@@ -1,0 +1,76 @@
+"""`kinko policy list/show/veto` and `kinko approvers sign-veto`, as an operator types them:
+a version that loosens waits after its quorum (the real clock: 48 hours), one that only
+tightens is in force at once, and one approver's veto stops a waiting one."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from clirun import CliRun, cli_runner
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> CliRun:
+    return cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}",
+                      KINKO_APPROVER_KEY_PASSWORD="correct horse battery")
+
+
+def _policy(version: int, keys: dict[str, str], amount: str, quorum: int = 2) -> str:
+    approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{k}"\n'
+                        for n, k in keys.items())
+    return (f"version = {version}\nquorum = {quorum}\n{approvers}\n[[screening.rules]]\n"
+            f'kind = "max_amount"\nasset = "ETH"\namount = "{amount}"\naction = "review"\n')
+
+
+def _propose(cli: CliRun, tmp_path: Path, text: str, version: int) -> None:
+    (tmp_path / f"v{version}.toml").write_text(text)
+    code, out, err = cli("policy", "load", f"v{version}.toml", "--by", "carol")
+    assert code == 0, err
+    pid = re.search(r"proposed as (\S+):", out)
+    assert pid and "48 hours" in out
+    for name in ("alice", "bob"):
+        code, out, err = cli("proposals", "approve", pid.group(1), "--approver", name,
+                             "--key", f"{name}.key")
+        assert code == 0, err
+
+
+def test_loosening_waits_tightening_is_immediate_and_a_veto_stops_it(cli: CliRun,
+                                                                      tmp_path: Path) -> None:
+    keys = {}
+    for name in ("alice", "bob", "carol"):
+        code, out, _ = cli("approvers", "keygen", "--out", f"{name}.key")
+        keys[name] = out.strip()
+    (tmp_path / "v1.toml").write_text(_policy(1, keys, "10"))
+    assert cli("policy", "load", "v1.toml", "--by", "carol")[0] == 0
+
+    _propose(cli, tmp_path, _policy(2, keys, "5"), 2)  # tighter: in force at once
+    shown = json.loads(cli("policy", "show")[1])
+    assert shown["effective"]["version"] == 2 and shown["pending"] == []
+    assert json.loads(cli("alerts", "list", "--format", "json")[1]) == []  # nothing to veto
+
+    _propose(cli, tmp_path, _policy(3, keys, "50"), 3)  # looser: waits
+    shown = json.loads(cli("policy", "show")[1])
+    assert shown["effective"]["version"] == 2
+    (pending,) = shown["pending"]
+    assert pending["version"] == 3 and pending["loosens"] == [
+        "screening.rules.max_amount-1.amount: 5 → 50 (loosens)"]
+    (alert,) = json.loads(cli("alerts", "list", "--format", "json")[1])
+    assert (alert["kind"], alert["severity"]) == ("policy_loosening", "warning")
+    code, out, _ = cli("policy", "list", "--format", "json")
+    states = [(row["version"], row["state"]) for row in json.loads(out)]
+    assert states == [(3, "pending"), (2, "effective"), (1, "superseded")]
+
+    code, out, err = cli("policy", "veto", "3", "--approver", "carol", "--signature", "00" * 64)
+    assert code != 0 and "does not verify" in err and "Traceback" not in err
+    code, signature, _ = cli("approvers", "sign-veto", "3", "--key", "carol.key")
+    assert code == 0
+    code, out, err = cli("policy", "veto", "3", "--approver", "carol", "--signature",
+                         signature.strip(), "--reason", "not agreed")
+    assert code == 0 and "vetoed" in out, err
+    code, out, _ = cli("policy", "list", "--format", "json")
+    assert json.loads(out)[0]["state"] == "vetoed"
+    assert cli("policy", "veto", "3", "--approver", "bob", "--key", "bob.key")[0] != 0

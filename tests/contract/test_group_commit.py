@@ -1,0 +1,145 @@
+"""Group commit, on SQLite and PostgreSQL: concurrent write units of one process share
+transactions (batches of more than one unit form under load), yet each unit stays all or
+nothing (one that raises leaves nothing, the others of its batch commit), each returns only
+once its batch is durable (another connection sees its writes at once), and when a batch's
+commit fails every unit in it fails and nothing of any of them is written. The hash chain
+stays one chain."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from kinko.domain.ledger import Posting
+from kinko.errors import Overdraft, StoreUnavailable
+from kinko.services.access import Access
+from kinko.services.ledger import Ledger
+from kinko.store import SqlStore, open_store
+
+UNITS = 60
+
+
+def _fund(ledger: Ledger, amount: int) -> None:
+    ledger.post("fund", [Posting("wallet:xem-hot", "XEM", amount),
+                         Posting("customer:a", "XEM", -amount)], source="t")
+
+
+def _pay(ledger: Ledger, access: Access, i: int, gate: threading.Barrier) -> str:
+    """One unit: a withdrawal's ledger entry and its audit record; every 5th overdraws.
+    The first units start together, so that the others queue behind them."""
+    if i < gate.parties:
+        gate.wait(timeout=60)
+    amount = 10**9 if i % 5 == 0 else 1
+    try:
+        with ledger.store.unit():
+            ledger.post(f"w-{i}", [Posting("customer:a", "XEM", amount),
+                                   Posting("wallet:xem-hot", "XEM", -amount)], source="t")
+            access.audit("t", "pay", f"w-{i}", {})
+    except Overdraft:
+        return "refused"
+    return "paid"
+
+
+def test_units_share_batches_and_stay_all_or_nothing(ledger: Ledger, store: SqlStore,
+                                                     store_url: str) -> None:
+    _fund(ledger, 1000)
+    access = Access(store, ledger.clock)
+    before = store.group_commit()
+    gate = threading.Barrier(16)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda i: _pay(ledger, access, i, gate), range(UNITS)))
+    assert results.count("refused") == UNITS // 5
+    after = store.group_commit()
+    assert after["units"] - before["units"] == UNITS * 4 // 5  # refused units left nothing
+    assert after["batches"] - before["batches"] < UNITS * 4 // 5  # some were grouped
+    assert after["largest"] > 1
+    other = open_store(store_url)  # another connection pool: what is committed only
+    try:
+        seen = Ledger(other, ledger.clock, ledger.assets)
+        assert seen.balance("customer:a", "XEM") == 1000 - UNITS * 4 // 5
+        audited = {a["target"] for a in Access(other, ledger.clock).audit_log(limit=1000)}
+        assert audited == {f"w-{i}" for i in range(UNITS) if i % 5}
+        assert seen.verify().ok and Access(other, ledger.clock).verify_audit() == []
+    finally:
+        other.close()
+
+
+def test_a_unit_returns_once_its_batch_is_durable(ledger: Ledger, store: SqlStore,
+                                                  store_url: str) -> None:
+    _fund(ledger, 1000)
+    other = open_store(store_url)  # another connection pool: what is committed only
+    gate = threading.Barrier(8)
+    misses: list[int] = []
+
+    def pay_and_look(i: int) -> None:
+        gate.wait(timeout=60)
+        ledger.post(f"d-{i}", [Posting("customer:a", "XEM", 1),
+                               Posting("wallet:xem-hot", "XEM", -1)], source="t")
+        with other.reader() as tx:
+            if not tx.known_keys([f"d-{i}"]):
+                misses.append(i)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(pay_and_look, range(40)))
+    finally:
+        other.close()
+    assert misses == []
+
+
+def test_a_failed_commit_fails_every_unit_of_its_batch(ledger: Ledger, store: SqlStore,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _fund(ledger, 1000)
+    head = ledger.head()
+    from sqlalchemy.engine import Connection
+
+    real = Connection.commit
+    entered = threading.Event()
+    release = threading.Event()
+    outcomes: dict[int, Any] = {}
+
+    def failing(self: Connection) -> None:  # the disk is full, the server went away ...
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    def first(i: int) -> None:
+        try:
+            with store.unit():
+                ledger.post(f"f-{i}", [Posting("customer:a", "XEM", 1),
+                                       Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                entered.set()
+                release.wait(timeout=60)  # the others queue behind this unit meanwhile
+            outcomes[i] = "ok"
+        except StoreUnavailable as exc:
+            outcomes[i] = exc
+
+    def later(i: int) -> None:
+        entered.wait(timeout=60)
+        try:
+            ledger.post(f"f-{i}", [Posting("customer:a", "XEM", 1),
+                                   Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            outcomes[i] = "ok"
+        except StoreUnavailable as exc:
+            outcomes[i] = exc
+
+    monkeypatch.setattr(Connection, "commit", failing)
+    threads = [threading.Thread(target=first, args=(0,))]
+    threads += [threading.Thread(target=later, args=(i,)) for i in range(1, 6)]
+    for t in threads:
+        t.start()
+    entered.wait(timeout=60)
+    while store._group.waiting < 5:  # the test waits for the queue
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(60)
+    monkeypatch.setattr(Connection, "commit", real)
+    assert all(isinstance(o, StoreUnavailable) for o in outcomes.values()), outcomes
+    assert len(outcomes) == 6
+    assert ledger.head() == head  # nothing of any of them
+    ledger.post("after", [Posting("customer:a", "XEM", 1),
+                          Posting("wallet:xem-hot", "XEM", -1)], source="t")
+    assert ledger.verify().ok

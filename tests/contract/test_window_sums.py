@@ -1,0 +1,122 @@
+"""Screening's window sums from the running totals, on SQLite and PostgreSQL, always equal
+the sums counted row by row over the withdrawals table: per customer, destination and
+asset, at window edges to the microsecond, with amounts beyond 64 bits, withdrawals
+recorded out of time order (another process's clock), blocked ones (never counted) and
+rejected or expired ones (counted until then); and the migration fills the totals from the
+withdrawals recorded before it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from kinko.store import SqlStore, open_store, upgrade
+from kinko.store.migrate import _config
+from kinko.store.screening_sql import COUNTED
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+WINDOWS = [("customer", timedelta(hours=1)), ("customer", timedelta(days=30)),
+           ("destination", timedelta(hours=24)), ("asset", timedelta(hours=1)),
+           ("asset", timedelta(hours=25)), ("all", timedelta(hours=24)),
+           ("customer", timedelta(microseconds=1))]
+
+
+def _row(i: int, at: datetime, rng: random.Random, state: str = "allowed") -> dict[str, object]:
+    return {"id": f"W{i:05d}", "customer": f"C{rng.randrange(3)}", "asset": rng.choice(
+        ["ETH", "ETH", "XEM"]), "amount": rng.randrange(1, 10**21),
+        "destination": f"0x{rng.randrange(3):040x}", "wallet": "hot", "requested_at": at,
+        "requester": "t", "state": state, "decision": "{}", "tx_hash": None}
+
+
+def _counted(store: SqlStore) -> list[dict[str, object]]:
+    with store.unit(write=False) as u:
+        return [r for r in u.screening.withdrawals(limit=1_000_000) if r["state"] in COUNTED]
+
+
+def _expected(rows: list[dict[str, object]], customer: str, destination: str, asset: str,
+              until: datetime) -> dict[tuple[str, timedelta], tuple[int, int]]:
+    out = {}
+    for scope, duration in WINDOWS:
+        hit = [r for r in rows if r["asset"] == asset and until - duration < r["requested_at"]
+               <= until and (scope != "customer" or r["customer"] == customer)  # type: ignore[operator]
+               and (scope != "destination" or r["destination"] == destination)]
+        out[(scope, duration)] = (sum(int(r["amount"]) for r in hit), len(hit))  # type: ignore[call-overload]
+    return out
+
+
+def _check(store: SqlStore, rng: random.Random, probes: list[datetime]) -> None:
+    rows = _counted(store)
+    for until in probes:
+        for customer in ("C0", "C1", "C9"):
+            destination = f"0x{rng.randrange(3):040x}"
+            for asset in ("ETH", "XEM"):
+                with store.unit(write=False) as u:
+                    got = u.screening.window_sums(customer, destination, asset, until, WINDOWS)
+                assert got == _expected(rows, customer, destination, asset, until), until
+
+
+def test_a_policy_without_window_rules_sums_nothing(store: SqlStore) -> None:
+    with store.unit(write=False) as u:
+        assert u.screening.window_sums("C0", "0x0", "ETH", T0, []) == {}
+
+
+def test_window_sums_equal_the_counted_rows(store: SqlStore) -> None:
+    rng = random.Random(5)
+    times = [T0 + timedelta(minutes=rng.randrange(0, 3000), microseconds=rng.randrange(3))
+             for _ in range(120)]
+    ordered = sorted(times[:90])
+    with store.unit() as u:
+        for i, at in enumerate(ordered):  # in time order, as one process records them
+            u.screening.put_withdrawal(_row(i, at, rng, rng.choice(
+                ["allowed", "review", "allowed", "blocked"])))
+    with store.unit() as u:  # then late ones: before rows already recorded
+        for i, at in enumerate(times[90:], start=90):
+            u.screening.put_withdrawal(_row(i, at, rng))
+    probes = [T0 + timedelta(minutes=m) for m in (0, 59, 60, 600, 1500, 2999, 3100)]
+    probes += [ordered[10], ordered[10] - timedelta(microseconds=1), times[95]]
+    _check(store, rng, probes)
+    with store.unit() as u:  # some stop counting: rejected, expired; some move on
+        for i in range(0, 120, 7):
+            u.screening.set_state(f"W{i:05d}", ("allowed", "review"), "rejected")
+        for i in range(3, 120, 11):
+            u.screening.set_state(f"W{i:05d}", ("allowed", "review"), "expired")
+        for i in range(1, 120, 13):
+            u.screening.set_state(f"W{i:05d}", ("allowed",), "sending")
+        u.screening.set_state("W00002", ("rejected",), "expired")  # not counted either way
+    _check(store, rng, probes)
+
+
+def test_the_migration_fills_the_totals_from_recorded_withdrawals(store_url: str) -> None:
+    rng = random.Random(8)
+    store = open_store(store_url)
+    try:
+        upgrade(store)
+        with store.unit() as u:
+            for i in range(40):
+                u.screening.put_withdrawal(_row(i, T0 + timedelta(minutes=rng.randrange(600)),
+                                                rng, rng.choice(["allowed", "blocked"])))
+            u.screening.set_state("W00001", ("allowed", "blocked"), "rejected")
+        from alembic import command
+
+        with store.engine.begin() as conn:
+            cfg = _config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0010")
+        with store.engine.begin() as conn:  # as a version without the totals left it
+            assert conn.execute(text("SELECT count(*) FROM withdrawals")).scalar() == 40
+        upgrade(store)
+        _check(store, rng, [T0 + timedelta(minutes=m) for m in (30, 300, 601)])
+    finally:
+        store.close()
+
+
+def test_the_migration_stamps_every_table_processes_cache() -> None:
+    from importlib import import_module
+
+    from kinko.store.stamps import STAMPED
+
+    migration = import_module("kinko.store.migrations.versions.0012_request_path")
+    assert tuple(migration.TABLES) == STAMPED
+    assert tuple(migration.COUNTED) == COUNTED
