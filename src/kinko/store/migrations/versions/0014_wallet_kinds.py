@@ -37,6 +37,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("owner_signatures")
-    with op.batch_alter_table("wallets") as batch:
-        batch.drop_column("setup")
-        batch.drop_column("kind")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch: a batch copies the table on
+    # SQLite, which would drop the triggers that move the wallets stamp (0012_request_path)
+    op.drop_column("wallets", "setup")
+    op.drop_column("wallets", "kind")
