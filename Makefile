@@ -5,11 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: help demo check test lint typecheck unit bench clean sysdeps softhsm
+.PHONY: help all demo check test lint typecheck unit bench clean sysdeps softhsm catalogs messages
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo       the Coincheck theft replayed against a demo exchange of 260,000 customers"
+	@echo "make catalogs   compile the message catalogs (.po to .mo; every target does it)"
+	@echo "make messages   add the message ids the code uses to both catalogs, then check them"
 	@echo "make check      the fast loop: lint, types and the tests not marked slow (about a minute)"
 	@echo "make test       everything: lint, types and every test (PostgreSQL, anvil, Chromium)"
 	@echo "make lint       ruff and the layering contracts (import-linter)"
@@ -24,6 +26,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+
+# The message catalogs (every word kinko shows, English and Japanese): gettext .po files,
+# compiled to .mo by Babel (kinko compiles a missing or stale one in memory too).
+# `make messages` adds the ids the code uses to both catalogs, to be filled in, and checks.
+PO := $(wildcard src/kinko/locale/*/LC_MESSAGES/kinko.po)
+MO := $(PO:.po=.mo)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel --quiet compile --domain kinko --input-file $< --output-file $@
+
+catalogs: $(MO)
+
+all: $(STAMP) catalogs
+
+messages: $(STAMP)
+	$(BIN)/python -m kinko.i18n.catalogs add
+	$(BIN)/python -m kinko.i18n.catalogs check
 
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha1sum | cut -c1-12)
 
@@ -49,6 +68,9 @@ sysdeps:
 	  && ldconfig -p | grep -q libpangoft2-1.0) || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(SYSDEPS) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
+	@command -v pdftotext >/dev/null || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  poppler-utils >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
 	@command -v java >/dev/null || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  $(JAVA) >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
@@ -65,17 +87,17 @@ softhsm:
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  softhsm2 >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
 
-demo: $(STAMP) sysdeps softhsm
+demo: $(STAMP) catalogs sysdeps softhsm
 	$(BIN)/kinko demo
 
-lint: $(STAMP)
+lint: $(STAMP) catalogs
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) catalogs
 	$(BIN)/mypy
 
-unit: $(STAMP) $(NODE_STAMP) sysdeps softhsm
+unit: $(STAMP) catalogs $(NODE_STAMP) sysdeps softhsm
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 test: lint typecheck unit
@@ -85,9 +107,9 @@ test: lint typecheck unit
 check: lint typecheck $(NODE_STAMP) sysdeps softhsm
 	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow"
 
-bench: $(STAMP) $(NODE_STAMP) softhsm sysdeps
+bench: $(STAMP) catalogs $(NODE_STAMP) softhsm sysdeps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) node_modules demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules demo .pytest_cache .mypy_cache .ruff_cache $(MO)

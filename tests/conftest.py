@@ -15,6 +15,7 @@ import fastloop
 import pgserver
 from clirun import CliRun, cli_runner
 
+from kinko import i18n
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
 from kinko.ports import FixedClock
@@ -22,6 +23,7 @@ from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
+i18n.strict()  # a message id missing from a catalog fails the test that shows it
 DATA = REPO / "tests" / "data"
 
 

@@ -25,6 +25,7 @@ from kinko.chains.keystore import KeystoreSigner, throwaway_signer
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import verbatim
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.safe import SafeTx
 from kinko.ports import CoSignature, FixedClock
@@ -118,7 +119,7 @@ class Exchange:
     def incident(self, state: str = "open", wallet: str = "eth-hot") -> str:
         asset = "ETH" if wallet.startswith("eth") else "XEM"
         with self.store.watch() as tables:
-            incident = tables.put_incident({"state": state, "title": "theft drill",
+            incident = tables.put_incident({"state": state, "title": verbatim("theft drill"),
                                             "asset": asset, "wallet": wallet,
                                             "opened": self.clock.now(), "closed": None})
         return incident

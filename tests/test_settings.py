@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kinko.cli import main
+from kinko.domain.fsa import Submitter
 from kinko.errors import ConfigError
 from kinko.settings import REGISTRY, load_settings, settings_markdown
 
@@ -93,3 +94,20 @@ def test_readme_rules_table_matches_the_registry() -> None:
     start = text.index("<!-- rules:start -->") + len("<!-- rules:start -->")
     end = text.index("<!-- rules:end -->")
     assert text[start:end].strip() == rules_markdown().strip()
+
+
+def test_the_exchange_section_names_who_submits_the_fsa_report(tmp_path: Path) -> None:
+    cfg = tmp_path / "kinko.toml"
+    cfg.write_text('[exchange]\nname = "株式会社テスト取引所"\nregistration = "関東財務局長 '
+                   '第00099号"\nrepresentative = "代表取締役 山田 花子"\naddressee = "kanto"\n',
+                   encoding="utf-8")
+    s = load_settings(config_path=cfg, env={})
+    assert s.exchange == Submitter(name="株式会社テスト取引所",
+                                   registration="関東財務局長 第00099号",
+                                   representative="代表取締役 山田 花子", addressee="kanto")
+    s = load_settings(config_path=None, env={"KINKO_EXCHANGE": "name=B社;address=東京都"})
+    assert (s.exchange.name, s.exchange.address, s.exchange.addressee) == (
+        "B社", "東京都", "fsa")
+    cfg.write_text('[exchange]\nname = "x"\nceo = "y"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[exchange\] has no ceo"):
+        load_settings(config_path=cfg, env={})

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.addresses import canonical_token
+from kinko.domain.fsa import Submitter
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -186,6 +187,40 @@ def _mosaics(value: Any) -> tuple[str, ...]:
         raise ValueError(exc.message) from None
 
 
+_EXCHANGE_FIELDS = ("name", "registration", "representative", "address", "addressee")
+
+
+def _exchange(value: Any) -> Submitter:
+    """``[exchange]`` name = "…", registration = "…", … or ``name=…;registration=…``."""
+    if isinstance(value, Submitter):
+        return value
+    if isinstance(value, Mapping):
+        fields = dict(value)
+    else:
+        fields = {}
+        for item in str(value).split(";"):
+            if not item.strip():
+                continue
+            key, sep, text = item.partition("=")
+            if not sep:
+                raise ValueError(f"{item.strip()!r} should be key=value")
+            fields[key.strip()] = text
+    unknown = sorted(set(fields) - set(_EXCHANGE_FIELDS))
+    if unknown:
+        raise ValueError(f"[exchange] has no {', '.join(unknown)} (it takes "
+                         f"{', '.join(_EXCHANGE_FIELDS)})")
+    out = {}
+    for key, text in fields.items():
+        if not isinstance(text, str):
+            raise ValueError(f"[exchange] {key} must be text")
+        if len(text) > 200:
+            raise ValueError(f"[exchange] {key} is longer than 200 characters")
+        out[key] = text.strip()
+    if not out.get("addressee"):
+        out.pop("addressee", None)
+    return Submitter(**out)
+
+
 def _decimals(value: Any) -> int:
     if isinstance(value, bool) or not str(value).strip().isdigit():
         raise ValueError(f"decimals must be a whole number, not {value!r}")
@@ -259,6 +294,10 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("watch_interval_ms", 1000,
             "How long `kinko watch` waits between rounds once it has caught up with the head.",
             _positive_int, "MS"),
+    Setting("watch_silence_seconds", 60,
+            "How long the watch may go without finishing a round before the dashboard and "
+            "`kinko check` raise the alarm (a silent watch sees no theft).",
+            _positive_int, "SECONDS"),
     Setting("watch_webhook_url", "",
             "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
             "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
@@ -277,6 +316,12 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("data_dir", "kinko-data",
             "Folder where kinko writes what the dashboard starts (traces, reports) and where "
             "it finds what it indexes.", _text, "PATH"),
+    Setting("exchange", Submitter(),
+            "Who submits the FSA report, for its cover: an [exchange] table with name, "
+            "registration (登録番号), representative, address and addressee (fsa: 金融庁長官, "
+            "kanto: 関東財務局長, or the title as written); as an environment variable or "
+            "flag, key=value pairs separated by ';'. A field left out is a blank line on the "
+            "cover, to fill in by hand.", _exchange, "TABLE"),
     Setting("max_request_bytes", 1048576,
             "Largest request body `kinko serve` reads (API and dashboard forms); a larger "
             "one is answered 413 before anything parses it.", _positive_int, "BYTES"),
@@ -311,10 +356,12 @@ class Settings:
     prices: str = ""
     prices_file: str = ""
     watch_interval_ms: int = 1000
+    watch_silence_seconds: int = 60
     watch_webhook_url: str = ""
     nem_tag_mosaics: tuple[str, ...] = ()
     list_invalid_addresses: str = "refuse"
     data_dir: str = "kinko-data"
+    exchange: Submitter = field(default_factory=Submitter)
     max_request_bytes: int = 1048576
     cosigner_url: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -390,7 +437,8 @@ def settings_markdown(registry: tuple[Setting, ...] | None = None,
     lines = [f"| setting ({file}) | environment |" + (" flag |" if flags else "")
              + " default | meaning |", "|---|---|" + ("---|" if flags else "") + "---|---|"]
     for s in registry if registry is not None else REGISTRY:
-        default = s.default if s.default != () else "(none)"
+        default = "(none)" if s.default == () or isinstance(s.default, Submitter) \
+            else s.default
         flag = f" `{s.flag}` |" if flags else ""
         lines.append(f"| `{s.name}` | `{s.env}` |{flag} `{default}` | {s.help} |")
     return "\n".join(lines)

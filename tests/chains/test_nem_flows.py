@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nis1double import Nis1Double
+from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains import nem
 from kinko.chains.nis1 import NisChain
@@ -18,6 +18,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.errors import BadInput
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.deposits import Deposits
@@ -27,11 +28,6 @@ from kinko.services.withdrawals import Withdrawals
 from kinko.store import open_store, upgrade
 
 CHAIN = "nem"
-PRIVATE = ["575DBB3062267EFF57C970A336EBBC8FBCFE12C5BD3ED7BC11EB0481D7704CED",
-           "5B0E3FA5D3B49A79022D7C1E121BA1CBBF4DB5821F47AB8C708EF88DEFC29BFE",
-           "738BA9BB9110AEA8F15CAA353ACA5653B4BDFCA1DB9F34D0EFED2CE1325AEEDA",
-           "E8BF9BC0F35C12D8C8BF94DD3A8B5B4034F1063948E3CC5304E55E31AA4B95A6",
-           "C325EA529674396DB5675939E7988883D59A5FC17A28CA977E3BA85370232A83"]
 HOT, DEPOSIT, PAYER, THIEF, TAGGED = (nem.NemKey(k, CHAIN) for k in PRIVATE)
 TAG = "tags.coincheck_2018:stolen"
 XEM = 1_000_000
@@ -126,7 +122,7 @@ def test_the_watch_alarms_on_payments_from_tagged_accounts(env: Env) -> None:
     env.pay(PAYER, HOT.address, 1 * XEM, at=102)
     (alert,) = env.watch.poll().alerts  # the tagged one, not the clean one
     assert (alert["kind"], alert["amount"]) == ("denied_deposit", 7 * XEM)
-    assert f"holds the tag mosaic {TAG}" in alert["detail"]
+    assert f"holds the tag mosaic {TAG}" in ENGLISH.text(alert["detail"])
     env.node.mine()
     assert env.watch.poll().alerts == []  # once
 
@@ -157,7 +153,7 @@ def test_the_watch_alarms_on_an_outgoing_transfer_nobody_approved(env: Env) -> N
     assert report.alerts == []  # the same transfer, now in a block, alarms once
     with env.store.watch(write=False) as tables:
         (stored,) = tables.alerts()
-    assert tx_hash in stored["detail"] and stored["severity"] == "critical"
+    assert tx_hash in ENGLISH.text(stored["detail"]) and stored["severity"] == "critical"
 
 
 def test_the_tag_mosaic_and_mosaic_asset_settings() -> None:
@@ -185,7 +181,8 @@ def test_a_multisig_modification_of_the_hot_account_nobody_approved_alarms(env: 
     env.chain.send_raw(json.dumps(wrapped.announce()).encode())
     (alert,) = env.watch.poll().alerts
     assert alert["kind"] == "unknown_tx" and alert["wallet"] == "xem-hot"
-    assert wrapped.hash.lower() in alert["detail"] and "not made by kinko" in alert["detail"]
+    detail = ENGLISH.text(alert["detail"])
+    assert wrapped.hash.lower() in detail and "not made by kinko" in detail
 
 
 def test_the_hot_account_reconciles_with_the_chain(env: Env) -> None:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from nis1double import Nis1Double
+from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains import nem
 from kinko.chains.evm import Transient
@@ -18,11 +18,6 @@ from kinko.chains.retry import Retrying
 from kinko.errors import BadInput, ChainRejected, ChainUnavailable, ConfigError
 
 CHAIN = "nem-testnet"
-PRIVATE = ["575DBB3062267EFF57C970A336EBBC8FBCFE12C5BD3ED7BC11EB0481D7704CED",
-           "5B0E3FA5D3B49A79022D7C1E121BA1CBBF4DB5821F47AB8C708EF88DEFC29BFE",
-           "738BA9BB9110AEA8F15CAA353ACA5653B4BDFCA1DB9F34D0EFED2CE1325AEEDA",
-           "E8BF9BC0F35C12D8C8BF94DD3A8B5B4034F1063948E3CC5304E55E31AA4B95A6",
-           "C325EA529674396DB5675939E7988883D59A5FC17A28CA977E3BA85370232A83"]
 HOT, CUSTOMER, COSIGNER_A, COSIGNER_B, MULTI = (nem.NemKey(k, CHAIN) for k in PRIVATE)
 TAG = "kinko.tags:stolen"
 XEM = 1_000_000

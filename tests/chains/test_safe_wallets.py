@@ -35,11 +35,13 @@ from kinko.domain.chain import AUTHORIZATION_GAS
 from kinko.domain.cosign import CosignPolicy, SafeLimit
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import verbatim
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.reserves_proof import SIGNED
 from kinko.domain.safe import SafeTx
 from kinko.domain.watch import Alert
 from kinko.errors import ApprovalError, BadInput, ChainRejected, CosignRefused, UnknownAsset
+from kinko.i18n import ENGLISH
 from kinko.ports import Fee, FixedClock, Payment, RaceTerms, Spender
 from kinko.services import reserves, reserves_chain
 from kinko.services.containment import Containment
@@ -492,7 +494,7 @@ def test_deposits_to_the_hot_safe_are_credited(world: World) -> None:
 
 def events(w: World, incident: str) -> list[str]:
     with w.store.watch(write=False) as tables:
-        return [str(e["detail"]) for e in tables.events(incident)]
+        return [ENGLISH.text(e["detail"]) for e in tables.events(incident)]
 
 
 def test_an_emergency_sweep_of_the_hot_safe_is_cosigned_while_the_breaker_is_tripped(
@@ -504,7 +506,7 @@ def test_an_emergency_sweep_of_the_hot_safe_is_cosigned_while_the_breaker_is_tri
     w = world
     safe, cold = w.hot.addresses[0], w.cold.addresses[0]
     with w.store.watch() as tables:
-        incident = tables.put_incident({"state": "open", "title": "theft drill", "asset": "ETH",
+        incident = tables.put_incident({"state": "open", "title": verbatim("theft drill"), "asset": "ETH",
                                         "wallet": "eth-hot", "opened": w.ledger.clock.now(),
                                         "closed": None})
     containment = Containment(w.withdrawals, w.chain)

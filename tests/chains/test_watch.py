@@ -20,11 +20,12 @@ from eth_account import Account
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
 from kinko.chains.wallets import KeyWallet
-from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.approvals import preauthorisation, public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.errors import BadInput
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.render.incident import incident_html
 from kinko.services.custody import Custody
@@ -120,7 +121,7 @@ def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
     view = env.incidents.incident(incident["id"])
     kinds = [e["kind"] for e in view.timeline]
     assert kinds[:4] == ["opened", "alert", "breaker", "sweep"]
-    assert "may empty the wallet first" in view.timeline[3]["detail"]
+    assert "may empty the wallet first" in ENGLISH.text(view.timeline[3]["detail"])
     sweep = [p for p in env.custody.proposals("pending") if p.proposal.payload.get("emergency")]
     assert len(sweep) == 1 and sweep[0].proposal.payload["to_address"] == \
         env.fresh.address.lower()  # the cold wallet's address, kept in canonical form
@@ -138,7 +139,7 @@ def test_theft_with_the_stolen_key_alarms_once(env: Env) -> None:
     refused = env.withdrawals.request("W2", "C1", "ETH", 1 * E, Account.create().address)
     assert refused.state == "blocked"
     hits = {h.kind: h for h in refused.decision.hits}
-    assert incident["id"] in hits["compromised"].detail and "breaker" in hits
+    assert incident["id"] in ENGLISH.text(hits["compromised"].detail) and "breaker" in hits
     assert env.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
     # a fresh hot wallet (a new key) registered during the incident pays instead; the breaker
     # still holds the request for review
@@ -187,6 +188,9 @@ def test_preauthorised_emergency_sweep_is_sent_and_does_not_alarm(chain: EvmChai
     assert [a["kind"] for a in report.alerts] == ["theft"]
     (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
     assert sweep.state == "sent"
+    # approved by the policy's clause, recorded as the co-signer and the reports read it
+    assert [a.approver for a in sweep.approvals] == ["policy: v1 emergency_sweep=auto"]
+    assert preauthorisation(sweep.approvals[0].approver) == (1, "emergency_sweep=auto")
     deadline = time.monotonic() + 30
     while chain.receipt(str(sweep.tx_hash)) is None:
         assert time.monotonic() < deadline
@@ -234,7 +238,7 @@ def test_refill_signed_offline_matches_by_its_fields(env: Env) -> None:
 def test_a_transaction_of_the_hot_key_moving_nothing_alarms(env: Env) -> None:
     send(env.chain, env.hot, Account.create().address, 0)
     (alert,) = env.watch.poll().alerts
-    assert alert["kind"] == "unknown_tx" and "Someone else holds" in alert["detail"]
+    assert alert["kind"] == "unknown_tx" and "Someone else holds" in ENGLISH.text(alert["detail"])
 
 
 def test_deposit_from_a_listed_address_alarms(env: Env, tmp_path: Path) -> None:
@@ -255,7 +259,7 @@ def test_deposit_from_a_listed_address_alarms(env: Env, tmp_path: Path) -> None:
 
     send(env.chain, Listed(), env.hot.address, 1 * E)
     (alert,) = env.watch.poll().alerts
-    assert alert["kind"] == "denied_deposit" and "Exploiter 7" in alert["detail"]
+    assert alert["kind"] == "denied_deposit" and "Exploiter 7" in ENGLISH.text(alert["detail"])
     assert env.withdrawals.breaker() == {}  # not a theft
 
 
@@ -319,7 +323,7 @@ def test_webhook_is_signed_retried_and_never_blocks(env: Env) -> None:
         (row,) = tables.notifications()
     assert row["state"] == "sent" and row["attempts"] == 2
     events = env.incidents.incident(str(alert["incident"])).timeline
-    assert any(e["kind"] == "notice" and "delivered" in e["detail"] for e in events)
+    assert any(e["kind"] == "notice" and "delivered" in ENGLISH.text(e["detail"]) for e in events)
     assert "s3cret" not in repr(hook)
 
 
@@ -357,9 +361,10 @@ def test_incident_lifecycle_losses_and_timeline(env: Env) -> None:
     kinds = [e["kind"] for e in view.timeline]
     for kind in ("opened", "alert", "breaker", "sweep", "loss", "approval", "note", "state"):
         assert kind in kinds, kind
-    assert any("reset by the quorum" in e["detail"] for e in view.timeline)
+    assert any("reset by the quorum" in ENGLISH.text(e["detail"]) for e in view.timeline)
     page = incident_html(view, "ja")
-    assert "封じ込め" not in page and "解決済み" in page and "JST" in page
+    # the state moves in Japanese too (the timeline keeps them as words, not English)
+    assert "対応中 → 封じ込め済み" in page and "解決済み" in page and "JST" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
@@ -393,7 +398,7 @@ def test_withdrawals_waiting_in_a_leaked_wallet_are_rejected_so_the_sweep_takes_
     (alert,) = env.watch.poll().alerts
     (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
     swept = int(str(sweep.proposal.payload["amount"]))
-    timeline = " ".join(e["detail"] for e in env.incidents.incident(
+    timeline = " ".join(ENGLISH.text(e["detail"]) for e in env.incidents.incident(
         str(alert["incident"])).timeline)
     c1 = env.ledger.balances(account="customer:C1")[0].state
     if choice == "reject":

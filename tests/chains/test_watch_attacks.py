@@ -26,6 +26,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
@@ -191,7 +192,8 @@ class World:
 
     def timeline(self) -> str:
         (incident,) = self.incidents.incidents()
-        return "\n".join(e["detail"] for e in self.incidents.incident(incident["id"]).timeline)
+        return "\n".join(ENGLISH.text(e["detail"])
+                         for e in self.incidents.incident(incident["id"]).timeline)
 
 
 @pytest.fixture
@@ -235,7 +237,7 @@ def test_delegation_drain_alarms_from_the_mempool_as_one_critical_theft(
     assert mined["id"] == alert["id"] and mined["kind"] == "theft"
     assert mined["asset"] == "ETH" and mined["amount"] == 15 * E // 10
     assert mined["chain_state"] == "mined" and mined["block"] == chain.receipt(tx).block  # type: ignore[union-attr]
-    assert "lost 1.5 ETH" in mined["detail"]
+    assert "lost 1.5 ETH" in ENGLISH.text(mined["detail"])
 
 
 def test_a_mined_delegation_drain_alarms_from_its_block_once(world: World,
@@ -397,7 +399,7 @@ def test_an_old_allowance_is_found_at_start_and_revoked_in_the_race(
                         start_block=chain.head() + 1)
     (finding,) = world.watch.audit()
     assert finding["kind"] == "audit_allowance" and thief.account.address.lower() in \
-        finding["detail"]
+        ENGLISH.text(finding["detail"])
     assert world.watch.audit() == []  # raised once
     rpc(chain, "evm_setAutomine", False)
     try:
@@ -481,7 +483,7 @@ def test_a_withdrawal_displaced_by_the_thief_is_raised_and_its_reservation_relea
     assert chain.receipt(theft) is not None and chain.receipt(str(sent.tx_hash)) is None
     report = world.watch.poll()
     (displaced,) = [a for a in report.alerts if a["kind"] == "displaced"]
-    assert displaced["tx_hash"] == sent.tx_hash and "W1" in displaced["detail"]
+    assert displaced["tx_hash"] == sent.tx_hash and "W1" in ENGLISH.text(displaced["detail"])
     assert world.withdrawals.get("W1").state == "failed"
     c1 = next(r for r in world.ledger.balances(account="customer:C1") if r.asset == "ETH")
     assert c1.state.pending_debit == 0  # the reservation went back to the customer
@@ -502,5 +504,5 @@ def test_a_drain_deep_in_a_backlog_is_explained_over_its_span(world: World,
     report = world.watch.poll()
     (alert,) = report.alerts
     assert alert["kind"] == "theft" and alert["amount"] == 3 * E and alert["tx_hash"] == tx
-    assert "in blocks " in alert["detail"]
+    assert "in blocks " in ENGLISH.text(alert["detail"])
     assert world.watch.poll().alerts == []

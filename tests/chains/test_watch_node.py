@@ -18,6 +18,7 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.retry import Retrying
 from kinko.errors import ChainUnavailable
+from kinko.i18n import ENGLISH
 
 E = 10**18
 
@@ -96,7 +97,7 @@ def test_reorg_of_a_theft_neither_misses_nor_doubles_the_alarm(node: anvilnode.A
     assert again["chain_state"] == "mined" and again["block"] == chain.receipt(tx).block  # type: ignore[union-attr]
     assert len(env.incidents.alerts()) == 1
     (incident,) = env.incidents.incidents()
-    details = [e["detail"] for e in env.incidents.incident(incident["id"]).timeline]
+    details = [ENGLISH.text(e["detail"]) for e in env.incidents.incident(incident["id"]).timeline]
     assert any("left the chain" in d for d in details)
     assert any("again after a reorganisation" in d for d in details)
     # a theft that exists only in the new branch is not missed

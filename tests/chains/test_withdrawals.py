@@ -18,6 +18,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.errors import ApprovalError, IdempotencyConflict, Overdraft
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
@@ -114,7 +115,7 @@ def test_allowed_withdrawal_is_sent_and_booked(flow) -> None:  # type: ignore[no
 def test_large_withdrawal_waits_for_two_approvers(flow) -> None:  # type: ignore[no-untyped-def]
     w, chain, _ = flow
     view = w.request("W2", "C1", "ETH", 20 * E, to(), requester="alice")
-    assert view.state == "review" and "large withdrawal" in view.decision.explain()[0]
+    assert view.state == "review" and "large withdrawal" in ENGLISH.text(view.decision.explain()[0])
     with pytest.raises(ApprovalError, match="review"):
         w.send("W2")
     with pytest.raises(ApprovalError, match="cannot approve"):

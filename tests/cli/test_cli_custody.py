@@ -49,6 +49,8 @@ def test_custody_flow(cli, anvil, tmp_path: Path) -> None:  # type: ignore[no-un
     assert code == 1 and "hot_ratio_breach" in out
     code, out, _ = cli("proposals", "create", "--by", "carol", "--format", "csv")
     assert code == 0
+    amount = out.splitlines()[1].split(",")[3]  # in whole ETH, not in wei
+    assert amount.replace(".", "").isdigit() and len(amount) < 12, amount
     proposal_id = out.splitlines()[1].split(",")[0]
     code, _, err = cli("proposals", "approve", proposal_id, "--approver", "carol",
                        "--key", "carol.key")

@@ -62,7 +62,12 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         pdf = pdfium.PdfDocument(str(tmp_path / "d" / report / "fsa-report.ja.pdf"))
         text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
         assert "ホットウォレット" in text and "不正送金" in text, report
-    assert "88.549" in (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
+    then = (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
+    assert "88.549" in then
+    # the 2018 exchange fails the law (reserves, guarantee, 5%): red; kinko's does not
+    assert 'class="verdict bad"' in then and "資金決済法第63条の11（分別管理）" in then
+    assert 'class="verdict bad"' not in (tmp_path / "d" / "fsa" / "fsa-report.ja.html"
+                                         ).read_text()
     # act 10: proof of liabilities, checked by the customer with the standalone verifier
     assert "OK: customer \"C0000001\" is counted in root" in out
     root = json.loads((tmp_path / "d" / "reserves" / "root.json").read_text())

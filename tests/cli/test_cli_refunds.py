@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import msg, verbatim
 from kinko.domain.money import AssetRegistry
 from kinko.errors import ApprovalError, BadInput, InputFileError, InvalidAmount, UnknownAsset
 from kinko.ports import FixedClock
@@ -55,14 +56,14 @@ def exchange(ledger: Ledger, store: SqlStore, clock: FixedClock, *, own_yen: int
                             Posting("own", "JPY", -own_yen)], source="opening")
     opened = clock.advance(hours=1)
     with store.watch() as t:
-        incident = t.put_incident({"state": "open", "title": "Unauthorised outflow",
+        incident = t.put_incident({"state": "open", "title": msg("incident.title.outflow", wallet="xem-hot"),
                                    "asset": "XEM", "wallet": "xem-hot", "opened": opened,
                                    "closed": None})
         for n, minutes in ((1, 2), (2, 30)):  # the first alert, then a later one
             t.put_alert({"key": f"theft-{n}", "kind": "theft", "severity": "critical",
                          "state": "open", "chain_state": "final", "asset": "XEM",
                          "wallet": "xem-hot", "tx_hash": None, "amount": 10, "block": n,
-                         "detail": "theft", "incident": incident,
+                         "detail": verbatim("theft"), "incident": incident,
                          "raised": opened + timedelta(minutes=minutes)})
     clock.advance(minutes=2)  # the snapshot: entries up to and including this instant
     stolen = sum(held.values())
@@ -125,7 +126,7 @@ def test_an_incident_without_alerts_uses_its_opening(refunds: Refunds, ledger: L
                                                      store: SqlStore, clock: FixedClock) -> None:
     exchange(ledger, store, clock, own_yen=1)
     with store.watch() as t:
-        bare = t.put_incident({"state": "open", "title": "by hand", "asset": None,
+        bare = t.put_incident({"state": "open", "title": verbatim("by hand"), "asset": None,
                                "wallet": None, "opened": clock.now(), "closed": None})
     assert refunds.snapshot(bare) == (clock.now(), "incident opened")
     plan = refunds.plan(bare, "XEM", price=Decimal("1"))

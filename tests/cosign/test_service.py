@@ -21,6 +21,7 @@ from kinko.chains.safe_reader import ChainSafes
 from kinko.domain.cosign import parse_cosign_policy
 from kinko.domain.safe import DELEGATECALL, SafeTx
 from kinko.errors import ApprovalError, CosignRefused
+from kinko.i18n import ENGLISH
 from kinko.services.cosign import AlertDelivery, CosignService, verify_log
 from kinko.settings import load_cosign_settings
 from kinko.store.cosign_sql import SqlCosignLog, open_cosign_log
@@ -157,9 +158,9 @@ def test_forged_replayed_and_altered_requests_are_refused_and_alarmed(rig: Rig) 
         before[0][ex.eth_safe] - 3 * ETH and ex.nonce(ex.eth_safe) == before[2] + 2
     raised = rig.alerts()
     assert len(raised) - alerts == len(cases) + 2
-    latest = next(a for a in raised if "withdrawal:W-5" in str(a["detail"]))
+    latest = next(a for a in raised if "withdrawal:W-5" in ENGLISH.text(a["detail"]))
     assert latest["severity"] == "critical" and latest["state"] == "open"
-    assert "[nonce_used]" in str(latest["detail"]) and "log head" in str(latest["detail"])
+    assert "[nonce_used]" in ENGLISH.text(latest["detail"]) and "log head" in ENGLISH.text(latest["detail"])
     assert rig.alerts() == raised  # delivered once
 
 
@@ -231,7 +232,7 @@ def test_an_unreadable_kinko_database_is_refused(rig: Rig) -> None:
     refusal = rig.refused("withdrawal", "W-10", ex.eth_tx(fresh(), ETH), "kinko_unreachable",
                           service=blind)
     assert "cannot read kinko's database" in refusal.message
-    assert any(a["severity"] == "warning" and "kinko_unreachable" in str(a["detail"])
+    assert any(a["severity"] == "warning" and "kinko_unreachable" in ENGLISH.text(a["detail"])
                for a in rig.alerts())
 
 

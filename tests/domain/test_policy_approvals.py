@@ -195,11 +195,12 @@ def test_refill_below_minimum_within_the_ratio() -> None:
 
 def test_total_hot_ratio_in_yen() -> None:
     pol = make_policy()
-    positions = [pos(hot=4, cold=96, owed=0, asset="XEM"), pos(hot=0, cold=100, owed=0)]
-    # each asset within 5%, but priced in yen the XEM dominates: 4/100 + 0 -> fine
+    # the ordinance weighs what customers are owed: the share of it not held in cold wallets
+    positions = [pos(hot=4, cold=96, owed=100, asset="XEM"), pos(hot=0, cold=100, owed=100)]
+    # each asset within 5%: (4 + 0) / 200 -> fine
     assert "total_hot_ratio_breach" not in {
         f.code for f in evaluate(positions, pol, {"XEM": Decimal(1), "ETH": Decimal(1)})}
-    positions = [pos(hot=5, cold=95, owed=0, asset="XEM"), pos(hot=6, cold=94, owed=0)]
+    positions = [pos(hot=5, cold=95, owed=100, asset="XEM"), pos(hot=6, cold=94, owed=100)]
     findings = {f.code for f in evaluate(positions, pol, {"XEM": Decimal(1), "ETH": Decimal(1)})}
     assert "total_hot_ratio_breach" in findings and "hot_ratio_breach" in findings
 

@@ -21,6 +21,7 @@ from kinko.domain.screening import (
     screen,
 )
 from kinko.errors import ConfigError, InputFileError
+from kinko.i18n import ENGLISH
 
 REG = AssetRegistry.default()
 E = 10**18
@@ -109,7 +110,7 @@ def test_strictest_action_wins_and_every_hit_is_kept() -> None:
     deny = {DEST: Label(DEST, "Lazarus Group", "OFAC")}
     d = screen(req(), rs, Context(deny=deny), policy_version=7)
     assert d.outcome == "block" and [h.kind for h in d.hits] == ["new_destination", "deny_list"]
-    assert d.policy_version == 7 and "Lazarus Group" in d.explain()[1]
+    assert d.policy_version == 7 and "Lazarus Group" in ENGLISH.text(d.explain()[1])
 
 
 def test_tripped_breaker_turns_allow_into_review() -> None:
@@ -160,7 +161,7 @@ def test_real_tagpacks_and_label_csv() -> None:
     deny = deny_index({lbl.address: lbl for lbl in etherscan.labels})
     d = screen(req(dest=etherscan.labels[0].address),
                rules({"kind": "deny_list", "action": "block"}), Context(deny=deny), 1)
-    assert d.outcome == "block" and "etherscan-phish-hack-list" in d.hits[0].detail
+    assert d.outcome == "block" and "etherscan-phish-hack-list" in ENGLISH.text(d.hits[0].detail)
 
 
 def test_bad_label_files_name_file_and_line() -> None:
@@ -195,4 +196,4 @@ def test_a_wallet_whose_key_leaked_pays_nothing() -> None:
     decision = screen(request, (), Context(compromised="INC-7", tripped=frozenset({"ETH"})), 3)
     assert decision.outcome == "block"  # stricter than the breaker's review
     assert [h.kind for h in decision.hits] == ["compromised", "breaker"]
-    assert "INC-7" in decision.hits[0].detail
+    assert "INC-7" in ENGLISH.text(decision.hits[0].detail)

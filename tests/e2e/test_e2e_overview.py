@@ -117,3 +117,21 @@ def test_the_japanese_pages_use_the_fsa_terms(server: Server, browse: Browse) ->
     assert page.get_attribute("html", "lang") == "en"
     assert "Hot" in page.inner_text('table[data-table="custody"]')
     browse.shot(page, "custody-en")
+
+
+PAGES = ("/", "/withdrawals", "/proposals", "/alerts", "/incidents", "/breaker", "/custody",
+         "/reports", "/reserves", "/trace", "/trace/new")
+
+
+def test_every_page_in_both_languages_is_shot(server: Server, browse: Browse) -> None:
+    """A screenshot of every page in Japanese and in English (test-artifacts/screenshots/),
+    to be looked at; each answers 200 in the language chosen."""
+    page = browse.as_("ops")
+    for lang in ("ja", "en"):
+        for path in PAGES:
+            sep = "&" if "?" in path else "?"
+            answer = page.goto(f"{server.url}{path}{sep}lang={lang}")
+            assert answer is not None and answer.status == 200, (lang, path)
+            assert page.get_attribute("html", "lang") == lang, path
+            name = path.strip("/").replace("/", "-") or "overview"
+            browse.shot(page, f"page-{name}-{lang}")

@@ -36,6 +36,7 @@ from kinko.domain.csvcells import csv_writer
 from kinko.domain.custody import Wallet
 from kinko.domain.fsa import FsaReport, TimelineEvent
 from kinko.domain.ledger import Posting, normal_balance
+from kinko.domain.messages import verbatim
 from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.refunds import plan_digest
 from kinko.errors import BadInput, InputFileError
@@ -53,7 +54,6 @@ from kinko.store import open_store, upgrade
 E = 10**18
 ETH = AssetRegistry.default()["ETH"]
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
-RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
 CAUSE = "原因: the hot wallet's key was copied from a build server"
 
 
@@ -165,7 +165,7 @@ class Exchange:
 
     def report(self, **kw: Any) -> FsaReport:
         return fsa_report(self.custody, incident=self.incident, refund_plan=self.plan,
-                          trace=self.trace, benchmarks=RESULTS, confirmations=2, **kw)
+                          trace=self.trace, confirmations=2, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +203,7 @@ def test_figures_equal_the_ledger(exchange: Exchange, tmp_path: Path) -> None:
     assert i.lost_by_alerts == {"ETH": 8 * E}
     assert i.lost_in_ledger == {"ETH": led.balance(f"loss:{exchange.incident}", "ETH")}
     assert [a.amount for a in i.alerts] == [5 * E, 3 * E]
-    assert [e.detail for e in i.causes] == [CAUSE]
+    assert [e.detail for e in i.causes] == [verbatim(CAUSE)]  # a person's words, kept
     assert {"breaker", "sweep", "loss"} <= {e.kind for e in i.measures}
     assert not {"alert", "opened", "note"} & {e.kind for e in i.measures}
     assert i.customers_affected == 3 and i.customers_source == "plan"
@@ -215,7 +215,10 @@ def test_figures_equal_the_ledger(exchange: Exchange, tmp_path: Path) -> None:
     rules = {r.name: dict(r.params) for r in report.rules}
     assert rules["big"] == {"amount": "20.5 ETH"}
     assert rules["window-3"] == {"scope": "customer", "duration": "24h", "max_count": "5"}
-    assert report.watch.latency is not None and report.watch.latency.figures
+    # the detection time is the incident's own, from what the watch recorded
+    assert i.detection is not None and i.detection.alert == "A-1"
+    assert i.detection.raised == i.alerts[0].raised
+    assert [d.alert for d in report.watch.detections] == ["A-1", "A-2"]
     assert report.trace is not None and report.trace.asset == "ETH"
     assert report.trace.blacklisted == 2
     # the same figures in the written report and its CSV appendix
@@ -240,7 +243,7 @@ def test_figures_equal_the_ledger(exchange: Exchange, tmp_path: Path) -> None:
                                        "fsa-chart-timeline.ja.png", "fsa-chart-trace.ja.png"}
 
 
-JA_HEADINGS = ("暗号資産の管理体制等に関する報告書", "分別管理", "ホットウォレット", "コールドウォレット",
+JA_HEADINGS = ("金融庁長官殿", "暗号資産の管理体制等及び不正送金事案に関する報告書", "目次", "分別管理", "ホットウォレット", "コールドウォレット",
                "履行保証暗号資産", "ウォレットの運用体制", "異常な送金依頼の検知", "不正送金",
                "サイバー攻撃への対応体制", "不正送金事案", "返金（補償）計画", "返金の原資の確認",
                "原資不足", "講じた措置")
@@ -280,16 +283,18 @@ def test_the_japanese_pdf_renders_real_glyphs(exchange: Exchange, tmp_path: Path
 def test_english_markdown_and_html(exchange: Exchange) -> None:
     report = exchange.report()
     md = render_markdown(report, "en", {"custody": "c.png"})
-    for heading in ("# Report to the FSA", "## 1. Customer crypto-assets held online",
+    for heading in ("To the Commissioner of the Financial Services Agency",
+                    "# Report on the custody of customers' crypto-assets", "## Contents",
+                    "## 1. Customer crypto-assets held online",
                     "## 2. How wallets are operated", "### 3.1 Detection of abnormal withdrawal",
                     "## 4. Response to cyberattacks", f"## 5. Unauthorized transfer incident "
                     f"{exchange.incident}", "### 5.5 Source of the refund funds"):
         assert heading in md, heading
-    assert "![Hot and cold share per asset](c.png)" in md
+    assert "![Hot, warm and cold share per asset (dashed: the limit)](c.png)" in md
     assert "funds short by ¥3,199,998" in md and "verified" in md
     assert "| eth-hot | ETH | hot |" in md
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST", md)
-    assert "Measured 2026" in md  # the benchmark's date, quoted
+    assert "RESULTS.md" not in md and "kinko report" not in md  # the exchange's data only
     html = render_html(report, "en")
     assert '<html lang="en">' in html and "data:image/png;base64," in html
     assert "src=\"http" not in html and "<script" not in html
@@ -300,10 +305,10 @@ def test_english_markdown_and_html(exchange: Exchange) -> None:
 def test_without_an_incident_or_files(exchange: Exchange) -> None:
     report = fsa_report(exchange.custody)
     assert report.incident is None and report.refund_plan is None and report.trace is None
-    assert report.watch.latency is None
+    assert report.incident is None  # the watch's record still lists every detection
     md = render_markdown(report, "ja")
-    assert "5. 不正送金事案" not in md and "追跡結果は指定されていない" in md
-    assert "ベンチマーク結果（benchmarks/RESULTS.md）が読めない" in md
+    assert "## 5. 不正送金事案" not in md and "追跡結果を含めていない" in md
+    assert "RESULTS.md" not in md and "ベンチマーク" not in md
 
 
 def test_bad_input_is_refused(exchange: Exchange, tmp_path: Path) -> None:

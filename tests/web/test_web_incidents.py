@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from dashboard_site import E, Site
 
-from kinko.api.web import i18n
 from kinko.api.web.incidents import ALERT_KINDS
+from kinko.domain.messages import msg, verbatim
+from kinko.i18n import ENGLISH
+from kinko.i18n.catalogs import catalog
 from kinko.services.incidents import Incidents
 
 
@@ -18,18 +20,18 @@ def _incident(site: Site, *, alerts: int = 1, detail: str = "10 ETH left eth-hot
     """An incident the way the watch opens one: an open incident and its theft alerts."""
     opened = site.clock.now()
     with site.ledger.store.watch() as t:
-        incident = t.put_incident({"state": "open", "title": "Unauthorised outflow from eth-hot",
+        incident = t.put_incident({"state": "open", "title": msg("incident.title.outflow", wallet="eth-hot"),
                                    "asset": "ETH", "wallet": "eth-hot", "opened": opened,
                                    "closed": None})
-        t.add_event(incident, opened, "opened", "kinko", "incident opened by alert A-1")
+        t.add_event(incident, opened, "opened", "kinko", verbatim("incident opened by alert A-1"))
         for n in range(alerts):
             at = opened + timedelta(minutes=n)
             alert = t.put_alert({
                 "key": f"outflow:{incident}:{n}", "kind": "theft", "severity": "critical",
                 "state": "open", "chain_state": "final", "asset": "ETH", "wallet": "eth-hot",
                 "tx_hash": f"0x{n:064x}", "amount": (n + 1) * E + E // 2, "block": 100 + n,
-                "detail": detail, "incident": incident, "raised": at})
-            t.add_event(incident, at, "alert", "kinko", f"{alert}: {detail}")
+                "detail": verbatim(detail), "incident": incident, "raised": at})
+            t.add_event(incident, at, "alert", "kinko", verbatim(f"{alert}: {detail}"))
     site.clock.advance(minutes=alerts)  # what operators do comes after the watch's alarm
     return incident
 
@@ -40,7 +42,7 @@ def _warning(site: Site, n: int, minutes: int) -> str:
             "key": f"drop:{n}", "kind": "balance_drop", "severity": "warning",
             "state": "open", "chain_state": None, "asset": "ETH", "wallet": "eth-hot",
             "tx_hash": None, "amount": None, "block": None,
-            "detail": f"balance drop {n}", "incident": None,
+            "detail": verbatim(f"balance drop {n}"), "incident": None,
             "raised": site.clock.now() + timedelta(minutes=minutes)})
 
 
@@ -87,7 +89,7 @@ def test_alert_page_shows_every_field_and_acknowledging_is_audited(site: Site) -
     assert '<dd data-field="acked_by">ops</dd>' in page and 'data-form="ack"' not in page
     assert [e["target"] for e in _audit(site, "alert.ack")] == ["A-2"]
     timeline = Incidents(site.ledger.store, site.clock).incident(incident).timeline
-    assert timeline[-1]["kind"] == "ack" and "on it" in timeline[-1]["detail"]
+    assert timeline[-1]["kind"] == "ack" and "on it" in ENGLISH.text(timeline[-1]["detail"])
     # twice is a mistake the operator is told about, not a crash
     again = client.post("/alerts/A-2/ack", data={"csrf": site.csrf(client)})
     assert again.status_code == 400 and "already" in again.text
@@ -251,6 +253,7 @@ def test_japanese_pages(site: Site) -> None:
 
 
 def test_every_word_has_both_languages() -> None:
-    mine = {k: v for k, v in i18n.words().items() if k.startswith(("al.", "inc.", "brk."))}
+    en, ja = catalog("en"), catalog("ja")
+    mine = {k: (v, ja.get(k)) for k, v in en.items() if k.startswith(("al.", "inc.", "brk."))}
     assert mine and all(en and ja for en, ja in mine.values())
     assert all(f"al.kind.{kind}" in mine for kind in ALERT_KINDS)

@@ -10,6 +10,7 @@ from dashboard_site import Site
 
 from kinko.domain.approvals import sign_proposal
 from kinko.domain.policy_lock import veto_bytes
+from kinko.i18n import ENGLISH
 from kinko.services.custody import Custody
 
 
@@ -37,7 +38,7 @@ def test_a_pending_loosening_shows_its_countdown_and_one_approver_vetoes_it(
     assert "policy loosening waiting (vetoable)" in alerts
     with site.ledger.store.watch(write=False) as tables:
         (alert,) = tables.alerts(kind="policy_loosening")
-    assert alert["severity"] == "warning" and "assets.ETH.max_hot_ratio" in alert["detail"]
+    assert alert["severity"] == "warning" and "assets.ETH.max_hot_ratio" in ENGLISH.text(alert["detail"])
     page = auditor.get("/custody/policy?lang=en").text
     assert 'data-section="in-force" data-version="1"' in page
     assert 'data-pending="2"' in page and "in 46 h 30 min" in page

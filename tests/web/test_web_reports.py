@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from kinko.api import create_app
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import msg, verbatim
 from kinko.render.custody import render_custody
 from kinko.services import reserves
 from kinko.services.artifacts import Artifacts
@@ -207,7 +208,7 @@ def test_refund_plans_show_the_plans_own_totals(site: Site) -> None:
     plan = refunds.plan(incident, "ETH", price=Decimal("300000.5"))
     folder = site.data_dir / "refunds" / "p1"
     files = refunds.write_plan(plan, folder)
-    Artifacts(site.ledger.store, site.clock).record("refunds", "refund plan", folder,
+    Artifacts(site.ledger.store, site.clock).record("refunds", verbatim("refund plan"), folder,
                                                     by="ops", incident=incident)
     page = site.client("audit").get("/reports?lang=en").text
     doc = files.document
@@ -233,7 +234,7 @@ def _snapshot(site: Site, name: str = "s1") -> str:
     reserves.publish(snap, folder)
     sid = snap.tree.snapshot_id.hex()
     row = Artifacts(site.ledger.store, site.clock).record(
-        "reserves", f"reserves snapshot {sid}", folder, by="ops",
+        "reserves", msg("artifact.reserves", snapshot=sid), folder, by="ops",
         detail={"snapshot_id": sid, "root_hash": snap.tree.root.hex()})
     return str(row["id"])
 
@@ -279,7 +280,7 @@ def test_a_snapshot_id_recorded_for_another_root_is_refused(site: Site) -> None:
     made = _snapshot(site)
     root = json.loads((site.data_dir / "reserves" / "s1" / "root.json").read_text())
     Artifacts(site.ledger.store, site.clock).record(
-        "reserves", "an older tree under the same id", site.data_dir / "reserves" / "old",
+        "reserves", verbatim("an older tree under the same id"), site.data_dir / "reserves" / "old",
         by="ops", detail={"snapshot_id": root["snapshot"]["id"], "root_hash": "00" * 32})
     page = site.client("audit").get(f"/reserves?snapshot={made}&lang=en").text
     assert "is already used by the snapshot" in page and 'data-asset="ETH"' not in page

@@ -16,10 +16,12 @@ import yaml
 from dashboard_site import Site
 from fastapi.testclient import TestClient
 
-from kinko.api.web import i18n
 from kinko.chains.keystore import throwaway_signer
 from kinko.domain.labels import tagpack_text
+from kinko.domain.messages import msg, verbatim
 from kinko.errors import BadInput
+from kinko.i18n import ENGLISH
+from kinko.i18n.catalogs import catalog
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels
@@ -65,13 +67,13 @@ def theft(site: Site, tmp_path: Path) -> Theft:
     store = site.ledger.store
     load_labels(store, tags, "tags")
     with store.watch() as t:
-        incident = t.put_incident({"state": "open", "title": "Unauthorised outflow",
+        incident = t.put_incident({"state": "open", "title": msg("incident.title.outflow", wallet="eth-hot"),
                                    "asset": "ETH", "wallet": "eth-hot",
                                    "opened": site.clock.now(), "closed": None})
         t.put_alert({"key": "theft-1", "kind": "theft", "severity": "critical",
                      "state": "open", "chain_state": "final", "asset": "ETH",
                      "wallet": "eth-hot", "tx_hash": stolen, "amount": 10 * E,
-                     "block": receipt.block, "detail": "10 ETH left eth-hot",
+                     "block": receipt.block, "detail": verbatim("10 ETH left eth-hot"),
                      "incident": incident, "raised": site.clock.now()})
     return Theft(incident, stolen, receipt.block, thief.address.lower(),
                  exchange.address.lower(), hop.address.lower())
@@ -168,7 +170,7 @@ def test_a_trace_from_an_incident_shows_graph_exposure_and_blacklist(
     assert f'data-trace="{trace_id}"' in ops.get("/trace").text
     events = Incidents(site.ledger.store, site.clock).incident(theft.incident).timeline
     (event,) = [e for e in events if e["kind"] == "trace"]
-    assert trace_id in event["detail"] and event["actor"] == "ops"
+    assert trace_id in ENGLISH.text(event["detail"]) and event["actor"] == "ops"
     assert any(a["action"] == "trace.start" and a["target"] == trace_id
                for a in site.access.audit_log())
 
@@ -275,7 +277,8 @@ def test_without_a_node_or_file_the_form_says_so(site: Site, theft: Theft) -> No
 
 
 def test_trace_words_exist_in_both_languages() -> None:
-    found = {k: v for k, v in i18n.words().items() if k.startswith("tr.")}
+    en, ja = catalog("en"), catalog("ja")
+    found = {k: (v, ja.get(k)) for k, v in en.items() if k.startswith("tr.")}
     assert len(found) > 40 and all(en and ja for en, ja in found.values())
 
 
@@ -293,7 +296,7 @@ def test_a_cli_trace_with_incident_is_listed(site: Site, theft: Theft, tmp_path:
     _write(report, folder, None)
     (folder / "blacklist.yaml").unlink()
     row = Artifacts(site.ledger.store, site.clock).record(
-        "trace", "fifo trace", folder, by="kinko trace", incident=theft.incident,
+        "trace", msg("artifact.trace", policy=msg("tr.policy.fifo")), folder, by="kinko trace", incident=theft.incident,
         detail={"policy": "fifo", "asset": "ETH"})
     ops = site.client("ops")
     page = ops.get(f"/trace/{row['id']}").text
@@ -319,7 +322,7 @@ def test_a_job_cut_short_by_a_stopped_server_is_marked_failed_at_the_next_start(
     for name, host, pid in (("dead", socket.gethostname(), int(dead.stdout)),
                             ("alive", socket.gethostname(), os.getppid()),
                             ("elsewhere", "another-host", int(dead.stdout))):
-        row = artifacts.start_in("trace", name, site.data_dir / "traces", by="ops")
+        row = artifacts.start_in("trace", verbatim(name), site.data_dir / "traces", by="ops")
         with site.ledger.store.watch() as tables:
             tables.update_artifact(row["id"], detail=json.dumps(
                 {"runner": {"host": host, "pid": pid}}))

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from kinko.domain.approvals import sign_proposal, signing_bytes
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import verbatim
 from kinko.services.custody import Custody
 from kinko.services.withdrawals import Withdrawals
 
@@ -190,7 +191,7 @@ def test_a_script_in_a_customer_id_is_shown_as_text(site: Site) -> None:
 
 def test_a_breaker_reset_is_approved_on_the_proposal_page(site: Site) -> None:
     w = service(site)
-    w.trip("ETH", "ops", "theft")
+    w.trip("ETH", "ops", verbatim("theft"))
     proposal = w.propose_reset("ETH", "ops").proposal.id
     alice, bob = site.client("alice"), site.client("bob")
     listing = alice.get("/proposals").text

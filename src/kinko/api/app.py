@@ -35,14 +35,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kinko.api.docs import document_errors, reference_page
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
 from kinko.api.web import SignInRequired, Web, mount
+from kinko.domain.fsa import Submitter
 from kinko.domain.ledger import normal_balance
+from kinko.domain.messages import verbatim
 from kinko.domain.money import format_units, parse_units
+from kinko.domain.screening import RuleHit
 from kinko.errors import (
     BadInput,
     KinkoError,
     NotFound,
     TierRefused,
 )
+from kinko.i18n import ENGLISH
 from kinko.ports import Clock, Store, SystemClock
 from kinko.services.access import Access, ApiKey, Forbidden, parse_anchor
 from kinko.services.artifacts import Artifacts
@@ -139,7 +143,8 @@ def balance_cursor(cursor: str) -> tuple[str, str]:
 def create_app(custody_factory: Callable[[], Custody],
                access_factory: Callable[[], Access], *, dashboard: Path | None = None,
                clock: Clock | None = None, secure_cookies: bool = False,
-               max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+               max_body: int = DEFAULT_MAX_BODY, watch_silence: int = 60,
+               submitter: Submitter | None = None) -> FastAPI:
     """The app; the factories give the services (the CLI wires settings and stores).
 
     With ``dashboard`` (the folder where kinko writes traces and reports), the operators'
@@ -164,7 +169,8 @@ def create_app(custody_factory: Callable[[], Custody],
     web = None
     if dashboard is not None:
         web = Web(custody_factory, access_factory, shared, clock or SystemClock(), dashboard,
-                  secure_cookies=secure_cookies, wrong_keys=wrong_keys)
+                  secure_cookies=secure_cookies, wrong_keys=wrong_keys,
+                  watch_silence=watch_silence, submitter=submitter or Submitter())
         Artifacts(shared.ledger.store, web.clock).fail_orphans()
 
     def for_pages(request: Request) -> bool:
@@ -240,6 +246,13 @@ def create_app(custody_factory: Callable[[], Custody],
         except BadInput as exc:
             raise NotFound(exc.message) from None
 
+    def hit(h: RuleHit) -> dict[str, Any]:
+        """A rule hit: its words in English, and as catalog messages (id and parameters)
+        for a client that shows them in another language."""
+        return {"rule": h.rule, "kind": h.kind, "action": h.action,
+                "reason": ENGLISH.text(h.reason), "detail": ENGLISH.text(h.detail),
+                "messages": {"reason": h.reason.to_data(), "detail": h.detail.to_data()}}
+
     def shape(w: Withdrawals, v: WithdrawalView) -> dict[str, Any]:
         asset = w.ledger.assets[v.asset]
         proposal = None
@@ -254,7 +267,7 @@ def create_app(custody_factory: Callable[[], Custody],
                 "approvals": v.approvals, "quorum": v.quorum,
                 "decision": {"outcome": v.decision.outcome,
                              "policy_version": v.decision.policy_version,
-                             "hits": [h.__dict__ for h in v.decision.hits]}}
+                             "hits": [hit(h) for h in v.decision.hits]}}
 
     @app.post("/v1/withdrawals", status_code=201, tags=["withdrawals"])
     def create_withdrawal(body: WithdrawalIn, who: Key,
@@ -320,13 +333,14 @@ def create_app(custody_factory: Callable[[], Custody],
         who.require("read")
         w = service()
         return {"tripped": sorted(w.breaker()),
-                "log": [{**e, "at": e["at"].isoformat()} for e in w.breaker_log()]}
+                "log": [{**e, "at": e["at"].isoformat(), "reason": ENGLISH.text(e["reason"]),
+                         "reason_message": e["reason"].to_data()} for e in w.breaker_log()]}
 
     @app.post("/v1/breaker/trip", tags=["breaker"])
     def trip(body: TripIn, who: Key) -> dict[str, Any]:
         who.require("operate")
         w = service()
-        w.trip(body.scope, who.name, body.reason, actor=who.name)
+        w.trip(body.scope, who.name, verbatim(body.reason), actor=who.name)
         return {"tripped": sorted(w.breaker())}
 
     @app.post("/v1/breaker/{scope}/reset", tags=["breaker"])
@@ -482,7 +496,8 @@ def create_app(custody_factory: Callable[[], Custody],
                             "guarantee_held": show(r.guarantee_held, r.asset)}
                            for r in report.rows],
                 "findings": [{"code": f.code, "severity": f.severity, "asset": f.asset,
-                              "message": f.message} for f in report.findings]}
+                              "law": f.law, "message": ENGLISH.text(f.message),
+                              "message_id": f.message.to_data()} for f in report.findings]}
 
     generated = app.openapi
 

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (Japanese text: ruff counts each wide character twice)
 """``/docs``: the REST API's reference, drawn on the server from kinko's own OpenAPI spec.
 
 No JavaScript and nothing from a CDN (an interactive viewer would load code into the
@@ -16,30 +15,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import PackageLoader
 
-from kinko.api.web import CSP, i18n
+from kinko.api.web import CSP
+from kinko.i18n import LANGS, environment
 
 __all__ = ["Operation", "document_errors", "operations", "reference_page"]
 
-i18n.add({
-    "api.title": ("kinko REST API", "kinko REST API"),
-    "api.intro": ("Every route under /v1 needs an API key (Authorization: Bearer <key>); errors are {\"error\": {\"code\", \"message\", \"details\"}} with a 4xx for anything the caller got wrong. The machine-readable spec is /openapi.json.",
-                  "/v1 以下のすべてのルートに API キー（Authorization: Bearer <key>）が必要です。エラーは {\"error\": {\"code\", \"message\", \"details\"}} の形で、呼び出し側の誤りには 4xx を返します。機械可読な仕様は /openapi.json です。"),
-    "api.parameters": ("Parameters", "パラメーター"),
-    "api.body": ("Body (JSON)", "本文（JSON）"),
-    "api.answers": ("Answers", "応答"),
-    "api.name": ("Name", "名前"),
-    "api.in": ("In", "場所"),
-    "api.type": ("Type and limits", "型と制限"),
-    "api.required": ("required", "必須"),
-    "api.meaning": ("Meaning", "説明"),
-    "api.field": ("Field", "項目"),
-})
 
-_ENV = Environment(loader=PackageLoader("kinko.api.web", "templates"),
-                   autoescape=select_autoescape(default=True, default_for_string=True),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENVS = {lang: environment(PackageLoader("kinko.api.web", "templates"), lang)
+         for lang in LANGS}
 _LIMITS = (("minLength", "≥ {} chars"), ("maxLength", "≤ {} chars"), ("minimum", "≥ {}"),
            ("maximum", "≤ {}"), ("default", "default {}"))
 
@@ -111,9 +96,9 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
 
 def reference_page(request: Request, spec: dict[str, Any]) -> HTMLResponse:
     lang = request.query_params.get("lang") or request.cookies.get("kinko_lang") or "en"
-    lang = lang if lang in i18n.LANGS else "en"
-    html = _ENV.get_template("api_docs.html.j2").render(
-        t=lambda key, **f: i18n.translate(lang, key, **f), lang=lang,
+    lang = lang if lang in LANGS else "en"
+    html = _ENVS[lang].get_template("api_docs.html.j2").render(
+        lang=lang,
         version=spec.get("info", {}).get("version", ""), operations=operations(spec))
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
                                        "X-Frame-Options": "DENY",

@@ -12,13 +12,28 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import typer
 
 from kinko.errors import BadInput
 from kinko.services.access import parse_anchor
 
-__all__ = ["append_anchor", "kept_head"]
+__all__ = ["anchor_option", "append_anchor", "head_option", "kept_head"]
 
 _TAIL = 4096  # an anchor file only grows; its last line is all that is read
+
+
+def head_option() -> Any:
+    """``--head SEQ:HASH``: a head printed earlier and kept elsewhere."""
+    return typer.Option(None, "--head", metavar="SEQ:HASH",
+                        help="A head printed earlier and kept elsewhere.")
+
+
+def anchor_option() -> Any:
+    """``--anchor FILE``: check against its last head, then append the current one."""
+    return typer.Option(None, "--anchor", metavar="FILE", help="Check against the last head "
+                        "in FILE, then append the current head to it.")
 
 
 def _last_head(path: Path) -> tuple[int, str] | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from kinko.cli.anchors import append_anchor, kept_head
+from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.ports import SystemClock
@@ -67,13 +67,8 @@ def _show(check: AuditCheck, fmt: str) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context,
-                 head: str = typer.Option(None, "--head", metavar="SEQ:HASH",
-                                          help="A head printed earlier and kept elsewhere."),
-                 anchor: Path = typer.Option(None, "--anchor", metavar="FILE",
-                                             help="Check against the last head in FILE, "
-                                             "then append the current head to it."),
-                 fmt: str = format_option()) -> None:
+def audit_verify(ctx: typer.Context, head: str = head_option(),
+                 anchor: Path = anchor_option(), fmt: str = format_option()) -> None:
     """Recompute the hash chain; name the first record altered, deleted or reordered
     (exit 1). Print the head to keep elsewhere."""
     check = _access(ctx).check_audit(kept_head(head, anchor))

@@ -8,21 +8,24 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, parse_time, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
 from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
+from kinko.domain.money import format_units
 from kinko.domain.policy_lock import describe, veto_bytes
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_text
 from kinko.services.custody import Custody, ProposalView, custody_report
 from kinko.services.deposits import Deposits
+from kinko.services.heartbeat import watch_findings
 from kinko.services.withdrawals import Withdrawals
 from kinko.store.custody_sql import parse_proposal
 
@@ -214,10 +217,18 @@ def signature_for(custody: Custody, proposal_id: str, key: Path | None,
     return sign_proposal(view.proposal, _load_key(key))  # type: ignore[arg-type]
 
 
-def _show(views: list[ProposalView], fmt: str) -> None:
+def _amount(rt: Runtime, payload: dict[str, Any]) -> str:
+    """A proposal's amount in whole units of its asset (the payload keeps minor units)."""
+    asset, units = payload.get("asset"), payload.get("amount")
+    if not isinstance(asset, str) or asset not in rt.assets or units is None:
+        return "-" if units is None else str(units)
+    return format_units(int(units), rt.assets[asset], group=True)
+
+
+def _show(rt: Runtime, views: list[ProposalView], fmt: str) -> None:
     emit(["id", "kind", "asset", "amount", "state", "approvals", "expires", "tx", "why"],
          [[v.proposal.id, v.proposal.kind, v.proposal.payload.get("asset", "-"),
-           v.proposal.payload.get("amount", "-"), v.state,
+           _amount(rt, v.proposal.payload), v.state,
            f"{len(v.approvals)}/{v.quorum} " + ",".join(a.approver for a in v.approvals),
            v.proposal.expires_at.isoformat(), v.tx_hash or "", v.detail] for v in views], fmt)
 
@@ -232,14 +243,14 @@ def proposals_create(ctx: typer.Context,
         print("nothing to propose: every asset is within its limits (or already has an open "
               "proposal)")
         return
-    _show(views, fmt)
+    _show(runtime(ctx), views, fmt)
 
 
 @proposals_app.command("list")
 def proposals_list(ctx: typer.Context, state: str = typer.Option(None, "--state"),
                    fmt: str = format_option()) -> None:
     """List proposals with their approvals."""
-    _show(runtime(ctx).custody().proposals(state), fmt)
+    _show(runtime(ctx), runtime(ctx).custody().proposals(state), fmt)
 
 
 @proposals_app.command("show")
@@ -254,7 +265,7 @@ def proposals_show(ctx: typer.Context, proposal_id: str,
     if canonical:
         sys.stdout.write(view.proposal.canonical() + "\n")
         return
-    _show([view], "table")
+    _show(runtime(ctx), [view], "table")
 
 
 @proposals_app.command("approve")
@@ -366,12 +377,21 @@ def reconcile(ctx: typer.Context,
 
 @app.command("check")
 def check(ctx: typer.Context, fmt: str = format_option()) -> None:
-    """Run every custody check (ratios, guarantee, reserves, reconciliation); exit 1 on a
-    breach, for cron."""
-    result = runtime(ctx).custody().check()
-    _findings(result.findings, fmt)
-    if result.breaches:
-        print(f"{len(result.breaches)} breach(es)", file=sys.stderr)
+    """Run every custody check (the law's 5%, performance guarantee and reserves, the
+    policy's limits, reconciliation) and whether the watch is alive (a silent watch is a
+    breach: it sees no theft); exit 1 on a breach, for cron."""
+    rt = runtime(ctx)
+    custody = rt.custody()
+    result = custody.check()
+    online = any(w.tier != "cold" and w.addresses for w in custody.ledger.wallets())
+    watch = watch_findings(custody.ledger.store, custody.clock,
+                           silence=rt.settings.watch_silence_seconds, watched=online)
+    findings = [*[f for f in watch if f.severity == "critical"], *result.findings,
+                *[f for f in watch if f.severity != "critical"]]
+    _findings(findings, fmt)
+    breaches = [f for f in findings if f.severity == "critical"]
+    if breaches:
+        print(f"{len(breaches)} breach(es)", file=sys.stderr)
         raise typer.Exit(1)
 
 

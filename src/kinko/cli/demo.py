@@ -26,11 +26,14 @@ from kinko.chains.wallets import KeyWallet
 from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
 from kinko.cli.runtime import Runtime, emit, runtime
+from kinko.domain.fsa import Submitter
 from kinko.domain.labels import tagpack_text
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import N_, Units, msg
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.refunds import decimal_text
 from kinko.errors import BadInput
+from kinko.i18n import ENGLISH
 from kinko.ports import Store, SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
@@ -56,6 +59,18 @@ from kinko.services.replay import COINCHECK, ReplayRun
 from kinko.store import open_store, upgrade
 
 DEMO_PASSWORD = "demo only - never use"  # the demo hot keystore's password, shown openly
+# the two demo exchanges as their reports' covers name them (fictitious, marked as demos)
+DEMO_EXCHANGE = Submitter(name="kinko デモ取引所株式会社",
+                          registration="関東財務局長 第00000号（デモ）",
+                          representative="代表取締役 金庫 一郎",
+                          address="東京都千代田区（デモ）", addressee="fsa")
+EXCHANGE_2018 = Submitter(name="2018年型デモ取引所株式会社",
+                          registration="関東財務局長 第00000号（デモ）",
+                          representative="代表取締役 二〇一八 太郎",
+                          address="東京都渋谷区（デモ）", addressee="kanto")
+CAUSE_2018 = ("原因：全利用者の XEM を保管していた唯一のホットウォレットの秘密鍵"
+              "（単一鍵）が取引所外で使用された。コールドウォレット及びマルチシグによる"
+              "管理がなく、チェーンの監視も行っていなかった。")
 
 
 @app.command("demo")
@@ -134,7 +149,7 @@ def demo(
     print("5. Withdrawals, screened before signing (rules in demo/policy.toml):")
     emit(["step", "id", "customer", "ETH", "state", "why"],
          [[label, v.id, v.customer, rt.show("ETH", v.amount), v.state,
-           "; ".join(h.reason for h in v.decision.hits) or "no rule matched"]
+           "; ".join(ENGLISH.text(h.reason) for h in v.decision.hits) or "no rule matched"]
           for label, v in result.withdrawals], "table", right=("ETH",))
     print(f"   breaker tripped for: {', '.join(result.tripped) or 'none'} (only a quorum "
           "resets it: `kinko breaker reset ETH`)\n")
@@ -149,10 +164,11 @@ def demo(
         reports = [
             _fsa(Custody(ledger, chain=chain, prices=FixedPrices(PRICES),
                          confirmations=rt.settings.confirmations),
-                 folder / "fsa", incident=result.replay.incident),
+                 folder / "fsa", incident=result.replay.incident, submitter=DEMO_EXCHANGE),
             _fsa(Custody(ledger2018, chain=chain2018, prices=FixedPrices(PRICES),
                          confirmations=rt.settings.confirmations),
                  folder / "fsa-2018", incident=incident2018, plan=plan2018,
+                 submitter=EXCHANGE_2018,
                  trace=folder / "trace" / "haircut",
                  # how its custody stood when the theft began, before the loss was booked
                  positions_at=Incidents(ledger2018.store, SystemClock()).incident(
@@ -253,11 +269,13 @@ def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tu
     """Act 8: the 2018 exchange answers: incident, loss, refund plan at 88.549 JPY/XEM and
     the funds check, before and after the exchange's own yen are recorded in the ledger."""
     incidents = Incidents(ledger.store, SystemClock(), ledger)
-    incident = incidents.open("523,000,000 XEM sent from the XEM hot wallet by an outsider",
-                              "operators (found at 11:25 JST)", asset="XEM", wallet="xem-hot")
-    incidents.note(incident, "ciso", "cause: the single key of the one hot wallet holding all "
-                   "customer XEM was used outside the exchange; no cold storage, no multisig, "
-                   "nobody watching the chain")
+    xem = ledger.assets["XEM"]
+    incident = incidents.open(
+        msg("incident.title.outflow_amount", wallet="xem-hot",
+            amount=Units(run.taken, xem.symbol, xem.decimals)),
+        "operators (found at 11:25 JST)", asset="XEM", wallet="xem-hot")
+    # the operators of a Japanese exchange write their findings in Japanese (kept as written)
+    incidents.note(incident, "ciso", CAUSE_2018)
     incidents.book_loss(incident, "XEM", "xem-hot", run.taken,
                         source=f"tx:{run.thefts[0].tx_hash}", by="controller")
     refunds = Refunds(ledger, incidents)
@@ -291,16 +309,14 @@ def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tu
     return incident, plans[1][2]
 
 
-def _fsa(custody: Custody, out: Path, *, incident: str | None, plan: Path | None = None,
-         trace: Path | None = None, positions_at: datetime | None = None) -> list[Path]:
+def _fsa(custody: Custody, out: Path, *, incident: str | None, submitter: Submitter,
+         plan: Path | None = None, trace: Path | None = None,
+         positions_at: datetime | None = None) -> list[Path]:
     """The Japanese FSA report (PDF, and HTML beside it) of one exchange."""
     report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
-                        benchmarks=_BENCHMARKS if _BENCHMARKS.is_file() else None,
-                        confirmations=custody.confirmations, positions_at=positions_at)
+                        confirmations=custody.confirmations, positions_at=positions_at,
+                        submitter=submitter)
     return [*write_fsa(report, out, "pdf", "ja"), *write_fsa(report, out, "html", "ja")[:1]]
-
-
-_BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks" / "RESULTS.md"
 
 
 def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
@@ -409,7 +425,8 @@ def _timeline(rt: Runtime, incident: str | None) -> None:
         return
     view = Incidents(rt.store(), SystemClock()).incident(incident)
     emit(["at (UTC)", "kind", "actor", "detail"],
-         [[e["at"].strftime("%H:%M:%S.%f")[:-3], e["kind"], e["actor"], e["detail"]]
+         [[e["at"].strftime("%H:%M:%S.%f")[:-3], e["kind"], e["actor"],
+           ENGLISH.text(e["detail"])]
           for e in view.timeline], "table", title=f"incident {incident}: timeline")
 
 
@@ -442,7 +459,9 @@ def _index(store: Store, exchange: str, *, incident: str | None, fsa: Path,
     if trace is not None:
         folder, transfers, run = trace
         for policy in ("haircut", "poison"):
-            artifacts.record("trace", f"{policy} trace of the stolen XEM", folder / policy,
+            artifacts.record("trace", msg("artifact.trace.incident",
+                                          policy=msg(f"tr.policy.{policy}"),
+                                          incident=incident or ""), folder / policy,
                              by=by, incident=incident, detail={
                                  "policy": policy, "transfers": str(transfers.resolve()),
                                  "format": "csv", "asset": "XEM",
@@ -451,13 +470,15 @@ def _index(store: Store, exchange: str, *, incident: str | None, fsa: Path,
                                  "blacklist": str((folder / "blacklist.yaml").resolve())})
     for path in refunds:
         funded = not path.name.endswith("unfunded")
-        artifacts.record("refunds", "refund plan at 88.549 JPY/XEM" + (
-            "" if funded else " (before the exchange's own yen were recorded)"), path, by=by,
+        artifacts.record("refunds", msg(
+            N_("artifact.refunds.demo") if funded else N_("artifact.refunds.demo_unfunded"),
+            price="88.549"), path, by=by,
             incident=incident, detail={"price": "88.549", "funded": funded})
-    artifacts.record("fsa", f"FSA report, {exchange} (Japanese, PDF and HTML)", fsa, by=by,
+    artifacts.record("fsa", msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
+                                lang=msg("lang.ja"), incident=incident or ""), fsa, by=by,
                      incident=incident)
     if reserves is not None:
-        artifacts.record("reserves", "proof of liabilities (Merkle sum tree)", reserves,
+        artifacts.record("reserves", msg("artifact.reserves.demo"), reserves,
                          by=by)
 
 

@@ -1,9 +1,11 @@
 """``kinko report fsa``: the report to the FSA (ja/en; HTML, PDF or Markdown + CSV appendix).
 
-Thin: it resolves the files the report quotes (the benchmark results beside the checkout,
-the hot keystores), calls :func:`kinko.services.fsa.fsa_report` and writes the result with
-:func:`kinko.render.fsa.write_fsa`; the folder is indexed as an artifact of kind ``fsa`` (the
-dashboard lists it with its downloads).
+Thin: it resolves the files the report reads (the hot keystores, a refund plan, a trace),
+calls :func:`kinko.services.fsa.fsa_report` with the cover's ``[exchange]`` settings and
+writes the result with :func:`kinko.render.fsa.write_fsa`; the folder is indexed as an
+artifact of kind ``fsa`` (the dashboard lists it with its downloads). What an operator may
+want to add (a refund plan, a trace, the cover's fields) is said here, on the terminal,
+never in the document.
 """
 
 from __future__ import annotations
@@ -15,27 +17,16 @@ import typer
 
 from kinko.cli.custody import report_app
 from kinko.cli.runtime import parse_time, runtime
+from kinko.domain.fsa import FsaReport
+from kinko.domain.messages import N_, msg
 from kinko.errors import BadInput
+from kinko.i18n import Localizer
 from kinko.ports import SystemClock
 from kinko.render.fsa import FORMATS, write_fsa
 from kinko.services.artifacts import Artifacts
 from kinko.services.fsa import fsa_report
 
-__all__ = ["report_fsa"]
-
-
-def _benchmarks(given: Path | None) -> Path | None:
-    """The benchmark results quoted for the watch's latency: the file given, else
-    ``benchmarks/RESULTS.md`` in the working folder or in kinko's own checkout."""
-    if given is not None:
-        if not given.is_file():
-            raise BadInput(f"--benchmarks {given}: no such file")
-        return given
-    here = Path(__file__).resolve().parents[3] / "benchmarks" / "RESULTS.md"
-    for candidate in (Path("benchmarks") / "RESULTS.md", here):
-        if candidate.is_file():
-            return candidate
-    return None
+__all__ = ["fsa_hints", "report_fsa"]
 
 
 @report_app.command("fsa")
@@ -51,9 +42,6 @@ def report_fsa(
     lang: str = typer.Option("ja", "--lang", help="ja (default) or en."),
     fmt: str = typer.Option("html", "--format", "-f", help="html, pdf or md."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the report into."),
-    benchmarks: Path = typer.Option(None, "--benchmarks", help="Benchmark results quoted for "
-                                    "the watch's measured latency (default: "
-                                    "benchmarks/RESULTS.md when present)."),
     positions_at: str = typer.Option(None, "--positions-at", help="Section 1 as the ledger "
                                      "stood at this time (ISO 8601 with zone), e.g. when the "
                                      "incident began; default now."),
@@ -68,15 +56,35 @@ def report_fsa(
     rt = runtime(ctx)
     custody = rt.custody()
     report = fsa_report(custody, incident=incident, refund_plan=refund_plan, trace=trace,
-                        trace_asset=trace_asset, benchmarks=_benchmarks(benchmarks),
-                        confirmations=rt.settings.confirmations,
+                        trace_asset=trace_asset, confirmations=rt.settings.confirmations,
                         keystore_dir=Path(rt.settings.hot_keystore_dir),
-                        positions_at=parse_time(positions_at) if positions_at else None)
+                        positions_at=parse_time(positions_at) if positions_at else None,
+                        submitter=rt.settings.exchange)
     paths = write_fsa(report, out, fmt, lang)
     Artifacts(rt.store(), SystemClock()).record(
-        "fsa", f"FSA report ({lang}, {fmt})" + (f" for {incident}" if incident else ""), out,
+        "fsa", msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
+                   lang=msg(f"lang.{lang}"), incident=incident or ""), out,
         by="kinko report fsa", incident=incident,
         detail={"lang": lang, "format": fmt, "files": [p.name for p in paths]})
+    say = Localizer(lang)
     for path in paths:
-        print(f"wrote {path}")
-    print(f"FSA report ({lang}, {fmt}) in {time.perf_counter() - started:.1f} s")
+        print(say("cli.wrote", path=str(path)))
+    for hint in fsa_hints(report):
+        print(say(hint))
+    print(say("cli.fsa.done", lang=say(f"lang.{lang}"), format=fmt,
+              seconds=f"{time.perf_counter() - started:.1f}"))
+
+
+def fsa_hints(report: FsaReport) -> list[str]:
+    """What the operator may add to the report (said on the terminal, not in it)."""
+    hints = []
+    sub = report.submitter
+    if not (sub.name and sub.registration and sub.representative):
+        hints.append("cli.fsa.hint_exchange")
+    if report.incident is not None and report.refund_plan is None:
+        hints.append("cli.fsa.hint_plan")
+    if report.incident is not None and report.trace is None:
+        hints.append("cli.fsa.hint_trace")
+    if report.incident is not None and not report.incident.causes:
+        hints.append("cli.fsa.hint_cause")
+    return hints

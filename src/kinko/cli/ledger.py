@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from kinko.cli.anchors import append_anchor, kept_head
+from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance
@@ -133,12 +133,7 @@ def entries(
 
 
 @ledger_app.command("verify")
-def verify(ctx: typer.Context,
-           head: str = typer.Option(None, "--head", metavar="SEQ:HASH",
-                                    help="A head printed earlier and kept elsewhere."),
-           anchor: Path = typer.Option(None, "--anchor", metavar="FILE",
-                                       help="Check against the last head in FILE, then "
-                                       "append the current head to it."),
+def verify(ctx: typer.Context, head: str = head_option(), anchor: Path = anchor_option(),
            fmt: str = format_option()) -> None:
     """Recompute the hash chain and balances; name the first altered/deleted/reordered entry
     (exit 1). Print the head to keep elsewhere."""

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kinko.cli.app import app
 from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.refunds import PlanFile, parse_price
 from kinko.errors import BadInput
@@ -115,7 +116,8 @@ def refunds_plan(
                         currency=currency.upper(), rounding=rounding)  # type: ignore[arg-type]
     files = service.write_plan(plan, out)
     Artifacts(rt.store(), SystemClock()).record(
-        "refunds", f"refund plan {files.document['plan_id']}", out, by="kinko refunds plan",
+        "refunds", msg("artifact.refunds", plan=str(files.document["plan_id"])), out,
+        by="kinko refunds plan",
         incident=incident, detail={"plan_id": files.document["plan_id"]})
     emit(["field", "value"], _summary(files.document, rt), fmt, title="refund plan")
     if fmt == "table":

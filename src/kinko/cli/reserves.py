@@ -14,6 +14,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.runtime import parse_time, runtime
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import Count, verify_proof
@@ -74,7 +75,7 @@ def snapshot(
     svc.refuse_reused_id(artifacts, sid)
     svc.publish(snap, out, layout=layout)
     artifacts.record(
-        "reserves", f"reserves snapshot {sid}", out, by="kinko reserves snapshot",
+        "reserves", msg("artifact.reserves", snapshot=sid), out, by="kinko reserves snapshot",
         detail={"snapshot_id": sid, "root_hash": tree.root.hex(), "customers": snap.customers,
                 "layout": layout})
     print(f"snapshot {sid}: {snap.customers} customers, height {tree.height}, "

@@ -65,7 +65,9 @@ def _app(rt: Runtime, dashboard: bool, secure_cookies: bool) -> FastAPI:
     folder = Path(rt.settings.data_dir)
     api = create_app(rt.custody, lambda: Access(rt.store(), SystemClock()),
                      dashboard=folder if dashboard else None, secure_cookies=secure_cookies,
-                     max_body=rt.settings.max_request_bytes)
+                     max_body=rt.settings.max_request_bytes,
+                     watch_silence=rt.settings.watch_silence_seconds,
+                     submitter=rt.settings.exchange)
     if dashboard:  # the overview's summed balances, once, before the first operator asks
         custody_positions(rt.ledger())
     # what start-up made (modules, the app) lives as long as the server: kept out of the

@@ -13,6 +13,7 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import same_token
 from kinko.domain.labels import has_category, tag_index
+from kinko.domain.messages import N_, Units, msg
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -171,16 +172,24 @@ def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Pa
     Incidents(store, SystemClock()).incident(incident)  # refuses an unknown one
     summary = report.summary()
     totals = summary["totals"]
-    top = ", ".join(f"{e.entity} {e.taint}" for e in report.exposure[:5]) or "no exchange"
     artifact = Artifacts(store, SystemClock()).record(
-        "trace", f"{report.policy} trace of {incident}", out, by="kinko trace",
+        "trace", msg("artifact.trace.incident", policy=msg(f"tr.policy.{report.policy}"),
+                     incident=incident), out, by="kinko trace",
         incident=incident, detail={"policy": report.policy, "asset": asset,
                                    "source": "kinko trace run", "totals": totals,
                                    "conservation": summary["conservation"],
                                    "seeds": summary["seeds"].get("transactions", [])})
-    record(store, incident, SystemClock().now(), "trace", "kinko trace",
-           f"{report.policy} trace written to {out}: seeded {totals['seeded']}, absorbed at "
-           f"exchanges {totals['absorbed']} (exposure: {top}); artifact {artifact['id']}")
+    known = rt.assets[asset] if asset is not None and asset in rt.assets else None
+
+    def units(value: int) -> Units | int:
+        return value if known is None else Units(value, known.symbol, known.decimals)
+
+    top = ", ".join(e.entity for e in report.exposure[:5])
+    record(store, incident, SystemClock().now(), "trace", "kinko trace", msg(
+        N_("timeline.trace.done") if top else N_("timeline.trace.done_none"),
+        policy=msg(f"tr.policy.{report.policy}"), trace=str(artifact["id"]),
+        seeded=units(int(totals["seeded"])), absorbed=units(int(totals["absorbed"])),
+        exchanges=top))
 
 
 def _reduce(transfers: AccountTransfers, seeds: AccountSeeds, stops: np.ndarray

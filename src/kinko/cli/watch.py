@@ -18,7 +18,9 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import TOKENS
+from kinko.domain.messages import Message
 from kinko.errors import ConfigError
+from kinko.i18n import ENGLISH
 from kinko.ports import SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.incidents import Incidents
@@ -97,7 +99,8 @@ def watch(
     first = start_block if start_block is not None else chain.head()
     tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     watcher = Watch(withdrawals, chain, confirmations=rt.settings.confirmations,
-                    notifiers=notifiers, start_block=first, tag_tokens=tags)
+                    notifiers=notifiers, start_block=first, tag_tokens=tags,
+                    interval_ms=rt.settings.watch_interval_ms)
     server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
         if metrics_port else None
     print(f"watching {chain.name} from block {first if resume is None else resume + 1} "
@@ -167,9 +170,15 @@ def alerts_list(
            a["tx_hash"] or "", a["incident"] or ""] for a in rows], fmt, right=("amount",))
 
 
+def _plain(value: Any) -> Any:
+    """A stored value as the CLI shows it: times in ISO 8601, messages in English."""
+    if hasattr(value, "isoformat"):
+        return _time(value)
+    return ENGLISH.text(value) if isinstance(value, Message) else value
+
+
 def _json(row: Mapping[str, Any]) -> str:
-    return json.dumps({k: (_time(v) if hasattr(v, "isoformat") else v) for k, v in row.items()},
-                      ensure_ascii=False, indent=2)
+    return json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False, indent=2)
 
 
 @alerts_app.command("show")
@@ -181,8 +190,8 @@ def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
     if fmt == "json":
         print(_json(row))
         return
-    emit(["field", "value"], [[k, _time(v) if hasattr(v, "isoformat") else
-                               ("" if v is None else v)] for k, v in row.items()], fmt)
+    emit(["field", "value"], [[k, "" if v is None else _plain(v)] for k, v in row.items()],
+         fmt)
 
 
 @alerts_app.command("ack")
@@ -233,7 +242,7 @@ def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
         return
     i = view.incident
     if fmt == "table":
-        print(f"{i['id']} [{i['state']}] {i['title']} (opened {_time(i['opened'])})")
+        print(f"{i['id']} [{i['state']}] {_plain(i['title'])} (opened {_time(i['opened'])})")
     emit(["at", "kind", "actor", "detail"],
          [[_time(e["at"]), e["kind"], e["actor"], e["detail"]] for e in view.timeline], fmt,
          title="timeline")

@@ -9,9 +9,11 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.custody import signature_for
 from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.messages import verbatim
 from kinko.domain.money import parse_units
 from kinko.domain.screening import RULE_KINDS
 from kinko.errors import TierRefused
+from kinko.i18n import ENGLISH
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 withdrawals_app = typer.Typer(help="Withdrawals: screened, reviewed, sent, confirmed.",
@@ -63,7 +65,7 @@ def request(
                                  actor=f"cli:{requester or 'customer:' + customer}")
     _show(ctx, [view], fmt)
     for line in view.decision.explain():
-        print(f"  {line}")
+        print(f"  {ENGLISH.text(line)}")
 
 
 @withdrawals_app.command("list")
@@ -86,7 +88,7 @@ def explain(ctx: typer.Context, withdrawal_id: str) -> None:
     print(f"{view.id}: {view.state} (decision {view.decision.outcome} under policy version "
           f"{view.decision.policy_version})")
     for line in view.decision.explain():
-        print(f"  {line}")
+        print(f"  {ENGLISH.text(line)}")
 
 
 @withdrawals_app.command("approve")
@@ -167,7 +169,7 @@ def breaker_status(ctx: typer.Context, fmt: str = format_option()) -> None:
     tripped = service.breaker()
     print("tripped: " + (", ".join(sorted(tripped)) or "none"))
     emit(["scope", "event", "at", "by", "reason"],
-         [[e["scope"], e["event"], e["at"].isoformat(), e["by"], e["reason"]]
+         [[e["scope"], e["event"], e["at"].isoformat(), e["by"], ENGLISH.text(e["reason"])]
           for e in service.breaker_log()], fmt)
 
 
@@ -176,7 +178,7 @@ def breaker_trip(ctx: typer.Context, scope: str = typer.Argument(..., help="Asse
                  by: str = typer.Option(..., "--by"),
                  reason: str = typer.Option(..., "--reason")) -> None:
     """Trip a breaker by hand: every withdrawal of its scope goes to review."""
-    _service(ctx).trip(scope, by, reason, actor=f"cli:{by}")
+    _service(ctx).trip(scope, by, verbatim(reason), actor=f"cli:{by}")
     print(f"{scope} breaker tripped")
 
 

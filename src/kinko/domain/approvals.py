@@ -17,6 +17,7 @@ else (forged or altered proposal), approves twice, or comes after the proposal e
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -32,10 +33,13 @@ from kinko.domain.policy import Policy
 from kinko.errors import ApprovalError
 
 __all__ = [
+    "PREAUTHORISED",
     "Approval",
     "Proposal",
     "ProposalKind",
     "check_approval",
+    "preauthorisation",
+    "preauthorised_by",
     "public_key_hex",
     "quorum_reached",
     "sign_proposal",
@@ -115,3 +119,19 @@ def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
 
 def quorum_reached(policy: Policy, approvals: list[Approval]) -> bool:
     return len({a.approver for a in approvals}) >= policy.quorum
+
+
+PREAUTHORISED = "policy: "  # an approval given in advance by a quorum-approved policy
+_PREAUTH = re.compile(r"^policy: v(\d+) (\S+)$")
+
+
+def preauthorised_by(version: int, clause: str) -> str:
+    """The approver recorded for an action the policy authorised in advance: which version,
+    which clause (``policy: v3 watch.emergency_sweep=auto``)."""
+    return f"{PREAUTHORISED}v{version} {clause}"
+
+
+def preauthorisation(approver: str) -> tuple[int, str] | None:
+    """(policy version, clause) of an approval recorded by :func:`preauthorised_by`."""
+    found = _PREAUTH.match(approver)
+    return None if found is None else (int(found.group(1)), found.group(2))

@@ -31,11 +31,16 @@ from decimal import Decimal
 from typing import Literal
 
 from kinko.domain.addresses import address_key
+from kinko.domain.messages import Message, Percent, Units, msg
 from kinko.domain.policy import Policy
 from kinko.errors import InvalidAccount
 
 __all__ = [
+    "ART_27",
+    "ART_63_11",
+    "ART_63_11_2",
     "KINDS",
+    "LEGAL_MAX_ONLINE",
     "TIERS",
     "AssetPosition",
     "CustodyFinding",
@@ -44,8 +49,10 @@ __all__ = [
     "Multisig",
     "Tier",
     "Wallet",
+    "customer_offline",
     "evaluate",
     "guarantee",
+    "not_offline_share",
     "rebalance",
     "same_key",
     "signing_findings",
@@ -199,15 +206,27 @@ def guarantee(position: AssetPosition, warm_counts_as_hot: bool = True) -> Guara
     return Guarantee(customers_online, max(0, offline - customers_offline))
 
 
+# The law's limits, which apply whether or not a policy is loaded.
+LEGAL_MAX_ONLINE = Decimal("0.05")  # Cabinet Office Ordinance Art. 27: ≤ 5% online, by value
+ART_27 = "Art. 27"  # Cabinet Office Ordinance on Crypto-Asset Exchange Service Providers
+ART_63_11 = "Art. 63-11"  # Payment Services Act: segregation of customers' crypto-assets
+ART_63_11_2 = "Art. 63-11-2"  # Payment Services Act: performance-guarantee crypto-assets
+
+
 @dataclass(frozen=True)
 class CustodyFinding:
+    """A breach or a fact worth knowing; ``message`` says it for people, ``law`` names the
+    article when a legal test failed (None: a policy limit, a reconciliation difference, a
+    note)."""
+
     code: str
     severity: Literal["critical", "warning", "info"]
     asset: str | None
-    message: str
+    message: Message
     amount: int | None = None
     addresses: tuple[str, ...] = ()
     wallet: str | None = None
+    law: str | None = None
 
 
 def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str | None]
@@ -224,21 +243,18 @@ def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str |
         if key_location.get(w.name) == "file":
             out.append(CustodyFinding(
                 "key_in_file", "warning", w.asset,
-                f"{w.name}: {w.tier} wallet signs with a key in a keystore file; keep it in an "
-                "HSM (settings hsm_module, hsm_token, keys)", addresses=w.addresses,
-                wallet=w.name))
+                msg("finding.key_in_file", wallet=w.name, tier=w.tier),
+                addresses=w.addresses, wallet=w.name))
         if w.tier == "hot" and w.kind == "key":
             out.append(CustodyFinding(
                 "single_key_hot", "warning", w.asset,
-                f"{w.name}: hot wallet of a single key: whoever takes it takes the wallet; "
-                "make it a co-signed multisig (kinko wallets create-safe: the operations "
-                "key, the co-signer, an offline recovery key)", addresses=w.addresses,
+                msg("finding.single_key_hot", wallet=w.name), addresses=w.addresses,
                 wallet=w.name))
         if w.multisig is not None and w.tier == "hot" and w.multisig.cosigner is None:
             out.append(CustodyFinding(
                 "hot_without_cosigner", "warning", w.asset,
-                f"{w.name}: hot multisig wallet without the policy co-signer among its "
-                "owners", addresses=w.addresses, wallet=w.name))
+                msg("finding.hot_without_cosigner", wallet=w.name), addresses=w.addresses,
+                wallet=w.name))
     return out
 
 
@@ -249,7 +265,7 @@ class Move:
     kind: Literal["sweep", "refill"]
     asset: str
     amount: int
-    reason: str
+    reason: Message
 
 
 def _exceeds(part: int, whole: int, ratio: Decimal) -> bool:
@@ -263,67 +279,124 @@ def _share(whole: int, ratio: Decimal) -> int:
     return whole * p // q
 
 
-def evaluate(positions: list[AssetPosition], policy: Policy,
-             prices: Mapping[str, Decimal] | None = None) -> list[CustodyFinding]:
-    """Every breach of the policy and the law in these positions, most serious first.
+def customer_offline(position: AssetPosition, warm_counts_as_hot: bool = True) -> int:
+    """Customer crypto held offline: what is owed, less what is held online for customers
+    (online holdings count as the customers' first) and less what is not held at all."""
+    online = min(position.online(warm_counts_as_hot), position.liabilities)
+    offline = (position.total_holdings - position.online(warm_counts_as_hot)
+               - position.holdings.get("bank", 0))
+    return max(0, min(offline, position.liabilities - online))
+
+
+def not_offline_share(position: AssetPosition, warm_counts_as_hot: bool = True
+                      ) -> Decimal | None:
+    """The share of what customers are owed that is not held offline (online, or not held
+    at all): the ordinance's test is that it stays within 5%. None: nothing is owed."""
+    if position.liabilities <= 0:
+        return None
+    return Decimal(position.liabilities - customer_offline(position, warm_counts_as_hot)) \
+        / Decimal(position.liabilities)
+
+
+def evaluate(positions: list[AssetPosition], policy: Policy | None,
+             prices: Mapping[str, Decimal] | None = None,
+             decimals: Mapping[str, int] | None = None) -> list[CustodyFinding]:
+    """Every breach of the law and of the policy in these positions, most serious first.
+
+    The law applies with or without a policy: reserves ≥ what customers are owed (PSA Art.
+    63-11), the performance guarantee (Art. 63-11-2) and the ordinance's 5%: customer crypto
+    held offline covers at least 95% of what customers are owed, by yen value across assets
+    (Art. 27). Without prices the 5% test is decided when every asset's share lies on the
+    same side of 5% (a weighted average lies between its parts), else it is not assessed.
+    A policy adds its own limits per asset (share of holdings online, hot minimum and
+    maximum).
 
     ``prices`` are yen per *minor unit* of each asset (a price per whole unit divided by
-    10^decimals), since positions are in minor units: wei and micro-XEM are only comparable
-    in yen once each is scaled by its own decimals."""
+    10^decimals), since positions are in minor units; ``decimals`` show amounts in whole
+    units in the findings' messages."""
+    places = decimals or {}
     out: list[CustodyFinding] = []
-    warm = policy.warm_counts_as_hot
-    online_jpy = total_jpy = Decimal(0)
+    warm = policy.warm_counts_as_hot if policy is not None else True
+    owed_jpy = not_offline_jpy = Decimal(0)
+    shares: list[Decimal] = []
+    priced_all = prices is not None
     for pos in positions:
         if pos.asset == "JPY":
             continue
-        rule = policy.assets.get(pos.asset)
+
+        def units(value: int, pos: AssetPosition = pos) -> Units:
+            return Units(value, pos.asset, places.get(pos.asset, 0))
+
+        rule = policy.assets.get(pos.asset) if policy is not None else None
         online = pos.online(warm)
-        total = pos.total_holdings
+        total = pos.total_holdings - pos.holdings.get("bank", 0)
         if pos.coverage < 0:
             out.append(CustodyFinding(
                 "reserve_shortfall", "critical", pos.asset,
-                f"{pos.asset}: holdings are {-pos.coverage} minor units short of what customers "
-                "are owed", -pos.coverage))
-        if rule is None:
+                msg("finding.reserve_shortfall", asset=pos.asset, amount=units(-pos.coverage),
+                    held=units(pos.total_holdings), owed=units(pos.liabilities)),
+                -pos.coverage, law=ART_63_11))
+        if policy is not None and rule is None:
             out.append(CustodyFinding("no_policy", "warning", pos.asset,
-                                      f"{pos.asset}: no custody limits in the policy"))
-        else:
+                                      msg("finding.no_limits", asset=pos.asset)))
+        if rule is not None:
             if total and _exceeds(online, total, rule.max_hot_ratio):
                 out.append(CustodyFinding(
                     "hot_ratio_breach", "critical", pos.asset,
-                    f"{pos.asset}: {online * 100 / total:.2f}% held online, above the "
-                    f"{rule.max_hot_ratio * 100}% limit",
+                    msg("finding.hot_ratio_breach", asset=pos.asset,
+                        share=Percent(Decimal(online) / Decimal(total)),
+                        limit=Percent(rule.max_hot_ratio),
+                        amount=units(online - _share(total, rule.max_hot_ratio))),
                     online - _share(total, rule.max_hot_ratio)))
             if rule.hot_max is not None and pos.holdings.get("hot", 0) > rule.hot_max:
                 out.append(CustodyFinding(
                     "hot_above_max", "warning", pos.asset,
-                    f"{pos.asset}: hot wallet holds more than its maximum",
+                    msg("finding.hot_above_max", asset=pos.asset,
+                        amount=units(pos.holdings.get("hot", 0) - rule.hot_max)),
                     pos.holdings.get("hot", 0) - rule.hot_max))
             if pos.holdings.get("hot", 0) < rule.hot_min:
                 out.append(CustodyFinding(
                     "hot_below_min", "warning", pos.asset,
-                    f"{pos.asset}: hot wallet below its minimum: withdrawals may stall",
+                    msg("finding.hot_below_min", asset=pos.asset,
+                        amount=units(rule.hot_min - pos.holdings.get("hot", 0))),
                     rule.hot_min - pos.holdings.get("hot", 0)))
         g = guarantee(pos, warm)
         if g.shortfall:
             out.append(CustodyFinding(
                 "guarantee_shortfall", "critical", pos.asset,
-                f"{pos.asset}: own offline holdings do not cover the customer amount held "
-                "online (performance-guarantee crypto, PSA Art. 63-11-2)", g.shortfall))
-        if prices is not None:
-            price = prices.get(pos.asset)
-            if price is None:
-                out.append(CustodyFinding("no_price", "warning", pos.asset,
-                                          f"{pos.asset}: no JPY price; left out of the total"))
-            else:
-                online_jpy += price * online
-                total_jpy += price * total
-    if prices is not None and total_jpy and online_jpy > policy.total_max_hot_ratio * total_jpy:
+                msg("finding.guarantee_shortfall", asset=pos.asset, amount=units(g.shortfall),
+                    required=units(g.required), held=units(g.held)),
+                g.shortfall, law=ART_63_11_2))
+        share = not_offline_share(pos, warm)
+        if share is not None:
+            shares.append(share)
+        price = prices.get(pos.asset) if prices is not None else None
+        if prices is not None and price is None and pos.liabilities:
+            priced_all = False
+            out.append(CustodyFinding("no_price", "warning", pos.asset,
+                                      msg("finding.no_price", asset=pos.asset)))
+        elif price is not None:
+            owed_jpy += price * pos.liabilities
+            not_offline_jpy += price * (pos.liabilities - customer_offline(pos, warm))
+    limit = policy.total_max_hot_ratio if policy is not None else LEGAL_MAX_ONLINE
+    limit = min(limit, LEGAL_MAX_ONLINE)  # a policy may be stricter than the law, not laxer
+    if priced_all and owed_jpy:
+        if not_offline_jpy > limit * owed_jpy:
+            out.append(CustodyFinding(
+                "total_hot_ratio_breach", "critical", None,
+                msg("finding.total_hot_ratio_breach",
+                    share=Percent(not_offline_jpy / owed_jpy), limit=Percent(limit),
+                    offline=Percent(1 - not_offline_jpy / owed_jpy)),
+                law=ART_27))
+    elif shares and min(shares) > limit:  # every asset above: so is any weighted average
         out.append(CustodyFinding(
             "total_hot_ratio_breach", "critical", None,
-            f"all assets: {online_jpy * 100 / total_jpy:.2f}% of holdings by yen value are "
-            f"online, above the {policy.total_max_hot_ratio * 100}% limit (Cabinet Office "
-            "Ordinance Art. 27)"))
+            msg("finding.total_hot_ratio_breach.unpriced", share=Percent(min(shares)),
+                limit=Percent(limit)),
+            law=ART_27))
+    elif shares and max(shares) > limit:
+        out.append(CustodyFinding("total_not_assessed", "warning", None,
+                                  msg("finding.total_not_assessed", limit=Percent(limit))))
     order = {"critical": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda f: order[f.severity])
 
@@ -346,13 +419,13 @@ def rebalance(positions: list[AssetPosition], policy: Policy) -> list[Move]:
                 allowed = min(allowed, rule.hot_max)
             amount = hot - max(0, allowed)
             if amount > 0:
-                moves.append(Move("sweep", pos.asset, amount,
-                                  f"online share above {rule.max_hot_ratio * 100}%; sweep to "
-                                  f"{rule.target_hot_ratio * 100}%" if too_much else
-                                  "hot wallet above its maximum"))
+                moves.append(Move("sweep", pos.asset, amount, msg(
+                    "proposal.sweep.ratio", limit=Percent(rule.max_hot_ratio),
+                    target=Percent(rule.target_hot_ratio)) if too_much else
+                    msg("proposal.sweep.max")))
         elif hot < rule.hot_min:
             room = ceiling - online
             amount = min(rule.hot_min - hot, room, pos.holdings.get("cold", 0))
             if amount > 0:
-                moves.append(Move("refill", pos.asset, amount, "hot wallet below its minimum"))
+                moves.append(Move("refill", pos.asset, amount, msg("proposal.refill.min")))
     return moves

@@ -9,10 +9,12 @@ holds one answer to all of it, per asset, as data: built by
 :func:`kinko.services.fsa.fsa_report`, rendered (Japanese or English; HTML, PDF or Markdown
 with a CSV appendix) by :mod:`kinko.render.fsa`.
 
-Every figure keeps where it came from: amounts are exact minor units with the asset's
-decimals beside them; detection latency is either an alert in the store or a measurement
-quoted from the benchmark results with its date; a refund plan is the file another command
-wrote, with the digest of its per-customer file checked::
+Every figure keeps where it came from, and all of it is the exchange's own record: amounts
+are exact minor units with the asset's decimals beside them; the time to detect a theft is
+computed from what the watch recorded (when the transaction was first seen, in the mempool
+or in its block, the block's time, and when the alarm was raised); a refund plan is the
+file another command wrote, with the digest of its per-customer file checked; the cover
+names the exchange as its settings' ``[exchange]`` section does (:class:`Submitter`)::
 
     >>> plan = parse_refund_plan({"format": "kinko-refund-plan-v1", "plan_id": "P1",
     ...     "incident": "INC-1", "asset": "XEM", "decimals": 6, "customers": 2,
@@ -26,13 +28,13 @@ wrote, with the digest of its per-customer file checked::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kinko.domain.messages import Message
 from kinko.domain.policy import WatchPolicy
 from kinko.domain.report import CustodyReport
 from kinko.errors import InputFileError
@@ -43,25 +45,40 @@ __all__ = [
     "ApproverInfo",
     "AssetLimits",
     "BreakerEvent",
+    "Detection",
     "ExposureRow",
     "FsaReport",
     "Governance",
     "IncidentSection",
-    "LatencyFigure",
-    "LatencyRecord",
     "MoveInfo",
     "NoticeInfo",
     "RefundPlan",
     "RuleInfo",
+    "Submitter",
     "TimelineEvent",
     "TraceSummary",
     "WalletInfo",
     "WatchInfo",
-    "parse_latency",
     "parse_refund_plan",
 ]
 
 PLAN_FORMAT = "kinko-refund-plan-v1"
+ADDRESSEES = ("fsa", "kanto")  # the FSA's Commissioner, the Kanto Local Finance Bureau
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who submits the report and to whom (the settings' ``[exchange]`` section): the
+    cover names them and carries the signature block. ``addressee`` is ``fsa`` (the
+    Commissioner of the FSA), ``kanto`` (the Director-General of the Kanto Local Finance
+    Bureau) or the addressee's title as written; a field left empty is a line to fill in
+    by hand."""
+
+    name: str = ""
+    registration: str = ""  # e.g. 関東財務局長 第00001号
+    representative: str = ""  # e.g. 代表取締役 山田 太郎
+    address: str = ""
+    addressee: str = "fsa"
 
 
 # ---------------------------------------------------------------------------- 2. wallets
@@ -125,6 +142,8 @@ class MoveInfo:
     tx_hash: str | None
     emergency: str | None
     created_at: datetime
+    preauthorised: tuple[int, str] | None = None  # (policy version, clause) that approved it
+    approvers: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------- 3. detection
@@ -137,7 +156,7 @@ class RuleInfo:
     kind: str
     asset: str | None
     action: str
-    reason: str
+    reason: Message
     params: tuple[tuple[str, str], ...]
 
 
@@ -155,27 +174,37 @@ class AlertInfo:
     block: int | None
     raised: datetime
     incident: str | None
-    detail: str
+    detail: Message
     acked_by: str | None = None
 
 
 @dataclass(frozen=True)
-class LatencyFigure:
-    """One row of the watch's measured detection latency, as the benchmark recorded it."""
+class Detection:
+    """How fast one unauthorised outflow was detected, from what the watch recorded: when
+    it first saw the transaction (in the mempool, or in its block), the block's own time
+    (None while it was not mined), and when the alarm was raised."""
 
-    figure: str
-    thefts: str
-    broadcast_to_alarm_ms: str  # p50 / p95 / max
-    inclusion_to_alarm_ms: str  # p50 / p95 / max; negative: alarmed before the block
-    before_inclusion: str
+    alert: str
+    tx_hash: str
+    block: int | None
+    block_time: datetime | None
+    first_seen: datetime | None
+    raised: datetime
+    pending_first: bool  # first seen in the mempool, before any block held it
 
+    @property
+    def seen_to_alarm_ms(self) -> int | None:
+        if self.first_seen is None:
+            return None
+        return round((self.raised - self.first_seen).total_seconds() * 1000)
 
-@dataclass(frozen=True)
-class LatencyRecord:
-    source: str  # the file it was read from
-    measured: str  # the "Measured <date> on <machine>" sentence, verbatim
-    figures: tuple[LatencyFigure, ...]
-    targets: str = ""  # the recorded verdict on the targets, verbatim
+    @property
+    def block_to_alarm_s(self) -> float | None:
+        """Seconds from the block's time to the alarm (negative: alarmed before the block;
+        block times are whole seconds)."""
+        if self.block_time is None:
+            return None
+        return (self.raised - self.block_time).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -186,8 +215,10 @@ class WatchInfo:
     confirmations: int
     alerts: tuple[AlertInfo, ...]
     alerts_total: int
-    latency: LatencyRecord | None
+    detections: tuple[Detection, ...]  # every theft alert, as the watch recorded it
     deny_listed: int  # addresses on the deny lists screening and the watch read
+    heartbeats: tuple[tuple[str, datetime, int | None, int | None], ...] = ()
+    # chain → the watch's last round, its last block and the node's head then
 
 
 # ---------------------------------------------------------------------------- 4. response
@@ -198,7 +229,7 @@ class BreakerEvent:
     event: str
     at: datetime
     by: str
-    reason: str
+    reason: Message
 
 
 @dataclass(frozen=True)
@@ -276,7 +307,7 @@ class TimelineEvent:
     at: datetime
     kind: str
     actor: str
-    detail: str
+    detail: Message
 
 
 @dataclass(frozen=True)
@@ -295,7 +326,12 @@ class IncidentSection:
     lost_by_alerts: Mapping[str, int]  # asset → theft alerts' amounts (not retracted)
     lost_in_ledger: Mapping[str, int]  # asset → the loss:<incident> balance
     customers_affected: int | None
-    customers_source: str  # "plan" (the refund plan's snapshot) or "ledger" (holders now)
+    # "plan" (the refund plan's customers), "shortfall" (customers holding the asset when the
+    # theft began, whose claims the holdings no longer cover) or "covered" (the exchange's
+    # own holdings cover the loss: no customer lost anything)
+    customers_source: str
+    detection: Detection | None = None  # the first theft's, when the watch alarmed
+    shortfall: Mapping[str, int] = field(default_factory=dict)  # asset → holdings short now
 
 
 # ---------------------------------------------------------------------------- the report
@@ -320,6 +356,7 @@ class FsaReport:
     refund_plan: RefundPlan | None = None
     incident: IncidentSection | None = None
     positions_at: datetime | None = None  # question 1 as of this time (None: now)
+    submitter: Submitter = field(default_factory=Submitter)
 
     @property
     def emergency_sweeps(self) -> tuple[MoveInfo, ...]:
@@ -394,37 +431,3 @@ def parse_refund_plan(data: Mapping[str, Any], where: str,
                            if funds.get(k) not in (None, "")),
         csv_sha256=digest,
         csv_verified=None if csv_sha256 is None else csv_sha256.lower() == digest.lower())
-
-
-_ROW = re.compile(r"^\|(.+)\|\s*$")
-
-
-def _cells(line: str) -> list[str]:
-    match = _ROW.match(line.strip())
-    return [] if match is None else [c.strip() for c in match.group(1).split("|")]
-
-
-def parse_latency(text: str, source: str) -> LatencyRecord | None:
-    """The watch's detection latency as ``benchmarks/RESULTS.md`` records it: the
-    measurement sentence of its Watch section and its "theft → alarm" rows, verbatim;
-    None when the file has no such section."""
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines)
-                  if line.startswith("## ") and "watch" in line.lower()), None)
-    if start is None:
-        return None
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-               len(lines))
-    section = lines[start + 1:end]
-    measured = next((line.strip() for line in section if line.startswith("Measured ")), "")
-    if measured:  # the first sentence: date, machine, what was measured against
-        measured = measured.split(". ")[0].rstrip(".") + "."
-    figures = []
-    for line in section:
-        cells = _cells(line)
-        if len(cells) >= 5 and cells[0].lower().startswith("theft"):
-            figures.append(LatencyFigure(cells[0], cells[1], cells[2], cells[3], cells[4]))
-    if not figures:
-        return None
-    targets = next((line.strip() for line in section if line.startswith("Targets")), "")
-    return LatencyRecord(source, measured, tuple(figures), targets)

@@ -57,8 +57,34 @@ class CustodyReport:
     pending: list[PendingMove] = field(default_factory=list)
     total_online_jpy: int | None = None
     total_jpy: int | None = None
-    total_max_hot_ratio: Decimal | None = None
+    total_max_hot_ratio: Decimal | None = None  # the policy's, or the law's 5%
+    # the ordinance's test (Art. 27): customer crypto not held cold (online, or not held at
+    # all) against all customer crypto, by yen value (None: not every asset is priced)
+    total_owed_jpy: int | None = None
+    total_not_offline_jpy: int | None = None
+
+    @property
+    def not_offline_share(self) -> Decimal | None:
+        if self.total_owed_jpy is None or self.total_not_offline_jpy is None \
+                or not self.total_owed_jpy:
+            return None
+        return Decimal(self.total_not_offline_jpy) / Decimal(self.total_owed_jpy)
 
     @property
     def breaches(self) -> list[CustodyFinding]:
+        """Critical findings: a legal test failed, a policy limit or the books' match with
+        the chain is broken (``kinko check`` exits 1)."""
         return [f for f in self.findings if f.severity == "critical"]
+
+    @property
+    def legal_breaches(self) -> list[CustodyFinding]:
+        """The findings where the law is not met (5%, guarantee, segregation)."""
+        return [f for f in self.findings if f.law is not None]
+
+    @property
+    def verdict(self) -> str:
+        """``legal`` (a legal test failed), ``policy`` (only the policy's limits or the
+        reconciliation), or ``ok``."""
+        if self.legal_breaches:
+            return "legal"
+        return "policy" if self.breaches else "ok"

@@ -28,7 +28,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
-from kinko.domain.money import AssetRegistry, format_units, parse_units
+from kinko.domain.messages import Message, Percent, Units, msg, verbatim
+from kinko.domain.money import AssetRegistry, parse_units
 from kinko.errors import ConfigError, KinkoError
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Request",
     "Rule",
     "RuleHit",
+    "duration_text",
     "needed_sums",
     "parse_duration",
     "parse_rules",
@@ -122,8 +124,8 @@ class RuleHit:
     rule: str
     kind: str
     action: Outcome
-    reason: str
-    detail: str
+    reason: Message  # the policy's reason for the rule (as written), or what its kind catches
+    detail: Message  # what matched, with the figures
 
 
 @dataclass(frozen=True)
@@ -132,16 +134,27 @@ class Decision:
     hits: tuple[RuleHit, ...]
     policy_version: int
 
-    def explain(self) -> list[str]:
+    def explain(self) -> list[Message]:
+        """One message per hit (or one saying no rule matched), for people."""
         if not self.hits:
-            return [f"allow: no rule matched (policy version {self.policy_version})"]
-        return [f"{h.action}: {h.rule} ({h.kind}): {h.reason}: {h.detail}" for h in self.hits]
+            return [msg("decision.no_hit", version=str(self.policy_version))]
+        return [msg("decision.hit", action=msg(f"wd.outcome.{h.action}"), rule=h.rule,
+                    kind=h.kind, reason=h.reason, detail=h.detail) for h in self.hits]
 
 
 # ---------------------------------------------------------------------------- rules
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration_text(value: timedelta) -> str:
+    """A window as a policy writes it: 30m, 24h, 30d (seconds when nothing shorter fits)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and seconds % size == 0 and not (unit == "d" and seconds < 172_800):
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def parse_duration(text: Any) -> timedelta:
@@ -160,21 +173,19 @@ class Rule:
     params: ClassVar[dict[str, str]]  # parameter -> meaning
     name: str
     action: Outcome
-    reason: str
+    reason: Message
     asset: str | None = None
 
     def applies(self, request: Request) -> bool:
         return self.asset is None or self.asset == request.asset
 
-    def check(self, request: Request, ctx: Context) -> str | None:
-        """A description of the match, or None."""
+    def check(self, request: Request, ctx: Context) -> Message | None:
+        """What matched (a message with the figures), or None."""
         raise NotImplementedError
 
 
-def _fmt(units: int, decimals: int) -> str:
-    from kinko.domain.money import Asset
-
-    return format_units(units, Asset("X", "x", decimals), group=True)
+def _units(units: int, request: Request, decimals: int) -> Units:
+    return Units(units, request.asset, decimals)
 
 
 @dataclass(frozen=True)
@@ -187,12 +198,12 @@ class MaxAmount(Rule):
     tier: str | None = None
     decimals: int = 0
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         if self.tier is not None and request.tier != self.tier:
             return None
         if request.amount > self.amount:
-            return (f"{_fmt(request.amount, self.decimals)} {request.asset} is above "
-                    f"{_fmt(self.amount, self.decimals)}")
+            return msg("hit.max_amount", amount=_units(request.amount, request, self.decimals),
+                       limit=_units(self.amount, request, self.decimals))
         return None
 
 
@@ -213,15 +224,17 @@ class Window(Rule):
     max_count: int | None = None
     decimals: int = 0
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         earlier, earlier_count = window_sum(ctx, request, self.scope, self.duration)
         total, count = earlier + request.amount, earlier_count + 1
+        scope = msg(f"rule.scope.{self.scope}")
         if self.max_amount is not None and total > self.max_amount:
-            return (f"{_fmt(total, self.decimals)} {request.asset} per {self.scope} within "
-                    f"{self.duration} (limit {_fmt(self.max_amount, self.decimals)})")
+            return msg("hit.window_amount", amount=_units(total, request, self.decimals),
+                       scope=scope, window=duration_text(self.duration),
+                       limit=_units(self.max_amount, request, self.decimals))
         if self.max_count is not None and count > self.max_count:
-            return (f"{count} withdrawals per {self.scope} within {self.duration} "
-                    f"(limit {self.max_count})")
+            return msg("hit.window_count", count=count, scope=scope,
+                       window=duration_text(self.duration), limit=self.max_count)
         return None
 
 
@@ -232,13 +245,14 @@ class HotShare(Rule):
     params: ClassVar[dict[str, str]] = {"max_share": "ratio of the hot balance, e.g. 0.1"}
     max_share: Decimal = Decimal("0.1")
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         if ctx.hot_balance is None:
             return None
         p, q = self.max_share.as_integer_ratio()
         if request.amount * q > p * ctx.hot_balance:
-            share = Decimal(request.amount) / Decimal(ctx.hot_balance or 1) * 100
-            return f"{share:.1f}% of the hot wallet (limit {self.max_share * 100}%)"
+            share = Decimal(request.amount) / Decimal(ctx.hot_balance or 1)
+            return msg("hit.hot_share", share=Percent(share, 1),
+                       limit=Percent(self.max_share, 1))
         return None
 
 
@@ -250,13 +264,14 @@ class AllowList(Rule):
     params: ClassVar[dict[str, str]] = {"cooling_off": "how long a new address waits: 24h ..."}
     cooling_off: timedelta = timedelta(hours=24)
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         added = ctx.allow_list.get(request.destination)
         if added is None:
-            return f"{request.destination} is not on the customer's allow list"
+            return msg("hit.allow_list.missing", address=request.destination)
         if request.at - added < self.cooling_off:
-            return (f"{request.destination} was added {request.at - added} ago "
-                    f"(cooling-off {self.cooling_off})")
+            ago = timedelta(seconds=int((request.at - added).total_seconds()))
+            return msg("hit.allow_list.cooling", address=request.destination,
+                       ago=duration_text(ago), period=duration_text(self.cooling_off))
         return None
 
 
@@ -267,12 +282,13 @@ class DenyList(Rule):
                           "sanctions or phishing labels, trace results).")
     params: ClassVar[dict[str, str]] = {}
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         label = ctx.deny.get(request.destination)
         if label is None:
             return None
-        who = f" ({label.actor})" if label.actor else ""
-        return f"{request.destination} is listed as {label.label!r}{who} by {label.source}"
+        return msg("hit.deny_list", address=request.destination,
+                   label=label.label + (f" ({label.actor})" if label.actor else ""),
+                   source=label.source)
 
 
 @dataclass(frozen=True)
@@ -284,8 +300,9 @@ class ZScore(Rule):
                                         "min_history": "fewest earlier withdrawals to judge by"}
     threshold: Decimal = Decimal("3.5")
     min_history: int = 5
+    decimals: int | None = None  # the rule's asset's (None: a rule for every asset)
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         amounts = list(ctx.customer_amounts)
         if len(amounts) < self.min_history:
             return None
@@ -294,10 +311,15 @@ class ZScore(Rule):
         if mad == 0:
             if request.amount <= median:
                 return None
-            return (f"{request.amount} minor units against a constant history of {median}")
+            if self.decimals is None:  # whole units unknown: minor units, said so
+                return msg("hit.zscore.constant_minor", amount=request.amount,
+                           usual=int(median))
+            return msg("hit.zscore.constant",
+                       amount=_units(request.amount, request, self.decimals),
+                       usual=_units(int(median), request, self.decimals))
         z = Decimal("0.6745") * (Decimal(request.amount) - Decimal(median)) / Decimal(mad)
         if z > self.threshold:
-            return f"robust z-score {z:.1f} over {len(amounts)} earlier withdrawals"
+            return msg("hit.zscore", z=f"{z:.1f}", count=len(amounts))
         return None
 
 
@@ -307,10 +329,10 @@ class NewDestination(Rule):
     doc: ClassVar[str] = "First withdrawal by this customer to this destination."
     params: ClassVar[dict[str, str]] = {}
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         if request.destination in ctx.known_destinations:
             return None
-        return f"first withdrawal to {request.destination}"
+        return msg("hit.new_destination", address=request.destination)
 
 
 @dataclass(frozen=True)
@@ -322,11 +344,11 @@ class UnusualHour(Rule):
     start_hour: int = 1
     end_hour: int = 6
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         hour = (request.at + timedelta(hours=ctx.utc_offset_hours)).hour
         inside = (self.start_hour <= hour < self.end_hour if self.start_hour < self.end_hour
                   else hour >= self.start_hour or hour < self.end_hour)
-        return f"requested at {hour:02d}h local time" if inside else None
+        return msg("hit.unusual_hour", hour=f"{hour:02d}") if inside else None
 
 
 @dataclass(frozen=True)
@@ -344,7 +366,7 @@ class OutflowRate(Rule):
     min_amount: int = 0
     decimals: int = 0
 
-    def check(self, request: Request, ctx: Context) -> str | None:
+    def check(self, request: Request, ctx: Context) -> Message | None:
         recent = window_sum(ctx, request, "asset", self.duration)[0]
         longer = window_sum(ctx, request, "asset", self.duration * (self.baseline_windows + 1))[0]
         current = recent + request.amount
@@ -354,9 +376,10 @@ class OutflowRate(Rule):
         p_, q_ = self.factor.as_integer_ratio()
         # current > factor × (earlier / windows), in integers
         if current * q_ * self.baseline_windows > p_ * earlier:
-            baseline = Decimal(earlier) / self.baseline_windows
-            return (f"{_fmt(current, self.decimals)} {request.asset} within {self.duration}, "
-                    f"baseline {_fmt(int(baseline), self.decimals)} per window")
+            baseline = earlier // self.baseline_windows
+            return msg("hit.outflow_rate", amount=_units(current, request, self.decimals),
+                       window=duration_text(self.duration),
+                       baseline=_units(baseline, request, self.decimals))
         return None
 
 
@@ -458,8 +481,10 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
         if name in names:
             raise ConfigError(f"{label}.name {name!r} is used twice")
         names.add(name)
+        given = str(spec.get("reason") or "").strip()
         values: dict[str, Any] = {"name": name, "action": action,
-                                  "reason": str(spec.get("reason") or kind.doc)}
+                                  "reason": verbatim(given) if given
+                                  else msg(f"rule.kind.{kind.kind}")}
         asset = None
         if "asset" in spec:
             try:
@@ -503,13 +528,12 @@ def screen(request: Request, rules: Sequence[Rule], ctx: Context,
             hits.append(RuleHit(rule.name, rule.kind, rule.action, rule.reason, detail))
     if ctx.compromised is not None:
         hits.append(RuleHit("compromised-wallet", "compromised", "block",
-                            "the paying wallet's key leaked: nothing is paid from it",
-                            f"its key leaked in incident {ctx.compromised}; withdrawals "
-                            "resume from a new hot wallet"))
+                            msg("rule.kind.compromised"),
+                            msg("hit.compromised", incident=ctx.compromised)))
     if request.asset in ctx.tripped or "*" in ctx.tripped:
-        scope = "global" if "*" in ctx.tripped else request.asset
-        hits.append(RuleHit("circuit-breaker", "breaker", "review",
-                            "the circuit breaker is tripped", f"{scope} breaker is tripped"))
+        scope: Message | str = msg("brk.all") if "*" in ctx.tripped else request.asset
+        hits.append(RuleHit("circuit-breaker", "breaker", "review", msg("rule.kind.breaker"),
+                            msg("hit.breaker", scope=scope)))
     outcome: Outcome = "allow"
     for h in hits:
         if _RANK[h.action] > _RANK[outcome]:

@@ -37,6 +37,7 @@ from typing import Literal
 
 from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
+from kinko.domain.messages import Message, Units, msg, verbatim
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch_state import Finding
 
@@ -93,7 +94,7 @@ class Alert:
     severity: str  # critical, high, warning
     asset: str | None
     wallet: str | None
-    detail: str
+    detail: Message  # what happened, for people (kinko.domain.messages)
     tx_hash: str | None = None
     amount: int | None = None
     block: int | None = None
@@ -181,8 +182,13 @@ def _match(t: Transfer, ends: tuple[str, str], asset: str,
     return None
 
 
-def _amount(units: int, asset: Asset | None, symbol: str) -> str:
-    return f"{format_units(units, asset)} {symbol}" if asset else f"{units} minor units of {symbol}"
+def amount_of(units: int, asset: Asset | None, symbol: str) -> Units:
+    """An amount for a message (in minor units when the asset is not known)."""
+    return Units(units, symbol, asset.decimals if asset is not None else 0)
+
+
+def seen_where(pending: bool, block: int) -> Message:
+    return msg("alert.seen.mempool") if pending else msg("alert.seen.block", block=str(block))
 
 
 def alert_key(chain: str, tx_hash: str | None, address: str = "", block: int = -1) -> str:
@@ -197,29 +203,30 @@ def alert_key(chain: str, tx_hash: str | None, address: str = "", block: int = -
 def theft_alert(chain: str, obs: Observation, *, pending: bool,
                 asset: Asset | None = None, amount: int | None = None,
                 reverted: bool = False) -> Alert:
-    """The alarm for an outflow nothing explains (``asset`` only formats the amount;
+    """The alarm for an outflow nothing explains (``asset`` gives the amount's decimals;
     ``amount`` the total of the transaction's outflows of that asset, default the
     observation's; ``reverted``: the transaction failed, an attempt that moved nothing)."""
     t = obs.transfer
     value = t.value if amount is None else amount
-    where = "in the mempool" if pending else f"in block {t.block}"
+    where = seen_where(pending, t.block)
     key = alert_key(chain, t.tx_hash)
     if reverted:
         return Alert(key, "theft_attempt", "critical", obs.asset, obs.wallet,
-                     f"{obs.wallet}: transaction {t.tx_hash} from {t.sender} (nonce "
-                     f"{t.nonce}) tried to move {_amount(value, asset, obs.asset)} to {t.to} "
-                     f"without approval and reverted {where}: nothing moved, but someone "
-                     "else holds this wallet's key", t.tx_hash, 0, None if pending else t.block)
+                     msg("alert.theft_attempt", wallet=obs.wallet, tx=t.tx_hash,
+                         sender=t.sender, nonce=str(t.nonce),
+                         amount=amount_of(value, asset, obs.asset), to=t.to or "",
+                         where=where),
+                     t.tx_hash, 0, None if pending else t.block)
     if value == 0 and t.token is None:
         return Alert(key, "unknown_tx", "critical", obs.asset,
-                     obs.wallet, f"{obs.wallet}: transaction {t.tx_hash} from {t.sender} "
-                     f"(nonce {t.nonce}) to {t.to} was not made by kinko; seen {where}. "
-                     "Someone else holds this wallet's key.",
+                     obs.wallet, msg("alert.unknown_tx", wallet=obs.wallet, tx=t.tx_hash,
+                                     sender=t.sender, nonce=str(t.nonce), to=t.to or "",
+                                     where=where),
                      t.tx_hash, 0, None if pending else t.block)
     return Alert(key, "theft", "critical", obs.asset,
-                 obs.wallet, f"{obs.wallet}: {_amount(value, asset, obs.asset)} left "
-                 f"{t.sender} for {t.to} in {t.tx_hash} (nonce {t.nonce}) with no approved "
-                 f"withdrawal or rebalance; seen {where}",
+                 obs.wallet, msg("alert.theft", wallet=obs.wallet,
+                                 amount=amount_of(value, asset, obs.asset), sender=t.sender,
+                                 to=t.to or "", tx=t.tx_hash, nonce=str(t.nonce), where=where),
                  t.tx_hash, value, None if pending else t.block)
 
 
@@ -228,15 +235,19 @@ def state_alert(chain: str, finding: Finding, wallet: str, *, block: int | None,
     """The alarm for an unexplained change of a watched address (:mod:`kinko.domain.
     watch_state`): a hidden outflow is a theft of that amount; a delegation, a nonce used,
     foreign code, an allowance granted or a call into a delegated account are critical too
-    (someone else holds the key), whatever moved yet."""
+    (someone else holds the key), whatever moved yet. The finding's own account of what
+    changed is kept as the state watch wrote it."""
     key = alert_key(chain, finding.tx_hash, finding.address, -1 if block is None else block)
     detail = finding.detail
     if finding.asset is not None and asset is not None and finding.amount:
         detail = detail.replace(f"{finding.amount} minor units of {finding.asset}",
-                                _amount(finding.amount, asset, finding.asset))
-    where = " (seen in the mempool)" if block is None else ""
+                                format_units(finding.amount, asset, group=True)
+                                + f" {finding.asset}")
     kind = "theft" if finding.kind == "hidden_outflow" else finding.kind
-    return Alert(key, kind, "critical", finding.asset, wallet, f"{wallet}: {detail}{where}",
+    return Alert(key, kind, "critical", finding.asset, wallet,
+                 msg("alert.state", wallet=wallet, detail=verbatim(detail),
+                     where=msg("alert.seen.mempool") if block is None
+                     else msg("alert.seen.block", block=str(block))),
                  finding.tx_hash, finding.amount, block)
 
 
@@ -244,8 +255,9 @@ def deposit_alert(chain: str, obs: Observation, label: str,
                   asset: Asset | None = None) -> Alert:
     t = obs.transfer
     return Alert(f"denied:{observation_id(chain, t)}", "denied_deposit", "high", obs.asset,
-                 obs.wallet, f"{_amount(t.value, asset, obs.asset)} arrived at {obs.wallet} "
-                 f"from {t.sender}, which is on a deny list ({label}); frozen",
+                 obs.wallet, msg("alert.denied_deposit",
+                                 amount=amount_of(t.value, asset, obs.asset), wallet=obs.wallet,
+                                 sender=t.sender, label=label),
                  t.tx_hash, t.value, t.block if t.block >= 0 else None)
 
 

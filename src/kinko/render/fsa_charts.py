@@ -1,5 +1,7 @@
-"""The FSA report's charts as PNG (matplotlib, Agg): the hot/warm/cold share of each asset
-with its limit, and the incident's timeline in Japan time. Japanese labels need a CJK font:
+"""The FSA report's charts as PNG (matplotlib, Agg), sized and lettered for print: the
+hot/warm/cold share of each asset with its limit, and the incident's timeline in Japan time
+to the millisecond. They are drawn at the width of an A4 page's text (180 mm) at 200 dpi,
+with 9-10 pt letters, so they read on paper as on screen. Japanese labels need a CJK font:
 the first of :data:`FONTS` found on the system is registered with matplotlib; without one
 the charts fall back to English labels rather than draw missing-glyph boxes. The trace's
 flow graph is the trace folder's own ``graph.png``.
@@ -12,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.fsa import FsaReport
-from kinko.render.custody import JST, LABELS
-from kinko.render.fsa_text import TEXT, WORDS
+from kinko.i18n import JST, Localizer
 
-__all__ = ["FONTS", "charts", "custody_chart", "timeline_chart"]
+__all__ = ["DPI", "FONTS", "WIDTH_IN", "charts", "custody_chart", "timeline_chart"]
 
 FONTS = ("ipaexg.ttf", "NotoSansCJK-Regular.ttc", "NotoSansCJKjp-Regular.otf")
+WIDTH_IN = 7.1  # the text width of an A4 page with the report's margins (180 mm)
+DPI = 200
+_FONT_PT = 9.5
 
 
 def _pyplot(lang: str) -> tuple[Any, bool]:
@@ -28,7 +32,11 @@ def _pyplot(lang: str) -> tuple[Any, bool]:
     from matplotlib import font_manager
     from matplotlib import pyplot as plt
 
+    plt.rcParams.update({"font.size": _FONT_PT, "axes.titlesize": _FONT_PT + 1,
+                         "axes.labelsize": _FONT_PT, "xtick.labelsize": _FONT_PT - 0.5,
+                         "ytick.labelsize": _FONT_PT, "legend.fontsize": _FONT_PT - 0.5})
     if lang != "ja":
+        plt.rcParams["font.family"] = ["DejaVu Sans"]
         return plt, False
     for path in font_manager.findSystemFonts():
         if Path(path).name in FONTS:
@@ -41,7 +49,7 @@ def _pyplot(lang: str) -> tuple[Any, bool]:
 
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 
@@ -51,23 +59,23 @@ def custody_chart(report: FsaReport, lang: str) -> bytes | None:
     if not rows:
         return None
     plt, ja = _pyplot(lang)
-    t = TEXT["ja" if ja else "en"]
-    fig, ax = plt.subplots(figsize=(7.5, 0.7 + 0.55 * len(rows)))
+    L = Localizer("ja" if ja else "en")
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.3 + 0.55 * len(rows)))
     left = [0.0] * len(rows)
     for tier, color in (("hot", "#c0392b"), ("warm", "#e67e22"), ("cold", "#2c6fbb")):
         values = [100 * getattr(r, tier) / (r.hot + r.warm + r.cold) for r in rows]
         ax.barh([r.asset for r in rows], values, left=left, color=color,
-                label=LABELS["ja" if ja else "en"][tier])
+                label=L(f"cr.{tier}"))
         left = [a + b for a, b in zip(left, values, strict=True)]
     for y, r in enumerate(rows):
         if r.max_hot_ratio is not None:
             x = float(r.max_hot_ratio * 100)
-            ax.plot([x, x], [y - 0.4, y + 0.4], color="black", linestyle="--", linewidth=1)
-        ax.annotate(f"{(r.hot + r.warm) * 100 / (r.hot + r.warm + r.cold):.2f}%", (100, y),
-                    xytext=(4, -3), textcoords="offset points", fontsize=8)
-    ax.set_xlim(0, 112)
-    ax.set_xlabel(t["chart_share"])
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+            ax.plot([x, x], [y - 0.42, y + 0.42], color="black", linestyle="--", linewidth=1.2)
+        online = (r.hot + r.warm) * 100 / (r.hot + r.warm + r.cold)
+        ax.annotate(f"{online:.2f}%", (100, y), xytext=(5, -4), textcoords="offset points")
+    ax.set_xlim(0, 115)
+    ax.set_xlabel(L("fsa.chart_share"))
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
     data = _png(fig)
     plt.close(fig)
@@ -80,26 +88,27 @@ def timeline_chart(report: FsaReport, lang: str) -> bytes | None:
         return None
     plt, ja = _pyplot(lang)
     from matplotlib import dates
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    words = WORDS["ja" if ja else "en"]
+    L = Localizer("ja" if ja else "en")
     events = report.incident.timeline
     kinds = list(dict.fromkeys(e.kind for e in events))
-    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.38 * len(kinds)))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.4 + 0.42 * len(kinds)))
     for e in events:
-        ax.scatter([e.at.astimezone(JST)], [kinds.index(e.kind)], s=30, zorder=3,
+        ax.scatter([e.at.astimezone(JST)], [kinds.index(e.kind)], s=36, zorder=3,
                    color="#c0392b" if e.kind == "alert" else "#2c3e50")
-    ax.set_yticks(range(len(kinds)), [words.get(k, k) for k in kinds], fontsize=8)
+    ax.set_yticks(range(len(kinds)), [L.word("inc.ev", k) for k in kinds])
     ax.invert_yaxis()
     times = [e.at for e in events]
     span = (max(times) - min(times)).total_seconds()
-    pattern = ("%H:%M:%S.%f" if span < 10 else "%H:%M:%S" if span < 86_400
+    pattern = ("%H:%M:%S.%f" if span < 60 else "%H:%M:%S" if span < 86_400
                else "%m-%d %H:%M")
-    cut = -3 if span < 10 else None  # milliseconds, not microseconds
+    cut = -3 if span < 60 else None  # milliseconds, not microseconds
+    ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.xaxis.set_major_formatter(FuncFormatter(
         lambda x, _pos: dates.num2date(x, tz=JST)  # type: ignore[no-untyped-call]
         .strftime(pattern)[:cut]))
-    ax.set_xlabel(TEXT["ja" if ja else "en"]["chart_time"])
+    ax.set_xlabel(L("fsa.chart_time"))
     ax.grid(axis="x", alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()

@@ -2,7 +2,8 @@
 
 A renderer takes column names and rows of already-formatted values (strings, ints) and
 returns text; the CLI decides where it goes. Amounts arrive as exact decimal strings, so
-JSON keeps them as strings: no consumer ever sees a float.
+JSON keeps them as strings: no consumer ever sees a float. A catalog message in a cell
+(kinko.domain.messages) is shown in English: the CLI's listings are its operators' logs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from kinko.domain.csvcells import csv_writer
+from kinko.domain.messages import Message
+from kinko.i18n import ENGLISH
 
 __all__ = ["FORMATS", "render_rows"]
 
@@ -25,6 +28,7 @@ FORMATS = ("table", "json", "csv")
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
                 *, title: str | None = None, right: Sequence[str] = ()) -> str:
     """Render ``rows`` under ``columns`` as ``table``, ``json`` (list of objects) or ``csv``."""
+    rows = [[ENGLISH.text(v) if isinstance(v, Message) else v for v in r] for r in rows]
     if fmt == "json":
         return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2,
                           ensure_ascii=False) + "\n"

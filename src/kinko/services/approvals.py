@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 
 from kinko.domain.approvals import Proposal
+from kinko.domain.messages import msg
 from kinko.errors import ApprovalError, EnvironmentProblem, KinkoError, NotFound
 from kinko.ports import Unit
 from kinko.services.access import Access
 from kinko.services.custody import Custody, ProposalView
-from kinko.services.timeline import incidents_for, record
+from kinko.services.timeline import incidents_for, record, scope_word
 
 __all__ = ["Approvals"]
 
@@ -129,10 +130,12 @@ class Approvals:
         if view.state == "approved":
             now = self.clock.now()
             by = ",".join(a.approver for a in view.approvals)
-            u.screening.breaker_event(scope, "reset", now, by, f"quorum-approved {proposal.id}")
+            u.screening.breaker_event(scope, "reset", now, by,
+                                      msg("breaker.reason.quorum", proposal=proposal.id))
             for incident in incidents_for(self.store, scope):
                 record(self.store, incident, now, "breaker", by,
-                       f"breaker {scope} reset by the quorum ({proposal.id})")
+                       msg("timeline.breaker.reset", scope=scope_word(scope),
+                           proposal=proposal.id))
             u.custody.set_state(proposal.id, "approved", "executed")
         return self._view(proposal.id)
 

@@ -5,8 +5,8 @@ The files stay the record (they are what an auditor or another exchange receives
 says what each folder is, for which incident, who made it, when, and whether the job that
 writes it is still running, finished or failed (with the reason)::
 
-    a = Artifacts(store, clock).start("trace", "haircut trace of inc-1", folder, by="alice",
-                                      incident="inc-1", detail={"policy": "haircut"})
+    a = Artifacts(store, clock).start("trace", msg("artifact.trace.incident", ...), folder,
+                                      by="alice", incident="inc-1", detail={"policy": "haircut"})
     ... write the files ...
     Artifacts(store, clock).finish(a["id"], {"seeded": 10})
 """
@@ -20,6 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
+from kinko.domain.messages import Message
 from kinko.errors import BadInput, NotFound
 from kinko.ports import Clock, Store
 
@@ -50,7 +51,7 @@ class Artifacts:
         self.store = store
         self.clock = clock
 
-    def start(self, kind: str, title: str, folder: Path, *, by: str,
+    def start(self, kind: str, title: Message, folder: Path, *, by: str,
               incident: str | None = None, detail: dict[str, Any] | None = None,
               state: str = "running", artifact_id: str | None = None) -> dict[str, Any]:
         if kind not in KINDS:
@@ -67,7 +68,7 @@ class Artifacts:
             tables.put_artifact(row)
         return _shape(row)
 
-    def start_in(self, kind: str, title: str, parent: Path, *, by: str,
+    def start_in(self, kind: str, title: Message, parent: Path, *, by: str,
                  incident: str | None = None, detail: dict[str, Any] | None = None
                  ) -> dict[str, Any]:
         """Index a running job whose files go to a new folder ``parent/<artifact id>``
@@ -78,7 +79,7 @@ class Artifacts:
         return self.start(kind, title, folder, by=by, incident=incident, detail=detail,
                           artifact_id=artifact_id)
 
-    def record(self, kind: str, title: str, folder: Path, *, by: str,
+    def record(self, kind: str, title: Message, folder: Path, *, by: str,
                incident: str | None = None, detail: dict[str, Any] | None = None
                ) -> dict[str, Any]:
         """Index a folder that is already written."""

@@ -45,11 +45,12 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
+from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
 from kinko.ports import Chain, Fee
-from kinko.services.timeline import record
+from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ACTOR", "Containment", "Race", "Survey"]
@@ -121,8 +122,10 @@ class Containment:
         self.chain = chain
         self._noted: set[str] = set()  # emergency sweeps whose inclusion is on the timeline
 
-    def event(self, incident: str, kind: str, actor: str, detail: str) -> None:
-        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor, detail)
+    def event(self, incident: str, kind: str, actor: str, detail: Message | str) -> None:
+        """A timeline entry; a ``str`` is kept as written (the race's own account)."""
+        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor,
+               verbatim(detail) if isinstance(detail, str) else detail)
 
     def compromised(self, wallet_name: str | None) -> list[Wallet]:
         """The wallet and every other online wallet with one of its addresses (one key
@@ -264,11 +267,12 @@ class Containment:
             for scope in scopes:
                 if scope in tripped:
                     continue
-                self.withdrawals.trip(scope, ACTOR, f"{alert.kind}: {alert.tx_hash}",
+                self.withdrawals.trip(scope, ACTOR, msg(
+                    "breaker.reason.alert", alert=msg(f"al.kind.{alert.kind}"),
+                    tx=alert.tx_hash or ""),
                                       on_timelines=False, actor="")
                 self.event(incident, "breaker", ACTOR,
-                           f"breaker {scope} tripped: every {scope} withdrawal is held for "
-                           "review")
+                           msg("timeline.breaker.tripped", scope=scope_word(scope)))
             if not fresh:
                 return []
             survey = survey if survey is not None else self.survey(
@@ -347,17 +351,12 @@ class Containment:
         if 0 < free < amount:
             reserved = (normal_balance(hot.account, rows[0].state)
                         - available(hot.account, rows[0].state)) if rows else 0
-            stays = f"{format_units(amount - free, asset)} {asset.symbol} stay in {wallet_name}"
-            if reserved:
-                # withdrawals (kept by the policy, or being sent) hold it: the ledger will
-                # not move what they reserve
-                self.event(incident, "sweep", ACTOR,
-                           f"{stays}: reserved for withdrawals held, approved or being sent; "
-                           "reject them (kinko withdrawals reject) and sweep again to move it")
-            else:
-                self.event(incident, "sweep", ACTOR,
-                           f"{stays}: set aside for the gas of the sweeps just sent (booked "
-                           "when they settle); sweep again to move what is left")
+            stays = Units(amount - free, asset.symbol, asset.decimals)
+            # withdrawals (kept by the policy, or being sent) hold it: the ledger will not
+            # move what they reserve; otherwise it is the gas of the sweeps just sent
+            self.event(incident, "sweep", ACTOR, msg(
+                N_("timeline.sweep.reserved") if reserved else N_("timeline.sweep.gas_kept"),
+                amount=stays, wallet=wallet_name))
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
@@ -376,12 +375,15 @@ class Containment:
             how = _race_words(race, nonce, clear)
         view = self.custody.propose(
             "sweep", payload, ACTOR,
-            f"EMERGENCY sweep of {wallet_name} for {incident}"
-            + (" (pre-authorised by policy)" if auto else ""))
+            msg("proposal.emergency_sweep.auto", wallet=wallet_name, incident=incident,
+                version=str(policy.version)) if auto else
+            msg("proposal.emergency_sweep", wallet=wallet_name, incident=incident))
         if not auto:
-            self.event(incident, "sweep", ACTOR,
-                       f"emergency sweep {view.proposal.id} of {shown} to "
-                       f"{target} waits for {view.quorum} approvals; {_race(hot)}")
+            # a co-signed Safe is not in a race: the leaked key alone cannot move it
+            self.event(incident, "sweep", ACTOR, msg(
+                N_("timeline.sweep.waits.cosigned") if _cosigned(hot)
+                else N_("timeline.sweep.waits"), proposal=view.proposal.id, amount=shown,
+                target=target, quorum=str(view.quorum)))
             return None
         self.custody.preauthorise(view.proposal.id, f"v{policy.version} emergency_sweep=auto")
         return Sweep(incident, view.proposal.id, shown, target, how)
@@ -420,8 +422,9 @@ class Containment:
                     "nonce": str(nonce), "gas_price": str(race.gas_price),
                     "clear_delegation": clear}
                 view = self.custody.propose(
-                    "sweep", payload, ACTOR, f"EMERGENCY revocation of the {asset.symbol} "
-                    f"allowance of {spender} for {incident} (pre-authorised by policy)")
+                    "sweep", payload, ACTOR, verbatim(
+                        f"EMERGENCY revocation of the {asset.symbol} allowance of {spender} "
+                        f"for {incident} (pre-authorised by policy)"))
                 self.custody.preauthorise(view.proposal.id,
                                           f"v{policy.version} emergency_sweep=auto")
                 out.append(Sweep(incident, view.proposal.id,
@@ -569,11 +572,6 @@ def _cosigned(wallet: Wallet) -> bool:
     return m is not None and m.cosigner is not None and m.threshold >= 2
 
 
-def _race(wallet: Wallet) -> str:
-    if _cosigned(wallet):
-        return ("the leaked key alone cannot move the wallet: every transfer needs the "
-                "co-signer, which signs only what kinko approved")
-    return "the attacker holds the same key and may empty the wallet first"
 def _race_words(race: Race, nonce: int, clear: bool) -> str:
     """How one transaction of the race is sent, for the timeline."""
     replaces = f", replacing {', '.join(race.replaced)}" \

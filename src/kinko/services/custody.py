@@ -24,17 +24,20 @@ from typing import Any
 from kinko.domain.addresses import canonical_address, chain_keys, same_address, same_token
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
 from kinko.domain.custody import (
+    LEGAL_MAX_ONLINE,
     AssetPosition,
     CustodyFinding,
     Move,
     Wallet,
+    customer_offline,
     evaluate,
     guarantee,
     rebalance,
     signing_findings,
 )
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.money import Asset, AssetRegistry, format_units
+from kinko.domain.messages import N_, Message, Time, Units, msg, verbatim
+from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.policy_lock import (
     DEFAULT_TIME_LOCK,
@@ -205,7 +208,7 @@ class ProposalView:
     proposal: Proposal
     state: str
     tx_hash: str | None
-    detail: str
+    detail: Message
     approvals: list[Approval]
     quorum: int
 
@@ -326,7 +329,8 @@ class Custody:
             proposal = self._new_proposal(
                 "policy", {"version": policy.version, "digest": policy.digest,
                            "body": policy.canonical()}, proposer, current, now)
-            tables.put_proposal(proposal, f"policy version {policy.version} ({policy.digest[:16]})")
+            tables.put_proposal(proposal, msg("proposal.policy", version=str(policy.version),
+                                              digest=policy.digest[:16]))
         return policy, self.proposal(proposal.id)
 
     # ------------------------------------------------------------------ proposals
@@ -380,15 +384,19 @@ class Custody:
                 "from_address": src.addresses[0] if src.addresses else None,
                 "to_address": dst.addresses[0] if dst.addresses else None}
 
-    def propose(self, kind: str, payload: dict[str, object], proposer: str, detail: str,
-                proposal_id: str | None = None) -> ProposalView:
-        """Put any action to the quorum of the active policy (withdrawals, breaker resets)."""
+    def propose(self, kind: str, payload: dict[str, object], proposer: str,
+                detail: Message | str, proposal_id: str | None = None) -> ProposalView:
+        """Put any action to the quorum of the active policy (withdrawals, breaker resets).
+        A ``str`` detail is a person's words, kept as written."""
+        if isinstance(detail, str):
+            detail = verbatim(detail)
         policy = self._require_policy()
         proposal = self.put_proposal(kind, payload, proposer, detail, policy, proposal_id)
         return ProposalView(proposal, "pending", None, detail, [], policy.quorum)
 
-    def put_proposal(self, kind: str, payload: dict[str, object], proposer: str, detail: str,
-                     policy: Policy, proposal_id: str | None = None) -> Proposal:
+    def put_proposal(self, kind: str, payload: dict[str, object], proposer: str,
+                     detail: Message, policy: Policy, proposal_id: str | None = None
+                     ) -> Proposal:
         """Record a new pending proposal under ``policy`` (the active one, read by the caller
         in the same unit of work)."""
         proposal = self._new_proposal(kind, payload, proposer, policy, self.clock.now())
@@ -491,9 +499,9 @@ class Custody:
                     self._announce_loosening(new.version, tables, now)
                 else:
                     tables.set_state(proposal_id, "pending", "approved")
-            self._on_incident(proposal, now, "approval", approver,
-                              f"{approver} approved {proposal_id}"
-                              + (" (quorum reached)" if reached else ""))
+            self._on_incident(proposal, now, "approval", approver, msg(
+                N_("timeline.approval.quorum") if reached else N_("timeline.approval"),
+                approver=approver, proposal=proposal_id))
             view = self.proposal(proposal_id)
         assert view is not None
         return view
@@ -507,19 +515,19 @@ class Custody:
                       if s.facts.version == version), None)
         if found is None or found.state != "pending" or found.diff is None:
             return
-        when = found.effective_at.isoformat() if found.effective_at else "never"
         with self.ledger.store.watch() as watch:
             watch.put_alert({
                 "key": f"policy-loosening:{version}", "kind": "policy_loosening",
                 "severity": "warning", "state": "open", "chain_state": None, "asset": None,
                 "wallet": None, "tx_hash": None, "amount": None, "block": None,
-                "detail": f"policy version {version} loosens "
-                          f"{describe(found.diff.loosenings)}; it takes effect at {when} "
-                          f"unless an approver vetoes it (kinko policy veto {version})",
+                "detail": msg("alert.policy_loosening", version=str(version),
+                              changes=verbatim(describe(found.diff.loosenings)),
+                              when=Time(found.effective_at) if found.effective_at
+                              else msg("pol.never")),
                 "incident": None, "raised": now})
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
-                     detail: str) -> None:
+                     detail: Message) -> None:
         """A proposal made for an incident (an emergency sweep) writes to its timeline."""
         incident = proposal.payload.get("emergency")
         if isinstance(incident, str) and incident:
@@ -641,8 +649,8 @@ class Custody:
             count = len(unit.custody.owner_signatures(proposal_id))
             append_audit(unit.access, now, actor or owner, "proposal.owner_signature",
                          proposal_id, {"owner": owner, "digest": digest})
-            self._on_incident(p, self.clock.now(), "approval", owner,
-                              f"owner {owner} signed {proposal_id} ({digest})")
+            self._on_incident(p, self.clock.now(), "approval", owner, msg(
+                "timeline.owner_signature", owner=owner, proposal=proposal_id, digest=digest))
         return count
 
     def spender(self, wallet: Wallet) -> Spender:
@@ -721,10 +729,11 @@ class Custody:
             entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{sent}",
                                      memo=f"{p.kind} {proposal_id}").entry
             tables.set_state(proposal_id, "sent", "executed")
-            self._on_incident(p, self.clock.now(), "sweep", "kinko",
-                              f"{proposal_id} confirmed on chain and booked: "
-                              f"{format_units(amount, self.ledger.assets[asset])} {asset} now "
-                              f"in {p.payload['to_wallet']}")
+            known = self.ledger.assets[asset]
+            self._on_incident(p, self.clock.now(), "sweep", "kinko", msg(
+                "timeline.sweep.booked", proposal=proposal_id,
+                amount=Units(amount, known.symbol, known.decimals),
+                wallet=str(p.payload["to_wallet"])))
         return entry
 
     def _check_refill(self, p: Proposal, tx_hash: str) -> None:
@@ -775,26 +784,29 @@ class Custody:
             if chain is None or height is None or chain_name != chain.name:
                 findings.append(CustodyFinding(
                     "not_reconciled", "info", wallet.asset,
-                    f"{wallet.name}: no node for chain {chain_name}; not reconciled",
+                    msg("finding.not_reconciled", wallet=wallet.name, chain=chain_name),
                     wallet=wallet.name))
                 continue
             if not wallet.addresses:
                 findings.append(CustodyFinding("no_addresses", "warning", wallet.asset,
-                                               f"{wallet.name}: no addresses registered",
+                                               msg("finding.no_addresses", wallet=wallet.name),
                                                wallet=wallet.name))
                 continue
             on_chain = sum(chain.balances(list(wallet.addresses), height,
                                           token=self.ledger.assets[wallet.asset].token).values())
             gap = on_chain - (booked + adjust.get(wallet.name, 0))
+            asset = self.ledger.assets[wallet.asset]
             if gap < 0:
                 findings.append(CustodyFinding(
                     "wallet_short", "critical", wallet.asset,
-                    f"{wallet.name}: {-gap} minor units less on chain than in the ledger: "
-                    "funds left without a booked movement", -gap, wallet.addresses, wallet.name))
+                    msg("finding.wallet_short", wallet=wallet.name,
+                        amount=Units(-gap, asset.symbol, asset.decimals)),
+                    -gap, wallet.addresses, wallet.name))
             elif gap > 0:
                 findings.append(CustodyFinding(
                     "wallet_unbooked", "warning", wallet.asset,
-                    f"{wallet.name}: {gap} minor units on chain that the ledger does not have",
+                    msg("finding.wallet_unbooked", wallet=wallet.name,
+                        amount=Units(gap, asset.symbol, asset.decimals)),
                     gap, wallet.addresses, wallet.name))
         return findings
 
@@ -837,9 +849,11 @@ class Custody:
         if self.prices is not None:  # yen per minor unit: positions are in minor units
             prices = {p.asset: price.scaleb(-self.ledger.assets[p.asset].decimals)
                       for p in positions if (price := self.prices.price(p.asset)) is not None}
-        findings = (evaluate(positions, policy, prices) if policy is not None else
-                    [CustodyFinding("no_policy", "critical", None,
-                                    "no custody policy is loaded")])
+        decimals = {a.symbol: a.decimals for a in self.ledger.assets.values()}
+        findings = evaluate(positions, policy, prices, decimals)
+        if policy is None:  # the law is checked all the same; the policy's own limits not
+            findings.append(CustodyFinding("no_policy", "warning", None,
+                                           msg("finding.no_policy")))
         if reconcile:
             findings += self.reconcile(block)
         if self.key_location is not None and at is None:
@@ -878,7 +892,7 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
     policy = result.policy
     warm_hot = policy.warm_counts_as_hot if policy is not None else True
     rows = []
-    total_online = total = 0
+    total_online = total = owed = not_offline = 0
     priced_all = True
     for pos in result.positions:
         if pos.asset == "JPY":
@@ -891,18 +905,22 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
         price = custody.prices.price(pos.asset) if custody.prices is not None else None
         online_jpy = custody.jpy(pos.asset, online)
         cold_jpy = custody.jpy(pos.asset, holdings - online)
-        if online_jpy is None or cold_jpy is None:
+        owed_jpy = custody.jpy(pos.asset, pos.liabilities)
+        outside_jpy = custody.jpy(pos.asset, pos.liabilities - customer_offline(pos, warm_hot))
+        if online_jpy is None or cold_jpy is None or owed_jpy is None or outside_jpy is None:
             priced_all = False
         else:
             total_online += online_jpy
             total += online_jpy + cold_jpy
+            owed += owed_jpy
+            not_offline += outside_jpy
         rows.append(CustodyRow(
             asset=pos.asset, decimals=asset.decimals, customers=pos.customers,
             liabilities=pos.liabilities, hot=pos.holdings.get("hot", 0),
             warm=pos.holdings.get("warm", 0), cold=pos.holdings.get("cold", 0),
             own_funds=pos.own_funds,
             online_share=(Decimal(online) / Decimal(holdings)) if holdings else None,
-            max_hot_ratio=rule.max_hot_ratio if rule is not None else None,
+            max_hot_ratio=rule.max_hot_ratio if rule is not None else LEGAL_MAX_ONLINE,
             guarantee_required=g.required, guarantee_held=g.held, price_jpy=price,
             liabilities_jpy=custody.jpy(pos.asset, pos.liabilities),
             online_jpy=online_jpy, cold_jpy=cold_jpy))
@@ -917,4 +935,7 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
         rows=rows, findings=result.findings, pending=pending,
         total_online_jpy=total_online if priced_all and rows else None,
         total_jpy=total if priced_all and rows else None,
-        total_max_hot_ratio=policy.total_max_hot_ratio if policy is not None else None)
+        total_max_hot_ratio=min(policy.total_max_hot_ratio, LEGAL_MAX_ONLINE)
+        if policy is not None else LEGAL_MAX_ONLINE,
+        total_owed_jpy=owed if priced_all and rows else None,
+        total_not_offline_jpy=not_offline if priced_all and rows else None)

@@ -37,6 +37,7 @@ from kinko.domain.chain import Block, Transfer
 from kinko.domain.custody import CustodyFinding
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Posting, parse_account
+from kinko.domain.messages import msg
 from kinko.domain.screening import Label
 from kinko.errors import ConfigError, InvalidAccount, Overdraft
 from kinko.ports import Chain
@@ -192,8 +193,8 @@ class Deposits:
             tables.forget_blocks_after(name, fork)
         report.findings.append(CustodyFinding(
             "deep_reorg", "critical", None,
-            f"{name}: the chain was reorganised below {self.confirmations} confirmations "
-            f"(fork after block {fork}); {len(undo)} credited deposit(s) reversed"))
+            msg("finding.deep_reorg", chain=name, confirmations=self.confirmations,
+                block=str(fork), count=len(undo))))
         return fork
 
     def _reverse(self, d: dict[str, Any]) -> None:

@@ -7,34 +7,41 @@
    ``kinko check`` runs: shares, the ≤5% test, the guarantee, reserve findings);
 2. wallets with their tiers, addresses and who holds their keys; the policy's limits,
    approvers, quorum and the sweeps and refills put to them;
-3. the screening rules of the active policy, the watch's checkpoints and alerts, and its
-   measured detection latency quoted from ``benchmarks/RESULTS.md`` when given;
+3. the screening rules of the active policy, the watch's checkpoints, heartbeat and alerts,
+   and how fast each theft was detected, from what the watch recorded (when it first saw
+   the transaction, the block's time, when it raised the alarm);
 4. the breaker's state and log, emergency sweeps, the webhook outbox, and a trace folder;
 5. for an incident: its timeline, the operators' notes on the cause, the amounts lost
-   (theft alerts, and the ``loss:<incident>`` ledger account), the customers affected, the
+   (theft alerts, and the ``loss:<incident>`` ledger account), the customers affected (those
+   whose assets were lost: none when the exchange's own holdings cover the loss), the
    refund plan with its funds check, and the measures taken.
+
+Only the exchange's own records go in: no file of kinko's own (benchmarks), no path of the
+machine that wrote it (a trace is named by its policy, its blacklist by its file name).
 
 Files are read, never trusted: a refund plan must have the plan format and its per-customer
 CSV, when it lies beside it, must hash to the digest the plan records::
 
     report = fsa_report(custody, incident="INC-20180126-1", refund_plan=Path("plan"),
-                        trace=Path("trace/haircut"), benchmarks=Path("benchmarks/RESULTS.md"))
+                        trace=Path("trace/haircut"), submitter=settings.exchange)
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kinko.domain.approvals import preauthorisation
 from kinko.domain.csvcells import unescape_cell
 from kinko.domain.fsa import (
     AlertInfo,
     ApproverInfo,
     AssetLimits,
     BreakerEvent,
+    Detection,
     ExposureRow,
     FsaReport,
     Governance,
@@ -43,11 +50,11 @@ from kinko.domain.fsa import (
     NoticeInfo,
     RefundPlan,
     RuleInfo,
+    Submitter,
     TimelineEvent,
     TraceSummary,
     WalletInfo,
     WatchInfo,
-    parse_latency,
     parse_refund_plan,
 )
 from kinko.domain.ledger import normal_balance
@@ -58,7 +65,7 @@ from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
 from kinko.errors import BadInput, InputFileError, UnknownAsset
 from kinko.safeload import loads_json, read_stream
-from kinko.services.custody import Custody, custody_report
+from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.incidents import Incidents
 
 __all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_refund_plan", "read_trace"]
@@ -71,10 +78,10 @@ _AMOUNTS = {"amount", "max_amount", "min_amount"}
 
 def fsa_report(custody: Custody, *, incident: str | None = None,
                refund_plan: Path | None = None, trace: Path | None = None,
-               trace_asset: str | None = None, benchmarks: Path | None = None,
-               confirmations: int = 12, keystore_dir: Path | None = None,
-               reconcile: bool = True, alert_limit: int = 10_000,
-               positions_at: datetime | None = None) -> FsaReport:
+               trace_asset: str | None = None, confirmations: int = 12,
+               keystore_dir: Path | None = None, reconcile: bool = True,
+               alert_limit: int = 10_000, positions_at: datetime | None = None,
+               submitter: Submitter | None = None) -> FsaReport:
     """The report's data; see the module docstring. ``incident`` defaults to the refund
     plan's; an unknown incident, or a plan for another incident, is refused (BadInput)."""
     ledger = custody.ledger
@@ -97,15 +104,14 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
                             at=positions_at)
     policy = custody.policy()
     decimals = {a.symbol: a.decimals for a in ledger.assets.values()}
-    alerts, checkpoints, deny, breaker, notices = _store_records(custody, alert_limit)
-    latency = None
-    if benchmarks is not None and benchmarks.is_file():
-        latency = parse_latency(benchmarks.read_text(encoding="utf-8"), str(benchmarks))
+    alerts, checkpoints, deny, breaker, notices, beats = _store_records(custody, alert_limit)
+    detections = _detections(custody, alerts)
     chain = custody.chain
     watch = WatchInfo(
         chains=tuple(checkpoints.items()), node=chain.name if chain is not None else None,
         mempool=chain is not None, confirmations=confirmations,
-        alerts=tuple(alerts), alerts_total=len(alerts), latency=latency, deny_listed=deny)
+        alerts=tuple(alerts), alerts_total=len(alerts), detections=detections,
+        deny_listed=deny, heartbeats=beats)
     log = tuple(BreakerEvent(e["scope"], e["event"], e["at"], e["by"], e["reason"])
                 for e in breaker)
     state: dict[str, BreakerEvent] = {}
@@ -113,7 +119,8 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
         state[e.scope] = e
     section = None
     if view is not None:
-        section = _incident(custody, view.incident, view.timeline, view.alerts, report, plan)
+        section = _incident(custody, view.incident, view.timeline, view.alerts, plan,
+                            detections)
     return FsaReport(
         generated_at=custody.clock.now(), custody=report,
         ratio_ok=_ratio_tests(report), total_ratio_ok=_total_ok(report, policy),
@@ -122,19 +129,21 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
         rules=_rules(custody, policy), watch=watch,
         breaker_tripped=tuple(e for e in state.values() if e.event == "trip"),
         breaker_log=log, notices=tuple(notices), trace=summary, refund_plan=plan,
-        incident=section, positions_at=positions_at)
+        incident=section, positions_at=positions_at, submitter=submitter or Submitter())
 
 
 # ---------------------------------------------------------------------------- 1 and 2
 
 def _total_ok(report: CustodyReport, policy: Policy | None) -> bool | None:
-    """The ordinance's test: customer crypto held online ≤ 5% of all of it, by yen value;
-    without a policy the legal 5% still applies (None: not every asset is priced)."""
-    if report.total_jpy is None or report.total_online_jpy is None:
+    """The ordinance's test, as the custody check decided it (with or without a policy):
+    customer crypto not held cold ≤ 5% of all of it, by yen value (None: it could not be
+    decided, or no customer crypto is owed)."""
+    codes = {f.code for f in report.findings}
+    if "total_hot_ratio_breach" in codes:
+        return False
+    if "total_not_assessed" in codes or not any(r.liabilities for r in report.rows):
         return None
-    if policy is None:
-        return report.total_online_jpy * 20 <= report.total_jpy
-    return not any(f.code == "total_hot_ratio_breach" for f in report.findings)
+    return True
 
 
 def _ratio_tests(report: CustodyReport) -> dict[str, bool | None]:
@@ -187,10 +196,13 @@ def _moves(custody: Custody) -> tuple[MoveInfo, ...]:
         if p.kind not in ("sweep", "refill"):
             continue
         emergency = p.payload.get("emergency")
+        given = [preauthorisation(a.approver) for a in v.approvals]
         out.append(MoveInfo(p.id, p.kind, str(p.payload.get("asset")),
                             int(str(p.payload.get("amount", 0))), v.state, len(v.approvals),
                             v.quorum, v.tx_hash, str(emergency) if emergency else None,
-                            p.created_at))
+                            p.created_at, next((g for g in given if g is not None), None),
+                            tuple(a.approver for a in v.approvals
+                                  if preauthorisation(a.approver) is None)))
     return tuple(sorted(out, key=lambda m: (m.created_at, m.id)))
 
 
@@ -225,10 +237,14 @@ def _alert(a: dict[str, Any]) -> AlertInfo:
                      a["raised"], a["incident"], a["detail"], a.get("acked_by"))
 
 
+_Beats = tuple[tuple[str, datetime, int | None, int | None], ...]
+
+
 def _store_records(custody: Custody, limit: int) -> tuple[
-        list[AlertInfo], dict[str, int | None], int, list[dict[str, Any]], list[NoticeInfo]]:
-    """Alerts, the watch's checkpoint per chain, the deny list's size, the breaker's log and
-    the webhook outbox, in two read transactions."""
+        list[AlertInfo], dict[str, int | None], int, list[dict[str, Any]], list[NoticeInfo],
+        _Beats]:
+    """Alerts, the watch's checkpoint per chain, the deny list's size, the breaker's log,
+    the webhook outbox and the watch's heartbeats, in two read transactions."""
     ledger = custody.ledger
     chains = sorted({ledger.assets[w.asset].chain for w in ledger.wallets()})
     with ledger.store.watch(write=False) as tables:
@@ -237,10 +253,36 @@ def _store_records(custody: Custody, limit: int) -> tuple[
         notices = [NoticeInfo(int(n["id"]), str(n["alert"]), n["state"], int(n["attempts"]),
                               n.get("next"), n.get("last_error"))
                    for n in tables.notifications()]
+        beats = tuple((str(b["chain"]), b["round"], b["last_block"], b["node_head"])
+                      for b in tables.heartbeats())
     with ledger.store.screening(write=False) as screening:
         deny = screening.deny_count()
         breaker = screening.breaker_events()
-    return alerts, checkpoints, deny, breaker, notices
+    return alerts, checkpoints, deny, breaker, notices, beats
+
+
+def _detections(custody: Custody, alerts: list[AlertInfo]) -> tuple[Detection, ...]:
+    """Each unauthorised outflow's detection, from the watch's own records: the
+    observation (first seen, in the mempool or in a block), the block's time, the alarm."""
+    out = []
+    with custody.ledger.store.watch(write=False) as tables:
+        for a in alerts:
+            if a.kind not in ("theft", "unknown_tx") or not a.tx_hash:
+                continue
+            key = tables.alert(a.id)
+            obs_id = str(key["key"]).removeprefix("outflow:") if key is not None else ""
+            obs = tables.observation(obs_id) if obs_id else None
+            block = a.block if a.block is not None else (obs or {}).get("block")
+            chain = obs_id.split(":", 1)[0] if obs_id else None
+            seconds = tables.block_time(chain, int(block)) \
+                if chain and block is not None else None
+            first_seen = obs["first_seen"] if obs is not None else None
+            block_time = None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+            pending_first = block is None or (
+                block_time is not None and first_seen is not None and first_seen < block_time)
+            out.append(Detection(a.id, a.tx_hash, None if block is None else int(block),
+                                 block_time, first_seen, a.raised, pending_first))
+    return tuple(out)
 
 
 def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
@@ -316,8 +358,12 @@ def read_refund_plan(folder: Path) -> RefundPlan:
 
 
 def _incident(custody: Custody, row: dict[str, Any], events: list[dict[str, Any]],
-              alerts: list[dict[str, Any]], report: CustodyReport,
-              plan: RefundPlan | None) -> IncidentSection:
+              alerts: list[dict[str, Any]], plan: RefundPlan | None,
+              detections: tuple[Detection, ...]) -> IncidentSection:
+    """The incident's section. The customers affected are those whose assets were lost:
+    the refund plan's customers; else, when the theft left the holdings of its asset short
+    of what customers are owed, every customer who held it when the incident opened (their
+    claims are no longer covered); else none (the exchange's own holdings bore the loss)."""
     timeline = tuple(TimelineEvent(e["at"], e["kind"], e["actor"], e["detail"]) for e in events)
     mine = tuple(_alert(a) for a in alerts)
     lost: dict[str, int] = {}
@@ -327,12 +373,23 @@ def _incident(custody: Custody, row: dict[str, Any], events: list[dict[str, Any]
     account = f"loss:{row['id']}"
     booked = {r.asset: normal_balance(r.account, r.state)
               for r in custody.ledger.balances(account=account)}
+    assets = set(lost) | {k for k, v in booked.items() if v} | (
+        {row["asset"]} if row["asset"] else set())
+    now = {p.asset: p for p in custody_positions(custody.ledger)}
+    shortfall = {a: -now[a].coverage for a in sorted(assets)
+                 if a in now and now[a].coverage < 0}
     affected: int | None
     if plan is not None:
         affected, source = plan.customers, "plan"
+    elif shortfall:
+        then = {p.asset: p for p in custody_positions(custody.ledger, at=row["opened"])}
+        affected = max((then[a].customers for a in shortfall if a in then), default=0)
+        source = "shortfall"
     else:
-        holders = next((r.customers for r in report.rows if r.asset == row["asset"]), None)
-        affected, source = holders, "ledger"
+        affected, source = 0, "covered"
+    ids = {a.id for a in mine}
+    first = min((d for d in detections if d.alert in ids), key=lambda d: d.raised,
+                default=None)
     return IncidentSection(
         id=row["id"], title=row["title"], state=row["state"], asset=row["asset"],
         wallet=row["wallet"], opened=row["opened"], closed=row["closed"], timeline=timeline,
@@ -340,4 +397,5 @@ def _incident(custody: Custody, row: dict[str, Any], events: list[dict[str, Any]
         measures=tuple(e for e in timeline if e.kind not in FINDING_KINDS),
         alerts=mine, lost_by_alerts=dict(sorted(lost.items())),
         lost_in_ledger={k: v for k, v in sorted(booked.items()) if v},
-        customers_affected=affected, customers_source=source)
+        customers_affected=affected, customers_source=source, detection=first,
+        shortfall=shortfall)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import format_units
 from kinko.errors import BadInput, Overdraft
 from kinko.ports import Clock, Store
@@ -90,8 +91,9 @@ class Incidents:
                                "already")
             tables.update_alert(alert_id, state="acked", acked_by=by.strip(), acked=now)
             if row["incident"]:
-                tables.add_event(row["incident"], now, "ack", by.strip(),
-                                 f"{alert_id} acknowledged" + (f": {note}" if note else ""))
+                tables.add_event(row["incident"], now, "ack", by.strip(), msg(
+                    N_("timeline.ack.note") if note.strip() else N_("timeline.ack"), alert=alert_id,
+                    note=note.strip()))
         return self.alert(alert_id)
 
     def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
@@ -113,20 +115,26 @@ class Incidents:
             raise BadInput("a note needs a text and its author (--by NAME)")
         self.incident(incident_id)
         with self.store.watch() as tables:
-            tables.add_event(incident_id, self.clock.now(), "note", by.strip(), text.strip())
+            tables.add_event(incident_id, self.clock.now(), "note", by.strip(),
+                             verbatim(text.strip()))
 
-    def open(self, title: str, by: str, *, asset: str | None = None,
+    def open(self, title: str | Message, by: str, *, asset: str | None = None,
              wallet: str | None = None) -> str:
         """Open an incident by hand (one the watch could not see: a phishing report, a
-        leaked key found in a repository)."""
-        if not title.strip() or not by.strip():
+        leaked key found in a repository); a title a person typed is kept as written, or
+        the title is a catalog message."""
+        if isinstance(title, str):
+            title = verbatim(title.strip())
+        if (title.is_text and not str(title.params.get("text", "")).strip()) \
+                or not by.strip():
             raise BadInput("an incident needs a title and who opens it (--by NAME)")
         now = self.clock.now()
         with self.store.watch() as tables:
-            incident = tables.put_incident({"state": "open", "title": title.strip(),
+            incident = tables.put_incident({"state": "open", "title": title,
                                             "asset": asset, "wallet": wallet, "opened": now,
                                             "closed": None})
-            tables.add_event(incident, now, "opened", by.strip(), f"opened by hand: {title}")
+            tables.add_event(incident, now, "opened", by.strip(),
+                             msg("timeline.opened.by_hand", title=title))
         return incident
 
     def move(self, incident_id: str, state: str, by: str, reason: str) -> dict[str, Any]:
@@ -143,16 +151,22 @@ class Incidents:
                                f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}")
             tables.update_incident(incident_id, state=state,
                                    closed=now if state == "resolved" else None)
-            tables.add_event(incident_id, now, "state", by.strip(),
-                             f"{row['state']} → {state}: {reason.strip()}")
+            tables.add_event(incident_id, now, "state", by.strip(), msg(
+                "timeline.state", before=msg(f"inc.state.{row['state']}"),
+                after=msg(f"inc.state.{state}"), reason=reason.strip()))
         return self.incident(incident_id).incident
 
     def _show(self, units: int, asset: str) -> str:
-        """An amount as people read it (whole units, exactly), for the timeline."""
+        """An amount as people read it (whole units, exactly), for error messages."""
         known = self.ledger.assets.get(asset) if self.ledger is not None else None
         if known is None:
             return f"{units} minor units of {asset}"
         return f"{format_units(units, known, group=True)} {asset}"
+
+    def _units(self, units: int, asset: str) -> Units:
+        """An amount for a message (minor units when the asset is not known)."""
+        known = self.ledger.assets.get(asset) if self.ledger is not None else None
+        return Units(units, asset, known.decimals if known is not None else 0)
 
     def record_losses(self, incident_id: str, by: str) -> LossReport:
         """Book the incident's final thefts as losses (idempotent; see the module)."""
@@ -174,10 +188,11 @@ class Incidents:
                 booked[alert["asset"]] = booked.get(alert["asset"], 0) + int(alert["amount"])
         if booked:
             with self.store.watch() as tables:
-                tables.add_event(incident_id, self.clock.now(), "loss", by.strip() or "kinko",
-                                 "losses booked to " + account + ": " + ", ".join(
-                                     self._show(units, asset)
-                                     for asset, units in sorted(booked.items())))
+                for asset, units in sorted(booked.items()):
+                    tables.add_event(incident_id, self.clock.now(), "loss",
+                                     by.strip() or "kinko", msg(
+                                         "timeline.loss.booked", account=account,
+                                         amount=self._units(units, asset)))
         total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
         return LossReport(incident_id, booked, total, pending)
 
@@ -203,9 +218,9 @@ class Incidents:
                             amount, source, f"loss of incident {incident_id} recorded by {by}")
         if booked:
             with self.store.watch() as tables:
-                tables.add_event(incident_id, self.clock.now(), "loss", by,
-                                 f"{self._show(amount, asset)} lost from {wallet}, booked "
-                                 f"to loss:{incident_id} ({source})")
+                tables.add_event(incident_id, self.clock.now(), "loss", by, msg(
+                    "timeline.loss.recorded", amount=self._units(amount, asset),
+                    wallet=wallet, account=f"loss:{incident_id}", source=source))
         return booked
 
     def _book(self, incident_id: str, key: str, asset: str, wallet: str, amount: int,

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from kinko.domain.messages import msg
 from kinko.errors import ConfigError
 from kinko.ports import Clock, Store
 
@@ -144,8 +145,8 @@ class Webhook:
                 alert = tables.alert(str(row["alert"]))
                 if alert is not None and alert["incident"]:
                     tables.add_event(alert["incident"], self.clock.now(), "notice", "webhook",
-                                     f"{row['alert']} delivered to {self.url} "
-                                     f"(attempt {attempts})")
+                                     msg("timeline.notice.delivered", alert=str(row["alert"]),
+                                         url=self.url, attempt=attempts))
                 return
             failed = attempts >= self.attempts
             backoff = timedelta(seconds=min(300, 2 ** (attempts - 1)))

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.ledger import ACCOUNT_KINDS
+from kinko.domain.messages import Yen, msg
 from kinko.domain.money import Asset
 from kinko.domain.refunds import (
     ROUNDINGS,
@@ -277,9 +278,10 @@ class Refunds:
             "available": str(available),
             "shortfall": str(max(short, plan.shortfall))}
         return self.custody.propose(
-            PROPOSAL_KIND, payload, proposer,
-            f"pay refund plan {plan.plan_id} ({plan.incident}) despite a shortfall of "
-            f"{payload['shortfall']} {plan.currency}")
+            PROPOSAL_KIND, payload, proposer, msg(
+                "proposal.refund_override", plan=plan.plan_id, incident=plan.incident,
+                shortfall=Yen(max(short, plan.shortfall)) if plan.currency == "JPY"
+                else f"{max(short, plan.shortfall):,} {plan.currency}"))
 
     def _check_override(self, plan: PlanFile, proposal_id: str, short: int) -> ProposalView:
         """The approved ``refund`` proposal for this plan, covering a shortfall of ``short``."""

@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kinko.domain.messages import Message, msg
 from kinko.ports import Store
 
-__all__ = ["active_incidents", "incidents_for", "record"]
+__all__ = ["active_incidents", "incidents_for", "record", "scope_word"]
 
 
 def record(store: Store, incident: str, at: datetime, kind: str, actor: str,
-           detail: str) -> None:
+           detail: Message) -> None:
+    """Add an entry (a :class:`~kinko.domain.messages.Message`, never a sentence) to an
+    incident's timeline, if the incident exists."""
     with store.watch() as tables:
         if tables.incident(incident) is not None:
             tables.add_event(incident, at, kind, actor, detail)
@@ -34,3 +37,8 @@ def active_incidents(store: Store) -> list[dict[str, Any]]:
 def incidents_for(store: Store, scope: str) -> list[str]:
     """Open or contained incidents of an asset (``*``: all of them)."""
     return [r["id"] for r in active_incidents(store) if scope == "*" or r["asset"] == scope]
+
+
+def scope_word(scope: str) -> Message | str:
+    """A breaker's scope for people: an asset's symbol, or every asset (``*``)."""
+    return msg("brk.all") if scope == "*" else scope

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.addresses import same_token
+from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, KinkoError
@@ -71,7 +72,7 @@ class IncidentSeeds:
     """What an incident's theft alerts say about the stolen transactions."""
 
     incident: str
-    title: str
+    title: Message
     tx_hashes: tuple[str, ...]
     asset: str | None
     first_block: int | None
@@ -104,7 +105,7 @@ class TraceJobs:
         assets = {a["asset"] for a in thefts if a.get("asset")}
         blocks = [int(a["block"]) for a in thefts if a.get("block") is not None]
         asset = next(iter(assets)) if len(assets) == 1 else row.get("asset")
-        return IncidentSeeds(incident_id, str(row["title"]), hashes, asset,
+        return IncidentSeeds(incident_id, row["title"], hashes, asset,
                              min(blocks) if blocks else None)
 
     # ------------------------------------------------------------------ start
@@ -167,8 +168,9 @@ class TraceJobs:
         source = (f"file {Path(request.transfers).name} ({request.fmt})" if request.transfers
                   else f"{self.chain.name if self.chain else 'chain'} from block "
                   f"{request.from_block}")
-        title = (f"{request.policy} trace of {request.incident}" if request.incident
-                 else f"{request.policy} trace")
+        policy = msg(f"tr.policy.{request.policy}")
+        title = (msg("artifact.trace.incident", policy=policy, incident=request.incident)
+                 if request.incident else msg("artifact.trace", policy=policy))
         artifacts = Artifacts(self.store, self.clock)
         traces = self.data_dir / "traces"
         artifact = artifacts.start_in(
@@ -215,17 +217,24 @@ class TraceJobs:
             "conservation": summary["conservation"], "counts": summary["counts"],
             "exposure": exposure[:20]})
         if request.incident:
-            top = ", ".join(f"{e.entity} {e.taint}" for e in report.exposure[:5]) \
-                or "no exchange"
-            record(self.store, request.incident, self.clock.now(), "trace", by,
-                   f"{request.policy} trace {artifact_id}: seeded {totals['seeded']}, "
-                   f"absorbed at exchanges {totals['absorbed']} (exposure: {top})")
+            asset = self.assets.get(request.asset) if request.asset else None
+
+            def units(value: int) -> Units | int:
+                return value if asset is None else Units(value, asset.symbol, asset.decimals)
+
+            top = ", ".join(e.entity for e in report.exposure[:5])
+            record(self.store, request.incident, self.clock.now(), "trace", by, msg(
+                N_("timeline.trace.done") if top else N_("timeline.trace.done_none"),
+                policy=msg(f"tr.policy.{request.policy}"), trace=artifact_id,
+                seeded=units(int(totals["seeded"])), absorbed=units(int(totals["absorbed"])),
+                exchanges=top))
 
     def _failed(self, artifact_id: str, request: TraceRequest, by: str, reason: str) -> None:
         Artifacts(self.store, self.clock).fail(artifact_id, reason)
         if request.incident:
-            record(self.store, request.incident, self.clock.now(), "trace", by,
-                   f"{request.policy} trace {artifact_id} failed: {reason}")
+            record(self.store, request.incident, self.clock.now(), "trace", by, msg(
+                "timeline.trace.failed", policy=msg(f"tr.policy.{request.policy}"),
+                trace=artifact_id, reason=reason))
 
     def _trace(self, request: TraceRequest) -> TraceReport:
         if request.transfers:

@@ -34,10 +34,12 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from kinko.domain.addresses import canonical_token, chain_key, chain_keys
 from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
+from kinko.domain.messages import N_, Percent, Units, msg, verbatim
 from kinko.domain.money import format_units
 from kinko.domain.watch import (
     Alert,
@@ -53,6 +55,7 @@ from kinko.domain.watch import (
 )
 from kinko.domain.watch_state import Finding, flows_of, judge, suspects
 from kinko.errors import ChainRejected, KinkoError
+from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Notifier
 from kinko.services.containment import ACTOR, Containment, Sweep
 from kinko.services.deposits import find_fork, tag_holders
@@ -103,7 +106,7 @@ class Watch:
     def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
                  notifiers: Sequence[Notifier] = (), start_block: int = 0,
                  state_watch: bool = True, live_depth: int = _LIVE_DEPTH,
-                 tag_tokens: Sequence[str] = ()) -> None:
+                 tag_tokens: Sequence[str] = (), interval_ms: int = 1000) -> None:
         self.withdrawals = withdrawals
         self.tag_tokens = tuple(canonical_token(t, chain.name) for t in tag_tokens)
         self.custody = withdrawals.custody
@@ -115,6 +118,8 @@ class Watch:
         self.notifiers = list(notifiers)
         self.start_block = start_block
         self.containment = Containment(withdrawals, chain)
+        self.interval_ms = interval_ms
+        self.started = self.clock.now()  # for the heartbeat: since when this watch runs
         self._sampled = -1  # the head the balances were last sampled at
         # the state watch (see _state_findings): what the watched addresses held after the
         # last block read, and that block's hash
@@ -212,7 +217,15 @@ class Watch:
             last = tables.last_block(self.chain.name)
         if (self.start_block - 1 if last is None else last) == report.head:  # caught up
             self._balances(report)
+        self._beat(last, report.head)
         return report
+
+    def _beat(self, last: int | None, head: int) -> None:
+        """The heartbeat: this round happened, up to which block, how far behind the node
+        (a watch that stops writing it is itself an alarm; :mod:`kinko.services.heartbeat`)."""
+        with self.store.watch() as tables:
+            tables.beat(self.chain.name, self.clock.now(), started=self.started,
+                        last_block=last, node_head=head, interval_ms=self.interval_ms)
 
     def _mempool(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
                  report: PollReport) -> None:
@@ -387,10 +400,9 @@ class Watch:
             for alert in gone:
                 tables.update_alert(alert["id"], chain_state="dropped")
                 if alert["incident"]:
-                    tables.add_event(alert["incident"], now, "chain", ACTOR,
-                                     f"{alert['tx_hash']} left the mempool without being "
-                                     "mined (replaced, or dropped by the node): it moved "
-                                     "nothing")
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(
+                        f"{alert['tx_hash']} left the mempool without being mined "
+                        "(replaced, or dropped by the node): it moved nothing"))
 
     def _displaced(self, report: PollReport) -> None:
         """Withdrawals kinko sent whose nonce another transaction used (the thief signed
@@ -439,7 +451,7 @@ class Watch:
                     self.withdrawals.displaced(row["id"], ACTOR, detail)
                 done = self._alarm(Alert(f"displaced:{self.chain.name}:{row['tx_hash']}",
                                          "displaced", "critical", row["asset"], row["wallet"],
-                                         detail, row["tx_hash"], 0, head))
+                                         verbatim(detail), row["tx_hash"], 0, head))
             if done is not None:
                 fired.append(done)
         self._announce(fired, report)
@@ -462,11 +474,11 @@ class Watch:
                 if receipt is not None and not receipt.ok and alert["kind"] == "theft":
                     note += "; it reverted: nothing moved, an attempt and not a loss"
                     changes.update(kind="theft_attempt", amount=0,
-                                   detail=f"{alert['detail']}; reverted in block "
-                                          f"{block.number}: nothing moved")
+                                   detail=msg("alert.reverted", alert=alert["detail"],
+                                              block=str(block.number)))
                 tables.update_alert(alert["id"], **changes)
                 if alert["incident"]:
-                    tables.add_event(alert["incident"], now, "chain", ACTOR, note)
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(note))
 
     # ------------------------------------------------------------------ state
 
@@ -661,14 +673,14 @@ class Watch:
                 if changes:
                     tables.update_alert(old["id"], **changes)
                 if old["incident"] and "block" in changes and alert.block is not None:
-                    tables.add_event(old["incident"], now, "chain", ACTOR,
-                                     f"{alert.tx_hash or alert.key} included in block "
-                                     f"{alert.block}"
-                                     + (" again after a reorganisation"
-                                        if old["chain_state"] == "retracted" else ""))
+                    tables.add_event(old["incident"], now, "chain", ACTOR, msg(
+                        N_("timeline.chain.included_again") if old["chain_state"] == "retracted"
+                        else N_("timeline.chain.included"), tx=alert.tx_hash or alert.key,
+                        block=str(alert.block)))
                 if old["incident"] and learnt:
                     tables.add_event(old["incident"], now, "alert", ACTOR,
-                                     f"{old['id']}: {alert.detail}")
+                                     msg("timeline.alert", alert=old["id"],
+                                         detail=alert.detail))
                 return None
             alert_id = tables.put_alert({
                 "key": alert.key, "kind": alert.kind, "severity": alert.severity,
@@ -685,13 +697,15 @@ class Watch:
                 fresh = incident is None
                 if incident is None:
                     incident = tables.put_incident({
-                        "state": "open", "title": f"Unauthorised outflow from {alert.wallet}",
+                        "state": "open",
+                        "title": msg("incident.title.outflow", wallet=alert.wallet or ""),
                         "asset": alert.asset, "wallet": alert.wallet, "opened": now,
                         "closed": None})
                     tables.add_event(incident, now, "opened", ACTOR,
-                                     f"incident opened by alert {alert_id}")
+                                     msg("timeline.opened.by_alert", alert=alert_id))
                 tables.update_alert(alert_id, incident=incident)
-                tables.add_event(incident, now, "alert", ACTOR, f"{alert_id}: {alert.detail}")
+                tables.add_event(incident, now, "alert", ACTOR,
+                                 msg("timeline.alert", alert=alert_id, detail=alert.detail))
                 sweeps = self.containment.contain(incident, alert, fresh)
         row = {"id": alert_id, "key": alert.key, "kind": alert.kind,
                "severity": alert.severity, "asset": alert.asset, "wallet": alert.wallet,
@@ -708,9 +722,11 @@ class Watch:
             self.metrics["alerts_raised"] += 1
             report.alerts.append(row)
             if row["severity"] == "critical":
-                log.critical("ALERT %s %s: %s", row["id"], row["kind"], row["detail"])
+                log.critical("ALERT %s %s: %s", row["id"], row["kind"],
+                             ENGLISH.text(row["detail"]))
             else:
-                log.warning("ALERT %s %s: %s", row["id"], row["kind"], row["detail"])
+                log.warning("ALERT %s %s: %s", row["id"], row["kind"],
+                            ENGLISH.text(row["detail"]))
         for f in fired:
             self.containment.send(f.sweeps)
         for f in fired:
@@ -744,9 +760,8 @@ class Watch:
                     tables.update_alert(alert["id"], chain_state="retracted", block=None)
                     if alert["incident"]:
                         tables.add_event(alert["incident"], now, "chain", ACTOR,
-                                         f"{alert['tx_hash']} left the chain in a "
-                                         f"reorganisation after block {fork}; watching for "
-                                         "it to return")
+                                         msg("timeline.chain.retracted",
+                                             tx=alert["tx_hash"] or "", block=str(fork)))
             tables.forget_blocks_after(name, fork)
             tables.forget_samples_after(wallets, fork)
         self.metrics["reorgs"] += 1
@@ -846,12 +861,13 @@ class Watch:
                     alert = Alert(
                         f"balance_drop:{wallet.name}:{start['block']}:{head}", "balance_drop",
                         "high", wallet.asset, wallet.name,
-                        f"{wallet.name}: balance fell by {format_units(drop, asset)} "
-                        f"{asset.symbol} ({drop * 100 // start_balance}% of "
-                        f"{format_units(start_balance, asset)}) between blocks "
-                        f"{start['block']} and {head} without approved movements that "
-                        f"explain it (threshold {policy.watch.balance_drop_percent}% in "
-                        f"{window} s)",
+                        msg("alert.balance_drop", wallet=wallet.name,
+                            drop=Units(drop, asset.symbol, asset.decimals),
+                            share=Percent(Decimal(drop) / Decimal(start_balance), 0),
+                            start=Units(start_balance, asset.symbol, asset.decimals),
+                            first=str(start["block"]), last=str(head),
+                            threshold=Percent(policy.watch.balance_drop_percent / 100),
+                            window=window),
                         None, drop, head)
                     fired = [f for f in [self._alarm(alert)] if f is not None]
             self._announce(fired, report)
@@ -886,17 +902,19 @@ class Watch:
             if delegate is not None:
                 found.append(Alert(
                     f"audit:{name}:{address}:delegation:{delegate}", "audit_delegation",
-                    "high", None, wallet, f"{wallet}: {address} is delegated to {delegate} "
-                    "(EIP-7702): whoever calls it runs that code with its funds; clear the "
-                    "delegation (an authorization to the zero address) unless it is yours",
+                    "high", None, wallet, verbatim(
+                        f"{wallet}: {address} is delegated to {delegate} (EIP-7702): whoever "
+                        "calls it runs that code with its funds; clear the delegation (an "
+                        "authorization to the zero address) unless it is yours"),
                     block=head))
             for token, spender, amount in granted(address, sorted(tokens)):
                 asset = tokens.get(token, token)
                 found.append(Alert(
                     f"audit:{name}:{address}:{token}:{spender}", "audit_allowance", "high",
-                    asset, wallet, f"{wallet}: {address} has granted {spender} an allowance "
-                    f"of {amount} minor units of {asset}: it can take them at any time; "
-                    f"revoke it (approve({spender}, 0)) unless it is yours", block=head))
+                    asset, wallet, verbatim(
+                        f"{wallet}: {address} has granted {spender} an allowance of {amount} "
+                        f"minor units of {asset}: it can take them at any time; revoke it "
+                        f"(approve({spender}, 0)) unless it is yours"), block=head))
         fired: list[_Fired] = []
         with self.store.unit():
             for alert in found:

@@ -52,6 +52,7 @@ from kinko.domain.addresses import canonical_address, chain_key, same_address
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
+from kinko.domain.messages import Message, from_data, msg, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
@@ -77,6 +78,7 @@ from kinko.errors import (
     NotFound,
     RefusedDestination,
 )
+from kinko.i18n import ENGLISH
 from kinko.ports import Unit
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
@@ -88,7 +90,7 @@ from kinko.services.custody import (
     payment,
 )
 from kinko.services.labels import Loaded, load_labels
-from kinko.services.timeline import active_incidents, incidents_for, record
+from kinko.services.timeline import active_incidents, incidents_for, record, scope_word
 
 __all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
 
@@ -155,13 +157,19 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
 
 def _decision_json(d: Decision) -> str:
     return json.dumps({"outcome": d.outcome, "policy_version": d.policy_version,
-                       "hits": [h.__dict__ for h in d.hits]}, ensure_ascii=False)
+                       "hits": [{"rule": h.rule, "kind": h.kind, "action": h.action,
+                                 "reason": h.reason.to_data(), "detail": h.detail.to_data()}
+                                for h in d.hits]}, ensure_ascii=False)
 
 
 def _decision(text: str) -> Decision:
+    """A stored decision; a hit's reason and detail are messages (kept as written when an
+    earlier version stored text)."""
     data = json.loads(text)
-    return Decision(data["outcome"], tuple(RuleHit(**h) for h in data["hits"]),
-                    int(data["policy_version"]))
+    return Decision(data["outcome"], tuple(
+        RuleHit(h["rule"], h["kind"], h["action"], from_data(h.get("reason")),
+                from_data(h.get("detail"))) for h in data["hits"]),
+        int(data["policy_version"]))
 
 
 class Withdrawals:
@@ -334,7 +342,8 @@ class Withdrawals:
                 "withdrawal", {"withdrawal": withdrawal_id, "customer": customer,
                                "asset": known.symbol, "amount": str(amount),
                                "destination": destination},
-                requester, "; ".join(decision.explain()), policy,
+                requester, msg("proposal.review", rules=", ".join(
+                    dict.fromkeys(h.rule for h in decision.hits))), policy,
                 proposal_id=f"withdrawal-{withdrawal_id}")
         for hit in decision.hits:
             if hit.kind == "outflow_rate":
@@ -572,11 +581,14 @@ class Withdrawals:
 
     # ------------------------------------------------------------------ breaker
 
-    def trip(self, scope: str, by: str, reason: str, *, on_timelines: bool = True,
+    def trip(self, scope: str, by: str, reason: Message | str, *, on_timelines: bool = True,
              actor: str | None = None) -> bool:
         """Trip a breaker (True when it was not tripped yet); by hand it also goes on the
         timeline of every open incident of its scope (the watch records its own). ``actor``
-        (default ``by``; empty: none) is audited in the same unit."""
+        (default ``by``; empty: none) is audited in the same unit. A ``str`` reason is a
+        person's words, kept as written."""
+        if isinstance(reason, str):
+            reason = verbatim(reason)
         scope = "*" if scope == "*" else self.ledger.assets[scope].symbol
         with self.store.unit() as u:
             if scope in self.breaker():
@@ -586,9 +598,11 @@ class Withdrawals:
             if on_timelines:
                 for incident in incidents_for(self.store, scope):
                     record(self.store, incident, now, "breaker", by,
-                           f"breaker {scope} tripped by hand: {reason}")
+                           msg("timeline.breaker.tripped_by_hand", scope=scope_word(scope),
+                               reason=reason))
             if actor is None or actor:
-                self.audit(actor or by, "breaker.trip", scope, {"reason": reason})
+                self.audit(actor or by, "breaker.trip", scope,
+                           {"reason": ENGLISH.text(reason)})
             return True
 
     def breaker(self) -> dict[str, dict[str, Any]]:
@@ -610,7 +624,7 @@ class Withdrawals:
             if scope not in self.breaker():
                 raise BadInput(f"the {scope} breaker is not tripped")
             view = self.custody.propose("breaker", {"scope": scope}, by,
-                                        f"reset the {scope} breaker")
+                                        msg("proposal.breaker_reset", scope=scope_word(scope)))
             self.audit(actor or by, "breaker.reset.propose", scope,
                         {"proposal": view.proposal.id})
             return view

@@ -38,12 +38,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from kinko.domain.cosign import (
+    REASONS,
     CosignRequest,
     KinkoFacts,
     PolicyRecord,
     ProposalFacts,
     WithdrawalFacts,
 )
+from kinko.domain.messages import msg, verbatim
 from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import Policy, policy_from_canonical
 from kinko.domain.policy_lock import VersionFacts, version_facts
@@ -248,9 +250,14 @@ class KinkoAlertSink:
 
 
 def _detail(alert: Mapping[str, Any]) -> str:
+    """The alert's words as a catalog message (kinko.domain.messages), so the dashboard
+    shows it in the reader's language: the reason code and its meaning, never the
+    co-signer's English sentence (its own log keeps that: ``kinko cosign log``)."""
     head = alert.get("log_head") or {}
-    where = f" for {alert['request']}" if alert.get("request") else ""
-    safe = f" (Safe {alert['safe']})" if alert.get("safe") else ""
-    return (f"co-signer {alert['cosigner']} refused{where}{safe}: [{alert['reason']}] "
-            f"{alert['message']} — record {alert['record']}, caller {alert['caller']}; "
-            f"log head {head.get('seq')} {head.get('hash')}")
+    reason = str(alert["reason"])
+    return msg(
+        "alert.cosign_refused", cosigner=str(alert["cosigner"]),
+        request=str(alert.get("request") or "—"), safe=str(alert.get("safe") or "—"),
+        code=reason, reason=msg(f"cosign.reason.{reason}") if reason in REASONS
+        else verbatim(reason), record=int(alert["record"]), caller=str(alert["caller"]),
+        seq=str(head.get("seq")), hash=str(head.get("hash"))).to_json()

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.approvals import Approval, Proposal
+from kinko.domain.messages import Message, decode
 from kinko.domain.policy_lock import StoredPolicy, Veto
 from kinko.errors import ApprovalError, ConfigError
 from kinko.store import schema as s
@@ -23,7 +24,7 @@ from kinko.store.values import from_us, to_us
 
 __all__ = ["ProposalRow", "SqlCustody", "SqlDeposits", "parse_proposal"]
 
-ProposalRow = tuple[Proposal, str, str | None, str]  # proposal, state, tx hash, detail
+ProposalRow = tuple[Proposal, str, str | None, Message]  # proposal, state, tx hash, detail
 
 
 def parse_proposal(canonical: str) -> Proposal:
@@ -102,22 +103,22 @@ class SqlCustody:
             raise ApprovalError(f"{veto.approver} has already vetoed policy version "
                                 f"{veto.version}", approver=veto.approver) from None
 
-    def put_proposal(self, proposal: Proposal, detail: str) -> None:
+    def put_proposal(self, proposal: Proposal, detail: Message) -> None:
         self.conn.execute(s.proposals.insert().values(
             id=proposal.id, kind=proposal.kind, canonical=proposal.canonical(),
-            state="pending", tx_hash=None, detail=detail))
+            state="pending", tx_hash=None, detail=detail.to_json()))
 
     def proposal(self, proposal_id: str) -> ProposalRow | None:
         row = self.conn.execute(select(s.proposals).where(s.proposals.c.id == proposal_id)).first()
         if row is None:
             return None
-        return parse_proposal(row.canonical), str(row.state), row.tx_hash, str(row.detail)
+        return parse_proposal(row.canonical), str(row.state), row.tx_hash, decode(row.detail)
 
     def proposals(self, state: str | None = None) -> list[ProposalRow]:
         q = select(s.proposals).order_by(s.proposals.c.id)
         if state is not None:
             q = q.where(s.proposals.c.state == state)
-        return [(parse_proposal(r.canonical), str(r.state), r.tx_hash, str(r.detail))
+        return [(parse_proposal(r.canonical), str(r.state), r.tx_hash, decode(r.detail))
                 for r in self.conn.execute(q)]
 
     def set_state(self, proposal_id: str, old: str, new: str, tx_hash: str | None = None) -> None:

@@ -411,6 +411,17 @@ notifications = Table(
     Column("last_error", Text, nullable=True),
 )
 
+watch_heartbeat = Table(
+    "watch_heartbeat", metadata,  # one row per chain the watch follows, written every round
+    Column("chain", String(32), primary_key=True),
+    Column("round_us", BigInteger, nullable=False),  # the last round's end
+    Column("started_us", BigInteger, nullable=False),  # when this watch process began
+    Column("rounds", BigInteger, nullable=False),
+    Column("last_block", BigInteger, nullable=True),  # the checkpoint after that round
+    Column("node_head", BigInteger, nullable=True),  # the node's head in that round
+    Column("interval_ms", Integer, nullable=False),  # how long it waits between rounds
+)
+
 balance_samples = Table(
     "balance_samples", metadata,
     Column("wallet", String(64), primary_key=True),

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.labels import tag_index
+from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
 from kinko.errors import IdempotencyConflict
 from kinko.store import schema as s
@@ -358,14 +359,16 @@ class SqlScreening:
 
     # breaker ---------------------------------------------------------------------
 
-    def breaker_event(self, scope: str, event: str, at: datetime, by: str, reason: str) -> None:
+    def breaker_event(self, scope: str, event: str, at: datetime, by: str,
+                      reason: Message) -> None:
         self._touch("breaker_events")
         self.conn.execute(s.breaker_events.insert().values(
-            scope=scope, event=event, at_us=to_us(at), by=by, reason=reason))
+            scope=scope, event=event, at_us=to_us(at), by=by, reason=reason.to_json()))
 
     def breaker_events(self) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(s.breaker_events).order_by(s.breaker_events.c.id))
-        return [{**dict(r._mapping), "at": from_us(r.at_us)} for r in rows]
+        return [{**dict(r._mapping), "at": from_us(r.at_us), "reason": decode(r.reason)}
+                for r in rows]
 
     def tripped(self) -> dict[str, dict[str, Any]]:
         """Scopes whose latest event is a trip, with that event."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
+from kinko.domain.messages import Message, decode
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -20,23 +21,37 @@ from kinko.store.values import from_us, to_us
 __all__ = ["SqlWatch"]
 
 
-def _out(row: Any) -> dict[str, Any]:
-    """A row as a dict, ``x_us`` columns turned into datetimes named ``x``."""
+# the columns that keep a message for people (kinko.domain.messages), by table
+MESSAGES = {"alerts": ("detail",), "incidents": ("title",), "timeline": ("detail",),
+            "artifacts": ("title",)}
+
+
+def _out(row: Any, table: Table | None = None) -> dict[str, Any]:
+    """A row as a dict, ``x_us`` columns turned into datetimes named ``x``, messages
+    decoded."""
     out: dict[str, Any] = {}
     for key, value in row._mapping.items():
         if key.endswith("_us"):
             out[key[:-3]] = None if value is None else from_us(value)
         else:
             out[key] = value
+    for key in MESSAGES.get(table.name, ()) if table is not None else ():
+        if key in out:
+            out[key] = decode(out[key])
     return out
 
 
 def _in(values: dict[str, Any], table: Table) -> dict[str, Any]:
     """The inverse of :func:`_out` for the columns ``table`` has."""
     out: dict[str, Any] = {}
+    messages = MESSAGES.get(table.name, ())
     for key, value in values.items():
         if key + "_us" in table.c:
             out[key + "_us"] = None if value is None else to_us(value)
+        elif key in messages:
+            if not isinstance(value, Message):
+                raise TypeError(f"{table.name}.{key} keeps a Message, not {value!r}")
+            out[key] = value.to_json()
         else:
             out[key] = value
     return out
@@ -67,6 +82,31 @@ class SqlWatch:
     def forget_blocks_after(self, chain: str, number: int) -> None:
         self.conn.execute(delete(s.watch_blocks).where(s.watch_blocks.c.chain == chain,
                                                        s.watch_blocks.c.number > number))
+
+    def block_time(self, chain: str, number: int) -> int | None:
+        """A block's own timestamp (seconds), as the watch read it."""
+        value = self.conn.execute(select(s.watch_blocks.c.ts).where(
+            s.watch_blocks.c.chain == chain, s.watch_blocks.c.number == number)).scalar()
+        return None if value is None else int(value)
+
+    # ------------------------------------------------------------------ heartbeat
+
+    def beat(self, chain: str, at: datetime, *, started: datetime, last_block: int | None,
+             node_head: int | None, interval_ms: int) -> None:
+        """Record one round of the watch (one row per chain, replaced every round)."""
+        values = {"round_us": to_us(at), "started_us": to_us(started),
+                  "last_block": last_block, "node_head": node_head,
+                  "interval_ms": interval_ms}
+        done = self.conn.execute(update(s.watch_heartbeat).where(
+            s.watch_heartbeat.c.chain == chain).values(
+            rounds=s.watch_heartbeat.c.rounds + 1, **values))
+        if done.rowcount == 0:
+            self.conn.execute(s.watch_heartbeat.insert().values(chain=chain, rounds=1,
+                                                                **values))
+
+    def heartbeats(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(s.watch_heartbeat).order_by(s.watch_heartbeat.c.chain))
+        return [_out(r) for r in rows]
 
     # ------------------------------------------------------------------ observations
 
@@ -125,11 +165,11 @@ class SqlWatch:
 
     def alert_by_key(self, key: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.alerts).where(s.alerts.c.key == key)).first()
-        return None if row is None else _out(row)
+        return None if row is None else _out(row, s.alerts)
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.alerts).where(s.alerts.c.id == alert_id)).first()
-        return None if row is None else _out(row)
+        return None if row is None else _out(row, s.alerts)
 
     def alerts(self, *, state: str | None = None, kind: str | None = None,
                wallet: str | None = None, incident: str | None = None,
@@ -150,7 +190,7 @@ class SqlWatch:
             q = q.limit(limit)
         if offset:
             q = q.offset(offset)
-        return [_out(r) for r in self.conn.execute(q)]
+        return [_out(r, s.alerts) for r in self.conn.execute(q)]
 
     def put_alert(self, row: dict[str, Any]) -> str:
         """Insert an alert; its id is the next ``A-<n>``."""
@@ -177,13 +217,14 @@ class SqlWatch:
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.incidents).where(
             s.incidents.c.id == incident_id)).first()
-        return None if row is None else _out(row)
+        return None if row is None else _out(row, s.incidents)
 
     def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
         q = select(s.incidents)
         if state is not None:
             q = q.where(s.incidents.c.state == state)
-        return [_out(r) for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
+        return [_out(r, s.incidents)
+                for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
 
     def update_incident(self, incident_id: str, **values: Any) -> None:
         self._touch("incidents")
@@ -191,14 +232,15 @@ class SqlWatch:
                           .values(**_in(values, s.incidents)))
 
     def add_event(self, incident: str, at: datetime, kind: str, actor: str,
-                  detail: str) -> None:
+                  detail: Message) -> None:
         self.conn.execute(s.timeline.insert().values(incident=incident, at_us=to_us(at),
-                                                     kind=kind, actor=actor, detail=detail))
+                                                     kind=kind, actor=actor,
+                                                     detail=detail.to_json()))
 
     def events(self, incident: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(select(s.timeline).where(s.timeline.c.incident == incident)
                                  .order_by(s.timeline.c.at_us, s.timeline.c.id))
-        return [_out(r) for r in rows]
+        return [_out(r, s.timeline) for r in rows]
 
     # ------------------------------------------------------------------ webhook outbox
 
@@ -251,7 +293,7 @@ class SqlWatch:
     def artifact(self, artifact_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(select(s.artifacts).where(
             s.artifacts.c.id == artifact_id)).first()
-        return None if row is None else _out(row)
+        return None if row is None else _out(row, s.artifacts)
 
     def artifacts(self, kind: str | None = None, incident: str | None = None,
                   limit: int = 200) -> list[dict[str, Any]]:
@@ -261,7 +303,7 @@ class SqlWatch:
         if incident is not None:
             q = q.where(s.artifacts.c.incident == incident)
         q = q.order_by(s.artifacts.c.created_us.desc(), s.artifacts.c.id).limit(limit)
-        return [_out(r) for r in self.conn.execute(q)]
+        return [_out(r, s.artifacts) for r in self.conn.execute(q)]
 
     def count_alerts(self, state: str | None = None) -> int:
         q = select(func.count()).select_from(s.alerts)

@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader
 
-from kinko.api.web.i18n import LANGS, translate
+from kinko.domain.fsa import Submitter
 from kinko.domain.money import Asset, format_units
 from kinko.errors import KinkoError, SignInRequired
+from kinko.i18n import LANGS, Localizer, environment, percent
 from kinko.ports import Clock
+from kinko.render.fsa import actor
 from kinko.services.access import Access, Forbidden, Unauthorized
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
@@ -90,14 +92,13 @@ class Web:
     secure_cookies: bool = False
     default_zone: str = "Asia/Tokyo"
     wrong_keys: Throttle | None = None  # one per app, shared with the API (create_app)
-    env: Environment = field(init=False)
+    watch_silence: int = 60  # seconds without a round of the watch before it is an alarm
+    submitter: Submitter = field(default_factory=Submitter)  # the FSA report's cover
+    envs: dict[str, Environment] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.env = Environment(loader=PackageLoader("kinko.api.web", "templates"),
-                               autoescape=select_autoescape(default=True,
-                                                            default_for_string=True),
-                               undefined=StrictUndefined, trim_blocks=True,
-                               lstrip_blocks=True)
+        loader = PackageLoader("kinko.api.web", "templates")
+        self.envs = {lang: environment(loader, lang) for lang in LANGS}
 
     # ------------------------------------------------------------------ services
 
@@ -121,6 +122,10 @@ class Web:
 
     # ------------------------------------------------------------------ who is asking
 
+    def stamp(self) -> tuple[int, ...]:
+        """What the database looks like now, the watch's liveness included."""
+        return stamp(self.withdrawals.ledger.store, self.clock, self.watch_silence)
+
     def lang(self, request: Request) -> str:
         lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "en"
         return lang if lang in LANGS else "en"
@@ -136,7 +141,7 @@ class Web:
         session = self.signed_in(request)
         return Viewer(session, self.lang(request),
                       _zone(request.cookies.get(ZONE_COOKIE), self.default_zone),
-                      stamp_text(stamp(self.withdrawals.ledger.store)))
+                      stamp_text(self.stamp()))
 
     def page(self, request: Request, permission: str = "read") -> Viewer:
         viewer = self.viewer(request)
@@ -185,15 +190,19 @@ class Web:
 
     def text(self, request: Request, template: str, viewer: Viewer | None,
              **data: Any) -> str:
-        """A template rendered for this viewer (language, zone, CSRF token)."""
+        """A template rendered for this viewer (language, zone, CSRF token): words through
+        ``_("id")`` (Jinja2's i18n extension, the gettext catalogs), stored messages, amounts
+        and times through ``L`` (:class:`~kinko.i18n.Localizer`)."""
         lang = viewer.lang if viewer is not None else self.lang(request)
         zone = viewer.zone if viewer is not None else _zone(
             request.cookies.get(ZONE_COOKIE), self.default_zone)
-        return self.env.get_template(template).render(
-            t=lambda key, **f: translate(lang, key, **f), lang=lang, viewer=viewer,
+        localizer = Localizer(lang, zone)
+        return self.envs[lang].get_template(template).render(
+            L=localizer, lang=lang, viewer=viewer,
             path=request.url.path, query=str(request.url.query),
             csrf=viewer.session.csrf if viewer is not None else "",
-            zone_name=zone.key, when=lambda at: self.when(at, zone),
+            zone_name=zone.key, when=lambda at, ms=False: self.when(at, zone, ms=ms),
+            actor=lambda name: actor(name, localizer),
             amount=amount, share=share, **data)
 
     def error(self, request: Request, status: int, message: str) -> HTMLResponse:
@@ -213,12 +222,16 @@ class Web:
         return RedirectResponse(to, status_code=303)
 
     @staticmethod
-    def when(at: datetime | None, zone: ZoneInfo) -> str:
+    def when(at: datetime | None, zone: ZoneInfo, *, ms: bool = False) -> str:
+        """A time in the operator's zone (the zone is in the page's header); ``ms`` with
+        milliseconds, as timelines show it."""
         if at is None:
             return ""
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        local = at.astimezone(zone)
+        text = local.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{text}.{local.microsecond // 1000:03d}" if ms else text
 
 
 def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:
@@ -230,6 +243,4 @@ def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:
 
 def share(value: Decimal | None, places: int = 2) -> str:
     """A ratio as a percentage (exact decimal arithmetic, rounded for display only)."""
-    if value is None:
-        return "—"
-    return f"{(value * 100).quantize(Decimal(1).scaleb(-places))}%"
+    return percent(value, places)

@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (Japanese text: ruff counts each wide character twice)
+
 """The custody policy's versions: the one in force, and loosenings waiting for their lock.
 
 * ``/custody/policy``: the version in force (since when, its quorum), every version waiting
@@ -21,50 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web import i18n
 from kinko.api.web.context import Web
 from kinko.domain.policy_lock import Standing, veto_bytes
 from kinko.errors import BadInput, Forbidden, KinkoError
 
 __all__ = ["router"]
 
-i18n.add({
-    "cu.tab.policy": ("Policy versions", "管理方針の版"),
-    "pol.title": ("Custody policy: the version in force and changes waiting", "管理方針：適用中の版と適用待ちの変更"),
-    "pol.rule": ("A version that loosens anything (a higher limit, a new destination or approver, a lower quorum...) takes effect {hours} hours after its quorum, and any one approver can veto it meanwhile; a version that only tightens takes effect at once. A version that both tightens and loosens waits as a whole.",
-                 "何かを緩める版（上限の引上げ、新しい送金先や承認者、必要承認数の引下げなど）は、承認が揃ってから{hours}時間後に適用され、その間は承認者の誰か一人が拒否権を行使できます。厳しくするだけの版は直ちに適用されます。緩める変更と厳しくする変更を含む版は、全体として待機します。"),
-    "pol.in_force": ("In force: version {version}", "適用中：第{version}版"),
-    "pol.since": ("In force since", "適用開始"),
-    "pol.quorum": ("Quorum", "必要承認数"),
-    "pol.quorum_of": ("{m} of {n} approvers", "承認者{n}名中{m}名"),
-    "pol.digest": ("Digest", "ダイジェスト"),
-    "pol.none": ("No custody policy is loaded.", "管理方針が読み込まれていません。"),
-    "pol.pending": ("Waiting for the time lock", "適用待ち（タイムロック中）"),
-    "pol.no_pending": ("No policy change is waiting.", "適用待ちの変更はありません。"),
-    "pol.version": ("Version", "版"),
-    "pol.approved": ("Quorum reached", "承認完了"),
-    "pol.takes_effect": ("Takes effect", "適用予定"),
-    "pol.remaining": ("in {hours} h {minutes} min", "あと{hours}時間{minutes}分"),
-    "pol.under": ("Proposed under version {version}", "第{version}版のもとで提案"),
-    "pol.loosens": ("Loosens", "緩める変更"),
-    "pol.tightens": ("Tightens", "厳しくする変更"),
-    "pol.field": ("Field", "項目"), "pol.before": ("Before", "変更前"), "pol.after": ("After", "変更後"),
-    "pol.veto": ("Veto", "拒否する"),
-    "pol.veto_help": ("One approver of version {version} is enough: sign the veto of version {target} (digest {digest}) and it never takes effect.",
-                      "第{version}版の承認者一人で足ります：第{target}版（ダイジェスト {digest}）の拒否に署名すると、この版は適用されません。"),
-    "pol.veto_as": ("Veto as", "拒否する承認者"),
-    "pol.reason": ("Reason (kept with the veto)", "理由（拒否とともに記録されます）"),
-    "pol.signed": ("Signed. Check and press Veto.", "署名しました。確認して「拒否する」を押してください。"),
-    "pol.cannot_veto": ("Only an approver's key can veto.", "拒否できるのは承認者の鍵のみです。"),
-    "pol.history": ("Earlier versions", "過去の版"),
-    "pol.state": ("State", "状態"),
-    "pol.state.effective": ("in force", "適用中"), "pol.state.pending": ("waiting", "適用待ち"),
-    "pol.state.vetoed": ("vetoed", "拒否済み"), "pol.state.superseded": ("superseded", "置換済み"),
-    "pol.state.unreadable": ("unreadable", "読めない"),
-    "pol.state.unverifiable": ("not approved by a quorum: never in force", "承認の記録なし（適用されない）"),
-    "pol.vetoed_by": ("vetoed by {who}", "{who} が拒否"),
-    "pol.never": ("never", "適用されない"),
-})
 
 
 def _changes(s: Standing) -> tuple[list[Any], list[Any]]:

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (Japanese text: ruff counts each wide character twice)
 """Custody and reports, and reserves: the pages an operator shows the regulator and auditors.
 
 * ``/custody``: the custody report (:func:`~kinko.services.custody.custody_report`, what
@@ -33,14 +32,14 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-import kinko
-from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web
+from kinko.domain.messages import N_, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
 from kinko.domain.reserves_proof import ratio_text
 from kinko.errors import BadInput, KinkoError
-from kinko.render.custody import finding_text
+from kinko.i18n import Localizer
+from kinko.render.custody import finding_basis
 from kinko.render.fsa import write_fsa
 from kinko.services.artifact_files import (
     ProofLookup,
@@ -51,6 +50,7 @@ from kinko.services.artifact_files import (
 )
 from kinko.services.custody import custody_report
 from kinko.services.fsa import fsa_report
+from kinko.services.overview import active_incidents
 from kinko.services.reserves import refuse_reused_id
 from kinko.services.reserves_chain import build_report, load_root
 
@@ -61,132 +61,6 @@ MEDIA = {".html": "text/html; charset=utf-8", ".pdf": "application/pdf",
          ".csv": "text/csv; charset=utf-8", ".json": "application/json",
          ".md": "text/markdown; charset=utf-8", ".png": "image/png",
          ".py": "text/x-python; charset=utf-8"}
-
-i18n.add({
-    # custody
-    "cu.title": ("Custody report: segregation of customer crypto-assets", "暗号資産の分別管理状況"),
-    "cu.tab.custody": ("Custody", "分別管理状況"),
-    "cu.tab.reports": ("FSA reports and refund plans", "金融庁への報告・返金計画"),
-    "cu.generated": ("As of {when}", "{when} 時点"),
-    "cu.policy": ("policy version {version}", "管理方針 第{version}版"),
-    "cu.no_policy": ("no custody policy is loaded", "管理方針が読み込まれていません"),
-    "cu.asset": ("Asset", "暗号資産"), "cu.customers": ("Customers", "顧客数"),
-    "cu.liabilities": ("Owed to customers", "顧客預り暗号資産"),
-    "cu.hot": ("Hot wallet", "ホットウォレット"), "cu.warm": ("Warm wallet", "ウォームウォレット"),
-    "cu.cold": ("Cold wallet", "コールドウォレット"),
-    "cu.online_share": ("Online share", "オンライン管理比率"), "cu.limit": ("Limit", "上限"),
-    "cu.own": ("Own funds", "自己保有"),
-    "cu.guarantee_required": ("Guarantee required", "履行保証暗号資産（必要額）"),
-    "cu.guarantee_held": ("Guarantee held", "履行保証暗号資産（保有額）"),
-    "cu.price": ("JPY per unit", "単価（円）"),
-    "cu.online_jpy": ("Online (JPY)", "オンライン管理（円換算）"),
-    "cu.cold_jpy": ("Cold (JPY)", "コールドウォレット（円換算）"),
-    "cu.total": ("All assets by yen value: online {online} of {total} ({share}; limit {limit})",
-                 "全暗号資産（円換算）：オンライン管理 {online} ／ 合計 {total}（{share}、上限 {limit}）"),
-    "cu.unpriced": ("Yen totals need a price for every asset (KINKO_PRICES).",
-                    "円換算の合計には全暗号資産の参照価格が必要です（KINKO_PRICES）。"),
-    "cu.note": ("Segregation of customer assets. Online = hot (and warm, unless the policy says otherwise). "
-                "Guarantee: the exchange's own crypto held offline must cover the customer crypto held "
-                "online (Payment Services Act Art. 63-11-2). Limit: at most 5% of customer crypto by yen "
-                "value online (Cabinet Office Ordinance Art. 27).",
-                "分別管理：オンライン管理＝ホットウォレット（管理方針で別段の定めがない限りウォームウォレットを含む）。"
-                "履行保証暗号資産：オンラインで管理する顧客暗号資産と同種・同量以上の自己の暗号資産をオフラインで保有すること"
-                "（資金決済法第63条の11の2）。上限：顧客暗号資産の円換算額の5%以下（暗号資産交換業者に関する内閣府令第27条）。"),
-    "cu.verdict_ok": ("No breach of the custody rules.", "分別管理に関する規制違反は検出されていません。"),
-    "cu.verdict_bad": ("Breaches found: see the findings.", "規制違反が検出されました。検出事項を参照してください。"),
-    "cu.findings": ("Findings", "検出事項"), "cu.severity": ("Severity", "重要度"),
-    "cu.finding": ("Finding", "内容"), "cu.wallet": ("Wallet", "ウォレット"),
-    "cu.sev.critical": ("critical", "重大"), "cu.sev.warning": ("warning", "注意"),
-    "cu.sev.info": ("info", "情報"),
-    "cu.reconcile": ("Reconciliation with the chain", "オンチェーン残高との照合"),
-    "cu.reconcile_now": ("Reconcile now", "今すぐ照合"),
-    "cu.reconcile_help": ("Each wallet's ledger balance against its addresses on chain at the node's head.",
-                          "各ウォレットの帳簿残高を、ノードの最新ブロックにおけるアドレスの残高と照合します。"),
-    "cu.reconciled": ("Reconciled at {when} against block {block}: {count} finding(s) from the chain.",
-                      "{when} にブロック {block} と照合しました：チェーン照合の検出事項 {count} 件。"),
-    "cu.no_node": ("No node is configured (KINKO_EVM_RPC_URL): balances on chain are not reconciled.",
-                   "ノードが設定されていないため（KINKO_EVM_RPC_URL）、オンチェーン残高との照合は行えません。"),
-    "cu.proposals": ("Proposals awaiting approval", "承認待ちの移動提案"),
-    "cu.id": ("ID", "ID"), "cu.kind": ("Kind", "種別"), "cu.amount": ("Amount", "数量"),
-    "cu.from_to": ("From → to", "移動元 → 移動先"), "cu.state": ("State", "状態"),
-    "cu.approvals": ("Approvals", "承認"), "cu.proposer": ("Proposer", "提案者"),
-    "cu.expires": ("Expires", "有効期限"),
-    "cu.progress": ("{have} of {need}", "{need} 件中 {have} 件"),
-    "cu.propose": ("Propose rebalance", "リバランスを提案"),
-    "cu.propose_help": ("Turns every breach into a sweep (hot → cold) or refill (cold → hot) proposal for the approvers' quorum.",
-                        "基準超過をスイープ（ホット→コールド）または補充（コールド→ホット）の提案にし、承認者の定足数に諮ります。"),
-    "cu.proposed": ("{count} proposal(s) made.", "{count} 件の提案を作成しました。"),
-    "cu.nothing_to_propose": ("Nothing to propose: no asset is outside its limits, or a proposal is already open.",
-                              "提案はありません：上限を外れた暗号資産がないか、既に未完了の提案があります。"),
-    # reports
-    "rep.title": ("FSA reports and refund plans", "金融庁への報告・返金計画"),
-    "rep.fsa": ("Reports to the FSA", "金融庁への報告書"),
-    "rep.fsa_help": ("Online share per asset, wallet operation, detection of abnormal withdrawal requests, the answer to attacks and, for an incident, its cause, losses and refunds.",
-                     "暗号資産ごとのオンライン管理比率（ホットウォレット・コールドウォレット、履行保証暗号資産）、ウォレットの管理体制、異常な送金依頼の検知、サイバー攻撃への対応、インシデントの原因・被害額・返金（補償）。"),
-    "rep.generate": ("Generate the FSA report now", "金融庁への報告書を今すぐ作成"),
-    "rep.incident": ("Incident (optional)", "インシデント（任意）"),
-    "rep.lang": ("Language", "言語"), "rep.lang.ja": ("Japanese", "日本語"),
-    "rep.lang.en": ("English", "英語"),
-    "rep.pdf": ("also PDF (slower)", "PDF も作成（時間がかかります）"),
-    "rep.refund_plan": ("Refund plan (optional)", "返金計画（任意）"),
-    "rep.trace": ("Trace (optional)", "追跡結果（任意）"),
-    "rep.none_chosen": ("none", "なし"),
-    "rep.made": ("Written: {id}", "作成しました：{id}"),
-    "rep.created": ("Created", "作成日時"), "rep.by": ("By", "作成者"),
-    "rep.state": ("State", "状態"), "rep.report": ("Report", "報告書"),
-    "rep.incident_col": ("Incident", "インシデント"), "rep.files": ("Files", "ファイル"),
-    "rep.no_files": ("no files", "ファイルなし"),
-    "rep.refunds": ("Refund plans", "返金計画"),
-    "rep.plan": ("Plan", "計画"), "rep.asset": ("Asset", "暗号資産"),
-    "rep.customers": ("Customers", "対象顧客数"), "rep.total_units": ("Total held", "対象数量"),
-    "rep.price": ("Price", "参照価格"), "rep.total_refund": ("Total refund", "返金総額"),
-    "rep.funds": ("Funds check (source of funds)", "原資の確認"),
-    "rep.funds_ok": ("funds confirmed", "原資確認済み"),
-    "rep.short": ("short by {amount}", "{amount} 不足"),
-    "rep.bad_plan": ("cannot be read: {reason}", "読み込めません：{reason}"),
-    # reserves
-    "res.title": ("Proof of reserves", "準備金証明（分別管理の証明）"),
-    "res.none": ("No reserves snapshot yet: run `kinko reserves snapshot --out DIR`.",
-                 "準備金のスナップショットはまだありません（kinko reserves snapshot --out DIR）。"),
-    "res.snapshot": ("Snapshot", "スナップショット"), "res.time": ("Taken", "基準日時"),
-    "res.root": ("Root hash", "ルートハッシュ"), "res.ledger_seq": ("Ledger entry", "元帳の記帳番号"),
-    "res.folder_state": ("State", "状態"),
-    "res.other": ("Other snapshots", "その他のスナップショット"),
-    "res.unreadable": ("The snapshot cannot be read: {reason}", "スナップショットを読み込めません：{reason}"),
-    "res.totals": ("Owed to customers per asset (liabilities)", "暗号資産ごとの顧客預り（負債）"),
-    "res.asset": ("Asset", "暗号資産"), "res.liabilities": ("Liabilities", "顧客預り"),
-    "res.proven": ("Reserves proven by signature", "署名で管理が証明された保有額"),
-    "res.unproven": ("Not proven: not counted", "未証明（算入しない）"),
-    "res.ratio": ("Reserves ratio (proven reserves only)", "準備率（証明済み保有額のみ）"),
-    "res.at_block": ("Balances at the block the root commits to. The ratio counts only addresses whose control a verified signature proves; balances at other registered addresses are shown apart and never counted.",
-                     "ルートが固定したブロック時点の残高。準備率には、検証済みの署名で管理が証明されたアドレスの残高のみを算入し、その他の登録アドレスの残高は別に示して算入しません。"),
-    "res.not_counted": ("{amount} at {n} address(es) without a valid proof of control: not counted.",
-                        "有効な管理証明のない {n} 件のアドレスの {amount} は算入していません。"),
-    "res.customers": ("Customers", "顧客数"),
-    "res.count_none": ("not published (at most {n})", "非公表（最大 {n}）"),
-    "res.count_exact": ("exactly {n}", "{n}（確定値）"),
-    "res.count_range": ("between {low} and {high}", "{low}〜{high}"),
-    "res.point": ("Reserves read at", "保有額の基準"),
-    "res.point_at": ("block {block} of {chain} ({chain_id}), hash {hash}",
-                     "{chain}（{chain_id}）のブロック {block}、ハッシュ {hash}"),
-    "res.no_point": ("no chain block bound: this snapshot has no reserves ratio",
-                     "ブロックが固定されていないため、準備率はありません"),
-    "res.warning": ("Warning: {text}", "警告：{text}"),
-    "res.no_node": ("No node is configured (KINKO_EVM_RPC_URL): the reserves ratio needs balances on chain.",
-                    "ノードが設定されていないため（KINKO_EVM_RPC_URL）、準備率（オンチェーン残高）は算出できません。"),
-    "res.ratio_error": ("The reserves ratio cannot be computed: {reason}", "準備率を算出できません：{reason}"),
-    "res.lookup": ("Proof lookup", "証明の照会"),
-    "res.lookup_help": ("A customer's proof that their balances are counted in the published root.",
-                        "顧客の残高が公開されたルートに含まれていることの証明を照会します。"),
-    "res.customer": ("Customer ID", "顧客ID"), "res.find": ("Look up", "照会"),
-    "res.valid": ("The proof of {customer} leads to the published root.", "{customer} の証明は公開されたルートに一致します。"),
-    "res.invalid": ("The proof of {customer} does NOT lead to the published root: {reason}",
-                    "{customer} の証明は公開されたルートに一致しません：{reason}"),
-    "res.unknown": ("No proof for {customer} in this snapshot.", "このスナップショットに {customer} の証明はありません。"),
-    "res.counted": ("Balances counted", "証明された残高"),
-    "res.download_proof": ("Download the proof (JSON)", "証明をダウンロード（JSON）"),
-    "res.download_verifier": ("Download verify_proof.py", "verify_proof.py をダウンロード"),
-})
 
 
 def _yen(value: int | None) -> str:
@@ -200,15 +74,6 @@ def _time(text: object) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
-
-
-def _benchmarks() -> Path | None:
-    """The benchmark results the FSA report quotes for the watch's latency, when present."""
-    for candidate in (Path("benchmarks") / "RESULTS.md",
-                      Path(kinko.__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def router(web: Web) -> APIRouter:
@@ -233,19 +98,20 @@ def router(web: Web) -> APIRouter:
         if reconciled and custody.chain is not None:
             head = custody.chain.head()
         report = custody_report(custody, reconcile=reconciled)
-        decimals = {r.asset: r.decimals for r in report.rows}
-        findings = [(f, finding_text(f, viewer.lang, decimals)) for f in report.findings]
+        findings = [(f, finding_basis(f, Localizer(viewer.lang))) for f in report.findings]
         chain_codes = ("not_reconciled", "no_addresses", "wallet_short", "wallet_unbooked")
         proposals = [(p, custody.proposal(p.id)) for p in report.pending]
         total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
                        if report.total_online_jpy is not None and report.total_jpy else None)
         proposed = request.query_params.get("proposed")
+        affected = active_incidents(custody)  # every asset under theft says so
         return web.render(
             request, "custody.html.j2", viewer, status=status, report=report,
             assets=custody.ledger.assets, findings=findings, proposals=proposals,
             node=custody.chain is not None, reconciled=reconciled, head=head,
             chain_findings=sum(1 for f in report.findings if f.code in chain_codes),
-            total_share=total_share, yen=_yen,
+            total_share=total_share, yen=_yen, affected=affected,
+            incidents={i["id"]: i for found in affected.values() for i in found}.values(),
             proposed=int(proposed) if proposed and proposed.isdigit() else None)
 
     @r.get("/custody")
@@ -301,14 +167,16 @@ def router(web: Web) -> APIRouter:
         trace = artifact(trace_id, ("trace",))["folder"] if trace_id else None
         custody = web.custody()
         index = artifacts()
-        title = f"FSA report ({lang})" + (f" for {incident}" if incident else "")
+        title = msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
+                    lang=msg(f"lang.{lang}"), incident=incident or "")
         row = index.start_in("fsa", title, web.data_dir / "fsa", by=viewer.name,
                              incident=incident, detail={"lang": lang, "pdf": pdf})
         folder = row["folder"]
 
         def write() -> list[Path]:  # seconds of work: off the event loop (live feeds go on)
             report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
-                                benchmarks=_benchmarks(), confirmations=custody.confirmations)
+                                confirmations=custody.confirmations,
+                                submitter=web.submitter)
             written = write_fsa(report, folder, "html", lang)
             if pdf:
                 written += write_fsa(report, folder, "pdf", lang)[:1]

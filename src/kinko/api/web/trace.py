@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (Japanese text: ruff counts each wide character twice)
 """The trace pages: start a trace from an incident's thefts, watch it run, see where the
 coins went (the flow graph, the exposure per exchange) and download its files and the
 TagPack blacklist other exchanges load.
@@ -24,7 +23,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from kinko.api.web import i18n
 from kinko.api.web.context import Viewer, Web, amount
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
@@ -45,88 +43,6 @@ REFRESH_SECONDS = 2
 INLINE = {"graph.json": "application/json", "graph.png": "image/png"}
 DOWNLOADS = ("addresses.csv", "flows.csv", "exposure.csv", "summary.json", "graph.png",
              "graph.html")
-
-i18n.add({
-    "tr.title": ("Trace", "追跡"),
-    "tr.traces": ("Traces", "追跡の一覧"),
-    "tr.new": ("New trace", "新しい追跡"),
-    "tr.none": ("No traces yet.", "追跡はまだありません。"),
-    "tr.id": ("Trace", "追跡 ID"),
-    "tr.incident": ("Incident", "インシデント"),
-    "tr.incident_help": ("Its theft transactions are the seeds; the trace goes on its timeline.",
-                         "その不正送金の取引を起点とし、追跡結果をタイムラインに記録します。"),
-    "tr.from_incident": ("Start from an incident's thefts:", "インシデントの不正送金から開始："),
-    "tr.seeds": ("Stolen transactions (one hash a line)", "不正送金の取引（1行に1ハッシュ）"),
-    "tr.policy": ("Taint policy", "汚染の伝播方式"),
-    "tr.policy.haircut": ("haircut (in proportion)", "ヘアカット（按分）"),
-    "tr.policy.poison": ("poison (all touched)", "ポイズン（接触した全額）"),
-    "tr.policy.fifo": ("FIFO (first in, first out)", "FIFO（先入先出）"),
-    "tr.policy.lifo": ("LIFO (last in, first out)", "LIFO（後入先出）"),
-    "tr.asset": ("Asset", "暗号資産"),
-    "tr.asset_auto": ("the thefts' asset", "不正送金の暗号資産"),
-    "tr.from_block": ("From block", "開始ブロック"),
-    "tr.stop_categories": ("Stop at (label categories)", "停止点とするラベル区分"),
-    "tr.stop_categories_help": ("Comma-separated: taint that reaches an address labelled so is absorbed there (exchanges freeze it).",
-                                "カンマ区切り。この区分のラベルが付いたアドレスに届いた汚染はそこで止まります（取引所が凍結）。"),
-    "tr.max_hops": ("Hop limit", "最大ホップ数"),
-    "tr.max_hops_help": ("Empty: follow the taint as far as it goes.", "空欄：どこまでも追跡します。"),
-    "tr.from_block_help": ("default: the first theft's block", "省略時：最初の不正送金のブロック"),
-    "tr.source": ("Transfers", "取引データ"),
-    "tr.source_help": ("Read from the chain node up to its head, or from a file in the data folder:",
-                       "チェーンのノードから最新ブロックまで読むか、データフォルダ内のファイルを指定："),
-    "tr.file": ("Transfers file (under the data folder; empty: the node)",
-                "取引ファイル（データフォルダ内。空欄ならノード）"),
-    "tr.format": ("File format", "ファイル形式"),
-    "tr.start": ("Start the trace", "追跡を開始"),
-    "tr.state": ("State", "状態"),
-    "tr.state.running": ("running", "実行中"),
-    "tr.state.done": ("done", "完了"),
-    "tr.state.failed": ("failed", "失敗"),
-    "tr.running_help": ("The trace is running; this page reloads itself every {seconds} seconds.",
-                        "追跡を実行中です。このページは{seconds}秒ごとに更新されます。"),
-    "tr.failed_because": ("The trace failed: {reason}", "追跡に失敗しました：{reason}"),
-    "tr.created": ("Started", "開始"), "tr.by": ("By", "実行者"),
-    "tr.source_was": ("Read from", "読込元"),
-    "tr.summary": ("Taint", "汚染の集計"),
-    "tr.seeded": ("Stolen (seeded)", "不正送金額（起点）"),
-    "tr.held": ("Still held by the thieves' addresses", "追跡先アドレスが保有"),
-    "tr.absorbed": ("Reached exchanges and other stops", "取引所等に到達"),
-    "tr.burned": ("Spent on fees", "手数料として消費"),
-    "tr.conservation": ("Conservation check", "保存則の検算"),
-    "tr.conserved": ("holds: seeded = held + absorbed + fees", "成立：起点 = 保有 + 到達 + 手数料"),
-    "tr.not_conserved": ("FAILS by {difference}", "不成立（差額 {difference}）"),
-    "tr.poison_na": ("not applicable (poison multiplies taint)", "対象外（ポイズン方式は汚染を重複計上）"),
-    "tr.counts": ("{transfers} transfers read, {addresses} tainted addresses",
-                  "取引 {transfers} 件、汚染アドレス {addresses} 件"),
-    "tr.units": ("Amounts in {unit}", "金額の単位：{unit}"),
-    "tr.minor_units": ("minor units", "最小単位"),
-    "tr.graph": ("Flow graph", "資金の流れ"),
-    "tr.graph_help": ("The most tainted addresses by hops from the theft; dark: exchanges. Wheel to zoom, drag to pan, click an address.",
-                      "汚染額の大きいアドレスを起点からのホップ数順に表示（濃色は取引所）。ホイールで拡大縮小、ドラッグで移動、アドレスをクリックすると詳細。"),
-    "tr.graph_empty": ("No tainted transfers to draw.", "表示する汚染取引はありません。"),
-    "tr.panel": ("Selected address", "選択したアドレス"),
-    "tr.panel_help": ("Click an address in the graph.", "グラフのアドレスをクリックしてください。"),
-    "tr.address": ("Address", "アドレス"),
-    "tr.hops": ("Hops from the theft", "起点からのホップ数"),
-    "tr.taint_received": ("Taint received", "受け取った汚染額"),
-    "tr.taint_held": ("Taint held", "保有する汚染額"),
-    "tr.label": ("Label", "ラベル"),
-    "tr.category": ("Category", "区分"),
-    "tr.stop": ("Stop (exchange)", "停止点（取引所）"),
-    "tr.yes": ("yes", "はい"), "tr.no": ("no", "いいえ"),
-    "tr.exposure": ("Exposure by exchange", "取引所へのエクスポージャー"),
-    "tr.exposure_help": ("Ask these to freeze what they received.", "受け取った資金の凍結を各社に依頼してください。"),
-    "tr.entity": ("Exchange or service", "取引所・サービス"),
-    "tr.addresses": ("Addresses", "アドレス数"),
-    "tr.no_exposure": ("The taint reached no labelled exchange.", "汚染資金はラベル付きの取引所に到達していません。"),
-    "tr.downloads": ("Files", "ファイル"),
-    "tr.blacklist": ("Blacklist (TagPack)", "ブラックリスト（TagPack）"),
-    "tr.blacklist_help": ("The tainted addresses (never the exchanges) for other exchanges and kinko denylist load.",
-                          "汚染アドレス（取引所を除く）の一覧。他の取引所や kinko denylist load で読み込めます。"),
-    "tr.open": ("Open", "表示"),
-    "tr.seeds_were": ("Seeds", "起点の取引"),
-    "tr.cannot_start": ("Only operators start traces.", "追跡を開始できるのはオペレーターのみです。"),
-})
 
 
 def _read_summary(folder: Path) -> dict[str, Any] | None:

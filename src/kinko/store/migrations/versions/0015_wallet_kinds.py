@@ -4,8 +4,8 @@ with a multisig's set-up (owners, threshold, the contracts it runs on, the opera
 and the co-signer among its owners) as JSON; and the signatures a multisig's owners made
 offline for a proposal (a SafeTx hash each), kept until the proposal is executed.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

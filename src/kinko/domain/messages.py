@@ -1,0 +1,215 @@
+"""What kinko tells people, as data: a message id from the catalog and its parameters.
+
+Everything a person reads that kinko writes (a timeline entry, an alert, an incident's
+title, a rule's reason and a hit's detail, a custody finding, a state or a badge) is a
+:class:`Message`: an id of the gettext catalogs (``src/kinko/locale/<lang>/LC_MESSAGES/
+kinko.po``) and typed parameters. Records keep the message, never a sentence in one
+language; :mod:`kinko.i18n` renders it in the reader's language, amounts in the asset's
+units, times in the reader's zone::
+
+    >>> m = msg("timeline.breaker.tripped", scope="XEM")
+    >>> m.to_json()
+    '{"id":"timeline.breaker.tripped","args":{"scope":"XEM"}}'
+    >>> decode(m.to_json()) == m
+    True
+
+Text a person wrote (a note, a reason typed in a form, an incident opened by hand) is kept as
+written, in the message ``text``; so is a stored value that is no message (what older
+versions wrote), so nothing stored is ever unreadable::
+
+    >>> decode("the hot key was found in a repository") == verbatim(
+    ...     "the hot key was found in a repository")
+    True
+
+Parameters are ``str`` (an identifier, an address, a hash, or a person's words, shown as
+they are), ``int`` (a count, grouped by thousands), :class:`Units` (an amount in an asset's
+minor units, shown in whole units), :class:`Yen`, :class:`Percent`, :class:`Time` and a
+nested :class:`Message` (translated in the same language: a state word, an alert's detail).
+
+Adding a message: call :func:`msg` with a new id where the words are needed, and give the id
+its English and Japanese text in both catalogs (``make messages`` adds new ids to them; the
+tests fail on an id missing from either, or left empty).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Union
+
+__all__ = [
+    "N_",
+    "TEXT",
+    "Arg",
+    "Message",
+    "Percent",
+    "Time",
+    "Units",
+    "Yen",
+    "decode",
+    "from_data",
+    "msg",
+    "verbatim",
+]
+
+TEXT = "text"  # the message that shows a person's own words as written
+
+
+@dataclass(frozen=True)
+class Units:
+    """An exact amount: minor units of an asset with its decimals (shown in whole units)."""
+
+    units: int
+    asset: str
+    decimals: int
+
+
+@dataclass(frozen=True)
+class Yen:
+    """Whole yen (shown as ¥1,234)."""
+
+    value: int
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A ratio (0.05 is shown as 5%), exact; ``places`` decimals when shown."""
+
+    value: Decimal
+    places: int = 2
+
+
+@dataclass(frozen=True)
+class Time:
+    """A moment, shown in the reader's time zone."""
+
+    at: datetime
+
+
+Arg = Union[str, int, "Units", "Yen", "Percent", "Time", "Message"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A catalog id and its parameters (sorted by name; see the module docstring)."""
+
+    id: str
+    args: tuple[tuple[str, Arg], ...] = ()
+
+    @property
+    def params(self) -> dict[str, Arg]:
+        return dict(self.args)
+
+    @property
+    def is_text(self) -> bool:
+        """A person's own words (or an older record's text), shown as written."""
+        return self.id == TEXT
+
+    def to_json(self) -> str:
+        return json.dumps(_encode(self), ensure_ascii=False, separators=(",", ":"))
+
+    def to_data(self) -> dict[str, Any]:
+        """The message as JSON-ready data (inside another JSON document)."""
+        return _encode(self)
+
+
+def msg(message_id: str, /, **params: Arg) -> Message:
+    """The one way to say something to a person: ``msg("area.what", name=value, ...)``."""
+    if not message_id or not isinstance(message_id, str):
+        raise ValueError("a message needs its catalog id")
+    for name, value in params.items():
+        _check(name, value)
+    return Message(message_id, tuple(sorted(params.items())))
+
+
+def verbatim(text: str) -> Message:
+    """A person's own words, kept and shown as written."""
+    return Message(TEXT, (("text", str(text)),))
+
+
+def N_(message_id: str) -> str:
+    """Mark a catalog id for extraction where it is chosen at run time (a state's word)."""
+    return message_id
+
+
+def _check(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(
+            value, str | int | Units | Yen | Percent | Time | Message):
+        raise TypeError(f"message parameter {name}={value!r} is not a str, int, Units, Yen, "
+                        "Percent, Time or Message")
+
+
+# ---------------------------------------------------------------------------- storage
+
+def _encode(m: Message) -> dict[str, Any]:
+    return {"id": m.id, "args": {k: _encode_arg(v) for k, v in m.args}}
+
+
+def _encode_arg(v: Arg) -> Any:
+    if isinstance(v, str | int):
+        return v
+    if isinstance(v, Units):
+        return {"units": str(v.units), "asset": v.asset, "decimals": v.decimals}
+    if isinstance(v, Yen):
+        return {"yen": str(v.value)}
+    if isinstance(v, Percent):
+        return {"percent": str(v.value), "places": v.places}
+    if isinstance(v, Time):
+        return {"time": v.at.isoformat()}
+    return _encode(v)
+
+
+def _decode_arg(v: Any) -> Arg:
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, str | int):
+        return v
+    if isinstance(v, Mapping):
+        if "units" in v:
+            return Units(int(v["units"]), str(v["asset"]), int(v["decimals"]))
+        if "yen" in v:
+            return Yen(int(v["yen"]))
+        if "percent" in v:
+            return Percent(Decimal(str(v["percent"])), int(v.get("places", 2)))
+        if "time" in v:
+            return Time(datetime.fromisoformat(str(v["time"])))
+        if "id" in v:
+            return _decode(v)
+    raise ValueError(f"not a message parameter: {v!r}")
+
+
+def _decode(data: Mapping[str, Any]) -> Message:
+    message_id = data.get("id")
+    args = data.get("args", {})
+    if not isinstance(message_id, str) or not message_id or not isinstance(args, Mapping):
+        raise ValueError("not a message")
+    return Message(message_id, tuple(sorted((str(k), _decode_arg(v))
+                                            for k, v in args.items())))
+
+
+def decode(stored: str | None) -> Message:
+    """A stored message; text that is no message (an older record, a person's words) is
+    kept as written (:func:`verbatim`)."""
+    if stored is None:
+        return verbatim("")
+    if stored.startswith('{"id":'):
+        try:
+            data = json.loads(stored)
+            if isinstance(data, Mapping):
+                return _decode(data)
+        except (ValueError, TypeError, KeyError, InvalidOperation):
+            pass
+    return verbatim(stored)
+
+
+def from_data(data: Any) -> Message:
+    """A message from :meth:`Message.to_data`; text (what older versions kept) as written."""
+    if isinstance(data, Mapping):
+        try:
+            return _decode(data)
+        except (ValueError, TypeError, KeyError, InvalidOperation):
+            return verbatim(json.dumps(data, ensure_ascii=False))
+    return verbatim("" if data is None else str(data))
