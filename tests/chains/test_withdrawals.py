@@ -134,7 +134,7 @@ def test_deny_listed_destination_is_blocked_and_released(flow) -> None:  # type:
     listed = "0x80d7bb18521acbef32d7906502ebe94928690e93"  # etherscan: Fake_Phishing1772
     view = w.request("W3", "C1", "ETH", 1 * E, listed)
     assert view.state == "blocked"
-    assert "Fake_Phishing1772" in view.decision.hits[0].detail
+    assert "Fake_Phishing1772" in ENGLISH.text(view.decision.hits[0].detail)
     assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
     with pytest.raises(ApprovalError):
         w.send("W3")
