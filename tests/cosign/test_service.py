@@ -19,6 +19,7 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
 from kinko.chains.safe_reader import ChainSafes
 from kinko.domain.cosign import parse_cosign_policy
+from kinko.domain.messages import verbatim
 from kinko.domain.safe import DELEGATECALL, SafeTx
 from kinko.errors import ApprovalError, CosignRefused
 from kinko.i18n import ENGLISH
@@ -261,7 +262,7 @@ def test_a_policy_written_into_kinkos_database_does_not_make_a_quorum(rig: Rig) 
         now + timedelta(hours=1), forged.version)
     with ex.store.custody() as (_ledger, tables):
         tables.put_policy(forged.version, forged.digest, forged.canonical(), now, "bootstrap")
-        tables.put_proposal(sweep, "a sweep")
+        tables.put_proposal(sweep, verbatim("a sweep"))
         tables.set_state(sweep.id, "pending", "approved")
         for name, key in mine.items():
             tables.add_approval(sweep.id, Approval(name, sign_proposal(sweep, key), now))

@@ -40,8 +40,10 @@ class Stdout:
     """A notifier for the operator's terminal: one line per alert."""
 
     def notify(self, alert: Mapping[str, Any]) -> None:
+        detail = alert["detail"]
+        text = ENGLISH.text(detail) if isinstance(detail, Message) else str(detail)
         print(f"ALERT {alert['id']} [{alert['severity']}] {alert['kind']} "
-              f"(incident {alert['incident'] or '-'}): {alert['detail']}", flush=True)
+              f"(incident {alert['incident'] or '-'}): {text}", flush=True)
 
 
 def _metrics_server(port: int, metrics: Callable[[], dict[str, int]]) -> ThreadingHTTPServer:
