@@ -88,6 +88,7 @@ class Exchange:
         from eth_account import Account
 
         from kinko.chains.keystore import throwaway_signer
+        from kinko.chains.wallets import KeyWallet
         from kinko.domain.approvals import public_key_hex
         from kinko.domain.custody import Wallet
         from kinko.domain.ledger import Posting
@@ -122,7 +123,8 @@ class Exchange:
             f"version = 1\nquorum = 2\n{approvers}\n[assets.ETH]\nmax_hot_ratio = \"0.5\"\n"
             f'cold_wallet = "eth-cold"\nemergency_address = "{fresh.address}"\n',
             encoding="utf-8")
-        self.custody = Custody(self.ledger, chain=chain, signer_for=lambda _w: self.hot,
+        self.custody = Custody(self.ledger, chain=chain,
+                               spender_for=lambda _w: KeyWallet(chain, self.hot),
                                confirmations=2)
         self.custody.load_policy(policy, "bench")
         self.withdrawals = Withdrawals(self.custody)

@@ -44,6 +44,26 @@ def test_precedence_default_file_env_flag(tmp_path: Path) -> None:
     assert load_settings(config_path=None, env={}).database_url == "sqlite:///kinko.db"
 
 
+def test_chains_and_keys_are_named_with_their_kind(tmp_path: Path) -> None:
+    cfg = tmp_path / "kinko.toml"
+    cfg.write_text('[chains.ethereum]\nadapter = "evm"\nurl = "http://127.0.0.1:8545"\n'
+                   '[chains.sepolia]\nadapter = "EVM"\nurl = "http://127.0.0.1:8546"\n')
+    s = load_settings(config_path=cfg, env={})
+    assert s.chains == (("ethereum", "evm", "http://127.0.0.1:8545"),
+                        ("sepolia", "evm", "http://127.0.0.1:8546"))
+    s = load_settings(config_path=None, env={
+        "KINKO_CHAINS": "ethereum=evm:http://node:8545",
+        "KINKO_KEYS": "eth-hot=hsm:ops-key,relayer=file,eth-warm=file:/keys/w.json"})
+    assert s.chains == (("ethereum", "evm", "http://node:8545"),)
+    assert s.keys == (("eth-hot", "hsm", "ops-key"), ("relayer", "file", ""),
+                      ("eth-warm", "file", "/keys/w.json"))
+    for name, value, message in [("KINKO_CHAINS", "ethereum", "NAME=ADAPTER:URL"),
+                                 ("KINKO_CHAINS", "a=evm:x,a=evm:y", "named twice"),
+                                 ("KINKO_KEYS", "eth-hot=cloud", "hsm")]:
+        with pytest.raises(ConfigError, match=message):
+            load_settings(config_path=None, env={name: value})
+
+
 @pytest.mark.parametrize("body, message", [
     ("import_batch_size = 0\n", "positive whole number"),
     ("databse_url = 'x'\n", "unknown setting"),

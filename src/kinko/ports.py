@@ -10,6 +10,16 @@ the unit already open in the same thread, so services compose without passing it
 The SQL implementation lives in :mod:`kinko.store`; SQLite in memory is its fast double and
 the contract suite runs on SQLite and PostgreSQL alike.
 
+Money moves through three ports, so that services never build a transaction by hand:
+``Chain`` (a node: blocks, balances, receipts, broadcasting raw transactions), ``Spender``
+(one wallet of some kind: it turns a :class:`Payment` into a transaction, says what it
+costs in the chain's fee coin and who pays it, gathers the authorisations its kind needs,
+and proves control of its address) and ``Signer`` (a key, in an HSM or a file). A
+``Spender`` for a multisig wallet asks its owners through ``SafeOwner``: a key kinko holds,
+or the policy co-signer (``Cosigner``). A sending use case calls ``prepare`` before its
+unit of work opens (the node and the co-signer are asked then), ``sign`` inside the unit
+that records the transaction's hash, and ``Chain.send_raw`` after that unit committed.
+
 ``Cosigner`` is the policy co-signer as kinko's services ask it for a Safe's second
 signature (:class:`MemoryCosigner` its double; the HTTP client in
 :mod:`kinko.cosign.client`); ``KinkoView``, ``SafeReader``, ``CosignLog`` and
@@ -30,7 +40,7 @@ from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
 from kinko.domain.cosign import CosignRequest, KinkoFacts, SafeState, refuse
 from kinko.domain.cosign_log import Decision
-from kinko.domain.custody import Wallet
+from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
 from kinko.domain.messages import Message
 from kinko.domain.money import Asset
@@ -51,17 +61,25 @@ __all__ = [
     "CustodyTables",
     "DepositTables",
     "DigestSigner",
+    "Fee",
     "FixedClock",
     "KinkoView",
     "LedgerReader",
     "LedgerWriter",
     "MemoryCosigner",
+    "Multisigs",
     "Notifier",
+    "Outgoing",
+    "Payment",
+    "Prepared",
     "Prices",
+    "RaceTerms",
     "Receipt",
+    "SafeOwner",
     "SafeReader",
     "ScreeningTables",
     "Signer",
+    "Spender",
     "Store",
     "SystemClock",
     "Unit",
@@ -138,36 +156,140 @@ class Receipt:
     tx_hash: str
     block: int
     ok: bool
-    fee: int  # gas used × effective gas price, in the chain's minor unit
+    fee: int  # what the transaction cost, in the chain's fee coin (gas used × price)
+    payer: str | None = None  # who paid the fee (the sender), in canonical form
 
 
 class Chain(Protocol):
-    """A blockchain node: read blocks and balances, send signed transactions."""
+    """A blockchain node: read blocks and balances, send signed transactions. Building
+    and signing a transaction is a wallet's (:class:`Spender`)."""
 
     @property
     def name(self) -> str: ...
 
+    def caip2(self) -> str: ...  # the chain's CAIP-2 id, as the node says (eip155:1)
     def head(self) -> int: ...
     def block(self, number: int) -> Block: ...
     def pending(self) -> tuple[Transfer, ...]: ...  # the mempool's transfers; () if hidden
     def balances(self, addresses: Sequence[str], block: int | None = None,
                  token: str | None = None) -> dict[str, int]: ...  # token: an ERC-20's
-    def nonce(self, address: str) -> int: ...
-    def fee_params(self) -> tuple[int, int]: ...  # (chain id, gas price)
     def tx_hash(self, raw: bytes) -> str: ...  # the hash the chain will give a signed tx
     def send_raw(self, raw: bytes) -> str: ...
     def receipt(self, tx_hash: str) -> Receipt | None: ...
 
 
 class Signer(Protocol):
-    """Signs transfers from the hot wallet; holds the key, never reveals it. A token
-    transfer is a call: ``to`` the token contract, ``value`` 0, ``data`` the call."""
+    """A key: holds it, never reveals it. Signs 32-byte digests (``r ‖ s ‖ v`` for
+    secp256k1) and text messages (proof of control); what a chain's transactions sign is the
+    chain adapter's business."""
 
     address: str
 
-    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
-                      chain_id: int, gas: int = 21_000, data: bytes = b"",
-                      clear_delegation: bool = False) -> bytes: ...  # EIP-7702 type 4
+    def sign_digest(self, digest: bytes) -> bytes: ...
+    def sign_message(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class RaceTerms:
+    """How one transaction of an emergency sweep races a thief who holds the same key: it
+    takes ``nonce`` (replacing his pending transaction there) at ``gas_price``, first clears
+    an EIP-7702 delegation of the address (``clear_delegation``), and instead of paying may
+    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``). Only a
+    wallet of one key races; a wallet whose transfers need other signers refuses one."""
+
+    nonce: int
+    gas_price: int
+    clear_delegation: bool = False
+    revoke: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What a use case asks a wallet to send: ``amount`` (minor units) of ``asset`` to
+    ``to``, for ``request``, what authorises it: ``("withdrawal", id)`` or ``("proposal",
+    id)`` (a co-signer checks the transfer against it, field by field); ``race``: an
+    emergency sweep's nonce, fee and delegation-clear (see :class:`RaceTerms`)."""
+
+    asset: Asset
+    to: str
+    amount: int
+    request: tuple[str, str]
+    signatures: tuple[tuple[str, bytes], ...] = ()  # (owner, signature) made offline
+    race: RaceTerms | None = None
+
+
+@dataclass(frozen=True)
+class Fee:
+    """What one transfer costs at most, in the chain's fee coin, and who pays it: the
+    wallet itself (one key) or a relayer (a multisig's transaction is sent by another key)."""
+
+    payer: str
+    amount: int
+    gas: int = 0  # the most gas it uses, where the chain prices gas (0 elsewhere)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A payment made ready to sign: what the node said (nonces, fee, chain id) and every
+    authorisation gathered that needs asking someone; ``detail`` is the wallet kind's own
+    (shown in logs: a Safe's safeTxHash and nonce), ``fee`` its most."""
+
+    payment: Payment
+    sender: str
+    fee: Fee
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A signed transaction and the hash the chain will give it."""
+
+    raw: bytes
+    tx_hash: str
+
+
+class Spender(Protocol):
+    """One wallet that moves money (a *wallet kind*: one key, or a multisig's owners with a
+    relayer that sends). ``prepare`` reads the node and gathers the authorisations (outside
+    any unit of work); ``sign`` signs without asking anyone (inside the unit that records
+    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost and who pays
+    it (the ledger books it; a sweep leaves it behind when the wallet pays); ``prove`` signs a
+    message that shows control of ``address`` (proof of reserves). ``authorisation`` is
+    what owners who sign offline sign for a payment (a multisig's transaction and its
+    ``digest``; empty for one key) and ``accept`` checks one such signature, returning it in
+    the form the chain checks."""
+
+    kind: str
+    address: str
+
+    def fee(self, asset: Asset, to: str | None = None) -> Fee: ...
+    def prepare(self, payment: Payment) -> Prepared: ...
+    def sign(self, prepared: Prepared) -> Outgoing: ...
+    def prove(self, message: str) -> str: ...
+    def authorisation(self, payment: Payment) -> dict[str, Any]: ...
+    def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes: ...
+
+
+class Multisigs(Protocol):
+    """A chain's multisig accounts (Safes on an EVM chain): ``create`` deploys one owned by
+    ``owners`` with ``threshold`` (its contracts deployed first where the chain lets kinko,
+    a development node) and returns its address and set-up; ``check`` reads one back and
+    refuses it, naming every difference, unless it is exactly ``multisig``."""
+
+    def create(self, owners: Sequence[str], threshold: int, *, operator: str | None = None,
+               cosigner: str | None = None) -> tuple[str, Multisig]: ...
+    def check(self, address: str, multisig: Multisig) -> None: ...
+    def contracts(self) -> tuple[tuple[str, str], ...]: ...
+
+
+class SafeOwner(Protocol):
+    """One owner of a multisig wallet that kinko asks for its signature of a SafeTx for
+    ``request`` (see :class:`Payment`): a key kinko holds (the operations key), or the
+    policy co-signer through :class:`Cosigner`. Raises rather than signing what it may not."""
+
+    address: str
+
+    def sign_safe_tx(self, tx: SafeTx, request: tuple[str, str]) -> bytes: ...
 
 
 class CustodyTables(Protocol):
@@ -187,6 +309,9 @@ class CustodyTables(Protocol):
                   tx_hash: str | None = None) -> None: ...
     def close(self, proposal_id: str, new: str) -> bool: ...
     def add_approval(self, proposal_id: str, approval: Approval) -> None: ...
+    def put_owner_signature(self, proposal_id: str, owner: str, digest: str, signature: str,
+                            at: datetime) -> None: ...
+    def owner_signatures(self, proposal_id: str) -> list[dict[str, Any]]: ...
     def approvals(self, proposal_id: str) -> list[Approval]: ...
     def approvals_of(self, proposal_ids: list[str]) -> dict[str, list[Approval]]: ...
 

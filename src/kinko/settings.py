@@ -136,6 +136,48 @@ def _token(value: str | None, chain: str) -> str | None:
         raise ValueError(f"token: {exc.message}") from None
 
 
+def _chains(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """``[chains.NAME] adapter = "evm", url = "http://…"`` tables, or
+    ``NAME=ADAPTER:URL,...``: (name, adapter kind, URL) per chain."""
+    items: list[tuple[str, Any, Any]] = []
+    if isinstance(value, Mapping):
+        for name, spec in value.items():
+            if not isinstance(spec, Mapping) or set(spec) - {"adapter", "url"} \
+                    or "adapter" not in spec or "url" not in spec:
+                raise ValueError(f"[chains.{name}] takes 'adapter' (e.g. \"evm\") and 'url'")
+            items.append((str(name), spec["adapter"], spec["url"]))
+    else:
+        for item in str(value).split(","):
+            if not item.strip():
+                continue
+            name, eq, rest = item.strip().partition("=")
+            adapter, colon, url = rest.partition(":")
+            if not eq or not colon:
+                raise ValueError(f"{item.strip()!r} should be NAME=ADAPTER:URL")
+            items.append((name, adapter, url))
+    out = []
+    for name, adapter, url in items:
+        if not str(name).strip() or not str(adapter).strip() or not str(url).strip():
+            raise ValueError(f"chain {name!r}: a name, an adapter kind and a URL are needed")
+        out.append((str(name).strip(), str(adapter).strip().lower(), str(url).strip()))
+    if len({n for n, _, _ in out}) != len(out):
+        raise ValueError("a chain is named twice")
+    return tuple(out)
+
+
+def _keys(value: Any) -> tuple[tuple[str, str, str], ...]:
+    """``NAME=hsm[:LABEL]`` or ``NAME=file[:PATH]``, comma-separated (or a table of such
+    texts): where the key called NAME lives."""
+    pairs = (list(value.items()) if isinstance(value, Mapping)
+             else [item.strip().partition("=")[::2] for item in str(value).split(",")
+                   if item.strip()])
+    out = []
+    for name, where in pairs:
+        store, _, ref = str(where).strip().partition(":")
+        if not str(name).strip() or store not in ("hsm", "file"):
+            raise ValueError(f"{name}={where}: give NAME=hsm[:KEY LABEL] or NAME=file[:PATH]")
+        out.append((str(name).strip(), store, ref.strip()))
+    return tuple(out)
 def _mosaics(value: Any) -> tuple[str, ...]:
     """``ns:name,...`` (or a TOML list): NEM mosaic ids, canonical."""
     items = value if isinstance(value, list | tuple) else str(value).split(",")
@@ -206,6 +248,10 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("evm_rpc_url", "",
             "Ethereum JSON-RPC endpoint (http://...). Empty: no node; only `kinko demo` runs "
             "its own in-process chain.", _optional_text, "URL"),
+    Setting("chains", (),
+            "The chains kinko reaches, each with its adapter kind and node: "
+            "NAME=ADAPTER:URL,... (or [chains.NAME] tables with adapter and url); adapters: "
+            "evm. evm_rpc_url is the same as ethereum=evm:URL.", _chains, "LIST"),
     Setting("rpc_attempts", 5,
             "Attempts per node request before giving up (exponential backoff between them).",
             _positive_int, "N"),
@@ -215,6 +261,15 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("hot_keystore_dir", "keys",
             "Folder of the hot wallets' encrypted keystores, one WALLET.json each; the password "
             "comes from KINKO_HOT_KEY_PASSWORD, never from a file.", _text, "PATH"),
+    Setting("keys", (),
+            "Where each signing key lives, by name (a key wallet's name, a multisig wallet's "
+            "name for its operations key, the relayer's name): NAME=hsm[:KEY LABEL] or "
+            "NAME=file[:PATH],... A key not named is in the HSM (label NAME) when hsm_module "
+            "is set, else in hot_keystore_dir/NAME.json.", _keys, "LIST"),
+    Setting("relayer_key", "relayer",
+            "The name of the key that sends multisig (Safe) transactions and pays their gas; "
+            "it owns nothing. Register its address as a hot wallet of the chain's coin to "
+            "have its fees booked.", _text, "NAME"),
     Setting("hsm_module", "",
             "The PKCS#11 library of the HSM that holds the signing keys (SoftHSM2: "
             "/usr/lib/softhsm/libsofthsm2.so). Empty: no HSM. The user PIN comes from "
@@ -288,9 +343,12 @@ class Settings:
     assets: tuple[Asset, ...] = ()
     log_level: str = "WARNING"
     evm_rpc_url: str = ""
+    chains: tuple[tuple[str, str, str], ...] = ()
     rpc_attempts: int = 5
     confirmations: int = 12
     hot_keystore_dir: str = "keys"
+    keys: tuple[tuple[str, str, str], ...] = ()
+    relayer_key: str = "relayer"
     hsm_module: str = ""
     hsm_token: str = ""
     policy_file: str = "policy.toml"

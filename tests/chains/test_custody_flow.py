@@ -13,6 +13,7 @@ from eth_account import Account
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
@@ -53,7 +54,7 @@ def setup(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
                          Posting("customer:C1", "ETH", -900 * E),
                          Posting("own", "ETH", -100 * E)], source="opening")
     signer = KeystoreSigner.open(tmp_path / "eth-hot.json", PASSWORD)
-    custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer, confirmations=3)
+    custody = Custody(ledger, chain=chain, spender_for=lambda _w: KeyWallet(chain, signer), confirmations=3)
     (tmp_path / "policy.toml").write_text(policy_text())
     custody.load_policy(tmp_path / "policy.toml", "carol")
     yield custody, chain, clock, tmp_path, cold_address

@@ -62,8 +62,7 @@ class Env:
             + "11" * 32 + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n"
             "[[screening.rules]]\nkind = \"deny_list\"\naction = \"block\"\n"
             "reason = \"listed\"\n")
-        self.custody = Custody(self.ledger, chain=self.chain, signer_for=lambda _w: None,
-                               confirmations=2)
+        self.custody = Custody(self.ledger, chain=self.chain, confirmations=2)
         self.custody.load_policy(tmp_path / "p.toml", "ops")
         self.withdrawals = Withdrawals(self.custody)
         self.watch = Watch(self.withdrawals, self.chain, confirmations=2,

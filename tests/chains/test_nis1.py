@@ -230,3 +230,23 @@ def test_a_transaction_moving_no_xem_is_a_record_of_nothing_named_by_its_hash(
     assert {(t.tx_hash, t.value, t.token) for t in chain.block(height).transfers} == \
         {(wrapped.hash.lower(), 0, None), (tags.hash.lower(), 0, None),
          (tags.hash.lower(), 2, TAG)}
+
+
+def test_a_nem_node_is_named_in_the_chains_setting_through_the_adapter_registry(
+        node: Nis1Double) -> None:
+    """``chains = nem-testnet=nis1:URL`` reaches the NIS1 adapter (retried); kinko has no
+    NEM wallet kind yet, so asking one to send is refused by name."""
+    from kinko.chains import registry
+    from kinko.domain.custody import Wallet
+    from kinko.settings import load_settings
+
+    settings = load_settings(config_path=None, env={"KINKO_CHAINS": f"{CHAIN}=nis1:{node.url}"})
+    (name, adapter, url), = settings.chains
+    chain = registry.connect(name, adapter, url, attempts=2)
+    assert isinstance(chain, Retrying) and chain.name == CHAIN
+    height = node.mine()
+    assert chain.head() == height
+    assert chain.balances([HOT.address])[HOT.address] == 1_000 * XEM
+    with pytest.raises(ConfigError, match="no key wallets on nis1 chains"):
+        registry.spender_for(chain, adapter, Wallet("xem-hot", "XEM", "hot", (HOT.address,)),
+                             keys=None)  # type: ignore[arg-type]

@@ -11,9 +11,9 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from kinko.chains.eip191 import message_signer
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
@@ -62,7 +62,7 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
     assert root["snapshot"]["reserves_at"][0]["block"] == block
     wallets = ledger.wallets()
 
-    results = reserves_chain.sign_hot(out, wallets, lambda _w: message_signer(hot))
+    results = reserves_chain.sign_hot(out, wallets, lambda _w: KeyWallet(chain, hot))
     # the wallets' addresses are kept in canonical form (lower-case hex)
     assert [(r.address, r.status) for r in results] == [(hot.address.lower(),
                                                          "signed and verified")]
@@ -120,8 +120,8 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
 
 def test_eip191_signer_hides_the_key() -> None:
     hot = throwaway_signer()
-    signer = message_signer(hot)
-    assert signer is hot and repr(signer) == f"KeystoreSigner(address={hot.address!r})"
+    signer = hot
+    assert repr(signer) == f"KeystoreSigner(address={hot.address!r})"
     assert "key" not in {k.lower() for k in vars(signer)}  # only the mangled account
     text = "kinko proof of reserves v2\nroot " + "ab" * 32
     sig = signer.sign_message(text)
@@ -196,7 +196,7 @@ def test_token_reserves_are_read_from_the_token(chain: EvmChain, tmp_path: Path)
                          Posting("customer:C1", "XEM", -300 * x)], source="opening")
     out = tmp_path / "snap"
     reserves.publish(reserves.snapshot(ledger, min_height=2, chain=chain), out)
-    reserves_chain.sign_hot(out, ledger.wallets(), lambda _w: message_signer(hot))
+    reserves_chain.sign_hot(out, ledger.wallets(), lambda _w: KeyWallet(chain, hot))
     report = reserves_chain.build_report(out, ledger.wallets(), ledger.assets, chain)
     (xem,) = [a for a in report.assets if a.symbol == "XEM"]
     assert xem.proven_reserves == 300 * x and xem.liabilities == 300 * x

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from kinko.chains.eip191 import message_signer
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
@@ -48,7 +48,7 @@ def sign_offline(out: Path, signer: KeystoreSigner, address: str) -> str:
     """What an offline signer does: personal_sign of the proof message of this snapshot
     (the key never reaches kinko: the test holds it, as the signer's device would)."""
     header, _totals, root = verify_root(json.loads((out / "root.json").read_text()))
-    return str(message_signer(signer).sign_message(
+    return str(signer.sign_message(
         proof_message(root.hex(), header, "ethereum", address)))
 
 
@@ -180,7 +180,7 @@ def test_a_snapshot_without_a_block_has_no_reserves_ratio(ex: Exchange, tmp_path
     with pytest.raises(BadInput, match="binds no block"):
         reserves_chain.build_report(bare, ex.ledger.wallets(), ex.ledger.assets, ex.chain)
     with pytest.raises(BadInput, match="binds no block"):
-        reserves_chain.sign_hot(bare, ex.ledger.wallets(), lambda _w: message_signer(ex.cold))
+        reserves_chain.sign_hot(bare, ex.ledger.wallets(), lambda _w: KeyWallet(ex.chain, ex.cold))
 
 
 # ------------------------------------------------- 2. only proven addresses count in the ratio

@@ -19,6 +19,7 @@ from eth_account import Account
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import preauthorisation, public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
@@ -77,7 +78,7 @@ class Env:
             f'cold_wallet = "eth-cold"\nemergency_address = "{self.fresh.address}"\n'
             f"[[screening.rules]]\nkind = \"deny_list\"\naction = \"block\"\n"
             f'reason = "listed"\n{watch_toml}')
-        self.custody = Custody(self.ledger, chain=chain, signer_for=lambda _w: self.hot,
+        self.custody = Custody(self.ledger, chain=chain, spender_for=lambda _w: KeyWallet(chain, self.hot),
                                confirmations=2)
         self.custody.load_policy(tmp_path / "p.toml", "ops")
         self.withdrawals = Withdrawals(self.custody)

@@ -20,6 +20,7 @@ from eth_utils.address import to_checksum_address
 from kinko.chains.erc20 import approve_call, deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS
@@ -171,7 +172,8 @@ class World:
             f'emergency_address = "{self.eth_cold.address}"\n'
             f'[assets.XEM]\nmax_hot_ratio = "1"\ncold_wallet = "xem-cold"\n'
             f'emergency_address = "{self.xem_cold.address}"\n{watch_toml}')
-        self.custody = Custody(self.ledger, chain=chain, signer_for=lambda _w: self.hot,
+        self.custody = Custody(self.ledger, chain=chain,
+                               spender_for=lambda _w: KeyWallet(chain, self.hot),
                                confirmations=2)
         self.custody.load_policy(tmp_path / "p.toml", "ops")
         self.withdrawals = Withdrawals(self.custody)

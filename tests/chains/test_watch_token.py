@@ -13,12 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 
-from kinko.chains.erc20 import deploy_token, fund_token
+from kinko.chains.erc20 import TOKEN_GAS, deploy_token, fund_token
+from kinko.chains.erc20 import transfer_call as transfer_data
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex
 from kinko.domain.custody import Wallet
-from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.i18n import ENGLISH
@@ -65,7 +66,7 @@ class TokenEnv:
             f"version = 1\nquorum = 2\n{approvers}\n[assets.XEM]\nmax_hot_ratio = \"0.5\"\n"
             f'cold_wallet = "xem-cold"\nemergency_address = "{self.fresh.address}"\n'
             '[watch]\nemergency_sweep = "auto"\n')
-        self.custody = Custody(self.ledger, chain=chain, signer_for=lambda _w: self.hot,
+        self.custody = Custody(self.ledger, chain=chain, spender_for=lambda _w: KeyWallet(chain, self.hot),
                                confirmations=2)
         self.custody.load_policy(tmp_path / "p.toml", "ops")
         self.withdrawals = Withdrawals(self.custody)

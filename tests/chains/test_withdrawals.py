@@ -12,6 +12,7 @@ from eth_account import Account
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
@@ -71,7 +72,7 @@ def flow(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
     approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
                         for n, k in KEYS.items())
     (tmp_path / "p.toml").write_text(f"version = 1\nquorum = 2\n{approvers}{RULES}")
-    custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer, confirmations=2)
+    custody = Custody(ledger, chain=chain, spender_for=lambda _w: KeyWallet(chain, signer), confirmations=2)
     custody.load_policy(tmp_path / "p.toml", "ops")
     w = Withdrawals(custody)
     # the real list has two addresses whose EIP-55 case is wrong (listed again in lower

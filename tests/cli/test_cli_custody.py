@@ -120,3 +120,47 @@ def test_deposits_from_the_command_line(cli, anvil) -> None:  # type: ignore[no-
     assert "customer:C7,ETH,3,0,3" in out
     code, out, _ = cli("deposits", "scan")
     assert "0 deposit(s) credited" in out
+
+
+@pytest.mark.slow
+def test_safe_wallets_from_the_command_line(cli, anvil, hsm, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                            tmp_path: Path) -> None:
+    """A co-signed hot Safe created with `wallets create-safe` (its operations key in
+    SoftHSM2, the relayer's in a keystore file), registered again with `wallets add --safe`
+    only if the chain agrees, listed with how it signs, and what `kinko check` says of keys
+    in files and single-key hot wallets."""
+    from kinko.chains.hsm import HsmToken
+
+    token_name, pin = next(iter(hsm.pins.items()))  # the session's token
+    label = f"cli-ops-{Account.create().address[2:10]}"
+    with HsmToken.open(hsm.module, token_name, pin) as token:
+        ops = token.generate_key(label).address
+    monkeypatch.setenv("KINKO_HSM_MODULE", hsm.module)
+    monkeypatch.setenv("KINKO_HSM_TOKEN", token_name)
+    monkeypatch.setenv("KINKO_HSM_PIN", pin)
+    monkeypatch.setenv("KINKO_KEYS", f"eth-hot=hsm:{label},relayer=file")
+    code, out, err = cli("wallets", "keygen", "relayer", "--asset", "ETH")
+    assert code == 0, err
+    relayer = out.split(" at ")[1].split(";")[0]
+    EvmChain.connect(anvil.url).fund(relayer, E)
+    cosigner, recovery = Account.create().address, Account.create().address
+    owners = ["--owner", ops, "--owner", cosigner, "--owner", recovery]
+    code, _, err = cli("wallets", "create-safe", "usdc-hot", "--asset", "USDC", "--tier", "hot",
+                       *owners, "--threshold", "2")
+    assert code == 2 and "USDC" in err
+    code, out, err = cli("wallets", "create-safe", "eth-hot", "--asset", "ETH", "--tier", "hot",
+                         *owners, "--threshold", "2", "--operator", ops, "--cosigner", cosigner,
+                         "--deploy-contracts")
+    assert code == 0, err
+    safe = out.strip().split(" at ")[1]
+    code, _, err = cli("wallets", "add", "eth-warm", "--asset", "ETH", "--tier", "warm",
+                       "--safe", safe, *owners, "--threshold", "3")
+    assert code == 2 and "threshold 2, not 3" in err
+    code, out, _ = cli("wallets", "list", "--format", "csv")
+    assert "eth-warm" not in out and "Safe 2 of 3, co-signed" in out
+    code, out, _ = cli("check")
+    lines = out.splitlines()
+    assert any("key_in_file" in line and "relayer" in line for line in lines)
+    assert any("single_key_hot" in line and "relayer" in line for line in lines)
+    assert not any("eth-hot" in line and ("key_in_file" in line or "single_key" in line)
+                   for line in lines)

@@ -271,7 +271,8 @@ def test_live_chain_trace(node_cli, anvil) -> None:  # type: ignore[no-untyped-d
     stolen = fund_token(chain, token, thief.address, 500)  # the theft, as seen by the trace
     chain.fund(thief.address, 10**17)
     chain_id, gas_price = chain.fee_params()
-    from kinko.domain.erc20 import TOKEN_GAS, transfer_data
+    from kinko.chains.erc20 import TOKEN_GAS
+    from kinko.chains.erc20 import transfer_call as transfer_data
 
     tx = {"to": token, "value": 0, "nonce": 0, "gas": TOKEN_GAS, "gasPrice": gas_price,
           "chainId": chain_id, "data": transfer_data(hop.address, 200)}

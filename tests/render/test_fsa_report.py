@@ -30,6 +30,7 @@ from PIL import Image
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
+from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.custody import Wallet
@@ -100,7 +101,7 @@ class Exchange:
             '[[screening.rules]]\nkind = "window"\nasset = "ETH"\nscope = "customer"\n'
             'duration = "24h"\nmax_count = 5\naction = "review"\nreason = "many"\n',
             encoding="utf-8")
-        self.custody = Custody(self.ledger, chain=self.chain, signer_for=lambda _w: self.hot,
+        self.custody = Custody(self.ledger, chain=self.chain, spender_for=lambda _w: KeyWallet(self.chain, self.hot),
                                prices=FixedPrices({"ETH": Decimal("500000")}), confirmations=2)
         self.custody.load_policy(folder / "policy.toml", "ops")
         self.watch = Watch(Withdrawals(self.custody), self.chain, confirmations=2,

@@ -38,7 +38,6 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from kinko.domain.addresses import canonical_address
-from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.errors import ChainRejected, InvalidAmount
 
 __all__ = [
@@ -71,6 +70,10 @@ class DevNode(Protocol):
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 APPROVAL_TOPIC = "0x" + keccak(text="Approval(address,address,uint256)").hex()
 
+TOKEN_GAS = 100_000
+"""Gas given to a token transfer: one costs ~35-52k gas; the rest is margin (unused gas is
+not charged)."""
+
 _TRANSFER = keccak(text="transfer(address,uint256)")[:4]
 _TRANSFER_FROM = keccak(text="transferFrom(address,address,uint256)")[:4]
 _BALANCE_OF = keccak(text="balanceOf(address)")[:4]
@@ -99,7 +102,8 @@ def _uint256(amount: int, what: str) -> int:
 def transfer_call(to: str, amount: int) -> bytes:
     """The call data of ``transfer(to, amount)``; the address is checked (its EIP-55
     checksum when mixed case: :class:`~kinko.errors.InvalidAddress`)."""
-    return transfer_data(_address(to), _uint256(amount, "a token amount"))
+    return _TRANSFER + abi_encode(["address", "uint256"],
+                                  [_address(to), _uint256(amount, "a token amount")])
 
 
 def balance_of_call(owner: str) -> bytes:

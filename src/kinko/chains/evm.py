@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import requests
 from eth_utils.address import to_checksum_address
@@ -53,9 +53,9 @@ from kinko.chains.erc20 import (
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
 from kinko.errors import ChainRejected
-from kinko.ports import Receipt
+from kinko.ports import Chain, Receipt
 
-__all__ = ["EvmChain", "Transient"]
+__all__ = ["EvmChain", "EvmKey", "EvmNode", "Transient"]
 
 T = TypeVar("T")
 _BATCH = 200
@@ -122,6 +122,39 @@ def _token_transfers(logs: Sequence[Any], number: int, nonces: dict[str, int]) -
     return out
 
 
+class EvmKey(Protocol):
+    """A secp256k1 key as the EVM adapter uses it (the ``Signer`` port, plus signing a
+    legacy transaction): :class:`~kinko.chains.keystore.KeystoreSigner` (a file) and
+    :class:`~kinko.chains.hsm.HsmSigner` (an HSM)."""
+
+    address: str
+
+    def sign_digest(self, digest: bytes) -> bytes: ...
+    def sign_message(self, text: str) -> str: ...
+    def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,
+                      chain_id: int, gas: int = 21_000, data: bytes = b"",
+                      clear_delegation: bool = False) -> bytes: ...  # EIP-7702 type 4
+
+
+class EvmNode(Chain, Protocol):
+    """What the EVM wallet kinds (:mod:`kinko.chains.wallets`) and the Safe functions
+    (:mod:`kinko.chains.safe`) need of a node beyond the ``Chain`` port: an
+    :class:`EvmChain`, or one wrapped in :class:`~kinko.chains.retry.Retrying`."""
+
+    @property
+    def label(self) -> str: ...
+
+    def nonce(self, address: str) -> int: ...
+    def fee_params(self) -> tuple[int, int]: ...  # (chain id, gas price)
+    def call(self, to: str, data: bytes, block: int | None = None,
+             sender: str | None = None) -> bytes: ...
+    def calls(self, calls: Sequence[tuple[str, bytes]], block: int | None = None,
+              what: str = "calls") -> list[bytes]: ...
+    def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int: ...
+    def code(self, address: str, block: int | None = None) -> bytes: ...
+    def logs(self, addresses: Sequence[str], from_block: int, to_block: int,
+             topics: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+    def wait_for(self, tx_hash: str, what: str, timeout: float = 30.0) -> dict[str, Any]: ...
 def _allowances(logs: Sequence[Any]) -> list[Allowance]:
     """ERC-20 ``Approval`` records from a block's logs (raw JSON-RPC or web3-formatted)."""
     out: list[Allowance] = []
@@ -177,10 +210,10 @@ class EvmChain:
         return chain
 
     @classmethod
-    def connect(cls, url: str, *, timeout: float = 10.0) -> EvmChain:
+    def connect(cls, url: str, *, timeout: float = 10.0, name: str = "ethereum") -> EvmChain:
         provider = HTTPProvider(url, request_kwargs={"timeout": timeout},
                                 exception_retry_configuration=None)
-        return cls(Web3(provider), label=f"node at {url}", batch=True)
+        return cls(Web3(provider), label=f"node at {url}", batch=True, name=name)
 
     # ------------------------------------------------------------------ errors
 
@@ -539,6 +572,10 @@ class EvmChain:
         return int(self._call(lambda: self._eth.get_transaction_count(a, "pending"),
                               f"the nonce of {a}"))
 
+    def caip2(self) -> str:
+        """``eip155:<chain id>`` (CAIP-2), the chain id as the node says it."""
+        return f"eip155:{int(self._call(lambda: self._eth.chain_id, 'the chain id'))}"
+
     def fee_params(self) -> tuple[int, int]:
         chain_id = int(self._call(lambda: self._eth.chain_id, "the chain id"))
         gas_price = int(self._call(lambda: self._eth.gas_price, "the gas price"))
@@ -555,8 +592,9 @@ class EvmChain:
         if raw is None or raw.get("blockNumber") is None:
             return None
         fee = int(raw["gasUsed"]) * int(raw.get("effectiveGasPrice") or 0)
+        payer = _address(str(raw["from"])) if raw.get("from") else None
         return Receipt(tx_hash=_0x(raw["transactionHash"]), block=int(raw["blockNumber"]),
-                       ok=int(raw["status"]) == 1, fee=fee)
+                       ok=int(raw["status"]) == 1, fee=fee, payer=payer)
 
     # ------------------------------------------------------------------ writing
 

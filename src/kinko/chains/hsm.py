@@ -22,7 +22,8 @@ file, never logged: it appears in no message, ``repr`` or error. A key is found 
     raw = signer.sign_transfer(to=cold, value=10**18, nonce=0, gas_price=10**9, chain_id=1)
 
 :class:`HsmSigner` signs what :class:`~kinko.chains.keystore.KeystoreSigner` signs: legacy
-transfers through the ``Signer`` port (``sign_transfer``), any legacy or EIP-1559 transaction
+transfers and the type-4 transaction that clears a delegation (``sign_transfer``, as
+:class:`~kinko.chains.evm.EvmKey`), any legacy or EIP-1559 transaction
 (``sign_transaction``), EIP-191 messages (``sign_message``, proof of reserves) and raw 32-byte
 digests such as a Safe's safeTxHash (``sign_digest``). A PKCS#11 session is not safe for
 concurrent use: one token's operations are serialised by a lock.

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Retrying:
+    """A ``Chain`` (and, around an :class:`~kinko.chains.evm.EvmChain`, every read and
+    write the EVM wallet kinds use) with each request retried."""
+
     inner: Chain
     attempts: int = 5
     base_delay: float = 0.2
@@ -62,6 +65,9 @@ class Retrying:
                 delay = min(delay * 2, self.max_delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def caip2(self) -> str:
+        return self._retry(self.inner.caip2)
+
     def head(self) -> int:
         return self._retry(self.inner.head)
 
@@ -75,11 +81,42 @@ class Retrying:
                  token: str | None = None) -> dict[str, int]:
         return self._retry(lambda: self.inner.balances(addresses, block, token))
 
+    @property
+    def label(self) -> str:
+        return str(getattr(self.inner, "label", self.inner.name))
+
+    @property
+    def _node(self) -> Any:  # the EVM adapter's own methods (kinko.chains.evm.EvmNode)
+        return self.inner
+
     def nonce(self, address: str) -> int:
-        return self._retry(lambda: self.inner.nonce(address))
+        return int(self._retry(lambda: self._node.nonce(address)))
 
     def fee_params(self) -> tuple[int, int]:
-        return self._retry(self.inner.fee_params)
+        chain_id, gas_price = self._retry(self._node.fee_params)
+        return int(chain_id), int(gas_price)
+
+    def call(self, to: str, data: bytes, block: int | None = None,
+             sender: str | None = None) -> bytes:
+        return bytes(self._retry(lambda: self._node.call(to, data, block, sender)))
+
+    def calls(self, calls: Sequence[tuple[str, bytes]], block: int | None = None,
+              what: str = "calls") -> list[bytes]:
+        return [bytes(a) for a in self._retry(lambda: self._node.calls(calls, block, what))]
+
+    def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
+        return int(self._retry(lambda: self._node.estimate_gas(sender, to, data, value)))
+
+    def code(self, address: str, block: int | None = None) -> bytes:
+        return bytes(self._retry(lambda: self._node.code(address, block)))
+
+    def logs(self, addresses: Sequence[str], from_block: int, to_block: int,
+             topics: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        return list(self._retry(lambda: self._node.logs(addresses, from_block, to_block,
+                                                        topics)))
+
+    def wait_for(self, tx_hash: str, what: str, timeout: float = 30.0) -> dict[str, Any]:
+        return dict(self._retry(lambda: self._node.wait_for(tx_hash, what, timeout)))
 
     def tx_hash(self, raw: bytes) -> str:
         return self.inner.tx_hash(raw)  # computed here, nothing to retry

@@ -65,7 +65,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from kinko.chains.erc20 import transfer_call
-from kinko.chains.evm import EvmChain
+from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.domain.safe import (
     ZERO_ADDRESS,
     SafeTx,
@@ -76,7 +76,7 @@ from kinko.domain.safe import (
     safe_message_hash,
 )
 from kinko.errors import ApprovalError, ChainRejected, SafeTxRefused
-from kinko.ports import DigestSigner, Signer
+from kinko.ports import DigestSigner
 
 __all__ = [
     "CANONICAL",
@@ -164,7 +164,7 @@ def encode_call(signature: str, *args: Any) -> bytes:
     return keccak(text=signature)[:4] + abi_encode(_types(signature), list(args))
 
 
-def _read(chain: EvmChain, to: str, signature: str, returns: list[str], *args: Any,
+def _read(chain: EvmNode, to: str, signature: str, returns: list[str], *args: Any,
           block: int | None = None) -> tuple[Any, ...]:
     answer = chain.call(to, encode_call(signature, *args), block)
     try:
@@ -177,7 +177,7 @@ def _read(chain: EvmChain, to: str, signature: str, returns: list[str], *args: A
 # ---------------------------------------------------------------------- deployment
 
 
-def check_deployment(chain: EvmChain, deployment: SafeDeployment) -> None:
+def check_deployment(chain: EvmNode, deployment: SafeDeployment) -> None:
     """Every address of ``deployment`` holds exactly the shipped contract's code;
     :class:`~kinko.errors.ChainRejected` naming the first that does not."""
     contracts = safe_artifacts()["contracts"]
@@ -191,7 +191,7 @@ def check_deployment(chain: EvmChain, deployment: SafeDeployment) -> None:
                                 f"{VERSION}")
 
 
-def canonical_deployment(chain: EvmChain) -> SafeDeployment:
+def canonical_deployment(chain: EvmNode) -> SafeDeployment:
     """The contracts at their canonical addresses, as on every public chain Safe supports,
     after checking their code; :class:`~kinko.errors.ChainRejected` if this chain does not
     have them (a development node: :func:`deploy_safe_contracts`)."""
@@ -264,7 +264,7 @@ def setup_data(owners: Sequence[str], threshold: int, fallback_handler: str) -> 
                        ZERO_ADDRESS, 0, ZERO_ADDRESS)
 
 
-def predict_safe_address(chain: EvmChain, deployment: SafeDeployment, owners: Sequence[str],
+def predict_safe_address(chain: EvmNode, deployment: SafeDeployment, owners: Sequence[str],
                          threshold: int, salt_nonce: int = 0) -> str:
     """The address ``createProxyWithNonce`` will give the Safe (CREATE2 from the factory):
     known, and registrable, before the Safe exists."""
@@ -277,7 +277,7 @@ def predict_safe_address(chain: EvmChain, deployment: SafeDeployment, owners: Se
     return str(to_checksum_address(keccak(b"\xff" + factory + salt + keccak(init_code))[12:]))
 
 
-def create_safe(chain: EvmChain, sender: Signer, deployment: SafeDeployment,
+def create_safe(chain: EvmNode, sender: EvmKey, deployment: SafeDeployment,
                 owners: Sequence[str], threshold: int, salt_nonce: int = 0,
                 timeout: float = 120.0) -> SafeInfo:
     """Create a Safe proxy owned by ``owners`` with ``threshold`` (``sender`` pays the gas),
@@ -299,7 +299,7 @@ def create_safe(chain: EvmChain, sender: Signer, deployment: SafeDeployment,
     return info
 
 
-def _send(chain: EvmChain, sender: Signer, to: str, data: bytes, what: str,
+def _send(chain: EvmNode, sender: EvmKey, to: str, data: bytes, what: str,
           gas: int | None = None) -> str:
     chain_id, gas_price = chain.fee_params()
     if gas is None:
@@ -339,7 +339,7 @@ _STATE_READS: tuple[tuple[str, list[str], tuple[Any, ...]], ...] = (
 )
 
 
-def read_safe(chain: EvmChain, address: str, block: int | None = None) -> SafeInfo:
+def read_safe(chain: EvmNode, address: str, block: int | None = None) -> SafeInfo:
     """Owners, threshold, nonce, modules, guard, fallback handler, singleton and version of
     the Safe at ``address`` (over a node: one batched request, one round trip);
     :class:`~kinko.errors.ChainRejected` if it is not a Safe."""
@@ -402,7 +402,7 @@ def check_safe(info: SafeInfo, deployment: SafeDeployment, *,
 # ---------------------------------------------------------------------- transactions
 
 
-def safe_transaction(chain: EvmChain, safe: str, to: str, value: int, data: bytes = b"",
+def safe_transaction(chain: EvmNode, safe: str, to: str, value: int, data: bytes = b"",
                      nonce: int | None = None) -> SafeTx:
     """A CALL from ``safe`` on this chain (its chain id), at the Safe's current nonce
     unless ``nonce`` is given; checked against kinko's rules."""
@@ -414,13 +414,13 @@ def safe_transaction(chain: EvmChain, safe: str, to: str, value: int, data: byte
     return tx
 
 
-def eth_transfer(chain: EvmChain, safe: str, to: str, value: int,
+def eth_transfer(chain: EvmNode, safe: str, to: str, value: int,
                  nonce: int | None = None) -> SafeTx:
     """``value`` wei from ``safe`` to ``to``."""
     return safe_transaction(chain, safe, to, value, b"", nonce)
 
 
-def token_transfer(chain: EvmChain, safe: str, token: str, to: str, amount: int,
+def token_transfer(chain: EvmNode, safe: str, token: str, to: str, amount: int,
                    nonce: int | None = None) -> SafeTx:
     """``amount`` (minor units) of the ERC-20 ``token`` from ``safe`` to ``to``: a call of
     the token's ``transfer``."""
@@ -446,7 +446,7 @@ def exec_transaction_data(tx: SafeTx, signatures: Mapping[str, bytes]) -> bytes:
         tx.gas_price, tx.gas_token, tx.refund_receiver, pack_signatures(signatures))
 
 
-def execute(chain: EvmChain, sender: Signer, tx: SafeTx, signatures: Mapping[str, bytes],
+def execute(chain: EvmNode, sender: EvmKey, tx: SafeTx, signatures: Mapping[str, bytes],
             gas: int | None = None) -> str:
     """Send ``tx`` with ``signatures`` from ``sender`` (who pays the gas and needs no other
     right); the transaction hash, not waited for. Refused before sending if the chain would
@@ -478,7 +478,7 @@ def sign_safe_message(signer: DigestSigner, chain_id: int, safe: str, data_hash:
     return signer.sign_digest(safe_message_hash(chain_id, safe, data_hash))
 
 
-def is_valid_signature(chain: EvmChain, safe: str, data_hash: bytes, signatures: bytes,
+def is_valid_signature(chain: EvmNode, safe: str, data_hash: bytes, signatures: bytes,
                        block: int | None = None) -> bool:
     """Whether the Safe says, on chain, that ``signatures`` (its owners', packed by
     :func:`~kinko.domain.safe.pack_signatures`) are valid for ``data_hash`` (EIP-1271
@@ -601,7 +601,7 @@ def decode_log(log: Mapping[str, Any]) -> SafeEvent | None:
                      log_index=int(log["log_index"]), fields=out)
 
 
-def safe_events(chain: EvmChain, safes: Sequence[str], from_block: int,
+def safe_events(chain: EvmNode, safes: Sequence[str], from_block: int,
                 to_block: int) -> list[SafeEvent]:
     """Every Safe event the ``safes`` emitted in blocks ``from_block`` to ``to_block``, in
     chain order."""

@@ -1,4 +1,4 @@
-"""``kinko assets list`` and ``kinko wallets add|list``."""
+"""``kinko assets list`` and ``kinko wallets add|create-safe|list|keygen``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from kinko.chains.keystore import PASSWORD_ENV, create_keystore
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.custody import Wallet
-from kinko.errors import StoreUnavailable
+from kinko.errors import BadInput, StoreUnavailable
+from kinko.services.wallets import create_multisig, register_multisig
 
 assets_app = typer.Typer(help="Assets kinko knows (shipped and from config).",
                          no_args_is_help=True)
@@ -38,22 +39,79 @@ def wallets_add(
     asset: str = typer.Option(..., "--asset", help="The asset it holds."),
     tier: str = typer.Option(..., "--tier", help="hot, warm or cold."),
     address: list[str] = typer.Option([], "--address", help="Chain address (repeatable)."),
+    safe: str = typer.Option(None, "--safe", help="An existing Safe's address: registered as "
+                             "a multisig wallet once the chain confirms its owners and "
+                             "threshold (give --owner and --threshold)."),
+    owner: list[str] = typer.Option([], "--owner", help="A Safe owner (repeatable)."),
+    threshold: int = typer.Option(None, "--threshold", help="Owners needed to sign."),
+    operator: str = typer.Option(None, "--operator", help="The owner that is kinko's "
+                                 "operations key (its key is named NAME in the keys setting)."),
+    cosigner: str = typer.Option(None, "--cosigner", help="The owner that is the policy "
+                                 "co-signer."),
 ) -> None:
-    """Register an exchange wallet (cold and warm wallets are watch-only)."""
+    """Register an exchange wallet: addresses of a key wallet (cold and warm ones are
+    watch-only), or an existing Safe, checked on chain first."""
     rt = runtime(ctx)
     known = rt.assets[asset]
-    wallet = rt.ledger().add_wallet(  # the addresses are checked and made canonical there
-        Wallet(name, known.symbol, tier, tuple(address))  # type: ignore[arg-type]
-    )
-    print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset}, account {wallet.account}")
+    if safe is None:
+        if owner or threshold is not None or operator or cosigner:
+            raise BadInput("--owner, --threshold, --operator and --cosigner describe a Safe: "
+                           "give its address with --safe")
+        wallet = rt.ledger().add_wallet(  # the addresses are checked and made canonical there
+            Wallet(name, known.symbol, tier, tuple(address))
+        )
+    else:
+        if address or not owner or threshold is None:
+            raise BadInput("a Safe is registered with --safe ADDRESS, its --owner(s) and "
+                           "--threshold (not --address)")
+        wallet = register_multisig(rt.ledger(), rt.multisigs(known.symbol), name, known.symbol,
+                                   tier, safe, owner, threshold,  # type: ignore[arg-type]
+                                   operator=operator, cosigner=cosigner)
+    print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset} ({_kind(wallet)}), account "
+          f"{wallet.account}")
+
+
+@wallets_app.command("create-safe")
+def wallets_create_safe(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Wallet name, e.g. eth-hot."),
+    asset: str = typer.Option(..., "--asset", help="The asset it holds."),
+    tier: str = typer.Option(..., "--tier", help="hot, warm or cold."),
+    owner: list[str] = typer.Option(..., "--owner", help="An owner's address (repeatable)."),
+    threshold: int = typer.Option(..., "--threshold", help="Owners needed to sign."),
+    operator: str = typer.Option(None, "--operator", help="The owner that is kinko's "
+                                 "operations key (its key is named NAME in the keys setting)."),
+    cosigner: str = typer.Option(None, "--cosigner", help="The owner that is the policy "
+                                 "co-signer."),
+    deploy_contracts: bool = typer.Option(False, "--deploy-contracts", help="On a development "
+                                          "node: deploy the Safe 1.4.1 contracts if missing."),
+) -> None:
+    """Create a Safe (the relayer key pays the gas) and register it as a multisig wallet.
+    A co-signed hot wallet: --owner OPS --owner COSIGNER --owner RECOVERY --threshold 2
+    --operator OPS --cosigner COSIGNER."""
+    rt = runtime(ctx)
+    known = rt.assets[asset]
+    wallet = create_multisig(rt.ledger(), rt.multisigs(known.symbol, deploy=deploy_contracts),
+                             name, known.symbol, tier, owner, threshold,  # type: ignore[arg-type]
+                             operator=operator, cosigner=cosigner)
+    print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset} ({_kind(wallet)}) at "
+          f"{wallet.addresses[0]}")
+
+
+def _kind(wallet: Wallet) -> str:
+    if wallet.multisig is None:
+        return "one key"
+    m = wallet.multisig
+    return f"Safe {m.threshold} of {len(m.owners)}" + (", co-signed" if m.cosigner else "")
 
 
 @wallets_app.command("list")
 def wallets_list(ctx: typer.Context, fmt: str = format_option()) -> None:
-    """List registered wallets."""
+    """List registered wallets, with how each is signed."""
     rt = runtime(ctx)
-    emit(["name", "asset", "tier", "addresses"],
-         [[w.name, w.asset, w.tier, " ".join(w.addresses)] for w in rt.ledger().wallets()], fmt)
+    emit(["name", "asset", "tier", "signed by", "addresses"],
+         [[w.name, w.asset, w.tier, _kind(w), " ".join(w.addresses)]
+          for w in rt.ledger().wallets()], fmt)
 
 
 @wallets_app.command("keygen")

@@ -292,7 +292,9 @@ def proposals_approve(
 
 @proposals_app.command("execute")
 def proposals_execute(ctx: typer.Context, proposal_id: str) -> None:
-    """Send an approved sweep from the hot wallet (a refill becomes a signing request)."""
+    """Send an approved sweep, or a sweep or refill from a Safe once enough of its owners
+    signed (`proposals safe-sign`); a refill from a cold wallet of one key becomes a
+    signing request for its offline signer."""
     view = runtime(ctx).custody().execute(proposal_id)
     if view.state == "requested":
         print(f"{proposal_id}: refill requested from the offline signers; kinko books it when "
@@ -300,6 +302,50 @@ def proposals_execute(ctx: typer.Context, proposal_id: str) -> None:
     else:
         print(f"{proposal_id}: sent as {view.tx_hash}; booked after "
               f"{runtime(ctx).settings.confirmations} confirmations (`kinko proposals settle`)")
+
+
+OWNER_KEY_ENV = "KINKO_OWNER_KEY_PASSWORD"
+
+
+@proposals_app.command("safe-tx")
+def proposals_safe_tx(ctx: typer.Context, proposal_id: str) -> None:
+    """Print the transaction a multisig wallet's owners sign for an approved sweep or refill
+    (JSON; ``digest`` is the SafeTx hash: sign it, or its 32 bytes as a message with a
+    hardware wallet)."""
+    print(json.dumps(runtime(ctx).custody().owners_transaction(proposal_id), indent=2))
+
+
+@proposals_app.command("safe-sign")
+def proposals_safe_sign(
+    ctx: typer.Context,
+    proposal_id: str,
+    owner: str = typer.Option(..., "--owner", help="Your owner address."),
+    key: Path = typer.Option(None, "--key", help="Sign here with this Ethereum keystore file "
+                             f"(password from {OWNER_KEY_ENV})."),
+    signature: str = typer.Option(None, "--signature", help="Or: the signature made "
+                                  "elsewhere (0x-hex, 65 bytes; a hardware wallet's too)."),
+) -> None:
+    """Add an owner's signature of the SafeTx of an approved sweep or refill from a
+    multisig wallet; `proposals execute` sends it once enough owners have signed."""
+    from kinko.chains.keystore import KeystoreSigner
+
+    if (key is None) == (signature is None):
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+    custody = runtime(ctx).custody()
+    if key is not None:
+        if not os.environ.get(OWNER_KEY_ENV):
+            raise ConfigError(f"set {OWNER_KEY_ENV} to open your owner key file {key}")
+        digest = str(custody.owners_transaction(proposal_id)["digest"])
+        signed = KeystoreSigner.open(key, os.environ.get(OWNER_KEY_ENV)) \
+            .sign_digest(bytes.fromhex(digest[2:]))
+    else:
+        text = signature.strip().removeprefix("0x")
+        try:
+            signed = bytes.fromhex(text)
+        except ValueError:
+            raise BadInput("--signature: not hex") from None
+    count = custody.add_owner_signature(proposal_id, owner, signed)
+    print(f"{proposal_id}: {count} owner signature(s) recorded")
 
 
 @proposals_app.command("settle")

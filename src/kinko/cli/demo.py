@@ -22,6 +22,7 @@ from eth_account import Account
 from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore, throwaway_signer
+from kinko.chains.wallets import KeyWallet
 from kinko.cli.app import app
 from kinko.cli.customers import progress_bar
 from kinko.cli.runtime import Runtime, emit, runtime
@@ -112,7 +113,7 @@ def demo(
     deny_list = Path(str(resources.files("kinko") / "data" / "tagpacks" / "usdt_blacklist.yaml"))
     with progress_bar("importing customers") as bar:
         task = bar.add_task("import", total=None)
-        result = run_demo(ledger, folder, chain, signer, cold, THIEF.address,
+        result = run_demo(ledger, folder, chain, KeyWallet(chain, signer), cold, THIEF.address,
                           lambda to, amount: fund_token(chain, str(xem.token), to, amount),
                           FixedPrices(PRICES), deny_list, customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
@@ -228,7 +229,7 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
     with progress_bar("2018 setup: importing") as bar:
         task = bar.add_task("import", total=None)
         run, _seconds = run_2018(
-            ledger, csv_path, chain, signer, thief.address,
+            ledger, csv_path, chain, KeyWallet(chain, signer), thief.address,
             lambda to, amount: fund_token(chain, str(xem.token), to, amount),
             batch_size=batch_size,
             progress=lambda d, t: bar.update(task, completed=d, total=t))
@@ -324,8 +325,9 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
     trace's folder and the CSV of the transfers it read (so a trace can be run again
     without the demo's in-process chain)."""
     traced = trace_demo(
-        chain, THIEF, xem, lambda to, amount: fund_token(chain, str(xem.token), to, amount),
-        throwaway_signer, run.thefts)
+        chain, KeyWallet(chain, THIEF), xem,
+        lambda to, amount: fund_token(chain, str(xem.token), to, amount),
+        lambda: KeyWallet(chain, throwaway_signer()), run.thefts)
     reports, labels = traced.reports, traced.labels
     out = folder / "trace"
     transfers = write_transfers(traced.transfers, out / "transfers.csv", "XEM")

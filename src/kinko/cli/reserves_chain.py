@@ -7,17 +7,15 @@ from pathlib import Path
 
 import typer
 
-from kinko.chains.eip191 import message_signer
 from kinko.cli.reserves import reserves_app
 from kinko.cli.runtime import Runtime, runtime
-from kinko.domain.custody import Wallet
 from kinko.domain.reserves_proof import SIGNED, ratio_text
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import SystemClock
 from kinko.services import reserves_chain as svc
 from kinko.services.artifacts import Artifacts
 from kinko.services.reserves import load_root, refuse_reused_id
-from kinko.services.reserves_chain import MessageSigner, SignatureResult
+from kinko.services.reserves_chain import SignatureResult
 from kinko.verify_proof import amount, describe
 
 
@@ -29,15 +27,11 @@ def _print(results: list[SignatureResult]) -> None:
 @reserves_app.command("sign")
 def sign(ctx: typer.Context,
          directory: Path = typer.Argument(..., help="The snapshot directory (root.json).")) -> None:
-    """Hot wallets sign the snapshot id (EIP-191); writes DIR/signatures.json."""
+    """Hot wallets prove control: each signs the snapshot id (EIP-191); writes
+    DIR/signatures.json."""
     rt = runtime(ctx)
-
-    def signer_for(wallet: Wallet) -> MessageSigner:
-        signer: MessageSigner = message_signer(rt.signer_for(wallet))
-        return signer
-
     _refuse_reused(rt, directory)
-    results = svc.sign_hot(directory, rt.ledger().wallets(), signer_for)
+    results = svc.sign_hot(directory, rt.ledger().wallets(), rt.custody().spender)
     print(f"signed by hot wallets, recorded in {directory / 'signatures.json'}:")
     _print(results)
     if any(r.status != SIGNED for r in results):
@@ -75,7 +69,8 @@ def report(
     if chain is None:
         raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL")
     _refuse_reused(rt, directory)
-    rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain)
+    rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain,
+                           rt.contract_check())
     if fmt == "json":
         print(json.dumps(rep.to_json(), indent=2))
         return

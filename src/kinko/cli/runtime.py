@@ -19,8 +19,8 @@ import typer
 
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
-from kinko.errors import BadInput
-from kinko.ports import Chain, Cosigner, Prices, Signer, SystemClock
+from kinko.errors import BadInput, ConfigError
+from kinko.ports import Chain, Cosigner, Multisigs, Prices, Spender, SystemClock
 from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
 from kinko.services.custody import Custody
@@ -38,32 +38,102 @@ class Runtime:
     flags: dict[str, Any] = field(default_factory=dict)  # the settings flags it was given
     _store: SqlStore | None = field(default=None, repr=False)
     _ledger: Ledger | None = field(default=None, repr=False)
-    _chain: Chain | None = field(default=None, repr=False)
+    _chains: dict[str, tuple[str, Chain]] | None = field(default=None, repr=False)
+    _keys: Any = field(default=None, repr=False)
+    _cosigner: Cosigner | None = field(default=None, repr=False)
+
+    def chains(self) -> dict[str, tuple[str, Chain]]:
+        """Every configured chain by name: (adapter kind, its ``Chain``, retried with
+        backoff), built from the ``chains`` setting (and ``evm_rpc_url``, which is
+        ``ethereum=evm:URL``) through the adapter registry."""
+        if self._chains is None:
+            from kinko.chains.registry import connect  # web3: only for commands that use it
+
+            named = list(self.settings.chains)
+            if self.settings.evm_rpc_url and "ethereum" not in {n for n, _, _ in named}:
+                named.insert(0, ("ethereum", "evm", self.settings.evm_rpc_url))
+            self._chains = {name: (adapter, connect(name, adapter, url,
+                                                    attempts=self.settings.rpc_attempts))
+                            for name, adapter, url in named}
+        return self._chains
 
     def chain(self) -> Chain | None:
-        """The configured node (retried with backoff), or None when there is none."""
-        if self._chain is None and self.settings.evm_rpc_url:
-            from kinko.chains.evm import EvmChain  # web3: only for commands that use a node
-            from kinko.chains.retry import Retrying
+        """The chain the custody use cases run on (the first configured), or None."""
+        chains = self.chains()
+        return next(iter(chains.values()))[1] if chains else None
 
-            self._chain = Retrying(EvmChain.connect(self.settings.evm_rpc_url),
-                                   attempts=self.settings.rpc_attempts)
-        return self._chain
+    def contract_check(self) -> Any:
+        """How the first chain checks a multisig wallet's proof of control (see
+        :func:`kinko.chains.registry.contract_check`), or None."""
+        from kinko.chains.registry import contract_check
 
-    def signer_for(self, wallet: Wallet) -> Signer:
-        path = Path(self.settings.hot_keystore_dir) / f"{wallet.name}.json"
-        from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner  # eth-account
+        chains = self.chains()
+        if not chains:
+            return None
+        adapter, chain = next(iter(chains.values()))
+        return contract_check(chain, adapter)
 
-        return KeystoreSigner.open(path, os.environ.get(PASSWORD_ENV))
+    def keys(self) -> Any:
+        """The signing keys, by name (:class:`~kinko.chains.keys.KeyRing`)."""
+        if self._keys is None:
+            from kinko.chains.keys import KeyRing
+
+            s = self.settings
+            self._keys = KeyRing(Path(s.hot_keystore_dir),
+                                 {name: (store, ref) for name, store, ref in s.keys},
+                                 hsm_module=s.hsm_module, hsm_token=s.hsm_token,
+                                 relayer_name=s.relayer_key, env=dict(os.environ))
+        return self._keys
+
+    def spender_for(self, wallet: Wallet) -> Spender:
+        """The wallet's :class:`~kinko.ports.Spender`, by its chain's adapter and its kind,
+        with its keys from the ``keys`` setting."""
+        from kinko.chains.registry import spender_for
+
+        chain_name = self.assets[wallet.asset].chain
+        found = self.chains().get(chain_name)
+        if found is None:
+            raise ConfigError(f"wallet {wallet.name} is on {chain_name}: no node is configured "
+                              "for it (set chains or KINKO_EVM_RPC_URL)")
+        adapter, chain = found
+        cosigned = wallet.multisig is not None and wallet.multisig.cosigner is not None
+        return spender_for(chain, adapter, wallet, self.keys(),
+                           self.cosigner() if cosigned else None)
+
+    def multisigs(self, asset: str, *, deploy: bool = False) -> Multisigs:
+        """The multisig accounts of ``asset``'s chain; the relayer key pays for creating
+        one (``deploy``: a development node, whose Safe contracts kinko deploys if missing)."""
+        from kinko.chains.registry import multisigs_for
+
+        chain_name = self.assets[asset].chain
+        found = self.chains().get(chain_name)
+        if found is None:
+            raise ConfigError(f"{asset} is on {chain_name}: no node is configured for it (set "
+                              "chains or KINKO_EVM_RPC_URL)")
+        adapter, chain = found
+        return multisigs_for(chain, adapter, self.keys().relayer(), deploy=deploy)
+
+    def key_location(self, wallet: Wallet) -> str | None:
+        """Where the key kinko signs with for ``wallet`` lives: "hsm" or "file"; None for a
+        wallet kinko holds no key of (a key wallet that is not hot, a multisig without an
+        operations key)."""
+        if wallet.kind == "key" and wallet.tier != "hot":
+            return None
+        if wallet.multisig is not None and wallet.multisig.operator is None:
+            return None
+        return str(self.keys().where(wallet.name)[0])
 
     def cosigner(self) -> Cosigner | None:
         """The policy co-signer at ``cosigner_url`` (its token from KINKO_COSIGN_TOKEN), or
-        None when none is configured."""
+        None when none is configured; the co-signed wallets' ``Spender`` asks it."""
         if not self.settings.cosigner_url:
             return None
-        from kinko.cosign.client import HttpCosigner
+        if self._cosigner is None:
+            from kinko.cosign.client import HttpCosigner
 
-        return HttpCosigner(self.settings.cosigner_url, os.environ.get("KINKO_COSIGN_TOKEN", ""))
+            self._cosigner = HttpCosigner(self.settings.cosigner_url,
+                                          os.environ.get("KINKO_COSIGN_TOKEN", ""))
+        return self._cosigner
 
     def prices(self) -> Prices | None:
         if self.settings.prices_file:
@@ -73,8 +143,9 @@ class Runtime:
         return None
 
     def custody(self) -> Custody:
-        return Custody(self.ledger(), chain=self.chain(), signer_for=self.signer_for,
+        return Custody(self.ledger(), chain=self.chain(), spender_for=self.spender_for,
                        prices=self.prices(), confirmations=self.settings.confirmations,
+                       key_location=self.key_location,
                        time_lock=timedelta(hours=self.settings.policy_time_lock_hours))
 
     @property
@@ -99,6 +170,8 @@ class Runtime:
         return self._ledger
 
     def close(self) -> None:
+        if self._keys is not None:
+            self._keys.close()
         if self._store is not None:
             self._store.close()
 

@@ -1,11 +1,23 @@
 """Custody: the exchange's wallets and their tiers.
 
 A :class:`Wallet` is one exchange wallet for one asset, in a tier: ``hot`` (keys online,
-signs withdrawals), ``warm`` or ``cold`` (watch-only for kinko: it never holds their keys).
-In the ledger it is the debit-normal account ``wallet:<name>``::
+signs withdrawals), ``warm`` or ``cold`` (kinko never holds all of their keys). In the ledger
+it is the debit-normal account ``wallet:<name>``::
 
     >>> Wallet("xem-hot", "XEM", "hot", ("NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG",)).account
     'wallet:xem-hot'
+
+Its *kind* says how a transfer from it is authorised: ``key`` (one key signs: in an HSM or,
+for development, a keystore file; or, for warm and cold wallets, kept offline) or
+``multisig`` (a contract account, a Safe on Ethereum, that moves funds only with
+``threshold`` of its ``owners``' signatures). A multisig wallet records its
+:class:`Multisig`: the owners, the threshold, the contracts it runs on, and which owner is
+kinko's operations key and which the policy co-signer (a co-signed hot wallet is 2-of-3:
+the operations key, the co-signer and an offline recovery key)::
+
+    >>> m = Multisig(("0x" + "1" * 40, "0x" + "2" * 40, "0x" + "3" * 40), 2)
+    >>> Wallet("eth-hot", "ETH", "hot", ("0x" + "a" * 40,), kind="multisig", multisig=m).kind
+    'multisig'
 
 The custody policy (hot share ≤ 5%, rebalancing, approvals) builds on these records.
 """
@@ -27,12 +39,14 @@ __all__ = [
     "ART_27",
     "ART_63_11",
     "ART_63_11_2",
+    "KINDS",
     "LEGAL_MAX_ONLINE",
     "TIERS",
     "AssetPosition",
     "CustodyFinding",
     "Guarantee",
     "Move",
+    "Multisig",
     "Tier",
     "Wallet",
     "customer_offline",
@@ -41,21 +55,72 @@ __all__ = [
     "not_offline_share",
     "rebalance",
     "same_key",
+    "signing_findings",
 ]
 
 Tier = Literal["hot", "warm", "cold"]
 TIERS: tuple[Tier, ...] = ("hot", "warm", "cold")
+KINDS = ("key", "multisig")
 _WALLET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
+class Multisig:
+    """A multisig wallet's set-up as registered: its owners (addresses in the chain's
+    canonical form), how many must sign, the contracts it runs on (role -> address, e.g.
+    the Safe singleton, proxy factory and fallback handler) and the roles of two owners:
+    ``operator`` (kinko's operations key) and ``cosigner`` (the policy co-signer)."""
+
+    owners: tuple[str, ...]
+    threshold: int
+    contracts: tuple[tuple[str, str], ...] = ()
+    operator: str | None = None
+    cosigner: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int) \
+                or not 1 <= self.threshold <= len(self.owners):
+            raise InvalidAccount(f"a multisig threshold must be between 1 and the number of "
+                                 f"owners ({len(self.owners)}), not {self.threshold!r}")
+        keys = [address_key(o) for o in self.owners]
+        if len(set(keys)) != len(keys):
+            raise InvalidAccount("a multisig owner is named twice")
+        for role in ("operator", "cosigner"):
+            who = getattr(self, role)
+            if who is not None and address_key(who) not in keys:
+                raise InvalidAccount(f"the {role} {who} is not one of the owners")
+
+    def to_json(self) -> dict[str, object]:
+        return {"owners": list(self.owners), "threshold": self.threshold,
+                "contracts": dict(self.contracts), "operator": self.operator,
+                "cosigner": self.cosigner}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Multisig:
+        owners = data.get("owners")
+        contracts = data.get("contracts") or {}
+        threshold = data.get("threshold")
+        if not isinstance(owners, list) or not isinstance(contracts, Mapping) \
+                or not isinstance(threshold, int):
+            raise InvalidAccount("a multisig set-up needs owners, a threshold and contracts")
+        operator, cosigner = data.get("operator"), data.get("cosigner")
+        return cls(tuple(str(o) for o in owners), threshold,
+                   tuple((str(k), str(v)) for k, v in contracts.items()),
+                   None if operator is None else str(operator),
+                   None if cosigner is None else str(cosigner))
+
+
+@dataclass(frozen=True)
 class Wallet:
-    """One exchange wallet: name, the asset it holds, its tier and its chain addresses."""
+    """One exchange wallet: name, the asset it holds, its tier, its chain addresses, and
+    its kind (``key`` or ``multisig``, with its :class:`Multisig` set-up)."""
 
     name: str
     asset: str
     tier: Tier
     addresses: tuple[str, ...] = ()
+    kind: str = "key"
+    multisig: Multisig | None = None
 
     def __post_init__(self) -> None:
         if not _WALLET_NAME.match(self.name):
@@ -69,6 +134,15 @@ class Wallet:
                 f"wallet {self.name}: tier must be one of {', '.join(TIERS)}, not {self.tier!r}",
                 wallet=self.name,
             )
+        if self.kind not in KINDS:
+            raise InvalidAccount(f"wallet {self.name}: kind must be one of {', '.join(KINDS)}, "
+                                 f"not {self.kind!r}", wallet=self.name)
+        if (self.kind == "multisig") != (self.multisig is not None):
+            raise InvalidAccount(f"wallet {self.name}: a multisig wallet (and only one) needs "
+                                 "its owners and threshold", wallet=self.name)
+        if self.kind == "multisig" and len(self.addresses) != 1:
+            raise InvalidAccount(f"wallet {self.name}: a multisig wallet is one address (its "
+                                 "contract account)", wallet=self.name)
 
     @property
     def account(self) -> str:
@@ -153,6 +227,35 @@ class CustodyFinding:
     addresses: tuple[str, ...] = ()
     wallet: str | None = None
     law: str | None = None
+
+
+def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str | None]
+                     ) -> list[CustodyFinding]:
+    """How the online wallets sign, as findings: a key kinko signs with that sits in a file
+    (``key_in_file``: it belongs in an HSM), and a hot wallet of one key
+    (``single_key_hot``: whoever takes that key takes the wallet; a co-signed multisig is the
+    expected set-up). ``key_location`` maps a wallet's name to "hsm", "file" or None (kinko
+    holds no key of it)."""
+    out: list[CustodyFinding] = []
+    for w in wallets:
+        if w.tier == "cold":
+            continue
+        if key_location.get(w.name) == "file":
+            out.append(CustodyFinding(
+                "key_in_file", "warning", w.asset,
+                msg("finding.key_in_file", wallet=w.name, tier=w.tier),
+                addresses=w.addresses, wallet=w.name))
+        if w.tier == "hot" and w.kind == "key":
+            out.append(CustodyFinding(
+                "single_key_hot", "warning", w.asset,
+                msg("finding.single_key_hot", wallet=w.name), addresses=w.addresses,
+                wallet=w.name))
+        if w.multisig is not None and w.tier == "hot" and w.multisig.cosigner is None:
+            out.append(CustodyFinding(
+                "hot_without_cosigner", "warning", w.asset,
+                msg("finding.hot_without_cosigner", wallet=w.name), addresses=w.addresses,
+                wallet=w.name))
+    return out
 
 
 @dataclass(frozen=True)

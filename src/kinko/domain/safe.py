@@ -36,12 +36,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from eth_abi.abi import encode as abi_encode
-from eth_keys.datatypes import Signature
-from eth_keys.exceptions import (  # type: ignore[attr-defined]  # eth-utils' error, re-exported
-    BadSignature,
-    ValidationError,
-)
+from coincurve import PublicKey
 
 from kinko.domain.addresses import display_address, same_address
 from kinko.domain.addresses.codecs import keccak256 as keccak
@@ -80,6 +75,20 @@ _UINT256 = 1 << 256
 _ETH_SIGN_PREFIX = b"\x19Ethereum Signed Message:\n32"
 
 
+def _words(*values: bytes | int | str) -> bytes:
+    """ABI encoding of static values, one 32-byte word each (what EIP-712 hashes): bytes32
+    as given, integers big-endian, addresses (0x-hex text) left-padded."""
+    out = b""
+    for value in values:
+        if isinstance(value, bytes):
+            out += value.rjust(32, b"\0")
+        elif isinstance(value, int):
+            out += value.to_bytes(32, "big")
+        else:
+            out += bytes.fromhex(value[2:]).rjust(32, b"\0")
+    return out
+
+
 def _address(value: str, what: str) -> str:
     """The EIP-55 spelling of an Ethereum address (checked: a mixed-case one must carry its
     checksum), or :class:`SafeTxRefused` naming ``what``."""
@@ -98,8 +107,7 @@ def _uint(value: int, what: str) -> int:
 
 def domain_separator(chain_id: int, safe: str) -> bytes:
     """The Safe's EIP-712 domain separator: its chain id and its own address."""
-    return keccak(abi_encode(["bytes32", "uint256", "address"],
-                             [DOMAIN_TYPEHASH, chain_id, _address(safe, "the Safe")]))
+    return keccak(_words(DOMAIN_TYPEHASH, chain_id, _address(safe, "the Safe")))
 
 
 @dataclass(frozen=True)
@@ -152,12 +160,9 @@ class SafeTx:
 
     @property
     def struct_hash(self) -> bytes:
-        return keccak(abi_encode(
-            ["bytes32", "address", "uint256", "bytes32", "uint8", "uint256", "uint256",
-             "uint256", "address", "address", "uint256"],
-            [SAFE_TX_TYPEHASH, self.to, self.value, keccak(self.data), self.operation,
-             self.safe_tx_gas, self.base_gas, self.gas_price, self.gas_token,
-             self.refund_receiver, self.nonce]))
+        return keccak(_words(SAFE_TX_TYPEHASH, self.to, self.value, keccak(self.data),
+                             self.operation, self.safe_tx_gas, self.base_gas, self.gas_price,
+                             self.gas_token, self.refund_receiver, self.nonce))
 
     @property
     def hash(self) -> bytes:
@@ -178,7 +183,7 @@ def safe_message_hash(chain_id: int, safe: str, message: bytes) -> bytes:
     the compatibility fallback handler): ``keccak(0x19 ‖ 0x01 ‖ domain separator ‖
     keccak(SafeMessage typehash ‖ keccak(message)))``. For ``isValidSignature(bytes32 h,
     ...)`` the message is the 32 bytes of ``h`` itself."""
-    inner = keccak(abi_encode(["bytes32", "bytes32"], [SAFE_MSG_TYPEHASH, keccak(message)]))
+    inner = keccak(_words(SAFE_MSG_TYPEHASH, keccak(message)))
     return keccak(b"\x19\x01" + domain_separator(chain_id, safe) + inner)
 
 
@@ -203,11 +208,16 @@ def recover_owner(digest: bytes, signature: bytes) -> str:
     if not 0 < r < _N or not 0 < s <= _N // 2:
         raise ApprovalError("signature r or s out of range (s must be in the lower half "
                             "of the curve order)")
+    if not isinstance(digest, bytes) or len(digest) != 32:
+        raise ApprovalError("a Safe signature is over a 32-byte hash")
     try:
-        public = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
-    except (BadSignature, ValidationError):
+        public = PublicKey.from_signature_and_message(
+            r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v - 27]), digest,
+            hasher=None)
+    except (ValueError, TypeError):
         raise ApprovalError("signature does not recover to any key") from None
-    return str(public.to_checksum_address())
+    point = public.format(compressed=False)[1:]
+    return display_address("0x" + keccak(point)[12:].hex(), "ethereum")
 
 
 def accept_signature(digest: bytes, signature: bytes, owner: str) -> bytes:

@@ -8,7 +8,13 @@ emergency sweep of each: what is left on chain, less the gas, to a fresh cold ad
 (``emergency_address`` in the policy, registered in a cold wallet), tokens first so the coin
 paying their gas goes last. With ``[watch] emergency_sweep = "auto"`` (the policy's quorum
 authorised it in advance) it is signed and sent at once; otherwise it is a proposal for the
-quorum. The attacker holds the same key: this is a race, and the timeline says so.
+quorum. For a wallet of one key the attacker holds the same key: this is a race, and the
+timeline says so. Its terms (:class:`Race`: the nonce to take, the gas price that outbids
+the thief, the delegation to clear first, the allowances to revoke) are written into each
+pre-authorised sweep's payload, and the wallet's ``Spender`` signs at exactly those terms
+(:class:`~kinko.ports.RaceTerms`). A co-signed Safe does not race: the leaked key alone
+cannot move it, so its emergency sweep is an ordinary co-signed ``execTransaction`` and the
+timeline says that instead.
 Withdrawals waiting in a compromised wallet (held for review, allowed, approved) would be
 paid from money within the attacker's reach: with ``compromised_withdrawals = "reject"``
 (the default) they are rejected first, their reservations released to the customers, so the
@@ -18,7 +24,8 @@ reservations whole) until people reject them. Withdrawals already being sent sta
 In three steps, so the database and the chain never wait on each other:
 
 1. :meth:`Containment.survey` reads the chain first (what is left in each wallet the
-   leaked key signs for, the gas price), outside any transaction;
+   leaked key signs for, and what its sweep will cost in the chain's fee coin and who pays
+   it: the wallet itself for one key, a relayer for a multisig), outside any transaction;
 2. :meth:`Containment.contain` runs inside the watch's unit of work, with the alert and the
    incident: breakers, rejections, sweep proposals (pre-authorised ones approved) and the
    timeline commit together, or not at all;
@@ -42,7 +49,7 @@ from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
-from kinko.ports import Chain
+from kinko.ports import Chain, Fee
 from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
 
@@ -85,11 +92,11 @@ class Race:
 @dataclass
 class Survey:
     """What the chain showed just before containing: per wallet, what is left on its
-    addresses; the gas price; per address kinko signs for, the race (when the node shows
-    its mempool and state)."""
+    addresses and what sweeping it costs (and who pays); per address of a wallet of one key
+    kinko signs for, the race (when the node shows its mempool and state)."""
 
     left: dict[str, int] = field(default_factory=dict)
-    gas_price: int = 0
+    fees: dict[str, Fee] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # wallet -> why it was not read
     races: dict[str, Race] = field(default_factory=dict)  # canonical address -> race
 
@@ -139,38 +146,45 @@ class Containment:
                    for w in self.compromised(name)}
         if not wallets:
             return out
-        try:
-            out.gas_price = self.chain.fee_params()[1]
-        except KinkoError as exc:
-            out.problems = {name: exc.message for name in wallets}
-            return out
+        policy = self.custody.policy()
+        every = self.ledger.wallets()
         for name, w in wallets.items():
             if not w.addresses:
                 continue
             try:
                 asset = self.ledger.assets[w.asset]
+                rule = policy.assets.get(asset.symbol) if policy is not None else None
+                target, _ = _emergency_target(rule.emergency_address if rule else None,
+                                              rule.cold_wallet if rule else None, asset, every)
+                out.fees[name] = self.custody.spender(w).fee(asset, target)
                 out.left[name] = sum(self.chain.balances(list(w.addresses), None,
                                                          token=asset.token).values())
             except KinkoError as exc:
                 out.problems[name] = exc.message
+        # a wallet of one key races the thief who holds it; a multisig (a co-signed Safe)
+        # does not: the leaked key alone cannot move it, its sweep is an ordinary
+        # co-signed transaction
         hot = sorted({chain_key(a, self.chain.name) for w in wallets.values()
-                      if w.tier == "hot" for a in w.addresses})
+                      if w.tier == "hot" and w.kind == "key" for a in w.addresses})
         try:
-            out.races = self._races(hot, out.gas_price, suspects, replace_own)
+            out.races = self._races(hot, suspects, replace_own)
         except KinkoError as exc:  # the sweep still goes, as it would without a mempool
             for name in wallets:
                 out.problems.setdefault(name, f"the race was not prepared: {exc.message}")
         return out
 
-    def _races(self, addresses: list[str], gas_price: int, suspects: Sequence[str],
+    def _races(self, addresses: list[str], suspects: Sequence[str],
                replace_own: bool = False) -> dict[str, Race]:
         """Per address, how its sweep races the thief (see :class:`Race`); empty when the
-        node shows no mempool or state (the sweep then takes the next nonce)."""
+        node shows no mempool, state or gas price (the sweep then takes the next nonce)."""
         mempool = getattr(self.chain, "mempool", None)
         states = getattr(self.chain, "states", None)
         lookup = getattr(self.chain, "transaction", None)
-        if mempool is None or states is None or lookup is None or not addresses:
+        fee_params = getattr(self.chain, "fee_params", None)
+        if mempool is None or states is None or lookup is None or fee_params is None \
+                or not addresses:
             return {}
+        gas_price = int(fee_params()[1])
         pool: Block = mempool()
         head = self.chain.head()
         now = states(addresses, [], head)
@@ -313,18 +327,24 @@ class Containment:
         auto = policy.watch.emergency_sweep == "auto"
         race = survey.races.get(chain_key(hot.addresses[0], asset.chain)) if auto else None
         fee = 0  # what the ledger must also be able to take from this wallet: the gas
-        if asset.token is None:
-            gas_price = survey.gas_price if race is None else race.gas_price
-            # this transfer's gas, and that of the token sweeps sent just before from the
-            # same address, which the ledger books to this wallet when they settle
-            tokens = sum(1 for w in self.compromised(wallet_name)
-                         if self.ledger.assets[w.asset].token is not None)
+        own = survey.fees.get(wallet_name)
+        if own is None:  # a race is only run for a wallet whose fee was read
+            race = None
+        if asset.token is None and own is not None and \
+                any(same_address(own.payer, a, asset.chain) for a in hot.addresses):
             if race is None:
-                fee = (21_000 + tokens * TOKEN_GAS) * gas_price
-                amount -= 21_000 * gas_price
+                # the wallet pays its own gas: this transfer's, and that of the token sweeps
+                # sent just before from the same address, which the ledger books to this
+                # wallet when they settle (a multisig's relayer pays for it: nothing stays)
+                tokens = sum(f.amount for w in self.compromised(wallet_name)
+                             if self.ledger.assets[w.asset].token is not None
+                             and (f := survey.fees.get(w.name)) is not None
+                             and same_address(f.payer, own.payer, asset.chain))
+                fee = own.amount + tokens
+                amount -= own.amount
             else:  # the fees of the race's transactions come out of the same coin
-                own = (21_000 + (AUTHORIZATION_GAS if race.clear else 0)) * gas_price
-                fee = race.committed + own
+                mine = (own.gas + (AUTHORIZATION_GAS if race.clear else 0)) * race.gas_price
+                fee = race.committed + mine
                 amount -= race.spent + fee
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
@@ -348,8 +368,8 @@ class Containment:
             "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
             "emergency": incident}
         how = ""
-        if race is not None:
-            nonce, clear = race.take(21_000 if asset.token is None else TOKEN_GAS)
+        if race is not None and own is not None:  # the wallet signs at the race's terms
+            nonce, clear = race.take(own.gas)
             payload.update(nonce=str(nonce), gas_price=str(race.gas_price),
                            clear_delegation=clear)
             how = _race_words(race, nonce, clear)
@@ -359,8 +379,10 @@ class Containment:
                 version=str(policy.version)) if auto else
             msg("proposal.emergency_sweep", wallet=wallet_name, incident=incident))
         if not auto:
+            # a co-signed Safe is not in a race: the leaked key alone cannot move it
             self.event(incident, "sweep", ACTOR, msg(
-                "timeline.sweep.waits", proposal=view.proposal.id, amount=shown,
+                N_("timeline.sweep.waits.cosigned") if _cosigned(hot)
+                else N_("timeline.sweep.waits"), proposal=view.proposal.id, amount=shown,
                 target=target, quorum=str(view.quorum)))
             return None
         self.custody.preauthorise(view.proposal.id, f"v{policy.version} emergency_sweep=auto")
@@ -421,11 +443,15 @@ class Containment:
                            f"emergency sweep {sweep.proposal} could not be sent: {exc}; the "
                            "attacker may have emptied the wallet first")
                 continue
+            source = next((w for w in self.ledger.wallets()
+                           if w.name == sent.proposal.payload.get("from_wallet")), None)
             self.event(sweep.incident, "sweep", ACTOR,
                        f"emergency sweep {sweep.proposal} sent ({sweep.shown} to "
-                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; a "
-                       "race with the attacker, who holds the same key"
-                       + (f": {sweep.race}" if sweep.race else ""))
+                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; "
+                       + ("co-signed: the leaked key alone could not have moved the wallet"
+                          if source is not None and _cosigned(source) else
+                          "a race with the attacker, who holds the same key"
+                          + (f": {sweep.race}" if sweep.race else "")))
 
     def follow(self) -> list[str]:
         """Follow every emergency sweep sent and not yet booked (outside any unit of work):
@@ -537,6 +563,13 @@ class Containment:
                        "their customers) so the emergency sweep can take everything: "
                        + ", ".join(v.id for v in rejected[:20])
                        + (" …" if len(rejected) > 20 else ""))
+
+
+def _cosigned(wallet: Wallet) -> bool:
+    """Whether every transfer from ``wallet`` needs the policy co-signer's signature too (a
+    multisig with the co-signer among its owners and a threshold above one)."""
+    m = wallet.multisig
+    return m is not None and m.cosigner is not None and m.threshold >= 2
 
 
 def _race_words(race: Race, nonce: int, clear: bool) -> str:

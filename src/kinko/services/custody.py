@@ -3,7 +3,7 @@
 - :func:`custody_positions`: per asset, liabilities against holdings by tier, from the ledger.
 - :class:`Custody`: loads policy versions (the first is a bootstrap; later ones need the
   quorum of the active policy), turns breaches into sweep/refill proposals, records Ed25519
-  approvals, executes an approved sweep through the hot wallet's ``Signer`` and posts the
+  approvals, executes an approved sweep through the hot wallet's ``Spender`` and posts the
   ledger entry once the transaction has enough confirmations, reconciles wallets against
   the chain, and evaluates every check the FSA asks about.
 
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import chain_keys, same_address, same_token
+from kinko.domain.addresses import canonical_address, chain_keys, same_address, same_token
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
 from kinko.domain.custody import (
     LEGAL_MAX_ONLINE,
@@ -33,8 +33,8 @@ from kinko.domain.custody import (
     evaluate,
     guarantee,
     rebalance,
+    signing_findings,
 )
-from kinko.domain.erc20 import TOKEN_GAS, approve_data, transfer_data
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.messages import N_, Message, Time, Units, msg, verbatim
 from kinko.domain.money import Asset, AssetRegistry
@@ -52,15 +52,24 @@ from kinko.domain.policy_lock import (
 )
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount, NotFound
-from kinko.ports import Chain, CustodyTables, Prices, Signer, Store, UnitError
+from kinko.ports import (
+    Chain,
+    CustodyTables,
+    Payment,
+    Prices,
+    RaceTerms,
+    Spender,
+    Store,
+    UnitError,
+)
 from kinko.safeload import loads_toml, read_text
 from kinko.services.access import append_audit
 from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
-           "effective_policy", "fee_payer", "fee_postings", "merge_postings", "sign_move",
-           "stored_versions", "transfer_params"]
+           "effective_policy", "fee_payer", "fee_postings", "merge_postings", "payment",
+           "stored_versions"]
 
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
@@ -74,56 +83,38 @@ def outside_units(store: Store, what: str) -> None:
         raise UnitError(f"{what} broadcasts a transaction: it must run outside a unit of work")
 
 
-def transfer_params(chain: Chain, address: str) -> tuple[int, int, int]:
-    """What signing a transfer from ``address`` needs from the node: (chain id, gas price,
-    nonce). Read before a unit of work opens, so no write waits on the node."""
-    chain_id, gas_price = chain.fee_params()
-    return chain_id, gas_price, chain.nonce(address)
+def payment(asset: Asset, to: str, amount: int, kind: str, request_id: str) -> Payment:
+    """What a use case asks a wallet to send, for withdrawal or proposal ``request_id``."""
+    return Payment(asset, to, amount, (kind, request_id))
 
 
-def sign_move(signer: Signer, chain: Chain, asset: Asset, to: str, amount: int, *,
-              params: tuple[int, int, int] | None = None, clear_delegation: bool = False,
-              revoke: str | None = None) -> bytes:
-    """Sign a transfer of ``amount`` of ``asset`` from the signer's address to ``to``: a
-    value transfer of the native coin, or the token contract's ``transfer`` call; ``params``
-    from :func:`transfer_params` (read from ``chain`` when not given). An emergency sweep
-    may first clear an EIP-7702 delegation of the address (``clear_delegation``), or instead
-    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``)."""
-    chain_id, gas_price, nonce = params or transfer_params(chain, signer.address)
-    if asset.token is None:
-        return signer.sign_transfer(to=to, value=amount, nonce=nonce, gas_price=gas_price,
-                                    chain_id=chain_id, clear_delegation=clear_delegation)
-    data = approve_data(revoke, 0) if revoke else transfer_data(to, amount)
-    return signer.sign_transfer(to=asset.token, value=0, nonce=nonce, gas_price=gas_price,
-                                chain_id=chain_id, gas=TOKEN_GAS, data=data,
-                                clear_delegation=clear_delegation)
-
-
-def fee_payer(ledger: Ledger, wallet_name: str) -> tuple[str, str] | None:
-    """(wallet, native asset) that pays the network fee of a transaction sent from
-    ``wallet_name``: the wallet itself for a native coin; for a token, the wallet of the
-    chain's own coin that holds the same address (None when none is registered: kinko then
-    does not track that coin and books no fee)."""
+def fee_payer(ledger: Ledger, wallet_name: str, payer: str | None = None
+              ) -> tuple[str, str] | None:
+    """(wallet, fee coin) that paid the network fee of a transaction sent for
+    ``wallet_name``: the wallet of the chain's own coin that holds the address ``payer``
+    (the receipt's sender: the wallet's own key, or the relayer of a multisig wallet), by
+    default an address of ``wallet_name`` itself (None when no such wallet is registered:
+    kinko then does not track that money and books no fee)."""
     wallets = ledger.wallets()
     source = next(w for w in wallets if w.name == wallet_name)
     asset = ledger.assets[source.asset]
-    if asset.token is None:
-        return source.name, asset.symbol
     native = next((a.symbol for a in ledger.assets.values()
                    if a.chain == asset.chain and a.token is None), None)
-    addresses = chain_keys(source.addresses, asset.chain)
-    payer = next((w for w in wallets if w.asset == native
-                  and addresses & chain_keys(w.addresses, asset.chain)), None)
-    return None if payer is None or native is None else (payer.name, native)
+    paying = (chain_keys([payer], asset.chain) if payer is not None
+              else chain_keys(source.addresses, asset.chain))
+    found = next((w for w in wallets if w.asset == native
+                  and paying & chain_keys(w.addresses, asset.chain)), None)
+    return None if found is None or native is None else (found.name, native)
 
 
-def fee_postings(ledger: Ledger, wallet_name: str, fee: int) -> list[Posting]:
-    """The legs booking a network fee paid from ``wallet_name``'s address (see
+def fee_postings(ledger: Ledger, wallet_name: str, fee: int, payer: str | None = None
+                 ) -> list[Posting]:
+    """The legs booking a network fee paid for ``wallet_name`` by ``payer`` (see
     :func:`fee_payer`)."""
-    payer = fee_payer(ledger, wallet_name) if fee else None
-    if payer is None:
+    found = fee_payer(ledger, wallet_name, payer) if fee else None
+    if found is None:
         return []
-    return [Posting("fees", payer[1], fee), Posting(f"wallet:{payer[0]}", payer[1], -fee)]
+    return [Posting("fees", found[1], fee), Posting(f"wallet:{found[0]}", found[1], -fee)]
 
 
 def merge_postings(legs: list[Posting]) -> list[Posting]:
@@ -235,17 +226,20 @@ class CheckResult:
 
 
 class Custody:
-    """Custody use cases over the ledger, a chain (optional) and the hot wallets' signers."""
+    """Custody use cases over the ledger, a chain (optional) and the wallets that can send
+    (``spender_for``: a wallet's :class:`~kinko.ports.Spender`, by its kind)."""
 
     def __init__(self, ledger: Ledger, *, chain: Chain | None = None,
-                 signer_for: Callable[[Wallet], Signer] | None = None,
+                 spender_for: Callable[[Wallet], Spender] | None = None,
                  prices: Prices | None = None, confirmations: int = 12,
+                 key_location: Callable[[Wallet], str | None] | None = None,
                  time_lock: timedelta = DEFAULT_TIME_LOCK) -> None:
         self.ledger = ledger
+        self.key_location = key_location
         self.time_lock = time_lock  # how long a loosening policy version waits
         self.clock = ledger.clock
         self.chain = chain
-        self.signer_for = signer_for
+        self.spender_for = spender_for
         self.prices = prices
         self.confirmations = confirmations
 
@@ -540,8 +534,10 @@ class Custody:
             record(self.ledger.store, incident, at, kind, actor, detail)
 
     def execute(self, proposal_id: str) -> ProposalView:
-        """Send an approved sweep from the hot wallet; a refill becomes a request for the
-        offline signers (kinko cannot sign for cold wallets).
+        """Send an approved sweep from the hot wallet, or a sweep or refill from a multisig
+        wallet with its owners' offline signatures (:meth:`add_owner_signature`) and those
+        kinko can ask; a refill from a cold wallet of one key becomes a request for its
+        offline signer (kinko holds no cold key).
 
         Crash-safe: the transaction is signed and recorded as ``sending`` (with its hash) in
         one unit of work that commits before it is broadcast; the broadcast runs outside any
@@ -560,29 +556,24 @@ class Custody:
         if now >= p.expires_at:
             raise ApprovalError(f"proposal {proposal_id} expired at "
                                 f"{format_timestamp(p.expires_at)}")
-        if p.kind == "refill":
+        source = next((w for w in self.ledger.wallets()
+                       if w.name == p.payload.get("from_wallet")), None)
+        if p.kind == "refill" and (source is None or source.kind != "multisig"):
             with self.ledger.store.custody() as (_, tables):
                 tables.set_state(proposal_id, "approved", "requested")
             return self.proposal(proposal_id)  # type: ignore[return-value]
         chain, wallet, to = self._sweep_parts(p)
-        if self.signer_for is None:
-            raise ConfigError("no signer for the hot wallet is configured")
-        signer = self.signer_for(wallet)
-        if not any(same_address(signer.address, a, chain.name) for a in wallet.addresses):
-            raise ConfigError(f"the keystore for {wallet.name} signs for {signer.address}, "
-                              f"which is not one of the wallet's addresses")
-        params = transfer_params(chain, signer.address)  # the node, before the unit opens
-        if p.payload.get("nonce") is not None:  # an emergency sweep racing a thief
-            params = (params[0], int(str(p.payload["gas_price"])), int(str(p.payload["nonce"])))
+        spender = self.spender(wallet)
+        with self.ledger.store.custody(write=False) as (_, tables):
+            offline = tuple((r["owner"], bytes.fromhex(r["signature"][2:]))
+                            for r in tables.owner_signatures(proposal_id))
+        # the node (and a multisig's owners) are asked before the unit opens
+        prepared = spender.prepare(replace(self._payment(p, to), signatures=offline))
         with self.ledger.store.custody() as (_, tables):  # signed and recorded together
-            revoke = p.payload.get("revoke")
-            raw = sign_move(signer, chain, self.ledger.assets[str(p.payload["asset"])], to,
-                            int(str(p.payload["amount"])), params=params,
-                            clear_delegation=bool(p.payload.get("clear_delegation")),
-                            revoke=str(revoke) if revoke else None)
-            tables.set_state(proposal_id, "approved", "sending", chain.tx_hash(raw))
+            out = spender.sign(prepared)
+            tables.set_state(proposal_id, "approved", "sending", out.tx_hash)
         try:
-            tx_hash = chain.send_raw(raw)
+            tx_hash = chain.send_raw(out.raw)
         except ChainRejected:
             with self.ledger.store.custody() as (_, tables):
                 tables.set_state(proposal_id, "sending", "approved")
@@ -590,6 +581,88 @@ class Custody:
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(proposal_id, "sending", "sent", tx_hash)
         return self.proposal(proposal_id)  # type: ignore[return-value]
+
+    def _payment(self, p: Proposal, to: str) -> Payment:
+        paying = payment(self.ledger.assets[str(p.payload["asset"])], to,
+                         int(str(p.payload["amount"])), "proposal", p.id)
+        if p.payload.get("nonce") is None:
+            return paying
+        # an emergency sweep racing a thief: the wallet honours its nonce, fee and delegation
+        revoke = p.payload.get("revoke")
+        return replace(paying, race=RaceTerms(
+            int(str(p.payload["nonce"])), int(str(p.payload["gas_price"])),
+            clear_delegation=bool(p.payload.get("clear_delegation")),
+            revoke=str(revoke) if revoke else None))
+
+    def _approved_move(self, proposal_id: str) -> tuple[Proposal, Spender, Payment]:
+        view = self.proposal(proposal_id)
+        if view is None:
+            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+        if view.proposal.kind not in ("sweep", "refill") or view.state != "approved":
+            raise ApprovalError(f"proposal {proposal_id} is a {view.state} {view.proposal.kind}:"
+                                " owners sign an approved sweep or refill")
+        _, wallet, to = self._sweep_parts(view.proposal)
+        spender = self.spender(wallet)
+        return view.proposal, spender, self._payment(view.proposal, to)
+
+    def owners_transaction(self, proposal_id: str) -> dict[str, Any]:
+        """What the owners of the paying multisig wallet sign for an approved sweep or
+        refill (its transaction and ``digest``), for owners who sign offline."""
+        _, spender, paying = self._approved_move(proposal_id)
+        what = spender.authorisation(paying)
+        if not what:
+            raise ApprovalError(f"proposal {proposal_id} is paid by a wallet of one key: no "
+                                "owners sign it")
+        return what
+
+    def owners_signing(self, proposal_id: str) -> tuple[dict[str, Any],
+                                                        list[dict[str, Any]]] | None:
+        """For an approved sweep or refill paid by a multisig wallet: what its owners sign
+        (:meth:`owners_transaction`) and the signatures recorded so far (owner, digest,
+        signature, signed_at); None for any other proposal."""
+        view = self.proposal(proposal_id)
+        if view is None or view.state != "approved" \
+                or view.proposal.kind not in ("sweep", "refill"):
+            return None
+        source = next((w for w in self.ledger.wallets()
+                       if w.name == view.proposal.payload.get("from_wallet")), None)
+        if source is None or source.multisig is None:
+            return None
+        what = self.owners_transaction(proposal_id)
+        with self.ledger.store.custody(write=False) as (_, tables):
+            return what, tables.owner_signatures(proposal_id)
+
+    def add_owner_signature(self, proposal_id: str, owner: str, signature: bytes, *,
+                            actor: str | None = None) -> int:
+        """Record an owner's offline signature for an approved sweep or refill from a
+        multisig wallet, once checked (an owner's, over the transaction as it stands now),
+        with its audit record (``actor``: who handed it in, the owner by default); returns
+        how many owners' signatures the proposal has."""
+        p, spender, paying = self._approved_move(proposal_id)  # the node is read here
+        accepted = spender.accept(paying, owner, signature)
+        digest = str(spender.authorisation(paying)["digest"])
+        owner = canonical_address(owner, self.ledger.assets[str(p.payload["asset"])].chain)
+        with self.ledger.store.unit() as unit:
+            now = self.clock.now()
+            unit.custody.put_owner_signature(proposal_id, owner, digest,
+                                             "0x" + accepted.hex(), now)
+            count = len(unit.custody.owner_signatures(proposal_id))
+            append_audit(unit.access, now, actor or owner, "proposal.owner_signature",
+                         proposal_id, {"owner": owner, "digest": digest})
+            self._on_incident(p, self.clock.now(), "approval", owner, msg(
+                "timeline.owner_signature", owner=owner, proposal=proposal_id, digest=digest))
+        return count
+
+    def spender(self, wallet: Wallet) -> Spender:
+        """The wallet's :class:`~kinko.ports.Spender`, checked to send from its address."""
+        if self.spender_for is None:
+            raise ConfigError(f"no signer is configured for wallet {wallet.name}")
+        spender = self.spender_for(wallet)
+        chain = self.ledger.assets[wallet.asset].chain
+        if not any(same_address(spender.address, a, chain) for a in wallet.addresses):
+            raise ConfigError(f"the signer for {wallet.name} sends from {spender.address}, "
+                              "which is not one of the wallet's addresses")
+        return spender
 
     def _sweep_parts(self, p: Proposal) -> tuple[Chain, Wallet, str]:
         if self.chain is None:
@@ -651,7 +724,8 @@ class Custody:
             legs = merge_postings([
                 Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
                 Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
-                *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee)])
+                *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee,
+                              receipt.payer)])
             entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{sent}",
                                      memo=f"{p.kind} {proposal_id}").entry
             tables.set_state(proposal_id, "sent", "executed")
@@ -755,7 +829,7 @@ class Custody:
             receipt = self.chain.receipt(tx_hash)
             if receipt is None or receipt.block > height:
                 continue  # not on chain at that height: balances there do not show it
-            payer = fee_payer(self.ledger, source)
+            payer = fee_payer(self.ledger, source, receipt.payer)
             if payer is not None:
                 adjust[payer[0]] = adjust.get(payer[0], 0) - receipt.fee
             if not receipt.ok:  # a failed transaction still paid its fee, and moved nothing
@@ -782,6 +856,10 @@ class Custody:
                                            msg("finding.no_policy")))
         if reconcile:
             findings += self.reconcile(block)
+        if self.key_location is not None and at is None:
+            wallets = self.ledger.wallets()
+            findings += signing_findings(wallets, {w.name: self.key_location(w)
+                                                   for w in wallets})
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: order[f.severity])
         pending = self._views(("pending", "approved", "sent", "requested"))

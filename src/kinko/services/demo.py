@@ -38,7 +38,7 @@ from kinko.domain.money import Asset, AssetRegistry, format_units
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import Label
 from kinko.errors import ApprovalError
-from kinko.ports import Notifier, Prices, Signer
+from kinko.ports import Notifier, Prices, Spender
 from kinko.services.custody import Custody, ProposalView, custody_positions, custody_report
 from kinko.services.customers import ImportReport, import_customers
 from kinko.services.ledger import Draft, Ledger, VerifyReport
@@ -109,7 +109,7 @@ class DemoResult:
     verify: VerifyReport
 
 
-def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer,
+def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Spender,
              cold: tuple[str, str], attacker: str, fund_xem: Callable[[str, int], object],
              prices: Prices, deny_list: Path, *, customers: int = 260_000, seed: int = 2018,
              batch_size: int = 5000, confirmations: int = 12,
@@ -165,7 +165,7 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer,
     approvers = {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "carol")}
     policy_path = folder / "policy.toml"
     policy_path.write_text(_policy_toml(approvers, cold[1]), encoding="utf-8")
-    custody = Custody(ledger, chain=chain, signer_for=lambda _w: signer,
+    custody = Custody(ledger, chain=chain, spender_for=lambda _w: signer,
                       prices=prices, confirmations=confirmations)
     custody.load_policy(policy_path, "carol")
     before = custody.check().findings
@@ -198,7 +198,7 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Signer,
                       done, refused, confirmations, after, steps, tripped, run, ledger.verify())
 
 
-def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Signer, attacker: str,
+def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Spender, attacker: str,
              fund_xem: Callable[[str, int], object], *, batch_size: int = 5000,
              progress: Callable[[int, int], None] | None = None) -> tuple[ReplayRun, float]:
     """Coincheck's setup: the same customers, every XEM in one hot wallet, nobody watching
@@ -232,8 +232,8 @@ class TraceDemo:
     transfers: list[Transfer]  # what the trace read from the chain, in processing order
 
 
-def trace_demo(chain: DevChain, thief: Signer, xem: Asset,
-               fund_xem: Callable[[str, int], object], new_key: Callable[[], Signer],
+def trace_demo(chain: DevChain, thief: Spender, xem: Asset,
+               fund_xem: Callable[[str, int], object], new_key: Callable[[], Spender],
                thefts: Sequence[Theft]) -> TraceDemo:
     """The thief launders the stolen XEM into three exchanges' deposit addresses (tagged as
     exchanges); trace it from the theft transactions under haircut and poison."""

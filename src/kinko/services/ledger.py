@@ -163,7 +163,17 @@ class Ledger:
         chain = self.assets[wallet.asset].chain
         canonical = tuple(canonical_address(a, chain) for a in wallet.addresses)
         _refuse_repeated(wallet.name, wallet.addresses, canonical)
-        wallet = replace(wallet, addresses=canonical)
+        multisig = wallet.multisig
+        if multisig is not None:  # owners and contracts in canonical form too
+            multisig = replace(
+                multisig, owners=tuple(canonical_address(o, chain) for o in multisig.owners),
+                contracts=tuple((role, canonical_address(a, chain))
+                                for role, a in multisig.contracts),
+                operator=None if multisig.operator is None
+                else canonical_address(multisig.operator, chain),
+                cosigner=None if multisig.cosigner is None
+                else canonical_address(multisig.cosigner, chain))
+        wallet = replace(wallet, addresses=canonical, multisig=multisig)
         with self.store.writer() as tx:
             registered = tx.wallets()
             _refuse_shared_addresses(wallet, registered, chain)

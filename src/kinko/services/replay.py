@@ -21,9 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kinko.domain.erc20 import TOKEN_GAS, transfer_data
 from kinko.domain.money import Asset
-from kinko.ports import Chain, Receipt, Signer
+from kinko.ports import Chain, Payment, Receipt, Spender
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
@@ -82,7 +81,7 @@ class ReplayRun:
         return sum(t.amount for t in self.thefts)
 
 
-def thief(chain: DevChain, key: Signer, xem: Asset, to: str, *,
+def thief(chain: DevChain, key: Spender, xem: Asset, to: str, *,
           after_block: Callable[[], None] = lambda: None) -> list[Theft]:
     """Send the :data:`PLAN` with the stolen ``key``; ``after_block`` runs after every block
     (the watch's turn). The thief pays the gas himself when the wallet has none left.
@@ -93,7 +92,7 @@ def thief(chain: DevChain, key: Signer, xem: Asset, to: str, *,
         left = chain.balances([key.address], None, token=xem.token)[key.address]
         amount = left if whole is None else min(whole * X, left)
         if amount > 0:
-            if _gas(chain, key):
+            if _gas(chain, key, xem):
                 after_block()
             sent_at = time.perf_counter()
             receipt = send_token(chain, key, xem, to, amount)
@@ -106,23 +105,20 @@ def thief(chain: DevChain, key: Signer, xem: Asset, to: str, *,
     return taken
 
 
-def _gas(chain: DevChain, key: Signer) -> bool:
+def _gas(chain: DevChain, key: Spender, xem: Asset) -> bool:
     """Give ``key`` the gas of one token transfer if it has less (True if it had to)."""
-    _chain_id, gas_price = chain.fee_params()
-    if chain.balances([key.address])[key.address] >= TOKEN_GAS * gas_price:
+    fee = key.fee(xem).amount
+    if chain.balances([key.address])[key.address] >= fee:
         return False
-    chain.fund(key.address, TOKEN_GAS * gas_price)
+    chain.fund(key.address, fee)
     return True
 
 
-def send_token(chain: Chain, key: Signer, xem: Asset, to: str, amount: int) -> Receipt:
-    """Sign and send a token transfer; wait until it is mined."""
+def send_token(chain: Chain, key: Spender, xem: Asset, to: str, amount: int) -> Receipt:
+    """Sign and send a token transfer from ``key``'s wallet; wait until it is mined."""
     assert xem.token is not None
-    chain_id, gas_price = chain.fee_params()
-    raw = key.sign_transfer(to=xem.token, value=0, nonce=chain.nonce(key.address),
-                            gas_price=gas_price, chain_id=chain_id, gas=TOKEN_GAS,
-                            data=transfer_data(to, amount))
-    tx_hash = chain.send_raw(raw)
+    out = key.sign(key.prepare(Payment(xem, to, amount, ("theft", "replay"))))
+    tx_hash = chain.send_raw(out.raw)
     receipt = chain.receipt(tx_hash)
     while receipt is None:
         time.sleep(0.01)
@@ -143,13 +139,13 @@ LAUNDRY: tuple[tuple[str, str, tuple[int, int]], ...] = (
 )
 
 
-def launder(chain: DevChain, thief: Signer, xem: Asset, exchanges: Sequence[str],
-            bystander: Signer, new_key: Callable[[], Signer]) -> list[str]:
+def launder(chain: DevChain, thief: Spender, xem: Asset, exchanges: Sequence[str],
+            bystander: Spender, new_key: Callable[[], Spender]) -> list[str]:
     """Move the stolen XEM on through fresh addresses into exchanges' deposit addresses
     (``exchanges``: X1, X2, X3), mixed with a bystander's clean coins (:data:`LAUNDRY`).
     Returns the transactions, in order."""
     assert xem.token is not None
-    keys: dict[str, Signer] = {"thief": thief, "clean": bystander}
+    keys: dict[str, Spender] = {"thief": thief, "clean": bystander}
     addresses = {f"X{i + 1}": a for i, a in enumerate(exchanges)}
     sent = []
     for source, target, (num, den) in LAUNDRY:
@@ -161,13 +157,13 @@ def launder(chain: DevChain, thief: Signer, xem: Asset, exchanges: Sequence[str]
         amount = held * num // den
         if amount <= 0:
             continue
-        _gas(chain, key)
+        _gas(chain, key, xem)
         sent.append(send_token(chain, key, xem, addresses[target], amount).tx_hash)
         chain.mine(1)
     return sent
 
 
-def replay(label: str, *, chain: DevChain, key: Signer, xem: Asset, attacker: str,
+def replay(label: str, *, chain: DevChain, key: Spender, xem: Asset, attacker: str,
            customers: int, customer_xem: int,
            watch: Watch | None = None, withdrawals: Withdrawals | None = None,
            customer_ids: tuple[str, ...] = (), destination: str = "") -> ReplayRun:

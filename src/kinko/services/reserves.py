@@ -65,10 +65,8 @@ def chain_point(chain: Chain, block: int) -> tuple[ChainPoint, int]:
     head = chain.head()
     if block > head:
         raise BadInput(f"block {block} is beyond the node's head, {head}")
-    chain_id, _gas_price = chain.fee_params()
     read = chain.block(block)
-    # every Chain adapter kinko has is an Ethereum node: its CAIP-2 id is eip155:<chain id>
-    return ChainPoint(chain.name, f"eip155:{chain_id}", block,
+    return ChainPoint(chain.name, chain.caip2(), block,
                       bytes.fromhex(read.hash.removeprefix("0x"))), read.timestamp
 
 

@@ -3,9 +3,16 @@
 For the snapshot published in ``DIR/root.json`` (:mod:`kinko.services.reserves`), whose root
 binds the chain block its reserves are read at:
 
-* :func:`sign_hot` has each hot wallet's signer sign :func:`~kinko.domain.reserves_proof.
-  proof_message` (EIP-191 ``personal_sign``; the message names the snapshot's root hash) and
-  records it in ``DIR/signatures.json``;
+* :func:`sign_hot` has each hot wallet prove control: its :class:`~kinko.ports.Spender`
+  signs :func:`~kinko.domain.reserves_proof.proof_message` (EIP-191 ``personal_sign``; the
+  message names the snapshot's root hash), recorded in ``DIR/signatures.json``;
+* a multisig wallet (a Safe) proves control the way the Safe itself vouches for a message
+  (EIP-1271): its owners sign the SafeMessage hash of the message's EIP-191 hash, and the
+  record holds their signatures packed as the Safe reads them. kinko signs for the owners
+  whose keys it holds (the operations key); the others' are imported, one or more per entry,
+  and added to what is there. The report asks the Safe itself, at the committed block,
+  whether it accepts them (``isValidSignature``): owners or threshold changed since, or too
+  few signatures, and the Safe's reserves are not proven;
 * :func:`import_signatures` adds the signatures the offline signers of cold and warm wallets
   produced (a JSON file ``{"root_hash": ..., "signatures": [{"address", "signature"}]}``),
   each verified by recovering its address; an invalid one never replaces a valid one;
@@ -29,7 +36,7 @@ from pathlib import Path
 from typing import Protocol
 
 from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_account.messages import defunct_hash_message, encode_defunct
 
 from kinko.domain.addresses import address_key, chain_key
 from kinko.domain.custody import Wallet
@@ -46,11 +53,12 @@ from kinko.domain.reserves_proof import (
     point_of,
     proof_message,
 )
-from kinko.errors import BadInput, InputFileError
+from kinko.domain.safe import pack_signatures, recover_owner, safe_message_hash
+from kinko.errors import BadInput, InputFileError, KinkoError
 from kinko.ports import Chain
 from kinko.services.reserves import chain_point, load_root, read_json
 
-__all__ = ["MAX_TIME_GAP", "MessageSigner", "SignatureResult", "build_report",
+__all__ = ["MAX_TIME_GAP", "ContractCheck", "Prover", "SignatureResult", "build_report",
            "import_signatures", "load_root", "read_signatures", "recover", "sign_hot",
            "status_of"]
 
@@ -60,13 +68,18 @@ SIGNATURES_LIMIT = 16 << 20
 """Largest signatures file read (about 50,000 addresses)."""
 
 
-class MessageSigner(Protocol):
-    """Signs a text message EIP-191 (``personal_sign``); returns the 65-byte signature as
-    0x-hex. Holds the key; never reveals it."""
+class Prover(Protocol):
+    """Proves control of ``address`` by signing a text message (a key wallet's
+    :class:`~kinko.ports.Spender`: EIP-191 ``personal_sign``, 65 bytes as 0x-hex)."""
 
     address: str
 
-    def sign_message(self, text: str) -> str: ...
+    def prove(self, message: str) -> str: ...
+
+
+ContractCheck = Callable[[str, bytes, bytes, int], bool]
+"""Whether the contract account at ``address`` accepts ``signatures`` for the 32-byte
+``data_hash`` at ``block`` (for a Safe: EIP-1271 ``isValidSignature``, asked on chain)."""
 
 
 @dataclass(frozen=True)
@@ -191,8 +204,63 @@ def _merge(records: Records, root: PublishedRoot, chain: str, wallet: Wallet, ad
     return SignatureResult(address, wallet.name, status)
 
 
+def _safe_digest(root: PublishedRoot, chain: str, address: str) -> tuple[bytes, bytes]:
+    """(the message's EIP-191 hash, which the Safe is asked about; the SafeMessage hash of
+    it, which its owners sign) for a Safe's proof of control."""
+    point = point_of(root.header, chain)
+    namespace, _, reference = point.chain_id.partition(":")
+    if namespace != "eip155" or not reference.isdigit():
+        raise BadInput(f"a Safe proves control on an EVM chain; {chain} is {point.chain_id}")
+    data_hash = bytes(defunct_hash_message(text=_message(root, chain, address)))
+    return data_hash, safe_message_hash(int(reference), address, data_hash)
+
+
+def _owner_pieces(signature: str, digest: bytes, owners: set[str]) -> dict[str, bytes]:
+    """Owners' 65-byte signatures in ``signature`` (0x-hex, one or several packed) by the
+    owner each recovers to; :class:`~kinko.errors.KinkoError` for a malformed one or one
+    that is not a registered owner's."""
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+    except ValueError:
+        raise BadInput("not hex") from None
+    if not raw or len(raw) % 65:
+        raise BadInput(f"{len(raw)} bytes: owners' signatures are 65 bytes each")
+    out = {}
+    for i in range(0, len(raw), 65):
+        piece = raw[i:i + 65]
+        owner = recover_owner(digest, piece)
+        if address_key(owner) not in owners:
+            raise BadInput(f"recovers {owner}, not an owner of the Safe")
+        out[address_key(owner)] = piece
+    return out
+
+
+def _merge_owners(records: Records, root: PublishedRoot, chain: str, wallet: Wallet,
+                  address: str, signature: str, source: str) -> SignatureResult:
+    """Add owners' signatures of a Safe's proof to what is recorded for it; ``signed``
+    once they are as many as its registered threshold (the report asks the Safe)."""
+    multisig = wallet.multisig
+    assert multisig is not None
+    owners = {address_key(o) for o in multisig.owners}
+    _data, digest = _safe_digest(root, chain, address)
+    key = (chain, chain_key(address, chain))
+    old = records.get(key)
+    held = _owner_pieces(old["signature"], digest, owners) if old else {}
+    try:
+        held.update(_owner_pieces(signature, digest, owners))
+    except KinkoError as exc:
+        return SignatureResult(address, wallet.name, f"invalid ({exc.message})")
+    records[key] = {"address": address, "chain": chain, "wallet": wallet.name,
+                    "tier": str(wallet.tier), "signature": "0x" + pack_signatures(held).hex(),
+                    "owners": ",".join(sorted(held)), "source": source}
+    if len(held) < multisig.threshold:
+        return SignatureResult(address, wallet.name, f"{MISSING} ({len(held)} of "
+                               f"{multisig.threshold} owners' signatures: import the others')")
+    return SignatureResult(address, wallet.name, SIGNED)
+
+
 def sign_hot(directory: Path, wallets: Sequence[Wallet],
-             signer_for: Callable[[Wallet], MessageSigner]) -> list[SignatureResult]:
+             prover_for: Callable[[Wallet], Prover]) -> list[SignatureResult]:
     """Each hot wallet's signer signs the snapshot for its addresses; written to
     ``DIR/signatures.json`` (other signatures there are kept)."""
     root = _bound(directory)
@@ -203,13 +271,19 @@ def sign_hot(directory: Path, wallets: Sequence[Wallet],
         if wallet.tier != "hot" or not wallet.addresses or spec is None:
             continue
         point_of(root.header, spec.chain)  # refused when the snapshot binds no block
-        signer = signer_for(wallet)
+        signer = prover_for(wallet)
+        if wallet.multisig is not None:  # the owners kinko holds sign for the Safe
+            address = wallet.addresses[0]
+            results.append(_merge_owners(records, root, spec.chain, wallet, address,
+                                         signer.prove(_message(root, spec.chain, address)),
+                                         "hot"))
+            continue
         for address in wallet.addresses:
             if address.lower() != signer.address.lower():
                 results.append(SignatureResult(address, wallet.name,
                                                f"missing (the signer holds {signer.address})"))
                 continue
-            signature = signer.sign_message(_message(root, spec.chain, address))
+            signature = signer.prove(_message(root, spec.chain, address))
             results.append(_merge(records, root, spec.chain, wallet, address, signature, "hot"))
     _write_signatures(directory, root, records)
     return results
@@ -251,8 +325,9 @@ def import_signatures(directory: Path, file: Path,
     for chain in {key[0] for key, _r in found}:
         point_of(root.header, chain)
     records = read_signatures(directory, root)
-    results = [_merge(records, root, key[0], owners[key], r["address"], r["signature"],
-                      "imported") for key, r in found]
+    results = [(_merge_owners if owners[key].multisig is not None else _merge)(
+        records, root, key[0], owners[key], r["address"], r["signature"], "imported")
+        for key, r in found]
     _write_signatures(directory, root, records)
     return results
 
@@ -300,11 +375,12 @@ def _check_node(header: Header, chain: Chain) -> timedelta | None:
 
 
 def build_report(directory: Path, wallets: Sequence[Wallet], assets: AssetRegistry,
-                 chain: Chain) -> ReservesReport:
+                 chain: Chain, contract_check: ContractCheck | None = None) -> ReservesReport:
     """Per asset of the snapshot: the committed liabilities against the balances, at the
     committed block, of every registered address (each counted once), split by proof of
-    control. Refuses a root.json that does not reproduce its root hash, assets that are
-    not the registry's, and a node of another chain or fork."""
+    control (a multisig wallet's is asked of the contract itself, ``contract_check``).
+    Refuses a root.json that does not reproduce its root hash, assets that are not the
+    registry's, and a node of another chain or fork."""
     root = load_root(directory)
     header = root.header
     _check_registry(header, assets)
@@ -337,13 +413,28 @@ def build_report(directory: Path, wallets: Sequence[Wallet], assets: AssetRegist
                 else:
                     seen.add(key)
                     signature = records.get((spec.chain, key), {}).get("signature")
-                    status = status_of(_message(root, spec.chain, a), a, signature)
+                    status = (_contract_status(root, spec.chain, a, signature, point.block,
+                                               contract_check) if w.multisig is not None
+                              else status_of(_message(root, spec.chain, a), a, signature))
                 rows.append(AddressRow(w.name, str(w.tier), a, _balance(balances, a), status))
         out.append(AssetReserves(spec.symbol, spec.decimals, total, tuple(rows)))
     gaps = {point.chain: gap} if gap is not None else {}
     warnings = [_gap_warning(point.chain, point.block, g) for g in gaps.values()
                 if abs(g) > MAX_TIME_GAP]
     return ReservesReport(header, root.root_hash.hex(), tuple(out), gaps, warnings)
+
+
+def _contract_status(root: PublishedRoot, chain: str, address: str, signature: str | None,
+                     block: int, check: ContractCheck | None) -> str:
+    if not signature:
+        return MISSING
+    if check is None:
+        return f"{MISSING} (no contract account check for chain {chain})"
+    data_hash, _digest = _safe_digest(root, chain, address)
+    if check(address, data_hash, bytes.fromhex(signature.removeprefix("0x")), block):
+        return SIGNED
+    return (f"invalid (the Safe does not accept its owners' signatures at block {block}: "
+            "too few, or its owners or threshold differ)")
 
 
 def _gap_warning(chain: str, block: int, gap: timedelta) -> str:

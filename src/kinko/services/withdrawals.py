@@ -87,8 +87,7 @@ from kinko.services.custody import (
     ProposalView,
     fee_postings,
     outside_units,
-    sign_move,
-    transfer_params,
+    payment,
 )
 from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record, scope_word
@@ -458,12 +457,18 @@ class Withdrawals:
         if view.state not in ("allowed", "approved"):
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}; only an allowed or "
                                 "approved withdrawal is sent")
-        chain, signer_for = self.custody.chain, self.custody.signer_for
-        if chain is None or signer_for is None:
-            raise ConfigError("sending needs a chain node and the hot wallet's keystore")
+        chain = self.custody.chain
+        if chain is None or self.custody.spender_for is None:
+            raise ConfigError("sending needs a chain node and the hot wallet's signer")
+        if self.ledger.assets[view.asset].chain != chain.name:  # one chain per process
+            raise ConfigError(f"withdrawal {withdrawal_id}: {view.asset} is on "
+                              f"{self.ledger.assets[view.asset].chain}, this process sends on "
+                              f"{chain.name} (the first of the chains setting)")
         wallet = next(w for w in self.ledger.wallets() if w.name == view.wallet)
-        signer = signer_for(wallet)
-        params = transfer_params(chain, signer.address)  # the node, before the unit opens
+        spender = self.custody.spender(wallet)
+        # the node (and a multisig's owners: the co-signer) are asked before the unit opens
+        prepared = spender.prepare(payment(self.ledger.assets[view.asset], view.destination,
+                                           view.amount, "withdrawal", withdrawal_id))
         expired = False
         with self.store.unit() as u:
             row = u.screening.withdrawal(withdrawal_id)
@@ -478,15 +483,13 @@ class Withdrawals:
                 self.ledger.expire_holds()  # releases it, if it is due and not yet released
                 expired = self._close(u, withdrawal_id, _OPEN, "expired")
             else:
-                raw = sign_move(signer, chain, self.ledger.assets[view.asset], view.destination,
-                                view.amount, params=params)
-                u.screening.set_state(withdrawal_id, (row["state"],), "sending",
-                                      chain.tx_hash(raw))
+                out = spender.sign(prepared)
+                u.screening.set_state(withdrawal_id, (row["state"],), "sending", out.tx_hash)
         if expired:
             raise ApprovalError(f"withdrawal {withdrawal_id} expired before it was sent; the "
                                 "funds are released")
         try:
-            tx_hash = chain.send_raw(raw)
+            tx_hash = chain.send_raw(out.raw)
         except ChainRejected:
             with self.store.screening() as tables:
                 tables.set_state(withdrawal_id, ("sending",), view.state)
@@ -528,7 +531,7 @@ class Withdrawals:
             else:  # mined but reverted: nothing left the wallet but the fee
                 self.ledger.void_hold(f"void:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
                                       memo="the transaction reverted; funds released")
-            fee = fee_postings(self.ledger, row["wallet"], receipt.fee)
+            fee = fee_postings(self.ledger, row["wallet"], receipt.fee, receipt.payer)
             if fee:
                 self.ledger.post(f"fee:{hold_id}", fee,
                                  source=f"tx:{view.tx_hash}", memo="network fee")

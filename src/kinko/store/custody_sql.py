@@ -147,6 +147,24 @@ class SqlCustody:
             raise ApprovalError(f"{approval.approver} has already approved {proposal_id}",
                                 approver=approval.approver) from None
 
+    def put_owner_signature(self, proposal_id: str, owner: str, digest: str, signature: str,
+                            at: datetime) -> None:
+        """An owner's signature for a proposal (a second one by the same owner replaces
+        the first: signed again after the multisig's nonce moved on)."""
+        table = s.owner_signatures
+        self.conn.execute(table.delete().where(table.c.proposal_id == proposal_id,
+                                               table.c.owner == owner))
+        self.conn.execute(table.insert().values(proposal_id=proposal_id, owner=owner,
+                                                digest=digest, signature=signature,
+                                                signed_us=to_us(at)))
+
+    def owner_signatures(self, proposal_id: str) -> list[dict[str, Any]]:
+        table = s.owner_signatures
+        rows = self.conn.execute(select(table).where(table.c.proposal_id == proposal_id)
+                                 .order_by(table.c.owner))
+        return [{"owner": r.owner, "digest": r.digest, "signature": r.signature,
+                 "signed_at": from_us(int(r.signed_us))} for r in rows]
+
     def approvals(self, proposal_id: str) -> list[Approval]:
         # the driver's SQL, not a Core statement: a list of pending proposals reads this once
         # per proposal (every withdrawal held for review is one), and building the statement

@@ -63,6 +63,8 @@ wallets = Table(
     Column("asset", String(16), nullable=False),
     Column("tier", String(8), nullable=False),
     Column("addresses", Text, nullable=False),  # JSON list
+    Column("kind", String(16), nullable=False, server_default="key"),  # key | multisig
+    Column("setup", Text, nullable=True),  # JSON: a multisig's owners, threshold, contracts
 )
 
 ledger_head = Table(
@@ -167,6 +169,15 @@ approvals = Table(
     Column("approver", String(64), primary_key=True),
     Column("signature", String(128), nullable=False),
     Column("approved_us", BigInteger, nullable=False),
+)
+
+owner_signatures = Table(  # a multisig's owners' signatures made offline, per proposal
+    "owner_signatures", metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("owner", String(128), primary_key=True),
+    Column("digest", String(66), nullable=False),  # what was signed (a SafeTx hash)
+    Column("signature", Text, nullable=False),
+    Column("signed_us", BigInteger, nullable=False),
 )
 
 deposit_addresses = Table(

@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
-from kinko.domain.custody import Wallet
+from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting, entry_deltas
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
@@ -977,7 +977,9 @@ class SqlLedger:
 
     def wallets(self) -> list[Wallet]:
         rows = self.conn.execute(select(s.wallets).order_by(s.wallets.c.name))
-        return [Wallet(r.name, r.asset, r.tier, tuple(json.loads(r.addresses))) for r in rows]
+        return [Wallet(r.name, r.asset, r.tier, tuple(json.loads(r.addresses)), r.kind,
+                       None if r.setup is None else Multisig.from_json(json.loads(r.setup)))
+                for r in rows]
 
     def assets(self) -> list[Asset]:
         rows = self.conn.execute(select(s.assets).order_by(s.assets.c.symbol))
@@ -1075,12 +1077,15 @@ class SqlLedger:
     def put_wallet(self, wallet: Wallet) -> None:
         self._touch("wallets")
         row = {"name": wallet.name, "asset": wallet.asset, "tier": wallet.tier,
-               "addresses": json.dumps(list(wallet.addresses))}
+               "addresses": json.dumps(list(wallet.addresses)), "kind": wallet.kind,
+               "setup": None if wallet.multisig is None else json.dumps(
+                   wallet.multisig.to_json(), sort_keys=True)}
         ins = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(s.wallets)
         self.conn.execute(ins.on_conflict_do_update(
             index_elements=["name"],
             set_={"asset": ins.excluded.asset, "tier": ins.excluded.tier,
-                  "addresses": ins.excluded.addresses},
+                  "addresses": ins.excluded.addresses, "kind": ins.excluded.kind,
+                  "setup": ins.excluded.setup},
         ), row)
 
     def put_assets(self, assets: Sequence[Asset]) -> None:

@@ -192,10 +192,40 @@ def router(web: Web) -> APIRouter:
             raise HTTPException(404, f"unknown proposal {proposal_id!r}")
         withdrawal = view.proposal.payload.get("withdrawal") \
             if view.proposal.kind == "withdrawal" else None
+        owners = web.withdrawals.custody.owners_signing(proposal_id)
         return web.render(request, "withdrawals_proposal_page.html.j2", viewer,
                           approve_to=f"/proposals/{quote(proposal_id, safe='')}/approve",
+                          owners_to=f"/proposals/{quote(proposal_id, safe='')}/owner-signature",
+                          safe_tx=owners[0] if owners else None,
+                          owner_signatures=owners[1] if owners else [],
                           withdrawal=withdrawal if isinstance(withdrawal, str) else None,
                           quote=lambda v: quote(v, safe=""), **proposal_data(view))
+
+    @r.post("/proposals/{proposal_id}/owner-signature")
+    async def owner_signature(request: Request, proposal_id: str) -> Response:
+        form = dict(await request.form())
+        viewer = await run_in_threadpool(web.form, request, form, "approve")
+        owner = form.get("owner")
+        owner = owner.strip() if isinstance(owner, str) else ""
+        if not owner or len(owner) > 128:
+            raise BadInput("give your owner address (the key you signed with)")
+        text = form.get("signature")
+        text = text.strip().removeprefix("0x") if isinstance(text, str) else ""
+        if len(text) != 130:
+            raise BadInput("an owner's signature is 65 bytes: 130 hexadecimal characters")
+        try:
+            signature = bytes.fromhex(text)
+        except ValueError:
+            raise BadInput("the signature is not hexadecimal") from None
+
+        def work() -> None:
+            if web.withdrawals.custody.proposal(proposal_id) is None:
+                raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+            web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
+                                                        actor=viewer.name)
+
+        await run_in_threadpool(work)
+        return web.done(f"/proposals/{quote(proposal_id, safe='')}")
 
     @r.post("/proposals/{proposal_id}/approve")
     async def approve_proposal(request: Request, proposal_id: str) -> Response:

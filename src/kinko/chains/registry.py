@@ -1,0 +1,166 @@
+"""Where chain adapters and wallet kinds plug in: one table each.
+
+:data:`ADAPTERS` maps an adapter kind (the ``chains`` setting's ``NAME=ADAPTER:URL``) to the
+function that connects to a node of that kind and returns its :class:`~kinko.ports.Chain`
+(retried with backoff). :data:`WALLET_KINDS` maps (adapter kind, wallet kind) to the function
+that builds the :class:`~kinko.ports.Spender` of a registered wallet from its record, the
+keys it may use (:class:`Keys`) and the co-signer. A new chain (Bitcoin) is a module
+with its ``Chain`` and its wallet kinds, and one line in each table here; services, the
+watch and the command line do not change. NEM is read through its NIS1 node (adapter kind
+``nis1``, :mod:`kinko.chains.nis1`: blocks, balances, receipts, announcing a signed
+transaction); it has no wallet kind here yet, so a NEM wallet is watched and reconciled but
+kinko does not send from it::
+
+    chain = connect("ethereum", "evm", "http://127.0.0.1:8545", attempts=5)
+    spender = spender_for(chain, "evm", wallet, keys, cosigner=None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from eth_utils.address import to_checksum_address
+
+from kinko.chains.evm import EvmChain, EvmKey, EvmNode
+from kinko.chains.retry import Retrying
+from kinko.chains.safe import canonical_deployment, deploy_safe_contracts, is_valid_signature
+from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeAccounts, SafeWallet
+from kinko.domain.addresses import address_key
+from kinko.domain.custody import Wallet
+from kinko.domain.safe import SafeTx
+from kinko.errors import ConfigError
+from kinko.ports import Chain, CoSignature, Cosigner, Multisigs, SafeOwner, Spender
+
+__all__ = ["ADAPTERS", "CONTRACT_PROOFS", "MULTISIGS", "WALLET_KINDS", "Keys", "connect",
+           "contract_check", "multisigs_for", "spender_for"]
+
+
+class Keys(Protocol):
+    """The keys a process may sign with, by name (see the ``keys`` setting): ``key(name)``
+    opens it (an HSM key or a keystore file) and ``relayer()`` is the key that sends
+    multisig transactions."""
+
+    def key(self, name: str) -> EvmKey: ...
+    def relayer(self) -> EvmKey: ...
+
+
+def _evm(name: str, url: str, attempts: int) -> Chain:
+    return Retrying(EvmChain.connect(url, name=name), attempts=attempts)
+
+
+def _nis1(name: str, url: str, attempts: int) -> Chain:
+    from kinko.chains.nis1 import connect as connect_nis1  # the NEM SDK: on first use
+
+    return connect_nis1(name, url, attempts)
+
+
+ADAPTERS: dict[str, Callable[[str, str, int], Chain]] = {"evm": _evm, "nis1": _nis1}
+
+
+def connect(name: str, adapter: str, url: str, *, attempts: int = 5) -> Chain:
+    """The ``Chain`` of chain ``name`` through its adapter kind."""
+    make = ADAPTERS.get(adapter)
+    if make is None:
+        raise ConfigError(f"chain {name}: no adapter {adapter!r} (known: "
+                          f"{', '.join(sorted(ADAPTERS))})", setting="chains")
+    return make(name, url, attempts)
+
+
+def _evm_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
+    key = keys.key(wallet.name)
+    if wallet.addresses and address_key(key.address) not in {address_key(a)
+                                                             for a in wallet.addresses}:
+        raise ConfigError(f"the key {wallet.name} signs for {key.address}, which is not an "
+                          f"address of wallet {wallet.name}")
+    return KeyWallet(chain, key)
+
+
+class _NoCosigner:
+    """Stands for the co-signer of a co-signed wallet when none is configured: asking it
+    is a clear error naming the setting, never a silent "too few signatures"."""
+
+    def __init__(self, wallet: str, address: str) -> None:
+        self.wallet, self.address = wallet, address
+
+    def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
+        raise ConfigError(f"wallet {self.wallet} is co-signed by {self.address}: set "
+                          "cosigner_url (KINKO_COSIGNER_URL) to the co-signer's address and "
+                          f"KINKO_COSIGN_TOKEN to its token to send {kind} {request_id}",
+                          setting="cosigner_url")
+
+
+def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
+    multisig = wallet.multisig
+    assert multisig is not None  # a multisig wallet always has its set-up (Wallet checks)
+    owners: list[SafeOwner] = []
+    if multisig.operator is not None:
+        key = keys.key(wallet.name)
+        if address_key(key.address) != address_key(multisig.operator):
+            raise ConfigError(f"the operations key {wallet.name} is {key.address}; wallet "
+                              f"{wallet.name} registered {multisig.operator} as its operator")
+        owners.append(KeyOwner(key))
+    if multisig.cosigner is not None:
+        owners.append(CosignerOwner(cosigner or _NoCosigner(wallet.name, multisig.cosigner),
+                                    str(to_checksum_address(multisig.cosigner))))
+    node: EvmNode = chain
+    return SafeWallet(node, wallet.addresses[0], multisig, keys.relayer(), owners)
+
+
+WALLET_KINDS: dict[tuple[str, str], Callable[[Any, Wallet, Keys, Cosigner | None], Spender]] = {
+    ("evm", "key"): _evm_key,
+    ("evm", "multisig"): _evm_safe,
+}
+
+
+def spender_for(chain: Chain, adapter: str, wallet: Wallet, keys: Keys,
+                cosigner: Cosigner | None = None) -> Spender:
+    """The :class:`~kinko.ports.Spender` of ``wallet`` on ``chain`` (of adapter kind
+    ``adapter``), by the wallet's kind."""
+    make = WALLET_KINDS.get((adapter, wallet.kind))
+    if make is None:
+        raise ConfigError(f"wallet {wallet.name}: no {wallet.kind} wallets on {adapter} chains")
+    return make(chain, wallet, keys, cosigner)
+
+
+def _evm_safes(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
+    if deploy:  # a development node: the contracts are deployed when they are missing
+        node = chain.inner if isinstance(chain, Retrying) else chain
+        if not isinstance(node, EvmChain):
+            raise ConfigError("deploying the Safe contracts needs a development node")
+        deployment = deploy_safe_contracts(node)
+    else:
+        deployment = canonical_deployment(chain)
+    return SafeAccounts(chain, deployment, payer)
+
+
+MULTISIGS: dict[str, Callable[[Any, EvmKey | None, bool], Multisigs]] = {"evm": _evm_safes}
+
+
+def multisigs_for(chain: Chain, adapter: str, payer: EvmKey | None = None, *,
+                  deploy: bool = False) -> Multisigs:
+    """The multisig accounts of ``chain`` (Safes on an EVM chain, at their canonical
+    deployment; with ``deploy``, on a development node, deployed first when missing);
+    ``payer`` pays the gas of creating one."""
+    make = MULTISIGS.get(adapter)
+    if make is None:
+        raise ConfigError(f"no multisig wallets on {adapter} chains")
+    return make(chain, payer, deploy)
+
+
+def _evm_contract_check(chain: Any) -> Callable[[str, bytes, bytes, int], bool]:
+    def check(address: str, data_hash: bytes, signatures: bytes, block: int) -> bool:
+        return is_valid_signature(chain, address, data_hash, signatures, block)
+
+    return check
+
+
+CONTRACT_PROOFS: dict[str, Callable[[Any], Callable[[str, bytes, bytes, int], bool]]] = {
+    "evm": _evm_contract_check}
+
+
+def contract_check(chain: Chain, adapter: str) -> Callable[[str, bytes, bytes, int], bool] | None:
+    """How a multisig wallet's proof of control is checked on ``chain`` (a Safe's EIP-1271
+    ``isValidSignature`` at a block), or None for a chain without multisig wallets."""
+    make = CONTRACT_PROOFS.get(adapter)
+    return None if make is None else make(chain)
