@@ -12,7 +12,7 @@ import typer
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
-from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance
+from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance, parse_account
 from kinko.domain.money import parse_units
 from kinko.errors import BadInput, KinkoError
 from kinko.render.beancount import export_beancount
@@ -192,17 +192,25 @@ def balances(
     asset: str = typer.Option(None, "--asset", help="One asset."),
     as_of_entry: int = typer.Option(None, "--as-of-entry", help="Balances after entry N."),
     as_of: str = typer.Option(None, "--as-of", help="Balances at a time (ISO 8601 with zone)."),
+    limit: int = typer.Option(None, "--limit", min=1, max=100_000,
+                              help="At most this many rows (then the cursor of the next page "
+                                   "is printed on standard error)."),
+    after: str = typer.Option(None, "--after", metavar="ACCOUNT/ASSET",
+                              help="Start after this row: the cursor a page printed."),
     fmt: str = format_option(),
 ) -> None:
-    """Balances of accounts, now or as of an earlier entry or time."""
+    """Balances of accounts, now or as of an earlier entry or time; ``--limit`` pages through
+    many (``--after`` the cursor printed at the end of a page)."""
     rt = runtime(ctx)
     if customer is not None:
         account = f"customer:{customer}"
     if kind is not None and kind not in ACCOUNT_KINDS:
         raise BadInput(f"--kind must be one of {', '.join(ACCOUNT_KINDS)}, not {kind!r}")
+    cursor = _cursor(after) if after is not None else None
     rows = rt.ledger().balances(account=account, kind=kind, asset=asset,
                                 as_of_seq=as_of_entry,
-                                as_of_time=parse_time(as_of) if as_of else None)
+                                as_of_time=parse_time(as_of) if as_of else None,
+                                after=cursor, limit=limit)
     historical = as_of_entry is not None or as_of is not None
     out = []
     for r in rows:
@@ -214,6 +222,19 @@ def balances(
         out.append(line)
     cols = ["account", "asset", "balance"] + ([] if historical else ["held", "available"])
     emit(cols, out, fmt, right=("balance", "held", "available"))
+    if limit is not None and len(rows) == limit:
+        last = rows[-1]
+        print(f"more: --after {last.account}/{last.asset}", file=sys.stderr)
+
+
+def _cursor(text: str) -> tuple[str, str]:
+    """``ACCOUNT/ASSET`` (the last row of a page) as the key to start after."""
+    account, sep, asset = text.rpartition("/")
+    if not sep or not account or not asset:
+        raise BadInput(f"--after must be ACCOUNT/ASSET as a page printed it "
+                       f"(customer:C0001/XEM), not {text!r}", field="--after")
+    parse_account(account)
+    return account, asset
 
 
 @holds_app.command("open")
