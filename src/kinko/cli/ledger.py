@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import typer
 
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
+from kinko.cli.progress import Advance, progress
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance, parse_account
 from kinko.domain.money import parse_units
@@ -138,7 +140,11 @@ def verify(ctx: typer.Context, head: str = head_option(), anchor: Path = anchor_
     """Recompute the hash chain and balances; name the first altered/deleted/reordered entry
     (exit 1). Print the head to keep elsewhere."""
     rt = runtime(ctx)
-    report = rt.ledger().verify(anchor=kept_head(head, anchor))
+    ledger = rt.ledger()
+    entries = ledger.head()[0]
+    with progress("verifying entries") as advance:
+        report = ledger.verify(anchor=kept_head(head, anchor),
+                               progress=lambda done: advance(done, entries))
     seq, head_hash = report.head
     if fmt == "json":
         print(json.dumps({"ok": report.ok, "entries": report.entries, "head_seq": seq,
@@ -171,16 +177,29 @@ def export(
     if fmt != "beancount":
         raise BadInput(f"--format must be beancount, not {fmt!r}")
     rt = runtime(ctx)
-    chunks = export_beancount(rt.ledger().stream(), rt.assets)
-    if out is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.writelines(chunks)
-    tmp.replace(out)
+    ledger = rt.ledger()
+    entries = ledger.head()[0]
+    with progress("exporting entries") as advance:
+        chunks = export_beancount(_counted(ledger.stream(), advance, entries), rt.assets)
+        if out is None:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            return
+        tmp = out.with_name(out.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(chunks)
+        tmp.replace(out)
     print(f"wrote {out}")
+
+
+def _counted(entries: Iterable[Entry], advance: Advance, total: int) -> Iterator[Entry]:
+    """``entries`` as they are read, moving the bar every thousand."""
+    done = 0
+    for done, entry in enumerate(entries, 1):
+        if done % 1000 == 0:
+            advance(done, total)
+        yield entry
+    advance(done, total)
 
 
 @app.command("balances")
