@@ -338,7 +338,7 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
         [{"address": lbl.address, "label": lbl.label, "actor": lbl.actor}
          for lbl in labels.values()]), encoding="utf-8")
     for policy, report in reports.items():
-        write_trace(report, out / policy)
+        write_trace(report, out / policy, unit=xem)
     blacklist, listed = write_blacklist(out / "haircut", currency="ETH",
                                         out=out / "blacklist.yaml")
     exposure = {p: {e.entity: e.taint for e in r.exposure} for p, r in reports.items()}
