@@ -21,6 +21,7 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
 
     monkeypatch.chdir(folder)
     monkeypatch.setenv("KINKO_DATABASE_URL", database_url)
+    monkeypatch.delenv("COLUMNS", raising=False)  # tables whole, as in a pipe
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 

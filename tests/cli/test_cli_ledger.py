@@ -205,3 +205,26 @@ def test_a_restored_backup_or_a_rewritten_tail_is_caught_against_an_anchored_hea
     assert anchor.read_text().count("\n") == 1  # failed checks anchor nothing
     code, _, err = cli("ledger", "verify", "--head", "2:xyz")
     assert code == 2 and "SEQ:HASH" in err
+
+
+def test_balances_page_through_with_a_limit_and_a_cursor(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path) -> None:
+    csv = write(tmp_path / "c.csv", "customer_id,asset,balance\n" + "".join(
+        f"C{i},XEM,{i}\n" for i in range(1, 8)))
+    assert cli("customers", "import", str(csv))[0] == 0
+    seen: list[str] = []
+    args = ["balances", "--kind", "customer", "--limit", "3", "--format", "json"]
+    cursor: list[str] = []
+    for _ in range(5):
+        code, out, err = cli(*args, *cursor)
+        assert code == 0, err
+        seen += [r["account"] for r in json.loads(out)]
+        if "more: --after " not in err:
+            break
+        cursor = ["--after", err.split("more: --after ", 1)[1].split()[0]]
+    assert sorted(seen) == sorted(f"customer:C{i}" for i in range(1, 8))
+    assert len(seen) == len(set(seen)) == 7
+    code, _, err = cli("balances", "--after", "no-slash")
+    assert code == 2 and "--after must be ACCOUNT/ASSET" in err and "Traceback" not in err
+    code, _, err = cli("balances", "--limit", "2", "--as-of-entry", "1")
+    assert code == 2 and "not paged" in err

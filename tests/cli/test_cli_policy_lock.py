@@ -74,3 +74,23 @@ def test_loosening_waits_tightening_is_immediate_and_a_veto_stops_it(cli: CliRun
     code, out, _ = cli("policy", "list", "--format", "json")
     assert json.loads(out)[0]["state"] == "vetoed"
     assert cli("policy", "veto", "3", "--approver", "bob", "--key", "bob.key")[0] != 0
+
+
+def test_policy_show_reads_in_whole_units_and_plain_percentages(cli: CliRun,
+                                                                tmp_path: Path) -> None:
+    code, key, _ = cli("approvers", "keygen", "--out", "alice.key")
+    (tmp_path / "p.toml").write_text(
+        f'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\npublic_key = "{key.strip()}"\n'
+        '[assets.XEM]\nmax_hot_ratio = "0.050"\ntarget_hot_ratio = "0.03"\n'
+        'hot_min = "1000000"\nhot_max = "25000000.5"\ncold_wallet = "xem-cold"\n'
+        '[watch]\nbalance_drop_percent = "20"\n')
+    assert cli("wallets", "add", "xem-cold", "--asset", "XEM", "--tier", "cold")[0] == 0
+    code, _, err = cli("policy", "load", "p.toml", "--by", "alice")
+    assert code == 0, err
+    body = json.loads(cli("policy", "show")[1])["effective"]["body"]
+    assert body["assets"]["XEM"]["hot_min"] == "1,000,000 XEM"
+    assert body["assets"]["XEM"]["hot_max"] == "25,000,000.5 XEM"
+    assert body["assets"]["XEM"]["max_hot_ratio"] == "0.05"
+    assert body["watch"]["balance_drop_percent"] == "20"  # never 2E+1
+    exact = json.loads(cli("policy", "show", "--canonical")[1])["effective"]["body"]
+    assert exact["assets"]["XEM"]["hot_min"] == "1000000000000"  # micro-XEM, as hashed

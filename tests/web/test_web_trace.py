@@ -142,6 +142,9 @@ def test_a_trace_from_an_incident_shows_graph_exposure_and_blacklist(
     flows = {(data["nodes"][e["from"]]["address"], data["nodes"][e["to"]]["address"]):
              e["flow"] for e in data["edges"]}
     assert flows[(theft.thief, theft.exchange)] == str(4 * E)
+    # the wallet the coins were stolen from is drawn at hop 0, its edge to the thief
+    (origin,) = [n for n in data["nodes"] if n["hops"] == 0]
+    assert origin["x"] == 0 and flows[(origin["address"], theft.thief)] == str(10 * E)
     # the file the renderer wrote has the same graph, amounts as exact strings
     folder = site.data_dir / "traces" / trace_id
     written = json.loads((folder / "graph.json").read_text())

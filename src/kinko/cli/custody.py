@@ -65,15 +65,21 @@ def policy_load(
 
 
 @policy_app.command("show")
-def policy_show(ctx: typer.Context) -> None:
+def policy_show(ctx: typer.Context,
+                canonical: bool = typer.Option(False, "--canonical", help="The body exactly "
+                                               "as it is hashed and approved (minor units).")
+                ) -> None:
     """Show the policy version in force and the versions waiting for their time lock (with
-    when each takes effect and what it loosens), as JSON."""
-    found = runtime(ctx).custody().policy_standings()
+    when each takes effect and what it loosens), as JSON; amounts in whole units."""
+    rt = runtime(ctx)
+    found = rt.custody().policy_standings()
     effective = next((s for s in found if s.state == "effective"), None)
     if effective is None or effective.facts.policy is None:
         raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+    policy = effective.facts.policy
     print(json.dumps({
-        "effective": {**effective.as_dict(), "body": effective.facts.policy.canonical()},
+        "effective": {**effective.as_dict(),
+                      "body": policy.canonical() if canonical else policy.readable(rt.assets)},
         "pending": [s.as_dict() for s in found if s.state == "pending"],
     }, indent=2, ensure_ascii=False))
 

@@ -5,20 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kinko.cli.app import app
+from kinko.cli.progress import progress
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.errors import BadInput
 from kinko.services.customers import customer_tier, declared_tiers, import_customers, set_tier
 
 customers_app = typer.Typer(help="Customers and their opening balances.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
-
-
-def progress_bar(label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False)
 
 
 @customers_app.command("import")
@@ -33,12 +28,7 @@ def customers_import(
     resumable; never duplicated."""
     rt = runtime(ctx)
     ledger = rt.ledger()
-    with progress_bar("importing rows") as bar:
-        task = bar.add_task("import", total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress("importing rows") as advance:
         report = import_customers(ledger, file, batch_size=rt.settings.import_batch_size,
                                   counter=counter, progress=advance)
     print(f"{report.rows} rows ({report.zero_rows} zero), {report.batches_written} batches "

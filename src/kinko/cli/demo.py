@@ -24,7 +24,7 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore, throwaway_signer
 from kinko.chains.wallets import KeyWallet
 from kinko.cli.app import app
-from kinko.cli.customers import progress_bar
+from kinko.cli.progress import progress
 from kinko.cli.runtime import Runtime, emit, runtime
 from kinko.domain.fsa import Submitter
 from kinko.domain.labels import tagpack_text
@@ -111,14 +111,13 @@ def demo(
     cold = (str(Account.create().address), str(Account.create().address))
     # Tether's frozen addresses: a real TagPack shipped with kinko
     deny_list = Path(str(resources.files("kinko") / "data" / "tagpacks" / "usdt_blacklist.yaml"))
-    with progress_bar("importing customers") as bar:
-        task = bar.add_task("import", total=None)
+    with progress("importing customers") as advance:
         result = run_demo(ledger, folder, chain, KeyWallet(chain, signer), cold, THIEF.address,
                           lambda to, amount: fund_token(chain, str(xem.token), to, amount),
                           FixedPrices(PRICES), deny_list, customers=customers, seed=seed,
                           batch_size=rt.settings.import_batch_size,
                           confirmations=rt.settings.confirmations,
-                          progress=lambda d, t: bar.update(task, completed=d, total=t))
+                          progress=advance)
     rep = result.import_report
     print(f"\n1. Demo exchange: {result.customers:,} customers, {rep.rows:,} balances imported "
           f"from {result.csv_path} in {result.import_seconds:.2f} s "
@@ -226,13 +225,12 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
     upgrade(store)
     ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
     ledger.sync_assets()
-    with progress_bar("2018 setup: importing") as bar:
-        task = bar.add_task("import", total=None)
+    with progress("2018 setup: importing") as advance:
         run, _seconds = run_2018(
             ledger, csv_path, chain, KeyWallet(chain, signer), thief.address,
             lambda to, amount: fund_token(chain, str(xem.token), to, amount),
             batch_size=batch_size,
-            progress=lambda d, t: bar.update(task, completed=d, total=t))
+            progress=advance)
     return run, chain, xem, ledger
 
 
@@ -340,7 +338,7 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
         [{"address": lbl.address, "label": lbl.label, "actor": lbl.actor}
          for lbl in labels.values()]), encoding="utf-8")
     for policy, report in reports.items():
-        write_trace(report, out / policy)
+        write_trace(report, out / policy, unit=xem)
     blacklist, listed = write_blacklist(out / "haircut", currency="ETH",
                                         out=out / "blacklist.yaml")
     exposure = {p: {e.entity: e.taint for e in r.exposure} for p, r in reports.items()}

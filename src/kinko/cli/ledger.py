@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import typer
 
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
+from kinko.cli.progress import Advance, progress
 from kinko.cli.runtime import emit, format_option, parse_time, runtime
-from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance
+from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance, parse_account
 from kinko.domain.money import parse_units
 from kinko.errors import BadInput, KinkoError
 from kinko.render.beancount import export_beancount
@@ -138,7 +140,11 @@ def verify(ctx: typer.Context, head: str = head_option(), anchor: Path = anchor_
     """Recompute the hash chain and balances; name the first altered/deleted/reordered entry
     (exit 1). Print the head to keep elsewhere."""
     rt = runtime(ctx)
-    report = rt.ledger().verify(anchor=kept_head(head, anchor))
+    ledger = rt.ledger()
+    entries = ledger.head()[0]
+    with progress("verifying entries") as advance:
+        report = ledger.verify(anchor=kept_head(head, anchor),
+                               progress=lambda done: advance(done, entries))
     seq, head_hash = report.head
     if fmt == "json":
         print(json.dumps({"ok": report.ok, "entries": report.entries, "head_seq": seq,
@@ -171,16 +177,29 @@ def export(
     if fmt != "beancount":
         raise BadInput(f"--format must be beancount, not {fmt!r}")
     rt = runtime(ctx)
-    chunks = export_beancount(rt.ledger().stream(), rt.assets)
-    if out is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
-        return
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.writelines(chunks)
-    tmp.replace(out)
+    ledger = rt.ledger()
+    entries = ledger.head()[0]
+    with progress("exporting entries") as advance:
+        chunks = export_beancount(_counted(ledger.stream(), advance, entries), rt.assets)
+        if out is None:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+            return
+        tmp = out.with_name(out.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(chunks)
+        tmp.replace(out)
     print(f"wrote {out}")
+
+
+def _counted(entries: Iterable[Entry], advance: Advance, total: int) -> Iterator[Entry]:
+    """``entries`` as they are read, moving the bar every thousand."""
+    done = 0
+    for done, entry in enumerate(entries, 1):
+        if done % 1000 == 0:
+            advance(done, total)
+        yield entry
+    advance(done, total)
 
 
 @app.command("balances")
@@ -192,17 +211,25 @@ def balances(
     asset: str = typer.Option(None, "--asset", help="One asset."),
     as_of_entry: int = typer.Option(None, "--as-of-entry", help="Balances after entry N."),
     as_of: str = typer.Option(None, "--as-of", help="Balances at a time (ISO 8601 with zone)."),
+    limit: int = typer.Option(None, "--limit", min=1, max=100_000,
+                              help="At most this many rows (then the cursor of the next page "
+                                   "is printed on standard error)."),
+    after: str = typer.Option(None, "--after", metavar="ACCOUNT/ASSET",
+                              help="Start after this row: the cursor a page printed."),
     fmt: str = format_option(),
 ) -> None:
-    """Balances of accounts, now or as of an earlier entry or time."""
+    """Balances of accounts, now or as of an earlier entry or time; ``--limit`` pages through
+    many (``--after`` the cursor printed at the end of a page)."""
     rt = runtime(ctx)
     if customer is not None:
         account = f"customer:{customer}"
     if kind is not None and kind not in ACCOUNT_KINDS:
         raise BadInput(f"--kind must be one of {', '.join(ACCOUNT_KINDS)}, not {kind!r}")
+    cursor = _cursor(after) if after is not None else None
     rows = rt.ledger().balances(account=account, kind=kind, asset=asset,
                                 as_of_seq=as_of_entry,
-                                as_of_time=parse_time(as_of) if as_of else None)
+                                as_of_time=parse_time(as_of) if as_of else None,
+                                after=cursor, limit=limit)
     historical = as_of_entry is not None or as_of is not None
     out = []
     for r in rows:
@@ -214,6 +241,19 @@ def balances(
         out.append(line)
     cols = ["account", "asset", "balance"] + ([] if historical else ["held", "available"])
     emit(cols, out, fmt, right=("balance", "held", "available"))
+    if limit is not None and len(rows) == limit:
+        last = rows[-1]
+        print(f"more: --after {last.account}/{last.asset}", file=sys.stderr)
+
+
+def _cursor(text: str) -> tuple[str, str]:
+    """``ACCOUNT/ASSET`` (the last row of a page) as the key to start after."""
+    account, sep, asset = text.rpartition("/")
+    if not sep or not account or not asset:
+        raise BadInput(f"--after must be ACCOUNT/ASSET as a page printed it "
+                       f"(customer:C0001/XEM), not {text!r}", field="--after")
+    parse_account(account)
+    return account, asset
 
 
 @holds_app.command("open")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kinko.cli.app import app
+from kinko.cli.progress import progress
 from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
 from kinko.domain.messages import msg
 from kinko.domain.money import format_units
@@ -159,12 +159,9 @@ def refunds_execute(
 ) -> None:
     """Post every refund as an idempotent ledger entry; rerun to complete a stopped run."""
     service = _refunds(runtime(ctx))
-    with Progress(TextColumn("posting refunds"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=True) as bar:
-        task = bar.add_task("refunds", total=None)
+    with progress("posting refunds") as advance:
         report = service.execute(folder, override_proposal=override, batch_size=batch_size,
-                                 progress=lambda done, total: bar.update(
-                                     task, completed=done, total=total))
+                                 progress=advance)
     print(f"refund plan {report.plan_id}: {report.customers:,} customers, {report.posted:,} "
           f"posted, {report.replayed:,} already posted, {report.batches} batches in "
           f"{report.seconds:.1f} s; {report.total_yen:,} in total"

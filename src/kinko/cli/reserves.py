@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from kinko.cli.app import app
+from kinko.cli.progress import progress
 from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.messages import msg
 from kinko.domain.money import format_units
@@ -73,7 +74,8 @@ def snapshot(
         return
     artifacts = Artifacts(rt.store(), SystemClock())
     svc.refuse_reused_id(artifacts, sid)
-    svc.publish(snap, out, layout=layout)
+    with progress("writing proofs") as advance:
+        svc.publish(snap, out, layout=layout, progress=advance)
     artifacts.record(
         "reserves", msg("artifact.reserves", snapshot=sid), out, by="kinko reserves snapshot",
         detail={"snapshot_id": sid, "root_hash": tree.root.hex(), "customers": snap.customers,

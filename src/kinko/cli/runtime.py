@@ -8,6 +8,7 @@ into a :class:`~kinko.services.ledger.Ledger` on first use and gives the helpers
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -197,7 +198,19 @@ def emit(columns: list[str], rows: Sequence[Sequence[object]], fmt: str, *,
          title: str | None = None, right: tuple[str, ...] = ()) -> None:
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    sys.stdout.write(render_rows(columns, rows, fmt, title=title, right=right))
+    sys.stdout.write(render_rows(columns, rows, fmt, title=title, right=right,
+                                 width=terminal_width()))
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal the output goes to (``COLUMNS`` if set), or None when it
+    goes to a pipe or a file (then tables keep their lines whole)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) >= 40:
+        return int(columns)
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -10,10 +10,11 @@ import typer
 
 from kinko.chains import tracefiles
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, runtime
 from kinko.domain.addresses import same_token
 from kinko.domain.labels import has_category, tag_index
 from kinko.domain.messages import N_, Units, msg
+from kinko.domain.money import Asset
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -116,7 +117,8 @@ def trace_run(
                               seed_addresses=[parse_seed_address(s) for s in seed_address],
                               labels=labels, stop_categories=stop_category or ("exchange",),
                               max_hops=max_hops)
-        write_trace(report, out, min_taint=min_taint, tables=tables)
+        write_trace(report, out, min_taint=min_taint, tables=tables,
+                    unit=_unit(rt, asset, chain_name))
         _show(rt, report)
         _written(out, tables)
         if incident is not None:
@@ -134,7 +136,8 @@ def trace_run(
                        find_txs=None if store is None else store.positions,
                        hashes_of=None if store is None else store.at_arrow)
     try:
-        write_trace(report, out, min_taint=min_taint, tables=tables)
+        write_trace(report, out, min_taint=min_taint, tables=tables,
+                    unit=_unit(rt, asset, chain_name))
     finally:
         if store is not None:
             store.close()
@@ -142,6 +145,13 @@ def trace_run(
     _written(out, tables)
     if incident is not None:
         _on_incident(ctx, incident, report, out, asset if chain_name is not None else None)
+
+
+def _unit(rt: Runtime, asset: str | None, chain_name: str | None) -> Asset | None:
+    """The asset traced, when kinko knows it: the one ``--asset`` names, or the chain's
+    coin; a file's unnamed asset stays in base units."""
+    symbol = asset.strip().upper() if asset else ("ETH" if chain_name is not None else None)
+    return rt.assets[symbol] if symbol and symbol in rt.assets else None
 
 
 def _written(out: Path, tables: str) -> None:

@@ -63,7 +63,7 @@ from functools import cached_property
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
-from kinko.domain.money import AssetRegistry, format_units, parse_units
+from kinko.domain.money import Asset, AssetRegistry, format_units, parse_units
 from kinko.domain.screening import parse_duration, parse_rules
 from kinko.errors import ConfigError, KinkoError
 
@@ -117,6 +117,11 @@ class WatchPolicy:
                 "compromised_withdrawals": self.compromised_withdrawals}
 
 
+def plain_decimal(value: Decimal) -> str:
+    """``value`` without an exponent or trailing zeros: ``20``, ``0.05``."""
+    return format(value.normalize(), "f")
+
+
 @dataclass(frozen=True)
 class Policy:
     version: int
@@ -165,6 +170,23 @@ class Policy:
             # stay what their quorum approved
             **({"screening_tiers": list(self.declared_tiers)} if self.declared_tiers else {}),
         }
+
+    def readable(self, assets: Mapping[str, Asset]) -> dict[str, Any]:
+        """The canonical form as a person reads it: hot wallet bounds in whole units with
+        thousands separators and their asset, percentages as plain numbers (``20``, never
+        ``2E+1``). What is hashed and approved stays :meth:`canonical`."""
+        body = self.canonical()
+        for symbol, shown in body["assets"].items():
+            for bound in ("hot_min", "hot_max"):
+                if shown[bound] is not None:
+                    shown[bound] = (f"{format_units(int(shown[bound]), assets[symbol], group=True)}"
+                                    f" {symbol}")
+        body["watch"]["balance_drop_percent"] = plain_decimal(self.watch.balance_drop_percent)
+        body["total_max_hot_ratio"] = plain_decimal(self.total_max_hot_ratio)
+        for shown in body["assets"].values():
+            for ratio in ("max_hot_ratio", "target_hot_ratio"):
+                shown[ratio] = plain_decimal(Decimal(shown[ratio]))
+        return body
 
     @cached_property
     def digest(self) -> str:

@@ -25,9 +25,19 @@ __all__ = ["FORMATS", "render_rows"]
 FORMATS = ("table", "json", "csv")
 
 
+UNBOUNDED = 400
+"""A table's width when nobody reads it on a terminal (a pipe, a file): wide enough that
+every line stays whole for ``grep`` and ``cut``."""
+
+
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
-                *, title: str | None = None, right: Sequence[str] = ()) -> str:
-    """Render ``rows`` under ``columns`` as ``table``, ``json`` (list of objects) or ``csv``."""
+                *, title: str | None = None, right: Sequence[str] = (),
+                width: int | None = None) -> str:
+    """Render ``rows`` under ``columns`` as ``table``, ``json`` (list of objects) or ``csv``.
+
+    A table fits ``width`` columns (a terminal's): right-aligned columns (amounts, counts)
+    are never wrapped or cut, the others fold onto more lines, whole, never ellipsised (an
+    address or a hash is only useful whole)."""
     rows = [[ENGLISH.text(v) if isinstance(v, Message) else v for v in r] for r in rows]
     if fmt == "json":
         return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2,
@@ -40,11 +50,14 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
         return out.getvalue()
     table = Table(title=title, show_lines=False)
     for c in columns:
-        table.add_column(c, justify="right" if c in right else "left")
+        if c in right:
+            table.add_column(c, justify="right", no_wrap=True)
+        else:
+            table.add_column(c, justify="left", overflow="fold")
     for r in rows:
         table.add_row(*("" if v is None else str(v) for v in r))
-    # wide enough that no number is ever cut short; a narrow terminal wraps the lines instead
-    console = Console(file=io.StringIO(), width=400, force_terminal=False, color_system=None)
+    console = Console(file=io.StringIO(), width=width or UNBOUNDED, force_terminal=False,
+                      color_system=None)
     console.print(table)
     out_file = console.file
     assert isinstance(out_file, io.StringIO)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.domain.csvcells import csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
+from kinko.domain.money import Asset, format_units
 from kinko.errors import InputFileError
 from kinko.safeload import loads_json, read_stream
 
@@ -87,11 +89,14 @@ def _write_table(table: pa.Table, out: Path, name: str, tables: str) -> Path:
 
 
 def write_trace(report: Any, out: Path, *, min_taint: int = 0,
-                graph_nodes: int = GRAPH_NODES, tables: str = "csv") -> list[Path]:
+                graph_nodes: int = GRAPH_NODES, tables: str = "csv",
+                unit: Asset | None = None) -> list[Path]:
     """Write ``addresses``, ``flows`` (as ``.csv``, or ``.parquet`` with ``tables="parquet"``:
     the same columns, amounts as int64 or decimal text beyond it), ``exposure.csv``,
     ``summary.json``, ``graph.json``, ``graph.html`` and ``graph.png`` for a
-    :class:`~kinko.services.trace.TraceReport`."""
+    :class:`~kinko.services.trace.TraceReport`. ``unit``, the asset traced when it is
+    known, writes the graph's tooltips in its whole units; else they are in base units
+    (the files' integers), said as such."""
     if tables not in TABLES:
         raise ValueError(f"tables must be one of {', '.join(TABLES)}, not {tables!r}")
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +176,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         paths.append(path)
     nodes, edges = _graph(report, tainted, graph_nodes)
     paths.append(_graph_json(out / "graph.json", nodes, edges, report.policy))
-    paths.append(_html(out / "graph.html", nodes, edges, report.policy))
+    paths.append(_html(out / "graph.html", nodes, edges, report.policy, amount_text(unit)))
     paths.append(_png(out / "graph.png", nodes, edges, report.policy))
     return paths
 
@@ -186,6 +191,15 @@ def _graph(report: Any, tainted: npt.NDArray[np.int64], limit: int
     t, r = report.transfers, report.result
     received, sent = np.asarray(r.received), np.asarray(r.sent)
     weight = np.maximum(received, sent)
+    # the wallet the stolen coins left (a seed transaction's sender) holds no taint itself:
+    # weigh it by what it sent tainted, so that it is drawn at hop 0 with its edges
+    hops = np.asarray(r.hops)
+    senders = np.asarray(t.src)[tainted]
+    origin = hops[senders] < 0
+    if origin.any():
+        stolen = np.zeros(len(weight), dtype=weight.dtype)
+        np.add.at(stolen, senders[origin], np.asarray(r.flow)[tainted][origin])
+        weight = np.maximum(weight, stolen)
     candidates = np.flatnonzero(weight > 0)
     chosen: set[int] = set()
     chosen.update(_top(weight, candidates, limit))
@@ -199,7 +213,7 @@ def _graph(report: Any, tainted: npt.NDArray[np.int64], limit: int
     chosen = {a for a in chosen if weight[a] > 0}
     columns: dict[int, list[int]] = {}
     for a in sorted(chosen, key=lambda a: (-int(weight[a]), a)):
-        columns.setdefault(max(0, int(r.hops[a])), []).append(a)
+        columns.setdefault(max(0, int(hops[a])), []).append(a)
     nodes: list[dict[str, Any]] = []
     index = np.full(len(weight), -1, dtype=np.int64)
     for hop in sorted(columns):
@@ -212,7 +226,7 @@ def _graph(report: Any, tainted: npt.NDArray[np.int64], limit: int
                           "tag": label.label if label else "",
                           "category": label.category if label else "",
                           "actor": (label.actor or "") if label else "",
-                          "hops": int(r.hops[a]), "stop": bool(report.stops[a])})
+                          "hops": max(0, int(hops[a])), "stop": bool(report.stops[a])})
     a_idx = index[np.asarray(t.src)[tainted]]
     b_idx = index[np.asarray(t.dst)[tainted]]
     inside = (a_idx >= 0) & (b_idx >= 0)
@@ -249,8 +263,16 @@ def _graph_json(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, 
     return path
 
 
+def amount_text(unit: Asset | None) -> Callable[[int], str]:
+    """How a graph writes an amount: whole units with thousands separators and the symbol,
+    or, for an asset kinko does not know, the integer in base units, said so."""
+    if unit is None:
+        return lambda v: f"{v:,} base units"
+    return lambda v: f"{format_units(v, unit, group=True)} {unit.symbol}"
+
+
 def _html(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]],
-          policy: str) -> Path:
+          policy: str, amount: Callable[[int], str]) -> Path:
     dx, dy = 260, 46
     width = (max((n["x"] for n in nodes), default=0) + 1) * dx + 80
     height = (max((n["y"] for n in nodes), default=0) + 1) * dy + 80
@@ -260,9 +282,11 @@ def _html(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, i
         na, nb = nodes[a], nodes[b]
         parts.append(f'<line x1="{na["x"] * dx + 40}" y1="{na["y"] * dy + 40}" '
                      f'x2="{nb["x"] * dx + 40}" y2="{nb["y"] * dy + 40}" '
-                     f'stroke-width="{1 + 6 * v / top:.2f}"><title>{v}</title></line>')
+                     f'stroke-width="{1 + 6 * v / top:.2f}"><title>{html.escape(amount(v))}</title>'
+                     '</line>')
     for n in nodes:
-        tip = html.escape(f"{n['address']}\ntaint received {n['taint']}\nheld {n['held']}"
+        tip = html.escape(f"{n['address']}\ntaint received {amount(n['taint'])}\n"
+                          f"held {amount(n['held'])}"
                           + (f"\n{n['label']}" if n["label"] else ""))
         cls = "stop" if n["stop"] else "node"
         text = html.escape(n["label"] or n["address"][:12] + "…")

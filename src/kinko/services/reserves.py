@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -146,8 +147,10 @@ JSONL_SHARD = 1_000_000
 """Proofs per file with ``layout="jsonl"``."""
 
 
-def publish(snap: Snapshot, out: Path, *, layout: str = "files") -> Path:
-    """Write root.json, the proofs and verify_proof.py under ``out``.
+def publish(snap: Snapshot, out: Path, *, layout: str = "files",
+            progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write root.json, the proofs and verify_proof.py under ``out``; ``progress(done,
+    customers)`` every thousand proofs.
 
     ``layout="files"`` (default): ``proofs/<customer>.json``, one file per customer.
     ``layout="jsonl"`` (very large snapshots): ``proofs/proofs-NNNN.jsonl``, one proof per
@@ -158,13 +161,22 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files") -> Path:
     _refuse_published(out)
     proofs = out / "proofs"
     proofs.mkdir(parents=True, exist_ok=True)
+    def written() -> Iterator[tuple[str, str]]:
+        done = 0
+        for done, proof in enumerate(snap.tree.proofs(), 1):
+            if progress is not None and done % 1000 == 0:
+                progress(done, snap.customers)
+            yield proof
+        if progress is not None:
+            progress(done, snap.customers)
+
     if layout == "files":
-        for customer, text in snap.tree.proofs():
+        for customer, text in written():
             (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
     else:
         sink = None
         try:
-            for i, (_customer, text) in enumerate(snap.tree.proofs()):
+            for i, (_customer, text) in enumerate(written()):
                 if i % JSONL_SHARD == 0:
                     if sink is not None:
                         sink.close()

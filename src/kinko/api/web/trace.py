@@ -69,7 +69,7 @@ def _load(path: Path, fmt: str) -> AccountTransfers:
 
 
 def _write(report: TraceReport, folder: Path, asset: Asset | None) -> None:
-    write_trace(report, folder)
+    write_trace(report, folder, unit=asset)
     write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
                     out=folder / "blacklist.yaml")
 

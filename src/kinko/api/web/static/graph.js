@@ -7,6 +7,7 @@
 (() => {
   const NS = "http://www.w3.org/2000/svg";
   const DX = 240, DY = 44, PAD = 40, LABEL = 200;
+  const MAXCHARS = 26; // what fits in a column's DX at the page's font size
 
   function el(name, attrs) {
     const e = document.createElementNS(NS, name);
@@ -73,7 +74,7 @@
       const line = el("line", { x1, y1, x2, y2, class: "edge",
                                 "stroke-width": (1 + 6 * (Number(e.weight) || 0)).toFixed(2) });
       const title = el("title");
-      title.textContent = e.flow_shown || e.flow;
+      title.textContent = (e.flow_shown || e.flow) + (data.unit ? " " + data.unit : "");
       line.appendChild(title);
       layer.appendChild(line);
     }
@@ -84,10 +85,16 @@
       g.dataset.address = n.address;
       const circle = el("circle", { cx: x, cy: y, r: 7 });
       const title = el("title");
-      title.textContent = n.address;
+      const unit = data.unit ? " " + data.unit : "";
+      title.textContent = [n.label, n.address,
+                           (svg.dataset.wordTaint || "") + " " +
+                             (n.taint_received_shown || n.taint_received) + unit,
+                           (svg.dataset.wordHeld || "") + " " + (n.held_shown || n.held) + unit].filter(Boolean).join("\n");
       circle.appendChild(title);
       const text = el("text", { x: x + 11, y: y + 4 });
-      text.textContent = n.label || shortAddress(n.address);
+      // a label never runs into the next column: cut to fit, whole in the tooltip
+      const name = n.label || shortAddress(n.address);
+      text.textContent = name.length > MAXCHARS ? name.slice(0, MAXCHARS - 1) + "…" : name;
       g.appendChild(circle);
       g.appendChild(text);
       const choose = () => {
