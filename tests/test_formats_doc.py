@@ -82,6 +82,8 @@ def test_webhook_signature_as_documented() -> None:
     assert verify_webhook("s3cret", "1516892520", body, documented)
     assert not verify_webhook("s3cret", "1516892521", body, documented)
     assert not verify_webhook("s3cret", "soon", body, documented)
+    assert not verify_webhook("s3cret", "²", body, documented)  # a digit, not an ASCII one
+    assert not verify_webhook("s3cret", "1516892520", body, documented + "é")
 
 
 def test_veto_bytes_as_documented() -> None:

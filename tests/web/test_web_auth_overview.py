@@ -85,6 +85,8 @@ def test_next_never_leaves_the_site(site: Site) -> None:
 def test_sign_out_needs_the_csrf_token_and_ends_the_session(site: Site) -> None:
     client = site.client("ops")
     assert client.post("/logout", data={}).status_code == 403
+    # a token with characters beyond ASCII is a wrong token, not a server error
+    assert client.post("/logout", data={"csrf": "forged-\x80é"}).status_code == 403
     assert client.get("/").status_code == 200  # still signed in
     assert client.post("/logout", data={"csrf": site.csrf(client)}).status_code == 303
     assert client.get("/").status_code == 303

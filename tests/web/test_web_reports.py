@@ -53,6 +53,9 @@ def test_custody_page_shows_the_custody_report(site: Site) -> None:
     assert eth["guarantee_required"] == "4" and eth["customers"] == "2"
     assert eth["guarantee_held"] == "0" and 'data-verdict="breach"' in page
     assert '<tr data-code="guarantee_shortfall" data-severity="critical">' in page
+    # each finding says what it found, then what it is measured against
+    row = re.search(r'<tr data-code="guarantee_shortfall".*?</tr>', page, re.S)
+    assert row and re.search(r'data-field="finding">[^<]*4 ETH short<', row.group(0))
     assert 'data-form="reconcile"' not in page and 'data-form="propose"' not in page
     ops = site.client("ops").get("/custody").text
     assert 'data-form="reconcile"' in ops and 'data-form="propose"' in ops

@@ -45,9 +45,10 @@ def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
 
 def verify_webhook(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     """What a receiver does: recompute the signature and compare in constant time."""
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):  # int("²") would raise
         return False
-    return hmac.compare_digest(sign_webhook(secret, int(timestamp), body), signature)
+    return hmac.compare_digest(sign_webhook(secret, int(timestamp), body).encode(),
+                               signature.encode())
 
 
 def _json(value: Any) -> Any:

@@ -39,7 +39,9 @@ class Session:
 
     def check_csrf(self, token: str | None) -> None:
         """Refuse a form posted without this session's CSRF token."""
-        if not token or not hmac.compare_digest(token, self.csrf):
+        # as bytes: compare_digest refuses str with characters beyond ASCII (a TypeError,
+        # which a hostile form would turn into a server error)
+        if not token or not hmac.compare_digest(token.encode(), self.csrf.encode()):
             raise Forbidden("the form's CSRF token is missing or wrong: reload the page "
                             "and submit again")
 

@@ -98,7 +98,8 @@ def router(web: Web) -> APIRouter:
         if reconciled and custody.chain is not None:
             head = custody.chain.head()
         report = custody_report(custody, reconcile=reconciled)
-        findings = [(f, finding_basis(f, Localizer(viewer.lang))) for f in report.findings]
+        L = Localizer(viewer.lang)
+        findings = [(f, L.text(f.message), finding_basis(f, L)) for f in report.findings]
         chain_codes = ("not_reconciled", "no_addresses", "wallet_short", "wallet_unbooked")
         proposals = [(p, custody.proposal(p.id)) for p in report.pending]
         total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
