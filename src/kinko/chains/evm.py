@@ -52,6 +52,7 @@ from kinko.chains.erc20 import (
 )
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
+from kinko.domain.safe import SafeEvent
 from kinko.errors import ChainRejected
 from kinko.ports import Chain, Receipt
 
@@ -689,6 +690,15 @@ class EvmChain:
                for log in raw]
         out.sort(key=lambda log: (log["block"], log["tx_index"], log["log_index"]))
         return out
+
+    def safe_events(self, safes: Sequence[str], from_block: int, to_block: int
+                    ) -> list[SafeEvent]:
+        """The Safe{Wallet} events ``safes`` emitted in blocks ``from_block`` to
+        ``to_block`` (:func:`kinko.chains.safe.safe_events`): how the watch sees a Safe's
+        executions and changes of control."""
+        from kinko.chains.safe import safe_events  # the Safe module builds on this one
+
+        return safe_events(self, safes, from_block, to_block)
 
     # ------------------------------------------------------------------ development nodes
 

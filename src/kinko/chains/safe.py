@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -67,7 +67,9 @@ from eth_utils.crypto import keccak
 from kinko.chains.erc20 import transfer_call
 from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.domain.safe import (
+    CONFIGURATION_CHANGES,
     ZERO_ADDRESS,
+    SafeEvent,
     SafeTx,
     check_owners,
     check_signatures,
@@ -531,30 +533,6 @@ _EVENT_SPECS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
 _BY_TOPIC = {keccak(text=sig): spec for sig, spec in _EVENT_SPECS.items()}
 _INDEXED_TYPES = {"safe_tx_hash": "bytes32", "approved_hash": "bytes32",
                   "message_hash": "bytes32"}  # every other indexed field is an address
-
-CONFIGURATION_CHANGES = frozenset({
-    "added_owner", "removed_owner", "changed_threshold", "enabled_module",
-    "disabled_module", "changed_guard", "changed_fallback_handler"})
-"""Event kinds that change who or what controls the Safe: each deserves an alarm unless a
-policy change approved it. A module moving funds (``module_transaction``,
-``module_execution_*``) and an owner approving a hash on chain (``approve_hash``, a
-signature in its own right) do too: kinko's Safes have no modules and sign off chain."""
-
-
-@dataclass(frozen=True)
-class SafeEvent:
-    """One decoded Safe event; ``fields`` by kind (addresses EIP-55, hashes 0x-hex):
-    ``safe_tx_hash``/``payment`` for executions; ``owner``; ``threshold``; ``module``;
-    ``guard``; ``handler``; ``sender``/``value`` for ETH received; the full SafeTx with
-    ``signatures``, ``nonce``, ``executor`` and ``threshold`` for ``multisig_transaction``."""
-
-    safe: str
-    kind: str
-    block: int
-    tx_hash: str
-    log_index: int
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
 
 def _value(name: str, kind: str, value: Any) -> Any:
     if kind == "address":

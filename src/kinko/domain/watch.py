@@ -90,7 +90,8 @@ class Observation:
 class Alert:
     key: str  # one alert per key, ever
     kind: str  # theft, theft_attempt, unknown_tx, delegation, nonce, code, allowance, call,
-    #            displaced, balance_drop, denied_deposit, audit_allowance, audit_delegation
+    #            displaced, balance_drop, denied_deposit, audit_allowance, audit_delegation,
+    #            safe_execution, safe_change, owner_key (kinko.domain.watch_safe)
     severity: str  # critical, high, warning
     asset: str | None
     wallet: str | None

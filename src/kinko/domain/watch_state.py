@@ -62,10 +62,18 @@ class Finding:
 
 
 def flows_of(transfers: Sequence[Transfer], address: str,
-             receipts: Mapping[str, tuple[bool, int]]) -> Flows:
+             receipts: Mapping[str, tuple[bool, int]],
+             internal: Sequence[Transfer] = ()) -> Flows:
     """The flows of ``address`` (canonical) in a block's transfers; ``receipts`` maps
-    lower-case hashes of the transactions it sent or received to (succeeded, fee paid)."""
+    lower-case hashes of the transactions it sent or received to (succeeded, fee paid);
+    ``internal``: native value a contract account (a Safe) sent by an internal call of a
+    successful transaction someone else paid for (no fee, no nonce of its own)."""
     out = Flows()
+    for t in internal:
+        if t.token is None and t.sender == address:
+            out.native_out += t.value
+        if t.token is None and t.to == address:
+            out.native_in += t.value
     for t in transfers:
         ok, fee = receipts.get(t.tx_hash.lower(), (True, 0))
         if t.token is None:
