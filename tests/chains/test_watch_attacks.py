@@ -27,7 +27,8 @@ from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.i18n import ENGLISH
-from kinko.ports import FixedClock
+from kinko.ports import Fee, FixedClock
+from kinko.services.containment import Containment, Race, RaceCap, Survey
 from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
@@ -364,6 +365,37 @@ def test_the_sweep_replaces_a_pending_theft_on_its_own_nonce_and_wins(
     assert f"replacing {theft}" in timeline and "mined in block" in timeline
     assert "left the mempool without being mined" in timeline
     assert len(auto.alerts()) == 1
+
+
+def test_a_race_above_the_fee_cap_is_not_sent_and_the_timeline_says_so(
+        auto: World, chain: EvmChain) -> None:
+    """A thief who bids the fee up cannot make the sweep burn what it saves: a replacement
+    above the gas-price cap (setting race_max_gwei) is not sent, nor a sweep whose fees
+    would exceed the cap's share of the value swept (race_max_fee_percent)."""
+    price = chain.fee_params()[1]
+    auto.watch = Watch(auto.withdrawals, chain, confirmations=2,
+                       start_block=auto.watch.start_block, race_cap=RaceCap(price, 10))
+    thief = Thief(chain, auto.key)
+    with held(chain):
+        theft = thief.send_as_hot(Account.create().address, 7 * E)
+        (alert,) = auto.watch.poll().alerts
+        assert alert["kind"] == "theft" and alert["tx_hash"] == theft
+        assert sweeps(auto) == []  # outbidding him needs more than the cap: nothing sent
+    timeline = auto.timeline()
+    assert timeline.count("above the cap of") == 2, timeline  # the XEM sweep and the ETH one
+    assert "sweep it by hand" in timeline
+    # a sweep of the coin whose race would cost more than 1% of what it moves
+    (incident,) = auto.incidents.incidents()
+    address = auto.hot.address.lower()
+    dear = Containment(auto.withdrawals, chain, RaceCap(10**18, 1))
+    survey = Survey(left={"eth-hot": 10 * E}, fees={"eth-hot": Fee(address, 21_000, 21_000)},
+                    races={address: Race(address, gas_price=10**14, nonce=99, clear=False)})
+    with auto.store.unit():
+        assert dear.prepare_sweep(incident["id"], "eth-hot", survey) is None
+    assert "more than 1% of the 10 ETH it would sweep" in auto.timeline()
+    survey.races[address] = Race(address, gas_price=10**9, nonce=99, clear=False)
+    with auto.store.unit():  # 21,000 gas at 1 gwei: well within 1%
+        assert dear.prepare_sweep(incident["id"], "eth-hot", survey) is not None
 
 
 def test_the_sweep_beats_a_pending_delegation_drain(auto: World, chain: EvmChain) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from kinko.domain.addresses import chain_key, same_address
@@ -45,7 +46,7 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
-from kinko.domain.messages import N_, Message, Units, msg, verbatim
+from kinko.domain.messages import N_, Message, Percent, Units, msg, verbatim
 from kinko.domain.money import Asset, format_units
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
@@ -53,7 +54,7 @@ from kinko.ports import Chain, Fee
 from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["ACTOR", "Containment", "Race", "Survey"]
+__all__ = ["ACTOR", "Containment", "Race", "RaceCap", "Survey"]
 
 log = logging.getLogger("kinko.watch")
 ACTOR = "kinko:watch"
@@ -89,6 +90,19 @@ class Race:
         return self.nonce - 1, clear
 
 
+@dataclass(frozen=True)
+class RaceCap:
+    """The most the race may pay (settings ``race_max_gwei`` and ``race_max_fee_percent``):
+    ``max_gas_price`` wei per gas for any of its transactions, and, for a sweep of the
+    chain's coin, fees of at most ``max_fee_percent`` % of the value it sweeps (a token's
+    value is in another unit: only the gas price bounds its sweep). A transaction above
+    either is not sent, and the incident's timeline says so: a thief bidding the fee up
+    cannot make the sweep burn what it exists to save."""
+
+    max_gas_price: int
+    max_fee_percent: int
+
+
 @dataclass
 class Survey:
     """What the chain showed just before containing: per wallet, what is left on its
@@ -115,8 +129,10 @@ class Sweep:
 class Containment:
     """See the module docstring."""
 
-    def __init__(self, withdrawals: Withdrawals, chain: Chain) -> None:
+    def __init__(self, withdrawals: Withdrawals, chain: Chain,
+                 cap: RaceCap | None = None) -> None:
         self.withdrawals = withdrawals
+        self.cap = cap
         self.custody = withdrawals.custody
         self.ledger = withdrawals.ledger
         self.chain = chain
@@ -330,6 +346,8 @@ class Containment:
         own = survey.fees.get(wallet_name)
         if own is None:  # a race is only run for a wallet whose fee was read
             race = None
+        if race is not None and self._over_cap(incident, wallet_name, race.gas_price):
+            return None
         if asset.token is None and own is not None and \
                 any(same_address(own.payer, a, asset.chain) for a in hot.addresses):
             if race is None:
@@ -345,6 +363,16 @@ class Containment:
             else:  # the fees of the race's transactions come out of the same coin
                 mine = (own.gas + (AUTHORIZATION_GAS if race.clear else 0)) * race.gas_price
                 fee = race.committed + mine
+                if self.cap is not None and \
+                        fee * 100 > self.cap.max_fee_percent * (amount - race.spent):
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.race.capped.share", wallet=wallet_name,
+                        fee=Units(fee, asset.symbol, asset.decimals),
+                        value=Units(max(0, amount - race.spent), asset.symbol,
+                                    asset.decimals),
+                        share=Percent(Decimal(self.cap.max_fee_percent) / 100, 0),
+                        price=str(race.gas_price)))
+                    return None
                 amount -= race.spent + fee
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
@@ -409,6 +437,9 @@ class Containment:
                                       for a in w.addresses)), None)
                 if asset is None or owner is None:
                     continue
+                if policy.watch.emergency_sweep == "auto" and self._over_cap(
+                        incident, owner.name, race.gas_price):
+                    continue
                 if policy.watch.emergency_sweep != "auto":
                     self.event(incident, "sweep", ACTOR,
                                f"{race.address} has an open {asset.symbol} allowance for "
@@ -431,6 +462,16 @@ class Containment:
                                  f"the {asset.symbol} allowance of {spender} revoked", spender,
                                  _race_words(race, nonce, clear)))
         return out
+
+    def _over_cap(self, incident: str, wallet: str, gas_price: int) -> bool:
+        """Whether the race's gas price is above the cap (then it is not sent, and the
+        timeline says so)."""
+        if self.cap is None or gas_price <= self.cap.max_gas_price:
+            return False
+        self.event(incident, "sweep", ACTOR, msg(
+            "timeline.race.capped.gas_price", wallet=wallet, price=str(gas_price),
+            cap=str(self.cap.max_gas_price)))
+        return True
 
     def send(self, sweeps: list[Sweep]) -> None:
         """Broadcast pre-authorised emergency sweeps (outside any unit of work: each is

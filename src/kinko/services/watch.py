@@ -60,7 +60,7 @@ from kinko.domain.watch_state import Finding, flows_of, judge, suspects
 from kinko.errors import ChainRejected, KinkoError
 from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Notifier
-from kinko.services.containment import ACTOR, Containment, Sweep
+from kinko.services.containment import ACTOR, Containment, RaceCap, Sweep
 from kinko.services.deposits import find_fork, tag_holders
 from kinko.services.withdrawals import Withdrawals
 
@@ -109,7 +109,8 @@ class Watch:
     def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
                  notifiers: Sequence[Notifier] = (), start_block: int = 0,
                  state_watch: bool = True, live_depth: int = _LIVE_DEPTH,
-                 tag_tokens: Sequence[str] = (), interval_ms: int = 1000) -> None:
+                 tag_tokens: Sequence[str] = (), interval_ms: int = 1000,
+                 race_cap: RaceCap | None = None) -> None:
         self.withdrawals = withdrawals
         self.tag_tokens = tuple(canonical_token(t, chain.name) for t in tag_tokens)
         self.custody = withdrawals.custody
@@ -120,7 +121,7 @@ class Watch:
         self.confirmations = max(1, confirmations)
         self.notifiers = list(notifiers)
         self.start_block = start_block
-        self.containment = Containment(withdrawals, chain)
+        self.containment = Containment(withdrawals, chain, race_cap)
         self.interval_ms = interval_ms
         self.started = self.clock.now()  # for the heartbeat: since when this watch runs
         self._sampled = -1  # the head the balances were last sampled at
