@@ -16,9 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_utils.address import to_checksum_address
+from softhsm import SoftHsm
 
 from kinko.chains.erc20 import approve_call, deploy_token, fund_token
 from kinko.chains.evm import EvmChain
+from kinko.chains.hsm import HsmToken
 from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex
@@ -139,7 +141,7 @@ class World:
     emergency addresses, customers' money in the ledger, a 2-of-2 policy."""
 
     def __init__(self, chain: EvmChain, token: str, tmp_path: Path, watch_toml: str = "",
-                 eth_wallet: bool = True) -> None:
+                 eth_wallet: bool = True, signer: Any = None) -> None:
         self.chain, self.token = chain, token
         self.store: SqlStore = open_store(f"sqlite:///{tmp_path / 'k.db'}")
         upgrade(self.store)
@@ -148,7 +150,7 @@ class World:
             [Asset("XEM", "ethereum", 6, token)]))
         self.ledger.sync_assets()
         self.key = Account.create()
-        self.hot = KeystoreSigner(self.key)
+        self.hot = signer or KeystoreSigner(self.key)  # an HSM key, or a file's
         self.eth_cold, self.xem_cold = Account.create(), Account.create()
         wallets = [Wallet("xem-hot", "XEM", "hot", (self.hot.address,)),
                    Wallet("xem-cold", "XEM", "cold", (self.xem_cold.address,)),
@@ -396,6 +398,31 @@ def test_a_race_above_the_fee_cap_is_not_sent_and_the_timeline_says_so(
     survey.races[address] = Race(address, gas_price=10**9, nonce=99, clear=False)
     with auto.store.unit():  # 21,000 gas at 1 gwei: well within 1%
         assert dear.prepare_sweep(incident["id"], "eth-hot", survey) is not None
+
+
+def test_the_race_of_a_hot_key_in_an_hsm_goes_through_the_same_signer(
+        chain: EvmChain, token: str, tmp_path: Path, hsm: SoftHsm) -> None:
+    """The hot key in SoftHSM2: the thief who took the server has the token sign his theft;
+    the sweep is signed in the token too, on the theft's nonce at a higher fee, and wins."""
+    label, pin = next(iter(hsm.pins.items()))
+    with HsmToken.open(hsm.module, label, pin) as hsm_token:
+        key = hsm_token.generate_key(f"hot-{Account.create().address[2:10]}")
+        w = World(chain, token, tmp_path, AUTO, signer=key)
+        taker = Account.create().address
+        chain_id, price = chain.fee_params()
+        nonce = chain.nonce(key.address)
+        with held(chain):
+            theft = chain.send_raw(key.sign_transfer(to=taker, value=7 * E, nonce=nonce,
+                                                     gas_price=price, chain_id=chain_id))
+            (alert,) = w.watch.poll().alerts
+            assert alert["kind"] == "theft" and alert["tx_hash"] == theft
+            assert [int(str(v.proposal.payload["nonce"])) for v in sweeps(w)] == [nonce,
+                                                                                   nonce + 1]
+            settle(w)
+        assert chain.receipt(theft) is None and w.eth(taker) == 0
+        assert w.xem(w.xem_cold.address) == 1_000 * X and w.eth(w.eth_cold.address) > 9 * E
+        assert f"replacing {theft}" in w.timeline()
+        w.store.close()
 
 
 def test_the_sweep_beats_a_pending_delegation_drain(auto: World, chain: EvmChain) -> None:

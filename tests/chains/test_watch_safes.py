@@ -133,14 +133,25 @@ def test_an_execution_kinko_did_not_approve_alarms_once(world: World, watch: Wat
     w, safe = world, world.hot.addresses[0]
     caught_up(watch)
     before = w.chain.balances([safe])[safe]
+    cold_before = w.chain.balances([w.cold.addresses[0]])[w.cold.addresses[0]]
     tx_hash = force(w, thief, b"", to=thief.address, value=E)
     alert = one_alarm(w, watch, tx_hash, "safe_execution")
     assert alert["amount"] == E and alert["asset"] == "ETH" and alert["wallet"] == "eth-hot"
     text = ENGLISH.text(alert["detail"])
     assert "did not approve" in text and thief.address in text
     assert "ETH" in w.withdrawals.breaker()  # contained as a theft
-    after = w.chain.balances([safe])[safe]
-    assert after < before - E  # the emergency sweep, co-signed, moved the rest to cold
+    # a Safe does not race: its emergency sweep is an ordinary co-signed execution, to
+    # the cold Safe, approved by kinko (no second alarm), and the timeline says so
+    (sweep,) = [v for v in w.custody.proposals() if v.proposal.payload.get("emergency")]
+    assert "nonce" not in sweep.proposal.payload and sweep.state in ("sent", "executed")
+    assert sweep.proposal.payload["to_address"] == w.cold.addresses[0]
+    cold = w.cold.addresses[0]
+    assert w.chain.balances([safe])[safe] == 0
+    assert w.chain.balances([cold])[cold] - cold_before == before - E
+    with w.store.watch(write=False) as tables:
+        timeline = [ENGLISH.text(e["detail"]) for e in tables.events(alert["incident"])]
+    assert any("co-signed: the leaked key alone could not have moved the wallet" in e
+               for e in timeline), timeline
 
 
 def test_an_owner_change_alarms_once(world: World, watch: Watch,
