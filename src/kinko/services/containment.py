@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -46,10 +46,11 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
-from kinko.domain.messages import N_, Message, Percent, Units, msg, verbatim
-from kinko.domain.money import Asset, format_units
+from kinko.domain.messages import N_, Message, Percent, Units, msg
+from kinko.domain.money import Asset
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
+from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Fee
 from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
@@ -59,6 +60,8 @@ __all__ = ["ACTOR", "Containment", "Race", "RaceCap", "Survey"]
 log = logging.getLogger("kinko.watch")
 ACTOR = "kinko:watch"
 MAX_ATTEMPTS = 5  # emergency sweeps of one wallet for one incident, first one included
+# the alert kinds that say a multisig's owners' keys moved or changed it without kinko
+LOST_QUORUM = frozenset({"safe_execution", "safe_change"})
 
 
 @dataclass
@@ -121,9 +124,10 @@ class Sweep:
 
     incident: str
     proposal: str
-    shown: str  # the amount, for the timeline
+    shown: Units | Message  # what it moves, for the timeline
     target: str
-    race: str = ""  # how it races the thief (nonce, fee), for the timeline
+    race: Message | None = None  # how it races the thief (nonce, fee), for the timeline
+    lost_quorum: bool = False  # a multisig moved without kinko: its sweep races the owners
 
 
 class Containment:
@@ -138,10 +142,9 @@ class Containment:
         self.chain = chain
         self._noted: set[str] = set()  # emergency sweeps whose inclusion is on the timeline
 
-    def event(self, incident: str, kind: str, actor: str, detail: Message | str) -> None:
-        """A timeline entry; a ``str`` is kept as written (the race's own account)."""
-        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor,
-               verbatim(detail) if isinstance(detail, str) else detail)
+    def event(self, incident: str, kind: str, actor: str, detail: Message) -> None:
+        """A timeline entry."""
+        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor, detail)
 
     def compromised(self, wallet_name: str | None) -> list[Wallet]:
         """The wallet and every other online wallet with one of its addresses (one key
@@ -304,11 +307,13 @@ class Containment:
                     with unit.savepoint():  # a sweep that cannot be prepared leaves no trace
                         sweep = self.prepare_sweep(incident, wallet.name, survey)
                 except KinkoError as exc:
-                    self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet.name} "
-                               f"not prepared: {exc.message}")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.not_prepared", wallet=wallet.name, reason=exc.message))
                     continue
                 if sweep is not None:
-                    sweeps.append(sweep)
+                    # owners' keys moved or changed a multisig without kinko: they can
+                    # move it again, and its sweep (co-signed) races them
+                    sweeps.append(replace(sweep, lost_quorum=alert.kind in LOST_QUORUM))
             if not revoked:
                 sweeps += self.prepare_revokes(incident, survey)
             return sweeps
@@ -329,15 +334,15 @@ class Containment:
                                          rule.cold_wallet if rule else None, asset,
                                          list(wallets.values()))
         if target is None or cold is None:
-            self.event(incident, "sweep", ACTOR, f"no cold address for {asset.symbol}: "
-                       "register one (policy assets.<asset>.emergency_address)")
+            self.event(incident, "sweep", ACTOR, msg("timeline.sweep.no_cold_address",
+                                                     asset=asset.symbol))
             return None
         if policy.watch.compromised_withdrawals == "reject":
             self._reject_waiting(incident, hot.name, asset)
         if wallet_name not in survey.left:  # the withdrawals above stay rejected
-            self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet_name} not "
-                       "prepared: the node did not say what is left in it: "
-                       f"{survey.problems.get(wallet_name, 'not read')}")
+            self.event(incident, "sweep", ACTOR, msg(
+                "timeline.sweep.not_surveyed", wallet=wallet_name,
+                reason=survey.problems.get(wallet_name, "not read")))
             return None
         amount = survey.left[wallet_name]
         auto = policy.watch.emergency_sweep == "auto"
@@ -387,15 +392,15 @@ class Containment:
                 amount=stays, wallet=wallet_name))
             amount = free
         if amount <= 0:
-            self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
-                       "left to sweep")
+            self.event(incident, "sweep", ACTOR, msg("timeline.sweep.empty",
+                                                     wallet=wallet_name))
             return None
-        shown = f"{format_units(amount, asset)} {asset.symbol}"
+        shown = Units(amount, asset.symbol, asset.decimals)
         payload: dict[str, object] = {
             "asset": asset.symbol, "amount": str(amount), "from_wallet": hot.name,
             "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
             "emergency": incident}
-        how = ""
+        how: Message | None = None
         if race is not None and own is not None:  # the wallet signs at the race's terms
             nonce, clear = race.take(own.gas)
             payload.update(nonce=str(nonce), gas_price=str(race.gas_price),
@@ -441,9 +446,9 @@ class Containment:
                         incident, owner.name, race.gas_price):
                     continue
                 if policy.watch.emergency_sweep != "auto":
-                    self.event(incident, "sweep", ACTOR,
-                               f"{race.address} has an open {asset.symbol} allowance for "
-                               f"{spender}: revoke it (approve({spender}, 0))")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.revoke_by_hand", address=race.address,
+                        asset=asset.symbol, spender=spender))
                     continue
                 nonce, clear = race.take(TOKEN_GAS)
                 payload: dict[str, object] = {
@@ -453,14 +458,14 @@ class Containment:
                     "nonce": str(nonce), "gas_price": str(race.gas_price),
                     "clear_delegation": clear}
                 view = self.custody.propose(
-                    "sweep", payload, ACTOR, verbatim(
-                        f"EMERGENCY revocation of the {asset.symbol} allowance of {spender} "
-                        f"for {incident} (pre-authorised by policy)"))
+                    "sweep", payload, ACTOR, msg(
+                        "proposal.emergency_revoke.auto", asset=asset.symbol,
+                        spender=spender, incident=incident, version=str(policy.version)))
                 self.custody.preauthorise(view.proposal.id,
                                           f"v{policy.version} emergency_sweep=auto")
                 out.append(Sweep(incident, view.proposal.id,
-                                 f"the {asset.symbol} allowance of {spender} revoked", spender,
-                                 _race_words(race, nonce, clear)))
+                                 msg("race.revoked", asset=asset.symbol, spender=spender),
+                                 spender, _race_words(race, nonce, clear)))
         return out
 
     def _over_cap(self, incident: str, wallet: str, gas_price: int) -> bool:
@@ -480,19 +485,24 @@ class Containment:
             try:
                 sent = self.custody.execute(sweep.proposal)
             except (ChainRejected, KinkoError) as exc:
-                self.event(sweep.incident, "sweep", ACTOR,
-                           f"emergency sweep {sweep.proposal} could not be sent: {exc}; the "
-                           "attacker may have emptied the wallet first")
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.send_failed", proposal=sweep.proposal,
+                    reason=exc.message))
                 continue
             source = next((w for w in self.ledger.wallets()
                            if w.name == sent.proposal.payload.get("from_wallet")), None)
-            self.event(sweep.incident, "sweep", ACTOR,
-                       f"emergency sweep {sweep.proposal} sent ({sweep.shown} to "
-                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; "
-                       + ("co-signed: the leaked key alone could not have moved the wallet"
-                          if source is not None and _cosigned(source) else
-                          "a race with the attacker, who holds the same key"
-                          + (f": {sweep.race}" if sweep.race else "")))
+            common: dict[str, Any] = {"proposal": sweep.proposal, "amount": sweep.shown,
+                                      "target": sweep.target, "tx": str(sent.tx_hash)}
+            if source is not None and _cosigned(source):
+                # a Safe does not race the key that leaked: that key alone cannot move it;
+                # but owners' keys that moved it without kinko can move it again
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    N_("timeline.sweep.sent.quorum_lost") if sweep.lost_quorum
+                    else N_("timeline.sweep.sent.cosigned"), **common))
+            else:
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.sent.race", how=sweep.race or msg("race.next_nonce"),
+                    **common))
 
     def follow(self) -> list[str]:
         """Follow every emergency sweep sent and not yet booked (outside any unit of work):
@@ -521,18 +531,17 @@ class Containment:
             if receipt is not None and receipt.ok:
                 if tx not in self._noted:
                     self._noted.add(tx)
-                    self.event(incident, "sweep", ACTOR, f"emergency sweep {p.id} mined in "
-                               f"block {receipt.block} ({tx})")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.mined", proposal=p.id, block=str(receipt.block), tx=tx))
                 continue
             nonce = p.payload.get("nonce")
             if receipt is not None:
-                outcome = f"reverted in block {receipt.block} ({tx}): nothing moved"
+                outcome = msg("race.outcome.reverted", block=str(receipt.block), tx=tx)
             elif nonce is not None and states([address], [], head)[address].nonce \
                     > int(str(nonce)):
-                outcome = (f"replaced: its nonce {nonce} was used by another transaction "
-                           f"({tx} will never be mined)")
+                outcome = msg("race.outcome.replaced", nonce=str(nonce), tx=tx)
             elif lookup(tx) is None:
-                outcome = f"dropped by the node ({tx} is in no block and no mempool)"
+                outcome = msg("race.outcome.dropped", tx=tx)
             else:
                 waiting.setdefault((incident, address), []).append(view)
                 continue
@@ -541,11 +550,12 @@ class Containment:
         for (incident, address), failed in lost.items():
             superseded = waiting.get((incident, address), [])
             for view, outcome in failed:
-                self._fail(view, incident, f"emergency sweep {view.proposal.id} {outcome}")
-                out.append(f"{view.proposal.id}: {outcome}")
+                self._fail(view, incident, msg("timeline.sweep.failed",
+                                               proposal=view.proposal.id, outcome=outcome))
+                out.append(f"{view.proposal.id}: {ENGLISH.text(outcome)}")
             for view in superseded:  # its nonce goes to the new race
-                self._fail(view, incident, f"emergency sweep {view.proposal.id} withdrawn: "
-                           "the race is run again from the first nonce not mined")
+                self._fail(view, incident, msg("timeline.sweep.withdrawn",
+                                               proposal=view.proposal.id))
             names = list(dict.fromkeys(
                 str(v.proposal.payload["from_wallet"])
                 for v in [*(f[0] for f in failed), *superseded]
@@ -554,7 +564,7 @@ class Containment:
         self.send(again)
         return out
 
-    def _fail(self, view: Any, incident: str, detail: str) -> None:
+    def _fail(self, view: Any, incident: str, detail: Message) -> None:
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(view.proposal.id, "sent", "failed")
         self._noted.discard(str(view.tx_hash))
@@ -573,16 +583,16 @@ class Containment:
                         and v.proposal.payload.get("from_wallet") == name
                         and not v.proposal.payload.get("revoke"))
             if tries >= MAX_ATTEMPTS:
-                self.event(incident, "sweep", ACTOR, f"{tries} emergency sweeps of {name} "
-                           "made: not sent again; sweep it by hand")
+                self.event(incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.gave_up", count=str(tries), wallet=name))
                 continue
             with self.ledger.store.unit() as unit:
                 try:
                     with unit.savepoint():
                         sweep = self.prepare_sweep(incident, name, survey)
                 except KinkoError as exc:
-                    self.event(incident, "sweep", ACTOR, f"emergency sweep of {name} not "
-                               f"prepared again: {exc.message}")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.not_prepared_again", wallet=name, reason=exc.message))
                     continue
             if sweep is not None:
                 sweeps.append(sweep)
@@ -598,12 +608,11 @@ class Containment:
             "and are moved to cold storage: request again when withdrawals resume")
         if rejected:
             total = sum(v.amount for v in rejected)
-            self.event(incident, "withdrawals", ACTOR,
-                       f"{len(rejected)} withdrawal(s) waiting in {wallet} rejected "
-                       f"({format_units(total, asset, group=True)} {asset.symbol} released to "
-                       "their customers) so the emergency sweep can take everything: "
-                       + ", ".join(v.id for v in rejected[:20])
-                       + (" …" if len(rejected) > 20 else ""))
+            self.event(incident, "withdrawals", ACTOR, msg(
+                "timeline.withdrawals.rejected", count=len(rejected), wallet=wallet,
+                amount=Units(total, asset.symbol, asset.decimals),
+                ids=", ".join(v.id for v in rejected[:20])
+                + (" …" if len(rejected) > 20 else "")))
 
 
 def _cosigned(wallet: Wallet) -> bool:
@@ -613,12 +622,12 @@ def _cosigned(wallet: Wallet) -> bool:
     return m is not None and m.cosigner is not None and m.threshold >= 2
 
 
-def _race_words(race: Race, nonce: int, clear: bool) -> str:
+def _race_words(race: Race, nonce: int, clear: bool) -> Message:
     """How one transaction of the race is sent, for the timeline."""
-    replaces = f", replacing {', '.join(race.replaced)}" \
+    replaces = msg("race.replacing", txs=", ".join(race.replaced)) \
         if race.replaced and nonce == race.first else ""
-    return (f"nonce {nonce} at {race.gas_price} wei per gas{replaces}"
-            + ("; it first clears the address's delegation (EIP-7702)" if clear else ""))
+    return msg("race.terms", nonce=str(nonce), price=str(race.gas_price), replacing=replaces,
+               clears=msg("race.clears") if clear else "")
 
 
 def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,

@@ -39,8 +39,7 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_token, chain_key, chain_keys
 from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
-from kinko.domain.messages import N_, Percent, Units, msg, verbatim
-from kinko.domain.money import format_units
+from kinko.domain.messages import N_, Percent, Units, msg
 from kinko.domain.safe import SafeEvent
 from kinko.domain.watch import (
     Alert,
@@ -56,7 +55,7 @@ from kinko.domain.watch import (
     unexplained_drop,
 )
 from kinko.domain.watch_safe import OwnerKey, SafeVerdict, judge_safes, owner_key_alerts
-from kinko.domain.watch_state import Finding, flows_of, judge, suspects
+from kinko.domain.watch_state import Finding, flows_of, judge, span_words, suspects
 from kinko.errors import ChainRejected, KinkoError
 from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Notifier
@@ -301,27 +300,25 @@ class Watch:
                 continue  # clearing a delegation moves nothing (kinko's sweep does it)
             named.add(auth.authority)
             found.append(Finding(auth.authority, "delegation", None, 0,
-                                 f"a pending type-4 transaction {auth.tx_hash} sent by "
-                                 f"{auth.sender} carries an authorization signed with the key "
-                                 f"of {auth.authority}, delegating it to {auth.delegate} "
-                                 "(EIP-7702): whoever calls it then moves what it holds",
-                                 auth.tx_hash))
+                                 msg("state.pending.delegation", tx=auth.tx_hash,
+                                     sender=auth.sender, address=auth.authority,
+                                     delegate=auth.delegate), auth.tx_hash))
         for grant in pool.allowances:
             if grant.owner in ours and grant.value > 0:
+                symbol = tokens.get(grant.token, grant.token)
+                known = self.ledger.assets.get(symbol)
                 found.append(Finding(grant.owner, "allowance", tokens.get(grant.token), 0,
-                                     f"a pending transaction {grant.tx_hash} from "
-                                     f"{grant.owner} would grant {grant.spender} an allowance "
-                                     f"of {grant.value} minor units of "
-                                     f"{tokens.get(grant.token, grant.token)}: kinko grants "
-                                     "none", grant.tx_hash))
+                                     msg("state.pending.allowance", tx=grant.tx_hash,
+                                         address=grant.owner, spender=grant.spender,
+                                         amount=Units(grant.value, symbol,
+                                                      known.decimals if known else 0)),
+                                     grant.tx_hash))
         delegated = {a for a, st in self._state.items() if st.code} | named
         for t in pool.transfers:
             if t.token is None and t.to in delegated and t.sender not in ours:
                 found.append(Finding(t.to, "call", None, 0,
-                                     f"a pending transaction {t.tx_hash} from {t.sender} "
-                                     f"calls {t.to}, whose account is delegated: the "
-                                     f"delegate's code would run with its {native}",
-                                     t.tx_hash))
+                                     msg("state.pending.call", tx=t.tx_hash, sender=t.sender,
+                                         address=t.to, native=native), t.tx_hash))
         return found
 
     def _blocks(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
@@ -497,9 +494,8 @@ class Watch:
             for alert in gone:
                 tables.update_alert(alert["id"], chain_state="dropped")
                 if alert["incident"]:
-                    tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(
-                        f"{alert['tx_hash']} left the mempool without being mined "
-                        "(replaced, or dropped by the node): it moved nothing"))
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, msg(
+                        "timeline.chain.dropped", tx=str(alert["tx_hash"])))
 
     def _displaced(self, report: PollReport) -> None:
         """Withdrawals kinko sent whose nonce another transaction used (the thief signed
@@ -537,18 +533,17 @@ class Watch:
                     or lookup(row["tx_hash"]) is not None:
                 continue
             asset = self.ledger.assets.get(row["asset"])
-            detail = (f"{row['wallet']}: withdrawal {row['id']} was sent as {row['tx_hash']} "
-                      f"with nonce {o['nonce']}, which another transaction from {sender} "
-                      "used: it will never be mined"
-                      + (f"; its {format_units(int(row['amount']), asset)} {row['asset']} "
-                         "reservation is released to the customer" if release and asset
-                         else "; its reservation is kept until people decide"))
+            detail = msg(N_("alert.displaced.released") if release
+                         else N_("alert.displaced.kept"), wallet=row["wallet"],
+                         withdrawal=row["id"], tx=row["tx_hash"], nonce=str(o["nonce"]),
+                         sender=sender, amount=Units(int(row["amount"]), row["asset"],
+                                                     asset.decimals if asset else 0))
             with self.store.unit():
                 if release:
-                    self.withdrawals.displaced(row["id"], ACTOR, detail)
+                    self.withdrawals.displaced(row["id"], ACTOR, ENGLISH.text(detail))
                 done = self._alarm(Alert(f"displaced:{self.chain.name}:{row['tx_hash']}",
                                          "displaced", "critical", row["asset"], row["wallet"],
-                                         verbatim(detail), row["tx_hash"], 0, head))
+                                         detail, row["tx_hash"], 0, head))
             if done is not None:
                 fired.append(done)
         self._announce(fired, report)
@@ -567,15 +562,16 @@ class Watch:
                     continue
                 receipt = receipts.get(tx)
                 changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
-                note = f"{tx} included in block {block.number}"
-                if receipt is not None and not receipt.ok and alert["kind"] == "theft":
-                    note += "; it reverted: nothing moved, an attempt and not a loss"
+                reverted = receipt is not None and not receipt.ok and alert["kind"] == "theft"
+                note = msg(N_("timeline.chain.included.reverted") if reverted
+                           else N_("timeline.chain.included"), tx=tx, block=str(block.number))
+                if reverted:
                     changes.update(kind="theft_attempt", amount=0,
                                    detail=msg("alert.reverted", alert=alert["detail"],
                                               block=str(block.number)))
                 tables.update_alert(alert["id"], **changes)
                 if alert["incident"]:
-                    tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(note))
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, note)
 
     # ------------------------------------------------------------------ state
 
@@ -630,8 +626,8 @@ class Watch:
                             block.number)
         token_assets = {k: v for k, v in assets.items() if k is not None}
         own = self._own_authorizations(block)
-        where = (f"in block {block.number} " if len(span) == 1
-                 else f"in blocks {first.number}-{block.number} ")
+        where = span_words(first.number, block.number)
+        decimals = {a.symbol: a.decimals for a in self.ledger.assets.values()}
         found: list[Finding] = []
         for address in watched:
             if address not in before:
@@ -642,7 +638,8 @@ class Watch:
                            suspected=suspects(address, block.transfers, block.authorizations,
                                               ours),
                            allowances=block.allowances,
-                           own_authorizations=own.get(address, 0), where=where)
+                           own_authorizations=own.get(address, 0), where=where,
+                           decimals=decimals)
         return found
 
     def _own_authorizations(self, block: Block) -> dict[str, int]:
@@ -733,8 +730,7 @@ class Watch:
                 wallet = self._wallet_of(f.address, f.asset)
                 if wallet is not None:
                     raised.append(state_alert(
-                        name, f, wallet, block=None if block is None else block.number,
-                        asset=self.ledger.assets.get(f.asset) if f.asset else None))
+                        name, f, wallet, block=None if block is None else block.number))
             # what moved first, so the one alert of a transaction carries its loss
             raised.sort(key=lambda a: not a.amount)
             fired = [done for alert in raised if (done := self._alarm(alert)) is not None]
@@ -1011,19 +1007,18 @@ class Watch:
             if delegate is not None:
                 found.append(Alert(
                     f"audit:{name}:{address}:delegation:{delegate}", "audit_delegation",
-                    "high", None, wallet, verbatim(
-                        f"{wallet}: {address} is delegated to {delegate} (EIP-7702): whoever "
-                        "calls it runs that code with its funds; clear the delegation (an "
-                        "authorization to the zero address) unless it is yours"),
+                    "high", None, wallet, msg("alert.audit_delegation", wallet=wallet,
+                                              address=address, delegate=delegate),
                     block=head))
             for token, spender, amount in granted(address, sorted(tokens)):
                 asset = tokens.get(token, token)
+                known = self.ledger.assets.get(asset)
                 found.append(Alert(
                     f"audit:{name}:{address}:{token}:{spender}", "audit_allowance", "high",
-                    asset, wallet, verbatim(
-                        f"{wallet}: {address} has granted {spender} an allowance of {amount} "
-                        f"minor units of {asset}: it can take them at any time; revoke it "
-                        f"(approve({spender}, 0)) unless it is yours"), block=head))
+                    asset, wallet, msg("alert.audit_allowance", wallet=wallet, address=address,
+                                       spender=spender, amount=Units(
+                                           amount, asset, known.decimals if known else 0)),
+                    block=head))
         fired: list[_Fired] = []
         with self.store.unit():
             for alert in found:
