@@ -23,7 +23,7 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.hsm import HsmToken
 from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.wallets import KeyWallet
-from kinko.domain.approvals import public_key_hex
+from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import Posting
@@ -278,6 +278,26 @@ def test_copies_of_an_approved_withdrawal_each_alarm(world: World, chain: EvmCha
     assert world.watch.poll().alerts == []  # remembered across polls
     # the withdrawal waiting in the leaked wallet was rejected, its reservation released
     assert world.withdrawals.get("W1").state == "rejected"
+
+
+def test_an_approved_sweep_not_yet_sent_explains_no_copy(world: World,
+                                                        chain: EvmChain) -> None:
+    """kinko signs a hot wallet's sweep itself and records its hash (and nonce) before it
+    broadcasts: before that, the sweep explains no transfer, however alike (a thief's copy
+    to the same cold address); a pre-authorised emergency sweep only the one at the nonce
+    its race reserved."""
+    cold = world.eth_cold.address
+    view = world.custody.propose("sweep", {
+        "asset": "ETH", "amount": str(E), "from_wallet": "eth-hot", "to_wallet": "eth-cold",
+        "from_address": world.hot.address, "to_address": cold}, "ops", "to cold")
+    for name, key in KEYS.items():
+        view = world.custody.approve(view.proposal.id, name, sign_proposal(view.proposal, key))
+    assert view.state == "approved"
+    thief = Thief(chain, world.key)
+    copy = thief.send_as_hot(cold, E)
+    wait(chain, copy)
+    (alert,) = world.watch.poll().alerts
+    assert (alert["kind"], alert["tx_hash"]) == ("theft", copy)
 
 
 def test_an_approval_from_a_hot_address_known_only_for_a_token_alarms(

@@ -187,6 +187,7 @@ class Watch:
         executions seen (lower tx hash -> (ref, the hash kinko recorded for it)), whose
         movements are expected in the transaction that executed them, whoever sent it."""
         executed = executed or {}
+        executed_refs = {ref for ref, _ in executed.values()}
         tx_hashes = [*tx_hashes, *(recorded for _, recorded in executed.values() if recorded)]
         wallets = {w.name: w for w in self.ledger.wallets()}
 
@@ -201,7 +202,8 @@ class Watch:
             if r["state"] in ("review", "blocked", "rejected", "expired"):
                 continue  # never approved: if it shows on chain, it is not ours
             w = wallets.get(r["wallet"])
-            if not r["tx_hash"] and (w is None or w.tier == "hot"):
+            if not r["tx_hash"] and (w is None or w.tier == "hot") \
+                    and f"withdrawal:{r['id']}" not in executed_refs:
                 # kinko signs for a hot wallet and records the hash before it broadcasts:
                 # a transfer it has not sent is not its own, however alike it looks
                 continue
@@ -214,9 +216,15 @@ class Watch:
             to = p.payload.get("to_address")
             if not to:
                 continue
+            w = wallets.get(str(p.payload["from_wallet"]))
+            reserved = p.payload.get("nonce")  # a race's: the nonce kinko will sign at
+            if not view.tx_hash and reserved is None and (w is None or w.tier == "hot") \
+                    and f"proposal:{p.id}" not in executed_refs:
+                continue  # kinko signs it and records the hash first: nothing else is it
             out.append(Expected(f"proposal:{p.id}", str(p.payload["asset"]),
                                 senders(str(p.payload["from_wallet"])), str(to),
-                                int(str(p.payload["amount"])), view.tx_hash))
+                                int(str(p.payload["amount"])), view.tx_hash,
+                                None if reserved is None else int(str(reserved))))
         if executed:
             by_ref = {ref: tx for tx, (ref, _) in executed.items()}
             out = [replace(e, tx_hash=by_ref[e.ref]) if e.ref in by_ref else e for e in out]
