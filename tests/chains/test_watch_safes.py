@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from safeworld import E, X, World, build
+from safeworld import E, World, X, build
 from softhsm import SoftHsm
 
 from kinko.chains import safe as S
