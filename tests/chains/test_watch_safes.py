@@ -9,6 +9,7 @@ own execution, approved, raises nothing)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from kinko.chains import safe as S
 from kinko.chains.evm import EvmChain
 from kinko.chains.hsm import HsmToken
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
+from kinko.chains.retry import Retrying
 from kinko.domain.safe import SafeTx
 from kinko.i18n import ENGLISH
 from kinko.services.watch import Watch
@@ -44,7 +46,8 @@ def world(anvil: Any, ops_key: Any, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def watch(world: World) -> Watch:
-    return Watch(world.withdrawals, world.chain, confirmations=2,
+    """The watch as `kinko watch` runs it: on the node wrapped in its retries."""
+    return Watch(world.withdrawals, Retrying(world.chain), confirmations=2,
                  start_block=world.chain.head() + 1)
 
 
@@ -79,7 +82,7 @@ def new_incident(w: World) -> None:
 
 
 def force(w: World, sender: Any, data: bytes, *, to: str | None = None, value: int = 0,
-          signers: tuple[Any, ...] | None = None) -> str:
+          signers: tuple[Any, ...] | None = None, wait: bool = True) -> str:
     """Execute a SafeTx on the hot Safe signed by the owners' keys directly (the operations
     key and the recovery key, past kinko and its co-signer), sent by ``sender``; the hash
     of its transaction, mined."""
@@ -93,8 +96,20 @@ def force(w: World, sender: Any, data: bytes, *, to: str | None = None, value: i
                                chain_id=chain_id, nonce=w.chain.nonce(sender.address),
                                data=S.exec_transaction_data(tx, signatures))
     tx_hash = w.chain.send_raw(raw)
-    assert int(w.chain.wait_for(tx_hash, "a forced Safe transaction")["status"]) == 1
+    if wait:
+        assert int(w.chain.wait_for(tx_hash, "a forced Safe transaction")["status"]) == 1
     return tx_hash
+
+
+@contextmanager
+def held(w: World) -> Iterator[None]:
+    """Transactions wait in the mempool until the test mines them."""
+    provider: Any = w.chain.w3.provider
+    provider.make_request("evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        provider.make_request("evm_setAutomine", [True])
 
 
 def one_alarm(w: World, watch: Watch, tx_hash: str, kind: str) -> dict[str, Any]:
@@ -166,13 +181,26 @@ def test_an_owner_change_alarms_once(world: World, watch: Watch,
     assert f"owner {stranger} added" in ENGLISH.text(alert["detail"])
 
 
-def test_a_threshold_change_alarms_once(world: World, watch: Watch,
-                                        thief: KeystoreSigner) -> None:
+def test_a_threshold_change_alarms_from_the_mempool_once(world: World, watch: Watch,
+                                                         thief: KeystoreSigner) -> None:
     w = world
     new_incident(w)
-    tx_hash = force(w, thief, S.encode_call("changeThreshold(uint256)", 1))
-    alert = one_alarm(w, watch, tx_hash, "safe_change")
-    assert "threshold changed to 1" in ENGLISH.text(alert["detail"])
+    caught_up(watch)
+    before = {a["id"] for a in alerts(w)}
+    with held(w):
+        tx_hash = force(w, thief, S.encode_call("changeThreshold(uint256)", 1), wait=False)
+        pending = watch.poll().alerts
+        assert [(a["kind"], a["chain_state"], a["tx_hash"]) for a in pending] == [
+            ("safe_change", "pending", tx_hash)]
+        assert "calls the Safe itself" in ENGLISH.text(pending[0]["detail"])
+        assert pending[0]["incident"] is not None
+    w.chain.mine(1)
+    caught_up(watch)
+    fresh = [a for a in alerts(w) if a["id"] not in before]
+    assert [a["id"] for a in fresh] == [pending[0]["id"]]
+    assert fresh[0]["chain_state"] in ("mined", "final")  # the mined change: the same alert
+    assert "threshold changed to 1" in ENGLISH.text(fresh[0]["detail"])  # learnt from it
+    assert S.read_safe(w.chain, w.hot.addresses[0]).threshold == 1
 
 
 def test_a_send_from_the_operations_key_alarms_from_the_mempool_once(
@@ -187,17 +215,13 @@ def test_a_send_from_the_operations_key_alarms_from_the_mempool_once(
     caught_up(watch)
     before = {a["id"] for a in alerts(w)}
     chain_id, gas_price = w.chain.fee_params()
-    provider: Any = w.chain.w3.provider
-    provider.make_request("evm_setAutomine", [False])
-    try:
+    with held(w):
         raw = ops.sign_transfer(to=Account.create().address, value=E // 100, gas=21_000,
                                 gas_price=gas_price, chain_id=chain_id,
                                 nonce=w.chain.nonce(ops.address), data=b"")
         tx_hash = w.chain.send_raw(raw)
         pending = watch.poll().alerts
         assert [(a["kind"], a["chain_state"]) for a in pending] == [("owner_key", "pending")]
-    finally:
-        provider.make_request("evm_setAutomine", [True])
     w.chain.mine(1)
     caught_up(watch)
     fresh = [a for a in alerts(w) if a["id"] not in before]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from kinko.domain.chain import Transfer
-from kinko.domain.safe import SafeEvent
-from kinko.domain.watch_safe import OwnerKey, judge_safes, owner_key_alerts
+from kinko.domain.safe import PendingExecution, SafeEvent
+from kinko.domain.watch_safe import OwnerKey, judge_pending, judge_safes, owner_key_alerts
 from kinko.i18n import ENGLISH
 
 SAFE = "0x" + "5a" * 20
@@ -96,3 +96,17 @@ def test_a_send_from_an_owner_key_is_one_alert_keyed_like_a_theft() -> None:
     assert (alert.kind, alert.severity, alert.key, alert.block) == (
         "owner_key", "critical", f"outflow:ethereum:{TX1}", None)
     assert "the key has leaked" in ENGLISH.text(alert.detail)
+
+
+def test_a_pending_execution_alarms_unless_it_may_execute_an_approved_safetx() -> None:
+    def pending(*hashes: str, to: str = TO, tx: str = TX1) -> PendingExecution:
+        return PendingExecution(SAFE, tx, OPS, to, 10**18, 0, "0x", hashes)
+
+    approved = {HASH_B: "withdrawal:W1"}  # kinko's, queued behind another execution
+    args: dict[str, Any] = {"chain": "ethereum", "native": "ETH", "decimals": 18}
+    assert judge_pending([pending(HASH_A, HASH_B)], SAFES, approved, {}, **args) == []
+    (taken,) = judge_pending([pending(HASH_A, HASH_B, tx=TX2)], SAFES, approved,
+                             {"withdrawal:W1": TX1}, **args)  # its movement used already
+    assert (taken.kind, taken.amount, taken.block) == ("safe_execution", 10**18, None)
+    (change,) = judge_pending([pending(HASH_A, to=SAFE)], SAFES, approved, {}, **args)
+    assert change.kind == "safe_change" and change.key == f"outflow:ethereum:{TX1}"

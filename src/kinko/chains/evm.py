@@ -52,7 +52,7 @@ from kinko.chains.erc20 import (
 )
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
-from kinko.domain.safe import SafeEvent
+from kinko.domain.safe import PendingExecution, SafeEvent
 from kinko.errors import ChainRejected
 from kinko.ports import Chain, Receipt
 
@@ -392,6 +392,36 @@ class EvmChain:
                 allowances.append(Allowance(native.tx_hash.lower(), to, sender, granted[0],
                                             granted[1]))
         return Block(-1, "", "", 0, tuple(out), tuple(authorizations), tuple(allowances))
+
+    def pending_calls(self, to: Sequence[str]) -> list[dict[str, Any]]:
+        """The transactions to the contracts ``to`` waiting in the node's mempool, each as
+        ``{"tx_hash", "sender", "to", "nonce", "data" (bytes)}``; none when the node does not
+        show its mempool."""
+        wanted = {_address(a) for a in to}
+        provider: Any = self.w3.provider
+        answer = self._call(lambda: provider.make_request("txpool_content", []),
+                            "the pending transactions")
+        if isinstance(answer, dict) and answer.get("error") is not None:
+            return []  # no mempool shown: the blocks say it
+        content = self._rpc_result(answer, "the pending transactions") or {}
+        out: list[dict[str, Any]] = []
+        for section in ("pending", "queued"):
+            for by_nonce in (content.get(section) or {}).values():
+                for tx in by_nonce.values():
+                    if not tx.get("to") or _address(tx["to"]) not in wanted:
+                        continue
+                    call = tx.get("input", tx.get("data")) or "0x"
+                    out.append({"tx_hash": _0x(tx["hash"]), "sender": _address(tx["from"]),
+                                "to": _address(tx["to"]), "nonce": _int(tx["nonce"]),
+                                "data": bytes.fromhex(_0x(call)[2:])})
+        return out
+
+    def pending_executions(self, safes: Sequence[str]) -> list[PendingExecution]:
+        """The ``execTransaction`` calls to ``safes`` waiting in the mempool
+        (:func:`kinko.chains.safe.pending_executions`)."""
+        from kinko.chains.safe import pending_executions  # the Safe module builds on this
+
+        return pending_executions(self, safes)
 
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """What the node knows of a transaction: ``{"sender", "nonce", "gas_price" (the

@@ -69,6 +69,7 @@ from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.domain.safe import (
     CONFIGURATION_CHANGES,
     ZERO_ADDRESS,
+    PendingExecution,
     SafeEvent,
     SafeTx,
     check_owners,
@@ -588,3 +589,52 @@ def safe_events(chain: EvmNode, safes: Sequence[str], from_block: int,
     logs = chain.logs(safes, from_block, to_block,
                       topics=["0x" + topic.hex() for topic in _BY_TOPIC])
     return [event for log in logs if (event := decode_log(log)) is not None]
+
+
+_EXEC_SIGNATURE = ("execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,"
+                   "address,address,bytes)")
+_EXEC_SELECTOR = keccak(text=_EXEC_SIGNATURE)[:4]
+
+
+def pending_executions(chain: EvmChain, safes: Sequence[str]) -> list[PendingExecution]:
+    """The ``execTransaction`` calls to ``safes`` waiting in the node's mempool, each with
+    the SafeTx hashes it may execute (:class:`~kinko.domain.safe.PendingExecution`); none
+    when the node shows no mempool. Which SafeTx a call executes depends on the Safe's nonce
+    when it is mined: the Safe's nonce now, or one of the next ones while other executions
+    of the same Safe wait (all are given)."""
+    calls = chain.pending_calls(safes)
+    if not calls:
+        return []
+    chain_id = chain.fee_params()[0]
+    by_safe: dict[str, list[tuple[dict[str, Any], tuple[Any, ...]]]] = {}
+    for call in calls:
+        data = bytes(call["data"])
+        if data[:4] != _EXEC_SELECTOR:
+            continue
+        try:
+            args = tuple(abi_decode(_types(_EXEC_SIGNATURE), data[4:]))
+        except DecodingError:
+            continue
+        by_safe.setdefault(str(call["to"]).lower(), []).append((call, args))
+    out: list[PendingExecution] = []
+    for safe, found in by_safe.items():
+        nonce = read_safe(chain, safe).nonce
+        for call, args in found:
+            to, value, data, operation, safe_gas, base_gas, gas_price, gas_token, refund = \
+                args[:9]
+            try:
+                hashes = tuple("0x" + SafeTx(
+                    safe=safe, chain_id=chain_id, to=str(to), value=int(value),
+                    data=bytes(data), nonce=n, operation=int(operation),
+                    safe_tx_gas=int(safe_gas), base_gas=int(base_gas),
+                    gas_price=int(gas_price), gas_token=str(gas_token),
+                    refund_receiver=str(refund)).hash.hex()
+                    for n in range(nonce, nonce + len(found)))
+            except SafeTxRefused:  # an operation the contract would refuse anyway
+                hashes = ()
+            out.append(PendingExecution(
+                safe=str(to_checksum_address(safe)), tx_hash=str(call["tx_hash"]),
+                sender=str(call["sender"]), to=str(to_checksum_address(to)),
+                value=int(value), operation=int(operation),
+                selector="0x" + bytes(data)[:4].hex(), safe_tx_hashes=hashes))
+    return out

@@ -51,6 +51,7 @@ __all__ = [
     "SAFE_MSG_TYPEHASH",
     "SAFE_TX_TYPEHASH",
     "ZERO_ADDRESS",
+    "PendingExecution",
     "SafeEvent",
     "SafeTx",
     "accept_signature",
@@ -320,3 +321,20 @@ class SafeEvent:
     tx_hash: str
     log_index: int
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingExecution:
+    """An ``execTransaction`` call to a Safe waiting in the mempool: who sent it, what it
+    would do (``to``, ``value``, whether it calls the Safe itself) and the SafeTx hashes it
+    may execute (one per Safe nonce it could be mined at: the Safe's nonce now, and the next
+    ones while other executions of the same Safe wait before it)."""
+
+    safe: str
+    tx_hash: str
+    sender: str
+    to: str
+    value: int
+    operation: int
+    selector: str  # the first 4 bytes of the inner call's data, 0x-hex ("0x": none)
+    safe_tx_hashes: tuple[str, ...]  # lower-case 0x-hex, best guess first

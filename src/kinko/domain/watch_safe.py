@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
 from kinko.domain.messages import N_, Message, Units, msg
-from kinko.domain.safe import CALL, SafeEvent
+from kinko.domain.safe import CALL, PendingExecution, SafeEvent
 from kinko.domain.watch import Alert, alert_key, seen_where
 
-__all__ = ["OwnerKey", "SafeVerdict", "judge_safes", "owner_key_alerts"]
+__all__ = ["OwnerKey", "SafeVerdict", "judge_pending", "judge_safes", "owner_key_alerts"]
 
 # events that are no alarm by themselves: ETH received, the Safe's creation, a message
 # signed through the Safe (only an execution can do that, and the execution is judged)
@@ -172,6 +172,41 @@ def judge_safes(events: Sequence[SafeEvent], safes: Mapping[str, tuple[str, str]
         verdict.alerts.append(Alert(alert_key(chain, tx), kind, "critical", asset, wallet,
                                     said, tx, total, block))
     return verdict
+
+
+def judge_pending(pending: Sequence[PendingExecution], safes: Mapping[str, tuple[str, str]],
+                  approved: Mapping[str, str], used: Mapping[str, str], *, chain: str,
+                  native: str, decimals: int) -> list[Alert]:
+    """The alarms for ``execTransaction`` calls waiting in the mempool that would execute
+    a SafeTx kinko did not approve (none of the hashes they may execute is in ``approved``,
+    or its movement was used by another transaction): keyed by their transaction, so the
+    execution mined later is the same alert. A call of the Safe itself is a change of
+    control (``safe_change``), any other a ``safe_execution``."""
+    out: list[Alert] = []
+    where = seen_where(True, -1)
+    for p in pending:
+        safe = chain_key(p.safe, chain)
+        if safe not in safes:
+            continue
+        tx = p.tx_hash.lower()
+        refs = [approved[h] for h in p.safe_tx_hashes if h in approved]
+        if any(used.get(ref, tx) == tx for ref in refs):
+            continue
+        wallet, asset = safes[safe]
+        if chain_key(p.to, chain) == safe:
+            detail = msg("alert.safe_change", wallet=wallet, where=where, tx=p.tx_hash,
+                         change=msg("safe.change.pending_call", selector=p.selector,
+                                    sender=p.sender))
+            out.append(Alert(alert_key(chain, tx), "safe_change", "critical", asset, wallet,
+                             detail, p.tx_hash, 0, None))
+            continue
+        value = p.value if p.operation == CALL else 0
+        detail = msg("alert.safe_execution.pending", wallet=wallet, safe=p.safe, tx=p.tx_hash,
+                     sender=p.sender, to=p.to, amount=Units(value, native, decimals),
+                     where=where)
+        out.append(Alert(alert_key(chain, tx), "safe_execution", "critical", asset, wallet,
+                         detail, p.tx_hash, value, None))
+    return out
 
 
 def owner_key_alerts(transfers: Sequence[Transfer], keys: Mapping[str, OwnerKey], *,

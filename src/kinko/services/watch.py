@@ -54,7 +54,13 @@ from kinko.domain.watch import (
     theft_alert,
     unexplained_drop,
 )
-from kinko.domain.watch_safe import OwnerKey, SafeVerdict, judge_safes, owner_key_alerts
+from kinko.domain.watch_safe import (
+    OwnerKey,
+    SafeVerdict,
+    judge_pending,
+    judge_safes,
+    owner_key_alerts,
+)
 from kinko.domain.watch_state import Finding, flows_of, judge, span_words, suspects
 from kinko.errors import ChainRejected, KinkoError
 from kinko.i18n import ENGLISH
@@ -294,6 +300,7 @@ class Watch:
         findings = self._pending_findings(pool, ours, assets)
         leaked = owner_key_alerts(pool.transfers, self._owner_keys, chain=self.chain.name,
                                   block=None) if self._owner_keys else []
+        leaked += self._pending_executions()
         if observations or findings or leaked:
             self._record(observations, None, report, findings, alerts=leaked)
 
@@ -458,6 +465,26 @@ class Watch:
                               block=number)
         return verdict, {tx: (ref, recorded.get(ref, "")) for tx, ref in
                          verdict.matched.items()}
+
+    def _pending_executions(self) -> list[Alert]:
+        """``execTransaction`` calls to the watched Safes waiting in the mempool that would
+        execute a SafeTx kinko did not approve (:func:`kinko.domain.watch_safe.
+        judge_pending`): alarmed before they are mined."""
+        reader = getattr(self.chain, "pending_executions", None)
+        if reader is None or not self._safes:
+            return []
+        pending = reader(sorted(self._safes))
+        if not pending:
+            return []
+        approved, _ = self._safe_approvals(sorted({h for p in pending
+                                                   for h in p.safe_tx_hashes}))
+        with self.store.watch(write=False) as tables:
+            used = {ref: tx.lower() for ref, tx in
+                    tables.consumed(sorted(set(approved.values()))).items()}
+        native = self._asset_map.get(None, "")
+        asset = self.ledger.assets.get(native)
+        return judge_pending(pending, self._safes, approved, used, chain=self.chain.name,
+                             native=native, decimals=asset.decimals if asset else 0)
 
     def _safe_approvals(self, safe_tx_hashes: list[str]
                         ) -> tuple[dict[str, str], dict[str, str]]:
@@ -779,7 +806,9 @@ class Watch:
                     changes.update(chain_state=chain_state, block=alert.block)
                 learnt = alert.block is not None and (
                     alert.kind == "theft_attempt" != old["kind"]
-                    or (alert.amount and alert.amount != old["amount"]))
+                    or (alert.amount and alert.amount != old["amount"])
+                    # a Safe's events say what a pending execution did
+                    or (old["chain_state"] == "pending" and alert.kind.startswith("safe_")))
                 if learnt:
                     changes.update(kind=alert.kind, asset=alert.asset, wallet=alert.wallet,
                                    amount=alert.amount, detail=alert.detail)
