@@ -452,17 +452,11 @@ class Watch:
         executions seen: lower tx hash -> (ref, the hash kinko recorded sending it as)."""
         if not events:
             return SafeVerdict(), {}
-        hashes = sorted({str(e.fields["safe_tx_hash"]).lower() for e in events
-                         if "safe_tx_hash" in e.fields})
-        approved, recorded = self._safe_approvals(hashes)
-        with self.store.watch(write=False) as tables:
-            used = {ref: tx.lower() for ref, tx in
-                    tables.consumed(sorted(set(approved.values()))).items()}
-        native = self._asset_map.get(None, "")
-        asset = self.ledger.assets.get(native)
+        approved, recorded, used = self._safe_approvals(
+            [str(e.fields["safe_tx_hash"]) for e in events if "safe_tx_hash" in e.fields])
+        native, decimals = self._native()
         verdict = judge_safes(events, self._safes, approved, used, chain=self.chain.name,
-                              native=native, decimals=asset.decimals if asset else 0,
-                              block=number)
+                              native=native, decimals=decimals, block=number)
         return verdict, {tx: (ref, recorded.get(ref, "")) for tx, ref in
                          verdict.matched.items()}
 
@@ -476,23 +470,27 @@ class Watch:
         pending = reader(sorted(self._safes))
         if not pending:
             return []
-        approved, _ = self._safe_approvals(sorted({h for p in pending
-                                                   for h in p.safe_tx_hashes}))
-        with self.store.watch(write=False) as tables:
-            used = {ref: tx.lower() for ref, tx in
-                    tables.consumed(sorted(set(approved.values()))).items()}
+        approved, _, used = self._safe_approvals([h for p in pending
+                                                  for h in p.safe_tx_hashes])
+        native, decimals = self._native()
+        return judge_pending(pending, self._safes, approved, used, chain=self.chain.name,
+                             native=native, decimals=decimals)
+
+    def _native(self) -> tuple[str, int]:
+        """The chain's coin and its decimals."""
         native = self._asset_map.get(None, "")
         asset = self.ledger.assets.get(native)
-        return judge_pending(pending, self._safes, approved, used, chain=self.chain.name,
-                             native=native, decimals=asset.decimals if asset else 0)
+        return native, asset.decimals if asset else 0
 
     def _safe_approvals(self, safe_tx_hashes: list[str]
-                        ) -> tuple[dict[str, str], dict[str, str]]:
+                        ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         """Of ``safe_tx_hashes``, those kinko approved: lower SafeTx hash -> ref (what it
         signed for an approved movement, or what the owners signed offline for an approved
-        sweep or refill), and ref -> the transaction hash kinko recorded for it."""
+        sweep or refill); ref -> the transaction hash kinko recorded for it; and ref -> the
+        lower hash of the transaction that already used it (it explains no other)."""
+        safe_tx_hashes = sorted({h.lower() for h in safe_tx_hashes})
         if not safe_tx_hashes:
-            return {}, {}
+            return {}, {}, {}
         with self.store.watch(write=False) as tables:
             signed = tables.signed_safe_txs(safe_tx_hashes)
         approved = {h: str(row["ref"]) for h, row in signed.items()}
@@ -509,7 +507,10 @@ class Watch:
                             approved[digest] = f"proposal:{view.proposal.id}"
                             if view.tx_hash:
                                 recorded[f"proposal:{view.proposal.id}"] = str(view.tx_hash)
-        return approved, recorded
+        with self.store.watch(write=False) as tables:
+            used = {ref: tx.lower() for ref, tx in
+                    tables.consumed(sorted(set(approved.values()))).items()}
+        return approved, recorded, used
 
     def _dropped(self) -> None:
         """Alerts of transactions seen only in the mempool that the node no longer knows:
