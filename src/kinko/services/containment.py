@@ -12,9 +12,13 @@ quorum. For a wallet of one key the attacker holds the same key: this is a race,
 timeline says so. Its terms (:class:`Race`: the nonce to take, the gas price that outbids
 the thief, the delegation to clear first, the allowances to revoke) are written into each
 pre-authorised sweep's payload, and the wallet's ``Spender`` signs at exactly those terms
-(:class:`~kinko.ports.RaceTerms`). A co-signed Safe does not race: the leaked key alone
-cannot move it, so its emergency sweep is an ordinary co-signed ``execTransaction`` and the
-timeline says that instead.
+(:class:`~kinko.ports.RaceTerms`), wherever the key is (a keystore file or the HSM: the
+same ``Signer``). The race has a ceiling (:class:`RaceCap`, from the settings): a
+transaction above it is not sent, and the timeline says so. A co-signed Safe does not race
+the key that leaked: that key alone cannot move it, so its emergency sweep is an ordinary
+co-signed ``execTransaction`` and the timeline says that instead; when the Safe was moved
+or changed without kinko (:data:`LOST_QUORUM`), enough owners' keys are in other hands, and
+the timeline says its sweep races them on the Safe's next nonce.
 Withdrawals waiting in a compromised wallet (held for review, allowed, approved) would be
 paid from money within the attacker's reach: with ``compromised_withdrawals = "reject"``
 (the default) they are rejected first, their reservations released to the customers, so the
