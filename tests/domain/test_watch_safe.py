@@ -96,6 +96,9 @@ def test_a_send_from_an_owner_key_is_one_alert_keyed_like_a_theft() -> None:
     assert (alert.kind, alert.severity, alert.key, alert.block) == (
         "owner_key", "critical", f"outflow:ethereum:{TX1}", None)
     assert "the key has leaked" in ENGLISH.text(alert.detail)
+    cosigner = {TO: OwnerKey(TO, "cosigner", "eth-hot", "ETH")}
+    (alert,) = owner_key_alerts([other], cosigner, chain="ethereum", block=7)
+    assert alert.block == 7 and "the co-signer's key" in ENGLISH.text(alert.detail)
 
 
 def test_a_pending_execution_alarms_unless_it_may_execute_an_approved_safetx() -> None:
