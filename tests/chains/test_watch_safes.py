@@ -170,6 +170,44 @@ def test_an_execution_kinko_did_not_approve_alarms_once(world: World, watch: Wat
         timeline
 
 
+def test_a_pending_execution_is_outraced_by_the_cosigned_sweep(
+        world: World, watch: Watch, thief: KeystoreSigner) -> None:
+    """Owners' keys in a thief's hands: his execution waits in the mempool; the watch
+    alarms before it is mined, and the emergency sweep, co-signed, takes the Safe's nonce
+    his signatures were made for, its relayer outbidding him: his execution fails."""
+    w, safe, cold = world, world.hot.addresses[0], world.cold.addresses[0]
+    new_incident(w)
+    w.chain.fund(safe, 3 * E)
+    caught_up(watch)
+    chain_before = w.chain.balances([safe, cold, thief.address])
+    with held(w):
+        theft = force(w, thief, b"", to=thief.address, value=2 * E, wait=False)
+        (alert,) = watch.poll().alerts
+        assert (alert["kind"], alert["chain_state"], alert["tx_hash"]) == (
+            "safe_execution", "pending", theft)
+        (sweep,) = [v for v in w.custody.proposals()
+                    if v.proposal.payload.get("emergency") == alert["incident"]]
+        seen = w.chain.transaction(theft)
+        assert seen is not None and sweep.state == "sent"
+        assert int(str(sweep.proposal.payload["gas_price"])) > int(seen["gas_price"])
+        w.chain.mine(1)
+    stolen = w.chain.receipt(theft)
+    assert stolen is not None and not stolen.ok  # the nonce it was signed for is used
+    after = w.chain.balances([safe, cold, thief.address])
+    swept = after[cold] - chain_before[cold]
+    assert swept > 0 and chain_before[safe] - after[safe] == swept  # nothing else left
+    assert after[thief.address] == chain_before[thief.address] - stolen.fee
+    caught_up(watch)
+    with w.store.watch(write=False) as tables:
+        timeline = "\n".join(ENGLISH.text(e["detail"])
+                             for e in tables.events(alert["incident"]))
+        mined = tables.alert(alert["id"])
+    assert "this sweep races them on the Safe's nonce" in timeline, timeline
+    assert f"replacing {theft}" in timeline
+    assert mined is not None and mined["amount"] == 0 and "reverted" in ENGLISH.text(
+        mined["detail"])
+
+
 def test_an_owner_change_alarms_once(world: World, watch: Watch,
                                      thief: KeystoreSigner) -> None:
     w = world

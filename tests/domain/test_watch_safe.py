@@ -103,7 +103,7 @@ def test_a_send_from_an_owner_key_is_one_alert_keyed_like_a_theft() -> None:
 
 def test_a_pending_execution_alarms_unless_it_may_execute_an_approved_safetx() -> None:
     def pending(*hashes: str, to: str = TO, tx: str = TX1) -> PendingExecution:
-        return PendingExecution(SAFE, tx, OPS, to, 10**18, 0, "0x", hashes)
+        return PendingExecution(SAFE, tx, OPS, to, 10**18, 0, "0x", hashes, 3)
 
     approved = {HASH_B: "withdrawal:W1"}  # kinko's, queued behind another execution
     args: dict[str, Any] = {"chain": "ethereum", "native": "ETH", "decimals": 18}

@@ -636,5 +636,6 @@ def pending_executions(chain: EvmChain, safes: Sequence[str]) -> list[PendingExe
                 safe=str(to_checksum_address(safe)), tx_hash=str(call["tx_hash"]),
                 sender=str(call["sender"]), to=str(to_checksum_address(to)),
                 value=int(value), operation=int(operation),
-                selector="0x" + bytes(data)[:4].hex(), safe_tx_hashes=hashes))
+                selector="0x" + bytes(data)[:4].hex(), safe_tx_hashes=hashes,
+                safe_nonce=nonce))
     return out

@@ -338,3 +338,4 @@ class PendingExecution:
     operation: int
     selector: str  # the first 4 bytes of the inner call's data, 0x-hex ("0x": none)
     safe_tx_hashes: tuple[str, ...]  # lower-case 0x-hex, best guess first
+    safe_nonce: int  # the Safe's nonce now (the first it may execute at)

@@ -185,12 +185,15 @@ class Containment:
             except KinkoError as exc:
                 out.problems[name] = exc.message
         # a wallet of one key races the thief who holds it; a multisig (a co-signed Safe)
-        # does not: the leaked key alone cannot move it, its sweep is an ordinary
-        # co-signed transaction
+        # does not race the key that leaked (it alone cannot move it): its sweep is an
+        # ordinary co-signed transaction, unless executions kinko did not approve are
+        # pending (owners' keys in other hands): then it races them on the Safe's nonce
         hot = sorted({chain_key(a, self.chain.name) for w in wallets.values()
                       if w.tier == "hot" and w.kind == "key" for a in w.addresses})
+        safes = sorted({chain_key(a, self.chain.name) for w in wallets.values()
+                        if w.kind == "multisig" for a in w.addresses})
         try:
-            out.races = self._races(hot, suspects, replace_own)
+            out.races = {**self._races(hot, suspects, replace_own), **self._safe_races(safes)}
         except KinkoError as exc:  # the sweep still goes, as it would without a mempool
             for name in wallets:
                 out.problems.setdefault(name, f"the race was not prepared: {exc.message}")
@@ -250,6 +253,36 @@ class Containment:
                           and now[address].nonce <= t.nonce < first),
                 allowances=list(dict.fromkeys(allowances)),
                 replaced=[t.tx_hash for t in theirs])
+        return out
+
+    def _safe_races(self, safes: list[str]) -> dict[str, Race]:
+        """Per Safe with ``execTransaction`` calls pending that kinko did not send (owners'
+        keys in other hands, or a copy of its own), how its sweep races them: from the
+        Safe's nonce now, its relayer bidding twice their highest fee (their executions then
+        fail: the nonce they were signed for is used). None without pending executions."""
+        reader = getattr(self.chain, "pending_executions", None)
+        lookup = getattr(self.chain, "transaction", None)
+        fee_params = getattr(self.chain, "fee_params", None)
+        if reader is None or lookup is None or fee_params is None or not safes:
+            return {}
+        pending = reader(safes)
+        if not pending:
+            return {}
+        own = self._own_hashes([p.tx_hash for p in pending])
+        gas_price = int(fee_params()[1])
+        out: dict[str, Race] = {}
+        for safe in safes:
+            theirs = [p for p in pending if chain_key(p.safe, self.chain.name) == safe
+                      and p.tx_hash.lower() not in own]
+            if not theirs:
+                continue
+            top = gas_price
+            for p in theirs[:32]:
+                seen = lookup(p.tx_hash)
+                if seen is not None:
+                    top = max(top, int(seen["gas_price"]))
+            out[safe] = Race(safe, gas_price=2 * top + 1, nonce=theirs[0].safe_nonce,
+                             clear=False, replaced=[p.tx_hash for p in theirs])
         return out
 
     def _open_allowances(self, address: str, tokens: list[str]) -> list[tuple[str, str, int]]:
@@ -497,7 +530,11 @@ class Containment:
                            if w.name == sent.proposal.payload.get("from_wallet")), None)
             common: dict[str, Any] = {"proposal": sweep.proposal, "amount": sweep.shown,
                                       "target": sweep.target, "tx": str(sent.tx_hash)}
-            if source is not None and _cosigned(source):
+            if source is not None and _cosigned(source) and sweep.race is not None:
+                # executions kinko did not approve are pending: it races them
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.sent.safe_race", how=sweep.race, **common))
+            elif source is not None and _cosigned(source):
                 # a Safe does not race the key that leaked: that key alone cannot move it;
                 # but owners' keys that moved it without kinko can move it again
                 self.event(sweep.incident, "sweep", ACTOR, msg(
@@ -539,6 +576,8 @@ class Containment:
                         "timeline.sweep.mined", proposal=p.id, block=str(receipt.block), tx=tx))
                 continue
             nonce = p.payload.get("nonce")
+            if self._is_multisig(str(p.payload.get("from_wallet"))):
+                nonce = None  # a Safe's nonce is not its account's: its receipt says
             if receipt is not None:
                 outcome = msg("race.outcome.reverted", block=str(receipt.block), tx=tx)
             elif nonce is not None and states([address], [], head)[address].nonce \
@@ -567,6 +606,9 @@ class Containment:
             again += self._again(incident, names, out)
         self.send(again)
         return out
+
+    def _is_multisig(self, wallet: str) -> bool:
+        return any(w.name == wallet and w.kind == "multisig" for w in self.ledger.wallets())
 
     def _fail(self, view: Any, incident: str, detail: Message) -> None:
         with self.ledger.store.custody() as (_, tables):

@@ -598,11 +598,13 @@ class Watch:
                     continue
                 receipt = receipts.get(tx)
                 changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
-                reverted = receipt is not None and not receipt.ok and alert["kind"] == "theft"
+                reverted = receipt is not None and not receipt.ok \
+                    and alert["kind"] in ("theft", "safe_execution")
                 note = msg(N_("timeline.chain.included.reverted") if reverted
                            else N_("timeline.chain.included"), tx=tx, block=str(block.number))
-                if reverted:
-                    changes.update(kind="theft_attempt", amount=0,
+                if reverted:  # a Safe's execution stays one (its signatures are out there)
+                    changes.update(kind="theft_attempt" if alert["kind"] == "theft"
+                                   else alert["kind"], amount=0,
                                    detail=msg("alert.reverted", alert=alert["detail"],
                                               block=str(block.number)))
                 tables.update_alert(alert["id"], **changes)
