@@ -194,8 +194,9 @@ class RaceTerms:
     """How one transaction of an emergency sweep races a thief who holds the same key: it
     takes ``nonce`` (replacing his pending transaction there) at ``gas_price``, first clears
     an EIP-7702 delegation of the address (``clear_delegation``), and instead of paying may
-    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``). Only a
-    wallet of one key races; a wallet whose transfers need other signers refuses one."""
+    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``). A
+    Safe races only owners' keys whose executions are pending: ``nonce`` is then the Safe's
+    own and ``gas_price`` its relayer's bid; it refuses a delegation-clear or a revocation."""
 
     nonce: int
     gas_price: int
