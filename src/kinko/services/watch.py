@@ -758,7 +758,8 @@ class Watch:
                 if other is not None and other.kind.startswith("safe_") and (
                         other.asset == asset or not other.amount):
                     # the Safe's own alarm says what happened; it carries what was taken
-                    keyed[other.key] = replace(other, asset=asset, amount=total)
+                    keyed[other.key] = replace(other, asset=asset, amount=total,
+                                               wallet=obs.wallet)
                     continue
                 raised.append(theft_alert(name, obs, pending=block is None,
                                           asset=self.ledger.assets.get(asset), amount=total,
