@@ -2,9 +2,11 @@
 kinko approved and the co-signer signed raises nothing (its SafeTx hash is what kinko
 recorded when it signed); an execution made with the owners' keys without kinko, an owner
 change, a threshold change and a transaction sent from the operations key's own address
-(the key has leaked) each raise one critical alarm, keyed by their transaction, and open an
-incident whose containment trips the breaker and sweeps the Safe through the co-signer (its
-own execution, approved, raises nothing)."""
+(the key has leaked) each raise one critical alarm, keyed by their transaction (from the
+mempool where they wait there), and open an incident whose containment trips the breaker and
+sweeps the Safe through the co-signer (its own execution, approved, raises nothing); with
+the thief's execution pending, the co-signed sweep takes the Safe nonce it was signed for
+at a higher fee, and his execution fails."""
 
 from __future__ import annotations
 
