@@ -50,6 +50,13 @@ from kinko.chains.erc20 import (
     decode_approve,
     decode_transfer,
 )
+from kinko.chains.safe_logs import (
+    EVENT_TOPICS,
+    EXEC_SELECTOR,
+    NONCE_CALL,
+    decode_executions,
+    decode_log,
+)
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
 from kinko.domain.safe import PendingExecution, SafeEvent
@@ -417,11 +424,15 @@ class EvmChain:
         return out
 
     def pending_executions(self, safes: Sequence[str]) -> list[PendingExecution]:
-        """The ``execTransaction`` calls to ``safes`` waiting in the mempool
-        (:func:`kinko.chains.safe.pending_executions`)."""
-        from kinko.chains.safe import pending_executions  # the Safe module builds on this
-
-        return pending_executions(self, safes)
+        """The ``execTransaction`` calls to ``safes`` waiting in the mempool, each with the
+        SafeTx hashes it may execute (:func:`kinko.chains.safe_logs.decode_executions`,
+        the Safes' nonces read now); none when the node shows no mempool."""
+        calls = [c for c in self.pending_calls(safes) if c["data"][:4] == EXEC_SELECTOR]
+        if not calls:
+            return []
+        nonces = {safe: int.from_bytes(self.call(safe, NONCE_CALL)[:32], "big")
+                  for safe in sorted({str(c["to"]).lower() for c in calls})}
+        return decode_executions(calls, self.fee_params()[0], nonces)
 
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """What the node knows of a transaction: ``{"sender", "nonce", "gas_price" (the
@@ -724,11 +735,12 @@ class EvmChain:
     def safe_events(self, safes: Sequence[str], from_block: int, to_block: int
                     ) -> list[SafeEvent]:
         """The Safe{Wallet} events ``safes`` emitted in blocks ``from_block`` to
-        ``to_block`` (:func:`kinko.chains.safe.safe_events`): how the watch sees a Safe's
-        executions and changes of control."""
-        from kinko.chains.safe import safe_events  # the Safe module builds on this one
-
-        return safe_events(self, safes, from_block, to_block)
+        ``to_block``, in chain order (:func:`kinko.chains.safe_logs.decode_log`): how the
+        watch sees a Safe's executions and changes of control."""
+        if not safes:
+            return []
+        logs = self.logs(safes, from_block, to_block, topics=list(EVENT_TOPICS))
+        return [event for log in logs if (event := decode_log(log)) is not None]
 
     # ------------------------------------------------------------------ development nodes
 
