@@ -83,7 +83,8 @@ class Exchange:
     """A hot and a cold ETH wallet, customers' balances, a quorum policy with an emergency
     address, and the services the watch needs (as ``tests/chains/test_watch.py``'s Env)."""
 
-    def __init__(self, chain: Any, store_url: str, folder: Path, hot: Any = None) -> None:
+    def __init__(self, chain: Any, store_url: str, folder: Path, hot: Any = None,
+                 safe: tuple[str, Any] | None = None) -> None:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from eth_account import Account
 
@@ -108,6 +109,9 @@ class Exchange:
         self.ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (self.hot.address,)))
         self.ledger.add_wallet(Wallet("eth-cold", "ETH", "cold",
                                       (str(cold.address), str(fresh.address))))
+        if safe is not None:  # a co-signed Safe watched too: its events read every block
+            self.ledger.add_wallet(Wallet("eth-safe", "ETH", "warm", (safe[0],),
+                                          kind="multisig", multisig=safe[1]))
         if fund:
             chain.fund(self.hot.address, 1000 * E)
             chain.fund(cold.address, 9000 * E)
@@ -294,6 +298,20 @@ def _fetch_all(chain: Any, first: int, last: int) -> float:
     return time.perf_counter() - t
 
 
+def _safe(chain: Any) -> tuple[str, Any]:
+    """A 2-of-3 Safe deployed on ``chain`` (the real 1.4.1 contracts) and its set-up, for
+    the watch of a co-signed exchange (operations key, co-signer, recovery key)."""
+    from kinko.chains import safe as S
+    from kinko.chains.keystore import throwaway_signer
+    from kinko.chains.wallets import SafeAccounts
+
+    payer = throwaway_signer()
+    chain.fund(payer.address, E)
+    owners = [throwaway_signer().address for _ in range(3)]
+    accounts = SafeAccounts(chain, S.deploy_safe_contracts(chain), payer)
+    return accounts.create(owners, 2, operator=owners[0], cosigner=owners[1])
+
+
 def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float]:
     """A backlog of ``blocks`` blocks read by one ``poll()``; see the module docstring."""
     from eth_account import Account
@@ -305,6 +323,7 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
     try:
         chain = EvmChain.connect(node.url)
         exchange = Exchange(chain, store_url, folder)
+        safe = _safe(chain)
         w3: Any = chain.w3
         provider: Any = w3.provider
         outsider = w3.eth.accounts[1]
@@ -354,9 +373,9 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
         paths: dict[str, float] = {}
         # the transfer path alone, the state watch as it runs, and reading every block's state
         for path, state_watch, every in (("off", False, False), ("on", True, False),
-                                         ("every", True, True)):
+                                         ("every", True, True), ("safe", True, False)):
             shadow = Exchange(chain, f"sqlite:///{folder / f'shadow-{path}.db'}",
-                              folder, hot=exchange.hot)
+                              folder, hot=exchange.hot, safe=safe if path == "safe" else None)
             other = shadow.watch(EvmChain.connect(node.url), start, state_watch=state_watch,
                                  every_block=every)
             t = time.perf_counter()
@@ -379,7 +398,8 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
             "alerts": len(raised), "closed": len(report.closed),
             "baseline_first_s": before, "baseline_second_s": after,
             "transfers_only_seconds": paths["off"], "with_state_seconds": paths["on"],
-            "every_block_seconds": paths["every"],
+            "every_block_seconds": paths["every"], "safe_seconds": paths["safe"],
+            "safe_ms_per_block": (paths["safe"] - paths["on"]) * 1000 / count,
             "state_ms_per_block": (paths["on"] - paths["off"]) * 1000 / count,
             "every_block_ms_per_block": (paths["every"] - paths["off"]) * 1000 / count,
             "load": os.getloadavg()[0]}

@@ -194,8 +194,9 @@ class RaceTerms:
     """How one transaction of an emergency sweep races a thief who holds the same key: it
     takes ``nonce`` (replacing his pending transaction there) at ``gas_price``, first clears
     an EIP-7702 delegation of the address (``clear_delegation``), and instead of paying may
-    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``). Only a
-    wallet of one key races; a wallet whose transfers need other signers refuses one."""
+    revoke the allowance of spender ``revoke`` on the token (``approve(revoke, 0)``). A
+    Safe races only owners' keys whose executions are pending: ``nonce`` is then the Safe's
+    own and ``gas_price`` its relayer's bid; it refuses a delegation-clear or a revocation."""
 
     nonce: int
     gas_price: int
@@ -406,6 +407,9 @@ class WatchTables(Protocol):
     def wallet_flows(self, wallet: str, after_block: int, to_block: int
                      ) -> list[dict[str, Any]]: ...
     def consumed(self, refs: list[str]) -> dict[str, str]: ...  # ref -> tx that used it
+    def put_signed(self, row: dict[str, Any]) -> None: ...  # what kinko signed for a ref
+    def signed(self, refs: list[str]) -> dict[str, dict[str, Any]]: ...
+    def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, dict[str, Any]]: ...
     def chain_alerts(self, chain: str, chain_states: tuple[str, ...]
                      ) -> list[dict[str, Any]]: ...
     def alert_by_key(self, key: str) -> dict[str, Any] | None: ...

@@ -59,6 +59,13 @@ class Setting:
         return "--" + self.name.replace("_", "-")
 
 
+def _percent(value: Any) -> int:
+    number = _positive_int(value)
+    if number > 100:
+        raise ValueError("expected a whole percentage from 1 to 100")
+    return number
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected non-empty text")
@@ -298,6 +305,14 @@ REGISTRY: tuple[Setting, ...] = (
             "How long the watch may go without finishing a round before the dashboard and "
             "`kinko check` raise the alarm (a silent watch sees no theft).",
             _positive_int, "SECONDS"),
+    Setting("race_max_gwei", 500,
+            "The most gas price, in gwei, an emergency sweep racing a thief may bid (a "
+            "replacement outbids his pending transaction): one above it is not sent, and the "
+            "incident's timeline says so.", _positive_int, "GWEI"),
+    Setting("race_max_fee_percent", 10,
+            "The most an emergency sweep of the chain's coin may pay in fees, as a percentage "
+            "of the value it sweeps: a race dearer than that is not sent, and the incident's "
+            "timeline says so.", _percent, "PERCENT"),
     Setting("watch_webhook_url", "",
             "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
             "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
@@ -357,6 +372,8 @@ class Settings:
     prices_file: str = ""
     watch_interval_ms: int = 1000
     watch_silence_seconds: int = 60
+    race_max_gwei: int = 500
+    race_max_fee_percent: int = 10
     watch_webhook_url: str = ""
     nem_tag_mosaics: tuple[str, ...] = ()
     list_invalid_addresses: str = "refuse"

@@ -28,6 +28,7 @@ from eth_utils.crypto import keccak
 from softhsm import SoftHsm
 
 from kinko.chains import safe as S
+from kinko.chains import safe_logs
 from kinko.chains.erc20 import deploy_token, fund_token
 from kinko.chains.evm import EvmChain
 from kinko.chains.hsm import HsmSigner, HsmToken
@@ -79,7 +80,7 @@ def test_every_call_and_event_kinko_uses_is_in_the_abi() -> None:
 
     contracts = S.safe_artifacts()["contracts"]
     safe_abi = contracts["SafeL2"]["abi"]
-    assert set(S._EVENT_SPECS) <= signatures(safe_abi, "event")
+    assert set(safe_logs._EVENT_SPECS) <= signatures(safe_abi, "event")
     assert {"setup(address[],uint256,address,bytes,address,address,uint256,address)",
             "execTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,"
             "address,bytes)", "getOwners()", "getThreshold()", "nonce()", "VERSION()",

@@ -10,95 +10,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_account.messages import defunct_hash_message, encode_defunct
+from safeworld import APPROVERS, E, World, X, build
 from softhsm import SoftHsm
 
 from kinko.chains import safe as S
-from kinko.chains.erc20 import deploy_token, fund_token
-from kinko.chains.evm import EvmChain, EvmKey
+from kinko.chains.evm import EvmChain
 from kinko.chains.hsm import HsmToken
-from kinko.chains.keystore import KeystoreSigner, throwaway_signer
-from kinko.chains.registry import contract_check, spender_for
+from kinko.chains.keystore import throwaway_signer
+from kinko.chains.registry import contract_check
 from kinko.chains.safe import RECEIVE_GAS
-from kinko.chains.safe_reader import ChainSafes
-from kinko.chains.wallets import KeyOwner, KeyWallet, SafeAccounts, SafeWallet
-from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.chains.wallets import KeyOwner, KeyWallet, SafeWallet
+from kinko.domain.approvals import sign_proposal
 from kinko.domain.chain import AUTHORIZATION_GAS
-from kinko.domain.cosign import CosignPolicy, SafeLimit
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.messages import verbatim
-from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.reserves_proof import SIGNED
 from kinko.domain.safe import SafeTx
 from kinko.domain.watch import Alert
 from kinko.errors import ApprovalError, BadInput, ChainRejected, CosignRefused, UnknownAsset
 from kinko.i18n import ENGLISH
-from kinko.ports import Fee, FixedClock, Payment, RaceTerms, Spender
+from kinko.ports import Fee, Payment, RaceTerms
 from kinko.services import reserves, reserves_chain
 from kinko.services.containment import Containment
-from kinko.services.cosign import CosignService
 from kinko.services.custody import Custody
 from kinko.services.deposits import Deposits
-from kinko.services.ledger import Ledger
 from kinko.services.wallets import create_multisig, register_multisig
-from kinko.services.withdrawals import Withdrawals
-from kinko.store import SqlStore, open_store, upgrade
-from kinko.store.cosign_sql import open_cosign_log
-from kinko.store.cosign_view import SqlKinkoView
 
 pytestmark = pytest.mark.xdist_group("safe_wallets")  # one world per module, built once
-
-E = 10**18
-X = 10**6
-APPROVERS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
-
-
-class Keys:
-    """The keys kinko's process holds: the hot Safe's operations key (HSM) and the relayer."""
-
-    def __init__(self, keys: dict[str, EvmKey], relayer: EvmKey) -> None:
-        self.keys, self._relayer = keys, relayer
-
-    def key(self, name: str) -> EvmKey:
-        return self.keys[name]
-
-    def relayer(self) -> EvmKey:
-        return self._relayer
-
-
-@dataclass
-class World:
-    chain: EvmChain
-    store: SqlStore
-    ledger: Ledger
-    custody: Custody
-    withdrawals: Withdrawals
-    cosigner: CosignService
-    safes: SafeAccounts
-    relayer: KeystoreSigner
-    hot: Wallet
-    cold: Wallet
-    recovery: KeystoreSigner
-    owners: list[Any]  # the hot Safe's: operations (HSM), co-signer, recovery
-    cold_owners: list[KeystoreSigner]  # the approvers' Ethereum keys
-    cold_accounts: list[Any]  # the same, as a hardware wallet would hold them
-
-    def spender(self, wallet: Wallet) -> Spender:
-        return self.custody.spender(wallet)
-
-    def decisions(self) -> list[tuple[str, str]]:
-        """The co-signer's log: (request, outcome or refusal reason) per record."""
-        with self.cosigner.log.transaction(write=False) as tables:
-            return [(d.request, d.reason or d.outcome) for d in tables.records()]
 
 
 @pytest.fixture(scope="module")
@@ -114,62 +60,9 @@ def world(request: pytest.FixtureRequest, ops_key: Any,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     chain = (EvmChain.in_process() if request.param == "inprocess"
              else EvmChain.connect(request.getfixturevalue("anvil").url))
-    deployment = S.deploy_safe_contracts(chain)
-    token = deploy_token(chain, name="XEM", symbol="XEM", decimals=6, supply=10**9 * X)
-    assets = AssetRegistry.default([Asset("XEM", "ethereum", 6, token)])
-    folder = tmp_path_factory.mktemp("safe-wallets")
-    url = f"sqlite:///{folder / 'k.db'}"
-    store = open_store(url)
-    upgrade(store)
-    clock = FixedClock()
-    ledger = Ledger(store, clock, assets)
-    ledger.sync_assets()
-    relayer = throwaway_signer()
-    chain.fund(relayer.address, 2 * E)
-    cosigner_key, recovery = throwaway_signer(), throwaway_signer()
-    cold_accounts = [Account.create() for _ in range(3)]  # the approvers' Ethereum keys
-    approver_keys = [KeystoreSigner(a) for a in cold_accounts]
-    safes = SafeAccounts(chain, deployment, relayer)
-    hot = create_multisig(ledger, safes, "eth-hot", "ETH", "hot",
-                          [ops_key.address, cosigner_key.address, recovery.address], 2,
-                          operator=ops_key.address, cosigner=cosigner_key.address)
-    register_multisig(ledger, safes, "xem-hot", "XEM", "hot", hot.addresses[0],
-                      [ops_key.address, cosigner_key.address, recovery.address], 2,
-                      operator=ops_key.address, cosigner=cosigner_key.address)
-    cold = create_multisig(ledger, safes, "eth-cold", "ETH", "cold",
-                           [k.address for k in approver_keys], 2)
-    ledger.add_wallet(Wallet("eth-relayer", "ETH", "hot", (relayer.address,)))
-    chain.fund(hot.addresses[0], 10 * E)
-    fund_token(chain, token, hot.addresses[0], 1_000 * X)
-    gas = chain.balances([relayer.address])[relayer.address]  # less what creating cost
-    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 10 * E),
-                         Posting("wallet:xem-hot", "XEM", 1_000 * X),
-                         Posting("wallet:eth-relayer", "ETH", gas),
-                         Posting("customer:C1", "ETH", -10 * E),
-                         Posting("customer:C1", "XEM", -1_000 * X),
-                         Posting("own", "ETH", -gas)], source="opening")
-    safe, day = hot.addresses[0], timedelta(days=1)
-    cosigner = CosignService(  # the real co-signer's rules, log and alerts, in process
-        policy=CosignPolicy("ethereum", {safe.lower(): {
-            "ETH": SafeLimit(safe, "ETH", 5 * E, day),
-            "XEM": SafeLimit(safe, "XEM", 500 * X, day, token)}},
-            cold={"ETH": frozenset({cold.addresses[0].lower()})}),
-        kinko=SqlKinkoView(url), chain=ChainSafes(chain),
-        log=open_cosign_log(f"sqlite:///{folder / 'cosign.db'}"), signer=cosigner_key,
-        clock=clock)
-    keys = Keys({"eth-hot": ops_key, "xem-hot": ops_key, "eth-odd": ops_key}, relayer)
-    custody = Custody(ledger, chain=chain, confirmations=2,
-                      spender_for=lambda w: spender_for(chain, "evm", w, keys, cosigner))
-    policy = folder / "policy.toml"
-    policy.write_text("version = 1\nquorum = 2\n" + "".join(
-        f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
-        for n, k in APPROVERS.items()) + '[assets.ETH]\ncold_wallet = "eth-cold"\n'
-        '[watch]\nemergency_sweep = "auto"\n', encoding="utf-8")
-    custody.load_policy(policy, "ops")
-    yield World(chain, store, ledger, custody, Withdrawals(custody), cosigner, safes, relayer,
-                hot, cold, recovery, [ops_key, cosigner_key, recovery], approver_keys,
-                cold_accounts)
-    store.close()
+    w = build(chain, ops_key, tmp_path_factory.mktemp("safe-wallets"))
+    yield w
+    w.store.close()
 
 
 def _balances(w: World) -> dict[str, int]:

@@ -16,18 +16,21 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_utils.address import to_checksum_address
+from softhsm import SoftHsm
 
 from kinko.chains.erc20 import approve_call, deploy_token, fund_token
 from kinko.chains.evm import EvmChain
+from kinko.chains.hsm import HsmToken
 from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.wallets import KeyWallet
-from kinko.domain.approvals import public_key_hex
+from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.i18n import ENGLISH
-from kinko.ports import FixedClock
+from kinko.ports import Fee, FixedClock
+from kinko.services.containment import Containment, Race, RaceCap, Survey
 from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
@@ -138,7 +141,7 @@ class World:
     emergency addresses, customers' money in the ledger, a 2-of-2 policy."""
 
     def __init__(self, chain: EvmChain, token: str, tmp_path: Path, watch_toml: str = "",
-                 eth_wallet: bool = True) -> None:
+                 eth_wallet: bool = True, signer: Any = None) -> None:
         self.chain, self.token = chain, token
         self.store: SqlStore = open_store(f"sqlite:///{tmp_path / 'k.db'}")
         upgrade(self.store)
@@ -147,7 +150,7 @@ class World:
             [Asset("XEM", "ethereum", 6, token)]))
         self.ledger.sync_assets()
         self.key = Account.create()
-        self.hot = KeystoreSigner(self.key)
+        self.hot = signer or KeystoreSigner(self.key)  # an HSM key, or a file's
         self.eth_cold, self.xem_cold = Account.create(), Account.create()
         wallets = [Wallet("xem-hot", "XEM", "hot", (self.hot.address,)),
                    Wallet("xem-cold", "XEM", "cold", (self.xem_cold.address,)),
@@ -277,6 +280,26 @@ def test_copies_of_an_approved_withdrawal_each_alarm(world: World, chain: EvmCha
     assert world.withdrawals.get("W1").state == "rejected"
 
 
+def test_an_approved_sweep_not_yet_sent_explains_no_copy(world: World,
+                                                        chain: EvmChain) -> None:
+    """kinko signs a hot wallet's sweep itself and records its hash (and nonce) before it
+    broadcasts: before that, the sweep explains no transfer, however alike (a thief's copy
+    to the same cold address); a pre-authorised emergency sweep only the one at the nonce
+    its race reserved."""
+    cold = world.eth_cold.address
+    view = world.custody.propose("sweep", {
+        "asset": "ETH", "amount": str(E), "from_wallet": "eth-hot", "to_wallet": "eth-cold",
+        "from_address": world.hot.address, "to_address": cold}, "ops", "to cold")
+    for name, key in KEYS.items():
+        view = world.custody.approve(view.proposal.id, name, sign_proposal(view.proposal, key))
+    assert view.state == "approved"
+    thief = Thief(chain, world.key)
+    copy = thief.send_as_hot(cold, E)
+    wait(chain, copy)
+    (alert,) = world.watch.poll().alerts
+    assert (alert["kind"], alert["tx_hash"]) == ("theft", copy)
+
+
 def test_an_approval_from_a_hot_address_known_only_for_a_token_alarms(
         chain: EvmChain, token: str, tmp_path: Path) -> None:
     world = World(chain, token, tmp_path, eth_wallet=False)
@@ -364,6 +387,62 @@ def test_the_sweep_replaces_a_pending_theft_on_its_own_nonce_and_wins(
     assert f"replacing {theft}" in timeline and "mined in block" in timeline
     assert "left the mempool without being mined" in timeline
     assert len(auto.alerts()) == 1
+
+
+def test_a_race_above_the_fee_cap_is_not_sent_and_the_timeline_says_so(
+        auto: World, chain: EvmChain) -> None:
+    """A thief who bids the fee up cannot make the sweep burn what it saves: a replacement
+    above the gas-price cap (setting race_max_gwei) is not sent, nor a sweep whose fees
+    would exceed the cap's share of the value swept (race_max_fee_percent)."""
+    price = chain.fee_params()[1]
+    auto.watch = Watch(auto.withdrawals, chain, confirmations=2,
+                       start_block=auto.watch.start_block, race_cap=RaceCap(price, 10))
+    thief = Thief(chain, auto.key)
+    with held(chain):
+        theft = thief.send_as_hot(Account.create().address, 7 * E)
+        (alert,) = auto.watch.poll().alerts
+        assert alert["kind"] == "theft" and alert["tx_hash"] == theft
+        assert sweeps(auto) == []  # outbidding him needs more than the cap: nothing sent
+    timeline = auto.timeline()
+    assert timeline.count("above the cap of") == 2, timeline  # the XEM sweep and the ETH one
+    assert "sweep it by hand" in timeline
+    # a sweep of the coin whose race would cost more than 1% of what it moves
+    (incident,) = auto.incidents.incidents()
+    address = auto.hot.address.lower()
+    dear = Containment(auto.withdrawals, chain, RaceCap(10**18, 1))
+    survey = Survey(left={"eth-hot": 10 * E}, fees={"eth-hot": Fee(address, 21_000, 21_000)},
+                    races={address: Race(address, gas_price=10**14, nonce=99, clear=False)})
+    with auto.store.unit():
+        assert dear.prepare_sweep(incident["id"], "eth-hot", survey) is None
+    assert "more than 1% of the 10 ETH it would sweep" in auto.timeline()
+    survey.races[address] = Race(address, gas_price=10**9, nonce=99, clear=False)
+    with auto.store.unit():  # 21,000 gas at 1 gwei: well within 1%
+        assert dear.prepare_sweep(incident["id"], "eth-hot", survey) is not None
+
+
+def test_the_race_of_a_hot_key_in_an_hsm_goes_through_the_same_signer(
+        chain: EvmChain, token: str, tmp_path: Path, hsm: SoftHsm) -> None:
+    """The hot key in SoftHSM2: the thief who took the server has the token sign his theft;
+    the sweep is signed in the token too, on the theft's nonce at a higher fee, and wins."""
+    label, pin = next(iter(hsm.pins.items()))
+    with HsmToken.open(hsm.module, label, pin) as hsm_token:
+        key = hsm_token.generate_key(f"hot-{Account.create().address[2:10]}")
+        w = World(chain, token, tmp_path, AUTO, signer=key)
+        taker = Account.create().address
+        chain_id, price = chain.fee_params()
+        nonce = chain.nonce(key.address)
+        with held(chain):
+            theft = chain.send_raw(key.sign_transfer(to=taker, value=7 * E, nonce=nonce,
+                                                     gas_price=price, chain_id=chain_id))
+            (alert,) = w.watch.poll().alerts
+            assert alert["kind"] == "theft" and alert["tx_hash"] == theft
+            assert [int(str(v.proposal.payload["nonce"])) for v in sweeps(w)] == [nonce,
+                                                                                   nonce + 1]
+            settle(w)
+        assert chain.receipt(theft) is None and w.eth(taker) == 0
+        assert w.xem(w.xem_cold.address) == 1_000 * X and w.eth(w.eth_cold.address) > 9 * E
+        assert f"replacing {theft}" in w.timeline()
+        w.store.close()
 
 
 def test_the_sweep_beats_a_pending_delegation_drain(auto: World, chain: EvmChain) -> None:

@@ -50,8 +50,16 @@ from kinko.chains.erc20 import (
     decode_approve,
     decode_transfer,
 )
+from kinko.chains.safe_logs import (
+    EVENT_TOPICS,
+    EXEC_SELECTOR,
+    NONCE_CALL,
+    decode_executions,
+    decode_log,
+)
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
+from kinko.domain.safe import PendingExecution, SafeEvent
 from kinko.errors import ChainRejected
 from kinko.ports import Chain, Receipt
 
@@ -392,6 +400,40 @@ class EvmChain:
                                             granted[1]))
         return Block(-1, "", "", 0, tuple(out), tuple(authorizations), tuple(allowances))
 
+    def pending_calls(self, to: Sequence[str]) -> list[dict[str, Any]]:
+        """The transactions to the contracts ``to`` waiting in the node's mempool, each as
+        ``{"tx_hash", "sender", "to", "nonce", "data" (bytes)}``; none when the node does not
+        show its mempool."""
+        wanted = {_address(a) for a in to}
+        provider: Any = self.w3.provider
+        answer = self._call(lambda: provider.make_request("txpool_content", []),
+                            "the pending transactions")
+        if isinstance(answer, dict) and answer.get("error") is not None:
+            return []  # no mempool shown: the blocks say it
+        content = self._rpc_result(answer, "the pending transactions") or {}
+        out: list[dict[str, Any]] = []
+        for section in ("pending", "queued"):
+            for by_nonce in (content.get(section) or {}).values():
+                for tx in by_nonce.values():
+                    if not tx.get("to") or _address(tx["to"]) not in wanted:
+                        continue
+                    call = tx.get("input", tx.get("data")) or "0x"
+                    out.append({"tx_hash": _0x(tx["hash"]), "sender": _address(tx["from"]),
+                                "to": _address(tx["to"]), "nonce": _int(tx["nonce"]),
+                                "data": bytes.fromhex(_0x(call)[2:])})
+        return out
+
+    def pending_executions(self, safes: Sequence[str]) -> list[PendingExecution]:
+        """The ``execTransaction`` calls to ``safes`` waiting in the mempool, each with the
+        SafeTx hashes it may execute (:func:`kinko.chains.safe_logs.decode_executions`,
+        the Safes' nonces read now); none when the node shows no mempool."""
+        calls = [c for c in self.pending_calls(safes) if c["data"][:4] == EXEC_SELECTOR]
+        if not calls:
+            return []
+        nonces = {safe: int.from_bytes(self.call(safe, NONCE_CALL)[:32], "big")
+                  for safe in sorted({str(c["to"]).lower() for c in calls})}
+        return decode_executions(calls, self.fee_params()[0], nonces)
+
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """What the node knows of a transaction: ``{"sender", "nonce", "gas_price" (the
         most it pays per gas), "block" (None while pending)}``; None if it does not know it
@@ -689,6 +731,16 @@ class EvmChain:
                for log in raw]
         out.sort(key=lambda log: (log["block"], log["tx_index"], log["log_index"]))
         return out
+
+    def safe_events(self, safes: Sequence[str], from_block: int, to_block: int
+                    ) -> list[SafeEvent]:
+        """The Safe{Wallet} events ``safes`` emitted in blocks ``from_block`` to
+        ``to_block``, in chain order (:func:`kinko.chains.safe_logs.decode_log`): how the
+        watch sees a Safe's executions and changes of control."""
+        if not safes:
+            return []
+        logs = self.logs(safes, from_block, to_block, topics=list(EVENT_TOPICS))
+        return [event for log in logs if (event := decode_log(log)) is not None]
 
     # ------------------------------------------------------------------ development nodes
 

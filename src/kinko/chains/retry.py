@@ -7,7 +7,8 @@ the CLI exits 3 with that message, never a traceback. Refusals (``ChainRejected`
 retried: asking again would get the same answer.
 
 The watch's and the emergency sweep's optional reads (:data:`OPTIONAL_READS`: the mempool
-with its authorizations, account state, receipts in bulk, a transaction, allowances) are
+with its authorizations, account state, receipts in bulk, a transaction, allowances, a
+Safe's events and its pending executions) are
 retried the same way when the wrapped chain has them, and absent when it does not.
 """
 
@@ -28,7 +29,7 @@ __all__ = ["OPTIONAL_READS", "Retrying"]
 
 # reads some adapters offer beyond the Chain port (EvmChain does); idempotent, so retried
 OPTIONAL_READS = frozenset({"mempool", "states", "block_and_states", "receipts", "transaction",
-                            "allowances"})
+                            "allowances", "safe_events", "pending_executions"})
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -66,8 +66,11 @@ from eth_utils.crypto import keccak
 
 from kinko.chains.erc20 import transfer_call
 from kinko.chains.evm import EvmChain, EvmKey, EvmNode
+from kinko.chains.safe_logs import EVENT_TOPICS, decode_log
 from kinko.domain.safe import (
+    CONFIGURATION_CHANGES,
     ZERO_ADDRESS,
+    SafeEvent,
     SafeTx,
     check_owners,
     check_signatures,
@@ -493,120 +496,11 @@ def is_valid_signature(chain: EvmNode, safe: str, data_hash: bytes, signatures: 
 
 # ---------------------------------------------------------------------- events
 
-# event signature -> (kind, indexed field names, data field names and types)
-_EVENT_SPECS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = {
-    "ExecutionSuccess(bytes32,uint256)":
-        ("execution_success", ("safe_tx_hash",), (("payment", "uint256"),)),
-    "ExecutionFailure(bytes32,uint256)":
-        ("execution_failure", ("safe_tx_hash",), (("payment", "uint256"),)),
-    "AddedOwner(address)": ("added_owner", ("owner",), ()),
-    "RemovedOwner(address)": ("removed_owner", ("owner",), ()),
-    "ChangedThreshold(uint256)": ("changed_threshold", (), (("threshold", "uint256"),)),
-    "EnabledModule(address)": ("enabled_module", ("module",), ()),
-    "DisabledModule(address)": ("disabled_module", ("module",), ()),
-    "ChangedGuard(address)": ("changed_guard", ("guard",), ()),
-    "ChangedFallbackHandler(address)": ("changed_fallback_handler", ("handler",), ()),
-    "SafeReceived(address,uint256)": ("safe_received", ("sender",), (("value", "uint256"),)),
-    "SafeSetup(address,address[],uint256,address,address)":
-        ("safe_setup", ("initiator",), (("owners", "address[]"), ("threshold", "uint256"),
-                                        ("initializer", "address"),
-                                        ("fallback_handler", "address"))),
-    "ApproveHash(bytes32,address)": ("approve_hash", ("approved_hash", "owner"), ()),
-    "SignMsg(bytes32)": ("sign_msg", ("message_hash",), ()),
-    "ExecutionFromModuleSuccess(address)": ("module_execution_success", ("module",), ()),
-    "ExecutionFromModuleFailure(address)": ("module_execution_failure", ("module",), ()),
-    "SafeMultiSigTransaction(address,uint256,bytes,uint8,uint256,uint256,uint256,address,"
-    "address,bytes,bytes)":
-        ("multisig_transaction", (), (("to", "address"), ("value", "uint256"),
-                                      ("data", "bytes"), ("operation", "uint8"),
-                                      ("safe_tx_gas", "uint256"), ("base_gas", "uint256"),
-                                      ("gas_price", "uint256"), ("gas_token", "address"),
-                                      ("refund_receiver", "address"),
-                                      ("signatures", "bytes"), ("additional_info", "bytes"))),
-    "SafeModuleTransaction(address,address,uint256,bytes,uint8)":
-        ("module_transaction", (), (("module", "address"), ("to", "address"),
-                                    ("value", "uint256"), ("data", "bytes"),
-                                    ("operation", "uint8"))),
-}
-_BY_TOPIC = {keccak(text=sig): spec for sig, spec in _EVENT_SPECS.items()}
-_INDEXED_TYPES = {"safe_tx_hash": "bytes32", "approved_hash": "bytes32",
-                  "message_hash": "bytes32"}  # every other indexed field is an address
-
-CONFIGURATION_CHANGES = frozenset({
-    "added_owner", "removed_owner", "changed_threshold", "enabled_module",
-    "disabled_module", "changed_guard", "changed_fallback_handler"})
-"""Event kinds that change who or what controls the Safe: each deserves an alarm unless a
-policy change approved it. A module moving funds (``module_transaction``,
-``module_execution_*``) and an owner approving a hash on chain (``approve_hash``, a
-signature in its own right) do too: kinko's Safes have no modules and sign off chain."""
-
-
-@dataclass(frozen=True)
-class SafeEvent:
-    """One decoded Safe event; ``fields`` by kind (addresses EIP-55, hashes 0x-hex):
-    ``safe_tx_hash``/``payment`` for executions; ``owner``; ``threshold``; ``module``;
-    ``guard``; ``handler``; ``sender``/``value`` for ETH received; the full SafeTx with
-    ``signatures``, ``nonce``, ``executor`` and ``threshold`` for ``multisig_transaction``."""
-
-    safe: str
-    kind: str
-    block: int
-    tx_hash: str
-    log_index: int
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _value(name: str, kind: str, value: Any) -> Any:
-    if kind == "address":
-        return str(to_checksum_address(value))
-    if kind == "address[]":
-        return tuple(str(to_checksum_address(v)) for v in value)
-    if kind == "bytes32":
-        return "0x" + bytes(value).hex()
-    if kind == "bytes":
-        return bytes(value)
-    return int(value)
-
-
-def decode_log(log: Mapping[str, Any]) -> SafeEvent | None:
-    """The Safe event in ``log`` (as :meth:`EvmChain.logs` gives it), or None if it is not
-    one (or malformed)."""
-    topics = list(log["topics"])
-    spec = _BY_TOPIC.get(bytes(topics[0])) if topics else None
-    if spec is None:
-        return None
-    kind, indexed, data_fields = spec
-    if len(topics) != 1 + len(indexed):
-        return None
-    out: dict[str, Any] = {}
-    for name, topic in zip(indexed, topics[1:], strict=True):
-        type_ = _INDEXED_TYPES.get(name, "address")
-        out[name] = _value(name, type_, topic if type_ == "bytes32" else bytes(topic)[-20:])
-    try:
-        decoded = abi_decode([t for _, t in data_fields], bytes(log["data"]))
-    except DecodingError:
-        return None
-    for (name, type_), value in zip(data_fields, decoded, strict=True):
-        out[name] = _value(name, type_, value)
-    if kind == "multisig_transaction":
-        try:
-            nonce, executor, threshold = abi_decode(["uint256", "address", "uint256"],
-                                                    out.pop("additional_info"))
-        except DecodingError:
-            return None
-        out.update(nonce=int(nonce), executor=str(to_checksum_address(executor)),
-                   threshold=int(threshold))
-    return SafeEvent(safe=str(to_checksum_address(log["address"])), kind=kind,
-                     block=int(log["block"]), tx_hash=str(log["tx_hash"]),
-                     log_index=int(log["log_index"]), fields=out)
-
-
 def safe_events(chain: EvmNode, safes: Sequence[str], from_block: int,
                 to_block: int) -> list[SafeEvent]:
     """Every Safe event the ``safes`` emitted in blocks ``from_block`` to ``to_block``, in
     chain order."""
     if not safes:
         return []
-    logs = chain.logs(safes, from_block, to_block,
-                      topics=["0x" + topic.hex() for topic in _BY_TOPIC])
+    logs = chain.logs(safes, from_block, to_block, topics=list(EVENT_TOPICS))
     return [event for log in logs if (event := decode_log(log)) is not None]

@@ -15,9 +15,11 @@ paid for and proven (the :class:`~kinko.ports.Spender` port).
   (CALL only, no refunds: :meth:`~kinko.domain.safe.SafeTx.check`), its owners kinko can
   ask sign it (:class:`KeyOwner`: the operations key; :class:`CosignerOwner`: the policy
   co-signer), and ``execTransaction`` is sent by the *relayer*, a key that owns nothing and
-  only pays the gas, so the Safe itself pays no fee. A Safe does not race: a leaked owner
-  key alone cannot move it, and its transactions are ordered by the Safe's own nonce; it
-  refuses a payment that carries a race.
+  only pays the gas, so the Safe itself pays no fee. A Safe does not race the key that
+  leaked (that key alone cannot move it); when owners' keys moved it without kinko, its
+  emergency sweep races their pending executions: the race's ``nonce`` is then the Safe's
+  own (the SafeTx it signs) and its ``gas_price`` the relayer's bid. It refuses a race that
+  would clear a delegation or revoke an allowance (a Safe has neither to race for).
 
 Both keep the two steps of the port apart: :meth:`prepare` asks the node (nonces, gas price,
 chain id, gas) and the owners, outside any unit of work; :meth:`sign` only signs, inside the
@@ -257,20 +259,32 @@ class SafeWallet:
                    threshold=self.multisig.threshold)
         return info
 
-    def _no_race(self, payment: Payment) -> None:
-        if payment.race is not None:
-            raise ApprovalError(f"Safe {self.address} does not race: a leaked owner key alone "
-                                "cannot move it, and its transactions take the Safe's own "
-                                "nonce (send the sweep as an ordinary co-signed transaction)")
+    def _nonce(self, payment: Payment, info: Any) -> int:
+        """The Safe nonce the SafeTx takes: the Safe's now, or a race's (see the module
+        docstring), never one already used."""
+        race = payment.race
+        if race is None:
+            return int(info.nonce)
+        if race.clear_delegation or race.revoke is not None:
+            raise ApprovalError(f"Safe {self.address} does not race the key that leaked: it "
+                                "has no delegation to clear and no allowance to revoke (send "
+                                "the sweep as an ordinary co-signed transaction)")
+        if race.nonce < info.nonce or race.gas_price <= 0:
+            raise ApprovalError(f"a race of Safe {self.address} needs its nonce {info.nonce} "
+                                f"or a later one and a gas price above 0, not {race.nonce} "
+                                f"and {race.gas_price}", nonce=race.nonce)
+        return race.nonce
 
     def prepare(self, payment: Payment) -> Prepared:
         _check_chain(self.chain, payment.asset)
-        self._no_race(payment)
         info = self.check()
+        nonce = self._nonce(payment, info)
         chain_id, gas_price = self.chain.fee_params()
+        if payment.race is not None:
+            gas_price = payment.race.gas_price  # the relayer outbids the pending executions
         to, value, data = _call_of(payment)
         tx = SafeTx(safe=self.address, chain_id=chain_id, to=to, value=value, data=data,
-                    nonce=info.nonce)
+                    nonce=nonce)
         tx.check()
         signatures = {str(to_checksum_address(owner)): self._accept(tx, owner, signature)
                       for owner, signature in payment.signatures}
@@ -290,8 +304,11 @@ class SafeWallet:
         check_signatures(tx, signatures, info.owners, info.threshold)
         call = exec_transaction_data(tx, signatures)
         sender = _canonical(self.relayer.address)
-        estimate = self.chain.estimate_gas(sender, self.address, call)
-        gas = estimate * _MARGIN_NUM // _MARGIN_DEN
+        if nonce == info.nonce:
+            estimate = self.chain.estimate_gas(sender, self.address, call)
+            gas = estimate * _MARGIN_NUM // _MARGIN_DEN
+        else:  # a race's later nonce: the node cannot run it before the ones below
+            gas = EXEC_GAS
         return Prepared(payment, sender, Fee(sender, gas * gas_price, gas), {
             "to": self.address, "value": 0, "data": call, "gas": gas, "gas_price": gas_price,
             "chain_id": chain_id, "nonce": self.chain.nonce(sender),
@@ -299,11 +316,10 @@ class SafeWallet:
 
     def _safe_tx(self, payment: Payment) -> SafeTx:
         _check_chain(self.chain, payment.asset)
-        self._no_race(payment)
         info = self.check()
         to, value, data = _call_of(payment)
         tx = SafeTx(safe=self.address, chain_id=self.chain.fee_params()[0], to=to,
-                    value=value, data=data, nonce=info.nonce)
+                    value=value, data=data, nonce=self._nonce(payment, info))
         tx.check()
         return tx
 

@@ -23,6 +23,7 @@ from kinko.errors import ConfigError
 from kinko.i18n import ENGLISH
 from kinko.ports import SystemClock
 from kinko.render.incident import incident_html
+from kinko.services.containment import RaceCap
 from kinko.services.incidents import Incidents
 from kinko.services.notify import Webhook
 from kinko.services.watch import PollReport, Watch
@@ -102,7 +103,9 @@ def watch(
     tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     watcher = Watch(withdrawals, chain, confirmations=rt.settings.confirmations,
                     notifiers=notifiers, start_block=first, tag_tokens=tags,
-                    interval_ms=rt.settings.watch_interval_ms)
+                    interval_ms=rt.settings.watch_interval_ms,
+                    race_cap=RaceCap(rt.settings.race_max_gwei * 10**9,
+                                     rt.settings.race_max_fee_percent))
     server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
         if metrics_port else None
     print(f"watching {chain.name} from block {first if resume is None else resume + 1} "

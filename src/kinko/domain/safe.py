@@ -34,7 +34,8 @@ them by owner address, as the contract requires (``currentOwner > lastOwner``).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from coincurve import PublicKey
 
@@ -44,11 +45,14 @@ from kinko.errors import ApprovalError, InvalidAddress, SafeTxRefused
 
 __all__ = [
     "CALL",
+    "CONFIGURATION_CHANGES",
     "DELEGATECALL",
     "DOMAIN_TYPEHASH",
     "SAFE_MSG_TYPEHASH",
     "SAFE_TX_TYPEHASH",
     "ZERO_ADDRESS",
+    "PendingExecution",
+    "SafeEvent",
     "SafeTx",
     "accept_signature",
     "check_owners",
@@ -291,3 +295,47 @@ def check_signatures(tx: SafeTx, signatures: Mapping[str, bytes], owners: Collec
     if len(signatures) < threshold:
         raise ApprovalError(f"Safe {tx.safe} needs {threshold} owners' signatures, "
                             f"{len(signatures)} given", needed=threshold, given=len(signatures))
+
+
+# ---------------------------------------------------------------------- events
+
+CONFIGURATION_CHANGES = frozenset({
+    "added_owner", "removed_owner", "changed_threshold", "enabled_module",
+    "disabled_module", "changed_guard", "changed_fallback_handler"})
+"""Event kinds that change who or what controls the Safe: each deserves an alarm unless a
+policy change approved it. A module moving funds (``module_transaction``,
+``module_execution_*``) and an owner approving a hash on chain (``approve_hash``, a
+signature in its own right) do too: kinko's Safes have no modules and sign off chain."""
+
+
+@dataclass(frozen=True)
+class SafeEvent:
+    """One decoded Safe event; ``fields`` by kind (addresses EIP-55, hashes 0x-hex):
+    ``safe_tx_hash``/``payment`` for executions; ``owner``; ``threshold``; ``module``;
+    ``guard``; ``handler``; ``sender``/``value`` for ETH received; the full SafeTx with
+    ``signatures``, ``nonce``, ``executor`` and ``threshold`` for ``multisig_transaction``."""
+
+    safe: str
+    kind: str
+    block: int
+    tx_hash: str
+    log_index: int
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingExecution:
+    """An ``execTransaction`` call to a Safe waiting in the mempool: who sent it, what it
+    would do (``to``, ``value``, whether it calls the Safe itself) and the SafeTx hashes it
+    may execute (one per Safe nonce it could be mined at: the Safe's nonce now, and the next
+    ones while other executions of the same Safe wait before it)."""
+
+    safe: str
+    tx_hash: str
+    sender: str
+    to: str
+    value: int
+    operation: int
+    selector: str  # the first 4 bytes of the inner call's data, 0x-hex ("0x": none)
+    safe_tx_hashes: tuple[str, ...]  # lower-case 0x-hex, best guess first
+    safe_nonce: int  # the Safe's nonce now (the first it may execute at)

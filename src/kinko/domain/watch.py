@@ -37,8 +37,8 @@ from typing import Literal
 
 from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
-from kinko.domain.messages import Message, Units, msg, verbatim
-from kinko.domain.money import Asset, format_units
+from kinko.domain.messages import Message, Units, msg
+from kinko.domain.money import Asset
 from kinko.domain.watch_state import Finding
 
 __all__ = [
@@ -90,7 +90,8 @@ class Observation:
 class Alert:
     key: str  # one alert per key, ever
     kind: str  # theft, theft_attempt, unknown_tx, delegation, nonce, code, allowance, call,
-    #            displaced, balance_drop, denied_deposit, audit_allowance, audit_delegation
+    #            displaced, balance_drop, denied_deposit, audit_allowance, audit_delegation,
+    #            safe_execution, safe_change, owner_key (kinko.domain.watch_safe)
     severity: str  # critical, high, warning
     asset: str | None
     wallet: str | None
@@ -230,22 +231,16 @@ def theft_alert(chain: str, obs: Observation, *, pending: bool,
                  t.tx_hash, value, None if pending else t.block)
 
 
-def state_alert(chain: str, finding: Finding, wallet: str, *, block: int | None,
-                asset: Asset | None = None) -> Alert:
+def state_alert(chain: str, finding: Finding, wallet: str, *, block: int | None) -> Alert:
     """The alarm for an unexplained change of a watched address (:mod:`kinko.domain.
     watch_state`): a hidden outflow is a theft of that amount; a delegation, a nonce used,
     foreign code, an allowance granted or a call into a delegated account are critical too
     (someone else holds the key), whatever moved yet. The finding's own account of what
-    changed is kept as the state watch wrote it."""
+    changed is kept as the state watch gave it."""
     key = alert_key(chain, finding.tx_hash, finding.address, -1 if block is None else block)
-    detail = finding.detail
-    if finding.asset is not None and asset is not None and finding.amount:
-        detail = detail.replace(f"{finding.amount} minor units of {finding.asset}",
-                                format_units(finding.amount, asset, group=True)
-                                + f" {finding.asset}")
     kind = "theft" if finding.kind == "hidden_outflow" else finding.kind
     return Alert(key, kind, "critical", finding.asset, wallet,
-                 msg("alert.state", wallet=wallet, detail=verbatim(detail),
+                 msg("alert.state", wallet=wallet, detail=finding.detail,
                      where=msg("alert.seen.mempool") if block is None
                      else msg("alert.seen.block", block=str(block))),
                  finding.tx_hash, finding.amount, block)

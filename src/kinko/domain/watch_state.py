@@ -32,8 +32,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kinko.domain.chain import AccountState, Allowance, Authorization, Transfer, delegate_of
+from kinko.domain.messages import Message, Units, msg
 
-__all__ = ["Finding", "Flows", "flows_of", "judge", "suspects"]
+__all__ = ["Finding", "Flows", "flows_of", "judge", "span_words", "suspects"]
 
 
 @dataclass
@@ -57,15 +58,29 @@ class Finding:
     kind: str  # hidden_outflow, nonce, delegation, code, allowance, call
     asset: str | None  # the asset that left (hidden_outflow); None otherwise
     amount: int
-    detail: str
+    detail: Message  # what changed, for people (kinko.domain.messages)
     tx_hash: str | None  # the transaction it is attributed to; None if none is visible
 
 
+def span_words(first: int, last: int) -> Message:
+    """Where a change was seen: one block, or a span of blocks read without their state."""
+    return msg("state.where.block", block=str(last)) if first == last else \
+        msg("state.where.blocks", first=str(first), last=str(last))
+
+
 def flows_of(transfers: Sequence[Transfer], address: str,
-             receipts: Mapping[str, tuple[bool, int]]) -> Flows:
+             receipts: Mapping[str, tuple[bool, int]],
+             internal: Sequence[Transfer] = ()) -> Flows:
     """The flows of ``address`` (canonical) in a block's transfers; ``receipts`` maps
-    lower-case hashes of the transactions it sent or received to (succeeded, fee paid)."""
+    lower-case hashes of the transactions it sent or received to (succeeded, fee paid);
+    ``internal``: native value a contract account (a Safe) sent by an internal call of a
+    successful transaction someone else paid for (no fee, no nonce of its own)."""
     out = Flows()
+    for t in internal:
+        if t.token is None and t.sender == address:
+            out.native_out += t.value
+        if t.token is None and t.to == address:
+            out.native_in += t.value
     for t in transfers:
         ok, fee = receipts.get(t.tx_hash.lower(), (True, 0))
         if t.token is None:
@@ -98,49 +113,55 @@ def suspects(address: str, transfers: Sequence[Transfer],
 def judge(address: str, before: AccountState, after: AccountState, flows: Flows, *,
           native: str, tokens: Mapping[str, str], suspected: Sequence[str],
           allowances: Sequence[Allowance] = (), own_authorizations: int = 0,
-          where: str = "") -> list[Finding]:
+          where: Message | None = None, decimals: Mapping[str, int] | None = None
+          ) -> list[Finding]:
     """The unexplained changes of ``address`` from ``before`` to ``after`` (see the module
     docstring). ``native`` is the chain's coin, ``tokens`` maps watched token contracts to
     their assets, ``suspected`` the transactions to blame (:func:`suspects`),
     ``own_authorizations`` how many authorizations kinko's own transactions carried for it
-    (each bumps its nonce: clearing a delegation)."""
+    (each bumps its nonce: clearing a delegation); ``where`` the block(s) (:func:`span_words`),
+    ``decimals`` each asset's, to show amounts (minor units when not given)."""
     blame = suspected[0] if suspected else None
+    where = where if where is not None else msg("state.where.unknown")
+
+    def units(amount: int, asset: str) -> Units:
+        return Units(amount, asset, (decimals or {}).get(asset, 0))
+
     found: list[Finding] = []
     left = before.native - after.native
     explained = flows.native_out + flows.fees - flows.native_in
     if left > explained:
         found.append(Finding(address, "hidden_outflow", native, left - explained,
-                             f"{address} lost {left - explained} minor units of {native} "
-                             f"{where}that no transfer of its own explains", blame))
+                             msg("state.hidden_outflow.native", address=address,
+                                 amount=units(left - explained, native), where=where),
+                             blame))
     for contract, asset in tokens.items():
         gone = before.token(contract) - after.token(contract)
         shown = flows.tokens_out.get(contract, 0) - flows.tokens_in.get(contract, 0)
         if gone > shown:
             found.append(Finding(address, "hidden_outflow", asset, gone - shown,
-                                 f"{address} lost {gone - shown} minor units of {asset} "
-                                 f"{where}without a Transfer event that explains it", blame))
+                                 msg("state.hidden_outflow.token", address=address,
+                                     amount=units(gone - shown, asset), where=where), blame))
     bumped = after.nonce - before.nonce - flows.sent - own_authorizations
     if bumped > 0:
         found.append(Finding(address, "nonce", None, 0,
-                             f"the nonce of {address} rose by {bumped} {where}without a "
-                             "transaction of its own: an authorization signed with its key "
-                             "was used", blame))
+                             msg("state.nonce", address=address, bumped=str(bumped),
+                                 where=where), blame))
     if after.code != before.code and after.code:
         delegate = delegate_of(after.code)
         if delegate is not None:
             found.append(Finding(address, "delegation", None, 0,
-                                 f"{address} is now delegated to {delegate} (EIP-7702) "
-                                 f"{where}: whoever calls it runs that code with its funds",
-                                 blame))
+                                 msg("state.delegation", address=address, delegate=delegate,
+                                     where=where), blame))
         else:
             found.append(Finding(address, "code", None, 0,
-                                 f"{address} has code {where}({len(after.code)} bytes): an "
-                                 "account kinko holds has none", blame))
+                                 msg("state.code", address=address, size=str(len(after.code)),
+                                     where=where), blame))
     for grant in allowances:
         if grant.owner == address and grant.value > 0:
+            asset = tokens.get(grant.token, grant.token)
             found.append(Finding(address, "allowance", tokens.get(grant.token), 0,
-                                 f"{address} granted {grant.spender} an allowance of "
-                                 f"{grant.value} minor units of "
-                                 f"{tokens.get(grant.token, grant.token)} {where}in "
-                                 f"{grant.tx_hash}: kinko grants none", grant.tx_hash))
+                                 msg("state.allowance", address=address, spender=grant.spender,
+                                     amount=units(grant.value, asset), where=where,
+                                     tx=grant.tx_hash), grant.tx_hash))
     return found

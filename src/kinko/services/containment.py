@@ -12,9 +12,13 @@ quorum. For a wallet of one key the attacker holds the same key: this is a race,
 timeline says so. Its terms (:class:`Race`: the nonce to take, the gas price that outbids
 the thief, the delegation to clear first, the allowances to revoke) are written into each
 pre-authorised sweep's payload, and the wallet's ``Spender`` signs at exactly those terms
-(:class:`~kinko.ports.RaceTerms`). A co-signed Safe does not race: the leaked key alone
-cannot move it, so its emergency sweep is an ordinary co-signed ``execTransaction`` and the
-timeline says that instead.
+(:class:`~kinko.ports.RaceTerms`), wherever the key is (a keystore file or the HSM: the
+same ``Signer``). The race has a ceiling (:class:`RaceCap`, from the settings): a
+transaction above it is not sent, and the timeline says so. A co-signed Safe does not race
+the key that leaked: that key alone cannot move it, so its emergency sweep is an ordinary
+co-signed ``execTransaction`` and the timeline says that instead; when the Safe was moved
+or changed without kinko (:data:`LOST_QUORUM`), enough owners' keys are in other hands, and
+the timeline says its sweep races them on the Safe's next nonce.
 Withdrawals waiting in a compromised wallet (held for review, allowed, approved) would be
 paid from money within the attacker's reach: with ``compromised_withdrawals = "reject"``
 (the default) they are rejected first, their reservations released to the customers, so the
@@ -37,7 +41,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from kinko.domain.addresses import chain_key, same_address
@@ -45,19 +50,22 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
-from kinko.domain.messages import N_, Message, Units, msg, verbatim
-from kinko.domain.money import Asset, format_units
+from kinko.domain.messages import N_, Message, Percent, Units, msg
+from kinko.domain.money import Asset
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
+from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Fee
 from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["ACTOR", "Containment", "Race", "Survey"]
+__all__ = ["ACTOR", "Containment", "Race", "RaceCap", "Survey"]
 
 log = logging.getLogger("kinko.watch")
 ACTOR = "kinko:watch"
 MAX_ATTEMPTS = 5  # emergency sweeps of one wallet for one incident, first one included
+# the alert kinds that say a multisig's owners' keys moved or changed it without kinko
+LOST_QUORUM = frozenset({"safe_execution", "safe_change"})
 
 
 @dataclass
@@ -89,6 +97,19 @@ class Race:
         return self.nonce - 1, clear
 
 
+@dataclass(frozen=True)
+class RaceCap:
+    """The most the race may pay (settings ``race_max_gwei`` and ``race_max_fee_percent``):
+    ``max_gas_price`` wei per gas for any of its transactions, and, for a sweep of the
+    chain's coin, fees of at most ``max_fee_percent`` % of the value it sweeps (a token's
+    value is in another unit: only the gas price bounds its sweep). A transaction above
+    either is not sent, and the incident's timeline says so: a thief bidding the fee up
+    cannot make the sweep burn what it exists to save."""
+
+    max_gas_price: int
+    max_fee_percent: int
+
+
 @dataclass
 class Survey:
     """What the chain showed just before containing: per wallet, what is left on its
@@ -107,25 +128,27 @@ class Sweep:
 
     incident: str
     proposal: str
-    shown: str  # the amount, for the timeline
+    shown: Units | Message  # what it moves, for the timeline
     target: str
-    race: str = ""  # how it races the thief (nonce, fee), for the timeline
+    race: Message | None = None  # how it races the thief (nonce, fee), for the timeline
+    lost_quorum: bool = False  # a multisig moved without kinko: its sweep races the owners
 
 
 class Containment:
     """See the module docstring."""
 
-    def __init__(self, withdrawals: Withdrawals, chain: Chain) -> None:
+    def __init__(self, withdrawals: Withdrawals, chain: Chain,
+                 cap: RaceCap | None = None) -> None:
         self.withdrawals = withdrawals
+        self.cap = cap
         self.custody = withdrawals.custody
         self.ledger = withdrawals.ledger
         self.chain = chain
         self._noted: set[str] = set()  # emergency sweeps whose inclusion is on the timeline
 
-    def event(self, incident: str, kind: str, actor: str, detail: Message | str) -> None:
-        """A timeline entry; a ``str`` is kept as written (the race's own account)."""
-        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor,
-               verbatim(detail) if isinstance(detail, str) else detail)
+    def event(self, incident: str, kind: str, actor: str, detail: Message) -> None:
+        """A timeline entry."""
+        record(self.ledger.store, incident, self.ledger.clock.now(), kind, actor, detail)
 
     def compromised(self, wallet_name: str | None) -> list[Wallet]:
         """The wallet and every other online wallet with one of its addresses (one key
@@ -162,12 +185,15 @@ class Containment:
             except KinkoError as exc:
                 out.problems[name] = exc.message
         # a wallet of one key races the thief who holds it; a multisig (a co-signed Safe)
-        # does not: the leaked key alone cannot move it, its sweep is an ordinary
-        # co-signed transaction
+        # does not race the key that leaked (it alone cannot move it): its sweep is an
+        # ordinary co-signed transaction, unless executions kinko did not approve are
+        # pending (owners' keys in other hands): then it races them on the Safe's nonce
         hot = sorted({chain_key(a, self.chain.name) for w in wallets.values()
                       if w.tier == "hot" and w.kind == "key" for a in w.addresses})
+        safes = sorted({chain_key(a, self.chain.name) for w in wallets.values()
+                        if w.kind == "multisig" for a in w.addresses})
         try:
-            out.races = self._races(hot, suspects, replace_own)
+            out.races = {**self._races(hot, suspects, replace_own), **self._safe_races(safes)}
         except KinkoError as exc:  # the sweep still goes, as it would without a mempool
             for name in wallets:
                 out.problems.setdefault(name, f"the race was not prepared: {exc.message}")
@@ -229,6 +255,36 @@ class Containment:
                 replaced=[t.tx_hash for t in theirs])
         return out
 
+    def _safe_races(self, safes: list[str]) -> dict[str, Race]:
+        """Per Safe with ``execTransaction`` calls pending that kinko did not send (owners'
+        keys in other hands, or a copy of its own), how its sweep races them: from the
+        Safe's nonce now, its relayer bidding twice their highest fee (their executions then
+        fail: the nonce they were signed for is used). None without pending executions."""
+        reader = getattr(self.chain, "pending_executions", None)
+        lookup = getattr(self.chain, "transaction", None)
+        fee_params = getattr(self.chain, "fee_params", None)
+        if reader is None or lookup is None or fee_params is None or not safes:
+            return {}
+        pending = reader(safes)
+        if not pending:
+            return {}
+        own = self._own_hashes([p.tx_hash for p in pending])
+        gas_price = int(fee_params()[1])
+        out: dict[str, Race] = {}
+        for safe in safes:
+            theirs = [p for p in pending if chain_key(p.safe, self.chain.name) == safe
+                      and p.tx_hash.lower() not in own]
+            if not theirs:
+                continue
+            top = gas_price
+            for p in theirs[:32]:
+                seen = lookup(p.tx_hash)
+                if seen is not None:
+                    top = max(top, int(seen["gas_price"]))
+            out[safe] = Race(safe, gas_price=2 * top + 1, nonce=theirs[0].safe_nonce,
+                             clear=False, replaced=[p.tx_hash for p in theirs])
+        return out
+
     def _open_allowances(self, address: str, tokens: list[str]) -> list[tuple[str, str, int]]:
         """The allowances ``address`` has open (none when the node will not say: a provider
         limiting log ranges; the race goes on without revocations)."""
@@ -288,11 +344,13 @@ class Containment:
                     with unit.savepoint():  # a sweep that cannot be prepared leaves no trace
                         sweep = self.prepare_sweep(incident, wallet.name, survey)
                 except KinkoError as exc:
-                    self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet.name} "
-                               f"not prepared: {exc.message}")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.not_prepared", wallet=wallet.name, reason=exc.message))
                     continue
                 if sweep is not None:
-                    sweeps.append(sweep)
+                    # owners' keys moved or changed a multisig without kinko: they can
+                    # move it again, and its sweep (co-signed) races them
+                    sweeps.append(replace(sweep, lost_quorum=alert.kind in LOST_QUORUM))
             if not revoked:
                 sweeps += self.prepare_revokes(incident, survey)
             return sweeps
@@ -313,15 +371,15 @@ class Containment:
                                          rule.cold_wallet if rule else None, asset,
                                          list(wallets.values()))
         if target is None or cold is None:
-            self.event(incident, "sweep", ACTOR, f"no cold address for {asset.symbol}: "
-                       "register one (policy assets.<asset>.emergency_address)")
+            self.event(incident, "sweep", ACTOR, msg("timeline.sweep.no_cold_address",
+                                                     asset=asset.symbol))
             return None
         if policy.watch.compromised_withdrawals == "reject":
             self._reject_waiting(incident, hot.name, asset)
         if wallet_name not in survey.left:  # the withdrawals above stay rejected
-            self.event(incident, "sweep", ACTOR, f"emergency sweep of {wallet_name} not "
-                       "prepared: the node did not say what is left in it: "
-                       f"{survey.problems.get(wallet_name, 'not read')}")
+            self.event(incident, "sweep", ACTOR, msg(
+                "timeline.sweep.not_surveyed", wallet=wallet_name,
+                reason=survey.problems.get(wallet_name, "not read")))
             return None
         amount = survey.left[wallet_name]
         auto = policy.watch.emergency_sweep == "auto"
@@ -330,6 +388,8 @@ class Containment:
         own = survey.fees.get(wallet_name)
         if own is None:  # a race is only run for a wallet whose fee was read
             race = None
+        if race is not None and self._over_cap(incident, wallet_name, race.gas_price):
+            return None
         if asset.token is None and own is not None and \
                 any(same_address(own.payer, a, asset.chain) for a in hot.addresses):
             if race is None:
@@ -345,6 +405,16 @@ class Containment:
             else:  # the fees of the race's transactions come out of the same coin
                 mine = (own.gas + (AUTHORIZATION_GAS if race.clear else 0)) * race.gas_price
                 fee = race.committed + mine
+                if self.cap is not None and \
+                        fee * 100 > self.cap.max_fee_percent * (amount - race.spent):
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.race.capped.share", wallet=wallet_name,
+                        fee=Units(fee, asset.symbol, asset.decimals),
+                        value=Units(max(0, amount - race.spent), asset.symbol,
+                                    asset.decimals),
+                        share=Percent(Decimal(self.cap.max_fee_percent) / 100, 0),
+                        price=str(race.gas_price)))
+                    return None
                 amount -= race.spent + fee
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         free = (available(hot.account, rows[0].state) if rows else 0) - fee
@@ -359,15 +429,15 @@ class Containment:
                 amount=stays, wallet=wallet_name))
             amount = free
         if amount <= 0:
-            self.event(incident, "sweep", ACTOR, f"{wallet_name} is already empty: nothing "
-                       "left to sweep")
+            self.event(incident, "sweep", ACTOR, msg("timeline.sweep.empty",
+                                                     wallet=wallet_name))
             return None
-        shown = f"{format_units(amount, asset)} {asset.symbol}"
+        shown = Units(amount, asset.symbol, asset.decimals)
         payload: dict[str, object] = {
             "asset": asset.symbol, "amount": str(amount), "from_wallet": hot.name,
             "to_wallet": cold.name, "from_address": hot.addresses[0], "to_address": target,
             "emergency": incident}
-        how = ""
+        how: Message | None = None
         if race is not None and own is not None:  # the wallet signs at the race's terms
             nonce, clear = race.take(own.gas)
             payload.update(nonce=str(nonce), gas_price=str(race.gas_price),
@@ -409,10 +479,13 @@ class Containment:
                                       for a in w.addresses)), None)
                 if asset is None or owner is None:
                     continue
+                if policy.watch.emergency_sweep == "auto" and self._over_cap(
+                        incident, owner.name, race.gas_price):
+                    continue
                 if policy.watch.emergency_sweep != "auto":
-                    self.event(incident, "sweep", ACTOR,
-                               f"{race.address} has an open {asset.symbol} allowance for "
-                               f"{spender}: revoke it (approve({spender}, 0))")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.revoke_by_hand", address=race.address,
+                        asset=asset.symbol, spender=spender))
                     continue
                 nonce, clear = race.take(TOKEN_GAS)
                 payload: dict[str, object] = {
@@ -422,15 +495,25 @@ class Containment:
                     "nonce": str(nonce), "gas_price": str(race.gas_price),
                     "clear_delegation": clear}
                 view = self.custody.propose(
-                    "sweep", payload, ACTOR, verbatim(
-                        f"EMERGENCY revocation of the {asset.symbol} allowance of {spender} "
-                        f"for {incident} (pre-authorised by policy)"))
+                    "sweep", payload, ACTOR, msg(
+                        "proposal.emergency_revoke.auto", asset=asset.symbol,
+                        spender=spender, incident=incident, version=str(policy.version)))
                 self.custody.preauthorise(view.proposal.id,
                                           f"v{policy.version} emergency_sweep=auto")
                 out.append(Sweep(incident, view.proposal.id,
-                                 f"the {asset.symbol} allowance of {spender} revoked", spender,
-                                 _race_words(race, nonce, clear)))
+                                 msg("race.revoked", asset=asset.symbol, spender=spender),
+                                 spender, _race_words(race, nonce, clear)))
         return out
+
+    def _over_cap(self, incident: str, wallet: str, gas_price: int) -> bool:
+        """Whether the race's gas price is above the cap (then it is not sent, and the
+        timeline says so)."""
+        if self.cap is None or gas_price <= self.cap.max_gas_price:
+            return False
+        self.event(incident, "sweep", ACTOR, msg(
+            "timeline.race.capped.gas_price", wallet=wallet, price=str(gas_price),
+            cap=str(self.cap.max_gas_price)))
+        return True
 
     def send(self, sweeps: list[Sweep]) -> None:
         """Broadcast pre-authorised emergency sweeps (outside any unit of work: each is
@@ -439,19 +522,28 @@ class Containment:
             try:
                 sent = self.custody.execute(sweep.proposal)
             except (ChainRejected, KinkoError) as exc:
-                self.event(sweep.incident, "sweep", ACTOR,
-                           f"emergency sweep {sweep.proposal} could not be sent: {exc}; the "
-                           "attacker may have emptied the wallet first")
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.send_failed", proposal=sweep.proposal,
+                    reason=exc.message))
                 continue
             source = next((w for w in self.ledger.wallets()
                            if w.name == sent.proposal.payload.get("from_wallet")), None)
-            self.event(sweep.incident, "sweep", ACTOR,
-                       f"emergency sweep {sweep.proposal} sent ({sweep.shown} to "
-                       f"{sweep.target}) as {sent.tx_hash}, pre-authorised by the policy; "
-                       + ("co-signed: the leaked key alone could not have moved the wallet"
-                          if source is not None and _cosigned(source) else
-                          "a race with the attacker, who holds the same key"
-                          + (f": {sweep.race}" if sweep.race else "")))
+            common: dict[str, Any] = {"proposal": sweep.proposal, "amount": sweep.shown,
+                                      "target": sweep.target, "tx": str(sent.tx_hash)}
+            if source is not None and _cosigned(source) and sweep.race is not None:
+                # executions kinko did not approve are pending: it races them
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.sent.safe_race", how=sweep.race, **common))
+            elif source is not None and _cosigned(source):
+                # a Safe does not race the key that leaked: that key alone cannot move it;
+                # but owners' keys that moved it without kinko can move it again
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    N_("timeline.sweep.sent.quorum_lost") if sweep.lost_quorum
+                    else N_("timeline.sweep.sent.cosigned"), **common))
+            else:
+                self.event(sweep.incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.sent.race", how=sweep.race or msg("race.next_nonce"),
+                    **common))
 
     def follow(self) -> list[str]:
         """Follow every emergency sweep sent and not yet booked (outside any unit of work):
@@ -480,18 +572,19 @@ class Containment:
             if receipt is not None and receipt.ok:
                 if tx not in self._noted:
                     self._noted.add(tx)
-                    self.event(incident, "sweep", ACTOR, f"emergency sweep {p.id} mined in "
-                               f"block {receipt.block} ({tx})")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.mined", proposal=p.id, block=str(receipt.block), tx=tx))
                 continue
             nonce = p.payload.get("nonce")
+            if self._is_multisig(str(p.payload.get("from_wallet"))):
+                nonce = None  # a Safe's nonce is not its account's: its receipt says
             if receipt is not None:
-                outcome = f"reverted in block {receipt.block} ({tx}): nothing moved"
+                outcome = msg("race.outcome.reverted", block=str(receipt.block), tx=tx)
             elif nonce is not None and states([address], [], head)[address].nonce \
                     > int(str(nonce)):
-                outcome = (f"replaced: its nonce {nonce} was used by another transaction "
-                           f"({tx} will never be mined)")
+                outcome = msg("race.outcome.replaced", nonce=str(nonce), tx=tx)
             elif lookup(tx) is None:
-                outcome = f"dropped by the node ({tx} is in no block and no mempool)"
+                outcome = msg("race.outcome.dropped", tx=tx)
             else:
                 waiting.setdefault((incident, address), []).append(view)
                 continue
@@ -500,11 +593,12 @@ class Containment:
         for (incident, address), failed in lost.items():
             superseded = waiting.get((incident, address), [])
             for view, outcome in failed:
-                self._fail(view, incident, f"emergency sweep {view.proposal.id} {outcome}")
-                out.append(f"{view.proposal.id}: {outcome}")
+                self._fail(view, incident, msg("timeline.sweep.failed",
+                                               proposal=view.proposal.id, outcome=outcome))
+                out.append(f"{view.proposal.id}: {ENGLISH.text(outcome)}")
             for view in superseded:  # its nonce goes to the new race
-                self._fail(view, incident, f"emergency sweep {view.proposal.id} withdrawn: "
-                           "the race is run again from the first nonce not mined")
+                self._fail(view, incident, msg("timeline.sweep.withdrawn",
+                                               proposal=view.proposal.id))
             names = list(dict.fromkeys(
                 str(v.proposal.payload["from_wallet"])
                 for v in [*(f[0] for f in failed), *superseded]
@@ -513,7 +607,10 @@ class Containment:
         self.send(again)
         return out
 
-    def _fail(self, view: Any, incident: str, detail: str) -> None:
+    def _is_multisig(self, wallet: str) -> bool:
+        return any(w.name == wallet and w.kind == "multisig" for w in self.ledger.wallets())
+
+    def _fail(self, view: Any, incident: str, detail: Message) -> None:
         with self.ledger.store.custody() as (_, tables):
             tables.set_state(view.proposal.id, "sent", "failed")
         self._noted.discard(str(view.tx_hash))
@@ -532,16 +629,16 @@ class Containment:
                         and v.proposal.payload.get("from_wallet") == name
                         and not v.proposal.payload.get("revoke"))
             if tries >= MAX_ATTEMPTS:
-                self.event(incident, "sweep", ACTOR, f"{tries} emergency sweeps of {name} "
-                           "made: not sent again; sweep it by hand")
+                self.event(incident, "sweep", ACTOR, msg(
+                    "timeline.sweep.gave_up", count=str(tries), wallet=name))
                 continue
             with self.ledger.store.unit() as unit:
                 try:
                     with unit.savepoint():
                         sweep = self.prepare_sweep(incident, name, survey)
                 except KinkoError as exc:
-                    self.event(incident, "sweep", ACTOR, f"emergency sweep of {name} not "
-                               f"prepared again: {exc.message}")
+                    self.event(incident, "sweep", ACTOR, msg(
+                        "timeline.sweep.not_prepared_again", wallet=name, reason=exc.message))
                     continue
             if sweep is not None:
                 sweeps.append(sweep)
@@ -557,12 +654,11 @@ class Containment:
             "and are moved to cold storage: request again when withdrawals resume")
         if rejected:
             total = sum(v.amount for v in rejected)
-            self.event(incident, "withdrawals", ACTOR,
-                       f"{len(rejected)} withdrawal(s) waiting in {wallet} rejected "
-                       f"({format_units(total, asset, group=True)} {asset.symbol} released to "
-                       "their customers) so the emergency sweep can take everything: "
-                       + ", ".join(v.id for v in rejected[:20])
-                       + (" …" if len(rejected) > 20 else ""))
+            self.event(incident, "withdrawals", ACTOR, msg(
+                "timeline.withdrawals.rejected", count=len(rejected), wallet=wallet,
+                amount=Units(total, asset.symbol, asset.decimals),
+                ids=", ".join(v.id for v in rejected[:20])
+                + (" …" if len(rejected) > 20 else "")))
 
 
 def _cosigned(wallet: Wallet) -> bool:
@@ -572,12 +668,12 @@ def _cosigned(wallet: Wallet) -> bool:
     return m is not None and m.cosigner is not None and m.threshold >= 2
 
 
-def _race_words(race: Race, nonce: int, clear: bool) -> str:
+def _race_words(race: Race, nonce: int, clear: bool) -> Message:
     """How one transaction of the race is sent, for the timeline."""
-    replaces = f", replacing {', '.join(race.replaced)}" \
+    replaces = msg("race.replacing", txs=", ".join(race.replaced)) \
         if race.replaced and nonce == race.first else ""
-    return (f"nonce {nonce} at {race.gas_price} wei per gas{replaces}"
-            + ("; it first clears the address's delegation (EIP-7702)" if clear else ""))
+    return msg("race.terms", nonce=str(nonce), price=str(race.gas_price), replacing=replaces,
+               clears=msg("race.clears") if clear else "")
 
 
 def _emergency_target(address: str | None, cold_wallet: str | None, asset: Asset,

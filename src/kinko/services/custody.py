@@ -55,7 +55,9 @@ from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccou
 from kinko.ports import (
     Chain,
     CustodyTables,
+    Outgoing,
     Payment,
+    Prepared,
     Prices,
     RaceTerms,
     Spender,
@@ -69,7 +71,7 @@ from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
            "effective_policy", "fee_payer", "fee_postings", "merge_postings", "payment",
-           "stored_versions"]
+           "signed_move", "stored_versions"]
 
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
@@ -86,6 +88,22 @@ def outside_units(store: Store, what: str) -> None:
 def payment(asset: Asset, to: str, amount: int, kind: str, request_id: str) -> Payment:
     """What a use case asks a wallet to send, for withdrawal or proposal ``request_id``."""
     return Payment(asset, to, amount, (kind, request_id))
+
+
+def signed_move(prepared: Prepared, out: Outgoing, chain: str, at: datetime) -> dict[str, Any]:
+    """What kinko signed for a movement, as the watch matches it (``signed_moves``): the
+    sender, the nonce it takes, its hash; for a Safe's execution also the Safe, the SafeTx
+    hash and the Safe's nonce. Recorded in the unit that records the hash, before the
+    broadcast."""
+    d = prepared.detail
+    kind, ident = prepared.payment.request
+    safe_hash = d.get("safe_tx_hash")
+    return {"ref": f"{kind}:{ident}", "chain": chain, "sender": prepared.sender,
+            "nonce": None if d.get("nonce") is None else int(d["nonce"]),
+            "tx_hash": out.tx_hash, "safe": d.get("to") if safe_hash else None,
+            "safe_tx_hash": str(safe_hash).lower() if safe_hash else None,
+            "safe_nonce": None if d.get("safe_nonce") is None else int(d["safe_nonce"]),
+            "signed": at}
 
 
 def fee_payer(ledger: Ledger, wallet_name: str, payer: str | None = None
@@ -569,9 +587,10 @@ class Custody:
                             for r in tables.owner_signatures(proposal_id))
         # the node (and a multisig's owners) are asked before the unit opens
         prepared = spender.prepare(replace(self._payment(p, to), signatures=offline))
-        with self.ledger.store.custody() as (_, tables):  # signed and recorded together
+        with self.ledger.store.unit() as unit:  # signed and recorded together
             out = spender.sign(prepared)
-            tables.set_state(proposal_id, "approved", "sending", out.tx_hash)
+            unit.custody.set_state(proposal_id, "approved", "sending", out.tx_hash)
+            unit.watch.put_signed(signed_move(prepared, out, chain.name, now))
         try:
             tx_hash = chain.send_raw(out.raw)
         except ChainRejected:

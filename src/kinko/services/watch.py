@@ -39,12 +39,13 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_token, chain_key, chain_keys
 from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
-from kinko.domain.messages import N_, Percent, Units, msg, verbatim
-from kinko.domain.money import format_units
+from kinko.domain.messages import N_, Percent, Units, msg
+from kinko.domain.safe import SafeEvent
 from kinko.domain.watch import (
     Alert,
     Expected,
     Observation,
+    alert_key,
     classify,
     deposit_alert,
     drop_exceeds,
@@ -53,11 +54,18 @@ from kinko.domain.watch import (
     theft_alert,
     unexplained_drop,
 )
-from kinko.domain.watch_state import Finding, flows_of, judge, suspects
+from kinko.domain.watch_safe import (
+    OwnerKey,
+    SafeVerdict,
+    judge_pending,
+    judge_safes,
+    owner_key_alerts,
+)
+from kinko.domain.watch_state import Finding, flows_of, judge, span_words, suspects
 from kinko.errors import ChainRejected, KinkoError
 from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Notifier
-from kinko.services.containment import ACTOR, Containment, Sweep
+from kinko.services.containment import ACTOR, Containment, RaceCap, Sweep
 from kinko.services.deposits import find_fork, tag_holders
 from kinko.services.withdrawals import Withdrawals
 
@@ -106,7 +114,8 @@ class Watch:
     def __init__(self, withdrawals: Withdrawals, chain: Chain, *, confirmations: int,
                  notifiers: Sequence[Notifier] = (), start_block: int = 0,
                  state_watch: bool = True, live_depth: int = _LIVE_DEPTH,
-                 tag_tokens: Sequence[str] = (), interval_ms: int = 1000) -> None:
+                 tag_tokens: Sequence[str] = (), interval_ms: int = 1000,
+                 race_cap: RaceCap | None = None) -> None:
         self.withdrawals = withdrawals
         self.tag_tokens = tuple(canonical_token(t, chain.name) for t in tag_tokens)
         self.custody = withdrawals.custody
@@ -117,7 +126,7 @@ class Watch:
         self.confirmations = max(1, confirmations)
         self.notifiers = list(notifiers)
         self.start_block = start_block
-        self.containment = Containment(withdrawals, chain)
+        self.containment = Containment(withdrawals, chain, race_cap)
         self.interval_ms = interval_ms
         self.started = self.clock.now()  # for the heartbeat: since when this watch runs
         self._sampled = -1  # the head the balances were last sampled at
@@ -127,9 +136,14 @@ class Watch:
         self.live_depth = live_depth  # every block's state within this depth of the head
         self._state: dict[str, AccountState] = {}
         self._state_at = ""
-        self._span: list[tuple[Block, dict[str, tuple[bool, int]]]] = []  # awaiting a state
+        # blocks awaiting a state: each with its receipts and the native value Safes sent
+        self._span: list[tuple[Block, dict[str, tuple[bool, int]], list[Transfer]]] = []
         self._wallet_map: dict[tuple[str, str], str] = {}
         self._asset_map: dict[str | None, str] = {}
+        # the Safes watched (canonical address -> (wallet, asset)) and their owner keys
+        # whose own address must never send (see kinko.domain.watch_safe)
+        self._safes: dict[str, tuple[str, str]] = {}
+        self._owner_keys: dict[str, OwnerKey] = {}
         self.metrics: dict[str, int] = {"blocks_read": 0, "alerts_raised": 0, "reorgs": 0,
                                         "head": 0, "checkpoint": -1, "polls": 0}
 
@@ -149,13 +163,38 @@ class Watch:
         return {(chain_key(address, chain), w.asset): w.name for w in self.ledger.wallets()
                 if w.asset in names for address in w.addresses}
 
+    def _multisigs(self, assets: dict[str | None, str]) -> None:
+        """The Safes of this chain's assets and their owner keys kinko knows (the
+        operations key, the co-signer), for :mod:`kinko.domain.watch_safe`."""
+        chain, native = self.chain.name, assets.get(None)
+        safes: dict[str, tuple[str, str]] = {}
+        keys: dict[str, OwnerKey] = {}
+        for w in sorted(self.ledger.wallets(), key=lambda w: (w.asset != native, w.name)):
+            if w.multisig is None or w.asset not in set(assets.values()):
+                continue
+            for address in w.addresses:
+                safes.setdefault(chain_key(address, chain), (w.name, w.asset))
+            m = w.multisig
+            for role, owner in (("operator", m.operator), ("cosigner", m.cosigner)):
+                if owner is not None:
+                    keys.setdefault(chain_key(owner, chain),
+                                    OwnerKey(chain_key(owner, chain), role, w.name, w.asset))
+        self._safes, self._owner_keys = safes, keys
+
     def _touches(self, t: Transfer, ours: set[str]) -> bool:
         """Whether a transfer leaves or reaches one of ``ours`` (canonical addresses)."""
         chain = self.chain.name
         return chain_key(t.sender, chain) in ours or (bool(t.to) and chain_key(
             t.to or "", chain) in ours)
 
-    def _expected(self, tx_hashes: list[str]) -> list[Expected]:
+    def _expected(self, tx_hashes: list[str],
+                  executed: dict[str, tuple[str, str]] | None = None) -> list[Expected]:
+        """What kinko approved that the chain may show; ``executed``: approved Safe
+        executions seen (lower tx hash -> (ref, the hash kinko recorded for it)), whose
+        movements are expected in the transaction that executed them, whoever sent it."""
+        executed = executed or {}
+        executed_refs = {ref for ref, _ in executed.values()}
+        tx_hashes = [*tx_hashes, *(recorded for _, recorded in executed.values() if recorded)]
         wallets = {w.name: w for w in self.ledger.wallets()}
 
         def senders(name: str) -> frozenset[str]:
@@ -169,7 +208,8 @@ class Watch:
             if r["state"] in ("review", "blocked", "rejected", "expired"):
                 continue  # never approved: if it shows on chain, it is not ours
             w = wallets.get(r["wallet"])
-            if not r["tx_hash"] and (w is None or w.tier == "hot"):
+            if not r["tx_hash"] and (w is None or w.tier == "hot") \
+                    and f"withdrawal:{r['id']}" not in executed_refs:
                 # kinko signs for a hot wallet and records the hash before it broadcasts:
                 # a transfer it has not sent is not its own, however alike it looks
                 continue
@@ -182,9 +222,18 @@ class Watch:
             to = p.payload.get("to_address")
             if not to:
                 continue
+            w = wallets.get(str(p.payload["from_wallet"]))
+            reserved = p.payload.get("nonce")  # a race's: the nonce kinko will sign at
+            if not view.tx_hash and reserved is None and (w is None or w.tier == "hot") \
+                    and f"proposal:{p.id}" not in executed_refs:
+                continue  # kinko signs it and records the hash first: nothing else is it
             out.append(Expected(f"proposal:{p.id}", str(p.payload["asset"]),
                                 senders(str(p.payload["from_wallet"])), str(to),
-                                int(str(p.payload["amount"])), view.tx_hash))
+                                int(str(p.payload["amount"])), view.tx_hash,
+                                None if reserved is None else int(str(reserved))))
+        if executed:
+            by_ref = {ref: tx for tx, (ref, _) in executed.items()}
+            out = [replace(e, tx_hash=by_ref[e.ref]) if e.ref in by_ref else e for e in out]
         loose = [e.ref for e in out if not e.tx_hash]
         if not loose:
             return out
@@ -202,6 +251,7 @@ class Watch:
         assets = self._assets()
         wallets = self._wallets(assets)
         self._asset_map, self._wallet_map = assets, wallets
+        self._multisigs(assets)
         # the mempool before the head: a transaction mined in between is then in a block
         # this round reads, not missed by both
         self._mempool(assets, wallets, report)
@@ -248,8 +298,11 @@ class Watch:
                                 chain=self.chain.name) if transfers else []
         report.pending += sum(1 for o in observations if o.direction == "out")
         findings = self._pending_findings(pool, ours, assets)
-        if observations or findings:
-            self._record(observations, None, report, findings)
+        leaked = owner_key_alerts(pool.transfers, self._owner_keys, chain=self.chain.name,
+                                  block=None) if self._owner_keys else []
+        leaked += self._pending_executions()
+        if observations or findings or leaked:
+            self._record(observations, None, report, findings, alerts=leaked)
 
     def _pending_findings(self, pool: Block, ours: set[str],
                           assets: dict[str | None, str]) -> list[Finding]:
@@ -262,27 +315,25 @@ class Watch:
                 continue  # clearing a delegation moves nothing (kinko's sweep does it)
             named.add(auth.authority)
             found.append(Finding(auth.authority, "delegation", None, 0,
-                                 f"a pending type-4 transaction {auth.tx_hash} sent by "
-                                 f"{auth.sender} carries an authorization signed with the key "
-                                 f"of {auth.authority}, delegating it to {auth.delegate} "
-                                 "(EIP-7702): whoever calls it then moves what it holds",
-                                 auth.tx_hash))
+                                 msg("state.pending.delegation", tx=auth.tx_hash,
+                                     sender=auth.sender, address=auth.authority,
+                                     delegate=auth.delegate), auth.tx_hash))
         for grant in pool.allowances:
             if grant.owner in ours and grant.value > 0:
+                symbol = tokens.get(grant.token, grant.token)
+                known = self.ledger.assets.get(symbol)
                 found.append(Finding(grant.owner, "allowance", tokens.get(grant.token), 0,
-                                     f"a pending transaction {grant.tx_hash} from "
-                                     f"{grant.owner} would grant {grant.spender} an allowance "
-                                     f"of {grant.value} minor units of "
-                                     f"{tokens.get(grant.token, grant.token)}: kinko grants "
-                                     "none", grant.tx_hash))
+                                     msg("state.pending.allowance", tx=grant.tx_hash,
+                                         address=grant.owner, spender=grant.spender,
+                                         amount=Units(grant.value, symbol,
+                                                      known.decimals if known else 0)),
+                                     grant.tx_hash))
         delegated = {a for a, st in self._state.items() if st.code} | named
         for t in pool.transfers:
             if t.token is None and t.to in delegated and t.sender not in ours:
                 found.append(Finding(t.to, "call", None, 0,
-                                     f"a pending transaction {t.tx_hash} from {t.sender} "
-                                     f"calls {t.to}, whose account is delegated: the "
-                                     f"delegate's code would run with its {native}",
-                                     t.tx_hash))
+                                     msg("state.pending.call", tx=t.tx_hash, sender=t.sender,
+                                         address=t.to, native=native), t.tx_hash))
         return found
 
     def _blocks(self, assets: dict[str | None, str], wallets: dict[tuple[str, str], str],
@@ -303,6 +354,8 @@ class Watch:
         tokens = sorted(k for k in assets if k is not None)
         states = getattr(self.chain, "states", None) if self.state_watch else None
         both = getattr(self.chain, "block_and_states", None) if states is not None else None
+        safes = sorted(self._safes)
+        safe_events = getattr(self.chain, "safe_events", None) if safes else None
         # block hashes are kept in memory and written in batches: a crash before a batch is
         # written only means those blocks are read again (recording is idempotent)
         unsaved: list[tuple[int, str, int]] = []
@@ -314,24 +367,25 @@ class Watch:
                 self.metrics["checkpoint"] = unsaved[-1][0]
                 unsaved.clear()
 
-        def read(n: int) -> tuple[Block, dict[str, AccountState] | None]:
-            """A block and what the watched addresses hold after it (one thread each; one
-            round trip where the chain batches them); deep in a backlog, the state only
-            every _STRIDE-th block."""
+        def read(n: int) -> tuple[Block, dict[str, AccountState] | None, list[SafeEvent]]:
+            """A block, what the watched addresses hold after it (one thread each; one
+            round trip where the chain batches them; deep in a backlog, the state only
+            every _STRIDE-th block) and the events of the watched Safes in it."""
+            events: list[SafeEvent] = safe_events(safes, n, n) if safe_events else []
             wanted = report.head - n < self.live_depth or n % _STRIDE == 0 \
                 or n == report.head
             if states is None or not watched or not wanted:
-                return self.chain.block(n), None
+                return self.chain.block(n), None, events
             try:
                 if both is not None:
-                    got: tuple[Block, dict[str, AccountState]] = both(n, watched, tokens)
-                    return got
-                return self.chain.block(n), states(watched, tokens, n)
+                    block, after = both(n, watched, tokens)
+                    return block, after, events
+                return self.chain.block(n), states(watched, tokens, n), events
             except ChainRejected as exc:  # a pruned node, or one restarted from a dump
                 gaps.append(f"block {n}: the state of the watched addresses was not "
                             f"readable ({exc.message}); its changes are explained with the "
                             "next block's")
-                return self.chain.block(n), None
+                return self.chain.block(n), None, events
 
         gaps: list[str] = []  # blocks whose state the node would not give
         with self.store.watch(write=False) as tables:
@@ -339,14 +393,15 @@ class Watch:
             waiting = {str(a["tx_hash"]).lower() for a in tables.chain_alerts(name, ("pending",))
                        if a["tx_hash"]}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kinko-watch") as pool:
-            ahead: dict[int, Future[tuple[Block, dict[str, AccountState] | None]]] = {}
+            ahead: dict[int, Future[tuple[Block, dict[str, AccountState] | None,
+                                          list[SafeEvent]]]] = {}
             try:
                 while number <= report.head and (max_blocks is None
                                                  or report.blocks < max_blocks):
                     for n in range(number, min(report.head, number + _PREFETCH) + 1):
                         if n not in ahead:
                             ahead[n] = pool.submit(read, n)
-                    block, after = ahead.pop(number).result()
+                    block, after, events = ahead.pop(number).result()
                     report.blocks += 1
                     self.metrics["blocks_read"] += 1
                     if below is not None and block.parent_hash != below:
@@ -360,13 +415,21 @@ class Watch:
                         continue
                     mine = [t for t in block.transfers if self._touches(t, ours)]
                     receipts = self._receipts(mine, ours)
-                    findings = self._state_findings(block, after, receipts, ours, assets)
-                    if mine or findings:
-                        observations = classify(mine, wallets, assets,
-                                                self._expected([t.tx_hash for t in mine]),
-                                                chain=self.chain.name) if mine else []
+                    safe, executed = self._judge_safes(events, block.number)
+                    findings = self._state_findings(block, after, receipts, ours, assets,
+                                                    safe.internal)
+                    mine += safe.internal
+                    leaked = owner_key_alerts(block.transfers, self._owner_keys,
+                                              chain=self.chain.name, block=block.number) \
+                        if self._owner_keys else []
+                    if mine or findings or safe.alerts or leaked:
+                        observations = classify(
+                            mine, wallets, assets,
+                            self._expected([t.tx_hash for t in mine], executed),
+                            chain=self.chain.name) if mine else []
                         failed = frozenset(h for h, (ok, _fee) in receipts.items() if not ok)
-                        self._record(observations, block, report, findings, failed)
+                        self._record(observations, block, report, findings, failed,
+                                     alerts=[*safe.alerts, *leaked])
                     if waiting:
                         included = waiting & {t.tx_hash.lower() for t in block.transfers}
                         if included:
@@ -381,6 +444,73 @@ class Watch:
                 for f in ahead.values():
                     f.cancel()
                 save()
+
+    def _judge_safes(self, events: list[SafeEvent], number: int
+                     ) -> tuple[SafeVerdict, dict[str, tuple[str, str]]]:
+        """The watched Safes' events of block ``number`` judged against the SafeTx hashes
+        kinko approved (:func:`kinko.domain.watch_safe.judge_safes`), and the approved
+        executions seen: lower tx hash -> (ref, the hash kinko recorded sending it as)."""
+        if not events:
+            return SafeVerdict(), {}
+        approved, recorded, used = self._safe_approvals(
+            [str(e.fields["safe_tx_hash"]) for e in events if "safe_tx_hash" in e.fields])
+        native, decimals = self._native()
+        verdict = judge_safes(events, self._safes, approved, used, chain=self.chain.name,
+                              native=native, decimals=decimals, block=number)
+        return verdict, {tx: (ref, recorded.get(ref, "")) for tx, ref in
+                         verdict.matched.items()}
+
+    def _pending_executions(self) -> list[Alert]:
+        """``execTransaction`` calls to the watched Safes waiting in the mempool that would
+        execute a SafeTx kinko did not approve (:func:`kinko.domain.watch_safe.
+        judge_pending`): alarmed before they are mined."""
+        reader = getattr(self.chain, "pending_executions", None)
+        if reader is None or not self._safes:
+            return []
+        pending = reader(sorted(self._safes))
+        if not pending:
+            return []
+        approved, _, used = self._safe_approvals([h for p in pending
+                                                  for h in p.safe_tx_hashes])
+        native, decimals = self._native()
+        return judge_pending(pending, self._safes, approved, used, chain=self.chain.name,
+                             native=native, decimals=decimals)
+
+    def _native(self) -> tuple[str, int]:
+        """The chain's coin and its decimals."""
+        native = self._asset_map.get(None, "")
+        asset = self.ledger.assets.get(native)
+        return native, asset.decimals if asset else 0
+
+    def _safe_approvals(self, safe_tx_hashes: list[str]
+                        ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """Of ``safe_tx_hashes``, those kinko approved: lower SafeTx hash -> ref (what it
+        signed for an approved movement, or what the owners signed offline for an approved
+        sweep or refill); ref -> the transaction hash kinko recorded for it; and ref -> the
+        lower hash of the transaction that already used it (it explains no other)."""
+        safe_tx_hashes = sorted({h.lower() for h in safe_tx_hashes})
+        if not safe_tx_hashes:
+            return {}, {}, {}
+        with self.store.watch(write=False) as tables:
+            signed = tables.signed_safe_txs(safe_tx_hashes)
+        approved = {h: str(row["ref"]) for h, row in signed.items()}
+        recorded = {str(row["ref"]): str(row["tx_hash"]) for row in signed.values()}
+        wanted = set(safe_tx_hashes) - set(approved)
+        if wanted:
+            moving = [v for v in self.custody.proposals()
+                      if v.proposal.kind in ("sweep", "refill") and v.state in _MOVING]
+            with self.store.custody(write=False) as (_, tables):
+                for view in moving:
+                    for row in tables.owner_signatures(view.proposal.id):
+                        digest = str(row["digest"]).lower()
+                        if digest in wanted:
+                            approved[digest] = f"proposal:{view.proposal.id}"
+                            if view.tx_hash:
+                                recorded[f"proposal:{view.proposal.id}"] = str(view.tx_hash)
+        with self.store.watch(write=False) as tables:
+            used = {ref: tx.lower() for ref, tx in
+                    tables.consumed(sorted(set(approved.values()))).items()}
+        return approved, recorded, used
 
     def _dropped(self) -> None:
         """Alerts of transactions seen only in the mempool that the node no longer knows:
@@ -400,9 +530,8 @@ class Watch:
             for alert in gone:
                 tables.update_alert(alert["id"], chain_state="dropped")
                 if alert["incident"]:
-                    tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(
-                        f"{alert['tx_hash']} left the mempool without being mined "
-                        "(replaced, or dropped by the node): it moved nothing"))
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, msg(
+                        "timeline.chain.dropped", tx=str(alert["tx_hash"])))
 
     def _displaced(self, report: PollReport) -> None:
         """Withdrawals kinko sent whose nonce another transaction used (the thief signed
@@ -440,18 +569,17 @@ class Watch:
                     or lookup(row["tx_hash"]) is not None:
                 continue
             asset = self.ledger.assets.get(row["asset"])
-            detail = (f"{row['wallet']}: withdrawal {row['id']} was sent as {row['tx_hash']} "
-                      f"with nonce {o['nonce']}, which another transaction from {sender} "
-                      "used: it will never be mined"
-                      + (f"; its {format_units(int(row['amount']), asset)} {row['asset']} "
-                         "reservation is released to the customer" if release and asset
-                         else "; its reservation is kept until people decide"))
+            detail = msg(N_("alert.displaced.released") if release
+                         else N_("alert.displaced.kept"), wallet=row["wallet"],
+                         withdrawal=row["id"], tx=row["tx_hash"], nonce=str(o["nonce"]),
+                         sender=sender, amount=Units(int(row["amount"]), row["asset"],
+                                                     asset.decimals if asset else 0))
             with self.store.unit():
                 if release:
-                    self.withdrawals.displaced(row["id"], ACTOR, detail)
+                    self.withdrawals.displaced(row["id"], ACTOR, ENGLISH.text(detail))
                 done = self._alarm(Alert(f"displaced:{self.chain.name}:{row['tx_hash']}",
                                          "displaced", "critical", row["asset"], row["wallet"],
-                                         verbatim(detail), row["tx_hash"], 0, head))
+                                         detail, row["tx_hash"], 0, head))
             if done is not None:
                 fired.append(done)
         self._announce(fired, report)
@@ -470,15 +598,18 @@ class Watch:
                     continue
                 receipt = receipts.get(tx)
                 changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
-                note = f"{tx} included in block {block.number}"
-                if receipt is not None and not receipt.ok and alert["kind"] == "theft":
-                    note += "; it reverted: nothing moved, an attempt and not a loss"
-                    changes.update(kind="theft_attempt", amount=0,
+                reverted = receipt is not None and not receipt.ok \
+                    and alert["kind"] in ("theft", "safe_execution")
+                note = msg(N_("timeline.chain.included.reverted") if reverted
+                           else N_("timeline.chain.included"), tx=tx, block=str(block.number))
+                if reverted:  # a Safe's execution stays one (its signatures are out there)
+                    changes.update(kind="theft_attempt" if alert["kind"] == "theft"
+                                   else alert["kind"], amount=0,
                                    detail=msg("alert.reverted", alert=alert["detail"],
                                               block=str(block.number)))
                 tables.update_alert(alert["id"], **changes)
                 if alert["incident"]:
-                    tables.add_event(alert["incident"], now, "chain", ACTOR, verbatim(note))
+                    tables.add_event(alert["incident"], now, "chain", ACTOR, note)
 
     # ------------------------------------------------------------------ state
 
@@ -493,7 +624,8 @@ class Watch:
 
     def _state_findings(self, block: Block, after: dict[str, AccountState] | None,
                         receipts: dict[str, tuple[bool, int]], ours: set[str],
-                        assets: dict[str | None, str]) -> list[Finding]:
+                        assets: dict[str | None, str],
+                        internal: list[Transfer] | None = None) -> list[Finding]:
         """Compare what every watched address holds after ``block`` with what it held
         before (kept from the last state read, else read), and keep the unexplained changes
         (:func:`kinko.domain.watch_state.judge`). Blocks read without their state (deep in
@@ -501,7 +633,7 @@ class Watch:
         whose state is read: the change over the span against all their transfers."""
         if not self.state_watch or getattr(self.chain, "states", None) is None:
             return []
-        self._span.append((block, receipts))
+        self._span.append((block, receipts, internal or []))
         if after is None:
             if len(self._span) > 16 * _STRIDE:  # a long gap: start again after it
                 log.warning("state watch: no state for %d blocks up to %d; comparing anew",
@@ -512,10 +644,11 @@ class Watch:
         first = span[0][0]
         if len(span) > 1:
             block = Block(block.number, block.hash, first.parent_hash, block.timestamp,
-                          tuple(t for b, _ in span for t in b.transfers),
-                          tuple(a for b, _ in span for a in b.authorizations),
-                          tuple(g for b, _ in span for g in b.allowances))
-            receipts = {h: r for _, rs in span for h, r in rs.items()}
+                          tuple(t for b, _, _ in span for t in b.transfers),
+                          tuple(a for b, _, _ in span for a in b.authorizations),
+                          tuple(g for b, _, _ in span for g in b.allowances))
+            receipts = {h: r for _, rs, _ in span for h, r in rs.items()}
+        moved = [t for _, _, sent in span for t in sent]
         watched = sorted(after)
         tokens = sorted(k for k in assets if k is not None)
         before = self._state if self._state_at == first.parent_hash else {}
@@ -531,19 +664,20 @@ class Watch:
                             block.number)
         token_assets = {k: v for k, v in assets.items() if k is not None}
         own = self._own_authorizations(block)
-        where = (f"in block {block.number} " if len(span) == 1
-                 else f"in blocks {first.number}-{block.number} ")
+        where = span_words(first.number, block.number)
+        decimals = {a.symbol: a.decimals for a in self.ledger.assets.values()}
         found: list[Finding] = []
         for address in watched:
             if address not in before:
                 continue
             found += judge(address, before[address], after[address],
-                           flows_of(block.transfers, address, receipts),
+                           flows_of(block.transfers, address, receipts, moved),
                            native=assets.get(None, ""), tokens=token_assets,
                            suspected=suspects(address, block.transfers, block.authorizations,
                                               ours),
                            allowances=block.allowances,
-                           own_authorizations=own.get(address, 0), where=where)
+                           own_authorizations=own.get(address, 0), where=where,
+                           decimals=decimals)
         return found
 
     def _own_authorizations(self, block: Block) -> dict[str, int]:
@@ -565,14 +699,16 @@ class Watch:
 
     def _record(self, observations: list[Observation], block: Block | None,
                 report: PollReport, findings: Sequence[Finding] = (),
-                failed: frozenset[str] = frozenset()) -> None:
+                failed: frozenset[str] = frozenset(), alerts: Sequence[Alert] = ()) -> None:
         """Store what was seen and alarm for what is unexplained and new: one unit of work
         (an observation is never kept without the alert it raises, so a crash in between
         cannot make a re-read block look seen and stay silent); the chain and the notifiers
         are told after it commits. Unexplained outflows of one transaction and asset are
         one alert (their total); ``findings`` (unexplained changes of state) alarm under
         the key of the transaction they are blamed on; ``failed`` transactions (reverted)
-        are attempts, not losses."""
+        are attempts, not losses; ``alerts`` raised elsewhere (a Safe's execution or change
+        kinko did not approve, an owner key sending) take in the unexplained outflows of
+        their own transaction, so one transaction is one alert."""
         name = self.chain.name
         now = self.clock.now()
         raised: list[Alert] = []
@@ -616,16 +752,24 @@ class Watch:
                             f"holds the tag mosaic {tag}"
                         raised.append(deposit_alert(name, obs, said,
                                                     self.ledger.assets.get(obs.asset)))
+            keyed = {a.key: a for a in alerts}
             for (tx, asset), (obs, total) in thefts.items():
+                other = keyed.get(alert_key(name, tx))
+                if other is not None and other.kind.startswith("safe_") and (
+                        other.asset == asset or not other.amount):
+                    # the Safe's own alarm says what happened; it carries what was taken
+                    keyed[other.key] = replace(other, asset=asset, amount=total,
+                                               wallet=obs.wallet)
+                    continue
                 raised.append(theft_alert(name, obs, pending=block is None,
                                           asset=self.ledger.assets.get(asset), amount=total,
                                           reverted=tx in failed))
+            raised += keyed.values()
             for f in findings:
                 wallet = self._wallet_of(f.address, f.asset)
                 if wallet is not None:
                     raised.append(state_alert(
-                        name, f, wallet, block=None if block is None else block.number,
-                        asset=self.ledger.assets.get(f.asset) if f.asset else None))
+                        name, f, wallet, block=None if block is None else block.number))
             # what moved first, so the one alert of a transaction carries its loss
             raised.sort(key=lambda a: not a.amount)
             fired = [done for alert in raised if (done := self._alarm(alert)) is not None]
@@ -666,7 +810,9 @@ class Watch:
                     changes.update(chain_state=chain_state, block=alert.block)
                 learnt = alert.block is not None and (
                     alert.kind == "theft_attempt" != old["kind"]
-                    or (alert.amount and alert.amount != old["amount"]))
+                    or (alert.amount and alert.amount != old["amount"])
+                    # a Safe's events say what a pending execution did
+                    or (old["chain_state"] == "pending" and alert.kind.startswith("safe_")))
                 if learnt:
                     changes.update(kind=alert.kind, asset=alert.asset, wallet=alert.wallet,
                                    amount=alert.amount, detail=alert.detail)
@@ -902,19 +1048,18 @@ class Watch:
             if delegate is not None:
                 found.append(Alert(
                     f"audit:{name}:{address}:delegation:{delegate}", "audit_delegation",
-                    "high", None, wallet, verbatim(
-                        f"{wallet}: {address} is delegated to {delegate} (EIP-7702): whoever "
-                        "calls it runs that code with its funds; clear the delegation (an "
-                        "authorization to the zero address) unless it is yours"),
+                    "high", None, wallet, msg("alert.audit_delegation", wallet=wallet,
+                                              address=address, delegate=delegate),
                     block=head))
             for token, spender, amount in granted(address, sorted(tokens)):
                 asset = tokens.get(token, token)
+                known = self.ledger.assets.get(asset)
                 found.append(Alert(
                     f"audit:{name}:{address}:{token}:{spender}", "audit_allowance", "high",
-                    asset, wallet, verbatim(
-                        f"{wallet}: {address} has granted {spender} an allowance of {amount} "
-                        f"minor units of {asset}: it can take them at any time; revoke it "
-                        f"(approve({spender}, 0)) unless it is yours"), block=head))
+                    asset, wallet, msg("alert.audit_allowance", wallet=wallet, address=address,
+                                       spender=spender, amount=Units(
+                                           amount, asset, known.decimals if known else 0)),
+                    block=head))
         fired: list[_Fired] = []
         with self.store.unit():
             for alert in found:

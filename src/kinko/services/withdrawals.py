@@ -88,6 +88,7 @@ from kinko.services.custody import (
     fee_postings,
     outside_units,
     payment,
+    signed_move,
 )
 from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record, scope_word
@@ -485,6 +486,7 @@ class Withdrawals:
             else:
                 out = spender.sign(prepared)
                 u.screening.set_state(withdrawal_id, (row["state"],), "sending", out.tx_hash)
+                u.watch.put_signed(signed_move(prepared, out, chain.name, now))
         if expired:
             raise ApprovalError(f"withdrawal {withdrawal_id} expired before it was sent; the "
                                 "funds are released")

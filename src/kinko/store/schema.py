@@ -357,6 +357,20 @@ observations = Table(
     Index("ix_observations_status", "status"),
 )
 
+signed_moves = Table(  # what kinko signed for each approved movement, before broadcast
+    "signed_moves", metadata,
+    Column("ref", String(200), primary_key=True),  # withdrawal:<id> / proposal:<id>
+    Column("chain", String(32), nullable=False),
+    Column("sender", String(128), nullable=False),  # the address that sends it
+    Column("nonce", BigInteger, nullable=True),  # the sender's nonce it takes (EVM)
+    Column("tx_hash", String(66), nullable=False),
+    Column("safe", String(128), nullable=True),  # a Safe's execution: the Safe,
+    Column("safe_tx_hash", String(66), nullable=True),  # its SafeTx hash
+    Column("safe_nonce", BigInteger, nullable=True),  # and the Safe's nonce it takes
+    Column("signed_us", BigInteger, nullable=False),
+    Index("ix_signed_moves_safe_tx_hash", "safe_tx_hash"),
+)
+
 incidents = Table(
     "incidents", metadata,
     Column("id", String(64), primary_key=True),

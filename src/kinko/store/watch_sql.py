@@ -153,6 +153,37 @@ class SqlWatch:
                 out.setdefault(str(ref), str(tx))
         return out
 
+    # ------------------------------------------------------------------ signed moves
+
+    def put_signed(self, row: dict[str, Any]) -> None:
+        """What kinko signed for an approved movement (``ref``), in the unit that records
+        its hash before broadcast; a movement signed again (sent anew) keeps the last."""
+        values = _in(row, s.signed_moves)
+        self.conn.execute(delete(s.signed_moves).where(s.signed_moves.c.ref == row["ref"]))
+        self.conn.execute(s.signed_moves.insert().values(**values))
+
+    def signed(self, refs: list[str]) -> dict[str, dict[str, Any]]:
+        """What kinko signed for each of ``refs`` that it signed (ref → row)."""
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(refs), 500):
+            for r in self.conn.execute(select(s.signed_moves).where(
+                    s.signed_moves.c.ref.in_(refs[i : i + 500]))):
+                row = _out(r)
+                out[str(row["ref"])] = row
+        return out
+
+    def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, dict[str, Any]]:
+        """The signed moves that are Safe executions of ``safe_tx_hashes`` (lower-case
+        SafeTx hash → row)."""
+        lowered = sorted({h.lower() for h in safe_tx_hashes})
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(lowered), 500):
+            for r in self.conn.execute(select(s.signed_moves).where(
+                    func.lower(s.signed_moves.c.safe_tx_hash).in_(lowered[i : i + 500]))):
+                row = _out(r)
+                out[str(row["safe_tx_hash"]).lower()] = row
+        return out
+
     # ------------------------------------------------------------------ alerts
 
     def chain_alerts(self, chain: str, chain_states: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -39,7 +39,8 @@ PAGE_SIZE = 50
 # (it inserts them itself: kinko.store.cosign_view), offered in the filter
 ALERT_KINDS = ("theft", "theft_attempt", "unknown_tx", "delegation", "nonce", "code",
                "allowance", "call", "displaced", "balance_drop", "denied_deposit",
-               "audit_allowance", "audit_delegation", "cosign_refused", "policy_loosening")
+               "audit_allowance", "audit_delegation", "safe_execution", "safe_change",
+               "owner_key", "cosign_refused", "policy_loosening")
 INCIDENT_STATES = tuple(INCIDENT_MOVES)
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
