@@ -164,3 +164,36 @@ def test_bad_files_name_the_same_problems(spark: Any, tmp_path: Path) -> None:
     from kinko.chains.tracefiles.spark import SparkTransfers
 
     assert SparkTransfers(empty, "csv", master="local[2]").read_count() == 0
+
+
+def test_a_failing_spark_job_is_one_clear_error(spark: Any) -> None:
+    """A job Spark cannot finish (here an assertion in the query; out of memory or a lost
+    executor alike) is one EnvironmentProblem saying why, not a Java stack trace."""
+    from kinko.chains.tracefiles.spark import spark_failures
+    from kinko.errors import EnvironmentProblem
+
+    with pytest.raises(EnvironmentProblem) as caught, spark_failures():
+        spark.sql("SELECT assert_true(1 = 2, 'the kinko test job fails')").collect()
+    text = str(caught.value)
+    assert text.startswith("the Spark job failed") and "the kinko test job fails" in text
+    assert "\tat org.apache" not in text and len(text) < 400
+
+
+def test_spark_out_of_memory_says_what_to_raise() -> None:
+    from kinko.chains.tracefiles.spark import _first_reason
+
+    said = _first_reason(
+        "An error occurred while calling o912.collectToPython.\n: org.apache.spark."
+        "SparkException: Job aborted due to stage failure: Task 4 in stage 29.0 failed\n"
+        "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages\n"
+        "Caused by: org.apache.spark.memory.SparkOutOfMemoryError: [UNABLE_TO_ACQUIRE_MEMORY]"
+        " Unable to acquire 262144 bytes of memory, got 0.\n\tat org.apache.spark.x\n")
+    assert said.startswith("org.apache.spark.memory.SparkOutOfMemoryError")
+
+
+def test_the_driver_memory_is_checked_before_spark_starts() -> None:
+    from kinko.chains.tracefiles.spark import spark_session
+    from kinko.errors import BadInput
+
+    with pytest.raises(BadInput, match="--spark-memory must be a size like 4g"):
+        spark_session("local[1]", "lots")

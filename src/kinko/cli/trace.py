@@ -76,6 +76,9 @@ def trace_run(
     spark_master: str = typer.Option(None, "--spark-master", help="With --engine spark: the "
                                      "cluster (spark://host:7077, yarn, k8s://...); default "
                                      "local[2], on this machine."),
+    spark_memory: str = typer.Option(None, "--spark-memory", help="With --engine spark: the "
+                                     "driver's memory (4g by default; in local mode the "
+                                     "driver also does the executors' work)."),
     tables: str = typer.Option("parquet", "--tables", help="parquet (default) or csv: the "
                                "format of the per-address and per-transfer tables "
                                "(addresses, flows), which can be large."),
@@ -108,17 +111,18 @@ def trace_run(
     elif engine == "spark":
         if fmt not in ("csv", "parquet"):
             raise BadInput(f"--engine spark reads the csv and parquet formats, not {fmt!r}")
-        from kinko.chains.tracefiles.spark import SparkTransfers
+        from kinko.chains.tracefiles.spark import SparkTransfers, spark_failures
 
-        source = SparkTransfers(transfers, fmt, asset=_file_asset(ctx, asset),
-                                master=spark_master)
-        report = run_trace_on(source, policy=policy,
-                              seed_txs=seed_tx,
-                              seed_addresses=[parse_seed_address(s) for s in seed_address],
-                              labels=labels, stop_categories=stop_category or ("exchange",),
-                              max_hops=max_hops)
-        write_trace(report, out, min_taint=min_taint, tables=tables,
-                    unit=_unit(rt, asset, chain_name))
+        with spark_failures():
+            source = SparkTransfers(transfers, fmt, asset=_file_asset(ctx, asset),
+                                    master=spark_master, memory=spark_memory)
+            report = run_trace_on(source, policy=policy,
+                                  seed_txs=seed_tx,
+                                  seed_addresses=[parse_seed_address(s) for s in seed_address],
+                                  labels=labels, stop_categories=stop_category or ("exchange",),
+                                  max_hops=max_hops)
+            write_trace(report, out, min_taint=min_taint, tables=tables,
+                        unit=_unit(rt, asset, chain_name))
         _show(rt, report)
         _written(out, tables)
         if incident is not None:

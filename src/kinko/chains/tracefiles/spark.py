@@ -32,8 +32,11 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +57,27 @@ from kinko.chains.tracefiles.account import _GENERIC
 from kinko.chains.tracefiles.reach import MOST
 from kinko.domain.addresses import address_key, fold
 from kinko.domain.trace.model import AccountTransfers, Reduced
-from kinko.errors import EnvironmentProblem, InputFileError
+from kinko.errors import BadInput, EnvironmentProblem, InputFileError
 
 __all__ = ["SparkTransfers", "spark_session"]
 
 _SESSIONS: dict[str, Any] = {}
 LOCAL_MASTER = "local[2]"
+DRIVER_MEMORY = "4g"
+"""The driver's heap unless told otherwise: in local mode the driver is also the executor
+that aggregates and joins, and Spark's own default (1g) runs out at ten million transfers."""
+_MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmgt]")
 
 
-def spark_session(master: str | None = None) -> Any:
-    """The process's Spark session for ``master`` (default ``local[2]``), started once. A
-    local master binds the driver to 127.0.0.1 (no network beyond this machine)."""
+def spark_session(master: str | None = None, memory: str | None = None) -> Any:
+    """The process's Spark session for ``master`` (default ``local[2]``), started once, its
+    driver given ``memory`` (JVM notation: ``4g``, ``512m``; default :data:`DRIVER_MEMORY`).
+    A local master binds the driver to 127.0.0.1 (no network beyond this machine)."""
     master = master or LOCAL_MASTER
+    memory = (memory or DRIVER_MEMORY).strip().lower()
+    if not _MEMORY.fullmatch(memory):
+        raise BadInput(f"--spark-memory must be a size like 4g or 512m, not {memory!r}",
+                       field="--spark-memory")
     found = _SESSIONS.get(master)
     if found is not None:
         return found
@@ -82,7 +94,8 @@ def spark_session(master: str | None = None) -> Any:
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.pyspark.python", sys.executable)
-               .config("spark.sql.adaptive.enabled", "true"))
+               .config("spark.sql.adaptive.enabled", "true")
+               .config("spark.driver.memory", memory))
     if master.startswith("local"):
         builder = (builder.config("spark.driver.host", "127.0.0.1")
                    .config("spark.driver.bindAddress", "127.0.0.1")
@@ -98,6 +111,40 @@ def spark_session(master: str | None = None) -> Any:
     return session
 
 
+@contextmanager
+def spark_failures() -> Iterator[None]:
+    """A Spark job that fails (out of memory, a lost executor, a cluster gone) as one
+    :class:`EnvironmentProblem` naming what Spark said, never a Java stack trace."""
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except (Py4JError, PySparkException) as exc:
+        said = _first_reason(str(exc))
+        hint = (": give the driver more memory (--spark-memory, now "
+                f"{_memory_in_use()}) or the cluster more executors"
+                if "OutOfMemory" in said or "UNABLE_TO_ACQUIRE_MEMORY" in said else "")
+        raise EnvironmentProblem(f"the Spark job failed{hint}; Spark said: {said}") from None
+
+
+def _first_reason(text: str) -> str:
+    """The line of a Spark error that says why (the deepest ``Caused by``, else the first
+    line naming an exception), cut to 300 characters."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line.removeprefix("Caused by: ") for line in lines
+              if line.startswith("Caused by: ")]
+    named = [line for line in lines if "Exception" in line or "Error" in line]
+    return (causes[-1] if causes else named[0] if named else lines[0] if lines else
+            "no reason given")[:300]
+
+
+def _memory_in_use() -> str:
+    for session in _SESSIONS.values():
+        return str(session.sparkContext.getConf().get("spark.driver.memory", DRIVER_MEMORY))
+    return DRIVER_MEMORY
+
+
 def _fields() -> list[_Field]:
     return _GENERIC
 
@@ -108,7 +155,7 @@ class SparkTransfers:
     kept there; a :class:`~kinko.services.trace.TransferSource`."""
 
     def __init__(self, path: Path, fmt: str, *, asset: str | None = None,
-                 master: str | None = None) -> None:
+                 master: str | None = None, memory: str | None = None) -> None:
         from pyspark.sql import functions as F
 
         self.F = F
@@ -119,7 +166,7 @@ class SparkTransfers:
                                  f"formats, not {fmt!r}", file=self.name)
         if not self.path.is_file():
             raise InputFileError(f"{self.path}: no such file", file=self.name)
-        self.spark = spark_session(master)
+        self.spark = spark_session(master, memory)
         self.parquet = fmt == "parquet"
         self.raw, columns = self._read()
         self.inp = _Input(self.path, "raw", columns, is_csv=not self.parquet)
