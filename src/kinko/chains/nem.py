@@ -129,6 +129,18 @@ class NemKey:
                       chain=self.chain)
 
 
+    def cosign(self, inner_hash: str, account: str, timestamp: int,
+               deadline: int) -> tuple[str, str]:
+        """A cosignature by this key of the multisig transfer with hash ``inner_hash`` from
+        ``account``: NIS1's (``data``, ``signature``), hex (the co-signer's
+        :class:`~kinko.ports.NemCosignKey`)."""
+        signed = self.sign(cosignature(self.chain, cosignatory_public_key=self.public_key,
+                                       inner_transaction_hash=inner_hash,
+                                       multisig_address=account, timestamp=timestamp,
+                                       deadline=deadline))
+        return signed.data, signed.signature
+
+
 @dataclass(frozen=True)
 class Signed:
     """A signed transaction as NIS1 announces it: ``data`` (the transaction's bytes without

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
@@ -50,6 +50,7 @@ from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
+from kinko.domain.nem import NemTransfer
 from kinko.domain.policy import Policy
 from kinko.domain.policy_lock import DEFAULT_TIME_LOCK, VersionFacts, effective_version
 from kinko.domain.safe import ZERO_ADDRESS, SafeTx
@@ -57,20 +58,25 @@ from kinko.errors import ApprovalError, CosignRefused, KinkoError, SafeTxRefused
 
 __all__ = [
     "ENVIRONMENT_REASONS",
+    "MAX_NEM_DEADLINE",
     "REASONS",
     "CosignPolicy",
     "CosignRequest",
     "KinkoFacts",
     "Movement",
+    "NemCosignRequest",
     "PolicyRecord",
     "ProposalFacts",
     "SafeLimit",
     "SafeState",
     "WithdrawalFacts",
+    "check_nem_account",
+    "check_nem_request",
     "check_nonce",
     "check_safe_state",
     "check_tx",
     "match_movement",
+    "match_nem_movement",
     "parse_cosign_policy",
     "parse_request",
     "policy_lineage",
@@ -739,16 +745,16 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
         raise refuse("wrong_wallet", f"Safe {tx.safe} is not an address of wallet "
                      f"{move.source.name}, which pays {what}", safe=tx.safe,
                      wallet=move.source.name)
-    limit = limits.get(asset.symbol)
-    if limit is None:
-        raise refuse("unknown_safe", f"the co-signer's settings list Safe {tx.safe} for "
-                     f"{', '.join(sorted(limits))}, not {asset.symbol}", safe=tx.safe)
-    if (asset.token or "").lower() != (limit.token or "").lower():
-        raise refuse("unknown_token", f"kinko registers {asset.symbol} as "
-                     f"{asset.token or 'the native coin'}; the co-signer's settings know it "
-                     f"as {limit.token or 'the native coin'} for Safe {tx.safe}",
-                     asset=asset.symbol)
+    _limit(limits, f"Safe {tx.safe}", asset)
     _match_payment(tx, asset, move, what)
+    return _destination(move, facts, policy, what)
+
+
+def _destination(move: Movement, facts: KinkoFacts, policy: CosignPolicy,
+                 what: str) -> Movement:
+    """Where the movement pays, against the exchange's own wallets and the breakers (the
+    same for every chain); the movement with whether it counts toward the rolling limit."""
+    asset = move.asset
     hot = _hot_addresses(facts.wallets)
     to_hot = move.destination.lower() in hot
     if move.kind != "refill" and to_hot:
@@ -767,6 +773,118 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
     counts = not (to_cold and move.kind == "sweep")
     return Movement(move.kind, asset, move.amount, move.source, move.destination,
                     move.authorised, move.emergency, counts)
+
+
+def _limit(limits: Mapping[str, SafeLimit], account: str, asset: Asset) -> SafeLimit:
+    limit = limits.get(asset.symbol)
+    if limit is None:
+        raise refuse("unknown_safe", f"the co-signer's settings list {account} for "
+                     f"{', '.join(sorted(limits))}, not {asset.symbol}", safe=account)
+    if (asset.token or "").lower() != (limit.token or "").lower():
+        raise refuse("unknown_token", f"kinko registers {asset.symbol} as "
+                     f"{asset.token or 'the native coin'}; the co-signer's settings know it "
+                     f"as {limit.token or 'the native coin'} for {account}",
+                     asset=asset.symbol)
+    return limit
+
+
+# ---------------------------------------------------------------------- NEM multisig accounts
+
+
+@dataclass(frozen=True)
+class NemCosignRequest:
+    """Co-sign, as one cosignatory of a NEM multisig account, the transfer ``transfer``
+    (read from its own bytes) for kinko's withdrawal or proposal ``id``."""
+
+    kind: str  # withdrawal | proposal
+    id: str
+    transfer: NemTransfer
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+MAX_NEM_DEADLINE = timedelta(hours=24)
+"""NIS1 refuses a deadline more than a day after the transaction's time stamp; the co-signer
+refuses one more than a day ahead of now."""
+
+
+def check_nem_request(request: NemCosignRequest,
+                      policy: CosignPolicy) -> Mapping[str, SafeLimit]:
+    """What needs nothing but the request and the co-signer's settings: its chain, an
+    account its settings list. The account's limits by asset."""
+    transfer = request.transfer
+    if transfer.chain != policy.chain:
+        raise refuse("wrong_chain", f"the transfer is on {transfer.chain}; the co-signer "
+                     f"signs for {policy.chain} only", field="chain")
+    limits = policy.limits(transfer.account)
+    if not limits:
+        raise refuse("unknown_safe", f"account {transfer.account} is not in the co-signer's "
+                     "settings ([[safes]]): it signs for no other account",
+                     safe=transfer.account)
+    return limits
+
+
+def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: CosignPolicy,
+                       limits: Mapping[str, SafeLimit], now: datetime) -> Movement:
+    """The movement kinko approved for ``request``, checked field by field against the NEM
+    transfer: the account (an address of the wallet paying), the recipient, the XEM and the
+    mosaics (exactly the asset and amount, nothing else), the deadline (in the future, at
+    most a day ahead, and no later than the withdrawal's hold or the proposal expires, so
+    the transfer cannot be included after kinko released the funds); then the destination
+    and the breakers as for a Safe. :func:`refuse` naming the first field that differs."""
+    move = (_withdrawal if request.kind == "withdrawal" else _proposal)(
+        facts, request, now, policy.policy_anchor, policy.time_lock)  # type: ignore[arg-type]
+    tr, asset = request.transfer, move.asset
+    what = f"{move.kind} {request.id}"
+    if asset.chain != policy.chain:
+        raise refuse("wrong_chain", f"{what} moves {asset.symbol}, an asset on "
+                     f"{asset.chain}; the co-signer signs for {policy.chain}", field="chain")
+    if not _has(move.source, tr.account):
+        raise refuse("wrong_wallet", f"account {tr.account} is not an address of wallet "
+                     f"{move.source.name}, which pays {what}", safe=tr.account,
+                     wallet=move.source.name)
+    _limit(limits, tr.account, asset)
+    shown = f"{format_units(move.amount, asset)} {asset.symbol} to {move.destination}"
+    mosaics = dict(tr.mosaics)
+    if asset.token is None:
+        checks = (("to", tr.to.lower() == move.destination.lower(), tr.to),
+                  ("xem", tr.xem == move.amount, str(tr.xem)),
+                  ("mosaics", not mosaics, str(mosaics)))
+    else:
+        checks = (("to", tr.to.lower() == move.destination.lower(), tr.to),
+                  ("mosaics", mosaics == {asset.token.lower(): move.amount}, str(mosaics)),
+                  ("xem", tr.xem == 0, str(tr.xem)))
+    for name, ok, got in checks:
+        if not ok:
+            raise refuse("mismatch", f"{what} pays {shown}; the transfer's {name} is {got}",
+                          field=name)
+    if request.kind == "withdrawal" and facts.withdrawal is not None:
+        latest = facts.withdrawal.hold_expires
+    else:
+        latest = facts.proposal.proposal.expires_at if facts.proposal is not None else None
+    deadline = datetime.fromtimestamp(tr.deadline_unix, UTC)
+    bound = now + MAX_NEM_DEADLINE if latest is None else min(latest, now + MAX_NEM_DEADLINE)
+    if not now < deadline <= bound:
+        raise refuse("mismatch", f"{what}: the transfer's deadline {deadline.isoformat()} is "
+                     f"not between now and {bound.isoformat()} (a day at most, and before "
+                     "kinko's reservation of the funds ends)", field="deadline")
+    return _destination(move, facts, policy, what)
+
+
+def check_nem_account(account: str, minimum: int, cosignatories: Sequence[str],
+                      cosigner: str) -> None:
+    """The account on chain is one the co-signer's signature protects: a multisig account
+    whose cosignatories include the co-signer and whose minimum needs at least one more."""
+    problems = []
+    if cosigner.lower() not in {c.lower() for c in cosignatories}:
+        problems.append(f"the co-signer {cosigner} is not a cosignatory")
+    if minimum < 2:
+        problems.append(f"minimum {minimum}: one key moves its funds without the co-signer")
+    if problems:
+        raise refuse("safe_config", f"account {account}: " + "; ".join(problems),
+                      safe=account, problems=problems)
 
 
 def _match_payment(tx: SafeTx, asset: Asset, move: Movement, what: str) -> None:
