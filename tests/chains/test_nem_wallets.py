@@ -1,0 +1,227 @@
+"""NEM wallets that sign, through kinko's services, on the NIS1 adapter and its double: a
+2-of-3 multisig hot account (the operations key initiates, the policy co-signer cosigns,
+an offline recovery key) pays a withdrawal that settles; with one cosignature nothing is
+sent, and the thief's own attempt with the operations key waits and expires; the co-signer
+refuses a transfer that does not match, field by field, once per request, into kinko's
+alerts, and its log verifies; bad input is named."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nis1double import PRIVATE, Nis1Double
+
+from kinko.chains import nem, nem_multisig, registry
+from kinko.chains.keys import KeyRing
+from kinko.chains.keystore import throwaway_signer
+from kinko.chains.nem_wallets import NemAccounts, NemMultisigWallet
+from kinko.chains.nis1 import NisChain
+from kinko.domain.cosign import CosignPolicy, SafeLimit
+from kinko.domain.ledger import Posting
+from kinko.domain.money import AssetRegistry
+from kinko.errors import ApprovalError, BadInput, ConfigError, CosignRefused
+from kinko.ports import Payment, SystemClock
+from kinko.services.cosign import AlertDelivery, CosignService, verify_log
+from kinko.services.custody import Custody
+from kinko.services.ledger import Ledger
+from kinko.services.wallets import register_multisig
+from kinko.services.watch import Watch
+from kinko.services.withdrawals import Withdrawals
+from kinko.store import open_store, upgrade
+from kinko.store.cosign_sql import open_cosign_log
+from kinko.store.cosign_view import KinkoAlertSink, SqlKinkoView
+
+CHAIN = "nem"
+ACCOUNT, OPS, COSIGNER, RECOVERY, CUSTOMER = (nem.NemKey(k, CHAIN) for k in PRIVATE)
+XEM = 1_000_000
+
+
+class _NoSafes:
+    """The co-signer's Safe reader: a NEM co-signer reads no Safe."""
+
+    def chain_id(self) -> int:
+        raise AssertionError("a NEM request reads no Safe")
+
+    def safe_state(self, address: str) -> object:
+        raise AssertionError("a NEM request reads no Safe")
+
+
+class Env:
+    def __init__(self, tmp_path: Path, *, cosigned: bool = True) -> None:
+        self.node = Nis1Double(CHAIN)
+        self.node.fund(ACCOUNT.address, 10_000 * XEM)
+        self.chain = NisChain(self.node.url, name=CHAIN, accounts=[ACCOUNT.address])
+        convert = nem.modification(CHAIN, account_public_key=ACCOUNT.public_key,
+                                   timestamp=nem.network_time(CHAIN, datetime.now(UTC)),
+                                   add=[k.public_key for k in (OPS, COSIGNER, RECOVERY)],
+                                   min_change=2)
+        self.announce(ACCOUNT.sign(convert))
+        self.node.mine()
+        url = f"sqlite:///{tmp_path / 'k.db'}"
+        self.store = open_store(url)
+        upgrade(self.store)
+        self.ledger = Ledger(self.store, SystemClock(), AssetRegistry.default())
+        self.ledger.sync_assets()  # the co-signer reads the assets kinko registers
+        self.wallet = register_multisig(
+            self.ledger, NemAccounts(self.chain), "xem-hot", "XEM", "hot", ACCOUNT.address,
+            [OPS.address, COSIGNER.address, RECOVERY.address], 2, operator=OPS.address,
+            cosigner=COSIGNER.address if cosigned else None)
+        self.ledger.post("open", [Posting("wallet:xem-hot", "XEM", 10_000 * XEM),
+                                  Posting("customer:C1", "XEM", -10_000 * XEM)],
+                         source="opening")
+        (tmp_path / "ops.nem").write_text(PRIVATE[1] + "\n")
+        self.keys = KeyRing(tmp_path, {"xem-hot": ("file", str(tmp_path / "ops.nem"))})
+        self.log = open_cosign_log(f"sqlite:///{tmp_path / 'cosign.db'}")
+        limit = SafeLimit(ACCOUNT.address.lower(), "XEM", 1_000 * XEM, timedelta(days=1))
+        self.cosigner = CosignService(
+            policy=CosignPolicy(CHAIN, {ACCOUNT.address.lower(): {"XEM": limit}}),
+            kinko=SqlKinkoView(url), chain=_NoSafes(), log=self.log,  # type: ignore[arg-type]
+            signer=throwaway_signer(), clock=SystemClock(), nem_key=COSIGNER,
+            nem_chain=self.chain)
+        self.alerts = AlertDelivery(self.log, {"kinko": KinkoAlertSink(url)}, SystemClock())
+        (tmp_path / "p.toml").write_text(
+            "version = 1\nquorum = 1\n[[approvers]]\nname = \"a\"\npublic_key = \""
+            + "11" * 32 + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n")
+        self.custody = Custody(self.ledger, chain=self.chain, confirmations=1,
+                               spender_for=lambda w: registry.spender_for(
+                                   self.chain, "nis1", w, self.keys, self.cosigner))
+        self.custody.load_policy(tmp_path / "p.toml", "ops")
+        self.withdrawals = Withdrawals(self.custody)
+
+    def announce(self, *signed: nem.Signed) -> None:
+        bodies = [s.announce() for s in signed]
+        self.chain.send_raw(json.dumps(bodies[0] if len(bodies) == 1 else bodies).encode())
+
+    def transfer(self, to: str, micro: int, *, hours: float = 1) -> nem_multisig.MultisigTransfer:
+        now = nem.network_time(CHAIN, datetime.now(UTC))
+        return nem_multisig.prepare(CHAIN, account_public_key=ACCOUNT.public_key,
+                                    initiator_public_key=OPS.public_key, to=to, amount=micro,
+                                    timestamp=now, deadline=now + int(hours * 3600))
+
+    def refused(self, request: str, tx: nem_multisig.MultisigTransfer, reason: str) -> str:
+        with pytest.raises(CosignRefused) as caught:
+            self.cosigner.cosign_nem("withdrawal", request, CHAIN, nem_multisig.inner_data(tx))
+        assert caught.value.reason == reason, caught.value.message
+        return caught.value.message
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    e = Env(tmp_path)
+    yield e
+    e.keys.close()
+    e.node.close()
+    e.store.close()
+
+
+def test_a_co_signed_withdrawal_is_sent_and_settles(env: Env) -> None:
+    assert env.withdrawals.request("W1", "C1", "XEM", 250 * XEM,
+                                   CUSTOMER.address.lower()).state == "allowed"
+    before = env.chain.balances([ACCOUNT.address])[ACCOUNT.address]  # less the conversion
+    sent = env.withdrawals.send("W1")
+    assert sent.state == "sent"
+    (waiting,) = env.node.unconfirmed  # the operations key's transfer and the cosignature
+    assert len(waiting.cosigners) == 1 and waiting.signed.hash.lower() == sent.tx_hash
+    env.node.mine()
+    assert env.chain.balances([CUSTOMER.address])[CUSTOMER.address] == 250 * XEM
+    assert env.withdrawals.confirm("W1").state == "confirmed"  # type: ignore[union-attr]
+    fee = before - 250 * XEM - env.chain.balances([ACCOUNT.address])[ACCOUNT.address]
+    assert fee == 50_000 + 150_000 + 150_000  # the transfer, the wrapper, one cosignature
+    assert env.ledger.balance("wallet:xem-hot", "XEM") == 10_000 * XEM - 250 * XEM - fee
+    assert env.ledger.balance("fees", "XEM") == fee
+    report = verify_log(env.log)
+    assert report.ok and report.records == 1  # the cosignature verified as the co-signer's
+
+
+def test_with_one_cosignature_nothing_is_sent_and_the_thiefs_transfer_expires(
+        tmp_path: Path) -> None:
+    env = Env(tmp_path, cosigned=False)  # 2-of-3, kinko holds only the operations key
+    try:
+        env.withdrawals.request("W1", "C1", "XEM", 5 * XEM, CUSTOMER.address)
+        with pytest.raises(ApprovalError, match=r"needs 2 cosignatories' signatures; kinko "
+                                                r"has 1") as caught:
+            env.withdrawals.send("W1")
+        assert caught.value.details == {"needed": 2, "given": 1}
+        assert env.withdrawals.get("W1").state == "allowed" and env.node.unconfirmed == []
+        # the thief holds the operations key, as in 2018, and tries by himself
+        watch = Watch(env.withdrawals, env.chain, confirmations=1,
+                      start_block=env.chain.head() + 1)
+        held = env.chain.balances([ACCOUNT.address])[ACCOUNT.address]
+        theft = env.transfer(RECOVERY.address, 9_000 * XEM)
+        env.announce(nem_multisig.initiate(theft, OPS))
+        (alert,) = watch.poll().alerts
+        assert alert["kind"] == "theft" and alert["amount"] == 9_000 * XEM
+        env.node.mine()
+        assert env.chain.balances([ACCOUNT.address])[ACCOUNT.address] == held
+        assert env.node.expire(theft.deadline + 1) == [
+            nem_multisig.initiate(theft, OPS).hash.lower()]
+        env.node.mine()
+        assert env.chain.balances([RECOVERY.address])[RECOVERY.address] == 0
+    finally:
+        env.keys.close()
+        env.node.close()
+        env.store.close()
+
+
+def test_the_cosigner_refuses_a_transfer_that_does_not_match(env: Env) -> None:
+    env.withdrawals.request("W2", "C1", "XEM", 5 * XEM, CUSTOMER.address)
+    assert "transfer's to is" in env.refused("W2", env.transfer(RECOVERY.address, 5 * XEM),
+                                             "mismatch")
+    assert "transfer's xem is 6000000" in env.refused(
+        "W2", env.transfer(CUSTOMER.address, 6 * XEM), "mismatch")
+    assert "deadline" in env.refused("W2", env.transfer(CUSTOMER.address, 5 * XEM,
+                                                         hours=30), "mismatch")
+    env.refused("W-none", env.transfer(CUSTOMER.address, 5 * XEM), "no_such_request")
+    good = env.transfer(CUSTOMER.address, 5 * XEM)
+    first = env.cosigner.cosign_nem("withdrawal", "W2", CHAIN, nem_multisig.inner_data(good))
+    again = env.cosigner.cosign_nem("withdrawal", "W2", CHAIN, nem_multisig.inner_data(good))
+    assert again.repeated and (again.data, again.signature) == (first.data, first.signature)
+    assert first.signer == COSIGNER.address
+    env.refused("W2", env.transfer(CUSTOMER.address, 5 * XEM, hours=2), "already_signed")
+    env.withdrawals.request("W3", "C1", "XEM", 2_000 * XEM, CUSTOMER.address)
+    env.refused("W3", env.transfer(CUSTOMER.address, 2_000 * XEM), "over_limit")
+    assert env.alerts.deliver_due() == 6  # every refusal is an alert in kinko
+    with env.store.watch(write=False) as tables:
+        kinds = [a["kind"] for a in tables.alerts()]
+    assert kinds.count("cosign_refused") == 6
+    assert verify_log(env.log).ok
+
+
+def test_a_cosignature_is_checked_before_it_counts(env: Env) -> None:
+    wallet = registry.spender_for(env.chain, "nis1", env.wallet, env.keys, env.cosigner)
+    assert isinstance(wallet, NemMultisigWallet)
+    payment = Payment(env.ledger.assets["XEM"], CUSTOMER.address, 5 * XEM, ("withdrawal", "W9"))
+    wrong = nem_multisig.cosign(env.transfer(CUSTOMER.address, 6 * XEM), RECOVERY)  # another
+    with pytest.raises(ApprovalError, match="not this transfer"):
+        wallet.prepare(Payment(payment.asset, payment.to, payment.amount, payment.request,
+                               signatures=((RECOVERY.address, json.dumps(
+                                   wrong.announce()).encode()),)))
+    with pytest.raises(ApprovalError, match="offline"):
+        NemMultisigWallet(env.chain, ACCOUNT.address, env.wallet.multisig,  # type: ignore[arg-type]
+                          env.keys.nem_key("xem-hot", CHAIN)).prepare(payment)
+    env.node.cosignatories[ACCOUNT.address].remove(RECOVERY.public_key)  # changed on chain
+    with pytest.raises(ConfigError, match=rf"registered cosignatories not on chain: "
+                                          rf"{RECOVERY.address}"):
+        wallet.prepare(payment)
+
+
+def test_bad_nem_input_is_named(env: Env) -> None:
+    bad = CUSTOMER.address[:-1] + ("A" if CUSTOMER.address[-1] != "A" else "B")
+    with pytest.raises(BadInput, match=rf"{bad}.*checksum"):
+        env.withdrawals.request("W5", "C1", "XEM", 5 * XEM, bad)
+    testnet = nem.NemKey(PRIVATE[4], "nem-testnet").address
+    with pytest.raises(BadInput, match=testnet):
+        env.withdrawals.request("W6", "C1", "XEM", 5 * XEM, testnet)
+    from kinko.domain.money import Asset
+
+    unknown = Asset("TAG", CHAIN, 0, "kinko.tags:nothing")
+    wallet = registry.spender_for(env.chain, "nis1", env.wallet, env.keys, env.cosigner)
+    with pytest.raises(BadInput, match=r"unknown mosaic 'kinko\.tags:nothing'"):
+        wallet.fee(unknown)
+    with pytest.raises(CosignRefused, match=r"not a transfer|not a NEM transaction") as caught:
+        env.cosigner.cosign_nem("withdrawal", "W5", CHAIN, "00" * 40)
+    assert caught.value.reason == "malformed"
