@@ -193,7 +193,7 @@ def _info(service: CosignService, key_storage: str) -> dict[str, Any]:
     with service.log.transaction(write=False) as tables:
         seq, head_hash = tables.head()
     try:
-        chain_id: int | None = service.chain.chain_id()
+        chain_id: int | None = service.chain.chain_id() if service.chain else None
     except KinkoError:
         chain_id = None
     return {"cosigner": service.address, "chain": service.policy.chain, "chain_id": chain_id,

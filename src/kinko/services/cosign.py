@@ -100,7 +100,7 @@ class CosignService:
     called at the points ``"signed"`` (signature made, nothing recorded) and
     ``"recorded"`` (committed, not yet answered): the crash tests stop the process there."""
 
-    def __init__(self, *, policy: CosignPolicy, kinko: KinkoView, chain: SafeReader,
+    def __init__(self, *, policy: CosignPolicy, kinko: KinkoView, chain: SafeReader | None,
                  log: CosignLog, signer: DigestSigner, clock: Clock,
                  sinks: Sequence[str] = ("kinko",),
                  fault: Callable[[str], None] | None = None,
@@ -315,6 +315,9 @@ class CosignService:
                          f"rely on at {address}: {exc.message}", safe=address) from None
 
     def _chain_id(self) -> int:
+        if self.chain is None:
+            raise refuse("chain_unreachable", "this co-signer reads no Safe chain (it cosigns "
+                         "NEM transfers only)")
         try:
             return self.chain.chain_id()
         except ChainUnavailable as exc:
@@ -329,6 +332,7 @@ class CosignService:
                          f"{exc.message}") from None
 
     def _safe(self, address: str) -> SafeState:
+        assert self.chain is not None  # _chain_id refused first
         try:
             return self.chain.safe_state(address)
         except ChainUnavailable as exc:
