@@ -546,8 +546,19 @@ COSIGN_REGISTRY: tuple[Setting, ...] = (
                   "The Ethereum node the co-signer reads Safes from (its own, ideally not "
                   "kinko's).", _text, "URL"),
     CosignSetting("chain", "ethereum",
-                  "The chain, as kinko's assets name it, whose Safes it signs for.", _text,
+                  "The chain, as kinko's assets name it, whose Safes it signs for; nem or "
+                  "nem-testnet: the NEM multisig accounts it cosigns for ([[safes]] lists "
+                  "them), read through nis1_url, with its NEM key in nem_key_file.", _text,
                   "NAME"),
+    CosignSetting("nis1_url", "",
+                  "The NIS1 node the co-signer reads NEM multisig accounts from (its own, "
+                  "ideally not kinko's), when chain is nem or nem-testnet.", _optional_text,
+                  "URL"),
+    CosignSetting("nem_key_file", "",
+                  "Its NEM key file when chain is nem or nem-testnet: the private key, 64 hex "
+                  "digits, as NEM wallets export it. NEM signs with Ed25519 over Keccak-512, "
+                  "which no PKCS#11 token offers: keep the file on the co-signer's own "
+                  "machine, readable by its user only.", _optional_text, "PATH"),
     CosignSetting("chain_id", 0,
                   "The chain id it signs for; 0: the node's, read when it starts.", _whole,
                   "ID"),
@@ -608,6 +619,8 @@ class CosignSettings:
     webhook_url: str = ""
     evm_rpc_url: str = ""
     chain: str = "ethereum"
+    nis1_url: str = ""
+    nem_key_file: str = ""
     chain_id: int = 0
     signer: str = "hsm"
     hsm_module: str = ""

@@ -8,6 +8,8 @@ alerts, and its log verifies; bad input is named."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -225,3 +227,56 @@ def test_bad_nem_input_is_named(env: Env) -> None:
     with pytest.raises(CosignRefused, match=r"not a transfer|not a NEM transaction") as caught:
         env.cosigner.cosign_nem("withdrawal", "W5", CHAIN, "00" * 40)
     assert caught.value.reason == "malformed"
+
+
+@pytest.fixture
+def over_http(env: Env) -> Iterator[str]:
+    """The co-signer's own HTTP server (the ASGI app ``kinko cosign serve`` runs), in a
+    thread, on a free port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from kinko.cosign.server import create_cosign_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(
+        create_cosign_app(env.cosigner, "k" * 40, key_storage="file"), log_level="warning",
+        access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_kinko_asks_the_cosigner_over_its_protocol(env: Env, over_http: str) -> None:
+    from kinko.cosign.client import HttpCosigner
+
+    client = HttpCosigner(over_http, "k" * 40, expected_signer=COSIGNER.address)
+    env.custody.spender_for = lambda w: registry.spender_for(env.chain, "nis1", w, env.keys,
+                                                             client)
+    env.withdrawals.request("W7", "C1", "XEM", 3 * XEM, CUSTOMER.address)
+    assert env.withdrawals.send("W7").state == "sent"
+    env.node.mine()
+    assert env.chain.balances([CUSTOMER.address])[CUSTOMER.address] == 3 * XEM
+    with pytest.raises(CosignRefused) as caught:  # the thief's transfer, through the socket
+        client.cosign_nem("withdrawal", "W7", CHAIN,
+                          nem_multisig.inner_data(env.transfer(RECOVERY.address, 3 * XEM)))
+    assert caught.value.reason == "already_signed"
+    body = json.dumps({"kind": "withdrawal", "id": "W8", "inner_hash": "00" * 32,
+                        "nem_transfer": {"chain": CHAIN, "data": nem_multisig.inner_data(
+                            env.transfer(CUSTOMER.address, 1))}}).encode()
+    ask = urllib.request.Request(over_http + "/v1/cosign", data=body, method="POST", headers={
+        "Authorization": "Bearer " + "k" * 40, "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(ask, timeout=5)
+    assert "wrong_hash" in refused.value.read().decode()
+    assert verify_log(env.log).ok

@@ -144,9 +144,9 @@ class _NoNemCosigner:
 
     def cosign_nem(self, kind: str, request_id: str, chain: str,
                    transfer: str) -> NemCoSignature:
-        raise ConfigError(f"NEM account {self.wallet} is co-signed by {self.address}: the "
-                          f"co-signer configured (cosigner_url) does not cosign NEM transfers "
-                          f"here, so {kind} {request_id} cannot be sent from it",
+        raise ConfigError(f"NEM account {self.wallet} is co-signed by {self.address}: set "
+                          "cosigner_url (KINKO_COSIGNER_URL) to that co-signer and "
+                          f"KINKO_COSIGN_TOKEN to its token to send {kind} {request_id}",
                           setting="cosigner_url")
 
 

@@ -50,11 +50,11 @@ from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
-from kinko.domain.nem import NemTransfer
+from kinko.domain.nem import NemTransfer, read_transfer
 from kinko.domain.policy import Policy
 from kinko.domain.policy_lock import DEFAULT_TIME_LOCK, VersionFacts, effective_version
 from kinko.domain.safe import ZERO_ADDRESS, SafeTx
-from kinko.errors import ApprovalError, CosignRefused, KinkoError, SafeTxRefused
+from kinko.errors import ApprovalError, BadInput, CosignRefused, KinkoError, SafeTxRefused
 
 __all__ = [
     "ENVIRONMENT_REASONS",
@@ -77,7 +77,9 @@ __all__ = [
     "check_tx",
     "match_movement",
     "match_nem_movement",
+    "nem_request_json",
     "parse_cosign_policy",
+    "parse_nem_request",
     "parse_request",
     "policy_lineage",
     "refuse",
@@ -803,6 +805,48 @@ class NemCosignRequest:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.id}"
+
+
+def nem_request_json(request: NemCosignRequest) -> dict[str, Any]:
+    """A NEM request as the protocol carries it: the transfer's own bytes and the hash the
+    caller computed (the co-signer computes it again)."""
+    return {"kind": request.kind, "id": request.id,
+            "nem_transfer": {"chain": request.transfer.chain, "data": request.transfer.data},
+            "inner_hash": request.transfer.inner_hash}
+
+
+def parse_nem_request(body: Any) -> NemCosignRequest:
+    """A NEM request as the protocol carries it (:func:`nem_request_json`);
+    :class:`~kinko.errors.CosignRefused` (``malformed`` or ``wrong_hash``) naming the field
+    otherwise."""
+    if not isinstance(body, Mapping):
+        raise refuse("malformed", "the request must be a JSON object")
+    extra = sorted(str(k) for k in body if k not in ("kind", "id", "nem_transfer",
+                                                     "inner_hash"))
+    if extra:
+        raise refuse("malformed", f"unknown field(s) {', '.join(extra)}")
+    kind, request_id = body.get("kind"), body.get("id")
+    if kind not in REQUEST_KINDS:
+        raise refuse("malformed", f"kind must be {' or '.join(REQUEST_KINDS)}, not "
+                                  f"{_shown(kind)}", field="kind")
+    if not isinstance(request_id, str) or not _ID.match(request_id):
+        raise refuse("malformed", f"id must be 1-128 letters, digits or ._:@- , not "
+                                  f"{_shown(request_id)}", field="id")
+    given = body.get("nem_transfer")
+    if not isinstance(given, Mapping) or set(given) != {"chain", "data"}:
+        raise refuse("malformed", "nem_transfer must be {\"chain\", \"data\"}",
+                     field="nem_transfer")
+    try:
+        transfer = read_transfer(str(given["chain"]), given["data"])
+    except BadInput as exc:
+        raise refuse("malformed", f"nem_transfer: {exc.message}", field="nem_transfer") \
+            from None
+    claimed = body.get("inner_hash")
+    if not isinstance(claimed, str) or claimed.lower() != transfer.inner_hash:
+        raise refuse("wrong_hash", f"inner_hash {_shown(claimed)} is not the hash of the "
+                     f"transfer given ({transfer.inner_hash}): the caller and the co-signer "
+                     "do not see the same transfer", field="inner_hash")
+    return NemCosignRequest(str(kind), request_id, transfer)
 
 
 MAX_NEM_DEADLINE = timedelta(hours=24)

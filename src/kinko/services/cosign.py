@@ -96,12 +96,15 @@ RETRY_CAP = timedelta(minutes=5)
 
 
 class CosignService:
-    """See the module docstring. ``sinks`` names where refusals are alerted; ``fault`` is
+    """See the module docstring. ``sinks`` names where refusals are alerted; ``nem_key`` and
+    ``nem_chain`` make it a cosignatory of NEM multisig accounts (:meth:`cosign_nem`): its
+    NEM key and its read of the accounts (a NEM-only co-signer has no Safe ``chain`` and
+    no ``signer``); ``fault`` is
     called at the points ``"signed"`` (signature made, nothing recorded) and
     ``"recorded"`` (committed, not yet answered): the crash tests stop the process there."""
 
     def __init__(self, *, policy: CosignPolicy, kinko: KinkoView, chain: SafeReader | None,
-                 log: CosignLog, signer: DigestSigner, clock: Clock,
+                 log: CosignLog, signer: DigestSigner | None, clock: Clock,
                  sinks: Sequence[str] = ("kinko",),
                  fault: Callable[[str], None] | None = None,
                  nem_key: NemCosignKey | None = None,
@@ -121,7 +124,9 @@ class CosignService:
 
     @property
     def address(self) -> str:
-        return self.signer.address
+        if self.signer is not None:
+            return self.signer.address
+        return self.nem_key.address if self.nem_key is not None else ""
 
     # ------------------------------------------------------------------ the port
 
@@ -344,6 +349,8 @@ class CosignService:
 
     def _sign(self, tx: SafeTx) -> bytes:
         try:
+            if self.signer is None:
+                raise SignerUnavailable("this co-signer holds no key for Safes")
             signature = self.signer.sign_digest(tx.hash)
             if recover_owner(tx.hash, signature) != self.address:
                 raise SignerUnavailable("the co-signer's signature does not recover to its "
