@@ -231,30 +231,11 @@ def test_bad_nem_input_is_named(env: Env) -> None:
 
 @pytest.fixture
 def over_http(env: Env) -> Iterator[str]:
-    """The co-signer's own HTTP server (the ASGI app ``kinko cosign serve`` runs), in a
-    thread, on a free port."""
-    import socket
-    import threading
-    import time
+    from cosignhttp import serve_cosigner
 
-    import uvicorn
-
-    from kinko.cosign.server import create_cosign_app
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(
-        create_cosign_app(env.cosigner, "k" * 40, key_storage="file"), log_level="warning",
-        access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(5)
+    url, stop = serve_cosigner(env.cosigner, "k" * 40)
+    yield url
+    stop()
 
 
 def test_kinko_asks_the_cosigner_over_its_protocol(env: Env, over_http: str) -> None:

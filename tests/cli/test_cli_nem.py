@@ -13,6 +13,7 @@ from clirun import CliRun, cli_runner
 from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains import nem
+from kinko.chains.nis1 import NisChain
 
 CHAIN = "nem"
 HOT, DEPOSIT, PAYER, CUSTOMER, THIEF = (nem.NemKey(k, CHAIN) for k in PRIVATE)
@@ -82,3 +83,84 @@ def test_kinko_runs_on_the_nis1_node_of_its_settings(run: CliRun, node: Nis1Doub
 def test_a_hot_account_in_the_chains_setting_is_checked(run: CliRun) -> None:
     code, _, err = run("--chains", f"{CHAIN}=nis1:http://127.0.0.1:1#NOTANADDRESS", "check")
     assert code == 2 and "account 'NOTANADDRESS'" in err
+
+
+def test_a_co_signed_nem_multisig_account_sends_through_the_cosigner(
+        node: Nis1Double, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The hot account is 2-of-3 (operations key, the co-signer, a recovery key): `kinko
+    wallets add --safe` registers it once the chain agrees; `kinko withdrawals send` has
+    the operations key initiate and the co-signer, over its socket, cosign."""
+    from datetime import UTC, datetime, timedelta
+
+    from cosignhttp import serve_cosigner
+
+    from kinko.chains.keystore import throwaway_signer
+    from kinko.domain.cosign import CosignPolicy, SafeLimit
+    from kinko.ports import SystemClock
+    from kinko.services.cosign import CosignService
+    from kinko.store.cosign_sql import open_cosign_log
+    from kinko.store.cosign_view import SqlKinkoView
+
+    account, ops, cosigner, recovery = HOT, DEPOSIT, THIEF, PAYER  # four keys, new roles
+    now = nem.network_time(CHAIN, datetime.now(UTC))
+    node.announce(account.sign(nem.modification(
+        CHAIN, account_public_key=account.public_key, timestamp=now,
+        add=[k.public_key for k in (ops, cosigner, recovery)], min_change=2)).announce())
+    node.mine()
+    (tmp_path / "ops.nem").write_text(PRIVATE[1] + "\n")
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    run = cli_runner(monkeypatch, capsys, tmp_path, url,
+                     KINKO_CHAINS=f"{CHAIN}=nis1:{node.url}",
+                     KINKO_KEYS=f"xem-hot=file:{tmp_path / 'ops.nem'}",
+                     KINKO_CONFIRMATIONS="1", KINKO_RPC_ATTEMPTS="1")
+    (tmp_path / "policy.toml").write_text(
+        "version = 1\nquorum = 1\n[[approvers]]\nname = \"a\"\npublic_key = \""
+        + "11" * 32 + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n")
+    assert run("policy", "load", "policy.toml", "--by", "ops")[0] == 0
+    wrong = ["wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot", "--safe",
+             account.address, "--owner", ops.address, "--owner", cosigner.address,
+             "--owner", CUSTOMER.address, "--threshold", "2"]
+    code, out, err = run(*wrong)
+    assert code != 0 and "registered cosignatories not on chain" in err, out + err
+    code, out, err = run("wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot",
+                         "--safe", account.address, "--owner", ops.address, "--owner",
+                         cosigner.address, "--owner", recovery.address, "--threshold", "2",
+                         "--operator", ops.address, "--cosigner", cosigner.address)
+    assert code == 0 and "multisig" in out, out + err
+    assert run("deposits", "address", "C1", "--asset", "XEM", "--address",
+               CUSTOMER.address, "--wallet", "xem-hot")[0] == 0
+    node.announce(PAYER.sign(nem.transfer(CHAIN, signer_public_key=PAYER.public_key,
+                                          recipient=CUSTOMER.address, amount=20 * XEM,
+                                          timestamp=now)).announce())
+    node.mine()
+    assert "1 deposit(s) credited" in run("deposits", "scan", "--from-block", "1")[1]
+    node.fund(CUSTOMER.address, -20 * XEM)  # swept into the hot account
+    node.fund(account.address, 20 * XEM)
+    node.mine()
+    log = open_cosign_log(f"sqlite:///{tmp_path / 'cosign.db'}")
+    limit = SafeLimit(account.address.lower(), "XEM", 100 * XEM, timedelta(days=1))
+    service = CosignService(policy=CosignPolicy(CHAIN, {account.address.lower(): {"XEM": limit}}),
+                            kinko=SqlKinkoView(url), chain=None, log=log,
+                            signer=throwaway_signer(), clock=SystemClock(), nem_key=cosigner,
+                            nem_chain=NisChain(node.url, name=CHAIN))
+    before = node.balances[recovery.address]
+    code, out, err = run("withdrawals", "request", "W1", "--customer", "C1", "--asset", "XEM",
+                         "--amount", "7", "--to", recovery.address)
+    assert code == 0 and "allowed" in out, out + err
+    code, out, err = run("withdrawals", "send", "W1")
+    assert code != 0 and "cosigner_url" in err, out + err  # no co-signer configured yet
+    cosign_url, stop = serve_cosigner(service, "k" * 40)
+    try:
+        monkeypatch.setenv("KINKO_COSIGNER_URL", cosign_url)
+        monkeypatch.setenv("KINKO_COSIGN_TOKEN", "k" * 40)
+        code, out, err = run("withdrawals", "send", "W1")
+        assert code == 0 and "sent" in out, out + err
+    finally:
+        stop()
+    node.mine()
+    code, out, err = run("withdrawals", "confirm", "W1")
+    assert code == 0 and "confirmed" in out, out + err
+    assert node.balances[recovery.address] - before == 7 * XEM
+    code, out, err = run("check")
+    assert "single_key_hot" not in out + err and "hot_without_cosigner" not in out + err

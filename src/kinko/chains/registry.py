@@ -186,7 +186,13 @@ def spender_for(chain: Chain, adapter: str, wallet: Wallet, keys: Keys,
     return make(chain, wallet, keys, cosigner)
 
 
-def _evm_safes(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
+Payer = EvmKey | Callable[[], EvmKey] | None
+"""The key that pays for creating a multisig account, or how to open it (opened only by a
+chain whose multisig accounts kinko creates)."""
+
+
+def _evm_safes(chain: Any, payer: Payer, deploy: bool) -> Multisigs:
+    key = payer() if callable(payer) else payer
     if deploy:  # a development node: the contracts are deployed when they are missing
         node = chain.inner if isinstance(chain, Retrying) else chain
         if not isinstance(node, EvmChain):
@@ -194,20 +200,20 @@ def _evm_safes(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
         deployment = deploy_safe_contracts(node)
     else:
         deployment = canonical_deployment(chain)
-    return SafeAccounts(chain, deployment, payer)
+    return SafeAccounts(chain, deployment, key)
 
 
-def _nem_accounts(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
+def _nem_accounts(chain: Any, payer: Payer, deploy: bool) -> Multisigs:
     from kinko.chains.nem_wallets import NemAccounts
 
     return NemAccounts(chain)
 
 
-MULTISIGS: dict[str, Callable[[Any, EvmKey | None, bool], Multisigs]] = {
+MULTISIGS: dict[str, Callable[[Any, Payer, bool], Multisigs]] = {
     "evm": _evm_safes, "nis1": _nem_accounts}
 
 
-def multisigs_for(chain: Chain, adapter: str, payer: EvmKey | None = None, *,
+def multisigs_for(chain: Chain, adapter: str, payer: Payer = None, *,
                   deploy: bool = False) -> Multisigs:
     """The multisig accounts of ``chain`` (Safes on an EVM chain, at their canonical
     deployment; with ``deploy``, on a development node, deployed first when missing);

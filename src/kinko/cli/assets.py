@@ -104,7 +104,8 @@ def _kind(wallet: Wallet) -> str:
     if wallet.multisig is None:
         return "one key"
     m = wallet.multisig
-    return f"Safe {m.threshold} of {len(m.owners)}" + (", co-signed" if m.cosigner else "")
+    what = "Safe" if m.contracts else "multisig account"  # a NEM account runs on no contract
+    return f"{what} {m.threshold} of {len(m.owners)}" + (", co-signed" if m.cosigner else "")
 
 
 @wallets_app.command("list")

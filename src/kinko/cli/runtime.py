@@ -132,7 +132,7 @@ class Runtime:
             raise ConfigError(f"{asset} is on {chain_name}: no node is configured for it (set "
                               "chains or KINKO_EVM_RPC_URL)")
         adapter, chain = found
-        return multisigs_for(chain, adapter, self.keys().relayer(), deploy=deploy)
+        return multisigs_for(chain, adapter, self.keys().relayer, deploy=deploy)
 
     def key_location(self, wallet: Wallet) -> str | None:
         """Where the key kinko signs with for ``wallet`` lives: "hsm" or "file"; None for a
