@@ -254,17 +254,18 @@ class Spender(Protocol):
     """One wallet that moves money (a *wallet kind*: one key, or a multisig's owners with a
     relayer that sends). ``prepare`` reads the node and gathers the authorisations (outside
     any unit of work); ``sign`` signs without asking anyone (inside the unit that records
-    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost and who pays
-    it (the ledger books it; a sweep leaves it behind when the wallet pays); ``prove`` signs a
-    message that shows control of ``address`` (proof of reserves). ``authorisation`` is
-    what owners who sign offline sign for a payment (a multisig's transaction and its
-    ``digest``; empty for one key) and ``accept`` checks one such signature, returning it in
-    the form the chain checks."""
+    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost at most and who
+    pays it (the ledger books it; a sweep leaves it behind when the wallet pays), or with
+    ``amount`` what a transfer of exactly that costs, a NEM mosaic's levy included;
+    ``prove`` signs a message that shows control of ``address`` (proof of reserves).
+    ``authorisation`` is what owners who sign offline sign for a payment (a multisig's
+    transaction and its ``digest``; empty for one key) and ``accept`` checks one such
+    signature, returning it in the form the chain checks."""
 
     kind: str
     address: str
 
-    def fee(self, asset: Asset, to: str | None = None) -> Fee: ...
+    def fee(self, asset: Asset, to: str | None = None, amount: int | None = None) -> Fee: ...
     def prepare(self, payment: Payment) -> Prepared: ...
     def sign(self, prepared: Prepared) -> Outgoing: ...
     def prove(self, message: str) -> str: ...

@@ -66,7 +66,14 @@ def test_what_a_transfer_costs_names_its_levy_and_the_chain_moves_it(node: Nis1D
     wallet = NemKeyWallet(chain, HOT)
     peg = Asset("PEG", CHAIN, 2, PEG)
     assert chain.mosaic(PEG).levy == Levy(2, LEVY.address, "nem:xem", 100)
+    cost = wallet.fee(peg, CUSTOMER.address, 12_345)  # what the withdrawal costs, exactly
+    assert cost.levies == (("nem:xem", LEVY.address, 123),) and cost.payer == HOT.address
+    most = wallet.fee(peg)  # at most, whatever the amount: NIS1's fee grows with it
+    assert most.levies == () and most.amount >= cost.amount
+    assert wallet.fee(Asset("XEM", CHAIN, 6)).amount == 1_250_000  # NIS1's cap for XEM
+    assert wallet.fee(Asset("XEM", CHAIN, 6), OTHER.address, 12 * XEM).amount == 50_000
     prepared = wallet.prepare(Payment(peg, CUSTOMER.address, 12_345, ("withdrawal", "W1")))
+    assert prepared.fee == cost
     assert prepared.fee.levies == (("nem:xem", LEVY.address, 123),)  # 1 % of 123.45 PEG
     assert prepared.fee.payer == HOT.address and prepared.fee.amount > 0
     out = wallet.sign(prepared)

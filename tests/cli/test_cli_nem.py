@@ -61,6 +61,9 @@ def test_kinko_runs_on_the_nis1_node_of_its_settings(run: CliRun, node: Nis1Doub
     code, out, err = run("withdrawals", "request", "W1", "--customer", "C1", "--asset", "XEM",
                          "--amount", "12.5", "--to", CUSTOMER.address)
     assert code == 0 and "allowed" in out, out + err
+    code, out, err = run("withdrawals", "cost", "W1")
+    assert code == 0 and "network fee at most 0.05 XEM, paid by " + HOT.address in out, \
+        out + err
     code, out, err = run("withdrawals", "send", "W1")
     assert code == 0 and "sent" in out, out + err
     node.mine()

@@ -47,7 +47,7 @@ from kinko.chains.nem import NemKey, Signed, network_time, transfer
 from kinko.domain.addresses import canonical_address
 from kinko.domain.custody import Multisig
 from kinko.domain.money import Asset
-from kinko.domain.nem import MosaicDefinition
+from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition
 from kinko.errors import ApprovalError, ConfigError
 from kinko.ports import Fee, NemCosigner, Outgoing, Payment, Prepared
 
@@ -91,6 +91,13 @@ def _amounts(chain: Any, asset: Asset, amount: int
         definition.supply, definition.divisibility)}, definition
 
 
+def _most(chain: Any, asset: Asset) -> int:
+    """The largest amount of ``asset`` a transfer can move (its whole supply, in the smallest
+    unit): NIS1's fee for it is the most any transfer of it pays."""
+    definition: MosaicDefinition = chain.mosaic(asset.token or XEM_MOSAIC)
+    return int(definition.supply * 10 ** definition.divisibility)
+
+
 def _raw(signed: Sequence[Signed]) -> bytes:
     bodies = [s.announce() for s in signed]
     return json.dumps(bodies[0] if len(bodies) == 1 else bodies).encode()
@@ -122,9 +129,14 @@ class NemKeyWallet:
         levies = definition.levies(amount) if definition is not None else ()
         return tx, Fee(self.address, tx.fee.value, 0, levies)
 
-    def fee(self, asset: Asset, to: str | None = None) -> Fee:
+    def fee(self, asset: Asset, to: str | None = None, amount: int | None = None) -> Fee:
+        """NIS1's fee of a transfer of ``amount`` and the levy it pays; without an amount,
+        the most any transfer of ``asset`` pays in fee (NIS1's fee grows with the amount,
+        up to a cap), no levy."""
         _check_chain(self.chain, asset)
-        return self._transfer(asset, to or self.address, 1)[1]
+        fee = self._transfer(asset, to or self.address, _most(self.chain, asset)
+                             if amount is None else amount)[1]
+        return fee if amount is not None else Fee(fee.payer, fee.amount)
 
     def prepare(self, payment: Payment) -> Prepared:
         _check_chain(self.chain, payment.asset)
@@ -224,14 +236,18 @@ class NemMultisigWallet:
         levies = definition.levies(payment.amount) if definition is not None else ()
         return tx, Fee(self.address, terms["fee"] + cosignatures * COSIGNATURE_FEE, 0, levies)
 
-    def fee(self, asset: Asset, to: str | None = None) -> Fee:
+    def fee(self, asset: Asset, to: str | None = None, amount: int | None = None) -> Fee:
+        """As :meth:`NemKeyWallet.fee`, plus the multisig wrapper and the cosignatures (one
+        less than the minimum), all paid by the account."""
         _check_chain(self.chain, asset)
-        xem, mosaics, info, definition = _amounts(self.chain, asset, 1)
+        moved = _most(self.chain, asset) if amount is None else amount
+        xem, mosaics, info, definition = _amounts(self.chain, asset, moved)
         inner = transfer(self.chain.name, signer_public_key=self.operator.public_key,
                          recipient=to or self.address, amount=xem, mosaics=mosaics,
                          mosaic_info=info, timestamp=0)
-        most = inner.fee.value + COSIGNATURE_FEE * self.multisig.threshold
-        return Fee(self.address, most, 0, definition.levies(1) if definition else ())
+        total = inner.fee.value + COSIGNATURE_FEE * self.multisig.threshold
+        levies = definition.levies(moved) if definition and amount is not None else ()
+        return Fee(self.address, total, 0, levies)
 
     def prepare(self, payment: Payment) -> Prepared:
         tx, fee = self._build(payment)
