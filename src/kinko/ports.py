@@ -158,6 +158,8 @@ class Receipt:
     ok: bool
     fee: int  # what the transaction cost, in the chain's fee coin (gas used × price)
     payer: str | None = None  # who paid the fee (the sender), in canonical form
+    levies: tuple[tuple[str | None, str, int], ...] = ()  # (token, recipient, amount) the
+    #  chain moved with it from the payer (a levied NEM mosaic's; token None: the coin)
 
 
 class Chain(Protocol):

@@ -123,3 +123,63 @@ def test_a_trace_of_nem_listings_moves_the_levy_to_its_recipient(tmp_path: Path)
     assert assets == {"nem:xem", PEG}
     xem_row = next(r for r in rows if r[3] == 0)
     assert xem_row[6] == 0  # the transfer itself moves no XEM; its levy is its own row
+
+
+def test_a_withdrawal_of_a_levied_mosaic_books_its_levy_and_does_not_alarm(
+        node: Nis1Double, tmp_path: Path) -> None:
+    """The hot account sends PEG; the chain also moves the levy, in XEM, to the levy's
+    recipient: the watch explains it by kinko's own transaction (no theft alarm), and the
+    confirmation books it, so the books still match the chain."""
+    from kinko.chains.keys import KeyRing
+    from kinko.chains.registry import spender_for
+    from kinko.domain.custody import Wallet
+    from kinko.domain.ledger import Posting
+    from kinko.domain.money import AssetRegistry
+    from kinko.ports import SystemClock
+    from kinko.services.custody import Custody
+    from kinko.services.ledger import Ledger
+    from kinko.services.watch import Watch
+    from kinko.services.withdrawals import Withdrawals
+    from kinko.store import open_store, upgrade
+
+    chain = NisChain(node.url, name=CHAIN, accounts=[HOT.address])
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(store)
+    try:
+        ledger = Ledger(store, SystemClock(), AssetRegistry.default([Asset("PEG", CHAIN, 2,
+                                                                            PEG)]))
+        ledger.add_wallet(Wallet("xem-hot", "XEM", "hot", (HOT.address,)))
+        ledger.add_wallet(Wallet("peg-hot", "PEG", "hot", (HOT.address,)))
+        ledger.post("open", [Posting("wallet:xem-hot", "XEM", 1_000 * XEM),
+                             Posting("customer:C1", "XEM", -1_000 * XEM),
+                             Posting("wallet:peg-hot", "PEG", 100_000),
+                             Posting("customer:C1", "PEG", -100_000)], source="opening")
+        (tmp_path / "hot.nem").write_text(PRIVATE[0] + "\n")
+        keys = KeyRing(tmp_path, {"peg-hot": ("file", str(tmp_path / "hot.nem"))})
+        (tmp_path / "p.toml").write_text(
+            "version = 1\nquorum = 1\n[[approvers]]\nname = \"a\"\npublic_key = \""
+            + "11" * 32 + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n"
+            "[assets.PEG]\nmax_hot_ratio = \"1\"\n")
+        custody = Custody(ledger, chain=chain, confirmations=1,
+                          spender_for=lambda w: spender_for(chain, "nis1", w, keys))
+        custody.load_policy(tmp_path / "p.toml", "ops")
+        withdrawals = Withdrawals(custody)
+        watch = Watch(withdrawals, chain, confirmations=1, start_block=chain.head() + 1)
+        withdrawals.request("W1", "C1", "PEG", 12_345, CUSTOMER.address)
+        assert withdrawals.cost("W1").levies == (("nem:xem", LEVY.address, 123),)
+        sent = withdrawals.send("W1")
+        assert watch.poll().alerts == []  # seen unconfirmed: the levy is kinko's transaction's
+        node.mine()
+        assert watch.poll().alerts == []
+        node.mine()
+        watch.poll()
+        assert withdrawals.get("W1").state == "confirmed"
+        receipt = chain.receipt(str(sent.tx_hash))
+        assert receipt is not None and receipt.levies == ((None, LEVY.address, 123),)
+        on_chain = chain.balances([HOT.address])[HOT.address]
+        assert ledger.balance("wallet:xem-hot", "XEM") == on_chain == \
+            1_000 * XEM - receipt.fee - 123
+        assert ledger.balance("wallet:peg-hot", "PEG") == 100_000 - 12_345
+        keys.close()
+    finally:
+        store.close()

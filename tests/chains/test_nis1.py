@@ -89,6 +89,8 @@ def test_balances_of_xem_and_mosaics_now_and_at_a_height(node: Nis1Double) -> No
     assert chain.balances([HOT.address], block=at) == {HOT.address: 1_000 * XEM}
     assert chain.balances([HOT.address, CUSTOMER.address], token=TAG.upper()) == \
         {HOT.address: 10, CUSTOMER.address: 0}
+    assert chain.balances([HOT.address], block=at, token=TAG) == {HOT.address: 10}  # the head
+    node.mine()
     with pytest.raises(BadInput, match="mosaic balances at the chain's head only"):
         chain.balances([HOT.address], block=at, token=TAG)
     assert chain.mosaic_definition(TAG) == (1_000, 0)

@@ -192,7 +192,7 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
         for levied, recipient, due in (definition.levies(value) if definition else ()):
             levies.append(Transfer(tx_hash, block, tx_index, sender, recipient, due, 0,
                                    token=None if levied == XEM_MOSAIC else levied,
-                                   log_index=len(entries) + i))
+                                   log_index=len(entries) + i, levy=True))
     return native + tokens + levies
 
 
@@ -368,7 +368,8 @@ class NisChain:
             if found:
                 named = _unconfirmed_hash(self.name, tx)
                 out += [Transfer(named, -1, -1, t.sender, t.to, t.value, 0, t.token,
-                                 None if t.token is None else -1) for t in found]
+                                 t.log_index if t.levy else None if t.token is None else -1,
+                                 t.levy) for t in found]
         return out
 
     def balances(self, addresses: Sequence[str], block: int | None = None,
@@ -382,7 +383,7 @@ class NisChain:
     def _balance(self, account: str, block: int | None, token: str | None) -> int:
         if token is not None:
             wanted = mosaic_id(token)
-            if block is not None:
+            if block is not None and block != self.head():  # the head itself: as owned now
                 raise BadInput(f"NIS1 gives mosaic balances at the chain's head only, not at "
                                f"block {block} ({wanted} of {account})")
             what = f"the mosaics of {account}"
@@ -525,8 +526,11 @@ class NisChain:
                             "otherTrans.fee")
                 fee += sum(_int(_get(s, "fee", "signature"), "signatures[].fee")
                            for s in _list(tx.get("signatures"), "transaction.signatures"))
+            levies = tuple((t.token, t.to or "", t.value) for t in read_transfers(
+                tx, chain=self.name, tx_hash=tx_hash, block=0, tx_index=0,
+                mosaics=self._levied) if t.levy)
             return Receipt(tx_hash=tx_hash, block=_int(_get(meta, "height", "meta"), "height"),
-                           ok=True, fee=fee)
+                           ok=True, fee=fee, levies=levies)
         return self._shaped(read, what)  # type: ignore[no-any-return]
 
     def nonce(self, address: str) -> int:

@@ -86,6 +86,7 @@ from kinko.services.custody import (
     Custody,
     ProposalView,
     fee_postings,
+    levy_postings,
     outside_units,
     payment,
     signed_move,
@@ -550,6 +551,10 @@ class Withdrawals:
             if fee:
                 self.ledger.post(f"fee:{hold_id}", fee,
                                  source=f"tx:{view.tx_hash}", memo="network fee")
+            levies = levy_postings(self.ledger, row["wallet"], receipt.levies, receipt.payer)
+            if levies:
+                self.ledger.post(f"levy:{hold_id}", levies,
+                                 source=f"tx:{view.tx_hash}", memo="mosaic levy")
             u.screening.set_state(withdrawal_id, ("sent",),
                                   "confirmed" if receipt.ok else "failed")
             return self.get(withdrawal_id)
