@@ -769,7 +769,9 @@ class Custody:
                 Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
                 Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
                 *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee,
-                              receipt.payer)])
+                              receipt.payer),
+                *levy_postings(self.ledger, str(p.payload["from_wallet"]), receipt.levies,
+                               receipt.payer)])
             entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{sent}",
                                      memo=f"{p.kind} {proposal_id}").entry
             tables.set_state(proposal_id, "sent", "executed")
