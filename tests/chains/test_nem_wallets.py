@@ -261,3 +261,18 @@ def test_kinko_asks_the_cosigner_over_its_protocol(env: Env, over_http: str) -> 
         urllib.request.urlopen(ask, timeout=5)
     assert "wrong_hash" in refused.value.read().decode()
     assert verify_log(env.log).ok
+
+
+def test_a_nem_proof_of_control_names_its_signer_or_nothing() -> None:
+    from kinko.domain.nem import is_nem, message_signer
+    from kinko.services.reserves_chain import SIGNED, status_of
+
+    key, other = ACCOUNT, OPS
+    proof = key.sign_message("kinko proof of reserves\nroot ab")
+    assert message_signer("nem", "kinko proof of reserves\nroot ab", proof) == key.address
+    assert message_signer("nem", "kinko proof of reserves\nroot ac", proof) is None
+    assert message_signer("nem", "x", proof[:-2]) is None and message_signer("nem", "x", "") is None
+    assert status_of("kinko proof of reserves\nroot ab", key.address, proof, "nem") == SIGNED
+    assert status_of("kinko proof of reserves\nroot ab", other.address, proof,
+                     "nem").startswith("invalid")
+    assert is_nem("nem-testnet") and not is_nem("ethereum")

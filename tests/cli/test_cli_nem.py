@@ -72,6 +72,16 @@ def test_kinko_runs_on_the_nis1_node_of_its_settings(run: CliRun, node: Nis1Doub
     assert node.balances[CUSTOMER.address] == 12_500_000
     code, out, err = run("check")
     assert "single_key_hot" in out + err and "key_in_file" in out + err
+    # proof of reserves, read at a block of the NIS1 node; the key proves control
+    code, out, err = run("reserves", "snapshot", "--out", "snap", "--min-height", "2")
+    assert code == 0, out + err
+    code, out, err = run("reserves", "sign", "snap")
+    assert code == 0 and "signed and verified" in out, out + err
+    code, out, err = run("reserves", "report", "snap")
+    assert code == 0, out + err
+    row = next(line for line in out.splitlines() if HOT.address in line)
+    assert "1,027.45" in row.replace(" ", "") or "1027.45" in row, row
+    assert "signed and verified" in row, row
     # a transfer the exchange did not make, with the hot account's own key
     theft = HOT.sign(nem.transfer(CHAIN, signer_public_key=HOT.public_key,
                                   recipient=THIEF.address, amount=900 * XEM, timestamp=200))

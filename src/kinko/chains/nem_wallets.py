@@ -149,9 +149,8 @@ class NemKeyWallet:
         return Outgoing(raw, self.chain.tx_hash(raw))
 
     def prove(self, message: str) -> str:
-        raise ApprovalError(f"NEM account {self.address}: kinko's proof of reserves checks "
-                            "EIP-191 and EIP-1271 signatures; a NEM account's proof of control "
-                            "is not among them yet")
+        """The key's public key and its NEM signature of ``message`` (hex)."""
+        return self.key.sign_message(message)
 
     def authorisation(self, payment: Payment) -> dict[str, Any]:
         return {}  # one key: nothing for anyone else to sign
@@ -297,8 +296,8 @@ class NemMultisigWallet:
 
     def prove(self, message: str) -> str:
         raise ApprovalError(f"NEM account {self.address} is a multisig account: it signs "
-                            "nothing itself, so its control is proven by its cosignatories "
-                            "(the chain's multisig set-up, read by kinko)")
+                            "nothing itself, and one cosignatory's signature proves only "
+                            "that cosignatory's key (its proof of control is not built yet)")
 
     def authorisation(self, payment: Payment) -> dict[str, Any]:
         """What another cosignatory signs for ``payment``: a cosignature naming the

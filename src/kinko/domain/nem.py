@@ -36,9 +36,9 @@ from typing import Any
 from kinko.errors import BadInput
 
 __all__ = ["LEVY_ABSOLUTE", "LEVY_PERCENTILE", "MICRO_XEM", "PERCENTILE_DIVISOR", "XEM_MOSAIC",
-           "Levy", "MosaicDefinition", "NemTransfer", "check_public_key", "mosaic_id",
-           "mosaic_quantity", "network_byte", "read_cosignature", "read_transfer",
-           "split_mosaic"]
+           "Levy", "MosaicDefinition", "NemTransfer", "check_public_key", "is_nem",
+           "message_signer", "mosaic_id", "mosaic_quantity", "network_byte",
+           "read_cosignature", "read_transfer", "split_mosaic"]
 
 MICRO_XEM = 1_000_000
 XEM_MOSAIC = "nem:xem"
@@ -277,3 +277,37 @@ def read_cosignature(chain: str, data: str, signature: str) -> tuple[str, str, s
 def network_byte(chain: str) -> int:
     """The network byte of NEM chain ``chain`` (0x68 mainnet, 0x98 testnet)."""
     return int(_facade(chain).network.identifier)
+
+
+# ---------------------------------------------------------------------- proof of control
+
+
+def is_nem(chain: str) -> bool:
+    """Whether ``chain`` is a NEM network (its address format has a NEM network byte)."""
+    try:
+        _facade(chain)
+    except BadInput:
+        return False
+    return True
+
+
+def message_signer(chain: str, message: str, proof: str) -> str | None:
+    """The NEM address that signed ``message`` (its UTF-8 bytes, NEM's Ed25519 with
+    Keccak-512) in ``proof``: the signer's public key then the signature, hex (192 digits,
+    ``0x`` allowed); None when the proof is malformed or its signature does not verify."""
+    from symbolchain.CryptoTypes import PublicKey, Signature
+    from symbolchain.nem.KeyPair import Verifier
+
+    from kinko.domain.addresses import canonical_address
+
+    text = proof.strip().removeprefix("0x")
+    if not re.fullmatch(r"[0-9a-fA-F]{192}", text):
+        return None
+    try:
+        key = PublicKey(text[:64])
+        if not Verifier(key).verify(message.encode(), Signature(text[64:])):
+            return None
+        return canonical_address(str(_facade(chain).network.public_key_to_address(key)),
+                                 chain)
+    except (ValueError, BadInput):
+        return None
