@@ -276,3 +276,60 @@ def test_a_nem_proof_of_control_names_its_signer_or_nothing() -> None:
     assert status_of("kinko proof of reserves\nroot ab", other.address, proof,
                      "nem").startswith("invalid")
     assert is_nem("nem-testnet") and not is_nem("ethereum")
+
+
+def test_a_theft_from_a_nem_key_hot_account_is_answered_by_the_emergency_sweep(
+        tmp_path: Path) -> None:
+    """A hot account of one NEM key (what Coincheck had) whose key leaked: the watch alarms
+    on the thief's transfer while it is unconfirmed, and the pre-authorised emergency sweep
+    moves what is left to the cold account through the NIS1 adapter; it does not alarm,
+    and it settles."""
+    from kinko.domain.custody import Wallet
+    from kinko.services.incidents import Incidents
+
+    hot, cold, thief = ACCOUNT, RECOVERY, CUSTOMER
+    node = Nis1Double(CHAIN)
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    upgrade(store)
+    try:
+        node.fund(hot.address, 1_000 * XEM)
+        chain = NisChain(node.url, name=CHAIN, accounts=[hot.address])
+        ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+        ledger.add_wallet(Wallet("xem-hot", "XEM", "hot", (hot.address,)))
+        ledger.add_wallet(Wallet("xem-cold", "XEM", "cold", (cold.address,)))
+        ledger.post("open", [Posting("wallet:xem-hot", "XEM", 1_000 * XEM),
+                             Posting("customer:C1", "XEM", -1_000 * XEM)], source="opening")
+        (tmp_path / "hot.nem").write_text(PRIVATE[0] + "\n")
+        keys = KeyRing(tmp_path, {"xem-hot": ("file", str(tmp_path / "hot.nem"))})
+        (tmp_path / "p.toml").write_text(
+            "version = 1\nquorum = 1\n[[approvers]]\nname = \"a\"\npublic_key = \""
+            + "11" * 32 + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n"
+            f'cold_wallet = "xem-cold"\nemergency_address = "{cold.address}"\n'
+            '[watch]\nemergency_sweep = "auto"\n')
+        custody = Custody(ledger, chain=chain, confirmations=1,
+                          spender_for=lambda w: registry.spender_for(chain, "nis1", w, keys))
+        custody.load_policy(tmp_path / "p.toml", "ops")
+        watch = Watch(Withdrawals(custody), chain, confirmations=1,
+                      start_block=chain.head() + 1)
+        stolen = hot.sign(nem.transfer(CHAIN, signer_public_key=hot.public_key,
+                                       recipient=thief.address, amount=300 * XEM,
+                                       timestamp=nem.network_time(CHAIN, datetime.now(UTC))))
+        chain.send_raw(json.dumps(stolen.announce()).encode())
+        (alert,) = watch.poll().alerts
+        assert alert["kind"] == "theft" and alert["chain_state"] == "pending"
+        (sweep,) = [p for p in custody.proposals() if p.proposal.payload.get("emergency")]
+        assert sweep.state == "sent" and sweep.tx_hash
+        node.mine()
+        saved = chain.balances([cold.address])[cold.address]
+        assert saved == int(str(sweep.proposal.payload["amount"])) > 0
+        assert saved + 300 * XEM + 2 * 50_000 <= 1_000 * XEM  # the thief's and the sweep's fees
+        report = watch.poll()
+        assert report.alerts == []  # the sweep is kinko's, the theft alarmed once
+        node.mine()
+        watch.poll()
+        assert custody.proposal(sweep.proposal.id).state == "executed"  # type: ignore[union-attr]
+        assert Incidents(store, SystemClock()).incidents()[0]["state"] == "open"
+        keys.close()
+    finally:
+        node.close()
+        store.close()

@@ -263,7 +263,11 @@ class Nis1Double:
                 return 400, {"error": "Bad Request", "status": 400,
                              "message": "FAILURE_MULTISIG_NO_MATCHING_MULTISIG"}
             payer = nem.address_of(js.get("otherTrans", js)["signer"], self.chain)
-            if self.balances.get(payer, 0) < js.get("otherTrans", js).get("amount", 0):
+            waiting = sum(_xem(p.json.get("otherTrans", p.json)) + p.json["fee"]
+                          for p in self.unconfirmed if nem.address_of(
+                              p.json.get("otherTrans", p.json)["signer"], self.chain) == payer)
+            # as NIS1's unconfirmed-transactions cache: against what waiting ones leave
+            if self.balances.get(payer, 0) - waiting < _xem(js.get("otherTrans", js)):
                 return 400, {"error": "Bad Request", "status": 400,
                              "message": "FAILURE_INSUFFICIENT_BALANCE"}
             self.unconfirmed.append(_Pending(signed, js))
@@ -382,6 +386,16 @@ class Nis1Double:
                 pass
 
         return Handler
+
+
+def _xem(tx: dict[str, Any]) -> int:
+    """The micro-XEM a transfer's JSON moves (0 for another kind of transaction)."""
+    if tx.get("type") != 0x101:
+        return 0
+    if not tx.get("mosaics"):
+        return int(tx.get("amount", 0))
+    return sum(m["quantity"] * tx["amount"] // 1_000_000 for m in tx["mosaics"]
+               if (m["mosaicId"]["namespaceId"], m["mosaicId"]["name"]) == ("nem", "xem"))
 
 
 def _success(digest: str) -> dict[str, Any]:
