@@ -333,3 +333,18 @@ def test_a_theft_from_a_nem_key_hot_account_is_answered_by_the_emergency_sweep(
     finally:
         node.close()
         store.close()
+
+
+def test_the_cosigner_refuses_a_transfer_whose_fee_would_drain_the_account(env: Env) -> None:
+    env.withdrawals.request("W10", "C1", "XEM", 5 * XEM, CUSTOMER.address)
+    now = nem.network_time(CHAIN, datetime.now(UTC))
+    inner = nem.transfer(CHAIN, signer_public_key=ACCOUNT.public_key,
+                         recipient=CUSTOMER.address, amount=5 * XEM, timestamp=now,
+                         deadline=now + 3600, fee=9_000 * XEM)  # to whoever harvests it
+    tx = nem_multisig.MultisigTransfer(
+        CHAIN, ACCOUNT.address, ACCOUNT.public_key, OPS.public_key, inner,
+        nem.inner_hash(CHAIN, inner).lower(),
+        nem.multisig(CHAIN, inner, cosignatory_public_key=OPS.public_key, timestamp=now),
+        now, now + 3600)
+    message = env.refused("W10", tx, "mismatch")
+    assert "fee is 9000000000 micro-XEM, above the 50000" in message

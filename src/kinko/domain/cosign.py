@@ -892,6 +892,7 @@ def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: Cos
     _limit(limits, tr.account, asset)
     shown = f"{format_units(move.amount, asset)} {asset.symbol} to {move.destination}"
     mosaics = dict(tr.mosaics)
+    checks: tuple[tuple[str, bool, str], ...]
     if asset.token is None:
         checks = (("to", tr.to.lower() == move.destination.lower(), tr.to),
                   ("xem", tr.xem == move.amount, str(tr.xem)),
@@ -900,6 +901,8 @@ def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: Cos
         checks = (("to", tr.to.lower() == move.destination.lower(), tr.to),
                   ("mosaics", mosaics == {asset.token.lower(): move.amount}, str(mosaics)),
                   ("xem", tr.xem == 0, str(tr.xem)))
+    checks += (("fee", tr.fee <= tr.fee_cap, f"{tr.fee} micro-XEM, above the "
+                f"{tr.fee_cap} NIS1 asks for it"),)
     for name, ok, got in checks:
         if not ok:
             raise refuse("mismatch", f"{what} pays {shown}; the transfer's {name} is {got}",

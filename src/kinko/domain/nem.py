@@ -171,6 +171,7 @@ class NemTransfer:
     fee: int
     inner_hash: str
     data: str  # the inner transaction's bytes, hex: what the terms were read from
+    fee_cap: int = 0  # the most NIS1 would ask of it: its minimum fee for XEM, 1.25 XEM a mosaic
 
     def to_json(self) -> dict[str, object]:
         return {"chain": self.chain, "account": self.account,
@@ -239,7 +240,24 @@ def read_transfer(chain: str, data: object) -> NemTransfer:
     return NemTransfer(chain, account, public_key.upper(), to, xem,
                        tuple(sorted((m, q) for m, q in moved.items() if q)), tx.timestamp.value,
                        deadline, unix, tx.fee.value,
-                       str(facade.hash_transaction(tx)).lower(), data.upper())
+                       str(facade.hash_transaction(tx)).lower(), data.upper(),
+                       _fee_cap(tx, moved))
+
+
+MOSAIC_FEE_CAP = 1_250_000
+"""The most NIS1's fee rules ask for one mosaic of a transfer (25 × 0.05 XEM)."""
+
+
+def _fee_cap(tx: Any, moved: dict[str, int]) -> int:
+    """The fee NIS1 would ask of transfer ``tx`` at most: its minimum, exactly, when it moves
+    only XEM (the SDK's fee calculator); 1.25 XEM for each other mosaic otherwise (their fee
+    depends on a supply the transfer does not carry)."""
+    from symbolchain.nem.FeeCalculator import calculate_transaction_fee
+
+    if any(m != XEM_MOSAIC for m in moved):
+        return MOSAIC_FEE_CAP * len(tx.mosaics)
+    return int(calculate_transaction_fee(tx, {XEM_MOSAIC: {"supply": 8_999_999_999,
+                                                            "divisibility": 6}}))
 
 
 def _public_key(text: str) -> Any:
