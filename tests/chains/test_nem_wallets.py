@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains import nem, nem_multisig, registry
@@ -22,7 +23,9 @@ from kinko.chains.keys import KeyRing
 from kinko.chains.keystore import throwaway_signer
 from kinko.chains.nem_wallets import NemAccounts, NemMultisigWallet
 from kinko.chains.nis1 import NisChain
+from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.cosign import CosignPolicy, SafeLimit
+from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.errors import ApprovalError, BadInput, ConfigError, CosignRefused
@@ -39,6 +42,8 @@ from kinko.store.cosign_view import KinkoAlertSink, SqlKinkoView
 
 CHAIN = "nem"
 ACCOUNT, OPS, COSIGNER, RECOVERY, CUSTOMER = (nem.NemKey(k, CHAIN) for k in PRIVATE)
+COLD = nem.NemKey("7A3B" * 16, CHAIN)  # an address of the cold wallet (its key stays offline)
+APPROVER = Ed25519PrivateKey.generate()
 XEM = 1_000_000
 
 
@@ -72,7 +77,9 @@ class Env:
             self.ledger, NemAccounts(self.chain), "xem-hot", "XEM", "hot", ACCOUNT.address,
             [OPS.address, COSIGNER.address, RECOVERY.address], 2, operator=OPS.address,
             cosigner=COSIGNER.address if cosigned else None)
-        self.ledger.post("open", [Posting("wallet:xem-hot", "XEM", 10_000 * XEM),
+        held = self.chain.balances([ACCOUNT.address])[ACCOUNT.address]  # less the conversion
+        self.ledger.post("open", [Posting("wallet:xem-hot", "XEM", held),
+                                  Posting("own", "XEM", 10_000 * XEM - held),
                                   Posting("customer:C1", "XEM", -10_000 * XEM)],
                          source="opening")
         (tmp_path / "ops.nem").write_text(PRIVATE[1] + "\n")
@@ -80,14 +87,16 @@ class Env:
         self.log = open_cosign_log(f"sqlite:///{tmp_path / 'cosign.db'}")
         limit = SafeLimit(ACCOUNT.address.lower(), "XEM", 1_000 * XEM, timedelta(days=1))
         self.cosigner = CosignService(
-            policy=CosignPolicy(CHAIN, {ACCOUNT.address.lower(): {"XEM": limit}}),
+            policy=CosignPolicy(CHAIN, {ACCOUNT.address.lower(): {"XEM": limit}},
+                                cold={"XEM": frozenset({COLD.address.lower()})}),
             kinko=SqlKinkoView(url), chain=_NoSafes(), log=self.log,  # type: ignore[arg-type]
             signer=throwaway_signer(), clock=SystemClock(), nem_key=COSIGNER,
             nem_chain=self.chain)
         self.alerts = AlertDelivery(self.log, {"kinko": KinkoAlertSink(url)}, SystemClock())
         (tmp_path / "p.toml").write_text(
             "version = 1\nquorum = 1\n[[approvers]]\nname = \"a\"\npublic_key = \""
-            + "11" * 32 + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n")
+            + public_key_hex(APPROVER) + "\"\n[assets.XEM]\nmax_hot_ratio = \"1\"\n")
+        self.ledger.add_wallet(Wallet("xem-cold", "XEM", "cold", (COLD.address,)))
         self.custody = Custody(self.ledger, chain=self.chain, confirmations=1,
                                spender_for=lambda w: registry.spender_for(
                                    self.chain, "nis1", w, self.keys, self.cosigner))
@@ -133,7 +142,7 @@ def test_a_co_signed_withdrawal_is_sent_and_settles(env: Env) -> None:
     assert env.withdrawals.confirm("W1").state == "confirmed"  # type: ignore[union-attr]
     fee = before - 250 * XEM - env.chain.balances([ACCOUNT.address])[ACCOUNT.address]
     assert fee == 50_000 + 150_000 + 150_000  # the transfer, the wrapper, one cosignature
-    assert env.ledger.balance("wallet:xem-hot", "XEM") == 10_000 * XEM - 250 * XEM - fee
+    assert env.ledger.balance("wallet:xem-hot", "XEM") == before - 250 * XEM - fee
     assert env.ledger.balance("fees", "XEM") == fee
     report = verify_log(env.log)
     assert report.ok and report.records == 1  # the cosignature verified as the co-signer's
@@ -284,7 +293,6 @@ def test_a_theft_from_a_nem_key_hot_account_is_answered_by_the_emergency_sweep(
     on the thief's transfer while it is unconfirmed, and the pre-authorised emergency sweep
     moves what is left to the cold account through the NIS1 adapter; it does not alarm,
     and it settles."""
-    from kinko.domain.custody import Wallet
     from kinko.services.incidents import Incidents
 
     hot, cold, thief = ACCOUNT, RECOVERY, CUSTOMER
@@ -348,3 +356,25 @@ def test_the_cosigner_refuses_a_transfer_whose_fee_would_drain_the_account(env: 
         now, now + 3600)
     message = env.refused("W10", tx, "mismatch")
     assert "fee is 9000000000 micro-XEM, above the 50000" in message
+
+
+def test_an_approved_sweep_to_cold_is_cosigned_and_settles(env: Env) -> None:
+    view = env.custody.propose("sweep", {
+        "asset": "XEM", "amount": str(4_000 * XEM), "from_wallet": "xem-hot",
+        "to_wallet": "xem-cold", "from_address": ACCOUNT.address, "to_address": COLD.address},
+        "ops", "sweep to cold")
+    early = nem_multisig.inner_data(env.transfer(COLD.address, 4_000 * XEM))
+    with pytest.raises(CosignRefused) as caught:  # asked before the quorum: refused
+        env.cosigner.cosign_nem("proposal", view.proposal.id, CHAIN, early)
+    assert caught.value.reason == "request_state"
+    env.custody.approve(view.proposal.id, "a", sign_proposal(view.proposal, APPROVER))
+    with pytest.raises(CosignRefused) as caught:  # approved, but not that much
+        env.cosigner.cosign_nem("proposal", view.proposal.id, CHAIN, nem_multisig.inner_data(
+            env.transfer(COLD.address, 5_000 * XEM)))
+    assert caught.value.reason == "mismatch"
+    assert env.custody.execute(view.proposal.id).state == "sent"
+    env.node.mine()
+    assert env.custody.settle(view.proposal.id) is not None
+    assert env.chain.balances([COLD.address])[COLD.address] == 4_000 * XEM
+    assert env.ledger.balance("wallet:xem-cold", "XEM") == 4_000 * XEM
+    assert [f for f in env.custody.reconcile() if f.wallet in ("xem-hot", "xem-cold")] == []
