@@ -9,8 +9,9 @@ authorised, paid for and proven (the :class:`~kinko.ports.Spender` port).
   unless its minimum and cosignatories are exactly what was registered; the transfer is
   built once (its bytes and hash fixed); kinko's operations key *initiates* it (the
   multisig transaction), the policy co-signer (:class:`~kinko.ports.NemCosigner`) cosigns
-  it only when it pays exactly what kinko approved, and cosignatures made offline are
-  accepted after they are checked. With fewer than the account's minimum nothing is
+  it only when it pays exactly what kinko approved, and cosignatures given with the payment
+  are accepted after they are checked (kinko does not yet gather offline cosignatures for a
+  proposal: :meth:`NemMultisigWallet.authorisation` says so). With fewer than the account's minimum nothing is
   signed for sending: NIS1 would keep the transfer waiting until its deadline and then drop
   it, and kinko does not announce one that cannot be included. The account pays every fee
   (the inner transfer's, the wrapper's, each cosignature's).
@@ -300,14 +301,11 @@ class NemMultisigWallet:
                             "that cosignatory's key (its proof of control is not built yet)")
 
     def authorisation(self, payment: Payment) -> dict[str, Any]:
-        """What another cosignatory signs for ``payment``: a cosignature naming the
-        transfer's hash and the account (NanoWallet's "cosign"), before the deadline. The
-        transfer is built now: it is the one kinko sends only if it is sent within the
-        hour (a later send builds another, and needs its cosignatures again)."""
-        tx, _ = self._build(payment)
-        return {"account": tx.account, **{k: v for k, v in nem_multisig.terms(tx).items()
-                                          if k != "account"},
-                "threshold": self.multisig.threshold, "digest": tx.inner_hash}
+        raise ApprovalError(f"NEM account {self.address}: kinko does not yet gather offline "
+                            "cosignatures for its transfers (a NEM transfer is built when it "
+                            "is sent and expires within a day): its operations key and the "
+                            "co-signer sign; other cosignatories cosign the announced transfer "
+                            "in their own wallet (NanoWallet) before its deadline")
 
     def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
         raise ApprovalError(f"NEM account {self.address}: a cosignature is checked against the "
