@@ -11,10 +11,10 @@ authorised, paid for and proven (the :class:`~kinko.ports.Spender` port).
   multisig transaction), the policy co-signer (:class:`~kinko.ports.NemCosigner`) cosigns
   it only when it pays exactly what kinko approved, and cosignatures given with the payment
   are accepted after they are checked (kinko does not yet gather offline cosignatures for a
-  proposal: :meth:`NemMultisigWallet.authorisation` says so). With fewer than the account's minimum nothing is
-  signed for sending: NIS1 would keep the transfer waiting until its deadline and then drop
-  it, and kinko does not announce one that cannot be included. The account pays every fee
-  (the inner transfer's, the wrapper's, each cosignature's).
+  proposal: :meth:`NemMultisigWallet.authorisation` says so). With fewer than the account's
+  minimum nothing is signed for sending: NIS1 would keep the transfer waiting until its
+  deadline and then drop it, and kinko does not announce one that cannot be included. The
+  account pays every fee (the inner transfer's, the wrapper's, each cosignature's).
 
 Amounts are integers: micro-XEM for XEM, the smallest unit for a mosaic (``Asset.token`` is
 its ``namespace:name``). NIS1 computes a transfer's fee from the mosaic's supply and
