@@ -273,7 +273,7 @@ def test_kinko_asks_the_cosigner_over_its_protocol(env: Env, over_http: str) -> 
 
 
 def test_a_nem_proof_of_control_names_its_signer_or_nothing() -> None:
-    from kinko.domain.nem import is_nem, message_signer
+    from kinko.domain.nem_tx import is_nem, message_signer
     from kinko.services.reserves_chain import SIGNED, status_of
 
     key, other = ACCOUNT, OPS

@@ -131,7 +131,7 @@ class NemKey:
 
     def sign_message(self, text: str) -> str:
         """A proof of control of this key's account: its public key then its signature of
-        ``text``'s UTF-8 bytes, hex (:func:`kinko.domain.nem.message_signer` reads it)."""
+        ``text``'s UTF-8 bytes, hex (:func:`kinko.domain.nem_tx.message_signer` reads it)."""
         return (self.public_key + str(self._pair.sign(text.encode()))).lower()
 
     def cosign(self, inner_hash: str, account: str, timestamp: int,

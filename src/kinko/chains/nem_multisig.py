@@ -97,7 +97,7 @@ def terms(tx: MultisigTransfer) -> dict[str, Any]:
 def inner_data(tx: MultisigTransfer) -> str:
     """The transfer's own bytes (hex, unsigned: the account cannot sign), from which a
     cosignatory reads what it does and computes its hash itself
-    (:func:`kinko.domain.nem.read_transfer`)."""
+    (:func:`kinko.domain.nem_tx.read_transfer`)."""
     f = facade(tx.chain)
     return bytes(f.transaction_factory.to_non_verifiable_transaction(tx.inner).serialize()
                  ).hex().upper()

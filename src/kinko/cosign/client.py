@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from kinko.domain.cosign import CosignRequest, NemCosignRequest, nem_request_json
-from kinko.domain.nem import read_cosignature, read_transfer
+from kinko.domain.nem_tx import read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
 from kinko.errors import (
     ApprovalError,

@@ -50,7 +50,7 @@ from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
-from kinko.domain.nem import NemTransfer, read_transfer
+from kinko.domain.nem_tx import NemTransfer, read_transfer
 from kinko.domain.policy import Policy
 from kinko.domain.policy_lock import DEFAULT_TIME_LOCK, VersionFacts, effective_version
 from kinko.domain.safe import ZERO_ADDRESS, SafeTx

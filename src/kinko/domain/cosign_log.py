@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kinko.domain.nem import read_cosignature
+from kinko.domain.nem_tx import read_cosignature
 from kinko.domain.safe import recover_owner
 from kinko.errors import ApprovalError, BadInput
 

@@ -60,7 +60,7 @@ from kinko.domain.cosign import (
 )
 from kinko.domain.cosign_log import Decision, LogFinding, LogVerifier
 from kinko.domain.money import format_units
-from kinko.domain.nem import NemTransfer, network_byte, read_cosignature, read_transfer
+from kinko.domain.nem_tx import NemTransfer, network_byte, read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
 from kinko.errors import (
     ApprovalError,

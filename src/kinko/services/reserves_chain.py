@@ -41,7 +41,7 @@ from eth_account.messages import defunct_hash_message, encode_defunct
 from kinko.domain.addresses import address_key, chain_key
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
-from kinko.domain.nem import is_nem, message_signer
+from kinko.domain.nem_tx import is_nem, message_signer
 from kinko.domain.reserves import AssetSpec, Header, PublishedRoot
 from kinko.domain.reserves_proof import (
     DUPLICATE,
@@ -107,7 +107,7 @@ def status_of(message: str, address: str, signature: str | None,
               chain: str = "ethereum") -> str:
     """``signed and verified``, ``missing`` or ``invalid (recovers 0x…)`` for a signature
     of ``message`` by ``address`` on ``chain`` (EIP-191; on NEM, the signer's public key and
-    its signature, :func:`~kinko.domain.nem.message_signer`)."""
+    its signature, :func:`~kinko.domain.nem_tx.message_signer`)."""
     if not signature:
         return MISSING
     signer = message_signer(chain, message, signature) if is_nem(chain) else \
