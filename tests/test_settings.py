@@ -49,12 +49,12 @@ def test_chains_and_keys_are_named_with_their_kind(tmp_path: Path) -> None:
     cfg.write_text('[chains.ethereum]\nadapter = "evm"\nurl = "http://127.0.0.1:8545"\n'
                    '[chains.sepolia]\nadapter = "EVM"\nurl = "http://127.0.0.1:8546"\n')
     s = load_settings(config_path=cfg, env={})
-    assert s.chains == (("ethereum", "evm", "http://127.0.0.1:8545"),
-                        ("sepolia", "evm", "http://127.0.0.1:8546"))
+    assert s.chains == (("ethereum", "evm", "http://127.0.0.1:8545", ()),
+                        ("sepolia", "evm", "http://127.0.0.1:8546", ()))
     s = load_settings(config_path=None, env={
         "KINKO_CHAINS": "ethereum=evm:http://node:8545",
         "KINKO_KEYS": "eth-hot=hsm:ops-key,relayer=file,eth-warm=file:/keys/w.json"})
-    assert s.chains == (("ethereum", "evm", "http://node:8545"),)
+    assert s.chains == (("ethereum", "evm", "http://node:8545", ()),)
     assert s.keys == (("eth-hot", "hsm", "ops-key"), ("relayer", "file", ""),
                       ("eth-warm", "file", "/keys/w.json"))
     for name, value, message in [("KINKO_CHAINS", "ethereum", "NAME=ADAPTER:URL"),

@@ -158,6 +158,8 @@ class Receipt:
     ok: bool
     fee: int  # what the transaction cost, in the chain's fee coin (gas used × price)
     payer: str | None = None  # who paid the fee (the sender), in canonical form
+    levies: tuple[tuple[str | None, str, int], ...] = ()  # (token, recipient, amount) the
+    #  chain moved with it from the payer (a levied NEM mosaic's; token None: the coin)
 
 
 class Chain(Protocol):
@@ -227,6 +229,7 @@ class Fee:
     payer: str
     amount: int
     gas: int = 0  # the most gas it uses, where the chain prices gas (0 elsewhere)
+    levies: tuple[tuple[str, str, int], ...] = ()  # (mosaic, recipient, amount): NEM levies
 
 
 @dataclass(frozen=True)
@@ -253,17 +256,18 @@ class Spender(Protocol):
     """One wallet that moves money (a *wallet kind*: one key, or a multisig's owners with a
     relayer that sends). ``prepare`` reads the node and gathers the authorisations (outside
     any unit of work); ``sign`` signs without asking anyone (inside the unit that records
-    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost and who pays
-    it (the ledger books it; a sweep leaves it behind when the wallet pays); ``prove`` signs a
-    message that shows control of ``address`` (proof of reserves). ``authorisation`` is
-    what owners who sign offline sign for a payment (a multisig's transaction and its
-    ``digest``; empty for one key) and ``accept`` checks one such signature, returning it in
-    the form the chain checks."""
+    the hash); ``fee`` is what a transfer of ``asset`` (to ``to``) will cost at most and who
+    pays it (the ledger books it; a sweep leaves it behind when the wallet pays), or with
+    ``amount`` what a transfer of exactly that costs, a NEM mosaic's levy included;
+    ``prove`` signs a message that shows control of ``address`` (proof of reserves).
+    ``authorisation`` is what owners who sign offline sign for a payment (a multisig's
+    transaction and its ``digest``; empty for one key) and ``accept`` checks one such
+    signature, returning it in the form the chain checks."""
 
     kind: str
     address: str
 
-    def fee(self, asset: Asset, to: str | None = None) -> Fee: ...
+    def fee(self, asset: Asset, to: str | None = None, amount: int | None = None) -> Fee: ...
     def prepare(self, payment: Payment) -> Prepared: ...
     def sign(self, prepared: Prepared) -> Outgoing: ...
     def prove(self, message: str) -> str: ...
@@ -534,6 +538,49 @@ class Cosigner(Protocol):
     reason; :class:`~kinko.errors.CosignerUnavailable` when it cannot be asked."""
 
     def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature: ...
+
+
+@dataclass(frozen=True)
+class NemCoSignature:
+    """The co-signer's cosignature of one NEM multisig transfer for one request of kinko's:
+    a signed cosignature transaction as NIS1 announces it (``data``, ``signature``: hex)."""
+
+    request: str  # withdrawal:<id> / proposal:<id>
+    inner_hash: str  # the transfer's hash (lower-case hex) the cosignature names
+    signer: str  # the co-signer's NEM address: a cosignatory of the account
+    data: str
+    signature: str
+    record: int  # the co-signer's decision record
+    repeated: bool = False
+
+
+class NemCosigner(Protocol):
+    """The policy co-signer as a cosignatory of a NEM multisig account: it cosigns the
+    transfer whose bytes are ``transfer`` (hex) only if it pays exactly what kinko approved
+    for ``request_id`` (see :class:`Cosigner`), else :class:`~kinko.errors.CosignRefused`."""
+
+    def cosign_nem(self, kind: str, request_id: str, chain: str,
+                   transfer: str) -> NemCoSignature: ...
+
+
+class NemCosignKey(Protocol):
+    """The co-signer's NEM key: ``cosign`` signs a cosignature of the transfer with hash
+    ``inner_hash`` from ``account`` (time stamp and deadline in NEM network seconds) and
+    returns NIS1's (``data``, ``signature``), hex."""
+
+    address: str
+    chain: str
+
+    def cosign(self, inner_hash: str, account: str, timestamp: int,
+               deadline: int) -> tuple[str, str]: ...
+
+
+class NemAccountReader(Protocol):
+    """The co-signer's read of a NEM multisig account on chain: (minimum of
+    cosignatories, their addresses); :class:`~kinko.errors.ChainUnavailable` when the node
+    does not answer."""
+
+    def multisig(self, address: str) -> tuple[int, tuple[str, ...]]: ...
 
 
 class MemoryCosigner:

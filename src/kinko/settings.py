@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import canonical_token
+from kinko.domain.addresses import canonical_address, canonical_token
 from kinko.domain.fsa import Submitter
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
@@ -143,16 +143,21 @@ def _token(value: str | None, chain: str) -> str | None:
         raise ValueError(f"token: {exc.message}") from None
 
 
-def _chains(value: Any) -> tuple[tuple[str, str, str], ...]:
-    """``[chains.NAME] adapter = "evm", url = "http://…"`` tables, or
-    ``NAME=ADAPTER:URL,...``: (name, adapter kind, URL) per chain."""
-    items: list[tuple[str, Any, Any]] = []
+def _chains(value: Any) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
+    """``[chains.NAME] adapter = "nis1", url = "http://…", accounts = ["…"]`` tables, or
+    ``NAME=ADAPTER:URL[#ACCOUNT+ACCOUNT...],...``: (name, adapter kind, URL, accounts) per
+    chain; ``accounts`` are hot accounts to watch beyond the registered wallets' (canonical)."""
+    items: list[tuple[str, Any, Any, Any]] = []
     if isinstance(value, Mapping):
         for name, spec in value.items():
-            if not isinstance(spec, Mapping) or set(spec) - {"adapter", "url"} \
+            if not isinstance(spec, Mapping) or set(spec) - {"adapter", "url", "accounts"} \
                     or "adapter" not in spec or "url" not in spec:
-                raise ValueError(f"[chains.{name}] takes 'adapter' (e.g. \"evm\") and 'url'")
-            items.append((str(name), spec["adapter"], spec["url"]))
+                raise ValueError(f"[chains.{name}] takes 'adapter' (e.g. \"evm\" or "
+                                 "\"nis1\"), 'url' and optionally 'accounts'")
+            accounts = spec.get("accounts", [])
+            if not isinstance(accounts, list):
+                raise ValueError(f"[chains.{name}] accounts is a list of addresses")
+            items.append((str(name), spec["adapter"], spec["url"], accounts))
     else:
         for item in str(value).split(","):
             if not item.strip():
@@ -161,13 +166,22 @@ def _chains(value: Any) -> tuple[tuple[str, str, str], ...]:
             adapter, colon, url = rest.partition(":")
             if not eq or not colon:
                 raise ValueError(f"{item.strip()!r} should be NAME=ADAPTER:URL")
-            items.append((name, adapter, url))
+            url, _, listed = url.partition("#")  # a node's URL needs no fragment
+            items.append((name, adapter, url, [a for a in listed.split("+") if a.strip()]))
     out = []
-    for name, adapter, url in items:
+    for name, adapter, url, accounts in items:
         if not str(name).strip() or not str(adapter).strip() or not str(url).strip():
             raise ValueError(f"chain {name!r}: a name, an adapter kind and a URL are needed")
-        out.append((str(name).strip(), str(adapter).strip().lower(), str(url).strip()))
-    if len({n for n, _, _ in out}) != len(out):
+        found = []
+        for account in accounts:
+            try:
+                found.append(canonical_address(str(account).strip(), str(name).strip()))
+            except BadInput as exc:
+                raise ValueError(f"chain {name}: account {str(account)[:80]!r}: "
+                                 f"{exc.message}") from None
+        out.append((str(name).strip(), str(adapter).strip().lower(), str(url).strip(),
+                    tuple(dict.fromkeys(found))))
+    if len({n for n, _, _, _ in out}) != len(out):
         raise ValueError("a chain is named twice")
     return tuple(out)
 
@@ -258,7 +272,11 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("chains", (),
             "The chains kinko reaches, each with its adapter kind and node: "
             "NAME=ADAPTER:URL,... (or [chains.NAME] tables with adapter and url); adapters: "
-            "evm. evm_rpc_url is the same as ethereum=evm:URL.", _chains, "LIST"),
+            "evm, nis1 (a NEM node). A NIS1 node lists unconfirmed transactions per account: "
+            "the registered wallets' are watched, and more hot accounts may follow the URL "
+            "(nem=nis1:http://node:7890#ACCOUNT+ACCOUNT, or accounts = [...] in the table). "
+            "The first chain is the one withdrawals, sweeps and the watch run on. "
+            "evm_rpc_url is the same as ethereum=evm:URL.", _chains, "LIST"),
     Setting("rpc_attempts", 5,
             "Attempts per node request before giving up (exponential backoff between them).",
             _positive_int, "N"),
@@ -358,7 +376,7 @@ class Settings:
     assets: tuple[Asset, ...] = ()
     log_level: str = "WARNING"
     evm_rpc_url: str = ""
-    chains: tuple[tuple[str, str, str], ...] = ()
+    chains: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
     rpc_attempts: int = 5
     confirmations: int = 12
     hot_keystore_dir: str = "keys"
@@ -528,8 +546,19 @@ COSIGN_REGISTRY: tuple[Setting, ...] = (
                   "The Ethereum node the co-signer reads Safes from (its own, ideally not "
                   "kinko's).", _text, "URL"),
     CosignSetting("chain", "ethereum",
-                  "The chain, as kinko's assets name it, whose Safes it signs for.", _text,
+                  "The chain, as kinko's assets name it, whose Safes it signs for; nem or "
+                  "nem-testnet: the NEM multisig accounts it cosigns for ([[safes]] lists "
+                  "them), read through nis1_url, with its NEM key in nem_key_file.", _text,
                   "NAME"),
+    CosignSetting("nis1_url", "",
+                  "The NIS1 node the co-signer reads NEM multisig accounts from (its own, "
+                  "ideally not kinko's), when chain is nem or nem-testnet.", _optional_text,
+                  "URL"),
+    CosignSetting("nem_key_file", "",
+                  "Its NEM key file when chain is nem or nem-testnet: the private key, 64 hex "
+                  "digits, as NEM wallets export it. NEM signs with Ed25519 over Keccak-512, "
+                  "which no PKCS#11 token offers: keep the file on the co-signer's own "
+                  "machine, readable by its user only.", _optional_text, "PATH"),
     CosignSetting("chain_id", 0,
                   "The chain id it signs for; 0: the node's, read when it starts.", _whole,
                   "ID"),
@@ -590,6 +619,8 @@ class CosignSettings:
     webhook_url: str = ""
     evm_rpc_url: str = ""
     chain: str = "ethereum"
+    nis1_url: str = ""
+    nem_key_file: str = ""
     chain_id: int = 0
     signer: str = "hsm"
     hsm_module: str = ""

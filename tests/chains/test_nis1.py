@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from nis1double import PRIVATE, Nis1Double
@@ -88,6 +89,8 @@ def test_balances_of_xem_and_mosaics_now_and_at_a_height(node: Nis1Double) -> No
     assert chain.balances([HOT.address], block=at) == {HOT.address: 1_000 * XEM}
     assert chain.balances([HOT.address, CUSTOMER.address], token=TAG.upper()) == \
         {HOT.address: 10, CUSTOMER.address: 0}
+    assert chain.balances([HOT.address], block=at, token=TAG) == {HOT.address: 10}  # the head
+    node.mine()
     with pytest.raises(BadInput, match="mosaic balances at the chain's head only"):
         chain.balances([HOT.address], block=at, token=TAG)
     assert chain.mosaic_definition(TAG) == (1_000, 0)
@@ -233,20 +236,35 @@ def test_a_transaction_moving_no_xem_is_a_record_of_nothing_named_by_its_hash(
 
 
 def test_a_nem_node_is_named_in_the_chains_setting_through_the_adapter_registry(
-        node: Nis1Double) -> None:
-    """``chains = nem-testnet=nis1:URL`` reaches the NIS1 adapter (retried); kinko has no
-    NEM wallet kind yet, so asking one to send is refused by name."""
+        node: Nis1Double, tmp_path: Path) -> None:
+    """``chains = nem-testnet=nis1:URL#ACCOUNT`` reaches the NIS1 adapter (retried), which
+    watches the named hot account's unconfirmed transactions; a NEM key wallet signs with
+    its key file, named in ``keys``; an account that is not the chain's is refused."""
     from kinko.chains import registry
+    from kinko.chains.keys import KeyRing
+    from kinko.chains.nem_wallets import NemKeyWallet
     from kinko.domain.custody import Wallet
     from kinko.settings import load_settings
 
-    settings = load_settings(config_path=None, env={"KINKO_CHAINS": f"{CHAIN}=nis1:{node.url}"})
-    (name, adapter, url), = settings.chains
-    chain = registry.connect(name, adapter, url, attempts=2)
+    dashed = "-".join(HOT.address[i:i + 6] for i in range(0, 40, 6)).lower()
+    settings = load_settings(config_path=None, env={
+        "KINKO_CHAINS": f"{CHAIN}=nis1:{node.url}#{dashed}"})
+    (name, adapter, url, accounts), = settings.chains
+    assert accounts == (HOT.address,)
+    chain = registry.connect(name, adapter, url, attempts=2, accounts=accounts)
     assert isinstance(chain, Retrying) and chain.name == CHAIN
     height = node.mine()
     assert chain.head() == height
     assert chain.balances([HOT.address])[HOT.address] == 1_000 * XEM
-    with pytest.raises(ConfigError, match="no key wallets on nis1 chains"):
-        registry.spender_for(chain, adapter, Wallet("xem-hot", "XEM", "hot", (HOT.address,)),
-                             keys=None)  # type: ignore[arg-type]
+    (tmp_path / "xem-hot.nem").write_text(PRIVATE[0] + "\n")
+    spender = registry.spender_for(chain, adapter, Wallet("xem-hot", "XEM", "hot",
+                                                          (HOT.address,)), KeyRing(tmp_path, {}))
+    assert isinstance(spender, NemKeyWallet) and spender.address == HOT.address
+    other = KeyRing(tmp_path, {"xem-cold": ("file", str(tmp_path / "xem-hot.nem"))})
+    with pytest.raises(ConfigError, match="not an address of wallet xem-cold"):
+        registry.spender_for(chain, adapter, Wallet("xem-cold", "XEM", "cold",
+                                                    (CUSTOMER.address,)), other)
+    with pytest.raises(ConfigError, match="Keccak-512"):
+        KeyRing(tmp_path, {"xem-hot": ("hsm", "ops")}).nem_key("xem-hot", CHAIN)
+    with pytest.raises(ConfigError, match=r"account 'TXYZ'"):
+        load_settings(config_path=None, env={"KINKO_CHAINS": f"{CHAIN}=nis1:{node.url}#TXYZ"})

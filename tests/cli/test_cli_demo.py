@@ -41,6 +41,11 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert new["alarm_blocks"] == 0 and 0 < new["alarm_seconds"] < 30
     assert new["swept_micro"] == new["exposed_micro"] - new["taken_micro"]
     assert new["breaker"] == ["ETH", "XEM"] and new["withdrawals_stopped"] == 5
+    # act 6b: the same thief against the 2018 account as a NEM multisig account
+    assert "6b. The same thief against the 2018 hot account as a NEM multisig" in out
+    nem = replay["nem_multisig"]
+    assert nem["taken_micro"] == 0 and nem["customer_xem_micro"] == 523_000_000 * 10**6
+    assert [a["kind"] for a in nem["alarms"]] == ["theft", "unknown_tx"]
     # act 7: the 2018 thief's coins traced into the other exchanges
     assert "7. The 2018 thief moves" in out and "exchange-a" in out
     summary = json.loads((tmp_path / "d" / "trace" / "haircut" / "summary.json").read_text())

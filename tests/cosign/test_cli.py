@@ -66,3 +66,26 @@ def test_grants_print_the_rights_and_no_more(capsys: pytest.CaptureFixture[str])
         "GRANT INSERT ON alerts TO cosigner;"]
     assert run(capsys, "grants", "--no-alerts")[1].count("GRANT") == 1
     assert run(capsys, "grants", "--role", "x; DROP TABLE alerts")[0] == 2
+
+
+def test_a_nem_cosigner_makes_its_key_file_and_needs_its_node(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    from kinko.chains.nem import NemKey
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KINKO_COSIGN_TOKEN", "z" * 40)
+    (tmp_path / "cosign.toml").write_text('chain = "nem"\n')
+    code, text = run(capsys, "serve")
+    assert code == 2 and "set nis1_url and nem_key_file" in text, text
+    (tmp_path / "cosign.toml").write_text('chain = "nem"\nnem_key_file = "nem.key"\n')
+    code, text = run(capsys, "keygen")
+    assert code == 0, text
+    made = NemKey.from_file(tmp_path / "nem.key", "nem")
+    assert made.address in text and stat.S_IMODE((tmp_path / "nem.key").stat().st_mode) == 0o600
+    assert "nem.key" in text and (tmp_path / "nem.key").read_text().strip() not in text
+    code, text = run(capsys, "keygen")
+    assert code == 2 and "never overwritten" in text
+    assert run(capsys, "address") == (0, made.address + "\n")

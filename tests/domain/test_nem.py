@@ -50,3 +50,4 @@ def test_public_keys_are_64_hex_digits() -> None:
         == "C5F54BA980FCBB657DBAAA42700539B207873E134D2375EFEAB5F1AB52F87844"
     with pytest.raises(BadInput, match="64 hex digits"):
         check_public_key("C5F54BA9")
+

@@ -44,7 +44,8 @@ ALLOWED = {"kinko", "Safe", "SafeTx", "ETH", "XEM", "BTC", "JPY", "JST", "UTC", 
            "DELEGATECALL", "safeTxHash", "CSP", "Pango", "IPAexGothic", "EVM", "KINKO_PRICES",
            "KINKO_EVM_RPC_URL", "fsa", "csv", "positions", "alerts", "timeline", "png", "md",
            "pdf", "html", "ja", "en", "English", "JA", "EN", "HMAC-SHA256", "ethereum",
-           "FIFO", "LIFO", "TIHO", "ethereum-etl", "mftracer", "Parquet", "parquet"}
+           "FIFO", "LIFO", "TIHO", "ethereum-etl", "mftracer", "Parquet", "parquet", "Ethereum",
+           "ETL", "MFTracer", "NEM", "NIS1"}
 
 
 def english_left(text: str, *, cut: bool = False) -> list[str]:

@@ -350,3 +350,23 @@ def test_stop_categories_and_the_hop_limit_reach_the_trace(site: Site, theft: Th
     assert bad.status_code == 400 and "hop limit" in bad.text
     audit = [a for a in site.access.audit_log() if a["action"] == "trace.start"]
     assert '"stop_categories": ["sanctioned"]' in audit[0]["detail"]
+
+
+def test_nem_listings_are_a_format_the_form_offers_and_traces(site: Site, theft: Theft
+                                                             ) -> None:
+    from nemstory import write_listings
+
+    ops = site.client("ops")
+    form = ops.get("/trace/new?lang=ja").text
+    assert '<option value="nem">NEM：NIS1 の送金一覧（JSON）</option>' in form
+    form = ops.get("/trace/new?lang=en").text
+    assert '<option value="nem">NEM: NIS1 transfer listings (JSON)</option>' in form
+    site.data_dir.mkdir(parents=True, exist_ok=True)
+    hashes = write_listings(site.data_dir / "nem-listings")
+    csrf = site.csrf(ops, "/trace")
+    r = ops.post("/trace", data={"csrf": csrf, "seed_txs": hashes["theft"],
+                                 "policy": "haircut", "transfers": "nem-listings",
+                                 "format": "nem"})
+    assert r.status_code == 303, r.text
+    page = wait_done(ops, r.headers["location"])
+    assert 'data-trace-state="done"' in page, page

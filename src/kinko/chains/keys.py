@@ -19,10 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kinko.chains.evm import EvmKey
 from kinko.chains.hsm import PIN_ENV, HsmToken
 from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner
+from kinko.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kinko.chains.nem import NemKey  # the NEM SDK: loaded on first use
 
 __all__ = ["KeyRing"]
 
@@ -39,6 +44,7 @@ class KeyRing:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     _open: dict[str, EvmKey] = field(default_factory=dict, repr=False)
     _token: HsmToken | None = field(default=None, repr=False)
+    _nem: dict[str, NemKey] = field(default_factory=dict, repr=False)
 
     def where(self, name: str) -> tuple[str, str]:
         """("hsm", key label) or ("file", keystore path) of the key called ``name``."""
@@ -61,11 +67,34 @@ class KeyRing:
                 self._open[name] = KeystoreSigner.open(Path(ref), self.env.get(PASSWORD_ENV))
         return self._open[name]
 
+    def nem_where(self, name: str) -> tuple[str, str]:
+        """Where the NEM key called ``name`` is: always a file (``NAME=file:PATH`` in
+        ``keys``, else ``hot_keystore_dir/NAME.nem``): NEM signs with Ed25519 over
+        Keccak-512, which no PKCS#11 token offers."""
+        store, ref = self.locations.get(name, ("", ""))
+        if store == "hsm":
+            raise ConfigError(f"the key {name} signs on NEM, whose Ed25519 with Keccak-512 no "
+                              "PKCS#11 token offers: name its key file (keys = "
+                              f"{name}=file:PATH)", setting="keys")
+        return "file", ref or str(self.keystore_dir / f"{name}.nem")
+
+    def nem_key(self, name: str, chain: str) -> NemKey:
+        """The NEM key called ``name`` for ``chain``, from its key file (the first line: the
+        private key, 64 hex digits, as NEM wallets export it; for development: ``kinko
+        check`` reports an online wallet signing from a file)."""
+        slot = f"nem:{chain}:{name}"
+        if slot not in self._nem:
+            from kinko.chains.nem import NemKey
+
+            self._nem[slot] = NemKey.from_file(Path(self.nem_where(name)[1]), chain)
+        return self._nem[slot]
+
     def relayer(self) -> EvmKey:
         return self.key(self.relayer_name)
 
     def close(self) -> None:
         self._open.clear()
+        self._nem.clear()
         if self._token is not None:
             self._token.close()
             self._token = None

@@ -129,6 +129,23 @@ class NemKey:
                       chain=self.chain)
 
 
+    def sign_message(self, text: str) -> str:
+        """A proof of control of this key's account: its public key then its signature of
+        ``text``'s UTF-8 bytes, hex (:func:`kinko.domain.nem_tx.message_signer` reads it)."""
+        return (self.public_key + str(self._pair.sign(text.encode()))).lower()
+
+    def cosign(self, inner_hash: str, account: str, timestamp: int,
+               deadline: int) -> tuple[str, str]:
+        """A cosignature by this key of the multisig transfer with hash ``inner_hash`` from
+        ``account``: NIS1's (``data``, ``signature``), hex (the co-signer's
+        :class:`~kinko.ports.NemCosignKey`)."""
+        signed = self.sign(cosignature(self.chain, cosignatory_public_key=self.public_key,
+                                       inner_transaction_hash=inner_hash,
+                                       multisig_address=account, timestamp=timestamp,
+                                       deadline=deadline))
+        return signed.data, signed.signature
+
+
 @dataclass(frozen=True)
 class Signed:
     """A signed transaction as NIS1 announces it: ``data`` (the transaction's bytes without

@@ -31,6 +31,7 @@ from kinko.chains.nem import (
     address_of,
     cosignature,
     decode,
+    facade,
     inner_hash,
     multisig,
     transfer,
@@ -40,7 +41,8 @@ from kinko.domain.addresses import canonical_address
 from kinko.domain.nem import XEM_MOSAIC, check_public_key
 from kinko.errors import ApprovalError, BadInput
 
-__all__ = ["MultisigTransfer", "check_cosignature", "cosign", "initiate", "prepare", "terms"]
+__all__ = ["MultisigTransfer", "check_cosignature", "cosign", "initiate", "inner_data", "prepare",
+           "terms"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,15 @@ def terms(tx: MultisigTransfer) -> dict[str, Any]:
             "to": canonical_address(inner.recipient_address.bytes.decode(), tx.chain),
             "xem": xem, "mosaics": mosaics, "inner_hash": tx.inner_hash,
             "deadline": tx.deadline, "fee": inner.fee.value + tx.wrapper.fee.value}
+
+
+def inner_data(tx: MultisigTransfer) -> str:
+    """The transfer's own bytes (hex, unsigned: the account cannot sign), from which a
+    cosignatory reads what it does and computes its hash itself
+    (:func:`kinko.domain.nem_tx.read_transfer`)."""
+    f = facade(tx.chain)
+    return bytes(f.transaction_factory.to_non_verifiable_transaction(tx.inner).serialize()
+                 ).hex().upper()
 
 
 def initiate(tx: MultisigTransfer, key: NemKey) -> Signed:

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -69,11 +69,19 @@ from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
 from kinko.chains.retry import Retrying
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import Block, Transfer
-from kinko.domain.nem import XEM_MOSAIC, mosaic_id, mosaic_quantity, split_mosaic
+from kinko.domain.nem import (
+    XEM_MOSAIC,
+    Levy,
+    MosaicDefinition,
+    check_public_key,
+    mosaic_id,
+    mosaic_quantity,
+    split_mosaic,
+)
 from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
 
-__all__ = ["NisChain", "connect", "read_transfers"]
+__all__ = ["NisChain", "connect", "definitions", "read_transfers"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
 COSIGNATURE = 0x1002
@@ -127,16 +135,22 @@ def _mosaic_of(entry: Any, where: str) -> tuple[str, int]:
 
 
 def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: int,
-                   where: str = "transaction") -> list[Transfer]:
+                   where: str = "transaction",
+                   mosaics: Callable[[str], MosaicDefinition | None] | None = None
+                   ) -> list[Transfer]:
     """The value transfers of one NIS1 transaction (JSON as NIS1 gives it), see the module
     docstring; :class:`Shape` naming the field when it is not NIS1's shape. Every
     transaction an account makes has one XEM record (``token`` None), of nothing when it
     moves no XEM (mosaics only, a multisig modification, an importance transfer): the
-    watch sees every act of a wallet's key, as on Ethereum."""
+    watch sees every act of a wallet's key, as on Ethereum. With ``mosaics`` (a mosaic's
+    definition, or None when unknown), each levied mosaic's levy is a record too: from the
+    sender to the levy's recipient, in the levy's mosaic (``token`` None for XEM), its
+    ``log_index`` after the mosaics' (the number of mosaics plus the mosaic's place)."""
     kind = _int(_get(tx, "type", where), f"{where}.type")
     if kind == MULTISIG:
         return read_transfers(_get(tx, "otherTrans", where), chain=chain, tx_hash=tx_hash,
-                              block=block, tx_index=tx_index, where=f"{where}.otherTrans")
+                              block=block, tx_index=tx_index, where=f"{where}.otherTrans",
+                              mosaics=mosaics)
     if kind == COSIGNATURE:
         return []  # moves nothing; the account pays its fee with the multisig transaction
     try:
@@ -157,15 +171,16 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
     except BadInput as exc:
         raise Shape(f"{where}: {exc}") from None
     amount = _int(_get(tx, "amount", where), f"{where}.amount")
-    mosaics = _list(tx.get("mosaics"), f"{where}.mosaics")
-    if not mosaics:
+    entries = _list(tx.get("mosaics"), f"{where}.mosaics")
+    if not entries:
         return [Transfer(tx_hash, block, tx_index, sender, to, amount, 0)]
     native: list[Transfer] = []
     if not any(_mosaic_of(e, f"{where}.mosaics[{i}]")[0] == XEM_MOSAIC
-               for i, e in enumerate(mosaics)):  # every transaction has its XEM record
+               for i, e in enumerate(entries)):  # every transaction has its XEM record
         native.append(Transfer(tx_hash, block, tx_index, sender, to, 0, 0))
     tokens: list[Transfer] = []
-    for i, entry in enumerate(mosaics):
+    levies: list[Transfer] = []
+    for i, entry in enumerate(entries):
         mosaic, quantity = _mosaic_of(entry, f"{where}.mosaics[{i}]")
         value = mosaic_quantity(quantity, amount)
         if mosaic == XEM_MOSAIC:
@@ -173,7 +188,49 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
         else:
             tokens.append(Transfer(tx_hash, block, tx_index, sender, to, value, 0,
                                    token=mosaic, log_index=i))
-    return native + tokens
+        definition = mosaics(mosaic) if mosaics is not None and mosaic != XEM_MOSAIC else None
+        for levied, recipient, due in (definition.levies(value) if definition else ()):
+            levies.append(Transfer(tx_hash, block, tx_index, sender, recipient, due, 0,
+                                   token=None if levied == XEM_MOSAIC else levied,
+                                   log_index=len(entries) + i, levy=True))
+    return native + tokens + levies
+
+
+def definitions(page: Any, chain: str) -> dict[str, MosaicDefinition]:
+    """The mosaic definitions of a ``/namespace/mosaic/definition/page`` answer (``{"data":
+    [{"meta", "mosaic": {"id", "properties", "levy"}}]}``) by mosaic id; :class:`Shape`
+    naming the field when it is not NIS1's shape. A levy is ``{}`` (none) or ``{"type",
+    "recipient", "mosaicId", "fee"}``."""
+    out: dict[str, MosaicDefinition] = {}
+    for i, entry in enumerate(_list(_get(page, "data", "answer"), "data")):
+        where = f"data[{i}].mosaic"
+        definition = _get(entry, "mosaic", f"data[{i}]")
+        found, _ = _mosaic_of({"mosaicId": _get(definition, "id", where), "quantity": 0},
+                              f"{where}.id")
+        props: dict[Any, Any] = {p.get("name"): p.get("value") for p in _list(
+            _get(definition, "properties", where), f"{where}.properties")
+            if isinstance(p, Mapping)}
+        try:
+            supply, places = int(props["initialSupply"]), int(props["divisibility"])
+            if supply < 0 or not 0 <= places <= 6:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            raise Shape(f"{where}.properties lacks initialSupply or divisibility") from None
+        raw = definition.get("levy") or {}
+        levy = None
+        if raw:
+            if not isinstance(raw, Mapping):
+                raise Shape(f"{where}.levy is not an object")
+            try:
+                levied, _ = _mosaic_of({"mosaicId": _get(raw, "mosaicId", f"{where}.levy"),
+                                        "quantity": 0}, f"{where}.levy")
+                levy = Levy(_int(_get(raw, "type", f"{where}.levy"), f"{where}.levy.type"),
+                            canonical_address(_get(raw, "recipient", f"{where}.levy"), chain),
+                            levied, _int(_get(raw, "fee", f"{where}.levy"), f"{where}.levy.fee"))
+            except BadInput as exc:
+                raise Shape(f"{where}.levy: {exc.message}") from None
+        out[found] = MosaicDefinition(found, supply, places, levy)
+    return out
 
 
 class NisChain:
@@ -188,6 +245,7 @@ class NisChain:
         self.timeout = timeout
         self.accounts = tuple(canonical_address(a, name) for a in accounts)
         self._http = session or requests.Session()
+        self._definitions: dict[str, MosaicDefinition] = {}
 
     # ------------------------------------------------------------------ transport
     def _ask(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,
@@ -271,13 +329,21 @@ class NisChain:
             tx_hash = _hash(_get(entry, "hash", where), f"{where}.hash")
             transfers += read_transfers(_get(entry, "tx", where), chain=self.name,
                                         tx_hash=tx_hash, block=number, tx_index=i,
-                                        where=f"{where}.tx")
+                                        where=f"{where}.tx", mosaics=self._levied)
         parent = _get(_get(block, "prevBlockHash", "data[0].block"), "data", "prevBlockHash")
         return Block(number=number, hash=_hash(_get(view, "hash", "data[0]"), "data[0].hash"),
                      parent_hash=_hash(parent, "data[0].block.prevBlockHash.data"),
                      timestamp=unix_time(self.name, _u32(_get(block, "timeStamp", "block"),
                                                           "data[0].block.timeStamp")),
                      transfers=tuple(transfers))
+
+    def _levied(self, mosaic: str) -> MosaicDefinition | None:
+        """A mosaic's definition for its levy; None for a mosaic no namespace defines
+        (NIS1 would not have included its transfer: nothing to add)."""
+        try:
+            return self.mosaic(mosaic)
+        except BadInput:
+            return None
 
     def pending(self) -> tuple[Transfer, ...]:
         out: list[Transfer] = []
@@ -298,11 +364,12 @@ class NisChain:
         for i, entry in enumerate(_list(_get(data, "data", "answer"), "data")):
             tx = _get(entry, "transaction", f"data[{i}]")
             found = read_transfers(tx, chain=self.name, tx_hash="", block=-1, tx_index=-1,
-                                   where=f"data[{i}].transaction")
+                                   where=f"data[{i}].transaction", mosaics=self._levied)
             if found:
                 named = _unconfirmed_hash(self.name, tx)
                 out += [Transfer(named, -1, -1, t.sender, t.to, t.value, 0, t.token,
-                                 None if t.token is None else -1) for t in found]
+                                 t.log_index if t.levy else None if t.token is None else -1,
+                                 t.levy) for t in found]
         return out
 
     def balances(self, addresses: Sequence[str], block: int | None = None,
@@ -316,7 +383,7 @@ class NisChain:
     def _balance(self, account: str, block: int | None, token: str | None) -> int:
         if token is not None:
             wanted = mosaic_id(token)
-            if block is not None:
+            if block is not None and block != self.head():  # the head itself: as owned now
                 raise BadInput(f"NIS1 gives mosaic balances at the chain's head only, not at "
                                f"block {block} ({wanted} of {account})")
             what = f"the mosaics of {account}"
@@ -378,54 +445,69 @@ class NisChain:
             return minimum, tuple(sorted(found))
         return self._shaped(read, what)  # type: ignore[no-any-return]
 
+    def public_key(self, address: str) -> str:
+        """The account's public key as the chain knows it (an account that has signed a
+        transaction, as every multisig account has: its conversion); :class:`BadInput` when
+        the chain knows none."""
+        account = canonical_address(address, self.name)
+        what = f"the public key of {account}"
+        data = self._ask("GET", "/account/get", what, params={"address": account})
+        key = self._shaped(lambda: _get(_get(data, "account", "answer"), "publicKey",
+                                        "account"), what)
+        try:
+            return check_public_key(key)
+        except BadInput:
+            raise BadInput(f"the chain knows no public key of {account}: it never signed "
+                           "a transaction", address=account) from None
+
     def mosaic_definition(self, mosaic: str) -> tuple[int, int]:
         """(supply, divisibility) of a mosaic as its namespace's definitions say;
         :class:`BadInput` naming it when the namespace defines no such mosaic."""
+        found = self.mosaic(mosaic)
+        return found.supply, found.divisibility
+
+    def mosaic(self, mosaic: str) -> MosaicDefinition:
+        """A mosaic's definition (supply, divisibility, levy) as its namespace's definitions
+        say, read once per adapter (a definition does not change under a name kinko
+        uses: NIS1 keeps a levy for the mosaic's life); :class:`BadInput` naming it when the
+        namespace defines no such mosaic. XEM is ``nem:xem`` without a levy."""
         wanted = mosaic_id(mosaic)
+        if wanted == XEM_MOSAIC:
+            return MosaicDefinition(XEM_MOSAIC, 8_999_999_999, 6)
+        if wanted in self._definitions:
+            return self._definitions[wanted]
         namespace, _ = split_mosaic(wanted)
         what = f"the mosaic definitions of namespace {namespace}"
         data = self._ask("GET", "/namespace/mosaic/definition/page", what,
                          params={"namespace": namespace}, missing_ok=True)
-
-        def find() -> tuple[int, int] | None:
-            for i, entry in enumerate(_list(_get(data, "data", "answer"), "data")):
-                definition = _get(entry, "mosaic", f"data[{i}]")
-                found, _ = _mosaic_of({"mosaicId": _get(definition, "id", "mosaic"),
-                                       "quantity": 0}, f"data[{i}].mosaic.id")
-                if found != wanted:
-                    continue
-                props: dict[Any, Any] = {p.get("name"): p.get("value") for p in _list(
-                    _get(definition, "properties", f"data[{i}].mosaic"),
-                    f"data[{i}].mosaic.properties") if isinstance(p, Mapping)}
-                try:
-                    supply, places = int(props["initialSupply"]), int(props["divisibility"])
-                    if supply < 0 or not 0 <= places <= 6:
-                        raise ValueError
-                    return supply, places
-                except (KeyError, TypeError, ValueError):
-                    raise Shape(f"data[{i}].mosaic.properties lacks initialSupply or "
-                                "divisibility") from None
-            return None
-        found = None if data is None else self._shaped(find, what)
+        found = None if data is None else self._shaped(
+            lambda: definitions(data, self.name).get(wanted), what)
         if found is None:
             raise BadInput(f"unknown mosaic {wanted!r}: {self.label} knows no such mosaic "
                            f"in namespace {namespace}", mosaic=wanted)
+        self._definitions[wanted] = found
         return found  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ writing
     def tx_hash(self, raw: bytes) -> str:
-        """The hash of a signed transaction (``raw``: the JSON announce body)."""
-        body = _announce_body(raw)
+        """The hash of a signed transaction (``raw``: the JSON announce body, or a list of
+        them: a multisig transaction and its cosignatures, named by the first)."""
+        body = _announce_bodies(raw)[0]
         return str(facade(self.name).hash_transaction(decode(body["data"]))).lower()
 
     def send_raw(self, raw: bytes) -> str:
-        body = _announce_body(raw)
-        what = "an announced transaction"
-        data = self._ask("POST", "/transaction/announce", what, body=body)
-        if not isinstance(data, Mapping) or data.get("code") != 1:
-            message = data.get("message") if isinstance(data, Mapping) else data
-            raise ChainRejected(f"{self.label} refused the transaction: {str(message)[:200]}",
-                                node=self.url)
+        """Announce ``raw`` (one body, or a multisig transaction then its cosignatures, in
+        order); NIS1's ``NEUTRAL`` (it has the transaction already: a retry) counts as
+        announced. A refusal is :class:`ChainRejected` naming which one."""
+        bodies = _announce_bodies(raw)
+        for i, body in enumerate(bodies):
+            what = "an announced transaction" if i == 0 else f"cosignature {i}"
+            data = self._ask("POST", "/transaction/announce", what, body=body)
+            if not isinstance(data, Mapping) or (data.get("code") != 1
+                                                 and data.get("message") != "NEUTRAL"):
+                message = data.get("message") if isinstance(data, Mapping) else data
+                raise ChainRejected(f"{self.label} refused {what}: {str(message)[:200]}",
+                                    node=self.url)
         return self.tx_hash(raw)
 
     def receipt(self, tx_hash: str) -> Receipt | None:
@@ -444,8 +526,11 @@ class NisChain:
                             "otherTrans.fee")
                 fee += sum(_int(_get(s, "fee", "signature"), "signatures[].fee")
                            for s in _list(tx.get("signatures"), "transaction.signatures"))
+            levies = tuple((t.token, t.to or "", t.value) for t in read_transfers(
+                tx, chain=self.name, tx_hash=tx_hash, block=0, tx_index=0,
+                mosaics=self._levied) if t.levy)
             return Receipt(tx_hash=tx_hash, block=_int(_get(meta, "height", "meta"), "height"),
-                           ok=True, fee=fee)
+                           ok=True, fee=fee, levies=levies)
         return self._shaped(read, what)  # type: ignore[no-any-return]
 
     def nonce(self, address: str) -> int:
@@ -465,16 +550,18 @@ def connect(name: str, url: str, attempts: int = 5, *, accounts: Iterable[str] =
     return Retrying(NisChain(url, name=name, accounts=accounts), attempts=attempts)
 
 
-def _announce_body(raw: bytes) -> dict[str, str]:
+def _announce_bodies(raw: bytes) -> list[dict[str, str]]:
     try:
         body = json.loads(raw)
-        if isinstance(body, dict) and isinstance(body.get("data"), str) and isinstance(
-                body.get("signature"), str):
-            return {"data": body["data"], "signature": body["signature"]}
+        bodies = body if isinstance(body, list) else [body]
+        if bodies and all(isinstance(b, dict) and isinstance(b.get("data"), str)
+                          and isinstance(b.get("signature"), str) for b in bodies):
+            return [{"data": b["data"], "signature": b["signature"]} for b in bodies]
     except ValueError:
         pass
     raise BadInput("a NEM transaction to send is the JSON {\"data\", \"signature\"} that "
-                   "NIS1 announces")
+                   "NIS1 announces (or a list of them: a multisig transaction and its "
+                   "cosignatures)")
 
 
 def _unconfirmed_hash(chain: str, tx: Any) -> str:

@@ -8,8 +8,10 @@ keys it may use (:class:`Keys`) and the co-signer. A new chain (Bitcoin) is a mo
 with its ``Chain`` and its wallet kinds, and one line in each table here; services, the
 watch and the command line do not change. NEM is read through its NIS1 node (adapter kind
 ``nis1``, :mod:`kinko.chains.nis1`: blocks, balances, receipts, announcing a signed
-transaction); it has no wallet kind here yet, so a NEM wallet is watched and reconciled but
-kinko does not send from it::
+transaction) and sends from its two wallet kinds (:mod:`kinko.chains.nem_wallets`): an
+account of one NEM key, and a multisig account whose transfers kinko's operations key
+initiates and the policy co-signer cosigns (the :class:`~kinko.ports.NemCosigner` port);
+its keys are NEM key files (``Keys.nem_key``)::
 
     chain = connect("ethereum", "evm", "http://127.0.0.1:8545", attempts=5)
     spender = spender_for(chain, "evm", wallet, keys, cosigner=None)
@@ -17,8 +19,8 @@ kinko does not send from it::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eth_utils.address import to_checksum_address
 
@@ -26,11 +28,22 @@ from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.chains.retry import Retrying
 from kinko.chains.safe import canonical_deployment, deploy_safe_contracts, is_valid_signature
 from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeAccounts, SafeWallet
-from kinko.domain.addresses import address_key
+from kinko.domain.addresses import address_key, canonical_address
 from kinko.domain.custody import Wallet
 from kinko.domain.safe import SafeTx
 from kinko.errors import ConfigError
-from kinko.ports import Chain, CoSignature, Cosigner, Multisigs, SafeOwner, Spender
+from kinko.ports import (
+    Chain,
+    CoSignature,
+    Cosigner,
+    Multisigs,
+    NemCoSignature,
+    SafeOwner,
+    Spender,
+)
+
+if TYPE_CHECKING:
+    from kinko.chains.nem import NemKey
 
 __all__ = ["ADAPTERS", "CONTRACT_PROOFS", "MULTISIGS", "WALLET_KINDS", "Keys", "connect",
            "contract_check", "multisigs_for", "spender_for"]
@@ -43,28 +56,33 @@ class Keys(Protocol):
 
     def key(self, name: str) -> EvmKey: ...
     def relayer(self) -> EvmKey: ...
+    def nem_key(self, name: str, chain: str) -> NemKey: ...
 
 
-def _evm(name: str, url: str, attempts: int) -> Chain:
+def _evm(name: str, url: str, attempts: int, accounts: Sequence[str] = ()) -> Chain:
     return Retrying(EvmChain.connect(url, name=name), attempts=attempts)
 
 
-def _nis1(name: str, url: str, attempts: int) -> Chain:
+def _nis1(name: str, url: str, attempts: int, accounts: Sequence[str] = ()) -> Chain:
     from kinko.chains.nis1 import connect as connect_nis1  # the NEM SDK: on first use
 
-    return connect_nis1(name, url, attempts)
+    return connect_nis1(name, url, attempts, accounts=accounts)
 
 
-ADAPTERS: dict[str, Callable[[str, str, int], Chain]] = {"evm": _evm, "nis1": _nis1}
+ADAPTERS: dict[str, Callable[[str, str, int, Sequence[str]], Chain]] = {
+    "evm": _evm, "nis1": _nis1}
 
 
-def connect(name: str, adapter: str, url: str, *, attempts: int = 5) -> Chain:
-    """The ``Chain`` of chain ``name`` through its adapter kind."""
+def connect(name: str, adapter: str, url: str, *, attempts: int = 5,
+            accounts: Sequence[str] = ()) -> Chain:
+    """The ``Chain`` of chain ``name`` through its adapter kind; ``accounts`` are the
+    exchange's hot accounts, for a node without a whole mempool to show (NIS1 lists
+    unconfirmed transactions per account)."""
     make = ADAPTERS.get(adapter)
     if make is None:
         raise ConfigError(f"chain {name}: no adapter {adapter!r} (known: "
                           f"{', '.join(sorted(ADAPTERS))})", setting="chains")
-    return make(name, url, attempts)
+    return make(name, url, attempts, accounts)
 
 
 def _evm_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
@@ -107,9 +125,54 @@ def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None)
     return SafeWallet(node, wallet.addresses[0], multisig, keys.relayer(), owners)
 
 
+def _nis1_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
+    from kinko.chains.nem_wallets import NemKeyWallet
+
+    key = keys.nem_key(wallet.name, chain.name)
+    if wallet.addresses and key.address not in {canonical_address(a, chain.name)
+                                                for a in wallet.addresses}:
+        raise ConfigError(f"the key {wallet.name} signs for {key.address}, which is not an "
+                          f"address of wallet {wallet.name}")
+    return NemKeyWallet(chain, key)
+
+
+class _NoNemCosigner:
+    """The co-signer of a co-signed NEM account when none that cosigns NEM is configured."""
+
+    def __init__(self, wallet: str, address: str) -> None:
+        self.wallet, self.address = wallet, address
+
+    def cosign_nem(self, kind: str, request_id: str, chain: str,
+                   transfer: str) -> NemCoSignature:
+        raise ConfigError(f"NEM account {self.wallet} is co-signed by {self.address}: set "
+                          "cosigner_url (KINKO_COSIGNER_URL) to that co-signer and "
+                          f"KINKO_COSIGN_TOKEN to its token to send {kind} {request_id}",
+                          setting="cosigner_url")
+
+
+def _nis1_multisig(chain: Any, wallet: Wallet, keys: Keys,
+                   cosigner: Cosigner | None) -> Spender:
+    from kinko.chains.nem_wallets import NemCosignerOwner, NemMultisigWallet
+
+    multisig = wallet.multisig
+    assert multisig is not None  # a multisig wallet always has its set-up (Wallet checks)
+    if multisig.operator is None:
+        raise ConfigError(f"NEM account {wallet.name} names no operator: kinko's operations "
+                          "key initiates its transfers (register it with --operator)")
+    owner = None
+    if multisig.cosigner is not None:
+        asks = cosigner if hasattr(cosigner, "cosign_nem") else None
+        owner = NemCosignerOwner(asks or _NoNemCosigner(wallet.name, multisig.cosigner),  # type: ignore[arg-type]
+                                 multisig.cosigner)
+    return NemMultisigWallet(chain, wallet.addresses[0], multisig,
+                             keys.nem_key(wallet.name, chain.name), owner)
+
+
 WALLET_KINDS: dict[tuple[str, str], Callable[[Any, Wallet, Keys, Cosigner | None], Spender]] = {
     ("evm", "key"): _evm_key,
     ("evm", "multisig"): _evm_safe,
+    ("nis1", "key"): _nis1_key,
+    ("nis1", "multisig"): _nis1_multisig,
 }
 
 
@@ -123,7 +186,13 @@ def spender_for(chain: Chain, adapter: str, wallet: Wallet, keys: Keys,
     return make(chain, wallet, keys, cosigner)
 
 
-def _evm_safes(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
+Payer = EvmKey | Callable[[], EvmKey] | None
+"""The key that pays for creating a multisig account, or how to open it (opened only by a
+chain whose multisig accounts kinko creates)."""
+
+
+def _evm_safes(chain: Any, payer: Payer, deploy: bool) -> Multisigs:
+    key = payer() if callable(payer) else payer
     if deploy:  # a development node: the contracts are deployed when they are missing
         node = chain.inner if isinstance(chain, Retrying) else chain
         if not isinstance(node, EvmChain):
@@ -131,13 +200,20 @@ def _evm_safes(chain: Any, payer: EvmKey | None, deploy: bool) -> Multisigs:
         deployment = deploy_safe_contracts(node)
     else:
         deployment = canonical_deployment(chain)
-    return SafeAccounts(chain, deployment, payer)
+    return SafeAccounts(chain, deployment, key)
 
 
-MULTISIGS: dict[str, Callable[[Any, EvmKey | None, bool], Multisigs]] = {"evm": _evm_safes}
+def _nem_accounts(chain: Any, payer: Payer, deploy: bool) -> Multisigs:
+    from kinko.chains.nem_wallets import NemAccounts
+
+    return NemAccounts(chain)
 
 
-def multisigs_for(chain: Chain, adapter: str, payer: EvmKey | None = None, *,
+MULTISIGS: dict[str, Callable[[Any, Payer, bool], Multisigs]] = {
+    "evm": _evm_safes, "nis1": _nem_accounts}
+
+
+def multisigs_for(chain: Chain, adapter: str, payer: Payer = None, *,
                   deploy: bool = False) -> Multisigs:
     """The multisig accounts of ``chain`` (Safes on an EVM chain, at their canonical
     deployment; with ``deploy``, on a development node, deployed first when missing);

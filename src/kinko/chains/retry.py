@@ -29,7 +29,8 @@ __all__ = ["OPTIONAL_READS", "Retrying"]
 
 # reads some adapters offer beyond the Chain port (EvmChain does); idempotent, so retried
 OPTIONAL_READS = frozenset({"mempool", "states", "block_and_states", "receipts", "transaction",
-                            "allowances", "safe_events", "pending_executions"})
+                            "allowances", "safe_events", "pending_executions", "multisig",
+                            "mosaic", "public_key"})
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

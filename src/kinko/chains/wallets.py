@@ -128,7 +128,7 @@ class KeyWallet:
             return RECEIVE_GAS  # a contract (a Safe) runs code when it receives
         return NATIVE_GAS
 
-    def fee(self, asset: Asset, to: str | None = None) -> Fee:
+    def fee(self, asset: Asset, to: str | None = None, amount: int | None = None) -> Fee:
         _check_chain(self.chain, asset)
         gas = self._gas(asset, to)
         return Fee(self.address, gas * self.chain.fee_params()[1], gas)
@@ -246,7 +246,7 @@ class SafeWallet:
     def __repr__(self) -> str:
         return f"SafeWallet(address={self.address!r}, on={self.chain.name!r})"
 
-    def fee(self, asset: Asset, to: str | None = None) -> Fee:
+    def fee(self, asset: Asset, to: str | None = None, amount: int | None = None) -> Fee:
         _check_chain(self.chain, asset)
         return Fee(_canonical(self.relayer.address), EXEC_GAS * self.chain.fee_params()[1],
                    EXEC_GAS)

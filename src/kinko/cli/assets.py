@@ -39,10 +39,12 @@ def wallets_add(
     asset: str = typer.Option(..., "--asset", help="The asset it holds."),
     tier: str = typer.Option(..., "--tier", help="hot, warm or cold."),
     address: list[str] = typer.Option([], "--address", help="Chain address (repeatable)."),
-    safe: str = typer.Option(None, "--safe", help="An existing Safe's address: registered as "
-                             "a multisig wallet once the chain confirms its owners and "
-                             "threshold (give --owner and --threshold)."),
-    owner: list[str] = typer.Option([], "--owner", help="A Safe owner (repeatable)."),
+    safe: str = typer.Option(None, "--safe", help="An existing multisig account's address (a "
+                             "Safe, or a NEM multisig account): registered as a multisig "
+                             "wallet once the chain confirms its owners (cosignatories) and "
+                             "threshold (minimum) (give --owner and --threshold)."),
+    owner: list[str] = typer.Option([], "--owner", help="An owner, or a NEM cosignatory "
+                                    "(repeatable)."),
     threshold: int = typer.Option(None, "--threshold", help="Owners needed to sign."),
     operator: str = typer.Option(None, "--operator", help="The owner that is kinko's "
                                  "operations key (its key is named NAME in the keys setting)."),
@@ -102,7 +104,8 @@ def _kind(wallet: Wallet) -> str:
     if wallet.multisig is None:
         return "one key"
     m = wallet.multisig
-    return f"Safe {m.threshold} of {len(m.owners)}" + (", co-signed" if m.cosigner else "")
+    what = "Safe" if m.contracts else "multisig account"  # a NEM account runs on no contract
+    return f"{what} {m.threshold} of {len(m.owners)}" + (", co-signed" if m.cosigner else "")
 
 
 @wallets_app.command("list")

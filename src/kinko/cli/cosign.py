@@ -88,11 +88,41 @@ def _signer(settings: CosignSettings, *, create: bool = False) -> tuple[DigestSi
     return KeystoreSigner.open(path, password), "file"
 
 
+def _nem_key(settings: CosignSettings, *, create: bool = False) -> Any:
+    """The co-signer's NEM key (chain nem or nem-testnet), from ``nem_key_file``; with
+    ``create``, a new one written there first (readable by this user only)."""
+    from kinko.chains.nem import NemKey
+
+    if not settings.nem_key_file:
+        raise ConfigError("a co-signer of NEM multisig accounts signs with its NEM key: set "
+                          "nem_key_file", setting="nem_key_file")
+    path = Path(settings.nem_key_file)
+    if create:
+        if path.exists():
+            raise ConfigError(f"{path} exists: the co-signer's NEM key is never overwritten",
+                              file=str(path))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(os.urandom(32).hex().upper() + "\n")
+    return NemKey.from_file(path, settings.chain)
+
+
+def _is_nem(settings: CosignSettings) -> bool:
+    return settings.chain in ("nem", "nem-testnet")
+
+
 @cosign_app.command("keygen")
 def keygen(config: str = _config_option()) -> None:
     """Make the co-signer's key: generated inside the HSM token (never extractable), or —
-    for development only — an encrypted key file. Prints its address."""
+    for development only — an encrypted key file; on NEM (chain nem), a NEM key file.
+    Prints its address."""
     settings = _settings(config)
+    if _is_nem(settings):
+        key = _nem_key(settings, create=True)
+        print(f"co-signer NEM key {key.address} in {settings.nem_key_file} (readable by this "
+              "user only); make it a cosignatory of every NEM account the co-signer cosigns "
+              "for")
+        return
     signer, where = _signer(settings, create=True)
     print(f"co-signer key {signer.address} ({'in the HSM token' if where == 'hsm' else 'in '}"
           f"{settings.hsm_token if where == 'hsm' else settings.keystore}); make it an owner "
@@ -101,8 +131,13 @@ def keygen(config: str = _config_option()) -> None:
 
 @cosign_app.command("address")
 def address(config: str = _config_option()) -> None:
-    """The co-signer's address: one of the owners of each Safe it signs for."""
-    signer, _where = _signer(_settings(config))
+    """The co-signer's address: one of the owners of each Safe it signs for (on NEM, one of
+    the cosignatories of each account)."""
+    settings = _settings(config)
+    if _is_nem(settings):
+        print(_nem_key(settings).address)
+        return
+    signer, _where = _signer(settings)
     print(signer.address)
 
 
@@ -173,7 +208,12 @@ def serve(config: str = _config_option(),
     if len(token) < 32:
         raise ConfigError(f"export {TOKEN_ENV}: the token callers present, at least 32 "
                           "characters (e.g. from `openssl rand -hex 32`)")
-    if not settings.evm_rpc_url:
+    nem = _is_nem(settings)
+    if nem and not (settings.nis1_url and settings.nem_key_file):
+        raise ConfigError("a co-signer of NEM multisig accounts reads them from a NIS1 node and "
+                          "signs with its NEM key: set nis1_url and nem_key_file",
+                          setting="nis1_url" if not settings.nis1_url else "nem_key_file")
+    if not nem and not settings.evm_rpc_url:
         raise ConfigError("the co-signer reads Safes from a node: set evm_rpc_url",
                           setting="evm_rpc_url")
     policy = _policy(settings)
@@ -182,11 +222,23 @@ def serve(config: str = _config_option(),
     if not policy.policy_anchor:
         log.warning("no policy_anchor: the co-signer takes kinko's stored policy versions as "
                     "they are (see `kinko cosign policies`)")
-    signer, where = _signer(settings)
-    if where == "file":
-        log.warning("the co-signer's key is a key file (%s): for development only; an "
-                    "exchange keeps it in an HSM (signer = \"hsm\")", settings.keystore)
     timeout = settings.request_timeout_ms / 1000
+    signer: DigestSigner | None = None
+    nem_key: Any = None
+    nem_accounts: Any = None
+    if nem:
+        from kinko.chains.nis1 import connect as connect_nis1
+
+        nem_key = _nem_key(settings)
+        nem_accounts = connect_nis1(settings.chain, settings.nis1_url, settings.rpc_attempts)
+        where = "file"
+        log.warning("the co-signer's NEM key is a key file (%s): keep it on this machine only",
+                    settings.nem_key_file)
+    else:
+        signer, where = _signer(settings)
+        if where == "file":
+            log.warning("the co-signer's key is a key file (%s): for development only; an "
+                        "exchange keeps it in an HSM (signer = \"hsm\")", settings.keystore)
     clock = SystemClock()
     own = open_cosign_log(settings.database_url)
     seq, head = own.stored_head()  # refuses a log whose end was cut or rewritten
@@ -197,14 +249,17 @@ def serve(config: str = _config_option(),
     if settings.webhook_url:
         sinks["webhook"] = WebhookSink(settings.webhook_url, os.environ.get(SECRET_ENV, ""),
                                        clock, timeout=timeout)
-    chain = ChainSafes(EvmChain.connect(settings.evm_rpc_url, timeout=timeout),
-                       expected_chain_id=settings.chain_id, attempts=settings.rpc_attempts)
+    chain = None if nem else ChainSafes(
+        EvmChain.connect(settings.evm_rpc_url, timeout=timeout),
+        expected_chain_id=settings.chain_id, attempts=settings.rpc_attempts)
     service = CosignService(policy=policy, kinko=SqlKinkoView(settings.kinko_database_url,
                                                               timeout_s=max(1, int(timeout))),
                             chain=chain, log=own, signer=signer, clock=clock,
-                            sinks=tuple(sinks), fault=_crash_hook())
+                            sinks=tuple(sinks), fault=_crash_hook(), nem_key=nem_key,
+                            nem_chain=nem_accounts)
     try:
-        chain_id: int | str = chain.chain_id()
+        chain_id: int | str = chain.chain_id() if chain is not None else \
+            nem_accounts.caip2()
     except KinkoError as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -214,7 +269,7 @@ def serve(config: str = _config_option(),
     delivery = AlertDelivery(own, sinks, clock, wake=service.alerted)
     delivery.start()
     sock, where_to = _listening(settings.listen)
-    print(f"kinko cosign listening on {where_to} as {signer.address} (key: {where}; chain "
+    print(f"kinko cosign listening on {where_to} as {service.address} (key: {where}; chain "
           f"{policy.chain} {chain_id}; {len(policy.safes)} Safe(s)); log head {seq}:{head}",
           flush=True)
     asgi = create_cosign_app(service, token, max_body=settings.max_body_bytes,

@@ -24,6 +24,7 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore, throwaway_signer
 from kinko.chains.wallets import KeyWallet
 from kinko.cli.app import app
+from kinko.cli.demo_nem import nem_act
 from kinko.cli.progress import progress
 from kinko.cli.runtime import Runtime, emit, runtime
 from kinko.domain.fsa import Submitter
@@ -158,6 +159,7 @@ def demo(
         _replay_table(rt, old, result.replay)
         _timeline(rt, result.replay.incident)
         written = _write_replay(folder, old, result.replay)
+        _add_to_replay(written, "nem_multisig", nem_act(folder))  # NEM, as it could have been
         traced, transfers = _trace_act(rt, folder, chain2018, xem2018, old)
         incident2018, plan2018 = _refund_act(rt, folder, ledger2018, old)
         reports = [
@@ -445,6 +447,13 @@ def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun) -> Path:
     path.write_text(json.dumps({"coincheck_2018": COINCHECK, "runs": [plain(old), plain(new)]},
                                indent=2), encoding="utf-8")
     return path
+
+
+def _add_to_replay(path: Path, key: str, run: dict[str, object]) -> None:
+    """Add one act's run to ``replay.json`` under ``key``."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data[key] = run
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def _index(store: Store, exchange: str, *, incident: str | None, fsa: Path,

@@ -50,13 +50,33 @@ class Runtime:
         if self._chains is None:
             from kinko.chains.registry import connect  # web3: only for commands that use it
 
-            named = list(self.settings.chains)
-            if self.settings.evm_rpc_url and "ethereum" not in {n for n, _, _ in named}:
-                named.insert(0, ("ethereum", "evm", self.settings.evm_rpc_url))
+            named = self._named()
             self._chains = {name: (adapter, connect(name, adapter, url,
-                                                    attempts=self.settings.rpc_attempts))
-                            for name, adapter, url in named}
+                                                    attempts=self.settings.rpc_attempts,
+                                                    accounts=self._accounts(name, adapter,
+                                                                            accounts)))
+                            for name, adapter, url, accounts in named}
         return self._chains
+
+    def _named(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        named = list(self.settings.chains)
+        if self.settings.evm_rpc_url and "ethereum" not in {n[0] for n in named}:
+            named.insert(0, ("ethereum", "evm", self.settings.evm_rpc_url, ()))
+        return named
+
+    def _accounts(self, chain: str, adapter: str, extra: tuple[str, ...]) -> tuple[str, ...]:
+        """The accounts a node that lists unconfirmed transactions per account (NIS1) is
+        asked about: every registered wallet's on ``chain`` and the setting's own."""
+        if adapter != "nis1":
+            return extra
+        chains = {symbol: self.assets[symbol].chain for symbol in self.assets}
+        wallets = [a for w in self.ledger().wallets() if chains.get(w.asset) == chain
+                   for a in w.addresses]
+        return tuple(dict.fromkeys([*wallets, *extra]))
+
+    def adapter(self, chain: str) -> str | None:
+        """The adapter kind configured for ``chain`` (without connecting), or None."""
+        return next((adapter for name, adapter, _, _ in self._named() if name == chain), None)
 
     def chain(self) -> Chain | None:
         """The chain the custody use cases run on (the first configured), or None."""
@@ -112,7 +132,7 @@ class Runtime:
             raise ConfigError(f"{asset} is on {chain_name}: no node is configured for it (set "
                               "chains or KINKO_EVM_RPC_URL)")
         adapter, chain = found
-        return multisigs_for(chain, adapter, self.keys().relayer(), deploy=deploy)
+        return multisigs_for(chain, adapter, self.keys().relayer, deploy=deploy)
 
     def key_location(self, wallet: Wallet) -> str | None:
         """Where the key kinko signs with for ``wallet`` lives: "hsm" or "file"; None for a
@@ -122,6 +142,8 @@ class Runtime:
             return None
         if wallet.multisig is not None and wallet.multisig.operator is None:
             return None
+        if self.adapter(self.assets[wallet.asset].chain) == "nis1":
+            return str(self.keys().nem_where(wallet.name)[0])  # NEM keys: files only
         return str(self.keys().where(wallet.name)[0])
 
     def cosigner(self) -> Cosigner | None:

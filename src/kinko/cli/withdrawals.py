@@ -115,6 +115,28 @@ def reject(ctx: typer.Context, withdrawal_id: str, by: str = typer.Option(..., "
     print(f"{withdrawal_id}: {view.state}")
 
 
+@withdrawals_app.command("cost")
+def cost(ctx: typer.Context, withdrawal_id: str) -> None:
+    """What sending a withdrawal costs: the network fee and who pays it, and a levy its asset
+    makes every transfer pay (a levied NEM mosaic), exactly."""
+    rt = runtime(ctx)
+    service = _service(ctx)
+    view = service.get(withdrawal_id)
+    fee = service.cost(withdrawal_id)
+    coin = next((a for a in rt.assets.values() if a.chain == rt.assets[view.asset].chain
+                 and a.token is None), None)
+    shown = f"{rt.show(coin.symbol, fee.amount)} {coin.symbol}" if coin else str(fee.amount)
+    print(f"{withdrawal_id}: {rt.show(view.asset, view.amount)} {view.asset} to "
+          f"{view.destination}; network fee at most {shown}, paid by {fee.payer}")
+    for mosaic, recipient, due in fee.levies:
+        levied = next((a for a in rt.assets.values() if (a.token or "") == mosaic
+                       or (a.token is None and mosaic == "nem:xem"
+                           and a.chain == rt.assets[view.asset].chain)), None)
+        amount = f"{rt.show(levied.symbol, due)} {levied.symbol}" if levied else \
+            f"{due} units of {mosaic}"
+        print(f"  levy: {amount} to {recipient}, paid by {fee.payer} on top of the amount")
+
+
 @withdrawals_app.command("send")
 def send(ctx: typer.Context, withdrawal_id: str) -> None:
     """Sign and broadcast an allowed or approved withdrawal."""

@@ -22,10 +22,17 @@ import socket
 import threading
 from typing import Any
 
-from kinko.domain.cosign import CosignRequest
+from kinko.domain.cosign import CosignRequest, NemCosignRequest, nem_request_json
+from kinko.domain.nem_tx import read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
-from kinko.errors import ApprovalError, ConfigError, CosignerUnavailable, CosignRefused
-from kinko.ports import CoSignature
+from kinko.errors import (
+    ApprovalError,
+    BadInput,
+    ConfigError,
+    CosignerUnavailable,
+    CosignRefused,
+)
+from kinko.ports import CoSignature, NemCoSignature
 
 __all__ = ["HttpCosigner"]
 
@@ -133,7 +140,38 @@ class HttpCosigner:
 
     def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
         request = CosignRequest(kind, request_id, tx)
-        body = json.dumps(request.to_json(), sort_keys=True).encode()
+        data = self._ask(json.dumps(request.to_json(), sort_keys=True).encode())
+        return self._signature(request, data)
+
+    def cosign_nem(self, kind: str, request_id: str, chain: str,
+                   transfer: str) -> NemCoSignature:
+        """The :class:`~kinko.ports.NemCosigner` port: the co-signer's cosignature of the NEM
+        transfer whose bytes are ``transfer``, used only if it is a valid cosignature (its
+        signature verifies) of *this* transfer's hash and account by the co-signer."""
+        try:
+            request = NemCosignRequest(kind, request_id, read_transfer(chain, transfer))
+        except BadInput as exc:
+            raise ApprovalError(f"{kind} {request_id}: {exc.message}") from None
+        data = self._ask(json.dumps(nem_request_json(request), sort_keys=True).encode())
+        tr = request.transfer
+        try:
+            signer, named, account = read_cosignature(tr.chain, str(data["data"]),
+                                                      str(data["signature"]))
+            record = int(data["record"])
+            ok = (named == tr.inner_hash and account == tr.account
+                  and signer == str(data["signer"]) and data.get("request") == request.key
+                  and (self.expected_signer is None or signer == self.expected_signer))
+        except (KeyError, TypeError, ValueError, BadInput):
+            ok = False
+        if not ok:
+            raise CosignerUnavailable(f"the co-signer at {self.url} answered something that "
+                                      f"is not its cosignature of transfer {tr.inner_hash}; "
+                                      "it is not used")
+        return NemCoSignature(request.key, tr.inner_hash, signer, str(data["data"]),
+                              str(data["signature"]), record,
+                              repeated=data.get("decision") == "repeated")
+
+    def _ask(self, body: bytes) -> Any:
         status, data = self._exchange("POST", "/v1/cosign", body)
         if status != 200:
             error = data.get("error") if isinstance(data, dict) else None
@@ -144,7 +182,7 @@ class HttpCosigner:
             message = error.get("message") if isinstance(error, dict) else None
             raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status}"
                                       + (f": {message}" if message else ""))
-        return self._signature(request, data)
+        return data
 
     def _signature(self, request: CosignRequest, data: Any) -> CoSignature:
         tx = request.tx

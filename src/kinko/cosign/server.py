@@ -2,6 +2,10 @@
 
 Three routes, nothing else:
 
+- ``POST /v1/cosign`` (token): ``{"kind", "id", "nem_transfer": {"chain", "data"},
+  "inner_hash"}`` (a NEM multisig account's transfer) → 200 ``{"decision", "request",
+  "inner_hash", "signer", "data", "signature", "record"}`` (the cosignature, as NIS1
+  announces it), or the refusal as below;
 - ``POST /v1/cosign`` (token): ``{"kind", "id", "safe_tx", "safe_tx_hash"}`` → 200
   ``{"decision": "signed"|"repeated", "signature", "signer", "safe_tx_hash", "record",
   "request"}``, or a refusal ``{"error": {"code": "cosign_refused", "message", "details":
@@ -32,7 +36,12 @@ from typing import Any
 
 import anyio.to_thread
 
-from kinko.domain.cosign import ENVIRONMENT_REASONS, parse_request
+from kinko.domain.cosign import (
+    ENVIRONMENT_REASONS,
+    NemCosignRequest,
+    parse_nem_request,
+    parse_request,
+)
 from kinko.errors import BadInput, CosignRefused, KinkoError
 from kinko.safeload import loads_json
 from kinko.services.cosign import CosignService
@@ -143,7 +152,11 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
             await refuse(send, "malformed", str(exc), caller)
             return
         try:
-            request = parse_request(loads_json(body, "the request", max_bytes=max_body))
+            data = loads_json(body, "the request", max_bytes=max_body)
+            if isinstance(data, dict) and "nem_transfer" in data:
+                await _answer_nem(send, service, parse_nem_request(data), caller)
+                return
+            request = parse_request(data)
         except CosignRefused as exc:
             await refuse(send, exc.reason, exc.message, caller)
             return
@@ -170,6 +183,27 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
     return app
 
 
+async def _answer_nem(send: Send, service: CosignService, request: NemCosignRequest,
+                      caller: str) -> None:
+    """A NEM multisig account's transfer: the cosignature transaction (NIS1's ``data`` and
+    ``signature``), or the refusal."""
+    try:
+        answer = await anyio.to_thread.run_sync(service.answer_nem, request, caller)
+    except CosignRefused as exc:
+        await _respond(send, status_of(exc.reason), _refusal(exc))
+        return
+    except KinkoError as exc:
+        log.error("no decision for %s: %s", request.key, exc.message)
+        await _respond(send, 503, {"error": {"code": exc.code, "message":
+                                             "the co-signer could not record a decision: "
+                                             + exc.message, "details": {}}})
+        return
+    await _respond(send, 200, {
+        "decision": "repeated" if answer.repeated else "signed", "request": answer.request,
+        "inner_hash": answer.inner_hash, "signer": answer.signer, "data": answer.data,
+        "signature": answer.signature, "record": answer.record})
+
+
 async def _read(receive: Receive, length: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -193,7 +227,7 @@ def _info(service: CosignService, key_storage: str) -> dict[str, Any]:
     with service.log.transaction(write=False) as tables:
         seq, head_hash = tables.head()
     try:
-        chain_id: int | None = service.chain.chain_id()
+        chain_id: int | None = service.chain.chain_id() if service.chain else None
     except KinkoError:
         chain_id = None
     return {"cosigner": service.address, "chain": service.policy.chain, "chain_id": chain_id,

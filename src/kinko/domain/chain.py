@@ -49,6 +49,7 @@ class Transfer:
     nonce: int
     token: str | None = None  # the token contract; None for the native coin
     log_index: int | None = None  # the token event's position in the block; None if native
+    levy: bool = False  # a levy the chain moved with the transaction (a NEM mosaic's)
 
 
 @dataclass(frozen=True)

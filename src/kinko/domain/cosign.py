@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
@@ -50,28 +50,36 @@ from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
+from kinko.domain.nem_tx import NemTransfer, read_transfer
 from kinko.domain.policy import Policy
 from kinko.domain.policy_lock import DEFAULT_TIME_LOCK, VersionFacts, effective_version
 from kinko.domain.safe import ZERO_ADDRESS, SafeTx
-from kinko.errors import ApprovalError, CosignRefused, KinkoError, SafeTxRefused
+from kinko.errors import ApprovalError, BadInput, CosignRefused, KinkoError, SafeTxRefused
 
 __all__ = [
     "ENVIRONMENT_REASONS",
+    "MAX_NEM_DEADLINE",
     "REASONS",
     "CosignPolicy",
     "CosignRequest",
     "KinkoFacts",
     "Movement",
+    "NemCosignRequest",
     "PolicyRecord",
     "ProposalFacts",
     "SafeLimit",
     "SafeState",
     "WithdrawalFacts",
+    "check_nem_account",
+    "check_nem_request",
     "check_nonce",
     "check_safe_state",
     "check_tx",
     "match_movement",
+    "match_nem_movement",
+    "nem_request_json",
     "parse_cosign_policy",
+    "parse_nem_request",
     "parse_request",
     "policy_lineage",
     "refuse",
@@ -739,16 +747,16 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
         raise refuse("wrong_wallet", f"Safe {tx.safe} is not an address of wallet "
                      f"{move.source.name}, which pays {what}", safe=tx.safe,
                      wallet=move.source.name)
-    limit = limits.get(asset.symbol)
-    if limit is None:
-        raise refuse("unknown_safe", f"the co-signer's settings list Safe {tx.safe} for "
-                     f"{', '.join(sorted(limits))}, not {asset.symbol}", safe=tx.safe)
-    if (asset.token or "").lower() != (limit.token or "").lower():
-        raise refuse("unknown_token", f"kinko registers {asset.symbol} as "
-                     f"{asset.token or 'the native coin'}; the co-signer's settings know it "
-                     f"as {limit.token or 'the native coin'} for Safe {tx.safe}",
-                     asset=asset.symbol)
+    _limit(limits, f"Safe {tx.safe}", asset)
     _match_payment(tx, asset, move, what)
+    return _destination(move, facts, policy, what)
+
+
+def _destination(move: Movement, facts: KinkoFacts, policy: CosignPolicy,
+                 what: str) -> Movement:
+    """Where the movement pays, against the exchange's own wallets and the breakers (the
+    same for every chain); the movement with whether it counts toward the rolling limit."""
+    asset = move.asset
     hot = _hot_addresses(facts.wallets)
     to_hot = move.destination.lower() in hot
     if move.kind != "refill" and to_hot:
@@ -767,6 +775,163 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
     counts = not (to_cold and move.kind == "sweep")
     return Movement(move.kind, asset, move.amount, move.source, move.destination,
                     move.authorised, move.emergency, counts)
+
+
+def _limit(limits: Mapping[str, SafeLimit], account: str, asset: Asset) -> SafeLimit:
+    limit = limits.get(asset.symbol)
+    if limit is None:
+        raise refuse("unknown_safe", f"the co-signer's settings list {account} for "
+                     f"{', '.join(sorted(limits))}, not {asset.symbol}", safe=account)
+    if (asset.token or "").lower() != (limit.token or "").lower():
+        raise refuse("unknown_token", f"kinko registers {asset.symbol} as "
+                     f"{asset.token or 'the native coin'}; the co-signer's settings know it "
+                     f"as {limit.token or 'the native coin'} for {account}",
+                     asset=asset.symbol)
+    return limit
+
+
+# ---------------------------------------------------------------------- NEM multisig accounts
+
+
+@dataclass(frozen=True)
+class NemCosignRequest:
+    """Co-sign, as one cosignatory of a NEM multisig account, the transfer ``transfer``
+    (read from its own bytes) for kinko's withdrawal or proposal ``id``."""
+
+    kind: str  # withdrawal | proposal
+    id: str
+    transfer: NemTransfer
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def nem_request_json(request: NemCosignRequest) -> dict[str, Any]:
+    """A NEM request as the protocol carries it: the transfer's own bytes and the hash the
+    caller computed (the co-signer computes it again)."""
+    return {"kind": request.kind, "id": request.id,
+            "nem_transfer": {"chain": request.transfer.chain, "data": request.transfer.data},
+            "inner_hash": request.transfer.inner_hash}
+
+
+def parse_nem_request(body: Any) -> NemCosignRequest:
+    """A NEM request as the protocol carries it (:func:`nem_request_json`);
+    :class:`~kinko.errors.CosignRefused` (``malformed`` or ``wrong_hash``) naming the field
+    otherwise."""
+    if not isinstance(body, Mapping):
+        raise refuse("malformed", "the request must be a JSON object")
+    extra = sorted(str(k) for k in body if k not in ("kind", "id", "nem_transfer",
+                                                     "inner_hash"))
+    if extra:
+        raise refuse("malformed", f"unknown field(s) {', '.join(extra)}")
+    kind, request_id = body.get("kind"), body.get("id")
+    if kind not in REQUEST_KINDS:
+        raise refuse("malformed", f"kind must be {' or '.join(REQUEST_KINDS)}, not "
+                                  f"{_shown(kind)}", field="kind")
+    if not isinstance(request_id, str) or not _ID.match(request_id):
+        raise refuse("malformed", f"id must be 1-128 letters, digits or ._:@- , not "
+                                  f"{_shown(request_id)}", field="id")
+    given = body.get("nem_transfer")
+    if not isinstance(given, Mapping) or set(given) != {"chain", "data"}:
+        raise refuse("malformed", "nem_transfer must be {\"chain\", \"data\"}",
+                     field="nem_transfer")
+    try:
+        transfer = read_transfer(str(given["chain"]), given["data"])
+    except BadInput as exc:
+        raise refuse("malformed", f"nem_transfer: {exc.message}", field="nem_transfer") \
+            from None
+    claimed = body.get("inner_hash")
+    if not isinstance(claimed, str) or claimed.lower() != transfer.inner_hash:
+        raise refuse("wrong_hash", f"inner_hash {_shown(claimed)} is not the hash of the "
+                     f"transfer given ({transfer.inner_hash}): the caller and the co-signer "
+                     "do not see the same transfer", field="inner_hash")
+    return NemCosignRequest(str(kind), request_id, transfer)
+
+
+MAX_NEM_DEADLINE = timedelta(hours=24)
+"""NIS1 refuses a deadline more than a day after the transaction's time stamp; the co-signer
+refuses one more than a day ahead of now."""
+
+
+def check_nem_request(request: NemCosignRequest,
+                      policy: CosignPolicy) -> Mapping[str, SafeLimit]:
+    """What needs nothing but the request and the co-signer's settings: its chain, an
+    account its settings list. The account's limits by asset."""
+    transfer = request.transfer
+    if transfer.chain != policy.chain:
+        raise refuse("wrong_chain", f"the transfer is on {transfer.chain}; the co-signer "
+                     f"signs for {policy.chain} only", field="chain")
+    limits = policy.limits(transfer.account)
+    if not limits:
+        raise refuse("unknown_safe", f"account {transfer.account} is not in the co-signer's "
+                     "settings ([[safes]]): it signs for no other account",
+                     safe=transfer.account)
+    return limits
+
+
+def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: CosignPolicy,
+                       limits: Mapping[str, SafeLimit], now: datetime) -> Movement:
+    """The movement kinko approved for ``request``, checked field by field against the NEM
+    transfer: the account (an address of the wallet paying), the recipient, the XEM and the
+    mosaics (exactly the asset and amount, nothing else), the deadline (in the future, at
+    most a day ahead, and no later than the withdrawal's hold or the proposal expires, so
+    the transfer cannot be included after kinko released the funds); then the destination
+    and the breakers as for a Safe. :func:`refuse` naming the first field that differs."""
+    move = (_withdrawal if request.kind == "withdrawal" else _proposal)(
+        facts, request, now, policy.policy_anchor, policy.time_lock)  # type: ignore[arg-type]
+    tr, asset = request.transfer, move.asset
+    what = f"{move.kind} {request.id}"
+    if asset.chain != policy.chain:
+        raise refuse("wrong_chain", f"{what} moves {asset.symbol}, an asset on "
+                     f"{asset.chain}; the co-signer signs for {policy.chain}", field="chain")
+    if not _has(move.source, tr.account):
+        raise refuse("wrong_wallet", f"account {tr.account} is not an address of wallet "
+                     f"{move.source.name}, which pays {what}", safe=tr.account,
+                     wallet=move.source.name)
+    _limit(limits, tr.account, asset)
+    shown = f"{format_units(move.amount, asset)} {asset.symbol} to {move.destination}"
+    mosaics = dict(tr.mosaics)
+    checks: tuple[tuple[str, bool, str], ...]
+    if asset.token is None:
+        checks = (("to", tr.to.lower() == move.destination.lower(), tr.to),
+                  ("xem", tr.xem == move.amount, str(tr.xem)),
+                  ("mosaics", not mosaics, str(mosaics)))
+    else:
+        checks = (("to", tr.to.lower() == move.destination.lower(), tr.to),
+                  ("mosaics", mosaics == {asset.token.lower(): move.amount}, str(mosaics)),
+                  ("xem", tr.xem == 0, str(tr.xem)))
+    checks += (("fee", tr.fee <= tr.fee_cap, f"{tr.fee} micro-XEM, above the "
+                f"{tr.fee_cap} NIS1 asks for it"),)
+    for name, ok, got in checks:
+        if not ok:
+            raise refuse("mismatch", f"{what} pays {shown}; the transfer's {name} is {got}",
+                          field=name)
+    if request.kind == "withdrawal" and facts.withdrawal is not None:
+        latest = facts.withdrawal.hold_expires
+    else:
+        latest = facts.proposal.proposal.expires_at if facts.proposal is not None else None
+    deadline = datetime.fromtimestamp(tr.deadline_unix, UTC)
+    bound = now + MAX_NEM_DEADLINE if latest is None else min(latest, now + MAX_NEM_DEADLINE)
+    if not now < deadline <= bound:
+        raise refuse("mismatch", f"{what}: the transfer's deadline {deadline.isoformat()} is "
+                     f"not between now and {bound.isoformat()} (a day at most, and before "
+                     "kinko's reservation of the funds ends)", field="deadline")
+    return _destination(move, facts, policy, what)
+
+
+def check_nem_account(account: str, minimum: int, cosignatories: Sequence[str],
+                      cosigner: str) -> None:
+    """The account on chain is one the co-signer's signature protects: a multisig account
+    whose cosignatories include the co-signer and whose minimum needs at least one more."""
+    problems = []
+    if cosigner.lower() not in {c.lower() for c in cosignatories}:
+        problems.append(f"the co-signer {cosigner} is not a cosignatory")
+    if minimum < 2:
+        problems.append(f"minimum {minimum}: one key moves its funds without the co-signer")
+    if problems:
+        raise refuse("safe_config", f"account {account}: " + "; ".join(problems),
+                      safe=account, problems=problems)
 
 
 def _match_payment(tx: SafeTx, asset: Asset, move: Movement, what: str) -> None:

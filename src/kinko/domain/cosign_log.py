@@ -25,8 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from kinko.domain.nem_tx import read_cosignature
 from kinko.domain.safe import recover_owner
-from kinko.errors import ApprovalError
+from kinko.errors import ApprovalError, BadInput
 
 __all__ = ["GENESIS", "OUTCOMES", "Decision", "LogFinding", "LogVerifier", "decision_hash"]
 
@@ -158,6 +159,9 @@ class LogVerifier:
         return None
 
     def _check_signature(self, record: Decision) -> None:
+        if '"cosignature":' in record.safe_tx:  # a NEM cosignature, kept whole
+            self._check_nem_cosignature(record)
+            return
         try:
             digest = bytes.fromhex(record.safe_tx_hash.removeprefix("0x"))
             signature = bytes.fromhex(record.signature.removeprefix("0x"))
@@ -169,6 +173,23 @@ class LogVerifier:
             self._find("bad_signature", f"record {record.seq}: its signature is not "
                        f"{record.signer or 'the co-signer'}'s over its safeTxHash",
                        record.seq)
+
+    def _check_nem_cosignature(self, record: Decision) -> None:
+        """A NEM cosignature (kept whole in the record's transaction JSON): its signature
+        verifies, its signer is the record's, and it names the record's inner hash and
+        account."""
+        try:
+            body = json.loads(record.safe_tx)
+            signer, inner, account = read_cosignature(str(body["chain"]),
+                                                      str(body["cosignature"]),
+                                                      record.signature.removeprefix("0x"))
+            ok = (signer == record.signer and "0x" + inner == record.safe_tx_hash
+                  and account == record.safe)
+        except (ValueError, KeyError, TypeError, BadInput):
+            ok = False
+        if not ok:
+            self._find("bad_signature", f"record {record.seq}: its cosignature is not "
+                       f"{record.signer or 'the co-signer'}'s of its transfer", record.seq)
 
     def finish(self, stored_head: tuple[int, str] | None,
                signed_rows: Iterable[tuple[str, int, str, str]] = (),

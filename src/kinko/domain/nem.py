@@ -30,10 +30,12 @@ smallest unit (:func:`mosaic_quantity`; NIS1 rounds down).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from kinko.errors import BadInput
 
-__all__ = ["MICRO_XEM", "XEM_MOSAIC", "check_public_key", "mosaic_id", "mosaic_quantity",
+__all__ = ["LEVY_ABSOLUTE", "LEVY_PERCENTILE", "MICRO_XEM", "PERCENTILE_DIVISOR", "XEM_MOSAIC",
+           "Levy", "MosaicDefinition", "check_public_key", "mosaic_id", "mosaic_quantity",
            "split_mosaic"]
 
 MICRO_XEM = 1_000_000
@@ -82,3 +84,61 @@ def check_public_key(text: object) -> str:
     if not isinstance(text, str) or not _KEY.fullmatch(text.strip()):
         raise BadInput(f"public key {str(text)[:80]!r} is not 64 hex digits", field="public_key")
     return text.strip().upper()
+
+
+# ---------------------------------------------------------------------- mosaic levies
+
+LEVY_ABSOLUTE, LEVY_PERCENTILE = 1, 2
+PERCENTILE_DIVISOR = 10_000
+"""A percentile levy's ``fee`` is in ten-thousandths of the quantity moved (NIS1's
+``MosaicTransferFeeType.Percentile``): 100 is 1%."""
+
+
+@dataclass(frozen=True)
+class Levy:
+    """What every transfer of a levied mosaic also pays, as its definition says (NIS1):
+    ``mosaic`` (``nem:xem`` or another) to ``recipient``; ``kind`` 1 (absolute: ``fee``
+    smallest units per transfer) or 2 (percentile: ``quantity × fee / 10,000``, rounded
+    down). The sender pays it on top of what it sends; it is written in no transaction."""
+
+    kind: int
+    recipient: str
+    mosaic: str
+    fee: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in (LEVY_ABSOLUTE, LEVY_PERCENTILE):
+            raise BadInput(f"levy type {self.kind!r} is neither 1 (absolute) nor 2 "
+                           "(percentile)", field="levy.type")
+        if isinstance(self.fee, bool) or not isinstance(self.fee, int) or self.fee < 0:
+            raise BadInput(f"levy fee {self.fee!r} is not a whole number of 0 or more",
+                           field="levy.fee")
+        object.__setattr__(self, "mosaic", mosaic_id(self.mosaic))
+
+    def amount(self, quantity: int) -> int:
+        """The levy on moving ``quantity`` (smallest units) of the levied mosaic: exact,
+        in the smallest units of :attr:`mosaic`; 0 when nothing is due."""
+        if quantity <= 0:
+            return 0
+        if self.kind == LEVY_ABSOLUTE:
+            return self.fee
+        return quantity * self.fee // PERCENTILE_DIVISOR
+
+
+@dataclass(frozen=True)
+class MosaicDefinition:
+    """A mosaic as its namespace defines it: ``supply`` and ``divisibility`` (for NIS1's
+    fees and for amounts) and its ``levy``, if any."""
+
+    mosaic: str
+    supply: int
+    divisibility: int
+    levy: Levy | None = None
+
+    def levies(self, quantity: int) -> tuple[tuple[str, str, int], ...]:
+        """(mosaic, recipient, amount) of the levy a transfer of ``quantity`` pays; ()
+        when the mosaic has none or nothing is due (NIS1 moves no levy of 0)."""
+        if self.levy is None:
+            return ()
+        due = self.levy.amount(quantity)
+        return ((self.levy.mosaic, self.levy.recipient, due),) if due else ()

@@ -139,6 +139,11 @@ def classify(transfers: Iterable[Transfer], wallets: Mapping[tuple[str, str], st
             continue
         sender, to = key(t.sender), key(t.to)
         source = wallets.get((sender, asset))
+        if source is not None and t.levy and t.tx_hash.lower() in by_hash:
+            # a levy the chain moved with a transaction kinko made (a levied NEM mosaic's):
+            # explained by that transaction; it moves no value kinko did not sign for
+            out.append(Observation(t, "out", source, asset, by_hash[t.tx_hash.lower()][0].ref))
+            continue
         if source is not None:
             obs = Observation(t, "out", source, asset)
             if t.value == 0 and t.token is None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from kinko.domain.addresses import chain_key, same_address
+from kinko.domain.addresses import chain_key, chain_keys, same_address
 from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_of
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
@@ -197,7 +197,28 @@ class Containment:
         except KinkoError as exc:  # the sweep still goes, as it would without a mempool
             for name in wallets:
                 out.problems.setdefault(name, f"the race was not prepared: {exc.message}")
+        for name, w in wallets.items():  # no race: what is waiting will leave first
+            if name in out.left and not any(chain_key(a, self.chain.name) in out.races
+                                            for a in w.addresses):
+                out.left[name] = max(0, out.left[name] - self._unmined_out(
+                    w, out.fees.get(name)))
         return out
+
+    def _unmined_out(self, wallet: Wallet, fee: Fee | None) -> int:
+        """What the node's not yet mined transactions take from ``wallet`` (a thief's, on a
+        chain where no later transaction replaces them, NEM's): their value and, in the
+        fee coin, at most ``fee`` each; 0 when the node shows none."""
+        asset = self.ledger.assets[wallet.asset]
+        ours = chain_keys(wallet.addresses, self.chain.name)
+        try:
+            waiting = [t for t in self.chain.pending()
+                       if chain_key(t.sender, self.chain.name) in ours
+                       and (t.token or None) == (asset.token or None)]
+        except KinkoError:
+            return 0  # the sweep still goes; the node refuses it if too large
+        txs = {t.tx_hash for t in waiting}
+        fees = len(txs) * fee.amount if fee is not None and asset.token is None else 0
+        return sum(t.value for t in waiting) + fees
 
     def _races(self, addresses: list[str], suspects: Sequence[str],
                replace_own: bool = False) -> dict[str, Race]:

@@ -45,20 +45,26 @@ from kinko.domain.cosign import (
     CosignRequest,
     KinkoFacts,
     Movement,
+    NemCosignRequest,
     SafeState,
+    check_nem_account,
+    check_nem_request,
     check_nonce,
     check_safe_state,
     check_tx,
     match_movement,
+    match_nem_movement,
     refuse,
     safe_tx_json,
     severity,
 )
 from kinko.domain.cosign_log import Decision, LogFinding, LogVerifier
 from kinko.domain.money import format_units
+from kinko.domain.nem_tx import NemTransfer, network_byte, read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
 from kinko.errors import (
     ApprovalError,
+    BadInput,
     ChainRejected,
     ChainUnavailable,
     ConfigError,
@@ -74,6 +80,9 @@ from kinko.ports import (
     CosignTables,
     DigestSigner,
     KinkoView,
+    NemAccountReader,
+    NemCoSignature,
+    NemCosignKey,
     SafeReader,
 )
 from kinko.services.notify import sign_webhook
@@ -87,15 +96,22 @@ RETRY_CAP = timedelta(minutes=5)
 
 
 class CosignService:
-    """See the module docstring. ``sinks`` names where refusals are alerted; ``fault`` is
+    """See the module docstring. ``sinks`` names where refusals are alerted; ``nem_key`` and
+    ``nem_chain`` make it a cosignatory of NEM multisig accounts (:meth:`cosign_nem`): its
+    NEM key and its read of the accounts (a NEM-only co-signer has no Safe ``chain`` and
+    no ``signer``); ``fault`` is
     called at the points ``"signed"`` (signature made, nothing recorded) and
     ``"recorded"`` (committed, not yet answered): the crash tests stop the process there."""
 
-    def __init__(self, *, policy: CosignPolicy, kinko: KinkoView, chain: SafeReader,
-                 log: CosignLog, signer: DigestSigner, clock: Clock,
+    def __init__(self, *, policy: CosignPolicy, kinko: KinkoView, chain: SafeReader | None,
+                 log: CosignLog, signer: DigestSigner | None, clock: Clock,
                  sinks: Sequence[str] = ("kinko",),
-                 fault: Callable[[str], None] | None = None) -> None:
+                 fault: Callable[[str], None] | None = None,
+                 nem_key: NemCosignKey | None = None,
+                 nem_chain: NemAccountReader | None = None) -> None:
         self.policy = policy
+        self.nem_key = nem_key
+        self.nem_chain = nem_chain
         self.kinko = kinko
         self.chain = chain
         self.log = log
@@ -108,7 +124,9 @@ class CosignService:
 
     @property
     def address(self) -> str:
-        return self.signer.address
+        if self.signer is not None:
+            return self.signer.address
+        return self.nem_key.address if self.nem_key is not None else ""
 
     # ------------------------------------------------------------------ the port
 
@@ -125,6 +143,36 @@ class CosignService:
                 now = self.clock.now()
                 try:
                     outcome = self._decide(tables, request, now, caller)
+                except CosignRefused as refusal:
+                    outcome = self._refused(tables, now, caller, refusal, request)
+            if isinstance(outcome, CosignRefused):
+                self._told(outcome)
+                raise outcome
+            self._fault("recorded")
+            return outcome
+
+    def cosign_nem(self, kind: str, request_id: str, chain: str,
+                   transfer: str) -> NemCoSignature:
+        """The :class:`~kinko.ports.NemCosigner` port, in process: co-sign, as a
+        cosignatory of a NEM multisig account, the transfer whose bytes are ``transfer``."""
+        try:
+            read = read_transfer(chain, transfer)
+        except BadInput as exc:
+            raise self.refuse_unread("malformed", f"{kind}:{request_id}: {exc.message}",
+                                     "in-process") from None
+        return self.answer_nem(NemCosignRequest(kind, request_id, read), "in-process")
+
+    def answer_nem(self, request: NemCosignRequest, caller: str) -> NemCoSignature:
+        """As :meth:`answer`, for a NEM multisig account's transfer: checked field by field
+        (:func:`~kinko.domain.cosign.match_nem_movement`), the account on chain (the
+        co-signer a cosignatory, a minimum above one), once per request, recorded before the
+        cosignature is given."""
+        with self._lock:
+            outcome: NemCoSignature | CosignRefused
+            with self.log.transaction() as tables:
+                now = self.clock.now()
+                try:
+                    outcome = self._decide_nem(tables, request, now, caller)
                 except CosignRefused as refusal:
                     outcome = self._refused(tables, now, caller, refusal, request)
             if isinstance(outcome, CosignRefused):
@@ -198,7 +246,83 @@ class CosignService:
                  tx.nonce, record.seq)
         return CoSignature(request.key, tx.hash, self.address, signature, record.seq)
 
+    def _decide_nem(self, tables: CosignTables, request: NemCosignRequest, now: datetime,
+                    caller: str) -> NemCoSignature:
+        tr = request.transfer
+        key = self.nem_key
+        if key is None or self.nem_chain is None or key.chain != tr.chain:
+            raise refuse("signer_unavailable", f"the co-signer holds no NEM key for "
+                         f"{tr.chain}: it cosigns no NEM transfer")
+        limits = check_nem_request(request, self.policy)
+        tx_hash = "0x" + tr.inner_hash
+        earlier = tables.signed(request.key)
+        if earlier is not None and earlier.safe_tx_hash != tx_hash:
+            raise refuse("already_signed", f"{request.key} was co-signed for another transfer "
+                         f"({earlier.safe_tx_hash}, record {earlier.seq}); the co-signer "
+                         "signs one transfer per request", earlier=earlier.seq)
+        move = match_nem_movement(request, self._facts(request), self.policy,  # type: ignore[arg-type]
+                                  limits, now)
+        minimum, cosignatories = self._nem_account(tr.account)
+        check_nem_account(tr.account, minimum, cosignatories, key.address)
+        fields = _nem_fields(tr)
+        if earlier is not None:
+            kept = json.loads(earlier.safe_tx)
+            record = self._append(tables, Decision(
+                0, now, caller, "repeated", request=request.key, asset=move.asset.symbol,
+                amount=move.amount, counts=False, signer=earlier.signer,
+                signature=earlier.signature, **{**fields, "safe_tx": earlier.safe_tx},
+                detail=f"the cosignature of record {earlier.seq}, given again"))
+            return NemCoSignature(request.key, tr.inner_hash, earlier.signer,
+                                  str(kept["cosignature"]), earlier.signature,
+                                  record.seq, repeated=True)
+        limit = limits[move.asset.symbol]
+        if move.counts:
+            used = tables.used(tr.account, move.asset.symbol, now - limit.window)
+            if used + move.amount > limit.limit:
+                asset = move.asset
+                raise refuse("over_limit", f"{move.kind} {request.id} of "
+                             f"{format_units(move.amount, asset)} {asset.symbol} would take "
+                             f"account {tr.account} over its limit of "
+                             f"{format_units(limit.limit, asset)} {asset.symbol} per "
+                             f"{_window(limit.window)} ({format_units(used, asset)} "
+                             "co-signed in the window)", used=str(used),
+                             limit=str(limit.limit))
+        try:
+            data, signature = key.cosign(tr.inner_hash, tr.account, tr.timestamp, tr.deadline)
+            if read_cosignature(tr.chain, data, signature) != (key.address, tr.inner_hash,
+                                                                tr.account):
+                raise SignerUnavailable("the cosignature is not the co-signer's of this "
+                                        "transfer; nothing was signed")
+        except (SignerUnavailable, ConfigError, BadInput) as exc:
+            raise refuse("signer_unavailable", f"the co-signer's NEM key did not sign: "
+                         f"{exc.message}") from None
+        self._fault("signed")
+        body = {**json.loads(fields["safe_tx"]), "cosignature": data}
+        record = self._append(tables, Decision(
+            0, now, caller, "signed", request=request.key, asset=move.asset.symbol,
+            amount=move.amount, counts=move.counts, signer=key.address, signature=signature,
+            detail=_signed_detail(move),
+            **{**fields, "safe_tx": json.dumps(body, sort_keys=True, separators=(",", ":"))}))
+        log.info("co-signed %s (NEM account %s, transfer %s) as record %d", request.key,
+                 tr.account, tr.inner_hash, record.seq)
+        return NemCoSignature(request.key, tr.inner_hash, key.address, data, signature,
+                              record.seq)
+
+    def _nem_account(self, address: str) -> tuple[int, tuple[str, ...]]:
+        assert self.nem_chain is not None
+        try:
+            return self.nem_chain.multisig(address)
+        except ChainUnavailable as exc:
+            raise refuse("chain_unreachable", f"the co-signer cannot read account {address}: "
+                         f"{exc.message}") from None
+        except ChainRejected as exc:
+            raise refuse("safe_config", f"the chain has no multisig account the co-signer can "
+                         f"rely on at {address}: {exc.message}", safe=address) from None
+
     def _chain_id(self) -> int:
+        if self.chain is None:
+            raise refuse("chain_unreachable", "this co-signer reads no Safe chain (it cosigns "
+                         "NEM transfers only)")
         try:
             return self.chain.chain_id()
         except ChainUnavailable as exc:
@@ -213,6 +337,7 @@ class CosignService:
                          f"{exc.message}") from None
 
     def _safe(self, address: str) -> SafeState:
+        assert self.chain is not None  # _chain_id refused first
         try:
             return self.chain.safe_state(address)
         except ChainUnavailable as exc:
@@ -224,6 +349,8 @@ class CosignService:
 
     def _sign(self, tx: SafeTx) -> bytes:
         try:
+            if self.signer is None:
+                raise SignerUnavailable("this co-signer holds no key for Safes")
             signature = self.signer.sign_digest(tx.hash)
             if recover_owner(tx.hash, signature) != self.address:
                 raise SignerUnavailable("the co-signer's signature does not recover to its "
@@ -242,10 +369,17 @@ class CosignService:
     # ------------------------------------------------------------------ refusals
 
     def _refused(self, tables: CosignTables, now: datetime, caller: str,
-                 refusal: CosignRefused, request: CosignRequest | None) -> CosignRefused:
+                 refusal: CosignRefused,
+                 request: CosignRequest | NemCosignRequest | None) -> CosignRefused:
         reason = refusal.reason
-        tx = request.tx if request is not None else None
-        limits = self.policy.limits(tx.safe) if tx is not None else {}
+        fields: dict[str, Any] = {}
+        if isinstance(request, NemCosignRequest):
+            fields = _nem_fields(request.transfer)
+        elif request is not None:
+            tx = request.tx
+            fields = {"safe": tx.safe, "chain_id": tx.chain_id, "nonce": tx.nonce,
+                      "safe_tx_hash": "0x" + tx.hash.hex(), "safe_tx": _canonical(tx)}
+        limits = self.policy.limits(fields["safe"]) if fields else {}
         asset = next(iter(limits)) if len(limits) == 1 else ""
         alert = bool(self.sinks)
         if alert and caller.startswith("anonymous"):
@@ -253,11 +387,7 @@ class CosignService:
             alert = last is None or now - last >= COALESCE
         record = self._append(tables, Decision(
             0, now, caller, "refused", request=request.key if request else "",
-            reason=reason, detail=refusal.message, safe=tx.safe if tx else "",
-            chain_id=tx.chain_id if tx else 0, nonce=tx.nonce if tx else 0,
-            safe_tx_hash="0x" + tx.hash.hex() if tx else "",
-            safe_tx=_canonical(tx) if tx else "", asset=asset,
-            alerted=alert))
+            reason=reason, detail=refusal.message, asset=asset, alerted=alert, **fields))
         if alert:
             body = {"type": "kinko.cosign.refused", "cosigner": self.address,
                     "record": record.seq, "reason": reason, "severity": severity(reason),
@@ -279,6 +409,15 @@ class CosignService:
 
 def _with_seq(decision: Decision, seq: int) -> Decision:
     return replace(decision, seq=seq)
+
+
+def _nem_fields(tr: NemTransfer) -> dict[str, Any]:
+    """A NEM transfer's place in a decision record: the account as the "Safe", the network
+    byte as the chain id, the transfer's hash as its "nonce" (one cosignature per transfer)
+    and as its "safeTxHash", its terms as canonical JSON."""
+    return {"safe": tr.account, "chain_id": network_byte(tr.chain),
+            "nonce": int(tr.inner_hash, 16), "safe_tx_hash": "0x" + tr.inner_hash,
+            "safe_tx": json.dumps(tr.to_json(), sort_keys=True, separators=(",", ":"))}
 
 
 def _canonical(tx: SafeTx) -> str:

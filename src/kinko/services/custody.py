@@ -14,7 +14,7 @@ the chain nonce and the ledger's idempotency keys (``sweep:<proposal>``) see to 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -70,8 +70,8 @@ from kinko.services.ledger import Ledger
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
-           "effective_policy", "fee_payer", "fee_postings", "merge_postings", "payment",
-           "signed_move", "stored_versions"]
+           "effective_policy", "fee_payer", "fee_postings", "levy_postings", "merge_postings",
+           "payment", "signed_move", "stored_versions"]
 
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
@@ -133,6 +133,31 @@ def fee_postings(ledger: Ledger, wallet_name: str, fee: int, payer: str | None =
     if found is None:
         return []
     return [Posting("fees", found[1], fee), Posting(f"wallet:{found[0]}", found[1], -fee)]
+
+
+def levy_postings(ledger: Ledger, wallet_name: str,
+                  levies: Sequence[tuple[str | None, str, int]],
+                  payer: str | None = None) -> list[Posting]:
+    """The legs booking the levies a transaction sent for ``wallet_name`` paid (a levied NEM
+    mosaic's: ``(token, recipient, amount)``, token None for the chain's coin): each from
+    the wallet of that asset holding ``payer`` (by default an address of ``wallet_name``) to
+    ``fees``; a levy in an asset kinko registers no such wallet for is not booked."""
+    if not levies:
+        return []
+    wallets = ledger.wallets()
+    source = next(w for w in wallets if w.name == wallet_name)
+    chain = ledger.assets[source.asset].chain
+    paying = chain_keys([payer] if payer is not None else source.addresses, chain)
+    legs: list[Posting] = []
+    for token, _recipient, amount in levies:
+        symbol = next((a.symbol for a in ledger.assets.values() if a.chain == chain
+                       and (a.token or "") == (token or "")), None)
+        found = next((w for w in wallets if w.asset == symbol
+                      and paying & chain_keys(w.addresses, chain)), None)
+        if symbol is not None and found is not None and amount:
+            legs += [Posting("fees", symbol, amount), Posting(f"wallet:{found.name}", symbol,
+                                                              -amount)]
+    return merge_postings(legs)
 
 
 def merge_postings(legs: list[Posting]) -> list[Posting]:
@@ -744,7 +769,9 @@ class Custody:
                 Posting(f"wallet:{p.payload['to_wallet']}", asset, amount),
                 Posting(f"wallet:{p.payload['from_wallet']}", asset, -amount),
                 *fee_postings(self.ledger, str(p.payload["from_wallet"]), receipt.fee,
-                              receipt.payer)])
+                              receipt.payer),
+                *levy_postings(self.ledger, str(p.payload["from_wallet"]), receipt.levies,
+                               receipt.payer)])
             entry = self.ledger.post(f"sweep:{proposal_id}", legs, source=f"tx:{sent}",
                                      memo=f"{p.kind} {proposal_id}").entry
             tables.set_state(proposal_id, "sent", "executed")

@@ -41,6 +41,7 @@ from eth_account.messages import defunct_hash_message, encode_defunct
 from kinko.domain.addresses import address_key, chain_key
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
+from kinko.domain.nem_tx import is_nem, message_signer
 from kinko.domain.reserves import AssetSpec, Header, PublishedRoot
 from kinko.domain.reserves_proof import (
     DUPLICATE,
@@ -54,7 +55,7 @@ from kinko.domain.reserves_proof import (
     proof_message,
 )
 from kinko.domain.safe import pack_signatures, recover_owner, safe_message_hash
-from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.errors import ApprovalError, BadInput, InputFileError, KinkoError
 from kinko.ports import Chain
 from kinko.services.reserves import chain_point, load_root, read_json
 
@@ -102,12 +103,15 @@ def recover(message: str, signature: str) -> str | None:
         return None
 
 
-def status_of(message: str, address: str, signature: str | None) -> str:
+def status_of(message: str, address: str, signature: str | None,
+              chain: str = "ethereum") -> str:
     """``signed and verified``, ``missing`` or ``invalid (recovers 0x…)`` for a signature
-    of ``message`` by ``address``."""
+    of ``message`` by ``address`` on ``chain`` (EIP-191; on NEM, the signer's public key and
+    its signature, :func:`~kinko.domain.nem_tx.message_signer`)."""
     if not signature:
         return MISSING
-    signer = recover(message, signature)
+    signer = message_signer(chain, message, signature) if is_nem(chain) else \
+        recover(message, signature)
     if signer is None:
         return "invalid (malformed signature)"
     if address_key(signer) != address_key(address):
@@ -193,11 +197,11 @@ def _owners(wallets: Iterable[Wallet], header: Header) -> dict[tuple[str, str], 
 def _merge(records: Records, root: PublishedRoot, chain: str, wallet: Wallet, address: str,
            signature: str, source: str) -> SignatureResult:
     message = _message(root, chain, address)
-    status = status_of(message, address, signature)
+    status = status_of(message, address, signature, chain)
     key = (chain, chain_key(address, chain))
     old = records.get(key)
     keeps_old = (status != SIGNED and old is not None
-                 and status_of(message, address, old["signature"]) == SIGNED)
+                 and status_of(message, address, old["signature"], chain) == SIGNED)
     if not keeps_old:
         records[key] = {"address": address, "chain": chain, "wallet": wallet.name,
                         "tier": str(wallet.tier), "signature": signature, "source": source}
@@ -274,8 +278,13 @@ def sign_hot(directory: Path, wallets: Sequence[Wallet],
         signer = prover_for(wallet)
         if wallet.multisig is not None:  # the owners kinko holds sign for the Safe
             address = wallet.addresses[0]
-            results.append(_merge_owners(records, root, spec.chain, wallet, address,
-                                         signer.prove(_message(root, spec.chain, address)),
+            try:
+                proof = signer.prove(_message(root, spec.chain, address))
+            except ApprovalError as exc:  # a multisig account that proves nothing itself
+                results.append(SignatureResult(address, wallet.name,
+                                               f"{MISSING} ({exc.message})"))
+                continue
+            results.append(_merge_owners(records, root, spec.chain, wallet, address, proof,
                                          "hot"))
             continue
         for address in wallet.addresses:
@@ -415,7 +424,8 @@ def build_report(directory: Path, wallets: Sequence[Wallet], assets: AssetRegist
                     signature = records.get((spec.chain, key), {}).get("signature")
                     status = (_contract_status(root, spec.chain, a, signature, point.block,
                                                contract_check) if w.multisig is not None
-                              else status_of(_message(root, spec.chain, a), a, signature))
+                              else status_of(_message(root, spec.chain, a), a, signature,
+                                             spec.chain))
                 rows.append(AddressRow(w.name, str(w.tier), a, _balance(balances, a), status))
         out.append(AssetReserves(spec.symbol, spec.decimals, total, tuple(rows)))
     gaps = {point.chain: gap} if gap is not None else {}

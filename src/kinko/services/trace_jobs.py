@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 POLICIES = ("haircut", "poison", "fifo", "lifo")
 MAX_BLOCKS = 100_000  # more than this from a node: give a transfers file instead
-FILE_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer")
+FILE_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem")
 
 Loader = Callable[[Path, str], AccountTransfers]
 """Reads a transfers file in a format of :mod:`kinko.chains.tracefiles`."""

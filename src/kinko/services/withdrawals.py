@@ -79,13 +79,14 @@ from kinko.errors import (
     RefusedDestination,
 )
 from kinko.i18n import ENGLISH
-from kinko.ports import Unit
+from kinko.ports import Fee, Unit
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
     Custody,
     ProposalView,
     fee_postings,
+    levy_postings,
     outside_units,
     payment,
     signed_move,
@@ -450,6 +451,19 @@ class Withdrawals:
 
     # ------------------------------------------------------------------ sending
 
+    def cost(self, withdrawal_id: str) -> Fee:
+        """What sending the withdrawal costs, as its paying wallet says for exactly its
+        asset, destination and amount: the network fee, who pays it, and any levy the
+        chain adds (a levied NEM mosaic's). Reads the node; asks no one to sign."""
+        outside_units(self.store, "costing a withdrawal")
+        view = self.get(withdrawal_id)
+        if self.custody.chain is None or self.custody.spender_for is None:
+            raise ConfigError("the cost of a withdrawal is its wallet's on a chain node: none "
+                              "is configured")
+        wallet = next(w for w in self.ledger.wallets() if w.name == view.wallet)
+        return self.custody.spender(wallet).fee(self.ledger.assets[view.asset],
+                                                view.destination, view.amount)
+
     def send(self, withdrawal_id: str) -> WithdrawalView:
         """Sign and broadcast an allowed or approved withdrawal from the hot wallet (see the
         module docstring: signed and recorded in one unit, broadcast outside it)."""
@@ -537,6 +551,10 @@ class Withdrawals:
             if fee:
                 self.ledger.post(f"fee:{hold_id}", fee,
                                  source=f"tx:{view.tx_hash}", memo="network fee")
+            levies = levy_postings(self.ledger, row["wallet"], receipt.levies, receipt.payer)
+            if levies:
+                self.ledger.post(f"levy:{hold_id}", levies,
+                                 source=f"tx:{view.tx_hash}", memo="mosaic levy")
             u.screening.set_state(withdrawal_id, ("sent",),
                                   "confirmed" if receipt.ok else "failed")
             return self.get(withdrawal_id)

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 from kinko.api.web.context import Viewer, Web, amount
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
+from kinko.domain.messages import N_
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -62,6 +63,12 @@ def _read_exposure(folder: Path) -> list[dict[str, Any]]:
                     for r in csv.DictReader(fh)]
     except (OSError, KeyError, ValueError):
         return []
+
+
+FORMAT_WORDS = {"csv": N_("tr.format.csv"), "parquet": N_("tr.format.parquet"),
+                "ethereum-etl": N_("tr.format.ethereum-etl"),
+                "mftracer": N_("tr.format.mftracer"), "nem": N_("tr.format.nem")}
+"""The words of each transfers-file format the form offers (``FILE_FORMATS``)."""
 
 
 def _load(path: Path, fmt: str) -> AccountTransfers:
@@ -112,7 +119,8 @@ def router(web: Web) -> APIRouter:
         return found
 
     def form_data(values: dict[str, Any]) -> dict[str, Any]:
-        return {"v": values, "policies": POLICIES, "formats": FILE_FORMATS,
+        return {"v": values, "policies": POLICIES,
+                "formats": [(f, FORMAT_WORDS[f]) for f in FILE_FORMATS],
                 "assets": [a for a, x in web.custody().ledger.assets.items()
                            if x.chain != "fiat"],
                 "incidents": incidents_with_thefts()}

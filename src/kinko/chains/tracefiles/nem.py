@@ -15,7 +15,14 @@ inclusion; ``tx_index`` is the rank in the block):
   moves none, and the fee, **burned** from the sender (a multisig account pays its wrapper,
   its inner transaction and every cosignature);
 - one row per other mosaic (asset ``namespace:name``, ``log_index`` 1, 2, ...), ``quantity ×
-  amount / 1,000,000`` of its smallest unit, fee 0.
+  amount / 1,000,000`` of its smallest unit, fee 0;
+- one row per levy, after the mosaics: a levied mosaic's levy (NIS1 semantics, see
+  :class:`~kinko.domain.nem.Levy`: absolute, or ``quantity × fee / 10,000``) moved from the
+  sender to the levy's recipient, in the levy's mosaic (``nem:xem`` or another). NIS1 writes
+  no levy in a transaction: it follows from the mosaic's definition, so the folder may hold
+  the ``/namespace/mosaic/definition/page`` answers of the levied mosaics' namespaces
+  (``{"data": [{"meta", "mosaic"}]}``), which kinko tells from listings by their shape.
+  Without them a levied transfer's levy is not seen.
 
 ``--asset`` picks the asset to follow (``nem:xem``, or ``XEM``, by default; a mosaic in any
 case, or the symbol of an asset configured with that mosaic); listings that do not move it
@@ -30,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from kinko.chains.nem import address_of
-from kinko.chains.nis1 import Shape, read_transfers
+from kinko.chains.nis1 import Shape, definitions, read_transfers
 from kinko.domain.csvcells import csv_writer
-from kinko.domain.nem import XEM_MOSAIC, mosaic_id
+from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition, mosaic_id
 from kinko.errors import BadInput, InputFileError
 from kinko.safeload import MAX_LIST_BYTES, loads_json, read_bounded
 
@@ -89,12 +96,22 @@ def _fee(tx: Any, where: str) -> int:
     return fee
 
 
+def _is_definitions(pairs: list[Any]) -> bool:
+    return bool(pairs) and all(isinstance(p, dict) and "mosaic" in p and "transaction" not in p
+                               for p in pairs)
+
+
 def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
     """The standard rows of the listings at ``path`` (sorted) and the assets they hold."""
     seen: dict[str, tuple[int, int, Any, str, str]] = {}  # hash -> height, id, tx, where, chain
     chain: str | None = None
+    pages: list[tuple[Path, list[Any]]] = []  # mosaic definitions, read once the chain is known
     for file in _files(path):
-        for i, pair in enumerate(_pairs(file)):
+        listed = _pairs(file)
+        if _is_definitions(listed):
+            pages.append((file, listed))
+            continue
+        for i, pair in enumerate(listed):
             where = f"data[{i}]"
             try:
                 meta = pair["meta"]
@@ -118,6 +135,12 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
                                      f", but at height {earlier[0]} in {earlier[3]}",
                                      file=str(file))
             seen.setdefault(tx_hash, (height, order, tx, f"{file}: {where}", network))
+    known: dict[str, MosaicDefinition] = {}
+    for file, listed in pages:
+        try:
+            known.update(definitions({"data": listed}, chain or "nem"))
+        except Shape as exc:
+            raise InputFileError(f"{file}: {exc}", file=str(file)) from None
     rows: list[Row] = []
     assets: set[str] = set()
     ranked = sorted(seen.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
@@ -127,21 +150,23 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
         last = height
         try:
             moved = read_transfers(tx, chain=network, tx_hash=tx_hash, block=height,
-                                   tx_index=rank, where=f"{where}.transaction")
+                                   tx_index=rank, where=f"{where}.transaction",
+                                   mosaics=known.get)
             payer = tx.get("otherTrans", tx) if tx.get("type") == 0x1004 else tx
             sender = address_of(payer["signer"], network)
             fee = _fee(tx, where.split(": ", 1)[1] + ".transaction")
         except (Shape, BadInput, KeyError, TypeError) as exc:
             raise InputFileError(f"{where}: {exc}", file=where.split(": ", 1)[0]) from None
-        native = [t for t in moved if t.token is None]
+        native = [t for t in moved if t.token is None and t.log_index is None]
         to = native[0].to if native else sender
         rows.append((tx_hash, height, rank, 0, sender, to or sender,
                      sum(t.value for t in native), fee, XEM_MOSAIC))
         assets.add(XEM_MOSAIC)
-        for j, t in enumerate((t for t in moved if t.token is not None), start=1):
+        others = [t for t in moved if t.token is not None or t.log_index is not None]
+        for j, t in enumerate(others, start=1):  # mosaics, then levies to their recipients
             rows.append((tx_hash, height, rank, j, t.sender, t.to or t.sender, t.value, 0,
-                         str(t.token)))
-            assets.add(str(t.token))
+                         str(t.token or XEM_MOSAIC)))
+            assets.add(str(t.token or XEM_MOSAIC))
     return rows, assets
 
 
