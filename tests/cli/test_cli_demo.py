@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +15,23 @@ import pytest
 from kinko.cli import main
 
 
+def _demo(folder: Path) -> str:
+    """``kinko demo`` at 300 customers in a process of its own: it makes its own SoftHSM2
+    token directory, which a process that loaded the PKCS#11 module already cannot see."""
+    env = {k: v for k, v in os.environ.items() if k != "KINKO_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "kinko", "demo", "--customers", "300",
+                           "--dir", "d"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.slow
 def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KINKO_DATABASE_URL", raising=False)
-    assert main(["demo", "--customers", "300", "--dir", "d"]) == 0
-    out = capsys.readouterr().out
+    out = _demo(tmp_path)
     assert "ledger verify: OK" in out
     assert "│       523,000,000 │" in out  # Coincheck's customer XEM, exactly
     assert "hot_ratio_breach" in out  # ETH starts 30% hot ...
@@ -33,7 +46,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "6. The Coincheck theft, replayed" in out
     assert "nobody watched the chain" in out and "5 of 5 stopped: 5 refused (the paying wallet's key leaked)" in out
     replay = json.loads((tmp_path / "d" / "replay.json").read_text())
-    old, new = replay["runs"]
+    old, new, signed = replay["runs"]
     assert old["taken_micro"] == old["customer_xem_micro"] == 523_000_000 * 10**6
     assert old["alarm_seconds"] is None and len(old["thefts"]) == 9
     assert new["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100  # 4% hot
@@ -46,6 +59,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     nem = replay["nem_multisig"]
     assert nem["taken_micro"] == 0 and nem["customer_xem_micro"] == 523_000_000 * 10**6
     assert [a["kind"] for a in nem["alarms"]] == ["theft", "unknown_tx"]
+    _cosigned(tmp_path, out, signed, monkeypatch, capsys)
     # act 7: the 2018 thief's coins traced into the other exchanges
     assert "7. The 2018 thief moves" in out and "exchange-a" in out
     summary = json.loads((tmp_path / "d" / "trace" / "haircut" / "summary.json").read_text())
@@ -98,8 +112,50 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert total > 0
     # the same seed gives the same exchange
     first = (tmp_path / "d" / "customers.csv").read_bytes()
-    assert main(["demo", "--customers", "300", "--dir", "d"]) == 0
+    _demo(tmp_path)
     assert (tmp_path / "d" / "customers.csv").read_bytes() == first
+
+
+def _cosigned(tmp_path: Path, out: str, signed: dict[str, object],
+              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The third column: co-signed Safes with HSM keys; the thief with the operations key
+    takes nothing, each try is refused by the chain or the co-signer and is on the incident's
+    timeline; the insider with an operator key takes at most the co-signer's limit."""
+    assert "kinko co-signed (2-of-3 Safe, HSM keys)" in out
+    assert "co-signed" in str(signed["label"]) and signed["taken_micro"] == 0
+    assert signed["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100
+    assert signed["left_hot_micro"] == signed["exposed_micro"] and signed["thefts"] == []
+    assert str(signed["alarm"]).startswith("A-cosign-") and signed["incident"]
+    tries = {a["try"]: a for a in signed["attempts"]}  # type: ignore[attr-defined]
+    assert {t: a["refused_by"] for t, a in tries.items()} == {
+        "owner_address": "chain", "one_signature": "chain", "cosigner_forged": "co-signer",
+        "owner_change_cosigner": "co-signer", "owner_change_chain": "chain"}
+    assert tries["one_signature"]["reason"].startswith("GS020")
+    assert tries["owner_change_chain"]["reason"].startswith("GS020")
+    assert tries["cosigner_forged"]["reason"] == "no_such_request"
+    assert tries["owner_change_cosigner"]["reason"] == "forbidden_tx"
+    insider = signed["insider"]
+    assert isinstance(insider, dict)
+    outcomes = [w["outcome"] for w in insider["withdrawals"]]
+    assert outcomes.count("confirmed") == 3 and "refused_by_cosigner" in outcomes
+    assert outcomes.count("held") == 3  # screening: large, or too much to one address
+    left = sum(w["micro_xem"] for w in insider["withdrawals"] if w["outcome"] == "confirmed")
+    assert insider["left_micro"] == left == 270_000 * 10**6
+    assert left <= insider["cosigner_limit_micro"] < insider["requested_micro"]
+    # the incident in the co-signed exchange's database: the co-signer's alarms and the
+    # chain's refusals on its timeline
+    monkeypatch.setenv("KINKO_DATABASE_URL",
+                       f"sqlite:///{tmp_path / 'd' / 'kinko-cosigned.db'}")
+    assert main(["incidents", "show", str(signed["incident"]), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    kinds = [e["kind"] for e in shown["timeline"]]
+    assert kinds == ["opened", "alert", "alert", "chain", "chain", "chain"]
+    assert main(["alerts", "list", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.count("cosign_refused,critical") == 4  # 2 thief, 2 insider
+    # the co-signer's own log holds every decision and verifies
+    assert main(["cosign", "verify", "--config", str(tmp_path / "d" / "cosign.toml")]) == 0
+    assert "co-signer log OK: 7 records, 3 signed" in capsys.readouterr().out
+    monkeypatch.delenv("KINKO_DATABASE_URL")
 
 
 def test_changed_asset_decimals_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
