@@ -142,7 +142,7 @@ def demo(
     p = result.proposal
     print(f"3. Proposal {p.proposal.id} by carol: sweep "
           f"{rt.show('ETH', int(str(p.proposal.payload['amount'])))} ETH from eth-hot to "
-          f"eth-cold ({p.detail}).")
+          f"eth-cold ({ENGLISH.text(p.detail)}).")
     print(f"   carol approving her own proposal: refused: {result.refused}")
     print(f"   approved by {', '.join(a.approver for a in p.approvals)} (Ed25519 signatures over "
           "the canonical proposal)")

@@ -61,9 +61,9 @@ __all__ = ["LABEL", "Attempt", "CosignedExchange", "CosignedRun", "InsiderRun", 
 LABEL = "kinko co-signed (2-of-3 Safe: operations key, co-signer, offline recovery; HSM keys)"
 X = 10**6  # micro-XEM per XEM
 HOT_PERCENT = 4  # as the kinko exchange: 4% of the customers' XEM online
-INSIDER_PLAN = (90_000, 90_000, 90_000, 90_000, 90_000, 90_000, 90_000, 3_000_000)
+INSIDER_PLAN = (90_000, 90_000, 90_000, 90_000, 90_000, 90_000, 90_000, 250_000)
 """The insider's withdrawals, whole XEM: small ones to stay under the review threshold,
-then one large."""
+then one large (from the richest customer; a customer holding less is passed over)."""
 
 
 class Sent(Protocol):
@@ -156,17 +156,27 @@ def open_cosigned(ledger: Ledger, csv_path: Path, folder: Path, chain: DevChain,
                           [operator, cosigner, recovery], 2, operator=operator,
                           cosigner=cosigner)
     cold_wallet = ledger.add_wallet(Wallet("xem-cold", "XEM", "cold", cold))
+    ledger.add_wallet(Wallet("eth-cold", "ETH", "cold", cold))
     import_customers(ledger, csv_path, batch_size=batch_size, progress=progress)
-    total = sum(normal_balance(r.account, r.state)
-                for r in ledger.balances(kind="customer", asset="XEM"))
+    owed = {asset: sum(normal_balance(r.account, r.state)
+                       for r in ledger.balances(kind="customer", asset=asset))
+            for asset in ("XEM", "ETH", "JPY")}
+    total = owed["XEM"]
     online = total * HOT_PERCENT // 100
+    own = total * 5 // 100  # the exchange's own XEM, held cold: the performance guarantee
     fund_xem(hot.addresses[0], online)
-    fund_xem(cold[0], total - online)
+    fund_xem(cold[0], total - online + own)
+    chain.fund(cold[0], owed["ETH"])
     ledger.post("demo:holdings", [Posting("wallet:xem-hot", "XEM", online),
-                                  Posting("wallet:xem-cold", "XEM", total - online),
-                                  Posting("clearing:opening", "XEM", -total)],
+                                  Posting("wallet:xem-cold", "XEM", total - online + own),
+                                  Posting("wallet:eth-cold", "ETH", owed["ETH"]),
+                                  Posting("bank:jpy-trust", "JPY", owed["JPY"]),
+                                  Posting("clearing:opening", "XEM", -total),
+                                  Posting("clearing:opening", "ETH", -owed["ETH"]),
+                                  Posting("clearing:opening", "JPY", -owed["JPY"]),
+                                  Posting("own", "XEM", -own)],
                 source="demo:opening", memo="customer XEM: 4% in the co-signed Safe, the "
-                "rest cold")
+                "rest cold with the exchange's own; customer ETH cold; yen in trust")
     approvers = {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "carol")}
     policy = folder / "policy-cosigned.toml"
     policy.write_text(_policy_toml(approvers), encoding="utf-8")
@@ -183,6 +193,8 @@ def _policy_toml(approvers: Mapping[str, Ed25519PrivateKey]) -> str:
                   ""]
     lines += ["[assets.XEM]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0.04"',
               'cold_wallet = "xem-cold"', "",
+              "[assets.ETH]", 'max_hot_ratio = "0.05"', 'target_hot_ratio = "0"',
+              'cold_wallet = "eth-cold"', "",
               "[[screening.rules]]", 'kind = "max_amount"', 'asset = "XEM"',
               'amount = "100000"', 'action = "review"', 'reason = "large withdrawal"', "",
               "[[screening.rules]]", 'kind = "window"', 'asset = "XEM"',
@@ -263,11 +275,19 @@ def insider(ex: CosignedExchange, withdrawals: Withdrawals, access: Access, chai
     key = access.authenticate(token)  # what the API does with his Authorization header
     key.require("operate")
     out = InsiderRun(key.name, destination, limit=limit)
-    richest = sorted(ex.ledger.balances(kind="customer", asset="XEM"),
-                     key=lambda r: -normal_balance(r.account, r.state))
+    richest = [(r.account.split(":", 1)[1], normal_balance(r.account, r.state))
+               for r in ex.ledger.balances(kind="customer", asset="XEM")]
+    richest.sort(key=lambda c: -c[1])
+    plan = sorted(enumerate(INSIDER_PLAN), key=lambda p: -p[1])  # the largest first
+    chosen: dict[int, str] = {}
+    for (i, whole), (customer, held) in zip(plan, richest, strict=False):
+        if held >= whole * X:
+            chosen[i] = customer
     sent: list[tuple[str, str, int, str]] = []
-    for i, (whole, row) in enumerate(zip(INSIDER_PLAN, richest, strict=False)):
-        customer = row.account.split(":", 1)[1]
+    for i, whole in enumerate(INSIDER_PLAN):
+        if i not in chosen:
+            continue
+        customer = chosen[i]
         wid = f"W-insider-{i + 1}"
         view = withdrawals.request(wid, customer, "XEM", whole * X, destination,
                                    actor=f"api:{key.name}")
