@@ -81,6 +81,8 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         pdf = pdfium.PdfDocument(str(tmp_path / "d" / report / "fsa-report.ja.pdf"))
         text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
         assert "ホットウォレット" in text and "不正送金" in text, report
+    now = (tmp_path / "d" / "fsa" / "fsa-report.ja.html").read_text()
+    assert "単一鍵" in now and "鍵ファイル" in now  # how its wallets are signed, keys kept
     then = (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
     assert "88.549" in then
     # the 2018 exchange fails the law (reserves, guarantee, 5%): red; kinko's does not

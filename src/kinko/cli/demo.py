@@ -34,6 +34,7 @@ from kinko.cli.demo_cosigned import (
 from kinko.cli.demo_nem import nem_act
 from kinko.cli.progress import progress
 from kinko.cli.runtime import Runtime, emit, runtime
+from kinko.domain.custody import Wallet
 from kinko.domain.fsa import Submitter
 from kinko.domain.labels import tagpack_text
 from kinko.domain.ledger import Posting
@@ -175,10 +176,10 @@ def demo(
         incident2018, plan2018 = _refund_act(rt, folder, ledger2018, old)
         reports = [
             _fsa(Custody(ledger, chain=chain, prices=FixedPrices(PRICES),
-                         confirmations=rt.settings.confirmations),
+                         confirmations=rt.settings.confirmations, key_location=_in_file),
                  folder / "fsa", incident=result.replay.incident, submitter=DEMO_EXCHANGE),
             _fsa(Custody(ledger2018, chain=chain2018, prices=FixedPrices(PRICES),
-                         confirmations=rt.settings.confirmations),
+                         confirmations=rt.settings.confirmations, key_location=_in_file),
                  folder / "fsa-2018", incident=incident2018, plan=plan2018,
                  submitter=EXCHANGE_2018,
                  trace=folder / "trace" / "haircut",
@@ -224,6 +225,11 @@ def demo(
 
 ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
 THIEF = throwaway_signer()  # the thief's own key on the demo chains (stands for the above)
+
+
+def _in_file(wallet: Wallet) -> str | None:
+    """Where the demo's keys live: its hot wallets' key in the keystore file, no other."""
+    return "file" if wallet.tier == "hot" else None
 
 
 def _xem_token(chain: EvmChain) -> Asset:

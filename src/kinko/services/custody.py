@@ -75,6 +75,7 @@ from kinko.ports import (
 from kinko.safeload import loads_toml, read_text
 from kinko.services.access import append_audit
 from kinko.services.ledger import Ledger
+from kinko.services.notify import alert_body
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
@@ -566,16 +567,20 @@ class Custody:
                       if s.facts.version == version), None)
         if found is None or found.state != "pending" or found.diff is None:
             return
+        row: dict[str, Any] = {
+            "key": f"policy-loosening:{version}", "kind": "policy_loosening",
+            "severity": "warning", "state": "open", "chain_state": None, "asset": None,
+            "wallet": None, "tx_hash": None, "amount": None, "block": None,
+            "detail": msg("alert.policy_loosening", version=str(version),
+                          changes=verbatim(describe(found.diff.loosenings)),
+                          when=Time(found.effective_at) if found.effective_at
+                          else msg("pol.never")),
+            "incident": None, "raised": now}
         with self.ledger.store.watch() as watch:
-            watch.put_alert({
-                "key": f"policy-loosening:{version}", "kind": "policy_loosening",
-                "severity": "warning", "state": "open", "chain_state": None, "asset": None,
-                "wallet": None, "tx_hash": None, "amount": None, "block": None,
-                "detail": msg("alert.policy_loosening", version=str(version),
-                              changes=verbatim(describe(found.diff.loosenings)),
-                              when=Time(found.effective_at) if found.effective_at
-                              else msg("pol.never")),
-                "incident": None, "raised": now})
+            row["id"] = watch.put_alert(row)
+            # to the webhook like the watch's alerts: its outbox, delivered by the webhook
+            # of whichever process runs one (the watch, with watch_webhook_url)
+            watch.queue_notification(row["id"], alert_body(row), now)
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
                      detail: Message) -> None:
@@ -914,10 +919,22 @@ class Custody:
             wallets = self.ledger.wallets()
             findings += signing_findings(wallets, {w.name: self.key_location(w)
                                                    for w in wallets})
+        if at is None:
+            findings += self._pending_loosenings()
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: order[f.severity])
         pending = self._views(("pending", "approved", "sent", "requested"))
         return CheckResult(findings, positions, policy, pending)
+
+    def _pending_loosenings(self) -> list[CustodyFinding]:
+        """A policy version that loosens something and waits for its time lock: a finding
+        (any approver may still veto it), with when it takes effect."""
+        return [CustodyFinding("policy_loosening_pending", "warning", None, msg(
+            "finding.policy_loosening_pending", version=str(s.facts.version),
+            changes=verbatim(describe(s.diff.loosenings)),
+            when=Time(s.effective_at) if s.effective_at else msg("pol.never")))
+            for s in self.policy_standings()
+            if s.state == "pending" and s.diff is not None and s.diff.loosenings]
 
     def signing(self) -> list[WalletSigning]:
         """How each wallet is signed, where its keys live, and the co-signer's refusals for
