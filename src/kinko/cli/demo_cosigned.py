@@ -12,6 +12,7 @@ process rather than over its socket.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +67,8 @@ class Cosigned:
     database: Path
     cosign_config: Path
     safe: str
+    seconds: float  # the whole act, set-up and import included
+    import_seconds: float
 
 
 def _clean(folder: Path) -> None:
@@ -80,6 +83,7 @@ def cosigned_act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem
                  confirmations: int) -> Cosigned:
     """Set up the co-signed exchange on ``chain`` (whose XEM token is ``xem``), run the
     thief's tries and the insider's withdrawals against it."""
+    started = time.perf_counter()
     _clean(folder)
     tokens = softhsm.start(folder / "softhsm", {"kinko-ops": HSM_PIN,
                                                  "kinko-cosigner": HSM_PIN},
@@ -95,6 +99,7 @@ def cosigned_act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem
     upgrade(store)
     ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
     ledger.sync_assets()
+    imported = time.perf_counter()
     with progress("co-signed setup: importing") as advance:
         ex = open_cosigned(ledger, csv_path, folder, chain,
                            SafeAccounts(chain, deployment, relayer), operator=ops.address,
@@ -104,6 +109,7 @@ def cosigned_act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem
                                                                   amount),
                            batch_size=rt.settings.import_batch_size,
                            progress=advance)
+    imported = time.perf_counter() - imported
     safe = ex.hot.addresses[0]
     config = _cosign_config(folder, url, safe, xem, ex.cold.addresses[0], tokens.module)
     settings = load_cosign_settings(config, env={})
@@ -127,7 +133,8 @@ def cosigned_act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem
     delivery.deliver_due()
     sink.close()
     store.close()
-    return Cosigned(result, folder / "kinko-cosigned.db", config, safe)
+    return Cosigned(result, folder / "kinko-cosigned.db", config, safe,
+                    time.perf_counter() - started, imported)
 
 
 def _cosign_config(folder: Path, kinko_url: str, safe: str, xem: Asset, cold: str,
@@ -200,4 +207,6 @@ def show_insider(rt: Runtime, act: Cosigned) -> None:
     print(f"   requested {_xem(rt, ins.requested)} XEM; left: {_xem(rt, ins.left)} XEM (the "
           f"chain's figure at his address), bounded by the co-signer's own limit of "
           f"{_xem(rt, ins.limit)} XEM per 24 hours; what screening held waits for two of "
-          "three approvers, which an operator's key is not.\n")
+          "three approvers, which an operator's key is not.")
+    print(f"   (this co-signed act took {act.seconds:.1f} s here, {act.import_seconds:.1f} s of "
+          "them importing the customers again)\n")
