@@ -191,9 +191,10 @@ def _dashboard(tmp_path: Path, out: str, incident: str, monkeypatch: pytest.Monk
     commands = re.findall(r"KINKO_DATABASE_URL=(\S+) KINKO_DATA_DIR=(\S+) (\S*kinko) serve "
                           r"--port (\d+)", tail)
     assert [(url, data, port) for url, data, _, port in commands] == [
-        ("sqlite:///d/kinko-demo.db", "d", "8000"), ("sqlite:///d/coincheck-2018.db", "d", "8001")]
+        ("sqlite:///d/kinko-demo.db", "d", "8000"), ("sqlite:///d/coincheck-2018.db", "d", "8001"),
+        ("sqlite:///d/kinko-cosigned.db", "d", "8002")]
     keys = re.findall(r"sign in with the admin key (\S+) \(auditor: (\S+)\)", tail)
-    assert len(keys) == 2 and incident in tail
+    assert len(keys) == 3 and incident in tail
     kinds = {}
     for (url, _data, _kinko, _port), (admin, auditor) in zip(commands, keys, strict=True):
         store = open_store(url)  # relative to the demo's folder, as printed
@@ -208,9 +209,14 @@ def _dashboard(tmp_path: Path, out: str, incident: str, monkeypatch: pytest.Monk
                 assert r.status_code == 303, r.text
                 page = client.get("/")
                 assert page.status_code == 200 and "XEM" in page.text
+            if url.endswith("kinko-cosigned.db"):  # how its Safe is signed, its refusals
+                custody = client.get("/custody?lang=en").text
+                assert '<tr data-wallet="xem-hot" data-signing="cosigned"' in custody
+                assert 'data-refusals="4"' in custody
         kinds[url] = sorted(a["kind"] for a in Artifacts(store, SystemClock()).find())
         store.close()
     assert kinds == {"sqlite:///d/kinko-demo.db": ["fsa", "reserves"],
+                     "sqlite:///d/kinko-cosigned.db": [],
                      "sqlite:///d/coincheck-2018.db": ["fsa", "refunds", "refunds", "trace",
                                                        "trace"]}
     # the trace runs again from the CSV of the transfers it read, to the same exposure

@@ -14,6 +14,7 @@ import pytest
 
 from kinko.domain.custody import Multisig, Wallet, wallet_signing
 from kinko.domain.money import AssetRegistry
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.render.custody import render_custody
 from kinko.services.custody import Custody, custody_report
@@ -99,3 +100,32 @@ def test_the_custody_report_states_signing_keys_and_refusals(custody: Custody) -
     html = render_custody(report, "html", "ja")
     assert "共同署名 Safe（3 者中 2 者の署名" in html and "単一鍵" in html
     assert "オフライン（kinko は鍵を保持しない）" in html and "2 件（最新" in html
+
+
+def test_refusals_open_an_incident_that_marks_no_key_as_leaked(custody: Custody) -> None:
+    """The co-signer's refusals escalated: one incident, both alerts on it and its timeline,
+    a reverted transaction written beside them; the Safe's withdrawals are not held (the
+    refused tries moved nothing); an unknown alert, or one on an incident already, is
+    refused and nothing is written."""
+    from kinko.errors import BadInput
+    from kinko.services.incidents import Incidents
+    from kinko.services.timeline import active_incidents
+
+    store = custody.ledger.store
+    incidents = Incidents(store, custody.clock)
+    refused = [a["id"] for a in incidents.alerts(kind="cosign_refused")
+               if a["detail"].params["safe"] == SAFE]
+    assert len(refused) == 2
+    with pytest.raises(BadInput, match="unknown alert"):
+        incidents.escalate([*refused, "A-nope"], "kinko", wallet="eth-hot")
+    assert incidents.incidents() == []
+    incident = incidents.escalate(refused, "kinko", wallet="eth-hot", asset="ETH")
+    incidents.chain_refused(incident, "0x" + "ab" * 32, 12, SAFE, "GS020", "kinko")
+    view = incidents.incident(incident)
+    assert [e["kind"] for e in view.timeline] == ["opened", "alert", "alert", "chain"]
+    assert sorted(a["id"] for a in view.alerts) == sorted(refused)
+    assert "eth-hot" in ENGLISH.text(view.incident["title"]) and view.incident["wallet"] is None
+    assert "GS020" in ENGLISH.text(view.timeline[-1]["detail"])
+    assert not any(i.get("wallet") for i in active_incidents(store))
+    with pytest.raises(BadInput, match="already"):
+        incidents.escalate(refused[:1], "kinko", wallet="eth-hot")

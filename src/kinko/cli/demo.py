@@ -200,7 +200,12 @@ def demo(
                fsa=folder / "fsa-2018", refunds=(folder / "refunds-2018",
                                                  folder / "refunds-2018-unfunded"),
                trace=(traced, transfers, old))
-        keys = {"kinko": _demo_keys(ledger.store), "2018": _demo_keys(ledger2018.store)}
+        signed_store = open_store(f"sqlite:///{cosigned.database}")
+        try:
+            keys = {"kinko": _demo_keys(ledger.store), "2018": _demo_keys(ledger2018.store),
+                    "co-signed": _demo_keys(signed_store)}
+        finally:
+            signed_store.close()
     finally:
         ledger2018.store.close()
     verify = result.verify
@@ -220,7 +225,8 @@ def demo(
           f"{result.replay.incident or 'ID'}")
     print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")
     _dashboard_help(rt.settings.database_url, f"sqlite:///{db2018}", folder, keys,
-                    result.replay.incident, incident2018)
+                    result.replay.incident, incident2018,
+                    (f"sqlite:///{cosigned.database}", cosigned.result.run.incident))
 
 
 ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
@@ -547,7 +553,8 @@ def _demo_keys(store: Store) -> dict[str, str]:
 
 
 def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[str, str]],
-                    incident: str | None, incident2018: str) -> None:
+                    incident: str | None, incident2018: str,
+                    signed: tuple[str, str | None]) -> None:
     kinko = Path(sys.executable).parent / "kinko"
     with contextlib.suppress(ValueError):
         kinko = kinko.relative_to(Path.cwd())
@@ -558,7 +565,11 @@ def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[s
              "custody report, the withdrawals (screened, rejected at the theft, refused "
              "after it), the FSA report, the proof of liabilities"),
             ("the 2018 setup", url2018, 8001, "2018", f"incident {incident2018}, its trace, "
-             "refund plans and FSA report")):
+             "refund plans and FSA report"),
+            ("the co-signed exchange", signed[0], 8002, "co-signed", f"incident "
+             f"{signed[1] or '-'} (the co-signer's refusals and the chain's), the custody "
+             "page (how each wallet is signed, the co-signer's refusals), the insider's "
+             "withdrawals")):
         print(f"  {label} ({about}):")
         print(f"    KINKO_DATABASE_URL={db} KINKO_DATA_DIR={folder} {kinko} serve "
               f"--port {port}")
