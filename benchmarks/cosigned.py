@@ -142,7 +142,7 @@ def run(quick: bool) -> dict[str, Any]:
             SafeAccounts,
             SafeWallet,
         )
-        from kinko.cli.cosign import _policy as cosign_policy
+        from kinko.cli.cosign import cosign_policy
         from kinko.domain.custody import Wallet
         from kinko.ports import SystemClock
         from kinko.services.cosign import CosignService

@@ -22,13 +22,13 @@ from eth_account import Account
 from kinko.chains import softhsm
 from kinko.chains.erc20 import fund_token
 from kinko.chains.evm import EvmChain
-from kinko.chains.hsm import HsmToken
+from kinko.chains.hsm import HsmSigner, HsmToken
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
 from kinko.chains.safe import deploy_safe_contracts
 from kinko.chains.safe_attacks import SafeThief
 from kinko.chains.safe_reader import ChainSafes
 from kinko.chains.wallets import CosignerOwner, KeyOwner, SafeAccounts, SafeWallet
-from kinko.cli.cosign import _policy
+from kinko.cli.cosign import cosign_policy
 from kinko.cli.progress import progress
 from kinko.cli.runtime import Runtime, emit
 from kinko.domain.money import Asset, AssetRegistry
@@ -88,8 +88,20 @@ def cosigned_act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem
     tokens = softhsm.start(folder / "softhsm", {"kinko-ops": HSM_PIN,
                                                  "kinko-cosigner": HSM_PIN},
                            module=rt.settings.hsm_module or softhsm.MODULE)
-    ops = HsmToken.open(tokens.module, "kinko-ops", HSM_PIN).generate_key("operations")
-    co_key = HsmToken.open(tokens.module, "kinko-cosigner", HSM_PIN).generate_key("cosigner")
+    ops_token = HsmToken.open(tokens.module, "kinko-ops", HSM_PIN)
+    co_token = HsmToken.open(tokens.module, "kinko-cosigner", HSM_PIN)
+    try:
+        return _act(rt, folder, csv_path, chain, xem, thief_key, ops_token.generate_key(
+            "operations"), co_token.generate_key("cosigner"), tokens.module, started,
+            customers=customers, confirmations=confirmations)
+    finally:
+        ops_token.close()
+        co_token.close()
+
+
+def _act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem: Asset,
+         thief_key: KeystoreSigner, ops: HsmSigner, co_key: HsmSigner, module: str,
+         started: float, *, customers: int, confirmations: int) -> Cosigned:
     recovery = str(Account.create().address)  # kept offline: kinko knows only its address
     deployment = deploy_safe_contracts(chain)
     relayer = throwaway_signer()  # owns nothing; pays the gas of execTransaction
@@ -111,11 +123,11 @@ def cosigned_act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem
                            progress=advance)
     imported = time.perf_counter() - imported
     safe = ex.hot.addresses[0]
-    config = _cosign_config(folder, url, safe, xem, ex.cold.addresses[0], tokens.module)
+    config = _cosign_config(folder, url, safe, xem, ex.cold.addresses[0], module)
     settings = load_cosign_settings(config, env={})
     log = open_cosign_log(settings.database_url)
     clock = SystemClock()
-    service = CosignService(policy=_policy(settings), kinko=SqlKinkoView(url),
+    service = CosignService(policy=cosign_policy(settings), kinko=SqlKinkoView(url),
                             chain=ChainSafes(chain), log=log, signer=co_key, clock=clock,
                             sinks=("kinko",))
     sink = KinkoAlertSink(url)
