@@ -259,7 +259,7 @@ def attack(ex: CosignedExchange, chain: DevChain, thief: Thief, thief_address: s
                 incidents.chain_refused(incident, a.tx_hash, a.block, a.to or safe,
                                         a.reason.split(" (")[0], "kinko")
         run.incident, run.alarm_id = incident, str(refused[0]["id"])
-        run.alarm_seconds, run.alarm_blocks = alarmed - started, 0
+        run.alarm_seconds = alarmed - started  # no block: the co-signer alarms at once
     return CosignedRun(run, attempts)
 
 
