@@ -448,7 +448,8 @@ def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun, signed: ReplayRun
         ["breaker", ", ".join(old.breaker) or "none", ", ".join(new.breaker) or "none",
          "not needed: a second key is needed to move anything"],
         ["withdrawals after the alarm", held(old), held(new),
-         "paid as usual: the operations key alone moves nothing"],
+         "not held (the watch does not run in this column): the operations key alone "
+         "moves nothing"],
         ["emergency sweep saved", "no sweep", f"{xem(new.swept)} XEM ({new.sweep_note})"
          if new.swept else f"nothing ({new.sweep_note or 'no sweep'})", "no sweep needed"],
         ["left in the hot wallet", xem(old.left_hot), xem(new.left_hot), xem(signed.left_hot)],
