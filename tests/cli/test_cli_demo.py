@@ -125,9 +125,11 @@ def _cosigned(tmp_path: Path, out: str, signed: dict[str, object],
     timeline; the insider with an operator key takes at most the co-signer's limit."""
     assert "kinko co-signed (2-of-3 Safe, HSM keys)" in out
     assert "co-signed" in str(signed["label"]) and signed["taken_micro"] == 0
-    assert signed["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100
+    # 4% online, less what the insider took before the thief came
+    assert signed["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100 - 270_000 * 10**6
     assert signed["left_hot_micro"] == signed["exposed_micro"] and signed["thefts"] == []
-    assert str(signed["alarm"]).startswith("A-cosign-") and signed["incident"]
+    assert signed["incident"] and signed["breaker"] == ["XEM"]  # the watch's alarm
+    assert 0 < float(signed["alarm_seconds"]) < 30  # type: ignore[arg-type]
     tries = {a["try"]: a for a in signed["attempts"]}  # type: ignore[attr-defined]
     assert {t: a["refused_by"] for t, a in tries.items()} == {
         "owner_address": "chain", "one_signature": "chain", "cosigner_forged": "co-signer",
@@ -151,7 +153,13 @@ def _cosigned(tmp_path: Path, out: str, signed: dict[str, object],
     assert main(["incidents", "show", str(signed["incident"]), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     kinds = [e["kind"] for e in shown["timeline"]]
-    assert kinds == ["opened", "alert", "alert", "chain", "chain", "chain"]
+    # the watch: the operations key sent a transaction of its own (the first try): alarm,
+    # breaker, waiting withdrawals rejected, the emergency sweep proposed to the quorum;
+    # then the co-signer's two refusals of the thief and the chain's three refusals
+    assert kinds[:3] == ["opened", "alert", "breaker"] and "sweep" in kinds
+    assert kinds.count("alert") == 3 and kinds.count("chain") >= 3
+    alarm = next(a for a in shown["alerts"] if a["id"] == signed["alarm"])
+    assert alarm["kind"] == "owner_key" and alarm["severity"] == "critical"
     assert main(["alerts", "list", "--format", "csv"]) == 0
     assert capsys.readouterr().out.count("cosign_refused,critical") == 4  # 2 thief, 2 insider
     # the co-signer's own log holds every decision and verifies

@@ -168,8 +168,8 @@ def demo(
         cosigned = _cosigned(rt, folder, result.csv_path, result.customers)
         _replay_table(rt, old, result.replay, cosigned.result.run)
         _timeline(rt, result.replay.incident)
-        show_attempts(rt, cosigned)
         show_insider(rt, cosigned)
+        show_attempts(rt, cosigned)
         written = _write_replay(folder, old, result.replay, cosigned.result)
         _add_to_replay(written, "nem_multisig", nem_act(folder))  # NEM, as it could have been
         traced, transfers = _trace_act(rt, folder, chain2018, xem2018, old)
@@ -433,9 +433,11 @@ def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun, signed: ReplayRun
         return (f"{len(run.stopped)} of {run.requested_after} stopped: "
                 + ", ".join(f"{n} {words[s]}" for s, n in sorted(states.items())))
 
+    by = ("the co-signer's refusal" if (signed.alarm_id or "").startswith("A-cosign-")
+          else "the watch: the operations key sent a transaction of its own")
     signed_alarm = ("none" if signed.alarm_seconds is None else
-                    f"{signed.alarm_seconds:.3f} s after the first try: the co-signer's "
-                    f"refusal ({signed.alarm_id})")
+                    f"{signed.alarm_seconds:.3f} s after the first try: {by} "
+                    f"({signed.alarm_id})")
     rows = [
         ["customers", f"{old.customers:,}", f"{new.customers:,}", f"{signed.customers:,}"],
         ["customer XEM owed", xem(old.customer_xem), xem(new.customer_xem),
@@ -446,12 +448,14 @@ def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun, signed: ReplayRun
         ["XEM taken", xem(old.taken), xem(new.taken), xem(signed.taken)],
         ["first theft → alarm", alarm(old), alarm(new), signed_alarm],
         ["breaker", ", ".join(old.breaker) or "none", ", ".join(new.breaker) or "none",
-         "not needed: a second key is needed to move anything"],
+         ", ".join(signed.breaker) or "none"],
         ["withdrawals after the alarm", held(old), held(new),
-         "not held (the watch does not run in this column): the operations key alone "
-         "moves nothing"],
+         "held for review by the breaker; those waiting rejected, their funds released"
+         if signed.breaker else "not held"],
         ["emergency sweep saved", "no sweep", f"{xem(new.swept)} XEM ({new.sweep_note})"
-         if new.swept else f"nothing ({new.sweep_note or 'no sweep'})", "no sweep needed"],
+         if new.swept else f"nothing ({new.sweep_note or 'no sweep'})",
+         f"nothing to race: proposed to the quorum ({signed.sweep_note})"
+         if signed.sweep_note else "no sweep"],
         ["left in the hot wallet", xem(old.left_hot), xem(new.left_hot), xem(signed.left_hot)],
     ]
     print("6. The Coincheck theft, replayed (a 10 XEM test transfer, the bulk in large "
@@ -568,7 +572,8 @@ def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[s
             ("the 2018 setup", url2018, 8001, "2018", f"incident {incident2018}, its trace, "
              "refund plans and FSA report"),
             ("the co-signed exchange", signed[0], 8002, "co-signed", f"incident "
-             f"{signed[1] or '-'} (the co-signer's refusals and the chain's), the custody "
+             f"{signed[1] or '-'} (the watch's alarm, the co-signer's refusals and the chain's), "
+             "the custody "
              "page (how each wallet is signed, the co-signer's refusals), the insider's "
              "withdrawals")):
         print(f"  {label} ({about}):")

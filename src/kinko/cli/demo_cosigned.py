@@ -40,6 +40,7 @@ from kinko.services.custody import Custody
 from kinko.services.demo_cosigned import CosignedRun, attack, insider, open_cosigned
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
+from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
 from kinko.settings import load_cosign_settings
 from kinko.store import open_store, upgrade
@@ -132,16 +133,24 @@ def _act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem: Asset,
                             sinks=("kinko",))
     sink = KinkoAlertSink(url)
     delivery = AlertDelivery(log, {"kinko": sink}, clock)
-    chain.fund(thief_key.address, 10**18)
-    result = attack(ex, chain, SafeThief(chain, ops, thief_key), thief_key.address, service,
-                    delivery.deliver_due, clock, customers=customers)
     wallet = SafeWallet(chain, safe, ex.hot.multisig, relayer,  # type: ignore[arg-type]
                         [KeyOwner(ops), CosignerOwner(service, co_key.address)])
     custody = Custody(ledger, chain=chain, spender_for=lambda _w: wallet,
                       confirmations=confirmations)
-    result.insider = insider(ex, Withdrawals(custody), Access(store, clock), chain,
-                             destination=str(Account.create().address),
-                             limit=LIMIT_XEM * 10**6, confirmations=confirmations)
+    withdrawals = Withdrawals(custody)
+    # first the insider (his withdrawals are kinko's own: the watch expects them) ...
+    insider_run = insider(ex, withdrawals, Access(store, clock), chain,
+                          destination=str(Account.create().address),
+                          limit=LIMIT_XEM * 10**6, confirmations=confirmations)
+    delivery.deliver_due()
+    # ... then the thief, with the watch following every block as in the kinko column
+    watch = Watch(withdrawals, chain, confirmations=confirmations,
+                  start_block=chain.head() + 1)
+    watch.poll()
+    chain.fund(thief_key.address, 10**18)
+    result = attack(ex, chain, SafeThief(chain, ops, thief_key), thief_key.address, service,
+                    delivery.deliver_due, clock, customers=customers, watch=watch)
+    result.insider = insider_run
     delivery.deliver_due()
     sink.close()
     store.close()
@@ -182,24 +191,29 @@ def _xem(rt: Runtime, units: int) -> str:
 def show_attempts(rt: Runtime, act: Cosigned) -> None:
     """The thief's tries and what refused each; the incident's timeline."""
     run = act.result.run
-    print(f"   The co-signed column: Safe {act.safe} (2-of-3: operations key and co-signer "
-          "in SoftHSM2 tokens, recovery key offline); the thief holds the operations key "
-          "and tries:")
+    print(f"   Then the thief: Safe {act.safe} (2-of-3: operations key and co-signer in "
+          "SoftHSM2 tokens, recovery key offline); he holds the operations key and tries, "
+          "with the watch following every block:")
     emit(["try", "refused by", "why", "tx / record"],
          [[WORDS[a.what], a.refused_by or "NOBODY", a.reason,
            (f"{a.tx_hash[:18]}… block {a.block}" if a.tx_hash else f"record {a.record}")]
           for a in act.result.attempts], "table")
-    if run.incident is None:
-        return
-    store = open_store(f"sqlite:///{act.database}")
+    if run.incident is not None:
+        _timeline(act.database, run.incident)
+    print(f"   (this co-signed act took {act.seconds:.1f} s here, {act.import_seconds:.1f} s of "
+          "them importing the customers again)\n")
+
+
+def _timeline(database: Path, incident: str) -> None:
+    store = open_store(f"sqlite:///{database}")
     try:
-        view = Incidents(store, SystemClock()).incident(run.incident)
+        view = Incidents(store, SystemClock()).incident(incident)
     finally:
         store.close()
     emit(["at (UTC)", "kind", "actor", "detail"],
          [[e["at"].strftime("%H:%M:%S.%f")[:-3], e["kind"], e["actor"],
            ENGLISH.text(e["detail"])] for e in view.timeline], "table",
-         title=f"co-signed exchange, incident {run.incident}: timeline")
+         title=f"co-signed exchange, incident {incident}: timeline")
 
 
 def show_insider(rt: Runtime, act: Cosigned) -> None:
@@ -210,8 +224,9 @@ def show_insider(rt: Runtime, act: Cosigned) -> None:
     words = {"confirmed": "left (co-signed, sent, confirmed)",
              "held": "held by screening for the quorum",
              "refused_by_cosigner": "refused by the co-signer"}
-    print(f"   Then an insider with a valid operator API key ({ins.key}) requests the richest "
-          f"customers' XEM to his own address {ins.destination}:")
+    print(f"   The co-signed column, before the thief: an insider with a valid operator API key "
+          f"({ins.key}) requests the richest customers' XEM to his own address "
+          f"{ins.destination}:")
     emit(["withdrawal", "customer", "XEM", "screening", "outcome"],
          [[s.withdrawal, s.customer, _xem(rt, s.amount), s.screening,
            words.get(s.outcome, s.outcome) + (f" ({s.reason})" if s.reason else "")]
@@ -219,6 +234,5 @@ def show_insider(rt: Runtime, act: Cosigned) -> None:
     print(f"   requested {_xem(rt, ins.requested)} XEM; left: {_xem(rt, ins.left)} XEM (the "
           f"chain's figure at his address), bounded by the co-signer's own limit of "
           f"{_xem(rt, ins.limit)} XEM per 24 hours; what screening held waits for two of "
-          "three approvers, which an operator's key is not.")
-    print(f"   (this co-signed act took {act.seconds:.1f} s here, {act.import_seconds:.1f} s of "
-          "them importing the customers again)\n")
+          "three approvers, which an operator's key is not.\n")
+

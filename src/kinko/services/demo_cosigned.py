@@ -53,6 +53,7 @@ from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.replay import DevChain, ReplayRun, Theft
 from kinko.services.wallets import create_multisig
+from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["LABEL", "Attempt", "CosignedExchange", "CosignedRun", "InsiderRun", "InsiderStep",
@@ -139,6 +140,12 @@ class CosignedRun:
     attempts: list[Attempt]
     insider: InsiderRun | None = None
 
+    @property
+    def alarm_by(self) -> str:
+        """Who raised the first alarm: ``watch`` or ``co-signer`` (or "")."""
+        alarm = self.run.alarm_id or ""
+        return "co-signer" if alarm.startswith("A-cosign-") else "watch" if alarm else ""
+
 
 def open_cosigned(ledger: Ledger, csv_path: Path, folder: Path, chain: DevChain,
                   safes: Multisigs, *, operator: str, cosigner: str, recovery: str,
@@ -205,19 +212,28 @@ def _policy_toml(approvers: Mapping[str, Ed25519PrivateKey]) -> str:
 
 def attack(ex: CosignedExchange, chain: DevChain, thief: Thief, thief_address: str,
            cosigner: Cosigner, deliver_alerts: Callable[[], object], clock: Clock, *,
-           customers: int) -> CosignedRun:
+           customers: int, watch: Watch | None = None) -> CosignedRun:
     """The thief's four tries (see the module docstring); the co-signer's alerts delivered
     into kinko's alerts table, the first critical one opening an incident, the chain's
     refusals written on its timeline. What was taken is what the chain shows moved to the
     thief."""
     safe = ex.hot.addresses[0]
-    run = ReplayRun(LABEL, customers, ex.customer_xem, ex.exposed)
+    run = ReplayRun(LABEL, customers, ex.customer_xem,  # online when the thief starts
+                    chain.balances([safe], None, token=ex.token)[safe])
+    incidents = Incidents(ex.ledger.store, clock, ex.ledger)
+    earlier = {a["id"] for a in incidents.alerts(kind="cosign_refused", limit=100_000)}
     before = _xem(chain, ex, thief_address)
     attempts: list[Attempt] = []
+
+    seen: list[tuple[float, dict[str, object]]] = []
 
     def sent(what: str, to: str, out: Sent) -> None:
         attempts.append(Attempt(what, "chain" if not out.receipt.ok else "",
                                 out.reason, out.receipt.tx_hash, out.receipt.block, to))
+        if watch is not None:  # the watch follows every block, as in the kinko column
+            report = watch.poll()
+            now = time.perf_counter()
+            seen.extend((now, a) for a in report.alerts if a["severity"] == "critical")
 
     def asked(what: str, kind: str, request: str, tx: SafeTx) -> None:
         try:
@@ -232,9 +248,9 @@ def attack(ex: CosignedExchange, chain: DevChain, thief: Thief, thief_address: s
     started = time.perf_counter()
     # 1. the operations key's own address holds nothing (the thief pays its gas)
     sent("owner_address", ex.token, thief.send_from_owner(ex.token, thief_address,
-                                                          ex.exposed))
+                                                          run.exposed))
     # 2. everything the Safe holds, with the one signature he has
-    take = thief.transfer_tx(safe, ex.token, thief_address, ex.exposed)
+    take = thief.transfer_tx(safe, ex.token, thief_address, run.exposed)
     sent("one_signature", safe, thief.execute(take, {ex.operator: thief.sign(take)}))
     # 3. the co-signer asked for it as a withdrawal kinko never saw
     asked("cosigner_forged", "withdrawal", "W-urgent-0126", take)
@@ -248,18 +264,27 @@ def attack(ex: CosignedExchange, chain: DevChain, thief: Thief, thief_address: s
     if taken > 0:  # never expected: the table shows it
         run.thefts.append(Theft("", chain.head(), taken, started))
     run.left_hot = chain.balances([safe], None, token=ex.token)[safe]
-    incidents = Incidents(ex.ledger.store, clock, ex.ledger)
-    refused = [a for a in incidents.alerts(kind="cosign_refused")
-               if a["severity"] == "critical" and a["incident"] is None]
+    refused = [a for a in incidents.alerts(kind="cosign_refused", limit=100_000)
+               if a["severity"] == "critical" and a["incident"] is None
+               and a["id"] not in earlier]  # the thief's, not refusals made before
+    if seen:  # the watch's alarm came first: the co-signer's refusals join its incident
+        alarm_at, alert = seen[0]
+        run.alarm_id, run.incident = str(alert["id"]), str(alert["incident"])
+        run.alarm_seconds = alarm_at - started
+        run.breaker = sorted(watch.withdrawals.breaker()) if watch is not None else []
+        for sweep in watch.custody.proposals() if watch is not None else []:
+            if sweep.proposal.payload.get("emergency") == run.incident:
+                run.sweep_note = f"{sweep.proposal.id}: {sweep.state}"
     if refused:
         incident = incidents.escalate([a["id"] for a in refused], "kinko", wallet="xem-hot",
-                                      asset="XEM")
+                                      asset="XEM", incident=run.incident)
         for a in attempts:
             if a.refused_by == "chain" and a.tx_hash is not None:
                 incidents.chain_refused(incident, a.tx_hash, a.block, a.to or safe,
                                         a.reason.split(" (")[0], "kinko")
-        run.incident, run.alarm_id = incident, str(refused[0]["id"])
-        run.alarm_seconds = alarmed - started  # no block: the co-signer alarms at once
+        if not seen:
+            run.incident, run.alarm_id = incident, str(refused[0]["id"])
+            run.alarm_seconds = alarmed - started  # no block: the co-signer alarms at once
     return CosignedRun(run, attempts)
 
 

@@ -139,10 +139,11 @@ class Incidents:
         return incident
 
     def escalate(self, alert_ids: Sequence[str], by: str, *, wallet: str,
-                 asset: str | None = None) -> str:
+                 asset: str | None = None, incident: str | None = None) -> str:
         """An incident for alerts raised outside the watch (the co-signer's refusals land
         in the alerts table on no incident), opened by the first; each alert is attached
-        and written on its timeline. Returns the incident. It names ``wallet`` in its title
+        and written on its timeline (or they join ``incident``, one the watch opened).
+        Returns the incident. A new one names ``wallet`` in its title
         but does not mark the wallet's key as leaked (that holds every withdrawal from it,
         see :mod:`kinko.services.containment`): refused attempts moved nothing, and whether
         to rotate a key is the operators' call."""
@@ -159,11 +160,14 @@ class Incidents:
                     raise BadInput(f"alert {alert_id} is on incident {row['incident']} "
                                    "already", alert=alert_id)
                 rows.append(row)
-            incident = tables.put_incident({
-                "state": "open", "title": msg("incident.title.refused", wallet=wallet),
-                "asset": asset, "wallet": None, "opened": now, "closed": None})
-            tables.add_event(incident, now, "opened", by.strip(),
-                             msg("timeline.opened.by_alert", alert=rows[0]["id"]))
+            if incident is None:
+                incident = tables.put_incident({
+                    "state": "open", "title": msg("incident.title.refused", wallet=wallet),
+                    "asset": asset, "wallet": None, "opened": now, "closed": None})
+                tables.add_event(incident, now, "opened", by.strip(),
+                                 msg("timeline.opened.by_alert", alert=rows[0]["id"]))
+            elif tables.incident(incident) is None:
+                raise BadInput(f"unknown incident {incident!r}", incident=incident)
             for row in rows:
                 tables.update_alert(row["id"], incident=incident)
                 tables.add_event(incident, now, "alert", by.strip(),
