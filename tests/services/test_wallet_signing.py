@@ -129,3 +129,20 @@ def test_refusals_open_an_incident_that_marks_no_key_as_leaked(custody: Custody)
     assert not any(i.get("wallet") for i in active_incidents(store))
     with pytest.raises(BadInput, match="already"):
         incidents.escalate(refused[:1], "kinko", wallet="eth-hot")
+
+
+def test_refusals_join_the_incident_the_watch_opened(custody: Custody) -> None:
+    from kinko.errors import BadInput
+    from kinko.services.incidents import Incidents
+
+    incidents = Incidents(custody.ledger.store, custody.clock)
+    refused = [a["id"] for a in incidents.alerts(kind="cosign_refused")
+               if a["detail"].params["safe"] == SAFE]
+    with pytest.raises(BadInput, match="unknown incident"):
+        incidents.escalate(refused, "kinko", wallet="eth-hot", incident="INC-20180126-1")
+    assert all(a["incident"] is None for a in incidents.alerts(kind="cosign_refused"))
+    opened = incidents.open("owner key used", "kinko:watch", asset="ETH", wallet="eth-hot")
+    assert incidents.escalate(refused, "kinko", wallet="eth-hot", incident=opened) == opened
+    view = incidents.incident(opened)
+    assert [e["kind"] for e in view.timeline] == ["opened", "alert", "alert"]  # not reopened
+    assert len(incidents.incidents()) == 1

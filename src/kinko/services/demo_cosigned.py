@@ -1,5 +1,5 @@
 """The Coincheck theft replayed a third time: the same customers, their online XEM in a
-co-signed Safe, the keys in an HSM; then an insider with a valid operator API key.
+co-signed Safe, the keys in an HSM; an insider with a valid operator API key, then the thief.
 
 The exchange (:func:`open_cosigned`) imports the demo's customers and keeps 4% of their
 XEM online, as the kinko exchange does, but in a Safe{Wallet} 2-of-3 registered as
@@ -7,12 +7,19 @@ XEM online, as the kinko exchange does, but in a Safe{Wallet} 2-of-3 registered 
 own HSM token) and a recovery key kept offline (kinko holds only its address). Neither
 kinko's server nor the co-signer alone can move anything.
 
-The thief (:func:`attack`) holds the operations key exactly as the 2018 thief held the hot
-key: malware on the server signs whatever he asks through the HSM's session. He tries what
-that key allows, with real transactions on the chain and the real Safe bytecode
-(:class:`Thief`):
+The insider (:func:`insider`) comes first. He has an operator's API key: he may request
+withdrawals, not approve them. He requests customers' XEM to his own address; screening
+holds what is large or too much to one destination for the quorum, and the co-signer
+refuses what would take the Safe over its own rolling limit: what leaves is what the chain
+shows at his address.
 
-1. a transfer from the operations key's own address: it holds nothing;
+Then the thief (:func:`attack`) holds the operations key exactly as the 2018 thief held the
+hot key: malware on the server signs whatever he asks through the HSM's session. He tries
+what that key allows, with real transactions on the chain and the real Safe bytecode
+(:class:`Thief`), while the watch follows every block (as in the kinko column):
+
+1. a transfer from the operations key's own address: it holds nothing (and kinko never
+   sends from it: the watch alarms, the key has leaked);
 2. ``execTransaction`` taking all the Safe's XEM with his one signature: the chain refuses
    (fewer signatures than the threshold);
 3. the co-signer asked to sign the same transfer as a withdrawal: kinko has no such
@@ -20,14 +27,10 @@ that key allows, with real transactions on the chain and the real Safe bytecode
 4. a change of owners (himself, threshold 1): the co-signer refuses a transaction to the
    Safe itself, and the chain refuses it with his one signature.
 
-The co-signer's refusals are alerts in kinko's alerts table; the first critical one opens
-an incident (:meth:`~kinko.services.incidents.Incidents.escalate`) and the chain's
-refusals are written on its timeline beside them.
-
-The insider (:func:`insider`) has an operator's API key: he may request withdrawals, not
-approve them. He requests customers' XEM to his own address; screening holds what is large
-or too much to one destination for the quorum, and the co-signer refuses what would take
-the Safe over its own rolling limit: what leaves is what the chain shows at his address.
+The co-signer's refusals are alerts in kinko's alerts table; they join the watch's incident
+(or, without a watch, the first critical one opens one:
+:meth:`~kinko.services.incidents.Incidents.escalate`), and the chain's refusals are written
+on its timeline beside them.
 """
 
 from __future__ import annotations
