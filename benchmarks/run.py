@@ -20,6 +20,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                                 # request (about a minute)
     python benchmarks/run.py --only cosign    # the policy co-signer's latency and rate
                                               # against its key signing alone (2 minutes)
+    python benchmarks/run.py --only cosigned  # co-signed withdrawals end to end against the
+                                              # keystore-file path (under a minute quick)
     python benchmarks/run.py --only http      # the withdrawal path over HTTP beside a bare
                                               # FastAPI app, SQLite and PostgreSQL (3 minutes)
 """
@@ -47,6 +49,7 @@ sys.path.insert(0, str(HERE))
 
 import chain  # noqa: E402  (benchmarks/chain.py)
 import cosign  # noqa: E402  (benchmarks/cosign.py)
+import cosigned  # noqa: E402  (benchmarks/cosigned.py)
 import dashboard  # noqa: E402  (benchmarks/dashboard.py)
 import loadtest  # noqa: E402  (benchmarks/loadtest.py)
 import reserves  # noqa: E402  (benchmarks/reserves.py)
@@ -397,6 +400,24 @@ def _cosign_section(quick: bool) -> list[str]:
     return [COSIGN_HEADING, "", _measured() + ".", "", *cosign.markdown(figures), ""]
 
 
+COSIGNED_HEADING = "## Co-signed withdrawals end to end, against the keystore-file path"
+
+
+def _cosigned_section(quick: bool) -> list[str]:
+    """Withdrawals screened, co-signed, signed in the HSM and broadcast, against the same
+    withdrawals from a keystore-file hot wallet: one process (anvil, SoftHSM2)."""
+    print("running: co-signed withdrawals end to end, on anvil ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "cosigned.py"),
+                           *(["--quick"] if quick else [])], capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        proc.check_returncode()
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    size = " (`--quick`: 100 withdrawals a path)" if quick else ""
+    return [COSIGNED_HEADING, "", _measured() + size + ".", "", *cosigned.markdown(figures),
+            ""]
+
+
 ROUNDTRIPS_HEADING = "## Database round trips per withdrawal request"
 
 
@@ -507,7 +528,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3)
     parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
                                               "dashboard", "signing", "roundtrips",
-                                              "cosign", "http"],
+                                              "cosign", "cosigned", "http"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
     args = parser.parse_args()
     if args.child:
@@ -529,6 +550,8 @@ def main() -> None:
             section = _roundtrips_section(args.quick)
         elif args.only == "cosign":
             section = _cosign_section(args.quick)
+        elif args.only == "cosigned":
+            section = _cosigned_section(args.quick)
         elif args.only == "http":
             section = _http_section(args.quick)
         else:
@@ -648,7 +671,7 @@ def main() -> None:
         *_respond_section(args.quick), *_reserves_section(args.quick),
         *_dashboard_section(args.quick), *_signing_section(args.quick),
         *_roundtrips_section(args.quick), *_http_section(args.quick),
-        *_cosign_section(args.quick), NOTES]
+        *_cosign_section(args.quick), *_cosigned_section(args.quick), NOTES]
     text = "\n".join(lines)
     print(text)
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")

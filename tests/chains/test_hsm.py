@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pkcs11
@@ -274,3 +275,15 @@ def test_key_on_another_curve_is_refused(token: HsmToken) -> None:
 def test_tests_never_use_the_system_token_directory(hsm: SoftHsm) -> None:
     assert os.environ["SOFTHSM2_CONF"].startswith(str(hsm.root))
     assert (hsm.root / "tokens").is_dir() and any((hsm.root / "tokens").iterdir())
+
+
+def test_a_new_token_directory_is_refused_once_the_module_is_loaded(
+        token: HsmToken, tmp_path: Path) -> None:
+    """SoftHSM2 reads its token directory when the process first loads it: a directory
+    made later would not be seen, so making one is refused, and nothing is written."""
+    from kinko.chains import softhsm
+
+    with pytest.raises(ConfigError, match="loaded in this process already"):
+        softhsm.start(tmp_path / "late", {"late-token": "pin-1234"})
+    assert not (tmp_path / "late").exists()
+    assert os.environ["SOFTHSM2_CONF"] != str(tmp_path / "late" / "softhsm2.conf")

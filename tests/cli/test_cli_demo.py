@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +15,23 @@ import pytest
 from kinko.cli import main
 
 
+def _demo(folder: Path) -> str:
+    """``kinko demo`` at 300 customers in a process of its own: it makes its own SoftHSM2
+    token directory, which a process that loaded the PKCS#11 module already cannot see."""
+    env = {k: v for k, v in os.environ.items() if k != "KINKO_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "kinko", "demo", "--customers", "300",
+                           "--dir", "d"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 @pytest.mark.slow
 def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KINKO_DATABASE_URL", raising=False)
-    assert main(["demo", "--customers", "300", "--dir", "d"]) == 0
-    out = capsys.readouterr().out
+    out = _demo(tmp_path)
     assert "ledger verify: OK" in out
     assert "│       523,000,000 │" in out  # Coincheck's customer XEM, exactly
     assert "hot_ratio_breach" in out  # ETH starts 30% hot ...
@@ -33,7 +46,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "6. The Coincheck theft, replayed" in out
     assert "nobody watched the chain" in out and "5 of 5 stopped: 5 refused (the paying wallet's key leaked)" in out
     replay = json.loads((tmp_path / "d" / "replay.json").read_text())
-    old, new = replay["runs"]
+    old, new, signed = replay["runs"]
     assert old["taken_micro"] == old["customer_xem_micro"] == 523_000_000 * 10**6
     assert old["alarm_seconds"] is None and len(old["thefts"]) == 9
     assert new["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100  # 4% hot
@@ -46,6 +59,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     nem = replay["nem_multisig"]
     assert nem["taken_micro"] == 0 and nem["customer_xem_micro"] == 523_000_000 * 10**6
     assert [a["kind"] for a in nem["alarms"]] == ["theft", "unknown_tx"]
+    _cosigned(tmp_path, out, signed, monkeypatch, capsys)
     # act 7: the 2018 thief's coins traced into the other exchanges
     assert "7. The 2018 thief moves" in out and "exchange-a" in out
     summary = json.loads((tmp_path / "d" / "trace" / "haircut" / "summary.json").read_text())
@@ -67,6 +81,8 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         pdf = pdfium.PdfDocument(str(tmp_path / "d" / report / "fsa-report.ja.pdf"))
         text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
         assert "ホットウォレット" in text and "不正送金" in text, report
+    now = (tmp_path / "d" / "fsa" / "fsa-report.ja.html").read_text()
+    assert "単一鍵" in now and "鍵ファイル" in now  # how its wallets are signed, keys kept
     then = (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
     assert "88.549" in then
     # the 2018 exchange fails the law (reserves, guarantee, 5%): red; kinko's does not
@@ -98,8 +114,58 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert total > 0
     # the same seed gives the same exchange
     first = (tmp_path / "d" / "customers.csv").read_bytes()
-    assert main(["demo", "--customers", "300", "--dir", "d"]) == 0
+    _demo(tmp_path)
     assert (tmp_path / "d" / "customers.csv").read_bytes() == first
+
+
+def _cosigned(tmp_path: Path, out: str, signed: dict[str, object],
+              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The third column: co-signed Safes with HSM keys; the thief with the operations key
+    takes nothing, each try is refused by the chain or the co-signer and is on the incident's
+    timeline; the insider with an operator key takes at most the co-signer's limit."""
+    assert "kinko co-signed (2-of-3 Safe, HSM keys)" in out
+    assert "co-signed" in str(signed["label"]) and signed["taken_micro"] == 0
+    # 4% online, less what the insider took before the thief came
+    assert signed["exposed_micro"] == 523_000_000 * 10**6 * 4 // 100 - 270_000 * 10**6
+    assert signed["left_hot_micro"] == signed["exposed_micro"] and signed["thefts"] == []
+    assert signed["incident"] and signed["breaker"] == ["XEM"]  # the watch's alarm
+    assert 0 < float(signed["alarm_seconds"]) < 30  # type: ignore[arg-type]
+    tries = {a["try"]: a for a in signed["attempts"]}  # type: ignore[attr-defined]
+    assert {t: a["refused_by"] for t, a in tries.items()} == {
+        "owner_address": "chain", "one_signature": "chain", "cosigner_forged": "co-signer",
+        "owner_change_cosigner": "co-signer", "owner_change_chain": "chain"}
+    assert tries["one_signature"]["reason"].startswith("GS020")
+    assert tries["owner_change_chain"]["reason"].startswith("GS020")
+    assert tries["cosigner_forged"]["reason"] == "no_such_request"
+    assert tries["owner_change_cosigner"]["reason"] == "forbidden_tx"
+    insider = signed["insider"]
+    assert isinstance(insider, dict)
+    outcomes = [w["outcome"] for w in insider["withdrawals"]]
+    assert outcomes.count("confirmed") == 3 and "refused_by_cosigner" in outcomes
+    assert outcomes.count("held") == 3  # screening: large, or too much to one address
+    left = sum(w["micro_xem"] for w in insider["withdrawals"] if w["outcome"] == "confirmed")
+    assert insider["left_micro"] == left == 270_000 * 10**6
+    assert left <= insider["cosigner_limit_micro"] < insider["requested_micro"]
+    # the incident in the co-signed exchange's database: the co-signer's alarms and the
+    # chain's refusals on its timeline
+    monkeypatch.setenv("KINKO_DATABASE_URL",
+                       f"sqlite:///{tmp_path / 'd' / 'kinko-cosigned.db'}")
+    assert main(["incidents", "show", str(signed["incident"]), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    kinds = [e["kind"] for e in shown["timeline"]]
+    # the watch: the operations key sent a transaction of its own (the first try): alarm,
+    # breaker, waiting withdrawals rejected, the emergency sweep proposed to the quorum;
+    # then the co-signer's two refusals of the thief and the chain's three refusals
+    assert kinds[:3] == ["opened", "alert", "breaker"] and "sweep" in kinds
+    assert kinds.count("alert") == 3 and kinds.count("chain") >= 3
+    alarm = next(a for a in shown["alerts"] if a["id"] == signed["alarm"])
+    assert alarm["kind"] == "owner_key" and alarm["severity"] == "critical"
+    assert main(["alerts", "list", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.count("cosign_refused,critical") == 4  # 2 thief, 2 insider
+    # the co-signer's own log holds every decision and verifies
+    assert main(["cosign", "verify", "--config", str(tmp_path / "d" / "cosign.toml")]) == 0
+    assert "co-signer log OK: 7 records, 3 signed" in capsys.readouterr().out
+    monkeypatch.delenv("KINKO_DATABASE_URL")
 
 
 def test_changed_asset_decimals_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -133,9 +199,10 @@ def _dashboard(tmp_path: Path, out: str, incident: str, monkeypatch: pytest.Monk
     commands = re.findall(r"KINKO_DATABASE_URL=(\S+) KINKO_DATA_DIR=(\S+) (\S*kinko) serve "
                           r"--port (\d+)", tail)
     assert [(url, data, port) for url, data, _, port in commands] == [
-        ("sqlite:///d/kinko-demo.db", "d", "8000"), ("sqlite:///d/coincheck-2018.db", "d", "8001")]
+        ("sqlite:///d/kinko-demo.db", "d", "8000"), ("sqlite:///d/coincheck-2018.db", "d", "8001"),
+        ("sqlite:///d/kinko-cosigned.db", "d", "8002")]
     keys = re.findall(r"sign in with the admin key (\S+) \(auditor: (\S+)\)", tail)
-    assert len(keys) == 2 and incident in tail
+    assert len(keys) == 3 and incident in tail
     kinds = {}
     for (url, _data, _kinko, _port), (admin, auditor) in zip(commands, keys, strict=True):
         store = open_store(url)  # relative to the demo's folder, as printed
@@ -150,9 +217,14 @@ def _dashboard(tmp_path: Path, out: str, incident: str, monkeypatch: pytest.Monk
                 assert r.status_code == 303, r.text
                 page = client.get("/")
                 assert page.status_code == 200 and "XEM" in page.text
+            if url.endswith("kinko-cosigned.db"):  # how its Safe is signed, its refusals
+                custody = client.get("/custody?lang=en").text
+                assert '<tr data-wallet="xem-hot" data-signing="cosigned"' in custody
+                assert 'data-refusals="4"' in custody
         kinds[url] = sorted(a["kind"] for a in Artifacts(store, SystemClock()).find())
         store.close()
     assert kinds == {"sqlite:///d/kinko-demo.db": ["fsa", "reserves"],
+                     "sqlite:///d/kinko-cosigned.db": [],
                      "sqlite:///d/coincheck-2018.db": ["fsa", "refunds", "refunds", "trace",
                                                        "trace"]}
     # the trace runs again from the CSV of the transfers it read, to the same exposure

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from clirun import CliRun, cli_runner
+
+from kinko.store import open_store
 
 
 @pytest.fixture
@@ -60,6 +63,20 @@ def test_loosening_waits_tightening_is_immediate_and_a_veto_stops_it(cli: CliRun
         "screening.rules.max_amount-1.amount: 5 → 50 (loosens)"]
     (alert,) = json.loads(cli("alerts", "list", "--format", "json")[1])
     assert (alert["kind"], alert["severity"]) == ("policy_loosening", "warning")
+    # the same alert waits in the webhook's outbox, as the watch's alerts do
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    with store.watch(write=False) as tables:
+        queued = tables.due_notifications(datetime.now(UTC) + timedelta(minutes=1))
+    store.close()
+    (body,) = [json.loads(row["body"]) for row in queued]
+    assert body["type"] == "kinko.alert" and body["alert"]["kind"] == "policy_loosening"
+    assert body["alert"]["id"] == alert["id"] and "5 → 50" in body["alert"]["detail"]
+    # and `kinko check` says so, with when it takes effect
+    code, out, _ = cli("check", "--format", "json")
+    (finding,) = [f for f in json.loads(out) if f["code"] == "policy_loosening_pending"]
+    assert finding["severity"] == "warning" and "unless an approver vetoes it" in \
+        finding["finding"] and "5 → 50" in finding["finding"]
+    assert pending["effective_at"][:10] in finding["finding"]  # when it takes effect
     code, out, _ = cli("policy", "list", "--format", "json")
     states = [(row["version"], row["state"]) for row in json.loads(out)]
     assert states == [(3, "pending"), (2, "effective"), (1, "superseded")]
@@ -73,6 +90,8 @@ def test_loosening_waits_tightening_is_immediate_and_a_veto_stops_it(cli: CliRun
     assert code == 0 and "vetoed" in out, err
     code, out, _ = cli("policy", "list", "--format", "json")
     assert json.loads(out)[0]["state"] == "vetoed"
+    code, out, _ = cli("check", "--format", "json")
+    assert "policy_loosening_pending" not in out  # vetoed: nothing waits any more
     assert cli("policy", "veto", "3", "--approver", "bob", "--key", "bob.key")[0] != 0
 
 

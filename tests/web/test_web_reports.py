@@ -57,6 +57,12 @@ def test_custody_page_shows_the_custody_report(site: Site) -> None:
     row = re.search(r'<tr data-code="guarantee_shortfall".*?</tr>', page, re.S)
     assert row and re.search(r'data-field="finding">[^<]*4 ETH short<', row.group(0))
     assert 'data-form="reconcile"' not in page and 'data-form="propose"' not in page
+    # each wallet: how it is signed, where its keys live, the co-signer's refusals
+    assert ('<tr data-wallet="eth-hot" data-signing="single_key" data-keys="unknown" '
+            'data-refusals="0">') in page
+    assert '<tr data-wallet="eth-cold" data-signing="single_key" data-keys="offline"' in page
+    assert "offline (kinko holds no key)" in page
+    assert "単一鍵" in site.client("audit").get("/custody?lang=ja").text
     ops = site.client("ops").get("/custody").text
     assert 'data-form="reconcile"' in ops and 'data-form="propose"' in ops
 

@@ -53,7 +53,8 @@ def _settings(config: str, **flags: Any) -> CosignSettings:
     return settings
 
 
-def _policy(settings: CosignSettings) -> CosignPolicy:
+def cosign_policy(settings: CosignSettings) -> CosignPolicy:
+    """The co-signer's policy from its settings (its ``[[safes]]`` and ``[cold]``)."""
     try:
         return parse_cosign_policy(settings.tables, settings.registry, settings.path,
                                    chain=settings.chain, nonce_window=settings.nonce_window,
@@ -216,7 +217,7 @@ def serve(config: str = _config_option(),
     if not nem and not settings.evm_rpc_url:
         raise ConfigError("the co-signer reads Safes from a node: set evm_rpc_url",
                           setting="evm_rpc_url")
-    policy = _policy(settings)
+    policy = cosign_policy(settings)
     if not policy.safes:
         log.warning("no [[safes]] in %s: every request will be refused", settings.path)
     if not policy.policy_anchor:
@@ -385,7 +386,7 @@ def policies(config: str = _config_option(), fmt: str = format_option()) -> None
     from kinko.store.cosign_view import SqlKinkoView
 
     settings = _settings(config)
-    policy = _policy(settings)
+    policy = cosign_policy(settings)
     anchor = policy.policy_anchor
     view = SqlKinkoView(settings.kinko_database_url)
     records = view.policies()

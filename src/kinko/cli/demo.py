@@ -24,9 +24,17 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore, throwaway_signer
 from kinko.chains.wallets import KeyWallet
 from kinko.cli.app import app
+from kinko.cli.demo_cosigned import (
+    HSM_PIN,
+    Cosigned,
+    cosigned_act,
+    show_attempts,
+    show_insider,
+)
 from kinko.cli.demo_nem import nem_act
 from kinko.cli.progress import progress
 from kinko.cli.runtime import Runtime, emit, runtime
+from kinko.domain.custody import Wallet
 from kinko.domain.fsa import Submitter
 from kinko.domain.labels import tagpack_text
 from kinko.domain.ledger import Posting
@@ -52,6 +60,7 @@ from kinko.services.demo import (
     trace_demo,
     write_transfers,
 )
+from kinko.services.demo_cosigned import CosignedRun
 from kinko.services.fsa import fsa_report
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
@@ -134,7 +143,7 @@ def demo(
     p = result.proposal
     print(f"3. Proposal {p.proposal.id} by carol: sweep "
           f"{rt.show('ETH', int(str(p.proposal.payload['amount'])))} ETH from eth-hot to "
-          f"eth-cold ({p.detail}).")
+          f"eth-cold ({ENGLISH.text(p.detail)}).")
     print(f"   carol approving her own proposal: refused: {result.refused}")
     print(f"   approved by {', '.join(a.approver for a in p.approvals)} (Ed25519 signatures over "
           "the canonical proposal)")
@@ -156,18 +165,21 @@ def demo(
     old, chain2018, xem2018, ledger2018 = _run_2018(db2018, result.csv_path, signer, THIEF,
                                                     rt.settings.import_batch_size)
     try:
-        _replay_table(rt, old, result.replay)
+        cosigned = _cosigned(rt, folder, result.csv_path, result.customers)
+        _replay_table(rt, old, result.replay, cosigned.result.run)
         _timeline(rt, result.replay.incident)
-        written = _write_replay(folder, old, result.replay)
+        show_insider(rt, cosigned)
+        show_attempts(rt, cosigned)
+        written = _write_replay(folder, old, result.replay, cosigned.result)
         _add_to_replay(written, "nem_multisig", nem_act(folder))  # NEM, as it could have been
         traced, transfers = _trace_act(rt, folder, chain2018, xem2018, old)
         incident2018, plan2018 = _refund_act(rt, folder, ledger2018, old)
         reports = [
             _fsa(Custody(ledger, chain=chain, prices=FixedPrices(PRICES),
-                         confirmations=rt.settings.confirmations),
+                         confirmations=rt.settings.confirmations, key_location=_in_file),
                  folder / "fsa", incident=result.replay.incident, submitter=DEMO_EXCHANGE),
             _fsa(Custody(ledger2018, chain=chain2018, prices=FixedPrices(PRICES),
-                         confirmations=rt.settings.confirmations),
+                         confirmations=rt.settings.confirmations, key_location=_in_file),
                  folder / "fsa-2018", incident=incident2018, plan=plan2018,
                  submitter=EXCHANGE_2018,
                  trace=folder / "trace" / "haircut",
@@ -188,7 +200,12 @@ def demo(
                fsa=folder / "fsa-2018", refunds=(folder / "refunds-2018",
                                                  folder / "refunds-2018-unfunded"),
                trace=(traced, transfers, old))
-        keys = {"kinko": _demo_keys(ledger.store), "2018": _demo_keys(ledger2018.store)}
+        signed_store = open_store(f"sqlite:///{cosigned.database}")
+        try:
+            keys = {"kinko": _demo_keys(ledger.store), "2018": _demo_keys(ledger2018.store),
+                    "co-signed": _demo_keys(signed_store)}
+        finally:
+            signed_store.close()
     finally:
         ledger2018.store.close()
     verify = result.verify
@@ -198,17 +215,27 @@ def demo(
           f"2018 setup), customers.csv, policy.toml, custody-report.ja.html and .en.html, "
           "fsa/ and fsa-2018/ (the FSA reports, PDF and HTML, with CSV appendices), "
           "refunds-2018/ (the refund plan), reserves/ (the proof of liabilities), "
-          f"{written.name} (both runs' figures), exchanges.yaml (the other exchanges' tags), "
-          "trace/ (the trace of the stolen XEM and its blacklist), keys/eth-hot.json.")
+          f"{written.name} (the three runs' figures), exchanges.yaml (the other exchanges' "
+          "tags), trace/ (the trace of the stolen XEM and its blacklist), keys/eth-hot.json; "
+          f"the co-signed exchange: {cosigned.database.name}, policy-cosigned.toml, "
+          f"{cosigned.cosign_config.name} and cosign.db (the co-signer's settings and its "
+          f"decision log: `kinko cosign log --config {cosigned.cosign_config}`), softhsm/ "
+          f"(its SoftHSM2 tokens, user PIN {HSM_PIN!r}: a demo, not a secret).")
     print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
           f"{result.replay.incident or 'ID'}")
     print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")
     _dashboard_help(rt.settings.database_url, f"sqlite:///{db2018}", folder, keys,
-                    result.replay.incident, incident2018)
+                    result.replay.incident, incident2018,
+                    (f"sqlite:///{cosigned.database}", cosigned.result.run.incident))
 
 
 ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
 THIEF = throwaway_signer()  # the thief's own key on the demo chains (stands for the above)
+
+
+def _in_file(wallet: Wallet) -> str | None:
+    """Where the demo's keys live: its hot wallets' key in the keystore file, no other."""
+    return "file" if wallet.tier == "hot" else None
 
 
 def _xem_token(chain: EvmChain) -> Asset:
@@ -234,6 +261,14 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
             batch_size=batch_size,
             progress=advance)
     return run, chain, xem, ledger
+
+
+def _cosigned(rt: Runtime, folder: Path, csv_path: Path, customers: int) -> Cosigned:
+    """The third replay: the same customers and thief against co-signed Safes with HSM keys,
+    on a chain of its own (:mod:`kinko.cli.demo_cosigned`)."""
+    chain = EvmChain.in_process()
+    return cosigned_act(rt, folder, csv_path, chain, _xem_token(chain), THIEF,
+                        customers=customers, confirmations=rt.settings.confirmations)
 
 
 def _reserves_act(ledger: Ledger, chain: EvmChain, out: Path) -> None:
@@ -373,7 +408,7 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
     return out, transfers
 
 
-def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun) -> None:
+def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun, signed: ReplayRun) -> None:
     def xem(units: int) -> str:
         return format(Decimal(rt.show("XEM", units)), ",")
 
@@ -398,23 +433,36 @@ def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun) -> None:
         return (f"{len(run.stopped)} of {run.requested_after} stopped: "
                 + ", ".join(f"{n} {words[s]}" for s, n in sorted(states.items())))
 
+    by = ("the co-signer's refusal" if (signed.alarm_id or "").startswith("A-cosign-")
+          else "the watch: the operations key sent a transaction of its own")
+    signed_alarm = ("none" if signed.alarm_seconds is None else
+                    f"{signed.alarm_seconds:.3f} s after the first try: {by} "
+                    f"({signed.alarm_id})")
     rows = [
-        ["customers", f"{old.customers:,}", f"{new.customers:,}"],
-        ["customer XEM owed", xem(old.customer_xem), xem(new.customer_xem)],
-        ["customer XEM online (exposed)", share(old), share(new)],
-        ["thief's transfers that took XEM", str(len(old.thefts)), str(len(new.thefts))],
-        ["XEM taken", xem(old.taken), xem(new.taken)],
-        ["first theft → alarm", alarm(old), alarm(new)],
-        ["breaker", ", ".join(old.breaker) or "none", ", ".join(new.breaker) or "none"],
-        ["withdrawals after the alarm", held(old), held(new)],
+        ["customers", f"{old.customers:,}", f"{new.customers:,}", f"{signed.customers:,}"],
+        ["customer XEM owed", xem(old.customer_xem), xem(new.customer_xem),
+         xem(signed.customer_xem)],
+        ["customer XEM online (exposed)", share(old), share(new), share(signed)],
+        ["thief's transfers that took XEM", str(len(old.thefts)), str(len(new.thefts)),
+         str(len(signed.thefts))],
+        ["XEM taken", xem(old.taken), xem(new.taken), xem(signed.taken)],
+        ["first theft → alarm", alarm(old), alarm(new), signed_alarm],
+        ["breaker", ", ".join(old.breaker) or "none", ", ".join(new.breaker) or "none",
+         ", ".join(signed.breaker) or "none"],
+        ["withdrawals after the alarm", held(old), held(new),
+         "held for review by the breaker; those waiting rejected, their funds released"
+         if signed.breaker else "not held"],
         ["emergency sweep saved", "no sweep", f"{xem(new.swept)} XEM ({new.sweep_note})"
-         if new.swept else f"nothing ({new.sweep_note or 'no sweep'})"],
-        ["left in the hot wallet", xem(old.left_hot), xem(new.left_hot)],
+         if new.swept else f"nothing ({new.sweep_note or 'no sweep'})",
+         f"nothing to race: proposed to the quorum ({signed.sweep_note})"
+         if signed.sweep_note else "no sweep"],
+        ["left in the hot wallet", xem(old.left_hot), xem(new.left_hot), xem(signed.left_hot)],
     ]
     print("6. The Coincheck theft, replayed (a 10 XEM test transfer, the bulk in large "
-          "transfers a few blocks apart, then smaller ones), the same thief with the hot key:")
-    emit(["", "2018 setup (all hot, no watch)", "kinko (95% cold, watch running)"], rows,
-         "table")
+          "transfers a few blocks apart, then smaller ones), the same thief with the hot key "
+          "(in the co-signed setup, the operations key, and what it allows):")
+    emit(["", "2018 setup (all hot, no watch)", "kinko (95% cold, watch running)",
+          "kinko co-signed (2-of-3 Safe, HSM keys)"], rows, "table")
     print("   Times are measured on this machine's in-process chain (the watch polls after "
           "every block); had the thief taken everything in one transfer, kinko's loss would "
           "still be bounded by what was online.\n")
@@ -430,7 +478,7 @@ def _timeline(rt: Runtime, incident: str | None) -> None:
           for e in view.timeline], "table", title=f"incident {incident}: timeline")
 
 
-def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun) -> Path:
+def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun, signed: CosignedRun) -> Path:
     def plain(run: ReplayRun) -> dict[str, object]:
         return {"label": run.label, "customers": run.customers,
                 "customer_xem_micro": run.customer_xem, "exposed_micro": run.exposed,
@@ -443,9 +491,23 @@ def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun) -> Path:
                 "withdrawals_stopped": len(run.stopped), "swept_micro": run.swept,
                 "left_hot_micro": run.left_hot}
 
+    third = plain(signed.run)
+    third["attempts"] = [{"try": a.what, "refused_by": a.refused_by, "reason": a.reason,
+                          "tx": a.tx_hash, "block": a.block, "cosigner_record": a.record}
+                         for a in signed.attempts]
+    if signed.insider is not None:
+        ins = signed.insider
+        third["insider"] = {
+            "api_key": ins.key, "destination": ins.destination,
+            "requested_micro": ins.requested, "left_micro": ins.left,
+            "cosigner_limit_micro": ins.limit,
+            "withdrawals": [{"id": s.withdrawal, "customer": s.customer, "micro_xem": s.amount,
+                             "screening": s.screening, "outcome": s.outcome,
+                             "reason": s.reason} for s in ins.steps]}
     path = folder / "replay.json"
-    path.write_text(json.dumps({"coincheck_2018": COINCHECK, "runs": [plain(old), plain(new)]},
-                               indent=2), encoding="utf-8")
+    path.write_text(json.dumps({"coincheck_2018": COINCHECK,
+                                "runs": [plain(old), plain(new), third]}, indent=2),
+                    encoding="utf-8")
     return path
 
 
@@ -496,7 +558,8 @@ def _demo_keys(store: Store) -> dict[str, str]:
 
 
 def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[str, str]],
-                    incident: str | None, incident2018: str) -> None:
+                    incident: str | None, incident2018: str,
+                    signed: tuple[str, str | None]) -> None:
     kinko = Path(sys.executable).parent / "kinko"
     with contextlib.suppress(ValueError):
         kinko = kinko.relative_to(Path.cwd())
@@ -507,7 +570,12 @@ def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[s
              "custody report, the withdrawals (screened, rejected at the theft, refused "
              "after it), the FSA report, the proof of liabilities"),
             ("the 2018 setup", url2018, 8001, "2018", f"incident {incident2018}, its trace, "
-             "refund plans and FSA report")):
+             "refund plans and FSA report"),
+            ("the co-signed exchange", signed[0], 8002, "co-signed", f"incident "
+             f"{signed[1] or '-'} (the watch's alarm, the co-signer's refusals and the chain's), "
+             "the custody "
+             "page (how each wallet is signed, the co-signer's refusals), the insider's "
+             "withdrawals")):
         print(f"  {label} ({about}):")
         print(f"    KINKO_DATABASE_URL={db} KINKO_DATA_DIR={folder} {kinko} serve "
               f"--port {port}")

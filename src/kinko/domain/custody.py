@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -49,6 +50,7 @@ __all__ = [
     "Multisig",
     "Tier",
     "Wallet",
+    "WalletSigning",
     "customer_offline",
     "evaluate",
     "guarantee",
@@ -56,6 +58,7 @@ __all__ = [
     "rebalance",
     "same_key",
     "signing_findings",
+    "wallet_signing",
 ]
 
 Tier = Literal["hot", "warm", "cold"]
@@ -227,6 +230,57 @@ class CustodyFinding:
     addresses: tuple[str, ...] = ()
     wallet: str | None = None
     law: str | None = None
+
+
+@dataclass(frozen=True)
+class WalletSigning:
+    """How one wallet is signed and where its keys live, for the reports.
+
+    ``signing``: ``single_key`` (one key moves it), ``multisig`` (a Safe: ``threshold`` of
+    its ``owners``) or ``cosigned`` (a Safe one of whose owners is the policy co-signer).
+    ``keys``: where the key kinko signs with lives: ``hsm``, ``file``, ``offline`` (kinko
+    holds none) or ``unknown`` (this process was not told). ``offline``: owners' keys
+    kinko does not hold, the co-signer's not counted (it keeps its own). ``refusals``: the
+    co-signer's refusals for this wallet in kinko's alerts, the latest as (when, reason
+    code, alert id)."""
+
+    wallet: str
+    asset: str
+    tier: str
+    signing: str
+    threshold: int
+    owners: int
+    keys: str
+    offline: int = 0
+    refusals: int = 0
+    latest_refusal: tuple[datetime, str, str] | None = None
+
+
+def wallet_signing(wallets: Sequence[Wallet], key_location: Mapping[str, str | None] | None,
+                   refusals: Mapping[str, Sequence[tuple[datetime, str, str]]] | None = None
+                   ) -> list[WalletSigning]:
+    """Each wallet's :class:`WalletSigning`. ``key_location`` maps a wallet's name to "hsm",
+    "file" or None (kinko holds no key of it); None when not known. ``refusals`` maps a
+    wallet's name to the co-signer's refusals for it (when, reason code, alert id)."""
+    out = []
+    for w in wallets:
+        m = w.multisig
+        where = None if key_location is None else key_location.get(w.name)
+        if key_location is None:
+            keys = "unknown" if w.tier == "hot" or (m is not None and m.operator) else "offline"
+        else:
+            keys = where or "offline"
+        if m is None:
+            signing, threshold, owners = "single_key", 1, 1
+            offline = 1 if keys == "offline" else 0
+        else:
+            signing = "cosigned" if m.cosigner is not None else "multisig"
+            threshold, owners = m.threshold, len(m.owners)
+            offline = owners - (m.operator is not None) - (m.cosigner is not None)
+        found = sorted((refusals or {}).get(w.name, ()))
+        out.append(WalletSigning(w.name, w.asset, w.tier, signing, threshold, owners, keys,
+                                 offline, len(found), found[-1] if found else None))
+    return out
 
 
 def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str | None]

@@ -2,8 +2,10 @@
 
 A :class:`CustodyReport` answers the FSA's first questions per asset: how much customer
 crypto is held online and in what share, how much is cold, whether the exchange's own
-performance-guarantee crypto covers the online part, and what breaches and pending moves
-exist. Amounts are exact minor units; yen values are floored to the yen.
+performance-guarantee crypto covers the online part, what breaches and pending moves
+exist, and how each wallet is signed (one key, a Safe m-of-n, co-signed), where its keys
+live and how often the policy co-signer refused to sign for it. Amounts are exact minor
+units; yen values are floored to the yen.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from kinko.domain.custody import CustodyFinding
+from kinko.domain.custody import CustodyFinding, WalletSigning
 
 __all__ = ["CustodyReport", "CustodyRow", "PendingMove"]
 
@@ -62,6 +64,8 @@ class CustodyReport:
     # all) against all customer crypto, by yen value (None: not every asset is priced)
     total_owed_jpy: int | None = None
     total_not_offline_jpy: int | None = None
+    # per wallet: how it is signed, where its keys live, the co-signer's refusals
+    wallets: list[WalletSigning] = field(default_factory=list)
 
     @property
     def not_offline_share(self) -> Decimal | None:

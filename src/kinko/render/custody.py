@@ -16,15 +16,53 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from kinko.domain.custody import CustodyFinding
+from kinko.domain.custody import CustodyFinding, WalletSigning
 from kinko.domain.report import CustodyReport, CustodyRow
 from kinko.i18n import ENGLISH, JST, Localizer, environment
 from kinko.render.tables import render_rows
 
-__all__ = ["COLUMNS", "finding_basis", "render_custody", "verdict_text"]
+__all__ = ["COLUMNS", "WALLET_COLUMNS", "finding_basis", "keys_text", "refusals_text",
+           "render_custody", "signing_text", "verdict_text", "wallet_rows"]
 
 COLUMNS = ["asset", "customers", "liabilities", "hot", "warm", "cold", "online_share", "limit",
            "own", "guarantee_required", "guarantee_held", "online_jpy", "cold_jpy"]
+
+
+WALLET_COLUMNS = ["wallet", "asset", "tier", "signing", "keys", "refusals"]
+
+
+def signing_text(w: WalletSigning, L: Localizer) -> str:
+    """How a wallet is signed: one key, a Safe m-of-n, a co-signed Safe m-of-n."""
+    if w.signing == "single_key":
+        return L("sg.single_key")
+    return L(f"sg.{w.signing}", m=w.threshold, n=w.owners)
+
+
+def keys_text(w: WalletSigning, L: Localizer) -> str:
+    """Where a wallet's keys live: kinko's own (HSM, file) and how many are offline."""
+    where = L.word("kl", w.keys)
+    if w.signing == "single_key":
+        return where
+    if w.keys == "offline":
+        return L("kl.all_offline", n=w.offline)
+    return L(f"kl.{w.signing}", kinko=where, offline=w.offline)
+
+
+def refusals_text(w: WalletSigning, L: Localizer) -> str:
+    """The co-signer's refusals for a wallet: how many, and the latest (when, why)."""
+    if w.signing != "cosigned" and not w.refusals:
+        return "—"
+    if w.latest_refusal is None:
+        return L("rf.none")
+    at, code, alert = w.latest_refusal
+    return L("rf.count", count=w.refusals, when=L.when(at), reason=L.word("cosign.reason", code),
+             alert=alert)
+
+
+def wallet_rows(report: CustodyReport, L: Localizer) -> list[list[str]]:
+    """The wallets' table: name, asset, tier, signing, keys, refusals."""
+    return [[w.wallet, w.asset, L.word("tier", w.tier), signing_text(w, L), keys_text(w, L),
+             refusals_text(w, L)] for w in report.wallets]
 
 
 def verdict_text(report: CustodyReport, L: Localizer) -> str:
@@ -77,6 +115,14 @@ def _json(report: CustodyReport) -> str:
                       "amount": None if f.amount is None else str(f.amount),
                       "addresses": list(f.addresses)} for f in report.findings],
         "pending": [p.__dict__ for p in report.pending],
+        "wallets": [{"wallet": w.wallet, "asset": w.asset, "tier": w.tier,
+                     "signing": w.signing, "threshold": w.threshold, "owners": w.owners,
+                     "keys": w.keys, "offline_keys": w.offline,
+                     "cosigner_refusals": w.refusals,
+                     "latest_refusal": None if w.latest_refusal is None else {
+                         "at": w.latest_refusal[0].isoformat(),
+                         "reason": w.latest_refusal[1], "alert": w.latest_refusal[2]}}
+                    for w in report.wallets],
         "breach": bool(report.breaches),
         "legal_breach": bool(report.legal_breaches),
     }, indent=2, ensure_ascii=False) + "\n"
@@ -95,6 +141,9 @@ def render_custody(report: CustodyReport, fmt: str, lang: str = "ja") -> str:
             for f in report.findings:
                 text += (f"  [{L.word('cu.sev', f.severity)}] {L.text(f.message)} "
                          f"({finding_basis(f, L)})\n")
+            if report.wallets:
+                text += render_rows([L(f"cw.{c}") for c in WALLET_COLUMNS],
+                                    wallet_rows(report, L), "table", title=L("cw.title"))
         return text
     template = environment(None, L.lang).from_string(
         resources.files("kinko.render").joinpath("templates/custody.html.j2").read_text("utf-8"))
@@ -104,5 +153,7 @@ def render_custody(report: CustodyReport, fmt: str, lang: str = "ja") -> str:
         L=L, report=report, header=header, rows=_table_rows(report, L),
         generated=L.when(report.generated_at), verdict=verdict_text(report, L),
         findings=[(f, L.text(f.message), finding_basis(f, L)) for f in report.findings],
+        wallet_header=[L(f"cw.{c}") for c in WALLET_COLUMNS],
+        wallets=wallet_rows(report, L),
         total_share=L.percent(share), total_limit=L.percent(report.total_max_hot_ratio),
         decimals={r.asset: r.decimals for r in report.rows})

@@ -42,7 +42,7 @@ from kinko.domain.messages import N_
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, EnvironmentProblem
 from kinko.i18n import JST, LANGS, Localizer, environment
-from kinko.render.custody import finding_basis
+from kinko.render.custody import finding_basis, keys_text, refusals_text, signing_text
 from kinko.render.fsa_charts import charts
 
 __all__ = ["FORMATS", "Section", "Table", "actor", "appendices", "layout", "pdf_bytes",
@@ -206,10 +206,15 @@ def _wallets(report: FsaReport, f: _Fmt) -> list[Section]:
     g = report.governance
     s = Section(f("fsa.s2"))
     s.p(f("fsa.s2_intro"))
+    signing = {w.wallet: w for w in report.custody.wallets}
     s.table(Table([f("fsa.wallet"), f("fsa.asset"), f("fsa.tier"), f("fsa.addresses"),
-                   f("fsa.balance"), f("fsa.keys")],
+                   f("fsa.balance"), f("cw.signing"), f("fsa.keys"), f("cw.refusals")],
                   [[w.name, w.asset, f.L.word("tier", w.tier), " ".join(w.addresses) or "—",
-                    f.units(w.asset, w.balance), f.L.word("keys", w.keys)]
+                    f.units(w.asset, w.balance),
+                    signing_text(signing[w.name], f.L) if w.name in signing else "—",
+                    keys_text(signing[w.name], f.L) if w.name in signing
+                    else f.L.word("keys", w.keys),
+                    refusals_text(signing[w.name], f.L) if w.name in signing else "—"]
                    for w in report.wallets], numeric={4}, mono={3}),
             f("fsa.no_wallets"))
     s.p(f("fsa.key_custody"))

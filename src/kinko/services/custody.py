@@ -21,7 +21,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import canonical_address, chain_keys, same_address, same_token
+from kinko.domain.addresses import (
+    canonical_address,
+    chain_key,
+    chain_keys,
+    same_address,
+    same_token,
+)
 from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
 from kinko.domain.custody import (
     LEGAL_MAX_ONLINE,
@@ -29,11 +35,13 @@ from kinko.domain.custody import (
     CustodyFinding,
     Move,
     Wallet,
+    WalletSigning,
     customer_offline,
     evaluate,
     guarantee,
     rebalance,
     signing_findings,
+    wallet_signing,
 )
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.messages import N_, Message, Time, Units, msg, verbatim
@@ -67,6 +75,7 @@ from kinko.ports import (
 from kinko.safeload import loads_toml, read_text
 from kinko.services.access import append_audit
 from kinko.services.ledger import Ledger
+from kinko.services.notify import alert_body
 from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
@@ -558,16 +567,20 @@ class Custody:
                       if s.facts.version == version), None)
         if found is None or found.state != "pending" or found.diff is None:
             return
+        row: dict[str, Any] = {
+            "key": f"policy-loosening:{version}", "kind": "policy_loosening",
+            "severity": "warning", "state": "open", "chain_state": None, "asset": None,
+            "wallet": None, "tx_hash": None, "amount": None, "block": None,
+            "detail": msg("alert.policy_loosening", version=str(version),
+                          changes=verbatim(describe(found.diff.loosenings)),
+                          when=Time(found.effective_at) if found.effective_at
+                          else msg("pol.never")),
+            "incident": None, "raised": now}
         with self.ledger.store.watch() as watch:
-            watch.put_alert({
-                "key": f"policy-loosening:{version}", "kind": "policy_loosening",
-                "severity": "warning", "state": "open", "chain_state": None, "asset": None,
-                "wallet": None, "tx_hash": None, "amount": None, "block": None,
-                "detail": msg("alert.policy_loosening", version=str(version),
-                              changes=verbatim(describe(found.diff.loosenings)),
-                              when=Time(found.effective_at) if found.effective_at
-                              else msg("pol.never")),
-                "incident": None, "raised": now})
+            row["id"] = watch.put_alert(row)
+            # to the webhook like the watch's alerts: its outbox, delivered by the webhook
+            # of whichever process runs one (the watch, with watch_webhook_url)
+            watch.queue_notification(row["id"], alert_body(row), now)
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
                      detail: Message) -> None:
@@ -906,10 +919,52 @@ class Custody:
             wallets = self.ledger.wallets()
             findings += signing_findings(wallets, {w.name: self.key_location(w)
                                                    for w in wallets})
+        if at is None:
+            findings += self._pending_loosenings()
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: order[f.severity])
         pending = self._views(("pending", "approved", "sent", "requested"))
         return CheckResult(findings, positions, policy, pending)
+
+    def _pending_loosenings(self) -> list[CustodyFinding]:
+        """A policy version that loosens something and waits for its time lock: a finding
+        (any approver may still veto it), with when it takes effect."""
+        return [CustodyFinding("policy_loosening_pending", "warning", None, msg(
+            "finding.policy_loosening_pending", version=str(s.facts.version),
+            changes=verbatim(describe(s.diff.loosenings)),
+            when=Time(s.effective_at) if s.effective_at else msg("pol.never")))
+            for s in self.policy_standings()
+            if s.state == "pending" and s.diff is not None and s.diff.loosenings]
+
+    def signing(self) -> list[WalletSigning]:
+        """How each wallet is signed, where its keys live, and the co-signer's refusals for
+        it (from kinko's alerts: the co-signer inserts each one)."""
+        wallets = self.ledger.wallets()
+        where = None if self.key_location is None else \
+            {w.name: self.key_location(w) for w in wallets}
+        return wallet_signing(wallets, where, self.cosigner_refusals(wallets))
+
+    def cosigner_refusals(self, wallets: list[Wallet]
+                          ) -> dict[str, list[tuple[datetime, str, str]]]:
+        """The co-signer's refusals (when, reason code, alert id) by the wallet whose Safe
+        they name; refusals naming no registered wallet are left out."""
+        chains = {w.name: self.ledger.assets[w.asset].chain for w in wallets}
+        by_address = {chain_key(a, chains[w.name]): w.name
+                      for w in wallets if w.multisig is not None for a in w.addresses}
+        with self.ledger.store.watch(write=False) as tables:
+            rows = tables.alerts(kind="cosign_refused", limit=None)
+        out: dict[str, list[tuple[datetime, str, str]]] = {}
+        for row in rows:
+            detail = row["detail"]
+            params = detail.params if isinstance(detail, Message) else {}
+            safe = str(params.get("safe", ""))
+            for chain in sorted(set(chains.values())):
+                name = by_address.get(chain_key(safe, chain))
+                if name is not None:
+                    out.setdefault(name, []).append((row["raised"], str(params.get("code", "")),
+                                                     str(row["id"])))
+                    break
+        return out
 
     def jpy(self, asset: str, units: int) -> int | None:
         """Yen value of ``units`` (floored to the yen), or None without a price."""
@@ -984,4 +1039,5 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
         total_max_hot_ratio=min(policy.total_max_hot_ratio, LEGAL_MAX_ONLINE)
         if policy is not None else LEGAL_MAX_ONLINE,
         total_owed_jpy=owed if priced_all and rows else None,
-        total_not_offline_jpy=not_offline if priced_all and rows else None)
+        total_not_offline_jpy=not_offline if priced_all and rows else None,
+        wallets=custody.signing())

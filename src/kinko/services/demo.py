@@ -165,8 +165,10 @@ def run_demo(ledger: Ledger, folder: Path, chain: DevChain, signer: Spender,
     approvers = {name: Ed25519PrivateKey.generate() for name in ("alice", "bob", "carol")}
     policy_path = folder / "policy.toml"
     policy_path.write_text(_policy_toml(approvers, cold[1]), encoding="utf-8")
+    # the hot wallets sign with one key, from the keystore file; kinko holds no cold key
     custody = Custody(ledger, chain=chain, spender_for=lambda _w: signer,
-                      prices=prices, confirmations=confirmations)
+                      prices=prices, confirmations=confirmations,
+                      key_location=lambda w: "file" if w.tier == "hot" else None)
     custody.load_policy(policy_path, "carol")
     before = custody.check().findings
     (view,) = custody.propose_rebalance("carol")

@@ -21,6 +21,7 @@ every report until refunds settle it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,52 @@ class Incidents:
             tables.add_event(incident, now, "opened", by.strip(),
                              msg("timeline.opened.by_hand", title=title))
         return incident
+
+    def escalate(self, alert_ids: Sequence[str], by: str, *, wallet: str,
+                 asset: str | None = None, incident: str | None = None) -> str:
+        """An incident for alerts raised outside the watch (the co-signer's refusals land
+        in the alerts table on no incident), opened by the first; each alert is attached
+        and written on its timeline (or they join ``incident``, one the watch opened).
+        Returns the incident. A new one names ``wallet`` in its title
+        but does not mark the wallet's key as leaked (that holds every withdrawal from it,
+        see :mod:`kinko.services.containment`): refused attempts moved nothing, and whether
+        to rotate a key is the operators' call."""
+        if not alert_ids or not by.strip():
+            raise BadInput("escalating needs at least one alert and who does it (--by NAME)")
+        now = self.clock.now()
+        with self.store.watch() as tables:
+            rows = []
+            for alert_id in alert_ids:
+                row = tables.alert(alert_id)
+                if row is None:
+                    raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
+                if row["incident"]:
+                    raise BadInput(f"alert {alert_id} is on incident {row['incident']} "
+                                   "already", alert=alert_id)
+                rows.append(row)
+            if incident is None:
+                incident = tables.put_incident({
+                    "state": "open", "title": msg("incident.title.refused", wallet=wallet),
+                    "asset": asset, "wallet": None, "opened": now, "closed": None})
+                tables.add_event(incident, now, "opened", by.strip(),
+                                 msg("timeline.opened.by_alert", alert=rows[0]["id"]))
+            elif tables.incident(incident) is None:
+                raise BadInput(f"unknown incident {incident!r}", incident=incident)
+            for row in rows:
+                tables.update_alert(row["id"], incident=incident)
+                tables.add_event(incident, now, "alert", by.strip(),
+                                 msg("timeline.alert", alert=row["id"], detail=row["detail"]))
+        return incident
+
+    def chain_refused(self, incident_id: str, tx_hash: str, block: int | None, to: str,
+                      code: str, by: str) -> None:
+        """Write on the timeline a transaction the chain mined and refused (reverted):
+        an attempt that moved nothing, with the contract's error code."""
+        self.incident(incident_id)
+        with self.store.watch() as tables:
+            tables.add_event(incident_id, self.clock.now(), "chain", by.strip(), msg(
+                "timeline.chain.refused", tx=tx_hash, block=str(block), to=to,
+                code=code or "—"))
 
     def move(self, incident_id: str, state: str, by: str, reason: str) -> dict[str, Any]:
         """open → contained → resolved (or back to open), with who and why."""

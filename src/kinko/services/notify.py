@@ -28,11 +28,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg
 from kinko.errors import ConfigError
+from kinko.i18n import ENGLISH
 from kinko.ports import Clock, Store
 
-__all__ = ["Webhook", "sign_webhook", "verify_webhook"]
+__all__ = ["Webhook", "alert_body", "sign_webhook", "verify_webhook"]
 
 log = logging.getLogger("kinko.notify")
 
@@ -54,7 +55,16 @@ def verify_webhook(secret: str, timestamp: str, body: bytes, signature: str) -> 
 def _json(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Message):
+        return ENGLISH.text(value)
     return str(value)
+
+
+def alert_body(alert: Mapping[str, Any]) -> str:
+    """The JSON a webhook receives for ``alert`` (``docs/formats.md``): its fields, times in
+    ISO form, the detail in English."""
+    return json.dumps({"type": "kinko.alert", "alert": dict(alert)}, default=_json,
+                      ensure_ascii=False, sort_keys=True)
 
 
 class Webhook:
@@ -81,10 +91,8 @@ class Webhook:
         return f"Webhook({self.url!r})"
 
     def notify(self, alert: Mapping[str, Any]) -> None:
-        body = json.dumps({"type": "kinko.alert", "alert": dict(alert)}, default=_json,
-                          ensure_ascii=False, sort_keys=True)
         with self.store.watch() as tables:
-            tables.queue_notification(str(alert["id"]), body, self.clock.now())
+            tables.queue_notification(str(alert["id"]), alert_body(alert), self.clock.now())
         self.start()
         self._wake.set()
 

@@ -39,7 +39,7 @@ from kinko.domain.reserves import PublishedRoot
 from kinko.domain.reserves_proof import ratio_text
 from kinko.errors import BadInput, KinkoError
 from kinko.i18n import Localizer
-from kinko.render.custody import finding_basis
+from kinko.render.custody import finding_basis, wallet_rows
 from kinko.render.fsa import write_fsa
 from kinko.services.artifact_files import (
     ProofLookup,
@@ -100,6 +100,7 @@ def router(web: Web) -> APIRouter:
         report = custody_report(custody, reconcile=reconciled)
         L = Localizer(viewer.lang)
         findings = [(f, L.text(f.message), finding_basis(f, L)) for f in report.findings]
+        wallets = list(zip(report.wallets, wallet_rows(report, L), strict=True))
         chain_codes = ("not_reconciled", "no_addresses", "wallet_short", "wallet_unbooked")
         proposals = [(p, custody.proposal(p.id)) for p in report.pending]
         total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
@@ -107,7 +108,7 @@ def router(web: Web) -> APIRouter:
         proposed = request.query_params.get("proposed")
         affected = active_incidents(custody)  # every asset under theft says so
         return web.render(
-            request, "custody.html.j2", viewer, status=status, report=report,
+            request, "custody.html.j2", viewer, status=status, report=report, wallets=wallets,
             assets=custody.ledger.assets, findings=findings, proposals=proposals,
             node=custody.chain is not None, reconciled=reconciled, head=head,
             chain_findings=sum(1 for f in report.findings if f.code in chain_codes),
