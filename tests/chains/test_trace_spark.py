@@ -7,6 +7,7 @@ whole test session on one worker; a JVM starts in seconds, so these tests are fe
 from __future__ import annotations
 
 import csv
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,12 @@ def test_the_driver_memory_is_checked_before_spark_starts() -> None:
 
     with pytest.raises(BadInput, match="--spark-memory must be a size like 4g"):
         spark_session("local[1]", "lots")
+
+
+def test_local_spark_gets_a_third_of_the_machine() -> None:
+    from kinko.chains.tracefiles.spark import local_driver_memory
+
+    shown = local_driver_memory()
+    gib = int(shown.removesuffix("g"))
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**30
+    assert shown.endswith("g") and 2 <= gib <= 32 and gib <= max(2, total // 3 + 1)

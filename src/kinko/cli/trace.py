@@ -77,8 +77,9 @@ def trace_run(
                                      "cluster (spark://host:7077, yarn, k8s://...); default "
                                      "local[2], on this machine."),
     spark_memory: str = typer.Option(None, "--spark-memory", help="With --engine spark: the "
-                                     "driver's memory (4g by default; in local mode the "
-                                     "driver also does the executors' work)."),
+                                     "driver's memory, e.g. 8g (default: a third of this "
+                                     "machine's memory in local mode, where the driver does "
+                                     "the executors' work; 4g on a cluster)."),
     tables: str = typer.Option("parquet", "--tables", help="parquet (default) or csv: the "
                                "format of the per-address and per-transfer tables "
                                "(addresses, flows), which can be large."),

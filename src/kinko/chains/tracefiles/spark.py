@@ -62,19 +62,32 @@ from kinko.errors import BadInput, EnvironmentProblem, InputFileError
 __all__ = ["SparkTransfers", "spark_session"]
 
 _SESSIONS: dict[str, Any] = {}
+_MEMORIES: dict[str, str] = {}  # master -> the driver memory its session was given
 LOCAL_MASTER = "local[2]"
 DRIVER_MEMORY = "4g"
-"""The driver's heap unless told otherwise: in local mode the driver is also the executor
-that aggregates and joins, and Spark's own default (1g) runs out at ten million transfers."""
+"""The driver's heap on a cluster unless told otherwise (it holds what a trace can reach
+when that comes back); Spark's own default (1g) runs out at ten million transfers."""
+
+
+def local_driver_memory() -> str:
+    """In local mode the driver is also the executor that aggregates, joins and collects:
+    a third of this machine's memory, at least 2g and at most 32g."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX machine that says
+        return DRIVER_MEMORY
+    return f"{min(32, max(2, total // 3 // 2**30))}g"
 _MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmgt]")
 
 
 def spark_session(master: str | None = None, memory: str | None = None) -> Any:
     """The process's Spark session for ``master`` (default ``local[2]``), started once, its
-    driver given ``memory`` (JVM notation: ``4g``, ``512m``; default :data:`DRIVER_MEMORY`).
+    driver given ``memory`` (JVM notation: ``4g``, ``512m``; default: a third of this
+    machine's memory in local mode, :data:`DRIVER_MEMORY` on a cluster).
     A local master binds the driver to 127.0.0.1 (no network beyond this machine)."""
     master = master or LOCAL_MASTER
-    memory = (memory or DRIVER_MEMORY).strip().lower()
+    memory = (memory or (local_driver_memory() if master.startswith("local")
+                         else DRIVER_MEMORY)).strip().lower()
     if not _MEMORY.fullmatch(memory):
         raise BadInput(f"--spark-memory must be a size like 4g or 512m, not {memory!r}",
                        field="--spark-memory")
@@ -108,6 +121,7 @@ def spark_session(master: str | None = None, memory: str | None = None) -> Any:
                                  f"{str(exc).splitlines()[0][:300]}") from None
     session.sparkContext.setLogLevel("ERROR")
     _SESSIONS[master] = session
+    _MEMORIES[master] = memory
     return session
 
 
@@ -124,8 +138,13 @@ def spark_failures() -> Iterator[None]:
         said = _first_reason(str(exc))
         hint = (": give the driver more memory (--spark-memory, now "
                 f"{_memory_in_use()}) or the cluster more executors"
-                if "OutOfMemory" in said or "UNABLE_TO_ACQUIRE_MEMORY" in said else "")
+                if any(sign in said for sign in _OUT_OF_MEMORY) else "")
         raise EnvironmentProblem(f"the Spark job failed{hint}; Spark said: {said}") from None
+
+
+# what Spark says when its driver or an executor ran out of heap (a driver that did stops
+# its context: the job is then "cancelled because SparkContext was shut down")
+_OUT_OF_MEMORY = ("OutOfMemory", "UNABLE_TO_ACQUIRE_MEMORY", "SparkContext was shut down")
 
 
 def _first_reason(text: str) -> str:
@@ -140,9 +159,9 @@ def _first_reason(text: str) -> str:
 
 
 def _memory_in_use() -> str:
-    for session in _SESSIONS.values():
-        return str(session.sparkContext.getConf().get("spark.driver.memory", DRIVER_MEMORY))
-    return DRIVER_MEMORY
+    """The driver memory the sessions were started with (read from kinko's own record: a
+    context that died cannot be asked)."""
+    return ", ".join(sorted(set(_MEMORIES.values()))) or DRIVER_MEMORY
 
 
 def _fields() -> list[_Field]:
