@@ -38,7 +38,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from kinko.domain.cosign import (
     CosignPolicy,
@@ -94,6 +94,9 @@ log = logging.getLogger("kinko.cosign")
 COALESCE = timedelta(minutes=1)  # one alert per reason per minute for callers without token
 RETRY_CAP = timedelta(minutes=5)
 
+_Request = TypeVar("_Request", CosignRequest, NemCosignRequest)
+_Answer = TypeVar("_Answer", CoSignature, NemCoSignature)
+
 
 class CosignService:
     """See the module docstring. ``sinks`` names where refusals are alerted; ``nem_key`` and
@@ -137,12 +140,19 @@ class CosignService:
     def answer(self, request: CosignRequest, caller: str) -> CoSignature:
         """Decide ``request``, record the decision durably, then answer: the signature, or
         :class:`~kinko.errors.CosignRefused` carrying the reason and the record."""
+        return self._answered(request, caller, self._decide)
+
+    def _answered(self, request: _Request, caller: str,
+                  decide: Callable[[CosignTables, _Request, datetime, str], _Answer]
+                  ) -> _Answer:
+        """One request decided under the lock, its decision (or refusal) recorded in the
+        log's transaction before anything is answered."""
         with self._lock:
-            outcome: CoSignature | CosignRefused
+            outcome: _Answer | CosignRefused
             with self.log.transaction() as tables:
                 now = self.clock.now()
                 try:
-                    outcome = self._decide(tables, request, now, caller)
+                    outcome = decide(tables, request, now, caller)
                 except CosignRefused as refusal:
                     outcome = self._refused(tables, now, caller, refusal, request)
             if isinstance(outcome, CosignRefused):
@@ -167,19 +177,7 @@ class CosignService:
         (:func:`~kinko.domain.cosign.match_nem_movement`), the account on chain (the
         co-signer a cosignatory, a minimum above one), once per request, recorded before the
         cosignature is given."""
-        with self._lock:
-            outcome: NemCoSignature | CosignRefused
-            with self.log.transaction() as tables:
-                now = self.clock.now()
-                try:
-                    outcome = self._decide_nem(tables, request, now, caller)
-                except CosignRefused as refusal:
-                    outcome = self._refused(tables, now, caller, refusal, request)
-            if isinstance(outcome, CosignRefused):
-                self._told(outcome)
-                raise outcome
-            self._fault("recorded")
-            return outcome
+        return self._answered(request, caller, self._decide_nem)
 
     def refuse_unread(self, reason: str, message: str, caller: str) -> CosignRefused:
         """Record (and alert) a refusal of a request that could not be read at all: no
