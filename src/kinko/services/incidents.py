@@ -28,16 +28,12 @@ from typing import Any
 from kinko.domain.ledger import Posting
 from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import format_units
+from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, one_of
+from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, Overdraft
 from kinko.ports import Clock, Store
 
-__all__ = ["ALERT_STATES", "INCIDENT_MOVES", "IncidentView", "Incidents", "LossReport"]
-
-ALERT_STATES = ("open", "acked")
-
-# allowed moves of an incident's state
-INCIDENT_MOVES = {"open": ("contained", "resolved"), "contained": ("open", "resolved"),
-                  "resolved": ("open",)}
+__all__ = ["IncidentView", "Incidents", "LossReport"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +60,12 @@ class Incidents:
     def alerts(self, state: str | None = None, limit: int = 1000, *, kind: str | None = None,
                offset: int = 0, newest_first: bool = False) -> list[dict[str, Any]]:
         """Alerts, oldest first (or newest first), ``limit`` of them after ``offset``."""
-        if state is not None and state not in ALERT_STATES:
-            raise BadInput(f"alert state must be open or acked, not {state!r}")
+        chosen = None if state is None else one_of(state, ALERT_STATES, "alert state")
+        of_kind = None if kind is None else one_of(kind, ALERT_KINDS, "alert kind")
         if offset < 0 or limit < 1:
             raise BadInput("a page of alerts starts at 0 and has at least one row")
         with self.store.watch(write=False) as tables:
-            return tables.alerts(state=state, kind=kind, limit=limit, offset=offset,
+            return tables.alerts(state=chosen, kind=of_kind, limit=limit, offset=offset,
                                  newest_first=newest_first)
 
     def alert(self, alert_id: str) -> dict[str, Any]:
@@ -99,7 +95,8 @@ class Incidents:
 
     def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
         with self.store.watch(write=False) as tables:
-            return tables.incidents(state)
+            return tables.incidents(
+                None if state is None else one_of(state, INCIDENT_STATES, "incident state"))
 
     def incident(self, incident_id: str) -> IncidentView:
         with self.store.watch(write=False) as tables:

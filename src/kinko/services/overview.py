@@ -21,6 +21,7 @@ from typing import Any
 
 from kinko.domain.custody import CustodyFinding, Wallet, same_key
 from kinko.domain.report import CustodyReport
+from kinko.domain.states import ACTIVE_INCIDENT_STATES
 from kinko.ports import Clock, Store
 from kinko.services.custody import Custody, custody_report
 from kinko.services.heartbeat import Heartbeat, watch_findings, watch_health
@@ -86,7 +87,7 @@ def active_incidents(custody: Custody) -> dict[str, list[dict[str, Any]]]:
     """Asset → its open or contained incidents (see :func:`affected_assets`), for every
     page that shows an asset: none of them may call an asset under theft "within policy"."""
     with custody.ledger.store.watch(write=False) as tables:
-        active = [i for i in tables.incidents() if i["state"] in ("open", "contained")]
+        active = [i for i in tables.incidents() if i["state"] in ACTIVE_INCIDENT_STATES]
     return affected_assets(active, custody.ledger.wallets())
 
 
@@ -103,7 +104,7 @@ def overview(withdrawals: Withdrawals, *, alerts: int = 10, silence: int = 60) -
     with store.watch(write=False) as tables:
         latest = tables.alerts(limit=alerts, newest_first=True)
         open_alerts = tables.count_alerts("open")
-        active = [i for i in tables.incidents() if i["state"] in ("open", "contained")]
+        active = [i for i in tables.incidents() if i["state"] in ACTIVE_INCIDENT_STATES]
     with store.screening(write=False) as screening:
         counts = screening.withdrawal_counts()
     online = any(w.tier != "cold" and w.addresses for w in wallets)

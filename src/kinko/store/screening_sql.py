@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from kinko.domain.labels import tag_index
 from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
+from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
@@ -20,9 +21,7 @@ from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlScreening"]
 
-# the states screening counts: not blocked, rejected, expired or failed (reverted: it
-# moved nothing)
-COUNTED = ("allowed", "review", "approved", "sending", "sent", "confirmed")
+COUNTED = COUNTED_WITHDRAWAL_STATES
 # a window's scope -> the running totals it reads ("all" is every withdrawal of the asset)
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
            "all": "asset"}
@@ -220,7 +219,7 @@ class SqlScreening:
             rows += [_withdrawal(r) for r in self.conn.execute(select(s.withdrawals).where(
                 func.lower(s.withdrawals.c.tx_hash).in_(lowered[i : i + 500])))]
         rows += [_withdrawal(r) for r in self.conn.execute(select(s.withdrawals).where(
-            s.withdrawals.c.state.in_(("allowed", "approved")),
+            s.withdrawals.c.state.in_(SENDABLE_WITHDRAWAL_STATES),
             s.withdrawals.c.tx_hash.is_(None)))]
         return rows
 

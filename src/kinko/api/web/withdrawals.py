@@ -31,17 +31,16 @@ from starlette.exceptions import HTTPException
 from kinko.api.web.context import Viewer, Web
 from kinko.domain.approvals import signing_bytes
 from kinko.domain.money import format_units
+from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
 from kinko.errors import BadInput
 from kinko.services.access import Forbidden
 from kinko.services.custody import ProposalView
-from kinko.services.withdrawals import STATES, WithdrawalView
+from kinko.services.withdrawals import WithdrawalView
 
 __all__ = ["router"]
 
 PAGE_SIZE = 50
 DEFAULT_STATE = "review"
-PROPOSAL_STATES = ("pending", "approved", "sent", "executed", "rejected", "expired")
-_OPEN = ("allowed", "review", "approved")
 
 
 def _signing_b64(view: ProposalView) -> str:
@@ -124,8 +123,9 @@ def router(web: Web) -> APIRouter:
             return "/withdrawals?" + urlencode({k: v for k, v in params.items() if v})
 
         return web.render(request, "withdrawals.html.j2", viewer, page=page,
-                          state=chosen or "all", states=STATES, customer=customer.strip(),
-                          asset=asset.strip(), assets=web.withdrawals.ledger.assets,
+                          state=chosen or "all", states=WITHDRAWAL_STATES,
+                          customer=customer.strip(), asset=asset.strip(),
+                          assets=web.withdrawals.ledger.assets,
                           link=link, first_page=not before, total=sum(page.counts.values()),
                           quote=lambda v: quote(v, safe=""))
 
@@ -137,7 +137,7 @@ def router(web: Web) -> APIRouter:
         quoted = quote(withdrawal_id, safe="")
         return web.render(request, "withdrawals_detail.html.j2", viewer, w=view,
                           a=web.withdrawals.ledger.assets[view.asset],
-                          can_reject=viewer.can("operate") and view.state in _OPEN,
+                          can_reject=viewer.can("operate") and view.state in OPEN_WITHDRAWAL_STATES,
                           approve_to=f"/withdrawals/{quoted}/approve",
                           reject_to=f"/withdrawals/{quoted}/reject",
                           quote=lambda v: quote(v, safe=""),
