@@ -3,6 +3,7 @@ parsing errors, and deny lists read from the real TagPacks and the Etherscan lab
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from kinko.domain.money import AssetRegistry
 from kinko.domain.screening import (
     RULE_KINDS,
     Context,
+    Decision,
     Label,
     Past,
     Request,
@@ -111,6 +113,22 @@ def test_strictest_action_wins_and_every_hit_is_kept() -> None:
     d = screen(req(), rs, Context(deny=deny), policy_version=7)
     assert d.outcome == "block" and [h.kind for h in d.hits] == ["new_destination", "deny_list"]
     assert d.policy_version == 7 and "Lazarus Group" in ENGLISH.text(d.explain()[1])
+
+
+def test_a_decision_is_kept_as_data_and_read_back_whole() -> None:
+    rs = rules({"kind": "new_destination", "action": "review", "reason": "new address"},
+               {"kind": "deny_list", "action": "block"})
+    d = screen(req(), rs, Context(deny={DEST: Label(DEST, "Lazarus Group", "OFAC")}), 7)
+    data = json.loads(json.dumps(d.to_data()))
+    assert [h["kind"] for h in data["hits"]] == ["new_destination", "deny_list"]
+    assert data["hits"][1]["detail"]["id"] == d.hits[1].detail.id  # a catalog message
+    assert Decision.from_data(data) == d
+    # a reason an earlier version kept as text is read back as written
+    data["hits"][0]["reason"] = "new address"
+    assert ENGLISH.text(Decision.from_data(data).hits[0].reason) == "new address"
+    data["hits"][0]["action"] = "ignore"
+    with pytest.raises(ValueError, match="not a screening action"):
+        Decision.from_data(data)
 
 
 def test_tripped_breaker_turns_allow_into_review() -> None:

@@ -249,9 +249,10 @@ def create_app(custody_factory: Callable[[], Custody],
     def hit(h: RuleHit) -> dict[str, Any]:
         """A rule hit: its words in English, and as catalog messages (id and parameters)
         for a client that shows them in another language."""
-        return {"rule": h.rule, "kind": h.kind, "action": h.action,
+        data = h.to_data()
+        return {"rule": data["rule"], "kind": data["kind"], "action": data["action"],
                 "reason": ENGLISH.text(h.reason), "detail": ENGLISH.text(h.detail),
-                "messages": {"reason": h.reason.to_data(), "detail": h.detail.to_data()}}
+                "messages": {"reason": data["reason"], "detail": data["detail"]}}
 
     def shape(w: Withdrawals, v: WithdrawalView) -> dict[str, Any]:
         asset = w.ledger.assets[v.asset]

@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypedDict
 
-from kinko.domain.messages import Message, Percent, Units, msg, verbatim
+from kinko.domain.messages import Message, Percent, Units, from_data, msg, verbatim
 from kinko.domain.money import AssetRegistry, parse_units
 from kinko.errors import ConfigError, KinkoError
 
@@ -37,12 +37,14 @@ __all__ = [
     "RULE_KINDS",
     "Context",
     "Decision",
+    "DecisionData",
     "Label",
     "Outcome",
     "Past",
     "Request",
     "Rule",
     "RuleHit",
+    "RuleHitData",
     "duration_text",
     "needed_sums",
     "parse_duration",
@@ -54,6 +56,7 @@ __all__ = [
 
 Outcome = Literal["allow", "review", "block"]
 OUTCOMES: tuple[Outcome, ...] = ("allow", "review", "block")
+_OUTCOME: dict[str, Outcome] = {o: o for o in OUTCOMES}  # a stored word, typed
 _RANK = {"allow": 0, "review": 1, "block": 2}
 
 
@@ -127,12 +130,58 @@ class RuleHit:
     reason: Message  # the policy's reason for the rule (as written), or what its kind catches
     detail: Message  # what matched, with the figures
 
+    def to_data(self) -> RuleHitData:
+        """The hit as JSON-ready data, its words as catalog messages: how a decision is
+        stored and the API's ``messages``; :meth:`from_data` reads it back."""
+        return {"rule": self.rule, "kind": self.kind, "action": self.action,
+                "reason": self.reason.to_data(), "detail": self.detail.to_data()}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RuleHit:
+        """A hit from :meth:`to_data` (a reason or detail an earlier version kept as text
+        is kept as written)."""
+        action = str(data["action"])
+        if action not in OUTCOMES:
+            raise ValueError(f"not a screening action: {action!r}")
+        return cls(str(data["rule"]), str(data["kind"]), _OUTCOME[action],
+                   from_data(data.get("reason")), from_data(data.get("detail")))
+
+
+class RuleHitData(TypedDict):
+    """A :class:`RuleHit` as JSON (:meth:`RuleHit.to_data`)."""
+
+    rule: str
+    kind: str
+    action: Outcome
+    reason: dict[str, Any]  # a Message's data (kinko.domain.messages)
+    detail: dict[str, Any]
+
+
+class DecisionData(TypedDict):
+    """A :class:`Decision` as JSON (:meth:`Decision.to_data`), as withdrawals keep it."""
+
+    outcome: Outcome
+    policy_version: int
+    hits: list[RuleHitData]
+
 
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     hits: tuple[RuleHit, ...]
     policy_version: int
+
+    def to_data(self) -> DecisionData:
+        return {"outcome": self.outcome, "policy_version": self.policy_version,
+                "hits": [h.to_data() for h in self.hits]}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Decision:
+        outcome = str(data["outcome"])
+        if outcome not in OUTCOMES:
+            raise ValueError(f"not a screening outcome: {outcome!r}")
+        return cls(_OUTCOME[outcome], tuple(RuleHit.from_data(h) for h in data["hits"]),
+                   int(data["policy_version"]))
 
     def explain(self) -> list[Message]:
         """One message per hit (or one saying no rule matched), for people."""

@@ -52,7 +52,7 @@ from kinko.domain.addresses import canonical_address, chain_key, same_address
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
-from kinko.domain.messages import Message, from_data, msg, verbatim
+from kinko.domain.messages import Message, msg, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
@@ -61,7 +61,6 @@ from kinko.domain.screening import (
     Label,
     Request,
     Rule,
-    RuleHit,
     needed_sums,
     parse_rules,
     screen,
@@ -165,20 +164,13 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _decision_json(d: Decision) -> str:
-    return json.dumps({"outcome": d.outcome, "policy_version": d.policy_version,
-                       "hits": [{"rule": h.rule, "kind": h.kind, "action": h.action,
-                                 "reason": h.reason.to_data(), "detail": h.detail.to_data()}
-                                for h in d.hits]}, ensure_ascii=False)
+    return json.dumps(d.to_data(), ensure_ascii=False)
 
 
 def _decision(text: str) -> Decision:
     """A stored decision; a hit's reason and detail are messages (kept as written when an
     earlier version stored text)."""
-    data = json.loads(text)
-    return Decision(data["outcome"], tuple(
-        RuleHit(h["rule"], h["kind"], h["action"], from_data(h.get("reason")),
-                from_data(h.get("detail"))) for h in data["hits"]),
-        int(data["policy_version"]))
+    return Decision.from_data(json.loads(text))
 
 
 class Withdrawals:
