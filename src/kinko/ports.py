@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
@@ -88,6 +88,7 @@ __all__ = [
     "Unit",
     "UnitError",
     "WatchTables",
+    "WithdrawalRow",
 ]
 
 
@@ -347,22 +348,38 @@ class DepositTables(Protocol):
     def deposits(self, chain: str | None = None) -> list[dict[str, Any]]: ...
 
 
+class WithdrawalRow(TypedDict):
+    """A withdrawal as the store keeps it."""
+
+    id: str
+    customer: str
+    asset: str
+    amount: int  # minor units
+    destination: str  # canonical
+    wallet: str  # the wallet that pays
+    requested_at: datetime
+    requester: str
+    state: WithdrawalState
+    decision: str  # the screening Decision as JSON (Decision.to_data)
+    tx_hash: str | None
+
+
 class ScreeningTables(Protocol):
     """Withdrawals and their decisions, allow and deny lists, the breaker's log."""
 
-    def put_withdrawal(self, row: dict[str, Any]) -> None: ...
-    def withdrawal(self, withdrawal_id: str) -> dict[str, Any] | None: ...
+    def put_withdrawal(self, row: WithdrawalRow) -> None: ...
+    def withdrawal(self, withdrawal_id: str) -> WithdrawalRow | None: ...
     def withdrawals(self, state: WithdrawalState | None = None, customer: str | None = None,
-                    limit: int = 1000) -> list[dict[str, Any]]: ...
+                    limit: int = 1000) -> list[WithdrawalRow]: ...
     def withdrawal_page(self, *, state: WithdrawalState | None = None,
                         customer: str | None = None,
                         asset: str | None = None, before: tuple[int, str] | None = None,
-                        limit: int = 50) -> list[dict[str, Any]]: ...
+                        limit: int = 50) -> list[WithdrawalRow]: ...
     def approval_counts(self, proposal_ids: list[str]) -> dict[str, int]: ...
     def withdrawal_counts(self) -> dict[str, int]: ...
     def open_withdrawals(self, wallet: str, states: tuple[WithdrawalState, ...]
-                         ) -> list[dict[str, Any]]: ...
-    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[dict[str, Any]]: ...
+                         ) -> list[WithdrawalRow]: ...
+    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[WithdrawalRow]: ...
     def set_state(self, withdrawal_id: str, old: tuple[WithdrawalState, ...],
                   new: WithdrawalState, tx_hash: str | None = None) -> bool: ...
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]: ...

@@ -564,13 +564,14 @@ class Watch:
         for o in seen:
             row = refs[o["match_ref"]]
             sender = chain_key(o["sender"], self.chain.name)
-            if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(row["tx_hash"]) \
+            tx_hash = str(row["tx_hash"])  # sent ones only, each with its hash (above)
+            if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(tx_hash) \
                     or lookup(row["tx_hash"]) is not None:
                 continue
             asset = self.ledger.assets.get(row["asset"])
             detail = msg(N_("alert.displaced.released") if release
                          else N_("alert.displaced.kept"), wallet=row["wallet"],
-                         withdrawal=row["id"], tx=row["tx_hash"], nonce=str(o["nonce"]),
+                         withdrawal=row["id"], tx=tx_hash, nonce=str(o["nonce"]),
                          sender=sender, amount=Units(int(row["amount"]), row["asset"],
                                                      asset.decimals if asset else 0))
             with self.store.unit():

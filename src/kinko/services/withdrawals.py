@@ -86,7 +86,7 @@ from kinko.errors import (
     RefusedDestination,
 )
 from kinko.i18n import ENGLISH
-from kinko.ports import Fee, Unit
+from kinko.ports import Fee, Unit, WithdrawalRow
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -203,7 +203,7 @@ class Withdrawals:
         """An audit record, in the caller's unit of work (long texts are clipped there)."""
         Access(self.store, self.clock).audit(actor, action, target, detail)
 
-    def _view(self, row: dict[str, Any], progress: tuple[int, int] | None = None, *,
+    def _view(self, row: WithdrawalRow, progress: tuple[int, int] | None = None, *,
               any_state: bool = False) -> WithdrawalView:
         """A row as a view; ``progress`` (approvals, quorum) when the caller has it already,
         else it is read from the review's proposal (``any_state``: also after the review,
@@ -218,8 +218,8 @@ class Withdrawals:
                     approvals, quorum = len(proposal.approvals), proposal.quorum
         return WithdrawalView(row["id"], row["customer"], row["asset"], row["amount"],
                               row["destination"], row["state"], _decision(row["decision"]),
-                              row["tx_hash"], approvals, quorum, row.get("requested_at"),
-                              str(row.get("requester") or ""), str(row.get("wallet") or ""))
+                              row["tx_hash"], approvals, quorum, row["requested_at"],
+                              row["requester"], row["wallet"])
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
         with self.store.unit(write=False) as u:
@@ -332,7 +332,7 @@ class Withdrawals:
                           now + timedelta(hours=policy.proposal_ttl_hours)),
             source=hold_id, memo=f"to {destination}")
         state = _STATE_OF[decision.outcome]
-        row = {"id": withdrawal_id, "customer": customer, "asset": known.symbol,
+        row: WithdrawalRow = {"id": withdrawal_id, "customer": customer, "asset": known.symbol,
                "amount": amount, "destination": destination, "wallet": hot.name,
                "requested_at": now, "requester": requester, "state": state,
                "decision": _decision_json(decision), "tx_hash": None}
