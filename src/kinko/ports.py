@@ -52,6 +52,7 @@ from kinko.domain.watch import AlertKind
 
 __all__ = [
     "AccessTables",
+    "AlertRow",
     "AlertSink",
     "BalanceRow",
     "Chain",
@@ -65,6 +66,7 @@ __all__ = [
     "DigestSigner",
     "Fee",
     "FixedClock",
+    "IncidentRow",
     "KinkoView",
     "LedgerReader",
     "LedgerWriter",
@@ -364,6 +366,40 @@ class WithdrawalRow(TypedDict):
     tx_hash: str | None
 
 
+class AlertRow(TypedDict):
+    """An alert as the store keeps it (written by ``WatchTables.put_alert``, or by the
+    co-signer straight into the table)."""
+
+    id: str
+    key: str  # one alert per key, ever (kinko.domain.watch.alert_key)
+    kind: AlertKind
+    severity: str  # critical, high, warning
+    state: AlertState
+    chain_state: str | None  # pending, mined, final, retracted, dropped
+    asset: str | None
+    wallet: str | None
+    tx_hash: str | None
+    amount: int | None  # minor units
+    block: int | None
+    detail: Message
+    incident: str | None
+    raised: datetime
+    acked_by: str | None
+    acked: datetime | None
+
+
+class IncidentRow(TypedDict):
+    """An incident as the store keeps it."""
+
+    id: str
+    state: IncidentState
+    title: Message
+    asset: str | None
+    wallet: str | None
+    opened: datetime
+    closed: datetime | None
+
+
 class ScreeningTables(Protocol):
     """Withdrawals and their decisions, allow and deny lists, the breaker's log."""
 
@@ -443,18 +479,18 @@ class WatchTables(Protocol):
     def signed(self, refs: list[str]) -> dict[str, dict[str, Any]]: ...
     def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, dict[str, Any]]: ...
     def chain_alerts(self, chain: str, chain_states: tuple[str, ...]
-                     ) -> list[dict[str, Any]]: ...
-    def alert_by_key(self, key: str) -> dict[str, Any] | None: ...
-    def alert(self, alert_id: str) -> dict[str, Any] | None: ...
+                     ) -> list[AlertRow]: ...
+    def alert_by_key(self, key: str) -> AlertRow | None: ...
+    def alert(self, alert_id: str) -> AlertRow | None: ...
     def alerts(self, *, state: AlertState | None = None, kind: AlertKind | None = None,
                wallet: str | None = None, incident: str | None = None,
                limit: int | None = 1000, newest_first: bool = False,
-               offset: int = 0) -> list[dict[str, Any]]: ...
+               offset: int = 0) -> list[AlertRow]: ...
     def put_alert(self, row: dict[str, Any]) -> str: ...
     def update_alert(self, alert_id: str, **values: Any) -> None: ...
     def put_incident(self, row: dict[str, Any]) -> str: ...
-    def incident(self, incident_id: str) -> dict[str, Any] | None: ...
-    def incidents(self, state: IncidentState | None = None) -> list[dict[str, Any]]: ...
+    def incident(self, incident_id: str) -> IncidentRow | None: ...
+    def incidents(self, state: IncidentState | None = None) -> list[IncidentRow]: ...
     def update_incident(self, incident_id: str, **values: Any) -> None: ...
     def add_event(self, incident: str, at: datetime, kind: str, actor: str,
                   detail: Message) -> None: ...

@@ -64,6 +64,7 @@ from kinko.domain.refunds import parse_plan_document
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
 from kinko.errors import BadInput, InputFileError, UnknownAsset
+from kinko.ports import AlertRow, IncidentRow
 from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.incidents import Incidents
@@ -230,7 +231,7 @@ def _rules(custody: Custody, policy: Policy | None) -> tuple[RuleInfo, ...]:
     return tuple(out)
 
 
-def _alert(a: dict[str, Any]) -> AlertInfo:
+def _alert(a: AlertRow) -> AlertInfo:
     return AlertInfo(a["id"], a["kind"], a["severity"], a["state"], a["chain_state"],
                      a["asset"], a["wallet"], a["tx_hash"],
                      None if a["amount"] is None else int(a["amount"]), a["block"],
@@ -357,8 +358,8 @@ def read_refund_plan(folder: Path) -> RefundPlan:
     return parse_refund_plan(data, str(path), digest)
 
 
-def _incident(custody: Custody, row: dict[str, Any], events: list[dict[str, Any]],
-              alerts: list[dict[str, Any]], plan: RefundPlan | None,
+def _incident(custody: Custody, row: IncidentRow, events: list[dict[str, Any]],
+              alerts: list[AlertRow], plan: RefundPlan | None,
               detections: tuple[Detection, ...]) -> IncidentSection:
     """The incident's section. The customers affected are those whose assets were lost:
     the refund plan's customers; else, when the theft left the holdings of its asset short

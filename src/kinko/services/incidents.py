@@ -31,7 +31,7 @@ from kinko.domain.money import format_units
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, one_of
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, Overdraft
-from kinko.ports import Clock, Store
+from kinko.ports import AlertRow, Clock, IncidentRow, Store
 
 __all__ = ["IncidentView", "Incidents", "LossReport"]
 
@@ -46,8 +46,8 @@ class LossReport:
 
 @dataclass(frozen=True)
 class IncidentView:
-    incident: dict[str, Any]
-    alerts: list[dict[str, Any]]
+    incident: IncidentRow
+    alerts: list[AlertRow]
     timeline: list[dict[str, Any]]
 
 
@@ -58,7 +58,7 @@ class Incidents:
         self.ledger = ledger  # a kinko.services.ledger.Ledger, for booking losses
 
     def alerts(self, state: str | None = None, limit: int = 1000, *, kind: str | None = None,
-               offset: int = 0, newest_first: bool = False) -> list[dict[str, Any]]:
+               offset: int = 0, newest_first: bool = False) -> list[AlertRow]:
         """Alerts, oldest first (or newest first), ``limit`` of them after ``offset``."""
         chosen = None if state is None else one_of(state, ALERT_STATES, "alert state")
         of_kind = None if kind is None else one_of(kind, ALERT_KINDS, "alert kind")
@@ -68,14 +68,14 @@ class Incidents:
             return tables.alerts(state=chosen, kind=of_kind, limit=limit, offset=offset,
                                  newest_first=newest_first)
 
-    def alert(self, alert_id: str) -> dict[str, Any]:
+    def alert(self, alert_id: str) -> AlertRow:
         with self.store.watch(write=False) as tables:
             row = tables.alert(alert_id)
         if row is None:
             raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
         return row
 
-    def ack(self, alert_id: str, by: str, note: str = "") -> dict[str, Any]:
+    def ack(self, alert_id: str, by: str, note: str = "") -> AlertRow:
         if not by.strip():
             raise BadInput("say who acknowledges the alert (--by NAME)")
         now = self.clock.now()
@@ -93,7 +93,7 @@ class Incidents:
                     note=note.strip()))
         return self.alert(alert_id)
 
-    def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
+    def incidents(self, state: str | None = None) -> list[IncidentRow]:
         with self.store.watch(write=False) as tables:
             return tables.incidents(
                 None if state is None else one_of(state, INCIDENT_STATES, "incident state"))
@@ -181,7 +181,7 @@ class Incidents:
                 "timeline.chain.refused", tx=tx_hash, block=str(block), to=to,
                 code=code or "—"))
 
-    def move(self, incident_id: str, state: str, by: str, reason: str) -> dict[str, Any]:
+    def move(self, incident_id: str, state: str, by: str, reason: str) -> IncidentRow:
         """open → contained → resolved (or back to open), with who and why."""
         if not by.strip() or not reason.strip():
             raise BadInput("say who moves the incident (--by NAME) and why (--reason TEXT)")
@@ -226,10 +226,13 @@ class Incidents:
             if alert["chain_state"] != "final":
                 pending += 1
                 continue
-            if self._book(incident_id, f"loss:{alert['key']}", alert["asset"],
-                          alert["wallet"], int(alert["amount"]), f"tx:{alert['tx_hash']}",
+            asset, wallet = alert["asset"], alert["wallet"]
+            if asset is None or wallet is None:  # a theft names both (domain.watch)
+                continue
+            if self._book(incident_id, f"loss:{alert['key']}", asset, wallet,
+                          int(alert["amount"]), f"tx:{alert['tx_hash']}",
                           f"theft {alert['id']} of incident {incident_id}"):
-                booked[alert["asset"]] = booked.get(alert["asset"], 0) + int(alert["amount"])
+                booked[asset] = booked.get(asset, 0) + int(alert["amount"])
         if booked:
             with self.store.watch() as tables:
                 for asset, units in sorted(booked.items()):

@@ -104,7 +104,7 @@ class TraceJobs:
                         key=lambda a: (a["block"] is None, a["block"] or 0, a["id"]))
         hashes = tuple(dict.fromkeys(str(a["tx_hash"]).lower() for a in thefts))
         assets = {a["asset"] for a in thefts if a.get("asset")}
-        blocks = [int(a["block"]) for a in thefts if a.get("block") is not None]
+        blocks = [a["block"] for a in thefts if a["block"] is not None]
         asset = next(iter(assets)) if len(assets) == 1 else row.get("asset")
         return IncidentSeeds(incident_id, row["title"], hashes, asset,
                              min(blocks) if blocks else None)

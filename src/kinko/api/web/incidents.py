@@ -31,6 +31,7 @@ from kinko.domain.messages import verbatim
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, NotFound, UnknownAsset
+from kinko.ports import AlertRow
 from kinko.render.incident import incident_html
 from kinko.services.incidents import IncidentView
 
@@ -54,17 +55,18 @@ def router(web: Web) -> APIRouter:
 
     service = web.incidents
 
-    def shown(row: dict[str, Any]) -> dict[str, Any]:
+    def shown(row: AlertRow) -> dict[str, Any]:
         """An alert with its amount in whole units of its asset."""
         text = "—"
-        if row.get("amount") is not None:
+        if row["amount"] is not None:
             try:
-                text = amount(int(row["amount"]), web.withdrawals.ledger.assets[row["asset"]])
+                text = amount(int(row["amount"]),
+                              web.withdrawals.ledger.assets[row["asset"] or ""])
             except (UnknownAsset, KeyError, TypeError):
                 text = str(row["amount"])
         return {**row, "shown": text}
 
-    def alert(alert_id: str) -> dict[str, Any]:
+    def alert(alert_id: str) -> AlertRow:
         try:
             return service().alert(alert_id)
         except BadInput as exc:
