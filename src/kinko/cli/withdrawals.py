@@ -172,8 +172,8 @@ def rules() -> None:
     """The rule kinds a policy can use, and their parameters."""
     for kind in RULE_KINDS.values():
         print(f"{kind.kind}: {kind.doc}")
-        for param, meaning in kind.params.items():
-            print(f"    {param}: {meaning}")
+        for name, param in kind.params.items():
+            print(f"    {name}: {param.meaning}")
 
 
 @denylist_app.command("load")

@@ -74,7 +74,6 @@ __all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_refund_plan", "re
 CAUSE_KINDS = ("note", "cause")  # timeline entries that record the cause, in operators' words
 # timeline entries that are findings, not measures taken
 FINDING_KINDS = ("opened", "alert", "chain", *CAUSE_KINDS)
-_AMOUNTS = {"amount", "max_amount", "min_amount"}
 
 
 def fsa_report(custody: Custody, *, incident: str | None = None,
@@ -217,10 +216,10 @@ def _rules(custody: Custody, policy: Policy | None) -> tuple[RuleInfo, ...]:
     out = []
     for spec, rule in zip(policy.screening_rules, rules, strict=True):
         params = []
-        for param in RULE_KINDS[rule.kind].params:
+        for param, declared in RULE_KINDS[rule.kind].params.items():
             if param not in spec:
                 continue
-            if param in _AMOUNTS and rule.asset is not None:  # exact, in the asset's units
+            if declared.amount and rule.asset is not None:  # exact, in the asset's units
                 value: int = getattr(rule, param)
                 text = f"{format_units(value, assets[rule.asset], group=True)} {rule.asset}"
             else:  # as the policy says it: 24h, 0.1, customer
