@@ -54,7 +54,9 @@ __all__ = [
     "AccessTables",
     "AlertRow",
     "AlertSink",
+    "AuditRow",
     "BalanceRow",
+    "BreakerEventRow",
     "Chain",
     "Clock",
     "CoSignature",
@@ -87,6 +89,7 @@ __all__ = [
     "Spender",
     "Store",
     "SystemClock",
+    "TimelineRow",
     "Unit",
     "UnitError",
     "WatchTables",
@@ -400,6 +403,42 @@ class IncidentRow(TypedDict):
     closed: datetime | None
 
 
+class TimelineRow(TypedDict):
+    """One entry of an incident's timeline."""
+
+    id: int
+    incident: str
+    at: datetime
+    kind: str  # opened, alert, breaker, sweep, note, notice, state, loss, ...
+    actor: str
+    detail: Message
+
+
+class BreakerEventRow(TypedDict):
+    """A trip or reset of the circuit breaker."""
+
+    id: int
+    scope: str  # an asset, or * for every asset
+    event: str  # trip, reset
+    at: datetime
+    at_us: int
+    by: str
+    reason: Message
+
+
+class AuditRow(TypedDict):
+    """A record of the hash-chained audit log."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str  # JSON
+    prev_hash: str
+    hash: str
+
+
 class ScreeningTables(Protocol):
     """Withdrawals and their decisions, allow and deny lists, the breaker's log."""
 
@@ -434,8 +473,8 @@ class ScreeningTables(Protocol):
     def deny_map(self) -> dict[str, Label]: ...
     def breaker_event(self, scope: str, event: str, at: datetime, by: str,
                       reason: Message) -> None: ...
-    def breaker_events(self) -> list[dict[str, Any]]: ...
-    def tripped(self) -> dict[str, dict[str, Any]]: ...
+    def breaker_events(self) -> list[BreakerEventRow]: ...
+    def tripped(self) -> dict[str, BreakerEventRow]: ...
 
 
 class AccessTables(Protocol):
@@ -448,7 +487,7 @@ class AccessTables(Protocol):
     def revoke(self, key_id: str, at: datetime) -> bool: ...
     def audit_head(self) -> tuple[int, str]: ...
     def put_audit(self, row: dict[str, Any]) -> None: ...
-    def audit(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
     def put_session(self, id_hash: str, key_id: str, csrf: str, at: datetime,
                     expires: datetime) -> None: ...
     def session(self, id_hash: str) -> dict[str, Any] | None: ...
@@ -494,7 +533,7 @@ class WatchTables(Protocol):
     def update_incident(self, incident_id: str, **values: Any) -> None: ...
     def add_event(self, incident: str, at: datetime, kind: str, actor: str,
                   detail: Message) -> None: ...
-    def events(self, incident: str) -> list[dict[str, Any]]: ...
+    def events(self, incident: str) -> list[TimelineRow]: ...
     def queue_notification(self, alert: str, body: str, at: datetime) -> None: ...
     def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]: ...
     def notifications(self) -> list[dict[str, Any]]: ...

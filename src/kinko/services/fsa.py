@@ -32,7 +32,6 @@ import csv
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from kinko.domain.approvals import preauthorisation
 from kinko.domain.csvcells import unescape_cell
@@ -64,7 +63,7 @@ from kinko.domain.refunds import parse_plan_document
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
 from kinko.errors import BadInput, InputFileError, UnknownAsset
-from kinko.ports import AlertRow, IncidentRow
+from kinko.ports import AlertRow, BreakerEventRow, IncidentRow, TimelineRow
 from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.incidents import Incidents
@@ -241,7 +240,7 @@ _Beats = tuple[tuple[str, datetime, int | None, int | None], ...]
 
 
 def _store_records(custody: Custody, limit: int) -> tuple[
-        list[AlertInfo], dict[str, int | None], int, list[dict[str, Any]], list[NoticeInfo],
+        list[AlertInfo], dict[str, int | None], int, list[BreakerEventRow], list[NoticeInfo],
         _Beats]:
     """Alerts, the watch's checkpoint per chain, the deny list's size, the breaker's log,
     the webhook outbox and the watch's heartbeats, in two read transactions."""
@@ -357,7 +356,7 @@ def read_refund_plan(folder: Path) -> RefundPlan:
     return parse_refund_plan(data, str(path), digest)
 
 
-def _incident(custody: Custody, row: IncidentRow, events: list[dict[str, Any]],
+def _incident(custody: Custody, row: IncidentRow, events: list[TimelineRow],
               alerts: list[AlertRow], plan: RefundPlan | None,
               detections: tuple[Detection, ...]) -> IncidentSection:
     """The incident's section. The customers affected are those whose assets were lost:

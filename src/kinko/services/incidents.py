@@ -31,7 +31,7 @@ from kinko.domain.money import format_units
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, one_of
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, Overdraft
-from kinko.ports import AlertRow, Clock, IncidentRow, Store
+from kinko.ports import AlertRow, Clock, IncidentRow, Store, TimelineRow
 
 __all__ = ["IncidentView", "Incidents", "LossReport"]
 
@@ -48,7 +48,7 @@ class LossReport:
 class IncidentView:
     incident: IncidentRow
     alerts: list[AlertRow]
-    timeline: list[dict[str, Any]]
+    timeline: list[TimelineRow]
 
 
 class Incidents:

@@ -22,7 +22,7 @@ from typing import Any
 from kinko.domain.custody import CustodyFinding, Wallet, same_key
 from kinko.domain.report import CustodyReport
 from kinko.domain.states import ACTIVE_INCIDENT_STATES
-from kinko.ports import AlertRow, Clock, IncidentRow, Store
+from kinko.ports import AlertRow, BreakerEventRow, Clock, IncidentRow, Store
 from kinko.services.custody import Custody, custody_report
 from kinko.services.heartbeat import Heartbeat, watch_findings, watch_health
 from kinko.services.withdrawals import Withdrawals
@@ -34,7 +34,7 @@ __all__ = ["Overview", "affected_assets", "overview", "stamp", "stamp_text"]
 class Overview:
     at: datetime
     custody: CustodyReport
-    tripped: dict[str, dict[str, Any]]  # scope -> who tripped it, when, why
+    tripped: dict[str, BreakerEventRow]  # scope -> who tripped it, when, why
     incidents: list[IncidentRow]  # open and contained, newest first
     alerts: list[AlertRow]  # the newest, any state
     open_alerts: int

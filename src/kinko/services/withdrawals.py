@@ -86,7 +86,7 @@ from kinko.errors import (
     RefusedDestination,
 )
 from kinko.i18n import ENGLISH
-from kinko.ports import Fee, Unit, WithdrawalRow
+from kinko.ports import BreakerEventRow, Fee, Unit, WithdrawalRow
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -627,14 +627,14 @@ class Withdrawals:
                            {"reason": ENGLISH.text(reason)})
             return True
 
-    def breaker(self) -> dict[str, dict[str, Any]]:
+    def breaker(self) -> dict[str, BreakerEventRow]:
         """The tripped scopes, each with the event that tripped it."""
-        return {scope: dict(e) for scope, e in self._breaker()[1].items()}
+        return {scope: e.copy() for scope, e in self._breaker()[1].items()}
 
-    def breaker_log(self) -> list[dict[str, Any]]:
-        return [dict(e) for e in self._breaker()[0]]
+    def breaker_log(self) -> list[BreakerEventRow]:
+        return [e.copy() for e in self._breaker()[0]]
 
-    def _breaker(self) -> tuple[tuple[dict[str, Any], ...], dict[str, dict[str, Any]]]:
+    def _breaker(self) -> tuple[tuple[BreakerEventRow, ...], dict[str, BreakerEventRow]]:
         """The breaker's log and its tripped scopes (read again when any process trips or
         resets one)."""
         return self.store.cached("breaker_events", lambda u: (

@@ -15,7 +15,7 @@ from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
-from kinko.ports import WithdrawalRow
+from kinko.ports import BreakerEventRow, WithdrawalRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -365,14 +365,15 @@ class SqlScreening:
         self.conn.execute(s.breaker_events.insert().values(
             scope=scope, event=event, at_us=to_us(at), by=by, reason=reason.to_json()))
 
-    def breaker_events(self) -> list[dict[str, Any]]:
+    def breaker_events(self) -> list[BreakerEventRow]:
         rows = self.conn.execute(select(s.breaker_events).order_by(s.breaker_events.c.id))
-        return [{**dict(r._mapping), "at": from_us(r.at_us), "reason": decode(r.reason)}
+        return [BreakerEventRow(id=r.id, scope=r.scope, event=r.event, at=from_us(r.at_us),
+                                at_us=r.at_us, by=r.by, reason=decode(r.reason))
                 for r in rows]
 
-    def tripped(self) -> dict[str, dict[str, Any]]:
+    def tripped(self) -> dict[str, BreakerEventRow]:
         """Scopes whose latest event is a trip, with that event."""
-        state: dict[str, dict[str, Any]] = {}
+        state: dict[str, BreakerEventRow] = {}
         for e in self.breaker_events():
             state[e["scope"]] = e
         return {scope: e for scope, e in state.items() if e["event"] == "trip"}

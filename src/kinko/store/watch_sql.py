@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, func, select, update
 
 from kinko.domain.messages import Message, decode
-from kinko.ports import AlertRow, IncidentRow
+from kinko.ports import AlertRow, IncidentRow, TimelineRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -278,10 +278,10 @@ class SqlWatch:
                                                      kind=kind, actor=actor,
                                                      detail=detail.to_json()))
 
-    def events(self, incident: str) -> list[dict[str, Any]]:
+    def events(self, incident: str) -> list[TimelineRow]:
         rows = self.conn.execute(select(s.timeline).where(s.timeline.c.incident == incident)
                                  .order_by(s.timeline.c.at_us, s.timeline.c.id))
-        return [_out(r, s.timeline) for r in rows]
+        return [cast(TimelineRow, _out(r, s.timeline)) for r in rows]
 
     # ------------------------------------------------------------------ webhook outbox
 
