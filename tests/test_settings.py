@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,18 @@ import pytest
 from kinko.cli import main
 from kinko.domain.fsa import Submitter
 from kinko.errors import ConfigError
-from kinko.settings import REGISTRY, load_settings, settings_markdown
+from kinko.settings import (
+    COSIGN_REGISTRY,
+    REGISTRY,
+    CosignSetting,
+    CosignSettings,
+    Settings,
+    load_cosign_settings,
+    load_settings,
+    registry_of,
+    setting,
+    settings_markdown,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -20,6 +32,32 @@ def test_readme_settings_table_matches_the_registry() -> None:
     end = text.index("<!-- settings:end -->")
     assert text[start:end].strip() == settings_markdown().strip(), (
         "README settings table is stale: paste kinko.settings.settings_markdown() output")
+
+
+def test_a_setting_is_declared_once_as_a_field_and_the_registry_is_read_from_it(
+        tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Example:
+        retries: int = setting(3, "How often.", int, "N")
+        name: str = setting("x", "Who.", str.strip)
+        sources: dict[str, str] = field(default_factory=dict)  # not a setting
+
+    (retries, name) = registry_of(Example, CosignSetting)
+    assert (retries.name, retries.default, retries.help, retries.metavar) == (
+        "retries", 3, "How often.", "N")
+    assert (name.metavar, name.parser("  y "), name.env) == ("TEXT", "y", "KINKO_COSIGN_NAME")
+    # kinko's and the co-signer's settings: every field but what the loader adds is one,
+    # with the field's default, and loading with nothing set gives the defaults
+    for settings, registry, extra in [(Settings, REGISTRY, {"sources"}),
+                                      (CosignSettings, COSIGN_REGISTRY,
+                                       {"tables", "path", "sources"})]:
+        declared = {f.name: f for f in fields(settings)}
+        assert [s.name for s in registry] == [n for n in declared if n not in extra]
+        assert all(s.default == declared[s.name].default for s in registry)
+    assert load_settings(config_path=None, env={}) == Settings()
+    (tmp_path / "cosign.toml").write_text("")
+    loaded = load_cosign_settings(tmp_path / "cosign.toml", env={})
+    assert loaded == CosignSettings(tables={}, path=str(tmp_path / "cosign.toml"))
 
 
 def test_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
@@ -47,11 +47,16 @@ from kinko.domain.money import Asset
 from kinko.domain.policy_lock import StoredPolicy, Veto
 from kinko.domain.safe import SafeTx, recover_owner
 from kinko.domain.screening import Label
+from kinko.domain.states import AlertState, IncidentState, ProposalState, WithdrawalState
+from kinko.domain.watch import AlertKind
 
 __all__ = [
     "AccessTables",
+    "AlertRow",
     "AlertSink",
+    "AuditRow",
     "BalanceRow",
+    "BreakerEventRow",
     "Chain",
     "Clock",
     "CoSignature",
@@ -63,6 +68,7 @@ __all__ = [
     "DigestSigner",
     "Fee",
     "FixedClock",
+    "IncidentRow",
     "KinkoView",
     "LedgerReader",
     "LedgerWriter",
@@ -73,6 +79,7 @@ __all__ = [
     "Payment",
     "Prepared",
     "Prices",
+    "ProposalRow",
     "RaceTerms",
     "Receipt",
     "SafeOwner",
@@ -82,9 +89,11 @@ __all__ = [
     "Spender",
     "Store",
     "SystemClock",
+    "TimelineRow",
     "Unit",
     "UnitError",
     "WatchTables",
+    "WithdrawalRow",
 ]
 
 
@@ -297,6 +306,15 @@ class SafeOwner(Protocol):
     def sign_safe_tx(self, tx: SafeTx, request: tuple[str, str]) -> bytes: ...
 
 
+class ProposalRow(NamedTuple):
+    """A stored proposal: what was proposed, where it stands, its transaction, its words."""
+
+    proposal: Proposal
+    state: ProposalState
+    tx_hash: str | None
+    detail: Message
+
+
 class CustodyTables(Protocol):
     """Policy versions, proposals and approvals (inside a store transaction)."""
 
@@ -306,13 +324,11 @@ class CustodyTables(Protocol):
     def vetoes(self) -> list[Veto]: ...
     def put_veto(self, veto: Veto) -> None: ...
     def put_proposal(self, proposal: Proposal, detail: Message) -> None: ...
-    def proposal(self, proposal_id: str) -> tuple[Proposal, str, str | None, Message] | None:
-        ...
-    def proposals(self, state: str | None = None
-                  ) -> list[tuple[Proposal, str, str | None, Message]]: ...
-    def set_state(self, proposal_id: str, old: str, new: str,
+    def proposal(self, proposal_id: str) -> ProposalRow | None: ...
+    def proposals(self, state: ProposalState | None = None) -> list[ProposalRow]: ...
+    def set_state(self, proposal_id: str, old: ProposalState, new: ProposalState,
                   tx_hash: str | None = None) -> None: ...
-    def close(self, proposal_id: str, new: str) -> bool: ...
+    def close(self, proposal_id: str, new: ProposalState) -> bool: ...
     def add_approval(self, proposal_id: str, approval: Approval) -> None: ...
     def put_owner_signature(self, proposal_id: str, owner: str, digest: str, signature: str,
                             at: datetime) -> None: ...
@@ -337,23 +353,110 @@ class DepositTables(Protocol):
     def deposits(self, chain: str | None = None) -> list[dict[str, Any]]: ...
 
 
+class WithdrawalRow(TypedDict):
+    """A withdrawal as the store keeps it."""
+
+    id: str
+    customer: str
+    asset: str
+    amount: int  # minor units
+    destination: str  # canonical
+    wallet: str  # the wallet that pays
+    requested_at: datetime
+    requester: str
+    state: WithdrawalState
+    decision: str  # the screening Decision as JSON (Decision.to_data)
+    tx_hash: str | None
+
+
+class AlertRow(TypedDict):
+    """An alert as the store keeps it (written by ``WatchTables.put_alert``, or by the
+    co-signer straight into the table)."""
+
+    id: str
+    key: str  # one alert per key, ever (kinko.domain.watch.alert_key)
+    kind: AlertKind
+    severity: str  # critical, high, warning
+    state: AlertState
+    chain_state: str | None  # pending, mined, final, retracted, dropped
+    asset: str | None
+    wallet: str | None
+    tx_hash: str | None
+    amount: int | None  # minor units
+    block: int | None
+    detail: Message
+    incident: str | None
+    raised: datetime
+    acked_by: str | None
+    acked: datetime | None
+
+
+class IncidentRow(TypedDict):
+    """An incident as the store keeps it."""
+
+    id: str
+    state: IncidentState
+    title: Message
+    asset: str | None
+    wallet: str | None
+    opened: datetime
+    closed: datetime | None
+
+
+class TimelineRow(TypedDict):
+    """One entry of an incident's timeline."""
+
+    id: int
+    incident: str
+    at: datetime
+    kind: str  # opened, alert, breaker, sweep, note, notice, state, loss, ...
+    actor: str
+    detail: Message
+
+
+class BreakerEventRow(TypedDict):
+    """A trip or reset of the circuit breaker."""
+
+    id: int
+    scope: str  # an asset, or * for every asset
+    event: str  # trip, reset
+    at: datetime
+    at_us: int
+    by: str
+    reason: Message
+
+
+class AuditRow(TypedDict):
+    """A record of the hash-chained audit log."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str  # JSON
+    prev_hash: str
+    hash: str
+
+
 class ScreeningTables(Protocol):
     """Withdrawals and their decisions, allow and deny lists, the breaker's log."""
 
-    def put_withdrawal(self, row: dict[str, Any]) -> None: ...
-    def withdrawal(self, withdrawal_id: str) -> dict[str, Any] | None: ...
-    def withdrawals(self, state: str | None = None, customer: str | None = None,
-                    limit: int = 1000) -> list[dict[str, Any]]: ...
-    def withdrawal_page(self, *, state: str | None = None, customer: str | None = None,
+    def put_withdrawal(self, row: WithdrawalRow) -> None: ...
+    def withdrawal(self, withdrawal_id: str) -> WithdrawalRow | None: ...
+    def withdrawals(self, state: WithdrawalState | None = None, customer: str | None = None,
+                    limit: int = 1000) -> list[WithdrawalRow]: ...
+    def withdrawal_page(self, *, state: WithdrawalState | None = None,
+                        customer: str | None = None,
                         asset: str | None = None, before: tuple[int, str] | None = None,
-                        limit: int = 50) -> list[dict[str, Any]]: ...
+                        limit: int = 50) -> list[WithdrawalRow]: ...
     def approval_counts(self, proposal_ids: list[str]) -> dict[str, int]: ...
     def withdrawal_counts(self) -> dict[str, int]: ...
-    def open_withdrawals(self, wallet: str, states: tuple[str, ...]
-                         ) -> list[dict[str, Any]]: ...
-    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[dict[str, Any]]: ...
-    def set_state(self, withdrawal_id: str, old: tuple[str, ...], new: str,
-                  tx_hash: str | None = None) -> bool: ...
+    def open_withdrawals(self, wallet: str, states: tuple[WithdrawalState, ...]
+                         ) -> list[WithdrawalRow]: ...
+    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[WithdrawalRow]: ...
+    def set_state(self, withdrawal_id: str, old: tuple[WithdrawalState, ...],
+                  new: WithdrawalState, tx_hash: str | None = None) -> bool: ...
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]: ...
     def window_sums(self, customer: str, destination: str, asset: str, until: datetime,
                     windows: Collection[tuple[str, timedelta]]
@@ -370,8 +473,8 @@ class ScreeningTables(Protocol):
     def deny_map(self) -> dict[str, Label]: ...
     def breaker_event(self, scope: str, event: str, at: datetime, by: str,
                       reason: Message) -> None: ...
-    def breaker_events(self) -> list[dict[str, Any]]: ...
-    def tripped(self) -> dict[str, dict[str, Any]]: ...
+    def breaker_events(self) -> list[BreakerEventRow]: ...
+    def tripped(self) -> dict[str, BreakerEventRow]: ...
 
 
 class AccessTables(Protocol):
@@ -384,7 +487,7 @@ class AccessTables(Protocol):
     def revoke(self, key_id: str, at: datetime) -> bool: ...
     def audit_head(self) -> tuple[int, str]: ...
     def put_audit(self, row: dict[str, Any]) -> None: ...
-    def audit(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
     def put_session(self, id_hash: str, key_id: str, csrf: str, at: datetime,
                     expires: datetime) -> None: ...
     def session(self, id_hash: str) -> dict[str, Any] | None: ...
@@ -415,22 +518,22 @@ class WatchTables(Protocol):
     def signed(self, refs: list[str]) -> dict[str, dict[str, Any]]: ...
     def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, dict[str, Any]]: ...
     def chain_alerts(self, chain: str, chain_states: tuple[str, ...]
-                     ) -> list[dict[str, Any]]: ...
-    def alert_by_key(self, key: str) -> dict[str, Any] | None: ...
-    def alert(self, alert_id: str) -> dict[str, Any] | None: ...
-    def alerts(self, *, state: str | None = None, kind: str | None = None,
+                     ) -> list[AlertRow]: ...
+    def alert_by_key(self, key: str) -> AlertRow | None: ...
+    def alert(self, alert_id: str) -> AlertRow | None: ...
+    def alerts(self, *, state: AlertState | None = None, kind: AlertKind | None = None,
                wallet: str | None = None, incident: str | None = None,
                limit: int | None = 1000, newest_first: bool = False,
-               offset: int = 0) -> list[dict[str, Any]]: ...
+               offset: int = 0) -> list[AlertRow]: ...
     def put_alert(self, row: dict[str, Any]) -> str: ...
     def update_alert(self, alert_id: str, **values: Any) -> None: ...
     def put_incident(self, row: dict[str, Any]) -> str: ...
-    def incident(self, incident_id: str) -> dict[str, Any] | None: ...
-    def incidents(self, state: str | None = None) -> list[dict[str, Any]]: ...
+    def incident(self, incident_id: str) -> IncidentRow | None: ...
+    def incidents(self, state: IncidentState | None = None) -> list[IncidentRow]: ...
     def update_incident(self, incident_id: str, **values: Any) -> None: ...
     def add_event(self, incident: str, at: datetime, kind: str, actor: str,
                   detail: Message) -> None: ...
-    def events(self, incident: str) -> list[dict[str, Any]]: ...
+    def events(self, incident: str) -> list[TimelineRow]: ...
     def queue_notification(self, alert: str, body: str, at: datetime) -> None: ...
     def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]: ...
     def notifications(self) -> list[dict[str, Any]]: ...

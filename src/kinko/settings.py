@@ -1,9 +1,10 @@
 """Settings, declared once.
 
-Every setting is one :class:`Setting` in :data:`REGISTRY` (name, default, help, parser).
-From that one declaration come the ``kinko.toml`` keys, the ``KINKO_<NAME>`` environment
-variables, the ``--<name>`` flags of ``kinko``, the ``kinko --help`` text and the table in
-the README (a test keeps the README in step). Precedence, lowest first: default,
+Every setting is one field of :class:`Settings`, declared with :func:`setting` (its type,
+default, help, parser); :data:`REGISTRY` (a :class:`Setting` per field) is read from those
+fields. From that one declaration come the ``kinko.toml`` keys, the ``KINKO_<NAME>``
+environment variables, the ``--<name>`` flags of ``kinko``, the ``kinko --help`` text and
+the table in the README (a test keeps the README in step). Precedence, lowest first: default,
 ``kinko.toml`` (or the file named by ``--config`` / ``KINKO_CONFIG``), environment, flags::
 
     >>> load_settings(env={"KINKO_IMPORT_BATCH_SIZE": "100"}, config_path=None).import_batch_size
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ __all__ = [
     "Settings",
     "load_cosign_settings",
     "load_settings",
+    "registry_of",
+    "setting",
     "settings_markdown",
 ]
 
@@ -248,162 +251,228 @@ def _decimals(value: Any) -> int:
     return int(str(value).strip())
 
 
-REGISTRY: tuple[Setting, ...] = (
-    Setting("database_url", "sqlite:///kinko.db",
-            "Where the ledger lives: sqlite:///PATH (default, no server) or "
-            "postgresql://USER:PASSWORD@HOST/DB.", _text, "URL"),
-    Setting("sqlite_synchronous", "FULL",
-            "SQLite durability: FULL syncs every commit to disk (survives power loss); NORMAL "
-            "is faster and survives a crash of kinko but not of the machine.",
-            _choice("FULL", "NORMAL"), "FULL|NORMAL"),
-    Setting("import_batch_size", 5000,
-            "Rows per journal entry (and per transaction) in `kinko customers import`; a crashed "
-            "import resumes from the last committed batch when rerun with the same size.",
-            _positive_int, "ROWS"),
-    Setting("assets", (),
-            "Assets besides BTC, ETH, JPY and XEM: SYMBOL:CHAIN:DECIMALS[:TOKEN],... (or "
-            "[assets.SYMBOL] tables with chain, decimals and, for an ERC-20, token in "
-            "kinko.toml).", _assets, "LIST"),
-    Setting("log_level", "WARNING", "Log level: DEBUG, INFO, WARNING or ERROR.",
-            _choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
-    Setting("evm_rpc_url", "",
-            "Ethereum JSON-RPC endpoint (http://...). Empty: no node; only `kinko demo` runs "
-            "its own in-process chain.", _optional_text, "URL"),
-    Setting("chains", (),
-            "The chains kinko reaches, each with its adapter kind and node: "
-            "NAME=ADAPTER:URL,... (or [chains.NAME] tables with adapter and url); adapters: "
-            "evm, nis1 (a NEM node). A NIS1 node lists unconfirmed transactions per account: "
-            "the registered wallets' are watched, and more hot accounts may follow the URL "
-            "(nem=nis1:http://node:7890#ACCOUNT+ACCOUNT, or accounts = [...] in the table). "
-            "The first chain is the one withdrawals, sweeps and the watch run on. "
-            "evm_rpc_url is the same as ethereum=evm:URL.", _chains, "LIST"),
-    Setting("rpc_attempts", 5,
-            "Attempts per node request before giving up (exponential backoff between them).",
-            _positive_int, "N"),
-    Setting("confirmations", 12,
-            "Blocks on top of a transaction before kinko treats it as final (deposits, sweeps).",
-            _positive_int, "BLOCKS"),
-    Setting("hot_keystore_dir", "keys",
-            "Folder of the hot wallets' encrypted keystores, one WALLET.json each; the password "
-            "comes from KINKO_HOT_KEY_PASSWORD, never from a file.", _text, "PATH"),
-    Setting("keys", (),
-            "Where each signing key lives, by name (a key wallet's name, a multisig wallet's "
-            "name for its operations key, the relayer's name): NAME=hsm[:KEY LABEL] or "
-            "NAME=file[:PATH],... A key not named is in the HSM (label NAME) when hsm_module "
-            "is set, else in hot_keystore_dir/NAME.json.", _keys, "LIST"),
-    Setting("relayer_key", "relayer",
-            "The name of the key that sends multisig (Safe) transactions and pays their gas; "
-            "it owns nothing. Register its address as a hot wallet of the chain's coin to "
-            "have its fees booked.", _text, "NAME"),
-    Setting("hsm_module", "",
-            "The PKCS#11 library of the HSM that holds the signing keys (SoftHSM2: "
-            "/usr/lib/softhsm/libsofthsm2.so). Empty: no HSM. The user PIN comes from "
-            "KINKO_HSM_PIN, never from a file.", _optional_text, "PATH"),
-    Setting("hsm_token", "",
-            "The label of the HSM token that holds the keys (one key per wallet, labelled "
-            "with the wallet's name).", _optional_text, "LABEL"),
-    Setting("policy_file", "policy.toml",
-            "The custody policy file (limits, approvers, quorum) that `kinko policy load` reads "
-            "by default.", _text, "PATH"),
-    Setting("policy_time_lock_hours", 48,
-            "How long a custody policy version that loosens anything (a higher limit, a new "
-            "destination or approver, a lower quorum...) waits after its quorum before it "
-            "takes effect; any one approver can veto it meanwhile. A version that only "
-            "tightens takes effect at once.", _positive_int, "HOURS"),
-    Setting("prices", "",
-            "Reference prices in JPY per whole unit: ASSET=JPY,... (e.g. ETH=500000,XEM=88.549).",
-            _optional_text, "LIST"),
-    Setting("prices_file", "",
-            "CSV file with asset,jpy columns; used instead of `prices` when set.",
-            _optional_text, "PATH"),
-    Setting("watch_interval_ms", 1000,
-            "How long `kinko watch` waits between rounds once it has caught up with the head.",
-            _positive_int, "MS"),
-    Setting("watch_silence_seconds", 60,
-            "How long the watch may go without finishing a round before the dashboard and "
-            "`kinko check` raise the alarm (a silent watch sees no theft).",
-            _positive_int, "SECONDS"),
-    Setting("race_max_gwei", 500,
-            "The most gas price, in gwei, an emergency sweep racing a thief may bid (a "
-            "replacement outbids his pending transaction): one above it is not sent, and the "
-            "incident's timeline says so.", _positive_int, "GWEI"),
-    Setting("race_max_fee_percent", 10,
-            "The most an emergency sweep of the chain's coin may pay in fees, as a percentage "
-            "of the value it sweeps: a race dearer than that is not sent, and the incident's "
-            "timeline says so.", _percent, "PERCENT"),
-    Setting("watch_webhook_url", "",
-            "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
-            "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
-            _optional_text, "URL"),
-    Setting("nem_tag_mosaics", (),
-            "NEM mosaics that mark tainted accounts (namespace:name,...; such as the mosaic "
-            "the NEM Foundation sent in 2018 to every account that received the stolen "
-            "XEM): a NEM deposit from an account that holds any of them is frozen and "
-            "alarms, like one from a listed address.", _mosaics, "LIST"),
-    Setting("list_invalid_addresses", "refuse",
-            "What loading a deny list or tags does with an entry that is no valid address of "
-            "its currency (or of any format kinko knows, for a list without currencies): "
-            "refuse (the whole list is refused, every such entry named by file:line) or keep "
-            "(each is kept exactly as written, matches only that exact text, and is "
-            "reported).", _lower_choice("refuse", "keep"), "refuse|keep"),
-    Setting("data_dir", "kinko-data",
-            "Folder where kinko writes what the dashboard starts (traces, reports) and where "
-            "it finds what it indexes.", _text, "PATH"),
-    Setting("exchange", Submitter(),
-            "Who submits the FSA report, for its cover: an [exchange] table with name, "
-            "registration (登録番号), representative, address and addressee (fsa: 金融庁長官, "
-            "kanto: 関東財務局長, or the title as written); as an environment variable or "
-            "flag, key=value pairs separated by ';'. A field left out is a blank line on the "
-            "cover, to fill in by hand.", _exchange, "TABLE"),
-    Setting("max_request_bytes", 1048576,
-            "Largest request body `kinko serve` reads (API and dashboard forms); a larger "
-            "one is answered 413 before anything parses it.", _positive_int, "BYTES"),
-    Setting("cosigner_url", "",
-            "The policy co-signer kinko asks for a Safe's second signature: http://HOST:PORT "
-            "or unix:/PATH (`kinko cosign serve`; its token from KINKO_COSIGN_TOKEN, never "
-            "from a file). Empty: none.", _optional_text, "URL"),
-)
-BY_NAME = {s.name: s for s in REGISTRY}
+def setting(default: Any, help: str, parser: Callable[[Any], Any],
+            metavar: str = "TEXT") -> Any:
+    """Declare a setting as a field of :class:`Settings` (or :class:`CosignSettings`): its
+    type is the field's, its default, help, parser and metavar go into the registry
+    (:func:`registry_of`), so a setting is written once."""
+    return field(default=default, metadata={"setting": {"help": help, "parser": parser,
+                                                        "metavar": metavar}})
+
+
+def registry_of(settings: type[Any], kind: type[Setting] = Setting) -> tuple[Setting, ...]:
+    """The :class:`Setting` of every field of ``settings`` declared with :func:`setting`,
+    in the order of the fields."""
+    return tuple(kind(f.name, f.default, **f.metadata["setting"])
+                 for f in fields(settings) if "setting" in f.metadata)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The effective settings; ``sources`` tells where each value came from."""
+    """The effective settings; ``sources`` tells where each value came from. Every field
+    but ``sources`` is a setting, declared here once (:func:`setting`): :data:`REGISTRY`
+    is read from these fields."""
 
-    database_url: str = "sqlite:///kinko.db"
-    sqlite_synchronous: str = "FULL"
-    import_batch_size: int = 5000
-    assets: tuple[Asset, ...] = ()
-    log_level: str = "WARNING"
-    evm_rpc_url: str = ""
-    chains: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
-    rpc_attempts: int = 5
-    confirmations: int = 12
-    hot_keystore_dir: str = "keys"
-    keys: tuple[tuple[str, str, str], ...] = ()
-    relayer_key: str = "relayer"
-    hsm_module: str = ""
-    hsm_token: str = ""
-    policy_file: str = "policy.toml"
-    policy_time_lock_hours: int = 48
-    prices: str = ""
-    prices_file: str = ""
-    watch_interval_ms: int = 1000
-    watch_silence_seconds: int = 60
-    race_max_gwei: int = 500
-    race_max_fee_percent: int = 10
-    watch_webhook_url: str = ""
-    nem_tag_mosaics: tuple[str, ...] = ()
-    list_invalid_addresses: str = "refuse"
-    data_dir: str = "kinko-data"
-    exchange: Submitter = field(default_factory=Submitter)
-    max_request_bytes: int = 1048576
-    cosigner_url: str = ""
+    database_url: str = setting(
+        "sqlite:///kinko.db",
+        "Where the ledger lives: sqlite:///PATH (default, no server) or "
+        "postgresql://USER:PASSWORD@HOST/DB.",
+        _text,
+        "URL")
+    sqlite_synchronous: str = setting(
+        "FULL",
+        "SQLite durability: FULL syncs every commit to disk (survives power loss); NORMAL "
+        "is faster and survives a crash of kinko but not of the machine.",
+        _choice("FULL", "NORMAL"),
+        "FULL|NORMAL")
+    import_batch_size: int = setting(
+        5000,
+        "Rows per journal entry (and per transaction) in `kinko customers import`; a crashed "
+        "import resumes from the last committed batch when rerun with the same size.",
+        _positive_int,
+        "ROWS")
+    assets: tuple[Asset, ...] = setting(
+        (),
+        "Assets besides BTC, ETH, JPY and XEM: SYMBOL:CHAIN:DECIMALS[:TOKEN],... (or "
+        "[assets.SYMBOL] tables with chain, decimals and, for an ERC-20, token in "
+        "kinko.toml).",
+        _assets,
+        "LIST")
+    log_level: str = setting(
+        "WARNING",
+        "Log level: DEBUG, INFO, WARNING or ERROR.",
+        _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+        "LEVEL")
+    evm_rpc_url: str = setting(
+        "",
+        "Ethereum JSON-RPC endpoint (http://...). Empty: no node; only `kinko demo` runs "
+        "its own in-process chain.",
+        _optional_text,
+        "URL")
+    chains: tuple[tuple[str, str, str, tuple[str, ...]], ...] = setting(
+        (),
+        "The chains kinko reaches, each with its adapter kind and node: "
+        "NAME=ADAPTER:URL,... (or [chains.NAME] tables with adapter and url); adapters: "
+        "evm, nis1 (a NEM node). A NIS1 node lists unconfirmed transactions per account: "
+        "the registered wallets' are watched, and more hot accounts may follow the URL "
+        "(nem=nis1:http://node:7890#ACCOUNT+ACCOUNT, or accounts = [...] in the table). "
+        "The first chain is the one withdrawals, sweeps and the watch run on. "
+        "evm_rpc_url is the same as ethereum=evm:URL.",
+        _chains,
+        "LIST")
+    rpc_attempts: int = setting(
+        5,
+        "Attempts per node request before giving up (exponential backoff between them).",
+        _positive_int,
+        "N")
+    confirmations: int = setting(
+        12,
+        "Blocks on top of a transaction before kinko treats it as final (deposits, sweeps).",
+        _positive_int,
+        "BLOCKS")
+    hot_keystore_dir: str = setting(
+        "keys",
+        "Folder of the hot wallets' encrypted keystores, one WALLET.json each; the password "
+        "comes from KINKO_HOT_KEY_PASSWORD, never from a file.",
+        _text,
+        "PATH")
+    keys: tuple[tuple[str, str, str], ...] = setting(
+        (),
+        "Where each signing key lives, by name (a key wallet's name, a multisig wallet's "
+        "name for its operations key, the relayer's name): NAME=hsm[:KEY LABEL] or "
+        "NAME=file[:PATH],... A key not named is in the HSM (label NAME) when hsm_module "
+        "is set, else in hot_keystore_dir/NAME.json.",
+        _keys,
+        "LIST")
+    relayer_key: str = setting(
+        "relayer",
+        "The name of the key that sends multisig (Safe) transactions and pays their gas; "
+        "it owns nothing. Register its address as a hot wallet of the chain's coin to "
+        "have its fees booked.",
+        _text,
+        "NAME")
+    hsm_module: str = setting(
+        "",
+        "The PKCS#11 library of the HSM that holds the signing keys (SoftHSM2: "
+        "/usr/lib/softhsm/libsofthsm2.so). Empty: no HSM. The user PIN comes from "
+        "KINKO_HSM_PIN, never from a file.",
+        _optional_text,
+        "PATH")
+    hsm_token: str = setting(
+        "",
+        "The label of the HSM token that holds the keys (one key per wallet, labelled "
+        "with the wallet's name).",
+        _optional_text,
+        "LABEL")
+    policy_file: str = setting(
+        "policy.toml",
+        "The custody policy file (limits, approvers, quorum) that `kinko policy load` reads "
+        "by default.",
+        _text,
+        "PATH")
+    policy_time_lock_hours: int = setting(
+        48,
+        "How long a custody policy version that loosens anything (a higher limit, a new "
+        "destination or approver, a lower quorum...) waits after its quorum before it "
+        "takes effect; any one approver can veto it meanwhile. A version that only "
+        "tightens takes effect at once.",
+        _positive_int,
+        "HOURS")
+    prices: str = setting(
+        "",
+        "Reference prices in JPY per whole unit: ASSET=JPY,... (e.g. ETH=500000,XEM=88.549).",
+        _optional_text,
+        "LIST")
+    prices_file: str = setting(
+        "",
+        "CSV file with asset,jpy columns; used instead of `prices` when set.",
+        _optional_text,
+        "PATH")
+    watch_interval_ms: int = setting(
+        1000,
+        "How long `kinko watch` waits between rounds once it has caught up with the head.",
+        _positive_int,
+        "MS")
+    watch_silence_seconds: int = setting(
+        60,
+        "How long the watch may go without finishing a round before the dashboard and "
+        "`kinko check` raise the alarm (a silent watch sees no theft).",
+        _positive_int,
+        "SECONDS")
+    race_max_gwei: int = setting(
+        500,
+        "The most gas price, in gwei, an emergency sweep racing a thief may bid (a "
+        "replacement outbids his pending transaction): one above it is not sent, and the "
+        "incident's timeline says so.",
+        _positive_int,
+        "GWEI")
+    race_max_fee_percent: int = setting(
+        10,
+        "The most an emergency sweep of the chain's coin may pay in fees, as a percentage "
+        "of the value it sweeps: a race dearer than that is not sent, and the incident's "
+        "timeline says so.",
+        _percent,
+        "PERCENT")
+    watch_webhook_url: str = setting(
+        "",
+        "Where `kinko watch` POSTs every alert (JSON, HMAC-SHA256 signed with the secret "
+        "in KINKO_WATCH_WEBHOOK_SECRET, never from a file). Empty: no webhook.",
+        _optional_text,
+        "URL")
+    nem_tag_mosaics: tuple[str, ...] = setting(
+        (),
+        "NEM mosaics that mark tainted accounts (namespace:name,...; such as the mosaic "
+        "the NEM Foundation sent in 2018 to every account that received the stolen "
+        "XEM): a NEM deposit from an account that holds any of them is frozen and "
+        "alarms, like one from a listed address.",
+        _mosaics,
+        "LIST")
+    list_invalid_addresses: str = setting(
+        "refuse",
+        "What loading a deny list or tags does with an entry that is no valid address of "
+        "its currency (or of any format kinko knows, for a list without currencies): "
+        "refuse (the whole list is refused, every such entry named by file:line) or keep "
+        "(each is kept exactly as written, matches only that exact text, and is "
+        "reported).",
+        _lower_choice("refuse", "keep"),
+        "refuse|keep")
+    data_dir: str = setting(
+        "kinko-data",
+        "Folder where kinko writes what the dashboard starts (traces, reports) and where "
+        "it finds what it indexes.",
+        _text,
+        "PATH")
+    exchange: Submitter = setting(
+        Submitter(),
+        "Who submits the FSA report, for its cover: an [exchange] table with name, "
+        "registration (登録番号), representative, address and addressee (fsa: 金融庁長官, "
+        "kanto: 関東財務局長, or the title as written); as an environment variable or "
+        "flag, key=value pairs separated by ';'. A field left out is a blank line on the "
+        "cover, to fill in by hand.",
+        _exchange,
+        "TABLE")
+    max_request_bytes: int = setting(
+        1048576,
+        "Largest request body `kinko serve` reads (API and dashboard forms); a larger "
+        "one is answered 413 before anything parses it.",
+        _positive_int,
+        "BYTES")
+    cosigner_url: str = setting(
+        "",
+        "The policy co-signer kinko asks for a Safe's second signature: http://HOST:PORT "
+        "or unix:/PATH (`kinko cosign serve`; its token from KINKO_COSIGN_TOKEN, never "
+        "from a file). Empty: none.",
+        _optional_text,
+        "URL")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def registry(self) -> AssetRegistry:
         return AssetRegistry.default(self.assets)
+
+
+REGISTRY: tuple[Setting, ...] = registry_of(Settings)
+BY_NAME = {s.name: s for s in REGISTRY}
 
 
 def _parse(setting: Setting, value: Any, where: str) -> Any:
@@ -524,86 +593,6 @@ def _listen(value: Any) -> str:
     return text
 
 
-COSIGN_REGISTRY: tuple[Setting, ...] = (
-    CosignSetting("listen", "127.0.0.1:8765",
-                  "Where `kinko cosign serve` listens: HOST:PORT (keep it on loopback; from "
-                  "another host, through a TLS tunnel) or unix:/PATH (a socket only its own "
-                  "user may open).", _listen, "ADDRESS"),
-    CosignSetting("database_url", "sqlite:///cosign.db",
-                  "The co-signer's own database: its decisions, what it signed, its alert "
-                  "outbox. Never kinko's.", _text, "URL"),
-    CosignSetting("kinko_database_url", "sqlite:///kinko.db",
-                  "kinko's database, read to check requests (read-only; on PostgreSQL a role "
-                  "with the grants in this page, and INSERT on alerts).", _text, "URL"),
-    CosignSetting("alerts_to_kinko", True,
-                  "Insert every refusal into kinko's alerts table (kind cosign_refused), where "
-                  "the dashboard and `kinko alerts` show it.", _flag, "true|false"),
-    CosignSetting("webhook_url", "",
-                  "Where the co-signer itself POSTs every refusal (JSON, HMAC-SHA256 signed "
-                  "like the watch's, with the secret in KINKO_COSIGN_WEBHOOK_SECRET). Empty: "
-                  "none.", _optional_text, "URL"),
-    CosignSetting("evm_rpc_url", "",
-                  "The Ethereum node the co-signer reads Safes from (its own, ideally not "
-                  "kinko's).", _text, "URL"),
-    CosignSetting("chain", "ethereum",
-                  "The chain, as kinko's assets name it, whose Safes it signs for; nem or "
-                  "nem-testnet: the NEM multisig accounts it cosigns for ([[safes]] lists "
-                  "them), read through nis1_url, with its NEM key in nem_key_file.", _text,
-                  "NAME"),
-    CosignSetting("nis1_url", "",
-                  "The NIS1 node the co-signer reads NEM multisig accounts from (its own, "
-                  "ideally not kinko's), when chain is nem or nem-testnet.", _optional_text,
-                  "URL"),
-    CosignSetting("nem_key_file", "",
-                  "Its NEM key file when chain is nem or nem-testnet: the private key, 64 hex "
-                  "digits, as NEM wallets export it. NEM signs with Ed25519 over Keccak-512, "
-                  "which no PKCS#11 token offers: keep the file on the co-signer's own "
-                  "machine, readable by its user only.", _optional_text, "PATH"),
-    CosignSetting("chain_id", 0,
-                  "The chain id it signs for; 0: the node's, read when it starts.", _whole,
-                  "ID"),
-    CosignSetting("signer", "hsm",
-                  "Where its key lives: hsm (a PKCS#11 token: hsm_module, hsm_token, hsm_key; "
-                  "PIN from KINKO_COSIGN_HSM_PIN) or keystore (a key file, for development "
-                  "only; password from KINKO_COSIGN_KEY_PASSWORD).",
-                  _lower_choice("hsm", "keystore"), "hsm|keystore"),
-    CosignSetting("hsm_module", "",
-                  "The PKCS#11 library of the co-signer's HSM (SoftHSM2: "
-                  "/usr/lib/softhsm/libsofthsm2.so).", _optional_text, "PATH"),
-    CosignSetting("hsm_token", "", "The label of the token holding its key.",
-                  _optional_text, "LABEL"),
-    CosignSetting("hsm_key", "kinko-cosigner", "The label of its key in the token.", _text,
-                  "LABEL"),
-    CosignSetting("keystore", "cosign-key.json",
-                  "Its key file when signer = keystore (development only).", _text, "PATH"),
-    CosignSetting("policy_anchor", "",
-                  "The digest of a custody policy version the co-signer trusts (the first, "
-                  "say; `kinko cosign policies` lists them): every quorum it counts must come "
-                  "from a version descended from it through quorum-approved policy changes. "
-                  "Empty: kinko's stored policy versions are taken as they are.",
-                  _optional_text, "DIGEST"),
-    CosignSetting("policy_time_lock_hours", 48,
-                  "The shortest time lock it grants a custody policy version that loosens "
-                  "anything: it counts a version in force only this long after its quorum "
-                  "(or longer, if kinko recorded a longer lock), whatever kinko's database "
-                  "says.", _positive_int, "HOURS"),
-    CosignSetting("nonce_window", 16,
-                  "How far ahead of a Safe's nonce it co-signs (several withdrawals queued "
-                  "before the first is mined).", _positive_int, "N"),
-    CosignSetting("max_body_bytes", 16_384, "The largest request it reads.", _positive_int,
-                  "BYTES"),
-    CosignSetting("request_timeout_ms", 5000,
-                  "How long a caller has to send a request's body; also the bound on each "
-                  "read of kinko's database and of the chain.", _positive_int, "MS"),
-    CosignSetting("rpc_attempts", 2, "Attempts per node request before refusing.",
-                  _positive_int, "N"),
-    CosignSetting("assets", (),
-                  "Assets besides BTC, ETH, JPY and XEM, for the limits: as kinko's assets "
-                  "setting.", _assets, "LIST"),
-    CosignSetting("log_level", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
-                  _choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
-)
-COSIGN_BY_NAME = {s.name: s for s in COSIGN_REGISTRY}
 COSIGN_TABLES = ("safes", "cold")  # structured: the Safes with their limits, cold addresses
 
 
@@ -612,29 +601,147 @@ class CosignSettings:
     """The co-signer's effective settings; ``tables`` holds its ``[[safes]]`` and
     ``[cold]`` as read (checked by :func:`kinko.domain.cosign.parse_cosign_policy`)."""
 
-    listen: str = "127.0.0.1:8765"
-    database_url: str = "sqlite:///cosign.db"
-    kinko_database_url: str = "sqlite:///kinko.db"
-    alerts_to_kinko: bool = True
-    webhook_url: str = ""
-    evm_rpc_url: str = ""
-    chain: str = "ethereum"
-    nis1_url: str = ""
-    nem_key_file: str = ""
-    chain_id: int = 0
-    signer: str = "hsm"
-    hsm_module: str = ""
-    hsm_token: str = ""
-    hsm_key: str = "kinko-cosigner"
-    keystore: str = "cosign-key.json"
-    policy_anchor: str = ""
-    policy_time_lock_hours: int = 48
-    nonce_window: int = 16
-    max_body_bytes: int = 16_384
-    request_timeout_ms: int = 5000
-    rpc_attempts: int = 2
-    assets: tuple[Asset, ...] = ()
-    log_level: str = "INFO"
+    listen: str = setting(
+        "127.0.0.1:8765",
+        "Where `kinko cosign serve` listens: HOST:PORT (keep it on loopback; from "
+        "another host, through a TLS tunnel) or unix:/PATH (a socket only its own "
+        "user may open).",
+        _listen,
+        "ADDRESS")
+    database_url: str = setting(
+        "sqlite:///cosign.db",
+        "The co-signer's own database: its decisions, what it signed, its alert "
+        "outbox. Never kinko's.",
+        _text,
+        "URL")
+    kinko_database_url: str = setting(
+        "sqlite:///kinko.db",
+        "kinko's database, read to check requests (read-only; on PostgreSQL a role "
+        "with the grants in this page, and INSERT on alerts).",
+        _text,
+        "URL")
+    alerts_to_kinko: bool = setting(
+        True,
+        "Insert every refusal into kinko's alerts table (kind cosign_refused), where "
+        "the dashboard and `kinko alerts` show it.",
+        _flag,
+        "true|false")
+    webhook_url: str = setting(
+        "",
+        "Where the co-signer itself POSTs every refusal (JSON, HMAC-SHA256 signed "
+        "like the watch's, with the secret in KINKO_COSIGN_WEBHOOK_SECRET). Empty: "
+        "none.",
+        _optional_text,
+        "URL")
+    evm_rpc_url: str = setting(
+        "",
+        "The Ethereum node the co-signer reads Safes from (its own, ideally not "
+        "kinko's).",
+        _text,
+        "URL")
+    chain: str = setting(
+        "ethereum",
+        "The chain, as kinko's assets name it, whose Safes it signs for; nem or "
+        "nem-testnet: the NEM multisig accounts it cosigns for ([[safes]] lists "
+        "them), read through nis1_url, with its NEM key in nem_key_file.",
+        _text,
+        "NAME")
+    nis1_url: str = setting(
+        "",
+        "The NIS1 node the co-signer reads NEM multisig accounts from (its own, "
+        "ideally not kinko's), when chain is nem or nem-testnet.",
+        _optional_text,
+        "URL")
+    nem_key_file: str = setting(
+        "",
+        "Its NEM key file when chain is nem or nem-testnet: the private key, 64 hex "
+        "digits, as NEM wallets export it. NEM signs with Ed25519 over Keccak-512, "
+        "which no PKCS#11 token offers: keep the file on the co-signer's own "
+        "machine, readable by its user only.",
+        _optional_text,
+        "PATH")
+    chain_id: int = setting(
+        0,
+        "The chain id it signs for; 0: the node's, read when it starts.",
+        _whole,
+        "ID")
+    signer: str = setting(
+        "hsm",
+        "Where its key lives: hsm (a PKCS#11 token: hsm_module, hsm_token, hsm_key; "
+        "PIN from KINKO_COSIGN_HSM_PIN) or keystore (a key file, for development "
+        "only; password from KINKO_COSIGN_KEY_PASSWORD).",
+        _lower_choice("hsm", "keystore"),
+        "hsm|keystore")
+    hsm_module: str = setting(
+        "",
+        "The PKCS#11 library of the co-signer's HSM (SoftHSM2: "
+        "/usr/lib/softhsm/libsofthsm2.so).",
+        _optional_text,
+        "PATH")
+    hsm_token: str = setting(
+        "",
+        "The label of the token holding its key.",
+        _optional_text,
+        "LABEL")
+    hsm_key: str = setting(
+        "kinko-cosigner",
+        "The label of its key in the token.",
+        _text,
+        "LABEL")
+    keystore: str = setting(
+        "cosign-key.json",
+        "Its key file when signer = keystore (development only).",
+        _text,
+        "PATH")
+    policy_anchor: str = setting(
+        "",
+        "The digest of a custody policy version the co-signer trusts (the first, "
+        "say; `kinko cosign policies` lists them): every quorum it counts must come "
+        "from a version descended from it through quorum-approved policy changes. "
+        "Empty: kinko's stored policy versions are taken as they are.",
+        _optional_text,
+        "DIGEST")
+    policy_time_lock_hours: int = setting(
+        48,
+        "The shortest time lock it grants a custody policy version that loosens "
+        "anything: it counts a version in force only this long after its quorum "
+        "(or longer, if kinko recorded a longer lock), whatever kinko's database "
+        "says.",
+        _positive_int,
+        "HOURS")
+    nonce_window: int = setting(
+        16,
+        "How far ahead of a Safe's nonce it co-signs (several withdrawals queued "
+        "before the first is mined).",
+        _positive_int,
+        "N")
+    max_body_bytes: int = setting(
+        16_384,
+        "The largest request it reads.",
+        _positive_int,
+        "BYTES")
+    request_timeout_ms: int = setting(
+        5000,
+        "How long a caller has to send a request's body; also the bound on each "
+        "read of kinko's database and of the chain.",
+        _positive_int,
+        "MS")
+    rpc_attempts: int = setting(
+        2,
+        "Attempts per node request before refusing.",
+        _positive_int,
+        "N")
+    assets: tuple[Asset, ...] = setting(
+        (),
+        "Assets besides BTC, ETH, JPY and XEM, for the limits: as kinko's assets "
+        "setting.",
+        _assets,
+        "LIST")
+    log_level: str = setting(
+        "INFO",
+        "Log level: DEBUG, INFO, WARNING or ERROR.",
+        _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+        "LEVEL")
     tables: Mapping[str, Any] = field(default_factory=dict, compare=False)
     path: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -642,6 +749,10 @@ class CosignSettings:
     @property
     def registry(self) -> AssetRegistry:
         return AssetRegistry.default(self.assets)
+
+
+COSIGN_REGISTRY: tuple[Setting, ...] = registry_of(CosignSettings, CosignSetting)
+COSIGN_BY_NAME = {s.name: s for s in COSIGN_REGISTRY}
 
 
 def load_cosign_settings(config_path: str | Path | None = "cosign.toml", *,

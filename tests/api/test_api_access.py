@@ -190,8 +190,19 @@ def test_the_spec_documents_the_answer_to_bad_input_as_kinko_gives_it(api) -> No
     client, tokens, _ = api
     spec = client.get("/openapi.json").json()
     answers = spec["paths"]["/v1/withdrawals"]["post"]["responses"]
-    assert "422" not in answers and answers["400"]["content"]["application/json"]["schema"] \
-        == {"$ref": "#/components/schemas/Error"}
+    error = {"$ref": "#/components/schemas/Error"}
+    assert answers["400"]["content"]["application/json"]["schema"] == error
+    # 422 is a request refused by a rule, answered with kinko's body, never FastAPI's shape
+    assert answers["422"]["content"]["application/json"]["schema"] == error
+    assert "rule" in answers["422"]["description"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+    # every route says what it answers, and every error it may give
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            ok = next(a for code, a in op["responses"].items() if code.startswith("2"))
+            assert ok["content"]["application/json"]["schema"], (method, path)
+            assert {"401", "403", "503"} <= set(op["responses"]), (method, path)
+            assert all(a["content"]["application/json"]["schema"] == error
+                       for code, a in op["responses"].items() if code[0] in "45")
     r = client.post("/v1/withdrawals", json={"customer": 5}, headers=h(tokens["ops"], "k-400"))
     assert r.status_code == 400 and set(r.json()["error"]) == {"code", "message", "details"}

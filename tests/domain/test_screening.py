@@ -3,6 +3,7 @@ parsing errors, and deny lists read from the real TagPacks and the Etherscan lab
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,14 @@ import pytest
 from kinko.domain.labels import deny_index, parse_csv_labels, parse_tagpack
 from kinko.domain.money import AssetRegistry
 from kinko.domain.screening import (
+    AMOUNT_PARAMS,
     RULE_KINDS,
     Context,
+    Decision,
     Label,
     Past,
     Request,
+    needed_sums,
     parse_rules,
     screen,
 )
@@ -113,6 +117,22 @@ def test_strictest_action_wins_and_every_hit_is_kept() -> None:
     assert d.policy_version == 7 and "Lazarus Group" in ENGLISH.text(d.explain()[1])
 
 
+def test_a_decision_is_kept_as_data_and_read_back_whole() -> None:
+    rs = rules({"kind": "new_destination", "action": "review", "reason": "new address"},
+               {"kind": "deny_list", "action": "block"})
+    d = screen(req(), rs, Context(deny={DEST: Label(DEST, "Lazarus Group", "OFAC")}), 7)
+    data = json.loads(json.dumps(d.to_data()))
+    assert [h["kind"] for h in data["hits"]] == ["new_destination", "deny_list"]
+    assert data["hits"][1]["detail"]["id"] == d.hits[1].detail.id  # a catalog message
+    assert Decision.from_data(data) == d
+    # a reason an earlier version kept as text is read back as written
+    data["hits"][0]["reason"] = "new address"
+    assert ENGLISH.text(Decision.from_data(data).hits[0].reason) == "new address"
+    data["hits"][0]["action"] = "ignore"
+    with pytest.raises(ValueError, match="not a screening action"):
+        Decision.from_data(data)
+
+
 def test_tripped_breaker_turns_allow_into_review() -> None:
     assert screen(req(), (), Context(tripped=frozenset({"ETH"})), 1).outcome == "review"
     assert screen(req(asset="BTC", amount=1), (), Context(tripped=frozenset({"ETH"})),
@@ -140,7 +160,25 @@ def test_bad_rules_name_the_field(spec: dict[str, Any], message: str) -> None:
 def test_every_rule_kind_is_documented() -> None:
     for kind in RULE_KINDS.values():
         assert kind.doc and kind.kind
-        assert all(isinstance(v, str) and v for v in kind.params.values())
+        assert all(isinstance(p.meaning, str) and p.meaning for p in kind.params.values())
+
+
+def test_each_rule_kind_reads_its_own_parameters_and_names_the_sums_it_needs() -> None:
+    window, rate, cap = rules(
+        {"kind": "window", "scope": "destination", "duration": "30m", "max_count": 3,
+         "action": "review"},
+        {"kind": "outflow_rate", "asset": "ETH", "duration": "1h", "baseline_windows": 2,
+         "factor": "5", "min_amount": "1.5", "action": "review"},
+        {"kind": "max_amount", "asset": "ETH", "amount": "100", "action": "review"})
+    assert needed_sums([window, rate, cap]) == {
+        ("destination", timedelta(minutes=30)), ("asset", timedelta(hours=1)),
+        ("asset", timedelta(hours=3))}
+    assert rate.min_amount == 15 * E // 10 and cap.amount == 100 * E  # minor units
+    assert {"amount", "max_amount", "min_amount"} == AMOUNT_PARAMS
+    assert RULE_KINDS["window"].params["duration"].looser == "lower"  # shorter sums less
+    assert RULE_KINDS["outflow_rate"].params["duration"].looser is None  # not comparable
+    with pytest.raises(ConfigError, match=r"screening.rules\[0\]: a window needs max_amount"):
+        rules({"kind": "window", "duration": "1h", "action": "review"})
 
 
 def test_real_tagpacks_and_label_csv() -> None:

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from dashboard_site import E, Site
 
-from kinko.api.web.incidents import ALERT_KINDS
 from kinko.domain.messages import msg, verbatim
+from kinko.domain.watch import ALERT_KINDS
 from kinko.i18n import ENGLISH
 from kinko.i18n.catalogs import catalog
 from kinko.services.incidents import Incidents

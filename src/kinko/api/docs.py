@@ -122,17 +122,25 @@ _BAD_INPUT = ("Bad input: a field, parameter or header missing, malformed or out
 def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """Make the spec say what kinko answers to bad input: 400 with its error body, where
     FastAPI would document 422 with its own validation schema (kinko never answers that
-    shape; 422 is a request refused by a rule)."""
+    shape; 422 is a request refused by a rule, documented where a router declares it).
+    Every error a route declares gets kinko's error body."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = _ERROR
     ref = {"$ref": "#/components/schemas/Error"}
+    validation = {"$ref": "#/components/schemas/HTTPValidationError"}
     for operations_of_path in spec.get("paths", {}).values():
         for op in operations_of_path.values():
             responses = op.get("responses", {})
-            validation = responses.pop("422", None)
-            if validation is not None:
-                responses["400"] = {"description": _BAD_INPUT,
-                                    "content": {"application/json": {"schema": ref}}}
+            refused = responses.get("422", {})
+            if refused.get("content", {}).get("application/json", {}).get("schema") \
+                    == validation:
+                del responses["422"]
+            if "parameters" in op or "requestBody" in op:
+                responses["400"] = {"description": _BAD_INPUT}
+            for code, answer in responses.items():
+                if code[:1] in "45":
+                    answer["content"] = {"application/json": {"schema": ref}}
+            op["responses"] = dict(sorted(responses.items()))
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     return spec

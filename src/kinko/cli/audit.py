@@ -13,6 +13,7 @@ from cron and the file is the anchor)::
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -55,7 +56,7 @@ def _show(check: AuditCheck, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps({"ok": check.ok, "records": check.records, "head_seq": seq,
                           "head_hash": head,
-                          "problems": [p.__dict__ for p in check.problems]}, indent=2))
+                          "problems": [asdict(p) for p in check.problems]}, indent=2))
     elif check.ok:
         print(f"audit log OK: {check.records} records; head {seq}:{head}")
         print("keep the head outside this database to detect records deleted from its end")

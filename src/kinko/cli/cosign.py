@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -322,7 +323,7 @@ def verify(config: str = _config_option(),
     if fmt == "json":
         print(json.dumps({"ok": report.ok, "records": report.records, "signed": report.signed,
                           "head_seq": seq, "head_hash": head,
-                          "findings": [f.__dict__ for f in report.findings]}, indent=2))
+                          "findings": [asdict(f) for f in report.findings]}, indent=2))
     elif report.ok:
         print(f"co-signer log OK: {report.records} records, {report.signed} signed; head "
               f"{seq}:{head}")

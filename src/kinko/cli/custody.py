@@ -20,6 +20,7 @@ from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
 from kinko.domain.money import format_units
 from kinko.domain.policy_lock import describe, veto_bytes
+from kinko.domain.states import PROPOSAL_STATES
 from kinko.errors import BadInput, ConfigError
 from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_text
@@ -253,7 +254,8 @@ def proposals_create(ctx: typer.Context,
 
 
 @proposals_app.command("list")
-def proposals_list(ctx: typer.Context, state: str = typer.Option(None, "--state"),
+def proposals_list(ctx: typer.Context, state: str = typer.Option(
+        None, "--state", help=", ".join(PROPOSAL_STATES) + "."),
                    fmt: str = format_option()) -> None:
     """List proposals with their approvals."""
     _show(runtime(ctx), runtime(ctx).custody().proposals(state), fmt)

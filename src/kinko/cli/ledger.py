@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ def verify(ctx: typer.Context, head: str = head_option(), anchor: Path = anchor_
     if fmt == "json":
         print(json.dumps({"ok": report.ok, "entries": report.entries, "head_seq": seq,
                           "head_hash": head_hash, "balances": report.balances,
-                          "findings": [f.__dict__ for f in report.findings]}, indent=2))
+                          "findings": [asdict(f) for f in report.findings]}, indent=2))
     elif report.ok:
         print(f"ledger OK: {report.entries} entries, {report.balances} balances; "
               f"head {seq}:{head_hash}")

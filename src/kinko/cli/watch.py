@@ -19,6 +19,7 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import TOKENS
 from kinko.domain.messages import Message
+from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
 from kinko.errors import ConfigError
 from kinko.i18n import ENGLISH
 from kinko.ports import SystemClock
@@ -162,7 +163,7 @@ def _amount(ctx: typer.Context, row: Mapping[str, Any]) -> str:
 @alerts_app.command("list")
 def alerts_list(
     ctx: typer.Context,
-    state: str = typer.Option(None, "--state", help="open or acked."),
+    state: str = typer.Option(None, "--state", help=" or ".join(ALERT_STATES) + "."),
     fmt: str = format_option(),
 ) -> None:
     """Alerts, oldest first."""
@@ -211,7 +212,8 @@ def alerts_ack(ctx: typer.Context, alert_id: str = typer.Argument(...),
 
 @incidents_app.command("list")
 def incidents_list(ctx: typer.Context,
-                   state: str = typer.Option(None, "--state", help="open, contained, resolved."),
+                   state: str = typer.Option(None, "--state",
+                                  help=", ".join(INCIDENT_STATES) + "."),
                    fmt: str = format_option()) -> None:
     """Incidents, oldest first."""
     runtime(ctx).ledger()
@@ -284,7 +286,7 @@ def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
 
 @incidents_app.command("move")
 def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
-                   state: str = typer.Argument(..., help="open, contained or resolved."),
+                   state: str = typer.Argument(..., help=", ".join(INCIDENT_STATES) + "."),
                    by: str = typer.Option(..., "--by"),
                    reason: str = typer.Option(..., "--reason")) -> None:
     """Move an incident: open → contained → resolved (or reopen it)."""

@@ -12,6 +12,7 @@ from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.messages import verbatim
 from kinko.domain.money import parse_units
 from kinko.domain.screening import RULE_KINDS
+from kinko.domain.states import WITHDRAWAL_STATES
 from kinko.errors import TierRefused
 from kinko.i18n import ENGLISH
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
@@ -69,7 +70,8 @@ def request(
 
 
 @withdrawals_app.command("list")
-def list_(ctx: typer.Context, state: str = typer.Option(None, "--state"),
+def list_(ctx: typer.Context, state: str = typer.Option(
+        None, "--state", help=", ".join(WITHDRAWAL_STATES) + "."),
           customer: str = typer.Option(None, "--customer"), fmt: str = format_option()) -> None:
     """Withdrawals, newest first."""
     _show(ctx, _service(ctx).find(state, customer), fmt)
@@ -170,8 +172,8 @@ def rules() -> None:
     """The rule kinds a policy can use, and their parameters."""
     for kind in RULE_KINDS.values():
         print(f"{kind.kind}: {kind.doc}")
-        for param, meaning in kind.params.items():
-            print(f"    {param}: {meaning}")
+        for name, param in kind.params.items():
+            print(f"    {name}: {param.meaning}")
 
 
 @denylist_app.command("load")

@@ -54,6 +54,7 @@ from kinko.domain.nem_tx import NemTransfer, read_transfer
 from kinko.domain.policy import Policy
 from kinko.domain.policy_lock import DEFAULT_TIME_LOCK, VersionFacts, effective_version
 from kinko.domain.safe import ZERO_ADDRESS, SafeTx
+from kinko.domain.states import ACTIVE_INCIDENT_STATES, WithdrawalState
 from kinko.errors import ApprovalError, BadInput, CosignRefused, KinkoError, SafeTxRefused
 
 __all__ = [
@@ -130,10 +131,10 @@ _HEX = re.compile(r"^0x([0-9a-fA-F]{2})*$")
 _UINT256 = 1 << 256
 _SAFE_TX_FIELDS = ("safe", "chain_id", "to", "value", "data", "operation", "safe_tx_gas",
                    "base_gas", "gas_price", "gas_token", "refund_receiver", "nonce")
-_WITHDRAWAL_STATES = ("allowed", "approved", "sending")
+_WITHDRAWAL_STATES: tuple[WithdrawalState, ...] = ("allowed", "approved", "sending")
 _PROPOSAL_STATES = {"sweep": ("approved", "sending"), "refill": ("approved", "requested",
                                                                    "sending")}
-_INCIDENT_OPEN = ("open", "contained")
+_INCIDENT_OPEN = ACTIVE_INCIDENT_STATES
 
 
 def refuse(reason: str, message: str, **details: Any) -> CosignRefused:

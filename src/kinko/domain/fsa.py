@@ -313,7 +313,7 @@ class TimelineEvent:
 @dataclass(frozen=True)
 class IncidentSection:
     id: str
-    title: str
+    title: Message
     state: str
     asset: str | None
     wallet: str | None

@@ -230,11 +230,8 @@ def _asset(d: _Diff, path: str, old: AssetPolicy | None, new: AssetPolicy | None
               new.emergency_address is not None)
 
 
-# a rule parameter -> how to compare it: more is looser, less is looser, any change is
-_HIGHER = {"amount", "max_amount", "max_count", "max_share", "threshold", "min_history",
-           "factor", "min_amount"}
-_AMOUNTS = {"amount", "max_amount", "min_amount"}  # minor units of the rule's asset
-_LOWER = {"cooling_off"}
+# a rule parameter is compared the way its kind declares (Param.looser: more is looser,
+# less is looser); tier, scope and the hours as below; any other change loosens
 _SCOPE_BREADTH = {"customer": 0, "destination": 0, "asset": 1, "all": 1}
 _NEUTRAL = {"name", "reason", "decimals"}
 
@@ -273,13 +270,14 @@ def _params(d: _Diff, path: str, a: Rule, b: Rule, amounts: Callable[[Any], str]
         if x == y:
             continue
         where = f"{path}.{name}"
-        if name in _HIGHER:
+        declared = type(a).params.get(name)
+        looser = declared.looser if declared is not None else None
+        if looser == "higher":
             d.higher_loosens(where, x, y, none_is_unlimited=True,
-                             shown=amounts if name in _AMOUNTS else _text)
-        elif name in _LOWER:
+                             shown=amounts if declared is not None and declared.amount
+                             else _text)
+        elif looser == "lower":
             d.lower_loosens(where, x, y)
-        elif name == "duration" and a.kind == "window":
-            d.lower_loosens(where, x, y)  # a shorter window sums less
         elif name == "tier":  # None: every tier
             d.add(where, x, y, y is not None)
         elif name == "scope":

@@ -26,23 +26,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypedDict
 
-from kinko.domain.messages import Message, Percent, Units, msg, verbatim
+from kinko.domain.messages import Message, Percent, Units, from_data, msg, verbatim
 from kinko.domain.money import AssetRegistry, parse_units
 from kinko.errors import ConfigError, KinkoError
 
 __all__ = [
+    "AMOUNT_PARAMS",
     "OUTCOMES",
     "RULE_KINDS",
     "Context",
     "Decision",
+    "DecisionData",
     "Label",
     "Outcome",
+    "Param",
     "Past",
     "Request",
     "Rule",
     "RuleHit",
+    "RuleHitData",
     "duration_text",
     "needed_sums",
     "parse_duration",
@@ -54,6 +58,7 @@ __all__ = [
 
 Outcome = Literal["allow", "review", "block"]
 OUTCOMES: tuple[Outcome, ...] = ("allow", "review", "block")
+_OUTCOME: dict[str, Outcome] = {o: o for o in OUTCOMES}  # a stored word, typed
 _RANK = {"allow": 0, "review": 1, "block": 2}
 
 
@@ -127,12 +132,58 @@ class RuleHit:
     reason: Message  # the policy's reason for the rule (as written), or what its kind catches
     detail: Message  # what matched, with the figures
 
+    def to_data(self) -> RuleHitData:
+        """The hit as JSON-ready data, its words as catalog messages: how a decision is
+        stored and the API's ``messages``; :meth:`from_data` reads it back."""
+        return {"rule": self.rule, "kind": self.kind, "action": self.action,
+                "reason": self.reason.to_data(), "detail": self.detail.to_data()}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RuleHit:
+        """A hit from :meth:`to_data` (a reason or detail an earlier version kept as text
+        is kept as written)."""
+        action = str(data["action"])
+        if action not in OUTCOMES:
+            raise ValueError(f"not a screening action: {action!r}")
+        return cls(str(data["rule"]), str(data["kind"]), _OUTCOME[action],
+                   from_data(data.get("reason")), from_data(data.get("detail")))
+
+
+class RuleHitData(TypedDict):
+    """A :class:`RuleHit` as JSON (:meth:`RuleHit.to_data`)."""
+
+    rule: str
+    kind: str
+    action: Outcome
+    reason: dict[str, Any]  # a Message's data (kinko.domain.messages)
+    detail: dict[str, Any]
+
+
+class DecisionData(TypedDict):
+    """A :class:`Decision` as JSON (:meth:`Decision.to_data`), as withdrawals keep it."""
+
+    outcome: Outcome
+    policy_version: int
+    hits: list[RuleHitData]
+
 
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     hits: tuple[RuleHit, ...]
     policy_version: int
+
+    def to_data(self) -> DecisionData:
+        return {"outcome": self.outcome, "policy_version": self.policy_version,
+                "hits": [h.to_data() for h in self.hits]}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Decision:
+        outcome = str(data["outcome"])
+        if outcome not in OUTCOMES:
+            raise ValueError(f"not a screening outcome: {outcome!r}")
+        return cls(_OUTCOME[outcome], tuple(RuleHit.from_data(h) for h in data["hits"]),
+                   int(data["policy_version"]))
 
     def explain(self) -> list[Message]:
         """One message per hit (or one saying no rule matched), for people."""
@@ -164,13 +215,64 @@ def parse_duration(text: Any) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def _ratio(value: Any) -> Decimal:
+    try:
+        ratio = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not ratio.is_finite() or ratio < 0:
+        raise ValueError(f"{value!r} must be a number ≥ 0")
+    return ratio
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} must be a whole number ≥ 0")
+    return value
+
+
+def _hour(value: Any) -> int:
+    if _count(value) > 23:
+        raise ValueError(f"{value!r} must be an hour 0-23")
+    return int(value)
+
+
+def _scope(value: Any) -> str:
+    if value not in ("customer", "destination", "asset", "all"):
+        raise ValueError(f"{value!r} must be customer, destination, asset or all")
+    return str(value)
+
+
+Looser = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule kind's parameter: what it means, how the policy file's value is read
+    (``parse``; an ``amount`` is read in whole units of the rule's asset and kept in its
+    minor units), and which way of changing it loosens the rule (``looser``: ``higher``,
+    ``lower``, or None when the policy's comparison judges it otherwise,
+    :mod:`kinko.domain.policy_lock`)."""
+
+    meaning: str
+    parse: Callable[[Any], Any] = str
+    amount: bool = False
+    looser: Looser | None = None
+
+
+def _amount_param(meaning: str) -> Param:
+    return Param(meaning, amount=True, looser="higher")  # a higher limit lets more out
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A configured rule; subclasses implement :meth:`check` for one kind."""
+    """A configured rule. Each kind (a subclass) owns its parameters (``params``: how each
+    is read and compared), their checks together (:meth:`incomplete`), the window sums it
+    reads (:meth:`sums`) and what it matches (:meth:`check`)."""
 
     kind: ClassVar[str]
     doc: ClassVar[str]
-    params: ClassVar[dict[str, str]]  # parameter -> meaning
+    params: ClassVar[dict[str, Param]]  # parameter -> how it is read and compared
     name: str
     action: Outcome
     reason: Message
@@ -183,6 +285,15 @@ class Rule:
         """What matched (a message with the figures), or None."""
         raise NotImplementedError
 
+    def sums(self) -> set[tuple[str, timedelta]]:
+        """The (scope, window) sums :meth:`check` reads from ``Context.sums``."""
+        return set()
+
+    @classmethod
+    def incomplete(cls, values: Mapping[str, Any]) -> str | None:
+        """What the parameters given (parsed) lack together, or None."""
+        return None
+
 
 def _units(units: int, request: Request, decimals: int) -> Units:
     return Units(units, request.asset, decimals)
@@ -192,11 +303,16 @@ def _units(units: int, request: Request, decimals: int) -> Units:
 class MaxAmount(Rule):
     kind: ClassVar[str] = "max_amount"
     doc: ClassVar[str] = "One withdrawal above a maximum (per asset, optionally per tier)."
-    params: ClassVar[dict[str, str]] = {"amount": "maximum, in whole units of the asset",
-                                        "tier": "only customers of this tier (optional)"}
+    params: ClassVar[dict[str, Param]] = {
+        "amount": _amount_param("maximum, in whole units of the asset"),
+        "tier": Param("only customers of this tier (optional)")}
     amount: int = 0
     tier: str | None = None
     decimals: int = 0
+
+    @classmethod
+    def incomplete(cls, values: Mapping[str, Any]) -> str | None:
+        return None if "amount" in values else "max_amount needs amount and asset"
 
     def check(self, request: Request, ctx: Context) -> Message | None:
         if self.tier is not None and request.tier != self.tier:
@@ -212,17 +328,29 @@ class Window(Rule):
     kind: ClassVar[str] = "window"
     doc: ClassVar[str] = ("Rolling window of amount and/or count per customer, per destination, "
                           "per asset or across everyone.")
-    params: ClassVar[dict[str, str]] = {
-        "scope": "customer, destination, asset or all",
-        "duration": "window length: 1h, 24h, 30d ...",
-        "max_amount": "most that may leave in the window, whole units (optional)",
-        "max_count": "most withdrawals in the window (optional)",
+    params: ClassVar[dict[str, Param]] = {
+        "scope": Param("customer, destination, asset or all", _scope),
+        # a shorter window sums less
+        "duration": Param("window length: 1h, 24h, 30d ...", parse_duration, looser="lower"),
+        "max_amount": _amount_param("most that may leave in the window, whole units "
+                                    "(optional)"),
+        "max_count": Param("most withdrawals in the window (optional)", _count,
+                           looser="higher"),
     }
     scope: str = "customer"
     duration: timedelta = timedelta(hours=24)
     max_amount: int | None = None
     max_count: int | None = None
     decimals: int = 0
+
+    @classmethod
+    def incomplete(cls, values: Mapping[str, Any]) -> str | None:
+        if "max_amount" in values or "max_count" in values:
+            return None
+        return "a window needs max_amount or max_count"
+
+    def sums(self) -> set[tuple[str, timedelta]]:
+        return {(self.scope, self.duration)}
 
     def check(self, request: Request, ctx: Context) -> Message | None:
         earlier, earlier_count = window_sum(ctx, request, self.scope, self.duration)
@@ -242,7 +370,8 @@ class Window(Rule):
 class HotShare(Rule):
     kind: ClassVar[str] = "hot_share"
     doc: ClassVar[str] = "One withdrawal taking more than a share of the hot wallet's balance."
-    params: ClassVar[dict[str, str]] = {"max_share": "ratio of the hot balance, e.g. 0.1"}
+    params: ClassVar[dict[str, Param]] = {
+        "max_share": Param("ratio of the hot balance, e.g. 0.1", _ratio, looser="higher")}
     max_share: Decimal = Decimal("0.1")
 
     def check(self, request: Request, ctx: Context) -> Message | None:
@@ -261,7 +390,9 @@ class AllowList(Rule):
     kind: ClassVar[str] = "allow_list"
     doc: ClassVar[str] = ("Destination not on the customer's allow list, or added less than a "
                           "cooling-off period ago.")
-    params: ClassVar[dict[str, str]] = {"cooling_off": "how long a new address waits: 24h ..."}
+    params: ClassVar[dict[str, Param]] = {
+        "cooling_off": Param("how long a new address waits: 24h ...", parse_duration,
+                             looser="lower")}
     cooling_off: timedelta = timedelta(hours=24)
 
     def check(self, request: Request, ctx: Context) -> Message | None:
@@ -280,7 +411,7 @@ class DenyList(Rule):
     kind: ClassVar[str] = "deny_list"
     doc: ClassVar[str] = ("Destination on a deny list (GraphSense TagPacks, CSV lists such as "
                           "sanctions or phishing labels, trace results).")
-    params: ClassVar[dict[str, str]] = {}
+    params: ClassVar[dict[str, Param]] = {}
 
     def check(self, request: Request, ctx: Context) -> Message | None:
         label = ctx.deny.get(request.destination)
@@ -296,8 +427,12 @@ class ZScore(Rule):
     kind: ClassVar[str] = "zscore"
     doc: ClassVar[str] = ("Amount far from the customer's own history: robust z-score "
                           "0.6745·(x − median)/MAD above a threshold.")
-    params: ClassVar[dict[str, str]] = {"threshold": "z above which the rule matches, e.g. 3.5",
-                                        "min_history": "fewest earlier withdrawals to judge by"}
+    params: ClassVar[dict[str, Param]] = {
+        "threshold": Param("z above which the rule matches, e.g. 3.5", _ratio,
+                           looser="higher"),
+        # more history needed: fewer customers judged
+        "min_history": Param("fewest earlier withdrawals to judge by", _count,
+                             looser="higher")}
     threshold: Decimal = Decimal("3.5")
     min_history: int = 5
     decimals: int | None = None  # the rule's asset's (None: a rule for every asset)
@@ -327,7 +462,7 @@ class ZScore(Rule):
 class NewDestination(Rule):
     kind: ClassVar[str] = "new_destination"
     doc: ClassVar[str] = "First withdrawal by this customer to this destination."
-    params: ClassVar[dict[str, str]] = {}
+    params: ClassVar[dict[str, Param]] = {}
 
     def check(self, request: Request, ctx: Context) -> Message | None:
         if request.destination in ctx.known_destinations:
@@ -339,8 +474,9 @@ class NewDestination(Rule):
 class UnusualHour(Rule):
     kind: ClassVar[str] = "unusual_hour"
     doc: ClassVar[str] = "Requested at a local hour when this exchange's customers rarely act."
-    params: ClassVar[dict[str, str]] = {"start_hour": "first unusual hour (local, 0-23)",
-                                        "end_hour": "first usual hour again (local, 0-23)"}
+    params: ClassVar[dict[str, Param]] = {  # the hours are compared together (policy_lock)
+        "start_hour": Param("first unusual hour (local, 0-23)", _hour),
+        "end_hour": Param("first usual hour again (local, 0-23)", _hour)}
     start_hour: int = 1
     end_hour: int = 6
 
@@ -356,15 +492,22 @@ class OutflowRate(Rule):
     kind: ClassVar[str] = "outflow_rate"
     doc: ClassVar[str] = ("The asset's outflow over a window, this request included, above a "
                           "multiple of its average over the windows before (trips the breaker).")
-    params: ClassVar[dict[str, str]] = {"duration": "window length, e.g. 1h",
-                                        "baseline_windows": "how many earlier windows to average",
-                                        "factor": "multiple of the baseline that matches, e.g. 5",
-                                        "min_amount": "ignore outflows below this (whole units)"}
+    params: ClassVar[dict[str, Param]] = {
+        # the window and the baseline: not comparable, so a change waits
+        "duration": Param("window length, e.g. 1h", parse_duration),
+        "baseline_windows": Param("how many earlier windows to average", _count),
+        "factor": Param("multiple of the baseline that matches, e.g. 5", _ratio,
+                        looser="higher"),
+        "min_amount": _amount_param("ignore outflows below this (whole units)")}
     duration: timedelta = timedelta(hours=1)
     baseline_windows: int = 24
     factor: Decimal = Decimal(5)
     min_amount: int = 0
     decimals: int = 0
+
+    def sums(self) -> set[tuple[str, timedelta]]:
+        return {("asset", self.duration),
+                ("asset", self.duration * (self.baseline_windows + 1))}
 
     def check(self, request: Request, ctx: Context) -> Message | None:
         recent = window_sum(ctx, request, "asset", self.duration)[0]
@@ -405,14 +548,7 @@ def window_sum(ctx: Context, request: Request, scope: str,
 
 def needed_sums(rules: Sequence[Rule]) -> set[tuple[str, timedelta]]:
     """The (scope, window) sums these rules read, for the service to compute."""
-    out: set[tuple[str, timedelta]] = set()
-    for r in rules:
-        if isinstance(r, Window):
-            out.add((r.scope, r.duration))
-        elif isinstance(r, OutflowRate):
-            out.add(("asset", r.duration))
-            out.add(("asset", r.duration * (r.baseline_windows + 1)))
-    return out
+    return set().union(*(r.sums() for r in rules))
 
 
 RULE_KINDS: dict[str, type[Rule]] = {k.kind: k for k in (
@@ -421,41 +557,9 @@ RULE_KINDS: dict[str, type[Rule]] = {k.kind: k for k in (
 _COMMON = {"kind", "name", "action", "reason", "asset"}
 
 
-def _ratio(value: Any) -> Decimal:
-    try:
-        ratio = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not ratio.is_finite() or ratio < 0:
-        raise ValueError(f"{value!r} must be a number ≥ 0")
-    return ratio
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{value!r} must be a whole number ≥ 0")
-    return value
-
-
-def _hour(value: Any) -> int:
-    if _count(value) > 23:
-        raise ValueError(f"{value!r} must be an hour 0-23")
-    return int(value)
-
-
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "duration": parse_duration, "cooling_off": parse_duration, "max_share": _ratio,
-    "threshold": _ratio, "factor": _ratio, "min_history": _count, "max_count": _count,
-    "baseline_windows": _count, "start_hour": _hour, "end_hour": _hour,
-    "tier": lambda v: str(v), "scope": lambda v: _scope(v),
-}
-_AMOUNTS = {"amount", "max_amount", "min_amount"}
-
-
-def _scope(value: Any) -> str:
-    if value not in ("customer", "destination", "asset", "all"):
-        raise ValueError(f"{value!r} must be customer, destination, asset or all")
-    return str(value)
+# every parameter that is an amount, in any kind (kept in minor units of the rule's asset)
+AMOUNT_PARAMS = frozenset(name for kind in RULE_KINDS.values()
+                          for name, param in kind.params.items() if param.amount)
 
 
 def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
@@ -494,23 +598,22 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
             values["asset"] = asset.symbol
             if "decimals" in kind.__dataclass_fields__:
                 values["decimals"] = asset.decimals
-        for param in kind.params:
-            if param not in spec:
+        for name, param in kind.params.items():
+            if name not in spec:
                 continue
             try:
-                if param in _AMOUNTS:
+                if param.amount:
                     if asset is None:
                         raise ValueError("an amount needs the rule's asset")
-                    values[param] = parse_units(str(spec[param]), asset)
+                    values[name] = parse_units(str(spec[name]), asset)
                 else:
-                    values[param] = _PARSERS[param](spec[param])
+                    values[name] = param.parse(spec[name])
             except (ValueError, KinkoError) as exc:
                 reason = exc.message if isinstance(exc, KinkoError) else str(exc)
-                raise ConfigError(f"{label}.{param}: {reason}") from None
-        if kind.kind == "max_amount" and "amount" not in values:
-            raise ConfigError(f"{label}: max_amount needs amount and asset")
-        if kind.kind == "window" and "max_amount" not in values and "max_count" not in values:
-            raise ConfigError(f"{label}: a window needs max_amount or max_count")
+                raise ConfigError(f"{label}.{name}: {reason}") from None
+        lacking = kind.incomplete(values)
+        if lacking is not None:
+            raise ConfigError(f"{label}: {lacking}")
         rules.append(kind(**values))
     return tuple(rules)
 
@@ -546,6 +649,6 @@ def rules_markdown() -> str:
     lines = ["| kind | what it catches | parameters (besides action, reason, asset, name) |",
              "|---|---|---|"]
     for kind in RULE_KINDS.values():
-        params = "; ".join(f"`{p}`: {m}" for p, m in kind.params.items()) or "-"
+        params = "; ".join(f"`{p}`: {m.meaning}" for p, m in kind.params.items()) or "-"
         lines.append(f"| `{kind.kind}` | {kind.doc} | {params} |")
     return "\n".join(lines)

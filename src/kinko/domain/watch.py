@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
@@ -42,7 +42,9 @@ from kinko.domain.money import Asset
 from kinko.domain.watch_state import Finding
 
 __all__ = [
+    "ALERT_KINDS",
     "Alert",
+    "AlertKind",
     "Expected",
     "Observation",
     "alert_key",
@@ -56,6 +58,16 @@ __all__ = [
 ]
 
 Direction = Literal["out", "in"]
+
+# every kind of alert: those the watch raises (safe_execution, safe_change and owner_key:
+# kinko.domain.watch_safe), and those raised where the danger is seen
+# (policy_loosening by a custody policy version that loosens, cosign_refused by the policy
+# co-signer, which inserts its refusals itself); the dashboard's filter offers these
+AlertKind = Literal["theft", "theft_attempt", "unknown_tx", "delegation", "nonce", "code",
+                    "allowance", "call", "displaced", "balance_drop", "denied_deposit",
+                    "audit_allowance", "audit_delegation", "safe_execution", "safe_change",
+                    "owner_key", "cosign_refused", "policy_loosening"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 
 @dataclass(frozen=True)
@@ -89,9 +101,7 @@ class Observation:
 @dataclass(frozen=True)
 class Alert:
     key: str  # one alert per key, ever
-    kind: str  # theft, theft_attempt, unknown_tx, delegation, nonce, code, allowance, call,
-    #            displaced, balance_drop, denied_deposit, audit_allowance, audit_delegation,
-    #            safe_execution, safe_change, owner_key (kinko.domain.watch_safe)
+    kind: AlertKind
     severity: str  # critical, high, warning
     asset: str | None
     wallet: str | None

@@ -41,7 +41,7 @@ from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
 from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.safe import CALL, PendingExecution, SafeEvent
-from kinko.domain.watch import Alert, alert_key, seen_where
+from kinko.domain.watch import Alert, AlertKind, alert_key, seen_where
 
 __all__ = ["OwnerKey", "SafeVerdict", "judge_pending", "judge_safes", "owner_key_alerts"]
 
@@ -160,6 +160,7 @@ def judge_safes(events: Sequence[SafeEvent], safes: Mapping[str, tuple[str, str]
                         else N_("safe.outcome.failure")),
             executor=str(d.get("executor", "?")), tx=e.tx_hash, where=where))
     for tx, (wallet, asset, changes, total, execution) in unexplained.items():
+        kind: AlertKind
         if changes:
             said = msg("alert.safe_change", wallet=wallet, change=_join(changes), tx=tx,
                        where=where)

@@ -30,11 +30,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from kinko.domain.chain import AccountState, Allowance, Authorization, Transfer, delegate_of
 from kinko.domain.messages import Message, Units, msg
 
-__all__ = ["Finding", "Flows", "flows_of", "judge", "span_words", "suspects"]
+__all__ = ["Finding", "FindingKind", "Flows", "flows_of", "judge", "span_words", "suspects"]
+
+# what an unexplained change is; each becomes an alert of the same kind (a hidden outflow:
+# a theft), kinko.domain.watch.state_alert
+FindingKind = Literal["hidden_outflow", "nonce", "delegation", "code", "allowance", "call"]
 
 
 @dataclass
@@ -55,7 +60,7 @@ class Finding:
     """An unexplained change of one watched address at one block (or in the mempool)."""
 
     address: str
-    kind: str  # hidden_outflow, nonce, delegation, code, allowance, call
+    kind: FindingKind
     asset: str | None  # the asset that left (hidden_outflow); None otherwise
     amount: int
     detail: Message  # what changed, for people (kinko.domain.messages)

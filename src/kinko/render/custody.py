@@ -12,6 +12,7 @@ and loads nothing from the network, so it can be printed, archived or handed in 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -114,7 +115,7 @@ def _json(report: CustodyReport) -> str:
                       "message": ENGLISH.text(f.message), "message_id": f.message.to_data(),
                       "amount": None if f.amount is None else str(f.amount),
                       "addresses": list(f.addresses)} for f in report.findings],
-        "pending": [p.__dict__ for p in report.pending],
+        "pending": [asdict(p) for p in report.pending],
         "wallets": [{"wallet": w.wallet, "asset": w.asset, "tier": w.tier,
                      "signing": w.signing, "threshold": w.threshold, "owners": w.owners,
                      "keys": w.keys, "offline_keys": w.offline,

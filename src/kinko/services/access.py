@@ -27,12 +27,13 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from kinko.errors import BadInput, Forbidden, Unauthorized
-from kinko.ports import AccessTables, Clock, Store
+from kinko.ports import AccessTables, AuditRow, Clock, Store
 from kinko.services.throttle import Throttle
 
 __all__ = ["PERMISSIONS", "ROLES", "Access", "ApiKey", "AuditCheck", "AuditProblem",
@@ -68,7 +69,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _audit_hash(prev: str, row: dict[str, Any]) -> str:
+def _audit_hash(prev: str, row: Mapping[str, Any]) -> str:
     body = json.dumps({k: row[k] for k in ("seq", "actor", "action", "target", "detail")}
                       | {"at": row["at"].isoformat()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(f"kinko-audit-v1\n{prev}\n{body}".encode()).hexdigest()
@@ -214,7 +215,7 @@ class Access:
         with self.store.access() as tables:
             append_audit(tables, self.clock.now(), actor, action, target, detail)
 
-    def audit_log(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    def audit_log(self, after: int = 0, limit: int = 1000) -> list[AuditRow]:
         with self.store.access(write=False) as tables:
             return tables.audit(after, limit)
 

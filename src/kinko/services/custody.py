@@ -59,6 +59,12 @@ from kinko.domain.policy_lock import (
     version_facts,
 )
 from kinko.domain.report import CustodyReport, CustodyRow, PendingMove
+from kinko.domain.states import (
+    IN_FLIGHT_WITHDRAWAL_STATES,
+    PROPOSAL_STATES,
+    ProposalState,
+    one_of,
+)
 from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount, NotFound
 from kinko.ports import (
     Chain,
@@ -258,7 +264,7 @@ def custody_positions(ledger: Ledger, *, at: datetime | None = None) -> list[Ass
 @dataclass(frozen=True)
 class ProposalView:
     proposal: Proposal
-    state: str
+    state: ProposalState
     tx_hash: str | None
     detail: Message
     approvals: list[Approval]
@@ -485,9 +491,10 @@ class Custody:
         return ProposalView(proposal, state, tx_hash, detail, approvals, quorum)
 
     def proposals(self, state: str | None = None) -> list[ProposalView]:
-        return self._views((state,))
+        return self._views((None if state is None
+                            else one_of(state, PROPOSAL_STATES, "proposal state"),))
 
-    def _views(self, states: tuple[str | None, ...]) -> list[ProposalView]:
+    def _views(self, states: tuple[ProposalState | None, ...]) -> list[ProposalView]:
         """The proposals in any of ``states`` (None: every state), by id, with their
         approvals: one read transaction (not one per proposal; the withdrawals held for
         review are proposals too, and there may be thousands)."""
@@ -879,7 +886,7 @@ class Custody:
                                   str(v.proposal.payload["to_wallet"]),
                                   int(str(v.proposal.payload["amount"])), v.tx_hash))
         with self.ledger.store.screening(write=False) as tables:
-            for state in ("sending", "sent"):
+            for state in IN_FLIGHT_WITHDRAWAL_STATES:
                 moves += [(w["wallet"], None, int(w["amount"]), w["tx_hash"])
                           for w in tables.withdrawals(state, limit=100_000) if w["tx_hash"]]
         adjust: dict[str, int] = {}

@@ -32,7 +32,6 @@ import csv
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from kinko.domain.approvals import preauthorisation
 from kinko.domain.csvcells import unescape_cell
@@ -64,6 +63,7 @@ from kinko.domain.refunds import parse_plan_document
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
 from kinko.errors import BadInput, InputFileError, UnknownAsset
+from kinko.ports import AlertRow, BreakerEventRow, IncidentRow, TimelineRow
 from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.incidents import Incidents
@@ -73,7 +73,6 @@ __all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_refund_plan", "re
 CAUSE_KINDS = ("note", "cause")  # timeline entries that record the cause, in operators' words
 # timeline entries that are findings, not measures taken
 FINDING_KINDS = ("opened", "alert", "chain", *CAUSE_KINDS)
-_AMOUNTS = {"amount", "max_amount", "min_amount"}
 
 
 def fsa_report(custody: Custody, *, incident: str | None = None,
@@ -216,10 +215,10 @@ def _rules(custody: Custody, policy: Policy | None) -> tuple[RuleInfo, ...]:
     out = []
     for spec, rule in zip(policy.screening_rules, rules, strict=True):
         params = []
-        for param in RULE_KINDS[rule.kind].params:
+        for param, declared in RULE_KINDS[rule.kind].params.items():
             if param not in spec:
                 continue
-            if param in _AMOUNTS and rule.asset is not None:  # exact, in the asset's units
+            if declared.amount and rule.asset is not None:  # exact, in the asset's units
                 value: int = getattr(rule, param)
                 text = f"{format_units(value, assets[rule.asset], group=True)} {rule.asset}"
             else:  # as the policy says it: 24h, 0.1, customer
@@ -230,7 +229,7 @@ def _rules(custody: Custody, policy: Policy | None) -> tuple[RuleInfo, ...]:
     return tuple(out)
 
 
-def _alert(a: dict[str, Any]) -> AlertInfo:
+def _alert(a: AlertRow) -> AlertInfo:
     return AlertInfo(a["id"], a["kind"], a["severity"], a["state"], a["chain_state"],
                      a["asset"], a["wallet"], a["tx_hash"],
                      None if a["amount"] is None else int(a["amount"]), a["block"],
@@ -241,7 +240,7 @@ _Beats = tuple[tuple[str, datetime, int | None, int | None], ...]
 
 
 def _store_records(custody: Custody, limit: int) -> tuple[
-        list[AlertInfo], dict[str, int | None], int, list[dict[str, Any]], list[NoticeInfo],
+        list[AlertInfo], dict[str, int | None], int, list[BreakerEventRow], list[NoticeInfo],
         _Beats]:
     """Alerts, the watch's checkpoint per chain, the deny list's size, the breaker's log,
     the webhook outbox and the watch's heartbeats, in two read transactions."""
@@ -357,8 +356,8 @@ def read_refund_plan(folder: Path) -> RefundPlan:
     return parse_refund_plan(data, str(path), digest)
 
 
-def _incident(custody: Custody, row: dict[str, Any], events: list[dict[str, Any]],
-              alerts: list[dict[str, Any]], plan: RefundPlan | None,
+def _incident(custody: Custody, row: IncidentRow, events: list[TimelineRow],
+              alerts: list[AlertRow], plan: RefundPlan | None,
               detections: tuple[Detection, ...]) -> IncidentSection:
     """The incident's section. The customers affected are those whose assets were lost:
     the refund plan's customers; else, when the theft left the holdings of its asset short

@@ -28,16 +28,12 @@ from typing import Any
 from kinko.domain.ledger import Posting
 from kinko.domain.messages import N_, Message, Units, msg, verbatim
 from kinko.domain.money import format_units
+from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, one_of
+from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, Overdraft
-from kinko.ports import Clock, Store
+from kinko.ports import AlertRow, Clock, IncidentRow, Store, TimelineRow
 
-__all__ = ["ALERT_STATES", "INCIDENT_MOVES", "IncidentView", "Incidents", "LossReport"]
-
-ALERT_STATES = ("open", "acked")
-
-# allowed moves of an incident's state
-INCIDENT_MOVES = {"open": ("contained", "resolved"), "contained": ("open", "resolved"),
-                  "resolved": ("open",)}
+__all__ = ["IncidentView", "Incidents", "LossReport"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +46,9 @@ class LossReport:
 
 @dataclass(frozen=True)
 class IncidentView:
-    incident: dict[str, Any]
-    alerts: list[dict[str, Any]]
-    timeline: list[dict[str, Any]]
+    incident: IncidentRow
+    alerts: list[AlertRow]
+    timeline: list[TimelineRow]
 
 
 class Incidents:
@@ -62,24 +58,24 @@ class Incidents:
         self.ledger = ledger  # a kinko.services.ledger.Ledger, for booking losses
 
     def alerts(self, state: str | None = None, limit: int = 1000, *, kind: str | None = None,
-               offset: int = 0, newest_first: bool = False) -> list[dict[str, Any]]:
+               offset: int = 0, newest_first: bool = False) -> list[AlertRow]:
         """Alerts, oldest first (or newest first), ``limit`` of them after ``offset``."""
-        if state is not None and state not in ALERT_STATES:
-            raise BadInput(f"alert state must be open or acked, not {state!r}")
+        chosen = None if state is None else one_of(state, ALERT_STATES, "alert state")
+        of_kind = None if kind is None else one_of(kind, ALERT_KINDS, "alert kind")
         if offset < 0 or limit < 1:
             raise BadInput("a page of alerts starts at 0 and has at least one row")
         with self.store.watch(write=False) as tables:
-            return tables.alerts(state=state, kind=kind, limit=limit, offset=offset,
+            return tables.alerts(state=chosen, kind=of_kind, limit=limit, offset=offset,
                                  newest_first=newest_first)
 
-    def alert(self, alert_id: str) -> dict[str, Any]:
+    def alert(self, alert_id: str) -> AlertRow:
         with self.store.watch(write=False) as tables:
             row = tables.alert(alert_id)
         if row is None:
             raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
         return row
 
-    def ack(self, alert_id: str, by: str, note: str = "") -> dict[str, Any]:
+    def ack(self, alert_id: str, by: str, note: str = "") -> AlertRow:
         if not by.strip():
             raise BadInput("say who acknowledges the alert (--by NAME)")
         now = self.clock.now()
@@ -97,9 +93,10 @@ class Incidents:
                     note=note.strip()))
         return self.alert(alert_id)
 
-    def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
+    def incidents(self, state: str | None = None) -> list[IncidentRow]:
         with self.store.watch(write=False) as tables:
-            return tables.incidents(state)
+            return tables.incidents(
+                None if state is None else one_of(state, INCIDENT_STATES, "incident state"))
 
     def incident(self, incident_id: str) -> IncidentView:
         with self.store.watch(write=False) as tables:
@@ -184,7 +181,7 @@ class Incidents:
                 "timeline.chain.refused", tx=tx_hash, block=str(block), to=to,
                 code=code or "—"))
 
-    def move(self, incident_id: str, state: str, by: str, reason: str) -> dict[str, Any]:
+    def move(self, incident_id: str, state: str, by: str, reason: str) -> IncidentRow:
         """open → contained → resolved (or back to open), with who and why."""
         if not by.strip() or not reason.strip():
             raise BadInput("say who moves the incident (--by NAME) and why (--reason TEXT)")
@@ -229,10 +226,13 @@ class Incidents:
             if alert["chain_state"] != "final":
                 pending += 1
                 continue
-            if self._book(incident_id, f"loss:{alert['key']}", alert["asset"],
-                          alert["wallet"], int(alert["amount"]), f"tx:{alert['tx_hash']}",
+            asset, wallet = alert["asset"], alert["wallet"]
+            if asset is None or wallet is None:  # a theft names both (domain.watch)
+                continue
+            if self._book(incident_id, f"loss:{alert['key']}", asset, wallet,
+                          int(alert["amount"]), f"tx:{alert['tx_hash']}",
                           f"theft {alert['id']} of incident {incident_id}"):
-                booked[alert["asset"]] = booked.get(alert["asset"], 0) + int(alert["amount"])
+                booked[asset] = booked.get(asset, 0) + int(alert["amount"])
         if booked:
             with self.store.watch() as tables:
                 for asset, units in sorted(booked.items()):

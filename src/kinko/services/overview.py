@@ -21,7 +21,8 @@ from typing import Any
 
 from kinko.domain.custody import CustodyFinding, Wallet, same_key
 from kinko.domain.report import CustodyReport
-from kinko.ports import Clock, Store
+from kinko.domain.states import ACTIVE_INCIDENT_STATES
+from kinko.ports import AlertRow, BreakerEventRow, Clock, IncidentRow, Store
 from kinko.services.custody import Custody, custody_report
 from kinko.services.heartbeat import Heartbeat, watch_findings, watch_health
 from kinko.services.withdrawals import Withdrawals
@@ -33,21 +34,21 @@ __all__ = ["Overview", "affected_assets", "overview", "stamp", "stamp_text"]
 class Overview:
     at: datetime
     custody: CustodyReport
-    tripped: dict[str, dict[str, Any]]  # scope -> who tripped it, when, why
-    incidents: list[dict[str, Any]]  # open and contained, newest first
-    alerts: list[dict[str, Any]]  # the newest, any state
+    tripped: dict[str, BreakerEventRow]  # scope -> who tripped it, when, why
+    incidents: list[IncidentRow]  # open and contained, newest first
+    alerts: list[AlertRow]  # the newest, any state
     open_alerts: int
     withdrawals: dict[str, int]  # state -> count
     pending_proposals: int
     heartbeats: tuple[Heartbeat, ...] = ()
     watch: tuple[CustodyFinding, ...] = ()  # a silent watch, or none ever ran
-    affected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    affected: dict[str, list[IncidentRow]] = field(default_factory=dict)
 
     def findings_of(self, asset: str | None) -> list[Any]:
         """The custody findings about ``asset`` (None: about all assets together)."""
         return [f for f in self.custody.findings if f.asset == asset]
 
-    def incidents_of(self, asset: str) -> list[dict[str, Any]]:
+    def incidents_of(self, asset: str) -> list[IncidentRow]:
         """The open or contained incidents in which a key of this asset's wallets leaked."""
         return self.affected.get(asset, [])
 
@@ -69,24 +70,25 @@ def stamp(store: Store, clock: Clock | None = None, silence: int = 60) -> tuple[
     return (*counts, sum(1 for b in watch_health(store, clock, silence=silence) if b.silent))
 
 
-def affected_assets(incidents: list[dict[str, Any]], wallets: list[Wallet]
-                    ) -> dict[str, list[dict[str, Any]]]:
+def affected_assets(incidents: list[IncidentRow], wallets: list[Wallet]
+                    ) -> dict[str, list[IncidentRow]]:
     """Asset → the active incidents that concern it: the incident's asset, and every asset
     of a wallet whose key is the leaked one (one key signs for all of them)."""
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[IncidentRow]] = {}
     for incident in incidents:
-        assets = {incident["asset"]} if incident.get("asset") else set()
-        assets |= {w.asset for w in same_key(wallets, incident.get("wallet"))}
+        asset = incident["asset"]
+        assets = {asset} if asset else set()
+        assets |= {w.asset for w in same_key(wallets, incident["wallet"])}
         for asset in sorted(assets):
             out.setdefault(asset, []).append(incident)
     return out
 
 
-def active_incidents(custody: Custody) -> dict[str, list[dict[str, Any]]]:
+def active_incidents(custody: Custody) -> dict[str, list[IncidentRow]]:
     """Asset → its open or contained incidents (see :func:`affected_assets`), for every
     page that shows an asset: none of them may call an asset under theft "within policy"."""
     with custody.ledger.store.watch(write=False) as tables:
-        active = [i for i in tables.incidents() if i["state"] in ("open", "contained")]
+        active = [i for i in tables.incidents() if i["state"] in ACTIVE_INCIDENT_STATES]
     return affected_assets(active, custody.ledger.wallets())
 
 
@@ -103,7 +105,7 @@ def overview(withdrawals: Withdrawals, *, alerts: int = 10, silence: int = 60) -
     with store.watch(write=False) as tables:
         latest = tables.alerts(limit=alerts, newest_first=True)
         open_alerts = tables.count_alerts("open")
-        active = [i for i in tables.incidents() if i["state"] in ("open", "contained")]
+        active = [i for i in tables.incidents() if i["state"] in ACTIVE_INCIDENT_STATES]
     with store.screening(write=False) as screening:
         counts = screening.withdrawal_counts()
     online = any(w.tier != "cold" and w.addresses for w in wallets)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from kinko.domain.messages import Message, msg
+from kinko.domain.states import ACTIVE_INCIDENT_STATES
 from kinko.ports import Store
 
 __all__ = ["active_incidents", "incidents_for", "record", "scope_word"]
@@ -30,7 +31,7 @@ def active_incidents(store: Store) -> list[dict[str, Any]]:
     """The incidents still being handled: open or contained (read again when any
     process changes an incident)."""
     found = store.cached("incidents", lambda u: tuple(
-        [*u.watch.incidents("open"), *u.watch.incidents("contained")]))
+        [row for state in ACTIVE_INCIDENT_STATES for row in u.watch.incidents(state)]))
     return [dict(row) for row in found]
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from kinko.domain.addresses import same_token
 from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.money import Asset
-from kinko.domain.trace.model import AccountTransfers
+from kinko.domain.trace.model import ACCOUNT_POLICIES, AccountTransfers, Policy
 from kinko.errors import BadInput, KinkoError
 from kinko.ports import Chain, Clock, Store
 from kinko.services.artifacts import Artifacts
@@ -44,7 +44,8 @@ __all__ = ["MAX_BLOCKS", "POLICIES", "IncidentSeeds", "TraceJobs", "TraceRequest
 
 log = logging.getLogger(__name__)
 
-POLICIES = ("haircut", "poison", "fifo", "lifo")
+# what the dashboard offers: the account policies, haircut (its default) first
+POLICIES: tuple[Policy, ...] = tuple(sorted(ACCOUNT_POLICIES, key=lambda p: p != "haircut"))
 MAX_BLOCKS = 100_000  # more than this from a node: give a transfers file instead
 FILE_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem")
 
@@ -103,7 +104,7 @@ class TraceJobs:
                         key=lambda a: (a["block"] is None, a["block"] or 0, a["id"]))
         hashes = tuple(dict.fromkeys(str(a["tx_hash"]).lower() for a in thefts))
         assets = {a["asset"] for a in thefts if a.get("asset")}
-        blocks = [int(a["block"]) for a in thefts if a.get("block") is not None]
+        blocks = [a["block"] for a in thefts if a["block"] is not None]
         asset = next(iter(assets)) if len(assets) == 1 else row.get("asset")
         return IncidentSeeds(incident_id, row["title"], hashes, asset,
                              min(blocks) if blocks else None)

@@ -41,6 +41,7 @@ from kinko.domain.addresses import canonical_token, chain_key, chain_keys
 from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
 from kinko.domain.messages import N_, Percent, Units, msg
 from kinko.domain.safe import SafeEvent
+from kinko.domain.states import IN_FLIGHT_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.domain.watch import (
     Alert,
     Expected,
@@ -69,12 +70,10 @@ from kinko.services.containment import ACTOR, Containment, RaceCap, Sweep
 from kinko.services.deposits import find_fork, tag_holders
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["ALERT_STATES", "INCIDENT_STATES", "PollReport", "Watch"]
+__all__ = ["PollReport", "Watch"]
 
 log = logging.getLogger("kinko.watch")
 
-ALERT_STATES = ("open", "acked")
-INCIDENT_STATES = ("open", "contained", "resolved")
 _PREFETCH = 4
 _SAVE_EVERY = 256  # blocks read between checkpoint writes
 # the state watch reads every block's state within _LIVE_DEPTH of the head; deeper (catching
@@ -565,13 +564,14 @@ class Watch:
         for o in seen:
             row = refs[o["match_ref"]]
             sender = chain_key(o["sender"], self.chain.name)
-            if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(row["tx_hash"]) \
+            tx_hash = str(row["tx_hash"])  # sent ones only, each with its hash (above)
+            if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(tx_hash) \
                     or lookup(row["tx_hash"]) is not None:
                 continue
             asset = self.ledger.assets.get(row["asset"])
             detail = msg(N_("alert.displaced.released") if release
                          else N_("alert.displaced.kept"), wallet=row["wallet"],
-                         withdrawal=row["id"], tx=row["tx_hash"], nonce=str(o["nonce"]),
+                         withdrawal=row["id"], tx=tx_hash, nonce=str(o["nonce"]),
                          sender=sender, amount=Units(int(row["amount"]), row["asset"],
                                                      asset.decimals if asset else 0))
             with self.store.unit():
@@ -952,11 +952,11 @@ class Watch:
         kind, _, ident = ref.partition(":")
         if kind == "withdrawal":
             view = self.withdrawals.get(ident)
-            if view.state in ("allowed", "approved"):  # signed outside kinko, seen on chain
+            if view.state in SENDABLE_WITHDRAWAL_STATES:  # signed outside kinko, seen on chain
                 with self.store.screening() as tables:
                     tables.set_state(ident, (view.state,), "sent", obs["tx_hash"])
                 view = self.withdrawals.get(ident)
-            if view.state in ("sending", "sent"):
+            if view.state in IN_FLIGHT_WITHDRAWAL_STATES:
                 return self.withdrawals.confirm(ident) is not None
             return False
         if kind == "proposal":

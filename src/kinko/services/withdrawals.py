@@ -46,13 +46,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kinko.domain.addresses import canonical_address, chain_key, same_address
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
-from kinko.domain.messages import Message, from_data, msg, verbatim
+from kinko.domain.messages import Message, msg, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
@@ -61,10 +61,17 @@ from kinko.domain.screening import (
     Label,
     Request,
     Rule,
-    RuleHit,
     needed_sums,
     parse_rules,
     screen,
+)
+from kinko.domain.states import (
+    IN_FLIGHT_WITHDRAWAL_STATES,
+    OPEN_WITHDRAWAL_STATES,
+    SENDABLE_WITHDRAWAL_STATES,
+    WITHDRAWAL_STATES,
+    WithdrawalState,
+    one_of,
 )
 from kinko.errors import (
     ApprovalError,
@@ -79,7 +86,7 @@ from kinko.errors import (
     RefusedDestination,
 )
 from kinko.i18n import ENGLISH
-from kinko.ports import Fee, Unit
+from kinko.ports import BreakerEventRow, Fee, Unit, WithdrawalRow
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -94,12 +101,11 @@ from kinko.services.custody import (
 from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record, scope_word
 
-__all__ = ["STATES", "WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
+__all__ = ["WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
 
-_OPEN = ("allowed", "review", "approved")
-# every state a withdrawal can be in, in the order of its life
-STATES = ("review", "allowed", "approved", "sending", "sent", "confirmed", "failed",
-          "blocked", "rejected", "expired")
+# the state a screening decision's outcome puts a new withdrawal in
+_STATE_OF: dict[str, WithdrawalState] = {"allow": "allowed", "review": "review",
+                                         "block": "blocked"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _ZERO = re.compile(r"0x0{40}", re.IGNORECASE)
@@ -126,7 +132,7 @@ class WithdrawalView:
     asset: str
     amount: int
     destination: str
-    state: str
+    state: WithdrawalState
     decision: Decision
     tx_hash: str | None
     approvals: int = 0
@@ -158,20 +164,13 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _decision_json(d: Decision) -> str:
-    return json.dumps({"outcome": d.outcome, "policy_version": d.policy_version,
-                       "hits": [{"rule": h.rule, "kind": h.kind, "action": h.action,
-                                 "reason": h.reason.to_data(), "detail": h.detail.to_data()}
-                                for h in d.hits]}, ensure_ascii=False)
+    return json.dumps(d.to_data(), ensure_ascii=False)
 
 
 def _decision(text: str) -> Decision:
     """A stored decision; a hit's reason and detail are messages (kept as written when an
     earlier version stored text)."""
-    data = json.loads(text)
-    return Decision(data["outcome"], tuple(
-        RuleHit(h["rule"], h["kind"], h["action"], from_data(h.get("reason")),
-                from_data(h.get("detail"))) for h in data["hits"]),
-        int(data["policy_version"]))
+    return Decision.from_data(json.loads(text))
 
 
 class Withdrawals:
@@ -204,7 +203,7 @@ class Withdrawals:
         """An audit record, in the caller's unit of work (long texts are clipped there)."""
         Access(self.store, self.clock).audit(actor, action, target, detail)
 
-    def _view(self, row: dict[str, Any], progress: tuple[int, int] | None = None, *,
+    def _view(self, row: WithdrawalRow, progress: tuple[int, int] | None = None, *,
               any_state: bool = False) -> WithdrawalView:
         """A row as a view; ``progress`` (approvals, quorum) when the caller has it already,
         else it is read from the review's proposal (``any_state``: also after the review,
@@ -219,8 +218,8 @@ class Withdrawals:
                     approvals, quorum = len(proposal.approvals), proposal.quorum
         return WithdrawalView(row["id"], row["customer"], row["asset"], row["amount"],
                               row["destination"], row["state"], _decision(row["decision"]),
-                              row["tx_hash"], approvals, quorum, row.get("requested_at"),
-                              str(row.get("requester") or ""), str(row.get("wallet") or ""))
+                              row["tx_hash"], approvals, quorum, row["requested_at"],
+                              row["requester"], row["wallet"])
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
         with self.store.unit(write=False) as u:
@@ -232,7 +231,9 @@ class Withdrawals:
     def find(self, state: str | None = None, customer: str | None = None
              ) -> list[WithdrawalView]:
         with self.store.unit(write=False) as u:
-            return [self._view(r) for r in u.screening.withdrawals(state, customer)]
+            chosen = None if state is None else one_of(state, WITHDRAWAL_STATES,
+                                                       "withdrawal state")
+            return [self._view(r) for r in u.screening.withdrawals(chosen, customer)]
 
     def page(self, *, state: str | None = None, customer: str | None = None,
              asset: str | None = None, before: str | None = None,
@@ -240,8 +241,7 @@ class Withdrawals:
         """A page of withdrawals, newest first, filtered by state, customer and asset;
         ``before`` is the ``older`` cursor of the previous page. The review rows' approval
         counts are read in one query (no query per row)."""
-        if state is not None and state not in STATES:
-            raise BadInput(f"state must be one of {', '.join(STATES)}, not {state!r}")
+        chosen = None if state is None else one_of(state, WITHDRAWAL_STATES, "state")
         if asset is not None:
             asset = self.ledger.assets[asset].symbol
         if not 1 <= limit <= 500:
@@ -249,7 +249,7 @@ class Withdrawals:
         key = _parse_cursor(before) if before else None
         with self.store.unit(write=False) as u:
             tables = u.screening
-            rows = tables.withdrawal_page(state=state, customer=customer, asset=asset,
+            rows = tables.withdrawal_page(state=chosen, customer=customer, asset=asset,
                                           before=key, limit=limit + 1)
             reviews = [f"withdrawal-{r['id']}" for r in rows[:limit] if r["state"] == "review"]
             approvals = tables.approval_counts(reviews) if reviews else {}
@@ -331,8 +331,8 @@ class Withdrawals:
             hold_id, Hold(hold_id, f"customer:{customer}", hot.account, known.symbol, amount,
                           now + timedelta(hours=policy.proposal_ttl_hours)),
             source=hold_id, memo=f"to {destination}")
-        state = {"allow": "allowed", "review": "review", "block": "blocked"}[decision.outcome]
-        row = {"id": withdrawal_id, "customer": customer, "asset": known.symbol,
+        state = _STATE_OF[decision.outcome]
+        row: WithdrawalRow = {"id": withdrawal_id, "customer": customer, "asset": known.symbol,
                "amount": amount, "destination": destination, "wallet": hot.name,
                "requested_at": now, "requester": requester, "state": state,
                "decision": _decision_json(decision), "tx_hash": None}
@@ -387,7 +387,8 @@ class Withdrawals:
             self.ledger.void_hold(f"void:withdrawal:{withdrawal_id}",
                                   f"withdrawal:{withdrawal_id}", source=why)
 
-    def _close(self, u: Unit, withdrawal_id: str, old: tuple[str, ...], new: str) -> bool:
+    def _close(self, u: Unit, withdrawal_id: str, old: tuple[WithdrawalState, ...],
+               new: Literal["rejected", "expired"]) -> bool:
         """Close a withdrawal (rejected, expired) and its review's proposal together; what it
         reserves is released (already, for an expired hold). False when it had moved on."""
         if not u.screening.set_state(withdrawal_id, old, new):
@@ -432,14 +433,14 @@ class Withdrawals:
         allowed or approved), releasing what they reserve to their customers: one unit."""
         with self.store.unit() as u:
             return [self.reject(r["id"], by, reason)
-                    for r in u.screening.open_withdrawals(wallet, _OPEN)]
+                    for r in u.screening.open_withdrawals(wallet, OPEN_WITHDRAWAL_STATES)]
 
     def reject(self, withdrawal_id: str, by: str, reason: str, *,
                actor: str | None = None) -> WithdrawalView:
         """Reject a withdrawal not yet being sent: its funds are released and its review's
         proposal closed, with the audit record, in one unit of work."""
         with self.store.unit() as u:
-            if not self._close(u, withdrawal_id, _OPEN, "rejected"):
+            if not self._close(u, withdrawal_id, OPEN_WITHDRAWAL_STATES, "rejected"):
                 row = u.screening.withdrawal(withdrawal_id)
                 if row is None:
                     raise NotFound(f"unknown withdrawal {withdrawal_id!r}")
@@ -469,7 +470,7 @@ class Withdrawals:
         module docstring: signed and recorded in one unit, broadcast outside it)."""
         outside_units(self.store, "sending a withdrawal")
         view = self.get(withdrawal_id)
-        if view.state not in ("allowed", "approved"):
+        if view.state not in SENDABLE_WITHDRAWAL_STATES:
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}; only an allowed or "
                                 "approved withdrawal is sent")
         chain = self.custody.chain
@@ -488,7 +489,7 @@ class Withdrawals:
         with self.store.unit() as u:
             row = u.screening.withdrawal(withdrawal_id)
             assert row is not None
-            if row["state"] not in ("allowed", "approved"):
+            if row["state"] not in SENDABLE_WITHDRAWAL_STATES:
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it is being "
                                     "sent already, or closed")
             hold = u.ledger.hold_state(f"withdrawal:{withdrawal_id}")
@@ -496,7 +497,7 @@ class Withdrawals:
             if hold is None or hold[1] != "pending" or (
                     hold[0].expires_at is not None and hold[0].expires_at <= now):
                 self.ledger.expire_holds()  # releases it, if it is due and not yet released
-                expired = self._close(u, withdrawal_id, _OPEN, "expired")
+                expired = self._close(u, withdrawal_id, OPEN_WITHDRAWAL_STATES, "expired")
             else:
                 out = spender.sign(prepared)
                 u.screening.set_state(withdrawal_id, (row["state"],), "sending", out.tx_hash)
@@ -523,9 +524,10 @@ class Withdrawals:
         view = self.get(withdrawal_id)
         chain = self.custody.chain
         receipt = (chain.receipt(view.tx_hash) if chain is not None and view.tx_hash
-                   and view.state in ("sending", "sent") else None)
+                   and view.state in IN_FLIGHT_WITHDRAWAL_STATES else None)
         # "sending" with a receipt: kinko stopped between broadcasting and recording it
-        if chain is None or view.tx_hash is None or view.state not in ("sending", "sent") \
+        if chain is None or view.tx_hash is None \
+                or view.state not in IN_FLIGHT_WITHDRAWAL_STATES \
                 or (view.state == "sending" and receipt is None):
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: nothing to confirm")
         final = receipt is not None and \
@@ -564,7 +566,7 @@ class Withdrawals:
         its nonce) moved nothing: its hold is voided (the customer's funds released) and it
         is ``failed``, in one unit; False when it had moved on."""
         with self.store.unit() as u:
-            if not u.screening.set_state(withdrawal_id, ("sending", "sent"), "failed"):
+            if not u.screening.set_state(withdrawal_id, IN_FLIGHT_WITHDRAWAL_STATES, "failed"):
                 return False
             hold_id = f"withdrawal:{withdrawal_id}"
             hold = self.ledger.hold(hold_id)
@@ -579,12 +581,12 @@ class Withdrawals:
         reserved (and their reviews' proposals) expired, in one unit; returns their ids."""
         with self.store.unit() as u:
             self.ledger.expire_holds()
-            rows = [r for state in _OPEN
+            rows = [r for state in OPEN_WITHDRAWAL_STATES
                     for r in u.screening.withdrawals(state, limit=1_000_000)]
             states = u.ledger.hold_states([f"withdrawal:{r['id']}" for r in rows])
             return [r["id"] for r in rows
                     if states.get(f"withdrawal:{r['id']}") == "expired"
-                    and self._close(u, r["id"], _OPEN, "expired")]
+                    and self._close(u, r["id"], OPEN_WITHDRAWAL_STATES, "expired")]
 
     # ------------------------------------------------------------------ lists
 
@@ -625,14 +627,14 @@ class Withdrawals:
                            {"reason": ENGLISH.text(reason)})
             return True
 
-    def breaker(self) -> dict[str, dict[str, Any]]:
+    def breaker(self) -> dict[str, BreakerEventRow]:
         """The tripped scopes, each with the event that tripped it."""
-        return {scope: dict(e) for scope, e in self._breaker()[1].items()}
+        return {scope: e.copy() for scope, e in self._breaker()[1].items()}
 
-    def breaker_log(self) -> list[dict[str, Any]]:
-        return [dict(e) for e in self._breaker()[0]]
+    def breaker_log(self) -> list[BreakerEventRow]:
+        return [e.copy() for e in self._breaker()[0]]
 
-    def _breaker(self) -> tuple[tuple[dict[str, Any], ...], dict[str, dict[str, Any]]]:
+    def _breaker(self) -> tuple[tuple[BreakerEventRow, ...], dict[str, BreakerEventRow]]:
         """The breaker's log and its tripped scopes (read again when any process trips or
         resets one)."""
         return self.store.cached("breaker_events", lambda u: (

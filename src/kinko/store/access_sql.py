@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from kinko.ports import AuditRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -50,11 +51,12 @@ class SqlAccess:
         values["at_us"] = to_us(row["at"])
         self.conn.execute(s.audit_log.insert().values(**values))
 
-    def audit(self, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]:
         rows = self.conn.execute(select(s.audit_log).where(s.audit_log.c.seq > after)
                                  .order_by(s.audit_log.c.seq).limit(limit))
-        return [{**{k: v for k, v in r._mapping.items() if k != "at_us"},
-                 "at": from_us(r.at_us)} for r in rows]
+        return [AuditRow(seq=r.seq, at=from_us(r.at_us), actor=r.actor, action=r.action,
+                         target=r.target, detail=r.detail, prev_hash=r.prev_hash,
+                         hash=r.hash) for r in rows]
 
     # dashboard sessions -----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,14 +17,20 @@ from sqlalchemy.exc import IntegrityError
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.messages import Message, decode
 from kinko.domain.policy_lock import StoredPolicy, Veto
+from kinko.domain.states import ProposalState
 from kinko.errors import ApprovalError, ConfigError
+from kinko.ports import ProposalRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["ProposalRow", "SqlCustody", "SqlDeposits", "parse_proposal"]
 
-ProposalRow = tuple[Proposal, str, str | None, Message]  # proposal, state, tx hash, detail
+
+def _proposal_row(row: Any) -> ProposalRow:
+    # the state column holds only what set_state and close wrote: a ProposalState
+    return ProposalRow(parse_proposal(row.canonical), cast(ProposalState, str(row.state)),
+                       row.tx_hash, decode(row.detail))
 
 
 def parse_proposal(canonical: str) -> Proposal:
@@ -112,14 +118,13 @@ class SqlCustody:
         row = self.conn.execute(select(s.proposals).where(s.proposals.c.id == proposal_id)).first()
         if row is None:
             return None
-        return parse_proposal(row.canonical), str(row.state), row.tx_hash, decode(row.detail)
+        return _proposal_row(row)
 
     def proposals(self, state: str | None = None) -> list[ProposalRow]:
         q = select(s.proposals).order_by(s.proposals.c.id)
         if state is not None:
             q = q.where(s.proposals.c.state == state)
-        return [(parse_proposal(r.canonical), str(r.state), r.tx_hash, decode(r.detail))
-                for r in self.conn.execute(q)]
+        return [_proposal_row(r) for r in self.conn.execute(q)]
 
     def set_state(self, proposal_id: str, old: str, new: str, tx_hash: str | None = None) -> None:
         values: dict[str, Any] = {"state": new}

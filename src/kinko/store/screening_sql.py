@@ -13,23 +13,23 @@ from sqlalchemy.exc import IntegrityError
 from kinko.domain.labels import tag_index
 from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
+from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
+from kinko.ports import BreakerEventRow, WithdrawalRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
 __all__ = ["SqlScreening"]
 
-# the states screening counts: not blocked, rejected, expired or failed (reverted: it
-# moved nothing)
-COUNTED = ("allowed", "review", "approved", "sending", "sent", "confirmed")
+COUNTED = COUNTED_WITHDRAWAL_STATES
 # a window's scope -> the running totals it reads ("all" is every withdrawal of the asset)
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
            "all": "asset"}
 _SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
 
 
-def _scopes(row: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
     """The running totals a withdrawal counts in: (scope, asset, key)."""
     return [("customer", row["asset"], row["customer"]),
             ("destination", row["asset"], row["destination"]), ("asset", row["asset"], "")]
@@ -42,11 +42,11 @@ class SqlScreening:
 
     # withdrawals ---------------------------------------------------------------
 
-    def put_withdrawal(self, row: dict[str, Any]) -> None:
+    def put_withdrawal(self, row: WithdrawalRow) -> None:
         """Insert a new withdrawal (the caller looked it up in the same write unit); one
         screening counts goes into the running totals of its customer, its destination
         and its asset."""
-        values = {k: v for k, v in row.items() if k != "requested_at"}
+        values: dict[str, Any] = {k: v for k, v in row.items() if k != "requested_at"}
         values["requested_us"] = to_us(row["requested_at"])
         try:
             self.conn.execute(s.withdrawals.insert().values(**values))
@@ -151,13 +151,13 @@ class SqlScreening:
                                       last[1] - first[1] - removed[1])
         return out
 
-    def withdrawal(self, withdrawal_id: str) -> dict[str, Any] | None:
+    def withdrawal(self, withdrawal_id: str) -> WithdrawalRow | None:
         row = self.conn.execute(select(s.withdrawals).where(
             s.withdrawals.c.id == withdrawal_id)).first()
         return None if row is None else _withdrawal(row)
 
     def withdrawals(self, state: str | None = None, customer: str | None = None,
-                    limit: int = 1000) -> list[dict[str, Any]]:
+                    limit: int = 1000) -> list[WithdrawalRow]:
         q = select(s.withdrawals).order_by(s.withdrawals.c.requested_us.desc()).limit(limit)
         if state is not None:
             q = q.where(s.withdrawals.c.state == state)
@@ -167,7 +167,7 @@ class SqlScreening:
 
     def withdrawal_page(self, *, state: str | None = None, customer: str | None = None,
                         asset: str | None = None, before: tuple[int, str] | None = None,
-                        limit: int = 50) -> list[dict[str, Any]]:
+                        limit: int = 50) -> list[WithdrawalRow]:
         """Withdrawals newest first by (requested_us, id), filtered; ``before`` is the
         (requested_us, id) of the last row of the previous page (keyset paging: as fast on
         the thousandth page as on the first, using ix_withdrawals_state / _customer /
@@ -198,7 +198,7 @@ class SqlScreening:
                 .group_by(a.c.proposal_id)))
         return counts
 
-    def open_withdrawals(self, wallet: str, states: tuple[str, ...]) -> list[dict[str, Any]]:
+    def open_withdrawals(self, wallet: str, states: tuple[str, ...]) -> list[WithdrawalRow]:
         """The withdrawals from ``wallet`` in ``states``, oldest first."""
         w = s.withdrawals
         return [_withdrawal(r) for r in self.conn.execute(
@@ -211,16 +211,16 @@ class SqlScreening:
         return {str(r[0]): int(r[1]) for r in self.conn.execute(
             select(w.c.state, func.count()).group_by(w.c.state))}
 
-    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[dict[str, Any]]:
+    def withdrawals_for_watch(self, tx_hashes: list[str]) -> list[WithdrawalRow]:
         """Withdrawals the chain may show: those sent (or sending) as one of ``tx_hashes``,
         and every allowed or approved one that has not been sent by kinko."""
-        rows: list[dict[str, Any]] = []
+        rows: list[WithdrawalRow] = []
         lowered = sorted({h.lower() for h in tx_hashes})
         for i in range(0, len(lowered), 500):
             rows += [_withdrawal(r) for r in self.conn.execute(select(s.withdrawals).where(
                 func.lower(s.withdrawals.c.tx_hash).in_(lowered[i : i + 500])))]
         rows += [_withdrawal(r) for r in self.conn.execute(select(s.withdrawals).where(
-            s.withdrawals.c.state.in_(("allowed", "approved")),
+            s.withdrawals.c.state.in_(SENDABLE_WITHDRAWAL_STATES),
             s.withdrawals.c.tx_hash.is_(None)))]
         return rows
 
@@ -365,21 +365,24 @@ class SqlScreening:
         self.conn.execute(s.breaker_events.insert().values(
             scope=scope, event=event, at_us=to_us(at), by=by, reason=reason.to_json()))
 
-    def breaker_events(self) -> list[dict[str, Any]]:
+    def breaker_events(self) -> list[BreakerEventRow]:
         rows = self.conn.execute(select(s.breaker_events).order_by(s.breaker_events.c.id))
-        return [{**dict(r._mapping), "at": from_us(r.at_us), "reason": decode(r.reason)}
+        return [BreakerEventRow(id=r.id, scope=r.scope, event=r.event, at=from_us(r.at_us),
+                                at_us=r.at_us, by=r.by, reason=decode(r.reason))
                 for r in rows]
 
-    def tripped(self) -> dict[str, dict[str, Any]]:
+    def tripped(self) -> dict[str, BreakerEventRow]:
         """Scopes whose latest event is a trip, with that event."""
-        state: dict[str, dict[str, Any]] = {}
+        state: dict[str, BreakerEventRow] = {}
         for e in self.breaker_events():
             state[e["scope"]] = e
         return {scope: e for scope, e in state.items() if e["event"] == "trip"}
 
 
-def _withdrawal(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
-    data["amount"] = int(data["amount"])
-    data["requested_at"] = from_us(data.pop("requested_us"))
-    return data
+def _withdrawal(row: Any) -> WithdrawalRow:
+    # the state column holds only what put_withdrawal and set_state wrote: a WithdrawalState
+    return WithdrawalRow(id=row.id, customer=row.customer, asset=row.asset,
+                         amount=int(row.amount), destination=row.destination,
+                         wallet=row.wallet, requested_at=from_us(row.requested_us),
+                         requester=row.requester, state=row.state, decision=row.decision,
+                         tx_hash=row.tx_hash)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
 from kinko.domain.messages import Message, decode
+from kinko.ports import AlertRow, IncidentRow, TimelineRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -39,6 +40,16 @@ def _out(row: Any, table: Table | None = None) -> dict[str, Any]:
         if key in out:
             out[key] = decode(out[key])
     return out
+
+
+def _alert(row: Any) -> AlertRow:
+    # the columns are AlertRow's (x_us read as x, the detail as a Message); kind and state
+    # hold what kinko (or the co-signer) wrote: declared words
+    return cast(AlertRow, _out(row, s.alerts))
+
+
+def _incident(row: Any) -> IncidentRow:
+    return cast(IncidentRow, _out(row, s.incidents))
 
 
 def _in(values: dict[str, Any], table: Table) -> dict[str, Any]:
@@ -186,26 +197,26 @@ class SqlWatch:
 
     # ------------------------------------------------------------------ alerts
 
-    def chain_alerts(self, chain: str, chain_states: tuple[str, ...]) -> list[dict[str, Any]]:
+    def chain_alerts(self, chain: str, chain_states: tuple[str, ...]) -> list[AlertRow]:
         """The alerts about transactions or state of ``chain`` (their keys name it) in one of
         ``chain_states``."""
         rows = self.conn.execute(select(s.alerts).where(
             s.alerts.c.chain_state.in_(chain_states),
             s.alerts.c.key.like(f"%:{chain}:%")).order_by(s.alerts.c.raised_us))
-        return [_out(r) for r in rows]
+        return [_alert(r) for r in rows]
 
-    def alert_by_key(self, key: str) -> dict[str, Any] | None:
+    def alert_by_key(self, key: str) -> AlertRow | None:
         row = self.conn.execute(select(s.alerts).where(s.alerts.c.key == key)).first()
-        return None if row is None else _out(row, s.alerts)
+        return None if row is None else _alert(row)
 
-    def alert(self, alert_id: str) -> dict[str, Any] | None:
+    def alert(self, alert_id: str) -> AlertRow | None:
         row = self.conn.execute(select(s.alerts).where(s.alerts.c.id == alert_id)).first()
-        return None if row is None else _out(row, s.alerts)
+        return None if row is None else _alert(row)
 
     def alerts(self, *, state: str | None = None, kind: str | None = None,
                wallet: str | None = None, incident: str | None = None,
                limit: int | None = 1000, newest_first: bool = False,
-               offset: int = 0) -> list[dict[str, Any]]:
+               offset: int = 0) -> list[AlertRow]:
         q = select(s.alerts)
         if incident is not None:
             q = q.where(s.alerts.c.incident == incident)
@@ -221,7 +232,7 @@ class SqlWatch:
             q = q.limit(limit)
         if offset:
             q = q.offset(offset)
-        return [_out(r, s.alerts) for r in self.conn.execute(q)]
+        return [_alert(r) for r in self.conn.execute(q)]
 
     def put_alert(self, row: dict[str, Any]) -> str:
         """Insert an alert; its id is the next ``A-<n>``."""
@@ -245,17 +256,16 @@ class SqlWatch:
                                                       **_in(row, s.incidents)))
         return incident_id
 
-    def incident(self, incident_id: str) -> dict[str, Any] | None:
+    def incident(self, incident_id: str) -> IncidentRow | None:
         row = self.conn.execute(select(s.incidents).where(
             s.incidents.c.id == incident_id)).first()
-        return None if row is None else _out(row, s.incidents)
+        return None if row is None else _incident(row)
 
-    def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
+    def incidents(self, state: str | None = None) -> list[IncidentRow]:
         q = select(s.incidents)
         if state is not None:
             q = q.where(s.incidents.c.state == state)
-        return [_out(r, s.incidents)
-                for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
+        return [_incident(r) for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
 
     def update_incident(self, incident_id: str, **values: Any) -> None:
         self._touch("incidents")
@@ -268,10 +278,10 @@ class SqlWatch:
                                                      kind=kind, actor=actor,
                                                      detail=detail.to_json()))
 
-    def events(self, incident: str) -> list[dict[str, Any]]:
+    def events(self, incident: str) -> list[TimelineRow]:
         rows = self.conn.execute(select(s.timeline).where(s.timeline.c.incident == incident)
                                  .order_by(s.timeline.c.at_us, s.timeline.c.id))
-        return [_out(r, s.timeline) for r in rows]
+        return [cast(TimelineRow, _out(r, s.timeline)) for r in rows]
 
     # ------------------------------------------------------------------ webhook outbox
 

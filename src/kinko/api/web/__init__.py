@@ -14,14 +14,16 @@ import importlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from kinko.api.web.context import SignInRequired, Web
 
 __all__ = ["CSP", "PAGES", "SignInRequired", "Web", "mount"]
 
-# one module per page group, each with ``router(web) -> APIRouter``
+# one module per page group, each with a module-level ``router`` (an APIRouter whose pages
+# name the dashboard as a dependency, ``web: Site``), or, not yet converted, a function
+# ``router(web) -> APIRouter``
 PAGES = ("auth", "overview", "incidents", "withdrawals", "reports", "policy", "trace")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -33,9 +35,11 @@ def mount(app: FastAPI, web: Web) -> None:
     """Add the dashboard's pages, its static files and its security headers to ``app``."""
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="static")
+    app.state.web = web  # what kinko.api.web.context.site gives the pages
     for name in PAGES:
         module = importlib.import_module(f"kinko.api.web.{name}")
-        app.include_router(module.router(web))
+        router = module.router
+        app.include_router(router if isinstance(router, APIRouter) else router(web))
 
     @app.middleware("http")
     async def headers(request: Request,

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader
 
@@ -38,7 +38,7 @@ from kinko.services.sessions import Session, Sessions
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["COOKIE", "SignInRequired", "Viewer", "Web"]
+__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "site"]
 
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"
@@ -244,3 +244,13 @@ def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:
 def share(value: Decimal | None, places: int = 2) -> str:
     """A ratio as a percentage (exact decimal arithmetic, rounded for display only)."""
     return percent(value, places)
+
+
+def site(request: Request) -> Web:
+    """The dashboard a page belongs to (``app.state.web``, set by :func:`kinko.api.web.mount`)."""
+    web: Web = request.app.state.web
+    return web
+
+
+# what a page names to reach the services, the session, the templates: ``web: Site``
+Site = Annotated[Web, Depends(site)]

@@ -28,20 +28,16 @@ from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Web, amount
 from kinko.domain.messages import verbatim
+from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES
+from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, NotFound, UnknownAsset
+from kinko.ports import AlertRow
 from kinko.render.incident import incident_html
-from kinko.services.incidents import ALERT_STATES, INCIDENT_MOVES, IncidentView
+from kinko.services.incidents import IncidentView
 
-__all__ = ["ALERT_KINDS", "PAGE_SIZE", "router"]
+__all__ = ["PAGE_SIZE", "router"]
 
 PAGE_SIZE = 50
-# the kinds the watch raises (kinko.domain.watch.Alert), and the policy co-signer's refusals
-# (it inserts them itself: kinko.store.cosign_view), offered in the filter
-ALERT_KINDS = ("theft", "theft_attempt", "unknown_tx", "delegation", "nonce", "code",
-               "allowance", "call", "displaced", "balance_drop", "denied_deposit",
-               "audit_allowance", "audit_delegation", "safe_execution", "safe_change",
-               "owner_key", "cosign_refused", "policy_loosening")
-INCIDENT_STATES = tuple(INCIDENT_MOVES)
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
@@ -59,17 +55,18 @@ def router(web: Web) -> APIRouter:
 
     service = web.incidents
 
-    def shown(row: dict[str, Any]) -> dict[str, Any]:
+    def shown(row: AlertRow) -> dict[str, Any]:
         """An alert with its amount in whole units of its asset."""
         text = "—"
-        if row.get("amount") is not None:
+        if row["amount"] is not None:
             try:
-                text = amount(int(row["amount"]), web.withdrawals.ledger.assets[row["asset"]])
+                text = amount(int(row["amount"]),
+                              web.withdrawals.ledger.assets[row["asset"] or ""])
             except (UnknownAsset, KeyError, TypeError):
                 text = str(row["amount"])
         return {**row, "shown": text}
 
-    def alert(alert_id: str) -> dict[str, Any]:
+    def alert(alert_id: str) -> AlertRow:
         try:
             return service().alert(alert_id)
         except BadInput as exc:

@@ -21,12 +21,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Web
+from kinko.api.web.context import Site
 from kinko.domain.policy_lock import Standing, veto_bytes
 from kinko.errors import BadInput, Forbidden, KinkoError
 
 __all__ = ["router"]
-
 
 
 def _changes(s: Standing) -> tuple[list[Any], list[Any]]:
@@ -41,53 +40,52 @@ def _remaining(until: datetime | None, now: datetime) -> tuple[int, int, int]:
     return seconds // 3600, seconds // 60 % 60, seconds
 
 
-def router(web: Web) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @r.get("/custody/policy")
-    def policy(request: Request) -> HTMLResponse:
-        viewer = web.page(request)
-        custody = web.custody()
-        now = custody.clock.now()
-        found = custody.policy_standings(now)
-        effective = next((s for s in found if s.state == "effective"), None)
-        pending = [s for s in found if s.state == "pending"]
-        signing = {s.facts.version: base64.b64encode(veto_bytes(
-            s.facts.version, s.facts.policy.digest)).decode()
-            for s in pending if s.facts.policy is not None}
-        return web.render(
-            request, "policy.html.j2", viewer, effective=effective, pending=pending,
-            history=[s for s in found if s.state not in ("effective", "pending")],
-            changes=_changes, remaining=lambda s: _remaining(s.effective_at, now),
-            signing=signing, hours=int(custody.time_lock.total_seconds() // 3600))
 
-    @r.post("/custody/policy/{version}/veto")
-    async def veto(request: Request, version: int) -> Response:
-        form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "read")  # role: below
+@router.get("/custody/policy")
+def policy(request: Request, web: Site) -> HTMLResponse:
+    viewer = web.page(request)
+    custody = web.custody()
+    now = custody.clock.now()
+    found = custody.policy_standings(now)
+    effective = next((s for s in found if s.state == "effective"), None)
+    pending = [s for s in found if s.state == "pending"]
+    signing = {s.facts.version: base64.b64encode(veto_bytes(
+        s.facts.version, s.facts.policy.digest)).decode()
+        for s in pending if s.facts.policy is not None}
+    return web.render(
+        request, "policy.html.j2", viewer, effective=effective, pending=pending,
+        history=[s for s in found if s.state not in ("effective", "pending")],
+        changes=_changes, remaining=lambda s: _remaining(s.effective_at, now),
+        signing=signing, hours=int(custody.time_lock.total_seconds() // 3600))
 
-        def text(name: str, limit: int) -> str:
-            value = form.get(name)
-            return value.strip()[:limit] if isinstance(value, str) else ""
 
-        def work() -> None:
-            approver = text("approver", 64) or viewer.name
-            try:
-                viewer.session.key.require("approve")
-                if approver != viewer.name and viewer.role != "admin":
-                    raise Forbidden(f"key {viewer.name!r} cannot veto as {approver!r}")
-                signature = text("signature", 257)
-                if not signature or len(signature) > 256:
-                    raise BadInput("paste a signature (128 hexadecimal characters), or sign "
-                                   "in the browser first")
-                web.custody().veto(version, approver, signature, text("reason", 500),
-                                   actor=viewer.name)
-            except KinkoError as exc:
-                web.access().audit(viewer.name, "policy.veto.refused", f"policy-v{version}",
-                                   {"approver": approver, "why": exc.message})
-                raise
+@router.post("/custody/policy/{version}/veto")
+async def veto(request: Request, web: Site, version: int) -> Response:
+    form = dict(await request.form())
+    viewer = await run_in_threadpool(web.form, request, form, "read")  # role: below
 
-        await run_in_threadpool(work)
-        return web.done("/custody/policy")
+    def text(name: str, limit: int) -> str:
+        value = form.get(name)
+        return value.strip()[:limit] if isinstance(value, str) else ""
 
-    return r
+    def work() -> None:
+        approver = text("approver", 64) or viewer.name
+        try:
+            viewer.session.key.require("approve")
+            if approver != viewer.name and viewer.role != "admin":
+                raise Forbidden(f"key {viewer.name!r} cannot veto as {approver!r}")
+            signature = text("signature", 257)
+            if not signature or len(signature) > 256:
+                raise BadInput("paste a signature (128 hexadecimal characters), or sign "
+                               "in the browser first")
+            web.custody().veto(version, approver, signature, text("reason", 500),
+                               actor=viewer.name)
+        except KinkoError as exc:
+            web.access().audit(viewer.name, "policy.veto.refused", f"policy-v{version}",
+                               {"approver": approver, "why": exc.message})
+            raise
+
+    await run_in_threadpool(work)
+    return web.done("/custody/policy")

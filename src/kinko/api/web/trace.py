@@ -30,6 +30,7 @@ from kinko.domain.messages import N_
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.ports import IncidentRow
 from kinko.render.trace import write_blacklist, write_trace
 from kinko.safeload import loads_json, read_bounded
 from kinko.services.artifact_files import file_in
@@ -107,7 +108,7 @@ def router(web: Web) -> APIRouter:
         value = int(units)
         return amount(value, asset) if asset is not None else f"{value:,}"
 
-    def incidents_with_thefts() -> list[dict[str, Any]]:
+    def incidents_with_thefts() -> list[IncidentRow]:
         service = web.incidents()
         found = []
         for row in service.incidents():

@@ -28,20 +28,19 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from kinko.api.web.context import Viewer, Web
+from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.approvals import signing_bytes
 from kinko.domain.money import format_units
+from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
 from kinko.errors import BadInput
 from kinko.services.access import Forbidden
 from kinko.services.custody import ProposalView
-from kinko.services.withdrawals import STATES, WithdrawalView
+from kinko.services.withdrawals import WithdrawalView
 
 __all__ = ["router"]
 
 PAGE_SIZE = 50
 DEFAULT_STATE = "review"
-PROPOSAL_STATES = ("pending", "approved", "sent", "executed", "rejected", "expired")
-_OPEN = ("allowed", "review", "approved")
 
 
 def _signing_b64(view: ProposalView) -> str:
@@ -88,159 +87,167 @@ def _signature(form: dict[str, Any]) -> str:
     return text
 
 
-def router(web: Web) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    def proposal_data(view: ProposalView | None) -> dict[str, Any]:
-        if view is None:
-            return {"proposal": None, "signing_b64": "", "payload": []}
-        return {"proposal": view, "signing_b64": _signing_b64(view),
-                "payload": _payload(web, view),
-                "expired": web.clock.now() >= view.proposal.expires_at}
 
-    def existing(withdrawal_id: str) -> WithdrawalView:
-        try:
-            return web.withdrawals.get(withdrawal_id)
-        except BadInput:
-            raise HTTPException(404, f"unknown withdrawal {withdrawal_id!r}") from None
+def proposal_data(web: Web, view: ProposalView | None) -> dict[str, Any]:
+    if view is None:
+        return {"proposal": None, "signing_b64": "", "payload": []}
+    return {"proposal": view, "signing_b64": _signing_b64(view),
+            "payload": _payload(web, view),
+            "expired": web.clock.now() >= view.proposal.expires_at}
 
-    @r.get("/withdrawals")
-    def queue(request: Request,
-              state: Annotated[str | None, Query(max_length=16)] = None,
-              customer: Annotated[str, Query(max_length=128)] = "",
-              asset: Annotated[str, Query(max_length=16)] = "",
-              before: Annotated[str, Query(max_length=300)] = "") -> HTMLResponse:
-        viewer = web.page(request)
-        chosen = DEFAULT_STATE if state is None else state
-        page = web.withdrawals.page(state=None if chosen in ("", "all") else chosen,
-                                    customer=customer.strip() or None,
-                                    asset=asset.strip() or None, before=before or None,
-                                    limit=PAGE_SIZE)
-        filters = {k: v for k, v in (("customer", customer.strip()),
-                                     ("asset", asset.strip())) if v}
 
-        def link(**change: str) -> str:
-            params = {"state": chosen or "all", **filters, **change}
-            return "/withdrawals?" + urlencode({k: v for k, v in params.items() if v})
+def existing(web: Web, withdrawal_id: str) -> WithdrawalView:
+    try:
+        return web.withdrawals.get(withdrawal_id)
+    except BadInput:
+        raise HTTPException(404, f"unknown withdrawal {withdrawal_id!r}") from None
 
-        return web.render(request, "withdrawals.html.j2", viewer, page=page,
-                          state=chosen or "all", states=STATES, customer=customer.strip(),
-                          asset=asset.strip(), assets=web.withdrawals.ledger.assets,
-                          link=link, first_page=not before, total=sum(page.counts.values()),
-                          quote=lambda v: quote(v, safe=""))
 
-    @r.get("/withdrawals/{withdrawal_id}")
-    def detail(request: Request, withdrawal_id: str) -> HTMLResponse:
-        viewer = web.page(request)
-        view = existing(withdrawal_id)
-        proposal = web.withdrawals.custody.proposal(f"withdrawal-{withdrawal_id}")
-        quoted = quote(withdrawal_id, safe="")
-        return web.render(request, "withdrawals_detail.html.j2", viewer, w=view,
-                          a=web.withdrawals.ledger.assets[view.asset],
-                          can_reject=viewer.can("operate") and view.state in _OPEN,
-                          approve_to=f"/withdrawals/{quoted}/approve",
-                          reject_to=f"/withdrawals/{quoted}/reject",
-                          quote=lambda v: quote(v, safe=""),
-                          **proposal_data(proposal))
+@router.get("/withdrawals")
+def queue(request: Request, web: Site,
+          state: Annotated[str | None, Query(max_length=16)] = None,
+          customer: Annotated[str, Query(max_length=128)] = "",
+          asset: Annotated[str, Query(max_length=16)] = "",
+          before: Annotated[str, Query(max_length=300)] = "") -> HTMLResponse:
+    viewer = web.page(request)
+    chosen = DEFAULT_STATE if state is None else state
+    page = web.withdrawals.page(state=None if chosen in ("", "all") else chosen,
+                                customer=customer.strip() or None,
+                                asset=asset.strip() or None, before=before or None,
+                                limit=PAGE_SIZE)
+    filters = {k: v for k, v in (("customer", customer.strip()),
+                                 ("asset", asset.strip())) if v}
 
-    @r.post("/withdrawals/{withdrawal_id}/approve")
-    async def approve(request: Request, withdrawal_id: str) -> Response:
-        form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "read")  # role: _approver
+    def link(**change: str) -> str:
+        params = {"state": chosen or "all", **filters, **change}
+        return "/withdrawals?" + urlencode({k: v for k, v in params.items() if v})
 
-        def work() -> None:
-            approver = _approver(web, viewer, form, f"withdrawal-{withdrawal_id}")
-            signature = _signature(form)
-            existing(withdrawal_id)
-            web.withdrawals.approve(withdrawal_id, approver, signature, actor=viewer.name)
+    return web.render(request, "withdrawals.html.j2", viewer, page=page,
+                      state=chosen or "all", states=WITHDRAWAL_STATES,
+                      customer=customer.strip(), asset=asset.strip(),
+                      assets=web.withdrawals.ledger.assets,
+                      link=link, first_page=not before, total=sum(page.counts.values()),
+                      quote=lambda v: quote(v, safe=""))
 
-        await run_in_threadpool(work)
-        return web.done(f"/withdrawals/{quote(withdrawal_id, safe='')}")
 
-    @r.post("/withdrawals/{withdrawal_id}/reject")
-    async def reject(request: Request, withdrawal_id: str) -> Response:
-        form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "operate")
-        reason = form.get("reason")
-        reason = reason.strip() if isinstance(reason, str) else ""
-        if not reason or len(reason) > 500:
-            raise BadInput("give a reason for rejecting (1-500 characters)")
+@router.get("/withdrawals/{withdrawal_id}")
+def detail(request: Request, web: Site, withdrawal_id: str) -> HTMLResponse:
+    viewer = web.page(request)
+    view = existing(web, withdrawal_id)
+    proposal = web.withdrawals.custody.proposal(f"withdrawal-{withdrawal_id}")
+    quoted = quote(withdrawal_id, safe="")
+    return web.render(request, "withdrawals_detail.html.j2", viewer, w=view,
+                      a=web.withdrawals.ledger.assets[view.asset],
+                      can_reject=viewer.can("operate") and view.state in OPEN_WITHDRAWAL_STATES,
+                      approve_to=f"/withdrawals/{quoted}/approve",
+                      reject_to=f"/withdrawals/{quoted}/reject",
+                      quote=lambda v: quote(v, safe=""),
+                      **proposal_data(web, proposal))
 
-        def work() -> None:
-            existing(withdrawal_id)
-            web.withdrawals.reject(withdrawal_id, viewer.name, reason, actor=viewer.name)
 
-        await run_in_threadpool(work)
-        return web.done(f"/withdrawals/{quote(withdrawal_id, safe='')}")
+@router.post("/withdrawals/{withdrawal_id}/approve")
+async def approve(request: Request, web: Site, withdrawal_id: str) -> Response:
+    form = dict(await request.form())
+    viewer = await run_in_threadpool(web.form, request, form, "read")  # role: _approver
 
-    @r.get("/proposals")
-    def proposals(request: Request,
-                  state: Annotated[str, Query(max_length=16)] = "pending") -> HTMLResponse:
-        viewer = web.page(request)
-        if state not in (*PROPOSAL_STATES, "all"):
-            raise BadInput(f"state must be one of {', '.join(PROPOSAL_STATES)} or all")
-        views = web.withdrawals.custody.proposals(None if state == "all" else state)
-        return web.render(request, "withdrawals_proposals.html.j2", viewer, views=views,
-                          state=state, states=PROPOSAL_STATES, now=web.clock.now(),
-                          quote=lambda v: quote(v, safe=""))
+    def work() -> None:
+        approver = _approver(web, viewer, form, f"withdrawal-{withdrawal_id}")
+        signature = _signature(form)
+        existing(web, withdrawal_id)
+        web.withdrawals.approve(withdrawal_id, approver, signature, actor=viewer.name)
 
-    @r.get("/proposals/{proposal_id}")
-    def proposal(request: Request, proposal_id: str) -> HTMLResponse:
-        viewer = web.page(request)
-        view = web.withdrawals.custody.proposal(proposal_id)
-        if view is None:
+    await run_in_threadpool(work)
+    return web.done(f"/withdrawals/{quote(withdrawal_id, safe='')}")
+
+
+@router.post("/withdrawals/{withdrawal_id}/reject")
+async def reject(request: Request, web: Site, withdrawal_id: str) -> Response:
+    form = dict(await request.form())
+    viewer = await run_in_threadpool(web.form, request, form, "operate")
+    reason = form.get("reason")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > 500:
+        raise BadInput("give a reason for rejecting (1-500 characters)")
+
+    def work() -> None:
+        existing(web, withdrawal_id)
+        web.withdrawals.reject(withdrawal_id, viewer.name, reason, actor=viewer.name)
+
+    await run_in_threadpool(work)
+    return web.done(f"/withdrawals/{quote(withdrawal_id, safe='')}")
+
+
+@router.get("/proposals")
+def proposals(request: Request, web: Site,
+              state: Annotated[str, Query(max_length=16)] = "pending") -> HTMLResponse:
+    viewer = web.page(request)
+    if state not in (*PROPOSAL_STATES, "all"):
+        raise BadInput(f"state must be one of {', '.join(PROPOSAL_STATES)} or all")
+    views = web.withdrawals.custody.proposals(None if state == "all" else state)
+    return web.render(request, "withdrawals_proposals.html.j2", viewer, views=views,
+                      state=state, states=PROPOSAL_STATES, now=web.clock.now(),
+                      quote=lambda v: quote(v, safe=""))
+
+
+@router.get("/proposals/{proposal_id}")
+def proposal(request: Request, web: Site, proposal_id: str) -> HTMLResponse:
+    viewer = web.page(request)
+    view = web.withdrawals.custody.proposal(proposal_id)
+    if view is None:
+        raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+    withdrawal = view.proposal.payload.get("withdrawal") \
+        if view.proposal.kind == "withdrawal" else None
+    owners = web.withdrawals.custody.owners_signing(proposal_id)
+    return web.render(request, "withdrawals_proposal_page.html.j2", viewer,
+                      approve_to=f"/proposals/{quote(proposal_id, safe='')}/approve",
+                      owners_to=f"/proposals/{quote(proposal_id, safe='')}/owner-signature",
+                      safe_tx=owners[0] if owners else None,
+                      owner_signatures=owners[1] if owners else [],
+                      withdrawal=withdrawal if isinstance(withdrawal, str) else None,
+                      quote=lambda v: quote(v, safe=""), **proposal_data(web, view))
+
+
+@router.post("/proposals/{proposal_id}/owner-signature")
+async def owner_signature(request: Request, web: Site, proposal_id: str) -> Response:
+    form = dict(await request.form())
+    viewer = await run_in_threadpool(web.form, request, form, "approve")
+    owner = form.get("owner")
+    owner = owner.strip() if isinstance(owner, str) else ""
+    if not owner or len(owner) > 128:
+        raise BadInput("give your owner address (the key you signed with)")
+    text = form.get("signature")
+    text = text.strip().removeprefix("0x") if isinstance(text, str) else ""
+    if len(text) != 130:
+        raise BadInput("an owner's signature is 65 bytes: 130 hexadecimal characters")
+    try:
+        signature = bytes.fromhex(text)
+    except ValueError:
+        raise BadInput("the signature is not hexadecimal") from None
+
+    def work() -> None:
+        if web.withdrawals.custody.proposal(proposal_id) is None:
             raise HTTPException(404, f"unknown proposal {proposal_id!r}")
-        withdrawal = view.proposal.payload.get("withdrawal") \
-            if view.proposal.kind == "withdrawal" else None
-        owners = web.withdrawals.custody.owners_signing(proposal_id)
-        return web.render(request, "withdrawals_proposal_page.html.j2", viewer,
-                          approve_to=f"/proposals/{quote(proposal_id, safe='')}/approve",
-                          owners_to=f"/proposals/{quote(proposal_id, safe='')}/owner-signature",
-                          safe_tx=owners[0] if owners else None,
-                          owner_signatures=owners[1] if owners else [],
-                          withdrawal=withdrawal if isinstance(withdrawal, str) else None,
-                          quote=lambda v: quote(v, safe=""), **proposal_data(view))
+        web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
+                                                    actor=viewer.name)
 
-    @r.post("/proposals/{proposal_id}/owner-signature")
-    async def owner_signature(request: Request, proposal_id: str) -> Response:
-        form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "approve")
-        owner = form.get("owner")
-        owner = owner.strip() if isinstance(owner, str) else ""
-        if not owner or len(owner) > 128:
-            raise BadInput("give your owner address (the key you signed with)")
-        text = form.get("signature")
-        text = text.strip().removeprefix("0x") if isinstance(text, str) else ""
-        if len(text) != 130:
-            raise BadInput("an owner's signature is 65 bytes: 130 hexadecimal characters")
-        try:
-            signature = bytes.fromhex(text)
-        except ValueError:
-            raise BadInput("the signature is not hexadecimal") from None
+    await run_in_threadpool(work)
+    return web.done(f"/proposals/{quote(proposal_id, safe='')}")
 
-        def work() -> None:
-            if web.withdrawals.custody.proposal(proposal_id) is None:
-                raise HTTPException(404, f"unknown proposal {proposal_id!r}")
-            web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
-                                                        actor=viewer.name)
 
-        await run_in_threadpool(work)
-        return web.done(f"/proposals/{quote(proposal_id, safe='')}")
+@router.post("/proposals/{proposal_id}/approve")
+async def approve_proposal(request: Request, web: Site, proposal_id: str) -> Response:
+    form = dict(await request.form())
+    viewer = await run_in_threadpool(web.form, request, form, "read")  # role: _approver
 
-    @r.post("/proposals/{proposal_id}/approve")
-    async def approve_proposal(request: Request, proposal_id: str) -> Response:
-        form = dict(await request.form())
-        viewer = await run_in_threadpool(web.form, request, form, "read")  # role: _approver
+    def work() -> None:
+        approver = _approver(web, viewer, form, proposal_id)
+        signature = _signature(form)
+        if web.withdrawals.custody.proposal(proposal_id) is None:
+            raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+        web.withdrawals.approve_proposal(proposal_id, approver, signature,
+                                         actor=viewer.name)
 
-        def work() -> None:
-            approver = _approver(web, viewer, form, proposal_id)
-            signature = _signature(form)
-            if web.withdrawals.custody.proposal(proposal_id) is None:
-                raise HTTPException(404, f"unknown proposal {proposal_id!r}")
-            web.withdrawals.approve_proposal(proposal_id, approver, signature,
-                                             actor=viewer.name)
-
-        await run_in_threadpool(work)
-        return web.done(f"/proposals/{quote(proposal_id, safe='')}")
-
-    return r
+    await run_in_threadpool(work)
+    return web.done(f"/proposals/{quote(proposal_id, safe='')}")

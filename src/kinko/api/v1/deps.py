@@ -1,0 +1,131 @@
+"""What the REST API's routes depend on, as FastAPI dependencies: the services, the caller's
+API key and its role, the audit, and the next page's link.
+
+A route names what it needs in its signature (``who: Operator``, ``api: Services``,
+``audit: Audited``); :func:`kinko.api.app.create_app` puts the services on the app
+(:class:`Api`, ``app.state.api``) and includes the routers of :mod:`kinko.api.v1`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+
+from kinko.errors import KinkoError
+from kinko.services.access import Access, ApiKey, Forbidden
+from kinko.services.custody import Custody
+from kinko.services.throttle import Throttle
+from kinko.services.withdrawals import Withdrawals
+
+__all__ = ["ERRORS", "Admin", "Api", "Audit", "Audited", "Caller", "Operator", "Reader",
+           "Services", "acting_for", "next_page"]
+
+# what every route may answer besides its own answer and 400 (each with kinko's error body:
+# kinko.api.docs.document_errors); a router adds those of its own (404, 409, 422)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or one kinko does not know"},
+    403: {"description": "The key's role does not allow this"},
+    429: {"description": "Too many wrong keys from this client: wait Retry-After seconds"},
+    503: {"description": "The database or a node cannot be reached"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such thing"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Its state does not allow this, or the idempotency key was used "
+          "for another request"}}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Refused by a rule: an overdraft, a malformed id, a refused "
+          "destination or tier"}}
+
+
+@dataclass(frozen=True)
+class Api:
+    """The services the routes call. ``withdrawals`` is shared by every request (it keeps
+    the parsed rules and the deny list warm); the factories give the others."""
+
+    withdrawals: Withdrawals
+    custody: Callable[[], Custody]
+    access: Callable[[], Access]
+    wrong_keys: Throttle  # wrong keys per client (the API) and per key (sign-in)
+
+
+def services(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+Services = Annotated[Api, Depends(services)]
+
+
+def caller(request: Request, api: Services,
+           authorization: Annotated[str | None, Header()] = None,
+           x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+    """The caller's key (``Authorization: Bearer KEY`` or ``X-API-Key``); wrong keys are
+    counted per client address, audited, and a client with too many is answered 429 for a
+    while (:mod:`kinko.services.throttle`)."""
+    token = x_api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        token = value if scheme.lower() == "bearer" else authorization
+    client = request.client.host if request.client is not None else None
+    return api.access().authenticate(token, client=client, throttle=api.wrong_keys)
+
+
+Caller = Annotated[ApiKey, Depends(caller)]
+
+
+def _role(permission: str) -> Callable[[ApiKey], ApiKey]:
+    def holding(who: Caller) -> ApiKey:
+        who.require(permission)  # roles: PERMISSIONS in kinko.services.access
+        return who
+    holding.__name__ = f"role_{permission}"
+    return holding
+
+
+Reader = Annotated[ApiKey, Depends(_role("read"))]
+Operator = Annotated[ApiKey, Depends(_role("operate"))]
+Admin = Annotated[ApiKey, Depends(_role("admin"))]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit log's side of a request: who it names (``actor``, the key's name, passed to
+    the service, which writes the record in the same unit of work as the change) and the
+    refusals that matter, recorded when a route's work is refused."""
+
+    actor: str
+    key: ApiKey
+    access: Callable[[], Access]
+
+    @contextmanager
+    def refusal(self, action: str, target: str, detail: Mapping[str, Any]) -> Iterator[None]:
+        """Record ``action`` on ``target`` with why, when what runs inside is refused."""
+        try:
+            yield
+        except KinkoError as exc:
+            self.access().audit(self.actor, action, target, {**detail, "why": exc.message})
+            raise
+
+
+def audit(who: Caller, api: Services) -> Audit:
+    return Audit(who.name, who, api.access)
+
+
+Audited = Annotated[Audit, Depends(audit)]
+
+
+def acting_for(who: ApiKey, name: str, what: str) -> None:
+    """An approval or a veto is given by the key's holder (an admin may relay one)."""
+    who.require("approve")
+    if name != who.name and who.role != "admin":
+        raise Forbidden(f"key {who.name!r} cannot {what} as {name!r}")
+
+
+def next_page(request: Request, response: Response, name: str, cursor: str) -> None:
+    """Where the next page is: ``Link: <URL>; rel="next"`` (RFC 8288) and the cursor."""
+    url = request.url.include_query_params(**{name: cursor})
+    response.headers["Link"] = f'<{url}>; rel="next"'
+    response.headers["X-Next-Cursor"] = cursor

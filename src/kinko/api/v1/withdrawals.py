@@ -1,0 +1,148 @@
+"""``/v1/withdrawals``: request (screened and recorded), list, read, approve, reject."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from kinko.api.v1.deps import (
+    CONFLICT,
+    ERRORS,
+    NOT_FOUND,
+    REFUSED,
+    Api,
+    Audited,
+    Caller,
+    Operator,
+    Reader,
+    Services,
+    acting_for,
+    next_page,
+)
+from kinko.api.v1.models import (
+    ApprovalIn,
+    DecisionOut,
+    HitMessages,
+    HitOut,
+    RejectIn,
+    ReviewOut,
+    WithdrawalIn,
+    WithdrawalOut,
+)
+from kinko.domain.money import format_units, parse_units
+from kinko.domain.screening import RuleHit
+from kinko.errors import BadInput, NotFound, TierRefused
+from kinko.i18n import ENGLISH
+from kinko.services.access import ApiKey, Forbidden
+from kinko.services.withdrawals import Withdrawals, WithdrawalView
+
+__all__ = ["approving", "router"]
+
+router = APIRouter(prefix="/v1/withdrawals", tags=["withdrawals"],
+                   responses={**ERRORS, **NOT_FOUND, **CONFLICT, **REFUSED})
+
+
+def hit(h: RuleHit) -> HitOut:
+    """A rule hit: its words in English, and as catalog messages (id and parameters) for a
+    client that shows them in another language (:meth:`RuleHit.to_data`)."""
+    data = h.to_data()
+    return HitOut(rule=data["rule"], kind=data["kind"], action=data["action"],
+                  reason=ENGLISH.text(h.reason), detail=ENGLISH.text(h.detail),
+                  messages=HitMessages(reason=data["reason"], detail=data["detail"]))
+
+
+def shape(w: Withdrawals, v: WithdrawalView) -> WithdrawalOut:
+    asset = w.ledger.assets[v.asset]
+    proposal = None
+    if v.quorum:  # reviewed: what approvers sign(ed)
+        p = w.custody.proposal(f"withdrawal-{v.id}")
+        if p is not None:
+            proposal = ReviewOut(id=p.proposal.id, canonical=p.proposal.canonical(),
+                                 approvers=[a.approver for a in p.approvals])
+    return WithdrawalOut(
+        id=v.id, customer=v.customer, asset=v.asset, proposal=proposal,
+        amount=format_units(v.amount, asset), destination=v.destination, state=v.state,
+        tx_hash=v.tx_hash, approvals=v.approvals, quorum=v.quorum,
+        decision=DecisionOut(outcome=v.decision.outcome,
+                             policy_version=v.decision.policy_version,
+                             hits=[hit(h) for h in v.decision.hits]))
+
+
+def existing(w: Withdrawals, withdrawal_id: str) -> WithdrawalView:
+    try:
+        return w.get(withdrawal_id)
+    except BadInput as exc:
+        raise NotFound(exc.message) from None
+
+
+def approving(api: Api, who: ApiKey, approver: str, proposal_id: str) -> None:
+    """An approval is given by the key's holder (an admin may relay one); a refused one is
+    audited."""
+    try:
+        acting_for(who, approver, "approve")
+    except Forbidden as exc:
+        api.withdrawals.refused_approval(who.name, proposal_id, approver, exc)
+        raise
+
+
+@router.post("", status_code=201)
+def create_withdrawal(body: WithdrawalIn, who: Operator, api: Services, audit: Audited,
+                      idempotency_key: Annotated[str, Header(min_length=1)]
+                      ) -> WithdrawalOut:
+    """Screen and record a withdrawal; retrying with the same Idempotency-Key (1-100 of
+    ``A-Z a-z 0-9 . _ : -``, starting with a letter or digit; it becomes the withdrawal's
+    id) returns the first result. The customer's recorded tier applies: a body naming a
+    ``tier`` is refused."""
+    if body.tier is not None:
+        raise TierRefused("a withdrawal request cannot name a tier: the customer's tier is "
+                          "recorded in kinko (PUT /v1/customers/{id}/tier) and applies to "
+                          "every request", field="tier")
+    w = api.withdrawals
+    units = parse_units(body.amount, w.ledger.assets[body.asset])
+    with w.store.unit():  # the answer is read in the request's own transaction
+        view = w.request(idempotency_key, body.customer, body.asset, units,
+                         body.destination, requester=who.name, actor=audit.actor)
+        return shape(w, view)
+
+
+@router.get("")
+def list_withdrawals(request: Request, response: Response, who: Reader, api: Services,
+                     state: Annotated[str | None, Query(max_length=16)] = None,
+                     customer: Annotated[str | None, Query(max_length=128)] = None,
+                     asset: Annotated[str | None, Query(max_length=16)] = None,
+                     before: Annotated[str | None, Query(max_length=300)] = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     ) -> list[WithdrawalOut]:
+    """Withdrawals newest first, a page at a time: the next page is in the ``Link`` header
+    (``rel="next"``) and its cursor in ``X-Next-Cursor`` (pass it as ``before``)."""
+    w = api.withdrawals
+    page = w.page(state=state, customer=customer, asset=asset, before=before, limit=limit)
+    if page.older is not None:
+        next_page(request, response, "before", page.older)
+    return [shape(w, v) for v in page.rows]
+
+
+@router.get("/{withdrawal_id}")
+def get_withdrawal(withdrawal_id: str, who: Reader, api: Services) -> WithdrawalOut:
+    w = api.withdrawals
+    return shape(w, existing(w, withdrawal_id))
+
+
+@router.post("/{withdrawal_id}/approve")
+def approve_withdrawal(withdrawal_id: str, body: ApprovalIn, who: Caller, api: Services,
+                       audit: Audited) -> WithdrawalOut:
+    """Record an approval. The approver named must be the key's holder."""
+    approving(api, who, body.approver, f"withdrawal-{withdrawal_id}")
+    w = api.withdrawals
+    view = w.approve(withdrawal_id, body.approver, body.signature, actor=audit.actor)
+    return shape(w, view)
+
+
+@router.post("/{withdrawal_id}/reject")
+def reject_withdrawal(withdrawal_id: str, body: RejectIn, who: Operator, api: Services,
+                      audit: Audited) -> WithdrawalOut:
+    w = api.withdrawals
+    existing(w, withdrawal_id)
+    view = w.reject(withdrawal_id, who.name, body.reason, actor=audit.actor)
+    return shape(w, view)
