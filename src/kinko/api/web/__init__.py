@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from kinko.api.web.context import SignInRequired, Web
@@ -22,8 +22,7 @@ from kinko.api.web.context import SignInRequired, Web
 __all__ = ["CSP", "PAGES", "SignInRequired", "Web", "mount"]
 
 # one module per page group, each with a module-level ``router`` (an APIRouter whose pages
-# name the dashboard as a dependency, ``web: Site``), or, not yet converted, a function
-# ``router(web) -> APIRouter``
+# name the dashboard as a dependency, ``web: Site``)
 PAGES = ("auth", "overview", "incidents", "withdrawals", "reports", "policy", "trace")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -37,9 +36,7 @@ def mount(app: FastAPI, web: Web) -> None:
               name="static")
     app.state.web = web  # what kinko.api.web.context.site gives the pages
     for name in PAGES:
-        module = importlib.import_module(f"kinko.api.web.{name}")
-        router = module.router
-        app.include_router(router if isinstance(router, APIRouter) else router(web))
+        app.include_router(importlib.import_module(f"kinko.api.web.{name}").router)
 
     @app.middleware("http")
     async def headers(request: Request,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from threading import Thread
 from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,6 +95,8 @@ class Web:
     wrong_keys: Throttle | None = None  # one per app, shared with the API (create_app)
     watch_silence: int = 60  # seconds without a round of the watch before it is an alarm
     submitter: Submitter = field(default_factory=Submitter)  # the FSA report's cover
+    # the trace jobs this app started (kinko.services.trace_jobs), by artifact, across requests
+    trace_threads: dict[str, Thread] = field(default_factory=dict)
     envs: dict[str, Environment] = field(init=False)
 
     def __post_init__(self) -> None:

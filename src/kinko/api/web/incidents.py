@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Web, amount
+from kinko.api.web.context import Site, Web, amount
 from kinko.domain.messages import verbatim
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES
 from kinko.domain.watch import ALERT_KINDS
@@ -50,192 +50,201 @@ def _text(form: dict[str, Any], name: str, limit: int = 500) -> str:
     return value.strip()
 
 
-def router(web: Web) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
-
-    service = web.incidents
-
-    def shown(row: AlertRow) -> dict[str, Any]:
-        """An alert with its amount in whole units of its asset."""
-        text = "—"
-        if row["amount"] is not None:
-            try:
-                text = amount(int(row["amount"]),
-                              web.withdrawals.ledger.assets[row["asset"] or ""])
-            except (UnknownAsset, KeyError, TypeError):
-                text = str(row["amount"])
-        return {**row, "shown": text}
-
-    def alert(alert_id: str) -> AlertRow:
+def _shown(web: Web, row: AlertRow) -> dict[str, Any]:
+    """An alert with its amount in whole units of its asset."""
+    text = "—"
+    if row["amount"] is not None:
         try:
-            return service().alert(alert_id)
-        except BadInput as exc:
-            raise NotFound(exc.message) from None
+            text = amount(int(row["amount"]),
+                          web.withdrawals.ledger.assets[row["asset"] or ""])
+        except (UnknownAsset, KeyError, TypeError):
+            text = str(row["amount"])
+    return {**row, "shown": text}
 
-    def incident(incident_id: str) -> IncidentView:
-        try:
-            return service().incident(incident_id)
-        except BadInput as exc:
-            raise NotFound(exc.message) from None
 
-    # ------------------------------------------------------------------ alerts
+def _alert(web: Web, alert_id: str) -> AlertRow:
+    try:
+        return web.incidents().alert(alert_id)
+    except BadInput as exc:
+        raise NotFound(exc.message) from None
 
-    @r.get("/alerts")
-    def alerts(request: Request, state: str = "", kind: str = "", page: int = 1
-               ) -> HTMLResponse:
-        viewer = web.page(request)
-        if state and state not in ALERT_STATES:
-            raise BadInput(f"alert state must be open or acked, not {state!r}")
-        if len(kind) > 32:
-            raise BadInput("an alert kind is at most 32 characters")
-        page = max(page, 1)
-        rows = service().alerts(state or None, PAGE_SIZE + 1, kind=kind or None,
-                                offset=(page - 1) * PAGE_SIZE, newest_first=True)
 
-        def link(to: int) -> str:
-            return "/alerts?" + urlencode({k: v for k, v in (
-                ("state", state), ("kind", kind), ("page", str(to))) if v})
+def _incident(web: Web, incident_id: str) -> IncidentView:
+    try:
+        return web.incidents().incident(incident_id)
+    except BadInput as exc:
+        raise NotFound(exc.message) from None
 
-        return web.render(request, "alerts.html.j2", viewer,
-                          alerts=[shown(a) for a in rows[:PAGE_SIZE]], state=state,
-                          kind=kind, kinds=ALERT_KINDS, states=ALERT_STATES, page=page,
-                          newer=link(page - 1) if page > 1 else None,
-                          older=link(page + 1) if len(rows) > PAGE_SIZE else None)
 
-    @r.get("/alerts/{alert_id}")
-    def alert_page(request: Request, alert_id: str) -> HTMLResponse:
-        viewer = web.page(request)
-        return web.render(request, "alert.html.j2", viewer,
-                          a=shown(alert(alert_id)))
+router = APIRouter(include_in_schema=False)
 
-    @r.post("/alerts/{alert_id}/ack")
-    async def ack(request: Request, alert_id: str) -> RedirectResponse:
-        form = dict(await request.form())
 
-        def act() -> None:
-            viewer = web.form(request, form, "operate")
-            alert(alert_id)
-            note = _text(form, "note")
-            with web.withdrawals.store.unit():  # the change and its audit record together
-                service().ack(alert_id, viewer.name, note)
-                web.access().audit(viewer.name, "alert.ack", alert_id, {"note": note})
+# ------------------------------------------------------------------ alerts
 
-        await run_in_threadpool(act)
-        return web.done(f"/alerts/{alert_id}")
+@router.get("/alerts")
+def alerts(request: Request, web: Site, state: str = "", kind: str = "", page: int = 1
+           ) -> HTMLResponse:
+    viewer = web.page(request)
+    if state and state not in ALERT_STATES:
+        raise BadInput(f"alert state must be open or acked, not {state!r}")
+    if len(kind) > 32:
+        raise BadInput("an alert kind is at most 32 characters")
+    page = max(page, 1)
+    rows = web.incidents().alerts(state or None, PAGE_SIZE + 1, kind=kind or None,
+                                  offset=(page - 1) * PAGE_SIZE, newest_first=True)
 
-    # ------------------------------------------------------------------ incidents
+    def link(to: int) -> str:
+        return "/alerts?" + urlencode({k: v for k, v in (
+            ("state", state), ("kind", kind), ("page", str(to))) if v})
 
-    @r.get("/incidents")
-    def incidents(request: Request, state: str = "") -> HTMLResponse:
-        viewer = web.page(request)
-        if state and state not in INCIDENT_STATES:
-            raise BadInput(f"incident state must be one of {', '.join(INCIDENT_STATES)}, "
-                           f"not {state!r}")
-        rows = sorted(service().incidents(state or None), key=lambda i: i["opened"],
-                      reverse=True)
-        return web.render(request, "incidents.html.j2", viewer,
-                          incidents=rows, state=state, states=INCIDENT_STATES)
+    return web.render(request, "alerts.html.j2", viewer,
+                      alerts=[_shown(web, a) for a in rows[:PAGE_SIZE]], state=state,
+                      kind=kind, kinds=ALERT_KINDS, states=ALERT_STATES, page=page,
+                      newer=link(page - 1) if page > 1 else None,
+                      older=link(page + 1) if len(rows) > PAGE_SIZE else None)
 
-    @r.get("/incidents/{incident_id}")
-    def incident_page(request: Request, incident_id: str) -> HTMLResponse:
-        viewer = web.page(request)
-        view = incident(incident_id)
-        assets = web.withdrawals.ledger.assets
-        losses = [(symbol, f"loss:{incident_id}",
-                   amount(units, assets[symbol]) if symbol in assets else str(units))
-                  for symbol, units in sorted(service().losses(incident_id).items())]
-        return web.render(request, "incident.html.j2", viewer,
-                          i=view.incident, alerts=[shown(a) for a in view.alerts],
-                          timeline=view.timeline, losses=losses,
-                          moves=INCIDENT_MOVES.get(view.incident["state"], ()))
 
-    @r.get("/incidents/{incident_id}/report.html")
-    def report(request: Request, incident_id: str) -> HTMLResponse:
-        viewer = web.page(request)
-        view = incident(incident_id)
-        assets = web.withdrawals.ledger.assets
+@router.get("/alerts/{alert_id}")
+def alert_page(request: Request, web: Site, alert_id: str) -> HTMLResponse:
+    viewer = web.page(request)
+    return web.render(request, "alert.html.j2", viewer,
+                      a=_shown(web, _alert(web, alert_id)))
 
-        def show(symbol: str, units: Any) -> str:
-            return amount(int(units), assets[symbol]) if symbol in assets else str(units)
 
-        return HTMLResponse(incident_html(view, viewer.lang, show), headers={
-            "Content-Security-Policy": REPORT_CSP,
-            "Content-Disposition": f'attachment; filename="{incident_id}.html"'})
+@router.post("/alerts/{alert_id}/ack")
+async def ack(request: Request, web: Site, alert_id: str) -> RedirectResponse:
+    form = dict(await request.form())
 
-    @r.post("/incidents/{incident_id}/note")
-    async def note(request: Request, incident_id: str) -> RedirectResponse:
-        form = dict(await request.form())
+    def act() -> None:
+        viewer = web.form(request, form, "operate")
+        _alert(web, alert_id)
+        note = _text(form, "note")
+        with web.withdrawals.store.unit():  # the change and its audit record together
+            web.incidents().ack(alert_id, viewer.name, note)
+            web.access().audit(viewer.name, "alert.ack", alert_id, {"note": note})
 
-        def act() -> None:
-            viewer = web.form(request, form, "operate")
-            incident(incident_id)
-            text = _text(form, "text", 2000)
-            with web.withdrawals.store.unit():  # the change and its audit record together
-                service().note(incident_id, viewer.name, text)
-                web.access().audit(viewer.name, "incident.note", incident_id, {"text": text})
+    await run_in_threadpool(act)
+    return web.done(f"/alerts/{alert_id}")
 
-        await run_in_threadpool(act)
-        return web.done(f"/incidents/{incident_id}")
 
-    @r.post("/incidents/{incident_id}/move")
-    async def move(request: Request, incident_id: str) -> RedirectResponse:
-        form = dict(await request.form())
+# ------------------------------------------------------------------ incidents
 
-        def act() -> None:
-            viewer = web.form(request, form, "operate")
-            before = incident(incident_id).incident["state"]
-            state, reason = _text(form, "state", 16), _text(form, "reason")
-            with web.withdrawals.store.unit():  # the change and its audit record together
-                service().move(incident_id, state, viewer.name, reason)
-                web.access().audit(viewer.name, "incident.move", incident_id,
-                                   {"from": before, "to": state, "reason": reason})
+@router.get("/incidents")
+def incidents(request: Request, web: Site, state: str = "") -> HTMLResponse:
+    viewer = web.page(request)
+    if state and state not in INCIDENT_STATES:
+        raise BadInput(f"incident state must be one of {', '.join(INCIDENT_STATES)}, "
+                       f"not {state!r}")
+    rows = sorted(web.incidents().incidents(state or None), key=lambda i: i["opened"],
+                  reverse=True)
+    return web.render(request, "incidents.html.j2", viewer,
+                      incidents=rows, state=state, states=INCIDENT_STATES)
 
-        await run_in_threadpool(act)
-        return web.done(f"/incidents/{incident_id}")
 
-    # ------------------------------------------------------------------ breaker
+@router.get("/incidents/{incident_id}")
+def incident_page(request: Request, web: Site, incident_id: str) -> HTMLResponse:
+    viewer = web.page(request)
+    view = _incident(web, incident_id)
+    assets = web.withdrawals.ledger.assets
+    losses = [(symbol, f"loss:{incident_id}",
+               amount(units, assets[symbol]) if symbol in assets else str(units))
+              for symbol, units in sorted(web.incidents().losses(incident_id).items())]
+    return web.render(request, "incident.html.j2", viewer,
+                      i=view.incident, alerts=[_shown(web, a) for a in view.alerts],
+                      timeline=view.timeline, losses=losses,
+                      moves=INCIDENT_MOVES.get(view.incident["state"], ()))
 
-    @r.get("/breaker")
-    def breaker(request: Request) -> HTMLResponse:
-        viewer = web.page(request)
-        w = web.withdrawals
-        tripped = w.breaker()
-        resets = [p for p in w.custody.proposals("pending") if p.proposal.kind == "breaker"]
-        # every asset the exchange holds has a row, and so has anything tripped
-        held = {wallet.asset for wallet in w.ledger.wallets()} | set(tripped)
-        rows = [(scope, tripped.get(scope),
-                 [p for p in resets if p.proposal.payload.get("scope") == scope])
-                for scope in ["*", *sorted(held - {"*"})]]
-        return web.render(request, "breaker.html.j2", viewer,
-                          rows=rows, tripped=sorted(tripped), resets=resets,
-                          log=list(reversed(w.breaker_log()))[:100],
-                          scopes=[s for s in ["*", *w.ledger.assets] if s not in tripped])
 
-    @r.post("/breaker/trip")
-    async def trip(request: Request) -> RedirectResponse:
-        form = dict(await request.form())
+@router.get("/incidents/{incident_id}/report.html")
+def report(request: Request, web: Site, incident_id: str) -> HTMLResponse:
+    viewer = web.page(request)
+    view = _incident(web, incident_id)
+    assets = web.withdrawals.ledger.assets
 
-        def act() -> None:
-            viewer = web.form(request, form, "operate")
-            scope, reason = _text(form, "scope", 16), _text(form, "reason")
-            if not scope or not reason:
-                raise BadInput("say which scope (an asset or *) to trip and why")
-            web.withdrawals.trip(scope, viewer.name, verbatim(reason), actor=viewer.name)
+    def show(symbol: str, units: Any) -> str:
+        return amount(int(units), assets[symbol]) if symbol in assets else str(units)
 
-        await run_in_threadpool(act)
-        return web.done("/breaker")
+    return HTMLResponse(incident_html(view, viewer.lang, show), headers={
+        "Content-Security-Policy": REPORT_CSP,
+        "Content-Disposition": f'attachment; filename="{incident_id}.html"'})
 
-    @r.post("/breaker/reset")
-    async def propose_reset(request: Request) -> RedirectResponse:
-        form = dict(await request.form())
 
-        def act() -> str:
-            viewer = web.form(request, form, "operate")
-            scope = _text(form, "scope", 16)
-            view = web.withdrawals.propose_reset(scope, viewer.name, actor=viewer.name)
-            return view.proposal.id
+@router.post("/incidents/{incident_id}/note")
+async def note(request: Request, web: Site, incident_id: str) -> RedirectResponse:
+    form = dict(await request.form())
 
-        proposal_id = await run_in_threadpool(act)
-        return web.done(f"/proposals/{proposal_id}")
+    def act() -> None:
+        viewer = web.form(request, form, "operate")
+        _incident(web, incident_id)
+        text = _text(form, "text", 2000)
+        with web.withdrawals.store.unit():  # the change and its audit record together
+            web.incidents().note(incident_id, viewer.name, text)
+            web.access().audit(viewer.name, "incident.note", incident_id, {"text": text})
 
-    return r
+    await run_in_threadpool(act)
+    return web.done(f"/incidents/{incident_id}")
+
+
+@router.post("/incidents/{incident_id}/move")
+async def move(request: Request, web: Site, incident_id: str) -> RedirectResponse:
+    form = dict(await request.form())
+
+    def act() -> None:
+        viewer = web.form(request, form, "operate")
+        before = _incident(web, incident_id).incident["state"]
+        state, reason = _text(form, "state", 16), _text(form, "reason")
+        with web.withdrawals.store.unit():  # the change and its audit record together
+            web.incidents().move(incident_id, state, viewer.name, reason)
+            web.access().audit(viewer.name, "incident.move", incident_id,
+                               {"from": before, "to": state, "reason": reason})
+
+    await run_in_threadpool(act)
+    return web.done(f"/incidents/{incident_id}")
+
+
+# ------------------------------------------------------------------ breaker
+
+@router.get("/breaker")
+def breaker(request: Request, web: Site) -> HTMLResponse:
+    viewer = web.page(request)
+    w = web.withdrawals
+    tripped = w.breaker()
+    resets = [p for p in w.custody.proposals("pending") if p.proposal.kind == "breaker"]
+    # every asset the exchange holds has a row, and so has anything tripped
+    held = {wallet.asset for wallet in w.ledger.wallets()} | set(tripped)
+    rows = [(scope, tripped.get(scope),
+             [p for p in resets if p.proposal.payload.get("scope") == scope])
+            for scope in ["*", *sorted(held - {"*"})]]
+    return web.render(request, "breaker.html.j2", viewer,
+                      rows=rows, tripped=sorted(tripped), resets=resets,
+                      log=list(reversed(w.breaker_log()))[:100],
+                      scopes=[s for s in ["*", *w.ledger.assets] if s not in tripped])
+
+
+@router.post("/breaker/trip")
+async def trip(request: Request, web: Site) -> RedirectResponse:
+    form = dict(await request.form())
+
+    def act() -> None:
+        viewer = web.form(request, form, "operate")
+        scope, reason = _text(form, "scope", 16), _text(form, "reason")
+        if not scope or not reason:
+            raise BadInput("say which scope (an asset or *) to trip and why")
+        web.withdrawals.trip(scope, viewer.name, verbatim(reason), actor=viewer.name)
+
+    await run_in_threadpool(act)
+    return web.done("/breaker")
+
+
+@router.post("/breaker/reset")
+async def propose_reset(request: Request, web: Site) -> RedirectResponse:
+    form = dict(await request.form())
+
+    def act() -> str:
+        viewer = web.form(request, form, "operate")
+        scope = _text(form, "scope", 16)
+        view = web.withdrawals.propose_reset(scope, viewer.name, actor=viewer.name)
+        return view.proposal.id
+
+    proposal_id = await run_in_threadpool(act)
+    return web.done(f"/proposals/{proposal_id}")

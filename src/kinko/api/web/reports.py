@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from kinko.api.web.context import Viewer, Web
+from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.messages import N_, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
@@ -76,198 +76,207 @@ def _time(text: object) -> datetime | None:
         return None
 
 
-def router(web: Web) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+def _artifact(web: Web, artifact_id: str, kinds: tuple[str, ...]) -> dict[str, Any]:
+    return web.artifacts().get(artifact_id, kinds)
 
-    artifacts = web.artifacts
 
-    def artifact(artifact_id: str, kinds: tuple[str, ...]) -> dict[str, Any]:
-        return artifacts().get(artifact_id, kinds)
+def _download(folder: Path, name: str) -> FileResponse:
+    path = file_in(folder, name)
+    return FileResponse(path, filename=path.name,
+                        media_type=MEDIA.get(path.suffix, "application/octet-stream"))
 
-    def download(folder: Path, name: str) -> FileResponse:
-        path = file_in(folder, name)
-        return FileResponse(path, filename=path.name,
-                            media_type=MEDIA.get(path.suffix, "application/octet-stream"))
 
-    # ------------------------------------------------------------------ custody
+router = APIRouter(include_in_schema=False)
 
-    def custody_page(request: Request, viewer: Viewer, *, reconciled: bool = False,
-                     status: int = 200) -> HTMLResponse:
-        custody = web.custody()
-        head = None
-        if reconciled and custody.chain is not None:
-            head = custody.chain.head()
-        report = custody_report(custody, reconcile=reconciled)
-        L = Localizer(viewer.lang)
-        findings = [(f, L.text(f.message), finding_basis(f, L)) for f in report.findings]
-        wallets = list(zip(report.wallets, wallet_rows(report, L), strict=True))
-        chain_codes = ("not_reconciled", "no_addresses", "wallet_short", "wallet_unbooked")
-        proposals = [(p, custody.proposal(p.id)) for p in report.pending]
-        total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
-                       if report.total_online_jpy is not None and report.total_jpy else None)
-        proposed = request.query_params.get("proposed")
-        affected = active_incidents(custody)  # every asset under theft says so
-        return web.render(
-            request, "custody.html.j2", viewer, status=status, report=report, wallets=wallets,
-            assets=custody.ledger.assets, findings=findings, proposals=proposals,
-            node=custody.chain is not None, reconciled=reconciled, head=head,
-            chain_findings=sum(1 for f in report.findings if f.code in chain_codes),
-            total_share=total_share, yen=_yen, affected=affected,
-            incidents={i["id"]: i for found in affected.values() for i in found}.values(),
-            proposed=int(proposed) if proposed and proposed.isdigit() else None)
 
-    @r.get("/custody")
-    def custody(request: Request) -> HTMLResponse:
-        return custody_page(request, web.page(request))
+# ------------------------------------------------------------------ custody
 
-    @r.post("/custody/reconcile")
-    async def reconcile(request: Request) -> HTMLResponse:
-        viewer = web.form(request, dict(await request.form()), "operate")
-        node = web.custody().chain is not None
-        web.access().audit(viewer.name, "custody.reconcile", "custody", {"node": node})
-        # shown at once: reconciling only reads, so a reload that posts again is harmless
-        return await run_in_threadpool(custody_page, request, viewer, reconciled=node)
+def _custody_page(web: Web, request: Request, viewer: Viewer, *, reconciled: bool = False,
+                  status: int = 200) -> HTMLResponse:
+    custody = web.custody()
+    head = None
+    if reconciled and custody.chain is not None:
+        head = custody.chain.head()
+    report = custody_report(custody, reconcile=reconciled)
+    L = Localizer(viewer.lang)
+    findings = [(f, L.text(f.message), finding_basis(f, L)) for f in report.findings]
+    wallets = list(zip(report.wallets, wallet_rows(report, L), strict=True))
+    chain_codes = ("not_reconciled", "no_addresses", "wallet_short", "wallet_unbooked")
+    proposals = [(p, custody.proposal(p.id)) for p in report.pending]
+    total_share = (Decimal(report.total_online_jpy) / Decimal(report.total_jpy)
+                   if report.total_online_jpy is not None and report.total_jpy else None)
+    proposed = request.query_params.get("proposed")
+    affected = active_incidents(custody)  # every asset under theft says so
+    return web.render(
+        request, "custody.html.j2", viewer, status=status, report=report, wallets=wallets,
+        assets=custody.ledger.assets, findings=findings, proposals=proposals,
+        node=custody.chain is not None, reconciled=reconciled, head=head,
+        chain_findings=sum(1 for f in report.findings if f.code in chain_codes),
+        total_share=total_share, yen=_yen, affected=affected,
+        incidents={i["id"]: i for found in affected.values() for i in found}.values(),
+        proposed=int(proposed) if proposed and proposed.isdigit() else None)
 
-    @r.post("/custody/propose")
-    async def propose(request: Request) -> Response:
-        viewer = web.form(request, dict(await request.form()), "operate")
-        made = await run_in_threadpool(web.custody().propose_rebalance, viewer.name)
-        web.access().audit(viewer.name, "custody.propose_rebalance", "custody",
-                           {"proposals": [v.proposal.id for v in made]})
-        return web.done(f"/custody?proposed={len(made)}#proposals")
 
-    # ------------------------------------------------------------------ reports
+@router.get("/custody")
+def custody(request: Request, web: Site) -> HTMLResponse:
+    return _custody_page(web, request, web.page(request))
 
-    @r.get("/reports")
-    def reports(request: Request) -> HTMLResponse:
-        viewer = web.page(request)
-        index = artifacts()
-        fsa = [(a, files_of(a["folder"])) for a in index.find("fsa", limit=50)]
-        plans: list[tuple[dict[str, Any], dict[str, Any] | None, str, list[Path]]] = []
-        for a in index.find("refunds", limit=50):
-            try:
-                plans.append((a, read_plan_summary(a["folder"]), "", files_of(a["folder"])))
-            except KinkoError as exc:
-                plans.append((a, None, exc.message, []))
-        traces = [a for a in index.find("trace", limit=50) if a["state"] == "done"]
-        made = request.query_params.get("made", "")
-        return web.render(request, "custody_reports.html.j2", viewer, fsa=fsa, plans=plans,
-                          traces=traces, assets=web.custody().ledger.assets,
-                          made=made if any(a["id"] == made for a, _ in fsa) else "")
 
-    @r.post("/reports/fsa")
-    async def generate_fsa(request: Request) -> Response:
-        form = dict(await request.form())
-        viewer = web.form(request, form, "operate")
-        lang = str(form.get("lang", "ja"))
-        if lang not in ("ja", "en"):
-            raise BadInput(f"language must be ja or en, not {lang!r}")
-        incident = str(form.get("incident", "")).strip() or None
-        pdf = str(form.get("pdf", "")) in ("1", "on", "yes")
-        plan_id, trace_id = str(form.get("refund_plan", "")), str(form.get("trace", ""))
-        plan = artifact(plan_id, ("refunds",))["folder"] if plan_id else None
-        trace = artifact(trace_id, ("trace",))["folder"] if trace_id else None
-        custody = web.custody()
-        index = artifacts()
-        title = msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
-                    lang=msg(f"lang.{lang}"), incident=incident or "")
-        row = index.start_in("fsa", title, web.data_dir / "fsa", by=viewer.name,
-                             incident=incident, detail={"lang": lang, "pdf": pdf})
-        folder = row["folder"]
+@router.post("/custody/reconcile")
+async def reconcile(request: Request, web: Site) -> HTMLResponse:
+    viewer = web.form(request, dict(await request.form()), "operate")
+    node = web.custody().chain is not None
+    web.access().audit(viewer.name, "custody.reconcile", "custody", {"node": node})
+    # shown at once: reconciling only reads, so a reload that posts again is harmless
+    return await run_in_threadpool(_custody_page, web, request, viewer, reconciled=node)
 
-        def write() -> list[Path]:  # seconds of work: off the event loop (live feeds go on)
-            report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
-                                confirmations=custody.confirmations,
-                                submitter=web.submitter)
-            written = write_fsa(report, folder, "html", lang)
-            if pdf:
-                written += write_fsa(report, folder, "pdf", lang)[:1]
-            return written
 
+@router.post("/custody/propose")
+async def propose(request: Request, web: Site) -> Response:
+    viewer = web.form(request, dict(await request.form()), "operate")
+    made = await run_in_threadpool(web.custody().propose_rebalance, viewer.name)
+    web.access().audit(viewer.name, "custody.propose_rebalance", "custody",
+                       {"proposals": [v.proposal.id for v in made]})
+    return web.done(f"/custody?proposed={len(made)}#proposals")
+
+
+# ------------------------------------------------------------------ reports
+
+@router.get("/reports")
+def reports(request: Request, web: Site) -> HTMLResponse:
+    viewer = web.page(request)
+    index = web.artifacts()
+    fsa = [(a, files_of(a["folder"])) for a in index.find("fsa", limit=50)]
+    plans: list[tuple[dict[str, Any], dict[str, Any] | None, str, list[Path]]] = []
+    for a in index.find("refunds", limit=50):
         try:
-            written = await run_in_threadpool(write)
-        except Exception as exc:
-            index.fail(row["id"], exc.message if isinstance(exc, KinkoError) else repr(exc))
-            raise
-        index.finish(row["id"], {"files": sorted({p.name for p in written})})
-        web.access().audit(viewer.name, "report.fsa", row["id"],
-                           {"lang": lang, "pdf": pdf, "incident": incident})
-        return web.done(f"/reports?made={row['id']}#fsa")
+            plans.append((a, read_plan_summary(a["folder"]), "", files_of(a["folder"])))
+        except KinkoError as exc:
+            plans.append((a, None, exc.message, []))
+    traces = [a for a in index.find("trace", limit=50) if a["state"] == "done"]
+    made = request.query_params.get("made", "")
+    return web.render(request, "custody_reports.html.j2", viewer, fsa=fsa, plans=plans,
+                      traces=traces, assets=web.custody().ledger.assets,
+                      made=made if any(a["id"] == made for a, _ in fsa) else "")
 
-    @r.get("/reports/{artifact_id}/{name}")
-    def report_file(request: Request, artifact_id: str, name: str) -> FileResponse:
-        web.page(request)
-        return download(artifact(artifact_id, DOWNLOADABLE)["folder"], name)
 
-    # ------------------------------------------------------------------ reserves
+@router.post("/reports/fsa")
+async def generate_fsa(request: Request, web: Site) -> Response:
+    form = dict(await request.form())
+    viewer = web.form(request, form, "operate")
+    lang = str(form.get("lang", "ja"))
+    if lang not in ("ja", "en"):
+        raise BadInput(f"language must be ja or en, not {lang!r}")
+    incident = str(form.get("incident", "")).strip() or None
+    pdf = str(form.get("pdf", "")) in ("1", "on", "yes")
+    plan_id, trace_id = str(form.get("refund_plan", "")), str(form.get("trace", ""))
+    plan = _artifact(web, plan_id, ("refunds",))["folder"] if plan_id else None
+    trace = _artifact(web, trace_id, ("trace",))["folder"] if trace_id else None
+    custody = web.custody()
+    index = web.artifacts()
+    title = msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
+                lang=msg(f"lang.{lang}"), incident=incident or "")
+    row = index.start_in("fsa", title, web.data_dir / "fsa", by=viewer.name,
+                         incident=incident, detail={"lang": lang, "pdf": pdf})
+    folder = row["folder"]
 
-    def reserves_page(request: Request, viewer: Viewer, chosen: str | None,
-                      lookup: ProofLookup | None = None) -> HTMLResponse:
-        custody = web.custody()
-        snapshots = artifacts().find("reserves", limit=20)
-        snap = next((a for a in snapshots if a["id"] == chosen), None) if chosen else next(
-            (a for a in snapshots if a["state"] == "done"), None)
-        root: PublishedRoot | None = None
-        error = ratio_error = ""
-        totals: list[tuple[str, Asset, int]] = []
-        ratios = None
-        if snap is not None:
-            try:  # the totals shown are the committed ones: root.json must reproduce its hash
-                root = load_root(snap["folder"])
-                refuse_reused_id(artifacts(), root.header.snapshot_id.hex(),
-                                 root.root_hash.hex())
-                registered = set(custody.ledger.assets)
-                for spec, total in zip(root.header.assets, root.totals, strict=True):
-                    asset = custody.ledger.assets[spec.symbol] if spec.symbol in registered \
-                        else Asset(spec.symbol, spec.chain, spec.decimals)
-                    totals.append((spec.symbol, asset, total))
-            except KinkoError as exc:
-                root, error = None, exc.message
-        if root is not None and custody.chain is not None:
-            try:
-                ratios = build_report(snap["folder"] if snap else Path(),
-                                      custody.ledger.wallets(), custody.ledger.assets,
-                                      custody.chain)
-            except KinkoError as exc:
-                ratio_error = exc.message
-        units = {symbol: asset for symbol, asset, _ in totals}
-        header = root.header if root is not None else None
-        return web.render(
-            request, "reserves.html.j2", viewer, snap=snap, snapshots=snapshots, root=root,
-            header=header, error=error, totals=totals, ratios=ratios, ratio_error=ratio_error,
-            node=custody.chain is not None, ratio_text=ratio_text, units=units,
-            taken=_time(header.time) if header is not None else None, lookup=lookup)
+    def write() -> list[Path]:  # seconds of work: off the event loop (live feeds go on)
+        report = fsa_report(custody, incident=incident, refund_plan=plan, trace=trace,
+                            confirmations=custody.confirmations,
+                            submitter=web.submitter)
+        written = write_fsa(report, folder, "html", lang)
+        if pdf:
+            written += write_fsa(report, folder, "pdf", lang)[:1]
+        return written
 
-    @r.get("/reserves")
-    def reserves(request: Request, snapshot: str | None = None) -> HTMLResponse:
-        return reserves_page(request, web.page(request), snapshot)
+    try:
+        written = await run_in_threadpool(write)
+    except Exception as exc:
+        index.fail(row["id"], exc.message if isinstance(exc, KinkoError) else repr(exc))
+        raise
+    index.finish(row["id"], {"files": sorted({p.name for p in written})})
+    web.access().audit(viewer.name, "report.fsa", row["id"],
+                       {"lang": lang, "pdf": pdf, "incident": incident})
+    return web.done(f"/reports?made={row['id']}#fsa")
 
-    @r.post("/reserves/proof")
-    async def proof(request: Request) -> HTMLResponse:
-        form = dict(await request.form())
-        viewer = web.form(request, form, "read")
-        snap = artifact(str(form.get("snapshot", "")), ("reserves",))
-        customer = str(form.get("customer", ""))[:200]
-        found = await run_in_threadpool(lookup_proof, snap["folder"], customer)
-        web.access().audit(viewer.name, "reserves.proof_lookup", snap["id"],
-                           {"customer": found.customer, "status": found.status})
-        return await run_in_threadpool(reserves_page, request, viewer, snap["id"], found)
 
-    @r.get("/reserves/{artifact_id}/proof")
-    def proof_file(request: Request, artifact_id: str, customer: str = "") -> Response:
-        viewer = web.page(request)
-        snap = artifact(artifact_id, ("reserves",))
-        found = lookup_proof(snap["folder"], customer[:200])
-        if found.text is None:
-            raise HTTPException(status_code=404, detail=f"no proof for {customer!r}")
-        web.access().audit(viewer.name, "reserves.proof_download", snap["id"],
-                           {"customer": found.customer})
-        return Response(found.text + "\n", media_type="application/json", headers={
-            "Content-Disposition": 'attachment; filename="proof.json"'})
+@router.get("/reports/{artifact_id}/{name}")
+def report_file(request: Request, web: Site, artifact_id: str, name: str) -> FileResponse:
+    web.page(request)
+    return _download(_artifact(web, artifact_id, DOWNLOADABLE)["folder"], name)
 
-    @r.get("/reserves/{artifact_id}/verify_proof.py")
-    def verifier(request: Request, artifact_id: str) -> FileResponse:
-        web.page(request)
-        return download(artifact(artifact_id, ("reserves",))["folder"], "verify_proof.py")
 
-    return r
+# ------------------------------------------------------------------ reserves
+
+def _reserves_page(web: Web, request: Request, viewer: Viewer, chosen: str | None,
+                   lookup: ProofLookup | None = None) -> HTMLResponse:
+    custody = web.custody()
+    snapshots = web.artifacts().find("reserves", limit=20)
+    snap = next((a for a in snapshots if a["id"] == chosen), None) if chosen else next(
+        (a for a in snapshots if a["state"] == "done"), None)
+    root: PublishedRoot | None = None
+    error = ratio_error = ""
+    totals: list[tuple[str, Asset, int]] = []
+    ratios = None
+    if snap is not None:
+        try:  # the totals shown are the committed ones: root.json must reproduce its hash
+            root = load_root(snap["folder"])
+            refuse_reused_id(web.artifacts(), root.header.snapshot_id.hex(),
+                             root.root_hash.hex())
+            registered = set(custody.ledger.assets)
+            for spec, total in zip(root.header.assets, root.totals, strict=True):
+                asset = custody.ledger.assets[spec.symbol] if spec.symbol in registered \
+                    else Asset(spec.symbol, spec.chain, spec.decimals)
+                totals.append((spec.symbol, asset, total))
+        except KinkoError as exc:
+            root, error = None, exc.message
+    if root is not None and custody.chain is not None:
+        try:
+            ratios = build_report(snap["folder"] if snap else Path(),
+                                  custody.ledger.wallets(), custody.ledger.assets,
+                                  custody.chain)
+        except KinkoError as exc:
+            ratio_error = exc.message
+    units = {symbol: asset for symbol, asset, _ in totals}
+    header = root.header if root is not None else None
+    return web.render(
+        request, "reserves.html.j2", viewer, snap=snap, snapshots=snapshots, root=root,
+        header=header, error=error, totals=totals, ratios=ratios, ratio_error=ratio_error,
+        node=custody.chain is not None, ratio_text=ratio_text, units=units,
+        taken=_time(header.time) if header is not None else None, lookup=lookup)
+
+
+@router.get("/reserves")
+def reserves(request: Request, web: Site, snapshot: str | None = None) -> HTMLResponse:
+    return _reserves_page(web, request, web.page(request), snapshot)
+
+
+@router.post("/reserves/proof")
+async def proof(request: Request, web: Site) -> HTMLResponse:
+    form = dict(await request.form())
+    viewer = web.form(request, form, "read")
+    snap = _artifact(web, str(form.get("snapshot", "")), ("reserves",))
+    customer = str(form.get("customer", ""))[:200]
+    found = await run_in_threadpool(lookup_proof, snap["folder"], customer)
+    web.access().audit(viewer.name, "reserves.proof_lookup", snap["id"],
+                       {"customer": found.customer, "status": found.status})
+    return await run_in_threadpool(_reserves_page, web, request, viewer, snap["id"], found)
+
+
+@router.get("/reserves/{artifact_id}/proof")
+def proof_file(request: Request, web: Site, artifact_id: str, customer: str = "") -> Response:
+    viewer = web.page(request)
+    snap = _artifact(web, artifact_id, ("reserves",))
+    found = lookup_proof(snap["folder"], customer[:200])
+    if found.text is None:
+        raise HTTPException(status_code=404, detail=f"no proof for {customer!r}")
+    web.access().audit(viewer.name, "reserves.proof_download", snap["id"],
+                       {"customer": found.customer})
+    return Response(found.text + "\n", media_type="application/json", headers={
+        "Content-Disposition": 'attachment; filename="proof.json"'})
+
+
+@router.get("/reserves/{artifact_id}/verify_proof.py")
+def verifier(request: Request, web: Site, artifact_id: str) -> FileResponse:
+    web.page(request)
+    return _download(_artifact(web, artifact_id, ("reserves",))["folder"], "verify_proof.py")

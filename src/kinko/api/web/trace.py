@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from kinko.api.web.context import Viewer, Web, amount
+from kinko.api.web.context import Site, Viewer, Web, amount
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
 from kinko.domain.messages import N_
@@ -82,172 +82,181 @@ def _write(report: TraceReport, folder: Path, asset: Asset | None) -> None:
                     out=folder / "blacklist.yaml")
 
 
-def router(web: Web) -> APIRouter:
-    r = APIRouter(include_in_schema=False)
-    threads: dict[str, Any] = {}  # the jobs started by this app, across requests
+def _jobs(web: Web) -> TraceJobs:
+    custody = web.custody()
+    jobs = TraceJobs(custody.ledger.store, web.clock, web.data_dir, chain=custody.chain,
+                     assets=custody.ledger.assets, load=_load, write=_write)
+    jobs.threads = web.trace_threads  # the jobs started by this app, across requests
+    return jobs
 
-    def jobs() -> TraceJobs:
-        custody = web.custody()
-        j = TraceJobs(custody.ledger.store, web.clock, web.data_dir, chain=custody.chain,
-                      assets=custody.ledger.assets, load=_load, write=_write)
-        j.threads = threads
-        return j
 
-    artifacts = web.artifacts
+def _trace(web: Web, trace_id: str) -> dict[str, Any]:
+    return web.artifacts().get(trace_id, ("trace",))
 
-    def trace(trace_id: str) -> dict[str, Any]:
-        return artifacts().get(trace_id, ("trace",))
 
-    def asset_of(row: dict[str, Any]) -> Asset | None:
-        symbol = row["detail"].get("asset")
-        return web.custody().ledger.assets.get(symbol) if isinstance(symbol, str) else None
+def _asset_of(web: Web, row: dict[str, Any]) -> Asset | None:
+    symbol = row["detail"].get("asset")
+    return web.custody().ledger.assets.get(symbol) if isinstance(symbol, str) else None
 
-    def show(units: int | str | None, asset: Asset | None) -> str:
-        if units is None:
-            return "—"
-        value = int(units)
-        return amount(value, asset) if asset is not None else f"{value:,}"
 
-    def incidents_with_thefts() -> list[IncidentRow]:
-        service = web.incidents()
-        found = []
-        for row in service.incidents():
-            if row["state"] == "resolved":
-                continue
-            if any(a["kind"] == "theft" and a.get("tx_hash")
-                   for a in service.incident(row["id"]).alerts):
-                found.append(row)
-        return found
+def _show(units: int | str | None, asset: Asset | None) -> str:
+    if units is None:
+        return "—"
+    value = int(units)
+    return amount(value, asset) if asset is not None else f"{value:,}"
 
-    def form_data(values: dict[str, Any]) -> dict[str, Any]:
-        return {"v": values, "policies": POLICIES,
-                "formats": [(f, FORMAT_WORDS[f]) for f in FILE_FORMATS],
-                "assets": [a for a, x in web.custody().ledger.assets.items()
-                           if x.chain != "fiat"],
-                "incidents": incidents_with_thefts()}
 
-    def form_page(request: Request, viewer: Viewer, values: dict[str, Any],
-                  message: str = "", status: int = 200) -> HTMLResponse:
-        return web.render(request, "trace_new.html.j2", viewer, status=status,
-                          message=message, **form_data(values))
+def _incidents_with_thefts(web: Web) -> list[IncidentRow]:
+    service = web.incidents()
+    found = []
+    for row in service.incidents():
+        if row["state"] == "resolved":
+            continue
+        if any(a["kind"] == "theft" and a.get("tx_hash")
+               for a in service.incident(row["id"]).alerts):
+            found.append(row)
+    return found
 
-    def blank(**values: Any) -> dict[str, Any]:
-        return {"incident": "", "seed_txs": "", "policy": "haircut", "asset": "",
-                "from_block": "", "transfers": "", "format": "csv",
-                "stop_categories": "exchange", "max_hops": "", **values}
 
-    @r.get("/trace")
-    def traces(request: Request) -> HTMLResponse:
-        viewer = web.page(request)
-        rows = artifacts().find("trace")
-        return web.render(request, "trace_list.html.j2", viewer, traces=rows,
-                          **form_data(blank()))
+def _form_data(web: Web, values: dict[str, Any]) -> dict[str, Any]:
+    return {"v": values, "policies": POLICIES,
+            "formats": [(f, FORMAT_WORDS[f]) for f in FILE_FORMATS],
+            "assets": [a for a, x in web.custody().ledger.assets.items()
+                       if x.chain != "fiat"],
+            "incidents": _incidents_with_thefts(web)}
 
-    @r.get("/trace/new")
-    def new(request: Request, incident: str = "") -> HTMLResponse:
-        viewer = web.page(request, "operate")
-        values = blank()
-        if incident:
-            try:
-                seeds = jobs().seeds(incident)
-            except BadInput as exc:
-                raise HTTPException(404, exc.message) from None
-            values = blank(incident=incident, seed_txs="\n".join(seeds.tx_hashes),
-                           asset=seeds.asset or "",
-                           from_block="" if seeds.first_block is None
-                           else str(seeds.first_block))
-        return form_page(request, viewer, values)
 
-    @r.post("/trace")
-    async def start(request: Request) -> Response:
-        form = dict(await request.form())
-        viewer = web.form(request, form, "operate")
-        values = blank(**{k: str(form.get(k, "")).strip()[:20_000] for k in blank()})
+def _form_page(web: Web, request: Request, viewer: Viewer, values: dict[str, Any],
+               message: str = "", status: int = 200) -> HTMLResponse:
+    return web.render(request, "trace_new.html.j2", viewer, status=status,
+                      message=message, **_form_data(web, values))
+
+
+def _blank(**values: Any) -> dict[str, Any]:
+    return {"incident": "", "seed_txs": "", "policy": "haircut", "asset": "",
+            "from_block": "", "transfers": "", "format": "csv",
+            "stop_categories": "exchange", "max_hops": "", **values}
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/trace")
+def traces(request: Request, web: Site) -> HTMLResponse:
+    viewer = web.page(request)
+    rows = web.artifacts().find("trace")
+    return web.render(request, "trace_list.html.j2", viewer, traces=rows,
+                      **_form_data(web, _blank()))
+
+
+@router.get("/trace/new")
+def new(request: Request, web: Site, incident: str = "") -> HTMLResponse:
+    viewer = web.page(request, "operate")
+    values = _blank()
+    if incident:
         try:
-            first, hops = values["from_block"], values["max_hops"]
-            if first and not first.isdigit():
-                raise BadInput("the first block must be a whole number")
-            if hops and not hops.isdigit():
-                raise BadInput("the hop limit must be a whole number")
-            stops = tuple(c.strip() for c in values["stop_categories"].split(",") if c.strip())
-            req = TraceRequest(
-                seed_txs=tuple(values["seed_txs"].split()), policy=values["policy"],
-                incident=values["incident"] or None, asset=values["asset"] or None,
-                transfers=values["transfers"] or None, fmt=values["format"],
-                from_block=int(first) if first else None, stop_categories=stops,
-                max_hops=int(hops) if hops else None)
-            row = await run_in_threadpool(jobs().start, req, by=viewer.name)
-        except KinkoError as exc:
-            return form_page(request, viewer, values, exc.message, status=400)
-        web.access().audit(viewer.name, "trace.start", row["id"],
-                           {"incident": req.incident, "policy": req.policy,
-                            "seeds": list(req.seed_txs), "asset": req.asset,
-                            "stop_categories": list(req.stop_categories),
-                            "max_hops": req.max_hops,
-                            "transfers": req.transfers})
-        return web.done(f"/trace/{row['id']}")
+            seeds = _jobs(web).seeds(incident)
+        except BadInput as exc:
+            raise HTTPException(404, exc.message) from None
+        values = _blank(incident=incident, seed_txs="\n".join(seeds.tx_hashes),
+                        asset=seeds.asset or "",
+                        from_block="" if seeds.first_block is None
+                        else str(seeds.first_block))
+    return _form_page(web, request, viewer, values)
 
-    @r.get("/trace/{trace_id}")
-    def page(request: Request, trace_id: str) -> HTMLResponse:
-        viewer = web.page(request)
-        row = trace(trace_id)
-        folder = Path(row["folder"])
-        asset = asset_of(row)
-        done = row["state"] == "done"
-        summary = _read_summary(folder) if done else None
-        exposure = _read_exposure(folder) if done else []
-        files = [n for n in DOWNLOADS if done and (folder / n).is_file()]
-        return web.render(request, "trace.html.j2", viewer, trace=row, asset=asset,
-                          summary=summary, exposure=exposure, files=files,
-                          show=lambda units: show(units, asset), refresh=REFRESH_SECONDS,
-                          policies=POLICIES)
 
-    @r.get("/trace/{trace_id}/graph.json")
-    def graph(request: Request, trace_id: str) -> JSONResponse:
-        web.page(request)
-        row = trace(trace_id)
-        asset = asset_of(row)
+@router.post("/trace")
+async def start(request: Request, web: Site) -> Response:
+    form = dict(await request.form())
+    viewer = web.form(request, form, "operate")
+    values = _blank(**{k: str(form.get(k, "")).strip()[:20_000] for k in _blank()})
+    try:
+        first, hops = values["from_block"], values["max_hops"]
+        if first and not first.isdigit():
+            raise BadInput("the first block must be a whole number")
+        if hops and not hops.isdigit():
+            raise BadInput("the hop limit must be a whole number")
+        stops = tuple(c.strip() for c in values["stop_categories"].split(",") if c.strip())
+        req = TraceRequest(
+            seed_txs=tuple(values["seed_txs"].split()), policy=values["policy"],
+            incident=values["incident"] or None, asset=values["asset"] or None,
+            transfers=values["transfers"] or None, fmt=values["format"],
+            from_block=int(first) if first else None, stop_categories=stops,
+            max_hops=int(hops) if hops else None)
+        row = await run_in_threadpool(_jobs(web).start, req, by=viewer.name)
+    except KinkoError as exc:
+        return _form_page(web, request, viewer, values, exc.message, status=400)
+    web.access().audit(viewer.name, "trace.start", row["id"],
+                       {"incident": req.incident, "policy": req.policy,
+                        "seeds": list(req.seed_txs), "asset": req.asset,
+                        "stop_categories": list(req.stop_categories),
+                        "max_hops": req.max_hops,
+                        "transfers": req.transfers})
+    return web.done(f"/trace/{row['id']}")
+
+
+@router.get("/trace/{trace_id}")
+def page(request: Request, web: Site, trace_id: str) -> HTMLResponse:
+    viewer = web.page(request)
+    row = _trace(web, trace_id)
+    folder = Path(row["folder"])
+    asset = _asset_of(web, row)
+    done = row["state"] == "done"
+    summary = _read_summary(folder) if done else None
+    exposure = _read_exposure(folder) if done else []
+    files = [n for n in DOWNLOADS if done and (folder / n).is_file()]
+    return web.render(request, "trace.html.j2", viewer, trace=row, asset=asset,
+                      summary=summary, exposure=exposure, files=files,
+                      show=lambda units: _show(units, asset), refresh=REFRESH_SECONDS,
+                      policies=POLICIES)
+
+
+@router.get("/trace/{trace_id}/graph.json")
+def graph(request: Request, web: Site, trace_id: str) -> JSONResponse:
+    web.page(request)
+    row = _trace(web, trace_id)
+    asset = _asset_of(web, row)
+    try:
+        data = loads_json(read_bounded(file_in(Path(row["folder"]), "graph.json")),
+                          "graph.json", floats=True)
+    except BadInput:
+        raise HTTPException(404, "this trace's graph.json is not readable") from None
+    if not isinstance(data, dict):
+        raise HTTPException(404, "this trace's graph.json is not readable")
+    for node in data.get("nodes", []):
+        node["taint_received_shown"] = _show(node.get("taint_received"), asset)
+        node["held_shown"] = _show(node.get("held"), asset)
+    for edge in data.get("edges", []):
+        edge["flow_shown"] = _show(edge.get("flow"), asset)
+    data["unit"] = asset.symbol if asset else ""
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/trace/{trace_id}/blacklist.yaml")
+def blacklist(request: Request, web: Site, trace_id: str) -> Response:
+    web.page(request)
+    row = _trace(web, trace_id)
+    if row["state"] != "done":
+        raise HTTPException(404, "the trace has not finished")
+    folder = Path(row["folder"])
+    if not (folder / "blacklist.yaml").is_file():  # a folder `kinko trace run` wrote
+        asset = _asset_of(web, row)
         try:
-            data = loads_json(read_bounded(file_in(Path(row["folder"]), "graph.json")),
-                              "graph.json", floats=True)
-        except BadInput:
-            raise HTTPException(404, "this trace's graph.json is not readable") from None
-        if not isinstance(data, dict):
-            raise HTTPException(404, "this trace's graph.json is not readable")
-        for node in data.get("nodes", []):
-            node["taint_received_shown"] = show(node.get("taint_received"), asset)
-            node["held_shown"] = show(node.get("held"), asset)
-        for edge in data.get("edges", []):
-            edge["flow_shown"] = show(edge.get("flow"), asset)
-        data["unit"] = asset.symbol if asset else ""
-        return JSONResponse(data, headers={"Cache-Control": "no-store"})
+            write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
+                            out=folder / "blacklist.yaml")
+        except (InputFileError, OSError):
+            raise HTTPException(404, "this trace's folder is not readable") from None
+    return FileResponse(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
+                        filename=f"{trace_id}-blacklist.yaml")
 
-    @r.get("/trace/{trace_id}/blacklist.yaml")
-    def blacklist(request: Request, trace_id: str) -> Response:
-        web.page(request)
-        row = trace(trace_id)
-        if row["state"] != "done":
-            raise HTTPException(404, "the trace has not finished")
-        folder = Path(row["folder"])
-        if not (folder / "blacklist.yaml").is_file():  # a folder `kinko trace run` wrote
-            asset = asset_of(row)
-            try:
-                write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
-                                out=folder / "blacklist.yaml")
-            except (InputFileError, OSError):
-                raise HTTPException(404, "this trace's folder is not readable") from None
-        return FileResponse(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
-                            filename=f"{trace_id}-blacklist.yaml")
 
-    @r.get("/trace/{trace_id}/{name}")
-    def download(request: Request, trace_id: str, name: str) -> Response:
-        web.page(request)
-        row = trace(trace_id)
-        path = file_in(Path(row["folder"]), name)
-        if name in INLINE:
-            return FileResponse(path, media_type=INLINE[name])
-        media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
-        return FileResponse(path, media_type=media, filename=f"{trace_id}-{name}",
-                            content_disposition_type="attachment")
-
-    return r
+@router.get("/trace/{trace_id}/{name}")
+def download(request: Request, web: Site, trace_id: str, name: str) -> Response:
+    web.page(request)
+    row = _trace(web, trace_id)
+    path = file_in(Path(row["folder"]), name)
+    if name in INLINE:
+        return FileResponse(path, media_type=INLINE[name])
+    media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
+    return FileResponse(path, media_type=media, filename=f"{trace_id}-{name}",
+                        content_disposition_type="attachment")
