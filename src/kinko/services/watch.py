@@ -811,8 +811,10 @@ class Watch:
                 learnt = alert.block is not None and (
                     alert.kind == "theft_attempt" != old["kind"]
                     or (alert.amount and alert.amount != old["amount"])
-                    # a Safe's events say what a pending execution did
-                    or (old["chain_state"] == "pending" and alert.kind.startswith("safe_")))
+                    # a Safe's events say what a pending execution did, whether the alert
+                    # is still pending or its inclusion was noted first (same block)
+                    or (alert.kind.startswith("safe_") and old["detail"] != alert.detail
+                        and (old["chain_state"] == "pending" or old["block"] == alert.block)))
                 if learnt:
                     changes.update(kind=alert.kind, asset=alert.asset, wallet=alert.wallet,
                                    amount=alert.amount, detail=alert.detail)
