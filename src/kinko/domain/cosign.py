@@ -231,13 +231,13 @@ class CosignRequest:
                 "safe_tx_hash": "0x" + self.tx.hash.hex()}
 
 
-def parse_request(body: Any) -> CosignRequest:
-    """A request as the protocol carries it (see ``docs/cosign.md``): ``kind``, ``id``,
-    ``safe_tx`` and the caller's ``safe_tx_hash``, which must be the SafeTx's own hash.
-    :class:`~kinko.errors.CosignRefused` (``malformed`` or ``wrong_hash``) otherwise."""
+
+def _request_head(body: Any, fields: tuple[str, ...]) -> tuple[str, str]:
+    """A request's ``kind`` and ``id``, once ``body`` is a JSON object holding no field but
+    those and ``fields``; :class:`~kinko.errors.CosignRefused` (``malformed``) otherwise."""
     if not isinstance(body, Mapping):
         raise refuse("malformed", "the request must be a JSON object")
-    extra = sorted(str(k) for k in body if k not in ("kind", "id", "safe_tx", "safe_tx_hash"))
+    extra = sorted(str(k) for k in body if k not in ("kind", "id", *fields))
     if extra:
         raise refuse("malformed", f"unknown field(s) {', '.join(extra)}")
     kind, request_id = body.get("kind"), body.get("id")
@@ -247,6 +247,13 @@ def parse_request(body: Any) -> CosignRequest:
     if not isinstance(request_id, str) or not _ID.match(request_id):
         raise refuse("malformed", f"id must be 1-128 letters, digits or ._:@- , not "
                                   f"{_shown(request_id)}", field="id")
+    return str(kind), request_id
+
+def parse_request(body: Any) -> CosignRequest:
+    """A request as the protocol carries it (see ``docs/cosign.md``): ``kind``, ``id``,
+    ``safe_tx`` and the caller's ``safe_tx_hash``, which must be the SafeTx's own hash.
+    :class:`~kinko.errors.CosignRefused` (``malformed`` or ``wrong_hash``) otherwise."""
+    kind, request_id = _request_head(body, ("safe_tx", "safe_tx_hash"))
     tx = safe_tx_from_json(body.get("safe_tx"))
     claimed = body.get("safe_tx_hash")
     if not isinstance(claimed, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", claimed):
@@ -820,19 +827,7 @@ def parse_nem_request(body: Any) -> NemCosignRequest:
     """A NEM request as the protocol carries it (:func:`nem_request_json`);
     :class:`~kinko.errors.CosignRefused` (``malformed`` or ``wrong_hash``) naming the field
     otherwise."""
-    if not isinstance(body, Mapping):
-        raise refuse("malformed", "the request must be a JSON object")
-    extra = sorted(str(k) for k in body if k not in ("kind", "id", "nem_transfer",
-                                                     "inner_hash"))
-    if extra:
-        raise refuse("malformed", f"unknown field(s) {', '.join(extra)}")
-    kind, request_id = body.get("kind"), body.get("id")
-    if kind not in REQUEST_KINDS:
-        raise refuse("malformed", f"kind must be {' or '.join(REQUEST_KINDS)}, not "
-                                  f"{_shown(kind)}", field="kind")
-    if not isinstance(request_id, str) or not _ID.match(request_id):
-        raise refuse("malformed", f"id must be 1-128 letters, digits or ._:@- , not "
-                                  f"{_shown(request_id)}", field="id")
+    kind, request_id = _request_head(body, ("nem_transfer", "inner_hash"))
     given = body.get("nem_transfer")
     if not isinstance(given, Mapping) or set(given) != {"chain", "data"}:
         raise refuse("malformed", "nem_transfer must be {\"chain\", \"data\"}",
