@@ -599,7 +599,7 @@ class Watch:
                 receipt = receipts.get(tx)
                 changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
                 reverted = receipt is not None and not receipt.ok \
-                    and alert["kind"] in ("theft", "safe_execution")
+                    and alert["kind"] in ("theft", "safe_execution", "safe_change")
                 note = msg(N_("timeline.chain.included.reverted") if reverted
                            else N_("timeline.chain.included"), tx=tx, block=str(block.number))
                 if reverted:  # a Safe's execution stays one (its signatures are out there)
