@@ -46,6 +46,7 @@ from kinko.domain.cosign import (
     KinkoFacts,
     Movement,
     NemCosignRequest,
+    SafeLimit,
     SafeState,
     check_nem_account,
     check_nem_request,
@@ -221,17 +222,7 @@ class CosignService:
             raise refuse("nonce_used", f"nonce {tx.nonce} of Safe {tx.safe} was co-signed "
                          f"for {taken.request} (record {taken.seq}); the co-signer signs one "
                          "SafeTx per Safe nonce", nonce=tx.nonce, earlier=taken.seq)
-        if move.counts:
-            used = tables.used(tx.safe, move.asset.symbol, now - limit.window)
-            if used + move.amount > limit.limit:
-                asset = move.asset
-                raise refuse("over_limit", f"{move.kind} {request.id} of "
-                             f"{format_units(move.amount, asset)} {asset.symbol} would take "
-                             f"Safe {tx.safe} over its limit of "
-                             f"{format_units(limit.limit, asset)} {asset.symbol} per "
-                             f"{_window(limit.window)} ({format_units(used, asset)} "
-                             "co-signed in the window)", used=str(used),
-                             limit=str(limit.limit))
+        _within_limit(tables, move, request.id, tx.safe, f"Safe {tx.safe}", limit, now)
         signature = self._sign(tx)
         self._fault("signed")
         record = self._append(tables, Decision(
@@ -274,17 +265,8 @@ class CosignService:
                                   str(kept["cosignature"]), earlier.signature,
                                   record.seq, repeated=True)
         limit = limits[move.asset.symbol]
-        if move.counts:
-            used = tables.used(tr.account, move.asset.symbol, now - limit.window)
-            if used + move.amount > limit.limit:
-                asset = move.asset
-                raise refuse("over_limit", f"{move.kind} {request.id} of "
-                             f"{format_units(move.amount, asset)} {asset.symbol} would take "
-                             f"account {tr.account} over its limit of "
-                             f"{format_units(limit.limit, asset)} {asset.symbol} per "
-                             f"{_window(limit.window)} ({format_units(used, asset)} "
-                             "co-signed in the window)", used=str(used),
-                             limit=str(limit.limit))
+        _within_limit(tables, move, request.id, tr.account, f"account {tr.account}", limit,
+                      now)
         try:
             data, signature = key.cosign(tr.inner_hash, tr.account, tr.timestamp, tr.deadline)
             if read_cosignature(tr.chain, data, signature) != (key.address, tr.inner_hash,
@@ -420,6 +402,24 @@ def _nem_fields(tr: NemTransfer) -> dict[str, Any]:
 
 def _canonical(tx: SafeTx) -> str:
     return json.dumps(safe_tx_json(tx), sort_keys=True, separators=(",", ":"))
+
+
+def _within_limit(tables: CosignTables, move: Movement, request_id: str, holder: str,
+                  named: str, limit: SafeLimit, now: datetime) -> None:
+    """Refuse (``over_limit``) a movement that counts toward ``holder``'s rolling limit
+    (a Safe's or a NEM account's) and would take what was co-signed in its window past it;
+    ``named`` says the holder in the refusal."""
+    if not move.counts:
+        return
+    used = tables.used(holder, move.asset.symbol, now - limit.window)
+    if used + move.amount > limit.limit:
+        asset = move.asset
+        raise refuse("over_limit", f"{move.kind} {request_id} of "
+                     f"{format_units(move.amount, asset)} {asset.symbol} would take "
+                     f"{named} over its limit of "
+                     f"{format_units(limit.limit, asset)} {asset.symbol} per "
+                     f"{_window(limit.window)} ({format_units(used, asset)} "
+                     "co-signed in the window)", used=str(used), limit=str(limit.limit))
 
 
 def _window(window: timedelta) -> str:
