@@ -339,8 +339,8 @@ def test_trace_run_keeps_hashes_out_of_memory(kinko, tmp_path: Path,  # type: ig
     assert summaries[0]["counts"]["tainted_transfers"] > 0
     # the graph's tooltips: base units, said so, for an asset kinko was not told; whole
     # units with separators and the symbol for one it knows
-    assert " base units</title>" in (tmp_path / "full" / "graph.html").read_text()
-    write_trace(report, tmp_path / "eth", unit=AssetRegistry.default()["ETH"])
+    assert "（最小単位）</title>" in (tmp_path / "full" / "graph.html").read_text()  # ja
+    write_trace(report, tmp_path / "eth", unit=AssetRegistry.default()["ETH"], lang="en")
     page = (tmp_path / "eth" / "graph.html").read_text()
     assert "base units" not in page and re.search(r"taint received [0-9,.]+ ETH", page)
     code, _out, err = kinko("trace", "run", "--transfers", "s.parquet", "--format", "parquet",

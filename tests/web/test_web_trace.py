@@ -148,6 +148,7 @@ def test_a_trace_from_an_incident_shows_graph_exposure_and_blacklist(
     # the file the renderer wrote has the same graph, amounts as exact strings
     folder = site.data_dir / "traces" / trace_id
     written = json.loads((folder / "graph.json").read_text())
+    assert '<html lang="en">' in (folder / "graph.html").read_text()  # the operator's language
     assert [n["address"] for n in written["nodes"]] == [n["address"] for n in data["nodes"]]
 
     # the blacklist: a TagPack of the tainted addresses, never the exchange
@@ -296,7 +297,7 @@ def test_a_cli_trace_with_incident_is_listed(site: Site, theft: Theft, tmp_path:
                for t in site.chain.block(n).transfers if t.token is None and t.value > 0]
     report = run_trace(account_transfers(records), policy="fifo", seed_txs=[theft.tx_hash])
     folder = tmp_path / "cli-trace"
-    _write(report, folder, None)
+    _write(report, folder, None, "en")
     (folder / "blacklist.yaml").unlink()
     row = Artifacts(site.ledger.store, site.clock).record(
         "trace", msg("artifact.trace", policy=msg("tr.policy.fifo")), folder, by="kinko trace", incident=theft.incident,

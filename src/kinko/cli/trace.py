@@ -18,6 +18,7 @@ from kinko.domain.money import Asset
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
+from kinko.i18n import LANGS
 from kinko.ports import SystemClock
 from kinko.render.trace import TABLES, tainted, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
@@ -85,10 +86,14 @@ def trace_run(
                                "(addresses, flows), which can be large."),
     incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
                                  "timeline."),
+    lang: str = typer.Option("ja", "--lang", help="ja (default) or en: the language of the "
+                             "flow graph (graph.html, graph.png)."),
 ) -> None:
     """Trace the seeds through the transfers; write addresses, flows, exposure, summary and
     the flow graph to --out."""
     rt = runtime(ctx)
+    if lang not in LANGS:
+        raise BadInput(f"--lang must be ja or en, not {lang!r}")
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if engine not in ENGINES:
@@ -105,7 +110,7 @@ def trace_run(
         raise BadInput("give --transfers FILE, or --chain evm --from-block A --to-block B")
     elif fmt == "utxo-jsonl":
         report = _utxo(transfers, policy, seed_tx, out, min_taint, labels, stop_category,
-                       max_hops, seed_address, tables)
+                       max_hops, seed_address, tables, lang)
         _show(rt, report)
         _written(out, tables)
         return
@@ -123,7 +128,7 @@ def trace_run(
                                   labels=labels, stop_categories=stop_category or ("exchange",),
                                   max_hops=max_hops)
             write_trace(report, out, min_taint=min_taint, tables=tables,
-                        unit=_unit(rt, asset, chain_name))
+                        unit=_unit(rt, asset, chain_name), lang=lang)
         _show(rt, report)
         _written(out, tables)
         if incident is not None:
@@ -142,7 +147,7 @@ def trace_run(
                        hashes_of=None if store is None else store.at_arrow)
     try:
         write_trace(report, out, min_taint=min_taint, tables=tables,
-                    unit=_unit(rt, asset, chain_name))
+                    unit=_unit(rt, asset, chain_name), lang=lang)
     finally:
         if store is not None:
             store.close()
@@ -250,13 +255,14 @@ def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | No
 
 def _utxo(path: Path, policy: str, seed_tx: list[str], out: Path, min_taint: int,
           labels: dict[str, tuple[Label, ...]], stop_category: list[str],
-          max_hops: int | None, seed_address: list[str], tables: str) -> TraceReport:
+          max_hops: int | None, seed_address: list[str], tables: str, lang: str
+          ) -> TraceReport:
     report = run_utxo_trace(tracefiles.load_utxo(path), policy=policy,  # type: ignore[arg-type]
                             seed_txs=seed_tx,
                             seed_addresses=[parse_seed_address(s) for s in seed_address],
                             labels=labels, stop_categories=stop_category or ("exchange",),
                             max_hops=max_hops)
-    write_trace(report, out, min_taint=min_taint, tables=tables)
+    write_trace(report, out, min_taint=min_taint, tables=tables, lang=lang)
     return report
 
 

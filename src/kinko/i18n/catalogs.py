@@ -1,10 +1,10 @@
 """The catalogs' upkeep: which message ids the code uses, and whether both catalogs have them.
 
 Ids are extracted with Babel from the Python sources (``msg("id", ...)``, ``N_("id")``,
-``_("id")``, ``L("id")`` and the reports' ``f("id")``) and the Jinja2 templates
-(``_("id")``); ids chosen at run time (a state's word, ``prefix.value``) are written out
-with ``N_`` where the values are known, and so is each id of a conditional (Babel joins
-``"a" if x else "b"`` into one string).
+``_("id")``, ``L("id")``, the command line's ``say("id")`` and the reports' ``f("id")``) and
+the Jinja2 templates (``_("id")``); ids chosen at run time (a state's word,
+``prefix.value``) are written out with ``N_`` where the values are known, and so is each id
+of a conditional (Babel joins ``"a" if x else "b"`` into one string).
 Both catalogs must have every id with a text, and the same ``%(name)s`` placeholders::
 
     python -m kinko.i18n.catalogs check   # exit 1, naming what is missing or differs
@@ -23,7 +23,7 @@ from kinko.i18n import DOMAIN, LANGS, locale_dir
 
 __all__ = ["KEYWORDS", "add_missing", "catalog", "placeholders", "problems", "used_ids"]
 
-KEYWORDS = {"msg": None, "N_": None, "_": None, "L": None, "gettext": None}
+KEYWORDS = {"msg": None, "N_": None, "_": None, "L": None, "say": None, "gettext": None}
 REPORT_KEYWORDS = {**KEYWORDS, "f": None}  # the reports' formatter (kinko.render)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -16,7 +16,7 @@ from typing import Any
 from kinko.domain.fsa import FsaReport
 from kinko.i18n import JST, Localizer
 
-__all__ = ["DPI", "FONTS", "WIDTH_IN", "charts", "custody_chart", "timeline_chart"]
+__all__ = ["DPI", "FONTS", "WIDTH_IN", "charts", "custody_chart", "pyplot", "timeline_chart"]
 
 FONTS = ("ipaexg.ttf", "NotoSansCJK-Regular.ttc", "NotoSansCJKjp-Regular.otf")
 WIDTH_IN = 7.1  # the text width of an A4 page with the report's margins (180 mm)
@@ -24,7 +24,7 @@ DPI = 200
 _FONT_PT = 9.5
 
 
-def _pyplot(lang: str) -> tuple[Any, bool]:
+def pyplot(lang: str) -> tuple[Any, bool]:
     """matplotlib's pyplot (Agg) with a CJK font registered; (plt, Japanese possible)."""
     import matplotlib
 
@@ -58,7 +58,7 @@ def custody_chart(report: FsaReport, lang: str) -> bytes | None:
     rows = [r for r in report.custody.rows if r.hot + r.warm + r.cold > 0]
     if not rows:
         return None
-    plt, ja = _pyplot(lang)
+    plt, ja = pyplot(lang)
     L = Localizer("ja" if ja else "en")
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.3 + 0.55 * len(rows)))
     left = [0.0] * len(rows)
@@ -86,7 +86,7 @@ def timeline_chart(report: FsaReport, lang: str) -> bytes | None:
     """The incident's timeline: each entry at its time (JST), one row per kind."""
     if report.incident is None or not report.incident.timeline:
         return None
-    plt, ja = _pyplot(lang)
+    plt, ja = pyplot(lang)
     from matplotlib import dates
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 

@@ -40,6 +40,8 @@ from kinko.domain.csvcells import csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
 from kinko.domain.money import Asset, format_units
 from kinko.errors import InputFileError
+from kinko.i18n import ENGLISH, Localizer
+from kinko.render.fsa_charts import pyplot
 from kinko.safeload import loads_json, read_stream
 
 __all__ = ["tainted", "write_blacklist", "write_trace"]
@@ -90,13 +92,15 @@ def _write_table(table: pa.Table, out: Path, name: str, tables: str) -> Path:
 
 def write_trace(report: Any, out: Path, *, min_taint: int = 0,
                 graph_nodes: int = GRAPH_NODES, tables: str = "csv",
-                unit: Asset | None = None) -> list[Path]:
+                unit: Asset | None = None, lang: str = "ja") -> list[Path]:
     """Write ``addresses``, ``flows`` (as ``.csv``, or ``.parquet`` with ``tables="parquet"``:
     the same columns, amounts as int64 or decimal text beyond it), ``exposure.csv``,
     ``summary.json``, ``graph.json``, ``graph.html`` and ``graph.png`` for a
     :class:`~kinko.services.trace.TraceReport`. ``unit``, the asset traced when it is
     known, writes the graph's tooltips in its whole units; else they are in base units
-    (the files' integers), said as such."""
+    (the files' integers), said as such. ``graph.html`` and ``graph.png`` are in ``lang``
+    (ja or en: their title, legend, axis and tooltips from the message catalog); the data
+    files have no words to translate."""
     if tables not in TABLES:
         raise ValueError(f"tables must be one of {', '.join(TABLES)}, not {tables!r}")
     out.mkdir(parents=True, exist_ok=True)
@@ -176,8 +180,10 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         paths.append(path)
     nodes, edges = _graph(report, tainted, graph_nodes)
     paths.append(_graph_json(out / "graph.json", nodes, edges, report.policy))
-    paths.append(_html(out / "graph.html", nodes, edges, report.policy, amount_text(unit)))
-    paths.append(_png(out / "graph.png", nodes, edges, report.policy))
+    say = Localizer(lang)
+    paths.append(_html(out / "graph.html", nodes, edges, report.policy,
+                       amount_text(unit, say), say))
+    paths.append(_png(out / "graph.png", nodes, edges, report.policy, lang))
     return paths
 
 
@@ -263,16 +269,17 @@ def _graph_json(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, 
     return path
 
 
-def amount_text(unit: Asset | None) -> Callable[[int], str]:
+def amount_text(unit: Asset | None, say: Localizer = ENGLISH) -> Callable[[int], str]:
     """How a graph writes an amount: whole units with thousands separators and the symbol,
-    or, for an asset kinko does not know, the integer in base units, said so."""
+    or, for an asset kinko does not know, the integer in base units, said so (in ``say``'s
+    language)."""
     if unit is None:
-        return lambda v: f"{v:,} base units"
+        return lambda v: say("tr.graph_file.base_units", value=v)
     return lambda v: f"{format_units(v, unit, group=True)} {unit.symbol}"
 
 
 def _html(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]],
-          policy: str, amount: Callable[[int], str]) -> Path:
+          policy: str, amount: Callable[[int], str], say: Localizer) -> Path:
     dx, dy = 260, 46
     width = (max((n["x"] for n in nodes), default=0) + 1) * dx + 80
     height = (max((n["y"] for n in nodes), default=0) + 1) * dy + 80
@@ -285,22 +292,24 @@ def _html(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, i
                      f'stroke-width="{1 + 6 * v / top:.2f}"><title>{html.escape(amount(v))}</title>'
                      '</line>')
     for n in nodes:
-        tip = html.escape(f"{n['address']}\ntaint received {amount(n['taint'])}\n"
-                          f"held {amount(n['held'])}"
-                          + (f"\n{n['label']}" if n["label"] else ""))
+        tip = html.escape("\n".join([
+            n["address"], say("tr.graph_file.received", amount=amount(n["taint"])),
+            say("tr.graph_file.held", amount=amount(n["held"])),
+            *([n["label"]] if n["label"] else [])]))
         cls = "stop" if n["stop"] else "node"
         text = html.escape(n["label"] or n["address"][:12] + "…")
         parts.append(f'<g class="{cls}"><circle cx="{n["x"] * dx + 40}" cy="{n["y"] * dy + 40}"'
                      f' r="7"><title>{tip}</title></circle><text x="{n["x"] * dx + 52}" '
                      f'y="{n["y"] * dy + 44}">{text}</text></g>')
+    named = say.word("tr.policy", policy)
+    title = html.escape(say("tr.graph_file.title", policy=named))
+    header = html.escape(say("tr.graph_file.header", policy=named, count=len(nodes)))
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kinko trace ({html.escape(policy)})</title>
+<html lang="{say.lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{margin:0;font:13px sans-serif}} svg{{width:100vw;height:100vh;cursor:grab}}
 line{{stroke:#c0392b;stroke-opacity:.55}} circle{{fill:#c0392b}} .stop circle{{fill:#2c3e50}}
 text{{fill:#222}} header{{position:fixed;top:0;left:0;background:#fffc;padding:6px}}</style>
-</head><body><header>kinko trace, policy {html.escape(policy)}: {len(nodes)} most tainted
-addresses by hops from the seed (dark: exchanges and other stops). Wheel to zoom, drag to pan,
-hover for an address.</header>
+</head><body><header>{header}</header>
 <svg id="g" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">
 {"".join(parts)}</svg>
 <script>
@@ -320,14 +329,14 @@ v.x-=(e.clientX-d[0])*r;v.y-=(e.clientY-d[1])*r;d=[e.clientX,e.clientY];}});
 
 
 def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, int]],
-         policy: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+         policy: str, lang: str) -> Path:
+    """The graph as a picture (for reports): title and axis in ``lang`` when a Japanese
+    font is installed, else in English (never boxes for missing glyphs)."""
     from matplotlib.collections import LineCollection
     from matplotlib.ticker import MaxNLocator
 
+    plt, ja = pyplot(lang)
+    say = Localizer("ja" if ja else "en")
     columns = max((n["x"] for n in nodes), default=0) + 1
     rows = max((n["y"] for n in nodes), default=0) + 1
     fig, ax = plt.subplots(figsize=(min(4 + 2.5 * columns, 16), min(2 + 0.25 * rows, 16)))
@@ -344,8 +353,8 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
         ax.annotate(n["label"] or n["address"][:10] + "…", (n["x"], -n["y"]), fontsize=6,
                     xytext=(4, -2), textcoords="offset points")
     ax.autoscale()
-    ax.set_title(f"kinko trace ({policy}): taint by hops from the seed")
-    ax.set_xlabel("hops from the seed")
+    ax.set_title(say("tr.graph_file.png_title", policy=say.word("tr.policy", policy)))
+    ax.set_xlabel(say("tr.hops"))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yticks([])
     fig.tight_layout()

@@ -51,8 +51,9 @@ FILE_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem")
 
 Loader = Callable[[Path, str], AccountTransfers]
 """Reads a transfers file in a format of :mod:`kinko.chains.tracefiles`."""
-Writer = Callable[[TraceReport, Path, Asset | None], None]
-"""Writes a trace's files (and its blacklist) into a folder."""
+Writer = Callable[[TraceReport, Path, Asset | None, str], None]
+"""Writes a trace's files (and its blacklist) into a folder; its words (the flow graph's) in
+the language given."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class TraceRequest:
     from_block: int | None = None  # default: the first theft's block
     stop_categories: tuple[str, ...] = ("exchange",)  # label categories that absorb taint
     max_hops: int | None = None  # stop spreading after this many hops
+    lang: str = "en"  # the flow graph's words: the language of who started it
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ class TraceJobs:
         try:
             report = self._trace(request)
             asset = self.assets[request.asset] if request.asset else None
-            self.write(report, folder, asset)
+            self.write(report, folder, asset, request.lang)
         except KinkoError as exc:
             self._failed(artifact_id, request, by, exc.message)
             return

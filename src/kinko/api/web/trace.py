@@ -76,8 +76,8 @@ def _load(path: Path, fmt: str) -> AccountTransfers:
     return tracefiles.load_account(path, fmt)
 
 
-def _write(report: TraceReport, folder: Path, asset: Asset | None) -> None:
-    write_trace(report, folder, unit=asset)
+def _write(report: TraceReport, folder: Path, asset: Asset | None, lang: str) -> None:
+    write_trace(report, folder, unit=asset, lang=lang)
     write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
                     out=folder / "blacklist.yaml")
 
@@ -182,7 +182,7 @@ async def start(request: Request, web: Site) -> Response:
             incident=values["incident"] or None, asset=values["asset"] or None,
             transfers=values["transfers"] or None, fmt=values["format"],
             from_block=int(first) if first else None, stop_categories=stops,
-            max_hops=int(hops) if hops else None)
+            max_hops=int(hops) if hops else None, lang=viewer.lang)
         row = await run_in_threadpool(_jobs(web).start, req, by=viewer.name)
     except KinkoError as exc:
         return _form_page(web, request, viewer, values, exc.message, status=400)
