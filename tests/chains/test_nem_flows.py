@@ -16,9 +16,10 @@ from kinko.chains import nem
 from kinko.chains.nis1 import NisChain
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import decode
 from kinko.domain.money import AssetRegistry
 from kinko.errors import BadInput
-from kinko.i18n import ENGLISH
+from kinko.i18n import ENGLISH, Localizer
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.deposits import Deposits
@@ -112,9 +113,14 @@ def test_deposits_from_a_listed_or_a_tagged_account_are_frozen(env: Env, tmp_pat
     with env.store.deposits(write=False) as tables:
         states = sorted((d["amount"], d["state"]) for d in tables.deposits(CHAIN))
     assert states == [(1 * XEM, "credited"), (5 * XEM, "frozen"), (7 * XEM, "frozen")]
-    memos = [e.memo for e in env.ledger.entries() if "FROZEN" in (e.memo or "")]
+    said = [ENGLISH.text(decode(e.memo)) for e in env.ledger.entries() if e.memo]
+    memos = [m for m in said if "FROZEN" in m]  # kinko's words, stored as messages
     assert any(f"holds the tag mosaic {TAG}" in m for m in memos)
     assert any("Coincheck hacker" in m for m in memos)
+    # the memo is read in Japanese too: the tag's label is a message, not an English phrase
+    ja = [Localizer("ja").text(decode(e.memo)) for e in env.ledger.entries() if e.memo]
+    assert any(f"タグモザイク {TAG} を保有" in m for m in ja)
+    assert not any("holds the tag mosaic" in m for m in ja)
 
 
 def test_the_watch_alarms_on_payments_from_tagged_accounts(env: Env) -> None:
@@ -123,6 +129,8 @@ def test_the_watch_alarms_on_payments_from_tagged_accounts(env: Env) -> None:
     (alert,) = env.watch.poll().alerts  # the tagged one, not the clean one
     assert (alert["kind"], alert["amount"]) == ("denied_deposit", 7 * XEM)
     assert f"holds the tag mosaic {TAG}" in ENGLISH.text(alert["detail"])
+    japanese = Localizer("ja").text(alert["detail"])
+    assert f"タグモザイク {TAG} を保有" in japanese and "holds" not in japanese
     env.node.mine()
     assert env.watch.poll().alerts == []  # once
 

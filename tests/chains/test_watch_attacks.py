@@ -538,8 +538,8 @@ def outbid(auto: World, chain: EvmChain, thief: Thief, taker: str, nonce: int) -
     assert chain.receipt(again) is not None and auto.eth(taker) == 4 * E
     report = auto.watch.poll()  # the new theft is alarmed; the lost race is seen and rerun
     assert [a["tx_hash"] for a in report.alerts] == [again]
-    assert any("replaced" in line for line in report.sweeps)
-    assert any("swept again" in line for line in report.sweeps)
+    assert any("replaced" in ENGLISH.text(line) for line in report.sweeps)
+    assert any("swept again" in ENGLISH.text(line) for line in report.sweeps)
 
 
 def test_a_withdrawal_displaced_by_the_thief_is_raised_and_its_reservation_released(

@@ -65,9 +65,10 @@ def send(chain: EvmChain, signer: Any, to: str, value: int) -> str:
 
 
 class Exchange:
-    """A small exchange after a theft: see the module docstring."""
+    """A small exchange after a theft: see the module docstring. ``waiting``: a withdrawal
+    of 1 ETH allowed before the theft (the containment rejects it)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, waiting: str | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.url = f"sqlite:///{folder / 'k.db'}"
@@ -107,6 +108,9 @@ class Exchange:
         self.watch = Watch(Withdrawals(self.custody), self.chain, confirmations=2,
                            start_block=self.chain.head() + 1)
         self.incidents = Incidents(self.store, self.clock, self.ledger)
+        if waiting is not None:
+            Withdrawals(self.custody).request(waiting, "C2", "ETH", E,
+                                              Account.create().address)
         # the theft: two transfers signed with the stolen hot key, alarmed, then final
         attacker = Account.create().address
         send(self.chain, self.hot, attacker, 5 * E)

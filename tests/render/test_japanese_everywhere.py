@@ -6,26 +6,37 @@ strict: a missing id raises), no placeholder is left unfilled.
 The exchange is the FSA report's (tests/render/test_fsa_report.py): the watch saw two
 transfers signed with the stolen hot key, opened the incident, tripped the breaker and
 prepared the emergency sweep; a person noted the cause (in English: what people write is
-quoted as written, and is allowed below). On top: a withdrawal held for review.
+quoted as written, and is allowed below). On top: a withdrawal waiting in the hot wallet when
+the key leaked (the containment rejected it: its page says why), an emergency sweep the
+chain could not be surveyed for (the timeline says why), and a withdrawal held for review.
+The watch's lines for the terminal and the trace's flow graph file are Japanese too.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clirun import cli_runner
 from fastapi.testclient import TestClient
 from test_fsa_report import CAUSE, KEYS, Exchange
 
 from kinko.api import create_app
+from kinko.api.v1.withdrawals import shape
+from kinko.cli.watch import report_lines
+from kinko.cli.withdrawals import closed_line
+from kinko.domain.messages import Message, decode, msg
+from kinko.i18n import ENGLISH, Localizer
 from kinko.render.custody import render_custody
 from kinko.render.fsa import render_html, render_markdown, write_fsa
 from kinko.render.incident import incident_html
 from kinko.services.access import Access
+from kinko.services.containment import Containment, Survey
 from kinko.services.custody import custody_report
 from kinko.services.fsa import fsa_report
 from kinko.services.withdrawals import Withdrawals
@@ -35,7 +46,7 @@ DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
 
 # what the exchange and its people named or wrote, shown as written in any language
 NAMES = {"eth-hot", "eth-cold", "big", "window-3", "deny_list-1", "listed", "large withdrawal",
-         "many", "ops", "audit", "W-held", "exchange-a", "exchange-b", "duty officer", "alice", "bob", "carol", *KEYS, CAUSE,
+         "many", "ops", "audit", "W-held", "W-leak", "exchange-a", "exchange-b", "duty officer", "alice", "bob", "carol", *KEYS, CAUSE,
          "kinko:watch", "kinko", "circuit-breaker", "compromised-wallet"}
 # words that are no English sentence: product and format names, units, zones
 ALLOWED = {"kinko", "Safe", "SafeTx", "ETH", "XEM", "BTC", "JPY", "JST", "UTC", "PDF", "HTML",
@@ -79,7 +90,10 @@ def english_left(text: str, *, cut: bool = False) -> list[str]:
 
 @pytest.fixture(scope="module")
 def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
-    ex = Exchange(tmp_path_factory.mktemp("ja"))
+    ex = Exchange(tmp_path_factory.mktemp("ja"), waiting="W-leak")
+    # a sweep the node could not be surveyed for (what it left unread is said on the timeline)
+    Containment(Withdrawals(ex.custody), ex.chain).prepare_sweep(ex.incident, "eth-hot",
+                                                                 Survey())
     Withdrawals(ex.custody).request("W-held", "C1", "ETH", 21 * E, DEST)
     yield ex
     ex.store.close()
@@ -103,7 +117,8 @@ def _pages(client: TestClient, exchange: Exchange) -> list[str]:
     alert = re.search(r'href="/alerts/([^"?]+)"', client.get("/alerts").text)
     proposal = re.search(r'href="/proposals/([^"?]+)"', client.get("/proposals").text)
     assert alert and proposal
-    return ["/", "/withdrawals", "/withdrawals?state=all", "/withdrawals/W-held", "/alerts",
+    return ["/", "/withdrawals", "/withdrawals?state=all", "/withdrawals/W-held",
+            "/withdrawals/W-leak", "/alerts",
             f"/alerts/{alert.group(1)}", "/incidents", f"/incidents/{exchange.incident}",
             f"/incidents/{exchange.incident}/report.html", "/breaker", "/custody",
             "/reports", "/reserves", "/trace", f"/trace/new?incident={exchange.incident}",
@@ -138,6 +153,74 @@ def test_every_report_in_japanese(exchange: Exchange) -> None:
     assert not any(found.values()), found
     for text in documents.values():
         assert "%(" not in text
+
+
+def test_the_containments_rejection_is_a_message_read_in_each_language(
+        client: TestClient, exchange: Exchange) -> None:
+    """Why kinko rejected a withdrawal waiting in the leaked wallet is kept as a message (the
+    ledger's memo, the audit record) and read in the reader's language: the withdrawal's
+    page, the API in English and as the message, the command line in English."""
+    why = msg("wd.reason.key_leaked", wallet="eth-hot", incident=exchange.incident)
+    view = Withdrawals(exchange.custody).get("W-leak")
+    assert (view.state, view.closed_by, view.closed_why) == ("rejected", "kinko:watch", why)
+    page = client.get("/withdrawals/W-leak").text
+    assert html.escape(Localizer("ja").text(why)) in page
+    assert "the funds stay yours" not in page
+    assert "the funds stay yours" in client.get("/withdrawals/W-leak?lang=en").text
+    client.get("/?lang=ja")
+    (void,) = [e for e in exchange.ledger.entries() if e.key == "void:withdrawal:W-leak"]
+    assert decode(void.memo) == why and void.source == "rejected by kinko:watch"
+    (audit,) = [a for a in Access(exchange.store, exchange.clock).audit_log()
+                if a["action"] == "withdrawal.reject" and a["target"] == "W-leak"]
+    detail = json.loads(audit["detail"])
+    assert detail == {"reason": ENGLISH.text(why), "reason_message": why.to_data()}
+    w = Withdrawals(exchange.custody)
+    closed = shape(w, view).closed  # the API: English words and the message
+    assert closed is not None and closed.reason_message == why.to_data()
+    assert closed.by == "kinko:watch" and "the funds stay yours" in closed.reason
+    assert closed_line(view).startswith("rejected by kinko:watch: the key of eth-hot leaked")
+
+
+def test_the_watchs_lines_are_messages(exchange: Exchange) -> None:
+    """What ``kinko watch --lang ja`` prints of a reorganisation is Japanese: the watch
+    reports messages, not English sentences."""
+    chain, watch = exchange.chain, exchange.watch
+    snap = chain.snapshot()
+    chain.mine(1)
+    watch.poll()
+    chain.revert(snap)  # the block the watch read is replaced by another
+    chain.fund("0x" + "5a" * 20, 1)
+    chain.mine(1)
+    report = watch.poll()
+    said = report.reorgs + report.problems + report.sweeps
+    assert report.reorgs and all(isinstance(m, Message) for m in said)
+    lines = report_lines(report, Localizer("ja"))
+    assert lines and [english_left(line) for line in lines] == [[] for _ in lines], lines
+    assert "reorganised" in report_lines(report, ENGLISH)[0]
+
+
+def test_the_trace_graph_file_follows_the_language(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """``kinko trace run --lang ja`` writes graph.html in Japanese (title, legend,
+    tooltips), ``--lang en`` in English."""
+    kinko = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}",
+                       init=False)
+    x, a, b = ("0x" + c * 40 for c in "cab")
+    (tmp_path / "t.csv").write_text(
+        "tx_hash,block,tx_index,log_index,from,to,value,fee\n"
+        f"0x01,1,0,0,{'0x' + 'd' * 40},{x},30,0\n0x02,2,0,0,{'0x' + 'e' * 40},{x},70,0\n"
+        f"0x03,3,0,0,{x},{a},30,0\n0x04,4,0,0,{x},{b},70,0\n")
+    pages = {}
+    for lang in ("ja", "en"):
+        code, _out, err = kinko("trace", "run", "--transfers", "t.csv", "--policy", "haircut",
+                                "--seed-tx", "0x01", "--out", lang, "--lang", lang)
+        assert code == 0, err
+        pages[lang] = (tmp_path / lang / "graph.html").read_text(encoding="utf-8")
+        assert (tmp_path / lang / "graph.png").stat().st_size > 0
+    assert '<html lang="ja">' in pages["ja"] and "ヘアカット" in pages["ja"]
+    assert english_left(pages["ja"]) == [] and "%(" not in pages["ja"]
+    assert '<html lang="en">' in pages["en"] and "taint received" in pages["en"]
 
 
 def test_the_detector_sees_english(exchange: Exchange) -> None:

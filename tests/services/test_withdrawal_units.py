@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import decode, msg, stored, verbatim
 from kinko.errors import ApprovalError, BadInput
 from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock, SystemClock
@@ -22,7 +23,7 @@ from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.customers import customer_tier, import_customers, set_tier
 from kinko.services.ledger import Ledger
-from kinko.services.withdrawals import Withdrawals
+from kinko.services.withdrawals import Withdrawals, closing
 from kinko.store import SqlStore
 from kinko.store.custody_sql import SqlCustody
 from kinko.store.screening_sql import SqlScreening
@@ -131,6 +132,8 @@ def test_rejecting_closes_the_review_in_the_same_unit(w: Withdrawals,
     assert w.get("W2").state == "review" and _pending(w) == ["withdrawal-W2", "withdrawal-W3"]
     assert w.ledger.hold("withdrawal:W2")[1] == "pending"  # type: ignore[index]
     assert w.reject("W2", "ops", "customer asked").state == "rejected"
+    seen = w.get("W2")  # who and why, as written: a person's words
+    assert (seen.closed_by, seen.closed_why) == ("ops", verbatim("customer asked"))
     assert w.ledger.hold("withdrawal:W2")[1] == "voided"  # type: ignore[index]
     assert _pending(w) == ["withdrawal-W3"]
     view = w.custody.proposal("withdrawal-W2")
@@ -265,3 +268,21 @@ def test_nothing_is_broadcast_from_inside_a_unit(w: Withdrawals) -> None:
     with w.store.unit(), pytest.raises(UnitError, match="outside a unit of work"):
         w.send("W10")  # its "sending" would not be committed before the broadcast
     assert w.get("W10").state == "allowed"
+
+
+def test_why_a_withdrawal_was_closed_reads_back_from_the_ledger() -> None:
+    """The void entry's memo keeps the reason as a message; entries earlier versions wrote
+    (the reason in the source, in English; the hash chain keeps them as they are) read back
+    into kinko's messages, and a person's words stay as written."""
+    leaked = msg("wd.reason.key_leaked", wallet="eth-hot", incident="INC-1")
+    assert closing("rejected by kinko:watch", stored(leaked)) == ("kinko:watch", leaked)
+    assert closing("rejected by kinko:watch: the key of eth-hot leaked (INC-1); the funds "
+                   "stay yours and are moved to cold storage: request again when "
+                   "withdrawals resume", "") == ("kinko:watch", leaked)
+    assert closing("rejected by bob: customer called", "") == ("bob",
+                                                                verbatim("customer called"))
+    assert closing("tx:0xab", "the transaction reverted; funds released") == (
+        "", msg("wd.reason.reverted"))
+    # a person's words that look like a message are still kept as written
+    odd = verbatim('{"id":"wd.reason.reverted","args":{}}')
+    assert decode(stored(odd)) == odd and stored(verbatim("drill")) == "drill"

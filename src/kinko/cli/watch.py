@@ -20,8 +20,8 @@ from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import TOKENS
 from kinko.domain.messages import Message
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
-from kinko.errors import ConfigError
-from kinko.i18n import ENGLISH
+from kinko.errors import BadInput, ConfigError
+from kinko.i18n import ENGLISH, LANGS, Localizer
 from kinko.ports import SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.containment import RaceCap
@@ -39,13 +39,27 @@ app.add_typer(incidents_app, name="incidents")
 
 
 class Stdout:
-    """A notifier for the operator's terminal: one line per alert."""
+    """A notifier for the operator's terminal: one line per alert, in ``say``'s language."""
+
+    def __init__(self, say: Localizer = ENGLISH) -> None:
+        self.say = say
 
     def notify(self, alert: Mapping[str, Any]) -> None:
         detail = alert["detail"]
-        text = ENGLISH.text(detail) if isinstance(detail, Message) else str(detail)
-        print(f"ALERT {alert['id']} [{alert['severity']}] {alert['kind']} "
-              f"(incident {alert['incident'] or '-'}): {text}", flush=True)
+        say = self.say
+        print(say("cli.watch.alert", id=alert["id"],
+                  severity=say.word("al.sev", alert["severity"]),
+                  kind=say.word("al.kind", alert["kind"]), incident=alert["incident"] or "-",
+                  detail=say.text(detail) if isinstance(detail, Message) else str(detail)),
+              flush=True)
+
+
+def report_lines(report: PollReport, say: Localizer) -> list[str]:
+    """What one round of the watch tells the operator beyond its alerts: reorganisations,
+    movements it could not close, emergency sweeps that failed and were sent again, and the
+    withdrawals and proposals it closed."""
+    return [*(say.text(m) for m in report.reorgs + report.problems + report.sweeps),
+            *(say("cli.watch.closed", ref=ref) for ref in report.closed)]
 
 
 def _metrics_server(port: int, metrics: Callable[[], dict[str, int]]) -> ThreadingHTTPServer:
@@ -84,14 +98,19 @@ def watch(
                                     "is no checkpoint yet (default: the current head)."),
     metrics_port: int = typer.Option(None, "--metrics-port",
                                      help="Serve Prometheus metrics on 127.0.0.1:PORT."),
+    lang: str = typer.Option("en", "--lang", help="en (default) or ja: the language of "
+                             "what is printed."),
 ) -> None:
     """Follow the chain: every outflow from our wallets must match an approved movement."""
+    if lang not in LANGS:
+        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    say = Localizer(lang)
     rt = runtime(ctx)
     chain = rt.chain()
     if chain is None:
         raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL (or --evm-rpc-url)")
     withdrawals = Withdrawals(rt.custody())
-    notifiers: list[Any] = [Stdout()]
+    notifiers: list[Any] = [Stdout(say)]
     webhook = None
     if rt.settings.watch_webhook_url:
         webhook = Webhook(rt.store(), SystemClock(), rt.settings.watch_webhook_url,
@@ -109,26 +128,25 @@ def watch(
                                      rt.settings.race_max_fee_percent))
     server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
         if metrics_port else None
-    print(f"watching {chain.name} from block {first if resume is None else resume + 1} "
-          f"({rt.settings.confirmations} confirmations to final)", flush=True)
+    print(say("cli.watch.start", chain=chain.name,
+              block=str(first if resume is None else resume + 1),
+              confirmations=rt.settings.confirmations), flush=True)
     raised = 0
 
     def show(report: PollReport) -> None:
         nonlocal raised
         raised += len(report.alerts)
-        for line in report.reorgs + report.problems + report.sweeps:
+        for line in report_lines(report, say):
             print(line, flush=True)
-        for ref in report.closed:
-            print(f"closed {ref}", flush=True)
 
     try:
         if once:
             raised += len(watcher.audit())  # allowances and delegations from before
             report = watcher.poll()
             show(report)
-            print(f"head {report.head}: read {report.blocks} block(s), {report.pending} "
-                  f"pending, {report.observed} transfer(s) of ours, {report.matched} matched, "
-                  f"{len(report.alerts)} alert(s)")
+            print(say("cli.watch.round", head=str(report.head), blocks=report.blocks,
+                      pending=report.pending, observed=report.observed,
+                      matched=report.matched, alerts=len(report.alerts)))
         else:
             stop = threading.Event()
             if threading.current_thread() is threading.main_thread():

@@ -79,8 +79,19 @@ def list_(ctx: typer.Context, state: str = typer.Option(
 
 @withdrawals_app.command("show")
 def show(ctx: typer.Context, withdrawal_id: str, fmt: str = format_option()) -> None:
-    """One withdrawal: state, decision, approvals, transaction."""
-    _show(ctx, [_service(ctx).get(withdrawal_id)], fmt)
+    """One withdrawal: state, decision, approvals, transaction (and why it was rejected or
+    failed)."""
+    view = _service(ctx).get(withdrawal_id)
+    _show(ctx, [view], fmt)
+    if fmt == "table" and view.closed_why is not None:
+        print(closed_line(view))
+
+
+def closed_line(view: WithdrawalView) -> str:
+    """Who closed a rejected or failed withdrawal and why, in English."""
+    assert view.closed_why is not None
+    who = f" by {view.closed_by}" if view.closed_by else ""
+    return f"{view.state}{who}: {ENGLISH.text(view.closed_why)}"
 
 
 @withdrawals_app.command("explain")
@@ -91,6 +102,8 @@ def explain(ctx: typer.Context, withdrawal_id: str) -> None:
           f"{view.decision.policy_version})")
     for line in view.decision.explain():
         print(f"  {ENGLISH.text(line)}")
+    if view.closed_why is not None:
+        print(closed_line(view))
 
 
 @withdrawals_app.command("approve")

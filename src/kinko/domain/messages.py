@@ -52,6 +52,7 @@ __all__ = [
     "decode",
     "from_data",
     "msg",
+    "stored",
     "verbatim",
 ]
 
@@ -203,6 +204,17 @@ def decode(stored: str | None) -> Message:
         except (ValueError, TypeError, KeyError, InvalidOperation):
             pass
     return verbatim(stored)
+
+
+def stored(message: Message) -> str:
+    """The text a column keeps for a message (a ledger entry's memo): a person's words as
+    written, unless they would read back as a message; else the message's JSON. Always
+    ``decode(stored(m)) == m``."""
+    if message.is_text:
+        text = str(message.params.get("text", ""))
+        if not text.startswith('{"id":'):
+            return text
+    return message.to_json()
 
 
 def from_data(data: Any) -> Message:

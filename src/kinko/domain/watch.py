@@ -261,8 +261,10 @@ def state_alert(chain: str, finding: Finding, wallet: str, *, block: int | None)
                  finding.tx_hash, finding.amount, block)
 
 
-def deposit_alert(chain: str, obs: Observation, label: str,
+def deposit_alert(chain: str, obs: Observation, label: str | Message,
                   asset: Asset | None = None) -> Alert:
+    """A deposit from a listed sender: ``label`` is the list's (as written) or kinko's
+    words for why it is listed (a tag mosaic held)."""
     t = obs.transfer
     return Alert(f"denied:{observation_id(chain, t)}", "denied_deposit", "high", obs.asset,
                  obs.wallet, msg("alert.denied_deposit",

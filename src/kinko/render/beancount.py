@@ -5,7 +5,8 @@ balances. Account kinds map to Beancount's five roots (customers are ``Liabiliti
 wallets ``Assets``, own funds ``Equity``, fees and losses ``Expenses``); names that
 Beancount would not accept are written as ``X-`` plus their hex bytes, and the original is
 kept in the ``kinko_account`` metadata of the ``open`` directive. Holds are not postings
-and are not exported; a hold that was posted appears as its transfer.
+and are not exported; a hold that was posted appears as its transfer. A memo kinko wrote as
+a catalog message (a frozen deposit's) is written in English.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC
 
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry
+from kinko.domain.messages import decode
 from kinko.domain.money import AssetRegistry, format_units
+from kinko.i18n import ENGLISH
 
 __all__ = ["beancount_account", "export_beancount"]
 
@@ -61,7 +64,8 @@ def export_beancount(entries: Iterable[Entry], assets: AssetRegistry) -> Iterato
     yield "\n"
     for e in transfers:
         day = e.timestamp.astimezone(UTC).date().isoformat()
-        lines = [f"{day} * {_quote(e.source)} {_quote(e.memo or e.kind)}",
+        memo = ENGLISH.text(decode(e.memo)) if e.memo else e.kind  # kinko's words: English
+        lines = [f"{day} * {_quote(e.source)} {_quote(memo)}",
                  f"  kinko_seq: {e.seq}", f"  kinko_key: {_quote(e.key)}"]
         for p in e.postings:
             amount = format_units(p.amount, assets[p.asset])

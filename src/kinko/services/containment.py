@@ -50,11 +50,10 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
-from kinko.domain.messages import N_, Message, Percent, Units, msg
+from kinko.domain.messages import N_, Message, Percent, Units, msg, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
-from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Fee
 from kinko.services.timeline import record, scope_word
 from kinko.services.withdrawals import Withdrawals
@@ -118,7 +117,7 @@ class Survey:
 
     left: dict[str, int] = field(default_factory=dict)
     fees: dict[str, Fee] = field(default_factory=dict)
-    problems: dict[str, str] = field(default_factory=dict)  # wallet -> why it was not read
+    problems: dict[str, Message] = field(default_factory=dict)  # wallet -> why not read
     races: dict[str, Race] = field(default_factory=dict)  # canonical address -> race
 
 
@@ -183,7 +182,7 @@ class Containment:
                 out.left[name] = sum(self.chain.balances(list(w.addresses), None,
                                                          token=asset.token).values())
             except KinkoError as exc:
-                out.problems[name] = exc.message
+                out.problems[name] = verbatim(exc.message)
         # a wallet of one key races the thief who holds it; a multisig (a co-signed Safe)
         # does not race the key that leaked (it alone cannot move it): its sweep is an
         # ordinary co-signed transaction, unless executions kinko did not approve are
@@ -196,7 +195,7 @@ class Containment:
             out.races = {**self._races(hot, suspects, replace_own), **self._safe_races(safes)}
         except KinkoError as exc:  # the sweep still goes, as it would without a mempool
             for name in wallets:
-                out.problems.setdefault(name, f"the race was not prepared: {exc.message}")
+                out.problems.setdefault(name, msg("sweep.problem.race", reason=exc.message))
         for name, w in wallets.items():  # no race: what is waiting will leave first
             if name in out.left and not any(chain_key(a, self.chain.name) in out.races
                                             for a in w.addresses):
@@ -400,7 +399,7 @@ class Containment:
         if wallet_name not in survey.left:  # the withdrawals above stay rejected
             self.event(incident, "sweep", ACTOR, msg(
                 "timeline.sweep.not_surveyed", wallet=wallet_name,
-                reason=survey.problems.get(wallet_name, "not read")))
+                reason=survey.problems.get(wallet_name, msg("sweep.problem.not_read"))))
             return None
         amount = survey.left[wallet_name]
         auto = policy.watch.emergency_sweep == "auto"
@@ -566,7 +565,7 @@ class Containment:
                     "timeline.sweep.sent.race", how=sweep.race or msg("race.next_nonce"),
                     **common))
 
-    def follow(self) -> list[str]:
+    def follow(self) -> list[Message]:
         """Follow every emergency sweep sent and not yet booked (outside any unit of work):
         one mined is put on the timeline once; one reverted, dropped from the node's
         mempool or replaced (its nonce used by another transaction) fails and says so on
@@ -582,7 +581,7 @@ class Containment:
         if not sent or lookup is None or states is None:
             return []
         head = self.chain.head()
-        out: list[str] = []
+        out: list[Message] = []
         lost: dict[tuple[str, str], list[Any]] = {}  # (incident, address) -> failed sweeps
         waiting: dict[tuple[str, str], list[Any]] = {}
         for view in sent:
@@ -616,7 +615,8 @@ class Containment:
             for view, outcome in failed:
                 self._fail(view, incident, msg("timeline.sweep.failed",
                                                proposal=view.proposal.id, outcome=outcome))
-                out.append(f"{view.proposal.id}: {ENGLISH.text(outcome)}")
+                out.append(msg("watch.sweep_failed", proposal=view.proposal.id,
+                               outcome=outcome))
             for view in superseded:  # its nonce goes to the new race
                 self._fail(view, incident, msg("timeline.sweep.withdrawn",
                                                proposal=view.proposal.id))
@@ -637,7 +637,7 @@ class Containment:
         self._noted.discard(str(view.tx_hash))
         self.event(incident, "sweep", ACTOR, detail)
 
-    def _again(self, incident: str, names: list[str], out: list[str]) -> list[Sweep]:
+    def _again(self, incident: str, names: list[str], out: list[Message]) -> list[Sweep]:
         """Sweep ``names`` (wallets of one address) again for ``incident``, in a new race
         that replaces kinko's own waiting transactions."""
         order = [w.name for w in self.compromised(names[0])] if names else []
@@ -663,7 +663,7 @@ class Containment:
                     continue
             if sweep is not None:
                 sweeps.append(sweep)
-                out.append(f"{name}: swept again ({sweep.proposal})")
+                out.append(msg("watch.swept_again", wallet=name, proposal=sweep.proposal))
         return sweeps
 
     def _reject_waiting(self, incident: str, wallet: str, asset: Asset) -> None:
@@ -671,8 +671,7 @@ class Containment:
         attacker can take: reject them (the customers keep their funds, swept to cold with
         the rest) and say so on the timeline."""
         rejected = self.withdrawals.reject_open(
-            wallet, ACTOR, f"the key of {wallet} leaked ({incident}); the funds stay yours "
-            "and are moved to cold storage: request again when withdrawals resume")
+            wallet, ACTOR, msg("wd.reason.key_leaked", wallet=wallet, incident=incident))
         if rejected:
             total = sum(v.amount for v in rejected)
             self.event(incident, "withdrawals", ACTOR, msg(

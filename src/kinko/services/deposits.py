@@ -37,13 +37,13 @@ from kinko.domain.chain import Block, Transfer
 from kinko.domain.custody import CustodyFinding
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Posting, parse_account
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg, stored
 from kinko.domain.screening import Label
 from kinko.errors import ConfigError, InvalidAccount, Overdraft
 from kinko.ports import Chain
 from kinko.services.ledger import Draft, Ledger
 
-__all__ = ["Deposits", "ScanReport", "find_fork", "tag_holders"]
+__all__ = ["Deposits", "ScanReport", "find_fork", "tag_holders", "tag_label"]
 
 _PREFETCH = 4  # blocks read ahead from the node while the current one is booked
 FROZEN = "clearing:frozen"  # owed to no customer until compliance decides
@@ -150,23 +150,25 @@ class Deposits:
                     deny = deny_index(tables.deny_map())
             listed = deny.get(chain_key(t.sender, chain))
             tag = (tagged or {}).get(chain_key(t.sender, chain))
-            if listed is None and tag is not None:
-                listed = Label(t.sender, f"holds the tag mosaic {tag}", f"tag:{tag}",
-                               category="tagged")
+            why: str | Message | None = None  # why the deposit is frozen: the list's label
+            if listed is not None:
+                why = listed.label or listed.source
+            elif tag is not None:
+                why = tag_label(tag)
             index = t.tx_index if t.log_index is None else f"{t.tx_index}.{t.log_index}"
             deposit_id = f"{self.chain.name}:{t.tx_hash}:{index}:{block.hash[:18]}"
-            owed = FROZEN if listed else f"customer:{customer}"
+            owed = FROZEN if why is not None else f"customer:{customer}"
             drafts.append(Draft(
                 f"deposit:{deposit_id}", postings=(
                     Posting(f"wallet:{wallet}", asset, t.value), Posting(owed, asset, -t.value)),
                 source=f"tx:{t.tx_hash}",
-                memo=f"deposit in block {block.number}" + (
-                    f" for {customer} FROZEN: sender {t.sender} is listed "
-                    f"({listed.label or listed.source})" if listed else "")))
+                memo=f"deposit in block {block.number}" if why is None else stored(msg(
+                    "ledger.deposit.frozen", block=str(block.number), customer=customer,
+                    sender=t.sender, label=why))))
             rows.append({"id": deposit_id, "chain": self.chain.name, "block": block.number,
                          "block_hash": block.hash, "tx_hash": t.tx_hash, "address": t.to,
                          "customer": customer, "asset": asset, "amount": t.value,
-                         "state": "frozen" if listed else "credited"})
+                         "state": "frozen" if why is not None else "credited"})
         if not drafts:
             return
         results = self.ledger.append(drafts)
@@ -211,6 +213,12 @@ class Deposits:
             legs[0] = Posting("loss:reorg", d["asset"], int(d["amount"]))
             self.ledger.post(f"reverse:{d['id']}", legs, source=f"reorg:{d['block_hash']}",
                              memo=f"deposit {d['tx_hash']} left the chain; already spent")
+
+
+def tag_label(mosaic: str) -> Message:
+    """What a deposit from an account holding a tag mosaic is listed as (in the ledger's
+    memo and the alert), in the reader's language."""
+    return msg("deposit.tag_label", mosaic=mosaic)
 
 
 def tag_holders(chain: Chain, senders: Iterable[str], tokens: Sequence[str]

@@ -39,7 +39,7 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_token, chain_key, chain_keys
 from kinko.domain.chain import ZERO_ADDRESS, AccountState, Block, Transfer, delegate_of
-from kinko.domain.messages import N_, Percent, Units, msg
+from kinko.domain.messages import N_, Message, Percent, Units, msg
 from kinko.domain.safe import SafeEvent
 from kinko.domain.states import IN_FLIGHT_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.domain.watch import (
@@ -67,7 +67,7 @@ from kinko.errors import ChainRejected, KinkoError
 from kinko.i18n import ENGLISH
 from kinko.ports import Chain, Notifier
 from kinko.services.containment import ACTOR, Containment, RaceCap, Sweep
-from kinko.services.deposits import find_fork, tag_holders
+from kinko.services.deposits import find_fork, tag_holders, tag_label
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["PollReport", "Watch"]
@@ -94,9 +94,10 @@ class PollReport:
     finalised: int = 0
     closed: list[str] = field(default_factory=list)  # withdrawals/proposals closed
     alerts: list[dict[str, Any]] = field(default_factory=list)  # raised this round
-    reorgs: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # closing a matched movement failed
-    sweeps: list[str] = field(default_factory=list)  # emergency sweeps failed (and resent)
+    # what the operator is told, as messages (the terminal says them in its language)
+    reorgs: list[Message] = field(default_factory=list)
+    problems: list[Message] = field(default_factory=list)  # closing a matched movement failed
+    sweeps: list[Message] = field(default_factory=list)  # emergency sweeps failed (and resent)
 
 
 @dataclass(frozen=True)
@@ -576,7 +577,7 @@ class Watch:
                                                      asset.decimals if asset else 0))
             with self.store.unit():
                 if release:
-                    self.withdrawals.displaced(row["id"], ACTOR, ENGLISH.text(detail))
+                    self.withdrawals.displaced(row["id"], ACTOR, detail)
                 done = self._alarm(Alert(f"displaced:{self.chain.name}:{row['tx_hash']}",
                                          "displaced", "critical", row["asset"], row["wallet"],
                                          detail, row["tx_hash"], 0, head))
@@ -749,7 +750,7 @@ class Watch:
                     tag = tagged.get(chain_key(t.sender, name))
                     if label is not None or tag is not None:
                         said = (label.label or label.source) if label is not None else \
-                            f"holds the tag mosaic {tag}"
+                            tag_label(str(tag))
                         raised.append(deposit_alert(name, obs, said,
                                                     self.ledger.assets.get(obs.asset)))
             keyed = {a.key: a for a in alerts}
@@ -913,8 +914,7 @@ class Watch:
             tables.forget_blocks_after(name, fork)
             tables.forget_samples_after(wallets, fork)
         self.metrics["reorgs"] += 1
-        report.reorgs.append(f"{name}: reorganised after block {fork}; {len(gone)} "
-                             "observation(s) retracted")
+        report.reorgs.append(msg("watch.reorg", chain=name, block=str(fork), count=len(gone)))
         log.warning("reorganisation on %s after block %d", name, fork)
         return fork
 
@@ -947,7 +947,8 @@ class Watch:
                         if self._close(ref, next(o for o in due if o["match_ref"] == ref)):
                             report.closed.append(ref)
                 except KinkoError as exc:
-                    report.problems.append(f"{ref}: {exc.message}")
+                    report.problems.append(msg("watch.close_failed", ref=ref,
+                                               reason=exc.message))
                     log.error("closing %s failed: %s", ref, exc.message)
 
     def _close(self, ref: str, obs: dict[str, Any]) -> bool:

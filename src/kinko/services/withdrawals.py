@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -52,7 +52,7 @@ from kinko.domain.addresses import canonical_address, chain_key, same_address
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
-from kinko.domain.messages import Message, msg, verbatim
+from kinko.domain.messages import Message, decode, msg, stored, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
@@ -101,7 +101,8 @@ from kinko.services.custody import (
 from kinko.services.labels import Loaded, load_labels
 from kinko.services.timeline import active_incidents, incidents_for, record, scope_word
 
-__all__ = ["WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id"]
+__all__ = ["WithdrawalPage", "WithdrawalView", "Withdrawals", "check_withdrawal_id", "closing",
+           "reason_detail"]
 
 # the state a screening decision's outcome puts a new withdrawal in
 _STATE_OF: dict[str, WithdrawalState] = {"allow": "allowed", "review": "review",
@@ -140,6 +141,8 @@ class WithdrawalView:
     requested_at: datetime | None = None
     requester: str = ""
     wallet: str = ""
+    closed_by: str = ""  # who rejected it (or found it displaced), read with :meth:`get`
+    closed_why: Message | None = None  # why it was rejected or failed, in any language
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,43 @@ class WithdrawalPage:
     rows: list[WithdrawalView]
     older: str | None  # cursor for :meth:`Withdrawals.page`'s ``before``; None on the last page
     counts: dict[str, int] = field(default_factory=dict)  # every withdrawal by state
+
+
+# what earlier versions wrote into the ledger when they closed a withdrawal (English, kept as
+# written in the hash chain): read back into the messages they were made from
+_OLD_LEAKED = re.compile(r"the key of (?P<wallet>\S+) leaked \((?P<incident>[^)]*)\); the funds "
+                         r"stay yours and are moved to cold storage: request again when "
+                         r"withdrawals resume")
+_OLD_REVERTED = "the transaction reverted; funds released"
+
+
+def closing(source: str, memo: str) -> tuple[str, Message]:
+    """Who closed a withdrawal and why, from the ledger entry that voided its hold: the
+    memo keeps the reason as a message (:func:`~kinko.domain.messages.stored`); entries
+    of earlier versions (the reason after ``rejected by NAME:`` in the source, in English)
+    are read back into their message where kinko wrote it, else kept as written."""
+    by, why = "", memo
+    for verb in ("rejected by ", "displaced by "):
+        if source.startswith(verb):
+            by, _, said = source[len(verb):].partition(": ")
+            why = memo or said
+    if not why and not by:
+        why = source
+    old = _OLD_LEAKED.fullmatch(why)
+    if old:
+        return by, msg("wd.reason.key_leaked", wallet=old["wallet"], incident=old["incident"])
+    if why == _OLD_REVERTED:
+        return by, msg("wd.reason.reverted")
+    return by, decode(why)
+
+
+def reason_detail(why: Message) -> dict[str, Any]:
+    """A reason in an audit record's detail: its English words, and kinko's own as the
+    catalog message too (``reason_message``: id and parameters) for a reader in another
+    language."""
+    if why.is_text:
+        return {"reason": str(why.params.get("text", ""))}
+    return {"reason": ENGLISH.text(why), "reason_message": why.to_data()}
 
 
 def _cursor(row: WithdrawalView) -> str:
@@ -222,11 +262,21 @@ class Withdrawals:
                               row["requester"], row["wallet"])
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
+        """One withdrawal; a rejected or failed one says who closed it and why (the ledger
+        entry that released its funds)."""
         with self.store.unit(write=False) as u:
             row = u.screening.withdrawal(withdrawal_id)
             if row is None:
                 raise BadInput(f"unknown withdrawal {withdrawal_id!r}")
-            return self._view(row, any_state=True)
+            view = self._view(row, any_state=True)
+            if view.state not in ("rejected", "failed"):
+                return view
+            key = f"void:withdrawal:{withdrawal_id}"
+            entry = u.ledger.entries_by_key([key]).get(key)
+        if entry is None:
+            return view
+        by, why = closing(entry.source, entry.memo)
+        return replace(view, closed_by=by, closed_why=why)
 
     def find(self, state: str | None = None, customer: str | None = None
              ) -> list[WithdrawalView]:
@@ -381,11 +431,14 @@ class Withdrawals:
         again when any process changes the list)."""
         return self.store.cached("deny_labels", lambda u: deny_index(u.screening.deny_map()))
 
-    def _release(self, withdrawal_id: str, why: str) -> None:
+    def _release(self, withdrawal_id: str, source: str, why: Message | None = None) -> None:
+        """Void the withdrawal's hold (its funds go back to the customer); the entry's memo
+        keeps why as a message (:func:`closing` reads it back)."""
         hold = self.ledger.hold(f"withdrawal:{withdrawal_id}")
         if hold is not None and hold[1] == "pending":
             self.ledger.void_hold(f"void:withdrawal:{withdrawal_id}",
-                                  f"withdrawal:{withdrawal_id}", source=why)
+                                  f"withdrawal:{withdrawal_id}", source=source,
+                                  memo="" if why is None else stored(why))
 
     def _close(self, u: Unit, withdrawal_id: str, old: tuple[WithdrawalState, ...],
                new: Literal["rejected", "expired"]) -> bool:
@@ -428,17 +481,21 @@ class Withdrawals:
 
     # ------------------------------------------------------------------ rejecting
 
-    def reject_open(self, wallet: str, by: str, reason: str) -> list[WithdrawalView]:
+    def reject_open(self, wallet: str, by: str, reason: Message | str
+                    ) -> list[WithdrawalView]:
         """Reject every withdrawal from ``wallet`` not yet being sent (held for review,
         allowed or approved), releasing what they reserve to their customers: one unit."""
         with self.store.unit() as u:
             return [self.reject(r["id"], by, reason)
                     for r in u.screening.open_withdrawals(wallet, OPEN_WITHDRAWAL_STATES)]
 
-    def reject(self, withdrawal_id: str, by: str, reason: str, *,
+    def reject(self, withdrawal_id: str, by: str, reason: Message | str, *,
                actor: str | None = None) -> WithdrawalView:
         """Reject a withdrawal not yet being sent: its funds are released and its review's
-        proposal closed, with the audit record, in one unit of work."""
+        proposal closed, with the audit record, in one unit of work. A ``str`` reason is a
+        person's words, kept as written; kinko's own is a message, shown in the reader's
+        language."""
+        why = verbatim(reason) if isinstance(reason, str) else reason
         with self.store.unit() as u:
             if not self._close(u, withdrawal_id, OPEN_WITHDRAWAL_STATES, "rejected"):
                 row = u.screening.withdrawal(withdrawal_id)
@@ -446,8 +503,8 @@ class Withdrawals:
                     raise NotFound(f"unknown withdrawal {withdrawal_id!r}")
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it cannot "
                                     "be rejected now")
-            self._release(withdrawal_id, f"rejected by {by}: {reason}")
-            self.audit(actor or by, "withdrawal.reject", withdrawal_id, {"reason": reason})
+            self._release(withdrawal_id, f"rejected by {by}", why)
+            self.audit(actor or by, "withdrawal.reject", withdrawal_id, reason_detail(why))
             return self.get(withdrawal_id)
 
     # ------------------------------------------------------------------ sending
@@ -548,7 +605,7 @@ class Withdrawals:
                                       memo=f"withdrawal to {view.destination}")
             else:  # mined but reverted: nothing left the wallet but the fee
                 self.ledger.void_hold(f"void:{hold_id}", hold_id, source=f"tx:{view.tx_hash}",
-                                      memo="the transaction reverted; funds released")
+                                      memo=stored(msg("wd.reason.reverted")))
             fee = fee_postings(self.ledger, row["wallet"], receipt.fee, receipt.payer)
             if fee:
                 self.ledger.post(f"fee:{hold_id}", fee,
@@ -561,7 +618,7 @@ class Withdrawals:
                                   "confirmed" if receipt.ok else "failed")
             return self.get(withdrawal_id)
 
-    def displaced(self, withdrawal_id: str, by: str, reason: str) -> bool:
+    def displaced(self, withdrawal_id: str, by: str, reason: Message) -> bool:
         """A withdrawal sent whose transaction can never be mined (another transaction used
         its nonce) moved nothing: its hold is voided (the customer's funds released) and it
         is ``failed``, in one unit; False when it had moved on."""
@@ -572,8 +629,8 @@ class Withdrawals:
             hold = self.ledger.hold(hold_id)
             if hold is not None and hold[1] == "pending":
                 self.ledger.void_hold(f"void:{hold_id}", hold_id, source=f"displaced by {by}",
-                                      memo=reason)
-            self.audit(by, "withdrawal.displaced", withdrawal_id, {"reason": reason})
+                                      memo=stored(reason))
+            self.audit(by, "withdrawal.displaced", withdrawal_id, reason_detail(reason))
             return True
 
     def expire(self) -> list[str]:
@@ -623,8 +680,7 @@ class Withdrawals:
                            msg("timeline.breaker.tripped_by_hand", scope=scope_word(scope),
                                reason=reason))
             if actor is None or actor:
-                self.audit(actor or by, "breaker.trip", scope,
-                           {"reason": ENGLISH.text(reason)})
+                self.audit(actor or by, "breaker.trip", scope, reason_detail(reason))
             return True
 
     def breaker(self) -> dict[str, BreakerEventRow]:

@@ -116,6 +116,14 @@ class ReviewOut(BaseModel):
     approvers: list[str]
 
 
+class ClosedOut(BaseModel):
+    """Who rejected a withdrawal (or found its transaction displaced) and why."""
+
+    by: str = Field(description="Who closed it (kinko:watch for kinko's own containment).")
+    reason: str = Field(description="Why, in English.")
+    reason_message: dict[str, Any] = Field(description="Why, as a catalog message (id, args).")
+
+
 class WithdrawalOut(BaseModel):
     id: str
     customer: str
@@ -128,6 +136,8 @@ class WithdrawalOut(BaseModel):
     approvals: int
     quorum: int = Field(description="Approvals needed; 0 when no review was needed.")
     decision: DecisionOut
+    closed: ClosedOut | None = Field(default=None, description="A rejected or failed "
+                                     "withdrawal read by its id: who closed it and why.")
 
 
 class BreakerEventOut(BaseModel):

@@ -22,6 +22,7 @@ from kinko.api.v1.deps import (
 )
 from kinko.api.v1.models import (
     ApprovalIn,
+    ClosedOut,
     DecisionOut,
     HitMessages,
     HitOut,
@@ -66,7 +67,10 @@ def shape(w: Withdrawals, v: WithdrawalView) -> WithdrawalOut:
         tx_hash=v.tx_hash, approvals=v.approvals, quorum=v.quorum,
         decision=DecisionOut(outcome=v.decision.outcome,
                              policy_version=v.decision.policy_version,
-                             hits=[hit(h) for h in v.decision.hits]))
+                             hits=[hit(h) for h in v.decision.hits]),
+        closed=None if v.closed_why is None else ClosedOut(
+            by=v.closed_by, reason=ENGLISH.text(v.closed_why),
+            reason_message=v.closed_why.to_data()))
 
 
 def existing(w: Withdrawals, withdrawal_id: str) -> WithdrawalView:
