@@ -10,7 +10,7 @@ from dashboard_site import Site
 
 from kinko.domain.approvals import sign_proposal
 from kinko.domain.policy_lock import veto_bytes
-from kinko.i18n import ENGLISH
+from kinko.i18n import ENGLISH, Localizer
 from kinko.services.custody import Custody
 
 
@@ -39,6 +39,9 @@ def test_a_pending_loosening_shows_its_countdown_and_one_approver_vetoes_it(
     with site.ledger.store.watch(write=False) as tables:
         (alert,) = tables.alerts(kind="policy_loosening")
     assert alert["severity"] == "warning" and "assets.ETH.max_hot_ratio" in ENGLISH.text(alert["detail"])
+    # what it loosens is a message too, not an English phrase inside the Japanese sentence
+    japanese = Localizer("ja").text(alert["detail"])
+    assert "assets.ETH.max_hot_ratio：0.05 → 0.1" in japanese and "loosens" not in japanese
     page = auditor.get("/custody/policy?lang=en").text
     assert 'data-section="in-force" data-version="1"' in page
     assert 'data-pending="2"' in page and "in 46 h 30 min" in page

@@ -47,6 +47,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kinko.domain.approvals import Proposal
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import AssetRegistry, format_units
 from kinko.domain.policy import AssetPolicy, Policy, policy_from_canonical
 from kinko.domain.screening import OUTCOMES, Rule, UnusualHour, parse_rules
@@ -60,6 +61,7 @@ __all__ = [
     "StoredPolicy",
     "VersionFacts",
     "Veto",
+    "changes_message",
     "check_veto",
     "compare",
     "describe",
@@ -555,8 +557,26 @@ def standings(versions: Iterable[VersionFacts], at: datetime, registry: AssetReg
 
 
 def describe(changes: Iterable[Change], limit: int = 6) -> str:
-    """Up to ``limit`` changes on one line, for a message."""
+    """Up to ``limit`` changes on one line, in English (the CLI's and the API's listings)."""
     shown = list(changes)
     text = "; ".join(c.describe() for c in shown[:limit])
     return text + (f" (and {len(shown) - limit} more)" if len(shown) > limit else "")
 
+
+def changes_message(changes: Iterable[Change], limit: int = 6) -> Message:
+    """Up to ``limit`` changes as a message (an alert's or a finding's), read in each
+    reader's language: ``field: before → after``, the policy's own values as written (an
+    absent one is the word for none)."""
+    shown = list(changes)
+
+    def value(text: str) -> str | Message:
+        return msg("pol.value.none") if text == _NONE else text
+
+    said: Message | None = None
+    for c in reversed(shown[:limit]):
+        one = msg("pol.change", field=c.field, before=value(c.before), after=value(c.after))
+        said = one if said is None else msg("pol.changes", first=one, rest=said)
+    if said is None:
+        return msg("pol.value.none")
+    return msg("pol.changes.more", changes=said, count=len(shown) - limit) \
+        if len(shown) > limit else said

@@ -52,8 +52,8 @@ from kinko.domain.policy_lock import (
     Standing,
     VersionFacts,
     Veto,
+    changes_message,
     check_veto,
-    describe,
     effective_version,
     standings,
     version_facts,
@@ -579,7 +579,7 @@ class Custody:
             "severity": "warning", "state": "open", "chain_state": None, "asset": None,
             "wallet": None, "tx_hash": None, "amount": None, "block": None,
             "detail": msg("alert.policy_loosening", version=str(version),
-                          changes=verbatim(describe(found.diff.loosenings)),
+                          changes=changes_message(found.diff.loosenings),
                           when=Time(found.effective_at) if found.effective_at
                           else msg("pol.never")),
             "incident": None, "raised": now}
@@ -938,7 +938,7 @@ class Custody:
         (any approver may still veto it), with when it takes effect."""
         return [CustodyFinding("policy_loosening_pending", "warning", None, msg(
             "finding.policy_loosening_pending", version=str(s.facts.version),
-            changes=verbatim(describe(s.diff.loosenings)),
+            changes=changes_message(s.diff.loosenings),
             when=Time(s.effective_at) if s.effective_at else msg("pol.never")))
             for s in self.policy_standings()
             if s.state == "pending" and s.diff is not None and s.diff.loosenings]
