@@ -126,6 +126,9 @@ def watch(
                     interval_ms=rt.settings.watch_interval_ms,
                     race_cap=RaceCap(rt.settings.race_max_gwei * 10**9,
                                      rt.settings.race_max_fee_percent))
+    stop = threading.Event()  # SIGTERM stops the loop: caught before anyone can see it run
+    if not once and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = _metrics_server(metrics_port, lambda: dict(watcher.metrics)) \
         if metrics_port else None
     print(say("cli.watch.start", chain=chain.name,
@@ -148,9 +151,6 @@ def watch(
                       pending=report.pending, observed=report.observed,
                       matched=report.matched, alerts=len(report.alerts)))
         else:
-            stop = threading.Event()
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, lambda *_: stop.set())
             with contextlib.suppress(KeyboardInterrupt):
                 watcher.run(rt.settings.watch_interval_ms / 1000, stop.is_set, show,
                             sleep=stop.wait)
