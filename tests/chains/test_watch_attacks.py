@@ -563,7 +563,9 @@ def test_a_withdrawal_displaced_by_the_thief_is_raised_and_its_reservation_relea
     report = world.watch.poll()
     (displaced,) = [a for a in report.alerts if a["kind"] == "displaced"]
     assert displaced["tx_hash"] == sent.tx_hash and "W1" in ENGLISH.text(displaced["detail"])
-    assert world.withdrawals.get("W1").state == "failed"
+    failed = world.withdrawals.get("W1")  # why, as the alert says it, in any language
+    assert (failed.state, failed.closed_by) == ("failed", "kinko:watch")
+    assert failed.closed_why == displaced["detail"]
     c1 = next(r for r in world.ledger.balances(account="customer:C1") if r.asset == "ETH")
     assert c1.state.pending_debit == 0  # the reservation went back to the customer
     assert world.watch.poll().alerts == []  # raised once
