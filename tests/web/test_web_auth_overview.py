@@ -33,6 +33,8 @@ def test_a_wrong_key_is_refused_with_a_message_and_no_cookie(site: Site) -> None
     client = site.anonymous()
     r = client.post("/login", data={"api_key": "kinko_nope_nope", "next": "/"})
     assert r.status_code == 401 and "not valid" in r.text and "set-cookie" not in r.headers
+    r = client.post("/login?lang=ja", data={"api_key": "kinko_nope_nope", "next": "/"})
+    assert r.status_code == 401 and "API キーが無効です" in r.text and "not valid" not in r.text
 
 
 def test_sign_in_from_another_site_is_refused_and_audited(site: Site) -> None:
@@ -61,7 +63,9 @@ def test_wrong_keys_at_sign_in_are_throttled_per_key_and_audited(site: Site) -> 
         assert r.status_code == 401
     r = client.post("/login", data={"api_key": good, "next": "/"})  # the key is locked
     assert r.status_code == 429 and int(r.headers["Retry-After"]) == 900
-    assert "too many wrong keys" in r.text
+    assert "too many wrong keys" in r.text and "900 seconds" in r.text
+    r = client.post("/login?lang=ja", data={"api_key": good, "next": "/"})
+    assert r.status_code == 429 and "900 秒後" in r.text and "too many" not in r.text
     refused = [a for a in site.access.audit_log() if a["action"] == "sign_in.refused"]
     assert len(refused) == 5 and {a["target"] for a in refused} == {key_id}
     assert '"locked": true' in refused[-1]["detail"]

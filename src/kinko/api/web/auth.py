@@ -8,11 +8,24 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kinko.api.web.context import COOKIE, ZONE_COOKIE, Site
-from kinko.errors import KinkoError
+from kinko.domain.messages import Message, msg, verbatim
+from kinko.errors import KinkoError, Unauthorized
 from kinko.services.access import Forbidden
 from kinko.services.throttle import Throttled
 
 __all__ = ["router"]
+
+
+def _refusal(exc: KinkoError) -> Message:
+    """Why a sign-in was refused, in the operator's language (the audit log keeps the
+    error's own English words)."""
+    if isinstance(exc, Throttled):
+        return msg("sign_in.throttled", seconds=exc.retry_after)
+    if isinstance(exc, Forbidden):
+        return msg("sign_in.other_site")
+    if isinstance(exc, Unauthorized):
+        return msg("sign_in.not_valid")
+    return verbatim(exc.message)
 
 
 def _safe_next(target: str | None) -> str:
@@ -56,7 +69,7 @@ def login(request: Request, web: Site, api_key: Annotated[str, Form(max_length=2
         status = 429 if isinstance(exc, Throttled) else 403 \
             if isinstance(exc, Forbidden) else 401
         page = web.render(request, "login.html.j2", None, status=status,
-                          next=_safe_next(next), hours=hours, message=exc.message)
+                          next=_safe_next(next), hours=hours, message=_refusal(exc))
         if isinstance(exc, Throttled):
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
