@@ -82,6 +82,7 @@ __all__ = [
     "ProposalRow",
     "RaceTerms",
     "Receipt",
+    "RequestMarks",
     "SafeOwner",
     "SafeReader",
     "ScreeningTables",
@@ -153,6 +154,9 @@ class LedgerReader(Protocol):
 
 class LedgerWriter(LedgerReader, Protocol):
     def due_holds(self, now: datetime) -> list[Hold]: ...
+    # read ahead what an append is about to ask (one round trip for a few of each)
+    def prefetch(self, keys: Collection[str], hold_ids: Collection[str],
+                 balances: Collection[BalanceKey]) -> None: ...
     def append(
         self, entries: Sequence[Entry], states: Mapping[BalanceKey, BalanceState]
     ) -> None: ...
@@ -439,6 +443,19 @@ class AuditRow(TypedDict):
     hash: str
 
 
+class RequestMarks(NamedTuple):
+    """What one withdrawal request's screening reads of the tables that any writer may
+    change, read in one statement: the values themselves where they are small, else marks
+    that move whenever what they stand for changes (``ScreeningTables.request_marks``)."""
+
+    exists: bool  # a withdrawal has this id already
+    customer_known: bool  # the customer has a balance of the asset
+    tier: str | None  # the customer's recorded tier (None: never set)
+    allow: tuple[int, int]  # the customer's allow list: entries and their summed times
+    history: tuple[int, int]  # the customer's withdrawals: all of them, and those counted
+    hot: BalanceState | None  # the paying wallet's balance of the asset (None: no row)
+
+
 class ScreeningTables(Protocol):
     """Withdrawals and their decisions, allow and deny lists, the breaker's log."""
 
@@ -462,6 +479,8 @@ class ScreeningTables(Protocol):
                     windows: Collection[tuple[str, timedelta]]
                     ) -> dict[tuple[str, timedelta], tuple[int, int]]: ...
     def customer_destinations(self, customer: str) -> frozenset[str]: ...
+    def request_marks(self, withdrawal_id: str, customer: str, asset: str,
+                      hot_account: str) -> RequestMarks: ...
     def customer_tier(self, customer: str) -> dict[str, Any] | None: ...
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None: ...
     def allow(self, customer: str, address: str, at: datetime) -> None: ...

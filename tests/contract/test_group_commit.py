@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from kinko.domain.ledger import Posting
+from kinko.domain.ledger import Hold, Posting
 from kinko.errors import Overdraft, StoreUnavailable
+from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store
+from kinko.store.sql import _GroupCommit
 
 UNITS = 60
 
@@ -143,3 +146,71 @@ def test_a_failed_commit_fails_every_unit_of_its_batch(ledger: Ledger, store: Sq
     ledger.post("after", [Posting("customer:a", "XEM", 1),
                           Posting("wallet:xem-hot", "XEM", -1)], source="t")
     assert ledger.verify().ok
+
+
+def test_a_batch_carries_its_units_audit_head_and_hold_expiry(
+        ledger: Ledger, store: SqlStore, clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second unit of a batch does not read the audit head or the holds' earliest
+    expiry again: it is handed them by the first. A hold the first opens, due by the time
+    the second runs, is expired by the second; both audit records chain."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
+    _fund(ledger, 1000)
+    access = Access(store, clock)
+    entered, release = threading.Event(), threading.Event()
+    before = store.group_commit()
+
+    def first() -> None:
+        with store.unit():
+            ledger.open_hold("h1", Hold("h1", "customer:a", "wallet:xem-hot", "XEM", 5,
+                                        clock.now() + timedelta(minutes=1)), source="t")
+            access.audit("t", "hold", "h1", {})
+            entered.set()
+            release.wait(timeout=60)  # the second queues behind it meanwhile
+
+    def second() -> None:
+        entered.wait(timeout=60)
+        with store.unit():
+            ledger.post("p", [Posting("customer:a", "XEM", 1),
+                              Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            access.audit("t", "pay", "p", {})
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    entered.wait(timeout=60)
+    clock.advance(minutes=2)  # h1 is due when the second unit runs
+    threads[1].start()
+    while store._group.waiting < 1:  # the test waits for the queue
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(60)
+    after = store.group_commit()
+    assert (after["batches"] - before["batches"], after["largest"]) == (1, 2)
+    held = ledger.hold("h1")
+    assert held is not None and held[1] == "expired"
+    assert ledger.verify().ok and access.verify_audit() == []
+    assert [a["target"] for a in access.audit_log()] == ["h1", "p"]
+
+
+def test_a_batchs_first_unit_that_fails_leaves_nothing(ledger: Ledger, store: SqlStore,
+                                                      clock: FixedClock) -> None:
+    """The first unit of a batch runs without a savepoint: when it fails, the batch's
+    transaction is rolled back whole, and the next unit starts afresh."""
+    _fund(ledger, 10)
+    access = Access(store, clock)
+    head = ledger.head()
+    with pytest.raises(Overdraft), store.unit():
+        ledger.post("x1", [Posting("customer:a", "XEM", 4),
+                           Posting("wallet:xem-hot", "XEM", -4)], source="t")
+        access.audit("t", "pay", "x1", {})
+        ledger.post("x2", [Posting("customer:a", "XEM", 40),
+                           Posting("wallet:xem-hot", "XEM", -40)], source="t")
+    assert ledger.head() == head and access.audit_log() == []
+    with store.unit():
+        ledger.post("x3", [Posting("customer:a", "XEM", 4),
+                           Posting("wallet:xem-hot", "XEM", -4)], source="t")
+        access.audit("t", "pay", "x3", {})
+    assert ledger.balance("customer:a", "XEM") == 6
+    assert ledger.verify().ok and access.verify_audit() == []
+    assert [a["target"] for a in access.audit_log()] == ["x3"]

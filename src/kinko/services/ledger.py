@@ -354,6 +354,12 @@ class _Batch:
         for d in drafts:
             if not d.key or len(d.key) > MAX_KEY:
                 raise InvalidEntry(f"idempotency key must be 1-{MAX_KEY} characters", key=d.key)
+        if len(drafts) <= 8:  # a request's few entries: their reads in one round trip
+            self.tx.prefetch({d.key for d in drafts},
+                             {h for d in drafts for h in (
+                                 d.hold_id, d.hold.id if isinstance(d.hold, Hold) else None)
+                              if isinstance(h, str)},
+                             {leg for d in drafts for leg in _legs(d)})
         found = self.tx.entries_by_key({d.key for d in drafts})
         holds: dict[str, tuple[Hold, str]] = {}
         for d in drafts:
@@ -489,6 +495,16 @@ class _Batch:
                 raise InvalidEntry(
                     f"{p.account} already has a {p.asset} balance; opening balances are "
                     "imported once", account=p.account, asset=p.asset)
+
+
+def _legs(d: Draft) -> list[BalanceKey]:
+    """The balances a draft touches, as far as it says itself (a resolution's are its
+    hold's, known once the hold is read); only text: the drafts are not checked yet."""
+    if isinstance(d.hold, Hold):
+        legs = [(d.hold.debit, d.hold.asset), (d.hold.credit, d.hold.asset)]
+    else:
+        legs = [(p[0], p[1]) for p in d.postings if isinstance(p, tuple) and len(p) == 3]
+    return [(a, c) for a, c in legs if isinstance(a, str) and isinstance(c, str)]
 
 
 def _keys(entry: Entry) -> set[BalanceKey]:

@@ -21,7 +21,16 @@ breaker trip, the audit record), an approval, a rejection, the expiry, and each 
 sending. A crash leaves all of it or none of it, and a retry with the same id (the API's
 ``Idempotency-Key``) always gets the first answer: the unit is serialised with every other
 writer and looks the id up after taking the lock, so concurrent retries wait for the first
-and return what it recorded. A retry writes nothing, not even an audit record. Sending
+and return what it recorded. A retry writes nothing, not even an audit record.
+
+A request reads what it can before the writers' lock, so that the lock is held for little
+more than the writes: the customer's allow list and earlier withdrawals are read in a read
+unit first. Under the lock one statement reads again everything a racing writer may change
+(the id, the customer, their tier, the paying wallet's balance, marks of the allow list and
+of the history: :meth:`~kinko.ports.ScreeningTables.request_marks`), the window sums are
+read, the cached tables are checked by their stamps, and what changed since is read again;
+the time is taken there too. So the decision is the one a request read wholly under the
+lock would get: no overdraft, no limit passed by racing requests. Sending
 signs and records ``sending`` with the transaction's hash in one unit, broadcasts outside
 any transaction, then records ``sent``: a crash in between leaves a ``sending`` withdrawal
 whose hash the chain can be asked about (:meth:`Withdrawals.confirm`).
@@ -49,6 +58,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinko.domain.addresses import canonical_address, chain_key, same_address
+from kinko.domain.approvals import Proposal
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
@@ -86,7 +96,7 @@ from kinko.errors import (
     RefusedDestination,
 )
 from kinko.i18n import ENGLISH
-from kinko.ports import BreakerEventRow, Fee, Unit, WithdrawalRow
+from kinko.ports import BreakerEventRow, Fee, RequestMarks, Unit, WithdrawalRow
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -143,6 +153,7 @@ class WithdrawalView:
     wallet: str = ""
     closed_by: str = ""  # who rejected it (or found it displaced), read with :meth:`get`
     closed_why: Message | None = None  # why it was rejected or failed, in any language
+    proposal: Proposal | None = None  # the review's proposal, when this answer made it
 
 
 @dataclass(frozen=True)
@@ -189,6 +200,17 @@ def reason_detail(why: Message) -> dict[str, Any]:
     if why.is_text:
         return {"reason": str(why.params.get("text", ""))}
     return {"reason": ENGLISH.text(why), "reason_message": why.to_data()}
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What screening reads of a customer that any writer may change (see
+    :meth:`Withdrawals._inputs`)."""
+
+    marks: RequestMarks
+    allow_list: dict[str, datetime]
+    amounts: tuple[int, ...]
+    destinations: frozenset[str]
 
 
 def _cursor(row: WithdrawalView) -> str:
@@ -332,28 +354,70 @@ class Withdrawals:
             raise RefusedDestination(f"{destination} is the zero address: what is sent there "
                                      "is lost for good", destination=destination)
         requester = requester or f"customer:{customer}"
-        with self.store.unit() as u:
-            earlier = u.screening.withdrawal(withdrawal_id)
+        seen: _Inputs | None = None
+        if self.store.current() is None:  # read before the writers' lock, checked under it
+            with self.store.unit(write=False) as u:
+                seen = self._inputs(u, withdrawal_id, customer, known.symbol, "", None)
+                earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
             if earlier is not None:
-                if (earlier["customer"], earlier["asset"], earlier["amount"],
-                        chain_key(earlier["destination"], known.chain)) != (
-                            customer, known.symbol, amount, destination):
-                    raise IdempotencyConflict(f"withdrawal id {withdrawal_id!r} was already "
-                                              "used for a different request")
-                return self._view(earlier)
-            view = self._request(u, withdrawal_id, customer, known, amount, destination,
-                                 requester)
-            self.audit(actor or requester, "withdrawal.request", withdrawal_id,
-                        {"state": view.state, "outcome": view.decision.outcome})
-            return view
+                return self._retried(earlier, customer, known, amount, destination)
+        with self.store.unit() as u:
+            return self._request(u, withdrawal_id, customer, known, amount, destination,
+                                 requester, actor or requester, seen)
+
+    def _retried(self, earlier: WithdrawalRow, customer: str, known: Asset, amount: int,
+                 destination: str) -> WithdrawalView:
+        """The first answer to a request made again with its id; another request under
+        the same id is refused."""
+        if (earlier["customer"], earlier["asset"], earlier["amount"],
+                chain_key(earlier["destination"], known.chain)) != (
+                    customer, known.symbol, amount, destination):
+            raise IdempotencyConflict(f"withdrawal id {earlier['id']!r} was already "
+                                      "used for a different request")
+        return self._view(earlier)
+
+    def _inputs(self, u: Unit, withdrawal_id: str, customer: str, asset: str,
+                hot_account: str, seen: _Inputs | None) -> _Inputs:
+        """What screening reads of the customer: in one statement the marks (the id taken,
+        the customer known, tier, the paying wallet's balance, and marks of the allow
+        list and of the withdrawal history), then the allow list and history themselves,
+        unless ``seen`` (read earlier, outside the writers' lock) has the same marks."""
+        tables = u.screening
+        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account)
+        if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
+            return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (), frozenset())
+        allow = seen.allow_list if seen is not None and seen.marks.allow == marks.allow \
+            else tables.allowed(customer)
+        if seen is not None and seen.marks.history == marks.history:
+            amounts, destinations = seen.amounts, seen.destinations
+        else:
+            amounts = tuple(tables.customer_amounts(customer, asset))
+            destinations = tables.customer_destinations(customer)
+        return _Inputs(marks, allow, amounts, destinations)
 
     def _request(self, u: Unit, withdrawal_id: str, customer: str, known: Asset, amount: int,
-                 destination: str, requester: str) -> WithdrawalView:
-        if next(u.ledger.balances(account=f"customer:{customer}", asset=known.symbol),
-                None) is None:
+                 destination: str, requester: str, actor: str, seen: _Inputs | None
+                 ) -> WithdrawalView:
+        """The request under the writers' lock: every input screening reads is read here,
+        or checked here against what was read before the lock (``seen``) and read again
+        where a writer changed it, so the decision is the one a request read wholly under
+        the lock would get."""
+        wallets = self.ledger.wallets()
+        hots = [w for w in wallets if w.asset == known.symbol and w.tier == "hot"]
+        # the first whose key has not leaked (a fresh one registered during an incident);
+        # when every one has, the first, and screening refuses the request
+        leaked = self._leaked(hots, wallets)
+        hot = next((w for w in hots if leaked[w.name] is None), hots[0]) if hots else None
+        inputs = self._inputs(u, withdrawal_id, customer, known.symbol,
+                              hot.account if hot is not None else "", seen)
+        marks = inputs.marks
+        if marks.exists:  # a retry that raced its first attempt: that one's answer
+            earlier = u.screening.withdrawal(withdrawal_id)
+            assert earlier is not None
+            return self._retried(earlier, customer, known, amount, destination)
+        if not marks.customer_known:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer)
-        wallets = self.ledger.wallets()
         for w in wallets:
             other = self.ledger.assets.get(w.asset)
             if other is not None and other.chain == known.chain and any(
@@ -361,21 +425,22 @@ class Withdrawals:
                 raise RefusedDestination(
                     f"{destination} is an address of the exchange's own wallet {w.name}: a "
                     "withdrawal cannot go there", destination=destination, wallet=w.name)
-        hots = [w for w in wallets if w.asset == known.symbol and w.tier == "hot"]
-        if not hots:
+        if hot is None:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
-        # the first whose key has not leaked (a fresh one registered during an incident);
-        # when every one has, the first, and screening refuses the request
-        leaked = self._leaked(hots, wallets)
-        hot = next((w for w in hots if leaked[w.name] is None), hots[0])
         policy = self._policy()
         rules = self._parsed(policy)
-        recorded = u.screening.customer_tier(customer)
         now = self.clock.now()
         request = Request(withdrawal_id, customer, known.symbol, amount, destination, now,
-                          recorded["tier"] if recorded else DEFAULT_TIER)
-        decision = screen(request, rules, self._context(u, request, rules, hot.account,
-                                                        leaked[hot.name]), policy.version)
+                          marks.tier or DEFAULT_TIER)
+        sums = u.screening.window_sums(customer, destination, known.symbol, now,
+                                       needed_sums(rules))
+        context = Context(sums=sums, customer_amounts=inputs.amounts,
+                          known_destinations=inputs.destinations,
+                          allow_list=inputs.allow_list, deny=self.deny_list(),
+                          hot_balance=normal_balance(hot.account, marks.hot)
+                          if marks.hot is not None else 0,
+                          tripped=frozenset(self.breaker()), compromised=leaked[hot.name])
+        decision = screen(request, rules, context, policy.version)
         hold_id = f"withdrawal:{withdrawal_id}"
         self.ledger.open_hold(
             hold_id, Hold(hold_id, f"customer:{customer}", hot.account, known.symbol, amount,
@@ -387,10 +452,11 @@ class Withdrawals:
                "requested_at": now, "requester": requester, "state": state,
                "decision": _decision_json(decision), "tx_hash": None}
         u.screening.put_withdrawal(row)
+        review: Proposal | None = None
         if state == "blocked":
             self._release(withdrawal_id, "blocked by screening")
         elif state == "review":
-            self.custody.put_proposal(
+            review = self.custody.put_proposal(
                 "withdrawal", {"withdrawal": withdrawal_id, "customer": customer,
                                "asset": known.symbol, "amount": str(amount),
                                "destination": destination},
@@ -400,21 +466,9 @@ class Withdrawals:
         for hit in decision.hits:
             if hit.kind == "outflow_rate":
                 self.trip(known.symbol, "kinko:screening", hit.detail, actor="")
-        return self._view(row, (0, policy.quorum))
-
-    def _context(self, u: Unit, request: Request, rules: tuple[Rule, ...], hot_account: str,
-                 leaked_in: str | None = None) -> Context:
-        tables = u.screening
-        sums = tables.window_sums(request.customer, request.destination, request.asset,
-                                  request.at, needed_sums(rules))
-        hot = list(u.ledger.balances(account=hot_account, asset=request.asset))
-        return Context(sums=sums, customer_amounts=tables.customer_amounts(request.customer,
-                                                                           request.asset),
-                       known_destinations=tables.customer_destinations(request.customer),
-                       allow_list=tables.allowed(request.customer),
-                       deny=self.deny_list(),
-                       hot_balance=normal_balance(hot_account, hot[0].state) if hot else 0,
-                       tripped=frozenset(self.breaker()), compromised=leaked_in)
+        self.audit(actor, "withdrawal.request", withdrawal_id,
+                   {"state": state, "outcome": decision.outcome})
+        return replace(self._view(row, (0, policy.quorum)), proposal=review)
 
     def _leaked(self, hots: list[Wallet], wallets: list[Wallet]) -> dict[str, str | None]:
         """Per wallet, the open (or contained) incident in which its key leaked: an

@@ -17,9 +17,14 @@ __all__ = ["SqlAccess"]
 
 
 class SqlAccess:
-    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
+    def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None, *,
+                 head: tuple[int, str] | None = None, carry: bool = False) -> None:
         self.conn = conn
         self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
+        # a write unit's audit head (the writers' lock is held: nobody else appends), carried
+        # from unit to unit of a batch like the ledger's; None: read it
+        self.head = head if carry else None
+        self._carry = carry
 
     def put_key(self, key_id: str, name: str, role: str, secret_hash: str, at: datetime) -> None:
         self._touch("api_keys")
@@ -42,14 +47,24 @@ class SqlAccess:
         return bool(done.rowcount == 1)
 
     def audit_head(self) -> tuple[int, str]:
-        row = self.conn.execute(select(s.audit_log.c.seq, s.audit_log.c.hash)
-                                .order_by(s.audit_log.c.seq.desc()).limit(1)).first()
-        return (0, "0" * 64) if row is None else (int(row.seq), str(row.hash))
+        if self.head is not None:
+            return self.head
+        row = self.conn.exec_driver_sql(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").first()
+        head = (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
+        if self._carry:
+            self.head = head
+        return head
 
     def put_audit(self, row: dict[str, Any]) -> None:
-        values = {k: v for k, v in row.items() if k != "at"}
-        values["at_us"] = to_us(row["at"])
-        self.conn.execute(s.audit_log.insert().values(**values))
+        p = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        self.conn.exec_driver_sql(
+            "INSERT INTO audit_log (seq, at_us, actor, action, target, detail, prev_hash, "
+            f"hash) VALUES ({', '.join([p] * 8)})",
+            (row["seq"], to_us(row["at"]), row["actor"], row["action"], row["target"],
+             row["detail"], row["prev_hash"], row["hash"]))
+        if self._carry:
+            self.head = (int(row["seq"]), str(row["hash"]))
 
     def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]:
         rows = self.conn.execute(select(s.audit_log).where(s.audit_log.c.seq > after)

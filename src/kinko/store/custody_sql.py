@@ -110,9 +110,11 @@ class SqlCustody:
                                 f"{veto.version}", approver=veto.approver) from None
 
     def put_proposal(self, proposal: Proposal, detail: Message) -> None:
-        self.conn.execute(s.proposals.insert().values(
-            id=proposal.id, kind=proposal.kind, canonical=proposal.canonical(),
-            state="pending", tx_hash=None, detail=detail.to_json()))
+        p = "?" if self.conn.dialect.name == "sqlite" else "%s"
+        self.conn.exec_driver_sql(
+            "INSERT INTO proposals (id, kind, canonical, state, tx_hash, detail) VALUES "
+            f"({p}, {p}, {p}, 'pending', NULL, {p})",
+            (proposal.id, proposal.kind, proposal.canonical(), detail.to_json()))
 
     def proposal(self, proposal_id: str) -> ProposalRow | None:
         row = self.conn.execute(select(s.proposals).where(s.proposals.c.id == proposal_id)).first()

@@ -11,11 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.labels import tag_index
+from kinko.domain.ledger import BalanceState
 from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
-from kinko.ports import BreakerEventRow, WithdrawalRow
+from kinko.ports import BreakerEventRow, RequestMarks, WithdrawalRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -27,6 +28,17 @@ COUNTED = COUNTED_WITHDRAWAL_STATES
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
            "all": "asset"}
 _SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
+_COUNTED_IN = ", ".join(f"'{state}'" for state in COUNTED)  # fixed words, not input
+_MARKS = (  # one row: see SqlScreening.request_marks
+    "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p), "
+    "(SELECT count(*) FROM balances WHERE account = :p AND asset = :p), "
+    "(SELECT tier FROM customer_tiers WHERE customer = :p), "
+    "(SELECT count(*) FROM allow_list WHERE customer = :p), "
+    "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p), "
+    "(SELECT count(*) FROM withdrawals WHERE customer = :p), "
+    f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})), "
+    "h.balance, h.pending_debit, h.pending_credit "
+    "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
 
 
 def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
@@ -46,15 +58,20 @@ class SqlScreening:
         """Insert a new withdrawal (the caller looked it up in the same write unit); one
         screening counts goes into the running totals of its customer, its destination
         and its asset."""
-        values: dict[str, Any] = {k: v for k, v in row.items() if k != "requested_at"}
-        values["requested_us"] = to_us(row["requested_at"])
+        at = to_us(row["requested_at"])
+        p = self._p()
         try:
-            self.conn.execute(s.withdrawals.insert().values(**values))
+            self.conn.exec_driver_sql(
+                "INSERT INTO withdrawals (id, customer, asset, amount, destination, wallet, "
+                "requested_us, requester, state, decision, tx_hash) "
+                f"VALUES ({', '.join([p] * 11)})",
+                (row["id"], row["customer"], row["asset"], self._amount(int(row["amount"])),
+                 row["destination"], row["wallet"], at, row["requester"], row["state"],
+                 row["decision"], row["tx_hash"]))
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
         if row["state"] in COUNTED:
-            self._add_outflow(row["id"], values["requested_us"], int(row["amount"]),
-                              _scopes(row))
+            self._add_outflow(row["id"], at, int(row["amount"]), _scopes(row))
 
     # running totals ---------------------------------------------------------------
 
@@ -69,6 +86,10 @@ class SqlScreening:
         """Append the withdrawal to each running total: after the last row as a rule (one
         look-up); a withdrawal older than the last row (another process's clock) is put in
         its place and the rows after it carry its amount too."""
+        if self.conn.dialect.name == "postgresql":
+            scopes = self._add_in_order(wid, at, amount, scopes)
+            if not scopes:
+                return
         p = self._p()
         pick = (f"SELECT scope, at_us, withdrawal, total, n FROM outflows WHERE scope = {p} "
                 f"AND asset = {p} AND key = {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
@@ -86,6 +107,28 @@ class SqlScreening:
         self.conn.exec_driver_sql(
             f"INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, total, n) "
             f"VALUES ({', '.join([p] * 8)})", rows)
+
+    def _add_in_order(self, wid: str, at: int, amount: int,
+                      scopes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """PostgreSQL, in one statement (exact ``numeric`` sums): append the withdrawal to
+        each running total whose last row is older; the scopes it is older than the last
+        row of (another process's clock) are returned, for :meth:`_add_outflow`."""
+        rows = ", ".join(["(%s, %s, %s)"] * len(scopes))
+        later = self.conn.exec_driver_sql(
+            f"WITH v(scope, asset, key) AS (VALUES {rows}), "
+            "l AS (SELECT v.scope, v.asset, v.key, o.at_us, o.withdrawal, o.total, o.n FROM v "
+            "LEFT JOIN LATERAL (SELECT at_us, withdrawal, total, n FROM outflows AS f WHERE "
+            "f.scope = v.scope AND f.asset = v.asset AND f.key = v.key ORDER BY at_us DESC, "
+            "withdrawal DESC LIMIT 1) AS o ON true), "
+            "ins AS (INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, "
+            "total, n) SELECT scope, asset, key, %s, %s, %s::numeric, coalesce(total, 0) + "
+            "%s::numeric, coalesce(n, 0) + 1 FROM l WHERE at_us IS NULL OR (at_us, "
+            "withdrawal) < (%s, %s)) "
+            "SELECT scope FROM l WHERE at_us IS NOT NULL AND (at_us, withdrawal) > (%s, %s)",
+            (*(v for scope in scopes for v in scope), at, wid, amount, amount, at, wid, at,
+             wid)).all()
+        out = {str(r[0]) for r in later}
+        return [scope for scope in scopes if scope[0] in out]
 
     def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
                       amount: int) -> tuple[int, int]:
@@ -246,17 +289,33 @@ class SqlScreening:
         return moved
 
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
-        w = s.withdrawals
-        rows = self.conn.execute(select(w.c.amount).where(
-            w.c.customer == customer, w.c.asset == asset, w.c.state.in_(COUNTED))
-            .order_by(w.c.requested_us.desc()).limit(limit))
-        return [int(r.amount) for r in rows]
+        p = self._p()
+        rows = self.conn.exec_driver_sql(
+            f"SELECT amount FROM withdrawals WHERE customer = {p} AND asset = {p} AND state IN "
+            f"({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}", (customer, asset))
+        return [int(r[0]) for r in rows]
 
     def customer_destinations(self, customer: str) -> frozenset[str]:
-        w = s.withdrawals
-        rows = self.conn.execute(select(w.c.destination).distinct().where(
-            w.c.customer == customer, w.c.state.in_(COUNTED)))
+        p = self._p()
+        rows = self.conn.exec_driver_sql(
+            f"SELECT DISTINCT destination FROM withdrawals WHERE customer = {p} AND state IN "
+            f"({_COUNTED_IN})", (customer,))
         return frozenset(r[0] for r in rows)
+
+    def request_marks(self, withdrawal_id: str, customer: str, asset: str,
+                      hot_account: str) -> RequestMarks:
+        """In one statement, what screening a request reads that a racing writer may
+        change: whether the id is taken, whether the customer has a balance, their tier,
+        the paying wallet's balance, and marks of the customer's allow list (it only
+        grows) and of their counted withdrawals (a withdrawal is only added, and only
+        ever stops counting: its count of all and of counted ones moves on any change)."""
+        sql = _MARKS.replace(":p", self._p())
+        row = self.conn.exec_driver_sql(sql, (
+            withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
+            customer, customer, hot_account, asset)).one()
+        hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
+        return RequestMarks(bool(row[0]), bool(row[1]), None if row[2] is None else str(row[2]),
+                            (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot)
 
     # tiers -----------------------------------------------------------------------
 
@@ -294,8 +353,9 @@ class SqlScreening:
                                                            added_us=to_us(at)))
 
     def allowed(self, customer: str) -> dict[str, datetime]:
-        rows = self.conn.execute(select(s.allow_list).where(s.allow_list.c.customer == customer))
-        return {r.address: from_us(r.added_us) for r in rows}
+        rows = self.conn.exec_driver_sql(
+            f"SELECT address, added_us FROM allow_list WHERE customer = {self._p()}", (customer,))
+        return {r[0]: from_us(int(r[1])) for r in rows}
 
     def put_labels(self, list_name: str, labels: list[tuple[str, Label]],
                    kind: str = "deny") -> int:

@@ -65,6 +65,7 @@ __all__ = ["SqlStore", "SqlUnit", "UnitError", "open_store"]
 T = TypeVar("T")
 _US = timedelta(microseconds=1)
 _CHUNK = 900  # bound parameters per IN (...) query
+_NEVER = 2**62  # µs: no pending hold expires
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
 
 
@@ -165,8 +166,10 @@ class SqlUnit:
     ledger view keeps the holds it has read, which never change once written)."""
 
     def __init__(self, conn: Connection, dialect: str, write: bool,
-                 sums: _SumCache | None, head: tuple[int, str] | None = None) -> None:
+                 sums: _SumCache | None, head: tuple[int, str] | None = None,
+                 audit: tuple[int, str] | None = None, expiry: int | None = None) -> None:
         self.conn = conn
+        self._audit = audit  # the audit head its batch carried (None: unknown)
         self.dialect = dialect
         self.write = write
         self.dirty = False  # wrote to a stamped table (see touch)
@@ -174,7 +177,7 @@ class SqlUnit:
         self._stamps: dict[str, int] | None = None
         # a write unit's head may roll back: only read units serve the shared sum cache
         self._ledger = SqlLedger(conn, dialect, None if write else sums, touch=self.touch,
-                                 head=head)
+                                 head=head, expiry=expiry)
         self._screening: SqlScreening | None = None
         self._custody: SqlCustody | None = None
         self._deposits: SqlDeposits | None = None
@@ -206,8 +209,14 @@ class SqlUnit:
     @property
     def access(self) -> SqlAccess:
         if self._access is None:
-            self._access = SqlAccess(self.conn, touch=self.touch)
+            self._access = SqlAccess(self.conn, touch=self.touch, head=self._audit,
+                                     carry=self.write)
         return self._access
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The audit head as this write unit left it, if known (carried to the next unit of
+        its batch)."""
+        return self._audit if self._access is None else self._access.head
 
     @property
     def watch(self) -> SqlWatch:
@@ -236,6 +245,10 @@ class SqlUnit:
                 yield
         except BaseException as exc:
             self._ledger._head = None  # an append may be undone: read the head again
+            self._ledger._pre = None
+            self._ledger.expiry = None
+            if self._access is not None:
+                self._access.head = None  # so may an audit record
             if self.dirty:  # what was cached from the undone writes is forgotten
                 self._stamps = None
                 self.undone()
@@ -252,10 +265,13 @@ class _Batch:
     def __init__(self, conn: Connection, head: tuple[int, str]) -> None:
         self.conn = conn
         self.head = head  # the ledger head after the last unit that went through
+        self.audit: tuple[int, str] | None = None  # the audit head, once a unit read it
+        self.expiry: int | None = None  # no pending hold expires before (SqlLedger.expiry)
         self.opened = time.monotonic()
         self.units = 0  # units that went through (released their savepoint)
         self.dirty = False  # one of them wrote a stamped table
         self.broken: BaseException | None = None  # the connection failed: no commit
+        self.spoiled = False  # its first unit (run without a savepoint) failed: roll it back
         self.error: StoreUnavailable | None = None  # the commit failed: nothing is written
         self.done = threading.Event()
 
@@ -264,8 +280,9 @@ class _GroupCommit:
     """The writers of one process, one after the other in shared transactions.
 
     A write unit waits for its turn, runs inside the open batch's transaction in a savepoint
-    of its own (a unit that raises is undone alone), and hands the turn to the next waiting
-    unit; the unit that finds nobody waiting (or the batch full, or open for too long)
+    of its own (a unit that raises is undone alone; the batch's first unit needs none: if it
+    raises, the batch, its alone, is rolled back and closed), and hands the turn to the next
+    waiting unit; the unit that finds nobody waiting (or the batch full, or open for too long)
     commits the batch. Every unit of the batch returns only once that commit is durable,
     and every one of them fails (nothing written) if it is not. Writers of other processes
     queue on the database's own lock (SQLite's write lock, PostgreSQL's ``ledger_head``
@@ -500,14 +517,12 @@ class SqlStore:
         try:
             conn.execution_options(kinko_write=True)
             conn.begin()
-            head = select(s.ledger_head.c.seq, s.ledger_head.c.hash).where(
-                s.ledger_head.c.id == 1)
-            if self.dialect == "postgresql":
-                head = head.with_for_update()
-            row = conn.execute(head).first()
+            lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
+            row = conn.exec_driver_sql(f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
+                                       ).first()
             if row is None:
                 raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
-            return _Batch(conn, (int(row.seq), str(row.hash)))
+            return _Batch(conn, (int(row[0]), str(row[1])))
         except BaseException as exc:
             conn.close()
             if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
@@ -526,10 +541,13 @@ class SqlStore:
             raise
         group.batch = batch
         went_through = False
-        unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head)
+        unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
+                       audit=batch.audit, expiry=batch.expiry)
         unit.undone = self._caches.undone
         try:
-            savepoint = batch.conn.begin_nested()
+            # the first unit of a batch needs no savepoint: if it fails, the batch's whole
+            # transaction is its own, and is rolled back (a savepoint is two round trips)
+            savepoint = batch.conn.begin_nested() if batch.units else None
         except (OperationalError, ProgrammingError) as exc:
             batch.broken = exc
             self._leave(batch, False)
@@ -538,18 +556,24 @@ class SqlStore:
             with self._opened(unit):
                 yield unit
             try:
-                savepoint.commit()
+                if savepoint is not None:
+                    savepoint.commit()
             except (OperationalError, ProgrammingError) as exc:
                 batch.broken = exc
                 raise _unavailable(self.engine, exc) from None
             went_through = True
             batch.units += 1
             batch.head = unit.ledger.head()
+            batch.audit = unit.audit_head()
+            batch.expiry = unit.ledger.expiry
             batch.dirty = batch.dirty or unit.dirty
         except BaseException as exc:
             if not went_through and batch.broken is None:
                 try:
-                    savepoint.rollback()
+                    if savepoint is None:
+                        batch.spoiled = True  # undone with the batch's transaction
+                    else:
+                        savepoint.rollback()
                 except (OperationalError, ProgrammingError) as failed:
                     batch.broken = failed
             if unit.dirty:
@@ -569,6 +593,16 @@ class SqlStore:
         """Hand the turn to the next unit, or commit the batch; a unit that went through
         returns once the commit is durable (and raises if it failed)."""
         group = self._group
+        if batch.spoiled:  # its first unit failed: nothing of it, or of any other, is kept
+            group.batch = None
+            try:
+                with suppress(Exception):  # a connection gone is as good as rolled back
+                    batch.conn.rollback()
+            finally:
+                batch.conn.close()
+                group.turn.release()
+                batch.done.set()
+            return
         if group.commit_now(batch):
             group.batch = None
             try:
@@ -674,14 +708,21 @@ class SqlLedger:
 
     def __init__(self, conn: Connection, dialect: str, sums: _SumCache | None = None, *,
                  touch: Callable[[str], None] | None = None,
-                 head: tuple[int, str] | None = None) -> None:
+                 head: tuple[int, str] | None = None, expiry: int | None = None) -> None:
         self.conn = conn
         self.dialect = dialect
         self._sums = sums  # only read transactions use it: a writer's head may roll back
         self._touch = touch or untouched
         # a write unit's head, read with the writers' lock and moved by append: not read again
         self._head = head
+        # a write unit's bound: no pending hold expires before it (µs; None: unknown), kept
+        # from unit to unit of a batch (the writers' lock is held: only the batch adds holds)
+        self._carry = head is not None
+        self.expiry = expiry if self._carry else None
         self._hold_cache: dict[str, Hold] = {}
+        # what prefetch read: keys asked, keys taken, holds and balances (None: no row)
+        self._pre: tuple[frozenset[str], set[str], dict[str, tuple[Hold, str] | None],
+                         dict[BalanceKey, BalanceState | None]] | None = None
         # hot paths use the driver directly (tuples, no per-row SQLAlchemy processing)
         self._p = "?" if dialect == "sqlite" else "%s"
         self._amount: Any = str  # exact decimal text; PostgreSQL casts it to NUMERIC
@@ -699,18 +740,13 @@ class SqlLedger:
         ``columns`` are (name, PostgreSQL type); numeric values arrive as decimal text."""
         if not rows:
             return
-        names = ", ".join(name for name, _ in columns)
         if self.dialect == "sqlite":
+            names = ", ".join(name for name, _ in columns)
             self._raw(f"INSERT INTO {table} ({names}) VALUES ({self._marks(len(columns))})"
                       f"{suffix}", rows)
             return
-        arrays = ", ".join("%s::text[]" if kind == "numeric" else f"%s::{kind}[]"
-                           for _, kind in columns)
-        picks = ", ".join(f"c{i}::numeric" if kind == "numeric" else f"c{i}"
-                          for i, (_, kind) in enumerate(columns))
-        aliases = ", ".join(f"c{i}" for i in range(len(columns)))
-        self._raw(f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) "
-                  f"AS u({aliases}){suffix}", tuple(list(col) for col in zip(*rows, strict=True)))
+        sql, params = _unnest(table, columns, rows, suffix)
+        self._raw(sql, tuple(params))
 
     # ------------------------------------------------------------------ reading
 
@@ -786,7 +822,56 @@ class SqlLedger:
             yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} IN "
                                  f"({self._marks(len(chunk))})", tuple(chunk))
 
+    def prefetch(self, keys: Collection[str], hold_ids: Collection[str],
+                 balances: Collection[BalanceKey]) -> None:
+        """Read in one statement what an append of a few entries is about to ask: which of
+        ``keys`` are taken, the holds ``hold_ids``, the balances ``balances``;
+        :meth:`known_keys`, :meth:`hold_state` and :meth:`states` answer what it read until
+        the next append (a round trip each, saved while the writers' lock is held)."""
+        self._pre = None
+        # read ahead only plain text: anything else is left to the checks that refuse it
+        keys = [k for k in keys if isinstance(k, str) and k.isprintable()]
+        hold_ids = [h for h in hold_ids if isinstance(h, str) and h.isprintable()]
+        balances = [b for b in balances if all(isinstance(v, str) and v.isprintable()
+                                               for v in b)]
+        if (not keys and not hold_ids and not balances) or \
+                max(len(keys), len(hold_ids), len(balances)) > _PREFETCH:
+            return
+        p = self._p
+        parts: list[str] = []
+        params: list[Any] = []
+        if keys:
+            parts.append("SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL FROM entries "
+                         f"WHERE key IN ({self._marks(len(keys))})")
+            params += keys
+        if hold_ids:
+            parts.append("SELECT 'h', id, debit, credit, asset, CAST(amount AS TEXT), "
+                         "CAST(expires_us AS TEXT), state FROM holds WHERE id IN "
+                         f"({self._marks(len(hold_ids))})")
+            params += hold_ids
+        if balances:
+            parts.append("SELECT 'b', account, asset, CAST(balance AS TEXT), "
+                         "CAST(pending_debit AS TEXT), CAST(pending_credit AS TEXT), NULL, "
+                         "NULL FROM balances WHERE " + " OR ".join(
+                             [f"(account = {p} AND asset = {p})"] * len(balances)))
+            params += [v for key in balances for v in key]
+        taken: set[str] = set()
+        holds: dict[str, tuple[Hold, str] | None] = dict.fromkeys(hold_ids)
+        states: dict[BalanceKey, BalanceState | None] = dict.fromkeys(balances)
+        for tag, a, b, c, d, e, f, g in self._raw(" UNION ALL ".join(parts), tuple(params)):
+            if tag == "k":
+                taken.add(a)
+            elif tag == "h":
+                holds[a] = (Hold(a, b, c, d, int(e), None if f is None else from_us(int(f))),
+                            str(g))
+            else:
+                states[(a, b)] = BalanceState(int(c), int(d), int(e))
+        self._pre = (frozenset(keys), taken, holds, states)
+
     def known_keys(self, keys: Collection[str]) -> set[str]:
+        pre = self._pre
+        if pre is not None and pre[0].issuperset(keys):
+            return pre[1] & set(keys)
         return {row[0] for row in self._matching("key", "entries", keys, "key")}
 
     def entries_by_key(self, keys: Collection[str]) -> dict[str, Entry]:
@@ -972,8 +1057,15 @@ class SqlLedger:
         return {str(i): str(st) for i, st in self._matching("id", "holds", hold_ids, "id, state")}
 
     def hold_state(self, hold_id: str) -> tuple[Hold, str] | None:
-        row = self.conn.execute(select(s.holds).where(s.holds.c.id == hold_id)).first()
-        return None if row is None else (_hold(row), str(row.state))
+        pre = self._pre
+        if pre is not None and hold_id in pre[2]:
+            return pre[2][hold_id]
+        row = self._raw("SELECT id, debit, credit, asset, amount, expires_us, state FROM holds "
+                        f"WHERE id = {self._p}", (hold_id,)).first()
+        if row is None:
+            return None
+        return Hold(row[0], row[1], row[2], row[3], int(row[4]),
+                    None if row[5] is None else from_us(int(row[5]))), str(row[6])
 
     def wallets(self) -> list[Wallet]:
         rows = self.conn.execute(select(s.wallets).order_by(s.wallets.c.name))
@@ -989,6 +1081,9 @@ class SqlLedger:
 
     def states(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, BalanceState]:
         wanted = set(keys)
+        pre = self._pre
+        if pre is not None and wanted <= pre[3].keys():
+            return {key: state for key in wanted if (state := pre[3][key]) is not None}
         out: dict[BalanceKey, BalanceState] = {}
         accounts = {a for a, _ in wanted}
         for account, asset, b, pd, pc in self._matching(
@@ -1001,20 +1096,31 @@ class SqlLedger:
         return out
 
     def due_holds(self, now: datetime) -> list[Hold]:
+        at = to_us(now)
+        if self.expiry is not None and at < self.expiry:
+            return []  # nothing pending expires before then (known in this batch)
+        if self._carry:
+            first = self._raw("SELECT min(expires_us) FROM holds WHERE state = 'pending' AND "
+                              "expires_us IS NOT NULL").scalar()
+            self.expiry = _NEVER if first is None else int(first)
+            if at < self.expiry:
+                return []
+            self.expiry = None  # these are expired now: read it again next time
         rows = self.conn.execute(
             select(s.holds)
-            .where(and_(s.holds.c.state == "pending", s.holds.c.expires_us <= to_us(now)))
+            .where(and_(s.holds.c.state == "pending", s.holds.c.expires_us <= at))
             .order_by(s.holds.c.expires_us, s.holds.c.id)
         )
         return [_hold(r) for r in rows]
 
     def append(self, entries: Sequence[Entry], states: Mapping[BalanceKey, BalanceState]) -> None:
         """Persist sealed entries, their postings, hold changes, balances and the new head."""
+        self._pre = None  # what was read ahead is about to change
         if not entries:
             return
         entry_rows: list[tuple[Any, ...]] = []
         posting_rows: list[tuple[Any, ...]] = []
-        new_holds = []
+        new_holds: list[tuple[Any, ...]] = []
         amount = self._amount
         for e in entries:
             hold_id = e.hold.id if e.hold is not None else None
@@ -1028,15 +1134,20 @@ class SqlLedger:
             )
             if e.kind == "hold" and e.hold is not None:
                 h = e.hold
-                new_holds.append({
-                    "id": h.id, "debit": h.debit, "credit": h.credit, "asset": h.asset,
-                    "amount": h.amount,
-                    "expires_us": to_us(h.expires_at) if h.expires_at else None,
-                    "state": "pending", "created_seq": e.seq, "resolved_seq": None,
-                })
+                if h.expires_at is not None and self.expiry is not None:
+                    self.expiry = min(self.expiry, to_us(h.expires_at))
+                new_holds.append((h.id, h.debit, h.credit, h.asset, amount(h.amount),
+                                  to_us(h.expires_at) if h.expires_at else None, "pending",
+                                  e.seq, None))
+        resolves = [(e.hold.id, _STATE[e.kind], e.seq) for e in entries
+                    if e.hold is not None and e.kind != "hold"]
+        if self.dialect == "postgresql" and len(entries) <= _ONE_STATEMENT and not (
+                {r[0] for r in resolves} & {h[0] for h in new_holds}):
+            self._append_at_once(entries[-1], new_holds, entry_rows, posting_rows, resolves,
+                                 states)
+            return
         try:
-            if new_holds:
-                self.conn.execute(s.holds.insert(), new_holds)
+            self._insert_rows("holds", _HOLD_COLUMNS, new_holds)
             self._insert_rows("entries", _ENTRY_COLUMNS, entry_rows)
         except IntegrityError as exc:
             raise IdempotencyConflict(
@@ -1055,24 +1166,66 @@ class SqlLedger:
                     raise HoldError(f"hold {e.hold.id} is not pending", hold=e.hold.id)
         self._upsert_balances(states)
         last = entries[-1]
-        self.conn.execute(
-            update(s.ledger_head).where(s.ledger_head.c.id == 1)
-            .values(seq=last.seq, hash=last.hash)
-        )
+        p = self._p
+        self._raw(f"UPDATE ledger_head SET seq = {p}, hash = {p} WHERE id = 1",
+                  (last.seq, last.hash))
         if self._head is not None:
             self._head = (last.seq, last.hash)
+
+    def _append_at_once(self, last: Entry, new_holds: list[tuple[Any, ...]],
+                        entry_rows: list[tuple[Any, ...]],
+                        posting_rows: list[tuple[Any, ...]],
+                        resolves: list[tuple[str, str, int]],
+                        states: Mapping[BalanceKey, BalanceState]) -> None:
+        """PostgreSQL, a few entries: all of :meth:`append`'s writes in one statement (one
+        round trip, while the writers' lock is held), its parts data-modifying ``WITH``
+        clauses, which PostgreSQL runs to completion whether or not the last part reads
+        them. Not for a batch that resolves a hold it creates (one statement's parts do not
+        see each other's rows)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        for name, (table, columns, rows, suffix) in {
+                "h": ("holds", _HOLD_COLUMNS, new_holds, ""),
+                "e": ("entries", _ENTRY_COLUMNS, entry_rows, ""),
+                "p": ("postings", _POSTING_COLUMNS, posting_rows, ""),
+                "b": ("balances", _BALANCE_COLUMNS, self._balance_rows(states), _UPSERT),
+        }.items():
+            if rows:
+                sql, values = _unnest(table, columns, rows, suffix)
+                parts.append(f"{name} AS ({sql})")
+                params += values
+        resolved = "NULL"
+        if resolves:
+            parts.append("r AS (UPDATE holds AS t SET state = u.state, resolved_seq = u.seq "
+                         "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS u(id, state, "
+                         "seq) WHERE t.id = u.id AND t.state = 'pending' RETURNING t.id)")
+            params += [list(column) for column in zip(*resolves, strict=True)]
+            resolved = "(SELECT array_agg(id) FROM r)"
+        params += [last.seq, last.hash]
+        try:
+            done = self._raw(f"WITH {', '.join(parts)} UPDATE ledger_head SET seq = %s, "
+                             f"hash = %s WHERE id = 1 RETURNING {resolved}",
+                             tuple(params)).scalar()
+        except IntegrityError as exc:
+            raise IdempotencyConflict(
+                "an entry with this idempotency key, hold id or resolution already exists",
+                reason=str(exc.orig).splitlines()[0],
+            ) from None
+        missing = [hold for hold, _, _ in resolves if hold not in set(done or ())]
+        if missing:
+            raise HoldError(f"hold {missing[0]} is not pending", hold=missing[0])
+        if self._head is not None:
+            self._head = (last.seq, last.hash)
+
+    def _balance_rows(self, states: Mapping[BalanceKey, BalanceState]) -> list[tuple[Any, ...]]:
+        amount = self._amount
+        return [(a, c, amount(st[0]), amount(st[1]), amount(st[2]))
+                for (a, c), st in states.items()]
 
     def _upsert_balances(self, states: Mapping[BalanceKey, BalanceState]) -> None:
         if not states:
             return
-        amount = self._amount
-        rows = [(a, c, amount(st[0]), amount(st[1]), amount(st[2]))
-                for (a, c), st in states.items()]
-        self._insert_rows(
-            "balances", _BALANCE_COLUMNS, rows,
-            " ON CONFLICT (account, asset) DO UPDATE SET balance = excluded.balance, "
-            "pending_debit = excluded.pending_debit, pending_credit = excluded.pending_credit",
-        )
+        self._insert_rows("balances", _BALANCE_COLUMNS, self._balance_rows(states), _UPSERT)
 
     def put_wallet(self, wallet: Wallet) -> None:
         self._touch("wallets")
@@ -1103,6 +1256,29 @@ _ENTRY_COLUMNS = (("seq", "bigint"), ("key", "text"), ("kind", "text"), ("ts_us"
                   ("hash", "text"))
 _POSTING_COLUMNS = (("entry_seq", "bigint"), ("idx", "int"), ("account", "text"),
                     ("asset", "text"), ("amount", "numeric"))
+_UPSERT = (" ON CONFLICT (account, asset) DO UPDATE SET balance = excluded.balance, "
+           "pending_debit = excluded.pending_debit, pending_credit = excluded.pending_credit")
+_PREFETCH = 50  # most keys, holds or balances SqlLedger.prefetch reads in one statement
+_ONE_STATEMENT = 64  # entries PostgreSQL appends in one statement (SqlLedger._append_at_once)
+
+
+def _unnest(table: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple[Any, ...]],
+            suffix: str = "") -> tuple[str, list[Any]]:
+    """PostgreSQL: ``INSERT ... SELECT FROM unnest(arrays)``, one array per column (numeric
+    values as decimal text, cast), and its parameters."""
+    names = ", ".join(name for name, _ in columns)
+    arrays = ", ".join("%s::text[]" if kind == "numeric" else f"%s::{kind}[]"
+                       for _, kind in columns)
+    picks = ", ".join(f"c{i}::numeric" if kind == "numeric" else f"c{i}"
+                      for i, (_, kind) in enumerate(columns))
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return (f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) "
+            f"AS u({aliases}){suffix}", [list(col) for col in zip(*rows, strict=True)])
+
+
+_HOLD_COLUMNS = (("id", "text"), ("debit", "text"), ("credit", "text"), ("asset", "text"),
+                 ("amount", "numeric"), ("expires_us", "bigint"), ("state", "text"),
+                 ("created_seq", "bigint"), ("resolved_seq", "bigint"))
 _BALANCE_COLUMNS = (("account", "text"), ("asset", "text"), ("balance", "numeric"),
                     ("pending_debit", "numeric"), ("pending_credit", "numeric"))
 

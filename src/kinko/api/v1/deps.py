@@ -8,7 +8,7 @@ A route names what it needs in its signature (``who: Operator``, ``api: Services
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -52,7 +52,12 @@ class Api:
     wrong_keys: Throttle  # wrong keys per client (the API) and per key (sign-in)
 
 
-def services(request: Request) -> Api:
+# The dependencies that only read what is in memory are ``async def``: FastAPI runs them on
+# the event loop, where a plain ``def`` would be handed to a worker thread and back for each
+# one. ``caller`` reads the database (the caches' stamps, once per request; the audit log
+# on a wrong key), so it stays a plain ``def``.
+
+async def services(request: Request) -> Api:
     api: Api = request.app.state.api
     return api
 
@@ -77,8 +82,8 @@ def caller(request: Request, api: Services,
 Caller = Annotated[ApiKey, Depends(caller)]
 
 
-def _role(permission: str) -> Callable[[ApiKey], ApiKey]:
-    def holding(who: Caller) -> ApiKey:
+def _role(permission: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    async def holding(who: Caller) -> ApiKey:
         who.require(permission)  # roles: PERMISSIONS in kinko.services.access
         return who
     holding.__name__ = f"role_{permission}"
@@ -110,7 +115,7 @@ class Audit:
             raise
 
 
-def audit(who: Caller, api: Services) -> Audit:
+async def audit(who: Caller, api: Services) -> Audit:
     return Audit(who.name, who, api.access)
 
 

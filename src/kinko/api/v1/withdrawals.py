@@ -56,7 +56,9 @@ def hit(h: RuleHit) -> HitOut:
 def shape(w: Withdrawals, v: WithdrawalView) -> WithdrawalOut:
     asset = w.ledger.assets[v.asset]
     proposal = None
-    if v.quorum:  # reviewed: what approvers sign(ed)
+    if v.quorum and v.proposal is not None:  # made by this request: nobody approved yet
+        proposal = ReviewOut(id=v.proposal.id, canonical=v.proposal.canonical(), approvers=[])
+    elif v.quorum:  # reviewed: what approvers sign(ed)
         p = w.custody.proposal(f"withdrawal-{v.id}")
         if p is not None:
             proposal = ReviewOut(id=p.proposal.id, canonical=p.proposal.canonical(),
@@ -104,10 +106,10 @@ def create_withdrawal(body: WithdrawalIn, who: Operator, api: Services, audit: A
                           "every request", field="tier")
     w = api.withdrawals
     units = parse_units(body.amount, w.ledger.assets[body.asset])
-    with w.store.unit():  # the answer is read in the request's own transaction
-        view = w.request(idempotency_key, body.customer, body.asset, units,
-                         body.destination, requester=who.name, actor=audit.actor)
-        return shape(w, view)
+    # screened, reserved and recorded in one unit of work, the answer from what it wrote
+    view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
+                     requester=who.name, actor=audit.actor)
+    return shape(w, view)
 
 
 @router.get("")
