@@ -35,8 +35,16 @@ RETRIES = 100
 BALANCE = 250
 
 
-@pytest.mark.slow
-def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+POLICY = 'version = 1\nquorum = 1\n[[approvers]]\nname = "a"\npublic_key = "' + "ab" * 32 + '"\n'
+DAILY = ('[[screening.rules]]\nname = "daily"\nkind = "window"\nscope = "customer"\n'
+         'duration = "24h"\nasset = "ETH"\nmax_amount = "100"\naction = "block"\n')
+
+
+def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-untyped-def]
+         ) -> tuple[Counter[int], Ledger, str]:
+    """``keys`` (1 ETH each from C1, who holds BALANCE ETH) requested at once through
+    ``kinko serve --workers 2`` on a new database under ``policy``: the answers' status
+    codes, the ledger, what the server printed."""
     import anvilnode
 
     url = pg.url(pg.create_database())
@@ -48,10 +56,8 @@ def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None
                              ("0x52908400098527886E0F7030069857D2E4169EE7",)))
     ledger.post("open", [Posting("wallet:eth-hot", "ETH", BALANCE * E),
                          Posting("customer:C1", "ETH", -BALANCE * E)], source="opening")
-    (tmp_path / "p.toml").write_text('version = 1\nquorum = 1\n[[approvers]]\nname = "a"\n'
-                                     'public_key = "' + "ab" * 32 + '"\n')
-    chain = EvmChain.in_process()
-    Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
+    (tmp_path / "p.toml").write_text(policy)
+    Custody(ledger, chain=EvmChain.in_process()).load_policy(tmp_path / "p.toml", "ops")
     token = Access(store, SystemClock()).create_key("ops", "operator")[1]
     port = anvilnode.free_port()
     server = subprocess.Popen(
@@ -70,7 +76,6 @@ def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None
                 pass
             assert time.monotonic() < deadline, "kinko serve did not start"
             time.sleep(0.2)
-        keys = [f"R-{i}" for i in range(REQUESTS)] + [f"R-{i}" for i in range(RETRIES)]
 
         def call(part: list[str]) -> list[int]:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -85,18 +90,41 @@ def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None
     finally:
         server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=60)
+    return codes, ledger, out
+
+
+@pytest.mark.slow
+def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    keys = [f"R-{i}" for i in range(REQUESTS)] + [f"R-{i}" for i in range(RETRIES)]
+    codes, ledger, out = race(pg, tmp_path, POLICY, keys)
     assert set(codes) <= {201, 422}, codes  # created (or its retry), or refused: overdraft
     assert codes[201] >= BALANCE
     (row,) = ledger.balances(account="customer:C1")
     assert row.state.pending_debit == BALANCE * E  # all of it reserved, never more
     assert available("customer:C1", row.state) == 0
-    made = Withdrawals(Custody(ledger, chain=chain)).find()
+    made = Withdrawals(Custody(ledger, chain=EvmChain.in_process())).find()
     assert len(made) == BALANCE and len({w.id for w in made}) == BALANCE
     assert ledger.verify().ok
     # two server processes ran; each reports its group commits when it stops (the kernel
     # decides which accepts a connection, so one may have served none and stay silent)
     assert "in 2 processes" in out and 1 <= out.count("group commit:") <= 2, out
-    store.close()
+    ledger.store.close()
+
+
+@pytest.mark.slow
+def test_racers_through_two_workers_keep_to_a_window_limit(pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Screening reads a customer's window before the writers' lock and again under it:
+    requests racing through two processes never let more than the window's limit pass
+    (here 100 of 1 ETH a day: the 101st and every later one is blocked)."""
+    codes, ledger, _ = race(pg, tmp_path, POLICY + DAILY, [f"D-{i}" for i in range(300)])
+    assert codes == Counter({201: 300}), codes
+    made = Withdrawals(Custody(ledger, chain=EvmChain.in_process())).find()
+    states = Counter(w.state for w in made)
+    assert states == Counter({"allowed": 100, "blocked": 200}), states
+    (row,) = ledger.balances(account="customer:C1")
+    assert row.state.pending_debit == 100 * E  # the blocked ones reserve nothing
+    assert ledger.verify().ok
+    ledger.store.close()
 
 
 def test_sqlite_refuses_several_workers(monkeypatch: pytest.MonkeyPatch,
