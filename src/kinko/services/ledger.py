@@ -135,6 +135,12 @@ class Ledger:
         now = self.clock.now()
         with no_cyclic_gc(len(drafts) > 100 or sum(len(d.postings) for d in drafts) > 1000), \
                 self.store.writer() as tx:
+            if len(drafts) <= 8:  # a request's few entries: their reads in one round trip
+                tx.prefetch({d.key for d in drafts if isinstance(d.key, str)},
+                            {h for d in drafts for h in (
+                                d.hold_id, d.hold.id if isinstance(d.hold, Hold) else None)
+                             if isinstance(h, str)},
+                            {leg for d in drafts for leg in _legs(d)})
             self._expire(tx, now)
             return _Batch(self, tx, now).run(drafts)
 
@@ -354,12 +360,6 @@ class _Batch:
         for d in drafts:
             if not d.key or len(d.key) > MAX_KEY:
                 raise InvalidEntry(f"idempotency key must be 1-{MAX_KEY} characters", key=d.key)
-        if len(drafts) <= 8:  # a request's few entries: their reads in one round trip
-            self.tx.prefetch({d.key for d in drafts},
-                             {h for d in drafts for h in (
-                                 d.hold_id, d.hold.id if isinstance(d.hold, Hold) else None)
-                              if isinstance(h, str)},
-                             {leg for d in drafts for leg in _legs(d)})
         found = self.tx.entries_by_key({d.key for d in drafts})
         holds: dict[str, tuple[Hold, str]] = {}
         for d in drafts:

@@ -60,17 +60,25 @@ class SqlScreening:
         and its asset."""
         at = to_us(row["requested_at"])
         p = self._p()
+        insert = ("INSERT INTO withdrawals (id, customer, asset, amount, destination, wallet, "
+                  "requested_us, requester, state, decision, tx_hash) "
+                  f"VALUES ({', '.join([p] * 11)})")
+        values = (row["id"], row["customer"], row["asset"], self._amount(int(row["amount"])),
+                  row["destination"], row["wallet"], at, row["requester"], row["state"],
+                  row["decision"], row["tx_hash"])
+        counted = row["state"] in COUNTED
         try:
-            self.conn.exec_driver_sql(
-                "INSERT INTO withdrawals (id, customer, asset, amount, destination, wallet, "
-                "requested_us, requester, state, decision, tx_hash) "
-                f"VALUES ({', '.join([p] * 11)})",
-                (row["id"], row["customer"], row["asset"], self._amount(int(row["amount"])),
-                 row["destination"], row["wallet"], at, row["requester"], row["state"],
-                 row["decision"], row["tx_hash"]))
+            if counted and self.conn.dialect.name == "postgresql":
+                # the row and its running totals in one statement (one round trip)
+                scopes = self._add_in_order(row["id"], at, int(row["amount"]), _scopes(row),
+                                            (insert, values))
+                if scopes:
+                    self._add_outflow(row["id"], at, int(row["amount"]), scopes)
+                return
+            self.conn.exec_driver_sql(insert, values)
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
-        if row["state"] in COUNTED:
+        if counted:
             self._add_outflow(row["id"], at, int(row["amount"]), _scopes(row))
 
     # running totals ---------------------------------------------------------------
@@ -86,10 +94,6 @@ class SqlScreening:
         """Append the withdrawal to each running total: after the last row as a rule (one
         look-up); a withdrawal older than the last row (another process's clock) is put in
         its place and the rows after it carry its amount too."""
-        if self.conn.dialect.name == "postgresql":
-            scopes = self._add_in_order(wid, at, amount, scopes)
-            if not scopes:
-                return
         p = self._p()
         pick = (f"SELECT scope, at_us, withdrawal, total, n FROM outflows WHERE scope = {p} "
                 f"AND asset = {p} AND key = {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
@@ -109,13 +113,17 @@ class SqlScreening:
             f"VALUES ({', '.join([p] * 8)})", rows)
 
     def _add_in_order(self, wid: str, at: int, amount: int,
-                      scopes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+                      scopes: list[tuple[str, str, str]],
+                      first: tuple[str, tuple[Any, ...]] | None = None
+                      ) -> list[tuple[str, str, str]]:
         """PostgreSQL, in one statement (exact ``numeric`` sums): append the withdrawal to
-        each running total whose last row is older; the scopes it is older than the last
-        row of (another process's clock) are returned, for :meth:`_add_outflow`."""
+        each running total whose last row is older, after the insert ``first`` (the
+        withdrawal's row); the scopes it is older than the last row of (another process's
+        clock) are returned, for :meth:`_add_outflow`."""
         rows = ", ".join(["(%s, %s, %s)"] * len(scopes))
+        head, before = (f"w AS ({first[0]}), ", first[1]) if first is not None else ("", ())
         later = self.conn.exec_driver_sql(
-            f"WITH v(scope, asset, key) AS (VALUES {rows}), "
+            f"WITH {head}v(scope, asset, key) AS (VALUES {rows}), "
             "l AS (SELECT v.scope, v.asset, v.key, o.at_us, o.withdrawal, o.total, o.n FROM v "
             "LEFT JOIN LATERAL (SELECT at_us, withdrawal, total, n FROM outflows AS f WHERE "
             "f.scope = v.scope AND f.asset = v.asset AND f.key = v.key ORDER BY at_us DESC, "
@@ -125,8 +133,8 @@ class SqlScreening:
             "%s::numeric, coalesce(n, 0) + 1 FROM l WHERE at_us IS NULL OR (at_us, "
             "withdrawal) < (%s, %s)) "
             "SELECT scope FROM l WHERE at_us IS NOT NULL AND (at_us, withdrawal) > (%s, %s)",
-            (*(v for scope in scopes for v in scope), at, wid, amount, amount, at, wid, at,
-             wid)).all()
+            (*before, *(v for scope in scopes for v in scope), at, wid, amount, amount, at,
+             wid, at, wid)).all()
         out = {str(r[0]) for r in later}
         return [scope for scope in scopes if scope[0] in out]
 

@@ -825,9 +825,11 @@ class SqlLedger:
     def prefetch(self, keys: Collection[str], hold_ids: Collection[str],
                  balances: Collection[BalanceKey]) -> None:
         """Read in one statement what an append of a few entries is about to ask: which of
-        ``keys`` are taken, the holds ``hold_ids``, the balances ``balances``;
-        :meth:`known_keys`, :meth:`hold_state` and :meth:`states` answer what it read until
-        the next append (a round trip each, saved while the writers' lock is held)."""
+        ``keys`` are taken, the holds ``hold_ids``, the balances ``balances`` (and in a write
+        unit that does not know it yet, the earliest expiry of a pending hold, for
+        :meth:`due_holds`); :meth:`known_keys`, :meth:`hold_state` and :meth:`states` answer
+        what it read until the next append (a round trip each, saved while the writers'
+        lock is held)."""
         self._pre = None
         # read ahead only plain text: anything else is left to the checks that refuse it
         keys = [k for k in keys if isinstance(k, str) and k.isprintable()]
@@ -849,6 +851,10 @@ class SqlLedger:
                          "CAST(expires_us AS TEXT), state FROM holds WHERE id IN "
                          f"({self._marks(len(hold_ids))})")
             params += hold_ids
+        if self._carry and self.expiry is None:
+            parts.append("SELECT 'x', CAST(min(expires_us) AS TEXT), NULL, NULL, NULL, NULL, "
+                         "NULL, NULL FROM holds WHERE state = 'pending' AND expires_us IS "
+                         "NOT NULL")
         if balances:
             parts.append("SELECT 'b', account, asset, CAST(balance AS TEXT), "
                          "CAST(pending_debit AS TEXT), CAST(pending_credit AS TEXT), NULL, "
@@ -861,6 +867,8 @@ class SqlLedger:
         for tag, a, b, c, d, e, f, g in self._raw(" UNION ALL ".join(parts), tuple(params)):
             if tag == "k":
                 taken.add(a)
+            elif tag == "x":
+                self.expiry = _NEVER if a is None else int(a)
             elif tag == "h":
                 holds[a] = (Hold(a, b, c, d, int(e), None if f is None else from_us(int(f))),
                             str(g))
