@@ -293,63 +293,68 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
 
 NOTES = """### Where the time went (profiled 2026-12-05, not re-measured by each run)
 
-The machine was shared with other jobs' builds and tests: its 1-minute load
-average was 13-24 on 2 cores throughout, so every figure here is a short (5 s) run on a
-starved CPU and moves by a factor of two between runs; compare kinko with the bare app of
-the same run, and the two runs below with each other, not with other sections.
+The machine was shared with other jobs' builds and tests: its 1-minute load average was
+8-20 on 2 cores throughout, so every figure here is a short (5 s) run on a starved CPU and
+moves by a factor of two between runs (the bare app's own rate moved from 1,253 to 1,979
+GET/s between two runs ten minutes apart); compare kinko with the bare app of the same
+run, and the two runs below with each other, not with other sections.
 
-Before and after, the same hour (08:19-08:23 UTC), the same harness; "before" is the code
-without the caches, the running totals, group commit and the per-request stamps (each
-request already one unit of work: two transactions):
+Before and after, the same quarter hour (14:38-14:43 UTC, load 8.4-10.0), the same harness;
+"before" is the code with the caches, running totals and group commit but every screening
+read under the writers' lock, "after" the request path described below:
 
 | database | request | bare req/s | before req/s (× bare, p99 ms) | after req/s (× bare, p99 ms) |
 |---|---|---:|---:|---:|
-| SQLite, NORMAL | GET /v1/breaker | 1,075 / 1,519 | 261 (0.24×, 191) | 264 (0.17×, 145) |
-| SQLite, NORMAL | POST /v1/withdrawals | 965 / 873 | 49 (0.05×, 959) | 112 (0.13×, 344) |
-| PostgreSQL | GET /v1/breaker | 1,654 / 995 | 138 (0.08×, 470) | 714 (0.72×, 273) |
-| PostgreSQL | POST /v1/withdrawals | 451 / 310 | 9 (0.02×, 3,510) | 16 (0.05×, 1,790) |
-| PostgreSQL, 2 workers | POST /v1/withdrawals | 267 | - | 12 (0.05×, 2,560) |
+| SQLite, NORMAL | GET /v1/breaker | 1,253 / 1,979 | 610 (0.49×, 157) | 635 (0.32×, 72) |
+| SQLite, NORMAL | POST /v1/withdrawals | 738 / 836 | 70 (0.10×, 508) | 243 (0.29×, 157) |
+| PostgreSQL | GET /v1/breaker | 1,139 / 1,906 | 384 (0.34×, 128) | 412 (0.22×, 132) |
+| PostgreSQL | POST /v1/withdrawals | 445 / 381 | 12 (0.03×, 2,430) | 47 (0.12×, 651) |
+| PostgreSQL, 2 workers | POST /v1/withdrawals | 257 / 258 | 20 (0.08×, 1,890) | 48 (0.19×, 1,020) |
 
-(bare: before run / after run.) Group commit under this load: on SQLite 743 requests went
-into 112 commits (6.6 per commit, largest 14); on PostgreSQL 141 into 82 (1.7, largest 3),
-with two workers 113 into 73 (1.5, largest 4).
+(bare: before run / after run.) Group commit under this load, after: on SQLite 6.7
+requests per commit (largest 16); on PostgreSQL 3.7 (largest 16), with two workers 4.1
+(largest 11); before on PostgreSQL 1.4 (largest 3) and 1.6 (largest 4): with less work
+under the lock, more requests arrive while a batch is open.
 
-- **What moved.** The policy, API keys, wallets, incidents, deny list (6,000 labels) and
-  breakers are no longer read per request: a request reads one row set of stamps (one
-  statement) and finds them cached; an authenticated GET reads the stamps once per request
-  instead of once per cached table. Screening's window sums are one statement over running
-  totals instead of one aggregate per window. On SQLite a commit (an fsync of the WAL every
-  few commits at NORMAL) is shared by 6-7 requests.
-- **Where a POST's time goes now** (py-spy on the server under wrk, and cProfile in
-  process): one request is 26 statements inside its write unit (the idempotency check, the
-  customer's balance, tier, earlier amounts and destinations, allow list, window sums, the
-  hold's reads and its journal entry, balances, the withdrawal and its running totals, the
-  proposal, the audit record); one after the other in process, a request took 13-21 ms on
-  SQLite and 42 ms on PostgreSQL on this loaded machine, and under cProfile SQLAlchemy's
-  statement building and result processing was about a third of the SQLite time. All of that runs
-  inside the writers' lock, one request after the other: the journal is one hash chain, so
-  its head is locked by the first statement of every write unit.
-- **What stands in the way on PostgreSQL.** Each of those 26 statements is a round trip to a
-  server process that has to be scheduled on the same two overloaded cores: about 1.6 ms
-  each here, so one request holds the lock for 40-50 ms and the server cannot pass about 20
-  requests/s whatever the batch size; a batch closes after 50 ms, so it rarely holds more
-  than two requests. The bare app's single INSERT per request runs 16 at a time. Reaching
-  half the bare rate needs the screening reads taken before the lock (with a re-check under
-  it of only what a racing request can change: the customer's and destination's running
-  totals and the asset's) and the remaining writes sent in one round trip; two workers do
-  not help while the lock is held for the whole request.
-- **What stands in the way on SQLite.** The same serial section, without network round
-  trips: its Python, 13-21 ms per request here, against about a millisecond for the bare
-  app's validation and INSERT. The authenticated GET's own work is 36 µs
-  (cached key, stamps, breaker); the rest of its gap to the bare GET is FastAPI's per-request
-  machinery around a sync dependency and a sync route (two thread hand-offs, the body-limit
-  and exception middlewares), which the bare GET does not have.
-- **Ledger batched appends and the customer import** are unchanged by this work (same hour,
-  SQLite: batched 200,000 entries 15,833 → 16,031 postings/s against raw executemany
-  95,235 / 116,715; the 260,000-customer import 29.2 → 27.8 s at load 17-18, 6.0 s on a quiet
-  machine before): the profile of a batched append has no hot spot (validation, canonical
-  content and two hashes per entry, balances and overdraft checks, about a fifth in
-  `executemany`), and the targets of 100,000 postings/s and 5 s remain missed.
+- **What moved.** A request reads the customer's allow list and earlier amounts and
+  destinations in a read unit before the writers' lock. Under the lock one statement reads
+  again what a racing writer may change (the id, whether the customer has a balance, the
+  tier, the paying wallet's balance, and marks of the allow list and of the customer's
+  withdrawals that move on any change); the lists are read again only if a mark moved, the
+  window sums are read there, with the time, so the decision is the one a request read
+  wholly under the lock would get (tests race a writer into the gap between the reads and
+  the lock, and 300 requests through two server processes against a window limit). The
+  ledger's reads for an entry (its key, its hold, the balances, the earliest pending
+  expiry) are one statement; on PostgreSQL its writes (hold, entry, postings, balances,
+  head) are one statement, and so are the withdrawal's row and its running totals; a batch
+  carries the audit head and the earliest expiry from unit to unit; a batch's first unit
+  takes no savepoint. Statements under the lock per request, sequential in process: on
+  PostgreSQL 25 → 9 (allowed) and 30 → 10 (held for review), on SQLite 26 → 15 and
+  31 → 16 (each statement there is a call into the library, and SQLite's writes are
+  not batched into one); a retry is answered from the read before the lock (0). One
+  request after another in process: 12.4 → 4.3 ms on SQLite, 26.2 → 13.5 ms on PostgreSQL
+  (load 10-14). The API's pure dependencies (services, role, audit actor) run on the event
+  loop, without a thread hand-off each.
+- **What stands in the way on PostgreSQL.** Each statement is still a round trip to a
+  server process that has to be scheduled on the same two overloaded cores: about 1 ms
+  each at this load, so the 9-10 statements and the commit hold the lock for 10-20 ms per
+  batch, and throughput stays near 50 requests/s with one or two workers (the bare app's
+  single INSERT runs 16 at a time). Less would need the remaining statements under the
+  lock (the stamps of the cached tables, the marks, the window sums, the ledger's reads,
+  its write, the withdrawal, the proposal, the audit record) merged further, or sent in a
+  pipeline; a quiet machine's round trip is a tenth of this one's.
+- **What stands in the way on SQLite.** Python, not the lock: about 4 ms of it per request
+  in process (SQLAlchemy's execution and result machinery is about 100 µs per statement of
+  the 20, the rest screening, hashing, JSON and the response), against about a millisecond
+  for the bare app's validation and INSERT; the target needs the whole request near 2 ms.
+- **The authenticated GET.** Its own work is small (cached key, stamps, breaker), but it
+  keeps two thread hand-offs the bare GET does not have one of (the key's dependency reads
+  the stamps from the database, once per request, so a revoked key fails its next request;
+  the route may read a changed table): moving those onto the event loop would block it on a
+  database read whenever a cache is stale. The ratio moved within the noise of these runs.
+- **Ledger batched appends and the customer import** are unchanged by this work (batches
+  of more than 64 entries keep the per-table statements; only the read ahead and the
+  single-statement write of a few entries are new).
 """
 
 
