@@ -149,8 +149,10 @@ def markdown(results: dict[str, Any]) -> list[str]:
     return [*lines, "",
             "Counted with SQLAlchemy's engine events through the REST API in process "
             "(FastAPI's test client), warm caches, the 20-rule screening policy and the "
-            "Etherscan deny list; one of the transactions is the API key's look-up, one the "
-            "screening reads taken before the writers' lock (when a request runs them). "
+            "Etherscan deny list. The API key and the caches' stamps are read on connections "
+            "of their own, in autocommit, not counted here; the two transactions of a new "
+            "request are its screening reads before the writers' lock and its write unit (a "
+            "retry is answered from the first). "
             "\"Under the writers' lock\": statements on a write unit's connection, while "
             "every other writer waits (a batch's first statement takes the lock; commits "
             "are shared by the units of a batch, and counted once per batch). On SQLite "
