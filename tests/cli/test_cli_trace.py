@@ -346,3 +346,17 @@ def test_trace_run_keeps_hashes_out_of_memory(kinko, tmp_path: Path,  # type: ig
     code, _out, err = kinko("trace", "run", "--transfers", "s.parquet", "--format", "parquet",
                             "--policy", "haircut", "--seed-tx", "0xnothere", "--out", "none")
     assert code == 2 and "0xnothere" in err
+
+
+def test_tracing_a_file_loads_no_database_or_plotting_library_up_front() -> None:
+    """``kinko trace run`` on a file needs the database only for tags or an incident, and
+    matplotlib only for the picture, last: importing the command loads neither (start-up
+    time on every trace)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kinko.cli.trace; print(sorted(m for m in ('sqlalchemy', 'matplotlib', "
+            "'kinko.store') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert out == "[]"

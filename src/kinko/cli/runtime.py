@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -24,10 +24,12 @@ from kinko.errors import BadInput, ConfigError
 from kinko.ports import Chain, Cosigner, Multisigs, Prices, Spender, SystemClock
 from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
-from kinko.services.custody import Custody
-from kinko.services.ledger import Ledger
 from kinko.settings import Settings
-from kinko.store import SqlStore, check_current, open_store
+
+if TYPE_CHECKING:  # the database (SQLAlchemy) and the services load when a command uses them
+    from kinko.services.custody import Custody
+    from kinko.services.ledger import Ledger
+    from kinko.store import SqlStore
 
 __all__ = ["Runtime", "format_option", "parse_time", "runtime"]
 
@@ -166,6 +168,8 @@ class Runtime:
         return None
 
     def custody(self) -> Custody:
+        from kinko.services.custody import Custody
+
         return Custody(self.ledger(), chain=self.chain(), spender_for=self.spender_for,
                        prices=self.prices(), confirmations=self.settings.confirmations,
                        key_location=self.key_location,
@@ -178,12 +182,17 @@ class Runtime:
 
     def store(self) -> SqlStore:
         if self._store is None:
+            from kinko.store import open_store
+
             self._store = open_store(self.settings.database_url,
                                      sqlite_synchronous=self.settings.sqlite_synchronous)
         return self._store
 
     def ledger(self, *, check: bool = True) -> Ledger:
         if self._ledger is None:
+            from kinko.services.ledger import Ledger
+            from kinko.store import check_current
+
             store = self.store()
             if check:
                 check_current(store)
