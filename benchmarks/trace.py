@@ -11,7 +11,8 @@ Per size n (1M, 10M, 50M transfers; ``--quick``: 1M), ``run.py`` runs two proces
 
   1. **End to end**: ``kinko trace run`` (haircut, the chain's first two transactions as
      seeds, tables as Parquet) in a fresh process per engine (DuckDB, then Spark in local
-     mode), its peak RSS, the stages of its ``timings.json``; the Parquet scan floor (pyarrow
+     mode), its own peak RSS (``os.wait4``: the command and the processes it waited for),
+     the stages of its ``timings.json``; the Parquet scan floor (pyarrow
      reading every column the trace reads into memory) is timed before and after each.
   2. **Kernels**, each policy on the loaded chain: ``trace_account`` (its input checks
      included) with the realistic seeding, best of two runs; then the stress seeding, once.
@@ -130,12 +131,20 @@ def _command(path: str, seeds: list[str], engine: str) -> dict[str, Any]:
         for h in seeds:
             args += ["--seed-tx", h]
         env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{out}/none.db"}
-        t = time.perf_counter()
-        run = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-        secs = time.perf_counter() - t
-        if run.returncode != 0:
-            raise RuntimeError(f"kinko trace run ({engine}) failed: {run.stderr[-2000:]}")
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        errors = Path(out) / "stderr.txt"
+        with errors.open("w+") as err:
+            t = time.perf_counter()
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            # this command's own peak (with the descendants it waited for, e.g. the JVM);
+            # RUSAGE_CHILDREN would be the largest of every child so far
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            secs = time.perf_counter() - t
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"kinko trace run ({engine}) failed: "
+                               f"{errors.read_text()[-2000:]}")
+        errors.unlink()
+        rss = usage.ru_maxrss / 1024
         summary = json.loads((Path(out) / "summary.json").read_text())
         timings = json.loads((Path(out) / "timings.json").read_text())
         sizes_mb = {p.name: p.stat().st_size / 2**20 for p in Path(out).iterdir()}
