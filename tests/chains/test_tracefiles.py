@@ -776,6 +776,76 @@ def test_lazy_hashes_across_row_groups(tmp_path: Path) -> None:
         k: [i for i in range(len(full)) if full.tx_hash[i] == k] for k in wanted}
 
 
+def test_seeds_named_in_advance_are_found_while_loading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hashes a trace will look for are found on the loader's own pass over the file, as
+    the store finds them (hashes trimmed, lower-cased, hex or not, with other characters,
+    across row groups and batches), and the store then reads nothing; a hash not looked for
+    is still read from the file."""
+    h, odd = "0x" + "ab" * 32, "t\u00e9x\u2003"  # not ASCII, a trailing em space
+    hashes = [h, f" {h.upper().replace('0X', '0x')} ", "0xcd", "0xABc", "zz", "ZZ", odd,
+              "0xef", "0xEF"]
+    blocks, logs = [1, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 0, 0, 0, 0, 0, 0, 0]
+    table = pa.table({"tx_hash": hashes, "block": pa.array(blocks, pa.int64()),
+                      "tx_index": pa.array([0] * 9, pa.int64()),
+                      "log_index": pa.array(logs, pa.int64()),
+                      "from": [A, B, C] * 3, "to": [B, C, A] * 3,
+                      "value": pa.array([5] * 9, pa.int64())})
+    path = tmp_path / "s.parquet"
+    pq.write_table(table, path, row_group_size=4)
+    csv_path = write(tmp_path, "s.csv", "tx_hash,block,tx_index,log_index,from,to,value\n"
+                     + "".join(f'"{x}",{b},0,{g},{f},{t},5\n' for x, b, g, f, t in zip(
+                         hashes, blocks, logs, [A, B, C] * 3, [B, C, A] * 3, strict=True)))
+    wanted = {h, "zz", "t\u00e9x", "0xef", "0xabc", "not-there"}
+    monkeypatch.setattr(tracefiles._std, "SYNTH_CHUNK", 2)  # several batches
+    for file, fmt in ((path, "parquet"), (csv_path, "csv")):
+        _, reference = tracefiles.load_account_lazy(file, fmt)
+        expected = reference.positions(wanted)
+        assert {k: v for k, v in expected.items() if k != "t\u00e9x"} == {
+            h: [0, 1], "zz": [4, 5], "0xef": [7, 8], "0xabc": [3]}, (fmt, expected)
+        _, store = tracefiles.load_account_lazy(file, fmt, find=wanted)
+        with monkeypatch.context() as m:
+            m.setattr(store, "_read", lambda *a: pytest.fail("the store read its file"))
+            assert store.positions(wanted) == expected
+            assert store.positions({"zz"}) == {"zz": [4, 5]}
+            assert store.positions({"not-there"}) == {}
+        assert store.positions({"0xcd"}) == {"0xcd": [2]}  # not looked for: read
+        reference.close()
+        store.close()
+
+
+def test_addresses_numbered_from_many_row_groups_as_from_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sorted Parquet file's addresses, numbered from its row groups' dictionaries a few
+    groups at a time (or all at once), get the ids the SQL numbering gives the same rows as
+    text; with rows of another asset left out, only the addresses used are numbered."""
+    table = synth_account(3000, 400, 11).cast(pa.schema([
+        pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f
+        for f in synth_account(1, 2, 11).schema]))
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
+
+    table = table.set_column(4, "from", upper_some(table["from"]))
+    several = table.append_column("asset", pa.array(["X", "Y", "X"] * 1000))
+    for name, data, kw in (("one", table, {}), ("two", several, {"asset": "X"})):
+        pq.write_table(data, tmp_path / f"{name}.parquet", row_group_size=500)
+        pacsv.write_csv(data, tmp_path / f"{name}.csv")
+        text = load_account(tmp_path / f"{name}.csv", "csv", with_hashes=False,
+                            **kw)  # type: ignore[arg-type]
+        for unify in (1, tracefiles._std._UNIFY):
+            monkeypatch.setattr(tracefiles._std, "_UNIFY", unify)
+            got = load_account(tmp_path / f"{name}.parquet", "parquet", with_hashes=False,
+                               **kw)  # type: ignore[arg-type]
+            assert list(got.addresses) == list(text.addresses), (name, unify)
+            assert np.array_equal(got.src, text.src) and np.array_equal(got.dst, text.dst)
+
+
+def upper_some(column: pa.ChunkedArray) -> pa.Array:
+    """Every third address written in upper case (one address, two spellings)."""
+    values = column.to_pylist()
+    return pa.array([v.upper().replace("0X", "0x") if i % 3 == 0 else v
+                     for i, v in enumerate(values)])
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "ethereum-etl", "mftracer"])
 def test_a_zero_byte_export_is_an_empty_input(tmp_path: Path, fmt: str) -> None:
     """Exporters (ethereum-etl among them) write a 0-byte file for a range without rows:

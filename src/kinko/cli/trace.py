@@ -135,10 +135,12 @@ def trace_run(
             _on_incident(ctx, incident, report, out, None)
         return
     else:
-        # the hashes stay in a temporary file (no Python string per transfer: chain-sized
-        # files fit in memory); the seeds and flows look them up there
-        data, store = tracefiles.load_account_lazy(transfers, fmt,
-                                                   asset=_file_asset(ctx, asset))
+        # the hashes stay in a file (no Python string per transfer: chain-sized files fit
+        # in memory); the seed transactions are found while it is read, the flows' hashes
+        # are looked up there
+        data, store = tracefiles.load_account_lazy(
+            transfers, fmt, asset=_file_asset(ctx, asset),
+            find=[h.strip().lower() for h in seed_tx])
     report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
                        seed_addresses=[parse_seed_address(s) for s in seed_address],
                        labels=labels, stop_categories=stop_category or ("exchange",),

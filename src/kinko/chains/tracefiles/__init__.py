@@ -49,11 +49,13 @@ Files are read by DuckDB and no string crosses into Python per row except the tr
 hashes (``with_hashes=False`` skips them too: 50M Python strings would not fit in memory).
 
 :func:`load_account_lazy` loads the same transfers with the hashes kept out of memory, in a
-:class:`TxHashStore` (:mod:`~kinko.chains.tracefiles.hashes`): a temporary Parquet file of the
-normalised hashes in file order, plus, only for the formats whose rows the loader sorts, the
-permutation from processing order to file order (8 bytes a transfer). It finds the positions
-of given hashes (``store.positions``: ``pyarrow.compute.is_in`` one row group at a time, the
-hits confirmed in Python) and gives the hashes of given positions (``store.at``: only the row
+:class:`TxHashStore` (:mod:`~kinko.chains.tracefiles.hashes`): a sorted generic Parquet file's
+own hash column, read in place, or else a temporary Parquet file of the normalised hashes in
+file order, plus, only for the formats whose rows the loader sorts, the permutation from
+processing order to file order (8 bytes a transfer). It finds the positions of given hashes
+(``store.positions``: ``pyarrow.compute.is_in`` one row group at a time, the hits confirmed
+in Python; hashes named to the loader with ``find=`` are found on its own pass over the file
+and read nothing more) and gives the hashes of given positions (``store.at``: only the row
 groups holding them are read), so ``kinko trace run`` resolves ``--seed-tx`` and writes
 ``flows.csv`` without a Python string per transfer; ``store.take(kept)`` follows
 :func:`reduce_reachable`'s positions.

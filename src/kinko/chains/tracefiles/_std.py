@@ -3,25 +3,29 @@
 Each format defines the view ``std`` over its input: ``_row``, ``_bad`` (a value of the row is
 wrong), ``_keep`` (the row is of the chosen asset), ``tx_hash``, ``block``, ``tx_index``,
 ``log_index``, ``src``, ``dst`` (text as in the file), ``value``, ``fee`` (BIGINT or digits).
-:func:`_load_std` checks the rows, fetches them a few columns at a time, numbers the
-addresses, puts the transfers in processing order (or checks that the file already is),
-refuses two transfers at one position and a transaction at two, and makes the amount arrays
-(int64 when every amount and their total fit, else Python ints). A file that lists
-a transaction's rows in no fixed order (MFTracer) gets them ordered so that a payment
-into an address comes before the payment out of it (:func:`_causal_log_index`).
+:func:`_load_std` checks the rows and reads their integer columns in one streamed pass
+(:func:`_row_pass`), numbers the addresses, puts the transfers in processing order (or checks
+that the file already is), refuses two transfers at one position and a transaction at two,
+and makes the amount arrays (int64 when every amount and their total fit, else Python ints).
+A file that lists a transaction's rows in no fixed order (MFTracer) gets them ordered so that
+a payment into an address comes before the payment out of it (:func:`_causal_log_index`).
 
 Strings never cross into Python per row: the row pass returns integers and 64-bit hashes of
 the strings; the distinct addresses are normalised and numbered once, and each row's hash is
 looked up among theirs (exactly: when two distinct addresses share a hash, DuckDB joins on
-the text instead).
+the text instead); a sorted Parquet file's addresses are numbered from its own dictionaries
+instead. Seed transactions named in advance are found on the same pass.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -40,13 +44,25 @@ from kinko.chains.tracefiles._common import (
     Ints,
     _arrow,
     _ints,
+    _lit,
 )
 from kinko.chains.tracefiles._read import _check, _Field, _Input, _normal_sql, _raise
 from kinko.chains.tracefiles.hashes import TxHashStore, _normal_hashes
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
 
-Hashes = bool | Literal["store"]  # all as Python strings, none, or in a TxHashStore
+
+@dataclass(frozen=True)
+class InStore:
+    """Keep the transaction hashes in a :class:`TxHashStore`. ``find``: hashes (trimmed and
+    lower-cased, as :func:`kinko.services.trace.resolve_seeds` asks for them) whose
+    positions the row pass notes on its way, so that the store finds them without reading
+    every hash again."""
+
+    find: frozenset[str] = frozenset()
+
+
+Hashes = bool | InStore  # all as Python strings, none, or in a TxHashStore
 Loaded = tuple[AccountTransfers, TxHashStore | None]
 
 
@@ -71,29 +87,40 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
               presorted: bool, hashes: Hashes, causal: bool = False,
               parquet_columns: tuple[str, str, str] | None = None) -> Loaded:
     """Check, fetch, order, factorise: the standard view ``std`` as :class:`AccountTransfers`
-    (with a :class:`TxHashStore` when ``hashes`` is ``"store"``: ``tx_hash`` is then empty).
+    (with a :class:`TxHashStore` when ``hashes`` is :class:`InStore`: ``tx_hash`` is then
+    empty).
 
-    Columns are fetched a few at a time and turned into numpy arrays at once, so memory holds
-    the arrays plus one query's result, not every column twice. ``parquet_columns`` (the
-    Parquet file's transaction hash, sender and receiver columns, for a file read in its own
-    order) lets the addresses be numbered from the file's dictionaries
-    (:func:`_address_ids_parquet`) and the hashes be read from the file itself when asked
-    for (:meth:`TxHashStore.of_file`), rather than copied."""
-    first = _fetch(con, "_bad, block, tx_index, log_index", "_keep OR _bad")
-    if pc.any(first["_bad"]).as_py():
-        _check(con, inp, fields)
-        raise InputFileError(f"{inp.name}: some values are wrong", file=inp.name)
-    row, block, tx_index, log_index = (_ints(first[c]) for c in
-                                       ("_row", "block", "tx_index", "log_index"))
-    del first
-    if parquet_columns is not None and presorted and not inp.empty:
-        (src, dst), addresses = _address_ids_parquet(inp, parquet_columns[1:], row)
-    else:
-        (src, dst), addresses = _address_ids(con)
-    tx_key = np.asarray(_fetch(con, "hash(tx_hash) AS h")["h"].to_numpy(), dtype=np.uint64)
-    rows = _Rows(row=row, block=block, tx_index=tx_index, log_index=log_index, tx_key=tx_key,
-                 src=src, dst=dst)
-    del row, block, tx_index, log_index, tx_key, src, dst
+    One pass over ``std`` (:func:`_row_pass`) checks the rows and reads every integer column,
+    streamed into numpy arrays batch by batch (memory holds the arrays plus one batch).
+    ``parquet_columns`` (the Parquet file's transaction hash, sender and receiver columns, for
+    a file read in its own order) lets the addresses be numbered from the file's dictionaries
+    (:func:`_file_address_ids`, in a thread while DuckDB reads the rest) and the hashes be
+    read from the file itself when asked for (:meth:`TxHashStore.of_file`), rather than
+    copied."""
+    from_file = parquet_columns is not None and presorted and not inp.empty
+    find = hashes.find if isinstance(hashes, InStore) and _text_hashes(con) else frozenset()
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="kinko-addresses") as pool:
+        numbered = (pool.submit(_file_address_ids, inp.path, parquet_columns[1:], stop)
+                    if from_file and parquet_columns is not None else None)
+        try:
+            return _load_rows(con, inp, fields, presorted=presorted, hashes=hashes,
+                              causal=causal, parquet_columns=parquet_columns, find=find,
+                              numbered=numbered)
+        finally:
+            stop.set()  # the thread's work is taken, or no longer wanted (a refused file)
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field], *,
+               presorted: bool, hashes: Hashes, causal: bool,
+               parquet_columns: tuple[str, str, str] | None, find: frozenset[str],
+               numbered: Future[_Numbered | None] | None) -> Loaded:
+    columns, candidates = _row_pass(con, inp, fields, find)
+    empty = np.zeros(0, np.int64)
+    rows = _Rows(row=columns["_row"], block=columns["block"], tx_index=columns["tx_index"],
+                 log_index=columns["log_index"], tx_key=columns["h"], src=empty, dst=empty)
+    if numbered is None:
+        (rows.src, rows.dst), addresses = _address_ids(con)
     if causal:
         rows.log_index = _causal_log_index(rows)
     position: Ints | None = None
@@ -105,21 +132,148 @@ def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     everything = hashes is True
     text = _TxHashes(con, position if everything else None, everything)
     _check_unique(inp, rows, text)
+    del columns["h"]  # checked: the hashes' keys are no longer held
+    rows.tx_key = np.zeros(0, np.uint64)
     store: TxHashStore | None = None
-    if hashes == "store":
-        if parquet_columns is not None and presorted and not inp.empty:
+    if isinstance(hashes, InStore):
+        if numbered is not None and parquet_columns is not None:
             whole = len(rows.row) == 0 or (int(rows.row[-1]) == len(rows.row) - 1)
             store = TxHashStore.of_file(inp.path, parquet_columns[0],
                                         None if whole else rows.row.copy())
         else:
             store = TxHashStore.write(con, position, len(rows.row))
-    value, fee = _amount_arrays(con, position)
+        if find:
+            store.note(find, _seed_positions(find, candidates, rows.row))
+    value, fee = _amount_arrays(con, columns["v"], columns["f"], columns["big"], position)
+    del columns
+    if numbered is not None:
+        found = numbered.result()
+        assert found is not None
+        (rows.src, rows.dst), addresses = _kept_ids(found, rows.row)
     tx_hash = (text.all() if everything else np.empty(0, dtype=object) if store is not None
                else np.full(len(rows.row), "", dtype=object))
     return AccountTransfers(
         src=rows.src, dst=rows.dst, value=value, fee=fee, block=rows.block,
         tx_index=rows.tx_index, log_index=rows.log_index, tx_hash=tx_hash,
         addresses=addresses), store
+
+
+def _text_hashes(con: duckdb.DuckDBPyConnection) -> bool:
+    """``std.tx_hash`` is text (not bytes or numbers), so the row pass can look for seeds."""
+    return str(con.execute("DESCRIBE SELECT tx_hash FROM std").fetchall()[0][1]) == "VARCHAR"
+
+
+_MOST_FOUND = 64  # seed hashes looked for during the row pass (more: the store reads them)
+_PASS = {"_row": np.int64, "block": np.int64, "tx_index": np.int64, "log_index": np.int64,
+         "h": np.uint64, "v": np.int64, "f": np.int64, "big": np.bool_}
+
+
+def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
+              find: frozenset[str]
+              ) -> tuple[dict[str, npt.NDArray[Any]], list[tuple[int, str]]]:
+    """Every row of ``std`` once, in file order: refuse the file if a value is wrong (with
+    :func:`_check`'s messages), else the integer columns (``h``: a 64-bit hash of the
+    transaction hash as written; ``v``, ``f``: the amounts when they fit int64, ``big`` where
+    one does not) and, when ``find`` names seed hashes, the rows whose hash may be one of
+    them with that hash's text (a superset, confirmed by :func:`_seed_positions`)."""
+    seed = _maybe_seed_sql(find)
+    sql = ("SELECT _row, _bad, block, tx_index, log_index, hash(tx_hash) AS h, "
+           "TRY_CAST(value AS BIGINT) AS v, TRY_CAST(fee AS BIGINT) AS f, "
+           "(value IS NOT NULL AND v IS NULL) OR (fee IS NOT NULL AND f IS NULL) AS big"
+           + (f", CASE WHEN {seed} THEN CAST(tx_hash AS VARCHAR) END AS seed" if seed else "")
+           + " FROM std WHERE _keep OR _bad")
+    capacity = int(con.execute(f"SELECT count(*) FROM {inp.table}").fetchall()[0][0])
+    out = _Columns(_PASS, capacity)
+    candidates: list[tuple[int, str]] = []
+    relation = con.sql(sql)
+    reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(
+        SYNTH_CHUNK)
+    bad = False
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        if pc.any(batch.column("_bad")).as_py():
+            bad = True
+            break
+        out.append({name: _numpy(batch.column(name)) for name in _PASS})
+        if seed:
+            texts = batch.column("seed")
+            if texts.null_count < batch.num_rows:
+                at = pc.indices_nonzero(pc.is_valid(texts))
+                candidates += zip(_ints(batch.column("_row").take(at)).tolist(),
+                                  texts.take(at).to_pylist(), strict=True)
+    reader.close()  # the connection is free for the next query
+    if bad:
+        _check(con, inp, fields)
+        raise InputFileError(f"{inp.name}: some values are wrong", file=inp.name)
+    columns = out.arrays()
+    row = columns["_row"]
+    if len(row) > 1 and not bool(np.all(row[1:] > row[:-1])):  # a join moved rows
+        order = np.argsort(row, kind="stable")
+        columns = {name: values[order] for name, values in columns.items()}
+    return columns, candidates
+
+
+def _numpy(column: pa.Array) -> npt.NDArray[Any]:
+    """An Arrow column of the row pass as numpy (zero-copy when it has no nulls; a null,
+    only ever an amount beyond int64, becomes 0)."""
+    if column.null_count:
+        column = column.fill_null(False if pa.types.is_boolean(column.type) else 0)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
+
+
+class _Columns:
+    """numpy columns filled batch by batch, into arrays of the expected size (grown if the
+    rows turn out more), so that no column is ever held twice."""
+
+    def __init__(self, dtypes: dict[str, Any], capacity: int) -> None:
+        self.size = 0
+        self.data = {name: np.empty(capacity, dtype=dtype) for name, dtype in dtypes.items()}
+
+    def append(self, batch: dict[str, npt.NDArray[Any]]) -> None:
+        m = len(next(iter(batch.values())))
+        for name, values in batch.items():
+            target = self.data[name]
+            if self.size + m > len(target):
+                grown = np.empty(max(self.size + m, 2 * len(target)), dtype=target.dtype)
+                grown[:self.size] = target[:self.size]
+                self.data[name] = target = grown
+            target[self.size:self.size + m] = values
+        self.size += m
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {name: values[:self.size] if self.size < len(values) else values
+                for name, values in self.data.items()}
+
+
+def _maybe_seed_sql(find: frozenset[str]) -> str | None:
+    """A SQL condition that holds for every row whose transaction hash, normalised and
+    lower-cased, is one of ``find`` (and for a few more): each wanted hash is inside the
+    lower-cased text of a pure-ASCII hash (trimming and lower-casing only shorten or map it
+    letter by letter), and a hash with other characters is always a candidate. None when
+    there is nothing to look for, or too much (the store reads its hashes then)."""
+    if not find or len(find) > _MOST_FOUND or not all(find):
+        return None
+    inside = " OR ".join(f"contains(lower(tx_hash), {_lit(w)})" for w in sorted(find))
+    return f"(strlen(tx_hash) <> length(tx_hash) OR {inside})"
+
+
+def _seed_positions(find: frozenset[str], candidates: list[tuple[int, str]], rows: Ints
+                    ) -> dict[str, list[int]]:
+    """hash → positions (increasing) of the transfers whose hash is one of ``find``, from
+    the row pass's candidates, compared as :meth:`TxHashStore.positions` compares
+    (normalised as loaded, then lower-cased); ``rows``: the file row at each position."""
+    if not candidates:
+        return {}
+    normal = _normal_hashes(pa.array([t for _, t in candidates], type=pa.string())).to_pylist()
+    hits = {r: key for (r, _), h in zip(candidates, normal, strict=True)
+            if (key := str(h).lower()) in find}
+    if not hits:
+        return {}
+    found: dict[str, list[int]] = {}
+    for p in np.flatnonzero(np.isin(rows, np.fromiter(hits, np.int64, len(hits)))).tolist():
+        found.setdefault(hits[int(rows[p])], []).append(int(p))
+    return found
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, columns: str, where: str = "_keep") -> pa.Table:
@@ -160,60 +314,86 @@ def _address_ids(con: duckdb.DuckDBPyConnection
     return (_ints(joined["s"]), _ints(joined["d"])), addresses
 
 
-def _address_ids_parquet(inp: _Input, columns: tuple[str, str], rows: Ints
-                         ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
-    """:func:`_address_ids` for a Parquet file read in file order (``rows``: the file rows
-    kept), from the file's own dictionaries: each row group's sender and receiver columns are
-    read dictionary-encoded (no string per row); only the row groups' dictionaries are
-    hashed together, normalised and sorted (the same numbering as the SQL path), and each
-    row's id is one look-up in its row group's small map."""
-    chunks: list[list[pa.DictionaryArray]] = [[], []]
-    file = pq.ParquetFile(str(inp.path), read_dictionary=list(columns))
+_Numbered = tuple[list[Ints], npt.NDArray[np.object_], int]
+"""Per column (sender, receiver) each file row's address id, the addresses by id, the rows."""
+_UNIFY = 4_000_000  # dictionary entries numbered together at least (bounds the memory held)
+
+
+def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Event
+                      ) -> _Numbered | None:
+    """:func:`_address_ids` for every row of a Parquet file, from the file's own dictionaries:
+    each row group's sender and receiver columns are read dictionary-encoded (no string per
+    row), and the row groups' dictionaries are numbered a few at a time against the
+    addresses seen so far (each row's id, in order of first sight, is one look-up in its
+    row group's small map); then the distinct addresses alone are normalised and sorted, the
+    same numbering as the SQL path. None when ``stop`` is set before the end (the file was
+    refused meanwhile)."""
+    file = pq.ParquetFile(str(path), read_dictionary=list(columns))
+    n = file.metadata.num_rows
+    seen = [np.empty(n, dtype=np.int32) for _ in columns]  # first-sight number of each row's
+    known = pa.array([], type=pa.string())  # the addresses so far, in order of first sight
+    pending: list[tuple[int, int, pa.DictionaryArray]] = []
+    filled = [0] * len(columns)
+    waiting = 0
+
+    def number() -> None:
+        nonlocal known, pending, waiting
+        encoded = pc.dictionary_encode(pa.concat_arrays(
+            [known, *(chunk.dictionary for _, _, chunk in pending)]))
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+        at = len(known)  # the known addresses keep their numbers 0..len(known)-1
+        known = encoded.dictionary
+        for k, start, chunk in pending:
+            local = codes[at:at + len(chunk.dictionary)]
+            at += len(chunk.dictionary)
+            seen[k][start:start + len(chunk)] = local[
+                np.asarray(chunk.indices.to_numpy(zero_copy_only=False))]
+        pending, waiting = [], 0
+
     for group in range(file.num_row_groups):
+        if stop.is_set():
+            return None
         table = file.read_row_group(group, columns=list(columns))
         for k, name in enumerate(columns):
             for chunk in table.column(name).chunks:
                 if not (pa.types.is_dictionary(chunk.type)
                         and pa.types.is_string(chunk.type.value_type)):
                     chunk = pc.dictionary_encode(chunk.cast(pa.string()))
-                chunks[k].append(chunk)
-    every = chunks[0] + chunks[1]
-    if every:
-        encoded = pc.dictionary_encode(pa.chunked_array([c.dictionary for c in every],
-                                                        type=pa.string())).combine_chunks()
-        dictionary = encoded.dictionary
-        global_id = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
-    else:
-        dictionary, global_id = pa.array([], pa.string()), np.zeros(0, np.int64)
-    trimmed = pc.utf8_trim(dictionary, characters=" ")
+                pending.append((k, filled[k], chunk))
+                filled[k] += len(chunk)
+                waiting += len(chunk.dictionary)
+        del table
+        if waiting >= max(_UNIFY, len(known)):
+            number()
+    if pending:
+        number()
+    trimmed = pc.utf8_trim(known, characters=" ")
     normal = pc.if_else(pc.match_substring_regex(trimmed, f"^{_ETH_ADDRESS}$"),
                         pc.utf8_lower(trimmed), trimmed)
     # ids in the order of the normalised text (the raw text breaking ties), as the SQL's
-    order = np.asarray(pc.sort_indices(pa.table({"a": normal, "x": dictionary}),
+    order = np.asarray(pc.sort_indices(pa.table({"a": normal, "x": known}),
                                        sort_keys=[("a", "ascending"), ("x", "ascending")]))
     names = np.asarray(normal.take(pa.array(order)).to_numpy(zero_copy_only=False),
                        dtype=object)
     new = np.r_[True, names[1:] != names[:-1]] if len(names) else np.zeros(0, dtype=bool)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.cumsum(new, dtype=np.int64) - 1
-    found = []
-    offset = 0
-    for part in (chunks[0], chunks[1]):
-        ids = []
-        for chunk in part:
-            local = rank[global_id[offset:offset + len(chunk.dictionary)]]
-            offset += len(chunk.dictionary)
-            ids.append(local[np.asarray(chunk.indices.to_numpy(zero_copy_only=False))])
-        every_row = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-        found.append(every_row if len(rows) == len(every_row) else every_row[rows])
-    addresses = names[new]
-    if len(rows) != file.metadata.num_rows:  # some rows left out: number only those used
-        used = np.zeros(len(addresses), dtype=np.bool_)
-        for ids_ in found:
-            used[ids_] = True
-        dense = np.cumsum(used, dtype=np.int64) - 1
-        return (dense[found[0]], dense[found[1]]), addresses[used]
-    return (found[0], found[1]), addresses
+    return [rank[ids] for ids in seen], names[new], n
+
+
+def _kept_ids(numbered: _Numbered, rows: Ints
+              ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
+    """The ids of the kept file rows ``rows``; when some rows are left out, only the
+    addresses they use are numbered."""
+    (src, dst), addresses, n = numbered
+    if len(rows) == n:
+        return (src, dst), addresses
+    src, dst = src[rows], dst[rows]
+    used = np.zeros(len(addresses), dtype=np.bool_)
+    used[src] = True
+    used[dst] = True
+    dense = np.cumsum(used, dtype=np.int64) - 1
+    return (dense[src], dense[dst]), addresses[used]
 
 
 def _distinct(keys: pa.Array) -> bool:
@@ -250,19 +430,14 @@ class _TxHashes:
         return {by_row[int(r)]: str(h) for r, h in found}
 
 
-def _amount_arrays(con: duckdb.DuckDBPyConnection, order: Ints | None
-                   ) -> tuple[Amounts, Amounts]:
-    """Values and fees in processing order: int64 when every amount and their total fit."""
-    table = _fetch(con, "TRY_CAST(value AS BIGINT) AS v, TRY_CAST(fee AS BIGINT) AS f, "
-                        "(value IS NOT NULL AND v IS NULL) OR (fee IS NOT NULL AND f IS NULL) "
-                        "AS big")
+def _amount_arrays(con: duckdb.DuckDBPyConnection, value: Ints, fee: Ints,
+                   big: npt.NDArray[np.bool_], order: Ints | None) -> tuple[Amounts, Amounts]:
+    """Values and fees in processing order: the row pass's int64 when every amount and their
+    total fit, else Python ints read again as digits."""
     found: list[Amounts] = []
-    if not pc.any(table["big"]).as_py():
-        value, fee = _ints(table["v"].fill_null(0)), _ints(table["f"].fill_null(0))
-        if _exact_sum(value) + _exact_sum(fee) <= INT64_MAX:
-            found = [value, fee]
-    del table
-    if not found:
+    if not bool(big.any()) and _exact_sum(value) + _exact_sum(fee) <= INT64_MAX:
+        found = [value, fee]
+    else:
         digits = _fetch(con, "CAST(value AS VARCHAR) AS value, CAST(fee AS VARCHAR) AS fee")
         found = [np.fromiter((int(s) for s in digits[c].to_pylist()), dtype=object,
                              count=digits.num_rows) for c in ("value", "fee")]

@@ -10,6 +10,7 @@ format, :func:`mftracer_labels` reads the labels of an MFTracer file.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -35,7 +36,7 @@ from kinko.chains.tracefiles._read import (
     _raise,
     _usd_cents_sql,
 )
-from kinko.chains.tracefiles._std import Hashes, Loaded, _load_std
+from kinko.chains.tracefiles._std import Hashes, InStore, Loaded, _load_std
 from kinko.chains.tracefiles.hashes import TxHashStore
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
@@ -95,13 +96,15 @@ def load_account(path: Path, fmt: str, *, asset: str | None = None,
     return _load(path, fmt, asset, with_hashes)[0]
 
 
-def load_account_lazy(path: Path, fmt: str, *, asset: str | None = None
-                      ) -> tuple[AccountTransfers, TxHashStore]:
+def load_account_lazy(path: Path, fmt: str, *, asset: str | None = None,
+                      find: Iterable[str] = ()) -> tuple[AccountTransfers, TxHashStore]:
     """:func:`load_account`, the transaction hashes kept in a :class:`TxHashStore` (a
-    temporary Parquet file) rather than as a Python string per transfer: the transfers'
-    ``tx_hash`` is empty (length 0); ``store.positions(hashes)`` finds transfers by hash and
-    ``store.at(positions)`` gives their hashes, the same strings :func:`load_account` holds."""
-    transfers, store = _load(path, fmt, asset, "store")
+    temporary Parquet file, or the input Parquet file itself) rather than as a Python string
+    per transfer: the transfers' ``tx_hash`` is empty (length 0); ``store.positions(hashes)``
+    finds transfers by hash and ``store.at(positions)`` gives their hashes, the same strings
+    :func:`load_account` holds. ``find``: the hashes (trimmed, lower-cased) the caller will
+    look for, found while the file is read (``store.positions`` of them reads nothing)."""
+    transfers, store = _load(path, fmt, asset, InStore(frozenset(find)))
     assert store is not None
     return transfers, store
 

@@ -11,16 +11,20 @@ only when the format sorts the rows itself (ethereum-etl, MFTracer; 8 bytes a ro
 generic CSV or Parquet needs none). Lookups read one row group at a time:
 :meth:`TxHashStore.positions` tests each group with ``pyarrow.compute.is_in`` (lower-cased)
 and confirms the few hits in Python as :func:`kinko.services.trace.resolve_seeds` compares
-them; :meth:`TxHashStore.at` takes the wanted rows of the groups that hold them. The
+them (hashes the loader was asked to find are noted on its own pass over the file, and
+found without reading it again: :meth:`TxHashStore.note`); :meth:`TxHashStore.at` takes
+the wanted rows of the groups that hold them. The
 temporary folder is removed by :meth:`TxHashStore.close` or when the store is collected.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -44,6 +48,7 @@ def _normal_hashes(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
 
 
 _SCHEMA = pa.schema([("h", pa.string())])
+_READERS = min(4, os.cpu_count() or 1)  # row groups read at once
 
 
 def _sorted_unique(values: Ints) -> Ints:
@@ -72,6 +77,8 @@ class TxHashStore:
         self.owned = owned  # a temporary file of this store (else the user's own file)
         self._owner = owner  # keeps the file of a parent store alive
         self._groups: list[tuple[int, int]] | None = None
+        self._looked_for: frozenset[str] = frozenset()  # hashes found while loading:
+        self._found: dict[str, list[int]] = {}  # their positions (none: not in the file)
 
     @classmethod
     def of_file(cls, path: Path, column: str, rows: Ints | None) -> TxHashStore:
@@ -159,8 +166,17 @@ class TxHashStore:
     def _read(self, file: pq.ParquetFile, group: int) -> pa.ChunkedArray:
         """Row group ``group``'s hashes, normalised as :func:`load_account` normalises them
         (the temporary file holds them normalised already)."""
-        column = file.read_row_group(group, columns=[self.column]).column(0)
+        return self._normal(file.read_row_group(group, columns=[self.column]).column(0))
+
+    def _normal(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
         return column if self.owned else _normal_hashes(column.cast(pa.string()))
+
+    def _taken(self, group: int, rows: Ints) -> pa.ChunkedArray:
+        """The hashes at ``rows`` of row group ``group``, normalised (only those rows are):
+        the file opened for this call alone, so that threads may read groups at once."""
+        file = pq.ParquetFile(str(self.path))
+        column = file.read_row_group(group, columns=[self.column], use_threads=False)
+        return self._normal(column.column(0).take(pa.array(rows)))
 
     def at(self, positions: Sequence[int] | npt.ArrayLike) -> list[str]:
         """The hashes of the transfers at ``positions`` (in that order)."""
@@ -175,17 +191,23 @@ class TxHashStore:
             raise IndexError("position out of range")
         index = wanted if self.order is None else self.order[wanted]
         unique = _sorted_unique(index)  # the row groups' hits follow one another
-        parts: list[pa.Array] = []
-        file = pq.ParquetFile(str(self.path))
+        jobs: list[tuple[int, Ints]] = []
         for g, (start, count) in enumerate(self._row_groups()):
             lo, hi = np.searchsorted(unique, [start, start + count])
-            if hi == lo:
-                continue
-            column = self._read(file, g)
-            parts.append(column.take(pa.array(unique[lo:hi] - start)))
+            if hi > lo:
+                jobs.append((g, unique[lo:hi] - start))
+        # the row groups are decoded in parallel (Parquet decoding leaves the GIL)
+        with ThreadPoolExecutor(_READERS, thread_name_prefix="kinko-hashes") as pool:
+            parts = list(pool.map(lambda job: self._taken(*job), jobs))
         values = pa.concat_arrays([c for p in parts for c in
                                    (p.chunks if isinstance(p, pa.ChunkedArray) else [p])])
         return values.take(pa.array(np.searchsorted(unique, index)))
+
+    def note(self, looked_for: Iterable[str], found: dict[str, list[int]]) -> None:
+        """Remember the positions of hashes the loader looked for on its pass over the file
+        (``found``: those it found), so that :meth:`positions` of them reads nothing."""
+        self._looked_for = frozenset(looked_for)
+        self._found = {k: list(v) for k, v in found.items()}
 
     def positions(self, wanted: Iterable[str]) -> dict[str, list[int]]:
         """hash → positions (increasing) of the transfers whose hash, lower-cased, is one of
@@ -193,6 +215,8 @@ class TxHashStore:
         keys = {w for w in wanted}
         if not keys or self.size == 0:
             return {}
+        if keys <= self._looked_for:  # found while loading
+            return {k: list(v) for k, v in self._found.items() if k in keys}
         value_set = pa.array(sorted(keys), type=pa.string())
         hits: dict[int, str] = {}  # index in the file → hash lower-cased
         file = pq.ParquetFile(str(self.path))

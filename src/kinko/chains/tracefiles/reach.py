@@ -134,6 +134,13 @@ def kept_positions(transfers: AccountTransfers, times: Ints, seed_addresses: Ite
     reachable address, out of a reachable address that is not a stop (or is a seed address:
     its balance at the seed's position is what it absorbs), and each seed address's
     position."""
+    return np.flatnonzero(_keep_mask(transfers, times, seed_addresses, stops)).astype(np.int64)
+
+
+def _keep_mask(transfers: AccountTransfers, times: Ints, seed_addresses: Iterable[
+        tuple[int, int] | tuple[int, int, int | None]],
+               stops: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.bool_]:
+    """:func:`kept_positions` as a mask over the transfers."""
     reached = times != NEVER
     src, dst = np.asarray(transfers.src), np.asarray(transfers.dst)
     pairs = [(int(s[0]), int(s[1])) for s in seed_addresses]
@@ -142,10 +149,10 @@ def kept_positions(transfers: AccountTransfers, times: Ints, seed_addresses: Ite
         quiet = np.asarray(stops, dtype=np.bool_).copy()
         quiet[[a for a, _ in pairs]] = False  # a seed's balance sets what it absorbs
         spreads = reached & ~quiet
-    keep = reached[dst] | spreads[src]
+    keep: npt.NDArray[np.bool_] = reached[dst] | spreads[src]
     marks = np.array([p for _, p in pairs], dtype=np.int64)
     keep[marks[marks < len(transfers)]] = True
-    return np.flatnonzero(keep).astype(np.int64)
+    return keep
 
 
 def reduce_reachable(
@@ -193,9 +200,10 @@ def reduce_reachable(
     n = len(transfers)
     pairs = list(seed_addresses)
     times = reachable_times(transfers, seed_positions, pairs, stops)
-    kept = kept_positions(transfers, times, pairs, stops)
-    if len(kept) >= MOST * n:  # hardly smaller: keep everything (exact too) and copy nothing
-        return transfers, np.arange(n, dtype=np.int64)
+    keep = _keep_mask(transfers, times, pairs, stops)
+    if np.count_nonzero(keep) >= MOST * n:  # hardly smaller: keep everything (exact too)
+        return transfers, np.arange(n, dtype=np.int64)  # and copy nothing
+    kept = np.flatnonzero(keep).astype(np.int64)
     return _take(transfers, kept), kept
 
 
