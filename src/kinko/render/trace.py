@@ -26,6 +26,7 @@ import csv
 import html
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,20 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     if tables not in TABLES:
         raise ValueError(f"tables must be one of {', '.join(TABLES)}, not {tables!r}")
     out.mkdir(parents=True, exist_ok=True)
+    tainted = np.flatnonzero(np.asarray(report.result.flow) > 0).astype(np.int64)
+    # the flows (their hashes may be read from a file) are written while the rest is
+    with ThreadPoolExecutor(1, thread_name_prefix="kinko-flows") as pool:
+        flows = pool.submit(_write_flows, report, tainted, out, tables)
+        paths = [_write_addresses(report, out, min_taint, tables)]
+        paths += _write_rest(report, tainted, out, graph_nodes, unit, lang)
+        paths.insert(1, flows.result())
+    return paths
+
+
+def _write_addresses(report: Any, out: Path, min_taint: int, tables: str) -> Path:
+    """The ``addresses`` table: every address that received or holds taint (at least
+    ``min_taint``), the most tainted first."""
     t, r = report.transfers, report.result
-    paths = []
     received, held = np.asarray(r.received), np.asarray(r.held)
     big = received.dtype == object or held.dtype == object
     largest = np.maximum(received, held)
@@ -132,7 +145,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
             if where[i] >= 0:
                 label[where[i]], category[where[i]] = lb.label, lb.category
     stops = np.asarray(report.stops)[keep]
-    paths.append(_write_table(pa.table({
+    return _write_table(pa.table({
         "address": dictionary.take(pa.array(keep)),
         "taint_received": _column(received[keep]),
         "taint_sent": _column(np.asarray(r.sent)[keep]),
@@ -142,9 +155,13 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         "label": pa.array(label, type=pa.string()),
         "category": pa.array(category, type=pa.string()),
         "stop": pa.array(np.where(stops, "yes", ""), type=pa.string()),
-    }), out, "addresses", tables))
-    flow = np.asarray(r.flow)
-    tainted = np.flatnonzero(flow > 0).astype(np.int64)
+    }), out, "addresses", tables)
+
+
+def _write_flows(report: Any, tainted: npt.NDArray[np.int64], out: Path, tables: str) -> Path:
+    """The ``flows`` table: the tainted transfers at positions ``tainted``."""
+    t, flow = report.transfers, np.asarray(report.result.flow)
+    names = np.asarray(t.addresses, dtype=object)
     src, dst = np.asarray(t.src)[tainted], np.asarray(t.dst)[tainted]
     # the addresses these flows name, once each, in id order (the same whichever engine
     # numbered them, and whatever else the trace read)
@@ -152,7 +169,7 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
     used = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both
     dictionary = pa.array(names[used], type=pa.string())
     src, dst = np.searchsorted(used, src), np.searchsorted(used, dst)
-    paths.append(_write_table(pa.table({
+    return _write_table(pa.table({
         "tx_hash": _hashes(report, tainted),
         "block": pa.array(np.asarray(t.block)[tainted], type=pa.int64()),
         "tx_index": pa.array(np.asarray(t.tx_index)[tainted], type=pa.int64()),
@@ -161,7 +178,13 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         "to": pa.DictionaryArray.from_arrays(pa.array(dst, type=pa.int32()), dictionary),
         "value": _column(np.asarray(t.value)[tainted]),
         "tainted_value": _column(flow[tainted]),
-    }), out, "flows", tables))
+    }), out, "flows", tables)
+
+
+def _write_rest(report: Any, tainted: npt.NDArray[np.int64], out: Path, graph_nodes: int,
+                unit: Asset | None, lang: str) -> list[Path]:
+    """``exposure.csv``, ``summary.json``, ``timings.json`` and the graph's files."""
+    paths = []
     path = out / "exposure.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv_writer(fh)
