@@ -784,34 +784,41 @@ def test_seeds_named_in_advance_are_found_while_loading(
     is still read from the file."""
     h, odd = "0x" + "ab" * 32, "t\u00e9x\u2003"  # not ASCII, a trailing em space
     hashes = [h, f" {h.upper().replace('0X', '0x')} ", "0xcd", "0xABc", "zz", "ZZ", odd,
-              "0xef", "0xEF"]
-    blocks, logs = [1, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 0, 0, 0, 0, 0, 0, 0]
+              "0xef", "0xEF", "0X98765AB", "\t0x98765ab ", "0x98765ff"]
+    blocks, logs = [1, 1, *range(2, 12)], [0, 1] + [0] * 10
+    senders, receivers = [A, B, C] * 4, [B, C, A] * 4
     table = pa.table({"tx_hash": hashes, "block": pa.array(blocks, pa.int64()),
-                      "tx_index": pa.array([0] * 9, pa.int64()),
+                      "tx_index": pa.array([0] * 12, pa.int64()),
                       "log_index": pa.array(logs, pa.int64()),
-                      "from": [A, B, C] * 3, "to": [B, C, A] * 3,
-                      "value": pa.array([5] * 9, pa.int64())})
+                      "from": senders, "to": receivers, "value": pa.array([5] * 12, pa.int64())})
     path = tmp_path / "s.parquet"
     pq.write_table(table, path, row_group_size=4)
     csv_path = write(tmp_path, "s.csv", "tx_hash,block,tx_index,log_index,from,to,value\n"
                      + "".join(f'"{x}",{b},0,{g},{f},{t},5\n' for x, b, g, f, t in zip(
-                         hashes, blocks, logs, [A, B, C] * 3, [B, C, A] * 3, strict=True)))
-    wanted = {h, "zz", "t\u00e9x", "0xef", "0xabc", "not-there"}
+                         hashes, blocks, logs, senders, receivers, strict=True)))
+    # 0x98765ab by its digits (a run of 5), the others by their lower-cased text
+    wanted = {h, "zz", "t\u00e9x", "0xef", "0xabc", "0x98765ab", "not-there"}
     monkeypatch.setattr(tracefiles._std, "SYNTH_CHUNK", 2)  # several batches
     for file, fmt in ((path, "parquet"), (csv_path, "csv")):
         _, reference = tracefiles.load_account_lazy(file, fmt)
         expected = reference.positions(wanted)
         assert {k: v for k, v in expected.items() if k != "t\u00e9x"} == {
-            h: [0, 1], "zz": [4, 5], "0xef": [7, 8], "0xabc": [3]}, (fmt, expected)
+            h: [0, 1], "zz": [4, 5], "0xef": [7, 8], "0xabc": [3], "0x98765ab": [9, 10]}, (
+            fmt, expected)
         _, store = tracefiles.load_account_lazy(file, fmt, find=wanted)
         with monkeypatch.context() as m:
             m.setattr(store, "_read", lambda *a: pytest.fail("the store read its file"))
             assert store.positions(wanted) == expected
-            assert store.positions({"zz"}) == {"zz": [4, 5]}
+            assert store.positions({"zz", "0x98765ab"}) == {"zz": [4, 5], "0x98765ab": [9, 10]}
             assert store.positions({"not-there"}) == {}
         assert store.positions({"0xcd"}) == {"0xcd": [2]}  # not looked for: read
         reference.close()
         store.close()
+        with monkeypatch.context() as m:  # too many candidates to confirm: the store reads
+            m.setattr(tracefiles._std, "_MOST_CANDIDATES", 1)
+            _, store = tracefiles.load_account_lazy(file, fmt, find=wanted)
+            assert store.positions(wanted) == expected
+            store.close()
 
 
 def test_addresses_numbered_from_many_row_groups_as_from_text(

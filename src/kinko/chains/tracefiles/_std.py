@@ -19,6 +19,7 @@ instead. Seed transactions named in advance are found on the same pass.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -142,7 +143,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
                                         None if whole else rows.row.copy())
         else:
             store = TxHashStore.write(con, position, len(rows.row))
-        if find:
+        if find and candidates is not None:
             store.note(find, _seed_positions(find, candidates, rows.row))
     value, fee = _amount_arrays(con, columns["v"], columns["f"], columns["big"], position)
     del columns
@@ -164,18 +165,21 @@ def _text_hashes(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 _MOST_FOUND = 64  # seed hashes looked for during the row pass (more: the store reads them)
+_RUN = 4  # digits in a row of a wanted hash that pick few enough candidates
+_MOST_CANDIDATES = 1_000_000  # candidates confirmed after the row pass
 _PASS = {"_row": np.int64, "block": np.int64, "tx_index": np.int64, "log_index": np.int64,
          "h": np.uint64, "v": np.int64, "f": np.int64, "big": np.bool_}
 
 
 def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
               find: frozenset[str]
-              ) -> tuple[dict[str, npt.NDArray[Any]], list[tuple[int, str]]]:
+              ) -> tuple[dict[str, npt.NDArray[Any]], list[tuple[int, str]] | None]:
     """Every row of ``std`` once, in file order: refuse the file if a value is wrong (with
     :func:`_check`'s messages), else the integer columns (``h``: a 64-bit hash of the
     transaction hash as written; ``v``, ``f``: the amounts when they fit int64, ``big`` where
     one does not) and, when ``find`` names seed hashes, the rows whose hash may be one of
-    them with that hash's text (a superset, confirmed by :func:`_seed_positions`)."""
+    them with that hash's text (a superset, confirmed by :func:`_seed_positions`; None when
+    there are too many)."""
     seed = _maybe_seed_sql(find)
     sql = ("SELECT _row, _bad, block, tx_index, log_index, hash(tx_hash) AS h, "
            "TRY_CAST(value AS BIGINT) AS v, TRY_CAST(fee AS BIGINT) AS f, "
@@ -184,7 +188,7 @@ def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
            + " FROM std WHERE _keep OR _bad")
     capacity = int(con.execute(f"SELECT count(*) FROM {inp.table}").fetchall()[0][0])
     out = _Columns(_PASS, capacity)
-    candidates: list[tuple[int, str]] = []
+    candidates: list[tuple[int, str]] | None = []
     relation = con.sql(sql)
     reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(
         SYNTH_CHUNK)
@@ -196,9 +200,11 @@ def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
             bad = True
             break
         out.append({name: _numpy(batch.column(name)) for name in _PASS})
-        if seed:
+        if seed and candidates is not None:
             texts = batch.column("seed")
-            if texts.null_count < batch.num_rows:
+            if batch.num_rows - texts.null_count > _MOST_CANDIDATES - len(candidates):
+                candidates = None  # too many to confirm here: the store reads the hashes
+            elif texts.null_count < batch.num_rows:
                 at = pc.indices_nonzero(pc.is_valid(texts))
                 candidates += zip(_ints(batch.column("_row").take(at)).tolist(),
                                   texts.take(at).to_pylist(), strict=True)
@@ -247,15 +253,21 @@ class _Columns:
 
 
 def _maybe_seed_sql(find: frozenset[str]) -> str | None:
-    """A SQL condition that holds for every row whose transaction hash, normalised and
-    lower-cased, is one of ``find`` (and for a few more): each wanted hash is inside the
-    lower-cased text of a pure-ASCII hash (trimming and lower-casing only shorten or map it
-    letter by letter), and a hash with other characters is always a candidate. None when
+    """A SQL condition that holds for every row whose transaction hash, normalised (trimmed,
+    lower-cased) and lower-cased, is one of ``find`` (and for a few more). Trimming and
+    lower-casing leave digits as they are and make none, so the longest run of digits of a
+    wanted hash is in the text as written: a cheap test, when the run is long enough to
+    leave few candidates. Otherwise the wanted hash is inside the lower-cased text of a
+    pure-ASCII hash, and a hash with other characters is always a candidate. None when
     there is nothing to look for, or too much (the store reads its hashes then)."""
     if not find or len(find) > _MOST_FOUND or not all(find):
         return None
-    inside = " OR ".join(f"contains(lower(tx_hash), {_lit(w)})" for w in sorted(find))
-    return f"(strlen(tx_hash) <> length(tx_hash) OR {inside})"
+    tests = []
+    for w in sorted(find):
+        run = max(re.findall("[0-9]+", w), key=len, default="")
+        tests.append(f"contains(tx_hash, {_lit(run)})" if len(run) >= _RUN else
+                     f"strlen(tx_hash) <> length(tx_hash) OR contains(lower(tx_hash), {_lit(w)})")
+    return f"({' OR '.join(tests)})"
 
 
 def _seed_positions(find: frozenset[str], candidates: list[tuple[int, str]], rows: Ints
