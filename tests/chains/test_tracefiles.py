@@ -192,6 +192,24 @@ def test_parquet_refuses_floats_and_bad_rows(tmp_path: Path) -> None:
     assert "on row 1" in found[0]
 
 
+def test_parquet_senders_and_receivers_are_checked(tmp_path: Path) -> None:
+    """A Parquet file's empty, blank or missing sender or receiver is named by its row, first
+    when the file is out of order too; an address written with a space before it is no
+    problem (it is trimmed)."""
+    def table(senders: list[str | None], receivers: list[str | None]) -> pa.Table:
+        return generic_table().set_column(4, "from", pa.array(senders, pa.string())).set_column(
+            5, "to", pa.array(receivers, pa.string()))
+
+    path = tmp_path / "e.parquet"
+    pq.write_table(table([A, "", None], [B, "   ", C]), path)
+    assert problems_of(path, "parquet") == [f"{path}: row 2: from is empty; to is empty",
+                                            f"{path}: row 3: from is empty"]
+    pq.write_table(table([A, B, ""], [B, C, C]).take([1, 0, 2]), path)  # out of order too
+    assert problems_of(path, "parquet") == [f"{path}: row 3: from is empty"]
+    pq.write_table(table([" " + A, B, BIG_A], [B, C, C]), path)
+    assert list(load_account(path, "parquet").addresses) == [A, B, C]
+
+
 # --- ethereum-etl ----------------------------------------------------------------------------
 
 ETL_HEADER = ("hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,"

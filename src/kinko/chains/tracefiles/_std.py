@@ -125,14 +125,20 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
     if causal:
         rows.log_index = _causal_log_index(rows)
     position: Ints | None = None
-    if presorted:
-        _check_sorted(inp, rows)
-    else:
-        position = np.lexsort((rows.log_index, rows.tx_index, rows.block))
-        rows.take(position)
     everything = hashes is True
-    text = _TxHashes(con, position if everything else None, everything)
-    _check_unique(inp, rows, text)
+    text = _TxHashes(con, None, False)
+    try:
+        if presorted:
+            _check_sorted(inp, rows)
+        else:
+            position = np.lexsort((rows.log_index, rows.tx_index, rows.block))
+            rows.take(position)
+        text = _TxHashes(con, position if everything else None, everything)
+        _check_unique(inp, rows, text)
+    except InputFileError:
+        if numbered is not None:  # a value is wrong too: that is said first, as for the rest
+            _check_addresses(con, inp, fields, numbered.result())
+        raise
     del columns["h"]  # checked: the hashes' keys are no longer held
     rows.tx_key = np.zeros(0, np.uint64)
     store: TxHashStore | None = None
@@ -150,6 +156,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
     if numbered is not None:
         found = numbered.result()
         assert found is not None
+        _check_addresses(con, inp, fields, found)
         (rows.src, rows.dst), addresses = _kept_ids(found, rows.row)
     tx_hash = (text.all() if everything else np.empty(0, dtype=object) if store is not None
                else np.full(len(rows.row), "", dtype=object))
@@ -157,6 +164,14 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
         src=rows.src, dst=rows.dst, value=value, fee=fee, block=rows.block,
         tx_index=rows.tx_index, log_index=rows.log_index, tx_hash=tx_hash,
         addresses=addresses), store
+
+
+def _check_addresses(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
+                     numbered: _Numbered | None) -> None:
+    """Refuse the file, every problem named, when its dictionaries show a sender or receiver
+    that may be empty (the row pass left those columns to :func:`_file_address_ids`)."""
+    if numbered is not None and numbered.suspect:
+        _check(con, inp, fields)
 
 
 def _text_hashes(con: duckdb.DuckDBPyConnection) -> bool:
@@ -326,8 +341,19 @@ def _address_ids(con: duckdb.DuckDBPyConnection
     return (_ints(joined["s"]), _ints(joined["d"])), addresses
 
 
-_Numbered = tuple[list[Ints], npt.NDArray[np.object_], int]
-"""Per column (sender, receiver) each file row's address id, the addresses by id, the rows."""
+@dataclass
+class _Numbered:
+    """What :func:`_file_address_ids` found: per column (sender, receiver) each file row's
+    address id, the addresses by id, the file's rows, and whether some sender or receiver
+    may be empty (null, or text that is empty or starts with a space or control character:
+    the row pass leaves these columns to this check, :func:`_check` tells exactly)."""
+
+    ids: list[Ints]
+    addresses: npt.NDArray[np.object_]
+    rows: int
+    suspect: bool
+
+
 _UNIFY = 4_000_000  # dictionary entries numbered together at least (bounds the memory held)
 
 
@@ -336,30 +362,30 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
     """:func:`_address_ids` for every row of a Parquet file, from the file's own dictionaries:
     each row group's sender and receiver columns are read dictionary-encoded (no string per
     row), and the row groups' dictionaries are numbered a few at a time against the
-    addresses seen so far (each row's id, in order of first sight, is one look-up in its
-    row group's small map); then the distinct addresses alone are normalised and sorted, the
-    same numbering as the SQL path. None when ``stop`` is set before the end (the file was
+    addresses seen so far (a small map per row group, from its dictionary to the numbers in
+    order of first sight); then the distinct addresses alone are normalised and sorted, the
+    same numbering as the SQL path, and each row's id is one look-up in its row group's map
+    composed with that order. None when ``stop`` is set before the end (the file was
     refused meanwhile)."""
     file = pq.ParquetFile(str(path), read_dictionary=list(columns))
-    n = file.metadata.num_rows
-    seen = [np.empty(n, dtype=np.int32) for _ in columns]  # first-sight number of each row's
     known = pa.array([], type=pa.string())  # the addresses so far, in order of first sight
-    pending: list[tuple[int, int, pa.DictionaryArray]] = []
-    filled = [0] * len(columns)
+    pending: list[tuple[int, pa.DictionaryArray]] = []
+    done: list[tuple[int, Ints, npt.NDArray[np.int32]]] = []  # (column, indices, map)
     waiting = 0
+    suspect = False
 
     def number() -> None:
         nonlocal known, pending, waiting
         encoded = pc.dictionary_encode(pa.concat_arrays(
-            [known, *(chunk.dictionary for _, _, chunk in pending)]))
+            [known, *(chunk.dictionary for _, chunk in pending)]))
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
         at = len(known)  # the known addresses keep their numbers 0..len(known)-1
         known = encoded.dictionary
-        for k, start, chunk in pending:
-            local = codes[at:at + len(chunk.dictionary)]
+        for k, chunk in pending:
+            indices = chunk.indices.fill_null(0) if chunk.null_count else chunk.indices
+            done.append((k, np.asarray(indices.to_numpy(zero_copy_only=False)),
+                         codes[at:at + len(chunk.dictionary)]))
             at += len(chunk.dictionary)
-            seen[k][start:start + len(chunk)] = local[
-                np.asarray(chunk.indices.to_numpy(zero_copy_only=False))]
         pending, waiting = [], 0
 
     for group in range(file.num_row_groups):
@@ -371,8 +397,9 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
                 if not (pa.types.is_dictionary(chunk.type)
                         and pa.types.is_string(chunk.type.value_type)):
                     chunk = pc.dictionary_encode(chunk.cast(pa.string()))
-                pending.append((k, filled[k], chunk))
-                filled[k] += len(chunk)
+                suspect = suspect or chunk.null_count > 0 or (
+                    len(chunk.dictionary) > 0 and pc.any(pc.less(chunk.dictionary, "!")).as_py())
+                pending.append((k, chunk))
                 waiting += len(chunk.dictionary)
         del table
         if waiting >= max(_UNIFY, len(known)):
@@ -390,15 +417,21 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
     new = np.r_[True, names[1:] != names[:-1]] if len(names) else np.zeros(0, dtype=bool)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.cumsum(new, dtype=np.int64) - 1
-    return [rank[ids] for ids in seen], names[new], n
+    n = file.metadata.num_rows
+    ids = [np.empty(n, dtype=np.int64) for _ in columns]
+    filled = [0] * len(columns)
+    for k, indices, local in done:
+        ids[k][filled[k]:filled[k] + len(indices)] = rank[local][indices]
+        filled[k] += len(indices)
+    return _Numbered(ids, names[new], n, suspect)
 
 
 def _kept_ids(numbered: _Numbered, rows: Ints
               ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
     """The ids of the kept file rows ``rows``; when some rows are left out, only the
     addresses they use are numbered."""
-    (src, dst), addresses, n = numbered
-    if len(rows) == n:
+    (src, dst), addresses = numbered.ids, numbered.addresses
+    if len(rows) == numbered.rows:
         return (src, dst), addresses
     src, dst = src[rows], dst[rows]
     used = np.zeros(len(addresses), dtype=np.bool_)

@@ -131,8 +131,11 @@ def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
                   asset: str | None, hashes: Hashes) -> Loaded:
     inp = _open(con, path, "raw", _GENERIC, parquet)
     keep = _asset_filter(con, inp, "asset", asset, lower=False)
+    # a Parquet file's senders and receivers are checked from its dictionaries, as they are
+    # numbered (``_file_address_ids``), not row by row in SQL
+    checked = [f for f in _GENERIC if not (parquet and not inp.empty and f.kind == "address")]
     con.execute(
-        f"CREATE VIEW std AS SELECT _row, {_bad_sql(inp, _GENERIC)} AS _bad, {keep} AS _keep, "
+        f"CREATE VIEW std AS SELECT _row, {_bad_sql(inp, checked)} AS _bad, {keep} AS _keep, "
         f"tx_hash, {_int_sql(inp, 'block')} AS block, {_int_sql(inp, 'tx_index')} AS tx_index, "
         f"{_int_sql(inp, 'log_index')} AS log_index, \"from\" AS src, \"to\" AS dst, "
         f"{_amount_sql(inp, 'value')} AS value, {_amount_sql(inp, 'fee')} AS fee FROM raw")
