@@ -11,9 +11,11 @@ Per size n (1M, 10M, 50M transfers; ``--quick``: 1M), ``run.py`` runs two proces
 
   1. **End to end**: ``kinko trace run`` (haircut, the chain's first two transactions as
      seeds, tables as Parquet) in a fresh process per engine (DuckDB, then Spark in local
-     mode), its own peak RSS (``os.wait4``: the command and the processes it waited for),
-     the stages of its ``timings.json``; the Parquet scan floor (pyarrow
-     reading every column the trace reads into memory) is timed before and after each.
+     mode), its own peak RSS and that of the processes it starts (Spark's JVM), their
+     ``VmHWM`` sampled (not ``ru_maxrss``: Linux carries the benchmark process's own
+     high-water mark over fork and exec into it), the stages of its ``timings.json``; the
+     Parquet scan floor (pyarrow reading every column the trace reads into memory) is
+     timed before and after each.
   2. **Kernels**, each policy on the loaded chain: ``trace_account`` (its input checks
      included) with the realistic seeding, best of two runs; then the stress seeding, once.
   3. **Floors**: the memory-scan floor, a numpy sum over the four columns a kernel reads;
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -132,27 +135,73 @@ def _command(path: str, seeds: list[str], engine: str) -> dict[str, Any]:
             args += ["--seed-tx", h]
         env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{out}/none.db"}
         errors = Path(out) / "stderr.txt"
+        peaks: dict[int, int] = {}
+        done = threading.Event()
         with errors.open("w+") as err:
             t = time.perf_counter()
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, env=env)
-            # this command's own peak (with the descendants it waited for, e.g. the JVM);
-            # RUSAGE_CHILDREN would be the largest of every child so far
+            watch = threading.Thread(target=_watch, args=(proc.pid, done, peaks))
+            watch.start()
             _pid, status, usage = os.wait4(proc.pid, 0)
             secs = time.perf_counter() - t
             proc.returncode = os.waitstatus_to_exitcode(status)
+            done.set()
+            watch.join()
         if proc.returncode != 0:
             raise RuntimeError(f"kinko trace run ({engine}) failed: "
                                f"{errors.read_text()[-2000:]}")
         errors.unlink()
-        rss = usage.ru_maxrss / 1024
+        # the command's own peak, sampled: its ru_maxrss (RUSAGE_CHILDREN, or os.wait4's)
+        # starts from this process's high-water mark, which Linux carries over fork and exec
+        # (the scan floor's table, read here just before, would show as the command's)
+        own = peaks.pop(proc.pid, 0)
+        rss = (own or usage.ru_maxrss) / 1024
         summary = json.loads((Path(out) / "summary.json").read_text())
         timings = json.loads((Path(out) / "timings.json").read_text())
         sizes_mb = {p.name: p.stat().st_size / 2**20 for p in Path(out).iterdir()}
-    return {"seconds": secs, "peak_rss_mb": rss, "stages": timings["seconds"],
+    return {"seconds": secs, "peak_rss_mb": rss,
+            "children_peak_mb": max(peaks.values(), default=0) / 1024,
+            "stages": timings["seconds"],
             "tainted_transfers": summary["counts"]["tainted_transfers"],
             "tainted_addresses": summary["counts"]["tainted_addresses"],
             "traced": summary["seeds"]["transfers_traced"],
             "conserved": summary["conservation"]["holds"], "files_mb": sizes_mb}
+
+
+def _watch(pid: int, done: threading.Event, peaks: dict[int, int]) -> None:
+    """The peak RSS (``VmHWM``, kB: the process's own high-water mark since it started its
+    program) of process ``pid`` while it runs, every 20 ms, and of each process below it
+    every half second (Spark's JVM, which the command starts and does not wait for)."""
+    tick = 0
+    while not done.wait(0.02):
+        below = {pid} if tick % 25 else _below(pid)
+        tick += 1
+        for p in below:
+            try:
+                status = Path(f"/proc/{p}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[p] = max(peaks.get(p, 0), int(line.split()[1]))
+
+
+def _below(pid: int) -> set[int]:
+    """``pid`` and every process below it."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    below, grew = {pid}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in below} - below
+        below |= more
+        grew = bool(more)
+    return below
 
 
 def bench_utxo(n_tx: int = UTXO_TX) -> dict[str, Any]:
@@ -255,24 +304,30 @@ def bench(path: str, n: int) -> dict[str, Any]:
     return out
 
 
-NOTES = """Where the command's time went (profiled with cProfile at 10M, haircut, two seed
-transactions, 4.0M tainted transfers, on this shared machine at load averages of 10-60, so
-the shares matter more than the seconds), and what changed. Before: loading took 26 of 49 s
-at 10M in one profile, of which the address factorisation (a `SELECT DISTINCT` over the
-20M sender and receiver strings, their 64-bit hashes and `pc.index_in` back to ids) 19 s and
-the copy of every transaction hash to a temporary Parquet file 12 s; the output 48 s, of
-which fetching the 4M tainted transfers' hashes 20 s (numpy's hash-based `np.unique` on the
-positions, 13 s), the tables 10 s (Python objects per row; flows.csv 519 MB) and the picture
-8.5 s. Now: the addresses are numbered from the Parquet file's own dictionaries (only the
-row groups' dictionaries are hashed, normalised and sorted; one look-up per row), the hashes
-are read in place from the input file when needed (seeds, flows), positions are
-deduplicated by sorting, the tables are built as Arrow columns and written as Parquet with
-the flows' addresses dictionary-encoded (`--tables csv` on request), the graph is drawn from
-its significant part with one line collection, and the reachable reduction is one compiled
-pass (it was 8 rounds of DuckDB joins, 17 s at 50M, that kept the whole chain anyway). What
-is left at 10M: DuckDB's checks and the order, amount and hash columns (about a third),
-reading the Parquet row groups for the addresses (a fifth), the hashes read twice from the
-file (seeds and flows), the Parquet writes and the kernel.
+NOTES = """Where the command's time went (10M, haircut, two seed transactions; profiled with
+cProfile, and with the process's CPU time per stage, on this shared machine, so the shares
+matter more than the seconds). Before the last change: start-up 1-2 s (the CLI imported the
+database layer, SQLAlchemy, for every command), loading 5.3 of 11 s (the addresses numbered
+from the Parquet file's dictionaries 2.7 s, all of them held at once; three DuckDB queries
+over the file 1.2 s, each kept whole as an Arrow table and copied to numpy, 0.6 s; the
+order and uniqueness checks 0.6 s), the seeds 1.0 s (every hash read from the file and
+normalised to find two), the reduction and kernel 1 s, the outputs 2.4 s (the picture
+1.5 s, the flows' hashes 0.8 s). At 50M the loader held every row group's address
+dictionaries, the queries' Arrow tables and their numpy copies at once: 11 GB. Now: one
+streamed DuckDB pass checks every row and fills preallocated numpy arrays with the order
+columns, the amounts and a 64-bit key of each hash (DuckDB no longer reads the sender and
+receiver columns); on the same pass it picks out the rows that may hold a seed hash (a
+substring test on the digits of the hash, confirmed on the few candidates), so the seeds
+cost nothing more; meanwhile a thread numbers the addresses from the file's dictionaries
+(a few row groups at a time, each row's id one look-up) and checks them for empty ones;
+the flows' hashes are read (row groups in parallel, only the rows taken normalised) while
+the addresses table and the graph are written; the reduction counts what it would keep
+before listing it; the database layer loads only for tags or an incident. CPU time at
+10M, this run: start-up 0.7 s, loading 7.4 s (the DuckDB pass and the address thread
+together 5.6 s, the uniqueness check's sort of the transaction keys 1.3 s), reduction and
+kernel 0.8 s, outputs 1.9 s (the picture 1.7 s, with matplotlib's import). What is left:
+the DuckDB pass over the hashes (their keys for the uniqueness check), reading and
+numbering the dictionaries, the sort of the keys, and the picture.
 """
 
 
@@ -336,7 +391,9 @@ def section(results: list[dict[str, Any]], quick: bool, measured: str) -> list[s
         "the same file in the same run: pyarrow reading every column the trace reads (hashes "
         "and addresses as strings) into memory, timed before and after the DuckDB command "
         "(and after the Spark one); the ratio is to their mean. Spark runs in local mode "
-        "(`local[2]`, this machine's 2 cores), the JVM's start included. The last column is "
+        "(`local[2]`, this machine's 2 cores), the JVM's start included. Peak RSS is each "
+        "command's own high-water mark (`VmHWM`, sampled every 20 ms), and for Spark in "
+        "brackets the largest of the processes it started (the JVM). The last column is "
         "the machine's 1-minute load average at the start and end of the size's process (2 "
         "cores; other work on the machine shows as a load above 1-2).",
         "",
@@ -354,7 +411,9 @@ def section(results: list[dict[str, Any]], quick: bool, measured: str) -> list[s
             stages = ", ".join(f"{k} {v:.1f}" for k, v in c["stages"].items())
             lines.append(
                 f"| {m / 1e6:,.0f}M | {engine} | {c['seconds']:.1f} | "
-                f"{c['seconds'] / base:.1f} ({base:.1f}) | {c['peak_rss_mb']:,.0f} | "
+                f"{c['seconds'] / base:.1f} ({base:.1f}) | {c['peak_rss_mb']:,.0f}"
+                + (f" (+ {c['children_peak_mb']:,.0f})" if engine == "spark" else "")
+                + " | "
                 f"{c['traced']:,} | {c['tainted_transfers']:,} | {stages} | "
                 f"{r['load_avg'][0]:.1f} → {r['load_avg'][1]:.1f} |")
     three = [(r, r["command"]["seconds"] / ((r["scan_before_s"] + r["scan_after_s"]) / 2))
