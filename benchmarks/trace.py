@@ -312,8 +312,10 @@ from the Parquet file's dictionaries 2.7 s, all of them held at once; three Duck
 over the file 1.2 s, each kept whole as an Arrow table and copied to numpy, 0.6 s; the
 order and uniqueness checks 0.6 s), the seeds 1.0 s (every hash read from the file and
 normalised to find two), the reduction and kernel 1 s, the outputs 2.4 s (the picture
-1.5 s, the flows' hashes 0.8 s). At 50M the loader held every row group's address
-dictionaries, the queries' Arrow tables and their numpy copies at once: 11 GB. Now: one
+1.5 s, the flows' hashes 0.8 s). The 11 GB peak reported at 50M was this benchmark's own
+(its scan floor's table, carried by Linux into the command's `ru_maxrss`): sampled, the
+command's peak was 6.3 GB, and is 6.1 GB now (the loader's arrays, the address dictionaries
+of a few row groups, DuckDB's buffers for the hashes it reads). Now: one
 streamed DuckDB pass checks every row and fills preallocated numpy arrays with the order
 columns, the amounts and a 64-bit key of each hash (DuckDB no longer reads the sender and
 receiver columns); on the same pass it picks out the rows that may hold a seed hash (a
