@@ -210,6 +210,17 @@ def test_parquet_senders_and_receivers_are_checked(tmp_path: Path) -> None:
     assert list(load_account(path, "parquet").addresses) == [A, B, C]
 
 
+def test_parquet_addresses_that_are_not_text_are_named_by_row(tmp_path: Path) -> None:
+    """A sender or receiver column of bytes that are not UTF-8 (a hostile or broken file) is
+    refused with its row, not a traceback from the reader."""
+    path = tmp_path / "b.parquet"
+    senders = pa.array([A.encode(), b"\xff\xfe", B.encode()], pa.binary())
+    pq.write_table(generic_table().set_column(4, "from", senders), path)
+    assert problems_of(path, "parquet") == [f"{path}: row 2: from is not UTF-8 text"]
+    with pytest.raises(InputFileError):
+        tracefiles.load_account_lazy(path, "parquet")
+
+
 # --- ethereum-etl ----------------------------------------------------------------------------
 
 ETL_HEADER = ("hash,nonce,block_hash,block_number,transaction_index,from_address,to_address,"

@@ -354,6 +354,27 @@ class _Numbered:
     suspect: bool
 
 
+def _as_text(chunk: pa.Array, path: Path, column: str, first_row: int) -> pa.Array:
+    """``chunk`` (a column's values from row ``first_row`` on) as text; a value that is not
+    UTF-8 text is refused with its row, as the other checks name theirs."""
+    try:
+        return chunk.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = chunk.dictionary_decode() if pa.types.is_dictionary(chunk.type) else chunk
+        for i, value in enumerate(values.to_pylist()):
+            try:
+                if isinstance(value, bytes):
+                    value.decode("utf-8")
+                elif value is not None and not isinstance(value, str):
+                    raise TypeError
+            except (UnicodeDecodeError, TypeError):
+                problem = f"{path}: row {first_row + i + 1}: {column} is not UTF-8 text"
+                raise InputFileError(f"{path}: 1 problem(s); nothing was loaded",
+                                     problems=[problem], file=str(path)) from None
+        raise InputFileError(f"{path}: {column} is not a text column; nothing was loaded",
+                             file=str(path)) from None
+
+
 _UNIFY = 4_000_000  # dictionary entries numbered together at least (bounds the memory held)
 
 
@@ -388,19 +409,23 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
             at += len(chunk.dictionary)
         pending, waiting = [], 0
 
+    first_row = 0
     for group in range(file.num_row_groups):
         if stop.is_set():
             return None
         table = file.read_row_group(group, columns=list(columns))
         for k, name in enumerate(columns):
+            at = first_row
             for chunk in table.column(name).chunks:
                 if not (pa.types.is_dictionary(chunk.type)
                         and pa.types.is_string(chunk.type.value_type)):
-                    chunk = pc.dictionary_encode(chunk.cast(pa.string()))
+                    chunk = pc.dictionary_encode(_as_text(chunk, path, name, at))
+                at += len(chunk)
                 suspect = suspect or chunk.null_count > 0 or (
                     len(chunk.dictionary) > 0 and pc.any(pc.less(chunk.dictionary, "!")).as_py())
                 pending.append((k, chunk))
                 waiting += len(chunk.dictionary)
+        first_row += table.num_rows
         del table
         if waiting >= max(_UNIFY, len(known)):
             number()
