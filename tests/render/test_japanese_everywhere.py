@@ -18,6 +18,7 @@ import html
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -278,3 +279,72 @@ def test_the_japanese_fsa_pdf_as_text(exchange: Exchange, tmp_path: Path) -> Non
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(ARTIFACTS / "fsa.ja")],
                    check=True)
     assert (ARTIFACTS / "fsa.ja-01.png").is_file() or (ARTIFACTS / "fsa.ja-1.png").is_file()
+
+
+def _csrf(client: TestClient, url: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text)
+    assert found, url
+    return found.group(1)
+
+
+def _no_english(page: str, where: str) -> None:
+    assert "%(" not in page, where
+    left = english_left(page)
+    assert not left, f"{where}: {left}"
+
+
+def test_errors_on_the_japanese_dashboard_and_in_its_timeline(
+        client: TestClient, exchange: Exchange) -> None:
+    """What the dashboard refuses (a page that is not there, a filter or a form it cannot
+    take, a form from another site) and what fails behind it (a trace started from the
+    dashboard, on the incident's timeline too) reads in Japanese: the errors' catalog
+    messages, or their class's sentence, never their English words."""
+    assert client.get("/?lang=ja").status_code == 200
+    for url, status in (("/withdrawals/W-404", 404), ("/incidents/INC-404", 404),
+                        ("/alerts/A-404", 404), ("/alerts?state=x9", 400),
+                        ("/incidents?state=x9", 400), ("/proposals/P-404", 404),
+                        ("/no-such-page", 404), ("/trace/new?incident=INC-404", 404)):
+        r = client.get(url)
+        assert r.status_code == status, (url, r.text[:300])
+        _no_english(r.text, url)
+    csrf = _csrf(client, "/trace/new")
+    base = {"csrf": csrf, "incident": exchange.incident, "policy": "haircut"}
+    for fields in ({"seed_txs": ""}, {"seed_txs": "0x" + "ab" * 32, "from_block": "x"},
+                   {"seed_txs": "0x" + "ab" * 32, "max_hops": "0"}, {"seed_txs": "0x" + "ab" * 32, "policy": "x"}):
+        r = client.post("/trace", data={**base, **fields})
+        assert r.status_code == 400, (fields, r.text[:300])
+        _no_english(r.text, f"/trace {fields}")
+    r = client.post("/trace", data={**base, "csrf": "forged", "seed_txs": "0x" + "ab" * 32})
+    assert r.status_code == 403
+    _no_english(r.text, "/trace with a forged CSRF token")
+    r = client.post("/trace", data={**base, "seed_txs": "0x" + "ab" * 32},
+                    headers={"origin": "https://evil.example"})
+    assert r.status_code == 403
+    _no_english(r.text, "/trace from another site")
+    # a trace the chain cannot serve (its seed is on no block read) fails behind the page
+    r = client.post("/trace", data={**base, "seed_txs": "0x" + "cd" * 32, "asset": "ETH",
+                                    "from_block": "0"})
+    assert r.status_code == 303, r.text[:300]
+    url = r.headers["location"]
+    for _ in range(2000):
+        page = client.get(url).text
+        if 'data-trace-state="running"' not in page:
+            break
+        time.sleep(0.05)
+    assert 'data-trace-state="failed"' in page
+    _no_english(page, url)
+    _no_english(client.get("/reports").text, "/reports")
+    timeline = client.get(f"/incidents/{exchange.incident}").text
+    _no_english(timeline, "the incident's timeline")
+    stored = [e["detail"] for e in exchange.incidents.incident(exchange.incident)
+              .timeline if e["kind"] == "trace"]
+    failed = [m for m in stored if m.id == "timeline.trace.failed"]
+    assert failed and all(isinstance(m.params["reason"], Message) for m in failed)
+    # an entry an older version wrote, with the English reason, still reads (as written)
+    old = msg("timeline.trace.failed", policy=msg("tr.policy.haircut"), trace="T-1",
+              reason="the node timed out")
+    assert "the node timed out" in Localizer("ja").text(old)
+    # the English reader keeps the English words (the CLI, the API and logs do too)
+    english = client.get(url + "?lang=en").text
+    client.get("/?lang=ja")
+    assert "is not in the transfers read" in english and "入力" not in english

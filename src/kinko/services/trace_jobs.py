@@ -100,7 +100,8 @@ class TraceJobs:
         with self.store.watch(write=False) as tables:
             row = tables.incident(incident_id)
             if row is None:
-                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id)
+                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
+                               says=msg("error.unknown_incident", id=incident_id))
             alerts = tables.alerts(incident=incident_id, kind="theft", limit=None)
         thefts = sorted((a for a in alerts if a.get("tx_hash")),
                         key=lambda a: (a["block"] is None, a["block"] or 0, a["id"]))
@@ -171,6 +172,10 @@ class TraceJobs:
         source = (f"file {Path(request.transfers).name} ({request.fmt})" if request.transfers
                   else f"{self.chain.name if self.chain else 'chain'} from block "
                   f"{request.from_block}")
+        said = (msg("tr.source.file", file=Path(request.transfers).name, format=request.fmt)
+                if request.transfers else
+                msg("tr.source.chain", chain=self.chain.name if self.chain else "—",
+                    block=str(request.from_block)))
         policy = msg(f"tr.policy.{request.policy}")
         title = (msg("artifact.trace.incident", policy=policy, incident=request.incident)
                  if request.incident else msg("artifact.trace", policy=policy))
@@ -179,6 +184,7 @@ class TraceJobs:
         artifact = artifacts.start_in(
             "trace", title, traces, by=by, incident=request.incident,
             detail={"policy": request.policy, "asset": request.asset, "source": source,
+                    "source_message": said.to_data(),
                     "seeds": list(request.seed_txs)})
         folder = artifact["folder"]
         thread = threading.Thread(target=self.run, args=(artifact["id"], folder, request, by),
@@ -205,11 +211,13 @@ class TraceJobs:
             asset = self.assets[request.asset] if request.asset else None
             self.write(report, folder, asset, request.lang)
         except KinkoError as exc:
-            self._failed(artifact_id, request, by, exc.message)
+            self._failed(artifact_id, request, by, exc.message, exc.said())
             return
         except Exception as exc:  # a bug or a broken node: say so on the page, keep serving
             log.exception("trace %s failed", artifact_id)
-            self._failed(artifact_id, request, by, f"{type(exc).__name__}: {exc}")
+            text = f"{type(exc).__name__}: {exc}"
+            self._failed(artifact_id, request, by, text,
+                         Message("error.unexpected", (("detail", text),)))
             return
         summary = report.summary()
         totals = summary["totals"]
@@ -232,12 +240,15 @@ class TraceJobs:
                 seeded=units(int(totals["seeded"])), absorbed=units(int(totals["absorbed"])),
                 exchanges=top))
 
-    def _failed(self, artifact_id: str, request: TraceRequest, by: str, reason: str) -> None:
-        Artifacts(self.store, self.clock).fail(artifact_id, reason)
+    def _failed(self, artifact_id: str, request: TraceRequest, by: str, reason: str,
+                said: Message) -> None:
+        """The job's failure on its artifact (English and as a message) and, as a message,
+        on its incident's timeline."""
+        Artifacts(self.store, self.clock).fail(artifact_id, reason, said)
         if request.incident:
             record(self.store, request.incident, self.clock.now(), "trace", by, msg(
                 "timeline.trace.failed", policy=msg(f"tr.policy.{request.policy}"),
-                trace=artifact_id, reason=reason))
+                trace=artifact_id, reason=said))
 
     def _trace(self, request: TraceRequest) -> TraceReport:
         if request.transfers:
