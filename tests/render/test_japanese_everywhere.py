@@ -321,6 +321,15 @@ def test_errors_on_the_japanese_dashboard_and_in_its_timeline(
                     headers={"origin": "https://evil.example"})
     assert r.status_code == 403
     _no_english(r.text, "/trace from another site")
+    # an operator's key approving, an incident moved where it cannot go, an alert unknown
+    for url, data, status, says in (
+            ("/withdrawals/W-held/approve", {"signature": "ab" * 64}, 403, "オペレーター"),
+            (f"/incidents/{exchange.incident}/move", {"state": "x9", "reason": "x9"}, 400,
+             "その状態には移れません"),
+            ("/alerts/A-404/ack", {}, 404, "アラート A-404 はありません")):
+        r = client.post(url, data={"csrf": csrf, **data})
+        assert r.status_code == status and says in r.text, (url, r.text[:300])
+        _no_english(r.text, url)
     # a trace the chain cannot serve (its seed is on no block read) fails behind the page
     r = client.post("/trace", data={**base, "seed_txs": "0x" + "cd" * 32, "asset": "ETH",
                                     "from_block": "0"})

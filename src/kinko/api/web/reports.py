@@ -146,12 +146,12 @@ def reports(request: Request, web: Site) -> HTMLResponse:
     viewer = web.page(request)
     index = web.artifacts()
     fsa = [(a, files_of(a["folder"])) for a in index.find("fsa", limit=50)]
-    plans: list[tuple[dict[str, Any], dict[str, Any] | None, str, list[Path]]] = []
+    plans: list[tuple[dict[str, Any], dict[str, Any] | None, Message | None, list[Path]]] = []
     for a in index.find("refunds", limit=50):
         try:
-            plans.append((a, read_plan_summary(a["folder"]), "", files_of(a["folder"])))
+            plans.append((a, read_plan_summary(a["folder"]), None, files_of(a["folder"])))
         except KinkoError as exc:
-            plans.append((a, None, exc.message, []))
+            plans.append((a, None, exc.said(), []))
     traces = [a for a in index.find("trace", limit=50) if a["state"] == "done"]
     made = request.query_params.get("made", "")
     return web.render(request, "custody_reports.html.j2", viewer, fsa=fsa, plans=plans,
@@ -218,7 +218,8 @@ def _reserves_page(web: Web, request: Request, viewer: Viewer, chosen: str | Non
     snap = next((a for a in snapshots if a["id"] == chosen), None) if chosen else next(
         (a for a in snapshots if a["state"] == "done"), None)
     root: PublishedRoot | None = None
-    error = ratio_error = ""
+    error: Message | None = None
+    ratio_error: Message | None = None
     totals: list[tuple[str, Asset, int]] = []
     ratios = None
     if snap is not None:
@@ -232,14 +233,14 @@ def _reserves_page(web: Web, request: Request, viewer: Viewer, chosen: str | Non
                     else Asset(spec.symbol, spec.chain, spec.decimals)
                 totals.append((spec.symbol, asset, total))
         except KinkoError as exc:
-            root, error = None, exc.message
+            root, error = None, exc.said()
     if root is not None and custody.chain is not None:
         try:
             ratios = build_report(snap["folder"] if snap else Path(),
                                   custody.ledger.wallets(), custody.ledger.assets,
                                   custody.chain)
         except KinkoError as exc:
-            ratio_error = exc.message
+            ratio_error = exc.said()
     units = {symbol: asset for symbol, asset, _ in totals}
     header = root.header if root is not None else None
     return web.render(
