@@ -325,7 +325,7 @@ def test_errors_on_the_japanese_dashboard_and_in_its_timeline(
     for url, data, status, says in (
             ("/withdrawals/W-held/approve", {"signature": "ab" * 64}, 403, "オペレーター"),
             (f"/incidents/{exchange.incident}/move", {"state": "x9", "reason": "x9"}, 400,
-             "その状態には移れません"),
+             "には移れません"),
             ("/alerts/A-404/ack", {}, 404, "アラート A-404 はありません")):
         r = client.post(url, data={"csrf": csrf, **data})
         assert r.status_code == status and says in r.text, (url, r.text[:300])

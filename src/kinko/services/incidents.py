@@ -37,6 +37,7 @@ __all__ = ["IncidentView", "Incidents", "LossReport"]
 
 
 @dataclass(frozen=True)
+
 class LossReport:
     incident: str
     booked: dict[str, int]  # asset → minor units booked by this call
@@ -197,7 +198,9 @@ class Incidents:
                 raise BadInput(f"incident {incident_id} is {row['state']}: it can move to "
                                f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}",
                                says=msg("error.incident_cannot_move", id=incident_id,
-                                        state=msg(f"inc.state.{row['state']}")))
+                                        state=msg(f"inc.state.{row['state']}"),
+                                        to=_either(INCIDENT_MOVES[row["state"]]),
+                                        asked=state))
             tables.update_incident(incident_id, state=state,
                                    closed=now if state == "resolved" else None)
             tables.add_event(incident_id, now, "state", by.strip(), msg(
@@ -291,3 +294,11 @@ class Incidents:
                 "(kinko withdrawals reject ID --by NAME) and book the loss again",
                 wallet=wallet) from None
         return not result.replayed
+
+
+def _either(states: tuple[str, ...]) -> Message:
+    """One or two incident states, as words of the catalog ("contained or resolved")."""
+    words = [msg(f"inc.state.{s}") for s in states]
+    if len(words) == 1:
+        return words[0]
+    return msg("error.either", a=words[0], b=words[1])
