@@ -37,7 +37,6 @@ __all__ = ["IncidentView", "Incidents", "LossReport"]
 
 
 @dataclass(frozen=True)
-
 class LossReport:
     incident: str
     booked: dict[str, int]  # asset → minor units booked by this call
