@@ -123,7 +123,8 @@ class Artifacts:
         with self.store.watch() as tables:
             row = tables.artifact(artifact_id)
             if row is None:
-                raise NotFound(f"unknown artifact {artifact_id!r}")
+                raise NotFound(f"unknown artifact {artifact_id!r}",
+                               says=msg("error.unknown_artifact", id=artifact_id))
             merged = json.loads(row["detail"]) | (detail or {})
             tables.update_artifact(artifact_id, state=state, detail=json.dumps(
                 merged, sort_keys=True, default=str, ensure_ascii=False))
@@ -133,7 +134,8 @@ class Artifacts:
         with self.store.watch(write=False) as tables:
             row = tables.artifact(artifact_id)
         if row is None or row["kind"] not in kinds:
-            raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}")
+            raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}",
+                           says=msg("error.unknown_artifact", id=artifact_id))
         return _shape(row)
 
     def find(self, kind: str | None = None, incident: str | None = None,
