@@ -309,10 +309,13 @@ def test_errors_on_the_japanese_dashboard_and_in_its_timeline(
         _no_english(r.text, url)
     csrf = _csrf(client, "/trace/new")
     base = {"csrf": csrf, "incident": exchange.incident, "policy": "haircut"}
-    for fields in ({"seed_txs": ""}, {"seed_txs": "0x" + "ab" * 32, "from_block": "x"},
-                   {"seed_txs": "0x" + "ab" * 32, "max_hops": "0"}, {"seed_txs": "0x" + "ab" * 32, "policy": "x"}):
+    seed = "0x" + "ab" * 32
+    for fields, says in (({"seed_txs": ""}, "1 件以上"),
+                         ({"seed_txs": seed, "from_block": "x"}, "開始ブロック には整数"),
+                         ({"seed_txs": seed, "max_hops": "0"}, "1 以上にしてください"),
+                         ({"seed_txs": seed, "policy": "x9"}, "伝播方式 x9 はありません")):
         r = client.post("/trace", data={**base, **fields})
-        assert r.status_code == 400, (fields, r.text[:300])
+        assert r.status_code == 400 and says in r.text, (fields, r.text[:300])
         _no_english(r.text, f"/trace {fields}")
     r = client.post("/trace", data={**base, "csrf": "forged", "seed_txs": "0x" + "ab" * 32})
     assert r.status_code == 403
@@ -340,7 +343,7 @@ def test_errors_on_the_japanese_dashboard_and_in_its_timeline(
         if 'data-trace-state="running"' not in page:
             break
         time.sleep(0.05)
-    assert 'data-trace-state="failed"' in page
+    assert 'data-trace-state="failed"' in page and "読み込んだ送金の中にありません" in page
     _no_english(page, url)
     _no_english(client.get("/reports").text, "/reports")
     timeline = client.get(f"/incidents/{exchange.incident}").text
