@@ -50,3 +50,25 @@ def test_an_error_without_one_reads_as_its_class_in_japanese_and_as_written_in_e
 
 def test_only_an_errors_detail_may_be_left_out_of_a_translation() -> None:
     assert not problems(["error.invalid_address", "error.unknown_withdrawal"])
+
+
+def test_a_node_that_does_not_answer_is_said_in_japanese_on_a_timeline() -> None:
+    from kinko.chains.evm import Transient
+    from kinko.chains.retry import Retrying
+
+    class Down:
+        name = "ethereum"
+
+        def head(self) -> int:
+            raise Transient("connection refused")
+
+    chain = Retrying(Down(), attempts=2, sleep=lambda _s: None)  # type: ignore[arg-type]
+    try:
+        chain.head()
+    except KinkoError as exc:
+        entry = msg("timeline.sweep.not_prepared", wallet="eth-hot", reason=exc.said())
+        assert "connection refused" in exc.message
+        assert JA.text(entry) == ("eth-hot の緊急移管を準備できなかった：ethereum のノードが"
+                                  "応答しません（2 回試して断念しました）")
+    else:
+        raise AssertionError("a node down was not refused")
