@@ -42,11 +42,23 @@ status is each class's ``http_status`` (400 unless said)::
     └── SignInRequired              (HTTP 401) a dashboard page without a session
 
 Error messages never contain key material: they name accounts, files, lines and fields.
+
+The English message is the error's words for the CLI, the logs and the API's ``detail``. An
+error a person may read on the dashboard, or that becomes part of a timeline entry, also
+carries ``says``: the same thing as a catalog message (:mod:`kinko.domain.messages`), read in
+the reader's language (``raise NotFound("unknown withdrawal 'W-1'", says=msg(
+"error.unknown_withdrawal", id="W-1"))``). :meth:`KinkoError.said` is what to show or store:
+``says``, or else (an error nobody gave an id yet) the sentence of its class,
+``error.<code>``, with the English words as its ``detail`` parameter: the English catalog shows
+them as they are, another language shows the class's sentence only (``detail`` is the one
+placeholder a translation may leave out), never English inside a Japanese sentence.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from kinko.domain.messages import Message
 
 __all__ = [
     "ApprovalError",
@@ -90,10 +102,18 @@ class KinkoError(Exception):
     exit_code = 1
     http_status = 400  # the API's answer: set per class, read by the API's error handler
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, *, says: Message | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.says = says  # the same, as a catalog message (see the module's docstring)
         self.details: dict[str, Any] = details
+
+    def said(self) -> Message:
+        """The error as a catalog message: ``says``, or its class's sentence (the English
+        words as ``detail``, shown by the English catalog only)."""
+        if self.says is not None:
+            return self.says
+        return Message(f"error.{self.code}", (("detail", self.message),))
 
     def to_dict(self) -> dict[str, Any]:
         """The error as the API and ``--format json`` show it."""
@@ -172,8 +192,9 @@ class InputFileError(BadInput):
 
     code = "input_file_error"
 
-    def __init__(self, message: str, problems: list[str] | None = None, **details: Any) -> None:
-        super().__init__(message, problems=problems or [message], **details)
+    def __init__(self, message: str, problems: list[str] | None = None, *,
+                 says: Message | None = None, **details: Any) -> None:
+        super().__init__(message, says=says, problems=problems or [message], **details)
         self.problems = problems or [message]
 
 
@@ -281,8 +302,8 @@ class Throttled(KinkoError):
     exit_code = 2
     http_status = 429
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, message: str, retry_after: int, *, says: Message | None = None) -> None:
+        super().__init__(message, says=says, retry_after=retry_after)
         self.retry_after = retry_after
 
 

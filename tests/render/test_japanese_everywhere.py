@@ -18,6 +18,7 @@ import html
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -278,3 +279,84 @@ def test_the_japanese_fsa_pdf_as_text(exchange: Exchange, tmp_path: Path) -> Non
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(ARTIFACTS / "fsa.ja")],
                    check=True)
     assert (ARTIFACTS / "fsa.ja-01.png").is_file() or (ARTIFACTS / "fsa.ja-1.png").is_file()
+
+
+def _csrf(client: TestClient, url: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text)
+    assert found, url
+    return found.group(1)
+
+
+def _no_english(page: str, where: str) -> None:
+    assert "%(" not in page, where
+    left = english_left(page)
+    assert not left, f"{where}: {left}"
+
+
+def test_errors_on_the_japanese_dashboard_and_in_its_timeline(
+        client: TestClient, exchange: Exchange) -> None:
+    """What the dashboard refuses (a page that is not there, a filter or a form it cannot
+    take, a form from another site) and what fails behind it (a trace started from the
+    dashboard, on the incident's timeline too) reads in Japanese: the errors' catalog
+    messages, or their class's sentence, never their English words."""
+    assert client.get("/?lang=ja").status_code == 200
+    for url, status in (("/withdrawals/W-404", 404), ("/incidents/INC-404", 404),
+                        ("/alerts/A-404", 404), ("/alerts?state=x9", 400),
+                        ("/incidents?state=x9", 400), ("/proposals/P-404", 404),
+                        ("/no-such-page", 404), ("/trace/new?incident=INC-404", 404)):
+        r = client.get(url)
+        assert r.status_code == status, (url, r.text[:300])
+        _no_english(r.text, url)
+    csrf = _csrf(client, "/trace/new")
+    base = {"csrf": csrf, "incident": exchange.incident, "policy": "haircut"}
+    seed = "0x" + "ab" * 32
+    for fields, says in (({"seed_txs": ""}, "1 件以上"),
+                         ({"seed_txs": seed, "from_block": "x"}, "開始ブロック には整数"),
+                         ({"seed_txs": seed, "max_hops": "0"}, "1 以上にしてください"),
+                         ({"seed_txs": seed, "policy": "x9"}, "伝播方式 x9 はありません")):
+        r = client.post("/trace", data={**base, **fields})
+        assert r.status_code == 400 and says in r.text, (fields, r.text[:300])
+        _no_english(r.text, f"/trace {fields}")
+    r = client.post("/trace", data={**base, "csrf": "forged", "seed_txs": "0x" + "ab" * 32})
+    assert r.status_code == 403
+    _no_english(r.text, "/trace with a forged CSRF token")
+    r = client.post("/trace", data={**base, "seed_txs": "0x" + "ab" * 32},
+                    headers={"origin": "https://evil.example"})
+    assert r.status_code == 403
+    _no_english(r.text, "/trace from another site")
+    # an operator's key approving, an incident moved where it cannot go, an alert unknown
+    for url, data, status, says in (
+            ("/withdrawals/W-held/approve", {"signature": "ab" * 64}, 403, "オペレーター"),
+            (f"/incidents/{exchange.incident}/move", {"state": "x9", "reason": "x9"}, 400,
+             "には移れません"),
+            ("/alerts/A-404/ack", {}, 404, "アラート A-404 はありません")):
+        r = client.post(url, data={"csrf": csrf, **data})
+        assert r.status_code == status and says in r.text, (url, r.text[:300])
+        _no_english(r.text, url)
+    # a trace the chain cannot serve (its seed is on no block read) fails behind the page
+    r = client.post("/trace", data={**base, "seed_txs": "0x" + "cd" * 32, "asset": "ETH",
+                                    "from_block": "0"})
+    assert r.status_code == 303, r.text[:300]
+    url = r.headers["location"]
+    for _ in range(2000):
+        page = client.get(url).text
+        if 'data-trace-state="running"' not in page:
+            break
+        time.sleep(0.05)
+    assert 'data-trace-state="failed"' in page and "読み込んだ送金の中にありません" in page
+    _no_english(page, url)
+    _no_english(client.get("/reports").text, "/reports")
+    timeline = client.get(f"/incidents/{exchange.incident}").text
+    _no_english(timeline, "the incident's timeline")
+    stored = [e["detail"] for e in exchange.incidents.incident(exchange.incident)
+              .timeline if e["kind"] == "trace"]
+    failed = [m for m in stored if m.id == "timeline.trace.failed"]
+    assert failed and all(isinstance(m.params["reason"], Message) for m in failed)
+    # an entry an older version wrote, with the English reason, still reads (as written)
+    old = msg("timeline.trace.failed", policy=msg("tr.policy.haircut"), trace="T-1",
+              reason="the node timed out")
+    assert "the node timed out" in Localizer("ja").text(old)
+    # the English reader keeps the English words (the CLI, the API and logs do too)
+    english = client.get(url + "?lang=en").text
+    client.get("/?lang=ja")
+    assert "is not in the transfers read" in english and "入力" not in english

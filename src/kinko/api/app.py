@@ -33,6 +33,7 @@ from kinko.api.v1 import ROUTERS
 from kinko.api.v1.deps import Api
 from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.fsa import Submitter
+from kinko.domain.messages import msg
 from kinko.errors import KinkoError
 from kinko.ports import Clock, Store, SystemClock
 from kinko.services.access import Access
@@ -109,7 +110,7 @@ def create_app(custody_factory: Callable[[], Custody],
         if web is not None and for_pages(request):
             if isinstance(exc, SignInRequired):
                 return web.to_sign_in(request)
-            response: Response = web.error(request, _status(exc), exc.message)
+            response: Response = web.error(request, _status(exc), exc.said())
         else:
             response = _error(_status(exc), exc.code, exc.message, exc.details)
         if isinstance(exc, Throttled):
@@ -126,7 +127,9 @@ def create_app(custody_factory: Callable[[], Custody],
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if web is not None and for_pages(request):
-            return web.error(request, exc.status_code, str(exc.detail))
+            return web.error(request, exc.status_code, msg("error.page_not_found")
+                             if exc.status_code == 404 else
+                             msg("error.http_status", status=str(exc.status_code)))
         codes = {400: "bad_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
@@ -138,7 +141,8 @@ def create_app(custody_factory: Callable[[], Custody],
                     for e in exc.errors()]
         first = problems[0] if problems else {"where": "request", "problem": "invalid"}
         if web is not None and for_pages(request):
-            return web.error(request, 400, f"{first['where']}: {first['problem']}")
+            return web.error(request, 400, msg("error.form_field",
+                                               field=first["where"].removeprefix("body.")))
         return _error(400, "bad_input", f"{first['where']}: {first['problem']}",
                       {"problems": problems})
 

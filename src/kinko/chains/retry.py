@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from kinko.chains.evm import Transient
 from kinko.domain.chain import Block, Transfer
+from kinko.domain.messages import msg
 from kinko.errors import ChainUnavailable
 from kinko.ports import Chain, Receipt
 
@@ -59,8 +60,9 @@ class Retrying:
             except Transient as exc:
                 if attempt == self.attempts:
                     raise ChainUnavailable(
-                        f"{exc} (gave up after {self.attempts} attempts)", reason=str(exc)
-                    ) from None
+                        f"{exc} (gave up after {self.attempts} attempts)", reason=str(exc),
+                        says=msg("error.chain_gave_up", chain=self.inner.name,
+                                 attempts=self.attempts)) from None
                 log.warning("%s; retrying in %.1f s (attempt %d of %d)", exc, delay, attempt,
                             self.attempts)
                 self.sleep(delay)

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from kinko.domain.ledger import format_timestamp
+from kinko.domain.messages import Time, msg
 from kinko.domain.policy import Policy
 from kinko.errors import ApprovalError
 
@@ -97,15 +98,19 @@ def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
     registered = policy.approver(who)
     if registered is None:
         raise ApprovalError(f"{who!r} is not an approver in policy version {policy.version}",
-                            approver=who)
+                            approver=who, says=msg("error.not_an_approver", name=who,
+                                                   version=str(policy.version)))
     if who == proposal.proposer:
-        raise ApprovalError(f"{who} proposed {proposal.id} and cannot approve it", approver=who)
+        raise ApprovalError(f"{who} proposed {proposal.id} and cannot approve it", approver=who,
+                            says=msg("error.own_proposal", name=who, id=proposal.id))
     if any(a.approver == who for a in earlier):
-        raise ApprovalError(f"{who} has already approved {proposal.id}", approver=who)
+        raise ApprovalError(f"{who} has already approved {proposal.id}", approver=who,
+                            says=msg("error.approved_already", name=who, id=proposal.id))
     if now >= proposal.expires_at:
         raise ApprovalError(
             f"proposal {proposal.id} expired at {format_timestamp(proposal.expires_at)}",
-            approver=who)
+            approver=who, says=msg("error.proposal_expired", id=proposal.id,
+                                   at=Time(proposal.expires_at)))
     try:
         signature = bytes.fromhex(approval.signature)
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(registered.public_key)).verify(
@@ -114,7 +119,8 @@ def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
         raise ApprovalError(
             f"the signature given for {who} does not verify against {who}'s registered key "
             f"over proposal {proposal.id}: forged, or signed over different content",
-            approver=who) from None
+            approver=who, says=msg("error.signature_forged", name=who, id=proposal.id)
+        ) from None
 
 
 def quorum_reached(policy: Policy, approvals: list[Approval]) -> bool:

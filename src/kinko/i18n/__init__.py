@@ -26,7 +26,7 @@ from __future__ import annotations
 import gettext as _gettext
 import io
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from importlib import resources
@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import BaseLoader, Environment, StrictUndefined, select_autoescape
 
-from kinko.domain.messages import Message, Percent, Time, Units, Yen, decode
+from kinko.domain.messages import Message, Percent, Time, Units, Yen, decode, from_data
 from kinko.domain.money import Asset, format_units
 
 __all__ = [
@@ -153,12 +153,15 @@ class Localizer:
                                      f"parameters {sorted(params)}: {exc}") from None
             return f"{message_id} {params}"
 
-    def text(self, message: Message | str | None) -> str:
-        """A message (or a stored one) in this language; a person's words as written."""
+    def text(self, message: Message | str | Mapping[str, Any] | None) -> str:
+        """A message (or a stored one: its text, or its data inside a JSON document) in this
+        language; a person's words as written."""
         if message is None:
             return ""
         if isinstance(message, str):
             message = decode(message)
+        elif not isinstance(message, Message):
+            message = from_data(message)
         if message.is_text:
             return str(message.params.get("text", ""))
         return self(message.id, **message.params)

@@ -5,7 +5,10 @@ Ids are extracted with Babel from the Python sources (``msg("id", ...)``, ``N_("
 the Jinja2 templates (``_("id")``); ids chosen at run time (a state's word,
 ``prefix.value``) are written out with ``N_`` where the values are known, and so is each id
 of a conditional (Babel joins ``"a" if x else "b"`` into one string).
-Both catalogs must have every id with a text, and the same ``%(name)s`` placeholders::
+Both catalogs must have every id with a text, and the same ``%(name)s`` placeholders, but
+one: ``%(detail)s`` of an error's sentence (``error.<code>``) is the error's English words,
+which the English catalog shows and another may leave out (:meth:`kinko.errors.KinkoError.
+said`)::
 
     python -m kinko.i18n.catalogs check   # exit 1, naming what is missing or differs
     python -m kinko.i18n.catalogs add     # add new ids to both catalogs, text to fill in
@@ -98,6 +101,8 @@ def problems(ids: Iterable[str] | None = None) -> list[str]:
                 out.append(f"{message_id}: the {lang} text is no format string (a lone '%' "
                            "is written '%%')")
         shapes = {lang: placeholders(text) for lang, text in texts.items() if text}
+        if message_id.startswith("error.") and "detail" in shapes.get("en", set()):
+            shapes = {lang: s - {"detail"} for lang, s in shapes.items()}
         if len({frozenset(s) for s in shapes.values()}) > 1:
             out.append(f"{message_id}: placeholders differ: "
                        + "; ".join(f"{lang} {sorted(s)}" for lang, s in shapes.items()))

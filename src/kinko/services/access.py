@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from kinko.domain.messages import msg
 from kinko.errors import BadInput, Forbidden, Unauthorized
 from kinko.ports import AccessTables, AuditRow, Clock, Store
 from kinko.services.throttle import Throttle
@@ -62,7 +63,9 @@ class ApiKey:
     def require(self, permission: str) -> None:
         if self.role not in PERMISSIONS[permission]:
             raise Forbidden(f"key {self.name!r} has role {self.role}; this needs "
-                            f"{' or '.join(sorted(PERMISSIONS[permission]))}")
+                            f"{' or '.join(sorted(PERMISSIONS[permission]))}",
+                            says=msg("error.role_may_not", key=self.name,
+                                     role=msg(f"role.{self.role}")))
 
 
 def _hash(token: str) -> str:

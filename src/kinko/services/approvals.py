@@ -113,7 +113,10 @@ class Approvals:
         state = row["state"] if row is not None else "unknown"
         if state != "review":
             raise ApprovalError(f"withdrawal {withdrawal_id} is {state}: only a withdrawal "
-                                "held for review is approved")
+                                "held for review is approved",
+                                says=msg("error.withdrawal_not_in_review", id=withdrawal_id,
+                                         state=msg(f"wd.state.{state}")
+                                         if row is not None else msg("error.none")))
         view = self.custody.record_approval(proposal.id, approver, signature)
         if view.state == "approved":
             u.screening.set_state(withdrawal_id, ("review",), "approved")
@@ -125,7 +128,9 @@ class Approvals:
         scope = str(proposal.payload["scope"])
         if scope not in u.screening.tripped():
             raise ApprovalError(f"the {scope} breaker is not tripped: {proposal.id} has "
-                                "nothing to reset")
+                                "nothing to reset",
+                                says=msg("error.breaker_not_tripped", scope=scope,
+                                         id=proposal.id))
         view = self.custody.record_approval(proposal.id, approver, signature)
         if view.state == "approved":
             now = self.clock.now()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kinko.domain.messages import Message, msg
 from kinko.domain.refunds import parse_plan_document
 from kinko.domain.reserves import parse_json, verify_proof, verify_root
 from kinko.errors import BadInput, KinkoError, NotFound
@@ -60,7 +61,7 @@ class ProofLookup:
     status: Literal["valid", "invalid", "unknown"]
     text: str | None = None  # the proof file's JSON text, as published
     balances: dict[str, int] = field(default_factory=dict)  # as counted by the proof
-    reason: str = ""
+    reason: Message | None = None  # why it is not valid, in the reader's language
 
 
 def _proof_text(folder: Path, customer: str) -> str | None:
@@ -84,19 +85,17 @@ def lookup_proof(folder: Path, customer: str) -> ProofLookup:
         raise BadInput("give a customer id")
     text = _proof_text(folder, customer)
     if text is None:
-        return ProofLookup(customer, "unknown", reason="no proof for this customer in the "
-                           "snapshot")
+        return ProofLookup(customer, "unknown", reason=msg("res.no_proof_in_snapshot"))
     try:
         proof = parse_json(text.encode("utf-8"), "the proof")
     except BadInput as exc:
-        return ProofLookup(customer, "invalid", text, reason=exc.message)
+        return ProofLookup(customer, "invalid", text, reason=exc.said())
     named = proof.get("customer") if isinstance(proof, dict) else None
     if not isinstance(named, dict) or named.get("id") != customer:
-        return ProofLookup(customer, "unknown", reason="no proof for this customer in the "
-                           "snapshot")
+        return ProofLookup(customer, "unknown", reason=msg("res.no_proof_in_snapshot"))
     root = read_json(folder / "root.json", "root")
     try:
         checked = verify_proof(proof, verify_root(root).root_hash, root, customer=customer)
     except KinkoError as exc:
-        return ProofLookup(customer, "invalid", text, reason=exc.message)
+        return ProofLookup(customer, "invalid", text, reason=exc.said())
     return ProofLookup(customer, "valid", text, checked.named(checked.balances))

@@ -20,7 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from kinko.domain.messages import Message
+from kinko.domain.messages import Message, msg
 from kinko.errors import BadInput, NotFound
 from kinko.ports import Clock, Store
 
@@ -103,21 +103,28 @@ class Artifacts:
             pid = runner.get("pid")
             if runner.get("host") == host and isinstance(pid, int) and not _alive(pid):
                 self.fail(row["id"], f"interrupted: the process running it (pid {pid}) "
-                          "stopped before it finished; start it again")
+                          "stopped before it finished; start it again",
+                          msg("error.job_interrupted", pid=str(pid)))
                 gone.append(row["id"])
         return gone
 
     def finish(self, artifact_id: str, detail: dict[str, Any] | None = None) -> None:
         self._end(artifact_id, "done", detail)
 
-    def fail(self, artifact_id: str, reason: str) -> None:
-        self._end(artifact_id, "failed", {"error": reason})
+    def fail(self, artifact_id: str, reason: str, said: Message | None = None) -> None:
+        """A job that failed: ``reason`` in English (the API, the logs), ``said`` the same as
+        a catalog message (``error_message``: the pages show it in the reader's language)."""
+        detail: dict[str, Any] = {"error": reason}
+        if said is not None:
+            detail["error_message"] = said.to_data()
+        self._end(artifact_id, "failed", detail)
 
     def _end(self, artifact_id: str, state: str, detail: dict[str, Any] | None) -> None:
         with self.store.watch() as tables:
             row = tables.artifact(artifact_id)
             if row is None:
-                raise NotFound(f"unknown artifact {artifact_id!r}")
+                raise NotFound(f"unknown artifact {artifact_id!r}",
+                               says=msg("error.unknown_artifact", id=artifact_id))
             merged = json.loads(row["detail"]) | (detail or {})
             tables.update_artifact(artifact_id, state=state, detail=json.dumps(
                 merged, sort_keys=True, default=str, ensure_ascii=False))
@@ -127,7 +134,8 @@ class Artifacts:
         with self.store.watch(write=False) as tables:
             row = tables.artifact(artifact_id)
         if row is None or row["kind"] not in kinds:
-            raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}")
+            raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}",
+                           says=msg("error.unknown_artifact", id=artifact_id))
         return _shape(row)
 
     def find(self, kind: str | None = None, incident: str | None = None,

@@ -50,7 +50,7 @@ from kinko.domain.chain import AUTHORIZATION_GAS, ZERO_ADDRESS, Block, delegate_
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import available, normal_balance
-from kinko.domain.messages import N_, Message, Percent, Units, msg, verbatim
+from kinko.domain.messages import N_, Message, Percent, Units, msg
 from kinko.domain.money import Asset
 from kinko.domain.watch import Alert
 from kinko.errors import ChainRejected, KinkoError
@@ -182,7 +182,7 @@ class Containment:
                 out.left[name] = sum(self.chain.balances(list(w.addresses), None,
                                                          token=asset.token).values())
             except KinkoError as exc:
-                out.problems[name] = verbatim(exc.message)
+                out.problems[name] = exc.said()
         # a wallet of one key races the thief who holds it; a multisig (a co-signed Safe)
         # does not race the key that leaked (it alone cannot move it): its sweep is an
         # ordinary co-signed transaction, unless executions kinko did not approve are
@@ -195,7 +195,7 @@ class Containment:
             out.races = {**self._races(hot, suspects, replace_own), **self._safe_races(safes)}
         except KinkoError as exc:  # the sweep still goes, as it would without a mempool
             for name in wallets:
-                out.problems.setdefault(name, msg("sweep.problem.race", reason=exc.message))
+                out.problems.setdefault(name, msg("sweep.problem.race", reason=exc.said()))
         for name, w in wallets.items():  # no race: what is waiting will leave first
             if name in out.left and not any(chain_key(a, self.chain.name) in out.races
                                             for a in w.addresses):
@@ -365,7 +365,7 @@ class Containment:
                         sweep = self.prepare_sweep(incident, wallet.name, survey)
                 except KinkoError as exc:
                     self.event(incident, "sweep", ACTOR, msg(
-                        "timeline.sweep.not_prepared", wallet=wallet.name, reason=exc.message))
+                        "timeline.sweep.not_prepared", wallet=wallet.name, reason=exc.said()))
                     continue
                 if sweep is not None:
                     # owners' keys moved or changed a multisig without kinko: they can
@@ -544,7 +544,7 @@ class Containment:
             except (ChainRejected, KinkoError) as exc:
                 self.event(sweep.incident, "sweep", ACTOR, msg(
                     "timeline.sweep.send_failed", proposal=sweep.proposal,
-                    reason=exc.message))
+                    reason=exc.said()))
                 continue
             source = next((w for w in self.ledger.wallets()
                            if w.name == sent.proposal.payload.get("from_wallet")), None)
@@ -659,7 +659,7 @@ class Containment:
                         sweep = self.prepare_sweep(incident, name, survey)
                 except KinkoError as exc:
                     self.event(incident, "sweep", ACTOR, msg(
-                        "timeline.sweep.not_prepared_again", wallet=name, reason=exc.message))
+                        "timeline.sweep.not_prepared_again", wallet=name, reason=exc.said()))
                     continue
             if sweep is not None:
                 sweeps.append(sweep)

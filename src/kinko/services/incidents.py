@@ -82,10 +82,12 @@ class Incidents:
         with self.store.watch() as tables:
             row = tables.alert(alert_id)
             if row is None:
-                raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
+                raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id,
+                               says=msg("error.unknown_alert", id=alert_id))
             if row["state"] == "acked":
                 raise BadInput(f"alert {alert_id} was acknowledged by {row['acked_by']} "
-                               "already")
+                               "already", says=msg("error.alert_acked", id=alert_id,
+                                                   by=str(row["acked_by"])))
             tables.update_alert(alert_id, state="acked", acked_by=by.strip(), acked=now)
             if row["incident"]:
                 tables.add_event(row["incident"], now, "ack", by.strip(), msg(
@@ -189,10 +191,15 @@ class Incidents:
         with self.store.watch() as tables:
             row = tables.incident(incident_id)
             if row is None:
-                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id)
+                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
+                               says=msg("error.unknown_incident", id=incident_id))
             if state not in INCIDENT_MOVES.get(row["state"], ()):
                 raise BadInput(f"incident {incident_id} is {row['state']}: it can move to "
-                               f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}")
+                               f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}",
+                               says=msg("error.incident_cannot_move", id=incident_id,
+                                        state=msg(f"inc.state.{row['state']}"),
+                                        to=_either(INCIDENT_MOVES[row["state"]]),
+                                        asked=state))
             tables.update_incident(incident_id, state=state,
                                    closed=now if state == "resolved" else None)
             tables.add_event(incident_id, now, "state", by.strip(), msg(
@@ -286,3 +293,11 @@ class Incidents:
                 "(kinko withdrawals reject ID --by NAME) and book the loss again",
                 wallet=wallet) from None
         return not result.replayed
+
+
+def _either(states: tuple[str, ...]) -> Message:
+    """One or two incident states, as words of the catalog ("contained or resolved")."""
+    words = [msg(f"inc.state.{s}") for s in states]
+    if len(words) == 1:
+        return words[0]
+    return msg("error.either", a=words[0], b=words[1])

@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kinko.domain.messages import msg
 from kinko.ports import Clock, Store
 from kinko.services.access import Access, ApiKey, Forbidden, Unauthorized
 from kinko.services.throttle import Throttle
@@ -43,7 +44,7 @@ class Session:
         # which a hostile form would turn into a server error)
         if not token or not hmac.compare_digest(token.encode(), self.csrf.encode()):
             raise Forbidden("the form's CSRF token is missing or wrong: reload the page "
-                            "and submit again")
+                            "and submit again", says=msg("error.csrf"))
 
 
 class Sessions:

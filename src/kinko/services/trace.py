@@ -25,6 +25,7 @@ import numpy as np
 from kinko.domain.addresses import address_key, locate_addresses
 from kinko.domain.chain import Transfer
 from kinko.domain.labels import as_tags, has_category, primary_label
+from kinko.domain.messages import msg
 from kinko.domain.screening import Label
 from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import (
@@ -220,7 +221,8 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
     missing = [h for h in txs if h not in found]
     if missing:
         raise BadInput(f"seed transaction {missing[0]} is not in the transfers read "
-                       f"({len(missing)} missing)", seed=missing[0])
+                       f"({len(missing)} missing)", seed=missing[0],
+                       says=msg("error.seed_not_read", tx=missing[0], count=len(missing)))
     for positions in found.values():
         flags[positions] = True
     ids = locate_addresses(transfers.addresses, [s.address for s in addresses])
@@ -331,7 +333,8 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
     missing = [h for h in txs if h not in found]
     if missing:
         raise BadInput(f"seed transaction {missing[0]} is not in the transfers read "
-                       f"({len(missing)} missing)", seed=missing[0])
+                       f"({len(missing)} missing)", seed=missing[0],
+                       says=msg("error.seed_not_read", tx=missing[0], count=len(missing)))
     positions = np.array(sorted({p for ps in found.values() for p in ps}), dtype=np.int64)
     seed_ids = source.address_ids({address_key(s.address) for s in addresses}) \
         if addresses else {}

@@ -100,7 +100,8 @@ class TraceJobs:
         with self.store.watch(write=False) as tables:
             row = tables.incident(incident_id)
             if row is None:
-                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id)
+                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
+                               says=msg("error.unknown_incident", id=incident_id))
             alerts = tables.alerts(incident=incident_id, kind="theft", limit=None)
         thefts = sorted((a for a in alerts if a.get("tx_hash")),
                         key=lambda a: (a["block"] is None, a["block"] or 0, a["id"]))
@@ -118,40 +119,52 @@ class TraceJobs:
         saying what is wrong; nothing is written."""
         seeds = tuple(dict.fromkeys(h.strip().lower() for h in request.seed_txs if h.strip()))
         if not seeds:
-            raise BadInput("give at least one stolen transaction (one hash a line)")
+            raise BadInput("give at least one stolen transaction (one hash a line)",
+                           says=msg("error.trace.no_seed"))
         bad = [h for h in seeds if len(h) > 200 or not h.isprintable() or " " in h]
         if bad:
-            raise BadInput(f"{bad[0]!r} is not a transaction hash")
+            raise BadInput(f"{bad[0]!r} is not a transaction hash",
+                           says=msg("error.trace.not_a_hash", text=bad[0][:80]))
         if request.policy not in POLICIES:
             raise BadInput(f"the policy must be one of {', '.join(POLICIES)}, not "
-                           f"{request.policy!r}")
+                           f"{request.policy!r}", says=msg("error.trace.policy",
+                                                           policy=request.policy[:40]))
         found = self.seeds(request.incident) if request.incident else None
         asset = request.asset or (found.asset if found else None)
         if asset is not None and asset not in self.assets:
-            raise BadInput(f"unknown asset {asset!r}", asset=asset)
+            raise BadInput(f"unknown asset {asset!r}", asset=asset,
+                           says=msg("error.trace.unknown_asset", asset=asset[:40]))
         if request.max_hops is not None and request.max_hops < 1:
-            raise BadInput("the hop limit must be at least 1")
+            raise BadInput("the hop limit must be at least 1",
+                           says=msg("error.trace.hops"))
         checked = replace(request, seed_txs=seeds, asset=asset)
         if request.transfers:
             if request.fmt not in FILE_FORMATS:
                 raise BadInput(f"the file format must be one of {', '.join(FILE_FORMATS)}, "
-                               f"not {request.fmt!r}")
+                               f"not {request.fmt!r}", says=msg(
+                                   "error.trace.format", format=request.fmt[:40],
+                                   formats=", ".join(FILE_FORMATS)))
             return replace(checked, transfers=str(self.transfers_file(request.transfers)))
         if self.chain is None:
             raise BadInput("no chain node is configured (set KINKO_EVM_RPC_URL) and no "
-                           "transfers file was given: give a file under the data folder")
+                           "transfers file was given: give a file under the data folder",
+                           says=msg("error.trace.no_node"))
         if asset is None:
-            raise BadInput("say which asset to follow on the chain")
+            raise BadInput("say which asset to follow on the chain",
+                           says=msg("error.trace.no_asset"))
         if self.assets[asset].chain != self.chain.name:
-            raise BadInput(f"{asset} is not on the node's chain ({self.chain.name})")
+            raise BadInput(f"{asset} is not on the node's chain ({self.chain.name})",
+                           says=msg("error.trace.other_chain", asset=asset,
+                                    chain=self.chain.name))
         first = request.from_block
         if first is None and found is not None:
             first = found.first_block
         if first is None:
             raise BadInput("say from which block to read the chain (the incident's thefts "
-                           "carry no block)")
+                           "carry no block)", says=msg("error.trace.no_block"))
         if first < 0:
-            raise BadInput("the first block cannot be negative")
+            raise BadInput("the first block cannot be negative",
+                           says=msg("error.trace.negative_block"))
         return replace(checked, from_block=first)
 
     def transfers_file(self, name: str) -> Path:
@@ -160,9 +173,11 @@ class TraceJobs:
         path = Path(name)
         path = (path if path.is_absolute() else root / path).resolve()
         if not path.is_relative_to(root):
-            raise BadInput(f"the transfers file must lie under the data folder ({root})")
+            raise BadInput(f"the transfers file must lie under the data folder ({root})",
+                           says=msg("error.trace.outside"))
         if not path.exists():
-            raise BadInput(f"no transfers file {name!r} under the data folder")
+            raise BadInput(f"no transfers file {name!r} under the data folder",
+                           says=msg("error.trace.no_file", file=name[:200]))
         return path
 
     def start(self, request: TraceRequest, *, by: str) -> dict[str, Any]:
@@ -171,6 +186,10 @@ class TraceJobs:
         source = (f"file {Path(request.transfers).name} ({request.fmt})" if request.transfers
                   else f"{self.chain.name if self.chain else 'chain'} from block "
                   f"{request.from_block}")
+        said = (msg("tr.source.file", file=Path(request.transfers).name, format=request.fmt)
+                if request.transfers else
+                msg("tr.source.chain", chain=self.chain.name if self.chain else "—",
+                    block=str(request.from_block)))
         policy = msg(f"tr.policy.{request.policy}")
         title = (msg("artifact.trace.incident", policy=policy, incident=request.incident)
                  if request.incident else msg("artifact.trace", policy=policy))
@@ -179,6 +198,7 @@ class TraceJobs:
         artifact = artifacts.start_in(
             "trace", title, traces, by=by, incident=request.incident,
             detail={"policy": request.policy, "asset": request.asset, "source": source,
+                    "source_message": said.to_data(),
                     "seeds": list(request.seed_txs)})
         folder = artifact["folder"]
         thread = threading.Thread(target=self.run, args=(artifact["id"], folder, request, by),
@@ -205,11 +225,13 @@ class TraceJobs:
             asset = self.assets[request.asset] if request.asset else None
             self.write(report, folder, asset, request.lang)
         except KinkoError as exc:
-            self._failed(artifact_id, request, by, exc.message)
+            self._failed(artifact_id, request, by, exc.message, exc.said())
             return
         except Exception as exc:  # a bug or a broken node: say so on the page, keep serving
             log.exception("trace %s failed", artifact_id)
-            self._failed(artifact_id, request, by, f"{type(exc).__name__}: {exc}")
+            text = f"{type(exc).__name__}: {exc}"
+            self._failed(artifact_id, request, by, text,
+                         Message("error.unexpected", (("detail", text),)))
             return
         summary = report.summary()
         totals = summary["totals"]
@@ -232,12 +254,15 @@ class TraceJobs:
                 seeded=units(int(totals["seeded"])), absorbed=units(int(totals["absorbed"])),
                 exchanges=top))
 
-    def _failed(self, artifact_id: str, request: TraceRequest, by: str, reason: str) -> None:
-        Artifacts(self.store, self.clock).fail(artifact_id, reason)
+    def _failed(self, artifact_id: str, request: TraceRequest, by: str, reason: str,
+                said: Message) -> None:
+        """The job's failure on its artifact (English and as a message) and, as a message,
+        on its incident's timeline."""
+        Artifacts(self.store, self.clock).fail(artifact_id, reason, said)
         if request.incident:
             record(self.store, request.incident, self.clock.now(), "trace", by, msg(
                 "timeline.trace.failed", policy=msg(f"tr.policy.{request.policy}"),
-                trace=artifact_id, reason=reason))
+                trace=artifact_id, reason=said))
 
     def _trace(self, request: TraceRequest) -> TraceReport:
         if request.transfers:
@@ -255,11 +280,15 @@ class TraceJobs:
         assert request.from_block is not None
         head = chain.head()
         if request.from_block > head:
-            raise BadInput(f"block {request.from_block} is beyond the chain's head ({head})")
+            raise BadInput(f"block {request.from_block} is beyond the chain's head ({head})",
+                           says=msg("error.trace.beyond_head", block=str(request.from_block),
+                                    head=str(head)))
         if head - request.from_block + 1 > MAX_BLOCKS:
             raise BadInput(f"{head - request.from_block + 1:,} blocks to read from the node "
                            f"(at most {MAX_BLOCKS:,}): export the transfers to a file under "
-                           "the data folder instead")
+                           "the data folder instead", says=msg(
+                               "error.trace.too_many_blocks",
+                               blocks=head - request.from_block + 1, most=MAX_BLOCKS))
         asset = self.assets[request.asset]
         records = [t for n in range(request.from_block, head + 1)
                    for t in chain.block(n).transfers

@@ -948,7 +948,7 @@ class Watch:
                             report.closed.append(ref)
                 except KinkoError as exc:
                     report.problems.append(msg("watch.close_failed", ref=ref,
-                                               reason=exc.message))
+                                               reason=exc.said()))
                     log.error("closing %s failed: %s", ref, exc.message)
 
     def _close(self, ref: str, obs: dict[str, Any]) -> bool:

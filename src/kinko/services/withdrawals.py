@@ -554,9 +554,12 @@ class Withdrawals:
             if not self._close(u, withdrawal_id, OPEN_WITHDRAWAL_STATES, "rejected"):
                 row = u.screening.withdrawal(withdrawal_id)
                 if row is None:
-                    raise NotFound(f"unknown withdrawal {withdrawal_id!r}")
+                    raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
+                                   says=msg("error.unknown_withdrawal", id=withdrawal_id))
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it cannot "
-                                    "be rejected now")
+                                    "be rejected now", says=msg(
+                                        "error.cannot_reject", id=withdrawal_id,
+                                        state=msg(f"wd.state.{row['state']}")))
             self._release(withdrawal_id, f"rejected by {by}", why)
             self.audit(actor or by, "withdrawal.reject", withdrawal_id, reason_detail(why))
             return self.get(withdrawal_id)

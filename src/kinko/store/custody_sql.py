@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.approvals import Approval, Proposal
-from kinko.domain.messages import Message, decode
+from kinko.domain.messages import Message, decode, msg
 from kinko.domain.policy_lock import StoredPolicy, Veto
 from kinko.domain.states import ProposalState
 from kinko.errors import ApprovalError, ConfigError
@@ -107,7 +107,9 @@ class SqlCustody:
                 reason=veto.reason, vetoed_us=to_us(veto.at)))
         except IntegrityError:
             raise ApprovalError(f"{veto.approver} has already vetoed policy version "
-                                f"{veto.version}", approver=veto.approver) from None
+                                f"{veto.version}", approver=veto.approver,
+                                says=msg("error.vetoed_already", name=veto.approver,
+                                         version=str(veto.version))) from None
 
     def put_proposal(self, proposal: Proposal, detail: Message) -> None:
         p = "?" if self.conn.dialect.name == "sqlite" else "%s"
@@ -135,7 +137,8 @@ class SqlCustody:
         done = self.conn.execute(update(s.proposals).where(
             s.proposals.c.id == proposal_id, s.proposals.c.state == old).values(**values))
         if done.rowcount != 1:
-            raise ApprovalError(f"proposal {proposal_id} is no longer {old}")
+            raise ApprovalError(f"proposal {proposal_id} is no longer {old}",
+                                says=msg("error.proposal_moved_on", id=proposal_id))
 
     def close(self, proposal_id: str, new: str) -> bool:
         """Close a proposal still open (pending or approved) as ``new``; False when it was
@@ -152,7 +155,9 @@ class SqlCustody:
                 signature=approval.signature, approved_us=to_us(approval.approved_at)))
         except IntegrityError:
             raise ApprovalError(f"{approval.approver} has already approved {proposal_id}",
-                                approver=approval.approver) from None
+                                approver=approval.approver,
+                                says=msg("error.approved_already", name=approval.approver,
+                                         id=proposal_id)) from None
 
     def put_owner_signature(self, proposal_id: str, owner: str, digest: str, signature: str,
                             at: datetime) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kinko.api.web.context import COOKIE, ZONE_COOKIE, Site
-from kinko.domain.messages import Message, msg, verbatim
+from kinko.domain.messages import Message, msg
 from kinko.errors import KinkoError, Unauthorized
 from kinko.services.access import Forbidden
 from kinko.services.throttle import Throttled
@@ -25,7 +25,7 @@ def _refusal(exc: KinkoError) -> Message:
         return msg("sign_in.other_site")
     if isinstance(exc, Unauthorized):
         return msg("sign_in.not_valid")
-    return verbatim(exc.message)
+    return exc.said()
 
 
 def _safe_next(target: str | None) -> str:

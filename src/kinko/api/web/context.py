@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader
 
 from kinko.domain.fsa import Submitter
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import Asset, format_units
 from kinko.errors import KinkoError, SignInRequired
 from kinko.i18n import LANGS, Localizer, environment, percent
@@ -138,7 +139,7 @@ class Web:
         try:
             return self.sessions().resolve(request.cookies.get(COOKIE))
         except Unauthorized:
-            raise SignInRequired("sign in first") from None
+            raise SignInRequired("sign in first", says=msg("error.sign_in_first")) from None
 
     def viewer(self, request: Request) -> Viewer:
         session = self.signed_in(request)
@@ -165,9 +166,11 @@ class Web:
         a browser saying the request comes from another site (``Sec-Fetch-Site``)."""
         origin = request.headers.get("origin")
         if origin and origin not in self._origins(request):
-            raise Forbidden(f"a form from {origin[:100]} is not accepted")
+            raise Forbidden(f"a form from {origin[:100]} is not accepted",
+                            says=msg("error.form_other_site"))
         if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
-            raise Forbidden("a form from another site is not accepted")
+            raise Forbidden("a form from another site is not accepted",
+                            says=msg("error.form_other_site"))
 
     @staticmethod
     def client(request: Request) -> str | None:
@@ -208,8 +211,9 @@ class Web:
             actor=lambda name: actor(name, localizer),
             amount=amount, share=share, **data)
 
-    def error(self, request: Request, status: int, message: str) -> HTMLResponse:
-        """An error page in the operator's language (a 4xx says what was wrong)."""
+    def error(self, request: Request, status: int, message: Message) -> HTMLResponse:
+        """An error page in the operator's language (a 4xx says what was wrong): the
+        error's catalog message (:meth:`kinko.errors.KinkoError.said`)."""
         viewer = None
         with contextlib.suppress(KinkoError):
             viewer = self.viewer(request)

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site, Web, amount
-from kinko.domain.messages import verbatim
+from kinko.domain.messages import msg, verbatim
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, NotFound, UnknownAsset
@@ -46,7 +46,8 @@ def _text(form: dict[str, Any], name: str, limit: int = 500) -> str:
     if not isinstance(value, str):
         return ""
     if len(value) > limit:
-        raise BadInput(f"{name} is longer than {limit} characters")
+        raise BadInput(f"{name} is longer than {limit} characters",
+                       says=msg("error.field_too_long", field=name, limit=limit))
     return value.strip()
 
 
@@ -66,14 +67,15 @@ def _alert(web: Web, alert_id: str) -> AlertRow:
     try:
         return web.incidents().alert(alert_id)
     except BadInput as exc:
-        raise NotFound(exc.message) from None
+        raise NotFound(exc.message, says=msg("error.unknown_alert", id=alert_id)) from None
 
 
 def _incident(web: Web, incident_id: str) -> IncidentView:
     try:
         return web.incidents().incident(incident_id)
     except BadInput as exc:
-        raise NotFound(exc.message) from None
+        raise NotFound(exc.message, says=msg("error.unknown_incident", id=incident_id)
+                       ) from None
 
 
 router = APIRouter(include_in_schema=False)
@@ -86,9 +88,12 @@ def alerts(request: Request, web: Site, state: str = "", kind: str = "", page: i
            ) -> HTMLResponse:
     viewer = web.page(request)
     if state and state not in ALERT_STATES:
-        raise BadInput(f"alert state must be open or acked, not {state!r}")
+        raise BadInput(f"alert state must be open or acked, not {state!r}",
+                       says=msg("error.unknown_filter", field=msg("error.field.state"),
+                                value=state))
     if len(kind) > 32:
-        raise BadInput("an alert kind is at most 32 characters")
+        raise BadInput("an alert kind is at most 32 characters",
+                       says=msg("error.field_too_long", field=msg("error.field.kind"), limit=32))
     page = max(page, 1)
     rows = web.incidents().alerts(state or None, PAGE_SIZE + 1, kind=kind or None,
                                   offset=(page - 1) * PAGE_SIZE, newest_first=True)
@@ -134,7 +139,9 @@ def incidents(request: Request, web: Site, state: str = "") -> HTMLResponse:
     viewer = web.page(request)
     if state and state not in INCIDENT_STATES:
         raise BadInput(f"incident state must be one of {', '.join(INCIDENT_STATES)}, "
-                       f"not {state!r}")
+                       f"not {state!r}",
+                       says=msg("error.unknown_filter", field=msg("error.field.state"),
+                                value=state))
     rows = sorted(web.incidents().incidents(state or None), key=lambda i: i["opened"],
                   reverse=True)
     return web.render(request, "incidents.html.j2", viewer,
@@ -229,7 +236,8 @@ async def trip(request: Request, web: Site) -> RedirectResponse:
         viewer = web.form(request, form, "operate")
         scope, reason = _text(form, "scope", 16), _text(form, "reason")
         if not scope or not reason:
-            raise BadInput("say which scope (an asset or *) to trip and why")
+            raise BadInput("say which scope (an asset or *) to trip and why",
+                           says=msg("error.trip_needs_scope_and_reason"))
         web.withdrawals.trip(scope, viewer.name, verbatim(reason), actor=viewer.name)
 
     await run_in_threadpool(act)

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site
+from kinko.domain.messages import msg
 from kinko.domain.policy_lock import Standing, veto_bytes
 from kinko.errors import BadInput, Forbidden, KinkoError
 
@@ -75,11 +76,13 @@ async def veto(request: Request, web: Site, version: int) -> Response:
         try:
             viewer.session.key.require("approve")
             if approver != viewer.name and viewer.role != "admin":
-                raise Forbidden(f"key {viewer.name!r} cannot veto as {approver!r}")
+                raise Forbidden(f"key {viewer.name!r} cannot veto as {approver!r}",
+                                says=msg("error.cannot_act_as", key=viewer.name,
+                                         name=approver))
             signature = text("signature", 257)
             if not signature or len(signature) > 256:
                 raise BadInput("paste a signature (128 hexadecimal characters), or sign "
-                               "in the browser first")
+                               "in the browser first", says=msg("error.signature_missing"))
             web.custody().veto(version, approver, signature, text("reason", 500),
                                actor=viewer.name)
         except KinkoError as exc:

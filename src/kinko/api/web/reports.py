@@ -30,14 +30,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from kinko.api.web.context import Site, Viewer, Web
-from kinko.domain.messages import N_, msg
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
 from kinko.domain.reserves_proof import ratio_text
-from kinko.errors import BadInput, KinkoError
+from kinko.errors import BadInput, KinkoError, NotFound
 from kinko.i18n import Localizer
 from kinko.render.custody import finding_basis, wallet_rows
 from kinko.render.fsa import write_fsa
@@ -147,12 +146,12 @@ def reports(request: Request, web: Site) -> HTMLResponse:
     viewer = web.page(request)
     index = web.artifacts()
     fsa = [(a, files_of(a["folder"])) for a in index.find("fsa", limit=50)]
-    plans: list[tuple[dict[str, Any], dict[str, Any] | None, str, list[Path]]] = []
+    plans: list[tuple[dict[str, Any], dict[str, Any] | None, Message | None, list[Path]]] = []
     for a in index.find("refunds", limit=50):
         try:
-            plans.append((a, read_plan_summary(a["folder"]), "", files_of(a["folder"])))
+            plans.append((a, read_plan_summary(a["folder"]), None, files_of(a["folder"])))
         except KinkoError as exc:
-            plans.append((a, None, exc.message, []))
+            plans.append((a, None, exc.said(), []))
     traces = [a for a in index.find("trace", limit=50) if a["state"] == "done"]
     made = request.query_params.get("made", "")
     return web.render(request, "custody_reports.html.j2", viewer, fsa=fsa, plans=plans,
@@ -166,7 +165,8 @@ async def generate_fsa(request: Request, web: Site) -> Response:
     viewer = web.form(request, form, "operate")
     lang = str(form.get("lang", "ja"))
     if lang not in ("ja", "en"):
-        raise BadInput(f"language must be ja or en, not {lang!r}")
+        raise BadInput(f"language must be ja or en, not {lang!r}",
+                       says=msg("error.unknown_filter", field=msg("error.field.lang"), value=lang))
     incident = str(form.get("incident", "")).strip() or None
     pdf = str(form.get("pdf", "")) in ("1", "on", "yes")
     plan_id, trace_id = str(form.get("refund_plan", "")), str(form.get("trace", ""))
@@ -192,7 +192,10 @@ async def generate_fsa(request: Request, web: Site) -> Response:
     try:
         written = await run_in_threadpool(write)
     except Exception as exc:
-        index.fail(row["id"], exc.message if isinstance(exc, KinkoError) else repr(exc))
+        if isinstance(exc, KinkoError):
+            index.fail(row["id"], exc.message, exc.said())
+        else:
+            index.fail(row["id"], repr(exc), Message("error.unexpected", (("detail", repr(exc)),)))
         raise
     index.finish(row["id"], {"files": sorted({p.name for p in written})})
     web.access().audit(viewer.name, "report.fsa", row["id"],
@@ -215,7 +218,8 @@ def _reserves_page(web: Web, request: Request, viewer: Viewer, chosen: str | Non
     snap = next((a for a in snapshots if a["id"] == chosen), None) if chosen else next(
         (a for a in snapshots if a["state"] == "done"), None)
     root: PublishedRoot | None = None
-    error = ratio_error = ""
+    error: Message | None = None
+    ratio_error: Message | None = None
     totals: list[tuple[str, Asset, int]] = []
     ratios = None
     if snap is not None:
@@ -229,14 +233,14 @@ def _reserves_page(web: Web, request: Request, viewer: Viewer, chosen: str | Non
                     else Asset(spec.symbol, spec.chain, spec.decimals)
                 totals.append((spec.symbol, asset, total))
         except KinkoError as exc:
-            root, error = None, exc.message
+            root, error = None, exc.said()
     if root is not None and custody.chain is not None:
         try:
             ratios = build_report(snap["folder"] if snap else Path(),
                                   custody.ledger.wallets(), custody.ledger.assets,
                                   custody.chain)
         except KinkoError as exc:
-            ratio_error = exc.message
+            ratio_error = exc.said()
     units = {symbol: asset for symbol, asset, _ in totals}
     header = root.header if root is not None else None
     return web.render(
@@ -269,7 +273,8 @@ def proof_file(request: Request, web: Site, artifact_id: str, customer: str = ""
     snap = _artifact(web, artifact_id, ("reserves",))
     found = lookup_proof(snap["folder"], customer[:200])
     if found.text is None:
-        raise HTTPException(status_code=404, detail=f"no proof for {customer!r}")
+        raise NotFound(f"no proof for {customer!r}",
+                       says=msg("error.no_proof", customer=customer[:200]))
     web.access().audit(viewer.name, "reserves.proof_download", snap["id"],
                        {"customer": found.customer})
     return Response(found.text + "\n", media_type="application/json", headers={

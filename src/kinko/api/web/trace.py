@@ -21,15 +21,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from kinko.api.web.context import Site, Viewer, Web, amount
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
-from kinko.domain.messages import N_
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
-from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
 from kinko.ports import IncidentRow
 from kinko.render.trace import write_blacklist, write_trace
 from kinko.safeload import loads_json, read_bounded
@@ -127,7 +126,7 @@ def _form_data(web: Web, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _form_page(web: Web, request: Request, viewer: Viewer, values: dict[str, Any],
-               message: str = "", status: int = 200) -> HTMLResponse:
+               message: Message | None = None, status: int = 200) -> HTMLResponse:
     return web.render(request, "trace_new.html.j2", viewer, status=status,
                       message=message, **_form_data(web, values))
 
@@ -157,7 +156,7 @@ def new(request: Request, web: Site, incident: str = "") -> HTMLResponse:
         try:
             seeds = _jobs(web).seeds(incident)
         except BadInput as exc:
-            raise HTTPException(404, exc.message) from None
+            raise NotFound(exc.message, says=exc.said()) from None
         values = _blank(incident=incident, seed_txs="\n".join(seeds.tx_hashes),
                         asset=seeds.asset or "",
                         from_block="" if seeds.first_block is None
@@ -173,9 +172,11 @@ async def start(request: Request, web: Site) -> Response:
     try:
         first, hops = values["from_block"], values["max_hops"]
         if first and not first.isdigit():
-            raise BadInput("the first block must be a whole number")
+            raise BadInput("the first block must be a whole number",
+                           says=msg("error.whole_number", field=msg("error.field.from_block")))
         if hops and not hops.isdigit():
-            raise BadInput("the hop limit must be a whole number")
+            raise BadInput("the hop limit must be a whole number",
+                           says=msg("error.whole_number", field=msg("error.field.max_hops")))
         stops = tuple(c.strip() for c in values["stop_categories"].split(",") if c.strip())
         req = TraceRequest(
             seed_txs=tuple(values["seed_txs"].split()), policy=values["policy"],
@@ -185,7 +186,7 @@ async def start(request: Request, web: Site) -> Response:
             max_hops=int(hops) if hops else None, lang=viewer.lang)
         row = await run_in_threadpool(_jobs(web).start, req, by=viewer.name)
     except KinkoError as exc:
-        return _form_page(web, request, viewer, values, exc.message, status=400)
+        return _form_page(web, request, viewer, values, exc.said(), status=400)
     web.access().audit(viewer.name, "trace.start", row["id"],
                        {"incident": req.incident, "policy": req.policy,
                         "seeds": list(req.seed_txs), "asset": req.asset,
@@ -220,9 +221,11 @@ def graph(request: Request, web: Site, trace_id: str) -> JSONResponse:
         data = loads_json(read_bounded(file_in(Path(row["folder"]), "graph.json")),
                           "graph.json", floats=True)
     except BadInput:
-        raise HTTPException(404, "this trace's graph.json is not readable") from None
+        raise NotFound("this trace's graph.json is not readable",
+                       says=msg("error.trace_unreadable")) from None
     if not isinstance(data, dict):
-        raise HTTPException(404, "this trace's graph.json is not readable")
+        raise NotFound("this trace's graph.json is not readable",
+                       says=msg("error.trace_unreadable"))
     for node in data.get("nodes", []):
         node["taint_received_shown"] = _show(node.get("taint_received"), asset)
         node["held_shown"] = _show(node.get("held"), asset)
@@ -237,7 +240,7 @@ def blacklist(request: Request, web: Site, trace_id: str) -> Response:
     web.page(request)
     row = _trace(web, trace_id)
     if row["state"] != "done":
-        raise HTTPException(404, "the trace has not finished")
+        raise NotFound("the trace has not finished", says=msg("error.trace_unfinished"))
     folder = Path(row["folder"])
     if not (folder / "blacklist.yaml").is_file():  # a folder `kinko trace run` wrote
         asset = _asset_of(web, row)
@@ -245,7 +248,8 @@ def blacklist(request: Request, web: Site, trace_id: str) -> Response:
             write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
                             out=folder / "blacklist.yaml")
         except (InputFileError, OSError):
-            raise HTTPException(404, "this trace's folder is not readable") from None
+            raise NotFound("this trace's folder is not readable",
+                           says=msg("error.trace_unreadable")) from None
     return FileResponse(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
                         filename=f"{trace_id}-blacklist.yaml")
 

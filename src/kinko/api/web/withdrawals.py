@@ -26,13 +26,13 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.approvals import signing_bytes
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
-from kinko.errors import BadInput
+from kinko.errors import BadInput, NotFound
 from kinko.services.access import Forbidden
 from kinko.services.custody import ProposalView
 from kinko.services.withdrawals import WithdrawalView
@@ -70,7 +70,8 @@ def _approver(web: Web, viewer: Viewer, form: dict[str, Any], proposal_id: str) 
     try:
         viewer.session.key.require("approve")
         if approver != viewer.name and viewer.role != "admin":
-            raise Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}")
+            raise Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}",
+                            says=msg("error.cannot_act_as", key=viewer.name, name=approver))
     except Forbidden as error:
         web.withdrawals.refused_approval(viewer.name, proposal_id, approver, error)
         raise
@@ -81,9 +82,11 @@ def _signature(form: dict[str, Any]) -> str:
     value = form.get("signature")
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        raise BadInput("paste a signature, or sign in the browser first")
+        raise BadInput("paste a signature, or sign in the browser first",
+                       says=msg("error.signature_missing"))
     if len(text) > 256:
-        raise BadInput("a signature is 128 hexadecimal characters")
+        raise BadInput("a signature is 128 hexadecimal characters",
+                       says=msg("error.signature_length", digits=128))
     return text
 
 
@@ -102,7 +105,8 @@ def existing(web: Web, withdrawal_id: str) -> WithdrawalView:
     try:
         return web.withdrawals.get(withdrawal_id)
     except BadInput:
-        raise HTTPException(404, f"unknown withdrawal {withdrawal_id!r}") from None
+        raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
+                       says=msg("error.unknown_withdrawal", id=withdrawal_id)) from None
 
 
 @router.get("/withdrawals")
@@ -169,7 +173,8 @@ async def reject(request: Request, web: Site, withdrawal_id: str) -> Response:
     reason = form.get("reason")
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason or len(reason) > 500:
-        raise BadInput("give a reason for rejecting (1-500 characters)")
+        raise BadInput("give a reason for rejecting (1-500 characters)",
+                       says=msg("error.reject_reason", limit=500))
 
     def work() -> None:
         existing(web, withdrawal_id)
@@ -184,7 +189,9 @@ def proposals(request: Request, web: Site,
               state: Annotated[str, Query(max_length=16)] = "pending") -> HTMLResponse:
     viewer = web.page(request)
     if state not in (*PROPOSAL_STATES, "all"):
-        raise BadInput(f"state must be one of {', '.join(PROPOSAL_STATES)} or all")
+        raise BadInput(f"state must be one of {', '.join(PROPOSAL_STATES)} or all",
+                       says=msg("error.unknown_filter", field=msg("error.field.state"),
+                                value=state))
     views = web.withdrawals.custody.proposals(None if state == "all" else state)
     return web.render(request, "withdrawals_proposals.html.j2", viewer, views=views,
                       state=state, states=PROPOSAL_STATES, now=web.clock.now(),
@@ -196,7 +203,8 @@ def proposal(request: Request, web: Site, proposal_id: str) -> HTMLResponse:
     viewer = web.page(request)
     view = web.withdrawals.custody.proposal(proposal_id)
     if view is None:
-        raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+        raise NotFound(f"unknown proposal {proposal_id!r}",
+                       says=msg("error.unknown_proposal", id=proposal_id))
     withdrawal = view.proposal.payload.get("withdrawal") \
         if view.proposal.kind == "withdrawal" else None
     owners = web.withdrawals.custody.owners_signing(proposal_id)
@@ -216,19 +224,23 @@ async def owner_signature(request: Request, web: Site, proposal_id: str) -> Resp
     owner = form.get("owner")
     owner = owner.strip() if isinstance(owner, str) else ""
     if not owner or len(owner) > 128:
-        raise BadInput("give your owner address (the key you signed with)")
+        raise BadInput("give your owner address (the key you signed with)",
+                       says=msg("error.owner_missing"))
     text = form.get("signature")
     text = text.strip().removeprefix("0x") if isinstance(text, str) else ""
     if len(text) != 130:
-        raise BadInput("an owner's signature is 65 bytes: 130 hexadecimal characters")
+        raise BadInput("an owner's signature is 65 bytes: 130 hexadecimal characters",
+                       says=msg("error.signature_length", digits=130))
     try:
         signature = bytes.fromhex(text)
     except ValueError:
-        raise BadInput("the signature is not hexadecimal") from None
+        raise BadInput("the signature is not hexadecimal",
+                       says=msg("error.signature_not_hex")) from None
 
     def work() -> None:
         if web.withdrawals.custody.proposal(proposal_id) is None:
-            raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+            raise NotFound(f"unknown proposal {proposal_id!r}",
+                           says=msg("error.unknown_proposal", id=proposal_id))
         web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
                                                     actor=viewer.name)
 
@@ -245,7 +257,8 @@ async def approve_proposal(request: Request, web: Site, proposal_id: str) -> Res
         approver = _approver(web, viewer, form, proposal_id)
         signature = _signature(form)
         if web.withdrawals.custody.proposal(proposal_id) is None:
-            raise HTTPException(404, f"unknown proposal {proposal_id!r}")
+            raise NotFound(f"unknown proposal {proposal_id!r}",
+                           says=msg("error.unknown_proposal", id=proposal_id))
         web.withdrawals.approve_proposal(proposal_id, approver, signature,
                                          actor=viewer.name)
 

@@ -1,0 +1,74 @@
+"""An error in the reader's language: its own catalog message when it has one, else its
+class's sentence; the English words stay the error's (the CLI, the API, the logs)."""
+
+from __future__ import annotations
+
+import kinko.api.app  # noqa: F401  (every error class of the services and the API, loaded)
+from kinko.domain.messages import decode, msg
+from kinko.errors import InvalidAddress, KinkoError, NotFound, Throttled
+from kinko.i18n import Localizer, catalog_ids
+from kinko.i18n.catalogs import problems
+
+JA, EN = Localizer("ja"), Localizer("en")
+
+
+def _classes(root: type[KinkoError]) -> list[type[KinkoError]]:
+    return [root, *(c for sub in root.__subclasses__() for c in _classes(sub))]
+
+
+def test_every_error_class_has_its_sentence_in_both_catalogs() -> None:
+    codes = {c.code for c in _classes(KinkoError)}
+    assert {"invalid_address", "not_found", "throttled", "kinko_error"} <= codes
+    for lang in ("en", "ja"):
+        ids = catalog_ids(lang)
+        missing = sorted(code for code in codes if f"error.{code}" not in ids)
+        assert not missing, (lang, missing)
+
+
+def test_an_error_with_a_message_reads_in_each_language_and_keeps_its_english() -> None:
+    exc = NotFound("unknown withdrawal 'W-1'", says=msg("error.unknown_withdrawal", id="W-1"))
+    assert str(exc) == exc.message == "unknown withdrawal 'W-1'"
+    assert exc.to_dict() == {"code": "not_found", "message": "unknown withdrawal 'W-1'",
+                             "details": {}}  # the API's and --format json's shape, as it was
+    assert JA.text(exc.said()) == "出金 W-1 はありません"
+    assert EN.text(exc.said()) == "unknown withdrawal W-1"
+    assert decode(exc.said().to_json()) == exc.said()  # kept in a timeline entry as it is
+    throttled = Throttled("too many wrong keys", 900, says=msg("sign_in.throttled",
+                                                                seconds=900))
+    assert throttled.retry_after == 900 and "900 秒後" in JA.text(throttled.said())
+
+
+def test_an_error_without_one_reads_as_its_class_in_japanese_and_as_written_in_english(
+        ) -> None:
+    exc = InvalidAddress("0xabc: not an address of ethereum (length 3)")
+    said = exc.said()
+    assert said.id == "error.invalid_address"
+    assert EN.text(said) == "0xabc: not an address of ethereum (length 3)"
+    ja = JA.text(said)
+    assert ja.startswith("このチェーンのアドレスではありません") and "length" not in ja
+
+
+def test_only_an_errors_detail_may_be_left_out_of_a_translation() -> None:
+    assert not problems(["error.invalid_address", "error.unknown_withdrawal"])
+
+
+def test_a_node_that_does_not_answer_is_said_in_japanese_on_a_timeline() -> None:
+    from kinko.chains.evm import Transient
+    from kinko.chains.retry import Retrying
+
+    class Down:
+        name = "ethereum"
+
+        def head(self) -> int:
+            raise Transient("connection refused")
+
+    chain = Retrying(Down(), attempts=2, sleep=lambda _s: None)  # type: ignore[arg-type]
+    try:
+        chain.head()
+    except KinkoError as exc:
+        entry = msg("timeline.sweep.not_prepared", wallet="eth-hot", reason=exc.said())
+        assert "connection refused" in exc.message
+        assert JA.text(entry) == ("eth-hot の緊急移管を準備できなかった：ethereum のノードが"
+                                  "応答しません（2 回試して断念しました）")
+    else:
+        raise AssertionError("a node down was not refused")
