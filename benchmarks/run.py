@@ -7,6 +7,8 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
 
     python benchmarks/run.py              # everything (several minutes)
     python benchmarks/run.py --quick      # smaller sizes, for a smoke run
+    python benchmarks/run.py --only ledger  # the ledger's figures alone (3-4 minutes):
+                                            # the top of RESULTS.md is replaced in place
     python benchmarks/run.py --only watch # the watch's figures alone (about 6 minutes):
                                           # its section of RESULTS.md is replaced in place
     python benchmarks/run.py --only trace # the trace engine's (4-6 minutes,
@@ -475,12 +477,74 @@ def _run_child(kind: str, backend: str, n: int) -> dict[str, Any]:
     return out
 
 
+LEDGER_HEADING = "# Benchmark results"
+
+
+def _ledger_plan(quick: bool) -> list[tuple[str, str, str, int]]:
+    big = 50_000 if quick else 1_000_000
+    small = 500 if quick else 2000
+    return [
+        ("baseline: raw sqlite3 executemany, no ledger", "baseline", "sqlite", big),
+        ("single entries, SQLite (synchronous=FULL)", "single", "sqlite", small),
+        ("single entries, PostgreSQL", "single", "postgres", small),
+        (f"batched {big:,} entries, SQLite", "batched", "sqlite", big),
+        (f"batched {big:,} entries, PostgreSQL", "batched", "postgres", big),
+        ("demo import, 260,000 customers, SQLite", "demo", "sqlite",
+         20_000 if quick else 260_000),
+    ]
+
+
+def _ledger_section(results: list[tuple[str, str, dict[str, Any]]], quick: bool,
+                    command: str = "make bench") -> list[str]:
+    """The ledger's figures, at the top of RESULTS.md (``--only ledger`` replaces them)."""
+    baseline = results[0][2]["postings_per_s"]
+    lines = [
+        LEDGER_HEADING,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, {_cpu()}, "
+        f"Python {platform.python_version()}, by `{command}`"
+        f"{' --quick' if quick else ''}. Shared, noisy machines: compare ratios to the "
+        "baseline of the same run rather than absolute figures across runs; the last column "
+        "is the machine's 1-minute load average before and after each figure (2 cores: "
+        "above 1-2, other work was running).",
+        "",
+        "| figure | entries/rows | seconds | postings/s (rows/s) | vs baseline | peak RSS MB "
+        "| load |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, kind, r in results:
+        rate = r.get("postings_per_s") or r.get("rows_per_s", 0)
+        ratio = f"{rate / baseline:.2f}" if kind != "demo" else "-"
+        count = r.get("entries") or r.get("rows")
+        lines.append(f"| {label} | {count:,.0f} | {r['seconds']:.2f} | {rate:,.0f} | {ratio} | "
+                     f"{r['peak_rss_mb']:.0f} | {r['load_before']:.1f} → "
+                     f"{r['load_after']:.1f} |")
+    batched_sqlite = next(r for lbl, k, r in results if k == "batched" and "SQLite" in lbl)
+    demo = next(r for _, k, r in results if k == "demo")
+    return [
+        *lines,
+        "",
+        "Targets: ≥ 100,000 postings/s batched on SQLite — "
+        f"{'met' if batched_sqlite['postings_per_s'] >= 100_000 else 'MISSED'} "
+        f"({batched_sqlite['postings_per_s']:,.0f}); 260,000-customer demo import < 5 s — "
+        f"{'met' if demo['seconds'] < 5 else 'MISSED'} ({demo['seconds']:.2f} s)"
+        + ("" if not quick else " (quick run: smaller sizes, targets not comparable)"),
+        "",
+        "Every batched run ends with `ledger verify` over the whole journal "
+        f"(passed: {all(r.get('verified', 1) for _, _, r in results)}).",
+        "",
+    ]
+
+
 def _run_all(plan: list[tuple[str, str, str, int]]) -> list[tuple[str, str, dict[str, Any]]]:
     """Each figure in its own process, so peak memory is that figure's alone."""
     out = []
     for label, kind, backend, n in plan:
         print(f"running: {label} ...", flush=True)
-        out.append((label, kind, _run_child(kind, backend, n)))
+        before = os.getloadavg()[0]
+        figures = _run_child(kind, backend, n)
+        out.append((label, kind, {**figures, "load_before": before,
+                                  "load_after": os.getloadavg()[0]}))
     return out
 
 
@@ -526,7 +590,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=3)
-    parser.add_argument("--only", choices=["watch", "trace", "respond", "reserves",
+    parser.add_argument("--only", choices=["ledger", "watch", "trace", "respond", "reserves",
                                               "dashboard", "signing", "roundtrips",
                                               "cosign", "cosigned", "http"],
                         help="run one section and replace it in RESULTS.md, keeping the rest")
@@ -536,7 +600,10 @@ def main() -> None:
         return
     watch_plan = _watch_plan(args.quick)
     if args.only:
-        if args.only == "watch":
+        if args.only == "ledger":
+            section = _ledger_section(_run_all(_ledger_plan(args.quick)), args.quick,
+                                      "python benchmarks/run.py --only ledger")
+        elif args.only == "watch":
             section = _watch_section(_run_all(watch_plan), args.quick)
         elif args.only == "respond":
             section = _respond_section(args.quick)
@@ -561,17 +628,6 @@ def main() -> None:
         old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
         path.write_text(_replace_section(old, section), encoding="utf-8")
         return
-    big = 50_000 if args.quick else 1_000_000
-    small = 500 if args.quick else 2000
-    plan = [
-        ("baseline: raw sqlite3 executemany, no ledger", "baseline", "sqlite", big),
-        ("single entries, SQLite (synchronous=FULL)", "single", "sqlite", small),
-        ("single entries, PostgreSQL", "single", "postgres", small),
-        (f"batched {big:,} entries, SQLite", "batched", "sqlite", big),
-        (f"batched {big:,} entries, PostgreSQL", "batched", "postgres", big),
-        ("demo import, 260,000 customers, SQLite", "demo", "sqlite",
-         20_000 if args.quick else 260_000),
-    ]
     chain_plan = [
         (f"reconcile {10_000 if not args.quick else 1_000:,} addresses on anvil, batched "
          "JSON-RPC", "reconcile", "anvil", 1_000 if args.quick else 10_000),
@@ -588,40 +644,10 @@ def main() -> None:
     ]
     screening_results = _run_all(screening_plan)
     chain_results = _run_all(chain_plan)
-    results = _run_all(plan)
+    results = _run_all(_ledger_plan(args.quick))
     watch_results = _run_all(watch_plan)
     trace_results = _run_trace(args.quick)
-    baseline = results[0][2]["postings_per_s"]
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, {_cpu()}, "
-        f"Python {platform.python_version()}, by `make bench`"
-        f"{' --quick' if args.quick else ''}. Shared, noisy machines: compare ratios to the "
-        "baseline of the same run rather than absolute figures across runs.",
-        "",
-        "| figure | entries/rows | seconds | postings/s (rows/s) | vs baseline | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for label, kind, r in results:
-        rate = r.get("postings_per_s") or r.get("rows_per_s", 0)
-        ratio = f"{rate / baseline:.2f}" if kind != "demo" else "-"
-        count = r.get("entries") or r.get("rows")
-        lines.append(f"| {label} | {count:,.0f} | {r['seconds']:.2f} | {rate:,.0f} | {ratio} | "
-                     f"{r['peak_rss_mb']:.0f} |")
-    batched_sqlite = next(r for lbl, k, r in results if k == "batched" and "SQLite" in lbl)
-    demo = next(r for _, k, r in results if k == "demo")
-    lines += [
-        "",
-        "Targets: ≥ 100,000 postings/s batched on SQLite — "
-        f"{'met' if batched_sqlite['postings_per_s'] >= 100_000 else 'MISSED'} "
-        f"({batched_sqlite['postings_per_s']:,.0f}); 260,000-customer demo import < 5 s — "
-        f"{'met' if demo['seconds'] < 5 else 'MISSED'} ({demo['seconds']:.2f} s)"
-        + ("" if not args.quick else " (quick run: smaller sizes, targets not comparable)"),
-        "",
-        "Every batched run ends with `ledger verify` over the whole journal "
-        f"(passed: {all(r.get('verified', 1) for _, _, r in results)}).",
-        "",
+    lines = [*_ledger_section(results, args.quick),
         "## Chain",
         "",
         "| figure | count | seconds | per second | baseline | vs baseline | peak RSS MB |",

@@ -1130,10 +1130,15 @@ class SqlLedger:
         posting_rows: list[tuple[Any, ...]] = []
         new_holds: list[tuple[Any, ...]] = []
         amount = self._amount
+        at: datetime | None = None  # a batch's entries mostly share one time: convert it once
+        at_us = 0
         for e in entries:
+            if e.timestamp is not at:
+                at = e.timestamp
+                at_us = to_us(at)
             hold_id = e.hold.id if e.hold is not None else None
             entry_rows.append((
-                e.seq, e.key, e.kind, to_us(e.timestamp), e.source, e.memo, hold_id,
+                e.seq, e.key, e.kind, at_us, e.source, e.memo, hold_id,
                 hold_id if e.kind != "hold" else None, e.digest, e.prev_hash, e.hash,
             ))
             seq = e.seq
