@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -413,30 +413,38 @@ class TransferSealer:
     and, after the chain prefix, for the entry's hash: the same bytes, the same hashes.
 
     It only ever *accepts*: :meth:`seal` returns ``None`` for anything it does not take
-    as it comes (a refusal of any kind, a repeated customer in an opening balance, a leg
-    ``admit`` refuses). The caller then does the whole batch the general way, which
-    refuses it exactly as it always has (or accepts it: an entry naming one account twice
-    is checked on its net change there). Nothing here is written anywhere: the caller
-    persists :attr:`sealed` and :meth:`changed` or drops them.
+    as it comes (a refusal of any kind, a repeated customer in an opening balance). The
+    caller then does the whole batch the general way, which refuses it exactly as it always
+    has (or accepts it: an entry naming one account twice is checked on its net change
+    there). Nothing here is written anywhere: the caller persists the entries and
+    :meth:`changed`, or drops them.
 
-    ``admit(account, asset)`` checks a leg the first time the batch names it (the asset is
-    known, a wallet is registered for it) and returns the account's kind, or ``None``.
+    A leg is checked the first time the batch names it: a valid account, an asset in
+    ``assets``, and for a wallet, ``wallet_asset(name)`` (the asset the registered wallet
+    holds, ``None`` if there is no such wallet) is that asset.
     """
 
     def __init__(self, states: Mapping[BalanceKey, BalanceState], head: tuple[int, str],
-                 now: datetime, admit: Callable[[str, str], AccountKind | None]) -> None:
+                 now: datetime, assets: Collection[str],
+                 wallet_asset: Callable[[str], str | None]) -> None:
         self.states = states  # before the batch
         self.balances: dict[BalanceKey, int] = {}  # running, of the legs the batch moved
         self.seq, self.prev = head
         self.now = now
         self._stamp = format_timestamp(now)
-        self._admit = admit
+        self._assets = assets
+        self._wallet_asset = wallet_asset
         self._legs: dict[BalanceKey, _Leg] = {}
         self._heads: dict[tuple[str, str], str] = {}
 
     def _leg(self, account: str, asset: str) -> _Leg | None:
-        kind = self._admit(account, asset)
-        if kind is None:
+        if asset not in self._assets:
+            return None
+        try:
+            kind, name = check_account(account)  # once per batch: no use caching it
+        except InvalidAccount:
+            return None
+        if kind.name == "wallet" and self._wallet_asset(name or "") != asset:
             return None
         guard = 0 if kind.may_go_negative else (1 if kind.normal == "credit" else -1)
         leg = _Leg(_leg_field(account, asset), guard, kind.name == "customer")

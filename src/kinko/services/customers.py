@@ -150,7 +150,7 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         raise InputFileError(
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
             f"(found: {', '.join(header) or 'nothing'})", file=name)
-    index = {c: header.index(c) for c in REQUIRED}
+    at = (header.index(REQUIRED[0]), header.index(REQUIRED[1]), header.index(REQUIRED[2]))
     tier_at = header.index("tier") if tiers is not None and "tier" in header else None
     tier_line: dict[str, int] = {}
     rows: list[CustomerRow] = []
@@ -167,15 +167,14 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         line = reader.line_num
         if not record or not "".join(record).strip():
             continue
-        row = _row(record, index, line, name, registry, problems)
-        if row is None:
-            pass
-        elif (row.account, row.asset) in first_seen:
-            problems.append(f"{name}:{line}: duplicate customer {row.customer} asset {row.asset} "
-                            f"(first on line {first_seen[(row.account, row.asset)]})")
-        else:
-            first_seen[(row.account, row.asset)] = line
-            rows.append(row)
+        row = _row(record, at, line, name, registry, problems)
+        if row is not None:
+            seen = first_seen.setdefault((row[1], row[2]), line)
+            if seen == line:
+                rows.append(row)
+            else:
+                problems.append(f"{name}:{line}: duplicate customer {row.customer} asset "
+                                f"{row.asset} (first on line {seen})")
         if row is not None and tier_at is not None and tiers is not None:
             _tier(record, tier_at, row, line, name, allowed, tiers, tier_line, problems)
         if len(problems) >= MAX_PROBLEMS:
@@ -187,17 +186,19 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
     return rows
 
 
-def _row(record: list[str], index: dict[str, int], line: int, name: str,
+def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
          registry: AssetRegistry, problems: list[str]) -> CustomerRow | None:
-    values = []
-    for column, i in index.items():
-        value = record[i].strip() if i < len(record) else ""
-        if not value:
-            problems.append(f"{name}:{line}: missing {column}")
-            return None
-        values.append(value)
-    customer, symbol, text = values
-    account = f"customer:{customer}"
+    width = len(record)
+    at_customer, at_asset, at_balance = at
+    customer = record[at_customer].strip() if at_customer < width else ""
+    symbol = record[at_asset].strip() if at_asset < width else ""
+    text = record[at_balance].strip() if at_balance < width else ""
+    if not (customer and symbol and text):
+        missing = next(c for c, v in zip(REQUIRED, (customer, symbol, text), strict=True)
+                       if not v)
+        problems.append(f"{name}:{line}: missing {missing}")
+        return None
+    account = "customer:" + customer
     try:
         check_account(account)  # uncached: each customer appears once
         asset = registry[symbol]
@@ -227,14 +228,15 @@ def _tier(record: list[str], at: int, row: CustomerRow, line: int, name: str,
 
 
 def _batch_key(rows: Sequence[CustomerRow], counter: str) -> str:
-    text = "\n".join([counter, *(f"{r[1]}\x1f{r[2]}\x1f{r[3]}" for r in rows)])
+    text = "\n".join([counter, *[f"{r[1]}\x1f{r[2]}\x1f{r[3]}" for r in rows]])
     return "import:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def _draft(rows: Sequence[CustomerRow], counter: str, source: str) -> Draft:
-    postings = [Posting(account, asset, -units) for _, account, asset, units in rows]
+    postings = []
     totals: dict[str, int] = {}
-    for _, _, asset, units in rows:
+    for _, account, asset, units in rows:
+        postings.append(Posting(account, asset, -units))
         totals[asset] = totals.get(asset, 0) + units
     postings.extend(Posting(counter, a, t) for a, t in sorted(totals.items()))
     return Draft(_batch_key(rows, counter), "transfer", tuple(postings), source=source,

@@ -12,6 +12,11 @@ written or nothing is::
 The same idempotency key with the same content returns the first entry and writes nothing;
 with other content it is refused (:class:`IdempotencyConflict`). The request's time is not
 part of that comparison, so a client may simply retry.
+
+A batch of plain transfers under new keys (deposits credited, an import) is checked and
+sealed in one lean pass per entry (:class:`~kinko.domain.ledger.TransferSealer`); any other
+batch, or one that pass would refuse, goes the general way, which writes the same rows and
+refuses with the same error it always has.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from typing import NamedTuple
 from kinko.domain.addresses import canonical_address, chain_key
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import (
-    AccountKind,
     BalanceKey,
     BalanceState,
     ChainVerifier,
@@ -38,7 +42,6 @@ from kinko.domain.ledger import (
     TransferSealer,
     apply_entry,
     chain_hash,
-    check_account,
     check_hold,
     check_postings,
     entry_content,
@@ -379,7 +382,8 @@ class _Batch:
             if d.kind != "transfer" or type(d.postings) is not tuple:
                 return None
         touched = {(p[0], p[1]) for d in drafts for p in d.postings}
-        sealer = TransferSealer(self.tx.states(touched), self.tx.head(), self.now, self._admit)
+        sealer = TransferSealer(self.tx.states(touched), self.tx.head(), self.now,
+                                frozenset(self.ledger.assets), self._wallet_asset)
         seal = sealer.seal
         sealed: list[Entry] = []
         for d in drafts:
@@ -390,13 +394,9 @@ class _Batch:
         self.tx.append(sealed, sealer.changed())
         return [Appended(e, False) for e in sealed]
 
-    def _admit(self, account: str, asset: str) -> AccountKind | None:
-        """A leg's account kind, checked (the sealer asks once per leg and batch: the
-        account cache would only churn on a batch of new customers), or ``None``."""
-        try:
-            return self._leg_kind(account, asset, check_account)
-        except BadInput:  # refused: the general way says why
-            return None
+    def _wallet_asset(self, name: str) -> str | None:
+        wallet = self.wallet(name)
+        return None if wallet is None else wallet.asset
 
     def _general(self, drafts: Sequence[Draft], found: dict[str, Entry]) -> list[Appended]:
         holds: dict[str, tuple[Hold, str]] = {}
@@ -502,15 +502,8 @@ class _Batch:
     def _check_leg(self, account: str, asset: str) -> None:
         if (account, asset) in self._checked:
             return
-        self._leg_kind(account, asset, parse_account)
-        self._checked.add((account, asset))
-
-    def _leg_kind(self, account: str, asset: str,
-                  parse: Callable[[str], tuple[AccountKind, str | None]]) -> AccountKind:
-        """Check that the asset is known and the account valid (a wallet: registered, for
-        this asset); its kind."""
         self.ledger.assets[asset]
-        kind, name = parse(account)
+        kind, name = parse_account(account)
         if kind.name == "wallet":
             wallet = self.wallet(name or "")
             if wallet is None:
@@ -520,7 +513,7 @@ class _Batch:
             if wallet.asset != asset:
                 raise InvalidAccount(
                     f"wallet {name} holds {wallet.asset}, not {asset}", account=account)
-        return kind
+        self._checked.add((account, asset))
 
     def _resolve(self, d: Draft, entry: Entry, holds: dict[str, tuple[Hold, str]]) -> None:
         if d.kind not in ("post", "void", "expire") or entry.hold is None:

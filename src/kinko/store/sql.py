@@ -1142,9 +1142,8 @@ class SqlLedger:
                 hold_id if e.kind != "hold" else None, e.digest, e.prev_hash, e.hash,
             ))
             seq = e.seq
-            posting_rows.extend(
-                (seq, i, p[0], p[1], amount(p[2])) for i, p in enumerate(e.postings)
-            )
+            for i, (account, asset, value) in enumerate(e.postings):
+                posting_rows.append((seq, i, account, asset, amount(value)))
             if e.kind == "hold" and e.hold is not None:
                 h = e.hold
                 if h.expires_at is not None and self.expiry is not None:
