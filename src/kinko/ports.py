@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar, Unpack
 
 from kinko.domain.approvals import Approval, Proposal
 from kinko.domain.chain import Block, Transfer
@@ -52,30 +52,48 @@ from kinko.domain.watch import AlertKind
 
 __all__ = [
     "AccessTables",
+    "AlertChange",
+    "AlertNotice",
     "AlertRow",
     "AlertSink",
+    "ApiKeyRow",
+    "ArtifactChange",
+    "ArtifactRow",
     "AuditRow",
     "BalanceRow",
     "BreakerEventRow",
     "Chain",
     "Clock",
     "CoSignature",
+    "CosignAlertChange",
+    "CosignAlertRow",
     "CosignLog",
     "CosignTables",
     "Cosigner",
     "CustodyTables",
+    "DepositAddress",
+    "DepositRow",
     "DepositTables",
     "DigestSigner",
     "Fee",
     "FixedClock",
+    "HeartbeatRow",
+    "IncidentChange",
     "IncidentRow",
     "KinkoView",
     "LedgerReader",
     "LedgerWriter",
     "MemoryCosigner",
     "Multisigs",
+    "NewAlert",
+    "NewIncident",
+    "NotificationChange",
+    "NotificationRow",
     "Notifier",
+    "ObservationChange",
+    "ObservationRow",
     "Outgoing",
+    "OwnerSignatureRow",
     "Payment",
     "Prepared",
     "Prices",
@@ -85,11 +103,16 @@ __all__ = [
     "RequestMarks",
     "SafeOwner",
     "SafeReader",
+    "SampleRow",
     "ScreeningTables",
+    "SeenBlock",
+    "SessionRow",
+    "SignedMove",
     "Signer",
     "Spender",
     "Store",
     "SystemClock",
+    "TierRow",
     "TimelineRow",
     "Unit",
     "UnitError",
@@ -336,7 +359,7 @@ class CustodyTables(Protocol):
     def add_approval(self, proposal_id: str, approval: Approval) -> None: ...
     def put_owner_signature(self, proposal_id: str, owner: str, digest: str, signature: str,
                             at: datetime) -> None: ...
-    def owner_signatures(self, proposal_id: str) -> list[dict[str, Any]]: ...
+    def owner_signatures(self, proposal_id: str) -> list[OwnerSignatureRow]: ...
     def approvals(self, proposal_id: str) -> list[Approval]: ...
     def approvals_of(self, proposal_ids: list[str]) -> dict[str, list[Approval]]: ...
 
@@ -346,15 +369,15 @@ class DepositTables(Protocol):
 
     def put_address(self, address: str, chain: str, customer: str, asset: str,
                     wallet: str) -> None: ...
-    def addresses(self, chain: str) -> dict[str, tuple[str, str, str]]: ...
+    def addresses(self, chain: str) -> dict[str, DepositAddress]: ...
     def block_hash(self, chain: str, number: int) -> str | None: ...
     def last_block(self, chain: str) -> int | None: ...
     def put_block(self, chain: str, number: int, block_hash: str) -> None: ...
     def forget_blocks_after(self, chain: str, number: int) -> None: ...
-    def put_deposits(self, rows: list[dict[str, Any]]) -> set[str]: ...
-    def credited_after(self, chain: str, number: int) -> list[dict[str, Any]]: ...
+    def put_deposits(self, rows: list[DepositRow]) -> set[str]: ...
+    def credited_after(self, chain: str, number: int) -> list[DepositRow]: ...
     def mark_reverted(self, deposit_id: str) -> None: ...
-    def deposits(self, chain: str | None = None) -> list[dict[str, Any]]: ...
+    def deposits(self, chain: str | None = None) -> list[DepositRow]: ...
 
 
 class WithdrawalRow(TypedDict):
@@ -373,15 +396,35 @@ class WithdrawalRow(TypedDict):
     tx_hash: str | None
 
 
-class AlertRow(TypedDict):
-    """An alert as the store keeps it (written by ``WatchTables.put_alert``, or by the
-    co-signer straight into the table)."""
+class DepositAddress(NamedTuple):
+    """Whose a deposit address is: the customer, the asset it takes, the wallet it is of."""
 
-    id: str
+    customer: str
+    asset: str
+    wallet: str
+
+
+class SeenBlock(NamedTuple):
+    """A block the watch read: its number, hash and own timestamp (seconds)."""
+
+    number: int
+    hash: str
+    ts: int
+
+
+class TierRow(TypedDict):
+    """A customer's recorded tier (KYC level)."""
+
+    customer: str
+    tier: str
+    set_at: datetime
+    set_by: str
+
+
+class _AlertFields(TypedDict):
     key: str  # one alert per key, ever (kinko.domain.watch.alert_key)
     kind: AlertKind
     severity: str  # critical, high, warning
-    state: AlertState
     chain_state: str | None  # pending, mined, final, retracted, dropped
     asset: str | None
     wallet: str | None
@@ -391,19 +434,68 @@ class AlertRow(TypedDict):
     detail: Message
     incident: str | None
     raised: datetime
+
+
+class NewAlert(_AlertFields):
+    """An alert to record (``WatchTables.put_alert`` gives it its id)."""
+
+    state: AlertState
+
+
+class AlertRow(NewAlert):
+    """An alert as the store keeps it (written by ``WatchTables.put_alert``, or by the
+    co-signer straight into the table)."""
+
+    id: str
     acked_by: str | None
     acked: datetime | None
 
 
-class IncidentRow(TypedDict):
-    """An incident as the store keeps it."""
+class AlertChange(TypedDict, total=False):
+    """What ``WatchTables.update_alert`` may change of an alert: what a block, a reorg or
+    a finding taught, its incident, its acknowledgement."""
+
+    kind: AlertKind
+    state: AlertState
+    chain_state: str | None
+    asset: str | None
+    wallet: str | None
+    amount: int | None
+    block: int | None
+    detail: Message
+    incident: str | None
+    acked_by: str | None
+    acked: datetime | None
+
+
+class AlertNotice(_AlertFields):
+    """An alert as a :class:`Notifier` is told it when it is raised (the fields a
+    webhook receives, docs/formats.md)."""
 
     id: str
+
+
+class NewIncident(TypedDict):
+    """An incident to open (``WatchTables.put_incident`` gives it its id)."""
+
     state: IncidentState
     title: Message
     asset: str | None
     wallet: str | None
     opened: datetime
+    closed: datetime | None
+
+
+class IncidentRow(NewIncident):
+    """An incident as the store keeps it."""
+
+    id: str
+
+
+class IncidentChange(TypedDict, total=False):
+    """What ``WatchTables.update_incident`` may change: its state, when it closed."""
+
+    state: IncidentState
     closed: datetime | None
 
 
@@ -431,7 +523,8 @@ class BreakerEventRow(TypedDict):
 
 
 class AuditRow(TypedDict):
-    """A record of the hash-chained audit log."""
+    """A record of the hash-chained audit log (``AccessTables.put_audit`` writes one
+    whole, its hashes made by the caller)."""
 
     seq: int
     at: datetime
@@ -454,6 +547,185 @@ class RequestMarks(NamedTuple):
     allow: tuple[int, int]  # the customer's allow list: entries and their summed times
     history: tuple[int, int]  # the customer's withdrawals: all of them, and those counted
     hot: BalanceState | None  # the paying wallet's balance of the asset (None: no row)
+
+
+class ApiKeyRow(TypedDict):
+    """An API key as the store keeps it: the secret only as its SHA-256; times in
+    microseconds since the epoch, as stored."""
+
+    id: str
+    name: str
+    role: str
+    secret_hash: str
+    created_us: int
+    revoked_us: int | None
+
+
+class SessionRow(TypedDict):
+    """A dashboard sign-in: the token only as its SHA-256."""
+
+    id_hash: str
+    key_id: str
+    csrf: str
+    created: datetime
+    expires: datetime
+    ended: datetime | None
+
+
+class OwnerSignatureRow(TypedDict):
+    """A multisig owner's signature of a proposal's transaction, made offline."""
+
+    owner: str
+    digest: str  # what was signed (a SafeTx hash)
+    signature: str
+    signed_at: datetime
+
+
+class DepositRow(TypedDict):
+    """A deposit credited (or frozen, or reverted by a reorganisation)."""
+
+    id: str  # chain:tx_hash:index:block_hash
+    chain: str
+    block: int
+    block_hash: str
+    tx_hash: str
+    address: str
+    customer: str
+    asset: str
+    amount: int  # minor units
+    state: str  # credited, frozen, reverted
+
+
+class HeartbeatRow(TypedDict):
+    """The watch's last round on one chain."""
+
+    chain: str
+    round: datetime  # the last round's end
+    started: datetime  # when this watch process began
+    rounds: int
+    last_block: int | None
+    node_head: int | None
+    interval_ms: int
+
+
+class ObservationChange(TypedDict, total=False):
+    """What ``WatchTables.update_observation`` may change: where the transfer stands."""
+
+    status: str  # pending, mined, final, retracted
+    block: int | None
+    block_hash: str | None
+    match_ref: str | None
+    updated: datetime
+
+
+class ObservationRow(TypedDict):
+    """A transfer touching a watched wallet, as the watch saw it."""
+
+    id: str  # chain:tx_hash:log_index (-1: native), ":in" for an inflow
+    chain: str
+    tx_hash: str
+    direction: str  # out, in
+    wallet: str
+    asset: str
+    sender: str
+    receiver: str | None
+    amount: int  # minor units
+    nonce: int
+    block: int | None  # None while pending or after a reorg
+    block_hash: str | None
+    status: str  # pending, mined, final, retracted
+    match_ref: str | None  # withdrawal:<id> / proposal:<id>
+    first_seen: datetime
+    updated: datetime
+
+
+class SignedMove(TypedDict):
+    """What kinko signed for an approved movement, recorded before its broadcast."""
+
+    ref: str  # withdrawal:<id> / proposal:<id>
+    chain: str
+    sender: str
+    nonce: int | None  # the sender's nonce it takes (EVM)
+    tx_hash: str
+    safe: str | None  # a Safe's execution: the Safe,
+    safe_tx_hash: str | None  # its SafeTx hash (lower case)
+    safe_nonce: int | None  # and the Safe's nonce it takes
+    signed: datetime
+
+
+class NotificationRow(TypedDict):
+    """One alert in the webhook outbox."""
+
+    id: int
+    alert: str
+    body: str  # the JSON POSTed
+    state: str  # queued, sent, failed
+    attempts: int
+    next: datetime  # not before
+    last_error: str | None
+
+
+class NotificationChange(TypedDict, total=False):
+    """What ``WatchTables.update_notification`` may change: the delivery's progress."""
+
+    state: str
+    attempts: int
+    next: datetime
+    last_error: str | None
+
+
+class SampleRow(TypedDict):
+    """A hot wallet's balance at one block (the balance-drop rule's window)."""
+
+    wallet: str
+    block: int
+    ts: int  # the block's timestamp (seconds)
+    balance: int  # minor units
+
+
+class ArtifactRow(TypedDict):
+    """A folder of files kinko wrote (a trace, a refund plan, a snapshot, a report)."""
+
+    id: str
+    kind: str  # trace, refunds, reserves, fsa
+    incident: str | None
+    title: Message
+    folder: str
+    state: str  # running, done, failed
+    created: datetime
+    created_by: str
+    detail: str  # JSON
+
+
+class ArtifactChange(TypedDict, total=False):
+    """What ``WatchTables.update_artifact`` may change: how the job ended."""
+
+    state: str
+    detail: str  # JSON
+
+
+class CosignAlertRow(TypedDict):
+    """One alert of the co-signer's outbox, for one sink."""
+
+    id: int
+    record: int  # the decision record it tells of
+    sink: str
+    reason: str
+    body: str  # JSON
+    state: str  # queued, sent
+    attempts: int
+    queued_us: int
+    next_us: int
+    last_error: str | None
+
+
+class CosignAlertChange(TypedDict, total=False):
+    """What ``CosignTables.update_alert`` may change: the delivery's progress."""
+
+    state: str
+    attempts: int
+    next: datetime
+    last_error: str | None
 
 
 class ScreeningTables(Protocol):
@@ -481,7 +753,7 @@ class ScreeningTables(Protocol):
     def customer_destinations(self, customer: str) -> frozenset[str]: ...
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
                       hot_account: str) -> RequestMarks: ...
-    def customer_tier(self, customer: str) -> dict[str, Any] | None: ...
+    def customer_tier(self, customer: str) -> TierRow | None: ...
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None: ...
     def allow(self, customer: str, address: str, at: datetime) -> None: ...
     def allowed(self, customer: str) -> dict[str, datetime]: ...
@@ -501,15 +773,15 @@ class AccessTables(Protocol):
 
     def put_key(self, key_id: str, name: str, role: str, secret_hash: str,
                 at: datetime) -> None: ...
-    def key(self, key_id: str) -> dict[str, Any] | None: ...
-    def api_keys(self) -> list[dict[str, Any]]: ...
+    def key(self, key_id: str) -> ApiKeyRow | None: ...
+    def api_keys(self) -> list[ApiKeyRow]: ...
     def revoke(self, key_id: str, at: datetime) -> bool: ...
     def audit_head(self) -> tuple[int, str]: ...
-    def put_audit(self, row: dict[str, Any]) -> None: ...
+    def put_audit(self, row: AuditRow) -> None: ...
     def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
     def put_session(self, id_hash: str, key_id: str, csrf: str, at: datetime,
                     expires: datetime) -> None: ...
-    def session(self, id_hash: str) -> dict[str, Any] | None: ...
+    def session(self, id_hash: str) -> SessionRow | None: ...
     def end_session(self, id_hash: str, at: datetime) -> bool: ...
     def forget_sessions(self, before: datetime) -> int: ...
 
@@ -519,23 +791,23 @@ class WatchTables(Protocol):
 
     def last_block(self, chain: str) -> int | None: ...
     def block_hash(self, chain: str, number: int) -> str | None: ...
-    def put_blocks(self, chain: str, blocks: list[tuple[int, str, int]]) -> None: ...
+    def put_blocks(self, chain: str, blocks: list[SeenBlock]) -> None: ...
     def block_time(self, chain: str, number: int) -> int | None: ...
     def beat(self, chain: str, at: datetime, *, started: datetime, last_block: int | None,
              node_head: int | None, interval_ms: int) -> None: ...
-    def heartbeats(self) -> list[dict[str, Any]]: ...
+    def heartbeats(self) -> list[HeartbeatRow]: ...
     def forget_blocks_after(self, chain: str, number: int) -> None: ...
-    def observation(self, obs_id: str) -> dict[str, Any] | None: ...
-    def put_observation(self, row: dict[str, Any]) -> None: ...
-    def update_observation(self, obs_id: str, **values: Any) -> None: ...
+    def observation(self, obs_id: str) -> ObservationRow | None: ...
+    def put_observation(self, row: ObservationRow) -> None: ...
+    def update_observation(self, obs_id: str, **values: Unpack[ObservationChange]) -> None: ...
     def observations(self, chain: str, *, status: tuple[str, ...] | None = None,
-                     above: int | None = None) -> list[dict[str, Any]]: ...
+                     above: int | None = None) -> list[ObservationRow]: ...
     def wallet_flows(self, wallet: str, after_block: int, to_block: int
-                     ) -> list[dict[str, Any]]: ...
+                     ) -> list[ObservationRow]: ...
     def consumed(self, refs: list[str]) -> dict[str, str]: ...  # ref -> tx that used it
-    def put_signed(self, row: dict[str, Any]) -> None: ...  # what kinko signed for a ref
-    def signed(self, refs: list[str]) -> dict[str, dict[str, Any]]: ...
-    def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, dict[str, Any]]: ...
+    def put_signed(self, row: SignedMove) -> None: ...  # what kinko signed for a ref
+    def signed(self, refs: list[str]) -> dict[str, SignedMove]: ...
+    def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, SignedMove]: ...
     def chain_alerts(self, chain: str, chain_states: tuple[str, ...]
                      ) -> list[AlertRow]: ...
     def alert_by_key(self, key: str) -> AlertRow | None: ...
@@ -544,27 +816,28 @@ class WatchTables(Protocol):
                wallet: str | None = None, incident: str | None = None,
                limit: int | None = 1000, newest_first: bool = False,
                offset: int = 0) -> list[AlertRow]: ...
-    def put_alert(self, row: dict[str, Any]) -> str: ...
-    def update_alert(self, alert_id: str, **values: Any) -> None: ...
-    def put_incident(self, row: dict[str, Any]) -> str: ...
+    def put_alert(self, row: NewAlert) -> str: ...
+    def update_alert(self, alert_id: str, **values: Unpack[AlertChange]) -> None: ...
+    def put_incident(self, row: NewIncident) -> str: ...
     def incident(self, incident_id: str) -> IncidentRow | None: ...
     def incidents(self, state: IncidentState | None = None) -> list[IncidentRow]: ...
-    def update_incident(self, incident_id: str, **values: Any) -> None: ...
+    def update_incident(self, incident_id: str, **values: Unpack[IncidentChange]) -> None: ...
     def add_event(self, incident: str, at: datetime, kind: str, actor: str,
                   detail: Message) -> None: ...
     def events(self, incident: str) -> list[TimelineRow]: ...
     def queue_notification(self, alert: str, body: str, at: datetime) -> None: ...
-    def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]: ...
-    def notifications(self) -> list[dict[str, Any]]: ...
-    def update_notification(self, notification_id: int, **values: Any) -> None: ...
+    def due_notifications(self, now: datetime, limit: int = 50) -> list[NotificationRow]: ...
+    def notifications(self) -> list[NotificationRow]: ...
+    def update_notification(self, notification_id: int,
+                            **values: Unpack[NotificationChange]) -> None: ...
     def put_sample(self, wallet: str, block: int, ts: int, balance: int) -> None: ...
-    def samples(self, wallet: str, since_ts: int) -> list[dict[str, Any]]: ...
+    def samples(self, wallet: str, since_ts: int) -> list[SampleRow]: ...
     def forget_samples_after(self, wallets: list[str], block: int) -> None: ...
-    def put_artifact(self, row: dict[str, Any]) -> None: ...
-    def update_artifact(self, artifact_id: str, **values: Any) -> None: ...
-    def artifact(self, artifact_id: str) -> dict[str, Any] | None: ...
+    def put_artifact(self, row: ArtifactRow) -> None: ...
+    def update_artifact(self, artifact_id: str, **values: Unpack[ArtifactChange]) -> None: ...
+    def artifact(self, artifact_id: str) -> ArtifactRow | None: ...
     def artifacts(self, kind: str | None = None, incident: str | None = None,
-                  limit: int = 200) -> list[dict[str, Any]]: ...
+                  limit: int = 200) -> list[ArtifactRow]: ...
     def change_stamp(self) -> tuple[int, ...]: ...
     def count_alerts(self, state: str | None = None) -> int: ...
 
@@ -572,7 +845,7 @@ class WatchTables(Protocol):
 class Notifier(Protocol):
     """Where an alert is told: a log, the operator's terminal, a webhook."""
 
-    def notify(self, alert: Mapping[str, Any]) -> None: ...
+    def notify(self, alert: AlertNotice) -> None: ...
 
 
 class Prices(Protocol):
@@ -780,8 +1053,8 @@ class CosignTables(Protocol):
     def last_alert(self, reason: str) -> datetime | None: ...
     def records(self, after: int = 0, limit: int | None = None) -> list[Decision]: ...
     def signed_rows(self) -> list[tuple[str, int, str, str]]: ...
-    def due_alerts(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]: ...
-    def update_alert(self, alert_id: int, **values: Any) -> None: ...
+    def due_alerts(self, now: datetime, limit: int = 50) -> list[CosignAlertRow]: ...
+    def update_alert(self, alert_id: int, **values: Unpack[CosignAlertChange]) -> None: ...
 
 
 class CosignLog(Protocol):

@@ -22,7 +22,7 @@ from kinko.domain.messages import Message
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
 from kinko.errors import BadInput, ConfigError
 from kinko.i18n import ENGLISH, LANGS, Localizer
-from kinko.ports import SystemClock
+from kinko.ports import AlertNotice, Notifier, SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.containment import RaceCap
 from kinko.services.incidents import Incidents
@@ -44,7 +44,7 @@ class Stdout:
     def __init__(self, say: Localizer = ENGLISH) -> None:
         self.say = say
 
-    def notify(self, alert: Mapping[str, Any]) -> None:
+    def notify(self, alert: AlertNotice) -> None:
         detail = alert["detail"]
         say = self.say
         print(say("cli.watch.alert", id=alert["id"],
@@ -110,7 +110,7 @@ def watch(
     if chain is None:
         raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL (or --evm-rpc-url)")
     withdrawals = Withdrawals(rt.custody())
-    notifiers: list[Any] = [Stdout(say)]
+    notifiers: list[Notifier] = [Stdout(say)]
     webhook = None
     if rt.settings.watch_webhook_url:
         webhook = Webhook(rt.store(), SystemClock(), rt.settings.watch_webhook_url,

@@ -30,11 +30,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from kinko.domain.messages import msg
 from kinko.errors import BadInput, Forbidden, Unauthorized
-from kinko.ports import AccessTables, AuditRow, Clock, Store
+from kinko.ports import AccessTables, ApiKeyRow, AuditRow, Clock, Store
 from kinko.services.throttle import Throttle
 
 __all__ = ["PERMISSIONS", "ROLES", "Access", "ApiKey", "AuditCheck", "AuditProblem",
@@ -60,6 +60,11 @@ class ApiKey:
     name: str
     role: Role
 
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> ApiKey:
+        """The key a stored row is (its role one :meth:`Access.create_key` checked)."""
+        return cls(row["id"], row["name"], cast(Role, row["role"]))
+
     def require(self, permission: str) -> None:
         if self.role not in PERMISSIONS[permission]:
             raise Forbidden(f"key {self.name!r} has role {self.role}; this needs "
@@ -84,16 +89,15 @@ def _clip(text: str, size: int) -> str:
 
 
 def append_audit(tables: AccessTables, at: datetime, actor: str, action: str, target: str,
-                 detail: dict[str, Any]) -> dict[str, Any]:
+                 detail: dict[str, Any]) -> AuditRow:
     """Append one record to the hash chain, in the caller's write transaction (which
     serialises writers, so two records never share a sequence number); the record."""
     seq, prev = tables.audit_head()
-    row: dict[str, Any] = {"seq": seq + 1, "at": at, "actor": _clip(actor, 200),
-                           "action": _clip(action, 64), "target": _clip(target, 200),
-                           "detail": json.dumps(detail, sort_keys=True, default=str,
-                                                ensure_ascii=False)}
-    row["prev_hash"] = prev
-    row["hash"] = _audit_hash(prev, row)
+    row = AuditRow(seq=seq + 1, at=at, actor=_clip(actor, 200), action=_clip(action, 64),
+                   target=_clip(target, 200),
+                   detail=json.dumps(detail, sort_keys=True, default=str, ensure_ascii=False),
+                   prev_hash=prev, hash="")
+    row["hash"] = _audit_hash(prev, row)  # over the record's fields, not its hashes
     tables.put_audit(row)
     return row
 
@@ -205,9 +209,9 @@ class Access:
             raise _WrongSecret("the API key is not valid")  # same words: no key oracle
         if row["revoked_us"] is not None:
             raise _WrongSecret("the API key was revoked")
-        return ApiKey(row["id"], row["name"], row["role"])
+        return ApiKey.of(row)
 
-    def keys(self) -> dict[str, dict[str, Any]]:
+    def keys(self) -> dict[str, ApiKeyRow]:
         """Every key's row (hashed secret, role, revocation) by id, as every process sees it
         now: read again as soon as any process creates or revokes a key (a revoked key
         fails its next request)."""

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from kinko.domain.messages import Message, msg
 from kinko.errors import BadInput, NotFound
-from kinko.ports import Clock, Store
+from kinko.ports import ArtifactRow, Clock, Store
 
 __all__ = ["KINDS", "Artifacts"]
 
@@ -42,7 +42,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _shape(row: dict[str, Any]) -> dict[str, Any]:
+def _shape(row: ArtifactRow) -> dict[str, Any]:
     return {**row, "detail": json.loads(row["detail"]), "folder": Path(row["folder"])}
 
 
@@ -59,11 +59,11 @@ class Artifacts:
         if state == "running":  # who runs it, so a restart can tell it was cut short
             detail = {**(detail or {}), "runner": {"host": socket.gethostname(),
                                                    "pid": os.getpid()}}
-        row = {"id": artifact_id or self._new_id(kind),
-               "kind": kind, "incident": incident, "title": title,
-               "folder": str(folder.resolve()), "state": state, "created": self.clock.now(),
-               "created_by": by, "detail": json.dumps(detail or {}, sort_keys=True,
-                                                      default=str, ensure_ascii=False)}
+        row = ArtifactRow(id=artifact_id or self._new_id(kind),
+                          kind=kind, incident=incident, title=title,
+                          folder=str(folder.resolve()), state=state, created=self.clock.now(),
+                          created_by=by, detail=json.dumps(detail or {}, sort_keys=True,
+                                                           default=str, ensure_ascii=False))
         with self.store.watch() as tables:
             tables.put_artifact(row)
         return _shape(row)

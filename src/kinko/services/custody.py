@@ -69,11 +69,14 @@ from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccou
 from kinko.ports import (
     Chain,
     CustodyTables,
+    NewAlert,
     Outgoing,
+    OwnerSignatureRow,
     Payment,
     Prepared,
     Prices,
     RaceTerms,
+    SignedMove,
     Spender,
     Store,
     UnitError,
@@ -105,7 +108,7 @@ def payment(asset: Asset, to: str, amount: int, kind: str, request_id: str) -> P
     return Payment(asset, to, amount, (kind, request_id))
 
 
-def signed_move(prepared: Prepared, out: Outgoing, chain: str, at: datetime) -> dict[str, Any]:
+def signed_move(prepared: Prepared, out: Outgoing, chain: str, at: datetime) -> SignedMove:
     """What kinko signed for a movement, as the watch matches it (``signed_moves``): the
     sender, the nonce it takes, its hash; for a Safe's execution also the Safe, the SafeTx
     hash and the Safe's nonce. Recorded in the unit that records the hash, before the
@@ -113,12 +116,12 @@ def signed_move(prepared: Prepared, out: Outgoing, chain: str, at: datetime) -> 
     d = prepared.detail
     kind, ident = prepared.payment.request
     safe_hash = d.get("safe_tx_hash")
-    return {"ref": f"{kind}:{ident}", "chain": chain, "sender": prepared.sender,
-            "nonce": None if d.get("nonce") is None else int(d["nonce"]),
-            "tx_hash": out.tx_hash, "safe": d.get("to") if safe_hash else None,
-            "safe_tx_hash": str(safe_hash).lower() if safe_hash else None,
-            "safe_nonce": None if d.get("safe_nonce") is None else int(d["safe_nonce"]),
-            "signed": at}
+    return SignedMove(ref=f"{kind}:{ident}", chain=chain, sender=prepared.sender,
+                      nonce=None if d.get("nonce") is None else int(d["nonce"]),
+                      tx_hash=out.tx_hash, safe=d.get("to") if safe_hash else None,
+                      safe_tx_hash=str(safe_hash).lower() if safe_hash else None,
+                      safe_nonce=None if d.get("safe_nonce") is None else int(d["safe_nonce"]),
+                      signed=at)
 
 
 def fee_payer(ledger: Ledger, wallet_name: str, payer: str | None = None
@@ -574,20 +577,20 @@ class Custody:
                       if s.facts.version == version), None)
         if found is None or found.state != "pending" or found.diff is None:
             return
-        row: dict[str, Any] = {
-            "key": f"policy-loosening:{version}", "kind": "policy_loosening",
-            "severity": "warning", "state": "open", "chain_state": None, "asset": None,
-            "wallet": None, "tx_hash": None, "amount": None, "block": None,
-            "detail": msg("alert.policy_loosening", version=str(version),
-                          changes=changes_message(found.diff.loosenings),
-                          when=Time(found.effective_at) if found.effective_at
-                          else msg("pol.never")),
-            "incident": None, "raised": now}
+        row = NewAlert(
+            key=f"policy-loosening:{version}", kind="policy_loosening",
+            severity="warning", state="open", chain_state=None, asset=None,
+            wallet=None, tx_hash=None, amount=None, block=None,
+            detail=msg("alert.policy_loosening", version=str(version),
+                       changes=changes_message(found.diff.loosenings),
+                       when=Time(found.effective_at) if found.effective_at
+                       else msg("pol.never")),
+            incident=None, raised=now)
         with self.ledger.store.watch() as watch:
-            row["id"] = watch.put_alert(row)
+            alert_id = watch.put_alert(row)
             # to the webhook like the watch's alerts: its outbox, delivered by the webhook
             # of whichever process runs one (the watch, with watch_webhook_url)
-            watch.queue_notification(row["id"], alert_body(row), now)
+            watch.queue_notification(alert_id, alert_body({**row, "id": alert_id}), now)
 
     def _on_incident(self, proposal: Proposal, at: datetime, kind: str, actor: str,
                      detail: Message) -> None:
@@ -680,7 +683,7 @@ class Custody:
         return what
 
     def owners_signing(self, proposal_id: str) -> tuple[dict[str, Any],
-                                                        list[dict[str, Any]]] | None:
+                                                        list[OwnerSignatureRow]] | None:
         """For an approved sweep or refill paid by a multisig wallet: what its owners sign
         (:meth:`owners_transaction`) and the signatures recorded so far (owner, digest,
         signature, signed_at); None for any other proposal."""

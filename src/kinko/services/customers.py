@@ -94,7 +94,9 @@ def customer_tier(ledger: Ledger, customer: str) -> dict[str, object]:
     parse_account(f"customer:{customer}")
     with ledger.store.screening(write=False) as tables:
         row = tables.customer_tier(customer)
-    return row or {"customer": customer, "tier": DEFAULT_TIER, "set_at": None, "set_by": None}
+    if row is None:
+        return {"customer": customer, "tier": DEFAULT_TIER, "set_at": None, "set_by": None}
+    return dict(row)
 
 
 def set_tier(ledger: Ledger, customer: str, tier: str, by: str, *,
@@ -113,7 +115,7 @@ def set_tier(ledger: Ledger, customer: str, tier: str, by: str, *,
             {"tier": tier, "was": old["tier"] if old else None})
         row = u.screening.customer_tier(customer)
     assert row is not None
-    return row
+    return dict(row)
 
 
 # ---------------------------------------------------------------------------- import

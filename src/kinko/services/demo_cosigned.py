@@ -48,7 +48,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.safe import SafeTx
 from kinko.errors import ApprovalError, CosignerUnavailable, CosignRefused
-from kinko.ports import Clock, Cosigner, Multisigs, Receipt
+from kinko.ports import AlertNotice, Clock, Cosigner, Multisigs, Receipt
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.customers import import_customers
@@ -228,7 +228,7 @@ def attack(ex: CosignedExchange, chain: DevChain, thief: Thief, thief_address: s
     before = _xem(chain, ex, thief_address)
     attempts: list[Attempt] = []
 
-    seen: list[tuple[float, dict[str, object]]] = []
+    seen: list[tuple[float, AlertNotice]] = []
 
     def sent(what: str, to: str, out: Sent) -> None:
         attempts.append(Attempt(what, "chain" if not out.receipt.ok else "",

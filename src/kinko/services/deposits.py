@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from kinko.domain.addresses import canonical_address, canonical_token, chain_key, same_token
 from kinko.domain.chain import Block, Transfer
@@ -40,7 +39,7 @@ from kinko.domain.ledger import Posting, parse_account
 from kinko.domain.messages import Message, msg, stored
 from kinko.domain.screening import Label
 from kinko.errors import ConfigError, InvalidAccount, Overdraft
-from kinko.ports import Chain
+from kinko.ports import Chain, DepositAddress, DepositRow
 from kinko.services.ledger import Draft, Ledger
 
 __all__ = ["Deposits", "ScanReport", "find_fork", "tag_holders", "tag_label"]
@@ -120,8 +119,8 @@ class Deposits:
                 pending.cancel()
         return report
 
-    def _deposits(self, block: Block, addresses: dict[str, tuple[str, str, str]]
-                  ) -> Iterator[tuple[Transfer, tuple[str, str, str]]]:
+    def _deposits(self, block: Block, addresses: dict[str, DepositAddress]
+                  ) -> Iterator[tuple[Transfer, DepositAddress]]:
         """The block's transfers that are deposits, with their owner (customer, asset,
         wallet)."""
         chain = self.chain.name
@@ -129,22 +128,24 @@ class Deposits:
             owner = addresses.get(chain_key(t.to, chain)) if t.to else None
             if owner is None or t.value <= 0:
                 continue
-            if same_token(t.token, self.ledger.assets[owner[1]].token, chain):
+            if same_token(t.token, self.ledger.assets[owner.asset].token, chain):
                 yield t, owner
 
-    def _tagged(self, block: Block, addresses: dict[str, tuple[str, str, str]]
+    def _tagged(self, block: Block, addresses: dict[str, DepositAddress]
                 ) -> dict[str, str]:
         """Senders of the block's deposits that hold a tag token → the token."""
         return tag_holders(self.chain, [t.sender for t, _ in self._deposits(block, addresses)],
                            self.tag_tokens)
 
-    def _credit(self, block: Block, addresses: dict[str, tuple[str, str, str]],
+    def _credit(self, block: Block, addresses: dict[str, DepositAddress],
                 report: ScanReport, tagged: Mapping[str, str] | None = None) -> None:
         """Credit a block's deposits in one ledger batch, then record them."""
         drafts, rows = [], []
         deny: dict[str, Label] | None = None
         chain = self.chain.name
         for t, (customer, asset, wallet) in self._deposits(block, addresses):
+            if t.to is None:  # a deposit is paid to one of the addresses (_deposits)
+                continue
             if deny is None:
                 with self.ledger.store.screening(write=False) as tables:
                     deny = deny_index(tables.deny_map())
@@ -165,10 +166,10 @@ class Deposits:
                 memo=f"deposit in block {block.number}" if why is None else stored(msg(
                     "ledger.deposit.frozen", block=str(block.number), customer=customer,
                     sender=t.sender, label=why))))
-            rows.append({"id": deposit_id, "chain": self.chain.name, "block": block.number,
-                         "block_hash": block.hash, "tx_hash": t.tx_hash, "address": t.to,
-                         "customer": customer, "asset": asset, "amount": t.value,
-                         "state": "frozen" if why is not None else "credited"})
+            rows.append(DepositRow(id=deposit_id, chain=self.chain.name, block=block.number,
+                                   block_hash=block.hash, tx_hash=t.tx_hash, address=t.to,
+                                   customer=customer, asset=asset, amount=t.value,
+                                   state="frozen" if why is not None else "credited"))
         if not drafts:
             return
         results = self.ledger.append(drafts)
@@ -199,7 +200,7 @@ class Deposits:
                 block=str(fork), count=len(undo))))
         return fork
 
-    def _reverse(self, d: dict[str, Any]) -> None:
+    def _reverse(self, d: DepositRow) -> None:
         """Reverse one credited deposit (in the caller's unit of work)."""
         owed = FROZEN if d["state"] == "frozen" else f"customer:{d['customer']}"
         legs = [Posting(owed, d["asset"], int(d["amount"])),
@@ -250,10 +251,10 @@ def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,
     return fork
 
 
-def _wallet_of(ledger: Ledger, deposit: dict[str, object]) -> str:
+def _wallet_of(ledger: Ledger, deposit: DepositRow) -> str:
     with ledger.store.deposits(write=False) as tables:
         chain = str(deposit["chain"])
         owner = tables.addresses(chain).get(chain_key(str(deposit["address"]), chain))
     if owner is None:
         raise InvalidAccount(f"deposit address {deposit['address']} is no longer registered")
-    return owner[2]
+    return owner.wallet

@@ -271,7 +271,7 @@ def _detections(custody: Custody, alerts: list[AlertInfo]) -> tuple[Detection, .
             key = tables.alert(a.id)
             obs_id = str(key["key"]).removeprefix("outflow:") if key is not None else ""
             obs = tables.observation(obs_id) if obs_id else None
-            block = a.block if a.block is not None else (obs or {}).get("block")
+            block = a.block if a.block is not None else obs["block"] if obs else None
             chain = obs_id.split(":", 1)[0] if obs_id else None
             seconds = tables.block_time(chain, int(block)) \
                 if chain and block is not None else None

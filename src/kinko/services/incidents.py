@@ -193,15 +193,16 @@ class Incidents:
             if row is None:
                 raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
                                says=msg("error.unknown_incident", id=incident_id))
-            if state not in INCIDENT_MOVES.get(row["state"], ()):
+            new = next((m for m in INCIDENT_MOVES.get(row["state"], ()) if m == state), None)
+            if new is None:
                 raise BadInput(f"incident {incident_id} is {row['state']}: it can move to "
                                f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}",
                                says=msg("error.incident_cannot_move", id=incident_id,
                                         state=msg(f"inc.state.{row['state']}"),
                                         to=_either(INCIDENT_MOVES[row["state"]]),
                                         asked=state))
-            tables.update_incident(incident_id, state=state,
-                                   closed=now if state == "resolved" else None)
+            tables.update_incident(incident_id, state=new,
+                                   closed=now if new == "resolved" else None)
             tables.add_event(incident_id, now, "state", by.strip(), msg(
                 "timeline.state", before=msg(f"inc.state.{row['state']}"),
                 after=msg(f"inc.state.{state}"), reason=reason.strip()))

@@ -31,7 +31,7 @@ from typing import Any
 from kinko.domain.messages import Message, msg
 from kinko.errors import ConfigError
 from kinko.i18n import ENGLISH
-from kinko.ports import Clock, Store
+from kinko.ports import AlertNotice, Clock, NotificationRow, Store
 
 __all__ = ["Webhook", "alert_body", "sign_webhook", "verify_webhook"]
 
@@ -90,7 +90,7 @@ class Webhook:
     def __repr__(self) -> str:  # never the secret
         return f"Webhook({self.url!r})"
 
-    def notify(self, alert: Mapping[str, Any]) -> None:
+    def notify(self, alert: AlertNotice) -> None:
         with self.store.watch() as tables:
             tables.queue_notification(str(alert["id"]), alert_body(alert), self.clock.now())
         self.start()
@@ -131,7 +131,7 @@ class Webhook:
             self._deliver(row)
         return bool(due)
 
-    def _deliver(self, row: dict[str, Any]) -> None:
+    def _deliver(self, row: NotificationRow) -> None:
         body = str(row["body"]).encode()
         timestamp = int(self.clock.now().timestamp())
         request = urllib.request.Request(self.url, data=body, method="POST", headers={

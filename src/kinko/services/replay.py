@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from kinko.domain.money import Asset
-from kinko.ports import Chain, Payment, Receipt, Spender
+from kinko.ports import AlertNotice, Chain, Payment, Receipt, Spender
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
@@ -173,7 +173,7 @@ def replay(label: str, *, chain: DevChain, key: Spender, xem: Asset, attacker: s
     assert xem.token is not None
     run = ReplayRun(label, customers, customer_xem,
                     chain.balances([key.address], None, token=xem.token)[key.address])
-    seen: list[tuple[float, dict[str, object]]] = []
+    seen: list[tuple[float, AlertNotice]] = []
 
     def watch_turn() -> None:
         if watch is None:

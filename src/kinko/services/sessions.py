@@ -83,7 +83,7 @@ class Sessions:
             raise Unauthorized("the session expired: sign in again")
         if key["revoked_us"] is not None:
             raise Unauthorized("the API key of this session was revoked")
-        return Session(ApiKey(key["id"], key["name"], key["role"]), row["csrf"], row["expires"])
+        return Session(ApiKey.of(key), row["csrf"], row["expires"])
 
     def sign_out(self, token: str) -> None:
         session = self.resolve(token)

@@ -65,7 +65,16 @@ from kinko.domain.watch_safe import (
 from kinko.domain.watch_state import Finding, flows_of, judge, span_words, suspects
 from kinko.errors import ChainRejected, KinkoError
 from kinko.i18n import ENGLISH
-from kinko.ports import Chain, Notifier
+from kinko.ports import (
+    AlertChange,
+    AlertNotice,
+    Chain,
+    NewAlert,
+    NewIncident,
+    Notifier,
+    ObservationRow,
+    SeenBlock,
+)
 from kinko.services.containment import ACTOR, Containment, RaceCap, Sweep
 from kinko.services.deposits import find_fork, tag_holders, tag_label
 from kinko.services.withdrawals import Withdrawals
@@ -93,7 +102,7 @@ class PollReport:
     matched: int = 0
     finalised: int = 0
     closed: list[str] = field(default_factory=list)  # withdrawals/proposals closed
-    alerts: list[dict[str, Any]] = field(default_factory=list)  # raised this round
+    alerts: list[AlertNotice] = field(default_factory=list)  # raised this round
     # what the operator is told, as messages (the terminal says them in its language)
     reorgs: list[Message] = field(default_factory=list)
     problems: list[Message] = field(default_factory=list)  # closing a matched movement failed
@@ -104,7 +113,7 @@ class PollReport:
 class _Fired:
     """An alert raised in a unit of work, and what to do once it commits."""
 
-    row: dict[str, Any]
+    row: AlertNotice
     sweeps: list[Sweep]
 
 
@@ -358,13 +367,13 @@ class Watch:
         safe_events = getattr(self.chain, "safe_events", None) if safes else None
         # block hashes are kept in memory and written in batches: a crash before a batch is
         # written only means those blocks are read again (recording is idempotent)
-        unsaved: list[tuple[int, str, int]] = []
+        unsaved: list[SeenBlock] = []
 
         def save() -> None:
             if unsaved:
                 with self.store.watch() as tables:
                     tables.put_blocks(name, unsaved)
-                self.metrics["checkpoint"] = unsaved[-1][0]
+                self.metrics["checkpoint"] = unsaved[-1].number
                 unsaved.clear()
 
         def read(n: int) -> tuple[Block, dict[str, AccountState] | None, list[SafeEvent]]:
@@ -435,7 +444,7 @@ class Watch:
                         if included:
                             self._included(block, included)
                             waiting -= included
-                    unsaved.append((number, block.hash, block.timestamp))
+                    unsaved.append(SeenBlock(number, block.hash, block.timestamp))
                     if len(unsaved) >= _SAVE_EVERY:
                         save()
                     below = block.hash
@@ -563,7 +572,7 @@ class Watch:
         release = policy is None or policy.watch.compromised_withdrawals == "reject"
         fired: list[_Fired] = []
         for o in seen:
-            row = refs[o["match_ref"]]
+            row = refs[str(o["match_ref"])]  # one of refs: the observations were picked so
             sender = chain_key(o["sender"], self.chain.name)
             tx_hash = str(row["tx_hash"])  # sent ones only, each with its hash (above)
             if used.get(sender, 0) <= int(o["nonce"]) or self.chain.receipt(tx_hash) \
@@ -598,16 +607,17 @@ class Watch:
                 if tx not in hashes:
                     continue
                 receipt = receipts.get(tx)
-                changes: dict[str, Any] = {"chain_state": "mined", "block": block.number}
+                changes: AlertChange = {"chain_state": "mined", "block": block.number}
                 reverted = receipt is not None and not receipt.ok \
                     and alert["kind"] in ("theft", "safe_execution", "safe_change")
                 note = msg(N_("timeline.chain.included.reverted") if reverted
                            else N_("timeline.chain.included"), tx=tx, block=str(block.number))
                 if reverted:  # a Safe's execution stays one (its signatures are out there)
-                    changes.update(kind="theft_attempt" if alert["kind"] == "theft"
-                                   else alert["kind"], amount=0,
-                                   detail=msg("alert.reverted", alert=alert["detail"],
-                                              block=str(block.number)))
+                    changes["kind"] = "theft_attempt" if alert["kind"] == "theft" \
+                        else alert["kind"]
+                    changes["amount"] = 0
+                    changes["detail"] = msg("alert.reverted", alert=alert["detail"],
+                                            block=str(block.number))
                 tables.update_alert(alert["id"], **changes)
                 if alert["incident"]:
                     tables.add_event(alert["incident"], now, "chain", ACTOR, note)
@@ -728,17 +738,18 @@ class Watch:
                 if obs.match is not None:
                     report.matched += 1
                 status = "pending" if block is None else "mined"
-                values = {"status": status, "block": None if block is None else block.number,
-                          "block_hash": None if block is None else block.hash,
-                          "match_ref": obs.match, "updated": now}
+                number = None if block is None else block.number
+                block_hash = None if block is None else block.hash
                 if old is None:
-                    tables.put_observation({
-                        "id": oid, "chain": name, "tx_hash": t.tx_hash,
-                        "direction": obs.direction, "wallet": obs.wallet, "asset": obs.asset,
-                        "sender": t.sender, "receiver": t.to, "amount": t.value,
-                        "nonce": t.nonce, "first_seen": now, **values})
+                    tables.put_observation(ObservationRow(
+                        id=oid, chain=name, tx_hash=t.tx_hash, direction=obs.direction,
+                        wallet=obs.wallet, asset=obs.asset, sender=t.sender, receiver=t.to,
+                        amount=t.value, nonce=t.nonce, block=number, block_hash=block_hash,
+                        status=status, match_ref=obs.match, first_seen=now, updated=now))
                 elif block is not None and old["status"] in ("pending", "retracted"):
-                    tables.update_observation(oid, **values)
+                    tables.update_observation(oid, status=status, block=number,
+                                              block_hash=block_hash, match_ref=obs.match,
+                                              updated=now)
                 elif block is None or old["block"] == block.number:
                     continue  # seen before, nothing new
                 if obs.direction == "out" and obs.match is None:
@@ -804,11 +815,12 @@ class Watch:
                 alert = replace(alert, key=f"{alert.key}:{alert.asset}")
                 old = tables.alert_by_key(alert.key)
             if old is not None:  # seen again: in a block after the mempool, or after a reorg
-                changes: dict[str, Any] = {}
+                changes: AlertChange = {}
                 moved = old["chain_state"] != chain_state or old["block"] != alert.block
                 # a mempool sighting never takes a mined alert back to pending
                 if moved and not (alert.block is None and old["chain_state"] != "pending"):
-                    changes.update(chain_state=chain_state, block=alert.block)
+                    changes["chain_state"] = chain_state
+                    changes["block"] = alert.block
                 learnt = alert.block is not None and (
                     alert.kind == "theft_attempt" != old["kind"]
                     or (alert.amount and alert.amount != old["amount"])
@@ -817,8 +829,9 @@ class Watch:
                     or (alert.kind.startswith("safe_") and old["detail"] != alert.detail
                         and (old["chain_state"] == "pending" or old["block"] == alert.block)))
                 if learnt:
-                    changes.update(kind=alert.kind, asset=alert.asset, wallet=alert.wallet,
-                                   amount=alert.amount, detail=alert.detail)
+                    changes.update(AlertChange(kind=alert.kind, asset=alert.asset,
+                                               wallet=alert.wallet, amount=alert.amount,
+                                               detail=alert.detail))
                 if changes:
                     tables.update_alert(old["id"], **changes)
                 if old["incident"] and "block" in changes and alert.block is not None:
@@ -831,12 +844,11 @@ class Watch:
                                      msg("timeline.alert", alert=old["id"],
                                          detail=alert.detail))
                 return None
-            alert_id = tables.put_alert({
-                "key": alert.key, "kind": alert.kind, "severity": alert.severity,
-                "state": "open", "chain_state": chain_state, "asset": alert.asset,
-                "wallet": alert.wallet, "tx_hash": alert.tx_hash, "amount": alert.amount,
-                "block": alert.block, "detail": alert.detail, "incident": None,
-                "raised": now})
+            alert_id = tables.put_alert(NewAlert(
+                key=alert.key, kind=alert.kind, severity=alert.severity, state="open",
+                chain_state=chain_state, asset=alert.asset, wallet=alert.wallet,
+                tx_hash=alert.tx_hash, amount=alert.amount, block=alert.block,
+                detail=alert.detail, incident=None, raised=now))
             incident = None
             sweeps: list[Sweep] = []
             if alert.severity == "critical":
@@ -845,22 +857,21 @@ class Watch:
                                  if i["wallet"] in same_key), None)
                 fresh = incident is None
                 if incident is None:
-                    incident = tables.put_incident({
-                        "state": "open",
-                        "title": msg("incident.title.outflow", wallet=alert.wallet or ""),
-                        "asset": alert.asset, "wallet": alert.wallet, "opened": now,
-                        "closed": None})
+                    incident = tables.put_incident(NewIncident(
+                        state="open",
+                        title=msg("incident.title.outflow", wallet=alert.wallet or ""),
+                        asset=alert.asset, wallet=alert.wallet, opened=now, closed=None))
                     tables.add_event(incident, now, "opened", ACTOR,
                                      msg("timeline.opened.by_alert", alert=alert_id))
                 tables.update_alert(alert_id, incident=incident)
                 tables.add_event(incident, now, "alert", ACTOR,
                                  msg("timeline.alert", alert=alert_id, detail=alert.detail))
                 sweeps = self.containment.contain(incident, alert, fresh)
-        row = {"id": alert_id, "key": alert.key, "kind": alert.kind,
-               "severity": alert.severity, "asset": alert.asset, "wallet": alert.wallet,
-               "tx_hash": alert.tx_hash, "amount": alert.amount, "block": alert.block,
-               "chain_state": chain_state, "detail": alert.detail, "incident": incident,
-               "raised": now}
+        row = AlertNotice(id=alert_id, key=alert.key, kind=alert.kind,
+                          severity=alert.severity, asset=alert.asset, wallet=alert.wallet,
+                          tx_hash=alert.tx_hash, amount=alert.amount, block=alert.block,
+                          chain_state=chain_state, detail=alert.detail, incident=incident,
+                          raised=now)
         return _Fired(row, sweeps)
 
     def _announce(self, fired: list[_Fired], report: PollReport) -> None:
@@ -951,7 +962,7 @@ class Watch:
                                                reason=exc.said()))
                     log.error("closing %s failed: %s", ref, exc.message)
 
-    def _close(self, ref: str, obs: dict[str, Any]) -> bool:
+    def _close(self, ref: str, obs: ObservationRow) -> bool:
         kind, _, ident = ref.partition(":")
         if kind == "withdrawal":
             view = self.withdrawals.get(ident)
@@ -1023,7 +1034,7 @@ class Watch:
 
     # ------------------------------------------------------------------ audit
 
-    def audit(self) -> list[dict[str, Any]]:
+    def audit(self) -> list[AlertNotice]:
         """What the watched hot addresses carry from before the watch: allowances they
         granted that are still open (a spender can take their tokens at any time) and
         EIP-7702 delegations (anyone can run the delegate's code with their funds), each

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from sqlalchemy import Connection, delete, select, update
 
-from kinko.ports import AuditRow
+from kinko.ports import ApiKeyRow, AuditRow, SessionRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -31,13 +31,13 @@ class SqlAccess:
         self.conn.execute(s.api_keys.insert().values(
             id=key_id, name=name, role=role, secret_hash=secret_hash, created_us=to_us(at)))
 
-    def key(self, key_id: str) -> dict[str, Any] | None:
+    def key(self, key_id: str) -> ApiKeyRow | None:
         row = self.conn.execute(select(s.api_keys).where(s.api_keys.c.id == key_id)).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else cast(ApiKeyRow, dict(row._mapping))
 
-    def api_keys(self) -> list[dict[str, Any]]:
+    def api_keys(self) -> list[ApiKeyRow]:
         rows = self.conn.execute(select(s.api_keys).order_by(s.api_keys.c.created_us))
-        return [dict(r._mapping) for r in rows]
+        return [cast(ApiKeyRow, dict(r._mapping)) for r in rows]
 
     def revoke(self, key_id: str, at: datetime) -> bool:
         self._touch("api_keys")
@@ -56,7 +56,7 @@ class SqlAccess:
             self.head = head
         return head
 
-    def put_audit(self, row: dict[str, Any]) -> None:
+    def put_audit(self, row: AuditRow) -> None:
         p = "?" if self.conn.dialect.name == "sqlite" else "%s"
         self.conn.exec_driver_sql(
             "INSERT INTO audit_log (seq, at_us, actor, action, target, detail, prev_hash, "
@@ -81,16 +81,14 @@ class SqlAccess:
             id_hash=id_hash, key_id=key_id, csrf=csrf, created_us=to_us(at),
             expires_us=to_us(expires)))
 
-    def session(self, id_hash: str) -> dict[str, Any] | None:
+    def session(self, id_hash: str) -> SessionRow | None:
         row = self.conn.execute(select(s.web_sessions).where(
             s.web_sessions.c.id_hash == id_hash)).first()
         if row is None:
             return None
-        out = dict(row._mapping)
-        for name in ("created", "expires", "ended"):
-            value = out.pop(name + "_us")
-            out[name] = None if value is None else from_us(value)
-        return out
+        return SessionRow(id_hash=row.id_hash, key_id=row.key_id, csrf=row.csrf,
+                          created=from_us(row.created_us), expires=from_us(row.expires_us),
+                          ended=None if row.ended_us is None else from_us(row.ended_us))
 
     def end_session(self, id_hash: str, at: datetime) -> bool:
         done = self.conn.execute(update(s.web_sessions).where(

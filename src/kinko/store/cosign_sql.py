@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -52,6 +52,7 @@ from sqlalchemy.pool import StaticPool
 
 from kinko.domain.cosign_log import GENESIS, Decision
 from kinko.errors import ConfigError, StoreUnavailable
+from kinko.ports import CosignAlertChange, CosignAlertRow
 from kinko.store.schema import Amount
 from kinko.store.values import from_us, normalise_url, redact, to_us
 
@@ -220,20 +221,21 @@ class _Tables:
         return [(r.request, int(r.record), r.safe_tx_hash, r.signature)
                 for r in self.conn.execute(select(signed).order_by(signed.c.record))]
 
-    def due_alerts(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+    def due_alerts(self, now: datetime, limit: int = 50) -> list[CosignAlertRow]:
         rows = self.conn.execute(select(outbox).where(
             (outbox.c.state == "queued") & (outbox.c.next_us <= to_us(now)))
             .order_by(outbox.c.id).limit(limit))
-        return [dict(r._mapping) for r in rows]
+        return [cast(CosignAlertRow, dict(r._mapping)) for r in rows]
 
-    def alerts(self) -> list[dict[str, Any]]:
-        return [dict(r._mapping) for r in self.conn.execute(select(outbox).order_by(
-            outbox.c.id))]
+    def alerts(self) -> list[CosignAlertRow]:
+        return [cast(CosignAlertRow, dict(r._mapping)) for r in self.conn.execute(
+            select(outbox).order_by(outbox.c.id))]
 
-    def update_alert(self, alert_id: int, **values: Any) -> None:
+    def update_alert(self, alert_id: int, **values: Unpack[CosignAlertChange]) -> None:
+        columns: dict[str, Any] = {k: v for k, v in values.items() if k != "next"}
         if "next" in values:
-            values["next_us"] = to_us(values.pop("next"))
-        self.conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+            columns["next_us"] = to_us(values["next"])
+        self.conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**columns))
 
 
 class SqlCosignLog:

@@ -19,7 +19,7 @@ from kinko.domain.messages import Message, decode, msg
 from kinko.domain.policy_lock import StoredPolicy, Veto
 from kinko.domain.states import ProposalState
 from kinko.errors import ApprovalError, ConfigError
-from kinko.ports import ProposalRow
+from kinko.ports import DepositAddress, DepositRow, OwnerSignatureRow, ProposalRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -170,12 +170,12 @@ class SqlCustody:
                                                 digest=digest, signature=signature,
                                                 signed_us=to_us(at)))
 
-    def owner_signatures(self, proposal_id: str) -> list[dict[str, Any]]:
+    def owner_signatures(self, proposal_id: str) -> list[OwnerSignatureRow]:
         table = s.owner_signatures
         rows = self.conn.execute(select(table).where(table.c.proposal_id == proposal_id)
                                  .order_by(table.c.owner))
-        return [{"owner": r.owner, "digest": r.digest, "signature": r.signature,
-                 "signed_at": from_us(int(r.signed_us))} for r in rows]
+        return [OwnerSignatureRow(owner=r.owner, digest=r.digest, signature=r.signature,
+                                  signed_at=from_us(int(r.signed_us))) for r in rows]
 
     def approvals(self, proposal_id: str) -> list[Approval]:
         # the driver's SQL, not a Core statement: a list of pending proposals reads this once
@@ -221,11 +221,11 @@ class SqlDeposits:
         self.conn.execute(s.deposit_addresses.insert().values(
             address=address, chain=chain, customer=customer, asset=asset, wallet=wallet))
 
-    def addresses(self, chain: str) -> dict[str, tuple[str, str, str]]:
+    def addresses(self, chain: str) -> dict[str, DepositAddress]:
         """Address (canonical form, as stored) → (customer, asset, wallet)."""
         rows = self.conn.execute(select(s.deposit_addresses).where(
             s.deposit_addresses.c.chain == chain))
-        return {r.address: (r.customer, r.asset, r.wallet) for r in rows}
+        return {r.address: DepositAddress(r.customer, r.asset, r.wallet) for r in rows}
 
     def block_hash(self, chain: str, number: int) -> str | None:
         row = self.conn.execute(select(s.chain_blocks.c.hash).where(
@@ -247,7 +247,7 @@ class SqlDeposits:
         self.conn.execute(s.chain_blocks.delete().where(
             s.chain_blocks.c.chain == chain, s.chain_blocks.c.number > number))
 
-    def put_deposits(self, rows: list[dict[str, Any]]) -> set[str]:
+    def put_deposits(self, rows: list[DepositRow]) -> set[str]:
         """Record credited deposits; return the ids that were new."""
         ids = [r["id"] for r in rows]
         seen: set[str] = set()
@@ -259,18 +259,18 @@ class SqlDeposits:
             self.conn.execute(s.deposits.insert(), fresh)
         return {r["id"] for r in fresh}
 
-    def credited_after(self, chain: str, number: int) -> list[dict[str, Any]]:
+    def credited_after(self, chain: str, number: int) -> list[DepositRow]:
         rows = self.conn.execute(select(s.deposits).where(
             s.deposits.c.chain == chain, s.deposits.c.block > number,
             s.deposits.c.state.in_(("credited", "frozen"))).order_by(s.deposits.c.block))
-        return [dict(r._mapping) for r in rows]
+        return [cast(DepositRow, dict(r._mapping)) for r in rows]
 
     def mark_reverted(self, deposit_id: str) -> None:
         self.conn.execute(update(s.deposits).where(s.deposits.c.id == deposit_id)
                           .values(state="reverted"))
 
-    def deposits(self, chain: str | None = None) -> list[dict[str, Any]]:
+    def deposits(self, chain: str | None = None) -> list[DepositRow]:
         q = select(s.deposits).order_by(s.deposits.c.block, s.deposits.c.id)
         if chain is not None:
             q = q.where(s.deposits.c.chain == chain)
-        return [dict(r._mapping) for r in self.conn.execute(q)]
+        return [cast(DepositRow, dict(r._mapping)) for r in self.conn.execute(q)]

@@ -16,7 +16,7 @@ from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
-from kinko.ports import BreakerEventRow, RequestMarks, WithdrawalRow
+from kinko.ports import BreakerEventRow, RequestMarks, TierRow, WithdrawalRow
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -327,14 +327,14 @@ class SqlScreening:
 
     # tiers -----------------------------------------------------------------------
 
-    def customer_tier(self, customer: str) -> dict[str, Any] | None:
+    def customer_tier(self, customer: str) -> TierRow | None:
         """The customer's recorded tier: tier, set_at, set_by (None: never set)."""
         row = self.conn.execute(select(s.customer_tiers).where(
             s.customer_tiers.c.customer == customer)).first()
         if row is None:
             return None
-        return {"customer": row.customer, "tier": row.tier, "set_at": from_us(row.set_us),
-                "set_by": row.set_by}
+        return TierRow(customer=row.customer, tier=row.tier, set_at=from_us(row.set_us),
+                       set_by=row.set_by)
 
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None:
         """Record each customer's tier (replacing an earlier one)."""

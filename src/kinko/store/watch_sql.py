@@ -7,14 +7,32 @@ without the suffix, as in the other table modules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, Unpack, cast
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
 from kinko.domain.messages import Message, decode
-from kinko.ports import AlertRow, IncidentRow, TimelineRow
+from kinko.ports import (
+    AlertChange,
+    AlertRow,
+    ArtifactChange,
+    ArtifactRow,
+    HeartbeatRow,
+    IncidentChange,
+    IncidentRow,
+    NewAlert,
+    NewIncident,
+    NotificationChange,
+    NotificationRow,
+    ObservationChange,
+    ObservationRow,
+    SampleRow,
+    SeenBlock,
+    SignedMove,
+    TimelineRow,
+)
 from kinko.store import schema as s
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
@@ -42,17 +60,25 @@ def _out(row: Any, table: Table | None = None) -> dict[str, Any]:
     return out
 
 
+R = TypeVar("R")
+
+
+def _row(kind: type[R], row: Any, table: Table) -> R:
+    """A row of ``table`` as the port's row type ``kind``: its columns are the type's keys
+    (``x_us`` read as ``x``, messages decoded); words such as a kind or a state hold what
+    kinko (or the co-signer) wrote, declared words."""
+    return cast(R, _out(row, table))
+
+
 def _alert(row: Any) -> AlertRow:
-    # the columns are AlertRow's (x_us read as x, the detail as a Message); kind and state
-    # hold what kinko (or the co-signer) wrote: declared words
-    return cast(AlertRow, _out(row, s.alerts))
+    return _row(AlertRow, row, s.alerts)
 
 
 def _incident(row: Any) -> IncidentRow:
-    return cast(IncidentRow, _out(row, s.incidents))
+    return _row(IncidentRow, row, s.incidents)
 
 
-def _in(values: dict[str, Any], table: Table) -> dict[str, Any]:
+def _in(values: Mapping[str, Any], table: Table) -> dict[str, Any]:
     """The inverse of :func:`_out` for the columns ``table`` has."""
     out: dict[str, Any] = {}
     messages = MESSAGES.get(table.name, ())
@@ -84,7 +110,7 @@ class SqlWatch:
         return self.conn.execute(select(s.watch_blocks.c.hash).where(
             s.watch_blocks.c.chain == chain, s.watch_blocks.c.number == number)).scalar()
 
-    def put_blocks(self, chain: str, blocks: list[tuple[int, str, int]]) -> None:
+    def put_blocks(self, chain: str, blocks: list[SeenBlock]) -> None:
         """(number, hash, timestamp) of blocks read, in one statement."""
         if blocks:
             self.conn.execute(s.watch_blocks.insert(), [
@@ -115,41 +141,41 @@ class SqlWatch:
             self.conn.execute(s.watch_heartbeat.insert().values(chain=chain, rounds=1,
                                                                 **values))
 
-    def heartbeats(self) -> list[dict[str, Any]]:
+    def heartbeats(self) -> list[HeartbeatRow]:
         rows = self.conn.execute(select(s.watch_heartbeat).order_by(s.watch_heartbeat.c.chain))
-        return [_out(r) for r in rows]
+        return [_row(HeartbeatRow, r, s.watch_heartbeat) for r in rows]
 
     # ------------------------------------------------------------------ observations
 
-    def observation(self, obs_id: str) -> dict[str, Any] | None:
+    def observation(self, obs_id: str) -> ObservationRow | None:
         row = self.conn.execute(select(s.observations).where(
             s.observations.c.id == obs_id)).first()
-        return None if row is None else _out(row)
+        return None if row is None else _row(ObservationRow, row, s.observations)
 
-    def put_observation(self, row: dict[str, Any]) -> None:
+    def put_observation(self, row: ObservationRow) -> None:
         self.conn.execute(s.observations.insert().values(**_in(row, s.observations)))
 
-    def update_observation(self, obs_id: str, **values: Any) -> None:
+    def update_observation(self, obs_id: str, **values: Unpack[ObservationChange]) -> None:
         self.conn.execute(update(s.observations).where(s.observations.c.id == obs_id)
                           .values(**_in(values, s.observations)))
 
     def observations(self, chain: str, *, status: tuple[str, ...] | None = None,
-                     above: int | None = None) -> list[dict[str, Any]]:
+                     above: int | None = None) -> list[ObservationRow]:
         q = select(s.observations).where(s.observations.c.chain == chain)
         if status is not None:
             q = q.where(s.observations.c.status.in_(status))
         if above is not None:
             q = q.where(s.observations.c.block > above)
-        return [_out(r) for r in self.conn.execute(q.order_by(s.observations.c.first_seen_us,
-                                                              s.observations.c.id))]
+        return [_row(ObservationRow, r, s.observations) for r in self.conn.execute(
+            q.order_by(s.observations.c.first_seen_us, s.observations.c.id))]
 
     def wallet_flows(self, wallet: str, after_block: int, to_block: int
-                     ) -> list[dict[str, Any]]:
+                     ) -> list[ObservationRow]:
         rows = self.conn.execute(select(s.observations).where(
             s.observations.c.wallet == wallet, s.observations.c.block > after_block,
             s.observations.c.block <= to_block,
             s.observations.c.status.in_(("mined", "final"))))
-        return [_out(r) for r in rows]
+        return [_row(ObservationRow, r, s.observations) for r in rows]
 
     def consumed(self, refs: list[str]) -> dict[str, str]:
         """Approved movements already seen on chain: ref → the transaction that used it
@@ -166,32 +192,32 @@ class SqlWatch:
 
     # ------------------------------------------------------------------ signed moves
 
-    def put_signed(self, row: dict[str, Any]) -> None:
+    def put_signed(self, row: SignedMove) -> None:
         """What kinko signed for an approved movement (``ref``), in the unit that records
         its hash before broadcast; a movement signed again (sent anew) keeps the last."""
         values = _in(row, s.signed_moves)
         self.conn.execute(delete(s.signed_moves).where(s.signed_moves.c.ref == row["ref"]))
         self.conn.execute(s.signed_moves.insert().values(**values))
 
-    def signed(self, refs: list[str]) -> dict[str, dict[str, Any]]:
+    def signed(self, refs: list[str]) -> dict[str, SignedMove]:
         """What kinko signed for each of ``refs`` that it signed (ref → row)."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, SignedMove] = {}
         for i in range(0, len(refs), 500):
             for r in self.conn.execute(select(s.signed_moves).where(
                     s.signed_moves.c.ref.in_(refs[i : i + 500]))):
-                row = _out(r)
+                row = _row(SignedMove, r, s.signed_moves)
                 out[str(row["ref"])] = row
         return out
 
-    def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, dict[str, Any]]:
+    def signed_safe_txs(self, safe_tx_hashes: list[str]) -> dict[str, SignedMove]:
         """The signed moves that are Safe executions of ``safe_tx_hashes`` (lower-case
         SafeTx hash → row)."""
         lowered = sorted({h.lower() for h in safe_tx_hashes})
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, SignedMove] = {}
         for i in range(0, len(lowered), 500):
             for r in self.conn.execute(select(s.signed_moves).where(
                     func.lower(s.signed_moves.c.safe_tx_hash).in_(lowered[i : i + 500]))):
-                row = _out(r)
+                row = _row(SignedMove, r, s.signed_moves)
                 out[str(row["safe_tx_hash"]).lower()] = row
         return out
 
@@ -234,23 +260,23 @@ class SqlWatch:
             q = q.offset(offset)
         return [_alert(r) for r in self.conn.execute(q)]
 
-    def put_alert(self, row: dict[str, Any]) -> str:
+    def put_alert(self, row: NewAlert) -> str:
         """Insert an alert; its id is the next ``A-<n>``."""
         count = self.conn.execute(select(func.count()).select_from(s.alerts)).scalar() or 0
         alert_id = f"A-{count + 1}"
         self.conn.execute(s.alerts.insert().values(id=alert_id, **_in(row, s.alerts)))
         return alert_id
 
-    def update_alert(self, alert_id: str, **values: Any) -> None:
+    def update_alert(self, alert_id: str, **values: Unpack[AlertChange]) -> None:
         self.conn.execute(update(s.alerts).where(s.alerts.c.id == alert_id)
                           .values(**_in(values, s.alerts)))
 
     # ------------------------------------------------------------------ incidents
 
-    def put_incident(self, row: dict[str, Any]) -> str:
+    def put_incident(self, row: NewIncident) -> str:
         self._touch("incidents")
         count = self.conn.execute(select(func.count()).select_from(s.incidents)).scalar() or 0
-        opened: datetime = row["opened"]
+        opened = row["opened"]
         incident_id = f"INC-{opened:%Y%m%d}-{count + 1}"
         self.conn.execute(s.incidents.insert().values(id=incident_id,
                                                       **_in(row, s.incidents)))
@@ -267,7 +293,7 @@ class SqlWatch:
             q = q.where(s.incidents.c.state == state)
         return [_incident(r) for r in self.conn.execute(q.order_by(s.incidents.c.opened_us))]
 
-    def update_incident(self, incident_id: str, **values: Any) -> None:
+    def update_incident(self, incident_id: str, **values: Unpack[IncidentChange]) -> None:
         self._touch("incidents")
         self.conn.execute(update(s.incidents).where(s.incidents.c.id == incident_id)
                           .values(**_in(values, s.incidents)))
@@ -281,7 +307,7 @@ class SqlWatch:
     def events(self, incident: str) -> list[TimelineRow]:
         rows = self.conn.execute(select(s.timeline).where(s.timeline.c.incident == incident)
                                  .order_by(s.timeline.c.at_us, s.timeline.c.id))
-        return [cast(TimelineRow, _out(r, s.timeline)) for r in rows]
+        return [_row(TimelineRow, r, s.timeline) for r in rows]
 
     # ------------------------------------------------------------------ webhook outbox
 
@@ -289,17 +315,18 @@ class SqlWatch:
         self.conn.execute(s.notifications.insert().values(
             alert=alert, body=body, state="queued", attempts=0, next_us=to_us(at)))
 
-    def due_notifications(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+    def due_notifications(self, now: datetime, limit: int = 50) -> list[NotificationRow]:
         rows = self.conn.execute(select(s.notifications).where(
             s.notifications.c.state == "queued", s.notifications.c.next_us <= to_us(now))
             .order_by(s.notifications.c.id).limit(limit))
-        return [_out(r) for r in rows]
+        return [_row(NotificationRow, r, s.notifications) for r in rows]
 
-    def notifications(self) -> list[dict[str, Any]]:
+    def notifications(self) -> list[NotificationRow]:
         rows = self.conn.execute(select(s.notifications).order_by(s.notifications.c.id))
-        return [_out(r) for r in rows]
+        return [_row(NotificationRow, r, s.notifications) for r in rows]
 
-    def update_notification(self, notification_id: int, **values: Any) -> None:
+    def update_notification(self, notification_id: int,
+                            **values: Unpack[NotificationChange]) -> None:
         self.conn.execute(update(s.notifications).where(s.notifications.c.id == notification_id)
                           .values(**_in(values, s.notifications)))
 
@@ -312,11 +339,11 @@ class SqlWatch:
             self.conn.execute(s.balance_samples.insert().values(
                 wallet=wallet, block=block, ts=ts, balance=balance))
 
-    def samples(self, wallet: str, since_ts: int) -> list[dict[str, Any]]:
+    def samples(self, wallet: str, since_ts: int) -> list[SampleRow]:
         rows = self.conn.execute(select(s.balance_samples).where(
             s.balance_samples.c.wallet == wallet, s.balance_samples.c.ts >= since_ts)
             .order_by(s.balance_samples.c.block))
-        return [dict(r._mapping) for r in rows]
+        return [_row(SampleRow, r, s.balance_samples) for r in rows]
 
     def forget_samples_after(self, wallets: list[str], block: int) -> None:
         self.conn.execute(delete(s.balance_samples).where(
@@ -324,27 +351,27 @@ class SqlWatch:
 
     # artifacts: files kinko wrote, indexed -------------------------------------------
 
-    def put_artifact(self, row: dict[str, Any]) -> None:
+    def put_artifact(self, row: ArtifactRow) -> None:
         self.conn.execute(s.artifacts.insert().values(**_in(row, s.artifacts)))
 
-    def update_artifact(self, artifact_id: str, **values: Any) -> None:
+    def update_artifact(self, artifact_id: str, **values: Unpack[ArtifactChange]) -> None:
         self.conn.execute(update(s.artifacts).where(s.artifacts.c.id == artifact_id)
                           .values(**_in(values, s.artifacts)))
 
-    def artifact(self, artifact_id: str) -> dict[str, Any] | None:
+    def artifact(self, artifact_id: str) -> ArtifactRow | None:
         row = self.conn.execute(select(s.artifacts).where(
             s.artifacts.c.id == artifact_id)).first()
-        return None if row is None else _out(row, s.artifacts)
+        return None if row is None else _row(ArtifactRow, row, s.artifacts)
 
     def artifacts(self, kind: str | None = None, incident: str | None = None,
-                  limit: int = 200) -> list[dict[str, Any]]:
+                  limit: int = 200) -> list[ArtifactRow]:
         q = select(s.artifacts)
         if kind is not None:
             q = q.where(s.artifacts.c.kind == kind)
         if incident is not None:
             q = q.where(s.artifacts.c.incident == incident)
         q = q.order_by(s.artifacts.c.created_us.desc(), s.artifacts.c.id).limit(limit)
-        return [_out(r, s.artifacts) for r in self.conn.execute(q)]
+        return [_row(ArtifactRow, r, s.artifacts) for r in self.conn.execute(q)]
 
     def count_alerts(self, state: str | None = None) -> int:
         q = select(func.count()).select_from(s.alerts)
