@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_sqlite
 
 __all__ = ["CliRun", "cli_runner"]
 
@@ -31,5 +32,10 @@ def cli_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         return code, out, err
 
     if init:
+        # a new SQLite file starts as a copy of this process's migrated template; `init`
+        # runs on it as an operator runs it (it finds the schema current, records assets)
+        path = Path(database_url.removeprefix("sqlite:///"))
+        if database_url.startswith("sqlite:///") and not path.exists():
+            migrated_sqlite(path)
         assert run("init")[0] == 0
     return run

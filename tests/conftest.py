@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import fastloop
 import pgserver
 from clirun import CliRun, cli_runner
+from dbtemplate import migrated_sqlite
 
 from kinko import i18n
 from kinko.domain.custody import Wallet
@@ -68,8 +69,11 @@ def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[SqlStore]:
+    """A store at the newest schema: on SQLite a copy of this process's migrated template
+    (:mod:`dbtemplate`), on PostgreSQL a copy of the session's migrated template database."""
+    if store_url.startswith("sqlite:///"):
+        migrated_sqlite(Path(store_url.removeprefix("sqlite:///")))
     s = open_store(store_url)
-    upgrade(s)
     yield s
     s.close()
 

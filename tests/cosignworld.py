@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_sqlite
 from eth_account import Account
 
 from kinko.chains import safe as S
@@ -186,9 +187,10 @@ def build(chain: EvmChain, folder: Path, cosigner: str, *, store_url: str | None
     chain.fund(eth_safe, 200 * ETH)  # on chain more than the ledger books: tests spend it
     fund_token(chain, token, xem_safe, 5_000_000 * XEM)
     chain_id = chain.fee_params()[0]
-    url = store_url or f"sqlite:///{folder / 'kinko.db'}"
+    url = store_url or migrated_sqlite(folder / "kinko.db")
     store = open_store(url)
-    upgrade(store)
+    if store_url is not None:  # the caller's database (the copy is at the newest already)
+        upgrade(store)
     clock = FixedClock(datetime.now(UTC))
     assets = AssetRegistry.default([Asset("XEM", "ethereum", 6, token)])
     ledger = Ledger(store, clock, assets)

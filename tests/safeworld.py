@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_sqlite
 from eth_account import Account
 
 from kinko.chains import safe as S
@@ -34,7 +35,7 @@ from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.wallets import create_multisig, register_multisig
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import SqlStore, open_store, upgrade
+from kinko.store import SqlStore, open_store
 from kinko.store.cosign_sql import open_cosign_log
 from kinko.store.cosign_view import SqlKinkoView
 
@@ -89,9 +90,8 @@ def build(chain: EvmChain, ops_key: Any, folder: Path) -> World:
     deployment = S.deploy_safe_contracts(chain)
     token = deploy_token(chain, name="XEM", symbol="XEM", decimals=6, supply=10**9 * X)
     assets = AssetRegistry.default([Asset("XEM", "ethereum", 6, token)])
-    url = f"sqlite:///{folder / 'k.db'}"
+    url = migrated_sqlite(folder / "k.db")
     store = open_store(url)
-    upgrade(store)
     clock = FixedClock()
     ledger = Ledger(store, clock, assets)
     ledger.sync_assets()

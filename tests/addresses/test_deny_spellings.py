@@ -12,6 +12,7 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_store
 
 from kinko.domain.addresses import CHAINS, FORMATS, canonical_address, currency_formats
 from kinko.domain.addresses.formats import CashAddr, EvmHex, Nem, Segwit, eip55
@@ -25,7 +26,6 @@ from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import open_store, upgrade
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 POLICY = """version = 1
@@ -53,8 +53,7 @@ CHAIN_OF_FORMAT = {name: next(c for c, names in CHAINS.items() if name in names)
 
 @pytest.fixture
 def withdrawals(tmp_path: Path) -> Iterator[Withdrawals]:
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     extra = [Asset(s, c, DECIMALS.get(s, 8)) for s, c in ASSETS.items() if s not in ("BTC",
                                                                                     "ETH")]
     ledger = Ledger(store, FixedClock(), AssetRegistry.default(extra))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_store
 
 from kinko.domain.labels import parse_csv_labels, parse_tagpack
 from kinko.domain.money import Asset, AssetRegistry
@@ -18,7 +19,7 @@ from kinko.errors import BadInput, InputFileError
 from kinko.ports import FixedClock
 from kinko.services.labels import load_labels, tags
 from kinko.services.ledger import Ledger
-from kinko.store import SqlStore, open_store, upgrade
+from kinko.store import SqlStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOOD = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -26,8 +27,7 @@ GOOD = "0x52908400098527886E0F7030069857D2E4169EE7"
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(s)
+    s = migrated_store(tmp_path / "k.db")
     yield s
     s.close()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
@@ -21,7 +22,6 @@ from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 from kinko.store.custody_sql import parse_proposal
 
 E = 10**18
@@ -32,8 +32,7 @@ HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"  # the hot wallet's address
 
 @pytest.fixture
 def api(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))

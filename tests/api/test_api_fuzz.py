@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from dbtemplate import migrated_store
 from hypothesis import HealthCheck, settings
 
 from kinko.api import create_app
@@ -19,13 +20,11 @@ from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 
 def _app():  # type: ignore[no-untyped-def]
     folder = Path(tempfile.mkdtemp(prefix="kinko-fuzz-"))
-    store = open_store(f"sqlite:///{folder / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(folder / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot",

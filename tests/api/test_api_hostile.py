@@ -33,6 +33,7 @@ from urllib.parse import quote
 import anvilnode
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -49,7 +50,7 @@ from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import SqlStore, open_store, upgrade
+from kinko.store import SqlStore
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -106,8 +107,7 @@ def _routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     folder = tmp_path_factory.mktemp("hostile")
-    store = open_store(f"sqlite:///{folder / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(folder / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))

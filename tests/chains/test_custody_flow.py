@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
@@ -22,7 +23,6 @@ from kinko.errors import ApprovalError, ConfigError
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 E = 10**18
 PASSWORD = "correct horse battery"
@@ -39,8 +39,7 @@ def policy_text(version: int = 1, quorum: int = 2, eth_max: str = "0.05") -> str
 
 @pytest.fixture
 def setup(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     hot_address = create_keystore(tmp_path / "eth-hot.json", PASSWORD)

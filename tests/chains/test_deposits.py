@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_store
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
@@ -16,15 +17,13 @@ from kinko.errors import ChainUnavailable
 from kinko.ports import FixedClock
 from kinko.services.deposits import Deposits
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 E = 10**18
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:  # a SQLite ledger with one hot wallet
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     led = Ledger(store, FixedClock(), AssetRegistry.default())
     led.add_wallet(Wallet("eth-hot", "ETH", "hot", (str(Account.create().address),)))
     return led

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_store
 from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains import nem
@@ -26,7 +27,6 @@ from kinko.services.deposits import Deposits
 from kinko.services.ledger import Ledger
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import open_store, upgrade
 
 CHAIN = "nem"
 HOT, DEPOSIT, PAYER, THIEF, TAGGED = (nem.NemKey(k, CHAIN) for k in PRIVATE)
@@ -47,8 +47,7 @@ class Env:
         self.node.fund(HOT.address, 10_000 * XEM)
         self.node.give_mosaic(TAGGED.address, TAG, 1)
         self.chain = NisChain(self.node.url, name=CHAIN, accounts=[HOT.address])
-        self.store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-        upgrade(self.store)
+        self.store = migrated_store(tmp_path / "k.db")
         self.ledger = Ledger(self.store, FixedClock(), AssetRegistry.default())
         self.ledger.add_wallet(Wallet("xem-hot", "XEM", "hot", (dashed(HOT.address),)))
         self.ledger.post("open", [Posting("wallet:xem-hot", "XEM", 10_000 * XEM),

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_store
 from nis1double import PRIVATE, Nis1Double, nis_json
 
 from kinko.chains import nem
@@ -140,11 +141,9 @@ def test_a_withdrawal_of_a_levied_mosaic_books_its_levy_and_does_not_alarm(
     from kinko.services.ledger import Ledger
     from kinko.services.watch import Watch
     from kinko.services.withdrawals import Withdrawals
-    from kinko.store import open_store, upgrade
 
     chain = NisChain(node.url, name=CHAIN, accounts=[HOT.address])
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     try:
         ledger = Ledger(store, SystemClock(), AssetRegistry.default([Asset("PEG", CHAIN, 2,
                                                                             PEG)]))

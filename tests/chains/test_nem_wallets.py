@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_sqlite, migrated_store
 from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains import nem, nem_multisig, registry
@@ -36,7 +37,7 @@ from kinko.services.ledger import Ledger
 from kinko.services.wallets import register_multisig
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import open_store, upgrade
+from kinko.store import open_store
 from kinko.store.cosign_sql import open_cosign_log
 from kinko.store.cosign_view import KinkoAlertSink, SqlKinkoView
 
@@ -68,9 +69,8 @@ class Env:
                                    min_change=2)
         self.announce(ACCOUNT.sign(convert))
         self.node.mine()
-        url = f"sqlite:///{tmp_path / 'k.db'}"
+        url = migrated_sqlite(tmp_path / "k.db")
         self.store = open_store(url)
-        upgrade(self.store)
         self.ledger = Ledger(self.store, SystemClock(), AssetRegistry.default())
         self.ledger.sync_assets()  # the co-signer reads the assets kinko registers
         self.wallet = register_multisig(
@@ -297,8 +297,7 @@ def test_a_theft_from_a_nem_key_hot_account_is_answered_by_the_emergency_sweep(
 
     hot, cold, thief = ACCOUNT, RECOVERY, CUSTOMER
     node = Nis1Double(CHAIN)
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     try:
         node.fund(hot.address, 1_000 * XEM)
         chain = NisChain(node.url, name=CHAIN, accounts=[hot.address])

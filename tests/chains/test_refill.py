@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
@@ -19,14 +20,12 @@ from kinko.errors import ApprovalError
 from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 E = 10**18
 
 
 def test_refill_is_booked_only_for_the_approved_transfer(chain: EvmChain, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     ledger = Ledger(store, FixedClock(), AssetRegistry.default())
     hot, cold = Account.create(), Account.create()  # the test plays the offline cold signer
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (hot.address,)))

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_store
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
@@ -23,7 +24,6 @@ from kinko.errors import BadInput
 from kinko.ports import FixedClock
 from kinko.services import reserves, reserves_chain
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 E = 10**18
 
@@ -38,8 +38,7 @@ def offline_sign(key: object, out: Path, address: str) -> str:
 
 
 def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     ledger = Ledger(store, FixedClock(), AssetRegistry.default())
     ledger.sync_assets()
     hot = throwaway_signer()
@@ -183,8 +182,7 @@ def test_token_reserves_are_read_from_the_token(chain: EvmChain, tmp_path: Path)
 
     x = 10**6
     token = deploy_token(chain, name="XEM", symbol="XEM", decimals=6, supply=10**9 * x)
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     ledger = Ledger(store, FixedClock(), AssetRegistry.default([Asset("XEM", "ethereum", 6,
                                                                       token)]))
     ledger.sync_assets()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dbtemplate import migrated_store
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, throwaway_signer
@@ -29,7 +30,6 @@ from kinko.errors import BadInput, InvalidAccount
 from kinko.ports import FixedClock
 from kinko.services import reserves, reserves_chain
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 E = 10**18
 
@@ -65,8 +65,7 @@ def import_cold(ex: Exchange, signer: KeystoreSigner, out: Path | None = None) -
 @pytest.fixture
 def ex(tmp_path: Path) -> Iterator[Exchange]:
     chain = EvmChain.in_process()
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     usdt = Asset("USDT", "ethereum", 6, "0xdac17f958d2ee523a2206206994597c13d831ec7")
     ledger = Ledger(store, FixedClock(datetime.now(UTC)), AssetRegistry.default([usdt]))
     ledger.sync_assets()

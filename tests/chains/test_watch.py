@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
@@ -34,7 +35,7 @@ from kinko.services.ledger import Ledger
 from kinko.services.notify import Webhook, verify_webhook
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import SqlStore, open_store, upgrade
+from kinko.store import SqlStore
 
 E = 10**18
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
@@ -55,8 +56,7 @@ def send(chain: EvmChain, signer: Any, to: str, value: int, *, gas_price: int | 
 
 class Env:
     def __init__(self, chain: EvmChain, tmp_path: Path, watch_toml: str = "") -> None:
-        self.store: SqlStore = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-        upgrade(self.store)
+        self.store: SqlStore = migrated_store(tmp_path / "k.db")
         self.chain = chain
         self.clock = FixedClock()
         self.ledger = Ledger(self.store, self.clock, AssetRegistry.default())

@@ -14,6 +14,7 @@ from typing import Any
 import anvilnode
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 from softhsm import SoftHsm
@@ -36,7 +37,7 @@ from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import SqlStore, open_store, upgrade
+from kinko.store import SqlStore
 
 pytestmark = pytest.mark.slow  # one anvil node for the module
 
@@ -143,8 +144,7 @@ class World:
     def __init__(self, chain: EvmChain, token: str, tmp_path: Path, watch_toml: str = "",
                  eth_wallet: bool = True, signer: Any = None) -> None:
         self.chain, self.token = chain, token
-        self.store: SqlStore = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-        upgrade(self.store)
+        self.store: SqlStore = migrated_store(tmp_path / "k.db")
         self.clock = FixedClock()
         self.ledger = Ledger(self.store, self.clock, AssetRegistry.default(
             [Asset("XEM", "ethereum", 6, token)]))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 
 from kinko.chains.erc20 import TOKEN_GAS, deploy_token, fund_token
@@ -29,7 +30,6 @@ from kinko.services.deposits import Deposits
 from kinko.services.ledger import Ledger
 from kinko.services.watch import Watch
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import open_store, upgrade
 
 X = 10**6  # one XEM in micro-XEM
 E = 10**18
@@ -41,8 +41,7 @@ class TokenEnv:
         self.chain = chain
         self.token = deploy_token(chain, name="NEM (replay)", symbol="XEM", decimals=6,
                                   supply=9_000_000_000 * X)
-        self.store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-        upgrade(self.store)
+        self.store = migrated_store(tmp_path / "k.db")
         self.ledger = Ledger(self.store, FixedClock(), AssetRegistry.default(
             [Asset("XEM", "ethereum", 6, self.token)]))
         self.ledger.sync_assets()

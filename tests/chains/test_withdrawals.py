@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 
 from kinko.chains.evm import EvmChain
@@ -23,7 +24,6 @@ from kinko.ports import FixedClock
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import open_store, upgrade
 
 E = 10**18
 # a chain, an encrypted keystore and a policy for every test: seconds each, even in process
@@ -58,8 +58,7 @@ reason = "outflow far above normal"
 
 @pytest.fixture
 def flow(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     hot = create_keystore(tmp_path / "eth-hot.json", "correct horse battery")

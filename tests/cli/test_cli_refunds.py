@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from clirun import cli_runner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
@@ -33,7 +34,7 @@ from kinko.services.custody import Custody
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.refunds import Refunds
-from kinko.store import SqlStore, open_store, upgrade
+from kinko.store import SqlStore
 
 XEM = 10**6
 HELD = {"C1": 1_520_250_001, "C2": 500_000, "C3": 5_646_000}
@@ -335,8 +336,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def cli_exchange(tmp_path: Path, own_yen: int) -> tuple[str, Ledger]:
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     ledger.sync_assets()

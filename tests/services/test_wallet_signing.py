@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_sqlite
 
 from kinko.domain.custody import Multisig, Wallet, wallet_signing
 from kinko.domain.money import AssetRegistry
@@ -19,7 +20,7 @@ from kinko.ports import FixedClock
 from kinko.render.custody import render_custody
 from kinko.services.custody import Custody, custody_report
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
+from kinko.store import open_store
 from kinko.store.cosign_view import KinkoAlertSink
 
 OPS, COSIGNER, RECOVERY = "0x" + "1" * 40, "0x" + "2" * 40, "0x" + "3" * 40
@@ -58,9 +59,8 @@ def test_each_kind_of_wallet_says_how_it_is_signed() -> None:
 
 @pytest.fixture
 def custody(tmp_path: Path) -> Iterator[Custody]:
-    url = f"sqlite:///{tmp_path / 'kinko.db'}"
+    url = migrated_sqlite(tmp_path / "kinko.db")
     store = open_store(url)
-    upgrade(store)
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     ledger.sync_assets()

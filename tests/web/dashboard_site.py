@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
@@ -26,7 +27,6 @@ from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
-from kinko.store import open_store, upgrade
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -69,8 +69,7 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))

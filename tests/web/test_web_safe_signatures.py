@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_store
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
@@ -32,7 +33,6 @@ from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.wallets import create_multisig
-from kinko.store import open_store, upgrade
 
 E = 10**18
 
@@ -71,8 +71,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     chain = EvmChain.in_process()
     relayer = throwaway_signer()
     chain.fund(relayer.address, E)
-    store = open_store(f"sqlite:///{folder / 'k.db'}")
-    upgrade(store)
+    store = migrated_store(folder / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
     owners = [Account.create() for _ in range(3)]
