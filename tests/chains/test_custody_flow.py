@@ -11,9 +11,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dbtemplate import migrated_store
 from eth_account import Account
+from keyfiles import new_keystore
 
 from kinko.chains.evm import EvmChain
-from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
@@ -42,7 +43,7 @@ def setup(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
     store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
-    hot_address = create_keystore(tmp_path / "eth-hot.json", PASSWORD)
+    hot_address = new_keystore(tmp_path / "eth-hot.json", PASSWORD)
     cold_address = str(Account.create().address)
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (hot_address,)))
     ledger.add_wallet(Wallet("eth-cold", "ETH", "cold", (cold_address,)))

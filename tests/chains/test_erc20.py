@@ -21,6 +21,7 @@ import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_utils.crypto import keccak
+from keyfiles import new_keystore
 
 import kinko.domain.chain
 from kinko.chains import erc20
@@ -35,7 +36,7 @@ from kinko.chains.erc20 import (
     transfer_call,
 )
 from kinko.chains.evm import EvmChain, Transient
-from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.retry import Retrying
 from kinko.domain.chain import Transfer
 from kinko.errors import ChainRejected, ChainUnavailable, InvalidAccount, InvalidAmount
@@ -57,7 +58,7 @@ def node_accounts(chain: EvmChain) -> list[str]:
 
 
 def new_signer(chain: EvmChain, tmp_path: Path, name: str = "hot.json") -> KeystoreSigner:
-    create_keystore(tmp_path / name, PASSWORD)
+    new_keystore(tmp_path / name, PASSWORD)
     signer = KeystoreSigner.open(tmp_path / name, PASSWORD)
     chain.fund(signer.address, ETH)
     return signer

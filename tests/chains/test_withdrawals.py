@@ -10,9 +10,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dbtemplate import migrated_store
 from eth_account import Account
+from keyfiles import new_keystore
 
 from kinko.chains.evm import EvmChain
-from kinko.chains.keystore import KeystoreSigner, create_keystore
+from kinko.chains.keystore import KeystoreSigner
 from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
@@ -26,8 +27,6 @@ from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
 
 E = 10**18
-# a chain, an encrypted keystore and a policy for every test: seconds each, even in process
-pytestmark = pytest.mark.slow
 DATA = Path(__file__).resolve().parents[1] / "data"
 KEYS = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob", "carol")}
 RULES = """
@@ -61,7 +60,7 @@ def flow(chain: EvmChain, tmp_path: Path):  # type: ignore[no-untyped-def]
     store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())
-    hot = create_keystore(tmp_path / "eth-hot.json", "correct horse battery")
+    hot = new_keystore(tmp_path / "eth-hot.json", "correct horse battery")
     signer = KeystoreSigner.open(tmp_path / "eth-hot.json", "correct horse battery")
     ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (hot,)))
     chain.fund(hot, 100 * E)
