@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from keyfiles import new_keystore
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner, create_keystore
@@ -42,10 +43,9 @@ def test_blocks_link_by_parent_hash(chain: EvmChain) -> None:
 
 def test_keystore_signer_sends_and_receipt_has_fee(chain: EvmChain, tmp_path: Path) -> None:
     path = tmp_path / "hot.json"
-    address = create_keystore(path, PASSWORD)
-    assert "ciphertext" in path.read_text() and (path.stat().st_mode & 0o777) == 0o600
+    address = new_keystore(path, PASSWORD)  # create_keystore's own file: test_keystore.py
     signer = KeystoreSigner.open(path, PASSWORD)
-    assert signer.address == address and address in repr(signer)
+    assert signer.address == address
     chain.fund(address, ETH)
     to = fresh_address()
     chain_id, gas_price = chain.fee_params()
@@ -71,7 +71,7 @@ def test_keystore_refusals(tmp_path: Path) -> None:
     path = tmp_path / "k.json"
     with pytest.raises(ConfigError, match="at least 12"):
         create_keystore(path, "short")
-    create_keystore(path, PASSWORD)
+    new_keystore(path, PASSWORD)
     with pytest.raises(ConfigError, match="refusing to overwrite"):
         create_keystore(path, PASSWORD)
     with pytest.raises(ConfigError, match="wrong password") as err:

@@ -14,8 +14,11 @@ PASSWORD = "correct horse battery"
 
 
 def test_a_keystore_opens_and_signs_as_its_address(tmp_path: Path) -> None:
-    address = create_keystore(tmp_path / "k.json", PASSWORD)
-    assert KeystoreSigner.open(tmp_path / "k.json", PASSWORD).address == address
+    path = tmp_path / "k.json"
+    address = create_keystore(path, PASSWORD)  # eth-account's default scrypt: a second each
+    assert "ciphertext" in path.read_text() and (path.stat().st_mode & 0o777) == 0o600
+    signer = KeystoreSigner.open(path, PASSWORD)
+    assert signer.address == address and address in repr(signer)
     with pytest.raises(ConfigError, match="wrong password"):
         KeystoreSigner.open(tmp_path / "k.json", "wrong")
 
