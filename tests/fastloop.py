@@ -9,12 +9,18 @@ service some other way (starting its own node, say) and is not marked fails in t
 with :func:`refuse_in_fast_loop`, instead of quietly making it slow.
 
 ``make check`` runs ``pytest -m "not slow"``; ``make test`` runs everything.
+
+Importing this module (``conftest.py`` does, first) lets the test process keep Python's
+bytecode caches (``__pycache__``, git-ignored) where PYTHONDONTWRITEBYTECODE is set, as
+containers often do: without them each test process compiled every module of kinko and
+pytest rewrote every test file again, most of a worker's start-up.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Iterable
 
 import pytest
@@ -23,6 +29,8 @@ __all__ = ["FAST_ENV", "SERVICE_FIXTURES", "SERVICE_PARAMS", "enter_fast_loop", 
            "refuse_in_fast_loop"]
 
 FAST_ENV = "KINKO_TESTS_FAST_LOOP"
+
+sys.dont_write_bytecode = False  # see the module: before conftest imports kinko
 
 # fixtures that start a service (or need one that is started), and the values of fixture
 # parameters that reach one through ``request.getfixturevalue`` (``backend``: "postgres",
