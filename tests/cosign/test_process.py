@@ -100,9 +100,9 @@ def served(anvil, hsm: SoftHsm, tmp_path_factory: pytest.TempPathFactory  # type
     address = address.strip()
     ex = build(EvmChain.connect(anvil.url), folder, address)
     config = cosign_config(ex, folder, rpc_url=anvil.url, signer="hsm", **hsm_settings)
-    process = CosignProcess(config, env).start()
-    yield Served(ex, folder, config, env, address, process)
-    process.stop()
+    served = Served(ex, folder, config, env, address, CosignProcess(config, env).start())
+    yield served
+    served.process.stop()  # the one running now: a test may have restarted it
     ex.close()
 
 
