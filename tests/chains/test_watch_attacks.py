@@ -243,6 +243,26 @@ def test_delegation_drain_alarms_from_the_mempool_as_one_critical_theft(
     assert "lost 1.5 ETH" in ENGLISH.text(mined["detail"])
 
 
+def test_a_drain_the_node_still_lists_after_mining_it_is_reported_as_what_it_took(
+        world: World, chain: EvmChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node may list a transaction in its mempool for a moment after it mined it: the
+    round reads it pending, then in its block; the round reports the one alert as the block
+    left it (a theft of 2 ETH), not as the mempool first showed it."""
+    thief = Thief(chain, world.key)
+    thief.deploy()
+    with held(chain):
+        tx = thief.drain(thief.account.address, 2 * E)
+        stale = chain.mempool()
+        rpc(chain, "evm_mine")
+    monkeypatch.setattr(chain, "mempool", lambda: stale)
+    (alert,) = world.watch.poll().alerts
+    assert alert["kind"] == "theft" and alert["amount"] == 2 * E and alert["tx_hash"] == tx
+    assert alert["chain_state"] == "mined"
+    assert alert["block"] == chain.receipt(tx).block  # type: ignore[union-attr]
+    (kept,) = world.alerts()
+    assert kept["id"] == alert["id"] and kept["kind"] == "theft"
+
+
 def test_a_mined_delegation_drain_alarms_from_its_block_once(world: World,
                                                             chain: EvmChain) -> None:
     thief = Thief(chain, world.key)

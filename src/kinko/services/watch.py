@@ -277,7 +277,25 @@ class Watch:
         if (self.start_block - 1 if last is None else last) == report.head:  # caught up
             self._balances(report)
         self._beat(last, report.head)
+        self._settle(report)
         return report
+
+    def _settle(self, report: PollReport) -> None:
+        """An alert first seen in the mempool and then in a block of the same round (a
+        node may still list a transaction it has just mined) is reported as the block left
+        it: what it took, from which block."""
+        if not report.alerts:
+            return
+        with self.store.watch(write=False) as tables:
+            now = {a["id"]: tables.alert_by_key(a["key"]) for a in report.alerts}
+        report.alerts = [AlertNotice(id=a["id"], key=r["key"], kind=r["kind"],
+                                     severity=r["severity"], asset=r["asset"],
+                                     wallet=r["wallet"], tx_hash=r["tx_hash"],
+                                     amount=r["amount"], block=r["block"],
+                                     chain_state=r["chain_state"], detail=r["detail"],
+                                     incident=r["incident"], raised=r["raised"])
+                         if (r := now[a["id"]]) is not None and a["block"] is None
+                         and r["block"] is not None else a for a in report.alerts]
 
     def _beat(self, last: int | None, head: int) -> None:
         """The heartbeat: this round happened, up to which block, how far behind the node
