@@ -1,7 +1,10 @@
 """The ``kinko`` command line: thin commands over the services.
 
 :func:`main` runs the Typer app and turns every :class:`~kinko.errors.KinkoError` into a
-one-line message on stderr and its exit status, never a traceback.
+one-line message on stderr and its exit status, never a traceback. So too what no kinko
+error covers: the operating system's refusals (a file that cannot be written, a full disk)
+are one line and exit 3; anything else is a defect, said in one line with where it
+happened (the traceback is logged at ``--log-level DEBUG``), exit 70.
 """
 
 from __future__ import annotations
@@ -75,8 +78,37 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if isinstance(exc, _aborts()):
             return 1
-        raise
+        return _unexpected(exc)
     return result if isinstance(result, int) else 0
+
+
+def _unexpected(exc: Exception) -> int:
+    """One line for an exception no kinko error covers: the system's words for an
+    operating-system refusal (exit 3), else the defect's class and the innermost line of
+    kinko it came from (exit 70), never its text, which may quote what it was given."""
+    import logging
+    import os
+    import traceback
+
+    import kinko
+
+    logging.getLogger("kinko.cli").debug("unexpected error", exc_info=exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror}{where}", file=sys.stderr)
+        return 3
+    package = os.path.dirname(os.path.abspath(kinko.__file__))
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if os.path.abspath(f.filename).startswith(package + os.sep)]
+    at = ""
+    if ours:
+        frame = ours[-1]
+        name = os.path.relpath(os.path.abspath(frame.filename), os.path.dirname(package))
+        at = f" at {name.replace(os.sep, '/')}:{frame.lineno}"
+    print(f"error: kinko failed unexpectedly ({type(exc).__name__}{at}); this is a defect "
+          "in kinko: run the command again with --log-level DEBUG for the traceback and "
+          "report it", file=sys.stderr)
+    return 70
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
