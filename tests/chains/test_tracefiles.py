@@ -449,6 +449,34 @@ def test_bad_rows_name_file_and_line(tmp_path: Path, rows: str, expected: list[s
     assert problems_of(path, "csv") == [f"{path}:{e}" for e in expected]
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 300, 5_000, 200_000])
+def test_compiled_uniqueness_checks_agree_with_the_plain_ones(n: int) -> None:
+    from kinko.chains.tracefiles._keys import neighbours, repeated_keys
+
+    rng = np.random.default_rng(n)
+    block = np.sort(rng.integers(0, max(1, n // 3), n)).astype(np.int64)
+    tx_index = rng.integers(0, 3, n).astype(np.int64)
+    order = np.lexsort((tx_index, block))
+    block, tx_index = block[order], tx_index[order]
+    log_index = rng.integers(0, 4, n).astype(np.int64)
+    tx_key = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2)
+    same_tx = (block[1:] == block[:-1]) & (tx_index[1:] == tx_index[:-1])
+    starts = np.flatnonzero(np.r_[True, ~same_tx]) if n else np.zeros(0, np.int64)
+    if len(starts) > 10:  # repeats: some keys twice, one three times, among the transactions
+        tx_key[starts[rng.integers(0, len(starts), 40)]] = tx_key[starts[:40]]
+        tx_key[starts[-3:]] = tx_key[starts[5]]
+    for most in (0, 1, 20, 10**6):
+        same, clash, count = neighbours(block, tx_index, log_index, tx_key, most)
+        assert same.tolist() == np.flatnonzero(
+            same_tx & (log_index[1:] == log_index[:-1]))[:most].tolist()
+        assert clash.tolist() == np.flatnonzero(
+            same_tx & (tx_key[1:] != tx_key[:-1]))[:most].tolist()
+        assert count == len(starts)
+        keys = np.sort(tx_key[starts])
+        assert repeated_keys(block, tx_index, tx_key, count, most).tolist() == \
+            keys[1:][keys[1:] == keys[:-1]][:most].tolist()
+
+
 def test_misplaced_transaction_found_without_loading_hashes(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", HEAD + "a,1,0,0,x,y,5,0\nb,1,1,0,x,y,5,0\na,1,2,0,x,y,5,0\n"
                  "c,2,0,0,x,y,5,0\nd,2,0,1,x,y,5,0\n")

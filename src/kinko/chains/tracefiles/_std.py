@@ -47,6 +47,7 @@ from kinko.chains.tracefiles._common import (
     _ints,
     _lit,
 )
+from kinko.chains.tracefiles._keys import neighbours, repeated_keys
 from kinko.chains.tracefiles._read import _check, _Field, _Input, _normal_sql, _raise
 from kinko.chains.tracefiles.hashes import TxHashStore, _normal_hashes
 from kinko.domain.trace.model import AccountTransfers
@@ -553,23 +554,24 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
     if n < 2:
         return
     problems: list[tuple[int, str]] = []
-    same_tx = (rows.block[1:] == rows.block[:-1]) & (rows.tx_index[1:] == rows.tx_index[:-1])
-    same = same_tx & (rows.log_index[1:] == rows.log_index[:-1])
-    for i in np.flatnonzero(same)[:MAX_PROBLEMS]:
+    same, clash, count = neighbours(rows.block, rows.tx_index, rows.log_index, rows.tx_key,
+                                    MAX_PROBLEMS)
+    for i in same:
         first, second = sorted((int(rows.row[i]), int(rows.row[i + 1])))
         problems.append((second, f"duplicate: block {rows.block[i]}, tx_index "
                                 f"{rows.tx_index[i]}, log_index {rows.log_index[i]} again "
                                 f"(first on {inp.line(first)})"))
     _raise(inp, problems)
     # candidates by hash of the text as written, confirmed on the normalised text
-    clash = np.flatnonzero(same_tx & (rows.tx_key[1:] != rows.tx_key[:-1]))[:MAX_PROBLEMS]
-    starts = np.flatnonzero(np.r_[True, ~same_tx])
-    keys = np.sort(rows.tx_key[starts])
-    twice = keys[1:][keys[1:] == keys[:-1]][:MAX_PROBLEMS]
+    twice = repeated_keys(rows.block, rows.tx_index, rows.tx_key, count, MAX_PROBLEMS)
     pairs = [(int(i), int(i) + 1) for i in clash]
-    for key in twice:  # a transaction hash at two places (or two hashes with one key)
-        at = starts[rows.tx_key[starts] == key]
-        pairs += [(int(at[0]), int(p)) for p in at[1:]]
+    if len(twice):  # a transaction hash at two places (or two hashes with one key)
+        same_tx = (rows.block[1:] == rows.block[:-1]) & (
+            rows.tx_index[1:] == rows.tx_index[:-1])
+        starts = np.flatnonzero(np.r_[True, ~same_tx])
+        for key in twice:
+            at = starts[rows.tx_key[starts] == key]
+            pairs += [(int(at[0]), int(p)) for p in at[1:]]
     if not pairs:
         return
     hashes = text.at([p for pair in pairs for p in pair], rows.row)
