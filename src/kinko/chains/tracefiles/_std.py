@@ -376,38 +376,35 @@ def _as_text(chunk: pa.Array, path: Path, column: str, first_row: int) -> pa.Arr
                              file=str(path)) from None
 
 
-_UNIFY = 4_000_000  # dictionary entries numbered together at least (bounds the memory held)
+_UNIFY = 8_000_000  # dictionary entries numbered together at least (bounds the memory held)
 
 
 def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Event
                       ) -> _Numbered | None:
     """:func:`_address_ids` for every row of a Parquet file, from the file's own dictionaries:
     each row group's sender and receiver columns are read dictionary-encoded (no string per
-    row), and the row groups' dictionaries are numbered a few at a time against the
-    addresses seen so far (a small map per row group, from its dictionary to the numbers in
-    order of first sight); then the distinct addresses alone are normalised and sorted, the
-    same numbering as the SQL path, and each row's id is one look-up in its row group's map
-    composed with that order. None when ``stop`` is set before the end (the file was
-    refused meanwhile)."""
+    row), and the row groups' dictionaries are unified a few at a time with the addresses
+    seen so far (each row group's indices turned into numbers in order of first sight);
+    then the distinct addresses alone are normalised and sorted, the same numbering as the
+    SQL path, and each row's id is one look-up in that order. None when ``stop`` is set
+    before the end (the file was refused meanwhile)."""
     file = pq.ParquetFile(str(path), read_dictionary=list(columns))
     known = pa.array([], type=pa.string())  # the addresses so far, in order of first sight
     pending: list[tuple[int, pa.DictionaryArray]] = []
-    done: list[tuple[int, Ints, npt.NDArray[np.int32]]] = []  # (column, indices, map)
+    done: list[tuple[int, npt.NDArray[np.int32]]] = []  # (column, numbers in first sight)
     waiting = 0
     suspect = False
 
     def number() -> None:
         nonlocal known, pending, waiting
-        encoded = pc.dictionary_encode(pa.concat_arrays(
-            [known, *(chunk.dictionary for _, chunk in pending)]))
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
-        at = len(known)  # the known addresses keep their numbers 0..len(known)-1
-        known = encoded.dictionary
-        for k, chunk in pending:
+        # the known addresses first, so that they keep their numbers 0..len(known)-1
+        first = pa.DictionaryArray.from_arrays(pa.array([], type=pa.int32()), known)
+        unified = pa.chunked_array([first, *(chunk for _, chunk in pending)],
+                                   type=first.type).unify_dictionaries()
+        known = unified.chunk(0).dictionary
+        for (k, _), chunk in zip(pending, unified.chunks[1:], strict=True):
             indices = chunk.indices.fill_null(0) if chunk.null_count else chunk.indices
-            done.append((k, np.asarray(indices.to_numpy(zero_copy_only=False)),
-                         codes[at:at + len(chunk.dictionary)]))
-            at += len(chunk.dictionary)
+            done.append((k, np.asarray(indices.to_numpy(zero_copy_only=False))))
         pending, waiting = [], 0
 
     first_row = 0
@@ -446,8 +443,8 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
     n = file.metadata.num_rows
     ids = [np.empty(n, dtype=np.int64) for _ in columns]
     filled = [0] * len(columns)
-    for k, indices, local in done:
-        ids[k][filled[k]:filled[k] + len(indices)] = rank[local][indices]
+    for k, indices in done:
+        ids[k][filled[k]:filled[k] + len(indices)] = rank[indices]
         filled[k] += len(indices)
     return _Numbered(ids, names[new], n, suspect)
 
