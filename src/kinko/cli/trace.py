@@ -20,7 +20,7 @@ from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
 from kinko.i18n import LANGS
 from kinko.ports import SystemClock
-from kinko.render.trace import TABLES, tainted, write_blacklist, write_trace
+from kinko.render.trace import TABLES, tainted, warm_picture, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
 from kinko.services.labels import load_labels, read_labels, tags
@@ -141,12 +141,16 @@ def trace_run(
         data, store = tracefiles.load_account_lazy(
             transfers, fmt, asset=_file_asset(ctx, asset),
             find=[h.strip().lower() for h in seed_tx])
-    report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
-                       seed_addresses=[parse_seed_address(s) for s in seed_address],
-                       labels=labels, stop_categories=stop_category or ("exchange",),
-                       max_hops=max_hops, reduce=_reduce,
-                       find_txs=None if store is None else store.positions,
-                       hashes_of=None if store is None else store.at_arrow)
+    picture = warm_picture(lang)  # matplotlib loads while the kernel runs
+    try:
+        report = run_trace(data, policy=policy, seed_txs=seed_tx,  # type: ignore[arg-type]
+                           seed_addresses=[parse_seed_address(s) for s in seed_address],
+                           labels=labels, stop_categories=stop_category or ("exchange",),
+                           max_hops=max_hops, reduce=_reduce,
+                           find_txs=None if store is None else store.positions,
+                           hashes_of=None if store is None else store.at_arrow)
+    finally:
+        picture.join()
     try:
         write_trace(report, out, min_taint=min_taint, tables=tables,
                     unit=_unit(rt, asset, chain_name), lang=lang)

@@ -9,6 +9,7 @@ flow graph is the trace folder's own ``graph.png``.
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ def pyplot(lang: str) -> tuple[Any, bool]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import font_manager
     from matplotlib import pyplot as plt
 
     plt.rcParams.update({"font.size": _FONT_PT, "axes.titlesize": _FONT_PT + 1,
@@ -38,13 +38,24 @@ def pyplot(lang: str) -> tuple[Any, bool]:
     if lang != "ja":
         plt.rcParams["font.family"] = ["DejaVu Sans"]
         return plt, False
+    name = _cjk_font()
+    if name is None:
+        return plt, False
+    plt.rcParams["font.family"] = [name, "DejaVu Sans"]
+    return plt, True
+
+
+@functools.cache
+def _cjk_font() -> str | None:
+    """The name of the first of :data:`FONTS` on the system, registered with matplotlib
+    (looked for once a process: the search lists every font of the system)."""
+    from matplotlib import font_manager
+
     for path in font_manager.findSystemFonts():
         if Path(path).name in FONTS:
             font_manager.fontManager.addfont(path)
-            name = font_manager.FontProperties(fname=path).get_name()
-            plt.rcParams["font.family"] = [name, "DejaVu Sans"]
-            return plt, True
-    return plt, False
+            return str(font_manager.FontProperties(fname=path).get_name())
+    return None
 
 
 def _png(fig: Any) -> bytes:

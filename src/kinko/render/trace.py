@@ -22,9 +22,11 @@ edge's flow over the largest edge's, for drawing only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -45,7 +47,7 @@ from kinko.i18n import ENGLISH, Localizer
 from kinko.render.fsa_charts import pyplot
 from kinko.safeload import loads_json, read_stream
 
-__all__ = ["tainted", "write_blacklist", "write_trace"]
+__all__ = ["tainted", "warm_picture", "write_blacklist", "write_trace"]
 
 GRAPH_NODES = 150  # the most tainted addresses drawn
 GRAPH_FLOWS = 40  # the endpoints of the largest tainted transfers are drawn too
@@ -113,6 +115,19 @@ def write_trace(report: Any, out: Path, *, min_taint: int = 0,
         paths += _write_rest(report, tainted, out, graph_nodes, unit, lang)
         paths.insert(1, flows.result())
     return paths
+
+
+def warm_picture(lang: str) -> threading.Thread:
+    """Load the picture's library (matplotlib, and the font for ``lang``) in a thread while
+    the trace runs, so that ``graph.png`` costs only its drawing at the end; join the thread
+    before :func:`write_trace`. A failure here is left to the drawing to report."""
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            pyplot(lang)
+
+    thread = threading.Thread(target=load, name="kinko-picture", daemon=True)
+    thread.start()
+    return thread
 
 
 def _write_addresses(report: Any, out: Path, min_taint: int, tables: str) -> Path:

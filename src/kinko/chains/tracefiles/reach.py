@@ -29,7 +29,7 @@ MOST = 0.9  # reduce_reachable returns the whole chain when it would keep this s
 NEVER = np.iinfo(np.int64).max  # t of an address no seed reaches
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _times(src, dst, seed_tx, seed_addr, seed_pos, stop, n_addr):  # type: ignore[no-untyped-def]
     t = np.full(n_addr, NEVER, np.int64)
     for s in range(seed_addr.shape[0]):

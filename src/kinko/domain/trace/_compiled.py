@@ -48,7 +48,7 @@ def _flags(stop, n_addr):  # type: ignore[no-untyped-def]
     return flags
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _poison_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_amt,  # type: ignore[no-untyped-def]
                    max_hops, n_addr):
     m = src.shape[0]
@@ -126,7 +126,7 @@ def _poison_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, see
     return received, sent, held, absorbed, first, hops, flow, burned, seeded
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _haircut_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_amt,  # type: ignore[no-untyped-def]
                     max_hops, n_addr):
     m = src.shape[0]

@@ -274,7 +274,7 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_amt,  # type: ignore[no-untyped-def]
                  max_hops, n_addr, lifo):
     m = src.shape[0]
