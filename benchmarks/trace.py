@@ -306,30 +306,54 @@ def bench(path: str, n: int) -> dict[str, Any]:
 
 NOTES = """Where the command's time went (10M, haircut, two seed transactions; profiled with
 cProfile, and with the process's CPU time per stage, on this shared machine, so the shares
-matter more than the seconds). Before the last change: start-up 1-2 s (the CLI imported the
-database layer, SQLAlchemy, for every command), loading 5.3 of 11 s (the addresses numbered
-from the Parquet file's dictionaries 2.7 s, all of them held at once; three DuckDB queries
-over the file 1.2 s, each kept whole as an Arrow table and copied to numpy, 0.6 s; the
-order and uniqueness checks 0.6 s), the seeds 1.0 s (every hash read from the file and
-normalised to find two), the reduction and kernel 1 s, the outputs 2.4 s (the picture
-1.5 s, the flows' hashes 0.8 s). The 11 GB peak reported at 50M was this benchmark's own
-(its scan floor's table, carried by Linux into the command's `ru_maxrss`): sampled, the
-command's peak was 6.3 GB, and is 6.1 GB now (the loader's arrays, the address dictionaries
-of a few row groups, DuckDB's buffers for the hashes it reads). Now: one
-streamed DuckDB pass checks every row and fills preallocated numpy arrays with the order
-columns, the amounts and a 64-bit key of each hash (DuckDB no longer reads the sender and
-receiver columns); on the same pass it picks out the rows that may hold a seed hash (a
-substring test on the digits of the hash, confirmed on the few candidates), so the seeds
-cost nothing more; meanwhile a thread numbers the addresses from the file's dictionaries
-(a few row groups at a time, each row's id one look-up) and checks them for empty ones;
-the flows' hashes are read (row groups in parallel, only the rows taken normalised) while
-the addresses table and the graph are written; the reduction counts what it would keep
-before listing it; the database layer loads only for tags or an incident. CPU time at
-10M, this run: start-up 0.7 s, loading 7.4 s (the DuckDB pass and the address thread
-together 5.6 s, the uniqueness check's sort of the transaction keys 1.3 s), reduction and
-kernel 0.8 s, outputs 1.9 s (the picture 1.7 s, with matplotlib's import). What is left:
-the DuckDB pass over the hashes (their keys for the uniqueness check), reading and
-numbering the dictionaries, the sort of the keys, and the picture.
+matter more than the seconds). Before the change before last: start-up 1-2 s (the CLI
+imported the database layer, SQLAlchemy, for every command), loading 5.3 of 11 s (the
+addresses numbered from the Parquet file's dictionaries 2.7 s, all of them held at once;
+three DuckDB queries over the file 1.2 s, each kept whole as an Arrow table and copied to
+numpy, 0.6 s; the order and uniqueness checks 0.6 s), the seeds 1.0 s (every hash read from
+the file and normalised to find two), the reduction and kernel 1 s, the outputs 2.4 s (the
+picture 1.5 s, the flows' hashes 0.8 s). The 11 GB peak reported at 50M was this
+benchmark's own (its scan floor's table, carried by Linux into the command's `ru_maxrss`):
+sampled, the command's peak was 6.3 GB. Then: one streamed DuckDB pass checks every row and
+fills preallocated numpy arrays with the order columns, the amounts and a 64-bit key of each
+hash (DuckDB no longer reads the sender and receiver columns); on the same pass it picks out
+the rows that may hold a seed hash (a substring test on the digits of the hash, confirmed on
+the few candidates), so the seeds cost nothing more; meanwhile a thread numbers the
+addresses from the file's dictionaries (a few row groups at a time, each row's id one
+look-up) and checks them for empty ones; the flows' hashes are read (row groups in
+parallel, only the rows taken normalised) while the addresses table and the graph are
+written; the reduction counts what it would keep before listing it; the database layer
+loads only for tags or an incident. CPU time at 10M, that run: start-up 0.7 s, loading 7.4 s
+(the DuckDB pass and the address thread together 5.6 s, the uniqueness check's sort of the
+transaction keys 1.3 s), reduction and kernel 0.8 s, outputs 1.9 s (the picture 1.7 s, with
+matplotlib's import).
+
+At 50M (profiled with per-stage CPU timers and `perf`, load average 4-6 on the 2 cores, so
+CPU time rather than seconds): the command took 57.6 s of CPU (user 37.7, system 19.8) and
+a 5.9 GB peak before the last change. A quarter of all samples were the kernel zeroing
+fresh pages: on this virtual machine the first touch of memory costs about 2 s a GB
+(touched again, 0.07 s), so every chain-sized array made is paid twice. The loading's
+critical path is the address thread (21 s of its own CPU: Arrow hashing 17.7M dictionary
+entries, 177k distinct addresses per column per row group, with the addresses known so far
+hashed again at each round), not the DuckDB pass (8 s on the main thread, copying the
+batches into the arrays, besides DuckDB's own threads); the uniqueness check's sort of 50M
+keys took 5.7 s with its chain-sized temporaries (the transaction starts, their keys, the
+sorted copy, 1.2 GB); the flows' hashes 5.6 s (every row group's hash column is decoded to
+take the 314k tainted rows); the picture 1.5 s. Now: the uniqueness check is compiled: one
+pass finds neighbours at one position and one transaction with two keys and counts the
+transactions, and a radix partition of their keys by the top bits, each small part sorted,
+finds a key at two places (one buffer of the keys; 3.2 s); the dictionaries are unified
+with the known addresses (Arrow's dictionary unifier, no concatenated copy), twice as many
+at a time (16 s); matplotlib and the picture's font load in a thread while the kernel runs,
+the kernels releasing the interpreter (the picture 1.1 s). Measured in the same minutes,
+before and after: 57.6 → 49.9 s of CPU (system 19.8 → 14.6 s), peak 5.9 → 5.3 GB, the
+outputs byte for byte the same. What stands in the way of 3× at 50M: the address numbering,
+single-threaded and memory-latency bound (about 350 ns a dictionary entry here) and the
+longest path of the loading (it ends about 12 s after the DuckDB pass, under load); the
+memory first touched (the row pass's eight columns alone are 2.85 GB); decoding the whole
+hash column for the flows. Numbering the senders and receivers in two threads was tried and
+left out: 5.7 s more CPU and 0.7 GB more memory (each column's own known addresses, sorted
+together at the end), for a gain only when a core is idle.
 """
 
 
