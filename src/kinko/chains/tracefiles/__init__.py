@@ -79,7 +79,8 @@ The modules: :mod:`~kinko.chains.tracefiles.account` (the account-model formats)
 (the reachable reduction), :mod:`~kinko.chains.tracefiles.synth` (the synthetic chain),
 :mod:`~kinko.chains.tracefiles.hashes` (the hashes kept on disk); inside,
 ``_read`` opens and checks a file in DuckDB, ``_std`` turns a format's standard view into the
-arrays, ``_common`` holds what several of them share.
+arrays (``_keys``: its uniqueness checks, compiled), ``_common`` holds what several of them
+share.
 """
 
 from pathlib import Path  # noqa: F401  (the example above uses it)
