@@ -18,6 +18,7 @@ from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_S
 from kinko.errors import IdempotencyConflict
 from kinko.ports import BreakerEventRow, RequestMarks, TierRow, WithdrawalRow
 from kinko.store import schema as s
+from kinko.store.driver import run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -75,7 +76,7 @@ class SqlScreening:
                 if scopes:
                     self._add_outflow(row["id"], at, int(row["amount"]), scopes)
                 return
-            self.conn.exec_driver_sql(insert, values)
+            run(self.conn, insert, values)
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
         if counted:
@@ -98,7 +99,7 @@ class SqlScreening:
         pick = (f"SELECT scope, at_us, withdrawal, total, n FROM outflows WHERE scope = {p} "
                 f"AND asset = {p} AND key = {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
         sql = " UNION ALL ".join(f"SELECT * FROM ({pick}) AS q{i}" for i in range(len(scopes)))
-        last = {r[0]: r[1:] for r in self.conn.exec_driver_sql(
+        last = {r[0]: r[1:] for r in run(self.conn,
             sql, tuple(v for scope in scopes for v in scope))}
         rows = []
         for scope, asset, key in scopes:
@@ -108,7 +109,7 @@ class SqlScreening:
                 total, n = self._insert_early(scope, asset, key, at, wid, amount)
             rows.append((scope, asset, key, at, wid, self._amount(amount),
                          self._amount(total + amount), n + 1))
-        self.conn.exec_driver_sql(
+        run(self.conn,
             f"INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, total, n) "
             f"VALUES ({', '.join([p] * 8)})", rows)
 
@@ -122,7 +123,7 @@ class SqlScreening:
         clock) are returned, for :meth:`_add_outflow`."""
         rows = ", ".join(["(%s, %s, %s)"] * len(scopes))
         head, before = (f"w AS ({first[0]}), ", first[1]) if first is not None else ("", ())
-        later = self.conn.exec_driver_sql(
+        later = run(self.conn,
             f"WITH {head}v(scope, asset, key) AS (VALUES {rows}), "
             "l AS (SELECT v.scope, v.asset, v.key, o.at_us, o.withdrawal, o.total, o.n FROM v "
             "LEFT JOIN LATERAL (SELECT at_us, withdrawal, total, n FROM outflows AS f WHERE "
@@ -142,16 +143,16 @@ class SqlScreening:
                       amount: int) -> tuple[int, int]:
         """The total and count before (at, wid); the rows after it grow by ``amount``."""
         p = self._p()
-        before = self.conn.exec_driver_sql(
+        before = run(self.conn,
             f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND key = {p} "
             f"AND (at_us < {p} OR (at_us = {p} AND withdrawal < {p})) "
             "ORDER BY at_us DESC, withdrawal DESC LIMIT 1",
             (scope, asset, key, at, at, wid)).first()
-        later = self.conn.exec_driver_sql(
+        later = run(self.conn,
             f"SELECT at_us, withdrawal, total, n FROM outflows WHERE scope = {p} AND "
             f"asset = {p} AND key = {p} AND (at_us > {p} OR (at_us = {p} AND withdrawal > {p}))",
             (scope, asset, key, at, at, wid)).all()
-        self.conn.exec_driver_sql(
+        run(self.conn,
             f"UPDATE outflows SET total = {p}, n = {p} WHERE scope = {p} AND asset = {p} AND "
             f"key = {p} AND at_us = {p} AND withdrawal = {p}",
             [(self._amount(int(total) + amount), int(n) + 1, scope, asset, key, t, w)
@@ -191,7 +192,7 @@ class SqlScreening:
         for series, d in shape:
             params += [series, asset, keys[series], end - d // timedelta(microseconds=1), end]
         found = {int(i): (int(a or 0), int(n or 0)) for i, a, n in
-                 self.conn.exec_driver_sql(sql, tuple(params))}
+                 run(self.conn, sql, tuple(params))}
         index = {point: i for i, point in enumerate(points)}
         out: dict[tuple[str, timedelta], tuple[int, int]] = {}
         for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape, strict=True)):
@@ -290,7 +291,7 @@ class SqlScreening:
         if moved and row is not None and row["state"] in COUNTED:
             p = self._p()
             at = to_us(row["requested_at"])
-            self.conn.exec_driver_sql(
+            run(self.conn,
                 "INSERT INTO outflow_removals (scope, asset, key, at_us, withdrawal, amount) "
                 f"VALUES ({', '.join([p] * 6)})",
                 [(*scope, at, row["id"], self._amount(row["amount"])) for scope in _scopes(row)])
@@ -298,14 +299,14 @@ class SqlScreening:
 
     def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
         p = self._p()
-        rows = self.conn.exec_driver_sql(
+        rows = run(self.conn,
             f"SELECT amount FROM withdrawals WHERE customer = {p} AND asset = {p} AND state IN "
             f"({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}", (customer, asset))
         return [int(r[0]) for r in rows]
 
     def customer_destinations(self, customer: str) -> frozenset[str]:
         p = self._p()
-        rows = self.conn.exec_driver_sql(
+        rows = run(self.conn,
             f"SELECT DISTINCT destination FROM withdrawals WHERE customer = {p} AND state IN "
             f"({_COUNTED_IN})", (customer,))
         return frozenset(r[0] for r in rows)
@@ -318,7 +319,7 @@ class SqlScreening:
         grows) and of their counted withdrawals (a withdrawal is only added, and only
         ever stops counting: its count of all and of counted ones moves on any change)."""
         sql = _MARKS.replace(":p", self._p())
-        row = self.conn.exec_driver_sql(sql, (
+        row = run(self.conn, sql, (
             withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
             customer, customer, hot_account, asset)).one()
         hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
@@ -361,7 +362,7 @@ class SqlScreening:
                                                            added_us=to_us(at)))
 
     def allowed(self, customer: str) -> dict[str, datetime]:
-        rows = self.conn.exec_driver_sql(
+        rows = run(self.conn,
             f"SELECT address, added_us FROM allow_list WHERE customer = {self._p()}", (customer,))
         return {r[0]: from_us(int(r[1])) for r in rows}
 

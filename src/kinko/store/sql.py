@@ -55,6 +55,7 @@ from kinko.ports import BalanceRow, UnitError
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
+from kinko.store.driver import run
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
@@ -107,7 +108,7 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("kinko_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        run(conn, f"BEGIN {mode}")
 
     return engine
 
@@ -233,7 +234,7 @@ class SqlUnit:
     def stamps(self) -> dict[str, int]:
         """The stamps as this unit sees them (read once, again after a touch)."""
         if self._stamps is None:
-            self._stamps = dict(self.conn.exec_driver_sql("SELECT name, n FROM stamps").all())
+            self._stamps = dict(run(self.conn, "SELECT name, n FROM stamps").all())
         return self._stamps
 
     @contextmanager
@@ -518,7 +519,7 @@ class SqlStore:
             conn.execution_options(kinko_write=True)
             conn.begin()
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-            row = conn.exec_driver_sql(f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
+            row = run(conn, f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
                                        ).first()
             if row is None:
                 raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
@@ -728,7 +729,7 @@ class SqlLedger:
         self._amount: Any = str  # exact decimal text; PostgreSQL casts it to NUMERIC
 
     def _raw(self, sql: str, params: Any = ()) -> Any:
-        return self.conn.exec_driver_sql(sql, params)
+        return run(self.conn, sql, params)
 
     def _marks(self, n: int) -> str:
         return ",".join([self._p] * n)
