@@ -68,6 +68,12 @@ _US = timedelta(microseconds=1)
 _CHUNK = 900  # bound parameters per IN (...) query
 _NEVER = 2**62  # µs: no pending hold expires
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
+# connections a process keeps open: as many as a server's concurrent requests read on at
+# once (each request's reads before the writers' lock hold one, a batch of writers one),
+# so that a busy server does not open and close a connection per request above the pool's
+# size (on PostgreSQL a new server process each); a few more are opened, and closed again,
+# when needed
+_POOL = {"pool_size": 16, "max_overflow": 10}
 
 
 class _BigSum:
@@ -90,6 +96,8 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
     if memory:
         kwargs["poolclass"] = StaticPool
+    else:
+        kwargs.update(_POOL)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -123,7 +131,7 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
     if dialect == "sqlite":
         engine = _sqlite_engine(url, sqlite_synchronous)
     elif dialect == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **_POOL)
     else:
         raise StoreUnavailable(
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
