@@ -176,14 +176,16 @@ class SqlUnit:
 
     def __init__(self, conn: Connection, dialect: str, write: bool,
                  sums: _SumCache | None, head: tuple[int, str] | None = None,
-                 audit: tuple[int, str] | None = None, expiry: int | None = None) -> None:
+                 audit: tuple[int, str] | None = None, expiry: int | None = None,
+                 stamps: dict[str, int] | None = None) -> None:
         self.conn = conn
         self._audit = audit  # the audit head its batch carried (None: unknown)
         self.dialect = dialect
         self.write = write
         self.dirty = False  # wrote to a stamped table (see touch)
         self.undone: Callable[[], None] = _nothing  # the store's: forget what was cached
-        self._stamps: dict[str, int] | None = None
+        # the stamps its batch carried (None: read them; see _Batch.stamps)
+        self._stamps: dict[str, int] | None = stamps
         # a write unit's head may roll back: only read units serve the shared sum cache
         self._ledger = SqlLedger(conn, dialect, None if write else sums, touch=self.touch,
                                  head=head, expiry=expiry)
@@ -239,6 +241,11 @@ class SqlUnit:
         self.dirty = True
         self._stamps = None
 
+    def carried_stamps(self) -> dict[str, int] | None:
+        """The stamps as this unit left them, if it read them and wrote no stamped table
+        since (carried to the next unit of its batch)."""
+        return self._stamps
+
     def stamps(self) -> dict[str, int]:
         """The stamps as this unit sees them (read once, again after a touch)."""
         if self._stamps is None:
@@ -276,6 +283,10 @@ class _Batch:
         self.head = head  # the ledger head after the last unit that went through
         self.audit: tuple[int, str] | None = None  # the audit head, once a unit read it
         self.expiry: int | None = None  # no pending hold expires before (SqlLedger.expiry)
+        # the stamps as the last unit that went through left them: while the batch holds
+        # the writers' lock only its own units write (and their writes move what they
+        # touch: read again), so the next unit need not read them again
+        self.stamps: dict[str, int] | None = None
         self.opened = time.monotonic()
         self.units = 0  # units that went through (released their savepoint)
         self.dirty = False  # one of them wrote a stamped table
@@ -551,7 +562,7 @@ class SqlStore:
         group.batch = batch
         went_through = False
         unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
-                       audit=batch.audit, expiry=batch.expiry)
+                       audit=batch.audit, expiry=batch.expiry, stamps=batch.stamps)
         unit.undone = self._caches.undone
         try:
             # the first unit of a batch needs no savepoint: if it fails, the batch's whole
@@ -575,6 +586,7 @@ class SqlStore:
             batch.head = unit.ledger.head()
             batch.audit = unit.audit_head()
             batch.expiry = unit.ledger.expiry
+            batch.stamps = unit.carried_stamps()
             batch.dirty = batch.dirty or unit.dirty
         except BaseException as exc:
             if not went_through and batch.broken is None:
