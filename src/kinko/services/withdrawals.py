@@ -378,17 +378,25 @@ class Withdrawals:
 
     def _inputs(self, u: Unit, withdrawal_id: str, customer: str, asset: str,
                 hot_account: str, seen: _Inputs | None) -> _Inputs:
-        """What screening reads of the customer: in one statement the marks (the id taken,
-        the customer known, tier, the paying wallet's balance, and marks of the allow
-        list and of the withdrawal history), then the allow list and history themselves,
-        unless ``seen`` (read earlier, outside the writers' lock) has the same marks."""
+        """What screening reads of the customer: the marks (the id taken, the customer
+        known, tier, the paying wallet's balance, and marks of the allow list and of the
+        withdrawal history) and the allow list and history themselves, in one statement;
+        with ``seen`` (read earlier, outside the writers' lock) the marks alone, and a list
+        again only if its marks moved."""
         tables = u.screening
+        if seen is None:
+            marks, allowed, amounts_, destinations_ = tables.request_inputs(
+                withdrawal_id, customer, asset, hot_account)
+            if marks.exists or not marks.customer_known:  # nothing to screen
+                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
+                               frozenset())
+            return _Inputs(marks, allowed, tuple(amounts_), destinations_)
         marks = tables.request_marks(withdrawal_id, customer, asset, hot_account)
         if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (), frozenset())
-        allow = seen.allow_list if seen is not None and seen.marks.allow == marks.allow \
+        allow = seen.allow_list if seen.marks.allow == marks.allow \
             else tables.allowed(customer)
-        if seen is not None and seen.marks.history == marks.history:
+        if seen.marks.history == marks.history:
             amounts, destinations = seen.amounts, seen.destinations
         else:
             amounts = tuple(tables.customer_amounts(customer, asset))

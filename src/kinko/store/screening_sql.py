@@ -31,15 +31,28 @@ _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset
 _SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
 _COUNTED_IN = ", ".join(f"'{state}'" for state in COUNTED)  # fixed words, not input
 _MARKS = (  # one row: see SqlScreening.request_marks
-    "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p), "
-    "(SELECT count(*) FROM balances WHERE account = :p AND asset = :p), "
-    "(SELECT tier FROM customer_tiers WHERE customer = :p), "
-    "(SELECT count(*) FROM allow_list WHERE customer = :p), "
-    "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p), "
-    "(SELECT count(*) FROM withdrawals WHERE customer = :p), "
-    f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})), "
-    "h.balance, h.pending_debit, h.pending_credit "
+    "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p) AS m0, "
+    "(SELECT count(*) FROM balances WHERE account = :p AND asset = :p) AS m1, "
+    "(SELECT tier FROM customer_tiers WHERE customer = :p) AS m2, "
+    "(SELECT count(*) FROM allow_list WHERE customer = :p) AS m3, "
+    "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p) AS m4, "
+    "(SELECT count(*) FROM withdrawals WHERE customer = :p) AS m5, "
+    f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) "
+    "AS m6, h.balance AS m7, h.pending_debit AS m8, h.pending_credit AS m9 "
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
+_AMOUNTS = 200  # a customer's latest amounts screening compares a request with
+_NULLS = ", NULL" * 8
+_INPUTS = (  # the marks' row, then tagged rows of the lists: see SqlScreening.request_inputs
+    "SELECT 'm' AS tag, CAST(m0 AS TEXT) AS a, CAST(m1 AS TEXT) AS b, m2, CAST(m3 AS TEXT), "
+    "CAST(m4 AS TEXT), CAST(m5 AS TEXT), CAST(m6 AS TEXT), CAST(m7 AS TEXT), "
+    f"CAST(m8 AS TEXT), CAST(m9 AS TEXT) FROM ({_MARKS}) AS m "
+    f"UNION ALL SELECT 'a', address, CAST(added_us AS TEXT){_NULLS} FROM allow_list "
+    "WHERE customer = :p "
+    f"UNION ALL SELECT 'n', CAST(amount AS TEXT), CAST(requested_us AS TEXT){_NULLS} FROM "
+    "(SELECT amount, requested_us FROM withdrawals WHERE customer = :p AND asset = :p AND "
+    f"state IN ({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {_AMOUNTS}) AS n "
+    f"UNION ALL SELECT 'd', destination, NULL{_NULLS} FROM (SELECT DISTINCT destination "
+    f"FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) AS d")
 
 
 def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
@@ -297,7 +310,7 @@ class SqlScreening:
                 [(*scope, at, row["id"], self._amount(row["amount"])) for scope in _scopes(row)])
         return moved
 
-    def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
+    def customer_amounts(self, customer: str, asset: str, limit: int = _AMOUNTS) -> list[int]:
         p = self._p()
         rows = run(self.conn,
             f"SELECT amount FROM withdrawals WHERE customer = {p} AND asset = {p} AND state IN "
@@ -322,9 +335,33 @@ class SqlScreening:
         row = run(self.conn, sql, (
             withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
             customer, customer, hot_account, asset)).one()
-        hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
-        return RequestMarks(bool(row[0]), bool(row[1]), None if row[2] is None else str(row[2]),
-                            (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot)
+        return _marks(row)
+
+    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
+                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], frozenset[str]]:
+        """:meth:`request_marks`, the customer's allow list (:meth:`allowed`), their latest
+        amounts of ``asset`` (:meth:`customer_amounts`, newest first) and the destinations
+        they withdrew to (:meth:`customer_destinations`), in one statement: one snapshot,
+        so the marks are those of the lists read with them."""
+        sql = _INPUTS.replace(":p", self._p())
+        marks: RequestMarks | None = None
+        allow: dict[str, datetime] = {}
+        amounts: list[tuple[int, int]] = []
+        destinations: set[str] = set()
+        for tag, *row in run(self.conn, sql, (
+                withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
+                customer, customer, hot_account, asset, customer, customer, asset, customer)):
+            if tag == "m":
+                marks = _marks(row)
+            elif tag == "a":
+                allow[row[0]] = from_us(int(row[1]))
+            elif tag == "n":
+                amounts.append((int(row[1]), int(row[0])))
+            else:
+                destinations.add(row[0])
+        assert marks is not None  # the marks' query returns one row, always
+        amounts.sort(key=lambda a: a[0], reverse=True)
+        return marks, allow, [amount for _, amount in amounts], frozenset(destinations)
 
     # tiers -----------------------------------------------------------------------
 
@@ -446,6 +483,14 @@ class SqlScreening:
         for e in self.breaker_events():
             state[e["scope"]] = e
         return {scope: e for scope, e in state.items() if e["event"] == "trip"}
+
+
+def _marks(row: Any) -> RequestMarks:
+    """The marks' row (numbers as numbers or as their text)."""
+    hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
+    return RequestMarks(bool(int(row[0])), bool(int(row[1])),
+                        None if row[2] is None else str(row[2]),
+                        (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot)
 
 
 def _withdrawal(row: Any) -> WithdrawalRow:
