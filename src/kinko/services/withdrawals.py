@@ -377,11 +377,14 @@ class Withdrawals:
         return self._view(earlier)
 
     def _inputs(self, u: Unit, withdrawal_id: str, customer: str, asset: str,
-                hot_account: str, seen: _Inputs | None) -> _Inputs:
+                hot_account: str, seen: _Inputs | None,
+                sums: tuple[str, datetime, set[tuple[str, timedelta]]] | None = None
+                ) -> _Inputs:
         """What screening reads of the customer: the marks (the id taken, the customer
         known, tier, the paying wallet's balance, and marks of the allow list and of the
         withdrawal history) and the allow list and history themselves, in one statement;
-        with ``seen`` (read earlier, outside the writers' lock) the marks alone, and a list
+        with ``seen`` (read earlier, outside the writers' lock) the marks alone (and in the
+        same statement the window ``sums`` screening is about to ask for), and a list
         again only if its marks moved."""
         tables = u.screening
         if seen is None:
@@ -391,7 +394,7 @@ class Withdrawals:
                 return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
                                frozenset())
             return _Inputs(marks, allowed, tuple(amounts_), destinations_)
-        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account)
+        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account, sums)
         if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (), frozenset())
         allow = seen.allow_list if seen.marks.allow == marks.allow \
@@ -416,8 +419,14 @@ class Withdrawals:
         # when every one has, the first, and screening refuses the request
         leaked = self._leaked(hots, wallets)
         hot = next((w for w in hots if leaked[w.name] is None), hots[0]) if hots else None
+        # the time and the windows the rules sum, so that the marks' statement reads the
+        # sums too (a missing policy is refused below, where it was)
+        now = self.clock.now()
+        loaded = self.custody.policy()
+        windows = needed_sums(self._parsed(loaded)) if loaded is not None else set()
         inputs = self._inputs(u, withdrawal_id, customer, known.symbol,
-                              hot.account if hot is not None else "", seen)
+                              hot.account if hot is not None else "", seen,
+                              (destination, now, windows))
         marks = inputs.marks
         if marks.exists:  # a retry that raced its first attempt: that one's answer
             earlier = u.screening.withdrawal(withdrawal_id)
@@ -437,11 +446,9 @@ class Withdrawals:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
         policy = self._policy()
         rules = self._parsed(policy)
-        now = self.clock.now()
         request = Request(withdrawal_id, customer, known.symbol, amount, destination, now,
                           marks.tier or DEFAULT_TIER)
-        sums = u.screening.window_sums(customer, destination, known.symbol, now,
-                                       needed_sums(rules))
+        sums = u.screening.window_sums(customer, destination, known.symbol, now, windows)
         context = Context(sums=sums, customer_amounts=inputs.amounts,
                           known_destinations=inputs.destinations,
                           allow_list=inputs.allow_list, deny=self.deny_list(),

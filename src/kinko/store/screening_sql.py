@@ -29,6 +29,8 @@ COUNTED = COUNTED_WITHDRAWAL_STATES
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
            "all": "asset"}
 _SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
+# what request_marks reads ahead for window_sums: destination, until, windows
+SumsWanted = tuple[str, datetime, Collection[tuple[str, timedelta]]]
 _COUNTED_IN = ", ".join(f"'{state}'" for state in COUNTED)  # fixed words, not input
 _MARKS = (  # one row: see SqlScreening.request_marks
     "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p) AS m0, "
@@ -42,11 +44,12 @@ _MARKS = (  # one row: see SqlScreening.request_marks
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
 _AMOUNTS = 200  # a customer's latest amounts screening compares a request with
 _NULLS = ", NULL" * 8
-_INPUTS = (  # the marks' row, then tagged rows of the lists: see SqlScreening.request_inputs
+_MARKS_ROW = (  # the marks as a tagged row of text, to go before other tagged rows
     "SELECT 'm' AS tag, CAST(m0 AS TEXT) AS a, CAST(m1 AS TEXT) AS b, m2, CAST(m3 AS TEXT), "
     "CAST(m4 AS TEXT), CAST(m5 AS TEXT), CAST(m6 AS TEXT), CAST(m7 AS TEXT), "
-    f"CAST(m8 AS TEXT), CAST(m9 AS TEXT) FROM ({_MARKS}) AS m "
-    f"UNION ALL SELECT 'a', address, CAST(added_us AS TEXT){_NULLS} FROM allow_list "
+    f"CAST(m8 AS TEXT), CAST(m9 AS TEXT) FROM ({_MARKS}) AS m ")
+_INPUTS = (  # the marks' row, then tagged rows of the lists: see SqlScreening.request_inputs
+    f"{_MARKS_ROW}UNION ALL SELECT 'a', address, CAST(added_us AS TEXT){_NULLS} FROM allow_list "
     "WHERE customer = :p "
     f"UNION ALL SELECT 'n', CAST(amount AS TEXT), CAST(requested_us AS TEXT){_NULLS} FROM "
     "(SELECT amount, requested_us FROM withdrawals WHERE customer = :p AND asset = :p AND "
@@ -65,6 +68,9 @@ class SqlScreening:
     def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
         self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
+        # window sums read with the marks (request_marks), until this view next writes
+        self._ahead: tuple[tuple[Any, ...], dict[tuple[str, timedelta], tuple[int, int]]] \
+            | None = None
 
     # withdrawals ---------------------------------------------------------------
 
@@ -72,6 +78,7 @@ class SqlScreening:
         """Insert a new withdrawal (the caller looked it up in the same write unit); one
         screening counts goes into the running totals of its customer, its destination
         and its asset."""
+        self._ahead = None
         at = to_us(row["requested_at"])
         p = self._p()
         insert = ("INSERT INTO withdrawals (id, customer, asset, amount, destination, wallet, "
@@ -178,9 +185,25 @@ class SqlScreening:
         """Amount and count of the counted withdrawals of ``asset`` in (until - duration,
         until] per (scope, duration): the request's customer's, its destination's, or every
         one (scope asset or all). One statement: per window, the running totals at both
-        ends (index look-ups) less what stopped counting in between."""
+        ends (index look-ups) less what stopped counting in between (or none, when
+        :meth:`request_marks` read them with the marks and nothing was written since)."""
         if not windows:  # a policy without window rules: nothing to sum
             return {}
+        key = (customer, destination, asset, until, frozenset(windows))
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == key:
+            return ahead[1]
+        sql, params, decode = self._sums_query(customer, destination, asset, until, windows)
+        return decode({int(i): (int(a or 0), int(n or 0))
+                       for i, a, n in run(self.conn, sql, tuple(params))})
+
+    def _sums_query(self, customer: str, destination: str, asset: str, until: datetime,
+                    windows: Collection[tuple[str, timedelta]]
+                    ) -> tuple[str, list[Any], Callable[[dict[int, tuple[int, int]]],
+                                                        dict[tuple[str, timedelta],
+                                                             tuple[int, int]]]]:
+        """:meth:`window_sums`' statement (rows: index, amount, count), its parameters,
+        and what makes the sums of its rows."""
         keys = {"customer": customer, "destination": destination, "asset": "", "all": ""}
         end = to_us(until)
         wanted = sorted(windows, key=lambda w: (w[0], w[1]))
@@ -204,17 +227,22 @@ class SqlScreening:
             params += [series, asset, keys[series], t]
         for series, d in shape:
             params += [series, asset, keys[series], end - d // timedelta(microseconds=1), end]
-        found = {int(i): (int(a or 0), int(n or 0)) for i, a, n in
-                 run(self.conn, sql, tuple(params))}
-        index = {point: i for i, point in enumerate(points)}
-        out: dict[tuple[str, timedelta], tuple[int, int]] = {}
-        for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape, strict=True)):
-            last = found.get(index[(series, end)], (0, 0))
-            first = found.get(index[(series, end - d // timedelta(microseconds=1))], (0, 0))
-            removed = found.get(len(points) + j, (0, 0))
-            out[(scope, duration)] = (last[0] - first[0] - removed[0],
-                                      last[1] - first[1] - removed[1])
-        return out
+
+        def decode(found: dict[int, tuple[int, int]]
+                   ) -> dict[tuple[str, timedelta], tuple[int, int]]:
+            index = {point: i for i, point in enumerate(points)}
+            out: dict[tuple[str, timedelta], tuple[int, int]] = {}
+            for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape,
+                                                                     strict=True)):
+                last = found.get(index[(series, end)], (0, 0))
+                first = found.get(index[(series, end - d // timedelta(microseconds=1))],
+                                  (0, 0))
+                removed = found.get(len(points) + j, (0, 0))
+                out[(scope, duration)] = (last[0] - first[0] - removed[0],
+                                          last[1] - first[1] - removed[1])
+            return out
+
+        return sql, params, decode
 
     def withdrawal(self, withdrawal_id: str) -> WithdrawalRow | None:
         row = self.conn.execute(select(s.withdrawals).where(
@@ -293,6 +321,7 @@ class SqlScreening:
                   tx_hash: str | None = None) -> bool:
         """Move a withdrawal from one of ``old`` to ``new`` (False: it is in none of them);
         one that stops counting (rejected, expired) is taken out of the running totals."""
+        self._ahead = None
         values: dict[str, Any] = {"state": new}
         if tx_hash is not None:
             values["tx_hash"] = tx_hash
@@ -325,17 +354,36 @@ class SqlScreening:
         return frozenset(r[0] for r in rows)
 
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
-                      hot_account: str) -> RequestMarks:
+                      hot_account: str, sums: SumsWanted | None = None) -> RequestMarks:
         """In one statement, what screening a request reads that a racing writer may
         change: whether the id is taken, whether the customer has a balance, their tier,
         the paying wallet's balance, and marks of the customer's allow list (it only
         grows) and of their counted withdrawals (a withdrawal is only added, and only
-        ever stops counting: its count of all and of counted ones moves on any change)."""
-        sql = _MARKS.replace(":p", self._p())
-        row = run(self.conn, sql, (
-            withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
-            customer, customer, hot_account, asset)).one()
-        return _marks(row)
+        ever stops counting: its count of all and of counted ones moves on any change).
+        With ``sums`` (destination, until, windows), the same statement reads the window
+        sums :meth:`window_sums` is about to be asked for (one round trip less while the
+        writers' lock is held)."""
+        params = (withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
+                  customer, customer, hot_account, asset)
+        self._ahead = None
+        if sums is None or not sums[2]:
+            return _marks(run(self.conn, _MARKS.replace(":p", self._p()), params).one())
+        destination, until, windows = sums
+        sql, more, decode = self._sums_query(customer, destination, asset, until, windows)
+        marks: RequestMarks | None = None
+        found: dict[int, tuple[int, int]] = {}
+        for tag, *row in run(self.conn, (
+                f"{_MARKS_ROW.replace(':p', self._p())}UNION ALL SELECT 's', "
+                f"CAST(i AS TEXT), CAST(total AS TEXT), CAST(n AS TEXT){', NULL' * 7} "
+                f"FROM ({sql}) AS s"), (*params, *more)):
+            if tag == "m":
+                marks = _marks(row)
+            else:
+                found[int(row[0])] = (int(row[1] or 0), int(row[2] or 0))
+        assert marks is not None  # the marks' query returns one row, always
+        self._ahead = ((customer, destination, asset, until, frozenset(windows)),
+                       decode(found))
+        return marks
 
     def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
                        ) -> tuple[RequestMarks, dict[str, datetime], list[int], frozenset[str]]:
