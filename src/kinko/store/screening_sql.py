@@ -16,7 +16,7 @@ from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
-from kinko.ports import BreakerEventRow, RequestMarks, TierRow, WithdrawalRow
+from kinko.ports import BreakerEventRow, ReadAhead, RequestMarks, TierRow, WithdrawalRow
 from kinko.store import schema as s
 from kinko.store.driver import run
 from kinko.store.stamps import untouched
@@ -354,7 +354,8 @@ class SqlScreening:
         return frozenset(r[0] for r in rows)
 
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
-                      hot_account: str, sums: SumsWanted | None = None) -> RequestMarks:
+                      hot_account: str, sums: SumsWanted | None = None,
+                      also: ReadAhead | None = None) -> RequestMarks:
         """In one statement, what screening a request reads that a racing writer may
         change: whether the id is taken, whether the customer has a balance, their tier,
         the paying wallet's balance, and marks of the customer's allow list (it only
@@ -362,27 +363,43 @@ class SqlScreening:
         ever stops counting: its count of all and of counted ones moves on any change).
         With ``sums`` (destination, until, windows), the same statement reads the window
         sums :meth:`window_sums` is about to be asked for (one round trip less while the
-        writers' lock is held)."""
-        params = (withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
-                  customer, customer, hot_account, asset)
+        writers' lock is held); with ``also`` (another table group's read ahead, such as
+        the ledger's for the hold the request opens), that read too."""
+        params: tuple[Any, ...] = (
+            withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
+            customer, customer, hot_account, asset)
         self._ahead = None
-        if sums is None or not sums[2]:
+        wanted = sums is not None and bool(sums[2])
+        if not wanted and also is None:
             return _marks(run(self.conn, _MARKS.replace(":p", self._p()), params).one())
-        destination, until, windows = sums
-        sql, more, decode = self._sums_query(customer, destination, asset, until, windows)
+        sql = _MARKS_ROW.replace(":p", self._p())
+        decode = None
+        if sums is not None and wanted:
+            destination, until, windows = sums
+            query, more, decode = self._sums_query(customer, destination, asset, until,
+                                                   windows)
+            sql += (f"UNION ALL SELECT 's', CAST(i AS TEXT), CAST(total AS TEXT), "
+                    f"CAST(n AS TEXT){', NULL' * 7} FROM ({query}) AS s")
+            params += tuple(more)
+        if also is not None:
+            sql = " UNION ALL ".join([sql, *also.parts(11)])
+            params += also.params
         marks: RequestMarks | None = None
         found: dict[int, tuple[int, int]] = {}
-        for tag, *row in run(self.conn, (
-                f"{_MARKS_ROW.replace(':p', self._p())}UNION ALL SELECT 's', "
-                f"CAST(i AS TEXT), CAST(total AS TEXT), CAST(n AS TEXT){', NULL' * 7} "
-                f"FROM ({sql}) AS s"), (*params, *more)):
-            if tag == "m":
-                marks = _marks(row)
+        other: list[Any] = []
+        for row in run(self.conn, sql, params):
+            if row[0] == "m":
+                marks = _marks(row[1:])
+            elif row[0] == "s":
+                found[int(row[1])] = (int(row[2] or 0), int(row[3] or 0))
             else:
-                found[int(row[0])] = (int(row[1] or 0), int(row[2] or 0))
+                other.append(row)
         assert marks is not None  # the marks' query returns one row, always
-        self._ahead = ((customer, destination, asset, until, frozenset(windows)),
-                       decode(found))
+        if also is not None:
+            also.accept(other)
+        if sums is not None and decode is not None:
+            self._ahead = ((customer, sums[0], asset, sums[1], frozenset(sums[2])),
+                           decode(found))
         return marks
 
     def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -51,7 +51,7 @@ from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting, entry_deltas
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
-from kinko.ports import BalanceRow, UnitError
+from kinko.ports import BalanceRow, ReadAhead, UnitError
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
@@ -744,6 +744,7 @@ class SqlLedger:
         # what prefetch read: keys asked, keys taken, holds and balances (None: no row)
         self._pre: tuple[frozenset[str], set[str], dict[str, tuple[Hold, str] | None],
                          dict[BalanceKey, BalanceState | None]] | None = None
+        self._pre_of: tuple[frozenset[str], frozenset[str], frozenset[BalanceKey]] | None = None
         # hot paths use the driver directly (tuples, no per-row SQLAlchemy processing)
         self._p = "?" if dialect == "sqlite" else "%s"
         self._amount: Any = str  # exact decimal text; PostgreSQL casts it to NUMERIC
@@ -850,8 +851,22 @@ class SqlLedger:
         unit that does not know it yet, the earliest expiry of a pending hold, for
         :meth:`due_holds`); :meth:`known_keys`, :meth:`hold_state` and :meth:`states` answer
         what it read until the next append (a round trip each, saved while the writers'
-        lock is held)."""
+        lock is held). Nothing is read when another statement of the unit read exactly
+        these already (:meth:`read_ahead`) and nothing was appended since."""
+        ahead = self.read_ahead(keys, hold_ids, balances)
+        if ahead is not None and self._pre is not None and self._pre_of == ahead.reads:
+            return
         self._pre = None
+        if ahead is not None:
+            ahead.accept(list(self._raw(" UNION ALL ".join(ahead.parts(8)), ahead.params)))
+
+    def read_ahead(self, keys: Collection[str], hold_ids: Collection[str],
+                   balances: Collection[BalanceKey]) -> ReadAhead | None:
+        """:meth:`prefetch`'s statement, for another statement of this unit to carry (one
+        round trip less): its parts (a ``SELECT`` each, of as many columns as asked, the
+        first a tag of one letter of ``k h x b``, to be joined with ``UNION ALL``), their
+        parameters, and what takes the rows they return; None when there is nothing to
+        read ahead."""
         # read ahead only plain text: anything else is left to the checks that refuse it
         keys = [k for k in keys if isinstance(k, str) and k.isprintable()]
         hold_ids = [h for h in hold_ids if isinstance(h, str) and h.isprintable()]
@@ -859,43 +874,52 @@ class SqlLedger:
                                                for v in b)]
         if (not keys and not hold_ids and not balances) or \
                 max(len(keys), len(hold_ids), len(balances)) > _PREFETCH:
-            return
+            return None
         p = self._p
-        parts: list[str] = []
+        parts: list[str] = []  # with "{pad}" where columns are added to reach a width
         params: list[Any] = []
         if keys:
-            parts.append("SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL FROM entries "
-                         f"WHERE key IN ({self._marks(len(keys))})")
+            parts.append("SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL{pad} FROM "
+                         f"entries WHERE key IN ({self._marks(len(keys))})")
             params += keys
         if hold_ids:
             parts.append("SELECT 'h', id, debit, credit, asset, CAST(amount AS TEXT), "
-                         "CAST(expires_us AS TEXT), state FROM holds WHERE id IN "
+                         "CAST(expires_us AS TEXT), state{pad} FROM holds WHERE id IN "
                          f"({self._marks(len(hold_ids))})")
             params += hold_ids
         if self._carry and self.expiry is None:
             parts.append("SELECT 'x', CAST(min(expires_us) AS TEXT), NULL, NULL, NULL, NULL, "
-                         "NULL, NULL FROM holds WHERE state = 'pending' AND expires_us IS "
-                         "NOT NULL")
+                         "NULL, NULL{pad} FROM holds WHERE state = 'pending' AND expires_us "
+                         "IS NOT NULL")
         if balances:
             parts.append("SELECT 'b', account, asset, CAST(balance AS TEXT), "
                          "CAST(pending_debit AS TEXT), CAST(pending_credit AS TEXT), NULL, "
-                         "NULL FROM balances WHERE " + " OR ".join(
+                         "NULL{pad} FROM balances WHERE " + " OR ".join(
                              [f"(account = {p} AND asset = {p})"] * len(balances)))
             params += [v for key in balances for v in key]
-        taken: set[str] = set()
-        holds: dict[str, tuple[Hold, str] | None] = dict.fromkeys(hold_ids)
-        states: dict[BalanceKey, BalanceState | None] = dict.fromkeys(balances)
-        for tag, a, b, c, d, e, f, g in self._raw(" UNION ALL ".join(parts), tuple(params)):
-            if tag == "k":
-                taken.add(a)
-            elif tag == "x":
-                self.expiry = _NEVER if a is None else int(a)
-            elif tag == "h":
-                holds[a] = (Hold(a, b, c, d, int(e), None if f is None else from_us(int(f))),
-                            str(g))
-            else:
-                states[(a, b)] = BalanceState(int(c), int(d), int(e))
-        self._pre = (frozenset(keys), taken, holds, states)
+        reads = (frozenset(keys), frozenset(hold_ids), frozenset(balances))
+
+        def accept(rows: Iterable[Sequence[Any]]) -> None:
+            taken: set[str] = set()
+            holds: dict[str, tuple[Hold, str] | None] = dict.fromkeys(hold_ids)
+            states: dict[BalanceKey, BalanceState | None] = dict.fromkeys(balances)
+            for tag, a, b, c, d, e, f, g, *_ in rows:
+                if tag == "k":
+                    taken.add(a)
+                elif tag == "x":
+                    self.expiry = _NEVER if a is None else int(a)
+                elif tag == "h":
+                    holds[a] = (Hold(a, b, c, d, int(e),
+                                     None if f is None else from_us(int(f))), str(g))
+                else:
+                    states[(a, b)] = BalanceState(int(c), int(d), int(e))
+            self._pre = (frozenset(keys), taken, holds, states)
+            self._pre_of = reads
+
+        def width(n: int) -> list[str]:
+            return [part.replace("{pad}", ", NULL" * (n - 8)) for part in parts]
+
+        return ReadAhead(width, tuple(params), accept, reads)
 
     def known_keys(self, keys: Collection[str]) -> set[str]:
         pre = self._pre
