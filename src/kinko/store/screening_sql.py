@@ -29,6 +29,15 @@ COUNTED = COUNTED_WITHDRAWAL_STATES
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
            "all": "asset"}
 _SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
+_PG_SUMS = (  # PostgreSQL: window_sums' look-ups, each an element of the arrays
+    "SELECT v.i AS i, o.total AS total, o.n AS n FROM unnest(%s::int[], %s::text[], "
+    "%s::text[], %s::bigint[]) AS v(i, scope, key, t) LEFT JOIN LATERAL (SELECT total, n "
+    "FROM outflows WHERE scope = v.scope AND asset = %s AND key = v.key AND at_us <= v.t "
+    "ORDER BY at_us DESC, withdrawal DESC LIMIT 1) AS o ON true "
+    "UNION ALL SELECT r.i, g.total, g.n FROM unnest(%s::int[], %s::text[], %s::text[], "
+    "%s::bigint[], %s::bigint[]) AS r(i, scope, key, lo, hi) CROSS JOIN LATERAL (SELECT "
+    "sum(amount) AS total, count(*) AS n FROM outflow_removals WHERE scope = r.scope AND "
+    "asset = %s AND key = r.key AND at_us > r.lo AND at_us <= r.hi) AS g")
 # what request_marks reads ahead for window_sums: destination, until, windows
 SumsWanted = tuple[str, datetime, Collection[tuple[str, timedelta]]]
 _COUNTED_IN = ", ".join(f"'{state}'" for state in COUNTED)  # fixed words, not input
@@ -210,23 +219,25 @@ class SqlScreening:
         shape = tuple((_SERIES[scope], duration) for scope, duration in wanted)
         points = sorted({(series, end - d // timedelta(microseconds=1)) for series, d in shape}
                         | {(series, end) for series, _ in shape})
-        sql = _SQL.get((self.conn.dialect.name, shape))
-        if sql is None:
-            p = self._p()
-            total = "kinko_sum" if self.conn.dialect.name == "sqlite" else "sum"
-            at = (f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND "
-                  f"key = {p} AND at_us <= {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
-            gone = (f"SELECT {total}(amount), count(*) FROM outflow_removals WHERE scope = {p} "
-                    f"AND asset = {p} AND key = {p} AND at_us > {p} AND at_us <= {p}")
-            parts = [f"SELECT {i} AS i, q{i}.* FROM ({at}) AS q{i}" for i in range(len(points))]
-            parts += [f"SELECT {len(points) + i} AS i, q{len(points) + i}.* FROM ({gone}) "
-                      f"AS q{len(points) + i}" for i in range(len(shape))]
-            sql = _SQL.setdefault((self.conn.dialect.name, shape), " UNION ALL ".join(parts))
         params: list[Any] = []
-        for series, t in points:
-            params += [series, asset, keys[series], t]
-        for series, d in shape:
-            params += [series, asset, keys[series], end - d // timedelta(microseconds=1), end]
+        if self.conn.dialect.name == "postgresql":
+            # one text for every shape, the look-ups as arrays: psycopg keeps the statement
+            # parsed and PostgreSQL prepared (neither is done past 50 parameters)
+            sql = _PG_SUMS
+            params += [list(range(len(points))), [series for series, _ in points],
+                       [keys[series] for series, _ in points], [at for _, at in points],
+                       asset]
+            params += [list(range(len(points), len(points) + len(shape))),
+                       [series for series, _ in shape], [keys[series] for series, _ in shape],
+                       [end - d // timedelta(microseconds=1) for _, d in shape],
+                       [end] * len(shape), asset]
+        else:
+            sql = _SQL.get((self.conn.dialect.name, shape)) or self._sums_sql(shape, points)
+            for series, at_ in points:
+                params += [series, asset, keys[series], at_]
+            for series, d in shape:
+                params += [series, asset, keys[series], end - d // timedelta(microseconds=1),
+                           end]
 
         def decode(found: dict[int, tuple[int, int]]
                    ) -> dict[tuple[str, timedelta], tuple[int, int]]:
@@ -243,6 +254,19 @@ class SqlScreening:
             return out
 
         return sql, params, decode
+
+    def _sums_sql(self, shape: tuple[tuple[str, timedelta], ...],
+                  points: list[tuple[str, int]]) -> str:
+        """SQLite: the window sums' statement of one shape (kept: one per policy)."""
+        p = self._p()
+        at = (f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND "
+              f"key = {p} AND at_us <= {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
+        gone = (f"SELECT kinko_sum(amount), count(*) FROM outflow_removals WHERE scope = {p} "
+                f"AND asset = {p} AND key = {p} AND at_us > {p} AND at_us <= {p}")
+        parts = [f"SELECT {i} AS i, q{i}.* FROM ({at}) AS q{i}" for i in range(len(points))]
+        parts += [f"SELECT {len(points) + i} AS i, q{len(points) + i}.* FROM ({gone}) "
+                  f"AS q{len(points) + i}" for i in range(len(shape))]
+        return _SQL.setdefault((self.conn.dialect.name, shape), " UNION ALL ".join(parts))
 
     def withdrawal(self, withdrawal_id: str) -> WithdrawalRow | None:
         row = self.conn.execute(select(s.withdrawals).where(
