@@ -335,18 +335,47 @@ under the lock, more requests arrive while a batch is open.
   request after another in process: 12.4 → 4.3 ms on SQLite, 26.2 → 13.5 ms on PostgreSQL
   (load 10-14). The API's pure dependencies (services, role, audit actor) run on the event
   loop, without a thread hand-off each.
-- **What stands in the way on PostgreSQL.** Each statement is still a round trip to a
-  server process that has to be scheduled on the same two overloaded cores: about 1 ms
-  each at this load, so the 9-10 statements and the commit hold the lock for 10-20 ms per
-  batch, and throughput stays near 50 requests/s with one or two workers (the bare app's
-  single INSERT runs 16 at a time). Less would need the remaining statements under the
-  lock (the stamps of the cached tables, the marks, the window sums, the ledger's reads,
-  its write, the withdrawal, the proposal, the audit record) merged further, or sent in a
-  pipeline; a quiet machine's round trip is a tenth of this one's.
-- **What stands in the way on SQLite.** Python, not the lock: about 4 ms of it per request
-  in process (SQLAlchemy's execution and result machinery is about 100 µs per statement of
-  the 20, the rest screening, hashing, JSON and the response), against about a millisecond
-  for the bare app's validation and INSERT; the target needs the whole request near 2 ms.
+- **Fewer statements, less Python per statement (profiled 16:15-16:50 UTC the same day,
+  load 4-8, at times 20-40).** Profiled first (py-spy on `kinko serve` under wrk, cProfile
+  on the service path alone, one thread). On SQLite a third of the service path went to
+  SQLAlchemy's execution context and result metadata around statements already written as
+  SQL text (about 90 µs each, 20 a request). On PostgreSQL a unit spent 84 % of its time
+  under the writers' lock waiting on round trips, and with 16 connections against a pool
+  of 5 the server opened and closed a PostgreSQL connection (a server process) on most
+  requests: PostgreSQL spent 6-7 ms of CPU per request, most of it starting backends, and
+  psycopg parsed the window sums' statement again each time (past 50 parameters it keeps
+  no parsed copy, and the server prepares none). Now the request path's statements go
+  through the driver's cursor (the same SQL; SQLAlchemy's error handling kept); a process
+  keeps 16 connections; the read before the lock is one statement (marks, allow list,
+  latest amounts, destinations); under the lock one statement re-checks the marks and reads
+  the window sums and the hold's ledger reads (its key, the hold, both balances, the
+  earliest expiry); the units of a batch share the stamps of the cached tables; on
+  PostgreSQL the window sums are one statement text for every policy, the look-ups passed
+  as arrays. Statements per request, one after another in process: PostgreSQL 13 → 8, under
+  the lock 9 → 7 (a unit inside a batch: its savepoint, the marks' statement, the ledger's
+  write, the withdrawal's write, the audit record, the savepoint's release); SQLite 20 → 15
+  and 15 → 13. Before and after alternated within minutes, kinko alone under the same wrk
+  load (10 s each; CPU per request as the kernel counts it, of the server's processes and of
+  PostgreSQL's): PostgreSQL, one worker, 64-73 → 115-122 requests/s, p99 426-432 →
+  258-264 ms, kinko's CPU 6.8-7.3 → 4.1-4.9 ms and PostgreSQL's 6.3-7.3 → 3.3-3.4 ms per
+  request (load 3.7-5.8); two workers (load 24-39) 62 → 89 requests/s, kinko's CPU 8.2 →
+  5.8 ms, PostgreSQL's 6.1 → 3.2 ms; SQLite 207-226 → 229-246 requests/s, p99 175-201 →
+  152-157 ms, CPU 3.7-4.2 → 3.3-3.6 ms per request (load 5-7). The targets stay missed.
+- **What stands in the way on PostgreSQL.** The server's own CPU: 4-5 ms a request on one
+  core's worth (the GIL), against about a millisecond for the bare app's validation and
+  INSERT; about half is the HTTP stack and the middleware (body limits, the request's
+  stamps, the API key, the response), the rest the unit (psycopg's work per statement,
+  screening, the hash chain, the response model). Under the lock a unit inside a batch is
+  still six round trips (four statements and its savepoint's two), a batch stays open
+  while requests wait (up to 50 ms) and its commit's fsync holds the turn. Next: send the
+  unit's writes (the ledger entry, the withdrawal row, the proposal, the audit record) and
+  the savepoint's release together (psycopg's pipeline mode, or one statement), and give
+  up the ping each connection checkout sends.
+- **What stands in the way on SQLite.** Python, not the lock: 3.3-3.6 ms of CPU per
+  request in the server, about half of it the HTTP stack and middleware; the service path
+  alone is about 1.6 ms (its 15 statements, the unit's bookkeeping, screening, hashing,
+  JSON), against about a millisecond for the whole of the bare app's request: the target
+  needs the whole request near 2 ms.
 - **The authenticated GET.** Its own work is small (cached key, stamps, breaker), but it
   keeps two thread hand-offs the bare GET does not have one of (the key's dependency reads
   the stamps from the database, once per request, so a revoked key fails its next request;

@@ -29,7 +29,7 @@ signature (:class:`MemoryCosigner` its double; the HTTP client in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -175,11 +175,26 @@ class LedgerReader(Protocol):
     def states(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, BalanceState]: ...
 
 
+class ReadAhead(NamedTuple):
+    """A read one statement of a unit of work may carry for another part of the unit (one
+    round trip less): ``SELECT`` parts to join with ``UNION ALL`` (of as many columns as
+    asked, the first a tag), their parameters, what takes the rows they return, and what
+    they read (:meth:`LedgerWriter.read_ahead`)."""
+
+    parts: Callable[[int], list[str]]
+    params: tuple[Any, ...]
+    accept: Callable[[Iterable[Sequence[Any]]], None]
+    reads: tuple[frozenset[str], frozenset[str], frozenset[BalanceKey]]
+
+
 class LedgerWriter(LedgerReader, Protocol):
     def due_holds(self, now: datetime) -> list[Hold]: ...
     # read ahead what an append is about to ask (one round trip for a few of each)
     def prefetch(self, keys: Collection[str], hold_ids: Collection[str],
                  balances: Collection[BalanceKey]) -> None: ...
+    # the same read, for another statement to carry (prefetch then reads nothing)
+    def read_ahead(self, keys: Collection[str], hold_ids: Collection[str],
+                   balances: Collection[BalanceKey]) -> ReadAhead | None: ...
     def append(
         self, entries: Sequence[Entry], states: Mapping[BalanceKey, BalanceState]
     ) -> None: ...
@@ -752,7 +767,12 @@ class ScreeningTables(Protocol):
                     ) -> dict[tuple[str, timedelta], tuple[int, int]]: ...
     def customer_destinations(self, customer: str) -> frozenset[str]: ...
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
-                      hot_account: str) -> RequestMarks: ...
+                      hot_account: str,
+                      sums: tuple[str, datetime, Collection[tuple[str, timedelta]]] | None
+                      = None, also: ReadAhead | None = None) -> RequestMarks: ...
+    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
+                       ) -> tuple[RequestMarks, dict[str, datetime], list[int],
+                                  frozenset[str]]: ...
     def customer_tier(self, customer: str) -> TierRow | None: ...
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None: ...
     def allow(self, customer: str, address: str, at: datetime) -> None: ...

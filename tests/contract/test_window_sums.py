@@ -52,9 +52,15 @@ def _check(store: SqlStore, rng: random.Random, probes: list[datetime]) -> None:
         for customer in ("C0", "C1", "C9"):
             destination = f"0x{rng.randrange(3):040x}"
             for asset in ("ETH", "XEM"):
+                expected = _expected(rows, customer, destination, asset, until)
                 with store.unit(write=False) as u:
                     got = u.screening.window_sums(customer, destination, asset, until, WINDOWS)
-                assert got == _expected(rows, customer, destination, asset, until), until
+                assert got == expected, until
+                with store.unit(write=False) as u:  # read with a request's marks
+                    u.screening.request_marks("W-new", customer, asset, "wallet:hot",
+                                              (destination, until, WINDOWS))
+                    got = u.screening.window_sums(customer, destination, asset, until, WINDOWS)
+                assert got == expected, until
 
 
 def test_a_policy_without_window_rules_sums_nothing(store: SqlStore) -> None:
@@ -86,6 +92,31 @@ def test_window_sums_equal_the_counted_rows(store: SqlStore) -> None:
             u.screening.set_state(f"W{i:05d}", ("allowed",), "sending")
         u.screening.set_state("W00002", ("rejected",), "expired")  # not counted either way
     _check(store, rng, probes)
+
+
+def test_sums_read_with_the_marks_are_not_served_after_a_write(store: SqlStore) -> None:
+    rng = random.Random(11)
+    at = T0 + timedelta(days=400)  # after every other test's rows
+    row = _row(99_001, at, rng)
+    with store.unit() as u:
+        customer, destination = str(row["customer"]), str(row["destination"])
+        before = u.screening.window_sums(customer, destination, "ETH", at, WINDOWS)
+        marks = u.screening.request_marks("W99001", customer, "ETH", "wallet:hot",
+                                          (destination, at, WINDOWS))
+        assert not marks.exists
+        row["asset"] = "ETH"
+        u.screening.put_withdrawal(row)  # the unit writes: what was read ahead is stale
+        after = u.screening.window_sums(customer, destination, "ETH", at, WINDOWS)
+        assert after[("customer", timedelta(hours=1))] == (
+            before[("customer", timedelta(hours=1))][0] + int(row["amount"]),  # type: ignore[call-overload]
+            before[("customer", timedelta(hours=1))][1] + 1)
+        # and sums asked for something else than what was read ahead are read afresh
+        u.screening.request_marks("W99002", customer, "ETH", "wallet:hot",
+                                  (destination, at, WINDOWS))
+        assert u.screening.window_sums(customer, destination, "ETH",
+                                       at - timedelta(days=1), WINDOWS) == \
+            u.screening.window_sums(customer, destination, "ETH", at - timedelta(days=1),
+                                    WINDOWS)
 
 
 def test_the_migration_fills_the_totals_from_recorded_withdrawals(store_url: str) -> None:

@@ -96,7 +96,7 @@ from kinko.errors import (
     RefusedDestination,
 )
 from kinko.i18n import ENGLISH
-from kinko.ports import BreakerEventRow, Fee, RequestMarks, Unit, WithdrawalRow
+from kinko.ports import BreakerEventRow, Fee, ReadAhead, RequestMarks, Unit, WithdrawalRow
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -377,18 +377,29 @@ class Withdrawals:
         return self._view(earlier)
 
     def _inputs(self, u: Unit, withdrawal_id: str, customer: str, asset: str,
-                hot_account: str, seen: _Inputs | None) -> _Inputs:
-        """What screening reads of the customer: in one statement the marks (the id taken,
-        the customer known, tier, the paying wallet's balance, and marks of the allow
-        list and of the withdrawal history), then the allow list and history themselves,
-        unless ``seen`` (read earlier, outside the writers' lock) has the same marks."""
+                hot_account: str, seen: _Inputs | None,
+                sums: tuple[str, datetime, set[tuple[str, timedelta]]] | None = None,
+                also: ReadAhead | None = None) -> _Inputs:
+        """What screening reads of the customer: the marks (the id taken, the customer
+        known, tier, the paying wallet's balance, and marks of the allow list and of the
+        withdrawal history) and the allow list and history themselves, in one statement;
+        with ``seen`` (read earlier, outside the writers' lock) the marks alone (and in the
+        same statement the window ``sums`` screening is about to ask for and the reads of
+        the hold's append, ``also``), and a list again only if its marks moved."""
         tables = u.screening
-        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account)
+        if seen is None:
+            marks, allowed, amounts_, destinations_ = tables.request_inputs(
+                withdrawal_id, customer, asset, hot_account)
+            if marks.exists or not marks.customer_known:  # nothing to screen
+                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
+                               frozenset())
+            return _Inputs(marks, allowed, tuple(amounts_), destinations_)
+        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account, sums, also)
         if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (), frozenset())
-        allow = seen.allow_list if seen is not None and seen.marks.allow == marks.allow \
+        allow = seen.allow_list if seen.marks.allow == marks.allow \
             else tables.allowed(customer)
-        if seen is not None and seen.marks.history == marks.history:
+        if seen.marks.history == marks.history:
             amounts, destinations = seen.amounts, seen.destinations
         else:
             amounts = tuple(tables.customer_amounts(customer, asset))
@@ -408,8 +419,18 @@ class Withdrawals:
         # when every one has, the first, and screening refuses the request
         leaked = self._leaked(hots, wallets)
         hot = next((w for w in hots if leaked[w.name] is None), hots[0]) if hots else None
+        # the time, the windows the rules sum and the hold, so that the marks' statement
+        # reads the sums and the hold's ledger reads too (a missing policy or hot wallet is
+        # refused below, where it was)
+        now = self.clock.now()
+        loaded = self.custody.policy()
+        windows = needed_sums(self._parsed(loaded)) if loaded is not None else set()
+        hold_id = f"withdrawal:{withdrawal_id}"
+        also = None if hot is None else self.ledger.read_ahead_hold(hold_id, Hold(
+            hold_id, f"customer:{customer}", hot.account, known.symbol, amount))
         inputs = self._inputs(u, withdrawal_id, customer, known.symbol,
-                              hot.account if hot is not None else "", seen)
+                              hot.account if hot is not None else "", seen,
+                              (destination, now, windows), also)
         marks = inputs.marks
         if marks.exists:  # a retry that raced its first attempt: that one's answer
             earlier = u.screening.withdrawal(withdrawal_id)
@@ -429,11 +450,9 @@ class Withdrawals:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
         policy = self._policy()
         rules = self._parsed(policy)
-        now = self.clock.now()
         request = Request(withdrawal_id, customer, known.symbol, amount, destination, now,
                           marks.tier or DEFAULT_TIER)
-        sums = u.screening.window_sums(customer, destination, known.symbol, now,
-                                       needed_sums(rules))
+        sums = u.screening.window_sums(customer, destination, known.symbol, now, windows)
         context = Context(sums=sums, customer_amounts=inputs.amounts,
                           known_destinations=inputs.destinations,
                           allow_list=inputs.allow_list, deny=self.deny_list(),
@@ -441,7 +460,6 @@ class Withdrawals:
                           if marks.hot is not None else 0,
                           tripped=frozenset(self.breaker()), compromised=leaked[hot.name])
         decision = screen(request, rules, context, policy.version)
-        hold_id = f"withdrawal:{withdrawal_id}"
         self.ledger.open_hold(
             hold_id, Hold(hold_id, f"customer:{customer}", hot.account, known.symbol, amount,
                           now + timedelta(hours=policy.proposal_ttl_hours)),

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from kinko.ports import ApiKeyRow, AuditRow, SessionRow
 from kinko.store import schema as s
+from kinko.store.driver import run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -49,7 +50,7 @@ class SqlAccess:
     def audit_head(self) -> tuple[int, str]:
         if self.head is not None:
             return self.head
-        row = self.conn.exec_driver_sql(
+        row = run(self.conn,
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").first()
         head = (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
         if self._carry:
@@ -58,7 +59,7 @@ class SqlAccess:
 
     def put_audit(self, row: AuditRow) -> None:
         p = "?" if self.conn.dialect.name == "sqlite" else "%s"
-        self.conn.exec_driver_sql(
+        run(self.conn,
             "INSERT INTO audit_log (seq, at_us, actor, action, target, detail, prev_hash, "
             f"hash) VALUES ({', '.join([p] * 8)})",
             (row["seq"], to_us(row["at"]), row["actor"], row["action"], row["target"],

@@ -21,6 +21,7 @@ from kinko.domain.states import ProposalState
 from kinko.errors import ApprovalError, ConfigError
 from kinko.ports import DepositAddress, DepositRow, OwnerSignatureRow, ProposalRow
 from kinko.store import schema as s
+from kinko.store.driver import run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -113,7 +114,7 @@ class SqlCustody:
 
     def put_proposal(self, proposal: Proposal, detail: Message) -> None:
         p = "?" if self.conn.dialect.name == "sqlite" else "%s"
-        self.conn.exec_driver_sql(
+        run(self.conn,
             "INSERT INTO proposals (id, kind, canonical, state, tx_hash, detail) VALUES "
             f"({p}, {p}, {p}, 'pending', NULL, {p})",
             (proposal.id, proposal.kind, proposal.canonical(), detail.to_json()))

@@ -16,8 +16,9 @@ from kinko.domain.messages import Message, decode
 from kinko.domain.screening import Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
-from kinko.ports import BreakerEventRow, RequestMarks, TierRow, WithdrawalRow
+from kinko.ports import BreakerEventRow, ReadAhead, RequestMarks, TierRow, WithdrawalRow
 from kinko.store import schema as s
+from kinko.store.driver import run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -28,17 +29,42 @@ COUNTED = COUNTED_WITHDRAWAL_STATES
 _SERIES = {"customer": "customer", "destination": "destination", "asset": "asset",
            "all": "asset"}
 _SQL: dict[tuple[str, tuple[Any, ...]], str] = {}  # window statements, by their shape
+_PG_SUMS = (  # PostgreSQL: window_sums' look-ups, each an element of the arrays
+    "SELECT v.i AS i, o.total AS total, o.n AS n FROM unnest(%s::int[], %s::text[], "
+    "%s::text[], %s::bigint[]) AS v(i, scope, key, t) LEFT JOIN LATERAL (SELECT total, n "
+    "FROM outflows WHERE scope = v.scope AND asset = %s AND key = v.key AND at_us <= v.t "
+    "ORDER BY at_us DESC, withdrawal DESC LIMIT 1) AS o ON true "
+    "UNION ALL SELECT r.i, g.total, g.n FROM unnest(%s::int[], %s::text[], %s::text[], "
+    "%s::bigint[], %s::bigint[]) AS r(i, scope, key, lo, hi) CROSS JOIN LATERAL (SELECT "
+    "sum(amount) AS total, count(*) AS n FROM outflow_removals WHERE scope = r.scope AND "
+    "asset = %s AND key = r.key AND at_us > r.lo AND at_us <= r.hi) AS g")
+# what request_marks reads ahead for window_sums: destination, until, windows
+SumsWanted = tuple[str, datetime, Collection[tuple[str, timedelta]]]
 _COUNTED_IN = ", ".join(f"'{state}'" for state in COUNTED)  # fixed words, not input
 _MARKS = (  # one row: see SqlScreening.request_marks
-    "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p), "
-    "(SELECT count(*) FROM balances WHERE account = :p AND asset = :p), "
-    "(SELECT tier FROM customer_tiers WHERE customer = :p), "
-    "(SELECT count(*) FROM allow_list WHERE customer = :p), "
-    "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p), "
-    "(SELECT count(*) FROM withdrawals WHERE customer = :p), "
-    f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})), "
-    "h.balance, h.pending_debit, h.pending_credit "
+    "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p) AS m0, "
+    "(SELECT count(*) FROM balances WHERE account = :p AND asset = :p) AS m1, "
+    "(SELECT tier FROM customer_tiers WHERE customer = :p) AS m2, "
+    "(SELECT count(*) FROM allow_list WHERE customer = :p) AS m3, "
+    "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p) AS m4, "
+    "(SELECT count(*) FROM withdrawals WHERE customer = :p) AS m5, "
+    f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) "
+    "AS m6, h.balance AS m7, h.pending_debit AS m8, h.pending_credit AS m9 "
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
+_AMOUNTS = 200  # a customer's latest amounts screening compares a request with
+_NULLS = ", NULL" * 8
+_MARKS_ROW = (  # the marks as a tagged row of text, to go before other tagged rows
+    "SELECT 'm' AS tag, CAST(m0 AS TEXT) AS a, CAST(m1 AS TEXT) AS b, m2, CAST(m3 AS TEXT), "
+    "CAST(m4 AS TEXT), CAST(m5 AS TEXT), CAST(m6 AS TEXT), CAST(m7 AS TEXT), "
+    f"CAST(m8 AS TEXT), CAST(m9 AS TEXT) FROM ({_MARKS}) AS m ")
+_INPUTS = (  # the marks' row, then tagged rows of the lists: see SqlScreening.request_inputs
+    f"{_MARKS_ROW}UNION ALL SELECT 'a', address, CAST(added_us AS TEXT){_NULLS} FROM allow_list "
+    "WHERE customer = :p "
+    f"UNION ALL SELECT 'n', CAST(amount AS TEXT), CAST(requested_us AS TEXT){_NULLS} FROM "
+    "(SELECT amount, requested_us FROM withdrawals WHERE customer = :p AND asset = :p AND "
+    f"state IN ({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {_AMOUNTS}) AS n "
+    f"UNION ALL SELECT 'd', destination, NULL{_NULLS} FROM (SELECT DISTINCT destination "
+    f"FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) AS d")
 
 
 def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
@@ -51,6 +77,9 @@ class SqlScreening:
     def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
         self._touch = touch or untouched  # a stamped table is written (SqlUnit.touch)
+        # window sums read with the marks (request_marks), until this view next writes
+        self._ahead: tuple[tuple[Any, ...], dict[tuple[str, timedelta], tuple[int, int]]] \
+            | None = None
 
     # withdrawals ---------------------------------------------------------------
 
@@ -58,6 +87,7 @@ class SqlScreening:
         """Insert a new withdrawal (the caller looked it up in the same write unit); one
         screening counts goes into the running totals of its customer, its destination
         and its asset."""
+        self._ahead = None
         at = to_us(row["requested_at"])
         p = self._p()
         insert = ("INSERT INTO withdrawals (id, customer, asset, amount, destination, wallet, "
@@ -75,7 +105,7 @@ class SqlScreening:
                 if scopes:
                     self._add_outflow(row["id"], at, int(row["amount"]), scopes)
                 return
-            self.conn.exec_driver_sql(insert, values)
+            run(self.conn, insert, values)
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
         if counted:
@@ -98,7 +128,7 @@ class SqlScreening:
         pick = (f"SELECT scope, at_us, withdrawal, total, n FROM outflows WHERE scope = {p} "
                 f"AND asset = {p} AND key = {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
         sql = " UNION ALL ".join(f"SELECT * FROM ({pick}) AS q{i}" for i in range(len(scopes)))
-        last = {r[0]: r[1:] for r in self.conn.exec_driver_sql(
+        last = {r[0]: r[1:] for r in run(self.conn,
             sql, tuple(v for scope in scopes for v in scope))}
         rows = []
         for scope, asset, key in scopes:
@@ -108,7 +138,7 @@ class SqlScreening:
                 total, n = self._insert_early(scope, asset, key, at, wid, amount)
             rows.append((scope, asset, key, at, wid, self._amount(amount),
                          self._amount(total + amount), n + 1))
-        self.conn.exec_driver_sql(
+        run(self.conn,
             f"INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, total, n) "
             f"VALUES ({', '.join([p] * 8)})", rows)
 
@@ -122,7 +152,7 @@ class SqlScreening:
         clock) are returned, for :meth:`_add_outflow`."""
         rows = ", ".join(["(%s, %s, %s)"] * len(scopes))
         head, before = (f"w AS ({first[0]}), ", first[1]) if first is not None else ("", ())
-        later = self.conn.exec_driver_sql(
+        later = run(self.conn,
             f"WITH {head}v(scope, asset, key) AS (VALUES {rows}), "
             "l AS (SELECT v.scope, v.asset, v.key, o.at_us, o.withdrawal, o.total, o.n FROM v "
             "LEFT JOIN LATERAL (SELECT at_us, withdrawal, total, n FROM outflows AS f WHERE "
@@ -142,16 +172,16 @@ class SqlScreening:
                       amount: int) -> tuple[int, int]:
         """The total and count before (at, wid); the rows after it grow by ``amount``."""
         p = self._p()
-        before = self.conn.exec_driver_sql(
+        before = run(self.conn,
             f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND key = {p} "
             f"AND (at_us < {p} OR (at_us = {p} AND withdrawal < {p})) "
             "ORDER BY at_us DESC, withdrawal DESC LIMIT 1",
             (scope, asset, key, at, at, wid)).first()
-        later = self.conn.exec_driver_sql(
+        later = run(self.conn,
             f"SELECT at_us, withdrawal, total, n FROM outflows WHERE scope = {p} AND "
             f"asset = {p} AND key = {p} AND (at_us > {p} OR (at_us = {p} AND withdrawal > {p}))",
             (scope, asset, key, at, at, wid)).all()
-        self.conn.exec_driver_sql(
+        run(self.conn,
             f"UPDATE outflows SET total = {p}, n = {p} WHERE scope = {p} AND asset = {p} AND "
             f"key = {p} AND at_us = {p} AND withdrawal = {p}",
             [(self._amount(int(total) + amount), int(n) + 1, scope, asset, key, t, w)
@@ -164,43 +194,79 @@ class SqlScreening:
         """Amount and count of the counted withdrawals of ``asset`` in (until - duration,
         until] per (scope, duration): the request's customer's, its destination's, or every
         one (scope asset or all). One statement: per window, the running totals at both
-        ends (index look-ups) less what stopped counting in between."""
+        ends (index look-ups) less what stopped counting in between (or none, when
+        :meth:`request_marks` read them with the marks and nothing was written since)."""
         if not windows:  # a policy without window rules: nothing to sum
             return {}
+        key = (customer, destination, asset, until, frozenset(windows))
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == key:
+            return ahead[1]
+        sql, params, decode = self._sums_query(customer, destination, asset, until, windows)
+        return decode({int(i): (int(a or 0), int(n or 0))
+                       for i, a, n in run(self.conn, sql, tuple(params))})
+
+    def _sums_query(self, customer: str, destination: str, asset: str, until: datetime,
+                    windows: Collection[tuple[str, timedelta]]
+                    ) -> tuple[str, list[Any], Callable[[dict[int, tuple[int, int]]],
+                                                        dict[tuple[str, timedelta],
+                                                             tuple[int, int]]]]:
+        """:meth:`window_sums`' statement (rows: index, amount, count), its parameters,
+        and what makes the sums of its rows."""
         keys = {"customer": customer, "destination": destination, "asset": "", "all": ""}
         end = to_us(until)
         wanted = sorted(windows, key=lambda w: (w[0], w[1]))
         shape = tuple((_SERIES[scope], duration) for scope, duration in wanted)
         points = sorted({(series, end - d // timedelta(microseconds=1)) for series, d in shape}
                         | {(series, end) for series, _ in shape})
-        sql = _SQL.get((self.conn.dialect.name, shape))
-        if sql is None:
-            p = self._p()
-            total = "kinko_sum" if self.conn.dialect.name == "sqlite" else "sum"
-            at = (f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND "
-                  f"key = {p} AND at_us <= {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
-            gone = (f"SELECT {total}(amount), count(*) FROM outflow_removals WHERE scope = {p} "
-                    f"AND asset = {p} AND key = {p} AND at_us > {p} AND at_us <= {p}")
-            parts = [f"SELECT {i} AS i, q{i}.* FROM ({at}) AS q{i}" for i in range(len(points))]
-            parts += [f"SELECT {len(points) + i} AS i, q{len(points) + i}.* FROM ({gone}) "
-                      f"AS q{len(points) + i}" for i in range(len(shape))]
-            sql = _SQL.setdefault((self.conn.dialect.name, shape), " UNION ALL ".join(parts))
         params: list[Any] = []
-        for series, t in points:
-            params += [series, asset, keys[series], t]
-        for series, d in shape:
-            params += [series, asset, keys[series], end - d // timedelta(microseconds=1), end]
-        found = {int(i): (int(a or 0), int(n or 0)) for i, a, n in
-                 self.conn.exec_driver_sql(sql, tuple(params))}
-        index = {point: i for i, point in enumerate(points)}
-        out: dict[tuple[str, timedelta], tuple[int, int]] = {}
-        for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape, strict=True)):
-            last = found.get(index[(series, end)], (0, 0))
-            first = found.get(index[(series, end - d // timedelta(microseconds=1))], (0, 0))
-            removed = found.get(len(points) + j, (0, 0))
-            out[(scope, duration)] = (last[0] - first[0] - removed[0],
-                                      last[1] - first[1] - removed[1])
-        return out
+        if self.conn.dialect.name == "postgresql":
+            # one text for every shape, the look-ups as arrays: psycopg keeps the statement
+            # parsed and PostgreSQL prepared (neither is done past 50 parameters)
+            sql = _PG_SUMS
+            params += [list(range(len(points))), [series for series, _ in points],
+                       [keys[series] for series, _ in points], [at for _, at in points],
+                       asset]
+            params += [list(range(len(points), len(points) + len(shape))),
+                       [series for series, _ in shape], [keys[series] for series, _ in shape],
+                       [end - d // timedelta(microseconds=1) for _, d in shape],
+                       [end] * len(shape), asset]
+        else:
+            sql = _SQL.get((self.conn.dialect.name, shape)) or self._sums_sql(shape, points)
+            for series, at_ in points:
+                params += [series, asset, keys[series], at_]
+            for series, d in shape:
+                params += [series, asset, keys[series], end - d // timedelta(microseconds=1),
+                           end]
+
+        def decode(found: dict[int, tuple[int, int]]
+                   ) -> dict[tuple[str, timedelta], tuple[int, int]]:
+            index = {point: i for i, point in enumerate(points)}
+            out: dict[tuple[str, timedelta], tuple[int, int]] = {}
+            for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape,
+                                                                     strict=True)):
+                last = found.get(index[(series, end)], (0, 0))
+                first = found.get(index[(series, end - d // timedelta(microseconds=1))],
+                                  (0, 0))
+                removed = found.get(len(points) + j, (0, 0))
+                out[(scope, duration)] = (last[0] - first[0] - removed[0],
+                                          last[1] - first[1] - removed[1])
+            return out
+
+        return sql, params, decode
+
+    def _sums_sql(self, shape: tuple[tuple[str, timedelta], ...],
+                  points: list[tuple[str, int]]) -> str:
+        """SQLite: the window sums' statement of one shape (kept: one per policy)."""
+        p = self._p()
+        at = (f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND "
+              f"key = {p} AND at_us <= {p} ORDER BY at_us DESC, withdrawal DESC LIMIT 1")
+        gone = (f"SELECT kinko_sum(amount), count(*) FROM outflow_removals WHERE scope = {p} "
+                f"AND asset = {p} AND key = {p} AND at_us > {p} AND at_us <= {p}")
+        parts = [f"SELECT {i} AS i, q{i}.* FROM ({at}) AS q{i}" for i in range(len(points))]
+        parts += [f"SELECT {len(points) + i} AS i, q{len(points) + i}.* FROM ({gone}) "
+                  f"AS q{len(points) + i}" for i in range(len(shape))]
+        return _SQL.setdefault((self.conn.dialect.name, shape), " UNION ALL ".join(parts))
 
     def withdrawal(self, withdrawal_id: str) -> WithdrawalRow | None:
         row = self.conn.execute(select(s.withdrawals).where(
@@ -279,6 +345,7 @@ class SqlScreening:
                   tx_hash: str | None = None) -> bool:
         """Move a withdrawal from one of ``old`` to ``new`` (False: it is in none of them);
         one that stops counting (rejected, expired) is taken out of the running totals."""
+        self._ahead = None
         values: dict[str, Any] = {"state": new}
         if tx_hash is not None:
             values["tx_hash"] = tx_hash
@@ -290,40 +357,100 @@ class SqlScreening:
         if moved and row is not None and row["state"] in COUNTED:
             p = self._p()
             at = to_us(row["requested_at"])
-            self.conn.exec_driver_sql(
+            run(self.conn,
                 "INSERT INTO outflow_removals (scope, asset, key, at_us, withdrawal, amount) "
                 f"VALUES ({', '.join([p] * 6)})",
                 [(*scope, at, row["id"], self._amount(row["amount"])) for scope in _scopes(row)])
         return moved
 
-    def customer_amounts(self, customer: str, asset: str, limit: int = 200) -> list[int]:
+    def customer_amounts(self, customer: str, asset: str, limit: int = _AMOUNTS) -> list[int]:
         p = self._p()
-        rows = self.conn.exec_driver_sql(
+        rows = run(self.conn,
             f"SELECT amount FROM withdrawals WHERE customer = {p} AND asset = {p} AND state IN "
             f"({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}", (customer, asset))
         return [int(r[0]) for r in rows]
 
     def customer_destinations(self, customer: str) -> frozenset[str]:
         p = self._p()
-        rows = self.conn.exec_driver_sql(
+        rows = run(self.conn,
             f"SELECT DISTINCT destination FROM withdrawals WHERE customer = {p} AND state IN "
             f"({_COUNTED_IN})", (customer,))
         return frozenset(r[0] for r in rows)
 
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
-                      hot_account: str) -> RequestMarks:
+                      hot_account: str, sums: SumsWanted | None = None,
+                      also: ReadAhead | None = None) -> RequestMarks:
         """In one statement, what screening a request reads that a racing writer may
         change: whether the id is taken, whether the customer has a balance, their tier,
         the paying wallet's balance, and marks of the customer's allow list (it only
         grows) and of their counted withdrawals (a withdrawal is only added, and only
-        ever stops counting: its count of all and of counted ones moves on any change)."""
-        sql = _MARKS.replace(":p", self._p())
-        row = self.conn.exec_driver_sql(sql, (
+        ever stops counting: its count of all and of counted ones moves on any change).
+        With ``sums`` (destination, until, windows), the same statement reads the window
+        sums :meth:`window_sums` is about to be asked for (one round trip less while the
+        writers' lock is held); with ``also`` (another table group's read ahead, such as
+        the ledger's for the hold the request opens), that read too."""
+        params: tuple[Any, ...] = (
             withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
-            customer, customer, hot_account, asset)).one()
-        hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
-        return RequestMarks(bool(row[0]), bool(row[1]), None if row[2] is None else str(row[2]),
-                            (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot)
+            customer, customer, hot_account, asset)
+        self._ahead = None
+        wanted = sums is not None and bool(sums[2])
+        if not wanted and also is None:
+            return _marks(run(self.conn, _MARKS.replace(":p", self._p()), params).one())
+        sql = _MARKS_ROW.replace(":p", self._p())
+        decode = None
+        if sums is not None and wanted:
+            destination, until, windows = sums
+            query, more, decode = self._sums_query(customer, destination, asset, until,
+                                                   windows)
+            sql += (f"UNION ALL SELECT 's', CAST(i AS TEXT), CAST(total AS TEXT), "
+                    f"CAST(n AS TEXT){', NULL' * 7} FROM ({query}) AS s")
+            params += tuple(more)
+        if also is not None:
+            sql = " UNION ALL ".join([sql, *also.parts(11)])
+            params += also.params
+        marks: RequestMarks | None = None
+        found: dict[int, tuple[int, int]] = {}
+        other: list[Any] = []
+        for row in run(self.conn, sql, params):
+            if row[0] == "m":
+                marks = _marks(row[1:])
+            elif row[0] == "s":
+                found[int(row[1])] = (int(row[2] or 0), int(row[3] or 0))
+            else:
+                other.append(row)
+        assert marks is not None  # the marks' query returns one row, always
+        if also is not None:
+            also.accept(other)
+        if sums is not None and decode is not None:
+            self._ahead = ((customer, sums[0], asset, sums[1], frozenset(sums[2])),
+                           decode(found))
+        return marks
+
+    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
+                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], frozenset[str]]:
+        """:meth:`request_marks`, the customer's allow list (:meth:`allowed`), their latest
+        amounts of ``asset`` (:meth:`customer_amounts`, newest first) and the destinations
+        they withdrew to (:meth:`customer_destinations`), in one statement: one snapshot,
+        so the marks are those of the lists read with them."""
+        sql = _INPUTS.replace(":p", self._p())
+        marks: RequestMarks | None = None
+        allow: dict[str, datetime] = {}
+        amounts: list[tuple[int, int]] = []
+        destinations: set[str] = set()
+        for tag, *row in run(self.conn, sql, (
+                withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
+                customer, customer, hot_account, asset, customer, customer, asset, customer)):
+            if tag == "m":
+                marks = _marks(row)
+            elif tag == "a":
+                allow[row[0]] = from_us(int(row[1]))
+            elif tag == "n":
+                amounts.append((int(row[1]), int(row[0])))
+            else:
+                destinations.add(row[0])
+        assert marks is not None  # the marks' query returns one row, always
+        amounts.sort(key=lambda a: a[0], reverse=True)
+        return marks, allow, [amount for _, amount in amounts], frozenset(destinations)
 
     # tiers -----------------------------------------------------------------------
 
@@ -361,7 +488,7 @@ class SqlScreening:
                                                            added_us=to_us(at)))
 
     def allowed(self, customer: str) -> dict[str, datetime]:
-        rows = self.conn.exec_driver_sql(
+        rows = run(self.conn,
             f"SELECT address, added_us FROM allow_list WHERE customer = {self._p()}", (customer,))
         return {r[0]: from_us(int(r[1])) for r in rows}
 
@@ -445,6 +572,14 @@ class SqlScreening:
         for e in self.breaker_events():
             state[e["scope"]] = e
         return {scope: e for scope, e in state.items() if e["event"] == "trip"}
+
+
+def _marks(row: Any) -> RequestMarks:
+    """The marks' row (numbers as numbers or as their text)."""
+    hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
+    return RequestMarks(bool(int(row[0])), bool(int(row[1])),
+                        None if row[2] is None else str(row[2]),
+                        (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot)
 
 
 def _withdrawal(row: Any) -> WithdrawalRow:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -51,10 +51,11 @@ from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting, entry_deltas
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
-from kinko.ports import BalanceRow, UnitError
+from kinko.ports import BalanceRow, ReadAhead, UnitError
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
+from kinko.store.driver import run
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
@@ -67,6 +68,12 @@ _US = timedelta(microseconds=1)
 _CHUNK = 900  # bound parameters per IN (...) query
 _NEVER = 2**62  # µs: no pending hold expires
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
+# connections a process keeps open: as many as a server's concurrent requests read on at
+# once (each request's reads before the writers' lock hold one, a batch of writers one),
+# so that a busy server does not open and close a connection per request above the pool's
+# size (on PostgreSQL a new server process each); a few more are opened, and closed again,
+# when needed
+_POOL = {"pool_size": 16, "max_overflow": 10}
 
 
 class _BigSum:
@@ -89,6 +96,8 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
     if memory:
         kwargs["poolclass"] = StaticPool
+    else:
+        kwargs.update(_POOL)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -107,7 +116,7 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("kinko_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        run(conn, f"BEGIN {mode}")
 
     return engine
 
@@ -122,7 +131,7 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
     if dialect == "sqlite":
         engine = _sqlite_engine(url, sqlite_synchronous)
     elif dialect == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **_POOL)
     else:
         raise StoreUnavailable(
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
@@ -167,14 +176,16 @@ class SqlUnit:
 
     def __init__(self, conn: Connection, dialect: str, write: bool,
                  sums: _SumCache | None, head: tuple[int, str] | None = None,
-                 audit: tuple[int, str] | None = None, expiry: int | None = None) -> None:
+                 audit: tuple[int, str] | None = None, expiry: int | None = None,
+                 stamps: dict[str, int] | None = None) -> None:
         self.conn = conn
         self._audit = audit  # the audit head its batch carried (None: unknown)
         self.dialect = dialect
         self.write = write
         self.dirty = False  # wrote to a stamped table (see touch)
         self.undone: Callable[[], None] = _nothing  # the store's: forget what was cached
-        self._stamps: dict[str, int] | None = None
+        # the stamps its batch carried (None: read them; see _Batch.stamps)
+        self._stamps: dict[str, int] | None = stamps
         # a write unit's head may roll back: only read units serve the shared sum cache
         self._ledger = SqlLedger(conn, dialect, None if write else sums, touch=self.touch,
                                  head=head, expiry=expiry)
@@ -230,10 +241,15 @@ class SqlUnit:
         self.dirty = True
         self._stamps = None
 
+    def carried_stamps(self) -> dict[str, int] | None:
+        """The stamps as this unit left them, if it read them and wrote no stamped table
+        since (carried to the next unit of its batch)."""
+        return self._stamps
+
     def stamps(self) -> dict[str, int]:
         """The stamps as this unit sees them (read once, again after a touch)."""
         if self._stamps is None:
-            self._stamps = dict(self.conn.exec_driver_sql("SELECT name, n FROM stamps").all())
+            self._stamps = dict(run(self.conn, "SELECT name, n FROM stamps").all())
         return self._stamps
 
     @contextmanager
@@ -267,6 +283,10 @@ class _Batch:
         self.head = head  # the ledger head after the last unit that went through
         self.audit: tuple[int, str] | None = None  # the audit head, once a unit read it
         self.expiry: int | None = None  # no pending hold expires before (SqlLedger.expiry)
+        # the stamps as the last unit that went through left them: while the batch holds
+        # the writers' lock only its own units write (and their writes move what they
+        # touch: read again), so the next unit need not read them again
+        self.stamps: dict[str, int] | None = None
         self.opened = time.monotonic()
         self.units = 0  # units that went through (released their savepoint)
         self.dirty = False  # one of them wrote a stamped table
@@ -518,7 +538,7 @@ class SqlStore:
             conn.execution_options(kinko_write=True)
             conn.begin()
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-            row = conn.exec_driver_sql(f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
+            row = run(conn, f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
                                        ).first()
             if row is None:
                 raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
@@ -542,7 +562,7 @@ class SqlStore:
         group.batch = batch
         went_through = False
         unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
-                       audit=batch.audit, expiry=batch.expiry)
+                       audit=batch.audit, expiry=batch.expiry, stamps=batch.stamps)
         unit.undone = self._caches.undone
         try:
             # the first unit of a batch needs no savepoint: if it fails, the batch's whole
@@ -566,6 +586,7 @@ class SqlStore:
             batch.head = unit.ledger.head()
             batch.audit = unit.audit_head()
             batch.expiry = unit.ledger.expiry
+            batch.stamps = unit.carried_stamps()
             batch.dirty = batch.dirty or unit.dirty
         except BaseException as exc:
             if not went_through and batch.broken is None:
@@ -723,12 +744,13 @@ class SqlLedger:
         # what prefetch read: keys asked, keys taken, holds and balances (None: no row)
         self._pre: tuple[frozenset[str], set[str], dict[str, tuple[Hold, str] | None],
                          dict[BalanceKey, BalanceState | None]] | None = None
+        self._pre_of: tuple[frozenset[str], frozenset[str], frozenset[BalanceKey]] | None = None
         # hot paths use the driver directly (tuples, no per-row SQLAlchemy processing)
         self._p = "?" if dialect == "sqlite" else "%s"
         self._amount: Any = str  # exact decimal text; PostgreSQL casts it to NUMERIC
 
     def _raw(self, sql: str, params: Any = ()) -> Any:
-        return self.conn.exec_driver_sql(sql, params)
+        return run(self.conn, sql, params)
 
     def _marks(self, n: int) -> str:
         return ",".join([self._p] * n)
@@ -829,8 +851,22 @@ class SqlLedger:
         unit that does not know it yet, the earliest expiry of a pending hold, for
         :meth:`due_holds`); :meth:`known_keys`, :meth:`hold_state` and :meth:`states` answer
         what it read until the next append (a round trip each, saved while the writers'
-        lock is held)."""
+        lock is held). Nothing is read when another statement of the unit read exactly
+        these already (:meth:`read_ahead`) and nothing was appended since."""
+        ahead = self.read_ahead(keys, hold_ids, balances)
+        if ahead is not None and self._pre is not None and self._pre_of == ahead.reads:
+            return
         self._pre = None
+        if ahead is not None:
+            ahead.accept(list(self._raw(" UNION ALL ".join(ahead.parts(8)), ahead.params)))
+
+    def read_ahead(self, keys: Collection[str], hold_ids: Collection[str],
+                   balances: Collection[BalanceKey]) -> ReadAhead | None:
+        """:meth:`prefetch`'s statement, for another statement of this unit to carry (one
+        round trip less): its parts (a ``SELECT`` each, of as many columns as asked, the
+        first a tag of one letter of ``k h x b``, to be joined with ``UNION ALL``), their
+        parameters, and what takes the rows they return; None when there is nothing to
+        read ahead."""
         # read ahead only plain text: anything else is left to the checks that refuse it
         keys = [k for k in keys if isinstance(k, str) and k.isprintable()]
         hold_ids = [h for h in hold_ids if isinstance(h, str) and h.isprintable()]
@@ -838,43 +874,52 @@ class SqlLedger:
                                                for v in b)]
         if (not keys and not hold_ids and not balances) or \
                 max(len(keys), len(hold_ids), len(balances)) > _PREFETCH:
-            return
+            return None
         p = self._p
-        parts: list[str] = []
+        parts: list[str] = []  # with "{pad}" where columns are added to reach a width
         params: list[Any] = []
         if keys:
-            parts.append("SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL FROM entries "
-                         f"WHERE key IN ({self._marks(len(keys))})")
+            parts.append("SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL{pad} FROM "
+                         f"entries WHERE key IN ({self._marks(len(keys))})")
             params += keys
         if hold_ids:
             parts.append("SELECT 'h', id, debit, credit, asset, CAST(amount AS TEXT), "
-                         "CAST(expires_us AS TEXT), state FROM holds WHERE id IN "
+                         "CAST(expires_us AS TEXT), state{pad} FROM holds WHERE id IN "
                          f"({self._marks(len(hold_ids))})")
             params += hold_ids
         if self._carry and self.expiry is None:
             parts.append("SELECT 'x', CAST(min(expires_us) AS TEXT), NULL, NULL, NULL, NULL, "
-                         "NULL, NULL FROM holds WHERE state = 'pending' AND expires_us IS "
-                         "NOT NULL")
+                         "NULL, NULL{pad} FROM holds WHERE state = 'pending' AND expires_us "
+                         "IS NOT NULL")
         if balances:
             parts.append("SELECT 'b', account, asset, CAST(balance AS TEXT), "
                          "CAST(pending_debit AS TEXT), CAST(pending_credit AS TEXT), NULL, "
-                         "NULL FROM balances WHERE " + " OR ".join(
+                         "NULL{pad} FROM balances WHERE " + " OR ".join(
                              [f"(account = {p} AND asset = {p})"] * len(balances)))
             params += [v for key in balances for v in key]
-        taken: set[str] = set()
-        holds: dict[str, tuple[Hold, str] | None] = dict.fromkeys(hold_ids)
-        states: dict[BalanceKey, BalanceState | None] = dict.fromkeys(balances)
-        for tag, a, b, c, d, e, f, g in self._raw(" UNION ALL ".join(parts), tuple(params)):
-            if tag == "k":
-                taken.add(a)
-            elif tag == "x":
-                self.expiry = _NEVER if a is None else int(a)
-            elif tag == "h":
-                holds[a] = (Hold(a, b, c, d, int(e), None if f is None else from_us(int(f))),
-                            str(g))
-            else:
-                states[(a, b)] = BalanceState(int(c), int(d), int(e))
-        self._pre = (frozenset(keys), taken, holds, states)
+        reads = (frozenset(keys), frozenset(hold_ids), frozenset(balances))
+
+        def accept(rows: Iterable[Sequence[Any]]) -> None:
+            taken: set[str] = set()
+            holds: dict[str, tuple[Hold, str] | None] = dict.fromkeys(hold_ids)
+            states: dict[BalanceKey, BalanceState | None] = dict.fromkeys(balances)
+            for tag, a, b, c, d, e, f, g, *_ in rows:
+                if tag == "k":
+                    taken.add(a)
+                elif tag == "x":
+                    self.expiry = _NEVER if a is None else int(a)
+                elif tag == "h":
+                    holds[a] = (Hold(a, b, c, d, int(e),
+                                     None if f is None else from_us(int(f))), str(g))
+                else:
+                    states[(a, b)] = BalanceState(int(c), int(d), int(e))
+            self._pre = (frozenset(keys), taken, holds, states)
+            self._pre_of = reads
+
+        def width(n: int) -> list[str]:
+            return [part.replace("{pad}", ", NULL" * (n - 8)) for part in parts]
+
+        return ReadAhead(width, tuple(params), accept, reads)
 
     def known_keys(self, keys: Collection[str]) -> set[str]:
         pre = self._pre

@@ -1,0 +1,67 @@
+"""Statements on the driver's own cursor (``kinko.store.driver.run``), on SQLite and
+PostgreSQL: the rows and counts SQLAlchemy would give, its exception classes for the
+driver's errors (an id taken is an ``IntegrityError`` the store turns into a conflict),
+the unit still usable after a failed statement in a savepoint, and every statement seen
+by whoever listens to the engine's statement events (the round-trip counts)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+
+from kinko.store import SqlStore
+from kinko.store.driver import run
+
+
+def _p(store: SqlStore) -> str:
+    return "?" if store.dialect == "sqlite" else "%s"
+
+
+def test_rows_counts_and_one(store: SqlStore) -> None:
+    p = _p(store)
+    with store.unit() as u:
+        rows = [(f"k{i}", 1, 2, "s", 0) for i in range(3)]
+        done = run(u.conn, "INSERT INTO stamps (name, n) VALUES "
+                   f"({p}, {p})", [(name, n) for name, n, *_ in rows])
+        assert done.rowcount == 3
+        got = run(u.conn, f"SELECT name, n FROM stamps WHERE name IN ({p}, {p}, {p}) "
+                  "ORDER BY name", ("k0", "k1", "k2"))
+        assert [tuple(r) for r in got] == [("k0", 1), ("k1", 1), ("k2", 1)]
+        assert run(u.conn, f"SELECT n FROM stamps WHERE name = {p}", ("k1",)).scalar() == 1
+        assert run(u.conn, f"SELECT n FROM stamps WHERE name = {p}", ("none",)).first() \
+            is None
+        with pytest.raises(NoResultFound):
+            run(u.conn, f"SELECT n FROM stamps WHERE name = {p}", ("none",)).one()
+        with pytest.raises(MultipleResultsFound):
+            run(u.conn, f"SELECT n FROM stamps WHERE name IN ({p}, {p})", ("k0", "k1")).one()
+        updated = run(u.conn, f"UPDATE stamps SET n = n + 1 WHERE name IN ({p}, {p})",
+                      ("k0", "k2"))
+        assert updated.rowcount == 2 and updated.first() is None
+
+
+def test_a_driver_error_is_sqlalchemys_and_the_unit_goes_on(store: SqlStore) -> None:
+    p = _p(store)
+    with store.unit() as u:
+        run(u.conn, f"INSERT INTO stamps (name, n) VALUES ({p}, {p})", ("dup", 1))
+        with pytest.raises(IntegrityError), u.savepoint():
+            run(u.conn, f"INSERT INTO stamps (name, n) VALUES ({p}, {p})", ("dup", 2))
+        assert run(u.conn, f"SELECT n FROM stamps WHERE name = {p}", ("dup",)).scalar() == 1
+    with store.unit(write=False) as u:
+        assert run(u.conn, f"SELECT n FROM stamps WHERE name = {p}", ("dup",)).scalar() == 1
+
+
+def test_listeners_see_every_statement(store: SqlStore) -> None:
+    seen: list[str] = []
+
+    def listen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        with store.unit(write=False) as u:
+            rows = run(u.conn, "SELECT name, n FROM stamps WHERE name = 'database'").all()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert len(rows) == 1 and rows[0][0] == "database"
+    assert "SELECT name, n FROM stamps WHERE name = 'database'" in seen
