@@ -149,3 +149,21 @@ def test_the_exchange_section_names_who_submits_the_fsa_report(tmp_path: Path) -
     cfg.write_text('[exchange]\nname = "x"\nceo = "y"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[exchange\] has no ceo"):
         load_settings(config_path=cfg, env={})
+
+
+def test_the_database_pool_setting_is_the_pool_a_command_opens(tmp_path: Path) -> None:
+    from dbtemplate import migrated_sqlite
+
+    from kinko.cli.runtime import Runtime
+
+    migrated_sqlite(tmp_path / "k.db")
+    settings = load_settings(env={"KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+                                  "KINKO_DATABASE_POOL": "3"}, config_path=None)
+    assert settings.database_pool == 3
+    store = Runtime(settings).store()
+    try:
+        assert store.engine.pool.size() == 3  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    with pytest.raises(ConfigError):
+        load_settings(env={"KINKO_DATABASE_POOL": "0"}, config_path=None)

@@ -285,6 +285,14 @@ class Settings:
         "is faster and survives a crash of kinko but not of the machine.",
         _choice("FULL", "NORMAL"),
         "FULL|NORMAL")
+    database_pool: int = setting(
+        16,
+        "Database connections a kinko process keeps open (a few more are opened, and closed "
+        "again, when a burst needs them): about the requests a server handles at once. On "
+        "PostgreSQL, this times the processes (serve --workers, watch, co-signer) must stay "
+        "below the server's max_connections.",
+        _positive_int,
+        "N")
     import_batch_size: int = setting(
         5000,
         "Rows per journal entry (and per transaction) in `kinko customers import`; a crashed "

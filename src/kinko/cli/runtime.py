@@ -185,7 +185,8 @@ class Runtime:
             from kinko.store import open_store
 
             self._store = open_store(self.settings.database_url,
-                                     sqlite_synchronous=self.settings.sqlite_synchronous)
+                                     sqlite_synchronous=self.settings.sqlite_synchronous,
+                                     pool=self.settings.database_pool)
         return self._store
 
     def ledger(self, *, check: bool = True) -> Ledger:

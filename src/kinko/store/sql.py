@@ -68,12 +68,13 @@ _US = timedelta(microseconds=1)
 _CHUNK = 900  # bound parameters per IN (...) query
 _NEVER = 2**62  # µs: no pending hold expires
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
-# connections a process keeps open: as many as a server's concurrent requests read on at
-# once (each request's reads before the writers' lock hold one, a batch of writers one),
-# so that a busy server does not open and close a connection per request above the pool's
-# size (on PostgreSQL a new server process each); a few more are opened, and closed again,
-# when needed
-_POOL = {"pool_size": 16, "max_overflow": 10}
+# connections a process keeps open by default (setting database_pool): as many as a
+# server's concurrent requests read on at once (each request's reads before the writers'
+# lock hold one, a batch of writers one), so that a busy server does not open and close a
+# connection per request above the pool's size (on PostgreSQL a new server process each);
+# _OVERFLOW more are opened, and closed again, when needed
+POOL = 16
+_OVERFLOW = 10
 
 
 class _BigSum:
@@ -90,14 +91,14 @@ class _BigSum:
         return str(self.total)
 
 
-def _sqlite_engine(url: str, synchronous: str) -> Engine:
+def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
     parsed = make_url(url)
     memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
     if memory:
         kwargs["poolclass"] = StaticPool
     else:
-        kwargs.update(_POOL)
+        kwargs.update(pool_size=pool, max_overflow=_OVERFLOW)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -121,17 +122,19 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
     return engine
 
 
-def open_store(url: str, *, sqlite_synchronous: str = "FULL") -> SqlStore:
-    """Open (not create) the store at ``url``; see :func:`kinko.store.migrate.upgrade`."""
+def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) -> SqlStore:
+    """Open (not create) the store at ``url``, keeping ``pool`` connections open; see
+    :func:`kinko.store.migrate.upgrade`."""
     url = normalise_url(url)
     try:
         dialect = make_url(url).get_backend_name()
     except Exception as exc:
         raise StoreUnavailable(f"database URL {url!r} is not valid: {exc}") from None
     if dialect == "sqlite":
-        engine = _sqlite_engine(url, sqlite_synchronous)
+        engine = _sqlite_engine(url, sqlite_synchronous, pool)
     elif dialect == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, **_POOL)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=pool,
+                               max_overflow=_OVERFLOW)
     else:
         raise StoreUnavailable(
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
