@@ -8,6 +8,7 @@ import re
 from dashboard_site import Site
 from fastapi.testclient import TestClient
 
+from kinko.api.web import CSP
 from kinko.domain.ledger import Posting
 from kinko.i18n.catalogs import problems
 from kinko.services.sessions import Sessions
@@ -132,6 +133,27 @@ def test_security_headers_and_no_cdn(site: Site) -> None:
     r = client.get("/")
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    for page in ("/login", "/nope", "/static/nope"):  # a sign-in, a page not found
+        got = site.anonymous().get(page).headers
+        assert got["content-security-policy"] == CSP and got["x-frame-options"] == "DENY"
+        assert got.get("cache-control") == (None if page.startswith("/static") else "no-store")
+    static = client.get("/static/kinko.css")
+    assert static.status_code == 200 and static.headers["content-security-policy"] == CSP
+    assert "no-store" not in static.headers.get("cache-control", "")
+    key = {"Authorization": f"Bearer {site.tokens['audit']}"}
+    for answer in (client.get("/v1/breaker", headers=key), client.get("/v1/breaker"),
+                   client.get("/openapi.json"),
+                   client.post("/v1/breaker/trip", headers=key, content=b"[" * 100)):
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url
+        assert "content-security-policy" not in answer.headers, answer.url
+        assert "x-frame-options" not in answer.headers, answer.url
+    too_deep = site.anonymous().post("/login", content=b"[" * 100,
+                                     headers={"content-type": "application/json"})
+    assert too_deep.status_code == 422  # refused before any parser: headers still there
+    assert too_deep.headers["content-security-policy"] == CSP
     assert "http://" not in re.sub(r'https?://testserver', "", r.text.split("<main>")[0]) \
         and "https://" not in r.text.split("<main>")[0]
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from dashboard_site import E, Site
 
+from kinko.api.web.incidents import REPORT_CSP
 from kinko.domain.messages import msg, verbatim
 from kinko.domain.watch import ALERT_KINDS
 from kinko.i18n import ENGLISH
@@ -173,6 +174,8 @@ def test_losses_and_the_incident_report(site: Site) -> None:
     r = client.get(f"/incidents/{incident}/report.html")
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     assert incident in r.text and "1.5" in r.text
+    assert r.headers["content-security-policy"] == REPORT_CSP  # its own, not the pages'
+    assert r.headers.get_list("content-security-policy") == [REPORT_CSP]
 
 
 def test_markup_in_alerts_and_notes_is_shown_as_text(site: Site) -> None:
