@@ -118,6 +118,7 @@ __all__ = [
     "UnitError",
     "WatchTables",
     "WithdrawalRow",
+    "WouldBlock",
 ]
 
 
@@ -899,6 +900,11 @@ class UnitError(RuntimeError):
     inside a unit): a bug in kinko, not the caller's input, so not a ``KinkoError``."""
 
 
+class WouldBlock(RuntimeError):
+    """Raised inside ``Store.loop_only()`` where the store would have to read the database:
+    the caller runs the same work again in a worker thread (control flow, never an answer)."""
+
+
 T = TypeVar("T")
 
 
@@ -910,6 +916,8 @@ class Store(Protocol):
     def cached(self, table: str, load: Callable[[Unit], T], part: str = "") -> T: ...
     def group_commit(self) -> dict[str, int]: ...  # batches, units, largest
     def one_request(self) -> AbstractContextManager[None]: ...  # stamps read once for it
+    async def request_stamps(self) -> None: ...  # ... without holding the event loop
+    def loop_only(self) -> AbstractContextManager[None]: ...  # no database: WouldBlock
     def writer(self) -> AbstractContextManager[LedgerWriter]: ...
     def reader(self) -> AbstractContextManager[LedgerReader]: ...
     def custody(self, *, write: bool = True

@@ -31,6 +31,7 @@ from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
 from kinko.store import SqlStore, open_store
+from kinko.store.sql import _AsyncStamps
 
 E = 10**18
 HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
@@ -191,14 +192,19 @@ def test_what_a_unit_undid_is_never_served(server: Server, other: SqlStore) -> N
 def test_a_request_reads_the_stamps_once_and_again_after_its_own_change(
         server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     store = server.ledger.store
-    real = store._stamp_reader.read
     reads: list[int] = []
 
-    def counted() -> dict[str, int]:
-        reads.append(1)
-        return real()
+    def counted(real: Any) -> Any:
+        def read(*args: Any) -> Any:
+            reads.append(1)
+            return real(*args)
+        return read
 
-    monkeypatch.setattr(store._stamp_reader, "read", counted)
+    # in a thread, on the event loop (SQLite), on the loop's own connection (PostgreSQL)
+    for name in ("read", "read_now"):
+        monkeypatch.setattr(store._stamp_reader, name, counted(getattr(store._stamp_reader,
+                                                                       name)))
+    monkeypatch.setattr(_AsyncStamps, "read", counted(_AsyncStamps.read))
     assert server.get().status_code == 200  # the key, the breaker's state and its log
     assert len(reads) == 1
     reads.clear()

@@ -199,6 +199,22 @@ class Access:
             throttle.forgive(per_key)
         return key
 
+    def recognise(self, token: str | None, *, client: str | None = None,
+                  throttle: Throttle | None = None) -> ApiKey | None:
+        """The key :meth:`authenticate` answers for ``token`` (``via="api"``) when it is a
+        valid one, a locked client refused as it refuses it (Throttled); None for any
+        other token, which :meth:`authenticate` then refuses, counts and audits. Writes
+        nothing, so it can be tried first where the database must not be waited for (under
+        ``Store.loop_only``, where keys to read again raise ``WouldBlock``)."""
+        if not token:
+            return None
+        if throttle is not None:
+            throttle.check(client, None)
+        try:
+            return self._authenticate(token, _key_id(token))
+        except Unauthorized:
+            return None
+
     def _authenticate(self, token: str, key_id: str | None) -> ApiKey:
         if key_id is None:
             raise Unauthorized("the API key is malformed")

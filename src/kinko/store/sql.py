@@ -31,10 +31,12 @@ Library errors are translated here: an unreachable or uninitialised database bec
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -51,7 +53,7 @@ from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting, entry_deltas
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
-from kinko.ports import BalanceRow, ReadAhead, UnitError
+from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
@@ -169,6 +171,9 @@ _OPEN: ContextVar[Mapping[int, SqlUnit]] = ContextVar(
 _REQUEST: ContextVar[dict[int, tuple[float, dict[str, int]]] | None] = ContextVar(
     "kinko_request_stamps", default=None)
 _REQUEST_STAMPS_FOR = 1.0  # seconds: a context that outlives its request reads them again
+
+# inside ``SqlStore.loop_only``: what would read the database raises WouldBlock instead
+_LOOP_ONLY: ContextVar[bool] = ContextVar("kinko_loop_only", default=False)
 
 
 class SqlUnit:
@@ -357,6 +362,8 @@ class _StampReader:
         self.engine = engine
         self.lock = threading.Lock()
         self.idle: list[Any] = []
+        self.local = threading.local()  # read_now's connection, per thread
+        self.loop_conns: list[Any] = []
         # an in-memory SQLite database exists on one connection only: read it in a unit
         self.own = engine.dialect.name == "postgresql" or make_url(
             str(engine.url)).database not in (None, "", ":memory:")
@@ -388,11 +395,120 @@ class _StampReader:
             conn.close()
         return rows
 
+    def read_now(self) -> dict[str, int]:
+        """SQLite: the stamps read at once on this thread's own connection, which never
+        waits for a lock (WouldBlock instead): a read in WAL mode takes microseconds and
+        waits only while another connection recovers the log or holds it exclusively."""
+        conn = getattr(self.local, "conn", None)
+        try:
+            if conn is None:
+                fairy = self.engine.raw_connection()
+                fairy.detach()
+                conn = fairy.dbapi_connection
+                assert conn is not None
+                conn.execute("PRAGMA busy_timeout=0")
+                self.local.conn = conn
+                with self.lock:
+                    self.loop_conns.append(conn)
+            return dict(conn.execute("SELECT name, n FROM stamps").fetchall())
+        except Exception as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WouldBlock("the database is busy: the stamps are read in a thread"
+                                 ) from None
+            self.local.conn = None
+            if conn is not None:
+                with self.lock, suppress(ValueError):
+                    self.loop_conns.remove(conn)
+                with suppress(Exception):
+                    conn.close()
+            raise _unavailable(self.engine, exc) from None
+
     def close(self) -> None:
         with self.lock:
             idle, self.idle = self.idle, []
+            idle += self.loop_conns
+            self.loop_conns = []
         for conn in idle:
             conn.close()
+
+
+class _SharedRead:
+    """The stamps read for the requests of one event loop without holding it up (``read``
+    waits on a socket or a worker thread, not on the loop), one read at a time. A request
+    that asks while a read runs waits for the next one, which begins as that one ends and
+    answers every request that asked in the meantime: each request is answered by a read
+    that began after it asked, so it sees what any process had committed before it arrived
+    (a key revoked, a breaker tripped), and a busy server reads once for many requests."""
+
+    def __init__(self, read: Callable[[], Awaitable[dict[str, int]]]) -> None:
+        self.read = read
+        self.running: asyncio.Task[None] | None = None
+        self.waiting: asyncio.Future[dict[str, int]] | None = None  # for the next read
+        self.reads = 0
+
+    async def stamps(self) -> dict[str, int]:
+        loop = asyncio.get_running_loop()
+        if self.waiting is None:
+            self.waiting = loop.create_future()
+            # a request that gave up must not leave an error nobody retrieves
+            self.waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+        answer = self.waiting
+        if self.running is None:
+            self._start(loop)
+        return await asyncio.shield(answer)
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        answer, self.waiting = self.waiting, None
+        assert answer is not None
+        self.running = loop.create_task(self._run(loop, answer))
+
+    async def _run(self, loop: asyncio.AbstractEventLoop,
+                   answer: asyncio.Future[dict[str, int]]) -> None:
+        try:
+            self.reads += 1
+            answer.set_result(await self.read())
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except Exception as exc:
+            answer.set_exception(exc)
+        finally:
+            self.running = None
+            if self.waiting is not None and not loop.is_closed():
+                self._start(loop)
+
+
+class _AsyncStamps:
+    """PostgreSQL: the stamps read on a connection of the event loop's own (psycopg's
+    asyncio side, in autocommit: each read sees what is committed), connected on first
+    use and again after a failure."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Any = None
+
+    async def read(self) -> dict[str, int]:
+        import psycopg
+
+        for attempt in (1, 2):  # a connection the server dropped is made again once
+            try:
+                if self.conn is None:
+                    args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+                    self.conn = await psycopg.AsyncConnection.connect(
+                        *args, **kwargs, autocommit=True)
+                cur = await self.conn.execute("SELECT name, n FROM stamps")
+                return {str(name): int(n) for name, n in await cur.fetchall()}
+            except psycopg.Error as exc:
+                self.close()
+                if attempt == 2 or isinstance(exc, psycopg.ProgrammingError):
+                    raise _unavailable(self.engine, exc) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the socket (from any thread: the loop may be gone)."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.pgconn.finish()
 
 
 class SqlStore:
@@ -405,9 +521,17 @@ class SqlStore:
         self._sums = _SumCache()
         self._caches = _Caches()
         self._stamp_reader = _StampReader(engine)
+        self._shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedRead] = (
+            weakref.WeakKeyDictionary())
+        self._async_stamps: list[_AsyncStamps] = []
+        self._shared_lock = threading.Lock()
 
     def close(self) -> None:
         self._stamp_reader.close()
+        with self._shared_lock:
+            readers, self._async_stamps = self._async_stamps, []
+        for reader in readers:
+            reader.close()
         self.engine.dispose()
 
     def current(self) -> SqlUnit | None:
@@ -433,14 +557,60 @@ class SqlStore:
             got = held.get(id(self))
             if got is not None and time.monotonic() - got[0] < _REQUEST_STAMPS_FOR:
                 return got[1]
-        if self._stamp_reader.own:
-            read = self._stamp_reader.read()
-        else:
-            with self.unit(write=False) as u:
-                read = dict(u.stamps())
+        if _LOOP_ONLY.get():
+            raise WouldBlock("the stamps are not read for this request yet")
+        read = self._read_stamps()
         if held is not None:
             held[id(self)] = (time.monotonic(), read)
         return read
+
+    def _read_stamps(self) -> dict[str, int]:
+        """The stamps as committed now."""
+        if self._stamp_reader.own:
+            return self._stamp_reader.read()
+        with self.unit(write=False) as u:
+            return dict(u.stamps())
+
+    async def request_stamps(self) -> None:
+        """The stamps of the request in progress (:meth:`one_request`), read without
+        holding up the event loop (by a read that began after this call, which may answer
+        other requests waiting at the same time: :class:`_SharedRead`)."""
+        held = _REQUEST.get()
+        if held is None or self.current() is not None:
+            return  # outside a request, or inside a unit: stamps() reads them as it must
+        if self.dialect == "sqlite" and self._stamp_reader.own:
+            with suppress(WouldBlock):
+                held[id(self)] = (time.monotonic(), self._stamp_reader.read_now())
+                return
+        held[id(self)] = (time.monotonic(), await self._shared_read().stamps())
+
+    def _shared_read(self) -> _SharedRead:
+        """This event loop's :class:`_SharedRead`."""
+        loop = asyncio.get_running_loop()
+        with self._shared_lock:
+            shared = self._shared.get(loop)
+            if shared is None:
+                if self.dialect == "postgresql":
+                    reader = _AsyncStamps(self.engine)
+                    self._async_stamps.append(reader)
+                    shared = _SharedRead(reader.read)
+                else:
+                    shared = _SharedRead(lambda: loop.run_in_executor(None, self._read_stamps))
+                self._shared[loop] = shared
+        return shared
+
+    @contextmanager
+    def loop_only(self) -> Iterator[None]:
+        """Work on the event loop: what is cached for this request is served, and whatever
+        would read the database (stamps not read yet, a cache to load again, a unit of
+        work) raises :class:`~kinko.ports.WouldBlock` instead, for the caller to do the
+        same work again in a worker thread. Run only work that changes nothing before it
+        has read what it needs."""
+        token = _LOOP_ONLY.set(True)
+        try:
+            yield
+        finally:
+            _LOOP_ONLY.reset(token)
 
     @contextmanager
     def one_request(self) -> Iterator[None]:
@@ -472,6 +642,8 @@ class SqlStore:
         if slot is not None and slot[0] == key:
             value: T = slot[1]
             return value
+        if _LOOP_ONLY.get():
+            raise WouldBlock(f"{table} changed: it is read again in a worker thread")
         with self.unit(write=False) as u:
             value = load(u)
         caches.values[(table, part)] = (key, value)
@@ -502,6 +674,8 @@ class SqlStore:
         others of its batch (group commit: see :class:`_GroupCommit`); it returns once
         that commit is durable."""
         open_unit = self.current()
+        if open_unit is None and _LOOP_ONLY.get():
+            raise WouldBlock("a unit of work is opened in a worker thread, not on the loop")
         if open_unit is not None:
             if write and not open_unit.write:
                 raise UnitError("a write was started inside a read unit of work: open the "

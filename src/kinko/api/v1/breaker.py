@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kinko.api.v1.deps import CONFLICT, ERRORS, Audited, Operator, Reader, Services
+from kinko.api.v1.deps import CONFLICT, ERRORS, Audited, Operator, Reader, Services, from_memory
 from kinko.api.v1.models import BreakerEventOut, BreakerOut, ResetOut, TripIn, TrippedOut
 from kinko.domain.messages import verbatim
 from kinko.i18n import ENGLISH
+from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["router"]
 
@@ -16,8 +17,12 @@ router = APIRouter(prefix="/v1/breaker", tags=["breaker"],
 
 
 @router.get("")
-def breaker(who: Reader, api: Services) -> BreakerOut:
-    w = api.withdrawals
+async def breaker(who: Reader, api: Services) -> BreakerOut:
+    # from memory, unless the breaker changed since this process read it
+    return await from_memory(api, lambda: _breaker(api.withdrawals))
+
+
+def _breaker(w: Withdrawals) -> BreakerOut:
     return BreakerOut(tripped=sorted(w.breaker()), log=[BreakerEventOut(
         id=e["id"], scope=e["scope"], event=e["event"], at=e["at"].isoformat(),
         at_us=e["at_us"], by=e["by"], reason=ENGLISH.text(e["reason"]),

@@ -11,18 +11,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from kinko.errors import KinkoError
+from kinko.ports import WouldBlock
 from kinko.services.access import Access, ApiKey, Forbidden
 from kinko.services.custody import Custody
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ERRORS", "Admin", "Api", "Audit", "Audited", "Caller", "Operator", "Reader",
-           "Services", "acting_for", "next_page"]
+           "Services", "acting_for", "from_memory", "next_page"]
+
+T = TypeVar("T")
 
 # what every route may answer besides its own answer and 400 (each with kinko's error body:
 # kinko.api.docs.document_errors); a router adds those of its own (404, 409, 422)
@@ -52,10 +56,12 @@ class Api:
     wrong_keys: Throttle  # wrong keys per client (the API) and per key (sign-in)
 
 
-# The dependencies that only read what is in memory are ``async def``: FastAPI runs them on
-# the event loop, where a plain ``def`` would be handed to a worker thread and back for each
-# one. ``caller`` reads the database (the caches' stamps, once per request; the audit log
-# on a wrong key), so it stays a plain ``def``.
+# The dependencies are ``async def``: FastAPI runs them on the event loop, where a plain
+# ``def`` would be handed to a worker thread and back for each one. ``caller`` waits for the
+# caches' stamps without holding the loop (``Store.request_stamps``, read once per request
+# so that a key revoked by any process fails its next request) and looks the key up on the
+# loop when it is cached and valid; a key to read again or a wrong key (counted, audited)
+# goes to a worker thread.
 
 async def services(request: Request) -> Api:
     api: Api = request.app.state.api
@@ -65,9 +71,9 @@ async def services(request: Request) -> Api:
 Services = Annotated[Api, Depends(services)]
 
 
-def caller(request: Request, api: Services,
-           authorization: Annotated[str | None, Header()] = None,
-           x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+async def caller(request: Request, api: Services,
+                 authorization: Annotated[str | None, Header()] = None,
+                 x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
     """The caller's key (``Authorization: Bearer KEY`` or ``X-API-Key``); wrong keys are
     counted per client address, audited, and a client with too many is answered 429 for a
     while (:mod:`kinko.services.throttle`)."""
@@ -76,7 +82,28 @@ def caller(request: Request, api: Services,
         scheme, _, value = authorization.partition(" ")
         token = value if scheme.lower() == "bearer" else authorization
     client = request.client.host if request.client is not None else None
-    return api.access().authenticate(token, client=client, throttle=api.wrong_keys)
+    access = api.access()
+    await access.store.request_stamps()
+    try:
+        with access.store.loop_only():
+            key = access.recognise(token, client=client, throttle=api.wrong_keys)
+        if key is not None:
+            return key
+    except WouldBlock:
+        pass
+    return await run_in_threadpool(access.authenticate, token, client=client,
+                                   throttle=api.wrong_keys)
+
+
+async def from_memory(api: Api, work: Callable[[], T]) -> T:
+    """``work`` done on the event loop when all it reads is cached for this request (the
+    read-mostly tables, as ``caller`` found them), else in a worker thread. ``work`` must
+    write nothing (it may be stopped by ``WouldBlock`` and run again)."""
+    try:
+        with api.withdrawals.store.loop_only():
+            return work()
+    except WouldBlock:
+        return await run_in_threadpool(work)
 
 
 Caller = Annotated[ApiKey, Depends(caller)]
