@@ -6,6 +6,7 @@ served, even when a later change brings the same stamp back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import migrated_sqlite
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
@@ -24,14 +26,15 @@ from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.domain.policy import policy_from_canonical
-from kinko.ports import SystemClock
+from kinko.errors import StoreUnavailable
+from kinko.ports import SystemClock, WouldBlock
 from kinko.services.access import Access
 from kinko.services.custody import Custody, stored_versions
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
 from kinko.store import SqlStore, open_store
-from kinko.store.sql import _AsyncStamps
+from kinko.store.sql import _AsyncStamps, _SharedRead
 
 E = 10**18
 HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
@@ -226,3 +229,94 @@ def test_a_veto_written_anywhere_moves_the_policies_stamp(server: Server, other:
     with other.engine.begin() as conn:  # not through kinko: the trigger moves it all the same
         conn.exec_driver_sql("DELETE FROM policy_vetoes")
     assert server.ledger.store.stamps()["policies"] > before + 1
+
+
+def test_requests_waiting_at_once_share_a_stamp_read_that_began_after_they_asked() -> None:
+    """A request is answered by a read that began after it asked (so it sees every commit
+    made before it arrived); the requests that ask while a read runs share the next one."""
+    began: list[asyncio.Event] = []
+
+    async def read() -> dict[str, int]:
+        began.append(asyncio.Event())
+        n = len(began)
+        await began[-1].wait()
+        if n == 3:
+            raise StoreUnavailable("the database is gone")
+        return {"read": n}
+
+    async def settle() -> None:  # every task runs as far as it can
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        shared = _SharedRead(read)
+        first = [asyncio.create_task(shared.stamps()) for _ in range(3)]  # the same turn
+        await settle()
+        assert len(began) == 1
+        late = [asyncio.create_task(shared.stamps()) for _ in range(5)]  # while it runs
+        await settle()
+        assert len(began) == 1  # they wait for the next read, not for this one
+        began[0].set()
+        assert [await t for t in first] == [{"read": 1}] * 3
+        await settle()
+        assert len(began) == 2 and not any(t.done() for t in late)
+        began[1].set()
+        assert [await t for t in late] == [{"read": 2}] * 5
+        failing = [asyncio.create_task(shared.stamps()) for _ in range(2)]
+        await settle()
+        began[2].set()  # a failed read fails the requests it answers, not the next ones
+        for task in failing:
+            with pytest.raises(StoreUnavailable):
+                await task
+        again = asyncio.create_task(shared.stamps())
+        await settle()
+        assert len(began) == 4
+        began[3].set()
+        assert await again == {"read": 4}
+
+    asyncio.run(scenario())
+
+
+def test_work_on_the_event_loop_never_reads_the_database(store: SqlStore) -> None:
+    """Under ``loop_only`` what is cached for the request is served and whatever would read
+    the database raises WouldBlock (the caller does it again in a worker thread)."""
+    def breaker(u: Any) -> Any:
+        return u.screening.tripped()
+
+    with store.one_request():
+        with store.loop_only(), pytest.raises(WouldBlock):
+            store.stamps()  # not read for this request yet
+        asyncio.run(store.request_stamps())
+        with store.loop_only(), pytest.raises(WouldBlock):
+            store.cached("breaker_events", breaker)  # not cached yet
+        assert store.cached("breaker_events", breaker) == {}
+        with store.loop_only():
+            assert store.cached("breaker_events", breaker) == {}
+            with pytest.raises(WouldBlock):
+                store.unit(write=False).__enter__()
+
+
+def test_a_locked_sqlite_database_never_holds_up_the_event_loop(tmp_path: Path) -> None:
+    """The stamps read on the event loop never wait for a lock: while another connection
+    holds the database they raise WouldBlock (the request reads them in a worker thread)."""
+    import sqlite3
+
+    path = tmp_path / "kinko.db"
+    migrated_sqlite(path)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store._stamp_reader.read_now()["api_keys"] >= 0
+        store._stamp_reader.close()  # a new connection, made while the database is locked
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE stamps SET n = n + 1 WHERE name = 'api_keys'")
+        holder.execute("COMMIT")  # exclusive locking mode: held until the mode changes
+        with pytest.raises(WouldBlock):
+            store._stamp_reader.read_now()
+        holder.execute("PRAGMA locking_mode=NORMAL")
+        holder.execute("SELECT 1 FROM stamps").fetchall()  # releases it
+        holder.close()
+        assert store._stamp_reader.read_now() == store._read_stamps()
+    finally:
+        store.close()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 import time
 import weakref
@@ -364,6 +365,7 @@ class _StampReader:
         self.idle: list[Any] = []
         self.local = threading.local()  # read_now's connection, per thread
         self.loop_conns: list[Any] = []
+        self.generation = 0  # moves when close() closed them
         # an in-memory SQLite database exists on one connection only: read it in a unit
         self.own = engine.dialect.name == "postgresql" or make_url(
             str(engine.url)).database not in (None, "", ":memory:")
@@ -398,29 +400,29 @@ class _StampReader:
     def read_now(self) -> dict[str, int]:
         """SQLite: the stamps read at once on this thread's own connection, which never
         waits for a lock (WouldBlock instead): a read in WAL mode takes microseconds and
-        waits only while another connection recovers the log or holds it exclusively."""
-        conn = getattr(self.local, "conn", None)
+        waits only while another connection holds the database exclusively or recovers
+        its log."""
+        held = getattr(self.local, "conn", None)  # (generation, connection)
+        conn = held[1] if held is not None and held[0] == self.generation else None
         try:
             if conn is None:
-                fairy = self.engine.raw_connection()
-                fairy.detach()
-                conn = fairy.dbapi_connection
-                assert conn is not None
-                conn.execute("PRAGMA busy_timeout=0")
-                self.local.conn = conn
+                args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+                given: dict[str, Any] = {**kwargs, "timeout": 0, "isolation_level": None,
+                                         "check_same_thread": False}
+                conn = sqlite3.connect(args[0], **given)
+                self.local.conn = (self.generation, conn)
                 with self.lock:
                     self.loop_conns.append(conn)
             return dict(conn.execute("SELECT name, n FROM stamps").fetchall())
-        except Exception as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise WouldBlock("the database is busy: the stamps are read in a thread"
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6):  # BUSY, LOCKED
+                raise WouldBlock("the database is locked: the stamps are read in a thread"
                                  ) from None
             self.local.conn = None
             if conn is not None:
                 with self.lock, suppress(ValueError):
                     self.loop_conns.remove(conn)
-                with suppress(Exception):
-                    conn.close()
+                conn.close()
             raise _unavailable(self.engine, exc) from None
 
     def close(self) -> None:
@@ -428,6 +430,7 @@ class _StampReader:
             idle, self.idle = self.idle, []
             idle += self.loop_conns
             self.loop_conns = []
+            self.generation += 1
         for conn in idle:
             conn.close()
 
@@ -444,7 +447,6 @@ class _SharedRead:
         self.read = read
         self.running: asyncio.Task[None] | None = None
         self.waiting: asyncio.Future[dict[str, int]] | None = None  # for the next read
-        self.reads = 0
 
     async def stamps(self) -> dict[str, int]:
         loop = asyncio.get_running_loop()
@@ -458,14 +460,14 @@ class _SharedRead:
         return await asyncio.shield(answer)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.running = loop.create_task(self._run(loop))
+
+    async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        # the read begins here: it answers every request that asked before (those of the
+        # same turn of the loop as the first one too)
         answer, self.waiting = self.waiting, None
         assert answer is not None
-        self.running = loop.create_task(self._run(loop, answer))
-
-    async def _run(self, loop: asyncio.AbstractEventLoop,
-                   answer: asyncio.Future[dict[str, int]]) -> None:
         try:
-            self.reads += 1
             answer.set_result(await self.read())
         except asyncio.CancelledError:
             answer.cancel()
