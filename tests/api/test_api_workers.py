@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,7 +47,6 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-unt
     """``keys`` (1 ETH each from C1, who holds BALANCE ETH) requested at once through
     ``kinko serve --workers 2`` on a new database under ``policy``: the answers' status
     codes, the ledger, what the server printed."""
-    import anvilnode
 
     url = pg.url(pg.create_database())
     store = open_store(url)
@@ -59,23 +60,7 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-unt
     (tmp_path / "p.toml").write_text(policy)
     Custody(ledger, chain=EvmChain.in_process()).load_policy(tmp_path / "p.toml", "ops")
     token = Access(store, SystemClock()).create_key("ops", "operator")[1]
-    port = anvilnode.free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kinko", "serve", "--no-dashboard", "--workers", "2",
-         "--port", str(port)], env={**os.environ, "KINKO_DATABASE_URL": url,
-                                    "KINKO_DATA_DIR": str(tmp_path)},
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "kinko serve did not start"
-            time.sleep(0.2)
+    with serving(url, tmp_path) as (port, out):
 
         def call(part: list[str]) -> list[int]:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -87,10 +72,37 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-unt
         with ThreadPoolExecutor(max_workers=24) as pool:
             codes = Counter(c for part in pool.map(call, [keys[n::24] for n in range(24)])
                             for c in part)
+    return codes, ledger, "".join(out)
+
+
+@contextmanager
+def serving(url: str, tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``kinko serve --workers 2`` on ``url``: its port, and what it printed (once it
+    stopped)."""
+    import anvilnode
+
+    port = anvilnode.free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kinko", "serve", "--no-dashboard", "--workers", "2",
+         "--port", str(port)], env={**os.environ, "KINKO_DATABASE_URL": url,
+                                    "KINKO_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "kinko serve did not start"
+            time.sleep(0.2)
+        yield port, out
     finally:
         server.send_signal(signal.SIGINT)
-        out, _ = server.communicate(timeout=60)
-    return codes, ledger, out
+        out.append(server.communicate(timeout=60)[0])
 
 
 @pytest.mark.slow
@@ -125,6 +137,32 @@ def test_racers_through_two_workers_keep_to_a_window_limit(pg, tmp_path: Path) -
     assert row.state.pending_debit == 100 * E  # the blocked ones reserve nothing
     assert ledger.verify().ok
     ledger.store.close()
+
+
+@pytest.mark.slow
+def test_a_key_revoked_elsewhere_fails_its_next_request_in_every_worker(  # type: ignore[no-untyped-def]
+        pg, tmp_path: Path) -> None:
+    """Both processes of ``kinko serve --workers 2`` hold the key in their caches; revoked
+    by the command line, it fails the very next request whichever process answers it."""
+    url = pg.url(pg.create_database())
+    store = open_store(url)
+    upgrade(store)
+    key, token = Access(store, SystemClock()).create_key("ops", "operator")
+    store.close()
+    with serving(url, tmp_path) as (port, _):
+        def get(n: int) -> list[int]:  # a new connection each: the kernel picks a process
+            return [httpx.get(f"http://127.0.0.1:{port}/v1/breaker",
+                              headers={"Authorization": f"Bearer {token}"}).status_code
+                    for _ in range(n)]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert set(c for part in pool.map(get, [10] * 8) for c in part) == {200}
+        done = subprocess.run([sys.executable, "-m", "kinko", "apikeys", "revoke", key.id,
+                               "--by", "root"], env={**os.environ, "KINKO_DATABASE_URL": url},
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        with ThreadPoolExecutor(max_workers=9) as pool:  # 9: no process locks the client
+            assert set(c for part in pool.map(get, [1] * 9) for c in part) == {401}
 
 
 def test_sqlite_refuses_several_workers(monkeypatch: pytest.MonkeyPatch,
