@@ -376,11 +376,32 @@ under the lock, more requests arrive while a batch is open.
   alone is about 1.6 ms (its 15 statements, the unit's bookkeeping, screening, hashing,
   JSON), against about a millisecond for the whole of the bare app's request: the target
   needs the whole request near 2 ms.
-- **The authenticated GET.** Its own work is small (cached key, stamps, breaker), but it
-  keeps two thread hand-offs the bare GET does not have one of (the key's dependency reads
-  the stamps from the database, once per request, so a revoked key fails its next request;
-  the route may read a changed table): moving those onto the event loop would block it on a
-  database read whenever a cache is stale. The ratio moved within the noise of these runs.
+- **The authenticated GET** (`GET /v1/breaker`; measured 16:52-17:00 UTC, load 7-47 while
+  other jobs ran). Before, each request crossed to a worker thread and back three times
+  (the key's dependency, which read the caches' stamps from the database so that a revoked
+  key fails its next request; the route, which might read a changed table; the answer's
+  validation, which FastAPI runs in a thread for a plain `def` route) and passed through a
+  `@app.middleware("http")` for the security headers (a task and a streamed copy of every
+  answer). Profiled with py-spy, those were over half of its samples. Now the key's
+  dependency waits for the stamps without holding the event loop (SQLite: read at once on
+  a connection that never waits for a lock, a locked database sends the read to a thread;
+  PostgreSQL: on the loop's own asyncio connection, one read at a time, answering every
+  request that asked before it began, so each request still sees what any process had
+  committed when it arrived), recognises a cached valid key on the loop, and the route is
+  served from memory; a table to read again or a wrong key (counted and audited) still goes
+  to a thread. The headers are a plain ASGI middleware. The server's CPU per GET (from
+  `/proc`, wrk's 16 connections, the same minute, three rounds of 5 s): SQLite 0.86-0.94 →
+  0.39-0.41 ms (bare app 0.39-0.48), PostgreSQL 1.08-1.54 → 0.39-0.42 ms (bare 0.38-0.51;
+  the database server's own CPU for the stamps not counted). Requests per second in the
+  same interleaved rounds: SQLite 852 → 1,765 against the bare app's 1,599 (0.53× → 1.10×),
+  PostgreSQL 621 → 1,535 against 1,428 (0.43× → 1.07×); single rounds ranged 0.6-1.8×.
+  The benchmark's own sequence (bare app, then kinko started afresh) gave 0.26-0.51× on
+  SQLite and 0.43× on PostgreSQL in the same quarter hour, with the server's CPU per GET
+  in that sequence 0.47-0.50 ms against the bare app's 0.47-0.57 ms: at this load the
+  rates move by more than the difference, so the target's verdict waits for a quiet run.
+  What is left of a GET is FastAPI's and uvicorn's own machinery (routing, dependency
+  resolution, h11); kinko's own work (the key, the stamps, the breaker, its three
+  middlewares) is about 15% of the server's CPU samples.
 - **Ledger batched appends and the customer import** are unchanged by this work (batches
   of more than 64 entries keep the per-table statements; only the read ahead and the
   single-statement write of a few entries are new).
