@@ -376,7 +376,7 @@ under the lock, more requests arrive while a batch is open.
   alone is about 1.6 ms (its 15 statements, the unit's bookkeeping, screening, hashing,
   JSON), against about a millisecond for the whole of the bare app's request: the target
   needs the whole request near 2 ms.
-- **The authenticated GET** (`GET /v1/breaker`; measured 16:52-17:00 UTC, load 7-47 while
+- **The authenticated GET** (`GET /v1/breaker`; measured 16:52-17:20 UTC, load 5-47 while
   other jobs ran). Before, each request crossed to a worker thread and back three times
   (the key's dependency, which read the caches' stamps from the database so that a revoked
   key fails its next request; the route, which might read a changed table; the answer's
@@ -390,15 +390,20 @@ under the lock, more requests arrive while a batch is open.
   committed when it arrived), recognises a cached valid key on the loop, and the route is
   served from memory; a table to read again or a wrong key (counted and audited) still goes
   to a thread. The headers are a plain ASGI middleware. The server's CPU per GET (from
-  `/proc`, wrk's 16 connections, the same minute, three rounds of 5 s): SQLite 0.86-0.94 →
-  0.39-0.41 ms (bare app 0.39-0.48), PostgreSQL 1.08-1.54 → 0.39-0.42 ms (bare 0.38-0.51;
-  the database server's own CPU for the stamps not counted). Requests per second in the
-  same interleaved rounds: SQLite 852 → 1,765 against the bare app's 1,599 (0.53× → 1.10×),
-  PostgreSQL 621 → 1,535 against 1,428 (0.43× → 1.07×); single rounds ranged 0.6-1.8×.
-  The benchmark's own sequence (bare app, then kinko started afresh) gave 0.26-0.51× on
-  SQLite and 0.43× on PostgreSQL in the same quarter hour, with the server's CPU per GET
-  in that sequence 0.47-0.50 ms against the bare app's 0.47-0.57 ms: at this load the
-  rates move by more than the difference, so the target's verdict waits for a quiet run.
+  `/proc`, wrk's 16 connections, before and after interleaved in the same minute, three
+  rounds of 5 s, 17:15-17:18 UTC, load 5-8): SQLite 0.98-1.34 → 0.40-0.46 ms (bare app
+  0.42-0.50), PostgreSQL 1.21-1.72 → 0.37-0.46 ms (bare 0.34-0.40; the database server's
+  own CPU for the stamps not counted). Requests per second in those rounds: SQLite 839 →
+  1,681 against the bare app's 1,756 (0.48× → 0.96×), PostgreSQL 584 → 1,855 against
+  2,488 (0.23× → 0.75×), p99 82-101 → 21-27 ms; single rounds ranged 0.54-1.24×. The
+  benchmark's own sequence (the bare app, then kinko started afresh) right after: SQLite
+  1,384 against 1,828 (0.76×), PostgreSQL 1,169 against 1,906 (0.61×); in the loaded
+  quarter hour before (load 7-47) it gave 0.26-0.51×, with the server's CPU per GET 0.47-0.50
+  ms against the bare app's 0.47-0.57 ms. kinko now spends on a GET the CPU the bare app
+  does; at this load the rates move by more than what is left between them, so the
+  target's verdict waits for the quiet run. What stands in the way on PostgreSQL, where
+  it stays furthest: the stamps' round trip per shared read (the requests of a read wait
+  for it, and the server process answering it shares the two cores).
   What is left of a GET is FastAPI's and uvicorn's own machinery (routing, dependency
   resolution, h11); kinko's own work (the key, the stamps, the breaker, its three
   middlewares) is about 15% of the server's CPU samples.
