@@ -289,8 +289,9 @@ class Settings:
         16,
         "Database connections a kinko process keeps open (a few more are opened, and closed "
         "again, when a burst needs them): about the requests a server handles at once. On "
-        "PostgreSQL, this times the processes (serve --workers, watch, co-signer) must stay "
-        "below the server's max_connections.",
+        "PostgreSQL, this (plus one per `kinko serve` worker, its event loop's) times the "
+        "processes (serve --workers, watch, co-signer) must stay below the server's "
+        "max_connections.",
         _positive_int,
         "N")
     import_batch_size: int = setting(
