@@ -92,6 +92,18 @@ def test_unknown_asset_is_refused(ledger: Ledger) -> None:
                     source="t")
 
 
+def test_a_leg_an_earlier_batch_checked_is_checked_again_for_other_assets(
+        ledger: Ledger) -> None:
+    from kinko.domain.money import DEFAULT_ASSETS, AssetRegistry
+
+    legs = [Posting("own", "ETH", 1), Posting("customer:C1", "ETH", -1)]
+    ledger.post("eth-1", legs, source="t")  # the legs are kept as checked for these assets
+    ledger.assets = AssetRegistry([a for a in DEFAULT_ASSETS if a.symbol != "ETH"])
+    with pytest.raises(UnknownAsset):
+        ledger.post("eth-2", legs, source="t")
+    assert entry_count(ledger) == 1
+
+
 def test_overdraft_is_refused_and_nothing_is_written(ledger: Ledger) -> None:
     deposit(ledger, "d1", "C1", 10 * XEM)
     with pytest.raises(Overdraft, match="customer:C1"):

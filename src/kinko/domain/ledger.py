@@ -46,6 +46,7 @@ __all__ = [
     "EntryKind",
     "Finding",
     "Hold",
+    "KnownLegs",
     "Posting",
     "TransferSealer",
     "apply_entry",
@@ -402,6 +403,20 @@ class _Leg(NamedTuple):
     customer: bool
 
 
+class KnownLegs(dict[BalanceKey, _Leg]):
+    """Legs (not wallets') a :class:`TransferSealer` checked, kept from batch to batch for one
+    set of assets; cleared when it holds ``limit`` of them (memory stays bounded)."""
+
+    def __init__(self, limit: int = 1 << 17) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def keep(self, key: BalanceKey, leg: _Leg) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = leg
+
+
 class TransferSealer:
     """Seal a batch of plain transfers into the chain, one lean pass per entry.
 
@@ -421,12 +436,16 @@ class TransferSealer:
 
     A leg is checked the first time the batch names it: a valid account, an asset in
     ``assets``, and for a wallet, ``wallet_asset(name)`` (the asset the registered wallet
-    holds, ``None`` if there is no such wallet) is that asset.
+    holds, ``None`` if there is no such wallet) is that asset. A leg that is not a wallet's
+    depends on nothing but its text and ``assets``: given ``known`` (a :class:`KnownLegs`
+    the caller keeps for one set of ``assets``), such a leg checked by an earlier batch is
+    not checked again (a customer named by every batch of a long run).
     """
 
     def __init__(self, states: Mapping[BalanceKey, BalanceState], head: tuple[int, str],
                  now: datetime, assets: Collection[str],
-                 wallet_asset: Callable[[str], str | None]) -> None:
+                 wallet_asset: Callable[[str], str | None],
+                 known: KnownLegs | None = None) -> None:
         self.states = states  # before the batch
         self.balances: dict[BalanceKey, int] = {}  # running, of the legs the batch moved
         self.seq, self.prev = head
@@ -435,19 +454,27 @@ class TransferSealer:
         self._assets = assets
         self._wallet_asset = wallet_asset
         self._legs: dict[BalanceKey, _Leg] = {}
+        self._known = known if known is not None else KnownLegs()
         self._heads: dict[tuple[str, str], str] = {}
 
-    def _leg(self, account: str, asset: str) -> _Leg | None:
-        if asset not in self._assets:
-            return None
-        try:
-            kind, name = check_account(account)  # once per batch: no use caching it
-        except InvalidAccount:
-            return None
-        if kind.name == "wallet" and self._wallet_asset(name or "") != asset:
-            return None
-        guard = 0 if kind.may_go_negative else (1 if kind.normal == "credit" else -1)
-        leg = _Leg(_leg_field(account, asset), guard, kind.name == "customer")
+    def _leg(self, account: str, asset: str, keep_customers: bool) -> _Leg | None:
+        known = self._known
+        leg = known.get((account, asset))
+        if leg is None:
+            if asset not in self._assets:
+                return None
+            try:
+                kind, name = check_account(account)
+            except InvalidAccount:
+                return None
+            if kind.name == "wallet" and self._wallet_asset(name or "") != asset:
+                return None
+            guard = 0 if kind.may_go_negative else (1 if kind.normal == "credit" else -1)
+            leg = _Leg(_leg_field(account, asset), guard, kind.name == "customer")
+            # a wallet's asset is the registry's: checked per batch; an opening balance
+            # names its customer once: not worth keeping
+            if kind.name != "wallet" and not (keep_customers is False and leg.customer):
+                known.keep((account, asset), leg)
         self._legs[(account, asset)] = leg
         return leg
 
@@ -477,7 +504,7 @@ class TransferSealer:
             leg_key = (account, asset)
             leg = legs.get(leg_key)
             if leg is None:
-                leg = self._leg(account, asset)
+                leg = self._leg(account, asset, not new_customers_only)
                 if leg is None:
                     return None
             if type(amount) is not int or not amount:

@@ -38,6 +38,7 @@ from kinko.domain.ledger import (
     EntryKind,
     Finding,
     Hold,
+    KnownLegs,
     Posting,
     TransferSealer,
     apply_entry,
@@ -108,6 +109,16 @@ class Ledger:
         self.store = store
         self.clock = clock
         self.assets = assets
+        # the legs batches of transfers checked, for the assets they were checked against
+        self._known: tuple[AssetRegistry, KnownLegs] = (assets, KnownLegs())
+
+    def known_legs(self) -> KnownLegs:
+        """The legs earlier batches checked (see :class:`TransferSealer`), for these assets."""
+        assets, known = self._known
+        if assets is not self.assets:
+            known = KnownLegs()
+            self._known = (self.assets, known)
+        return known
 
     # ---------------------------------------------------------------- appending
 
@@ -386,7 +397,8 @@ class _Batch:
                 return None
         touched = {(p[0], p[1]) for d in drafts for p in d.postings}
         sealer = TransferSealer(self.tx.states(touched), self.tx.head(), self.now,
-                                frozenset(self.ledger.assets), self._wallet_asset)
+                                frozenset(self.ledger.assets), self._wallet_asset,
+                                self.ledger.known_legs())
         seal = sealer.seal
         sealed: list[Entry] = []
         for d in drafts:

@@ -1015,13 +1015,15 @@ class SqlLedger:
         items = list(values)
         if not items:
             return
+        # each statement's rows fetched at once: row by row, the driver and the result's
+        # iterator cost more than the look-up itself (a batch reads thousands of balances)
         if self.dialect == "postgresql":
             yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} = ANY(%s)",
-                                 (items,))
+                                 (items,)).fetchall()
             return
         for chunk in _chunks(items):
             yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} IN "
-                                 f"({self._marks(len(chunk))})", tuple(chunk))
+                                 f"({self._marks(len(chunk))})", tuple(chunk)).fetchall()
 
     def prefetch(self, keys: Collection[str], hold_ids: Collection[str],
                  balances: Collection[BalanceKey]) -> None:
@@ -1323,8 +1325,9 @@ class SqlLedger:
             "account, asset, balance, pending_debit, pending_credit",
         ):
             key = (account, asset)
-            if key in wanted:
-                out[key] = BalanceState(int(b), int(pd), int(pc))
+            if key in wanted:  # most balances have nothing pending: "0" read as 0 directly
+                out[key] = BalanceState(int(b), 0 if pd == "0" else int(pd),
+                                        0 if pc == "0" else int(pc))
         return out
 
     def due_holds(self, now: datetime) -> list[Hold]:
