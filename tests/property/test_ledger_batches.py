@@ -205,6 +205,31 @@ def test_an_overdraft_in_the_middle_refuses_the_whole_batch(template: Path,
     store.close()
 
 
+def test_a_batch_of_more_rows_than_one_statement_is_its_entries_one_at_a_time(
+        template: Path, copies: tuple[Path, Path]) -> None:
+    """Rows are written many to a statement: 250 entries (entries, postings and balances
+    beyond one statement's rows, and a remainder) give the rows of one at a time."""
+    clock = FixedClock()
+    serial_store, serial = _ledger(template, copies[0], clock)
+    batch_store, batch = _ledger(template, copies[1], clock)
+    drafts = [Draft(f"d{i}", postings=(Posting(WALLETS["XEM"], "XEM", i + 1),
+                                       Posting(f"customer:N{i:04d}", "XEM", -i - 1),
+                                       Posting(CUSTOMERS[i % 3], "ETH", 1),
+                                       Posting(WALLETS["ETH"], "ETH", -1)), source="t")
+              for i in range(250)]
+    try:
+        before = len(dump(batch_store)["postings"])
+        for d in drafts:
+            serial.append([d])
+        batch.append(drafts)
+        assert dump(batch_store) == dump(serial_store)
+        assert len(dump(batch_store)["postings"]) == before + 1000
+        assert batch.verify().ok
+    finally:
+        serial_store.close()
+        batch_store.close()
+
+
 @pytest.mark.parametrize(("bad", "error", "says"), [
     (Draft("b", postings=(Posting("customer:C1", "XEM", 0), Posting("own", "XEM", 0)),
            source="t"), InvalidEntry, "posting 1 (customer:C1): amount is zero"),
