@@ -464,7 +464,7 @@ class TransferSealer:
             if asset not in self._assets:
                 return None
             try:
-                kind, name = check_account(account)
+                kind, name = parse_account(account)  # a customer's other assets: cached
             except InvalidAccount:
                 return None
             if kind.name == "wallet" and self._wallet_asset(name or "") != asset:

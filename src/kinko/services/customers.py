@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from kinko.domain.ledger import Posting, check_account, parse_account
+from kinko.domain.ledger import Posting, parse_account
 from kinko.domain.money import AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -202,7 +202,7 @@ def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
         return None
     account = "customer:" + customer
     try:
-        check_account(account)  # uncached: each customer appears once
+        parse_account(account)  # cached: a customer's rows (one per asset) are together
         asset = registry[symbol]
         units = parse_units(text, asset)
     except KinkoError as exc:

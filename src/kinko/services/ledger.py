@@ -150,9 +150,10 @@ class Ledger:
     def append(self, drafts: Sequence[Draft]) -> list[Appended]:
         """Append a batch atomically: all of it is written, or (on any error) none of it."""
         now = self.clock.now()
-        with no_cyclic_gc(len(drafts) > 100 or sum(len(d.postings) for d in drafts) > 1000), \
-                self.store.writer() as tx:
-            if len(drafts) <= 8:  # a request's few entries: their reads in one round trip
+        postings = sum(len(d.postings) for d in drafts)
+        with no_cyclic_gc(len(drafts) > 100 or postings > 1000), self.store.writer() as tx:
+            if len(drafts) <= 8 and postings <= 64:  # a request's few entries: their reads
+                # in one round trip (not an import's entry of thousands of postings)
                 tx.prefetch(*_reads(drafts))
             self._expire(tx, now)
             return _Batch(self, tx, now).run(drafts)
