@@ -397,10 +397,10 @@ def entry_hash(entry: Entry) -> str:
 # ---------------------------------------------------------------------------- batches
 
 
-class _Leg(NamedTuple):
-    field: str  # account and asset as the canonical content spells them
-    guard: int  # +1 credit-normal, -1 debit-normal, 0: may go negative
-    customer: bool
+# a checked leg: its account and asset as the canonical content spells them; +1
+# credit-normal, -1 debit-normal, 0 may go negative; whether it is a customer's (a plain
+# tuple: a batch builds one per account it names)
+_Leg = tuple[str, int, bool]
 
 
 class KnownLegs(dict[BalanceKey, _Leg]):
@@ -455,6 +455,7 @@ class TransferSealer:
         self._wallet_asset = wallet_asset
         self._legs: dict[BalanceKey, _Leg] = {}
         self._known = known if known is not None else KnownLegs()
+        self._last: tuple[str, tuple[AccountKind, str | None]] = ("", (ACCOUNT_KINDS["own"], None))
         self._heads: dict[tuple[str, str], str] = {}
 
     def _leg(self, account: str, asset: str, keep_customers: bool) -> _Leg | None:
@@ -463,17 +464,22 @@ class TransferSealer:
         if leg is None:
             if asset not in self._assets:
                 return None
-            try:
-                kind, name = parse_account(account)  # a customer's other assets: cached
-            except InvalidAccount:
-                return None
+            last, checked = self._last
+            if account == last:  # a customer's other assets, next to each other
+                kind, name = checked
+            else:
+                try:
+                    kind, name = check_account(account)
+                except InvalidAccount:
+                    return None
+                self._last = (account, (kind, name))
             if kind.name == "wallet" and self._wallet_asset(name or "") != asset:
                 return None
             guard = 0 if kind.may_go_negative else (1 if kind.normal == "credit" else -1)
-            leg = _Leg(_leg_field(account, asset), guard, kind.name == "customer")
+            leg = (_leg_field(account, asset), guard, kind.name == "customer")
             # a wallet's asset is the registry's: checked per batch; an opening balance
             # names its customer once: not worth keeping
-            if kind.name != "wallet" and not (keep_customers is False and leg.customer):
+            if kind.name != "wallet" and not (keep_customers is False and leg[2]):
                 known.keep((account, asset), leg)
         self._legs[(account, asset)] = leg
         return leg
@@ -494,6 +500,7 @@ class TransferSealer:
         if head is None:
             head = self._heads[(source, memo)] = _content_head("transfer", source, memo)
         parts = [head]
+        add = parts.append
         legs = self._legs
         balances = self.balances
         states = self.states
@@ -509,8 +516,9 @@ class TransferSealer:
                     return None
             if type(amount) is not int or not amount:
                 return None
+            field, guard, customer = leg
             text = str(amount)
-            parts.append(f"{leg.field}{len(text)}:{text}")
+            add(f"{field}{len(text)}:{text}")
             if asset == first:
                 total += amount
             else:
@@ -520,16 +528,15 @@ class TransferSealer:
                 state = states.get(leg_key)
                 if state is None:
                     balance = amount
-                elif new_customers_only and leg.customer:
+                elif new_customers_only and customer:
                     return None
                 else:
                     balance = state[0] + amount
-            elif new_customers_only and leg.customer:
+            elif new_customers_only and customer:
                 return None
             else:
                 balance += amount
             balances[leg_key] = balance
-            guard = leg.guard
             # an amount that lowers what the account has available, and leaves it below
             # zero: refused the general way (which checks an entry's net change per leg;
             # this check, per posting, is never more lenient than that one)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from kinko.domain.ledger import Posting, parse_account
+from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.money import AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -169,7 +169,7 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         line = reader.line_num
         if not record or not "".join(record).strip():
             continue
-        row = _row(record, at, line, name, registry, problems)
+        row = _row(record, at, line, name, registry, problems, rows[-1][1] if rows else "")
         if row is not None:
             seen = first_seen.setdefault((row[1], row[2]), line)
             if seen == line:
@@ -189,7 +189,9 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
 
 
 def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
-         registry: AssetRegistry, problems: list[str]) -> CustomerRow | None:
+         registry: AssetRegistry, problems: list[str], checked: str) -> CustomerRow | None:
+    """The row, checked (``checked``: an account already found valid), or ``None`` and
+    the problem noted."""
     width = len(record)
     at_customer, at_asset, at_balance = at
     customer = record[at_customer].strip() if at_customer < width else ""
@@ -202,7 +204,8 @@ def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
         return None
     account = "customer:" + customer
     try:
-        parse_account(account)  # cached: a customer's rows (one per asset) are together
+        if account != checked:  # a customer's rows (one per asset) come together
+            check_account(account)
         asset = registry[symbol]
         units = parse_units(text, asset)
     except KinkoError as exc:
