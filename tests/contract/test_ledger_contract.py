@@ -104,6 +104,30 @@ def test_a_leg_an_earlier_batch_checked_is_checked_again_for_other_assets(
     assert entry_count(ledger) == 1
 
 
+def test_a_batch_sees_the_balances_another_writer_moved(ledger: Ledger) -> None:
+    other = Ledger(ledger.store, ledger.clock, ledger.assets)  # another process, say
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    withdraw(other, "w1", "C1", 10 * XEM)
+    with pytest.raises(Overdraft, match="customer:C1"):
+        withdraw(ledger, "w2", "C1", 5 * XEM)
+    deposit(other, "d2", "C1", 3 * XEM)
+    deposit(ledger, "d3", "C1", 4 * XEM)
+    assert ledger.balance("customer:C1", "XEM") == 7 * XEM
+    assert ledger.verify().ok
+
+
+def test_a_batch_rolled_back_with_its_unit_leaves_no_balance_behind(ledger: Ledger) -> None:
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    with pytest.raises(RuntimeError), ledger.store.unit():
+        deposit(ledger, "d2", "C1", 5 * XEM)
+        raise RuntimeError("the unit fails after the ledger wrote")
+    with pytest.raises(Overdraft, match="customer:C1"):
+        withdraw(ledger, "w1", "C1", 12 * XEM)
+    withdraw(ledger, "w2", "C1", 10 * XEM)
+    assert ledger.balance("customer:C1", "XEM") == 0
+    assert ledger.verify().ok
+
+
 def test_overdraft_is_refused_and_nothing_is_written(ledger: Ledger) -> None:
     deposit(ledger, "d1", "C1", 10 * XEM)
     with pytest.raises(Overdraft, match="customer:C1"):

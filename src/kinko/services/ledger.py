@@ -22,7 +22,7 @@ refuses with the same error it always has.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -65,7 +65,7 @@ from kinko.errors import (
 )
 from kinko.ports import BalanceRow, Clock, LedgerWriter, ReadAhead, Store
 
-__all__ = ["Appended", "Draft", "Ledger", "VerifyReport", "no_cyclic_gc"]
+__all__ = ["Appended", "Draft", "KnownBalances", "Ledger", "VerifyReport", "no_cyclic_gc"]
 
 MAX_KEY = 200
 
@@ -111,6 +111,7 @@ class Ledger:
         self.assets = assets
         # the legs batches of transfers checked, for the assets they were checked against
         self._known: tuple[AssetRegistry, KnownLegs] = (assets, KnownLegs())
+        self.balances_written = KnownBalances()
 
     def known_legs(self) -> KnownLegs:
         """The legs earlier batches checked (see :class:`TransferSealer`), for these assets."""
@@ -341,6 +342,48 @@ def _anchor_findings(anchor: tuple[int, str], head: tuple[int, str],
     return []
 
 
+class KnownBalances:
+    """Balances as they stand at a ledger head this process's batches wrote, so that the
+    next batch need not read them again.
+
+    Balances are a function of the journal, and the head's hash commits to the whole
+    journal (the chain): when a batch finds the head this one left, every balance here is
+    still the stored one. Any other write (another process, the general way, a batch rolled
+    back with its unit) leaves another head, and everything here is dropped. Balances not
+    here are read from the store and kept. At most ``limit`` are kept: memory stays bounded.
+    Used inside the writers' turn only (one batch at a time)."""
+
+    def __init__(self, limit: int = 1 << 17) -> None:
+        self.limit = limit
+        self.head: tuple[int, str] | None = None
+        self._states: dict[BalanceKey, BalanceState] = {}
+
+    def states(self, head: tuple[int, str], keys: set[BalanceKey],
+               read: Callable[[set[BalanceKey]], Mapping[BalanceKey, BalanceState]]
+               ) -> Mapping[BalanceKey, BalanceState]:
+        """The stored states of ``keys`` (those with a balance) at ``head``, the store's
+        current head; ``read`` reads those not kept."""
+        if head != self.head:
+            self._states = {}
+            self.head = head
+        kept = self._states
+        missing = keys - kept.keys() if kept else keys
+        if missing:
+            kept.update(read(missing))
+        return kept
+
+    def moved(self, head: tuple[int, str], now: tuple[int, str],
+              changed: Mapping[BalanceKey, BalanceState]) -> None:
+        """A batch appended at ``head`` (as kept) took the ledger to ``now``, moving
+        ``changed``; the batch may yet roll back (then the store's head is not ``now``)."""
+        if head != self.head or len(self._states) + len(changed) > self.limit:
+            self._states = {}
+            self.head = None
+            return
+        self._states.update(changed)
+        self.head = now
+
+
 @contextmanager
 def no_cyclic_gc(pause: bool = True) -> Iterator[None]:
     """Pause the cyclic garbage collector around a large batch.
@@ -397,7 +440,9 @@ class _Batch:
             if d.kind != "transfer" or type(d.postings) is not tuple:
                 return None
         touched = {(p[0], p[1]) for d in drafts for p in d.postings}
-        sealer = TransferSealer(self.tx.states(touched), self.tx.head(), self.now,
+        head = self.tx.head()
+        known = self.ledger.balances_written
+        sealer = TransferSealer(known.states(head, touched, self.tx.states), head, self.now,
                                 frozenset(self.ledger.assets), self._wallet_asset,
                                 self.ledger.known_legs())
         seal = sealer.seal
@@ -407,7 +452,9 @@ class _Batch:
             if entry is None:
                 return None
             sealed.append(entry)
-        self.tx.append(sealed, sealer.changed())
+        changed = sealer.changed()
+        self.tx.append(sealed, changed)
+        known.moved(head, (sealed[-1].seq, sealed[-1].hash), changed)
         return [Appended(e, False) for e in sealed]
 
     def _wallet_asset(self, name: str) -> str | None:
