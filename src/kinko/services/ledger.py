@@ -367,7 +367,8 @@ class KnownBalances:
             self._states = {}
             self.head = head
         kept = self._states
-        missing = keys - kept.keys() if kept else keys
+        # (not ``keys - kept.keys()``: that walks every kept key)
+        missing = {key for key in keys if key not in kept} if kept else keys
         if missing:
             kept.update(read(missing))
         return kept
