@@ -1382,8 +1382,8 @@ class SqlLedger:
                 hold_id if e.kind != "hold" else None, e.digest, e.prev_hash, e.hash,
             ))
             seq = e.seq
-            for i, (account, asset, value) in enumerate(e.postings):
-                posting_rows.append((seq, i, account, asset, amount(value)))
+            posting_rows += [(seq, i, account, asset, amount(value))
+                             for i, (account, asset, value) in enumerate(e.postings)]
             if e.kind == "hold" and e.hold is not None:
                 h = e.hold
                 if h.expires_at is not None and self.expiry is not None:
