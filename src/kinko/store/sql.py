@@ -1028,15 +1028,13 @@ class SqlLedger:
         items = list(values)
         if not items:
             return
-        # each statement's rows fetched at once: row by row, the driver and the result's
-        # iterator cost more than the look-up itself (a batch reads thousands of balances)
         if self.dialect == "postgresql":
             yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} = ANY(%s)",
-                                 (items,)).fetchall()
+                                 (items,))
             return
         for chunk in _chunks(items):
             yield from self._raw(f"SELECT {select_sql} FROM {table} WHERE {column} IN "
-                                 f"({self._marks(len(chunk))})", tuple(chunk)).fetchall()
+                                 f"({self._marks(len(chunk))})", tuple(chunk))
 
     def prefetch(self, keys: Collection[str], hold_ids: Collection[str],
                  balances: Collection[BalanceKey]) -> None:
