@@ -162,7 +162,7 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   load average was 7-35 on 2 cores, so wall clock meant nothing), 200,000 entries appended
   after 100,000 (every customer already has a balance), against the code before, runs
   interleaved, three pairs: 5.77 s CPU before, 4.60 s after (-20%; 69,000 → 87,000
-  postings per CPU second); again at 17:10 against the code of the hour: 5.50 → 4.41 s.
+  postings per CPU second); again at 17:10 against the newer code: 5.50 → 4.41 s.
   What moved: rows go to SQLite a hundred to an `INSERT` statement (a fifth less of
   SQLite's work per row than one row a statement); the balances a batch wrote are kept for
   the next batch while the ledger head is the one it left (balances are a function of the
@@ -183,7 +183,7 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   less frequent WAL checkpoint did not move it.
 - The customer import is dominated by its rows, not its 110 entries. In CPU time (260,000
   customers, 546,419 rows, load 8-15): 7.76 s before, 6.81 s after (-12%; at 17:10 against
-  the code of the hour 7.72 → 6.60 s, -15%), of which reading
+  the newer code 7.72 → 6.60 s, -15%), of which reading
   and checking the CSV about 1.5 s, the drafts 0.3, the sealing 1.3, the store's rows and
   inserts 1.8, looking up the balances of each batch's customers (none exist yet; the
   ledger does not take its caller's word for it) 0.4, the new balance states 0.4, the
