@@ -646,9 +646,12 @@ def test_reduction_respects_time() -> None:
     # two seeds at different times: each address spreads only from its own time on
     t2 = transfers([(9, 1, 5, 0), (2, 3, 1, 0), (4, 2, 5, 0), (1, 5, 1, 0), (3, 6, 1, 0)], 10)
     assert list(reduce_reachable(t2, [0, 2], [])[1]) == [0, 1, 2, 3]
-    # when hardly anything can be dropped, the chain itself comes back
+    # when hardly anything can be dropped, the chain itself comes back, and no positions (no
+    # chain-sized 0..n-1 to build, nor the seeds to gather through it)
     everything, kept = reduce_reachable(t2, [0, 2, 4], [])
-    assert everything is t2 and list(kept) == [0, 1, 2, 3, 4]
+    assert everything is t2 and kept is None
+    same = AccountSeeds(np.array([True, False, True, False, True]), ((9, 5, None),))
+    assert reduce_seeds(same, None) is same
     # a seed address from position 5 on: only what 5 does from then on spreads
     reduced, kept = reduce_reachable(t, np.zeros(8, dtype=bool), [(5, 5, None)])
     assert list(kept) == [4, 5, 6]
@@ -697,6 +700,8 @@ def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
                              stops=stops, max_hops=max_hops)
         for name in ("received", "sent", "held", "absorbed", "hops"):
             assert list(getattr(part, name)) == list(getattr(full, name)), name
+        if kept is None:  # the whole chain, in its own positions
+            kept = np.arange(m, dtype=np.int64)
         back = np.r_[kept, m]
         assert list(np.where(part.first_tainted >= 0, back[part.first_tainted], -1)) == list(
             full.first_tainted)
