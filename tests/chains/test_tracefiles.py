@@ -954,3 +954,20 @@ def test_a_short_record_before_a_blank_line_is_named_not_a_traceback(tmp_path: P
                  "0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b\n\n0x3,3,0,0,a,b,5,9\n")
     assert problems_of(path, "csv") == [f"{path}:3: expected 7 fields, found 6",
                                         f"{path}:5: expected 7 fields, found 8"]
+
+
+def test_row_numbers_are_held_only_when_they_are_not_the_positions() -> None:
+    """The row pass's columns leave out the row numbers while they run 0, 1, 2, ... (a file
+    read whole and in order), and hold all of them from the first that does not."""
+    from kinko.chains.tracefiles._std import _Columns
+
+    kinds = {"_row": np.int64, "v": np.int64}
+    whole = _Columns(kinds, 4, counting="_row")
+    for start in (0, 3):
+        whole.append({"_row": np.arange(start, start + 3), "v": np.arange(3) + 10 * start})
+    assert set(whole.arrays()) == {"v"} and list(whole.arrays()["v"]) == [0, 1, 2, 30, 31, 32]
+    gap = _Columns(kinds, 4, counting="_row")
+    gap.append({"_row": np.arange(3), "v": np.zeros(3, np.int64)})
+    gap.append({"_row": np.array([4, 5]), "v": np.ones(2, np.int64)})  # row 3 left out
+    gap.append({"_row": np.array([6]), "v": np.ones(1, np.int64)})
+    assert list(gap.arrays()["_row"]) == [0, 1, 2, 4, 5, 6]
