@@ -354,6 +354,20 @@ memory first touched (the row pass's eight columns alone are 2.85 GB); decoding 
 hash column for the flows. Numbering the senders and receivers in two threads was tried and
 left out: 5.7 s more CPU and 0.7 GB more memory (each column's own known addresses, sorted
 together at the end), for a gain only when a core is idle.
+
+Then (measured at 50M, two runs each way interleaved in the same minutes, load average 5-11):
+the row pass no longer stores the row numbers when they are 0, 1, 2, ... (a file read whole
+and in order: each batch's numbers are checked as they pass, and written only from the first
+that is not the next), and a reduction that keeps the whole chain hands it on with no
+positions at all (no 0..n-1 of 400 MB, no gather of the seed flags nor of the hash lookups
+through it). Before and after: peak 5.3-5.4 → 4.9-5.2 GB; user+system 55.9 and 53.8 s
+before, 55.7 and 57.6 s after (system 20.0 and 18.5 → 18.1 and 19.0 s): at this load the
+CPU expected to be saved (a few hundred MB less memory first touched, 1-2 s) is inside the
+run-to-run noise: these runs show no saving; the stage timers (wall clock) varied by 2× between
+runs of the same code. The outputs are byte for byte the same. Still in the way: decoding
+the whole hash column of every row group to take the flows' few hundred thousand rows (about
+4.6 s of CPU; reading only the row groups or rows needed is the next cut), and the address
+numbering's critical path.
 """
 
 

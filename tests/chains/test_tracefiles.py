@@ -646,9 +646,12 @@ def test_reduction_respects_time() -> None:
     # two seeds at different times: each address spreads only from its own time on
     t2 = transfers([(9, 1, 5, 0), (2, 3, 1, 0), (4, 2, 5, 0), (1, 5, 1, 0), (3, 6, 1, 0)], 10)
     assert list(reduce_reachable(t2, [0, 2], [])[1]) == [0, 1, 2, 3]
-    # when hardly anything can be dropped, the chain itself comes back
+    # when hardly anything can be dropped, the chain itself comes back, and no positions (no
+    # chain-sized 0..n-1 to build, nor the seeds to gather through it)
     everything, kept = reduce_reachable(t2, [0, 2, 4], [])
-    assert everything is t2 and list(kept) == [0, 1, 2, 3, 4]
+    assert everything is t2 and kept is None
+    same = AccountSeeds(np.array([True, False, True, False, True]), ((9, 5, None),))
+    assert reduce_seeds(same, None) is same
     # a seed address from position 5 on: only what 5 does from then on spreads
     reduced, kept = reduce_reachable(t, np.zeros(8, dtype=bool), [(5, 5, None)])
     assert list(kept) == [4, 5, 6]
@@ -697,6 +700,8 @@ def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
                              stops=stops, max_hops=max_hops)
         for name in ("received", "sent", "held", "absorbed", "hops"):
             assert list(getattr(part, name)) == list(getattr(full, name)), name
+        if kept is None:  # the whole chain, in its own positions
+            kept = np.arange(m, dtype=np.int64)
         back = np.r_[kept, m]
         assert list(np.where(part.first_tainted >= 0, back[part.first_tainted], -1)) == list(
             full.first_tainted)
@@ -949,3 +954,20 @@ def test_a_short_record_before_a_blank_line_is_named_not_a_traceback(tmp_path: P
                  "0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b\n\n0x3,3,0,0,a,b,5,9\n")
     assert problems_of(path, "csv") == [f"{path}:3: expected 7 fields, found 6",
                                         f"{path}:5: expected 7 fields, found 8"]
+
+
+def test_row_numbers_are_held_only_when_they_are_not_the_positions() -> None:
+    """The row pass's columns leave out the row numbers while they run 0, 1, 2, ... (a file
+    read whole and in order), and hold all of them from the first that does not."""
+    from kinko.chains.tracefiles._std import _Columns
+
+    kinds = {"_row": np.int64, "v": np.int64}
+    whole = _Columns(kinds, 4, counting="_row")
+    for start in (0, 3):
+        whole.append({"_row": np.arange(start, start + 3), "v": np.arange(3) + 10 * start})
+    assert set(whole.arrays()) == {"v"} and list(whole.arrays()["v"]) == [0, 1, 2, 30, 31, 32]
+    gap = _Columns(kinds, 4, counting="_row")
+    gap.append({"_row": np.arange(3), "v": np.zeros(3, np.int64)})
+    gap.append({"_row": np.array([4, 5]), "v": np.ones(2, np.int64)})  # row 3 left out
+    gap.append({"_row": np.array([6]), "v": np.ones(1, np.int64)})
+    assert list(gap.arrays()["_row"]) == [0, 1, 2, 4, 5, 6]

@@ -219,7 +219,7 @@ def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Pa
 
 
 def _reduce(transfers: AccountTransfers, seeds: AccountSeeds, stops: np.ndarray
-            ) -> tuple[AccountTransfers, AccountSeeds, np.ndarray]:
+            ) -> tuple[AccountTransfers, AccountSeeds, np.ndarray | None]:
     """The time-respecting reachability of the seeds, before the kernel."""
     reduced, kept = tracefiles.reduce_reachable(transfers, seeds.transfers, seeds.addresses,
                                                 stops)

@@ -244,9 +244,9 @@ Labels = Mapping[str, Label] | Mapping[str, tuple[Label, ...]]
 """Labels by :func:`~kinko.domain.labels.address_key`: one, or every tag, per address."""
 
 Reducer = Callable[[AccountTransfers, AccountSeeds, "np.ndarray"],
-                   tuple[AccountTransfers, AccountSeeds, "np.ndarray"]]
+                   tuple[AccountTransfers, AccountSeeds, "np.ndarray | None"]]
 """(transfers, seeds, stops per address) → the transfers the trace needs, the seeds in their
-positions, and those positions in the transfers given."""
+positions, and those positions in the transfers given (``None``: all of them, unchanged)."""
 
 
 def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable[str] = (),
@@ -280,7 +280,7 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
         started = time.perf_counter()
         transfers, seeds, kept = reduce(transfers, seeds, stops)
         seconds["reduce"] = time.perf_counter() - started
-        if hashes_of is not None:
+        if hashes_of is not None and kept is not None:  # None: every position, as it was
             tx_hashes = _through(hashes_of, np.asarray(kept, dtype=np.int64))
     described["transfers_read"] = read
     described["transfers_traced"] = len(transfers)

@@ -70,9 +70,11 @@ Loaded = tuple[AccountTransfers, TxHashStore | None]
 
 @dataclass
 class _Rows:
-    """The kept rows in processing order, as numpy arrays."""
+    """The kept rows in processing order, as numpy arrays. ``row``: each one's file row, or
+    None when that is its position (every row kept, in file order: a large sorted file need
+    not hold a chain-sized 0, 1, 2, ...)."""
 
-    row: Ints
+    row: Ints | None
     block: Ints
     tx_index: Ints
     log_index: Ints
@@ -81,8 +83,20 @@ class _Rows:
     dst: Ints
 
     def take(self, order: Ints) -> None:
-        for name in ("row", "block", "tx_index", "log_index", "tx_key", "src", "dst"):
+        self.row = order if self.row is None else self.row[order]
+        for name in ("block", "tx_index", "log_index", "tx_key", "src", "dst"):
             setattr(self, name, getattr(self, name)[order])
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def file_row(self, i: int) -> int:
+        """The file row of the row at position ``i``."""
+        return int(i) if self.row is None else int(self.row[i])
+
+    def file_rows(self) -> Ints:
+        """The file row of each row (made, when they are the positions)."""
+        return np.arange(len(self), dtype=np.int64) if self.row is None else self.row
 
 
 def _load_std(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field], *,
@@ -119,7 +133,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
                numbered: Future[_Numbered | None] | None) -> Loaded:
     columns, candidates = _row_pass(con, inp, fields, find)
     empty = np.zeros(0, np.int64)
-    rows = _Rows(row=columns["_row"], block=columns["block"], tx_index=columns["tx_index"],
+    rows = _Rows(row=columns.get("_row"), block=columns["block"], tx_index=columns["tx_index"],
                  log_index=columns["log_index"], tx_key=columns["h"], src=empty, dst=empty)
     if numbered is None:
         (rows.src, rows.dst), addresses = _address_ids(con)
@@ -145,11 +159,11 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
     store: TxHashStore | None = None
     if isinstance(hashes, InStore):
         if numbered is not None and parquet_columns is not None:
-            whole = len(rows.row) == 0 or (int(rows.row[-1]) == len(rows.row) - 1)
+            whole = len(rows) == 0 or rows.file_row(len(rows) - 1) == len(rows) - 1
             store = TxHashStore.of_file(inp.path, parquet_columns[0],
-                                        None if whole else rows.row.copy())
+                                        None if whole else rows.file_rows().copy())
         else:
-            store = TxHashStore.write(con, position, len(rows.row))
+            store = TxHashStore.write(con, position, len(rows))
         if find and candidates is not None:
             store.note(find, _seed_positions(find, candidates, rows.row))
     value, fee = _amount_arrays(con, columns["v"], columns["f"], columns["big"], position)
@@ -158,9 +172,9 @@ def _load_rows(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
         found = numbered.result()
         assert found is not None
         _check_addresses(con, inp, fields, found)
-        (rows.src, rows.dst), addresses = _kept_ids(found, rows.row)
+        (rows.src, rows.dst), addresses = _kept_ids(found, rows)
     tx_hash = (text.all() if everything else np.empty(0, dtype=object) if store is not None
-               else np.full(len(rows.row), "", dtype=object))
+               else np.full(len(rows), "", dtype=object))
     return AccountTransfers(
         src=rows.src, dst=rows.dst, value=value, fee=fee, block=rows.block,
         tx_index=rows.tx_index, log_index=rows.log_index, tx_hash=tx_hash,
@@ -195,7 +209,7 @@ def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     transaction hash as written; ``v``, ``f``: the amounts when they fit int64, ``big`` where
     one does not) and, when ``find`` names seed hashes, the rows whose hash may be one of
     them with that hash's text (a superset, confirmed by :func:`_seed_positions`; None when
-    there are too many)."""
+    there are too many). ``_row`` is left out of the columns when it is 0, 1, 2, ...."""
     seed = _maybe_seed_sql(find)
     sql = ("SELECT _row, _bad, block, tx_index, log_index, hash(tx_hash) AS h, "
            "TRY_CAST(value AS BIGINT) AS v, TRY_CAST(fee AS BIGINT) AS f, "
@@ -203,7 +217,7 @@ def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
            + (f", CASE WHEN {seed} THEN CAST(tx_hash AS VARCHAR) END AS seed" if seed else "")
            + " FROM std WHERE _keep OR _bad")
     capacity = int(con.execute(f"SELECT count(*) FROM {inp.table}").fetchall()[0][0])
-    out = _Columns(_PASS, capacity)
+    out = _Columns(_PASS, capacity, counting="_row")
     candidates: list[tuple[int, str]] | None = []
     relation = con.sql(sql)
     reader = (getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch)(
@@ -229,8 +243,9 @@ def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
         _check(con, inp, fields)
         raise InputFileError(f"{inp.name}: some values are wrong", file=inp.name)
     columns = out.arrays()
-    row = columns["_row"]
-    if len(row) > 1 and not bool(np.all(row[1:] > row[:-1])):  # a join moved rows
+    row = columns.get("_row")  # None: the rows are 0, 1, 2, ... (every row, in file order)
+    if row is not None and len(row) > 1 and not bool(np.all(row[1:] > row[:-1])):
+        # a join moved rows
         order = np.argsort(row, kind="stable")
         columns = {name: values[order] for name, values in columns.items()}
     return columns, candidates
@@ -246,15 +261,24 @@ def _numpy(column: pa.Array) -> npt.NDArray[Any]:
 
 class _Columns:
     """numpy columns filled batch by batch, into arrays of the expected size (grown if the
-    rows turn out more), so that no column is ever held twice."""
+    rows turn out more), so that no column is ever held twice. The column ``counting`` is
+    not written while it holds 0, 1, 2, ... (fresh memory costs its first touch: a chain's
+    row numbers are 400 MB at 50M); :meth:`arrays` then leaves it out."""
 
-    def __init__(self, dtypes: dict[str, Any], capacity: int) -> None:
+    def __init__(self, dtypes: dict[str, Any], capacity: int, counting: str | None = None
+                 ) -> None:
         self.size = 0
         self.data = {name: np.empty(capacity, dtype=dtype) for name, dtype in dtypes.items()}
+        self.counting = counting  # None once it holds something else
 
     def append(self, batch: dict[str, npt.NDArray[Any]]) -> None:
         m = len(next(iter(batch.values())))
+        if self.counting is not None and not _counts(batch[self.counting], self.size):
+            self.data[self.counting][:self.size] = np.arange(self.size)  # written after all
+            self.counting = None
         for name, values in batch.items():
+            if name == self.counting:
+                continue
             target = self.data[name]
             if self.size + m > len(target):
                 grown = np.empty(max(self.size + m, 2 * len(target)), dtype=target.dtype)
@@ -265,7 +289,14 @@ class _Columns:
 
     def arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {name: values[:self.size] if self.size < len(values) else values
-                for name, values in self.data.items()}
+                for name, values in self.data.items() if name != self.counting}
+
+
+def _counts(values: npt.NDArray[Any], start: int) -> bool:
+    """``values`` are ``start``, ``start + 1``, ... (checked on the batch, already in memory)."""
+    m = len(values)
+    return m == 0 or (int(values[0]) == start and int(values[-1]) == start + m - 1
+                      and bool(np.all(np.diff(values) == 1)))
 
 
 def _maybe_seed_sql(find: frozenset[str]) -> str | None:
@@ -286,11 +317,12 @@ def _maybe_seed_sql(find: frozenset[str]) -> str | None:
     return f"({' OR '.join(tests)})"
 
 
-def _seed_positions(find: frozenset[str], candidates: list[tuple[int, str]], rows: Ints
-                    ) -> dict[str, list[int]]:
+def _seed_positions(find: frozenset[str], candidates: list[tuple[int, str]],
+                    rows: Ints | None) -> dict[str, list[int]]:
     """hash → positions (increasing) of the transfers whose hash is one of ``find``, from
     the row pass's candidates, compared as :meth:`TxHashStore.positions` compares
-    (normalised as loaded, then lower-cased); ``rows``: the file row at each position."""
+    (normalised as loaded, then lower-cased); ``rows``: the file row at each position (None:
+    each position is its file row)."""
     if not candidates:
         return {}
     normal = _normal_hashes(pa.array([t for _, t in candidates], type=pa.string())).to_pylist()
@@ -299,6 +331,10 @@ def _seed_positions(find: frozenset[str], candidates: list[tuple[int, str]], row
     if not hits:
         return {}
     found: dict[str, list[int]] = {}
+    if rows is None:
+        for r in sorted(hits):
+            found.setdefault(hits[r], []).append(int(r))
+        return found
     for p in np.flatnonzero(np.isin(rows, np.fromiter(hits, np.int64, len(hits)))).tolist():
         found.setdefault(hits[int(rows[p])], []).append(int(p))
     return found
@@ -449,14 +485,15 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
     return _Numbered(ids, names[new], n, suspect)
 
 
-def _kept_ids(numbered: _Numbered, rows: Ints
+def _kept_ids(numbered: _Numbered, rows: _Rows
               ) -> tuple[tuple[Ints, Ints], npt.NDArray[np.object_]]:
     """The ids of the kept file rows ``rows``; when some rows are left out, only the
     addresses they use are numbered."""
     (src, dst), addresses = numbered.ids, numbered.addresses
     if len(rows) == numbered.rows:
         return (src, dst), addresses
-    src, dst = src[rows], dst[rows]
+    kept = rows.file_rows()
+    src, dst = src[kept], dst[kept]
     used = np.zeros(len(addresses), dtype=np.bool_)
     used[src] = True
     used[dst] = True
@@ -484,14 +521,14 @@ class _TxHashes:
         assert self.values is not None
         return self.values
 
-    def at(self, positions: Iterable[int], rows: Ints) -> dict[int, str]:
+    def at(self, positions: Iterable[int], rows: _Rows) -> dict[int, str]:
         """position (in processing order) → hash."""
         wanted = sorted(set(positions))
         if self.values is not None:
             return {p: str(self.values[p]) for p in wanted}
         if not wanted:
             return {}
-        by_row = {int(rows[p]): p for p in wanted}
+        by_row = {rows.file_row(p): p for p in wanted}
         found = self.con.execute(
             f"SELECT _row, {_normal_sql('tx_hash', _ETH_HASH)} FROM std "
             f"WHERE _row IN ({', '.join(map(str, by_row))})").fetchall()
@@ -532,12 +569,12 @@ def _check_sorted(inp: _Input, rows: _Rows) -> None:
     problems: list[tuple[int, str]] = []
     for i in wrong:
         j = i + 1
-        other = inp.line(int(rows.row[i]))
+        other = inp.line(rows.file_row(i))
         if (block[i], txi[i], logi[i]) == (block[j], txi[j], logi[j]):
-            problems.append((int(rows.row[j]), f"duplicate: block {block[j]}, tx_index "
+            problems.append((rows.file_row(j), f"duplicate: block {block[j]}, tx_index "
                              f"{txi[j]}, log_index {logi[j]} again (first on {other})"))
         else:
-            problems.append((int(rows.row[j]), f"out of order: block {block[j]}, tx_index "
+            problems.append((rows.file_row(j), f"out of order: block {block[j]}, tx_index "
                              f"{txi[j]}, log_index {logi[j]} comes after block {block[i]}, "
                              f"tx_index {txi[i]}, log_index {logi[i]} on {other}; sort the "
                              "file by (block, tx_index, log_index)"))
@@ -547,14 +584,14 @@ def _check_sorted(inp: _Input, rows: _Rows) -> None:
 def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
     """In processing order: no two rows at one position, one transaction per (block,
     tx_index), and each transaction at one (block, tx_index)."""
-    n = len(rows.row)
+    n = len(rows)
     if n < 2:
         return
     problems: list[tuple[int, str]] = []
     same, clash, count = neighbours(rows.block, rows.tx_index, rows.log_index, rows.tx_key,
                                     MAX_PROBLEMS)
     for i in same:
-        first, second = sorted((int(rows.row[i]), int(rows.row[i + 1])))
+        first, second = sorted((rows.file_row(i), rows.file_row(i + 1)))
         problems.append((second, f"duplicate: block {rows.block[i]}, tx_index "
                                 f"{rows.tx_index[i]}, log_index {rows.log_index[i]} again "
                                 f"(first on {inp.line(first)})"))
@@ -571,30 +608,30 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
             pairs += [(int(at[0]), int(p)) for p in at[1:]]
     if not pairs:
         return
-    hashes = text.at([p for pair in pairs for p in pair], rows.row)
+    hashes = text.at([p for pair in pairs for p in pair], rows)
     for a, b in pairs[: len(clash)]:
         if hashes[a] != hashes[b]:
-            problems.append((int(rows.row[b]), f"block {rows.block[b]}, tx_index "
+            problems.append((rows.file_row(b), f"block {rows.block[b]}, tx_index "
                              f"{rows.tx_index[b]} holds two transactions, {hashes[b]} and "
-                             f"{hashes[a]} (on {inp.line(int(rows.row[a]))})"))
+                             f"{hashes[a]} (on {inp.line(rows.file_row(a))})"))
     for a, b in pairs[len(clash):]:
         if hashes[a] == hashes[b]:
-            first, later = sorted((a, b), key=lambda p: int(rows.row[p]))
-            problems.append((int(rows.row[later]), f"transaction {hashes[a]} is at block "
+            first, later = sorted((a, b), key=lambda p: rows.file_row(p))
+            problems.append((rows.file_row(later), f"transaction {hashes[a]} is at block "
                              f"{rows.block[later]}, tx_index {rows.tx_index[later]}, but at "
                              f"block {rows.block[first]}, tx_index {rows.tx_index[first]} on "
-                             f"{inp.line(int(rows.row[first]))}"))
+                             f"{inp.line(rows.file_row(first))}"))
     _raise(inp, problems)
 
 
 def _causal_log_index(rows: _Rows) -> Ints:
     """Within each transaction: rows paying into an address before rows paying out of it,
     else in file order (a cycle keeps file order). ``rows`` are in file order."""
-    n = len(rows.row)
+    n = len(rows)
     logi = np.zeros(n, dtype=np.int64)
     if n == 0:
         return logi
-    order = np.lexsort((rows.row, rows.tx_index, rows.block))
+    order = np.lexsort((rows.file_rows(), rows.tx_index, rows.block))
     b, t = rows.block[order], rows.tx_index[order]
     starts = np.flatnonzero(np.r_[True, (b[1:] != b[:-1]) | (t[1:] != t[:-1])])
     ends = np.r_[starts[1:], n]

@@ -159,8 +159,9 @@ def reduce_reachable(
     transfers: AccountTransfers, seed_positions: npt.ArrayLike,
     seed_addresses: Iterable[tuple[int, int] | tuple[int, int, int | None]],
     stops: npt.NDArray[np.bool_] | None = None,
-) -> tuple[AccountTransfers, Ints]:
-    """The transfers a trace from these seeds can need, and their original positions.
+) -> tuple[AccountTransfers, Ints | None]:
+    """The transfers a trace from these seeds can need, and their original positions
+    (``None``: the chain itself, every transfer at its own position).
 
     ``seed_positions``: positions of the seed transfers (or a boolean mask over the transfers,
     as :attr:`AccountSeeds.transfers`); ``seed_addresses``: (address id, position from which it
@@ -174,7 +175,8 @@ def reduce_reachable(
     not a stop, at any time, and the transfer at each seed address's position (so that the
     position, which the kernels report as that address's ``first_tainted``, maps back
     exactly). When that is :data:`MOST` of the chain or more, the chain itself is returned
-    (with positions ``0..n-1``), rather than a copy.
+    with positions ``None``, rather than a copy (and no chain-sized ``0..n-1``: on a large
+    chain, building it and gathering the seeds and hashes through it cost seconds).
 
     **Why exact, for each policy.** Every policy's state is per address (poison: balance and
     the poisoned flag; haircut: balance and taint; FIFO/LIFO: the sequence of clean and
@@ -202,7 +204,7 @@ def reduce_reachable(
     times = reachable_times(transfers, seed_positions, pairs, stops)
     keep = _keep_mask(transfers, times, pairs, stops)
     if np.count_nonzero(keep) >= MOST * n:  # hardly smaller: keep everything (exact too)
-        return transfers, np.arange(n, dtype=np.int64)  # and copy nothing
+        return transfers, None  # and copy nothing
     kept = np.flatnonzero(keep).astype(np.int64)
     return _take(transfers, kept), kept
 
@@ -216,10 +218,13 @@ def _take(t: AccountTransfers, kept: Ints) -> AccountTransfers:
         addresses=t.addresses)
 
 
-def reduce_seeds(seeds: AccountSeeds, kept: Ints) -> AccountSeeds:
+def reduce_seeds(seeds: AccountSeeds, kept: Ints | None) -> AccountSeeds:
     """The seeds in the positions of transfers reduced to ``kept`` (from :func:`reduce_reachable`
     with these seeds, which keeps every seed address's position: it maps to its index in
-    ``kept``; a position after the last transfer maps to ``len(kept)``)."""
+    ``kept``; a position after the last transfer maps to ``len(kept)``). ``None`` (the whole
+    chain): the seeds themselves."""
+    if kept is None:
+        return seeds
     return AccountSeeds(
         transfers=np.asarray(seeds.transfers, dtype=np.bool_)[kept],
         addresses=tuple((a, int(np.searchsorted(kept, p)), amount)
