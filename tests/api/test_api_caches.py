@@ -320,3 +320,26 @@ def test_a_locked_sqlite_database_never_holds_up_the_event_loop(tmp_path: Path) 
         assert store._stamp_reader.read_now() == store._read_stamps()
     finally:
         store.close()
+
+
+def test_event_loops_that_ended_leave_no_connection_open(server: Server, other: SqlStore,
+                                                          store_url: str) -> None:
+    """A test client, like any caller that starts an event loop per request, ends each loop:
+    the stamps' connection of that loop (on PostgreSQL its own socket, on SQLite its
+    thread's) is closed when the next loop comes, not kept until the process ends."""
+
+    def open_connections() -> int:
+        if store_url.startswith("sqlite:///"):
+            db = os.path.realpath(store_url.removeprefix("sqlite:///"))
+            return sum(1 for fd in os.listdir("/proc/self/fd")
+                       if os.path.realpath(f"/proc/self/fd/{fd}") == db)
+        with other.unit(write=False) as unit:
+            return int(unit.conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            ).scalar_one())
+
+    assert server.get().status_code == 200
+    before = open_connections()
+    for _ in range(40):  # each request on an event loop of its own
+        assert server.get().status_code == 200
+    assert open_connections() <= before + 1

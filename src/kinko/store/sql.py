@@ -36,7 +36,6 @@ import json
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -367,7 +366,9 @@ class _StampReader:
         self.lock = threading.Lock()
         self.idle: list[Any] = []
         self.local = threading.local()  # read_now's connection, per thread
-        self.loop_conns: list[Any] = []
+        # read_now's connections, with the thread each belongs to: a thread that ended
+        # (a test client's or a portal's event loop thread) leaves its own to be closed
+        self.loop_conns: list[tuple[threading.Thread, Any]] = []
         self.generation = 0  # moves when close() closed them
         # an in-memory SQLite database exists on one connection only: read it in a unit
         self.own = engine.dialect.name == "postgresql" or make_url(
@@ -415,7 +416,11 @@ class _StampReader:
                 conn = sqlite3.connect(args[0], **given)
                 self.local.conn = (self.generation, conn)
                 with self.lock:
-                    self.loop_conns.append(conn)
+                    ended = [c for t, c in self.loop_conns if not t.is_alive()]
+                    self.loop_conns = [(t, c) for t, c in self.loop_conns if t.is_alive()]
+                    self.loop_conns.append((threading.current_thread(), conn))
+                for old in ended:
+                    old.close()
             return dict(conn.execute("SELECT name, n FROM stamps").fetchall())
         except sqlite3.Error as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (5, 6):  # BUSY, LOCKED
@@ -423,15 +428,15 @@ class _StampReader:
                                  ) from None
             self.local.conn = None
             if conn is not None:
-                with self.lock, suppress(ValueError):
-                    self.loop_conns.remove(conn)
+                with self.lock:
+                    self.loop_conns = [(t, c) for t, c in self.loop_conns if c is not conn]
                 conn.close()
             raise _unavailable(self.engine, exc) from None
 
     def close(self) -> None:
         with self.lock:
             idle, self.idle = self.idle, []
-            idle += self.loop_conns
+            idle += [c for _, c in self.loop_conns]
             self.loop_conns = []
             self.generation += 1
         for conn in idle:
@@ -526,17 +531,20 @@ class SqlStore:
         self._sums = _SumCache()
         self._caches = _Caches()
         self._stamp_reader = _StampReader(engine)
-        self._shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedRead] = (
-            weakref.WeakKeyDictionary())
-        self._async_stamps: list[_AsyncStamps] = []
+        # each event loop's shared read, and on PostgreSQL its connection: a loop that
+        # closed (a test client's, one per request) has its connection closed when the
+        # next loop comes
+        self._shared: dict[asyncio.AbstractEventLoop,
+                           tuple[_SharedRead, _AsyncStamps | None]] = {}
         self._shared_lock = threading.Lock()
 
     def close(self) -> None:
         self._stamp_reader.close()
         with self._shared_lock:
-            readers, self._async_stamps = self._async_stamps, []
+            readers, self._shared = [r for _, r in self._shared.values()], {}
         for reader in readers:
-            reader.close()
+            if reader is not None:
+                reader.close()
         self.engine.dispose()
 
     def current(self) -> SqlUnit | None:
@@ -592,17 +600,21 @@ class SqlStore:
     def _shared_read(self) -> _SharedRead:
         """This event loop's :class:`_SharedRead`."""
         loop = asyncio.get_running_loop()
+        ended: list[_AsyncStamps | None] = []
         with self._shared_lock:
-            shared = self._shared.get(loop)
-            if shared is None:
-                if self.dialect == "postgresql":
-                    reader = _AsyncStamps(self.engine)
-                    self._async_stamps.append(reader)
-                    shared = _SharedRead(reader.read)
-                else:
-                    shared = _SharedRead(lambda: loop.run_in_executor(None, self._read_stamps))
-                self._shared[loop] = shared
-        return shared
+            held = self._shared.get(loop)
+            if held is None:
+                ended = [r for lp, (_, r) in self._shared.items() if lp.is_closed()]
+                self._shared = {lp: v for lp, v in self._shared.items() if not lp.is_closed()}
+                reader = _AsyncStamps(self.engine) if self.dialect == "postgresql" else None
+                held = (_SharedRead(reader.read) if reader is not None else
+                        _SharedRead(lambda: loop.run_in_executor(None, self._read_stamps)),
+                        reader)
+                self._shared[loop] = held
+        for old in ended:
+            if old is not None:
+                old.close()
+        return held[0]
 
     @contextmanager
     def loop_only(self) -> Iterator[None]:
