@@ -168,3 +168,29 @@ def test_a_retry_racing_its_first_attempt_gets_its_answer(
     assert [e.key for e in w.ledger.entries()][1:] == ["withdrawal:A"]
     assert [a["action"] for a in Access(w.store, clock).audit_log()] == ["withdrawal.request"]
     assert w.ledger.verify().ok
+
+
+def test_a_policy_coming_into_force_during_a_request_is_not_half_used(
+        w: Withdrawals, clock: FixedClock, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loosening's time lock may run out while a request is screened: the request is
+    decided wholly under the policy it read (its windows summed and its rules applied),
+    never the windows of one version with the rules of the next."""
+    from kinko.domain.policy import parse_policy
+    from kinko.safeload import loads_toml
+
+    allow(w, "C1", TO, clock)
+    hourly = POLICY.format(key="ab" * 32).replace("version = 1", "version = 2") + (
+        '[[screening.rules]]\nname = "hourly"\nkind = "window"\nscope = "customer"\n'
+        'duration = "1h"\nasset = "ETH"\nmax_amount = "1"\naction = "block"\n')
+    later = parse_policy(loads_toml(hourly, "p2.toml"), w.ledger.assets, "p2.toml")
+    first = w.custody.policy()
+    calls: list[int] = []
+
+    def in_force(*_a: Any, **_kw: Any) -> Any:
+        calls.append(1)
+        return first if len(calls) == 1 else later
+
+    monkeypatch.setattr(w.custody, "policy", in_force)
+    view = w.request("A", "C1", "ETH", 3 * E // 2, TO)
+    assert view.decision.policy_version == 1 and "hourly" not in rules(view)

@@ -250,10 +250,7 @@ class Withdrawals:
         return policy.version, self._parsed(policy)
 
     def _policy(self) -> Policy:
-        policy = self.custody.policy()
-        if policy is None:
-            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
-        return policy
+        return _required(self.custody.policy())
 
     def _parsed(self, policy: Policy) -> tuple[Rule, ...]:
         if self._rules[0] != policy.digest:
@@ -423,7 +420,7 @@ class Withdrawals:
         # reads the sums and the hold's ledger reads too (a missing policy or hot wallet is
         # refused below, where it was)
         now = self.clock.now()
-        loaded = self.custody.policy()
+        loaded = self.custody.policy()  # read once: a time lock may run out meanwhile
         windows = needed_sums(self._parsed(loaded)) if loaded is not None else set()
         hold_id = f"withdrawal:{withdrawal_id}"
         also = None if hot is None else self.ledger.read_ahead_hold(hold_id, Hold(
@@ -448,7 +445,7 @@ class Withdrawals:
                     "withdrawal cannot go there", destination=destination, wallet=w.name)
         if hot is None:
             raise ConfigError(f"no hot wallet for {known.symbol} is registered")
-        policy = self._policy()
+        policy = _required(loaded)
         rules = self._parsed(policy)
         request = Request(withdrawal_id, customer, known.symbol, amount, destination, now,
                           marks.tier or DEFAULT_TIER)
@@ -781,3 +778,10 @@ class Withdrawals:
             self.audit(actor or by, "breaker.reset.propose", scope,
                         {"proposal": view.proposal.id})
             return view
+
+
+def _required(policy: Policy | None) -> Policy:
+    """The policy in force, or the refusal every use case gives without one."""
+    if policy is None:
+        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+    return policy
