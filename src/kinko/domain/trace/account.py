@@ -73,15 +73,16 @@ from kinko.domain.trace._lots import _lots_kernel
 from kinko.domain.trace._reference import reference_kernel
 from kinko.domain.trace.model import (
     ACCOUNT_POLICIES,
+    INT64_MAX,
     AccountResult,
     AccountSeeds,
     AccountTransfers,
     Policy,
+    whole_amounts,
 )
 
 __all__ = ["mul_div_floor", "reference_kernel", "trace_account"]
 
-_INT64_MAX = 2**63 - 1
 _NO_HORIZON = 2**62
 
 
@@ -94,27 +95,6 @@ def _ids(arr: Any, m: int, n_addr: int, name: str) -> npt.NDArray[np.int64]:
     return out.astype(np.int64, copy=False)
 
 
-def _amounts(arr: Any, m: int, name: str) -> npt.NDArray[Any]:
-    """int64 when every amount fits, else an object array of Python ints; never negative."""
-    out = np.asarray(arr)
-    if out.shape != (m,):
-        raise ValueError(f"transfers.{name} must have one amount per transfer ({m})")
-    if out.dtype.kind in "iu":
-        if m and out.dtype.kind == "u" and int(out.max()) > _INT64_MAX:
-            out = np.array([int(v) for v in out], dtype=object)
-        else:
-            out = out.astype(np.int64, copy=False)
-            if m and int(out.min()) < 0:
-                raise ValueError(f"transfers.{name} holds a negative amount")
-            return out
-    if out.dtype != object:
-        raise ValueError(f"transfers.{name} must hold integers, not {out.dtype}")
-    for v in out:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-            raise ValueError(f"transfers.{name} holds {v!r}, not a whole amount ≥ 0")
-    return out
-
-
 def _fits_int64(value: npt.NDArray[np.int64], fee: npt.NDArray[np.int64], seeds: int) -> bool:
     """Σ value + Σ fee + seed amounts ≤ 2⁶³-1: every balance stays below it (all money
     enters by top-ups of at most v + f, or by seed amounts)."""
@@ -125,13 +105,13 @@ def _fits_int64(value: npt.NDArray[np.int64], fee: npt.NDArray[np.int64], seeds:
     for arr in (value, fee):  # exactly: 31-bit halves cannot overflow below 2³¹ rows
         total += (int(np.sum(arr >> 31, dtype=np.int64)) << 31) + int(
             np.sum(arr & 0x7FFFFFFF, dtype=np.int64))
-    return total <= _INT64_MAX
+    return total <= INT64_MAX
 
 
 def _as_result(values: Any, big: bool) -> npt.NDArray[Any]:
     if isinstance(values, np.ndarray):
         return values
-    if not big and all(-_INT64_MAX <= v <= _INT64_MAX for v in values):
+    if not big and all(-INT64_MAX <= v <= INT64_MAX for v in values):
         return np.array(values, dtype=np.int64)
     out = np.empty(len(values), dtype=object)
     out[:] = values
@@ -156,8 +136,8 @@ def trace_account(transfers: AccountTransfers, seeds: AccountSeeds, policy: Poli
     n_addr = int(np.asarray(transfers.addresses).shape[0])
     src = _ids(transfers.src, m, n_addr, "src")
     dst = _ids(transfers.dst, m, n_addr, "dst")
-    value = _amounts(transfers.value, m, "value")
-    fee = _amounts(transfers.fee, m, "fee")
+    value = whole_amounts(transfers.value, m, "transfers.value")
+    fee = whole_amounts(transfers.fee, m, "transfers.fee")
     seed_tx = np.asarray(seeds.transfers)
     if seed_tx.shape != (m,) or seed_tx.dtype != np.bool_:
         raise ValueError(f"seeds.transfers must be {m} booleans")

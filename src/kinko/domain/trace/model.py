@@ -48,6 +48,7 @@ __all__ = [
     "UtxoResult",
     "UtxoSeeds",
     "UtxoTransactions",
+    "whole_amounts",
 ]
 
 Policy = Literal["poison", "haircut", "fifo", "lifo", "tiho"]
@@ -56,6 +57,30 @@ UTXO_POLICIES: tuple[Policy, ...] = ("poison", "haircut", "fifo", "lifo", "tiho"
 
 Ints = npt.NDArray[np.int64]
 Amounts = npt.NDArray[np.int64] | npt.NDArray[np.object_]
+INT64_MAX = 2**63 - 1
+
+
+def whole_amounts(arr: Any, size: int, field: str) -> npt.NDArray[Any]:
+    """``arr`` as the kernels take amounts: ``int64`` when every value fits, else an object
+    array of Python ints; never negative. ``field`` names the column in errors
+    (``transfers.value``)."""
+    out = np.asarray(arr)
+    if out.shape != (size,):
+        raise ValueError(f"{field} must have one amount per row ({size})")
+    if out.dtype.kind in "iu":
+        if size and out.dtype.kind == "u" and int(out.max()) > INT64_MAX:
+            out = np.array([int(v) for v in out], dtype=object)
+        else:
+            out = out.astype(np.int64, copy=False)
+            if size and int(out.min()) < 0:
+                raise ValueError(f"{field} holds a negative amount")
+            return out
+    if out.dtype != object:
+        raise ValueError(f"{field} must hold integers, not {out.dtype}")
+    for v in out:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise ValueError(f"{field} holds {v!r}, not a whole amount ≥ 0")
+    return out
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,18 @@ import numpy as np
 import numpy.typing as npt
 
 from kinko.domain.trace._utxo_compiled import POLICY_CODES, _utxo_kernel
-from kinko.domain.trace.model import UTXO_POLICIES, Policy, UtxoResult, UtxoSeeds, UtxoTransactions
+from kinko.domain.trace.model import (
+    INT64_MAX,
+    UTXO_POLICIES,
+    Policy,
+    UtxoResult,
+    UtxoSeeds,
+    UtxoTransactions,
+    whole_amounts,
+)
 
 __all__ = ["reference_utxo", "trace_utxo"]
 
-_INT64_MAX = 2**63 - 1
 _NO_HORIZON = 2**62
 
 Segments = list[tuple[int, int]]  # (kind: 1 tainted / 0 clean, amount), in order
@@ -115,29 +122,6 @@ def _tiho(total: int, outs: Sequence[int]) -> list[int]:
     return shares
 
 
-def _amounts(arr: Any, size: int, name: str) -> npt.NDArray[Any]:
-    """The amounts as an int64 array, or an object array of Python ints; never negative."""
-    out = np.asarray(arr)
-    if out.shape != (size,):
-        raise ValueError(f"transactions.{name} must have {size} amounts")
-    if out.dtype.kind in "iu":
-        if size and out.dtype.kind == "u" and int(out.max()) > _INT64_MAX:
-            out = np.array([int(v) for v in out], dtype=object)
-        else:
-            out = out.astype(np.int64, copy=False)
-            if size and int(out.min()) < 0:
-                raise ValueError(f"transactions.{name} holds a negative amount")
-            return out
-    if out.dtype != object:
-        raise ValueError(f"transactions.{name} must hold integers, not {out.dtype}")
-    for v in out:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer):
-            raise ValueError(f"transactions.{name} holds {v!r}, not a whole amount")
-        if v < 0:
-            raise ValueError(f"transactions.{name} holds a negative amount")
-    return out
-
-
 def _exact_sum(values: npt.NDArray[Any]) -> int:
     if values.dtype == object:
         return int(sum(int(v) for v in values))
@@ -162,7 +146,7 @@ def _as_result(values: Any, big: bool) -> npt.NDArray[Any]:
     if isinstance(values, np.ndarray) and values.dtype == np.int64 and not big:
         return np.asarray(values)
     values = [int(v) for v in values]
-    if not big and all(v <= _INT64_MAX for v in values):
+    if not big and all(v <= INT64_MAX for v in values):
         return np.array(values, dtype=np.int64)
     out = np.empty(len(values), dtype=object)
     out[:] = values
@@ -207,12 +191,12 @@ def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
     for name, ids in (("in_address", in_address), ("out_address", out_address)):
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n_addr):
             raise ValueError(f"transactions.{name} holds an address id outside 0..{n_addr - 1}")
-    in_value = _amounts(txs.in_value, n_in, "in_value")
-    out_value = _amounts(txs.out_value, n_out, "out_value")
-    fee = _amounts(txs.fee, n_tx, "fee")
+    in_value = whole_amounts(txs.in_value, n_in, "transactions.in_value")
+    out_value = whole_amounts(txs.out_value, n_out, "transactions.out_value")
+    fee = whole_amounts(txs.fee, n_tx, "transactions.fee")
     big = object in (in_value.dtype, out_value.dtype, fee.dtype)
     fits = not big and _exact_sum(in_value) + _exact_sum(out_value) + _exact_sum(fee) \
-        <= _INT64_MAX
+        <= INT64_MAX
     if not fits:  # the reference: Python ints throughout
         in_value, out_value, fee = (_as_object(a) for a in (in_value, out_value, fee))
     spender_tx = np.repeat(np.arange(n_tx, dtype=np.int64), np.diff(in_start))
