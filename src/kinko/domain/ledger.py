@@ -561,11 +561,12 @@ class TransferSealer:
     def changed(self) -> dict[BalanceKey, BalanceState]:
         """The new state of every balance the sealed entries moved."""
         get = self.states.get
+        new = tuple.__new__  # a NamedTuple's own __new__ is a Python call: too slow here
         out: dict[BalanceKey, BalanceState] = {}
         for key, balance in self.balances.items():
             state = get(key)
-            out[key] = (BalanceState(balance) if state is None
-                        else BalanceState(balance, state[1], state[2]))
+            out[key] = new(BalanceState, (balance, 0, 0) if state is None
+                           else (balance, state[1], state[2]))
         return out
 
 

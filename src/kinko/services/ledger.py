@@ -376,7 +376,9 @@ class KnownBalances:
     def moved(self, head: tuple[int, str], now: tuple[int, str],
               changed: Mapping[BalanceKey, BalanceState]) -> None:
         """A batch appended at ``head`` (as kept) took the ledger to ``now``, moving
-        ``changed``; the batch may yet roll back (then the store's head is not ``now``)."""
+        ``changed`` (all the balances it moved, or some: those left out are read from the
+        store when a batch needs them); the batch may yet roll back (then the store's head
+        is not ``now``)."""
         if head != self.head or len(self._states) + len(changed) > self.limit:
             self._states = {}
             self.head = None
@@ -455,7 +457,10 @@ class _Batch:
             sealed.append(entry)
         changed = sealer.changed()
         self.tx.append(sealed, changed)
-        known.moved(head, (sealed[-1].seq, sealed[-1].hash), changed)
+        # an opening balance names its customer once: kept, it would only crowd the others
+        kept = changed if not any(d.new_customers_only for d in drafts) else {
+            key: state for key, state in changed.items() if not key[0].startswith("customer:")}
+        known.moved(head, (sealed[-1].seq, sealed[-1].hash), kept)
         return [Appended(e, False) for e in sealed]
 
     def _wallet_asset(self, name: str) -> str | None:
