@@ -173,14 +173,31 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   balances about 35%, the sealing about 37% (two SHA-256 per entry are 1.3 µs of its 5 µs;
   both hashes are stored and documented and neither can be derived from the other), the
   store's rows 8%, the commits (synchronous=FULL) 10%.
-- What stands in the way of 100,000 postings/s: SQLite's own work at this schema. A raw
-  `sqlite3` script inserting the same 1,000,000 entries (five B-trees each: the rowid table,
-  the sequence, key, resolved-hold and time indexes), 2,000,000 postings (three: rowid,
-  primary key, account index) and their balances takes about 13 s of CPU before any ledger
-  work, about 150,000 postings/s at best. Postings and balances `WITHOUT ROWID` and the
-  sequence as the rowid saved 5-15% of that in the raw script; it needs a migration that
-  rewrites the three tables, not done. A larger page cache, memory-mapped reads and a
-  less frequent WAL checkpoint did not move it.
+- The journal stored by its keys (migration 0017, measured 2026-12-05 18:50-19:05 UTC in
+  CPU time and bytes written, runs interleaved, load average 10-45 on 2 cores: wall clock
+  meant nothing): on SQLite an entry's sequence is the table's row id and postings and
+  balances are `WITHOUT ROWID` tables, so an entry is four B-trees instead of five (the
+  table and its key, resolved-hold and time indexes), a posting two instead of three (the
+  table by its key and the account index), a balance one instead of two. Batched
+  1,000,000 entries: 25.3 s CPU before, 24.4 s after (-4%), 1,415 → 1,286 MB written
+  (-9%); 300,000 entries, two pairs: 6.9 and 7.4 s → 6.7 and 6.9 s, 354 → 318 MB. The
+  import: 203 → 151 MB written (-25%), its CPU within the noise (a few per cent less).
+  Where a batched append's time goes now (sampled, 300,000 entries): SQLite's statements
+  about 37% (the entries' inserts 15%: eleven columns with three 64-digit hashes, four
+  B-trees; the postings' 12%, the balances' 6%; reading the batch's keys and balances
+  4%), the commits (synchronous=FULL) 9%, the sealing 25%, the store's rows 8%, the kept
+  balances' and legs' sets of keys 7%, releasing a batch's objects 4%.
+- What stands in the way of 100,000 postings/s: about 24 µs of CPU per entry (12 per
+  posting; 100,000 postings/s leaves 10 µs per posting for everything), of which about half is per-entry Python (sealing, rows, sets of keys) and a
+  third SQLite's own inserts; and the rate still falls as the journal grows, by about an
+  eighth from the first 100,000 entries to the millionth (2.25 → 2.6 s CPU per 100,000
+  entries after the change, 2.3 → 2.7 s before): the postings' account index takes each
+  customer's posting at a random place and outgrows the page cache. A raw `sqlite3`
+  script writing the same rows peaks near 150,000 postings/s. Not done: the resolved-hold
+  index holds a NULL for every entry that resolves nothing; a partial unique index
+  (`WHERE resolves_hold IS NOT NULL`) took a tenth off the entries' inserts in a raw trial
+  (about 1.5% of a batch) but changes the PostgreSQL constraint too. A larger page cache,
+  memory-mapped reads and a less frequent WAL checkpoint did not move the rate before.
 - The customer import is dominated by its rows, not its 110 entries. In CPU time (260,000
   customers, 546,419 rows, load 8-15): 7.76 s before, 6.81 s after (-12%; at 17:10 against
   the newer code 7.72 → 6.60 s, -15%), of which reading
@@ -191,7 +208,13 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   checked again (a customer's rows, one per asset, come together), an entry of thousands of
   postings is not read ahead as a request's few are, the multi-row inserts. Reading the CSV
   with the csv module is not the cost (0.3 µs a row); splitting lines by hand was tried and
-  was slower. The target (under 5 s) needs about a quarter less again.
+  was slower. The target (under 5 s) needs about a quarter less again. Sampled again after
+  migration 0017 (18:55 UTC, load 13-34): reading and checking the CSV 16% of the import,
+  the drafts 8%, the sealing 21% (each new customer's account checked by the ledger
+  again: it does not take the file's word for it), SQLite's inserts 23% (balances 14%,
+  postings 8%), reading the batch's balances (none exist yet) 8%, the commits 8%, the new
+  balance states and their rows 9%; no part is large enough that halving it meets the
+  target alone.
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
   synchronous=FULL; a round trip and commit on PostgreSQL).
