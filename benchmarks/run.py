@@ -188,16 +188,17 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   4%), the commits (synchronous=FULL) 9%, the sealing 25%, the store's rows 8%, the kept
   balances' and legs' sets of keys 7%, releasing a batch's objects 4%.
 - What stands in the way of 100,000 postings/s: about 24 µs of CPU per entry (12 per
-  posting; 100,000 postings/s leaves 10 µs per posting for everything), of which about half is per-entry Python (sealing, rows, sets of keys) and a
-  third SQLite's own inserts; and the rate still falls as the journal grows, by about an
-  eighth from the first 100,000 entries to the millionth (2.25 → 2.6 s CPU per 100,000
-  entries after the change, 2.3 → 2.7 s before): the postings' account index takes each
-  customer's posting at a random place and outgrows the page cache. A raw `sqlite3`
-  script writing the same rows peaks near 150,000 postings/s. Not done: the resolved-hold
-  index holds a NULL for every entry that resolves nothing; a partial unique index
-  (`WHERE resolves_hold IS NOT NULL`) took a tenth off the entries' inserts in a raw trial
-  (about 1.5% of a batch) but changes the PostgreSQL constraint too. A larger page cache,
-  memory-mapped reads and a less frequent WAL checkpoint did not move the rate before.
+  posting; 100,000 postings/s leaves 10 µs per posting for everything), of which about half
+  is per-entry Python (sealing, rows, sets of keys) and a third SQLite's own inserts; and
+  the rate still falls as the journal grows, by about an eighth from the first 100,000
+  entries to the millionth (2.25 → 2.6 s CPU per 100,000 entries after the change, 2.3 → 2.7
+  s before): the postings' account index takes each customer's posting at a random place and
+  outgrows the page cache. A raw `sqlite3` script writing the same rows peaks near 150,000
+  postings/s. Not done: the resolved-hold index holds a NULL for every entry that resolves
+  nothing; a partial unique index (`WHERE resolves_hold IS NOT NULL`) took a tenth off the
+  entries' inserts in a raw trial (about 1.5% of a batch) but changes the PostgreSQL
+  constraint too. A larger page cache, memory-mapped reads and a less frequent WAL
+  checkpoint did not move the rate before.
 - The customer import is dominated by its rows, not its 110 entries. In CPU time (260,000
   customers, 546,419 rows, load 8-15): 7.76 s before, 6.81 s after (-12%; at 17:10 against
   the newer code 7.72 → 6.60 s, -15%), of which reading
