@@ -6,7 +6,9 @@ fewer; the rows, the other indexes and what queries read are unchanged.
 
 SQLite changes a table's storage only by rebuilding it: each table is renamed, created
 anew, filled from the old one in key order, and the old one dropped, in the migration's
-one transaction. PostgreSQL keeps its tables as they are (no hidden row ids there).
+one transaction (about 3 s of CPU for 300,000 entries; the old tables' pages stay free in
+the file for new rows until a ``VACUUM``). PostgreSQL keeps its tables as they are (no
+hidden row ids there).
 
 Revision ID: 0017
 Revises: 0016
