@@ -173,20 +173,24 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   balances about 35%, the sealing about 37% (two SHA-256 per entry are 1.3 µs of its 5 µs;
   both hashes are stored and documented and neither can be derived from the other), the
   store's rows 8%, the commits (synchronous=FULL) 10%.
-- The journal stored by its keys (migration 0017, measured 2026-12-05 18:50-19:05 UTC in
-  CPU time and bytes written, runs interleaved, load average 10-45 on 2 cores: wall clock
-  meant nothing): on SQLite an entry's sequence is the table's row id and postings and
-  balances are `WITHOUT ROWID` tables, so an entry is four B-trees instead of five (the
-  table and its key, resolved-hold and time indexes), a posting two instead of three (the
-  table by its key and the account index), a balance one instead of two. Batched
-  1,000,000 entries: 25.3 s CPU before, 24.4 s after (-4%), 1,415 → 1,286 MB written
-  (-9%); 300,000 entries, two pairs: 6.9 and 7.4 s → 6.7 and 6.9 s, 354 → 318 MB. The
-  import: 203 → 151 MB written (-25%), its CPU within the noise (a few per cent less).
-  Where a batched append's time goes now (sampled, 300,000 entries): SQLite's statements
-  about 37% (the entries' inserts 15%: eleven columns with three 64-digit hashes, four
-  B-trees; the postings' 12%, the balances' 6%; reading the batch's keys and balances
-  4%), the commits (synchronous=FULL) 9%, the sealing 25%, the store's rows 8%, the kept
-  balances' and legs' sets of keys 7%, releasing a batch's objects 4%.
+- The journal stored by its keys (migration 0017, measured 2026-12-05 18:45-19:20 UTC in CPU
+  time and bytes written, runs interleaved, load average 7-50 on 2 cores: wall clock meant
+  nothing): on SQLite an entry's sequence is the table's row id and postings and balances
+  are `WITHOUT ROWID` tables, so an entry is four B-trees instead of five (the table and its
+  key, resolved-hold and time indexes), a posting two instead of three (the table by its key
+  and the account index), a balance one instead of two. Batched 1,000,000 entries, four runs
+  each way interleaved from 18:47 to 19:20: 25.1-26.3 s CPU before (mean 25.6), 24.3-25.1 s
+  after (mean 24.6, -4%, as large as the spread between runs), 1,415 → 1,286 MB written
+  (-9%); in the same minutes the raw `executemany` baseline took 6.0-6.1 s CPU for the same
+  postings (0.25× of it after, 0.24× before); 300,000 entries, two pairs: 6.9 and 7.4 s →
+  6.7 and 6.9 s, 354 → 318 MB. The import: 203 → 151 MB written (-25%), its CPU within the
+  noise (a few per cent less). Where a batched append's time goes now (sampled, 300,000
+  entries): SQLite's statements about 37% (the entries' inserts 15%: eleven columns with
+  three 64-digit hashes, four B-trees; the postings' 12%, the balances' 6%; reading the
+  batch's keys and balances 4%), the commits (synchronous=FULL) 9%, the sealing 25%, the
+  store's rows 8%, the kept balances' and legs' sets of keys 7%, releasing a batch's objects
+  4%. A request's single entry: the same CPU (730-820 µs an entry either way, its durable
+  commit 4 ms).
 - What stands in the way of 100,000 postings/s: about 24 µs of CPU per entry (12 per
   posting; 100,000 postings/s leaves 10 µs per posting for everything), of which about half
   is per-entry Python (sealing, rows, sets of keys) and a third SQLite's own inserts; and
