@@ -205,6 +205,38 @@ def test_an_overdraft_in_the_middle_refuses_the_whole_batch(template: Path,
     store.close()
 
 
+def test_batches_after_an_import_see_the_opening_balances(template: Path,
+                                                        copies: tuple[Path, Path]) -> None:
+    """An import's opening balances are not kept in memory for the next batch: the batches
+    after it read them from the store (a deposit adds to them, a withdrawal beyond them is
+    refused), and the import cannot be written twice."""
+    store, ledger = _ledger(template, copies[0], FixedClock())
+    opening = [Draft(f"open{i}", postings=(Posting(f"customer:N{i}", "XEM", -(50 + i)),
+                                           Posting("clearing:opening", "XEM", 50 + i)),
+                     source="import", new_customers_only=True) for i in range(3)]
+    try:
+        ledger.append(opening)
+        ledger.append([Draft("d2", postings=(Posting(WALLETS["XEM"], "XEM", 5),
+                                             Posting("customer:N2", "XEM", -5)), source="t")])
+        assert ledger.balance("customer:N2", "XEM") == 57
+        pay = [Draft(f"w{i}", postings=(Posting(f"customer:N{i}", "XEM", 50 + i),
+                                        Posting(WALLETS["XEM"], "XEM", -(50 + i))), source="t")
+               for i in range(2)]
+        too_much = Draft("w2", postings=(Posting("customer:N2", "XEM", 58),
+                                         Posting(WALLETS["XEM"], "XEM", -58)), source="t")
+        with pytest.raises(Overdraft) as caught:
+            ledger.append([*pay, too_much])
+        assert "customer:N2 would have -1 XEM minor units available (had 57)" in (
+            caught.value.message)
+        ledger.append(pay)
+        assert [ledger.balance(f"customer:N{i}", "XEM") for i in range(3)] == [0, 0, 57]
+        with pytest.raises(InvalidEntry, match="customer:N2 already has a XEM balance"):
+            ledger.append([opening[2]._replace(key="again")])
+        assert ledger.verify().ok  # (it sums the journal: a balance written wrong is found)
+    finally:
+        store.close()
+
+
 def test_a_batch_of_more_rows_than_one_statement_is_its_entries_one_at_a_time(
         template: Path, copies: tuple[Path, Path]) -> None:
     """Rows are written many to a statement: 250 entries (entries, postings and balances
