@@ -89,6 +89,36 @@ def test_idempotent_creation(api) -> None:  # type: ignore[no-untyped-def]
     assert other.status_code == 409
 
 
+def test_a_request_is_answered_as_the_withdrawal_reads(api) -> None:  # type: ignore[no-untyped-def]
+    """The answer to a request (JSON prepared by the route) is, byte for byte, the
+    withdrawal as ``GET /v1/withdrawals/{id}`` answers it (FastAPI's serialization)."""
+    client, tokens, _ = api
+    for key, amount in (("W-a", "1"), ("W-r", "20")):  # allowed; held for review
+        made = client.post("/v1/withdrawals", json=body(amount), headers=h(tokens["ops"], key))
+        assert made.status_code == 201
+        assert made.headers["content-type"] == "application/json"
+        assert made.content == client.get(f"/v1/withdrawals/{key}",
+                                          headers=h(tokens["audit"])).content
+
+
+def test_the_key_is_looked_up_once_per_request(api) -> None:  # type: ignore[no-untyped-def]
+    """A route that needs a role and the audit's actor looks the caller's key up once."""
+    client, tokens, access = api
+    seen: list[str | None] = []
+    recognise = access.recognise
+
+    def counted(token: str | None, **kw: Any) -> Any:
+        seen.append(token)
+        return recognise(token, **kw)
+
+    access.recognise = counted  # type: ignore[method-assign]
+    r = client.post("/v1/breaker/trip", json={"scope": "ETH", "reason": "drill"},
+                    headers=h(tokens["ops"]))
+    assert r.status_code == 200 and seen == [tokens["ops"]]
+    r = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-k"))
+    assert r.status_code == 201 and seen == [tokens["ops"]] * 2
+
+
 @pytest.mark.parametrize("payload, status, text", [
     (body("abc"), 400, "not a plain decimal"),
     (body("0.0000000000000000001"), 400, "decimal places"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from kinko.api.v1.deps import (
     CONFLICT,
@@ -18,6 +19,7 @@ from kinko.api.v1.deps import (
     Reader,
     Services,
     acting_for,
+    answer,
     next_page,
 )
 from kinko.api.v1.models import (
@@ -92,10 +94,10 @@ def approving(api: Api, who: ApiKey, approver: str, proposal_id: str) -> None:
         raise
 
 
-@router.post("", status_code=201)
-def create_withdrawal(body: WithdrawalIn, who: Operator, api: Services, audit: Audited,
-                      idempotency_key: Annotated[str, Header(min_length=1)]
-                      ) -> WithdrawalOut:
+@router.post("", status_code=201, response_model=WithdrawalOut)
+async def create_withdrawal(request: Request, body: WithdrawalIn, who: Operator,
+                            idempotency_key: Annotated[str, Header(min_length=1)]
+                            ) -> Response:
     """Screen and record a withdrawal; retrying with the same Idempotency-Key (1-100 of
     ``A-Z a-z 0-9 . _ : -``, starting with a letter or digit; it becomes the withdrawal's
     id) returns the first result. The customer's recorded tier applies: a body naming a
@@ -104,12 +106,20 @@ def create_withdrawal(body: WithdrawalIn, who: Operator, api: Services, audit: A
         raise TierRefused("a withdrawal request cannot name a tier: the customer's tier is "
                           "recorded in kinko (PUT /v1/customers/{id}/tier) and applies to "
                           "every request", field="tier")
+    api: Api = request.app.state.api  # as ``Services`` gives it, without a dependency's cost
     w = api.withdrawals
-    units = parse_units(body.amount, w.ledger.assets[body.asset])
-    # screened, reserved and recorded in one unit of work, the answer from what it wrote
-    view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
-                     requester=who.name, actor=audit.actor)
-    return shape(w, view)
+
+    def work() -> bytes:
+        units = parse_units(body.amount, w.ledger.assets[body.asset])
+        # screened, reserved and recorded in one unit of work, the answer from what it wrote
+        view = w.request(idempotency_key, body.customer, body.asset, units, body.destination,
+                         requester=who.name, actor=who.name)
+        return answer(shape(w, view))
+
+    # one trip to a worker thread for the unit of work and the answer's JSON (the answer is
+    # built from the model here, so FastAPI does not validate it again in another trip)
+    return Response(await run_in_threadpool(work), status_code=201,
+                    media_type="application/json")
 
 
 @router.get("")
