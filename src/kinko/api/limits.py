@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from email.message import Message
+from functools import lru_cache
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -33,6 +34,7 @@ DEFAULT_MAX_BODY = 2**20  # 1 MiB: the largest form or JSON body kinko takes is 
 Refuse = Callable[[Request, KinkoError], Awaitable[Response] | Response]
 
 
+@lru_cache(maxsize=64)  # clients send a handful of types; parsing one is ~10 µs
 def parsed_as_json(content_type: str | None) -> bool:
     """Whether FastAPI parses a body of this ``Content-Type`` as JSON (it does when there
     is none at all)."""

@@ -263,10 +263,13 @@ class Withdrawals:
         Access(self.store, self.clock).audit(actor, action, target, detail)
 
     def _view(self, row: WithdrawalRow, progress: tuple[int, int] | None = None, *,
-              any_state: bool = False) -> WithdrawalView:
+              any_state: bool = False, decision: Decision | None = None,
+              review: Proposal | None = None) -> WithdrawalView:
         """A row as a view; ``progress`` (approvals, quorum) when the caller has it already,
         else it is read from the review's proposal (``any_state``: also after the review,
-        so one withdrawal's page says who approved it)."""
+        so one withdrawal's page says who approved it); ``decision``, the one the row
+        stores, when the caller made it (not read back from its JSON); ``review``, the proposal
+        this answer made."""
         approvals = quorum = 0
         if row["state"] == "review" or any_state:
             if progress is not None:
@@ -276,9 +279,10 @@ class Withdrawals:
                 if proposal is not None:
                     approvals, quorum = len(proposal.approvals), proposal.quorum
         return WithdrawalView(row["id"], row["customer"], row["asset"], row["amount"],
-                              row["destination"], row["state"], _decision(row["decision"]),
+                              row["destination"], row["state"],
+                              _decision(row["decision"]) if decision is None else decision,
                               row["tx_hash"], approvals, quorum, row["requested_at"],
-                              row["requester"], row["wallet"])
+                              row["requester"], row["wallet"], proposal=review)
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
         """One withdrawal; a rejected or failed one says who closed it and why (the ledger
@@ -483,7 +487,7 @@ class Withdrawals:
                 self.trip(known.symbol, "kinko:screening", hit.detail, actor="")
         self.audit(actor, "withdrawal.request", withdrawal_id,
                    {"state": state, "outcome": decision.outcome})
-        return replace(self._view(row, (0, policy.quorum)), proposal=review)
+        return self._view(row, (0, policy.quorum), decision=decision, review=review)
 
     def _leaked(self, hots: list[Wallet], wallets: list[Wallet]) -> dict[str, str | None]:
         """Per wallet, the open (or contained) incident in which its key leaked: an

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from kinko.api.v1.deps import (
     CONFLICT,
@@ -20,6 +19,7 @@ from kinko.api.v1.deps import (
     Services,
     acting_for,
     answer,
+    in_thread,
     next_page,
 )
 from kinko.api.v1.models import (
@@ -118,7 +118,7 @@ async def create_withdrawal(request: Request, body: WithdrawalIn, who: Operator,
 
     # one trip to a worker thread for the unit of work and the answer's JSON (the answer is
     # built from the model here, so FastAPI does not validate it again in another trip)
-    return Response(await run_in_threadpool(work), status_code=201,
+    return Response(await in_thread(work), status_code=201,
                     media_type="application/json")
 
 
