@@ -355,13 +355,13 @@ class Window(Rule):
     def check(self, request: Request, ctx: Context) -> Message | None:
         earlier, earlier_count = window_sum(ctx, request, self.scope, self.duration)
         total, count = earlier + request.amount, earlier_count + 1
-        scope = msg(f"rule.scope.{self.scope}")
         if self.max_amount is not None and total > self.max_amount:
             return msg("hit.window_amount", amount=_units(total, request, self.decimals),
-                       scope=scope, window=duration_text(self.duration),
+                       scope=msg(f"rule.scope.{self.scope}"),
+                       window=duration_text(self.duration),
                        limit=_units(self.max_amount, request, self.decimals))
         if self.max_count is not None and count > self.max_count:
-            return msg("hit.window_count", count=count, scope=scope,
+            return msg("hit.window_count", count=count, scope=msg(f"rule.scope.{self.scope}"),
                        window=duration_text(self.duration), limit=self.max_count)
         return None
 

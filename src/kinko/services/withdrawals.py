@@ -241,7 +241,10 @@ class Withdrawals:
         self.ledger = custody.ledger
         self.store = custody.ledger.store
         self.clock = custody.clock
-        self._rules: tuple[str, tuple[Rule, ...]] = ("", ())
+        # the rules of the policy in force, parsed, and the window sums they read: per
+        # policy digest, made once rather than on every request
+        self._rules: tuple[str, tuple[Rule, ...], frozenset[tuple[str, timedelta]]] = \
+            ("", (), frozenset())
 
     # ------------------------------------------------------------------ helpers
 
@@ -253,10 +256,17 @@ class Withdrawals:
         return _required(self.custody.policy())
 
     def _parsed(self, policy: Policy) -> tuple[Rule, ...]:
-        if self._rules[0] != policy.digest:
-            self._rules = (policy.digest, parse_rules(policy.screening_rules, self.ledger.assets,
-                                                      f"policy version {policy.version}"))
-        return self._rules[1]
+        return self._compiled(policy)[1]
+
+    def _compiled(self, policy: Policy
+                  ) -> tuple[str, tuple[Rule, ...], frozenset[tuple[str, timedelta]]]:
+        """The policy's rules parsed and the window sums they read (:func:`needed_sums`)."""
+        compiled = self._rules
+        if compiled[0] != policy.digest:
+            rules = parse_rules(policy.screening_rules, self.ledger.assets,
+                                f"policy version {policy.version}")
+            compiled = self._rules = (policy.digest, rules, frozenset(needed_sums(rules)))
+        return compiled
 
     def audit(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
         """An audit record, in the caller's unit of work (long texts are clipped there)."""
@@ -379,7 +389,7 @@ class Withdrawals:
 
     def _inputs(self, u: Unit, withdrawal_id: str, customer: str, asset: str,
                 hot_account: str, seen: _Inputs | None,
-                sums: tuple[str, datetime, set[tuple[str, timedelta]]] | None = None,
+                sums: tuple[str, datetime, frozenset[tuple[str, timedelta]]] | None = None,
                 also: ReadAhead | None = None) -> _Inputs:
         """What screening reads of the customer: the marks (the id taken, the customer
         known, tier, the paying wallet's balance, and marks of the allow list and of the
@@ -425,7 +435,7 @@ class Withdrawals:
         # refused below, where it was)
         now = self.clock.now()
         loaded = self.custody.policy()  # read once: a time lock may run out meanwhile
-        windows = needed_sums(self._parsed(loaded)) if loaded is not None else set()
+        windows = self._compiled(loaded)[2] if loaded is not None else frozenset()
         hold_id = f"withdrawal:{withdrawal_id}"
         also = None if hot is None else self.ledger.read_ahead_hold(hold_id, Hold(
             hold_id, f"customer:{customer}", hot.account, known.symbol, amount))
@@ -459,7 +469,8 @@ class Withdrawals:
                           allow_list=inputs.allow_list, deny=self.deny_list(),
                           hot_balance=normal_balance(hot.account, marks.hot)
                           if marks.hot is not None else 0,
-                          tripped=frozenset(self.breaker()), compromised=leaked[hot.name])
+                          tripped=frozenset(self._breaker()[1]),
+                          compromised=leaked[hot.name])
         decision = screen(request, rules, context, policy.version)
         self.ledger.open_hold(
             hold_id, Hold(hold_id, f"customer:{customer}", hot.account, known.symbol, amount,
