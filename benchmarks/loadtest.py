@@ -371,11 +371,38 @@ under the lock, more requests arrive while a batch is open.
   unit's writes (the ledger entry, the withdrawal row, the proposal, the audit record) and
   the savepoint's release together (psycopg's pipeline mode, or one statement), and give
   up the ping each connection checkout sends.
-- **What stands in the way on SQLite.** Python, not the lock: 3.3-3.6 ms of CPU per
-  request in the server, about half of it the HTTP stack and middleware; the service path
-  alone is about 1.6 ms (its 15 statements, the unit's bookkeeping, screening, hashing,
-  JSON), against about a millisecond for the whole of the bare app's request: the target
-  needs the whole request near 2 ms.
+- **What stands in the way on SQLite.** Python, not the lock. Measured per thread from
+  `/proc` (18:35-19:10 UTC, load 6-21 while other jobs ran; bare app, before and after
+  interleaved in the same minutes, wrk's 16 connections, 5-8 s each): the bare app's whole
+  POST took 1.05-1.26 ms of CPU (its event loop's thread 0.56-0.65, its worker threads
+  0.48-0.62); kinko's took 2.37-2.89 ms before this round's changes (median 2.69 of ten
+  runs; the loop's thread 0.74-0.93, median 0.85; worker threads median 1.82) and 2.29-2.90
+  ms after (median 2.61 of eleven; loop 0.64-0.79, median 0.72; worker threads median 1.82:
+  what this round cut there is within the noise, which follows how large the group
+  commit's batches grow). The
+  loop's side was FastAPI's: the route handed to anyio's worker threads twice (the route,
+  then the answer's validation, about 50 µs of CPU a hand-off), four levels of
+  dependencies solved anew per request (about 20 µs a level) and the answer validated again.
+  Now the route is `async`: it hands its unit of work and its answer's JSON to a plain
+  thread pool once (about 19 µs a hand-off), answers the prepared bytes (the bytes FastAPI
+  writes, tested against `GET /v1/withdrawals/{id}`), and the key and the role are one
+  dependency level (the key looked up once per request). The service reuses the decision
+  it made for the answer instead of reading it back from its JSON (about 40 µs), the window
+  sums a policy's rules read are worked out once per policy version, a window rule that
+  does not match builds no message: 1,882 → 1,634 function calls per request on the service
+  path; the path in process without an HTTP server, one request at a time, 2.13-2.25 →
+  1.81-1.90 ms of CPU. Statements are unchanged (15 per allowed request, 13 under the
+  lock). What is left is the worker threads' 1.6-2.1 ms, the unit of work, against the bare
+  app's 0.5 ms insert; profiled in thread CPU time (cProfile in each worker thread, 2,400
+  requests in process; shares inflated for pure Python): the ledger's append of the hold
+  17 %, the screening reads (the read before the lock, the marks' statement under it) 15 %,
+  SQLAlchemy's savepoint begin and release for each unit of a batch 10 %, the read unit's
+  connection checkout, BEGIN and COMMIT through SQLAlchemy 8 %, the answer (its models,
+  English texts) 8 %, screening 6 %, the withdrawal row with its running totals 5 %, the
+  proposal 5 %, the audit record 4 %. The target needs the whole request near 2.1 ms (twice
+  the bare app's); the next cuts are in the store (savepoints and the read unit on the
+  driver instead of SQLAlchemy's transaction objects, fewer statements under the lock),
+  no longer in the HTTP layer, whose loop side is now within 0.1-0.2 ms of the bare app's.
 - **The authenticated GET** (`GET /v1/breaker`; measured 16:52-17:20 UTC, load 5-47 while
   other jobs ran). Before, each request crossed to a worker thread and back three times
   (the key's dependency, which read the caches' stamps from the database so that a revoked
