@@ -372,14 +372,16 @@ under the lock, more requests arrive while a batch is open.
   the savepoint's release together (psycopg's pipeline mode, or one statement), and give
   up the ping each connection checkout sends.
 - **What stands in the way on SQLite.** Python, not the lock. Measured per thread from
-  `/proc` (18:35-19:10 UTC, load 6-21 while other jobs ran; bare app, before and after
+  `/proc` (18:35-19:31 UTC, load 6-21 while other jobs ran; bare app, before and after
   interleaved in the same minutes, wrk's 16 connections, 5-8 s each): the bare app's whole
-  POST took 1.05-1.26 ms of CPU (its event loop's thread 0.56-0.65, its worker threads
-  0.48-0.62); kinko's took 2.37-2.89 ms before this round's changes (median 2.69 of ten
+  POST took 0.93-1.26 ms of CPU (its event loop's thread 0.53-0.65, its worker threads
+  0.40-0.62); kinko's took 2.37-2.89 ms before this round's changes (median 2.69 of twelve
   runs; the loop's thread 0.74-0.93, median 0.85; worker threads median 1.82) and 2.29-2.90
-  ms after (median 2.61 of eleven; loop 0.64-0.79, median 0.72; worker threads median 1.82:
-  what this round cut there is within the noise, which follows how large the group
-  commit's batches grow). The
+  ms after (median 2.49 of thirteen; loop 0.61-0.79, median 0.72; worker threads median
+  1.80: what this round cut there is within the noise, which follows how large the group
+  commit's batches grow). The last two rounds (19:29-19:30, load 9-12): 272 and 256 →
+  333 and 388 requests/s, p99 151 and 161 → 119 and 104 ms, against the bare app's 948
+  and 1,124 (0.27-0.29× → 0.35×). The
   loop's side was FastAPI's: the route handed to anyio's worker threads twice (the route,
   then the answer's validation, about 50 µs of CPU a hand-off), four levels of
   dependencies solved anew per request (about 20 µs a level) and the answer validated again.
@@ -390,8 +392,8 @@ under the lock, more requests arrive while a batch is open.
   it made for the answer instead of reading it back from its JSON (about 40 µs), the window
   sums a policy's rules read are worked out once per policy version, a window rule that
   does not match builds no message: 1,882 → 1,634 function calls per request on the service
-  path; the path in process without an HTTP server, one request at a time, 2.13-2.25 →
-  1.81-1.90 ms of CPU. Statements are unchanged (15 per allowed request, 13 under the
+  path; the path in process without an HTTP server, one request at a time, 2.01-2.32 →
+  1.74-1.90 ms of CPU. Statements are unchanged (15 per allowed request, 13 under the
   lock). What is left is the worker threads' 1.6-2.1 ms, the unit of work, against the bare
   app's 0.5 ms insert; profiled in thread CPU time (cProfile in each worker thread, 2,400
   requests in process; shares inflated for pure Python): the ledger's append of the hold
