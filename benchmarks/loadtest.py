@@ -381,7 +381,7 @@ under the lock, more requests arrive while a batch is open.
   1.80: what this round cut there is within the noise, which follows how large the group
   commit's batches grow). The last two rounds (19:29-19:30, load 9-12): 272 and 256 →
   333 and 388 requests/s, p99 151 and 161 → 119 and 104 ms, against the bare app's 948
-  and 1,124 (0.27-0.29× → 0.35×). The
+  and 1,124 (0.23-0.29× → 0.35×). The
   loop's side was FastAPI's: the route handed to anyio's worker threads twice (the route,
   then the answer's validation, about 50 µs of CPU a hand-off), four levels of
   dependencies solved anew per request (about 20 µs a level) and the answer validated again.
