@@ -214,3 +214,54 @@ def test_a_batchs_first_unit_that_fails_leaves_nothing(ledger: Ledger, store: Sq
     assert ledger.balance("customer:a", "XEM") == 6
     assert ledger.verify().ok and access.verify_audit() == []
     assert [a["target"] for a in access.audit_log()] == ["x3"]
+
+
+def test_units_undone_alone_inside_a_batch(ledger: Ledger, store: SqlStore, clock: FixedClock,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """One batch of five units: behind the first, one fails after it wrote (its entry and
+    its audit record), one before it sent anything; each is undone alone (the savepoint a
+    unit takes travels with its first statement), the other three commit, one chain."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
+    _fund(ledger, 1000)
+    access = Access(store, clock)
+    entered, release = threading.Event(), threading.Event()
+    before = store.group_commit()
+    outcomes: dict[str, str] = {}
+
+    def unit(name: str) -> None:
+        try:
+            with store.unit():
+                if name == "early":
+                    raise RuntimeError("refused before any statement")
+                ledger.post(name, [Posting("customer:a", "XEM", 1),
+                                   Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                access.audit("t", "pay", name, {})
+                if name == "first":
+                    entered.set()
+                    release.wait(timeout=60)  # the others queue behind it meanwhile
+                if name == "late":
+                    raise RuntimeError("refused after its writes")
+            outcomes[name] = "ok"
+        except RuntimeError:
+            outcomes[name] = "undone"
+
+    names = ["first", "late", "b", "early", "c"]
+    threads = [threading.Thread(target=unit, args=(name,)) for name in names]
+    threads[0].start()
+    entered.wait(timeout=60)
+    for t in threads[1:]:
+        t.start()
+    while store._group.waiting < 4:  # the test waits for the queue
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(60)
+    after = store.group_commit()
+    assert outcomes == {"first": "ok", "late": "undone", "b": "ok", "early": "undone",
+                        "c": "ok"}
+    assert (after["batches"] - before["batches"], after["largest"]) == (1, 3)
+    assert ledger.balance("customer:a", "XEM") == 1000 - 3
+    with store.reader() as tx:
+        assert tx.known_keys(names) == {"first", "b", "c"}
+    assert ledger.verify().ok and access.verify_audit() == []
+    assert sorted(a["target"] for a in access.audit_log()) == ["b", "c", "first"]

@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, and_, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from kinko.domain.custody import Multisig, Wallet
@@ -58,7 +58,7 @@ from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
-from kinko.store.driver import run
+from kinko.store.driver import Cursor, defer, forget, run, withdraw
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
@@ -80,6 +80,7 @@ _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else s
 # _OVERFLOW more are opened, and closed again, when needed
 POOL = 16
 _OVERFLOW = 10
+PING_AFTER = 1.0  # seconds a PostgreSQL connection sat in the pool before it is pinged
 
 
 class _BigSum:
@@ -127,6 +128,41 @@ def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
     return engine
 
 
+def _postgres_engine(url: str, pool: int) -> Engine:
+    """Connections whose cursors send deferred statements with the next one
+    (:func:`~kinko.store.driver.defer`); one taken from the pool after it sat unused for
+    ``PING_AFTER`` seconds is pinged first (the server may have restarted, or dropped it,
+    meanwhile), and made again if it does not answer. One in steady use is not: if the
+    server went away meanwhile its next statement fails, the pool's every connection is
+    made again, a batch of writers that had not begun retries on a new one, and a unit
+    under way fails as ``StoreUnavailable`` (503)."""
+    engine = create_engine(url, pool_size=pool, max_overflow=_OVERFLOW,
+                           connect_args={"cursor_factory": Cursor})
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        put_back = record.info.get("kinko_in")  # None: a new connection
+        if dbapi_conn.broken or dbapi_conn.closed or (
+                put_back is not None and time.monotonic() - put_back > PING_AFTER
+                and not _pings(engine, dbapi_conn)):
+            raise DisconnectionError("the connection was lost while it sat in the pool")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["kinko_in"] = time.monotonic()
+        if dbapi_conn is not None:
+            forget(dbapi_conn)
+
+    return engine
+
+
+def _pings(engine: Engine, dbapi_conn: Any) -> bool:
+    try:
+        return bool(engine.dialect.do_ping(dbapi_conn))
+    except Exception:
+        return False
+
+
 def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) -> SqlStore:
     """Open (not create) the store at ``url``, keeping ``pool`` connections open; see
     :func:`kinko.store.migrate.upgrade`."""
@@ -138,8 +174,7 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
     if dialect == "sqlite":
         engine = _sqlite_engine(url, sqlite_synchronous, pool)
     elif dialect == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, pool_size=pool,
-                               max_overflow=_OVERFLOW)
+        engine = _postgres_engine(url, pool)
     else:
         raise StoreUnavailable(
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
@@ -300,6 +335,7 @@ class _Batch:
         self.stamps: dict[str, int] | None = None
         self.opened = time.monotonic()
         self.units = 0  # units that went through (released their savepoint)
+        self.failed = 0  # units undone alone (rolled back to their savepoint)
         self.dirty = False  # one of them wrote a stamped table
         self.broken: BaseException | None = None  # the connection failed: no commit
         self.spoiled = False  # its first unit (run without a savepoint) failed: roll it back
@@ -721,9 +757,10 @@ class SqlStore:
                 _OPEN.set(MappingProxyType({k: v for k, v in _OPEN.get().items()
                                             if k != id(self)}))
 
-    def _open_batch(self) -> _Batch:
+    def _open_batch(self, again: bool = True) -> _Batch:
         """A connection, its write transaction and the writers' lock: the ledger head row,
-        read (and on PostgreSQL locked) as the first statement."""
+        read (and on PostgreSQL locked) as the first statement. A connection the server
+        dropped (found by that statement: nothing was done on it) is made again once."""
         try:
             conn = self.engine.connect()
         except (OperationalError, ProgrammingError) as exc:
@@ -741,6 +778,8 @@ class SqlStore:
             conn.close()
             if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
                     exc, IntegrityError):
+                if again and exc.connection_invalidated:
+                    return self._open_batch(again=False)
                 raise _unavailable(self.engine, exc) from None
             raise
 
@@ -758,10 +797,15 @@ class SqlStore:
         unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
                        audit=batch.audit, expiry=batch.expiry, stamps=batch.stamps)
         unit.undone = self._caches.undone
+        # the first unit of a batch needs no savepoint: if it fails, the batch's whole
+        # transaction is its own, and is rolled back. The others' savepoints are sent with
+        # their first statement and released with the next unit's (driver.defer): no
+        # round trip of their own; and a unit that fails before its first statement has
+        # nothing to undo
+        savepoint = f"kinko_{batch.units + batch.failed}" if batch.units else None
         try:
-            # the first unit of a batch needs no savepoint: if it fails, the batch's whole
-            # transaction is its own, and is rolled back (a savepoint is two round trips)
-            savepoint = batch.conn.begin_nested() if batch.units else None
+            if savepoint is not None:
+                defer(batch.conn, f"SAVEPOINT {savepoint}")
         except (OperationalError, ProgrammingError) as exc:
             batch.broken = exc
             self._leave(batch, False)
@@ -771,7 +815,7 @@ class SqlStore:
                 yield unit
             try:
                 if savepoint is not None:
-                    savepoint.commit()
+                    defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}")
             except (OperationalError, ProgrammingError) as exc:
                 batch.broken = exc
                 raise _unavailable(self.engine, exc) from None
@@ -784,12 +828,14 @@ class SqlStore:
             batch.dirty = batch.dirty or unit.dirty
         except BaseException as exc:
             if not went_through and batch.broken is None:
+                batch.failed += 1
                 try:
                     if savepoint is None:
                         batch.spoiled = True  # undone with the batch's transaction
-                    else:
-                        savepoint.rollback()
-                except (OperationalError, ProgrammingError) as failed:
+                    elif not withdraw(batch.conn, f"SAVEPOINT {savepoint}"):
+                        run(batch.conn, f"ROLLBACK TO SAVEPOINT {savepoint}")
+                        defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}")
+                except Exception as failed:  # not undone alone: the batch commits nothing
                     batch.broken = failed
             if unit.dirty:
                 self._caches.undone()
