@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
+from kinko.errors import KinkoError
 from kinko.store import SqlStore
-from kinko.store.driver import run
+from kinko.store.driver import defer, run
 
 
 def _p(store: SqlStore) -> str:
@@ -65,3 +66,44 @@ def test_listeners_see_every_statement(store: SqlStore) -> None:
         event.remove(store.engine, "before_cursor_execute", listen)
     assert len(rows) == 1 and rows[0][0] == "database"
     assert "SELECT name, n FROM stamps WHERE name = 'database'" in seen
+
+
+class _Taken(KinkoError):
+    pass
+
+
+def test_a_deferred_statement_keeps_its_order_and_its_errors(store: SqlStore) -> None:
+    """A deferred write (sent with the next statement, on PostgreSQL in its round trip) is
+    seen by that statement; one that fails on a constraint raises its own error inside the
+    savepoint it was written in (or SQLAlchemy's when it has none), the unit goes on, and
+    a unit's last deferred writes are sent before it commits."""
+    p = _p(store)
+    insert = f"INSERT INTO stamps (name, n) VALUES ({p}, {p})"
+    with store.unit() as u:
+        defer(u.conn, insert, ("d1", 1))
+        assert run(u.conn, f"SELECT n FROM stamps WHERE name = {p}", ("d1",)).scalar() == 1
+        with pytest.raises(_Taken), u.savepoint():
+            defer(u.conn, insert, ("d1", 2), conflict=lambda why: _Taken(why))
+        with pytest.raises(IntegrityError), u.savepoint():
+            defer(u.conn, insert, ("d2", 1))
+            defer(u.conn, insert, ("d2", 2))
+            run(u.conn, "SELECT 1")
+        defer(u.conn, insert, ("d3", 3))  # the unit's last statement
+    with store.unit(write=False) as u:
+        got = run(u.conn, f"SELECT name, n FROM stamps WHERE name IN ({p}, {p}, {p}) "
+                  "ORDER BY name", ("d1", "d2", "d3")).all()
+        assert [tuple(r) for r in got] == [("d1", 1), ("d3", 3)]
+
+
+def test_a_unit_whose_deferred_write_fails_leaves_nothing(store: SqlStore) -> None:
+    p = _p(store)
+    insert = f"INSERT INTO stamps (name, n) VALUES ({p}, {p})"
+    with store.unit() as u:
+        run(u.conn, insert, ("e1", 1))
+    with pytest.raises(_Taken), store.unit() as u:
+        defer(u.conn, insert, ("e2", 1))
+        defer(u.conn, insert, ("e1", 2), conflict=lambda why: _Taken(why))
+    with store.unit(write=False) as u:
+        got = run(u.conn, f"SELECT name, n FROM stamps WHERE name IN ({p}, {p})",
+                  ("e1", "e2")).all()
+        assert [tuple(r) for r in got] == [("e1", 1)]

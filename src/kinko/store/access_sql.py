@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from kinko.ports import ApiKeyRow, AuditRow, SessionRow
 from kinko.store import schema as s
-from kinko.store.driver import run
+from kinko.store.driver import defer, run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -58,8 +58,9 @@ class SqlAccess:
         return head
 
     def put_audit(self, row: AuditRow) -> None:
+        """Append a record (sent with the unit's next statement: see ``driver.defer``)."""
         p = "?" if self.conn.dialect.name == "sqlite" else "%s"
-        run(self.conn,
+        defer(self.conn,
             "INSERT INTO audit_log (seq, at_us, actor, action, target, detail, prev_hash, "
             f"hash) VALUES ({', '.join([p] * 8)})",
             (row["seq"], to_us(row["at"]), row["actor"], row["action"], row["target"],

@@ -21,7 +21,7 @@ from kinko.domain.states import ProposalState
 from kinko.errors import ApprovalError, ConfigError
 from kinko.ports import DepositAddress, DepositRow, OwnerSignatureRow, ProposalRow
 from kinko.store import schema as s
-from kinko.store.driver import run
+from kinko.store.driver import defer
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -113,8 +113,9 @@ class SqlCustody:
                                          version=str(veto.version))) from None
 
     def put_proposal(self, proposal: Proposal, detail: Message) -> None:
+        """Insert a proposal (sent with the unit's next statement: see ``driver.defer``)."""
         p = "?" if self.conn.dialect.name == "sqlite" else "%s"
-        run(self.conn,
+        defer(self.conn,
             "INSERT INTO proposals (id, kind, canonical, state, tx_hash, detail) VALUES "
             f"({p}, {p}, {p}, 'pending', NULL, {p})",
             (proposal.id, proposal.kind, proposal.canonical(), detail.to_json()))

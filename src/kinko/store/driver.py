@@ -12,26 +12,31 @@ one; a lost connection is invalidated with its pool). While anyone listens to th
 statement events (the round-trip benchmark counts statements that way; tracing tools do),
 statements go through SQLAlchemy instead, so every one of them is seen.
 
-:func:`defer` holds a statement without parameters or rows (a savepoint taken or released)
-until the next statement on the same connection, and sends both in one round trip
-(psycopg's pipeline mode: :class:`Cursor`, every PostgreSQL connection's cursor): under the
-writers' lock each round trip is time every other writer waits. What is still held when the
-transaction ends is what the transaction's end does anyway (a release before a commit or a
-rollback): :func:`forget` drops it, and a connection put back in its pool holds nothing.
-A statement held and forgotten before it was sent (:func:`withdraw`) needs no round trip at
-all: a savepoint a unit took before a failure that came before any statement of its own.
+:func:`defer` holds a statement whose rows nobody reads (a savepoint taken or released, a
+write whose result is not needed) until the next statement on the same connection, and
+sends them in one round trip (psycopg's pipeline mode: :class:`Cursor`, every PostgreSQL
+connection's cursor); under the writers' lock each round trip is time every other writer
+waits. Order is kept (a statement sent through SQLAlchemy sends what is held first), and a
+held write that fails raises from the statement it was sent with, or from :func:`flush`,
+which a write unit calls before it ends: its errors stay the unit's. Before a commit
+(:func:`finish`), a savepoint's release still held is dropped (the commit does it); a
+connection put back in its pool holds nothing. A savepoint held and withdrawn before it
+was sent (:func:`withdraw`) costs nothing at all: a unit that failed before any statement
+of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from sqlalchemy import Connection
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
-__all__ = ["Cursor", "Rows", "defer", "forget", "run", "withdraw"]
+from kinko.errors import KinkoError
+
+__all__ = ["Cursor", "Rows", "defer", "failed", "finish", "flush", "forget", "run", "withdraw"]
 
 _HELD = "kinko_held"  # attribute of a psycopg connection: the statements deferred on it
 
@@ -70,6 +75,47 @@ def _watched(conn: Connection) -> bool:
     return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
 
 
+class _Held:
+    """A statement deferred to the next round trip: its text and parameters; what its
+    failure on a constraint means to the caller (``conflict``: the error to raise, from the
+    database's reason); whether it may be dropped when nothing follows it (a savepoint's
+    release before the transaction ends)."""
+
+    __slots__ = ("conflict", "droppable", "params", "sql")
+
+    def __init__(self, sql: str, params: Any, conflict: Callable[[str], KinkoError] | None,
+                 droppable: bool) -> None:
+        self.sql = sql
+        self.params = params
+        self.conflict = conflict
+        self.droppable = droppable
+
+
+def _send(dbapi: Any, held: list[_Held], then: Callable[[], Any] | None = None) -> None:
+    """The held statements, then ``then`` (a cursor's own statement), in one round trip.
+    The first that fails raises (the rest are not run): a held statement's own conflict
+    error if it failed on a constraint and has one, else the driver's error."""
+    cursors: list[psycopg.Cursor[Any]] = []
+    try:
+        with dbapi.pipeline():
+            for item in held:
+                cursor = psycopg.Cursor(dbapi)
+                cursors.append(cursor)
+                cursor.execute(item.sql, item.params)
+            if then is not None:
+                then()
+    except psycopg.IntegrityError as exc:
+        for cursor, item in zip(cursors, held, strict=True):
+            if cursor.pgresult is None:  # the first without a result is the one that failed
+                if item.conflict is not None:
+                    raise item.conflict(str(exc).splitlines()[0]) from None
+                break
+        raise
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
 class Cursor(psycopg.Cursor[Any]):
     """psycopg's cursor, which first sends what was deferred on its connection, in the same
     round trip as its own statement (a pipeline: each statement keeps its own result, and
@@ -77,23 +123,18 @@ class Cursor(psycopg.Cursor[Any]):
 
     def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
                 binary: bool | None = None) -> Cursor:
-        conn = self.connection
-        held: list[str] | None = conn.__dict__.pop(_HELD, None)
+        held: list[_Held] | None = self.connection.__dict__.pop(_HELD, None)
         if not held:
             return super().execute(query, params, prepare=prepare, binary=binary)
-        with conn.pipeline():
-            with psycopg.Cursor(conn) as first:
-                for sql in held:
-                    first.execute(sql)
-            super().execute(query, params, prepare=prepare, binary=binary)
+        _send(self.connection, held,
+              lambda: super(Cursor, self).execute(query, params, prepare=prepare,
+                                                  binary=binary))
         return self
 
     def executemany(self, query: Any, params_seq: Any, *, returning: bool = False) -> None:
-        held: list[str] | None = self.connection.__dict__.pop(_HELD, None)
+        held: list[_Held] | None = self.connection.__dict__.pop(_HELD, None)
         if held:
-            with psycopg.Cursor(self.connection) as first:
-                for sql in held:
-                    first.execute(sql)
+            _send(self.connection, held)
         super().executemany(query, params_seq, returning=returning)
 
 
@@ -103,35 +144,84 @@ def _driver(conn: Connection) -> Any:
     return dbapi
 
 
-def defer(conn: Connection, sql: str) -> None:
-    """``sql`` (no parameters, no rows) sent with the next statement on ``conn``, in its
-    round trip, on PostgreSQL; at once on SQLite (no round trips there), and while anyone
-    listens to the engine's statements (so that they see it)."""
+def defer(conn: Connection, sql: str, params: Any = None, *,
+          conflict: Callable[[str], KinkoError] | None = None, droppable: bool = False) -> None:
+    """``sql`` with ``params`` (a statement whose rows and count nobody reads) sent with
+    the next statement on ``conn``, in its round trip, on PostgreSQL, or by :func:`flush`;
+    at once on SQLite (no round trips there), and while anyone listens to the engine's
+    statements (so that they see it). ``conflict``: the error it raises if it fails on a
+    constraint (else SQLAlchemy's ``IntegrityError``); ``droppable``: :func:`finish` may
+    drop it if nothing follows it."""
     if conn.dialect.name != "postgresql" or _watched(conn):
-        run(conn, sql)
+        try:
+            run(conn, sql, params if params is not None else ())
+        except IntegrityError as exc:
+            if conflict is None:
+                raise
+            raise conflict(str(exc.orig).splitlines()[0]) from None
         return
     dbapi = _driver(conn)
-    held: list[str] | None = dbapi.__dict__.get(_HELD)
+    item = _Held(sql, params, conflict, droppable)
+    held: list[_Held] | None = dbapi.__dict__.get(_HELD)
     if held is None:
-        dbapi.__dict__[_HELD] = [sql]
+        dbapi.__dict__[_HELD] = [item]
     else:
-        held.append(sql)
+        held.append(item)
+
+
+def flush(conn: Connection) -> None:
+    """Send what is held on ``conn`` now (one round trip), its errors raised here."""
+    if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
+        return
+    dbapi = _driver(conn)
+    held: list[_Held] | None = dbapi.__dict__.pop(_HELD, None)
+    if not held:
+        return
+    try:
+        _send(dbapi, held)
+    except KinkoError:  # a held statement's own conflict error
+        raise
+    except BaseException as exc:
+        conn._handle_dbapi_exception(exc, held[-1].sql, held[-1].params, None, None)
+        raise  # not reached: the handling above raises
+
+
+def finish(conn: Connection) -> None:
+    """Before the transaction on ``conn`` commits: what is held is sent, unless it is only
+    what the commit does anyway (savepoints' releases), which is dropped."""
+    if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
+        return
+    held: list[_Held] | None = _driver(conn).__dict__.get(_HELD)
+    if held and not all(item.droppable for item in held):
+        flush(conn)
+    else:
+        forget(_driver(conn))
 
 
 def withdraw(conn: Connection, sql: str) -> bool:
-    """Forget ``sql`` if it is still held (not sent yet): whether it was."""
+    """Forget ``sql`` and what was held after it, if it is still held (not sent yet):
+    whether it was."""
     if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
         return False
-    held: list[str] | None = _driver(conn).__dict__.get(_HELD)
-    if held and sql in held:
-        held.remove(sql)
-        return True
+    held: list[_Held] = _driver(conn).__dict__.get(_HELD) or []
+    for i, item in enumerate(held):
+        if item.sql == sql:
+            del held[i:]
+            return True
     return False
 
 
+def failed(conn: Connection) -> bool:
+    """Whether a statement failed in the transaction open on ``conn`` and was not undone
+    (PostgreSQL then answers a COMMIT with a rollback, which psycopg does not raise)."""
+    if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
+        return False
+    status = _driver(conn).info.transaction_status
+    return bool(status == psycopg.pq.TransactionStatus.INERROR)
+
+
 def forget(dbapi_connection: Any) -> None:
-    """Drop what is held on a driver connection (its transaction ends: a commit or a
-    rollback does what a held release would)."""
+    """Drop what is held on a driver connection (its transaction ends)."""
     dbapi_connection.__dict__.pop(_HELD, None)
 
 
@@ -150,6 +240,8 @@ def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
             cursor.execute(sql, params)
         rows = cursor.fetchall() if cursor.description is not None else []
         return Rows(rows, cursor.rowcount)
+    except KinkoError:  # a statement held before this one failed on its constraint
+        raise
     except BaseException as exc:
         conn._handle_dbapi_exception(exc, sql, params, cursor, None)
         raise  # not reached: the handling above raises

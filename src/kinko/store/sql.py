@@ -58,7 +58,7 @@ from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
-from kinko.store.driver import Cursor, defer, forget, run, withdraw
+from kinko.store.driver import Cursor, defer, failed, finish, flush, forget, run, withdraw
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
@@ -305,6 +305,7 @@ class SqlUnit:
         try:
             with self.conn.begin_nested():
                 yield
+                flush(self.conn)  # what the part deferred fails here, inside it
         except BaseException as exc:
             self._ledger._head = None  # an append may be undone: read the head again
             self._ledger._pre = None
@@ -805,7 +806,7 @@ class SqlStore:
         savepoint = f"kinko_{batch.units + batch.failed}" if batch.units else None
         try:
             if savepoint is not None:
-                defer(batch.conn, f"SAVEPOINT {savepoint}")
+                defer(batch.conn, f"SAVEPOINT {savepoint}", droppable=True)
         except (OperationalError, ProgrammingError) as exc:
             batch.broken = exc
             self._leave(batch, False)
@@ -813,9 +814,10 @@ class SqlStore:
         try:
             with self._opened(unit):
                 yield unit
+                flush(batch.conn)  # what the unit deferred fails here, as the unit's
             try:
                 if savepoint is not None:
-                    defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}")
+                    defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}", droppable=True)
             except (OperationalError, ProgrammingError) as exc:
                 batch.broken = exc
                 raise _unavailable(self.engine, exc) from None
@@ -834,7 +836,7 @@ class SqlStore:
                         batch.spoiled = True  # undone with the batch's transaction
                     elif not withdraw(batch.conn, f"SAVEPOINT {savepoint}"):
                         run(batch.conn, f"ROLLBACK TO SAVEPOINT {savepoint}")
-                        defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}")
+                        defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}", droppable=True)
                 except Exception as failed:  # not undone alone: the batch commits nothing
                     batch.broken = failed
             if unit.dirty:
@@ -869,6 +871,12 @@ class SqlStore:
             try:
                 if batch.broken is not None:
                     raise batch.broken
+                finish(batch.conn)
+                if failed(batch.conn):
+                    # a statement failed and was not undone: the server would answer the
+                    # COMMIT with a rollback, and the driver raises nothing
+                    raise StoreUnavailable("a statement of the batch failed: nothing of it "
+                                           "was committed")
                 batch.conn.commit()
             except BaseException as exc:
                 reason = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
@@ -1510,15 +1518,16 @@ class SqlLedger:
             params += [list(column) for column in zip(*resolves, strict=True)]
             resolved = "(SELECT array_agg(id) FROM r)"
         params += [last.seq, last.hash]
+        sql = f"WITH {', '.join(parts)} UPDATE ledger_head SET seq = %s, hash = %s WHERE id = 1"
+        if not resolves:  # nothing to read back: sent with the unit's next statement
+            defer(self.conn, sql, tuple(params), conflict=_entry_conflict)
+            if self._head is not None:
+                self._head = (last.seq, last.hash)
+            return
         try:
-            done = self._raw(f"WITH {', '.join(parts)} UPDATE ledger_head SET seq = %s, "
-                             f"hash = %s WHERE id = 1 RETURNING {resolved}",
-                             tuple(params)).scalar()
+            done = self._raw(f"{sql} RETURNING {resolved}", tuple(params)).scalar()
         except IntegrityError as exc:
-            raise IdempotencyConflict(
-                "an entry with this idempotency key, hold id or resolution already exists",
-                reason=str(exc.orig).splitlines()[0],
-            ) from None
+            raise _entry_conflict(str(exc.orig).splitlines()[0]) from None
         missing = [hold for hold, _, _ in resolves if hold not in set(done or ())]
         if missing:
             raise HoldError(f"hold {missing[0]} is not pending", hold=missing[0])
@@ -1589,6 +1598,12 @@ _HOLD_COLUMNS = (("id", "text"), ("debit", "text"), ("credit", "text"), ("asset"
                  ("created_seq", "bigint"), ("resolved_seq", "bigint"))
 _BALANCE_COLUMNS = (("account", "text"), ("asset", "text"), ("balance", "numeric"),
                     ("pending_debit", "numeric"), ("pending_credit", "numeric"))
+
+
+def _entry_conflict(reason: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        "an entry with this idempotency key, hold id or resolution already exists",
+        reason=reason)
 
 
 def _hold(row: Any) -> Hold:
