@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kinko.domain.ledger import Hold, Posting
 from kinko.errors import Overdraft, StoreUnavailable
@@ -21,6 +21,7 @@ from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store
+from kinko.store.driver import defer
 from kinko.store.sql import _GroupCommit
 
 UNITS = 60
@@ -218,9 +219,10 @@ def test_a_batchs_first_unit_that_fails_leaves_nothing(ledger: Ledger, store: Sq
 
 def test_units_undone_alone_inside_a_batch(ledger: Ledger, store: SqlStore, clock: FixedClock,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """One batch of five units: behind the first, one fails after it wrote (its entry and
-    its audit record), one before it sent anything; each is undone alone (the savepoint a
-    unit takes travels with its first statement), the other three commit, one chain."""
+    """One batch of six units: behind the first, one fails after it wrote (its entry and
+    its audit record), one before it sent anything, one with a failing write still held;
+    each is undone alone (the savepoint a unit takes travels with its first statement),
+    the other three commit, one chain."""
     monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
     _fund(ledger, 1000)
     access = Access(store, clock)
@@ -241,24 +243,29 @@ def test_units_undone_alone_inside_a_batch(ledger: Ledger, store: SqlStore, cloc
                     release.wait(timeout=60)  # the others queue behind it meanwhile
                 if name == "late":
                     raise RuntimeError("refused after its writes")
+                if name == "held":  # a write that would fail, still held when it fails
+                    p = "?" if store.dialect == "sqlite" else "%s"
+                    defer(store.current().conn,  # type: ignore[union-attr]
+                          f"INSERT INTO stamps (name, n) VALUES ({p}, {p})", ("database", 1))
+                    raise RuntimeError("refused with a write held")
             outcomes[name] = "ok"
-        except RuntimeError:
+        except (RuntimeError, IntegrityError):
             outcomes[name] = "undone"
 
-    names = ["first", "late", "b", "early", "c"]
+    names = ["first", "late", "b", "early", "held", "c"]
     threads = [threading.Thread(target=unit, args=(name,)) for name in names]
     threads[0].start()
     entered.wait(timeout=60)
     for t in threads[1:]:
         t.start()
-    while store._group.waiting < 4:  # the test waits for the queue
+    while store._group.waiting < 5:  # the test waits for the queue
         threading.Event().wait(0.01)
     release.set()
     for t in threads:
         t.join(60)
     after = store.group_commit()
     assert outcomes == {"first": "ok", "late": "undone", "b": "ok", "early": "undone",
-                        "c": "ok"}
+                        "held": "undone", "c": "ok"}
     assert (after["batches"] - before["batches"], after["largest"]) == (1, 3)
     assert ledger.balance("customer:a", "XEM") == 1000 - 3
     with store.reader() as tx:

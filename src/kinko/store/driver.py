@@ -199,8 +199,9 @@ def finish(conn: Connection) -> None:
 
 
 def withdraw(conn: Connection, sql: str) -> bool:
-    """Forget ``sql`` and what was held after it, if it is still held (not sent yet):
-    whether it was."""
+    """Forget what was held on ``conn`` since ``sql`` (a savepoint: what came after it is
+    to be undone anyway), ``sql`` too if it was not sent yet: whether it was not (then
+    nothing is left to undo on the server)."""
     if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
         return False
     held: list[_Held] = _driver(conn).__dict__.get(_HELD) or []
@@ -208,6 +209,7 @@ def withdraw(conn: Connection, sql: str) -> bool:
         if item.sql == sql:
             del held[i:]
             return True
+    held.clear()  # sent already: all that is held came after it
     return False
 
 

@@ -868,6 +868,13 @@ class SqlStore:
             return
         if group.commit_now(batch):
             group.batch = None
+            # PostgreSQL: the next batch may begin while this one commits (its first
+            # statement waits for the ledger head's row lock, which the commit releases), so
+            # that its connection and BEGIN are not taken after the commit's fsync; SQLite's
+            # next writer would wait in SQLite's sleeping busy handler instead
+            early = self.dialect == "postgresql"
+            if early:
+                group.turn.release()
             try:
                 if batch.broken is not None:
                     raise batch.broken
@@ -888,10 +895,12 @@ class SqlStore:
             finally:
                 batch.conn.close()
                 if batch.error is None:
-                    group.batches += 1
-                    group.units += batch.units
-                    group.largest = max(group.largest, batch.units)
-                group.turn.release()
+                    with group.count:
+                        group.batches += 1
+                        group.units += batch.units
+                        group.largest = max(group.largest, batch.units)
+                if not early:
+                    group.turn.release()
                 batch.done.set()
         else:
             group.turn.release()
