@@ -77,6 +77,10 @@ def local_driver_memory() -> str:
     except (ValueError, OSError, AttributeError):  # not a POSIX machine that says
         return DRIVER_MEMORY
     return f"{min(32, max(2, total // 3 // 2**30))}g"
+BROADCAST_ADDRESSES = 5_000_000
+"""Up to this many distinct addresses, the address table (about 100 bytes an address as a
+hash table) is sent to every task and the transfers are numbered where they are; beyond, both
+sides are shuffled by address."""
 _MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmgt]")
 
 
@@ -256,9 +260,11 @@ class SparkTransfers:
     def _standard(self, asset: str | None) -> Any:
         F, inp, raw = self.F, self.inp, self.raw
         keep = self._asset_filter(raw, asset)
+        # every row kept: a transfer's position is its record's number (no renumbering)
+        self._all = keep is None
         bad = _bad(F, inp, _fields())
         std = raw.select(
-            "_row", bad.alias("_bad"), keep.alias("_keep"),
+            "_row", bad.alias("_bad"), (F.lit(True) if keep is None else keep).alias("_keep"),
             F.col("tx_hash").cast("string").alias("tx_hash"),
             _int(F, inp, "block").alias("block"), _int(F, inp, "tx_index").alias("tx_index"),
             _int(F, inp, "log_index").alias("log_index"),
@@ -268,12 +274,13 @@ class SparkTransfers:
         return std
 
     def _asset_filter(self, raw: Any, asset: str | None) -> Any:
+        """The condition a row of the chosen asset meets; None when every row is kept."""
         F, inp = self.F, self.inp
         if inp.has("asset") is False or self.path.stat().st_size == 0:
             if asset is not None and self.path.stat().st_size > 0:
                 raise InputFileError(f"{self.name}: no asset column to choose {asset!r} by",
                                      file=self.name)
-            return F.lit(True)
+            return None
         value = F.trim(F.col("asset").cast("string"))
         found = [str(r[0]) for r in raw.select(value.alias("a")).distinct()
                  .orderBy(F.col("a").asc_nulls_last()).limit(11).collect()]
@@ -282,7 +289,7 @@ class SparkTransfers:
             if len(found) > 1:
                 raise InputFileError(f"{self.name}: transfers of several assets ({shown}); "
                                      "choose one with --asset (or --token)", file=self.name)
-            return F.lit(True)
+            return None
         keep = F.coalesce(value == F.lit(asset.strip()), F.lit(False))
         if raw.where(keep).limit(1).count() == 0:
             raise InputFileError(f"{self.name}: no transfers of {asset} "
@@ -290,75 +297,94 @@ class SparkTransfers:
         return keep
 
     def _check(self) -> None:
-        """The value checks, then order and uniqueness, as the DuckDB engine words them."""
-        F, inp, std = self.F, self.inp, self._std
+        """The value checks, then order and uniqueness, as the DuckDB engine words them.
+
+        The standard rows are read once and cached (with a flag for a wrong value, and their
+        positions); the problems are named from the file only when some row is wrong."""
+        F, inp = self.F, self.inp
+        std = self._std.withColumn("h", _normal(F, F.col("tx_hash"), _ETH_HASH))
+        if self._all:  # every row kept: a transfer's position is its record's number
+            std = std.select(F.col("_row").alias("pos"), *std.columns)
+        std = self._rows = std.cache()
         parts = [p for f in _fields() if inp.has(f.key)
                  for p in [_problem(F, inp, f)] if p is not None]
-        if parts:
+        if parts and std.where("_bad").limit(1).count():
             rows = (self.raw.select("_row", F.concat_ws("; ", *parts).alias("m"))
                     .where(F.col("m") != "").orderBy("_row").limit(MAX_PROBLEMS).collect())
             _raise(inp, [(int(r["_row"]), str(r["m"])) for r in rows])
         kept = std.where("_keep").drop("_bad", "_keep")
-        kept = _numbered(kept, "pos")
-        kept = kept.withColumn("h", _normal(F, F.col("tx_hash"), _ETH_HASH))
-        self.kept = kept.cache()
+        self.kept = kept if self._all else _numbered(kept, "pos")
         self.n = self.kept.count()
-        a, b = self.kept.alias("a"), self.kept.alias("b")
-        pairs = a.join(b, F.col("b.pos") == F.col("a.pos") + 1)
-        later = ((F.col("b.block") > F.col("a.block"))
-                 | ((F.col("b.block") == F.col("a.block"))
-                    & ((F.col("b.tx_index") > F.col("a.tx_index"))
-                       | ((F.col("b.tx_index") == F.col("a.tx_index"))
-                          & (F.col("b.log_index") > F.col("a.log_index"))))))
-        wrong = (pairs.where(~later).select(*(F.col(f"{s}.{c}").alias(f"{s}_{c}")
-                                             for s in "ab" for c in ("_row", "block",
-                                                                     "tx_index",
-                                                                     "log_index")))
-                 .orderBy("b__row").limit(MAX_PROBLEMS).collect())
-        problems: list[tuple[int, str]] = []
-        for r in wrong:
-            other = inp.line(int(r["a__row"]))
-            now = (r["b_block"], r["b_tx_index"], r["b_log_index"])
-            if now == (r["a_block"], r["a_tx_index"], r["a_log_index"]):
-                problems.append((int(r["b__row"]), f"duplicate: block {now[0]}, tx_index "
-                                 f"{now[1]}, log_index {now[2]} again (first on {other})"))
-            else:
-                problems.append((int(r["b__row"]), f"out of order: block {now[0]}, tx_index "
-                                 f"{now[1]}, log_index {now[2]} comes after block "
-                                 f"{r['a_block']}, tx_index {r['a_tx_index']}, log_index "
-                                 f"{r['a_log_index']} on {other}; sort the file by (block, "
-                                 "tx_index, log_index)"))
-        _raise(inp, problems)
-        # one transaction per (block, tx_index): next to each other, as the rows are sorted
-        same_tx = ((F.col("b.block") == F.col("a.block"))
-                   & (F.col("b.tx_index") == F.col("a.tx_index")))
-        clash = (pairs.where(same_tx & (F.col("a.tx_hash") != F.col("b.tx_hash"))
-                             & (F.col("a.h") != F.col("b.h")))
-                 .select(F.col("a._row").alias("ar"), F.col("b._row").alias("br"),
-                         F.col("b.block").alias("block"), F.col("b.tx_index").alias("txi"),
-                         F.col("a.h").alias("ah"), F.col("b.h").alias("bh"))
-                 .orderBy("br").limit(MAX_PROBLEMS).collect())
-        problems = [(int(r["br"]), f"block {r['block']}, tx_index {r['txi']} holds two "
-                     f"transactions, {r['bh']} and {r['ah']} (on {inp.line(int(r['ar']))})")
-                    for r in clash]
-        # each transaction at one place: the first row of each transaction, by hash
-        starts = (self.kept.alias("b").join(
-            self.kept.alias("a"), (F.col("b.pos") == F.col("a.pos") + 1)
-            & (F.col("a.block") == F.col("b.block"))
-            & (F.col("a.tx_index") == F.col("b.tx_index")), "left_anti")
-            .select("pos", "_row", "block", "tx_index", "tx_hash", "h"))
+        problems = self._order_problems()
+        wrong = [(r, m) for k, r, m in problems if k == 0]
+        _raise(inp, wrong or [(r, m) for _k, r, m in problems])
+
+    def _order_problems(self) -> list[tuple[int, int, str]]:
+        """(kind, row, problem) of rows out of order or repeated (kind 0), of two transactions
+        at one (block, tx_index) (1) and of a transaction at two places (2), at most
+        :data:`MAX_PROBLEMS` of each: one job, each row paired with the one before by a
+        single equi-join (``pos + 1``) that the three checks share."""
+        F, inp = self.F, self.inp
         from pyspark.sql import Window
 
+        cols = ("_row", "block", "tx_index", "log_index", "tx_hash", "h")
+        b = self.kept.select("pos", *cols)
+        a = self.kept.select((F.col("pos") + 1).alias("pos"), F.lit(True).alias("p"),
+                             *(F.col(c).alias(f"p{c}") for c in cols))
+        pairs = b.join(a, "pos", "left")
+        later = ((F.col("block") > F.col("pblock"))
+                 | ((F.col("block") == F.col("pblock"))
+                    & ((F.col("tx_index") > F.col("ptx_index"))
+                       | ((F.col("tx_index") == F.col("ptx_index"))
+                          & (F.col("log_index") > F.col("plog_index"))))))
+        same_tx = ((F.col("block") == F.col("pblock"))
+                   & (F.col("tx_index") == F.col("ptx_index")))
+        none = F.lit(None).cast("string")
+
+        def shown(kind: int, frame: Any, other: str, *more: Any) -> Any:
+            return (frame.select(F.lit(kind).alias("k"), "_row", F.col(other).alias("o"),
+                                 "block", "tx_index", "log_index", *more)
+                    .orderBy("_row").limit(MAX_PROBLEMS))
+
+        wrong = shown(0, pairs.where(F.col("p") & ~later), "p_row",
+                      F.col("pblock").alias("ob"), F.col("ptx_index").alias("ot"),
+                      F.col("plog_index").alias("ol"), none.alias("s"), none.alias("t"))
+        # one transaction per (block, tx_index): next to each other, as the rows are sorted
+        clash = shown(1, pairs.where(same_tx & (F.col("tx_hash") != F.col("ptx_hash"))
+                                     & (F.col("h") != F.col("ph"))), "p_row",
+                      F.lit(None).cast("long").alias("ob"), F.lit(None).cast("long").alias("ot"),
+                      F.lit(None).cast("long").alias("ol"), F.col("h").alias("s"),
+                      F.col("ph").alias("t"))
+        # each transaction at one place: the first row of each transaction, by hash
+        starts = pairs.where(F.col("p").isNull() | ~F.coalesce(same_tx, F.lit(False)))
         w = Window.partitionBy("tx_hash").orderBy("pos")
-        twice = (starts.withColumn("k", F.row_number().over(w))
-                 .withColumn("f_row", F.first("_row").over(w))
-                 .withColumn("f_block", F.first("block").over(w))
-                 .withColumn("f_txi", F.first("tx_index").over(w))
-                 .where(F.col("k") > 1).orderBy("_row").limit(MAX_PROBLEMS).collect())
-        problems += [(int(r["_row"]), f"transaction {r['h']} is at block {r['block']}, "
-                      f"tx_index {r['tx_index']}, but at block {r['f_block']}, tx_index "
-                      f"{r['f_txi']} on {inp.line(int(r['f_row']))}") for r in twice]
-        _raise(inp, problems)
+        twice = shown(2, starts.withColumn("k", F.row_number().over(w))
+                      .withColumn("f_row", F.first("_row").over(w))
+                      .withColumn("f_block", F.first("block").over(w))
+                      .withColumn("f_txi", F.first("tx_index").over(w))
+                      .where(F.col("k") > 1), "f_row", F.col("f_block").alias("ob"),
+                      F.col("f_txi").alias("ot"), F.lit(None).cast("long").alias("ol"),
+                      F.col("h").alias("s"), none.alias("t"))
+        found: list[tuple[int, int, str]] = []
+        for r in wrong.unionAll(clash).unionAll(twice).collect():
+            row, other = int(r["_row"]), inp.line(int(r["o"]))
+            now = (r["block"], r["tx_index"], r["log_index"])
+            if r["k"] == 0 and now == (r["ob"], r["ot"], r["ol"]):
+                text = (f"duplicate: block {now[0]}, tx_index {now[1]}, log_index {now[2]} "
+                        f"again (first on {other})")
+            elif r["k"] == 0:
+                text = (f"out of order: block {now[0]}, tx_index {now[1]}, log_index "
+                        f"{now[2]} comes after block {r['ob']}, tx_index {r['ot']}, "
+                        f"log_index {r['ol']} on {other}; sort the file by (block, "
+                        "tx_index, log_index)")
+            elif r["k"] == 1:
+                text = (f"block {now[0]}, tx_index {now[1]} holds two transactions, "
+                        f"{r['s']} and {r['t']} (on {other})")
+            else:
+                text = (f"transaction {r['s']} is at block {now[0]}, tx_index {now[1]}, but "
+                        f"at block {r['ob']}, tx_index {r['ot']} on {other}")
+            found.append((int(r["k"]), row, text))
+        return found
 
     # --- numbering -------------------------------------------------------------------------
 
@@ -370,22 +396,29 @@ class SparkTransfers:
         ids = _numbered(names, "id")
         self.ids = ids.cache()
         self.m = self.ids.count()
-        x = (self.kept.join(self.ids.select(F.col("a").alias("src"), F.col("id").alias("s")),
-                            "src")
-             .join(self.ids.select(F.col("a").alias("dst"), F.col("id").alias("d")), "dst"))
+        # an address table that fits a task's memory goes to every task (a broadcast hash
+        # join: the transfers stay where they are); a larger one is joined by shuffle
+        ids = F.broadcast(self.ids) if self.m <= BROADCAST_ADDRESSES else self.ids
+        x = (self.kept.join(ids.select(F.col("a").alias("src"), F.col("id").alias("s")), "src")
+             .join(ids.select(F.col("a").alias("dst"), F.col("id").alias("d")), "dst"))
         v = F.expr("try_cast(value AS BIGINT)")
         f = F.expr("try_cast(fee AS BIGINT)")
-        self.x = x.select("pos", "s", "d", "block", "tx_index", "log_index", "value", "fee",
-                          v.alias("v"), f.alias("f"), "h").cache()
         # int64 amounts when every amount and their total fit (as the DuckDB engine decides,
         # over every transfer read), else Python ints
-        found = self.x.agg(
-            F.sum((F.col("v").isNull() & F.col("value").isNotNull()).cast("int")),
-            F.sum((F.col("f").isNull() & F.col("fee").isNotNull()).cast("int")),
-            F.sum(F.col("v").cast("decimal(38,0)")), F.sum(F.col("f").cast("decimal(38,0)")),
+        found = self.kept.agg(
+            F.sum((v.isNull() & F.col("value").isNotNull()).cast("int")),
+            F.sum((f.isNull() & F.col("fee").isNotNull()).cast("int")),
+            F.sum(v.cast("decimal(38,0)")), F.sum(f.cast("decimal(38,0)")),
         ).collect()[0]
         totals = int(found[2] or 0) + int(found[3] or 0)
         self.big = bool(found[0]) or bool(found[1]) or totals > INT64_MAX
+        # the numbered transfers are kept (the amounts as their digits only when some do not
+        # fit int64), in place of the rows read
+        amounts = (F.col("value"), F.col("fee")) if self.big else (v.alias("v"), f.alias("f"))
+        self.x = x.select("pos", "s", "d", "block", "tx_index", "log_index", *amounts,
+                          "h").cache()
+        self.x.count()
+        self._rows.unpersist()
 
     # --- the TransferSource --------------------------------------------------------------
 
@@ -467,7 +500,9 @@ class SparkTransfers:
         count = keep.count()
         everything = count >= MOST * self.n
         rows = self.x if everything else self.x.join(keep, "pos", "left_semi")
-        table = rows.orderBy("pos").toArrow()
+        # in file order here, not by a sort of the kept transfers on the cluster
+        table = rows.toArrow()
+        table = table.take(pa.array(np.argsort(_np(table["pos"]), kind="stable")))
         kept = _np(table["pos"])
         src, dst = _np(table["s"]), _np(table["d"])
         both = np.sort(np.concatenate([src, dst]))
