@@ -621,6 +621,8 @@ def _run_trace(quick: bool) -> list[dict[str, Any]]:
             print(f"running: trace, synthetic chain of {n:,} transfers ...", flush=True)
             synth = _run_child("trace-synth", path, n)
             out.append({**synth, **_run_child("trace", path, n)})
+            # each size's figures as they come (a long run cut short keeps them)
+            print(json.dumps(out[-1], default=str), flush=True)
     return out
 
 

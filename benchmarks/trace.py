@@ -50,7 +50,7 @@ AccountPolicy = Literal["poison", "haircut", "fifo", "lifo"]
 POLICIES: tuple[AccountPolicy, ...] = ("poison", "haircut", "fifo", "lifo")
 E2E_POLICY: AccountPolicy = "haircut"
 SEED_TX = 2  # the command's seeds: the chain's first two transactions
-SPARK_MAX = 10_000_000  # the Spark engine runs at every size up to this (50M: over an hour here)
+SPARK_MAX = 50_000_000  # the Spark engine runs at every size up to this
 UTXO_TX = 2_000_000  # transactions of the synthetic UTXO chain
 HEADING = "## Trace"
 
