@@ -10,17 +10,20 @@ source, for the generic ``csv`` and ``parquet`` formats:
   lines), Parquet typed; each row numbered in file order (``zipWithIndex``: scalable, no
   single partition);
 - **validation**: the same checks and messages as the DuckDB engine
-  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in one pass; the
-  order and uniqueness checks join each row with the next (an equi-join on ``row + 1``) and
-  group transactions by hash; problems are named ``file:line`` (``file: row N``);
-- **numbering**: the distinct normalised addresses, sorted (range-partitioned) and numbered
-  with ``zipWithIndex``, joined back to the transfers: the ids of the DuckDB engine;
+  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in the one pass
+  that caches the rows read; the order and uniqueness checks, in one job, join each row with
+  the one before (an equi-join on ``row + 1``) and group transactions by hash; problems are
+  named ``file:line`` (``file: row N``);
+- **numbering**: the distinct normalised addresses, sorted (range-partitioned) and numbered,
+  joined back to the transfers (a broadcast join up to :data:`BROADCAST_ADDRESSES`): the ids
+  of the DuckDB engine;
 - **reduction**: the time-respecting reachable set as semi-naive rounds of a join and a
   group-by (:func:`~kinko.chains.tracefiles.reach.reachable_times_sql`'s rounds), stops
   spreading nothing, then the transfers a trace needs
   (:func:`~kinko.chains.tracefiles.reach.kept_positions`'s rule, and its :data:`MOST` rule);
 - **collection**: only the kept transfers (ids, amounts, order columns, hashes) come to the
-  driver, as Arrow; their addresses are renumbered ``0..k-1`` in the same order.
+  driver, as Arrow, and are put in file order there; their addresses are renumbered
+  ``0..k-1`` in the same order.
 
 Addresses are matched to seeds and labels with :func:`~kinko.domain.labels.address_key`
 itself (a Python function over the distinct addresses, on the executors). Tests run Spark in
