@@ -41,13 +41,15 @@ def spark() -> Any:
 READ: dict[Path, Any] = {}  # a file read once by each engine, traced several times
 
 
-def both(spark: Any, tmp_path: Path, path: Path, fmt: str, name: str, **kw: Any) -> None:
-    """Trace ``path`` with each engine and compare every file they write."""
+def both(spark: Any, tmp_path: Path, path: Path, fmt: str, name: str,
+         asset: str | None = None, **kw: Any) -> None:
+    """Trace ``path`` (its transfers of ``asset``) with each engine and compare every file
+    they write."""
     from kinko.chains.tracefiles.spark import SparkTransfers
 
     if path not in READ:
-        READ[path] = (tracefiles.load_account_lazy(path, fmt),
-                      SparkTransfers(path, fmt, master="local[2]"))
+        READ[path] = (tracefiles.load_account_lazy(path, fmt, asset=asset),
+                      SparkTransfers(path, fmt, asset=asset, master="local[2]"))
     (data, store), source = READ[path]
     local = run_trace(data, reduce=_reduce, find_txs=store.positions, hashes_of=store.at_arrow,
                       **kw)
@@ -132,6 +134,25 @@ def test_a_synthetic_parquet_chain_with_stops(spark: Any, tmp_path: Path) -> Non
                         for a in hubs])
     both(spark, tmp_path, path, "parquet", "synth", policy="haircut",
          seed_txs=[str(full.tx_hash[5]), str(full.tx_hash[900])], labels=labels)
+
+
+def test_one_asset_of_several_in_wei_beyond_int64(spark: Any, tmp_path: Path) -> None:
+    # the rows of the other asset are dropped before the transfers are numbered, and the
+    # amounts (ether in wei, some beyond int64) stay exact as their digits
+    rng = random.Random(11)
+    path = tmp_path / "assets.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["tx_hash", "block", "tx_index", "log_index", "from", "to", "value", "fee",
+                    "asset"])
+        for i in range(400):
+            eth = i % 3 != 1
+            w.writerow([f"0x{i + 1:064x}", 100 + i // 4, i % 4, 0, f"0x{rng.randrange(40):040x}",
+                        f"0x{rng.randrange(40):040x}",
+                        rng.randrange(10**17, 3 * 10**19) if eth else rng.randrange(10**6),
+                        rng.randrange(10**15) if eth else 0, "ETH" if eth else "USDT"])
+    both(spark, tmp_path, path, "csv", "assets", asset="ETH", policy="haircut",
+         seed_txs=[f"0x{i + 1:064x}" for i in (0, 2, 3)])
 
 
 def problems(path: Path, fmt: str, engine: str) -> list[str]:
