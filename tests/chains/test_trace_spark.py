@@ -213,6 +213,22 @@ def test_spark_out_of_memory_says_what_to_raise() -> None:
     assert said.startswith("org.apache.spark.memory.SparkOutOfMemoryError")
 
 
+def test_the_driver_takes_back_as_much_as_its_memory(spark: Any) -> None:
+    # the kept transfers of a large trace (gigabytes) come back whole: Spark's own 1g cap on
+    # a job's results would fail the trace of a chain a driver can hold
+    from pyspark.errors import PySparkException
+
+    from kinko.chains.tracefiles.spark import local_driver_memory, spark_failures
+    from kinko.errors import EnvironmentProblem
+
+    assert spark.conf.get("spark.driver.maxResultSize") == local_driver_memory()
+    with pytest.raises(EnvironmentProblem, match="--spark-memory") as caught, spark_failures():
+        raise PySparkException(
+            "Job aborted due to stage failure: Total size of serialized results of 5 tasks "
+            "(1253.3 MiB) is bigger than spark.driver.maxResultSize (1024.0 MiB)")
+    assert "bigger than spark.driver.maxResultSize" in str(caught.value)
+
+
 def test_the_driver_memory_is_checked_before_spark_starts() -> None:
     from kinko.chains.tracefiles.spark import spark_session
     from kinko.errors import BadInput

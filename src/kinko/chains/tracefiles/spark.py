@@ -115,7 +115,9 @@ def spark_session(master: str | None = None, memory: str | None = None) -> Any:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.pyspark.python", sys.executable)
                .config("spark.sql.adaptive.enabled", "true")
-               .config("spark.driver.memory", memory))
+               .config("spark.driver.memory", memory)
+               # the kept transfers come back to the driver: as much as its memory holds
+               .config("spark.driver.maxResultSize", memory))
     if master.startswith("local"):
         builder = (builder.config("spark.driver.host", "127.0.0.1")
                    .config("spark.driver.bindAddress", "127.0.0.1")
@@ -151,7 +153,9 @@ def spark_failures() -> Iterator[None]:
 
 # what Spark says when its driver or an executor ran out of heap (a driver that did stops
 # its context: the job is then "cancelled because SparkContext was shut down")
-_OUT_OF_MEMORY = ("OutOfMemory", "UNABLE_TO_ACQUIRE_MEMORY", "SparkContext was shut down")
+# (or a result larger than the driver may take)
+_OUT_OF_MEMORY = ("OutOfMemory", "UNABLE_TO_ACQUIRE_MEMORY", "SparkContext was shut down",
+                  "spark.driver.maxResultSize")
 
 
 def _first_reason(text: str) -> str:
