@@ -50,7 +50,9 @@ AccountPolicy = Literal["poison", "haircut", "fifo", "lifo"]
 POLICIES: tuple[AccountPolicy, ...] = ("poison", "haircut", "fifo", "lifo")
 E2E_POLICY: AccountPolicy = "haircut"
 SEED_TX = 2  # the command's seeds: the chain's first two transactions
-SPARK_MAX = 50_000_000  # the Spark engine runs at every size up to this
+SPARK_MAX = int(os.environ.get("KINKO_BENCH_SPARK_MAX", "10000000"))
+"""The Spark engine runs at every size up to this; ``KINKO_BENCH_SPARK_MAX=50000000`` adds
+the 50M chain (tens of minutes on 2 cores: its rows spill to disk)."""
 UTXO_TX = 2_000_000  # transactions of the synthetic UTXO chain
 HEADING = "## Trace"
 
