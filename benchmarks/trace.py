@@ -392,7 +392,12 @@ reducing 92 → 81 s); the reduced arrays byte for byte the same. What is left: 
 read and cache (about 60 s of CPU), the reduction's twelve rounds (a join, a group-by and
 two checkpoints each, about 4 s of CPU a round) and the listing of the kept transfers (a
 union of three semi-joins and a distinct, about 20 s), for a reach that is nearly the
-whole chain here.
+whole chain here. At 50M (the same run, load average 2-16) the rows read, cached as read
+(hashes, addresses and amounts as text, about 300 bytes a row), outgrew the 8 GB driver and
+14 GB spilled to local disk; the trace then failed after 16 minutes at its last step,
+Spark's own 1 GB cap on what a job may return refusing the 50M kept transfers: the driver
+may now take back as much as its memory. Caching the rows narrower (the numbered transfers
+alone, not the text read) is the next cut.
 """
 
 
