@@ -1,13 +1,14 @@
 """Database round trips per withdrawal request (``POST /v1/withdrawals``).
 
 Counts what one request costs the database, not time: transactions begun, statements sent
-(each ``execute`` or ``executemany`` is one round trip to PostgreSQL; on SQLite a call into
-the library), how many of them run under the writers' lock (on a write unit's connection,
-where other writers wait), and commits, through the REST API in process (FastAPI's test
-client), with the 20-rule policy of the screening benchmark, the Etherscan deny list and
-warm caches. Three kinds of request are counted apart: a new request that is allowed (to an
-address on the customer's allow list), a new request held for review (to another address:
-it also makes a proposal), and a retry of an earlier request (same Idempotency-Key).
+(on SQLite each is a call into the library), how many of them run under the writers' lock
+(on a write unit's connection, where other writers wait), and commits, through the REST API
+in process (FastAPI's test client); on PostgreSQL also the round trips, counted apart (see
+:class:`RoundTrips`); with the 20-rule policy of the screening benchmark, the Etherscan deny
+list and warm caches. Three kinds of request are counted apart: a new request that is
+allowed (to an address on the customer's allow list), a new request held for review (to
+another address: it also makes a proposal), and a retry of an earlier request (same
+Idempotency-Key).
 
     python benchmarks/roundtrips.py              # SQLite and PostgreSQL, 100 requests each
     python benchmarks/roundtrips.py --requests 20 --backend sqlite
@@ -53,8 +54,76 @@ class Counting:
         return out
 
 
-def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
-    """Per request: transactions, statements, commits, for each kind of request."""
+class RoundTrips:
+    """Round trips to PostgreSQL counted in the driver (psycopg): each time it sends and
+    waits for an answer (a statement, a BEGIN, a COMMIT), and a pipeline of several
+    statements once; those made inside a write unit (under the writers' lock) apart.
+
+    Counted with no SQLAlchemy statement listener attached: while one listens, kinko sends
+    every statement alone (so that each is seen), and statements it would send together
+    would be counted as round trips of their own."""
+
+    def __init__(self) -> None:
+        import threading
+        from contextlib import contextmanager
+
+        import psycopg
+        from psycopg import _pipeline
+
+        from kinko.store import sql
+
+        self.counts: Counter[str] = Counter()
+        local = threading.local()
+        lock = threading.Lock()
+        counts = self.counts
+
+        def count() -> None:
+            with lock:
+                counts.update(["round_trips"])
+                if getattr(local, "locked", False):
+                    counts.update(["locked_round_trips"])
+
+        wait, leave, unit = psycopg.Connection.wait, _pipeline.Pipeline.__exit__, \
+            sql.SqlStore._write_unit
+
+        def waiting(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            if conn._pipeline is None:  # in a pipeline: counted once, as it ends
+                count()
+            return wait(conn, *args, **kwargs)
+
+        def leaving(pipeline: Any, *args: Any) -> Any:
+            count()
+            return leave(pipeline, *args)
+
+        @contextmanager
+        def writing(store: Any) -> Any:
+            local.locked = True
+            try:
+                with unit(store) as u:
+                    yield u
+            finally:
+                local.locked = False
+
+        self._patched = ((psycopg.Connection, "wait", wait, waiting),
+                         (_pipeline.Pipeline, "__exit__", leave, leaving),
+                         (sql.SqlStore, "_write_unit", unit, writing))
+        for owner, name, _, new in self._patched:
+            setattr(owner, name, new)
+
+    def take(self) -> Counter[str]:
+        out = Counter(self.counts)
+        self.counts.clear()
+        return out
+
+    def close(self) -> None:
+        for owner, name, old, _ in self._patched:
+            setattr(owner, name, old)
+
+
+def measure(url: str, requests: int, round_trips: bool = False
+            ) -> dict[str, dict[str, float]]:
+    """Per request: transactions, statements, commits, for each kind of request; with
+    ``round_trips`` (PostgreSQL), the round trips instead."""
     import screening  # benchmarks/screening.py: the same 20-rule policy
     from fastapi.testclient import TestClient
 
@@ -93,7 +162,7 @@ def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
     token = access.create_key("ops", "operator")[1]
     client = TestClient(create_app(lambda: Custody(ledger, chain=chain), lambda: access))
     headers = {"Authorization": f"Bearer {token}"}
-    counter = Counting(store.engine)
+    counter: Counting | RoundTrips = RoundTrips() if round_trips else Counting(store.engine)
 
     states: Counter[str] = Counter()
 
@@ -117,10 +186,13 @@ def measure(url: str, requests: int) -> dict[str, dict[str, float]]:
         for i in range(requests):
             call(i)
         counts = counter.take()
-        out[kind] = {k: counts[k] / requests
-                     for k in ("transactions", "statements", "locked", "commits")}
+        out[kind] = {k: counts[k] / requests for k in (
+            ("round_trips", "locked_round_trips") if round_trips else
+            ("transactions", "statements", "locked", "commits"))}
         out[kind]["states"] = dict(states)  # type: ignore[assignment]
         states.clear()
+    if isinstance(counter, RoundTrips):
+        counter.close()
     store.close()
     return out
 
@@ -137,15 +209,21 @@ BEFORE = {
 def markdown(results: dict[str, Any]) -> list[str]:
     """The section's table: per database and kind of request, now and before."""
     lines = ["| database | request | transactions | statements | under the writers' lock | "
-             "commits | before: transactions / statements / commits |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "commits | round trips (under the lock) | before: transactions / statements / "
+             "commits |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for backend, kinds in results.items():
+        trips = results.get(f"{backend} round trips", {})
+        if backend.endswith(" round trips"):
+            continue
         for kind, c in kinds.items():
             before = BEFORE.get((backend, kind))
             was = " / ".join(str(v) for v in before) if before else "-"
+            t = trips.get(kind)
+            rt = f"{t['round_trips']:.1f} ({t['locked_round_trips']:.1f})" if t else "-"
             lines.append(f"| {backend} | {kind} | {c['transactions']:.1f} | "
                          f"{c['statements']:.1f} | {c.get('locked', 0):.1f} | "
-                         f"{c['commits']:.1f} | {was} |")
+                         f"{c['commits']:.1f} | {rt} | {was} |")
     return [*lines, "",
             "Counted with SQLAlchemy's engine events through the REST API in process "
             "(FastAPI's test client), warm caches, the 20-rule screening policy and the "
@@ -157,7 +235,12 @@ def markdown(results: dict[str, Any]) -> list[str]:
             "every other writer waits (a batch's first statement takes the lock; commits "
             "are shared by the units of a batch, and counted once per batch). On SQLite "
             "every transaction's BEGIN is a statement too; on PostgreSQL the driver's BEGIN "
-            "and COMMIT are round trips not counted as statements. \"Before\" is this script "
+            "and COMMIT are round trips not counted as statements. Round trips (PostgreSQL): "
+            "each time the driver sends and waits for an answer, BEGIN and COMMIT included, "
+            "a pipeline of statements sent together once, counted in a second pass with no "
+            "statement listener (while one listens, kinko sends each statement alone); one "
+            "request at a time, so each batch holds one unit and its BEGIN, writers' lock and "
+            "COMMIT count in full. \"Before\" is this script "
             "run before each use case became one unit of work (a request then opened a "
             "transaction for every read and write: the hold, the row, the proposal and the "
             "audit record each committed alone).", ""]
@@ -179,6 +262,8 @@ def main() -> None:
             try:
                 results["postgres"] = measure(server.url(server.create_database()),
                                               args.requests)
+                results["postgres round trips"] = measure(
+                    server.url(server.create_database()), args.requests, round_trips=True)
             finally:
                 server.stop()
     print("\n".join(markdown(results)))
