@@ -361,16 +361,58 @@ under the lock, more requests arrive while a batch is open.
   request (load 3.7-5.8); two workers (load 24-39) 62 → 89 requests/s, kinko's CPU 8.2 →
   5.8 ms, PostgreSQL's 6.1 → 3.2 ms; SQLite 207-226 → 229-246 requests/s, p99 175-201 →
   152-157 ms, CPU 3.7-4.2 → 3.3-3.6 ms per request (load 5-7). The targets stay missed.
-- **What stands in the way on PostgreSQL.** The server's own CPU: 4-5 ms a request on one
-  core's worth (the GIL), against about a millisecond for the bare app's validation and
+- **Round trips under the writers' lock (measured 19:00-19:10 UTC the same day, load
+  6-10 on 2 cores while other jobs ran).** A unit inside a batch was seven round trips to
+  PostgreSQL for a request held for review (its savepoint, the marks' statement, the
+  ledger's write, the withdrawal's write, the proposal, the audit record, the savepoint's
+  release), and every connection taken from the pool sent a ping first. Now the savepoint
+  travels with the unit's first statement and is released with the next unit's, and the
+  writes whose result the unit does not read (the ledger entry of the new hold, the
+  proposal, the audit record) travel with its next statement or its end, in psycopg's
+  pipeline mode; a connection is pinged only after it sat unused for a second. A unit
+  inside a batch is three round trips: the marks' statement (with the previous unit's
+  release and its own savepoint), the withdrawal's row (with the ledger's write before
+  it), and the unit's end (the proposal and the audit record). Counted in process (16
+  threads through the withdrawal service, every network wait of psycopg counted, BEGIN and
+  COMMIT included; batches of 6-14): per request 17.6-18.1 → 10.6-10.7 round trips,
+  under the writers' lock 7.6-8.2 → 3.6-3.7; one request at a time 23 → 15 and 13 → 8.
+  On PostgreSQL the next batch now begins while the last one commits (its first
+  statement waits for the row lock the commit releases), so its connection and BEGIN are
+  not taken after the commit's fsync. The statement counts
+  above do not move (the same statements, fewer round trips); the round trips, counted in
+  the driver with no statement listener, are in that table too (one request at a time: 15
+  a request, 8 under the lock). On this
+  machine a round trip while the cores are busy costs about a millisecond (one request
+  after another: 15 round trips, about 18 ms a request). CPU per request, before and
+  after interleaved with the bare app (8 s runs under wrk, two rounds each, load 6-10):
+  one worker, kinko's server 3.44-3.66 → 3.47-3.68 ms and PostgreSQL's 1.67-1.71 →
+  1.57-1.75 ms (bare app 1.25-1.32 and 1.38-1.40 ms); two workers 3.66-3.85 → 3.71-3.98 ms
+  and 1.88-2.08 → 1.71-1.93 ms (bare 1.52 and 1.28-1.50 ms): no change in CPU beyond the
+  noise. Requests per second moved with the load more than with the code (one build gave
+  104 and 157 in consecutive runs): one worker 111-143 → 104-157 against the bare app's
+  418-431; two workers 93-104 → 107-133 against the bare app's 206-243 (0.43-0.45× →
+  0.52-0.55× in the same rounds, p99 396-617 → 234-411 ms). A second pair of rounds
+  (19:21-19:25 UTC, with the next batch beginning while the last commits; load 14-54)
+  gave one worker 78-138 → 112-168 against 331-400, two workers 97-107 → 95-130 against
+  249-255 (0.38-0.51×), p99 237-740 ms throughout. This round's rates wait for a quiet
+  run; the p99 target is missed by far in every one of them. SQLite (synchronous=NORMAL;
+  its savepoints are now plain statements, nothing is deferred there), two rounds at 19:37
+  UTC, load 8: 281-331 → 308-315 requests/s, server CPU 2.75-3.32 → 2.70-3.16 ms a
+  request, p99 100-123 → 107-111 ms: unchanged.
+- **What stands in the way on PostgreSQL.** The server's own CPU: 3.5-4.5 ms a request on
+  one core's worth (the GIL; measured before the HTTP layer's changes described for SQLite
+  below were merged), against about 1.3 ms for the bare app's validation and
   INSERT; about half is the HTTP stack and the middleware (body limits, the request's
   stamps, the API key, the response), the rest the unit (psycopg's work per statement,
-  screening, the hash chain, the response model). Under the lock a unit inside a batch is
-  still six round trips (four statements and its savepoint's two), a batch stays open
-  while requests wait (up to 50 ms) and its commit's fsync holds the turn. Next: send the
-  unit's writes (the ledger entry, the withdrawal row, the proposal, the audit record) and
-  the savepoint's release together (psycopg's pipeline mode, or one statement), and give
-  up the ping each connection checkout sends.
+  screening, the hash chain, the response model). With wrk's 16 connections the mean
+  latency is 16 divided by the rate, so a p99 of 35 ms needs well over 460 requests/s:
+  with one worker that is less than about 2 ms of the server's CPU a request. Under the
+  lock, per request: three round trips, and per batch the BEGIN, the ledger head's lock
+  and the commit's fsync, which holds the turn (the next batch's lock waits for it in any
+  case); with two workers the batches of the two processes take turns on that lock.
+  Next: BEGIN travels alone (psycopg sends it as its own round trip, pipeline or not),
+  and the unit's end could ride with the next unit's first statement if a failure there
+  may fail the whole batch.
 - **What stands in the way on SQLite.** Python, not the lock. Measured per thread from
   `/proc` (18:35-19:31 UTC, load 6-21 while other jobs ran; bare app, before and after
   interleaved in the same minutes, wrk's 16 connections, 5-8 s each): the bare app's whole
