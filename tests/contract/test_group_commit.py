@@ -272,3 +272,49 @@ def test_units_undone_alone_inside_a_batch(ledger: Ledger, store: SqlStore, cloc
         assert tx.known_keys(names) == {"first", "b", "c"}
     assert ledger.verify().ok and access.verify_audit() == []
     assert sorted(a["target"] for a in access.audit_log()) == ["b", "c", "first"]
+
+
+def test_a_batch_takes_no_more_units_than_its_database_allows(
+        ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many writers queue, a batch closes at its limit and the rest go to the next:
+    on PostgreSQL 64 units (each after the first a subtransaction; past 64 the server's
+    cache of them overflows and slows every other session), elsewhere 256 (here lowered to 8
+    so that the test stays small)."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # never closed for its age
+    limit = 64 if store.dialect == "postgresql" else 8
+    if store.dialect != "postgresql":
+        monkeypatch.setattr(store._group, "max_units", limit)
+    assert store._group.max_units == limit
+    _fund(ledger, 10_000)
+    entered, release = threading.Event(), threading.Event()
+    before = store.group_commit()
+    queued = limit + 6
+
+    def first() -> None:
+        with store.unit():
+            ledger.post("w-first", [Posting("customer:a", "XEM", 1),
+                                    Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            entered.set()
+            release.wait(timeout=60)  # the others queue behind it meanwhile
+
+    def other(i: int) -> None:
+        with store.unit():
+            ledger.post(f"w-{i}", [Posting("customer:a", "XEM", 1),
+                                   Posting("wallet:xem-hot", "XEM", -1)], source="t")
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    entered.wait(timeout=60)
+    threads = [threading.Thread(target=other, args=(i,)) for i in range(queued)]
+    for t in threads:
+        t.start()
+    while store._group.waiting < queued:  # the test waits for the queue
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [holder, *threads]:
+        t.join(60)
+    after = store.group_commit()
+    assert after["largest"] == limit
+    assert after["units"] - before["units"] == queued + 1
+    assert after["batches"] - before["batches"] >= 2
+    assert ledger.verify().ok

@@ -357,9 +357,14 @@ class _GroupCommit:
     row), which a batch holds from its first statement to its commit."""
 
     MAX_UNITS = 256
+    # PostgreSQL: each unit after a batch's first is a subtransaction (its savepoint); past
+    # 64 in one transaction a server process's cache of them overflows, and every other
+    # session's snapshot then looks them up on disk until the batch ends
+    MAX_UNITS_POSTGRES = 64
     MAX_OPEN = 0.05  # seconds a batch stays open for more units
 
-    def __init__(self) -> None:
+    def __init__(self, max_units: int = MAX_UNITS) -> None:
+        self.max_units = max_units  # units a batch takes, those undone alone included
         self.turn = threading.Lock()
         self.waiting = 0  # units wanting the turn (counted under ``count``)
         self.count = threading.Lock()
@@ -377,7 +382,7 @@ class _GroupCommit:
 
     def commit_now(self, batch: _Batch) -> bool:
         return (batch.broken is not None or not self.waiting
-                or batch.units >= self.MAX_UNITS
+                or batch.units + batch.failed >= self.max_units
                 or time.monotonic() - batch.opened > self.MAX_OPEN)
 
 
@@ -564,7 +569,8 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._group = _GroupCommit()
+        self._group = _GroupCommit(_GroupCommit.MAX_UNITS_POSTGRES
+                                   if self.dialect == "postgresql" else _GroupCommit.MAX_UNITS)
         self._sums = _SumCache()
         self._caches = _Caches()
         self._stamp_reader = _StampReader(engine)
