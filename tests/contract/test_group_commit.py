@@ -48,6 +48,17 @@ def _pay(ledger: Ledger, access: Access, i: int, gate: threading.Barrier) -> str
     return "paid"
 
 
+def _release_when_queued(store: SqlStore, waiting: int, release: threading.Event,
+                         threads: list[threading.Thread]) -> None:
+    """Once ``waiting`` units queue for the writers' turn, ``release`` the one holding it,
+    and wait for every thread."""
+    while store._group.waiting < waiting:
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(60)
+
+
 def test_units_share_batches_and_stay_all_or_nothing(ledger: Ledger, store: SqlStore,
                                                      store_url: str) -> None:
     _fund(ledger, 1000)
@@ -135,11 +146,7 @@ def test_a_failed_commit_fails_every_unit_of_its_batch(ledger: Ledger, store: Sq
     for t in threads:
         t.start()
     entered.wait(timeout=60)
-    while store._group.waiting < 5:  # the test waits for the queue
-        threading.Event().wait(0.01)
-    release.set()
-    for t in threads:
-        t.join(60)
+    _release_when_queued(store, 5, release, threads)
     monkeypatch.setattr(Connection, "commit", real)
     assert all(isinstance(o, StoreUnavailable) for o in outcomes.values()), outcomes
     assert len(outcomes) == 6
@@ -181,11 +188,7 @@ def test_a_batch_carries_its_units_audit_head_and_hold_expiry(
     entered.wait(timeout=60)
     clock.advance(minutes=2)  # h1 is due when the second unit runs
     threads[1].start()
-    while store._group.waiting < 1:  # the test waits for the queue
-        threading.Event().wait(0.01)
-    release.set()
-    for t in threads:
-        t.join(60)
+    _release_when_queued(store, 1, release, threads)
     after = store.group_commit()
     assert (after["batches"] - before["batches"], after["largest"]) == (1, 2)
     held = ledger.hold("h1")
@@ -258,11 +261,7 @@ def test_units_undone_alone_inside_a_batch(ledger: Ledger, store: SqlStore, cloc
     entered.wait(timeout=60)
     for t in threads[1:]:
         t.start()
-    while store._group.waiting < 5:  # the test waits for the queue
-        threading.Event().wait(0.01)
-    release.set()
-    for t in threads:
-        t.join(60)
+    _release_when_queued(store, 5, release, threads)
     after = store.group_commit()
     assert outcomes == {"first": "ok", "late": "undone", "b": "ok", "early": "undone",
                         "held": "undone", "c": "ok"}
@@ -308,11 +307,7 @@ def test_a_batch_takes_no_more_units_than_its_database_allows(
     threads = [threading.Thread(target=other, args=(i,)) for i in range(queued)]
     for t in threads:
         t.start()
-    while store._group.waiting < queued:  # the test waits for the queue
-        threading.Event().wait(0.01)
-    release.set()
-    for t in [holder, *threads]:
-        t.join(60)
+    _release_when_queued(store, queued, release, [holder, *threads])
     after = store.group_commit()
     assert after["largest"] == limit
     assert after["units"] - before["units"] == queued + 1
