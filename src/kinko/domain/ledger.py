@@ -355,10 +355,14 @@ def _leg_field(account: str, asset: str) -> str:
     return f"{len(account)}:{account}{len(asset)}:{asset}"
 
 
+_CHAIN = "kinko-entry-v1\n"  # what the chain hash covers first
+_new = tuple.__new__
+
+
 def _chain_prefix(prev_hash: str, seq: int, key: str, timestamp: str) -> str:
     """What the chain hash covers before an entry's content."""
     position = str(seq)
-    return (f"kinko-entry-v1\n{prev_hash}\n{len(position)}:{position}{len(key)}:{key}"
+    return (f"{_CHAIN}{prev_hash}\n{len(position)}:{position}{len(key)}:{key}"
             f"{len(timestamp)}:{timestamp}")
 
 
@@ -457,6 +461,7 @@ class TransferSealer:
         self._known = known if known is not None else KnownLegs()
         self._last: tuple[str, tuple[AccountKind, str | None]] = ("", (ACCOUNT_KINDS["own"], None))
         self._heads: dict[tuple[str, str], str] = {}
+        self._field = _field(self._stamp)  # the batch's time as the chain prefix spells it
 
     def _leg(self, account: str, asset: str, keep_customers: bool) -> _Leg | None:
         known = self._known
@@ -491,11 +496,11 @@ class TransferSealer:
         if len(postings) < 2:
             return None
         if timestamp is None or timestamp is self.now:
-            when, stamp = self.now, self._stamp
+            when, stamp = self.now, self._field
         elif timestamp.tzinfo is None:
             return None
         else:
-            when, stamp = timestamp, format_timestamp(timestamp)
+            when, stamp = timestamp, _field(format_timestamp(timestamp))
         head = self._heads.get((source, memo))
         if head is None:
             head = self._heads[(source, memo)] = _content_head("transfer", source, memo)
@@ -549,19 +554,22 @@ class TransferSealer:
             return None
         parts.append("|")
         content = "".join(parts).encode()
-        self.seq += 1
-        chained = hashlib.sha256(_chain_prefix(self.prev, self.seq, key, stamp).encode())
+        self.seq = seq = self.seq + 1
+        prev = self.prev
+        position = str(seq)
+        # _chain_prefix's text, its time field built once per batch
+        chained = hashlib.sha256(f"{_CHAIN}{prev}\n{len(position)}:{position}{len(key)}:{key}"
+                                 f"{stamp}".encode())
         chained.update(content)
-        sealed = chained.hexdigest()
-        entry = Entry(self.seq, "transfer", key, when, source, memo, postings, None, self.prev,
-                      sealed, hashlib.sha256(content).hexdigest())
-        self.prev = sealed
-        return entry
+        self.prev = sealed = chained.hexdigest()
+        # tuple.__new__: a NamedTuple's own __new__ is a Python call
+        return _new(Entry, (seq, "transfer", key, when, source, memo, postings, None, prev,
+                            sealed, hashlib.sha256(content).hexdigest()))
 
     def changed(self) -> dict[BalanceKey, BalanceState]:
         """The new state of every balance the sealed entries moved."""
         get = self.states.get
-        new = tuple.__new__  # a NamedTuple's own __new__ is a Python call: too slow here
+        new = _new  # a NamedTuple's own __new__ is a Python call: too slow here
         out: dict[BalanceKey, BalanceState] = {}
         for key, balance in self.balances.items():
             state = get(key)

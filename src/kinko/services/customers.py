@@ -47,6 +47,9 @@ __all__ = ["CustomerRow", "ImportReport", "customer_tier", "declared_tiers", "im
 
 REQUIRED = ("customer_id", "asset", "balance")
 MAX_PROBLEMS = 20
+# builds a row or posting without the NamedTuple's own __new__ (a Python call per record: an
+# import makes one of each per row)
+_new = tuple.__new__
 
 
 class CustomerRow(NamedTuple):
@@ -211,7 +214,7 @@ def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
     except KinkoError as exc:
         problems.append(f"{name}:{line}: {exc.message}")
         return None
-    return CustomerRow(line, account, asset.symbol, units)
+    return _new(CustomerRow, (line, account, asset.symbol, units))
 
 
 def _tier(record: list[str], at: int, row: CustomerRow, line: int, name: str,
@@ -240,8 +243,9 @@ def _batch_key(rows: Sequence[CustomerRow], counter: str) -> str:
 def _draft(rows: Sequence[CustomerRow], counter: str, source: str) -> Draft:
     postings = []
     totals: dict[str, int] = {}
+    new = _new
     for _, account, asset, units in rows:
-        postings.append(Posting(account, asset, -units))
+        postings.append(new(Posting, (account, asset, -units)))
         totals[asset] = totals.get(asset, 0) + units
     postings.extend(Posting(counter, a, t) for a, t in sorted(totals.items()))
     return Draft(_batch_key(rows, counter), "transfer", tuple(postings), source=source,
