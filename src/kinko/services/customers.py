@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinko.domain.ledger import Posting, check_account, parse_account
-from kinko.domain.money import AssetRegistry, parse_units
+from kinko.domain.money import Asset, AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
 from kinko.services.access import Access
@@ -160,6 +160,10 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
     tier_line: dict[str, int] = {}
     rows: list[CustomerRow] = []
     first_seen: dict[tuple[str, str], int] = {}
+    assets: dict[str, Asset] = {}  # the symbols of rows read, as the registry has them
+    last_at = max(at)
+    at_customer, at_asset, at_balance = at
+    checked = ""  # the account of the last row read (a customer's rows come together)
     line = 1
     while True:
         try:
@@ -170,10 +174,29 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
             problems.append(f"{name}:{reader.line_num}: {exc}")
             break
         line = reader.line_num
-        if not record or not "".join(record).strip():
-            continue
-        row = _row(record, at, line, name, registry, problems, rows[-1][1] if rows else "")
+        row = None
+        if len(record) > last_at:  # the common row without a call per check: its fields
+            # there, an asset seen before, the customer of the row before or a valid one
+            asset = assets.get(record[at_asset].strip())
+            customer = record[at_customer].strip()
+            text = record[at_balance].strip()
+            if asset is not None and customer and text:
+                account = "customer:" + customer
+                try:
+                    if account != checked:
+                        check_account(account)
+                    row = _new(CustomerRow, (line, account, asset.symbol,
+                                             parse_units(text, asset)))
+                except KinkoError:
+                    pass  # noted below, as every problem is
+        if row is None:  # any other row, and every problem, the careful way
+            if not record or not "".join(record).strip():
+                continue
+            row = _row(record, at, line, name, registry, problems, checked)
+            if row is not None:
+                assets[row.asset] = registry[row.asset]
         if row is not None:
+            checked = row.account
             seen = first_seen.setdefault((row[1], row[2]), line)
             if seen == line:
                 rows.append(row)
