@@ -224,6 +224,38 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   postings 8%), reading the batch's balances (none exist yet) 8%, the commits 8%, the new
   balance states and their rows 9%; no part is large enough that halving it meets the
   target alone.
+- Profiled again on 2026-12-05 21:20-22:00 UTC (load average 3-80 on 2 cores: wall clock
+  meant nothing; CPU time, runs interleaved with the code before, and the raw baseline in
+  the same minutes: 1.56-1.60 s CPU for 300,000 entries' postings, 5.3 µs an entry).
+  Batched, 300,000 entries after none, sampled: SQLite's statements 33% of an append (the
+  entries' inserts 17%, the postings' 15%, the balances' 8%), the sealing 31%, the commits
+  and their WAL checkpoint 13% (writing pages 9%, fsync 2%), the cyclic collector's one pass
+  over the batch's surviving records after it is re-enabled 5%, the sets of keys 6%, the
+  store's rows 8%. The same rows written by a bare `sqlite3` script into kinko's own tables
+  cost 10.9 µs of CPU an entry (entries 3.1, postings 3.4, balances 2.9, commit 1.4) of the
+  ledger's 22-24: SQLite alone is half of the 20 µs an entry the target allows. What moved:
+  an entry is sealed with less Python (the chain prefix built inline, the batch's time text
+  once, the entry built without the named tuple's constructor): 6.0 → 5.5 µs of CPU an
+  entry sealed (minimum of 25 runs, 10,000 entries), about 2% of a batch, within the noise
+  of whole runs (300,000 entries, three pairs: 21.8-23.1 µs an entry before, 22.1-23.5
+  after). A batch's balances are now written in key order: the benchmark's batches already
+  name their customers in order (so its figure does not move), but a multi-row upsert in a
+  random order took 4.2 µs of CPU a row against 1.8 µs in key order (10,000 of 100,000
+  balances, six rounds interleaved), and a batched run with random customers went 33.0 and
+  33.7 → 32.3 and 30.1 µs an entry (random customers cost a third more than the
+  benchmark's ordered ones: the postings' account index and the balances are written at
+  random places). The import: reading and checking the CSV was 3.2 µs of CPU a row (the csv
+  module 0.2 of it); a row like the one before is now checked without a call per check
+  (-14% for reading and drafting), and the whole import went 5.63-5.92 → 5.24-5.69 s of
+  CPU (three pairs, mean -5%). Both targets stay missed as far as these runs can tell; what
+  is left is spread thin (no part of the batched append but SQLite's own work is above
+  10%). Not done, and worth trying next: a larger WAL checkpoint interval for batches
+  (`wal_autocheckpoint` 10,000 pages: 300,000 entries 22.9 → 22.7 and 23.1 → 21.3 µs an
+  entry, less decline as the journal grows; not taken, as it is a connection setting that
+  would make a request's commit now and then pay for a ten times larger checkpoint), the
+  hashes stored as 32 bytes rather than 64 hex characters (a migration; the entries' row
+  is mostly its three hashes), and a batch's result not kept as a list of records (the
+  collector's pass over them).
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
   synchronous=FULL; a round trip and commit on PostgreSQL).
