@@ -1406,7 +1406,7 @@ class SqlLedger:
     # ------------------------------------------------------------------ writing
 
     def states(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, BalanceState]:
-        wanted = set(keys)
+        wanted = keys if isinstance(keys, set | frozenset) else set(keys)  # (not copied)
         pre = self._pre
         if pre is not None and wanted <= pre[3].keys():
             return {key: state for key in wanted if (state := pre[3][key]) is not None}
