@@ -247,7 +247,9 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   random places). The import: reading and checking the CSV was 3.2 µs of CPU a row (the csv
   module 0.2 of it); a row like the one before is now checked without a call per check
   (-14% for reading and drafting), and the whole import went 5.63-5.92 → 5.24-5.69 s of
-  CPU (three pairs, mean -5%). Both targets stay missed as far as these runs can tell; what
+  CPU (three pairs, mean -5%); the balances a batch must read found without walking its
+  keys when few are kept (an import's batch keeps only its clearing account's): 5.01-5.20
+  → 4.79-5.03 s of CPU (three pairs at 22:05 UTC, load 22-24, mean -3.5%). Both targets stay missed as far as these runs can tell; what
   is left is spread thin (no part of the batched append but SQLite's own work is above
   10%). Not done, and worth trying next: a larger WAL checkpoint interval for batches
   (`wal_autocheckpoint` 10,000 pages: 300,000 entries 22.9 → 22.7 and 23.1 → 21.3 µs an
