@@ -235,28 +235,28 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   cost 10.9 µs of CPU an entry (entries 3.1, postings 3.4, balances 2.9, commit 1.4) of the
   ledger's 22-24: SQLite alone is half of the 20 µs an entry the target allows. What moved:
   an entry is sealed with less Python (the chain prefix built inline, the batch's time text
-  once, the entry built without the named tuple's constructor): 6.0 → 5.5 µs of CPU an
-  entry sealed (minimum of 25 runs, 10,000 entries), about 2% of a batch, within the noise
-  of whole runs (300,000 entries, three pairs: 21.8-23.1 µs an entry before, 22.1-23.5
-  after). A batch's balances are now written in key order: the benchmark's batches already
-  name their customers in order (so its figure does not move), but a multi-row upsert in a
-  random order took 4.2 µs of CPU a row against 1.8 µs in key order (10,000 of 100,000
-  balances, six rounds interleaved), and a batched run with random customers went 33.0 and
-  33.7 → 32.3 and 30.1 µs an entry (random customers cost a third more than the
-  benchmark's ordered ones: the postings' account index and the balances are written at
-  random places). The import: reading and checking the CSV was 3.2 µs of CPU a row (the csv
-  module 0.2 of it); a row like the one before is now checked without a call per check
-  (-14% for reading and drafting), and the whole import went 5.63-5.92 → 5.24-5.69 s of
-  CPU (three pairs, mean -5%); the balances a batch must read found without walking its
-  keys when few are kept (an import's batch keeps only its clearing account's): 5.01-5.20
-  → 4.79-5.03 s of CPU (three pairs at 22:05 UTC, load 22-24, mean -3.5%). Both targets stay missed as far as these runs can tell; what
-  is left is spread thin (no part of the batched append but SQLite's own work is above
-  10%). Not done, and worth trying next: a larger WAL checkpoint interval for batches
-  (`wal_autocheckpoint` 10,000 pages: 300,000 entries 22.9 → 22.7 and 23.1 → 21.3 µs an
-  entry, less decline as the journal grows; not taken, as it is a connection setting that
+  once, the entry built without the named tuple's constructor): 6.0 → 5.5 µs of CPU an entry
+  sealed (minimum of 25 runs, 10,000 entries), about 2% of a batch, within the noise of
+  whole runs (300,000 entries, three pairs: 21.8-23.1 µs an entry before, 22.1-23.5 after).
+  A batch's balances are now written in key order: the benchmark's batches already name
+  their customers in order (so its figure does not move), but a multi-row upsert in a random
+  order took 4.2 µs of CPU a row against 1.8 µs in key order (10,000 of 100,000 balances,
+  six rounds interleaved), and a batched run with random customers went 33.0 and 33.7 → 32.3
+  and 30.1 µs an entry (random customers cost a third more than the benchmark's ordered
+  ones: the postings' account index and the balances are written at random places). The
+  import: reading and checking the CSV was 3.2 µs of CPU a row (the csv module 0.2 of it); a
+  row like the one before is now checked without a call per check (-14% for reading and
+  drafting), and the whole import went 5.63-5.92 → 5.24-5.69 s of CPU (three pairs, mean
+  -5%); the balances a batch must read found without walking its keys when few are kept (an
+  import's batch keeps only its clearing account's): 5.01-5.20 → 4.79-5.03 s of CPU (three
+  pairs at 22:05 UTC, load 22-24, mean -3.5%). Both targets stay missed as far as these runs
+  can tell; what is left is spread thin (no part of the batched append but SQLite's own work
+  is above 10%). Not done, and worth trying next: a larger WAL checkpoint interval for
+  batches (`wal_autocheckpoint` 10,000 pages: 300,000 entries 22.9 → 22.7 and 23.1 → 21.3 µs
+  an entry, less decline as the journal grows; not taken, as it is a connection setting that
   would make a request's commit now and then pay for a ten times larger checkpoint), the
-  hashes stored as 32 bytes rather than 64 hex characters (a migration; the entries' row
-  is mostly its three hashes), and a batch's result not kept as a list of records (the
+  hashes stored as 32 bytes rather than 64 hex characters (a migration; the entries' row is
+  mostly its three hashes), and a batch's result not kept as a list of records (the
   collector's pass over them).
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
