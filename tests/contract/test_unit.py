@@ -79,6 +79,35 @@ def test_nothing_is_visible_outside_until_the_unit_ends(ledger: Ledger, store: S
         other.close()
 
 
+def test_a_read_unit_is_one_snapshot_and_ends_its_transaction(ledger: Ledger, store: SqlStore,
+                                                                store_url: str) -> None:
+    """A read unit sees the database as it was at its first read, through the driver's
+    statements (the ledger head) and SQLAlchemy's (balances) alike, whatever another
+    process commits meanwhile; one that raises ends its transaction too."""
+    _fund(ledger)
+    other = open_store(store_url)  # another process writing the same database
+    try:
+        with store.reader() as tx:
+            assert [r.state.balance for r in tx.balances(account="customer:a")] == [-100 * E]
+            Ledger(other, ledger.clock, ledger.assets).post(
+                "t1", [Posting("customer:a", "XEM", E), Posting("customer:b", "XEM", -E)],
+                source="t")
+            assert list(tx.balances(account="customer:b")) == []
+            head = tx.head()
+            assert list(tx.balances(account="customer:b")) == []
+        for _ in range(2 * 5 + 1):  # every pooled connection: none is left in a transaction
+            with pytest.raises(Boom), store.reader() as tx:
+                assert tx.head()[0] == head[0] + 1
+                raise Boom
+        ledger.post("t2", [Posting("customer:a", "XEM", E), Posting("customer:b", "XEM", -E)],
+                    source="t")
+        with store.reader() as tx:
+            assert tx.head()[0] == head[0] + 2
+            assert [r.state.balance for r in tx.balances(account="customer:b")] == [-2 * E]
+    finally:
+        other.close()
+
+
 def test_a_write_inside_a_read_unit_is_refused(ledger: Ledger, store: SqlStore) -> None:
     with store.unit(write=False):
         with pytest.raises(UnitError):

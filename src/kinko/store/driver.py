@@ -36,7 +36,8 @@ from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from kinko.errors import KinkoError
 
-__all__ = ["Cursor", "Rows", "defer", "failed", "finish", "flush", "forget", "run", "withdraw"]
+__all__ = ["Cursor", "Rows", "defer", "failed", "finish", "flush", "forget", "run", "watched",
+           "withdraw"]
 
 _HELD = "kinko_held"  # attribute of a psycopg connection: the statements deferred on it
 
@@ -69,7 +70,7 @@ class Rows:
         return self.rows[0][0] if self.rows else None
 
 
-def _watched(conn: Connection) -> bool:
+def watched(conn: Connection) -> bool:
     """Whether anyone listens to the engine's statement events."""
     dispatch = conn.dispatch
     return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
@@ -152,7 +153,7 @@ def defer(conn: Connection, sql: str, params: Any = None, *,
     statements (so that they see it). ``conflict``: the error it raises if it fails on a
     constraint (else SQLAlchemy's ``IntegrityError``); ``droppable``: :func:`finish` may
     drop it if nothing follows it."""
-    if conn.dialect.name != "postgresql" or _watched(conn):
+    if conn.dialect.name != "postgresql" or watched(conn):
         try:
             run(conn, sql, params if params is not None else ())
         except IntegrityError as exc:
@@ -231,7 +232,7 @@ def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
     """``sql`` with ``params`` on ``conn``'s open transaction: a tuple of parameters, or a
     list of tuples (one statement, each row of parameters: ``executemany``)."""
     many = isinstance(params, list)
-    if _watched(conn) or (many and not params):
+    if watched(conn) or (many and not params):
         result = conn.exec_driver_sql(sql, params)
         return Rows(result.all() if result.returns_rows else [], result.rowcount)
     cursor = _driver(conn).cursor()
