@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,13 @@ _PG_SUMS = (  # PostgreSQL: window_sums' look-ups, each an element of the arrays
     "asset = %s AND key = r.key AND at_us > r.lo AND at_us <= r.hi) AS g")
 # what request_marks reads ahead for window_sums: destination, until, windows
 SumsWanted = tuple[str, datetime, Collection[tuple[str, timedelta]]]
+_Plan = tuple[tuple[tuple[str, timedelta], ...], tuple[tuple[str, timedelta], ...],
+              tuple[tuple[str, int], ...], tuple[tuple[int, int, int], ...]]
+_US = timedelta(microseconds=1)
+# per set of windows (a policy's: see Withdrawals._compiled), what window_sums' statement
+# looks up (_plan); emptied past _MAX_PLANS sets
+_PLANS: dict[frozenset[tuple[str, timedelta]], _Plan] = {}
+_MAX_PLANS = 64
 _COUNTED_IN = ", ".join(f"'{state}'" for state in COUNTED)  # fixed words, not input
 _MARKS = (  # one row: see SqlScreening.request_marks
     "SELECT (SELECT count(*) FROM withdrawals WHERE id = :p) AS m0, "
@@ -65,6 +72,22 @@ _INPUTS = (  # the marks' row, then tagged rows of the lists: see SqlScreening.r
     f"state IN ({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {_AMOUNTS}) AS n "
     f"UNION ALL SELECT 'd', destination, NULL{_NULLS} FROM (SELECT DISTINCT destination "
     f"FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) AS d")
+
+
+def _plan(windows: Collection[tuple[str, timedelta]]) -> _Plan:
+    """What the window sums of ``windows`` look up, whatever the time: the windows in
+    order, their (series, duration), the running totals' points as (series, microseconds
+    before the end), each once, in the statement's order (by series, oldest first), and
+    per window the rows of its end, of its start and of what stopped counting in it."""
+    wanted = tuple(sorted(windows, key=lambda w: (w[0], w[1])))
+    shape = tuple((_SERIES[scope], duration) for scope, duration in wanted)
+    offsets = tuple(sorted({(series, d // _US) for series, d in shape}
+                           | {(series, 0) for series, _ in shape},
+                           key=lambda point: (point[0], -point[1])))
+    index = {point: i for i, point in enumerate(offsets)}
+    picks = tuple((index[(series, 0)], index[(series, d // _US)], len(offsets) + j)
+                  for j, (series, d) in enumerate(shape))
+    return wanted, shape, offsets, picks
 
 
 def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
@@ -215,48 +238,46 @@ class SqlScreening:
         and what makes the sums of its rows."""
         keys = {"customer": customer, "destination": destination, "asset": "", "all": ""}
         end = to_us(until)
-        wanted = sorted(windows, key=lambda w: (w[0], w[1]))
-        shape = tuple((_SERIES[scope], duration) for scope, duration in wanted)
-        points = sorted({(series, end - d // timedelta(microseconds=1)) for series, d in shape}
-                        | {(series, end) for series, _ in shape})
+        plan = _PLANS.get(windows) if isinstance(windows, frozenset) else None
+        if plan is None:
+            plan = _plan(windows)
+            if isinstance(windows, frozenset):
+                if len(_PLANS) >= _MAX_PLANS:
+                    _PLANS.clear()
+                _PLANS[windows] = plan
+        wanted, shape, offsets, picks = plan
         params: list[Any] = []
         if self.conn.dialect.name == "postgresql":
             # one text for every shape, the look-ups as arrays: psycopg keeps the statement
             # parsed and PostgreSQL prepared (neither is done past 50 parameters)
             sql = _PG_SUMS
-            params += [list(range(len(points))), [series for series, _ in points],
-                       [keys[series] for series, _ in points], [at for _, at in points],
+            params += [list(range(len(offsets))), [series for series, _ in offsets],
+                       [keys[series] for series, _ in offsets], [end - o for _, o in offsets],
                        asset]
-            params += [list(range(len(points), len(points) + len(shape))),
+            params += [list(range(len(offsets), len(offsets) + len(shape))),
                        [series for series, _ in shape], [keys[series] for series, _ in shape],
-                       [end - d // timedelta(microseconds=1) for _, d in shape],
-                       [end] * len(shape), asset]
+                       [end - d // _US for _, d in shape], [end] * len(shape), asset]
         else:
-            sql = _SQL.get((self.conn.dialect.name, shape)) or self._sums_sql(shape, points)
-            for series, at_ in points:
-                params += [series, asset, keys[series], at_]
+            sql = _SQL.get((self.conn.dialect.name, shape)) or self._sums_sql(shape, offsets)
+            for series, o in offsets:
+                params += [series, asset, keys[series], end - o]
             for series, d in shape:
-                params += [series, asset, keys[series], end - d // timedelta(microseconds=1),
-                           end]
+                params += [series, asset, keys[series], end - d // _US, end]
 
         def decode(found: dict[int, tuple[int, int]]
                    ) -> dict[tuple[str, timedelta], tuple[int, int]]:
-            index = {point: i for i, point in enumerate(points)}
             out: dict[tuple[str, timedelta], tuple[int, int]] = {}
-            for j, ((scope, duration), (series, d)) in enumerate(zip(wanted, shape,
-                                                                     strict=True)):
-                last = found.get(index[(series, end)], (0, 0))
-                first = found.get(index[(series, end - d // timedelta(microseconds=1))],
-                                  (0, 0))
-                removed = found.get(len(points) + j, (0, 0))
-                out[(scope, duration)] = (last[0] - first[0] - removed[0],
-                                          last[1] - first[1] - removed[1])
+            for window, (at_end, at_start, removal) in zip(wanted, picks, strict=True):
+                last = found.get(at_end, (0, 0))
+                first = found.get(at_start, (0, 0))
+                removed = found.get(removal, (0, 0))
+                out[window] = (last[0] - first[0] - removed[0], last[1] - first[1] - removed[1])
             return out
 
         return sql, params, decode
 
     def _sums_sql(self, shape: tuple[tuple[str, timedelta], ...],
-                  points: list[tuple[str, int]]) -> str:
+                  points: Sequence[tuple[str, int]]) -> str:
         """SQLite: the window sums' statement of one shape (kept: one per policy)."""
         p = self._p()
         at = (f"SELECT total, n FROM outflows WHERE scope = {p} AND asset = {p} AND "
