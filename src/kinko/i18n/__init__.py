@@ -88,6 +88,9 @@ def _compile(po: Path) -> bytes:
 
 
 def _translations(lang: str) -> _gettext.GNUTranslations:
+    found = _CACHE.get(lang)  # loaded once, never replaced: read without the lock
+    if found is not None:
+        return found
     with _LOCK:
         found = _CACHE.get(lang)
         if found is None:
@@ -156,12 +159,13 @@ class Localizer:
     def text(self, message: Message | str | Mapping[str, Any] | None) -> str:
         """A message (or a stored one: its text, or its data inside a JSON document) in this
         language; a person's words as written."""
-        if message is None:
-            return ""
-        if isinstance(message, str):
-            message = decode(message)
-        elif not isinstance(message, Message):
-            message = from_data(message)
+        if type(message) is not Message:
+            if message is None:
+                return ""
+            if isinstance(message, str):
+                message = decode(message)
+            elif not isinstance(message, Message):
+                message = from_data(message)
         if message.is_text:
             return str(message.params.get("text", ""))
         return self(message.id, **message.params)
