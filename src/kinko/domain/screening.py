@@ -33,6 +33,7 @@ from kinko.domain.money import AssetRegistry, parse_units
 from kinko.errors import ConfigError, KinkoError
 
 __all__ = [
+    "AMOUNTS_SCREENED",
     "AMOUNT_PARAMS",
     "OUTCOMES",
     "RULE_KINDS",
@@ -99,6 +100,10 @@ class Label:
     category: str = ""
     actor: str = ""
     concepts: tuple[str, ...] = ()
+
+
+# how many of a customer's latest amounts (of the asset) the service gives screening
+AMOUNTS_SCREENED = 200
 
 
 @dataclass(frozen=True)

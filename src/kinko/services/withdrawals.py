@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,7 @@ from kinko.domain.messages import Message, decode, msg, stored, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
+    AMOUNTS_SCREENED,
     Context,
     Decision,
     Label,
@@ -76,6 +78,7 @@ from kinko.domain.screening import (
     screen,
 )
 from kinko.domain.states import (
+    COUNTED_WITHDRAWAL_STATES,
     IN_FLIGHT_WITHDRAWAL_STATES,
     OPEN_WITHDRAWAL_STATES,
     SENDABLE_WITHDRAWAL_STATES,
@@ -120,6 +123,7 @@ _STATE_OF: dict[str, WithdrawalState] = {"allow": "allowed", "review": "review",
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _ZERO = re.compile(r"0x0{40}", re.IGNORECASE)
+_KEPT_LISTS = 100_000  # customers (of an asset) whose screening lists a process keeps
 
 
 def check_withdrawal_id(withdrawal_id: str) -> str:
@@ -211,6 +215,28 @@ class _Inputs:
     allow_list: dict[str, datetime]
     amounts: tuple[int, ...]
     destinations: frozenset[str]
+    newest: int | None = None  # when the newest of ``amounts`` was requested (µs); None: none
+
+    def after(self, amount: int, destination: str, at: datetime, counted: bool
+              ) -> _Inputs | None:
+        """The inputs once a withdrawal of ``amount`` to ``destination``, requested ``at``,
+        is added (counted by screening or not), when they can be told without reading
+        them: None when its time is older than the newest amount's (another process's
+        clock) and the amounts are as many as screening reads (which are the latest is
+        then a question for the database)."""
+        marks = self.marks
+        history = (marks.history[0] + 1, marks.history[1] + int(counted))
+        marks = marks._replace(history=history)
+        if not counted:
+            return replace(self, marks=marks)
+        at_us = (at - _EPOCH) // timedelta(microseconds=1)  # as the store keeps it
+        if self.newest is not None and at_us < self.newest:
+            if len(self.amounts) >= AMOUNTS_SCREENED:
+                return None
+            return _Inputs(marks, self.allow_list, (*self.amounts, amount),
+                           self.destinations | {destination}, self.newest)
+        return _Inputs(marks, self.allow_list, (amount, *self.amounts)[:AMOUNTS_SCREENED],
+                       self.destinations | {destination}, at_us)
 
 
 def _cursor(row: WithdrawalView) -> str:
@@ -245,6 +271,10 @@ class Withdrawals:
         # policy digest, made once rather than on every request
         self._rules: tuple[str, tuple[Rule, ...], frozenset[tuple[str, timedelta]]] = \
             ("", (), frozenset())
+        # per (customer, asset): the lists screening reads (allow list, latest amounts,
+        # destinations) with the marks they were read at and the database's stamp; used
+        # before the writers' lock only while the marks read then have not moved
+        self._lists: dict[tuple[str, str], tuple[int, _Inputs]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -365,16 +395,55 @@ class Withdrawals:
             raise RefusedDestination(f"{destination} is the zero address: what is sent there "
                                      "is lost for good", destination=destination)
         requester = requester or f"customer:{customer}"
-        seen: _Inputs | None = None
-        if self.store.current() is None:  # read before the writers' lock, checked under it
-            with self.store.unit(write=False) as u:
-                seen = self._inputs(u, withdrawal_id, customer, known.symbol, "", None)
-                earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
-            if earlier is not None:
-                return self._retried(earlier, customer, known, amount, destination)
+        if self.store.current() is not None:  # inside the caller's unit: read under the lock
+            with self.store.unit() as u:
+                return self._request(u, withdrawal_id, customer, known, amount, destination,
+                                     requester, actor or requester, None)[0]
+        # read before the writers' lock, checked under it
+        database = self.store.stamps()["database"]
+        with self.store.unit(write=False) as u:
+            seen = self._inputs_before(u, database, withdrawal_id, customer, known.symbol)
+            earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
+        if earlier is not None:
+            return self._retried(earlier, customer, known, amount, destination)
         with self.store.unit() as u:
-            return self._request(u, withdrawal_id, customer, known, amount, destination,
-                                 requester, actor or requester, seen)
+            view, after = self._request(u, withdrawal_id, customer, known, amount,
+                                        destination, requester, actor or requester, seen)
+        # committed: the customer's lists with this withdrawal, for their next request
+        self._keep_lists(customer, known.symbol, database, after)
+        return view
+
+    def _inputs_before(self, u: Unit, database: int, withdrawal_id: str, customer: str,
+                       asset: str) -> _Inputs:
+        """The inputs read before the writers' lock: the customer's lists as this process
+        kept them, when the marks read now say they did not change since (a withdrawal
+        added or no longer counted, an address allowed, by any process, moves them), else
+        read with the marks in one statement (and kept)."""
+        kept = self._lists.get((customer, asset))
+        if kept is not None and kept[0] == database:
+            marks = u.screening.request_marks(withdrawal_id, customer, asset, "")
+            if marks.exists or not marks.customer_known:  # nothing to screen
+                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
+                               frozenset())
+            lists = kept[1]
+            if (marks.allow, marks.history) == (lists.marks.allow, lists.marks.history):
+                return replace(lists, marks=marks)
+        seen = self._inputs(u, withdrawal_id, customer, asset, "", None)
+        self._keep_lists(customer, asset, database, seen)
+        return seen
+
+    def _keep_lists(self, customer: str, asset: str, database: int,
+                    inputs: _Inputs | None) -> None:
+        """Keep a customer's lists (with the marks they go with) for their next request;
+        None forgets them."""
+        key = (customer, asset)
+        if inputs is None or inputs.marks.history[0] < 0:  # unknown: nothing to keep
+            self._lists.pop(key, None)
+            return
+        if key not in self._lists and len(self._lists) >= _KEPT_LISTS:
+            with suppress(StopIteration, KeyError, RuntimeError):  # the longest kept goes
+                del self._lists[next(iter(self._lists))]
+        self._lists[key] = (database, inputs)
 
     def _retried(self, earlier: WithdrawalRow, customer: str, known: Asset, amount: int,
                  destination: str) -> WithdrawalView:
@@ -399,31 +468,33 @@ class Withdrawals:
         the hold's append, ``also``), and a list again only if its marks moved."""
         tables = u.screening
         if seen is None:
-            marks, allowed, amounts_, destinations_ = tables.request_inputs(
+            marks, allowed, amounts_, destinations_, newest = tables.request_inputs(
                 withdrawal_id, customer, asset, hot_account)
             if marks.exists or not marks.customer_known:  # nothing to screen
                 return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
                                frozenset())
-            return _Inputs(marks, allowed, tuple(amounts_), destinations_)
+            return _Inputs(marks, allowed, tuple(amounts_), destinations_, newest)
         marks = tables.request_marks(withdrawal_id, customer, asset, hot_account, sums, also)
         if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (), frozenset())
         allow = seen.allow_list if seen.marks.allow == marks.allow \
             else tables.allowed(customer)
         if seen.marks.history == marks.history:
-            amounts, destinations = seen.amounts, seen.destinations
-        else:
+            amounts, destinations, newest = seen.amounts, seen.destinations, seen.newest
+        else:  # read again (the lists' next request reads them again too: no newest)
             amounts = tuple(tables.customer_amounts(customer, asset))
             destinations = tables.customer_destinations(customer)
-        return _Inputs(marks, allow, amounts, destinations)
+            return _Inputs(marks._replace(history=(-1, 0)), allow, amounts, destinations)
+        return _Inputs(marks, allow, amounts, destinations, newest)
 
     def _request(self, u: Unit, withdrawal_id: str, customer: str, known: Asset, amount: int,
                  destination: str, requester: str, actor: str, seen: _Inputs | None
-                 ) -> WithdrawalView:
+                 ) -> tuple[WithdrawalView, _Inputs | None]:
         """The request under the writers' lock: every input screening reads is read here,
         or checked here against what was read before the lock (``seen``) and read again
         where a writer changed it, so the decision is the one a request read wholly under
-        the lock would get."""
+        the lock would get. Also the customer's lists as this request leaves them (None:
+        not told without reading them)."""
         wallets = self.ledger.wallets()
         hots = [w for w in wallets if w.asset == known.symbol and w.tier == "hot"]
         # the first whose key has not leaked (a fresh one registered during an incident);
@@ -446,7 +517,7 @@ class Withdrawals:
         if marks.exists:  # a retry that raced its first attempt: that one's answer
             earlier = u.screening.withdrawal(withdrawal_id)
             assert earlier is not None
-            return self._retried(earlier, customer, known, amount, destination)
+            return self._retried(earlier, customer, known, amount, destination), None
         if not marks.customer_known:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer)
@@ -498,7 +569,9 @@ class Withdrawals:
                 self.trip(known.symbol, "kinko:screening", hit.detail, actor="")
         self.audit(actor, "withdrawal.request", withdrawal_id,
                    {"state": state, "outcome": decision.outcome})
-        return self._view(row, (0, policy.quorum), decision=decision, review=review)
+        after = inputs.after(amount, destination, now, state in COUNTED_WITHDRAWAL_STATES) \
+            if marks.history[0] >= 0 else None
+        return self._view(row, (0, policy.quorum), decision=decision, review=review), after
 
     def _leaked(self, hots: list[Wallet], wallets: list[Wallet]) -> dict[str, str | None]:
         """Per wallet, the open (or contained) incident in which its key leaked: an

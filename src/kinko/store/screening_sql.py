@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from kinko.domain.labels import tag_index
 from kinko.domain.ledger import BalanceState
 from kinko.domain.messages import Message, decode
-from kinko.domain.screening import Label
+from kinko.domain.screening import AMOUNTS_SCREENED, Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
 from kinko.ports import BreakerEventRow, ReadAhead, RequestMarks, TierRow, WithdrawalRow
@@ -58,7 +58,7 @@ _MARKS = (  # one row: see SqlScreening.request_marks
     f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) "
     "AS m6, h.balance AS m7, h.pending_debit AS m8, h.pending_credit AS m9 "
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
-_AMOUNTS = 200  # a customer's latest amounts screening compares a request with
+_AMOUNTS = AMOUNTS_SCREENED  # a customer's latest amounts screening compares a request with
 _NULLS = ", NULL" * 8
 _MARKS_ROW = (  # the marks as a tagged row of text, to go before other tagged rows
     "SELECT 'm' AS tag, CAST(m0 AS TEXT) AS a, CAST(m1 AS TEXT) AS b, m2, CAST(m3 AS TEXT), "
@@ -448,11 +448,13 @@ class SqlScreening:
         return marks
 
     def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
-                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], frozenset[str]]:
+                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], frozenset[str],
+                                  int | None]:
         """:meth:`request_marks`, the customer's allow list (:meth:`allowed`), their latest
         amounts of ``asset`` (:meth:`customer_amounts`, newest first) and the destinations
         they withdrew to (:meth:`customer_destinations`), in one statement: one snapshot,
-        so the marks are those of the lists read with them."""
+        so the marks are those of the lists read with them; and when the newest of those
+        amounts was requested (microseconds since the epoch; None: none)."""
         sql = _INPUTS.replace(":p", self._p())
         marks: RequestMarks | None = None
         allow: dict[str, datetime] = {}
@@ -471,7 +473,8 @@ class SqlScreening:
                 destinations.add(row[0])
         assert marks is not None  # the marks' query returns one row, always
         amounts.sort(key=lambda a: a[0], reverse=True)
-        return marks, allow, [amount for _, amount in amounts], frozenset(destinations)
+        return (marks, allow, [amount for _, amount in amounts], frozenset(destinations),
+                amounts[0][0] if amounts else None)
 
     # tiers -----------------------------------------------------------------------
 

@@ -1,0 +1,73 @@
+"""The lists screening reads of a customer (allow list, latest amounts, destinations) that a
+process keeps between their requests, on SQLite and PostgreSQL: what another process (a
+second server, the CLI) writes to the same database is seen by the next request, as if
+nothing were kept: a withdrawal added, withdrawals no longer counted, an address allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kinko.domain.ledger import Posting
+from kinko.ports import FixedClock
+from kinko.services.custody import Custody
+from kinko.services.ledger import Ledger
+from kinko.services.withdrawals import Withdrawals
+from kinko.store import SqlStore, open_store
+
+E = 10**18
+TO, OTHER, THIRD = ("0x" + "12" * 20, "0x" + "34" * 20, "0x" + "56" * 20)
+
+
+def _kinds(w: Withdrawals, wid: str, to: str, amount: int = E) -> set[str]:
+    view = w.request(wid, "C1", "ETH", amount, to, requester="ops")
+    return {h.kind for h in view.decision.hits}
+
+
+@pytest.fixture
+def pair(ledger: Ledger, clock: FixedClock, store_url: str, tmp_path: Path
+         ) -> Iterator[tuple[Withdrawals, Withdrawals]]:
+    """kinko's server (``w``) and another process on the same database (``other``)."""
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 60 * E),
+                         Posting("customer:C1", "ETH", -60 * E)], source="opening")
+    (tmp_path / "p.toml").write_text(
+        'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\npublic_key = "'
+        + "00" * 32 + '"\n[screening]\n'
+        '[[screening.rules]]\nkind = "new_destination"\naction = "review"\n'
+        '[[screening.rules]]\nkind = "allow_list"\ncooling_off = "1h"\naction = "review"\n'
+        '[[screening.rules]]\nkind = "zscore"\nasset = "ETH"\nthreshold = "3.5"\n'
+        'min_history = 3\naction = "review"\n')
+    Custody(ledger).load_policy(tmp_path / "p.toml", "ops")
+    second: SqlStore = open_store(store_url)
+    other = Withdrawals(Custody(Ledger(second, clock, ledger.assets)))
+    yield Withdrawals(Custody(ledger)), other
+    second.close()
+
+
+def test_what_another_process_writes_is_seen_by_the_next_request(
+        pair: tuple[Withdrawals, Withdrawals], clock: FixedClock) -> None:
+    w, other = pair
+    assert _kinds(w, "a1", TO) == {"new_destination", "allow_list"}
+    assert _kinds(w, "a2", TO) == {"allow_list"}  # its own withdrawal: TO is known now
+    other.request("b1", "C1", "ETH", E, OTHER, requester="ops")
+    assert _kinds(w, "a3", OTHER) == {"allow_list"}  # the other process's withdrawal
+    other.allow("C1", THIRD, "ETH")
+    clock.advance(hours=2)
+    assert _kinds(w, "a4", THIRD) == {"new_destination"}  # allowed by the other process
+    for wid in ("a1", "a2"):  # no longer counted: TO is new again
+        other.reject(wid, "ops", "not this one")
+    assert _kinds(w, "a5", TO) == {"new_destination", "allow_list"}
+
+
+def test_the_amounts_compared_are_those_stored(pair: tuple[Withdrawals, Withdrawals]) -> None:
+    w, other = pair
+    small = E // 1000
+    assert "zscore" not in _kinds(w, "a0", TO, small)
+    for i in range(4):  # the other process's: 1 ETH is far above five small amounts
+        other.request(f"b{i}", "C1", "ETH", small, TO, requester="ops")
+    assert "zscore" in _kinds(w, "a1", TO)
+    for i in range(4):  # no longer counted: two amounts are too few to judge by
+        other.reject(f"b{i}", "ops", "not these")
+    assert "zscore" not in _kinds(w, "a2", TO)
