@@ -123,7 +123,7 @@ _STATE_OF: dict[str, WithdrawalState] = {"allow": "allowed", "review": "review",
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 _ZERO = re.compile(r"0x0{40}", re.IGNORECASE)
-_KEPT_LISTS = 100_000  # customers (of an asset) whose screening lists a process keeps
+_KEPT_LISTS = 10_000  # customers (of an asset) whose screening lists a process keeps
 
 
 def check_withdrawal_id(withdrawal_id: str) -> str:
