@@ -71,3 +71,15 @@ def test_the_amounts_compared_are_those_stored(pair: tuple[Withdrawals, Withdraw
     for i in range(4):  # no longer counted: two amounts are too few to judge by
         other.reject(f"b{i}", "ops", "not these")
     assert "zscore" not in _kinds(w, "a2", TO)
+
+
+def test_a_process_keeps_the_lists_of_so_many_customers(
+        pair: tuple[Withdrawals, Withdrawals], monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _ = pair
+    w.ledger.post("C2", [Posting("wallet:eth-hot", "ETH", 5 * E),
+                         Posting("customer:C2", "ETH", -5 * E)], source="opening")
+    monkeypatch.setattr("kinko.services.withdrawals._KEPT_LISTS", 1)
+    w.request("a1", "C1", "ETH", E, TO, requester="ops")
+    w.request("a2", "C2", "ETH", E, TO, requester="ops")
+    assert list(w._lists) == [("C2", "ETH")]  # the longest kept made room
+    assert _kinds(w, "a3", TO) == {"allow_list"}  # C1's read again: TO known
