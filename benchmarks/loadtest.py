@@ -471,7 +471,12 @@ under the lock, more requests arrive while a batch is open.
   thread 1.21-1.37 → 1.14-1.40 ms (medians 1.23 → 1.19), 16 threads 1.39-1.62 → 1.28-1.52
   ms (medians 1.51 → 1.37). Over HTTP (SQLite NORMAL, 8 s under wrk's 16 connections, two
   rounds interleaved, load 72-86): 257 and 283 → 279 and 353 requests/s, p99 157-178 →
-  152-154 ms, the server's CPU 2.24-2.30 → 2.04-2.23 ms a request. What stands in the way
+  152-154 ms, the server's CPU 2.24-2.30 → 2.04-2.23 ms a request; four more rounds each
+  at load 7.5-9.3 (22:13-22:16 UTC): 343-409 → 290-409 requests/s (medians 364 → 396), p99
+  86-153 → 81-137 ms, CPU 2.19-2.48 → 2.14-2.40 ms (medians 2.37 → 2.29): about 3 % less,
+  within the noise of single rounds. Statements per request are unchanged (SQLite 15
+  allowed, 16 held for review; 13 and 14 under the lock): the read before the lock is the
+  same count, a smaller statement. What stands in the way
   of 0.5× the bare app is still the whole of the unit: no single part is over a sixth of
   it; the next cuts are the ledger's append of a hold (three inserts and an upsert of two
   balances, each a statement into SQLite), the proposal and the audit record (a statement
