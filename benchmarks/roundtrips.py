@@ -55,9 +55,14 @@ class Counting:
 
 
 class RoundTrips:
-    """Round trips to PostgreSQL counted in the driver (psycopg): each time it sends and
-    waits for an answer (a statement, a BEGIN, a COMMIT), and a pipeline of several
-    statements once; those made inside a write unit (under the writers' lock) apart.
+    """Round trips to PostgreSQL counted in the driver (psycopg): each time it sends
+    something and waits for the server's answer (a statement, a BEGIN, a COMMIT, a
+    statement prepared), a pipeline of several statements once; those made inside a write
+    unit (under the writers' lock) apart. Counted where psycopg sends and then waits for the
+    answer (its ``execute`` step, a pipeline's sync), so that a BEGIN
+    sent before a statement counts as the round trip it is, and what psycopg settles
+    without the server (setting autocommit or the isolation level between transactions, a
+    rollback with no transaction open) counts as none.
 
     Counted with no SQLAlchemy statement listener attached: while one listens, kinko sends
     every statement alone (so that each is seen), and statements it would send together
@@ -67,8 +72,8 @@ class RoundTrips:
         import threading
         from contextlib import contextmanager
 
-        import psycopg
-        from psycopg import _pipeline
+        from psycopg import _cursor_base, generators
+        from psycopg._pipeline_base import BasePipeline
 
         from kinko.store import sql
 
@@ -83,17 +88,13 @@ class RoundTrips:
                 if getattr(local, "locked", False):
                     counts.update(["locked_round_trips"])
 
-        wait, leave, unit = psycopg.Connection.wait, _pipeline.Pipeline.__exit__, \
-            sql.SqlStore._write_unit
-
-        def waiting(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            if conn._pipeline is None:  # in a pipeline: counted once, as it ends
+        def counted(step: Any) -> Any:
+            def exchange(*args: Any, **kwargs: Any) -> Any:
                 count()
-            return wait(conn, *args, **kwargs)
+                return step(*args, **kwargs)
+            return exchange
 
-        def leaving(pipeline: Any, *args: Any) -> Any:
-            count()
-            return leave(pipeline, *args)
+        unit = sql.SqlStore._write_unit
 
         @contextmanager
         def writing(store: Any) -> Any:
@@ -104,9 +105,17 @@ class RoundTrips:
             finally:
                 local.locked = False
 
-        self._patched = ((psycopg.Connection, "wait", wait, waiting),
-                         (_pipeline.Pipeline, "__exit__", leave, leaving),
-                         (sql.SqlStore, "_write_unit", unit, writing))
+        # outside a pipeline: the connection's own commands (BEGIN, COMMIT) look
+        # ``generators.execute`` up at each call, a cursor its imported name; in a
+        # pipeline, statements are only sent, and answered at its syncs (one where psycopg
+        # syncs after a BEGIN or COMMIT, one as it ends)
+        self._patched = tuple(
+            (owner, name, getattr(owner, name), new) for owner, name, new in (
+                (generators, "execute", counted(generators.execute)),
+                (_cursor_base, "execute", counted(_cursor_base.execute)),
+                (BasePipeline, "_sync_gen", counted(BasePipeline._sync_gen)),
+                (BasePipeline, "_exit_gen", counted(BasePipeline._exit_gen)),
+                (sql.SqlStore, "_write_unit", writing)))
         for owner, name, _, new in self._patched:
             setattr(owner, name, new)
 
