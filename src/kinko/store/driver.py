@@ -23,6 +23,12 @@ which a write unit calls before it ends: its errors stay the unit's. Before a co
 connection put back in its pool holds nothing. A savepoint held and withdrawn before it
 was sent (:func:`withdraw`) costs nothing at all: a unit that failed before any statement
 of its own.
+
+On PostgreSQL a transaction's ``BEGIN`` is held the same way (:func:`begin`): psycopg sends
+its own as a round trip of its own before the first statement, even in a pipeline; with the
+connection in psycopg's autocommit and the ``BEGIN`` (with the isolation level SQLAlchemy
+set) held, it travels with the transaction's first statement. A transaction that sent no
+statement was never begun on the server, and its commit or rollback costs nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from kinko.errors import KinkoError
 
-__all__ = ["Cursor", "Rows", "defer", "failed", "finish", "flush", "forget", "run", "withdraw"]
+__all__ = ["Cursor", "Rows", "begin", "defer", "failed", "finish", "flush", "forget", "run",
+           "withdraw"]
 
 _HELD = "kinko_held"  # attribute of a psycopg connection: the statements deferred on it
 
@@ -142,6 +149,24 @@ def _driver(conn: Connection) -> Any:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     return dbapi
+
+
+def begin(conn: Connection) -> None:
+    """PostgreSQL, as SQLAlchemy begins a transaction on ``conn``: its ``BEGIN`` is held,
+    sent with the first statement (see the module docstring); the isolation level,
+    read-only and deferrable modes SQLAlchemy set on the driver's connection are kept."""
+    dbapi = _driver(conn)
+    if not dbapi.autocommit:  # psycopg sends no BEGIN of its own from now on
+        dbapi.autocommit = True
+    words = ["BEGIN"]
+    if dbapi.isolation_level is not None:
+        words.append(f"ISOLATION LEVEL {dbapi.isolation_level.name.replace('_', ' ')}")
+    if dbapi.read_only is not None:
+        words.append("READ ONLY" if dbapi.read_only else "READ WRITE")
+    if dbapi.deferrable is not None:
+        words.append("DEFERRABLE" if dbapi.deferrable else "NOT DEFERRABLE")
+    # what a transaction before it held and never sent was never begun either
+    dbapi.__dict__[_HELD] = [_Held(" ".join(words), None, None, droppable=True)]
 
 
 def defer(conn: Connection, sql: str, params: Any = None, *,

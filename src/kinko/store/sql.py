@@ -58,7 +58,7 @@ from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
 from kinko.store.access_sql import SqlAccess
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
-from kinko.store.driver import Cursor, defer, failed, finish, flush, forget, run, withdraw
+from kinko.store.driver import Cursor, begin, defer, failed, finish, flush, forget, run, withdraw
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
@@ -130,7 +130,8 @@ def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
 
 def _postgres_engine(url: str, pool: int) -> Engine:
     """Connections whose cursors send deferred statements with the next one
-    (:func:`~kinko.store.driver.defer`); one taken from the pool after it sat unused for
+    (:func:`~kinko.store.driver.defer`), a transaction's ``BEGIN`` too
+    (:func:`~kinko.store.driver.begin`); one taken from the pool after it sat unused for
     ``PING_AFTER`` seconds is pinged first (the server may have restarted, or dropped it,
     meanwhile), and made again if it does not answer. One in steady use is not: if the
     server went away meanwhile its next statement fails, the pool's every connection is
@@ -138,6 +139,10 @@ def _postgres_engine(url: str, pool: int) -> Engine:
     under way fails as ``StoreUnavailable`` (503)."""
     engine = create_engine(url, pool_size=pool, max_overflow=_OVERFLOW,
                            connect_args={"cursor_factory": Cursor})
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        begin(conn)  # sent with the transaction's first statement, in its round trip
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
