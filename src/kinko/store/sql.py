@@ -56,9 +56,20 @@ from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
-from kinko.store.access_sql import SqlAccess
+from kinko.store.access_sql import AUDIT_HEAD, SqlAccess, audit_head
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
-from kinko.store.driver import Cursor, begin, defer, failed, finish, flush, forget, run, withdraw
+from kinko.store.driver import (
+    Cursor,
+    begin,
+    defer,
+    failed,
+    finish,
+    flush,
+    forget,
+    run,
+    run_all,
+    withdraw,
+)
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
@@ -214,6 +225,7 @@ _OPEN: ContextVar[Mapping[int, SqlUnit]] = ContextVar(
 _REQUEST: ContextVar[dict[int, tuple[float, dict[str, int]]] | None] = ContextVar(
     "kinko_request_stamps", default=None)
 _REQUEST_STAMPS_FOR = 1.0  # seconds: a context that outlives its request reads them again
+_STAMPS = "SELECT name, n FROM stamps"
 
 # inside ``SqlStore.loop_only``: what would read the database raises WouldBlock instead
 _LOOP_ONLY: ContextVar[bool] = ContextVar("kinko_loop_only", default=False)
@@ -300,7 +312,7 @@ class SqlUnit:
     def stamps(self) -> dict[str, int]:
         """The stamps as this unit sees them (read once, again after a touch)."""
         if self._stamps is None:
-            self._stamps = dict(run(self.conn, "SELECT name, n FROM stamps").all())
+            self._stamps = dict(run(self.conn, _STAMPS).all())
         return self._stamps
 
     @contextmanager
@@ -771,8 +783,11 @@ class SqlStore:
 
     def _open_batch(self, again: bool = True) -> _Batch:
         """A connection, its write transaction and the writers' lock: the ledger head row,
-        read (and on PostgreSQL locked) as the first statement. A connection the server
-        dropped (found by that statement: nothing was done on it) is made again once."""
+        read (and on PostgreSQL locked) as the first statement; then, as they are once that
+        lock is held (only its holder writes them), the stamps and the audit head, which
+        the batch carries from unit to unit (on PostgreSQL all three with the BEGIN, in
+        one round trip). A connection the server dropped (found by that statement:
+        nothing was done on it) is made again once."""
         try:
             conn = self.engine.connect()
         except (OperationalError, ProgrammingError) as exc:
@@ -781,11 +796,16 @@ class SqlStore:
             conn.execution_options(kinko_write=True)
             conn.begin()
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-            row = run(conn, f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
-                                       ).first()
+            head, stamps, audit = run_all(conn, [
+                (f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}", ()),
+                (_STAMPS, ()), (AUDIT_HEAD, ())])
+            row = head.first()
             if row is None:
                 raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
-            return _Batch(conn, (int(row[0]), str(row[1])))
+            batch = _Batch(conn, (int(row[0]), str(row[1])))
+            batch.stamps = dict(stamps.all())
+            batch.audit = audit_head(audit.first())
+            return batch
         except BaseException as exc:
             conn.close()
             if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
