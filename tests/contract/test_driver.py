@@ -176,3 +176,28 @@ def test_a_transaction_begins_with_its_first_statement(pg_store: SqlStore,
     with store.engine.connect() as conn, conn.begin():
         pass
     assert exchanges == []
+
+
+@pytest.mark.slow
+def test_a_read_without_a_snapshot_is_one_round_trip_a_statement(
+        pg_store: SqlStore, exchanges: list[str]) -> None:
+    """PostgreSQL: a read unit whose statements stand alone (``snapshot=False``, the reads
+    before the writers' lock) opens no transaction: each statement is one round trip, with
+    no BEGIN or COMMIT, and sees what was committed before it ran."""
+    store = pg_store
+    with store.unit(write=False) as u:  # the pool's first connection: made before counting
+        run(u.conn, "SELECT 1")
+    exchanges.clear()
+    with store.unit(write=False, snapshot=False) as u:
+        first = run(u.conn, "SELECT n FROM stamps WHERE name = 'api_keys'").scalar()
+        assert exchanges == ["statement"]
+        with store.engine.connect() as other:  # another transaction commits meanwhile
+            other.exec_driver_sql("UPDATE stamps SET n = n + 1 WHERE name = 'api_keys'")
+            other.commit()
+        exchanges.clear()
+        again = run(u.conn, "SELECT n FROM stamps WHERE name = 'api_keys'").scalar()
+        assert run(u.conn, "SELECT txid_current_if_assigned()").scalar() is None
+    assert exchanges == ["statement", "statement"]
+    assert again == first + 1
+    with store.unit(write=False) as u:  # the connection's next unit has its snapshot again
+        assert run(u.conn, "SHOW transaction_isolation").scalar() == "repeatable read"

@@ -153,7 +153,8 @@ def _postgres_engine(url: str, pool: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        begin(conn)  # sent with the transaction's first statement, in its round trip
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            begin(conn)  # sent with the transaction's first statement, in its round trip
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
@@ -729,14 +730,16 @@ class SqlStore:
     # ------------------------------------------------------------------ units
 
     @contextmanager
-    def _connection(self, write: bool) -> Iterator[Connection]:
+    def _connection(self, write: bool, snapshot: bool = True) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 if write:
                     conn.execution_options(kinko_write=True)
                 elif self.dialect == "postgresql":
-                    # one consistent snapshot for multi-statement reads such as verify
-                    conn.execution_options(isolation_level="REPEATABLE READ")
+                    # one consistent snapshot for multi-statement reads such as verify;
+                    # without: no transaction, each statement sees what is committed
+                    conn.execution_options(
+                        isolation_level="REPEATABLE READ" if snapshot else "AUTOCOMMIT")
                 with conn.begin():
                     yield conn
         except (OperationalError, ProgrammingError) as exc:
@@ -745,11 +748,14 @@ class SqlStore:
             raise _unavailable(self.engine, exc) from None
 
     @contextmanager
-    def unit(self, *, write: bool = True) -> Iterator[SqlUnit]:
+    def unit(self, *, write: bool = True, snapshot: bool = True) -> Iterator[SqlUnit]:
         """One transaction over every table group; joins the unit already open in this
         thread, if any (see the module docstring). A write unit is committed with the
         others of its batch (group commit: see :class:`_GroupCommit`); it returns once
-        that commit is durable."""
+        that commit is durable. ``snapshot=False``: a read unit whose statements each
+        stand alone (each sees what is committed as it runs, not one shared snapshot), for
+        reads that are checked again under the writers' lock; on PostgreSQL it opens no
+        transaction (no BEGIN, no COMMIT: a statement is one round trip)."""
         open_unit = self.current()
         if open_unit is None and _LOOP_ONLY.get():
             raise WouldBlock("a unit of work is opened in a worker thread, not on the loop")
@@ -763,8 +769,9 @@ class SqlStore:
             with self._write_unit() as unit:
                 yield unit
             return
-        with self._connection(False) as conn:
-            unit = SqlUnit(conn, self.dialect, False, self._sums)
+        with self._connection(False, snapshot) as conn:
+            # the shared sums are kept only from reads of one snapshot
+            unit = SqlUnit(conn, self.dialect, False, self._sums if snapshot else None)
             with self._opened(unit):
                 yield unit
 
