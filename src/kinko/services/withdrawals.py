@@ -367,7 +367,7 @@ class Withdrawals:
         requester = requester or f"customer:{customer}"
         seen: _Inputs | None = None
         if self.store.current() is None:  # read before the writers' lock, checked under it
-            with self.store.unit(write=False) as u:
+            with self.store.unit(write=False, snapshot=False) as u:
                 seen = self._inputs(u, withdrawal_id, customer, known.symbol, "", None)
                 earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
             if earlier is not None:
