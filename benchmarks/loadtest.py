@@ -399,6 +399,32 @@ under the lock, more requests arrive while a batch is open.
   its savepoints are now plain statements, nothing is deferred there), two rounds at 19:37
   UTC, load 8: 281-331 → 308-315 requests/s, server CPU 2.75-3.32 → 2.70-3.16 ms a
   request, p99 100-123 → 107-111 ms: unchanged.
+- **Round trips to PostgreSQL, again (measured 22:06-22:11 UTC the same day, load 9-11
+  on 2 cores while other jobs ran).** The round-trip count now counts where psycopg waits
+  for the server (before, it counted setting autocommit or the isolation level as round
+  trips and missed the BEGIN psycopg sends before a transaction's first statement): one
+  request at a time, an allowed request was 12 round trips, 8 under the writers' lock (a
+  retry 5). psycopg sends a transaction's BEGIN alone, pipeline or not; now the connection
+  is in psycopg's autocommit and kinko holds the BEGIN (with the isolation level) to send
+  it with the first statement. A batch's BEGIN, the writers' lock, the stamps and the
+  audit head are one round trip (four before; the reads after the lock in the same
+  pipeline, each with its own snapshot, so a batch that waited for another process's
+  sees what it committed: tested). The read before the lock, checked again under it,
+  opens no transaction (one round trip, was BEGIN, the statement and COMMIT). The
+  withdrawal's row with its running totals is one statement nobody reads the result of
+  (late rows from another process's clock are handled in the statement), deferred to the
+  unit's end with the hold, the proposal and the audit record. One request at a time: 12
+  → 6 round trips, under the lock 8 → 4; a retry 5 → 3; a unit inside a busy batch holds
+  the lock for two round trips (the marks' statement, with the previous unit's release and
+  its own savepoint; its end), was three. Before and after interleaved with the bare app
+  in the same minutes (8 s runs under wrk, two rounds; CPU per request from `/proc` of
+  the server's processes and of PostgreSQL's): one worker, kinko's server 2.49-2.71 →
+  2.40-2.41 ms, PostgreSQL's 1.25-1.60 → 1.34-1.56 ms, 162-215 → 175-193 requests/s
+  against the bare app's 565-656 (0.25-0.38× → 0.27-0.34×), p99 142-251 → 193-202 ms;
+  two workers 2.83-2.97 → 2.51-2.55 ms and 1.51-1.78 → 1.68-1.74 ms, 127-137 → 142-149
+  requests/s against 285-306 (0.42-0.48× → 0.49-0.50×), p99 244-276 → 156-192 ms. At
+  this load the rates move with the machine more than with the code; the round trips do
+  not, and the p99 target stays missed by far.
 - **What stands in the way on PostgreSQL.** The server's own CPU: 3.5-4.5 ms a request on
   one core's worth (the GIL; measured before the HTTP layer's changes described for SQLite
   below were merged), against about 1.3 ms for the bare app's validation and
@@ -410,9 +436,10 @@ under the lock, more requests arrive while a batch is open.
   lock, per request: three round trips, and per batch the BEGIN, the ledger head's lock
   and the commit's fsync, which holds the turn (the next batch's lock waits for it in any
   case); with two workers the batches of the two processes take turns on that lock.
-  Next: BEGIN travels alone (psycopg sends it as its own round trip, pipeline or not),
-  and the unit's end could ride with the next unit's first statement if a failure there
-  may fail the whole batch.
+  Next: a unit's end (its deferred writes) could ride with the next unit's first
+  statement, if a failure there undid that unit alone after the fact (its savepoint is
+  still open; but the next unit was handed the ledger and audit heads it left); a batch's
+  last unit's end could ride with the COMMIT the same way.
 - **What stands in the way on SQLite.** Python, not the lock. Measured per thread from
   `/proc` (18:35-19:31 UTC, load 6-21 while other jobs ran; bare app, before and after
   interleaved in the same minutes, wrk's 16 connections, 5-8 s each): the bare app's whole

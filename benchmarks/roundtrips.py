@@ -55,9 +55,14 @@ class Counting:
 
 
 class RoundTrips:
-    """Round trips to PostgreSQL counted in the driver (psycopg): each time it sends and
-    waits for an answer (a statement, a BEGIN, a COMMIT), and a pipeline of several
-    statements once; those made inside a write unit (under the writers' lock) apart.
+    """Round trips to PostgreSQL counted in the driver (psycopg): each time it sends
+    something and waits for the server's answer (a statement, a BEGIN, a COMMIT, a
+    statement prepared), a pipeline of several statements once; those made inside a write
+    unit (under the writers' lock) apart. Counted where psycopg sends and then waits for the
+    answer (its ``execute`` step, a pipeline's sync), so that a BEGIN
+    sent before a statement counts as the round trip it is, and what psycopg settles
+    without the server (setting autocommit or the isolation level between transactions, a
+    rollback with no transaction open) counts as none.
 
     Counted with no SQLAlchemy statement listener attached: while one listens, kinko sends
     every statement alone (so that each is seen), and statements it would send together
@@ -67,8 +72,8 @@ class RoundTrips:
         import threading
         from contextlib import contextmanager
 
-        import psycopg
-        from psycopg import _pipeline
+        from psycopg import _cursor_base, generators
+        from psycopg._pipeline_base import BasePipeline
 
         from kinko.store import sql
 
@@ -83,17 +88,13 @@ class RoundTrips:
                 if getattr(local, "locked", False):
                     counts.update(["locked_round_trips"])
 
-        wait, leave, unit = psycopg.Connection.wait, _pipeline.Pipeline.__exit__, \
-            sql.SqlStore._write_unit
-
-        def waiting(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            if conn._pipeline is None:  # in a pipeline: counted once, as it ends
+        def counted(step: Any) -> Any:
+            def exchange(*args: Any, **kwargs: Any) -> Any:
                 count()
-            return wait(conn, *args, **kwargs)
+                return step(*args, **kwargs)
+            return exchange
 
-        def leaving(pipeline: Any, *args: Any) -> Any:
-            count()
-            return leave(pipeline, *args)
+        unit = sql.SqlStore._write_unit
 
         @contextmanager
         def writing(store: Any) -> Any:
@@ -104,9 +105,17 @@ class RoundTrips:
             finally:
                 local.locked = False
 
-        self._patched = ((psycopg.Connection, "wait", wait, waiting),
-                         (_pipeline.Pipeline, "__exit__", leave, leaving),
-                         (sql.SqlStore, "_write_unit", unit, writing))
+        # outside a pipeline: the connection's own commands (BEGIN, COMMIT) look
+        # ``generators.execute`` up at each call, a cursor its imported name; in a
+        # pipeline, statements are only sent, and answered at its syncs (one where psycopg
+        # syncs after a BEGIN or COMMIT, one as it ends)
+        self._patched = tuple(
+            (owner, name, getattr(owner, name), new) for owner, name, new in (
+                (generators, "execute", counted(generators.execute)),
+                (_cursor_base, "execute", counted(_cursor_base.execute)),
+                (BasePipeline, "_sync_gen", counted(BasePipeline._sync_gen)),
+                (BasePipeline, "_exit_gen", counted(BasePipeline._exit_gen)),
+                (sql.SqlStore, "_write_unit", writing)))
         for owner, name, _, new in self._patched:
             setattr(owner, name, new)
 
@@ -230,14 +239,17 @@ def markdown(results: dict[str, Any]) -> list[str]:
             "Etherscan deny list. The API key and the caches' stamps are read on connections "
             "of their own, in autocommit, not counted here; the two transactions of a new "
             "request are its screening reads before the writers' lock and its write unit (a "
-            "retry is answered from the first). "
+            "retry is answered from the first; on PostgreSQL the reads before the lock, "
+            "checked again under it, run without a transaction on the server, each "
+            "statement alone, and are counted here as SQLAlchemy sees them). "
             "\"Under the writers' lock\": statements on a write unit's connection, while "
             "every other writer waits (a batch's first statement takes the lock; commits "
             "are shared by the units of a batch, and counted once per batch). On SQLite "
             "every transaction's BEGIN is a statement too; on PostgreSQL the driver's BEGIN "
             "and COMMIT are round trips not counted as statements. Round trips (PostgreSQL): "
-            "each time the driver sends and waits for an answer, BEGIN and COMMIT included, "
-            "a pipeline of statements sent together once, counted in a second pass with no "
+            "each time the driver sends and waits for an answer (a transaction's BEGIN travels "
+            "with its first statement; COMMIT is one), a pipeline of statements sent "
+            "together once, counted in a second pass with no "
             "statement listener (while one listens, kinko sends each statement alone); one "
             "request at a time, so each batch holds one unit and its BEGIN, writers' lock and "
             "COMMIT count in full. \"Before\" is this script "

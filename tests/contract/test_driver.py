@@ -6,12 +6,16 @@ by whoever listens to the engine's statement events (the round-trip counts)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from conftest import new_pg_url
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from kinko.errors import KinkoError
-from kinko.store import SqlStore
+from kinko.store import SqlStore, open_store
 from kinko.store.driver import defer, run
 
 
@@ -107,3 +111,93 @@ def test_a_unit_whose_deferred_write_fails_leaves_nothing(store: SqlStore) -> No
         got = run(u.conn, f"SELECT name, n FROM stamps WHERE name IN ({p}, {p})",
                   ("e1", "e2")).all()
         assert [tuple(r) for r in got] == [("e1", 1)]
+
+
+@pytest.fixture
+def pg_store(pg: Any) -> Iterator[SqlStore]:
+    s = open_store(new_pg_url(pg))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What psycopg sends and then waits for the server's answer to, in order: a command
+    of the connection's own (a BEGIN, a COMMIT), a statement, a pipeline's sync."""
+    from psycopg import _cursor_base, generators
+    from psycopg._pipeline_base import BasePipeline
+
+    seen: list[str] = []
+
+    def counted(step: Any, name: str) -> Any:
+        def exchange(*args: Any, **kwargs: Any) -> Any:
+            seen.append(name)
+            return step(*args, **kwargs)
+        return exchange
+
+    monkeypatch.setattr(generators, "execute", counted(generators.execute, "command"))
+    monkeypatch.setattr(_cursor_base, "execute", counted(_cursor_base.execute, "statement"))
+    monkeypatch.setattr(BasePipeline, "_sync_gen", counted(BasePipeline._sync_gen, "sync"))
+    monkeypatch.setattr(BasePipeline, "_exit_gen", counted(BasePipeline._exit_gen, "pipeline"))
+    return seen
+
+
+@pytest.mark.slow
+def test_a_transaction_begins_with_its_first_statement(pg_store: SqlStore,
+                                                        exchanges: list[str]) -> None:
+    """PostgreSQL: a transaction's BEGIN travels with its first statement (one round trip,
+    not two), with the isolation level of its kind of unit (a read unit's statements share
+    one snapshot), and a unit that sent nothing costs no round trip at all."""
+    store = pg_store
+    with store.unit(write=False) as u:  # the pool's first connection: made before counting
+        run(u.conn, "SELECT 1")
+    exchanges.clear()
+    with store.unit(write=False) as u:
+        level = run(u.conn, "SHOW transaction_isolation").scalar()
+        first = run(u.conn, "SELECT pg_current_snapshot()::text, txid_current()").one()
+        assert exchanges == ["pipeline", "statement"]
+        with store.engine.connect() as other:  # another transaction commits meanwhile
+            other.exec_driver_sql("UPDATE stamps SET n = n + 1 WHERE name = 'database'")
+            other.commit()
+        again = run(u.conn, "SELECT pg_current_snapshot()::text, txid_current()").one()
+    assert level == "repeatable read"
+    assert tuple(again) == tuple(first)  # one transaction, one snapshot
+    assert exchanges[-1] == "command"  # its COMMIT
+    exchanges.clear()
+    with store.unit() as u:
+        assert run(u.conn, "SHOW transaction_isolation").scalar() == "read committed"
+        defer(u.conn, "UPDATE stamps SET n = n + 1 WHERE name = 'database'")
+    # the write unit: the batch's lock with its BEGIN, its statement, the update sent
+    # before the commit, the commit
+    assert exchanges == ["pipeline", "statement", "pipeline", "command"]
+    exchanges.clear()
+    with store.unit(write=False):
+        pass
+    with store.engine.connect() as conn, conn.begin():
+        pass
+    assert exchanges == []
+
+
+@pytest.mark.slow
+def test_a_read_without_a_snapshot_is_one_round_trip_a_statement(
+        pg_store: SqlStore, exchanges: list[str]) -> None:
+    """PostgreSQL: a read unit whose statements stand alone (``snapshot=False``, the reads
+    before the writers' lock) opens no transaction: each statement is one round trip, with
+    no BEGIN or COMMIT, and sees what was committed before it ran."""
+    store = pg_store
+    with store.unit(write=False) as u:  # the pool's first connection: made before counting
+        run(u.conn, "SELECT 1")
+    exchanges.clear()
+    with store.unit(write=False, snapshot=False) as u:
+        first = run(u.conn, "SELECT n FROM stamps WHERE name = 'api_keys'").scalar()
+        assert exchanges == ["statement"]
+        with store.engine.connect() as other:  # another transaction commits meanwhile
+            other.exec_driver_sql("UPDATE stamps SET n = n + 1 WHERE name = 'api_keys'")
+            other.commit()
+        exchanges.clear()
+        again = run(u.conn, "SELECT n FROM stamps WHERE name = 'api_keys'").scalar()
+        assert run(u.conn, "SELECT txid_current_if_assigned()").scalar() is None
+    assert exchanges == ["statement", "statement"]
+    assert again == first + 1
+    with store.unit(write=False) as u:  # the connection's next unit has its snapshot again
+        assert run(u.conn, "SHOW transaction_isolation").scalar() == "repeatable read"

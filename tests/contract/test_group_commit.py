@@ -313,3 +313,45 @@ def test_a_batch_takes_no_more_units_than_its_database_allows(
     assert after["units"] - before["units"] == queued + 1
     assert after["batches"] - before["batches"] >= 2
     assert ledger.verify().ok
+
+
+def test_a_batch_reads_what_the_writer_before_it_committed(store: SqlStore,
+                                                           clock: FixedClock) -> None:
+    """A batch that waited for the writers' lock while another process's batch held it
+    starts from what that batch committed: the stamps (a key it created) and the audit
+    head its units are handed, read with the lock, are read once the lock is theirs."""
+    other = open_store(store.engine.url.render_as_string(hide_password=False))
+    access, theirs = Access(store, clock), Access(other, clock)
+    access.audit("t", "before", "x", {})
+    entered, release = threading.Event(), threading.Event()
+    seen: list[Any] = []
+
+    def holder() -> None:
+        with other.unit():
+            theirs.create_key("k", "operator")
+            theirs.audit("t", "theirs", "y", {})
+            entered.set()
+            release.wait(timeout=60)
+
+    def waiter() -> None:
+        with store.unit() as u:
+            seen.append((u.stamps()["api_keys"], u.access.audit_head()))
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    threads[0].start()
+    assert entered.wait(timeout=60)
+    threads[1].start()
+    if store.dialect == "postgresql":  # the waiter's batch waits for the lock
+        with store.engine.connect() as conn:
+            while not conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()").scalar():
+                threading.Event().wait(0.01)
+                conn.rollback()
+    release.set()
+    for t in threads:
+        t.join(60)
+    other.close()
+    last = access.audit_log()[-1]
+    assert last["action"] == "theirs"
+    assert seen == [(store.stamps()["api_keys"], (last["seq"], last["hash"]))]

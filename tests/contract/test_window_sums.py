@@ -10,8 +10,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
+from kinko.errors import IdempotencyConflict
 from kinko.store import SqlStore, open_store, upgrade
 from kinko.store.migrate import _config
 from kinko.store.screening_sql import COUNTED
@@ -151,3 +153,21 @@ def test_the_migration_stamps_every_table_processes_cache() -> None:
     migration = import_module("kinko.store.migrations.versions.0012_request_path")
     assert tuple(migration.TABLES) == STAMPED
     assert tuple(migration.COUNTED) == COUNTED
+
+
+def test_a_withdrawal_recorded_twice_is_refused_where_it_was_written(store: SqlStore) -> None:
+    """The row and its running totals are one statement sent with the unit's next round
+    trip on PostgreSQL: an id recorded again is refused (``IdempotencyConflict``) inside
+    the savepoint that wrote it, which undoes it alone, and counts nothing twice."""
+    rng = random.Random(17)
+    at = T0 + timedelta(days=800)  # after every other test's rows
+    first = _row(99_101, at, rng)
+    with store.unit() as u:
+        u.screening.put_withdrawal(first)
+        with pytest.raises(IdempotencyConflict), u.savepoint():
+            u.screening.put_withdrawal({**first, "requested_at": at + timedelta(seconds=1)})
+        u.screening.put_withdrawal(_row(99_102, at + timedelta(seconds=2), rng))
+    rows = _counted(store)
+    assert sorted(r["id"] for r in rows if int(str(r["id"])[1:]) > 99_100) == [
+        "W99101", "W99102"]
+    _check(store, rng, [at, at + timedelta(seconds=1), at + timedelta(seconds=2)])

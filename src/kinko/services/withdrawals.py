@@ -401,7 +401,7 @@ class Withdrawals:
                                      requester, actor or requester, None)[0]
         # read before the writers' lock, checked under it
         database = self.store.stamps()["database"]
-        with self.store.unit(write=False) as u:
+        with self.store.unit(write=False, snapshot=False) as u:
             seen = self._inputs_before(u, database, withdrawal_id, customer, known.symbol)
             earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
         if earlier is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -14,7 +14,15 @@ from kinko.store.driver import defer, run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
-__all__ = ["SqlAccess"]
+__all__ = ["AUDIT_HEAD", "SqlAccess", "audit_head"]
+
+# the audit log's last record: its sequence number and hash
+AUDIT_HEAD = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+
+
+def audit_head(row: Any) -> tuple[int, str]:
+    """The audit head from ``AUDIT_HEAD``'s row (None: the log is empty)."""
+    return (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
 
 
 class SqlAccess:
@@ -50,9 +58,7 @@ class SqlAccess:
     def audit_head(self) -> tuple[int, str]:
         if self.head is not None:
             return self.head
-        row = run(self.conn,
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").first()
-        head = (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
+        head = audit_head(run(self.conn, AUDIT_HEAD).first())
         if self._carry:
             self.head = head
         return head

@@ -23,6 +23,15 @@ which a write unit calls before it ends: its errors stay the unit's. Before a co
 connection put back in its pool holds nothing. A savepoint held and withdrawn before it
 was sent (:func:`withdraw`) costs nothing at all: a unit that failed before any statement
 of its own.
+
+On PostgreSQL a transaction's ``BEGIN`` is held the same way (:func:`begin`): psycopg sends
+its own as a round trip of its own before the first statement, even in a pipeline; with the
+connection in psycopg's autocommit and the ``BEGIN`` (with the isolation level SQLAlchemy
+set) held, it travels with the transaction's first statement. A transaction that sent no
+statement was never begun on the server, and its commit or rollback costs nothing.
+:func:`run_all` sends several statements whose rows are all read in one round trip
+(each still runs after the one before it has finished, with a snapshot of its own in
+READ COMMITTED: a row lock first, then reads that see what the lock's holder committed).
 """
 
 from __future__ import annotations
@@ -36,8 +45,8 @@ from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from kinko.errors import KinkoError
 
-__all__ = ["Cursor", "Rows", "defer", "failed", "finish", "flush", "forget", "run", "watched",
-           "withdraw"]
+__all__ = ["Cursor", "Rows", "begin", "defer", "failed", "finish", "flush", "forget", "run",
+           "run_all", "watched", "withdraw"]
 
 _HELD = "kinko_held"  # attribute of a psycopg connection: the statements deferred on it
 
@@ -145,6 +154,24 @@ def _driver(conn: Connection) -> Any:
     return dbapi
 
 
+def begin(conn: Connection) -> None:
+    """PostgreSQL, as SQLAlchemy begins a transaction on ``conn``: its ``BEGIN`` is held,
+    sent with the first statement (see the module docstring); the isolation level,
+    read-only and deferrable modes SQLAlchemy set on the driver's connection are kept."""
+    dbapi = _driver(conn)
+    if not dbapi.autocommit:  # psycopg sends no BEGIN of its own from now on
+        dbapi.autocommit = True
+    words = ["BEGIN"]
+    if dbapi.isolation_level is not None:
+        words.append(f"ISOLATION LEVEL {dbapi.isolation_level.name.replace('_', ' ')}")
+    if dbapi.read_only is not None:
+        words.append("READ ONLY" if dbapi.read_only else "READ WRITE")
+    if dbapi.deferrable is not None:
+        words.append("DEFERRABLE" if dbapi.deferrable else "NOT DEFERRABLE")
+    # what a transaction before it held and never sent was never begun either
+    dbapi.__dict__[_HELD] = [_Held(" ".join(words), None, None, droppable=True)]
+
+
 def defer(conn: Connection, sql: str, params: Any = None, *,
           conflict: Callable[[str], KinkoError] | None = None, droppable: bool = False) -> None:
     """``sql`` with ``params`` (a statement whose rows and count nobody reads) sent with
@@ -250,3 +277,34 @@ def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
         raise  # not reached: the handling above raises
     finally:
         cursor.close()
+
+
+def run_all(conn: Connection, statements: Sequence[tuple[str, Any]]) -> list[Rows]:
+    """Each of ``statements`` (text and a tuple of parameters) on ``conn``'s open
+    transaction, one after the other, and the rows of each: on PostgreSQL in one round
+    trip with what is held (a pipeline: the first that fails raises, the rest are not
+    run), one at a time elsewhere and while anyone listens to the engine's statements."""
+    if conn.dialect.name != "postgresql" or watched(conn) or not statements:
+        return [run(conn, sql, params) for sql, params in statements]
+    dbapi = _driver(conn)
+    held: list[_Held] = dbapi.__dict__.pop(_HELD, None) or []
+    cursors = [psycopg.Cursor(dbapi) for _ in statements]
+
+    def send() -> None:
+        for cursor, (sql, params) in zip(cursors, statements, strict=True):
+            cursor.execute(sql, params)
+
+    try:
+        _send(dbapi, held, send)
+        return [Rows(cursor.fetchall() if cursor.description is not None else [],
+                     cursor.rowcount) for cursor in cursors]
+    except KinkoError:  # a statement held before these failed on its constraint
+        raise
+    except BaseException as exc:
+        failed_at = next((sql for cursor, (sql, _) in zip(cursors, statements, strict=True)
+                          if cursor.pgresult is None), statements[-1][0])
+        conn._handle_dbapi_exception(exc, failed_at, None, None, None)
+        raise  # not reached: the handling above raises
+    finally:
+        for cursor in cursors:
+            cursor.close()

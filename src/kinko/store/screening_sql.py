@@ -18,7 +18,7 @@ from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_S
 from kinko.errors import IdempotencyConflict
 from kinko.ports import BreakerEventRow, ReadAhead, RequestMarks, TierRow, WithdrawalRow
 from kinko.store import schema as s
-from kinko.store.driver import run
+from kinko.store.driver import defer, run
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, to_us
 
@@ -120,14 +120,13 @@ class SqlScreening:
                   row["destination"], row["wallet"], at, row["requester"], row["state"],
                   row["decision"], row["tx_hash"])
         counted = row["state"] in COUNTED
+        if counted and self.conn.dialect.name == "postgresql":
+            # the row and its running totals in one statement, whose result nobody reads:
+            # sent with the unit's next statement or its end (driver.defer)
+            self._add_with_totals(row["id"], at, int(row["amount"]), _scopes(row),
+                                  (insert, values))
+            return
         try:
-            if counted and self.conn.dialect.name == "postgresql":
-                # the row and its running totals in one statement (one round trip)
-                scopes = self._add_in_order(row["id"], at, int(row["amount"]), _scopes(row),
-                                            (insert, values))
-                if scopes:
-                    self._add_outflow(row["id"], at, int(row["amount"]), scopes)
-                return
             run(self.conn, insert, values)
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
@@ -165,31 +164,29 @@ class SqlScreening:
             f"INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, total, n) "
             f"VALUES ({', '.join([p] * 8)})", rows)
 
-    def _add_in_order(self, wid: str, at: int, amount: int,
-                      scopes: list[tuple[str, str, str]],
-                      first: tuple[str, tuple[Any, ...]] | None = None
-                      ) -> list[tuple[str, str, str]]:
-        """PostgreSQL, in one statement (exact ``numeric`` sums): append the withdrawal to
-        each running total whose last row is older, after the insert ``first`` (the
-        withdrawal's row); the scopes it is older than the last row of (another process's
-        clock) are returned, for :meth:`_add_outflow`."""
+    def _add_with_totals(self, wid: str, at: int, amount: int,
+                         scopes: list[tuple[str, str, str]], first: tuple[str, tuple[Any, ...]]
+                         ) -> None:
+        """PostgreSQL, in one statement (exact ``numeric`` sums) deferred to the unit's
+        next round trip: the insert ``first`` (the withdrawal's row), then the withdrawal
+        in each running total, after the last row before it (at, id); the rows after it
+        (another process's clock ran behind) carry its amount too."""
         rows = ", ".join(["(%s, %s, %s)"] * len(scopes))
-        head, before = (f"w AS ({first[0]}), ", first[1]) if first is not None else ("", ())
-        later = run(self.conn,
-            f"WITH {head}v(scope, asset, key) AS (VALUES {rows}), "
-            "l AS (SELECT v.scope, v.asset, v.key, o.at_us, o.withdrawal, o.total, o.n FROM v "
-            "LEFT JOIN LATERAL (SELECT at_us, withdrawal, total, n FROM outflows AS f WHERE "
-            "f.scope = v.scope AND f.asset = v.asset AND f.key = v.key ORDER BY at_us DESC, "
-            "withdrawal DESC LIMIT 1) AS o ON true), "
+        defer(self.conn,
+            f"WITH w AS ({first[0]}), v(scope, asset, key) AS (VALUES {rows}), "
+            "b AS (SELECT v.scope, v.asset, v.key, o.total, o.n FROM v LEFT JOIN LATERAL "
+            "(SELECT total, n FROM outflows AS f WHERE f.scope = v.scope AND f.asset = "
+            "v.asset AND f.key = v.key AND (at_us, withdrawal) < (%s, %s) ORDER BY at_us "
+            "DESC, withdrawal DESC LIMIT 1) AS o ON true), "
             "ins AS (INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, "
             "total, n) SELECT scope, asset, key, %s, %s, %s::numeric, coalesce(total, 0) + "
-            "%s::numeric, coalesce(n, 0) + 1 FROM l WHERE at_us IS NULL OR (at_us, "
-            "withdrawal) < (%s, %s)) "
-            "SELECT scope FROM l WHERE at_us IS NOT NULL AND (at_us, withdrawal) > (%s, %s)",
-            (*before, *(v for scope in scopes for v in scope), at, wid, amount, amount, at,
-             wid, at, wid)).all()
-        out = {str(r[0]) for r in later}
-        return [scope for scope in scopes if scope[0] in out]
+            "%s::numeric, coalesce(n, 0) + 1 FROM b) "
+            "UPDATE outflows AS f SET total = f.total + %s::numeric, n = f.n + 1 FROM v "
+            "WHERE f.scope = v.scope AND f.asset = v.asset AND f.key = v.key AND "
+            "(f.at_us, f.withdrawal) > (%s, %s)",
+            (*first[1], *(v for scope in scopes for v in scope), at, wid, at, wid, amount,
+             amount, amount, at, wid),
+            conflict=lambda _why: IdempotencyConflict(f"withdrawal {wid} already exists"))
 
     def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
                       amount: int) -> tuple[int, int]:

@@ -56,16 +56,18 @@ from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
-from kinko.store.access_sql import SqlAccess
+from kinko.store.access_sql import AUDIT_HEAD, SqlAccess, audit_head
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
 from kinko.store.driver import (
     Cursor,
+    begin,
     defer,
     failed,
     finish,
     flush,
     forget,
     run,
+    run_all,
     watched,
     withdraw,
 )
@@ -142,7 +144,8 @@ def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
 
 def _postgres_engine(url: str, pool: int) -> Engine:
     """Connections whose cursors send deferred statements with the next one
-    (:func:`~kinko.store.driver.defer`); one taken from the pool after it sat unused for
+    (:func:`~kinko.store.driver.defer`), a transaction's ``BEGIN`` too
+    (:func:`~kinko.store.driver.begin`); one taken from the pool after it sat unused for
     ``PING_AFTER`` seconds is pinged first (the server may have restarted, or dropped it,
     meanwhile), and made again if it does not answer. One in steady use is not: if the
     server went away meanwhile its next statement fails, the pool's every connection is
@@ -150,6 +153,11 @@ def _postgres_engine(url: str, pool: int) -> Engine:
     under way fails as ``StoreUnavailable`` (503)."""
     engine = create_engine(url, pool_size=pool, max_overflow=_OVERFLOW,
                            connect_args={"cursor_factory": Cursor})
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            begin(conn)  # sent with the transaction's first statement, in its round trip
 
     @event.listens_for(engine, "checkout")
     def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
@@ -243,6 +251,7 @@ _OPEN: ContextVar[Mapping[int, SqlUnit]] = ContextVar(
 _REQUEST: ContextVar[dict[int, tuple[float, dict[str, int]]] | None] = ContextVar(
     "kinko_request_stamps", default=None)
 _REQUEST_STAMPS_FOR = 1.0  # seconds: a context that outlives its request reads them again
+_STAMPS = "SELECT name, n FROM stamps"
 
 # inside ``SqlStore.loop_only``: what would read the database raises WouldBlock instead
 _LOOP_ONLY: ContextVar[bool] = ContextVar("kinko_loop_only", default=False)
@@ -329,7 +338,7 @@ class SqlUnit:
     def stamps(self) -> dict[str, int]:
         """The stamps as this unit sees them (read once, again after a touch)."""
         if self._stamps is None:
-            self._stamps = dict(run(self.conn, "SELECT name, n FROM stamps").all())
+            self._stamps = dict(run(self.conn, _STAMPS).all())
         return self._stamps
 
     @contextmanager
@@ -746,7 +755,7 @@ class SqlStore:
     # ------------------------------------------------------------------ units
 
     @contextmanager
-    def _connection(self, write: bool) -> Iterator[Connection]:
+    def _connection(self, write: bool, snapshot: bool = True) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 if not write and self.dialect == "sqlite" and not watched(conn):
@@ -756,8 +765,10 @@ class SqlStore:
                 if write:
                     conn.execution_options(kinko_write=True)
                 elif self.dialect == "postgresql":
-                    # one consistent snapshot for multi-statement reads such as verify
-                    conn.execution_options(isolation_level="REPEATABLE READ")
+                    # one consistent snapshot for multi-statement reads such as verify;
+                    # without: no transaction, each statement sees what is committed
+                    conn.execution_options(
+                        isolation_level="REPEATABLE READ" if snapshot else "AUTOCOMMIT")
                 with conn.begin():
                     yield conn
         except (OperationalError, ProgrammingError) as exc:
@@ -766,11 +777,14 @@ class SqlStore:
             raise _unavailable(self.engine, exc) from None
 
     @contextmanager
-    def unit(self, *, write: bool = True) -> Iterator[SqlUnit]:
+    def unit(self, *, write: bool = True, snapshot: bool = True) -> Iterator[SqlUnit]:
         """One transaction over every table group; joins the unit already open in this
         thread, if any (see the module docstring). A write unit is committed with the
         others of its batch (group commit: see :class:`_GroupCommit`); it returns once
-        that commit is durable."""
+        that commit is durable. ``snapshot=False``: a read unit whose statements each
+        stand alone (each sees what is committed as it runs, not one shared snapshot), for
+        reads that are checked again under the writers' lock; on PostgreSQL it opens no
+        transaction (no BEGIN, no COMMIT: a statement is one round trip)."""
         open_unit = self.current()
         if open_unit is None and _LOOP_ONLY.get():
             raise WouldBlock("a unit of work is opened in a worker thread, not on the loop")
@@ -784,8 +798,9 @@ class SqlStore:
             with self._write_unit() as unit:
                 yield unit
             return
-        with self._connection(False) as conn:
-            unit = SqlUnit(conn, self.dialect, False, self._sums)
+        with self._connection(False, snapshot) as conn:
+            # the shared sums are kept only from reads of one snapshot
+            unit = SqlUnit(conn, self.dialect, False, self._sums if snapshot else None)
             with self._opened(unit):
                 yield unit
 
@@ -804,8 +819,11 @@ class SqlStore:
 
     def _open_batch(self, again: bool = True) -> _Batch:
         """A connection, its write transaction and the writers' lock: the ledger head row,
-        read (and on PostgreSQL locked) as the first statement. A connection the server
-        dropped (found by that statement: nothing was done on it) is made again once."""
+        read (and on PostgreSQL locked) as the first statement; then, as they are once that
+        lock is held (only its holder writes them), the stamps and the audit head, which
+        the batch carries from unit to unit (on PostgreSQL all three with the BEGIN, in
+        one round trip). A connection the server dropped (found by that statement:
+        nothing was done on it) is made again once."""
         try:
             conn = self.engine.connect()
         except (OperationalError, ProgrammingError) as exc:
@@ -814,11 +832,16 @@ class SqlStore:
             conn.execution_options(kinko_write=True)
             conn.begin()
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-            row = run(conn, f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}"
-                                       ).first()
+            head, stamps, audit = run_all(conn, [
+                (f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}", ()),
+                (_STAMPS, ()), (AUDIT_HEAD, ())])
+            row = head.first()
             if row is None:
                 raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
-            return _Batch(conn, (int(row[0]), str(row[1])))
+            batch = _Batch(conn, (int(row[0]), str(row[1])))
+            batch.stamps = dict(stamps.all())
+            batch.audit = audit_head(audit.first())
+            return batch
         except BaseException as exc:
             conn.close()
             if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
