@@ -543,14 +543,19 @@ class SparkTransfers:
         # each round's tables are checkpointed: the plan stays one round deep
         reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
         delta = reach
+        # the transfers out of non-stops, read from the cache in each round (not kept twice)
         edges = self.x.join(F.broadcast(stops), self.x.s == stops.addr, "left_anti") \
-            .select("pos", "s", "d").cache()
+            .select("pos", "s", "d")
+        # the addresses a round starts from (never more than the address table) go to every
+        # task when the address table does: the transfers are then not shuffled in a round
+        small = self.m <= BROADCAST_ADDRESSES
         rounds = 0
         lo = delta.agg(F.min("t")).collect()[0][0]
         while lo is not None:
             rounds += 1
+            frontier = delta.select(F.col("addr").alias("s"), F.col("t"))
             cand = (edges.where(F.col("pos") >= int(lo))
-                    .join(delta.select(F.col("addr").alias("s"), F.col("t")), "s")
+                    .join(F.broadcast(frontier) if small else frontier, "s")
                     .where(F.col("pos") >= F.col("t"))
                     .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
             delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
@@ -565,14 +570,19 @@ class SparkTransfers:
         quiet = stops.where(~F.col("addr").isin(seed_ids)) if seed_ids else stops
         spreads = reached.join(quiet, "addr", "left_anti")
         marks = [int(p) for _, p in seed_addresses]
-        keep = (self.x.join(F.broadcast(reached.select(F.col("addr").alias("d"))), "d", "left_semi")
-                .select("pos")
-                .union(self.x.join(spreads.select(F.col("addr").alias("s")), "s", "left_semi")
-                       .select("pos"))
-                .union(self.x.where(F.col("pos").isin(marks)).select("pos"))).distinct()
+        # kept: into a reached address, out of one that spreads, or a seed address's mark;
+        # one pass over the cached transfers, the reached addresses flagged on each (sent to
+        # every task as the address table is), no union of positions to make distinct
+        into = reached.select(F.col("addr").alias("d"), F.lit(True).alias("into"))
+        out = spreads.select(F.col("addr").alias("s"), F.lit(True).alias("out"))
+        flagged = (self.x.join(F.broadcast(into) if small else into, "d", "left")
+                   .join(F.broadcast(out) if small else out, "s", "left"))
+        wanted = (F.col("into").isNotNull() | F.col("out").isNotNull()
+                  | F.col("pos").isin(marks))
+        keep = flagged.where(wanted).select(*self.x.columns)
         count = keep.count()
         everything = count >= MOST * self.n
-        rows = self.x if everything else self.x.join(keep, "pos", "left_semi")
+        rows = self.x if everything else keep
         # in file order here, not by a sort of the kept transfers on the cluster
         table = rows.toArrow()
         table = table.take(pa.array(np.argsort(_np(table["pos"]), kind="stable")))
