@@ -10,20 +10,22 @@ source, for the generic ``csv`` and ``parquet`` formats:
   lines), Parquet typed; each row numbered in file order (``zipWithIndex``: scalable, no
   single partition);
 - **validation**: the same checks and messages as the DuckDB engine
-  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in the one pass
-  that caches the rows read; the order and uniqueness checks, in one job, join each row with
-  the one before (an equi-join on ``row + 1``) and group transactions by hash; problems are
-  named ``file:line`` (``file: row N``);
+  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in the pass that
+  numbers the transfers, kept as one flag a row; the order and uniqueness checks, in one job
+  over the cached transfers, join each row with the one before (an equi-join on ``row + 1``)
+  and group transactions by a 128-bit key of their hash; the rows named are read back with
+  their text; problems are named ``file:line`` (``file: row N``);
 - **numbering**: the distinct normalised addresses, sorted (range-partitioned) and numbered,
   joined back to the transfers (a broadcast join up to :data:`BROADCAST_ADDRESSES`): the ids
-  of the DuckDB engine;
+  of the DuckDB engine. Only the numbered transfers are cached (integers: no text); a job that
+  needs the text reads the file again, which gives the same rows in the same order;
 - **reduction**: the time-respecting reachable set as semi-naive rounds of a join and a
   group-by (:func:`~kinko.chains.tracefiles.reach.reachable_times_sql`'s rounds), stops
   spreading nothing, then the transfers a trace needs
   (:func:`~kinko.chains.tracefiles.reach.kept_positions`'s rule, and its :data:`MOST` rule);
-- **collection**: only the kept transfers (ids, amounts, order columns, hashes) come to the
-  driver, as Arrow, and are put in file order there; their addresses are renumbered
-  ``0..k-1`` in the same order.
+- **collection**: only the kept transfers (ids, amounts, order columns) come to the driver, as
+  Arrow, and are put in file order there; their addresses are renumbered ``0..k-1`` in the
+  same order. The hashes of the transfers a report shows are read from the file by position.
 
 Addresses are matched to seeds and labels with :func:`~kinko.domain.labels.address_key`
 itself (a Python function over the distinct addresses, on the executors). Tests run Spark in
@@ -429,8 +431,8 @@ class SparkTransfers:
         text), with the figures the checks need, in one pass over the file."""
         F = self.F
         std = self._std
-        names = (std.select(F.col("src").alias("a"))
-                 .union(std.select(F.col("dst").alias("a"))).distinct().orderBy("a"))
+        # both addresses of a row from one read of the file (a union would read it twice)
+        names = std.select(F.explode(F.array("src", "dst")).alias("a")).distinct().orderBy("a")
         ids = _numbered(names, "id")
         self.ids = ids.cache()
         self.m = self.ids.count()
