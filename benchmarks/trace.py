@@ -402,7 +402,9 @@ needs them), each reduction round sends its frontier to every task instead of sh
 the transfers, and the kept transfers are found in one pass: Spark at 50M completes here
 (one run at a load average of 5-49: 1,622 s, 935 s of CPU in Spark's tasks, of which the
 pass that numbers, checks and caches the transfers 321 s, the order checks 250 s, the
-address listing 162 s, each reduction round 16-20 s; outputs byte for byte DuckDB's).
+address listing 162 s, each reduction round 16-20 s; outputs byte for byte DuckDB's); at
+10M on a quiet machine, back to back with the code before: 187.7 → 149.6 s, 347.8 → 276.0 s
+of CPU in the command's processes, the reduction 72.3 → 43.7 s).
 """
 
 
