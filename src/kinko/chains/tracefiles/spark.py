@@ -10,20 +10,22 @@ source, for the generic ``csv`` and ``parquet`` formats:
   lines), Parquet typed; each row numbered in file order (``zipWithIndex``: scalable, no
   single partition);
 - **validation**: the same checks and messages as the DuckDB engine
-  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in the one pass
-  that caches the rows read; the order and uniqueness checks, in one job, join each row with
-  the one before (an equi-join on ``row + 1``) and group transactions by hash; problems are
-  named ``file:line`` (``file: row N``);
+  (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in the pass that
+  numbers the transfers, kept as one flag a row; the order and uniqueness checks, in one job
+  over the cached transfers, join each row with the one before (an equi-join on ``row + 1``)
+  and group transactions by a 128-bit key of their hash; the rows named are read back with
+  their text; problems are named ``file:line`` (``file: row N``);
 - **numbering**: the distinct normalised addresses, sorted (range-partitioned) and numbered,
   joined back to the transfers (a broadcast join up to :data:`BROADCAST_ADDRESSES`): the ids
-  of the DuckDB engine;
+  of the DuckDB engine. Only the numbered transfers are cached (integers: no text); a job that
+  needs the text reads the file again, which gives the same rows in the same order;
 - **reduction**: the time-respecting reachable set as semi-naive rounds of a join and a
   group-by (:func:`~kinko.chains.tracefiles.reach.reachable_times_sql`'s rounds), stops
   spreading nothing, then the transfers a trace needs
   (:func:`~kinko.chains.tracefiles.reach.kept_positions`'s rule, and its :data:`MOST` rule);
-- **collection**: only the kept transfers (ids, amounts, order columns, hashes) come to the
-  driver, as Arrow, and are put in file order there; their addresses are renumbered
-  ``0..k-1`` in the same order.
+- **collection**: only the kept transfers (ids, amounts, order columns) come to the driver, as
+  Arrow, and are put in file order there; their addresses are renumbered ``0..k-1`` in the
+  same order. The hashes of the transfers a report shows are read from the file by position.
 
 Addresses are matched to seeds and labels with :func:`~kinko.domain.labels.address_key`
 itself (a Python function over the distinct addresses, on the executors). Tests run Spark in
@@ -201,8 +203,9 @@ class SparkTransfers:
         self.raw, columns = self._read()
         self.inp = _Input(self.path, "raw", columns, is_csv=not self.parquet)
         self._std = self._standard(asset)
-        self._check()
         self._number()
+        self._check()
+        self._narrow()
 
     # --- reading -------------------------------------------------------------------------
 
@@ -243,8 +246,11 @@ class SparkTransfers:
         df = (self.spark.read.option("header", True).option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", "_corrupt").option("escape", '"')
               .option("encoding", "UTF-8").schema(schema).csv(str(self.path)))
-        df = _numbered(df, "_row")
-        bad = (df.where(F.col("_corrupt").isNotNull()).select("_row", "_corrupt")
+        df = _numbered(df, "_row", cache=False)
+        # (every field read beside the record: Spark reads no file for its corrupt records
+        # alone, and finds a record short of fields only when it parses them all)
+        bad = (df.where(F.col("_corrupt").isNotNull())
+               .select("_row", "_corrupt", *(f"c{i}" for i in range(len(header))))
                .orderBy("_row").limit(MAX_PROBLEMS).collect())
         if bad:
             inp = _Input(self.path, "raw", {}, is_csv=True)
@@ -278,7 +284,13 @@ class SparkTransfers:
             _normal(F, F.col("from"), _ETH_ADDRESS).alias("src"),
             _normal(F, F.col("to"), _ETH_ADDRESS).alias("dst"),
             _amount(F, inp, "value").alias("value"), _amount(F, inp, "fee").alias("fee"))
-        return std
+        std = self._every = std.withColumn("h", _normal(F, F.col("tx_hash"), _ETH_HASH))
+        # never cached (the text of every row would outgrow memory at chain scale): each
+        # job that needs the text reads the file again, and the file's rows come in the same
+        # order each time, so a transfer's position does not change
+        if keep is None:  # every row kept: a transfer's position is its record's number
+            return std.select(F.col("_row").alias("pos"), *std.columns)
+        return _numbered(std.where("_keep"), "pos", cache=False)
 
     def _asset_filter(self, raw: Any, asset: str | None) -> Any:
         """The condition a row of the chosen asset meets; None when every row is kept."""
@@ -306,38 +318,38 @@ class SparkTransfers:
     def _check(self) -> None:
         """The value checks, then order and uniqueness, as the DuckDB engine words them.
 
-        The standard rows are read once and cached (with a flag for a wrong value, and their
-        positions); the problems are named from the file only when some row is wrong."""
+        The transfers are numbered and cached narrow first (:meth:`_number`: integers and a
+        flag for a wrong value, no text); the problems are named from the file only when some
+        row is wrong."""
         F, inp = self.F, self.inp
-        std = self._std.withColumn("h", _normal(F, F.col("tx_hash"), _ETH_HASH))
-        if self._all:  # every row kept: a transfer's position is its record's number
-            std = std.select(F.col("_row").alias("pos"), *std.columns)
-        std = self._rows = std.cache()
         parts = [p for f in _fields() if inp.has(f.key)
                  for p in [_problem(F, inp, f)] if p is not None]
-        if parts and std.where("_bad").limit(1).count():
+        # a file read whole has its wrong values flagged in the numbering's pass; rows of
+        # other assets are checked too, by a pass of their own
+        wrong = (self._bad_rows if self._all else
+                 self._every.where("_bad").limit(1).count() if parts else 0)
+        if parts and wrong:
             rows = (self.raw.select("_row", F.concat_ws("; ", *parts).alias("m"))
                     .where(F.col("m") != "").orderBy("_row").limit(MAX_PROBLEMS).collect())
             _raise(inp, [(int(r["_row"]), str(r["m"])) for r in rows])
-        kept = std.where("_keep").drop("_bad", "_keep")
-        self.kept = kept if self._all else _numbered(kept, "pos")
-        self.n = self.kept.count()
         problems = self._order_problems()
-        wrong = [(r, m) for k, r, m in problems if k == 0]
-        _raise(inp, wrong or [(r, m) for _k, r, m in problems])
+        wrong_order = [(r, m) for k, r, m in problems if k == 0]
+        _raise(inp, wrong_order or [(r, m) for _k, r, m in problems])
 
     def _order_problems(self) -> list[tuple[int, int, str]]:
         """(kind, row, problem) of rows out of order or repeated (kind 0), of two transactions
         at one (block, tx_index) (1) and of a transaction at two places (2), at most
-        :data:`MAX_PROBLEMS` of each: one job, each row paired with the one before by a
-        single equi-join (``pos + 1``) that the three checks share."""
-        F, inp = self.F, self.inp
+        :data:`MAX_PROBLEMS` of each: one job over the narrow rows, each paired with the one
+        before by a single equi-join (``pos + 1``) that the three checks share; hashes are
+        compared by their 128-bit keys, and the rows named are then read with their text."""
+        F = self.F
         from pyspark.sql import Window
 
-        cols = ("_row", "block", "tx_index", "log_index", "tx_hash", "h")
-        b = self.kept.select("pos", *cols)
-        a = self.kept.select((F.col("pos") + 1).alias("pos"), F.lit(True).alias("p"),
-                             *(F.col(c).alias(f"p{c}") for c in cols))
+        wide = self._wide if not self._all else self._wide.withColumn("_row", F.col("pos"))
+        cols = ("_row", "block", "tx_index", "log_index", "hk1", "hk2", "rk")
+        b = wide.select("pos", *cols)
+        a = wide.select((F.col("pos") + 1).alias("pos"), F.lit(True).alias("p"),
+                        *(F.col(c).alias(f"p{c}") for c in cols))
         pairs = b.join(a, "pos", "left")
         later = ((F.col("block") > F.col("pblock"))
                  | ((F.col("block") == F.col("pblock"))
@@ -346,34 +358,49 @@ class SparkTransfers:
                           & (F.col("log_index") > F.col("plog_index"))))))
         same_tx = ((F.col("block") == F.col("pblock"))
                    & (F.col("tx_index") == F.col("ptx_index")))
-        none = F.lit(None).cast("string")
+        none = F.lit(None).cast("long")
 
-        def shown(kind: int, frame: Any, other: str, *more: Any) -> Any:
-            return (frame.select(F.lit(kind).alias("k"), "_row", F.col(other).alias("o"),
-                                 "block", "tx_index", "log_index", *more)
+        def shown(kind: int, frame: Any, other: str, before: Any, *more: Any) -> Any:
+            return (frame.select(F.lit(kind).alias("k"), "pos", "_row", F.col(other).alias("o"),
+                                 before.alias("q"), "block", "tx_index", "log_index", *more)
                     .orderBy("_row").limit(MAX_PROBLEMS))
 
-        wrong = shown(0, pairs.where(F.col("p") & ~later), "p_row",
+        wrong = shown(0, pairs.where(F.col("p") & ~later), "p_row", none,
                       F.col("pblock").alias("ob"), F.col("ptx_index").alias("ot"),
-                      F.col("plog_index").alias("ol"), none.alias("s"), none.alias("t"))
+                      F.col("plog_index").alias("ol"))
         # one transaction per (block, tx_index): next to each other, as the rows are sorted
-        clash = shown(1, pairs.where(same_tx & (F.col("tx_hash") != F.col("ptx_hash"))
-                                     & (F.col("h") != F.col("ph"))), "p_row",
-                      F.lit(None).cast("long").alias("ob"), F.lit(None).cast("long").alias("ot"),
-                      F.lit(None).cast("long").alias("ol"), F.col("h").alias("s"),
-                      F.col("ph").alias("t"))
-        # each transaction at one place: the first row of each transaction, by hash
+        # (two texts that differ have different keys; the text as read differs too then)
+        clash = shown(1, pairs.where(same_tx & ((F.col("hk1") != F.col("phk1"))
+                                                | (F.col("hk2") != F.col("phk2")))),
+                      "p_row", F.col("pos") - 1, none.alias("ob"), none.alias("ot"),
+                      none.alias("ol"))
+        # each transaction at one place: the first row of each transaction, by hash as read
+        # (equal keys of different texts, were there any, are told apart below)
         starts = pairs.where(F.col("p").isNull() | ~F.coalesce(same_tx, F.lit(False)))
-        w = Window.partitionBy("tx_hash").orderBy("pos")
+        w = Window.partitionBy("hk1", "hk2", "rk").orderBy("pos")
         twice = shown(2, starts.withColumn("k", F.row_number().over(w))
+                      .withColumn("f_pos", F.first("pos").over(w))
                       .withColumn("f_row", F.first("_row").over(w))
                       .withColumn("f_block", F.first("block").over(w))
                       .withColumn("f_txi", F.first("tx_index").over(w))
-                      .where(F.col("k") > 1), "f_row", F.col("f_block").alias("ob"),
-                      F.col("f_txi").alias("ot"), F.lit(None).cast("long").alias("ol"),
-                      F.col("h").alias("s"), none.alias("t"))
+                      .where(F.col("k") > 1), "f_row", F.col("f_pos"),
+                      F.col("f_block").alias("ob"), F.col("f_txi").alias("ot"),
+                      none.alias("ol"))
+        rows = wrong.unionAll(clash).unionAll(twice).collect()
+        named = [int(r[c]) for r in rows if r["k"] for c in ("pos", "q")]
+        texts: dict[int, tuple[str, str]] = {}
+        if named:
+            got = self._texts(np.array(named, dtype=np.int64)).to_pydict()
+            texts = {int(p): (str(t), str(h))
+                     for p, t, h in zip(got["pos"], got["tx_hash"], got["h"], strict=True)}
+        return self._worded(rows, texts)
+
+    def _worded(self, rows: list[Any], texts: dict[int, tuple[str, str]]
+                ) -> list[tuple[int, int, str]]:
+        """The problems found, as the DuckDB engine words them."""
+        inp = self.inp
         found: list[tuple[int, int, str]] = []
-        for r in wrong.unionAll(clash).unionAll(twice).collect():
+        for r in rows:
             row, other = int(r["_row"]), inp.line(int(r["o"]))
             now = (r["block"], r["tx_index"], r["log_index"])
             if r["k"] == 0 and now == (r["ob"], r["ot"], r["ol"]):
@@ -386,46 +413,86 @@ class SparkTransfers:
                         "tx_index, log_index)")
             elif r["k"] == 1:
                 text = (f"block {now[0]}, tx_index {now[1]} holds two transactions, "
-                        f"{r['s']} and {r['t']} (on {other})")
+                        f"{texts[int(r['pos'])][1]} and {texts[int(r['q'])][1]} (on {other})")
+            elif texts[int(r["pos"])][0] != texts[int(r["q"])][0]:
+                continue  # two hashes of one key: not the same transaction
             else:
-                text = (f"transaction {r['s']} is at block {now[0]}, tx_index {now[1]}, but "
-                        f"at block {r['ob']}, tx_index {r['ot']} on {other}")
+                text = (f"transaction {texts[int(r['pos'])][1]} is at block {now[0]}, "
+                        f"tx_index {now[1]}, but at block {r['ob']}, tx_index {r['ot']} on "
+                        f"{other}")
             found.append((int(r["k"]), row, text))
         return found
 
     # --- numbering -------------------------------------------------------------------------
 
     def _number(self) -> None:
-        """Addresses numbered in the order of their normalised text; the transfers with ids."""
+        """Addresses numbered in the order of their normalised text; the transfers with ids,
+        cached narrow (integers, a flag for a wrong value and a 128-bit key of the hash: no
+        text), with the figures the checks need, in one pass over the file."""
         F = self.F
-        names = (self.kept.select(F.col("src").alias("a"))
-                 .union(self.kept.select(F.col("dst").alias("a"))).distinct().orderBy("a"))
+        std = self._std
+        # both addresses of a row from one read of the file (a union would read it twice)
+        names = std.select(F.explode(F.array("src", "dst")).alias("a")).distinct().orderBy("a")
         ids = _numbered(names, "id")
         self.ids = ids.cache()
         self.m = self.ids.count()
-        # an address table that fits a task's memory goes to every task (a broadcast hash
-        # join: the transfers stay where they are); a larger one is joined by shuffle
-        ids = F.broadcast(self.ids) if self.m <= BROADCAST_ADDRESSES else self.ids
-        x = (self.kept.join(ids.select(F.col("a").alias("src"), F.col("id").alias("s")), "src")
-             .join(ids.select(F.col("a").alias("dst"), F.col("id").alias("d")), "dst"))
         v = F.expr("try_cast(value AS BIGINT)")
         f = F.expr("try_cast(fee AS BIGINT)")
+        # the hash's key: two 64-bit hashes of the normalised text, and a third of the text
+        # as read when it differs (the order checks compare and group by it; the few rows
+        # they name are then read with their text)
+        checks = [(v.isNull() & F.col("value").isNotNull()).alias("vbig"),
+                  (f.isNull() & F.col("fee").isNotNull()).alias("fbig"),
+                  F.xxhash64("h").alias("hk1"), F.xxhash64("h", F.lit("kinko")).alias("hk2"),
+                  F.when(F.col("tx_hash") != F.col("h"), F.xxhash64("tx_hash")).alias("rk")]
+        wide = self._numbered_transfers([v.alias("v"), f.alias("f")], checks).cache()
         # int64 amounts when every amount and their total fit (as the DuckDB engine decides,
         # over every transfer read), else Python ints
-        found = self.kept.agg(
-            F.sum((v.isNull() & F.col("value").isNotNull()).cast("int")),
-            F.sum((f.isNull() & F.col("fee").isNotNull()).cast("int")),
-            F.sum(v.cast("decimal(38,0)")), F.sum(f.cast("decimal(38,0)")),
+        found = wide.agg(
+            F.count(F.lit(1)), F.sum(F.col("_bad").cast("int")),
+            F.sum(F.col("vbig").cast("int")), F.sum(F.col("fbig").cast("int")),
+            F.sum(F.col("v").cast("decimal(38,0)")), F.sum(F.col("f").cast("decimal(38,0)")),
         ).collect()[0]
-        totals = int(found[2] or 0) + int(found[3] or 0)
-        self.big = bool(found[0]) or bool(found[1]) or totals > INT64_MAX
-        # the numbered transfers are kept (the amounts as their digits only when some do not
-        # fit int64), in place of the rows read
-        amounts = (F.col("value"), F.col("fee")) if self.big else (v.alias("v"), f.alias("f"))
-        self.x = x.select("pos", "s", "d", "block", "tx_index", "log_index", *amounts,
-                          "h").cache()
+        self.n = int(found[0])
+        self._bad_rows = int(found[1] or 0)
+        totals = int(found[4] or 0) + int(found[5] or 0)
+        self.big = bool(found[2]) or bool(found[3]) or totals > INT64_MAX
+        self._wide = wide
+
+    def _numbered_transfers(self, amounts: list[Any], more: list[Any]) -> Any:
+        """The transfers read with their addresses' ids (``s``, ``d``), ``amounts`` and
+        ``more`` columns: an address table that fits a task's memory goes to every task (a
+        broadcast hash join: the transfers stay where they are); a larger one is joined by
+        shuffle. Outer joins: a row with no address is kept (and flagged wrong)."""
+        F = self.F
+        ids = F.broadcast(self.ids) if self.m <= BROADCAST_ADDRESSES else self.ids
+        x = (self._std.join(ids.select(F.col("a").alias("src"), F.col("id").alias("s")), "src",
+                            "left")
+             .join(ids.select(F.col("a").alias("dst"), F.col("id").alias("d")), "dst", "left"))
+        row = [] if self._all else ["_row"]
+        return x.select("pos", *row, "s", "d", "block", "tx_index", "log_index", *amounts,
+                        "_bad", *more)
+
+    def _narrow(self) -> None:
+        """What the trace needs of each transfer, cached in place of the checks' columns:
+        ids, order columns and amounts (as int64, or as their digits when some do not
+        fit)."""
+        F = self.F
+        cols = ["pos", "s", "d", "block", "tx_index", "log_index"]
+        if self.big:
+            self.x = self._numbered_transfers([F.col("value"), F.col("fee")], []) \
+                .select(*cols, "value", "fee").cache()
+        else:
+            self.x = self._wide.select(*cols, "v", "f").cache()
         self.x.count()
-        self._rows.unpersist()
+        self._wide.unpersist()
+
+    def _texts(self, positions: Ints) -> Any:
+        """The hashes (as read, ``tx_hash``, and normalised, ``h``) of the transfers at
+        ``positions`` (a few, or those a report shows), read from the file by position."""
+        want = self._frame(pos=np.unique(np.asarray(positions, dtype=np.int64)))
+        return (self._std.select("pos", "tx_hash", "h").join(self.F.broadcast(want), "pos")
+                .toArrow())
 
     # --- the TransferSource --------------------------------------------------------------
 
@@ -439,7 +506,8 @@ class SparkTransfers:
         F = self.F
         if not wanted:
             return {}
-        rows = (self.x.select("pos", F.lower(F.col("h")).alias("k"))
+        # lower(h) is the text as read, trimmed and lower-cased: no pattern to match
+        rows = (self._std.select("pos", F.lower(F.trim(F.col("tx_hash"))).alias("k"))
                 .where(F.col("k").isin(sorted(wanted))).collect())
         found: dict[str, list[int]] = {}
         for r in sorted(rows, key=lambda r: int(r["pos"])):
@@ -477,14 +545,19 @@ class SparkTransfers:
         # each round's tables are checkpointed: the plan stays one round deep
         reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
         delta = reach
+        # the transfers out of non-stops, read from the cache in each round (not kept twice)
         edges = self.x.join(F.broadcast(stops), self.x.s == stops.addr, "left_anti") \
-            .select("pos", "s", "d").cache()
+            .select("pos", "s", "d")
+        # the addresses a round starts from (never more than the address table) go to every
+        # task when the address table does: the transfers are then not shuffled in a round
+        small = self.m <= BROADCAST_ADDRESSES
         rounds = 0
         lo = delta.agg(F.min("t")).collect()[0][0]
         while lo is not None:
             rounds += 1
+            frontier = delta.select(F.col("addr").alias("s"), F.col("t"))
             cand = (edges.where(F.col("pos") >= int(lo))
-                    .join(delta.select(F.col("addr").alias("s"), F.col("t")), "s")
+                    .join(F.broadcast(frontier) if small else frontier, "s")
                     .where(F.col("pos") >= F.col("t"))
                     .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
             delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
@@ -499,14 +572,19 @@ class SparkTransfers:
         quiet = stops.where(~F.col("addr").isin(seed_ids)) if seed_ids else stops
         spreads = reached.join(quiet, "addr", "left_anti")
         marks = [int(p) for _, p in seed_addresses]
-        keep = (self.x.join(F.broadcast(reached.select(F.col("addr").alias("d"))), "d", "left_semi")
-                .select("pos")
-                .union(self.x.join(spreads.select(F.col("addr").alias("s")), "s", "left_semi")
-                       .select("pos"))
-                .union(self.x.where(F.col("pos").isin(marks)).select("pos"))).distinct()
+        # kept: into a reached address, out of one that spreads, or a seed address's mark;
+        # one pass over the cached transfers, the reached addresses flagged on each (sent to
+        # every task as the address table is), no union of positions to make distinct
+        into = reached.select(F.col("addr").alias("d"), F.lit(True).alias("into"))
+        out = spreads.select(F.col("addr").alias("s"), F.lit(True).alias("out"))
+        flagged = (self.x.join(F.broadcast(into) if small else into, "d", "left")
+                   .join(F.broadcast(out) if small else out, "s", "left"))
+        wanted = (F.col("into").isNotNull() | F.col("out").isNotNull()
+                  | F.col("pos").isin(marks))
+        keep = flagged.where(wanted).select(*self.x.columns)
         count = keep.count()
         everything = count >= MOST * self.n
-        rows = self.x if everything else self.x.join(keep, "pos", "left_semi")
+        rows = self.x if everything else keep
         # in file order here, not by a sort of the kept transfers on the cluster
         table = rows.toArrow()
         table = table.take(pa.array(np.argsort(_np(table["pos"]), kind="stable")))
@@ -519,7 +597,6 @@ class SparkTransfers:
             value, fee = _big(table["value"]), _big(table["fee"])
         else:
             value, fee = _np(table["v"]), _np(table["f"])
-        hashes = table["h"].combine_chunks()
         transfers = AccountTransfers(
             src=np.searchsorted(dense, src).astype(np.int64),
             dst=np.searchsorted(dense, dst).astype(np.int64), value=value, fee=fee,
@@ -527,9 +604,20 @@ class SparkTransfers:
             log_index=_np(table["log_index"]), tx_hash=np.empty(0, dtype=object),
             addresses=names)
         return Reduced(transfers, kept, dense,
-                       lambda positions: hashes.take(pa.array(np.asarray(positions))),
+                       lambda positions: self._hashes(kept[np.asarray(positions, np.int64)]),
                        {"rounds": rounds, "kept": int(count), "read": int(self.n),
                         "addresses": int(self.m)})
+
+    def _hashes(self, positions: Ints) -> Any:
+        """The normalised hashes of the transfers at ``positions`` (an Arrow string array in
+        their order), read from the file: the cache holds no text."""
+        if len(positions) == 0:
+            return pa.array([], type=pa.string())
+        got = self._texts(positions)
+        order = np.argsort(_np(got["pos"]), kind="stable")
+        at = _np(got["pos"])[order]
+        return got["h"].combine_chunks().take(
+            pa.array(order[np.searchsorted(at, positions)]))
 
     def _frame(self, **columns: Ints) -> Any:
         """A small DataFrame of int64 columns, from Arrow."""
@@ -647,15 +735,18 @@ def _amount(F: Any, inp: _Input, key: str) -> Any:
     return F.col(key).cast("string")
 
 
-def _numbered(df: Any, name: str) -> Any:
+def _numbered(df: Any, name: str, *, cache: bool = True) -> Any:
     """``df`` with a first column ``name``: each row's number in the DataFrame's order. Rows
     are numbered within their partition (``monotonically_increasing_id``) and offset by the
     rows of the partitions before (one small count per partition): no single partition
-    for all, and no Python on the executors."""
+    for all, and no Python on the executors. ``cache=False`` for rows read from a file
+    with no shuffle on the way (each reading gives the same partitions in the same order):
+    the rows are then numbered again wherever they are read, not kept."""
     from pyspark.sql import functions as F
 
     tagged = (df.withColumn("_pid", F.spark_partition_id())
-              .withColumn("_mid", F.monotonically_increasing_id()).cache())
+              .withColumn("_mid", F.monotonically_increasing_id()))
+    tagged = tagged.cache() if cache else tagged
     counts = {int(r["_pid"]): int(r["count"])
               for r in tagged.groupBy("_pid").count().collect()}
     offsets, total = [], 0
