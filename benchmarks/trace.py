@@ -100,17 +100,27 @@ def _best(fn: Any, reps: int) -> tuple[float, Any]:
     return best, out
 
 
+_SCAN = """
+import sys, time
+import pyarrow.parquet as pq
+t = time.perf_counter()
+table = pq.read_table(sys.argv[1], columns=["tx_hash", "block", "tx_index", "log_index",
+                                            "from", "to", "value", "fee"])
+print(time.perf_counter() - t)
+"""
+
+
 def _full_scan(path: str) -> float:
     """The Parquet scan floor: pyarrow reading every column the trace reads into memory
-    (hashes and addresses as strings), as fast as this file can be read."""
-    import pyarrow.parquet as pq
+    (hashes and addresses as strings), as fast as this file can be read; timed in a
+    process of its own, whose memory (about 10 GB at 50M, which Arrow's allocator would
+    keep) is gone before the commands that follow start."""
+    import subprocess
+    import sys
 
-    t = time.perf_counter()
-    table = pq.read_table(path, columns=["tx_hash", "block", "tx_index", "log_index", "from",
-                                         "to", "value", "fee"])
-    secs = time.perf_counter() - t
-    del table
-    return secs
+    done = subprocess.run([sys.executable, "-c", _SCAN, path], capture_output=True,
+                          text=True, check=True)
+    return float(done.stdout.strip())
 
 
 def _first_hashes(path: str, k: int) -> list[str]:
@@ -466,11 +476,11 @@ def section(results: list[dict[str, Any]], quick: bool, measured: str) -> list[s
         "--seed-tx H2` (the chain's first two transactions) in a fresh process, outputs "
         "included (tables as Parquet), per engine; the baseline is the Parquet scan floor of "
         "the same file in the same run: pyarrow reading every column the trace reads (hashes "
-        "and addresses as strings) into memory, timed before and after the DuckDB command "
-        "(and after the Spark one); the ratio is to their mean. Spark runs in local mode "
-        "(`local[2]`, this machine's 2 cores), the JVM's start included. Peak RSS is each "
-        "command's own high-water mark (`VmHWM`, sampled every 20 ms), and for Spark in "
-        "brackets the largest of the processes it started (the JVM). The last column is "
+        "and addresses as strings) into memory in a process of its own, timed before and after "
+        "the DuckDB command (and after the Spark one); the ratio is to their mean. Spark runs "
+        "in local mode (`local[2]`, this machine's 2 cores), the JVM's start included. Peak "
+        "RSS is each command's own high-water mark (`VmHWM`, sampled every 20 ms), and for "
+        "Spark in brackets the largest of the processes it started (the JVM). The last column is "
         "the machine's 1-minute load average at the start and end of the size's process (2 "
         "cores; other work on the machine shows as a load above 1-2).",
         "",
