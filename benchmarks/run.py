@@ -11,10 +11,10 @@ no ledger logic at all: the ratio shows what the checks, hashing and balances co
                                             # the top of RESULTS.md is replaced in place
     python benchmarks/run.py --only watch # the watch's figures alone (about 6 minutes):
                                           # its section of RESULTS.md is replaced in place
-    python benchmarks/run.py --only trace # the trace engine's (4-6 minutes,
-                                          # 2.2 GB of temporary Parquet at 50M transfers;
-                                          # Spark up to 10M, KINKO_BENCH_SPARK_MAX=50000000
-                                          # for 50M too, tens of minutes more)
+    python benchmarks/run.py --only trace # the trace engines' (about 20 minutes,
+                                          # 2.2 GB of temporary Parquet at 50M transfers,
+                                          # Spark 11 of them; KINKO_BENCH_SPARK_MAX=10000000
+                                          # runs Spark up to 10M only: 9 minutes)
     python benchmarks/run.py --only reserves  # proof of reserves (about 3 minutes)
     python benchmarks/run.py --only dashboard # the dashboard's pages (about 5
                                               # minutes, 2 more the first time: data set)
