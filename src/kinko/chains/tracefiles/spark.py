@@ -433,6 +433,9 @@ class SparkTransfers:
         std = self._std
         # both addresses of a row from one read of the file (a union would read it twice)
         names = std.select(F.explode(F.array("src", "dst")).alias("a")).distinct().orderBy("a")
+        # _numbered's tagged rows stay cached as long as the ids live (never released): a
+        # lost partition of the ids is recomputed from them with the offsets counted once,
+        # where sorting again could draw other bounds and number the addresses differently
         ids = _numbered(names, "id")
         self.ids = ids.cache()
         self.m = self.ids.count()
