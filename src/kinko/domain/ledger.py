@@ -361,9 +361,14 @@ _new = tuple.__new__
 
 def _chain_prefix(prev_hash: str, seq: int, key: str, timestamp: str) -> str:
     """What the chain hash covers before an entry's content."""
+    return _prefix(prev_hash, seq, key, _field(timestamp))
+
+
+def _prefix(prev_hash: str, seq: int, key: str, time_field: str) -> str:
+    """:func:`_chain_prefix` with the time already spelled as a field (a batch spells its
+    time once)."""
     position = str(seq)
-    return (f"{_CHAIN}{prev_hash}\n{len(position)}:{position}{len(key)}:{key}"
-            f"{len(timestamp)}:{timestamp}")
+    return f"{_CHAIN}{prev_hash}\n{len(position)}:{position}{len(key)}:{key}{time_field}"
 
 
 def entry_content(kind: str, source: str, memo: str, postings: Iterable[Posting],
@@ -556,10 +561,7 @@ class TransferSealer:
         content = "".join(parts).encode()
         self.seq = seq = self.seq + 1
         prev = self.prev
-        position = str(seq)
-        # _chain_prefix's text, its time field built once per batch
-        chained = hashlib.sha256(f"{_CHAIN}{prev}\n{len(position)}:{position}{len(key)}:{key}"
-                                 f"{stamp}".encode())
+        chained = hashlib.sha256(_prefix(prev, seq, key, stamp).encode())
         chained.update(content)
         self.prev = sealed = chained.hexdigest()
         # tuple.__new__: a NamedTuple's own __new__ is a Python call
