@@ -901,8 +901,9 @@ class UnitError(RuntimeError):
 
 
 class WouldBlock(RuntimeError):
-    """Raised inside ``Store.loop_only()`` where the store would have to read the database:
-    the caller runs the same work again in a worker thread (control flow, never an answer)."""
+    """Raised inside ``Store.loop_only()`` where the store would have to read the database,
+    and by ``Store.on_loop`` where the work would wait on the loop: the caller runs the same
+    work again in a worker thread (control flow, never an answer)."""
 
 
 T = TypeVar("T")
@@ -921,6 +922,9 @@ class Store(Protocol):
     def one_request(self) -> AbstractContextManager[None]: ...  # stamps read once for it
     async def request_stamps(self) -> None: ...  # ... without holding the event loop
     def loop_only(self) -> AbstractContextManager[None]: ...  # no database: WouldBlock
+    # work that may write, on the event loop (else WouldBlock): returns once it is durable
+    async def on_loop(self, work: Callable[[], T]) -> T: ...
+    def when_durable(self, then: Callable[[], None]) -> None: ...  # now, or at its commit
     def writer(self) -> AbstractContextManager[LedgerWriter]: ...
     def reader(self) -> AbstractContextManager[LedgerReader]: ...
     def custody(self, *, write: bool = True

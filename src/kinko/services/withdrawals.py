@@ -55,6 +55,7 @@ import re
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -409,8 +410,9 @@ class Withdrawals:
         with self.store.unit() as u:
             view, after = self._request(u, withdrawal_id, customer, known, amount,
                                         destination, requester, actor or requester, seen)
-        # committed: the customer's lists with this withdrawal, for their next request
-        self._keep_lists(customer, known.symbol, database, after)
+        # once committed: the customer's lists with this withdrawal, for their next request
+        self.store.when_durable(partial(self._keep_lists, customer, known.symbol, database,
+                                        after))
         return view
 
     def _inputs_before(self, u: Unit, database: int, withdrawal_id: str, customer: str,

@@ -109,6 +109,9 @@ class _BigSum:
         return str(self.total)
 
 
+_BUSY_MS = 60_000  # how long a SQLite writer waits for another's write lock
+
+
 def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
     parsed = make_url(url)
     memory = parsed.database in (None, "", ":memory:")
@@ -126,7 +129,7 @@ def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={synchronous}")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -257,6 +260,20 @@ _STAMPS = "SELECT name, n FROM stamps"
 _LOOP_ONLY: ContextVar[bool] = ContextVar("kinko_loop_only", default=False)
 
 
+class _LoopWrites:
+    """Work that writes on the event loop (``SqlStore.on_loop``): the batch its write
+    units went through in, committed later on the loop, and whether one did."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.batch: _Batch | None = None
+        self.wrote = False  # a write unit began: WouldBlock can no longer hand it on
+
+
+# inside ``SqlStore.on_loop``: the work's writes
+_LOOP_WRITES: ContextVar[_LoopWrites | None] = ContextVar("kinko_loop_writes", default=None)
+
+
 class SqlUnit:
     """One open transaction and every table group on it (see the module docstring).
 
@@ -385,6 +402,44 @@ class _Batch:
         self.spoiled = False  # its first unit (run without a savepoint) failed: roll it back
         self.error: StoreUnavailable | None = None  # the commit failed: nothing is written
         self.done = threading.Event()
+        # units that went through on the event loop (``SqlStore.on_loop``) wait for the
+        # commit on this future of their loop; what they asked to run once it is durable
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.settled: asyncio.Future[None] | None = None
+        self.after: list[Callable[[], None]] = []
+        self.after_lock = threading.Lock()
+        self.commit_due = False  # the loop's commit is scheduled
+
+    def settle(self) -> None:
+        """The batch committed or failed: the units waiting on the loop are told (from any
+        thread), and on success what they asked to run once durable runs."""
+        with self.after_lock:
+            after, self.after = self.after, []
+        if self.error is None:
+            for then in after:
+                with suppress(Exception):  # they keep a process's caches, nothing more
+                    then()
+        fut, loop = self.settled, self.loop
+        if fut is None or loop is None:
+            return
+        error = self.error
+
+        def tell() -> None:
+            if not fut.done():
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            tell()
+        else:
+            with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(tell)
 
 
 class _GroupCommit:
@@ -424,8 +479,11 @@ class _GroupCommit:
                 self.waiting -= 1
 
     def commit_now(self, batch: _Batch) -> bool:
-        return (batch.broken is not None or not self.waiting
-                or batch.units + batch.failed >= self.max_units
+        return batch.broken is not None or not self.waiting or self.full(batch)
+
+    def full(self, batch: _Batch) -> bool:
+        """The batch takes no more units: as many as it may, or open for long enough."""
+        return (batch.units + batch.failed >= self.max_units
                 or time.monotonic() - batch.opened > self.MAX_OPEN)
 
 
@@ -715,6 +773,57 @@ class SqlStore:
         finally:
             _LOOP_ONLY.reset(token)
 
+    async def on_loop(self, work: Callable[[], T]) -> T:
+        """``work``, which may write, done on the event loop, and its writes durable when
+        this returns. For SQLite, whose statements are calls into the library rather than
+        round trips to a server, a request's unit of work costs less here than handed to a
+        worker thread and back. Its write units join the open batch of the group commit as
+        a worker thread's would; the batch is committed on the loop once a turn of the loop
+        added no unit to it (``_loop_commit``), and this waits for that commit without
+        holding the loop, so the units of the requests the loop runs meanwhile share it.
+
+        Raises :class:`~kinko.ports.WouldBlock` (before anything is written) where waiting
+        would hold the loop: on PostgreSQL or an in-memory database, inside a unit, while a
+        worker thread's unit has the writers' turn, or while another process holds SQLite's
+        write lock; the caller then runs the same work in a worker thread."""
+        if self.dialect != "sqlite" or not self._stamp_reader.own or self.current() is not None:
+            raise WouldBlock("this store's work runs in a worker thread")
+        writes = _LoopWrites(asyncio.get_running_loop())
+        token = _LOOP_WRITES.set(writes)
+        try:
+            out = work()
+        except BaseException:
+            _LOOP_WRITES.reset(token)
+            with suppress(Exception):  # what went through is told by its commit
+                await self._durable(writes)
+            raise
+        _LOOP_WRITES.reset(token)
+        await self._durable(writes)
+        return out
+
+    @staticmethod
+    async def _durable(writes: _LoopWrites) -> None:
+        """Wait, without holding the loop, for the commit of the batch the work's write
+        units went through in (its failure raises here)."""
+        batch = writes.batch
+        if batch is not None and batch.settled is not None:
+            await asyncio.shield(batch.settled)
+
+    def when_durable(self, then: Callable[[], None]) -> None:
+        """Run ``then`` once what the work in progress wrote is durable: now, or, for work
+        on the event loop (:meth:`on_loop`), when its batch commits; never if that commit
+        fails."""
+        writes = _LOOP_WRITES.get()
+        batch = writes.batch if writes is not None else None
+        if batch is not None:
+            with batch.after_lock:
+                if not batch.done.is_set():
+                    batch.after.append(then)
+                    return
+            if batch.error is not None:
+                return
+        then()
+
     @contextmanager
     def one_request(self) -> Iterator[None]:
         """One request of a server: the stamps are read once for all of it (not once per
@@ -817,7 +926,7 @@ class SqlStore:
                 _OPEN.set(MappingProxyType({k: v for k, v in _OPEN.get().items()
                                             if k != id(self)}))
 
-    def _open_batch(self, again: bool = True) -> _Batch:
+    def _open_batch(self, again: bool = True, *, wait: bool = True) -> _Batch:
         """A connection, its write transaction and the writers' lock: the ledger head row,
         read (and on PostgreSQL locked) as the first statement; then, as they are once that
         lock is held (only its holder writes them), the stamps and the audit head, which
@@ -830,7 +939,19 @@ class SqlStore:
             raise _unavailable(self.engine, exc) from None
         try:
             conn.execution_options(kinko_write=True)
-            conn.begin()
+            if not wait:  # SQLite, on the event loop: its write lock is taken or refused
+                run(conn, "PRAGMA busy_timeout=0")
+                try:
+                    conn.begin()
+                except OperationalError as exc:
+                    if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                        raise WouldBlock("another process holds SQLite's write lock") \
+                            from None
+                    raise
+                finally:
+                    run(conn, f"PRAGMA busy_timeout={_BUSY_MS}")
+            else:
+                conn.begin()
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
             head, stamps, audit = run_all(conn, [
                 (f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}", ()),
@@ -854,12 +975,21 @@ class SqlStore:
     @contextmanager
     def _write_unit(self) -> Iterator[SqlUnit]:
         group = self._group
-        group.wait_turn()
+        on_loop = _LOOP_WRITES.get()
+        if on_loop is None:
+            group.wait_turn()
+        elif not group.turn.acquire(blocking=False):
+            if not on_loop.wrote:  # a worker thread's unit has the turn: the work goes there
+                raise WouldBlock("the writers' turn is held by a worker thread")
+            group.wait_turn()
         try:
-            batch = group.batch or self._open_batch()
+            batch = group.batch or self._open_batch(
+                wait=on_loop is None or on_loop.wrote)
         except BaseException:
             group.turn.release()
             raise
+        if on_loop is not None:
+            on_loop.wrote = True
         group.batch = batch
         went_through = False
         unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
@@ -933,48 +1063,87 @@ class SqlStore:
                 group.turn.release()
                 batch.done.set()
             return
-        if group.commit_now(batch):
-            group.batch = None
-            # PostgreSQL: the next batch may begin while this one commits (its first
-            # statement waits for the ledger head's row lock, which the commit releases), so
-            # that its connection and BEGIN are not taken after the commit's fsync; SQLite's
-            # next writer would wait in SQLite's sleeping busy handler instead
-            early = self.dialect == "postgresql"
-            if early:
-                group.turn.release()
-            try:
-                if batch.broken is not None:
-                    raise batch.broken
-                finish(batch.conn)
-                if failed(batch.conn):
-                    # a statement failed and was not undone: the server would answer the
-                    # COMMIT with a rollback, and the driver raises nothing
-                    raise StoreUnavailable("a statement of the batch failed: nothing of it "
-                                           "was committed")
-                batch.conn.commit()
-            except BaseException as exc:
-                reason = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
-                batch.error = _unavailable(self.engine, reason)
-                if batch.dirty:
-                    self._caches.undone()
-                with suppress(Exception):  # the connection is gone: closing it is what is left
-                    batch.conn.rollback()
-            finally:
-                batch.conn.close()
-                if batch.error is None:
-                    with group.count:
-                        group.batches += 1
-                        group.units += batch.units
-                        group.largest = max(group.largest, batch.units)
-                if not early:
-                    group.turn.release()
-                batch.done.set()
+        on_loop = _LOOP_WRITES.get()
+        if on_loop is not None and batch.broken is None and not group.full(batch):
+            # on the event loop: the batch stays open for the units the loop runs next, and
+            # is committed once a turn of the loop added none (``_loop_commit``); the work
+            # waits for that commit in ``on_loop``
+            if went_through:
+                on_loop.batch = batch
+                if batch.settled is None:
+                    batch.loop = on_loop.loop
+                    batch.settled = on_loop.loop.create_future()
+                    # a request that gave up must not leave an error nobody retrieves
+                    batch.settled.add_done_callback(lambda f: f.cancelled() or f.exception())
+            if not batch.commit_due:
+                batch.commit_due = True
+                on_loop.loop.call_soon(self._loop_commit, batch, -1)
+            group.turn.release()
+        elif group.commit_now(batch):
+            self._commit(batch)
         else:
             group.turn.release()
             if went_through:
                 batch.done.wait()
         if went_through and batch.error is not None:
             raise batch.error
+
+    def _loop_commit(self, batch: _Batch, seen: int) -> None:
+        """On the event loop: commit the batch its units left open, unless units joined it
+        since the last look (and it is neither full nor open for too long: then look again
+        on the loop's next turn) or a worker thread's unit holds the turn (it, or the unit
+        after it, commits)."""
+        group = self._group
+        batch.commit_due = False
+        if group.batch is not batch:
+            return  # committed already, by a unit that found nobody waiting
+        joined = batch.units + batch.failed
+        if joined != seen and not group.full(batch):
+            batch.commit_due = True
+            asyncio.get_running_loop().call_soon(self._loop_commit, batch, joined)
+            return
+        if group.turn.acquire(blocking=False):
+            self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        """Commit the batch, with the turn held; release the turn and tell its units."""
+        group = self._group
+        group.batch = None
+        # PostgreSQL: the next batch may begin while this one commits (its first
+        # statement waits for the ledger head's row lock, which the commit releases), so
+        # that its connection and BEGIN are not taken after the commit's fsync; SQLite's
+        # next writer would wait in SQLite's sleeping busy handler instead
+        early = self.dialect == "postgresql"
+        if early:
+            group.turn.release()
+        try:
+            if batch.broken is not None:
+                raise batch.broken
+            finish(batch.conn)
+            if failed(batch.conn):
+                # a statement failed and was not undone: the server would answer the
+                # COMMIT with a rollback, and the driver raises nothing
+                raise StoreUnavailable("a statement of the batch failed: nothing of it "
+                                       "was committed")
+            batch.conn.commit()
+        except BaseException as exc:
+            reason = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
+            batch.error = _unavailable(self.engine, reason)
+            if batch.dirty:
+                self._caches.undone()
+            with suppress(Exception):  # the connection is gone: closing it is what is left
+                batch.conn.rollback()
+        finally:
+            batch.conn.close()
+            if batch.error is None:
+                with group.count:
+                    group.batches += 1
+                    group.units += batch.units
+                    group.largest = max(group.largest, batch.units)
+            if not early:
+                group.turn.release()
+            batch.done.set()
+            batch.settle()
 
     # The table groups: each opens a unit (or joins the open one) and hands out its view.
 

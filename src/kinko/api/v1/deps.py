@@ -21,14 +21,15 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from kinko.errors import KinkoError
-from kinko.ports import WouldBlock
+from kinko.ports import Store, WouldBlock
 from kinko.services.access import Access, ApiKey, Forbidden
 from kinko.services.custody import Custody
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ERRORS", "Admin", "Api", "Audit", "Audited", "Caller", "Operator", "Reader",
-           "Services", "acting_for", "answer", "from_memory", "in_thread", "next_page"]
+           "Services", "acting_for", "answer", "from_memory", "in_thread", "next_page",
+           "writing"]
 
 T = TypeVar("T")
 
@@ -130,6 +131,15 @@ async def in_thread(work: Callable[[], T]) -> T:
     cost per call (a plain executor: no capacity limiter, cancel scope or task lookups)."""
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(_WORKERS, context.run, work)
+
+
+async def writing(store: Store, work: Callable[[], T]) -> T:
+    """``work``, which may write, on the event loop where the store can do it there without
+    waiting (``Store.on_loop``: SQLite), else in a worker thread (:func:`in_thread`)."""
+    try:
+        return await store.on_loop(work)
+    except WouldBlock:
+        return await in_thread(work)
 
 
 Caller = Annotated[ApiKey, Depends(caller)]

@@ -19,8 +19,8 @@ from kinko.api.v1.deps import (
     Services,
     acting_for,
     answer,
-    in_thread,
     next_page,
+    writing,
 )
 from kinko.api.v1.models import (
     ApprovalIn,
@@ -116,9 +116,10 @@ async def create_withdrawal(request: Request, body: WithdrawalIn, who: Operator,
                          requester=who.name, actor=who.name)
         return answer(shape(w, view))
 
-    # one trip to a worker thread for the unit of work and the answer's JSON (the answer is
-    # built from the model here, so FastAPI does not validate it again in another trip)
-    return Response(await in_thread(work), status_code=201,
+    # the unit of work and the answer's JSON (built from the model here, so FastAPI does not
+    # validate it again) on the event loop where the store does that without waiting
+    # (SQLite), else in one trip to a worker thread
+    return Response(await writing(w.store, work), status_code=201,
                     media_type="application/json")
 
 

@@ -1,0 +1,220 @@
+"""Work that writes on the event loop (``SqlStore.on_loop``, SQLite): the write units of the
+works a loop runs together share one batch, committed on the loop once a turn of it added
+no unit; each work returns only once that commit is durable (another connection sees its
+writes), fails with every other work of its batch when the commit fails, and is undone alone
+when it raises. Where waiting would hold the loop (a worker thread's unit has the writers'
+turn, another process holds SQLite's write lock, PostgreSQL) it is refused with
+``WouldBlock`` before anything is written, for the caller to run it in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from kinko.domain.ledger import Posting
+from kinko.errors import Overdraft, StoreUnavailable
+from kinko.ports import WouldBlock
+from kinko.services.ledger import Ledger
+from kinko.store import SqlStore, open_store
+
+
+def _fund(ledger: Ledger, amount: int) -> None:
+    ledger.post("fund", [Posting("wallet:xem-hot", "XEM", amount),
+                         Posting("customer:a", "XEM", -amount)], source="t")
+
+
+def _pay(ledger: Ledger, key: str, amount: int = 1) -> Callable[[], str]:
+    def work() -> str:
+        ledger.post(key, [Posting("customer:a", "XEM", amount),
+                          Posting("wallet:xem-hot", "XEM", -amount)], source="t")
+        return key
+    return work
+
+
+def _committed(url: str, keys: list[str]) -> set[str]:
+    other = open_store(url)  # another connection pool: what is committed only
+    try:
+        with other.reader() as tx:
+            return set(tx.known_keys(keys))
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_works_on_the_loop_share_a_batch_and_return_once_it_is_durable(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    _fund(ledger, 1000)
+    before = store.group_commit()
+    kept: list[str] = []
+    seen: dict[str, bool] = {}
+
+    async def one(i: int) -> str:
+        def work() -> str:
+            key = _pay(ledger, f"l-{i}")()
+            store.when_durable(lambda: kept.append(key))
+            return key
+        key = await store.on_loop(work)
+        seen[key] = bool(_committed(store_url, [key]))  # durable when on_loop returned
+        return key
+
+    async def run() -> list[str]:
+        return await asyncio.gather(*(one(i) for i in range(20)))
+
+    keys = asyncio.run(run())
+    assert keys == [f"l-{i}" for i in range(20)]
+    assert all(seen.values()) and len(seen) == 20
+    assert sorted(kept) == sorted(keys)  # once each, after the commit
+    after = store.group_commit()
+    assert after["units"] - before["units"] == 20
+    assert after["batches"] - before["batches"] == 1  # the loop ran them in one batch
+    assert ledger.balance("customer:a", "XEM") == 1000 - 20
+    assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failed_commit_fails_every_work_of_its_batch(
+        ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fund(ledger, 1000)
+    head = ledger.head()
+    kept: list[str] = []
+
+    def failing(self: Connection) -> None:  # the disk is full ...
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    async def one(i: int) -> str | BaseException:
+        def work() -> str:
+            key = _pay(ledger, f"f-{i}")()
+            store.when_durable(lambda: kept.append(key))
+            return key
+        try:
+            return await store.on_loop(work)
+        except StoreUnavailable as exc:
+            return exc
+
+    async def run() -> list[str | BaseException]:
+        return await asyncio.gather(*(one(i) for i in range(5)))
+
+    real = Connection.commit
+    monkeypatch.setattr(Connection, "commit", failing)
+    outcomes = asyncio.run(run())
+    monkeypatch.setattr(Connection, "commit", real)
+    assert all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
+    assert kept == []  # never run for a commit that failed
+    assert ledger.head() == head  # nothing of any of them
+    _pay(ledger, "after")()
+    assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_work_that_raises_on_the_loop_is_undone_alone(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    _fund(ledger, 10)
+
+    async def one(i: int) -> str:
+        try:  # every third overdraws
+            return await store.on_loop(_pay(ledger, f"u-{i}", 10**6 if i % 3 == 1 else 1))
+        except Overdraft:
+            return "refused"
+
+    async def run() -> list[str]:
+        return await asyncio.gather(*(one(i) for i in range(9)))
+
+    outcomes = asyncio.run(run())
+    paid = [f"u-{i}" for i in range(9) if i % 3 != 1]
+    assert [o for o in outcomes if o != "refused"] == paid
+    assert outcomes.count("refused") == 3
+    assert _committed(store_url, [f"u-{i}" for i in range(9)]) == set(paid)
+    assert ledger.balance("customer:a", "XEM") == 10 - len(paid)
+    assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_worker_threads_unit_that_joins_the_loops_batch_commits_it(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    _fund(ledger, 1000)
+    before = store.group_commit()
+
+    def work() -> str:
+        key = _pay(ledger, "loop")()  # its batch stays open for the loop's next turn ...
+        thread = threading.Thread(target=_pay(ledger, "thread"))
+        thread.start()  # ... and a worker thread's unit joins it, finds nobody waiting
+        thread.join(60)  # and commits both
+        return key
+
+    async def run() -> str:
+        return await store.on_loop(work)
+
+    assert asyncio.run(run()) == "loop"
+    assert _committed(store_url, ["loop", "thread"]) == {"loop", "thread"}
+    after = store.group_commit()
+    assert (after["batches"] - before["batches"], after["units"] - before["units"]) == (1, 2)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_work_is_refused_on_the_loop_while_a_worker_thread_has_the_turn(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    _fund(ledger, 1000)
+    inside, release = threading.Event(), threading.Event()
+
+    def holding() -> None:
+        with store.unit():
+            _pay(ledger, "held")()
+            inside.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=holding)
+    thread.start()
+    try:
+        assert inside.wait(60)
+
+        async def run() -> str:
+            return await store.on_loop(_pay(ledger, "refused"))
+
+        with pytest.raises(WouldBlock):
+            asyncio.run(run())
+    finally:
+        release.set()
+        thread.join(60)
+    assert _committed(store_url, ["held", "refused"]) == {"held"}
+    _pay(ledger, "refused")()  # the same work, in a thread, goes through
+    assert _committed(store_url, ["refused"]) == {"refused"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_work_is_refused_on_the_loop_while_another_process_holds_the_write_lock(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    _fund(ledger, 1000)
+    other = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing (SQLite's write lock)
+    try:
+        async def run() -> str:
+            return await store.on_loop(_pay(ledger, "locked"))
+
+        with pytest.raises(WouldBlock):
+            asyncio.run(run())  # at once: the loop does not wait for the lock
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert _committed(store_url, ["locked"]) == set()
+
+    async def again() -> str:
+        return await store.on_loop(_pay(ledger, "locked"))
+
+    assert asyncio.run(again()) == "locked"  # the lock is free: on the loop
+    with store.unit() as u:  # a writer that waits still waits for the lock (not refused)
+        assert u.ledger.head()[0] > 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgresql_work_runs_in_a_worker_thread(ledger: Ledger, store: SqlStore) -> None:
+    async def run() -> str:
+        return await store.on_loop(_pay(ledger, "pg"))
+
+    with pytest.raises(WouldBlock):
+        asyncio.run(run())  # its statements are round trips: not on the loop
