@@ -918,7 +918,7 @@ class Store(Protocol):
     # read-mostly tables cached per process, read again when their stamp moved
     def stamps(self) -> dict[str, int]: ...
     def cached(self, table: str, load: Callable[[Unit], T], part: str = "") -> T: ...
-    def group_commit(self) -> dict[str, int]: ...  # batches, units, largest
+    def group_commit(self) -> dict[str, int]: ...  # batches, units, largest, on_loop
     def one_request(self) -> AbstractContextManager[None]: ...  # stamps read once for it
     async def request_stamps(self) -> None: ...  # ... without holding the event loop
     def loop_only(self) -> AbstractContextManager[None]: ...  # no database: WouldBlock

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from dbtemplate import migrated_sqlite
 
 from kinko.api import create_app
 from kinko.chains.evm import EvmChain
@@ -23,7 +24,7 @@ from kinko.ports import SystemClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
-from kinko.store import SqlStore
+from kinko.store import SqlStore, open_store
 
 E = 10**18
 REQUESTS = 1000
@@ -33,6 +34,26 @@ BALANCE = 250
 
 @pytest.mark.slow
 def test_requests_race_for_one_balance(store: SqlStore, tmp_path: Path) -> None:
+    _race(store, tmp_path)
+
+
+@pytest.mark.slow
+def test_requests_race_for_one_balance_on_the_event_loop(tmp_path: Path) -> None:
+    """SQLite whose commits do not wait for the disk: the requests' units of work run on the
+    server's event loop (``SqlStore.on_loop``), the same guarantees hold."""
+    url = tmp_path / "loop.db"
+    migrated_sqlite(url)
+    store = open_store(f"sqlite:///{url}", sqlite_synchronous="NORMAL")
+    try:
+        _race(store, tmp_path)
+        done = store.group_commit()
+        assert done["on_loop"] >= BALANCE // 2, done  # most of them on the loop
+        assert done["largest"] > 1, done  # and grouped there
+    finally:
+        store.close()
+
+
+def _race(store: SqlStore, tmp_path: Path) -> None:
     import anvilnode
 
     ledger = Ledger(store, SystemClock(), AssetRegistry.default())

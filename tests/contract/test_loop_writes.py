@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from dbtemplate import migrated_sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -22,6 +24,17 @@ from kinko.errors import Overdraft, StoreUnavailable
 from kinko.ports import WouldBlock
 from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    """A store whose commits do not wait for the disk (``synchronous=NORMAL``): the one
+    kind whose work runs on the event loop."""
+    if store_url.startswith("sqlite:///"):
+        migrated_sqlite(Path(store_url.removeprefix("sqlite:///")))
+    s = open_store(store_url, sqlite_synchronous="NORMAL")
+    yield s
+    s.close()
 
 
 def _fund(ledger: Ledger, amount: int) -> None:
@@ -73,6 +86,7 @@ def test_works_on_the_loop_share_a_batch_and_return_once_it_is_durable(
     after = store.group_commit()
     assert after["units"] - before["units"] == 20
     assert after["batches"] - before["batches"] == 1  # the loop ran them in one batch
+    assert after["on_loop"] - before["on_loop"] == 20
     assert ledger.balance("customer:a", "XEM") == 1000 - 20
     assert ledger.verify().ok
 
@@ -218,3 +232,17 @@ def test_postgresql_work_runs_in_a_worker_thread(ledger: Ledger, store: SqlStore
 
     with pytest.raises(WouldBlock):
         asyncio.run(run())  # its statements are round trips: not on the loop
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_whose_commits_wait_for_the_disk_runs_work_in_a_worker_thread(
+        store_url: str) -> None:
+    full = open_store(store_url)  # synchronous=FULL, the default: a commit's fsync
+    try:
+        async def run() -> str:
+            return await full.on_loop(lambda: "never run")
+
+        with pytest.raises(WouldBlock):
+            asyncio.run(run())
+    finally:
+        full.close()

@@ -91,7 +91,8 @@ def create_app(custody_factory: Callable[[], Custody],
         done = shared.store.group_commit()  # how far requests' writes were grouped
         if done["batches"]:
             print(f"kinko: group commit: {done['batches']} batches, {done['units']} units, "
-                  f"largest {done['largest']}", flush=True)
+                  f"largest {done['largest']}, {done['on_loop']} on the event loop",
+                  flush=True)
 
     app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
                   redoc_url=None, lifespan=lifespan)

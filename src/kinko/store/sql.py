@@ -224,7 +224,10 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
         raise StoreUnavailable(
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
         )
-    return SqlStore(engine)
+    # on SQLite with a commit that does not wait for the disk, a request's unit of work may
+    # run on the event loop (``on_loop``); a FULL commit's fsync would hold the loop
+    return SqlStore(engine, loop_writes=dialect == "sqlite"
+                    and sqlite_synchronous.upper() in ("NORMAL", "OFF"))
 
 
 def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
@@ -468,6 +471,7 @@ class _GroupCommit:
         self.count = threading.Lock()
         self.batch: _Batch | None = None
         self.batches = self.units = self.largest = 0  # what the batches reached
+        self.on_loop = 0  # units that went through on the event loop (``SqlStore.on_loop``)
 
     def wait_turn(self) -> None:
         with self.count:
@@ -667,9 +671,10 @@ class _AsyncStamps:
 class SqlStore:
     """The ``Store`` port on SQLAlchemy Core."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, loop_writes: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._loop_writes = loop_writes  # ``on_loop`` may run work on the event loop
         self._group = _GroupCommit(_GroupCommit.MAX_UNITS_POSTGRES
                                    if self.dialect == "postgresql" else _GroupCommit.MAX_UNITS)
         self._sums = _SumCache()
@@ -697,9 +702,10 @@ class SqlStore:
 
     def group_commit(self) -> dict[str, int]:
         """What group commit reached so far: batches committed, units in them, the
-        largest batch."""
+        largest batch, and the units that went through on the event loop."""
         g = self._group
-        return {"batches": g.batches, "units": g.units, "largest": g.largest}
+        return {"batches": g.batches, "units": g.units, "largest": g.largest,
+                "on_loop": g.on_loop}
 
     # ------------------------------------------------------------------ caches
 
@@ -783,10 +789,11 @@ class SqlStore:
         holding the loop, so the units of the requests the loop runs meanwhile share it.
 
         Raises :class:`~kinko.ports.WouldBlock` (before anything is written) where waiting
-        would hold the loop: on PostgreSQL or an in-memory database, inside a unit, while a
-        worker thread's unit has the writers' turn, or while another process holds SQLite's
-        write lock; the caller then runs the same work in a worker thread."""
-        if self.dialect != "sqlite" or not self._stamp_reader.own or self.current() is not None:
+        would hold the loop: on PostgreSQL, on SQLite whose commits wait for the disk
+        (``synchronous=FULL``) or in memory, inside a unit, while a worker thread's unit has
+        the writers' turn, or while another process holds SQLite's write lock; the caller
+        then runs the same work in a worker thread."""
+        if not (self._loop_writes and self._stamp_reader.own) or self.current() is not None:
             raise WouldBlock("this store's work runs in a worker thread")
         writes = _LoopWrites(asyncio.get_running_loop())
         token = _LOOP_WRITES.set(writes)
@@ -1070,6 +1077,7 @@ class SqlStore:
             # waits for that commit in ``on_loop``
             if went_through:
                 on_loop.batch = batch
+                group.on_loop += 1
                 if batch.settled is None:
                     batch.loop = on_loop.loop
                     batch.settled = on_loop.loop.create_future()
