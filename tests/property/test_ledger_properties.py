@@ -4,14 +4,14 @@ every invariant of DESIGN.md §4, matches a simple model, and ``verify`` passes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kinko.domain.custody import Wallet
-from kinko.domain.ledger import Hold, Posting, available, normal_balance
+from kinko.domain.ledger import Hold, Posting, available, format_timestamp, normal_balance
 from kinko.domain.money import AssetRegistry
 from kinko.errors import HoldError, Overdraft
 from kinko.ports import FixedClock
@@ -121,3 +121,12 @@ def _check_invariants(ledger: Ledger, model: dict[str, int]) -> None:
     wallet = by_account.get("wallet:xem-hot")
     customers = sum(model.values())
     assert (normal_balance("wallet:xem-hot", wallet) if wallet else 0) >= customers
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=9)),
+                                               timezone(timedelta(hours=-5, minutes=-30))])))
+def test_a_timestamp_has_one_canonical_text(ts: datetime) -> None:
+    """The text a timestamp is hashed as: UTC, microseconds, ``Z`` (as ``strftime`` writes
+    it, whichever way it is made)."""
+    assert format_timestamp(ts) == ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

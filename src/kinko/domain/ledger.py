@@ -337,7 +337,11 @@ def format_timestamp(ts: datetime) -> str:
     """Canonical UTC text with microseconds: ``2018-01-25T15:02:00.000000Z``."""
     if ts.tzinfo is None:
         raise InvalidEntry(f"timestamp {ts.isoformat()} has no time zone", timestamp=ts.isoformat())
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    if ts.year >= 1000:  # the same text as strftime's below, at two thirds of its cost
+        return ts.isoformat(timespec="microseconds")[:-6] + "Z"
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _field(value: str) -> str:
