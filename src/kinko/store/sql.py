@@ -875,6 +875,9 @@ class SqlStore:
         try:
             with self.engine.connect() as conn:
                 if not write and self.dialect == "sqlite" and not watched(conn):
+                    if not snapshot:  # each statement alone, in SQLite's autocommit
+                        yield conn
+                        return
                     with _driver_read(conn):
                         yield conn
                     return
@@ -899,8 +902,8 @@ class SqlStore:
         others of its batch (group commit: see :class:`_GroupCommit`); it returns once
         that commit is durable. ``snapshot=False``: a read unit whose statements each
         stand alone (each sees what is committed as it runs, not one shared snapshot), for
-        reads that are checked again under the writers' lock; on PostgreSQL it opens no
-        transaction (no BEGIN, no COMMIT: a statement is one round trip)."""
+        reads that are checked again under the writers' lock; it opens no transaction (no
+        BEGIN, no COMMIT: on PostgreSQL a statement is one round trip, on SQLite one call)."""
         open_unit = self.current()
         if open_unit is None and _LOOP_ONLY.get():
             raise WouldBlock("a unit of work is opened in a worker thread, not on the loop")
