@@ -29,7 +29,7 @@ from kinko.services.withdrawals import Withdrawals
 
 __all__ = ["ERRORS", "Admin", "Api", "Audit", "Audited", "Caller", "Operator", "Reader",
            "Services", "acting_for", "answer", "from_memory", "in_thread", "next_page",
-           "writing"]
+           "operating", "writing"]
 
 T = TypeVar("T")
 
@@ -155,8 +155,9 @@ def _role(permission: str) -> Callable[..., Awaitable[ApiKey]]:
     return holding
 
 
+operating = _role("operate")  # also called by a route that reads its own arguments
 Reader = Annotated[ApiKey, Depends(_role("read"))]
-Operator = Annotated[ApiKey, Depends(_role("operate"))]
+Operator = Annotated[ApiKey, Depends(operating)]
 Admin = Annotated[ApiKey, Depends(_role("admin"))]
 
 
