@@ -7,7 +7,8 @@ dependency), so the OpenAPI document is the one FastAPI draws from it; the route
 ``read`` gives the endpoint those same arguments. What a client sees is FastAPI's: the body
 read as JSON only under a JSON ``Content-Type``, a body that is not JSON refused before the
 key is looked at, then the key and its role, then every header's and the body's problems
-together as one validation error (the app's handler words it), headers first.
+together as one validation error (the app's handler words it), headers first. FastAPI's
+``dependency_overrides`` do not reach what ``read`` takes: it calls what it needs itself.
 """
 
 from __future__ import annotations
