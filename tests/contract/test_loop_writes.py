@@ -126,6 +126,55 @@ def test_a_failed_commit_fails_every_work_of_its_batch(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_work_that_comes_while_a_commit_is_in_flight_waits_for_it_then_runs_on_the_loop(
+        ledger: Ledger, store: SqlStore, store_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _fund(ledger, 1000)
+    before = store.group_commit()
+    real = Connection.commit
+    landed: list[str] = []
+
+    def slow(self: Connection) -> None:  # a commit that takes its time on the disk
+        threading.Event().wait(0.3)
+        real(self)
+
+    async def one(key: str, after: float) -> str:
+        await asyncio.sleep(after)
+        got = await store.on_loop(_pay(ledger, key))
+        landed.append(key)
+        return got
+
+    async def run() -> list[str]:
+        # "b" comes while the batch of "a" is being committed, off the loop
+        return await asyncio.gather(one("a", 0), one("b", 0.1))
+
+    outcome: list[list[str]] = []
+    monkeypatch.setattr(Connection, "commit", slow)
+    worker = threading.Thread(target=lambda: outcome.append(asyncio.run(run())), daemon=True)
+    worker.start()
+    worker.join(30)  # a loop that spun waiting for the commit would never get here
+    monkeypatch.setattr(Connection, "commit", real)
+    assert outcome == [["a", "b"]] and landed == ["a", "b"]
+    assert _committed(store_url, ["a", "b"]) == {"a", "b"}
+    after = store.group_commit()
+    assert (after["batches"] - before["batches"], after["on_loop"] - before["on_loop"]) == (2, 2)
+
+    async def just_landed() -> str:  # a commit that landed, its callback not run yet
+        loop = asyncio.get_running_loop()
+        flight: asyncio.Future[None] = loop.create_future()
+        flight.set_result(None)
+        store._in_flight = (loop, flight)
+        return await store.on_loop(_pay(ledger, "c"))
+
+    outcome.clear()
+    worker = threading.Thread(target=lambda: outcome.append([asyncio.run(just_landed())]),
+                              daemon=True)
+    worker.start()
+    worker.join(30)
+    assert outcome == [["c"]]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_work_that_raises_on_the_loop_is_undone_alone(
         ledger: Ledger, store: SqlStore, store_url: str) -> None:
     _fund(ledger, 10)

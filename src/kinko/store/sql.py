@@ -37,6 +37,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -675,6 +676,10 @@ class SqlStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._loop_writes = loop_writes  # ``on_loop`` may run work on the event loop
+        # the batches left open on the loop are committed in this thread, off the loop; the
+        # commit in flight there, with its loop (the loop's next units wait for it)
+        self._committer: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
         self._group = _GroupCommit(_GroupCommit.MAX_UNITS_POSTGRES
                                    if self.dialect == "postgresql" else _GroupCommit.MAX_UNITS)
         self._sums = _SumCache()
@@ -688,6 +693,8 @@ class SqlStore:
         self._shared_lock = threading.Lock()
 
     def close(self) -> None:
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
         self._stamp_reader.close()
         with self._shared_lock:
             readers, self._shared = [r for _, r in self._shared.values()], {}
@@ -784,9 +791,11 @@ class SqlStore:
         this returns. For SQLite, whose statements are calls into the library rather than
         round trips to a server, a request's unit of work costs less here than handed to a
         worker thread and back. Its write units join the open batch of the group commit as
-        a worker thread's would; the batch is committed on the loop once a turn of the loop
-        added no unit to it (``_loop_commit``), and this waits for that commit without
-        holding the loop, so the units of the requests the loop runs meanwhile share it.
+        a worker thread's would; once a turn of the loop added no unit to the batch
+        (``_loop_commit``) it is committed in a thread of its own, off the loop (the commit
+        writes, and may checkpoint, to disk), and this waits for that commit without holding
+        the loop, so the units of the requests the loop runs meanwhile share it; work that
+        comes while a commit is in flight waits for it, then begins the next batch.
 
         Raises :class:`~kinko.ports.WouldBlock` (before anything is written) where waiting
         would hold the loop: on PostgreSQL, on SQLite whose commits wait for the disk
@@ -795,7 +804,13 @@ class SqlStore:
         then runs the same work in a worker thread."""
         if not (self._loop_writes and self._stamp_reader.own) or self.current() is not None:
             raise WouldBlock("this store's work runs in a worker thread")
-        writes = _LoopWrites(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        while (flight := self._in_flight) is not None and flight[0] is loop:
+            if flight[1].done():  # landed (its callback may not have run yet)
+                self._in_flight = None
+                break
+            await asyncio.shield(flight[1])  # the last batch's commit: then ours
+        writes = _LoopWrites(loop)
         token = _LOOP_WRITES.set(writes)
         try:
             out = work()
@@ -1074,7 +1089,7 @@ class SqlStore:
                 batch.done.set()
             return
         on_loop = _LOOP_WRITES.get()
-        if on_loop is not None and batch.broken is None and not group.full(batch):
+        if on_loop is not None and batch.broken is None:
             # on the event loop: the batch stays open for the units the loop runs next, and
             # is committed once a turn of the loop added none (``_loop_commit``); the work
             # waits for that commit in ``on_loop``
@@ -1086,10 +1101,13 @@ class SqlStore:
                     batch.settled = on_loop.loop.create_future()
                     # a request that gave up must not leave an error nobody retrieves
                     batch.settled.add_done_callback(lambda f: f.cancelled() or f.exception())
-            if not batch.commit_due:
-                batch.commit_due = True
-                on_loop.loop.call_soon(self._loop_commit, batch, -1)
-            group.turn.release()
+            if group.full(batch):
+                self._commit_off_loop(batch, on_loop.loop)  # it releases the turn
+            else:
+                if not batch.commit_due:
+                    batch.commit_due = True
+                    on_loop.loop.call_soon(self._loop_commit, batch, -1)
+                group.turn.release()
         elif group.commit_now(batch):
             self._commit(batch)
         else:
@@ -1114,7 +1132,22 @@ class SqlStore:
             asyncio.get_running_loop().call_soon(self._loop_commit, batch, joined)
             return
         if group.turn.acquire(blocking=False):
-            self._commit(batch)
+            self._commit_off_loop(batch, asyncio.get_running_loop())
+
+    def _commit_off_loop(self, batch: _Batch, loop: asyncio.AbstractEventLoop) -> None:
+        """With the turn held: commit the batch in the committing thread, which releases
+        the turn; the loop's next work waits for it (``on_loop``)."""
+        self._group.batch = None  # taking no more units
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="kinko-commit")
+        flight = loop.run_in_executor(self._committer, self._commit, batch)
+        self._in_flight = (loop, flight)
+
+        def landed(_: object) -> None:
+            if self._in_flight is not None and self._in_flight[1] is flight:
+                self._in_flight = None
+
+        flight.add_done_callback(landed)
 
     def _commit(self, batch: _Batch) -> None:
         """Commit the batch, with the turn held; release the turn and tell its units."""
