@@ -1473,15 +1473,33 @@ class SqlLedger:
             return {key: state for key in wanted if (state := pre[3][key]) is not None}
         out: dict[BalanceKey, BalanceState] = {}
         accounts = {a for a, _ in wanted}
-        for account, asset, b, pd, pc in self._matching(
-            "account", "balances", accounts,
-            "account, asset, balance, pending_debit, pending_credit",
-        ):
+        columns = "account, asset, balance, pending_debit, pending_credit"
+        for account, asset, b, pd, pc in (
+                self._balances_of(sorted(accounts), columns) if self.dialect == "sqlite"
+                else self._matching("account", "balances", accounts, columns)):
             key = (account, asset)
             if key in wanted:  # most balances have nothing pending: "0" read as 0 directly
                 out[key] = BalanceState(int(b), 0 if pd == "0" else int(pd),
                                         0 if pc == "0" else int(pc))
         return out
+
+    def _balances_of(self, accounts: Sequence[str], columns: str) -> Iterator[Any]:
+        """SQLite: the balance rows of ``accounts`` (sorted), a chunk of them at a time.
+        A chunk's range of accounts is read in key order when it holds at most two rows
+        an account of the chunk (the chunk's accounts are new, as an import's customers
+        are, or most accounts in the range are the chunk's): one walk of the B-tree
+        instead of a look-up per account. Otherwise the rows found are dropped and the
+        accounts looked up one by one (``IN``); the walk then stopped after those rows."""
+        p = self._p
+        for chunk in _chunks(accounts):
+            most = 2 * len(chunk)
+            rows = self._raw(f"SELECT {columns} FROM balances WHERE account >= {p} AND "
+                             f"account <= {p} LIMIT {most + 1}", (chunk[0], chunk[-1])).all()
+            if len(rows) <= most:
+                yield from rows
+            else:
+                yield from self._raw(f"SELECT {columns} FROM balances WHERE account IN "
+                                     f"({self._marks(len(chunk))})", tuple(chunk))
 
     def due_holds(self, now: datetime) -> list[Hold]:
         at = to_us(now)
