@@ -142,6 +142,30 @@ def test_the_balances_of_many_accounts_are_read_exactly(ledger: Ledger) -> None:
     assert ledger.verify().ok
 
 
+def test_a_large_batch_under_keys_taken_replays_or_is_refused(ledger: Ledger) -> None:
+    # a large batch's keys are not looked up before it is sealed: the same answers
+    def drafts(first: int, count: int, units: int = XEM) -> list[Draft]:
+        return [Draft(f"k{i}", postings=(Posting("wallet:xem-hot", "XEM", units),
+                                         Posting(f"customer:C{i}", "XEM", -units)), source="t")
+                for i in range(first, first + count)]
+
+    written = ledger.append(drafts(0, 150))
+    head = ledger.head()
+    assert [a.replayed for a in written] == [False] * 150
+    again = ledger.append(drafts(0, 150))
+    assert all(a.replayed for a in again) and ledger.head() == head
+    assert [a.entry for a in again] == [a.entry for a in written]
+    mixed = ledger.append(drafts(149, 150))  # k149 was written before, the same
+    assert [a.replayed for a in mixed] == [True] + [False] * 149
+    assert mixed[0].entry == written[-1].entry and ledger.head()[0] == head[0] + 149
+    head = ledger.head()
+    with pytest.raises(IdempotencyConflict, match="k200"):
+        ledger.append([*drafts(400, 150), *drafts(200, 1, 2 * XEM)])
+    assert ledger.head() == head and ledger.balance("customer:C400", "XEM") == 0
+    assert ledger.balance("customer:C149", "XEM") == XEM
+    assert ledger.verify().ok
+
+
 def test_a_batch_rolled_back_with_its_unit_leaves_no_balance_behind(ledger: Ledger) -> None:
     deposit(ledger, "d1", "C1", 10 * XEM)
     with pytest.raises(RuntimeError), ledger.store.unit():

@@ -457,9 +457,9 @@ class _Batch:
         changed = sealer.changed()
         self.tx.append(sealed, changed)
         # an opening balance names its customer once: kept, it would only crowd the others
-        kept = changed if not any(d.new_customers_only for d in drafts) else {
+        keep = changed if not any(d.new_customers_only for d in drafts) else {
             key: state for key, state in changed.items() if not key[0].startswith("customer:")}
-        known.moved(head, (sealed[-1].seq, sealed[-1].hash), kept)
+        known.moved(head, (sealed[-1].seq, sealed[-1].hash), keep)
         new = _new  # a NamedTuple's own __new__ is a Python call a record
         return [new(Appended, (e, False)) for e in sealed]
 
