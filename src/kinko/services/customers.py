@@ -369,7 +369,7 @@ def _check_not_imported(ledger: Ledger, path: Path, batches: list[list[CustomerR
     problems = [
         f"{path}:{r.line}: customer {r.customer} already has a {r.asset} balance in the ledger"
         for r in pending if (r.account, r.asset) in found
-    ]
+    ] if found else []
     if problems:
         shown = problems[:MAX_PROBLEMS]
         raise InputFileError(
