@@ -258,6 +258,27 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   hashes stored as 32 bytes rather than 64 hex characters (a migration; the entries' row is
   mostly its three hashes), and a batch's result not kept as a list of records (the
   collector's pass over them).
+- Measured again on 2026-12-06 00:40-01:35 UTC (runs interleaved with the code before).
+  What moved: a batch's rows built in one plain loop (0.6 against 1.3 µs an entry in
+  isolation), the balances it must read found in one pass over its postings, its results
+  built without the named tuple's constructor; an import's batch reads its new customers'
+  balances as one walk of a range of accounts instead of a look-up each; plain decimal
+  text parsed with one `int()`. Batched, 300,000 entries, CPU of the appends (load 29-59):
+  21.9, 20.0, 19.7 → 17.8, 19.3, 18.1 µs an entry; 1,000,000 entries, two pairs at load
+  1-3: 25.2 and 24.3 s → 23.9 and 22.0 s (79,000-82,000 → 84,000-91,000 postings/s). The
+  import, three pairs at load 2-3: 4.76, 4.83, 4.96 → 4.62, 4.50, 4.55 s. Tried and not
+  kept: the three hashes stored as 32-byte BLOBs (a bare `sqlite3` trial of the entries'
+  inserts: 3.4 → 3.9 µs of CPU an entry, as bytes go through the driver's adaptation of
+  parameters, though a third fewer bytes are written); the keys of a large batch left to
+  the unique index as its entries are inserted (`ON CONFLICT (key) DO NOTHING`) instead
+  of looked up first (300,000 entries, three pairs: the same CPU, 19.2 against 19.4 µs an
+  entry: the insert pays the page reads the look-up made); a partial unique index of the
+  resolved holds (300,000 entries, three pairs at load 8-43: 22.5, 21.5, 20.2 → 21.5,
+  21.5, 19.6 µs an entry, within the noise; it needs the journal rebuilt on SQLite); a
+  batch's surviving records moved to the collector's oldest generation (`gc.freeze()`
+  then `gc.unfreeze()`: 2-3% of a batch's CPU, but it would undo the server's freeze of
+  its start-up objects). What remains of a batched append is SQLite's inserts and commits
+  (about half) and the sealing (about a fifth); the batched target is still missed.
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
   synchronous=FULL; a round trip and commit on PostgreSQL).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
 
-from kinko.domain.ledger import Hold, Posting
+from kinko.domain.ledger import BalanceState, Hold, Posting
 from kinko.errors import (
     HoldError,
     IdempotencyConflict,
@@ -16,7 +17,7 @@ from kinko.errors import (
     UnknownAsset,
 )
 from kinko.ports import FixedClock
-from kinko.services.ledger import Ledger
+from kinko.services.ledger import Draft, Ledger
 
 XEM = 10**6
 WEI = 10**18
@@ -113,6 +114,55 @@ def test_a_batch_sees_the_balances_another_writer_moved(ledger: Ledger) -> None:
     deposit(other, "d2", "C1", 3 * XEM)
     deposit(ledger, "d3", "C1", 4 * XEM)
     assert ledger.balance("customer:C1", "XEM") == 7 * XEM
+    assert ledger.verify().ok
+
+
+def test_the_balances_of_many_accounts_are_read_exactly(ledger: Ledger) -> None:
+    # every customer below C1000 has XEM, the even ones ETH too
+    def legs(i: int) -> tuple[Posting, ...]:
+        out = [Posting("wallet:xem-hot", "XEM", i + 1),
+               Posting(f"customer:C{i:04d}", "XEM", -i - 1)]
+        if i % 2 == 0:
+            out += [Posting("wallet:eth-hot", "ETH", 7), Posting(f"customer:C{i:04d}", "ETH", -7)]
+        return tuple(out)
+
+    ledger.append([Draft(f"d{i}", postings=legs(i), source="t") for i in range(1000)])
+    stored = {(f"customer:C{i:04d}", asset): BalanceState(-i - 1 if asset == "XEM" else -7)
+              for i in range(1000) for asset in ("XEM", "ETH") if asset == "XEM" or i % 2 == 0}
+
+    def keys(numbers: Iterable[int]) -> set[tuple[str, str]]:
+        return {(f"customer:C{i:04d}", asset) for i in numbers for asset in ("XEM", "ETH", "BTC")}
+
+    with ledger.store.reader() as tx:
+        for wanted in (keys(range(5000, 7000)),  # new accounts: none has a balance
+                       keys(range(100, 400)),  # a dense run of accounts
+                       keys(range(0, 1000, 97)),  # accounts spread thinly over the table
+                       keys([*range(990, 1010), *range(0, 1000, 3), *range(5000, 6000)])):
+            assert tx.states(wanted) == {k: v for k, v in stored.items() if k in wanted}
+    assert ledger.verify().ok
+
+
+def test_a_large_batch_under_keys_taken_replays_or_is_refused(ledger: Ledger) -> None:
+    # a large batch's keys are not looked up before it is sealed: the same answers
+    def drafts(first: int, count: int, units: int = XEM) -> list[Draft]:
+        return [Draft(f"k{i}", postings=(Posting("wallet:xem-hot", "XEM", units),
+                                         Posting(f"customer:C{i}", "XEM", -units)), source="t")
+                for i in range(first, first + count)]
+
+    written = ledger.append(drafts(0, 150))
+    head = ledger.head()
+    assert [a.replayed for a in written] == [False] * 150
+    again = ledger.append(drafts(0, 150))
+    assert all(a.replayed for a in again) and ledger.head() == head
+    assert [a.entry for a in again] == [a.entry for a in written]
+    mixed = ledger.append(drafts(149, 150))  # k149 was written before, the same
+    assert [a.replayed for a in mixed] == [True] + [False] * 149
+    assert mixed[0].entry == written[-1].entry and ledger.head()[0] == head[0] + 149
+    head = ledger.head()
+    with pytest.raises(IdempotencyConflict, match="k200"):
+        ledger.append([*drafts(400, 150), *drafts(200, 1, 2 * XEM)])
+    assert ledger.head() == head and ledger.balance("customer:C400", "XEM") == 0
+    assert ledger.balance("customer:C149", "XEM") == XEM
     assert ledger.verify().ok
 
 

@@ -55,3 +55,13 @@ def test_format_then_parse_roundtrips(units: int, asset: Asset) -> None:
 
 def test_format_grouping() -> None:
     assert format_units(1234567_890000, REG["XEM"], group=True) == "1,234,567.89"
+
+
+@pytest.mark.parametrize("text, units", [
+    ("0", 0), ("0.0", 0), ("007.50", 7_500_000), ("12.", 12_000_000), (".5", 500_000),
+    ("1520.250000", 1_520_250_000), ("9" * 99, int("9" * 99) * 10**6),
+    ("9" * 150 + ".25", int("9" * 150) * 10**6 + 250_000),  # long: parsed the careful way
+])
+def test_parse_units_plain_text(text: str, units: int) -> None:
+    assert parse_units(text, REG["XEM"]) == units
+    assert parse_units(text.split(".")[0] or "0", REG["JPY"]) == int(text.split(".")[0] or "0")

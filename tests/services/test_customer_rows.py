@@ -3,11 +3,14 @@ checked) is checked as fully as the first, with the same file:line messages."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kinko.domain.money import AssetRegistry
 from kinko.errors import InputFileError
-from kinko.services.customers import parse_customer_rows
+from kinko.services.customers import import_customers, parse_customer_rows
+from kinko.services.ledger import Ledger
 
 GOOD = "C1,XEM,1\nC1,JPY,300\n"  # the assets XEM and JPY and the customer C1 read first
 
@@ -44,3 +47,16 @@ def test_rows_read_after_good_ones_are_the_same_rows() -> None:
         (2, "customer:C1", "XEM", 1_000_000), (3, "customer:C1", "JPY", 300),
         (4, "customer:C2", "XEM", 10_500_000), (7, "customer:C2", "JPY", 7),
         (8, "customer:C3", "ETH", 1)]
+
+
+def test_the_import_reports_each_assets_total_written_or_skipped(ledger: Ledger,
+                                                                  tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("customer_id,asset,balance\nC1,XEM,1.5\nC1,JPY,300\nC2,XEM,0\nC3,XEM,2\n"
+                   "C4,JPY,5\nC5,ETH,0.000000000000000001\n")
+    expected = {"XEM": 3_500_000, "JPY": 305, "ETH": 1}
+    first = import_customers(ledger, csv, batch_size=2)
+    assert first.totals == expected and first.zero_rows == 1 and first.batches_written == 3
+    again = import_customers(ledger, csv, batch_size=2)  # every batch skipped: the same totals
+    assert again.totals == expected and again.batches_skipped == 3
+    assert ledger.balance("clearing:opening", "XEM") == 3_500_000

@@ -41,6 +41,7 @@ __all__ = [
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")  # ASCII digits only
 MAX_DECIMALS = 30
+_SHORT = 100  # whole-unit digits parsed in one piece with the fraction (far from int's limit)
 
 
 @dataclass(frozen=True, order=True)
@@ -138,9 +139,10 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
     if whole.isdigit() and whole.isascii() and (not frac or (frac.isdigit() and frac.isascii())):
         # the common case, "1520.25": no sign, ASCII digits, at most one point
         significant = frac.rstrip("0")
-        if len(significant) <= asset.decimals:
-            unit: int = 10**asset.decimals
-            return int(whole) * unit + int(significant.ljust(asset.decimals, "0") or "0")
+        decimals = asset.decimals
+        if len(significant) <= decimals and len(whole) <= _SHORT:
+            # the digits with the fraction padded to the asset's decimals: one exact parse
+            return int(whole + significant.ljust(decimals, "0"))
     if not _NUMBER.match(raw):
         lowered = raw.lower().lstrip("+-")
         if not raw:

@@ -263,7 +263,9 @@ def _batch_key(rows: Sequence[CustomerRow], counter: str) -> str:
     return "import:" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def _draft(rows: Sequence[CustomerRow], counter: str, source: str) -> Draft:
+def _draft(rows: Sequence[CustomerRow], counter: str, source: str,
+           all_totals: dict[str, int]) -> Draft:
+    """The batch's entry; its totals per asset are added to ``all_totals``."""
     postings = []
     totals: dict[str, int] = {}
     new = _new
@@ -271,6 +273,8 @@ def _draft(rows: Sequence[CustomerRow], counter: str, source: str) -> Draft:
         postings.append(new(Posting, (account, asset, -units)))
         totals[asset] = totals.get(asset, 0) + units
     postings.extend(Posting(counter, a, t) for a, t in sorted(totals.items()))
+    for asset, total in totals.items():
+        all_totals[asset] = all_totals.get(asset, 0) + total
     return Draft(_batch_key(rows, counter), "transfer", tuple(postings), source=source,
                  memo=f"opening balances, lines {rows[0].line}-{rows[-1].line}",
                  new_customers_only=True)
@@ -295,10 +299,10 @@ def _import(ledger: Ledger, path: Path, batch_size: int, counter: str,
     tiers: dict[str, str] = {}
     rows = read_customer_csv(path, ledger.assets, tiers, declared_tiers(ledger))
     report = ImportReport(rows=len(rows), tiers=len(tiers))
-    nonzero = [r for r in rows if r.units != 0]
+    nonzero = [r for r in rows if r[3]]  # (units)
     report.zero_rows = len(rows) - len(nonzero)
     batches = [nonzero[i : i + batch_size] for i in range(0, len(nonzero), batch_size)]
-    drafts = [_draft(b, counter, f"import:{path.name}") for b in batches]
+    drafts = [_draft(b, counter, f"import:{path.name}", report.totals) for b in batches]
     todo = _check_not_imported(ledger, path, batches, drafts)
     done_rows = sum(len(b) for b, d in zip(batches, drafts, strict=True) if d.key not in todo)
     report.batches_skipped = len(batches) - len(todo)
@@ -335,8 +339,6 @@ def _import(ledger: Ledger, path: Path, batch_size: int, counter: str,
     if rest and not batches:  # a file of zero balances only
         with ledger.store.unit():
             _record_tiers(ledger, path, rest, rows[0].line, rows[-1].line)
-    for r in nonzero:
-        report.totals[r.asset] = report.totals.get(r.asset, 0) + r.units
     return report
 
 
@@ -367,7 +369,7 @@ def _check_not_imported(ledger: Ledger, path: Path, batches: list[list[CustomerR
     problems = [
         f"{path}:{r.line}: customer {r.customer} already has a {r.asset} balance in the ledger"
         for r in pending if (r.account, r.asset) in found
-    ]
+    ] if found else []
     if problems:
         shown = problems[:MAX_PROBLEMS]
         raise InputFileError(

@@ -68,6 +68,7 @@ from kinko.ports import BalanceRow, Clock, LedgerWriter, ReadAhead, Store
 __all__ = ["Appended", "Draft", "KnownBalances", "Ledger", "VerifyReport", "no_cyclic_gc"]
 
 MAX_KEY = 200
+_new = tuple.__new__
 
 
 class Draft(NamedTuple):
@@ -358,24 +359,14 @@ class KnownBalances:
         self.head: tuple[int, str] | None = None
         self._states: dict[BalanceKey, BalanceState] = {}
 
-    def states(self, head: tuple[int, str], keys: set[BalanceKey],
-               read: Callable[[set[BalanceKey]], Mapping[BalanceKey, BalanceState]]
-               ) -> Mapping[BalanceKey, BalanceState]:
-        """The stored states of ``keys`` (those with a balance) at ``head``, the store's
-        current head; ``read`` reads those not kept."""
+    def at(self, head: tuple[int, str]) -> dict[BalanceKey, BalanceState]:
+        """The stored states kept at ``head``, the store's current head (none when the
+        head is not the one kept); the caller adds those it reads from the store, which
+        are kept with them."""
         if head != self.head:
             self._states = {}
             self.head = head
-        kept = self._states
-        if not kept:
-            missing = keys
-        elif len(kept) < len(keys):  # (an import's batch: its clearing account's few kept)
-            missing = keys.difference(kept)
-        else:  # (not ``keys - kept.keys()``: that walks every kept key)
-            missing = {key for key in keys if key not in kept}
-        if missing:
-            kept.update(read(missing))
-        return kept
+        return self._states
 
     def moved(self, head: tuple[int, str], now: tuple[int, str],
               changed: Mapping[BalanceKey, BalanceState]) -> None:
@@ -446,10 +437,14 @@ class _Batch:
         for d in drafts:
             if d.kind != "transfer" or type(d.postings) is not tuple:
                 return None
-        touched = {(p[0], p[1]) for d in drafts for p in d.postings}
         head = self.tx.head()
         known = self.ledger.balances_written
-        sealer = TransferSealer(known.states(head, touched, self.tx.states), head, self.now,
+        kept = known.at(head)
+        # the balances the batch names that are not kept, in one pass over its postings
+        missing = {k for d in drafts for p in d.postings if (k := (p[0], p[1])) not in kept}
+        if missing:
+            kept.update(self.tx.states(missing))
+        sealer = TransferSealer(kept, head, self.now,
                                 frozenset(self.ledger.assets), self._wallet_asset,
                                 self.ledger.known_legs())
         seal = sealer.seal
@@ -462,10 +457,11 @@ class _Batch:
         changed = sealer.changed()
         self.tx.append(sealed, changed)
         # an opening balance names its customer once: kept, it would only crowd the others
-        kept = changed if not any(d.new_customers_only for d in drafts) else {
+        keep = changed if not any(d.new_customers_only for d in drafts) else {
             key: state for key, state in changed.items() if not key[0].startswith("customer:")}
-        known.moved(head, (sealed[-1].seq, sealed[-1].hash), kept)
-        return [Appended(e, False) for e in sealed]
+        known.moved(head, (sealed[-1].seq, sealed[-1].hash), keep)
+        new = _new  # a NamedTuple's own __new__ is a Python call a record
+        return [new(Appended, (e, False)) for e in sealed]
 
     def _wallet_asset(self, name: str) -> str | None:
         wallet = self.wallet(name)

@@ -1686,15 +1686,33 @@ class SqlLedger:
             return {key: state for key in wanted if (state := pre[3][key]) is not None}
         out: dict[BalanceKey, BalanceState] = {}
         accounts = {a for a, _ in wanted}
-        for account, asset, b, pd, pc in self._matching(
-            "account", "balances", accounts,
-            "account, asset, balance, pending_debit, pending_credit",
-        ):
+        columns = "account, asset, balance, pending_debit, pending_credit"
+        for account, asset, b, pd, pc in (
+                self._balances_of(sorted(accounts), columns) if self.dialect == "sqlite"
+                else self._matching("account", "balances", accounts, columns)):
             key = (account, asset)
             if key in wanted:  # most balances have nothing pending: "0" read as 0 directly
                 out[key] = BalanceState(int(b), 0 if pd == "0" else int(pd),
                                         0 if pc == "0" else int(pc))
         return out
+
+    def _balances_of(self, accounts: Sequence[str], columns: str) -> Iterator[Any]:
+        """SQLite: the balance rows of ``accounts`` (sorted), a chunk of them at a time.
+        A chunk's range of accounts is read in key order when it holds at most two rows
+        an account of the chunk (the chunk's accounts are new, as an import's customers
+        are, or most accounts in the range are the chunk's): one walk of the B-tree
+        instead of a look-up per account. Otherwise the rows found are dropped and the
+        accounts looked up one by one (``IN``); the walk then stopped after those rows."""
+        p = self._p
+        for chunk in _chunks(accounts):
+            most = 2 * len(chunk)
+            rows = self._raw(f"SELECT {columns} FROM balances WHERE account >= {p} AND "
+                             f"account <= {p} LIMIT {most + 1}", (chunk[0], chunk[-1])).all()
+            if len(rows) <= most:
+                yield from rows
+            else:
+                yield from self._raw(f"SELECT {columns} FROM balances WHERE account IN "
+                                     f"({self._marks(len(chunk))})", tuple(chunk))
 
     def due_holds(self, now: datetime) -> list[Hold]:
         at = to_us(now)
@@ -1722,30 +1740,37 @@ class SqlLedger:
         entry_rows: list[tuple[Any, ...]] = []
         posting_rows: list[tuple[Any, ...]] = []
         new_holds: list[tuple[Any, ...]] = []
+        resolves: list[tuple[str, str, int]] = []
         amount = self._amount
+        add_entry = entry_rows.append
+        add_posting = posting_rows.append
         at: datetime | None = None  # a batch's entries mostly share one time: convert it once
         at_us = 0
-        for e in entries:
-            if e.timestamp is not at:
-                at = e.timestamp
+        # one plain loop, each entry's fields unpacked and its postings added one by one
+        # (half the time of a comprehension per entry and a look-up per field: 0.6 against
+        # 1.3 µs an entry of two postings)
+        for seq, kind, key, timestamp, source, memo, postings, h, prev_hash, hashed, digest \
+                in entries:
+            if timestamp is not at:
+                at = timestamp
                 at_us = to_us(at)
-            hold_id = e.hold.id if e.hold is not None else None
-            entry_rows.append((
-                e.seq, e.key, e.kind, at_us, e.source, e.memo, hold_id,
-                hold_id if e.kind != "hold" else None, e.digest, e.prev_hash, e.hash,
-            ))
-            seq = e.seq
-            posting_rows += [(seq, i, account, asset, amount(value))
-                             for i, (account, asset, value) in enumerate(e.postings)]
-            if e.kind == "hold" and e.hold is not None:
-                h = e.hold
+            if h is None:
+                add_entry((seq, key, kind, at_us, source, memo, None, None, digest, prev_hash,
+                           hashed))
+            elif kind == "hold":
+                add_entry((seq, key, kind, at_us, source, memo, h.id, None, digest, prev_hash,
+                           hashed))
                 if h.expires_at is not None and self.expiry is not None:
                     self.expiry = min(self.expiry, to_us(h.expires_at))
                 new_holds.append((h.id, h.debit, h.credit, h.asset, amount(h.amount),
                                   to_us(h.expires_at) if h.expires_at else None, "pending",
-                                  e.seq, None))
-        resolves = [(e.hold.id, _STATE[e.kind], e.seq) for e in entries
-                    if e.hold is not None and e.kind != "hold"]
+                                  seq, None))
+            else:
+                add_entry((seq, key, kind, at_us, source, memo, h.id, h.id, digest, prev_hash,
+                           hashed))
+                resolves.append((h.id, _STATE[kind], seq))
+            for i, (account, asset, value) in enumerate(postings):
+                add_posting((seq, i, account, asset, amount(value)))
         if self.dialect == "postgresql" and len(entries) <= _ONE_STATEMENT and not (
                 {r[0] for r in resolves} & {h[0] for h in new_holds}):
             self._append_at_once(entries[-1], new_holds, entry_rows, posting_rows, resolves,
