@@ -13,9 +13,11 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dbtemplate import migrated_sqlite
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -89,6 +91,30 @@ def test_works_on_the_loop_share_a_batch_and_return_once_it_is_durable(
     assert after["on_loop"] - before["on_loop"] == 20
     assert ledger.balance("customer:a", "XEM") == 1000 - 20
     assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_work_on_the_loop_while_statements_are_listened_to(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    """A listener of the engine's statements (a profiler, a counter) sends every statement
+    through SQLAlchemy: the loop's batch still begins as it must."""
+    _fund(ledger, 1000)
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        async def run() -> str:
+            return await store.on_loop(_pay(ledger, "listened"))
+
+        assert asyncio.run(run()) == "listened"
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert "BEGIN IMMEDIATE" in seen
+    assert _committed(store_url, ["listened"]) == {"listened"}
+    assert store.group_commit()["on_loop"] == 1
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

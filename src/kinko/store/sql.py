@@ -965,7 +965,10 @@ class SqlStore:
         try:
             conn.execution_options(kinko_write=True)
             if not wait:  # SQLite, on the event loop: its write lock is taken or refused
-                run(conn, "PRAGMA busy_timeout=0")
+                # (on the driver: a statement through SQLAlchemy would begin a transaction)
+                dbapi = conn.connection.dbapi_connection
+                assert dbapi is not None
+                dbapi.execute("PRAGMA busy_timeout=0")
                 try:
                     conn.begin()
                 except OperationalError as exc:
@@ -974,7 +977,7 @@ class SqlStore:
                             from None
                     raise
                 finally:
-                    run(conn, f"PRAGMA busy_timeout={_BUSY_MS}")
+                    dbapi.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
             else:
                 conn.begin()
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
