@@ -291,7 +291,67 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### Where the time went (profiled 2026-12-05, not re-measured by each run)
+NOTES = """### This round (2026-12-06): the unit of work on the event loop (SQLite)
+
+The machine changed between the rounds (an AMD EPYC before, an Intel Xeon now: the bare
+app's own POST went from 1,134 to 772 requests/s in the quiet runs), so compare each run's
+ratio to its own bare app, and the interleaved before/after pairs below, not rates across
+rounds. Before/after: `kinko serve` alone under wrk's 16 connections on SQLite
+(synchronous=NORMAL), 8 s each, each run on a fresh database, the versions alternated in
+the same minutes; "CPU" is the server process's CPU per request from `/proc`.
+
+- **Where the CPU went.** One request at a time, in process through the ASGI app (no HTTP
+  server): 1.65-1.67 ms of CPU a request with the unit of work run inline, 2.08-2.14 ms
+  handed to a worker thread and back as before: the hop cost about 0.45 ms, a fifth of the
+  request (a bare `run_in_executor` round trip of 0.4 ms of work costs 0.15 ms more than
+  the work on this machine). Over HTTP at one connection the server's CPU was 2.47 ms a
+  request, at 16 connections 2.4-2.6 ms: the rate was the server's CPU, not waiting.
+- **The unit on the loop.** On SQLite (statements are calls into the library, not round
+  trips) the withdrawal's unit of work now runs on the event loop (`SqlStore.on_loop`): its
+  write unit joins the open batch and leaves it open; once a turn of the loop added no unit
+  the batch is committed, and each request is answered once its commit is durable. First
+  pair of rounds (00:38 UTC, load 0.7-1.7): before 482 and 444 requests/s, p99 60 and
+  61 ms, CPU 2.09 and 2.29 ms; after 521 and 516, p99 44 and 40 ms, CPU 1.84 and 1.88 ms.
+  With SQLite's default synchronous=FULL the loop committing itself held every request for
+  each fsync (277-300 against 349-450 requests/s before): there the work stays in worker
+  threads. A withdrawal's read before the writers' lock opens no transaction on SQLite
+  either now (each statement alone), and ledger timestamps are written with `isoformat`.
+- **The route reads its own arguments.** `POST /v1/withdrawals` takes its body, headers
+  and key itself (`kinko.api.v1.direct`), FastAPI's dependency solving skipped, the
+  OpenAPI document and every answer (errors included) unchanged: in process 1.80-1.83 →
+  1.53-1.66 ms a request; the HTTP side alone 0.24 → 0.14 ms.
+- **Commits off the loop.** Timed in the server (16 connections): a batch's commit took
+  0.43-0.50 ms at the median but 3.1-3.7 ms at the 90th percentile and 13.7-16.5 ms at the
+  99th (7 % over 5 ms: the WAL's writes and its checkpoints), each of them a stall of every
+  request on the loop. The commit now runs in a thread of its own, work that comes
+  meanwhile waiting for it without holding the loop. Pairs at 01:48 UTC (load 3-7):
+  committed off the loop 487 and 492 requests/s, p99 41.7 and 41.6 ms; on the loop 472 and
+  517, p99 43.3 and 42.3 ms: within the noise of two pairs.
+- **All of it against the code before the round** (both pairs of rounds interleaved, 01:33
+  UTC, load 2-3.4): 490 and 452 → 587 and 555 requests/s, p99 60 and 67 → 36 and 42 ms,
+  CPU 2.00 and 2.13 → 1.64 and 1.73 ms a request; at 01:48 UTC on a slower hour 360 and 352
+  → 487 and 492, p99 59 and 73 → 42 ms, CPU 3.0 → 2.0 ms.
+- **The benchmark's own runs**, two, seven minutes apart on a quiet machine, with the same
+  request path (the table above is the second): 01:53 UTC, SQLite 415 requests/s against
+  the bare app's 772 (0.54×), p99 53 ms; PostgreSQL 205 against 685 (0.30×), with two
+  workers 144 against 314 (0.46×); 02:00 UTC, SQLite 487 against 805 (0.60×), p99 45 ms;
+  PostgreSQL 228 against 727 (0.31×), two workers 156 against 316 (0.49×). The last
+  round's quiet run, on the other machine: SQLite 0.40× (p99 55 ms), PostgreSQL 0.32×,
+  two workers 0.50× (147 against 295).
+- **What stands in the way.** SQLite: the ratio target is met, the p99 is not. With 16
+  connections the mean latency is 16 divided by the rate, and the p99 here is about 1.3
+  times the mean, so a p99 of 35 ms needs about 600 requests/s, about 1.6 ms of the
+  server's CPU a request where it now takes 1.7-2.0 (what is left is spread thin: the
+  ledger's append of the hold, the marks' statement, the proposal, the audit record, the
+  answer's words, uvicorn's h11). PostgreSQL: unchanged in kind (its work stays in worker
+  threads: each statement is a round trip, and under the writers' lock a unit waits on
+  its round trips while every other writer waits); one worker reaches 0.31×, two 0.46-0.49×
+  (the last round 0.50×). The next step is the one below (a unit's deferred writes riding
+  with the next unit's first statement, halving a unit's round trips under the lock). The
+  bare app itself answers PostgreSQL at a p99 of 76-104 ms (one or two workers), so a p99
+  of 35 ms is beyond this machine there.
+
+### Where the time went (profiled 2026-12-05, not re-measured by each run)
 
 The machine was shared with other jobs' builds and tests: its 1-minute load average was
 8-20 on 2 cores throughout, so every figure here is a short (5 s) run on a starved CPU and
