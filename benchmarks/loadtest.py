@@ -294,11 +294,15 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
 NOTES = """### This round (2026-12-06): the unit of work on the event loop (SQLite)
 
 The machine changed between the rounds (an AMD EPYC before, an Intel Xeon now: the bare
-app's own POST went from 1,134 to 772 requests/s in the quiet runs), so compare each run's
-ratio to its own bare app, and the interleaved before/after pairs below, not rates across
-rounds. Before/after: `kinko serve` alone under wrk's 16 connections on SQLite
-(synchronous=NORMAL), 8 s each, each run on a fresh database, the versions alternated in
-the same minutes; "CPU" is the server process's CPU per request from `/proc`.
+app's own POST went from 1,134 to 772-805 requests/s in the quiet runs, the screening
+engine's 1-rule baseline in the Screening section from 249,884 to 160,069 decisions/s and
+the 20-rule engine with it from 63,927 to 34,686, below its 50,000 target; the engine's code
+did not change, and the code before this round gave the same there, interleaved: 34,954 and
+31,772 against 30,983 and 31,865), so compare each run's ratio to its own bare app, and the
+interleaved before/after pairs below, not rates across rounds. Before/after: `kinko serve`
+alone under wrk's 16 connections on SQLite (synchronous=NORMAL), 8 s each, each run on a
+fresh database, the versions alternated in the same minutes; "CPU" is the server process's
+CPU per request from `/proc`.
 
 - **Where the CPU went.** One request at a time, in process through the ASGI app (no HTTP
   server): 1.65-1.67 ms of CPU a request with the unit of work run inline, 2.08-2.14 ms
