@@ -675,7 +675,6 @@ class SqlStore:
     def __init__(self, engine: Engine, *, loop_writes: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._loop_writes = loop_writes  # ``on_loop`` may run work on the event loop
         # the batches left open on the loop are committed in this thread, off the loop; the
         # commit in flight there, with its loop (the loop's next units wait for it)
         self._committer: ThreadPoolExecutor | None = None
@@ -685,6 +684,9 @@ class SqlStore:
         self._sums = _SumCache()
         self._caches = _Caches()
         self._stamp_reader = _StampReader(engine)
+        # ``on_loop`` may run work on the event loop (not on an in-memory database: it
+        # lives on one connection)
+        self._loop_writes = loop_writes and self._stamp_reader.own
         # each event loop's shared read, and on PostgreSQL its connection: a loop that
         # closed (a test client's, one per request) has its connection closed when the
         # next loop comes
@@ -802,7 +804,7 @@ class SqlStore:
         (``synchronous=FULL``) or in memory, inside a unit, while a worker thread's unit has
         the writers' turn, or while another process holds SQLite's write lock; the caller
         then runs the same work in a worker thread."""
-        if not (self._loop_writes and self._stamp_reader.own) or self.current() is not None:
+        if not self._loop_writes or self.current() is not None:
             raise WouldBlock("this store's work runs in a worker thread")
         loop = asyncio.get_running_loop()
         while (flight := self._in_flight) is not None and flight[0] is loop:
