@@ -142,6 +142,14 @@ def test_missing_idempotency_key_and_unknown_ids(api) -> None:  # type: ignore[n
     assert client.get("/v1/withdrawals/nope", headers=h(tokens["ops"])).status_code == 404
 
 
+def test_a_method_a_path_does_not_take_is_405_with_the_methods_it_does(api) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _ = api
+    r = client.delete("/v1/withdrawals", headers=h(tokens["ops"]))
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == "GET, POST"  # both routes of the path, not the first one's
+
+
 def test_review_by_two_approvers(api) -> None:  # type: ignore[no-untyped-def]
     client, tokens, access = api
     r = client.post("/v1/withdrawals", json=body("20"), headers=h(tokens["ops"], "W-2"))

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinko.api.docs import document_errors, reference_page
@@ -68,6 +69,17 @@ def _status(exc: KinkoError) -> int:
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={
         "error": {"code": code, "message": message, "details": details or {}}})
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> str:
+    """A 405's ``Allow``: each method some route takes at the request's path (asked of the
+    routes themselves, included routers too)."""
+    routes = request.app.router.routes
+    return ", ".join(m for m in _METHODS if any(
+        route.matches({**request.scope, "method": m})[0] is Match.FULL for route in routes))
 
 
 def create_app(custody_factory: Callable[[], Custody],
@@ -131,13 +143,21 @@ def create_app(custody_factory: Callable[[], Custody],
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if web is not None and for_pages(request):
-            return web.error(request, exc.status_code, msg("error.page_not_found")
+            page = web.error(request, exc.status_code, msg("error.page_not_found")
                              if exc.status_code == 404 else
                              msg("error.http_status", status=str(exc.status_code)))
+            page.headers.update(exc.headers or {})
+            if exc.status_code == 405:
+                page.headers["Allow"] = _allowed(request)
+            return page
         codes = {400: "bad_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"),
-                      str(exc.detail))
+        answer = _error(exc.status_code, codes.get(exc.status_code, "http_error"),
+                        str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method the path takes, not only its first route's
+            answer.headers["Allow"] = _allowed(request)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
