@@ -2,8 +2,9 @@
 
 An ASGI middleware in front of the API and the dashboard. A declared ``Content-Length``
 above the limit is refused at once, a body streamed without one as soon as it passes the
-limit (413 either way, without reading the rest); a body FastAPI would parse as JSON (no
-``Content-Type``, or ``application/json`` or ``application/*+json``) is decoded the way the
+limit (413 either way, without reading the rest); a body FastAPI would parse as JSON (its
+``Content-Type`` ``application/json`` or ``application/*+json``; one without a
+``Content-Type`` is not parsed at all, and is refused by the route) is decoded the way the
 parser will decode it and its nesting measured (:func:`kinko.safeload.check_json_depth`):
 deeper than the limit is 422. Forms (urlencoded or multipart) are bounded by size: their
 parser does not recurse. Only then does the application read the body, from memory.
@@ -36,10 +37,10 @@ Refuse = Callable[[Request, KinkoError], Awaitable[Response] | Response]
 
 @lru_cache(maxsize=64)  # clients send a handful of types; parsing one is ~10 µs
 def parsed_as_json(content_type: str | None) -> bool:
-    """Whether FastAPI parses a body of this ``Content-Type`` as JSON (it does when there
-    is none at all)."""
+    """Whether FastAPI parses a body of this ``Content-Type`` as JSON (not when there is
+    none at all: its routes' strict content type)."""
     if not content_type:
-        return True
+        return False
     message = Message()
     message["content-type"] = content_type
     if message.get_content_maintype() != "application":

@@ -57,7 +57,7 @@ async def json_body(request: Request) -> Any:
     if not raw:
         return MISSING
     content_type = request.headers.get("content-type")
-    if not content_type or not parsed_as_json(content_type):
+    if not parsed_as_json(content_type):
         return raw
     try:
         return json.loads(raw)
