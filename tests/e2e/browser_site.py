@@ -74,8 +74,8 @@ CUSTOMERS = {"C1": "10000", "C2": "2300.678", "C3": "45"}
 
 # ---------------------------------------------------------------------------- browser
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="module")  # not longer: while Playwright runs, its event loop is the
+def browser() -> Iterator[Browser]:  # thread's, and a later test's asyncio.run() would fail
     refuse_in_fast_loop("Chromium")
     assert Path(CHROMIUM).exists(), (
         f"{CHROMIUM} is missing: `make sysdeps` installs Debian's chromium package")
