@@ -18,7 +18,10 @@ sends them in one round trip (psycopg's pipeline mode: :class:`Cursor`, every Po
 connection's cursor); under the writers' lock each round trip is time every other writer
 waits. Order is kept (a statement sent through SQLAlchemy sends what is held first), and a
 held write that fails raises from the statement it was sent with, or from :func:`flush`,
-which a write unit calls before it ends: its errors stay the unit's. Before a commit
+which a write unit calls before it ends: its errors stay the unit's. A write unit followed
+by others in its transaction may leave its writes held instead (:func:`owned`): one that
+fails then raises :class:`Earlier` from the later statement, naming its unit, for the
+store to undo that unit alone. Before a commit
 (:func:`finish`), a savepoint's release still held is dropped (the commit does it); a
 connection put back in its pool holds nothing. A savepoint held and withdrawn before it
 was sent (:func:`withdraw`) costs nothing at all: a unit that failed before any statement

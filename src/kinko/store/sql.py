@@ -482,11 +482,12 @@ class _GroupCommit:
     A write unit waits for its turn, runs inside the open batch's transaction in a savepoint
     of its own (a unit that raises is undone alone; the batch's first unit needs none: if it
     raises, the batch, its alone, is rolled back and closed), and hands the turn to the next
-    waiting unit; the unit that finds nobody waiting (or the batch full, or open for too long)
-    commits the batch. Every unit of the batch returns only once that commit is durable,
-    and every one of them fails (nothing written) if it is not. Writers of other processes
-    queue on the database's own lock (SQLite's write lock, PostgreSQL's ``ledger_head``
-    row), which a batch holds from its first statement to its commit."""
+    waiting unit (on PostgreSQL with its last writes still held, sent with that unit's first
+    statement: ``_Through``); the unit that finds nobody waiting (or the batch full, or open
+    for too long) commits the batch. Every unit of the batch returns only once that commit
+    is durable, and every one of them fails (nothing written) if it is not. Writers of
+    other processes queue on the database's own lock (SQLite's write lock, PostgreSQL's
+    ``ledger_head`` row), which a batch holds from its first statement to its commit."""
 
     MAX_UNITS = 256
     # PostgreSQL: each unit after a batch's first is a subtransaction (its savepoint); past
