@@ -70,6 +70,7 @@ from kinko.store.driver import (
     forget,
     lost,
     owned,
+    plain_arrays,
     run,
     run_all,
     watched,
@@ -160,6 +161,10 @@ def _postgres_engine(url: str, pool: int) -> Engine:
     under way fails as ``StoreUnavailable`` (503)."""
     engine = create_engine(url, pool_size=pool, max_overflow=_OVERFLOW,
                            connect_args={"cursor_factory": Cursor})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        plain_arrays(dbapi_conn)  # list parameters written as array literals, at once
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
