@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import new_pg_url
+from psycopg.adapt import PyFormat
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
@@ -201,3 +202,31 @@ def test_a_read_without_a_snapshot_is_one_round_trip_a_statement(
     assert again == first + 1
     with store.unit(write=False) as u:  # the connection's next unit has its snapshot again
         assert run(u.conn, "SHOW transaction_isolation").scalar() == "repeatable read"
+
+
+@pytest.mark.slow
+def test_list_parameters_reach_postgresql_as_they_were(pg_store: SqlStore) -> None:
+    """PostgreSQL: a list parameter of strings, integers and None is written as an array
+    literal by kinko's own dumper (whatever its strings hold), typed by the statement's
+    cast or by the column it is compared with; a list of anything else is psycopg's."""
+    from decimal import Decimal
+
+    from kinko.store.driver import ArrayText
+
+    awkward = ['a"b', "c\\d", "e,f", "{g}", "NULL", "", " h ", "日本", "i'j", None]
+    with pg_store.unit(write=False) as u:
+        dumper = u.conn.connection.dbapi_connection.adapters.get_dumper(  # type: ignore[union-attr]
+            list, PyFormat.AUTO)
+        assert dumper is ArrayText
+        assert run(u.conn, "SELECT %s::text[]", (awkward,)).scalar() == awkward
+        assert run(u.conn, "SELECT %s::bigint[]", ([1, -2, None, 2**62],)).scalar() == [
+            1, -2, None, 2**62]
+        assert run(u.conn, "SELECT x FROM unnest(%s::text[], %s::bigint[]) AS u(x, y) "
+                   "WHERE y = 2", (["p", "q"], [1, 2])).scalar() == "q"
+        assert run(u.conn, "SELECT %s::text[]", ([],)).scalar() == []
+        names = [r[0] for r in run(u.conn, "SELECT name FROM stamps WHERE name = ANY(%s) "
+                                   "ORDER BY name", (["database", "api_keys", "x"],))]
+        assert names == ["api_keys", "database"]
+        assert run(u.conn, "SELECT %s::numeric[]", ([Decimal("1.5"), None],)).scalar() == [
+            Decimal("1.5"), None]
+        assert run(u.conn, "SELECT %s::bool[]", ([True, False],)).scalar() == [True, False]

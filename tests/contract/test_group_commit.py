@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kinko.domain.ledger import Hold, Posting
-from kinko.errors import Overdraft, StoreUnavailable
+from kinko.errors import KinkoError, Overdraft, StoreUnavailable
 from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.ledger import Ledger
@@ -355,3 +355,132 @@ def test_a_batch_reads_what_the_writer_before_it_committed(store: SqlStore,
     last = access.audit_log()[-1]
     assert last["action"] == "theirs"
     assert seen == [(store.stamps()["api_keys"], (last["seq"], last["hash"]))]
+
+
+class _Taken(KinkoError):
+    pass
+
+
+def _queued(store: SqlStore, waiting: int) -> None:
+    while store._group.waiting < waiting:
+        threading.Event().wait(0.01)
+
+
+def _held_conflict(store: SqlStore, name: str, ledger: Ledger, behind: int,
+                   inside: threading.Event) -> None:
+    """A unit that pays ``name`` and holds a write that fails on its key, and ends once
+    ``behind`` units queue for the turn (so that the batch goes on after it)."""
+    with store.unit() as u:
+        inside.set()
+        ledger.post(name, [Posting("customer:a", "XEM", 1),
+                           Posting("wallet:xem-hot", "XEM", -1)], source="t")
+        p = "?" if store.dialect == "sqlite" else "%s"
+        defer(u.conn, f"INSERT INTO stamps (name, n) VALUES ({p}, {p})", ("database", 1),
+              conflict=_Taken)
+        _queued(store, behind)
+
+
+def test_a_held_write_that_fails_with_the_next_units_statement_is_its_units_alone(
+        ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit followed by waiting units leaves its last writes held, to travel with the
+    next unit's first statement (PostgreSQL: no round trip of their own under the writers'
+    lock). When one of them fails there, its unit fails with that write's error and is
+    undone alone (its savepoint); the unit whose statement carried it, made on top of it,
+    is undone too and told it may try again; the unit before it and the one after it
+    commit, one chain. On SQLite the write fails in its own unit at once."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
+    _fund(ledger, 1000)
+    entered, release, inside = threading.Event(), threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def unit(name: str) -> None:
+        try:
+            if name == "bad":
+                _held_conflict(store, name, ledger, 2, inside)
+            else:
+                with store.unit():
+                    ledger.post(name, [Posting("customer:a", "XEM", 1),
+                                       Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                    if name == "first":
+                        entered.set()
+                        release.wait(timeout=60)
+            outcomes[name] = "ok"
+        except _Taken:
+            outcomes[name] = "taken"
+        except StoreUnavailable:
+            outcomes[name] = "again"
+
+    first = threading.Thread(target=unit, args=("first",))
+    first.start()
+    entered.wait(timeout=60)
+    bad = threading.Thread(target=unit, args=("bad",))
+    bad.start()
+    _queued(store, 1)
+    release.set()  # "bad" takes the turn, and waits there for two units behind it
+    inside.wait(timeout=60)
+    later = [threading.Thread(target=unit, args=(name,)) for name in ("b", "c")]
+    for t in later:
+        t.start()
+    for t in (first, bad, *later):
+        t.join(60)
+    assert (outcomes["first"], outcomes["bad"]) == ("ok", "taken")
+    if store.dialect == "postgresql":
+        assert sorted([outcomes["b"], outcomes["c"]]) == ["again", "ok"]
+    else:
+        assert (outcomes["b"], outcomes["c"]) == ("ok", "ok")
+    paid = {name for name, outcome in outcomes.items() if outcome == "ok"}
+    assert ledger.balance("customer:a", "XEM") == 1000 - len(paid)
+    with store.reader() as tx:
+        assert tx.known_keys(["first", "bad", "b", "c"]) == paid
+    assert ledger.verify().ok
+    with store.unit():  # the batch after it goes on from what was committed
+        ledger.post("after", [Posting("customer:a", "XEM", 1),
+                              Posting("wallet:xem-hot", "XEM", -1)], source="t")
+    assert ledger.verify().ok
+
+
+def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
+        ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit's writes left held for the unit behind it, which then fails before any
+    statement of its own: they are sent before the batch's commit, and one that fails
+    there fails its unit alone; the batch's other unit commits."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)
+    _fund(ledger, 1000)
+    entered, release, inside = threading.Event(), threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def unit(name: str) -> None:
+        try:
+            if name == "bad":
+                _held_conflict(store, name, ledger, 1, inside)
+            else:
+                with store.unit():
+                    if name == "early":
+                        raise RuntimeError("refused before any statement")
+                    ledger.post(name, [Posting("customer:a", "XEM", 1),
+                                       Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                    entered.set()
+                    release.wait(timeout=60)
+            outcomes[name] = "ok"
+        except _Taken:
+            outcomes[name] = "taken"
+        except RuntimeError:
+            outcomes[name] = "refused"
+
+    first = threading.Thread(target=unit, args=("first",))
+    first.start()
+    entered.wait(timeout=60)
+    bad = threading.Thread(target=unit, args=("bad",))
+    bad.start()
+    _queued(store, 1)
+    release.set()
+    inside.wait(timeout=60)
+    early = threading.Thread(target=unit, args=("early",))
+    early.start()
+    for t in (first, bad, early):
+        t.join(60)
+    assert outcomes == {"first": "ok", "bad": "taken", "early": "refused"}
+    assert ledger.balance("customer:a", "XEM") == 1000 - 1
+    with store.reader() as tx:
+        assert tx.known_keys(["first", "bad"]) == {"first"}
+    assert ledger.verify().ok

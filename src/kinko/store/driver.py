@@ -18,7 +18,10 @@ sends them in one round trip (psycopg's pipeline mode: :class:`Cursor`, every Po
 connection's cursor); under the writers' lock each round trip is time every other writer
 waits. Order is kept (a statement sent through SQLAlchemy sends what is held first), and a
 held write that fails raises from the statement it was sent with, or from :func:`flush`,
-which a write unit calls before it ends: its errors stay the unit's. Before a commit
+which a write unit calls before it ends: its errors stay the unit's. A write unit followed
+by others in its transaction may leave its writes held instead (:func:`owned`): one that
+fails then raises :class:`Earlier` from the later statement, naming its unit, for the
+store to undo that unit alone. Before a commit
 (:func:`finish`), a savepoint's release still held is dropped (the commit does it); a
 connection put back in its pool holds nothing. A savepoint held and withdrawn before it
 was sent (:func:`withdraw`) costs nothing at all: a unit that failed before any statement
@@ -40,15 +43,32 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.adapt import PyFormat
+from psycopg.types.array import ListDumper
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
 from kinko.errors import KinkoError
 
-__all__ = ["Cursor", "Rows", "begin", "defer", "failed", "finish", "flush", "forget", "run",
-           "run_all", "watched", "withdraw"]
+__all__ = ["ArrayText", "Cursor", "Earlier", "Rows", "begin", "defer", "failed", "finish",
+           "flush", "forget", "lost", "owned", "plain_arrays", "run", "run_all", "watched",
+           "withdraw"]
 
 _HELD = "kinko_held"  # attribute of a psycopg connection: the statements deferred on it
+_LOST = "kinko_lost"  # attribute of a psycopg connection: an owner's held write that failed
+
+
+class Earlier(Exception):
+    """A held write that a finished part of the transaction left (see :func:`owned`)
+    failed, sent with a later statement: ``owner`` is that part's, ``error`` what its own
+    flush would have raised. That later statement and every held one after the failed
+    write were not run; the transaction is in error until rolled back to before the
+    owner's writes."""
+
+    def __init__(self, owner: object, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.owner = owner
+        self.error = error
 
 
 class Rows:
@@ -91,7 +111,7 @@ class _Held:
     database's reason); whether it may be dropped when nothing follows it (a savepoint's
     release before the transaction ends)."""
 
-    __slots__ = ("conflict", "droppable", "params", "sql")
+    __slots__ = ("conflict", "droppable", "owner", "params", "sql")
 
     def __init__(self, sql: str, params: Any, conflict: Callable[[str], KinkoError] | None,
                  droppable: bool) -> None:
@@ -99,6 +119,7 @@ class _Held:
         self.params = params
         self.conflict = conflict
         self.droppable = droppable
+        self.owner: object | None = None  # a finished part's (owned): its failure is that part's
 
 
 def _send(dbapi: Any, held: list[_Held], then: Callable[[], Any] | None = None) -> None:
@@ -114,11 +135,20 @@ def _send(dbapi: Any, held: list[_Held], then: Callable[[], Any] | None = None) 
                 cursor.execute(item.sql, item.params)
             if then is not None:
                 then()
-    except psycopg.IntegrityError as exc:
+    except psycopg.Error as exc:
         for cursor, item in zip(cursors, held, strict=True):
             if cursor.pgresult is None:  # the first without a result is the one that failed
-                if item.conflict is not None:
-                    raise item.conflict(str(exc).splitlines()[0]) from None
+                error: BaseException = exc
+                if item.conflict is not None and isinstance(exc, psycopg.IntegrityError):
+                    error = item.conflict(str(exc).splitlines()[0])
+                if item.owner is not None and not dbapi.broken:
+                    if error is exc:  # as SQLAlchemy would have raised it from the owner's flush
+                        error = DBAPIError.instance(item.sql, item.params, exc, psycopg.Error)
+                    earlier = Earlier(item.owner, error)
+                    dbapi.__dict__[_LOST] = earlier
+                    raise earlier from None
+                if error is not exc:
+                    raise error from None
                 break
         raise
     finally:
@@ -146,6 +176,48 @@ class Cursor(psycopg.Cursor[Any]):
         if held:
             _send(self.connection, held)
         super().executemany(query, params_seq, returning=returning)
+
+
+class ArrayText(ListDumper):
+    """A list parameter of strings, integers and None (every array kinko sends: a column
+    of rows inserted through ``unnest``, keys compared with ``= ANY``) written as
+    PostgreSQL's array literal in a few string operations, its type left to the statement
+    (each casts it, or compares it with a column); psycopg's own dumper looks up a dumper
+    per element and escapes each with a regular expression, about twice the time, under
+    the writers' lock. Lists of anything else are psycopg's."""
+
+    def get_key(self, obj: list[Any], format: PyFormat) -> Any:
+        return self.cls if _plain(obj) else super().get_key(obj, format)
+
+    def upgrade(self, obj: list[Any], format: PyFormat) -> Any:
+        return _PLAIN if _plain(obj) else super().upgrade(obj, format)
+
+
+class _PlainArray(ListDumper):
+    oid = 0  # unknown: the statement's cast or comparison gives the type
+
+    def dump(self, obj: list[Any]) -> bytes:
+        parts = []
+        for value in obj:
+            if value is None:
+                parts.append("NULL")
+            elif type(value) is int:
+                parts.append(str(value))
+            else:  # in double quotes: only a double quote and a backslash are escaped
+                parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        return ("{" + ",".join(parts) + "}").encode()
+
+
+_PLAIN = _PlainArray(list)
+
+
+def _plain(obj: list[Any]) -> bool:
+    return all(value is None or type(value) is str or type(value) is int for value in obj)
+
+
+def plain_arrays(dbapi_connection: Any) -> None:
+    """List parameters on this psycopg connection written by :class:`ArrayText`."""
+    dbapi_connection.adapters.register_dumper(list, ArrayText)
 
 
 def _driver(conn: Connection) -> Any:
@@ -207,7 +279,7 @@ def flush(conn: Connection) -> None:
         return
     try:
         _send(dbapi, held)
-    except KinkoError:  # a held statement's own conflict error
+    except (KinkoError, Earlier):  # a held statement's own conflict error, or a finished part's
         raise
     except BaseException as exc:
         conn._handle_dbapi_exception(exc, held[-1].sql, held[-1].params, None, None)
@@ -241,6 +313,32 @@ def withdraw(conn: Connection, sql: str) -> bool:
     return False
 
 
+def owned(conn: Connection, owner: object) -> bool:
+    """What is held on ``conn`` now, not owned yet, becomes ``owner``'s (a finished part of
+    the transaction, such as a write unit of a batch, whose writes then travel with a later
+    statement): if one of them fails there, that statement raises :class:`Earlier` instead
+    of its own error (see :func:`lost`). Whether any write is held (nothing to own on
+    SQLite or while statements are watched: they were sent at once)."""
+    if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
+        return False
+    held: list[_Held] | None = _driver(conn).__dict__.get(_HELD)
+    if not held or all(item.droppable for item in held):
+        return False
+    for item in held:
+        if item.owner is None:
+            item.owner = owner
+    return True
+
+
+def lost(conn: Connection) -> Earlier | None:
+    """The :class:`Earlier` failure raised on ``conn`` since the last call, if any (also
+    when whoever the statement was sent for caught it), and forget it."""
+    if conn.dialect.name != "postgresql" or conn.invalidated or conn.closed:
+        return None
+    earlier: Earlier | None = _driver(conn).__dict__.pop(_LOST, None)
+    return earlier
+
+
 def failed(conn: Connection) -> bool:
     """Whether a statement failed in the transaction open on ``conn`` and was not undone
     (PostgreSQL then answers a COMMIT with a rollback, which psycopg does not raise)."""
@@ -253,6 +351,7 @@ def failed(conn: Connection) -> bool:
 def forget(dbapi_connection: Any) -> None:
     """Drop what is held on a driver connection (its transaction ends)."""
     dbapi_connection.__dict__.pop(_HELD, None)
+    dbapi_connection.__dict__.pop(_LOST, None)
 
 
 def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
@@ -270,7 +369,7 @@ def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
             cursor.execute(sql, params)
         rows = cursor.fetchall() if cursor.description is not None else []
         return Rows(rows, cursor.rowcount)
-    except KinkoError:  # a statement held before this one failed on its constraint
+    except (KinkoError, Earlier):  # a statement held before this one failed
         raise
     except BaseException as exc:
         conn._handle_dbapi_exception(exc, sql, params, cursor, None)
@@ -298,7 +397,7 @@ def run_all(conn: Connection, statements: Sequence[tuple[str, Any]]) -> list[Row
         _send(dbapi, held, send)
         return [Rows(cursor.fetchall() if cursor.description is not None else [],
                      cursor.rowcount) for cursor in cursors]
-    except KinkoError:  # a statement held before these failed on its constraint
+    except (KinkoError, Earlier):  # a statement held before these failed
         raise
     except BaseException as exc:
         failed_at = next((sql for cursor, (sql, _) in zip(cursors, statements, strict=True)

@@ -62,12 +62,16 @@ from kinko.store.checkpoint import SAFETY_PAGES, Checkpointer
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
 from kinko.store.driver import (
     Cursor,
+    Earlier,
     begin,
     defer,
     failed,
     finish,
     flush,
     forget,
+    lost,
+    owned,
+    plain_arrays,
     run,
     run_all,
     watched,
@@ -165,6 +169,10 @@ def _postgres_engine(url: str, pool: int) -> Engine:
     engine = create_engine(url, pool_size=pool, max_overflow=_OVERFLOW,
                            connect_args={"cursor_factory": Cursor})
 
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        plain_arrays(dbapi_conn)  # list parameters written as array literals, at once
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
@@ -253,6 +261,12 @@ def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
 
 def _nothing() -> None:
     pass
+
+
+def _undone_with_earlier() -> StoreUnavailable:
+    return StoreUnavailable("the unit of work was undone with an earlier one of its batch, "
+                            "whose write failed: nothing of it was written; it may be tried "
+                            "again")
 
 
 # per thread (and per asyncio task): the open unit of each store, by the store's id
@@ -394,6 +408,22 @@ class SqlUnit:
                                    f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
 
 
+class _Through:
+    """A write unit that went through with its last writes still held on the batch's
+    connection (PostgreSQL: they travel with the next unit's first statement, in its round
+    trip, instead of one of their own under the writers' lock): its savepoint, what the
+    batch carried before it (restored if it is undone), and its error if a held write of
+    its own, or of a unit before it, fails there."""
+
+    __slots__ = ("before", "dirty", "error", "savepoint")
+
+    def __init__(self, savepoint: str, before: tuple[Any, ...], dirty: bool) -> None:
+        self.savepoint = savepoint
+        self.before = before
+        self.dirty = dirty
+        self.error: BaseException | None = None
+
+
 class _Batch:
     """One transaction shared by the write units of several requests (group commit)."""
 
@@ -421,6 +451,11 @@ class _Batch:
         self.after: list[Callable[[], None]] = []
         self.after_lock = threading.Lock()
         self.commit_due = False  # the loop's commit is scheduled
+        self.through: list[_Through] = []  # units gone through with writes held, in order
+
+    def carried(self) -> tuple[Any, ...]:
+        """What the batch carries from unit to unit (see ``_Through``)."""
+        return (self.head, self.audit, self.expiry, self.stamps, self.dirty)
 
     def settle(self) -> None:
         """The batch committed or failed: the units waiting on the loop are told (from any
@@ -460,11 +495,12 @@ class _GroupCommit:
     A write unit waits for its turn, runs inside the open batch's transaction in a savepoint
     of its own (a unit that raises is undone alone; the batch's first unit needs none: if it
     raises, the batch, its alone, is rolled back and closed), and hands the turn to the next
-    waiting unit; the unit that finds nobody waiting (or the batch full, or open for too long)
-    commits the batch. Every unit of the batch returns only once that commit is durable,
-    and every one of them fails (nothing written) if it is not. Writers of other processes
-    queue on the database's own lock (SQLite's write lock, PostgreSQL's ``ledger_head``
-    row), which a batch holds from its first statement to its commit."""
+    waiting unit (on PostgreSQL with its last writes still held, sent with that unit's first
+    statement: ``_Through``); the unit that finds nobody waiting (or the batch full, or open
+    for too long) commits the batch. Every unit of the batch returns only once that commit
+    is durable, and every one of them fails (nothing written) if it is not. Writers of
+    other processes queue on the database's own lock (SQLite's write lock, PostgreSQL's
+    ``ledger_head`` row), which a batch holds from its first statement to its commit."""
 
     MAX_UNITS = 256
     # PostgreSQL: each unit after a batch's first is a subtransaction (its savepoint); past
@@ -1047,6 +1083,7 @@ class SqlStore:
             on_loop.wrote = True
         group.batch = batch
         went_through = False
+        through: _Through | None = None  # gone through with its writes held
         unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
                        audit=batch.audit, expiry=batch.expiry, stamps=batch.stamps)
         unit.undone = self._caches.undone
@@ -1063,10 +1100,21 @@ class SqlStore:
             batch.broken = exc
             self._leave(batch, False)
             raise _unavailable(self.engine, exc) from None
+        before = batch.carried()
         try:
             with self._opened(unit):
                 yield unit
-                flush(batch.conn)  # what the unit deferred fails here, as the unit's
+                if savepoint is None or group.commit_now(batch):
+                    flush(batch.conn)  # what the unit deferred fails here, as the unit's
+                elif owned(batch.conn, mine := _Through(savepoint, before, unit.dirty)):
+                    # the next unit waits: the writes go with its first statement (or the
+                    # batch's commit); one that fails there is undone with its savepoint,
+                    # and fails this unit (_undo_earlier)
+                    batch.through.append(mine)
+                    through = mine
+                earlier = lost(batch.conn)  # caught inside the unit: it fails all the same
+                if earlier is not None:
+                    raise earlier
             try:
                 if savepoint is not None:
                     defer(batch.conn, f"RELEASE SAVEPOINT {savepoint}", droppable=True)
@@ -1081,6 +1129,20 @@ class SqlStore:
             batch.stamps = unit.carried_stamps()
             batch.dirty = batch.dirty or unit.dirty
         except BaseException as exc:
+            earlier = exc if isinstance(exc, Earlier) else lost(batch.conn)
+            lost(batch.conn)
+            if earlier is not None:
+                # an earlier unit's held write failed with this unit's first statement:
+                # undone from that unit on (this one had nothing of its own on the server)
+                batch.failed += 1
+                if batch.broken is None:
+                    try:
+                        self._undo_earlier(batch, earlier)
+                    except Exception as failed_undo:  # the batch commits nothing
+                        batch.broken = failed_undo
+                if unit.dirty:
+                    self._caches.undone()
+                raise _undone_with_earlier() from None
             if not went_through and batch.broken is None:
                 batch.failed += 1
                 try:
@@ -1099,12 +1161,41 @@ class SqlStore:
             raise
         finally:
             try:
-                self._leave(batch, went_through)
+                self._leave(batch, went_through, through)
             finally:
                 if unit.dirty:
                     self._wrote_stamped()
 
-    def _leave(self, batch: _Batch, went_through: bool) -> None:
+    def _undo_earlier(self, batch: _Batch, earlier: Earlier) -> None:
+        """A unit that went through with its writes held (``_Through``) had one fail when
+        they were sent: the batch is rolled back to that unit's savepoint, which undoes it
+        and every unit after it (built on what it wrote: none of them is committed on that
+        premise); it fails with its write's error, the later ones as undone with it, and
+        the batch carries on from what it carried before that unit."""
+        failing = earlier.owner
+        if not isinstance(failing, _Through) or failing not in batch.through:
+            raise StoreUnavailable("a held write of the batch failed and could not be "
+                                   "undone alone") from earlier.error
+        undone = batch.through[batch.through.index(failing):]
+        del batch.through[batch.through.index(failing):]
+        forget(batch.conn.connection.dbapi_connection)  # all came after the failed write
+        run(batch.conn, f"ROLLBACK TO SAVEPOINT {failing.savepoint}")
+        defer(batch.conn, f"RELEASE SAVEPOINT {failing.savepoint}", droppable=True)
+        error = earlier.error
+        if isinstance(error, OperationalError | ProgrammingError) and not isinstance(
+                error, IntegrityError):
+            error = _unavailable(self.engine, error)
+        failing.error = error
+        for later in undone[1:]:
+            later.error = _undone_with_earlier()
+        batch.units -= len(undone)
+        batch.failed += len(undone)
+        batch.head, batch.audit, batch.expiry, batch.stamps, batch.dirty = failing.before
+        if any(u.dirty for u in undone):
+            self._caches.undone()
+
+    def _leave(self, batch: _Batch, went_through: bool, through: _Through | None = None
+               ) -> None:
         """Hand the turn to the next unit, or commit the batch; a unit that went through
         returns once the commit is durable (and raises if it failed)."""
         group = self._group
@@ -1146,6 +1237,8 @@ class SqlStore:
                 batch.done.wait()
         if went_through and batch.error is not None:
             raise batch.error
+        if through is not None and through.error is not None:
+            raise through.error
 
     def _loop_commit(self, batch: _Batch, seen: int) -> None:
         """On the event loop: commit the batch its units left open, unless units joined it
@@ -1193,7 +1286,12 @@ class SqlStore:
         try:
             if batch.broken is not None:
                 raise batch.broken
-            finish(batch.conn)
+            try:
+                finish(batch.conn)
+            except Earlier as earlier:  # a held write of a unit gone through failed
+                lost(batch.conn)
+                self._undo_earlier(batch, earlier)
+                finish(batch.conn)
             if failed(batch.conn):
                 # a statement failed and was not undone: the server would answer the
                 # COMMIT with a rollback, and the driver raises nothing
