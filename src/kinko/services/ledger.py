@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from kinko.domain.addresses import canonical_address, chain_key
 from kinko.domain.custody import Wallet
@@ -40,6 +40,7 @@ from kinko.domain.ledger import (
     Hold,
     KnownLegs,
     Posting,
+    SealedTransfers,
     TransferSealer,
     apply_entry,
     chain_hash,
@@ -68,7 +69,6 @@ from kinko.ports import BalanceRow, Clock, LedgerWriter, ReadAhead, Store
 __all__ = ["Appended", "Draft", "KnownBalances", "Ledger", "VerifyReport", "no_cyclic_gc"]
 
 MAX_KEY = 200
-_new = tuple.__new__
 
 
 class Draft(NamedTuple):
@@ -149,8 +149,9 @@ class Ledger:
         with self.store.writer() as tx:
             return self._expire(tx, self.clock.now())
 
-    def append(self, drafts: Sequence[Draft]) -> list[Appended]:
-        """Append a batch atomically: all of it is written, or (on any error) none of it."""
+    def append(self, drafts: Sequence[Draft]) -> Sequence[Appended]:
+        """Append a batch atomically: all of it is written, or (on any error) none of it.
+        What was appended, in the drafts' order."""
         now = self.clock.now()
         postings = sum(len(d.postings) for d in drafts)
         with no_cyclic_gc(len(drafts) > 100 or postings > 1000), self.store.writer() as tx:
@@ -343,6 +344,38 @@ def _anchor_findings(anchor: tuple[int, str], head: tuple[int, str],
     return []
 
 
+class _Written(Sequence[Appended]):
+    """What a batch of transfers appended, each :class:`Appended` built when it is read: a
+    caller that reads none of a large batch's builds none."""
+
+    def __init__(self, entries: SealedTransfers) -> None:
+        self._entries = entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Appended: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Appended]: ...
+
+    def __getitem__(self, index: int | slice) -> Appended | list[Appended]:
+        if isinstance(index, slice):
+            return [Appended(e, False) for e in self._entries[index]]
+        return Appended(self._entries[index], False)
+
+    def __eq__(self, other: object) -> bool:  # as a list of the same records is
+        if isinstance(other, _Written | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # (as a list's)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class KnownBalances:
     """Balances as they stand at a ledger head this process's batches wrote, so that the
     next batch need not read them again.
@@ -416,7 +449,7 @@ class _Batch:
             self._wallets = {w.name: w for w in self.ledger.wallets()}
         return self._wallets.get(name)
 
-    def run(self, drafts: Sequence[Draft]) -> list[Appended]:
+    def run(self, drafts: Sequence[Draft]) -> Sequence[Appended]:
         if not drafts:
             return []
         for d in drafts:
@@ -430,7 +463,7 @@ class _Batch:
                 return sealed
         return self._general(drafts, found)
 
-    def _transfers(self, drafts: Sequence[Draft]) -> list[Appended] | None:
+    def _transfers(self, drafts: Sequence[Draft]) -> Sequence[Appended] | None:
         """The common batch (transfers under new keys) in one lean pass per entry; ``None``
         when a draft is anything else or is refused: the general way then does the batch,
         and refuses it exactly as it always has (see :class:`TransferSealer`)."""
@@ -448,20 +481,16 @@ class _Batch:
                                 frozenset(self.ledger.assets), self._wallet_asset,
                                 self.ledger.known_legs())
         seal = sealer.seal
-        sealed: list[Entry] = []
         for d in drafts:
-            entry = seal(d.key, d.postings, d.source, d.memo, d.timestamp, d.new_customers_only)
-            if entry is None:
+            if not seal(d.key, d.postings, d.source, d.memo, d.timestamp, d.new_customers_only):
                 return None
-            sealed.append(entry)
         changed = sealer.changed()
-        self.tx.append(sealed, changed)
+        self.tx.append_transfers(sealer.sealed, changed)
         # an opening balance names its customer once: kept, it would only crowd the others
         keep = changed if not any(d.new_customers_only for d in drafts) else {
             key: state for key, state in changed.items() if not key[0].startswith("customer:")}
-        known.moved(head, (sealed[-1].seq, sealed[-1].hash), keep)
-        new = _new  # a NamedTuple's own __new__ is a Python call a record
-        return [new(Appended, (e, False)) for e in sealed]
+        known.moved(head, (sealer.seq, sealer.prev), keep)
+        return _Written(sealer.sealed)
 
     def _wallet_asset(self, name: str) -> str | None:
         wallet = self.wallet(name)

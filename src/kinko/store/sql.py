@@ -52,7 +52,15 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError,
 from sqlalchemy.pool import StaticPool
 
 from kinko.domain.custody import Multisig, Wallet
-from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, Posting, entry_deltas
+from kinko.domain.ledger import (
+    BalanceKey,
+    BalanceState,
+    Entry,
+    Hold,
+    Posting,
+    SealedTransfers,
+    entry_deltas,
+)
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
@@ -1807,6 +1815,52 @@ class SqlLedger:
         if self._head is not None:
             self._head = (last.seq, last.hash)
 
+    def append_transfers(self, sealed: SealedTransfers,
+                         states: Mapping[BalanceKey, BalanceState]) -> None:
+        """:meth:`append` for plain transfers as a
+        :class:`~kinko.domain.ledger.TransferSealer` sealed them: on SQLite the same rows,
+        written from the batch's flat values (no record per entry or posting, no hold
+        columns to bind), its balances and the new head."""
+        self._pre = None
+        rows = sealed.rows
+        if not rows:
+            return
+        if self.dialect != "sqlite":
+            self.append(list(sealed), states)
+            return
+        width = sealed.ROW
+        times = rows[2::width]
+        first = times[0]
+        flat = rows.copy()
+        # a batch's entries mostly share one time: converted once
+        flat[2::width] = ([to_us(first)] * len(times) if times.count(first) == len(times)
+                          else [to_us(t) for t in times])
+        try:
+            self._insert_flat("entries", _TRANSFER_COLUMNS, _TRANSFER_ROW, width, flat)
+        except IntegrityError as exc:
+            raise _entry_conflict(str(exc.orig).splitlines()[0]) from None
+        self._insert_flat("postings", _POSTING_NAMES, f"({self._marks(sealed.LEG)})",
+                          sealed.LEG, sealed.legs)
+        self._upsert_balances(states)
+        seq, hashed = rows[-width], rows[-1]
+        self._raw("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (seq, hashed))
+        if self._head is not None:
+            self._head = (seq, hashed)
+
+    def _insert_flat(self, table: str, names: str, row: str, width: int,
+                     flat: Sequence[Any], suffix: str = "") -> None:
+        """SQLite: rows of ``width`` values each, one after the other in ``flat`` (``row``
+        spells one row's values), inserted many rows a statement."""
+        per = min(_ROWS_PER_INSERT, _SQLITE_PARAMS // width)
+        step = per * width
+        whole = len(flat) // step * step
+        if whole:
+            self._raw(f"INSERT INTO {table} ({names}) VALUES {','.join([row] * per)}{suffix}",
+                      [tuple(flat[i:i + step]) for i in range(0, whole, step)])
+        if whole < len(flat):
+            self._raw(f"INSERT INTO {table} ({names}) VALUES {row}{suffix}",
+                      [tuple(flat[i:i + width]) for i in range(whole, len(flat), width)])
+
     def _append_at_once(self, last: Entry, new_holds: list[tuple[Any, ...]],
                         entry_rows: list[tuple[Any, ...]],
                         posting_rows: list[tuple[Any, ...]],
@@ -1898,6 +1952,10 @@ _ENTRY_COLUMNS = (("seq", "bigint"), ("key", "text"), ("kind", "text"), ("ts_us"
                   ("hash", "text"))
 _POSTING_COLUMNS = (("entry_seq", "bigint"), ("idx", "int"), ("account", "text"),
                     ("asset", "text"), ("amount", "numeric"))
+_POSTING_NAMES = ", ".join(name for name, _ in _POSTING_COLUMNS)
+# a plain transfer's entry row on SQLite: its kind spelled in the statement, no hold (NULL)
+_TRANSFER_COLUMNS = "seq, key, kind, ts_us, source, memo, digest, prev_hash, hash"
+_TRANSFER_ROW = "(?, ?, 'transfer', ?, ?, ?, ?, ?, ?)"
 _UPSERT = (" ON CONFLICT (account, asset) DO UPDATE SET balance = excluded.balance, "
            "pending_debit = excluded.pending_debit, pending_credit = excluded.pending_credit")
 _PREFETCH = 50  # most keys, holds or balances SqlLedger.prefetch reads in one statement
