@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, NamedTuple
 
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
 
@@ -431,14 +431,13 @@ class KnownLegs(dict[BalanceKey, _Leg]):
         self[key] = leg
 
 
-class SealedTransfers(Sequence[Entry]):
-    """Plain transfers a :class:`TransferSealer` sealed, kept in the shape they are stored
-    in rather than as an :class:`Entry` each: ``rows`` holds, entry after entry, its
-    sequence number, key, time, source, memo, digest, previous hash and hash (``ROW``
-    values an entry); ``legs``, posting after posting, its entry's sequence number, its
-    place in the entry, account, asset and amount as decimal text (``LEG`` values a
-    posting). A batch of thousands of entries builds no record per entry (nor leaves them
-    for the cyclic collector to scan); an :class:`Entry` is built when one is read."""
+class SealedTransfers:
+    """Plain transfers a :class:`TransferSealer` sealed, in the shape they are stored in
+    rather than as an :class:`Entry` each: ``rows`` holds, entry after entry, its sequence
+    number, key, time, source, memo, digest, previous hash and hash (``ROW`` values an
+    entry); ``legs``, posting after posting, its entry's sequence number, its place in the
+    entry, account, asset and amount as decimal text (``LEG`` values a posting). A batch
+    of thousands of entries builds no record per entry or posting."""
 
     ROW = 8
     LEG = 5
@@ -446,28 +445,14 @@ class SealedTransfers(Sequence[Entry]):
     def __init__(self) -> None:
         self.rows: list[Any] = []
         self.legs: list[Any] = []
-        self.postings: list[tuple[Posting, ...]] = []  # each entry's, as the client gave them
 
     def __len__(self) -> int:
-        return len(self.postings)
+        return len(self.rows) // self.ROW
 
-    @overload
-    def __getitem__(self, index: int) -> Entry: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Entry]: ...
-
-    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        count = len(self.postings)
-        at = index + count if index < 0 else index
-        if not 0 <= at < count:
-            raise IndexError(f"entry {index} of a batch of {count}")
-        seq, key, when, source, memo, digest, prev, hashed = \
-            self.rows[at * self.ROW:(at + 1) * self.ROW]
-        return Entry(seq, "transfer", key, when, source, memo, self.postings[at], None, prev,
-                     hashed, digest)
+    def hashes(self) -> tuple[str, str]:
+        """Every entry's hash, then every entry's digest, each a text of the entries' 64
+        hexadecimal digits one after the other (two objects, however large the batch)."""
+        return "".join(self.rows[7::self.ROW]), "".join(self.rows[5::self.ROW])
 
 
 class TransferSealer:
@@ -515,7 +500,6 @@ class TransferSealer:
         self.sealed = SealedTransfers()
         self._add_row = self.sealed.rows.extend
         self._add_leg = self.sealed.legs.extend
-        self._add_postings = self.sealed.postings.append
 
     def _leg(self, account: str, asset: str, keep_customers: bool) -> _Leg | None:
         known = self._known
@@ -618,7 +602,6 @@ class TransferSealer:
         self.prev = sealed = chained.hexdigest()
         self._add_row((seq, key, when, source, memo, hashlib.sha256(content).hexdigest(),
                        prev, sealed))
-        self._add_postings(postings)
         return True
 
     def changed(self) -> dict[BalanceKey, BalanceState]:

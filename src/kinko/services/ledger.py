@@ -345,14 +345,20 @@ def _anchor_findings(anchor: tuple[int, str], head: tuple[int, str],
 
 
 class _Written(Sequence[Appended]):
-    """What a batch of transfers appended, each :class:`Appended` built when it is read: a
-    caller that reads none of a large batch's builds none."""
+    """What a batch of transfers appended, each :class:`Appended` built from its draft when
+    it is read: a caller that reads none of a large batch's builds none, and what is kept
+    until then is the drafts and two texts (the entries' hashes and digests, 64 digits an
+    entry), not thousands of records for the cyclic collector to scan."""
 
-    def __init__(self, entries: SealedTransfers) -> None:
-        self._entries = entries
+    def __init__(self, drafts: Sequence[Draft], now: datetime, head: tuple[int, str],
+                 sealed: SealedTransfers) -> None:
+        self._drafts = tuple(drafts)
+        self._now = now
+        self._head = head
+        self._hashes, self._digests = sealed.hashes()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._drafts)
 
     @overload
     def __getitem__(self, index: int) -> Appended: ...
@@ -362,8 +368,16 @@ class _Written(Sequence[Appended]):
 
     def __getitem__(self, index: int | slice) -> Appended | list[Appended]:
         if isinstance(index, slice):
-            return [Appended(e, False) for e in self._entries[index]]
-        return Appended(self._entries[index], False)
+            return [self[i] for i in range(*index.indices(len(self)))]
+        d = self._drafts[index]
+        at = index + len(self._drafts) if index < 0 else index
+        seq, prev = self._head
+        hashes = self._hashes
+        return Appended(Entry(
+            seq + 1 + at, "transfer", d.key, self._now if d.timestamp is None else d.timestamp,
+            d.source, d.memo, d.postings, None,
+            prev if at == 0 else hashes[64 * (at - 1):64 * at], hashes[64 * at:64 * (at + 1)],
+            self._digests[64 * at:64 * (at + 1)]), False)
 
     def __eq__(self, other: object) -> bool:  # as a list of the same records is
         if isinstance(other, _Written | list):
@@ -490,7 +504,7 @@ class _Batch:
         keep = changed if not any(d.new_customers_only for d in drafts) else {
             key: state for key, state in changed.items() if not key[0].startswith("customer:")}
         known.moved(head, (sealer.seq, sealer.prev), keep)
-        return _Written(sealer.sealed)
+        return _Written(drafts, self.now, head, sealer.sealed)
 
     def _wallet_asset(self, name: str) -> str | None:
         wallet = self.wallet(name)

@@ -1784,10 +1784,19 @@ class SqlLedger:
                 resolves.append((h.id, _STATE[kind], seq))
             for i, (account, asset, value) in enumerate(postings):
                 add_posting((seq, i, account, asset, amount(value)))
-        if self.dialect == "postgresql" and len(entries) <= _ONE_STATEMENT and not (
+        resolving = [e for e in entries if e.hold is not None and e.kind != "hold"]
+        self._write((entries[-1].seq, entries[-1].hash), new_holds, entry_rows, posting_rows,
+                    resolves, states, resolving)
+
+    def _write(self, last: tuple[int, str], new_holds: list[tuple[Any, ...]],
+               entry_rows: list[tuple[Any, ...]], posting_rows: list[tuple[Any, ...]],
+               resolves: list[tuple[str, str, int]],
+               states: Mapping[BalanceKey, BalanceState], resolving: Sequence[Entry]) -> None:
+        """:meth:`append`'s writes: its rows, the holds ``resolving`` resolves, the
+        balances and the new head ``last`` (sequence and hash)."""
+        if self.dialect == "postgresql" and len(entry_rows) <= _ONE_STATEMENT and not (
                 {r[0] for r in resolves} & {h[0] for h in new_holds}):
-            self._append_at_once(entries[-1], new_holds, entry_rows, posting_rows, resolves,
-                                 states)
+            self._append_at_once(last, new_holds, entry_rows, posting_rows, resolves, states)
             return
         try:
             self._insert_rows("holds", _HOLD_COLUMNS, new_holds)
@@ -1798,22 +1807,20 @@ class SqlLedger:
                 reason=str(exc.orig).splitlines()[0],
             ) from None
         self._insert_rows("postings", _POSTING_COLUMNS, posting_rows)
-        for e in entries:
-            if e.hold is not None and e.kind != "hold":
-                done = self.conn.execute(
-                    update(s.holds)
-                    .where(and_(s.holds.c.id == e.hold.id, s.holds.c.state == "pending"))
-                    .values(state=_STATE[e.kind], resolved_seq=e.seq)
-                )
-                if done.rowcount != 1:
-                    raise HoldError(f"hold {e.hold.id} is not pending", hold=e.hold.id)
+        for e in resolving:
+            assert e.hold is not None
+            done = self.conn.execute(
+                update(s.holds)
+                .where(and_(s.holds.c.id == e.hold.id, s.holds.c.state == "pending"))
+                .values(state=_STATE[e.kind], resolved_seq=e.seq)
+            )
+            if done.rowcount != 1:
+                raise HoldError(f"hold {e.hold.id} is not pending", hold=e.hold.id)
         self._upsert_balances(states)
-        last = entries[-1]
         p = self._p
-        self._raw(f"UPDATE ledger_head SET seq = {p}, hash = {p} WHERE id = 1",
-                  (last.seq, last.hash))
+        self._raw(f"UPDATE ledger_head SET seq = {p}, hash = {p} WHERE id = 1", last)
         if self._head is not None:
-            self._head = (last.seq, last.hash)
+            self._head = last
 
     def append_transfers(self, sealed: SealedTransfers,
                          states: Mapping[BalanceKey, BalanceState]) -> None:
@@ -1825,16 +1832,23 @@ class SqlLedger:
         rows = sealed.rows
         if not rows:
             return
-        if self.dialect != "sqlite":
-            self.append(list(sealed), states)
-            return
         width = sealed.ROW
         times = rows[2::width]
         first = times[0]
-        flat = rows.copy()
         # a batch's entries mostly share one time: converted once
-        flat[2::width] = ([to_us(first)] * len(times) if times.count(first) == len(times)
-                          else [to_us(t) for t in times])
+        micros = ([to_us(first)] * len(times) if times.count(first) == len(times)
+                  else [to_us(t) for t in times])
+        if self.dialect != "sqlite":
+            legs = sealed.legs
+            self._write((rows[-width], rows[-1]), [], [
+                (seq, key, "transfer", us, source, memo, None, None, digest, prev, hashed)
+                for (seq, key, _, source, memo, digest, prev, hashed), us in zip(
+                    (rows[i:i + width] for i in range(0, len(rows), width)), micros,
+                    strict=True)], [tuple(legs[i:i + sealed.LEG])
+                                    for i in range(0, len(legs), sealed.LEG)], [], states, ())
+            return
+        flat = rows.copy()
+        flat[2::width] = micros
         try:
             self._insert_flat("entries", _TRANSFER_COLUMNS, _TRANSFER_ROW, width, flat)
         except IntegrityError as exc:
@@ -1861,7 +1875,7 @@ class SqlLedger:
             self._raw(f"INSERT INTO {table} ({names}) VALUES {row}{suffix}",
                       [tuple(flat[i:i + width]) for i in range(whole, len(flat), width)])
 
-    def _append_at_once(self, last: Entry, new_holds: list[tuple[Any, ...]],
+    def _append_at_once(self, last: tuple[int, str], new_holds: list[tuple[Any, ...]],
                         entry_rows: list[tuple[Any, ...]],
                         posting_rows: list[tuple[Any, ...]],
                         resolves: list[tuple[str, str, int]],
@@ -1890,12 +1904,12 @@ class SqlLedger:
                          "seq) WHERE t.id = u.id AND t.state = 'pending' RETURNING t.id)")
             params += [list(column) for column in zip(*resolves, strict=True)]
             resolved = "(SELECT array_agg(id) FROM r)"
-        params += [last.seq, last.hash]
+        params += last
         sql = f"WITH {', '.join(parts)} UPDATE ledger_head SET seq = %s, hash = %s WHERE id = 1"
         if not resolves:  # nothing to read back: sent with the unit's next statement
             defer(self.conn, sql, tuple(params), conflict=_entry_conflict)
             if self._head is not None:
-                self._head = (last.seq, last.hash)
+                self._head = last
             return
         try:
             done = self._raw(f"{sql} RETURNING {resolved}", tuple(params)).scalar()
@@ -1905,7 +1919,7 @@ class SqlLedger:
         if missing:
             raise HoldError(f"hold {missing[0]} is not pending", hold=missing[0])
         if self._head is not None:
-            self._head = (last.seq, last.hash)
+            self._head = last
 
     def _balance_rows(self, states: Mapping[BalanceKey, BalanceState]) -> list[tuple[Any, ...]]:
         amount = self._amount
