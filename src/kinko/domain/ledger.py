@@ -498,6 +498,10 @@ class TransferSealer:
         self._heads: dict[tuple[str, str], str] = {}
         self._field = _field(self._stamp)  # the batch's time as the chain prefix spells it
         self.sealed = SealedTransfers()
+        # the legs the batch moved that ``states`` does not hold (taken for new balances)
+        self.absent: list[BalanceKey] = []
+        self._absent = self.absent.append
+        self.new_customers = False  # whether an entry was an opening balance
         self._add_row = self.sealed.rows.extend
         self._add_leg = self.sealed.legs.extend
 
@@ -539,6 +543,8 @@ class TransferSealer:
             return False
         else:
             when, stamp = timestamp, _field(format_timestamp(timestamp))
+        if new_customers_only:
+            self.new_customers = True
         head = self._heads.get((source, memo))
         if head is None:
             head = self._heads[(source, memo)] = _content_head("transfer", source, memo)
@@ -574,6 +580,7 @@ class TransferSealer:
                 state = states.get(leg_key)
                 if state is None:
                     balance = amount
+                    self._absent(leg_key)
                 elif new_customers_only and customer:
                     return False
                 else:

@@ -481,30 +481,46 @@ class _Batch:
         """The common batch (transfers under new keys) in one lean pass per entry; ``None``
         when a draft is anything else or is refused: the general way then does the batch,
         and refuses it exactly as it always has (see :class:`TransferSealer`)."""
-        for d in drafts:
-            if d.kind != "transfer" or type(d.postings) is not tuple:
-                return None
         head = self.tx.head()
         known = self.ledger.balances_written
         kept = known.at(head)
-        # the balances the batch names that are not kept, in one pass over its postings
-        missing = {k for d in drafts for p in d.postings if (k := (p[0], p[1])) not in kept}
-        if missing:
-            kept.update(self.tx.states(missing))
-        sealer = TransferSealer(kept, head, self.now,
-                                frozenset(self.ledger.assets), self._wallet_asset,
-                                self.ledger.known_legs())
-        seal = sealer.seal
-        for d in drafts:
-            if not seal(d.key, d.postings, d.source, d.memo, d.timestamp, d.new_customers_only):
+        sealer = self._seal(drafts, kept, head)
+        if sealer is None or sealer.absent:
+            # balances the pass took for new ones may only not be kept: read them, and if
+            # any is stored (or the pass refused an entry), seal the batch again with them
+            if sealer is None:
+                if any(d.kind != "transfer" or type(d.postings) is not tuple for d in drafts):
+                    return None
+                missing = {k for d in drafts for p in d.postings
+                           if (k := (p[0], p[1])) not in kept}
+            else:
+                missing = set(sealer.absent)
+            found = self.tx.states(missing) if missing else {}
+            if found:  # (none found: the same balances, the same pass)
+                kept.update(found)
+                sealer = self._seal(drafts, kept, head)
+            if sealer is None:
                 return None
         changed = sealer.changed()
         self.tx.append_transfers(sealer.sealed, changed)
         # an opening balance names its customer once: kept, it would only crowd the others
-        keep = changed if not any(d.new_customers_only for d in drafts) else {
+        keep = changed if not sealer.new_customers else {
             key: state for key, state in changed.items() if not key[0].startswith("customer:")}
         known.moved(head, (sealer.seq, sealer.prev), keep)
         return _Written(drafts, self.now, head, sealer.sealed)
+
+    def _seal(self, drafts: Sequence[Draft], kept: Mapping[BalanceKey, BalanceState],
+              head: tuple[int, str]) -> TransferSealer | None:
+        """The batch sealed against the balances ``kept`` (those not there taken for new),
+        or ``None`` if a draft is not a plain transfer or the sealer does not take it."""
+        sealer = TransferSealer(kept, head, self.now, frozenset(self.ledger.assets),
+                                self._wallet_asset, self.ledger.known_legs())
+        seal = sealer.seal
+        for key, kind, postings, _, _, _, source, memo, timestamp, new_only in drafts:
+            if kind != "transfer" or type(postings) is not tuple or not seal(
+                    key, postings, source, memo, timestamp, new_only):
+                return None
+        return sealer
 
     def _wallet_asset(self, name: str) -> str | None:
         wallet = self.wallet(name)
