@@ -296,7 +296,7 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   29.2-30.3 → 23.5-25.3 µs an entry (median 29.5 → 24.5, -17%); 200,000 entries with random
   customers, two pairs: 40.8 and 38.7 → 40.9 and 35.8 µs (not worse). The import, three
   pairs (load 5): 6.02-6.06 → 5.79-6.02 s of CPU (its one entry a batch does not gain).
-  `--only ledger` at 04:26-04:31 (load 5-10, two other suites running): batched SQLite
+  `--only ledger` at 04:26-04:31 (load 5-10, other work running): batched SQLite
   0.46× the raw baseline of the same run (0.28× in the last quiet run), targets missed in
   absolute terms on that loaded machine. Not done: `wal_autocheckpoint` raised for a batch
   alone (the checkpoint is 3.5% of an append; restoring the setting after the batch's
