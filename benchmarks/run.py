@@ -279,6 +279,32 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   then `gc.unfreeze()`: 2-3% of a batch's CPU, but it would undo the server's freeze of
   its start-up objects). What remains of a batched append is SQLite's inserts and commits
   (about half) and the sealing (about a fifth); the batched target is still missed.
+- Measured again on 2026-12-06 03:20-04:35 UTC (load average 4-27 on 2 cores; CPU time of
+  the appends, runs interleaved with the code before). What moved: a batch of transfers is
+  sealed straight into flat lists of the values its rows hold (`SealedTransfers`) and
+  inserted from them: no `Entry` per entry and no row tuple per posting, the amount's text
+  of the hashed content reused, the kind spelled in the statement and the two hold columns
+  left NULL instead of bound (a `None` parameter goes through the driver's adaptation: 3.6%
+  of an append); what `append` returns is built from the drafts when it is read (the
+  entries' hashes and digests kept as two texts), so the collector's pass after a batch
+  finds the batch's new balance states alone (10,000, against 60,000 records before: it
+  was 5-10% of an append); a batch is sealed before its balances are looked up, and only
+  those the kept ones lacked are read (the batch sealed again if any is stored: a balance
+  another process wrote); SQLite's rows go up to 1,000 a statement where the library
+  allows it (a raw trial of the postings: 4.5 → 3.7 µs of CPU an entry; in whole runs
+  within the noise). Batched, 300,000 entries, four pairs at 04:33 UTC (load 4.7-6.9):
+  29.2-30.3 → 23.5-25.3 µs an entry (median 29.5 → 24.5, -17%); 200,000 entries with random
+  customers, two pairs: 40.8 and 38.7 → 40.9 and 35.8 µs (not worse). The import, three
+  pairs (load 5): 6.02-6.06 → 5.79-6.02 s of CPU (its one entry a batch does not gain).
+  `--only ledger` at 04:26-04:31 (load 5-10, other work running): batched SQLite
+  0.46× the raw baseline of the same run (0.28× in the last quiet run), targets missed in
+  absolute terms on that loaded machine. Not done: `wal_autocheckpoint` raised for a batch
+  alone (the checkpoint is 3.5% of an append; restoring the setting after the batch's
+  commit needs the unit's commit path, and a request committing after a batch would then
+  checkpoint what the batch left); the balance states a process keeps are `BalanceState`
+  tuples, which the collector never untracks: each full collection (in the benchmark, while
+  the client builds its next batch, outside the timed appends) walks all of them. Not
+  repeated: the 32-byte hashes and the partial unique index of resolved holds (above).
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
   synchronous=FULL; a round trip and commit on PostgreSQL).

@@ -41,7 +41,7 @@ from kinko.domain.chain import Block, Transfer
 from kinko.domain.cosign import CosignRequest, KinkoFacts, SafeState, refuse
 from kinko.domain.cosign_log import Decision
 from kinko.domain.custody import Multisig, Wallet
-from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold
+from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, SealedTransfers
 from kinko.domain.messages import Message
 from kinko.domain.money import Asset
 from kinko.domain.policy_lock import StoredPolicy, Veto
@@ -198,6 +198,10 @@ class LedgerWriter(LedgerReader, Protocol):
                    balances: Collection[BalanceKey]) -> ReadAhead | None: ...
     def append(
         self, entries: Sequence[Entry], states: Mapping[BalanceKey, BalanceState]
+    ) -> None: ...
+    # the same, for plain transfers sealed by a TransferSealer
+    def append_transfers(
+        self, sealed: SealedTransfers, states: Mapping[BalanceKey, BalanceState]
     ) -> None: ...
     def put_wallet(self, wallet: Wallet) -> None: ...
     def put_assets(self, assets: Sequence[Asset]) -> None: ...

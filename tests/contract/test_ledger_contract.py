@@ -17,7 +17,7 @@ from kinko.errors import (
     UnknownAsset,
 )
 from kinko.ports import FixedClock
-from kinko.services.ledger import Draft, Ledger
+from kinko.services.ledger import Appended, Draft, Ledger
 
 XEM = 10**6
 WEI = 10**18
@@ -288,3 +288,46 @@ def test_the_head_every_command_checks_is_alembics() -> None:
     from kinko.store.migrate import HEAD, head_revision
 
     assert head_revision() == HEAD
+
+
+def test_a_batch_moves_balances_this_ledger_never_wrote(ledger: Ledger) -> None:
+    # balances another process wrote (or this one before a restart) are not kept: a batch
+    # reads them and moves them from what is stored, paying in or out
+    def batch(prefix: str, units: int) -> list[Draft]:
+        return [Draft(f"{prefix}{i}", postings=(Posting("wallet:xem-hot", "XEM", units),
+                                                Posting(f"customer:C{i}", "XEM", -units)),
+                      source="t") for i in range(50)]
+
+    ledger.append(batch("d", 10 * XEM))
+    out = Ledger(ledger.store, ledger.clock, ledger.assets).append(batch("w", -4 * XEM))
+    assert [a.entry.seq for a in out] == list(range(51, 101))
+    Ledger(ledger.store, ledger.clock, ledger.assets).append(batch("e", XEM))
+    assert {ledger.balance(f"customer:C{i}", "XEM") for i in range(50)} == {7 * XEM}
+    with pytest.raises(Overdraft, match="customer:C3"):
+        Ledger(ledger.store, ledger.clock, ledger.assets).append(
+            [*batch("x", XEM), Draft("y", postings=(Posting("customer:C3", "XEM", 9 * XEM),
+                                                    Posting("wallet:xem-hot", "XEM", -9 * XEM)),
+                                     source="t")])
+    assert ledger.balance("wallet:xem-hot", "XEM") == 50 * 7 * XEM
+    assert ledger.verify().ok
+
+
+def test_what_a_batch_returns_reads_as_the_entries_it_wrote(ledger: Ledger) -> None:
+    clock = ledger.clock
+    assert isinstance(clock, FixedClock)
+    earlier = clock.now() - timedelta(hours=1)
+    drafts = [Draft(f"d{i}", postings=(Posting("wallet:xem-hot", "XEM", i + 1),
+                                       Posting(f"customer:C{i}", "XEM", -i - 1)),
+                    source="t", memo=f"m{i}", timestamp=earlier if i == 4 else None)
+              for i in range(20)]
+    written = ledger.append(drafts)
+    stored = ledger.entries()
+    assert len(written) == 20 and [a.entry for a in written] == stored
+    assert not any(a.replayed for a in written)
+    assert written[-1] == written[19] and written[-20] == written[0]
+    assert written[3:6] == [Appended(e, False) for e in stored[3:6]]
+    assert written[4].entry.timestamp == earlier and written[5].entry.timestamp == clock.now()
+    assert written == list(written) and written != list(written)[1:]
+    with pytest.raises(IndexError):
+        written[20]
+    assert ledger.verify().ok

@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
 
@@ -48,6 +48,7 @@ __all__ = [
     "Hold",
     "KnownLegs",
     "Posting",
+    "SealedTransfers",
     "TransferSealer",
     "apply_entry",
     "available",
@@ -430,6 +431,30 @@ class KnownLegs(dict[BalanceKey, _Leg]):
         self[key] = leg
 
 
+class SealedTransfers:
+    """Plain transfers a :class:`TransferSealer` sealed, in the shape they are stored in
+    rather than as an :class:`Entry` each: ``rows`` holds, entry after entry, its sequence
+    number, key, time, source, memo, digest, previous hash and hash (``ROW`` values an
+    entry); ``legs``, posting after posting, its entry's sequence number, its place in the
+    entry, account, asset and amount as decimal text (``LEG`` values a posting). A batch
+    of thousands of entries builds no record per entry or posting."""
+
+    ROW = 8
+    LEG = 5
+
+    def __init__(self) -> None:
+        self.rows: list[Any] = []
+        self.legs: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.rows) // self.ROW
+
+    def hashes(self) -> tuple[str, str]:
+        """Every entry's hash, then every entry's digest, each a text of the entries' 64
+        hexadecimal digits one after the other (two objects, however large the batch)."""
+        return "".join(self.rows[7::self.ROW]), "".join(self.rows[5::self.ROW])
+
+
 class TransferSealer:
     """Seal a batch of plain transfers into the chain, one lean pass per entry.
 
@@ -440,11 +465,12 @@ class TransferSealer:
     running balance and checked for an overdraft; the content is hashed for the digest
     and, after the chain prefix, for the entry's hash: the same bytes, the same hashes.
 
-    It only ever *accepts*: :meth:`seal` returns ``None`` for anything it does not take
-    as it comes (a refusal of any kind, a repeated customer in an opening balance). The
-    caller then does the whole batch the general way, which refuses it exactly as it always
-    has (or accepts it: an entry naming one account twice is checked on its net change
-    there). Nothing here is written anywhere: the caller persists the entries and
+    It only ever *accepts*: :meth:`seal` returns ``False`` for anything it does not take
+    as it comes (a refusal of any kind, a repeated customer in an opening balance), and the
+    sealer is then of no further use (what it had sealed is dropped with it). The caller
+    then does the whole batch the general way, which refuses it exactly as it always has
+    (or accepts it: an entry naming one account twice is checked on its net change there).
+    Nothing here is written anywhere: the caller persists :attr:`sealed` and
     :meth:`changed`, or drops them.
 
     A leg is checked the first time the batch names it: a valid account, an asset in
@@ -471,6 +497,13 @@ class TransferSealer:
         self._last: tuple[str, tuple[AccountKind, str | None]] = ("", (ACCOUNT_KINDS["own"], None))
         self._heads: dict[tuple[str, str], str] = {}
         self._field = _field(self._stamp)  # the batch's time as the chain prefix spells it
+        self.sealed = SealedTransfers()
+        # the legs the batch moved that ``states`` does not hold (taken for new balances)
+        self.absent: list[BalanceKey] = []
+        self._absent = self.absent.append
+        self.new_customers = False  # whether an entry was an opening balance
+        self._add_row = self.sealed.rows.extend
+        self._add_leg = self.sealed.legs.extend
 
     def _leg(self, account: str, asset: str, keep_customers: bool) -> _Leg | None:
         known = self._known
@@ -499,17 +532,19 @@ class TransferSealer:
         return leg
 
     def seal(self, key: str, postings: tuple[Posting, ...], source: str, memo: str,
-             timestamp: datetime | None = None, new_customers_only: bool = False
-             ) -> Entry | None:
-        """The next entry of the chain for this transfer, or ``None`` (see the class)."""
+             timestamp: datetime | None = None, new_customers_only: bool = False) -> bool:
+        """Seal this transfer as the next entry of the chain (added to :attr:`sealed`);
+        ``False`` if it is not taken (see the class)."""
         if len(postings) < 2:
-            return None
+            return False
         if timestamp is None or timestamp is self.now:
             when, stamp = self.now, self._field
         elif timestamp.tzinfo is None:
-            return None
+            return False
         else:
             when, stamp = timestamp, _field(format_timestamp(timestamp))
+        if new_customers_only:
+            self.new_customers = True
         head = self._heads.get((source, memo))
         if head is None:
             head = self._heads[(source, memo)] = _content_head("transfer", source, memo)
@@ -518,21 +553,24 @@ class TransferSealer:
         legs = self._legs
         balances = self.balances
         states = self.states
+        add_leg = self._add_leg
         first = postings[0][1]
         total = 0
         assets = False  # more than one asset
-        for account, asset, amount in postings:
+        seq = self.seq + 1
+        for place, (account, asset, amount) in enumerate(postings):
             leg_key = (account, asset)
             leg = legs.get(leg_key)
             if leg is None:
                 leg = self._leg(account, asset, not new_customers_only)
                 if leg is None:
-                    return None
+                    return False
             if type(amount) is not int or not amount:
-                return None
+                return False
             field, guard, customer = leg
             text = str(amount)
             add(f"{field}{len(text)}:{text}")
+            add_leg((seq, place, account, asset, text))
             if asset == first:
                 total += amount
             else:
@@ -542,12 +580,13 @@ class TransferSealer:
                 state = states.get(leg_key)
                 if state is None:
                     balance = amount
+                    self._absent(leg_key)
                 elif new_customers_only and customer:
-                    return None
+                    return False
                 else:
                     balance = state[0] + amount
             elif new_customers_only and customer:
-                return None
+                return False
             else:
                 balance += amount
             balances[leg_key] = balance
@@ -558,19 +597,19 @@ class TransferSealer:
                 state = states.get(leg_key)
                 reserved = 0 if state is None else state[1] if guard > 0 else state[2]
                 if -guard * balance < reserved:
-                    return None
+                    return False
         if _unbalanced(postings) if assets else total:
-            return None
+            return False
         parts.append("|")
         content = "".join(parts).encode()
-        self.seq = seq = self.seq + 1
+        self.seq = seq
         prev = self.prev
         chained = hashlib.sha256(_prefix(prev, seq, key, stamp).encode())
         chained.update(content)
         self.prev = sealed = chained.hexdigest()
-        # tuple.__new__: a NamedTuple's own __new__ is a Python call
-        return _new(Entry, (seq, "transfer", key, when, source, memo, postings, None, prev,
-                            sealed, hashlib.sha256(content).hexdigest()))
+        self._add_row((seq, key, when, source, memo, hashlib.sha256(content).hexdigest(),
+                       prev, sealed))
+        return True
 
     def changed(self) -> dict[BalanceKey, BalanceState]:
         """The new state of every balance the sealed entries moved."""

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from kinko.domain.addresses import canonical_address, chain_key
 from kinko.domain.custody import Wallet
@@ -40,6 +40,7 @@ from kinko.domain.ledger import (
     Hold,
     KnownLegs,
     Posting,
+    SealedTransfers,
     TransferSealer,
     apply_entry,
     chain_hash,
@@ -68,7 +69,6 @@ from kinko.ports import BalanceRow, Clock, LedgerWriter, ReadAhead, Store
 __all__ = ["Appended", "Draft", "KnownBalances", "Ledger", "VerifyReport", "no_cyclic_gc"]
 
 MAX_KEY = 200
-_new = tuple.__new__
 
 
 class Draft(NamedTuple):
@@ -149,8 +149,9 @@ class Ledger:
         with self.store.writer() as tx:
             return self._expire(tx, self.clock.now())
 
-    def append(self, drafts: Sequence[Draft]) -> list[Appended]:
-        """Append a batch atomically: all of it is written, or (on any error) none of it."""
+    def append(self, drafts: Sequence[Draft]) -> Sequence[Appended]:
+        """Append a batch atomically: all of it is written, or (on any error) none of it.
+        What was appended, in the drafts' order."""
         now = self.clock.now()
         postings = sum(len(d.postings) for d in drafts)
         with no_cyclic_gc(len(drafts) > 100 or postings > 1000), self.store.writer() as tx:
@@ -343,6 +344,52 @@ def _anchor_findings(anchor: tuple[int, str], head: tuple[int, str],
     return []
 
 
+class _Written(Sequence[Appended]):
+    """What a batch of transfers appended, each :class:`Appended` built from its draft when
+    it is read: a caller that reads none of a large batch's builds none, and what is kept
+    until then is the drafts and two texts (the entries' hashes and digests, 64 digits an
+    entry), not thousands of records for the cyclic collector to scan."""
+
+    def __init__(self, drafts: Sequence[Draft], now: datetime, head: tuple[int, str],
+                 sealed: SealedTransfers) -> None:
+        self._drafts = tuple(drafts)
+        self._now = now
+        self._head = head
+        self._hashes, self._digests = sealed.hashes()
+
+    def __len__(self) -> int:
+        return len(self._drafts)
+
+    @overload
+    def __getitem__(self, index: int) -> Appended: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Appended]: ...
+
+    def __getitem__(self, index: int | slice) -> Appended | list[Appended]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        d = self._drafts[index]
+        at = index + len(self._drafts) if index < 0 else index
+        seq, prev = self._head
+        hashes = self._hashes
+        return Appended(Entry(
+            seq + 1 + at, "transfer", d.key, self._now if d.timestamp is None else d.timestamp,
+            d.source, d.memo, d.postings, None,
+            prev if at == 0 else hashes[64 * (at - 1):64 * at], hashes[64 * at:64 * (at + 1)],
+            self._digests[64 * at:64 * (at + 1)]), False)
+
+    def __eq__(self, other: object) -> bool:  # as a list of the same records is
+        if isinstance(other, _Written | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # (as a list's)
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 class KnownBalances:
     """Balances as they stand at a ledger head this process's batches wrote, so that the
     next batch need not read them again.
@@ -416,7 +463,7 @@ class _Batch:
             self._wallets = {w.name: w for w in self.ledger.wallets()}
         return self._wallets.get(name)
 
-    def run(self, drafts: Sequence[Draft]) -> list[Appended]:
+    def run(self, drafts: Sequence[Draft]) -> Sequence[Appended]:
         if not drafts:
             return []
         for d in drafts:
@@ -430,38 +477,50 @@ class _Batch:
                 return sealed
         return self._general(drafts, found)
 
-    def _transfers(self, drafts: Sequence[Draft]) -> list[Appended] | None:
+    def _transfers(self, drafts: Sequence[Draft]) -> Sequence[Appended] | None:
         """The common batch (transfers under new keys) in one lean pass per entry; ``None``
         when a draft is anything else or is refused: the general way then does the batch,
         and refuses it exactly as it always has (see :class:`TransferSealer`)."""
-        for d in drafts:
-            if d.kind != "transfer" or type(d.postings) is not tuple:
-                return None
         head = self.tx.head()
         known = self.ledger.balances_written
         kept = known.at(head)
-        # the balances the batch names that are not kept, in one pass over its postings
-        missing = {k for d in drafts for p in d.postings if (k := (p[0], p[1])) not in kept}
-        if missing:
-            kept.update(self.tx.states(missing))
-        sealer = TransferSealer(kept, head, self.now,
-                                frozenset(self.ledger.assets), self._wallet_asset,
-                                self.ledger.known_legs())
-        seal = sealer.seal
-        sealed: list[Entry] = []
-        for d in drafts:
-            entry = seal(d.key, d.postings, d.source, d.memo, d.timestamp, d.new_customers_only)
-            if entry is None:
+        sealer = self._seal(drafts, kept, head)
+        if sealer is None or sealer.absent:
+            # balances the pass took for new ones may only not be kept: read them, and if
+            # any is stored (or the pass refused an entry), seal the batch again with them
+            if sealer is None:
+                if any(d.kind != "transfer" or type(d.postings) is not tuple for d in drafts):
+                    return None
+                missing = {k for d in drafts for p in d.postings
+                           if (k := (p[0], p[1])) not in kept}
+            else:
+                missing = set(sealer.absent)
+            found = self.tx.states(missing) if missing else {}
+            if found:  # (none found: the same balances, the same pass)
+                kept.update(found)
+                sealer = self._seal(drafts, kept, head)
+            if sealer is None:
                 return None
-            sealed.append(entry)
         changed = sealer.changed()
-        self.tx.append(sealed, changed)
+        self.tx.append_transfers(sealer.sealed, changed)
         # an opening balance names its customer once: kept, it would only crowd the others
-        keep = changed if not any(d.new_customers_only for d in drafts) else {
+        keep = changed if not sealer.new_customers else {
             key: state for key, state in changed.items() if not key[0].startswith("customer:")}
-        known.moved(head, (sealed[-1].seq, sealed[-1].hash), keep)
-        new = _new  # a NamedTuple's own __new__ is a Python call a record
-        return [new(Appended, (e, False)) for e in sealed]
+        known.moved(head, (sealer.seq, sealer.prev), keep)
+        return _Written(drafts, self.now, head, sealer.sealed)
+
+    def _seal(self, drafts: Sequence[Draft], kept: Mapping[BalanceKey, BalanceState],
+              head: tuple[int, str]) -> TransferSealer | None:
+        """The batch sealed against the balances ``kept`` (those not there taken for new),
+        or ``None`` if a draft is not a plain transfer or the sealer does not take it."""
+        sealer = TransferSealer(kept, head, self.now, frozenset(self.ledger.assets),
+                                self._wallet_asset, self.ledger.known_legs())
+        seal = sealer.seal
+        for key, kind, postings, _, _, _, source, memo, timestamp, new_only in drafts:
+            if kind != "transfer" or type(postings) is not tuple or not seal(
+                    key, postings, source, memo, timestamp, new_only):
+                return None
+        return sealer
 
     def _wallet_asset(self, name: str) -> str | None:
         wallet = self.wallet(name)
