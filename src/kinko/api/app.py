@@ -102,11 +102,8 @@ def create_app(custody_factory: Callable[[], Custody],
         yield
         done = shared.store.group_commit()  # how far requests' writes were grouped
         if done["batches"]:
-            wal = (f"; {done['checkpoints']} WAL checkpoints in their own thread (the log "
-                   f"at most {done['log_pages']} pages, {done['checkpoints_failed']} failed)"
-                   if "checkpoints" in done else "")
             print(f"kinko: group commit: {done['batches']} batches, {done['units']} units, "
-                  f"largest {done['largest']}, {done['on_loop']} on the event loop{wal}",
+                  f"largest {done['largest']}, {done['on_loop']} on the event loop",
                   flush=True)
 
     app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,

@@ -67,7 +67,6 @@ from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
 from kinko.store.access_sql import AUDIT_HEAD, SqlAccess, audit_head
-from kinko.store.checkpoint import SAFETY_PAGES, Checkpointer
 from kinko.store.custody_sql import SqlCustody, SqlDeposits
 from kinko.store.driver import (
     Cursor,
@@ -130,12 +129,9 @@ class _BigSum:
 _BUSY_MS = 60_000  # how long a SQLite writer waits for another's write lock
 
 
-def _sqlite_memory(url: str) -> bool:
-    return make_url(url).database in (None, "", ":memory:")
-
-
 def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
-    memory = _sqlite_memory(url)
+    parsed = make_url(url)
+    memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
     if memory:
         kwargs["poolclass"] = StaticPool
@@ -149,9 +145,6 @@ def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
         cur = dbapi_conn.cursor()
         if not memory:
             cur.execute("PRAGMA journal_mode=WAL")
-            # the log is checkpointed by the store's own thread (kinko.store.checkpoint); a
-            # commit checkpoints only should the log outgrow this
-            cur.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
@@ -255,8 +248,7 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
     # on SQLite with a commit that does not wait for the disk, a request's unit of work may
     # run on the event loop (``on_loop``); a FULL commit's fsync would hold the loop
     return SqlStore(engine, loop_writes=dialect == "sqlite"
-                    and sqlite_synchronous.upper() in ("NORMAL", "OFF"),
-                    checkpoints=dialect == "sqlite" and not _sqlite_memory(url))
+                    and sqlite_synchronous.upper() in ("NORMAL", "OFF"))
 
 
 def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
@@ -728,12 +720,9 @@ class _AsyncStamps:
 class SqlStore:
     """The ``Store`` port on SQLAlchemy Core."""
 
-    def __init__(self, engine: Engine, *, loop_writes: bool = False,
-                 checkpoints: bool = False) -> None:
+    def __init__(self, engine: Engine, *, loop_writes: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        # SQLite's WAL checkpointed in a thread of its own, not by a batch's commit
-        self._checkpointer = Checkpointer(self._checkpoint_connection) if checkpoints else None
         # the batches left open on the loop are committed in this thread, off the loop; the
         # commit in flight there, with its loop (the loop's next units wait for it)
         self._committer: ThreadPoolExecutor | None = None
@@ -756,8 +745,6 @@ class SqlStore:
     def close(self) -> None:
         if self._committer is not None:
             self._committer.shutdown(wait=True)
-        if self._checkpointer is not None:
-            self._checkpointer.close()
         self._stamp_reader.close()
         with self._shared_lock:
             readers, self._shared = [r for _, r in self._shared.values()], {}
@@ -772,22 +759,10 @@ class SqlStore:
 
     def group_commit(self) -> dict[str, int]:
         """What group commit reached so far: batches committed, units in them, the
-        largest batch, and the units that went through on the event loop; on SQLite the
-        WAL checkpoints run by the store's own thread, the most pages the log held when
-        one began, and those that failed."""
+        largest batch, and the units that went through on the event loop."""
         g = self._group
-        figures = {"batches": g.batches, "units": g.units, "largest": g.largest,
-                   "on_loop": g.on_loop}
-        if (c := self._checkpointer) is not None:
-            figures.update(checkpoints=c.runs, log_pages=c.largest,
-                           checkpoints_failed=c.failures)
-        return figures
-
-    def _checkpoint_connection(self) -> Any:
-        """A driver connection of the checkpointing thread's own, outside the pool."""
-        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-        return sqlite3.connect(str(args[0]), isolation_level=None, check_same_thread=False,
-                               uri=bool(kwargs.get("uri")))
+        return {"batches": g.batches, "units": g.units, "largest": g.largest,
+                "on_loop": g.on_loop}
 
     # ------------------------------------------------------------------ caches
 
@@ -1324,8 +1299,6 @@ class SqlStore:
                     group.batches += 1
                     group.units += batch.units
                     group.largest = max(group.largest, batch.units)
-                if self._checkpointer is not None:
-                    self._checkpointer.committed()
             if not early:
                 group.turn.release()
             batch.done.set()
