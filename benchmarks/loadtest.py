@@ -291,7 +291,52 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### This round (2026-12-06): the unit of work on the event loop (SQLite)
+NOTES = """### The next round (2026-12-06, later): PostgreSQL's units under the writers' lock
+
+Measured first, `kinko serve` on PostgreSQL with one worker under wrk (16 connections), the
+kinko process's CPU and every PostgreSQL backend's read from `/proc` (load 7-9, other jobs
+running): kinko 126-182 requests/s against the bare app's 413-446; kinko's process 3.7-4.2
+ms of CPU a request (the bare app 1.65), PostgreSQL's backends 2.1-2.3 ms (the bare app's
+1.6). The writers' turn was held 96 % of the time, 5.4-7.3 ms a unit of wall time, of which
+the holding thread's CPU was 2.25 ms: three quarters of the rest waiting on the server
+(sampled: psycopg's `wait`, two round trips a unit). Batches averaged 8-10 units; a batch's
+commit took 5-7 ms outside the turn, but the next batch's first statement waited for it
+under the turn (4.4 ms a batch). So the turn serialises each unit's Python and its round
+trips, and outside it the two shared cores are the bound.
+
+- **A unit's last writes ride with the next unit's first statement.** When units wait
+  behind it, a unit no longer sends its held writes (the withdrawal's row among them) in a
+  round trip of its own under the turn: they go with the next unit's first
+  statement, or with the batch's commit. One that fails there is undone with its unit's
+  savepoint; that unit's caller gets the write's own error, the unit that carried it (built
+  on what the failed unit left) is undone too and is told it may try again, and the batch
+  goes on from what it carried before (tested on both databases, at the next statement and
+  at the commit). Interleaved with the code before (load 7-8.6, three pairs): 88, 96 and
+  104 → 99, 123 and 120 requests/s; the turn held 9.8-11.5 → 8.4-9.8 ms a unit.
+- **List parameters written as array literals.** About 34 arrays a withdrawal go to
+  PostgreSQL under the turn; psycopg dumped each element through its own dumper. kinko's
+  connections now write lists of text, integers and None as one array literal each
+  (`driver.ArrayText`; other lists still psycopg's): the CPU a unit under the turn 2.41,
+  2.37, 2.28 ms → 2.27, 1.91, 1.83 ms (interleaved, load 8-16); the rate within the noise.
+- **Tried, no gain:** a shorter switch interval for the GIL (1 ms and 0.2 ms: 173 and 166
+  against 182 requests/s); skipping psycopg's per-statement send and receive inside a
+  pipeline. On SQLite, WAL checkpoints run by a thread of the store's own instead of inside
+  the commit that takes the log past 1,000 pages moved neither the rate (428, 413, 403 →
+  433, 423, 398) nor the p99 (55, 60, 64 → 56, 54, 65 ms; three pairs, load 2): the log
+  restarts only once a checkpoint ends with nothing left to copy, which commits coming all
+  the time rarely allow, so commits still checkpointed; taken out again.
+- **The benchmark's run** (04:58 UTC, load 1-4, the table above): SQLite 454 requests/s
+  against the bare app's 778 (0.58×, p99 46 ms); PostgreSQL 276 against 753 (0.37×, the
+  last round 0.31×), p99 71 ms (the bare app's own 77 ms); two workers 147 against 329
+  (0.45×; the last round 0.46× and 0.49× in its two runs).
+- **What stands in the way.** PostgreSQL: each unit's Python under the turn (about 2 ms of
+  CPU: screening's reads and checks, hashing, parameters) plus a round trip and the wait for
+  the GIL after it, while kinko's process and PostgreSQL's backends share two cores (about
+  6 ms of CPU a request between them, against the bare app's 3.3). Next: the next batch's
+  wait for the previous commit's lock release (about 0.45 ms a unit) amortised by larger
+  batches, and less Python under the turn. SQLite: as below (the ratio met, the p99 not).
+
+### The round before (2026-12-06): the unit of work on the event loop (SQLite)
 
 The machine changed between the rounds (an AMD EPYC before, an Intel Xeon now: the bare
 app's own POST went from 1,134 to 772-805 requests/s in the quiet runs, the screening
