@@ -8,6 +8,7 @@ stays one chain."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -410,14 +411,8 @@ def test_a_held_write_that_fails_with_the_next_units_statement_is_its_units_alon
         except StoreUnavailable:
             outcomes[name] = "again"
 
-    first = threading.Thread(target=unit, args=("first",))
-    first.start()
-    entered.wait(timeout=60)
-    bad = threading.Thread(target=unit, args=("bad",))
-    bad.start()
-    _queued(store, 1)
-    release.set()  # "bad" takes the turn, and waits there for two units behind it
-    inside.wait(timeout=60)
+    # "bad" takes the turn after "first", and waits there for the units behind it
+    first, bad = _first_then_bad(store, unit, entered, release, inside)
     later = [threading.Thread(target=unit, args=(name,)) for name in ("b", "c")]
     for t in later:
         t.start()
@@ -437,6 +432,22 @@ def test_a_held_write_that_fails_with_the_next_units_statement_is_its_units_alon
         ledger.post("after", [Posting("customer:a", "XEM", 1),
                               Posting("wallet:xem-hot", "XEM", -1)], source="t")
     assert ledger.verify().ok
+
+
+def _first_then_bad(store: SqlStore, unit: Callable[[str], None], entered: threading.Event,
+                    release: threading.Event, inside: threading.Event
+                    ) -> tuple[threading.Thread, threading.Thread]:
+    """Unit "first" holds the turn until unit "bad" queues behind it, then lets it in;
+    returns once "bad" is inside its unit."""
+    first = threading.Thread(target=unit, args=("first",))
+    first.start()
+    entered.wait(timeout=60)
+    bad = threading.Thread(target=unit, args=("bad",))
+    bad.start()
+    _queued(store, 1)
+    release.set()
+    inside.wait(timeout=60)
+    return first, bad
 
 
 def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
@@ -467,14 +478,7 @@ def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
         except RuntimeError:
             outcomes[name] = "refused"
 
-    first = threading.Thread(target=unit, args=("first",))
-    first.start()
-    entered.wait(timeout=60)
-    bad = threading.Thread(target=unit, args=("bad",))
-    bad.start()
-    _queued(store, 1)
-    release.set()
-    inside.wait(timeout=60)
+    first, bad = _first_then_bad(store, unit, entered, release, inside)
     early = threading.Thread(target=unit, args=("early",))
     early.start()
     for t in (first, bad, early):
