@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apiledger import funded_ledger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from dbtemplate import migrated_store
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
 from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
-from kinko.domain.custody import Wallet
-from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.ports import FixedClock
 from kinko.services.access import Access
@@ -32,12 +30,8 @@ HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"  # the hot wallet's address
 
 @pytest.fixture
 def api(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
-    ledger = Ledger(store, clock, AssetRegistry.default())
-    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
-    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
-                         Posting("customer:C1", "ETH", -100 * E)], source="opening")
+    store, ledger = funded_ledger(tmp_path / "k.db", clock, HOT)
     approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
                         for n, k in KEYS.items())
     (tmp_path / "p.toml").write_text(

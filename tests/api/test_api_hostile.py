@@ -32,8 +32,8 @@ from urllib.parse import quote
 
 import anvilnode
 import pytest
+from apiledger import funded_ledger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from dbtemplate import migrated_store
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,13 +42,9 @@ from sqlalchemy import text
 from kinko.api import create_app
 from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import public_key_hex
-from kinko.domain.custody import Wallet
-from kinko.domain.ledger import Posting
-from kinko.domain.money import AssetRegistry
 from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
-from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
 from kinko.store import SqlStore
 
@@ -107,12 +103,8 @@ def _routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     folder = tmp_path_factory.mktemp("hostile")
-    store = migrated_store(folder / "k.db")
     clock = FixedClock()
-    ledger = Ledger(store, clock, AssetRegistry.default())
-    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
-    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
-                         Posting("customer:C1", "ETH", -100 * E)], source="opening")
+    store, ledger = funded_ledger(folder / "k.db", clock, HOT)
     approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = '
                         f'"{public_key_hex(Ed25519PrivateKey.generate())}"\n'
                         for n in ("alice", "bob"))

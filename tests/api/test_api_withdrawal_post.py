@@ -11,20 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apiledger import funded_ledger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from dbtemplate import migrated_store
 from fastapi.testclient import TestClient
 
 from kinko.api import create_app
 from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import public_key_hex
-from kinko.domain.custody import Wallet
-from kinko.domain.ledger import Posting
-from kinko.domain.money import AssetRegistry
 from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
-from kinko.services.ledger import Ledger
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -35,12 +31,8 @@ NOT_AN_OBJECT = "Input should be a valid dictionary or object to extract fields 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Access]]:
-    store = migrated_store(tmp_path / "k.db")
     clock = FixedClock()
-    ledger = Ledger(store, clock, AssetRegistry.default())
-    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
-    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
-                         Posting("customer:C1", "ETH", -100 * E)], source="opening")
+    store, ledger = funded_ledger(tmp_path / "k.db", clock, HOT)
     key = public_key_hex(Ed25519PrivateKey.generate())
     (tmp_path / "p.toml").write_text(f'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\n'
                                      f'public_key = "{key}"\n')
