@@ -33,6 +33,12 @@ def _fund(ledger: Ledger, amount: int) -> None:
                          Posting("customer:a", "XEM", -amount)], source="t")
 
 
+def _spend(ledger: Ledger, key: str) -> None:
+    """One XEM of customer a's paid out of the hot wallet, under ``key``."""
+    ledger.post(key, [Posting("customer:a", "XEM", 1),
+                      Posting("wallet:xem-hot", "XEM", -1)], source="t")
+
+
 def _pay(ledger: Ledger, access: Access, i: int, gate: threading.Barrier) -> str:
     """One unit: a withdrawal's ledger entry and its audit record; every 5th overdraws.
     The first units start together, so that the others queue behind them."""
@@ -49,12 +55,17 @@ def _pay(ledger: Ledger, access: Access, i: int, gate: threading.Barrier) -> str
     return "paid"
 
 
+def _queued(store: SqlStore, waiting: int) -> None:
+    """Wait until ``waiting`` units queue for the writers' turn."""
+    while store._group.waiting < waiting:
+        threading.Event().wait(0.01)
+
+
 def _release_when_queued(store: SqlStore, waiting: int, release: threading.Event,
                          threads: list[threading.Thread]) -> None:
     """Once ``waiting`` units queue for the writers' turn, ``release`` the one holding it,
     and wait for every thread."""
-    while store._group.waiting < waiting:
-        threading.Event().wait(0.01)
+    _queued(store, waiting)
     release.set()
     for t in threads:
         t.join(60)
@@ -93,8 +104,7 @@ def test_a_unit_returns_once_its_batch_is_durable(ledger: Ledger, store: SqlStor
 
     def pay_and_look(i: int) -> None:
         gate.wait(timeout=60)
-        ledger.post(f"d-{i}", [Posting("customer:a", "XEM", 1),
-                               Posting("wallet:xem-hot", "XEM", -1)], source="t")
+        _spend(ledger, f"d-{i}")
         with other.reader() as tx:
             if not tx.known_keys([f"d-{i}"]):
                 misses.append(i)
@@ -124,8 +134,7 @@ def test_a_failed_commit_fails_every_unit_of_its_batch(ledger: Ledger, store: Sq
     def first(i: int) -> None:
         try:
             with store.unit():
-                ledger.post(f"f-{i}", [Posting("customer:a", "XEM", 1),
-                                       Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                _spend(ledger, f"f-{i}")
                 entered.set()
                 release.wait(timeout=60)  # the others queue behind this unit meanwhile
             outcomes[i] = "ok"
@@ -135,8 +144,7 @@ def test_a_failed_commit_fails_every_unit_of_its_batch(ledger: Ledger, store: Sq
     def later(i: int) -> None:
         entered.wait(timeout=60)
         try:
-            ledger.post(f"f-{i}", [Posting("customer:a", "XEM", 1),
-                                   Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            _spend(ledger, f"f-{i}")
             outcomes[i] = "ok"
         except StoreUnavailable as exc:
             outcomes[i] = exc
@@ -152,8 +160,7 @@ def test_a_failed_commit_fails_every_unit_of_its_batch(ledger: Ledger, store: Sq
     assert all(isinstance(o, StoreUnavailable) for o in outcomes.values()), outcomes
     assert len(outcomes) == 6
     assert ledger.head() == head  # nothing of any of them
-    ledger.post("after", [Posting("customer:a", "XEM", 1),
-                          Posting("wallet:xem-hot", "XEM", -1)], source="t")
+    _spend(ledger, "after")
     assert ledger.verify().ok
 
 
@@ -180,8 +187,7 @@ def test_a_batch_carries_its_units_audit_head_and_hold_expiry(
     def second() -> None:
         entered.wait(timeout=60)
         with store.unit():
-            ledger.post("p", [Posting("customer:a", "XEM", 1),
-                              Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            _spend(ledger, "p")
             access.audit("t", "pay", "p", {})
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
@@ -239,8 +245,7 @@ def test_units_undone_alone_inside_a_batch(ledger: Ledger, store: SqlStore, cloc
             with store.unit():
                 if name == "early":
                     raise RuntimeError("refused before any statement")
-                ledger.post(name, [Posting("customer:a", "XEM", 1),
-                                   Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                _spend(ledger, name)
                 access.audit("t", "pay", name, {})
                 if name == "first":
                     entered.set()
@@ -292,15 +297,13 @@ def test_a_batch_takes_no_more_units_than_its_database_allows(
 
     def first() -> None:
         with store.unit():
-            ledger.post("w-first", [Posting("customer:a", "XEM", 1),
-                                    Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            _spend(ledger, "w-first")
             entered.set()
             release.wait(timeout=60)  # the others queue behind it meanwhile
 
     def other(i: int) -> None:
         with store.unit():
-            ledger.post(f"w-{i}", [Posting("customer:a", "XEM", 1),
-                                   Posting("wallet:xem-hot", "XEM", -1)], source="t")
+            _spend(ledger, f"w-{i}")
 
     holder = threading.Thread(target=first)
     holder.start()
@@ -362,19 +365,13 @@ class _Taken(KinkoError):
     pass
 
 
-def _queued(store: SqlStore, waiting: int) -> None:
-    while store._group.waiting < waiting:
-        threading.Event().wait(0.01)
-
-
 def _held_conflict(store: SqlStore, name: str, ledger: Ledger, behind: int,
                    inside: threading.Event) -> None:
     """A unit that pays ``name`` and holds a write that fails on its key, and ends once
     ``behind`` units queue for the turn (so that the batch goes on after it)."""
     with store.unit() as u:
         inside.set()
-        ledger.post(name, [Posting("customer:a", "XEM", 1),
-                           Posting("wallet:xem-hot", "XEM", -1)], source="t")
+        _spend(ledger, name)
         p = "?" if store.dialect == "sqlite" else "%s"
         defer(u.conn, f"INSERT INTO stamps (name, n) VALUES ({p}, {p})", ("database", 1),
               conflict=_Taken)
@@ -400,8 +397,7 @@ def test_a_held_write_that_fails_with_the_next_units_statement_is_its_units_alon
                 _held_conflict(store, name, ledger, 2, inside)
             else:
                 with store.unit():
-                    ledger.post(name, [Posting("customer:a", "XEM", 1),
-                                       Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                    _spend(ledger, name)
                     if name == "first":
                         entered.set()
                         release.wait(timeout=60)
@@ -429,8 +425,7 @@ def test_a_held_write_that_fails_with_the_next_units_statement_is_its_units_alon
         assert tx.known_keys(["first", "bad", "b", "c"]) == paid
     assert ledger.verify().ok
     with store.unit():  # the batch after it goes on from what was committed
-        ledger.post("after", [Posting("customer:a", "XEM", 1),
-                              Posting("wallet:xem-hot", "XEM", -1)], source="t")
+        _spend(ledger, "after")
     assert ledger.verify().ok
 
 
@@ -468,8 +463,7 @@ def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
                 with store.unit():
                     if name == "early":
                         raise RuntimeError("refused before any statement")
-                    ledger.post(name, [Posting("customer:a", "XEM", 1),
-                                       Posting("wallet:xem-hot", "XEM", -1)], source="t")
+                    _spend(ledger, name)
                     entered.set()
                     release.wait(timeout=60)
             outcomes[name] = "ok"
