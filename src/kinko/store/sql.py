@@ -1886,16 +1886,16 @@ class SqlLedger:
                 resolves.append((h.id, _STATE[kind], seq))
             for i, (account, asset, value) in enumerate(postings):
                 add_posting((seq, i, account, asset, amount(value)))
-        resolving = [e for e in entries if e.hold is not None and e.kind != "hold"]
         self._write((entries[-1].seq, entries[-1].hash), new_holds, entry_rows, posting_rows,
-                    resolves, states, resolving)
+                    resolves, states)
 
     def _write(self, last: tuple[int, str], new_holds: list[tuple[Any, ...]],
                entry_rows: list[tuple[Any, ...]], posting_rows: list[tuple[Any, ...]],
                resolves: list[tuple[str, str, int]],
-               states: Mapping[BalanceKey, BalanceState], resolving: Sequence[Entry]) -> None:
-        """:meth:`append`'s writes: its rows, the holds ``resolving`` resolves, the
-        balances and the new head ``last`` (sequence and hash)."""
+               states: Mapping[BalanceKey, BalanceState]) -> None:
+        """:meth:`append`'s writes: its rows, the holds it resolves (``resolves``: each
+        hold's id, new state and resolving entry), the balances and the new head ``last``
+        (sequence and hash)."""
         if self.dialect == "postgresql" and len(entry_rows) <= _ONE_STATEMENT and not (
                 {r[0] for r in resolves} & {h[0] for h in new_holds}):
             self._append_at_once(last, new_holds, entry_rows, posting_rows, resolves, states)
@@ -1909,15 +1909,14 @@ class SqlLedger:
                 reason=str(exc.orig).splitlines()[0],
             ) from None
         self._insert_rows("postings", _POSTING_COLUMNS, posting_rows)
-        for e in resolving:
-            assert e.hold is not None
+        for hold, state, seq in resolves:
             done = self.conn.execute(
                 update(s.holds)
-                .where(and_(s.holds.c.id == e.hold.id, s.holds.c.state == "pending"))
-                .values(state=_STATE[e.kind], resolved_seq=e.seq)
+                .where(and_(s.holds.c.id == hold, s.holds.c.state == "pending"))
+                .values(state=state, resolved_seq=seq)
             )
             if done.rowcount != 1:
-                raise HoldError(f"hold {e.hold.id} is not pending", hold=e.hold.id)
+                raise HoldError(f"hold {hold} is not pending", hold=hold)
         self._upsert_balances(states)
         p = self._p
         self._raw(f"UPDATE ledger_head SET seq = {p}, hash = {p} WHERE id = 1", last)
@@ -1947,7 +1946,7 @@ class SqlLedger:
                 for (seq, key, _, source, memo, digest, prev, hashed), us in zip(
                     (rows[i:i + width] for i in range(0, len(rows), width)), micros,
                     strict=True)], [tuple(legs[i:i + sealed.LEG])
-                                    for i in range(0, len(legs), sealed.LEG)], [], states, ())
+                                    for i in range(0, len(legs), sealed.LEG)], [], states)
             return
         flat = rows.copy()
         flat[2::width] = micros
