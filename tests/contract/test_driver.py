@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import new_pg_url
-from psycopg.adapt import PyFormat
+from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
@@ -218,6 +218,9 @@ def test_list_parameters_reach_postgresql_as_they_were(pg_store: SqlStore) -> No
         dumper = u.conn.connection.dbapi_connection.adapters.get_dumper(  # type: ignore[union-attr]
             list, PyFormat.AUTO)
         assert dumper is ArrayText
+        written = Transformer.from_context(u.conn.connection.dbapi_connection)
+        assert written.get_dumper(["a", None, 1], PyFormat.AUTO).dump(["a", None, 1]) == (
+            b'{"a",NULL,1}')  # kinko's literal: psycopg's own writes {a,NULL,1}
         assert run(u.conn, "SELECT %s::text[]", (awkward,)).scalar() == awkward
         assert run(u.conn, "SELECT %s::bigint[]", ([1, -2, None, 2**62],)).scalar() == [
             1, -2, None, 2**62]

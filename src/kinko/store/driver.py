@@ -187,7 +187,9 @@ class ArrayText(ListDumper):
     the writers' lock. Lists of anything else are psycopg's."""
 
     def get_key(self, obj: list[Any], format: PyFormat) -> Any:
-        return self.cls if _plain(obj) else super().get_key(obj, format)
+        # a key of its own: the key ``list`` itself would make psycopg keep this dumper
+        # (whose ``dump`` is psycopg's) instead of asking ``upgrade`` for the plain one
+        return _PlainArray if _plain(obj) else super().get_key(obj, format)
 
     def upgrade(self, obj: list[Any], format: PyFormat) -> Any:
         return _PLAIN if _plain(obj) else super().upgrade(obj, format)
