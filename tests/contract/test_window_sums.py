@@ -8,15 +8,18 @@ withdrawals recorded before it."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from conftest import new_pg_url
 from sqlalchemy import text
 
 from kinko.errors import IdempotencyConflict
 from kinko.store import SqlStore, open_store, upgrade
 from kinko.store.migrate import _config
-from kinko.store.screening_sql import COUNTED
+from kinko.store.screening_sql import COUNTED, with_totals
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 WINDOWS = [("customer", timedelta(hours=1)), ("customer", timedelta(days=30)),
@@ -171,3 +174,30 @@ def test_a_withdrawal_recorded_twice_is_refused_where_it_was_written(store: SqlS
     assert sorted(r["id"] for r in rows if int(str(r["id"])[1:]) > 99_100) == [
         "W99101", "W99102"]
     _check(store, rng, [at, at + timedelta(seconds=1), at + timedelta(seconds=2)])
+
+
+@pytest.mark.slow
+def test_postgresql_finds_the_later_rows_of_a_total_by_its_index(pg: Any) -> None:
+    """PostgreSQL keeps the plan of a statement prepared while the tables were small (a
+    new exchange's first minutes, before any ``ANALYZE``): the running totals' statement
+    must reach the rows after the new one through the index then too, not by scanning a
+    table that grows with every withdrawal."""
+    first = ("INSERT INTO withdrawals (id, customer, asset, amount, destination, wallet, "
+             "requested_us, requester, state, decision, tx_hash) VALUES (%s, %s, %s, %s, "
+             "%s, %s, %s, %s, %s, %s, %s)")
+    numbered = iter(range(1, 100))
+    sql = re.sub("%s", lambda _m: f"${next(numbered)}", with_totals(first, 3))
+    values = ("'W1'", "'C1'", "'ETH'", "'5'", "'0xd'", "'hot'", "1", "'t'", "'allowed'",
+              "'{}'", "NULL", "'customer'", "'ETH'", "'C1'", "'destination'", "'ETH'", "'0xd'",
+              "'all'", "'ETH'", "''", "1", "'W1'", "1", "'W1'", "'5'", "'5'", "1", "'W1'",
+              "'5'")
+    store = open_store(new_pg_url(pg))
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql(f"PREPARE totals AS {sql}")
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(
+            f"EXPLAIN (COSTS OFF) EXECUTE totals({', '.join(values)})"))
+        conn.rollback()
+    store.close()
+    assert "outflows" in plan
+    assert "Seq Scan on outflows" not in plan, plan

@@ -96,6 +96,30 @@ def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
             ("destination", row["asset"], row["destination"]), ("asset", row["asset"], "")]
 
 
+
+def with_totals(first: str, scopes: int) -> str:
+    """PostgreSQL: the statement of :meth:`SqlScreening._add_with_totals` for ``scopes``
+    running totals. The rows after the new one are found through the key's index in
+    order (a lateral look-up per total, then each row by its ``ctid``): a join of the
+    totals with the table could be planned as a scan of all of it, and a prepared
+    statement keeps the plan made while the table was small (before any ``ANALYZE``)."""
+    rows = ", ".join(["(%s, %s, %s)"] * scopes)
+    return (
+        f"WITH w AS ({first}), v(scope, asset, key) AS (VALUES {rows}), "
+        "b AS (SELECT v.scope, v.asset, v.key, o.total, o.n FROM v LEFT JOIN LATERAL "
+        "(SELECT total, n FROM outflows AS f WHERE f.scope = v.scope AND f.asset = "
+        "v.asset AND f.key = v.key AND (at_us, withdrawal) < (%s, %s) ORDER BY at_us "
+        "DESC, withdrawal DESC LIMIT 1) AS o ON true), "
+        "ins AS (INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, "
+        "total, n) SELECT scope, asset, key, %s, %s, %s::numeric, coalesce(total, 0) + "
+        "%s::numeric, coalesce(n, 0) + 1 FROM b), "
+        "later AS (SELECT g.ctid AS t FROM v CROSS JOIN LATERAL (SELECT ctid FROM "
+        "outflows AS g WHERE g.scope = v.scope AND g.asset = v.asset AND g.key = v.key "
+        "AND (g.at_us, g.withdrawal) > (%s, %s) ORDER BY g.at_us, g.withdrawal) AS g) "
+        "UPDATE outflows AS f SET total = f.total + %s::numeric, n = f.n + 1 FROM later "
+        "WHERE f.ctid = later.t")
+
+
 class SqlScreening:
     def __init__(self, conn: Connection, touch: Callable[[str], None] | None = None) -> None:
         self.conn = conn
@@ -171,21 +195,9 @@ class SqlScreening:
         next round trip: the insert ``first`` (the withdrawal's row), then the withdrawal
         in each running total, after the last row before it (at, id); the rows after it
         (another process's clock ran behind) carry its amount too."""
-        rows = ", ".join(["(%s, %s, %s)"] * len(scopes))
-        defer(self.conn,
-            f"WITH w AS ({first[0]}), v(scope, asset, key) AS (VALUES {rows}), "
-            "b AS (SELECT v.scope, v.asset, v.key, o.total, o.n FROM v LEFT JOIN LATERAL "
-            "(SELECT total, n FROM outflows AS f WHERE f.scope = v.scope AND f.asset = "
-            "v.asset AND f.key = v.key AND (at_us, withdrawal) < (%s, %s) ORDER BY at_us "
-            "DESC, withdrawal DESC LIMIT 1) AS o ON true), "
-            "ins AS (INSERT INTO outflows (scope, asset, key, at_us, withdrawal, amount, "
-            "total, n) SELECT scope, asset, key, %s, %s, %s::numeric, coalesce(total, 0) + "
-            "%s::numeric, coalesce(n, 0) + 1 FROM b) "
-            "UPDATE outflows AS f SET total = f.total + %s::numeric, n = f.n + 1 FROM v "
-            "WHERE f.scope = v.scope AND f.asset = v.asset AND f.key = v.key AND "
-            "(f.at_us, f.withdrawal) > (%s, %s)",
+        defer(self.conn, with_totals(first[0], len(scopes)),
             (*first[1], *(v for scope in scopes for v in scope), at, wid, at, wid, amount,
-             amount, amount, at, wid),
+             amount, at, wid, amount),
             conflict=lambda _why: IdempotencyConflict(f"withdrawal {wid} already exists"))
 
     def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
