@@ -53,6 +53,13 @@ def _expected(rows: list[dict[str, object]], customer: str, destination: str, as
 
 def _check(store: SqlStore, rng: random.Random, probes: list[datetime]) -> None:
     rows = _counted(store)
+    with store.unit(write=False) as u:
+        every = u.screening.withdrawals(limit=1_000_000)
+        for customer in ("C0", "C1", "C2", "C9"):  # the marks of the customer's history
+            marks = u.screening.request_marks("W-new", customer, "ETH", "wallet:hot")
+            assert marks.history == (
+                sum(r["customer"] == customer for r in every),
+                sum(r["customer"] == customer for r in rows)), customer
     for until in probes:
         for customer in ("C0", "C1", "C9"):
             destination = f"0x{rng.randrange(3):040x}"
@@ -156,6 +163,8 @@ def test_the_migration_stamps_every_table_processes_cache() -> None:
     migration = import_module("kinko.store.migrations.versions.0012_request_path")
     assert tuple(migration.TABLES) == STAMPED
     assert tuple(migration.COUNTED) == COUNTED
+    history = import_module("kinko.store.migrations.versions.0018_customer_history")
+    assert tuple(history.COUNTED) == COUNTED
 
 
 def test_a_withdrawal_recorded_twice_is_refused_where_it_was_written(store: SqlStore) -> None:
@@ -188,7 +197,7 @@ def test_postgresql_finds_the_later_rows_of_a_total_by_its_index(pg: Any) -> Non
     numbered = iter(range(1, 100))
     sql = re.sub("%s", lambda _m: f"${next(numbered)}", with_totals(first, 3))
     values = ("'W1'", "'C1'", "'ETH'", "'5'", "'0xd'", "'hot'", "1", "'t'", "'allowed'",
-              "'{}'", "NULL", "'customer'", "'ETH'", "'C1'", "'destination'", "'ETH'", "'0xd'",
+              "'{}'", "NULL", "'C1'", "'customer'", "'ETH'", "'C1'", "'destination'", "'ETH'", "'0xd'",
               "'all'", "'ETH'", "''", "1", "'W1'", "1", "'W1'", "'5'", "'5'", "1", "'W1'",
               "'5'")
     store = open_store(new_pg_url(pg))

@@ -257,6 +257,13 @@ outflow_removals = Table(  # counted withdrawals that stopped counting (rejected
     Column("amount", Amount, nullable=False),
 )
 
+customer_history = Table(  # per customer: the withdrawals recorded, and those screening counts
+    "customer_history", metadata,
+    Column("customer", String(128), primary_key=True),
+    Column("recorded", BigInteger, nullable=False),
+    Column("counted", BigInteger, nullable=False),
+)
+
 customer_tiers = Table(  # a customer's tier (KYC level), for tiered screening rules
     "customer_tiers", metadata,
     Column("customer", String(128), primary_key=True),

@@ -54,10 +54,14 @@ _MARKS = (  # one row: see SqlScreening.request_marks
     "(SELECT tier FROM customer_tiers WHERE customer = :p) AS m2, "
     "(SELECT count(*) FROM allow_list WHERE customer = :p) AS m3, "
     "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p) AS m4, "
-    "(SELECT count(*) FROM withdrawals WHERE customer = :p) AS m5, "
-    f"(SELECT count(*) FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) "
+    "coalesce((SELECT recorded FROM customer_history WHERE customer = :p), 0) AS m5, "
+    "coalesce((SELECT counted FROM customer_history WHERE customer = :p), 0) "
     "AS m6, h.balance AS m7, h.pending_debit AS m8, h.pending_credit AS m9 "
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
+# one more withdrawal of a customer (the parameters: the customer, 1 if screening counts it)
+_RECORDED = ("INSERT INTO customer_history (customer, recorded, counted) VALUES (:p, 1, :p) "
+             "ON CONFLICT (customer) DO UPDATE SET recorded = customer_history.recorded + 1, "
+             "counted = customer_history.counted + excluded.counted")
 _AMOUNTS = AMOUNTS_SCREENED  # a customer's latest amounts screening compares a request with
 _NULLS = ", NULL" * 8
 _MARKS_ROW = (  # the marks as a tagged row of text, to go before other tagged rows
@@ -104,8 +108,10 @@ def with_totals(first: str, scopes: int) -> str:
     totals with the table could be planned as a scan of all of it, and a prepared
     statement keeps the plan made while the table was small (before any ``ANALYZE``)."""
     rows = ", ".join(["(%s, %s, %s)"] * scopes)
+    recorded = _RECORDED.replace(":p, 1, :p", "%s, 1, 1").replace(
+        "excluded.counted", "1")
     return (
-        f"WITH w AS ({first}), v(scope, asset, key) AS (VALUES {rows}), "
+        f"WITH w AS ({first}), c AS ({recorded}), v(scope, asset, key) AS (VALUES {rows}), "
         "b AS (SELECT v.scope, v.asset, v.key, o.total, o.n FROM v LEFT JOIN LATERAL "
         "(SELECT total, n FROM outflows AS f WHERE f.scope = v.scope AND f.asset = "
         "v.asset AND f.key = v.key AND (at_us, withdrawal) < (%s, %s) ORDER BY at_us "
@@ -145,8 +151,9 @@ class SqlScreening:
                   row["decision"], row["tx_hash"])
         counted = row["state"] in COUNTED
         if counted and self.conn.dialect.name == "postgresql":
-            # the row and its running totals in one statement, whose result nobody reads:
-            # sent with the unit's next statement or its end (driver.defer)
+            # the row, the customer's history and the running totals in one statement,
+            # whose result nobody reads: sent with the unit's next statement or its end
+            # (driver.defer)
             self._add_with_totals(row["id"], at, int(row["amount"]), _scopes(row),
                                   (insert, values))
             return
@@ -154,6 +161,7 @@ class SqlScreening:
             run(self.conn, insert, values)
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
+        run(self.conn, _RECORDED.replace(":p", p), (row["customer"], int(counted)))
         if counted:
             self._add_outflow(row["id"], at, int(row["amount"]), _scopes(row))
 
@@ -196,8 +204,8 @@ class SqlScreening:
         in each running total, after the last row before it (at, id); the rows after it
         (another process's clock ran behind) carry its amount too."""
         defer(self.conn, with_totals(first[0], len(scopes)),
-            (*first[1], *(v for scope in scopes for v in scope), at, wid, at, wid, amount,
-             amount, at, wid, amount),
+            (*first[1], first[1][1], *(v for scope in scopes for v in scope), at, wid, at,
+             wid, amount, amount, at, wid, amount),
             conflict=lambda _why: IdempotencyConflict(f"withdrawal {wid} already exists"))
 
     def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
@@ -380,12 +388,16 @@ class SqlScreening:
         if tx_hash is not None:
             values["tx_hash"] = tx_hash
         leaving = new not in COUNTED and any(state in COUNTED for state in old)
-        row = self.withdrawal(withdrawal_id) if leaving else None
+        entering = new in COUNTED and any(state not in COUNTED for state in old)
+        row = self.withdrawal(withdrawal_id) if leaving or entering else None
         done = self.conn.execute(update(s.withdrawals).where(
             s.withdrawals.c.id == withdrawal_id, s.withdrawals.c.state.in_(old)).values(**values))
         moved = bool(done.rowcount == 1)
-        if moved and row is not None and row["state"] in COUNTED:
-            p = self._p()
+        p = self._p()
+        if moved and row is not None and (new in COUNTED) != (row["state"] in COUNTED):
+            run(self.conn, f"UPDATE customer_history SET counted = counted + {p} WHERE "
+                f"customer = {p}", (1 if new in COUNTED else -1, row["customer"]))
+        if moved and row is not None and row["state"] in COUNTED and leaving:
             at = to_us(row["requested_at"])
             run(self.conn,
                 "INSERT INTO outflow_removals (scope, asset, key, at_us, withdrawal, amount) "
