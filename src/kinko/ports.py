@@ -567,6 +567,9 @@ class RequestMarks(NamedTuple):
     allow: tuple[int, int]  # the customer's allow list: entries and their summed times
     history: tuple[int, int]  # the customer's withdrawals: all of them, and those counted
     hot: BalanceState | None  # the paying wallet's balance of the asset (None: no row)
+    # the customer withdrew to the request's destination before (a withdrawal screening
+    # counts); read by the customer and that address, whatever else the customer used
+    destination_known: bool = False
 
 
 class ApiKeyRow(TypedDict):
@@ -770,14 +773,14 @@ class ScreeningTables(Protocol):
     def window_sums(self, customer: str, destination: str, asset: str, until: datetime,
                     windows: Collection[tuple[str, timedelta]]
                     ) -> dict[tuple[str, timedelta], tuple[int, int]]: ...
-    def customer_destinations(self, customer: str) -> frozenset[str]: ...
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
                       hot_account: str,
                       sums: tuple[str, datetime, Collection[tuple[str, timedelta]]] | None
-                      = None, also: ReadAhead | None = None) -> RequestMarks: ...
-    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
-                       ) -> tuple[RequestMarks, dict[str, datetime], list[int],
-                                  frozenset[str], int | None]: ...
+                      = None, also: ReadAhead | None = None, destination: str = ""
+                      ) -> RequestMarks: ...
+    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str,
+                       destination: str = ""
+                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], int | None]: ...
     def customer_tier(self, customer: str) -> TierRow | None: ...
     def set_tiers(self, tiers: dict[str, str], at: datetime, by: str) -> None: ...
     def allow(self, customer: str, address: str, at: datetime) -> None: ...

@@ -233,3 +233,21 @@ def test_list_parameters_reach_postgresql_as_they_were(pg_store: SqlStore) -> No
         assert run(u.conn, "SELECT %s::numeric[]", ([Decimal("1.5"), None],)).scalar() == [
             Decimal("1.5"), None]
         assert run(u.conn, "SELECT %s::bool[]", ([True, False],)).scalar() == [True, False]
+
+
+@pytest.mark.slow
+def test_a_statement_planned_each_time_is_never_prepared(pg_store: SqlStore) -> None:
+    """PostgreSQL: a statement run with ``planned`` is planned for its parameters every
+    time; the same statement run often enough otherwise becomes a prepared statement, whose
+    one plan is made for any parameters."""
+    sql = "SELECT count(*) FROM stamps WHERE name = %s"
+    with pg_store.unit(write=False) as u:
+        for _ in range(8):
+            run(u.conn, sql, ("api_keys",), planned=True)
+        prepared = run(u.conn, "SELECT count(*) FROM pg_prepared_statements WHERE "
+                       "statement LIKE 'SELECT count(*) FROM stamps%%'").scalar()
+        assert prepared == 0
+        for _ in range(8):
+            run(u.conn, sql, ("api_keys",))
+        assert run(u.conn, "SELECT count(*) FROM pg_prepared_statements WHERE "
+                   "statement LIKE 'SELECT count(*) FROM stamps%%'").scalar() == 1

@@ -3,7 +3,9 @@ the sums counted row by row over the withdrawals table: per customer, destinatio
 asset, at window edges to the microsecond, with amounts beyond 64 bits, withdrawals
 recorded out of time order (another process's clock), blocked ones (never counted) and
 rejected or expired ones (counted until then); and the migration fills the totals from the
-withdrawals recorded before it."""
+withdrawals recorded before it. The marks a request reads of the customer's history (how
+many withdrawals, how many counted, whether the destination was used) agree with the rows
+too."""
 
 from __future__ import annotations
 
@@ -60,6 +62,11 @@ def _check(store: SqlStore, rng: random.Random, probes: list[datetime]) -> None:
             assert marks.history == (
                 sum(r["customer"] == customer for r in every),
                 sum(r["customer"] == customer for r in rows)), customer
+            for to in (f"0x{d:040x}" for d in range(4)):  # withdrew there, counted
+                marks = u.screening.request_marks("W-new", customer, "ETH", "wallet:hot",
+                                                  destination=to)
+                assert marks.destination_known == any(
+                    r["customer"] == customer and r["destination"] == to for r in rows), to
     for until in probes:
         for customer in ("C0", "C1", "C9"):
             destination = f"0x{rng.randrange(3):040x}"
@@ -210,3 +217,23 @@ def test_postgresql_finds_the_later_rows_of_a_total_by_its_index(pg: Any) -> Non
     store.close()
     assert "outflows" in plan
     assert "Seq Scan on outflows" not in plan, plan
+
+
+def test_a_destination_is_known_by_the_customers_counted_withdrawals_alone(
+        store: SqlStore) -> None:
+    rng = random.Random(23)
+    to = [f"0x{0xd0 + i:040x}" for i in range(5)]
+    at = T0 + timedelta(days=900)
+    with store.unit() as u:
+        for i, (customer, dest, state) in enumerate([
+                ("C5", to[0], "blocked"), ("C5", to[1], "allowed"), ("C5", to[2], "review"),
+                ("C6", to[3], "allowed")]):
+            u.screening.put_withdrawal({**_row(99_200 + i, at + timedelta(seconds=i), rng,
+                                               state), "customer": customer,
+                                        "destination": dest})
+        u.screening.set_state("W99201", ("allowed",), "rejected")
+    with store.unit(write=False) as u:
+        known = {(customer, dest) for customer in ("C5", "C6") for dest in to
+                 if u.screening.request_marks("W-new", customer, "ETH", "wallet:hot",
+                                              destination=dest).destination_known}
+    assert known == {("C5", to[2]), ("C6", to[3])}

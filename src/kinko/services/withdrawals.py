@@ -27,7 +27,8 @@ A request reads what it can before the writers' lock, so that the lock is held f
 more than the writes: the customer's allow list and earlier withdrawals are read in a read
 unit first. Under the lock one statement reads again everything a racing writer may change
 (the id, the customer, their tier, the paying wallet's balance, marks of the allow list and
-of the history: :meth:`~kinko.ports.ScreeningTables.request_marks`), the window sums are
+of the history, whether the customer withdrew to the destination before:
+:meth:`~kinko.ports.ScreeningTables.request_marks`), the window sums are
 read, the cached tables are checked by their stamps, and what changed since is read again;
 the time is taken there too. So the decision is the one a request read wholly under the
 lock would get: no overdraft, no limit passed by racing requests. Sending
@@ -215,16 +216,14 @@ class _Inputs:
     marks: RequestMarks
     allow_list: dict[str, datetime]
     amounts: tuple[int, ...]
-    destinations: frozenset[str]
     newest: int | None = None  # when the newest of ``amounts`` was requested (µs); None: none
 
-    def after(self, amount: int, destination: str, at: datetime, counted: bool
-              ) -> _Inputs | None:
-        """The inputs once a withdrawal of ``amount`` to ``destination``, requested ``at``,
-        is added (counted by screening or not), when they can be told without reading
-        them: None when its time is older than the newest amount's (another process's
-        clock) and the amounts are as many as screening reads (which are the latest is
-        then a question for the database)."""
+    def after(self, amount: int, at: datetime, counted: bool) -> _Inputs | None:
+        """The inputs once a withdrawal of ``amount``, requested ``at``, is added (counted
+        by screening or not), when they can be told without reading them: None when its
+        time is older than the newest amount's (another process's clock) and the amounts
+        are as many as screening reads (which are the latest is then a question for the
+        database)."""
         marks = self.marks
         history = (marks.history[0] + 1, marks.history[1] + int(counted))
         marks = marks._replace(history=history)
@@ -234,10 +233,9 @@ class _Inputs:
         if self.newest is not None and at_us < self.newest:
             if len(self.amounts) >= AMOUNTS_SCREENED:
                 return None
-            return _Inputs(marks, self.allow_list, (*self.amounts, amount),
-                           self.destinations | {destination}, self.newest)
+            return _Inputs(marks, self.allow_list, (*self.amounts, amount), self.newest)
         return _Inputs(marks, self.allow_list, (amount, *self.amounts)[:AMOUNTS_SCREENED],
-                       self.destinations | {destination}, at_us)
+                       at_us)
 
 
 def _cursor(row: WithdrawalView) -> str:
@@ -272,8 +270,8 @@ class Withdrawals:
         # policy digest, made once rather than on every request
         self._rules: tuple[str, tuple[Rule, ...], frozenset[tuple[str, timedelta]]] = \
             ("", (), frozenset())
-        # per (customer, asset): the lists screening reads (allow list, latest amounts,
-        # destinations) with the marks they were read at and the database's stamp; used
+        # per (customer, asset): the lists screening reads (allow list, latest amounts) with
+        # the marks they were read at and the database's stamp; used
         # before the writers' lock only while the marks read then have not moved
         self._lists: dict[tuple[str, str], tuple[int, _Inputs]] = {}
 
@@ -425,8 +423,7 @@ class Withdrawals:
         if kept is not None and kept[0] == database:
             marks = u.screening.request_marks(withdrawal_id, customer, asset, "")
             if marks.exists or not marks.customer_known:  # nothing to screen
-                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
-                               frozenset())
+                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
             lists = kept[1]
             if (marks.allow, marks.history) == (lists.marks.allow, lists.marks.history):
                 return replace(lists, marks=marks)
@@ -463,31 +460,31 @@ class Withdrawals:
                 sums: tuple[str, datetime, frozenset[tuple[str, timedelta]]] | None = None,
                 also: ReadAhead | None = None) -> _Inputs:
         """What screening reads of the customer: the marks (the id taken, the customer
-        known, tier, the paying wallet's balance, and marks of the allow list and of the
-        withdrawal history) and the allow list and history themselves, in one statement;
-        with ``seen`` (read earlier, outside the writers' lock) the marks alone (and in the
-        same statement the window ``sums`` screening is about to ask for and the reads of
-        the hold's append, ``also``), and a list again only if its marks moved."""
+        known, tier, the paying wallet's balance, marks of the allow list and of the
+        withdrawal history, and whether they withdrew to the destination of ``sums``
+        before) and the allow list and latest amounts themselves, in one statement; with
+        ``seen`` (read earlier, outside the writers' lock) the marks alone (and in the same
+        statement the window ``sums`` screening is about to ask for and the reads of the
+        hold's append, ``also``), and a list again only if its marks moved."""
         tables = u.screening
+        destination = sums[0] if sums is not None else ""
         if seen is None:
-            marks, allowed, amounts_, destinations_, newest = tables.request_inputs(
-                withdrawal_id, customer, asset, hot_account)
+            marks, allowed, amounts_, newest = tables.request_inputs(
+                withdrawal_id, customer, asset, hot_account, destination)
             if marks.exists or not marks.customer_known:  # nothing to screen
-                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (),
-                               frozenset())
-            return _Inputs(marks, allowed, tuple(amounts_), destinations_, newest)
-        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account, sums, also)
+                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
+            return _Inputs(marks, allowed, tuple(amounts_), newest)
+        marks = tables.request_marks(withdrawal_id, customer, asset, hot_account, sums, also,
+                                     destination)
         if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
-            return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, (), frozenset())
+            return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
         allow = seen.allow_list if seen.marks.allow == marks.allow \
             else tables.allowed(customer)
-        if seen.marks.history == marks.history:
-            amounts, destinations, newest = seen.amounts, seen.destinations, seen.newest
-        else:  # read again (the lists' next request reads them again too: no newest)
+        if seen.marks.history != marks.history:  # read again (the lists' next request
+            # reads them again too: no newest)
             amounts = tuple(tables.customer_amounts(customer, asset))
-            destinations = tables.customer_destinations(customer)
-            return _Inputs(marks._replace(history=(-1, 0)), allow, amounts, destinations)
-        return _Inputs(marks, allow, amounts, destinations, newest)
+            return _Inputs(marks._replace(history=(-1, 0)), allow, amounts)
+        return _Inputs(marks, allow, seen.amounts, seen.newest)
 
     def _request(self, u: Unit, withdrawal_id: str, customer: str, known: Asset, amount: int,
                  destination: str, requester: str, actor: str, seen: _Inputs | None
@@ -538,7 +535,8 @@ class Withdrawals:
                           marks.tier or DEFAULT_TIER)
         sums = u.screening.window_sums(customer, destination, known.symbol, now, windows)
         context = Context(sums=sums, customer_amounts=inputs.amounts,
-                          known_destinations=inputs.destinations,
+                          known_destinations=frozenset({destination})
+                          if marks.destination_known else frozenset(),
                           allow_list=inputs.allow_list, deny=self.deny_list(),
                           hot_balance=normal_balance(hot.account, marks.hot)
                           if marks.hot is not None else 0,
@@ -571,7 +569,7 @@ class Withdrawals:
                 self.trip(known.symbol, "kinko:screening", hit.detail, actor="")
         self.audit(actor, "withdrawal.request", withdrawal_id,
                    {"state": state, "outcome": decision.outcome})
-        after = inputs.after(amount, destination, now, state in COUNTED_WITHDRAWAL_STATES) \
+        after = inputs.after(amount, now, state in COUNTED_WITHDRAWAL_STATES) \
             if marks.history[0] >= 0 else None
         return self._view(row, (0, policy.quorum), decision=decision, review=review), after
 

@@ -356,9 +356,12 @@ def forget(dbapi_connection: Any) -> None:
     dbapi_connection.__dict__.pop(_LOST, None)
 
 
-def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
+def run(conn: Connection, sql: str, params: Any = (), *, planned: bool = False) -> Rows:
     """``sql`` with ``params`` on ``conn``'s open transaction: a tuple of parameters, or a
-    list of tuples (one statement, each row of parameters: ``executemany``)."""
+    list of tuples (one statement, each row of parameters: ``executemany``). ``planned``:
+    PostgreSQL plans the statement for these parameters each time, never as a prepared
+    statement (whose plan, made for any parameters, may not fit a value far from the
+    usual, such as a customer with few rows beside one with most of them)."""
     many = isinstance(params, list)
     if watched(conn) or (many and not params):
         result = conn.exec_driver_sql(sql, params)
@@ -367,6 +370,8 @@ def run(conn: Connection, sql: str, params: Any = ()) -> Rows:
     try:
         if many:
             cursor.executemany(sql, params)
+        elif planned and conn.dialect.name == "postgresql":
+            cursor.execute(sql, params, prepare=False)
         else:
             cursor.execute(sql, params)
         rows = cursor.fetchall() if cursor.description is not None else []

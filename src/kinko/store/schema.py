@@ -231,6 +231,7 @@ withdrawals = Table(
     Column("decision", Text, nullable=False),  # JSON: outcome, hits, policy version
     Column("tx_hash", String(66), nullable=True),
     Index("ix_withdrawals_customer", "customer", "requested_us"),
+    Index("ix_withdrawals_customer_destination", "customer", "destination"),
     Index("ix_withdrawals_time", "requested_us"),
     Index("ix_withdrawals_state", "state", "requested_us"),
 )

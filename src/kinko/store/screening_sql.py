@@ -56,26 +56,27 @@ _MARKS = (  # one row: see SqlScreening.request_marks
     "(SELECT coalesce(sum(added_us), 0) FROM allow_list WHERE customer = :p) AS m4, "
     "coalesce((SELECT recorded FROM customer_history WHERE customer = :p), 0) AS m5, "
     "coalesce((SELECT counted FROM customer_history WHERE customer = :p), 0) "
-    "AS m6, h.balance AS m7, h.pending_debit AS m8, h.pending_credit AS m9 "
+    "AS m6, h.balance AS m7, h.pending_debit AS m8, h.pending_credit AS m9, "
+    "(SELECT CASE WHEN EXISTS (SELECT 1 FROM withdrawals WHERE customer = :p AND "
+    f"destination = :p AND state IN ({_COUNTED_IN})) THEN 1 ELSE 0 END) AS m10 "
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
 # one more withdrawal of a customer (the parameters: the customer, 1 if screening counts it)
 _RECORDED = ("INSERT INTO customer_history (customer, recorded, counted) VALUES (:p, 1, :p) "
              "ON CONFLICT (customer) DO UPDATE SET recorded = customer_history.recorded + 1, "
              "counted = customer_history.counted + excluded.counted")
 _AMOUNTS = AMOUNTS_SCREENED  # a customer's latest amounts screening compares a request with
-_NULLS = ", NULL" * 8
+_WIDTH = 12  # the tagged rows' columns: a tag and the marks' eleven
+_NULLS = ", NULL" * (_WIDTH - 3)
 _MARKS_ROW = (  # the marks as a tagged row of text, to go before other tagged rows
     "SELECT 'm' AS tag, CAST(m0 AS TEXT) AS a, CAST(m1 AS TEXT) AS b, m2, CAST(m3 AS TEXT), "
     "CAST(m4 AS TEXT), CAST(m5 AS TEXT), CAST(m6 AS TEXT), CAST(m7 AS TEXT), "
-    f"CAST(m8 AS TEXT), CAST(m9 AS TEXT) FROM ({_MARKS}) AS m ")
+    f"CAST(m8 AS TEXT), CAST(m9 AS TEXT), CAST(m10 AS TEXT) FROM ({_MARKS}) AS m ")
 _INPUTS = (  # the marks' row, then tagged rows of the lists: see SqlScreening.request_inputs
     f"{_MARKS_ROW}UNION ALL SELECT 'a', address, CAST(added_us AS TEXT){_NULLS} FROM allow_list "
     "WHERE customer = :p "
     f"UNION ALL SELECT 'n', CAST(amount AS TEXT), CAST(requested_us AS TEXT){_NULLS} FROM "
     "(SELECT amount, requested_us FROM withdrawals WHERE customer = :p AND asset = :p AND "
-    f"state IN ({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {_AMOUNTS}) AS n "
-    f"UNION ALL SELECT 'd', destination, NULL{_NULLS} FROM (SELECT DISTINCT destination "
-    f"FROM withdrawals WHERE customer = :p AND state IN ({_COUNTED_IN})) AS d")
+    f"state IN ({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {_AMOUNTS}) AS n")
 
 
 def _plan(windows: Collection[tuple[str, timedelta]]) -> _Plan:
@@ -409,31 +410,26 @@ class SqlScreening:
         p = self._p()
         rows = run(self.conn,
             f"SELECT amount FROM withdrawals WHERE customer = {p} AND asset = {p} AND state IN "
-            f"({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}", (customer, asset))
+            f"({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}", (customer, asset),
+            planned=True)
         return [int(r[0]) for r in rows]
-
-    def customer_destinations(self, customer: str) -> frozenset[str]:
-        p = self._p()
-        rows = run(self.conn,
-            f"SELECT DISTINCT destination FROM withdrawals WHERE customer = {p} AND state IN "
-            f"({_COUNTED_IN})", (customer,))
-        return frozenset(r[0] for r in rows)
 
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
                       hot_account: str, sums: SumsWanted | None = None,
-                      also: ReadAhead | None = None) -> RequestMarks:
+                      also: ReadAhead | None = None, destination: str = "") -> RequestMarks:
         """In one statement, what screening a request reads that a racing writer may
         change: whether the id is taken, whether the customer has a balance, their tier,
-        the paying wallet's balance, and marks of the customer's allow list (it only
-        grows) and of their counted withdrawals (a withdrawal is only added, and only
-        ever stops counting: its count of all and of counted ones moves on any change).
+        the paying wallet's balance, marks of the customer's allow list (it only grows)
+        and of their counted withdrawals (a withdrawal is only added, and only ever stops
+        counting: its count of all and of counted ones moves on any change), and whether
+        they withdrew to ``destination`` before.
         With ``sums`` (destination, until, windows), the same statement reads the window
         sums :meth:`window_sums` is about to be asked for (one round trip less while the
         writers' lock is held); with ``also`` (another table group's read ahead, such as
         the ledger's for the hold the request opens), that read too."""
         params: tuple[Any, ...] = (
             withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
-            customer, customer, hot_account, asset)
+            customer, customer, customer, destination, hot_account, asset)
         self._ahead = None
         wanted = sums is not None and bool(sums[2])
         if not wanted and also is None:
@@ -445,10 +441,10 @@ class SqlScreening:
             query, more, decode = self._sums_query(customer, destination, asset, until,
                                                    windows)
             sql += (f"UNION ALL SELECT 's', CAST(i AS TEXT), CAST(total AS TEXT), "
-                    f"CAST(n AS TEXT){', NULL' * 7} FROM ({query}) AS s")
+                    f"CAST(n AS TEXT){', NULL' * (_WIDTH - 4)} FROM ({query}) AS s")
             params += tuple(more)
         if also is not None:
-            sql = " UNION ALL ".join([sql, *also.parts(11)])
+            sql = " UNION ALL ".join([sql, *also.parts(_WIDTH)])
             params += also.params
         marks: RequestMarks | None = None
         found: dict[int, tuple[int, int]] = {}
@@ -468,33 +464,32 @@ class SqlScreening:
                            decode(found))
         return marks
 
-    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str
-                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], frozenset[str],
-                                  int | None]:
-        """:meth:`request_marks`, the customer's allow list (:meth:`allowed`), their latest
-        amounts of ``asset`` (:meth:`customer_amounts`, newest first) and the destinations
-        they withdrew to (:meth:`customer_destinations`), in one statement: one snapshot,
-        so the marks are those of the lists read with them; and when the newest of those
-        amounts was requested (microseconds since the epoch; None: none)."""
+    def request_inputs(self, withdrawal_id: str, customer: str, asset: str, hot_account: str,
+                       destination: str = ""
+                       ) -> tuple[RequestMarks, dict[str, datetime], list[int], int | None]:
+        """:meth:`request_marks`, the customer's allow list (:meth:`allowed`) and their
+        latest amounts of ``asset`` (:meth:`customer_amounts`, newest first), in one
+        statement: one snapshot, so the marks are those of the lists read with them; and
+        when the newest of those amounts was requested (microseconds since the epoch; None:
+        none)."""
         sql = _INPUTS.replace(":p", self._p())
         marks: RequestMarks | None = None
         allow: dict[str, datetime] = {}
         amounts: list[tuple[int, int]] = []
-        destinations: set[str] = set()
         for tag, *row in run(self.conn, sql, (
                 withdrawal_id, f"customer:{customer}", asset, customer, customer, customer,
-                customer, customer, hot_account, asset, customer, customer, asset, customer)):
+                customer, customer, customer, destination, hot_account, asset, customer,
+                customer, asset), planned=True):  # the latest amounts: by the customer's
+            # index for a customer of few rows, in time order for one of most of them
             if tag == "m":
                 marks = _marks(row)
             elif tag == "a":
                 allow[row[0]] = from_us(int(row[1]))
-            elif tag == "n":
-                amounts.append((int(row[1]), int(row[0])))
             else:
-                destinations.add(row[0])
+                amounts.append((int(row[1]), int(row[0])))
         assert marks is not None  # the marks' query returns one row, always
         amounts.sort(key=lambda a: a[0], reverse=True)
-        return (marks, allow, [amount for _, amount in amounts], frozenset(destinations),
+        return (marks, allow, [amount for _, amount in amounts],
                 amounts[0][0] if amounts else None)
 
     # tiers -----------------------------------------------------------------------
@@ -624,7 +619,8 @@ def _marks(row: Any) -> RequestMarks:
     hot = None if row[7] is None else BalanceState(int(row[7]), int(row[8]), int(row[9]))
     return RequestMarks(bool(int(row[0])), bool(int(row[1])),
                         None if row[2] is None else str(row[2]),
-                        (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot)
+                        (int(row[3]), int(row[4])), (int(row[5]), int(row[6])), hot,
+                        bool(int(row[10])))
 
 
 def _withdrawal(row: Any) -> WithdrawalRow:
