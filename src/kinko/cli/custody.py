@@ -407,14 +407,14 @@ def check(ctx: typer.Context, fmt: str = format_option()) -> None:
 def report_custody(
     ctx: typer.Context,
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or html."),
-    lang: str = typer.Option("ja", "--lang", help="ja (default) or en."),
+    lang: str = typer.Option(None, "--lang", help="ja or en (default: the lang setting when "
+                             "set, else ja)."),
     out: Path = typer.Option(None, "--out", "-o", help="File to write (default stdout)."),
     at: str = typer.Option(None, "--at", help="A block number, or a time (ISO 8601 with zone): "
                            "the ledger as it stood then (and the chain at that block)."),
 ) -> None:
     """The custody report: per asset, hot/warm/cold, shares, guarantee, breaches, in JPY."""
-    if lang not in ("ja", "en"):
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    lang = runtime(ctx).lang_for(lang, document=True)
     if fmt not in ("table", "csv", "json", "html"):
         raise BadInput(f"--format must be table, csv, json or html, not {fmt!r}")
     custody = runtime(ctx).custody()

@@ -21,17 +21,31 @@ import typer
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput, ConfigError
+from kinko.i18n import LANGS, Localizer
 from kinko.ports import Chain, Cosigner, Multisigs, Prices, Spender, SystemClock
 from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
-from kinko.settings import Settings
+from kinko.settings import Settings, language
 
 if TYPE_CHECKING:  # the database (SQLAlchemy) and the services load when a command uses them
     from kinko.services.custody import Custody
     from kinko.services.ledger import Ledger
     from kinko.store import SqlStore
 
-__all__ = ["Runtime", "format_option", "parse_time", "runtime"]
+__all__ = ["Runtime", "emit", "format_option", "parse_time", "runtime", "speaking", "spoken"]
+
+_SPOKEN: list[Localizer] = []  # the language of the command that runs (for its error lines)
+
+
+def speaking(say: Localizer | None) -> None:
+    """Note the language the running command speaks (None: none yet, its settings are not
+    read); :func:`kinko.cli.main` says the command's errors in it."""
+    _SPOKEN[:] = [say] if say is not None else []
+
+
+def spoken() -> Localizer | None:
+    """The language the running command speaks, once its settings are read."""
+    return _SPOKEN[0] if _SPOKEN else None
 
 
 @dataclass
@@ -44,6 +58,26 @@ class Runtime:
     _chains: dict[str, tuple[str, Chain]] | None = field(default=None, repr=False)
     _keys: Any = field(default=None, repr=False)
     _cosigner: Cosigner | None = field(default=None, repr=False)
+
+    @property
+    def lang(self) -> str:
+        """The language the command line speaks: the ``lang`` setting, else the locale's."""
+        return language(self.settings.lang)
+
+    @property
+    def say(self) -> Localizer:
+        """What the command tells its operator, in :attr:`lang` (``say("cli.…", ...)``)."""
+        return Localizer(self.lang)
+
+    def lang_for(self, given: str | None, *, document: bool = False) -> str:
+        """The language a command's own ``--lang`` chose: ``given``, else for what it prints
+        :attr:`lang`, and for a document it writes (a report, a page, a flow graph) the
+        ``lang`` setting when set, else Japanese: such documents go to the FSA and into the
+        exchange's own records."""
+        lang = given or ((self.settings.lang or "ja") if document else self.lang)
+        if lang not in LANGS:
+            raise BadInput(f"--lang must be ja or en, not {lang!r}")
+        return lang
 
     def chains(self) -> dict[str, tuple[str, Chain]]:
         """Every configured chain by name: (adapter kind, its ``Chain``, retried with

@@ -18,7 +18,6 @@ from kinko.domain.money import Asset
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
-from kinko.i18n import LANGS
 from kinko.ports import SystemClock
 from kinko.render.trace import TABLES, tainted, warm_picture, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
@@ -86,14 +85,14 @@ def trace_run(
                                "(addresses, flows), which can be large."),
     incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
                                  "timeline."),
-    lang: str = typer.Option("ja", "--lang", help="ja (default) or en: the language of the "
-                             "flow graph (graph.html, graph.png)."),
+    lang: str = typer.Option(None, "--lang", help="ja or en: the language of the flow graph "
+                             "(graph.html, graph.png); default: the lang setting when set, "
+                             "else ja."),
 ) -> None:
     """Trace the seeds through the transfers; write addresses, flows, exposure, summary and
     the flow graph to --out."""
     rt = runtime(ctx)
-    if lang not in LANGS:
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    lang = rt.lang_for(lang, document=True)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if engine not in ENGINES:

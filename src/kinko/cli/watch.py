@@ -20,8 +20,8 @@ from kinko.cli.runtime import emit, format_option, runtime
 from kinko.domain.addresses import TOKENS
 from kinko.domain.messages import Message
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
-from kinko.errors import BadInput, ConfigError
-from kinko.i18n import ENGLISH, LANGS, Localizer
+from kinko.errors import ConfigError
+from kinko.i18n import ENGLISH, Localizer
 from kinko.ports import AlertNotice, Notifier, SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.containment import RaceCap
@@ -98,14 +98,12 @@ def watch(
                                     "is no checkpoint yet (default: the current head)."),
     metrics_port: int = typer.Option(None, "--metrics-port",
                                      help="Serve Prometheus metrics on 127.0.0.1:PORT."),
-    lang: str = typer.Option("en", "--lang", help="en (default) or ja: the language of "
-                             "what is printed."),
+    lang: str = typer.Option(None, "--lang", help="en or ja: the language of what is "
+                             "printed (default: the lang setting)."),
 ) -> None:
     """Follow the chain: every outflow from our wallets must match an approved movement."""
-    if lang not in LANGS:
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
-    say = Localizer(lang)
     rt = runtime(ctx)
+    say = Localizer(rt.lang_for(lang))
     chain = rt.chain()
     if chain is None:
         raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL (or --evm-rpc-url)")
@@ -245,10 +243,12 @@ def incidents_list(ctx: typer.Context,
 def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
                    fmt: str = typer.Option("table", "--format", "-f",
                                            help="table, json, csv or html."),
-                   lang: str = typer.Option("ja", "--lang", help="ja or en (html)."),
+                   lang: str = typer.Option(None, "--lang", help="ja or en (html; default: "
+                                            "the lang setting when set, else ja)."),
                    out: Path = typer.Option(None, "--out", help="File for html.")) -> None:
     """An incident with its alerts and timeline."""
     rt = runtime(ctx)
+    lang = rt.lang_for(lang, document=True)
     rt.ledger()
     view = _incidents(ctx).incident(incident_id)
     if fmt == "html":
