@@ -1,0 +1,127 @@
+"""The command line speaks one language, chosen once (``lang``: ``--lang``, ``KINKO_LANG``,
+kinko.toml, else the locale): its errors in Japanese still say what and where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from clirun import CliRun, cli_runner
+
+from kinko.settings import language, load_settings
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> CliRun:
+    run = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+    assert run("wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot")[0] == 0
+    return run
+
+
+def test_the_locale_decides_when_nothing_else_does() -> None:
+    assert language("", {"LANG": "ja_JP.UTF-8"}) == "ja"
+    assert language("", {"LANG": "C.UTF-8"}) == "en"
+    assert language("", {}) == "en"
+    # LC_ALL comes first, then LC_MESSAGES, then LANG, as gettext reads them
+    assert language("", {"LC_ALL": "C", "LANG": "ja_JP.UTF-8"}) == "en"
+    assert language("", {"LC_MESSAGES": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}) == "ja"
+    assert language("en", {"LANG": "ja_JP.UTF-8"}) == "en"  # the setting wins
+    assert load_settings(config_path=None, env={"KINKO_LANG": " JA "}).lang == "ja"
+
+
+@pytest.mark.parametrize("args, env, where", [
+    (["--lang", "fr"], {}, "--lang: lang = 'fr'"),
+    (["--lang=english"], {}, "--lang: lang = 'english'"),
+    ([], {"KINKO_LANG": "jp"}, "KINKO_LANG: lang = 'jp'"),
+])
+def test_a_language_kinko_does_not_speak_is_refused_naming_where(
+        cli: CliRun, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str],
+        where: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = cli(*args, "balances")
+    assert code == 2 and out == "", (out, err)
+    assert err == f"error: {where}: expected en or ja (empty: the terminal's locale)\n"
+
+
+def test_kinko_toml_a_japanese_locale_and_the_flag_choose_the_language(
+        cli: CliRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bad = ("ledger", "post", "--key", "k", "--source", "s", "--debit",
+           "wallet:xem-hot 1.0000001 XEM", "--credit", "customer:C1 1 XEM")
+    japanese = "エラー：金額が正しくありません"
+    assert cli(*bad)[2].startswith("error: 1.0000001 XEM has 7 decimal places")
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert cli(*bad)[2].startswith(japanese)
+    assert cli("--lang", "en", *bad)[2].startswith("error: ")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    (tmp_path / "kinko.toml").write_text('lang = "ja"\n', encoding="utf-8")
+    assert cli(*bad)[2].startswith(japanese)
+    monkeypatch.setenv("KINKO_LANG", "en")  # the environment over the file
+    assert cli(*bad)[2].startswith("error: ")
+    # a setting that cannot be read is still said in the language asked for
+    code, _, err = cli("--lang", "ja", "--log-level", "LOUD", "balances")
+    assert code == 2 and err.startswith("エラー：設定"), err
+    assert "設定：log_level" in err and "'LOUD'" in err, err
+
+
+def test_a_japanese_error_keeps_the_value_the_field_and_the_words(cli: CliRun) -> None:
+    code, out, err = cli("--lang", "ja", "ledger", "post", "--key", "k", "--source", "s",
+                         "--debit", "wallet:xem-hot 1.0000001 XEM",
+                         "--credit", "customer:C1 1 XEM")
+    assert code == 2 and out == ""
+    first, where, words = err.splitlines()
+    assert first == "エラー：金額が正しくありません（小数の桁数が多すぎる、負の値など）"
+    assert where == "  資産：XEM、入力：1.0000001"
+    assert words == "  詳細（原文）：1.0000001 XEM has 7 decimal places; XEM allows at most 6"
+    code, _, err = cli("--lang", "ja", "wallets", "add", "w", "--asset", "ETH", "--tier",
+                       "hot", "--address", "0x12")
+    assert code == 2 and "アドレス：0x12" in err and "このチェーンのアドレスではありません" in err
+
+
+def test_an_error_with_its_own_sentence_is_said_whole_in_japanese(cli: CliRun) -> None:
+    code, _, err = cli("--lang", "ja", "withdrawals", "reject", "W-NOPE", "--by", "alice",
+                       "--reason", "test")
+    assert code == 2 and err == "エラー：出金 W-NOPE はありません\n", err
+    code, _, err = cli("withdrawals", "reject", "W-NOPE", "--by", "alice", "--reason", "x")
+    assert code == 2 and err == "error: unknown withdrawal 'W-NOPE'\n", err
+
+
+def test_an_input_file_error_names_every_file_and_line_in_japanese(
+        cli: CliRun, tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("customer_id,asset,balance\nC1,XEM,1\nC2,XEM,abc\nC3,DOGE,1\n",
+                   encoding="utf-8")
+    code, out, err = cli("--lang", "ja", "customers", "import", str(csv))
+    assert code == 2, (out, err)
+    lines = err.splitlines()
+    assert lines[0] == "エラー：入力ファイルに誤りがあります"
+    assert any(line.startswith("  ") and "c.csv:3: 'abc'" in line for line in lines), err
+    assert any("c.csv:4: unknown asset 'DOGE'" in line for line in lines), err
+
+
+def test_what_the_system_refuses_and_a_defect_are_said_in_japanese(
+        cli: CliRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "no-such-dir" / "j.bean"
+    code, _, err = cli("--lang", "ja", "ledger", "export", "--out", str(target))
+    assert code == 3 and err.startswith("エラー：ファイルまたはフォルダーがありません："), err
+    assert "no-such-dir" in err and len(err.splitlines()) == 1
+    import kinko.cli.assets
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise ValueError("hunter2")
+
+    monkeypatch.setattr(kinko.cli.assets, "emit", broken)
+    code, _, err = cli("--lang", "ja", "assets", "list")
+    assert code == 70 and err.startswith("エラー：kinko が予期せず停止しました（ValueError、"
+                                         "kinko/"), err
+    assert "--log-level DEBUG" in err and "hunter2" not in err and len(err.splitlines()) == 1
+
+
+def test_json_keeps_its_english_keys_whatever_the_language(cli: CliRun) -> None:
+    code, en, _ = cli("wallets", "list", "--format", "json")
+    assert code == 0
+    code, ja, _ = cli("--lang", "ja", "wallets", "list", "--format", "json")
+    assert code == 0 and json.loads(ja) == json.loads(en)
+    assert set(json.loads(ja)[0]) == {"name", "asset", "tier", "signed by", "addresses"}
