@@ -179,3 +179,28 @@ def test_every_table_heading_the_commands_use_is_in_both_catalogs() -> None:
         assert heading(ja, name)
         assert heading(en, name) == name, name  # English tables read as before
     assert heading(ja, "imported total") == "取込合計" and heading(ja, "ETH") == "ETH"
+
+
+def test_breakers_incidents_and_withdrawals_speak_japanese(cli: CliRun) -> None:
+    code, out, _ = cli("--lang", "ja", "breaker", "trip", "XEM", "--by", "alice", "--reason",
+                       "鍵の漏えいの疑い")
+    assert code == 0 and out == "サーキットブレーカー（XEM）を作動した\n", out
+    code, out, _ = cli("--lang", "ja", "breaker", "status")
+    assert out.startswith("作動中のサーキットブレーカー：XEM\n") and "鍵の漏えいの疑い" in out
+    assert "範囲" in out and "事象" in out, out
+    code, out, _ = cli("--lang", "ja", "breaker", "status", "--format", "json")
+    log = json.loads(out.split("\n", 1)[1])  # after the line of tripped breakers
+    assert log[0]["event"] == "trip" and set(log[0]) == {"scope", "event", "at", "by", "reason"}
+    code, out, _ = cli("--lang", "ja", "withdrawals", "expire")
+    assert code == 0 and out == "期限切れ：なし\n"
+    code, out, _ = cli("--lang", "ja", "incidents", "open", "ホットウォレットの鍵の漏えい",
+                       "--by", "alice", "--asset", "XEM")
+    assert code == 0 and out.startswith("インシデント ") and out.endswith(" を記録した\n")
+    incident = out.split()[1]
+    code, out, _ = cli("--lang", "ja", "incidents", "move", incident, "contained", "--by",
+                       "alice", "--reason", "封じ込め")
+    assert code == 0 and out == f"{incident}：封じ込め済み\n", out
+    code, out, _ = cli("--lang", "ja", "incidents", "list")
+    assert "状態" in out and "件名" in out and "contained" not in out, out
+    code, out, _ = cli("incidents", "list", "--format", "csv")
+    assert out.splitlines()[0] == "id,state,opened,asset,wallet,title" and ",contained," in out
