@@ -204,3 +204,15 @@ def test_breakers_incidents_and_withdrawals_speak_japanese(cli: CliRun) -> None:
     assert "状態" in out and "件名" in out and "contained" not in out, out
     code, out, _ = cli("incidents", "list", "--format", "csv")
     assert out.splitlines()[0] == "id,state,opened,asset,wallet,title" and ",contained," in out
+
+
+def test_a_trace_and_tags_speak_japanese(cli: CliRun, tmp_path: Path) -> None:
+    code, out, err = cli("--lang", "ja", "trace", "synth", "--transfers", "1200",
+                         "--addresses", "50", "--out", str(tmp_path / "s.parquet"))
+    assert code == 0, err
+    assert out == f"50 件のアドレス間の送金 1,200 件を {tmp_path / 's.parquet'} に出力した\n"
+    tags = tmp_path / "tags.csv"
+    tags.write_text("address,label,category\n0x098B716B8Aaf21512996dC57EB0615e2383E2f96,"
+                    "Ronin Bridge Exploiter,hacker\n", encoding="utf-8")
+    code, out, err = cli("--lang", "ja", "tags", "import", str(tags))
+    assert code == 0 and out == f"{tags}：タグ 1 件を読込、新しいアドレス 1 件\n", (out, err)
