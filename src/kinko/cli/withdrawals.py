@@ -201,12 +201,16 @@ def allow(ctx: typer.Context, customer: str, asset: str = typer.Option(..., "--a
 
 
 @withdrawals_app.command("rules")
-def rules() -> None:
-    """The rule kinds a policy can use, and their parameters."""
+def rules(ctx: typer.Context) -> None:
+    """The rule kinds a policy can use, and their parameters (in Japanese, the catalog's
+    words for each; in English, their full description)."""
+    say = runtime(ctx).say
     for kind in RULE_KINDS.values():
-        print(f"{kind.kind}: {kind.doc}")
+        doc = kind.doc if say.lang == "en" else say.word("rule.kind", kind.kind)
+        print(say("cli.withdrawals.rule", kind=kind.kind, doc=doc))
         for name, param in kind.params.items():
-            print(f"    {name}: {param.meaning}")
+            meaning = param.meaning if say.lang == "en" else say.word("rule.param", name)
+            print(say("cli.withdrawals.rule_param", name=name, meaning=meaning))
 
 
 @denylist_app.command("load")
