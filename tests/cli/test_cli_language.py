@@ -216,3 +216,56 @@ def test_a_trace_and_tags_speak_japanese(cli: CliRun, tmp_path: Path) -> None:
                     "Ronin Bridge Exploiter,hacker\n", encoding="utf-8")
     code, out, err = cli("--lang", "ja", "tags", "import", str(tags))
     assert code == 0 and out == f"{tags}：タグ 1 件を読込、新しいアドレス 1 件\n", (out, err)
+
+
+def _built() -> object:
+    import importlib
+
+    from typer.main import get_command
+
+    from kinko.cli import MODULES
+
+    for name in MODULES:
+        importlib.import_module(f"kinko.cli.{name}")
+    from kinko.cli.app import app
+
+    return get_command(app)
+
+
+def test_each_translated_help_translates_the_english_the_code_has_now() -> None:
+    """The English catalog keeps each help.* id's English as the code writes it: a help
+    changed in the code (or a command renamed) fails here until its translation is looked
+    at again."""
+    from kinko.cli.helptext import help_ids
+    from kinko.i18n import Localizer, catalog_ids
+
+    ids = help_ids(_built())
+    translated = sorted(k for k in catalog_ids("en") if k.startswith("help."))
+    assert len(translated) > 100 and "help.kinko.lang" in translated
+    en = Localizer("en")
+    for message_id in translated:
+        assert message_id in ids, f"{message_id}: no such command or option"
+        owner, attribute = ids[message_id]
+        assert en(message_id) == getattr(owner, attribute), message_id
+    assert set(translated) <= set(catalog_ids("ja"))
+
+
+def test_help_is_in_the_language_asked_for(
+        cli: CliRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    code, out, _ = cli("--help")
+    assert code == 0 and "custody-risk control for crypto-asset exchanges." in out
+    assert "Reject a withdrawal; its funds are released." not in out
+    code, out, _ = cli("--lang", "ja", "--help")
+    assert code == 0 and "暗号資産交換業者のためのカストディ・リスク管理" in out, out
+    assert "出金：審査、承認、送信、確定。" in out and "終了ステータス：0 正常" in out
+    assert "custody-risk control" not in out
+    monkeypatch.setenv("KINKO_LANG", "ja")
+    code, out, _ = cli("withdrawals", "--help")
+    assert "\n  reject   出金を却下する。\n" in out, out  # a list shows the first sentence
+    assert "\n  approve  審査待ちの出金を承認する（m-of-n。依頼者本人は承認できない）。\n" in out
+    monkeypatch.delenv("KINKO_LANG")
+    (tmp_path / "kinko.toml").write_text('lang = "ja"\n', encoding="utf-8")
+    code, out, _ = cli("withdrawals", "reject", "--help")
+    assert code == 0 and "出金を却下する。資金は解放される。" in out, out
+    code, out, _ = cli("--lang", "en", "withdrawals", "reject", "--help")
+    assert "Reject a withdrawal; its funds are released." in out

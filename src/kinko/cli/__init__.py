@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from kinko.domain.messages import N_
-from kinko.errors import InputFileError, KinkoError
+from kinko.errors import ConfigError, InputFileError, KinkoError
 from kinko.i18n import LANGS, Localizer
 
 __all__ = ["error_lines", "main"]
@@ -63,10 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     speaking(None)
     for name in COMMANDS.get(command or "", MODULES):  # registers the command groups
         importlib.import_module(f"kinko.cli.{name}")
+    from typer.main import get_command
+
     from kinko.cli.app import app
+    from kinko.cli.helptext import translate
 
     try:
-        result = app(args=argv, prog_name="kinko", standalone_mode=False)
+        built = get_command(app)
+        translate(built, _reader(argv))  # the help in the language asked for
+        result = built(args=argv, prog_name="kinko", standalone_mode=False)
     except KinkoError as exc:
         for line in error_lines(exc, _reader(argv)):
             print(line, file=sys.stderr)
@@ -87,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _reader(argv: list[str]) -> Localizer:
-    """The language to say an error in: the command's (its settings read), else, when
-    reading them failed, the global ``--lang`` flag's or ``KINKO_LANG``'s if either is a
-    language, else the locale's."""
+    """The language to say the help or an error in: the command's (its settings read), else
+    (before they are read, or when reading them failed) the first that is a language of the
+    global ``--lang`` flag, ``KINKO_LANG`` and the settings file's ``lang``, else the
+    locale's."""
     import os
 
     from kinko.cli.runtime import spoken
@@ -98,17 +104,34 @@ def _reader(argv: list[str]) -> Localizer:
     say = spoken()
     if say is not None:
         return say
-    given = [os.environ.get("KINKO_LANG", "")]
+    flags: dict[str, str] = {}
     args = iter(argv)
     for arg in args:  # the global flags, before the command
         if not arg.startswith("-"):
             break
         name, eq, value = arg.partition("=")
-        value = value if eq else next(args, "")
-        if name == "--lang":
-            given.insert(0, value)
+        flags[name] = value if eq else next(args, "")
+    given = [flags.get("--lang", ""), os.environ.get("KINKO_LANG", "")]
     found = [g.strip().lower() for g in given if g.strip().lower() in LANGS]
-    return Localizer(language(found[0] if found else ""))
+    if not found:
+        found = [_file_lang(flags.get("--config") or os.environ.get("KINKO_CONFIG")
+                            or "kinko.toml")]
+    return Localizer(language(found[0] if found[0] in LANGS else ""))
+
+
+def _file_lang(path: str) -> str:
+    """The ``lang`` of a settings file, if it has one that reads (else ""): loading the
+    settings reports what is wrong with the file."""
+    from pathlib import Path
+
+    from kinko.safeload import loads_toml, read_text
+
+    try:
+        text = read_text(Path(path), error=ConfigError)
+        value = loads_toml(text, path, error=ConfigError).get("lang", "")
+    except (KinkoError, OSError):
+        return ""
+    return str(value).strip().lower()
 
 
 def error_lines(exc: KinkoError, say: Localizer) -> list[str]:
