@@ -9,9 +9,10 @@ and gives each the catalog's text in the reader's language, where the catalog ha
 - an option's is ``help.<command path>.<parameter>`` (``help.kinko.lang`` for the global
   ``--lang``, ``help.withdrawals.request.to`` for ``--to``).
 
-The English catalog holds each such id's English text exactly as the code writes it (a
-test compares them), so an English help changed in the code fails the tests until its
-translation is looked at again. A help the catalog has no text for is shown as written.
+The English catalog holds each such id's English text exactly as the code writes it, and a
+test wants every help in both catalogs, so a help added or changed in the code fails the
+tests until its translation is written or looked at again. Click's own words (``Usage``,
+``Options``, ``[required]``) stay English.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the database (SQLAlchemy) and the services load when a comm
 __all__ = ["Runtime", "emit", "format_option", "heading", "parse_time", "runtime", "speaking",
            "speech", "spoken", "word"]
 
-_SPOKEN: list[Localizer] = []  # the language of the command that runs (for its error lines)
+_SPOKEN: list[Localizer] = []  # the language of the command that runs (tables, errors)
 
 
 def speaking(say: Localizer | None) -> None:
