@@ -269,3 +269,24 @@ def test_help_is_in_the_language_asked_for(
     assert code == 0 and "出金を却下する。資金は解放される。" in out, out
     code, out, _ = cli("--lang", "en", "withdrawals", "reject", "--help")
     assert "Reject a withdrawal; its funds are released." in out
+
+
+def test_error_lines_keep_an_input_files_lines_in_every_language() -> None:
+    from kinko.cli import error_lines
+    from kinko.domain.messages import msg
+    from kinko.errors import InputFileError, NotFound
+    from kinko.i18n import Localizer
+
+    ja, en = Localizer("ja"), Localizer("en")
+    bad = InputFileError("t.csv: 2 problems", ["t.csv:2: 'x' is not a number",
+                                               "t.csv:5: duplicate customer C1"],
+                         says=msg("error.input_file_error"), file="t.csv")
+    assert error_lines(bad, ja) == ["エラー：入力ファイルに誤りがあります", "  ファイル：t.csv",
+                                    "  t.csv:2: 'x' is not a number",
+                                    "  t.csv:5: duplicate customer C1"]
+    assert error_lines(bad, en) == ["error: t.csv: 2 problems",
+                                    "  t.csv:2: 'x' is not a number",
+                                    "  t.csv:5: duplicate customer C1"]
+    gone = NotFound("unknown alert 'A-9'", says=msg("error.unknown_alert", id="A-9"))
+    assert error_lines(gone, ja) == ["エラー：アラート A-9 はありません"]
+    assert error_lines(gone, en) == ["error: unknown alert 'A-9'"]

@@ -147,17 +147,18 @@ def error_lines(exc: KinkoError, say: Localizer) -> list[str]:
             lines += [f"  {p}" for p in exc.problems if p != exc.message]
         return lines
     said = exc.said()
-    lines = [say("cli.error", text=say.text(said))]
-    if said.id != f"error.{exc.code}":
-        return lines
-    where = [say("cli.error.where", what=say(_WHERE[key]), value=_shown(value))
-             for key, value in exc.details.items()
-             if key in _WHERE and isinstance(value, str | int) and str(value) != ""]
-    if where:
-        lines.append("  " + say.join(where))
+    text = say.text(said)
+    lines = [say("cli.error", text=text)]
+    general = said.id == f"error.{exc.code}" and exc.message not in text
+    if general:
+        where = [say("cli.error.where", what=say(_WHERE[key]), value=_shown(value))
+                 for key, value in exc.details.items()
+                 if key in _WHERE and isinstance(value, str | int) and str(value) != ""]
+        if where:
+            lines.append("  " + say.join(where))
     if isinstance(exc, InputFileError):
         lines += [f"  {p}" for p in exc.problems]
-    else:
+    elif general:
         lines.append(say("cli.error.detail", detail=exc.message))
     return lines
 
