@@ -3,6 +3,7 @@ that need a service are marked ``slow`` from their fixtures (see :mod:`fastloop`
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,11 @@ from kinko.store import SqlStore, open_store, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 i18n.strict()  # a message id missing from a catalog fails the test that shows it
+# the command line speaks the locale's language unless told: English here, whatever the
+# machine's locale, and the tests that want Japanese ask for it
+for _name in ("LC_ALL", "LC_MESSAGES", "KINKO_LANG"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 DATA = REPO / "tests" / "data"
 
 

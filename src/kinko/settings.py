@@ -23,6 +23,7 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_address, canonical_token
 from kinko.domain.fsa import Submitter
+from kinko.domain.messages import LANGS
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -35,6 +36,7 @@ __all__ = [
     "CosignSettings",
     "Setting",
     "Settings",
+    "language",
     "load_cosign_settings",
     "load_settings",
     "registry_of",
@@ -108,6 +110,27 @@ def _lower_choice(*choices: str) -> Callable[[Any], str]:
         return text
 
     return parse
+
+
+def _lang(value: Any) -> str:
+    """``en`` or ``ja``; empty: the terminal's locale decides (:func:`language`)."""
+    text = str(value).strip().lower()
+    if text not in ("", *LANGS):
+        raise ValueError(f"expected {' or '.join(LANGS)} (empty: the terminal's locale)")
+    return text
+
+
+def language(lang: str, env: Mapping[str, str] | None = None) -> str:
+    """The language the command line speaks: ``lang`` when set, else the locale's (the first
+    of ``LC_ALL``, ``LC_MESSAGES`` and ``LANG`` that is set, as gettext reads them): ``ja``
+    for a Japanese locale (``ja_JP.UTF-8``), ``en`` for any other."""
+    if lang in LANGS:
+        return lang
+    env = os.environ if env is None else env
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if env.get(name):
+            return "ja" if env[name].lower().startswith("ja") else "en"
+    return "en"
 
 
 def _assets(value: Any) -> tuple[Asset, ...]:
@@ -473,6 +496,18 @@ class Settings:
         "from a file). Empty: none.",
         _optional_text,
         "URL")
+    lang: str = setting(
+        "",
+        "The language the command line speaks (its messages, errors and table headings; "
+        "--format json and csv keep their English keys): ja or en. Empty: the terminal's "
+        "locale decides (LC_ALL, LC_MESSAGES or LANG; ja_JP... is ja, anything else en), as "
+        "command-line tools choose their language, so an operator's Japanese terminal reads "
+        "Japanese and scripts and CI under the C locale read stable English; set it in "
+        "kinko.toml to have every terminal of the exchange speak the same. Also the "
+        "default of `kinko watch --lang` and, when set, of `kinko report fsa --lang` (whose "
+        "report to the FSA is otherwise in Japanese).",
+        _lang,
+        "ja|en")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

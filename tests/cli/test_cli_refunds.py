@@ -356,6 +356,13 @@ def test_cli_plan_show_execute(cli: Callable[..., tuple[int, str, str]],
     code, out, _ = cli("refunds", "show", "plan", "--format", "json")
     rows = {r["field"]: r["value"] for r in json.loads(out)}
     assert rows["total refund"] == "135,159 JPY" and rows["funds check"] == "funds confirmed"
+    # in Japanese, a table's fields and words are; --format json keeps its English fields
+    code, out, _ = cli("--lang", "ja", "refunds", "show", "plan")
+    for text in ("返金計画（照合済み）", "返金額の合計", "135,159 JPY", "固定価格", "原資を確認済み",
+                 "利用者ごとに切り捨て（JPY の整数単位）"):
+        assert text in out, (text, out)
+    code, out, _ = cli("--lang", "ja", "refunds", "show", "plan", "--format", "json")
+    assert {r["field"]: r["value"] for r in json.loads(out)} == rows
     code, out, err = cli("refunds", "execute", "plan")
     assert code == 0 and "3 posted, 0 already posted" in out, err
     code, out, _ = cli("refunds", "execute", "plan")

@@ -276,6 +276,13 @@ def test_verify_ties_the_proof_to_the_customer(one_cli, tmp_path: Path) -> None:
     code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
                         "--customer", "C2")
     assert code == 1 and text.startswith('FAIL: this proof is for customer "C1", not "C2"')
+    code, text, _ = one_cli("--lang", "ja", "reserves", "verify", c1, "--root",
+                            str(out / "root.json"), "--customer", "C2")
+    assert code == 1 and text.startswith('FAIL（不一致）：this proof is for customer "C1"')
+    code, text, _ = one_cli("--lang", "ja", "reserves", "snapshot", "--out",
+                            str(tmp_path / "ja"), "--min-height", "3")
+    assert code == 0 and text.startswith("スナップショット ") and "利用者 " in text, text
+    assert "注意：チェーンのブロックが束縛されていない" in text and "を出力した" in text
     code, text, _ = one_cli("reserves", "verify", c1, "--root", str(out / "root.json"),
                         "--customer", "C1\x1b[2J")
     assert code == 1 and "\x1b" not in text and "\\x1b" in text

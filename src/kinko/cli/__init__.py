@@ -1,19 +1,23 @@
 """The ``kinko`` command line: thin commands over the services.
 
 :func:`main` runs the Typer app and turns every :class:`~kinko.errors.KinkoError` into a
-one-line message on stderr and its exit status, never a traceback. So too what no kinko
-error covers: the operating system's refusals (a file that cannot be written, a full disk)
-are one line and exit 3; anything else is a defect, said in one line with where it
-happened (the traceback is logged at ``--log-level DEBUG``), exit 70.
+message on stderr and its exit status, never a traceback. So too what no kinko error
+covers: the operating system's refusals (a file that cannot be written, a full disk) are
+one line and exit 3; anything else is a defect, said in one line with where it happened
+(the traceback is logged at ``--log-level DEBUG``), exit 70. Everything is said in the
+command line's language (the ``lang`` setting, else the locale's; see
+:func:`error_lines`).
 """
 
 from __future__ import annotations
 
 import sys
 
-from kinko.errors import InputFileError, KinkoError
+from kinko.domain.messages import N_
+from kinko.errors import ConfigError, InputFileError, KinkoError
+from kinko.i18n import LANGS, Localizer
 
-__all__ = ["main"]
+__all__ = ["error_lines", "main"]
 
 
 # Which modules register each top-level command (a test keeps this in step with what they
@@ -52,23 +56,28 @@ def command_of(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
+    from kinko.cli.runtime import speaking
+
     argv = list(sys.argv[1:] if argv is None else argv)
     command = command_of(argv)
+    speaking(None)
     for name in COMMANDS.get(command or "", MODULES):  # registers the command groups
         importlib.import_module(f"kinko.cli.{name}")
+    from typer.main import get_command
+
     from kinko.cli.app import app
+    from kinko.cli.helptext import translate
 
     try:
-        result = app(args=argv, prog_name="kinko", standalone_mode=False)
+        built = get_command(app)
+        translate(built, _reader(argv))  # the help in the language asked for
+        result = built(args=argv, prog_name="kinko", standalone_mode=False)
     except KinkoError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if isinstance(exc, InputFileError):
-            for problem in exc.problems:
-                if problem != exc.message:
-                    print(f"  {problem}", file=sys.stderr)
+        for line in error_lines(exc, _reader(argv)):
+            print(line, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_reader(argv)("cli.interrupted"), file=sys.stderr)
         return 130
     except SystemExit as exc:  # typer.Exit and click's own exits
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
@@ -78,14 +87,102 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if isinstance(exc, _aborts()):
             return 1
-        return _unexpected(exc)
+        return _unexpected(exc, _reader(argv))
     return result if isinstance(result, int) else 0
 
 
-def _unexpected(exc: Exception) -> int:
-    """One line for an exception no kinko error covers: the system's words for an
-    operating-system refusal (exit 3), else the defect's class and the innermost line of
-    kinko it came from (exit 70), never its text, which may quote what it was given."""
+def _reader(argv: list[str]) -> Localizer:
+    """The language to say the help or an error in: the command's (its settings read), else
+    (before they are read, or when reading them failed) the first that is a language of the
+    global ``--lang`` flag, ``KINKO_LANG`` and the settings file's ``lang``, else the
+    locale's."""
+    import os
+
+    from kinko.cli.runtime import spoken
+    from kinko.settings import language
+
+    say = spoken()
+    if say is not None:
+        return say
+    flags: dict[str, str] = {}
+    args = iter(argv)
+    for arg in args:  # the global flags, before the command
+        if not arg.startswith("-"):
+            break
+        name, eq, value = arg.partition("=")
+        flags[name] = value if eq else next(args, "")
+    given = [flags.get("--lang", ""), os.environ.get("KINKO_LANG", "")]
+    found = [g.strip().lower() for g in given if g.strip().lower() in LANGS]
+    if not found:
+        found = [_file_lang(flags.get("--config") or os.environ.get("KINKO_CONFIG")
+                            or "kinko.toml")]
+    return Localizer(language(found[0] if found[0] in LANGS else ""))
+
+
+def _file_lang(path: str) -> str:
+    """The ``lang`` of a settings file, if it has one that reads (else ""): loading the
+    settings reports what is wrong with the file."""
+    from pathlib import Path
+
+    from kinko.safeload import loads_toml, read_text
+
+    try:
+        text = read_text(Path(path), error=ConfigError)
+        value = loads_toml(text, path, error=ConfigError).get("lang", "")
+    except (KinkoError, OSError):
+        return ""
+    return str(value).strip().lower()
+
+
+def error_lines(exc: KinkoError, say: Localizer) -> list[str]:
+    """A kinko error as the operator reads it: one line, ``error: what``, and for an input
+    file every ``file:line: what`` found. In English, the error's own words. In another
+    language, its catalog sentence (:meth:`~kinko.errors.KinkoError.said`); when that
+    sentence is its class's, which leaves the English words out, the specifics follow on
+    lines of their own (the file, setting, field, asset, address, value named by the error,
+    then the error's own words), so the reader still learns what and where."""
+    if say.lang == "en":
+        lines = [say("cli.error", text=exc.message)]
+        if isinstance(exc, InputFileError):
+            lines += [f"  {p}" for p in exc.problems if p != exc.message]
+        return lines
+    said = exc.said()
+    text = say.text(said)
+    lines = [say("cli.error", text=text)]
+    general = said.id == f"error.{exc.code}" and exc.message not in text
+    if general:
+        where = [say("cli.error.where", what=say(_WHERE[key]), value=_shown(value))
+                 for key, value in exc.details.items()
+                 if key in _WHERE and isinstance(value, str | int) and str(value) != ""]
+        if where:
+            lines.append("  " + say.join(where))
+    if isinstance(exc, InputFileError):
+        lines += [f"  {p}" for p in exc.problems]
+    elif general:
+        lines.append(say("cli.error.detail", detail=exc.message))
+    return lines
+
+
+# What an error's details may name, with the word that says it.
+_WHERE = {"file": N_("cli.error.file"), "line": N_("cli.error.line"),
+          "setting": N_("cli.error.setting"), "field": N_("cli.error.field"),
+          "asset": N_("cli.error.asset"), "wallet": N_("cli.error.wallet"),
+          "account": N_("cli.error.account"), "address": N_("cli.error.address"),
+          "customer": N_("cli.error.customer"), "id": N_("cli.error.id"),
+          "key": N_("cli.error.key"), "text": N_("cli.error.text"),
+          "value": N_("cli.error.value")}
+
+
+def _shown(value: str | int) -> str:
+    """A value an error names, as said back: whole unless very long."""
+    text = str(value)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _unexpected(exc: Exception, say: Localizer) -> int:
+    """One line for an exception no kinko error covers: the system's refusal (exit 3),
+    else the defect's class and the innermost line of kinko it came from (exit 70), never
+    its text, which may quote what it was given."""
     import logging
     import os
     import traceback
@@ -94,21 +191,42 @@ def _unexpected(exc: Exception) -> int:
 
     logging.getLogger("kinko.cli").debug("unexpected error", exc_info=exc)
     if isinstance(exc, OSError) and exc.strerror:
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: {exc.strerror}{where}", file=sys.stderr)
+        print(say("cli.error", text=_refusal(exc, say)), file=sys.stderr)
         return 3
     package = os.path.dirname(os.path.abspath(kinko.__file__))
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if os.path.abspath(f.filename).startswith(package + os.sep)]
-    at = ""
     if ours:
         frame = ours[-1]
         name = os.path.relpath(os.path.abspath(frame.filename), os.path.dirname(package))
-        at = f" at {name.replace(os.sep, '/')}:{frame.lineno}"
-    print(f"error: kinko failed unexpectedly ({type(exc).__name__}{at}); this is a defect "
-          "in kinko: run the command again with --log-level DEBUG for the traceback and "
-          "report it", file=sys.stderr)
+        text = say("cli.error.defect_at", kind=type(exc).__name__,
+                   where=f"{name.replace(os.sep, '/')}:{frame.lineno}")
+    else:
+        text = say("cli.error.defect", kind=type(exc).__name__)
+    print(say("cli.error", text=text), file=sys.stderr)
     return 70
+
+
+# The operating system's refusals kinko's operators meet, by errno name; any other is
+# said in the system's own words.
+_REFUSALS = {"ENOENT": N_("cli.error.os.ENOENT"), "EACCES": N_("cli.error.os.EACCES"),
+             "EPERM": N_("cli.error.os.EACCES"), "ENOSPC": N_("cli.error.os.ENOSPC"),
+             "EISDIR": N_("cli.error.os.EISDIR"), "ENOTDIR": N_("cli.error.os.ENOTDIR"),
+             "EEXIST": N_("cli.error.os.EEXIST"), "EROFS": N_("cli.error.os.EROFS")}
+
+
+def _refusal(exc: OSError, say: Localizer) -> str:
+    """The operating system's refusal and the file it concerns: in English, the system's
+    own words (``No such file or directory: PATH``); in another language, the catalog's
+    words for the common refusals, the system's for the rest."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    reason = (say(_REFUSALS[name]) if say.lang != "en" and name in _REFUSALS
+              else str(exc.strerror))
+    if exc.filename:
+        return say("cli.error.os_file", reason=reason, file=str(exc.filename))
+    return reason
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from kinko.cli.runtime import speech
 from kinko.errors import BadInput
 from kinko.services.access import parse_anchor
 
@@ -70,4 +71,4 @@ def append_anchor(anchor: Path, head: tuple[int, str]) -> None:
             fh.write(f"{head[0]}:{head[1]} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
     except OSError as exc:
         raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}") from None
-    print(f"head anchored in {anchor}", file=sys.stderr)
+    print(speech()("cli.anchor.appended", path=str(anchor)), file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from kinko.cli.runtime import Runtime
+from kinko.cli.runtime import Runtime, speaking
 from kinko.settings import REGISTRY, load_settings
 
 __all__ = ["app"]
@@ -41,6 +41,7 @@ def _root(ctx: typer.Context, **flags: Any) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     rt = Runtime(settings, config, {k: v for k, v in flags.items() if v is not None})
     ctx.obj = rt
+    speaking(rt.say)
     ctx.call_on_close(rt.close)
 
 

@@ -10,9 +10,10 @@ import typer
 
 from kinko.chains.keystore import PASSWORD_ENV, create_keystore
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.custody import Wallet
 from kinko.errors import BadInput, StoreUnavailable
+from kinko.i18n import Localizer
 from kinko.services.wallets import create_multisig, register_multisig
 
 assets_app = typer.Typer(help="Assets kinko knows (shipped and from config).",
@@ -69,8 +70,9 @@ def wallets_add(
         wallet = register_multisig(rt.ledger(), rt.multisigs(known.symbol), name, known.symbol,
                                    tier, safe, owner, threshold,  # type: ignore[arg-type]
                                    operator=operator, cosigner=cosigner)
-    print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset} ({_kind(wallet)}), account "
-          f"{wallet.account}")
+    say = rt.say
+    print(say("cli.wallets.added", name=wallet.name, tier=word(say, "tier", wallet.tier),
+              asset=wallet.asset, kind=_kind(wallet, say), account=wallet.account))
 
 
 @wallets_app.command("create-safe")
@@ -96,24 +98,34 @@ def wallets_create_safe(
     wallet = create_multisig(rt.ledger(), rt.multisigs(known.symbol, deploy=deploy_contracts),
                              name, known.symbol, tier, owner, threshold,  # type: ignore[arg-type]
                              operator=operator, cosigner=cosigner)
-    print(f"wallet {wallet.name}: {wallet.tier} {wallet.asset} ({_kind(wallet)}) at "
-          f"{wallet.addresses[0]}")
+    say = rt.say
+    print(say("cli.wallets.created", name=wallet.name, tier=word(say, "tier", wallet.tier),
+              asset=wallet.asset, kind=_kind(wallet, say), address=wallet.addresses[0]))
 
 
-def _kind(wallet: Wallet) -> str:
-    if wallet.multisig is None:
-        return "one key"
+def _kind(wallet: Wallet, say: Localizer) -> str:
+    """How a wallet is signed: one key, or a Safe or NEM multisig account (which runs on
+    no contract) M of N, maybe co-signed."""
     m = wallet.multisig
-    what = "Safe" if m.contracts else "multisig account"  # a NEM account runs on no contract
-    return f"{what} {m.threshold} of {len(m.owners)}" + (", co-signed" if m.cosigner else "")
+    if m is None:
+        return say("cli.wallets.one_key")
+    n = str(len(m.owners))
+    if m.contracts:
+        if m.cosigner:
+            return say("cli.wallets.safe_cosigned", m=str(m.threshold), n=n)
+        return say("cli.wallets.safe", m=str(m.threshold), n=n)
+    if m.cosigner:
+        return say("cli.wallets.multisig_cosigned", m=str(m.threshold), n=n)
+    return say("cli.wallets.multisig", m=str(m.threshold), n=n)
 
 
 @wallets_app.command("list")
 def wallets_list(ctx: typer.Context, fmt: str = format_option()) -> None:
     """List registered wallets, with how each is signed."""
     rt = runtime(ctx)
+    cells = rt.cells(fmt)
     emit(["name", "asset", "tier", "signed by", "addresses"],
-         [[w.name, w.asset, w.tier, _kind(w), " ".join(w.addresses)]
+         [[w.name, w.asset, word(cells, "tier", w.tier), _kind(w, cells), " ".join(w.addresses)]
           for w in rt.ledger().wallets()], fmt)
 
 
@@ -133,5 +145,5 @@ def wallets_keygen(
     Wallet(name, symbol, "hot")  # check the name before a key file is written
     address = create_keystore(folder / f"{name}.json", os.environ.get(PASSWORD_ENV, ""))
     wallet = ledger.add_wallet(Wallet(name, symbol, "hot", (address,)))
-    print(f"hot wallet {wallet.name} ({wallet.asset}) at {address}; keystore "
-          f"{folder / (name + '.json')}")
+    print(rt.say("cli.wallets.keygen", name=wallet.name, asset=wallet.asset, address=address,
+                 path=str(folder / (name + ".json"))))

@@ -20,7 +20,7 @@ import typer
 
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import emit, format_option, runtime, speech
 from kinko.ports import SystemClock
 from kinko.services.access import Access, AuditCheck
 
@@ -52,17 +52,18 @@ def audit_list(ctx: typer.Context,
 
 
 def _show(check: AuditCheck, fmt: str) -> None:
+    say = speech()
     seq, head = check.head
     if fmt == "json":
         print(json.dumps({"ok": check.ok, "records": check.records, "head_seq": seq,
                           "head_hash": head,
                           "problems": [asdict(p) for p in check.problems]}, indent=2))
     elif check.ok:
-        print(f"audit log OK: {check.records} records; head {seq}:{head}")
-        print("keep the head outside this database to detect records deleted from its end")
+        print(say("cli.audit.ok", records=str(check.records), head=f"{seq}:{head}"))
+        print(say("cli.audit.keep_head"))
     else:
         first = check.problems[0]
-        print(f"AUDIT LOG TAMPERED: first problem at record {first.seq}: {first.message}")
+        print(say("cli.audit.tampered", seq=str(first.seq), problem=first.message))
         emit(["record", "problem"], [[p.seq, p.message] for p in check.problems],
              "table" if fmt == "table" else fmt)
 

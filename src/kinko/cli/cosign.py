@@ -22,7 +22,7 @@ from typing import Any
 import typer
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option
+from kinko.cli.runtime import emit, format_option, speech
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import DigestSigner, SystemClock
@@ -121,14 +121,13 @@ def keygen(config: str = _config_option()) -> None:
     settings = _settings(config)
     if _is_nem(settings):
         key = _nem_key(settings, create=True)
-        print(f"co-signer NEM key {key.address} in {settings.nem_key_file} (readable by this "
-              "user only); make it a cosignatory of every NEM account the co-signer cosigns "
-              "for")
+        print(speech()("cli.cosign.nem_key", address=key.address, path=settings.nem_key_file))
         return
     signer, where = _signer(settings, create=True)
-    print(f"co-signer key {signer.address} ({'in the HSM token' if where == 'hsm' else 'in '}"
-          f"{settings.hsm_token if where == 'hsm' else settings.keystore}); make it an owner "
-          "of every Safe the co-signer signs for")
+    if where == "hsm":
+        print(speech()("cli.cosign.key_hsm", address=signer.address, token=settings.hsm_token))
+    else:
+        print(speech()("cli.cosign.key_file", address=signer.address, path=settings.keystore))
 
 
 @cosign_app.command("address")
@@ -271,9 +270,9 @@ def serve(config: str = _config_option(),
     delivery = AlertDelivery(own, sinks, clock, wake=service.alerted)
     delivery.start()
     sock, where_to = _listening(settings.listen)
-    print(f"kinko cosign listening on {where_to} as {service.address} (key: {where}; chain "
-          f"{policy.chain} {chain_id}; {len(policy.safes)} Safe(s)); log head {seq}:{head}",
-          flush=True)
+    print(speech()("cli.cosign.listening", where=where_to, address=service.address,
+                   key=where, chain=f"{policy.chain} {chain_id}", safes=str(len(policy.safes)),
+                   head=f"{seq}:{head}"), flush=True)
     asgi = create_cosign_app(service, token, max_body=settings.max_body_bytes,
                              timeout=timeout, key_storage=where)
     server = uvicorn.Server(uvicorn.Config(
@@ -325,16 +324,17 @@ def verify(config: str = _config_option(),
                           "head_seq": seq, "head_hash": head,
                           "findings": [asdict(f) for f in report.findings]}, indent=2))
     elif report.ok:
-        print(f"co-signer log OK: {report.records} records, {report.signed} signed; head "
-              f"{seq}:{head}")
+        say = speech()
+        print(say("cli.cosign.log_ok", records=str(report.records), signed=str(report.signed),
+                  head=f"{seq}:{head}"))
         if wanted is not None:
-            print(f"anchored record {wanted[0]} is in the log with its hash")
-        print("keep the head outside this database (every alert carries one) to detect a "
-              "rewrite of the whole tail: kinko cosign verify --anchor RECORD:HASH")
+            print(say("cli.cosign.anchored", seq=str(wanted[0])))
+        print(say("cli.cosign.keep_head"))
     else:
         first = report.findings[0]
-        where = f" at record {first.seq}" if first.seq is not None else ""
-        print(f"CO-SIGNER LOG TAMPERED: first problem{where}: {first.message}")
+        say = speech()
+        print(say("cli.cosign.tampered_at", seq=str(first.seq), problem=first.message)
+              if first.seq is not None else say("cli.cosign.tampered", problem=first.message))
         emit(["code", "record", "finding"],
              [[f.code, f.seq if f.seq is not None else "", f.message]
               for f in report.findings], "table" if fmt == "table" else fmt)

@@ -15,13 +15,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kinko.cli.app import app
-from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime, speech, word
 from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
 from kinko.domain.money import format_units
-from kinko.domain.policy_lock import describe, veto_bytes
+from kinko.domain.policy_lock import changes_message, describe, veto_bytes
 from kinko.domain.states import PROPOSAL_STATES
 from kinko.errors import BadInput, ConfigError
+from kinko.i18n import ENGLISH
 from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_text
 from kinko.services.custody import Custody, ProposalView, custody_report
@@ -55,14 +56,13 @@ def policy_load(
     rt = runtime(ctx)
     path = file or Path(rt.settings.policy_file)
     policy, view = rt.custody().load_policy(path, by)
+    say = rt.say
     if view is None:
-        print(f"policy version {policy.version} is active ({policy.quorum} of "
-              f"{len(policy.approvers)} approvers; digest {policy.digest[:16]})")
+        print(say("cli.policy.active", version=str(policy.version), quorum=str(policy.quorum),
+                  approvers=str(len(policy.approvers)), digest=policy.digest[:16]))
     else:
-        print(f"policy version {policy.version} proposed as {view.proposal.id}: it takes effect "
-              f"when {view.quorum} approvers of the policy in force sign it; if it loosens "
-              f"anything, only {rt.settings.policy_time_lock_hours} hours after that, and any "
-              "one approver can veto it meanwhile (`kinko policy list`)")
+        print(say("cli.policy.proposed", version=str(policy.version), id=view.proposal.id,
+                  quorum=str(view.quorum), hours=str(rt.settings.policy_time_lock_hours)))
 
 
 @policy_app.command("show")
@@ -90,13 +90,19 @@ def policy_list(ctx: typer.Context, fmt: str = format_option()) -> None:
     """Every policy version, newest first: in force, pending (waiting for its time lock:
     when it takes effect and what it loosens), vetoed or superseded."""
     rows = []
-    for s in runtime(ctx).custody().policy_standings():
+    rt = runtime(ctx)
+    cells = rt.cells(fmt)
+    for s in rt.custody().policy_standings():
         d = s.as_dict()
-        why = describe(s.diff.loosenings if s.diff else ()) or "-"
+        loosened = s.diff.loosenings if s.diff else ()
+        why = ((describe(loosened) if cells.lang == "en" else cells.text(
+            changes_message(loosened))) if loosened else "-")
         vetoed = ", ".join(v.approver for v in s.vetoed_by)
-        rows.append([s.facts.version, s.state, d["approved_at"], d["effective_at"] or "never",
+        rows.append([s.facts.version, word(cells, "pol.state", s.state), d["approved_at"],
+                     d["effective_at"] or cells("cli.policy.never"),
                      "-" if s.facts.base is None else s.facts.base,
-                     why if s.state != "vetoed" else f"vetoed by {vetoed}: {why}"])
+                     why if s.state != "vetoed" else cells("cli.policy.vetoed_by", by=vetoed,
+                                                           why=why)])
     emit(["version", "state", "approved", "effective", "under", "loosens"], rows, fmt)
 
 
@@ -120,8 +126,9 @@ def policy_veto(
     if signature is None:
         signature = _sign_veto(custody, version, key)
     standing = custody.veto(version, approver, signature, reason)
-    print(f"policy version {version} is {standing.state}: vetoed by {approver}; it never "
-          "takes effect")
+    say = runtime(ctx).say
+    print(say("cli.policy.vetoed", version=str(version),
+              state=word(say, "pol.state", standing.state), by=approver))
 
 
 def _sign_veto(custody: Custody, version: int, key: Path | None) -> str:
@@ -233,9 +240,11 @@ def _amount(rt: Runtime, payload: dict[str, Any]) -> str:
 
 
 def _show(rt: Runtime, views: list[ProposalView], fmt: str) -> None:
+    cells = rt.cells(fmt)
     emit(["id", "kind", "asset", "amount", "state", "approvals", "expires", "tx", "why"],
-         [[v.proposal.id, v.proposal.kind, v.proposal.payload.get("asset", "-"),
-           _amount(rt, v.proposal.payload), v.state,
+         [[v.proposal.id, word(cells, "prop.kind", v.proposal.kind),
+           v.proposal.payload.get("asset", "-"), _amount(rt, v.proposal.payload),
+           word(cells, "prop.state", v.state),
            f"{len(v.approvals)}/{v.quorum} " + ",".join(a.approver for a in v.approvals),
            v.proposal.expires_at.isoformat(), v.tx_hash or "", v.detail] for v in views], fmt)
 
@@ -247,8 +256,7 @@ def proposals_create(ctx: typer.Context,
     """Propose the sweeps and refills that bring every asset within the policy."""
     views = runtime(ctx).custody().propose_rebalance(by)
     if not views:
-        print("nothing to propose: every asset is within its limits (or already has an open "
-              "proposal)")
+        print(runtime(ctx).say("cli.proposals.nothing"))
         return
     _show(runtime(ctx), views, fmt)
 
@@ -290,12 +298,15 @@ def proposals_approve(
     view = Withdrawals(custody).approve_proposal(
         proposal_id, approver, signature_for(custody, proposal_id, key, signature),
         actor=f"cli:{approver}")
-    print(f"{proposal_id}: {len(view.approvals)} of {view.quorum} approvals; {view.state}")
+    say = runtime(ctx).say
+    print(say("cli.proposals.approved", id=proposal_id, approvals=str(len(view.approvals)),
+              quorum=str(view.quorum), state=word(say, "prop.state", view.state)))
     if view.proposal.kind == "policy" and view.state == "executed":
         version = int(view.proposal.payload["version"])
         found = next(s for s in custody.policy_standings() if s.facts.version == version)
-        when = found.effective_at.isoformat() if found.effective_at else "never"
-        print(f"policy version {version} is {found.state} (effective {when})")
+        when = found.effective_at.isoformat() if found.effective_at else say("cli.policy.never")
+        print(say("cli.policy.standing", version=str(version),
+                  state=word(say, "pol.state", found.state), when=when))
 
 
 @proposals_app.command("execute")
@@ -303,13 +314,13 @@ def proposals_execute(ctx: typer.Context, proposal_id: str) -> None:
     """Send an approved sweep, or a sweep or refill from a Safe once enough of its owners
     signed (`proposals safe-sign`); a refill from a cold wallet of one key becomes a
     signing request for its offline signer."""
-    view = runtime(ctx).custody().execute(proposal_id)
+    rt = runtime(ctx)
+    view = rt.custody().execute(proposal_id)
     if view.state == "requested":
-        print(f"{proposal_id}: refill requested from the offline signers; kinko books it when "
-              "`kinko proposals settle` sees it on chain")
+        print(rt.say("cli.proposals.requested", id=proposal_id))
     else:
-        print(f"{proposal_id}: sent as {view.tx_hash}; booked after "
-              f"{runtime(ctx).settings.confirmations} confirmations (`kinko proposals settle`)")
+        print(rt.say("cli.proposals.sent", id=proposal_id, tx=str(view.tx_hash),
+                     confirmations=str(rt.settings.confirmations)))
 
 
 OWNER_KEY_ENV = "KINKO_OWNER_KEY_PASSWORD"
@@ -353,7 +364,7 @@ def proposals_safe_sign(
         except ValueError:
             raise BadInput("--signature: not hex") from None
     count = custody.add_owner_signature(proposal_id, owner, signed)
-    print(f"{proposal_id}: {count} owner signature(s) recorded")
+    print(runtime(ctx).say("cli.proposals.owner_signatures", id=proposal_id, count=str(count)))
 
 
 @proposals_app.command("settle")
@@ -362,14 +373,16 @@ def proposals_settle(ctx: typer.Context, proposal_id: str,
                                             "transaction the offline signers sent.")) -> None:
     """Book a sent sweep, or a refill seen on chain, once it is confirmed."""
     entry = runtime(ctx).custody().settle(proposal_id, tx)
-    print(f"{proposal_id}: booked as ledger entry {entry.seq}" if entry else
-          f"{proposal_id}: not yet confirmed (or already booked)")
+    say = runtime(ctx).say
+    print(say("cli.proposals.booked", id=proposal_id, seq=str(entry.seq)) if entry else
+          say("cli.proposals.not_booked", id=proposal_id))
 
 
 def _findings(findings: list, fmt: str) -> None:  # type: ignore[type-arg]
+    cells = speech() if fmt == "table" else ENGLISH
     emit(["severity", "code", "asset", "finding", "addresses"],
-         [[f.severity, f.code, f.asset or "-", f.message, " ".join(f.addresses)]
-          for f in findings], fmt)
+         [[word(cells, "cu.sev", f.severity), f.code, f.asset or "-", f.message,
+           " ".join(f.addresses)] for f in findings], fmt)
 
 
 @app.command("reconcile")
@@ -399,7 +412,7 @@ def check(ctx: typer.Context, fmt: str = format_option()) -> None:
     _findings(findings, fmt)
     breaches = [f for f in findings if f.severity == "critical"]
     if breaches:
-        print(f"{len(breaches)} breach(es)", file=sys.stderr)
+        print(rt.say("cli.check.breaches", count=str(len(breaches))), file=sys.stderr)
         raise typer.Exit(1)
 
 
@@ -407,14 +420,14 @@ def check(ctx: typer.Context, fmt: str = format_option()) -> None:
 def report_custody(
     ctx: typer.Context,
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or html."),
-    lang: str = typer.Option("ja", "--lang", help="ja (default) or en."),
+    lang: str = typer.Option(None, "--lang", help="ja or en (default: the lang setting when "
+                             "set, else ja)."),
     out: Path = typer.Option(None, "--out", "-o", help="File to write (default stdout)."),
     at: str = typer.Option(None, "--at", help="A block number, or a time (ISO 8601 with zone): "
                            "the ledger as it stood then (and the chain at that block)."),
 ) -> None:
     """The custody report: per asset, hot/warm/cold, shares, guarantee, breaches, in JPY."""
-    if lang not in ("ja", "en"):
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    lang = runtime(ctx).lang_for(lang, document=True)
     if fmt not in ("table", "csv", "json", "html"):
         raise BadInput(f"--format must be table, csv, json or html, not {fmt!r}")
     custody = runtime(ctx).custody()
@@ -431,7 +444,7 @@ def report_custody(
         sys.stdout.write(text)
     else:
         out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}")
+        print(runtime(ctx).say("cli.wrote", path=str(out)))
 
 
 
@@ -460,7 +473,8 @@ def deposits_address(
 ) -> None:
     """Register a customer's deposit address."""
     canonical = _deposits(ctx).add_address(customer, asset, address, wallet)
-    print(f"deposits to {canonical} are credited to customer:{customer} ({asset})")
+    print(runtime(ctx).say("cli.deposits.address", address=canonical,
+                           account=f"customer:{customer}", asset=asset))
 
 
 @deposits_app.command("scan")
@@ -471,9 +485,10 @@ def deposits_scan(
 ) -> None:
     """Credit deposits with enough confirmations; reverse any that a reorg removed."""
     report = _deposits(ctx, from_block).scan(max_blocks)
-    print(f"head {report.head}: {report.scanned} block(s) scanned, {report.credited} "
-          f"deposit(s) credited, {report.reverted} reversed")
+    say = runtime(ctx).say
+    print(say("cli.deposits.scanned", head=str(report.head), scanned=str(report.scanned),
+              credited=str(report.credited), reverted=str(report.reverted)))
     for f in report.findings:
-        print(f"  [{f.severity}] {f.message}", file=sys.stderr)
+        print(f"  [{word(say, 'cu.sev', f.severity)}] {say.text(f.message)}", file=sys.stderr)
     if report.findings:
         raise typer.Exit(1)

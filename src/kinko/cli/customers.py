@@ -28,12 +28,14 @@ def customers_import(
     resumable; never duplicated."""
     rt = runtime(ctx)
     ledger = rt.ledger()
-    with progress("importing rows") as advance:
+    say = rt.say
+    with progress(say("cli.progress.import")) as advance:
         report = import_customers(ledger, file, batch_size=rt.settings.import_batch_size,
                                   counter=counter, progress=advance)
-    print(f"{report.rows} rows ({report.zero_rows} zero), {report.batches_written} batches "
-          f"written, {report.batches_skipped} already imported"
-          + (f", {report.tiers} customers' tiers" if report.tiers else ""))
+    counts = dict(rows=str(report.rows), zero=str(report.zero_rows),
+                  written=str(report.batches_written), skipped=str(report.batches_skipped))
+    print(say("cli.customers.imported_tiers", tiers=str(report.tiers), **counts)
+          if report.tiers else say("cli.customers.imported", **counts))
     emit(["asset", "imported total"],
          [[a, rt.show(a, units)] for a, units in sorted(report.totals.items())], fmt,
          right=("imported total",))
@@ -48,15 +50,18 @@ def customers_tier(
     by: str = typer.Option(None, "--by", help="Who records it (audited)."),
 ) -> None:
     """Show or record a customer's tier (KYC level), which tiered screening rules use."""
-    ledger = runtime(ctx).ledger()
+    rt = runtime(ctx)
+    say = rt.say
+    ledger = rt.ledger()
     if tier is None:
         row = customer_tier(ledger, customer)
-        print(f"{customer}: {row['tier']}" + (f" (set {row['set_at']:%Y-%m-%d %H:%M} UTC by "
-                                               f"{row['set_by']})" if row["set_by"] else
-                                               " (none recorded)"))
-        print(f"tiers: {', '.join(declared_tiers(ledger))}")
+        print(say("cli.customers.tier_set", customer=customer, tier=row["tier"],
+                  at=f"{row['set_at']:%Y-%m-%d %H:%M}", by=row["set_by"])
+              if row["set_by"] else
+              say("cli.customers.tier_default", customer=customer, tier=row["tier"]))
+        print(say("cli.customers.tiers", tiers=", ".join(declared_tiers(ledger))))
         return
     if not by:
         raise BadInput("say who records the tier: --by NAME")
     row = set_tier(ledger, customer, tier, by, actor=f"cli:{by}")
-    print(f"{customer}: {row['tier']}")
+    print(say("cli.customers.tier", customer=customer, tier=row["tier"]))

@@ -33,7 +33,7 @@ from kinko.cli.demo_cosigned import (
 )
 from kinko.cli.demo_nem import nem_act
 from kinko.cli.progress import progress
-from kinko.cli.runtime import Runtime, emit, runtime
+from kinko.cli.runtime import Runtime, emit, runtime, speech, word
 from kinko.domain.custody import Wallet
 from kinko.domain.fsa import Submitter
 from kinko.domain.labels import tagpack_text
@@ -42,7 +42,7 @@ from kinko.domain.messages import N_, Units, msg
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.refunds import decimal_text
 from kinko.errors import BadInput
-from kinko.i18n import ENGLISH
+from kinko.i18n import Localizer
 from kinko.ports import Store, SystemClock
 from kinko.prices import FixedPrices
 from kinko.render.custody import render_custody
@@ -121,7 +121,8 @@ def demo(
     cold = (str(Account.create().address), str(Account.create().address))
     # Tether's frozen addresses: a real TagPack shipped with kinko
     deny_list = Path(str(resources.files("kinko") / "data" / "tagpacks" / "usdt_blacklist.yaml"))
-    with progress("importing customers") as advance:
+    say = rt.say
+    with progress(say("cli.demo.progress_customers")) as advance:
         result = run_demo(ledger, folder, chain, KeyWallet(chain, signer), cold, THIEF.address,
                           lambda to, amount: fund_token(chain, str(xem.token), to, amount),
                           FixedPrices(PRICES), deny_list, customers=customers, seed=seed,
@@ -129,39 +130,38 @@ def demo(
                           confirmations=rt.settings.confirmations,
                           progress=advance)
     rep = result.import_report
-    print(f"\n1. Demo exchange: {result.customers:,} customers, {rep.rows:,} balances imported "
-          f"from {result.csv_path} in {result.import_seconds:.2f} s "
-          f"({rep.batches_written} journal entries).")
-    print("   Coincheck kept all 523,000,000 customer XEM in one hot wallet; this exchange "
-          "keeps 4% of its XEM hot. XEM is an ERC-20 token (6 decimals) on an in-process "
-          "Ethereum chain, beside the exchange's ETH, 30% of which starts in the hot "
-          "wallet.\n")
-    print("2. `kinko check` with the 2-of-3 policy (demo/policy.toml):")
+    print("\n" + say("cli.demo.act1", customers=f"{result.customers:,}",
+                      rows=f"{rep.rows:,}", csv=str(result.csv_path),
+                      seconds=f"{result.import_seconds:.2f}",
+                      entries=str(rep.batches_written)))
+    print(say("cli.demo.act1_setup") + "\n")
+    print(say("cli.demo.act2"))
     emit(["severity", "code", "finding"],
-         [[f.severity, f.code, f.message] for f in result.before if f.severity != "info"],
-         "table")
+         [[word(say, "cu.sev", f.severity), f.code, f.message] for f in result.before
+          if f.severity != "info"], "table")
     p = result.proposal
-    print(f"3. Proposal {p.proposal.id} by carol: sweep "
-          f"{rt.show('ETH', int(str(p.proposal.payload['amount'])))} ETH from eth-hot to "
-          f"eth-cold ({ENGLISH.text(p.detail)}).")
-    print(f"   carol approving her own proposal: refused: {result.refused}")
-    print(f"   approved by {', '.join(a.approver for a in p.approvals)} (Ed25519 signatures over "
-          "the canonical proposal)")
-    print(f"   signed with the hot wallet's keystore and sent: {p.tx_hash}")
-    print(f"   booked in the ledger after {result.confirmations} confirmations: {p.state}\n")
-    print("4. The custody report afterwards (also written to demo/custody-report.ja.html "
-          "and .en.html):")
-    print(render_custody(result.after, "table", "en"))
+    print(say("cli.demo.act3", id=p.proposal.id,
+              amount=rt.show("ETH", int(str(p.proposal.payload["amount"]))),
+              detail=say.text(p.detail)))
+    print(say("cli.demo.act3_refused", refused=result.refused))
+    print(say("cli.demo.act3_approved", approvers=", ".join(a.approver for a in p.approvals)))
+    print(say("cli.demo.act3_sent", tx=str(p.tx_hash)))
+    print(say("cli.demo.act3_booked", confirmations=str(result.confirmations),
+              state=word(say, "prop.state", p.state)) + "\n")
+    print(say("cli.demo.act4"))
+    print(render_custody(result.after, "table", say.lang))
     for lang in ("ja", "en"):
         (folder / f"custody-report.{lang}.html").write_text(
             render_custody(result.after, "html", lang), encoding="utf-8")
-    print("5. Withdrawals, screened before signing (rules in demo/policy.toml):")
+    print(say("cli.demo.act5"))
     emit(["step", "id", "customer", "ETH", "state", "why"],
-         [[label, v.id, v.customer, rt.show("ETH", v.amount), v.state,
-           "; ".join(ENGLISH.text(h.reason) for h in v.decision.hits) or "no rule matched"]
+         [[_step(say, label), v.id, v.customer, rt.show("ETH", v.amount),
+           word(say, "wd.state", v.state),
+           "; ".join(say.text(h.reason) for h in v.decision.hits)
+           or say("cli.demo.no_rule")]
           for label, v in result.withdrawals], "table", right=("ETH",))
-    print(f"   breaker tripped for: {', '.join(result.tripped) or 'none'} (only a quorum "
-          "resets it: `kinko breaker reset ETH`)\n")
+    print(say("cli.demo.act5_breaker", scopes=", ".join(result.tripped) or say("none"))
+          + "\n")
     old, chain2018, xem2018, ledger2018 = _run_2018(db2018, result.csv_path, signer, THIEF,
                                                     rt.settings.import_batch_size)
     try:
@@ -186,11 +186,9 @@ def demo(
                  # how its custody stood when the theft began, before the loss was booked
                  positions_at=Incidents(ledger2018.store, SystemClock()).incident(
                      incident2018).incident["opened"])]
-        print("9. The report to the FSA (業務改善命令への報告), in Japanese, from kinko's data "
-              "alone: online share per asset and the 5% test, how wallets are run, how abnormal "
-              "withdrawals and outflows are detected, how attacks are answered, and the "
-              "incident with its losses, refunds, source of funds and trace:")
-        for label, paths in zip(("kinko exchange", "2018 setup"), reports, strict=True):
+        print(say("cli.demo.act9"))
+        for label, paths in zip((say("cli.demo.kinko_exchange"), say("cli.demo.setup_2018")),
+                                reports, strict=True):
             print(f"   {label}: {', '.join(str(p) for p in paths)}")
         print()
         _reserves_act(ledger, chain, folder / "reserves")
@@ -209,24 +207,35 @@ def demo(
     finally:
         ledger2018.store.close()
     verify = result.verify
-    print(f"ledger verify: {'OK' if verify.ok else 'FAILED'} ({verify.entries} entries, "
-          f"head {verify.head[1][:16]}…)")
-    print(f"\nOutputs in {folder}/: kinko-demo.db (the kinko exchange), coincheck-2018.db (the "
-          f"2018 setup), customers.csv, policy.toml, custody-report.ja.html and .en.html, "
-          "fsa/ and fsa-2018/ (the FSA reports, PDF and HTML, with CSV appendices), "
-          "refunds-2018/ (the refund plan), reserves/ (the proof of liabilities), "
-          f"{written.name} (the three runs' figures), exchanges.yaml (the other exchanges' "
-          "tags), trace/ (the trace of the stolen XEM and its blacklist), keys/eth-hot.json; "
-          f"the co-signed exchange: {cosigned.database.name}, policy-cosigned.toml, "
-          f"{cosigned.cosign_config.name} and cosign.db (the co-signer's settings and its "
-          f"decision log: `kinko cosign log --config {cosigned.cosign_config}`), softhsm/ "
-          f"(its SoftHSM2 tokens, user PIN {HSM_PIN!r}: a demo, not a secret).")
-    print(f"Explore: KINKO_DATABASE_URL=sqlite:///{db} kinko incidents show "
-          f"{result.replay.incident or 'ID'}")
-    print(f"(the demo hot keystore's password is {DEMO_PASSWORD!r}: a demo, not a secret)")
+    head = f"{verify.head[1][:16]}…"
+    print(say("cli.demo.verify_ok", entries=str(verify.entries), head=head) if verify.ok
+          else say("cli.demo.verify_failed", entries=str(verify.entries), head=head))
+    print("\n" + say("cli.demo.outputs", folder=str(folder), replay=written.name,
+                      database=cosigned.database.name, config=cosigned.cosign_config.name,
+                      config_path=str(cosigned.cosign_config), pin=repr(HSM_PIN)))
+    print(say("cli.demo.explore", url=f"sqlite:///{db}",
+              incident=result.replay.incident or "ID"))
+    print(say("cli.demo.password", password=repr(DEMO_PASSWORD)))
     _dashboard_help(rt.settings.database_url, f"sqlite:///{db2018}", folder, keys,
                     result.replay.incident, incident2018,
                     (f"sqlite:///{cosigned.database}", cosigned.result.run.incident))
+
+
+# The demo's withdrawal steps, as the demo's service labels them, with their words.
+_STEPS = {"normal": N_("cli.demo.step.normal"),
+          "large, new address": N_("cli.demo.step.large_new"),
+          "large, after alice and bob": N_("cli.demo.step.large_approved"),
+          "to a TagPack-listed address": N_("cli.demo.step.listed"),
+          "after the breaker tripped": N_("cli.demo.step.after_breaker")}
+
+
+def _step(say: Localizer, label: str) -> str:
+    """A withdrawal step of act 5 in ``say``'s language (``burst N`` with its number)."""
+    if say.lang == "en":
+        return label
+    if label.startswith("burst "):
+        return say("cli.demo.step.burst", n=label.removeprefix("burst "))
+    return say(_STEPS[label]) if label in _STEPS else label
 
 
 ATTACKER_NEM = "NC4C6PSUW5CLTDT5SXAGJDQJGZNESKFK5MCN77OG"  # the 2018 attacker's NEM address
@@ -254,7 +263,7 @@ def _run_2018(db: Path, csv_path: Path, signer: KeystoreSigner, thief: KeystoreS
     upgrade(store)
     ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
     ledger.sync_assets()
-    with progress("2018 setup: importing") as advance:
+    with progress(speech()("cli.demo.progress_2018")) as advance:
         run, _seconds = run_2018(
             ledger, csv_path, chain, KeyWallet(chain, signer), thief.address,
             lambda to, amount: fund_token(chain, str(xem.token), to, amount),
@@ -281,10 +290,8 @@ def _reserves_act(ledger: Ledger, chain: EvmChain, out: Path) -> None:
     seconds = time.perf_counter() - started
     root_hash = json.loads(root.read_text(encoding="utf-8"))["root_hash"]
     proof = out / "proofs" / "C0000001.json"
-    print(f"10. Proof of liabilities: every customer's balances in a Merkle sum tree "
-          f"({snap.customers:,} customers, root {root_hash[:16]}…, written with one proof per "
-          f"customer to {out}/ in {seconds:.1f} s). Customer C0000001 checks theirs with the "
-          "standalone verifier (one Python file, standard library only):")
+    print(speech()("cli.demo.act10", customers=f"{snap.customers:,}",
+                   root=f"{root_hash[:16]}…", folder=f"{out}/", seconds=f"{seconds:.1f}"))
     print(f"   $ python {out / 'verify_proof.py'} {proof} {root_hash[:16]}… "
           "--customer C0000001")
     checked = subprocess.run([sys.executable, str(out / "verify_proof.py"), str(proof),
@@ -324,23 +331,21 @@ def _refund_act(rt: Runtime, folder: Path, ledger: Ledger, run: ReplayRun) -> tu
         plan = refunds.plan(incident, "XEM", price=Decimal("88.549"), rounding="floor")
         refunds.write_plan(plan, out)
         plans.append((label, plan, out))
-    print("8. The 2018 exchange answers the FSA from kinko's data: incident "
-          f"{incident} (timeline, cause, loss of {Decimal(rt.show('XEM', run.taken)):,} XEM "
-          "booked to "
-          f"loss:{incident}); the refund plan at 88.549 JPY per XEM (the price Coincheck "
-          "fixed), rounded down per customer:")
+    say = rt.say
+    print(say("cli.demo.act8", incident=incident,
+              amount=f"{Decimal(rt.show('XEM', run.taken)):,}"))
     emit(["funds in the ledger", "customers", "refunds (JPY)", "rounding remainder",
           "yen available", "funds check"],
-         [[("no own yen recorded (2018)" if label == "before" else "own yen recorded"),
+         [[(say("cli.demo.no_own_yen") if label == "before" else say("cli.demo.own_yen")),
            f"{len(plan.customers):,}", f"¥{plan.total_refund:,}",
            _grouped(decimal_text(plan.remainder)),
            f"¥{plan.funds.available:,}",
-           "funds confirmed" if plan.funds.confirmed else
-           f"SHORT by ¥{plan.funds.required - plan.funds.available:,}"]
+           say("cli.refunds.confirmed") if plan.funds.confirmed else
+           say("cli.refunds.short", amount=f"¥{plan.funds.required - plan.funds.available:,}")]
           for label, plan, _out in plans], "table",
          right=("customers", "refunds (JPY)", "yen available"))
-    print(f"   plans written to {plans[0][2]} and {plans[1][2]} (plan.json, refunds.csv; "
-          f"`kinko refunds execute {plans[1][2]}` pays them, each customer once)\n")
+    print(say("cli.demo.act8_plans", unfunded=str(plans[0][2]), funded=str(plans[1][2]))
+          + "\n")
     return incident, plans[1][2]
 
 
@@ -381,10 +386,9 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
     exposure = {p: {e.entity: e.taint for e in r.exposure} for p, r in reports.items()}
     entities = sorted({e for sums in exposure.values() for e in sums})
     haircut = reports["haircut"].summary()
-    print("7. The 2018 thief moves the 523,000,000 XEM on through fresh addresses into three "
-          "exchanges' deposit addresses, beside a bystander's clean coins; kinko traces them "
-          f"from the {len(run.thefts)} theft transactions ({haircut['counts']['transfers']} "
-          "transfers read from the chain):")
+    say = rt.say
+    print(say("cli.demo.act7", thefts=str(len(run.thefts)),
+              transfers=str(haircut["counts"]["transfers"])))
     emit(["exchange", "exposure (haircut)", "exposure (poison)"],
          [[e, format(Decimal(rt.show("XEM", exposure["haircut"].get(e, 0))), ","),
            format(Decimal(rt.show("XEM", exposure["poison"].get(e, 0))), ",")]
@@ -393,22 +397,22 @@ def _trace_act(rt: Runtime, folder: Path, chain: EvmChain, xem: Asset,
     def units(value: int) -> str:
         return format(Decimal(rt.show("XEM", value)), ",")
 
-    print(f"   haircut: seeded {units(totals['seeded'])} XEM = held {units(totals['held'])} + "
-          f"at exchanges {units(totals['absorbed'])} + burned {units(totals['burned'])} "
-          "(conservation "
-          f"{'holds' if haircut['conservation']['holds'] else 'FAILS'}); poison counts every "
-          "coin a tainted address sent as stolen.")
-    print(f"   blacklist of {listed} addresses for other exchanges: {blacklist} "
-          f"(`kinko denylist load {blacklist}`); the trace's files: {out}/haircut, "
-          f"{out}/poison (graph.html to open in a browser)")
-    print(f"   the {len(traced.transfers)} transfers it read: {transfers} (run it again: "
-          f"`kinko trace run --transfers {transfers} --format csv --policy haircut "
-          f"--seed-tx {run.thefts[0].tx_hash} ... --tags {tagpack} --out ...`, one --seed-tx "
-          f"per theft transaction; they are in {folder / 'replay.json'})\n")
+    print(say("cli.demo.act7_haircut", seeded=units(totals["seeded"]),
+              held=units(totals["held"]), absorbed=units(totals["absorbed"]),
+              burned=units(totals["burned"]),
+              conservation=say("cli.demo.holds") if haircut["conservation"]["holds"]
+              else say("cli.demo.fails")))
+    print(say("cli.demo.act7_blacklist", count=str(listed), path=str(blacklist),
+              folder=str(out)))
+    print(say("cli.demo.act7_transfers", count=str(len(traced.transfers)),
+              path=str(transfers), tx=run.thefts[0].tx_hash, tags=str(tagpack),
+              replay=str(folder / "replay.json")) + "\n")
     return out, transfers
 
 
 def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun, signed: ReplayRun) -> None:
+    say = rt.say
+
     def xem(units: int) -> str:
         return format(Decimal(rt.show("XEM", units)), ",")
 
@@ -418,64 +422,67 @@ def _replay_table(rt: Runtime, old: ReplayRun, new: ReplayRun, signed: ReplayRun
 
     def alarm(run: ReplayRun) -> str:
         if run.alarm_seconds is None:
-            return (f"none: nobody watched the chain (2018: found by people "
-                    f"{COINCHECK['detected_after_s']:,} s later, at {COINCHECK['detected']})")
-        blocks = ("in the theft's own block" if run.alarm_blocks == 0
-                  else f"{run.alarm_blocks} block(s) later")
-        return f"{run.alarm_seconds:.3f} s after the broadcast, {blocks} ({run.alarm_id})"
+            return say("cli.demo.no_alarm", seconds=f"{COINCHECK['detected_after_s']:,}",
+                       at=str(COINCHECK["detected"]))
+        blocks = (say("cli.demo.same_block") if run.alarm_blocks == 0
+                  else say("cli.demo.blocks_later", blocks=str(run.alarm_blocks)))
+        return say("cli.demo.alarm", seconds=f"{run.alarm_seconds:.3f}", blocks=blocks,
+                   id=str(run.alarm_id))
 
     def held(run: ReplayRun) -> str:
         if not run.requested_after:
-            return "none held: withdrawals went on against an emptied wallet"
-        words = {"blocked": "refused (the paying wallet's key leaked)",
-                 "review": "held for review"}
+            return say("cli.demo.none_held")
+        words = {"blocked": N_("cli.demo.held_blocked"), "review": N_("cli.demo.held_review")}
         states = Counter(v.state for v in run.stopped)
-        return (f"{len(run.stopped)} of {run.requested_after} stopped: "
-                + ", ".join(f"{n} {words[s]}" for s, n in sorted(states.items())))
+        return say("cli.demo.stopped", stopped=str(len(run.stopped)),
+                   requested=str(run.requested_after),
+                   how=", ".join(say(words[s], n=str(n)) for s, n in sorted(states.items())))
 
-    by = ("the co-signer's refusal" if (signed.alarm_id or "").startswith("A-cosign-")
-          else "the watch: the operations key sent a transaction of its own")
-    signed_alarm = ("none" if signed.alarm_seconds is None else
-                    f"{signed.alarm_seconds:.3f} s after the first try: {by} "
-                    f"({signed.alarm_id})")
+    by = (say("cli.demo.by_cosigner") if (signed.alarm_id or "").startswith("A-cosign-")
+          else say("cli.demo.by_watch"))
+    none = say("none")
+    signed_alarm = (none if signed.alarm_seconds is None else
+                    say("cli.demo.signed_alarm", seconds=f"{signed.alarm_seconds:.3f}", by=by,
+                        id=str(signed.alarm_id)))
     rows = [
-        ["customers", f"{old.customers:,}", f"{new.customers:,}", f"{signed.customers:,}"],
-        ["customer XEM owed", xem(old.customer_xem), xem(new.customer_xem),
+        [say("cli.demo.row.customers"), f"{old.customers:,}", f"{new.customers:,}",
+         f"{signed.customers:,}"],
+        [say("cli.demo.row.owed"), xem(old.customer_xem), xem(new.customer_xem),
          xem(signed.customer_xem)],
-        ["customer XEM online (exposed)", share(old), share(new), share(signed)],
-        ["thief's transfers that took XEM", str(len(old.thefts)), str(len(new.thefts)),
+        [say("cli.demo.row.online"), share(old), share(new), share(signed)],
+        [say("cli.demo.row.thefts"), str(len(old.thefts)), str(len(new.thefts)),
          str(len(signed.thefts))],
-        ["XEM taken", xem(old.taken), xem(new.taken), xem(signed.taken)],
-        ["first theft → alarm", alarm(old), alarm(new), signed_alarm],
-        ["breaker", ", ".join(old.breaker) or "none", ", ".join(new.breaker) or "none",
-         ", ".join(signed.breaker) or "none"],
-        ["withdrawals after the alarm", held(old), held(new),
-         "held for review by the breaker; those waiting rejected, their funds released"
-         if signed.breaker else "not held"],
-        ["emergency sweep saved", "no sweep", f"{xem(new.swept)} XEM ({new.sweep_note})"
-         if new.swept else f"nothing ({new.sweep_note or 'no sweep'})",
-         f"nothing to race: proposed to the quorum ({signed.sweep_note})"
-         if signed.sweep_note else "no sweep"],
-        ["left in the hot wallet", xem(old.left_hot), xem(new.left_hot), xem(signed.left_hot)],
+        [say("cli.demo.row.taken"), xem(old.taken), xem(new.taken), xem(signed.taken)],
+        [say("cli.demo.row.alarm"), alarm(old), alarm(new), signed_alarm],
+        [say("cli.demo.row.breaker"), ", ".join(old.breaker) or none,
+         ", ".join(new.breaker) or none, ", ".join(signed.breaker) or none],
+        [say("cli.demo.row.withdrawals"), held(old), held(new),
+         say("cli.demo.held_by_breaker") if signed.breaker else say("cli.demo.not_held")],
+        [say("cli.demo.row.sweep"), say("cli.demo.no_sweep"),
+         say("cli.demo.swept", amount=xem(new.swept), note=new.sweep_note)
+         if new.swept else say("cli.demo.nothing_swept",
+                               note=new.sweep_note or say("cli.demo.no_sweep")),
+         say("cli.demo.nothing_to_race", note=signed.sweep_note)
+         if signed.sweep_note else say("cli.demo.no_sweep")],
+        [say("cli.demo.row.left"), xem(old.left_hot), xem(new.left_hot),
+         xem(signed.left_hot)],
     ]
-    print("6. The Coincheck theft, replayed (a 10 XEM test transfer, the bulk in large "
-          "transfers a few blocks apart, then smaller ones), the same thief with the hot key "
-          "(in the co-signed setup, the operations key, and what it allows):")
+    print(say("cli.demo.act6"))
     emit(["", "2018 setup (all hot, no watch)", "kinko (95% cold, watch running)",
           "kinko co-signed (2-of-3 Safe, HSM keys)"], rows, "table")
-    print("   Times are measured on this machine's in-process chain (the watch polls after "
-          "every block); had the thief taken everything in one transfer, kinko's loss would "
-          "still be bounded by what was online.\n")
+    print(say("cli.demo.act6_times") + "\n")
 
 
 def _timeline(rt: Runtime, incident: str | None) -> None:
     if incident is None:
         return
+    say = rt.say
     view = Incidents(rt.store(), SystemClock()).incident(incident)
     emit(["at (UTC)", "kind", "actor", "detail"],
-         [[e["at"].strftime("%H:%M:%S.%f")[:-3], e["kind"], e["actor"],
-           ENGLISH.text(e["detail"])]
-          for e in view.timeline], "table", title=f"incident {incident}: timeline")
+         [[e["at"].strftime("%H:%M:%S.%f")[:-3], word(say, "inc.ev", e["kind"]), e["actor"],
+           say.text(e["detail"])]
+          for e in view.timeline], "table",
+         title=say("cli.demo.timeline", incident=incident))
 
 
 def _write_replay(folder: Path, old: ReplayRun, new: ReplayRun, signed: CosignedRun) -> Path:
@@ -563,21 +570,17 @@ def _dashboard_help(url: str, url2018: str, folder: Path, keys: dict[str, dict[s
     kinko = Path(sys.executable).parent / "kinko"
     with contextlib.suppress(ValueError):
         kinko = kinko.relative_to(Path.cwd())
-    print("\nThe operators' dashboard on the demo's data (the API keys are the demo's, shown "
-          "openly; sign in with the admin key, or the auditor's to only read):")
+    say = speech()
+    print("\n" + say("cli.demo.dashboard"))
     for label, db, port, which, about in (
-            ("the kinko exchange", url, 8000, "kinko", f"incident {incident or '-'}, the "
-             "custody report, the withdrawals (screened, rejected at the theft, refused "
-             "after it), the FSA report, the proof of liabilities"),
-            ("the 2018 setup", url2018, 8001, "2018", f"incident {incident2018}, its trace, "
-             "refund plans and FSA report"),
-            ("the co-signed exchange", signed[0], 8002, "co-signed", f"incident "
-             f"{signed[1] or '-'} (the watch's alarm, the co-signer's refusals and the chain's), "
-             "the custody "
-             "page (how each wallet is signed, the co-signer's refusals), the insider's "
-             "withdrawals")):
+            (say("cli.demo.the_kinko_exchange"), url, 8000, "kinko",
+             say("cli.demo.about_kinko", incident=incident or "-")),
+            (say("cli.demo.the_2018_setup"), url2018, 8001, "2018",
+             say("cli.demo.about_2018", incident=incident2018)),
+            (say("cli.demo.the_cosigned_exchange"), signed[0], 8002, "co-signed",
+             say("cli.demo.about_cosigned", incident=signed[1] or "-"))):
         print(f"  {label} ({about}):")
         print(f"    KINKO_DATABASE_URL={db} KINKO_DATA_DIR={folder} {kinko} serve "
               f"--port {port}")
-        print(f"    then open http://127.0.0.1:{port}/ and sign in with the admin key "
-              f"{keys[which]['admin']} (auditor: {keys[which]['auditor']})")
+        print(say("cli.demo.sign_in", port=str(port), admin=keys[which]["admin"],
+                  auditor=keys[which]["auditor"]))

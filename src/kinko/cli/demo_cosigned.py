@@ -30,9 +30,10 @@ from kinko.chains.safe_reader import ChainSafes
 from kinko.chains.wallets import CosignerOwner, KeyOwner, SafeAccounts, SafeWallet
 from kinko.cli.cosign import cosign_policy
 from kinko.cli.progress import progress
-from kinko.cli.runtime import Runtime, emit
+from kinko.cli.runtime import Runtime, emit, word
+from kinko.domain.messages import N_
 from kinko.domain.money import Asset, AssetRegistry
-from kinko.i18n import ENGLISH
+from kinko.i18n import Localizer
 from kinko.ports import SystemClock
 from kinko.services.access import Access
 from kinko.services.cosign import AlertDelivery, CosignService
@@ -53,12 +54,11 @@ HSM_PIN = "demo-pin-2018"  # the demo tokens' user PIN, shown openly: a demo, no
 LIMIT_XEM = 300_000  # the co-signer's rolling limit for the Safe, whole XEM per 24 hours
 
 WORDS = {  # what each try was, for the demo's table
-    "owner_address": "a transfer from the operations key's own address",
-    "one_signature": "execTransaction taking all the Safe's XEM, signed by the operations key",
-    "cosigner_forged": "the co-signer asked to sign that transfer as withdrawal W-urgent-0126",
-    "owner_change_cosigner": "the co-signer asked to sign adding the thief as an owner "
-                             "(threshold 1)",
-    "owner_change_chain": "execTransaction adding the thief as an owner, with one signature",
+    "owner_address": N_("cli.demo.try.owner_address"),
+    "one_signature": N_("cli.demo.try.one_signature"),
+    "cosigner_forged": N_("cli.demo.try.cosigner_forged"),
+    "owner_change_cosigner": N_("cli.demo.try.owner_change_cosigner"),
+    "owner_change_chain": N_("cli.demo.try.owner_change_chain"),
 }
 
 
@@ -113,7 +113,7 @@ def _act(rt: Runtime, folder: Path, csv_path: Path, chain: EvmChain, xem: Asset,
     ledger = Ledger(store, SystemClock(), AssetRegistry.default([xem]))
     ledger.sync_assets()
     imported = time.perf_counter()
-    with progress("co-signed setup: importing") as advance:
+    with progress(rt.say("cli.demo.progress_cosigned")) as advance:
         ex = open_cosigned(ledger, csv_path, folder, chain,
                            SafeAccounts(chain, deployment, relayer), operator=ops.address,
                            cosigner=co_key.address, recovery=recovery,
@@ -191,29 +191,29 @@ def _xem(rt: Runtime, units: int) -> str:
 def show_attempts(rt: Runtime, act: Cosigned) -> None:
     """The thief's tries and what refused each; the incident's timeline."""
     run = act.result.run
-    print(f"   Then the thief: Safe {act.safe} (2-of-3: operations key and co-signer in "
-          "SoftHSM2 tokens, recovery key offline); he holds the operations key and tries, "
-          "with the watch following every block:")
+    say = rt.say
+    print(say("cli.demo.thief", safe=act.safe))
     emit(["try", "refused by", "why", "tx / record"],
-         [[WORDS[a.what], a.refused_by or "NOBODY", a.reason,
-           (f"{a.tx_hash[:18]}… block {a.block}" if a.tx_hash else f"record {a.record}")]
+         [[say(WORDS[a.what]), a.refused_by or say("cli.demo.nobody"), a.reason,
+           (say("cli.demo.tx_block", tx=f"{a.tx_hash[:18]}…", block=str(a.block))
+            if a.tx_hash else say("cli.demo.record", record=str(a.record)))]
           for a in act.result.attempts], "table")
     if run.incident is not None:
-        _timeline(act.database, run.incident)
-    print(f"   (this co-signed act took {act.seconds:.1f} s here, {act.import_seconds:.1f} s of "
-          "them importing the customers again)\n")
+        _timeline(act.database, run.incident, say)
+    print(say("cli.demo.cosigned_took", seconds=f"{act.seconds:.1f}",
+              imported=f"{act.import_seconds:.1f}") + "\n")
 
 
-def _timeline(database: Path, incident: str) -> None:
+def _timeline(database: Path, incident: str, say: Localizer) -> None:
     store = open_store(f"sqlite:///{database}")
     try:
         view = Incidents(store, SystemClock()).incident(incident)
     finally:
         store.close()
     emit(["at (UTC)", "kind", "actor", "detail"],
-         [[e["at"].strftime("%H:%M:%S.%f")[:-3], e["kind"], e["actor"],
-           ENGLISH.text(e["detail"])] for e in view.timeline], "table",
-         title=f"co-signed exchange, incident {incident}: timeline")
+         [[e["at"].strftime("%H:%M:%S.%f")[:-3], word(say, "inc.ev", e["kind"]), e["actor"],
+           say.text(e["detail"])] for e in view.timeline], "table",
+         title=say("cli.demo.cosigned_timeline", incident=incident))
 
 
 def show_insider(rt: Runtime, act: Cosigned) -> None:
@@ -221,18 +221,16 @@ def show_insider(rt: Runtime, act: Cosigned) -> None:
     ins = act.result.insider
     if ins is None:
         return
-    words = {"confirmed": "left (co-signed, sent, confirmed)",
-             "held": "held by screening for the quorum",
-             "refused_by_cosigner": "refused by the co-signer"}
-    print(f"   The co-signed column, before the thief: an insider with a valid operator API key "
-          f"({ins.key}) requests the richest customers' XEM to his own address "
-          f"{ins.destination}:")
+    say = rt.say
+    words = {"confirmed": N_("cli.demo.insider.confirmed"),
+             "held": N_("cli.demo.insider.held"),
+             "refused_by_cosigner": N_("cli.demo.insider.refused")}
+    print(say("cli.demo.insider", key=ins.key, destination=ins.destination))
     emit(["withdrawal", "customer", "XEM", "screening", "outcome"],
-         [[s.withdrawal, s.customer, _xem(rt, s.amount), s.screening,
-           words.get(s.outcome, s.outcome) + (f" ({s.reason})" if s.reason else "")]
+         [[s.withdrawal, s.customer, _xem(rt, s.amount), word(say, "wd.state", s.screening),
+           (say(words[s.outcome]) if s.outcome in words else s.outcome)
+           + (f" ({s.reason})" if s.reason else "")]
           for s in ins.steps], "table", right=("XEM",))
-    print(f"   requested {_xem(rt, ins.requested)} XEM; left: {_xem(rt, ins.left)} XEM (the "
-          f"chain's figure at his address), bounded by the co-signer's own limit of "
-          f"{_xem(rt, ins.limit)} XEM per 24 hours; what screening held waits for two of "
-          "three approvers, which an operator's key is not.\n")
+    print(say("cli.demo.insider_left", requested=_xem(rt, ins.requested),
+              left=_xem(rt, ins.left), limit=_xem(rt, ins.limit)) + "\n")
 

@@ -18,6 +18,7 @@ from kinko.chains.keystore import throwaway_signer
 from kinko.chains.nem_wallets import NemAccounts
 from kinko.chains.nis1 import NisChain
 from kinko.chains.nis1_double import Nis1Double
+from kinko.cli.runtime import speech, word
 from kinko.domain.cosign import CosignPolicy, SafeLimit
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry, format_units
@@ -111,16 +112,15 @@ def nem_act(folder: Path) -> dict[str, Any]:
     finally:
         node.close()
     xem = AssetRegistry.default()["XEM"]
-    print("6b. The same thief against the 2018 hot account as a NEM multisig account "
-          "(2-of-3: kinko's operations key, the policy co-signer, an offline recovery key), on "
-          "a NIS1 node (a recorded-shape double in this process); he holds the operations key:")
+    say = speech()
+    print(say("cli.demo.nem"))
     for attempt in act.attempts:
         print(f"   {attempt['what']}: {attempt['outcome']}")
     for alarm in act.alarms:
-        print(f"   the watch alarmed: {alarm['kind']} ({alarm['seen']}), tx {alarm['tx']}")
-    print(f"   the co-signer's refusal is an alert in kinko too ({delivered} delivered)")
-    print(f"   dropped by NIS1 at its deadline, never included: {len(act.dropped)} "
-          f"transaction(s); XEM taken: {format_units(act.taken_micro, xem)} of "
-          f"{format_units(act.held_micro, xem)} (files: {folder / 'nem-2018.db'}, "
-          f"{folder / 'nem-cosign.db'})\n")
+        print(say("cli.demo.nem_alarm", kind=word(say, "al.kind", str(alarm["kind"])),
+                  seen=str(alarm["seen"]), tx=str(alarm["tx"])))
+    print(say("cli.demo.nem_delivered", count=str(delivered)))
+    print(say("cli.demo.nem_dropped", count=str(len(act.dropped)),
+              taken=format_units(act.taken_micro, xem), held=format_units(act.held_micro, xem),
+              files=f"{folder / 'nem-2018.db'}, {folder / 'nem-cosign.db'}") + "\n")
     return {**act.to_json(), "cosign_alerts_delivered": delivered}

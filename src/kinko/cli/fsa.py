@@ -20,7 +20,6 @@ from kinko.cli.runtime import parse_time, runtime
 from kinko.domain.fsa import FsaReport
 from kinko.domain.messages import N_, msg
 from kinko.errors import BadInput
-from kinko.i18n import Localizer
 from kinko.ports import SystemClock
 from kinko.render.fsa import FORMATS, write_fsa
 from kinko.services.artifacts import Artifacts
@@ -39,7 +38,8 @@ def report_fsa(
     trace: Path = typer.Option(None, "--trace", help="Folder of `kinko trace run --out`."),
     trace_asset: str = typer.Option(None, "--trace-asset", help="The traced asset (default: "
                                     "the incident's)."),
-    lang: str = typer.Option("ja", "--lang", help="ja (default) or en."),
+    lang: str = typer.Option(None, "--lang", help="ja or en (default: the lang setting when "
+                             "set, else ja)."),
     fmt: str = typer.Option("html", "--format", "-f", help="html, pdf or md."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the report into."),
     positions_at: str = typer.Option(None, "--positions-at", help="Section 1 as the ledger "
@@ -48,12 +48,11 @@ def report_fsa(
 ) -> None:
     """The FSA report: online share per asset, wallet operation, detection, response and,
     for an incident, cause, losses, refunds and the source of their funds."""
-    if lang not in ("ja", "en"):
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    rt = runtime(ctx)
+    lang = rt.lang_for(lang, document=True)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be html, pdf or md, not {fmt!r}")
     started = time.perf_counter()
-    rt = runtime(ctx)
     custody = rt.custody()
     report = fsa_report(custody, incident=incident, refund_plan=refund_plan, trace=trace,
                         trace_asset=trace_asset, confirmations=rt.settings.confirmations,
@@ -66,7 +65,7 @@ def report_fsa(
                    lang=msg(f"lang.{lang}"), incident=incident or ""), out,
         by="kinko report fsa", incident=incident,
         detail={"lang": lang, "format": fmt, "files": [p.name for p in paths]})
-    say = Localizer(lang)
+    say = rt.say
     for path in paths:
         print(say("cli.wrote", path=str(path)))
     for hint in fsa_hints(report):

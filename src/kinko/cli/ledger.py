@@ -38,7 +38,7 @@ def init(ctx: typer.Context) -> None:
     rt.ledger().sync_assets()
     from kinko.store.values import redact
 
-    print(f"kinko database ready at {redact(rt.settings.database_url)} (schema {revision})")
+    print(rt.say("cli.init.ready", url=redact(rt.settings.database_url), revision=revision))
 
 
 def _leg(rt: Any, text: str, sign: int, flag: str) -> Posting:
@@ -118,7 +118,7 @@ def _show_entries(rt: Any, entries: list[Entry], fmt: str, *, replayed: bool = F
             rows.append([e.seq, e.kind, e.key, e.timestamp.isoformat(),
                          f"{h.debit} -> {h.credit}", rt.show(h.asset, h.amount), h.asset,
                          e.hash[:16]])
-    title = "replayed: this key was used before; nothing was written" if replayed else None
+    title = rt.say("cli.ledger.replayed") if replayed else None
     emit(["seq", "kind", "key", "time", "account", "amount", "asset", "hash"], rows, fmt,
          title=title, right=("amount",))
 
@@ -143,7 +143,8 @@ def verify(ctx: typer.Context, head: str = head_option(), anchor: Path = anchor_
     rt = runtime(ctx)
     ledger = rt.ledger()
     entries = ledger.head()[0]
-    with progress("verifying entries") as advance:
+    say = rt.say
+    with progress(say("cli.progress.verify")) as advance:
         report = ledger.verify(anchor=kept_head(head, anchor),
                                progress=lambda done: advance(done, entries))
     seq, head_hash = report.head
@@ -152,13 +153,14 @@ def verify(ctx: typer.Context, head: str = head_option(), anchor: Path = anchor_
                           "head_hash": head_hash, "balances": report.balances,
                           "findings": [asdict(f) for f in report.findings]}, indent=2))
     elif report.ok:
-        print(f"ledger OK: {report.entries} entries, {report.balances} balances; "
-              f"head {seq}:{head_hash}")
-        print("keep the head hash outside this database to detect a rewrite of the whole tail")
+        print(say("cli.ledger.ok", entries=str(report.entries), balances=str(report.balances),
+                  head=f"{seq}:{head_hash}"))
+        print(say("cli.ledger.keep_head"))
     else:
         first = report.findings[0]
-        print(f"LEDGER TAMPERED: first problem at entry {first.seq}: {first.message}"
-              if first.seq is not None else f"LEDGER INCONSISTENT: {first.message}")
+        print(say("cli.ledger.tampered", seq=str(first.seq), problem=first.message)
+              if first.seq is not None else say("cli.ledger.inconsistent",
+                                                problem=first.message))
         emit(["code", "entry", "finding"],
              [[f.code, f.seq if f.seq is not None else "", f.message] for f in report.findings],
              "table" if fmt == "table" else fmt)
@@ -180,7 +182,7 @@ def export(
     rt = runtime(ctx)
     ledger = rt.ledger()
     entries = ledger.head()[0]
-    with progress("exporting entries") as advance:
+    with progress(rt.say("cli.progress.export")) as advance:
         chunks = export_beancount(_counted(ledger.stream(), advance, entries), rt.assets)
         if out is None:
             for chunk in chunks:
@@ -190,7 +192,7 @@ def export(
         with tmp.open("w", encoding="utf-8") as fh:
             fh.writelines(chunks)
         tmp.replace(out)
-    print(f"wrote {out}")
+    print(rt.say("cli.wrote", path=str(out)))
 
 
 def _counted(entries: Iterable[Entry], advance: Advance, total: int) -> Iterator[Entry]:
@@ -244,7 +246,8 @@ def balances(
     emit(cols, out, fmt, right=("balance", "held", "available"))
     if limit is not None and len(rows) == limit:
         last = rows[-1]
-        print(f"more: --after {last.account}/{last.asset}", file=sys.stderr)
+        print(rt.say("cli.balances.more", cursor=f"{last.account}/{last.asset}"),
+              file=sys.stderr)
 
 
 def _cursor(text: str) -> tuple[str, str]:
@@ -321,7 +324,7 @@ def hold_expire(ctx: typer.Context) -> None:
     """Resolve every hold whose expiry has passed (appends also do this first)."""
     rt = runtime(ctx)
     expired = rt.ledger().expire_holds()
-    print(f"expired {len(expired)} hold(s)")
+    print(rt.say("cli.holds.expired", count=str(len(expired))))
 
 
 @holds_app.command("list")

@@ -17,8 +17,8 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.progress import progress
-from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime
-from kinko.domain.messages import msg
+from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime, word
+from kinko.domain.messages import N_, msg
 from kinko.domain.money import format_units
 from kinko.domain.refunds import PlanFile, parse_price
 from kinko.errors import BadInput
@@ -44,42 +44,69 @@ def _yen(text: Any, currency: str) -> str:
     return f"{value} {currency}"
 
 
-def _summary(doc: dict[str, Any], rt: Runtime) -> list[list[str]]:
-    """The plan document as (field, value) rows, amounts grouped for reading."""
+# The summary's fields: their names are the keys of --format json and csv, their words a
+# table's (cli.refunds.field.<name>).
+_FIELDS = {"plan": N_("cli.refunds.field.plan"), "incident": N_("cli.refunds.field.incident"),
+           "snapshot": N_("cli.refunds.field.snapshot"),
+           "customers": N_("cli.refunds.field.customers"),
+           "total units": N_("cli.refunds.field.total_units"),
+           "price": N_("cli.refunds.field.price"),
+           "price computed": N_("cli.refunds.field.price_computed"),
+           "rounding": N_("cli.refunds.field.rounding"),
+           "total refund": N_("cli.refunds.field.total_refund"),
+           "exact total": N_("cli.refunds.field.exact_total"),
+           "remainder": N_("cli.refunds.field.remainder"),
+           "zero refunds": N_("cli.refunds.field.zero_refunds"),
+           "bank": N_("cli.refunds.field.bank"),
+           "customers' yen": N_("cli.refunds.field.customers_yen"),
+           "available": N_("cli.refunds.field.available"),
+           "required": N_("cli.refunds.field.required"),
+           "funds check": N_("cli.refunds.field.funds_check")}
+
+
+def _summary(doc: dict[str, Any], rt: Runtime, fmt: str) -> list[list[str]]:
+    """The plan document as (field, value) rows, amounts grouped for reading; in a table,
+    in the command line's language."""
+    say = rt.cells(fmt)
     asset, ccy = str(doc["asset"]), str(doc["currency"])
     price = doc["price"]
     if price["method"] == "vwap":
-        how = (f"VWAP of {price['trades']} trades in {price['trades_file']} over "
-               f"[{price['from']}, {price['to']}): Σp·v {price['sum_price_volume']} / "
-               f"Σv {price['sum_volume']} = {price['vwap_exact']}, rounded half-up to "
-               f"{price.get('places', 3)} places")
+        how = say("cli.refunds.vwap", trades=str(price["trades"]), file=price["trades_file"],
+                  start=price["from"], end=price["to"], pv=price["sum_price_volume"],
+                  v=price["sum_volume"], exact=price["vwap_exact"],
+                  places=str(price.get("places", 3)))
     else:
-        how = "fixed"
+        how = say("cli.refunds.fixed")
     funds = doc["funds"]
-    verdict = ("funds confirmed" if funds["confirmed"] else
-               f"SHORT by {_yen(funds['shortfall_yen'], ccy)}")
+    verdict = (say("cli.refunds.confirmed") if funds["confirmed"] else
+               say("cli.refunds.short", amount=_yen(funds["shortfall_yen"], ccy)))
     units = int(doc["total_units"])
-    return [
+    rows = [
         ["plan", str(doc["plan_id"])],
         ["incident", str(doc["incident"])],
         ["snapshot", f"{doc['snapshot']} ({doc.get('snapshot_source', '')})"],
         ["customers", f"{int(doc['customers']):,}"],
-        ["total units", f"{format_units(units, rt.assets[asset], group=True)} {asset} "
-                        f"({units} minor units)"],
+        ["total units", say("cli.refunds.units", amount=format_units(
+            units, rt.assets[asset], group=True), asset=asset, units=str(units))],
         ["price", f"{price['value']} {ccy}/{asset}"],
         ["price computed", how],
-        ["rounding", f"{doc['rounding']} per customer, to whole {ccy}"],
+        ["rounding", say("cli.refunds.rounding", rounding=word(say, "rounding",
+                                                                 doc["rounding"]),
+                         currency=ccy)],
         ["total refund", _yen(doc["total_yen"], ccy)],
         ["exact total", _yen(doc["exact_total_yen"], ccy)],
-        ["remainder", f"{_yen(doc['remainder_yen'], ccy)} (exact total − Σ rounded)"],
+        ["remainder", say("cli.refunds.remainder", amount=_yen(doc["remainder_yen"], ccy))],
         ["zero refunds", str(doc.get("zero_refunds", ""))],
         ["bank", _yen(funds["bank_yen"], ccy)],
         ["customers' yen", _yen(funds["customers_yen"], ccy)],
-        ["available", f"{_yen(funds['available_yen'], ccy)} (bank − customers' yen, "
-                      f"{funds['as_of']})"],
+        ["available", say("cli.refunds.available", amount=_yen(funds["available_yen"], ccy),
+                          at=str(funds["as_of"]))],
         ["required", _yen(funds["required_yen"], ccy)],
         ["funds check", verdict],
     ]
+    if fmt == "table":
+        return [[say(_FIELDS[name]), value] for name, value in rows]
+    return rows
 
 
 @refunds_app.command("plan")
@@ -119,9 +146,11 @@ def refunds_plan(
         "refunds", msg("artifact.refunds", plan=str(files.document["plan_id"])), out,
         by="kinko refunds plan",
         incident=incident, detail={"plan_id": files.document["plan_id"]})
-    emit(["field", "value"], _summary(files.document, rt), fmt, title="refund plan")
+    emit(["field", "value"], _summary(files.document, rt, fmt), fmt,
+         title=rt.say("cli.refunds.title"))
     if fmt == "table":
-        print(f"wrote {files.plan_json} and {files.refunds_csv}")
+        print(rt.say("cli.refunds.wrote", plan=str(files.plan_json),
+                     refunds=str(files.refunds_csv)))
     if not plan.funds.confirmed:
         raise typer.Exit(1)
 
@@ -133,7 +162,8 @@ def refunds_show(ctx: typer.Context,
     """Show a written plan after checking plan.json and refunds.csv against each other."""
     rt = runtime(ctx)
     plan: PlanFile = _refunds(rt).read_plan(folder)
-    emit(["field", "value"], _summary(plan.document, rt), fmt, title="refund plan (verified)")
+    emit(["field", "value"], _summary(plan.document, rt, fmt), fmt,
+         title=rt.say("cli.refunds.title_verified"))
 
 
 @refunds_app.command("override")
@@ -143,10 +173,11 @@ def refunds_override(ctx: typer.Context,
                      ) -> None:
     """Propose paying a plan despite a funds shortfall; the approvers' quorum decides."""
     view = _refunds(runtime(ctx)).propose_override(folder, by)
-    print(f"{view.proposal.id}: override of refund plan {view.proposal.payload['plan_id']} "
-          f"proposed (shortfall {view.proposal.payload['shortfall']} "
-          f"{view.proposal.payload['currency']}); it needs {view.quorum} approvals "
-          "(`kinko proposals approve`)")
+    payload = view.proposal.payload
+    print(runtime(ctx).say("cli.refunds.override", id=view.proposal.id,
+                           plan=str(payload["plan_id"]),
+                           shortfall=f"{payload['shortfall']} {payload['currency']}",
+                           quorum=str(view.quorum)))
 
 
 @refunds_app.command("execute")
@@ -159,11 +190,14 @@ def refunds_execute(
 ) -> None:
     """Post every refund as an idempotent ledger entry; rerun to complete a stopped run."""
     service = _refunds(runtime(ctx))
-    with progress("posting refunds") as advance:
+    say = runtime(ctx).say
+    with progress(say("cli.progress.refunds")) as advance:
         report = service.execute(folder, override_proposal=override, batch_size=batch_size,
                                  progress=advance)
-    print(f"refund plan {report.plan_id}: {report.customers:,} customers, {report.posted:,} "
-          f"posted, {report.replayed:,} already posted, {report.batches} batches in "
-          f"{report.seconds:.1f} s; {report.total_yen:,} in total"
-          + (f" (override {report.override})" if report.override else ""))
+    counts = dict(plan=str(report.plan_id), customers=f"{report.customers:,}",
+                  posted=f"{report.posted:,}", replayed=f"{report.replayed:,}",
+                  batches=str(report.batches), seconds=f"{report.seconds:.1f}",
+                  total=f"{report.total_yen:,}")
+    print(say("cli.refunds.executed_override", override=str(report.override), **counts)
+          if report.override else say("cli.refunds.executed", **counts))
 

@@ -14,7 +14,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.progress import progress
-from kinko.cli.runtime import parse_time, runtime
+from kinko.cli.runtime import parse_time, runtime, speech
 from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.proof_formats import refuse_foreign
@@ -59,6 +59,7 @@ def snapshot(
     if fmt not in ("kinko", "okx-v1"):
         raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
     count = _count(customer_count)
+    say = rt.say
     started = time.perf_counter()
     chain = rt.chain()
     snap = svc.snapshot(rt.ledger(), as_of_seq=seq, as_of_time=when, min_height=min_height,
@@ -67,28 +68,28 @@ def snapshot(
     sid = tree.snapshot_id.hex()
     if fmt == "okx-v1":
         root = svc.publish_okx(snap, out, skip_other_assets=skip_other_assets)
-        print(f"OKX v1 snapshot {sid}: {snap.customers} customers "
-              f"({time.perf_counter() - started:.2f} s); note: OKX v1 binds only each parent's "
-              "sum and no user id, kinko's format is the sound one")
-        print(f"wrote {root}, {out / 'proofs'}/")
+        print(say("cli.reserves.okx", id=sid, customers=str(snap.customers),
+                  seconds=f"{time.perf_counter() - started:.2f}"))
+        print(say("cli.wrote", path=f"{root}, {out / 'proofs'}/"))
         return
     artifacts = Artifacts(rt.store(), SystemClock())
     svc.refuse_reused_id(artifacts, sid)
-    with progress("writing proofs") as advance:
+    with progress(say("cli.progress.proofs")) as advance:
         svc.publish(snap, out, layout=layout, progress=advance)
     artifacts.record(
         "reserves", msg("artifact.reserves", snapshot=sid), out, by="kinko reserves snapshot",
         detail={"snapshot_id": sid, "root_hash": tree.root.hex(), "customers": snap.customers,
                 "layout": layout})
-    print(f"snapshot {sid}: {snap.customers} customers, height {tree.height}, "
-          f"root {tree.root.hex()} ({time.perf_counter() - started:.2f} s)")
+    print(say("cli.reserves.snapshot", id=sid, customers=str(snap.customers),
+              height=str(tree.height), root=tree.root.hex(),
+              seconds=f"{time.perf_counter() - started:.2f}"))
     for spec, total in zip(tree.header.assets, tree.totals, strict=True):
         print(f"  {spec.symbol} {format_units(total, rt.assets[spec.symbol])}")
     print("\n".join(describe(tree.header)))
     if not tree.header.reserves_at:
-        print("note: no chain block is bound (no node configured, or a past snapshot without "
-              "--block): this snapshot has no reserves report")
-    print(f"wrote {out / 'root.json'}, {out / 'proofs'}/, {out / 'verify_proof.py'}")
+        print(say("cli.reserves.no_block"))
+    print(say("cli.wrote", path=f"{out / 'root.json'}, {out / 'proofs'}/, "
+                                f"{out / 'verify_proof.py'}"))
 
 
 def _count(text: str) -> Count:
@@ -125,7 +126,7 @@ def verify(
     except ConfigError:
         raise
     except BadInput as exc:
-        print("FAIL: " + " ".join(exc.message.splitlines()))
+        print(speech()("cli.reserves.fail", reason=" ".join(exc.message.splitlines())))
         raise typer.Exit(1) from None
     print("\n".join(lines))
 

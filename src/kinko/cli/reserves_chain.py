@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 
 from kinko.cli.reserves import reserves_app
-from kinko.cli.runtime import Runtime, runtime
-from kinko.domain.reserves_proof import SIGNED, ratio_text
+from kinko.cli.runtime import Runtime, runtime, word
+from kinko.domain.reserves_proof import MISSING, SIGNED, ratio_text
 from kinko.errors import BadInput, ConfigError
+from kinko.i18n import Localizer
 from kinko.ports import SystemClock
 from kinko.services import reserves_chain as svc
 from kinko.services.artifacts import Artifacts
@@ -19,9 +20,17 @@ from kinko.services.reserves_chain import SignatureResult
 from kinko.verify_proof import amount, describe
 
 
-def _print(results: list[SignatureResult]) -> None:
+def _print(results: list[SignatureResult], say: Localizer) -> None:
     for r in results:
-        print(f"  {r.wallet:<16} {r.address}  {r.status}")
+        print(f"  {r.wallet:<16} {r.address}  {_status(say, r.status)}")
+
+
+def _status(say: Localizer, status: str) -> str:
+    """A proof of control's status: in Japanese the words for signed and missing (others,
+    which carry their specifics, as they are)."""
+    if say.lang == "en" or status not in (SIGNED, MISSING):
+        return status
+    return say("cli.reserves.signed") if status == SIGNED else say("cli.reserves.missing")
 
 
 @reserves_app.command("sign")
@@ -32,8 +41,8 @@ def sign(ctx: typer.Context,
     rt = runtime(ctx)
     _refuse_reused(rt, directory)
     results = svc.sign_hot(directory, rt.ledger().wallets(), rt.custody().spender)
-    print(f"signed by hot wallets, recorded in {directory / 'signatures.json'}:")
-    _print(results)
+    print(rt.say("cli.reserves.signed_hot", path=str(directory / "signatures.json")))
+    _print(results, rt.say)
     if any(r.status != SIGNED for r in results):
         raise typer.Exit(1)
 
@@ -48,8 +57,8 @@ def import_signatures(
     rt = runtime(ctx)
     _refuse_reused(rt, directory)
     results = svc.import_signatures(directory, file, rt.ledger().wallets())
-    print(f"imported into {directory / 'signatures.json'}:")
-    _print(results)
+    print(rt.say("cli.reserves.imported", path=str(directory / "signatures.json")))
+    _print(results, rt.say)
     if any(r.status != SIGNED for r in results):
         raise typer.Exit(1)
 
@@ -74,21 +83,25 @@ def report(
     if fmt == "json":
         print(json.dumps(rep.to_json(), indent=2))
         return
-    print(f"snapshot {rep.snapshot_id}, root {rep.root_hash}")
+    say = rt.say
+    print(say("cli.reserves.report_head", id=rep.snapshot_id, root=rep.root_hash))
     print("\n".join(describe(rep.header)))
     for warning in rep.warnings:
-        print(f"WARNING: {warning}")
+        print(say("cli.reserves.warning", text=warning))
     for a in rep.assets:
-        print(f"{a.symbol}: liabilities {amount(a.liabilities, a.decimals)}, proven reserves "
-              f"{amount(a.proven_reserves, a.decimals)}, ratio {ratio_text(a.ratio)}")
+        print(say("cli.reserves.asset", asset=a.symbol,
+                  liabilities=amount(a.liabilities, a.decimals),
+                  proven=amount(a.proven_reserves, a.decimals), ratio=ratio_text(a.ratio)))
         if a.note:
             print(f"  {a.note}")
         if a.unproven_reserves:
-            print(f"  NOT COUNTED: {amount(a.unproven_reserves, a.decimals)} {a.symbol} at "
-                  f"{a.unproven_addresses} address(es) without a valid proof of control")
+            print(say("cli.reserves.not_counted",
+                      amount=f"{amount(a.unproven_reserves, a.decimals)} {a.symbol}",
+                      count=str(a.unproven_addresses)))
         for r in a.rows:
-            print(f"  {r.wallet:<16} {r.tier:<5} {r.address}  "
-                  f"{amount(r.balance, a.decimals):>24}  {r.status}")
+            tier = word(say, "tier", r.tier) if say.lang != "en" else f"{r.tier:<5}"
+            print(f"  {r.wallet:<16} {tier} {r.address}  "
+                  f"{amount(r.balance, a.decimals):>24}  {_status(say, r.status)}")
 
 
 def _refuse_reused(rt: Runtime, directory: Path) -> None:

@@ -8,6 +8,7 @@ into a :class:`~kinko.services.ledger.Ledger` on first use and gives the helpers
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -21,17 +22,38 @@ import typer
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput, ConfigError
+from kinko.i18n import ENGLISH, LANGS, Localizer
 from kinko.ports import Chain, Cosigner, Multisigs, Prices, Spender, SystemClock
 from kinko.prices import prices_from_csv, prices_from_text
 from kinko.render.tables import FORMATS, render_rows
-from kinko.settings import Settings
+from kinko.settings import Settings, language
 
 if TYPE_CHECKING:  # the database (SQLAlchemy) and the services load when a command uses them
     from kinko.services.custody import Custody
     from kinko.services.ledger import Ledger
     from kinko.store import SqlStore
 
-__all__ = ["Runtime", "format_option", "parse_time", "runtime"]
+__all__ = ["Runtime", "emit", "format_option", "heading", "parse_time", "runtime", "speaking",
+           "speech", "spoken", "word"]
+
+_SPOKEN: list[Localizer] = []  # the language of the command that runs (tables, errors)
+
+
+def speaking(say: Localizer | None) -> None:
+    """Note the language the running command speaks (None: none yet, its settings are not
+    read); :func:`kinko.cli.main` says the command's errors in it."""
+    _SPOKEN[:] = [say] if say is not None else []
+
+
+def spoken() -> Localizer | None:
+    """The language the running command speaks, once its settings are read."""
+    return _SPOKEN[0] if _SPOKEN else None
+
+
+def speech() -> Localizer:
+    """The language the running command speaks (English before its settings are read), for
+    helpers that are given no :class:`Runtime`."""
+    return _SPOKEN[0] if _SPOKEN else ENGLISH
 
 
 @dataclass
@@ -44,6 +66,31 @@ class Runtime:
     _chains: dict[str, tuple[str, Chain]] | None = field(default=None, repr=False)
     _keys: Any = field(default=None, repr=False)
     _cosigner: Cosigner | None = field(default=None, repr=False)
+
+    @property
+    def lang(self) -> str:
+        """The language the command line speaks: the ``lang`` setting, else the locale's."""
+        return language(self.settings.lang)
+
+    @property
+    def say(self) -> Localizer:
+        """What the command tells its operator, in :attr:`lang` (``say("cli.…", ...)``)."""
+        return Localizer(self.lang)
+
+    def cells(self, fmt: str) -> Localizer:
+        """The language of the values in a listing's cells: :attr:`say` in a table, which a
+        person reads, English in JSON and CSV, which programs read."""
+        return self.say if fmt == "table" else ENGLISH
+
+    def lang_for(self, given: str | None, *, document: bool = False) -> str:
+        """The language a command's own ``--lang`` chose: ``given``, else for what it prints
+        :attr:`lang`, and for a document it writes (a report, a page, a flow graph) the
+        ``lang`` setting when set, else Japanese: such documents go to the FSA and into the
+        exchange's own records."""
+        lang = given or ((self.settings.lang or "ja") if document else self.lang)
+        if lang not in LANGS:
+            raise BadInput(f"--lang must be ja or en, not {lang!r}")
+        return lang
 
     def chains(self) -> dict[str, tuple[str, Chain]]:
         """Every configured chain by name: (adapter kind, its ``Chain``, retried with
@@ -228,10 +275,36 @@ def format_option() -> Any:
 
 def emit(columns: list[str], rows: Sequence[Sequence[object]], fmt: str, *,
          title: str | None = None, right: tuple[str, ...] = ()) -> None:
+    """Rows under ``columns`` in ``fmt``. A table is for a person: its headings (and the
+    catalog messages in its cells) are in the command line's language (:func:`heading`).
+    JSON and CSV are for programs: their keys and headers stay the English ``columns``,
+    whatever the language."""
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    say = speech()
+    if fmt == "table":
+        shown = [heading(say, c) for c in columns]
+        right = tuple(h for h, c in zip(shown, columns, strict=True) if c in right)
+        columns = shown
     sys.stdout.write(render_rows(columns, rows, fmt, title=title, right=right,
-                                 width=terminal_width()))
+                                 width=terminal_width(), say=say))
+
+
+def word(say: Localizer, prefix: str, value: str | None) -> str:
+    """A recorded value (a state, a tier, a kind) as the command line says it: in English
+    as recorded (``review``, which scripts and logs search for), in another language the
+    catalog's word (``prefix.value``: 審査待ち)."""
+    if say.lang == "en":
+        return "" if value is None else str(value)
+    return say.word(prefix, value)
+
+
+def heading(say: Localizer, column: str) -> str:
+    """A table's column heading in ``say``'s language: ``cli.col.<column>`` (lower case, a
+    run of other characters as ``_``); an asset's symbol (``ETH``) or nothing as it is."""
+    if not column or column.isupper():
+        return column
+    return say("cli.col." + re.sub(r"[^a-z0-9]+", "_", column.lower()).strip("_"))
 
 
 def terminal_width() -> int | None:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from kinko.api import create_app
 from kinko.cli.app import app
-from kinko.cli.runtime import Runtime, emit, format_option, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
@@ -41,7 +41,9 @@ def apikeys_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
                    role: str = typer.Option(..., "--role", help=", ".join(ROLES))) -> None:
     """Create a key; it is shown once and only its hash is stored."""
     key, token = _access(ctx).create_key(name, role)
-    print(f"key {key.id} for {key.name} ({key.role}); keep it now, it is not shown again:")
+    say = runtime(ctx).say
+    print(say("cli.apikeys.created", id=key.id, name=key.name,
+              role=word(say, "role", key.role)))
     print(token)
 
 
@@ -49,14 +51,16 @@ def apikeys_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
 def apikeys_revoke(ctx: typer.Context, key_id: str, by: str = typer.Option(..., "--by")) -> None:
     """Revoke a key at once."""
     _access(ctx).revoke(key_id, f"cli:{by}")
-    print(f"key {key_id} revoked")
+    print(runtime(ctx).say("cli.apikeys.revoked", id=key_id))
 
 
 @apikeys_app.command("list")
 def apikeys_list(ctx: typer.Context, fmt: str = format_option()) -> None:
     """Keys, without their secrets."""
+    cells = runtime(ctx).cells(fmt)
     emit(["id", "name", "role", "revoked"],
-         [[k["id"], k["name"], k["role"], "yes" if k["revoked_us"] else ""]
+         [[k["id"], k["name"], word(cells, "role", k["role"]),
+           cells("tr.yes") if k["revoked_us"] else ""]
           for k in _access(ctx).api_keys()], fmt)
 
 
@@ -118,10 +122,17 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
             "process; run several workers on PostgreSQL (database_url = "
             "\"postgresql://...\"), or drop --workers")
     where = f"http://{host}:{port}/"
-    banner = (f"kinko serving {rt.settings.database_url.split('@')[-1]}: "
-              f"{'dashboard ' + where + ', ' if dashboard else ''}API {where}v1 "
-              f"(docs {where}docs)"
-              f"{f' in {workers} processes' if workers > 1 else ''}; Ctrl-C stops")
+    say, database = rt.say, rt.settings.database_url.split("@")[-1]
+    if workers > 1 and dashboard:
+        banner = say("cli.serve.banner_workers", database=database, where=where,
+                     workers=str(workers))
+    elif workers > 1:
+        banner = say("cli.serve.banner_api_workers", database=database, where=where,
+                     workers=str(workers))
+    elif dashboard:
+        banner = say("cli.serve.banner", database=database, where=where)
+    else:
+        banner = say("cli.serve.banner_api", database=database, where=where)
     if workers == 1:
         api = _app(rt, dashboard, secure_cookies)
         print(banner, flush=True)

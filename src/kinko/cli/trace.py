@@ -10,7 +10,7 @@ import typer
 
 from kinko.chains import tracefiles
 from kinko.cli.app import app
-from kinko.cli.runtime import Runtime, emit, format_option, runtime
+from kinko.cli.runtime import Runtime, emit, format_option, runtime, speech, word
 from kinko.domain.addresses import same_token
 from kinko.domain.labels import has_category, tag_index
 from kinko.domain.messages import N_, Units, msg
@@ -18,7 +18,6 @@ from kinko.domain.money import Asset
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
-from kinko.i18n import LANGS
 from kinko.ports import SystemClock
 from kinko.render.trace import TABLES, tainted, warm_picture, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
@@ -86,14 +85,14 @@ def trace_run(
                                "(addresses, flows), which can be large."),
     incident: str = typer.Option(None, "--incident", help="Add the trace to this incident's "
                                  "timeline."),
-    lang: str = typer.Option("ja", "--lang", help="ja (default) or en: the language of the "
-                             "flow graph (graph.html, graph.png)."),
+    lang: str = typer.Option(None, "--lang", help="ja or en: the language of the flow graph "
+                             "(graph.html, graph.png); default: the lang setting when set, "
+                             "else ja."),
 ) -> None:
     """Trace the seeds through the transfers; write addresses, flows, exposure, summary and
     the flow graph to --out."""
     rt = runtime(ctx)
-    if lang not in LANGS:
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+    lang = rt.lang_for(lang, document=True)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if engine not in ENGINES:
@@ -171,8 +170,9 @@ def _unit(rt: Runtime, asset: str | None, chain_name: str | None) -> Asset | Non
 
 
 def _written(out: Path, tables: str) -> None:
-    print(f"written to {out}: addresses.{tables}, flows.{tables}, exposure.csv, summary.json, "
-          "graph.json, graph.html, graph.png")
+    print(speech()("cli.trace.written", folder=str(out),
+                   files=f"addresses.{tables}, flows.{tables}, exposure.csv, summary.json, "
+                         "graph.json, graph.html, graph.png"))
 
 
 def _file_asset(ctx: typer.Context, asset: str | None) -> str | None:
@@ -273,19 +273,25 @@ def _utxo(path: Path, policy: str, seed_tx: list[str], out: Path, min_taint: int
 
 
 def _show(rt: object, report: TraceReport) -> None:
+    say = speech()
     s = report.summary()
     totals = s["totals"]
-    print(f"policy {report.policy}: {s['counts']['transfers']:,} transfers, "
-          f"{s['counts']['tainted_addresses']:,} tainted addresses, "
-          f"{s['counts']['tainted_transfers']:,} tainted transfers")
-    print(f"seeded {totals['seeded']}, held {totals['held']}, burned {totals['burned']}, "
-          f"absorbed at stops {totals['absorbed']}; conservation: "
-          + ("not applicable (poison)" if s["conservation"]["holds"] is None else
-             "holds" if s["conservation"]["holds"] else
-             f"FAILS by {s['conservation']['difference']}"))
+    counts = s["counts"]
+    print(say("cli.trace.counts", policy=word(say, "tr.policy", report.policy),
+              transfers=f"{counts['transfers']:,}",
+              addresses=f"{counts['tainted_addresses']:,}",
+              tainted=f"{counts['tainted_transfers']:,}"))
+    holds = s["conservation"]["holds"]
+    conservation = (say("cli.trace.not_applicable") if holds is None else
+                    say("cli.trace.holds") if holds else
+                    say("cli.trace.fails", difference=str(s["conservation"]["difference"])))
+    print(say("cli.trace.totals", seeded=str(totals["seeded"]), held=str(totals["held"]),
+              burned=str(totals["burned"]), absorbed=str(totals["absorbed"]),
+              conservation=conservation))
     emit(["entity", "category", "taint received", "addresses"],
-         [[e.entity, e.category, e.taint, e.addresses] for e in report.exposure[:20]],
-         "table", title="exposure", right=("taint received",))
+         [[e.entity, word(say, "label.category", e.category), e.taint, e.addresses]
+          for e in report.exposure[:20]],
+         "table", title=say("cli.trace.exposure"), right=("taint received",))
 
 
 @trace_app.command("export")
@@ -329,7 +335,7 @@ def trace_export(
         raise BadInput(f"--format must be tagpack, csv or nem-mosaic-tags, not {fmt!r}")
     target, count = write_blacklist(folder, fmt, min_taint=min_taint, currency=currency,
                                     out=out)
-    print(f"{count} address(es) written to {target}")
+    print(speech()("cli.trace.blacklist", count=str(count), path=str(target)))
 
 
 def _mosaic_tags(folder: Path, out: Path | None, *, min_taint: int, mosaic: str | None,
@@ -365,8 +371,8 @@ def _mosaic_tags(folder: Path, out: Path | None, *, min_taint: int, mosaic: str 
         deadline=timedelta(hours=deadline_hours), message=message, holdings=holdings,
         source={"trace": str(folder), "policy": summary.get("policy"),
                 "seeds": summary.get("seeds"), "min_taint": min_taint})
-    print(f"{manifest['count']} signed transfer(s) of {tag} from {key.address} written to "
-          f"{target} (not announced; deadline {manifest['deadline_utc']})")
+    print(speech()("cli.trace.mosaic_tags", count=str(manifest["count"]), tag=tag,
+                   sender=key.address, path=str(target), deadline=manifest["deadline_utc"]))
 
 
 @trace_app.command("synth")
@@ -380,7 +386,8 @@ def trace_synth(
     if transfers < 1 or addresses < 2:
         raise BadInput("--transfers must be ≥ 1 and --addresses ≥ 2")
     tracefiles.write_synth_parquet(out, transfers, addresses, seed)  # streamed, not held
-    print(f"{transfers:,} transfers among {addresses:,} addresses written to {out}")
+    print(speech()("cli.trace.synth", transfers=f"{transfers:,}",
+                   addresses=f"{addresses:,}", path=str(out)))
 
 
 @tags_app.command("import")
@@ -392,7 +399,8 @@ def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...)) -> 
                              invalid=runtime(ctx).settings.list_invalid_addresses)
         for kept in loaded.kept:
             print(kept)
-        print(f"{path}: {loaded.read} tags read, {loaded.new} new addresses")
+        print(runtime(ctx).say("cli.tags.imported", file=str(path), read=str(loaded.read),
+                               new=str(loaded.new)))
 
 
 @tags_app.command("list")

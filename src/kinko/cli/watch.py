@@ -16,12 +16,12 @@ from typing import Any
 import typer
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.addresses import TOKENS
 from kinko.domain.messages import Message
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
-from kinko.errors import BadInput, ConfigError
-from kinko.i18n import ENGLISH, LANGS, Localizer
+from kinko.errors import ConfigError
+from kinko.i18n import ENGLISH, Localizer
 from kinko.ports import AlertNotice, Notifier, SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.containment import RaceCap
@@ -98,14 +98,12 @@ def watch(
                                     "is no checkpoint yet (default: the current head)."),
     metrics_port: int = typer.Option(None, "--metrics-port",
                                      help="Serve Prometheus metrics on 127.0.0.1:PORT."),
-    lang: str = typer.Option("en", "--lang", help="en (default) or ja: the language of "
-                             "what is printed."),
+    lang: str = typer.Option(None, "--lang", help="en or ja: the language of what is "
+                             "printed (default: the lang setting)."),
 ) -> None:
     """Follow the chain: every outflow from our wallets must match an approved movement."""
-    if lang not in LANGS:
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
-    say = Localizer(lang)
     rt = runtime(ctx)
+    say = Localizer(rt.lang_for(lang))
     chain = rt.chain()
     if chain is None:
         raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL (or --evm-rpc-url)")
@@ -187,18 +185,21 @@ def alerts_list(
     """Alerts, oldest first."""
     runtime(ctx).ledger()
     rows = _incidents(ctx).alerts(state)
+    cells = runtime(ctx).cells(fmt)
     emit(["id", "raised", "kind", "severity", "state", "chain", "wallet", "amount", "asset",
           "tx", "incident"],
-         [[a["id"], _time(a["raised"]), a["kind"], a["severity"], a["state"],
+         [[a["id"], _time(a["raised"]), word(cells, "al.kind", a["kind"]),
+           word(cells, "al.sev", a["severity"]), word(cells, "al.state", a["state"]),
            a["chain_state"] or "", a["wallet"] or "", _amount(ctx, a), a["asset"] or "",
            a["tx_hash"] or "", a["incident"] or ""] for a in rows], fmt, right=("amount",))
 
 
-def _plain(value: Any) -> Any:
-    """A stored value as the CLI shows it: times in ISO 8601, messages in English."""
+def _plain(value: Any, say: Localizer = ENGLISH) -> Any:
+    """A stored value as the CLI shows it: times in ISO 8601, messages in ``say``'s
+    language (English in JSON)."""
     if hasattr(value, "isoformat"):
         return _time(value)
-    return ENGLISH.text(value) if isinstance(value, Message) else value
+    return say.text(value) if isinstance(value, Message) else value
 
 
 def _json(row: Mapping[str, Any]) -> str:
@@ -214,7 +215,8 @@ def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
     if fmt == "json":
         print(_json(row))
         return
-    emit(["field", "value"], [[k, "" if v is None else _plain(v)] for k, v in row.items()],
+    cells = runtime(ctx).cells(fmt)
+    emit(["field", "value"], [[k, "" if v is None else _plain(v, cells)] for k, v in row.items()],
          fmt)
 
 
@@ -225,7 +227,8 @@ def alerts_ack(ctx: typer.Context, alert_id: str = typer.Argument(...),
     """Acknowledge an alert (it stays on record; the breaker stays tripped)."""
     runtime(ctx).ledger()
     row = _incidents(ctx).ack(alert_id, by, note)
-    print(f"{row['id']} acknowledged by {row['acked_by']} at {_time(row['acked'])}")
+    print(runtime(ctx).say("cli.alerts.acked", id=row["id"], by=row["acked_by"],
+                           at=_time(row["acked"])))
 
 
 @incidents_app.command("list")
@@ -236,19 +239,22 @@ def incidents_list(ctx: typer.Context,
     """Incidents, oldest first."""
     runtime(ctx).ledger()
     rows = _incidents(ctx).incidents(state)
+    cells = runtime(ctx).cells(fmt)
     emit(["id", "state", "opened", "asset", "wallet", "title"],
-         [[i["id"], i["state"], _time(i["opened"]), i["asset"] or "", i["wallet"] or "",
-           i["title"]] for i in rows], fmt)
+         [[i["id"], word(cells, "inc.state", i["state"]), _time(i["opened"]),
+           i["asset"] or "", i["wallet"] or "", i["title"]] for i in rows], fmt)
 
 
 @incidents_app.command("show")
 def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
                    fmt: str = typer.Option("table", "--format", "-f",
                                            help="table, json, csv or html."),
-                   lang: str = typer.Option("ja", "--lang", help="ja or en (html)."),
+                   lang: str = typer.Option(None, "--lang", help="ja or en (html; default: "
+                                            "the lang setting when set, else ja)."),
                    out: Path = typer.Option(None, "--out", help="File for html.")) -> None:
     """An incident with its alerts and timeline."""
     rt = runtime(ctx)
+    lang = rt.lang_for(lang, document=True)
     rt.ledger()
     view = _incidents(ctx).incident(incident_id)
     if fmt == "html":
@@ -257,7 +263,7 @@ def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
             print(page)
         else:
             out.write_text(page, encoding="utf-8")
-            print(f"written to {out}")
+            print(rt.say("cli.incidents.written", path=str(out)))
         return
     if fmt == "json":
         print(json.dumps({"incident": json.loads(_json(view.incident)),
@@ -267,10 +273,13 @@ def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
         return
     i = view.incident
     if fmt == "table":
-        print(f"{i['id']} [{i['state']}] {_plain(i['title'])} (opened {_time(i['opened'])})")
+        say = rt.say
+        print(say("cli.incidents.heading", id=i["id"], state=word(say, "inc.state", i["state"]),
+                  title=_plain(i["title"], say), opened=_time(i["opened"])))
+    cells = rt.cells(fmt)
     emit(["at", "kind", "actor", "detail"],
-         [[_time(e["at"]), e["kind"], e["actor"], e["detail"]] for e in view.timeline], fmt,
-         title="timeline")
+         [[_time(e["at"]), word(cells, "inc.ev", e["kind"]), e["actor"], e["detail"]]
+          for e in view.timeline], fmt, title=cells("cli.incidents.timeline"))
 
 
 @incidents_app.command("note")
@@ -280,7 +289,7 @@ def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
     """Add a line to an incident's timeline."""
     runtime(ctx).ledger()
     _incidents(ctx).note(incident_id, by, text)
-    print(f"noted on {incident_id}")
+    print(runtime(ctx).say("cli.incidents.noted", id=incident_id))
 
 
 
@@ -299,7 +308,8 @@ def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
     rt.ledger()
     if asset is not None:
         asset = rt.assets[asset].symbol
-    print(f"opened {_incidents(ctx).open(title, by, asset=asset, wallet=wallet)}")
+    opened = _incidents(ctx).open(title, by, asset=asset, wallet=wallet)
+    print(rt.say("cli.incidents.opened", id=opened))
 
 
 @incidents_app.command("move")
@@ -310,7 +320,8 @@ def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
     """Move an incident: open → contained → resolved (or reopen it)."""
     runtime(ctx).ledger()
     row = _incidents(ctx).move(incident_id, state, by, reason)
-    print(f"{row['id']} is {row['state']}")
+    say = runtime(ctx).say
+    print(say("cli.incidents.moved", id=row["id"], state=word(say, "inc.state", row["state"])))
 
 
 @incidents_app.command("loss")
@@ -319,8 +330,10 @@ def incidents_loss(ctx: typer.Context, incident_id: str = typer.Argument(...),
     """Book the incident's final thefts in the ledger (loss:INCIDENT / wallet), once."""
     rt = runtime(ctx)
     report = Incidents(rt.store(), SystemClock(), rt.ledger()).record_losses(incident_id, by)
+    say = rt.say
     for asset, units in sorted(report.total.items()):
-        print(f"loss:{incident_id} {rt.show(asset, units)} {asset} "
-              f"(booked now: {rt.show(asset, report.booked.get(asset, 0))})")
+        print(say("cli.incidents.loss", account=f"loss:{incident_id}",
+                  amount=f"{rt.show(asset, units)} {asset}",
+                  booked=f"{rt.show(asset, report.booked.get(asset, 0))}"))
     if report.pending:
-        print(f"{report.pending} theft(s) not final yet: run again once they are")
+        print(say("cli.incidents.pending", count=str(report.pending)))

@@ -8,13 +8,13 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.custody import signature_for
-from kinko.cli.runtime import emit, format_option, runtime
+from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.messages import verbatim
 from kinko.domain.money import parse_units
 from kinko.domain.screening import RULE_KINDS
 from kinko.domain.states import WITHDRAWAL_STATES
 from kinko.errors import TierRefused
-from kinko.i18n import ENGLISH
+from kinko.i18n import ENGLISH, Localizer
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
 
 withdrawals_app = typer.Typer(help="Withdrawals: screened, reviewed, sent, confirmed.",
@@ -38,9 +38,11 @@ def _service(ctx: typer.Context) -> Withdrawals:
 
 def _show(ctx: typer.Context, views: list[WithdrawalView], fmt: str) -> None:
     rt = runtime(ctx)
+    cells = rt.cells(fmt)
     emit(["id", "customer", "amount", "asset", "to", "state", "decision", "approvals", "tx"],
-         [[v.id, v.customer, rt.show(v.asset, v.amount), v.asset, v.destination, v.state,
-           v.decision.outcome, f"{v.approvals}/{v.quorum}" if v.quorum else "",
+         [[v.id, v.customer, rt.show(v.asset, v.amount), v.asset, v.destination,
+           word(cells, "wd.state", v.state), word(cells, "wd.outcome", v.decision.outcome),
+           f"{v.approvals}/{v.quorum}" if v.quorum else "",
            v.tx_hash or ""] for v in views], fmt, right=("amount",))
 
 
@@ -66,7 +68,7 @@ def request(
                                  actor=f"cli:{requester or 'customer:' + customer}")
     _show(ctx, [view], fmt)
     for line in view.decision.explain():
-        print(f"  {ENGLISH.text(line)}")
+        print(f"  {rt.say.text(line)}")
 
 
 @withdrawals_app.command("list")
@@ -84,26 +86,31 @@ def show(ctx: typer.Context, withdrawal_id: str, fmt: str = format_option()) -> 
     view = _service(ctx).get(withdrawal_id)
     _show(ctx, [view], fmt)
     if fmt == "table" and view.closed_why is not None:
-        print(closed_line(view))
+        print(closed_line(view, runtime(ctx).say))
 
 
-def closed_line(view: WithdrawalView) -> str:
-    """Who closed a rejected or failed withdrawal and why, in English."""
+def closed_line(view: WithdrawalView, say: Localizer = ENGLISH) -> str:
+    """Who closed a rejected or failed withdrawal and why, in ``say``'s language."""
     assert view.closed_why is not None
-    who = f" by {view.closed_by}" if view.closed_by else ""
-    return f"{view.state}{who}: {ENGLISH.text(view.closed_why)}"
+    state = word(say, "wd.state", view.state)
+    if view.closed_by:
+        return say("cli.withdrawals.closed_by", state=state, by=view.closed_by,
+                   why=say.text(view.closed_why))
+    return say("cli.withdrawals.closed", state=state, why=say.text(view.closed_why))
 
 
 @withdrawals_app.command("explain")
 def explain(ctx: typer.Context, withdrawal_id: str) -> None:
     """Why a withdrawal was allowed, held or blocked: every rule hit and the policy version."""
     view = _service(ctx).get(withdrawal_id)
-    print(f"{view.id}: {view.state} (decision {view.decision.outcome} under policy version "
-          f"{view.decision.policy_version})")
+    say = runtime(ctx).say
+    print(say("cli.withdrawals.explain", id=view.id, state=word(say, "wd.state", view.state),
+              decision=word(say, "wd.outcome", view.decision.outcome),
+              version=str(view.decision.policy_version)))
     for line in view.decision.explain():
-        print(f"  {ENGLISH.text(line)}")
+        print(f"  {say.text(line)}")
     if view.closed_why is not None:
-        print(closed_line(view))
+        print(closed_line(view, say))
 
 
 @withdrawals_app.command("approve")
@@ -118,8 +125,12 @@ def approve(ctx: typer.Context, withdrawal_id: str,
     view = service.approve(withdrawal_id, approver,
                            signature_for(service.custody, proposal_id, key, signature),
                            actor=f"cli:{approver}")
-    print(f"{withdrawal_id}: {view.state} ({view.approvals}/{view.quorum} approvals)"
-          if view.state == "review" else f"{withdrawal_id}: {view.state}")
+    say = runtime(ctx).say
+    state = word(say, "wd.state", view.state)
+    print(say("cli.withdrawals.approvals", id=withdrawal_id, state=state,
+              approvals=f"{view.approvals}/{view.quorum}")
+          if view.state == "review" else say("cli.withdrawals.state", id=withdrawal_id,
+                                             state=state))
 
 
 @withdrawals_app.command("reject")
@@ -127,7 +138,9 @@ def reject(ctx: typer.Context, withdrawal_id: str, by: str = typer.Option(..., "
            reason: str = typer.Option(..., "--reason")) -> None:
     """Reject a withdrawal; its funds are released."""
     view = _service(ctx).reject(withdrawal_id, by, reason, actor=f"cli:{by}")
-    print(f"{withdrawal_id}: {view.state}")
+    say = runtime(ctx).say
+    print(say("cli.withdrawals.state", id=withdrawal_id, state=word(say, "wd.state",
+                                                                   view.state)))
 
 
 @withdrawals_app.command("cost")
@@ -141,52 +154,63 @@ def cost(ctx: typer.Context, withdrawal_id: str) -> None:
     coin = next((a for a in rt.assets.values() if a.chain == rt.assets[view.asset].chain
                  and a.token is None), None)
     shown = f"{rt.show(coin.symbol, fee.amount)} {coin.symbol}" if coin else str(fee.amount)
-    print(f"{withdrawal_id}: {rt.show(view.asset, view.amount)} {view.asset} to "
-          f"{view.destination}; network fee at most {shown}, paid by {fee.payer}")
+    say = rt.say
+    payer = fee.payer
+    print(say("cli.withdrawals.cost", id=withdrawal_id,
+              amount=f"{rt.show(view.asset, view.amount)} {view.asset}",
+              to=view.destination, fee=shown, payer=payer))
     for mosaic, recipient, due in fee.levies:
         levied = next((a for a in rt.assets.values() if (a.token or "") == mosaic
                        or (a.token is None and mosaic == "nem:xem"
                            and a.chain == rt.assets[view.asset].chain)), None)
         amount = f"{rt.show(levied.symbol, due)} {levied.symbol}" if levied else \
-            f"{due} units of {mosaic}"
-        print(f"  levy: {amount} to {recipient}, paid by {fee.payer} on top of the amount")
+            say("cli.withdrawals.units_of", units=str(due), mosaic=mosaic)
+        print(say("cli.withdrawals.levy", amount=amount, to=recipient, payer=payer))
 
 
 @withdrawals_app.command("send")
 def send(ctx: typer.Context, withdrawal_id: str) -> None:
     """Sign and broadcast an allowed or approved withdrawal."""
     view = _service(ctx).send(withdrawal_id)
-    print(f"{withdrawal_id}: sent as {view.tx_hash}")
+    print(runtime(ctx).say("cli.withdrawals.sent", id=withdrawal_id, tx=str(view.tx_hash)))
 
 
 @withdrawals_app.command("confirm")
 def confirm(ctx: typer.Context, withdrawal_id: str) -> None:
     """Book a sent withdrawal once it has enough confirmations."""
     view = _service(ctx).confirm(withdrawal_id)
-    print(f"{withdrawal_id}: confirmed" if view else f"{withdrawal_id}: not yet confirmed")
+    say = runtime(ctx).say
+    print(say("cli.withdrawals.confirmed", id=withdrawal_id) if view
+          else say("cli.withdrawals.unconfirmed", id=withdrawal_id))
 
 
 @withdrawals_app.command("expire")
 def expire(ctx: typer.Context) -> None:
     """Mark withdrawals whose reservation expired (their funds are already released)."""
     ids = _service(ctx).expire()
-    print(f"expired: {', '.join(ids) or 'none'}")
+    say = runtime(ctx).say
+    print(say("cli.withdrawals.expired", ids=say.join(ids) if ids else say("none")))
 
 
 @withdrawals_app.command("allow")
 def allow(ctx: typer.Context, customer: str, asset: str = typer.Option(..., "--asset"),
           address: str = typer.Option(..., "--address")) -> None:
     """Put an address on a customer's allow list (the cooling-off period starts now)."""
-    print(f"allowed {_service(ctx).allow(customer, address, asset)} for {customer}")
+    allowed = _service(ctx).allow(customer, address, asset)
+    print(runtime(ctx).say("cli.withdrawals.allowed", address=allowed, customer=customer))
 
 
 @withdrawals_app.command("rules")
-def rules() -> None:
-    """The rule kinds a policy can use, and their parameters."""
+def rules(ctx: typer.Context) -> None:
+    """The rule kinds a policy can use, and their parameters (in Japanese, the catalog's
+    words for each; in English, their full description)."""
+    say = runtime(ctx).say
     for kind in RULE_KINDS.values():
-        print(f"{kind.kind}: {kind.doc}")
+        doc = kind.doc if say.lang == "en" else say.word("rule.kind", kind.kind)
+        print(say("cli.withdrawals.rule", kind=kind.kind, doc=doc))
         for name, param in kind.params.items():
-            print(f"    {name}: {param.meaning}")
+            meaning = param.meaning if say.lang == "en" else say.word("rule.param", name)
+            print(say("cli.withdrawals.rule_param", name=name, meaning=meaning))
 
 
 @denylist_app.command("load")
@@ -196,17 +220,22 @@ def denylist_load(ctx: typer.Context, file: Path) -> None:
         file, invalid=runtime(ctx).settings.list_invalid_addresses)
     for kept in loaded.kept:
         print(kept)
-    print(f"{file}: {loaded.read} labels read, {loaded.new} new addresses")
+    print(runtime(ctx).say("cli.denylist.loaded", file=str(file), read=str(loaded.read),
+                           new=str(loaded.new)))
 
 
 @breaker_app.command("status")
 def breaker_status(ctx: typer.Context, fmt: str = format_option()) -> None:
     """Tripped breakers, and the log of every trip and reset."""
     service = _service(ctx)
+    rt = runtime(ctx)
     tripped = service.breaker()
-    print("tripped: " + (", ".join(sorted(tripped)) or "none"))
+    print(rt.say("cli.breaker.tripped_list",
+                 scopes=", ".join(sorted(tripped)) or rt.say("none")))
+    cells = rt.cells(fmt)
     emit(["scope", "event", "at", "by", "reason"],
-         [[e["scope"], e["event"], e["at"].isoformat(), e["by"], ENGLISH.text(e["reason"])]
+         [[e["scope"], word(cells, "brk.ev", e["event"]), e["at"].isoformat(), e["by"],
+           cells.text(e["reason"])]
           for e in service.breaker_log()], fmt)
 
 
@@ -216,14 +245,15 @@ def breaker_trip(ctx: typer.Context, scope: str = typer.Argument(..., help="Asse
                  reason: str = typer.Option(..., "--reason")) -> None:
     """Trip a breaker by hand: every withdrawal of its scope goes to review."""
     _service(ctx).trip(scope, by, verbatim(reason), actor=f"cli:{by}")
-    print(f"{scope} breaker tripped")
+    print(runtime(ctx).say("cli.breaker.tripped", scope=scope))
 
 
 @breaker_app.command("reset")
 def breaker_reset(ctx: typer.Context, scope: str, by: str = typer.Option(..., "--by")) -> None:
     """Propose a reset; it takes effect when a quorum approves (`kinko breaker approve`)."""
     view = _service(ctx).propose_reset(scope, by, actor=f"cli:{by}")
-    print(f"reset proposed as {view.proposal.id}; {view.quorum} approvals needed")
+    print(runtime(ctx).say("cli.breaker.reset_proposed", id=view.proposal.id,
+                           quorum=str(view.quorum)))
 
 
 @breaker_app.command("approve")
@@ -237,4 +267,5 @@ def breaker_approve(ctx: typer.Context, proposal_id: str,
     done = service.approve_reset(proposal_id, approver,
                                  signature_for(service.custody, proposal_id, key, signature),
                                  actor=f"cli:{approver}")
-    print("breaker reset" if done else "approval recorded; quorum not yet reached")
+    say = runtime(ctx).say
+    print(say("cli.breaker.reset") if done else say("cli.breaker.approval_recorded"))

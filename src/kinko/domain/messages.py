@@ -41,6 +41,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Union
 
 __all__ = [
+    "LANGS",
     "N_",
     "TEXT",
     "Arg",
@@ -56,6 +57,7 @@ __all__ = [
     "verbatim",
 ]
 
+LANGS = ("en", "ja")  # the languages kinko's catalogs speak
 TEXT = "text"  # the message that shows a person's own words as written
 
 

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import BaseLoader, Environment, StrictUndefined, select_autoescape
 
-from kinko.domain.messages import Message, Percent, Time, Units, Yen, decode, from_data
+from kinko.domain.messages import LANGS, Message, Percent, Time, Units, Yen, decode, from_data
 from kinko.domain.money import Asset, format_units
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
     "strict",
 ]
 
-LANGS = ("en", "ja")
 DOMAIN = "kinko"
 JST = timezone(timedelta(hours=9), "JST")
 _STRICT = [False]

@@ -3,7 +3,8 @@
 A renderer takes column names and rows of already-formatted values (strings, ints) and
 returns text; the CLI decides where it goes. Amounts arrive as exact decimal strings, so
 JSON keeps them as strings: no consumer ever sees a float. A catalog message in a cell
-(kinko.domain.messages) is shown in English: the CLI's listings are its operators' logs.
+(kinko.domain.messages) is shown in the reader's language in a table, in English in JSON
+and CSV, which programs read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.messages import Message
-from kinko.i18n import ENGLISH
+from kinko.i18n import ENGLISH, Localizer
 
 __all__ = ["FORMATS", "render_rows"]
 
@@ -32,13 +33,14 @@ every line stays whole for ``grep`` and ``cut``."""
 
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
                 *, title: str | None = None, right: Sequence[str] = (),
-                width: int | None = None) -> str:
+                width: int | None = None, say: Localizer = ENGLISH) -> str:
     """Render ``rows`` under ``columns`` as ``table``, ``json`` (list of objects) or ``csv``.
 
     A table fits ``width`` columns (a terminal's): right-aligned columns (amounts, counts)
     are never wrapped or cut, the others fold onto more lines, whole, never ellipsised (an
     address or a hash is only useful whole)."""
-    rows = [[ENGLISH.text(v) if isinstance(v, Message) else v for v in r] for r in rows]
+    reader = say if fmt == "table" else ENGLISH
+    rows = [[reader.text(v) if isinstance(v, Message) else v for v in r] for r in rows]
     if fmt == "json":
         return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2,
                           ensure_ascii=False) + "\n"
