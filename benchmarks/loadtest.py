@@ -291,7 +291,62 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The next round (2026-12-06, later): PostgreSQL's units under the writers' lock
+NOTES = """### The third round (2026-12-06, morning): what PostgreSQL executes; a customer's history
+
+Measured first on PostgreSQL with one worker (10 s runs, interleaved, load 2-4 with other
+jobs running), per unit under the writers' turn: 2.7-2.9 ms held, of which 1.1 ms the
+holding thread's CPU and 1.8-1.9 ms its one round trip (0.44 ms of it CPU): most of a unit's
+turn is PostgreSQL executing the last unit's writes and this unit's reads. With
+`pg_stat_statements` and `auto_explain`: the withdrawal's statement (its row and its running
+totals) took 0.36 ms a call, the most of any.
+
+- **The running totals' update scanned the table.** Its join of the new row's totals with
+  `outflows` was planned, as a prepared statement made while the table was small (a fresh
+  database, no `ANALYZE` yet), as a hash join over a scan of the whole table, and kept:
+  every withdrawal read every total recorded before it (3,276 rows removed by the filter at
+  one point of a 10 s run; 1.7 ms at 36,000 rows in a bare trial, growing). The later rows
+  are now found through the key's index in order (a lateral look-up, each row by its
+  `ctid`): 0.05 ms at 36,000 rows; a test checks the generic plan scans nothing. PostgreSQL's
+  CPU a request 1.39, 1.36, 1.44 → 1.13, 1.24, 1.27 ms (three pairs).
+- **The array literal was never written.** The dumper kinko registers for lists answered
+  psycopg's `get_key` with the list type itself, so psycopg kept that dumper, whose `dump`
+  is psycopg's own (per element, with a regular expression); what the last round measured
+  came from the cheaper `get_key` alone. A key of its own makes psycopg ask `upgrade` for
+  kinko's literal; a test now checks the bytes written. kinko's CPU a request 2.2, 2.04,
+  2.1 → 2.01, 1.9, 1.88 ms (three pairs).
+- **A customer's history.** A customer with 100,000 earlier withdrawals took 70-76 ms a
+  request (in process, SQLite; 2.2-2.9 ms for a customer with few): the marks of their
+  history were counted over their rows, twice a request, on the event loop. With two
+  server processes in turn, 36 ms: every destination they ever used was read again
+  whenever the other process had moved their history. Now the marks are kept per customer
+  (`customer_history`) and the destination is one look-up: 2.4-3.0 ms and 2.6 ms. On
+  PostgreSQL the customer's latest amounts were read with a prepared plan made for any
+  customer, which, where one customer holds most rows, walked the whole table in time
+  order for a customer of few (28-38 ms a request): they are planned for the customer asked
+  about. The round-trips section times this on both databases.
+- **Start-up's caches frozen with it.** The deny list (7,261 labels), the policy's rules and
+  the OpenAPI schema were built by the first requests, after start-up's objects were moved
+  out of the collector's passes: a full collection while serving walked 22,600 objects,
+  about 5 ms each; built before the freeze, 5,000 and about 2.3 ms.
+- **Tried, not taken.** httptools and uvloop (uvicorn's faster HTTP parser and event loop,
+  which `uvicorn[standard]` installs): the bare app's POST on SQLite went from about 780 to
+  1,132 requests/s in the benchmark's own run, kinko's from about 450-560 to 326 (p99
+  249 ms) at load 5.6; the server's CPU a request barely moved in interleaved runs (1.64-1.81
+  → 1.60-1.66 ms): HTTP parsing is about 8 % of kinko's CPU a request. Not installed. A
+  shorter GIL switch interval (0.5 ms) moved neither the turn nor the rate on PostgreSQL
+  again. `plan_cache_mode = force_custom_plan` (every statement planned each time): 200-212
+  against 271-277 requests/s, PostgreSQL's CPU 1.3 → 2.1 ms a request: the prepared plans
+  save more than the seq scan cost. SQLite with `wal_autocheckpoint` out of the way (no
+  checkpoint during the run): commits' p99 8.8-16 → 2.7-4.4 ms, but the requests' p99 did
+  not move beyond the noise of that hour (39.9 → 35.9 and 68 → 68 ms).
+- **What stands in the way.** On SQLite the p99: the server's CPU a request (about 1.7 ms,
+  one core) sets the rate and, at 16 connections, the median; WAL checkpoints inside a
+  commit (p99 of a commit 9-16 ms, up to 29 ms) hold every write that waits for it, and
+  on this machine a checkpoint needs the commit's thread. On PostgreSQL, the writers' turn:
+  per unit about 1.1 ms of Python and a round trip in which PostgreSQL executes the last
+  unit's writes and this unit's reads.
+
+### The next round (2026-12-06, later): PostgreSQL's units under the writers' lock
 
 Measured first, `kinko serve` on PostgreSQL with one worker under wrk (16 connections), the
 kinko process's CPU and every PostgreSQL backend's read from `/proc` (load 7-9, other jobs
