@@ -69,6 +69,11 @@ GENESIS_HASH = "0" * 64
 EntryKind = Literal["transfer", "hold", "post", "void", "expire"]
 ENTRY_KINDS: tuple[EntryKind, ...] = ("transfer", "hold", "post", "void", "expire")
 BalanceKey = tuple[str, str]  # (account, asset)
+# A balance's state as batches of transfers keep it, from batch to batch: (balance,
+# pending_debit, pending_credit) as a plain tuple of ints, which the cyclic collector stops
+# tracking after its first collection. A BalanceState (a tuple subclass) stays tracked for
+# as long as it lives, and every full collection walks each one a process keeps.
+StateValues = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -361,7 +366,6 @@ def _leg_field(account: str, asset: str) -> str:
 
 
 _CHAIN = "kinko-entry-v1\n"  # what the chain hash covers first
-_new = tuple.__new__
 
 
 def _chain_prefix(prev_hash: str, seq: int, key: str, timestamp: str) -> str:
@@ -481,7 +485,7 @@ class TransferSealer:
     not checked again (a customer named by every batch of a long run).
     """
 
-    def __init__(self, states: Mapping[BalanceKey, BalanceState], head: tuple[int, str],
+    def __init__(self, states: Mapping[BalanceKey, StateValues], head: tuple[int, str],
                  now: datetime, assets: Collection[str],
                  wallet_asset: Callable[[str], str | None],
                  known: KnownLegs | None = None) -> None:
@@ -611,15 +615,14 @@ class TransferSealer:
                        prev, sealed))
         return True
 
-    def changed(self) -> dict[BalanceKey, BalanceState]:
-        """The new state of every balance the sealed entries moved."""
+    def changed(self) -> dict[BalanceKey, StateValues]:
+        """The new state of every balance the sealed entries moved (plain tuples: see
+        :data:`StateValues`)."""
         get = self.states.get
-        new = _new  # a NamedTuple's own __new__ is a Python call: too slow here
-        out: dict[BalanceKey, BalanceState] = {}
+        out: dict[BalanceKey, StateValues] = {}
         for key, balance in self.balances.items():
             state = get(key)
-            out[key] = new(BalanceState, (balance, 0, 0) if state is None
-                           else (balance, state[1], state[2]))
+            out[key] = (balance, 0, 0) if state is None else (balance, state[1], state[2])
         return out
 
 

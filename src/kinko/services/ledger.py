@@ -41,6 +41,7 @@ from kinko.domain.ledger import (
     KnownLegs,
     Posting,
     SealedTransfers,
+    StateValues,
     TransferSealer,
     apply_entry,
     chain_hash,
@@ -404,9 +405,9 @@ class KnownBalances:
     def __init__(self, limit: int = 1 << 17) -> None:
         self.limit = limit
         self.head: tuple[int, str] | None = None
-        self._states: dict[BalanceKey, BalanceState] = {}
+        self._states: dict[BalanceKey, StateValues] = {}
 
-    def at(self, head: tuple[int, str]) -> dict[BalanceKey, BalanceState]:
+    def at(self, head: tuple[int, str]) -> dict[BalanceKey, StateValues]:
         """The stored states kept at ``head``, the store's current head (none when the
         head is not the one kept); the caller adds those it reads from the store, which
         are kept with them."""
@@ -416,7 +417,7 @@ class KnownBalances:
         return self._states
 
     def moved(self, head: tuple[int, str], now: tuple[int, str],
-              changed: Mapping[BalanceKey, BalanceState]) -> None:
+              changed: Mapping[BalanceKey, StateValues]) -> None:
         """A batch appended at ``head`` (as kept) took the ledger to ``now``, moving
         ``changed`` (all the balances it moved, or some: those left out are read from the
         store when a batch needs them); the batch may yet roll back (then the store's head
@@ -497,7 +498,7 @@ class _Batch:
                 missing = set(sealer.absent)
             found = self.tx.states(missing) if missing else {}
             if found:  # (none found: the same balances, the same pass)
-                kept.update(found)
+                kept.update({key: (b, d, c) for key, (b, d, c) in found.items()})
                 sealer = self._seal(drafts, kept, head)
             if sealer is None:
                 return None
@@ -509,7 +510,7 @@ class _Batch:
         known.moved(head, (sealer.seq, sealer.prev), keep)
         return _Written(drafts, self.now, head, sealer.sealed)
 
-    def _seal(self, drafts: Sequence[Draft], kept: Mapping[BalanceKey, BalanceState],
+    def _seal(self, drafts: Sequence[Draft], kept: Mapping[BalanceKey, StateValues],
               head: tuple[int, str]) -> TransferSealer | None:
         """The batch sealed against the balances ``kept`` (those not there taken for new),
         or ``None`` if a draft is not a plain transfer or the sealer does not take it."""
