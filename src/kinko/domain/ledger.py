@@ -506,6 +506,9 @@ class TransferSealer:
         self.absent: list[BalanceKey] = []
         self._absent = self.absent.append
         self.new_customers = False  # whether an entry was an opening balance
+        # the states of ``states`` the batch moved that hold something pending (few): read
+        # from here by the overdraft check and :meth:`changed`, not from ``states`` again
+        self._pending: dict[BalanceKey, StateValues] = {}
         self._add_row = self.sealed.rows.extend
         self._add_leg = self.sealed.legs.extend
 
@@ -555,8 +558,10 @@ class TransferSealer:
         parts = [head]
         add = parts.append
         legs = self._legs
+        known = self._known
         balances = self.balances
         states = self.states
+        pending = self._pending
         add_leg = self._add_leg
         first = postings[0][1]
         total = 0
@@ -564,11 +569,14 @@ class TransferSealer:
         seq = self.seq + 1
         for place, (account, asset, amount) in enumerate(postings):
             leg_key = (account, asset)
-            leg = legs.get(leg_key)
+            # (a customer named by an earlier batch: found at once among the known legs)
+            leg = known.get(leg_key)
             if leg is None:
-                leg = self._leg(account, asset, not new_customers_only)
+                leg = legs.get(leg_key)
                 if leg is None:
-                    return False
+                    leg = self._leg(account, asset, not new_customers_only)
+                    if leg is None:
+                        return False
             if type(amount) is not int or not amount:
                 return False
             field, guard, customer = leg
@@ -589,6 +597,8 @@ class TransferSealer:
                     return False
                 else:
                     balance = state[0] + amount
+                    if state[1] or state[2]:
+                        pending[leg_key] = state
             elif new_customers_only and customer:
                 return False
             else:
@@ -598,8 +608,8 @@ class TransferSealer:
             # zero: refused the general way (which checks an entry's net change per leg;
             # this check, per posting, is never more lenient than that one)
             if guard and guard * amount > 0:
-                state = states.get(leg_key)
-                reserved = 0 if state is None else state[1] if guard > 0 else state[2]
+                held = pending.get(leg_key)
+                reserved = 0 if held is None else held[1] if guard > 0 else held[2]
                 if -guard * balance < reserved:
                     return False
         if _unbalanced(postings) if assets else total:
@@ -608,7 +618,9 @@ class TransferSealer:
         content = "".join(parts).encode()
         self.seq = seq
         prev = self.prev
-        chained = hashlib.sha256(_prefix(prev, seq, key, stamp).encode())
+        position = str(seq)  # what _prefix spells, inline (a call an entry less)
+        chained = hashlib.sha256(
+            f"{_CHAIN}{prev}\n{len(position)}:{position}{len(key)}:{key}{stamp}".encode())
         chained.update(content)
         self.prev = sealed = chained.hexdigest()
         self._add_row((seq, key, when, source, memo, hashlib.sha256(content).hexdigest(),
@@ -618,11 +630,13 @@ class TransferSealer:
     def changed(self) -> dict[BalanceKey, StateValues]:
         """The new state of every balance the sealed entries moved (plain tuples: see
         :data:`StateValues`)."""
-        get = self.states.get
+        pending = self._pending
+        if not pending:
+            return {key: (balance, 0, 0) for key, balance in self.balances.items()}
         out: dict[BalanceKey, StateValues] = {}
         for key, balance in self.balances.items():
-            state = get(key)
-            out[key] = (balance, 0, 0) if state is None else (balance, state[1], state[2])
+            held = pending.get(key)
+            out[key] = (balance, 0, 0) if held is None else (balance, held[1], held[2])
         return out
 
 
