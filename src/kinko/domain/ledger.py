@@ -69,10 +69,7 @@ GENESIS_HASH = "0" * 64
 EntryKind = Literal["transfer", "hold", "post", "void", "expire"]
 ENTRY_KINDS: tuple[EntryKind, ...] = ("transfer", "hold", "post", "void", "expire")
 BalanceKey = tuple[str, str]  # (account, asset)
-# A balance's state as batches of transfers keep it, from batch to batch: (balance,
-# pending_debit, pending_credit) as a plain tuple of ints, which the cyclic collector stops
-# tracking after its first collection. A BalanceState (a tuple subclass) stays tracked for
-# as long as it lives, and every full collection walks each one a process keeps.
+# A balance's state as a plain tuple of ints: (balance, pending_debit, pending_credit)
 StateValues = tuple[int, int, int]
 
 
@@ -483,13 +480,20 @@ class TransferSealer:
     depends on nothing but its text and ``assets``: given ``known`` (a :class:`KnownLegs`
     the caller keeps for one set of ``assets``), such a leg checked by an earlier batch is
     not checked again (a customer named by every batch of a long run).
+
+    Balances before the batch are given as ``states`` (by asset, then account: each a
+    balance) and ``held`` (pending debit and credit, of the balances that have any): a
+    caller that keeps them from batch to batch then keeps only texts and ints, which the
+    cyclic collector never tracks.
     """
 
-    def __init__(self, states: Mapping[BalanceKey, StateValues], head: tuple[int, str],
+    def __init__(self, states: Mapping[str, Mapping[str, int]], head: tuple[int, str],
                  now: datetime, assets: Collection[str],
                  wallet_asset: Callable[[str], str | None],
-                 known: KnownLegs | None = None) -> None:
+                 known: KnownLegs | None = None,
+                 held: Mapping[BalanceKey, tuple[int, int]] | None = None) -> None:
         self.states = states  # before the batch
+        self.held = held if held is not None else {}
         self.balances: dict[BalanceKey, int] = {}  # running, of the legs the batch moved
         self.seq, self.prev = head
         self.now = now
@@ -506,9 +510,6 @@ class TransferSealer:
         self.absent: list[BalanceKey] = []
         self._absent = self.absent.append
         self.new_customers = False  # whether an entry was an opening balance
-        # the states of ``states`` the batch moved that hold something pending (few): read
-        # from here by the overdraft check and :meth:`changed`, not from ``states`` again
-        self._pending: dict[BalanceKey, StateValues] = {}
         self._add_row = self.sealed.rows.extend
         self._add_leg = self.sealed.legs.extend
 
@@ -561,7 +562,7 @@ class TransferSealer:
         known = self._known
         balances = self.balances
         states = self.states
-        pending = self._pending
+        held = self.held
         add_leg = self._add_leg
         first = postings[0][1]
         total = 0
@@ -589,16 +590,15 @@ class TransferSealer:
                 assets = True
             balance = balances.get(leg_key)
             if balance is None:
-                state = states.get(leg_key)
-                if state is None:
+                of_asset = states.get(asset)
+                before = None if of_asset is None else of_asset.get(account)
+                if before is None:
                     balance = amount
                     self._absent(leg_key)
                 elif new_customers_only and customer:
                     return False
                 else:
-                    balance = state[0] + amount
-                    if state[1] or state[2]:
-                        pending[leg_key] = state
+                    balance = before + amount
             elif new_customers_only and customer:
                 return False
             else:
@@ -608,8 +608,8 @@ class TransferSealer:
             # zero: refused the general way (which checks an entry's net change per leg;
             # this check, per posting, is never more lenient than that one)
             if guard and guard * amount > 0:
-                held = pending.get(leg_key)
-                reserved = 0 if held is None else held[1] if guard > 0 else held[2]
+                pending = held.get(leg_key)
+                reserved = 0 if pending is None else pending[0] if guard > 0 else pending[1]
                 if -guard * balance < reserved:
                     return False
         if _unbalanced(postings) if assets else total:
@@ -628,15 +628,15 @@ class TransferSealer:
         return True
 
     def changed(self) -> dict[BalanceKey, StateValues]:
-        """The new state of every balance the sealed entries moved (plain tuples: see
-        :data:`StateValues`)."""
-        pending = self._pending
-        if not pending:
+        """The new state of every balance the sealed entries moved (a transfer moves no
+        pending amount: those are as ``held`` has them)."""
+        held = self.held
+        if not held:
             return {key: (balance, 0, 0) for key, balance in self.balances.items()}
         out: dict[BalanceKey, StateValues] = {}
         for key, balance in self.balances.items():
-            held = pending.get(key)
-            out[key] = (balance, 0, 0) if held is None else (balance, held[1], held[2])
+            pending = held.get(key)
+            out[key] = (balance, 0, 0) if pending is None else (balance, *pending)
         return out
 
 
