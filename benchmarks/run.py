@@ -306,7 +306,7 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   the client builds its next batch, outside the timed appends) walks all of them. Not
   repeated: the 32-byte hashes and the partial unique index of resolved holds (above).
 - Measured again on 2026-12-06 05:40-06:30 UTC (load average 1.5-57 on 2 cores; CPU time, runs
-  interleaved with the code before). Where a batched append's time goes (sampled with native
+  interleaved with the code before). Where a batched append's time went before (sampled, native
   frames, 200,000 entries): SQLite's statements 35% (of which binding their parameters 10%: 23
   values an entry, each text copied), the commits 6% (writing the WAL's frames), the sealing
   about 25%, and 5% the collection of the youngest objects that follows each batch. Not I/O: for
