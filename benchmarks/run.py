@@ -343,7 +343,9 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   18.7, 23.3 and 25.8 s for 1,000,000 entries (a bare script of the same appends: 18.6-19.9 s
   wall, 17.1 s of CPU). Outside the timed appends: the client's drafts cost about 4 s of full
   collections at 1,000,000 entries (`Draft` and `Posting` are named tuples, which the collector
-  never untracks).
+  never untracks). `--only ledger` at 06:51-06:54 UTC: batched SQLite 18.52 s for 1,000,000
+  entries (107,974 postings/s, load 6.0 → 4.3), 0.43× the raw baseline of the same run (0.36× in
+  the run before this round); the import 5.14 s at load 25 → 22.
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
   synchronous=FULL; a round trip and commit on PostgreSQL).
