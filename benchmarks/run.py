@@ -305,6 +305,47 @@ NOTES = """## Where the time goes (profiled 2026-12-05, not re-measured by each 
   tuples, which the collector never untracks: each full collection (in the benchmark, while
   the client builds its next batch, outside the timed appends) walks all of them. Not
   repeated: the 32-byte hashes and the partial unique index of resolved holds (above).
+- Measured again on 2026-12-06 05:40-06:30 UTC (load average 1.5-57 on 2 cores; CPU time, runs
+  interleaved with the code before). Where a batched append's time went before (sampled, native
+  frames, 200,000 entries): SQLite's statements 35% (of which binding their parameters 10%: 23
+  values an entry, each text copied), the commits 6% (writing the WAL's frames), the sealing
+  about 25%, and 5% the collection of the youngest objects that follows each batch. Not I/O: for
+  300,000 entries, 127 `fdatasync` took 0.04 s and 160,755 `pwrite` 0.2-0.3 s. Pages a batch of
+  10,000 changes at 200,000 entries (1,432): the entries' rows 632 (three 64-digit hashes an
+  entry), the postings' account index 335, the postings 217, the balances 110, the key, time and
+  resolved-hold indexes 55, 52 and 29: no index is a large share, and each serves a query (the
+  key: idempotency; the time: balances as of a time; the resolved hold: a hold resolved once).
+  What moved: the balances kept from batch to batch are ints by asset, then account (the
+  collector never tracks texts and ints); a record per balance was scanned by the collection
+  after the batch that made it (3-6 ms a batch), and a dict keyed by (account, asset) tuples is
+  tracked again by every batch that adds a key, then scanned whole (5.7 ms every other batch):
+  now 0.3-0.4 ms a batch, and a full collection walks 100,000 objects fewer (44-46 → 27-34 ms
+  after 200,000 entries); the sealer finds a customer an earlier batch named among the known legs
+  at once and reads each balance once (sealing alone, 10,000 entries: 4.1-4.5 → 3.75-3.87 µs an
+  entry). Appending onto a copy of a 200,000-entry journal, thread CPU, minimum of four runs a
+  process, three pairs: 14.05, 14.46, 13.88 → 13.98, 13.65, 13.42 µs an entry; whole runs are
+  within their noise (300,000 entries, three pairs at load 2.2-2.6: 15.5-16.6 → 15.2-16.2 µs;
+  1,000,000, two pairs at load 6.6-7.1: 16.25 and 17.02 → 16.39 and 16.33); random customers,
+  200,000 entries, two pairs: 22.4 and 22.5 → 20.6 and 20.6 µs; the import not worse (two pairs,
+  wall: 4.57 and 7.37 → 4.34 and 6.64 s). `Ledger.verify` pauses the collector (its collections
+  were about 11 s of a 1,000,000-entry verify): 300,000 entries, two pairs, 7.9 and 8.2 → 6.5 and
+  6.8 s of CPU, the same peak memory. Tried and not kept: a WAL checkpoint every 10,000 pages
+  instead of 1,000 (300,000 entries, medians of three pairs: 14.87 → 14.98 µs an entry;
+  1,000,000, two pairs: 15.40 → 15.74; the checkpoint is about 5% of an append, as no checkpoint
+  at all took 14.59, and a ten times larger interval saves about a quarter of it: 40,381 → 30,800
+  page reads, 127 → 47 `fdatasync`; not worth a request's commit after a batch paying for a 40 MB
+  checkpoint); `mmap_size` 1 GiB and `cache_size` 256 MiB (medians of three pairs: 15.68 and
+  15.60 against 14.87 µs); pages of 2,048, 8,192 or 16,384 bytes (two pairs: 15.30, 15.16, 14.82
+  against 15.08: noise); SQLite's secure delete off (this build zeroes the space a cell leaves by
+  default; a bare trial of the postings' inserts and the balances' upserts: 2.04 and 0.95 → 2.00
+  and 0.94 µs an entry). Where the benchmark's wall time goes that the appends' CPU does not
+  show: other work on the 2 cores. Within six minutes at load 1.8-3.3, the same code printed
+  18.7, 23.3 and 25.8 s for 1,000,000 entries (a bare script of the same appends: 18.6-19.9 s
+  wall, 17.1 s of CPU). Outside the timed appends: the client's drafts cost about 4 s of full
+  collections at 1,000,000 entries (`Draft` and `Posting` are named tuples, which the collector
+  never untracks). `--only ledger` at 06:51-06:54 UTC: batched SQLite 18.52 s for 1,000,000
+  entries (107,974 postings/s, load 6.0 → 4.3), 0.43× the raw baseline of the same run (0.36× in
+  the run before this round); the import 5.14 s at load 25 → 22.
 - The baseline writes only the postings table (same index) and does none of that work.
 - The single-entry figures are bounded by one durable commit per entry (fsync on SQLite with
   synchronous=FULL; a round trip and commit on PostgreSQL).

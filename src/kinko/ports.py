@@ -41,7 +41,14 @@ from kinko.domain.chain import Block, Transfer
 from kinko.domain.cosign import CosignRequest, KinkoFacts, SafeState, refuse
 from kinko.domain.cosign_log import Decision
 from kinko.domain.custody import Multisig, Wallet
-from kinko.domain.ledger import BalanceKey, BalanceState, Entry, Hold, SealedTransfers
+from kinko.domain.ledger import (
+    BalanceKey,
+    BalanceState,
+    Entry,
+    Hold,
+    SealedTransfers,
+    StateValues,
+)
 from kinko.domain.messages import Message
 from kinko.domain.money import Asset
 from kinko.domain.policy_lock import StoredPolicy, Veto
@@ -201,7 +208,7 @@ class LedgerWriter(LedgerReader, Protocol):
     ) -> None: ...
     # the same, for plain transfers sealed by a TransferSealer
     def append_transfers(
-        self, sealed: SealedTransfers, states: Mapping[BalanceKey, BalanceState]
+        self, sealed: SealedTransfers, states: Mapping[BalanceKey, StateValues]
     ) -> None: ...
     def put_wallet(self, wallet: Wallet) -> None: ...
     def put_assets(self, assets: Sequence[Asset]) -> None: ...

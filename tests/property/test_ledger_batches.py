@@ -205,6 +205,39 @@ def test_an_overdraft_in_the_middle_refuses_the_whole_batch(template: Path,
     store.close()
 
 
+def test_a_batch_leaves_what_holds_reserve(template: Path, copies: tuple[Path, Path]) -> None:
+    """A batch of transfers may not spend what a pending hold reserves, whether it reads
+    the held balance from the store or finds it kept by the batch before; the balances it
+    writes keep the amount held."""
+    store, ledger = _ledger(template, copies[0], FixedClock())
+    try:
+        ledger.open_hold("h1", Hold("H1", "customer:C2", WALLETS["XEM"], "XEM", 30),
+                         source="req")
+        pay = [Draft(f"w{i}", postings=(Posting("customer:C2", "XEM", 30),
+                                        Posting(WALLETS["XEM"], "XEM", -30)), source="t")
+               for i in range(2)]
+        ledger.append(pay)  # 100 less 60: 40 left, 30 of it held
+        state = ledger.balances(account="customer:C2", asset="XEM")[0].state
+        assert (state.balance, state.pending_debit, state.pending_credit) == (-40, 30, 0)
+        too_much = [Draft("d1", postings=(Posting(WALLETS["XEM"], "XEM", 5),
+                                          Posting("customer:C1", "XEM", -5)), source="t"),
+                    Draft("w2", postings=(Posting("customer:C2", "XEM", 11),
+                                          Posting(WALLETS["XEM"], "XEM", -11)), source="t")]
+        before = dump(store)
+        with pytest.raises(Overdraft) as caught:
+            ledger.append(too_much)
+        assert "customer:C2 would have -1 XEM minor units available (had 10)" in (
+            caught.value.message)
+        assert dump(store) == before
+        ledger.append([too_much[0], too_much[1]._replace(postings=(
+            Posting("customer:C2", "XEM", 10), Posting(WALLETS["XEM"], "XEM", -10)))])
+        state = ledger.balances(account="customer:C2", asset="XEM")[0].state
+        assert (state.balance, state.pending_debit) == (-30, 30)
+        assert ledger.verify().ok
+    finally:
+        store.close()
+
+
 def test_batches_after_an_import_see_the_opening_balances(template: Path,
                                                         copies: tuple[Path, Path]) -> None:
     """An import's opening balances are not kept in memory for the next batch: the batches

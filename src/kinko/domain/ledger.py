@@ -69,6 +69,8 @@ GENESIS_HASH = "0" * 64
 EntryKind = Literal["transfer", "hold", "post", "void", "expire"]
 ENTRY_KINDS: tuple[EntryKind, ...] = ("transfer", "hold", "post", "void", "expire")
 BalanceKey = tuple[str, str]  # (account, asset)
+# A balance's state as a plain tuple of ints: (balance, pending_debit, pending_credit)
+StateValues = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,6 @@ def _leg_field(account: str, asset: str) -> str:
 
 
 _CHAIN = "kinko-entry-v1\n"  # what the chain hash covers first
-_new = tuple.__new__
 
 
 def _chain_prefix(prev_hash: str, seq: int, key: str, timestamp: str) -> str:
@@ -479,13 +480,20 @@ class TransferSealer:
     depends on nothing but its text and ``assets``: given ``known`` (a :class:`KnownLegs`
     the caller keeps for one set of ``assets``), such a leg checked by an earlier batch is
     not checked again (a customer named by every batch of a long run).
+
+    Balances before the batch are given as ``states`` (by asset, then account: each a
+    balance) and ``held`` (pending debit and credit, of the balances that have any): a
+    caller that keeps them from batch to batch then keeps only texts and ints, which the
+    cyclic collector never tracks.
     """
 
-    def __init__(self, states: Mapping[BalanceKey, BalanceState], head: tuple[int, str],
+    def __init__(self, states: Mapping[str, Mapping[str, int]], head: tuple[int, str],
                  now: datetime, assets: Collection[str],
                  wallet_asset: Callable[[str], str | None],
-                 known: KnownLegs | None = None) -> None:
+                 known: KnownLegs | None = None,
+                 held: Mapping[BalanceKey, tuple[int, int]] | None = None) -> None:
         self.states = states  # before the batch
+        self.held = held if held is not None else {}
         self.balances: dict[BalanceKey, int] = {}  # running, of the legs the batch moved
         self.seq, self.prev = head
         self.now = now
@@ -551,8 +559,10 @@ class TransferSealer:
         parts = [head]
         add = parts.append
         legs = self._legs
+        known = self._known
         balances = self.balances
         states = self.states
+        held = self.held
         add_leg = self._add_leg
         first = postings[0][1]
         total = 0
@@ -560,11 +570,14 @@ class TransferSealer:
         seq = self.seq + 1
         for place, (account, asset, amount) in enumerate(postings):
             leg_key = (account, asset)
-            leg = legs.get(leg_key)
+            # (a customer named by an earlier batch: found at once among the known legs)
+            leg = known.get(leg_key)
             if leg is None:
-                leg = self._leg(account, asset, not new_customers_only)
+                leg = legs.get(leg_key)
                 if leg is None:
-                    return False
+                    leg = self._leg(account, asset, not new_customers_only)
+                    if leg is None:
+                        return False
             if type(amount) is not int or not amount:
                 return False
             field, guard, customer = leg
@@ -577,14 +590,15 @@ class TransferSealer:
                 assets = True
             balance = balances.get(leg_key)
             if balance is None:
-                state = states.get(leg_key)
-                if state is None:
+                of_asset = states.get(asset)
+                before = None if of_asset is None else of_asset.get(account)
+                if before is None:
                     balance = amount
                     self._absent(leg_key)
                 elif new_customers_only and customer:
                     return False
                 else:
-                    balance = state[0] + amount
+                    balance = before + amount
             elif new_customers_only and customer:
                 return False
             else:
@@ -594,8 +608,8 @@ class TransferSealer:
             # zero: refused the general way (which checks an entry's net change per leg;
             # this check, per posting, is never more lenient than that one)
             if guard and guard * amount > 0:
-                state = states.get(leg_key)
-                reserved = 0 if state is None else state[1] if guard > 0 else state[2]
+                pending = held.get(leg_key)
+                reserved = 0 if pending is None else pending[0] if guard > 0 else pending[1]
                 if -guard * balance < reserved:
                     return False
         if _unbalanced(postings) if assets else total:
@@ -604,22 +618,25 @@ class TransferSealer:
         content = "".join(parts).encode()
         self.seq = seq
         prev = self.prev
-        chained = hashlib.sha256(_prefix(prev, seq, key, stamp).encode())
+        position = str(seq)  # what _prefix spells, inline (a call an entry less)
+        chained = hashlib.sha256(
+            f"{_CHAIN}{prev}\n{len(position)}:{position}{len(key)}:{key}{stamp}".encode())
         chained.update(content)
         self.prev = sealed = chained.hexdigest()
         self._add_row((seq, key, when, source, memo, hashlib.sha256(content).hexdigest(),
                        prev, sealed))
         return True
 
-    def changed(self) -> dict[BalanceKey, BalanceState]:
-        """The new state of every balance the sealed entries moved."""
-        get = self.states.get
-        new = _new  # a NamedTuple's own __new__ is a Python call: too slow here
-        out: dict[BalanceKey, BalanceState] = {}
+    def changed(self) -> dict[BalanceKey, StateValues]:
+        """The new state of every balance the sealed entries moved (a transfer moves no
+        pending amount: those are as ``held`` has them)."""
+        held = self.held
+        if not held:
+            return {key: (balance, 0, 0) for key, balance in self.balances.items()}
+        out: dict[BalanceKey, StateValues] = {}
         for key, balance in self.balances.items():
-            state = get(key)
-            out[key] = new(BalanceState, (balance, 0, 0) if state is None
-                           else (balance, state[1], state[2]))
+            pending = held.get(key)
+            out[key] = (balance, 0, 0) if pending is None else (balance, *pending)
         return out
 
 

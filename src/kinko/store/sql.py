@@ -60,6 +60,7 @@ from kinko.domain.ledger import (
     Hold,
     Posting,
     SealedTransfers,
+    StateValues,
     entry_deltas,
 )
 from kinko.domain.money import Asset
@@ -1892,7 +1893,7 @@ class SqlLedger:
     def _write(self, last: tuple[int, str], new_holds: list[tuple[Any, ...]],
                entry_rows: list[tuple[Any, ...]], posting_rows: list[tuple[Any, ...]],
                resolves: list[tuple[str, str, int]],
-               states: Mapping[BalanceKey, BalanceState]) -> None:
+               states: Mapping[BalanceKey, StateValues]) -> None:
         """:meth:`append`'s writes: its rows, the holds it resolves (``resolves``: each
         hold's id, new state and resolving entry), the balances and the new head ``last``
         (sequence and hash)."""
@@ -1924,7 +1925,7 @@ class SqlLedger:
             self._head = last
 
     def append_transfers(self, sealed: SealedTransfers,
-                         states: Mapping[BalanceKey, BalanceState]) -> None:
+                         states: Mapping[BalanceKey, StateValues]) -> None:
         """:meth:`append` for plain transfers as a
         :class:`~kinko.domain.ledger.TransferSealer` sealed them: on SQLite the same rows,
         written from the batch's flat values (no record per entry or posting, no hold
@@ -1980,7 +1981,7 @@ class SqlLedger:
                         entry_rows: list[tuple[Any, ...]],
                         posting_rows: list[tuple[Any, ...]],
                         resolves: list[tuple[str, str, int]],
-                        states: Mapping[BalanceKey, BalanceState]) -> None:
+                        states: Mapping[BalanceKey, StateValues]) -> None:
         """PostgreSQL, a few entries: all of :meth:`append`'s writes in one statement (one
         round trip, while the writers' lock is held), its parts data-modifying ``WITH``
         clauses, which PostgreSQL runs to completion whether or not the last part reads
@@ -2022,13 +2023,13 @@ class SqlLedger:
         if self._head is not None:
             self._head = last
 
-    def _balance_rows(self, states: Mapping[BalanceKey, BalanceState]) -> list[tuple[Any, ...]]:
+    def _balance_rows(self, states: Mapping[BalanceKey, StateValues]) -> list[tuple[Any, ...]]:
         amount = self._amount
         # most balances have nothing pending: its text written without a conversion
         return [(a, c, amount(b), amount(d) if d else "0", amount(k) if k else "0")
                 for (a, c), (b, d, k) in states.items()]
 
-    def _upsert_balances(self, states: Mapping[BalanceKey, BalanceState]) -> None:
+    def _upsert_balances(self, states: Mapping[BalanceKey, StateValues]) -> None:
         if not states:
             return
         rows = self._balance_rows(states)
