@@ -131,11 +131,11 @@ class RoundTrips:
             setattr(owner, name, old)
 
 
-def _exchange(url: str, servers: int = 1) -> tuple[Any, dict[str, str], Any]:
-    """An exchange at ``url`` served in process: the API's test client (with ``servers``,
-    a list of that many, each an app of its own on the same store, as separate server
-    processes keep their own caches), the operator's headers and the store (100 customers
-    with ETH, the 20-rule policy, the deny list)."""
+def _exchange(url: str, servers: int = 1) -> tuple[list[Any], dict[str, str], Any]:
+    """An exchange at ``url`` served in process: the API's test clients (``servers`` of
+    them, each an app of its own on the same store, as separate server processes keep
+    their own caches), the operator's headers and the store (100 customers with ETH, the
+    20-rule policy, the deny list)."""
     import screening  # benchmarks/screening.py: the same 20-rule policy
     from fastapi.testclient import TestClient
 
@@ -175,15 +175,14 @@ def _exchange(url: str, servers: int = 1) -> tuple[Any, dict[str, str], Any]:
     clients = [TestClient(create_app(lambda: Custody(Ledger(
         store, SystemClock(), AssetRegistry.default()), chain=chain), lambda: access))
         for _ in range(servers)]
-    return (clients[0] if servers == 1 else clients), {"Authorization": f"Bearer {token}"}, \
-        store
+    return clients, {"Authorization": f"Bearer {token}"}, store
 
 
 def measure(url: str, requests: int, round_trips: bool = False
             ) -> dict[str, dict[str, float]]:
     """Per request: transactions, statements, commits, for each kind of request; with
     ``round_trips`` (PostgreSQL), the round trips instead."""
-    client, headers, store = _exchange(url)
+    (client,), headers, store = _exchange(url)
     counter: Counting | RoundTrips = RoundTrips() if round_trips else Counting(store.engine)
 
     states: Counter[str] = Counter()

@@ -60,10 +60,6 @@ _MARKS = (  # one row: see SqlScreening.request_marks
     "(SELECT CASE WHEN EXISTS (SELECT 1 FROM withdrawals WHERE customer = :p AND "
     f"destination = :p AND state IN ({_COUNTED_IN})) THEN 1 ELSE 0 END) AS m10 "
     "FROM (SELECT 1 AS one) AS o LEFT JOIN balances AS h ON h.account = :p AND h.asset = :p")
-# one more withdrawal of a customer (the parameters: the customer, 1 if screening counts it)
-_RECORDED = ("INSERT INTO customer_history (customer, recorded, counted) VALUES (:p, 1, :p) "
-             "ON CONFLICT (customer) DO UPDATE SET recorded = customer_history.recorded + 1, "
-             "counted = customer_history.counted + excluded.counted")
 _AMOUNTS = AMOUNTS_SCREENED  # a customer's latest amounts screening compares a request with
 _WIDTH = 12  # the tagged rows' columns: a tag and the marks' eleven
 _NULLS = ", NULL" * (_WIDTH - 3)
@@ -102,6 +98,14 @@ def _scopes(row: WithdrawalRow) -> list[tuple[str, str, str]]:
 
 
 
+def _recorded(customer: str, counted: str) -> str:
+    """One more withdrawal of a customer in their history: ``customer`` and ``counted`` (1
+    if screening counts it, else 0) as SQL, a placeholder or a literal."""
+    return ("INSERT INTO customer_history (customer, recorded, counted) VALUES "
+            f"({customer}, 1, {counted}) ON CONFLICT (customer) DO UPDATE SET recorded = "
+            f"customer_history.recorded + 1, counted = customer_history.counted + {counted}")
+
+
 def with_totals(first: str, scopes: int) -> str:
     """PostgreSQL: the statement of :meth:`SqlScreening._add_with_totals` for ``scopes``
     running totals. The rows after the new one are found through the key's index in
@@ -109,10 +113,9 @@ def with_totals(first: str, scopes: int) -> str:
     totals with the table could be planned as a scan of all of it, and a prepared
     statement keeps the plan made while the table was small (before any ``ANALYZE``)."""
     rows = ", ".join(["(%s, %s, %s)"] * scopes)
-    recorded = _RECORDED.replace(":p, 1, :p", "%s, 1, 1").replace(
-        "excluded.counted", "1")
     return (
-        f"WITH w AS ({first}), c AS ({recorded}), v(scope, asset, key) AS (VALUES {rows}), "
+        f"WITH w AS ({first}), c AS ({_recorded('%s', '1')}), v(scope, asset, key) AS "
+        f"(VALUES {rows}), "
         "b AS (SELECT v.scope, v.asset, v.key, o.total, o.n FROM v LEFT JOIN LATERAL "
         "(SELECT total, n FROM outflows AS f WHERE f.scope = v.scope AND f.asset = "
         "v.asset AND f.key = v.key AND (at_us, withdrawal) < (%s, %s) ORDER BY at_us "
@@ -162,7 +165,7 @@ class SqlScreening:
             run(self.conn, insert, values)
         except IntegrityError:
             raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
-        run(self.conn, _RECORDED.replace(":p", p), (row["customer"], int(counted)))
+        run(self.conn, _recorded(p, str(int(counted))), (row["customer"],))
         if counted:
             self._add_outflow(row["id"], at, int(row["amount"]), _scopes(row))
 
