@@ -271,8 +271,8 @@ class Withdrawals:
         self._rules: tuple[str, tuple[Rule, ...], frozenset[tuple[str, timedelta]]] = \
             ("", (), frozenset())
         # per (customer, asset): the lists screening reads (allow list, latest amounts) with
-        # the marks they were read at and the database's stamp; used
-        # before the writers' lock only while the marks read then have not moved
+        # the marks they were read at and the database's stamp; used before the writers'
+        # lock only while the marks read then have not moved
         self._lists: dict[tuple[str, str], tuple[int, _Inputs]] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -480,8 +480,9 @@ class Withdrawals:
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
         allow = seen.allow_list if seen.marks.allow == marks.allow \
             else tables.allowed(customer)
-        if seen.marks.history != marks.history:  # read again (the lists' next request
-            # reads them again too: no newest)
+        # a history that moved: the amounts read again (and by the next request too: no
+        # newest is kept with them)
+        if seen.marks.history != marks.history:
             amounts = tuple(tables.customer_amounts(customer, asset))
             return _Inputs(marks._replace(history=(-1, 0)), allow, amounts)
         return _Inputs(marks, allow, seen.amounts, seen.newest)
