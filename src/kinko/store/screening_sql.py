@@ -207,9 +207,10 @@ class SqlScreening:
         next round trip: the insert ``first`` (the withdrawal's row), then the withdrawal
         in each running total, after the last row before it (at, id); the rows after it
         (another process's clock ran behind) carry its amount too."""
+        customer = first[1][1]  # the withdrawal row's second column
         defer(self.conn, with_totals(first[0], len(scopes)),
-            (*first[1], first[1][1], *(v for scope in scopes for v in scope), at, wid, at,
-             wid, amount, amount, at, wid, amount),
+            (*first[1], customer, *(v for scope in scopes for v in scope), at, wid, at, wid,
+             amount, amount, at, wid, amount),
             conflict=lambda _why: IdempotencyConflict(f"withdrawal {wid} already exists"))
 
     def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
