@@ -3,13 +3,21 @@ it. ``POST /w`` validates the same JSON body as ``POST /v1/withdrawals`` and wri
 (its own transaction, through a SQLAlchemy pool, on the database at ``BARE_DATABASE_URL``:
 the same kind and settings as kinko's in the same run); ``GET /g`` returns a small JSON.
 
-    BARE_DATABASE_URL=sqlite:///x.db uvicorn --factory bare:app --port 8001
+    BARE_DATABASE_URL=sqlite:///x.db python bare.py 8001 [WORKERS]
+
+With several workers it is served as ``kinko serve --workers N`` is: uvicorn's processes
+share a listening socket marked as TCP (uvicorn leaves it unmarked, and asyncio then keeps
+Nagle's algorithm on for every connection: about 40 ms a request on a kept-alive
+connection, which neither server should be measured with).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
 
+import uvicorn
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, Field
 from sqlalchemy import create_engine, event, text
@@ -48,3 +56,20 @@ def app() -> FastAPI:
         return {"tripped": []}
 
     return api
+
+
+if __name__ == "__main__":
+    port, workers = int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    if workers == 1:
+        uvicorn.run("bare:app", factory=True, port=port, log_level="warning",
+                    access_log=False)
+    else:
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config("bare:app", factory=True, port=port, workers=workers,
+                                log_level="warning", access_log=False)
+        bound = config.bind_socket()
+        marked = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP,
+                               fileno=bound.detach())
+        marked.set_inheritable(True)
+        Multiprocess(config, sockets=[marked]).run()

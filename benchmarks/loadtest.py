@@ -220,9 +220,7 @@ def run_setup(name: str, seconds: int, folder: Path, profile: bool,
             bare_env["BARE_SYNCHRONOUS"] = synchronous
         for workers in ([1, 2] if kind == "postgres" and max_workers > 1 else [1]):
             tag = f"{name}, {workers} worker{'s' if workers > 1 else ''}"
-            bare_argv = [sys.executable, "-m", "uvicorn", "--factory", "bare:app", "--port",
-                         "PORT", "--log-level", "warning", "--no-access-log",
-                         "--app-dir", str(HERE), "--workers", str(workers)]
+            bare_argv = [sys.executable, str(HERE / "bare.py"), "PORT", str(workers)]
             kinko_argv = [sys.executable, "-m", "kinko", "serve", "--port", "PORT",
                           *(["--workers", str(workers)] if workers > 1 else [])]
             print(f"running: {tag} ...", flush=True)
