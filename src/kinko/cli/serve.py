@@ -168,5 +168,7 @@ def tcp_listener(config: Config) -> socket.socket:
     if sock.family not in (socket.AF_INET, socket.AF_INET6):
         return sock
     marked = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    # and off on the listener too, which the accepted sockets inherit on Linux
+    marked.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     marked.set_inheritable(True)
     return marked
