@@ -289,7 +289,38 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The third round (2026-12-06, morning): what PostgreSQL executes; a customer's history
+NOTES = """### The fourth round (2026-12-06, late morning): two workers lost 40 ms a request
+
+- **`kinko serve --workers N` kept Nagle's algorithm on.** With two processes the bare app
+  answered 317-340 requests/s against 746-753 with one, kinko 151 against 287, while the
+  machine was mostly idle; at one connection the bare app took 48 ms a request (1.5 ms with
+  one process). uvicorn binds the socket its processes share with the protocol left at 0,
+  and asyncio turns `TCP_NODELAY` on only for accepted sockets whose protocol says TCP: each
+  response's body waited for the client's delayed ACK of its headers. One process never
+  paid it (asyncio makes that socket itself). `kinko serve --workers N` now binds the socket
+  marked as TCP, with `TCP_NODELAY` on it too (a test accepts a connection from it and reads
+  the option; the socket uvicorn binds alone reads 0). The bare app is served the same way
+  for its two-worker figure (`bare.py`), so the baseline is the stack's, not the defect's:
+  bare 317-340 → 718-1,002 requests/s, kinko 151 → 347 (10 s runs, load 1-3).
+- **So the two-worker ratio fell while kinko doubled.** The benchmark's run (07:55-07:58 UTC,
+  the table above): two workers 300 against 1,127 (0.27×; 151 against 337, 0.45×, before: the
+  baseline had the defect too). kinko with two workers is no faster than with one (327),
+  since both processes' batches take turns on the ledger head's row lock.
+- **One worker on PostgreSQL: where the rest of the time goes.** Timed around the writers'
+  turn (10 s, load 1): held 74 % of the time (2.3 ms a unit, 3.1 ms to open a batch, 1.2-1.9
+  ms to commit it), idle with units waiting 2 %, idle with none waiting 24 %. A batch takes
+  all 16 connections' units (mean 15.9): once it commits, every request answers and the
+  next 16 arrive, are read and parsed, and reach the turn only after about 12 ms. Batches
+  of at most 12, 8 or 4 units fill that gap (the turn held 93 % of the time), but each unit
+  then holds it longer (2.9, 3.0, 3.4 ms: its thread now shares the one interpreter lock
+  with the event loop answering the last batch) and more batches cost more opens and
+  commits: 321, 312, 279 requests/s against 323. The process's CPU a request (2.25 ms, 2.5-
+  2.9 with the smaller batches) caps one process at about 440 requests/s. Not taken.
+- **The benchmark's run** (07:55-07:58 UTC, load 1-4): SQLite 589 against 908 (0.65×), p99 37 ms
+  (38); PostgreSQL 327 against 802 (0.41×; 0.39×), p99 59 ms, the bare app's own 66. An
+  authenticated GET above the bare GET on both (1.21×, 1.19×).
+
+### The third round (2026-12-06, morning): what PostgreSQL executes; a customer's history
 
 Measured first on PostgreSQL with one worker (10 s runs, interleaved, load 2-4 with other
 jobs running), per unit under the writers' turn: 2.7-2.9 ms held, of which 1.1 ms the
