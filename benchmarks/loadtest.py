@@ -315,7 +315,9 @@ NOTES = """### The fourth round (2026-12-06, late morning): two workers lost 40 
   then holds it longer (2.9, 3.0, 3.4 ms: its thread now shares the one interpreter lock
   with the event loop answering the last batch) and more batches cost more opens and
   commits: 321, 312, 279 requests/s against 323. The process's CPU a request (2.25 ms, 2.5-
-  2.9 with the smaller batches) caps one process at about 440 requests/s. Not taken.
+  2.9 with the smaller batches) caps one process at about 440 requests/s. Not taken; nor
+  a shorter switch interval for the interpreter lock beside them (batches of 8 or 12 at
+  0.5 ms, 8 at 0.2 ms, 64 at 0.5 ms: 283-302 against 331 requests/s).
 - **The benchmark's run** (07:55-07:58 UTC, load 1-4): SQLite 589 against 908 (0.65×), p99 37 ms
   (38); PostgreSQL 327 against 802 (0.41×; 0.39×), p99 59 ms, the bare app's own 66. An
   authenticated GET above the bare GET on both (1.21×, 1.19×).
