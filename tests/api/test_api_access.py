@@ -205,4 +205,4 @@ def test_the_spec_documents_the_answer_to_bad_input_as_kinko_gives_it(api) -> No
             assert all(a["content"]["application/json"]["schema"] == error
                        for code, a in op["responses"].items() if code[0] in "45")
     r = client.post("/v1/withdrawals", json={"customer": 5}, headers=h(tokens["ops"], "k-400"))
-    assert r.status_code == 400 and set(r.json()["error"]) == {"code", "message", "details"}
+    assert r.status_code == 400 and set(r.json()["error"]) == {"code", "message", "message_id", "details"}

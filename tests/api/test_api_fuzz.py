@@ -55,4 +55,4 @@ def test_no_request_produces_a_server_error(case) -> None:  # type: ignore[no-un
                                   **(case.headers or {})})
     assert response.status_code < 500, (case.method, case.path, response.text)
     if response.status_code >= 400:
-        assert set(response.json()["error"]) == {"code", "message", "details"}
+        assert set(response.json()["error"]) == {"code", "message", "message_id", "details"}

@@ -271,7 +271,7 @@ def check(hostile: Hostile, request: dict[str, Any]) -> None:
     assert r.status_code < 500, (request["method"], request["url"], r.status_code,
                                  r.text[:500])
     if request["url"].startswith("/v1/") and r.status_code >= 400:
-        assert set(r.json()["error"]) == {"code", "message", "details"}
+        assert set(r.json()["error"]) == {"code", "message", "message_id", "details"}
     after = hostile.state()
     assert after["head"] == before["head"] and after["rows"] == before["rows"], request
     assert after["live_sessions"] == before["live_sessions"], request

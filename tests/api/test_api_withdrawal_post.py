@@ -66,7 +66,8 @@ def headers(token: str | None, key: str | None = "k1",
 
 def bad_input(problems: list[tuple[str, str]]) -> dict[str, Any]:
     where, problem = problems[0]
-    return {"error": {"code": "bad_input", "message": f"{where}: {problem}", "details": {
+    return {"error": {"code": "bad_input", "message": f"{where}: {problem}",
+                      "message_id": "error.api_field", "details": {
         "problems": [{"where": w, "problem": p} for w, p in problems]}}}
 
 
@@ -121,7 +122,8 @@ def test_a_number_python_cannot_read_is_bad_input(api: Any) -> None:
     r = client.post("/v1/withdrawals", content=content, headers=headers(tokens["ops"]))
     assert r.status_code == 400
     assert r.json()["error"] == {"code": "bad_input", "details": {},
-                                 "message": "There was an error parsing the body"}
+                                 "message": "There was an error parsing the body",
+                                 "message_id": "error.http_status"}
 
 
 def test_idempotency_key_header(api: Any) -> None:
@@ -166,7 +168,7 @@ def test_keys_roles_and_order(api: Any) -> None:
     assert r.status_code == 401
     r = client.post("/v1/withdrawals", content=bad_body, headers=headers(tokens["audit"]))
     assert r.status_code == 403 and r.json()["error"] == {
-        "code": "forbidden", "details": {},
+        "code": "forbidden", "details": {}, "message_id": "error.role_may_not",
         "message": "key 'audit' has role auditor; this needs admin or operator"}
     r = client.post("/v1/withdrawals", content=body,
                     headers={"X-API-Key": tokens["ops"], "Idempotency-Key": "k2",

@@ -4,13 +4,16 @@ The routes are module-level routers, one module per resource (:mod:`kinko.api.v1
 names what it depends on (the services, the caller's key and role, the audit), calls one
 service and answers with a response model. This module wires them: the services on the app,
 the error handlers, the body limits, the reference page. Every error is ``{"error": {"code",
-"message", "details"}}``; anything the caller got wrong is a 4xx (400 bad input, 401 no or
-bad key, 403 wrong role, 404 unknown, 409 conflicting state or reused idempotency key, 422
-refused by a rule: an overdraft, an Idempotency-Key outside ``A-Z a-z 0-9 . _ : -``, a
-destination that is the zero address or one of the exchange's own wallets, a request that
-names a tier), an unreachable database or node is 503, and never a 500 for bad input. Every
-mutating call is written to the hash-chained audit log with the key's name, in the same
-transaction as the change itself; a refused approval is audited too.
+"message", "message_id", "details"}}``: ``message`` in the language the request's
+``Accept-Language`` prefers (Japanese or English; English by default, then the error's own
+words), ``message_id`` the catalog id of what it says, the same in every language.
+Anything the caller got wrong is a 4xx (400 bad input, 401 no or bad key, 403 wrong role,
+404 unknown, 409 conflicting state or reused idempotency key, 422 refused by a rule: an
+overdraft, an Idempotency-Key outside ``A-Z a-z 0-9 . _ : -``, a destination that is the
+zero address or one of the exchange's own wallets, a request that names a tier), an
+unreachable database or node is 503, and never a 500 for bad input. Every mutating call is
+written to the hash-chained audit log with the key's name, in the same transaction as the
+change itself; a refused approval is audited too.
 
 A withdrawal's tier is the customer's, recorded in kinko (``PUT /v1/customers/{id}/tier``,
 role admin); a request body that names a ``tier`` is refused (422), never obeyed or ignored.
@@ -34,8 +37,9 @@ from kinko.api.v1 import ROUTERS
 from kinko.api.v1.deps import Api
 from kinko.api.web import SignInRequired, Web, mount
 from kinko.domain.fsa import Submitter
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg
 from kinko.errors import KinkoError
+from kinko.i18n import Localizer, accepted_language
 from kinko.ports import Clock, Store, SystemClock
 from kinko.services.access import Access
 from kinko.services.artifacts import Artifacts
@@ -66,9 +70,16 @@ def _status(exc: KinkoError) -> int:
     return exc.http_status  # declared on each error class (kinko.errors)
 
 
-def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={
-        "error": {"code": code, "message": message, "details": details or {}}})
+def _error(request: Request, status: int, code: str, english: str, says: Message,
+           details: Any = None) -> JSONResponse:
+    """kinko's error body: ``english`` (the error's own words) or, for a request that
+    prefers another language, what ``says`` says in it."""
+    lang = accepted_language(request.headers.get("accept-language"))
+    message = english if lang == "en" else Localizer(lang).text(says)
+    return JSONResponse(status_code=status, headers={
+        "Content-Language": lang, "Vary": "Accept-Language"}, content={
+        "error": {"code": code, "message": message, "message_id": says.id,
+                  "details": details or {}}})
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -125,7 +136,8 @@ def create_app(custody_factory: Callable[[], Custody],
                 return web.to_sign_in(request)
             response: Response = web.error(request, _status(exc), exc.said())
         else:
-            response = _error(_status(exc), exc.code, exc.message, exc.details)
+            response = _error(request, _status(exc), exc.code, exc.message, exc.said(),
+                              exc.details)
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -149,8 +161,8 @@ def create_app(custody_factory: Callable[[], Custody],
             return page
         codes = {400: "bad_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed"}
-        answer = _error(exc.status_code, codes.get(exc.status_code, "http_error"),
-                        str(exc.detail))
+        answer = _error(request, exc.status_code, codes.get(exc.status_code, "http_error"),
+                        str(exc.detail), msg("error.http_status", status=str(exc.status_code)))
         answer.headers.update(exc.headers or {})
         if exc.status_code == 405:  # every method the path takes, not only its first route's
             answer.headers["Allow"] = _allowed(request)
@@ -164,7 +176,8 @@ def create_app(custody_factory: Callable[[], Custody],
         if web is not None and for_pages(request):
             return web.error(request, 400, msg("error.form_field",
                                                field=first["where"].removeprefix("body.")))
-        return _error(400, "bad_input", f"{first['where']}: {first['problem']}",
+        return _error(request, 400, "bad_input", f"{first['where']}: {first['problem']}",
+                      msg("error.api_field", field=first["where"], detail=first["problem"]),
                       {"problems": problems})
 
     app.state.api = Api(shared, custody_factory, access_factory, wrong_keys)

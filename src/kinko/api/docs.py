@@ -109,10 +109,16 @@ _ERROR = {
     "type": "object", "required": ["error"], "title": "Error",
     "description": "Every error kinko answers.",
     "properties": {"error": {
-        "type": "object", "required": ["code", "message", "details"],
+        "type": "object", "required": ["code", "message", "message_id", "details"],
         "properties": {
             "code": {"type": "string", "description": "A stable, machine-readable code."},
-            "message": {"type": "string", "description": "What is wrong, and where."},
+            "message": {"type": "string", "description": (
+                "What is wrong, and where: in English (the error's own words), or in "
+                "Japanese for a request whose Accept-Language prefers it (the answer's "
+                "Content-Language says which).")},
+            "message_id": {"type": "string", "description": (
+                "The message catalog's id of what the message says (the same in every "
+                "language), for a client that shows its own words.")},
             "details": {"type": "object", "description": "Structured context: for bad "
                         "input, problems (where, problem) for each field."}}}}}
 _BAD_INPUT = ("Bad input: a field, parameter or header missing, malformed or out of range "

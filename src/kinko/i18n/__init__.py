@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -46,6 +47,7 @@ __all__ = [
     "LANGS",
     "Localizer",
     "MissingMessage",
+    "accepted_language",
     "catalog_ids",
     "environment",
     "locale_dir",
@@ -124,6 +126,46 @@ def _lookup(lang: str, message_id: str) -> str:
     if lang != "en":
         return _lookup("en", message_id)
     return message_id
+
+
+# one range of an Accept-Language header: a tag (or *) and its weight (RFC 9110, 12.5.4)
+_RANGE = re.compile(r"([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)"
+                    r"(?:\s*;\s*q\s*=\s*(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?))?")
+_MOST_RANGES = 32  # a header is read this far: a client names a few languages
+_LONGEST_RANGE = 64  # a longer one is no language range worth reading
+
+
+def accepted_language(header: str | None) -> str:
+    """The language of :data:`LANGS` an ``Accept-Language`` header prefers: the one named
+    with the highest weight (by its primary subtag: ``ja-JP`` is ja; ``*`` stands for any
+    not named), between equal weights the one named first; English when the header names
+    none of them, is absent, or cannot be read; a weight of 0 refuses a language. Ranges
+    that do not parse are passed over, never an error."""
+    weights: dict[str, int] = {}  # per language: its weight in thousandths
+    order: list[str] = []  # the languages as the header names them
+    anyone = 0  # the weight of "*"
+    for part in (header or "").split(",", _MOST_RANGES)[:_MOST_RANGES]:
+        part = part.strip()
+        match = _RANGE.fullmatch(part) if len(part) <= _LONGEST_RANGE else None
+        if match is None:
+            continue
+        tag, q = match.group(1).lower(), match.group(2)
+        whole, _, fraction = (q or "1").partition(".")
+        weight = int(whole) * 1000 + int(fraction.ljust(3, "0"))
+        if tag == "*":
+            anyone = max(anyone, weight)
+            continue
+        primary = tag.split("-")[0]
+        if primary in LANGS:
+            weights[primary] = max(weights.get(primary, 0), weight)
+            order.append(primary)
+    for lang in LANGS:
+        weights.setdefault(lang, anyone)
+    best = max(weights.values())
+    if best == 0:
+        return "en"
+    return min((lang for lang in LANGS if weights[lang] == best),
+               key=lambda lang: order.index(lang) if lang in order else len(order))
 
 
 def percent(value: Decimal | None, places: int = 2) -> str:
