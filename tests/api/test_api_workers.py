@@ -199,15 +199,47 @@ def _accepted_nodelay(listener: socket.socket) -> int:
     return asyncio.run(main())
 
 
-def test_the_workers_listening_socket_turns_off_nagle_on_every_connection() -> None:
-    """The socket ``kinko serve --workers N`` binds for its processes is marked TCP, so
-    asyncio turns Nagle's algorithm off on each connection it accepts (else a response's
-    body waits for the client's delayed ACK of its headers: about 40 ms a request on a
-    kept-alive connection). The socket uvicorn binds alone is not marked."""
+def test_the_servers_listening_socket_turns_off_nagle_on_every_connection() -> None:
+    """The socket ``kinko serve`` binds (shared by its processes with ``--workers N``) is
+    marked TCP, so asyncio turns Nagle's algorithm off on each connection it accepts (else a
+    response's body waits for the client's delayed ACK of its headers: about 40 ms a
+    request on a kept-alive connection). The socket uvicorn binds for its workers is not."""
     import uvicorn
 
-    from kinko.cli.serve import tcp_listener
+    from kinko.cli.listening import listen_tcp
 
+    assert _accepted_nodelay(listen_tcp("127.0.0.1", 0, setting="port")) == 1
     config = uvicorn.Config("kinko.cli.serve:worker_app", host="127.0.0.1", port=0)
-    assert _accepted_nodelay(tcp_listener(config)) == 1
     assert _accepted_nodelay(config.bind_socket()) == 0
+
+
+def test_an_address_the_server_cannot_have_is_refused_before_it_says_it_serves(
+        tmp_path: Path) -> None:
+    """A port in use, an address not this machine's, a host name that does not resolve: a
+    setting's error in the reader's language (exit 2), and no banner."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
+           "KINKO_DATA_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "kinko", "init"], env=env, check=True,
+                   capture_output=True, cwd=tmp_path)
+
+    def serve(*args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kinko", "--lang", lang, "serve", *args],
+                              env=env, capture_output=True, text=True, cwd=tmp_path,
+                              timeout=120)
+
+    try:
+        for lang, said in (("en", "the address is in use"), ("ja", "使用中")):
+            done = serve("--port", str(port), lang=lang)
+            assert done.returncode == 2, done.stderr
+            assert f"127.0.0.1:{port}" in done.stderr and said in done.stderr, done.stderr
+            assert "serving" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    finally:
+        taken.close()
+    done = serve("--host", "192.0.2.1", "--port", "0")  # TEST-NET-1: nobody's address here
+    assert done.returncode == 2 and "192.0.2.1:0" in done.stderr, done.stderr
+    done = serve("--host", "no-such-host.invalid", lang="ja")
+    assert done.returncode == 2 and "ホスト名を解決できません" in done.stderr, done.stderr

@@ -22,6 +22,7 @@ from typing import Any
 import typer
 
 from kinko.cli.app import app
+from kinko.cli.listening import listen_tcp
 from kinko.cli.runtime import emit, format_option, speech
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
 from kinko.errors import BadInput, ConfigError
@@ -173,14 +174,8 @@ def _listening(listen: str) -> tuple[socket.socket, str]:
         return sock, f"unix:{path}"
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
-    try:
-        sock = socket.create_server((host, int(port)), reuse_port=False)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {listen}: {exc.strerror}",
-                          setting="listen") from None
-    # answers are small and written in two parts (head, body): without this, Nagle's
-    # algorithm holds the body until the caller's delayed ACK, 40 ms per request
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = listen_tcp(host, int(port), setting="listen")  # Nagle's algorithm off
+    sock.listen(128)
     bound = sock.getsockname()
     return sock, f"http://{host}:{bound[1]}"
 

@@ -5,25 +5,22 @@ from __future__ import annotations
 import gc
 import json
 import os
-import socket
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from fastapi import FastAPI
 
 from kinko.api import create_app
 from kinko.cli.app import app
+from kinko.cli.listening import listen_tcp
 from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
 from kinko.services.custody import custody_positions
 from kinko.settings import load_settings
-
-if TYPE_CHECKING:
-    from uvicorn import Config
 
 # what each worker process of `kinko serve --workers N` builds its app from (JSON: the
 # settings file and flags the command was given, and the serve options)
@@ -105,7 +102,7 @@ def worker_app() -> FastAPI:
 
 @app.command("serve")
 def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
-          port: int = typer.Option(8000, "--port"),
+          port: int = typer.Option(8000, "--port", min=0, max=65535),
           dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard",
                                          help="Serve the operators' dashboard at /."),
           secure_cookies: bool = typer.Option(
@@ -125,7 +122,9 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
             f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
             "process; run several workers on PostgreSQL (database_url = "
             "\"postgresql://...\"), or drop --workers")
-    where = f"http://{host}:{port}/"
+    sock = listen_tcp(host, port, setting="port")  # refused here, before the banner
+    shown = f"[{host}]" if ":" in host else host
+    where = f"http://{shown}:{sock.getsockname()[1]}/"
     say, database = rt.say, rt.settings.database_url.split("@")[-1]
     if workers > 1 and dashboard:
         banner = say("cli.serve.banner_workers", database=database, where=where,
@@ -140,8 +139,10 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     if workers == 1:
         api = _app(rt, dashboard, secure_cookies)
         print(banner, flush=True)
-        uvicorn.run(api, host=host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=3)
+        server = uvicorn.Server(uvicorn.Config(api, log_level="warning",
+                                               timeout_graceful_shutdown=3))
+        with suppress(KeyboardInterrupt):  # a clean stop: uvicorn has shut down
+            server.run(sockets=[sock])
         return
     rt.ledger()  # checks the schema once, before any worker starts
     os.environ[WORKER_ENV] = json.dumps({
@@ -151,24 +152,6 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("kinko.cli.serve:worker_app", factory=True, workers=workers,
-                            host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=3)
+                            log_level="warning", timeout_graceful_shutdown=3)
     with suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[tcp_listener(config)]).run()
-
-
-def tcp_listener(config: Config) -> socket.socket:
-    """The listening socket the worker processes share (bound by uvicorn's ``config``),
-    marked as TCP. uvicorn creates it with the protocol left at 0, and asyncio turns off
-    Nagle's algorithm (``TCP_NODELAY``) only on accepted sockets whose protocol says TCP:
-    without the mark, each response's body waits for the client's delayed ACK of its
-    headers, about 40 ms a request on a kept-alive connection (what a single process,
-    whose socket asyncio makes itself, never pays)."""
-    sock = config.bind_socket()
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return sock
-    marked = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
-    # and off on the listener too, which the accepted sockets inherit on Linux
-    marked.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    marked.set_inheritable(True)
-    return marked
+        Multiprocess(config, sockets=[sock]).run()
