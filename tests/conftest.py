@@ -38,8 +38,19 @@ def pytest_configure(config: pytest.Config) -> None:
     fastloop.enter_fast_loop(config.option.markexpr)
 
 
+# pytest puts the running test's id in the environment (PYTEST_CURRENT_TEST) of every process
+# started meanwhile, a session fixture's teardown included, and the system refuses one
+# variable over 128 KB ("Argument list too long"): a parameter as long as a hostile body
+# gets a short id of its own
+LONGEST_ID = 2000
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    long = [item.nodeid[:120] + "..." for item in items if len(item.nodeid) > LONGEST_ID]
+    if long:
+        raise pytest.UsageError(f"test ids over {LONGEST_ID} characters (give the "
+                                "parameters ids=): " + "; ".join(long[:5]))
     fastloop.mark_services(items)
 
 

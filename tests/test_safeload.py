@@ -51,7 +51,8 @@ def test_a_small_document_reads_as_json_does() -> None:
     assert loads_json(b'{"a": 1.50}', "e.json") == {"a": Decimal("1.50")}
 
 
-@pytest.mark.parametrize("text", [DEEP, '{"a":' * 70_000, "[" * 65 + "]" * 65])
+@pytest.mark.parametrize("text", [DEEP, '{"a":' * 70_000, "[" * 65 + "]" * 65],
+                         ids=["mixed", "objects", "arrays"])  # short ids: see conftest
 def test_deep_json_is_refused_where_it_gets_too_deep(text: str) -> None:
     with pytest.raises(TooDeep, match=r"^body:1:\d+: nested more than 64 levels deep"):
         loads_json(text, "body")

@@ -95,7 +95,8 @@ def test_refusals_before_the_route_speak_it_too(api: Any) -> None:
 @pytest.mark.parametrize("header", [
     "x" * 8000, "ja;q=2", "ja;q=abc", "ja;q=0", "*;q=0", ",,,,", ";;;", "ja-" + "a" * 60,
     "en;q=0.5, ja;q=0.5", "ja" + " " * 4000 + "!", "ja;q=0.5," * 500 + "en",
-])
+], ids=["long", "q-over-1", "q-not-a-number", "ja-refused", "none-accepted", "commas",
+        "semicolons", "long-subtag", "tie", "spaces", "many-ranges"])
 def test_a_hostile_or_unusual_accept_language_never_fails_the_answer(api: Any,
                                                                      header: str) -> None:
     client, token = api

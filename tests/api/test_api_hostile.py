@@ -314,7 +314,8 @@ def test_hostile_withdrawal_requests_reserve_nothing(hostile: Hostile, body: dic
     (b'{"customer": "\xff"}', "application/json", 400),
     (b'{"amount": NaN}', "application/json", 400),
     (b'{"amount": ' + b"9" * 5000 + b"}", "application/json", 400),
-])
+], ids=["deep-array", "deep-object-form", "deep-utf16", "huge-json", "huge-form",
+        "invalid-utf8", "nan", "huge-number"])  # short ids: see conftest
 def test_every_json_route_refuses_the_classic_bombs(hostile: Hostile, body: bytes,
                                                     content_type: str | None,
                                                     status: int) -> None:

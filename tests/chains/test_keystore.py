@@ -29,7 +29,7 @@ def test_a_keystore_opens_and_signs_as_its_address(tmp_path: Path) -> None:
     ("not json at all", "not valid JSON"),
     ("[1, 2, 3]", "not a JSON keystore file"),
     ('{"crypto": {"ciphertext": "00"}, "version": 3}', "wrong password or damaged file"),
-])
+], ids=["deep", "huge", "not-json", "not-a-keystore", "damaged"])  # short ids: see conftest
 def test_a_hostile_keystore_file_is_one_clear_error(tmp_path: Path, content: str,
                                                     expected: str) -> None:
     path = tmp_path / "k.json"
