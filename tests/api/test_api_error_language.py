@@ -11,17 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiledger import funded_ledger
+from apiledger import served_api
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from kinko.api import create_app
-from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import public_key_hex
 from kinko.i18n import Localizer, accepted_language, catalog_ids
-from kinko.ports import FixedClock
-from kinko.services.access import Access
-from kinko.services.custody import Custody
 
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
 HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
@@ -31,17 +26,11 @@ JA = {"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    clock = FixedClock()
-    store, ledger = funded_ledger(tmp_path / "k.db", clock, HOT)
     key = public_key_hex(Ed25519PrivateKey.generate())
-    (tmp_path / "p.toml").write_text(f'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\n'
-                                     f'public_key = "{key}"\n')
-    chain = EvmChain.in_process()
-    Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
-    access = Access(store, clock)
-    token = access.create_key("ops", "operator")[1]
-    app = create_app(lambda: Custody(ledger, chain=chain), lambda: access, clock=clock)
-    yield TestClient(app, raise_server_exceptions=False), token
+    client, tokens, _, store = served_api(
+        tmp_path, HOT, f'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\n'
+        f'public_key = "{key}"\n', (("ops", "operator"),))
+    yield client, tokens["ops"]
     store.close()
 
 

@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiledger import funded_ledger
+from apiledger import served_api
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from kinko.api import create_app
-from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import public_key_hex
-from kinko.ports import FixedClock
 from kinko.services.access import Access
-from kinko.services.custody import Custody
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -31,18 +27,12 @@ NOT_AN_OBJECT = "Input should be a valid dictionary or object to extract fields 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Access]]:
-    clock = FixedClock()
-    store, ledger = funded_ledger(tmp_path / "k.db", clock, HOT)
     key = public_key_hex(Ed25519PrivateKey.generate())
-    (tmp_path / "p.toml").write_text(f'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\n'
-                                     f'public_key = "{key}"\n')
-    chain = EvmChain.in_process()
-    Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
-    access = Access(store, clock)
-    tokens = {name: access.create_key(name, role)[1] for name, role in
-              (("ops", "operator"), ("audit", "auditor"), ("root", "admin"))}
-    app = create_app(lambda: Custody(ledger, chain=chain), lambda: access, clock=clock)
-    yield TestClient(app, raise_server_exceptions=False), tokens, access
+    client, tokens, access, store = served_api(
+        tmp_path, HOT, f'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\n'
+        f'public_key = "{key}"\n', (("ops", "operator"), ("audit", "auditor"),
+                                    ("root", "admin")))
+    yield client, tokens, access
     store.close()
 
 
