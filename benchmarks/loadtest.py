@@ -188,11 +188,13 @@ def batches(log: Path) -> dict[str, float]:
     """The group-commit figures ``kinko serve`` logs at exit (per worker: summed)."""
     total = units = largest = 0
     for line in log.read_text(errors="replace").splitlines():
-        m = re.search(r"group commit: (\d+) batches, (\d+) units, largest (\d+)", line)
+        m = re.search(r"group commit: ([\d,]+) batches, ([\d,]+) units, largest ([\d,]+)",
+                      line)
         if m:
-            total += int(m.group(1))
-            units += int(m.group(2))
-            largest = max(largest, int(m.group(3)))
+            batches_, units_, largest_ = (int(g.replace(",", "")) for g in m.groups())
+            total += batches_
+            units += units_
+            largest = max(largest, largest_)
     return {"batches": total, "units": units, "largest": largest,
             "mean": units / total if total else 0.0}
 

@@ -45,8 +45,8 @@ DAILY = ('[[screening.rules]]\nname = "daily"\nkind = "window"\nscope = "custome
          'duration = "24h"\nasset = "ETH"\nmax_amount = "100"\naction = "block"\n')
 
 
-def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-untyped-def]
-         ) -> tuple[Counter[int], Ledger, str]:
+def race(pg, tmp_path: Path, policy: str, keys: list[str],  # type: ignore[no-untyped-def]
+         lang: str = "en") -> tuple[Counter[int], Ledger, str]:
     """``keys`` (1 ETH each from C1, who holds BALANCE ETH) requested at once through
     ``kinko serve --workers 2`` on a new database under ``policy``: the answers' status
     codes, the ledger, what the server printed."""
@@ -63,7 +63,7 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-unt
     (tmp_path / "p.toml").write_text(policy)
     Custody(ledger, chain=EvmChain.in_process()).load_policy(tmp_path / "p.toml", "ops")
     token = Access(store, SystemClock()).create_key("ops", "operator")[1]
-    with serving(url, tmp_path) as (port, out):
+    with serving(url, tmp_path, lang) as (port, out):
 
         def call(part: list[str]) -> list[int]:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -79,14 +79,14 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str]  # type: ignore[no-unt
 
 
 @contextmanager
-def serving(url: str, tmp_path: Path) -> Iterator[tuple[int, list[str]]]:
+def serving(url: str, tmp_path: Path, lang: str = "en") -> Iterator[tuple[int, list[str]]]:
     """``kinko serve --workers 2`` on ``url``: its port, and what it printed (once it
     stopped)."""
     import anvilnode
 
     port = anvilnode.free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "kinko", "serve", "--no-dashboard", "--workers", "2",
+        [sys.executable, "-m", "kinko", "--lang", lang, "serve", "--no-dashboard", "--workers", "2",
          "--port", str(port)], env={**os.environ, "KINKO_DATABASE_URL": url,
                                     "KINKO_DATA_DIR": str(tmp_path)},
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -131,7 +131,8 @@ def test_racers_through_two_workers_keep_to_a_window_limit(pg, tmp_path: Path) -
     """Screening reads a customer's window before the writers' lock and again under it:
     requests racing through two processes never let more than the window's limit pass
     (here 100 of 1 ETH a day: the 101st and every later one is blocked)."""
-    codes, ledger, _ = race(pg, tmp_path, POLICY + DAILY, [f"D-{i}" for i in range(300)])
+    codes, ledger, out = race(pg, tmp_path, POLICY + DAILY, [f"D-{i}" for i in range(300)],
+                              lang="ja")
     assert codes == Counter({201: 300}), codes
     made = Withdrawals(Custody(ledger, chain=EvmChain.in_process())).find()
     states = Counter(w.state for w in made)
@@ -139,6 +140,9 @@ def test_racers_through_two_workers_keep_to_a_window_limit(pg, tmp_path: Path) -
     (row,) = ledger.balances(account="customer:C1")
     assert row.state.pending_debit == 100 * E  # the blocked ones reserve nothing
     assert ledger.verify().ok
+    # the server spoke the language it was given: its banner, and each process's report of
+    # its group commits when it stopped
+    assert "2 プロセス" in out and 1 <= out.count("グループコミット") <= 2, out
     ledger.store.close()
 
 

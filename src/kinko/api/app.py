@@ -97,13 +97,15 @@ def create_app(custody_factory: Callable[[], Custody],
                access_factory: Callable[[], Access], *, dashboard: Path | None = None,
                clock: Clock | None = None, secure_cookies: bool = False,
                max_body: int = DEFAULT_MAX_BODY, watch_silence: int = 60,
-               submitter: Submitter | None = None) -> FastAPI:
+               submitter: Submitter | None = None,
+               stopped: Callable[[dict[str, int]], None] | None = None) -> FastAPI:
     """The app; the factories give the services (the CLI wires settings and stores).
 
     With ``dashboard`` (the folder where kinko writes traces and reports), the operators'
     dashboard is served at ``/`` too (:mod:`kinko.api.web`). Request bodies over
     ``max_body`` bytes, or nested too deep, are refused before anything parses them
-    (:mod:`kinko.api.limits`)."""
+    (:mod:`kinko.api.limits`). ``stopped`` is told, as the app stops, how far its requests'
+    writes were grouped (``SqlStore.group_commit``), if any were."""
     # no Swagger UI or ReDoc: they load JavaScript from a CDN into this origin; /docs is
     # drawn on the server instead (kinko.api.docs)
     shared = Withdrawals(custody_factory())  # keeps parsed rules and the deny list warm
@@ -112,10 +114,8 @@ def create_app(custody_factory: Callable[[], Custody],
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         done = shared.store.group_commit()  # how far requests' writes were grouped
-        if done["batches"]:
-            print(f"kinko: group commit: {done['batches']} batches, {done['units']} units, "
-                  f"largest {done['largest']}, {done['on_loop']} on the event loop",
-                  flush=True)
+        if done["batches"] and stopped is not None:
+            stopped(done)
 
     app = FastAPI(title="kinko", version="1", description=__doc__, docs_url=None,
                   redoc_url=None, lifespan=lifespan)

@@ -73,7 +73,11 @@ def _app(rt: Runtime, dashboard: bool, secure_cookies: bool) -> FastAPI:
                      dashboard=folder if dashboard else None, secure_cookies=secure_cookies,
                      max_body=rt.settings.max_request_bytes,
                      watch_silence=rt.settings.watch_silence_seconds,
-                     submitter=rt.settings.exchange)
+                     submitter=rt.settings.exchange,
+                     stopped=lambda done: print(rt.say(
+                         "cli.serve.group_commit", batches=done["batches"],
+                         units=done["units"], largest=done["largest"],
+                         on_loop=done["on_loop"]), flush=True))
     if dashboard:  # the overview's summed balances, once, before the first operator asks
         custody_positions(rt.ledger())
     # what the first requests would build otherwise: the API's schema (which a readiness
