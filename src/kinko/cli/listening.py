@@ -31,16 +31,18 @@ _WHY = {errno.EADDRINUSE: (N_("error.listen.in_use"),
 
 
 def listen_tcp(host: str, port: int, *, setting: str) -> socket.socket:
-    """A socket bound to ``host``:``port`` (a name, an IPv4 or an IPv6 address; port 0: one
-    the system picks), not yet listening. A :class:`ConfigError` naming ``setting``, the
-    address and why, if it cannot be had."""
+    """A socket bound to ``host``:``port`` (an IPv4 or IPv6 address, or a name: its IPv4
+    address; port 0: one the system picks), not yet listening. A :class:`ConfigError`
+    naming ``setting``, the address and why, if it cannot be had."""
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     if not 0 <= port <= 65535:
         raise ConfigError(f"cannot listen on {where}: a port is 0 to 65535", setting=setting,
                           address=where, says=msg("error.listen.port", where=where))
+    # IPv6 for an IPv6 address, else IPv4 (a name such as localhost: its IPv4 address)
+    wanted = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         family, _, _, _, address = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            host or None, port, wanted, socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except (OSError, UnicodeError):  # no such name (or one no resolver takes)
         raise ConfigError(f"cannot listen on {where}: the host name does not resolve",
                           setting=setting, address=where,
