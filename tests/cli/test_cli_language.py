@@ -290,3 +290,34 @@ def test_error_lines_keep_an_input_files_lines_in_every_language() -> None:
     gone = NotFound("unknown alert 'A-9'", says=msg("error.unknown_alert", id="A-9"))
     assert error_lines(gone, ja) == ["エラー：アラート A-9 はありません"]
     assert error_lines(gone, en) == ["error: unknown alert 'A-9'"]
+
+
+def test_clicks_own_words_are_said_in_japanese_too(cli: CliRun) -> None:
+    """The usage errors Click raises (an unknown option, a missing one, a value its type
+    refuses, an extra argument) and the help's usage line, headings and ``--help``: in
+    Japanese from the catalog, naming the option, Click's English kept only as a value's
+    reason on a line of its own; in English as Click writes them."""
+    code, _, err = cli("--lang", "ja", "serve", "--nope")
+    assert code == 2 and err.splitlines() == [
+        "使い方: kinko serve [OPTIONS]", "ヘルプは 'kinko serve --help' で表示します。", "",
+        "エラー：そのようなオプションはありません：--nope"], err
+    code, _, err = cli("--lang", "ja", "apikeys", "create")
+    assert code == 2 and "エラー：オプション '--name' の指定が必要です。" in err, err
+    code, _, err = cli("--lang", "ja", "serve", "--port", "99999")
+    assert code == 2 and "エラー：オプション '--port' の値が正しくありません\n" in err, err
+    assert "  詳細（原文）：Input should be less than or equal to 65535" in err
+    code, _, err = cli("--lang", "ja", "balances", "extra")
+    assert code == 2 and "エラー：コマンドラインの指定が正しくありません" in err, err
+    assert "Usage" not in err and "Error" not in err and "Traceback" not in err
+    code, out, _ = cli("--lang", "ja", "apikeys", "create", "--help")
+    assert code == 0 and out.startswith("使い方: kinko apikeys create [OPTIONS]"), out
+    assert "\nオプション:\n" in out and "このヘルプを表示して終了する。" in out
+    assert "Usage" not in out and "Options" not in out and "Show this message" not in out
+    code, out, _ = cli("--lang", "ja", "--help")
+    assert "\nコマンド:\n" in out and "\nオプション:\n" in out, out
+    code, _, err = cli("serve", "--nope")
+    assert code == 2 and err.splitlines() == [
+        "Usage: kinko serve [OPTIONS]", "Try 'kinko serve --help' for help.", "",
+        "Error: No such option: --nope"], err
+    code, out, _ = cli("apikeys", "create", "--help")
+    assert out.startswith("Usage: kinko apikeys create [OPTIONS]") and "\nOptions:\n" in out

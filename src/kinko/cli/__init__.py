@@ -83,8 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # usage errors arrive here with standalone_mode=False
         if isinstance(exc, _usage_errors()):
-            exc.show()  # type: ignore[attr-defined]
-            return 2
+            from kinko.cli.usage import usage_lines
+
+            lines = usage_lines(exc, _reader(argv))
+            if lines is None:
+                exc.show()  # type: ignore[attr-defined]
+            for line in lines or ():
+                print(line, file=sys.stderr)
+            return int(getattr(exc, "exit_code", 2))
         if isinstance(exc, _aborts()):
             return 1
         return _unexpected(exc, _reader(argv))

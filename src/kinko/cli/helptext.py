@@ -11,8 +11,9 @@ and gives each the catalog's text in the reader's language, where the catalog ha
 
 The English catalog holds each such id's English text exactly as the code writes it, and a
 test wants every help in both catalogs, so a help added or changed in the code fails the
-tests until its translation is written or looked at again. Click's own words (``Usage``,
-``Options``, ``[required]``) stay English.
+tests until its translation is written or looked at again. Click's usage line, headings
+and ``--help`` are said in the reader's language too (:mod:`kinko.cli.usage`); its bracketed
+notes (``[default: 8000]``, ``[required]``) stay as Click writes them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def translate(command: Any, say: Localizer) -> None:
     ``say``'s language that the catalog has; the others keep their English."""
     if say.lang == "en":
         return
+    _localize_contexts(command, say)
     known = catalog_ids(say.lang)
     for message_id, (owner, attribute) in help_ids(command).items():
         if message_id in known and getattr(owner, attribute, None):
@@ -51,6 +53,22 @@ def translate(command: Any, say: Localizer) -> None:
             setattr(owner, attribute, text)
             if attribute == "help" and hasattr(owner, "short_help"):
                 owner.short_help = _first_sentence(text)
+
+
+def _localize_contexts(command: Any, say: Localizer) -> None:
+    """Every command's help written in ``say``'s language: Click's usage line, headings and
+    ``--help`` (:func:`kinko.cli.usage.localized_context`)."""
+    from kinko.cli.usage import localized_context
+
+    made: dict[type, Any] = {}
+    todo = [command]
+    while todo:
+        current = todo.pop()
+        base = current.context_class
+        if base not in made:
+            made[base] = localized_context(base, say)
+        current.context_class = made[base]
+        todo.extend(getattr(current, "commands", {}).values())
 
 
 def _first_sentence(text: str) -> str:
