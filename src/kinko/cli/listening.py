@@ -20,12 +20,10 @@ from kinko.errors import ConfigError
 __all__ = ["listen_tcp"]
 
 # why an address could not be had, by the system's error number: the message, in English
+_DENIED = (N_("error.listen.denied"), "not permitted (a port below 1024 needs privileges)")
 _WHY = {errno.EADDRINUSE: (N_("error.listen.in_use"),
                            "the address is in use (another server listens there)"),
-        errno.EACCES: (N_("error.listen.denied"),
-                       "not permitted (a port below 1024 needs privileges)"),
-        errno.EPERM: (N_("error.listen.denied"),
-                      "not permitted (a port below 1024 needs privileges)"),
+        errno.EACCES: _DENIED, errno.EPERM: _DENIED,
         errno.EADDRNOTAVAIL: (N_("error.listen.not_here"),
                               "the address is not one of this machine's")}
 
