@@ -166,6 +166,20 @@ def test_japanese_pages_and_every_word_in_both_languages(site: Site) -> None:
     assert problems() == []  # every id the code names has both texts, same placeholders
 
 
+def test_a_browser_that_prefers_japanese_gets_japanese_until_told_otherwise(
+        site: Site) -> None:
+    """No language asked for: the browser's Accept-Language chooses; one asked for
+    (``?lang=``, then its cookie) wins over it."""
+    client = site.client("audit")
+    prefers_ja = {"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}
+    assert "ホットウォレット" in client.get("/", headers=prefers_ja).text
+    assert "ホットウォレット" not in client.get("/").text
+    assert "ホットウォレット" not in client.get("/?lang=en", headers=prefers_ja).text
+    assert "ホットウォレット" not in client.get("/", headers=prefers_ja).text  # the cookie
+    sign_in = site.anonymous().get("/login", headers=prefers_ja)
+    assert sign_in.status_code == 200 and "API キー" in sign_in.text, sign_in.text
+
+
 def test_times_are_shown_in_the_operators_zone(site: Site) -> None:
     client = site.anonymous()
     client.post("/login", data={"api_key": site.tokens["audit"], "zone": "America/New_York"})

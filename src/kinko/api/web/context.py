@@ -28,7 +28,7 @@ from kinko.domain.fsa import Submitter
 from kinko.domain.messages import Message, msg
 from kinko.domain.money import Asset, format_units
 from kinko.errors import KinkoError, SignInRequired
-from kinko.i18n import LANGS, Localizer, environment, percent
+from kinko.i18n import LANGS, Localizer, accepted_language, environment, percent
 from kinko.ports import Clock
 from kinko.render.fsa import actor
 from kinko.services.access import Access, Forbidden, Unauthorized
@@ -131,8 +131,12 @@ class Web:
         return stamp(self.withdrawals.ledger.store, self.clock, self.watch_silence)
 
     def lang(self, request: Request) -> str:
-        lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "en"
-        return lang if lang in LANGS else "en"
+        """The page's language: the one asked for (``?lang=``, then kept in a cookie), else
+        the one the browser prefers (``Accept-Language``), else English."""
+        lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        if lang in LANGS:
+            return lang
+        return accepted_language(request.headers.get("accept-language"))
 
     def signed_in(self, request: Request) -> Session:
         """The request's live session (SignInRequired without one)."""
