@@ -304,10 +304,11 @@ NOTES = """### The fourth round (2026-12-06, late morning): two workers lost 40 
   the option; the socket uvicorn binds alone reads 0). The bare app is served the same way
   for its two-worker figure (`bare.py`), so the baseline is the stack's, not the defect's:
   bare 317-340 → 718-1,002 requests/s, kinko 151 → 347 (10 s runs, load 1-3).
-- **So the two-worker ratio fell while kinko doubled.** The benchmark's run (07:55-07:58 UTC,
-  the table above): two workers 300 against 1,127 (0.27×; 151 against 337, 0.45×, before: the
-  baseline had the defect too). kinko with two workers is no faster than with one (327),
-  since both processes' batches take turns on the ledger head's row lock.
+- **So the two-worker ratio fell while kinko doubled.** Against 151 requests/s and 337 for
+  the bare app (0.45×) before, two workers now answer 300-305 against 822-1,127 (0.27-0.37×:
+  the bare app's two-worker rate moves much from run to run). kinko with two workers is no
+  faster than with one (331), since both processes' batches take turns on the ledger head's
+  row lock.
 - **One worker on PostgreSQL: where the rest of the time goes.** Timed around the writers'
   turn (10 s, load 1): held 74 % of the time (2.3 ms a unit, 3.1 ms to open a batch, 1.2-1.9
   ms to commit it), idle with units waiting 2 %, idle with none waiting 24 %. A batch takes
@@ -320,9 +321,13 @@ NOTES = """### The fourth round (2026-12-06, late morning): two workers lost 40 
   2.9 with the smaller batches) caps one process at about 440 requests/s. Not taken; nor
   a shorter switch interval for the interpreter lock beside them (batches of 8 or 12 at
   0.5 ms, 8 at 0.2 ms, 64 at 0.5 ms: 283-302 against 331 requests/s).
-- **The benchmark's run** (07:55-07:58 UTC, load 1-4): SQLite 589 against 908 (0.65×), p99 37 ms
-  (38); PostgreSQL 327 against 802 (0.41×; 0.39×), p99 59 ms, the bare app's own 66. An
-  authenticated GET above the bare GET on both (1.21×, 1.19×).
+- **The benchmark's run** (08:48-08:51 UTC, load 2-4, the table above; `kinko serve` binding
+  its own socket): SQLite 592 against 915 (0.65×), p99 36 ms (37 at 07:55, 38 before); on
+  PostgreSQL 331 against 813 (0.41×; 0.39× before), p99 60 ms, the bare app's own 81; two
+  workers 305 against 822 (0.37×). An authenticated GET above the bare GET on both (1.16×,
+  1.18×). At 16 connections a request's median is 16 over the rate (27 ms at 592 a second)
+  and its p99 about 1.35 times the median, so on SQLite the p99 is now mostly the rate: it
+  would be met at about 620 requests a second.
 
 ### The third round (2026-12-06, morning): what PostgreSQL executes; a customer's history
 
