@@ -397,11 +397,16 @@ class Custody:
     # ------------------------------------------------------------------ proposals
 
     def _new_proposal(self, kind: str, payload: dict[str, object], proposer: str,
-                      policy: Policy, now: datetime) -> Proposal:
+                      policy: Policy, now: datetime, proposal_id: str | None = None
+                      ) -> Proposal:
+        """A new proposal: under ``proposal_id`` if given, else an id of its kind, day and
+        content."""
         if not proposer.strip():
             raise ApprovalError("a proposal needs the proposer's name")
-        seed = f"{kind}|{sorted(payload.items())}|{proposer}|{format_timestamp(now)}"
-        pid = f"{kind}-{now:%Y%m%d}-{hashlib.sha256(seed.encode()).hexdigest()[:10]}"
+        pid = proposal_id
+        if pid is None:
+            seed = f"{kind}|{sorted(payload.items())}|{proposer}|{format_timestamp(now)}"
+            pid = f"{kind}-{now:%Y%m%d}-{hashlib.sha256(seed.encode()).hexdigest()[:10]}"
         return Proposal(pid, kind, payload, proposer.strip(), now,  # type: ignore[arg-type]
                         now + timedelta(hours=policy.proposal_ttl_hours), policy.version)
 
@@ -460,10 +465,8 @@ class Custody:
                      ) -> Proposal:
         """Record a new pending proposal under ``policy`` (the active one, read by the caller
         in the same unit of work)."""
-        proposal = self._new_proposal(kind, payload, proposer, policy, self.clock.now())
-        if proposal_id is not None:
-            proposal = Proposal(proposal_id, proposal.kind, proposal.payload, proposal.proposer,
-                                proposal.created_at, proposal.expires_at, proposal.policy_version)
+        proposal = self._new_proposal(kind, payload, proposer, policy, self.clock.now(),
+                                      proposal_id)
         with self.ledger.store.custody() as (_, tables):
             tables.put_proposal(proposal, detail)
         return proposal
