@@ -8,15 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apiledger import funded_ledger
+from apiledger import served_api
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from kinko.api import create_app
-from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
 from kinko.domain.money import AssetRegistry
-from kinko.ports import FixedClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
@@ -30,23 +27,16 @@ HOT = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"  # the hot wallet's address
 
 @pytest.fixture
 def api(tmp_path: Path):  # type: ignore[no-untyped-def]
-    clock = FixedClock()
-    store, ledger = funded_ledger(tmp_path / "k.db", clock, HOT)
     approvers = "".join(f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
                         for n, k in KEYS.items())
-    (tmp_path / "p.toml").write_text(
+    client, tokens, access, store = served_api(
+        tmp_path, HOT,
         f"version = 1\nquorum = 2\n{approvers}\n[[screening.rules]]\nkind = \"max_amount\"\n"
         'asset = "ETH"\namount = "10"\naction = "review"\nreason = "large"\n'
         '[[screening.rules]]\nkind = "max_amount"\nasset = "ETH"\namount = "5"\n'
-        'tier = "new"\naction = "block"\nreason = "new customers: at most 5 ETH"\n')
-    chain = EvmChain.in_process()
-    Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
-    access = Access(store, clock)
-    tokens = {name: access.create_key(name, role)[1] for name, role in
-              (("ops", "operator"), ("alice", "approver"), ("bob", "approver"),
-               ("audit", "auditor"), ("root", "admin"))}
-    app = create_app(lambda: Custody(ledger, chain=chain), lambda: access, clock=clock)
-    client = TestClient(app, raise_server_exceptions=False)
+        'tier = "new"\naction = "block"\nreason = "new customers: at most 5 ETH"\n',
+        (("ops", "operator"), ("alice", "approver"), ("bob", "approver"),
+         ("audit", "auditor"), ("root", "admin")))
     yield client, tokens, access
     store.close()
 
