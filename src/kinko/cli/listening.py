@@ -17,7 +17,7 @@ import socket
 from kinko.domain.messages import N_, msg
 from kinko.errors import ConfigError
 
-__all__ = ["listen_tcp"]
+__all__ = ["host_port", "listen_tcp"]
 
 # why an address could not be had, by the system's error number: the message, in English
 _DENIED = (N_("error.listen.denied"), "not permitted (a port below 1024 needs privileges)")
@@ -28,11 +28,16 @@ _WHY = {errno.EADDRINUSE: (N_("error.listen.in_use"),
                               "the address is not one of this machine's")}
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def listen_tcp(host: str, port: int, *, setting: str) -> socket.socket:
     """A socket bound to ``host``:``port`` (an IPv4 or IPv6 address, or a name: its IPv4
     address; port 0: one the system picks), not yet listening. A :class:`ConfigError`
     naming ``setting``, the address and why, if it cannot be had."""
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = host_port(host, port)
     if not 0 <= port <= 65535:
         raise ConfigError(f"cannot listen on {where}: a port is 0 to 65535", setting=setting,
                           address=where, says=msg("error.listen.port", where=where))

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from kinko.api import create_app
 from kinko.cli.app import app
-from kinko.cli.listening import listen_tcp
+from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
@@ -127,8 +127,7 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
             "process; run several workers on PostgreSQL (database_url = "
             "\"postgresql://...\"), or drop --workers")
     sock = listen_tcp(host, port, setting="port")  # refused here, before the banner
-    shown = f"[{host}]" if ":" in host else host
-    where = f"http://{shown}:{sock.getsockname()[1]}/"
+    where = f"http://{host_port(host, sock.getsockname()[1])}/"
     say, database = rt.say, rt.settings.database_url.split("@")[-1]
     if workers > 1 and dashboard:
         banner = say("cli.serve.banner_workers", database=database, where=where,
