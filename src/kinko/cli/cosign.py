@@ -22,7 +22,7 @@ from typing import Any
 import typer
 
 from kinko.cli.app import app
-from kinko.cli.listening import listen_tcp
+from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.runtime import emit, format_option, speech
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
 from kinko.errors import BadInput, ConfigError
@@ -176,8 +176,7 @@ def _listening(listen: str) -> tuple[socket.socket, str]:
     host = host.strip("[]")
     sock = listen_tcp(host, int(port), setting="listen")  # Nagle's algorithm off
     sock.listen(128)
-    bound = sock.getsockname()
-    return sock, f"http://{host}:{bound[1]}"
+    return sock, f"http://{host_port(host, sock.getsockname()[1])}"
 
 
 @cosign_app.command("serve")
