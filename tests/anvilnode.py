@@ -6,6 +6,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,18 @@ class AnvilNode:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+@contextmanager
+def port_held(port: int) -> Iterator[None]:
+    """The port of a node that was stopped held meanwhile (bound, never listening: a
+    connection is refused there, as to a node that is down), so that a node another test
+    starts meanwhile cannot take it and answer in its place; released for the node to
+    start on it again."""
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", port))
+        yield
 
 
 def start(port: int | None = None, state: Path | None = None,

@@ -94,7 +94,7 @@ def test_node_restart_mid_scan_loses_and_doubles_nothing(ledger: Ledger,
                          confirmations=2, start_block=deposits.start_block)
         assert flaky.scan(max_blocks=3).credited == 3
         node.stop()  # the node goes away mid-run
-        with pytest.raises(ChainUnavailable):
+        with anvilnode.port_held(port), pytest.raises(ChainUnavailable):
             flaky.scan()
         node = anvilnode.start(port=port, state=state)  # and comes back with its chain
         report = flaky.scan()

@@ -123,7 +123,7 @@ def test_node_restart_during_a_theft_alarms_once_and_skips_no_block(tmp_path: Pa
         send(chain, env.hot, Account.create().address, 10 * E)  # the first theft
         chain.mine(2)
         node.stop()  # the node dies before the watch saw it
-        with pytest.raises(ChainUnavailable):
+        with anvilnode.port_held(port), pytest.raises(ChainUnavailable):
             env.watch.poll()
         node = anvilnode.start(port=port, state=state)
         report = env.watch.poll()
