@@ -5,15 +5,19 @@ the same kind and settings as kinko's in the same run); ``GET /g`` returns a sma
 
     BARE_DATABASE_URL=sqlite:///x.db python bare.py 8001 [WORKERS]
 
-With several workers it is served as ``kinko serve --workers N`` is: uvicorn's processes
-share a listening socket marked as TCP (uvicorn leaves it unmarked, and asyncio then keeps
-Nagle's algorithm on for every connection: about 40 ms a request on a kept-alive
-connection, which neither server should be measured with).
+With several workers it is served as ``kinko serve --workers N`` is: each process listens
+on a socket of its own, all bound to the port with ``SO_REUSEPORT``, so that the kernel
+spreads the connections over the processes (with one shared socket, whichever process wakes
+first accepts all the connections opened at once), and each marked as TCP (uvicorn leaves
+the socket it binds unmarked, and asyncio then keeps Nagle's algorithm on for every
+connection: about 40 ms a request on a kept-alive connection, which neither server should
+be measured with).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 
@@ -64,12 +68,18 @@ if __name__ == "__main__":
         uvicorn.run("bare:app", factory=True, port=port, log_level="warning",
                     access_log=False)
     else:
-        from uvicorn.supervisors import Multiprocess
+        from uvicorn.supervisors.multiprocess import Process
 
-        config = uvicorn.Config("bare:app", factory=True, port=port, workers=workers,
+        config = uvicorn.Config("bare:app", factory=True, workers=workers,
                                 log_level="warning", access_log=False)
-        bound = config.bind_socket()
-        marked = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP,
-                               fileno=bound.detach())
-        marked.set_inheritable(True)
-        Multiprocess(config, sockets=[marked]).run()
+        processes = []
+        for _ in range(workers):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.set_inheritable(True)
+            processes.append(Process(config, [sock]))
+            processes[-1].start()
+        signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in processes])
+        for process in processes:
+            process.join()

@@ -5,8 +5,9 @@ a setting, in the reader's language (in use, not permitted, not this machine's, 
 name that does not resolve), before anything says it is serving; and marked as TCP with
 Nagle's algorithm off: asyncio turns ``TCP_NODELAY`` on only for accepted sockets whose
 protocol says TCP, and without it each answer's body waits for the client's delayed ACK of
-its headers, about 40 ms a request on a kept-alive connection. The socket is inheritable:
-``kinko serve --workers N`` shares it between its processes.
+its headers, about 40 ms a request on a kept-alive connection. The socket is inheritable,
+for the server processes of ``kinko serve --workers N`` (each listens on one of its own:
+:mod:`kinko.cli.workers`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def listen_tcp(host: str, port: int, *, setting: str) -> socket.socket:
+def listen_tcp(host: str, port: int, *, setting: str, reuse_port: bool = False
+               ) -> socket.socket:
     """A socket bound to ``host``:``port`` (an IPv4 or IPv6 address, or a name: its IPv4
-    address; port 0: one the system picks), not yet listening. A :class:`ConfigError`
-    naming ``setting``, the address and why, if it cannot be had."""
+    address; port 0: one the system picks), not yet listening; with ``reuse_port``, one of
+    a group bound to the same address, over which the kernel spreads new connections
+    (``SO_REUSEPORT``). A :class:`ConfigError` naming ``setting``, the address and why, if
+    it cannot be had."""
     where = host_port(host, port)
     if not 0 <= port <= 65535:
         raise ConfigError(f"cannot listen on {where}: a port is 0 to 65535", setting=setting,
@@ -53,6 +57,8 @@ def listen_tcp(host: str, port: int, *, setting: str) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # off on the listener too, which the accepted sockets inherit on Linux
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(address)

@@ -16,6 +16,7 @@ from kinko.api import create_app
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
+from kinko.cli.workers import Workers, listen_group
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
@@ -126,8 +127,10 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
             f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
             "process; run several workers on PostgreSQL (database_url = "
             "\"postgresql://...\"), or drop --workers")
-    sock = listen_tcp(host, port, setting="port")  # refused here, before the banner
-    where = f"http://{host_port(host, sock.getsockname()[1])}/"
+    # refused here, before the banner; each worker has a socket of its own (workers.py)
+    socks = [listen_tcp(host, port, setting="port")] if workers == 1 else listen_group(
+        host, port, workers, setting="port")
+    where = f"http://{host_port(host, socks[0].getsockname()[1])}/"
     say, database = rt.say, rt.settings.database_url.split("@")[-1]
     if workers > 1 and dashboard:
         banner = say("cli.serve.banner_workers", database=database, where=where,
@@ -145,16 +148,17 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
         server = uvicorn.Server(uvicorn.Config(api, log_level="warning",
                                                timeout_graceful_shutdown=3))
         with suppress(KeyboardInterrupt):  # a clean stop: uvicorn has shut down
-            server.run(sockets=[sock])
+            server.run(sockets=socks)
         return
     rt.ledger()  # checks the schema once, before any worker starts
     os.environ[WORKER_ENV] = json.dumps({
         "config": rt.config, "flags": rt.flags, "dashboard": dashboard,
         "secure_cookies": secure_cookies})
     print(banner, flush=True)
-    from uvicorn.supervisors import Multiprocess
-
     config = uvicorn.Config("kinko.cli.serve:worker_app", factory=True, workers=workers,
                             log_level="warning", timeout_graceful_shutdown=3)
+    group = Workers(config, socks, say)
     with suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[sock]).run()
+        group.run()
+    if group.failed:
+        raise typer.Exit(3)

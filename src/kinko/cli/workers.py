@@ -1,0 +1,142 @@
+"""``kinko serve --workers N``: N server processes, each accepting on a socket of its own.
+
+uvicorn's own supervisor gives every process the one socket it bound. Whichever process
+wakes first then accepts every connection waiting (asyncio takes them all at once), so
+connections opened together (a load balancer's pool, a proxy's kept-alive connections)
+land on one process and the others idle: 16 connections opened at once were all served
+by one of two processes. Here each process listens on a socket of its own, all bound to
+the same address with ``SO_REUSEPORT``, and the kernel spreads new connections over them
+(by a hash of each connection's addresses and ports).
+
+The sockets are bound in the parent before any process starts (:func:`listen_group`):
+an address that cannot be had is refused as a setting before the banner, and a process
+that stops unexpectedly is started again on its own socket, whose waiting connections it
+then accepts. The parent stops every process on SIGINT or SIGTERM; on SIGHUP it replaces
+them one at a time, each new one serving (with the settings read again) before the old
+one stops.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Process
+
+from kinko.cli.listening import listen_tcp
+from kinko.domain.messages import N_
+
+__all__ = ["Workers", "listen_group"]
+
+_STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+
+def listen_group(host: str, port: int, count: int, *, setting: str) -> list[socket.socket]:
+    """``count`` sockets bound to ``host``:``port`` with ``SO_REUSEPORT``, not yet
+    listening (port 0: one the system picks, the same for all). The address is first
+    bound alone, without the option, so that one another server holds (a group of its
+    own included) is refused as :func:`listen_tcp` refuses it, rather than shared."""
+    alone = listen_tcp(host, port, setting=setting)
+    try:
+        address = alone.getsockname()
+    finally:
+        alone.close()
+    group: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            group.append(listen_tcp(host, address[1], setting=setting, reuse_port=True))
+    except BaseException:
+        for sock in group:
+            sock.close()
+        raise
+    return group
+
+
+class Workers:
+    """The server processes, one per socket, kept running until told to stop.
+
+    ``say`` prints what happens to them (a process that stopped, one that could not
+    start) in the command line's language."""
+
+    def __init__(self, config: uvicorn.Config, sockets: Sequence[socket.socket],
+                 say: Callable[..., str]) -> None:
+        self.config = config
+        self.sockets = list(sockets)
+        self.say = say
+        self.processes: list[Process] = []
+        self.stop = threading.Event()
+        self.signals: list[int] = []
+        self.failed = False  # a process could not start: the command exits non-zero
+
+    def run(self) -> None:
+        for sig in (*_STOPPING, signal.SIGHUP):
+            signal.signal(sig, lambda number, _frame: self.signals.append(number))
+        try:
+            self.processes = [self._start(sock) for sock in self.sockets]
+            while not self.stop.wait(0.5):
+                self._signals()
+                self._keep_alive()
+        finally:
+            for process in self.processes:
+                process.terminate()
+            for process in self.processes:
+                process.join()
+            for sock in self.sockets:
+                sock.close()
+
+    def _start(self, sock: socket.socket) -> Process:
+        process = Process(self.config, [sock])
+        process.start()
+        return process
+
+    def _signals(self) -> None:
+        while self.signals:
+            number = self.signals.pop(0)
+            if number in _STOPPING:
+                self.stop.set()
+            elif number == signal.SIGHUP:
+                self._replace_all()
+
+    def _keep_alive(self) -> None:
+        """A process that stopped, or no longer answers its health check, is killed and
+        started again on its socket; one that could not start stops them all (it would
+        fail the same way again)."""
+        for n, process in enumerate(self.processes):
+            if self.stop.is_set() or process.is_alive(
+                    timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            code = process.exitcode
+            if code == STARTUP_FAILURE:
+                self._tell(N_("cli.serve.worker_failed"), pid=str(process.pid), code=str(code))
+                self.failed = True
+                self.stop.set()
+                return
+            self._tell(N_("cli.serve.worker_restarted"), pid=str(process.pid), code=str(code))
+            self.processes[n] = self._start(self.sockets[n])
+
+    def _replace_all(self) -> None:
+        """Each process replaced by a new one, which serves before the old one stops; if
+        a new one is not ready in time, the old ones are kept."""
+        for n, old in enumerate(self.processes):
+            if self.stop.is_set():
+                return
+            new = self._start(self.sockets[n])
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.stop):
+                new.kill()
+                new.join()
+                if not self.stop.is_set():
+                    self._tell(N_("cli.serve.replace_aborted"), pid=str(new.pid))
+                return
+            old.terminate()
+            old.join()
+            self.processes[n] = new
+
+    def _tell(self, key: str, **params: str) -> None:
+        print(self.say(key, **params), file=sys.stderr, flush=True)
