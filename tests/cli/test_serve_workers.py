@@ -195,3 +195,24 @@ def test_a_process_that_cannot_start_stops_them_all_saying_so() -> None:
             err = proc.stderr.read()  # type: ignore[union-attr]
             assert proc.returncode == 3, err
             assert said in err, err
+
+
+@pytest.mark.slow
+def test_sighup_replaces_every_process_one_at_a_time() -> None:
+    """SIGHUP: each process is replaced by a new one, started (and serving) before the
+    old one stops; the port answers throughout."""
+    with _parent() as (proc, port):
+        deadline = time.monotonic() + 60
+        while listening(port) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        old = _pids(port, 24)
+        proc.send_signal(signal.SIGHUP)
+        seen: set[int] = set()
+        while True:  # every round is answered, by old processes, new ones or both
+            now = _pids(port, 8, timeout=5)
+            seen |= now
+            if len(now) == 2 and not now & old:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, (old, seen)
+        assert proc.poll() is None
