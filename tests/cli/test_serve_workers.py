@@ -52,7 +52,8 @@ def _parent(app: str = "pidapp:app", lang: str = "en"
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", _PARENT, str(port), app, lang], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # a group of its own, as a terminal's
     try:
         yield proc, port
     finally:
@@ -216,3 +217,24 @@ def test_sighup_replaces_every_process_one_at_a_time() -> None:
                 break
             assert proc.poll() is None and time.monotonic() < deadline, (old, seen)
         assert proc.poll() is None
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_process_and_starts_none_again() -> None:
+    """Ctrl-C in a terminal signals the parent and every process at once: the processes
+    that stop are not taken for dead ones and started again."""
+    with _parent() as (proc, port):
+        deadline = time.monotonic() + 60
+        while listening(port) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        pids = _pids(port, 24)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        err = proc.stderr.read()  # type: ignore[union-attr]
+        assert proc.returncode == 0, err
+        assert "a new one serves" not in err, err
+        assert listening(port) == 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "zombie" in status.read_text(), pid

@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import uvicorn
@@ -34,6 +35,7 @@ from kinko.domain.messages import N_
 __all__ = ["Workers", "listen_group"]
 
 _STOPPING = (signal.SIGINT, signal.SIGTERM)
+_READY_WITHIN = 120  # seconds a replacing process may take to serve (its app warms up)
 
 
 def listen_group(host: str, port: int, count: int, *, setting: str) -> list[socket.socket]:
@@ -107,9 +109,9 @@ class Workers:
         started again on its socket; one that could not start stops them all (it would
         fail the same way again)."""
         for n, process in enumerate(self.processes):
-            if self.stop.is_set() or process.is_alive(
+            if self._stopping() or process.is_alive(
                     timeout=self.config.timeout_worker_healthcheck):
-                continue
+                continue  # (Ctrl-C stops the processes too: none is started again)
             process.kill()
             process.join()
             code = process.exitcode
@@ -125,18 +127,35 @@ class Workers:
         """Each process replaced by a new one, which serves before the old one stops; if
         a new one is not ready in time, the old ones are kept."""
         for n, old in enumerate(self.processes):
-            if self.stop.is_set():
+            if self._stopping():
                 return
             new = self._start(self.sockets[n])
-            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.stop):
+            if not self._ready(new):
                 new.kill()
                 new.join()
-                if not self.stop.is_set():
+                if not self._stopping():
                     self._tell(N_("cli.serve.replace_aborted"), pid=str(new.pid))
                 return
             old.terminate()
             old.join()
             self.processes[n] = new
+
+    def _ready(self, process: Process) -> bool:
+        """Whether ``process`` serves within ``_READY_WITHIN`` seconds (False at once if
+        it stopped, or if this supervisor is told to stop)."""
+        deadline = time.monotonic() + _READY_WITHIN
+        while time.monotonic() < deadline and not self._stopping():
+            if not process.process.is_alive():
+                return False
+            if process.is_ready(timeout=1):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _stopping(self) -> bool:
+        """Told to stop, or a signal to stop is waiting (the signal handler only notes
+        it: setting the event there could wait for a lock its own thread holds)."""
+        return self.stop.is_set() or any(n in _STOPPING for n in self.signals)
 
     def _tell(self, key: str, **params: str) -> None:
         print(self.say(key, **params), file=sys.stderr, flush=True)
