@@ -291,7 +291,40 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The fourth round (2026-12-06, late morning): two workers lost 40 ms a request
+NOTES = """### The fifth round (2026-12-06, noon): two workers served as one
+
+- **`kinko serve --workers N` gave a burst of connections to one process.** uvicorn's
+  processes share one listening socket, and asyncio accepts every connection waiting when
+  its socket wakes it: whichever process woke first took them all. The load generator's 16
+  connections, opened at once, were all held by one of the two processes (read from the
+  kernel's socket table), for the bare app as for kinko: kinko's two-worker figure was one
+  process's, and the bare app's moved between 822 and 1,127 requests/s with how the
+  connections happened to split. Each process now listens on a socket of its own, all bound
+  to the port with `SO_REUSEPORT`, and the kernel spreads the connections by a hash of their
+  ports (11 and 5 in one trial); the bare app is served the same way.
+- **What it changed** (PostgreSQL, two workers, three interleaved pairs of 10 s, load 2-3):
+  kinko 310, 317, 322 → 345, 345, 327 requests/s. Its batches of 16 became two processes'
+  batches of 8 taking turns on the ledger head's row lock, with more of PostgreSQL's CPU a
+  request (1.2 → 1.6-1.7 ms: twice the commits). The bare app now answers 1,158-1,171
+  requests/s from run to run.
+- **So two workers are still about one.** The ledger head's lock is held through every unit
+  of either process (about 2.4 ms a unit: its read's round trip and its Python), which caps
+  both together near 400 requests/s; the bare app takes no such lock. In the benchmark's
+  run (the table above) 314 against 1,171 (0.27×, where it read 0.37× against a baseline
+  that was mostly one process).
+- **HTTP parsing in C, measured and not taken.** With httptools installed (uvicorn then
+  parses HTTP in C), kinko's POST on SQLite went from 626-644 to 656-677 requests/s and its
+  p99 from 34-35 to 32-35 ms (two interleaved rounds of 10 s, load 0.7-0.9): enough for the
+  p99 target in a quiet minute. But uvicorn's httptools protocol sets no limit on a
+  request's headers: a 50 MB header was read whole and answered 200, where h11 refuses any
+  over 16 KB. kinko stays on h11. uvloop on top added nothing measurable.
+- **The benchmark's run** (10:10 UTC, load 1-4, the table above): SQLite 601 against 909
+  (0.66×), p99 37 ms; PostgreSQL 332 against 798 (0.42×), p99 63 ms; two workers 314
+  against 1,171 (0.27×). The same machine's quieter minutes give SQLite 626-644 requests/s
+  with a p99 of 34-35 ms: at 16 connections the p99 is about 1.4 times 16 over the rate, so
+  it is met near 640 requests/s and missed at 600.
+
+### The fourth round (2026-12-06, late morning): two workers lost 40 ms a request
 
 - **`kinko serve --workers N` kept Nagle's algorithm on.** With two processes the bare app
   answered 317-340 requests/s against 746-753 with one, kinko 151 against 287, while the
