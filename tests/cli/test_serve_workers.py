@@ -49,12 +49,18 @@ def _free_port() -> int:
 @contextmanager
 def _parent(app: str = "pidapp:app", lang: str = "en"
             ) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """The parent serving ``app``, and its port; once both processes listen (each does
+    once its app is ready), unless the app cannot start."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", _PARENT, str(port), app, lang], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # a group of its own, as a terminal's
     try:
+        deadline = time.monotonic() + 60
+        while app == "pidapp:app" and listening(port) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
         yield proc, port
     finally:
         if proc.poll() is None:
@@ -157,10 +163,6 @@ def test_an_address_another_server_holds_is_refused_not_shared() -> None:
 @pytest.mark.slow
 def test_both_processes_serve_and_one_that_dies_is_replaced_on_its_socket() -> None:
     with _parent() as (proc, port):
-        deadline = time.monotonic() + 60
-        while listening(port) < 2:  # both processes' apps are ready
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
         # 24 connections opened at once, three times: both processes serve each time
         # (one shared socket gave a burst to the process that woke first: all 16 of a
         # load generator's connections, a third of these rounds)
@@ -203,12 +205,9 @@ def test_sighup_replaces_every_process_one_at_a_time() -> None:
     """SIGHUP: each process is replaced by a new one, started (and serving) before the
     old one stops; the port answers throughout."""
     with _parent() as (proc, port):
-        deadline = time.monotonic() + 60
-        while listening(port) < 2:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
         old = _pids(port, 24)
         proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
         seen: set[int] = set()
         while True:  # every round is answered, by old processes, new ones or both
             now = _pids(port, 8, timeout=5)
@@ -224,10 +223,6 @@ def test_ctrl_c_stops_every_process_and_starts_none_again() -> None:
     """Ctrl-C in a terminal signals the parent and every process at once: the processes
     that stop are not taken for dead ones and started again."""
     with _parent() as (proc, port):
-        deadline = time.monotonic() + 60
-        while listening(port) < 2:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
         pids = _pids(port, 24)
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
