@@ -1,9 +1,11 @@
-"""For the tests of kinko's server processes (``kinko.cli.workers``): a tiny ASGI app that
-answers every request with the id of the process that served it, and how many sockets
-listen on a port (each process listens once its app is ready)."""
+"""For the tests of kinko's servers (``kinko.cli.workers``, ``kinko.cli.timely``): a tiny
+ASGI app that reads a request's body and answers with the id of the process that served it
+(``/slow`` after 1.5 s), and how many sockets listen on a port (each server process listens
+once its app is ready)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,10 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    while (await receive()).get("more_body"):  # the request's body, read whole
+        pass
+    if scope["path"] == "/slow":  # an answer that takes its time
+        await asyncio.sleep(1.5)
     body = str(os.getpid()).encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-length", str(len(body)).encode())]})

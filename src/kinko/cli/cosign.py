@@ -191,6 +191,7 @@ def serve(config: str = _config_option(),
 
     from kinko.chains.evm import EvmChain
     from kinko.chains.safe_reader import ChainSafes
+    from kinko.cli.timely import ServerConfig
     from kinko.cosign.server import create_cosign_app
     from kinko.errors import KinkoError
     from kinko.ports import AlertSink
@@ -269,9 +270,11 @@ def serve(config: str = _config_option(),
                    head=f"{seq}:{head}"), flush=True)
     asgi = create_cosign_app(service, token, max_body=settings.max_body_bytes,
                              timeout=timeout, key_storage=where)
-    server = uvicorn.Server(uvicorn.Config(
-        asgi, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
-        limit_concurrency=64, h11_max_incomplete_event_size=8192,
+    # a request arrives whole within the timeout, or its connection is closed: 64 idle
+    # or trickling connections would otherwise hold every place the service has
+    server = uvicorn.Server(ServerConfig(
+        asgi, read_seconds=timeout, log_level="warning", access_log=False, lifespan="off",
+        timeout_keep_alive=5, limit_concurrency=64, h11_max_incomplete_event_size=8192,
         timeout_graceful_shutdown=3))
 
     def stopped(signum: int, _frame: object) -> None:

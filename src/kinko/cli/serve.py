@@ -16,7 +16,6 @@ from kinko.api import create_app
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
-from kinko.cli.workers import Workers, listen_group
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
@@ -121,6 +120,9 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     operators' dashboard at / (sign in with an API key)."""
     import uvicorn
 
+    from kinko.cli.timely import READ_SECONDS, ServerConfig
+    from kinko.cli.workers import Workers, listen_group
+
     rt = runtime(ctx)
     if workers > 1 and rt.store().dialect != "postgresql":
         raise ConfigError(
@@ -145,8 +147,9 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
     if workers == 1:
         api = _app(rt, dashboard, secure_cookies)
         print(banner, flush=True)
-        server = uvicorn.Server(uvicorn.Config(api, log_level="warning",
-                                               timeout_graceful_shutdown=3))
+        server = uvicorn.Server(ServerConfig(api, read_seconds=READ_SECONDS,
+                                             log_level="warning",
+                                             timeout_graceful_shutdown=3))
         with suppress(KeyboardInterrupt):  # a clean stop: uvicorn has shut down
             server.run(sockets=socks)
         return
@@ -155,8 +158,9 @@ def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
         "config": rt.config, "flags": rt.flags, "dashboard": dashboard,
         "secure_cookies": secure_cookies})
     print(banner, flush=True)
-    config = uvicorn.Config("kinko.cli.serve:worker_app", factory=True, workers=workers,
-                            log_level="warning", timeout_graceful_shutdown=3)
+    config = ServerConfig("kinko.cli.serve:worker_app", read_seconds=READ_SECONDS,
+                          factory=True, workers=workers, log_level="warning",
+                          timeout_graceful_shutdown=3)
     group = Workers(config, socks, say)
     with suppress(KeyboardInterrupt):
         group.run()
