@@ -38,7 +38,9 @@ def _access(ctx: typer.Context) -> Access:
 def audit_list(ctx: typer.Context,
                after: int = typer.Option(0, "--after", min=0, max=2**62,
                                          help="Show records after this sequence number."),
-               limit: int = typer.Option(50, "--limit", min=1, max=100_000),
+               limit: int = typer.Option(50, "--limit", min=1, max=100_000,
+                                         help="At most this many records, counted before "
+                                         "--action picks among them."),
                action: str = typer.Option("", "--action",
                                           help="Only actions starting with this, e.g. "
                                           "sign_in or withdrawal.approve."),

@@ -343,7 +343,9 @@ def verify(config: str = _config_option(),
 def decisions(config: str = _config_option(),
               refused: bool = typer.Option(False, "--refused", help="Refusals only."),
               after: int = typer.Option(0, "--after", help="Records after this number."),
-              limit: int = typer.Option(100, "--limit"), fmt: str = format_option()) -> None:
+              limit: int = typer.Option(100, "--limit", help="At most this many records "
+                                        "(with --refused, this many refusals)."),
+              fmt: str = format_option()) -> None:
     """The co-signer's decisions, oldest first."""
     from kinko.store.cosign_sql import open_cosign_log
 

@@ -467,7 +467,8 @@ def _deposits(ctx: typer.Context, from_block: int = 0) -> Deposits:
 def deposits_address(
     ctx: typer.Context,
     customer: str = typer.Argument(..., help="Customer id."),
-    asset: str = typer.Option(..., "--asset"),
+    asset: str = typer.Option(..., "--asset", help="The asset deposited to it (of the "
+                              "configured node's chain; the wallet must hold it)."),
     address: str = typer.Option(..., "--address", help="The exchange-controlled address."),
     wallet: str = typer.Option(..., "--wallet", help="The wallet the address belongs to."),
 ) -> None:

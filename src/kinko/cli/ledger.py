@@ -78,7 +78,8 @@ def post(
     ctx: typer.Context,
     key: str = typer.Option(None, "--key", help="Idempotency key (required unless in --json)."),
     source: str = typer.Option(None, "--source", help="Where it comes from: tx hash, request id."),
-    memo: str = typer.Option("", "--memo"),
+    memo: str = typer.Option("", "--memo", help="A note kept with the entry (part of its "
+                             "hashed content); replaces the memo in --json."),
     debit: list[str] = typer.Option([], "--debit", help="'ACCOUNT AMOUNT ASSET' (repeatable)."),
     credit: list[str] = typer.Option([], "--credit", help="'ACCOUNT AMOUNT ASSET' (repeatable)."),
     at: str = typer.Option(None, "--at", help="Entry time, ISO 8601 with zone (default now)."),
@@ -127,7 +128,8 @@ def _show_entries(rt: Any, entries: list[Entry], fmt: str, *, replayed: bool = F
 def entries(
     ctx: typer.Context,
     after: int = typer.Option(0, "--after", help="Show entries after this sequence number."),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(50, "--limit", help="At most this many entries (each with all "
+                              "its postings)."),
     fmt: str = format_option(),
 ) -> None:
     """List journal entries with their postings."""
@@ -269,8 +271,10 @@ def hold_open(
     credit: str = typer.Option(..., "--credit", help="Account credited when posted."),
     amount: str = typer.Option(..., "--amount", help="Amount and asset, e.g. '10 XEM'."),
     expires: str = typer.Option(None, "--expires", help="ISO time or duration (30m, 24h)."),
-    source: str = typer.Option(..., "--source"),
-    memo: str = typer.Option("", "--memo"),
+    source: str = typer.Option(..., "--source", help="Where it comes from: tx hash, request "
+                               "id."),
+    memo: str = typer.Option("", "--memo", help="A note kept with the entry (part of its "
+                             "hashed content)."),
     fmt: str = format_option(),
 ) -> None:
     """Reserve funds for a transfer without moving them."""
@@ -285,11 +289,13 @@ def hold_open(
 @holds_app.command("post")
 def hold_post(
     ctx: typer.Context,
-    key: str = typer.Option(..., "--key"),
-    hold_id: str = typer.Option(..., "--id"),
+    key: str = typer.Option(..., "--key", help="Idempotency key."),
+    hold_id: str = typer.Option(..., "--id", help="The hold to post (its id)."),
     amount: str = typer.Option(None, "--amount", help="Part to post (default: all)."),
-    source: str = typer.Option(..., "--source"),
-    memo: str = typer.Option("", "--memo"),
+    source: str = typer.Option(..., "--source", help="Where it comes from: tx hash, request "
+                               "id."),
+    memo: str = typer.Option("", "--memo", help="A note kept with the entry (part of its "
+                             "hashed content)."),
     fmt: str = format_option(),
 ) -> None:
     """Resolve a hold by moving all or part of it; the rest is released."""
@@ -307,10 +313,12 @@ def hold_post(
 @holds_app.command("void")
 def hold_void(
     ctx: typer.Context,
-    key: str = typer.Option(..., "--key"),
-    hold_id: str = typer.Option(..., "--id"),
-    source: str = typer.Option(..., "--source"),
-    memo: str = typer.Option("", "--memo"),
+    key: str = typer.Option(..., "--key", help="Idempotency key."),
+    hold_id: str = typer.Option(..., "--id", help="The hold to void (its id)."),
+    source: str = typer.Option(..., "--source", help="Where it comes from: tx hash, request "
+                               "id."),
+    memo: str = typer.Option("", "--memo", help="A note kept with the entry (part of its "
+                             "hashed content)."),
     fmt: str = format_option(),
 ) -> None:
     """Resolve a hold by releasing it; nothing moves."""

@@ -38,7 +38,10 @@ def _access(ctx: typer.Context) -> Access:
 
 
 @apikeys_app.command("create")
-def apikeys_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
+def apikeys_create(ctx: typer.Context,
+                   name: str = typer.Option(..., "--name", help="Whose key it is (a person "
+                                            "or a system): what is done with the key is "
+                                            "recorded under this name in the audit log."),
                    role: str = typer.Option(..., "--role", help=", ".join(ROLES))) -> None:
     """Create a key; it is shown once and only its hash is stored."""
     key, token = _access(ctx).create_key(name, role)
@@ -49,7 +52,9 @@ def apikeys_create(ctx: typer.Context, name: str = typer.Option(..., "--name"),
 
 
 @apikeys_app.command("revoke")
-def apikeys_revoke(ctx: typer.Context, key_id: str, by: str = typer.Option(..., "--by")) -> None:
+def apikeys_revoke(ctx: typer.Context, key_id: str,
+                   by: str = typer.Option(..., "--by", help="Who revokes it (recorded in "
+                                          "the audit log).")) -> None:
     """Revoke a key at once."""
     _access(ctx).revoke(key_id, f"cli:{by}")
     print(runtime(ctx).say("cli.apikeys.revoked", id=key_id))
@@ -105,8 +110,13 @@ def worker_app() -> FastAPI:
 
 
 @app.command("serve")
-def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
-          port: int = typer.Option(8000, "--port", min=0, max=65535),
+def serve(ctx: typer.Context,
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on: an "
+                                   "IPv4 or IPv6 address, or a host name; 0.0.0.0 for every "
+                                   "IPv4 interface."),
+          port: int = typer.Option(8000, "--port", min=0, max=65535,
+                                   help="Port to listen on (0: one the system picks, shown "
+                                   "when the server starts)."),
           dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard",
                                          help="Serve the operators' dashboard at /."),
           secure_cookies: bool = typer.Option(

@@ -62,8 +62,10 @@ def trace_run(
     min_taint: int = typer.Option(0, "--min-taint", help="Leave addresses with less taint "
                                   "(minor units) out of the addresses table."),
     chain_name: str = typer.Option(None, "--chain", help="Read a live chain instead: evm."),
-    from_block: int = typer.Option(None, "--from-block"),
-    to_block: int = typer.Option(None, "--to-block"),
+    from_block: int = typer.Option(None, "--from-block",
+                                   help="With --chain: the first block to read."),
+    to_block: int = typer.Option(None, "--to-block",
+                                 help="With --chain: the last block to read (included)."),
     asset: str = typer.Option(None, "--asset", "--token", help="The asset to follow: with "
                               "--chain a symbol (a token's Transfer events, or the chain's "
                               "coin); with a file the value of its asset column, or the token "
@@ -379,7 +381,8 @@ def _mosaic_tags(folder: Path, out: Path | None, *, min_taint: int, mosaic: str 
 def trace_synth(
     transfers: int = typer.Option(..., "--transfers", help="How many transfers."),
     addresses: int = typer.Option(..., "--addresses", help="How many addresses."),
-    seed: int = typer.Option(2018, "--seed"),
+    seed: int = typer.Option(2018, "--seed", help="Random seed (same seed and counts, same "
+                             "chain)."),
     out: Path = typer.Option(..., "--out", help="Parquet file to write."),
 ) -> None:
     """A reproducible synthetic chain with heavy-tailed activity (for benchmarks)."""
@@ -404,7 +407,10 @@ def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...)) -> 
 
 
 @tags_app.command("list")
-def tags_list(ctx: typer.Context, category: str = typer.Option(None, "--category"),
+def tags_list(ctx: typer.Context,
+              category: str = typer.Option(None, "--category", help="Only tags of this "
+                                           "category or concept (e.g. exchange, hacker; "
+                                           "any case)."),
               fmt: str = format_option()) -> None:
     """Tags in the database."""
     found = tags(runtime(ctx).ledger().store)

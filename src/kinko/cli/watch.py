@@ -223,7 +223,10 @@ def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
 @alerts_app.command("ack")
 def alerts_ack(ctx: typer.Context, alert_id: str = typer.Argument(...),
                by: str = typer.Option(..., "--by", help="Who acknowledges it."),
-               note: str = typer.Option("", "--note")) -> None:
+               note: str = typer.Option("", "--note", help="A note written with the "
+                                        "acknowledgement on the timeline of the alert's "
+                                        "incident (an alert of no incident keeps none).")
+               ) -> None:
     """Acknowledge an alert (it stays on record; the breaker stays tripped)."""
     runtime(ctx).ledger()
     row = _incidents(ctx).ack(alert_id, by, note)
@@ -285,7 +288,8 @@ def incidents_show(ctx: typer.Context, incident_id: str = typer.Argument(...),
 @incidents_app.command("note")
 def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
                    text: str = typer.Argument(...),
-                   by: str = typer.Option(..., "--by")) -> None:
+                   by: str = typer.Option(..., "--by", help="Who writes it (named on the "
+                                          "timeline as the line's author).")) -> None:
     """Add a line to an incident's timeline."""
     runtime(ctx).ledger()
     _incidents(ctx).note(incident_id, by, text)
@@ -297,8 +301,12 @@ def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
 
 @incidents_app.command("open")
 def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
-                   by: str = typer.Option(..., "--by"),
-                   asset: str = typer.Option(None, "--asset"),
+                   by: str = typer.Option(..., "--by", help="Who opens it (named on its "
+                                          "timeline)."),
+                   asset: str = typer.Option(
+                       None, "--asset", help="The asset it concerns: while the incident is "
+                       "open or contained, that asset's breaker tripped by hand or reset is "
+                       "written on its timeline."),
                    wallet: str = typer.Option(
                        None, "--wallet", help="A wallet whose key leaked: nothing is paid from "
                        "it (or from wallets sharing its key) while the incident is open or "
@@ -315,8 +323,10 @@ def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
 @incidents_app.command("move")
 def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
                    state: str = typer.Argument(..., help=", ".join(INCIDENT_STATES) + "."),
-                   by: str = typer.Option(..., "--by"),
-                   reason: str = typer.Option(..., "--reason")) -> None:
+                   by: str = typer.Option(..., "--by", help="Who moves it (named on the "
+                                          "incident's timeline)."),
+                   reason: str = typer.Option(..., "--reason", help="Why, as written (on the "
+                                              "incident's timeline).")) -> None:
     """Move an incident: open → contained → resolved (or reopen it)."""
     runtime(ctx).ledger()
     row = _incidents(ctx).move(incident_id, state, by, reason)
@@ -326,7 +336,9 @@ def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
 
 @incidents_app.command("loss")
 def incidents_loss(ctx: typer.Context, incident_id: str = typer.Argument(...),
-                   by: str = typer.Option(..., "--by")) -> None:
+                   by: str = typer.Option(..., "--by", help="Who books the losses (named on "
+                                          "the incident's timeline when any are booked).")
+                   ) -> None:
     """Book the incident's final thefts in the ledger (loss:INCIDENT / wallet), once."""
     rt = runtime(ctx)
     report = Incidents(rt.store(), SystemClock(), rt.ledger()).record_losses(incident_id, by)

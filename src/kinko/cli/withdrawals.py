@@ -50,8 +50,9 @@ def _show(ctx: typer.Context, views: list[WithdrawalView], fmt: str) -> None:
 def request(
     ctx: typer.Context,
     withdrawal_id: str = typer.Argument(..., help="The request id (idempotent)."),
-    customer: str = typer.Option(..., "--customer"),
-    asset: str = typer.Option(..., "--asset"),
+    customer: str = typer.Option(..., "--customer", help="The customer whose funds are "
+                                 "withdrawn (their id)."),
+    asset: str = typer.Option(..., "--asset", help="The asset to withdraw, e.g. XEM."),
     amount: str = typer.Option(..., "--amount", help="Whole units, e.g. 1.5."),
     to: str = typer.Option(..., "--to", help="Destination address."),
     requester: str = typer.Option(None, "--requester",
@@ -74,7 +75,9 @@ def request(
 @withdrawals_app.command("list")
 def list_(ctx: typer.Context, state: str = typer.Option(
         None, "--state", help=", ".join(WITHDRAWAL_STATES) + "."),
-          customer: str = typer.Option(None, "--customer"), fmt: str = format_option()) -> None:
+          customer: str = typer.Option(None, "--customer",
+                                       help="Only this customer's withdrawals (their id)."),
+          fmt: str = format_option()) -> None:
     """Withdrawals, newest first."""
     _show(ctx, _service(ctx).find(state, customer), fmt)
 
@@ -115,7 +118,8 @@ def explain(ctx: typer.Context, withdrawal_id: str) -> None:
 
 @withdrawals_app.command("approve")
 def approve(ctx: typer.Context, withdrawal_id: str,
-            approver: str = typer.Option(..., "--approver"),
+            approver: str = typer.Option(..., "--approver", help="Approver name as in the "
+                                         "policy (never the withdrawal's requester)."),
             key: Path = typer.Option(None, "--key", help="Sign here with this key file."),
             signature: str = typer.Option(None, "--signature", help="Or a signature made offline."),
             ) -> None:
@@ -134,8 +138,11 @@ def approve(ctx: typer.Context, withdrawal_id: str,
 
 
 @withdrawals_app.command("reject")
-def reject(ctx: typer.Context, withdrawal_id: str, by: str = typer.Option(..., "--by"),
-           reason: str = typer.Option(..., "--reason")) -> None:
+def reject(ctx: typer.Context, withdrawal_id: str,
+           by: str = typer.Option(..., "--by", help="Who rejects it (shown with the "
+                                  "withdrawal and recorded in the audit log)."),
+           reason: str = typer.Option(..., "--reason", help="Why, as written (shown with the "
+                                      "withdrawal and kept in the audit log).")) -> None:
     """Reject a withdrawal; its funds are released."""
     view = _service(ctx).reject(withdrawal_id, by, reason, actor=f"cli:{by}")
     say = runtime(ctx).say
@@ -193,8 +200,12 @@ def expire(ctx: typer.Context) -> None:
 
 
 @withdrawals_app.command("allow")
-def allow(ctx: typer.Context, customer: str, asset: str = typer.Option(..., "--asset"),
-          address: str = typer.Option(..., "--address")) -> None:
+def allow(ctx: typer.Context, customer: str,
+          asset: str = typer.Option(..., "--asset", help="An asset of the address's chain: "
+                                    "the address is checked and kept as that chain writes "
+                                    "it."),
+          address: str = typer.Option(..., "--address", help="The destination address the "
+                                      "customer may withdraw to.")) -> None:
     """Put an address on a customer's allow list (the cooling-off period starts now)."""
     allowed = _service(ctx).allow(customer, address, asset)
     print(runtime(ctx).say("cli.withdrawals.allowed", address=allowed, customer=customer))
@@ -241,15 +252,21 @@ def breaker_status(ctx: typer.Context, fmt: str = format_option()) -> None:
 
 @breaker_app.command("trip")
 def breaker_trip(ctx: typer.Context, scope: str = typer.Argument(..., help="Asset or *."),
-                 by: str = typer.Option(..., "--by"),
-                 reason: str = typer.Option(..., "--reason")) -> None:
+                 by: str = typer.Option(..., "--by", help="Who trips it (recorded in the "
+                                        "breaker's log, the audit log and the timeline of "
+                                        "every open or contained incident of its scope)."),
+                 reason: str = typer.Option(..., "--reason", help="Why, as written (kept in "
+                                            "the breaker's log: `kinko breaker status`).")
+                 ) -> None:
     """Trip a breaker by hand: every withdrawal of its scope goes to review."""
     _service(ctx).trip(scope, by, verbatim(reason), actor=f"cli:{by}")
     print(runtime(ctx).say("cli.breaker.tripped", scope=scope))
 
 
 @breaker_app.command("reset")
-def breaker_reset(ctx: typer.Context, scope: str, by: str = typer.Option(..., "--by")) -> None:
+def breaker_reset(ctx: typer.Context, scope: str,
+                  by: str = typer.Option(..., "--by", help="Your name: the proposer of the "
+                                         "reset (recorded in the audit log).")) -> None:
     """Propose a reset; it takes effect when a quorum approves (`kinko breaker approve`)."""
     view = _service(ctx).propose_reset(scope, by, actor=f"cli:{by}")
     print(runtime(ctx).say("cli.breaker.reset_proposed", id=view.proposal.id,
@@ -258,9 +275,13 @@ def breaker_reset(ctx: typer.Context, scope: str, by: str = typer.Option(..., "-
 
 @breaker_app.command("approve")
 def breaker_approve(ctx: typer.Context, proposal_id: str,
-                    approver: str = typer.Option(..., "--approver"),
-                    key: Path = typer.Option(None, "--key"),
-                    signature: str = typer.Option(None, "--signature")) -> None:
+                    approver: str = typer.Option(..., "--approver",
+                                                 help="Approver name as in the policy."),
+                    key: Path = typer.Option(None, "--key",
+                                             help="Sign here with this private key file."),
+                    signature: str = typer.Option(None, "--signature", help="Or: a signature "
+                                                  "made offline (`kinko approvers sign`).")
+                    ) -> None:
     """Approve a breaker reset; at quorum the breaker is reset (another kind of proposal
     is refused before anything is recorded: `kinko proposals approve` takes every kind)."""
     service = _service(ctx)
