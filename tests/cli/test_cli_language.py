@@ -250,6 +250,27 @@ def test_every_help_is_translated_from_the_english_the_code_has_now() -> None:
             f"{message_id}: the English help changed: write it in both catalogs")
 
 
+def test_every_visible_command_and_option_has_a_help() -> None:
+    """``kinko <command> --help`` says what each command and option is for: none that the
+    help shows is listed by its name alone (a hidden one is not shown)."""
+    missing: list[str] = []
+
+    def walk(command: object, path: tuple[str, ...]) -> None:
+        for param in getattr(command, "params", ()):
+            if (param.param_type_name == "option" and not param.hidden
+                    and not (param.help or "").strip()):
+                missing.append(" ".join((*path, param.opts[0])))
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            if sub.hidden:
+                continue
+            if not (sub.help or "").strip():
+                missing.append(" ".join((*path, name)))
+            walk(sub, (*path, name))
+
+    walk(_built(), ("kinko",))
+    assert not missing, "write a help for these:\n" + "\n".join(missing)
+
+
 def test_help_is_in_the_language_asked_for(
         cli: CliRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code, out, _ = cli("--help")
