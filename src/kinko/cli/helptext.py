@@ -11,9 +11,10 @@ and gives each the catalog's text in the reader's language, where the catalog ha
 
 The English catalog holds each such id's English text exactly as the code writes it, and a
 test wants every help in both catalogs, so a help added or changed in the code fails the
-tests until its translation is written or looked at again. Click's usage line, headings
-and ``--help`` are said in the reader's language too (:mod:`kinko.cli.usage`); its bracketed
-notes (``[default: 8000]``, ``[required]``) stay as Click writes them.
+tests until its translation is written or looked at again. Click's usage line, headings,
+``--help`` and the words of its bracketed notes are said in the reader's language too
+(:mod:`kinko.cli.usage`): ``[default: 8000; 0<=x<=65535]`` is ``[既定値: 8000; 0<=x<=65535]``
+and ``[required]`` is ``[必須]``, the values and ranges as Click writes them.
 """
 
 from __future__ import annotations
