@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clirun import CliRun, cli_runner
@@ -342,3 +343,61 @@ def test_clicks_own_words_are_said_in_japanese_too(cli: CliRun) -> None:
         "Error: No such option: --nope"], err
     code, out, _ = cli("apikeys", "create", "--help")
     assert out.startswith("Usage: kinko apikeys create [OPTIONS]") and "\nOptions:\n" in out
+
+
+def test_clicks_bracketed_notes_are_said_in_japanese_too(cli: CliRun) -> None:
+    """The note Click puts after a parameter's help (its default, range, whether it is
+    required) has Japanese words in Japanese, values and ranges as Click writes them; in
+    English it reads as Click writes it."""
+    code, out, _ = cli("--lang", "ja", "serve", "--help")
+    flat = " ".join(out.split())  # the formatter may wrap a note over two lines
+    assert code == 0 and "[既定値: 8000; 0<=x<=65535]" in flat, out
+    assert "[既定値: 127.0.0.1]" in flat and "[既定値: dashboard]" in flat
+    assert "[既定値: 1; 1<=x<=64]" in flat and "default" not in out
+    code, out, _ = cli("--lang", "ja", "withdrawals", "reject", "--help")
+    flat = " ".join(out.split())
+    assert "監査ログに残る）。 [必須]" in flat and "required" not in out, out
+    code, out, _ = cli("serve", "--help")
+    flat = " ".join(out.split())
+    assert "[default: 8000; 0<=x<=65535]" in flat and "[default: 127.0.0.1]" in flat, out
+    code, out, _ = cli("withdrawals", "reject", "--help")
+    assert "[required]" in out and "必須" not in out
+
+
+def test_a_bracketed_note_is_read_as_click_writes_it() -> None:
+    """Only Click's own note is rewritten: each of its parts, a default that holds "; " or
+    brackets whole, and not a text's own brackets."""
+    from kinko.cli.usage import localized_note
+    from kinko.i18n import Localizer
+
+    ja, en = Localizer("ja"), Localizer("en")
+    assert localized_note("Where.  [env var: KINKO_X; default: a; b; x>=1; required]",
+                          ja) == "Where.  [環境変数: KINKO_X; 既定値: a; b; x>=1; 必須]"
+    assert localized_note("[default: [1, 2]]", ja) == "[既定値: [1, 2]]"
+    assert localized_note("[0<=x<=9; required]", ja) == "[0<=x<=9; 必須]"
+    assert localized_note("Pick [a] or [b].  [required]", ja) == "Pick [a] or [b].  [必須]"
+    for own in ("Pick [a] or [b]", "Speaks. [環境変数 KINKO_LANG]", "See  [notes]",
+                "[env KINKO_LOG_LEVEL; default WARNING]", "[0<=x<=9]"):
+        assert localized_note(own, ja) == own
+    text = "Where.  [env var: KINKO_X; default: a; x>=1; required]"
+    assert localized_note(text, en) == text
+
+
+def test_no_help_of_the_whole_app_keeps_clicks_english_notes_in_japanese() -> None:
+    from kinko.cli.helptext import translate
+    from kinko.i18n import Localizer
+
+    built = _built()
+    translate(built, Localizer("ja"))
+    english: list[str] = []
+
+    def walk(command: Any, name: str, parent: Any) -> None:
+        ctx = command.context_class(command, info_name=name, parent=parent)
+        flat = " ".join(command.get_help(ctx).split())
+        if any(word in flat for word in ("[default: ", "[env var: ", "required]")):
+            english.append(ctx.command_path)
+        for sub_name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, sub_name, ctx)
+
+    walk(built, "kinko", None)
+    assert not english, english
