@@ -489,6 +489,13 @@ class Settings:
         "one is answered 413 before anything parses it.",
         _positive_int,
         "BYTES")
+    request_read_seconds: int = setting(
+        30,
+        "Seconds a client of `kinko serve` has to send a whole request, head and body, "
+        "from its connection's opening or the last answer on it; a later one is "
+        "disconnected, so idle or trickling connections cannot hold the server's sockets.",
+        _positive_int,
+        "SECONDS")
     cosigner_url: str = setting(
         "",
         "The policy co-signer kinko asks for a Safe's second signature: http://HOST:PORT "
@@ -766,8 +773,9 @@ class CosignSettings:
         "BYTES")
     request_timeout_ms: int = setting(
         5000,
-        "How long a caller has to send a request's body; also the bound on each "
-        "read of kinko's database and of the chain.",
+        "How long a caller has to send a whole request, head and body (from its "
+        "connection's opening or the last answer on it; later: disconnected); also the "
+        "bound on each read of kinko's database and of the chain.",
         _positive_int,
         "MS")
     rpc_attempts: int = setting(

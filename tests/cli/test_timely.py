@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from pidapp import listening
@@ -110,3 +111,30 @@ def test_late_requests_are_disconnected_timely_ones_served() -> None:
             # idle after its answer past the deadline: disconnected like any other
             took = _closed_after(conn)
             assert took < 3, took
+
+
+@pytest.mark.slow
+def test_kinko_serve_disconnects_a_client_later_than_its_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
+           "KINKO_DATA_DIR": str(tmp_path), "KINKO_REQUEST_READ_SECONDS": "1"}
+    subprocess.run([sys.executable, "-m", "kinko", "init"], env=env, check=True,
+                   capture_output=True, cwd=tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "kinko", "serve", "--port", str(port)],
+                            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while listening(port) < 1:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            assert _ask(conn, "/openapi.json").startswith(b"HTTP/1.1 405")  # answered
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            took = _closed_after(conn, b"GET /openapi.json HTTP/1.1\r\nHost: k\r\n")
+            assert 0.8 < took < 3, took
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -130,7 +130,7 @@ def serve(ctx: typer.Context,
     operators' dashboard at / (sign in with an API key)."""
     import uvicorn
 
-    from kinko.cli.timely import READ_SECONDS, ServerConfig
+    from kinko.cli.timely import ServerConfig
     from kinko.cli.workers import Workers, listen_group
 
     rt = runtime(ctx)
@@ -157,9 +157,9 @@ def serve(ctx: typer.Context,
     if workers == 1:
         api = _app(rt, dashboard, secure_cookies)
         print(banner, flush=True)
-        server = uvicorn.Server(ServerConfig(api, read_seconds=READ_SECONDS,
-                                             log_level="warning",
-                                             timeout_graceful_shutdown=3))
+        server = uvicorn.Server(ServerConfig(
+            api, read_seconds=rt.settings.request_read_seconds, log_level="warning",
+            timeout_graceful_shutdown=3))
         with suppress(KeyboardInterrupt):  # a clean stop: uvicorn has shut down
             server.run(sockets=socks)
         return
@@ -168,9 +168,9 @@ def serve(ctx: typer.Context,
         "config": rt.config, "flags": rt.flags, "dashboard": dashboard,
         "secure_cookies": secure_cookies})
     print(banner, flush=True)
-    config = ServerConfig("kinko.cli.serve:worker_app", read_seconds=READ_SECONDS,
-                          factory=True, workers=workers, log_level="warning",
-                          timeout_graceful_shutdown=3)
+    config = ServerConfig("kinko.cli.serve:worker_app",
+                          read_seconds=rt.settings.request_read_seconds, factory=True,
+                          workers=workers, log_level="warning", timeout_graceful_shutdown=3)
     group = Workers(config, socks, say)
     with suppress(KeyboardInterrupt):
         group.run()
