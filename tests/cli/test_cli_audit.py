@@ -36,6 +36,24 @@ def test_list_and_verify_print_the_head_to_keep(cli: CliRun) -> None:
     assert code == 0 and json.loads(out)["ok"] is True
 
 
+def test_the_limit_counts_the_actions_asked_for(cli: CliRun) -> None:
+    """``--limit N --action A``: the first N records of actions starting with A, however
+    many other records come between them; ``_`` in A is a plain character."""
+    listed = json.loads(cli("apikeys", "list", "--format", "json")[1])
+    for key in listed:
+        assert cli("apikeys", "revoke", key["id"], "--by", "root")[0] == 0
+    for name in ("carol", "dave"):
+        assert cli("apikeys", "create", "--name", name, "--role", "operator")[0] == 0
+    # apikey.create x3, apikey.revoke x3, apikey.create x2
+    code, out, _ = cli("audit", "list", "--action", "apikey.create", "--limit", "4",
+                       "--format", "json")
+    records = json.loads(out)
+    assert code == 0 and [r["actor"] for r in records] == [
+        "cli:ops", "cli:alice", "cli:bob", "cli:carol"], records
+    code, out, _ = cli("audit", "list", "--action", "apikey_", "--format", "json")
+    assert code == 0 and json.loads(out) == []  # not a wildcard
+
+
 def test_a_deleted_tail_is_caught_only_against_an_anchored_head(cli: CliRun,
                                                                 tmp_path: Path) -> None:
     anchor = tmp_path / "elsewhere" / "audit.anchor"

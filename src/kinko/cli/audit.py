@@ -39,18 +39,18 @@ def audit_list(ctx: typer.Context,
                after: int = typer.Option(0, "--after", min=0, max=2**62,
                                          help="Show records after this sequence number."),
                limit: int = typer.Option(50, "--limit", min=1, max=100_000,
-                                         help="At most this many records, counted before "
-                                         "--action picks among them."),
+                                         help="At most this many records (of the actions "
+                                         "--action picks)."),
                action: str = typer.Option("", "--action",
                                           help="Only actions starting with this, e.g. "
                                           "sign_in or withdrawal.approve."),
                fmt: str = format_option()) -> None:
     """Audit records in order: sequence, time, actor, action, target, detail."""
-    rows = _access(ctx).audit_log(after, limit)
+    rows = _access(ctx).audit_log(after, limit, action)
     emit(["seq", "at", "actor", "action", "target", "detail", "hash"],
          [[r["seq"], r["at"].isoformat(), r["actor"], r["action"], r["target"], r["detail"],
            r["hash"] if fmt != "table" else r["hash"][:16]]
-          for r in rows if r["action"].startswith(action)], fmt)
+          for r in rows], fmt)
 
 
 def _show(check: AuditCheck, fmt: str) -> None:

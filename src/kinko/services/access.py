@@ -238,9 +238,11 @@ class Access:
         with self.store.access() as tables:
             append_audit(tables, self.clock.now(), actor, action, target, detail)
 
-    def audit_log(self, after: int = 0, limit: int = 1000) -> list[AuditRow]:
+    def audit_log(self, after: int = 0, limit: int = 1000, action: str = "") -> list[AuditRow]:
+        """Up to ``limit`` records after ``after``; with ``action``, of the actions that
+        start with it."""
         with self.store.access(write=False) as tables:
-            return tables.audit(after, limit)
+            return tables.audit(after, limit, action)
 
     def check_audit(self, anchor: tuple[int, str] | None = None) -> AuditCheck:
         """Recompute the chain: every record's hash from its content and its predecessor's,

@@ -74,9 +74,13 @@ class SqlAccess:
         if self._carry:
             self.head = (int(row["seq"]), str(row["hash"]))
 
-    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]:
-        rows = self.conn.execute(select(s.audit_log).where(s.audit_log.c.seq > after)
-                                 .order_by(s.audit_log.c.seq).limit(limit))
+    def audit(self, after: int = 0, limit: int = 1000, action: str = "") -> list[AuditRow]:
+        """Up to ``limit`` records after ``after``, in order; with ``action``, only those
+        whose action starts with it (``_`` and ``%`` in it are plain characters)."""
+        query = select(s.audit_log).where(s.audit_log.c.seq > after)
+        if action:
+            query = query.where(s.audit_log.c.action.startswith(action, autoescape=True))
+        rows = self.conn.execute(query.order_by(s.audit_log.c.seq).limit(limit))
         return [AuditRow(seq=r.seq, at=from_us(r.at_us), actor=r.actor, action=r.action,
                          target=r.target, detail=r.detail, prev_hash=r.prev_hash,
                          hash=r.hash) for r in rows]
