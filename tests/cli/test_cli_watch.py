@@ -67,6 +67,10 @@ def test_watch_alerts_and_incidents(cli, anvil) -> None:  # type: ignore[no-unty
     assert "ETH" in out
     code, out, _ = cli("alerts", "ack", "A-1", "--by", "duty officer", "--note", "paged CISO")
     assert code == 0 and "acknowledged by duty officer" in out
+    code, out, _ = cli("audit", "list", "--action", "alert.ack", "--format", "json")
+    (record,) = json.loads(out)  # audited as the dashboard's acknowledgement is
+    assert (record["actor"], record["target"]) == ("cli:duty officer", "A-1")
+    assert json.loads(record["detail"]) == {"note": "paged CISO"}
     code, _, err = cli("alerts", "ack", "A-1", "--by", "someone")
     assert code == 2 and "already" in err
     code, _, err = cli("alerts", "show", "A-9")

@@ -223,13 +223,13 @@ def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
 @alerts_app.command("ack")
 def alerts_ack(ctx: typer.Context, alert_id: str = typer.Argument(...),
                by: str = typer.Option(..., "--by", help="Who acknowledges it."),
-               note: str = typer.Option("", "--note", help="A note written with the "
-                                        "acknowledgement on the timeline of the alert's "
-                                        "incident (an alert of no incident keeps none).")
+               note: str = typer.Option("", "--note", help="A note kept with the "
+                                        "acknowledgement: in the audit log, and on the "
+                                        "timeline of the alert's incident if it has one.")
                ) -> None:
     """Acknowledge an alert (it stays on record; the breaker stays tripped)."""
     runtime(ctx).ledger()
-    row = _incidents(ctx).ack(alert_id, by, note)
+    row = _incidents(ctx).ack(alert_id, by, note, actor=f"cli:{by.strip()}")
     print(runtime(ctx).say("cli.alerts.acked", id=row["id"], by=row["acked_by"],
                            at=_time(row["acked"])))
 

@@ -32,6 +32,7 @@ from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, o
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, Overdraft
 from kinko.ports import AlertRow, Clock, IncidentRow, Store, TimelineRow
+from kinko.services.access import Access
 
 __all__ = ["IncidentView", "Incidents", "LossReport"]
 
@@ -75,7 +76,11 @@ class Incidents:
             raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
         return row
 
-    def ack(self, alert_id: str, by: str, note: str = "") -> AlertRow:
+    def ack(self, alert_id: str, by: str, note: str = "", *, actor: str | None = None
+            ) -> AlertRow:
+        """Acknowledge an alert: recorded in the audit log (``alert.ack``, with the note,
+        under ``actor``: by default ``by``) and, with the note, on the timeline of the
+        alert's incident if it has one."""
         if not by.strip():
             raise BadInput("say who acknowledges the alert (--by NAME)")
         now = self.clock.now()
@@ -89,6 +94,8 @@ class Incidents:
                                "already", says=msg("error.alert_acked", id=alert_id,
                                                    by=str(row["acked_by"])))
             tables.update_alert(alert_id, state="acked", acked_by=by.strip(), acked=now)
+            Access(self.store, self.clock).audit(actor or by.strip(), "alert.ack", alert_id,
+                                                 {"note": note.strip()})
             if row["incident"]:
                 tables.add_event(row["incident"], now, "ack", by.strip(), msg(
                     N_("timeline.ack.note") if note.strip() else N_("timeline.ack"), alert=alert_id,
