@@ -1,12 +1,18 @@
 """For the tests of kinko's servers (``kinko.cli.workers``, ``kinko.cli.timely``): a tiny
 ASGI app that reads a request's body and answers with the id of the process that served it
-(``/slow`` after 1.5 s), and how many sockets listen on a port (each server process listens
-once its app is ready)."""
+(``/slow`` after 1.5 s), how many sockets listen on a port (each server process listens
+once its app is ready), and ``kinko serve`` on a new SQLite database."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +41,29 @@ def listening(port: int) -> int:
     sockets: state 0A is LISTEN)."""
     rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     return sum(1 for row in rows if row[1] == f"0100007F:{port:04X}" and row[3] == "0A")
+
+
+@contextmanager
+def kinko_serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[int]:
+    """``kinko serve`` (one process) on a new SQLite database in ``folder``, with ``env``
+    on top of this process's environment: its port, once it listens."""
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{folder}/k.db",
+           "KINKO_DATA_DIR": str(folder), **(env or {})}
+    subprocess.run([sys.executable, "-m", "kinko", "init"], env=env, check=True,
+                   capture_output=True, cwd=folder)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "kinko", "serve", "--port", str(port)],
+                            env=env, cwd=folder, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while listening(port) < 1:
+            assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "kinko serve did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -15,6 +15,7 @@ The defaults need no server: a SQLite file ``kinko.db`` in the working folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -81,6 +82,21 @@ def _optional_text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected text")
     return value.strip()
+
+
+def _networks(value: Any) -> str:
+    """Addresses and networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``), or ``*``, separated
+    by commas: written back joined by commas."""
+    if not isinstance(value, str):
+        raise ValueError("expected addresses or networks separated by commas")
+    parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    for part in parts:
+        if part != "*":
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+    return ",".join(parts)
 
 
 def _positive_int(value: Any) -> int:
@@ -496,6 +512,15 @@ class Settings:
         "disconnected, so idle or trickling connections cannot hold the server's sockets.",
         _positive_int,
         "SECONDS")
+    trusted_proxies: str = setting(
+        "127.0.0.1,::1",
+        "Addresses or networks (comma-separated; * for any) of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto `kinko serve` believes: a request from one "
+        "of them is counted (wrong keys), audited and logged under the client address the "
+        "proxy names. Behind a proxy on another host, name it here, or every client "
+        "shares the proxy's address (and its lockout after wrong keys). Empty: none.",
+        _networks,
+        "ADDRESSES")
     cosigner_url: str = setting(
         "",
         "The policy co-signer kinko asks for a Safe's second signature: http://HOST:PORT "

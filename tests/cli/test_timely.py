@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from pidapp import listening
+from pidapp import kinko_serving, listening
 
 # tests/pidapp.py served with the deadline kinko's servers use, of one second
 _SERVER = """
@@ -115,26 +115,9 @@ def test_late_requests_are_disconnected_timely_ones_served() -> None:
 
 @pytest.mark.slow
 def test_kinko_serve_disconnects_a_client_later_than_its_setting(tmp_path: Path) -> None:
-    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
-           "KINKO_DATA_DIR": str(tmp_path), "KINKO_REQUEST_READ_SECONDS": "1"}
-    subprocess.run([sys.executable, "-m", "kinko", "init"], env=env, check=True,
-                   capture_output=True, cwd=tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, "-m", "kinko", "serve", "--port", str(port)],
-                            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while listening(port) < 1:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    with kinko_serving(tmp_path, {"KINKO_REQUEST_READ_SECONDS": "1"}) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             assert _ask(conn, "/openapi.json").startswith(b"HTTP/1.1 405")  # answered
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             took = _closed_after(conn, b"GET /openapi.json HTTP/1.1\r\nHost: k\r\n")
             assert 0.8 < took < 3, took
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

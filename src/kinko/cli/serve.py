@@ -134,6 +134,9 @@ def serve(ctx: typer.Context,
     from kinko.cli.workers import Workers, listen_group
 
     rt = runtime(ctx)
+    # the proxies whose X-Forwarded-For names the client (none: the connection's address)
+    proxies: dict[str, Any] = {"proxy_headers": bool(rt.settings.trusted_proxies),
+                               "forwarded_allow_ips": rt.settings.trusted_proxies or None}
     if workers > 1 and rt.store().dialect != "postgresql":
         raise ConfigError(
             f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
@@ -159,7 +162,7 @@ def serve(ctx: typer.Context,
         print(banner, flush=True)
         server = uvicorn.Server(ServerConfig(
             api, read_seconds=rt.settings.request_read_seconds, log_level="warning",
-            timeout_graceful_shutdown=3))
+            timeout_graceful_shutdown=3, **proxies))
         with suppress(KeyboardInterrupt):  # a clean stop: uvicorn has shut down
             server.run(sockets=socks)
         return
@@ -170,7 +173,8 @@ def serve(ctx: typer.Context,
     print(banner, flush=True)
     config = ServerConfig("kinko.cli.serve:worker_app",
                           read_seconds=rt.settings.request_read_seconds, factory=True,
-                          workers=workers, log_level="warning", timeout_graceful_shutdown=3)
+                          workers=workers, log_level="warning",
+                          timeout_graceful_shutdown=3, **proxies)
     group = Workers(config, socks, say)
     with suppress(KeyboardInterrupt):
         group.run()

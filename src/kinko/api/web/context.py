@@ -178,8 +178,8 @@ class Web:
 
     @staticmethod
     def client(request: Request) -> str | None:
-        """The client's address as the server saw it (behind a proxy, uvicorn's
-        ``--forwarded-allow-ips`` decides whether X-Forwarded-For counts)."""
+        """The client's address as the server saw it (behind a proxy that the setting
+        ``trusted_proxies`` names, the one its X-Forwarded-For names)."""
         return request.client.host if request.client is not None else None
 
     @staticmethod
