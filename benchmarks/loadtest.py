@@ -127,12 +127,15 @@ def wrk(url: str, script: str, seconds: int) -> dict[str, float]:
 
 
 class Process:
-    """A server process on a free port, up once it answers ``ready``."""
+    """A server process on a free port, up once it answers ``ready`` and each of its
+    ``listeners`` processes listens (each on a socket of its own: one that is not ready
+    yet would get none of the connections the load opens at once)."""
 
     def __init__(self, argv: list[str], env: dict[str, str], ready: str, cwd: Path,
-                 log: Path) -> None:
+                 log: Path, listeners: int = 1) -> None:
         import anvilnode
         import httpx
+        from pidapp import listening
 
         self.port = anvilnode.free_port()
         self.log = log
@@ -144,7 +147,8 @@ class Process:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.base}{ready}", timeout=2).status_code < 500:
+                if httpx.get(f"{self.base}{ready}", timeout=2).status_code < 500 and \
+                        listening(self.port) >= listeners:
                     break
             except httpx.HTTPError:
                 pass
@@ -166,8 +170,9 @@ class Process:
 
 
 @contextmanager
-def running(argv: list[str], env: dict[str, str], ready: str, cwd: Path, log: Path):  # type: ignore[no-untyped-def]
-    server = Process(argv, env, ready, cwd, log)
+def running(argv: list[str], env: dict[str, str], ready: str, cwd: Path, log: Path,  # type: ignore[no-untyped-def]
+            listeners: int = 1):
+    server = Process(argv, env, ready, cwd, log, listeners)
     try:
         yield server
     finally:
@@ -226,12 +231,13 @@ def run_setup(name: str, seconds: int, folder: Path, profile: bool,
             kinko_argv = [sys.executable, "-m", "kinko", "serve", "--port", "PORT",
                           *(["--workers", str(workers)] if workers > 1 else [])]
             print(f"running: {tag} ...", flush=True)
-            with running(bare_argv, bare_env, "/g", folder, folder / "bare.log") as bare:
+            with running(bare_argv, bare_env, "/g", folder, folder / "bare.log",
+                         workers) as bare:
                 if workers == 1:
                     figures[f"{tag}|bare GET"] = measure(bare, "/g", LUA_GET, "", seconds)
                 figures[f"{tag}|bare POST"] = measure(bare, "/w", LUA_POST, "", seconds)
             log = folder / f"kinko-{name}-{workers}.log"
-            with running(kinko_argv, env, "/openapi.json", folder, log) as kinko:
+            with running(kinko_argv, env, "/openapi.json", folder, log, workers) as kinko:
                 if workers == 1:
                     figures[f"{tag}|kinko GET"] = measure(kinko, "/v1/breaker", LUA_GET,
                                                           token, seconds)
