@@ -190,6 +190,25 @@ def test_times_are_shown_in_the_operators_zone(site: Site) -> None:
         __import__("zoneinfo").ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def test_a_zone_that_is_no_zone_file_is_ignored_not_a_server_error(site: Site) -> None:
+    """A zone named by a folder of the zone database (``America``), or longer than a file
+    name, makes ``ZoneInfo`` raise ``OSError``, not ``ZoneInfoNotFoundError``: every page,
+    the sign-in page too, was a 500, for a year (the cookie's life) after a clumsy
+    sign-in."""
+    for zone in ("America", "Asia", "a" * 300, "../etc", "UTC\x00"):
+        anonymous = site.anonymous()
+        anonymous.cookies.set("kinko_tz", zone)
+        got = anonymous.get("/login")
+        assert got.status_code == 200, (zone, got.text[:200])
+    client = site.anonymous()
+    r = client.post("/login", data={"api_key": site.tokens["audit"], "zone": "America"})
+    assert r.status_code == 303 and "kinko_tz" not in r.headers["set-cookie"]
+    page = client.get("/")
+    assert page.status_code == 200 and "Asia/Tokyo" in page.text  # the default zone
+    client.cookies.set("kinko_tz", "Europe")
+    assert client.get("/").status_code == 200
+
+
 def test_sessions_service_refuses_unknown_and_ended_tokens(site: Site) -> None:
     sessions = Sessions(site.ledger.store, site.clock)
     session, token = sessions.sign_in(site.tokens["ops"])

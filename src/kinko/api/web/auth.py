@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kinko.api.web.context import COOKIE, ZONE_COOKIE, Site
+from kinko.api.web.context import COOKIE, ZONE_COOKIE, Site, known_zone
 from kinko.domain.messages import Message, msg
 from kinko.errors import KinkoError, Unauthorized
 from kinko.services.access import Forbidden
@@ -77,7 +77,7 @@ def login(request: Request, web: Site, api_key: Annotated[str, Form(max_length=2
     max_age = int((session.expires - web.clock.now()).total_seconds())
     response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="strict",
                         secure=web.secure_cookies, path="/")
-    if zone:
+    if known_zone(zone) is not None:  # a name that is no zone is not kept for a year
         response.set_cookie(ZONE_COOKIE, zone, max_age=365 * 86400, samesite="strict",
                             secure=web.secure_cookies, path="/")
     return response

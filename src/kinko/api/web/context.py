@@ -40,7 +40,7 @@ from kinko.services.sessions import Session, Sessions
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "site"]
+__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "known_zone", "site"]
 
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"
@@ -72,13 +72,23 @@ class Viewer:
         return True
 
 
+def known_zone(name: str | None) -> ZoneInfo | None:
+    """The time zone of this name, or None for a name that is none: unknown, not a zone
+    file, or no file name at all (a folder such as ``America``, a name longer than the
+    system takes: ``ZoneInfo`` raises ``OSError`` for those, not ``ZoneInfoNotFoundError``)."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
 def _zone(name: str | None, default: str) -> ZoneInfo:
-    for candidate in (name, default, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
+    for candidate in (name, default):
+        zone = known_zone(candidate)
+        if zone is not None:
+            return zone
     return ZoneInfo("UTC")
 
 
