@@ -7,7 +7,10 @@ limit (413 either way, without reading the rest); a body FastAPI would parse as 
 ``Content-Type`` is not parsed at all, and is refused by the route) is decoded the way the
 parser will decode it and its nesting measured (:func:`kinko.safeload.check_json_depth`):
 deeper than the limit is 422. Forms (urlencoded or multipart) are bounded by size: their
-parser does not recurse. Only then does the application read the body, from memory.
+parser does not recurse. Only then does the application read the body, from memory. A
+client that goes away before its body has arrived whole is not answered and its request
+not served: the part that came is not a request (a form cut short is still a form, with
+its last field cut short).
 
 The refusal is drawn by the app (``refuse``): JSON under ``/v1``, a page for the dashboard.
 """
@@ -69,7 +72,9 @@ class BodyLimits:
                     raise BadInput(f"request body: Content-Length {declared[:20]!r} is not "
                                    "a byte count")
                 check_size(int(declared), "request body", self.max_bytes)
-            body, tail = await self._read(receive)
+            body = await self._read(receive)
+            if body is None:  # the client left mid-request: no one to answer, nothing to do
+                return
             if body and parsed_as_json(headers.get("content-type")):
                 check_json_depth(decode_json_bytes(body, "request body"), "request body",
                                  self.max_depth)
@@ -83,26 +88,24 @@ class BodyLimits:
             if not sent:
                 sent = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            if tail is not None:
-                return tail
             return await receive()
 
         await self.app(scope, replay, send)
 
-    async def _read(self, receive: Receive) -> tuple[bytes, AsgiMessage | None]:
-        """The whole body, bounded; and a disconnect that came instead of more body."""
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, bounded; None if the client disconnected before it was whole."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b"".join(chunks), message
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             check_size(size, "request body", self.max_bytes)
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks), None
+                return b"".join(chunks)
 
     async def _answer(self, scope: Scope, exc: KinkoError, send: Send) -> None:
         async def nothing() -> AsgiMessage:
