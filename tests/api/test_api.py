@@ -359,3 +359,17 @@ def test_a_pending_loosening_is_listed_and_one_approver_vetoes_it(  # type: igno
     assert r.status_code == 404
     actions = [a["action"] for a in access.audit_log()]
     assert actions.count("policy.veto") == 1 and actions.count("policy.veto.refused") == 3
+
+
+
+def test_the_api_served_alone_says_nosniff_too(api) -> None:  # type: ignore[no-untyped-def]
+    """Without the dashboard (``kinko serve --no-dashboard``) no answer said ``nosniff``:
+    the security headers were added with the dashboard's pages."""
+    client, tokens, _ = api
+    too_deep = {**h(tokens["root"]), "Content-Type": "application/json"}
+    for answer in (client.get("/v1/custody", headers=h(tokens["audit"])),
+                   client.get("/v1/custody"), client.get("/v1/nope"),
+                   client.get("/openapi.json"), client.get("/docs"),
+                   client.post("/v1/breaker/trip", headers=too_deep, content=b"[" * 100)):
+        assert answer.status_code != 500, answer.url
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.url

@@ -158,6 +158,26 @@ def test_security_headers_and_no_cdn(site: Site) -> None:
         and "https://" not in r.text.split("<main>")[0]
 
 
+def test_every_page_has_the_pages_headers_even_one_named_like_the_api(site: Site) -> None:
+    """``/v1x``, ``/v1.json`` ... are the dashboard's (its error page, for a signed-in
+    operator with the session's CSRF token), but the security headers took every path
+    beginning ``/v1`` for the API's: the page went without its CSP, framing ban and
+    no-store. ``/v1`` itself was such a page; it is the API's now."""
+    client = site.client("audit")
+    for path in ("/v1x", "/v1.json", "/openapi", "/openapi.jsonx"):
+        page = client.get(path)
+        assert page.status_code == 404 and page.headers["content-type"].startswith(
+            "text/html"), path
+        assert page.headers["content-security-policy"] == CSP, path
+        assert page.headers["x-frame-options"] == "DENY", path
+        assert page.headers["cache-control"] == "no-store", path
+    for path in ("/v1", "/v1/", "/v1/nope"):  # the API's: JSON, without the pages' headers
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+        assert "content-security-policy" not in answer.headers, path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+
+
 def test_japanese_pages_and_every_word_in_both_languages(site: Site) -> None:
     client = site.client("audit")
     page = client.get("/?lang=ja").text

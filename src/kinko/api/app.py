@@ -35,7 +35,7 @@ from kinko.api.docs import document_errors, reference_page
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
 from kinko.api.v1 import ROUTERS
 from kinko.api.v1.deps import Api
-from kinko.api.web import SignInRequired, Web, mount
+from kinko.api.web import SecurityHeaders, SignInRequired, Web, for_api, mount
 from kinko.domain.fsa import Submitter
 from kinko.domain.messages import Message, msg
 from kinko.errors import KinkoError
@@ -128,7 +128,7 @@ def create_app(custody_factory: Callable[[], Custody],
         Artifacts(shared.ledger.store, web.clock).fail_orphans()
 
     def for_pages(request: Request) -> bool:
-        return web is not None and not request.url.path.startswith(("/v1/", "/openapi"))
+        return web is not None and not for_api(request.url.path)
 
     def refusal(request: Request, exc: KinkoError) -> Response:
         if web is not None and for_pages(request):
@@ -200,4 +200,5 @@ def create_app(custody_factory: Callable[[], Custody],
 
     if web is not None:
         mount(app, web)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals too
     return app

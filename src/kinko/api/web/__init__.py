@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kinko.api.web.context import SignInRequired, Web
 
-__all__ = ["CSP", "PAGES", "SecurityHeaders", "SignInRequired", "Web", "mount"]
+__all__ = ["CSP", "PAGES", "SecurityHeaders", "SignInRequired", "Web", "for_api", "mount"]
 
 # one module per page group, each with a module-level ``router`` (an APIRouter whose pages
 # name the dashboard as a dependency, ``web: Site``)
@@ -30,15 +30,23 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
+def for_api(path: str) -> bool:
+    """Whether ``path`` is the REST API's (``/v1``, any path under it, ``/openapi.json``):
+    its errors are JSON, and it has none of the pages' headers; every other path is the
+    dashboard's. The app and :class:`SecurityHeaders` both ask this: they asked apart, and
+    ``/v1x`` was a page without the pages' headers (a signed-in operator's error page,
+    its CSRF token too, could be framed and was not kept from caches)."""
+    return path in ("/v1", "/openapi.json") or path.startswith("/v1/")
+
+
 def mount(app: FastAPI, web: Web) -> None:
-    """Add the dashboard's pages, its static files and its security headers to ``app``."""
+    """Add the dashboard's pages and its static files to ``app`` (whose answers all pass
+    :class:`SecurityHeaders`, with the dashboard or without)."""
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"),
               name="static")
     app.state.web = web  # what kinko.api.web.context.site gives the pages
     for name in PAGES:
         app.include_router(importlib.import_module(f"kinko.api.web.{name}").router)
-
-    app.add_middleware(SecurityHeaders)
 
 
 class SecurityHeaders:
@@ -46,7 +54,8 @@ class SecurityHeaders:
     other sites, no caching but of static files) and ``nosniff`` on every answer, the API's
     too; a header a page set itself (a report's own CSP) is kept. A plain ASGI middleware:
     it adds the headers to the response's start as it passes, without the task and the
-    streamed copy of the body a ``@app.middleware("http")`` costs each request."""
+    streamed copy of the body a ``@app.middleware("http")`` costs each request. The app
+    adds it whether it serves the dashboard or the API alone (``--no-dashboard``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -56,7 +65,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        extra = [] if path.startswith(("/v1", "/openapi.json")) else _PAGE_HEADERS if (
+        extra = [] if for_api(path) else _PAGE_HEADERS if (
             path == "/static" or path.startswith("/static/")) else _PAGE_HEADERS_NO_STORE
 
         async def with_headers(message: Message) -> None:
