@@ -116,6 +116,15 @@ def test_an_operator_proposes_a_rebalance_and_an_auditor_cannot(site: Site) -> N
     assert len(log) == 2 and found.group(1) in log[0]["detail"]
 
 
+def test_a_proposed_count_that_is_no_number_is_ignored(site: Site) -> None:
+    """``?proposed=`` (the count the page says was proposed) is read with ``int`` once
+    ``str.isdigit`` says yes, which it says of ``²`` and of 5,000 digits: a 500."""
+    client = site.client("audit")
+    for value in ("²", "1" * 5000, "٣", "-1", "x"):
+        page = client.get("/custody", params={"proposed": value})
+        assert page.status_code == 200 and "data-proposed=" not in page.text, value
+
+
 def test_the_custody_page_works_while_a_breaker_reset_is_pending(site: Site) -> None:
     """A breaker reset names a scope, not an asset: the page lists it without one (it
     answered 400 "unknown asset 'None'" for everyone during an incident)."""

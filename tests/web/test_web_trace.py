@@ -259,7 +259,13 @@ def test_bad_requests_are_named_and_failures_shown(site: Site, theft: Theft) -> 
     base = {"csrf": csrf, "incident": theft.incident, "policy": "haircut"}
     for fields, message in (({"seed_txs": ""}, "at least one stolen transaction"),
                             ({"seed_txs": theft.tx_hash, "policy": "tiho"}, "policy must be"),
-                            ({"seed_txs": theft.tx_hash, "from_block": "x"}, "whole number")):
+                            ({"seed_txs": theft.tx_hash, "from_block": "x"}, "whole number"),
+                            # isdigit() is true of these, which int() refused: a 500
+                            ({"seed_txs": theft.tx_hash, "from_block": "²"}, "whole number"),
+                            ({"seed_txs": theft.tx_hash, "from_block": "1" * 5000},
+                             "whole number"),
+                            ({"seed_txs": theft.tx_hash, "max_hops": "²"}, "whole number"),
+                            ({"seed_txs": theft.tx_hash, "max_hops": "٣"}, "whole number")):
         r = ops.post("/trace", data={**base, **fields})
         assert r.status_code == 400 and message in r.text, r.text
     # a seed the chain does not hold: the job fails and says why

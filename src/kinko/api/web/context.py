@@ -40,7 +40,8 @@ from kinko.services.sessions import Session, Sessions
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "known_zone", "site"]
+__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "known_zone", "site",
+           "whole_number"]
 
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"
@@ -82,6 +83,16 @@ def known_zone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
+
+
+def whole_number(text: str | None, *, digits: int = 18) -> int | None:
+    """``text`` as a whole number, or None if it is none: ASCII digits only, at most
+    ``digits`` of them (a block, a count or a sequence number; SQLite's integers hold 18).
+    ``str.isdigit`` is true of ``²`` and of 5,000 digits, which ``int`` refuses
+    (``ValueError``: a 500 where the form or the link was merely wrong)."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > digits:
+        return None
+    return int(text)
 
 
 def _zone(name: str | None, default: str) -> ZoneInfo:

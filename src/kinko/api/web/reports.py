@@ -31,7 +31,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Viewer, Web
+from kinko.api.web.context import Site, Viewer, Web, whole_number
 from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
@@ -113,7 +113,7 @@ def _custody_page(web: Web, request: Request, viewer: Viewer, *, reconciled: boo
         chain_findings=sum(1 for f in report.findings if f.code in chain_codes),
         total_share=total_share, yen=_yen, affected=affected,
         incidents={i["id"]: i for found in affected.values() for i in found}.values(),
-        proposed=int(proposed) if proposed and proposed.isdigit() else None)
+        proposed=whole_number(proposed))
 
 
 @router.get("/custody")

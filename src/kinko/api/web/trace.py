@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Viewer, Web, amount
+from kinko.api.web.context import Site, Viewer, Web, amount, whole_number
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
 from kinko.domain.messages import N_, Message, msg
@@ -171,10 +171,10 @@ async def start(request: Request, web: Site) -> Response:
     values = _blank(**{k: str(form.get(k, "")).strip()[:20_000] for k in _blank()})
     try:
         first, hops = values["from_block"], values["max_hops"]
-        if first and not first.isdigit():
+        if first and whole_number(first) is None:
             raise BadInput("the first block must be a whole number",
                            says=msg("error.whole_number", field=msg("error.field.from_block")))
-        if hops and not hops.isdigit():
+        if hops and whole_number(hops) is None:
             raise BadInput("the hop limit must be a whole number",
                            says=msg("error.whole_number", field=msg("error.field.max_hops")))
         stops = tuple(c.strip() for c in values["stop_categories"].split(",") if c.strip())
@@ -182,8 +182,8 @@ async def start(request: Request, web: Site) -> Response:
             seed_txs=tuple(values["seed_txs"].split()), policy=values["policy"],
             incident=values["incident"] or None, asset=values["asset"] or None,
             transfers=values["transfers"] or None, fmt=values["format"],
-            from_block=int(first) if first else None, stop_categories=stops,
-            max_hops=int(hops) if hops else None, lang=viewer.lang)
+            from_block=whole_number(first), stop_categories=stops,
+            max_hops=whole_number(hops), lang=viewer.lang)
         row = await run_in_threadpool(_jobs(web).start, req, by=viewer.name)
     except KinkoError as exc:
         return _form_page(web, request, viewer, values, exc.said(), status=400)
