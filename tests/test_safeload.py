@@ -29,6 +29,7 @@ from kinko.safeload import (
     loads_yaml,
     read_bounded,
     read_text,
+    whole_number,
 )
 
 DEEP = "[" * 80_000 + "]" * 80_000
@@ -199,3 +200,12 @@ def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["refused"] * 3
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("0", 0), ("42", 42), (" 7 ", 7), ("9" * 18, int("9" * 18)), ("9" * 19, None),
+    ("", None), (None, None), ("²", None), ("٣", None), ("1_000", None), ("-1", None),
+    ("+1", None), ("1.0", None), ("0x10", None)])
+def test_a_whole_number_is_ascii_digits_and_no_more_of_them_than_allowed(
+        text: str | None, number: int | None) -> None:
+    assert whole_number(text) == number

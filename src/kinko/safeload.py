@@ -59,6 +59,7 @@ __all__ = [
     "read_bounded",
     "read_stream",
     "read_text",
+    "whole_number",
 ]
 
 MAX_DEPTH = 64  # no document kinko reads nests deeper than a handful of levels
@@ -379,3 +380,13 @@ def read_text(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
     """A UTF-8 file's text within ``max_bytes`` (see :func:`read_bounded`)."""
     return decode_text(read_bounded(path, max_bytes, error), str(path))
 
+
+def whole_number(text: str | None, *, digits: int = 18) -> int | None:
+    """``text`` (stripped) as a whole number, or None if it is none: ASCII digits only, at
+    most ``digits`` of them (a block, a count or a sequence number; SQLite's integers hold
+    18). ``str.isdigit`` is true of ``²`` and of 5,000 digits, which ``int`` refuses (a
+    ``ValueError``: a 500 or a traceback where the input was merely wrong)."""
+    text = text.strip() if text else ""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > digits:
+        return None
+    return int(text)

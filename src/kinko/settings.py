@@ -28,7 +28,7 @@ from kinko.domain.messages import LANGS
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
 from kinko.errors import BadInput, ConfigError, KinkoError
-from kinko.safeload import loads_toml, read_text
+from kinko.safeload import loads_toml, read_text, whole_number
 
 __all__ = [
     "COSIGN_REGISTRY",
@@ -285,9 +285,10 @@ def _exchange(value: Any) -> Submitter:
 
 
 def _decimals(value: Any) -> int:
-    if isinstance(value, bool) or not str(value).strip().isdigit():
+    number = None if isinstance(value, bool) else whole_number(str(value), digits=3)
+    if number is None:
         raise ValueError(f"decimals must be a whole number, not {value!r}")
-    return int(str(value).strip())
+    return number
 
 
 def setting(default: Any, help: str, parser: Callable[[Any], Any],

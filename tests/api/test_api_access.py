@@ -169,6 +169,10 @@ def test_withdrawals_are_listed_a_page_at_a_time(api) -> None:  # type: ignore[n
     assert client.get("/v1/withdrawals?state=nonsense",
                       headers=h(tokens["audit"])).status_code == 400
     assert client.get("/v1/withdrawals?limit=501", headers=h(tokens["audit"])).status_code == 400
+    # a cursor that is none, digits int() refuses (²: str.isdigit says yes) included
+    for cursor in ("x", "1", "²5.P-1", "٣.P-1", " 5.P-1", "9" * 21 + ".P-1"):
+        r = client.get(f"/v1/withdrawals?before={cursor}", headers=h(tokens["audit"]))
+        assert r.status_code == 400 and "not a page cursor" in r.text, (cursor, r.text)
 
 
 def test_the_api_reference_loads_nothing_from_elsewhere(api) -> None:  # type: ignore[no-untyped-def]

@@ -118,6 +118,20 @@ def test_blocksci_scenario_through_the_command(kinko, tmp_path: Path, policy: st
     assert int(found["a6"]["taint_received"]) == a6
 
 
+@pytest.mark.parametrize(("seed", "said"), [
+    ("a1@²", "the block after '@' must be a whole number"),
+    ("a1=٣", "the amount after '=' must be a whole number of minor units"),
+    ("a1@" + "9" * 30, "the block after '@' must be a whole number")])
+def test_a_seed_whose_block_or_amount_is_no_number_is_refused(kinko, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              seed: str, said: str) -> None:
+    """Digits int() refuses (², ٣: str.isdigit says yes) or too many of them are a clear
+    error naming the seed, not a traceback."""
+    code, _out, err = kinko("trace", "run", "--transfers", str(blocksci(tmp_path)), "--format",
+                           "utxo-jsonl", "--policy", "poison", "--seed-address", seed,
+                           "--out", "u")
+    assert code == 2 and said in err and "Traceback" not in err, err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["54m", "LIFI"])
 def test_real_thefts_with_clean_background(kinko, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]

@@ -57,6 +57,7 @@ from kinko.domain.reserves_proof import (
 from kinko.domain.safe import pack_signatures, recover_owner, safe_message_hash
 from kinko.errors import ApprovalError, BadInput, InputFileError, KinkoError
 from kinko.ports import Chain
+from kinko.safeload import whole_number
 from kinko.services.reserves import chain_point, load_root, read_json
 
 __all__ = ["MAX_TIME_GAP", "ContractCheck", "Prover", "SignatureResult", "build_report",
@@ -213,10 +214,11 @@ def _safe_digest(root: PublishedRoot, chain: str, address: str) -> tuple[bytes, 
     it, which its owners sign) for a Safe's proof of control."""
     point = point_of(root.header, chain)
     namespace, _, reference = point.chain_id.partition(":")
-    if namespace != "eip155" or not reference.isdigit():
+    chain_id = whole_number(reference, digits=20) if reference == reference.strip() else None
+    if namespace != "eip155" or chain_id is None:
         raise BadInput(f"a Safe proves control on an EVM chain; {chain} is {point.chain_id}")
     data_hash = bytes(defunct_hash_message(text=_message(root, chain, address)))
-    return data_hash, safe_message_hash(int(reference), address, data_hash)
+    return data_hash, safe_message_hash(chain_id, address, data_hash)
 
 
 def _owner_pieces(signature: str, digest: bytes, owners: set[str]) -> dict[str, bytes]:

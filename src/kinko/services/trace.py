@@ -41,6 +41,7 @@ from kinko.domain.trace.model import (
 )
 from kinko.domain.trace.utxo import trace_utxo
 from kinko.errors import BadInput
+from kinko.safeload import whole_number
 
 __all__ = ["Exposure", "Reduced", "SeedAddress", "TraceReport", "TransferSource",
            "account_transfers", "parse_seed_address", "resolve_seeds", "run_trace",
@@ -90,16 +91,16 @@ def parse_seed_address(spec: str) -> SeedAddress:
     amount = block = None
     if "=" in text:
         text, _, raw = text.partition("=")
-        if not raw.strip().isdigit():
+        amount = whole_number(raw, digits=40)
+        if amount is None:
             raise BadInput(f"--seed-address {spec!r}: the amount after '=' must be a whole "
                            "number of minor units")
-        amount = int(raw.strip())
     if "@" in text:
         text, _, raw = text.partition("@")
-        if not raw.strip().isdigit():
+        block = whole_number(raw)
+        if block is None:
             raise BadInput(f"--seed-address {spec!r}: the block after '@' must be a whole "
                            "number")
-        block = int(raw.strip())
     if not text.strip():
         raise BadInput(f"--seed-address {spec!r}: no address")
     return SeedAddress(text.strip(), block, amount)

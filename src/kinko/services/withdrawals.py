@@ -102,6 +102,7 @@ from kinko.errors import (
 )
 from kinko.i18n import ENGLISH
 from kinko.ports import BreakerEventRow, Fee, ReadAhead, RequestMarks, Unit, WithdrawalRow
+from kinko.safeload import whole_number
 from kinko.services.access import Access
 from kinko.services.approvals import Approvals
 from kinko.services.custody import (
@@ -245,9 +246,10 @@ def _cursor(row: WithdrawalView) -> str:
 
 def _parse_cursor(cursor: str) -> tuple[int, str]:
     at, dot, last = cursor.partition(".")
-    if not dot or not at.isdigit() or len(at) > 20:
+    when = whole_number(at, digits=20) if dot and at == at.strip() else None
+    if when is None:
         raise BadInput(f"not a page cursor: {cursor[:40]!r}")
-    return int(at), last
+    return when, last
 
 
 def _decision_json(d: Decision) -> str:

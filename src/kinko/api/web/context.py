@@ -31,6 +31,7 @@ from kinko.errors import KinkoError, SignInRequired
 from kinko.i18n import LANGS, Localizer, accepted_language, environment, percent
 from kinko.ports import Clock
 from kinko.render.fsa import actor
+from kinko.safeload import whole_number
 from kinko.services.access import Access, Forbidden, Unauthorized
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
@@ -83,16 +84,6 @@ def known_zone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
-
-
-def whole_number(text: str | None, *, digits: int = 18) -> int | None:
-    """``text`` as a whole number, or None if it is none: ASCII digits only, at most
-    ``digits`` of them (a block, a count or a sequence number; SQLite's integers hold 18).
-    ``str.isdigit`` is true of ``²`` and of 5,000 digits, which ``int`` refuses
-    (``ValueError``: a 500 where the form or the link was merely wrong)."""
-    if not text or not text.isascii() or not text.isdigit() or len(text) > digits:
-        return None
-    return int(text)
 
 
 def _zone(name: str | None, default: str) -> ZoneInfo:

@@ -33,6 +33,7 @@ from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
 from kinko.errors import BadInput, NotFound
+from kinko.safeload import whole_number
 from kinko.services.access import Forbidden
 from kinko.services.custody import ProposalView
 from kinko.services.withdrawals import WithdrawalView
@@ -56,7 +57,8 @@ def _payload(web: Web, view: ProposalView) -> list[tuple[str, str]]:
     for name, value in sorted(payload.items()):
         text = value if isinstance(value, str) else repr(value)
         if name == "amount" and isinstance(symbol, str) and symbol in assets \
-                and isinstance(value, str) and value.lstrip("-").isdigit():
+                and isinstance(value, str) and whole_number(value.removeprefix("-"),
+                                                            digits=80) is not None:
             text = f"{format_units(int(value), assets[symbol])} {symbol} ({value})"
         out.append((name, text))
     return out
