@@ -324,11 +324,18 @@ NOTES = """### The fifth round (2026-12-06, noon): two workers served as one
   p99 target in a quiet minute. But uvicorn's httptools protocol sets no limit on a
   request's headers: a 50 MB header was read whole and answered 200, where h11 refuses any
   over 16 KB. kinko stays on h11. uvloop on top added nothing measurable.
-- **The benchmark's run** (10:10 UTC, load 1-4, the table above): SQLite 601 against 909
-  (0.66×), p99 37 ms; PostgreSQL 332 against 798 (0.42×), p99 63 ms; two workers 314
-  against 1,171 (0.27×). The same machine's quieter minutes give SQLite 626-644 requests/s
-  with a p99 of 34-35 ms: at 16 connections the p99 is about 1.4 times 16 over the rate, so
-  it is met near 640 requests/s and missed at 600.
+- **Serving changes of this round, measured for their cost.** Each request now has a
+  deadline to arrive (a timer per request; idle or trickling connections are closed), the
+  security headers wrap every answer, and a body cut short is not served. Three
+  interleaved pairs on SQLite, before and after (10 s, load 0.7-0.9): 626, 620, 616 → 615,
+  635, 631 requests/s, p99 32, 37, 36 → 40, 35, 33 ms. No cost shows above the noise; the
+  p99 of the same code moves by 8 ms from run to run.
+- **The benchmark's run** (10:48 UTC, load 1-5, the table above): SQLite 598 against 949
+  (0.63×), p99 40 ms; PostgreSQL 334 against 832 (0.40×), p99 60 ms; two workers 335
+  against 1,163 (0.29×). An earlier run this round (10:10 UTC): SQLite 601 (p99 37),
+  PostgreSQL 332, two workers 314. At 16 connections the p99 is about 1.4 times 16 over the
+  rate, so on SQLite it is met near 640 requests/s (32-35 ms in the quietest runs) and
+  missed at 600.
 
 ### The fourth round (2026-12-06, late morning): two workers lost 40 ms a request
 
