@@ -131,7 +131,23 @@ def test_a_method_a_path_does_not_take_is_405_with_the_methods_it_does(api) -> N
     r = client.delete("/v1/withdrawals", headers=h(tokens["ops"]))
     assert r.status_code == 405
     assert r.json()["error"]["code"] == "method_not_allowed"
-    assert r.headers["allow"] == "GET, POST"  # both routes of the path, not the first one's
+    assert r.headers["allow"] == "GET, HEAD, POST"  # both routes of the path (and HEAD)
+
+
+def test_head_is_answered_wherever_get_is_without_a_body(api) -> None:  # type: ignore[no-untyped-def]
+    """A monitor's HEAD: GET's status and headers (its key checked as GET's), no body."""
+    client, tokens, _ = api
+    for path, token in (("/v1/breaker", tokens["audit"]), ("/openapi.json", None),
+                        ("/v1/withdrawals/nope", tokens["audit"])):
+        headers = h(token) if token else {}
+        got, head = client.get(path, headers=headers), client.head(path, headers=headers)
+        assert head.status_code == got.status_code and head.content == b"", path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers["x-content-type-options"] == "nosniff", path
+    assert client.head("/v1/breaker").status_code == 401  # no key: refused as GET is
+    r = client.head("/v1/withdrawals/nope/approve", headers=h(tokens["ops"]))
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and r.content == b""
 
 
 def test_review_by_two_approvers(api) -> None:  # type: ignore[no-untyped-def]

@@ -32,6 +32,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinko.api.docs import document_errors, reference_page
+from kinko.api.head import HeadAsGet
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
 from kinko.api.v1 import ROUTERS
 from kinko.api.v1.deps import Api
@@ -87,10 +88,13 @@ _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 def _allowed(request: Request) -> str:
     """A 405's ``Allow``: each method some route takes at the request's path (asked of the
-    routes themselves, included routers too)."""
+    routes themselves, included routers too), and HEAD wherever GET is (``HeadAsGet``)."""
     routes = request.app.router.routes
-    return ", ".join(m for m in _METHODS if any(
-        route.matches({**request.scope, "method": m})[0] is Match.FULL for route in routes))
+    taken = {m for m in _METHODS if any(
+        route.matches({**request.scope, "method": m})[0] is Match.FULL for route in routes)}
+    if "GET" in taken:
+        taken.add("HEAD")
+    return ", ".join(m for m in _METHODS if m in taken)
 
 
 def create_app(custody_factory: Callable[[], Custody],
@@ -200,5 +204,6 @@ def create_app(custody_factory: Callable[[], Custody],
 
     if web is not None:
         mount(app, web)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals too
+    app.add_middleware(SecurityHeaders)  # on every answer, refusals too
+    app.add_middleware(HeadAsGet)  # outermost: HEAD is GET without its body
     return app
