@@ -120,7 +120,7 @@ def explain(ctx: typer.Context, withdrawal_id: str) -> None:
 def approve(ctx: typer.Context, withdrawal_id: str,
             approver: str = typer.Option(..., "--approver", help="Approver name as in the "
                                          "policy (never the withdrawal's requester)."),
-            key: Path = typer.Option(None, "--key", help="Sign here with this key file."),
+            key: Path = typer.Option(None, "--key", help="Sign here with this private key file."),
             signature: str = typer.Option(None, "--signature", help="Or a signature made offline."),
             ) -> None:
     """Approve a withdrawal held for review (m of n; never the requester)."""
