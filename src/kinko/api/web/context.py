@@ -31,7 +31,6 @@ from kinko.errors import KinkoError, SignInRequired
 from kinko.i18n import LANGS, Localizer, accepted_language, environment, percent
 from kinko.ports import Clock
 from kinko.render.fsa import actor
-from kinko.safeload import whole_number
 from kinko.services.access import Access, Forbidden, Unauthorized
 from kinko.services.artifacts import Artifacts
 from kinko.services.custody import Custody
@@ -41,8 +40,7 @@ from kinko.services.sessions import Session, Sessions
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "known_zone", "site",
-           "whole_number"]
+__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "known_zone", "site"]
 
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"

@@ -31,7 +31,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Viewer, Web, whole_number
+from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
@@ -40,6 +40,7 @@ from kinko.errors import BadInput, KinkoError, NotFound
 from kinko.i18n import Localizer
 from kinko.render.custody import finding_basis, wallet_rows
 from kinko.render.fsa import write_fsa
+from kinko.safeload import whole_number
 from kinko.services.artifact_files import (
     ProofLookup,
     file_in,

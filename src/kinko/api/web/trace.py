@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Viewer, Web, amount, whole_number
+from kinko.api.web.context import Site, Viewer, Web, amount
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
 from kinko.domain.messages import N_, Message, msg
@@ -31,7 +31,7 @@ from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
 from kinko.ports import IncidentRow
 from kinko.render.trace import write_blacklist, write_trace
-from kinko.safeload import loads_json, read_bounded
+from kinko.safeload import loads_json, read_bounded, whole_number
 from kinko.services.artifact_files import file_in
 from kinko.services.trace import TraceReport
 from kinko.services.trace_jobs import FILE_FORMATS, POLICIES, TraceJobs, TraceRequest
