@@ -75,6 +75,13 @@ async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+async def _unrecorded(send: Send, exc: KinkoError) -> None:
+    """503: the co-signer could not record what it decided (its own database away)."""
+    await _respond(send, 503, {"error": {"code": exc.code, "message": "the co-signer could "
+                                         "not record a decision: " + exc.message,
+                                         "details": {}}})
+
+
 def _refusal(refusal: CosignRefused) -> dict[str, Any]:
     details = {k: v for k, v in refusal.details.items() if k != "alerted"}
     return {"error": {"code": refusal.code, "message": refusal.message, "details": details}}
@@ -89,8 +96,13 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
     expected = _digest(token)
 
     async def refuse(send: Send, reason: str, message: str, caller: str) -> None:
-        refusal = await anyio.to_thread.run_sync(service.refuse_unread, reason, message,
-                                                 caller)
+        try:
+            refusal = await anyio.to_thread.run_sync(service.refuse_unread, reason, message,
+                                                     caller)
+        except KinkoError as exc:  # its own database away: the refusal is not a record
+            log.error("no record of a refusal of %s (%s): %s", caller, reason, exc.message)
+            await _unrecorded(send, exc)
+            return
         await _respond(send, status_of(reason), _refusal(refusal))
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,8 +133,14 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
                                                      "the co-signer's token is required",
                                                      "details": {}}})
             else:
-                await _respond(send, 200, await anyio.to_thread.run_sync(
-                    _info, service, key_storage))
+                try:
+                    info = await anyio.to_thread.run_sync(_info, service, key_storage)
+                except KinkoError as exc:  # its own database away: no log head to tell
+                    log.error("no answer to /v1/info: %s", exc.message)
+                    await _respond(send, 503, {"error": {"code": exc.code, "message":
+                                                         exc.message, "details": {}}})
+                    return
+                await _respond(send, 200, info)
             return
         if method != "POST":
             await _respond(send, 405, {"error": {"code": "method_not_allowed",
@@ -170,9 +188,7 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
             return
         except KinkoError as exc:  # its own database away: it cannot record, so no answer
             log.error("no decision for %s: %s", request.key, exc.message)
-            await _respond(send, 503, {"error": {"code": exc.code, "message":
-                                                 "the co-signer could not record a decision: "
-                                                 + exc.message, "details": {}}})
+            await _unrecorded(send, exc)
             return
         await _respond(send, 200, {
             "decision": "repeated" if answer.repeated else "signed",
@@ -194,9 +210,7 @@ async def _answer_nem(send: Send, service: CosignService, request: NemCosignRequ
         return
     except KinkoError as exc:
         log.error("no decision for %s: %s", request.key, exc.message)
-        await _respond(send, 503, {"error": {"code": exc.code, "message":
-                                             "the co-signer could not record a decision: "
-                                             + exc.message, "details": {}}})
+        await _unrecorded(send, exc)
         return
     await _respond(send, 200, {
         "decision": "repeated" if answer.repeated else "signed", "request": answer.request,

@@ -1,0 +1,98 @@
+"""The co-signer's HTTP face against hostile and clumsy clients, served as ``kinko cosign
+serve`` serves it (uvicorn's h11 with kinko's deadline, 64 places, 8 KiB heads) in a thread
+of the test process, with a co-signer that has no chain and no kinko database behind it (the
+refusals here come before either is asked): its own database away is a 503 (never a 500 and
+a traceback), the names a request gives are never written raw to its log, the health check
+answers ``HEAD``, a stranger trying a token on ``/v1/info`` is a record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import create_engine
+
+from kinko.chains.keystore import throwaway_signer
+from kinko.cli.timely import ServerConfig
+from kinko.cosign.server import create_cosign_app
+from kinko.domain.cosign import CosignPolicy
+from kinko.ports import FixedClock
+from kinko.services.cosign import CosignService
+from kinko.store.cosign_sql import SqlCosignLog, open_cosign_log
+
+TOKEN = "k" * 48
+
+
+@dataclass
+class Face:
+    port: int
+    log: SqlCosignLog
+
+    def raw(self, request: bytes) -> tuple[int, dict[str, Any], bytes]:
+        """(status, JSON body or {}, the head) of one request on its own connection."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(request)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        is_json = b"application/json" in head.lower() and body
+        return int(head.split()[1]), json.loads(body) if is_json else {}, head
+
+    def ask(self, method: str, path: str, body: bytes = b"", token: str | None = TOKEN
+            ) -> tuple[int, dict[str, Any], bytes]:
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        length = f"Content-Length: {len(body)}\r\n" if body or method == "POST" else ""
+        return self.raw(f"{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}{length}"
+                        "Connection: close\r\n\r\n".encode() + body)
+
+    def refusals(self) -> list[tuple[str, str, str]]:
+        with self.log.transaction(write=False) as tables:
+            return [(r.caller, r.reason, r.detail) for r in tables.records()
+                    if r.outcome == "refused"]
+
+
+@pytest.fixture
+def face(tmp_path: Path) -> Iterator[Face]:
+    log = open_cosign_log(f"sqlite:///{tmp_path / 'cosign.db'}")
+    service = CosignService(policy=CosignPolicy("ethereum", {}), kinko=None,  # type: ignore[arg-type]
+                            chain=None, log=log, signer=throwaway_signer(),  # type: ignore[arg-type]
+                            clock=FixedClock(), sinks=())
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(ServerConfig(
+        create_cosign_app(service, TOKEN, timeout=2.0, key_storage="file"), read_seconds=2.0,
+        log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
+        limit_concurrency=64, h11_max_incomplete_event_size=8192))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        time.sleep(0.01)
+    yield Face(sock.getsockname()[1], log)
+    server.should_exit = True
+    thread.join(5)
+    log.close()
+
+
+def test_its_own_database_away_is_a_503_not_a_500(face: Face, monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(face.log, "engine", create_engine("sqlite:////nonexistent/kinko/x.db"))
+    with caplog.at_level(logging.ERROR):
+        for method, path, token in [("POST", "/v1/cosign", None), ("POST", "/v1/cosign", TOKEN),
+                                    ("GET", "/v1/info", TOKEN)]:
+            status, answer, _head = face.ask(method, path, b"{not json", token=token)
+            assert status == 503, (method, path, token, answer)
+            assert "unavailable" in answer["error"]["message"]
+    assert not any(r.exc_info for r in caplog.records)  # no traceback: an answer, logged
+    assert TOKEN not in caplog.text
