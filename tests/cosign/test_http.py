@@ -96,3 +96,20 @@ def test_its_own_database_away_is_a_503_not_a_500(face: Face, monkeypatch: pytes
             assert "unavailable" in answer["error"]["message"]
     assert not any(r.exc_info for r in caplog.records)  # no traceback: an answer, logged
     assert TOKEN not in caplog.text
+
+
+def test_names_a_caller_sends_reach_the_log_escaped_and_cut(face: Face,
+                                                            caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    forged = "x\n2026-01-01 00:00:00 WARNING SIGNED withdrawal:W-9\r\x1b[2K"
+    bodies = [{"kind": "withdrawal", "id": "W-1", forged: 1},
+              {"kind": "withdrawal", "id": "W-1", "safe_tx": {forged: 1}, "safe_tx_hash": "0x"},
+              {"kind": "withdrawal", "id": "W-1", **{f"f{i}": i for i in range(500)}}]
+    with caplog.at_level(logging.WARNING, logger="kinko.cosign"):
+        for body in bodies:
+            status, answer, _head = face.ask("POST", "/v1/cosign", json.dumps(body).encode())
+            assert status == 400 and answer["error"]["details"]["reason"] == "malformed"
+            assert "\n" not in answer["error"]["message"]
+    assert "unknown field(s) 'x\\n2026" in caplog.text and "f101 and 495 more" in caplog.text
+    assert not any(c in r.getMessage() for r in caplog.records for c in "\n\r\x1b")
+    assert all(len(detail) < 300 and "\n" not in detail for *_, detail in face.refusals())

@@ -180,6 +180,17 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def _names(keys: list[str]) -> str:
+    """Field names a caller sent, for a refusal's message (the log, the alert): a plain
+    name as it is, anything else quoted and cut (no newline or control character of the
+    caller's reaches a log line), at most five of them."""
+    shown = [k if _NAME.fullmatch(k) else _shown(k) for k in keys[:5]]
+    return ", ".join(shown) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
 def safe_tx_from_json(data: Any) -> SafeTx:
     """The SafeTx of a request: every field present (the no-refund fields too, so nothing
     is implied), nothing else; :class:`~kinko.errors.CosignRefused` (``malformed``) naming
@@ -191,7 +202,7 @@ def safe_tx_from_json(data: Any) -> SafeTx:
     if missing or extra:
         raise refuse("malformed", "safe_tx: " + "; ".join(
             ([f"missing {', '.join(missing)}"] if missing else [])
-            + ([f"unknown {', '.join(extra)}"] if extra else [])))
+            + ([f"unknown {_names(extra)}"] if extra else [])))
     raw = data["data"]
     if not isinstance(raw, str) or not _HEX.match(raw):
         raise refuse("malformed", "safe_tx.data must be 0x-hex bytes", field="data")
@@ -239,7 +250,7 @@ def _request_head(body: Any, fields: tuple[str, ...]) -> tuple[str, str]:
         raise refuse("malformed", "the request must be a JSON object")
     extra = sorted(str(k) for k in body if k not in ("kind", "id", *fields))
     if extra:
-        raise refuse("malformed", f"unknown field(s) {', '.join(extra)}")
+        raise refuse("malformed", f"unknown field(s) {_names(extra)}")
     kind, request_id = body.get("kind"), body.get("id")
     if kind not in REQUEST_KINDS:
         raise refuse("malformed", f"kind must be {' or '.join(REQUEST_KINDS)}, not "
