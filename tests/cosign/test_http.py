@@ -113,3 +113,18 @@ def test_names_a_caller_sends_reach_the_log_escaped_and_cut(face: Face,
     assert "unknown field(s) 'x\\n2026" in caplog.text and "f101 and 495 more" in caplog.text
     assert not any(c in r.getMessage() for r in caplog.records for c in "\n\r\x1b")
     assert all(len(detail) < 300 and "\n" not in detail for *_, detail in face.refusals())
+
+
+def test_a_long_value_quoted_in_a_refusal_is_cut(face: Face) -> None:
+    fields = ("chain_id", "value", "nonce", "safe_tx_gas", "base_gas", "gas_price")
+    tx = {**dict.fromkeys(fields, "0"), "safe": "0x" + "a" * 12_000, "to": "0x" + "b" * 40,
+          "data": "0x", "operation": 0, "gas_token": "0x" + "0" * 40,
+          "refund_receiver": "0x" + "0" * 40}
+    bodies = [{"kind": "withdrawal", "id": "W-1", "safe_tx": tx, "safe_tx_hash": "0x" + "0" * 64},
+              {"kind": "withdrawal", "id": "W-1", "nem_transfer": {"chain": "n" * 12_000,
+                                                                    "data": "00"},
+               "inner_hash": "0"}]
+    for body in bodies:
+        status, answer, _head = face.ask("POST", "/v1/cosign", json.dumps(body).encode())
+        assert status == 400 and len(answer["error"]["message"]) <= 500
+    assert [len(detail) for *_, detail in face.refusals()] == [500, 500]

@@ -55,6 +55,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+MAX_MESSAGE = 500
+"""The most characters of a refusal's message the co-signer records for a request it could
+not read (a parser quotes the value it refuses, which may be most of a 16 KiB body)."""
+
 _STATUS = {"unauthenticated": 401, "too_large": 413, "malformed": 400, "wrong_hash": 422}
 
 
@@ -96,6 +100,8 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
     expected = _digest(token)
 
     async def refuse(send: Send, reason: str, message: str, caller: str) -> None:
+        if len(message) > MAX_MESSAGE:  # a caller's value quoted whole: the log, the alert
+            message = message[:MAX_MESSAGE - 3] + "..."
         try:
             refusal = await anyio.to_thread.run_sync(service.refuse_unread, reason, message,
                                                      caller)
