@@ -128,3 +128,13 @@ def test_a_long_value_quoted_in_a_refusal_is_cut(face: Face) -> None:
         status, answer, _head = face.ask("POST", "/v1/cosign", json.dumps(body).encode())
         assert status == 400 and len(answer["error"]["message"]) <= 500
     assert [len(detail) for *_, detail in face.refusals()] == [500, 500]
+
+
+def test_the_health_check_answers_head_and_names_its_methods(face: Face) -> None:
+    assert face.ask("GET", "/v1/health", token=None)[:2] == (200, {"status": "ok"})
+    status, answer, head = face.ask("HEAD", "/v1/health", token=None)
+    assert status == 200 and answer == {} and b"content-length: 16" in head.lower()
+    for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+        status, answer, _head = face.ask(method, "/v1/health", token=None)
+        assert status == 405 and answer["error"]["code"] == "method_not_allowed", method
+    assert face.ask("GET", "/v1/health/", token=None)[0] == 404

@@ -14,7 +14,7 @@ Three routes, nothing else:
   503 (something could not be checked: ask again later) or 403 (anything else: the answer
   is no);
 - ``GET /v1/info`` (token): the co-signer's address, chain id, key storage and log head;
-- ``GET /v1/health``: ``{"status": "ok"}``, for process supervisors.
+- ``GET /v1/health`` (or ``HEAD``): ``{"status": "ok"}``, for process supervisors.
 
 The token (``KINKO_COSIGN_TOKEN``) is compared in constant time (SHA-256 digests through
 ``hmac.compare_digest``) before the body is read; a body is read only up to its declared
@@ -119,8 +119,12 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
                    for k, v in scope.get("headers", [])}
         client = scope.get("client")
         peer = f"{client[0]}:{client[1]}" if client and client[0] else "unix"
-        if path == "/v1/health" and method == "GET":
-            await _respond(send, 200, {"status": "ok"})
+        if path == "/v1/health":
+            if method in ("GET", "HEAD"):  # uvicorn sends no body to a HEAD
+                await _respond(send, 200, {"status": "ok"})
+            else:
+                await _respond(send, 405, {"error": {"code": "method_not_allowed",
+                                                     "message": "GET only", "details": {}}})
             return
         if path not in ("/v1/cosign", "/v1/info"):
             await _respond(send, 404, {"error": {"code": "not_found", "message":
