@@ -138,3 +138,13 @@ def test_the_health_check_answers_head_and_names_its_methods(face: Face) -> None
         status, answer, _head = face.ask(method, "/v1/health", token=None)
         assert status == 405 and answer["error"]["code"] == "method_not_allowed", method
     assert face.ask("GET", "/v1/health/", token=None)[0] == 404
+
+
+def test_a_stranger_trying_tokens_on_info_is_a_record(face: Face) -> None:
+    for token in (None, "wrong" * 10, TOKEN[:-1], TOKEN + "x"):
+        status, answer, _head = face.ask("GET", "/v1/info", token=token)
+        assert status == 401 and answer["error"]["details"]["reason"] == "unauthenticated"
+    assert face.ask("GET", "/v1/info")[0] == 200
+    refused = face.refusals()
+    assert len(refused) == 4 and all(c.startswith("anonymous@") and r == "unauthenticated"
+                                     and "/v1/info" in d for c, r, d in refused)

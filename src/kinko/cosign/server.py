@@ -138,10 +138,9 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
             if method != "GET":
                 await _respond(send, 405, {"error": {"code": "method_not_allowed",
                                                      "message": "GET only", "details": {}}})
-            elif not authenticated:
-                await _respond(send, 401, {"error": {"code": "unauthenticated", "message":
-                                                     "the co-signer's token is required",
-                                                     "details": {}}})
+            elif not authenticated:  # a record too: no place to try tokens unseen
+                await refuse(send, "unauthenticated", "no valid token (Authorization: Bearer "
+                             "<KINKO_COSIGN_TOKEN>) for /v1/info", caller)
             else:
                 try:
                     info = await anyio.to_thread.run_sync(_info, service, key_storage)
