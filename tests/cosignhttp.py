@@ -1,5 +1,6 @@
-"""The co-signer's own HTTP server (the ASGI app ``kinko cosign serve`` runs) in a thread of
-the test process, on a free loopback port."""
+"""The co-signer's own HTTP server (the ASGI app ``kinko cosign serve`` runs, with the
+server's own settings: ``kinko.cli.cosign.server_config``) in a thread of the test
+process, on a free loopback port."""
 
 from __future__ import annotations
 
@@ -10,19 +11,20 @@ from collections.abc import Callable
 
 import uvicorn
 
+from kinko.cli.cosign import server_config
 from kinko.cosign.server import create_cosign_app
 from kinko.services.cosign import CosignService
 
 __all__ = ["serve_cosigner"]
 
 
-def serve_cosigner(service: CosignService, token: str) -> tuple[str, Callable[[], None]]:
-    """(its URL, a function that stops it)."""
+def serve_cosigner(service: CosignService, token: str, timeout: float = 5.0
+                   ) -> tuple[str, Callable[[], None]]:
+    """(its URL, a function that stops it); ``timeout`` as ``request_timeout_ms`` says."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(
-        create_cosign_app(service, token, key_storage="file"), log_level="warning",
-        access_log=False, lifespan="off"))
+    server = uvicorn.Server(server_config(
+        create_cosign_app(service, token, timeout=timeout, key_storage="file"), timeout))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(500):

@@ -10,20 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from cosignhttp import serve_cosigner
 from sqlalchemy import create_engine
 
 from kinko.chains.keystore import throwaway_signer
-from kinko.cli.timely import ServerConfig
-from kinko.cosign.server import create_cosign_app
 from kinko.domain.cosign import CosignPolicy
 from kinko.ports import FixedClock
 from kinko.services.cosign import CosignService
@@ -67,21 +63,9 @@ def face(tmp_path: Path) -> Iterator[Face]:
     service = CosignService(policy=CosignPolicy("ethereum", {}), kinko=None,  # type: ignore[arg-type]
                             chain=None, log=log, signer=throwaway_signer(),  # type: ignore[arg-type]
                             clock=FixedClock(), sinks=())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(ServerConfig(
-        create_cosign_app(service, TOKEN, timeout=2.0, key_storage="file"), read_seconds=2.0,
-        log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5,
-        limit_concurrency=64, h11_max_incomplete_event_size=8192))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        time.sleep(0.01)
-    yield Face(sock.getsockname()[1], log)
-    server.should_exit = True
-    thread.join(5)
+    url, stop = serve_cosigner(service, TOKEN, timeout=2.0)
+    yield Face(int(url.rsplit(":", 1)[1]), log)
+    stop()
     log.close()
 
 

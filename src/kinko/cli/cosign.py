@@ -191,7 +191,6 @@ def serve(config: str = _config_option(),
 
     from kinko.chains.evm import EvmChain
     from kinko.chains.safe_reader import ChainSafes
-    from kinko.cli.timely import ServerConfig
     from kinko.cosign.server import create_cosign_app
     from kinko.errors import KinkoError
     from kinko.ports import AlertSink
@@ -270,12 +269,7 @@ def serve(config: str = _config_option(),
                    head=f"{seq}:{head}"), flush=True)
     asgi = create_cosign_app(service, token, max_body=settings.max_body_bytes,
                              timeout=timeout, key_storage=where)
-    # a request arrives whole within the timeout, or its connection is closed: 64 idle
-    # or trickling connections would otherwise hold every place the service has
-    server = uvicorn.Server(ServerConfig(
-        asgi, read_seconds=timeout, log_level="warning", access_log=False, lifespan="off",
-        timeout_keep_alive=5, limit_concurrency=64, h11_max_incomplete_event_size=8192,
-        timeout_graceful_shutdown=3))
+    server = uvicorn.Server(server_config(asgi, timeout))
 
     def stopped(signum: int, _frame: object) -> None:
         raise SystemExit(0)  # uvicorn hands the signal back once it has shut down
@@ -288,6 +282,18 @@ def serve(config: str = _config_option(),
         delivery.wake.set()
         if settings.listen.startswith("unix:"):
             Path(settings.listen[5:]).unlink(missing_ok=True)
+
+
+def server_config(asgi: Any, timeout: float) -> Any:
+    """The co-signer's HTTP server: request heads of at most 8 KiB, at most 64 connections
+    at once, idle ones closed after 5 s, and a request arrived whole within ``timeout``
+    seconds or its connection closed (64 idle or trickling connections would otherwise
+    hold every place it has)."""
+    from kinko.cli.timely import ServerConfig
+
+    return ServerConfig(asgi, read_seconds=timeout, log_level="warning", access_log=False,
+                        lifespan="off", timeout_keep_alive=5, limit_concurrency=64,
+                        h11_max_incomplete_event_size=8192, timeout_graceful_shutdown=3)
 
 
 def _anchor(text: str | None) -> tuple[int, str] | None:
