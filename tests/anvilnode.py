@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import socket
 import subprocess
@@ -54,10 +55,16 @@ def port_held(port: int) -> Iterator[None]:
     """The port of a node that was stopped held meanwhile (bound, never listening: a
     connection is refused there, as to a node that is down), so that a node another test
     starts meanwhile cannot take it and answer in its place; released for the node to
-    start on it again."""
+    start on it again. While the node's last connections are still closing (a client's
+    kept-alive connection), the port cannot be bound, here or by a node another test
+    starts (the system hands out no port in use): those connections hold it then."""
     with socket.socket() as held:
         held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        held.bind(("127.0.0.1", port))
+        try:
+            held.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
         yield
 
 
