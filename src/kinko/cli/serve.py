@@ -134,9 +134,12 @@ def serve(ctx: typer.Context,
     from kinko.cli.workers import Workers, listen_group
 
     rt = runtime(ctx)
-    # the proxies whose X-Forwarded-For names the client (none: the connection's address)
-    proxies: dict[str, Any] = {"proxy_headers": bool(rt.settings.trusted_proxies),
-                               "forwarded_allow_ips": rt.settings.trusted_proxies or None}
+    # how each process serves: the request deadline, and the proxies whose X-Forwarded-For
+    # names the client (none: the connection's address)
+    served: dict[str, Any] = {
+        "read_seconds": rt.settings.request_read_seconds, "log_level": "warning",
+        "timeout_graceful_shutdown": 3, "proxy_headers": bool(rt.settings.trusted_proxies),
+        "forwarded_allow_ips": rt.settings.trusted_proxies or None}
     if workers > 1 and rt.store().dialect != "postgresql":
         raise ConfigError(
             f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
@@ -160,9 +163,7 @@ def serve(ctx: typer.Context,
     if workers == 1:
         api = _app(rt, dashboard, secure_cookies)
         print(banner, flush=True)
-        server = uvicorn.Server(ServerConfig(
-            api, read_seconds=rt.settings.request_read_seconds, log_level="warning",
-            timeout_graceful_shutdown=3, **proxies))
+        server = uvicorn.Server(ServerConfig(api, **served))
         with suppress(KeyboardInterrupt):  # a clean stop: uvicorn has shut down
             server.run(sockets=socks)
         return
@@ -171,10 +172,8 @@ def serve(ctx: typer.Context,
         "config": rt.config, "flags": rt.flags, "dashboard": dashboard,
         "secure_cookies": secure_cookies})
     print(banner, flush=True)
-    config = ServerConfig("kinko.cli.serve:worker_app",
-                          read_seconds=rt.settings.request_read_seconds, factory=True,
-                          workers=workers, log_level="warning",
-                          timeout_graceful_shutdown=3, **proxies)
+    config = ServerConfig("kinko.cli.serve:worker_app", factory=True, workers=workers,
+                          **served)
     group = Workers(config, socks, say)
     with suppress(KeyboardInterrupt):
         group.run()
