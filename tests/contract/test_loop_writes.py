@@ -26,6 +26,7 @@ from kinko.errors import Overdraft, StoreUnavailable
 from kinko.ports import WouldBlock
 from kinko.services.ledger import Ledger
 from kinko.store import SqlStore, open_store
+from kinko.store.sql import _GroupCommit
 
 
 @pytest.fixture
@@ -63,7 +64,9 @@ def _committed(url: str, keys: list[str]) -> set[str]:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_works_on_the_loop_share_a_batch_and_return_once_it_is_durable(
-        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+        ledger: Ledger, store: SqlStore, store_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
     _fund(ledger, 1000)
     before = store.group_commit()
     kept: list[str] = []
@@ -225,7 +228,9 @@ def test_a_work_that_raises_on_the_loop_is_undone_alone(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_worker_threads_unit_that_joins_the_loops_batch_commits_it(
-        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+        ledger: Ledger, store: SqlStore, store_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
     _fund(ledger, 1000)
     before = store.group_commit()
 
