@@ -89,6 +89,7 @@ from kinko.store.driver import (
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
 from kinko.store.values import from_us, normalise_url, redact, to_us
+from kinko.store.wal import LogCopier
 from kinko.store.watch_sql import SqlWatch
 
 __all__ = ["SqlStore", "SqlUnit", "UnitError", "open_store"]
@@ -130,7 +131,10 @@ class _BigSum:
 _BUSY_MS = 60_000  # how long a SQLite writer waits for another's write lock
 
 
-def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
+def _sqlite_engine(url: str, synchronous: str, pool: int, copies_log: bool = False
+                   ) -> Engine:
+    """``copies_log``: the store copies the log into the database itself (``wal``), so
+    no commit on its connections does."""
     parsed = make_url(url)
     memory = parsed.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 60}}
@@ -150,6 +154,8 @@ def _sqlite_engine(url: str, synchronous: str, pool: int) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
         cur.execute("PRAGMA foreign_keys=ON")
+        if copies_log and not memory:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
         dbapi_conn.create_aggregate("kinko_sum", 1, _BigSum)
 
@@ -238,18 +244,18 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
         dialect = make_url(url).get_backend_name()
     except Exception as exc:
         raise StoreUnavailable(f"database URL {url!r} is not valid: {exc}") from None
+    # on SQLite with a commit that does not wait for the disk, a request's unit of work may
+    # run on the event loop (``on_loop``); a FULL commit's fsync would hold the loop
+    loop_writes = dialect == "sqlite" and sqlite_synchronous.upper() in ("NORMAL", "OFF")
     if dialect == "sqlite":
-        engine = _sqlite_engine(url, sqlite_synchronous, pool)
+        engine = _sqlite_engine(url, sqlite_synchronous, pool, copies_log=loop_writes)
     elif dialect == "postgresql":
         engine = _postgres_engine(url, pool)
     else:
         raise StoreUnavailable(
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
         )
-    # on SQLite with a commit that does not wait for the disk, a request's unit of work may
-    # run on the event loop (``on_loop``); a FULL commit's fsync would hold the loop
-    return SqlStore(engine, loop_writes=dialect == "sqlite"
-                    and sqlite_synchronous.upper() in ("NORMAL", "OFF"))
+    return SqlStore(engine, loop_writes=loop_writes)
 
 
 def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
@@ -736,6 +742,8 @@ class SqlStore:
         # ``on_loop`` may run work on the event loop (not on an in-memory database: it
         # lives on one connection)
         self._loop_writes = loop_writes and self._stamp_reader.own
+        # such a store's connections leave the log to it (``wal``)
+        self._log = LogCopier(engine) if self._loop_writes else None
         # each event loop's shared read, and on PostgreSQL its connection: a loop that
         # closed (a test client's, one per request) has its connection closed when the
         # next loop comes
@@ -844,9 +852,10 @@ class SqlStore:
         worker thread and back. Its write units join the open batch of the group commit as
         a worker thread's would; once a turn of the loop added no unit to the batch
         (``_loop_commit``) it is committed in a thread of its own, off the loop (the commit
-        writes, and may checkpoint, to disk), and this waits for that commit without holding
-        the loop, so the units of the requests the loop runs meanwhile share it; work that
-        comes while a commit is in flight waits for it, then begins the next batch.
+        writes to disk), and this waits for that commit without holding the loop, so the
+        units of the requests the loop runs meanwhile share it; work that comes while a
+        commit is in flight (and the log's copy after it: ``wal``) waits for it, then begins
+        the next batch.
 
         Raises :class:`~kinko.ports.WouldBlock` (before anything is written) where waiting
         would hold the loop: on PostgreSQL, on SQLite whose commits wait for the disk
@@ -1300,10 +1309,16 @@ class SqlStore:
                     group.batches += 1
                     group.units += batch.units
                     group.largest = max(group.largest, batch.units)
-            if not early:
+            copier = self._log if batch.error is None and not early else None
+            if not early and copier is None:
                 group.turn.release()
             batch.done.set()
             batch.settle()
+            if copier is not None:
+                try:
+                    copier.after_commit()  # the batch's units told, the turn held
+                finally:
+                    group.turn.release()
 
     # The table groups: each opens a unit (or joins the open one) and hands out its view.
 
