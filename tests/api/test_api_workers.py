@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -64,7 +64,7 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str],  # type: ignore[no-un
     (tmp_path / "p.toml").write_text(policy)
     Custody(ledger, chain=EvmChain.in_process()).load_policy(tmp_path / "p.toml", "ops")
     token = Access(store, SystemClock()).create_key("ops", "operator")[1]
-    with serving(url, tmp_path, lang) as (port, out):
+    with serving(url, tmp_path, lang) as (port, out, _):
 
         def call(part: list[str]) -> list[int]:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
@@ -80,9 +80,10 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str],  # type: ignore[no-un
 
 
 @contextmanager
-def serving(url: str, tmp_path: Path, lang: str = "en") -> Iterator[tuple[int, list[str]]]:
-    """``kinko serve --workers 2`` on ``url``: its port, and what it printed (once it
-    stopped)."""
+def serving(url: str, tmp_path: Path, lang: str = "en"
+            ) -> Iterator[tuple[int, list[str], subprocess.Popen[str]]]:
+    """``kinko serve --workers 2`` on ``url``: its port, what it printed (once it
+    stopped), and its process."""
     import anvilnode
 
     port = anvilnode.free_port()
@@ -101,7 +102,7 @@ def serving(url: str, tmp_path: Path, lang: str = "en") -> Iterator[tuple[int, l
                 break
             assert time.monotonic() < deadline, "kinko serve did not start"
             time.sleep(0.2)
-        yield port, out
+        yield port, out, server
     finally:
         server.send_signal(signal.SIGINT)
         out.append(server.communicate(timeout=60)[0])
@@ -156,7 +157,7 @@ def test_a_key_revoked_elsewhere_fails_its_next_request_in_every_worker(  # type
     upgrade(store)
     key, token = Access(store, SystemClock()).create_key("ops", "operator")
     store.close()
-    with serving(url, tmp_path) as (port, _):
+    with serving(url, tmp_path) as (port, _, _):
         def get(n: int) -> list[int]:  # a new connection each: the kernel picks a process
             return [httpx.get(f"http://127.0.0.1:{port}/v1/breaker",
                               headers={"Authorization": f"Bearer {token}"}).status_code
@@ -170,6 +171,60 @@ def test_a_key_revoked_elsewhere_fails_its_next_request_in_every_worker(  # type
         assert done.returncode == 0, done.stderr
         with ThreadPoolExecutor(max_workers=9) as pool:  # 9: no process locks the client
             assert set(c for part in pool.map(get, [1] * 9) for c in part) == {401}
+
+
+def _closed_within(port: int, seconds: float) -> bool:
+    """Whether the server closes a connection that sends nothing within ``seconds``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as conn:
+        try:
+            return conn.recv(1) == b""
+        except TimeoutError:
+            return False
+
+
+def _processes(parent: int) -> set[int]:
+    """The server processes ``parent`` started (not multiprocessing's own helpers)."""
+    found = set()
+    for pid in subprocess.run(["pgrep", "-P", str(parent)], capture_output=True,
+                              text=True).stdout.split():
+        with suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(int(pid))
+    return found
+
+
+@pytest.mark.slow
+def test_sighup_serves_with_the_settings_read_again_or_keeps_serving_if_refused(  # type: ignore[no-untyped-def]
+        pg, tmp_path: Path) -> None:
+    """SIGHUP: the processes that replace the running ones serve with the settings as they
+    are then (here the deadline for a request to arrive); settings that are refused keep
+    the running processes, saying why."""
+    url = pg.url(pg.create_database())
+    store = open_store(url)
+    upgrade(store)
+    store.close()
+    settings = tmp_path / "kinko.toml"
+    settings.write_text("request_read_seconds = 30\n")
+    with serving(url, tmp_path) as (port, out, server):
+        old = _processes(server.pid)
+        assert len(old) == 2
+        assert not any(_closed_within(port, 2.5) for _ in range(4))
+        settings.write_text("request_read_seconds = 1\n")
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 180
+        while len(new := _processes(server.pid)) != 2 or new & old:  # each replaced
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert all(_closed_within(port, 3) for _ in range(6))
+        settings.write_text('request_read_seconds = "soon"\n')
+        server.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+        assert _processes(server.pid) == new
+        assert all(_closed_within(port, 3) for _ in range(6))  # as before the refusal
+    said = "".join(out)
+    assert "the settings read again on SIGHUP are refused" in said, said
+    assert "request_read_seconds" in said, said
 
 
 def test_sqlite_refuses_several_workers(monkeypatch: pytest.MonkeyPatch,

@@ -1,7 +1,8 @@
 """kinko's servers give each request a deadline to arrive whole (``kinko.cli.timely``): a
 connection that sends nothing, or trickles a request's head or body, is disconnected once
 it passes; a client that sends in time is served, however long the answer takes, and may
-keep its connection for its next request."""
+keep its connection for its next request. A request that cannot be parsed is answered 400
+with the headers of every other answer (``nosniff``, ``no-store``)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,20 @@ def test_kinko_serve_disconnects_a_client_later_than_its_setting(tmp_path: Path)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             took = _closed_after(conn, b"GET /openapi.json HTTP/1.1\r\nHost: k\r\n")
             assert 0.8 < took < 3, took
+
+
+@pytest.mark.slow
+def test_a_request_that_cannot_be_parsed_is_answered_400_with_the_servers_headers() -> None:
+    with _server() as port:
+        for bad in (b"GET / HTTP/1.1\r\nHost: kinko\r\nBad Header\r\n\r\n",
+                    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40 + b"\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(bad)
+                got = b""
+                while chunk := conn.recv(4096):  # the server closes after it
+                    got += chunk
+            head = got.split(b"\r\n\r\n", 1)[0].lower()
+            assert head.startswith(b"http/1.1 400"), got
+            assert b"\r\nx-content-type-options: nosniff" in head, got
+            assert b"\r\ncache-control: no-store" in head, got
+            assert b"\r\ncontent-type: text/plain; charset=utf-8" in head, got

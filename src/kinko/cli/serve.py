@@ -20,7 +20,7 @@ from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
 from kinko.services.custody import custody_positions
-from kinko.settings import load_settings
+from kinko.settings import Settings, load_settings
 
 # what each worker process of `kinko serve --workers N` builds its app from (JSON: the
 # settings file and flags the command was given, and the serve options)
@@ -109,6 +109,14 @@ def worker_app() -> FastAPI:
     return _app(Runtime(settings), given["dashboard"], given["secure_cookies"])
 
 
+def _served(settings: Settings) -> dict[str, Any]:
+    """How each server process serves: the request deadline, and the proxies whose
+    X-Forwarded-For names the client (none: the connection's address)."""
+    return {"read_seconds": settings.request_read_seconds, "log_level": "warning",
+            "timeout_graceful_shutdown": 3, "proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": settings.trusted_proxies or None}
+
+
 @app.command("serve")
 def serve(ctx: typer.Context,
           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on: an "
@@ -134,12 +142,7 @@ def serve(ctx: typer.Context,
     from kinko.cli.workers import Workers, listen_group
 
     rt = runtime(ctx)
-    # how each process serves: the request deadline, and the proxies whose X-Forwarded-For
-    # names the client (none: the connection's address)
-    served: dict[str, Any] = {
-        "read_seconds": rt.settings.request_read_seconds, "log_level": "warning",
-        "timeout_graceful_shutdown": 3, "proxy_headers": bool(rt.settings.trusted_proxies),
-        "forwarded_allow_ips": rt.settings.trusted_proxies or None}
+    served = _served(rt.settings)
     if workers > 1 and rt.store().dialect != "postgresql":
         raise ConfigError(
             f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
@@ -172,9 +175,16 @@ def serve(ctx: typer.Context,
         "config": rt.config, "flags": rt.flags, "dashboard": dashboard,
         "secure_cookies": secure_cookies})
     print(banner, flush=True)
-    config = ServerConfig("kinko.cli.serve:worker_app", factory=True, workers=workers,
-                          **served)
-    group = Workers(config, socks, say)
+
+    def configure(settings: Settings) -> ServerConfig:
+        return ServerConfig("kinko.cli.serve:worker_app", factory=True, workers=workers,
+                            **_served(settings))
+
+    def reload() -> ServerConfig:  # SIGHUP: the settings as they are now
+        return configure(load_settings(config_path=rt.config or "kinko.toml",
+                                       flags=rt.flags))
+
+    group = Workers(configure(rt.settings), socks, say, reload)
     with suppress(KeyboardInterrupt):
         group.run()
     if group.failed:

@@ -10,6 +10,9 @@ answer on it; a client that is late is disconnected (it is given no answer: it h
 asked anything yet). The deadline stops once the request has arrived: the time the app
 takes to answer is not counted.
 
+A request h11 cannot parse is answered 400, as uvicorn answers it, with the headers every
+other answer of kinko's servers has.
+
 The servers pass :class:`ServerConfig` (uvicorn's configuration with ``read_seconds``) and
 ``http=TimelyH11``; both are importable, so a server's worker processes get them too.
 """
@@ -19,8 +22,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 
 __all__ = ["READ_SECONDS", "ServerConfig", "TimelyH11"]
 
@@ -79,3 +83,15 @@ class TimelyH11(H11Protocol):
         self.deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """h11's answer to a request it cannot parse, as uvicorn sends it, with the
+        headers every other answer of kinko's servers has: not to be sniffed as another
+        type of content, nor kept by a cache."""
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
+                   (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store")]
+        for event in (h11.Response(status_code=400, headers=headers,
+                                   reason=STATUS_PHRASES[400]),
+                      h11.Data(data=msg.encode("ascii", "replace")), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()

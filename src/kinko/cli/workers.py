@@ -11,8 +11,9 @@ the same address with ``SO_REUSEPORT``, and the kernel spreads new connections o
 The sockets are bound in the parent before any process starts (:func:`listen_group`):
 an address that cannot be had is refused as a setting before the banner, and a process
 that stops unexpectedly is started again on its own socket, whose waiting connections it
-then accepts. The parent stops every process on SIGINT or SIGTERM; on SIGHUP it replaces
-them one at a time, each new one serving (with the settings read again) before the old
+then accepts. The parent stops every process on SIGINT or SIGTERM; on SIGHUP it reads the
+settings again (settings it refuses keep the processes running as they are, saying why)
+and replaces the processes one at a time, each new one serving with them before the old
 one stops.
 """
 
@@ -29,8 +30,11 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Process
 
+from kinko.cli import error_lines
 from kinko.cli.listening import listen_tcp
 from kinko.domain.messages import N_
+from kinko.errors import KinkoError
+from kinko.i18n import Localizer
 
 __all__ = ["Workers", "listen_group"]
 
@@ -63,13 +67,17 @@ class Workers:
     """The server processes, one per socket, kept running until told to stop.
 
     ``say`` prints what happens to them (a process that stopped, one that could not
-    start) in the command line's language."""
+    start) in the command line's language; ``reload`` (on SIGHUP) makes the processes'
+    configuration again from the settings as they are then, raising ``KinkoError`` if it
+    refuses them."""
 
     def __init__(self, config: uvicorn.Config, sockets: Sequence[socket.socket],
-                 say: Callable[..., str]) -> None:
+                 say: Localizer,
+                 reload: Callable[[], uvicorn.Config] | None = None) -> None:
         self.config = config
         self.sockets = list(sockets)
         self.say = say
+        self.reload = reload
         self.processes: list[Process] = []
         self.stop = threading.Event()
         self.signals: list[int] = []
@@ -124,8 +132,17 @@ class Workers:
             self.processes[n] = self._start(self.sockets[n])
 
     def _replace_all(self) -> None:
-        """Each process replaced by a new one, which serves before the old one stops; if
-        a new one is not ready in time, the old ones are kept."""
+        """Each process replaced by a new one, with the settings read again, which serves
+        before the old one stops; if the settings are refused, or a new one is not ready
+        in time, the old ones are kept."""
+        if self.reload is not None:
+            try:
+                self.config = self.reload()
+            except KinkoError as exc:
+                self._tell(N_("cli.serve.reload_refused"))
+                for line in error_lines(exc, self.say):
+                    print(line, file=sys.stderr, flush=True)
+                return
         for n, old in enumerate(self.processes):
             if self._stopping():
                 return
