@@ -272,6 +272,13 @@ def test_every_visible_command_and_option_has_a_help() -> None:
     assert not missing, "write a help for these:\n" + "\n".join(missing)
 
 
+def _has(out: str, *texts: str) -> bool:
+    """Whether a help holds each of ``texts``, its lines' breaks and spaces aside (a line
+    of Japanese may break between any two of its characters)."""
+    flat = "".join(out.split())
+    return all("".join(text.split()) in flat for text in texts)
+
+
 def test_help_is_in_the_language_asked_for(
         cli: CliRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code, out, _ = cli("--help")
@@ -279,7 +286,7 @@ def test_help_is_in_the_language_asked_for(
     assert "Reject a withdrawal; its funds are released." not in out
     code, out, _ = cli("--lang", "ja", "--help")
     assert code == 0 and "暗号資産交換業者のためのカストディ・リスク管理" in out, out
-    assert "出金：審査、承認、送信、確定。" in out and "終了ステータス：0 正常" in out
+    assert _has(out, "出金：審査、承認、送信、確定。", "終了ステータス：0 正常")
     assert "custody-risk control" not in out
     monkeypatch.setenv("KINKO_LANG", "ja")
     code, out, _ = cli("withdrawals", "--help")
@@ -350,13 +357,11 @@ def test_clicks_bracketed_notes_are_said_in_japanese_too(cli: CliRun) -> None:
     required) has Japanese words in Japanese, values and ranges as Click writes them; in
     English it reads as Click writes it."""
     code, out, _ = cli("--lang", "ja", "serve", "--help")
-    flat = " ".join(out.split())  # the formatter may wrap a note over two lines
-    assert code == 0 and "[既定値: 8000; 0<=x<=65535]" in flat, out
-    assert "[既定値: 127.0.0.1]" in flat and "[既定値: dashboard]" in flat
-    assert "[既定値: 1; 1<=x<=64]" in flat and "default" not in out
+    assert code == 0 and _has(out, "[既定値: 8000; 0<=x<=65535]"), out
+    assert _has(out, "[既定値: 127.0.0.1]", "[既定値: dashboard]")
+    assert _has(out, "[既定値: 1; 1<=x<=64]") and "default" not in out
     code, out, _ = cli("--lang", "ja", "withdrawals", "reject", "--help")
-    flat = " ".join(out.split())
-    assert "監査ログに残る）。 [必須]" in flat and "required" not in out, out
+    assert _has(out, "監査ログに残る）。 [必須]") and "required" not in out, out
     code, out, _ = cli("serve", "--help")
     flat = " ".join(out.split())
     assert "[default: 8000; 0<=x<=65535]" in flat and "[default: 127.0.0.1]" in flat, out
@@ -401,3 +406,49 @@ def test_no_help_of_the_whole_app_keeps_clicks_english_notes_in_japanese() -> No
 
     walk(built, "kinko", None)
     assert not english, english
+
+
+def test_japanese_help_is_wrapped_to_the_terminals_columns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command's Japanese help, at 80 columns: no line is wider (a line may end in
+    closing punctuation that hangs past Click's 78, as Japanese typesetting hangs it, and
+    an option or URL wider than its column is Click's), and no help is cut or lost."""
+    from kinko.cli.helptext import translate
+    from kinko.cli.widewrap import columns
+    from kinko.i18n import Localizer
+
+    monkeypatch.setenv("COLUMNS", "80")
+    built = _built()
+    translate(built, Localizer("ja"))
+    wide: list[str] = []
+    helps = 0
+
+    def walk(command: Any, name: str, parent: Any) -> None:
+        nonlocal helps
+        ctx = command.context_class(command, info_name=name, parent=parent)
+        text = command.get_help(ctx)
+        helps += 1
+        wide.extend(f"{ctx.command_path}: {line}" for line in text.splitlines()
+                    if columns(line) > 80 and " " in line.strip())
+        for sub_name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, sub_name, ctx)
+
+    walk(built, "kinko", None)
+    assert helps > 50 and not wide, wide
+
+
+def test_wide_text_breaks_between_characters_and_keeps_punctuation_and_words() -> None:
+    from kinko.cli.widewrap import columns, prewrapped, wrap
+
+    text = "待ち受けるアドレス：IPv4 または IPv6 のアドレス、またはホスト名。0.0.0.0 なら"
+    lines = wrap(text, 20)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost
+    assert all(columns(line) <= 22 for line in lines), lines  # 2: hanging punctuation
+    assert not any(line[0] in "、。：" for line in lines), lines
+    assert "IPv4" in "".join(lines) and "0.0.0.0" in "\n".join(lines)  # kept whole
+    assert wrap("（注）説明", 4) == ["（注", "）説", "明"] or wrap("（注）説明", 4)[0] != "（"
+    assert all(not line.endswith("（") for line in wrap("あいう（えお）かき", 6))
+    assert wrap("https://example.com/a/very/long/path", 12)[0] == "https://exam"
+    english = "Address to listen on: an IPv4 or IPv6 address, or a host name."
+    assert prewrapped(english, 20) == english  # left to Click
+    assert prewrapped("一行目の説明\nの続き", 40) == "\b\n一行目の説明の続き"

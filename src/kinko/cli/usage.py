@@ -7,7 +7,8 @@ naming the option, and a value's refusal keeps Click's English words on a line o
 own (as :func:`kinko.cli.error_lines` does for a kinko error's); :func:`localized_context`
 gives the help its usage line, headings, the ``--help`` option's help and the words of the
 note Click puts after a parameter's help (``[default: 8000; 0<=x<=65535]`` is
-``[既定値: 8000; 0<=x<=65535]``, ``[required]`` is ``[必須]``) in that language.
+``[既定値: 8000; 0<=x<=65535]``, ``[required]`` is ``[必須]``) in that language, and wraps
+Japanese to the terminal's columns (:mod:`kinko.cli.widewrap`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kinko.cli.widewrap import columns, prewrapped
 from kinko.domain.messages import N_
 from kinko.i18n import Localizer
 
@@ -144,10 +146,17 @@ def localized_context(context_class: Any, say: Localizer) -> Any:
             message_id = _HEADINGS.get(heading)
             super().write_heading(say(message_id) if message_id else heading)
 
-        def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
-            super().write_dl([(term, say("cli.help.help_option") if text == _HELP_OPTION
-                               else localized_note(text, say)) for term, text in rows],
-                             *args, **kwargs)
+        def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+            rows = [(term, say("cli.help.help_option") if text == _HELP_OPTION
+                     else localized_note(text, say)) for term, text in rows]
+            if rows:  # the second column's width, as Click's write_dl reckons it
+                first = min(max(columns(term) for term, _ in rows), col_max) + col_spacing
+                width = max(self.width - first - 2, 10)
+                rows = [(term, prewrapped(text, width)) for term, text in rows]
+            super().write_dl(rows, col_max, col_spacing)
+
+        def write_text(self, text: str) -> None:
+            super().write_text(prewrapped(text, self.width - self.current_indent))
 
     class Context(context_class):  # type: ignore[misc]
         formatter_class = Formatter
