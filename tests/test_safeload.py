@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from hypothesis import strategies as st
 from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
 from kinko.safeload import (
     MAX_DEPTH,
+    bounded_lines,
     check_json_depth,
     check_tree,
     check_yaml,
@@ -27,6 +31,7 @@ from kinko.safeload import (
     loads_json,
     loads_toml,
     loads_yaml,
+    open_text,
     read_bounded,
     read_text,
     whole_number,
@@ -122,6 +127,53 @@ def test_size_is_checked_before_anything_else(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_bytes(b"ok\n\xffno")
     with pytest.raises(InputFileError, match=r"bad.txt:2: not UTF-8 text \(byte 3\)"):
         read_text(tmp_path / "bad.txt")
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """A blocking ``open`` that never returns fails the test instead of hanging the run
+    (the alarm interrupts the system call; nothing here waits for it otherwise)."""
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("kinko waited for a writer that never came")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_only_regular_files_are_read(tmp_path: Path, no_hang: None) -> None:
+    """A FIFO with no writer would make ``open`` wait forever, a device never ends: both
+    are refused by what they are, as a directory is, before a byte is read."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputFileError, match=r"fifo: cannot read: a FIFO \(named pipe\), "
+                       "not a regular file") as caught:
+        read_bounded(fifo)
+    assert caught.value.said().id == "error.not_a_regular_file"
+    with pytest.raises(InputFileError, match=r"fifo: cannot read: a FIFO"):
+        open_text(fifo)
+    with pytest.raises(BadInput, match="cannot read: a directory, not a regular file"):
+        read_text(tmp_path, error=BadInput)
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "real.json")
+    (tmp_path / "real.json").write_text("{}")
+    assert read_bounded(link) == b"{}"  # a link to a file is that file
+
+
+def test_a_line_is_read_within_its_bound(tmp_path: Path) -> None:
+    """A file read line by line (CSV, JSON lines) never holds more than one bounded line: a
+    file without line ends is refused at its first line, not read whole into memory."""
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\xef\xbb\xbfh\r\n" + b"x" * 100 + b"\nok\n")
+    with open_text(path) as fh:
+        lines = bounded_lines(fh, "a.csv", max_chars=10)
+        assert next(lines) == "h\r\n"  # the byte-order mark dropped, the line end kept
+        with pytest.raises(InputFileError, match=r"^a.csv:2: a line longer than 10 charac"):
+            next(lines)
+    with open_text(path) as fh:
+        assert list(bounded_lines(fh, "a.csv"))[1:] == ["x" * 100 + "\n", "ok\n"]
 
 
 def test_toml_is_bounded_by_brackets_and_by_dotted_keys() -> None:

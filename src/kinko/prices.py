@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from kinko.errors import ConfigError, InputFileError
+from kinko.safeload import bounded_lines, open_text
 
 __all__ = ["FixedPrices", "parse_price", "prices_from_csv", "prices_from_text"]
 
@@ -55,8 +56,8 @@ def prices_from_text(text: str) -> FixedPrices:
 def prices_from_csv(path: Path) -> FixedPrices:
     out: dict[str, Decimal] = {}
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+        with open_text(path) as fh:
+            reader = csv.DictReader(bounded_lines(fh, str(path)))
             if reader.fieldnames is None or not {"asset", "jpy"} <= set(reader.fieldnames):
                 raise InputFileError(f"{path}:1: expected columns asset,jpy")
             for row in reader:

@@ -24,28 +24,40 @@ is composed (PyYAML's pure-Python loader in the same pass, libyaml's in a first 
 events: its composer recurses in C); anchors and aliases may be used, but what they expand
 to is counted too. Domain code uses the text
 functions; :func:`read_bounded` and :func:`read_text` read a file within a size limit.
+
+A file named by a user is opened by :func:`open_input`, which reads regular files only: a
+FIFO would make the command wait forever for a writer, and a device (``/dev/zero``) never
+ends. A file read a line at a time (CSV, JSON lines) is read through :func:`bounded_lines`,
+which refuses a line longer than :data:`MAX_LINE_CHARS` instead of holding it whole.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
+import stat
 import sys
 import tomllib
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import yaml
 
+from kinko.domain.messages import msg
 from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_DOCUMENT_BYTES",
+    "MAX_LINE_CHARS",
     "MAX_LIST_BYTES",
+    "bounded_lines",
     "check_json_depth",
     "check_size",
     "check_tree",
@@ -56,6 +68,8 @@ __all__ = [
     "loads_toml",
     "loads_yaml",
     "number_problem",
+    "open_input",
+    "open_text",
     "read_bounded",
     "read_stream",
     "read_text",
@@ -65,6 +79,7 @@ __all__ = [
 MAX_DEPTH = 64  # no document kinko reads nests deeper than a handful of levels
 MAX_DOCUMENT_BYTES = 16 * 2**20  # JSON and TOML documents: entries, policies, proofs
 MAX_LIST_BYTES = 256 * 2**20  # YAML lists of addresses (TagPacks), which can be long
+MAX_LINE_CHARS = 16 * 2**20  # one line of a CSV or JSON-lines file (a UTXO transaction)
 
 _BRACKETS = re.compile(r"[\[\]{}]")
 _NOT_BRACKET_BYTES = bytes(b for b in range(256) if b not in b"[]{}")  # UTF-8 keeps them
@@ -365,14 +380,65 @@ def read_stream(stream: BinaryIO, where: str, max_bytes: int = MAX_DOCUMENT_BYTE
     return data
 
 
-def read_bounded(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
-                 error: type[BadInput] = InputFileError) -> bytes:
-    """A file's bytes, refused (TooLarge) beyond ``max_bytes`` without reading the rest."""
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in a word."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((word for test, word in kinds if test(mode)), "not a regular file")
+
+
+def open_input(path: Path, error: type[BadInput] = InputFileError) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file (following symbolic links). It is
+    opened without waiting, so a FIFO with no writer is refused at once rather than waited
+    for forever, and a device (``/dev/zero``, ``/dev/urandom``), a directory or a socket is
+    refused by name; a file that cannot be opened is ``error`` with the system's reason."""
     try:
-        with path.open("rb") as fh:
-            return read_stream(fh, str(path), max_bytes)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"{path}: cannot read: {_kind(mode)}, not a regular file",
+                        file=str(path),
+                        says=msg("error.not_a_regular_file", file=str(path)))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_text(path: Path, error: type[BadInput] = InputFileError) -> TextIO:
+    """A regular file (see :func:`open_input`) as UTF-8 text for :mod:`csv` or line by line:
+    a byte-order mark dropped, line ends left as they are (``newline=""``)."""
+    return io.TextIOWrapper(open_input(path, error), encoding="utf-8-sig", newline="")
+
+
+def bounded_lines(fh: TextIO, where: str, max_chars: int = MAX_LINE_CHARS,
+                  error: type[BadInput] = InputFileError) -> Iterator[str]:
+    """The lines of ``fh``, each read within ``max_chars``: a longer line (a file with no
+    line ends at all, say) is refused by its number instead of being held whole."""
+    line = 0
+    while text := fh.readline(max_chars + 1):
+        line += 1
+        if len(text) > max_chars:
+            raise error(f"{where}:{line}: a line longer than {max_chars:,} characters, the "
+                        "longest kinko reads", file=where, line=line)
+        yield text
+
+
+def read_bounded(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
+                 error: type[BadInput] = InputFileError) -> bytes:
+    """A regular file's bytes (see :func:`open_input`), refused (TooLarge) beyond
+    ``max_bytes`` without reading the rest."""
+    with open_input(path, error) as fh:
+        try:
+            return read_stream(fh, str(path), max_bytes)
+        except OSError as exc:
+            raise error(f"{path}: cannot read: {exc.strerror or exc}",
+                        file=str(path)) from None
 
 
 def read_text(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,

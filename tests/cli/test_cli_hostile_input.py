@@ -96,3 +96,34 @@ def test_a_utxo_file_with_a_hostile_line_names_the_line(tmp_path: Path) -> None:
     assert caught.value.problems[:2] == [f"{path}:2: {TOO_DEEP}",
                                          f"{path}:3: not JSON: a number has more than "
                                          "4,300 digits"]
+
+
+def test_a_fifo_a_device_or_a_line_without_end_is_refused_not_waited_for(
+        cli: CliRun, tmp_path: Path) -> None:
+    """``kinko customers import`` of a FIFO nobody writes to waited forever; of a file of
+    17 MiB without a line end it held the line whole (``/dev/zero``: until memory ran out,
+    then exit 70 as a defect). Each is one line naming the file, exit 2, nothing imported."""
+    import signal
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("kinko waited for a writer that never came")
+
+    fifo = tmp_path / "customers.csv"
+    os.mkfifo(fifo)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        refused(cli("customers", "import", str(fifo)),
+                "customers.csv: cannot read: a FIFO (named pipe), not a regular file")
+        code, _, err = cli("--lang", "ja", "customers", "import", str(fifo))
+        assert code == 2 and "customers.csv は通常のファイルではありません" in err, err
+        refused(cli("policy", "load", str(fifo), "--by", "ops"), "a FIFO (named pipe)")
+        refused(cli("ledger", "verify", "--anchor", str(fifo)), "a FIFO (named pipe)")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    long = tmp_path / "long.csv"
+    long.write_bytes(b"customer_id,asset,balance\nC1,XEM," + b"1" * (17 * 2**20))
+    refused(cli("customers", "import", str(long)),
+            "long.csv:2: a line longer than 16,777,216 characters, the longest kinko reads")
+    assert cli("balances", "--format", "json")[1].count("customer:") == 0

@@ -46,6 +46,7 @@ from symbolchain.nem.Network import Network
 from kinko.domain.addresses import CHAINS, FORMATS, canonical_address
 from kinko.domain.nem import MICRO_XEM, XEM_MOSAIC, check_public_key, mosaic_id, split_mosaic
 from kinko.errors import BadInput, ConfigError
+from kinko.safeload import open_input
 
 __all__ = ["MAX_DEADLINE", "NemKey", "Signed", "address_of", "cosignature", "decode",
            "facade", "from_nis", "inner_hash", "minimum_fee", "modification", "multisig",
@@ -106,7 +107,7 @@ class NemKey:
     def from_file(cls, path: Path, chain: str) -> NemKey:
         """The key in a file (its first line: 64 hex digits, as NEM wallets export it)."""
         try:
-            with Path(path).open("rb") as fh:
+            with open_input(Path(path), BadInput) as fh:  # a file: never a FIFO or device
                 raw = fh.read(4096)  # a key is one line: never more is read
         except OSError as exc:
             raise BadInput(f"{path}: cannot read the key file ({exc.strerror})",

@@ -18,6 +18,7 @@ import typer
 
 from kinko.cli.runtime import speech
 from kinko.errors import BadInput
+from kinko.safeload import open_input
 from kinko.services.access import parse_anchor
 
 __all__ = ["anchor_option", "append_anchor", "head_option", "kept_head"]
@@ -39,8 +40,10 @@ def anchor_option() -> Any:
 
 def _last_head(path: Path) -> tuple[int, str] | None:
     """The last head written to an anchor file (None for a new or empty file)."""
+    if not path.exists():
+        return None
     try:
-        with path.open("rb") as fh:
+        with open_input(path, BadInput) as fh:  # a file: never a FIFO or /dev/zero
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - _TAIL))

@@ -24,7 +24,7 @@ from kinko.domain.states import PROPOSAL_STATES
 from kinko.errors import BadInput, ConfigError
 from kinko.i18n import ENGLISH
 from kinko.render.custody import render_custody
-from kinko.safeload import loads_json, read_text
+from kinko.safeload import loads_json, read_bounded, read_text
 from kinko.services.custody import Custody, ProposalView, custody_report
 from kinko.services.deposits import Deposits
 from kinko.services.heartbeat import watch_findings
@@ -150,9 +150,8 @@ def _key_password() -> bytes:
 
 def _load_key(path: Path) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=_key_password())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        data = read_bounded(path, 64 * 1024, error=ConfigError)  # a PEM key: a few lines
+        key = serialization.load_pem_private_key(data, password=_key_password())
     except (ValueError, TypeError):
         raise ConfigError(f"{path}: wrong password or not an approver key") from None
     if not isinstance(key, Ed25519PrivateKey):

@@ -38,6 +38,7 @@ from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.money import Asset, AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.safeload import bounded_lines, open_text
 from kinko.services.access import Access
 from kinko.services.custody import effective_policy
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
@@ -130,8 +131,9 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
     With ``tiers``, the ``tier`` column's values (from ``allowed``) are put there by
     customer."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            return parse_customer_rows(fh, str(path), registry, tiers, allowed)
+        with open_text(path) as fh:
+            return parse_customer_rows(bounded_lines(fh, str(path)), str(path), registry,
+                                       tiers, allowed)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
     except UnicodeDecodeError as exc:

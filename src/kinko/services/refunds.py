@@ -64,7 +64,7 @@ from kinko.domain.refunds import (
     refunds_csv,
 )
 from kinko.errors import ApprovalError, BadInput, InputFileError, InvalidAmount
-from kinko.safeload import loads_json, read_stream
+from kinko.safeload import bounded_lines, loads_json, open_text, read_stream
 from kinko.services.custody import Custody, ProposalView
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
@@ -101,8 +101,8 @@ class ExecuteReport:
 def read_trades(path: Path) -> list[Trade]:
     """Every trade of a trades CSV (see :mod:`kinko.domain.refunds`)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            return parse_trades(fh, str(path))
+        with open_text(path) as fh:
+            return parse_trades(bounded_lines(fh, str(path)), str(path))
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
     except UnicodeDecodeError as exc:

@@ -22,6 +22,7 @@ import duckdb
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
 from kinko.errors import InputFileError
+from kinko.safeload import bounded_lines
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                   "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
@@ -105,7 +106,7 @@ def _record_lines(path: Path, last: int) -> list[int]:
 def _header(path: Path) -> list[str]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            first = next(csv.reader(fh), None)
+            first = next(csv.reader(bounded_lines(fh, str(path))), None)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
     except UnicodeDecodeError as exc:

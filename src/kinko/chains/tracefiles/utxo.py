@@ -8,6 +8,7 @@ named ``file:line``; at most :data:`~kinko.chains.tracefiles.MAX_PROBLEMS` are l
 
 from __future__ import annotations
 
+import io
 import json
 from array import array
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, Amounts
 from kinko.domain.trace.model import UtxoTransactions
 from kinko.errors import InputFileError, TooDeep
-from kinko.safeload import MAX_DEPTH, check_json_depth, number_problem
+from kinko.safeload import MAX_DEPTH, bounded_lines, check_json_depth, number_problem, open_input
 
 
 class _Bad(Exception):
@@ -77,14 +78,10 @@ def load_utxo(path: Path) -> UtxoTransactions:
     def address_id(text: str) -> int:
         return addresses.setdefault(text, len(addresses))
 
-    try:
-        fh = path.open(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=name) from None
-    with fh:
+    with io.TextIOWrapper(open_input(path), encoding="utf-8-sig") as fh:
         line = 0
         try:
-            for line, text in enumerate(fh, start=1):
+            for line, text in enumerate(bounded_lines(fh, name), start=1):
                 if not text.strip():
                     continue
                 try:
