@@ -127,3 +127,16 @@ def test_a_fifo_a_device_or_a_line_without_end_is_refused_not_waited_for(
     refused(cli("customers", "import", str(long)),
             "long.csv:2: a line longer than 16,777,216 characters, the longest kinko reads")
     assert cli("balances", "--format", "json")[1].count("customer:") == 0
+
+
+def test_an_opening_balance_of_5000_digits_is_a_problem_of_its_line(cli: CliRun,
+                                                                    tmp_path: Path) -> None:
+    """It ended as a defect (a ValueError of int(), exit 70); now it is refused, as is any
+    amount of more than 78 digits in minor units (more than the store's column holds)."""
+    path = write(tmp_path / "c.csv", "customer_id,asset,balance\nC1,XEM,1\nC2,XEM,"
+                 + "9" * 5000 + "\nC3,ETH,1" + "0" * 60 + "\n")
+    refused(cli("customers", "import", str(path)), "c.csv: 2 problem(s); nothing was imported")
+    err = cli("customers", "import", str(path))[2]
+    assert "c.csv:3: 9999999999999999999999999999999999999999… XEM is too large" in err
+    assert "c.csv:4: 1" + "0" * 60 + " ETH is too large" in err
+    assert cli("balances", "--format", "json")[1].count("customer:") == 0

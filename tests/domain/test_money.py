@@ -38,6 +38,21 @@ def test_refused(text: str, message: str) -> None:
         parse_money(text, REG)
 
 
+def test_an_amount_is_at_most_78_digits_of_minor_units() -> None:
+    """What the store's column holds (NUMERIC(78,0)) and any chain's uint256: more digits
+    are refused by their count, before ``int`` (which raised a ValueError past 4,300 digits:
+    ``kinko customers import`` ended as a defect, exit 70)."""
+    assert parse_units("9" * 72 + ".999999", REG["XEM"]) == int("9" * 78)
+    assert parse_units("-" + "9" * 60, REG["ETH"], allow_negative=True) == -int("9" * 60) * 10**18
+    for text, asset in (("9" * 73, "XEM"), ("1" + "0" * 60, "ETH"), ("9" * 79, "JPY"),
+                        ("9" * 5000, "XEM"), ("-" + "9" * 5000 + ".5", "XEM"),
+                        ("9" * 150 + ".25", "XEM")):
+        with pytest.raises(InvalidAmount, match=f"is too large: an amount has at most 78 "
+                           f"digits in {asset}'s smallest unit") as caught:
+            parse_units(text, REG[asset], allow_negative=True)
+        assert len(caught.value.message) < 200
+
+
 def test_unknown_asset_names_the_known_ones() -> None:
     with pytest.raises(UnknownAsset, match=r"unknown asset 'DOGE'.*BTC, ETH, JPY, XEM"):
         parse_money("1 DOGE", REG)
@@ -59,8 +74,9 @@ def test_format_grouping() -> None:
 
 @pytest.mark.parametrize("text, units", [
     ("0", 0), ("0.0", 0), ("007.50", 7_500_000), ("12.", 12_000_000), (".5", 500_000),
-    ("1520.250000", 1_520_250_000), ("9" * 99, int("9" * 99) * 10**6),
-    ("9" * 150 + ".25", int("9" * 150) * 10**6 + 250_000),  # long: parsed the careful way
+    ("1520.250000", 1_520_250_000), ("9" * 71, int("9" * 71) * 10**6),
+    ("9" * 72 + ".25", int("9" * 72) * 10**6 + 250_000),  # long: parsed the careful way
+    ("0" * 200 + "1", 10**6),  # zeros in front are no digits of the amount
 ])
 def test_parse_units_plain_text(text: str, units: int) -> None:
     assert parse_units(text, REG["XEM"]) == units

@@ -41,7 +41,9 @@ __all__ = [
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")  # ASCII digits only
 MAX_DECIMALS = 30
-_SHORT = 100  # whole-unit digits parsed in one piece with the fraction (far from int's limit)
+# the most digits an amount has in minor units: what the store's column holds (NUMERIC(78,0)
+# on PostgreSQL), and every uint256 of a chain (2**256 has 78 digits)
+MAX_DIGITS = 78
 
 
 @dataclass(frozen=True, order=True)
@@ -133,14 +135,15 @@ class AssetRegistry(Mapping[str, Asset]):
 
 
 def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int:
-    """Parse decimal text in whole units of ``asset`` into an exact count of minor units."""
+    """Parse decimal text in whole units of ``asset`` into an exact count of minor units, of
+    at most :data:`MAX_DIGITS` digits."""
     raw = text.strip()
     whole, _point, frac = raw.partition(".")
     if whole.isdigit() and whole.isascii() and (not frac or (frac.isdigit() and frac.isascii())):
         # the common case, "1520.25": no sign, ASCII digits, at most one point
         significant = frac.rstrip("0")
         decimals = asset.decimals
-        if len(significant) <= decimals and len(whole) <= _SHORT:
+        if len(significant) <= decimals and len(whole) + decimals < MAX_DIGITS:
             # the digits with the fraction padded to the asset's decimals: one exact parse
             return int(whole + significant.ljust(decimals, "0"))
     if not _NUMBER.match(raw):
@@ -164,6 +167,11 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
             asset=asset.symbol,
             text=text,
         )
+    if len(whole.lstrip("0")) + asset.decimals > MAX_DIGITS:  # before int(): 5,000 digits
+        raise InvalidAmount(  # raise a ValueError there
+            f"{raw if len(raw) <= 100 else raw[:40] + '…'} {asset.symbol} is too large: an "
+            f"amount has at most {MAX_DIGITS} digits in {asset.symbol}'s smallest unit",
+            asset=asset.symbol, text=text[:100])
     scale: int = 10**asset.decimals
     units: int = int(whole or "0") * scale + int(
         significant.ljust(asset.decimals, "0") or "0")
