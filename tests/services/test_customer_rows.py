@@ -33,10 +33,26 @@ def _problems(body: str) -> list[str]:
     ("C2,XEM", "c.csv:4: missing balance"),
     ("C2,,1", "c.csv:4: missing asset"),
     (",XEM,1", "c.csv:4: missing customer_id"),
+    # "1,000" unquoted is two fields: a balance of 1 and one no column names
+    ("C2,XEM,1,000", "c.csv:4: 4 fields where the header has 3 (a value with a comma"),
+    ("C1,BTC,1,000", "c.csv:4: 4 fields where the header has 3"),
 ])
 def test_a_bad_row_after_good_ones_is_refused_naming_its_line(row: str, problem: str) -> None:
     problems = _problems(row + "\n")
     assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_a_column_named_twice_is_refused_and_empty_fields_past_the_header_are_none(
+        ) -> None:
+    """Two balance columns: which one is the balance would be a guess (the first was
+    taken, silently). A trailing comma (empty fields past the header) says nothing."""
+    with pytest.raises(InputFileError, match=r"^c.csv:1: column balance appears twice in "
+                       r"the header \(columns 3 and 4\)"):
+        parse_customer_rows(["customer_id,asset,balance,balance\n", "C1,XEM,1,1000\n"],
+                            "c.csv", AssetRegistry.default())
+    rows = parse_customer_rows(["customer_id,asset,balance\n", "C1,XEM,1,\n", "C2,XEM,2, ,\n"],
+                               "c.csv", AssetRegistry.default())
+    assert [r.units for r in rows] == [1_000_000, 2_000_000]
 
 
 def test_rows_read_after_good_ones_are_the_same_rows() -> None:

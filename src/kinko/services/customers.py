@@ -9,6 +9,9 @@ none recorded; a customer's rows must agree)::
     C000001,XEM,1520.25,vip
     C000001,JPY,30000,vip
 
+A header naming a column twice is refused, as is a row with more (non-empty) fields than
+the header: ``C1,XEM,1,000`` is a balance of 1 and a field no column names, not 1000.
+
 The whole file is checked before anything is written; every problem is reported as
 ``file:line: what is wrong`` and nothing is written. Rows are then appended in batches of
 ``import_batch_size`` rows, one journal entry and one transaction per batch (customers
@@ -157,6 +160,8 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         raise InputFileError(
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
             f"(found: {', '.join(header) or 'nothing'})", file=name)
+    _no_twice(header, name)
+    width = len(header)
     at = (header.index(REQUIRED[0]), header.index(REQUIRED[1]), header.index(REQUIRED[2]))
     tier_at = header.index("tier") if tiers is not None and "tier" in header else None
     tier_line: dict[str, int] = {}
@@ -177,8 +182,8 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
             break
         line = reader.line_num
         row = None
-        if len(record) > last_at:  # the common row without a call per check: its fields
-            # there, an asset seen before, the customer of the row before or a valid one
+        if last_at < len(record) <= width:  # the common row without a call per check: its
+            # fields there, an asset seen before, the customer of the row before or a valid one
             asset = assets.get(record[at_asset].strip())
             customer = record[at_customer].strip()
             text = record[at_balance].strip()
@@ -193,6 +198,10 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
                     pass  # noted below, as every problem is
         if row is None:  # any other row, and every problem, the careful way
             if not record or not "".join(record).strip():
+                continue
+            if any(f.strip() for f in record[width:]):  # "1,000" unquoted: a balance of 1
+                problems.append(f"{name}:{line}: {len(record)} fields where the header has "
+                                f"{width} (a value with a comma needs double quotes)")
                 continue
             row = _row(record, at, line, name, registry, problems, checked)
             if row is not None:
@@ -214,6 +223,16 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was imported",
                              problems=problems, file=name)
     return rows
+
+
+def _no_twice(header: list[str], name: str) -> None:
+    """Refuse a header naming a column twice: which of the two is the balance (or the
+    tier) would be a guess."""
+    seen: dict[str, int] = {}
+    for i, column in enumerate(header, start=1):
+        if column in (*REQUIRED, "tier") and seen.setdefault(column, i) != i:
+            raise InputFileError(f"{name}:1: column {column} appears twice in the header "
+                                 f"(columns {seen[column]} and {i})", file=name)
 
 
 def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
