@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,21 @@ def test_the_database_pool_setting_is_the_pool_a_command_opens(tmp_path: Path) -
         store.close()
     with pytest.raises(ConfigError):
         load_settings(env={"KINKO_DATABASE_POOL": "0"}, config_path=None)
+
+
+def test_a_prices_file_with_a_value_split_by_an_unquoted_comma_is_refused(
+        tmp_path: Path) -> None:
+    """``XEM,88,549`` (a thousands separator without quotes) was read as 88 yen per XEM,
+    the 549 past the header ignored; a column named twice was the last one."""
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,512345\nXEM,88,549\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:3: more fields than the header"):
+        prices_from_csv(path)
+    path.write_text("asset,jpy,jpy\nXEM,88,90\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:1: a column appears twice"):
+        prices_from_csv(path)
+    path.write_text("asset,jpy\nXEM,88.5,\n", encoding="utf-8")  # a trailing comma says nothing
+    assert prices_from_csv(path).price("XEM") == Decimal("88.5")

@@ -60,8 +60,13 @@ def prices_from_csv(path: Path) -> FixedPrices:
             reader = csv.DictReader(bounded_lines(fh, str(path)))
             if reader.fieldnames is None or not {"asset", "jpy"} <= set(reader.fieldnames):
                 raise InputFileError(f"{path}:1: expected columns asset,jpy")
+            if len(set(reader.fieldnames)) < len(reader.fieldnames):
+                raise InputFileError(f"{path}:1: a column appears twice in the header")
             for row in reader:
                 where = f"{path}:{reader.line_num}"
+                if any((extra or "").strip() for extra in row.get(None) or ()):
+                    raise InputFileError(f"{where}: more fields than the header has (a value "
+                                         "with a comma needs double quotes)")
                 try:
                     out[(row["asset"] or "").strip().upper()] = parse_price(row["jpy"] or "",
                                                                             where)

@@ -178,6 +178,12 @@ def test_vwap_window_without_trades_is_refused() -> None:
     ("time,price,amount\n2018-01-26T00:00:00Z,8.8e1,1\n", "t.csv:2: price '8.8e1' is not a "
                                                            "plain decimal"),
     ("time,price,amount\n2018-01-26T00:00:00Z,88\n", "t.csv:2: 2 fields, the header has 3"),
+    # a thousands separator unquoted: a price of 88 and an amount of 549 were read, the 1
+    # past the header ignored
+    ("time,price,amount\n2018-01-26T00:00:00Z,88,549,1\n",
+     "t.csv:2: 4 fields, the header has 3 (a value with a comma needs double quotes)"),
+    ("time,price,amount,price\n2018-01-26T00:00:00Z,88,1,90\n",
+     "t.csv:1: column price appears twice in the header"),
 ])
 def test_bad_trades_files_name_the_line(text: str, expected: str) -> None:
     with pytest.raises(InputFileError) as info:

@@ -191,6 +191,10 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
     if missing:
         raise InputFileError(f"{name}:1: the header lacks column(s) {', '.join(missing)} "
                              f"(found: {','.join(header) or 'nothing'})", file=name)
+    twice = [c for c in TRADE_COLUMNS if header.count(c) > 1]
+    if twice:
+        raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header",
+                             file=name)
     at = {c: header.index(c) for c in TRADE_COLUMNS}
     trades: list[Trade] = []
     problems: list[str] = []
@@ -199,9 +203,10 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue  # blank lines carry no trade
-            if len(row) < len(header):
+            if len(row) < len(header) or any(c.strip() for c in row[len(header):]):
+                # more: "1,000" unquoted is a price of 1 and a field no column names
                 problems.append(f"{name}:{line}: {len(row)} fields, the header has "
-                                f"{len(header)}")
+                                f"{len(header)} (a value with a comma needs double quotes)")
             else:
                 try:
                     trades.append(Trade(line, _parse_time(row[at["time"]]),
