@@ -104,3 +104,23 @@ def test_public_ofac_lists_one_per_line_and_json_arrays() -> None:
     assert found[0].address == BINANCE_POOL
     with pytest.raises(InputFileError, match="not a valid address"):  # as any list
         parse_label_file("0xab\n", "l.txt")
+
+
+def test_a_date_that_is_no_date_is_text_and_a_field_that_is_no_text_is_refused() -> None:
+    """``lastmod: 2023-99-99`` ended ``kinko denylist load`` as a defect (YAML 1.1 made it a
+    date, which failed: a ValueError, exit 70); a mapping or a list as a tag's label,
+    category or currency was stored as Python's picture of it (``{'a': '1'}``)."""
+    address = "0x008fe40574e881e7247b50b991c0cc057d66647f"
+    pack = f"currency: ETH\nlastmod: 2023-99-99\ntags:\n- address: '{address}'\n"
+    assert [x.address for x in parse_tagpack(pack, "p.yaml").labels] == [address]
+    with pytest.raises(InputFileError, match=r"^p.yaml: not valid YAML: month must be in"):
+        parse_tagpack(pack.replace("lastmod: ", "lastmod: !!timestamp "), "p.yaml")
+    for field, value, kind in (("label", "{a: 1}", "a mapping"), ("category", "[x]", "a list"),
+                               ("currency", "!!set {ETH}", "a set")):
+        with pytest.raises(InputFileError) as caught:
+            parse_tagpack(f"currency: ETH\ntags:\n- address: '{address}'\n  {field}: "
+                          f"{value}\n", "p.yaml")
+        assert caught.value.problems == [f"p.yaml:3: tags[0]: {field} must be text, "
+                                         f"not {kind}"]
+    with pytest.raises(InputFileError, match=r"p.yaml:3: tags\[0\]: currency must be text"):
+        parse_tagpack(f"currency: [1]\ntags:\n- address: '{address}'\n", "p.yaml")

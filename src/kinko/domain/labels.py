@@ -107,15 +107,17 @@ class _Reader:
 
 
 class _TextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """YAML without implicit numbers: an unquoted ``0x52908400…`` stays the address it is
-    (YAML 1.1 would read it as a hexadecimal integer, losing its leading zeros and case).
+    """YAML without implicit numbers or dates: an unquoted ``0x52908400…`` stays the address
+    it is (YAML 1.1 would read it as a hexadecimal integer, losing its leading zeros and
+    case), and ``lastmod: 2023-99-99`` stays text (YAML 1.1 would make it a date, and fail).
     A safe loader (no arbitrary objects), on libyaml when PyYAML has it (ten times faster
     on a list of thousands of tags)."""
 
 
 _TextLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers
-            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                           "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
@@ -148,6 +150,8 @@ def _compose(text: str, name: str) -> tuple[Any, list[int]]:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
         raise InputFileError(f"{name}:{line}: not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
+        raise InputFileError(f"{name}: not valid YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # an explicit !!timestamp 2023-99-99
         raise InputFileError(f"{name}: not valid YAML: {exc}") from None
     finally:
         loader.dispose()
@@ -186,6 +190,19 @@ def _header(data: dict[str, Any], name: str, include: Include | None) -> dict[st
     merged = {k: v for k, v in data.items() if k != "header"}
     merged.update(header)
     return merged
+
+
+def _texts(fields: dict[str, Any], where: str, problems: list[str]) -> bool:
+    """Whether a tag's text fields (its own or its header's) are text: a mapping or a list
+    as ``label`` or ``currency`` would otherwise be stored as Python's picture of it
+    (``{'a': '1'}``). A problem is noted for each that is not."""
+    wrong = [k for k in _INHERITED if k != "concepts"
+             and not isinstance(fields[k], str | bool | None)]
+    for key in wrong:
+        kind = {dict: "a mapping", list: "a list", set: "a set"}.get(
+            type(fields[key]), f"a {type(fields[key]).__name__}")
+        problems.append(f"{where}: {key} must be text, not {kind}")
+    return not wrong
 
 
 def _concepts(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -233,6 +250,10 @@ def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
             missing.append(f"{where}: no address")
             continue
         merged = {k: tag.get(k, header[k]) for k in _INHERITED}
+        if not _texts(merged, where, missing) or not isinstance(tag["address"], str):
+            if not isinstance(tag["address"], str):
+                missing.append(f"{where}: address must be text")
+            continue
         currency = str(merged["currency"] or merged["network"] or "").strip().upper()
         canonical = reader.address(str(tag["address"]), currency, line)
         labels.append(Label(address=canonical, label=str(merged["label"] or title),
