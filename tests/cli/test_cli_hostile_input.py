@@ -140,3 +140,21 @@ def test_an_opening_balance_of_5000_digits_is_a_problem_of_its_line(cli: CliRun,
     assert "c.csv:3: 9999999999999999999999999999999999999999… XEM is too large" in err
     assert "c.csv:4: 1" + "0" * 60 + " ETH is too large" in err
     assert cli("balances", "--format", "json")[1].count("customer:") == 0
+
+
+def test_a_json_deny_list_is_bounded_as_every_json_document_is(cli: CliRun,
+                                                               tmp_path: Path) -> None:
+    """``kinko denylist load list.json`` parsed the file with json.loads unbounded: 80,000
+    nested brackets killed the process (a segmentation fault, exit 139; RecursionError in
+    `tags import`, exit 70), 5,000 digits were a ValueError (exit 70); a label that is an
+    object was stored as Python's picture of it."""
+    refused(cli("denylist", "load", str(write(tmp_path / "deep.json", DEEP))),
+            f"deep.json:1:65: {TOO_DEEP}")
+    refused(cli("tags", "import", str(tmp_path / "deep.json")), f"deep.json:1:65: {TOO_DEEP}")
+    refused(cli("denylist", "load", str(write(tmp_path / "n.json", "[" + "9" * 5000 + "]"))),
+            "n.json: not valid JSON: a number has more than 4,300 digits")
+    address = "0x008fe40574e881e7247b50b991c0cc057d66647f"
+    refused(cli("denylist", "load", str(write(tmp_path / "l.json", f'[{{"address": "{address}"'
+                                              ', "label": {"x": 1}}]'))),
+            'l.json: [0]: label must be text: {"x": 1}')
+    assert cli("denylist", "load", str(write(tmp_path / "ok.json", f'["{address}"]')))[0] == 0

@@ -52,7 +52,7 @@ import yaml
 from kinko.domain.addresses import currency_address, equivalent_keys
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
-from kinko.safeload import check_tree, check_yaml
+from kinko.safeload import MAX_LIST_BYTES, check_tree, check_yaml, loads_json
 
 __all__ = ["INVALID_CHOICES", "Include", "LabelList", "as_tags", "categories_of", "deny_index",
            "has_category", "parse_address_list", "parse_csv_labels", "parse_json_addresses",
@@ -323,10 +323,9 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
                          chains: Mapping[str, str] | None = None) -> LabelList:
     """A JSON array of addresses (strings), or of objects with an ``address`` (and
     optionally ``label``, ``source``, ``category``, ``currency``)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{name}:{exc.lineno}: not JSON ({exc.msg})") from None
+    # bounded (size, then depth) before the parser: 100,000 nested brackets crashed the
+    # process (a segmentation fault, py-evm having raised the recursion limit)
+    data = loads_json(text, name, max_bytes=MAX_LIST_BYTES, error=InputFileError)
     if not isinstance(data, list):
         raise InputFileError(f"{name}: expected a JSON array of addresses")
     reader = _Reader(name, invalid, chains)
@@ -336,9 +335,16 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
     for i, item in enumerate(data):
         entry = item.get("address") if isinstance(item, dict) else item
         if not isinstance(entry, str) or not entry.strip() or len(entry.split()) != 1:
-            problems.append(f"{name}: [{i}]: not an address: {json.dumps(item)[:80]}")
+            problems.append(f"{name}: [{i}]: not an address: "
+                            f"{json.dumps(item, default=str)[:80]}")
             continue
         extra = item if isinstance(item, dict) else {}
+        wrong = [k for k in ("label", "source", "category", "currency")
+                 if not isinstance(extra.get(k), str | None)]
+        if wrong:
+            problems.append(f"{name}: [{i}]: {wrong[0]} must be text: "
+                            f"{json.dumps(extra[wrong[0]], default=str)[:80]}")
+            continue
         currency = str(extra.get("currency") or "").strip().upper()
         labels.append(Label(address=reader.address(entry, currency, i + 1),
                             label=str(extra.get("label") or "listed"),
