@@ -158,3 +158,15 @@ def test_a_json_deny_list_is_bounded_as_every_json_document_is(cli: CliRun,
                                               ', "label": {"x": 1}}]'))),
             'l.json: [0]: label must be text: {"x": 1}')
     assert cli("denylist", "load", str(write(tmp_path / "ok.json", f'["{address}"]')))[0] == 0
+
+
+def test_a_snapshot_folder_holding_a_hostile_root_is_refused_naming_the_folder(
+        cli: CliRun, tmp_path: Path) -> None:
+    """``kinko reserves snapshot --out DIR`` reads DIR/root.json only to name the snapshot
+    already there; it parsed it with json.loads unbounded, and 80,000 nested brackets killed
+    the process (a segmentation fault, exit 139)."""
+    assert cli("customers", "import", str(write(tmp_path / "c.csv",
+                                                "customer_id,asset,balance\nC1,XEM,1\n")))[0] == 0
+    write(tmp_path / "pub" / "root.json", DEEP)
+    refused(cli("reserves", "snapshot", "--out", str(tmp_path / "pub")),
+            "pub already holds snapshot (unreadable): publish each snapshot to a new folder")

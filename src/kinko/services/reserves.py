@@ -40,7 +40,7 @@ from kinko.domain.reserves import (
 )
 from kinko.errors import BadInput, InputFileError
 from kinko.ports import Chain
-from kinko.safeload import read_bounded
+from kinko.safeload import loads_json, read_bounded
 from kinko.services.artifacts import Artifacts
 from kinko.services.ledger import Ledger
 
@@ -195,11 +195,11 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files",
 
 def _refuse_published(out: Path) -> None:
     if (out / "root.json").exists():
-        try:
-            held = json.loads((out / "root.json").read_text(encoding="utf-8"))
+        try:  # bounded: whatever the folder holds is only named in the refusal
+            held = loads_json(read_bounded(out / "root.json"), str(out / "root.json"))
             sid = held.get("snapshot", {}).get("id") or held.get("snapshot_id") \
                 or held.get("audit_id")
-        except (OSError, ValueError, AttributeError):
+        except (BadInput, AttributeError):
             sid = None
         raise BadInput(f"{out} already holds snapshot {sid or '(unreadable)'}: publish each "
                        "snapshot to a new folder", folder=str(out))
@@ -268,17 +268,10 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
 
 
 def load_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such {what} file") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{path}:{exc.lineno}: the {what} is not valid JSON: {exc.msg}"
-                             ) from None
+    """A JSON file, bounded (size and depth) before it is parsed; InputFileError naming it."""
+    if not path.exists():
+        raise InputFileError(f"{path}: no such {what} file")
+    return loads_json(read_bounded(path), f"{path}: the {what}", error=InputFileError)
 
 
 def read_json(path: Path, what: str, limit: int | None = None) -> Any:
