@@ -199,8 +199,8 @@ def _texts(fields: dict[str, Any], where: str, problems: list[str]) -> bool:
     wrong = [k for k in _INHERITED if k != "concepts"
              and not isinstance(fields[k], str | bool | None)]
     for key in wrong:
-        kind = {dict: "a mapping", list: "a list", set: "a set"}.get(
-            type(fields[key]), f"a {type(fields[key]).__name__}")
+        kinds: dict[type, str] = {dict: "a mapping", list: "a list", set: "a set"}
+        kind = kinds.get(type(fields[key]), f"a {type(fields[key]).__name__}")
         problems.append(f"{where}: {key} must be text, not {kind}")
     return not wrong
 
