@@ -64,6 +64,25 @@ def test_post_from_json_and_idempotent_replay(cli, tmp_path: Path) -> None:  # t
     assert code == 2 and "floats are refused" in err
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"postings": 5}, "f.json: postings must be a list of postings"),  # was a TypeError, exit 70
+    ({"key": {"a": 1}}, "f.json: key must be a string"),  # was the key "{'a': 1}"
+    ({"source": [1]}, "f.json: source must be a string"),
+    ({"memo": {"m": 1}}, "f.json: memo must be a string"),
+    ({"postings": [{"account": ["customer:C1"], "asset": "XEM", "amount": "1"}]},
+     "f.json: postings[0]: account and asset must be strings"),
+])
+def test_post_from_json_refuses_a_field_of_the_wrong_type(  # type: ignore[no-untyped-def]
+        cli, tmp_path: Path, change: dict[str, object], message: str) -> None:
+    entry = {"key": "k1", "source": "tx:1", "postings": [
+        {"account": "wallet:xem-hot", "asset": "XEM", "amount": "1.5"},
+        {"account": "customer:C1", "asset": "XEM", "amount": "-1.5"}]} | change
+    code, _, err = cli("ledger", "post", "--json", str(write(tmp_path / "f.json",
+                                                             json.dumps(entry))))
+    assert code == 2 and message in err, err
+    assert "k1" not in cli("ledger", "entries", "--format", "json")[1]
+
+
 @pytest.mark.parametrize("body, message", [
     ("customer_id,asset\nC1,XEM\n", "c.csv:1: missing column(s) balance"),
     ("customer_id,asset,balance\nC1,XEM,1\nC2,XEM\n", "c.csv:3: missing balance"),

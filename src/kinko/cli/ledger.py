@@ -55,11 +55,18 @@ def _entry_json(rt: Any, raw: bytes, where: str) -> dict[str, Any]:
     data = loads_json(raw, where)  # bounded: size and depth before the parser
     if not isinstance(data, dict):
         raise BadInput(f"{where}: expected a JSON object with key, source and postings")
+    for name in ("key", "source", "memo", "timestamp"):  # str() would make {"a": 1} a key
+        if not isinstance(data.get(name), str | None):
+            raise BadInput(f"{where}: {name} must be a string", field=name)
+    if not isinstance(data.get("postings"), list | None):
+        raise BadInput(f"{where}: postings must be a list of postings", field="postings")
     postings = []
     for i, p in enumerate(data.get("postings") or []):
         label = f"{where}: postings[{i}]"
         if not isinstance(p, dict) or not {"account", "asset", "amount"} <= set(p):
             raise BadInput(f"{label}: needs account, asset and amount")
+        if not isinstance(p["account"], str) or not isinstance(p["asset"], str):
+            raise BadInput(f"{label}: account and asset must be strings")
         if not isinstance(p["amount"], str | int) or isinstance(p["amount"], bool):
             raise BadInput(f"{label}.amount: write the amount as a decimal string like \"1.5\" "
                            "(debit positive, credit negative); floats are refused")
