@@ -388,18 +388,21 @@ def _kind(mode: int) -> str:
     return next((word for test, word in kinds if test(mode)), "not a regular file")
 
 
-def open_input(path: Path, error: type[BadInput] = InputFileError) -> BinaryIO:
-    """``path`` opened for reading, if it is a regular file (following symbolic links). It is
-    opened without waiting, so a FIFO with no writer is refused at once rather than waited
-    for forever, and a device (``/dev/zero``, ``/dev/urandom``), a directory or a socket is
-    refused by name; a file that cannot be opened is ``error`` with the system's reason."""
+def open_input(path: Path, error: type[BadInput] = InputFileError, *, pipes: bool = True
+               ) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file or a pipe (following symbolic
+    links: ``<(zcat customers.csv.gz)`` is read as it is written). It is opened without
+    waiting, so a FIFO that no writer holds open reads as empty at once rather than waiting
+    for one forever; a device (``/dev/zero``, ``/dev/urandom``: they never end), a directory
+    or a socket is refused by name (a pipe too, with ``pipes=False``: for a file read from
+    its end); a file that cannot be opened is ``error`` with the system's reason."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}", file=str(path)) from None
     try:
         mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
+        if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
             raise error(f"{path}: cannot read: {_kind(mode)}, not a regular file",
                         file=str(path),
                         says=msg("error.not_a_regular_file", file=str(path)))

@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,9 @@ def test_a_fifo_a_device_or_a_line_without_end_is_refused_not_waited_for(
         cli: CliRun, tmp_path: Path) -> None:
     """``kinko customers import`` of a FIFO nobody writes to waited forever; of a file of
     17 MiB without a line end it held the line whole (``/dev/zero``: until memory ran out,
-    then exit 70 as a defect). Each is one line naming the file, exit 2, nothing imported."""
+    then exit 70 as a defect). Now such a FIFO reads as the empty file it is, a device is
+    refused by what it is, and a line without end by its number: each is one line naming
+    the file, exit 2, nothing imported. A pipe with a writer is read as it is written."""
     import signal
 
     def hung(signum: int, frame: object) -> None:
@@ -114,10 +117,13 @@ def test_a_fifo_a_device_or_a_line_without_end_is_refused_not_waited_for(
     signal.alarm(60)
     try:
         refused(cli("customers", "import", str(fifo)),
-                "customers.csv: cannot read: a FIFO (named pipe), not a regular file")
-        code, _, err = cli("--lang", "ja", "customers", "import", str(fifo))
-        assert code == 2 and "customers.csv は通常のファイルではありません" in err, err
-        refused(cli("policy", "load", str(fifo), "--by", "ops"), "a FIFO (named pipe)")
+                "customers.csv:1: the file is empty; expected a header")
+        refused(cli("customers", "import", "/dev/zero"),
+                "/dev/zero: cannot read: a character device, not a regular file")
+        code, _, err = cli("--lang", "ja", "customers", "import", "/dev/zero")
+        assert code == 2 and "/dev/zero は通常のファイルではありません" in err, err
+        refused(cli("policy", "load", "/dev/urandom", "--by", "ops"), "a character device")
+        # an anchor is read from its end and appended to: a pipe is no anchor
         refused(cli("ledger", "verify", "--anchor", str(fifo)), "a FIFO (named pipe)")
     finally:
         signal.alarm(0)
@@ -127,6 +133,16 @@ def test_a_fifo_a_device_or_a_line_without_end_is_refused_not_waited_for(
     refused(cli("customers", "import", str(long)),
             "long.csv:2: a line longer than 16,777,216 characters, the longest kinko reads")
     assert cli("balances", "--format", "json")[1].count("customer:") == 0
+    r, w = os.pipe()  # as a shell's <(zcat customers.csv.gz) gives it
+    writer = threading.Thread(target=lambda: (
+        os.write(w, b"customer_id,asset,balance\nC1,XEM,5\n"), os.close(w)))
+    writer.start()
+    try:
+        assert cli("customers", "import", f"/proc/self/fd/{r}")[0] == 0
+    finally:
+        writer.join()
+        os.close(r)
+    assert cli("balances", "--format", "json")[1].count("customer:") == 1
 
 
 def test_an_opening_balance_of_5000_digits_is_a_problem_of_its_line(cli: CliRun,

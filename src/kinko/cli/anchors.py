@@ -43,7 +43,7 @@ def _last_head(path: Path) -> tuple[int, str] | None:
     if not path.exists():
         return None
     try:
-        with open_input(path, BadInput) as fh:  # a file: never a FIFO or /dev/zero
+        with open_input(path, BadInput, pipes=False) as fh:  # read from its end
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - _TAIL))
