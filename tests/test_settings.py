@@ -68,6 +68,22 @@ def test_help_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
         assert s.flag in out and s.env in out
 
 
+def test_help_shows_each_default_as_the_readme_table_does(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # the [exchange] table's default was shown as Python wrote it:
+    # "default Submitter(name='', registration='', ...)", where the README says (none)
+    assert main(["--lang", "en", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[4].strip(" `")
+            for line in settings_markdown().splitlines()[2:]}
+    for s in REGISTRY:
+        readme = rows[s.name]
+        shown = "none" if readme == "(none)" else readme
+        assert f"[env {s.env}; default {shown}]".replace("default ]", "default]") in \
+            out.replace("default ]", "default]"), s.name
+    assert "Submitter(" not in out
+
+
 def test_precedence_default_file_env_flag(tmp_path: Path) -> None:
     cfg = tmp_path / "kinko.toml"
     cfg.write_text('import_batch_size = 7\nlog_level = "INFO"\n[assets.USDT]\nchain = "ethereum"\n'

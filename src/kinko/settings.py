@@ -43,6 +43,7 @@ __all__ = [
     "registry_of",
     "setting",
     "settings_markdown",
+    "shown_default",
 ]
 
 DEFAULT_CONFIG = "kinko.toml"
@@ -609,6 +610,15 @@ def load_settings(
     return settings
 
 
+def shown_default(s: Setting, none: str) -> str:
+    """A setting's default as the README's table and ``kinko --help`` show it: ``none`` for
+    a setting whose default holds nothing (an empty list, an ``[exchange]`` table with no
+    field set), else the value as it is written."""
+    if s.default == () or isinstance(s.default, Submitter):
+        return none
+    return str(s.default)
+
+
 def settings_markdown(registry: tuple[Setting, ...] | None = None,
                       file: str = "kinko.toml") -> str:
     """The settings table of the README (or, for :data:`COSIGN_REGISTRY`, of
@@ -618,8 +628,7 @@ def settings_markdown(registry: tuple[Setting, ...] | None = None,
     lines = [f"| setting ({file}) | environment |" + (" flag |" if flags else "")
              + " default | meaning |", "|---|---|" + ("---|" if flags else "") + "---|---|"]
     for s in registry if registry is not None else REGISTRY:
-        default = "(none)" if s.default == () or isinstance(s.default, Submitter) \
-            else s.default
+        default = shown_default(s, "(none)")
         flag = f" `{s.flag}` |" if flags else ""
         lines.append(f"| `{s.name}` | `{s.env}` |{flag} `{default}` | {s.help} |")
     return "\n".join(lines)

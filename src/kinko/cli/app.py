@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from kinko.cli.runtime import Runtime, speaking
-from kinko.settings import REGISTRY, load_settings
+from kinko.settings import REGISTRY, load_settings, shown_default
 
 __all__ = ["app"]
 
@@ -56,7 +56,7 @@ def _signature() -> inspect.Signature:
         ),
     ]
     for s in REGISTRY:
-        default = s.default if s.default != () else "none"
+        default = shown_default(s, "none")
         params.append(inspect.Parameter(
             s.name, inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
             default=typer.Option(None, s.flag, metavar=s.metavar,
