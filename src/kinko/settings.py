@@ -538,8 +538,9 @@ class Settings:
         "command-line tools choose their language, so an operator's Japanese terminal reads "
         "Japanese and scripts and CI under the C locale read stable English; set it in "
         "kinko.toml to have every terminal of the exchange speak the same. Also the "
-        "default of `kinko watch --lang` and, when set, of `kinko report fsa --lang` (whose "
-        "report to the FSA is otherwise in Japanese).",
+        "default of `kinko watch --lang` and, when set, of the --lang of the documents kinko "
+        "writes (`kinko report fsa` and `report custody`, `kinko incidents show`, the flow "
+        "graph of `kinko trace run`), which are otherwise in Japanese.",
         _lang,
         "ja|en")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
