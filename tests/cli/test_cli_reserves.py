@@ -292,6 +292,30 @@ def test_verify_ties_the_proof_to_the_customer(one_cli, tmp_path: Path) -> None:
     assert run.returncode == 1 and run.stderr.startswith("FAIL: usage:")
 
 
+def test_a_proof_and_a_snapshot_are_described_in_the_command_lines_language(  # type: ignore[no-untyped-def]
+        one_cli, tmp_path: Path) -> None:
+    # in Japanese, what a proof counts and what its snapshot commits to were English lines
+    # (the standalone verifier's), under a Japanese first line or none at all
+    out = tmp_path / "por"
+    code, text, _ = one_cli("--lang", "ja", "reserves", "snapshot", "--out", str(out),
+                            "--min-height", "3")
+    assert code == 0 and "  基準日時：" in text and "  顧客数：非公表（最大 8）" in text, text
+    assert "taken at" not in text and "customers:" not in text
+    c1, root = str(out / "proofs" / "C1.json"), str(out / "root.json")
+    code, text, _ = one_cli("--lang", "ja", "reserves", "verify", c1, "--root", root,
+                            "--customer", "C1")
+    assert code == 0 and text.startswith('OK：顧客 "C1" はルート '), text
+    assert "  XEM 10.500001（小数 6 桁、チェーン nem）" in text and "スナップショット：" in text
+    assert "committed to these totals" not in text and "ledger entry" not in text
+    # in English, kinko says exactly what the customer's own verify_proof.py says
+    code, text, _ = one_cli("--lang", "en", "reserves", "verify", c1, "--root", root,
+                            "--customer", "C1")
+    run = subprocess.run([sys.executable, str(out / "verify_proof.py"), c1,
+                          json.loads((out / "root.json").read_text())["root_hash"],
+                          "--customer", "C1"], capture_output=True, text=True, check=False)
+    assert code == 0 and run.returncode == 0 and text.strip() == run.stdout.strip()
+
+
 def test_verify_refuses_hostile_files(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "por"
     assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "2")[0] == 0

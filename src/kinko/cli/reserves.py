@@ -20,10 +20,11 @@ from kinko.domain.money import format_units
 from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import Count, verify_proof
 from kinko.errors import BadInput, ConfigError
+from kinko.i18n import Localizer
 from kinko.ports import SystemClock
 from kinko.services import reserves as svc
 from kinko.services.artifacts import Artifacts
-from kinko.verify_proof import MAX_BYTES, describe, report
+from kinko.verify_proof import MAX_BYTES, Header, Verified, amount, shown
 
 reserves_app = typer.Typer(help="Proof of reserves: publish the liabilities tree, check proofs.",
                            no_args_is_help=True)
@@ -85,7 +86,7 @@ def snapshot(
               seconds=f"{time.perf_counter() - started:.2f}"))
     for spec, total in zip(tree.header.assets, tree.totals, strict=True):
         print(f"  {spec.symbol} {format_units(total, rt.assets[spec.symbol])}")
-    print("\n".join(describe(tree.header)))
+    print("\n".join(described(tree.header, say)))
     if not tree.header.reserves_at:
         print(say("cli.reserves.no_block"))
     print(say("cli.wrote", path=f"{out / 'root.json'}, {out / 'proofs'}/, "
@@ -142,7 +143,46 @@ def _verify_kinko(proof: Path, root: str, customer: str | None) -> list[str]:
         checked = verify_proof(doc, bytes.fromhex(root), customer=customer)
     else:
         checked = svc.verify_files(proof, Path(root), customer)
-    return report(checked)
+    return counted(checked, speech())
+
+
+def described(header: Header, say: Localizer) -> list[str]:
+    """What a snapshot commits to besides the amounts, in the command line's language (the
+    standalone verifier's ``describe`` says the same in English)."""
+    where = ", ".join(say("res.point_at", block=str(p.block), chain=p.chain,
+                          chain_id=p.chain_id, hash=p.block_hash.hex())
+                      for p in header.reserves_at) or say("cli.reserves.no_reserves")
+    if header.customers is None:
+        count = say("res.count_none", n=str(1 << header.height))
+    elif header.customers[0] == header.customers[1]:
+        count = say("res.count_exact", n=str(header.customers[0]))
+    else:
+        count = say("res.count_range", low=str(header.customers[0]),
+                    high=str(header.customers[1]))
+    not_stated = say("cli.reserves.not_stated")
+    return [say("cli.reserves.taken_at", time=header.time or not_stated),
+            say("cli.reserves.ledger_entry", entry=not_stated if header.ledger_seq is None
+                else str(header.ledger_seq)),
+            say("cli.reserves.reserves_at", where=where),
+            say("cli.reserves.customers", count=count)]
+
+
+def counted(v: Verified, say: Localizer) -> list[str]:
+    """What a verified proof shows (the standalone verifier's ``report``), in the command
+    line's language: the customer's balances, the committed totals and the snapshot."""
+    assets = v.header.assets
+    lines = [say("cli.reserves.counted", customer=shown(v.customer), root=v.root_hash.hex(),
+                 snapshot=v.header.snapshot_id.hex())]
+    lines += [f"  {a.symbol} {amount(b, a.decimals)}"
+              for a, b in zip(assets, v.balances, strict=True)]
+    lines.append(say("cli.reserves.committed"))
+    lines += [say("cli.reserves.total_token", asset=a.symbol, amount=amount(t, a.decimals),
+                  decimals=str(a.decimals), chain=a.chain, token=a.token) if a.token
+              else say("cli.reserves.total", asset=a.symbol, amount=amount(t, a.decimals),
+                       decimals=str(a.decimals), chain=a.chain)
+              for a, t in zip(assets, v.totals, strict=True)]
+    lines.append(say("cli.reserves.the_snapshot"))
+    return lines + described(v.header, say)
 
 
 def _verify_okx(proof: Path, root: str) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kinko.cli.reserves import reserves_app
+from kinko.cli.reserves import described, reserves_app
 from kinko.cli.runtime import Runtime, runtime, word
 from kinko.domain.reserves_proof import MISSING, SIGNED, ratio_text
 from kinko.errors import BadInput, ConfigError
@@ -17,7 +17,7 @@ from kinko.services import reserves_chain as svc
 from kinko.services.artifacts import Artifacts
 from kinko.services.reserves import load_root, refuse_reused_id
 from kinko.services.reserves_chain import SignatureResult
-from kinko.verify_proof import amount, describe
+from kinko.verify_proof import amount
 
 
 def _print(results: list[SignatureResult], say: Localizer) -> None:
@@ -85,7 +85,7 @@ def report(
         return
     say = rt.say
     print(say("cli.reserves.report_head", id=rep.snapshot_id, root=rep.root_hash))
-    print("\n".join(describe(rep.header)))
+    print("\n".join(described(rep.header, say)))
     for warning in rep.warnings:
         print(say("cli.reserves.warning", text=warning))
     for a in rep.assets:
