@@ -1,7 +1,7 @@
 """The ``kinko`` command: global settings flags (from the settings registry) and groups.
 
 Each group lives in its own module and registers itself here. Exit status: 0 ok,
-1 findings (e.g. ``ledger verify`` found tampering), 2 bad input, 3 environment.
+1 findings (e.g. ``ledger verify`` found tampering), 2 bad input, 3 environment, 70 a defect.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ __all__ = ["app"]
 EPILOG = (
     "Settings come from kinko.toml in the working folder (or --config / KINKO_CONFIG), then "
     "KINKO_* environment variables, then these flags. Exit status: 0 ok, 1 findings, "
-    "2 bad input, 3 environment (database unreachable or not initialised)."
+    "2 bad input, 3 environment (database unreachable or not initialised), 70 a defect in "
+    "kinko."
 )
 
 app = typer.Typer(
