@@ -143,11 +143,22 @@ def test_commands_tell_their_operator_in_japanese(cli: CliRun) -> None:
     code, out, _ = cli("--lang", "ja", "ledger", "post", "--key", "d1", "--source", "tx:1",
                        "--debit", "wallet:xem-hot 2 XEM", "--credit", "customer:C1 2 XEM")
     assert code == 0 and "勘定" in out and "数量" in out and "再送" not in out, out
+    assert "振替" in out and "transfer" not in out, out  # the entry's kind, as its state
+    code, out, _ = cli("--lang", "ja", "holds", "open", "--key", "h1", "--id", "W-1",
+                       "--debit", "customer:C1", "--credit", "wallet:xem-hot", "--amount",
+                       "1 XEM", "--source", "req:W-1")
+    assert code == 0 and "保留" in out and "hold" not in out, out
+    code, out, _ = cli("--lang", "ja", "holds", "void", "--key", "v1", "--id", "W-1",
+                       "--source", "req:W-1")
+    assert code == 0 and "保留の取消" in out and "void" not in out, out
+    code, out, _ = cli("holds", "void", "--key", "v1", "--id", "W-1", "--source", "req:W-1",
+                       "--format", "json")
+    assert json.loads(out)[0]["kind"] == "void"  # programs read the English word
     code, out, _ = cli("--lang", "ja", "ledger", "post", "--key", "d1", "--source", "tx:1",
                        "--debit", "wallet:xem-hot 2 XEM", "--credit", "customer:C1 2 XEM")
     assert code == 0 and "再送：このキーは使用済みのため、何も書き込んでいない" in out, out
     code, out, _ = cli("--lang", "ja", "ledger", "verify")
-    assert code == 0 and out.startswith("帳簿は正常：仕訳 1 件、残高 2 件。先頭 1:"), out
+    assert code == 0 and out.startswith("帳簿は正常：仕訳 3 件、残高 2 件。先頭 3:"), out
     code, out, _ = cli("--lang", "ja", "balances", "--customer", "C1")
     header = out.splitlines()[1]
     assert all(w in header for w in ("勘定", "資産", "残高", "保留中", "利用可能")), out

@@ -14,8 +14,9 @@ import typer
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
 from kinko.cli.progress import Advance, progress
-from kinko.cli.runtime import emit, format_option, parse_time, runtime
+from kinko.cli.runtime import emit, format_option, parse_time, runtime, word
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance, parse_account
+from kinko.domain.messages import N_
 from kinko.domain.money import parse_units
 from kinko.errors import BadInput, KinkoError
 from kinko.render.beancount import export_beancount
@@ -115,15 +116,22 @@ def post(
     _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
 
 
+# an entry's kind as a table says it (``word(cells, "entry.kind", kind)``)
+_ENTRY_KINDS = (N_("entry.kind.transfer"), N_("entry.kind.hold"), N_("entry.kind.post"),
+                N_("entry.kind.void"), N_("entry.kind.expire"))
+
+
 def _show_entries(rt: Any, entries: list[Entry], fmt: str, *, replayed: bool = False) -> None:
     rows = []
+    cells = rt.cells(fmt)
     for e in entries:
+        kind = word(cells, "entry.kind", e.kind)
         for p in e.postings or ():
-            rows.append([e.seq, e.kind, e.key, e.timestamp.isoformat(), p.account,
+            rows.append([e.seq, kind, e.key, e.timestamp.isoformat(), p.account,
                          rt.show(p.asset, p.amount), p.asset, e.hash[:16]])
         if not e.postings and e.hold is not None:
             h = e.hold
-            rows.append([e.seq, e.kind, e.key, e.timestamp.isoformat(),
+            rows.append([e.seq, kind, e.key, e.timestamp.isoformat(),
                          f"{h.debit} -> {h.credit}", rt.show(h.asset, h.amount), h.asset,
                          e.hash[:16]])
     title = rt.say("cli.ledger.replayed") if replayed else None
