@@ -361,6 +361,11 @@ def test_cli_plan_show_execute(cli: Callable[..., tuple[int, str, str]],
     for text in ("返金計画（照合済み）", "返金額の合計", "135,159 JPY", "固定価格", "原資を確認済み",
                  "利用者ごとに切り捨て（JPY の整数単位）"):
         assert text in out, (text, out)
+    # what fixed the snapshot, too: it was the plan file's English words in brackets
+    assert "（アラート A-" in out or "（インシデントの起票時）" in out, out
+    assert "(alert " not in out and "incident opened" not in out, out
+    assert rows["snapshot"].endswith(")") and ("(alert A-" in rows["snapshot"]
+                                               or "(incident opened)" in rows["snapshot"])
     code, out, _ = cli("--lang", "ja", "refunds", "show", "plan", "--format", "json")
     assert {r["field"]: r["value"] for r in json.loads(out)} == rows
     code, out, err = cli("refunds", "execute", "plan")

@@ -9,6 +9,7 @@ posts the plan; ``override`` puts paying a short plan to the approvers' quorum.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from kinko.domain.messages import N_, msg
 from kinko.domain.money import format_units
 from kinko.domain.refunds import PlanFile, parse_price
 from kinko.errors import BadInput
+from kinko.i18n import Localizer
 from kinko.ports import SystemClock
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
@@ -84,7 +86,8 @@ def _summary(doc: dict[str, Any], rt: Runtime, fmt: str) -> list[list[str]]:
     rows = [
         ["plan", str(doc["plan_id"])],
         ["incident", str(doc["incident"])],
-        ["snapshot", f"{doc['snapshot']} ({doc.get('snapshot_source', '')})"],
+        ["snapshot", say("cli.refunds.snapshot", at=str(doc["snapshot"]),
+                         source=_source(say, str(doc.get("snapshot_source", ""))))],
         ["customers", f"{int(doc['customers']):,}"],
         ["total units", say("cli.refunds.units", amount=format_units(
             units, rt.assets[asset], group=True), asset=asset, units=str(units))],
@@ -107,6 +110,15 @@ def _summary(doc: dict[str, Any], rt: Runtime, fmt: str) -> list[list[str]]:
     if fmt == "table":
         return [[say(_FIELDS[name]), value] for name, value in rows]
     return rows
+
+
+def _source(say: Localizer, text: str) -> str:
+    """What fixed the plan's snapshot, in the plan file's words ("alert A-1" or "incident
+    opened"), as ``say`` says them (the English catalog's words are the file's)."""
+    alert = re.fullmatch(r"alert (\S+)", text)
+    if alert:
+        return say("fsa.source_alert", alert=alert.group(1))
+    return say("fsa.source_opened") if text == "incident opened" else text
 
 
 @refunds_app.command("plan")

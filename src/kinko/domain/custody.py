@@ -297,7 +297,7 @@ def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str |
         if key_location.get(w.name) == "file":
             out.append(CustodyFinding(
                 "key_in_file", "warning", w.asset,
-                msg("finding.key_in_file", wallet=w.name, tier=w.tier),
+                msg("finding.key_in_file", wallet=w.name, tier=msg(f"tier.{w.tier}")),
                 addresses=w.addresses, wallet=w.name))
         if w.tier == "hot" and w.kind == "key":
             out.append(CustodyFinding(
