@@ -273,7 +273,7 @@ def proposals_show(ctx: typer.Context, proposal_id: str,
                    canonical: bool = typer.Option(False, "--canonical",
                                                   help="Print exactly the bytes approvers sign.")
                    ) -> None:
-    """Show one proposal (``--canonical`` for offline signing)."""
+    """Show one proposal (`--canonical` for offline signing)."""
     view = runtime(ctx).custody().proposal(proposal_id)
     if view is None:
         raise BadInput(f"unknown proposal {proposal_id!r}")
@@ -328,7 +328,7 @@ OWNER_KEY_ENV = "KINKO_OWNER_KEY_PASSWORD"
 @proposals_app.command("safe-tx")
 def proposals_safe_tx(ctx: typer.Context, proposal_id: str) -> None:
     """Print the transaction a multisig wallet's owners sign for an approved sweep or refill
-    (JSON; ``digest`` is the SafeTx hash: sign it, or its 32 bytes as a message with a
+    (JSON; `digest` is the SafeTx hash: sign it, or its 32 bytes as a message with a
     hardware wallet)."""
     print(json.dumps(runtime(ctx).custody().owners_transaction(proposal_id), indent=2))
 

@@ -238,8 +238,8 @@ def balances(
                               help="Start after this row: the cursor a page printed."),
     fmt: str = format_option(),
 ) -> None:
-    """Balances of accounts, now or as of an earlier entry or time; ``--limit`` pages through
-    many (``--after`` the cursor printed at the end of a page)."""
+    """Balances of accounts, now or as of an earlier entry or time; `--limit` pages through
+    many (`--after` the cursor printed at the end of a page)."""
     rt = runtime(ctx)
     if customer is not None:
         account = f"customer:{customer}"
