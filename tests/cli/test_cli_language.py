@@ -466,3 +466,11 @@ def test_wide_text_breaks_between_characters_and_keeps_punctuation_and_words() -
     english = "Address to listen on: an IPv4 or IPv6 address, or a host name."
     assert prewrapped(english, 20) == english  # left to Click
     assert prewrapped("一行目の説明\nの続き", 40) == "\b\n一行目の説明の続き"
+
+
+def test_a_command_that_needs_a_node_names_both_ways_to_give_one(cli: CliRun) -> None:
+    # the README runs the watch and the reserves report on a NIS1 node named in the chains
+    # setting; without any node they said to set KINKO_EVM_RPC_URL only
+    for args in (("watch", "--once"), ("reserves", "report", ".")):
+        code, _, err = cli(*args)
+        assert code == 2 and "KINKO_EVM_RPC_URL" in err and "KINKO_CHAINS" in err, err

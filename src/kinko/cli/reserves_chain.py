@@ -76,7 +76,7 @@ def report(
     rt = runtime(ctx)
     chain = rt.chain()
     if chain is None:
-        raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL")
+        raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL or KINKO_CHAINS")
     _refuse_reused(rt, directory)
     rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain,
                            rt.contract_check())

@@ -106,7 +106,8 @@ def watch(
     say = Localizer(rt.lang_for(lang))
     chain = rt.chain()
     if chain is None:
-        raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL (or --evm-rpc-url)")
+        raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL or KINKO_CHAINS "
+                          "(or --evm-rpc-url, --chains)")
     withdrawals = Withdrawals(rt.custody())
     notifiers: list[Notifier] = [Stdout(say)]
     webhook = None
