@@ -474,3 +474,14 @@ def test_a_command_that_needs_a_node_names_both_ways_to_give_one(cli: CliRun) ->
     for args in (("watch", "--once"), ("reserves", "report", ".")):
         code, _, err = cli(*args)
         assert code == 2 and "KINKO_EVM_RPC_URL" in err and "KINKO_CHAINS" in err, err
+
+
+def test_booking_the_losses_of_an_incident_without_thefts_says_so(cli: CliRun) -> None:
+    # it printed nothing at all: the operator could not tell whether anything was booked
+    assert cli("incidents", "open", "drill", "--by", "ciso")[0] == 0
+    incident = json.loads(cli("incidents", "list", "--format", "json")[1])[0]["id"]
+    code, out, _ = cli("incidents", "loss", incident, "--by", "controller")
+    assert code == 0 and out == (f"{incident}: no theft to book (none of its alerts is a "
+                                 "final theft)\n"), out
+    code, out, _ = cli("--lang", "ja", "incidents", "loss", incident, "--by", "controller")
+    assert code == 0 and out == f"{incident}：記帳する不正送金はない（確定した不正送金のアラートがない）\n"

@@ -350,3 +350,5 @@ def incidents_loss(ctx: typer.Context, incident_id: str = typer.Argument(...),
                   booked=f"{rt.show(asset, report.booked.get(asset, 0))}"))
     if report.pending:
         print(say("cli.incidents.pending", count=str(report.pending)))
+    if not report.total and not report.pending:
+        print(say("cli.incidents.no_loss", id=incident_id))
