@@ -613,9 +613,9 @@ def load_settings(
 
 def shown_default(s: Setting, none: str) -> str:
     """A setting's default as the README's table and ``kinko --help`` show it: ``none`` for
-    a setting whose default holds nothing (an empty list, an ``[exchange]`` table with no
-    field set), else the value as it is written."""
-    if s.default == () or isinstance(s.default, Submitter):
+    a setting whose default holds nothing (an empty text or list, an ``[exchange]`` table
+    with no field set), else the value as it is written."""
+    if s.default in ((), "") or isinstance(s.default, Submitter):
         return none
     return str(s.default)
 
