@@ -26,6 +26,7 @@ from kinko.safeload import (
     MAX_DEPTH,
     bounded_lines,
     check_json_depth,
+    check_json_keys,
     check_tree,
     check_yaml,
     decode_json_bytes,
@@ -273,3 +274,24 @@ def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:
 def test_a_whole_number_is_ascii_digits_and_no_more_of_them_than_allowed(
         text: str | None, number: int | None) -> None:
     assert whole_number(text) == number
+
+
+def test_an_object_that_names_a_key_twice_is_refused() -> None:
+    """Parsers disagree on which value such an object holds (Python's the last, others the
+    first or an error): a proxy, a log or a customer's verifier could read another
+    document than kinko. The same key in two objects is two keys."""
+    with pytest.raises(BadInput, match=r"^entry.json: the key 'amount' is given twice in "
+                       "one object") as caught:
+        loads_json('{"amount": "1", "amount": "1000000"}', "entry.json")
+    assert caught.value.said().id == "error.json_key_twice"
+    with pytest.raises(InputFileError, match="the key 'k' is given twice"):
+        loads_json('[{"a": {"k": 1, "j": 2, "k": 1}}]', "f", error=InputFileError)
+    with pytest.raises(BadInput, match="the key '" + "x" * 57 + r"\.\.\.' is given"):
+        loads_json(json.dumps({"x" * 500: 1})[:-1] + ", " + json.dumps("x" * 500) + ": 2}",
+                   "f")
+    assert loads_json('[{"k": 1}, {"k": 2, "j": {"k": 3}}]', "f") == [
+        {"k": 1}, {"k": 2, "j": {"k": 3}}]
+    check_json_keys('{"k": 1, "j": 2}', "body")
+    check_json_keys('{"k": 1, "k": ', "body")  # not JSON: the parser's to refuse
+    with pytest.raises(BadInput, match="^body: the key 'k' is given twice"):
+        check_json_keys('{"k": 1, "k": 2}', "body")

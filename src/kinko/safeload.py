@@ -59,6 +59,7 @@ __all__ = [
     "MAX_LIST_BYTES",
     "bounded_lines",
     "check_json_depth",
+    "check_json_keys",
     "check_size",
     "check_tree",
     "check_yaml",
@@ -198,18 +199,61 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+class _KeyTwice(ValueError):
+    """A JSON object that names one key twice (raised from inside the parser)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, unless it names a key twice: parsers disagree on which value such an
+    object holds (the first, the last, an error), so a proxy or a log that read the other
+    would see another document than kinko does."""
+    made = dict(pairs)
+    if len(made) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _KeyTwice(key)
+            seen.add(key)
+    return made
+
+
+def _key_twice(where: str, key: str, error: type[BadInput] = BadInput) -> BadInput:
+    shown = key if len(key) <= 60 else key[:57] + "..."
+    return error(f"{where}: the key {shown!r} is given twice in one object (JSON readers "
+                 "disagree on which value it holds)",
+                 says=msg("error.json_key_twice", where=where, key=repr(shown)))
+
+
+def check_json_keys(text: str, where: str) -> None:
+    """Refuse JSON text with an object that names a key twice (see ``_unique_object``);
+    text that is not JSON at all is left to its parser to refuse in its own words."""
+    try:
+        json.loads(text, object_pairs_hook=_unique_object)
+    except _KeyTwice as exc:
+        raise _key_twice(where, exc.key) from None
+    except (ValueError, RecursionError):
+        pass
+
+
 def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
                max_depth: int = MAX_DEPTH, error: type[BadInput] = BadInput,
                floats: bool = False) -> Any:
     """Parse JSON from outside: size, then depth, then the parser. Fractions become
     Decimal (float with ``floats``, for drawing coordinates, never money); NaN and Infinity
-    are refused; a syntax error names line and column."""
+    are refused, as is an object that names a key twice; a syntax error names line and
+    column."""
     check_size(len(data), where, max_bytes)
     text = decode_json_bytes(data, where) if isinstance(data, bytes) else data
     check_json_depth(text, where, max_depth)
     try:
         return json.loads(text, parse_float=float if floats else Decimal,
-                          parse_constant=_no_constant)
+                          parse_constant=_no_constant, object_pairs_hook=_unique_object)
+    except _KeyTwice as exc:
+        raise _key_twice(where, exc.key, error) from None
     except json.JSONDecodeError as exc:
         raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # an integer of more digits than Python converts, NaN

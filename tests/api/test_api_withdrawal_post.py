@@ -116,6 +116,28 @@ def test_a_number_python_cannot_read_is_bad_input(api: Any) -> None:
                                  "message_id": "error.http_status"}
 
 
+def test_a_body_that_names_a_key_twice_is_refused_before_anything_reads_it(api: Any) -> None:
+    """``{"amount": "1", "amount": "1000000"}``: kinko's parser took the last, a proxy's or
+    a log's may take the first; such a body is refused (400) and nothing is written."""
+    client, tokens, _ = api
+    content = (b'{"customer": "C1", "asset": "ETH", "amount": "1", "destination": "'
+               + DEST.encode() + b'", "amount": "1000000"}')
+    r = client.post("/v1/withdrawals", content=content, headers=headers(tokens["ops"]))
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert (error["code"], error["message_id"]) == ("bad_input", "error.json_key_twice")
+    assert error["message"] == ("request body: the key 'amount' is given twice in one "
+                                "object (JSON readers disagree on which value it holds)")
+    r = client.post("/v1/withdrawals", content=content, headers={
+        **headers(tokens["ops"]), "Accept-Language": "ja"})
+    assert "二度" in r.json()["error"]["message"], r.json()
+    r = client.get("/v1/withdrawals", headers=headers(tokens["ops"]))
+    assert r.status_code == 200 and "k1" not in r.text  # nothing was written
+    r = client.post("/v1/withdrawals", content=json.dumps(fields()),
+                    headers=headers(tokens["ops"]))
+    assert r.status_code == 201 and r.json()["id"] == "k1"
+
+
 def test_idempotency_key_header(api: Any) -> None:
     client, tokens, _ = api
     body = json.dumps(fields())

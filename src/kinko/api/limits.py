@@ -1,4 +1,4 @@
-"""Every request body bounded before any parser sees it: size, then nesting depth.
+"""Every request body bounded before any parser sees it: size, nesting depth, keys twice.
 
 An ASGI middleware in front of the API and the dashboard. A declared ``Content-Length``
 above the limit is refused at once, a body streamed without one as soon as it passes the
@@ -6,11 +6,12 @@ limit (413 either way, without reading the rest); a body FastAPI would parse as 
 ``Content-Type`` ``application/json`` or ``application/*+json``; one without a
 ``Content-Type`` is not parsed at all, and is refused by the route) is decoded the way the
 parser will decode it and its nesting measured (:func:`kinko.safeload.check_json_depth`):
-deeper than the limit is 422. Forms (urlencoded or multipart) are bounded by size: their
-parser does not recurse. Only then does the application read the body, from memory. A
-client that goes away before its body has arrived whole is not answered and its request
-not served: the part that came is not a request (a form cut short is still a form, with
-its last field cut short).
+deeper than the limit is 422; an object in it that names a key twice is 400
+(:func:`kinko.safeload.check_json_keys`: a proxy or a log may read the other value).
+Forms (urlencoded or multipart) are bounded by size: their parser does not recurse. Only
+then does the application read the body, from memory. A client that goes away before its
+body has arrived whole is not answered and its request not served: the part that came is
+not a request (a form cut short is still a form, with its last field cut short).
 
 The refusal is drawn by the app (``refuse``): JSON under ``/v1``, a page for the dashboard.
 """
@@ -29,7 +30,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from kinko.errors import BadInput, KinkoError
-from kinko.safeload import MAX_DEPTH, check_json_depth, check_size, decode_json_bytes
+from kinko.safeload import (
+    MAX_DEPTH,
+    check_json_depth,
+    check_json_keys,
+    check_size,
+    decode_json_bytes,
+)
 
 __all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "parsed_as_json"]
 
@@ -76,8 +83,9 @@ class BodyLimits:
             if body is None:  # the client left mid-request: no one to answer, nothing to do
                 return
             if body and parsed_as_json(headers.get("content-type")):
-                check_json_depth(decode_json_bytes(body, "request body"), "request body",
-                                 self.max_depth)
+                text = decode_json_bytes(body, "request body")
+                check_json_depth(text, "request body", self.max_depth)
+                check_json_keys(text, "request body")
         except KinkoError as exc:
             await self._answer(scope, exc, send)
             return
