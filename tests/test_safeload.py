@@ -293,5 +293,5 @@ def test_an_object_that_names_a_key_twice_is_refused() -> None:
         {"k": 1}, {"k": 2, "j": {"k": 3}}]
     check_json_keys('{"k": 1, "j": 2}', "body")
     check_json_keys('{"k": 1, "k": ', "body")  # not JSON: the parser's to refuse
-    with pytest.raises(BadInput, match="^body: the key 'k' is given twice"):
+    with pytest.raises(BadInput, match=r"^body: the key 'k' is given twice"):
         check_json_keys('{"k": 1, "k": 2}', "body")
