@@ -43,12 +43,18 @@ def _chains(store: Store) -> dict[str, str]:
 
 def _includer(path: Path) -> Include:
     """``!include NAME`` of the TagPack at ``path``: NAME relative to its folder, else to the
-    nearest folder above holding it. NAME must be a relative path without ``..``."""
+    nearest folder above holding it (as the TagPack tool looks for a shared header). NAME
+    must be a relative path without ``..``, to a YAML file (``.yaml``, ``.yml``): a
+    TagPack from elsewhere must not make kinko read, say, ``etc/shadow`` or a key from a
+    folder above it."""
     def include(name: str) -> str:
         relative = Path(name)
         if relative.is_absolute() or ".." in relative.parts or not name.strip():
             raise InputFileError(f"{path}: header: !include {name}: give a file name relative "
                                  "to the TagPack's folder (no '..', not absolute)")
+        if relative.suffix.lower() not in (".yaml", ".yml"):
+            raise InputFileError(f"{path}: header: !include {name}: a TagPack's header is a "
+                                 "YAML file (.yaml or .yml)")
         for folder in (path.parent.resolve(), *path.parent.resolve().parents):
             candidate = folder / relative
             if candidate.is_file():
