@@ -449,6 +449,23 @@ def test_bad_rows_name_file_and_line(tmp_path: Path, rows: str, expected: list[s
     assert problems_of(path, "csv") == [f"{path}:{e}" for e in expected]
 
 
+def test_amounts_beyond_any_uint256_are_refused_on_their_line(tmp_path: Path) -> None:
+    """Amounts are read exactly up to a uint256's 78 digits; more (5,000 digits ended as a
+    defect) is named on its line, in CSV and in a Parquet text column alike."""
+    path = write(tmp_path, "t.csv", HEAD + "a,1,0,0,x,y," + "9" * 79 + ",0\n"
+                 + "b,1,1,0,x,y,5," + "1" * 5000 + "\n" + "c,1,2,0,x,y,00" + "9" * 78 + ",0\n")
+    assert problems_of(path, "csv") == [
+        f"{path}:2: value is too large: " + "9" * 79 + "... (79 digits; at most 78)",
+        f"{path}:3: fee is too large: " + "1" * 80 + "... (5000 digits; at most 78)"]
+    fine = write(tmp_path, "f.csv", HEAD + "c,1,2,0,x,y,00" + "9" * 78 + ",0\n")
+    assert load_account(fine, "csv").value[0] == int("9" * 78)
+    parquet = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"tx_hash": ["a"], "block": [1], "tx_index": [0], "from": ["x"],
+                             "to": ["y"], "value": ["7" * 4400]}), parquet)
+    assert problems_of(parquet, "parquet") == [
+        f"{parquet}: row 1: value is too large: " + "7" * 80 + "... (4400 digits; at most 78)"]
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 300, 5_000, 200_000])
 def test_compiled_uniqueness_checks_agree_with_the_plain_ones(n: int) -> None:
     from kinko.chains.tracefiles._keys import neighbours, repeated_keys

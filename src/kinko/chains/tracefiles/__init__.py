@@ -10,7 +10,8 @@ have, refusing what it cannot read exactly with ``file:line: what is wrong`` (an
     ``tx_hash,block,tx_index,log_index,from,to,value,fee`` (``log_index`` and ``fee`` may be
     absent: 0; ``timestamp`` and ``asset`` optional), **sorted** by (block, tx_index,
     log_index): a row out of order or at the position of the row before is refused. Amounts
-    are whole numbers of any size (text, int64 or decimal(38,0) in Parquet; never floats).
+    are whole numbers of at most 78 digits, any uint256 (text, int64 or decimal(38,0) in
+    Parquet; never floats).
 ``ethereum-etl``
     an export of ethereum-etl: its ``transactions.csv`` (``hash, block_number,
     transaction_index, from_address, to_address, value``; the fee is ``receipt_gas_used`` ×

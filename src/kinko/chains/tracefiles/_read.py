@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
+from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
 from kinko.safeload import bounded_lines
 
@@ -33,8 +34,9 @@ _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 @dataclass(frozen=True)
 class _Field:
     """A column a format reads. ``kind``: text (non-empty), address (non-empty), int (a whole
-    number ≥ 0 that fits int64), amount (a whole number ≥ 0 of any size), usd (a decimal
-    number ≥ 0), label (any text). Nullable fields may be empty."""
+    number ≥ 0 that fits int64), amount (a whole number ≥ 0 of at most
+    :data:`~kinko.domain.money.MAX_DIGITS` digits: any uint256), usd (a decimal number ≥ 0),
+    label (any text). Nullable fields may be empty."""
 
     key: str
     kind: str
@@ -236,6 +238,10 @@ def _conditions(inp: _Input, field: _Field) -> list[tuple[str, str]]:
         if field.kind == "int":
             found.append((f"{s} IS NOT NULL AND TRY_CAST({s} AS BIGINT) IS NULL",
                           f"{lab} || ' is too large: ' || {s}"))
+        if field.kind == "amount":
+            found.append((f"length(ltrim({s}, '0')) > {MAX_DIGITS}",
+                          f"{lab} || ' is too large: ' || left({s}, 80) || '... ('"
+                          f" || length({s}) || ' digits; at most {MAX_DIGITS})'"))
         if field.kind == "usd":
             found.append((f"length(split_part({s}, '.', 1)) > 30",
                           f"{lab} || ' is too large: ' || {s}"))
