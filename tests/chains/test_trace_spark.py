@@ -175,6 +175,9 @@ def test_bad_files_name_the_same_problems(spark: Any, tmp_path: Path) -> None:
                               "0x3,1,0,0,a,b,5\n",
         "fields.csv": header + "0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b\n\n0x3,3,0,0,a,b,5,9\n",
         "twice.csv": header + "0x1,1,0,0,a,b,5\n0x2,1,0,1,a,b,5\n0x1,2,0,0,a,b,5\n",
+        "digits.csv": header + "0x1,1,0,0,a,b," + "9" * 79 + "\n0x2,2,0,0,a,b,0" + "9" * 78
+                      + "\n",
+        "column.csv": "tx_hash,block,tx_index,log_index,from,to,value,Value\n0x1,1,0,0,a,b,5,6\n",
     }
     for name, text in cases.items():
         path = tmp_path / name

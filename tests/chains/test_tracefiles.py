@@ -466,6 +466,26 @@ def test_amounts_beyond_any_uint256_are_refused_on_their_line(tmp_path: Path) ->
         f"{parquet}: row 1: value is too large: " + "7" * 80 + "... (4400 digits; at most 78)"]
 
 
+def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
+    """Which of two ``value`` columns holds the amount would be a guess (the first was
+    taken): a CSV header or a Parquet schema naming a column the format reads twice, in any
+    case, is refused; an unread column named twice is not the format's business."""
+    path = write(tmp_path, "t.csv", "tx_hash,block,tx_index,from,to,value,Value\na,1,0,x,y,5,7\n")
+    assert problems_of(path, "csv") == [f"{path}:1: column value appears twice (columns 6 and 7)"]
+    parquet = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"tx_hash": ["a"], "block": [1], "tx_index": [0], "from": ["x"],
+                             "to": ["y"], "value": [5], "VALUE": [7]}), parquet)
+    assert problems_of(parquet, "parquet") == [
+        f"{parquet}: column value appears twice (columns 6 and 7)"]
+    etl = write(tmp_path, "token_transfers.csv", "token_address,from_address,to_address,value,"
+                "transaction_hash,log_index,block_number,from_address\n")
+    assert problems_of(etl, "ethereum-etl") == [
+        f"{etl}:1: column from_address appears twice (columns 2 and 8)"]
+    unread = write(tmp_path, "u.csv", "tx_hash,block,tx_index,from,to,value,memo,memo\n"
+                   "a,1,0,x,y,5,p,q\n")
+    assert load_account(unread, "csv").value.tolist() == [5]
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 300, 5_000, 200_000])
 def test_compiled_uniqueness_checks_agree_with_the_plain_ones(n: int) -> None:
     from kinko.chains.tracefiles._keys import neighbours, repeated_keys

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
 from kinko.domain.money import MAX_DIGITS
@@ -130,11 +132,24 @@ def _missing(name: str, where: str, fields: list[_Field], found: Iterable[str]) 
             f"(found: {', '.join(found) or 'nothing'})", file=name)
 
 
+def _no_twice(name: str, where: str, fields: list[_Field], found: list[str]) -> None:
+    """Refuse a file naming a column the format reads twice (names compared as the format
+    reads them, ignoring case): which of the two holds the value would be a guess."""
+    keys = {f.key for f in fields}
+    seen: dict[str, int] = {}
+    for i, column in enumerate(found, start=1):
+        key = column.lower()
+        if key in keys and seen.setdefault(key, i) != i:
+            raise InputFileError(f"{name}{where}: column {key} appears twice "
+                                 f"(columns {seen[key]} and {i})", file=name)
+
+
 def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
               fields: list[_Field]) -> _Input:
     """Read a CSV into ``table`` as text, refusing malformed records with their lines."""
     header = _header(path)
     _missing(str(path), ":1", fields, header)
+    _no_twice(str(path), ":1", fields, header)
     position: dict[str, int] = {}
     for i, h in enumerate(header):
         position.setdefault(h.lower(), i)
@@ -182,12 +197,23 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str,
                              file=str(path)) from None
     names = [str(d[0]) for d in described if d[0] != "file_row_number"]
     _missing(str(path), "", fields, names)
+    _no_twice(str(path), "", fields, _parquet_names(path, names))
     types = {str(d[0]).lower(): (str(d[0]), str(d[1])) for d in reversed(described)}
     keys = {f.key for f in fields}
     columns = {k: v for k, v in types.items() if k in keys}
     select = ", ".join(f"{_ident(n)} AS {_ident(k)}" for k, (n, _) in columns.items())
     con.execute(f"CREATE VIEW {table} AS SELECT file_row_number AS _row, {select} FROM {source}")
     return _Input(path, table, columns, is_csv=False)
+
+
+def _parquet_names(path: Path, described: list[str]) -> list[str]:
+    """The top-level column names as the file's schema writes them (DuckDB renames a second
+    ``value`` or ``Value`` to ``Value_1``, which would hide it); ``described`` when the
+    schema cannot be read apart (DuckDB has read it)."""
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        return described
 
 
 def _open(con: duckdb.DuckDBPyConnection, path: Path, table: str, fields: list[_Field],

@@ -57,10 +57,11 @@ from kinko.chains.tracefiles._common import (
     Amounts,
     Ints,
 )
-from kinko.chains.tracefiles._read import _Field, _header, _Input, _missing, _raise
+from kinko.chains.tracefiles._read import _Field, _header, _Input, _missing, _no_twice, _raise
 from kinko.chains.tracefiles.account import _GENERIC
 from kinko.chains.tracefiles.reach import MOST
 from kinko.domain.addresses import address_key, fold
+from kinko.domain.money import MAX_DIGITS
 from kinko.domain.trace.model import AccountTransfers, Reduced
 from kinko.errors import BadInput, EnvironmentProblem, InputFileError
 
@@ -230,6 +231,7 @@ class SparkTransfers:
                                      f"{str(exc).splitlines()[0][:200]}",
                                      file=self.name) from None
             _missing(self.name, "", fields, names)
+            _no_twice(self.name, "", fields, names)
             types = {}
             for field in reversed(df.schema.fields):
                 types[field.name.lower()] = (field.name, _duck_type(field.dataType))
@@ -239,6 +241,7 @@ class SparkTransfers:
             return df, columns
         header = _header(self.path)
         _missing(self.name, ":1", fields, header)
+        _no_twice(self.name, ":1", fields, header)
         from pyspark.sql.types import StringType, StructField, StructType
 
         schema = StructType([StructField(f"c{i}", StringType()) for i in range(len(header))]
@@ -675,6 +678,11 @@ def _conditions(F: Any, inp: _Input, field: _Field) -> list[tuple[Any, Any]]:
         if field.kind == "int":
             found.append((s.isNotNull() & F.expr(f"try_cast(trim(`{field.key}`) AS BIGINT)")
                           .isNull(), F.concat(lab, F.lit(" is too large: "), s)))
+        if field.kind == "amount":
+            found.append((F.length(F.regexp_replace(s, "^0+", "")) > MAX_DIGITS,
+                          F.concat(lab, F.lit(" is too large: "), F.substring(s, 1, 80),
+                                   F.lit("... ("), F.length(s).cast("string"),
+                                   F.lit(f" digits; at most {MAX_DIGITS})"))))
         return found
     if dtype in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT") or dtype.startswith("DECIMAL"):
         shown = col.cast("string")
