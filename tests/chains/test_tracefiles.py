@@ -486,6 +486,33 @@ def test_a_column_named_twice_is_refused(tmp_path: Path) -> None:
     assert load_account(unread, "csv").value.tolist() == [5]
 
 
+@pytest.mark.parametrize("column", ["tx_hash", "value", "from"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_parquet_file_whose_data_is_corrupt_is_refused(tmp_path: Path, column: str,
+                                                         lazy: bool) -> None:
+    """A Parquet file whose footer reads but whose pages do not decompress (a copy cut or
+    damaged on the way) is refused naming the file; it ended kinko trace run as a defect."""
+    path = tmp_path / "t.parquet"
+    n = 1000
+    pq.write_table(pa.table({"tx_hash": [f"0x{i:064x}" for i in range(n)],
+                             "block": list(range(n)), "tx_index": [0] * n,
+                             "from": [f"a{i}" for i in range(n)], "to": ["b"] * n,
+                             "value": list(range(n))}), path, compression="snappy")
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(
+        ["tx_hash", "block", "tx_index", "from", "to", "value"].index(column))
+    data = bytearray(path.read_bytes())
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    end = start + chunk.total_compressed_size
+    data[end - 64:end] = b"\xff" * 64  # the last page's compressed data
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match=rf"^{path}: cannot read: ") as caught:
+        if lazy:
+            tracefiles.load_account_lazy(path, "parquet")
+        else:
+            load_account(path, "parquet")
+    assert "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 300, 5_000, 200_000])
 def test_compiled_uniqueness_checks_agree_with_the_plain_ones(n: int) -> None:
     from kinko.chains.tracefiles._keys import neighbours, repeated_keys

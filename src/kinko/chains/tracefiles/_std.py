@@ -448,6 +448,7 @@ def _file_address_ids(path: Path, columns: tuple[str, str], stop: threading.Even
         if stop.is_set():
             return None
         table = file.read_row_group(group, columns=list(columns))
+        table.validate(full=True)  # a corrupt page's indices past its dictionary: ArrowInvalid
         for k, name in enumerate(columns):
             at = first_row
             for chunk in table.column(name).chunks:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import (
     _ETH_ADDRESS,
@@ -123,8 +124,24 @@ def _load(path: Path, fmt: str, asset: str | None, hashes: Hashes) -> Loaded:
         if fmt == "nem":
             return _load_nem(con, path, asset, hashes)
         return _load_generic(con, path, fmt == "parquet", asset, hashes)
+    except (duckdb.Error, pa.ArrowInvalid) as exc:
+        if isinstance(exc, _OUR_MISTAKES):
+            raise
+        raise _unreadable(path, exc) from None
     finally:
         con.close()
+
+
+# DuckDB errors that are kinko's SQL going wrong, not the file: left to end as a defect
+_OUR_MISTAKES = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
+                 duckdb.InternalException, duckdb.ConnectionException)
+
+
+def _unreadable(path: Path, exc: Exception) -> InputFileError:
+    """A file whose header read well but whose data does not (a Parquet page corrupted or
+    cut, a compressed block that does not decompress): what the reader said, on one line."""
+    said = " ".join(str(exc).split())[:300]
+    return InputFileError(f"{path}: cannot read: {said}", file=str(path))
 
 
 def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
