@@ -328,6 +328,27 @@ def test_ethereum_etl_duplicates_name_both_lines(tmp_path: Path) -> None:
         f"{path}:4: duplicate: block 100, tx_index 0, log_index 0 again (first on line 2)"]
 
 
+def test_ethereum_etl_files_beside_name_a_transaction_once(tmp_path: Path) -> None:
+    """A receipts.csv, or a transactions.csv beside token transfers, naming a transaction
+    twice is refused on its line: the second receipt was joined too (the transfer counted
+    twice, blamed on transactions.csv), and a second transaction index ended as a defect."""
+    write(tmp_path, "transactions.csv", "\n".join([
+        ETL_HEADER, etl_row(1, 100, 0, A, B, 1000), etl_row(2, 100, 1, B, C, 5)]) + "\n")
+    receipts = write(tmp_path, "receipts.csv", "\n".join([
+        "transaction_hash,gas_used,status,effective_gas_price",
+        f"{h(1)},21000,1,5", f"{h(2)},21000,1,5", f"{h(1).upper().replace('0X', '0x')},99,0,7",
+    ]) + "\n")
+    assert problems_of(tmp_path, "ethereum-etl") == [
+        f"{receipts}:4: transaction {h(1)} again (first on line 2)"]
+    receipts.unlink()
+    write(tmp_path, "token_transfers.csv", "\n".join([
+        TOKEN_HEADER, f"{TOKEN},{A},{B},5,{h(1)},0,100"]) + "\n")
+    txs = write(tmp_path, "transactions.csv", "\n".join([
+        ETL_HEADER, etl_row(1, 100, 0, A, TOKEN, 0), etl_row(1, 100, 3, A, TOKEN, 0)]) + "\n")
+    assert problems_of(tmp_path, "ethereum-etl", asset=TOKEN) == [
+        f"{txs}:3: transaction {h(1)} again (first on line 2)"]
+
+
 # --- MFTracer ground truth -------------------------------------------------------------------
 
 def test_mftracer_54m_real_file() -> None:

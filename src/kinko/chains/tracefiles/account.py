@@ -238,6 +238,7 @@ def _load_etl_transactions(con: duckdb.DuckDBPyConnection, path: Path,
     if not inp.has("receipt_gas_used") and receipts is not None and receipts.exists():
         rec = _open(con, receipts, "receipts", _ETL_RECEIPTS)
         _check(con, rec, _ETL_RECEIPTS)
+        _once_each(con, rec, "transaction_hash")
         gas = number(rec, "r", "gas_used")
         price = f"coalesce({number(rec, 'r', 'effective_gas_price')}, {price})"
         status = number(rec, "r", "status")
@@ -258,6 +259,19 @@ def _load_etl_transactions(con: duckdb.DuckDBPyConnection, path: Path,
     return _load_std(con, inp, _ETL_TRANSACTIONS, presorted=False, hashes=hashes)
 
 
+def _once_each(con: duckdb.DuckDBPyConnection, side: _Input, key: str) -> None:
+    """Refuse a file read beside the transfers (receipts.csv, transactions.csv) that names a
+    transaction twice: which of its rows the transfer joins would be a guess (the join gave
+    the transfer twice, or ended as a defect)."""
+    h = _normal_sql(_ident(key), _ETH_HASH)
+    found = con.execute(
+        f"SELECT _row, h, first FROM (SELECT _row, {h} AS h, min(_row) OVER (PARTITION BY {h})"
+        f" AS first FROM {side.table}) WHERE _row <> first ORDER BY _row "
+        f"LIMIT {MAX_PROBLEMS}").fetchall()
+    _raise(side, [(int(r), f"transaction {t} again (first on {side.line(int(first))})")
+                  for r, t, first in found])
+
+
 def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: Path | None,
                      token: str | None, hashes: Hashes) -> Loaded:
     """Token transfers of one token. ``log_index`` counts within the block, so it orders the
@@ -273,6 +287,7 @@ def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: P
         fields = [f for f in _ETL_TRANSACTIONS if f.key in ("hash", "transaction_index")]
         txs = _open(con, transactions, "txs", fields)
         _check(con, txs, fields)
+        _once_each(con, txs, "hash")
         join = (f"LEFT JOIN txs t ON {_normal_sql('t.hash', _ETH_HASH)} = "
                 f"{_normal_sql('raw.transaction_hash', _ETH_HASH)}")
         tx_index, source = _int_sql(txs, "transaction_index", "t."), "raw"
