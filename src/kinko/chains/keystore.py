@@ -33,6 +33,13 @@ __all__ = ["PASSWORD_ENV", "KeystoreSigner", "create_keystore", "throwaway_signe
 PASSWORD_ENV = "KINKO_HOT_KEY_PASSWORD"
 KEYSTORE_MAX_BYTES = 64 * 1024  # a Web3 Secret Storage file is well under 1 KiB
 KEYSTORE_MAX_DEPTH = 8
+# what a keystore's key derivation may cost before kinko runs it (the file says how much
+# memory and time the password's hashing takes: a hostile or damaged file must not make
+# kinko spend gigabytes or hours). geth and eth-account write scrypt n = 2**18, r = 8,
+# p = 1 (256 MiB) or, lighter, n = 4096, p = 6; PBKDF2 with 262,144 or 1,000,000 rounds.
+SCRYPT_MAX_MEMORY = 2**29  # bytes: 128 * n * r, here n * r <= 2**22 (512 MiB)
+SCRYPT_MAX_WORK = 2**24  # n * r * p
+PBKDF2_MAX_ROUNDS = 10_000_000
 
 
 class KeystoreSigner:
@@ -54,6 +61,7 @@ class KeystoreSigner:
             raise ConfigError(f"not a JSON keystore file: {exc.message}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"keystore {path}: not a JSON keystore file") from None
+        _check_cost(data, f"keystore {path}")
         try:
             key = Account.decrypt(data, password)
         except (ValueError, KeyError, TypeError):  # a field missing or of the wrong kind
@@ -92,6 +100,44 @@ class KeystoreSigner:
     def _sign_vrs(self, digest: bytes) -> tuple[int, int, int]:
         signed = self.__account.unsafe_sign_hash(digest)
         return int(signed.v) - 27, int(signed.r), int(signed.s)
+
+
+def _whole(params: dict[str, Any], name: str, where: str) -> int:
+    value = params.get(name)
+    if type(value) is not int or value < 1:
+        raise ConfigError(f"{where}: crypto.kdfparams.{name} is not a positive whole number")
+    return value
+
+
+def _check_cost(data: dict[str, Any], where: str) -> None:
+    """Refuse, before any hashing, a keystore whose key derivation would cost more than
+    kinko spends on one (``SCRYPT_MAX_*``, ``PBKDF2_MAX_ROUNDS``), or that is not one of
+    the two Web3 Secret Storage names (scrypt, PBKDF2 with HMAC-SHA256) for a 32-byte key."""
+    crypto = data.get("crypto", data.get("Crypto"))
+    if not isinstance(crypto, dict) or not isinstance(crypto.get("kdfparams"), dict):
+        raise ConfigError(f"{where}: not a JSON keystore file (no crypto.kdfparams)")
+    kdf, params = crypto.get("kdf"), crypto["kdfparams"]
+    if _whole(params, "dklen", where) != 32:
+        raise ConfigError(f"{where}: crypto.kdfparams.dklen is not 32")
+    if kdf == "scrypt":
+        n, r, p = (_whole(params, name, where) for name in ("n", "r", "p"))
+        if n < 2 or n & (n - 1):
+            raise ConfigError(f"{where}: crypto.kdfparams.n is not a power of two")
+        if 128 * n * r > SCRYPT_MAX_MEMORY or n * r * p > SCRYPT_MAX_WORK:
+            raise ConfigError(
+                f"{where}: its scrypt parameters (n={n}, r={r}, p={p}) would take more "
+                f"memory or time than kinko spends on a key (at most {SCRYPT_MAX_MEMORY // 2**20} "
+                f"MiB, n*r*p at most {SCRYPT_MAX_WORK:,}); geth and eth-account write n=262144, "
+                "r=8, p=1")
+    elif kdf == "pbkdf2":
+        if params.get("prf") != "hmac-sha256":
+            raise ConfigError(f"{where}: crypto.kdfparams.prf is not hmac-sha256")
+        rounds = _whole(params, "c", where)
+        if rounds > PBKDF2_MAX_ROUNDS:
+            raise ConfigError(f"{where}: its PBKDF2 takes {rounds:,} rounds, more than kinko "
+                              f"spends on a key ({PBKDF2_MAX_ROUNDS:,})")
+    else:
+        raise ConfigError(f"{where}: crypto.kdf is neither scrypt nor pbkdf2")
 
 
 def _sign_message(account: Any, text: str) -> str:
