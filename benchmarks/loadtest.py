@@ -321,7 +321,7 @@ NOTES = """### The sixth round (2026-12-06, afternoon): SQLite's log copied afte
   29.6, 31.2 ms. The log stayed under 3 MB.
 - **The benchmark's runs.** At 12:24 UTC (load 1-5): SQLite 613 requests/s against the bare
   app's 913 (0.67×), p99 29 ms; PostgreSQL 319 against 786 (0.41×), p99 61 ms; two workers
-  328 against 1,136 (0.29×). At 13:26 UTC (load 1-4, the table above; every JSON body now
+  328 against 1,136 (0.29×). At 13:27 UTC (load 1-4, the table above; every JSON body now
   also parsed once more for a key named twice, a few microseconds): SQLite 603 against 938
   (0.64×), p99 30 ms: both SQLite targets met in both runs. PostgreSQL 308 against 770
   (0.40×), p99 65 ms; two workers 306 against 961 (0.32×): missed, for the reasons of the
