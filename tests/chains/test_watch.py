@@ -5,6 +5,7 @@ the webhook is signed and retried."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import throwaway_signer
 from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import preauthorisation, public_key_hex, sign_proposal
+from kinko.domain.chain import Block
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
@@ -204,6 +206,23 @@ def test_preauthorised_emergency_sweep_is_sent_and_does_not_alarm(chain: EvmChai
     assert f"proposal:{sweep.proposal.id}" in report.closed
     assert env.custody.proposal(sweep.proposal.id).state == "executed"  # type: ignore[union-attr]
     env.store.close()
+
+
+def test_a_transaction_the_node_still_lists_once_mined_is_matched_once(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node may still list in its mempool a transaction it has just mined: the round
+    then sees it twice (the mempool is read before the head), and counts it once."""
+    dest = Account.create().address
+    assert env.withdrawals.request("W1", "C1", "ETH", 2 * E, dest).state == "allowed"
+    tx_hash = str(env.withdrawals.send("W1").tx_hash)
+    mined = env.chain.block(env.chain.head())
+    listed = [dataclasses.replace(t, block=-1, tx_index=-1) for t in mined.transfers
+              if t.tx_hash == tx_hash]
+    assert listed
+    monkeypatch.setattr(env.chain, "mempool", lambda: Block(-1, "", "", 0, tuple(listed)))
+    report = env.watch.poll()
+    assert (report.pending, report.matched, report.alerts) == (1, 1, [])
+    assert report.observed == 2  # seen in the mempool and in its block
 
 
 def test_refill_signed_offline_matches_by_its_fields(env: Env) -> None:

@@ -99,7 +99,10 @@ class PollReport:
     blocks: int = 0  # blocks read this round
     pending: int = 0  # our transactions seen in the mempool
     observed: int = 0  # transfers touching our wallets
+    # our movements matched to what kinko approved: each once a round, though a node may
+    # still list a transaction in its mempool that the round also reads in a block
     matched: int = 0
+    matched_ids: set[str] = field(default_factory=set, repr=False, compare=False)
     finalised: int = 0
     closed: list[str] = field(default_factory=list)  # withdrawals/proposals closed
     alerts: list[AlertNotice] = field(default_factory=list)  # raised this round
@@ -753,7 +756,8 @@ class Watch:
                 oid = observation_id(name, t) + ("" if obs.direction == "out" else ":in")
                 old = tables.observation(oid)
                 report.observed += 1
-                if obs.match is not None:
+                if obs.match is not None and oid not in report.matched_ids:
+                    report.matched_ids.add(oid)
                     report.matched += 1
                 status = "pending" if block is None else "mined"
                 number = None if block is None else block.number
