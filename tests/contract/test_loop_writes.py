@@ -188,6 +188,12 @@ def test_work_that_comes_while_a_commit_is_in_flight_waits_for_it_then_runs_on_t
     after = store.group_commit()
     assert (after["batches"] - before["batches"], after["on_loop"] - before["on_loop"]) == (2, 2)
 
+    # the loop above is gone: what its last commit does after telling its works (the log's
+    # copy, with the writers' turn held) is not waited for by a new loop's work, which
+    # would be refused with WouldBlock (a server runs one loop, and waits for it)
+    assert store._committer is not None
+    store._committer.submit(lambda: None).result(30)
+
     async def just_landed() -> str:  # a commit that landed, its callback not run yet
         loop = asyncio.get_running_loop()
         flight: asyncio.Future[None] = loop.create_future()

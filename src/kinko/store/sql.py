@@ -860,8 +860,9 @@ class SqlStore:
         Raises :class:`~kinko.ports.WouldBlock` (before anything is written) where waiting
         would hold the loop: on PostgreSQL, on SQLite whose commits wait for the disk
         (``synchronous=FULL``) or in memory, inside a unit, while a worker thread's unit has
-        the writers' turn, or while another process holds SQLite's write lock; the caller
-        then runs the same work in a worker thread."""
+        the writers' turn (or the committing thread copies the log after a commit of
+        another event loop's: this loop's own it waits for), or while another process
+        holds SQLite's write lock; the caller then runs the same work in a worker thread."""
         if not self._loop_writes or self.current() is not None:
             raise WouldBlock("this store's work runs in a worker thread")
         loop = asyncio.get_running_loop()
