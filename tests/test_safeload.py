@@ -29,6 +29,7 @@ from kinko.safeload import (
     check_json_keys,
     check_tree,
     check_yaml,
+    column_twice,
     decode_json_bytes,
     loads_json,
     loads_toml,
@@ -295,3 +296,10 @@ def test_an_object_that_names_a_key_twice_is_refused() -> None:
     check_json_keys('{"k": 1, "k": ', "body")  # not JSON: the parser's to refuse
     with pytest.raises(BadInput, match=r"^body: the key 'k' is given twice"):
         check_json_keys('{"k": 1, "k": 2}', "body")
+
+
+def test_a_header_naming_a_column_twice_is_found_with_both_positions() -> None:
+    assert column_twice(["a", "b", "a", "b"]) == ("a", 1, 3)
+    assert column_twice(["a", "b", "a", "b"], read={"b"}) == ("b", 2, 4)
+    assert column_twice(["a", "x", "x"], read={"a"}) is None  # a column nobody reads
+    assert column_twice(["a", "b"]) is None

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from kinko.errors import ConfigError, InputFileError
-from kinko.safeload import bounded_lines, open_text
+from kinko.safeload import bounded_lines, column_twice, open_text
 
 __all__ = ["FixedPrices", "parse_price", "prices_from_csv", "prices_from_text"]
 
@@ -60,7 +60,7 @@ def prices_from_csv(path: Path) -> FixedPrices:
             reader = csv.DictReader(bounded_lines(fh, str(path)))
             if reader.fieldnames is None or not {"asset", "jpy"} <= set(reader.fieldnames):
                 raise InputFileError(f"{path}:1: expected columns asset,jpy")
-            if len(set(reader.fieldnames)) < len(reader.fieldnames):
+            if column_twice(reader.fieldnames) is not None:
                 raise InputFileError(f"{path}:1: a column appears twice in the header")
             for row in reader:
                 where = f"{path}:{reader.line_num}"

@@ -40,7 +40,7 @@ import re
 import stat
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from functools import cache
 from itertools import accumulate
@@ -63,6 +63,7 @@ __all__ = [
     "check_size",
     "check_tree",
     "check_yaml",
+    "column_twice",
     "decode_json_bytes",
     "decode_text",
     "loads_json",
@@ -492,6 +493,17 @@ def read_text(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
               error: type[BadInput] = InputFileError) -> str:
     """A UTF-8 file's text within ``max_bytes`` (see :func:`read_bounded`)."""
     return decode_text(read_bounded(path, max_bytes, error), str(path))
+
+
+def column_twice(columns: Sequence[str], read: Collection[str] | None = None
+                 ) -> tuple[str, int, int] | None:
+    """The first column of a header (of those in ``read``, or any) that it names twice,
+    with its two positions (from 1): which of the two holds the value would be a guess."""
+    seen: dict[str, int] = {}
+    for i, column in enumerate(columns, start=1):
+        if (read is None or column in read) and seen.setdefault(column, i) != i:
+            return column, seen[column], i
+    return None
 
 
 def whole_number(text: str | None, *, digits: int = 18) -> int | None:

@@ -58,6 +58,7 @@ from kinko.domain.csvcells import escape_cell, unescape_cell
 from kinko.domain.ledger import Posting, format_timestamp
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, InputFileError, InvalidAmount
+from kinko.safeload import column_twice
 
 __all__ = [
     "PLAN_FORMAT",
@@ -191,8 +192,8 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
     if missing:
         raise InputFileError(f"{name}:1: the header lacks column(s) {', '.join(missing)} "
                              f"(found: {','.join(header) or 'nothing'})", file=name)
-    twice = [c for c in TRADE_COLUMNS if header.count(c) > 1]
-    if twice:
+    twice = column_twice(header, TRADE_COLUMNS)
+    if twice is not None:
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header",
                              file=name)
     at = {c: header.index(c) for c in TRADE_COLUMNS}

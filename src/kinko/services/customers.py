@@ -41,7 +41,7 @@ from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.money import Asset, AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
-from kinko.safeload import bounded_lines, open_text
+from kinko.safeload import bounded_lines, column_twice, open_text
 from kinko.services.access import Access
 from kinko.services.custody import effective_policy
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
@@ -160,7 +160,10 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         raise InputFileError(
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
             f"(found: {', '.join(header) or 'nothing'})", file=name)
-    _no_twice(header, name)
+    twice = column_twice(header, (*REQUIRED, "tier"))
+    if twice is not None:
+        raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "
+                             f"(columns {twice[1]} and {twice[2]})", file=name)
     width = len(header)
     at = (header.index(REQUIRED[0]), header.index(REQUIRED[1]), header.index(REQUIRED[2]))
     tier_at = header.index("tier") if tiers is not None and "tier" in header else None
@@ -223,16 +226,6 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was imported",
                              problems=problems, file=name)
     return rows
-
-
-def _no_twice(header: list[str], name: str) -> None:
-    """Refuse a header naming a column twice: which of the two is the balance (or the
-    tier) would be a guess."""
-    seen: dict[str, int] = {}
-    for i, column in enumerate(header, start=1):
-        if column in (*REQUIRED, "tier") and seen.setdefault(column, i) != i:
-            raise InputFileError(f"{name}:1: column {column} appears twice in the header "
-                                 f"(columns {seen[column]} and {i})", file=name)
 
 
 def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,

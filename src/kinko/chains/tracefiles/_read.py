@@ -25,7 +25,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
-from kinko.safeload import bounded_lines
+from kinko.safeload import bounded_lines, column_twice
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                   "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
@@ -135,13 +135,10 @@ def _missing(name: str, where: str, fields: list[_Field], found: Iterable[str]) 
 def _no_twice(name: str, where: str, fields: list[_Field], found: list[str]) -> None:
     """Refuse a file naming a column the format reads twice (names compared as the format
     reads them, ignoring case): which of the two holds the value would be a guess."""
-    keys = {f.key for f in fields}
-    seen: dict[str, int] = {}
-    for i, column in enumerate(found, start=1):
-        key = column.lower()
-        if key in keys and seen.setdefault(key, i) != i:
-            raise InputFileError(f"{name}{where}: column {key} appears twice "
-                                 f"(columns {seen[key]} and {i})", file=name)
+    twice = column_twice([column.lower() for column in found], {f.key for f in fields})
+    if twice is not None:
+        raise InputFileError(f"{name}{where}: column {twice[0]} appears twice "
+                             f"(columns {twice[1]} and {twice[2]})", file=name)
 
 
 def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
