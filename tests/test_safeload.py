@@ -248,6 +248,28 @@ def test_libyaml_is_bounded_the_same_way(loader: Any) -> None:
         check_yaml("a: [1, 2\nb: x", "t.yaml", loader=loader)
 
 
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, yaml.CSafeLoader])
+def test_a_yaml_key_given_twice_is_refused_with_both_lines(loader: Any) -> None:
+    """PyYAML kept the last of two values of one key without a word; a reader from the top
+    (or another tool) takes the first."""
+    with pytest.raises(InputFileError) as caught:
+        loads_yaml("tags:\n- address: '0x1'\n  label: a\n  address: '0x2'\n", "t.yaml",
+                   loader=loader)
+    assert str(caught.value) == ("t.yaml:4: the key 'address' is given again in one mapping "
+                                 "(first on line 2; YAML readers disagree on which value "
+                                 "it holds)")
+    with pytest.raises(InputFileError, match=r"^t.yaml:1: the key 'a' is given again"):
+        loads_yaml("{a: 1, b: 2, a: 3}", "t.yaml", loader=loader)  # on one line
+    with pytest.raises(InputFileError, match=r"^t.yaml:3: the key 'x'"):
+        loads_yaml("- &m {x: 1}\n- *m\n- {x: 1, x: 2}\n", "t.yaml", loader=loader)
+    # what a merge brings in may be overridden; equal text of another kind is another key
+    assert loads_yaml("base: &b {x: 1, y: 2}\nover: {<<: *b, x: 3}\n", "t.yaml",
+                      loader=loader)["over"] == {"x": 3, "y": 2}
+    assert loads_yaml("1: a\n'1': b\n", "t.yaml", loader=loader) == {1: "a", "1": "b"}
+    assert loads_yaml("- {a: 1}\n- {a: 2}\n", "t.yaml", loader=loader) == [{"a": 1},
+                                                                            {"a": 2}]
+
+
 @pytest.mark.slow
 def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:
     """py-evm raises the recursion limit to 100,000, where json.loads of 80,000 brackets

@@ -63,6 +63,7 @@ __all__ = [
     "check_size",
     "check_tree",
     "check_yaml",
+    "check_yaml_keys",
     "column_twice",
     "decode_json_bytes",
     "decode_text",
@@ -380,6 +381,47 @@ def check_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
     return events
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def check_yaml_keys(node: Any, where: str, error: type[BadInput] = InputFileError) -> None:
+    """Refuse a composed YAML document with a mapping that names one key twice: PyYAML keeps
+    the last value without a word, where another reader (or a reviewer reading from the
+    top) takes the first, or refuses the file. Only keys written in the mapping itself
+    count: what a merge (``<<: *base``) brings in may be overridden, as YAML means it.
+    Each node is visited once, however many aliases reach it."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, yaml.MappingNode):
+            keys: dict[tuple[str, str], int] = {}  # each key, with its line
+            for key, value in item.value:
+                stack.append(value)
+                if not isinstance(key, yaml.ScalarNode):
+                    stack.append(key)
+                elif key.tag != _MERGE:
+                    line = key.start_mark.line + 1
+                    if (key.tag, key.value) in keys:
+                        raise _yaml_key_twice(where, key.value, keys[key.tag, key.value],
+                                              line, error)
+                    keys[key.tag, key.value] = line
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+
+
+def _yaml_key_twice(where: str, key: str, first: int, line: int,
+                    error: type[BadInput]) -> BadInput:
+    shown = key if len(key) <= 60 else key[:57] + "..."
+    return error(f"{where}:{line}: the key {shown!r} is given again in one mapping (first on "
+                 f"line {first}; YAML readers disagree on which value it holds)",
+                 says=msg("error.yaml_key_twice", where=f"{where}:{line}", key=repr(shown),
+                          first=first))
+
+
 def check_tree(value: Any, where: str, *, max_nodes: int,
                max_depth: int = MAX_DEPTH) -> None:
     """Bound what a parsed document holds: its depth, and its values counted as often as
@@ -399,7 +441,9 @@ def loads_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
         reader = _bounded_loader(loader, max_depth)(text)
         reader.kinko_where = where
         try:
-            data = reader.get_single_data()
+            node = reader.get_single_node()
+            check_yaml_keys(node, where, error)
+            data = reader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
             raise _yaml_error(exc, where, error) from None
         except RecursionError:
@@ -410,10 +454,15 @@ def loads_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
     else:
         events = check_yaml(text, where, loader=loader, max_bytes=max_bytes,
                             max_depth=max_depth, error=error)
+        reader = loader(text)
         try:
-            data = yaml.load(text, Loader=loader)
+            node = reader.get_single_node()
+            check_yaml_keys(node, where, error)
+            data = reader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
             raise _yaml_error(exc, where, error) from None
+        finally:
+            reader.dispose()
     check_tree(data, where, max_nodes=2 * events + 1000, max_depth=max_depth)
     return data
 

@@ -124,3 +124,13 @@ def test_a_date_that_is_no_date_is_text_and_a_field_that_is_no_text_is_refused()
                                          f"not {kind}"]
     with pytest.raises(InputFileError, match=r"p.yaml:3: tags\[0\]: currency must be text"):
         parse_tagpack(f"currency: [1]\ntags:\n- address: '{address}'\n", "p.yaml")
+
+
+def test_a_tag_naming_its_address_twice_is_refused() -> None:
+    """A deny-list entry with two addresses kept only the second: the first was silently
+    not denied."""
+    first, second = "0x008fe40574e881e7247b50b991c0cc057d66647f", "0x" + "ab" * 20
+    pack = f"currency: ETH\ntags:\n- address: '{first}'\n  address: '{second}'\n"
+    with pytest.raises(InputFileError, match=r"^p.yaml:4: the key 'address' is given again "
+                                             r"in one mapping \(first on line 3"):
+        parse_tagpack(pack, "p.yaml")

@@ -52,7 +52,7 @@ import yaml
 from kinko.domain.addresses import currency_address, equivalent_keys
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
-from kinko.safeload import MAX_LIST_BYTES, check_tree, check_yaml, loads_json
+from kinko.safeload import MAX_LIST_BYTES, check_tree, check_yaml, check_yaml_keys, loads_json
 
 __all__ = ["INVALID_CHOICES", "Include", "LabelList", "as_tags", "categories_of", "deny_index",
            "has_category", "parse_address_list", "parse_csv_labels", "parse_json_addresses",
@@ -145,6 +145,7 @@ def _compose(text: str, name: str) -> tuple[Any, list[int]]:
     loader = _TextLoader(text)  # a SafeLoader: no arbitrary objects
     try:
         node = loader.get_single_node()
+        check_yaml_keys(node, name)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
