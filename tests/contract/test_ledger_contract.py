@@ -186,6 +186,29 @@ def test_overdraft_is_refused_and_nothing_is_written(ledger: Ledger) -> None:
     assert entry_count(ledger) == 1
 
 
+def test_a_balance_beyond_78_digits_is_refused_and_nothing_is_written(ledger: Ledger) -> None:
+    """Two amounts of 78 digits sum to 79: PostgreSQL's column overflowed (a database error,
+    not kinko's), SQLite kept it. Refused on both, in a batch and alone, pending too."""
+    big = 9 * 10**77
+    deposit(ledger, "d1", "C1", big, "ETH")
+    with pytest.raises(InvalidEntry, match=r"entry 'd2' would take wallet:eth-hot's ETH "
+                                            r"balance to 79 digits") as caught:
+        deposit(ledger, "d2", "C2", big, "ETH")
+    assert caught.value.http_status == 422
+    with pytest.raises(InvalidEntry):
+        ledger.append([Draft(f"b{i}", postings=(Posting("wallet:eth-hot", "ETH", big),
+                                                Posting(f"customer:B{i}", "ETH", -big)),
+                             source="t") for i in range(2)])
+    ledger.open_hold("h1", Hold("h1", "customer:C1", "wallet:eth-hot", "ETH", big), source="t")
+    with pytest.raises(InvalidEntry, match=r"entry 'h2' would take customer:C1's ETH balance "
+                                           r"to 79 digits"):  # its amount pending
+        ledger.open_hold("h2", Hold("h2", "customer:C1", "wallet:eth-hot", "ETH", big),
+                         source="t")
+    assert entry_count(ledger) == 2  # the deposit and the first hold
+    assert ledger.balance("wallet:eth-hot", "ETH") == big
+    assert ledger.verify().ok
+
+
 def test_a_batch_is_atomic(ledger: Ledger) -> None:
     from kinko.services.ledger import Draft
 

@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
+from kinko.domain.messages import msg
+from kinko.domain.money import MAX_DIGITS
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
 
 __all__ = [
@@ -325,6 +327,29 @@ def find_overdrafts(
     return found
 
 
+# a balance or pending amount holds fewer digits than this bound (as an amount does: the
+# databases store each in NUMERIC(78, 0) or its text; the ledger refuses what would not fit)
+BALANCE_BOUND = 10**MAX_DIGITS
+
+
+def check_balance_size(key: str, after: Mapping[BalanceKey, BalanceState]) -> None:
+    """Refuse an entry (``key``) that would take a balance or a pending amount to more than
+    :data:`~kinko.domain.money.MAX_DIGITS` digits: PostgreSQL cannot store it, and SQLite
+    would hold what PostgreSQL refuses."""
+    bound = BALANCE_BOUND
+    for (account, asset), state in after.items():
+        for value in state:
+            if not -bound < value < bound:
+                digits = len(str(abs(value)))
+                raise InvalidEntry(
+                    f"entry {key!r} would take {account}'s {asset} balance to {digits} digits; "
+                    f"a balance holds at most {MAX_DIGITS} digits of {asset}'s smallest unit; "
+                    "nothing was written",
+                    key=key, account=account, asset=asset,
+                    says=msg("error.balance_too_large", key=repr(key), account=account,
+                             asset=asset, digits=digits, most=MAX_DIGITS))
+
+
 def raise_overdrafts(findings: list[Finding]) -> None:
     if findings:
         raise Overdraft(
@@ -604,6 +629,8 @@ class TransferSealer:
             else:
                 balance += amount
             balances[leg_key] = balance
+            if not -BALANCE_BOUND < balance < BALANCE_BOUND:  # refused the general way
+                return False
             # an amount that lowers what the account has available, and leaves it below
             # zero: refused the general way (which checks an entry's net change per leg;
             # this check, per posting, is never more lenient than that one)

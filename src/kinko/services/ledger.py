@@ -45,6 +45,7 @@ from kinko.domain.ledger import (
     TransferSealer,
     apply_entry,
     chain_hash,
+    check_balance_size,
     check_hold,
     check_postings,
     entry_content,
@@ -602,6 +603,7 @@ class _Batch:
                 self._require_new(entry, states)
             self._resolve(d, entry, holds)
             after = apply_entry(states, entry)
+            check_balance_size(d.key, after)
             overdrafts = find_overdrafts(states, after)
             if overdrafts:
                 try:
