@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,29 @@ def test_a_process_keeps_the_lists_of_so_many_customers(
     w.request("a2", "C2", "ETH", E, TO, requester="ops")
     assert list(w._lists) == [("C2", "ETH")]  # the longest kept made room
     assert _kinds(w, "a3", TO) == {"allow_list"}  # C1's read again: TO known
+
+
+def test_a_customer_with_kept_lists_reads_nothing_before_the_writers_lock(
+        pair: tuple[Withdrawals, Withdrawals], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Their marks are read under the lock anyway, with everything a racing writer may
+    change: a read before it would only repeat them. A retry is answered there too."""
+    w, other = pair
+    opened: list[bool] = []
+    unit = type(w.store).unit
+
+    def counting(store: SqlStore, *, write: bool = True, snapshot: bool = True) -> Any:
+        if store.current() is None:
+            opened.append(write)
+        return unit(store, write=write, snapshot=snapshot)
+
+    monkeypatch.setattr(type(w.store), "unit", counting)
+    w.request("a1", "C1", "ETH", E, TO, requester="ops")
+    assert opened[:2] == [False, True]  # none kept: read first, then the write unit
+    opened.clear()
+    assert w.request("a1", "C1", "ETH", E, TO, requester="ops").id == "a1"  # a retry
+    assert opened == [True]
+    other.request("b1", "C1", "ETH", E, OTHER, requester="ops")  # moves C1's history
+    opened.clear()
+    assert _kinds(w, "a2", OTHER) == {"allow_list"}  # the other's withdrawal counted
+    assert opened[:1] == [True]
+    assert sorted(v.id for v in w.find()) == ["a1", "a2", "b1"]

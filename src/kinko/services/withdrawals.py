@@ -24,8 +24,9 @@ writer and looks the id up after taking the lock, so concurrent retries wait for
 and return what it recorded. A retry writes nothing, not even an audit record.
 
 A request reads what it can before the writers' lock, so that the lock is held for little
-more than the writes: the customer's allow list and earlier withdrawals are read in a read
-unit first. Under the lock one statement reads again everything a racing writer may change
+more than the writes: the customer's allow list and earlier withdrawals, as the process
+kept them from the customer's last request, or else read in a read unit first. Under the
+lock one statement reads again everything a racing writer may change
 (the id, the customer, their tier, the paying wallet's balance, marks of the allow list and
 of the history, whether the customer withdrew to the destination before:
 :meth:`~kinko.ports.ScreeningTables.request_marks`), the window sums are
@@ -400,35 +401,32 @@ class Withdrawals:
             with self.store.unit() as u:
                 return self._request(u, withdrawal_id, customer, known, amount, destination,
                                      requester, actor or requester, None)[0]
-        # read before the writers' lock, checked under it
+        # the customer's lists as this process kept them, or read before the writers' lock;
+        # either is checked under it by their marks (and read again there if they moved)
         database = self.store.stamps()["database"]
-        with self.store.unit(write=False, snapshot=False) as u:
-            seen = self._inputs_before(u, database, withdrawal_id, customer, known.symbol)
-            earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
-        if earlier is not None:
-            return self._retried(earlier, customer, known, amount, destination)
+        kept = self._lists.get((customer, known.symbol))
+        if kept is not None and kept[0] == database:
+            seen = kept[1]
+        else:
+            with self.store.unit(write=False, snapshot=False) as u:
+                seen = self._inputs_before(u, database, withdrawal_id, customer, known.symbol)
+                earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
+            if earlier is not None:
+                return self._retried(earlier, customer, known, amount, destination)
         with self.store.unit() as u:
             view, after = self._request(u, withdrawal_id, customer, known, amount,
                                         destination, requester, actor or requester, seen)
         # once committed: the customer's lists with this withdrawal, for their next request
-        self.store.when_durable(partial(self._keep_lists, customer, known.symbol, database,
-                                        after))
+        # (a retry leaves them as they were: their marks are checked where they are used)
+        if after is not seen:
+            self.store.when_durable(partial(self._keep_lists, customer, known.symbol,
+                                            database, after))
         return view
 
     def _inputs_before(self, u: Unit, database: int, withdrawal_id: str, customer: str,
                        asset: str) -> _Inputs:
-        """The inputs read before the writers' lock: the customer's lists as this process
-        kept them, when the marks read now say they did not change since (a withdrawal
-        added or no longer counted, an address allowed, by any process, moves them), else
-        read with the marks in one statement (and kept)."""
-        kept = self._lists.get((customer, asset))
-        if kept is not None and kept[0] == database:
-            marks = u.screening.request_marks(withdrawal_id, customer, asset, "")
-            if marks.exists or not marks.customer_known:  # nothing to screen
-                return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
-            lists = kept[1]
-            if (marks.allow, marks.history) == (lists.marks.allow, lists.marks.history):
-                return replace(lists, marks=marks)
+        """The inputs read before the writers' lock, for a customer whose lists this process
+        does not keep: the marks and the lists in one statement (then kept)."""
         seen = self._inputs(u, withdrawal_id, customer, asset, "", None)
         self._keep_lists(customer, asset, database, seen)
         return seen
@@ -496,7 +494,7 @@ class Withdrawals:
         or checked here against what was read before the lock (``seen``) and read again
         where a writer changed it, so the decision is the one a request read wholly under
         the lock would get. Also the customer's lists as this request leaves them (None:
-        not told without reading them)."""
+        not told without reading them; ``seen`` itself for a retry, which changes none)."""
         wallets = self.ledger.wallets()
         hots = [w for w in wallets if w.asset == known.symbol and w.tier == "hot"]
         # the first whose key has not leaked (a fresh one registered during an incident);
@@ -519,7 +517,7 @@ class Withdrawals:
         if marks.exists:  # a retry that raced its first attempt: that one's answer
             earlier = u.screening.withdrawal(withdrawal_id)
             assert earlier is not None
-            return self._retried(earlier, customer, known, amount, destination), None
+            return self._retried(earlier, customer, known, amount, destination), seen
         if not marks.customer_known:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer)
