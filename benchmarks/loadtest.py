@@ -297,7 +297,49 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The sixth round (2026-12-06, afternoon): SQLite's log copied after the answers
+NOTES = """### The seventh round (2026-12-06, late afternoon): a known customer reads nothing first
+
+- **What moved.** A withdrawal read the customer's marks before the writers' lock, to
+  check the screening lists the process keeps for them, and read the same marks again in
+  the one statement under the lock. A customer whose lists are kept now reads nothing
+  before the lock: the statement under it checks the lists by their marks, and reads a
+  list again there if it moved (a retry is answered there too, writing nothing).
+  PostgreSQL, one worker, three interleaved pairs of 10 s (load 0.6-2.3): 308, 312, 320 →
+  335, 353, 348 requests/s; kinko's CPU a request 2.4 → 2.05 ms, PostgreSQL's 1.22 →
+  1.0 ms. SQLite's requests skip the same read (651 requests/s in the benchmark's run,
+  603 the round before).
+- **Where a PostgreSQL cycle goes now** (one worker, timed around the writers' turn and
+  the loop, 10 s runs, load 1-2). A batch takes all 16 connections' units. The turn is
+  held 72-74 % of the time, 2.1 ms a unit: 0.18 ms from taking it to the unit's one
+  statement, 1.2-1.3 ms for that statement (PostgreSQL runs the last unit's writes and
+  this unit's reads), about 0.65 ms after it. Then, after each batch's commit, the turn
+  stands idle for 10.5-11 ms (median): the first answer leaves the loop 2.2 ms after the
+  commit (the units' threads each build their answer's JSON first, taking turns on the
+  interpreter lock), the answers leave 0.26 ms apart, and the next requests wait for a
+  read of the stamps, which takes 1-3 ms while the loop is busy, before their threads
+  reach the turn, about 10 ms after the commit. In all, kinko's process used about 0.7 of
+  a core and the machine about 1.1 of its 2.
+- **Tried, not taken** (each interleaved with the code as it is, two or three pairs):
+  - The answer's JSON built while its unit waits for the batch's commit, in the lock's
+    idle round trips: the gap after a commit 10.0 → 8.6 ms, but 338-351 against 345-353
+    requests/s: the units' turns grew by what the gap lost.
+  - The stamps of a read less than a second old reused for a request (which would then
+    need the key checked again under the writers' lock): the first new request reaches a
+    thread at 6.4 instead of 9.4 ms after a commit, 361 and 367 against 353 and 366
+    requests/s. Not worth weakening the check.
+  - Batches of 8 or 12 units, with the event loop giving the interpreter lock away after
+    each of its callbacks while a unit holds the turn: 308-332 against 351-362
+    requests/s (kinko's CPU a request 1.95 → 2.4-2.5 ms).
+- **So one process at 16 connections is bound by its lock-step** and the interpreter lock:
+  work moved out of one phase lengthens the other, and neither the cores nor the turn are
+  full. Two workers: 365 and 375 against the bare app's 1,052 and 1,172 (0.33×, two pairs
+  of 10 s): kinko's 2.35 ms and PostgreSQL's 1.4 ms of CPU a request put 0.5× (about 550
+  requests/s) at 2.06 cores, more than this machine has.
+- **The benchmark's run** (14:57 UTC, load 1-4, the table above): SQLite 651 against 949
+  (0.69×), p99 31 ms: met. PostgreSQL 349 against 799 (0.44×; 0.40× the round before),
+  p99 60 ms; two workers 318 against 1,148 (0.28×): missed.
+
+### The sixth round (2026-12-06, afternoon): SQLite's log copied after the answers
 
 - **What the 99th percentile was made of.** The latency distribution of the POST on
   SQLite (wrk's percentiles, 10 s runs, load 0.5-1): p50 25-26 ms, p75 26-28, then a step:
