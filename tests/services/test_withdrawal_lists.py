@@ -109,4 +109,13 @@ def test_a_customer_with_kept_lists_reads_nothing_before_the_writers_lock(
     opened.clear()
     assert _kinds(w, "a2", OTHER) == {"allow_list"}  # the other's withdrawal counted
     assert opened[:1] == [True]
-    assert sorted(v.id for v in w.find()) == ["a1", "a2", "b1"]
+    opened.clear()  # the lists read again under the lock are kept, with a2 in them
+    assert _kinds(w, "a3", THIRD) == {"new_destination", "allow_list"}
+    assert opened[:1] == [True]
+    kept = w._lists[("C1", "ETH")][1]
+    with w.store.screening() as tables:
+        marks, allowed, amounts, newest = tables.request_inputs("-", "C1", "ETH", "")
+    assert (kept.marks.history, kept.allow_list, kept.amounts, kept.newest) == (
+        marks.history, allowed, tuple(amounts), newest)
+    assert kept.amounts == (E, E, E, E)
+    assert sorted(v.id for v in w.find()) == ["a1", "a2", "a3", "b1"]

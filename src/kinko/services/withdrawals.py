@@ -480,11 +480,11 @@ class Withdrawals:
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
         allow = seen.allow_list if seen.marks.allow == marks.allow \
             else tables.allowed(customer)
-        # a history that moved: the amounts read again (and by the next request too: no
-        # newest is kept with them)
+        # a history that moved: the amounts read again, with the marks they go with (the
+        # writers' lock is held: nobody else moves them), so the next request may keep them
         if seen.marks.history != marks.history:
-            amounts = tuple(tables.customer_amounts(customer, asset))
-            return _Inputs(marks._replace(history=(-1, 0)), allow, amounts)
+            amounts, newest = tables.customer_amounts(customer, asset)
+            return _Inputs(marks, allow, tuple(amounts), newest)
         return _Inputs(marks, allow, seen.amounts, seen.newest)
 
     def _request(self, u: Unit, withdrawal_id: str, customer: str, known: Asset, amount: int,

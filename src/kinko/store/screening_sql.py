@@ -410,13 +410,16 @@ class SqlScreening:
                 [(*scope, at, row["id"], self._amount(row["amount"])) for scope in _scopes(row)])
         return moved
 
-    def customer_amounts(self, customer: str, asset: str, limit: int = _AMOUNTS) -> list[int]:
+    def customer_amounts(self, customer: str, asset: str, limit: int = _AMOUNTS
+                         ) -> tuple[list[int], int | None]:
+        """The customer's latest counted amounts of ``asset``, newest first, and when the
+        newest was requested (microseconds since the epoch; None: none)."""
         p = self._p()
         rows = run(self.conn,
-            f"SELECT amount FROM withdrawals WHERE customer = {p} AND asset = {p} AND state IN "
-            f"({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}", (customer, asset),
-            planned=True)
-        return [int(r[0]) for r in rows]
+            f"SELECT amount, requested_us FROM withdrawals WHERE customer = {p} AND asset = {p} "
+            f"AND state IN ({_COUNTED_IN}) ORDER BY requested_us DESC LIMIT {int(limit)}",
+            (customer, asset), planned=True)
+        return [int(r[0]) for r in rows], int(rows.first()[1]) if rows.all() else None
 
     def request_marks(self, withdrawal_id: str, customer: str, asset: str,
                       hot_account: str, sums: SumsWanted | None = None,
