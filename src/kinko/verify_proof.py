@@ -138,6 +138,8 @@ def loads(data: bytes, what: str, limit: int = MAX_BYTES) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_object, parse_int=_int,
                           parse_float=_float, parse_constant=_constant)
+    except ProofError as exc:  # from the hooks: a key twice, a fraction, a long number
+        _fail(f"{what}: {exc}")
     except json.JSONDecodeError as exc:
         _fail(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     except RecursionError:
