@@ -112,8 +112,9 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
     other.write_text(json.dumps([{"address": stranger.address,
                                   "signature": offline_sign(stranger.key, out,
                                                             stranger.address)}]))
-    with pytest.raises(BadInput, match="not addresses of the exchange"):
+    with pytest.raises(BadInput, match="nothing was imported") as caught:
         reserves_chain.import_signatures(out, other, wallets)
+    assert "is not an address of the exchange's wallets" in caught.value.details["problems"][0]
     store.close()
 
 

@@ -100,3 +100,58 @@ def test_what_the_json_reader_refuses_names_the_file(snap: Snap, body: bytes,
     before = snap.signatures()
     refused(snap.imports(body), "offline.json: the signatures", says)
     assert snap.signatures() == before
+
+
+def test_malformed_signatures_are_refused_and_never_recorded(snap: Snap) -> None:
+    """A signature that is no hex, or of the wrong length, was recorded as given (status
+    "invalid (malformed signature)", exit 1): two imports of 8 MiB of hex each made a
+    signatures.json larger than kinko reads, and every later sign, import and report of
+    the snapshot was refused. Now such a file is refused by entry and address, exit 2,
+    with nothing written."""
+    before = snap.signatures()
+    junk = "ab" * (4 * 2**20 + 10)
+    other = throwaway_signer()
+    snap.ledger.add_wallet(Wallet("eth-cold2", "ETH", "cold", (other.address,)))
+    for address in (snap.cold.address, other.address):
+        refused(snap.imports(json.dumps([{"address": address, "signature": junk}])),
+                "offline.json: 1 problem(s); nothing was imported",
+                f"offline.json: signatures[0] ('{address}'): the signature is "
+                f"{len(junk) // 2:,} bytes, not 65")
+    assert snap.signatures() == before
+    good = snap.sign()
+    err = refused(snap.imports(json.dumps([
+        {"address": snap.cold.address, "signature": good},
+        {"address": snap.cold.address, "signature": "zz"},
+        {"address": other.address, "signature": good[:-2]},
+        {"address": other.address, "signature": None},
+        ["not", "an", "object"]])), "4 problem(s)")
+    assert "signatures[1] ('" + snap.cold.address + "'): the signature is not hex" in err
+    assert "signatures[2] ('" + other.address + "'): the signature is 64 bytes, not 65" in err
+    assert "signatures[3]: expected an object with address and signature, both text" in err
+    assert "signatures[4]: expected an object with address and signature" in err
+    assert "signatures[0]" not in err and snap.signatures() == before
+    err = refused(snap.imports(json.dumps([{"address": other.address, "signature": "zz"}]),
+                  lang="ja"), "取り込めない署名が 1 件あります", "the signature is not hex")
+    # a copy with its line end, in upper case, is a signature all the same
+    code, out, _ = snap.imports(json.dumps([
+        {"address": snap.cold.address, "signature": "0x" + good[2:].upper() + "\n"}]))
+    assert code == 0 and "signed and verified" in out
+
+
+def test_an_address_not_the_exchanges_is_named_safely(snap: Snap) -> None:
+    """Text that is no address was echoed as written, escape sequences and all (one in a
+    signatures file recoloured the operator's terminal); an address with a bad checksum
+    was said to be no address of the exchange's wallets. Each is named, quoted and
+    escaped, with what is wrong with it."""
+    good = snap.sign()
+    cold = snap.cold.address
+    typo = cold[:2] + cold[2:].swapcase()  # the exchange's address, checksum broken
+    stranger = throwaway_signer().address
+    err = refused(snap.imports(json.dumps([
+        {"address": "\x1b[31mRED\x07", "signature": good},
+        {"address": typo, "signature": good},
+        {"address": stranger, "signature": good}])), "3 problem(s)")
+    assert "\x1b" not in err and "\x07" not in err
+    assert "signatures[0]: address '\\x1b[31mRED\\x07' is not" in err
+    assert f"signatures[1]: address '{typo}' is not an Ethereum address: bad EIP-55 checksum" in err
+    assert f"signatures[2]: '{stranger}' is not an address of the exchange's wallets" in err

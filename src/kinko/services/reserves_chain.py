@@ -29,17 +29,19 @@ Signatures are public data; no key material ever passes through this module.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.messages import defunct_hash_message, encode_defunct
 
-from kinko.domain.addresses import address_key, chain_key
+from kinko.domain.addresses import address_key, canonical_address, chain_key
 from kinko.domain.custody import Wallet
+from kinko.domain.messages import msg
 from kinko.domain.money import AssetRegistry
 from kinko.domain.nem_tx import is_nem, message_signer
 from kinko.domain.reserves import AssetSpec, Header, PublishedRoot
@@ -55,7 +57,13 @@ from kinko.domain.reserves_proof import (
     proof_message,
 )
 from kinko.domain.safe import pack_signatures, recover_owner, safe_message_hash
-from kinko.errors import ApprovalError, BadInput, InputFileError, KinkoError
+from kinko.errors import (
+    ApprovalError,
+    BadInput,
+    InputFileError,
+    InvalidAddress,
+    KinkoError,
+)
 from kinko.ports import Chain
 from kinko.safeload import whole_number
 from kinko.services.reserves import chain_point, load_root, read_json
@@ -68,6 +76,8 @@ MAX_TIME_GAP = timedelta(minutes=10)
 """A reserves block further than this from the snapshot's time is flagged in the report."""
 SIGNATURES_LIMIT = 16 << 20
 """Largest signatures file read (about 50,000 addresses)."""
+MAX_PROBLEMS = 20
+"""Entries of a signatures file named at most in one refusal."""
 
 
 class Prover(Protocol):
@@ -140,6 +150,8 @@ def _message(root: PublishedRoot, chain: str, address: str) -> str:
 
 Records = dict[tuple[str, str], dict[str, str]]
 """Signatures by (chain, canonical address)."""
+Owners = dict[tuple[str, str], Wallet]
+"""(chain, canonical address) -> the wallet holding it (see :func:`_owners`)."""
 
 
 def read_signatures(directory: Path, root: PublishedRoot) -> Records:
@@ -184,9 +196,9 @@ def _write_signatures(directory: Path, root: PublishedRoot, records: Records) ->
     return path
 
 
-def _owners(wallets: Iterable[Wallet], header: Header) -> dict[tuple[str, str], Wallet]:
+def _owners(wallets: Iterable[Wallet], header: Header) -> Owners:
     """(chain, canonical address) -> the first wallet of a snapshot asset holding it."""
-    out: dict[tuple[str, str], Wallet] = {}
+    out: Owners = {}
     for w in wallets:
         spec = _spec(header, w.asset)
         if spec is not None:
@@ -304,7 +316,8 @@ def import_signatures(directory: Path, file: Path,
                       wallets: Sequence[Wallet]) -> list[SignatureResult]:
     """Add offline signatures from ``file``; each is verified and its status returned.
 
-    Refuses a file of another snapshot or root and addresses that are not the exchange's.
+    Refuses a file of another snapshot or root, and one with any entry that cannot be
+    imported (see :func:`_entries`): nothing of it is written then.
     """
     root = _bound(directory)
     data = read_json(file, "signatures", SIGNATURES_LIMIT)
@@ -315,24 +328,10 @@ def import_signatures(directory: Path, file: Path,
                 raise BadInput(f"{file} is for {name.replace('_', ' ')} "
                                f"{str(data.get(name))[:64]}, not {own}")
         data = data.get("signatures")
-    if not isinstance(data, list) or not all(
-            isinstance(r, dict) and isinstance(r.get("address"), str)
-            and isinstance(r.get("signature"), str) for r in data):
+    if not isinstance(data, list):
         raise InputFileError(f"{file}: expected signatures as [{{address, signature}}]")
     owners = _owners(wallets, root.header)
-    chains = sorted({chain for chain, _a in owners})
-    found: list[tuple[tuple[str, str], dict[str, str]]] = []
-    unknown: list[str] = []
-    for r in data:
-        key = next((k for c in chains for k in ((c, chain_key(r["address"], c)),)
-                    if k in owners), None)
-        if key is None:
-            unknown.append(r["address"])
-        else:
-            found.append((key, r))
-    if unknown:
-        raise BadInput(f"{file}: not addresses of the exchange's wallets: "
-                       f"{', '.join(a[:64] for a in unknown[:20])}")
+    found = _entries(file, data, owners)
     for chain in {key[0] for key, _r in found}:
         point_of(root.header, chain)
     records = read_signatures(directory, root)
@@ -341,6 +340,87 @@ def import_signatures(directory: Path, file: Path,
         for key, r in found]
     _write_signatures(directory, root, records)
     return results
+
+
+def _entries(file: Path, data: list[Any], owners: Owners
+             ) -> list[tuple[tuple[str, str], dict[str, str]]]:
+    """The signatures of ``file`` by (chain, canonical address); :class:`InputFileError`
+    naming every entry (``signatures[i]``) that is not an object of two strings, names no
+    address of the exchange's wallets, or holds a signature of no possible form."""
+    chains = sorted({chain for chain, _a in owners})
+    found: list[tuple[tuple[str, str], dict[str, str]]] = []
+    problems: list[str] = []
+    for i, r in enumerate(data):
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(f"{file}: stopped after {MAX_PROBLEMS} problems")
+            break
+        where = f"{file}: signatures[{i}]"
+        if not (isinstance(r, dict) and isinstance(r.get("address"), str)
+                and isinstance(r.get("signature"), str)):
+            problems.append(f"{where}: expected an object with address and signature, "
+                            "both text")
+            continue
+        key = next((k for c in chains for k in ((c, chain_key(r["address"], c)),)
+                    if k in owners), None)
+        if key is None:
+            problems.append(f"{where}: {_stranger(r['address'], chains)}")
+            continue
+        why = _form_problem(r["signature"], key[0], owners[key])
+        if why is not None:
+            problems.append(f"{where} ({_quoted(r['address'])}): {why}")
+            continue
+        found.append((key, r))
+    if problems:
+        raise InputFileError(f"{file}: {len(problems)} problem(s); nothing was imported",
+                             problems=problems, file=str(file),
+                             says=msg("error.signatures_refused", file=str(file),
+                                      count=len(problems)))
+    return found
+
+
+def _stranger(address: str, chains: Sequence[str]) -> str:
+    """Why ``address`` is no address of the exchange's wallets: not an address of the
+    snapshot's chains at all (and why, by the first chain), or nobody's of them."""
+    reasons = []
+    for chain in chains:
+        try:
+            canonical_address(address, chain)
+        except InvalidAddress as exc:
+            reasons.append(exc.message)
+            continue
+        break
+    else:
+        if reasons:
+            return reasons[0]
+    return f"{_quoted(address)} is not an address of the exchange's wallets"
+
+
+def _quoted(address: str) -> str:
+    """An address of the file for a message: quoted, what cannot be printed escaped, cut."""
+    return repr(address if len(address) <= 60 else address[:60] + "…")
+
+
+_HEX = re.compile(r"(?:0x)?((?:[0-9a-fA-F]{2})*)")
+
+
+def _form_problem(signature: str, chain: str, wallet: Wallet) -> str | None:
+    """Why ``signature`` cannot be ``wallet``'s proof of control on ``chain``, whatever it
+    signs (None when its form is right): it is not hex, or not as long as such a proof.
+    Such text is refused, never recorded: signatures.json holds proofs of bounded size."""
+    hexed = _HEX.fullmatch(signature.strip())
+    if hexed is None:
+        return "the signature is not hex"
+    size = len(hexed.group(1)) // 2
+    if is_nem(chain):
+        return None if size == 96 else (f"the signature is {size:,} bytes; on NEM it is the "
+                                        "signer's public key and its signature, 96 bytes")
+    if wallet.multisig is None:
+        return None if size == 65 else f"the signature is {size:,} bytes, not 65"
+    most = len(wallet.multisig.owners)
+    if size and not size % 65 and size // 65 <= most:
+        return None
+    return (f"the signature is {size:,} bytes: owners' signatures are 65 bytes each, at most "
+            f"{most} of them")
 
 
 def _check_registry(header: Header, assets: AssetRegistry) -> None:
