@@ -155,3 +155,31 @@ def test_an_address_not_the_exchanges_is_named_safely(snap: Snap) -> None:
     assert "signatures[0]: address '\\x1b[31mRED\\x07' is not" in err
     assert f"signatures[1]: address '{typo}' is not an Ethereum address: bad EIP-55 checksum" in err
     assert f"signatures[2]: '{stranger}' is not an address of the exchange's wallets" in err
+
+
+def test_writing_signatures_never_follows_a_link_out_of_the_folder(snap: Snap,
+                                                                   tmp_path: Path) -> None:
+    """signatures.json was written through ``signatures.json.tmp``, following a symbolic
+    link of that name: an import overwrote the file it pointed to, outside the folder."""
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("precious\n")
+    (snap.out / "signatures.json.tmp").symlink_to(victim)
+    code, out, err = snap.imports(json.dumps([{"address": snap.cold.address,
+                                               "signature": snap.sign()}]))
+    assert code == 0 and "signed and verified" in out, err
+    assert victim.read_text() == "precious\n"
+    written = snap.out / "signatures.json"
+    assert not written.is_symlink() and snap.cold.address in written.read_text()
+
+
+def test_publishing_never_follows_a_link_out_of_the_folder(snap: Snap, tmp_path: Path) -> None:
+    """The same for root.json, written through ``.root.json.tmp``."""
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "next"
+    out.mkdir()
+    (out / ".root.json.tmp").symlink_to(victim)
+    reserves.publish(reserves.snapshot(snap.ledger, min_height=2, chain=snap.chain), out)
+    assert victim.read_text() == "precious\n"
+    assert json.loads((out / "root.json").read_text())["format"] == "kinko-por-v2"
+    assert (out / "root.json").stat().st_mode & 0o777 == 0o644  # published: readable by all

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +46,7 @@ from kinko.services.artifacts import Artifacts
 from kinko.services.ledger import Ledger
 
 __all__ = ["Snapshot", "chain_point", "load_json", "load_root", "publish", "publish_okx",
-           "read_json", "refuse_reused_id", "snapshot", "verify_files"]
+           "read_json", "refuse_reused_id", "replace_file", "snapshot", "verify_files"]
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,25 @@ def _refuse_published(out: Path) -> None:
 def _write_root(out: Path, root: dict[str, Any]) -> Path:
     """root.json last, atomically: a folder with a root.json is a whole snapshot."""
     path = out / "root.json"
-    tmp = out / ".root.json.tmp"
-    tmp.write_text(json.dumps(root, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    replace_file(path, json.dumps(root, indent=2) + "\n")
     return path
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` at once: to a new file of the same folder (never one a
+    name there already holds, such as a symbolic link out of the folder), then renamed.
+    Readable by all, as the rest of a snapshot: what it holds is published."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _okx_amount(units: int, decimals: int) -> str:

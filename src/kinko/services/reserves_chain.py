@@ -66,7 +66,7 @@ from kinko.errors import (
 )
 from kinko.ports import Chain
 from kinko.safeload import whole_number
-from kinko.services.reserves import chain_point, load_root, read_json
+from kinko.services.reserves import chain_point, load_root, read_json, replace_file
 
 __all__ = ["MAX_TIME_GAP", "ContractCheck", "Prover", "SignatureResult", "build_report",
            "import_signatures", "load_root", "read_signatures", "recover", "sign_hot",
@@ -190,9 +190,7 @@ def _write_signatures(directory: Path, root: PublishedRoot, records: Records) ->
             "messages": {c: _message(root, c, "<address>") for c in chains
                          if root.header.point(c) is not None},
             "signatures": [records[k] for k in sorted(records)]}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    replace_file(path, json.dumps(body, indent=2) + "\n")
     return path
 
 
