@@ -183,3 +183,46 @@ def test_publishing_never_follows_a_link_out_of_the_folder(snap: Snap, tmp_path:
     assert victim.read_text() == "precious\n"
     assert json.loads((out / "root.json").read_text())["format"] == "kinko-por-v2"
     assert (out / "root.json").stat().st_mode & 0o777 == 0o644  # published: readable by all
+
+
+def test_a_safes_record_edited_by_hand_is_read_as_holding_nothing(snap: Snap,
+                                                                  tmp_path: Path) -> None:
+    """A Safe's record in signatures.json that is no hex (edited by hand): the report
+    stopped on a ValueError (exit 70, a 500 on the dashboard) and an import for the Safe was
+    refused with "not hex", naming neither file nor address. Now the report says the
+    record is malformed and an import replaces it."""
+    from eth_account.messages import defunct_hash_message
+
+    from kinko.domain.custody import Multisig
+    from kinko.domain.safe import safe_message_hash
+    from kinko.services import reserves_chain
+
+    owner, other = throwaway_signer(), throwaway_signer()
+    safe = throwaway_signer().address
+    snap.ledger.add_wallet(Wallet("eth-safe", "ETH", "hot", (safe,), kind="multisig",
+                                  multisig=Multisig((owner.address.lower(),
+                                                     other.address.lower()), 1)))
+    path = snap.out / "signatures.json"
+    held = json.loads(path.read_text())
+    held["signatures"].append({"address": safe, "chain": "ethereum", "wallet": "eth-safe",
+                               "tier": "hot", "signature": "0xnot hex", "source": "hot"})
+    path.write_text(json.dumps(held))
+    asked: list[bytes] = []
+
+    def check(_address: str, _data: bytes, signatures: bytes, _block: int) -> bool:
+        asked.append(signatures)
+        return True
+
+    report = reserves_chain.build_report(snap.out, snap.ledger.wallets(), snap.ledger.assets,
+                                         snap.chain, check)
+    (row,) = [r for a in report.assets for r in a.rows if r.wallet == "eth-safe"]
+    assert row.status == "invalid (malformed signature)" and not asked
+    header, _totals, root = verify_root(json.loads((snap.out / "root.json").read_text()))
+    message = proof_message(root.hex(), header, "ethereum", safe)
+    data_hash = bytes(defunct_hash_message(text=message))
+    digest = safe_message_hash(snap.chain.fee_params()[0], safe, data_hash)
+    piece = "0x" + owner.sign_digest(digest).hex()
+    code, out, err = snap.imports(json.dumps([{"address": safe, "signature": piece}]))
+    assert code == 0 and "eth-safe" in out and "signed and verified" in out, (out, err)
+    (kept,) = [r for r in json.loads(path.read_text())["signatures"] if r["address"] == safe]
+    assert kept["signature"] == piece and kept["owners"] == owner.address.lower()

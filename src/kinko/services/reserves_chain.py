@@ -251,6 +251,21 @@ def _owner_pieces(signature: str, digest: bytes, owners: set[str]) -> dict[str, 
     return out
 
 
+def _recorded_pieces(signature: str, digest: bytes, owners: set[str]) -> dict[str, bytes]:
+    """The owners' signatures a record holds (see :func:`_owner_pieces`), none of what is
+    malformed or no owner's (a record edited by hand, an owner since removed): what is
+    imported replaces it."""
+    hexed = _HEX.fullmatch(signature.strip())
+    raw = bytes.fromhex(hexed.group(1)) if hexed else b""
+    out = {}
+    for i in range(0, len(raw) - len(raw) % 65, 65):
+        try:
+            out.update(_owner_pieces(raw[i:i + 65].hex(), digest, owners))
+        except KinkoError:
+            continue
+    return out
+
+
 def _merge_owners(records: Records, root: PublishedRoot, chain: str, wallet: Wallet,
                   address: str, signature: str, source: str) -> SignatureResult:
     """Add owners' signatures of a Safe's proof to what is recorded for it; ``signed``
@@ -261,7 +276,7 @@ def _merge_owners(records: Records, root: PublishedRoot, chain: str, wallet: Wal
     _data, digest = _safe_digest(root, chain, address)
     key = (chain, chain_key(address, chain))
     old = records.get(key)
-    held = _owner_pieces(old["signature"], digest, owners) if old else {}
+    held = _recorded_pieces(old["signature"], digest, owners) if old else {}
     try:
         held.update(_owner_pieces(signature, digest, owners))
     except KinkoError as exc:
@@ -520,8 +535,11 @@ def _contract_status(root: PublishedRoot, chain: str, address: str, signature: s
         return MISSING
     if check is None:
         return f"{MISSING} (no contract account check for chain {chain})"
+    hexed = _HEX.fullmatch(signature.strip())
+    if hexed is None:
+        return "invalid (malformed signature)"
     data_hash, _digest = _safe_digest(root, chain, address)
-    if check(address, data_hash, bytes.fromhex(signature.removeprefix("0x")), block):
+    if check(address, data_hash, bytes.fromhex(hexed.group(1)), block):
         return SIGNED
     return (f"invalid (the Safe does not accept its owners' signatures at block {block}: "
             "too few, or its owners or threshold differ)")
