@@ -331,6 +331,24 @@ def test_proof_lookup_valid_unknown_and_invalid(site: Site) -> None:
                                                 "customer": "C1"}).status_code == 403
 
 
+def test_an_unreadable_proof_file_is_a_4xx_naming_it(site: Site) -> None:
+    """A proof file of the snapshot folder that is not UTF-8 (a copy gone wrong): the
+    lookup and the download answered 500. Now 400, naming the file; so for a jsonl shard."""
+    made = _snapshot(site)
+    client = site.client("audit")
+    proofs = site.data_dir / "reserves" / "s1" / "proofs"
+    (proofs / "C2.json").write_bytes(b'{"customer": "\xff\xfe"}')
+    r = client.post("/reserves/proof", data=_form(site, client, "/reserves", snapshot=made,
+                                                  customer="C2"))
+    assert r.status_code == 400 and "C2.json:1: not UTF-8 text" in r.text, r.text[:300]
+    r = client.get(f"/reserves/{made}/proof?customer=C2")
+    assert r.status_code == 400 and "C2.json:1: not UTF-8 text" in r.text
+    (proofs / "C2.json").unlink()
+    (proofs / "proofs-0000.jsonl").write_bytes(b'{"customer":{"id":"C9"}}\n\xff\n')
+    r = client.get(f"/reserves/{made}/proof?customer=C2")
+    assert r.status_code == 400 and "proofs-0000.jsonl:2: not UTF-8 text" in r.text, r.text[:300]
+
+
 # ---------------------------------------------------------------------------- Japanese
 
 

@@ -19,8 +19,10 @@ from typing import Any, Literal
 from kinko.domain.messages import Message, msg
 from kinko.domain.refunds import parse_plan_document
 from kinko.domain.reserves import parse_json, verify_proof, verify_root
-from kinko.errors import BadInput, KinkoError, NotFound
+from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
+from kinko.safeload import open_input, read_text
 from kinko.services.reserves import load_json, proof_file_name, read_json
+from kinko.verify_proof import MAX_BYTES
 
 __all__ = ["ProofLookup", "file_in", "files_of", "lookup_proof", "read_plan_summary"]
 
@@ -68,13 +70,33 @@ def _proof_text(folder: Path, customer: str) -> str | None:
     proofs = folder / "proofs"
     one = proofs / proof_file_name(customer)
     if one.resolve().parent == proofs.resolve() and one.is_file():
-        return one.read_text(encoding="utf-8").strip()
+        return read_text(one, MAX_BYTES).strip()
     needle = '"customer":{"id":' + json.dumps(customer, ensure_ascii=False)
     for shard in sorted(proofs.glob("proofs-*.jsonl")):  # the jsonl layout
-        with shard.open(encoding="utf-8") as lines:
-            for line in lines:
-                if needle in line:
-                    return line.strip()
+        found = _shard_line(shard, needle)
+        if found is not None:
+            return found
+    return None
+
+
+def _shard_line(shard: Path, needle: str) -> str | None:
+    """The line of a jsonl shard that holds ``needle``, each line read within
+    :data:`~kinko.verify_proof.MAX_BYTES` (a proof's size); InputFileError naming
+    ``shard:line`` for a longer line or one that is not UTF-8."""
+    with open_input(shard) as fh:
+        line = 0
+        while raw := fh.readline(MAX_BYTES + 1):
+            line += 1
+            if len(raw) > MAX_BYTES:
+                raise InputFileError(f"{shard}:{line}: a line longer than {MAX_BYTES:,} bytes, "
+                                     "the largest proof kinko reads", file=str(shard), line=line)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputFileError(f"{shard}:{line}: not UTF-8 text (byte {exc.start} of "
+                                     "the line)", file=str(shard), line=line) from None
+            if needle in text:
+                return text.strip()
     return None
 
 
