@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,13 +148,29 @@ def loads(data: bytes, what: str, limit: int = MAX_BYTES) -> Any:
         _fail(f"{what} is nested too deeply")
 
 
+_NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+              (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+              (stat.S_ISSOCK, "a socket"))
+
+
 def read(path: str, what: str) -> Any:
-    """Read and :func:`loads` a file, refusing it when larger than :data:`MAX_BYTES`."""
+    """Read and :func:`loads` a file, refusing it when larger than :data:`MAX_BYTES`, and
+    refusing what is no regular file (opened without waiting: a FIFO would wait for a
+    writer forever, a device never ends)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         _fail(f"cannot read {what} {shown(path)}: {exc.strerror or exc}")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((word for test, word in _NOT_FILES if test(mode)), "not a file")
+        _fail(f"cannot read {what} {shown(path)}: {kind}, not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_BYTES + 1)
+        except OSError as exc:
+            _fail(f"cannot read {what} {shown(path)}: {exc.strerror or exc}")
     return loads(data, f"{what} {shown(path)}")
 
 
