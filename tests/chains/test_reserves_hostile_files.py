@@ -21,6 +21,7 @@ from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.domain.reserves import verify_root
 from kinko.domain.reserves_proof import proof_message
+from kinko.errors import InputFileError
 from kinko.ports import FixedClock
 from kinko.services import reserves
 from kinko.services.ledger import Ledger
@@ -183,6 +184,34 @@ def test_publishing_never_follows_a_link_out_of_the_folder(snap: Snap, tmp_path:
     assert victim.read_text() == "precious\n"
     assert json.loads((out / "root.json").read_text())["format"] == "kinko-por-v2"
     assert (out / "root.json").stat().st_mode & 0o777 == 0o644  # published: readable by all
+
+
+@pytest.mark.parametrize("layout", ["files", "jsonl"])
+@pytest.mark.parametrize("link", ["proofs", "proof", "verify_proof.py"])
+def test_a_proof_never_goes_through_a_link_out_of_the_folder(snap: Snap, tmp_path: Path,
+                                                             link: str, layout: str) -> None:
+    """A proof (or the folder of proofs, or the verifier) was written through a symbolic
+    link of its name already in the output folder, overwriting what it pointed to."""
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("precious\n")
+    out = tmp_path / "next"
+    (out / "proofs").mkdir(parents=True)
+    shot = reserves.snapshot(snap.ledger, min_height=2, chain=snap.chain)
+    if link == "proofs":
+        (out / "proofs").rmdir()
+        (out / "proofs").symlink_to(victim)
+    elif link == "verify_proof.py":
+        (out / "verify_proof.py").symlink_to(victim / "precious.txt")
+    else:
+        names = [reserves.proof_file_name(c) for c, _ in shot.tree.proofs()]
+        name = names[0] if layout == "files" else "proofs-0000.jsonl"
+        (out / "proofs" / name).symlink_to(victim / "precious.txt")
+    with pytest.raises(InputFileError, match="is a symbolic link: kinko writes a snapshot's "
+                                             "files only in the folder itself"):
+        reserves.publish(shot, out, layout=layout)
+    assert [p.name for p in victim.iterdir()] == ["precious.txt"]
+    assert (victim / "precious.txt").read_text() == "precious\n"
 
 
 def test_a_safes_record_edited_by_hand_is_read_as_holding_nothing(snap: Snap,

@@ -11,16 +11,16 @@ earlier snapshot; :func:`refuse_reused_id` keeps a snapshot id from being used t
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from kinko.domain.ledger import normal_balance
 from kinko.domain.proof_formats import refuse_foreign
@@ -160,8 +160,7 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files",
     if layout not in ("files", "jsonl"):
         raise BadInput(f"layout must be files or jsonl, not {layout!r}")
     _refuse_published(out)
-    proofs = out / "proofs"
-    proofs.mkdir(parents=True, exist_ok=True)
+    proofs = _proofs_folder(out)
     def written() -> Iterator[tuple[str, str]]:
         done = 0
         for done, proof in enumerate(snap.tree.proofs(), 1):
@@ -173,7 +172,7 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files",
 
     if layout == "files":
         for customer, text in written():
-            (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
+            _write_new(proofs / proof_file_name(customer), text + "\n")
     else:
         sink = None
         try:
@@ -181,8 +180,7 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files",
                 if i % JSONL_SHARD == 0:
                     if sink is not None:
                         sink.close()
-                    sink = (proofs / f"proofs-{i // JSONL_SHARD:04d}.jsonl").open(
-                        "w", encoding="utf-8")
+                    sink = _create(proofs / f"proofs-{i // JSONL_SHARD:04d}.jsonl")
                 assert sink is not None
                 sink.write(text + "\n")
         finally:
@@ -190,7 +188,7 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files",
                 sink.close()
     import kinko.verify_proof as standalone
 
-    shutil.copyfile(standalone.__file__, out / "verify_proof.py")
+    _write_new(out / "verify_proof.py", Path(standalone.__file__).read_text(encoding="utf-8"))
     return _write_root(out, snap.root_json())
 
 
@@ -228,6 +226,34 @@ def replace_file(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _proofs_folder(out: Path) -> Path:
+    """``out/proofs``, made if need be; never a symbolic link to a folder elsewhere."""
+    proofs = out / "proofs"
+    if proofs.is_symlink():
+        raise InputFileError(f"{proofs} is a symbolic link: kinko writes a snapshot's "
+                             "files only in the folder itself")
+    proofs.mkdir(parents=True, exist_ok=True)
+    return proofs
+
+
+def _create(path: Path) -> TextIO:
+    """``path`` opened to be written anew, never through a symbolic link of that name
+    (which could point out of the folder being published)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputFileError(f"{path} is a symbolic link: kinko writes a snapshot's "
+                                 "files only in the folder itself") from None
+        raise
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def _write_new(path: Path, text: str) -> None:
+    with _create(path) as fh:
+        fh.write(text)
 
 
 def _okx_amount(units: int, decimals: int) -> str:
@@ -269,13 +295,12 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
     secret = secrets.token_bytes(32)
     files = okx_proof_files(users, secret, audit_id=tree.snapshot_id.hex())
     _refuse_published(out)
-    proofs = out / "proofs"
-    proofs.mkdir(parents=True, exist_ok=True)
+    proofs = _proofs_folder(out)
     top: dict[str, Any] = {}
     for customer, text in files.items():
         if not top:
             top = json.loads(text)["path"][-1]
-        (proofs / proof_file_name(customer)).write_text(text + "\n", encoding="utf-8")
+        _write_new(proofs / proof_file_name(customer), text + "\n")
     root = {"format": "okx-v1", "audit_id": tree.snapshot_id.hex(), "root_hash": top["hash"],
             "height": top["height"], "balances": top["balances"], "users": len(users),
             "assets_left_out": other, "ledger_seq": tree.header.ledger_seq,
