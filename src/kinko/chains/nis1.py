@@ -49,8 +49,10 @@ accounts have no nonce (a transaction is protected from replay by its time stamp
 deadline): ``nonce`` is 0. Addresses are given in the registry's canonical form, a block's
 time in Unix seconds (NIS1 counts from the network's first block, 2015-03-29 00:06:25 UTC).
 
-Failures are translated as in the EVM adapter: no answer, a time-out (``timeout`` seconds),
-HTTP 429 or 5xx, or an answer that is not NIS1's shape become
+Failures are translated as in the EVM adapter: no answer, a time-out (``timeout`` seconds
+for each read, ``deadline``, three times that by default, for a whole answer), HTTP 429 or
+5xx, an answer larger than 16 MiB or that :func:`~kinko.safeload.loads_json` refuses (not
+JSON, nested too deep, a key twice), or one that is not NIS1's shape become
 :class:`~kinko.chains.evm.Transient` (retried by :class:`~kinko.chains.retry.Retrying`);
 a refused announce is :class:`~kinko.errors.ChainRejected`.
 """
@@ -59,10 +61,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import requests
+import urllib3
 
 from kinko.chains.evm import Transient
 from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
@@ -80,12 +84,16 @@ from kinko.domain.nem import (
 )
 from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
+from kinko.safeload import MAX_DOCUMENT_BYTES, loads_json
 
 __all__ = ["NisChain", "connect", "definitions", "read_transfers"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
 COSIGNATURE = 0x1002
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+MAX_ANSWER_BYTES = MAX_DOCUMENT_BYTES
+"""The most of one answer kinko reads (16 MiB; ten full blocks are a few)."""
+_CHUNK = 2**16
 
 
 class Shape(Exception):
@@ -237,12 +245,14 @@ class NisChain:
     """A NIS1 node; see the module docstring."""
 
     def __init__(self, url: str, *, name: str = "nem", timeout: float = 10.0,
-                 accounts: Iterable[str] = (), session: requests.Session | None = None) -> None:
+                 accounts: Iterable[str] = (), session: requests.Session | None = None,
+                 deadline: float | None = None) -> None:
         facade(name)  # a NEM network kinko knows, or ConfigError
         self.url = url.rstrip("/")
         self.name = name
         self.label = f"NIS1 node {self.url}"
-        self.timeout = timeout
+        self.timeout = timeout  # for each connection and each read
+        self.deadline = 3 * timeout if deadline is None else deadline  # for a whole answer
         self.accounts = tuple(canonical_address(a, name) for a in accounts)
         self._http = session or requests.Session()
         self._definitions: dict[str, MosaicDefinition] = {}
@@ -250,22 +260,28 @@ class NisChain:
     # ------------------------------------------------------------------ transport
     def _ask(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,
              body: Any = None, missing_ok: bool = False) -> Any:
+        """NIS1's JSON answer to one request, read within :data:`MAX_ANSWER_BYTES` and the
+        adapter's ``deadline`` and parsed by :func:`~kinko.safeload.loads_json` (bounded
+        depth, no key twice, fractions as Decimal); None for what is not there when
+        ``missing_ok``."""
+        until = time.monotonic() + self.deadline
         try:
-            answer = self._http.request(method, self.url + path, params=params, json=body,
-                                        timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            with self._http.request(method, self.url + path, params=params, json=body,
+                                    timeout=self.timeout, stream=True) as answer:
+                status = answer.status_code
+                if status == 429 or status >= 500:
+                    raise Transient(f"{self.label} answered HTTP {status} to {what}")
+                if missing_ok and status == 404:
+                    return None
+                raw = self._body(answer, what, until)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise Transient(f"{self.label} did not answer {what}: {type(exc).__name__}"
                             ) from None
-        status = answer.status_code
-        if status == 429 or status >= 500:
-            raise Transient(f"{self.label} answered HTTP {status} to {what}")
-        if missing_ok and status == 404:
-            return None
         try:
-            data = answer.json()
-        except ValueError:
+            data = loads_json(raw, "answer")
+        except BadInput as exc:
             raise Transient(f"{self.label} answered {what} with something that is not JSON "
-                            f"(HTTP {status})") from None
+                            f"kinko reads (HTTP {status}): {exc.message}") from None
         if status >= 400:
             message = data.get("message") if isinstance(data, dict) else None
             if missing_ok and "found" in str(message).lower():  # NIS1: "... not found"
@@ -273,6 +289,23 @@ class NisChain:
             raise ChainRejected(f"{self.label} refused {what}: HTTP {status} "
                                 f"{str(message)[:200]}", node=self.url)
         return data
+
+    def _body(self, answer: requests.Response, what: str, until: float) -> bytes:
+        """The body of ``answer``, a read at a time (each within ``timeout``): refused when
+        it is larger than :data:`MAX_ANSWER_BYTES` or still coming at ``until`` (a node
+        that sends a byte before each read times out would otherwise never be done)."""
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := answer.raw.read1(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise Transient(f"{self.label} answered {what} with more than "
+                                f"{MAX_ANSWER_BYTES // 2**20} MiB, the most kinko reads")
+            if time.monotonic() > until:
+                raise Transient(f"{self.label} did not answer {what} within "
+                                f"{self.deadline:g} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _shaped(self, fn: Any, what: str) -> Any:
         try:

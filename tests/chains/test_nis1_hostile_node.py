@@ -1,0 +1,145 @@
+"""A NIS1 node kinko does not trust, played by a local HTTP server that answers whatever
+the test chooses (bytes, pace, size): every answer is a named failure of the adapter
+(:class:`~kinko.chains.evm.Transient`, retried and then ``ChainUnavailable``), within its
+time-outs, never a crash or a hang."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from nis1double import PRIVATE
+
+from kinko.chains.evm import Transient
+from kinko.chains.nem import NemKey
+from kinko.chains.nis1 import NisChain
+
+CHAIN = "nem-testnet"
+Body = Callable[[Any], None]  # writes the answer's body to the handler's wfile
+
+
+class Node:
+    """A node answering every request with ``status`` and ``body`` (bytes, or a function
+    that writes them at its own pace)."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body: bytes | Body = b"{}"
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"  # no Content-Length needed: the body ends at close
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.send_response(node.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                try:
+                    if callable(node.body):
+                        node.body(self.wfile)
+                    else:
+                        self.wfile.write(node.body)
+                except OSError:
+                    pass  # kinko hung up: what it should do with such an answer
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    served = Node()
+    yield served
+    served.close()
+
+
+def test_an_answer_nested_deeper_than_kinko_reads_is_named(node: Node) -> None:
+    node.body = b"[" * 1_000 + b"]" * 1_000
+    with pytest.raises(Transient, match=r"the chain height.*nested more than 64 levels"):
+        NisChain(node.url, name=CHAIN).head()
+
+
+def test_a_deeply_nested_answer_does_not_kill_the_process(node: Node) -> None:
+    """100,000 brackets: with py-evm loaded (its recursion limit 100,000), the JSON parser
+    overflowed the C stack and the process died of a segmentation fault."""
+    node.body = b"[" * 100_000 + b"]" * 100_000
+    code = ("import sys\nfrom kinko.chains.nis1 import NisChain\nfrom kinko.chains.evm import "
+            f"Transient\ntry:\n    NisChain({node.url!r}, name={CHAIN!r}).head()\n"
+            "except Transient as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "nested more than 64 levels" in done.stdout
+
+
+def test_an_answer_larger_than_kinko_reads_is_refused_without_reading_it_all(
+        node: Node) -> None:
+    sent: list[int] = []
+
+    def endless(out: Any) -> None:
+        out.write(b'{"height": 1, "padding": "')
+        chunk = b"x" * 2**20
+        for _ in range(64):  # 64 MiB, unless kinko hangs up first
+            out.write(chunk)
+            sent.append(len(chunk))
+        out.write(b'"}')
+
+    node.body = endless
+    with pytest.raises(Transient, match=r"the chain height with more than 16 MiB"):
+        NisChain(node.url, name=CHAIN).head()
+    time.sleep(0.2)
+    assert sum(sent) < 48 * 2**20
+
+
+def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(node: Node) -> None:
+    """Each byte comes before the read time-out, so no single read times out: the whole
+    answer has its own deadline."""
+    def trickle(out: Any) -> None:
+        for byte in b'{"height": 5}' + b" " * 100:
+            out.write(bytes([byte]))
+            out.flush()
+            time.sleep(0.1)
+
+    node.body = trickle
+    started = time.monotonic()
+    with pytest.raises(Transient, match=r"did not answer the chain height within 1\.5 s"):
+        NisChain(node.url, name=CHAIN, timeout=0.5).head()
+    assert time.monotonic() - started < 3
+
+
+def test_an_answer_naming_a_key_twice_is_not_read_as_one_of_them(node: Node) -> None:
+    node.body = b'{"height": 5, "height": 7}'
+    with pytest.raises(Transient, match=r"the chain height.*'height' is given twice"):
+        NisChain(node.url, name=CHAIN).head()
+
+
+def test_a_fraction_or_a_huge_number_is_not_a_balance(node: Node) -> None:
+    account = NemKey(PRIVATE[0], CHAIN).address
+    chain = NisChain(node.url, name=CHAIN)
+    for text in ("1e3", "1000.0", "9" * 5_000):
+        node.body = b'{"account": {"balance": ' + text.encode() + b"}}"
+        with pytest.raises(Transient, match=f"the balance of {account}"):
+            chain.balances([account])
+    node.body = json.dumps({"account": {"balance": 5}}).encode()
+    assert chain.balances([account]) == {account: 5}
