@@ -143,3 +143,17 @@ def test_a_fraction_or_a_huge_number_is_not_a_balance(node: Node) -> None:
             chain.balances([account])
     node.body = json.dumps({"account": {"balance": 5}}).encode()
     assert chain.balances([account]) == {account: 5}
+
+
+def test_a_public_key_of_another_account_is_not_the_accounts(node: Node) -> None:
+    """The multisig wallet builds its inner transfer with the key the node gives for the
+    account: a key of another account (one the operations key also cosigns for) would
+    have drawn the withdrawal from that account."""
+    account, other = NemKey(PRIVATE[4], CHAIN), NemKey(PRIVATE[1], CHAIN)
+    chain = NisChain(node.url, name=CHAIN)
+    node.body = json.dumps({"account": {"publicKey": other.public_key.lower()}}).encode()
+    with pytest.raises(Transient, match=f"the public key of {account.address}.*is the key of "
+                                        f"{other.address}"):
+        chain.public_key(account.address)
+    node.body = json.dumps({"account": {"publicKey": account.public_key.lower()}}).encode()
+    assert chain.public_key(account.address) == account.public_key

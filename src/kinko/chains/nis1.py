@@ -481,17 +481,23 @@ class NisChain:
     def public_key(self, address: str) -> str:
         """The account's public key as the chain knows it (an account that has signed a
         transaction, as every multisig account has: its conversion); :class:`BadInput` when
-        the chain knows none."""
+        the chain knows none, :class:`~kinko.chains.evm.Transient` when the node gives the
+        key of another account (a transfer built with it would be that account's)."""
         account = canonical_address(address, self.name)
         what = f"the public key of {account}"
         data = self._ask("GET", "/account/get", what, params={"address": account})
         key = self._shaped(lambda: _get(_get(data, "account", "answer"), "publicKey",
                                         "account"), what)
         try:
-            return check_public_key(key)
+            found = check_public_key(key)
         except BadInput:
             raise BadInput(f"the chain knows no public key of {account}: it never signed "
                            "a transaction", address=account) from None
+        owner = address_of(found, self.name)
+        if owner != account:
+            raise Transient(f"{self.label} answered {what} with {found}, which is the key of "
+                            f"{owner}")
+        return found
 
     def mosaic_definition(self, mosaic: str) -> tuple[int, int]:
         """(supply, divisibility) of a mosaic as its namespace's definitions say;
