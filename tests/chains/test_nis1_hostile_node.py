@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from nis1double import PRIVATE
+from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains.evm import Transient
-from kinko.chains.nem import NemKey
+from kinko.chains.nem import NemKey, transfer
 from kinko.chains.nis1 import NisChain
 
 CHAIN = "nem-testnet"
@@ -157,3 +157,31 @@ def test_a_public_key_of_another_account_is_not_the_accounts(node: Node) -> None
         chain.public_key(account.address)
     node.body = json.dumps({"account": {"publicKey": account.public_key.lower()}}).encode()
     assert chain.public_key(account.address) == account.public_key
+
+
+def test_more_xem_than_there_is_is_not_read_as_a_deposit_or_a_balance(node: Node) -> None:
+    """NIS1's numbers are 64-bit and XEM's supply is 8,999,999,999 XEM: a transfer or a
+    balance beyond either was read as it came, and a deposit of 2**70 micro-XEM credited."""
+    payer, customer = NemKey(PRIVATE[0], CHAIN), NemKey(PRIVATE[1], CHAIN)
+    double = Nis1Double(CHAIN)
+    try:
+        double.fund(payer.address, 10**6)
+        chain = NisChain(double.url, name=CHAIN)
+        signed = payer.sign(transfer(CHAIN, signer_public_key=payer.public_key,
+                                     recipient=customer.address, amount=5, timestamp=1))
+        chain.send_raw(json.dumps(signed.announce()).encode())
+        height = double.mine()
+        tx = double.views[height - 1]["txes"][0]["tx"]
+        for amount, says in ((2**70, "beyond NIS1's 64-bit numbers"),
+                             (9 * 10**15, "more XEM than there is")):
+            tx["amount"] = amount
+            with pytest.raises(Transient, match=rf"data\[0\]\.txes\[0\]\.tx\.amount.*{says}"):
+                chain.block(height)
+        tx["amount"] = 8_999_999_999 * 10**6
+        assert chain.block(height).transfers[0].value == 8_999_999_999 * 10**6
+    finally:
+        double.close()
+    account = payer.address
+    node.body = json.dumps({"account": {"balance": 2**64}}).encode()
+    with pytest.raises(Transient, match=r"account\.balance is beyond NIS1's 64-bit"):
+        NisChain(node.url, name=CHAIN).balances([account])

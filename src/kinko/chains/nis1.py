@@ -74,6 +74,7 @@ from kinko.chains.retry import Retrying
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import Block, Transfer
 from kinko.domain.nem import (
+    MICRO_XEM,
     XEM_MOSAIC,
     Levy,
     MosaicDefinition,
@@ -94,6 +95,9 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 MAX_ANSWER_BYTES = MAX_DOCUMENT_BYTES
 """The most of one answer kinko reads (16 MiB; ten full blocks are a few)."""
 _CHUNK = 2**16
+_LONG = 2**63 - 1  # NIS1 (Java) keeps heights, amounts and fees in 64-bit longs
+XEM_SUPPLY = 8_999_999_999 * MICRO_XEM
+"""Every XEM there is (created in the first block; NEM mints none), in micro-XEM."""
 
 
 class Shape(Exception):
@@ -103,6 +107,16 @@ class Shape(Exception):
 def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise Shape(f"{where} is not a whole number ({str(value)[:40]!r})")
+    if value > _LONG:
+        raise Shape(f"{where} is beyond NIS1's 64-bit numbers ({str(value)[:40]})")
+    return value
+
+
+def _xem(value: int, where: str) -> int:
+    """``value`` micro-XEM, unless it is more than all the XEM there is."""
+    if value > XEM_SUPPLY:
+        raise Shape(f"{where} moves {value} micro-XEM: more XEM than there is "
+                    f"({XEM_SUPPLY // MICRO_XEM:,} XEM)")
     return value
 
 
@@ -169,11 +183,13 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
             return [Transfer(tx_hash, block, tx_index, sender, None, 0, 0)]
         if kind == PROVISION_NAMESPACE:
             to = canonical_address(_get(tx, "rentalFeeSink", where), chain)
-            fee = _int(_get(tx, "rentalFee", where), f"{where}.rentalFee")
+            fee = _xem(_int(_get(tx, "rentalFee", where), f"{where}.rentalFee"),
+                       f"{where}.rentalFee")
             return [Transfer(tx_hash, block, tx_index, sender, to, fee, 0)]
         if kind == MOSAIC_DEFINITION:
             to = canonical_address(_get(tx, "creationFeeSink", where), chain)
-            fee = _int(_get(tx, "creationFee", where), f"{where}.creationFee")
+            fee = _xem(_int(_get(tx, "creationFee", where), f"{where}.creationFee"),
+                       f"{where}.creationFee")
             return [Transfer(tx_hash, block, tx_index, sender, to, fee, 0)]
         to = canonical_address(_get(tx, "recipient", where), chain)
     except BadInput as exc:
@@ -181,7 +197,8 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
     amount = _int(_get(tx, "amount", where), f"{where}.amount")
     entries = _list(tx.get("mosaics"), f"{where}.mosaics")
     if not entries:
-        return [Transfer(tx_hash, block, tx_index, sender, to, amount, 0)]
+        return [Transfer(tx_hash, block, tx_index, sender, to,
+                         _xem(amount, f"{where}.amount"), 0)]
     native: list[Transfer] = []
     if not any(_mosaic_of(e, f"{where}.mosaics[{i}]")[0] == XEM_MOSAIC
                for i, e in enumerate(entries)):  # every transaction has its XEM record
@@ -192,7 +209,8 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
         mosaic, quantity = _mosaic_of(entry, f"{where}.mosaics[{i}]")
         value = mosaic_quantity(quantity, amount)
         if mosaic == XEM_MOSAIC:
-            native.append(Transfer(tx_hash, block, tx_index, sender, to, value, 0))
+            native.append(Transfer(tx_hash, block, tx_index, sender, to,
+                                   _xem(value, f"{where}.mosaics[{i}]"), 0))
         else:
             tokens.append(Transfer(tx_hash, block, tx_index, sender, to, value, 0,
                                    token=mosaic, log_index=i))
@@ -438,12 +456,15 @@ class NisChain:
                 rows = _list(_get(data, "data", "answer"), "data")
                 if not rows:
                     raise Shape(f"no balance at block {block}")
-                return _int(_get(rows[0], "balance", "data[0]"), "data[0].balance")
+                return _xem(_int(_get(rows[0], "balance", "data[0]"), "data[0].balance"),
+                            "data[0].balance")
             return int(self._shaped(historical, what))
         what = f"the balance of {account}"
         data = self._ask("GET", "/account/get", what, params={"address": account})
-        return int(self._shaped(lambda: _int(_get(_get(data, "account", "answer"), "balance",
-                                                  "account"), "account.balance"), what))
+        return int(self._shaped(lambda: _xem(_int(_get(_get(data, "account", "answer"),
+                                                        "balance", "account"),
+                                                  "account.balance"), "account.balance"),
+                                what))
 
     def multisig(self, address: str) -> tuple[int, tuple[str, ...]]:
         """A multisig account as the chain has it: (its minimum of cosignatories, its
@@ -512,7 +533,7 @@ class NisChain:
         namespace defines no such mosaic. XEM is ``nem:xem`` without a levy."""
         wanted = mosaic_id(mosaic)
         if wanted == XEM_MOSAIC:
-            return MosaicDefinition(XEM_MOSAIC, 8_999_999_999, 6)
+            return MosaicDefinition(XEM_MOSAIC, XEM_SUPPLY // MICRO_XEM, 6)
         if wanted in self._definitions:
             return self._definitions[wanted]
         namespace, _ = split_mosaic(wanted)
