@@ -185,3 +185,25 @@ def test_more_xem_than_there_is_is_not_read_as_a_deposit_or_a_balance(node: Node
     node.body = json.dumps({"account": {"balance": 2**64}}).encode()
     with pytest.raises(Transient, match=r"account\.balance is beyond NIS1's 64-bit"):
         NisChain(node.url, name=CHAIN).balances([account])
+
+
+def test_a_block_listing_one_transaction_twice_is_not_two_deposits() -> None:
+    """NIS1 includes a transaction once: a block that lists it twice was read as two
+    transfers, and a deposit in it was credited twice."""
+    payer, customer = NemKey(PRIVATE[0], CHAIN), NemKey(PRIVATE[1], CHAIN)
+    double = Nis1Double(CHAIN)
+    try:
+        double.fund(payer.address, 10**6)
+        chain = NisChain(double.url, name=CHAIN)
+        signed = payer.sign(transfer(CHAIN, signer_public_key=payer.public_key,
+                                     recipient=customer.address, amount=5, timestamp=1))
+        chain.send_raw(json.dumps(signed.announce()).encode())
+        height = double.mine()
+        txes = double.views[height - 1]["txes"]
+        txes.append(json.loads(json.dumps(txes[0])))
+        with pytest.raises(Transient, match=rf"data\[0\]\.txes\[1\]: transaction "
+                                            rf"{signed.hash.lower()} is listed twice "
+                                            r"\(also data\[0\]\.txes\[0\]\)"):
+            chain.block(height)
+    finally:
+        double.close()

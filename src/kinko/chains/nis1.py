@@ -375,9 +375,14 @@ class NisChain:
         if height != number:
             raise Shape(f"the first block after {number - 1} is {height}")
         transfers: list[Transfer] = []
+        listed: dict[str, str] = {}  # a transaction's hash -> where the block lists it
         for i, entry in enumerate(_list(_get(view, "txes", "data[0]"), "data[0].txes")):
             where = f"data[0].txes[{i}]"
             tx_hash = _hash(_get(entry, "hash", where), f"{where}.hash")
+            if tx_hash in listed:  # NIS1 includes a transaction once: twice is two deposits
+                raise Shape(f"{where}: transaction {tx_hash} is listed twice (also "
+                            f"{listed[tx_hash]})")
+            listed[tx_hash] = where
             transfers += read_transfers(_get(entry, "tx", where), chain=self.name,
                                         tx_hash=tx_hash, block=number, tx_index=i,
                                         where=f"{where}.tx", mosaics=self._levied)
