@@ -118,3 +118,46 @@ def test_a_xem_tagpack_loads_in_any_spelling_and_a_bad_address_is_named(
     assert f"xem.yaml:6: '{wrong}' (XEM) is not a NEM mainnet address" in err
     assert "bad checksum" in err
     assert f"'{testnet}' (XEM) is not a NEM mainnet address" in err and "network byte 0x98" in err
+
+
+def test_a_hash_listed_twice_with_other_content_or_no_hash_at_all_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Two listings that give one hash at one height for two different transactions (one
+    of them altered) were read as the first, the other dropped without a word; a hash that
+    is no hash, and a height or fee beyond NIS1's 64-bit numbers, were read as given."""
+    from kinko.errors import InputFileError
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    pairs, _ = story()
+    altered = json.loads(json.dumps(pairs[0]))
+    altered["transaction"]["amount"] += 1_000 * XEM
+    (folder / "a.json").write_text(json.dumps({"data": pairs}))
+    (folder / "b.json").write_text(json.dumps({"data": [altered]}))
+    digest = pairs[0]["meta"]["hash"]["data"]
+    with pytest.raises(InputFileError, match=rf"b\.json: data\[0\]: transaction {digest} is "
+                                             r"not the one listed in .*a\.json: data\[0\]"):
+        load_account(folder, "nem")
+    (folder / "b.json").write_text(json.dumps({"data": [pairs[0]]}))  # the same: counted once
+    assert len(load_account(folder, "nem").tx_hash) == 4
+    bad = tmp_path / "bad.json"
+    for field, value, says in (("hash", {"data": "not a hash"}, r"meta\.hash\.data is not a "
+                                                               "64-digit hex hash"),
+                               ("height", 2**70, r"meta\.height is beyond NIS1's 64-bit")):
+        pairs, _ = story()
+        pairs[1]["meta"][field] = value
+        bad.write_text(json.dumps({"data": pairs}))
+        with pytest.raises(InputFileError, match=rf"bad\.json: data\[1\]\.{says}"):
+            load_account(bad, "nem")
+    pairs, _ = story()
+    pairs[1]["transaction"]["fee"] = 2**70
+    bad.write_text(json.dumps({"data": pairs}))
+    with pytest.raises(InputFileError, match=r"bad\.json: data\[1\]\.transaction\.fee is "
+                                             r"beyond NIS1's 64-bit"):
+        load_account(bad, "nem")
+    kinko = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}",
+                       init=False)
+    code, _, err = kinko("trace", "run", "--transfers", str(bad), "--format", "nem",
+                         "--policy", "haircut", "--seed-tx", "ab" * 32, "--out", "t")
+    assert code == 2 and "bad.json: data[1].transaction.fee" in err

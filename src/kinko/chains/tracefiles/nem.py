@@ -4,7 +4,8 @@ The input is what NIS1's ``/account/transfers/all`` (or ``incoming``/``outgoing`
 saved as it came: ``{"data": [{"meta": {"hash": {"data"}, "height", "id", "innerHash"},
 "transaction": {...}}]}`` (a bare list of those pairs is read too). A file, or a folder of
 ``*.json`` files (the pages of several accounts' listings): a transaction listed by two of
-them counts once (listed twice at two heights, it is refused).
+them counts once (listed twice at two heights, or as two different transactions under one
+hash, it is refused).
 
 Each transaction becomes rows of the standard view (``tx_hash, block, tx_index, log_index,
 from, to, value, fee, asset``), ordered by height and then by NIS1's ``id`` (its order of
@@ -38,6 +39,8 @@ from typing import Any
 
 from kinko.chains.nem import address_of
 from kinko.chains.nis1 import Shape, definitions, read_transfers
+from kinko.chains.nis1 import _hash as _hex_hash  # the adapter's reading of NIS1's fields
+from kinko.chains.nis1 import _int as _whole
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition, mosaic_id
 from kinko.errors import BadInput, InputFileError
@@ -67,12 +70,6 @@ def _pairs(path: Path) -> list[Any]:
         raise InputFileError(f"{path}: not a NIS1 transfer listing ({{\"data\": [...]}} of "
                              "transactions with their meta)", file=str(path))
     return pairs
-
-
-def _whole(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Shape(f"{where} is not a whole number ({str(value)[:40]!r})")
-    return value
 
 
 def _network(tx: Any, where: str) -> str:
@@ -116,7 +113,7 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
             try:
                 meta = pair["meta"]
                 tx = pair["transaction"]
-                tx_hash = str(meta["hash"]["data"]).strip().lower()
+                tx_hash = _hex_hash(meta["hash"]["data"], f"{where}.meta.hash.data")
                 height = _whole(meta["height"], f"{where}.meta.height")
                 order = _whole(meta["id"], f"{where}.meta.id")
                 network = _network(tx, f"{where}.transaction")
@@ -134,6 +131,10 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
                 raise InputFileError(f"{file}: {where}: transaction {tx_hash} at height {height}"
                                      f", but at height {earlier[0]} in {earlier[3]}",
                                      file=str(file))
+            if earlier is not None and earlier[2] != tx:  # one of them altered: which is true?
+                raise InputFileError(f"{file}: {where}: transaction {tx_hash} is not the one "
+                                     f"listed in {earlier[3]} under the same hash",
+                                     file=str(file))
             seen.setdefault(tx_hash, (height, order, tx, f"{file}: {where}", network))
     known: dict[str, MosaicDefinition] = {}
     for file, listed in pages:
@@ -148,15 +149,18 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
     for tx_hash, (height, _order, tx, where, network) in ranked:
         rank = rank + 1 if height == last else 0
         last = height
+        named, place = where.rsplit(": ", 1)  # the place (data[i]) has no ": "
         try:
             moved = read_transfers(tx, chain=network, tx_hash=tx_hash, block=height,
-                                   tx_index=rank, where=f"{where}.transaction",
+                                   tx_index=rank, where=f"{place}.transaction",
                                    mosaics=known.get)
             payer = tx.get("otherTrans", tx) if tx.get("type") == 0x1004 else tx
             sender = address_of(payer["signer"], network)
-            fee = _fee(tx, where.split(": ", 1)[1] + ".transaction")
-        except (Shape, BadInput, KeyError, TypeError) as exc:
-            raise InputFileError(f"{where}: {exc}", file=where.split(": ", 1)[0]) from None
+            fee = _fee(tx, f"{place}.transaction")
+        except Shape as exc:  # names its field
+            raise InputFileError(f"{named}: {exc}", file=named) from None
+        except (BadInput, KeyError, TypeError) as exc:
+            raise InputFileError(f"{where}: {exc}", file=named) from None
         native = [t for t in moved if t.token is None and t.log_index is None]
         to = native[0].to if native else sender
         rows.append((tx_hash, height, rank, 0, sender, to or sender,
