@@ -207,3 +207,24 @@ def test_a_block_listing_one_transaction_twice_is_not_two_deposits() -> None:
             chain.block(height)
     finally:
         double.close()
+
+
+def _definition(supply: str, divisibility: str) -> bytes:
+    return json.dumps({"data": [{"meta": {"id": 1}, "mosaic": {
+        "id": {"namespaceId": "kinko", "name": "tag"}, "levy": {},
+        "properties": [{"name": "divisibility", "value": divisibility},
+                       {"name": "initialSupply", "value": supply}]}}]}).encode()
+
+
+def test_a_mosaic_of_more_units_than_nis1_allows_is_not_defined(node: Node) -> None:
+    """NIS1 caps a mosaic at 9,000,000,000,000,000 of its smallest units: a definition
+    beyond it was taken, and a transfer's fee then failed in the SDK with a bare
+    ValueError (a traceback, the supply's digits in its message)."""
+    chain = NisChain(node.url, name=CHAIN)
+    for supply, places in (("9" * 30, "0"), ("9" * 4_000, "6"), ("9000000001", "6")):
+        node.body = _definition(supply, places)
+        with pytest.raises(Transient, match=r"data\[0\]\.mosaic\.properties: .* more than "
+                                            r"9,000,000,000,000,000 units"):
+            chain.mosaic("kinko:tag")
+    node.body = _definition("9000000000", "6")
+    assert chain.mosaic("kinko:tag").supply == 9_000_000_000

@@ -96,6 +96,8 @@ MAX_ANSWER_BYTES = MAX_DOCUMENT_BYTES
 """The most of one answer kinko reads (16 MiB; ten full blocks are a few)."""
 _CHUNK = 2**16
 _LONG = 2**63 - 1  # NIS1 (Java) keeps heights, amounts and fees in 64-bit longs
+MOSAIC_MOST = 9_000_000_000_000_000
+"""The most smallest units NIS1 allows a mosaic (its supply × 10 ** divisibility)."""
 XEM_SUPPLY = 8_999_999_999 * MICRO_XEM
 """Every XEM there is (created in the first block; NEM mints none), in micro-XEM."""
 
@@ -242,6 +244,10 @@ def definitions(page: Any, chain: str) -> dict[str, MosaicDefinition]:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
             raise Shape(f"{where}.properties lacks initialSupply or divisibility") from None
+        if supply * 10 ** places > MOSAIC_MOST:
+            raise Shape(f"{where}.properties: a supply of {str(supply)[:40]} with "
+                        f"divisibility {places} is more than {MOSAIC_MOST:,} units, the most "
+                        "NIS1 allows a mosaic")
         raw = definition.get("levy") or {}
         levy = None
         if raw:
