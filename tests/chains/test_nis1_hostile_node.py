@@ -228,3 +228,16 @@ def test_a_mosaic_of_more_units_than_nis1_allows_is_not_defined(node: Node) -> N
             chain.mosaic("kinko:tag")
     node.body = _definition("9000000000", "6")
     assert chain.mosaic("kinko:tag").supply == 9_000_000_000
+
+
+def test_a_network_id_beyond_one_byte_is_no_network(node: Node) -> None:
+    """The network id was masked to its last byte: 4294967192 (-104 as 32 bits unsigned)
+    or 408 read as the testnet."""
+    chain = NisChain(node.url, name=CHAIN)
+    for value in (-104, 152):  # NIS1 says -104; one byte unsigned is the same network
+        node.body = json.dumps({"metaData": {"networkId": value}}).encode()
+        assert chain.caip2() == "nem:testnet"
+    for value in (4294967192, 408, -360):
+        node.body = json.dumps({"metaData": {"networkId": value}}).encode()
+        with pytest.raises(Transient, match=f"networkId is not a network's byte \\({value}\\)"):
+            chain.caip2()

@@ -351,6 +351,8 @@ class NisChain:
             value = _get(_get(data, "metaData", "answer"), "networkId", "metaData")
             if isinstance(value, bool) or not isinstance(value, int):
                 raise Shape(f"metaData.networkId is not a number ({str(value)[:40]!r})")
+            if not -128 <= value <= 255:  # one byte, signed (-104) or not (152)
+                raise Shape(f"metaData.networkId is not a network's byte ({value})")
             return value & 0xFF
         byte = int(self._shaped(network, what))
         names = {0x68: "mainnet", 0x98: "testnet"}
