@@ -306,8 +306,15 @@ NOTES = """### The seventh round (2026-12-06, late afternoon): a known customer 
   list again there if it moved (a retry is answered there too, writing nothing).
   PostgreSQL, one worker, three interleaved pairs of 10 s (load 0.6-2.3): 308, 312, 320 →
   335, 353, 348 requests/s; kinko's CPU a request 2.4 → 2.05 ms, PostgreSQL's 1.22 →
-  1.0 ms. SQLite's requests skip the same read (651 requests/s in the benchmark's run,
-  603 the round before).
+  1.0 ms. SQLite's requests skip the same read (646-651 requests/s in the benchmark's
+  runs, 603 the round before).
+- **And the lists stay kept.** Where a customer's history had moved (another request of
+  theirs in the same batch, or another process), the statement under the lock read their
+  amounts again but not when the newest was requested, so the lists were dropped and the
+  customer's next request read before the lock again (with 16 requests over 100 customers,
+  about one batch in two). The amounts now come with that time and the lists are kept:
+  three interleaved pairs (under other load), kinko's CPU a request 1.81-2.02 → 1.72-1.9
+  ms, PostgreSQL's 0.95-1.02 → 0.87-0.93 ms.
 - **Where a PostgreSQL cycle goes now** (one worker, timed around the writers' turn and
   the loop, 10 s runs, load 1-2). A batch takes all 16 connections' units. The turn is
   held 72-74 % of the time, 2.1 ms a unit: 0.18 ms from taking it to the unit's one
@@ -335,9 +342,14 @@ NOTES = """### The seventh round (2026-12-06, late afternoon): a known customer 
   full. Two workers: 365 and 375 against the bare app's 1,052 and 1,172 (0.33×, two pairs
   of 10 s): kinko's 2.35 ms and PostgreSQL's 1.4 ms of CPU a request put 0.5× (about 550
   requests/s) at 2.06 cores, more than this machine has.
-- **The benchmark's run** (14:57 UTC, load 1-4, the table above): SQLite 651 against 949
-  (0.69×), p99 31 ms: met. PostgreSQL 349 against 799 (0.44×; 0.40× the round before),
-  p99 60 ms; two workers 318 against 1,148 (0.28×): missed.
+- **Tried, no gain:** savepoints left nested instead of released (one statement a unit
+  less on PostgreSQL): 360, 366, 343 against 350, 359, 366 requests/s, within the noise.
+- **The benchmark's runs.** At 15:21 UTC (load 1-5, the table above, the final code):
+  SQLite 646 against 911 (0.71×), p99 29 ms: met. PostgreSQL 370 against 774 (0.48×;
+  0.40× the round before), p99 51 ms; two workers 329 against 1,060 (0.31×): missed. At
+  14:57 UTC, before the lists were kept after a moved history: SQLite 651 against 949
+  (0.69×), p99 31 ms; PostgreSQL 349 against 799 (0.44×), p99 60 ms; two workers 318
+  against 1,148 (0.28×).
 
 ### The sixth round (2026-12-06, afternoon): SQLite's log copied after the answers
 
