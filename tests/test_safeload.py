@@ -107,6 +107,14 @@ def test_what_the_parser_decodes_is_what_was_scanned() -> None:
         loads_json(b'{"a": "\xff"}', "body")
 
 
+def test_a_byte_order_mark_is_refused_in_an_operators_words() -> None:
+    """Python's message told the operator to "decode using utf-8-sig"."""
+    with pytest.raises(BadInput) as caught:
+        loads_json('\ufeff{"a": 1}', "s.json")
+    assert str(caught.value) == ("s.json:1:1: not valid JSON: the text begins with a "
+                                 "byte-order mark (BOM); save it as UTF-8 without one")
+
+
 def test_numbers_are_exact_and_nan_is_refused() -> None:
     assert loads_json("[1e400, 0.1]", "x") == [Decimal("1e400"), Decimal("0.1")]
     for text in ("NaN", "[Infinity]", "-Infinity"):

@@ -257,6 +257,9 @@ def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_B
     except _KeyTwice as exc:
         raise _key_twice(where, exc.key, error) from None
     except json.JSONDecodeError as exc:
+        if text.startswith("\ufeff"):  # Python's words would say "decode using utf-8-sig"
+            raise error(f"{where}:1:1: not valid JSON: the text begins with a byte-order mark "
+                        "(BOM); save it as UTF-8 without one") from None
         raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except ValueError as exc:  # an integer of more digits than Python converts, NaN
         raise error(f"{where}: not valid JSON: {number_problem(exc)}") from None
