@@ -103,6 +103,15 @@ def test_what_the_json_reader_refuses_names_the_file(snap: Snap, body: bytes,
     assert snap.signatures() == before
 
 
+def test_a_file_of_no_signatures_is_refused_not_reported_as_imported(snap: Snap) -> None:
+    """``[]`` exited 0, said the signatures were imported and rewrote signatures.json."""
+    before = snap.signatures()
+    for body in ("[]", '{"signatures": []}'):
+        refused(snap.imports(body), "offline.json holds no signatures: nothing was imported")
+    refused(snap.imports("[]", lang="ja"), "offline.json に署名がありません")
+    assert snap.signatures() == before
+
+
 def test_malformed_signatures_are_refused_and_never_recorded(snap: Snap) -> None:
     """A signature that is no hex, or of the wrong length, was recorded as given (status
     "invalid (malformed signature)", exit 1): two imports of 8 MiB of hex each made a

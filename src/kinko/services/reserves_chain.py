@@ -343,6 +343,9 @@ def import_signatures(directory: Path, file: Path,
         data = data.get("signatures")
     if not isinstance(data, list):
         raise InputFileError(f"{file}: expected signatures as [{{address, signature}}]")
+    if not data:  # the wrong file, most likely: say so rather than report nothing
+        raise InputFileError(f"{file} holds no signatures: nothing was imported",
+                             says=msg("error.no_signatures", file=str(file)))
     owners = _owners(wallets, root.header)
     found = _entries(file, data, owners)
     for chain in {key[0] for key, _r in found}:
