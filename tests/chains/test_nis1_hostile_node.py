@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hostilenode import Node
 from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains.evm import Transient
@@ -22,49 +21,6 @@ from kinko.chains.nem import NemKey, transfer
 from kinko.chains.nis1 import NisChain
 
 CHAIN = "nem-testnet"
-Body = Callable[[Any], None]  # writes the answer's body to the handler's wfile
-
-
-class Node:
-    """A node answering every request with ``status`` and ``body`` (bytes, or a function
-    that writes them at its own pace)."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.body: bytes | Body = b"{}"
-        node = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"  # no Content-Length needed: the body ends at close
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                self.send_response(node.status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                try:
-                    if callable(node.body):
-                        node.body(self.wfile)
-                    else:
-                        self.wfile.write(node.body)
-                except OSError:
-                    pass  # kinko hung up: what it should do with such an answer
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ import requests
 import urllib3
 
 from kinko.chains.evm import Transient
+from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer
 from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
 from kinko.chains.retry import Retrying
 from kinko.domain.addresses import canonical_address
@@ -85,16 +86,12 @@ from kinko.domain.nem import (
 )
 from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
-from kinko.safeload import MAX_DOCUMENT_BYTES, loads_json
 
 __all__ = ["NisChain", "connect", "definitions", "read_transfers"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
 COSIGNATURE = 0x1002
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-MAX_ANSWER_BYTES = MAX_DOCUMENT_BYTES
-"""The most of one answer kinko reads (16 MiB; ten full blocks are a few)."""
-_CHUNK = 2**16
 _LONG = 2**63 - 1  # NIS1 (Java) keeps heights, amounts and fees in 64-bit longs
 MOSAIC_MOST = 9_000_000_000_000_000
 """The most smallest units NIS1 allows a mosaic (its supply × 10 ** divisibility)."""
@@ -284,10 +281,10 @@ class NisChain:
     # ------------------------------------------------------------------ transport
     def _ask(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,
              body: Any = None, missing_ok: bool = False) -> Any:
-        """NIS1's JSON answer to one request, read within :data:`MAX_ANSWER_BYTES` and the
-        adapter's ``deadline`` and parsed by :func:`~kinko.safeload.loads_json` (bounded
-        depth, no key twice, fractions as Decimal); None for what is not there when
-        ``missing_ok``."""
+        """NIS1's JSON answer to one request, read within 16 MiB and the adapter's
+        ``deadline`` and parsed by :func:`~kinko.safeload.loads_json` (bounded depth, no
+        key twice, fractions as Decimal: :mod:`kinko.chains.http_answer`); None for what
+        is not there when ``missing_ok``."""
         until = time.monotonic() + self.deadline
         try:
             with self._http.request(method, self.url + path, params=params, json=body,
@@ -297,15 +294,13 @@ class NisChain:
                     raise Transient(f"{self.label} answered HTTP {status} to {what}")
                 if missing_ok and status == 404:
                     return None
-                raw = self._body(answer, what, until)
+                raw = read_answer(answer, until, self.deadline)
+            data = parse_answer(raw, status)
+        except UnreadAnswer as exc:
+            raise Transient(exc.says(self.label, what)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise Transient(f"{self.label} did not answer {what}: {type(exc).__name__}"
                             ) from None
-        try:
-            data = loads_json(raw, "answer")
-        except BadInput as exc:
-            raise Transient(f"{self.label} answered {what} with something that is not JSON "
-                            f"kinko reads (HTTP {status}): {exc.message}") from None
         if status >= 400:
             message = data.get("message") if isinstance(data, dict) else None
             if missing_ok and "found" in str(message).lower():  # NIS1: "... not found"
@@ -313,23 +308,6 @@ class NisChain:
             raise ChainRejected(f"{self.label} refused {what}: HTTP {status} "
                                 f"{str(message)[:200]}", node=self.url)
         return data
-
-    def _body(self, answer: requests.Response, what: str, until: float) -> bytes:
-        """The body of ``answer``, a read at a time (each within ``timeout``): refused when
-        it is larger than :data:`MAX_ANSWER_BYTES` or still coming at ``until`` (a node
-        that sends a byte before each read times out would otherwise never be done)."""
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := answer.raw.read1(_CHUNK, decode_content=True):
-            size += len(chunk)
-            if size > MAX_ANSWER_BYTES:
-                raise Transient(f"{self.label} answered {what} with more than "
-                                f"{MAX_ANSWER_BYTES // 2**20} MiB, the most kinko reads")
-            if time.monotonic() > until:
-                raise Transient(f"{self.label} did not answer {what} within "
-                                f"{self.deadline:g} s")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _shaped(self, fn: Any, what: str) -> Any:
         try:

@@ -1,0 +1,56 @@
+"""A node kinko does not trust, played by a local HTTP server that answers every request
+with whatever the test chooses (bytes, pace, size): for the adapters' hostile-node tests
+(NIS1's REST, Ethereum's JSON-RPC)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Body = Callable[[Any], None]  # writes the answer's body to the handler's wfile
+
+
+class Node:
+    """A node answering every request with ``status`` and ``body`` (bytes, or a function
+    that writes them at its own pace); ``asked`` counts the requests."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body: bytes | Body = b"{}"
+        self.asked = 0
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"  # no Content-Length needed: the body ends at close
+
+            def _answer(self) -> None:
+                node.asked += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.send_response(node.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                try:
+                    if callable(node.body):
+                        node.body(self.wfile)
+                    else:
+                        self.wfile.write(node.body)
+                except OSError:
+                    pass  # kinko hung up: what it should do with such an answer
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
