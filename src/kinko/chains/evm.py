@@ -16,10 +16,14 @@ a log of another block means the chain reorganised between the two reads (retrie
 :meth:`EvmChain.pending` reads the node's mempool where it offers one (anvil and geth's
 ``txpool_content``); token transfers in it are decoded from their call data.
 
-Library errors are translated here: connection failures, timeouts, HTTP 429/5xx and the
-node's own rate-limit answers become :class:`Transient` (retried by
+Library errors are translated here: connection failures, timeouts (``timeout`` seconds for
+each read, ``deadline``, three times that by default, for a whole answer), HTTP 429/5xx,
+an answer larger than 16 MiB or that :func:`~kinko.safeload.loads_json` refuses (not JSON,
+nested too deep, a key twice; :mod:`kinko.chains.http_answer`, as the NIS1 adapter reads)
+and the node's own rate-limit answers become :class:`Transient` (retried by
 :class:`kinko.chains.retry.Retrying`), a refused transaction becomes
-:class:`~kinko.errors.ChainRejected`. Nothing here retries or sleeps.
+:class:`~kinko.errors.ChainRejected`. A node's JSON numbers with a fraction or an exponent
+are read as Decimal, never float. Nothing here retries or sleeps.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from functools import lru_cache, partial
 from typing import Any, Protocol, TypeVar
 
 import requests
+import urllib3
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3._utils.http_session_manager import HTTPSessionManager
 from web3.exceptions import (
     ProviderConnectionError,
     TransactionNotFound,
@@ -50,6 +56,7 @@ from kinko.chains.erc20 import (
     decode_approve,
     decode_transfer,
 )
+from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer
 from kinko.chains.safe_logs import (
     EVENT_TOPICS,
     EXEC_SELECTOR,
@@ -74,6 +81,42 @@ _UNSUPPORTED_HINTS = ("not implemented", "not supported", "not found", "does not
 
 class Transient(Exception):
     """A failure worth retrying (node unreachable, slow, overloaded or rate limiting)."""
+
+
+class _BoundedSessions(HTTPSessionManager):
+    """web3's HTTP sessions, each answer read within 16 MiB and ``deadline`` seconds
+    (:func:`~kinko.chains.http_answer.read_answer`) where web3 reads it whole, however
+    large and however slowly it comes."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def make_post_request(self, endpoint_uri: Any, data: bytes | dict[str, Any],
+                          **kwargs: Any) -> bytes:
+        until = time.monotonic() + self.deadline
+        with self.get_response_from_post_request(endpoint_uri, data=data,
+                                                 **{**kwargs, "stream": True}) as answer:
+            answer.raise_for_status()
+            return read_answer(answer, until, self.deadline)
+
+
+class _BoundedHTTPProvider(HTTPProvider):
+    """web3's JSON-RPC over HTTP, a single request or a batch, with each answer read by
+    :class:`_BoundedSessions` and parsed by :func:`~kinko.chains.http_answer.parse_answer`
+    (:func:`~kinko.safeload.loads_json`: bounded depth, no key twice, fractions as
+    Decimal) where web3 parses with :func:`json.loads` (no bound on depth: 100,000 nested
+    brackets overflow the C stack once py_ecc has raised the recursion limit, and the
+    process dies)."""
+
+    def __init__(self, url: str, *, timeout: float, deadline: float) -> None:
+        super().__init__(url, request_kwargs={"timeout": timeout},
+                         exception_retry_configuration=None)
+        self._request_session_manager = _BoundedSessions(deadline)
+
+    @staticmethod
+    def decode_rpc_response(raw_response: bytes) -> Any:
+        return parse_answer(raw_response)  # an HTTP error was raised before (_call's)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -218,9 +261,12 @@ class EvmChain:
         return chain
 
     @classmethod
-    def connect(cls, url: str, *, timeout: float = 10.0, name: str = "ethereum") -> EvmChain:
-        provider = HTTPProvider(url, request_kwargs={"timeout": timeout},
-                                exception_retry_configuration=None)
+    def connect(cls, url: str, *, timeout: float = 10.0, name: str = "ethereum",
+                deadline: float | None = None) -> EvmChain:
+        """The node at ``url``: ``timeout`` seconds for each connection and each read,
+        ``deadline`` (three times ``timeout`` by default) for a whole answer."""
+        provider = _BoundedHTTPProvider(url, timeout=timeout,
+                                        deadline=3 * timeout if deadline is None else deadline)
         return cls(Web3(provider), label=f"node at {url}", batch=True, name=name)
 
     # ------------------------------------------------------------------ errors
@@ -228,8 +274,10 @@ class EvmChain:
     def _call(self, fn: Callable[[], T], what: str) -> T:
         try:
             return fn()
+        except UnreadAnswer as exc:
+            raise Transient(exc.says(self.label, what)) from None
         except (requests.ConnectionError, requests.Timeout, ProviderConnectionError,
-                ConnectionError, TimeoutError) as exc:
+                ConnectionError, TimeoutError, urllib3.exceptions.HTTPError) as exc:
             raise Transient(f"{self.label} did not answer {what}: {type(exc).__name__}") from None
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0

@@ -63,11 +63,13 @@ def read_answer(answer: requests.Response, until: float, deadline: float,
     return b"".join(chunks)
 
 
-def parse_answer(raw: bytes, status: int) -> Any:
-    """The JSON of an answer (read by :func:`read_answer`) with HTTP ``status``, by
-    :func:`~kinko.safeload.loads_json`; :class:`UnreadAnswer` saying why not."""
+def parse_answer(raw: bytes, status: int | None = None) -> Any:
+    """The JSON of an answer (read by :func:`read_answer`; with HTTP ``status``, named
+    when given), by :func:`~kinko.safeload.loads_json`; :class:`UnreadAnswer` saying why
+    not."""
     try:
         return loads_json(raw, "answer", max_bytes=MAX_ANSWER_BYTES)
     except BadInput as exc:
-        raise UnreadAnswer(f"something that is not JSON kinko reads (HTTP {status}): "
+        http = "" if status is None else f" (HTTP {status})"
+        raise UnreadAnswer(f"something that is not JSON kinko reads{http}: "
                            f"{exc.message}") from None
