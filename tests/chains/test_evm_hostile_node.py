@@ -18,7 +18,7 @@ from hostilenode import Node
 
 from kinko.chains.evm import EvmChain, Transient
 from kinko.chains.retry import Retrying
-from kinko.errors import ChainUnavailable
+from kinko.errors import ChainRejected, ChainUnavailable
 
 ADDRESSES = ["0x" + "11" * 20, "0x" + "22" * 20]
 
@@ -158,3 +158,20 @@ def test_a_hostile_answer_is_retried_then_the_chain_is_unavailable(node: Node) -
                                                r"levels.*gave up after 3 attempts"):
         chain.block(5)
     assert node.asked == 3
+
+
+def test_an_answer_of_the_wrong_shape_is_named_in_a_few_words_not_echoed_whole(
+        node: Node) -> None:
+    """An answer that is JSON but not what was asked (one answer to a batch, an error's
+    message of a megabyte) was copied whole into the refusal, and so into the log."""
+    chain = EvmChain.connect(node.url)
+    reads = [lambda: chain.block(5), lambda: chain.balances(ADDRESSES), chain.head,
+             lambda: chain.calls([(ADDRESSES[0], b"")])]
+    for body in (envelope(b'"' + b"x" * 2**20 + b'"'),
+                 b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "'
+                 + b"y" * 2**20 + b'"}}'):
+        node.body = body
+        for read in reads:
+            with pytest.raises(ChainRejected, match=rf"node at {node.url} ") as caught:
+                read()
+            assert len(str(caught.value)) < 500, str(caught.value)[:300]

@@ -126,6 +126,12 @@ def _address(address: str) -> str:
     return canonical_address(address, "ethereum")
 
 
+def _brief(value: object) -> str:
+    """What a node said, cut to 200 characters for a message (an answer can be 16 MiB)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _hex(value: Any) -> str:
     return value.hex() if isinstance(value, bytes | bytearray) else str(value)
 
@@ -288,11 +294,11 @@ class EvmChain:
             message = str(exc)
             if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
                 raise Transient(f"{self.label} is rate limiting {what}") from None
-            raise ChainRejected(f"{self.label} refused {what}: {message}") from None
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}") from None
         except (ValueError, Web3Exception, EthValidationError) as exc:
-            raise ChainRejected(f"{self.label} refused {what}: {exc}") from None
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(str(exc))}") from None
         except self._refusals as exc:
-            raise ChainRejected(f"{self.label} refused {what}: {exc}") from None
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(str(exc))}") from None
 
     # ------------------------------------------------------------------ reading
 
@@ -343,7 +349,7 @@ class EvmChain:
             message = str(error.get("message", error) if isinstance(error, dict) else error)
             if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
                 raise Transient(f"{self.label} is rate limiting {what}")
-            raise ChainRejected(f"{self.label} refused {what}: {message}")
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}")
         return answer.get("result")
 
     def block_and_states(self, number: int, addresses: Sequence[str], tokens: Sequence[str]
@@ -374,7 +380,7 @@ class EvmChain:
         ]), f"block {number}")
         if not isinstance(answers, list) or len(answers) != 2 + len(extra):
             self._rpc_result(answers, f"block {number}")  # one error for the batch
-            raise ChainRejected(f"{self.label} answered block {number} with {answers!r}")
+            raise ChainRejected(f"{self.label} answered block {number} with {_brief(answers)}")
         raw = self._rpc_result(answers[0], f"block {number}")
         if raw is None:
             raise ChainRejected(f"{self.label} has no block {number}")
@@ -515,7 +521,7 @@ class EvmChain:
                 [("eth_getTransactionReceipt", [h]) for h in chunk]), what)
             if not isinstance(answers, list) or len(answers) != len(chunk):
                 self._rpc_result(answers, what)
-                raise ChainRejected(f"{self.label} answered {what} with {answers!r}")
+                raise ChainRejected(f"{self.label} answered {what} with {_brief(answers)}")
             for h, answer in zip(chunk, answers, strict=True):
                 raw = self._rpc_result(answer, what)
                 if raw and raw.get("blockNumber") is not None:
@@ -578,7 +584,7 @@ class EvmChain:
             got = self._call(lambda chunk=chunk: provider.make_batch_request(chunk), what)  # type: ignore[misc]
             if not isinstance(got, list) or len(got) != len(chunk):
                 self._rpc_result(got, what)
-                raise ChainRejected(f"{self.label} answered {what} with {got!r}")
+                raise ChainRejected(f"{self.label} answered {what} with {_brief(got)}")
             answers += [self._rpc_result(a, what) for a in got]
         return self._parse_states(given, tokens, block, answers)
 
@@ -740,7 +746,7 @@ class EvmChain:
         answers = self._call(lambda: provider.make_batch_request(requests_), what)
         if not isinstance(answers, list) or len(answers) != len(calls):  # one error for all
             self._rpc_result(answers, what)
-            raise ChainRejected(f"{self.label} answered {what} with {answers!r}")
+            raise ChainRejected(f"{self.label} answered {what} with {_brief(answers)}")
         return [bytes.fromhex(_hex(self._rpc_result(a, what)).removeprefix("0x"))
                 for a in answers]
 
