@@ -89,6 +89,26 @@ def test_depth_is_measured_exactly_whatever_the_strings_hold(depth: int, inner: 
         assert loads_json(text.encode(), "x") == value
 
 
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet='[]{}"\\ a', max_size=120), st.integers(1, 6))
+def test_the_depth_found_with_strings_taken_out_at_once_is_the_walks(text: str,
+                                                                   depth: int) -> None:
+    """Strings are taken out in one pass before the brackets are counted; a walk string by
+    string (the way the place of the refusal is found) decides the same, whatever quotes,
+    escapes and brackets the text holds, valid JSON or not."""
+    from kinko.safeload import _JSON_SKIP, _scan
+
+    def refused(check: Any) -> bool:
+        try:
+            check()
+        except TooDeep:
+            return True
+        return False
+
+    assert refused(lambda: check_json_depth(text, "x", depth)) == refused(
+        lambda: _scan(text, _JSON_SKIP, "x", depth)), text
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_bytes_give_a_value_or_a_bad_input(data: bytes) -> None:
