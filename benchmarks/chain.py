@@ -55,6 +55,7 @@ def bench_deposits(n: int, customers: int = 10_000) -> dict[str, float]:
     from eth_account import Account
 
     from kinko.chains.evm import EvmChain
+    from kinko.domain.addresses import canonical_address
     from kinko.domain.custody import Wallet
     from kinko.domain.money import AssetRegistry
     from kinko.ports import SystemClock
@@ -72,9 +73,10 @@ def bench_deposits(n: int, customers: int = 10_000) -> dict[str, float]:
         ledger = Ledger(store, SystemClock(), AssetRegistry.default())
         ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (str(Account.create().address),)))
         addresses = [str(Account.create().address) for _ in range(customers)]
-        with store.deposits() as tables:
+        with store.deposits() as tables:  # as Deposits.add_address keeps them: canonical
             for i, a in enumerate(addresses):
-                tables.put_address(a, "ethereum", f"C{i:06d}", "ETH", "eth-hot")
+                tables.put_address(canonical_address(a, "ethereum"), "ethereum", f"C{i:06d}",
+                                   "ETH", "eth-hot")
         start = chain.head() + 1
         senders = w3.eth.accounts[:10]
         w3.provider.make_request("evm_setAutomine", [False])
