@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kinko.atomic import write_atomic
 from kinko.chains.nem import MAX_DEADLINE, NemKey, network_time, transfer, unix_time, verify
 from kinko.domain.addresses import canonical_address
 from kinko.domain.nem import mosaic_id
@@ -38,18 +37,6 @@ __all__ = ["FORMAT", "write_mosaic_tags"]
 
 FORMAT = "kinko-nem-mosaic-tags/1"
 
-
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _accounts(addresses: Sequence[str], chain: str, signer: str) -> list[str]:
@@ -122,8 +109,8 @@ def write_mosaic_tags(addresses: Sequence[str], out: Path, *, chain: str, mosaic
                     "/transaction/announce before the deadline",
     }
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "transactions.jsonl", body)
-    _write(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_atomic(out / "transactions.jsonl", body)
+    write_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
 

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kinko.atomic import write_atomic
 from kinko.domain.ledger import ACCOUNT_KINDS
 from kinko.domain.messages import Yen, msg
 from kinko.domain.money import Asset
@@ -108,16 +107,6 @@ def read_trades(path: Path) -> list[Trade]:
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path)) from None
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Refunds:
@@ -229,9 +218,8 @@ class Refunds:
             if old != document["plan_id"]:
                 raise BadInput(f"{folder} already holds refund plan {old or '(unreadable)'}; "
                                "write this plan to another folder", folder=str(folder))
-        _write_atomic(csv_path, data)
-        _write_atomic(plan_path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-                      .encode())
+        write_atomic(csv_path, data)
+        write_atomic(plan_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return PlanFiles(plan_path, csv_path, str(document["plan_id"]), document)
 
     def read_plan(self, folder: Path) -> PlanFile:

@@ -15,13 +15,13 @@ import errno
 import json
 import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from kinko.atomic import write_atomic
 from kinko.domain.ledger import normal_balance
 from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import (
@@ -212,20 +212,10 @@ def _write_root(out: Path, root: dict[str, Any]) -> Path:
 
 
 def replace_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` at once: to a new file of the same folder (never one a
-    name there already holds, such as a symbolic link out of the folder), then renamed.
-    Readable by all, as the rest of a snapshot: what it holds is published."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` at once (:func:`~kinko.atomic.write_atomic`: never
+    through a symbolic link of that name). Readable by all, as the rest of a snapshot: what
+    it holds is published."""
+    write_atomic(path, text, mode=0o644)
 
 
 def _proofs_folder(out: Path) -> Path:
