@@ -12,6 +12,21 @@ from typing import Any
 Body = Callable[[Any], None]  # writes the answer's body to the handler's wfile
 
 
+def endless(head: bytes, sent: list[int]) -> Body:
+    """An answer of ``head``, then 64 MiB of one string's padding (unless kinko hangs up
+    first: each MiB written is counted in ``sent``), then the string's and object's end."""
+
+    def write(out: Any) -> None:
+        out.write(head + b'"padding": "')
+        chunk = b"x" * 2**20
+        for _ in range(64):
+            out.write(chunk)
+            sent.append(len(chunk))
+        out.write(b'"}')
+
+    return write
+
+
 class Node:
     """A node answering every request with ``status`` and ``body`` (bytes, or a function
     that writes them at its own pace); ``asked`` counts the requests."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hostilenode import Node
+from hostilenode import Node, endless
 
 from kinko.chains.evm import EvmChain, Transient
 from kinko.chains.retry import Retrying
@@ -77,16 +77,7 @@ def test_a_deeply_nested_answer_does_not_kill_the_process(node: Node) -> None:
 def test_an_answer_larger_than_kinko_reads_is_refused_without_reading_it_all(
         node: Node, what: str, read: Callable[[EvmChain], Any]) -> None:
     sent: list[int] = []
-
-    def endless(out: Any) -> None:
-        out.write(b'{"jsonrpc": "2.0", "id": 1, "result": "0x1", "padding": "')
-        chunk = b"x" * 2**20
-        for _ in range(64):  # 64 MiB, unless kinko hangs up first
-            out.write(chunk)
-            sent.append(len(chunk))
-        out.write(b'"}')
-
-    node.body = endless
+    node.body = endless(b'{"jsonrpc": "2.0", "id": 1, "result": "0x1", ', sent)
     with pytest.raises(Transient, match=rf"node at {node.url} answered {what} with more "
                                         r"than 16 MiB, the most kinko reads"):
         read(EvmChain.connect(node.url))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hostilenode import Node
+from hostilenode import Node, endless
 from nis1double import PRIVATE, Nis1Double
 
 from kinko.chains.evm import Transient
@@ -52,16 +52,7 @@ def test_a_deeply_nested_answer_does_not_kill_the_process(node: Node) -> None:
 def test_an_answer_larger_than_kinko_reads_is_refused_without_reading_it_all(
         node: Node) -> None:
     sent: list[int] = []
-
-    def endless(out: Any) -> None:
-        out.write(b'{"height": 1, "padding": "')
-        chunk = b"x" * 2**20
-        for _ in range(64):  # 64 MiB, unless kinko hangs up first
-            out.write(chunk)
-            sent.append(len(chunk))
-        out.write(b'"}')
-
-    node.body = endless
+    node.body = endless(b'{"height": 1, ', sent)
     with pytest.raises(Transient, match=r"the chain height with more than 16 MiB"):
         NisChain(node.url, name=CHAIN).head()
     time.sleep(0.2)
@@ -115,18 +106,25 @@ def test_a_public_key_of_another_account_is_not_the_accounts(node: Node) -> None
     assert chain.public_key(account.address) == account.public_key
 
 
+def _mined_transfer(double: Nis1Double, payer: NemKey) -> tuple[NisChain, int]:
+    """A node (the double) that mined a transfer of 5 micro-XEM from ``payer``: the chain
+    asking it, and the height of the transfer's block."""
+    double.fund(payer.address, 10**6)
+    chain = NisChain(double.url, name=CHAIN)
+    signed = payer.sign(transfer(CHAIN, signer_public_key=payer.public_key,
+                                 recipient=NemKey(PRIVATE[1], CHAIN).address, amount=5,
+                                 timestamp=1))
+    chain.send_raw(json.dumps(signed.announce()).encode())
+    return chain, double.mine()
+
+
 def test_more_xem_than_there_is_is_not_read_as_a_deposit_or_a_balance(node: Node) -> None:
     """NIS1's numbers are 64-bit and XEM's supply is 8,999,999,999 XEM: a transfer or a
     balance beyond either was read as it came, and a deposit of 2**70 micro-XEM credited."""
-    payer, customer = NemKey(PRIVATE[0], CHAIN), NemKey(PRIVATE[1], CHAIN)
+    payer = NemKey(PRIVATE[0], CHAIN)
     double = Nis1Double(CHAIN)
     try:
-        double.fund(payer.address, 10**6)
-        chain = NisChain(double.url, name=CHAIN)
-        signed = payer.sign(transfer(CHAIN, signer_public_key=payer.public_key,
-                                     recipient=customer.address, amount=5, timestamp=1))
-        chain.send_raw(json.dumps(signed.announce()).encode())
-        height = double.mine()
+        chain, height = _mined_transfer(double, payer)
         tx = double.views[height - 1]["txes"][0]["tx"]
         for amount, says in ((2**70, "beyond NIS1's 64-bit numbers"),
                              (9 * 10**15, "more XEM than there is")):
@@ -146,19 +144,15 @@ def test_more_xem_than_there_is_is_not_read_as_a_deposit_or_a_balance(node: Node
 def test_a_block_listing_one_transaction_twice_is_not_two_deposits() -> None:
     """NIS1 includes a transaction once: a block that lists it twice was read as two
     transfers, and a deposit in it was credited twice."""
-    payer, customer = NemKey(PRIVATE[0], CHAIN), NemKey(PRIVATE[1], CHAIN)
+    payer = NemKey(PRIVATE[0], CHAIN)
     double = Nis1Double(CHAIN)
     try:
-        double.fund(payer.address, 10**6)
-        chain = NisChain(double.url, name=CHAIN)
-        signed = payer.sign(transfer(CHAIN, signer_public_key=payer.public_key,
-                                     recipient=customer.address, amount=5, timestamp=1))
-        chain.send_raw(json.dumps(signed.announce()).encode())
-        height = double.mine()
+        chain, height = _mined_transfer(double, payer)
+        (once,) = chain.block(height).transfers
         txes = double.views[height - 1]["txes"]
         txes.append(json.loads(json.dumps(txes[0])))
         with pytest.raises(Transient, match=rf"data\[0\]\.txes\[1\]: transaction "
-                                            rf"{signed.hash.lower()} is listed twice "
+                                            rf"{once.tx_hash.lower()} is listed twice "
                                             r"\(also data\[0\]\.txes\[0\]\)"):
             chain.block(height)
     finally:
