@@ -4,6 +4,7 @@ that need a service are marked ``slow`` from their fixtures (see :mod:`fastloop`
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         raise pytest.UsageError(f"test ids over {LONGEST_ID} characters (give the "
                                 "parameters ids=): " + "; ".join(long[:5]))
     fastloop.mark_services(items)
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """A blocking call that never returns (an ``open`` of a FIFO nobody writes to) fails
+    the test after 60 s instead of hanging the run: the alarm interrupts the system call."""
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("kinko waited for something that never came")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -158,20 +156,6 @@ def test_size_is_checked_before_anything_else(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_bytes(b"ok\n\xffno")
     with pytest.raises(InputFileError, match=r"bad.txt:2: not UTF-8 text \(byte 3\)"):
         read_text(tmp_path / "bad.txt")
-
-
-@pytest.fixture
-def no_hang() -> Iterator[None]:
-    """A blocking ``open`` that never returns fails the test instead of hanging the run
-    (the alarm interrupts the system call; nothing here waits for it otherwise)."""
-    def hung(signum: int, frame: object) -> None:
-        raise AssertionError("kinko waited for a writer that never came")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 def test_regular_files_and_pipes_are_read_and_nothing_else(tmp_path: Path,
