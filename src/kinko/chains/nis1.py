@@ -111,12 +111,14 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
-def _xem(value: int, where: str) -> int:
-    """``value`` micro-XEM, unless it is more than all the XEM there is."""
-    if value > XEM_SUPPLY:
-        raise Shape(f"{where} moves {value} micro-XEM: more XEM than there is "
+def _xem(value: Any, where: str) -> int:
+    """``value`` micro-XEM (a whole number, as :func:`_int` reads it), unless it is more
+    than all the XEM there is."""
+    micro = _int(value, where)
+    if micro > XEM_SUPPLY:
+        raise Shape(f"{where} moves {micro} micro-XEM: more XEM than there is "
                     f"({XEM_SUPPLY // MICRO_XEM:,} XEM)")
-    return value
+    return micro
 
 
 def _u32(value: Any, where: str) -> int:
@@ -182,13 +184,11 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
             return [Transfer(tx_hash, block, tx_index, sender, None, 0, 0)]
         if kind == PROVISION_NAMESPACE:
             to = canonical_address(_get(tx, "rentalFeeSink", where), chain)
-            fee = _xem(_int(_get(tx, "rentalFee", where), f"{where}.rentalFee"),
-                       f"{where}.rentalFee")
+            fee = _xem(_get(tx, "rentalFee", where), f"{where}.rentalFee")
             return [Transfer(tx_hash, block, tx_index, sender, to, fee, 0)]
         if kind == MOSAIC_DEFINITION:
             to = canonical_address(_get(tx, "creationFeeSink", where), chain)
-            fee = _xem(_int(_get(tx, "creationFee", where), f"{where}.creationFee"),
-                       f"{where}.creationFee")
+            fee = _xem(_get(tx, "creationFee", where), f"{where}.creationFee")
             return [Transfer(tx_hash, block, tx_index, sender, to, fee, 0)]
         to = canonical_address(_get(tx, "recipient", where), chain)
     except BadInput as exc:
@@ -447,15 +447,12 @@ class NisChain:
                 rows = _list(_get(data, "data", "answer"), "data")
                 if not rows:
                     raise Shape(f"no balance at block {block}")
-                return _xem(_int(_get(rows[0], "balance", "data[0]"), "data[0].balance"),
-                            "data[0].balance")
+                return _xem(_get(rows[0], "balance", "data[0]"), "data[0].balance")
             return int(self._shaped(historical, what))
         what = f"the balance of {account}"
         data = self._ask("GET", "/account/get", what, params={"address": account})
-        return int(self._shaped(lambda: _xem(_int(_get(_get(data, "account", "answer"),
-                                                        "balance", "account"),
-                                                  "account.balance"), "account.balance"),
-                                what))
+        return int(self._shaped(lambda: _xem(_get(_get(data, "account", "answer"), "balance",
+                                                  "account"), "account.balance"), what))
 
     def multisig(self, address: str) -> tuple[int, tuple[str, ...]]:
         """A multisig account as the chain has it: (its minimum of cosignatories, its
