@@ -103,6 +103,11 @@ _CHUNK = 900  # bound parameters per IN (...) query
 # 100 rows a statement, 3.9 at 400, 3.7 at 1,000)
 _ROWS_PER_INSERT = (1000, 100, 10)
 _NEVER = 2**62  # µs: no pending hold expires
+# the earliest expiry of a pending hold (NULL: none), as the first row of the holds'
+# (state, expiry) index: a min() over the pending holds may be planned as a read of every one
+# of them (PostgreSQL, with statistics from while the table was small), under the writers' lock
+FIRST_EXPIRY = ("SELECT expires_us FROM holds WHERE state = 'pending' AND expires_us IS NOT "
+                "NULL ORDER BY expires_us LIMIT 1")
 _FORWARD = 20_000  # postings a cached sum is brought forward by at most (else summed afresh)
 # connections a process keeps open by default (setting database_pool): as many as a
 # server's concurrent requests read on at once (each request's reads before the writers'
@@ -1567,9 +1572,8 @@ class SqlLedger:
                          f"({self._marks(len(hold_ids))})")
             params += hold_ids
         if self._carry and self.expiry is None:
-            parts.append("SELECT 'x', CAST(min(expires_us) AS TEXT), NULL, NULL, NULL, NULL, "
-                         "NULL, NULL{pad} FROM holds WHERE state = 'pending' AND expires_us "
-                         "IS NOT NULL")
+            parts.append(f"SELECT 'x', CAST(({FIRST_EXPIRY}) AS TEXT), NULL, NULL, NULL, "
+                         "NULL, NULL, NULL{pad}")
         if balances:
             parts.append("SELECT 'b', account, asset, CAST(balance AS TEXT), "
                          "CAST(pending_debit AS TEXT), CAST(pending_credit AS TEXT), NULL, "
@@ -1851,8 +1855,7 @@ class SqlLedger:
         if self.expiry is not None and at < self.expiry:
             return []  # nothing pending expires before then (known in this batch)
         if self._carry:
-            first = self._raw("SELECT min(expires_us) FROM holds WHERE state = 'pending' AND "
-                              "expires_us IS NOT NULL").scalar()
+            first = self._raw(FIRST_EXPIRY).scalar()
             self.expiry = _NEVER if first is None else int(first)
             if at < self.expiry:
                 return []
