@@ -909,6 +909,11 @@ class Unit(Protocol):
     @property
     def watch(self) -> WatchTables: ...
     def savepoint(self) -> AbstractContextManager[None]: ...
+    # what a write unit hands on to the later write units of its transaction (the group
+    # commit's batch of several requests' units): kept while every unit before has gone
+    # through, emptied when one is undone; a read unit's is its own
+    @property
+    def handed_on(self) -> dict[tuple[str, ...], object]: ...
 
 
 class UnitError(RuntimeError):

@@ -482,3 +482,85 @@ def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
     with store.reader() as tx:
         assert tx.known_keys(["first", "bad"]) == {"first"}
     assert ledger.verify().ok
+
+
+def _handing_on(store: SqlStore, ledger: Ledger, name: str, seen: dict[str, list[str]],
+                then: Callable[[], None] = lambda: None) -> None:
+    """A unit that pays ``name``, notes the names handed on to it, hands them on with its
+    own, then runs ``then`` inside the unit."""
+    with store.unit() as u:
+        _spend(ledger, name)
+        before = u.handed_on.get(("names",), [])
+        assert isinstance(before, list)
+        seen[name] = before
+        u.handed_on[("names",)] = [*before, name]
+        then()
+
+
+def test_what_a_unit_hands_on_reaches_the_later_units_of_its_batch_alone(
+        ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Unit.handed_on``: what one request's unit leaves there is seen by the later units
+    of the same transaction (their own request's reads are then one fewer), in their order,
+    and by no unit of another batch."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)
+    _fund(ledger, 1000)
+    seen: dict[str, list[str]] = {}
+    release = threading.Event()
+    first = threading.Thread(target=_handing_on, args=(
+        store, ledger, "first", seen, lambda: (_queued(store, 2), release.set())))
+    first.start()
+    later = [threading.Thread(target=_handing_on, args=(store, ledger, name, seen))
+             for name in ("b", "c")]
+    for t in later:
+        t.start()
+    for t in (first, *later):
+        t.join(60)
+    assert seen["first"] == []
+    assert sorted(map(tuple, (seen["b"], seen["c"]))) in (
+        [("first",), ("first", "b")], [("first",), ("first", "c")]), seen
+    _handing_on(store, ledger, "next", seen)  # a batch of its own
+    assert seen["next"] == []
+    assert ledger.verify().ok
+
+
+def test_what_an_undone_unit_handed_on_is_not_seen(ledger: Ledger, store: SqlStore,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit undone after it handed something on (alone, in its savepoint: the batch goes
+    on) takes it with it, and so does a part of a unit undone in its own savepoint."""
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)
+    _fund(ledger, 1000)
+    seen: dict[str, list[str]] = {}
+    entered, release, inside = threading.Event(), threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def unit(name: str) -> None:
+        def wait() -> None:
+            if name == "first":
+                entered.set()
+                release.wait(timeout=60)
+            elif name == "bad":
+                inside.set()
+                _queued(store, 1)  # "after" queues behind it: the batch goes on
+                raise _Taken("refused after handing on")
+
+        try:
+            _handing_on(store, ledger, name, seen, wait)
+            outcomes[name] = "ok"
+        except _Taken:
+            outcomes[name] = "undone"
+
+    first, bad = _first_then_bad(store, unit, entered, release, inside)
+    after = threading.Thread(target=unit, args=("after",))
+    after.start()
+    for t in (first, bad, after):
+        t.join(60)
+    assert outcomes == {"first": "ok", "bad": "undone", "after": "ok"}
+    assert seen["bad"] == ["first"]
+    assert seen["after"] == []  # "first"'s went with "bad"'s: nothing is kept of it
+    with store.unit() as u:
+        with pytest.raises(_Taken), u.savepoint():
+            u.handed_on[("names",)] = ["part"]
+            raise _Taken("the part is undone")
+        assert ("names",) not in u.handed_on
+    with store.reader() as tx:
+        assert tx.known_keys(["first", "bad", "after"]) == {"first", "after"}

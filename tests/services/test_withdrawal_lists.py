@@ -5,6 +5,7 @@ nothing were kept: a withdrawal added, withdrawals no longer counted, an address
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from kinko.services.custody import Custody
 from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
 from kinko.store import SqlStore, open_store
+from kinko.store.screening_sql import SqlScreening
+from kinko.store.sql import _GroupCommit
 
 E = 10**18
 TO, OTHER, THIRD = ("0x" + "12" * 20, "0x" + "34" * 20, "0x" + "56" * 20)
@@ -119,3 +122,55 @@ def test_a_customer_with_kept_lists_reads_nothing_before_the_writers_lock(
         marks.history, allowed, tuple(amounts), newest)
     assert kept.amounts == (E, E, E, E)
     assert sorted(v.id for v in w.find()) == ["a1", "a2", "a3", "b1"]
+
+
+def test_requests_of_one_customer_in_one_batch_hand_their_lists_on(
+        pair: tuple[Withdrawals, Withdrawals], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests of one customer whose units share a transaction (group commit): each later
+    one takes the latest amounts as the one before left them, not read again under the
+    writers' lock, and the lists the process keeps after the batch are those stored."""
+    w, _ = pair
+    monkeypatch.setattr(_GroupCommit, "MAX_OPEN", 60.0)  # one batch, however slow the test
+    for i in range(3):
+        w.request(f"a{i}", "C1", "ETH", E + i, TO, requester="ops")
+    reads: list[str] = []
+    amounts = SqlScreening.customer_amounts
+
+    def counting(self: SqlScreening, customer: str, asset: str, limit: int = 20
+                 ) -> tuple[list[int], int | None]:
+        reads.append(customer)
+        return amounts(self, customer, asset, limit)
+
+    monkeypatch.setattr(SqlScreening, "customer_amounts", counting)
+    release = threading.Event()
+
+    def hold_the_turn() -> None:
+        with w.store.unit():
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    while w.store._group.batch is None:  # type: ignore[attr-defined]
+        threading.Event().wait(0.01)
+    views: dict[int, set[str]] = {}
+
+    def one(i: int) -> None:
+        views[i] = _kinds(w, f"b{i}", TO, 2 * E + i)
+
+    requests = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in requests:
+        t.start()
+    while w.store._group.waiting < 4:  # type: ignore[attr-defined]
+        threading.Event().wait(0.01)
+    release.set()
+    for t in (holder, *requests):
+        t.join(60)
+    assert len(views) == 4
+    assert reads == []  # each took its amounts from the one before it in the batch
+    kept = w._lists[("C1", "ETH")][1]
+    with w.store.screening() as tables:
+        marks, _, stored, newest = tables.request_inputs("-", "C1", "ETH", "")
+    assert kept.marks.history == marks.history == (7, 7)
+    assert sorted(kept.amounts) == sorted(stored) == [E, E + 1, E + 2, *(2 * E + i
+                                                                        for i in range(4))]
+    assert kept.newest == newest

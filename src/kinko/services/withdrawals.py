@@ -240,6 +240,12 @@ class _Inputs:
                        at_us)
 
 
+def _handed_key(customer: str, asset: str) -> tuple[str, ...]:
+    """Where a request leaves the customer's lists for their next request in the same
+    transaction (:attr:`kinko.ports.Unit.handed_on`)."""
+    return ("withdrawal lists", customer, asset)
+
+
 def _cursor(row: WithdrawalView) -> str:
     assert row.requested_at is not None
     return f"{(row.requested_at - _EPOCH) // timedelta(microseconds=1)}.{row.id}"
@@ -439,7 +445,11 @@ class Withdrawals:
         if inputs is None or inputs.marks.history[0] < 0:  # unknown: nothing to keep
             self._lists.pop(key, None)
             return
-        if key not in self._lists and len(self._lists) >= _KEPT_LISTS:
+        held = self._lists.get(key)
+        if held is not None and held[0] == database and \
+                held[1].marks.history[0] > inputs.marks.history[0]:
+            return  # a later request's are kept (requests of one batch end in any order)
+        if held is None and len(self._lists) >= _KEPT_LISTS:
             with suppress(StopIteration, KeyError, RuntimeError):  # the longest kept goes
                 del self._lists[next(iter(self._lists))]
         self._lists[key] = (database, inputs)
@@ -478,14 +488,22 @@ class Withdrawals:
                                      destination)
         if marks.exists or not marks.customer_known:  # nothing to screen: lists not read
             return _Inputs(marks._replace(allow=(-1, 0), history=(-1, 0)), {}, ())
-        allow = seen.allow_list if seen.marks.allow == marks.allow \
-            else tables.allowed(customer)
+        # the lists an earlier request of the customer left in this transaction (a unit of
+        # the same batch), else those seen before the lock, else read again
+        handed = u.handed_on.get(_handed_key(customer, asset))
+        if isinstance(handed, _Inputs) and handed.marks.allow == marks.allow:
+            allow = handed.allow_list
+        else:
+            allow = seen.allow_list if seen.marks.allow == marks.allow \
+                else tables.allowed(customer)
+        if seen.marks.history == marks.history:
+            return _Inputs(marks, allow, seen.amounts, seen.newest)
+        if isinstance(handed, _Inputs) and handed.marks.history == marks.history:
+            return _Inputs(marks, allow, handed.amounts, handed.newest)
         # a history that moved: the amounts read again, with the marks they go with (the
         # writers' lock is held: nobody else moves them), so the next request may keep them
-        if seen.marks.history != marks.history:
-            amounts, newest = tables.customer_amounts(customer, asset)
-            return _Inputs(marks, allow, tuple(amounts), newest)
-        return _Inputs(marks, allow, seen.amounts, seen.newest)
+        amounts, newest = tables.customer_amounts(customer, asset)
+        return _Inputs(marks, allow, tuple(amounts), newest)
 
     def _request(self, u: Unit, withdrawal_id: str, customer: str, known: Asset, amount: int,
                  destination: str, requester: str, actor: str, seen: _Inputs | None
@@ -572,6 +590,11 @@ class Withdrawals:
                    {"state": state, "outcome": decision.outcome})
         after = inputs.after(amount, now, state in COUNTED_WITHDRAWAL_STATES) \
             if marks.history[0] >= 0 else None
+        # for the customer's next request in this transaction (the batch's later units)
+        if after is None:
+            u.handed_on.pop(_handed_key(customer, known.symbol), None)
+        else:
+            u.handed_on[_handed_key(customer, known.symbol)] = after
         return self._view(row, (0, policy.quorum), decision=decision, review=review), after
 
     def _leaked(self, hots: list[Wallet], wallets: list[Wallet]) -> dict[str, str | None]:

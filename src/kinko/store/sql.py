@@ -325,8 +325,11 @@ class SqlUnit:
     def __init__(self, conn: Connection, dialect: str, write: bool,
                  sums: _SumCache | None, head: tuple[int, str] | None = None,
                  audit: tuple[int, str] | None = None, expiry: int | None = None,
-                 stamps: dict[str, int] | None = None) -> None:
+                 stamps: dict[str, int] | None = None,
+                 handed_on: dict[tuple[str, ...], object] | None = None) -> None:
         self.conn = conn
+        # a write unit's: its batch's (see _Batch.handed_on)
+        self.handed_on: dict[tuple[str, ...], object] = {} if handed_on is None else handed_on
         self._audit = audit  # the audit head its batch carried (None: unknown)
         self.dialect = dialect
         self.write = write
@@ -409,6 +412,7 @@ class SqlUnit:
                 yield
                 flush(self.conn)  # what the part deferred fails here, inside it
         except BaseException as exc:
+            self.handed_on.clear()  # what the part handed on is undone with it
             self._ledger._head = None  # an append may be undone: read the head again
             self._ledger._pre = None
             self._ledger.expiry = None
@@ -468,6 +472,9 @@ class _Batch:
         self.after_lock = threading.Lock()
         self.commit_due = False  # the loop's commit is scheduled
         self.through: list[_Through] = []  # units gone through with writes held, in order
+        # what a unit hands on to the later units (``Unit.handed_on``): emptied when a unit
+        # is undone, so that nothing of writes that were undone is handed on
+        self.handed_on: dict[tuple[str, ...], object] = {}
 
     def carried(self) -> tuple[Any, ...]:
         """What the batch carries from unit to unit (see ``_Through``)."""
@@ -1088,7 +1095,8 @@ class SqlStore:
         went_through = False
         through: _Through | None = None  # gone through with its writes held
         unit = SqlUnit(batch.conn, self.dialect, True, None, head=batch.head,
-                       audit=batch.audit, expiry=batch.expiry, stamps=batch.stamps)
+                       audit=batch.audit, expiry=batch.expiry, stamps=batch.stamps,
+                       handed_on=batch.handed_on)
         unit.undone = self._caches.undone
         # the first unit of a batch needs no savepoint: if it fails, the batch's whole
         # transaction is its own, and is rolled back. The others' savepoints are sent with
@@ -1132,6 +1140,7 @@ class SqlStore:
             batch.stamps = unit.carried_stamps()
             batch.dirty = batch.dirty or unit.dirty
         except BaseException as exc:
+            batch.handed_on.clear()  # this unit is undone: what it handed on goes with it
             earlier = exc if isinstance(exc, Earlier) else lost(batch.conn)
             lost(batch.conn)
             if earlier is not None:
@@ -1180,6 +1189,7 @@ class SqlStore:
             raise StoreUnavailable("a held write of the batch failed and could not be "
                                    "undone alone") from earlier.error
         undone = batch.through[batch.through.index(failing):]
+        batch.handed_on.clear()
         del batch.through[batch.through.index(failing):]
         forget(batch.conn.connection.dbapi_connection)  # all came after the failed write
         run(batch.conn, f"ROLLBACK TO SAVEPOINT {failing.savepoint}")
