@@ -3,7 +3,9 @@ a credit behind; a node outage mid-scan loses and doubles nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dbtemplate import migrated_store
@@ -11,9 +13,11 @@ from eth_account import Account
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.retry import Retrying
+from kinko.domain.chain import Block, Transfer
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
 from kinko.errors import ChainUnavailable
+from kinko.i18n import ENGLISH
 from kinko.ports import FixedClock
 from kinko.services.deposits import Deposits
 from kinko.services.ledger import Ledger
@@ -73,6 +77,44 @@ def test_deep_reorg_reverses_the_credit(ledger: Ledger, chain: EvmChain) -> None
     report = deposits.scan()
     assert report.reverted == 1 and report.findings[0].code == "deep_reorg"
     assert ledger.balance("customer:C1", "ETH") == 0
+    assert ledger.verify().ok
+
+
+class _Repeating:
+    """A node (wrong, or hostile) that also reports, in one later block, a transfer of an
+    earlier block: the same transaction twice in the chain."""
+
+    def __init__(self, chain: EvmChain, into: int, transfer: Transfer) -> None:
+        self.chain, self.into, self.transfer = chain, into, transfer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.chain, name)
+
+    def block(self, number: int) -> Block:
+        block = self.chain.block(number)
+        if number != self.into:
+            return block
+        return replace(block, transfers=(*block.transfers, self.transfer))
+
+
+def test_a_transfer_reported_in_two_blocks_is_credited_once(ledger: Ledger,
+                                                             chain: EvmChain) -> None:
+    deposits, address = setup(ledger, chain, confirmations=1)
+    chain.fund(address, 2 * E)
+    assert deposits.scan().credited == 1
+    first = chain.head()
+    paid = next(t for t in chain.block(first).transfers if t.to == address)
+    chain.mine(1)
+    repeating = Deposits(ledger, _Repeating(chain, first + 1, paid),  # type: ignore[arg-type]
+                         confirmations=1, start_block=deposits.start_block)
+    report = repeating.scan()
+    assert report.credited == 0
+    assert [(f.code, f.severity, f.amount) for f in report.findings] == [
+        ("deposit_twice", "critical", 2 * E)]
+    text = ENGLISH.text(report.findings[0].message)
+    assert paid.tx_hash in text and f"block {first}" in text and str(first + 1) in text
+    assert ledger.balance("customer:C1", "ETH") == 2 * E
+    assert repeating.scan().findings == []  # the block is kept: nothing reported again
     assert ledger.verify().ok
 
 

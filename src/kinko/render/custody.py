@@ -75,7 +75,7 @@ def finding_basis(f: CustodyFinding, L: Localizer) -> str:
     if f.law is not None:
         return L(f"law.{f.law.lower().replace('art. ', 'art').replace('-', '_')}")
     if f.code in ("wallet_short", "wallet_unbooked", "not_reconciled", "no_addresses",
-                  "deep_reorg"):
+                  "deep_reorg", "deposit_twice"):
         return L("cr.basis.reconciliation")
     return L("cr.basis.policy")
 

@@ -6,7 +6,10 @@ walks blocks from where it stopped up to ``head - confirmations + 1``: a block i
 once it has ``confirmations`` blocks on top, so a reorganisation shallower than that never
 reaches the ledger. Every transfer to a deposit address is credited (``wallet`` debited,
 ``customer`` credited) under the idempotency key ``deposit:<chain>:<tx>:<index>:<block>``;
-a rerun after a crash or a node outage replays instead of paying twice. For a token asset
+a rerun after a crash or a node outage replays instead of paying twice. A transfer that
+stands credited in another block kept as the chain (which no chain allows: a node that
+reports one transaction in two blocks is wrong or hostile) is not credited again; the scan
+reports it as a critical finding. For a token asset
 only the token's own ``Transfer`` events count (``log_index`` joins the id). A deposit whose
 sender is on a deny list is frozen: booked to ``clearing:frozen`` (the exchange holds it and
 owes it to no one until compliance decides), not to the customer; the watch alerts on it.
@@ -143,7 +146,13 @@ class Deposits:
         drafts, rows = [], []
         deny: dict[str, Label] | None = None
         chain = self.chain.name
-        for t, (customer, asset, wallet) in self._deposits(block, addresses):
+        found = list(self._deposits(block, addresses))
+        if not found:
+            return
+        with self.ledger.store.deposits() as tables:  # the block's unit (see scan)
+            standing = {_transfer(d["id"]): d
+                        for d in tables.credited_in(chain, {t.tx_hash for t, _ in found})}
+        for t, (customer, asset, wallet) in found:
             if t.to is None:  # a deposit is paid to one of the addresses (_deposits)
                 continue
             if deny is None:
@@ -158,6 +167,16 @@ class Deposits:
                 why = tag_label(tag)
             index = t.tx_index if t.log_index is None else f"{t.tx_index}.{t.log_index}"
             deposit_id = f"{self.chain.name}:{t.tx_hash}:{index}:{block.hash[:18]}"
+            earlier = standing.get(_transfer(deposit_id))
+            if earlier is not None and earlier["id"] != deposit_id:
+                # credited in another block kept as the chain: no chain includes one
+                # transaction twice, the node is wrong (or hostile); credited once
+                report.findings.append(CustodyFinding(
+                    "deposit_twice", "critical", asset, msg(
+                        "finding.deposit_twice", chain=chain, tx=t.tx_hash,
+                        block=str(block.number), earlier=str(earlier["block"])),
+                    amount=t.value, addresses=(t.to,)))
+                continue
             owed = FROZEN if why is not None else f"customer:{customer}"
             drafts.append(Draft(
                 f"deposit:{deposit_id}", postings=(
@@ -249,6 +268,12 @@ def find_fork(chain: Chain, kept: Callable[[int], str | None], number: int,
             break
         fork -= 1
     return fork
+
+
+def _transfer(deposit_id: str) -> str:
+    """The transfer a deposit id names, whatever block it was credited in (the id without
+    its block: ``<chain>:<tx>:<index>``)."""
+    return deposit_id.rpartition(":")[0]
 
 
 def _wallet_of(ledger: Ledger, deposit: DepositRow) -> str:

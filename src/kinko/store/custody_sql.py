@@ -7,7 +7,7 @@ proposal's state change and the ledger entry that executes it commit together.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -266,6 +266,16 @@ class SqlDeposits:
             s.deposits.c.chain == chain, s.deposits.c.block > number,
             s.deposits.c.state.in_(("credited", "frozen"))).order_by(s.deposits.c.block))
         return [cast(DepositRow, dict(r._mapping)) for r in rows]
+
+    def credited_in(self, chain: str, tx_hashes: Collection[str]) -> list[DepositRow]:
+        wanted = sorted(set(tx_hashes))
+        out: list[DepositRow] = []
+        for i in range(0, len(wanted), 900):
+            out += [cast(DepositRow, dict(r._mapping)) for r in self.conn.execute(
+                select(s.deposits).where(s.deposits.c.chain == chain,
+                                         s.deposits.c.tx_hash.in_(wanted[i : i + 900]),
+                                         s.deposits.c.state.in_(("credited", "frozen"))))]
+        return out
 
     def mark_reverted(self, deposit_id: str) -> None:
         self.conn.execute(update(s.deposits).where(s.deposits.c.id == deposit_id)

@@ -215,6 +215,7 @@ deposits = Table(
     Column("amount", Amount, nullable=False),
     Column("state", String(10), nullable=False),  # credited, reverted
     Index("ix_deposits_block", "chain", "block"),
+    Index("ix_deposits_tx", "chain", "tx_hash"),
 )
 
 withdrawals = Table(
