@@ -6,7 +6,8 @@ trusts the question: a signature is returned only if it recovers, over the hash 
 SafeTx *this side* built, to the co-signer's address (and to ``expected_signer`` when
 given: the owner registered in the Safe). A refusal is
 :class:`~kinko.errors.CosignRefused` with the co-signer's reason and record number; a
-co-signer that cannot be reached, times out or answers nonsense is
+co-signer that cannot be reached, times out (each exchange within three times the
+time-out, however its answer trickles in: :mod:`kinko.deadline`) or answers nonsense is
 :class:`~kinko.errors.CosignerUnavailable` — nothing signed reaches the caller either way.
 
 Asking again is safe: the co-signer gives the same SafeTx for the same request the same
@@ -22,6 +23,7 @@ import socket
 import threading
 from typing import Any
 
+from kinko.deadline import Deadline, cut_at
 from kinko.domain.cosign import CosignRequest, NemCosignRequest, nem_request_json
 from kinko.domain.nem_tx import read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
@@ -33,6 +35,7 @@ from kinko.errors import (
     CosignRefused,
 )
 from kinko.ports import CoSignature, NemCoSignature
+from kinko.safeload import loads_json
 
 __all__ = ["HttpCosigner"]
 
@@ -107,16 +110,27 @@ class HttpCosigner:
         headers = {"Authorization": f"Bearer {self.__token}", "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
+        whole = 3 * self.timeout  # the whole exchange, however the answer trickles in
         for attempt in (1, 2):  # a kept-alive connection the server closed: once more
             conn = self._connection()
+            deadline: Deadline | None = None
             try:
+                if conn.sock is None:
+                    conn.connect()
+                deadline = cut_at(conn.sock, whole)
                 conn.request(method, path, body=body, headers=headers)
                 answer = conn.getresponse()
                 raw = answer.read(_MAX_ANSWER + 1)
                 status = answer.status
+                deadline.cancel()
+                if deadline.passed:  # what was read by then may look whole: it is not
+                    raise TimeoutError
                 break
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
+                if deadline is not None and deadline.passed:
+                    raise CosignerUnavailable(f"the co-signer at {self.url} did not answer "
+                                              f"within {whole:g} s") from None
                 if attempt == 2 or isinstance(exc, TimeoutError | socket.timeout):
                     raise CosignerUnavailable(f"the co-signer at {self.url} did not answer: "
                                               f"{type(exc).__name__}") from None
@@ -124,11 +138,12 @@ class HttpCosigner:
             self.close()
             raise CosignerUnavailable(f"the co-signer at {self.url} answered more than "
                                       f"{_MAX_ANSWER} bytes")
-        try:
-            return status, json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        try:  # bounded depth, no key twice, never a float
+            return status, loads_json(raw, "answer", max_bytes=_MAX_ANSWER)
+        except BadInput as exc:
             raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status} "
-                                      "with something that is not JSON") from None
+                                      f"with something that is not JSON kinko reads: "
+                                      f"{exc.message[:200]}") from None
 
     def info(self) -> dict[str, Any]:
         """The co-signer's address, chain, key storage and log head."""

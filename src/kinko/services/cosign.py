@@ -40,6 +40,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from kinko.deadline import opener
 from kinko.domain.cosign import (
     CosignPolicy,
     CosignRequest,
@@ -518,6 +519,8 @@ class WebhookSink:
         self.__secret = secret
         self.clock = clock
         self.timeout = timeout
+        # each delivery whole within three time-outs, however the receiver answers
+        self._opener = opener(3 * timeout)
 
     def __repr__(self) -> str:  # never the secret
         return f"WebhookSink({self.url!r})"
@@ -530,7 +533,7 @@ class WebhookSink:
             "X-Kinko-Timestamp": str(stamp),
             "X-Kinko-Signature": sign_webhook(self.__secret, stamp, body)})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with self._opener.open(request, timeout=self.timeout) as answer:
                 status = int(answer.status)
         except urllib.error.HTTPError as exc:
             status = exc.code

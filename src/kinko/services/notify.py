@@ -9,8 +9,10 @@ once. The thread POSTs each queued alert as JSON with two headers::
 
 so the receiver can check it came from kinko and is fresh (the timestamp is signed too:
 a replayed old request is recognisable). A 2xx answer marks it sent; anything else (an
-error status, a refused connection, a timeout) is retried with exponential backoff from
-1 s up to 5 minutes, at most ``attempts`` times, then marked ``failed`` and logged. Queued
+error status, a refused connection, a timeout; a receiver still answering three time-outs
+after the connection was made is cut off: :mod:`kinko.deadline`) is retried with
+exponential backoff from 1 s up to 5 minutes, at most ``attempts`` times, then marked
+``failed`` and logged. Queued
 alerts survive a restart: a new ``Webhook`` delivers what the outbox still holds. The secret
 is never logged or stored.
 """
@@ -28,6 +30,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from kinko.deadline import opener
 from kinko.domain.messages import Message, msg
 from kinko.errors import ConfigError
 from kinko.i18n import ENGLISH
@@ -83,6 +86,8 @@ class Webhook:
         self._secret = secret
         self.attempts = attempts
         self.timeout = timeout
+        # each delivery whole within three time-outs, however the receiver answers
+        self._opener = opener(3 * timeout)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,7 +145,7 @@ class Webhook:
             "X-Kinko-Signature": sign_webhook(self._secret, timestamp, body)})
         error = None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with self._opener.open(request, timeout=self.timeout) as answer:
                 status = int(answer.status)
         except urllib.error.HTTPError as exc:
             status, error = exc.code, f"HTTP {exc.code}"
