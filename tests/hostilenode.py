@@ -5,6 +5,7 @@ with whatever the test chooses (bytes, pace, size): for the adapters' hostile-no
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,9 @@ class Node:
         self.status = 200
         self.body: bytes | Body = b"{}"
         self.asked = 0
+        # seconds between the bytes of a status line and headers that would take 400 such
+        # pauses (each byte before a read times out); None: the head at once
+        self.head_pace: float | None = None
         node = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,10 +49,16 @@ class Node:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                self.send_response(node.status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
                 try:
+                    if node.head_pace is not None:
+                        for byte in (b"HTTP/1.0 200 OK\r\nX-Slow: " + b"a" * 400 + b"\r\n\r\n"):
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(node.head_pace)
+                    else:
+                        self.send_response(node.status)
+                        self.send_header("Content-Type", "application/json")
+                        self.end_headers()
                     if callable(node.body):
                         node.body(self.wfile)
                     else:

@@ -104,6 +104,19 @@ def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize(("what", "read"), READS, ids=[w for w, _ in READS])
+def test_a_node_that_trickles_its_headers_is_given_up_within_the_time_out(
+        node: Node, what: str, read: Callable[[EvmChain], Any]) -> None:
+    """The status line and headers too: each byte before the read time-out, 40 s in all;
+    the answer's head has the same deadline as its body."""
+    node.head_pace = 0.1
+    node.body = envelope(b'"0x5"')
+    started = time.monotonic()
+    with pytest.raises(Transient, match=rf"node at {node.url} did not answer {what}"):
+        read(EvmChain.connect(node.url, timeout=0.5))
+    assert time.monotonic() - started < 3
+
+
 def test_a_node_that_stops_mid_answer_is_named_within_the_time_out(node: Node) -> None:
     def stall(out: Any) -> None:
         out.write(b'{"jsonrpc": "2.0", ')

@@ -75,6 +75,18 @@ def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(node: N
     assert time.monotonic() - started < 3
 
 
+def test_a_node_that_trickles_its_headers_is_given_up_within_the_time_out(
+        node: Node) -> None:
+    """The status line and headers too: each byte before the read time-out, 40 s in all;
+    the answer's head has the same deadline as its body."""
+    node.head_pace = 0.1
+    node.body = b'{"height": 5}'
+    started = time.monotonic()
+    with pytest.raises(Transient, match="did not answer the chain height"):
+        NisChain(node.url, name=CHAIN, timeout=0.5).head()
+    assert time.monotonic() - started < 3
+
+
 def test_an_answer_naming_a_key_twice_is_not_read_as_one_of_them(node: Node) -> None:
     node.body = b'{"height": 5, "height": 7}'
     with pytest.raises(Transient, match=r"the chain height.*'height' is given twice"):

@@ -28,6 +28,7 @@ are read as Decimal, never float. Nothing here retries or sleeps.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
@@ -39,6 +40,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3._utils.caching.caching_utils import generate_cache_key
 from web3._utils.http_session_manager import HTTPSessionManager
 from web3.exceptions import (
     ProviderConnectionError,
@@ -56,7 +58,7 @@ from kinko.chains.erc20 import (
     decode_approve,
     decode_transfer,
 )
-from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer
+from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer, timely_session
 from kinko.chains.safe_logs import (
     EVENT_TOPICS,
     EXEC_SELECTOR,
@@ -91,6 +93,17 @@ class _BoundedSessions(HTTPSessionManager):
     def __init__(self, deadline: float) -> None:
         super().__init__()
         self.deadline = deadline
+
+    def cache_and_return_session(self, endpoint_uri: Any, session: Any = None,
+                                 request_timeout: float | None = None) -> Any:
+        """web3's session for the endpoint (one per thread), made by
+        :func:`~kinko.chains.http_answer.timely_session`: an answer's head within the
+        deadline too."""
+        if session is None:
+            key = generate_cache_key(f"{threading.get_ident()}:{endpoint_uri}")
+            if self.session_cache.get_cache_entry(key) is None:
+                session = timely_session(self.deadline)
+        return super().cache_and_return_session(endpoint_uri, session, request_timeout)
 
     def make_post_request(self, endpoint_uri: Any, data: bytes | dict[str, Any],
                           **kwargs: Any) -> bytes:

@@ -10,6 +10,12 @@ most :data:`MAX_ANSWER_BYTES` and until a deadline for the whole answer, then pa
 :func:`~kinko.safeload.loads_json` (bounded depth, no key twice, fractions as Decimal,
 never float). What is not read is an :class:`UnreadAnswer`, which each adapter words as
 its own retried failure, naming the node and what it asked.
+
+The answer's head (status line and headers) has a deadline of its own: a node sending it a
+byte before each read times out would otherwise be waited for without end before the body
+is ever read. :func:`timely_session` is a ``requests`` session whose connections are cut
+off (:mod:`kinko.deadline`) when a head has not come within the deadline, which is then a
+``urllib3`` ``ProtocolError`` (a connection through a proxy is not cut).
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ import time
 from typing import Any
 
 import requests
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from kinko.deadline import cut_at
 from kinko.errors import BadInput
 from kinko.safeload import MAX_DOCUMENT_BYTES, loads_json
 
-__all__ = ["MAX_ANSWER_BYTES", "UnreadAnswer", "parse_answer", "read_answer"]
+__all__ = ["MAX_ANSWER_BYTES", "UnreadAnswer", "parse_answer", "read_answer", "timely_session"]
 
 MAX_ANSWER_BYTES = MAX_DOCUMENT_BYTES
 """The most of one answer kinko reads (16 MiB: ten full NIS1 blocks are a few, a full
@@ -73,3 +83,54 @@ def parse_answer(raw: bytes, status: int | None = None) -> Any:
         http = "" if status is None else f" (HTTP {status})"
         raise UnreadAnswer(f"something that is not JSON kinko reads{http}: "
                            f"{exc.message}") from None
+
+
+class _HeadInTime:
+    """A ``urllib3`` connection whose answers' heads come within ``head_seconds`` (the
+    session's; set by :func:`timely_session`) of the request, or it is cut off."""
+
+    head_seconds = 30.0
+    sock: Any
+
+    def getresponse(self) -> Any:
+        deadline = cut_at(self.sock, self.head_seconds) if self.sock is not None else None
+        try:
+            answer = super().getresponse()  # type: ignore[misc]
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+        if deadline is not None and deadline.passed:  # a head cut off may look whole
+            answer.close()
+            raise urllib3.exceptions.ProtocolError(
+                f"no answer within {self.head_seconds:g} s")
+        return answer
+
+
+def timely_session(head_seconds: float) -> requests.Session:
+    """A ``requests`` session whose answers' heads (status and headers) must come within
+    ``head_seconds`` of each request (see the module docstring)."""
+
+    class Http(_HeadInTime, HTTPConnection):
+        pass
+
+    class Https(_HeadInTime, HTTPSConnection):
+        pass
+
+    Http.head_seconds = Https.head_seconds = head_seconds
+
+    class HttpPool(HTTPConnectionPool):
+        ConnectionCls = Http
+
+    class HttpsPool(HTTPSConnectionPool):
+        ConnectionCls = Https
+
+    class Adapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+
+    session = requests.Session()
+    adapter = Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -69,7 +69,7 @@ import requests
 import urllib3
 
 from kinko.chains.evm import Transient
-from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer
+from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer, timely_session
 from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
 from kinko.chains.retry import Retrying
 from kinko.domain.addresses import canonical_address
@@ -275,7 +275,7 @@ class NisChain:
         self.timeout = timeout  # for each connection and each read
         self.deadline = 3 * timeout if deadline is None else deadline  # for a whole answer
         self.accounts = tuple(canonical_address(a, name) for a in accounts)
-        self._http = session or requests.Session()
+        self._http = session or timely_session(self.deadline)
         self._definitions: dict[str, MosaicDefinition] = {}
 
     # ------------------------------------------------------------------ transport
