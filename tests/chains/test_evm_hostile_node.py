@@ -179,3 +179,34 @@ def test_an_answer_of_the_wrong_shape_is_named_in_a_few_words_not_echoed_whole(
             with pytest.raises(ChainRejected, match=rf"node at {node.url} ") as caught:
                 read()
             assert len(str(caught.value)) < 500, str(caught.value)[:300]
+
+
+@pytest.mark.parametrize("block", [
+    b'{"number": "0x5", "hash": "0xab", "parentHash": "0xcd"}',  # no transactions
+    b'{"number": "0x5", "hash": "0xab", "parentHash": "0xcd", "timestamp": "0x1", '
+    b'"transactions": [{"hash": "0x01"}]}',  # a transaction without its fields
+    b'{"number": 5, "hash": "0xab", "parentHash": "0xcd", "timestamp": "0x1", '
+    b'"transactions": []}',  # a number where a quantity's text goes
+    b'{"number": "0x5", "hash": ["0xab"], "parentHash": "0xcd", "timestamp": "0x1", '
+    b'"transactions": [], "logs": 1}',
+], ids=["no transactions", "a transaction without fields", "a bare number", "a list hash"])
+def test_a_block_missing_a_field_or_of_the_wrong_kind_is_refused_by_name(
+        node: Node, block: bytes) -> None:
+    """What the node answered is read field by field: one missing or of another kind is the
+    node's answer refused, naming the node and the block, never a KeyError out of kinko
+    (the watch would stop)."""
+    logs = b'[{"blockHash": "0xab", "address": "0x' + b"11" * 20 + b'", "topics": 5}]'
+    node.body = batch(block, logs)
+    with pytest.raises(ChainRejected, match=rf"node at {node.url} answered block 5 in a "
+                                            "shape that is not Ethereum's"):
+        EvmChain.connect(node.url).block(5)
+
+
+def test_a_mempool_or_receipts_of_the_wrong_shape_are_refused_by_name(node: Node) -> None:
+    chain = EvmChain.connect(node.url)
+    node.body = envelope(b'{"pending": {"0x11": {"0": {"hash": "0x01"}}}}')
+    with pytest.raises(ChainRejected, match="answered the pending transactions in a shape"):
+        chain.mempool()
+    node.body = batch(b'{"blockNumber": "0x5"}')
+    with pytest.raises(ChainRejected, match="answered receipts in a shape"):
+        chain.receipts(["0x" + "ab" * 32])

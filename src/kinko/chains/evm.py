@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import requests
 import urllib3
@@ -157,6 +157,34 @@ def _0x(value: Any) -> str:
 def _int(value: Any) -> int:
     """A JSON-RPC quantity (0x-hex text) or an integer web3 already formatted."""
     return value if isinstance(value, int) else int(value, 16)
+
+
+_P = ParamSpec("_P")
+# what reading an answer of the wrong shape raises: a field missing, a list for a text ...
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def _shaped(what: str) -> Callable[[Callable[Concatenate[Any, _P], T]],
+                                   Callable[Concatenate[Any, _P], T]]:
+    """A reading method of :class:`EvmChain` that parses what the node answered: a field
+    missing or of the wrong kind there is the answer refused
+    (:class:`~kinko.errors.ChainRejected` naming the node and ``what`` was asked,
+    formatted with the method's arguments), never a ``KeyError`` out of kinko."""
+    def wrap(method: Callable[Concatenate[Any, _P], T]) -> Callable[Concatenate[Any, _P], T]:
+        def read(self: Any, /, *args: _P.args, **kwargs: _P.kwargs) -> T:
+            try:
+                return method(self, *args, **kwargs)
+            except _SHAPE_ERRORS as exc:
+                try:
+                    asked = what.format(*args)
+                except (IndexError, KeyError):  # called with keywords: the words alone
+                    asked = what.partition(" {")[0]
+                raise ChainRejected(f"{self.label} answered {asked} in a shape that is not "
+                                    f"Ethereum's: {_brief(repr(exc))}") from None
+        read.__name__, read.__qualname__ = method.__name__, method.__qualname__
+        read.__doc__ = method.__doc__
+        return read
+    return wrap
 
 
 def _order(transfer: Transfer) -> tuple[int, int]:
@@ -318,6 +346,7 @@ class EvmChain:
     def head(self) -> int:
         return int(self._call(lambda: self._eth.block_number, "the head block number"))
 
+    @_shaped("block {0}")
     def block(self, number: int) -> Block:
         if self._batch:  # a JSON-RPC node: read the raw answer, skip web3's formatters
             return self._raw_block(number)
@@ -365,6 +394,7 @@ class EvmChain:
             raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}")
         return answer.get("result")
 
+    @_shaped("block {0}")
     def block_and_states(self, number: int, addresses: Sequence[str], tokens: Sequence[str]
                          ) -> tuple[Block, dict[str, AccountState]]:
         """Block ``number`` and what ``addresses`` hold after it (:meth:`states`): over
@@ -425,6 +455,7 @@ class EvmChain:
         ``log_index`` -1. ``()`` if the node does not show its mempool (eth-tester)."""
         return self.mempool().transfers
 
+    @_shaped("the pending transactions")
     def mempool(self) -> Block:
         """The node's mempool as a block numbered -1: its transfers (see :meth:`pending`),
         the EIP-7702 authorizations of its type-4 transactions and the allowances its
@@ -467,6 +498,7 @@ class EvmChain:
                                             granted[1]))
         return Block(-1, "", "", 0, tuple(out), tuple(authorizations), tuple(allowances))
 
+    @_shaped("the pending transactions")
     def pending_calls(self, to: Sequence[str]) -> list[dict[str, Any]]:
         """The transactions to the contracts ``to`` waiting in the node's mempool, each as
         ``{"tx_hash", "sender", "to", "nonce", "data" (bytes)}``; none when the node does not
@@ -501,6 +533,7 @@ class EvmChain:
                   for safe in sorted({str(c["to"]).lower() for c in calls})}
         return decode_executions(calls, self.fee_params()[0], nonces)
 
+    @_shaped("transaction {0}")
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """What the node knows of a transaction: ``{"sender", "nonce", "gas_price" (the
         most it pays per gas), "block" (None while pending)}``; None if it does not know it
@@ -518,6 +551,7 @@ class EvmChain:
         return {"sender": _address(str(raw["from"])), "nonce": int(raw["nonce"]),
                 "gas_price": int(price), "block": raw.get("blockNumber")}
 
+    @_shaped("receipts")
     def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
         """The receipts of mined transactions among ``tx_hashes`` (lower-case hash →
         receipt), batched over JSON-RPC; a transaction not mined is left out."""
@@ -544,6 +578,7 @@ class EvmChain:
                                      * _int(raw.get("effectiveGasPrice") or "0x0"))
         return out
 
+    @_shaped("the approvals granted by {0}")
     def allowances(self, owner: str, tokens: Sequence[str], from_block: int = 0
                    ) -> list[tuple[str, str, int]]:
         """The allowances ``owner`` has open on ``tokens``: (token, spender, amount) for
@@ -568,6 +603,7 @@ class EvmChain:
                 for (token, spender), word in zip(pairs, words, strict=True)
                 if len(word) >= 32 and int.from_bytes(word[-32:], "big") > 0]
 
+    @_shaped("the state of addresses at block {2}")
     def states(self, addresses: Sequence[str], tokens: Sequence[str], block: int
                ) -> dict[str, AccountState]:
         """What each address holds at ``block``: native balance, nonce, code and the
@@ -690,6 +726,7 @@ class EvmChain:
         gas_price = int(self._call(lambda: self._eth.gas_price, "the gas price"))
         return chain_id, gas_price
 
+    @_shaped("the receipt of {0}")
     def receipt(self, tx_hash: str) -> Receipt | None:
         def fetch() -> Any:
             try:
