@@ -19,6 +19,7 @@ from nis1double import PRIVATE, Nis1Double
 from kinko.chains.evm import Transient
 from kinko.chains.nem import NemKey, transfer
 from kinko.chains.nis1 import NisChain
+from kinko.errors import BadInput, ChainRejected
 
 CHAIN = "nem-testnet"
 
@@ -203,3 +204,24 @@ def test_a_network_id_beyond_one_byte_is_no_network(node: Node) -> None:
         node.body = json.dumps({"metaData": {"networkId": value}}).encode()
         with pytest.raises(Transient, match=f"networkId is not a network's byte \\({value}\\)"):
             chain.caip2()
+
+
+def test_a_route_the_node_does_not_serve_is_not_read_as_nothing_there(node: Node) -> None:
+    """A 404 for a path the node does not serve (a URL with a wrong prefix, a proxy in
+    front of it) said "no such transaction" and "no such mosaic": a withdrawal sent would
+    never be seen mined. Only NIS1's own word that it does not have the thing is."""
+    chain = NisChain(node.url, name=CHAIN, timeout=2)
+    node.status = 404
+    node.body = b'{"error": "Not Found", "status": 404, "message": "No message available"}'
+    with pytest.raises(ChainRejected, match=r"refused transaction .*: HTTP 404"):
+        chain.receipt("ab" * 32)
+    node.body = b"<html><body>404 Not Found</body></html>"
+    with pytest.raises(Transient, match=r"not JSON kinko reads.*HTTP 404"):
+        chain.receipt("ab" * 32)
+    node.body = b'{"error": "Not Found", "status": 404, "message": "namespace acme unknown"}'
+    with pytest.raises(BadInput, match="unknown mosaic"):
+        chain.mosaic_definition("acme:coin")
+    node.status = 400
+    node.body = (b'{"error": "Bad Request", "status": 400, "message": "Neither transaction '
+                 b'id was given nor hash was found"}')
+    assert chain.receipt("ab" * 32) is None

@@ -292,8 +292,6 @@ class NisChain:
                 status = answer.status_code
                 if status == 429 or status >= 500:
                     raise Transient(f"{self.label} answered HTTP {status} to {what}")
-                if missing_ok and status == 404:
-                    return None
                 raw = read_answer(answer, until, self.deadline)
             data = parse_answer(raw, status)
         except UnreadAnswer as exc:
@@ -303,7 +301,11 @@ class NisChain:
                             ) from None
         if status >= 400:
             message = data.get("message") if isinstance(data, dict) else None
-            if missing_ok and "found" in str(message).lower():  # NIS1: "... not found"
+            # NIS1 says what it does not have in its error object ("... was found", "...
+            # unknown"); anything else (a route it does not serve: a wrong URL, a proxy)
+            # is a refusal, never read as "not there"
+            if missing_ok and isinstance(message, str) and any(
+                    word in message.lower() for word in ("found", "unknown")):
                 return None
             raise ChainRejected(f"{self.label} refused {what}: HTTP {status} "
                                 f"{str(message)[:200]}", node=self.url)
