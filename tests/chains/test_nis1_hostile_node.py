@@ -172,7 +172,7 @@ def test_a_block_listing_one_transaction_twice_is_not_two_deposits() -> None:
         double.close()
 
 
-def _definition(supply: str, divisibility: str) -> bytes:
+def _definition(supply: str, divisibility: Any) -> bytes:
     return json.dumps({"data": [{"meta": {"id": 1}, "mosaic": {
         "id": {"namespaceId": "kinko", "name": "tag"}, "levy": {},
         "properties": [{"name": "divisibility", "value": divisibility},
@@ -191,6 +191,19 @@ def test_a_mosaic_of_more_units_than_nis1_allows_is_not_defined(node: Node) -> N
             chain.mosaic("kinko:tag")
     node.body = _definition("9000000000", "6")
     assert chain.mosaic("kinko:tag").supply == 9_000_000_000
+
+
+def test_a_mosaic_property_that_is_not_a_whole_number_is_not_rounded(node: Node) -> None:
+    """A divisibility sent as the number 6.5 was read as 6 (and "٦" as 6): a mosaic's
+    amounts would then be shown and compared in the wrong unit."""
+    chain = NisChain(node.url, name=CHAIN)
+    for supply, places in (("1000", "6.5"), ("1000", 6.5), ("1000", "\u0666"),
+                           ("1000", " 6"), ("1e3", "0"), ("-5", "0"), ("1000", "7")):
+        node.body = _definition(supply, places)
+        with pytest.raises(Transient, match="lacks initialSupply or divisibility"):
+            chain.mosaic("kinko:tag")
+    node.body = _definition("1000", "3")
+    assert chain.mosaic("kinko:tag").divisibility == 3
 
 
 def test_a_network_id_beyond_one_byte_is_no_network(node: Node) -> None:

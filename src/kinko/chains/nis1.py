@@ -86,6 +86,7 @@ from kinko.domain.nem import (
 )
 from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
+from kinko.safeload import whole_number
 
 __all__ = ["NisChain", "connect", "definitions", "read_transfers"]
 
@@ -235,12 +236,14 @@ def definitions(page: Any, chain: str) -> dict[str, MosaicDefinition]:
         props: dict[Any, Any] = {p.get("name"): p.get("value") for p in _list(
             _get(definition, "properties", where), f"{where}.properties")
             if isinstance(p, Mapping)}
-        try:
-            supply, places = int(props["initialSupply"]), int(props["divisibility"])
-            if supply < 0 or not 0 <= places <= 6:
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            raise Shape(f"{where}.properties lacks initialSupply or divisibility") from None
+        # NIS1 writes them as text of digits: anything else ("6.5", " 6", "٦", a
+        # fraction) is not read as some whole number near it
+        supply, places = (whole_number(p, digits=4_300) if isinstance(p, str) and p == p.strip()
+                          else None
+                          for p in (props.get("initialSupply"), props.get("divisibility")))
+        if supply is None or places is None or not 0 <= places <= 6:
+            raise Shape(f"{where}.properties lacks initialSupply or divisibility (whole "
+                        "numbers as text; divisibility 0-6)")
         if supply * 10 ** places > MOSAIC_MOST:
             raise Shape(f"{where}.properties: a supply of {str(supply)[:40]} with "
                         f"divisibility {places} is more than {MOSAIC_MOST:,} units, the most "
