@@ -68,6 +68,10 @@ def test_snapshot_and_verify(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert code == 0, text
     assert "XEM 10.5" in text and "JPY 30000" in text
     assert "  XEM 10.500001 (6 decimals, chain nem)" in text  # the committed total
+    for spelled in (root["root_hash"].upper(), "0x" + root["root_hash"]):  # as copied
+        code, said, _ = cli("reserves", "verify", str(out / "proofs" / "C1.json"),
+                            "--root", spelled)
+        assert code == 0 and said == text, said
     # the copied standalone verifier, run as a customer would
     run = subprocess.run([sys.executable, str(out / "verify_proof.py"),
                           str(out / "proofs" / "C3.json"), root["root_hash"], "--customer", "C3"],

@@ -132,15 +132,22 @@ def verify(
     print("\n".join(lines))
 
 
-def _is_hash(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+def _root_hash(text: str) -> str | None:
+    """``--root`` as a root hash (64 hex digits in either case, ``0x`` or not), in lower
+    case; None when it is not one (a file's path), or names a file that exists."""
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    if len(digits) != 64 or not all(c in "0123456789abcdefABCDEF" for c in digits) \
+            or Path(text).exists():
+        return None
+    return digits.lower()
 
 
 def _verify_kinko(proof: Path, root: str, customer: str | None) -> list[str]:
-    if _is_hash(root) and not Path(root).exists():
+    root_hash = _root_hash(root)
+    if root_hash is not None:
         doc = svc.read_json(proof, "proof")
         refuse_foreign(doc, str(proof), "kinko")
-        checked = verify_proof(doc, bytes.fromhex(root), customer=customer)
+        checked = verify_proof(doc, bytes.fromhex(root_hash), customer=customer)
     else:
         checked = svc.verify_files(proof, Path(root), customer)
     return counted(checked, speech())
@@ -190,8 +197,9 @@ def _verify_okx(proof: Path, root: str) -> list[str]:
         from kinko.domain.okx import verify_okx_file
     except ImportError:
         raise ConfigError("the OKX v1 verifier (kinko.domain.okx) is missing") from None
-    if _is_hash(root) and not Path(root).exists():
-        published: dict[str, object] = {"root_hash": root}
+    root_hash = _root_hash(root)
+    if root_hash is not None:
+        published: dict[str, object] = {"root_hash": root_hash}
     else:
         doc = svc.read_json(Path(root), "root")
         if not isinstance(doc, dict) or doc.get("format") != "okx-v1":
