@@ -13,7 +13,7 @@ import pytest
 from conftest import new_pg_url
 from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound, ProgrammingError
 
 from kinko.errors import KinkoError
 from kinko.store import SqlStore, open_store
@@ -124,9 +124,12 @@ def pg_store(pg: Any) -> Iterator[SqlStore]:
 @pytest.fixture
 def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What psycopg sends and then waits for the server's answer to, in order: a command
-    of the connection's own (a BEGIN, a COMMIT), a statement, a pipeline's sync."""
+    of the connection's own (a BEGIN, a COMMIT), a statement, a pipeline's sync; a
+    pipeline of libpq's that kinko drives itself (``_round_trip``) is a pipeline too."""
     from psycopg import _cursor_base, generators
     from psycopg._pipeline_base import BasePipeline
+
+    from kinko.store import driver
 
     seen: list[str] = []
 
@@ -140,6 +143,7 @@ def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(_cursor_base, "execute", counted(_cursor_base.execute, "statement"))
     monkeypatch.setattr(BasePipeline, "_sync_gen", counted(BasePipeline._sync_gen, "sync"))
     monkeypatch.setattr(BasePipeline, "_exit_gen", counted(BasePipeline._exit_gen, "pipeline"))
+    monkeypatch.setattr(driver, "_round_trip", counted(driver._round_trip, "pipeline"))
     return seen
 
 
@@ -251,3 +255,64 @@ def test_a_statement_planned_each_time_is_never_prepared(pg_store: SqlStore) -> 
             run(u.conn, sql, ("api_keys",))
         assert run(u.conn, "SELECT count(*) FROM pg_prepared_statements WHERE "
                    "statement LIKE 'SELECT count(*) FROM stamps%%'").scalar() == 1
+
+
+def _with_held(u: Any, sql: str, params: Any = (), *, planned: bool = False) -> Any:
+    """``sql`` run with a statement held before it: the direct pipeline's path."""
+    defer(u.conn, "SELECT 1")
+    return run(u.conn, sql, params, planned=planned)
+
+
+@pytest.mark.slow
+def test_the_direct_pipeline_reads_and_prepares_as_psycopg(pg_store: SqlStore) -> None:
+    """PostgreSQL: a statement sent with what is held goes through libpq's pipeline
+    directly (one round trip, without psycopg's per-statement costs): its rows and count
+    are read as psycopg reads them (types, NULL, arrays, no rows), it is prepared as
+    psycopg prepares it (in psycopg's own books: not when ``planned``), and a rollback to a
+    savepoint, after which psycopg deallocates every prepared statement, leaves nothing
+    stale."""
+    from decimal import Decimal
+
+    sql = "SELECT name, n, %s::numeric, %s::text[] FROM stamps WHERE name = %s"
+    counted = "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s"
+    with pg_store.unit(write=False) as u:
+        for _ in range(8):
+            got = _with_held(u, sql, (Decimal("1.5"), ["a", None], "api_keys"))
+            assert [tuple(r) for r in got] == [("api_keys", got.rows[0][1], Decimal("1.5"),
+                                               ["a", None])]
+            assert got.rowcount == 1
+        none = _with_held(u, "SELECT n FROM stamps WHERE name = %s", ("nobody",))
+        assert (none.rows, none.rowcount) == ([], 0)
+        assert run(u.conn, counted, ("SELECT name, n, $1::numeric%",)).scalar() == 1
+        for _ in range(8):
+            _with_held(u, "SELECT n + 0 FROM stamps WHERE name = %s", ("api_keys",),
+                       planned=True)
+        assert run(u.conn, counted, ("SELECT n + 0%",)).scalar() == 0
+    with pg_store.unit() as u:  # a rollback to a savepoint: psycopg then deallocates all
+        for _ in range(8):
+            assert len(_with_held(u, sql, (Decimal(1), [], "database")).rows) == 1
+        defer(u.conn, "SAVEPOINT back")
+        run(u.conn, "ROLLBACK TO SAVEPOINT back")
+        for _ in range(8):  # prepared again, after psycopg's deallocation, not before it
+            assert len(_with_held(u, sql, (Decimal(1), [], "database")).rows) == 1
+        run(u.conn, "SELECT 1")  # a statement of psycopg's own: its maintenance, if left
+        assert len(_with_held(u, sql, (Decimal(1), [], "database")).rows) == 1
+
+
+def test_the_direct_pipeline_names_what_failed_and_goes_on(pg_store: SqlStore) -> None:
+    """A held write that fails raises its own error (and the statement after it is not
+    run); a parameter no dumper takes is refused before anything is sent, and the
+    connection is left as it was (not in pipeline mode)."""
+    insert = "INSERT INTO stamps (name, n) VALUES (%s, %s)"
+    with pg_store.unit() as u:
+        run(u.conn, insert, ("p1", 1))
+    with pytest.raises(_Taken), pg_store.unit() as u:
+        defer(u.conn, insert, ("p1", 2), conflict=lambda why: _Taken(why))
+        run(u.conn, insert, ("p2", 1))
+    with pg_store.unit() as u:
+        with pytest.raises(ProgrammingError):
+            _with_held(u, "SELECT %s::text", (object(),))
+        assert u.conn.connection.dbapi_connection.pgconn.pipeline_status == 0  # type: ignore[union-attr]
+    with pg_store.unit(write=False) as u:
+        got = run(u.conn, "SELECT name FROM stamps WHERE name IN ('p1', 'p2')").all()
+        assert [tuple(r) for r in got] == [("p1",)]

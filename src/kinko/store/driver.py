@@ -14,14 +14,16 @@ statements go through SQLAlchemy instead, so every one of them is seen.
 
 :func:`defer` holds a statement whose rows nobody reads (a savepoint taken or released, a
 write whose result is not needed) until the next statement on the same connection, and
-sends them in one round trip (psycopg's pipeline mode: :class:`Cursor`, every PostgreSQL
-connection's cursor); under the writers' lock each round trip is time every other writer
-waits. Order is kept (a statement sent through SQLAlchemy sends what is held first), and a
-held write that fails raises from the statement it was sent with, or from :func:`flush`,
-which a write unit calls before it ends: its errors stay the unit's. A write unit followed
-by others in its transaction may leave its writes held instead (:func:`owned`): one that
-fails then raises :class:`Earlier` from the later statement, naming its unit, for the
-store to undo that unit alone. Before a commit
+sends them in one round trip (libpq's pipeline mode: through psycopg's pipeline by
+:class:`Cursor`, every PostgreSQL connection's cursor, for SQLAlchemy's statements; driven
+directly by :func:`run` and :func:`flush`, whose statements are the hot paths', at a fifth
+of the CPU: :func:`_round_trip`); under the writers' lock each round trip is time every
+other writer waits. Order is kept (a statement sent through SQLAlchemy sends what is held
+first), and a held write that fails raises from the statement it was sent with, or from
+:func:`flush`, which a write unit calls before it ends: its errors stay the unit's. A
+write unit followed by others in its transaction may leave its writes held instead
+(:func:`owned`): one that fails then raises :class:`Earlier` from the later statement,
+naming its unit, for the store to undo that unit alone. Before a commit
 (:func:`finish`), a savepoint's release still held is dropped (the commit does it); a
 connection put back in its pool holds nothing. A savepoint held and withdrawn before it
 was sent (:func:`withdraw`) costs nothing at all: a unit that failed before any statement
@@ -39,16 +41,26 @@ READ COMMITTED: a row lock first, then reads that see what the lock's holder com
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from typing import Any
 
 import psycopg
-from psycopg.adapt import PyFormat
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 from psycopg.types.array import ListDumper
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
 from kinko.errors import KinkoError
+
+try:  # psycopg's own conversion of a statement and its parameters (%s to $n, each dumped)
+    # and its books of prepared statements, for the direct pipeline (_round_trip)
+    from psycopg._preparing import Prepare
+    from psycopg._queries import PostgresQuery
+except ImportError:  # a psycopg without them: its own pipeline
+    PostgresQuery = None  # type: ignore[assignment,misc]
 
 __all__ = ["ArrayText", "Cursor", "Earlier", "Rows", "begin", "defer", "failed", "finish",
            "flush", "forget", "lost", "owned", "plain_arrays", "run", "run_all", "watched",
@@ -138,22 +150,115 @@ def _send(dbapi: Any, held: list[_Held], then: Callable[[], Any] | None = None) 
     except psycopg.Error as exc:
         for cursor, item in zip(cursors, held, strict=True):
             if cursor.pgresult is None:  # the first without a result is the one that failed
-                error: BaseException = exc
-                if item.conflict is not None and isinstance(exc, psycopg.IntegrityError):
-                    error = item.conflict(str(exc).splitlines()[0])
-                if item.owner is not None and not dbapi.broken:
-                    if error is exc:  # as SQLAlchemy would have raised it from the owner's flush
-                        error = DBAPIError.instance(item.sql, item.params, exc, psycopg.Error)
-                    earlier = Earlier(item.owner, error)
-                    dbapi.__dict__[_LOST] = earlier
-                    raise earlier from None
-                if error is not exc:
-                    raise error from None
+                _raise_held(dbapi, item, exc)
                 break
         raise
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+def _raise_held(dbapi: Any, item: _Held, exc: psycopg.Error) -> None:
+    """A held statement failed with ``exc``: raise what its failure means to the caller (its
+    own conflict error if it failed on a constraint and has one; :class:`Earlier` if a
+    finished part owns it), or return for ``exc`` itself to be raised."""
+    error: BaseException = exc
+    if item.conflict is not None and isinstance(exc, psycopg.IntegrityError):
+        error = item.conflict(str(exc).splitlines()[0])
+    if item.owner is not None and not dbapi.broken and not dbapi.closed:
+        if error is exc:  # as SQLAlchemy would have raised it from the owner's flush
+            error = DBAPIError.instance(item.sql, item.params, exc, psycopg.Error)
+        earlier = Earlier(item.owner, error)
+        dbapi.__dict__[_LOST] = earlier
+        raise earlier from None
+    if error is not exc:
+        raise error from None
+
+
+_TRANSFORMER = "kinko_transformer"  # attribute of a psycopg connection: (_round_trip)
+
+
+def _wait(pg: Any, events: int) -> None:
+    """Until the connection's socket is ready for ``events`` (``select.POLLIN``/``OUT``),
+    the thread's hold on the interpreter released meanwhile."""
+    poller = select.poll()
+    poller.register(pg.socket, events)
+    poller.poll()
+
+
+def _round_trip(dbapi: Any, items: Sequence[tuple[str, Any, bool]]) -> tuple[list[Any], int]:
+    """Each of ``items`` (text, parameters, ``planned``: never prepared) sent on the
+    connection in one round trip through libpq's pipeline mode directly, and their results
+    in order: psycopg's own pipeline costs about five times the CPU (a flush, a wait and a
+    result's processing for each statement), which a write unit pays under the writers'
+    lock. Statements are prepared as psycopg prepares them, in its own books (its
+    ``PrepareManager``: its maintenance, such as the ``DEALLOCATE ALL`` it sends after a
+    rollback, goes first). Returns the results of the items before the first that failed,
+    that one's (its error), and its index (``len(items)``: none failed); the items after it
+    were not run."""
+    tx = dbapi.__dict__.get(_TRANSFORMER)
+    if tx is None:
+        tx = dbapi.__dict__[_TRANSFORMER] = Transformer(dbapi)
+    pg = dbapi.pgconn
+    books = dbapi._prepared
+    converted = []  # all parameters dumped before anything is sent (one may be refused)
+    for sql, params, planned in items:
+        query = PostgresQuery(tx)
+        query.convert(sql, params)
+        converted.append((query, planned))
+    # per command sent: the item it is for (None: psycopg's maintenance), and for an
+    # execution what psycopg's books check its result with (else None)
+    commands: list[tuple[int | None, bool, Any]] = []
+    pg.enter_pipeline_mode()
+    try:
+        while books._to_flush:
+            name = books._to_flush.popleft()
+            pg.send_query_params(b"DEALLOCATE ALL" if name is None else b"DEALLOCATE " + name,
+                                 None)
+            commands.append((None, False, None))
+        for i, (query, planned) in enumerate(converted):
+            prep, name = books.get(query, False if planned else None)
+            if prep is Prepare.SHOULD:
+                pg.send_prepare(name, query.query, param_types=query.types)
+                commands.append((i, False, None))
+            if prep is Prepare.NO:
+                pg.send_query_params(query.query, query.params, param_types=query.types,
+                                     param_formats=query.formats)
+            else:
+                pg.send_query_prepared(name, query.params, param_formats=query.formats)
+            key = books.maybe_add_to_cache(query, prep, name)
+            commands.append((i, True, None if key is None else (key, prep, name)))
+        pg.pipeline_sync()
+        while pg.flush():
+            _wait(pg, select.POLLOUT)
+        results: list[Any] = []
+        failed = len(items)
+        for item, executes, check in commands:
+            result = _next_result(pg)
+            while _next_result(pg) is not None:  # each command's results end with a None
+                pass
+            if check is not None:  # not prepared unless it ran (else forgotten)
+                books.validate(*check, [result])
+            if result.status == pq.ExecStatus.FATAL_ERROR and failed == len(items):
+                failed = 0 if item is None else item  # maintenance: before the first
+                results = [*results[:failed], result]  # its error
+            elif executes and failed == len(items):
+                results.append(result)
+        while _next_result(pg).status != pq.ExecStatus.PIPELINE_SYNC:
+            pass
+        return results, failed
+    finally:
+        with suppress(psycopg.Error):
+            pg.exit_pipeline_mode()
+
+
+def _next_result(pg: Any) -> Any:
+    """The connection's next result (None: the end of a statement's), waiting for it with
+    the interpreter released."""
+    while pg.is_busy():
+        _wait(pg, select.POLLIN)
+        pg.consume_input()
+    return pg.get_result()
 
 
 class Cursor(psycopg.Cursor[Any]):
@@ -280,12 +385,41 @@ def flush(conn: Connection) -> None:
     if not held:
         return
     try:
-        _send(dbapi, held)
+        if PostgresQuery is None:
+            _send(dbapi, held)
+        else:
+            _sent_with(dbapi, held, None)
     except (KinkoError, Earlier):  # a held statement's own conflict error, or a finished part's
         raise
     except BaseException as exc:
         conn._handle_dbapi_exception(exc, held[-1].sql, held[-1].params, None, None)
         raise  # not reached: the handling above raises
+
+
+def _sent_with(dbapi: Any, held: list[_Held], last: tuple[str, Any, bool] | None
+               ) -> Rows | None:
+    """The held statements and ``last`` (text, parameters, ``planned``) in one round trip
+    (:func:`_round_trip`), and the rows ``last`` returned. A held statement that fails
+    raises as :func:`_raise_held` says (else the driver's error), and so does ``last``."""
+    items = [(item.sql, item.params, False) for item in held]
+    if last is not None:
+        items.append(last)
+    results, failed = _round_trip(dbapi, items)
+    if failed < len(items):
+        exc = psycopg.errors.error_from_result(results[failed], encoding=dbapi.info.encoding)
+        if failed < len(held):
+            _raise_held(dbapi, held[failed], exc)
+        raise exc
+    if last is None:
+        return None
+    result = results[-1]
+    rows: list[Any] = []
+    if result.status == pq.ExecStatus.TUPLES_OK:
+        tx = dbapi.__dict__[_TRANSFORMER]
+        tx.set_pgresult(result)
+        rows = tx.load_rows(0, result.ntuples, tuple)
+    count = result.command_tuples
+    return Rows(rows, -1 if count is None else count)
 
 
 def finish(conn: Connection) -> None:
@@ -366,6 +500,19 @@ def run(conn: Connection, sql: str, params: Any = (), *, planned: bool = False) 
     if watched(conn) or (many and not params):
         result = conn.exec_driver_sql(sql, params)
         return Rows(result.all() if result.returns_rows else [], result.rowcount)
+    if not many and PostgresQuery is not None and conn.dialect.name == "postgresql":
+        dbapi = _driver(conn)
+        held: list[_Held] | None = dbapi.__dict__.pop(_HELD, None)
+        if held:  # with what is held, in one round trip of libpq's pipeline directly
+            try:
+                sent = _sent_with(dbapi, held, (sql, params, planned))
+                assert sent is not None
+                return sent
+            except (KinkoError, Earlier):  # a statement held before this one failed
+                raise
+            except BaseException as exc:
+                conn._handle_dbapi_exception(exc, sql, params, None, None)
+                raise  # not reached: the handling above raises
     cursor = _driver(conn).cursor()
     try:
         if many:
