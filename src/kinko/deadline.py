@@ -96,26 +96,28 @@ def cut_at(sock: socket.socket, seconds: float) -> Deadline:
     return deadline
 
 
-class _HTTP(http.client.HTTPConnection):
+class _CutOff:
+    """An HTTP connection whose deadline is armed as it is made (see :func:`opener`), and
+    kept in ``made``."""
+
+    sock: Any
+
     def __init__(self, *args: Any, whole: float, made: list[Deadline], **kwargs: Any
                  ) -> None:
         super().__init__(*args, **kwargs)
         self._whole, self._made = whole, made
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self._made.append(cut_at(self.sock, self._whole))
 
 
-class _HTTPS(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, whole: float, made: list[Deadline], **kwargs: Any
-                 ) -> None:
-        super().__init__(*args, **kwargs)
-        self._whole, self._made = whole, made
+class _HTTP(_CutOff, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self._made.append(cut_at(self.sock, self._whole))
+
+class _HTTPS(_CutOff, http.client.HTTPSConnection):
+    pass
 
 
 def _opened(open_: Callable[[list[Deadline]], http.client.HTTPResponse], whole: float

@@ -445,6 +445,14 @@ def _first_then_bad(store: SqlStore, unit: Callable[[str], None], entered: threa
     return first, bad
 
 
+def _then(unit: Callable[[str], None], name: str, *started: threading.Thread) -> None:
+    """Unit ``name`` started behind the units ``started``; once all of them ended."""
+    later = threading.Thread(target=unit, args=(name,))
+    later.start()
+    for t in (*started, later):
+        t.join(60)
+
+
 def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
         ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A unit's writes left held for the unit behind it, which then fails before any
@@ -472,11 +480,7 @@ def test_a_held_write_that_fails_at_the_commit_is_its_units_alone(
         except RuntimeError:
             outcomes[name] = "refused"
 
-    first, bad = _first_then_bad(store, unit, entered, release, inside)
-    early = threading.Thread(target=unit, args=("early",))
-    early.start()
-    for t in (first, bad, early):
-        t.join(60)
+    _then(unit, "early", *_first_then_bad(store, unit, entered, release, inside))
     assert outcomes == {"first": "ok", "bad": "taken", "early": "refused"}
     assert ledger.balance("customer:a", "XEM") == 1000 - 1
     with store.reader() as tx:
@@ -549,11 +553,7 @@ def test_what_an_undone_unit_handed_on_is_not_seen(ledger: Ledger, store: SqlSto
         except _Taken:
             outcomes[name] = "undone"
 
-    first, bad = _first_then_bad(store, unit, entered, release, inside)
-    after = threading.Thread(target=unit, args=("after",))
-    after.start()
-    for t in (first, bad, after):
-        t.join(60)
+    _then(unit, "after", *_first_then_bad(store, unit, entered, release, inside))
     assert outcomes == {"first": "ok", "bad": "undone", "after": "ok"}
     assert seen["bad"] == ["first"]
     assert seen["after"] == []  # "first"'s went with "bad"'s: nothing is kept of it
