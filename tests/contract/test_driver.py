@@ -13,7 +13,13 @@ import pytest
 from conftest import new_pg_url
 from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound, ProgrammingError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    MultipleResultsFound,
+    NoResultFound,
+    ProgrammingError,
+)
 
 from kinko.errors import KinkoError
 from kinko.store import SqlStore, open_store
@@ -226,6 +232,11 @@ def test_list_parameters_reach_postgresql_as_they_were(pg_store: SqlStore) -> No
         assert written.get_dumper(["a", None, 1], PyFormat.AUTO).dump(["a", None, 1]) == (
             b'{"a",NULL,1}')  # kinko's literal: psycopg's own writes {a,NULL,1}
         assert run(u.conn, "SELECT %s::text[]", (awkward,)).scalar() == awkward
+        texts = [a for a in awkward if a is not None]  # all text: joined and split at once
+        assert run(u.conn, "SELECT %s::text[]", (texts,)).scalar() == texts
+        assert run(u.conn, "SELECT %s::text[]", ([""],)).scalar() == [""]
+        assert run(u.conn, "SELECT %s::bigint[]", ([1, -2, 2**62],)).scalar() == [
+            1, -2, 2**62]
         assert run(u.conn, "SELECT %s::bigint[]", ([1, -2, None, 2**62],)).scalar() == [
             1, -2, None, 2**62]
         assert run(u.conn, "SELECT x FROM unnest(%s::text[], %s::bigint[]) AS u(x, y) "
@@ -237,6 +248,8 @@ def test_list_parameters_reach_postgresql_as_they_were(pg_store: SqlStore) -> No
         assert run(u.conn, "SELECT %s::numeric[]", ([Decimal("1.5"), None],)).scalar() == [
             Decimal("1.5"), None]
         assert run(u.conn, "SELECT %s::bool[]", ([True, False],)).scalar() == [True, False]
+    with pg_store.unit(write=False) as u, pytest.raises(DataError):  # refused, not split
+        run(u.conn, "SELECT %s::text[]", (["a\x00b", "c"],))
 
 
 @pytest.mark.slow
