@@ -297,7 +297,58 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The seventh round (2026-12-06, late afternoon): a known customer reads nothing first
+NOTES = """### The eighth round (2026-12-06, evening): libpq's pipeline driven directly
+
+- **What moved**, each measured interleaved with the code before it (PostgreSQL, one
+  worker, 15 s a figure):
+  - **The holds' earliest expiry.** Each batch's first unit read the earliest expiry of a
+    pending hold with a `min()` that PostgreSQL's generic plan, made while the holds were
+    few, runs as a read of every pending hold: 0.84 ms against 0.14 for the other units'
+    same statement, 4,451 rows read at the end of a 15 s run, and growing with every
+    withdrawal. It is now the first row of the holds' (state, expiry) index, whatever the
+    plan.
+  - **A customer's lists within a batch.** With 100 customers and 16 connections, one unit
+    in nine found its customer's history moved by an earlier unit of the same batch and
+    read the amounts again under the writers' lock (a round trip, planned each time). The
+    unit before now hands its lists on to the later units of its transaction (kept while
+    every unit before went through, emptied when one is undone): those reads are gone.
+    With the expiry: 373, 377, 376 → 395, 384, 396 requests/s (load 0.6-1.4).
+  - **libpq's pipeline, driven directly.** psycopg's pipeline flushes the socket, waits
+    and processes a result in Python for each statement: about 190 µs of CPU for a unit's
+    seven statements (two savepoint commands, three writes, the reads), against about 40
+    µs sending them in one flush through libpq's pipeline mode directly (both measured on
+    the same local server, 3,000 rounds). The statements held for a unit's next round
+    trip and that next statement now go that way, with psycopg's own dumpers, loaders and
+    books of prepared statements. 356, 370, 374 → 393, 398, 398 requests/s; kinko's CPU a
+    request 1.97 → 1.74 ms; a unit's hold on the turn 2.1 → 1.8 ms, its round trip 1.2-1.3
+    → 1.0 ms.
+  The benchmark's figures: PostgreSQL 399 against 789 (0.51×): met, for the first time;
+  its p99 48 ms: missed. Two workers 358 against 1,186 (0.30×): missed. SQLite 667 against
+  953 (0.70×), p99 28 ms: met.
+- **Where a PostgreSQL cycle goes now.** The turn is held 70 % of the time, 1.8 ms a unit:
+  0.17 ms to the unit's statement, 1.0 ms for its round trip, about 0.6 ms after it. After
+  each batch's commit the turn stands idle for 11 ms (median): the 16 answers and the 16
+  next requests, about 0.7 ms of the interpreter's time each. A batch's cycle is then
+  about 40 ms, which is the p99: 35 ms would need the cycle near 30 ms.
+- **Measured, not taken:**
+  - PostgreSQL over its Unix socket instead of TCP (a deployment's choice, not kinko's),
+    two pairs: kinko 376, 366 → 380, 379, the bare app 743, 772 → 844, 808. The benchmark
+    keeps TCP for both.
+  - Array parameters of text alone written in a few whole-string calls instead of one
+    element at a time: 391, 385, 391 against 402, 394, 398 (the arrays hold 1-3 elements;
+    a profile under cProfile had overstated the old way's cost).
+  - The interpreter's switch interval at 1 ms (5 by default), alone and with batches of 8:
+    368-372 and 331-349 against 372-377 requests/s.
+- **What stands in the way.** One process at 16 connections works in lock-step (its batch
+  takes every connection's request; their answers and the next requests are read while
+  the turn is idle), and the interpreter lock keeps the two phases from filling each
+  other's idle time. Across processes the turn is one (the ledger head's row lock): at 1.8
+  ms a unit no number of workers passes about 550 units a second, and the workers'
+  answers and requests compete with PostgreSQL for two cores. What would move it is the
+  unit's round trip itself: its writes could travel with no read at all (the marks
+  checked by the statements that write) only with the ledger's checks moved into SQL.
+
+### The seventh round (2026-12-06, late afternoon): a known customer reads nothing first
 
 - **What moved.** A withdrawal read the customer's marks before the writers' lock, to
   check the screening lists the process keeps for them, and read the same marks again in
