@@ -830,6 +830,12 @@ CHAIN_NOTES = [
     "then parsed by kinko's bounded JSON reader (depth, keys named twice, numbers exact). "
     "Measured when that came in (2026-12-06, two interleaved pairs, 100,000 deposits in "
     "blocks of 1,000 transfers): 12.64 and 12.83 s before, 13.23 and 13.29 s after (+4 %).",
+    "",
+    "A transfer is credited once whatever block a node reports it in: each block's deposits "
+    "are looked up by transaction among those credited, through an index of deposits by "
+    "transaction that each credit also writes. Measured when that came in (2026-12-06, two "
+    "interleaved pairs, with the node's answers' heads under the same deadline): 13.47 and "
+    "13.63 s before, 14.19 and 14.67 s after (+6 %).",
 ]
 
 
