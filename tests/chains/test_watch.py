@@ -215,7 +215,9 @@ def test_a_transaction_the_node_still_lists_once_mined_is_matched_once(
     dest = Account.create().address
     assert env.withdrawals.request("W1", "C1", "ETH", 2 * E, dest).state == "allowed"
     tx_hash = str(env.withdrawals.send("W1").tx_hash)
-    mined = env.chain.block(env.chain.head())
+    # anvil under load may answer the broadcast before it has mined the block
+    receipt = env.chain.wait_for(tx_hash, "the withdrawal")
+    mined = env.chain.block(int(receipt["blockNumber"]))
     listed = [dataclasses.replace(t, block=-1, tx_index=-1) for t in mined.transfers
               if t.tx_hash == tx_hash]
     assert listed
