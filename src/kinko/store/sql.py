@@ -1189,7 +1189,6 @@ class SqlStore:
             raise StoreUnavailable("a held write of the batch failed and could not be "
                                    "undone alone") from earlier.error
         undone = batch.through[batch.through.index(failing):]
-        batch.handed_on.clear()
         del batch.through[batch.through.index(failing):]
         forget(batch.conn.connection.dbapi_connection)  # all came after the failed write
         run(batch.conn, f"ROLLBACK TO SAVEPOINT {failing.savepoint}")
