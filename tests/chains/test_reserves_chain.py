@@ -73,6 +73,11 @@ def test_reserves_report_on_chain(chain: EvmChain, tmp_path: Path) -> None:
         {"address": cold.address, "signature": offline_sign(cold.key, out, cold.address)}]}))
     (res,) = reserves_chain.import_signatures(out, offline, wallets)
     assert res.status == "signed and verified"
+    # kept under the address as the wallet registers it, not as the file spells it
+    assert res.address == cold.address.lower() != cold.address
+    kept = json.loads((out / "signatures.json").read_text())["signatures"]
+    assert cold.address.lower() in [r["address"] for r in kept]
+    assert cold.address not in (out / "signatures.json").read_text()
 
     chain.fund(cold.address, 1 * E)  # after the snapshot block: not counted
     report = reserves_chain.build_report(out, wallets, ledger.assets, chain)

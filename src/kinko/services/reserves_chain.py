@@ -351,11 +351,20 @@ def import_signatures(directory: Path, file: Path,
     for chain in {key[0] for key, _r in found}:
         point_of(root.header, chain)
     records = read_signatures(directory, root)
+    # each under the address as the wallet registers it, whatever the file's spelling
+    # (case, a NEM address's dashes): the text it proves control by is that address's, as
+    # for the hot wallets' signatures and in the report
     results = [(_merge_owners if owners[key].multisig is not None else _merge)(
-        records, root, key[0], owners[key], r["address"], r["signature"], "imported")
-        for key, r in found]
+        records, root, key[0], owners[key], _registered(owners[key], key),
+        r["signature"], "imported") for key, r in found]
     _write_signatures(directory, root, records)
     return results
+
+
+def _registered(wallet: Wallet, key: tuple[str, str]) -> str:
+    """The address of ``wallet`` that ``key`` (chain, canonical address) names, as the
+    wallet registers it."""
+    return next(a for a in wallet.addresses if chain_key(a, key[0]) == key[1])
 
 
 def _entries(file: Path, data: list[Any], owners: Owners
