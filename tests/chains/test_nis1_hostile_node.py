@@ -238,3 +238,15 @@ def test_a_route_the_node_does_not_serve_is_not_read_as_nothing_there(node: Node
     node.body = (b'{"error": "Bad Request", "status": 400, "message": "Neither transaction '
                  b'id was given nor hash was found"}')
     assert chain.receipt("ab" * 32) is None
+
+
+def test_a_multisig_account_listing_a_cosignatory_twice_is_not_read(node: Node) -> None:
+    """A node listing one cosignatory twice (counted twice, so a minimum of two looks met
+    by one key) was read as the set of them: the account's set-up is refused instead."""
+    account, cosigner = NemKey(PRIVATE[0], CHAIN).address, NemKey(PRIVATE[1], CHAIN).address
+    node.body = json.dumps({
+        "account": {"address": account, "multisigInfo": {"cosignatoriesCount": 2,
+                                                          "minCosignatories": 2}},
+        "meta": {"cosignatories": [{"address": cosigner}, {"address": cosigner}]}}).encode()
+    with pytest.raises(Transient, match=r"lists .* more than once"):
+        NisChain(node.url, name=CHAIN).multisig(account)

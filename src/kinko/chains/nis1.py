@@ -88,7 +88,8 @@ from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
 from kinko.safeload import whole_number
 
-__all__ = ["NisChain", "connect", "definitions", "read_transfers"]
+__all__ = ["NisChain", "Shape", "connect", "definitions", "read_hash", "read_transfers",
+           "read_whole"]
 
 TRANSFER, MULTISIG, PROVISION_NAMESPACE, MOSAIC_DEFINITION = 0x101, 0x1004, 0x2001, 0x4001
 COSIGNATURE = 0x1002
@@ -104,7 +105,9 @@ class Shape(Exception):
     """An answer that is not NIS1's documented shape (says where)."""
 
 
-def _int(value: Any, where: str) -> int:
+def read_whole(value: Any, where: str) -> int:
+    """A whole number of NIS1's answer at ``where`` (its 64 bits; never a bool or a
+    fraction), or :class:`Shape` naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise Shape(f"{where} is not a whole number ({str(value)[:40]!r})")
     if value > _LONG:
@@ -113,9 +116,9 @@ def _int(value: Any, where: str) -> int:
 
 
 def _xem(value: Any, where: str) -> int:
-    """``value`` micro-XEM (a whole number, as :func:`_int` reads it), unless it is more
+    """``value`` micro-XEM (a whole number, as :func:`read_whole` reads it), unless it is more
     than all the XEM there is."""
-    micro = _int(value, where)
+    micro = read_whole(value, where)
     if micro > XEM_SUPPLY:
         raise Shape(f"{where} moves {micro} micro-XEM: more XEM than there is "
                     f"({XEM_SUPPLY // MICRO_XEM:,} XEM)")
@@ -123,7 +126,7 @@ def _xem(value: Any, where: str) -> int:
 
 
 def _u32(value: Any, where: str) -> int:
-    number = _int(value, where)
+    number = read_whole(value, where)
     if number >= 1 << 32:
         raise Shape(f"{where} is beyond NEM's 32-bit time stamps ({number})")
     return number
@@ -137,7 +140,9 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
-def _hash(value: Any, where: str) -> str:
+def read_hash(value: Any, where: str) -> str:
+    """A transaction's or block's hash of NIS1's answer at ``where`` (64 hex digits, in
+    lower case), or :class:`Shape` naming it."""
     if not isinstance(value, str) or not _HEX64.fullmatch(value):
         raise Shape(f"{where} is not a 64-digit hex hash ({str(value)[:80]!r})")
     return value.lower()
@@ -153,7 +158,7 @@ def _mosaic_of(entry: Any, where: str) -> tuple[str, int]:
     mid = _get(entry, "mosaicId", where)
     text = f"{_get(mid, 'namespaceId', where)}:{_get(mid, 'name', where)}"
     try:
-        return mosaic_id(text), _int(_get(entry, "quantity", where), f"{where}.quantity")
+        return mosaic_id(text), read_whole(_get(entry, "quantity", where), f"{where}.quantity")
     except BadInput as exc:
         raise Shape(f"{where}: {exc}") from None
 
@@ -170,7 +175,7 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
     definition, or None when unknown), each levied mosaic's levy is a record too: from the
     sender to the levy's recipient, in the levy's mosaic (``token`` None for XEM), its
     ``log_index`` after the mosaics' (the number of mosaics plus the mosaic's place)."""
-    kind = _int(_get(tx, "type", where), f"{where}.type")
+    kind = read_whole(_get(tx, "type", where), f"{where}.type")
     if kind == MULTISIG:
         return read_transfers(_get(tx, "otherTrans", where), chain=chain, tx_hash=tx_hash,
                               block=block, tx_index=tx_index, where=f"{where}.otherTrans",
@@ -194,7 +199,7 @@ def read_transfers(tx: Any, *, chain: str, tx_hash: str, block: int, tx_index: i
         to = canonical_address(_get(tx, "recipient", where), chain)
     except BadInput as exc:
         raise Shape(f"{where}: {exc}") from None
-    amount = _int(_get(tx, "amount", where), f"{where}.amount")
+    amount = read_whole(_get(tx, "amount", where), f"{where}.amount")
     entries = _list(tx.get("mosaics"), f"{where}.mosaics")
     if not entries:
         return [Transfer(tx_hash, block, tx_index, sender, to,
@@ -256,9 +261,10 @@ def definitions(page: Any, chain: str) -> dict[str, MosaicDefinition]:
             try:
                 levied, _ = _mosaic_of({"mosaicId": _get(raw, "mosaicId", f"{where}.levy"),
                                         "quantity": 0}, f"{where}.levy")
-                levy = Levy(_int(_get(raw, "type", f"{where}.levy"), f"{where}.levy.type"),
-                            canonical_address(_get(raw, "recipient", f"{where}.levy"), chain),
-                            levied, _int(_get(raw, "fee", f"{where}.levy"), f"{where}.levy.fee"))
+                levy = Levy(
+                    read_whole(_get(raw, "type", f"{where}.levy"), f"{where}.levy.type"),
+                    canonical_address(_get(raw, "recipient", f"{where}.levy"), chain),
+                    levied, read_whole(_get(raw, "fee", f"{where}.levy"), f"{where}.levy.fee"))
             except BadInput as exc:
                 raise Shape(f"{where}.levy: {exc.message}") from None
         out[found] = MosaicDefinition(found, supply, places, levy)
@@ -348,7 +354,7 @@ class NisChain:
 
     def head(self) -> int:
         data = self._ask("GET", "/chain/height", "the chain height")
-        return int(self._shaped(lambda: _int(_get(data, "height", "answer"), "height"),
+        return int(self._shaped(lambda: read_whole(_get(data, "height", "answer"), "height"),
                                 "the chain height"))
 
     def block(self, number: int) -> Block:
@@ -362,14 +368,14 @@ class NisChain:
             raise Shape(f"no block after {number - 1}")
         view = blocks[0]
         block = _get(view, "block", "data[0]")
-        height = _int(_get(block, "height", "data[0].block"), "data[0].block.height")
+        height = read_whole(_get(block, "height", "data[0].block"), "data[0].block.height")
         if height != number:
             raise Shape(f"the first block after {number - 1} is {height}")
         transfers: list[Transfer] = []
         listed: dict[str, str] = {}  # a transaction's hash -> where the block lists it
         for i, entry in enumerate(_list(_get(view, "txes", "data[0]"), "data[0].txes")):
             where = f"data[0].txes[{i}]"
-            tx_hash = _hash(_get(entry, "hash", where), f"{where}.hash")
+            tx_hash = read_hash(_get(entry, "hash", where), f"{where}.hash")
             if tx_hash in listed:  # NIS1 includes a transaction once: twice is two deposits
                 raise Shape(f"{where}: transaction {tx_hash} is listed twice (also "
                             f"{listed[tx_hash]})")
@@ -378,8 +384,8 @@ class NisChain:
                                         tx_hash=tx_hash, block=number, tx_index=i,
                                         where=f"{where}.tx", mosaics=self._levied)
         parent = _get(_get(block, "prevBlockHash", "data[0].block"), "data", "prevBlockHash")
-        return Block(number=number, hash=_hash(_get(view, "hash", "data[0]"), "data[0].hash"),
-                     parent_hash=_hash(parent, "data[0].block.prevBlockHash.data"),
+        return Block(number=number, hash=read_hash(_get(view, "hash", "data[0]"), "data[0].hash"),
+                     parent_hash=read_hash(parent, "data[0].block.prevBlockHash.data"),
                      timestamp=unix_time(self.name, _u32(_get(block, "timeStamp", "block"),
                                                           "data[0].block.timeStamp")),
                      transfers=tuple(transfers))
@@ -475,7 +481,7 @@ class NisChain:
                               "meta.cosignatories")
             if not info and not cosigners:
                 return 0, ()
-            minimum = _int(_get(info, "minCosignatories", "account.multisigInfo"),
+            minimum = read_whole(_get(info, "minCosignatories", "account.multisigInfo"),
                            "account.multisigInfo.minCosignatories")
             found = []
             for i, c in enumerate(cosigners):
@@ -484,7 +490,10 @@ class NisChain:
                                                    self.name))
                 except BadInput as exc:
                     raise Shape(f"meta.cosignatories[{i}]: {exc}") from None
-            count = _int(_get(info, "cosignatoriesCount", "account.multisigInfo"),
+            twice = sorted({a for a in found if found.count(a) > 1})
+            if twice:  # NIS1 keeps a cosignatory once: counted twice, a minimum met by one
+                raise Shape(f"meta.cosignatories lists {', '.join(twice)} more than once")
+            count = read_whole(_get(info, "cosignatoriesCount", "account.multisigInfo"),
                          "account.multisigInfo.cosignatoriesCount")
             if count != len(found) or not 1 <= minimum <= count:
                 raise Shape(f"{count} cosignatories counted, {len(found)} listed, minimum "
@@ -573,17 +582,17 @@ class NisChain:
         def read() -> Receipt:
             meta = _get(data, "meta", "answer")
             tx = _get(data, "transaction", "answer")
-            fee = _int(_get(tx, "fee", "transaction"), "transaction.fee")
+            fee = read_whole(_get(tx, "fee", "transaction"), "transaction.fee")
             if tx.get("type") == MULTISIG:  # the account pays the wrapper, inner and cosigns
-                fee += _int(_get(_get(tx, "otherTrans", "transaction"), "fee", "otherTrans"),
+                fee += read_whole(_get(_get(tx, "otherTrans", "transaction"), "fee", "otherTrans"),
                             "otherTrans.fee")
-                fee += sum(_int(_get(s, "fee", "signature"), "signatures[].fee")
+                fee += sum(read_whole(_get(s, "fee", "signature"), "signatures[].fee")
                            for s in _list(tx.get("signatures"), "transaction.signatures"))
             levies = tuple((t.token, t.to or "", t.value) for t in read_transfers(
                 tx, chain=self.name, tx_hash=tx_hash, block=0, tx_index=0,
                 mosaics=self._levied) if t.levy)
-            return Receipt(tx_hash=tx_hash, block=_int(_get(meta, "height", "meta"), "height"),
-                           ok=True, fee=fee, levies=levies)
+            height = read_whole(_get(meta, "height", "meta"), "height")
+            return Receipt(tx_hash=tx_hash, block=height, ok=True, fee=fee, levies=levies)
         return self._shaped(read, what)  # type: ignore[no-any-return]
 
     def nonce(self, address: str) -> int:

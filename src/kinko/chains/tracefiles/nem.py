@@ -38,9 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from kinko.chains.nem import address_of
-from kinko.chains.nis1 import Shape, definitions, read_transfers
-from kinko.chains.nis1 import _hash as _hex_hash  # the adapter's reading of NIS1's fields
-from kinko.chains.nis1 import _int as _whole
+from kinko.chains.nis1 import (  # the adapter's reading of NIS1's fields
+    Shape,
+    definitions,
+    read_hash,
+    read_transfers,
+    read_whole,
+)
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition, mosaic_id
 from kinko.errors import BadInput, InputFileError
@@ -84,11 +88,11 @@ def _network(tx: Any, where: str) -> str:
 
 
 def _fee(tx: Any, where: str) -> int:
-    fee = _whole(tx.get("fee"), f"{where}.fee")
+    fee = read_whole(tx.get("fee"), f"{where}.fee")
     if tx.get("type") == 0x1004:
-        fee += _whole((tx.get("otherTrans") or {}).get("fee"), f"{where}.otherTrans.fee")
+        fee += read_whole((tx.get("otherTrans") or {}).get("fee"), f"{where}.otherTrans.fee")
         for i, sig in enumerate(tx.get("signatures") or []):
-            fee += _whole(sig.get("fee") if isinstance(sig, dict) else None,
+            fee += read_whole(sig.get("fee") if isinstance(sig, dict) else None,
                           f"{where}.signatures[{i}].fee")
     return fee
 
@@ -113,9 +117,9 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
             try:
                 meta = pair["meta"]
                 tx = pair["transaction"]
-                tx_hash = _hex_hash(meta["hash"]["data"], f"{where}.meta.hash.data")
-                height = _whole(meta["height"], f"{where}.meta.height")
-                order = _whole(meta["id"], f"{where}.meta.id")
+                tx_hash = read_hash(meta["hash"]["data"], f"{where}.meta.hash.data")
+                height = read_whole(meta["height"], f"{where}.meta.height")
+                order = read_whole(meta["id"], f"{where}.meta.id")
                 network = _network(tx, f"{where}.transaction")
             except (KeyError, TypeError) as exc:
                 raise InputFileError(f"{file}: {where}: not a NIS1 transaction with its meta "
