@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from conftest import new_pg_url
 from dbtemplate import migrated_sqlite
 
 from kinko.api import create_app
@@ -49,6 +50,25 @@ def test_requests_race_for_one_balance_on_the_event_loop(tmp_path: Path) -> None
         done = store.group_commit()
         assert done["on_loop"] >= BALANCE // 2, done  # most of them on the loop
         assert done["largest"] > 1, done  # and grouped there
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_racers_overdraw_nothing_through_psycopgs_own_pipeline(
+        pg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL with a psycopg whose internals kinko's direct pipeline uses are gone: the
+    requests' held writes go through psycopg's own pipeline, the same guarantees hold."""
+    from kinko.store import driver
+
+    def direct(*_args: object) -> None:
+        raise AssertionError("the direct pipeline was used")
+
+    monkeypatch.setattr(driver, "PostgresQuery", None)
+    monkeypatch.setattr(driver, "_round_trip", direct)
+    store = open_store(new_pg_url(pg))
+    try:
+        _race(store, tmp_path, requests=300, retries=30)  # still more than the balance
     finally:
         store.close()
 

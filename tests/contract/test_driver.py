@@ -329,3 +329,35 @@ def test_the_direct_pipeline_names_what_failed_and_goes_on(pg_store: SqlStore) -
     with pg_store.unit(write=False) as u:
         got = run(u.conn, "SELECT name FROM stamps WHERE name IN ('p1', 'p2')").all()
         assert [tuple(r) for r in got] == [("p1",)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", [test_rows_counts_and_one,
+                                   test_a_driver_error_is_sqlalchemys_and_the_unit_goes_on,
+                                   test_a_deferred_statement_keeps_its_order_and_its_errors,
+                                   test_a_unit_whose_deferred_write_fails_leaves_nothing,
+                                   test_the_direct_pipeline_names_what_failed_and_goes_on])
+def test_without_psycopgs_internals_its_own_pipeline_does_the_same(
+        pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch, check: Any) -> None:
+    """A psycopg whose internals the direct pipeline uses are gone (renamed in a later
+    release): the held statements go through psycopg's own pipeline instead, with the same
+    rows, errors and order, and the direct one is never entered."""
+    from psycopg._pipeline_base import BasePipeline
+
+    from kinko.store import driver
+
+    def direct(*_args: Any) -> Any:
+        raise AssertionError("the direct pipeline was used")
+
+    pipelines: list[int] = []
+    exit_gen = BasePipeline._exit_gen
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipelines.append(1)
+        return exit_gen(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "PostgresQuery", None)
+    monkeypatch.setattr(driver, "_round_trip", direct)
+    monkeypatch.setattr(BasePipeline, "_exit_gen", counted)
+    check(pg_store)
+    assert pipelines  # what was held went in psycopg's own pipelines
