@@ -297,7 +297,44 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The eighth round (2026-12-06, evening): libpq's pipeline driven directly
+NOTES = """### The ninth round (2026-12-06, night): four ideas measured, none taken
+
+Each measured interleaved with the code as it is (PostgreSQL, one worker unless said, 15 s a
+figure, load 0.5-1.9). Tonight the same code answered 345-380 requests/s where it answered
+393-399 in the evening: the machine's own drift, so figures compare within a pair only.
+
+- **Where a unit's round trip goes.** Timed inside the driver: 6.35 statements a round
+  trip; dumping their parameters takes 0.09 ms, sending them and waiting for the answers
+  0.90 ms. PostgreSQL's own statistics put the statements' execution at 0.41 ms a
+  withdrawal (the marks 0.14, the hold's append 0.13, the withdrawal's row 0.11, the
+  proposal and the audit row 0.02), and its CPU at 0.84 ms a request in all (parsing,
+  binding, savepoints, the write-ahead log, a sixteenth of a commit). An idle round trip
+  of `SELECT 1` here takes 0.10 ms. So the writers' turn waits mostly on PostgreSQL's
+  CPU, not on kinko or the network.
+- **A unit's writes sent as soon as it ends**, so that PostgreSQL runs them during the
+  turn's hand-over and the next unit's statement waits only for its own execution: 332,
+  337, 355 against 360, 345, 347 requests/s; PostgreSQL's CPU a request 0.87-0.94 →
+  0.98-1.02 ms (one more pipeline sync a unit).
+- **Spinning for PostgreSQL's answer** for up to 0.3 ms instead of sleeping in `poll` (an
+  idle `SELECT 1` 0.10 → 0.03 ms): 367 and 358, and with the interpreter lock yielded
+  meanwhile 360 and 369, against 379 and 376 requests/s.
+- **libpq's sends with the interpreter lock released** (psycopg's compiled `pipeline_sync`
+  and `flush` keep it; a sample of the lock's holder put 12 % of it there): 371, 376, 378
+  against 368, 370, 377. The samples were the sends' own system time, not a wait.
+- **Two workers, each event loop at a lower scheduling priority than its units' threads**
+  (nice 5 or 10, so that the unit holding the ledger head's lock runs first): 403 and 358,
+  408 and 333, against 385 and 383 requests/s.
+- **What the two missed targets need.** At 16 connections a p99 of 35 ms needs at least
+  16 / 0.035 s = 457 requests/s even if every request took the same time; one process
+  reaches about 400. Two workers at 0.5× need 593 requests/s, but every unit holds the
+  ledger head's lock for its round trip (0.9 ms, mostly PostgreSQL's execution) and its
+  Python (about 0.8 ms): one lock passes under 600 units a second, before two processes
+  and PostgreSQL share two cores. Both need a unit that waits on no round trip of its own
+  under the lock: a batch's reads made together as it opens, and each unit checked
+  against them and against the units before it in the batch, in process. That changes how
+  screening's inputs are read, not the driver.
+
+### The eighth round (2026-12-06, evening): libpq's pipeline driven directly
 
 - **What moved**, each measured interleaved with the code before it (PostgreSQL, one
   worker, 15 s a figure):
