@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from conftest import new_pg_url
 from psycopg.adapt import PyFormat, Transformer
@@ -361,3 +362,24 @@ def test_without_psycopgs_internals_its_own_pipeline_does_the_same(
     monkeypatch.setattr(BasePipeline, "_exit_gen", counted)
     check(pg_store)
     assert pipelines  # what was held went in psycopg's own pipelines
+
+
+def test_a_psycopg_without_the_internals_is_said_once_in_the_log(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The first PostgreSQL connection on a psycopg the direct pipeline cannot use tells
+    the log (once), so that an upgrade that slows the writers is seen."""
+    from kinko.store import driver
+
+    class Connection:
+        def __init__(self) -> None:
+            self.adapters = psycopg.adapt.AdaptersMap()
+
+    monkeypatch.setattr(driver, "_SAID", [])
+    driver.plain_arrays(Connection())
+    assert not caplog.records  # the direct pipeline is there: nothing to say
+    monkeypatch.setattr(driver, "PostgresQuery", None)
+    with caplog.at_level("WARNING", logger="kinko.store.driver"):
+        driver.plain_arrays(Connection())
+        driver.plain_arrays(Connection())
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "psycopg's own pipeline" in said[0], said

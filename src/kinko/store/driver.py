@@ -41,6 +41,7 @@ READ COMMITTED: a row lock first, then reads that see what the lock's holder com
 
 from __future__ import annotations
 
+import logging
 import select
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
@@ -323,8 +324,19 @@ def _plain(obj: list[Any]) -> bool:
 
 
 def plain_arrays(dbapi_connection: Any) -> None:
-    """List parameters on this psycopg connection written by :class:`ArrayText`."""
+    """List parameters on this psycopg connection written by :class:`ArrayText`. Where the
+    installed psycopg lacks what the direct pipeline uses, the first connection says so
+    in the log (held statements then travel in psycopg's own, slower pipeline)."""
     dbapi_connection.adapters.register_dumper(list, ArrayText)
+    if PostgresQuery is None and not _SAID:
+        _SAID.append(True)
+        log.warning("psycopg %s lacks the statement conversion kinko's direct pipeline "
+                    "uses: held statements go through psycopg's own pipeline, which costs "
+                    "more CPU under the writers' lock", psycopg.__version__)
+
+
+log = logging.getLogger(__name__)
+_SAID: list[bool] = []  # whether the log was told the direct pipeline is unavailable
 
 
 def _driver(conn: Connection) -> Any:
