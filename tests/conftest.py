@@ -71,6 +71,20 @@ def no_hang() -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.fixture
+def without_direct_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL as on a psycopg whose internals kinko's direct pipeline uses are gone
+    (renamed in a later release): held statements go through psycopg's own pipeline, and
+    entering the direct one fails the test."""
+    from kinko.store import driver
+
+    def direct(*_args: object) -> None:
+        raise AssertionError("the direct pipeline was used")
+
+    monkeypatch.setattr(driver, "PostgresQuery", None)
+    monkeypatch.setattr(driver, "_round_trip", direct)
+
+
 @pytest.fixture(scope="session")
 def pg() -> Iterator[pgserver.PgServer]:
     server = pgserver.start()

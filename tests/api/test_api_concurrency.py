@@ -55,17 +55,11 @@ def test_requests_race_for_one_balance_on_the_event_loop(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("without_direct_pipeline")
 def test_racers_overdraw_nothing_through_psycopgs_own_pipeline(
-        pg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL with a psycopg whose internals kinko's direct pipeline uses are gone: the
     requests' held writes go through psycopg's own pipeline, the same guarantees hold."""
-    from kinko.store import driver
-
-    def direct(*_args: object) -> None:
-        raise AssertionError("the direct pipeline was used")
-
-    monkeypatch.setattr(driver, "PostgresQuery", None)
-    monkeypatch.setattr(driver, "_round_trip", direct)
     store = open_store(new_pg_url(pg))
     try:
         _race(store, tmp_path, requests=300, retries=30)  # still more than the balance

@@ -338,17 +338,13 @@ def test_the_direct_pipeline_names_what_failed_and_goes_on(pg_store: SqlStore) -
                                    test_a_deferred_statement_keeps_its_order_and_its_errors,
                                    test_a_unit_whose_deferred_write_fails_leaves_nothing,
                                    test_the_direct_pipeline_names_what_failed_and_goes_on])
+@pytest.mark.usefixtures("without_direct_pipeline")
 def test_without_psycopgs_internals_its_own_pipeline_does_the_same(
         pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch, check: Any) -> None:
     """A psycopg whose internals the direct pipeline uses are gone (renamed in a later
     release): the held statements go through psycopg's own pipeline instead, with the same
     rows, errors and order, and the direct one is never entered."""
     from psycopg._pipeline_base import BasePipeline
-
-    from kinko.store import driver
-
-    def direct(*_args: Any) -> Any:
-        raise AssertionError("the direct pipeline was used")
 
     pipelines: list[int] = []
     exit_gen = BasePipeline._exit_gen
@@ -357,8 +353,6 @@ def test_without_psycopgs_internals_its_own_pipeline_does_the_same(
         pipelines.append(1)
         return exit_gen(*args, **kwargs)
 
-    monkeypatch.setattr(driver, "PostgresQuery", None)
-    monkeypatch.setattr(driver, "_round_trip", direct)
     monkeypatch.setattr(BasePipeline, "_exit_gen", counted)
     check(pg_store)
     assert pipelines  # what was held went in psycopg's own pipelines
@@ -374,12 +368,13 @@ def test_a_psycopg_without_the_internals_is_said_once_in_the_log(
         def __init__(self) -> None:
             self.adapters = psycopg.adapt.AdaptersMap()
 
-    monkeypatch.setattr(driver, "_SAID", [])
+    driver._say_without_direct_pipeline.cache_clear()
     driver.plain_arrays(Connection())
     assert not caplog.records  # the direct pipeline is there: nothing to say
     monkeypatch.setattr(driver, "PostgresQuery", None)
     with caplog.at_level("WARNING", logger="kinko.store.driver"):
         driver.plain_arrays(Connection())
         driver.plain_arrays(Connection())
+    driver._say_without_direct_pipeline.cache_clear()  # for a later test's psycopg
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "psycopg's own pipeline" in said[0], said

@@ -45,6 +45,7 @@ import logging
 import select
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -66,6 +67,8 @@ except ImportError:  # a psycopg without them: its own pipeline
 __all__ = ["ArrayText", "Cursor", "Earlier", "Rows", "begin", "defer", "failed", "finish",
            "flush", "forget", "lost", "owned", "plain_arrays", "run", "run_all", "watched",
            "withdraw"]
+
+log = logging.getLogger(__name__)
 
 _HELD = "kinko_held"  # attribute of a psycopg connection: the statements deferred on it
 _LOST = "kinko_lost"  # attribute of a psycopg connection: an owner's held write that failed
@@ -328,15 +331,16 @@ def plain_arrays(dbapi_connection: Any) -> None:
     installed psycopg lacks what the direct pipeline uses, the first connection says so
     in the log (held statements then travel in psycopg's own, slower pipeline)."""
     dbapi_connection.adapters.register_dumper(list, ArrayText)
-    if PostgresQuery is None and not _SAID:
-        _SAID.append(True)
-        log.warning("psycopg %s lacks the statement conversion kinko's direct pipeline "
-                    "uses: held statements go through psycopg's own pipeline, which costs "
-                    "more CPU under the writers' lock", psycopg.__version__)
+    if PostgresQuery is None:
+        _say_without_direct_pipeline()
 
 
-log = logging.getLogger(__name__)
-_SAID: list[bool] = []  # whether the log was told the direct pipeline is unavailable
+@cache
+def _say_without_direct_pipeline() -> None:
+    """Once a process: the direct pipeline is unavailable with the installed psycopg."""
+    log.warning("psycopg %s lacks the statement conversion kinko's direct pipeline uses: "
+                "held statements go through psycopg's own pipeline, which costs more CPU "
+                "under the writers' lock", psycopg.__version__)
 
 
 def _driver(conn: Connection) -> Any:
