@@ -60,7 +60,10 @@ def test_threads(ledger: Ledger) -> None:
 @pytest.mark.slow
 def test_processes(ledger: Ledger, store_url: str) -> None:
     _setup(ledger)
-    ctx = multiprocessing.get_context("spawn")
+    # fresh processes forked from a server that imported kinko once (spawning 50 that each
+    # import it costs half a minute of CPU); each opens its own store and connections
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["kinko.store", "kinko.services.ledger", __name__])
     with ctx.Manager() as manager:
         barrier = manager.Barrier(WORKERS)
         with ctx.Pool(WORKERS) as pool:
