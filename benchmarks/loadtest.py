@@ -297,7 +297,24 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The ninth round (2026-12-06, night): four ideas measured, none taken
+NOTES = """### The tenth round (2026-12-06, late night): reading before the writers' lock
+
+- **What was measured.** The designs that would take the unit's round trip out of the
+  writers' turn read a request's inputs before it and only check them under it. What such
+  a read costs was measured on its own: each request read its inputs once more before the
+  lock, with the very statement its unit runs under the lock (the marks, the window sums
+  and the ledger's reads for the hold), on a connection of its own, outside any
+  transaction. PostgreSQL, one worker, three interleaved pairs of 12 s (load 1.9-2.4):
+  316, 329, 338 requests/s without it, 249, 233, 237 with it; kinko's CPU a request 2.0-2.1
+  → 3.0-3.1 ms, PostgreSQL's 1.0 → 1.7-2.0 ms.
+- **What it means.** That read cost a request about 0.9 ms of kinko's CPU and 0.8 ms of
+  PostgreSQL's: at 400 requests/s, 0.7 of a core, on a machine of two that the benchmark's
+  client, kinko and PostgreSQL already share. So the reads cannot move out of the lock one
+  request at a time: a batch's units must read together, in the batch's own round
+  trips, and each unit be checked in process against the units before it. That is still
+  the work that stands between the code and the two missed targets.
+
+### The ninth round (2026-12-06, night): four ideas measured, none taken
 
 Each measured interleaved with the code as it is (PostgreSQL, one worker unless said, 15 s a
 figure, load 0.5-1.9). Tonight the same code answered 345-380 requests/s where it answered
