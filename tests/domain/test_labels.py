@@ -126,6 +126,19 @@ def test_a_date_that_is_no_date_is_text_and_a_field_that_is_no_text_is_refused()
         parse_tagpack(f"currency: [1]\ntags:\n- address: '{address}'\n", "p.yaml")
 
 
+def test_a_word_yaml_would_make_a_boolean_is_the_word_written() -> None:
+    """``label: yes`` was stored as the label ``True`` (YAML 1.1 reads yes, no, on, off,
+    true and false as booleans); a boolean asked for in so many words is refused."""
+    address = "0x008fe40574e881e7247b50b991c0cc057d66647f"
+    pack = (f"currency: ETH\nsource: no\nactor: Off\ntags:\n- address: '{address}'\n"
+            "  label: yes\n  category: TRUE\n")
+    (tag,) = parse_tagpack(pack, "p.yaml").labels
+    assert (tag.label, tag.category, tag.source, tag.actor) == ("yes", "TRUE", "no", "Off")
+    with pytest.raises(InputFileError) as caught:
+        parse_tagpack(pack.replace("label: yes", "label: !!bool yes"), "p.yaml")
+    assert caught.value.problems == ["p.yaml:5: tags[0]: label must be text, not a boolean"]
+
+
 def test_a_tag_naming_its_address_twice_is_refused() -> None:
     """A deny-list entry with two addresses kept only the second: the first was silently
     not denied."""

@@ -107,17 +107,18 @@ class _Reader:
 
 
 class _TextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """YAML without implicit numbers or dates: an unquoted ``0x52908400…`` stays the address
-    it is (YAML 1.1 would read it as a hexadecimal integer, losing its leading zeros and
-    case), and ``lastmod: 2023-99-99`` stays text (YAML 1.1 would make it a date, and fail).
-    A safe loader (no arbitrary objects), on libyaml when PyYAML has it (ten times faster
-    on a list of thousands of tags)."""
+    """YAML without implicit numbers, dates or booleans: an unquoted ``0x52908400…`` stays
+    the address it is (YAML 1.1 would read it as a hexadecimal integer, losing its leading
+    zeros and case), ``lastmod: 2023-99-99`` stays text (YAML 1.1 would make it a date, and
+    fail), and ``label: yes`` or ``actor: no`` stays the word written (YAML 1.1 would make
+    it a boolean, stored as ``True``). A safe loader (no arbitrary objects), on libyaml when
+    PyYAML has it (ten times faster on a list of thousands of tags)."""
 
 
 _TextLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers
             if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-                           "tag:yaml.org,2002:timestamp")]
+                           "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
@@ -198,9 +199,10 @@ def _texts(fields: dict[str, Any], where: str, problems: list[str]) -> bool:
     as ``label`` or ``currency`` would otherwise be stored as Python's picture of it
     (``{'a': '1'}``). A problem is noted for each that is not."""
     wrong = [k for k in _INHERITED if k != "concepts"
-             and not isinstance(fields[k], str | bool | None)]
+             and not isinstance(fields[k], str | None)]
     for key in wrong:
-        kinds: dict[type, str] = {dict: "a mapping", list: "a list", set: "a set"}
+        kinds: dict[type, str] = {dict: "a mapping", list: "a list", set: "a set",
+                                  bool: "a boolean"}
         kind = kinds.get(type(fields[key]), f"a {type(fields[key]).__name__}")
         problems.append(f"{where}: {key} must be text, not {kind}")
     return not wrong
