@@ -181,6 +181,12 @@ def test_parquet_refuses_floats_and_bad_rows(tmp_path: Path) -> None:
     pq.write_table(generic_table(pa.array([5.0, 6.0, 7.0])), path)
     with pytest.raises(InputFileError, match=r"column value has type DOUBLE"):
         load_account(path, "parquet")
+    # wei beyond 38 digits: DuckDB reads such a decimal only as a DOUBLE; named as written
+    path = tmp_path / "w.parquet"
+    pq.write_table(generic_table(pa.array([5, 6, 7], pa.decimal256(60, 0))), path)
+    with pytest.raises(InputFileError, match=r"column value has type decimal256\(60, 0\); "
+                                             r"expected whole numbers"):
+        load_account(path, "parquet")
     path = tmp_path / "n.parquet"
     pq.write_table(generic_table(pa.array([5, -6, None], pa.int64())), path)
     assert problems_of(path, "parquet") == [f"{path}: row 2: value is negative: -6",

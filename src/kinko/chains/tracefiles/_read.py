@@ -194,8 +194,15 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str,
                              file=str(path)) from None
     names = [str(d[0]) for d in described if d[0] != "file_row_number"]
     _missing(str(path), "", fields, names)
-    _no_twice(str(path), "", fields, _parquet_names(path, names))
-    types = {str(d[0]).lower(): (str(d[0]), str(d[1])) for d in reversed(described)}
+    schema = _parquet_schema(path)
+    _no_twice(str(path), "", fields, list(schema.names) if schema is not None else names)
+    # a decimal wider than 38 digits is read by DuckDB only as a DOUBLE (inexactly): it is
+    # named by its type in the file, which is then refused as no whole numbers
+    wide = {} if schema is None else {
+        f.name.lower(): str(f.type) for f in schema
+        if pa.types.is_decimal(f.type) and f.type.precision > 38}
+    types = {str(d[0]).lower(): (str(d[0]), wide.get(str(d[0]).lower(), str(d[1])))
+             for d in reversed(described)}
     keys = {f.key for f in fields}
     columns = {k: v for k, v in types.items() if k in keys}
     select = ", ".join(f"{_ident(n)} AS {_ident(k)}" for k, (n, _) in columns.items())
@@ -203,14 +210,14 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str,
     return _Input(path, table, columns, is_csv=False)
 
 
-def _parquet_names(path: Path, described: list[str]) -> list[str]:
-    """The top-level column names as the file's schema writes them (DuckDB renames a second
-    ``value`` or ``Value`` to ``Value_1``, which would hide it); ``described`` when the
-    schema cannot be read apart (DuckDB has read it)."""
+def _parquet_schema(path: Path) -> pa.Schema | None:
+    """The file's schema as it is written: its top-level column names (DuckDB renames a
+    second ``value`` or ``Value`` to ``Value_1``, which would hide it) and their types; None
+    when it cannot be read apart (DuckDB has read the file)."""
     try:
-        return list(pq.read_schema(path).names)
+        return pq.read_schema(path)
     except (pa.ArrowException, OSError):
-        return described
+        return None
 
 
 def _open(con: duckdb.DuckDBPyConnection, path: Path, table: str, fields: list[_Field],
