@@ -297,7 +297,7 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The tenth round (2026-12-06, late night): reading before the writers' lock
+NOTES = """### The tenth round (2026-12-06, late night): a read before the lock, smaller batches
 
 - **What was measured.** The designs that would take the unit's round trip out of the
   writers' turn read a request's inputs before it and only check them under it. What such
