@@ -297,7 +297,7 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The tenth round (2026-12-06, late night): a read before the lock, smaller batches
+NOTES = """### The tenth round (2026-12-06, late night): where a unit reads, and smaller batches
 
 - **What was measured.** The designs that would take the unit's round trip out of the
   writers' turn read a request's inputs before it and only check them under it. What such
@@ -311,8 +311,19 @@ NOTES = """### The tenth round (2026-12-06, late night): a read before the lock,
   PostgreSQL's: at 400 requests/s, 0.7 of a core, on a machine of two that the benchmark's
   client, kinko and PostgreSQL already share. So the reads cannot move out of the lock one
   request at a time: a batch's units must read together, in the batch's own round
-  trips, and each unit be checked in process against the units before it. That is still
-  the work that stands between the code and the two missed targets.
+  trips, and each unit be checked in process against the units before it. What that could
+  gain at most was measured next.
+- **A unit with no read under the lock at all.** To see what reading in batches could
+  gain at most, the unit's statement under the lock was answered from the previous request
+  of the same customer (wrong numbers, for this measurement only: in a run that counted
+  them, 94 % of the units sent no statement of their own, and their writes went with the
+  batch's commit). Five interleaved pairs of 12 s (load 1.0-1.6): 349, 326, 297, 286, 355
+  against 329, 366, 308, 270, 314 requests/s; p99 60, 65, 73, 78, 56 against 64, 58, 76,
+  82, 72 ms. Within the night's noise. The batch's work stays serial: what PostgreSQL no
+  longer executes unit by unit, it executes at the commit, while every unit of the batch
+  waits. So reading in batches alone will not reach the targets. The writes of one unit
+  must also run on the server while the next unit runs in Python, each unit's checks in
+  process, with a failed write found at the commit undoing its unit and those after it.
 - **Smaller batches for the p99.** At 16 connections a batch takes every connection's
   request, and the p99 is about one batch's cycle. Batches of at most 8 units, so that two
   alternate, were measured against the 64 of now (three interleaved pairs of 12 s, load
