@@ -62,6 +62,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -490,7 +491,7 @@ class NisChain:
                                                    self.name))
                 except BadInput as exc:
                     raise Shape(f"meta.cosignatories[{i}]: {exc}") from None
-            twice = sorted({a for a in found if found.count(a) > 1})
+            twice = sorted(a for a, n in Counter(found).items() if n > 1)  # one pass
             if twice:  # NIS1 keeps a cosignatory once: counted twice, a minimum met by one
                 raise Shape(f"meta.cosignatories lists {', '.join(twice)} more than once")
             count = read_whole(_get(info, "cosignatoriesCount", "account.multisigInfo"),
