@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -105,4 +106,5 @@ def bench_deposits(n: int, customers: int = 10_000) -> dict[str, float]:
         store.close()
     finally:
         node.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     return {"count": n, "seconds": secs, "per_s": n / secs, "blocks": report.scanned}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -172,6 +173,7 @@ def run(quick: bool) -> dict[str, Any]:
     finally:
         anvil.stop()
         node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("SOFTHSM2_CONF", None)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -223,6 +224,7 @@ window = "24h"
     finally:
         anvil.stop()
         node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("SOFTHSM2_CONF", None)
 
 

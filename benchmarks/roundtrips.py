@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -165,6 +166,7 @@ def _exchange(url: str, servers: int = 1) -> tuple[list[Any], dict[str, str], An
     (folder / "p.toml").write_text(screening._policy_toml(), encoding="utf-8")
     chain = EvmChain.in_process()
     Custody(ledger, chain=chain).load_policy(folder / "p.toml", "ops")
+    shutil.rmtree(folder, ignore_errors=True)  # the policy is in the store now
     Withdrawals(Custody(ledger, chain=chain)).load_deny_list(
         DATA / "labels" / "etherscan_malicious_labels.csv", invalid="keep")
     with store.screening() as tables:  # allowed destinations, past their cooling-off

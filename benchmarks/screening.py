@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -114,30 +115,34 @@ def bench_service(requests: int) -> dict[str, float]:
     from kinko.store import open_store, upgrade
 
     folder = Path(tempfile.mkdtemp())
-    store = open_store(f"sqlite:///{folder}/b.db", sqlite_synchronous="NORMAL")
-    upgrade(store)
-    ledger = Ledger(store, SystemClock(), AssetRegistry.default())
-    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot",
-                             ("0x52908400098527886E0F7030069857D2E4169EE7",)))
-    e = 10**18
-    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 10**6 * e),
-                         *(Posting(f"customer:C{i}", "ETH", -(10**4) * e) for i in range(100))],
-                source="opening")
-    (folder / "p.toml").write_text(_policy_toml(), encoding="utf-8")
-    custody = Custody(ledger, chain=EvmChain.in_process())
-    custody.load_policy(folder / "p.toml", "ops")
-    service = Withdrawals(custody)
-    service.load_deny_list(DATA / "labels" / "etherscan_malicious_labels.csv", invalid="keep")
-    rng = random.Random(3)
-    lat = []
-    for j in range(requests):
-        t0 = time.perf_counter_ns()
-        service.request(f"S{j}", f"C{rng.randrange(100)}", "ETH", rng.randrange(1, 30) * e // 10,
-                        f"0x{rng.getrandbits(160):040x}")
-        lat.append(time.perf_counter_ns() - t0)
-    secs = sum(lat) / 1e9
-    q = statistics.quantiles(lat, n=100)
-    store.close()
+    try:
+        store = open_store(f"sqlite:///{folder}/b.db", sqlite_synchronous="NORMAL")
+        upgrade(store)
+        ledger = Ledger(store, SystemClock(), AssetRegistry.default())
+        ledger.add_wallet(Wallet("eth-hot", "ETH", "hot",
+                                 ("0x52908400098527886E0F7030069857D2E4169EE7",)))
+        e = 10**18
+        ledger.post("open", [Posting("wallet:eth-hot", "ETH", 10**6 * e),
+                             *(Posting(f"customer:C{i}", "ETH", -(10**4) * e) for i in range(100))],
+                    source="opening")
+        (folder / "p.toml").write_text(_policy_toml(), encoding="utf-8")
+        custody = Custody(ledger, chain=EvmChain.in_process())
+        custody.load_policy(folder / "p.toml", "ops")
+        service = Withdrawals(custody)
+        service.load_deny_list(DATA / "labels" / "etherscan_malicious_labels.csv", invalid="keep")
+        rng = random.Random(3)
+        lat = []
+        for j in range(requests):
+            t0 = time.perf_counter_ns()
+            service.request(f"S{j}", f"C{rng.randrange(100)}", "ETH",
+                            rng.randrange(1, 30) * e // 10,
+                            f"0x{rng.getrandbits(160):040x}")
+            lat.append(time.perf_counter_ns() - t0)
+        secs = sum(lat) / 1e9
+        q = statistics.quantiles(lat, n=100)
+        store.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return {"count": requests, "seconds": secs, "per_s": requests / secs,
             "p50_us": q[49] / 1000, "p99_us": q[98] / 1000}
 

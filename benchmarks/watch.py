@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import os
 import random
-import socket
-import subprocess
+import shutil
 import sys
 import tempfile
 import threading
@@ -54,22 +53,8 @@ BLOCK_TIME = 1
 
 
 def start_anvil(block_time: int | None = None) -> anvilnode.AnvilNode:
-    """An anvil node like the tests' (``anvilnode.start``), optionally mining on a clock."""
-    port = anvilnode.free_port()
-    extra = ["--block-time", str(block_time)] if block_time else []
-    proc = subprocess.Popen([anvilnode.anvil_binary(), "--host", "127.0.0.1", "--port",
-                             str(port), "--silent", "--balance", "100000000", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return anvilnode.AnvilNode(port, proc)
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"anvil did not start on port {port}") from None
-            time.sleep(0.05)
+    """An anvil node like the tests', optionally mining on a clock."""
+    return anvilnode.start(block_time=block_time)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -260,6 +245,7 @@ def bench_thefts(count: int, mempool: bool, seed: int = 5) -> dict[str, float]:
             poller.join(timeout=30)
         heads.join(timeout=5)
         node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     if poller.errors:
         raise RuntimeError(f"the watch failed: {poller.errors[0]}")
     from_send = [(poller.alarms[h][0] - t) * 1000 for h, t in sent.items()]
@@ -391,6 +377,7 @@ def bench_catchup(store_url: str, blocks: int, seed: int = 5) -> dict[str, float
         exchange.store.close()
     finally:
         node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     count = head - start + 1
     base = min(before, after)
     return {"count": count, "seconds": secs, "per_s": count / secs, "baseline_seconds": base,

@@ -1,11 +1,17 @@
-"""A real anvil node for the tests, from the pinned npm package (``make`` installs it)."""
+"""A real anvil node for the tests, from the pinned npm package (``make`` installs it).
+
+Each node runs with a home folder of its own, removed when it stops: anvil writes the
+states it no longer keeps in memory under ``~/.foundry/anvil/tmp`` and leaves them there
+when it is stopped (gigabytes after a long run of blocks)."""
 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +43,7 @@ def free_port() -> int:
 class AnvilNode:
     port: int
     process: subprocess.Popen[bytes]
+    home: Path | None = None  # the node's own home folder, removed when it stops
 
     @property
     def url(self) -> str:
@@ -48,6 +55,9 @@ class AnvilNode:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
 
 
 @contextmanager
@@ -69,22 +79,29 @@ def port_held(port: int) -> Iterator[None]:
 
 
 def start(port: int | None = None, state: Path | None = None,
-          hardfork: str | None = None) -> AnvilNode:
+          hardfork: str | None = None, block_time: int | None = None) -> AnvilNode:
+    """A node on ``port`` (a free one if none); ``state``: a file it loads and saves;
+    ``block_time``: mine a block every so many seconds (else one per transaction)."""
     refuse_in_fast_loop("an anvil node")
     port = port or free_port()
     extra = ["--state", str(state)] if state is not None else []
     if hardfork is not None:  # e.g. "prague": EIP-7702 set-code transactions
         extra += ["--hardfork", hardfork]
+    if block_time:
+        extra += ["--block-time", str(block_time)]
+    home = Path(tempfile.mkdtemp(prefix="kinko-anvil-"))
     proc = subprocess.Popen([anvil_binary(), "--host", "127.0.0.1", "--port", str(port),
                              "--silent", "--balance", "100000000", *extra],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "HOME": str(home)})
+    node = AnvilNode(port, proc, home)
     deadline = time.monotonic() + 30
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return AnvilNode(port, proc)
+                return node
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                node.stop()
                 raise RuntimeError(f"anvil did not start on port {port}") from None
             time.sleep(0.05)

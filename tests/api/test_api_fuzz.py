@@ -3,6 +3,8 @@ headers, paths) and sends them with a real operator key: no request may produce 
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from kinko.services.ledger import Ledger
 
 def _app():  # type: ignore[no-untyped-def]
     folder = Path(tempfile.mkdtemp(prefix="kinko-fuzz-"))
+    atexit.register(shutil.rmtree, folder, True)  # with the module's store, at exit
     store = migrated_store(folder / "k.db")
     clock = FixedClock()
     ledger = Ledger(store, clock, AssetRegistry.default())

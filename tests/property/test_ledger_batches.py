@@ -75,6 +75,17 @@ def _ledger(template: Path, path: Path, clock: FixedClock) -> tuple[SqlStore, Le
     return store, Ledger(store, clock, AssetRegistry.default())
 
 
+def _discard(*stores: SqlStore) -> None:
+    """Close ``stores`` and remove their files: an example's copies are not kept (120
+    examples of two copies each would fill the test's folder)."""
+    for store in stores:
+        path = Path(str(store.engine.url.database))
+        store.close()
+        for name in (path, path.with_name(f"{path.name}-wal"),
+                     path.with_name(f"{path.name}-shm")):
+            name.unlink(missing_ok=True)
+
+
 def dump(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the ledger's tables, as stored."""
     with store.engine.connect() as conn:
@@ -181,8 +192,7 @@ def test_a_batch_is_its_entries_one_at_a_time(template: Path, copies: tuple[Path
             assert caught.value.details == refused.details
             assert dump(batch_store) == before
     finally:
-        serial_store.close()
-        batch_store.close()
+        _discard(serial_store, batch_store)
 
 
 def test_an_overdraft_in_the_middle_refuses_the_whole_batch(template: Path,
