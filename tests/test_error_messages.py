@@ -3,7 +3,13 @@ class's sentence; the English words stay the error's (the CLI, the API, the logs
 
 from __future__ import annotations
 
-import kinko.api.app  # noqa: F401  (every error class of the services and the API, loaded)
+import ast
+from pathlib import Path
+
+import pytest
+
+import kinko
+import kinko.api.app  # every error class of the services and the API, loaded
 from kinko.domain.messages import decode, msg
 from kinko.errors import InvalidAddress, KinkoError, NotFound, Throttled
 from kinko.i18n import Localizer, catalog_ids
@@ -72,3 +78,53 @@ def test_a_node_that_does_not_answer_is_said_in_japanese_on_a_timeline() -> None
                                   "応答しません（2 回試して断念しました）")
     else:
         raise AssertionError("a node down was not refused")
+
+
+# The modules whose every error says its specifics in each language: each kinko error they
+# make (raised, or returned to be raised) carries ``says=``, and so does each reason they put
+# inside one (an address's ``Malformed``, a policy value's ``ValueRefused``). A module is
+# added here once all of its errors do; the walk keeps the next change to it honest.
+SAYING = ("domain/addresses/codecs.py", "domain/addresses/formats.py",
+          "domain/addresses/registry.py", "domain/money.py", "domain/ledger.py",
+          "domain/screening.py", "domain/policy.py", "domain/custody.py",
+          "services/ledger.py", "services/custody.py", "services/withdrawals.py",
+          "services/approvals.py", "services/access.py", "services/sessions.py",
+          "services/incidents.py", "services/trace.py", "services/reserves.py",
+          "services/customers.py")
+REASONS = {"Malformed", "ValueRefused"}
+
+
+def _errors_made_without_words(path: Path) -> tuple[int, list[str]]:
+    """How many kinko errors (or reasons) ``path`` makes, and those made without ``says``."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    classes = {c.__name__ for c in _classes(KinkoError)} | REASONS
+    made, bare = 0, []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else (
+            func.attr if isinstance(func, ast.Attribute) else "")
+        if name not in classes:
+            continue
+        made += 1
+        if not any(k.arg == "says" for k in node.keywords):
+            bare.append(f"{path.name}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return made, bare
+
+
+@pytest.mark.parametrize("module", SAYING)
+def test_every_error_of_these_modules_says_its_specifics_in_each_language(
+        module: str) -> None:
+    made, bare = _errors_made_without_words(Path(kinko.__file__).parent / module)
+    assert made, "no error found: the walk is broken"
+    assert not bare, "errors without says=msg(...):\n" + "\n".join(bare)
+
+
+def test_the_walk_finds_an_error_made_without_its_words(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("def f(x):\n    raise BadInput(f'bad {x}')\n\n"
+                      "def g(x):\n    return errors.NotFound('no', says=msg('error.x'))\n",
+                      encoding="utf-8")
+    assert _errors_made_without_words(source) == (2, ["m.py:2: raise BadInput(f'bad {x}')"])

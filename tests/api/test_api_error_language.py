@@ -51,10 +51,10 @@ def test_a_refusal_speaks_japanese_to_a_request_that_prefers_it(api: Any) -> Non
     assert en.headers["content-language"] == "en" and ja.headers["content-language"] == "ja"
     assert "Accept-Language" in en.headers["vary"] and "Accept-Language" in ja.headers["vary"]
     english, japanese = en.json()["error"], ja.json()["error"]
-    assert english["message_id"] == japanese["message_id"] == "error.invalid_amount"
+    assert english["message_id"] == japanese["message_id"] == "error.amount.decimals"
     assert too_fine in english["message"] and not JAPANESE.search(english["message"])
-    assert japanese["message"] == Localizer("ja")("error.invalid_amount")
-    assert JAPANESE.search(japanese["message"])
+    assert japanese["message"] == (f"{too_fine} ETH は小数点以下 19 桁です。ETH の小数点以下は "
+                                   "18 桁までです")
     assert (english["code"], english["details"]) == (japanese["code"], japanese["details"])
     assert english["message_id"] in catalog_ids("ja")
 

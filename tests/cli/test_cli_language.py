@@ -51,7 +51,7 @@ def test_kinko_toml_a_japanese_locale_and_the_flag_choose_the_language(
         cli: CliRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     bad = ("ledger", "post", "--key", "k", "--source", "s", "--debit",
            "wallet:xem-hot 1.0000001 XEM", "--credit", "customer:C1 1 XEM")
-    japanese = "エラー：金額が正しくありません"
+    japanese = "エラー：1.0000001 XEM は小数点以下 7 桁です"
     assert cli(*bad)[2].startswith("error: 1.0000001 XEM has 7 decimal places")
     monkeypatch.setenv("LANG", "ja_JP.UTF-8")
     assert cli(*bad)[2].startswith(japanese)
@@ -68,17 +68,23 @@ def test_kinko_toml_a_japanese_locale_and_the_flag_choose_the_language(
 
 
 def test_a_japanese_error_keeps_the_value_the_field_and_the_words(cli: CliRun) -> None:
+    # an error with its own catalog sentence says its specifics in Japanese, on one line
     code, out, err = cli("--lang", "ja", "ledger", "post", "--key", "k", "--source", "s",
                          "--debit", "wallet:xem-hot 1.0000001 XEM",
                          "--credit", "customer:C1 1 XEM")
     assert code == 2 and out == ""
-    first, where, words = err.splitlines()
-    assert first == "エラー：金額が正しくありません（小数の桁数が多すぎる、負の値など）"
-    assert where == "  資産：XEM、入力：1.0000001"
-    assert words == "  詳細（原文）：1.0000001 XEM has 7 decimal places; XEM allows at most 6"
+    assert err == "エラー：1.0000001 XEM は小数点以下 7 桁です。XEM の小数点以下は 6 桁までです\n"
     code, _, err = cli("--lang", "ja", "wallets", "add", "w", "--asset", "ETH", "--tier",
                        "hot", "--address", "0x12")
-    assert code == 2 and "アドレス：0x12" in err and "このチェーンのアドレスではありません" in err
+    assert code == 2 and err.startswith("エラー：アドレス 0x12：Ethereum のアドレスではありません"), err
+    # one with its class's sentence only: the setting and the value named, then its words
+    code, out, err = cli("--lang", "ja", "--log-level", "LOUD", "balances")
+    assert code == 2 and out == ""
+    first, where, words = err.splitlines()
+    assert first == "エラー：設定（kinko.toml またはポリシーファイル）に誤りがあります"
+    assert where == "  設定：log_level"
+    assert words == ("  詳細（原文）：--log-level: log_level = 'LOUD': expected one of DEBUG, "
+                     "INFO, WARNING, ERROR")
 
 
 def test_an_error_with_its_own_sentence_is_said_whole_in_japanese(cli: CliRun) -> None:
@@ -97,7 +103,8 @@ def test_an_input_file_error_names_every_file_and_line_in_japanese(
     code, out, err = cli("--lang", "ja", "customers", "import", str(csv))
     assert code == 2, (out, err)
     lines = err.splitlines()
-    assert lines[0] == "エラー：入力ファイルに誤りがあります"
+    assert lines[0].startswith("エラー：") and lines[0].endswith(
+        "c.csv：問題が 2 件あります。何も取り込んでいません"), err
     assert any(line.startswith("  ") and "c.csv:3: 'abc'" in line for line in lines), err
     assert any("c.csv:4: unknown asset 'DOGE'" in line for line in lines), err
 

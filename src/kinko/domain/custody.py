@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Literal
 
 from kinko.domain.addresses import address_key
-from kinko.domain.messages import Message, Percent, Units, msg
+from kinko.domain.messages import N_, Message, Percent, Units, msg
 from kinko.domain.policy import Policy
 from kinko.errors import InvalidAccount
 
@@ -84,14 +84,19 @@ class Multisig:
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, int) \
                 or not 1 <= self.threshold <= len(self.owners):
             raise InvalidAccount(f"a multisig threshold must be between 1 and the number of "
-                                 f"owners ({len(self.owners)}), not {self.threshold!r}")
+                                 f"owners ({len(self.owners)}), not {self.threshold!r}",
+                                 says=msg("error.multisig.threshold", owners=len(self.owners),
+                                          threshold=repr(self.threshold)[:80]))
         keys = [address_key(o) for o in self.owners]
         if len(set(keys)) != len(keys):
-            raise InvalidAccount("a multisig owner is named twice")
-        for role in ("operator", "cosigner"):
+            raise InvalidAccount("a multisig owner is named twice",
+                                 says=msg("error.multisig.owner_twice"))
+        for role, not_owner in (("operator", N_("error.multisig.operator_not_owner")),
+                                ("cosigner", N_("error.multisig.cosigner_not_owner"))):
             who = getattr(self, role)
             if who is not None and address_key(who) not in keys:
-                raise InvalidAccount(f"the {role} {who} is not one of the owners")
+                raise InvalidAccount(f"the {role} {who} is not one of the owners",
+                                     says=msg(not_owner, address=str(who)[:200]))
 
     def to_json(self) -> dict[str, object]:
         return {"owners": list(self.owners), "threshold": self.threshold,
@@ -105,7 +110,8 @@ class Multisig:
         threshold = data.get("threshold")
         if not isinstance(owners, list) or not isinstance(contracts, Mapping) \
                 or not isinstance(threshold, int):
-            raise InvalidAccount("a multisig set-up needs owners, a threshold and contracts")
+            raise InvalidAccount("a multisig set-up needs owners, a threshold and contracts",
+                                 says=msg("error.multisig.incomplete"))
         operator, cosigner = data.get("operator"), data.get("cosigner")
         return cls(tuple(str(o) for o in owners), threshold,
                    tuple((str(k), str(v)) for k, v in contracts.items()),
@@ -130,22 +136,28 @@ class Wallet:
             raise InvalidAccount(
                 f"wallet name {self.name!r} must be 1-64 lower-case letters, digits, '.', '_' "
                 "or '-', starting with a letter or digit",
-                wallet=self.name,
+                wallet=self.name, says=msg("error.wallet.name", name=str(self.name)[:80]),
             )
         if self.tier not in TIERS:
             raise InvalidAccount(
                 f"wallet {self.name}: tier must be one of {', '.join(TIERS)}, not {self.tier!r}",
-                wallet=self.name,
+                wallet=self.name, says=msg("error.wallet.tier", wallet=self.name,
+                                           tiers=", ".join(TIERS), tier=str(self.tier)[:80]),
             )
         if self.kind not in KINDS:
             raise InvalidAccount(f"wallet {self.name}: kind must be one of {', '.join(KINDS)}, "
-                                 f"not {self.kind!r}", wallet=self.name)
+                                 f"not {self.kind!r}", wallet=self.name,
+                                 says=msg("error.wallet.kind", wallet=self.name,
+                                          kinds=", ".join(KINDS), kind=str(self.kind)[:80]))
         if (self.kind == "multisig") != (self.multisig is not None):
             raise InvalidAccount(f"wallet {self.name}: a multisig wallet (and only one) needs "
-                                 "its owners and threshold", wallet=self.name)
+                                 "its owners and threshold", wallet=self.name,
+                                 says=msg("error.wallet.multisig_setup", wallet=self.name))
         if self.kind == "multisig" and len(self.addresses) != 1:
             raise InvalidAccount(f"wallet {self.name}: a multisig wallet is one address (its "
-                                 "contract account)", wallet=self.name)
+                                 "contract account)", wallet=self.name,
+                                 says=msg("error.wallet.multisig_one_address",
+                                          wallet=self.name))
 
     @property
     def account(self) -> str:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
-from kinko.domain.messages import msg
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
 
@@ -117,13 +117,16 @@ def check_account(text: str) -> tuple[AccountKind, str | None]:
     if kind is None:
         known = ", ".join(ACCOUNT_KINDS)
         raise InvalidAccount(
-            f"account {text!r}: unknown kind {kind_name!r} (use one of {known})", account=text
+            f"account {text!r}: unknown kind {kind_name!r} (use one of {known})", account=text,
+            says=msg("error.account.unknown_kind", account=text[:200], kind=kind_name[:80],
+                     known=known),
         )
     if not sep:
         if kind.needs_name:
             raise InvalidAccount(
                 f"account {text!r}: a {kind.name} account needs a name, like '{kind.name}:NAME'",
                 account=text,
+                says=msg("error.account.needs_name", account=text[:200], kind=kind.name),
             )
         return kind, None
     if not _NAME.match(name):
@@ -131,6 +134,7 @@ def check_account(text: str) -> tuple[AccountKind, str | None]:
             f"account {text!r}: the name must be 1-128 letters, digits or . _ @ + : - "
             "and start with a letter or digit",
             account=text,
+            says=msg("error.account.bad_name", account=text[:200]),
         )
     return kind, name
 
@@ -216,15 +220,21 @@ def check_postings(postings: Iterable[Posting], *, min_postings: int = 2) -> tup
         raise InvalidEntry(
             f"an entry needs at least {min_postings} postings, got {len(legs)}",
             postings=len(legs),
+            says=msg("error.entry.too_few_postings", least=min_postings, count=len(legs)),
         )
     sums: dict[str, int] = {}
     get = sums.get
     for i, (account, asset, amount) in enumerate(legs):
         parse_account(account)
         if type(amount) is not int or amount == 0:
-            problem = "amount is zero" if amount == 0 else (
+            zero = amount == 0
+            problem = "amount is zero" if zero else (
                 "amount must be an integer count of minor units")
-            raise InvalidEntry(f"posting {i + 1} ({account}): {problem}", posting=i + 1)
+            raise InvalidEntry(
+                f"posting {i + 1} ({account}): {problem}", posting=i + 1,
+                says=msg(N_("error.entry.posting_zero") if zero
+                         else N_("error.entry.posting_not_integer"),
+                         number=i + 1, account=account[:200]))
         sums[asset] = get(asset, 0) + amount
     off = {asset: total for asset, total in sums.items() if total != 0}
     if off:
@@ -232,19 +242,42 @@ def check_postings(postings: Iterable[Posting], *, min_postings: int = 2) -> tup
         raise InvalidEntry(
             f"entry does not balance: {detail} (debits must equal credits per asset)",
             imbalance={a: str(v) for a, v in off.items()},
+            says=msg("error.entry.unbalanced", off=_off_said(off)),
         )
     return legs
+
+
+_LISTED = 3  # how many assets or balances an error's catalog message names (then: N more)
+
+
+def _off_said(off: Mapping[str, int]) -> Message:
+    """What :func:`check_postings` found off, per asset, as a catalog message (the first
+    few assets, then how many more)."""
+    said: Message | None = None
+    for n, (asset, total) in enumerate(off.items()):
+        if said is None:
+            said = msg("error.entry.off_by", asset=str(asset)[:80], off=total)
+        elif n == _LISTED:
+            return msg("error.entry.off_more", first=said, more=len(off) - n)
+        else:
+            said = msg("error.entry.off_by_next", first=said, asset=str(asset)[:80],
+                       off=total)
+    assert said is not None  # (only called with something off)
+    return said
 
 
 def check_hold(hold: Hold) -> None:
     parse_account(hold.debit)
     parse_account(hold.credit)
     if hold.debit == hold.credit:
-        raise HoldError(f"hold {hold.id}: debit and credit account are the same", hold=hold.id)
+        raise HoldError(f"hold {hold.id}: debit and credit account are the same", hold=hold.id,
+                        says=msg("error.hold.same_accounts", hold=str(hold.id)[:200]))
     if type(hold.amount) is not int or hold.amount <= 0:
-        raise HoldError(f"hold {hold.id}: amount must be a positive integer", hold=hold.id)
+        raise HoldError(f"hold {hold.id}: amount must be a positive integer", hold=hold.id,
+                        says=msg("error.hold.amount_not_positive", hold=str(hold.id)[:200]))
     if not hold.id or len(hold.id) > 128:
-        raise HoldError("a hold id must be 1-128 characters", hold=hold.id)
+        raise HoldError("a hold id must be 1-128 characters", hold=hold.id,
+                        says=msg("error.hold.id_length"))
 
 
 def normal_balance(account: str, state: BalanceState) -> int:
@@ -350,11 +383,43 @@ def check_balance_size(key: str, after: Mapping[BalanceKey, BalanceState]) -> No
                              asset=asset, digits=digits, most=MAX_DIGITS))
 
 
-def raise_overdrafts(findings: list[Finding]) -> None:
+def overdrafts_said(before: Mapping[BalanceKey, BalanceState],
+                    after: Mapping[BalanceKey, BalanceState]) -> Message:
+    """The overdrafts :func:`find_overdrafts` finds, as a catalog message (the first few,
+    then how many more): computed again, on the way to refusing, so that finding them
+    (every entry) builds nothing more."""
+    said: Message | None = None
+    listed = more = 0
+    for (account, asset), new in after.items():
+        kind = account_kind(account)
+        if kind.may_go_negative:
+            continue
+        now = -new[0] - new[1] if kind.normal == "credit" else new[0] - new[2]
+        if now >= 0:
+            continue
+        was = available(account, before.get((account, asset), BalanceState()))
+        if now < was:
+            if listed == _LISTED:
+                more += 1
+                continue
+            one = msg("error.overdraft.below_zero", account=account, asset=asset, now=now,
+                      was=was)
+            said = one if said is None else msg("error.overdraft.next", first=said, then=one)
+            listed += 1
+    if more:
+        said = msg("error.overdraft.more", first=said or msg("error.none"), more=more)
+    return said or msg("error.none")
+
+
+def raise_overdrafts(findings: list[Finding], before: Mapping[BalanceKey, BalanceState],
+                     after: Mapping[BalanceKey, BalanceState]) -> None:
+    """Refuse the change from ``before`` to ``after`` if :func:`find_overdrafts` found
+    overdrafts in it (``findings``)."""
     if findings:
         raise Overdraft(
             "refused: " + "; ".join(f.message for f in findings),
             overdrafts=[f.message for f in findings],
+            says=msg("error.overdraft.refused", overdrafts=overdrafts_said(before, after)),
         )
 
 
@@ -364,7 +429,9 @@ def raise_overdrafts(findings: list[Finding]) -> None:
 def format_timestamp(ts: datetime) -> str:
     """Canonical UTC text with microseconds: ``2018-01-25T15:02:00.000000Z``."""
     if ts.tzinfo is None:
-        raise InvalidEntry(f"timestamp {ts.isoformat()} has no time zone", timestamp=ts.isoformat())
+        raise InvalidEntry(f"timestamp {ts.isoformat()} has no time zone",
+                           timestamp=ts.isoformat(),
+                           says=msg("error.entry.naive_time", time=ts.isoformat()))
     if ts.tzinfo is not UTC:
         ts = ts.astimezone(UTC)
     if ts.year >= 1000:  # the same text as strftime's below, at two thirds of its cost

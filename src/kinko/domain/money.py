@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from kinko.domain.addresses import canonical_token
+from kinko.domain.messages import msg
 from kinko.errors import InvalidAmount, UnknownAsset
 
 __all__ = [
@@ -65,15 +66,19 @@ class Asset:
                 f"asset symbol {self.symbol!r} must be 1-16 upper-case letters or digits, "
                 "starting with a letter",
                 asset=self.symbol,
+                says=msg("error.asset.symbol", asset=str(self.symbol)[:40]),
             )
         if not 0 <= self.decimals <= MAX_DECIMALS:
             raise InvalidAmount(
                 f"asset {self.symbol}: decimals must be between 0 and {MAX_DECIMALS}, "
                 f"not {self.decimals}",
                 asset=self.symbol,
+                says=msg("error.asset.decimals", asset=self.symbol, most=MAX_DECIMALS,
+                         decimals=self.decimals),
             )
         if not self.chain or not self.chain.strip():
-            raise UnknownAsset(f"asset {self.symbol}: chain must not be empty", asset=self.symbol)
+            raise UnknownAsset(f"asset {self.symbol}: chain must not be empty", asset=self.symbol,
+                               says=msg("error.asset.no_chain", asset=self.symbol))
         if self.token is not None:  # the contract, in its chain's canonical form
             object.__setattr__(self, "token", canonical_token(self.token, self.chain))
 
@@ -117,6 +122,8 @@ class AssetRegistry(Mapping[str, Asset]):
                 f"unknown asset {symbol!r} (known: {known}; "
                 "add others under [assets] in kinko.toml)",
                 asset=symbol,
+                says=msg("error.asset.unknown", asset=str(symbol)[:80],
+                         known=msg("none") if known == "none" else known[:400]),
             ) from None
 
     def __contains__(self, symbol: object) -> bool:
@@ -150,12 +157,15 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
         lowered = raw.lower().lstrip("+-")
         if not raw:
             problem = f"empty amount for {asset.symbol}"
+            says = msg("error.amount.empty", asset=asset.symbol)
         elif lowered in {"nan", "snan", "inf", "infinity"}:
             problem = f"{raw!r} is not a number of {asset.symbol}"
+            says = msg("error.amount.not_a_number", text=raw[:80], asset=asset.symbol)
         else:
             problem = (f"{raw!r} is not a plain decimal number (digits, one optional '.', "
                        "no exponent, no separators)")
-        raise InvalidAmount(problem, asset=asset.symbol, text=text)
+            says = msg("error.amount.not_decimal", text=_cut(raw))
+        raise InvalidAmount(problem, asset=asset.symbol, text=text, says=says)
     negative = raw[0] == "-"
     digits = raw.lstrip("+-")
     whole, _, frac = digits.partition(".")
@@ -166,12 +176,16 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
             f"at most {asset.decimals}",
             asset=asset.symbol,
             text=text,
+            says=msg("error.amount.decimals", amount=_cut(raw), asset=asset.symbol,
+                     places=len(significant), most=asset.decimals),
         )
     if len(whole.lstrip("0")) + asset.decimals > MAX_DIGITS:  # before int(): 5,000 digits
         raise InvalidAmount(  # raise a ValueError there
             f"{raw if len(raw) <= 100 else raw[:40] + '…'} {asset.symbol} is too large: an "
             f"amount has at most {MAX_DIGITS} digits in {asset.symbol}'s smallest unit",
-            asset=asset.symbol, text=text[:100])
+            asset=asset.symbol, text=text[:100],
+            says=msg("error.amount.too_large", amount=_cut(raw), asset=asset.symbol,
+                     most=MAX_DIGITS))
     scale: int = 10**asset.decimals
     units: int = int(whole or "0") * scale + int(
         significant.ljust(asset.decimals, "0") or "0")
@@ -181,9 +195,16 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
                 f"negative amount {raw} {asset.symbol} is not allowed here",
                 asset=asset.symbol,
                 text=text,
+                says=msg("error.amount.negative", amount=_cut(raw), asset=asset.symbol),
             )
         return -units
     return units
+
+
+def _cut(text: str) -> str:
+    """Text a person typed, for a message: as written, or (over 100 characters) its first
+    40 and "…"."""
+    return text if len(text) <= 100 else text[:40] + "…"
 
 
 def format_units(units: int, asset: Asset, *, trim: bool = True, group: bool = False) -> str:
@@ -207,7 +228,8 @@ def parse_money(text: str, registry: Mapping[str, Asset], *, allow_negative: boo
     parts = text.split()
     if len(parts) != 2:
         raise InvalidAmount(
-            f"{text!r} is not an amount: write a number and an asset, like '1.5 ETH'", text=text
+            f"{text!r} is not an amount: write a number and an asset, like '1.5 ETH'", text=text,
+            says=msg("error.amount.not_amount", text=_cut(text.strip())),
         )
     number, symbol = parts
     asset = registry[symbol.upper()] if symbol.upper() in registry else registry[symbol]

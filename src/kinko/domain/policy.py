@@ -63,8 +63,9 @@ from functools import cached_property
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
+from kinko.domain.messages import Message, Units, msg
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_units
-from kinko.domain.screening import parse_duration, parse_rules
+from kinko.domain.screening import parse_duration, parse_rules, place_said, refusal_said
 from kinko.errors import ConfigError, KinkoError
 
 __all__ = ["DEFAULT_TIER", "Approver", "AssetPolicy", "Policy", "WatchPolicy", "parse_policy"]
@@ -195,93 +196,138 @@ class Policy:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _at(where: str) -> Message | str:
+    """Where in a policy file (``FILE: field``), as an error's catalog message names it."""
+    return place_said(where)
+
+
+def _shown(value: Any) -> str:
+    """A value from a policy file as an error's catalog message shows it (cut short)."""
+    return repr(value)[:80]
+
+
 def _ratio(value: Any, where: str) -> Decimal:
     try:
         ratio = Decimal(str(value))
     except InvalidOperation:
-        raise ConfigError(f"{where} = {value!r} is not a number") from None
+        raise ConfigError(f"{where} = {value!r} is not a number",
+                          says=msg("error.policy_file.not_number", where=_at(where),
+                                   value=_shown(value))) from None
     if not ratio.is_finite() or not Decimal(0) <= ratio <= Decimal(1):
-        raise ConfigError(f"{where} = {value!r} must be between 0 and 1")
+        raise ConfigError(f"{where} = {value!r} must be between 0 and 1",
+                          says=msg("error.policy_file.ratio", where=_at(where),
+                                   value=_shown(value)))
     return ratio
 
 
 def _whole(value: Any, where: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{where} = {value!r} must be a whole number ≥ {low}")
+        raise ConfigError(f"{where} = {value!r} must be a whole number ≥ {low}",
+                          says=msg("error.policy_file.whole", where=_at(where),
+                                   value=_shown(value), low=low))
     return value
+
+
+def _unknown_keys(where: str, keys: list[str]) -> ConfigError:
+    return ConfigError(f"{where}: unknown key(s) {', '.join(keys)}",
+                       says=msg("error.policy_file.unknown_keys", where=_at(where),
+                                keys=", ".join(keys)[:200]))
 
 
 def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -> Policy:
     """Check a policy read from TOML; raise :class:`ConfigError` naming the field."""
     unknown = sorted(set(data) - _TOP)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise _unknown_keys(where, unknown)
     version = _whole(data.get("version"), f"{where}: version", 1)
     approvers = []
     seen: set[str] = set()
     for i, raw in enumerate(data.get("approvers") or []):
         label = f"{where}: approvers[{i}]"
         if not isinstance(raw, Mapping) or set(raw) != {"name", "public_key"}:
-            raise ConfigError(f"{label} needs exactly name and public_key")
+            raise ConfigError(f"{label} needs exactly name and public_key",
+                              says=msg("error.policy_file.approver_keys", where=_at(label)))
         name, key = str(raw["name"]).strip(), str(raw["public_key"]).strip().lower()
         if not name or name in seen:
-            raise ConfigError(f"{label}.name {name!r} is empty or repeated")
+            raise ConfigError(f"{label}.name {name!r} is empty or repeated",
+                              says=msg("error.policy_file.approver_name", where=_at(label),
+                                       name=_shown(name)))
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
-            raise ConfigError(f"{label}.public_key must be 64 hex digits (a raw Ed25519 key)")
+            raise ConfigError(f"{label}.public_key must be 64 hex digits (a raw Ed25519 key)",
+                              says=msg("error.policy_file.public_key", where=_at(label)))
         seen.add(name)
         approvers.append(Approver(name, key))
     if not approvers:
-        raise ConfigError(f"{where}: at least one approver is needed")
+        raise ConfigError(f"{where}: at least one approver is needed",
+                          says=msg("error.policy_file.no_approver", where=_at(where)))
     quorum = _whole(data.get("quorum"), f"{where}: quorum", 1)
     if quorum > len(approvers):
         raise ConfigError(f"{where}: quorum = {quorum} but only {len(approvers)} approver(s): "
-                          "m must not exceed n")
+                          "m must not exceed n",
+                          says=msg("error.policy_file.quorum", where=_at(where), quorum=quorum,
+                                   approvers=len(approvers)))
     assets: dict[str, AssetPolicy] = {}
     for symbol, raw in (data.get("assets") or {}).items():
         label = f"{where}: assets.{symbol}"
         try:
             asset = registry[symbol]
         except KinkoError as exc:
-            raise ConfigError(f"{label}: {exc.message}") from None
+            raise ConfigError(f"{label}: {exc.message}",
+                              says=msg("error.policy_file.at", where=_at(label),
+                                       problem=exc.said())) from None
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"{label} must be a table")
+            raise ConfigError(f"{label} must be a table",
+                              says=msg("error.policy_file.not_table", where=_at(label)))
         bad = sorted(set(raw) - _ASSET)
         if bad:
-            raise ConfigError(f"{label}: unknown key(s) {', '.join(bad)}")
+            raise _unknown_keys(label, bad)
         max_ratio = _ratio(raw.get("max_hot_ratio", "0.05"), f"{label}.max_hot_ratio")
         target = _ratio(raw.get("target_hot_ratio", str(max_ratio / 2)),
                         f"{label}.target_hot_ratio")
         if target > max_ratio:
             raise ConfigError(f"{label}.target_hot_ratio {target} exceeds max_hot_ratio "
-                              f"{max_ratio}")
+                              f"{max_ratio}",
+                              says=msg("error.policy_file.target_over_max", where=_at(label),
+                                       target=str(target)[:80], max=str(max_ratio)[:80]))
         try:
             hot_min = parse_units(str(raw.get("hot_min", "0")), asset)
             hot_max = (parse_units(str(raw["hot_max"]), asset) if "hot_max" in raw else None)
         except KinkoError as exc:
-            raise ConfigError(f"{label}: {exc.message}") from None
+            raise ConfigError(f"{label}: {exc.message}",
+                              says=msg("error.policy_file.at", where=_at(label),
+                                       problem=exc.said())) from None
         if hot_max is not None and hot_min > hot_max:
             raise ConfigError(f"{label}: hot_min {format_units(hot_min, asset)} exceeds hot_max "
-                              f"{format_units(hot_max, asset)}")
+                              f"{format_units(hot_max, asset)}",
+                              says=msg("error.policy_file.hot_min_over_max", where=_at(label),
+                                       min=Units(hot_min, asset.symbol, asset.decimals),
+                                       max=Units(hot_max, asset.symbol, asset.decimals)))
         cold = raw.get("cold_wallet")
         emergency = raw.get("emergency_address")
         if emergency is not None:
             try:
                 emergency = canonical_address(str(emergency), asset.chain)
             except KinkoError as exc:
-                raise ConfigError(f"{label}.emergency_address: {exc.message}") from None
+                raise ConfigError(f"{label}.emergency_address: {exc.message}",
+                                  says=msg("error.policy_file.at",
+                                           where=_at(f"{label}.emergency_address"),
+                                           problem=exc.said())) from None
         assets[asset.symbol] = AssetPolicy(asset.symbol, max_ratio, target, hot_min, hot_max,
                                            str(cold) if cold is not None else None, emergency)
     screening = data.get("screening") or {}
     if not isinstance(screening, Mapping) or set(screening) - {"rules", "tiers"}:
         raise ConfigError(f"{where}: [screening] takes tiers and a list of "
-                          "[[screening.rules]]")
+                          "[[screening.rules]]",
+                          says=msg("error.policy_file.screening", where=_at(where)))
     raw_rules = tuple(dict(r) for r in screening.get("rules") or [])
     parse_rules(raw_rules, registry, where)  # refuse a bad rule when the policy is loaded
     tiers = _tiers(screening.get("tiers"), raw_rules, f"{where}: screening")
     ttl = _whole(data.get("proposal_ttl_hours", 24), f"{where}: proposal_ttl_hours", 1)
     warm = data.get("warm_counts_as_hot", True)
     if not isinstance(warm, bool):
-        raise ConfigError(f"{where}: warm_counts_as_hot must be true or false")
+        raise ConfigError(f"{where}: warm_counts_as_hot must be true or false",
+                          says=msg("error.policy_file.true_false",
+                                   where=_at(f"{where}: warm_counts_as_hot")))
     return Policy(version, quorum, tuple(approvers), assets,
                   _ratio(data.get("total_max_hot_ratio", "0.05"),
                          f"{where}: total_max_hot_ratio"), ttl, warm, raw_rules,
@@ -293,13 +339,18 @@ def _tiers(raw: Any, rules: tuple[dict[str, Any], ...], where: str) -> tuple[str
     declared: list[str] = []
     if raw is not None:
         if not isinstance(raw, list):
-            raise ConfigError(f"{where}.tiers must be a list of tier names")
+            raise ConfigError(f"{where}.tiers must be a list of tier names",
+                              says=msg("error.policy_file.tiers_list", where=_at(where)))
         for name in raw:
             if not isinstance(name, str) or not _TIER.fullmatch(name):
                 raise ConfigError(f"{where}.tiers: {name!r} is not a tier name (1-32 lower-case "
-                                  "letters, digits, - and _)")
+                                  "letters, digits, - and _)",
+                                  says=msg("error.policy_file.tier_name",
+                                           where=_at(f"{where}.tiers"), tier=_shown(name)))
             if name in declared:
-                raise ConfigError(f"{where}.tiers: {name!r} is repeated")
+                raise ConfigError(f"{where}.tiers: {name!r} is repeated",
+                                  says=msg("error.policy_file.tier_repeated",
+                                           where=_at(f"{where}.tiers"), tier=_shown(name)))
             if name != DEFAULT_TIER:
                 declared.append(name)
     for i, rule in enumerate(rules):
@@ -308,35 +359,61 @@ def _tiers(raw: Any, rules: tuple[dict[str, Any], ...], where: str) -> tuple[str
             continue
         if not isinstance(tier, str) or not _TIER.fullmatch(tier):
             raise ConfigError(f"{where}.rules[{i}].tier: {tier!r} is not a tier name (1-32 "
-                              "lower-case letters, digits, - and _)")
+                              "lower-case letters, digits, - and _)",
+                              says=msg("error.policy_file.tier_name",
+                                       where=_at(f"{where}.rules[{i}].tier"),
+                                       tier=_shown(tier)))
         if raw is not None and tier != DEFAULT_TIER and tier not in declared:
             raise ConfigError(f"{where}.rules[{i}].tier: {tier!r} is not one of the declared "
-                              f"tiers ({', '.join([DEFAULT_TIER, *declared])})")
+                              f"tiers ({', '.join([DEFAULT_TIER, *declared])})",
+                              says=msg("error.policy_file.tier_undeclared",
+                                       where=_at(f"{where}.rules[{i}].tier"),
+                                       tier=_shown(tier),
+                                       tiers=", ".join([DEFAULT_TIER, *declared])[:300]))
     return tuple(declared)
 
 
 def _watch(raw: Any, where: str) -> WatchPolicy:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError(f"{where} must be a table",
+                          says=msg("error.policy_file.not_table", where=_at(where)))
     bad = sorted(set(raw) - _WATCH)
     if bad:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}")
+        raise _unknown_keys(where, bad)
     mode = raw.get("emergency_sweep", "quorum")
     if mode not in ("quorum", "auto"):
-        raise ConfigError(f"{where}.emergency_sweep must be \"quorum\" or \"auto\", not {mode!r}")
+        raise ConfigError(f"{where}.emergency_sweep must be \"quorum\" or \"auto\", not {mode!r}",
+                          says=msg("error.policy_file.emergency_sweep", where=_at(where),
+                                   value=_shown(mode)))
     trip_global = raw.get("trip_global", False)
     if not isinstance(trip_global, bool):
-        raise ConfigError(f"{where}.trip_global must be true or false")
-    percent = _ratio(Decimal(str(raw.get("balance_drop_percent", "20"))) / 100,
-                     f"{where}.balance_drop_percent (as a share)") * 100
+        raise ConfigError(f"{where}.trip_global must be true or false",
+                          says=msg("error.policy_file.true_false",
+                                   where=_at(f"{where}.trip_global")))
+    drop = raw.get("balance_drop_percent", "20")
+    try:
+        percent = Decimal(str(drop))
+    except (ArithmeticError, ValueError):  # not a number: refused below, as it is written
+        percent = Decimal("NaN")
+    if isinstance(drop, bool) or not percent.is_finite() or not 0 <= percent <= 100:
+        raise ConfigError(f"{where}.balance_drop_percent = {_shown(drop)} must be a "
+                          "percentage between 0 and 100",
+                          says=msg("error.policy_file.percent",
+                                   where=_at(f"{where}.balance_drop_percent"),
+                                   value=_shown(drop)))
     try:
         window = parse_duration(raw.get("balance_drop_window", "1h"))
     except ValueError as exc:
-        raise ConfigError(f"{where}.balance_drop_window: {exc}") from None
+        raise ConfigError(f"{where}.balance_drop_window: {exc}",
+                          says=msg("error.policy_file.at",
+                                   where=_at(f"{where}.balance_drop_window"),
+                                   problem=refusal_said(exc))) from None
     compromised = raw.get("compromised_withdrawals", "reject")
     if compromised not in ("reject", "keep"):
         raise ConfigError(f"{where}.compromised_withdrawals must be \"reject\" or \"keep\", "
-                          f"not {compromised!r}")
+                          f"not {compromised!r}",
+                          says=msg("error.policy_file.compromised", where=_at(where),
+                                   value=_shown(compromised)))
     return WatchPolicy(str(mode), trip_global, percent.normalize(), window, str(compromised))
 
 

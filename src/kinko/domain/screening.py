@@ -48,10 +48,13 @@ __all__ = [
     "Rule",
     "RuleHit",
     "RuleHitData",
+    "ValueRefused",
     "duration_text",
     "needed_sums",
     "parse_duration",
     "parse_rules",
+    "place_said",
+    "refusal_said",
     "rules_markdown",
     "screen",
     "window_sum",
@@ -200,7 +203,43 @@ class Decision:
 
 # ---------------------------------------------------------------------------- rules
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+
+class ValueRefused(ValueError):
+    """A policy value that is refused: the English words (``str(exc)``), and ``says``, the
+    same as a catalog message (a :class:`~kinko.errors.ConfigError` naming the field says
+    it after the field)."""
+
+    def __init__(self, text: str, *, says: Message) -> None:
+        super().__init__(text)
+        self.says = says
+
+
+def refusal_said(exc: Exception) -> Message:
+    """What refused a value, as a catalog message: a kinko error's, a
+    :class:`ValueRefused`'s, or the English words of any other as a
+    :class:`~kinko.errors.ConfigError`'s (shown in English only)."""
+    if isinstance(exc, KinkoError):
+        return exc.said()
+    if isinstance(exc, ValueRefused):
+        return exc.says
+    return msg("error.config_error", detail=str(exc)[:300])
+
+
+def place_said(label: str) -> Message | str:
+    """Where in a policy file (``FILE: field``) as an error's catalog message names it: the
+    file, then the field (each cut short), in the reader's punctuation."""
+    file, sep, place = label.rpartition(": ")
+    if not sep:
+        return label[:300]
+    return msg("error.policy_file.where", file=file[:200], field=place[:200])
+
+
+def _shown(value: Any) -> str:
+    """A value from a policy file as an error shows it: its repr, cut short."""
+    return repr(value)[:80]
+
+
+_DURATION = re.compile(r"^(\d{1,12})\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -215,36 +254,45 @@ def duration_text(value: timedelta) -> str:
 
 def parse_duration(text: Any) -> timedelta:
     match = _DURATION.match(str(text).strip())
-    if not match or int(match.group(1)) <= 0:
-        raise ValueError(f"{text!r} is not a duration like 30m, 24h or 30d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if match and int(match.group(1)) > 0:
+        try:
+            return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:  # beyond what a date can hold (a billion days)
+            pass
+    raise ValueRefused(f"{_shown(text)} is not a duration like 30m, 24h or 30d",
+                       says=msg("error.screening.duration", value=_shown(text)))
 
 
 def _ratio(value: Any) -> Decimal:
     try:
         ratio = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
+        raise ValueRefused(f"{_shown(value)} is not a number",
+                           says=msg("error.screening.not_number", value=_shown(value))) from None
     if not ratio.is_finite() or ratio < 0:
-        raise ValueError(f"{value!r} must be a number ≥ 0")
+        raise ValueRefused(f"{_shown(value)} must be a number ≥ 0",
+                           says=msg("error.screening.negative_number", value=_shown(value)))
     return ratio
 
 
 def _count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{value!r} must be a whole number ≥ 0")
+        raise ValueRefused(f"{_shown(value)} must be a whole number ≥ 0",
+                           says=msg("error.screening.whole_number", value=_shown(value)))
     return value
 
 
 def _hour(value: Any) -> int:
     if _count(value) > 23:
-        raise ValueError(f"{value!r} must be an hour 0-23")
+        raise ValueRefused(f"{_shown(value)} must be an hour 0-23",
+                           says=msg("error.screening.hour", value=_shown(value)))
     return int(value)
 
 
 def _scope(value: Any) -> str:
     if value not in ("customer", "destination", "asset", "all"):
-        raise ValueError(f"{value!r} must be customer, destination, asset or all")
+        raise ValueRefused(f"{_shown(value)} must be customer, destination, asset or all",
+                           says=msg("error.screening.scope", value=_shown(value)))
     return str(value)
 
 
@@ -295,8 +343,9 @@ class Rule:
         return set()
 
     @classmethod
-    def incomplete(cls, values: Mapping[str, Any]) -> str | None:
-        """What the parameters given (parsed) lack together, or None."""
+    def incomplete(cls, values: Mapping[str, Any]) -> ValueRefused | None:
+        """What the parameters given (parsed) lack together (its words and its catalog
+        message), or None."""
         return None
 
 
@@ -316,8 +365,9 @@ class MaxAmount(Rule):
     decimals: int = 0
 
     @classmethod
-    def incomplete(cls, values: Mapping[str, Any]) -> str | None:
-        return None if "amount" in values else "max_amount needs amount and asset"
+    def incomplete(cls, values: Mapping[str, Any]) -> ValueRefused | None:
+        return None if "amount" in values else ValueRefused(
+            "max_amount needs amount and asset", says=msg("error.screening.max_amount_needs"))
 
     def check(self, request: Request, ctx: Context) -> Message | None:
         if self.tier is not None and request.tier != self.tier:
@@ -349,10 +399,11 @@ class Window(Rule):
     decimals: int = 0
 
     @classmethod
-    def incomplete(cls, values: Mapping[str, Any]) -> str | None:
+    def incomplete(cls, values: Mapping[str, Any]) -> ValueRefused | None:
         if "max_amount" in values or "max_count" in values:
             return None
-        return "a window needs max_amount or max_count"
+        return ValueRefused("a window needs max_amount or max_count",
+                            says=msg("error.screening.window_needs"))
 
     def sums(self) -> set[tuple[str, timedelta]]:
         return {(self.scope, self.duration)}
@@ -575,20 +626,29 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
     for i, spec in enumerate(raw):
         label = f"{where}: screening.rules[{i}]"
         if not isinstance(spec, Mapping):
-            raise ConfigError(f"{label} must be a table")
+            raise ConfigError(f"{label} must be a table",
+                              says=msg("error.policy_file.not_table", where=place_said(label)))
         kind = RULE_KINDS.get(str(spec.get("kind")))
         if kind is None:
             raise ConfigError(f"{label}.kind {spec.get('kind')!r} is not one of "
-                              f"{', '.join(RULE_KINDS)}")
+                              f"{', '.join(RULE_KINDS)}",
+                              says=msg("error.screening.kind", where=place_said(label),
+                                       kind=_shown(spec.get("kind")),
+                                       kinds=", ".join(RULE_KINDS)))
         unknown = sorted(set(spec) - _COMMON - set(kind.params))
         if unknown:
-            raise ConfigError(f"{label}: {kind.kind} has no parameter(s) {', '.join(unknown)}")
+            raise ConfigError(f"{label}: {kind.kind} has no parameter(s) {', '.join(unknown)}",
+                              says=msg("error.screening.unknown_params", where=place_said(label),
+                                       kind=kind.kind, params=", ".join(unknown)[:200]))
         action = spec.get("action")
         if action not in OUTCOMES:
-            raise ConfigError(f"{label}.action must be allow, review or block")
+            raise ConfigError(f"{label}.action must be allow, review or block",
+                              says=msg("error.screening.action", where=place_said(label)))
         name = str(spec.get("name") or f"{kind.kind}-{i + 1}")
         if name in names:
-            raise ConfigError(f"{label}.name {name!r} is used twice")
+            raise ConfigError(f"{label}.name {name!r} is used twice",
+                              says=msg("error.screening.name_twice", where=place_said(label),
+                                       name=_shown(name)))
         names.add(name)
         given = str(spec.get("reason") or "").strip()
         values: dict[str, Any] = {"name": name, "action": action,
@@ -599,7 +659,10 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
             try:
                 asset = registry[str(spec["asset"])]
             except KinkoError as exc:
-                raise ConfigError(f"{label}.asset: {exc.message}") from None
+                raise ConfigError(f"{label}.asset: {exc.message}",
+                                  says=msg("error.policy_file.at",
+                                           where=place_said(f"{label}.asset"),
+                                           problem=exc.said())) from None
             values["asset"] = asset.symbol
             if "decimals" in kind.__dataclass_fields__:
                 values["decimals"] = asset.decimals
@@ -609,16 +672,22 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
             try:
                 if param.amount:
                     if asset is None:
-                        raise ValueError("an amount needs the rule's asset")
+                        raise ValueRefused("an amount needs the rule's asset",
+                                           says=msg("error.screening.amount_needs_asset"))
                     values[name] = parse_units(str(spec[name]), asset)
                 else:
                     values[name] = param.parse(spec[name])
             except (ValueError, KinkoError) as exc:
                 reason = exc.message if isinstance(exc, KinkoError) else str(exc)
-                raise ConfigError(f"{label}.{name}: {reason}") from None
+                raise ConfigError(f"{label}.{name}: {reason}",
+                                  says=msg("error.policy_file.at",
+                                           where=place_said(f"{label}.{name}"),
+                                           problem=refusal_said(exc))) from None
         lacking = kind.incomplete(values)
         if lacking is not None:
-            raise ConfigError(f"{label}: {lacking}")
+            raise ConfigError(f"{label}: {lacking}",
+                              says=msg("error.policy_file.at", where=place_said(label),
+                                       problem=lacking.says))
         rules.append(kind(**values))
     return tuple(rules)
 

@@ -112,7 +112,9 @@ def parse_anchor(text: str, where: str = "--head") -> tuple[int, str]:
     if m is None:
         raise BadInput(f"{where}: write the anchored head as SEQ:HASH (the sequence number "
                        f"and 64 hex digits that verify printed), not "
-                       f"{text.strip()[:80]!r}")
+                       f"{text.strip()[:80]!r}",
+                       says=msg("error.audit.anchor_format", where=where[:200],
+                                text=text.strip()[:80]))
     return int(m.group(1)), m.group(2).lower()
 
 
@@ -151,9 +153,12 @@ class Access:
     def create_key(self, name: str, role: str) -> tuple[ApiKey, str]:
         """A new key; the token is returned once and never stored."""
         if role not in ROLES:
-            raise BadInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            raise BadInput(f"role must be one of {', '.join(ROLES)}, not {role!r}",
+                           says=msg("error.access.bad_role", roles=", ".join(ROLES),
+                                    role=str(role)[:40]))
         if not name.strip():
-            raise BadInput("a key needs a name (whose key it is)")
+            raise BadInput("a key needs a name (whose key it is)",
+                           says=msg("error.access.key_needs_name"))
         key_id = secrets.token_hex(6)
         token = f"kinko_{key_id}_{secrets.token_urlsafe(32)}"
         with self.store.access() as tables:
@@ -164,7 +169,8 @@ class Access:
     def revoke(self, key_id: str, by: str) -> None:
         with self.store.access() as tables:
             if not tables.revoke(key_id, self.clock.now()):
-                raise BadInput(f"no active key {key_id!r}")
+                raise BadInput(f"no active key {key_id!r}",
+                               says=msg("error.access.no_active_key", id=key_id[:80]))
         self.audit(by, "apikey.revoke", key_id, {})
 
     def api_keys(self) -> list[dict[str, Any]]:
@@ -181,7 +187,8 @@ class Access:
         is counted and written to the audit log as ``<via>.refused`` with the client's
         address and the key's public id (never the secret)."""
         if not token:
-            raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+            raise Unauthorized("an API key is required (Authorization: Bearer <key>)",
+                               says=msg("error.access.key_required"))
         key_id = _key_id(token)
         per_key = key_id if via == "sign_in" else None
         if throttle is not None:
@@ -217,14 +224,15 @@ class Access:
 
     def _authenticate(self, token: str, key_id: str | None) -> ApiKey:
         if key_id is None:
-            raise Unauthorized("the API key is malformed")
+            raise Unauthorized("the API key is malformed", says=msg("error.access.key_malformed"))
         row = self.keys().get(key_id)
         if row is None:
-            raise Unauthorized("the API key is not valid")
+            raise Unauthorized("the API key is not valid", says=msg("error.access.key_invalid"))
         if not hmac.compare_digest(row["secret_hash"], _hash(token.strip())):
-            raise _WrongSecret("the API key is not valid")  # same words: no key oracle
+            # the same words (and message) as an unknown key: no key oracle
+            raise _WrongSecret("the API key is not valid", says=msg("error.access.key_invalid"))
         if row["revoked_us"] is not None:
-            raise _WrongSecret("the API key was revoked")
+            raise _WrongSecret("the API key was revoked", says=msg("error.access.key_revoked"))
         return ApiKey.of(row)
 
     def keys(self) -> dict[str, ApiKeyRow]:

@@ -63,7 +63,10 @@ class Approvals:
                 if kind is not None and proposal.kind != kind:
                     raise ApprovalError(f"proposal {proposal_id} is a {proposal.kind} proposal, "
                                         f"not a {kind} proposal: nothing was recorded",
-                                        proposal=proposal_id, kind=proposal.kind)
+                                        proposal=proposal_id, kind=proposal.kind,
+                                        says=msg("error.approval.wrong_kind", id=proposal.id,
+                                                 kind=msg(f"prop.kind.{proposal.kind}"),
+                                                 expected=msg(f"prop.kind.{kind}")))
                 target = proposal_id
                 if proposal.kind == "withdrawal":
                     target = str(proposal.payload["withdrawal"])
@@ -101,10 +104,14 @@ class Approvals:
             withdrawal_id = proposal_id.removeprefix("withdrawal-")
             row = u.screening.withdrawal(withdrawal_id)
             if row is None:
-                return NotFound(f"unknown withdrawal {withdrawal_id!r}")
+                return NotFound(f"unknown withdrawal {withdrawal_id!r}",
+                                says=msg("error.unknown_withdrawal", id=withdrawal_id[:100]))
             return ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: only a "
-                                 "withdrawal held for review is approved")
-        return NotFound(f"unknown proposal {proposal_id!r}")
+                                 "withdrawal held for review is approved",
+                                 says=msg("error.withdrawal_not_in_review", id=row["id"],
+                                          state=msg(f"wd.state.{row['state']}")))
+        return NotFound(f"unknown proposal {proposal_id!r}",
+                        says=msg("error.unknown_proposal", id=proposal_id[:_TEXT]))
 
     def _withdrawal(self, u: Unit, proposal: Proposal, approver: str,
                     signature: str) -> ProposalView:

@@ -339,16 +339,20 @@ class Custody:
             found = next((s for s in standings(facts, now, self.ledger.assets)
                           if s.facts.version == version), None)
             if found is None:
-                raise NotFound(f"no policy version {version} is loaded", version=version)
+                raise NotFound(f"no policy version {version} is loaded", version=version,
+                               says=msg("error.policy.no_version", version=str(version)))
             if found.state != "pending":
                 raise ApprovalError(
                     f"policy version {version} is {found.state}: only a version waiting for "
-                    "its time lock can be vetoed", version=version, state=found.state)
+                    "its time lock can be vetoed", version=version, state=found.state,
+                    says=msg("error.policy.veto_not_pending", version=str(version),
+                             state=msg(f"pol.state.{found.state}")))
             base = next((f for f in facts if f.version == found.facts.base), None)
             assert found.facts.policy is not None
             if base is None or base.policy is None:
                 raise ApprovalError(f"policy version {version} names no version it was "
-                                    "proposed under: nobody's veto can be checked")
+                                    "proposed under: nobody's veto can be checked",
+                                    says=msg("error.policy.no_base", version=str(version)))
             veto = Veto(version, approver.strip(), signature.strip().lower(), now,
                         reason.strip()[:500])
             check_veto(veto, found.facts.policy, base.policy)
@@ -371,7 +375,10 @@ class Custody:
             if rule.cold_wallet and (cold is None or cold.tier == "hot"
                                      or cold.asset != rule.asset):
                 raise ConfigError(f"{path}: assets.{rule.asset}.cold_wallet: {rule.cold_wallet!r} "
-                                  f"is not a registered warm or cold {rule.asset} wallet")
+                                  f"is not a registered warm or cold {rule.asset} wallet",
+                                  says=msg("error.policy.cold_wallet", file=str(path)[:200],
+                                           asset=rule.asset[:40],
+                                           wallet=rule.cold_wallet[:80]))
         now = self.clock.now()
         with self.ledger.store.custody() as (_, tables):
             facts = stored_versions(tables, self.ledger.assets)
@@ -382,11 +389,15 @@ class Custody:
             newest = max(f.version for f in facts)
             if policy.version <= newest:
                 raise ConfigError(f"{path}: version {policy.version} is not newer than version "
-                                  f"{newest}, the newest loaded")
+                                  f"{newest}, the newest loaded",
+                                  says=msg("error.policy.not_newer", file=str(path)[:200],
+                                           version=str(policy.version), newest=str(newest)))
             current = effective_policy(tables, self.ledger.assets, now, facts)
             if current is None:
                 raise ConfigError("no custody policy version is in force: none can approve "
-                                  f"version {policy.version}")
+                                  f"version {policy.version}",
+                                  says=msg("error.policy.none_in_force",
+                                           version=str(policy.version)))
             proposal = self._new_proposal(
                 "policy", {"version": policy.version, "digest": policy.digest,
                            "body": policy.canonical()}, proposer, current, now)
@@ -402,7 +413,8 @@ class Custody:
         """A new proposal: under ``proposal_id`` if given, else an id of its kind, day and
         content."""
         if not proposer.strip():
-            raise ApprovalError("a proposal needs the proposer's name")
+            raise ApprovalError("a proposal needs the proposer's name",
+                                says=msg("error.proposal.no_proposer"))
         pid = proposal_id
         if pid is None:
             seed = f"{kind}|{sorted(payload.items())}|{proposer}|{format_timestamp(now)}"
@@ -413,7 +425,8 @@ class Custody:
     def _require_policy(self) -> Policy:
         policy = self.policy()
         if policy is None:
-            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`",
+                              says=msg("error.policy.none_loaded"))
         return policy
 
     def propose_rebalance(self, proposer: str) -> list[ProposalView]:
@@ -443,7 +456,9 @@ class Custody:
             (w for w in wallets if w.asset == move.asset and w.tier == "cold"), None)
         if hot is None or cold is None:
             raise InvalidAccount(f"{move.asset}: a {move.kind} needs a registered hot and cold "
-                                 "wallet")
+                                 "wallet", says=msg("error.custody.move_needs_wallets",
+                                                    asset=move.asset[:40],
+                                                    kind=msg(f"prop.kind.{move.kind}")))
         src, dst = (hot, cold) if move.kind == "sweep" else (cold, hot)
         return {"asset": move.asset, "amount": str(move.amount), "from_wallet": src.name,
                 "to_wallet": dst.name,
@@ -527,7 +542,9 @@ class Custody:
                     f"proposal {proposal_id} is a {row[0].kind} proposal: approve it through "
                     "the withdrawals service (`kinko proposals approve`, POST "
                     "/v1/proposals/{id}/approve), which moves it on at quorum",
-                    proposal=proposal_id, kind=row[0].kind)
+                    proposal=proposal_id, kind=row[0].kind,
+                    says=msg("error.proposal.routed", id=proposal_id[:80],
+                             kind=msg(f"prop.kind.{row[0].kind}")))
             return self.record_approval(proposal_id, approver, signature)
 
     def record_approval(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
@@ -537,18 +554,24 @@ class Custody:
         with self.ledger.store.custody() as (_, tables):
             row = tables.proposal(proposal_id)
             if row is None:
-                raise ApprovalError(f"unknown proposal {proposal_id!r}")
+                raise ApprovalError(f"unknown proposal {proposal_id!r}",
+                                    says=msg("error.unknown_proposal", id=proposal_id[:80]))
             proposal, state, _tx, _detail = row
             if state != "pending":
-                raise ApprovalError(f"proposal {proposal_id} is {state}, not pending")
+                raise ApprovalError(f"proposal {proposal_id} is {state}, not pending",
+                                    says=msg("error.proposal.not_pending", id=proposal_id[:80],
+                                             state=msg(f"prop.state.{state}")))
             policy = effective_policy(tables, self.ledger.assets, now)
             if policy is None:
-                raise ConfigError("no custody policy is loaded")
+                raise ConfigError("no custody policy is loaded",
+                                  says=msg("error.policy.not_loaded"))
             if proposal.policy_version != policy.version:
                 raise ApprovalError(
                     f"proposal {proposal_id} was made under policy version "
                     f"{proposal.policy_version}; version {policy.version} is in force now: "
-                    "propose again")
+                    "propose again",
+                    says=msg("error.proposal.old_policy", id=proposal_id[:80],
+                             made=str(proposal.policy_version), version=str(policy.version)))
             earlier = tables.approvals(proposal_id)
             approval = Approval(approver, signature.strip().lower(), now)
             check_approval(proposal, policy, approval, earlier, now)
@@ -616,15 +639,21 @@ class Custody:
         now = self.clock.now()
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+            raise ApprovalError(f"unknown proposal {proposal_id!r}",
+                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
         p = view.proposal
         if view.state != "approved":
             raise ApprovalError(f"proposal {proposal_id} is {view.state}; only an approved "
                                 f"proposal executes ({len(view.approvals)} of {view.quorum} "
-                                "approvals)")
+                                "approvals)",
+                                says=msg("error.proposal.not_approved", id=proposal_id[:80],
+                                         state=msg(f"prop.state.{view.state}"),
+                                         approvals=len(view.approvals), quorum=view.quorum))
         if now >= p.expires_at:
             raise ApprovalError(f"proposal {proposal_id} expired at "
-                                f"{format_timestamp(p.expires_at)}")
+                                f"{format_timestamp(p.expires_at)}",
+                                says=msg("error.proposal_expired", id=proposal_id[:80],
+                                         at=Time(p.expires_at)))
         source = next((w for w in self.ledger.wallets()
                        if w.name == p.payload.get("from_wallet")), None)
         if p.kind == "refill" and (source is None or source.kind != "multisig"):
@@ -667,10 +696,15 @@ class Custody:
     def _approved_move(self, proposal_id: str) -> tuple[Proposal, Spender, Payment]:
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+            raise ApprovalError(f"unknown proposal {proposal_id!r}",
+                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
         if view.proposal.kind not in ("sweep", "refill") or view.state != "approved":
             raise ApprovalError(f"proposal {proposal_id} is a {view.state} {view.proposal.kind}:"
-                                " owners sign an approved sweep or refill")
+                                " owners sign an approved sweep or refill",
+                                says=msg("error.proposal.owners_sign_moves",
+                                         id=proposal_id[:80],
+                                         state=msg(f"prop.state.{view.state}"),
+                                         kind=msg(f"prop.kind.{view.proposal.kind}")))
         _, wallet, to = self._sweep_parts(view.proposal)
         spender = self.spender(wallet)
         return view.proposal, spender, self._payment(view.proposal, to)
@@ -682,7 +716,8 @@ class Custody:
         what = spender.authorisation(paying)
         if not what:
             raise ApprovalError(f"proposal {proposal_id} is paid by a wallet of one key: no "
-                                "owners sign it")
+                                "owners sign it",
+                                says=msg("error.proposal.single_key", id=proposal_id[:80]))
         return what
 
     def owners_signing(self, proposal_id: str) -> tuple[dict[str, Any],
@@ -726,25 +761,33 @@ class Custody:
     def spender(self, wallet: Wallet) -> Spender:
         """The wallet's :class:`~kinko.ports.Spender`, checked to send from its address."""
         if self.spender_for is None:
-            raise ConfigError(f"no signer is configured for wallet {wallet.name}")
+            raise ConfigError(f"no signer is configured for wallet {wallet.name}",
+                              says=msg("error.custody.no_signer", wallet=wallet.name))
         spender = self.spender_for(wallet)
         chain = self.ledger.assets[wallet.asset].chain
         if not any(same_address(spender.address, a, chain) for a in wallet.addresses):
             raise ConfigError(f"the signer for {wallet.name} sends from {spender.address}, "
-                              "which is not one of the wallet's addresses")
+                              "which is not one of the wallet's addresses",
+                              says=msg("error.custody.signer_address", wallet=wallet.name,
+                                       address=str(spender.address)[:200]))
         return spender
 
     def _sweep_parts(self, p: Proposal) -> tuple[Chain, Wallet, str]:
         if self.chain is None:
-            raise ConfigError("no chain node is configured (set KINKO_EVM_RPC_URL)")
+            raise ConfigError("no chain node is configured (set KINKO_EVM_RPC_URL)",
+                              says=msg("error.custody.no_node"))
         wallets = {w.name: w for w in self.ledger.wallets()}
         wallet = wallets.get(str(p.payload["from_wallet"]))
         to = p.payload.get("to_address")
         if wallet is None or not wallet.addresses or not to:
-            raise InvalidAccount(f"proposal {p.id}: the hot and cold wallets need addresses")
+            raise InvalidAccount(f"proposal {p.id}: the hot and cold wallets need addresses",
+                                 says=msg("error.proposal.no_addresses", id=p.id[:80]))
         if self.ledger.assets[str(p.payload["asset"])].chain != self.chain.name:
             raise ConfigError(f"proposal {p.id}: {p.payload['asset']} is not on "
-                              f"{self.chain.name}")
+                              f"{self.chain.name}",
+                              says=msg("error.proposal.other_chain", id=p.id[:80],
+                                       asset=str(p.payload["asset"])[:40],
+                                       chain=self.chain.name[:40]))
         return self.chain, wallet, str(to)
 
     def settle(self, proposal_id: str, tx_hash: str | None = None) -> Entry | None:
@@ -753,7 +796,8 @@ class Custody:
         (the state, the ledger entry with its fee, the incident's timeline) is one unit."""
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+            raise ApprovalError(f"unknown proposal {proposal_id!r}",
+                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
         if view.state == "executed":
             return None
         chain = self.chain
@@ -761,16 +805,25 @@ class Custody:
         if view.state == "requested":
             if tx_hash is None:
                 raise ApprovalError(f"refill {proposal_id}: give the hash of the transaction the "
-                                    "offline signers sent")
+                                    "offline signers sent",
+                                    says=msg("error.refill.hash_needed", id=proposal_id[:80]))
             self._check_refill(view.proposal, tx_hash)
             sent = tx_hash
         elif view.state == "sending" and not (view.tx_hash and chain is not None
                                               and chain.receipt(view.tx_hash) is not None):
-            raise ApprovalError(f"proposal {proposal_id} is sending: nothing to settle")
+            raise ApprovalError(f"proposal {proposal_id} is sending: nothing to settle",
+                                says=msg("error.proposal.nothing_to_settle",
+                                         id=proposal_id[:80], state=msg("prop.state.sending")))
         elif view.state not in ("sending", "sent"):
-            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle")
+            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle",
+                                says=msg("error.proposal.nothing_to_settle",
+                                         id=proposal_id[:80],
+                                         state=msg(f"prop.state.{view.state}")))
         if sent is None or chain is None:
-            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle")
+            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle",
+                                says=msg("error.proposal.nothing_to_settle",
+                                         id=proposal_id[:80],
+                                         state=msg(f"prop.state.{view.state}")))
         # "requested" and "sending" become "sent": the chain has it (kinko may have stopped
         # between broadcasting and recording it)
         was = view.state
@@ -786,7 +839,8 @@ class Custody:
                 if was != "sent":
                     tables.set_state(proposal_id, was, "sent", tx_hash)
                 tables.set_state(proposal_id, "sent", "failed")
-            raise ChainRejected(f"sweep {sent} failed on chain")
+            raise ChainRejected(f"sweep {sent} failed on chain",
+                                says=msg("error.sweep.failed_on_chain", tx=sent[:100]))
         asset, amount = str(p.payload["asset"]), int(str(p.payload["amount"]))
         with self.ledger.store.custody() as (_, tables):
             if was != "sent":
@@ -812,10 +866,12 @@ class Custody:
         """The transaction must move exactly the approved amount from the cold wallet to the
         hot wallet."""
         if self.chain is None:
-            raise ConfigError("no chain node is configured (set KINKO_EVM_RPC_URL)")
+            raise ConfigError("no chain node is configured (set KINKO_EVM_RPC_URL)",
+                              says=msg("error.custody.no_node"))
         receipt = self.chain.receipt(tx_hash)
         if receipt is None:
-            raise ChainRejected(f"transaction {tx_hash} is not on chain (yet)")
+            raise ChainRejected(f"transaction {tx_hash} is not on chain (yet)",
+                                says=msg("error.refill.not_on_chain", tx=tx_hash[:100]))
         asset = self.ledger.assets[str(p.payload["asset"])]
         on = asset.chain
         moved = [t for t in self.chain.block(receipt.block).transfers
@@ -828,7 +884,11 @@ class Custody:
                 or moved[0].value != int(str(p.payload["amount"])):
             raise ApprovalError(f"transaction {tx_hash} is not the approved refill {p.id} "
                                 f"({p.payload['amount']} minor units from {cold.name} to "
-                                f"{hot.name})")
+                                f"{hot.name})",
+                                says=msg("error.refill.mismatch", tx=tx_hash[:100], id=p.id[:80],
+                                         amount=Units(int(str(p.payload["amount"])),
+                                                      asset.symbol, asset.decimals),
+                                         cold=cold.name, hot=hot.name))
 
     # ------------------------------------------------------------------ checks
 

@@ -31,6 +31,7 @@ with no tier recorded is ``standard``.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinko.domain.ledger import Posting, check_account, parse_account
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset, AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -51,6 +53,11 @@ __all__ = ["CustomerRow", "ImportReport", "customer_tier", "declared_tiers", "im
 
 REQUIRED = ("customer_id", "asset", "balance")
 MAX_PROBLEMS = 20
+# the operating system's refusals operators meet, in the catalog's words (any other is said
+# in the system's own)
+_REFUSALS = {"ENOENT": N_("cli.error.os.ENOENT"), "EACCES": N_("cli.error.os.EACCES"),
+             "EPERM": N_("cli.error.os.EACCES"), "EISDIR": N_("cli.error.os.EISDIR"),
+             "ENOTDIR": N_("cli.error.os.ENOTDIR")}
 # builds a row or posting without the NamedTuple's own __new__ (a Python call per record: an
 # import makes one of each per row)
 _new = tuple.__new__
@@ -91,7 +98,10 @@ def _check_tier(tier: str, tiers: tuple[str, ...]) -> str:
     if tier not in tiers:
         shown = ascii(tier[:40]) if isinstance(tier, str) else "?"
         raise BadInput(f"tier {shown} is not one of the policy's tiers: {', '.join(tiers)}",
-                       tier=tier[:40] if isinstance(tier, str) else None, tiers=list(tiers))
+                       tier=tier[:40] if isinstance(tier, str) else None, tiers=list(tiers),
+                       says=msg("error.customers.unknown_tier",
+                                tier=tier[:40] if isinstance(tier, str) else "?",
+                                tiers=", ".join(tiers)[:400]))
     return tier
 
 
@@ -112,7 +122,7 @@ def set_tier(ledger: Ledger, customer: str, tier: str, by: str, *,
     change (``actor``, default ``by``), in one unit of work."""
     parse_account(f"customer:{customer}")
     if not by.strip():
-        raise BadInput("say who sets the tier (--by)")
+        raise BadInput("say who sets the tier (--by)", says=msg("error.customers.tier_by"))
     with ledger.store.unit() as u:
         _check_tier(tier, declared_tiers(ledger))
         old = u.screening.customer_tier(customer)
@@ -138,9 +148,19 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
             return parse_customer_rows(bounded_lines(fh, str(path)), str(path), registry,
                                        tiers, allowed)
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
+        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
+                             says=msg("error.customers.cannot_read", file=str(path)[:200],
+                                      reason=_refusal(exc))) from None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path)) from None
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
+                             says=msg("error.customers.not_utf8", file=str(path)[:200],
+                                      reason=str(exc.reason)[:200])) from None
+
+
+def _refusal(exc: OSError) -> Message | str:
+    """The system's refusal: the catalog's words for the common ones, else its own."""
+    known = _REFUSALS.get(errno.errorcode.get(exc.errno or 0, ""))
+    return msg(known) if known is not None else str(exc.strerror)[:200]
 
 
 def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry,
@@ -152,18 +172,27 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise InputFileError(f"{name}:1: the file is empty; expected a header "
-                             f"{','.join(REQUIRED)}", file=name) from None
+                             f"{','.join(REQUIRED)}", file=name,
+                             says=msg("error.customers.empty_file", file=name[:200],
+                                      header=",".join(REQUIRED))) from None
     except csv.Error as exc:
-        raise InputFileError(f"{name}:1: {exc}", file=name) from None
+        raise InputFileError(f"{name}:1: {exc}", file=name,
+                             says=msg("error.customers.header_unreadable", file=name[:200],
+                                      reason=str(exc)[:200])) from None
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputFileError(
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
-            f"(found: {', '.join(header) or 'nothing'})", file=name)
+            f"(found: {', '.join(header) or 'nothing'})", file=name,
+            says=msg("error.customers.missing_columns", file=name[:200],
+                     missing=", ".join(missing),
+                     found=", ".join(header)[:200] or msg("error.customers.no_columns")))
     twice = column_twice(header, (*REQUIRED, "tier"))
     if twice is not None:
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "
-                             f"(columns {twice[1]} and {twice[2]})", file=name)
+                             f"(columns {twice[1]} and {twice[2]})", file=name,
+                             says=msg("error.customers.column_twice", file=name[:200],
+                                      column=twice[0][:80], first=twice[1], second=twice[2]))
     width = len(header)
     at = (header.index(REQUIRED[0]), header.index(REQUIRED[1]), header.index(REQUIRED[2]))
     tier_at = header.index("tier") if tiers is not None and "tier" in header else None
@@ -224,7 +253,9 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
             break
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was imported",
-                             problems=problems, file=name)
+                             problems=problems, file=name,
+                             says=msg("error.customers.problems", file=name[:200],
+                                      count=len(problems)))
     return rows
 
 
@@ -388,5 +419,7 @@ def _check_not_imported(ledger: Ledger, path: Path, batches: list[list[CustomerR
         shown = problems[:MAX_PROBLEMS]
         raise InputFileError(
             f"{path}: {len(problems)} row(s) were imported before; nothing was imported",
-            problems=shown, file=str(path))
+            problems=shown, file=str(path),
+            says=msg("error.customers.imported_before", file=str(path)[:200],
+                     count=len(problems)))
     return todo

@@ -64,7 +64,8 @@ class Incidents:
         chosen = None if state is None else one_of(state, ALERT_STATES, "alert state")
         of_kind = None if kind is None else one_of(kind, ALERT_KINDS, "alert kind")
         if offset < 0 or limit < 1:
-            raise BadInput("a page of alerts starts at 0 and has at least one row")
+            raise BadInput("a page of alerts starts at 0 and has at least one row",
+                           says=msg("error.incident.alert_page"))
         with self.store.watch(write=False) as tables:
             return tables.alerts(state=chosen, kind=of_kind, limit=limit, offset=offset,
                                  newest_first=newest_first)
@@ -73,7 +74,8 @@ class Incidents:
         with self.store.watch(write=False) as tables:
             row = tables.alert(alert_id)
         if row is None:
-            raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
+            raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id,
+                           says=msg("error.unknown_alert", id=alert_id[:80]))
         return row
 
     def ack(self, alert_id: str, by: str, note: str = "", *, actor: str | None = None
@@ -82,17 +84,18 @@ class Incidents:
         under ``actor``: by default ``by``) and, with the note, on the timeline of the
         alert's incident if it has one."""
         if not by.strip():
-            raise BadInput("say who acknowledges the alert (--by NAME)")
+            raise BadInput("say who acknowledges the alert (--by NAME)",
+                           says=msg("error.incident.ack_by"))
         now = self.clock.now()
         with self.store.watch() as tables:
             row = tables.alert(alert_id)
             if row is None:
                 raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id,
-                               says=msg("error.unknown_alert", id=alert_id))
+                               says=msg("error.unknown_alert", id=alert_id[:80]))
             if row["state"] == "acked":
                 raise BadInput(f"alert {alert_id} was acknowledged by {row['acked_by']} "
-                               "already", says=msg("error.alert_acked", id=alert_id,
-                                                   by=str(row["acked_by"])))
+                               "already", says=msg("error.alert_acked", id=alert_id[:80],
+                                                   by=str(row["acked_by"])[:200]))
             tables.update_alert(alert_id, state="acked", acked_by=by.strip(), acked=now)
             Access(self.store, self.clock).audit(actor or by.strip(), "alert.ack", alert_id,
                                                  {"note": note.strip()})
@@ -111,7 +114,8 @@ class Incidents:
         with self.store.watch(write=False) as tables:
             row = tables.incident(incident_id)
             if row is None:
-                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id)
+                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
+                               says=msg("error.unknown_incident", id=incident_id[:80]))
             alerts = tables.alerts(incident=incident_id, limit=None)
             events = tables.events(incident_id)
         return IncidentView(row, alerts, events)
@@ -119,7 +123,8 @@ class Incidents:
     def note(self, incident_id: str, by: str, text: str) -> None:
         """A free-text line in the timeline, by an operator."""
         if not text.strip() or not by.strip():
-            raise BadInput("a note needs a text and its author (--by NAME)")
+            raise BadInput("a note needs a text and its author (--by NAME)",
+                           says=msg("error.incident.note_needs"))
         self.incident(incident_id)
         with self.store.watch() as tables:
             tables.add_event(incident_id, self.clock.now(), "note", by.strip(),
@@ -134,7 +139,8 @@ class Incidents:
             title = verbatim(title.strip())
         if (title.is_text and not str(title.params.get("text", "")).strip()) \
                 or not by.strip():
-            raise BadInput("an incident needs a title and who opens it (--by NAME)")
+            raise BadInput("an incident needs a title and who opens it (--by NAME)",
+                           says=msg("error.incident.open_needs"))
         now = self.clock.now()
         with self.store.watch() as tables:
             incident = tables.put_incident({"state": "open", "title": title,
@@ -154,17 +160,21 @@ class Incidents:
         see :mod:`kinko.services.containment`): refused attempts moved nothing, and whether
         to rotate a key is the operators' call."""
         if not alert_ids or not by.strip():
-            raise BadInput("escalating needs at least one alert and who does it (--by NAME)")
+            raise BadInput("escalating needs at least one alert and who does it (--by NAME)",
+                           says=msg("error.incident.escalate_needs"))
         now = self.clock.now()
         with self.store.watch() as tables:
             rows = []
             for alert_id in alert_ids:
                 row = tables.alert(alert_id)
                 if row is None:
-                    raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id)
+                    raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id,
+                                   says=msg("error.unknown_alert", id=alert_id[:80]))
                 if row["incident"]:
                     raise BadInput(f"alert {alert_id} is on incident {row['incident']} "
-                                   "already", alert=alert_id)
+                                   "already", alert=alert_id,
+                                   says=msg("error.incident.alert_on_incident",
+                                            id=alert_id[:80], incident=str(row["incident"])))
                 rows.append(row)
             if incident is None:
                 incident = tables.put_incident({
@@ -173,7 +183,8 @@ class Incidents:
                 tables.add_event(incident, now, "opened", by.strip(),
                                  msg("timeline.opened.by_alert", alert=rows[0]["id"]))
             elif tables.incident(incident) is None:
-                raise BadInput(f"unknown incident {incident!r}", incident=incident)
+                raise BadInput(f"unknown incident {incident!r}", incident=incident,
+                               says=msg("error.unknown_incident", id=incident[:80]))
             for row in rows:
                 tables.update_alert(row["id"], incident=incident)
                 tables.add_event(incident, now, "alert", by.strip(),
@@ -193,21 +204,22 @@ class Incidents:
     def move(self, incident_id: str, state: str, by: str, reason: str) -> IncidentRow:
         """open → contained → resolved (or back to open), with who and why."""
         if not by.strip() or not reason.strip():
-            raise BadInput("say who moves the incident (--by NAME) and why (--reason TEXT)")
+            raise BadInput("say who moves the incident (--by NAME) and why (--reason TEXT)",
+                           says=msg("error.incident.move_needs"))
         now = self.clock.now()
         with self.store.watch() as tables:
             row = tables.incident(incident_id)
             if row is None:
                 raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
-                               says=msg("error.unknown_incident", id=incident_id))
+                               says=msg("error.unknown_incident", id=incident_id[:80]))
             new = next((m for m in INCIDENT_MOVES.get(row["state"], ()) if m == state), None)
             if new is None:
                 raise BadInput(f"incident {incident_id} is {row['state']}: it can move to "
                                f"{' or '.join(INCIDENT_MOVES[row['state']])}, not {state!r}",
-                               says=msg("error.incident_cannot_move", id=incident_id,
+                               says=msg("error.incident_cannot_move", id=incident_id[:80],
                                         state=msg(f"inc.state.{row['state']}"),
                                         to=_either(INCIDENT_MOVES[row["state"]]),
-                                        asked=state))
+                                        asked=state[:80]))
             tables.update_incident(incident_id, state=new,
                                    closed=now if new == "resolved" else None)
             tables.add_event(incident_id, now, "state", by.strip(), msg(
@@ -230,7 +242,8 @@ class Incidents:
     def record_losses(self, incident_id: str, by: str) -> LossReport:
         """Book the incident's final thefts as losses (idempotent; see the module)."""
         if self.ledger is None:
-            raise BadInput("booking losses needs the ledger")
+            raise BadInput("booking losses needs the ledger",
+                           says=msg("error.incident.no_ledger"))
         view = self.incident(incident_id)
         account = f"loss:{incident_id}"
         booked: dict[str, int] = {}
@@ -272,10 +285,12 @@ class Incidents:
         """Book a loss found another way (no alert: the theft was found by people, or on a
         chain kinko does not watch); once per incident, asset and wallet. True if booked now."""
         if self.ledger is None:
-            raise BadInput("booking losses needs the ledger")
+            raise BadInput("booking losses needs the ledger",
+                           says=msg("error.incident.no_ledger"))
         self.incident(incident_id)
         if amount <= 0:
-            raise BadInput(f"a loss must be positive, not {amount}")
+            raise BadInput(f"a loss must be positive, not {amount}",
+                           says=msg("error.incident.loss_not_positive", amount=int(amount)))
         booked = self._book(incident_id, f"loss:{incident_id}:{asset}:{wallet}", asset, wallet,
                             amount, source, f"loss of incident {incident_id} recorded by {by}")
         if booked:
@@ -299,7 +314,9 @@ class Incidents:
                 f"cannot book the loss of {self._show(amount, asset)} from {wallet}: what "
                 "is left there is reserved for withdrawals held or approved; reject them "
                 "(kinko withdrawals reject ID --by NAME) and book the loss again",
-                wallet=wallet) from None
+                wallet=wallet, says=msg("error.incident.loss_reserved",
+                                        amount=self._units(amount, asset),
+                                        wallet=wallet[:200])) from None
         return not result.replayed
 
 

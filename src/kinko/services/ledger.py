@@ -53,9 +53,11 @@ from kinko.domain.ledger import (
     find_overdrafts,
     format_timestamp,
     normal_balance,
+    overdrafts_said,
     parse_account,
     raise_overdrafts,
 )
+from kinko.domain.messages import N_, Time, msg
 from kinko.domain.money import DEFAULT_ASSETS, AssetRegistry
 from kinko.errors import (
     BadInput,
@@ -219,6 +221,8 @@ class Ledger:
                         f"{existing.tier} wallet; its asset or tier cannot change while it has "
                         "a balance",
                         wallet=wallet.name,
+                        says=msg("error.ledger.wallet_fixed", wallet=wallet.name[:200],
+                                 asset=existing.asset, tier=msg(f"tier.{existing.tier}")),
                     )
             tx.put_wallet(wallet)
         return wallet
@@ -247,6 +251,10 @@ class Ledger:
                     f"{asset.decimals} (token {asset.token or '-'}); amounts already in the "
                     "ledger would change meaning",
                     asset=asset.symbol,
+                    says=msg("error.ledger.asset_redefined", asset=asset.symbol,
+                             chain=old.chain, decimals=old.decimals, token=old.token or "-",
+                             new_chain=asset.chain, new_decimals=asset.decimals,
+                             new_token=asset.token or "-"),
                 )
         new = [a for a in self.assets.values() if a.symbol not in recorded]
         if new:
@@ -271,7 +279,8 @@ class Ledger:
             parse_account(account)
         if (after is not None or limit is not None) and not (as_of_seq is None
                                                              and as_of_time is None):
-            raise BadInput("balances as of an earlier entry or time are not paged")
+            raise BadInput("balances as of an earlier entry or time are not paged",
+                           says=msg("error.ledger.as_of_not_paged"))
         with self.store.reader() as tx:
             if as_of_seq is None and as_of_time is None:
                 return list(tx.balances(account=account, kind=kind, asset=asset, after=after,
@@ -504,7 +513,8 @@ class _Batch:
             return []
         for d in drafts:
             if not d.key or len(d.key) > MAX_KEY:
-                raise InvalidEntry(f"idempotency key must be 1-{MAX_KEY} characters", key=d.key)
+                raise InvalidEntry(f"idempotency key must be 1-{MAX_KEY} characters", key=d.key,
+                                   says=msg("error.ledger.key_length", most=MAX_KEY))
         keys = {d.key for d in drafts}
         found = self.tx.entries_by_key(keys)
         if not found and len(keys) == len(drafts):
@@ -596,6 +606,7 @@ class _Batch:
                         f"idempotency key {d.key!r} was already used for a different entry "
                         f"(entry {first.seq}); nothing was written",
                         key=d.key, seq=first.seq,
+                        says=msg("error.ledger.key_used", key=d.key, seq=str(first.seq)),
                     )
                 results.append(Appended(first, True))
                 continue
@@ -607,9 +618,11 @@ class _Batch:
             overdrafts = find_overdrafts(states, after)
             if overdrafts:
                 try:
-                    raise_overdrafts(overdrafts)
+                    raise_overdrafts(overdrafts, states, after)
                 except Overdraft as exc:
                     raise Overdraft(f"entry {d.key!r} {exc.message}", key=d.key,
+                                    says=msg("error.overdraft.entry", key=d.key,
+                                             overdrafts=overdrafts_said(states, after)),
                                     **exc.details) from None
             seq += 1
             digest = chain_hash(prev, seq, d.key, stamp, content)
@@ -634,27 +647,32 @@ class _Batch:
             hold = None
         elif d.kind == "hold":
             if d.hold is None:
-                raise InvalidEntry("a hold entry needs a hold")
+                raise InvalidEntry("a hold entry needs a hold", says=msg("error.hold.missing"))
             check_hold(d.hold)
             if not replay and (d.hold.id in holds or self.tx.hold_state(d.hold.id) is not None):
-                raise HoldError(f"hold id {d.hold.id!r} is already used", hold=d.hold.id)
+                raise HoldError(f"hold id {d.hold.id!r} is already used", hold=d.hold.id,
+                                says=msg("error.hold.id_used", hold=d.hold.id))
             holds[d.hold.id] = (d.hold, "new")
             postings, hold = (), d.hold
         elif d.kind in ("post", "void", "expire"):
             if d.hold_id is None or d.hold_id not in holds:
-                raise HoldError(f"unknown hold {d.hold_id!r}", hold=d.hold_id)
+                raise HoldError(f"unknown hold {d.hold_id!r}", hold=d.hold_id,
+                                says=msg("error.hold.unknown", hold=str(d.hold_id)[:200]))
             hold = holds[d.hold_id][0]
             if d.kind == "post":
                 amount = hold.amount if d.amount is None else d.amount
                 if type(amount) is not int or not 0 < amount <= hold.amount:
                     raise HoldError(
                         f"hold {hold.id}: can post between 1 and {hold.amount} minor units, "
-                        f"not {amount}", hold=hold.id)
+                        f"not {amount}", hold=hold.id,
+                        says=msg("error.hold.post_amount", hold=hold.id, most=hold.amount,
+                                 amount=amount if type(amount) is int else str(amount)[:80]))
                 postings = hold.postings(amount)
             else:
                 postings = ()
         else:
-            raise InvalidEntry(f"unknown entry kind {d.kind!r}")
+            raise InvalidEntry(f"unknown entry kind {d.kind!r}",
+                               says=msg("error.ledger.entry_kind", kind=str(d.kind)[:80]))
         check = self._check_leg
         for account, asset, _ in postings:
             check(account, asset)
@@ -677,10 +695,13 @@ class _Batch:
             if wallet is None:
                 raise InvalidAccount(
                     f"unknown wallet {name!r}: register it first with `kinko wallets add`",
-                    account=account)
+                    account=account,
+                    says=msg("error.ledger.unknown_wallet", wallet=(name or "")[:200]))
             if wallet.asset != asset:
                 raise InvalidAccount(
-                    f"wallet {name} holds {wallet.asset}, not {asset}", account=account)
+                    f"wallet {name} holds {wallet.asset}, not {asset}", account=account,
+                    says=msg("error.ledger.wallet_asset", wallet=wallet.name,
+                             held=wallet.asset, asset=asset))
         self._checked.add((account, asset))
 
     def _resolve(self, d: Draft, entry: Entry, holds: dict[str, tuple[Hold, str]]) -> None:
@@ -689,10 +710,15 @@ class _Batch:
         hold, state = holds[entry.hold.id]
         if state != "pending":
             raise HoldError(f"hold {hold.id} is already {state}; a hold is resolved exactly once",
-                            hold=hold.id, state=state)
+                            hold=hold.id, state=state,
+                            says=msg("error.hold.resolved", hold=hold.id,
+                                     state=msg(_HOLD_STATES[state]) if state in _HOLD_STATES
+                                     else state[:80]))
         if d.kind == "post" and hold.expires_at is not None and self.now >= hold.expires_at:
             raise HoldError(f"hold {hold.id} expired at {format_timestamp(hold.expires_at)}",
-                            hold=hold.id)
+                            hold=hold.id,
+                            says=msg("error.hold.expired", hold=hold.id,
+                                     at=Time(hold.expires_at)))
         holds[hold.id] = (hold, {"post": "posted", "void": "voided"}.get(d.kind, "expired"))
 
     def _require_new(self, entry: Entry, states: dict[BalanceKey, BalanceState]) -> None:
@@ -700,7 +726,14 @@ class _Batch:
             if (p[0], p[1]) in states and p.account.startswith("customer:"):
                 raise InvalidEntry(
                     f"{p.account} already has a {p.asset} balance; opening balances are "
-                    "imported once", account=p.account, asset=p.asset)
+                    "imported once", account=p.account, asset=p.asset,
+                    says=msg("error.ledger.opening_once", account=p.account, asset=p.asset))
+
+
+# a hold's state, as a refusal to resolve it again says it
+_HOLD_STATES = {"new": N_("error.hold.state.new"), "posted": N_("error.hold.state.posted"),
+                "voided": N_("error.hold.state.voided"),
+                "expired": N_("error.hold.state.expired")}
 
 
 def _reads(drafts: Sequence[Draft]) -> tuple[set[str], set[str], set[BalanceKey]]:
@@ -736,7 +769,10 @@ def _refuse_repeated(name: str, given: Sequence[str], canonical: Sequence[str]) 
     for typed, key in zip(given, canonical, strict=True):
         if key in first:
             raise InvalidAccount(f"wallet {name}: address {key} is given twice ({first[key]} "
-                                 f"and {typed})", wallet=name, address=key)
+                                 f"and {typed})", wallet=name, address=key,
+                                 says=msg("error.ledger.address_twice", wallet=name[:200],
+                                          address=key[:200], first=first[key][:200],
+                                          then=typed[:200]))
         first[key] = typed
 
 
@@ -752,4 +788,6 @@ def _refuse_shared_addresses(wallet: Wallet, registered: Sequence[Wallet], chain
                     f"address {chain_key(address, chain)} is already registered to wallet "
                     f"{other.name} ({other.asset}): an address belongs to one wallet of an "
                     "asset, so that its balance is counted once", wallet=wallet.name,
-                    address=address, registered_to=other.name)
+                    address=address, registered_to=other.name,
+                    says=msg("error.ledger.address_taken", address=chain_key(address, chain),
+                             wallet=other.name, asset=other.asset))

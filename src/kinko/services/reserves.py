@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from kinko.atomic import write_atomic
 from kinko.domain.ledger import normal_balance
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import (
     DEFAULT_MIN_HEIGHT,
@@ -63,10 +64,12 @@ def chain_point(chain: Chain, block: int) -> tuple[ChainPoint, int]:
     hash (so a node of another chain, or another fork, is told apart later); and the
     block's timestamp (seconds since the epoch)."""
     if block < 0:
-        raise BadInput(f"block {block} is negative")
+        raise BadInput(f"block {block} is negative",
+                       says=msg("error.reserves.negative_block", block=int(block)))
     head = chain.head()
     if block > head:
-        raise BadInput(f"block {block} is beyond the node's head, {head}")
+        raise BadInput(f"block {block} is beyond the node's head, {head}",
+                       says=msg("error.trace.beyond_head", block=int(block), head=int(head)))
     read = chain.block(block)
     return ChainPoint(chain.name, chain.caip2(), block,
                       bytes.fromhex(read.hash.removeprefix("0x"))), read.timestamp
@@ -84,7 +87,8 @@ def snapshot(ledger: Ledger, *, as_of_seq: int | None = None, as_of_time: dateti
     """
     now = as_of_seq is None and as_of_time is None
     if block is not None and chain is None:
-        raise BadInput("a block for the reserves needs a chain node (KINKO_EVM_RPC_URL)")
+        raise BadInput("a block for the reserves needs a chain node (KINKO_EVM_RPC_URL)",
+                       says=msg("error.reserves.block_needs_node"))
     if chain is not None and block is None and now:
         block = chain.head()  # liabilities now, reserves at the head: one moment
     seq: int | None
@@ -107,9 +111,11 @@ def snapshot(ledger: Ledger, *, as_of_seq: int | None = None, as_of_time: dateti
             negative.append(f"{row.account} {row.asset}")
         balances.setdefault(customer, [0] * len(symbols))[position[row.asset]] = value
     if negative:
+        shown = ", ".join(negative[:20]) + (" ..." if len(negative) > 20 else "")
         raise BadInput(f"refusing to publish: negative customer balances at the snapshot: "
                        f"{', '.join(negative[:20])}" + (" ..." if len(negative) > 20 else ""),
-                       accounts=negative)
+                       accounts=negative,
+                       says=msg("error.reserves.negative_balances", accounts=shown[:2000]))
     salts = os.urandom(32 * len(balances))
     leaves = [Leaf(cid, salts[32 * i:32 * i + 32], tuple(vals))
               for i, (cid, vals) in enumerate(sorted(balances.items()))]
@@ -132,9 +138,14 @@ def refuse_reused_id(artifacts: Artifacts, snapshot_id: str, root_hash: str | No
         if detail.get("snapshot_id") != snapshot_id:
             continue
         if root_hash is None or detail.get("root_hash") not in (None, root_hash):
+            held = detail.get("root_hash")
             raise BadInput(f"snapshot id {snapshot_id} is already used by the snapshot in "
                            f"{a['folder']} (root {detail.get('root_hash', 'not recorded')}): "
-                           "a snapshot id is never used twice", snapshot_id=snapshot_id)
+                           "a snapshot id is never used twice", snapshot_id=snapshot_id,
+                           says=msg("error.reserves.snapshot_id_used", id=snapshot_id[:80],
+                                    folder=str(a["folder"])[:200],
+                                    root=str(held)[:80] if held is not None
+                                    else msg("error.reserves.root_not_recorded")))
 
 
 def proof_file_name(customer: str) -> str:
@@ -158,7 +169,8 @@ def publish(snap: Snapshot, out: Path, *, layout: str = "files",
     line (the same JSON text), :data:`JSONL_SHARD` proofs per file.
     """
     if layout not in ("files", "jsonl"):
-        raise BadInput(f"layout must be files or jsonl, not {layout!r}")
+        raise BadInput(f"layout must be files or jsonl, not {layout!r}",
+                       says=msg("error.reserves.layout", layout=str(layout)[:80]))
     _refuse_published(out)
     proofs = _proofs_folder(out)
     def written() -> Iterator[tuple[str, str]]:
@@ -201,7 +213,10 @@ def _refuse_published(out: Path) -> None:
         except (BadInput, AttributeError):
             sid = None
         raise BadInput(f"{out} already holds snapshot {sid or '(unreadable)'}: publish each "
-                       "snapshot to a new folder", folder=str(out))
+                       "snapshot to a new folder", folder=str(out),
+                       says=msg("error.reserves.folder_used", folder=str(out)[:200],
+                                id=str(sid)[:80] if sid
+                                else msg("error.reserves.snapshot_unreadable")))
 
 
 def _write_root(out: Path, root: dict[str, Any]) -> Path:
@@ -223,7 +238,8 @@ def _proofs_folder(out: Path) -> Path:
     proofs = out / "proofs"
     if proofs.is_symlink():
         raise InputFileError(f"{proofs} is a symbolic link: kinko writes a snapshot's "
-                             "files only in the folder itself")
+                             "files only in the folder itself",
+                             says=msg("error.reserves.symlink", path=str(proofs)[:200]))
     proofs.mkdir(parents=True, exist_ok=True)
     return proofs
 
@@ -236,7 +252,9 @@ def _create(path: Path) -> TextIO:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise InputFileError(f"{path} is a symbolic link: kinko writes a snapshot's "
-                                 "files only in the folder itself") from None
+                                 "files only in the folder itself",
+                                 says=msg("error.reserves.symlink", path=str(path)[:200])
+                                 ) from None
         raise
     return os.fdopen(fd, "w", encoding="utf-8")
 
@@ -276,12 +294,15 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
         raise BadInput(f"OKX v1 proofs hold only {', '.join(ASSETS)}; customers also hold "
                        f"{', '.join(other)}: use the kinko format (the default), or "
                        "--skip-other-assets to leave those assets out of the OKX proofs",
-                       assets=other)
+                       assets=other, says=msg("error.reserves.okx_assets",
+                                              okx=", ".join(ASSETS),
+                                              other=", ".join(other)[:200]))
     mapped = [(i, s, d) for i, (s, d) in enumerate(specs) if s in ASSETS]
     users = [(leaf.customer, {s: _okx_amount(leaf.values[i], d) for i, s, d in mapped})
              for leaf in tree.leaves]
     if not users:
-        raise BadInput("no customers in the snapshot: nothing to write in OKX v1")
+        raise BadInput("no customers in the snapshot: nothing to write in OKX v1",
+                       says=msg("error.reserves.okx_no_customers"))
     secret = secrets.token_bytes(32)
     files = okx_proof_files(users, secret, audit_id=tree.snapshot_id.hex())
     _refuse_published(out)
@@ -301,8 +322,21 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
 def load_json(path: Path, what: str) -> Any:
     """A JSON file, bounded (size and depth) before it is parsed; InputFileError naming it."""
     if not path.exists():
-        raise InputFileError(f"{path}: no such {what} file")
+        raise InputFileError(f"{path}: no such {what} file", says=_no_file(path, what))
     return loads_json(read_bounded(path), f"{path}: the {what}", error=InputFileError)
+
+
+# the files read_json and load_json are asked for, as the catalog names them
+_FILES = {"root": N_("error.reserves.file.root"), "proof": N_("error.reserves.file.proof"),
+          "signatures": N_("error.reserves.file.signatures"),
+          "refund plan": N_("error.reserves.file.refund_plan")}
+
+
+def _no_file(path: Path, what: str) -> Message:
+    """"PATH: no such WHAT file" as a catalog message (WHAT in the reader's words)."""
+    known = _FILES.get(what)
+    return msg("error.reserves.no_file", file=str(path)[:200],
+               what=msg(known) if known is not None else what[:80])
 
 
 def read_json(path: Path, what: str, limit: int | None = None) -> Any:
@@ -312,12 +346,12 @@ def read_json(path: Path, what: str, limit: int | None = None) -> Any:
 
     cap = MAX_BYTES if limit is None else limit
     if not path.exists():
-        raise InputFileError(f"{path}: no such {what} file")
+        raise InputFileError(f"{path}: no such {what} file", says=_no_file(path, what))
     data = read_bounded(path, cap)
     try:
         return parse_json(data, f"{path}: the {what}", cap)
     except BadInput as exc:
-        raise InputFileError(exc.message) from None
+        raise InputFileError(exc.message, says=exc.says) from None
 
 
 def load_root(directory: Path) -> PublishedRoot:
@@ -329,7 +363,8 @@ def load_root(directory: Path) -> PublishedRoot:
     except InputFileError:
         raise
     except BadInput as exc:
-        raise InputFileError(f"{path}: {exc.message}") from None
+        raise InputFileError(f"{path}: {exc.message}", says=msg(
+            "error.reserves.in_file", file=str(path)[:200], what=exc.said())) from None
 
 
 def verify_files(proof_path: Path, root_path: Path, customer: str | None = None) -> Verified:

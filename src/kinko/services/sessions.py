@@ -73,16 +73,19 @@ class Sessions:
     def resolve(self, token: str | None) -> Session:
         """The live session of ``token``, its key re-checked; Unauthorized otherwise."""
         if not token:
-            raise Unauthorized("sign in first")
+            raise Unauthorized("sign in first", says=msg("error.sign_in_first"))
         with self.store.access(write=False) as tables:
             row = tables.session(_hash(token))
             key = None if row is None else tables.key(row["key_id"])
         if row is None or key is None or row["ended"] is not None:
-            raise Unauthorized("the session is not valid: sign in again")
+            raise Unauthorized("the session is not valid: sign in again",
+                               says=msg("error.session.invalid"))
         if row["expires"] <= self.clock.now():
-            raise Unauthorized("the session expired: sign in again")
+            raise Unauthorized("the session expired: sign in again",
+                               says=msg("error.session.expired"))
         if key["revoked_us"] is not None:
-            raise Unauthorized("the API key of this session was revoked")
+            raise Unauthorized("the API key of this session was revoked",
+                               says=msg("error.session.key_revoked"))
         return Session(ApiKey.of(key), row["csrf"], row["expires"])
 
     def sign_out(self, token: str) -> None:

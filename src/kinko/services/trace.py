@@ -94,15 +94,17 @@ def parse_seed_address(spec: str) -> SeedAddress:
         amount = whole_number(raw, digits=40)
         if amount is None:
             raise BadInput(f"--seed-address {spec!r}: the amount after '=' must be a whole "
-                           "number of minor units")
+                           "number of minor units",
+                           says=msg("error.trace.seed_amount", spec=spec[:200]))
     if "@" in text:
         text, _, raw = text.partition("@")
         block = whole_number(raw)
         if block is None:
             raise BadInput(f"--seed-address {spec!r}: the block after '@' must be a whole "
-                           "number")
+                           "number", says=msg("error.trace.seed_block", spec=spec[:200]))
     if not text.strip():
-        raise BadInput(f"--seed-address {spec!r}: no address")
+        raise BadInput(f"--seed-address {spec!r}: no address",
+                       says=msg("error.trace.seed_no_address", spec=spec[:200]))
     return SeedAddress(text.strip(), block, amount)
 
 
@@ -215,7 +217,8 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
     txs = [h.strip().lower() for h in seed_txs]
     addresses = list(seed_addresses)
     if not txs and not addresses:
-        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)")
+        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)",
+                       says=msg("error.trace.needs_seed"))
     flags = np.zeros(len(transfers), dtype=np.bool_)
     found = (find_txs(set(txs)) if find_txs is not None
              else _positions_by_hash(transfers, set(txs)))
@@ -223,7 +226,8 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
     if missing:
         raise BadInput(f"seed transaction {missing[0]} is not in the transfers read "
                        f"({len(missing)} missing)", seed=missing[0],
-                       says=msg("error.seed_not_read", tx=missing[0], count=len(missing)))
+                       says=msg("error.seed_not_read", tx=missing[0][:200],
+                                count=len(missing)))
     for positions in found.values():
         flags[positions] = True
     ids = locate_addresses(transfers.addresses, [s.address for s in addresses])
@@ -232,7 +236,8 @@ def resolve_seeds(transfers: AccountTransfers, seed_txs: Iterable[str],
         ident = ids.get(address_key(seed.address), [None])[0]
         if ident is None:
             raise BadInput(f"seed address {seed.address} does not appear in the transfers read",
-                           seed=seed.address)
+                           seed=seed.address, says=msg("error.trace.seed_address_not_read",
+                                                       address=seed.address[:200]))
         start = 0 if seed.block is None else int(np.searchsorted(transfers.block, seed.block))
         resolved.append((ident, start, seed.amount))
     described = {"transactions": txs,
@@ -269,9 +274,11 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
     positions of ``transfers`` as given here (the report maps the reduced positions back)."""
     if policy not in ACCOUNT_POLICIES:  # a caller's string, checked here
         raise BadInput(f"--policy must be one of {', '.join(ACCOUNT_POLICIES)} for account "
-                       f"transfers, not {policy!r}")
+                       f"transfers, not {policy!r}",
+                       says=msg("error.trace.account_policy",
+                                policies=", ".join(ACCOUNT_POLICIES), policy=str(policy)[:80]))
     if max_hops is not None and max_hops < 1:
-        raise BadInput("--max-hops must be at least 1")
+        raise BadInput("--max-hops must be at least 1", says=msg("error.trace.hops"))
     seeds, described = resolve_seeds(transfers, seed_txs, seed_addresses, find_txs=find_txs)
     known, stops = _stops(transfers.addresses, labels, stop_categories)
     read = len(transfers)
@@ -289,7 +296,9 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
     try:
         result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
     except ValueError as exc:  # the data break a rule the loader could not see
-        raise BadInput(f"the transfers cannot be traced: {exc}") from None
+        raise BadInput(f"the transfers cannot be traced: {exc}",
+                       says=msg("error.trace.transfers_untraceable",
+                                reason=str(exc)[:200])) from None
     seconds["kernel"] = time.perf_counter() - started
     exposure = _exposure(result, known)
     return TraceReport(policy, transfers, result, described, stops, known, exposure, seconds,
@@ -321,21 +330,25 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
     part only; the counts of what was read come from the source)."""
     if policy not in ACCOUNT_POLICIES:
         raise BadInput(f"--policy must be one of {', '.join(ACCOUNT_POLICIES)} for account "
-                       f"transfers, not {policy!r}")
+                       f"transfers, not {policy!r}",
+                       says=msg("error.trace.account_policy",
+                                policies=", ".join(ACCOUNT_POLICIES), policy=str(policy)[:80]))
     if max_hops is not None and max_hops < 1:
-        raise BadInput("--max-hops must be at least 1")
+        raise BadInput("--max-hops must be at least 1", says=msg("error.trace.hops"))
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     txs = [h.strip().lower() for h in seed_txs]
     addresses = list(seed_addresses)
     if not txs and not addresses:
-        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)")
+        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)",
+                       says=msg("error.trace.needs_seed"))
     found = source.find_txs(set(txs)) if txs else {}
     missing = [h for h in txs if h not in found]
     if missing:
         raise BadInput(f"seed transaction {missing[0]} is not in the transfers read "
                        f"({len(missing)} missing)", seed=missing[0],
-                       says=msg("error.seed_not_read", tx=missing[0], count=len(missing)))
+                       says=msg("error.seed_not_read", tx=missing[0][:200],
+                                count=len(missing)))
     positions = np.array(sorted({p for ps in found.values() for p in ps}), dtype=np.int64)
     seed_ids = source.address_ids({address_key(s.address) for s in addresses}) \
         if addresses else {}
@@ -344,7 +357,8 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
         ids = seed_ids.get(address_key(seed.address))
         if not ids:
             raise BadInput(f"seed address {seed.address} does not appear in the transfers read",
-                           seed=seed.address)
+                           seed=seed.address, says=msg("error.trace.seed_address_not_read",
+                                                       address=seed.address[:200]))
         start = 0 if seed.block is None else source.position_of_block(seed.block)
         resolved.append((min(ids), start, seed.amount))
     described: dict[str, Any] = {
@@ -378,7 +392,9 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
     try:
         result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
     except ValueError as exc:  # the data break a rule the loader could not see
-        raise BadInput(f"the transfers cannot be traced: {exc}") from None
+        raise BadInput(f"the transfers cannot be traced: {exc}",
+                       says=msg("error.trace.transfers_untraceable",
+                                reason=str(exc)[:200])) from None
     seconds["kernel"] = time.perf_counter() - started
     return TraceReport(policy, transfers, result, described, stops, known,
                        _exposure(result, known), seconds, reduced.hashes_of,
@@ -421,15 +437,18 @@ def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[
     outputs (from its block on) are. The report's "transfers" are the outputs, each drawn
     from its transaction's largest input's address, so the same files and graph apply."""
     if policy not in UTXO_POLICIES:
-        raise BadInput(f"--policy must be one of {', '.join(UTXO_POLICIES)}, not {policy!r}")
+        raise BadInput(f"--policy must be one of {', '.join(UTXO_POLICIES)}, not {policy!r}",
+                       says=msg("error.trace.utxo_policy", policies=", ".join(UTXO_POLICIES),
+                                policy=str(policy)[:80]))
     if max_hops is not None and max_hops < 1:
-        raise BadInput("--max-hops must be at least 1")
+        raise BadInput("--max-hops must be at least 1", says=msg("error.trace.hops"))
     wanted = [h.strip().lower() for h in seed_txs]
     position = {str(x).lower(): i for i, x in enumerate(txs.txid)}
     missing = [h for h in wanted if h not in position]
     if missing:
         raise BadInput(f"seed transaction {missing[0]} is not in the transactions read",
-                       seed=missing[0])
+                       seed=missing[0], says=msg("error.trace.seed_tx_not_in_transactions",
+                                                 tx=missing[0][:200]))
     tx_flags = np.zeros(len(txs), dtype=np.bool_)
     tx_flags[[position[h] for h in wanted]] = True
     out_flags = np.zeros(np.asarray(txs.out_value).shape[0], dtype=np.bool_)
@@ -441,23 +460,28 @@ def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[
         ident = ids.get(address_key(seed.address), [None])[0]
         if ident is None:
             raise BadInput(f"seed address {seed.address} does not appear in the transactions "
-                           "read", seed=seed.address)
+                           "read", seed=seed.address,
+                           says=msg("error.trace.seed_address_not_in_transactions",
+                                    address=seed.address[:200]))
         if seed.amount is not None:
             raise BadInput("--seed-address ...=AMOUNT is for account transfers; a UTXO seed "
-                           "taints whole outputs")
+                           "taints whole outputs", says=msg("error.trace.utxo_seed_amount"))
         hit = np.asarray(txs.out_address) == ident
         if seed.block is not None:
             hit &= np.asarray(txs.block)[out_tx] >= seed.block
         out_flags |= hit
     if not wanted and not addresses:
-        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)")
+        raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)",
+                       says=msg("error.trace.needs_seed"))
     known, stops = _stops(txs.addresses, labels, stop_categories)
     started = time.perf_counter()
     try:
         u = trace_utxo(txs, UtxoSeeds(tx_flags, out_flags), policy, stops=stops,
                        max_hops=max_hops)
     except ValueError as exc:
-        raise BadInput(f"the transactions cannot be traced: {exc}") from None
+        raise BadInput(f"the transactions cannot be traced: {exc}",
+                       says=msg("error.trace.transactions_untraceable",
+                                reason=str(exc)[:200])) from None
     seconds = {"kernel": time.perf_counter() - started}
     edges = _utxo_edges(txs, out_tx)
     received = np.asarray(u.received, dtype=object)

@@ -140,7 +140,7 @@ def check_withdrawal_id(withdrawal_id: str) -> str:
         raise InvalidId(
             f"withdrawal id (Idempotency-Key) {shown} is not accepted: use 1-100 characters "
             "of A-Z, a-z, 0-9 and . _ : -, starting with a letter or a digit",
-            field="Idempotency-Key")
+            field="Idempotency-Key", says=msg("error.withdrawal.bad_id", id=shown))
     return withdrawal_id
 
 
@@ -255,7 +255,8 @@ def _parse_cursor(cursor: str) -> tuple[int, str]:
     at, dot, last = cursor.partition(".")
     when = whole_number(at, digits=20) if dot and at == at.strip() else None
     if when is None:
-        raise BadInput(f"not a page cursor: {cursor[:40]!r}")
+        raise BadInput(f"not a page cursor: {cursor[:40]!r}",
+                       says=msg("error.withdrawal.bad_cursor", cursor=cursor[:40]))
     return when, last
 
 
@@ -338,7 +339,8 @@ class Withdrawals:
         with self.store.unit(write=False) as u:
             row = u.screening.withdrawal(withdrawal_id)
             if row is None:
-                raise BadInput(f"unknown withdrawal {withdrawal_id!r}")
+                raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
+                               says=msg("error.unknown_withdrawal", id=withdrawal_id[:100]))
             view = self._view(row, any_state=True)
             if view.state not in ("rejected", "failed"):
                 return view
@@ -366,7 +368,8 @@ class Withdrawals:
         if asset is not None:
             asset = self.ledger.assets[asset].symbol
         if not 1 <= limit <= 500:
-            raise BadInput("a page holds 1-500 withdrawals")
+            raise BadInput("a page holds 1-500 withdrawals",
+                           says=msg("error.withdrawal.page_limit"))
         key = _parse_cursor(before) if before else None
         with self.store.unit(write=False) as u:
             tables = u.screening
@@ -395,13 +398,18 @@ class Withdrawals:
         first answer and writes nothing."""
         known = self.ledger.assets[asset]
         if type(amount) is not int or amount <= 0:
-            raise InvalidAmount(f"a withdrawal amount must be positive, not {amount}")
+            raise InvalidAmount(f"a withdrawal amount must be positive, not {amount}",
+                                says=msg("error.withdrawal.amount_not_positive",
+                                         amount=amount if type(amount) is int
+                                         else str(amount)[:40]))
         parse_account(f"customer:{customer}")
         check_withdrawal_id(withdrawal_id)
         destination = canonical_address(destination, known.chain)
         if _ZERO.fullmatch(destination):
             raise RefusedDestination(f"{destination} is the zero address: what is sent there "
-                                     "is lost for good", destination=destination)
+                                     "is lost for good", destination=destination,
+                                     says=msg("error.withdrawal.zero_address",
+                                              destination=destination))
         requester = requester or f"customer:{customer}"
         if self.store.current() is not None:  # inside the caller's unit: read under the lock
             with self.store.unit() as u:
@@ -462,7 +470,9 @@ class Withdrawals:
                 chain_key(earlier["destination"], known.chain)) != (
                     customer, known.symbol, amount, destination):
             raise IdempotencyConflict(f"withdrawal id {earlier['id']!r} was already "
-                                      "used for a different request")
+                                      "used for a different request",
+                                      says=msg("error.withdrawal.id_reused",
+                                               id=earlier["id"][:100]))
         return self._view(earlier)
 
     def _inputs(self, u: Unit, withdrawal_id: str, customer: str, asset: str,
@@ -538,16 +548,21 @@ class Withdrawals:
             return self._retried(earlier, customer, known, amount, destination), seen
         if not marks.customer_known:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
-                           "ledger", customer=customer)
+                           "ledger", customer=customer,
+                           says=msg("error.withdrawal.unknown_customer", customer=customer[:200],
+                                    asset=known.symbol))
         for w in wallets:
             other = self.ledger.assets.get(w.asset)
             if other is not None and other.chain == known.chain and any(
                     same_address(a, destination, known.chain) for a in w.addresses):
                 raise RefusedDestination(
                     f"{destination} is an address of the exchange's own wallet {w.name}: a "
-                    "withdrawal cannot go there", destination=destination, wallet=w.name)
+                    "withdrawal cannot go there", destination=destination, wallet=w.name,
+                    says=msg("error.withdrawal.own_wallet", destination=destination,
+                             wallet=w.name))
         if hot is None:
-            raise ConfigError(f"no hot wallet for {known.symbol} is registered")
+            raise ConfigError(f"no hot wallet for {known.symbol} is registered",
+                              says=msg("error.withdrawal.no_hot_wallet", asset=known.symbol))
         policy = _required(loaded)
         rules = self._parsed(policy)
         request = Request(withdrawal_id, customer, known.symbol, amount, destination, now,
@@ -682,7 +697,8 @@ class Withdrawals:
                 row = u.screening.withdrawal(withdrawal_id)
                 if row is None:
                     raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
-                                   says=msg("error.unknown_withdrawal", id=withdrawal_id))
+                                   says=msg("error.unknown_withdrawal",
+                                            id=withdrawal_id[:100]))
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it cannot "
                                     "be rejected now", says=msg(
                                         "error.cannot_reject", id=withdrawal_id,
@@ -701,7 +717,7 @@ class Withdrawals:
         view = self.get(withdrawal_id)
         if self.custody.chain is None or self.custody.spender_for is None:
             raise ConfigError("the cost of a withdrawal is its wallet's on a chain node: none "
-                              "is configured")
+                              "is configured", says=msg("error.withdrawal.cost_needs_node"))
         wallet = next(w for w in self.ledger.wallets() if w.name == view.wallet)
         return self.custody.spender(wallet).fee(self.ledger.assets[view.asset],
                                                 view.destination, view.amount)
@@ -713,14 +729,21 @@ class Withdrawals:
         view = self.get(withdrawal_id)
         if view.state not in SENDABLE_WITHDRAWAL_STATES:
             raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}; only an allowed or "
-                                "approved withdrawal is sent")
+                                "approved withdrawal is sent",
+                                says=msg("error.withdrawal.not_sendable", id=view.id,
+                                         state=msg(f"wd.state.{view.state}")))
         chain = self.custody.chain
         if chain is None or self.custody.spender_for is None:
-            raise ConfigError("sending needs a chain node and the hot wallet's signer")
+            raise ConfigError("sending needs a chain node and the hot wallet's signer",
+                              says=msg("error.withdrawal.send_needs_node"))
         if self.ledger.assets[view.asset].chain != chain.name:  # one chain per process
             raise ConfigError(f"withdrawal {withdrawal_id}: {view.asset} is on "
                               f"{self.ledger.assets[view.asset].chain}, this process sends on "
-                              f"{chain.name} (the first of the chains setting)")
+                              f"{chain.name} (the first of the chains setting)",
+                              says=msg("error.withdrawal.other_chain", id=view.id,
+                                       asset=view.asset,
+                                       chain=self.ledger.assets[view.asset].chain,
+                                       sends_on=chain.name))
         wallet = next(w for w in self.ledger.wallets() if w.name == view.wallet)
         spender = self.custody.spender(wallet)
         # the node (and a multisig's owners: the co-signer) are asked before the unit opens
@@ -732,7 +755,9 @@ class Withdrawals:
             assert row is not None
             if row["state"] not in SENDABLE_WITHDRAWAL_STATES:
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it is being "
-                                    "sent already, or closed")
+                                    "sent already, or closed",
+                                    says=msg("error.withdrawal.sending_or_closed", id=view.id,
+                                             state=msg(f"wd.state.{row['state']}")))
             hold = u.ledger.hold_state(f"withdrawal:{withdrawal_id}")
             now = self.clock.now()
             if hold is None or hold[1] != "pending" or (
@@ -745,7 +770,8 @@ class Withdrawals:
                 u.watch.put_signed(signed_move(prepared, out, chain.name, now))
         if expired:
             raise ApprovalError(f"withdrawal {withdrawal_id} expired before it was sent; the "
-                                "funds are released")
+                                "funds are released",
+                                says=msg("error.withdrawal.expired_unsent", id=view.id))
         try:
             tx_hash = chain.send_raw(out.raw)
         except ChainRejected:
@@ -770,7 +796,9 @@ class Withdrawals:
         if chain is None or view.tx_hash is None \
                 or view.state not in IN_FLIGHT_WITHDRAWAL_STATES \
                 or (view.state == "sending" and receipt is None):
-            raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: nothing to confirm")
+            raise ApprovalError(f"withdrawal {withdrawal_id} is {view.state}: nothing to confirm",
+                                says=msg("error.withdrawal.nothing_to_confirm", id=view.id,
+                                         state=msg(f"wd.state.{view.state}")))
         final = receipt is not None and \
             chain.head() - receipt.block + 1 >= self.custody.confirmations
         with self.store.unit() as u:
@@ -778,7 +806,10 @@ class Withdrawals:
             assert row is not None
             if (row["state"], row["tx_hash"]) != (view.state, view.tx_hash):
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']} now: "
-                                    "nothing to confirm")
+                                    "nothing to confirm",
+                                    says=msg("error.withdrawal.moved_nothing_to_confirm",
+                                             id=view.id,
+                                             state=msg(f"wd.state.{row['state']}")))
             if row["state"] == "sending":
                 u.screening.set_state(withdrawal_id, ("sending",), "sent")
             if not final or receipt is None:
@@ -884,7 +915,8 @@ class Withdrawals:
         """Propose resetting a tripped breaker to the quorum (audited in the same unit)."""
         with self.store.unit():
             if scope not in self.breaker():
-                raise BadInput(f"the {scope} breaker is not tripped")
+                raise BadInput(f"the {scope} breaker is not tripped",
+                               says=msg("error.breaker.reset_not_tripped", scope=scope[:80]))
             view = self.custody.propose("breaker", {"scope": scope}, by,
                                         msg("proposal.breaker_reset", scope=scope_word(scope)))
             self.audit(actor or by, "breaker.reset.propose", scope,
@@ -895,5 +927,6 @@ class Withdrawals:
 def _required(policy: Policy | None) -> Policy:
     """The policy in force, or the refusal every use case gives without one."""
     if policy is None:
-        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`",
+                          says=msg("error.policy.none_loaded"))
     return policy

@@ -38,7 +38,7 @@ from kinko.api.v1.models import (
 )
 from kinko.domain.money import format_units, parse_units
 from kinko.domain.screening import RuleHit
-from kinko.errors import BadInput, NotFound, TierRefused
+from kinko.errors import TierRefused
 from kinko.i18n import ENGLISH
 from kinko.services.access import ApiKey, Forbidden
 from kinko.services.withdrawals import Withdrawals, WithdrawalView
@@ -78,13 +78,6 @@ def shape(w: Withdrawals, v: WithdrawalView) -> WithdrawalOut:
         closed=None if v.closed_why is None else ClosedOut(
             by=v.closed_by, reason=ENGLISH.text(v.closed_why),
             reason_message=v.closed_why.to_data()))
-
-
-def existing(w: Withdrawals, withdrawal_id: str) -> WithdrawalView:
-    try:
-        return w.get(withdrawal_id)
-    except BadInput as exc:
-        raise NotFound(exc.message) from None
 
 
 def approving(api: Api, who: ApiKey, approver: str, proposal_id: str) -> None:
@@ -164,7 +157,7 @@ def list_withdrawals(request: Request, response: Response, who: Reader, api: Ser
 @router.get("/{withdrawal_id}")
 def get_withdrawal(withdrawal_id: str, who: Reader, api: Services) -> WithdrawalOut:
     w = api.withdrawals
-    return shape(w, existing(w, withdrawal_id))
+    return shape(w, w.get(withdrawal_id))
 
 
 @router.post("/{withdrawal_id}/approve")
@@ -181,6 +174,6 @@ def approve_withdrawal(withdrawal_id: str, body: ApprovalIn, who: Caller, api: S
 def reject_withdrawal(withdrawal_id: str, body: RejectIn, who: Operator, api: Services,
                       audit: Audited) -> WithdrawalOut:
     w = api.withdrawals
-    existing(w, withdrawal_id)
+    w.get(withdrawal_id)
     view = w.reject(withdrawal_id, who.name, body.reason, actor=audit.actor)
     return shape(w, view)

@@ -36,7 +36,6 @@ from kinko.errors import BadInput, NotFound
 from kinko.safeload import whole_number
 from kinko.services.access import Forbidden
 from kinko.services.custody import ProposalView
-from kinko.services.withdrawals import WithdrawalView
 
 __all__ = ["router"]
 
@@ -103,14 +102,6 @@ def proposal_data(web: Web, view: ProposalView | None) -> dict[str, Any]:
             "expired": web.clock.now() >= view.proposal.expires_at}
 
 
-def existing(web: Web, withdrawal_id: str) -> WithdrawalView:
-    try:
-        return web.withdrawals.get(withdrawal_id)
-    except BadInput:
-        raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
-                       says=msg("error.unknown_withdrawal", id=withdrawal_id)) from None
-
-
 @router.get("/withdrawals")
 def queue(request: Request, web: Site,
           state: Annotated[str | None, Query(max_length=16)] = None,
@@ -141,7 +132,7 @@ def queue(request: Request, web: Site,
 @router.get("/withdrawals/{withdrawal_id}")
 def detail(request: Request, web: Site, withdrawal_id: str) -> HTMLResponse:
     viewer = web.page(request)
-    view = existing(web, withdrawal_id)
+    view = web.withdrawals.get(withdrawal_id)
     proposal = web.withdrawals.custody.proposal(f"withdrawal-{withdrawal_id}")
     quoted = quote(withdrawal_id, safe="")
     return web.render(request, "withdrawals_detail.html.j2", viewer, w=view,
@@ -161,7 +152,7 @@ async def approve(request: Request, web: Site, withdrawal_id: str) -> Response:
     def work() -> None:
         approver = _approver(web, viewer, form, f"withdrawal-{withdrawal_id}")
         signature = _signature(form)
-        existing(web, withdrawal_id)
+        web.withdrawals.get(withdrawal_id)
         web.withdrawals.approve(withdrawal_id, approver, signature, actor=viewer.name)
 
     await run_in_threadpool(work)
@@ -179,7 +170,7 @@ async def reject(request: Request, web: Site, withdrawal_id: str) -> Response:
                        says=msg("error.reject_reason", limit=500))
 
     def work() -> None:
-        existing(web, withdrawal_id)
+        web.withdrawals.get(withdrawal_id)
         web.withdrawals.reject(withdrawal_id, viewer.name, reason, actor=viewer.name)
 
     await run_in_threadpool(work)

@@ -3,9 +3,10 @@ blockwise variant), Bech32/Bech32m (BIP-173/350), CashAddr's checksum, base32 (R
 and the hashes their checksums use (double SHA-256, Keccak-256).
 
 Decoders return the bytes or raise :class:`Malformed` with a short reason in plain words
-("bad checksum", "'0' is not a base58 character"); the formats turn that reason into an
-error naming the address. Encoders exist so that tests and conversions (a legacy Bitcoin
-Cash address to its CashAddr form) produce the one canonical spelling::
+("bad checksum", "'0' is not a base58 character") and the same reason as a catalog message
+(its ``says``); the formats turn that reason into an error naming the address. Encoders
+exist so that tests and conversions (a legacy Bitcoin Cash address to its CashAddr form)
+produce the one canonical spelling::
 
     >>> b58check_decode("1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", BITCOIN_ALPHABET)[:1]
     b'\\x00'
@@ -19,6 +20,8 @@ import hashlib
 
 from Crypto.Hash import keccak
 
+from kinko.domain.messages import Message, msg
+
 __all__ = [
     "BECH32",
     "BECH32M",
@@ -31,6 +34,8 @@ __all__ = [
     "b58_encode",
     "b58check_decode",
     "b58check_encode",
+    "bad_char",
+    "bad_checksum",
     "bech32_decode",
     "bech32_encode",
     "cashaddr_decode",
@@ -40,6 +45,7 @@ __all__ = [
     "monero_b58_decode",
     "monero_b58_encode",
     "sha256d",
+    "shown_char",
 ]
 
 BITCOIN_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -52,7 +58,30 @@ BECH32, BECH32M = 1, 0x2BC830A3  # the constant a valid checksum leaves (BIP-173
 
 
 class Malformed(ValueError):
-    """The text is not a valid encoding; the message says what is wrong."""
+    """The text is not a valid encoding; the message says what is wrong, in English, and
+    ``says`` the same as a catalog message (the reason inside an
+    :class:`~kinko.errors.InvalidAddress`'s message, read in each language)."""
+
+    def __init__(self, reason: str, *, says: Message) -> None:
+        super().__init__(reason)
+        self.says = says
+
+
+def shown_char(ch: str) -> str:
+    """A character for a message: itself when it can be seen, else its escape (``\\u200b``),
+    as ``repr`` shows it without the quotes."""
+    return ch if ch.isprintable() and not ch.isspace() else repr(ch)[1:-1]
+
+
+def bad_char(ch: str, encoding: str) -> Malformed:
+    """"'0' is not a base58 character"."""
+    return Malformed(f"{ch!r} is not a {encoding} character",
+                     says=msg("error.address.bad_char", char=shown_char(ch), encoding=encoding))
+
+
+def bad_checksum() -> Malformed:
+    return Malformed("bad checksum (a character is wrong or missing)",
+                     says=msg("error.address.bad_checksum"))
 
 
 def sha256d(data: bytes) -> bytes:
@@ -71,7 +100,7 @@ def b58_decode(text: str, alphabet: str = BITCOIN_ALPHABET) -> bytes:
     for ch in text:
         digit = alphabet.find(ch)
         if digit < 0:
-            raise Malformed(f"{ch!r} is not a base58 character")
+            raise bad_char(ch, "base58")
         number = number * 58 + digit
     body = number.to_bytes((number.bit_length() + 7) // 8, "big")
     zeros = len(text) - len(text.lstrip(alphabet[0]))  # each leading zero digit: a zero byte
@@ -92,10 +121,11 @@ def b58check_decode(text: str, alphabet: str = BITCOIN_ALPHABET) -> bytes:
     """The payload (version bytes and data) of a base58check string, its checksum checked."""
     raw = b58_decode(text, alphabet)
     if len(raw) < 5:
-        raise Malformed("too short for base58check")
+        raise Malformed("too short for base58check",
+                        says=msg("error.address.too_short", encoding="base58check"))
     payload, check = raw[:-4], raw[-4:]
     if sha256d(payload)[:4] != check:
-        raise Malformed("bad checksum (a character is wrong or missing)")
+        raise bad_checksum()
     return payload
 
 
@@ -111,7 +141,8 @@ _BLOCK_CHARS = (0, 2, 3, 5, 6, 7, 9, 10, 11)
 def monero_b58_decode(text: str) -> bytes:
     full, rest = divmod(len(text), 11)
     if rest not in _BLOCK_CHARS:
-        raise Malformed(f"{len(text)} characters is not a length Monero's base58 produces")
+        raise Malformed(f"{len(text)} characters is not a length Monero's base58 produces",
+                        says=msg("error.address.monero_b58_length", length=len(text)))
     out = bytearray()
     for i in range(full + (1 if rest else 0)):
         chunk = text[i * 11: i * 11 + 11]
@@ -120,10 +151,11 @@ def monero_b58_decode(text: str) -> bytes:
         for ch in chunk:
             digit = BITCOIN_ALPHABET.find(ch)
             if digit < 0:
-                raise Malformed(f"{ch!r} is not a base58 character")
+                raise bad_char(ch, "base58")
             number = number * 58 + digit
         if number >> (8 * size):
-            raise Malformed("a block overflows its length")
+            raise Malformed("a block overflows its length",
+                            says=msg("error.address.block_overflow"))
         out += number.to_bytes(size, "big")
     return bytes(out)
 
@@ -162,23 +194,27 @@ def bech32_decode(text: str) -> tuple[str, list[int], int]:
     """(human-readable part, data values without the checksum, checksum constant); the
     constant says which variant the checksum is (:data:`BECH32` or :data:`BECH32M`)."""
     if any(ord(c) < 33 or ord(c) > 126 for c in text):
-        raise Malformed("a character outside printable ASCII")
+        raise Malformed("a character outside printable ASCII",
+                        says=msg("error.address.not_printable"))
     if text.lower() != text and text.upper() != text:
-        raise Malformed("mixed upper and lower case (bech32 is one case only)")
+        raise Malformed("mixed upper and lower case (bech32 is one case only)",
+                        says=msg("error.address.mixed_case", encoding="bech32"))
     if len(text) > 90:
-        raise Malformed("longer than 90 characters")
+        raise Malformed("longer than 90 characters",
+                        says=msg("error.address.longer_than", most=90))
     lowered = text.lower()
     sep = lowered.rfind("1")
     if sep < 1 or sep + 7 > len(lowered):
-        raise Malformed("no human-readable part, separator '1' and 6-character checksum")
+        raise Malformed("no human-readable part, separator '1' and 6-character checksum",
+                        says=msg("error.address.bech32_parts"))
     hrp, rest = lowered[:sep], lowered[sep + 1:]
     bad = next((c for c in rest if c not in _BECH32_VALUES), None)
     if bad is not None:
-        raise Malformed(f"{bad!r} is not a bech32 character")
+        raise bad_char(bad, "bech32")
     data = [_BECH32_VALUES[c] for c in rest]
     constant = _polymod(_hrp_expand(hrp) + data)
     if constant not in (BECH32, BECH32M):
-        raise Malformed("bad checksum (a character is wrong or missing)")
+        raise bad_checksum()
     return hrp, data[:-6], constant
 
 
@@ -196,7 +232,7 @@ def convert_bits(data: bytes | list[int], frm: int, to: int, pad: bool) -> list[
     top = (1 << to) - 1
     for value in data:
         if value < 0 or value >> frm:
-            raise Malformed("a value out of range")
+            raise Malformed("a value out of range", says=msg("error.address.out_of_range"))
         acc = (acc << frm) | value
         bits += frm
         while bits >= to:
@@ -206,7 +242,7 @@ def convert_bits(data: bytes | list[int], frm: int, to: int, pad: bool) -> list[
         if bits:
             out.append((acc << (to - bits)) & top)
     elif bits >= frm or (acc << (to - bits)) & top:
-        raise Malformed("bad padding")
+        raise Malformed("bad padding", says=msg("error.address.bad_padding"))
     return out
 
 
@@ -227,16 +263,18 @@ def cashaddr_decode(prefix: str, payload: str) -> bytes:
     """The version byte and hash of a CashAddr payload (no prefix, one case), checksum
     checked against ``prefix``."""
     if payload.lower() != payload and payload.upper() != payload:
-        raise Malformed("mixed upper and lower case (CashAddr is one case only)")
+        raise Malformed("mixed upper and lower case (CashAddr is one case only)",
+                        says=msg("error.address.mixed_case", encoding="CashAddr"))
     lowered = payload.lower()
     bad = next((c for c in lowered if c not in _BECH32_VALUES), None)
     if bad is not None:
-        raise Malformed(f"{bad!r} is not a CashAddr character")
+        raise bad_char(bad, "CashAddr")
     if len(lowered) < 9:
-        raise Malformed("too short for CashAddr")
+        raise Malformed("too short for CashAddr",
+                        says=msg("error.address.too_short", encoding="CashAddr"))
     data = [_BECH32_VALUES[c] for c in lowered]
     if _cash_polymod([ord(c) & 31 for c in prefix] + [0] + data):
-        raise Malformed("bad checksum (a character is wrong or missing)")
+        raise bad_checksum()
     return bytes(convert_bits(data[:-8], 5, 8, False))
 
 
@@ -252,12 +290,13 @@ def cashaddr_encode(prefix: str, payload: bytes) -> str:
 def b32_decode(text: str) -> bytes:
     """RFC 4648 base32 without padding, upper-case alphabet (the caller folds the case)."""
     if len(text) * 5 % 8:
-        raise Malformed(f"{len(text)} characters is not a whole number of bytes in base32")
+        raise Malformed(f"{len(text)} characters is not a whole number of bytes in base32",
+                        says=msg("error.address.b32_length", length=len(text)))
     number = 0
     for ch in text:
         value = _BASE32_VALUES.get(ch)
         if value is None:
-            raise Malformed(f"{ch!r} is not a base32 character")
+            raise bad_char(ch, "base32")
         number = number << 5 | value
     return number.to_bytes(len(text) * 5 // 8, "big")
 

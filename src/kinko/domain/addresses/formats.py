@@ -4,9 +4,10 @@ its one canonical string, or says what is wrong.
 A format's :meth:`AddressFormat.parse` takes text already stripped of surrounding
 whitespace and checked to be printable ASCII (:mod:`kinko.domain.addresses.registry` does
 that once for all formats) and returns the canonical string, or raises
-:class:`~kinko.domain.addresses.codecs.Malformed` with the reason. Case is significant in
-base58 (every character counts, so the canonical form is the text itself, checksum
-checked) and not in hex, bech32, CashAddr or NEM's base32 (the canonical form is one case)::
+:class:`~kinko.domain.addresses.codecs.Malformed` with the reason (in English, and as a
+catalog message: its ``says``). Case is significant in base58 (every character counts, so
+the canonical form is the text itself, checksum checked) and not in hex, bech32, CashAddr
+or NEM's base32 (the canonical form is one case)::
 
     >>> EvmHex("evm", "an Ethereum address").parse("0x52908400098527886E0F7030069857D2E4169EE7")
     '0x52908400098527886e0f7030069857d2e4169ee7'
@@ -33,6 +34,7 @@ from kinko.domain.addresses.codecs import (
     b32_decode,
     b58check_decode,
     b58check_encode,
+    bad_checksum,
     bech32_decode,
     cashaddr_decode,
     cashaddr_encode,
@@ -41,6 +43,7 @@ from kinko.domain.addresses.codecs import (
     monero_b58_decode,
     monero_b58_encode,
 )
+from kinko.domain.messages import Message, msg
 
 __all__ = ["AddressFormat", "Base58Check", "CashAddr", "EvmHex", "Monero", "Nem", "Segwit"]
 
@@ -48,10 +51,19 @@ __all__ = ["AddressFormat", "Base58Check", "CashAddr", "EvmHex", "Monero", "Nem"
 @dataclass(frozen=True)
 class AddressFormat:
     """One way of writing addresses. ``name`` is how the registry refers to it; ``what``
-    completes "… is not ___" in error messages."""
+    completes "… is not ___" in error messages, and ``what_id`` is the catalog id of the
+    same words (``error.address.format.<name>``), read in each language."""
 
     name: str
     what: str
+    what_id: str = field(default="", kw_only=True)
+
+    def says_what(self) -> Message:
+        """``what`` as a catalog message (a format registered without ``what_id``: its
+        name)."""
+        if self.what_id:
+            return msg(self.what_id)
+        return msg("error.address.format.other", name=self.name)
 
     def looks_like(self, text: str) -> bool:
         """Whether ``text`` is plausibly meant in this format (picks the error to report
@@ -93,14 +105,17 @@ class EvmHex(AddressFormat):
 
     def parse(self, text: str) -> str:
         if not _HEX.fullmatch(text):
-            raise Malformed(f"0x and 40 hex digits expected ({len(text) - 2} characters after "
-                            "0x)" if self.looks_like(text) else "0x and 40 hex digits expected")
+            if self.looks_like(text):
+                raise Malformed(f"0x and 40 hex digits expected ({len(text) - 2} characters "
+                                "after 0x)",
+                                says=msg("error.address.evm_digits_after", count=len(text) - 2))
+            raise Malformed("0x and 40 hex digits expected", says=msg("error.address.evm_hex"))
         lower = "0x" + text[2:].lower()
         digits = text[2:]
         if digits != digits.lower() and digits != digits.upper() and eip55(lower) != "0x" + digits:
             raise Malformed("bad EIP-55 checksum: the case of its letters is not the "
                             "address's checksum (a character or its case is wrong); check "
-                            "it with its owner")
+                            "it with its owner", says=msg("error.address.eip55"))
         return lower
 
     def display(self, canonical: str) -> str:
@@ -127,13 +142,16 @@ class Base58Check(AddressFormat):
 
     def payload(self, text: str) -> bytes:
         if not 25 <= len(text) <= 40:
-            raise Malformed(f"{len(text)} characters (base58check addresses have 25 to 36)")
+            raise Malformed(f"{len(text)} characters (base58check addresses have 25 to 36)",
+                            says=msg("error.address.b58check_length", length=len(text)))
         payload = b58check_decode(text, self.alphabet)
         version = next((v for v in self.versions if payload.startswith(v)), None)
         if version is None or len(payload) != len(version) + self.size:
+            starts = ", ".join(self.starts)
             raise Malformed("a version or length this network does not use" +
-                            (f" (its addresses start with {', '.join(self.starts)})"
-                             if self.starts else ""))
+                            (f" (its addresses start with {starts})" if starts else ""),
+                            says=msg("error.address.version_starts", starts=starts)
+                            if starts else msg("error.address.version"))
         return payload
 
 
@@ -150,15 +168,19 @@ class Segwit(AddressFormat):
     def parse(self, text: str) -> str:
         hrp, data, constant = bech32_decode(text)
         if hrp != self.hrp:
-            raise Malformed(f"human-readable part {hrp!r}, not {self.hrp!r}")
+            raise Malformed(f"human-readable part {hrp!r}, not {self.hrp!r}",
+                            says=msg("error.address.hrp", hrp=hrp[:90], expected=self.hrp))
         if not data or data[0] > 16:
-            raise Malformed("no witness version 0-16")
+            raise Malformed("no witness version 0-16",
+                            says=msg("error.address.witness_version"))
         program = convert_bits(data[1:], 5, 8, False)
         if not 2 <= len(program) <= 40 or (data[0] == 0 and len(program) not in (20, 32)):
-            raise Malformed(f"a witness program of {len(program)} bytes")
+            raise Malformed(f"a witness program of {len(program)} bytes",
+                            says=msg("error.address.witness_program", size=len(program)))
         if constant != (BECH32 if data[0] == 0 else BECH32M):
             raise Malformed("the checksum variant does not match the witness version "
-                            "(Bech32 for version 0, Bech32m above)")
+                            "(Bech32 for version 0, Bech32m above)",
+                            says=msg("error.address.checksum_variant"))
         return text.lower()
 
 
@@ -183,13 +205,17 @@ class CashAddr(AddressFormat):
             return self._from_legacy(self.legacy.payload(text))
         prefix, _, payload = text.rpartition(":")
         if prefix and prefix.lower() != self.prefix:
-            raise Malformed(f"prefix {prefix!r}, not {self.prefix!r}")
+            raise Malformed(f"prefix {prefix!r}, not {self.prefix!r}",
+                            says=msg("error.address.prefix", prefix=prefix[:80],
+                                     expected=self.prefix))
         if prefix and (text.lower() != text and text.upper() != text):
-            raise Malformed("mixed upper and lower case (CashAddr is one case only)")
+            raise Malformed("mixed upper and lower case (CashAddr is one case only)",
+                            says=msg("error.address.mixed_case", encoding="CashAddr"))
         raw = cashaddr_decode(self.prefix, payload)
         version = raw[0] if raw else 0xFF
         if len(raw) != 21 or version & 0x87 or (version >> 3) not in self._kinds:
-            raise Malformed("not a 20-byte key or script hash")
+            raise Malformed("not a 20-byte key or script hash",
+                            says=msg("error.address.cashaddr_hash"))
         return f"{self.prefix}:{payload.lower()}"
 
     def _from_legacy(self, payload: bytes) -> str:
@@ -222,12 +248,14 @@ class Monero(AddressFormat):
     def parse(self, text: str) -> str:
         if len(text) not in (95, 106):
             raise Malformed(f"{len(text)} characters (Monero addresses have 95, integrated "
-                            "ones 106)")
+                            "ones 106)", says=msg("error.address.monero_length",
+                                                  length=len(text)))
         raw = monero_b58_decode(text)
         if raw[0] not in dict(self.kinds) or len(raw) != dict(self.kinds)[raw[0]]:
-            raise Malformed(f"network byte {raw[0]} is not one this network uses")
+            raise Malformed(f"network byte {raw[0]} is not one this network uses",
+                            says=msg("error.address.monero_network", byte=str(raw[0])))
         if keccak256(raw[:-4])[:4] != raw[-4:]:
-            raise Malformed("bad checksum (a character is wrong or missing)")
+            raise bad_checksum()
         return monero_b58_encode(raw)
 
 
@@ -251,16 +279,20 @@ class Nem(AddressFormat):
 
     def parse(self, text: str) -> str:
         if not _NEM_TEXT.fullmatch(text):
-            raise Malformed("base32 letters (A-Z, 2-7) expected, dashes only between groups")
+            raise Malformed("base32 letters (A-Z, 2-7) expected, dashes only between groups",
+                            says=msg("error.address.nem_letters"))
         compact = text.replace("-", "").upper()
         if len(compact) != 40:
-            raise Malformed(f"{len(compact)} characters without dashes (NEM addresses have 40)")
+            raise Malformed(f"{len(compact)} characters without dashes (NEM addresses have 40)",
+                            says=msg("error.address.nem_length", length=len(compact)))
         raw = b32_decode(compact)
         if raw[0] != self.network:
             raise Malformed(f"network byte 0x{raw[0]:02x}, not 0x{self.network:02x} (its "
-                            f"addresses start with {_first(self)})")
+                            f"addresses start with {_first(self)})",
+                            says=msg("error.address.nem_network", byte=f"0x{raw[0]:02x}",
+                                     expected=f"0x{self.network:02x}", first=_first(self)))
         if not _nem_network(self.network).is_valid_address_string(compact):
-            raise Malformed("bad checksum (a character is wrong or missing)")
+            raise bad_checksum()
         return compact
 
 

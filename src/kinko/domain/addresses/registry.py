@@ -3,10 +3,12 @@ and list currencies that use each.
 
 **A new chain format plugs in here, and only here**: write its :class:`AddressFormat`
 (in :mod:`kinko.domain.addresses.formats` when it needs a new encoding), add it to
-:data:`FORMATS`, name it under its chain in :data:`CHAINS` and under the tickers lists use
-for it in :data:`CURRENCIES`. Everything that stores or compares an address (deny and allow
-lists, tags, deposit addresses, wallets, withdrawals, the watch, trace seeds and stops)
-asks this module for the canonical form, so nothing else changes.
+:data:`FORMATS` (its ``what`` also as a catalog message: ``what_id=N_("error.address.
+format.<name>")``, its English and Japanese text in the catalogs), name it under its chain
+in :data:`CHAINS` and under the tickers lists use for it in :data:`CURRENCIES`. Everything
+that stores or compares an address (deny and allow lists, tags, deposit addresses, wallets,
+withdrawals, the watch, trace seeds and stops) asks this module for the canonical form, so
+nothing else changes.
 
 The canonical form is the one spelling kinko stores and compares::
 
@@ -28,7 +30,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import lru_cache
 
-from kinko.domain.addresses.codecs import XRP_ALPHABET, Malformed
+from kinko.domain.addresses.codecs import XRP_ALPHABET, Malformed, shown_char
 from kinko.domain.addresses.formats import (
     AddressFormat,
     Base58Check,
@@ -38,6 +40,7 @@ from kinko.domain.addresses.formats import (
     Nem,
     Segwit,
 )
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.nem import mosaic_id
 from kinko.errors import BadInput, InvalidAddress
 
@@ -67,33 +70,47 @@ MAX_LENGTH = 128  # the longest address kinko stores (a Monero integrated one ha
 _PRINTABLE = re.compile(r"[!-~]+")  # printable ASCII, no space
 
 _BITCOIN = Base58Check("bitcoin", "a Bitcoin base58 address (1… or 3…)",
-                       (b"\x00", b"\x05"), starts="13")
+                       (b"\x00", b"\x05"), starts="13",
+                       what_id=N_("error.address.format.bitcoin"))
 
 FORMATS: dict[str, AddressFormat] = {f.name: f for f in (
-    EvmHex("evm", "an Ethereum address"),
+    EvmHex("evm", "an Ethereum address", what_id=N_("error.address.format.evm")),
     _BITCOIN,
-    Segwit("bitcoin-segwit", "a Bitcoin SegWit address (bc1…)", hrp="bc"),
+    Segwit("bitcoin-segwit", "a Bitcoin SegWit address (bc1…)", hrp="bc",
+           what_id=N_("error.address.format.bitcoin_segwit")),
     Base58Check("litecoin", "a Litecoin base58 address (L…, M… or 3…)",
-                (b"\x30", b"\x32", b"\x05"), starts="LM3"),
-    Segwit("litecoin-segwit", "a Litecoin SegWit address (ltc1…)", hrp="ltc"),
+                (b"\x30", b"\x32", b"\x05"), starts="LM3",
+                what_id=N_("error.address.format.litecoin")),
+    Segwit("litecoin-segwit", "a Litecoin SegWit address (ltc1…)", hrp="ltc",
+           what_id=N_("error.address.format.litecoin_segwit")),
     Base58Check("bitcoingold", "a Bitcoin Gold base58 address (G… or A…)",
-                (b"\x26", b"\x17"), starts="GA"),
-    Segwit("bitcoingold-segwit", "a Bitcoin Gold SegWit address (btg1…)", hrp="btg"),
-    Base58Check("dash", "a Dash address (X… or 7…)", (b"\x4c", b"\x10"), starts="X7"),
+                (b"\x26", b"\x17"), starts="GA",
+                what_id=N_("error.address.format.bitcoingold")),
+    Segwit("bitcoingold-segwit", "a Bitcoin Gold SegWit address (btg1…)", hrp="btg",
+           what_id=N_("error.address.format.bitcoingold_segwit")),
+    Base58Check("dash", "a Dash address (X… or 7…)", (b"\x4c", b"\x10"), starts="X7",
+                what_id=N_("error.address.format.dash")),
     Base58Check("dogecoin", "a Dogecoin address (D…, 9… or A…)", (b"\x1e", b"\x16"),
-                starts="D9A"),
-    Base58Check("verge", "a Verge address (D… or E…)", (b"\x1e", b"\x21"), starts="DE"),
+                starts="D9A", what_id=N_("error.address.format.dogecoin")),
+    Base58Check("verge", "a Verge address (D… or E…)", (b"\x1e", b"\x21"), starts="DE",
+                what_id=N_("error.address.format.verge")),
     Base58Check("zcash-transparent", "a Zcash transparent address (t1… or t3…)",
-                (b"\x1c\xb8", b"\x1c\xbd"), starts="t"),
-    Base58Check("tron", "a Tron address (T…)", (b"\x41",), starts="T"),
+                (b"\x1c\xb8", b"\x1c\xbd"), starts="t",
+                what_id=N_("error.address.format.zcash_transparent")),
+    Base58Check("tron", "a Tron address (T…)", (b"\x41",), starts="T",
+                what_id=N_("error.address.format.tron")),
     Base58Check("xrp", "an XRP Ledger classic address (r…)", (b"\x00",),
-                alphabet=XRP_ALPHABET, starts="r"),
-    Monero("monero", "a Monero address (4… or 8…)"),
-    Nem("nem", "a NEM mainnet address (N…, 40 base-32 letters)", network=0x68),
-    Nem("nem-testnet", "a NEM testnet address (T…, 40 base-32 letters)", network=0x98),
+                alphabet=XRP_ALPHABET, starts="r", what_id=N_("error.address.format.xrp")),
+    Monero("monero", "a Monero address (4… or 8…)",
+           what_id=N_("error.address.format.monero")),
+    Nem("nem", "a NEM mainnet address (N…, 40 base-32 letters)", network=0x68,
+        what_id=N_("error.address.format.nem")),
+    Nem("nem-testnet", "a NEM testnet address (T…, 40 base-32 letters)", network=0x98,
+        what_id=N_("error.address.format.nem_testnet")),
     # after every base58 format: a bare legacy address is read as what it is first
     CashAddr("bitcoincash", "a Bitcoin Cash address (bitcoincash:q… or legacy 1…/3…)",
-             prefix="bitcoincash", legacy=_BITCOIN),
+             prefix="bitcoincash", legacy=_BITCOIN,
+             what_id=N_("error.address.format.bitcoincash")),
 )}
 
 _EVM = ("evm",)
@@ -132,8 +149,11 @@ mosaics: ``namespace:name``); every other chain names a token by its contract's 
 def chain_formats(chain: str) -> tuple[AddressFormat, ...]:
     names = CHAINS.get(chain)
     if names is None:
+        known = ", ".join(sorted(CHAINS))
         raise InvalidAddress(f"chain {chain!r} has no address format in kinko (known: "
-                             f"{', '.join(sorted(CHAINS))})", chain=chain)
+                             f"{known})", chain=chain,
+                             says=msg("error.address.unknown_chain", chain=str(chain)[:80],
+                                      known=known))
     return tuple(FORMATS[n] for n in names)
 
 
@@ -148,22 +168,30 @@ def _shown(address: object) -> str:
     return repr(text if len(text) <= 60 else text[:60] + "…")
 
 
+def _bare(address: object) -> str:
+    """:func:`_shown` without its quotes, for a catalog message ('' for no address)."""
+    return _shown(address)[1:-1] or "''"
+
+
 def _clean(address: object) -> str:
     """Surrounding whitespace stripped; refused when empty, too long or not printable."""
     if not isinstance(address, str):
-        raise Malformed("an address must be text")
+        raise Malformed("an address must be text", says=msg("error.address.not_text"))
     text = address.strip()
     if not text:
-        raise Malformed("empty")
+        raise Malformed("empty", says=msg("error.address.empty"))
     if len(text) > MAX_LENGTH:
         raise Malformed(f"{len(text)} characters; no address format has more than "
-                        f"{MAX_LENGTH}")
+                        f"{MAX_LENGTH}", says=msg("error.address.too_long", length=len(text),
+                                                   most=MAX_LENGTH))
     if _PRINTABLE.fullmatch(text):
         return text
     bad = next((c for c in text if not "!" <= c <= "~"), None)
     if bad is not None:
         raise Malformed(f"it contains {bad!r} (U+{ord(bad):04X}): addresses are printable "
-                        "ASCII without spaces")
+                        "ASCII without spaces", says=msg("error.address.contains",
+                                                         char=shown_char(bad),
+                                                         code=f"{ord(bad):04X}"))
     return text
 
 
@@ -176,19 +204,31 @@ def _first(text: str, formats: Sequence[AddressFormat], *, any_format: bool = Fa
     """The canonical form under the first format that accepts ``text``, or the reason of
     the format it most looks like (``any_format``: ``formats`` are every format kinko
     knows, and text like none of them is "no address")."""
-    reasons: list[tuple[AddressFormat, str]] = []
+    reasons: list[tuple[AddressFormat, Malformed]] = []
     for f in formats:
         try:
             return _parse(f.name, text)
         except Malformed as exc:
-            reasons.append((f, str(exc)))
+            reasons.append((f, exc))
     likely = [(f, r) for f, r in reasons if f.looks_like(text)]
     if len(likely) == 1 or len(formats) == 1:
         f, reason = (likely or reasons)[0]
-        raise Malformed(f"not {f.what}: {reason}")
+        raise Malformed(f"not {f.what}: {reason}", says=msg(
+            "error.address.not_format", what=f.says_what(), reason=reason.says))
     if any_format and not likely:
-        raise Malformed("not an address in any format kinko knows")
-    raise Malformed("not " + " nor ".join(f.what for f, _ in likely or reasons))
+        raise Malformed("not an address in any format kinko knows",
+                        says=msg("error.address.no_format"))
+    named = [f for f, _ in likely or reasons]
+    raise Malformed("not " + " nor ".join(f.what for f in named),
+                    says=msg("error.address.not_formats", what=_nor(named)))
+
+
+def _nor(formats: Sequence[AddressFormat]) -> Message:
+    """"A nor B nor C" (「A、B、C」) as a message."""
+    said = formats[-1].says_what()
+    for f in reversed(formats[:-1]):
+        said = msg("error.address.nor", a=f.says_what(), b=said)
+    return said
 
 
 def canonical_address(address: str, chain: str) -> str:
@@ -204,7 +244,9 @@ def canonical_address(address: str, chain: str) -> str:
         return _first(_clean(address), formats)
     except Malformed as exc:
         raise InvalidAddress(f"address {_shown(address)} is {_reason(exc)}",
-                             address=str(address)[:MAX_LENGTH], chain=chain) from None
+                             address=str(address)[:MAX_LENGTH], chain=chain,
+                             says=msg("error.address.invalid", address=_bare(address),
+                                      reason=_says_reason(exc))) from None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -215,6 +257,13 @@ def _canonical(address: str, chain: str) -> str:
 def _reason(exc: Malformed) -> str:
     text = str(exc)
     return text if text.startswith("not ") else f"not valid: {text}"
+
+
+def _says_reason(exc: Malformed) -> Message:
+    """:func:`_reason` as a catalog message."""
+    if str(exc).startswith("not "):
+        return exc.says
+    return msg("error.address.not_valid", reason=exc.says)
 
 
 def currency_address(address: str, currency: str, chain: str | None = None) -> str:
@@ -229,9 +278,15 @@ def currency_address(address: str, currency: str, chain: str | None = None) -> s
             return _first(_clean(address), tuple(dict.fromkeys(named)))
         return _first(_clean(address), tuple(FORMATS.values()), any_format=True)
     except Malformed as exc:
-        listed = f" ({currency.strip().upper()})" if currency.strip() else ""
+        ticker = currency.strip().upper()
+        listed = f" ({ticker})" if ticker else ""
+        says = (msg("error.address.invalid_listed", address=_bare(address),
+                    currency=ticker[:40], reason=_says_reason(exc)) if ticker
+                else msg("error.address.invalid_unlisted", address=_bare(address),
+                         reason=_says_reason(exc)))
         raise InvalidAddress(f"{_shown(address)}{listed} is {_reason(exc)}",
-                             address=str(address)[:MAX_LENGTH], currency=currency) from None
+                             address=str(address)[:MAX_LENGTH], currency=currency,
+                             says=says) from None
 
 
 def address_key(address: str) -> str:
