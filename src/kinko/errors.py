@@ -92,6 +92,7 @@ __all__ = [
     "TooLarge",
     "Unauthorized",
     "UnknownAsset",
+    "ValueRefused",
 ]
 
 
@@ -312,3 +313,14 @@ class SignInRequired(KinkoError):
 
     code = "sign_in_required"
     http_status = 401
+
+
+class ValueRefused(ValueError):
+    """A value that is refused, before the error that names where it came from: its English
+    words (``str(exc)``) and ``says``, the same as a catalog message, which that error nests
+    (a setting's, a policy value's, a refund file's cell). A ``ValueError``, so that the
+    parsers that catch Python's own refusals catch it too."""
+
+    def __init__(self, text: str, *, says: Message) -> None:
+        super().__init__(text)
+        self.says = says

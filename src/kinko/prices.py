@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from kinko.domain.messages import msg, os_refusal
 from kinko.errors import ConfigError, InputFileError
 from kinko.safeload import bounded_lines, column_twice, open_text
 
@@ -23,9 +24,12 @@ def parse_price(text: str, where: str) -> Decimal:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise ConfigError(f"{where}: {text!r} is not a price") from None
+        raise ConfigError(f"{where}: {text!r} is not a price",
+                          says=msg("error.prices.not_price", where=where[:200],
+                                   text=text[:80])) from None
     if not value.is_finite() or value < 0:
-        raise ConfigError(f"{where}: price {text!r} must be a finite number ≥ 0")
+        raise ConfigError(f"{where}: price {text!r} must be a finite number ≥ 0",
+                          says=msg("error.prices.not_finite", where=where[:200], text=text[:80]))
     return value
 
 
@@ -48,7 +52,8 @@ def prices_from_text(text: str) -> FixedPrices:
             continue
         symbol, sep, value = item.partition("=")
         if not sep:
-            raise ConfigError(f"prices: {item.strip()!r} should be ASSET=JPY")
+            raise ConfigError(f"prices: {item.strip()!r} should be ASSET=JPY",
+                              says=msg("error.prices.item", item=item.strip()[:80]))
         out[symbol.strip().upper()] = parse_price(value, f"prices: {symbol.strip()}")
     return FixedPrices(out)
 
@@ -59,19 +64,26 @@ def prices_from_csv(path: Path) -> FixedPrices:
         with open_text(path) as fh:
             reader = csv.DictReader(bounded_lines(fh, str(path)))
             if reader.fieldnames is None or not {"asset", "jpy"} <= set(reader.fieldnames):
-                raise InputFileError(f"{path}:1: expected columns asset,jpy")
+                raise InputFileError(f"{path}:1: expected columns asset,jpy",
+                                     says=msg("error.prices.columns", file=str(path)[:200]))
             if column_twice(reader.fieldnames) is not None:
-                raise InputFileError(f"{path}:1: a column appears twice in the header")
+                raise InputFileError(f"{path}:1: a column appears twice in the header",
+                                     says=msg("error.prices.column_twice",
+                                              file=str(path)[:200]))
             for row in reader:
                 where = f"{path}:{reader.line_num}"
                 if any((extra or "").strip() for extra in row.get(None) or ()):
                     raise InputFileError(f"{where}: more fields than the header has (a value "
-                                         "with a comma needs double quotes)")
+                                         "with a comma needs double quotes)",
+                                         says=msg("error.prices.extra_fields",
+                                                  where=where[:220]))
                 try:
                     out[(row["asset"] or "").strip().upper()] = parse_price(row["jpy"] or "",
                                                                             where)
                 except ConfigError as exc:
-                    raise InputFileError(exc.message) from None
+                    raise InputFileError(exc.message, says=exc.says) from None
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}") from None
+        raise InputFileError(f"{path}: cannot read: {exc.strerror}",
+                             says=msg("error.file.cannot_read", file=str(path)[:200],
+                                      reason=os_refusal(exc))) from None
     return FixedPrices(out)

@@ -49,7 +49,7 @@ from typing import Any, BinaryIO, TextIO
 
 import yaml
 
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg, os_refusal
 from kinko.errors import BadInput, InputFileError, TooDeep, TooLarge
 
 __all__ = [
@@ -106,11 +106,22 @@ def _size_text(n: int) -> str:
     return f"{n // 2**20} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
 
 
+def _cannot_read(path: Path | str, exc: OSError) -> Message:
+    """A file the system would not open or read, as a catalog message."""
+    return msg("error.file.cannot_read", file=str(path)[:200], reason=os_refusal(exc))
+
+
+def _size_said(n: int) -> Message | str:
+    return f"{n // 2**20} MiB" if n >= 2**20 and n % 2**20 == 0 else msg("error.file.bytes",
+                                                                         count=n)
+
+
 def check_size(size: int, where: str, max_bytes: int) -> None:
     """Refuse ``size`` bytes above ``max_bytes`` (TooLarge, HTTP 413)."""
     if size > max_bytes:
         raise TooLarge(f"{where}: larger than {_size_text(max_bytes)}, the most kinko reads",
-                       limit=max_bytes)
+                       limit=max_bytes, says=msg("error.file.too_large", file=where[:200],
+                                                 size=_size_said(max_bytes)))
 
 
 def _place(text: str, offset: int) -> str:
@@ -120,7 +131,8 @@ def _place(text: str, offset: int) -> str:
 
 def _too_deep(where: str, place: str, max_depth: int) -> TooDeep:
     return TooDeep(f"{where}:{place}: nested more than {max_depth} levels deep",
-                   limit=max_depth)
+                   limit=max_depth, says=msg("error.file.too_deep",
+                                             where=f"{where[:200]}:{place}", depth=max_depth))
 
 
 def _peak(outside: str, max_depth: int) -> bool:
@@ -185,7 +197,9 @@ def decode_json_bytes(data: bytes, where: str) -> str:
     try:
         return data.decode(encoding, "surrogatepass")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"{where}: not {encoding.upper()} text (byte {exc.start})") from None
+        raise BadInput(f"{where}: not {encoding.upper()} text (byte {exc.start})",
+                       says=msg("error.file.not_text", where=where[:200],
+                                encoding=encoding.upper()[:40], byte=exc.start)) from None
 
 
 def decode_text(data: bytes, where: str) -> str:
@@ -195,7 +209,9 @@ def decode_text(data: bytes, where: str) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputFileError(f"{where}:{line}: not UTF-8 text (byte {exc.start})",
-                             file=where) from None
+                             file=where, says=msg("error.file.not_text",
+                                                  where=f"{where[:200]}:{line}",
+                                                  encoding="UTF-8", byte=exc.start)) from None
 
 
 def number_problem(exc: ValueError) -> str:
@@ -268,10 +284,15 @@ def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_B
     except json.JSONDecodeError as exc:
         if text.startswith("\ufeff"):  # Python's words would say "decode using utf-8-sig"
             raise error(f"{where}:1:1: not valid JSON: the text begins with a byte-order mark "
-                        "(BOM); save it as UTF-8 without one") from None
-        raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+                        "(BOM); save it as UTF-8 without one",
+                        says=msg("error.file.json_bom", where=where[:200])) from None
+        raise error(f"{where}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
+                    says=msg("error.file.not_json", where=f"{where[:200]}:{exc.lineno}:"
+                             f"{exc.colno}", reason=exc.msg[:200])) from None
     except ValueError as exc:  # an integer of more digits than Python converts, NaN
-        raise error(f"{where}: not valid JSON: {number_problem(exc)}") from None
+        raise error(f"{where}: not valid JSON: {number_problem(exc)}",
+                    says=msg("error.file.not_json", where=where[:200],
+                             reason=number_problem(exc)[:200])) from None
     except RecursionError:  # unreachable after the scan; kept as a second wall
         raise _too_deep(where, "1:1", max_depth) from None
 
@@ -286,7 +307,9 @@ def _walk(value: Any, where: str, max_depth: int, max_nodes: int) -> None:
         nodes += 1
         if nodes > max_nodes:
             raise TooLarge(f"{where}: holds more than {max_nodes:,} values once its aliases "
-                           "are expanded", limit=max_nodes)
+                           "are expanded", limit=max_nodes,
+                           says=msg("error.file.too_many_values", file=where[:200],
+                                    count=max_nodes))
         if isinstance(item, dict):
             children: Any = [*item.keys(), *item.values()]
         elif isinstance(item, list | tuple | set):
@@ -295,7 +318,8 @@ def _walk(value: Any, where: str, max_depth: int, max_nodes: int) -> None:
             continue
         if children and depth >= max_depth:
             raise TooDeep(f"{where}: nested more than {max_depth} levels deep",
-                          limit=max_depth)
+                          limit=max_depth, says=msg("error.file.too_deep", where=where[:200],
+                                                    depth=max_depth))
         stack.extend((child, depth + 1) for child in children)
 
 
@@ -309,7 +333,9 @@ def loads_toml(text: str, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{where}: not valid TOML: {exc}") from None
+        raise error(f"{where}: not valid TOML: {exc}",
+                    says=msg("error.file.not_toml", where=where[:200],
+                             reason=str(exc)[:200])) from None
     except RecursionError:
         raise _too_deep(where, "1:1", max_depth) from None
     _walk(data, where, max_depth, len(text) + 1)
@@ -365,8 +391,12 @@ def _yaml_error(exc: yaml.YAMLError, where: str, error: type[BadInput],
         line = mark.line + 1 if mark is not None else 0
         if "maximum nesting depth" in str(exc.problem):  # libyaml's scanner, reading ahead
             return _too_deep(where, f"{line}:{mark.column + 1 if mark else 1}", max_depth)
-        return error(f"{where}:{line}: not valid YAML: {exc.problem or exc.context}")
-    return error(f"{where}: not valid YAML: {exc}")
+        reason = str(exc.problem or exc.context)
+        return error(f"{where}:{line}: not valid YAML: {reason}",
+                     says=msg("error.file.not_yaml", where=f"{where[:200]}:{line}",
+                              reason=reason[:200]))
+    return error(f"{where}: not valid YAML: {exc}",
+                 says=msg("error.file.not_yaml", where=where[:200], reason=str(exc)[:200]))
 
 
 def check_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
@@ -505,7 +535,8 @@ def open_input(path: Path, error: type[BadInput] = InputFileError, *, pipes: boo
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}", file=str(path)) from None
+        raise error(f"{path}: cannot read: {exc.strerror or exc}", file=str(path),
+                    says=_cannot_read(path, exc)) from None
     try:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISREG(mode) or (pipes and stat.S_ISFIFO(mode))):
@@ -534,7 +565,9 @@ def bounded_lines(fh: TextIO, where: str, max_chars: int = MAX_LINE_CHARS,
         line += 1
         if len(text) > max_chars:
             raise error(f"{where}:{line}: a line longer than {max_chars:,} characters, the "
-                        "longest kinko reads", file=where, line=line)
+                        "longest kinko reads", file=where, line=line,
+                        says=msg("error.file.line_too_long", where=f"{where[:200]}:{line}",
+                                 most=max_chars))
         yield text
 
 
@@ -547,7 +580,7 @@ def read_bounded(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
             return read_stream(fh, str(path), max_bytes)
         except OSError as exc:
             raise error(f"{path}: cannot read: {exc.strerror or exc}",
-                        file=str(path)) from None
+                        file=str(path), says=_cannot_read(path, exc)) from None
 
 
 def read_text(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES,

@@ -24,10 +24,11 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_address, canonical_token
 from kinko.domain.fsa import Submitter
-from kinko.domain.messages import LANGS
+from kinko.domain.messages import LANGS, Message, msg
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
-from kinko.errors import BadInput, ConfigError, KinkoError
+from kinko.domain.screening import refusal_said
+from kinko.errors import BadInput, ConfigError, KinkoError, ValueRefused
 from kinko.safeload import loads_toml, read_text, whole_number
 
 __all__ = [
@@ -66,22 +67,40 @@ class Setting:
         return "--" + self.name.replace("_", "-")
 
 
+def _shown(value: Any) -> str:
+    """A value a setting was given, as its error's catalog message shows it: its repr, cut
+    short (a value may come from anywhere: a file, the environment)."""
+    return repr(value)[:80]
+
+
+def _integer(value: Any, says: Message) -> int:
+    """``value`` (an int, or text of one) as an int; refused with ``says`` when it is none
+    (in Python's own English words, as the error said before it said anything else)."""
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError as exc:  # Python's words: "invalid literal for int() ..."
+        raise ValueRefused(str(exc), says=says) from None
+
+
 def _percent(value: Any) -> int:
     number = _positive_int(value)
     if number > 100:
-        raise ValueError("expected a whole percentage from 1 to 100")
+        raise ValueRefused("expected a whole percentage from 1 to 100",
+                           says=msg("error.settings.percent"))
     return number
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected non-empty text")
+        raise ValueRefused("expected non-empty text", says=msg("error.settings.empty_text"))
     return value.strip()
 
 
 def _optional_text(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("expected text")
+        raise ValueRefused("expected text", says=msg("error.settings.text"))
     return value.strip()
 
 
@@ -89,23 +108,27 @@ def _networks(value: Any) -> str:
     """Addresses and networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``), or ``*``, separated
     by commas: written back joined by commas."""
     if not isinstance(value, str):
-        raise ValueError("expected addresses or networks separated by commas")
+        raise ValueRefused("expected addresses or networks separated by commas",
+                           says=msg("error.settings.networks"))
     parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
     for part in parts:
         if part != "*":
             try:
                 ipaddress.ip_network(part, strict=False)
             except ValueError:
-                raise ValueError(f"{part!r} is not an IP address or network") from None
+                raise ValueRefused(f"{part!r} is not an IP address or network",
+                                   says=msg("error.settings.not_network",
+                                            part=_shown(part))) from None
     return ",".join(parts)
 
 
 def _positive_int(value: Any) -> int:
+    says = msg("error.settings.positive_int")
     if isinstance(value, bool):
-        raise ValueError("expected a positive whole number")
-    number = int(value) if isinstance(value, int) else int(str(value).strip())
+        raise ValueRefused("expected a positive whole number", says=says)
+    number = _integer(value, says)
     if number <= 0:
-        raise ValueError("expected a positive whole number")
+        raise ValueRefused("expected a positive whole number", says=says)
     return number
 
 
@@ -113,7 +136,8 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().upper()
         if text not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
+            raise ValueRefused(f"expected one of {', '.join(choices)}",
+                               says=msg("error.settings.one_of", choices=", ".join(choices)))
         return text
 
     return parse
@@ -123,7 +147,8 @@ def _lower_choice(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
         if text not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
+            raise ValueRefused(f"expected one of {', '.join(choices)}",
+                               says=msg("error.settings.one_of", choices=", ".join(choices)))
         return text
 
     return parse
@@ -133,7 +158,8 @@ def _lang(value: Any) -> str:
     """``en`` or ``ja``; empty: the terminal's locale decides (:func:`language`)."""
     text = str(value).strip().lower()
     if text not in ("", *LANGS):
-        raise ValueError(f"expected {' or '.join(LANGS)} (empty: the terminal's locale)")
+        raise ValueRefused(f"expected {' or '.join(LANGS)} (empty: the terminal's locale)",
+                           says=msg("error.settings.lang"))
     return text
 
 
@@ -157,21 +183,27 @@ def _assets(value: Any) -> tuple[Asset, ...]:
     if isinstance(value, Mapping):
         for symbol, spec in value.items():
             if not isinstance(spec, Mapping) or set(spec) - {"chain", "decimals", "token"}:
-                raise ValueError(f"[assets.{symbol}] takes 'chain', 'decimals' and optionally "
-                                 "'token' (the contract address)")
+                raise ValueRefused(f"[assets.{symbol}] takes 'chain', 'decimals' and optionally "
+                                   "'token' (the contract address)",
+                                   says=msg("error.settings.asset_table",
+                                            symbol=str(symbol)[:80]))
             try:
                 token = str(spec["token"]) if spec.get("token") else None
                 out.append(Asset(str(symbol), str(spec["chain"]), _decimals(spec["decimals"]),
                                  _token(token, str(spec["chain"]))))
             except KeyError as missing:
-                raise ValueError(f"[assets.{symbol}] is missing {missing}") from None
+                raise ValueRefused(f"[assets.{symbol}] is missing {missing}",
+                                   says=msg("error.settings.asset_missing",
+                                            symbol=str(symbol)[:80],
+                                            key=str(missing)[:80])) from None
         return tuple(out)
     for item in str(value).split(","):
         if not item.strip():
             continue
         parts = item.strip().split(":", 3)  # a NEM mosaic token is namespace:name
         if len(parts) not in (3, 4):
-            raise ValueError(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS[:TOKEN]")
+            raise ValueRefused(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS[:TOKEN]",
+                               says=msg("error.settings.asset_spec", item=_shown(item.strip())))
         token = _token(parts[3], parts[1]) if len(parts) == 4 else None
         out.append(Asset(parts[0], parts[1], _decimals(parts[2]), token))
     return tuple(out)
@@ -183,7 +215,8 @@ def _token(value: str | None, chain: str) -> str | None:
     try:
         return canonical_token(value, chain)
     except BadInput as exc:
-        raise ValueError(f"token: {exc.message}") from None
+        raise ValueRefused(f"token: {exc.message}",
+                           says=msg("error.settings.token", problem=exc.said())) from None
 
 
 def _chains(value: Any) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
@@ -195,11 +228,14 @@ def _chains(value: Any) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
         for name, spec in value.items():
             if not isinstance(spec, Mapping) or set(spec) - {"adapter", "url", "accounts"} \
                     or "adapter" not in spec or "url" not in spec:
-                raise ValueError(f"[chains.{name}] takes 'adapter' (e.g. \"evm\" or "
-                                 "\"nis1\"), 'url' and optionally 'accounts'")
+                raise ValueRefused(f"[chains.{name}] takes 'adapter' (e.g. \"evm\" or "
+                                   "\"nis1\"), 'url' and optionally 'accounts'",
+                                   says=msg("error.settings.chain_table", name=str(name)[:80]))
             accounts = spec.get("accounts", [])
             if not isinstance(accounts, list):
-                raise ValueError(f"[chains.{name}] accounts is a list of addresses")
+                raise ValueRefused(f"[chains.{name}] accounts is a list of addresses",
+                                   says=msg("error.settings.chain_accounts",
+                                            name=str(name)[:80]))
             items.append((str(name), spec["adapter"], spec["url"], accounts))
     else:
         for item in str(value).split(","):
@@ -208,24 +244,30 @@ def _chains(value: Any) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
             name, eq, rest = item.strip().partition("=")
             adapter, colon, url = rest.partition(":")
             if not eq or not colon:
-                raise ValueError(f"{item.strip()!r} should be NAME=ADAPTER:URL")
+                raise ValueRefused(f"{item.strip()!r} should be NAME=ADAPTER:URL",
+                                   says=msg("error.settings.chain_spec",
+                                            item=_shown(item.strip())))
             url, _, listed = url.partition("#")  # a node's URL needs no fragment
             items.append((name, adapter, url, [a for a in listed.split("+") if a.strip()]))
     out = []
     for name, adapter, url, accounts in items:
         if not str(name).strip() or not str(adapter).strip() or not str(url).strip():
-            raise ValueError(f"chain {name!r}: a name, an adapter kind and a URL are needed")
+            raise ValueRefused(f"chain {name!r}: a name, an adapter kind and a URL are needed",
+                               says=msg("error.settings.chain_parts", name=_shown(name)))
         found = []
         for account in accounts:
             try:
                 found.append(canonical_address(str(account).strip(), str(name).strip()))
             except BadInput as exc:
-                raise ValueError(f"chain {name}: account {str(account)[:80]!r}: "
-                                 f"{exc.message}") from None
+                raise ValueRefused(f"chain {name}: account {str(account)[:80]!r}: "
+                                   f"{exc.message}",
+                                   says=msg("error.settings.chain_account", name=str(name)[:80],
+                                            account=_shown(str(account)[:80]),
+                                            problem=exc.said())) from None
         out.append((str(name).strip(), str(adapter).strip().lower(), str(url).strip(),
                     tuple(dict.fromkeys(found))))
     if len({n for n, _, _, _ in out}) != len(out):
-        raise ValueError("a chain is named twice")
+        raise ValueRefused("a chain is named twice", says=msg("error.settings.chain_twice"))
     return tuple(out)
 
 
@@ -239,7 +281,9 @@ def _keys(value: Any) -> tuple[tuple[str, str, str], ...]:
     for name, where in pairs:
         store, _, ref = str(where).strip().partition(":")
         if not str(name).strip() or store not in ("hsm", "file"):
-            raise ValueError(f"{name}={where}: give NAME=hsm[:KEY LABEL] or NAME=file[:PATH]")
+            raise ValueRefused(f"{name}={where}: give NAME=hsm[:KEY LABEL] or NAME=file[:PATH]",
+                               says=msg("error.settings.key_spec",
+                                        spec=f"{str(name)[:80]}={str(where)[:120]}"))
         out.append((str(name).strip(), store, ref.strip()))
     return tuple(out)
 def _mosaics(value: Any) -> tuple[str, ...]:
@@ -248,7 +292,7 @@ def _mosaics(value: Any) -> tuple[str, ...]:
     try:
         return tuple(dict.fromkeys(mosaic_id(str(i)) for i in items if str(i).strip()))
     except BadInput as exc:
-        raise ValueError(exc.message) from None
+        raise ValueRefused(exc.message, says=exc.said()) from None
 
 
 _EXCHANGE_FIELDS = ("name", "registration", "representative", "address", "addressee")
@@ -267,18 +311,26 @@ def _exchange(value: Any) -> Submitter:
                 continue
             key, sep, text = item.partition("=")
             if not sep:
-                raise ValueError(f"{item.strip()!r} should be key=value")
+                raise ValueRefused(f"{item.strip()!r} should be key=value",
+                                   says=msg("error.settings.exchange_pair",
+                                            item=_shown(item.strip())))
             fields[key.strip()] = text
     unknown = sorted(set(fields) - set(_EXCHANGE_FIELDS))
     if unknown:
-        raise ValueError(f"[exchange] has no {', '.join(unknown)} (it takes "
-                         f"{', '.join(_EXCHANGE_FIELDS)})")
+        raise ValueRefused(f"[exchange] has no {', '.join(unknown)} (it takes "
+                           f"{', '.join(_EXCHANGE_FIELDS)})",
+                           says=msg("error.settings.exchange_unknown",
+                                    unknown=", ".join(str(k)[:80] for k in unknown)[:200],
+                                    fields=", ".join(_EXCHANGE_FIELDS)))
     out = {}
     for key, text in fields.items():
         if not isinstance(text, str):
-            raise ValueError(f"[exchange] {key} must be text")
+            raise ValueRefused(f"[exchange] {key} must be text",
+                               says=msg("error.settings.exchange_text", key=str(key)[:80]))
         if len(text) > 200:
-            raise ValueError(f"[exchange] {key} is longer than 200 characters")
+            raise ValueRefused(f"[exchange] {key} is longer than 200 characters",
+                               says=msg("error.field_too_long", field=f"[exchange] {key}",
+                                        limit=200))
         out[key] = text.strip()
     if not out.get("addressee"):
         out.pop("addressee", None)
@@ -288,7 +340,8 @@ def _exchange(value: Any) -> Submitter:
 def _decimals(value: Any) -> int:
     number = None if isinstance(value, bool) else whole_number(str(value), digits=3)
     if number is None:
-        raise ValueError(f"decimals must be a whole number, not {value!r}")
+        raise ValueRefused(f"decimals must be a whole number, not {value!r}",
+                           says=msg("error.settings.decimals", value=_shown(value)))
     return number
 
 
@@ -560,6 +613,9 @@ def _parse(setting: Setting, value: Any, where: str) -> Any:
     except (ValueError, TypeError, KinkoError) as exc:
         reason = exc.message if isinstance(exc, KinkoError) else str(exc)
         raise ConfigError(f"{where}: {setting.name} = {value!r}: {reason}",
+                          says=msg("error.settings.value", where=where[:200],
+                                   setting=setting.name, value=_shown(value),
+                                   problem=refusal_said(exc)),
                           setting=setting.name) from None
 
 
@@ -569,6 +625,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(
             f"{path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(BY_NAME)})",
+            says=msg("error.settings.unknown_in_file", file=str(path)[:200],
+                     unknown=", ".join(u[:80] for u in unknown)[:200],
+                     known=", ".join(BY_NAME)),
             file=str(path),
         )
     return data
@@ -603,7 +662,8 @@ def load_settings(
         if raw is None:
             continue
         if name not in BY_NAME:
-            raise ConfigError(f"unknown setting {name!r}")
+            raise ConfigError(f"unknown setting {name!r}",
+                              says=msg("error.settings.unknown", name=_shown(name)))
         values[name] = _parse(BY_NAME[name], raw, BY_NAME[name].flag)
         sources[name] = BY_NAME[name].flag
     settings = Settings(**values, sources=sources)
@@ -650,10 +710,11 @@ class CosignSetting(Setting):
 
 def _whole(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError("expected a whole number")
-    number = int(value) if isinstance(value, int) else int(str(value).strip())
+        raise ValueRefused("expected a whole number", says=msg("error.settings.whole"))
+    number = _integer(value, msg("error.settings.whole"))
     if number < 0:
-        raise ValueError("expected a whole number, 0 or more")
+        raise ValueRefused("expected a whole number, 0 or more",
+                           says=msg("error.settings.not_negative"))
     return number
 
 
@@ -665,18 +726,20 @@ def _flag(value: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError("expected true or false")
+    raise ValueRefused("expected true or false", says=msg("error.settings.flag"))
 
 
 def _listen(value: Any) -> str:
     text = _text(value)
     if text.startswith("unix:"):
         if not text[5:].startswith("/"):
-            raise ValueError("a Unix socket is unix:/ABSOLUTE/PATH")
+            raise ValueRefused("a Unix socket is unix:/ABSOLUTE/PATH",
+                               says=msg("error.settings.unix_socket"))
         return text
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError("expected HOST:PORT (port 0: any free one) or unix:/PATH")
+        raise ValueRefused("expected HOST:PORT (port 0: any free one) or unix:/PATH",
+                           says=msg("error.settings.listen"))
     return text
 
 
@@ -855,12 +918,17 @@ def load_cosign_settings(config_path: str | Path | None = "cosign.toml", *,
     if not path.is_file():
         raise ConfigError(f"the co-signer's settings file {path} does not exist: it lists "
                           "the Safes the co-signer signs for (see docs/cosign.md)",
+                          says=msg("error.settings.cosign_file", file=str(path)[:200]),
                           file=str(path))
     data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
     unknown = sorted(set(data) - set(COSIGN_BY_NAME) - set(COSIGN_TABLES))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)} (known: "
-                          f"{', '.join([*COSIGN_BY_NAME, *COSIGN_TABLES])})", file=str(path))
+                          f"{', '.join([*COSIGN_BY_NAME, *COSIGN_TABLES])})",
+                          says=msg("error.settings.unknown_in_file", file=str(path)[:200],
+                                   unknown=", ".join(u[:80] for u in unknown)[:200],
+                                   known=", ".join([*COSIGN_BY_NAME, *COSIGN_TABLES])),
+                          file=str(path))
     values: dict[str, Any] = {s.name: s.default for s in COSIGN_REGISTRY}
     sources = {s.name: "default" for s in COSIGN_REGISTRY}
     for name, raw in data.items():
@@ -875,7 +943,8 @@ def load_cosign_settings(config_path: str | Path | None = "cosign.toml", *,
         if raw is None:
             continue
         if name not in COSIGN_BY_NAME:
-            raise ConfigError(f"unknown co-signer setting {name!r}")
+            raise ConfigError(f"unknown co-signer setting {name!r}",
+                              says=msg("error.settings.unknown_cosign", name=_shown(name)))
         values[name] = _parse(COSIGN_BY_NAME[name], raw, COSIGN_BY_NAME[name].flag)
         sources[name] = COSIGN_BY_NAME[name].flag
     tables = {name: data[name] for name in COSIGN_TABLES if name in data}

@@ -309,11 +309,14 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_is_signed_retried_and_never_blocks(env: Env) -> None:
+def test_webhook_is_signed_retried_and_never_blocks(env: Env,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     _Receiver.answers, _Receiver.received = [503], []
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    hook = Webhook(env.store, env.clock, f"http://127.0.0.1:{server.server_port}/hook",
+    # a chat service's webhook carries its token in the path: never in a timeline or a log
+    hook = Webhook(env.store, env.clock,
+                   f"http://127.0.0.1:{server.server_port}/services/T0/B0/tok3n-in-path",
                    "s3cret-for-hmac")
     env.watch.notifiers.append(hook)
     send(env.chain, env.hot, Account.create().address, 1 * E)
@@ -344,8 +347,12 @@ def test_webhook_is_signed_retried_and_never_blocks(env: Env) -> None:
         (row,) = tables.notifications()
     assert row["state"] == "sent" and row["attempts"] == 2
     events = env.incidents.incident(str(alert["incident"])).timeline
-    assert any(e["kind"] == "notice" and "delivered" in ENGLISH.text(e["detail"]) for e in events)
-    assert "s3cret" not in repr(hook)
+    delivered = [ENGLISH.text(e["detail"]) for e in events
+                 if e["kind"] == "notice" and "delivered" in ENGLISH.text(e["detail"])]
+    assert delivered and all(f"http://127.0.0.1:{server.server_port}" in d for d in delivered)
+    assert not any("tok3n" in ENGLISH.text(e["detail"]) for e in events)
+    assert "s3cret" not in repr(hook) and "tok3n" not in repr(hook)
+    assert "tok3n" not in caplog.text and f"127.0.0.1:{server.server_port}" in caplog.text
 
 
 def test_incident_lifecycle_losses_and_timeline(env: Env) -> None:

@@ -91,3 +91,13 @@ def test_a_bad_anchor_is_a_clean_error(cli: CliRun, tmp_path: Path) -> None:
     assert code == 2 and "bad.anchor: its last line" in err
     code, _, err = cli("audit", "verify", "--head", "1:" + "0" * 64, "--anchor", "x")
     assert code == 2 and "not both" in err
+    # and in Japanese, with the file and its line
+    code, _, err = cli("--lang", "ja", "audit", "verify", "--anchor", str(tmp_path / "bad.anchor"))
+    assert code == 2 and err == (f"エラー：{tmp_path / 'bad.anchor'} の最終行：保管した先頭は "
+                                 "SEQ:HASH（verify が表示した通し番号と 16 進数 64 桁）の形で"
+                                 "書いてください（'not a head' は使えません）\n"), err
+    (tmp_path / "folder.anchor").mkdir()
+    code, _, err = cli("--lang", "ja", "audit", "verify", "--anchor",
+                       str(tmp_path / "folder.anchor"))
+    assert code == 2 and err.startswith(f"エラー：{tmp_path / 'folder.anchor'} は通常のファイル"
+                                        "ではありません"), err

@@ -78,13 +78,16 @@ def test_a_japanese_error_keeps_the_value_the_field_and_the_words(cli: CliRun) -
                        "hot", "--address", "0x12")
     assert code == 2 and err.startswith("エラー：アドレス 0x12：Ethereum のアドレスではありません"), err
     # one with its class's sentence only: the setting and the value named, then its words
-    code, out, err = cli("--lang", "ja", "--log-level", "LOUD", "balances")
-    assert code == 2 and out == ""
-    first, where, words = err.splitlines()
-    assert first == "エラー：設定（kinko.toml またはポリシーファイル）に誤りがあります"
-    assert where == "  設定：log_level"
-    assert words == ("  詳細（原文）：--log-level: log_level = 'LOUD': expected one of DEBUG, "
-                     "INFO, WARNING, ERROR")
+    from kinko.cli import error_lines
+    from kinko.errors import ConfigError
+    from kinko.i18n import Localizer
+
+    bare = ConfigError("log_level = 'LOUD': expected one of DEBUG, INFO", setting="log_level",
+                       value="LOUD")
+    assert error_lines(bare, Localizer("ja")) == [
+        "エラー：設定（kinko.toml またはポリシーファイル）に誤りがあります",
+        "  設定：log_level、値：LOUD",
+        "  詳細（原文）：log_level = 'LOUD': expected one of DEBUG, INFO"]
 
 
 def test_an_error_with_its_own_sentence_is_said_whole_in_japanese(cli: CliRun) -> None:

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from kinko.domain.messages import msg
 from kinko.errors import BadInput, KinkoError
 from kinko.safeload import (
     MAX_DEPTH,
@@ -77,7 +78,8 @@ class BodyLimits:
             if declared is not None:
                 if not declared.strip().isdigit():
                     raise BadInput(f"request body: Content-Length {declared[:20]!r} is not "
-                                   "a byte count")
+                                   "a byte count", says=msg("error.api.content_length",
+                                                            value=declared[:20]))
                 check_size(int(declared), "request body", self.max_bytes)
             body = await self._read(receive)
             if body is None:  # the client left mid-request: no one to answer, nothing to do

@@ -37,7 +37,9 @@ from eth_abi.exceptions import DecodingError
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from kinko.chains.named import node_says
 from kinko.domain.addresses import canonical_address
+from kinko.domain.messages import Message, msg
 from kinko.errors import ChainRejected, InvalidAmount
 
 __all__ = [
@@ -64,7 +66,8 @@ class DevNode(Protocol):
     @property
     def label(self) -> str: ...
 
-    def dev_transact(self, tx: dict[str, Any], what: str) -> tuple[str, dict[str, Any]]: ...
+    def dev_transact(self, tx: dict[str, Any], what: str, asked: Message | None = None
+                     ) -> tuple[str, dict[str, Any]]: ...
 
 
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
@@ -92,10 +95,13 @@ def _bytes(data: bytes | str) -> bytes | None:
         return None
 
 
-def _uint256(amount: int, what: str) -> int:
+def _uint256(amount: int, what: str, said: Message) -> int:
+    """``amount``, a uint256; ``said``: ``what`` as a catalog message."""
     if isinstance(amount, bool) or not isinstance(amount, int) \
             or not 0 <= amount < _UINT256_LIMIT:
-        raise InvalidAmount(f"{what} must be an integer between 0 and 2**256-1, not {amount!r}")
+        raise InvalidAmount(f"{what} must be an integer between 0 and 2**256-1, not {amount!r}",
+                            says=msg("error.safe.not_uint256", field=said,
+                                     value=repr(amount)[:80]))
     return amount
 
 
@@ -103,7 +109,8 @@ def transfer_call(to: str, amount: int) -> bytes:
     """The call data of ``transfer(to, amount)``; the address is checked (its EIP-55
     checksum when mixed case: :class:`~kinko.errors.InvalidAddress`)."""
     return _TRANSFER + abi_encode(["address", "uint256"],
-                                  [_address(to), _uint256(amount, "a token amount")])
+                                  [_address(to), _uint256(amount, "a token amount",
+                                                              msg("error.erc20.field.amount"))])
 
 
 def balance_of_call(owner: str) -> bytes:
@@ -114,7 +121,8 @@ def balance_of_call(owner: str) -> bytes:
 def approve_call(spender: str, amount: int) -> bytes:
     """The call data of ``approve(spender, amount)`` (amount 0 revokes an allowance)."""
     return _APPROVE + abi_encode(["address", "uint256"], [_address(spender),
-                                                         _uint256(amount, "an allowance")])
+                                                         _uint256(amount, "an allowance",
+                                                                  msg("error.erc20.field.allowance"))])
 
 
 def allowance_call(owner: str, spender: str) -> bytes:
@@ -192,15 +200,21 @@ def deploy_token(chain: DevNode, *, name: str, symbol: str, decimals: int, suppl
     only."""
     if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals < 256:
         raise InvalidAmount(f"a token's decimals must be an integer from 0 to 255, not "
-                            f"{decimals!r}")
+                            f"{decimals!r}",
+                            says=msg("error.erc20.decimals", value=repr(decimals)[:80]))
     artifact = token_artifact()
     args = abi_encode(["string", "string", "uint8", "uint256"],
-                      [name, symbol, decimals, _uint256(supply, "a token supply")])
+                      [name, symbol, decimals, _uint256(supply, "a token supply",
+                                                                   msg("error.erc20.field.supply"))])
     code = artifact["bytecode"] + args.hex()
-    _, receipt = chain.dev_transact({"data": code}, f"deploying token {symbol}")
+    _, receipt = chain.dev_transact({"data": code}, f"deploying token {symbol}",
+                                    asked=msg("error.erc20.asked.deploy", symbol=symbol[:80]))
     address = receipt.get("contractAddress")
     if not address:
-        raise ChainRejected(f"{chain.label} created no contract deploying token {symbol}")
+
+        raise ChainRejected(f"{chain.label} created no contract deploying token {symbol}",
+                            says=msg("error.erc20.no_contract", node=node_says(chain),
+                                     symbol=symbol[:80]))
     return str(to_checksum_address(address))
 
 
@@ -209,5 +223,6 @@ def fund_token(chain: DevNode, token: str, to: str, amount: int) -> str:
     wait until mined; return the transaction hash. Development nodes only."""
     tx_hash, _ = chain.dev_transact(
         {"to": to_checksum_address(token), "data": "0x" + transfer_call(to, amount).hex()},
-        f"funding {to} with token {token}")
+        f"funding {to} with token {token}",
+        asked=msg("error.erc20.asked.fund", to=str(to)[:80], token=str(token)[:80]))
     return tx_hash

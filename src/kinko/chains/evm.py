@@ -59,6 +59,7 @@ from kinko.chains.erc20 import (
     decode_transfer,
 )
 from kinko.chains.http_answer import UnreadAnswer, parse_answer, read_answer, timely_session
+from kinko.chains.named import node_says
 from kinko.chains.safe_logs import (
     EVENT_TOPICS,
     EXEC_SELECTOR,
@@ -68,11 +69,13 @@ from kinko.chains.safe_logs import (
 )
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AccountState, Allowance, Authorization, Block, Transfer
+from kinko.domain.messages import Message, msg
 from kinko.domain.safe import PendingExecution, SafeEvent
 from kinko.errors import ChainRejected
 from kinko.ports import Chain, Receipt
+from kinko.shown import url_shown
 
-__all__ = ["EvmChain", "EvmKey", "EvmNode", "Transient"]
+__all__ = ["EvmChain", "EvmKey", "EvmNode", "Transient", "node_says"]
 
 T = TypeVar("T")
 _BATCH = 200
@@ -164,23 +167,26 @@ _P = ParamSpec("_P")
 _SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
-def _shaped(what: str) -> Callable[[Callable[Concatenate[Any, _P], T]],
-                                   Callable[Concatenate[Any, _P], T]]:
+def _shaped(what: str, says: Callable[..., Message], alone: Message
+            ) -> Callable[[Callable[Concatenate[Any, _P], T]], Callable[Concatenate[Any, _P], T]]:
     """A reading method of :class:`EvmChain` that parses what the node answered: a field
     missing or of the wrong kind there is the answer refused
     (:class:`~kinko.errors.ChainRejected` naming the node and ``what`` was asked,
-    formatted with the method's arguments), never a ``KeyError`` out of kinko."""
+    formatted with the method's arguments; ``says`` of those arguments is the same as a
+    catalog message, ``alone`` the words alone), never a ``KeyError`` out of kinko."""
     def wrap(method: Callable[Concatenate[Any, _P], T]) -> Callable[Concatenate[Any, _P], T]:
         def read(self: Any, /, *args: _P.args, **kwargs: _P.kwargs) -> T:
             try:
                 return method(self, *args, **kwargs)
             except _SHAPE_ERRORS as exc:
                 try:
-                    asked = what.format(*args)
+                    asked, said = what.format(*args), says(*args)
                 except (IndexError, KeyError):  # called with keywords: the words alone
-                    asked = what.partition(" {")[0]
+                    asked, said = what.partition(" {")[0], alone
                 raise ChainRejected(f"{self.label} answered {asked} in a shape that is not "
-                                    f"Ethereum's: {_brief(repr(exc))}") from None
+                                    f"Ethereum's: {_brief(repr(exc))}",
+                                    says=msg("error.evm.shape", node=self.label_says,
+                                             asked=said, problem=_brief(repr(exc)))) from None
         read.__name__, read.__qualname__ = method.__name__, method.__qualname__
         read.__doc__ = method.__doc__
         return read
@@ -287,10 +293,13 @@ def _authorizations(tx: dict[str, Any]) -> list[Authorization]:
 class EvmChain:
     """Ethereum through web3.py; see the module docstring."""
 
-    def __init__(self, w3: Web3, *, label: str, batch: bool, name: str = "ethereum") -> None:
+    def __init__(self, w3: Web3, *, label: str, batch: bool, name: str = "ethereum",
+                 label_says: Message | None = None) -> None:
         self.w3 = w3
         self._eth: Any = w3.eth  # web3's precise types add nothing at this boundary
         self.label = label
+        # the label as a catalog message, for the errors' ``says``
+        self.label_says = label_says or msg("error.evm.node.named", name=name[:80])
         self.name = name
         self._batch = batch
         # refusals a library raises outside web3's own exception tree (eth-tester's, set by
@@ -303,7 +312,8 @@ class EvmChain:
         from eth_tester.exceptions import TransactionFailed
 
         tester = EthereumTester(PyEVMBackend())
-        chain = cls(Web3(EthereumTesterProvider(tester)), label="in-process chain", batch=False)
+        chain = cls(Web3(EthereumTesterProvider(tester)), label="in-process chain", batch=False,
+                    label_says=msg("error.evm.node.in_process"))
         chain._refusals = (TransactionFailed,)  # e.g. a call that reverts while gas is estimated
         return chain
 
@@ -314,11 +324,15 @@ class EvmChain:
         ``deadline`` (three times ``timeout`` by default) for a whole answer."""
         provider = _BoundedHTTPProvider(url, timeout=timeout,
                                         deadline=3 * timeout if deadline is None else deadline)
-        return cls(Web3(provider), label=f"node at {url}", batch=True, name=name)
+        shown = url_shown(url)  # never a provider's key in its path or query
+        return cls(Web3(provider), label=f"node at {shown}", batch=True, name=name,
+                   label_says=msg("error.evm.node.at", url=shown))
 
     # ------------------------------------------------------------------ errors
 
-    def _call(self, fn: Callable[[], T], what: str) -> T:
+    def _call(self, fn: Callable[[], T], what: str, asked: Message) -> T:
+        """``fn()``, a library's failure translated (see the module docstring); ``asked`` is
+        ``what`` as a catalog message."""
         try:
             return fn()
         except UnreadAnswer as exc:
@@ -330,28 +344,41 @@ class EvmChain:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 429 or status >= 500:
                 raise Transient(f"{self.label} answered HTTP {status} to {what}") from None
-            raise ChainRejected(f"{self.label} refused {what}: HTTP {status}") from None
+            raise ChainRejected(f"{self.label} refused {what}: HTTP {status}",
+                                says=msg("error.evm.refused_http", node=self.label_says,
+                                         asked=asked, status=str(status))) from None
         except Web3RPCError as exc:
             message = str(exc)
             if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
                 raise Transient(f"{self.label} is rate limiting {what}") from None
-            raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}") from None
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}",
+                                says=self._refused(asked, message)) from None
         except (ValueError, Web3Exception, EthValidationError) as exc:
-            raise ChainRejected(f"{self.label} refused {what}: {_brief(str(exc))}") from None
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(str(exc))}",
+                                says=self._refused(asked, str(exc))) from None
         except self._refusals as exc:
-            raise ChainRejected(f"{self.label} refused {what}: {_brief(str(exc))}") from None
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(str(exc))}",
+                                says=self._refused(asked, str(exc))) from None
+
+    def _refused(self, asked: Message, reason: str) -> Message:
+        """"The node refused what was asked: its words" as a catalog message (the node's
+        own words as it said them, cut to 200 characters)."""
+        return msg("error.evm.refused", node=self.label_says, asked=asked,
+                   reason=_brief(reason))
 
     # ------------------------------------------------------------------ reading
 
     def head(self) -> int:
-        return int(self._call(lambda: self._eth.block_number, "the head block number"))
+        return int(self._call(lambda: self._eth.block_number, "the head block number",
+                              msg("error.evm.asked.head")))
 
-    @_shaped("block {0}")
+    @_shaped("block {0}", lambda *a: msg("error.evm.asked.block", block=str(a[0])),
+             msg("error.evm.asked.block_words"))
     def block(self, number: int) -> Block:
         if self._batch:  # a JSON-RPC node: read the raw answer, skip web3's formatters
             return self._raw_block(number)
         raw = self._call(lambda: self._eth.get_block(number, full_transactions=True),
-                         f"block {number}")
+                         f"block {number}", msg("error.evm.asked.block", block=str(number)))
         transfers = [
             Transfer(
                 tx_hash=_0x(tx["hash"]), block=number,
@@ -365,7 +392,8 @@ class EvmChain:
         if transfers:  # a block without transactions has no logs
             every = self._call(lambda: self._eth.get_logs({"fromBlock": number,
                                                            "toBlock": number}),
-                               f"the logs of block {number}")
+                               f"the logs of block {number}",
+                               msg("error.evm.asked.block_logs", block=str(number)))
             # eth-tester numbers logs within each transaction, a node within the block: all
             # the block's logs (not only transfers) are read to number them as a node does
             ordered = sorted(every, key=lambda log: (int(log["transactionIndex"]),
@@ -382,19 +410,24 @@ class EvmChain:
                      parent_hash=_0x(raw["parentHash"]), timestamp=int(raw["timestamp"]),
                      transfers=tuple(transfers), allowances=tuple(allowances))
 
-    def _rpc_result(self, answer: Any, what: str) -> Any:
-        """The result of one JSON-RPC answer, or the error translated."""
+    def _rpc_result(self, answer: Any, what: str, asked: Message) -> Any:
+        """The result of one JSON-RPC answer, or the error translated (``asked``: ``what``
+        as a catalog message)."""
         if not isinstance(answer, dict):
-            raise ChainRejected(f"{self.label} gave no JSON-RPC answer to {what}")
+            raise ChainRejected(f"{self.label} gave no JSON-RPC answer to {what}",
+                                says=msg("error.evm.no_answer", node=self.label_says,
+                                         asked=asked))
         if "error" in answer:
             error = answer["error"]
             message = str(error.get("message", error) if isinstance(error, dict) else error)
             if any(hint in message.lower() for hint in _RATE_LIMIT_HINTS):
                 raise Transient(f"{self.label} is rate limiting {what}")
-            raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}")
+            raise ChainRejected(f"{self.label} refused {what}: {_brief(message)}",
+                                says=self._refused(asked, message))
         return answer.get("result")
 
-    @_shaped("block {0}")
+    @_shaped("block {0}", lambda *a: msg("error.evm.asked.block", block=str(a[0])),
+             msg("error.evm.asked.block_words"))
     def block_and_states(self, number: int, addresses: Sequence[str], tokens: Sequence[str]
                          ) -> tuple[Block, dict[str, AccountState]]:
         """Block ``number`` and what ``addresses`` hold after it (:meth:`states`): over
@@ -404,8 +437,9 @@ class EvmChain:
         calls = self._state_calls(addresses, tokens, hex(number))
         block, answers = self._raw_block_with(number, calls)
         what = f"the state of {len(addresses)} address(es) at block {number}"
+        asked = msg("error.evm.asked.states", count=len(addresses), block=str(number))
         return block, self._parse_states(addresses, tokens, number,
-                                         [self._rpc_result(a, what) for a in answers])
+                                         [self._rpc_result(a, what, asked) for a in answers])
 
     def _raw_block(self, number: int) -> Block:
         return self._raw_block_with(number, [])[0]
@@ -415,19 +449,25 @@ class EvmChain:
         """A block and its logs, and the raw answers to ``extra`` calls in the same batch."""
         provider: Any = self.w3.provider
         tag = hex(number)
+        asked = msg("error.evm.asked.block", block=str(number))
         answers = self._call(lambda: provider.make_batch_request([
             ("eth_getBlockByNumber", [tag, True]),
             ("eth_getLogs", [{"fromBlock": tag, "toBlock": tag,
                               "topics": [[TRANSFER_TOPIC, APPROVAL_TOPIC]]}]),
             *extra,
-        ]), f"block {number}")
+        ]), f"block {number}", asked)
         if not isinstance(answers, list) or len(answers) != 2 + len(extra):
-            self._rpc_result(answers, f"block {number}")  # one error for the batch
-            raise ChainRejected(f"{self.label} answered block {number} with {_brief(answers)}")
-        raw = self._rpc_result(answers[0], f"block {number}")
+            self._rpc_result(answers, f"block {number}", asked)  # one error for the batch
+            raise ChainRejected(f"{self.label} answered block {number} with {_brief(answers)}",
+                                says=msg("error.evm.answered_with", node=self.label_says,
+                                         asked=asked, answer=_brief(answers)))
+        raw = self._rpc_result(answers[0], f"block {number}", asked)
         if raw is None:
-            raise ChainRejected(f"{self.label} has no block {number}")
-        logs = self._rpc_result(answers[1], f"the logs of block {number}")
+            raise ChainRejected(f"{self.label} has no block {number}",
+                                says=msg("error.evm.no_block", node=self.label_says,
+                                         block=str(number)))
+        logs = self._rpc_result(answers[1], f"the logs of block {number}",
+                                msg("error.evm.asked.block_logs", block=str(number)))
         transfers = [
             Transfer(
                 tx_hash=tx["hash"], block=number, tx_index=int(tx["transactionIndex"], 16),
@@ -455,7 +495,8 @@ class EvmChain:
         ``log_index`` -1. ``()`` if the node does not show its mempool (eth-tester)."""
         return self.mempool().transfers
 
-    @_shaped("the pending transactions")
+    @_shaped("the pending transactions", lambda *a: msg("error.evm.asked.pending"),
+             msg("error.evm.asked.pending"))
     def mempool(self) -> Block:
         """The node's mempool as a block numbered -1: its transfers (see :meth:`pending`),
         the EIP-7702 authorizations of its type-4 transactions and the allowances its
@@ -463,14 +504,15 @@ class EvmChain:
         empty = Block(-1, "", "", 0)
         provider: Any = self.w3.provider
         answer = self._call(lambda: provider.make_request("txpool_content", []),
-                            "the pending transactions")
+                            "the pending transactions", msg("error.evm.asked.pending"))
         error = answer.get("error") if isinstance(answer, dict) else None
         if error is not None:
             code = error.get("code") if isinstance(error, dict) else None
             message = str(error.get("message", error) if isinstance(error, dict) else error)
             if code == -32601 or any(h in message.lower() for h in _UNSUPPORTED_HINTS):
                 return empty
-        content = self._rpc_result(answer, "the pending transactions") or {}
+        content = self._rpc_result(answer, "the pending transactions",
+                                   msg("error.evm.asked.pending")) or {}
         txs = [tx for section in ("pending", "queued")
                for by_nonce in (content.get(section) or {}).values()
                for tx in by_nonce.values()]
@@ -498,7 +540,8 @@ class EvmChain:
                                             granted[1]))
         return Block(-1, "", "", 0, tuple(out), tuple(authorizations), tuple(allowances))
 
-    @_shaped("the pending transactions")
+    @_shaped("the pending transactions", lambda *a: msg("error.evm.asked.pending"),
+             msg("error.evm.asked.pending"))
     def pending_calls(self, to: Sequence[str]) -> list[dict[str, Any]]:
         """The transactions to the contracts ``to`` waiting in the node's mempool, each as
         ``{"tx_hash", "sender", "to", "nonce", "data" (bytes)}``; none when the node does not
@@ -506,10 +549,11 @@ class EvmChain:
         wanted = {_address(a) for a in to}
         provider: Any = self.w3.provider
         answer = self._call(lambda: provider.make_request("txpool_content", []),
-                            "the pending transactions")
+                            "the pending transactions", msg("error.evm.asked.pending"))
         if isinstance(answer, dict) and answer.get("error") is not None:
             return []  # no mempool shown: the blocks say it
-        content = self._rpc_result(answer, "the pending transactions") or {}
+        content = self._rpc_result(answer, "the pending transactions",
+                                   msg("error.evm.asked.pending")) or {}
         out: list[dict[str, Any]] = []
         for section in ("pending", "queued"):
             for by_nonce in (content.get(section) or {}).values():
@@ -533,7 +577,8 @@ class EvmChain:
                   for safe in sorted({str(c["to"]).lower() for c in calls})}
         return decode_executions(calls, self.fee_params()[0], nonces)
 
-    @_shaped("transaction {0}")
+    @_shaped("transaction {0}", lambda *a: msg("error.evm.asked.transaction", tx=str(a[0])[:100]),
+             msg("error.evm.asked.transaction_words"))
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
         """What the node knows of a transaction: ``{"sender", "nonce", "gas_price" (the
         most it pays per gas), "block" (None while pending)}``; None if it does not know it
@@ -544,14 +589,16 @@ class EvmChain:
             except TransactionNotFound:
                 return None
 
-        raw = self._call(fetch, f"transaction {tx_hash}")
+        raw = self._call(fetch, f"transaction {tx_hash}",
+                         msg("error.evm.asked.transaction", tx=str(tx_hash)[:100]))
         if raw is None:
             return None
         price = raw.get("maxFeePerGas") or raw.get("gasPrice") or 0
         return {"sender": _address(str(raw["from"])), "nonce": int(raw["nonce"]),
                 "gas_price": int(price), "block": raw.get("blockNumber")}
 
-    @_shaped("receipts")
+    @_shaped("receipts", lambda *a: msg("error.evm.asked.receipts"),
+             msg("error.evm.asked.receipts"))
     def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
         """The receipts of mined transactions among ``tx_hashes`` (lower-case hash →
         receipt), batched over JSON-RPC; a transaction not mined is left out."""
@@ -564,13 +611,16 @@ class EvmChain:
         for i in range(0, len(hashes), _BATCH):
             chunk = hashes[i : i + _BATCH]
             what = f"{len(chunk)} receipts"
+            asked = msg("error.evm.asked.receipts_count", count=len(chunk))
             answers = self._call(lambda chunk=chunk: provider.make_batch_request(  # type: ignore[misc]
-                [("eth_getTransactionReceipt", [h]) for h in chunk]), what)
+                [("eth_getTransactionReceipt", [h]) for h in chunk]), what, asked)
             if not isinstance(answers, list) or len(answers) != len(chunk):
-                self._rpc_result(answers, what)
-                raise ChainRejected(f"{self.label} answered {what} with {_brief(answers)}")
+                self._rpc_result(answers, what, asked)
+                raise ChainRejected(f"{self.label} answered {what} with {_brief(answers)}",
+                                    says=msg("error.evm.answered_with", node=self.label_says,
+                                             asked=asked, answer=_brief(answers)))
             for h, answer in zip(chunk, answers, strict=True):
-                raw = self._rpc_result(answer, what)
+                raw = self._rpc_result(answer, what, asked)
                 if raw and raw.get("blockNumber") is not None:
                     out[h] = Receipt(tx_hash=h, block=_int(raw["blockNumber"]),
                                      ok=_int(raw["status"]) == 1,
@@ -578,7 +628,9 @@ class EvmChain:
                                      * _int(raw.get("effectiveGasPrice") or "0x0"))
         return out
 
-    @_shaped("the approvals granted by {0}")
+    @_shaped("the approvals granted by {0}",
+             lambda *a: msg("error.evm.asked.approvals", owner=str(a[0])[:100]),
+             msg("error.evm.asked.approvals_words"))
     def allowances(self, owner: str, tokens: Sequence[str], from_block: int = 0
                    ) -> list[tuple[str, str, int]]:
         """The allowances ``owner`` has open on ``tokens``: (token, spender, amount) for
@@ -591,19 +643,23 @@ class EvmChain:
                                  "address": [to_checksum_address(t) for t in tokens],
                                  "topics": [APPROVAL_TOPIC, owner_topic]}
         raw = self._call(lambda: self._eth.get_logs(query),
-                         f"the approvals granted by {owner}")
+                         f"the approvals granted by {owner}",
+                         msg("error.evm.asked.approvals", owner=owner[:100]))
         pairs = list(dict.fromkeys(
             (_address(_0x(log["address"])), _address("0x" + _0x(log["topics"][2])[-40:]))
             for log in raw if len(log["topics"]) == 3))
         if not pairs:
             return []
         words = self.calls([(token, allowance_call(owner, spender)) for token, spender in pairs],
-                           what=f"the allowances granted by {owner}")
+                           what=f"the allowances granted by {owner}",
+                           asked=msg("error.evm.asked.allowances", owner=owner[:100]))
         return [(token, spender, int.from_bytes(word[-32:], "big"))
                 for (token, spender), word in zip(pairs, words, strict=True)
                 if len(word) >= 32 and int.from_bytes(word[-32:], "big") > 0]
 
-    @_shaped("the state of addresses at block {2}")
+    @_shaped("the state of addresses at block {2}",
+             lambda *a: msg("error.evm.asked.addresses", block=str(a[2])),
+             msg("error.evm.asked.addresses_words"))
     def states(self, addresses: Sequence[str], tokens: Sequence[str], block: int
                ) -> dict[str, AccountState]:
         """What each address holds at ``block``: native balance, nonce, code and the
@@ -618,9 +674,11 @@ class EvmChain:
                 held = tuple((t, self.balances([a], block, token=t)[a]) for t in tokens)
                 out[a] = AccountState(
                     native=int(self._call(lambda c=c: self._eth.get_balance(c, block),  # type: ignore[misc]
-                                          f"the balance of {c}")),
+                                          f"the balance of {c}",
+                                          msg("error.evm.asked.balance", address=c))),
                     nonce=int(self._call(lambda c=c: self._eth.get_transaction_count(c, block),  # type: ignore[misc]
-                                         f"the nonce of {c}")),
+                                         f"the nonce of {c}",
+                                         msg("error.evm.asked.nonce", address=c))),
                     code=self.code(a, block), tokens=held)
             return out
         provider: Any = self.w3.provider
@@ -630,11 +688,14 @@ class EvmChain:
         for i in range(0, len(calls), step):
             chunk = calls[i : i + step]
             what = f"the state of {len(chunk) // per} address(es) at block {block}"
-            got = self._call(lambda chunk=chunk: provider.make_batch_request(chunk), what)  # type: ignore[misc]
+            asked = msg("error.evm.asked.states", count=len(chunk) // per, block=str(block))
+            got = self._call(lambda chunk=chunk: provider.make_batch_request(chunk), what, asked)  # type: ignore[misc]
             if not isinstance(got, list) or len(got) != len(chunk):
-                self._rpc_result(got, what)
-                raise ChainRejected(f"{self.label} answered {what} with {_brief(got)}")
-            answers += [self._rpc_result(a, what) for a in got]
+                self._rpc_result(got, what, asked)
+                raise ChainRejected(f"{self.label} answered {what} with {_brief(got)}",
+                                    says=msg("error.evm.answered_with", node=self.label_says,
+                                             asked=asked, answer=_brief(got)))
+            answers += [self._rpc_result(a, what, asked) for a in got]
         return self._parse_states(given, tokens, block, answers)
 
     @staticmethod
@@ -662,7 +723,10 @@ class EvmChain:
                 if len(data) != 32:
                     raise ChainRejected(f"{self.label} answered balanceOf({a}) of {t} at block "
                                         f"{block} with {len(data)} bytes: no ERC-20 contract "
-                                        "there")
+                                        "there",
+                                        says=msg("error.evm.not_erc20", node=self.label_says,
+                                                 address=str(a)[:100], token=str(t)[:100],
+                                                 block=str(block), size=len(data)))
                 balances.append((t, int.from_bytes(data, "big")))
             result[a] = AccountState(native=_int(row[0]), nonce=_int(row[1]),
                                      code=bytes.fromhex(_hex(row[2]).removeprefix("0x")),
@@ -689,14 +753,19 @@ class EvmChain:
             if contract is None:
                 return int(answer)
             if len(answer) != 32:  # "0x": no contract there (at that block)
+                said = msg("error.evm.not_erc20_latest", node=self.label_says, address=a,
+                           token=str(contract), size=len(answer)) if block is None else \
+                    msg("error.evm.not_erc20_at", node=self.label_says, address=a,
+                        token=str(contract), block=str(block), size=len(answer))
                 raise ChainRejected(
                     f"{self.label} answered balanceOf({a}) of {contract} at {at} with "
-                    f"{len(answer)} bytes: no ERC-20 contract there")
+                    f"{len(answer)} bytes: no ERC-20 contract there", says=said)
             return int.from_bytes(answer, "big")
 
         if not self._batch:
             for key, a in zip(given, items, strict=True):
-                out[key] = value(a, self._call(partial(ask, a), f"the balance of {a}"))
+                out[key] = value(a, self._call(partial(ask, a), f"the balance of {a}",
+                                               msg("error.evm.asked.balance", address=a)))
             return out
         for i in range(0, len(items), _BATCH):
             chunk = items[i : i + _BATCH]
@@ -707,7 +776,8 @@ class EvmChain:
                         batch.add(ask(a))
                     return list(batch.execute())
 
-            answers = self._call(fetch, f"{len(chunk)} balances")
+            answers = self._call(fetch, f"{len(chunk)} balances",
+                                 msg("error.evm.asked.balances", count=len(chunk)))
             out.update((key, value(a, v)) for key, a, v in
                        zip(given[i : i + _BATCH], chunk, answers, strict=True))
         return out
@@ -715,18 +785,24 @@ class EvmChain:
     def nonce(self, address: str) -> int:
         a = to_checksum_address(address)
         return int(self._call(lambda: self._eth.get_transaction_count(a, "pending"),
-                              f"the nonce of {a}"))
+                              f"the nonce of {a}", msg("error.evm.asked.nonce", address=a)))
 
     def caip2(self) -> str:
         """``eip155:<chain id>`` (CAIP-2), the chain id as the node says it."""
-        return f"eip155:{int(self._call(lambda: self._eth.chain_id, 'the chain id'))}"
+        chain_id = self._call(lambda: self._eth.chain_id, "the chain id",
+                              msg("error.evm.asked.chain_id"))
+        return f"eip155:{int(chain_id)}"
 
     def fee_params(self) -> tuple[int, int]:
-        chain_id = int(self._call(lambda: self._eth.chain_id, "the chain id"))
-        gas_price = int(self._call(lambda: self._eth.gas_price, "the gas price"))
+        chain_id = int(self._call(lambda: self._eth.chain_id, "the chain id",
+                                  msg("error.evm.asked.chain_id")))
+        gas_price = int(self._call(lambda: self._eth.gas_price, "the gas price",
+                                   msg("error.evm.asked.gas_price")))
         return chain_id, gas_price
 
-    @_shaped("the receipt of {0}")
+    @_shaped("the receipt of {0}",
+             lambda *a: msg("error.evm.asked.receipt", tx=str(a[0])[:100]),
+             msg("error.evm.asked.receipt_words"))
     def receipt(self, tx_hash: str) -> Receipt | None:
         def fetch() -> Any:
             try:
@@ -734,7 +810,8 @@ class EvmChain:
             except TransactionNotFound:
                 return None
 
-        raw = self._call(fetch, f"the receipt of {tx_hash}")
+        raw = self._call(fetch, f"the receipt of {tx_hash}",
+                         msg("error.evm.asked.receipt", tx=str(tx_hash)[:100]))
         if raw is None or raw.get("blockNumber") is None:
             return None
         fee = int(raw["gasUsed"]) * int(raw.get("effectiveGasPrice") or 0)
@@ -751,7 +828,7 @@ class EvmChain:
 
     def send_raw(self, raw: bytes) -> str:
         return _0x(self._call(lambda: self._eth.send_raw_transaction(raw),
-                              "a signed transaction"))
+                              "a signed transaction", msg("error.evm.asked.send")))
 
     def wait_for(self, tx_hash: str, what: str, timeout: float = 30.0) -> dict[str, Any]:
         """Wait until ``tx_hash`` is mined; its raw receipt (logs included), successful or
@@ -763,7 +840,8 @@ class EvmChain:
                 return None
 
         deadline = time.monotonic() + timeout
-        while (receipt := self._call(fetch, f"the receipt of {tx_hash}")) is None \
+        asked = msg("error.evm.asked.receipt", tx=str(tx_hash)[:100])
+        while (receipt := self._call(fetch, f"the receipt of {tx_hash}", asked)) is None \
                 or receipt.get("blockNumber") is None:
             if time.monotonic() > deadline:
                 raise Transient(f"{self.label} did not mine {what} transaction {tx_hash}")
@@ -780,24 +858,32 @@ class EvmChain:
         if sender is not None:
             tx["from"] = to_checksum_address(sender)
         at: Any = "latest" if block is None else block
-        return bytes(self._call(lambda: self._eth.call(tx, at), f"a call to {tx['to']}"))
+        return bytes(self._call(lambda: self._eth.call(tx, at), f"a call to {tx['to']}",
+                                msg("error.evm.asked.call", to=tx["to"])))
 
     def calls(self, calls: Sequence[tuple[str, bytes]], block: int | None = None,
-              what: str = "calls") -> list[bytes]:
+              what: str = "calls", asked: Message | None = None) -> list[bytes]:
         """``eth_call`` of each (``to``, ``data``) at ``block`` (default latest), answered as
         :meth:`call` answers: over a node in one batched JSON-RPC request (one round trip),
-        one by one in process. A revert of any is :class:`~kinko.errors.ChainRejected`."""
+        one by one in process. A revert of any is :class:`~kinko.errors.ChainRejected`.
+        ``asked`` is ``what`` as a catalog message (without it, "calls", or for another
+        ``what`` only "a request": pass it where ``what`` is given)."""
+        if asked is None:
+            asked = msg("error.evm.asked.calls") if what == "calls" else \
+                msg("error.evm.asked.unnamed")
         if not self._batch:
             return [self.call(to, data, block) for to, data in calls]
         provider: Any = self.w3.provider
         tag = "latest" if block is None else hex(block)
         requests_ = [("eth_call", [{"to": to_checksum_address(to), "data": "0x" + data.hex()},
                                    tag]) for to, data in calls]
-        answers = self._call(lambda: provider.make_batch_request(requests_), what)
+        answers = self._call(lambda: provider.make_batch_request(requests_), what, asked)
         if not isinstance(answers, list) or len(answers) != len(calls):  # one error for all
-            self._rpc_result(answers, what)
-            raise ChainRejected(f"{self.label} answered {what} with {_brief(answers)}")
-        return [bytes.fromhex(_hex(self._rpc_result(a, what)).removeprefix("0x"))
+            self._rpc_result(answers, what, asked)
+            raise ChainRejected(f"{self.label} answered {what} with {_brief(answers)}",
+                                says=msg("error.evm.answered_with", node=self.label_says,
+                                         asked=asked, answer=_brief(answers)))
+        return [bytes.fromhex(_hex(self._rpc_result(a, what, asked)).removeprefix("0x"))
                 for a in answers]
 
     def estimate_gas(self, sender: str, to: str, data: bytes, value: int = 0) -> int:
@@ -806,13 +892,15 @@ class EvmChain:
         tx = {"from": to_checksum_address(sender), "to": to_checksum_address(to),
               "data": "0x" + data.hex(), "value": value}
         return int(self._call(lambda: self._eth.estimate_gas(tx),
-                              f"a gas estimate for a call to {tx['to']}"))
+                              f"a gas estimate for a call to {tx['to']}",
+                              msg("error.evm.asked.estimate", to=str(tx["to"]))))
 
     def code(self, address: str, block: int | None = None) -> bytes:
         """The runtime code at ``address`` (empty for an account without code)."""
         a = to_checksum_address(address)
         at: Any = "latest" if block is None else block
-        return bytes(self._call(lambda: self._eth.get_code(a, at), f"the code at {a}"))
+        return bytes(self._call(lambda: self._eth.get_code(a, at), f"the code at {a}",
+                                msg("error.evm.asked.code", address=a)))
 
     def logs(self, addresses: Sequence[str], from_block: int, to_block: int,
              topics: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -826,7 +914,8 @@ class EvmChain:
         if topics is not None:
             query["topics"] = [list(topics)]
         raw = self._call(lambda: self._eth.get_logs(query),
-                         f"the logs of blocks {from_block}-{to_block}")
+                         f"the logs of blocks {from_block}-{to_block}",
+                         msg("error.evm.asked.logs", first=str(from_block), last=str(to_block)))
         out = [{"address": _address(_0x(log["address"])),
                 "topics": [bytes.fromhex(_0x(t)[2:]) for t in log["topics"]],
                 "data": bytes.fromhex(_0x(log["data"])[2:]),
@@ -852,34 +941,43 @@ class EvmChain:
         """Send ``value`` from the node's first unlocked account and wait until it is mined
         (test and demo nodes only: a busy node mines a moment after accepting)."""
         tx_hash, _ = self.dev_transact({"to": to_checksum_address(address), "value": value},
-                                       "funding")
+                                       "funding", msg("error.evm.asked.funding"))
         return tx_hash
 
-    def dev_transact(self, tx: dict[str, Any], what: str) -> tuple[str, dict[str, Any]]:
+    def dev_transact(self, tx: dict[str, Any], what: str, asked: Message | None = None
+                     ) -> tuple[str, dict[str, Any]]:
         """Send ``tx`` from the node's first unlocked account, wait until it is mined and
         return its hash and raw receipt; :class:`ChainRejected` if it failed (test and demo
-        nodes only)."""
+        nodes only). ``asked`` is ``what`` as a catalog message (without it, only "a
+        request")."""
+        if asked is None:
+            asked = msg("error.evm.asked.unnamed")
         sender = self._eth.accounts[0]
         tx_hash = _0x(self._call(lambda: self._eth.send_transaction({"from": sender, **tx}),
-                                 what))
+                                 what, asked))
         receipt = self.wait_for(tx_hash, what)
         if int(receipt["status"]) != 1:
-            raise ChainRejected(f"{self.label} mined {what} transaction {tx_hash}, which failed")
+            raise ChainRejected(f"{self.label} mined {what} transaction {tx_hash}, which failed",
+                                says=msg("error.evm.tx_failed", node=self.label_says,
+                                         asked=asked, tx=tx_hash))
         return tx_hash, receipt
 
     def snapshot(self) -> object:
         """Remember the chain's state (test and demo nodes only); an opaque id."""
         provider: Any = self.w3.provider
         return self._call(lambda: provider.make_request("evm_snapshot", []),
-                          "evm_snapshot")["result"]
+                          "evm_snapshot", msg("error.evm.asked.method", method="evm_snapshot")
+                          )["result"]
 
     def revert(self, snapshot: object) -> None:
         """Go back to a snapshot, dropping every block since: a reorganisation."""
         provider: Any = self.w3.provider
-        self._call(lambda: provider.make_request("evm_revert", [snapshot]), "evm_revert")
+        self._call(lambda: provider.make_request("evm_revert", [snapshot]), "evm_revert",
+                   msg("error.evm.asked.method", method="evm_revert"))
 
     def mine(self, blocks: int = 1) -> None:
         """Mine empty blocks (test and demo nodes only)."""
         provider: Any = self.w3.provider
         for _ in range(blocks):
-            self._call(lambda: provider.make_request("evm_mine", []), "evm_mine")
+            self._call(lambda: provider.make_request("evm_mine", []), "evm_mine",
+                       msg("error.evm.asked.method", method="evm_mine"))

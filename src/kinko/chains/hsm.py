@@ -57,6 +57,7 @@ from pkcs11.exceptions import PKCS11Error
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from kinko.chains.eip7702 import clearing_tx
+from kinko.domain.messages import msg
 from kinko.errors import ConfigError, SignerUnavailable
 
 __all__ = ["PIN_ENV", "SECP256K1", "HsmSigner", "HsmToken"]
@@ -77,7 +78,8 @@ def _public_point(ec_point: bytes) -> bytes:
         except (ValueError, TypeError):
             raw = b""
     if len(raw) != 65 or raw[0] != 4:
-        raise ConfigError("the token's public key is not an uncompressed secp256k1 point")
+        raise ConfigError("the token's public key is not an uncompressed secp256k1 point",
+                          says=msg("error.hsm.public_point"))
     return raw[1:]
 
 
@@ -86,27 +88,40 @@ def _log_in(module: str, token: str, pin: str) -> Any:
         lib = pkcs11.lib(module)
     except (PKCS11Error, RuntimeError, OSError) as exc:
         raise ConfigError(f"PKCS#11 module {module} cannot be loaded: "
-                          f"{type(exc).__name__}", setting="hsm_module") from None
+                          f"{type(exc).__name__}", setting="hsm_module",
+                          says=msg("error.hsm.module_unloadable", module=module[:200],
+                                   error=type(exc).__name__)) from None
     try:
         found = lib.get_token(token_label=token)
     except pkcs11.NoSuchToken:
         raise ConfigError(f"no HSM token labelled {token!r} behind {module}",
-                          setting="hsm_token") from None
+                          setting="hsm_token",
+                          says=msg("error.hsm.no_such_token", token=token[:80],
+                                   module=module[:200])) from None
     except pkcs11.MultipleTokensReturned:
         raise ConfigError(f"several HSM tokens are labelled {token!r} behind {module}",
-                          setting="hsm_token") from None
+                          setting="hsm_token",
+                          says=msg("error.hsm.tokens_twice", token=token[:80],
+                                   module=module[:200])) from None
     except PKCS11Error as exc:
         raise SignerUnavailable(f"PKCS#11 module {module} does not answer: "
-                                f"{type(exc).__name__}") from None
+                                f"{type(exc).__name__}",
+                                says=msg("error.hsm.module_silent", module=module[:200],
+                                         error=type(exc).__name__)) from None
     try:
         return found.open(rw=True, user_pin=pin)
     except (pkcs11.PinIncorrect, pkcs11.PinLenRange):
-        raise ConfigError(f"wrong PIN for HSM token {token!r} (from {PIN_ENV})") from None
+        raise ConfigError(f"wrong PIN for HSM token {token!r} (from {PIN_ENV})",
+                          says=msg("error.hsm.wrong_pin", token=token[:80],
+                                   env=PIN_ENV)) from None
     except pkcs11.PinLocked:
-        raise ConfigError(f"the PIN of HSM token {token!r} is locked") from None
+        raise ConfigError(f"the PIN of HSM token {token!r} is locked",
+                          says=msg("error.hsm.pin_locked", token=token[:80])) from None
     except PKCS11Error as exc:
         raise SignerUnavailable(f"cannot log in to HSM token {token!r}: "
-                                f"{type(exc).__name__}") from None
+                                f"{type(exc).__name__}",
+                                says=msg("error.hsm.login_failed", token=token[:80],
+                                         error=type(exc).__name__)) from None
 
 
 @dataclass
@@ -148,20 +163,24 @@ class HsmToken:
         if not module:
             raise ConfigError("no PKCS#11 module is set: set hsm_module to the HSM vendor's "
                               "library (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)",
-                              setting="hsm_module")
+                              setting="hsm_module", says=msg("error.hsm.no_module"))
         if not token:
             raise ConfigError("no HSM token is set: set hsm_token to the token's label",
-                              setting="hsm_token")
+                              setting="hsm_token", says=msg("error.hsm.no_token"))
         if not pin:
-            raise ConfigError(f"the PIN of HSM token {token!r} is not set: export {PIN_ENV}")
+            raise ConfigError(f"the PIN of HSM token {token!r} is not set: export {PIN_ENV}",
+                              says=msg("error.hsm.pin_unset", token=token[:80], env=PIN_ENV))
         if not Path(module).is_file():
-            raise ConfigError(f"PKCS#11 module {module}: no such file", setting="hsm_module")
+            raise ConfigError(f"PKCS#11 module {module}: no such file", setting="hsm_module",
+                              says=msg("error.hsm.module_missing", module=module[:200]))
         key = (str(Path(module).resolve()), token)
         with _LOGINS_LOCK:
             login = _LOGINS.get(key)
             if login is not None:
                 if not hmac.compare_digest(login.pin_digest, _digest(pin)):
-                    raise ConfigError(f"wrong PIN for HSM token {token!r} (from {PIN_ENV})")
+                    raise ConfigError(f"wrong PIN for HSM token {token!r} (from {PIN_ENV})",
+                                      says=msg("error.hsm.wrong_pin", token=token[:80],
+                                               env=PIN_ENV))
             else:
                 login = _Login(_log_in(module, token, pin), _digest(pin))
                 _LOGINS[key] = login
@@ -208,12 +227,15 @@ class HsmToken:
         """A new secp256k1 key pair generated in the token under ``label``: the private key
         sensitive, not extractable, for signing only. Refused if ``label`` is taken."""
         if not label or not label.strip():
-            raise ConfigError("an HSM key needs a label (the wallet's name)")
+            raise ConfigError("an HSM key needs a label (the wallet's name)",
+                              says=msg("error.hsm.label_needed"))
         with self._lock:
             if self._find(ObjectClass.PRIVATE_KEY, label) or \
                     self._find(ObjectClass.PUBLIC_KEY, label):
                 raise ConfigError(f"HSM token {self.label!r} already has a key labelled "
-                                  f"{label!r}; refusing to replace a key")
+                                  f"{label!r}; refusing to replace a key",
+                                  says=msg("error.hsm.label_taken", token=self.label[:80],
+                                           label=label[:80]))
             try:
                 params = self._session.create_domain_parameters(
                     KeyType.EC, {Attribute.EC_PARAMS: SECP256K1}, local=True)
@@ -230,7 +252,10 @@ class HsmToken:
                     })
             except PKCS11Error as exc:
                 raise SignerUnavailable(f"HSM token {self.label!r} could not generate a "
-                                        f"secp256k1 key: {type(exc).__name__}") from None
+                                        f"secp256k1 key: {type(exc).__name__}",
+                                        says=msg("error.hsm.keygen_failed",
+                                                 token=self.label[:80],
+                                                 error=type(exc).__name__)) from None
         return self.signer(label)
 
     def signer(self, label: str) -> HsmSigner:
@@ -242,13 +267,19 @@ class HsmToken:
             if len(private) != 1 or len(public) != 1:
                 what = "no" if not private or not public else "more than one"
                 raise ConfigError(f"HSM token {self.label!r} has {what} secp256k1 key pair "
-                                  f"labelled {label!r}")
+                                  f"labelled {label!r}",
+                                  says=msg("error.hsm.no_key_pair", token=self.label[:80],
+                                           label=label[:80]) if what == "no"
+                                  else msg("error.hsm.key_pairs_twice",
+                                           token=self.label[:80], label=label[:80]))
             key, pub = private[0], public[0]
             if bytes(pub[Attribute.EC_PARAMS]) != SECP256K1:
-                raise ConfigError(f"HSM key {label!r} is not a secp256k1 key")
+                raise ConfigError(f"HSM key {label!r} is not a secp256k1 key",
+                                  says=msg("error.hsm.not_secp256k1", label=label[:80]))
             if not key[Attribute.SENSITIVE] or key[Attribute.EXTRACTABLE]:
                 raise ConfigError(f"HSM key {label!r} can be read out of the token (sensitive "
-                                  "off or extractable on); kinko does not sign with it")
+                                  "off or extractable on); kinko does not sign with it",
+                                  says=msg("error.hsm.extractable", label=label[:80]))
             point = _public_point(bytes(pub[Attribute.EC_POINT]))
             generated = bool(key[Attribute.LOCAL]) and bool(key[Attribute.NEVER_EXTRACTABLE])
         return HsmSigner(self, key, point, label=label, generated_in_token=generated)
@@ -259,7 +290,10 @@ class HsmToken:
                 return bytes(key.sign(digest, mechanism=Mechanism.ECDSA))
             except PKCS11Error as exc:
                 raise SignerUnavailable(f"HSM token {self.label!r} did not sign: "
-                                        f"{type(exc).__name__}") from None
+                                        f"{type(exc).__name__}",
+                                        says=msg("error.hsm.did_not_sign",
+                                                 token=self.label[:80],
+                                                 error=type(exc).__name__)) from None
 
 
 class HsmSigner:
@@ -287,11 +321,14 @@ class HsmSigner:
 
     def _sign_vrs(self, digest: bytes) -> tuple[int, int, int]:
         if not isinstance(digest, bytes) or len(digest) != 32:
-            raise ConfigError("an HSM signs 32-byte digests only")
+            raise ConfigError("an HSM signs 32-byte digests only",
+                              says=msg("error.hsm.digest_only"))
         raw = self.__token._sign(self.__key, digest)
         if len(raw) != 64:
             raise SignerUnavailable(f"HSM token {self.__token.label!r} returned a "
-                                    f"{len(raw)}-byte signature, not r ‖ s (64 bytes)")
+                                    f"{len(raw)}-byte signature, not r ‖ s (64 bytes)",
+                                    says=msg("error.hsm.signature_length",
+                                             token=self.__token.label[:80], length=len(raw)))
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
         if s > _N // 2:
             s = _N - s  # EIP-2: only the lower half is valid in a transaction
@@ -304,14 +341,17 @@ class HsmSigner:
             if found == self._public:
                 return recovery, r, s
         raise SignerUnavailable(f"the signature of HSM key {self.label!r} does not recover "
-                                f"to its address {self.address}; nothing was signed")
+                                f"to its address {self.address}; nothing was signed",
+                                says=msg("error.hsm.not_recovered", label=self.label[:80],
+                                         address=self.address))
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
         """The raw signed transaction of ``tx`` (web3 field names: legacy with ``gasPrice``
         or EIP-1559 with ``maxFeePerGas``/``maxPriorityFeePerGas``; ``chainId`` required,
         for replay protection)."""
         if not tx.get("chainId"):
-            raise ConfigError("kinko signs transactions for one chain only: chainId missing")
+            raise ConfigError("kinko signs transactions for one chain only: chainId missing",
+                              says=msg("error.signer.chain_id_missing"))
         unsigned = serializable_unsigned_transaction_from_dict(dict(tx))
         recovery, r, s = self._sign_vrs(bytes(unsigned.hash()))
         if isinstance(unsigned, TypedTransaction):
@@ -319,7 +359,8 @@ class HsmSigner:
         elif isinstance(unsigned, Transaction):  # legacy, with the chain id in v (EIP-155)
             v = recovery + _CHAIN_ID_OFFSET + 2 * int(unsigned.v)
         else:  # pragma: no cover - chainId is required above
-            raise ConfigError("kinko signs transactions for one chain only")
+            raise ConfigError("kinko signs transactions for one chain only",
+                              says=msg("error.signer.one_chain"))
         return bytes(encode_transaction(unsigned, vrs=(v, r, s)))
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from kinko.chains.evm import EvmKey
 from kinko.chains.hsm import PIN_ENV, HsmToken
 from kinko.chains.keystore import PASSWORD_ENV, KeystoreSigner
+from kinko.domain.messages import msg
 from kinko.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ class KeyRing:
         if store == "hsm":
             raise ConfigError(f"the key {name} signs on NEM, whose Ed25519 with Keccak-512 no "
                               "PKCS#11 token offers: name its key file (keys = "
-                              f"{name}=file:PATH)", setting="keys")
+                              f"{name}=file:PATH)", setting="keys",
+                              says=msg("error.keys.nem_in_hsm", name=name[:80]))
         return "file", ref or str(self.keystore_dir / f"{name}.nem")
 
     def nem_key(self, name: str, chain: str) -> NemKey:

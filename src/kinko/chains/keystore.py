@@ -25,6 +25,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from kinko.chains.eip7702 import clearing_tx
+from kinko.domain.messages import msg
 from kinko.errors import BadInput, ConfigError
 from kinko.safeload import loads_json, read_bounded
 
@@ -53,19 +54,26 @@ class KeystoreSigner:
     @classmethod
     def open(cls, path: Path, password: str | None) -> KeystoreSigner:
         if not password:
-            raise ConfigError(f"the password for keystore {path} is not set: export {PASSWORD_ENV}")
+            raise ConfigError(f"the password for keystore {path} is not set: export {PASSWORD_ENV}",
+                              says=msg("error.keystore.password_unset", path=str(path)[:200],
+                                       env=PASSWORD_ENV))
         try:  # bounded: a keystore is a few hundred bytes of flat JSON
             data = loads_json(read_bounded(path, KEYSTORE_MAX_BYTES), f"keystore {path}",
                               max_bytes=KEYSTORE_MAX_BYTES, max_depth=KEYSTORE_MAX_DEPTH)
         except BadInput as exc:  # the message names the file and place, never its content
-            raise ConfigError(f"not a JSON keystore file: {exc.message}") from None
+            raise ConfigError(f"not a JSON keystore file: {exc.message}",
+                              says=msg("error.keystore.not_json_because",
+                                       problem=exc.said())) from None
         if not isinstance(data, dict):
-            raise ConfigError(f"keystore {path}: not a JSON keystore file") from None
-        _check_cost(data, f"keystore {path}")
+            raise ConfigError(f"keystore {path}: not a JSON keystore file",
+                              says=msg("error.keystore.not_json", path=str(path)[:200])) from None
+        _check_cost(data, str(path))
         try:
             key = Account.decrypt(data, password)
         except (ValueError, KeyError, TypeError):  # a field missing or of the wrong kind
-            raise ConfigError(f"keystore {path}: wrong password or damaged file") from None
+            raise ConfigError(f"keystore {path}: wrong password or damaged file",
+                              says=msg("error.keystore.wrong_password",
+                                       path=str(path)[:200])) from None
         return cls(Account.from_key(key))
 
     def __repr__(self) -> str:
@@ -80,7 +88,8 @@ class KeystoreSigner:
         """``r ‖ s ‖ v`` (65 bytes, ``v`` 27/28) over a 32-byte digest, such as a Safe's
         safeTxHash; the same form :class:`~kinko.chains.hsm.HsmSigner` gives."""
         if not isinstance(digest, bytes) or len(digest) != 32:
-            raise ConfigError("a key signs 32-byte digests only")
+            raise ConfigError("a key signs 32-byte digests only",
+                              says=msg("error.keystore.digest_only"))
         return bytes(self.__account.unsafe_sign_hash(digest).signature)
 
     def sign_transfer(self, *, to: str, value: int, nonce: int, gas_price: int, chain_id: int,
@@ -102,42 +111,55 @@ class KeystoreSigner:
         return int(signed.v) - 27, int(signed.r), int(signed.s)
 
 
-def _whole(params: dict[str, Any], name: str, where: str) -> int:
+def _whole(params: dict[str, Any], name: str, path: str) -> int:
     value = params.get(name)
     if type(value) is not int or value < 1:
-        raise ConfigError(f"{where}: crypto.kdfparams.{name} is not a positive whole number")
+        raise ConfigError(f"keystore {path}: crypto.kdfparams.{name} is not a positive whole "
+                          "number", says=msg("error.keystore.kdf_not_whole",
+                                             path=path[:200], name=name))
     return value
 
 
-def _check_cost(data: dict[str, Any], where: str) -> None:
+def _check_cost(data: dict[str, Any], path: str) -> None:
     """Refuse, before any hashing, a keystore whose key derivation would cost more than
     kinko spends on one (``SCRYPT_MAX_*``, ``PBKDF2_MAX_ROUNDS``), or that is not one of
-    the two Web3 Secret Storage names (scrypt, PBKDF2 with HMAC-SHA256) for a 32-byte key."""
+    the two Web3 Secret Storage names (scrypt, PBKDF2 with HMAC-SHA256) for a 32-byte key;
+    ``path`` names the file in the refusal."""
+    where, shown = f"keystore {path}", path[:200]
     crypto = data.get("crypto", data.get("Crypto"))
     if not isinstance(crypto, dict) or not isinstance(crypto.get("kdfparams"), dict):
-        raise ConfigError(f"{where}: not a JSON keystore file (no crypto.kdfparams)")
+        raise ConfigError(f"{where}: not a JSON keystore file (no crypto.kdfparams)",
+                          says=msg("error.keystore.no_kdfparams", path=shown))
     kdf, params = crypto.get("kdf"), crypto["kdfparams"]
-    if _whole(params, "dklen", where) != 32:
-        raise ConfigError(f"{where}: crypto.kdfparams.dklen is not 32")
+    if _whole(params, "dklen", path) != 32:
+        raise ConfigError(f"{where}: crypto.kdfparams.dklen is not 32",
+                          says=msg("error.keystore.dklen", path=shown))
     if kdf == "scrypt":
-        n, r, p = (_whole(params, name, where) for name in ("n", "r", "p"))
+        n, r, p = (_whole(params, name, path) for name in ("n", "r", "p"))
         if n < 2 or n & (n - 1):
-            raise ConfigError(f"{where}: crypto.kdfparams.n is not a power of two")
+            raise ConfigError(f"{where}: crypto.kdfparams.n is not a power of two",
+                              says=msg("error.keystore.scrypt_n", path=shown))
         if 128 * n * r > SCRYPT_MAX_MEMORY or n * r * p > SCRYPT_MAX_WORK:
             raise ConfigError(
                 f"{where}: its scrypt parameters (n={n}, r={r}, p={p}) would take more "
                 f"memory or time than kinko spends on a key (at most {SCRYPT_MAX_MEMORY // 2**20} "
                 f"MiB, n*r*p at most {SCRYPT_MAX_WORK:,}); geth and eth-account write n=262144, "
-                "r=8, p=1")
+                "r=8, p=1", says=msg("error.keystore.scrypt_cost", path=shown, n=str(n), r=str(r),
+                                     p=str(p), memory=SCRYPT_MAX_MEMORY // 2**20,
+                                     work=SCRYPT_MAX_WORK))
     elif kdf == "pbkdf2":
         if params.get("prf") != "hmac-sha256":
-            raise ConfigError(f"{where}: crypto.kdfparams.prf is not hmac-sha256")
-        rounds = _whole(params, "c", where)
+            raise ConfigError(f"{where}: crypto.kdfparams.prf is not hmac-sha256",
+                              says=msg("error.keystore.prf", path=shown))
+        rounds = _whole(params, "c", path)
         if rounds > PBKDF2_MAX_ROUNDS:
             raise ConfigError(f"{where}: its PBKDF2 takes {rounds:,} rounds, more than kinko "
-                              f"spends on a key ({PBKDF2_MAX_ROUNDS:,})")
+                              f"spends on a key ({PBKDF2_MAX_ROUNDS:,})",
+                              says=msg("error.keystore.pbkdf2_cost", path=shown,
+                                       rounds=rounds, most=PBKDF2_MAX_ROUNDS))
     else:
-        raise ConfigError(f"{where}: crypto.kdf is neither scrypt nor pbkdf2")
+        raise ConfigError(f"{where}: crypto.kdf is neither scrypt nor pbkdf2",
+                          says=msg("error.keystore.kdf", path=shown))
 
 
 def _sign_message(account: Any, text: str) -> str:
@@ -155,9 +177,11 @@ def throwaway_signer() -> KeystoreSigner:
 def create_keystore(path: Path, password: str) -> str:
     """Create a new key, write it encrypted to ``path`` (mode 0600); return its address."""
     if not password or len(password) < 12:
-        raise ConfigError("a keystore password must have at least 12 characters")
+        raise ConfigError("a keystore password must have at least 12 characters",
+                          says=msg("error.keystore.password_short", least=12))
     if path.exists():
-        raise ConfigError(f"keystore {path} already exists; refusing to overwrite a key")
+        raise ConfigError(f"keystore {path} already exists; refusing to overwrite a key",
+                          says=msg("error.keystore.exists", path=str(path)[:200]))
     account = Account.create()
     data = Account.encrypt(account.key, password)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

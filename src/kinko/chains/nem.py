@@ -44,6 +44,7 @@ from symbolchain.nem.KeyPair import KeyPair, Verifier
 from symbolchain.nem.Network import Network
 
 from kinko.domain.addresses import CHAINS, FORMATS, canonical_address
+from kinko.domain.messages import msg, os_refusal
 from kinko.domain.nem import MICRO_XEM, XEM_MOSAIC, check_public_key, mosaic_id, split_mosaic
 from kinko.errors import BadInput, ConfigError
 from kinko.safeload import open_input
@@ -67,7 +68,8 @@ def facade(chain: str) -> Any:
     network = next((n for n in Network.NETWORKS if n.identifier == byte), None)
     if network is None:
         raise ConfigError(f"chain {chain!r} is not a NEM network kinko knows (nem, "
-                          "nem-testnet)", chain=chain)
+                          "nem-testnet)", chain=chain,
+                          says=msg("error.nem.unknown_network", chain=str(chain)[:80]))
     return NemFacade(network)
 
 
@@ -97,7 +99,8 @@ class NemKey:
         text = private_key.strip()
         if not _HEX64.fullmatch(text):
             raise BadInput(f"{source}: not a NEM private key (64 hex digits expected)",
-                           file=source)
+                           file=source,
+                           says=msg("error.nem.not_a_private_key", source=str(source)[:200]))
         self._pair = KeyPair(PrivateKey(text[-64:]))
         self.chain = chain
         self.public_key = str(self._pair.public_key)
@@ -111,7 +114,9 @@ class NemKey:
                 raw = fh.read(4096)  # a key is one line: never more is read
         except OSError as exc:
             raise BadInput(f"{path}: cannot read the key file ({exc.strerror})",
-                           file=str(path)) from None
+                           file=str(path),
+                           says=msg("error.nem.key_file_unreadable", file=str(path)[:200],
+                                    reason=os_refusal(exc))) from None
         lines = raw.decode("ascii", "replace").splitlines()
         return cls(lines[0] if lines else "", chain, source=str(path))
 
@@ -122,7 +127,10 @@ class NemKey:
         """``transaction`` (built here) signed by this key, which must be its signer."""
         if str(transaction.signer_public_key) != self.public_key:
             raise BadInput(f"the transaction's signer is {transaction.signer_public_key}, "
-                           f"not this key ({self.address})")
+                           f"not this key ({self.address})",
+                           says=msg("error.nem.not_the_signer",
+                                    signer=str(transaction.signer_public_key)[:80],
+                                    address=self.address))
         f = facade(self.chain)
         signature = f.sign_transaction(self._pair, transaction)
         return Signed(data=bytes(f.extract_signing_payload(transaction)).hex().upper(),
@@ -168,7 +176,8 @@ def decode(data: str) -> Any:
     try:
         return nc.NonVerifiableTransactionFactory.deserialize(bytes.fromhex(data))
     except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise BadInput(f"not a NEM transaction: {exc}") from None
+        raise BadInput(f"not a NEM transaction: {exc}",
+                       says=msg("error.nem.not_a_transaction", reason=str(exc)[:200])) from None
 
 
 def verify(signed: Signed) -> bool:
@@ -197,9 +206,11 @@ def transfer(chain: str, *, signer_public_key: str, recipient: str, timestamp: i
     NIS1's minimum (``mosaic_info``: supply and divisibility of each mosaic sent, which
     NIS1's mosaic fee depends on); ``deadline`` to an hour after ``timestamp``."""
     if amount < 0 or any(q <= 0 for _, q in mosaics):
-        raise BadInput("NEM amounts and mosaic quantities must be positive whole units")
+        raise BadInput("NEM amounts and mosaic quantities must be positive whole units",
+                       says=msg("error.nem.amounts_positive"))
     if mosaics and amount:
-        raise BadInput("a transfer carries XEM or mosaics (nem:xem among them), not both")
+        raise BadInput("a transfer carries XEM or mosaics (nem:xem among them), not both",
+                       says=msg("error.nem.xem_or_mosaics"))
     canonical = canonical_address(recipient, chain)
     descriptor: dict[str, Any] = {
         "type": "transfer_transaction_v2",
@@ -229,7 +240,8 @@ def minimum_fee(transaction: Any, mosaic_info: Mapping[str, tuple[int, int]] | N
         key = f"{mid['namespace_id']['name']}:{mid['name']}"
         if key not in known:
             raise BadInput(f"unknown mosaic {key!r}: its supply and divisibility are needed "
-                           "for the fee (is it defined on this network?)", mosaic=key)
+                           "for the fee (is it defined on this network?)", mosaic=key,
+                           says=msg("error.nem.fee_unknown_mosaic", mosaic=key[:120]))
         supply, divisibility = known[key]
         return {"supply": supply, "divisibility": divisibility}
 
@@ -297,7 +309,8 @@ def cosignature(chain: str, *, cosignatory_public_key: str, inner_transaction_ha
 
 def _hash(text: str) -> str:
     if not re.fullmatch(r"[0-9a-fA-F]{64}", text.strip()):
-        raise BadInput(f"transaction hash {text[:80]!r} is not 64 hex digits")
+        raise BadInput(f"transaction hash {text[:80]!r} is not 64 hex digits",
+                       says=msg("error.nem.hash_digits", text=text[:80]))
     return text.strip().upper()
 
 
@@ -334,7 +347,9 @@ def from_nis(tx: Mapping[str, Any], chain: str) -> Any:
             return facade(chain).transaction_factory.create(change, autosort=False)
         if kind != 0x101 or version not in (1, 2):
             raise BadInput(f"NEM transaction type {kind} version {version} is not a transfer "
-                           "or a multisig modification")
+                           "or a multisig modification",
+                           says=msg("error.nem.not_a_transfer_type", kind=str(kind)[:40],
+                                    version=str(version)[:40]))
         descriptor: dict[str, Any] = {
             "type": f"transfer_transaction_v{version}", **common,
             "recipient_address": facade(chain).Address(canonical_address(tx["recipient"], chain)),
@@ -350,7 +365,9 @@ def from_nis(tx: Mapping[str, Any], chain: str) -> Any:
                         int(m["quantity"])) for m in tx.get("mosaics") or []]
         return facade(chain).transaction_factory.create(descriptor, autosort=False)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError) as exc:
-        raise BadInput(f"not a NIS1 transfer: {type(exc).__name__} {exc}") from None
+        raise BadInput(f"not a NIS1 transfer: {type(exc).__name__} {exc}",
+                       says=msg("error.nem.not_a_nis1_transfer",
+                                reason=f"{type(exc).__name__} {str(exc)[:200]}")) from None
 
 
 def nis_hash(tx: Mapping[str, Any], chain: str) -> str:

@@ -38,6 +38,7 @@ from kinko.chains.nem import (
     verify,
 )
 from kinko.domain.addresses import canonical_address
+from kinko.domain.messages import msg
 from kinko.domain.nem import XEM_MOSAIC, check_public_key
 from kinko.errors import ApprovalError, BadInput
 
@@ -70,7 +71,7 @@ def prepare(chain: str, *, account_public_key: str, initiator_public_key: str, t
     initiator = check_public_key(initiator_public_key)
     if initiator == account_key:
         raise BadInput("a multisig account does not sign for itself: the initiator is one "
-                       "of its cosignatories")
+                       "of its cosignatories", says=msg("error.nem_multisig.self_initiator"))
     inner = transfer(chain, signer_public_key=account_key, recipient=to, amount=amount,
                      mosaics=mosaics, timestamp=timestamp, deadline=deadline,
                      mosaic_info=mosaic_info)
@@ -106,8 +107,11 @@ def inner_data(tx: MultisigTransfer) -> str:
 def initiate(tx: MultisigTransfer, key: NemKey) -> Signed:
     """The initiator's signed multisig transaction (``key`` must be the initiator)."""
     if key.public_key != tx.initiator_public_key:
+        initiator = address_of(tx.initiator_public_key, tx.chain)
         raise ApprovalError(f"{key.address} is not the initiator of this transfer "
-                            f"({address_of(tx.initiator_public_key, tx.chain)})")
+                            f"({initiator})",
+                            says=msg("error.nem_multisig.not_initiator", address=key.address,
+                                     initiator=initiator))
     return key.sign(tx.wrapper)
 
 
@@ -115,7 +119,8 @@ def cosign(tx: MultisigTransfer, key: NemKey, *, timestamp: int | None = None) -
     """``key``'s cosignature of the transfer (another cosignatory than the initiator)."""
     if key.public_key in (tx.initiator_public_key, tx.account_public_key):
         raise ApprovalError(f"{key.address} initiated this transfer or is the account: its "
-                            "cosignature would not count")
+                            "cosignature would not count",
+                            says=msg("error.nem_multisig.would_not_count", address=key.address))
     return key.sign(cosignature(tx.chain, cosignatory_public_key=key.public_key,
                                 inner_transaction_hash=tx.inner_hash,
                                 multisig_address=tx.account,
@@ -129,19 +134,28 @@ def check_cosignature(tx: MultisigTransfer, signed: Signed,
     :class:`~kinko.errors.ApprovalError` naming what is wrong otherwise (a signature that
     does not verify, another transfer or account, a key that is no cosignatory)."""
     if not verify(signed):
-        raise ApprovalError("the cosignature's signature does not verify")
+        raise ApprovalError("the cosignature's signature does not verify",
+                            says=msg("error.nem_multisig.signature_unverified"))
     body = decode(signed.data)
     if type(body).__name__ != "NonVerifiableCosignatureV1":
-        raise ApprovalError("not a cosignature transaction")
+        raise ApprovalError("not a cosignature transaction",
+                            says=msg("error.nem_multisig.not_a_cosignature"))
     signer = address_of(str(body.signer_public_key), tx.chain)
     if str(body.other_transaction_hash).lower() != tx.inner_hash:
         raise ApprovalError(f"{signer} cosigned transaction {body.other_transaction_hash!s}"
-                            f", not this transfer ({tx.inner_hash})")
+                            f", not this transfer ({tx.inner_hash})",
+                            says=msg("error.nem_multisig.other_transfer", signer=signer,
+                                     tx=str(body.other_transaction_hash)[:80],
+                                     inner_hash=tx.inner_hash))
     if body.multisig_account_address.bytes.decode() != tx.account:
+        named = body.multisig_account_address.bytes.decode()
         raise ApprovalError(f"{signer} cosigned for account "
-                            f"{body.multisig_account_address.bytes.decode()}, not {tx.account}")
+                            f"{named}, not {tx.account}",
+                            says=msg("error.nem_multisig.other_account", signer=signer,
+                                     account=named[:80], expected=tx.account))
     allowed = {canonical_address(c, tx.chain) for c in cosignatories}
     if signer not in allowed or str(body.signer_public_key) == tx.initiator_public_key:
         raise ApprovalError(f"{signer} is not a cosignatory of {tx.account} other than the "
-                            "initiator")
+                            "initiator", says=msg("error.nem_multisig.not_cosignatory",
+                                                  signer=signer, account=tx.account))
     return signer

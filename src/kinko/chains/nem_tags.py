@@ -30,6 +30,7 @@ from typing import Any
 from kinko.atomic import write_atomic
 from kinko.chains.nem import MAX_DEADLINE, NemKey, network_time, transfer, unix_time, verify
 from kinko.domain.addresses import canonical_address
+from kinko.domain.messages import msg
 from kinko.domain.nem import mosaic_id
 from kinko.errors import BadInput, InvalidAddress
 
@@ -47,7 +48,10 @@ def _accounts(addresses: Sequence[str], chain: str, signer: str) -> list[str]:
         except InvalidAddress as exc:
             raise BadInput(f"the trace lists {address!r}, which is no {chain} account: "
                            f"{exc.message}; a mosaic tag goes to NEM accounts only",
-                           address=address) from None
+                           address=address,
+                           says=msg("error.nem_tags.not_nem_account",
+                                    address=str(address)[:120], chain=chain[:80],
+                                    reason=exc.said())) from None
         if canonical != signer:
             out[canonical] = None
     return list(out)
@@ -64,16 +68,21 @@ def write_mosaic_tags(addresses: Sequence[str], out: Path, *, chain: str, mosaic
     node says) is checked against what the transfers need when given."""
     tag = mosaic_id(mosaic)
     if key.chain != chain:
-        raise BadInput(f"the signer's key is read for {key.chain}, not {chain}")
+        raise BadInput(f"the signer's key is read for {key.chain}, not {chain}",
+                       says=msg("error.nem_tags.key_chain", key_chain=key.chain[:80],
+                                chain=chain[:80]))
     if not timedelta(minutes=1) <= deadline <= MAX_DEADLINE:
         raise BadInput("the deadline must be between a minute and 24 hours after the time "
-                       "stamp (NIS1 refuses more)")
+                       "stamp (NIS1 refuses more)", says=msg("error.nem_tags.deadline"))
     if not 0 <= divisibility <= 6 or supply <= 0:
         raise BadInput(f"mosaic {tag}: divisibility must be 0 to 6 and the supply positive "
-                       f"(not {divisibility}, {supply})", mosaic=tag)
+                       f"(not {divisibility}, {supply})", mosaic=tag,
+                       says=msg("error.nem_tags.mosaic_definition", mosaic=tag,
+                                divisibility=str(divisibility)[:40], supply=str(supply)[:40]))
     accounts = _accounts(addresses, chain, key.address)
     if not accounts:
-        raise BadInput("the trace lists no tainted account to tag")
+        raise BadInput("the trace lists no tainted account to tag",
+                       says=msg("error.nem_tags.no_account"))
     quantity = 10 ** divisibility
     stamp = network_time(chain, at)
     until = stamp + int(deadline.total_seconds())
@@ -85,7 +94,8 @@ def write_mosaic_tags(addresses: Sequence[str], out: Path, *, chain: str, mosaic
                       deadline=until, mosaic_info={tag: (supply, divisibility)})
         signed = key.sign(tx)
         if not verify(signed):  # pragma: no cover (the SDK signs what it verifies)
-            raise BadInput(f"the transfer to {account} does not verify; nothing written")
+            raise BadInput(f"the transfer to {account} does not verify; nothing written",
+                           says=msg("error.nem_tags.unverified", account=account))
         total_fee += tx.fee.value
         lines.append(json.dumps({"recipient": account, "hash": signed.hash.lower(),
                                  **signed.announce()}, sort_keys=True))
@@ -94,7 +104,11 @@ def write_mosaic_tags(addresses: Sequence[str], out: Path, *, chain: str, mosaic
         if units < quantity * len(accounts) or micro < total_fee:
             raise BadInput(f"the signer {key.address} holds {units} of {tag} and {micro} "
                            f"micro-XEM; tagging {len(accounts)} account(s) needs "
-                           f"{quantity * len(accounts)} and {total_fee}: nothing written")
+                           f"{quantity * len(accounts)} and {total_fee}: nothing written",
+                           says=msg("error.nem_tags.holdings", address=key.address,
+                                    units=int(units), mosaic=tag, micro=int(micro),
+                                    count=len(accounts), needed=quantity * len(accounts),
+                                    fee=int(total_fee)))
     body = "\n".join(lines) + "\n"
     manifest = {
         "format": FORMAT, "chain": chain, "mosaic": tag, "quantity_each": quantity,

@@ -47,6 +47,7 @@ from kinko.chains import nem_multisig
 from kinko.chains.nem import NemKey, Signed, network_time, transfer
 from kinko.domain.addresses import canonical_address
 from kinko.domain.custody import Multisig
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition
 from kinko.errors import ApprovalError, ConfigError
@@ -66,14 +67,17 @@ def _now() -> datetime:
 
 def _check_chain(chain: Any, asset: Asset) -> None:
     if asset.chain != chain.name:
-        raise ConfigError(f"{asset.symbol} is on {asset.chain}; this wallet is on {chain.name}")
+        raise ConfigError(f"{asset.symbol} is on {asset.chain}; this wallet is on {chain.name}",
+                          says=msg("error.nem_wallet.other_chain", asset=asset.symbol,
+                                   chain=str(asset.chain)[:80], wallet_chain=str(chain.name)[:80]))
 
 
 def _no_race(address: str, payment: Payment) -> None:
     if payment.race is not None:
         raise ApprovalError(f"NEM account {address} does not race: NEM has no nonce and no gas "
                             "price, so a transfer is not replaced by a later one (send the "
-                            "sweep as an ordinary transfer)")
+                            "sweep as an ordinary transfer)",
+                            says=msg("error.nem_wallet.no_race", address=str(address)[:120]))
 
 
 def _amounts(chain: Any, asset: Asset, amount: int
@@ -87,7 +91,10 @@ def _amounts(chain: Any, asset: Asset, amount: int
     if definition.divisibility != asset.decimals:
         raise ConfigError(f"{asset.symbol} is registered with {asset.decimals} decimals, but "
                           f"mosaic {definition.mosaic} has divisibility "
-                          f"{definition.divisibility}", asset=asset.symbol)
+                          f"{definition.divisibility}", asset=asset.symbol,
+                          says=msg("error.nem_wallet.decimals", asset=asset.symbol,
+                                   decimals=int(asset.decimals), mosaic=definition.mosaic[:120],
+                                   divisibility=int(definition.divisibility)))
     return 0, [(definition.mosaic, amount)], {definition.mosaic: (
         definition.supply, definition.divisibility)}, definition
 
@@ -97,6 +104,19 @@ def _most(chain: Any, asset: Asset) -> int:
     unit): NIS1's fee for it is the most any transfer of it pays."""
     definition: MosaicDefinition = chain.mosaic(asset.token or XEM_MOSAIC)
     return int(definition.supply * 10 ** definition.divisibility)
+
+
+def _request(request: tuple[str, str]) -> str:
+    """A request of kinko's as one identifier (``withdrawal:W1``), cut short."""
+    return f"{request[0]}:{request[1]}"[:120]
+
+
+def _joined(said: Sequence[Message]) -> Message:
+    """Messages said one after another (``a; b; c``)."""
+    out = said[0]
+    for then in said[1:]:
+        out = msg("error.nem_wallet.and_then", first=out, then=then)
+    return out
 
 
 def _raw(signed: Sequence[Signed]) -> bytes:
@@ -112,7 +132,9 @@ class NemKeyWallet:
     def __init__(self, chain: Any, key: NemKey,
                  clock: Callable[[], datetime] = _now) -> None:
         if key.chain != chain.name:
-            raise ConfigError(f"the key of {key.address} is for {key.chain}, not {chain.name}")
+            raise ConfigError(f"the key of {key.address} is for {key.chain}, not {chain.name}",
+                              says=msg("error.nem_wallet.key_chain", address=key.address,
+                                       key_chain=key.chain[:80], chain=str(chain.name)[:80]))
         self.chain = chain
         self.key = key
         self.address = key.address
@@ -158,7 +180,8 @@ class NemKeyWallet:
 
     def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
         raise ApprovalError(f"NEM account {self.address} is signed by one key: it takes no "
-                            "cosignatures")
+                            "cosignatures",
+                            says=msg("error.nem_wallet.one_key", address=self.address))
 
 
 class NemCosignerOwner:
@@ -179,11 +202,17 @@ class NemCosignerOwner:
             signer = nem_multisig.check_cosignature(tx, signed, cosignatories)
         except ApprovalError as exc:
             raise ApprovalError(f"the co-signer's answer for {request[0]} {request[1]} is not "
-                                f"a cosignature of this transfer: {exc.message}") from None
+                                f"a cosignature of this transfer: {exc.message}",
+                                says=msg("error.nem_wallet.cosigner_answer",
+                                         request=_request(request), reason=exc.said())
+                                ) from None
         if signer != self.address:
             raise ApprovalError(f"the co-signer's answer for {request[0]} {request[1]} was "
                                 f"signed by {signer}, not by the registered co-signer "
-                                f"{self.address}")
+                                f"{self.address}",
+                                says=msg("error.nem_wallet.cosigner_signer",
+                                         request=_request(request), signer=signer,
+                                         cosigner=self.address))
         return signed
 
 
@@ -207,10 +236,16 @@ class NemMultisigWallet:
         if operator.address not in owners or operator.address != multisig.operator:
             raise ConfigError(f"the operations key {operator.address} is not the registered "
                               f"operator of NEM account {self.address} "
-                              f"({multisig.operator or 'none'})")
+                              f"({multisig.operator or 'none'})",
+                              says=msg("error.nem_wallet.not_operator",
+                                       address=operator.address, account=self.address,
+                                       operator=multisig.operator
+                                       or msg("error.nem_wallet.no_operator")))
         if cosigner is not None and cosigner.address not in owners:
             raise ConfigError(f"{cosigner.address} cosigns for NEM account {self.address} but "
-                              "is not one of its registered cosignatories")
+                              "is not one of its registered cosignatories",
+                              says=msg("error.nem_wallet.cosigner_not_cosignatory",
+                                       address=cosigner.address, account=self.address))
 
     def __repr__(self) -> str:
         return f"NemMultisigWallet(address={self.address!r}, on={self.chain.name!r})"
@@ -268,7 +303,12 @@ class NemMultisigWallet:
                 f"NEM account {self.address} needs {self.multisig.threshold} cosignatories' "
                 f"signatures; kinko has {1 + len(signatures)} (the operations key"
                 + (f", {', '.join(asked)}" if asked else "") + "): the others sign offline",
-                needed=self.multisig.threshold, given=1 + len(signatures))
+                needed=self.multisig.threshold, given=1 + len(signatures),
+                says=msg("error.nem_wallet.too_few_asked", address=self.address,
+                         needed=self.multisig.threshold, have=1 + len(signatures),
+                         asked=", ".join(asked)) if asked
+                else msg("error.nem_wallet.too_few", address=self.address,
+                         needed=self.multisig.threshold, have=1 + len(signatures)))
         return Prepared(payment, self.address, fee, {
             "transfer": tx, "inner_hash": tx.inner_hash,
             "cosignatures": tuple(signatures.values())})
@@ -282,11 +322,15 @@ class NemMultisigWallet:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ApprovalError(f"{owner}'s cosignature is not NIS1's {{\"data\", "
                                 "\"signature\"}} of a cosignature transaction",
-                                owner=owner) from None
+                                owner=owner,
+                                says=msg("error.nem_wallet.cosignature_shape",
+                                         owner=str(owner)[:120])) from None
         signer = nem_multisig.check_cosignature(tx, signed, self.multisig.owners)
         if signer != canonical_address(owner, tx.chain):
             raise ApprovalError(f"the cosignature given as {owner}'s is {signer}'s",
-                                owner=owner)
+                                owner=owner,
+                                says=msg("error.nem_wallet.cosignature_of_other",
+                                         owner=str(owner)[:120], signer=signer))
         return signer, signed
 
     def sign(self, prepared: Prepared) -> Outgoing:
@@ -298,19 +342,24 @@ class NemMultisigWallet:
     def prove(self, message: str) -> str:
         raise ApprovalError(f"NEM account {self.address} is a multisig account: it signs "
                             "nothing itself, and one cosignatory's signature proves only "
-                            "that cosignatory's key (its proof of control is not built yet)")
+                            "that cosignatory's key (its proof of control is not built yet)",
+                            says=msg("error.nem_wallet.no_proof", address=self.address))
 
     def authorisation(self, payment: Payment) -> dict[str, Any]:
         raise ApprovalError(f"NEM account {self.address}: kinko does not yet gather offline "
                             "cosignatures for its transfers (a NEM transfer is built when it "
                             "is sent and expires within a day): its operations key and the "
                             "co-signer sign; other cosignatories cosign the announced transfer "
-                            "in their own wallet (NanoWallet) before its deadline")
+                            "in their own wallet (NanoWallet) before its deadline",
+                            says=msg("error.nem_wallet.no_offline_cosignatures",
+                                     address=self.address))
 
     def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
         raise ApprovalError(f"NEM account {self.address}: a cosignature is checked against the "
                             "transfer it names when the transfer is sent, not before (NEM "
-                            "transfers expire within a day)")
+                            "transfers expire within a day)",
+                            says=msg("error.nem_wallet.cosignature_at_send",
+                                     address=self.address))
 
 
 class NemAccounts:
@@ -328,20 +377,30 @@ class NemAccounts:
                cosigner: str | None = None) -> tuple[str, Multisig]:
         raise ConfigError("kinko does not create NEM multisig accounts: the account converts "
                           "itself with its own key (a multisig modification, e.g. in "
-                          "NanoWallet); then register it with its cosignatories")
+                          "NanoWallet); then register it with its cosignatories",
+                          says=msg("error.nem_wallet.no_create"))
 
     def check(self, address: str, multisig: Multisig) -> None:
         minimum, cosignatories = self.chain.multisig(address)
         problems = []
+        said: list[Message] = []  # the same, as catalog messages (the node's values cut short)
         if minimum != multisig.threshold:
             problems.append(f"minimum {minimum} on chain, {multisig.threshold} registered")
+            said.append(msg("error.nem_wallet.minimum_differs", minimum=str(minimum)[:40],
+                            registered=int(multisig.threshold)))
         extra = sorted(set(cosignatories) - set(multisig.owners))
         missing = sorted(set(multisig.owners) - set(cosignatories))
         if extra:
             problems.append(f"cosignatories not registered: {', '.join(extra)}")
+            said.append(msg("error.nem_wallet.extra_cosignatories",
+                            addresses=", ".join(extra)[:400]))
         if missing:
             problems.append(f"registered cosignatories not on chain: {', '.join(missing)}")
+            said.append(msg("error.nem_wallet.missing_cosignatories",
+                            addresses=", ".join(missing)[:400]))
         if problems:
             raise ConfigError(f"NEM account {address} is not the multisig account registered: "
-                              + "; ".join(problems), address=address)
+                              + "; ".join(problems), address=address,
+                              says=msg("error.nem_wallet.not_registered",
+                                       address=str(address)[:120], problems=_joined(said)))
 

@@ -75,6 +75,7 @@ from kinko.chains.nem import address_of, decode, facade, nis_hash, unix_time
 from kinko.chains.retry import Retrying
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import Block, Transfer
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.nem import (
     MICRO_XEM,
     XEM_MOSAIC,
@@ -88,6 +89,7 @@ from kinko.domain.nem import (
 from kinko.errors import BadInput, ChainRejected, ConfigError
 from kinko.ports import Receipt
 from kinko.safeload import whole_number
+from kinko.shown import url_shown
 
 __all__ = ["NisChain", "Shape", "connect", "definitions", "read_hash", "read_transfers",
            "read_whole"]
@@ -100,6 +102,8 @@ MOSAIC_MOST = 9_000_000_000_000_000
 """The most smallest units NIS1 allows a mosaic (its supply × 10 ** divisibility)."""
 XEM_SUPPLY = 8_999_999_999 * MICRO_XEM
 """Every XEM there is (created in the first block; NEM mints none), in micro-XEM."""
+_NETWORKS = {0x68: N_("error.nis1.network.mainnet"), 0x98: N_("error.nis1.network.testnet")}
+_UNKNOWN_NETWORK = N_("error.nis1.network.unknown")  # a node's network, in words
 
 
 class Shape(Exception):
@@ -281,7 +285,8 @@ class NisChain:
         facade(name)  # a NEM network kinko knows, or ConfigError
         self.url = url.rstrip("/")
         self.name = name
-        self.label = f"NIS1 node {self.url}"
+        self.shown = url_shown(self.url)  # as errors name it: never a key in its path
+        self.label = f"NIS1 node {self.shown}"
         self.timeout = timeout  # for each connection and each read
         self.deadline = 3 * timeout if deadline is None else deadline  # for a whole answer
         self.accounts = tuple(canonical_address(a, name) for a in accounts)
@@ -289,12 +294,13 @@ class NisChain:
         self._definitions: dict[str, MosaicDefinition] = {}
 
     # ------------------------------------------------------------------ transport
-    def _ask(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,
-             body: Any = None, missing_ok: bool = False) -> Any:
+    def _ask(self, method: str, path: str, what: str, *, asked: Message,
+             params: Mapping[str, Any] | None = None, body: Any = None,
+             missing_ok: bool = False) -> Any:
         """NIS1's JSON answer to one request, read within 16 MiB and the adapter's
         ``deadline`` and parsed by :func:`~kinko.safeload.loads_json` (bounded depth, no
         key twice, fractions as Decimal: :mod:`kinko.chains.http_answer`); None for what
-        is not there when ``missing_ok``."""
+        is not there when ``missing_ok``. ``asked`` is ``what`` as a catalog message."""
         until = time.monotonic() + self.deadline
         try:
             with self._http.request(method, self.url + path, params=params, json=body,
@@ -318,7 +324,10 @@ class NisChain:
                     word in message.lower() for word in ("found", "unknown")):
                 return None
             raise ChainRejected(f"{self.label} refused {what}: HTTP {status} "
-                                f"{str(message)[:200]}", node=self.url)
+                                f"{str(message)[:200]}", node=self.shown,
+                                says=msg("error.nis1.refused_http", node=self.shown,
+                                         what=asked, status=int(status),
+                                         message=str(message)[:200]))
         return data
 
     def _shaped(self, fn: Any, what: str) -> Any:
@@ -335,7 +344,7 @@ class NisChain:
         :class:`~kinko.errors.ConfigError` when the node is of another network than this
         adapter's chain."""
         what = "its network"
-        data = self._ask("GET", "/node/info", what)
+        data = self._ask("GET", "/node/info", what, asked=msg("error.nis1.asked.network"))
 
         def network() -> int:
             value = _get(_get(data, "metaData", "answer"), "networkId", "metaData")
@@ -350,17 +359,22 @@ class NisChain:
         if byte != expected:
             raise ConfigError(f"{self.label} is a node of NEM network 0x{byte:02x} "
                               f"({names.get(byte, 'unknown')}), not of {self.name}",
-                              node=self.url)
+                              node=self.shown,
+                              says=msg("error.nis1.other_network", node=self.shown,
+                                       byte=f"0x{byte:02x}", chain=self.name,
+                                       network=msg(_NETWORKS.get(byte, _UNKNOWN_NETWORK))))
         return f"nem:{names[byte]}"
 
     def head(self) -> int:
-        data = self._ask("GET", "/chain/height", "the chain height")
+        data = self._ask("GET", "/chain/height", "the chain height",
+                         asked=msg("error.nis1.asked.height"))
         return int(self._shaped(lambda: read_whole(_get(data, "height", "answer"), "height"),
                                 "the chain height"))
 
     def block(self, number: int) -> Block:
         what = f"block {number}"
-        data = self._ask("POST", "/local/chain/blocks-after", what, body={"height": number - 1})
+        data = self._ask("POST", "/local/chain/blocks-after", what, body={"height": number - 1},
+                         asked=msg("error.nis1.asked.block", block=str(number)[:40]))
         return self._shaped(lambda: self._block(data, number), what)  # type: ignore[no-any-return]
 
     def _block(self, data: Any, number: int) -> Block:
@@ -405,7 +419,8 @@ class NisChain:
         for account in self.accounts:
             what = f"the unconfirmed transactions of {account}"
             data = self._ask("GET", "/account/unconfirmedTransactions", what,
-                             params={"address": account})
+                             params={"address": account},
+                             asked=msg("error.nis1.asked.unconfirmed", account=account))
             for t in self._shaped(lambda data=data: self._unconfirmed(data), what):
                 key = (t.tx_hash, t.log_index, t.token)
                 if key not in seen:
@@ -439,9 +454,12 @@ class NisChain:
             wanted = mosaic_id(token)
             if block is not None and block != self.head():  # the head itself: as owned now
                 raise BadInput(f"NIS1 gives mosaic balances at the chain's head only, not at "
-                               f"block {block} ({wanted} of {account})")
+                               f"block {block} ({wanted} of {account})",
+                               says=msg("error.nis1.mosaic_balance_at_head",
+                                        block=str(block)[:40], mosaic=wanted, account=account))
             what = f"the mosaics of {account}"
-            data = self._ask("GET", "/account/mosaic/owned", what, params={"address": account})
+            data = self._ask("GET", "/account/mosaic/owned", what, params={"address": account},
+                             asked=msg("error.nis1.asked.mosaics", account=account))
 
             def owned() -> int:
                 for i, entry in enumerate(_list(_get(data, "data", "answer"), "data")):
@@ -454,7 +472,9 @@ class NisChain:
             what = f"the balance of {account} at block {block}"
             data = self._ask("GET", "/account/historical/get", what,
                              params={"address": account, "startHeight": block,
-                                     "endHeight": block, "increment": 1})
+                                     "endHeight": block, "increment": 1},
+                             asked=msg("error.nis1.asked.balance_at", account=account,
+                                       block=str(block)[:40]))
             def historical() -> int:
                 rows = _list(_get(data, "data", "answer"), "data")
                 if not rows:
@@ -462,7 +482,8 @@ class NisChain:
                 return _xem(_get(rows[0], "balance", "data[0]"), "data[0].balance")
             return int(self._shaped(historical, what))
         what = f"the balance of {account}"
-        data = self._ask("GET", "/account/get", what, params={"address": account})
+        data = self._ask("GET", "/account/get", what, params={"address": account},
+                         asked=msg("error.nis1.asked.balance", account=account))
         return int(self._shaped(lambda: _xem(_get(_get(data, "account", "answer"), "balance",
                                                   "account"), "account.balance"), what))
 
@@ -472,7 +493,8 @@ class NisChain:
         What a wallet checks against the set-up kinko registered before it trusts it."""
         account = canonical_address(address, self.name)
         what = f"the multisig set-up of {account}"
-        data = self._ask("GET", "/account/get", what, params={"address": account})
+        data = self._ask("GET", "/account/get", what, params={"address": account},
+                         asked=msg("error.nis1.asked.multisig", account=account))
 
         def read() -> tuple[int, tuple[str, ...]]:
             info = _get(_get(data, "account", "answer"), "multisigInfo", "account") or {}
@@ -509,14 +531,16 @@ class NisChain:
         key of another account (a transfer built with it would be that account's)."""
         account = canonical_address(address, self.name)
         what = f"the public key of {account}"
-        data = self._ask("GET", "/account/get", what, params={"address": account})
+        data = self._ask("GET", "/account/get", what, params={"address": account},
+                         asked=msg("error.nis1.asked.public_key", account=account))
         key = self._shaped(lambda: _get(_get(data, "account", "answer"), "publicKey",
                                         "account"), what)
         try:
             found = check_public_key(key)
         except BadInput:
             raise BadInput(f"the chain knows no public key of {account}: it never signed "
-                           "a transaction", address=account) from None
+                           "a transaction", address=account,
+                           says=msg("error.nis1.no_public_key", account=account)) from None
         owner = address_of(found, self.name)
         if owner != account:
             raise Transient(f"{self.label} answered {what} with {found}, which is the key of "
@@ -542,12 +566,15 @@ class NisChain:
         namespace, _ = split_mosaic(wanted)
         what = f"the mosaic definitions of namespace {namespace}"
         data = self._ask("GET", "/namespace/mosaic/definition/page", what,
-                         params={"namespace": namespace}, missing_ok=True)
+                         params={"namespace": namespace}, missing_ok=True,
+                         asked=msg("error.nis1.asked.definitions", namespace=namespace))
         found = None if data is None else self._shaped(
             lambda: definitions(data, self.name).get(wanted), what)
         if found is None:
             raise BadInput(f"unknown mosaic {wanted!r}: {self.label} knows no such mosaic "
-                           f"in namespace {namespace}", mosaic=wanted)
+                           f"in namespace {namespace}", mosaic=wanted,
+                           says=msg("error.nis1.unknown_mosaic", mosaic=wanted,
+                                    node=self.shown, namespace=namespace))
         self._definitions[wanted] = found
         return found  # type: ignore[no-any-return]
 
@@ -565,18 +592,23 @@ class NisChain:
         bodies = _announce_bodies(raw)
         for i, body in enumerate(bodies):
             what = "an announced transaction" if i == 0 else f"cosignature {i}"
-            data = self._ask("POST", "/transaction/announce", what, body=body)
+            asked = msg("error.nis1.asked.announce") if i == 0 else msg(
+                "error.nis1.asked.cosignature", index=i)
+            data = self._ask("POST", "/transaction/announce", what, body=body, asked=asked)
             if not isinstance(data, Mapping) or (data.get("code") != 1
                                                  and data.get("message") != "NEUTRAL"):
                 message = data.get("message") if isinstance(data, Mapping) else data
                 raise ChainRejected(f"{self.label} refused {what}: {str(message)[:200]}",
-                                    node=self.url)
+                                    node=self.shown,
+                                    says=msg("error.nis1.refused", node=self.shown,
+                                             what=asked, message=str(message)[:200]))
         return self.tx_hash(raw)
 
     def receipt(self, tx_hash: str) -> Receipt | None:
         what = f"transaction {tx_hash}"
         data = self._ask("GET", "/transaction/get", what, params={"hash": tx_hash},
-                         missing_ok=True)
+                         missing_ok=True,
+                         asked=msg("error.nis1.asked.transaction", tx=str(tx_hash)[:80]))
         if data is None:
             return None
 
@@ -598,11 +630,12 @@ class NisChain:
 
     def nonce(self, address: str) -> int:
         raise ChainRejected(f"NEM accounts have no nonce ({address}): a NEM transaction is "
-                            "protected from replay by its time stamp and deadline")
+                            "protected from replay by its time stamp and deadline",
+                            says=msg("error.nem.no_nonce", address=str(address)[:120]))
 
     def fee_params(self) -> tuple[int, int]:
         raise ChainRejected("NEM has no gas: a transaction's fee is set when it is built "
-                            "(kinko.chains.nem.minimum_fee)")
+                            "(kinko.chains.nem.minimum_fee)", says=msg("error.nem.no_gas"))
 
 
 def connect(name: str, url: str, attempts: int = 5, *, accounts: Iterable[str] = ()
@@ -624,7 +657,7 @@ def _announce_bodies(raw: bytes) -> list[dict[str, str]]:
         pass
     raise BadInput("a NEM transaction to send is the JSON {\"data\", \"signature\"} that "
                    "NIS1 announces (or a list of them: a multisig transaction and its "
-                   "cosignatures)")
+                   "cosignatures)", says=msg("error.nis1.announce_body"))
 
 
 def _unconfirmed_hash(chain: str, tx: Any) -> str:

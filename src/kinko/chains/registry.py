@@ -27,9 +27,17 @@ from eth_utils.address import to_checksum_address
 from kinko.chains.evm import EvmChain, EvmKey, EvmNode
 from kinko.chains.retry import Retrying
 from kinko.chains.safe import canonical_deployment, deploy_safe_contracts, is_valid_signature
-from kinko.chains.wallets import CosignerOwner, KeyOwner, KeyWallet, SafeAccounts, SafeWallet
+from kinko.chains.wallets import (
+    CosignerOwner,
+    KeyOwner,
+    KeyWallet,
+    SafeAccounts,
+    SafeWallet,
+    request_says,
+)
 from kinko.domain.addresses import address_key, canonical_address
 from kinko.domain.custody import Wallet
+from kinko.domain.messages import msg
 from kinko.domain.safe import SafeTx
 from kinko.errors import ConfigError
 from kinko.ports import (
@@ -81,7 +89,9 @@ def connect(name: str, adapter: str, url: str, *, attempts: int = 5,
     make = ADAPTERS.get(adapter)
     if make is None:
         raise ConfigError(f"chain {name}: no adapter {adapter!r} (known: "
-                          f"{', '.join(sorted(ADAPTERS))})", setting="chains")
+                          f"{', '.join(sorted(ADAPTERS))})", setting="chains",
+                          says=msg("error.registry.adapter", chain=name[:80],
+                                   adapter=adapter[:80], known=", ".join(sorted(ADAPTERS))))
     return make(name, url, attempts, accounts)
 
 
@@ -90,7 +100,9 @@ def _evm_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) 
     if wallet.addresses and address_key(key.address) not in {address_key(a)
                                                              for a in wallet.addresses}:
         raise ConfigError(f"the key {wallet.name} signs for {key.address}, which is not an "
-                          f"address of wallet {wallet.name}")
+                          f"address of wallet {wallet.name}",
+                          says=msg("error.registry.key_address", key=wallet.name,
+                                   address=str(key.address), wallet=wallet.name))
     return KeyWallet(chain, key)
 
 
@@ -105,7 +117,9 @@ class _NoCosigner:
         raise ConfigError(f"wallet {self.wallet} is co-signed by {self.address}: set "
                           "cosigner_url (KINKO_COSIGNER_URL) to the co-signer's address and "
                           f"KINKO_COSIGN_TOKEN to its token to send {kind} {request_id}",
-                          setting="cosigner_url")
+                          setting="cosigner_url",
+                          says=msg("error.registry.no_cosigner", wallet=self.wallet,
+                                   address=self.address, request=request_says(kind, request_id)))
 
 
 def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None) -> Spender:
@@ -116,7 +130,10 @@ def _evm_safe(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None)
         key = keys.key(wallet.name)
         if address_key(key.address) != address_key(multisig.operator):
             raise ConfigError(f"the operations key {wallet.name} is {key.address}; wallet "
-                              f"{wallet.name} registered {multisig.operator} as its operator")
+                              f"{wallet.name} registered {multisig.operator} as its operator",
+                              says=msg("error.registry.operator", key=wallet.name,
+                                       address=str(key.address), wallet=wallet.name,
+                                       operator=multisig.operator))
         owners.append(KeyOwner(key))
     if multisig.cosigner is not None:
         owners.append(CosignerOwner(cosigner or _NoCosigner(wallet.name, multisig.cosigner),
@@ -132,7 +149,9 @@ def _nis1_key(chain: Any, wallet: Wallet, keys: Keys, cosigner: Cosigner | None)
     if wallet.addresses and key.address not in {canonical_address(a, chain.name)
                                                 for a in wallet.addresses}:
         raise ConfigError(f"the key {wallet.name} signs for {key.address}, which is not an "
-                          f"address of wallet {wallet.name}")
+                          f"address of wallet {wallet.name}",
+                          says=msg("error.registry.key_address", key=wallet.name,
+                                   address=str(key.address), wallet=wallet.name))
     return NemKeyWallet(chain, key)
 
 
@@ -147,7 +166,9 @@ class _NoNemCosigner:
         raise ConfigError(f"NEM account {self.wallet} is co-signed by {self.address}: set "
                           "cosigner_url (KINKO_COSIGNER_URL) to that co-signer and "
                           f"KINKO_COSIGN_TOKEN to its token to send {kind} {request_id}",
-                          setting="cosigner_url")
+                          setting="cosigner_url",
+                          says=msg("error.registry.no_nem_cosigner", wallet=self.wallet,
+                                   address=self.address, request=request_says(kind, request_id)))
 
 
 def _nis1_multisig(chain: Any, wallet: Wallet, keys: Keys,
@@ -158,7 +179,8 @@ def _nis1_multisig(chain: Any, wallet: Wallet, keys: Keys,
     assert multisig is not None  # a multisig wallet always has its set-up (Wallet checks)
     if multisig.operator is None:
         raise ConfigError(f"NEM account {wallet.name} names no operator: kinko's operations "
-                          "key initiates its transfers (register it with --operator)")
+                          "key initiates its transfers (register it with --operator)",
+                          says=msg("error.registry.nem_operator", wallet=wallet.name))
     owner = None
     if multisig.cosigner is not None:
         asks = cosigner if hasattr(cosigner, "cosign_nem") else None
@@ -182,7 +204,9 @@ def spender_for(chain: Chain, adapter: str, wallet: Wallet, keys: Keys,
     ``adapter``), by the wallet's kind."""
     make = WALLET_KINDS.get((adapter, wallet.kind))
     if make is None:
-        raise ConfigError(f"wallet {wallet.name}: no {wallet.kind} wallets on {adapter} chains")
+        raise ConfigError(f"wallet {wallet.name}: no {wallet.kind} wallets on {adapter} chains",
+                          says=msg("error.registry.wallet_kind", wallet=wallet.name,
+                                   kind=wallet.kind[:40], adapter=adapter[:80]))
     return make(chain, wallet, keys, cosigner)
 
 
@@ -196,7 +220,8 @@ def _evm_safes(chain: Any, payer: Payer, deploy: bool) -> Multisigs:
     if deploy:  # a development node: the contracts are deployed when they are missing
         node = chain.inner if isinstance(chain, Retrying) else chain
         if not isinstance(node, EvmChain):
-            raise ConfigError("deploying the Safe contracts needs a development node")
+            raise ConfigError("deploying the Safe contracts needs a development node",
+                              says=msg("error.registry.deploy_needs_dev"))
         deployment = deploy_safe_contracts(node)
     else:
         deployment = canonical_deployment(chain)
@@ -220,7 +245,8 @@ def multisigs_for(chain: Chain, adapter: str, payer: Payer = None, *,
     ``payer`` pays the gas of creating one."""
     make = MULTISIGS.get(adapter)
     if make is None:
-        raise ConfigError(f"no multisig wallets on {adapter} chains")
+        raise ConfigError(f"no multisig wallets on {adapter} chains",
+                          says=msg("error.registry.no_multisigs", adapter=adapter[:80]))
     return make(chain, payer, deploy)
 
 

@@ -65,8 +65,9 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from kinko.chains.erc20 import transfer_call
-from kinko.chains.evm import EvmChain, EvmKey, EvmNode
+from kinko.chains.evm import EvmChain, EvmKey, EvmNode, node_says
 from kinko.chains.safe_logs import EVENT_TOPICS, decode_log
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.safe import (
     CONFIGURATION_CHANGES,
     ZERO_ADDRESS,
@@ -174,7 +175,10 @@ def _read(chain: EvmNode, to: str, signature: str, returns: list[str], *args: An
         return tuple(abi_decode(returns, answer))
     except DecodingError:
         raise ChainRejected(f"{to} on {chain.label} did not answer {signature} as a Safe "
-                            f"{VERSION} contract does") from None
+                            f"{VERSION} contract does",
+                            says=msg("error.safe.chain.not_answered", contract=to[:100],
+                                     node=node_says(chain), call=signature,
+                                     version=VERSION)) from None
 
 
 # ---------------------------------------------------------------------- deployment
@@ -188,10 +192,15 @@ def check_deployment(chain: EvmNode, deployment: SafeDeployment) -> None:
         address = getattr(deployment, role)
         code = chain.code(address)
         if not code:
-            raise ChainRejected(f"no {name} at {address} on {chain.label}")
+            raise ChainRejected(f"no {name} at {address} on {chain.label}",
+                                says=msg("error.safe.chain.no_contract", name=name,
+                                         address=str(address)[:100], node=node_says(chain)))
         if "0x" + keccak(code).hex() != contracts[name]["codeHash"]:
             raise ChainRejected(f"the code at {address} on {chain.label} is not {name} "
-                                f"{VERSION}")
+                                f"{VERSION}",
+                                says=msg("error.safe.chain.other_code", name=name,
+                                         address=str(address)[:100], node=node_says(chain),
+                                         version=VERSION))
 
 
 def canonical_deployment(chain: EvmNode) -> SafeDeployment:
@@ -202,7 +211,9 @@ def canonical_deployment(chain: EvmNode) -> SafeDeployment:
         check_deployment(chain, CANONICAL)
     except ChainRejected as exc:
         raise ChainRejected(f"{exc.message}: Safe {VERSION} is not deployed at its canonical "
-                            f"addresses on {chain.label}") from None
+                            f"addresses on {chain.label}",
+                            says=msg("error.safe.chain.not_canonical", problem=exc.said(),
+                                     version=VERSION, node=node_says(chain))) from None
     return CANONICAL
 
 
@@ -220,7 +231,8 @@ def deploy_safe_contracts(chain: EvmChain) -> SafeDeployment:
             if not chain.code(getattr(CANONICAL, role)):
                 chain.dev_transact({"to": SINGLETON_FACTORY,
                                     "data": "0x" + "00" * 32 + contracts[name]["bytecode"][2:]},
-                                   f"deploying {name}")
+                                   f"deploying {name}",
+                                   msg("error.safe.chain.deploying", name=name))
         check_deployment(chain, CANONICAL)
         return CANONICAL
     known = _CREATED.get(chain)
@@ -230,7 +242,8 @@ def deploy_safe_contracts(chain: EvmChain) -> SafeDeployment:
     addresses = {}
     for role, name in _CONTRACTS.items():
         _, receipt = chain.dev_transact({"data": contracts[name]["bytecode"]},
-                                        f"deploying {name}")
+                                        f"deploying {name}",
+                                        msg("error.safe.chain.deploying", name=name))
         addresses[role] = str(to_checksum_address(receipt["contractAddress"]))
     deployment = SafeDeployment(**addresses)
     check_deployment(chain, deployment)
@@ -290,13 +303,17 @@ def create_safe(chain: EvmNode, sender: EvmKey, deployment: SafeDeployment,
     address = predict_safe_address(chain, deployment, owners, threshold, salt_nonce)
     if chain.code(address):
         raise ChainRejected(f"a Safe with these owners, threshold and salt nonce {salt_nonce} "
-                            f"already exists at {address}")
+                            f"already exists at {address}",
+                            says=msg("error.safe.chain.exists", salt=str(salt_nonce),
+                                     address=address))
     data = encode_call("createProxyWithNonce(address,bytes,uint256)", deployment.singleton,
                        setup_data(owners, threshold, deployment.fallback_handler), salt_nonce)
     tx_hash = _send(chain, sender, deployment.proxy_factory, data, "creating a Safe")
     receipt = chain.wait_for(tx_hash, "creating a Safe", timeout)
     if int(receipt["status"]) != 1:
-        raise ChainRejected(f"{chain.label} mined Safe creation {tx_hash}, which failed")
+        raise ChainRejected(f"{chain.label} mined Safe creation {tx_hash}, which failed",
+                            says=msg("error.safe.chain.creation_failed", node=node_says(chain),
+                                     tx=str(tx_hash)[:100]))
     info = read_safe(chain, address)
     check_safe(info, deployment, owners=owners, threshold=threshold)
     return info
@@ -355,8 +372,11 @@ def read_safe(chain: EvmNode, address: str, block: int | None = None) -> SafeInf
     except (ChainRejected, DecodingError):
         if not chain.code(safe, block):
             raise ChainRejected(f"no Safe at {safe} on {chain.label}: the address has no "
-                                "code") from None
-        raise ChainRejected(f"the contract at {safe} on {chain.label} is not a Safe") from None
+                                "code", says=msg("error.safe.chain.no_code", address=safe,
+                                                 node=node_says(chain))) from None
+        raise ChainRejected(f"the contract at {safe} on {chain.label} is not a Safe",
+                            says=msg("error.safe.chain.not_a_safe", address=safe,
+                                     node=node_says(chain))) from None
     (version,), (owners,), (threshold,), (nonce,), (modules, _next), *slots = decoded
 
     def slot(word: tuple[Any, ...]) -> str:
@@ -375,18 +395,26 @@ def check_safe(info: SafeInfo, deployment: SafeDeployment, *,
     expected fallback handler, no module and no guard (each could move funds or block them
     without the owners), and — when given — exactly these owners and this threshold.
     :class:`~kinko.errors.ChainRejected` naming every difference."""
-    problems = []
+    problems: list[str] = []
+    said: list[Message] = []  # the same, as catalog messages
     if info.version != VERSION:
         problems.append(f"version {info.version}, not {VERSION}")
+        said.append(msg("error.safe.check.version", found=info.version[:80], expected=VERSION))
     if info.singleton != deployment.singleton:
         problems.append(f"singleton {info.singleton}, not {deployment.singleton}")
+        said.append(msg("error.safe.check.singleton", found=info.singleton,
+                        expected=deployment.singleton))
     if info.fallback_handler != deployment.fallback_handler:
         problems.append(f"fallback handler {info.fallback_handler}, not "
                         f"{deployment.fallback_handler}")
+        said.append(msg("error.safe.check.fallback_handler", found=info.fallback_handler,
+                        expected=deployment.fallback_handler))
     if info.modules:
         problems.append(f"modules enabled: {', '.join(info.modules)}")
+        said.append(msg("error.safe.check.modules", modules=_listed(info.modules)))
     if info.guard != ZERO_ADDRESS:
         problems.append(f"guard {info.guard}")
+        said.append(msg("error.safe.check.guard", guard=info.guard))
     if owners is not None:
         expected = {str(to_checksum_address(o)) for o in owners}
         if set(info.owners) != expected:
@@ -395,11 +423,36 @@ def check_safe(info: SafeInfo, deployment: SafeDeployment, *,
             problems.append("owners differ" + (f"; missing {', '.join(missing)}" if missing
                                                 else "")
                             + (f"; not expected {', '.join(extra)}" if extra else ""))
+            said.append(_owners_differ(missing, extra))
     if threshold is not None and info.threshold != threshold:
         problems.append(f"threshold {info.threshold}, not {threshold}")
+        said.append(msg("error.safe.check.threshold", found=info.threshold,
+                        expected=int(threshold)))
     if problems:
+        joined = said[-1]
+        for problem in reversed(said[:-1]):
+            joined = msg("error.safe.check.and", first=problem, rest=joined)
         raise ChainRejected(f"Safe {info.address}: " + "; ".join(problems),
-                            safe=info.address, problems=problems)
+                            safe=info.address, problems=problems,
+                            says=msg("error.safe.check.differs", safe=info.address,
+                                     problems=joined))
+
+
+def _listed(addresses: Sequence[str]) -> str:
+    """Addresses for a message, the list cut to 500 characters (a hostile Safe may name
+    many)."""
+    text = ", ".join(addresses)
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _owners_differ(missing: Sequence[str], extra: Sequence[str]) -> Message:
+    """"owners differ; missing ...; not expected ..." as a catalog message."""
+    if missing and extra:
+        return msg("error.safe.check.owners_both", missing=_listed(missing),
+                   extra=_listed(extra))
+    if missing:
+        return msg("error.safe.check.owners_missing", missing=_listed(missing))
+    return msg("error.safe.check.owners_extra", extra=_listed(extra))
 
 
 # ---------------------------------------------------------------------- transactions
@@ -436,7 +489,8 @@ def sign_safe_tx(signer: DigestSigner, tx: SafeTx) -> bytes:
     tx.check()
     signature = signer.sign_digest(tx.hash)
     if recover_owner(tx.hash, signature) != signer.address:
-        raise ApprovalError(f"the signature made by {signer.address} does not recover to it")
+        raise ApprovalError(f"the signature made by {signer.address} does not recover to it",
+                            says=msg("error.safe.own_signature", signer=signer.address))
     return signature
 
 
@@ -459,12 +513,18 @@ def execute(chain: EvmNode, sender: EvmKey, tx: SafeTx, signatures: Mapping[str,
     chain_id = chain.fee_params()[0]
     if tx.chain_id != chain_id:
         raise SafeTxRefused(f"the SafeTx is for chain {tx.chain_id}; {chain.label} is chain "
-                            f"{chain_id}", field="chain_id")
+                            f"{chain_id}", field="chain_id",
+                            says=msg("error.safe.other_chain", tx_chain=str(tx.chain_id),
+                                     node=node_says(chain), chain=str(chain_id)))
     info = read_safe(chain, tx.safe)
     if tx.nonce != info.nonce:
         state = "already used" if tx.nonce < info.nonce else "not reached yet"
+        said = N_("error.safe.nonce_used") if tx.nonce < info.nonce else \
+            N_("error.safe.nonce_ahead")
         raise ApprovalError(f"SafeTx nonce {tx.nonce} of Safe {tx.safe} is {state} (the "
-                            f"Safe is at nonce {info.nonce})", nonce=tx.nonce)
+                            f"Safe is at nonce {info.nonce})", nonce=tx.nonce,
+                            says=msg(said, nonce=str(tx.nonce), safe=tx.safe,
+                                     current=str(info.nonce)))
     check_signatures(tx, signatures, info.owners, info.threshold)
     return _send(chain, sender, tx.safe, exec_transaction_data(tx, signatures),
                  "a Safe transaction", gas)
@@ -477,7 +537,8 @@ def sign_safe_message(signer: DigestSigner, chain_id: int, safe: str, data_hash:
     """An owner's signature for the Safe to vouch for the 32-byte ``data_hash`` (EIP-1271:
     the SafeMessage hash of it, see :func:`~kinko.domain.safe.safe_message_hash`)."""
     if len(data_hash) != 32:
-        raise ApprovalError("EIP-1271 proofs are over a 32-byte hash")
+        raise ApprovalError("EIP-1271 proofs are over a 32-byte hash",
+                            says=msg("error.safe.proof_hash"))
     return signer.sign_digest(safe_message_hash(chain_id, safe, data_hash))
 
 

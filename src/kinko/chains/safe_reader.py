@@ -18,9 +18,10 @@ from typing import TypeVar
 
 from eth_utils.crypto import keccak
 
-from kinko.chains.evm import EvmChain, Transient
+from kinko.chains.evm import EvmChain, Transient, node_says
 from kinko.chains.safe import read_safe, safe_artifacts
 from kinko.domain.cosign import SafeState
+from kinko.domain.messages import msg
 from kinko.errors import ChainUnavailable, ConfigError
 
 __all__ = ["ChainSafes"]
@@ -48,7 +49,10 @@ class ChainSafes:
             except Transient as exc:
                 if attempt == self.attempts:
                     raise ChainUnavailable(f"{exc} (gave up after {self.attempts} attempts)",
-                                           reason=str(exc)) from None
+                                           reason=str(exc),
+                                           says=msg("error.chain_gave_up",
+                                                    chain=str(self.chain.name)[:80],
+                                                    attempts=self.attempts)) from None
                 time.sleep(self.delay * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -58,7 +62,9 @@ class ChainSafes:
             if self.expected and found != self.expected:
                 raise ConfigError(f"{self.chain.label} is chain {found}; the co-signer's "
                                   f"settings pin chain_id {self.expected}",
-                                  setting="chain_id")
+                                  setting="chain_id",
+                                  says=msg("error.safe.reader_chain", node=node_says(self.chain),
+                                           chain=str(found), expected=str(self.expected)))
             self._chain_id = found
         return self._chain_id
 

@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kinko.domain.messages import msg
 from kinko.errors import ConfigError
 
 __all__ = ["MODULE", "SoftHsm", "start"]
@@ -55,11 +56,13 @@ def start(root: Path, tokens: dict[str, str], *, module: str = MODULE) -> SoftHs
     util = shutil.which("softhsm2-util")
     if util is None or not Path(module).exists():
         raise ConfigError("SoftHSM2 is not installed: `make demo` and `make test` install it "
-                          "(Debian package softhsm2)", setting="hsm_module")
+                          "(Debian package softhsm2)", setting="hsm_module",
+                          says=msg("error.softhsm.not_installed"))
     if _loaded(module):
         raise ConfigError(f"the PKCS#11 module {module} is loaded in this process already: "
                           "a new token directory is seen only by a process that has not "
-                          "loaded it (run this in a process of its own)")
+                          "loaded it (run this in a process of its own)",
+                          says=msg("error.softhsm.loaded", module=module[:200]))
     shutil.rmtree(root, ignore_errors=True)
     (root / "tokens").mkdir(parents=True)
     conf = root / "softhsm2.conf"
@@ -73,6 +76,9 @@ def start(root: Path, tokens: dict[str, str], *, module: str = MODULE) -> SoftHs
                               check=False)
         if done.returncode != 0:
             raise ConfigError(f"softhsm2-util could not initialise token {label!r} in "
-                              f"{root}: {(done.stderr or done.stdout).strip()}")
+                              f"{root}: {(done.stderr or done.stdout).strip()}",
+                              says=msg("error.softhsm.init_failed", label=label[:80],
+                                       root=str(root)[:200],
+                                       reason=(done.stderr or done.stdout).strip()[:200]))
     os.environ["SOFTHSM2_CONF"] = str(conf.resolve())
     return SoftHsm(root, dict(tokens), module)

@@ -63,6 +63,7 @@ from kinko.chains.safe import (
 from kinko.domain.addresses import canonical_address
 from kinko.domain.chain import AUTHORIZATION_GAS
 from kinko.domain.custody import Multisig
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.safe import (
     SafeTx,
@@ -76,7 +77,7 @@ from kinko.errors import ApprovalError, ConfigError
 from kinko.ports import Cosigner, Fee, Outgoing, Payment, Prepared, SafeOwner
 
 __all__ = ["EXEC_GAS", "CosignerOwner", "KeyOwner", "KeyWallet", "SafeAccounts", "SafeWallet",
-           "deployment_of"]
+           "deployment_of", "request_says"]
 
 NATIVE_GAS = 21_000
 EXEC_GAS = 250_000
@@ -89,6 +90,16 @@ def _canonical(address: str) -> str:
     return canonical_address(address, "ethereum")
 
 
+def request_says(kind: str, request_id: str) -> Message:
+    """What authorises a payment (``Payment.request``, "withdrawal W-1") as a catalog
+    message."""
+    if kind == "withdrawal":
+        return msg("error.request.withdrawal", id=request_id[:100])
+    if kind == "proposal":
+        return msg("error.request.proposal", id=request_id[:100])
+    return msg("error.request.other", kind=kind[:40], id=request_id[:100])
+
+
 def _call_of(payment: Payment) -> tuple[str, int, bytes]:
     """(to, value, data) of a transfer: a value transfer, or the token's ``transfer``; for
     a race's revocation, the token's ``approve(spender, 0)``."""
@@ -96,7 +107,8 @@ def _call_of(payment: Payment) -> tuple[str, int, bytes]:
     revoke = payment.race.revoke if payment.race is not None else None
     if revoke is not None:
         if asset.token is None:
-            raise ConfigError(f"{asset.symbol} is no token: there is no allowance to revoke")
+            raise ConfigError(f"{asset.symbol} is no token: there is no allowance to revoke",
+                              says=msg("error.wallet.evm.no_token", asset=asset.symbol))
         return asset.token, 0, approve_call(revoke, 0)
     if asset.token is None:
         return payment.to, payment.amount, b""
@@ -105,7 +117,9 @@ def _call_of(payment: Payment) -> tuple[str, int, bytes]:
 
 def _check_chain(chain: EvmNode, asset: Asset) -> None:
     if asset.chain != chain.name:
-        raise ConfigError(f"{asset.symbol} is on {asset.chain}; this wallet is on {chain.name}")
+        raise ConfigError(f"{asset.symbol} is on {asset.chain}; this wallet is on {chain.name}",
+                          says=msg("error.wallet.evm.other_chain", asset=asset.symbol,
+                                   asset_chain=asset.chain, chain=chain.name))
 
 
 class KeyWallet:
@@ -147,7 +161,9 @@ class KeyWallet:
         else:
             if race.nonce < 0 or race.gas_price <= 0:
                 raise ConfigError(f"a race from {self.address} needs a nonce of 0 or more and "
-                                  f"a gas price above 0, not {race.nonce} and {race.gas_price}")
+                                  f"a gas price above 0, not {race.nonce} and {race.gas_price}",
+                                  says=msg("error.wallet.evm.race_terms", address=self.address,
+                                           nonce=str(race.nonce), price=str(race.gas_price)))
             nonce, gas_price, clear = race.nonce, race.gas_price, race.clear_delegation
             most = gas + (AUTHORIZATION_GAS if clear else 0)
         return Prepared(payment, self.address, Fee(self.address, most * gas_price, most), {
@@ -170,7 +186,8 @@ class KeyWallet:
 
     def accept(self, payment: Payment, owner: str, signature: bytes) -> bytes:
         raise ApprovalError(f"wallet {self.address} is signed by one key: it takes no "
-                            "owners' signatures")
+                            "owners' signatures",
+                            says=msg("error.wallet.evm.one_key", address=self.address))
 
 
 class KeyOwner:
@@ -203,7 +220,10 @@ class CosignerOwner:
         if answer.safe_tx_hash != tx.hash or \
                 recover_owner(tx.hash, answer.signature) != self.address:
             raise ApprovalError(f"the co-signer's answer for {request[0]} {request[1]} is not "
-                                f"{self.address}'s signature of SafeTx 0x{tx.hash.hex()}")
+                                f"{self.address}'s signature of SafeTx 0x{tx.hash.hex()}",
+                                says=msg("error.wallet.evm.cosigner_answer",
+                                         request=request_says(*request), address=self.address,
+                                         hash="0x" + tx.hash.hex()))
         return answer.signature
 
 
@@ -215,7 +235,9 @@ def deployment_of(multisig: Multisig) -> SafeDeployment:
                                  for role in ("singleton", "proxy_factory",
                                               "fallback_handler")})
     except KeyError as missing:
-        raise ConfigError(f"the multisig set-up names no {missing.args[0]} contract") from None
+        raise ConfigError(f"the multisig set-up names no {missing.args[0]} contract",
+                          says=msg("error.wallet.evm.no_contract",
+                                   role=str(missing.args[0]))) from None
 
 
 class SafeWallet:
@@ -237,11 +259,15 @@ class SafeWallet:
         for owner in self.owners:
             if _canonical(owner.address) not in registered:
                 raise ConfigError(f"{owner.address} signs for Safe {self.address} but is not "
-                                  "one of its registered owners")
+                                  "one of its registered owners",
+                                  says=msg("error.wallet.evm.not_registered",
+                                           owner=str(owner.address), safe=self.address))
         if _canonical(relayer.address) in registered:
             raise ConfigError(f"the relayer {relayer.address} is an owner of Safe "
                               f"{self.address}: the key that sends and pays the gas must own "
-                              "nothing")
+                              "nothing", says=msg("error.wallet.evm.relayer_owns",
+                                                  relayer=str(relayer.address),
+                                                  safe=self.address))
 
     def __repr__(self) -> str:
         return f"SafeWallet(address={self.address!r}, on={self.chain.name!r})"
@@ -268,11 +294,15 @@ class SafeWallet:
         if race.clear_delegation or race.revoke is not None:
             raise ApprovalError(f"Safe {self.address} does not race the key that leaked: it "
                                 "has no delegation to clear and no allowance to revoke (send "
-                                "the sweep as an ordinary co-signed transaction)")
+                                "the sweep as an ordinary co-signed transaction)",
+                                says=msg("error.wallet.evm.safe_race", safe=self.address))
         if race.nonce < info.nonce or race.gas_price <= 0:
             raise ApprovalError(f"a race of Safe {self.address} needs its nonce {info.nonce} "
                                 f"or a later one and a gas price above 0, not {race.nonce} "
-                                f"and {race.gas_price}", nonce=race.nonce)
+                                f"and {race.gas_price}", nonce=race.nonce,
+                                says=msg("error.wallet.evm.safe_race_terms", safe=self.address,
+                                         current=str(info.nonce), nonce=str(race.nonce),
+                                         price=str(race.gas_price)))
         return race.nonce
 
     def prepare(self, payment: Payment) -> Prepared:
@@ -297,10 +327,15 @@ class SafeWallet:
             asked.append(owner.address)
             signatures[owner.address] = owner.sign_safe_tx(tx, payment.request)
         if len(signatures) < info.threshold:
+            said = msg("error.wallet.evm.offline_owners", safe=self.address,
+                       threshold=int(info.threshold), owners=len(self.owners),
+                       asked=", ".join(asked)) if asked else \
+                msg("error.wallet.evm.offline_owners_none", safe=self.address,
+                    threshold=int(info.threshold), owners=len(self.owners))
             raise ApprovalError(
                 f"Safe {self.address} needs {info.threshold} owners' signatures; kinko can "
                 f"ask {len(self.owners)} ({', '.join(asked) or 'none'}): the others sign "
-                "offline", needed=info.threshold, given=len(signatures))
+                "offline", needed=info.threshold, given=len(signatures), says=said)
         check_signatures(tx, signatures, info.owners, info.threshold)
         call = exec_transaction_data(tx, signatures)
         sender = _canonical(self.relayer.address)
@@ -325,13 +360,17 @@ class SafeWallet:
 
     def _accept(self, tx: SafeTx, owner: str, signature: bytes) -> bytes:
         if _canonical(owner) not in {_canonical(o) for o in self.multisig.owners}:
-            raise ApprovalError(f"{owner} is not an owner of Safe {self.address}", owner=owner)
+            raise ApprovalError(f"{owner} is not an owner of Safe {self.address}", owner=owner,
+                                says=msg("error.safe.not_an_owner", owner=str(owner)[:100],
+                                         safe=self.address))
         try:
             return accept_signature(tx.hash, signature, owner)
         except ApprovalError as exc:
             raise ApprovalError(f"{exc.message} (SafeTx of Safe {self.address} at nonce "
                                 f"{tx.nonce}: signed for another transaction or an earlier "
-                                "nonce? sign it again)", owner=owner) from None
+                                "nonce? sign it again)", owner=owner,
+                                says=msg("error.wallet.evm.sign_again", problem=exc.said(),
+                                         safe=self.address, nonce=str(tx.nonce))) from None
 
     def authorisation(self, payment: Payment) -> dict[str, Any]:
         """The SafeTx the owners sign for ``payment`` (at the Safe's nonce now) and its hash
@@ -368,7 +407,8 @@ class SafeWallet:
                       if isinstance(o, KeyOwner)}
         if not signatures:
             raise ApprovalError(f"kinko holds no owner key of Safe {self.address}: its "
-                                "owners sign its proof of control offline")
+                                "owners sign its proof of control offline",
+                                says=msg("error.wallet.evm.no_owner_key", safe=self.address))
         return "0x" + pack_signatures(signatures).hex()
 
 
@@ -399,7 +439,8 @@ class SafeAccounts:
                cosigner: str | None = None) -> tuple[str, Multisig]:
         setup = self._setup(owners, threshold, operator, cosigner)  # roles checked first
         if self.payer is None:
-            raise ConfigError("creating a Safe needs a key to pay its gas (the relayer)")
+            raise ConfigError("creating a Safe needs a key to pay its gas (the relayer)",
+                              says=msg("error.wallet.evm.no_payer"))
         salt = 0  # the first salt nonce free for these owners: a warm and a cold Safe may
         while self.chain.code(predict_safe_address(  # have the same owners and threshold
                 self.chain, self.deployment, list(owners), threshold, salt)):
@@ -412,6 +453,9 @@ class SafeAccounts:
         deployment = deployment_of(multisig)
         if deployment != self.deployment:
             raise ConfigError(f"Safe {address}: registered on contracts {deployment}, not on "
-                              f"this chain's Safe {self.deployment}")
+                              f"this chain's Safe {self.deployment}",
+                              says=msg("error.wallet.evm.other_contracts",
+                                       safe=str(address)[:100], registered=str(deployment),
+                                       deployment=str(self.deployment)))
         info = read_safe(self.chain, address)
         check_safe(info, deployment, owners=multisig.owners, threshold=multisig.threshold)

@@ -213,23 +213,13 @@ def _unexpected(exc: Exception, say: Localizer) -> int:
     return 70
 
 
-# The operating system's refusals kinko's operators meet, by errno name; any other is
-# said in the system's own words.
-_REFUSALS = {"ENOENT": N_("cli.error.os.ENOENT"), "EACCES": N_("cli.error.os.EACCES"),
-             "EPERM": N_("cli.error.os.EACCES"), "ENOSPC": N_("cli.error.os.ENOSPC"),
-             "EISDIR": N_("cli.error.os.EISDIR"), "ENOTDIR": N_("cli.error.os.ENOTDIR"),
-             "EEXIST": N_("cli.error.os.EEXIST"), "EROFS": N_("cli.error.os.EROFS")}
-
-
 def _refusal(exc: OSError, say: Localizer) -> str:
     """The operating system's refusal and the file it concerns: in English, the system's
     own words (``No such file or directory: PATH``); in another language, the catalog's
     words for the common refusals, the system's for the rest."""
-    import errno
+    from kinko.domain.messages import os_refusal
 
-    name = errno.errorcode.get(exc.errno or 0, "")
-    reason = (say(_REFUSALS[name]) if say.lang != "en" and name in _REFUSALS
-              else str(exc.strerror))
+    reason = say.text(os_refusal(exc)) if say.lang != "en" else str(exc.strerror)
     if exc.filename:
         return say("cli.error.os_file", reason=reason, file=str(exc.filename))
     return reason

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from kinko.cli.runtime import speech
+from kinko.domain.messages import msg, os_refusal
 from kinko.errors import BadInput
 from kinko.safeload import open_input
 from kinko.services.access import parse_anchor
@@ -51,17 +52,23 @@ def _last_head(path: Path) -> tuple[int, str] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
+        raise BadInput(f"{path}: cannot read: {exc.strerror}", says=msg(
+            "error.audit.anchor_unreadable", file=str(path)[:200], reason=os_refusal(exc))
+        ) from None
     lines = [line for line in tail.decode("utf-8", "replace").splitlines() if line.strip()]
     if not lines:
         return None
-    return parse_anchor(lines[-1], f"{path}: its last line")
+    try:
+        return parse_anchor(lines[-1], f"{path}: its last line")
+    except BadInput as exc:  # said with the file's words in each language
+        raise BadInput(exc.message, says=msg("error.audit.anchor_file", file=str(path)[:200],
+                                             text=repr(lines[-1].strip()[:80]))) from None
 
 
 def kept_head(head: str | None, anchor: Path | None) -> tuple[int, str] | None:
     """The head to check against: ``--head`` as given, or the last in ``--anchor``."""
     if head is not None and anchor is not None:
-        raise BadInput("give --head or --anchor, not both")
+        raise BadInput("give --head or --anchor, not both", says=msg("error.audit.head_or_anchor"))
     if head is not None:
         return parse_anchor(head)
     return _last_head(anchor) if anchor is not None else None
@@ -73,5 +80,7 @@ def append_anchor(anchor: Path, head: tuple[int, str]) -> None:
         with anchor.open("a", encoding="utf-8") as fh:
             fh.write(f"{head[0]}:{head[1]} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
     except OSError as exc:
-        raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}") from None
+        raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}", says=msg(
+            "error.audit.anchor_unwritable", file=str(anchor)[:200], reason=os_refusal(exc))
+        ) from None
     print(speech()("cli.anchor.appended", path=str(anchor)), file=sys.stderr)

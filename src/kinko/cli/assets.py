@@ -12,6 +12,7 @@ from kinko.chains.keystore import PASSWORD_ENV, create_keystore
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.custody import Wallet
+from kinko.domain.messages import msg
 from kinko.errors import BadInput, StoreUnavailable
 from kinko.i18n import Localizer
 from kinko.services.wallets import create_multisig, register_multisig
@@ -59,14 +60,16 @@ def wallets_add(
     if safe is None:
         if owner or threshold is not None or operator or cosigner:
             raise BadInput("--owner, --threshold, --operator and --cosigner describe a Safe: "
-                           "give its address with --safe")
+                           "give its address with --safe",
+                           says=msg("error.wallet.safe_flags_need_safe"))
         wallet = rt.ledger().add_wallet(  # the addresses are checked and made canonical there
             Wallet(name, known.symbol, tier, tuple(address))
         )
     else:
         if address or not owner or threshold is None:
             raise BadInput("a Safe is registered with --safe ADDRESS, its --owner(s) and "
-                           "--threshold (not --address)")
+                           "--threshold (not --address)",
+                           says=msg("error.wallet.safe_registration"))
         wallet = register_multisig(rt.ledger(), rt.multisigs(known.symbol), name, known.symbol,
                                    tier, safe, owner, threshold,  # type: ignore[arg-type]
                                    operator=operator, cosigner=cosigner)

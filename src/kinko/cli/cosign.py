@@ -25,6 +25,8 @@ from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.runtime import emit, format_option, speech
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
+from kinko.domain.messages import msg
+from kinko.domain.screening import refusal_said
 from kinko.errors import BadInput, ConfigError
 from kinko.ports import DigestSigner, SystemClock
 from kinko.settings import CosignSettings, load_cosign_settings
@@ -63,7 +65,8 @@ def cosign_policy(settings: CosignSettings) -> CosignPolicy:
                                    policy_anchor=settings.policy_anchor,
                                    time_lock=timedelta(hours=settings.policy_time_lock_hours))
     except ValueError as exc:
-        raise ConfigError(str(exc), file=settings.path) from None
+        # the policy's own words (a ValueRefused's catalog message when it gives one)
+        raise ConfigError(str(exc), file=settings.path, says=refusal_said(exc)) from None
 
 
 def _signer(settings: CosignSettings, *, create: bool = False) -> tuple[DigestSigner, str]:
@@ -74,7 +77,7 @@ def _signer(settings: CosignSettings, *, create: bool = False) -> tuple[DigestSi
         pin = os.environ.get(PIN_ENV)
         if not pin:
             raise ConfigError(f"the PIN of the co-signer's HSM token is not set: export "
-                              f"{PIN_ENV}")
+                              f"{PIN_ENV}", says=msg("error.cosign.pin_unset", env=PIN_ENV))
         token = HsmToken.open(settings.hsm_module, settings.hsm_token, pin)
         if create:
             return token.generate_key(settings.hsm_key), "hsm"
@@ -84,7 +87,8 @@ def _signer(settings: CosignSettings, *, create: bool = False) -> tuple[DigestSi
     password = os.environ.get(PASSWORD_ENV)
     if not password:
         raise ConfigError(f"the password of the co-signer's key file is not set: export "
-                          f"{PASSWORD_ENV}")
+                          f"{PASSWORD_ENV}",
+                          says=msg("error.cosign.password_unset", env=PASSWORD_ENV))
     path = Path(settings.keystore)
     if create:
         create_keystore(path, password)
@@ -98,12 +102,14 @@ def _nem_key(settings: CosignSettings, *, create: bool = False) -> Any:
 
     if not settings.nem_key_file:
         raise ConfigError("a co-signer of NEM multisig accounts signs with its NEM key: set "
-                          "nem_key_file", setting="nem_key_file")
+                          "nem_key_file", setting="nem_key_file",
+                          says=msg("error.cosign.nem_key_unset"))
     path = Path(settings.nem_key_file)
     if create:
         if path.exists():
             raise ConfigError(f"{path} exists: the co-signer's NEM key is never overwritten",
-                              file=str(path))
+                              file=str(path),
+                              says=msg("error.cosign.nem_key_exists", file=str(path)[:200]))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(os.urandom(32).hex().upper() + "\n")
@@ -148,7 +154,8 @@ def _crash_hook() -> Any:
     if not point:
         return None
     if point not in ("signed", "recorded"):
-        raise ConfigError(f"{CRASH_ENV} must be signed or recorded (crash tests only)")
+        raise ConfigError(f"{CRASH_ENV} must be signed or recorded (crash tests only)",
+                          says=msg("error.cosign.crash_at", env=CRASH_ENV))
 
     def crash(at: str) -> None:
         if at == point:
@@ -162,7 +169,8 @@ def _listening(listen: str) -> tuple[socket.socket, str]:
         path = Path(listen[5:])
         if path.exists():
             if not path.is_socket():
-                raise ConfigError(f"{path} exists and is not a socket; refusing to replace it")
+                raise ConfigError(f"{path} exists and is not a socket; refusing to replace it",
+                                  says=msg("error.cosign.not_a_socket", file=str(path)[:200]))
             path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket: its own user only (mode 0600)
@@ -202,15 +210,17 @@ def serve(config: str = _config_option(),
     token = os.environ.get(TOKEN_ENV, "")
     if len(token) < 32:
         raise ConfigError(f"export {TOKEN_ENV}: the token callers present, at least 32 "
-                          "characters (e.g. from `openssl rand -hex 32`)")
+                          "characters (e.g. from `openssl rand -hex 32`)",
+                          says=msg("error.cosign.token_unset", env=TOKEN_ENV, least=32))
     nem = _is_nem(settings)
     if nem and not (settings.nis1_url and settings.nem_key_file):
         raise ConfigError("a co-signer of NEM multisig accounts reads them from a NIS1 node and "
                           "signs with its NEM key: set nis1_url and nem_key_file",
-                          setting="nis1_url" if not settings.nis1_url else "nem_key_file")
+                          setting="nis1_url" if not settings.nis1_url else "nem_key_file",
+                          says=msg("error.cosign.nem_needs_node"))
     if not nem and not settings.evm_rpc_url:
         raise ConfigError("the co-signer reads Safes from a node: set evm_rpc_url",
-                          setting="evm_rpc_url")
+                          setting="evm_rpc_url", says=msg("error.cosign.no_node"))
     policy = cosign_policy(settings)
     if not policy.safes:
         log.warning("no [[safes]] in %s: every request will be refused", settings.path)
@@ -303,7 +313,8 @@ def _anchor(text: str | None) -> tuple[int, str] | None:
     if not colon or not seq.isdigit() or len(digest) != 64 or \
             any(c not in "0123456789abcdef" for c in digest.lower()):
         raise BadInput(f"--anchor {text!r}: give RECORD:HASH as `kinko cosign verify` printed "
-                       "it (the hash is 64 hex digits)")
+                       "it (the hash is 64 hex digits)",
+                       says=msg("error.cosign.anchor", text=repr(text[:80])))
     return int(seq), digest.lower()
 
 
@@ -375,7 +386,8 @@ def grants(role: str = typer.Option("kinko_cosign", "--role",
     from kinko.store.cosign_view import KINKO_GRANTS
 
     if not role.replace("_", "").isalnum():
-        raise BadInput(f"--role {role!r}: letters, digits and _ only")
+        raise BadInput(f"--role {role!r}: letters, digits and _ only",
+                       says=msg("error.cosign.role", role=repr(role[:80])))
     print(f"GRANT SELECT ON {', '.join(KINKO_GRANTS['SELECT'])} TO {role};")
     if alerts:
         print(f"GRANT INSERT ON {', '.join(KINKO_GRANTS['INSERT'])} TO {role};")

@@ -18,6 +18,7 @@ from kinko.cli.app import app
 from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime, speech, word
 from kinko.domain.addresses import TOKENS
 from kinko.domain.approvals import Proposal, public_key_hex, sign_proposal
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.policy_lock import changes_message, describe, veto_bytes
 from kinko.domain.states import PROPOSAL_STATES
@@ -76,7 +77,8 @@ def policy_show(ctx: typer.Context,
     found = rt.custody().policy_standings()
     effective = next((s for s in found if s.state == "effective"), None)
     if effective is None or effective.facts.policy is None:
-        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`")
+        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`",
+                          says=msg("error.policy.none_loaded"))
     policy = effective.facts.policy
     print(json.dumps({
         "effective": {**effective.as_dict(),
@@ -122,7 +124,8 @@ def policy_veto(
     approver is enough, and the version never takes effect."""
     custody = runtime(ctx).custody()
     if (key is None) == (signature is None):
-        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)",
+                       says=msg("error.approval.key_or_signature"))
     if signature is None:
         signature = _sign_veto(custody, version, key)
     standing = custody.veto(version, approver, signature, reason)
@@ -134,7 +137,8 @@ def policy_veto(
 def _sign_veto(custody: Custody, version: int, key: Path | None) -> str:
     found = next((s for s in custody.policy_standings() if s.facts.version == version), None)
     if found is None or found.facts.policy is None:
-        raise BadInput(f"no readable policy version {version} is loaded", version=version)
+        raise BadInput(f"no readable policy version {version} is loaded", version=version,
+                       says=msg("error.policy.no_readable_version", version=str(version)))
     assert key is not None
     policy = found.facts.policy
     return _load_key(key).sign(veto_bytes(policy.version, policy.digest)).hex()
@@ -144,7 +148,7 @@ def _key_password() -> bytes:
     password = os.environ.get(APPROVER_KEY_ENV, "")
     if len(password) < 12:
         raise ConfigError(f"set {APPROVER_KEY_ENV} (at least 12 characters) to protect the "
-                          "approver's private key file")
+                          "approver's private key file", says=msg("error.approver.key_password"))
     return password.encode()
 
 
@@ -153,9 +157,11 @@ def _load_key(path: Path) -> Ed25519PrivateKey:
         data = read_bounded(path, 64 * 1024, error=ConfigError)  # a PEM key: a few lines
         key = serialization.load_pem_private_key(data, password=_key_password())
     except (ValueError, TypeError):
-        raise ConfigError(f"{path}: wrong password or not an approver key") from None
+        raise ConfigError(f"{path}: wrong password or not an approver key", says=msg(
+            "error.approver.key_unreadable", file=str(path)[:200])) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{path}: not an Ed25519 key")
+        raise ConfigError(f"{path}: not an Ed25519 key",
+                          says=msg("error.approver.not_ed25519", file=str(path)[:200]))
     return key
 
 
@@ -165,7 +171,8 @@ def approvers_keygen(
 ) -> None:
     """Create an approver key pair; prints the public key for the policy file."""
     if out.exists():
-        raise ConfigError(f"{out} already exists; refusing to overwrite a key")
+        raise ConfigError(f"{out} already exists; refusing to overwrite a key",
+                          says=msg("error.approver.key_exists", file=str(out)[:200]))
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.BestAvailableEncryption(_key_password()))
@@ -189,7 +196,8 @@ def approvers_sign(
     else:
         view = runtime(ctx).custody().proposal(proposal_id or "")
         if view is None:
-            raise BadInput(f"unknown proposal {proposal_id!r}")
+            raise BadInput(f"unknown proposal {proposal_id!r}",
+                           says=msg("error.unknown_proposal", id=str(proposal_id)[:80]))
         proposal = view.proposal
     print(sign_proposal(proposal, _load_key(key)))
 
@@ -209,24 +217,28 @@ def _proposal_file(path: Path) -> Proposal:
     """A proposal's canonical text carried in a file (``proposals show ID --canonical``)."""
     text = read_text(path, error=BadInput)
     if not isinstance(loads_json(text, str(path)), dict):  # bounded before it is parsed
-        raise BadInput(f"{path}: not a canonical proposal (a JSON object)")
+        raise BadInput(f"{path}: not a canonical proposal (a JSON object)",
+                       says=msg("error.proposal.file_not_object", file=str(path)[:200]))
     try:
         return parse_proposal(text.strip())
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BadInput(f"{path}: not a canonical proposal ({type(exc).__name__}: {exc})"
-                       ) from None
+        raise BadInput(f"{path}: not a canonical proposal ({type(exc).__name__}: {exc})",
+                       says=msg("error.proposal.file_not_canonical", file=str(path)[:200],
+                                reason=f"{type(exc).__name__}: {exc}"[:200])) from None
 
 
 def signature_for(custody: Custody, proposal_id: str, key: Path | None,
                   signature: str | None) -> str:
     """A signature given, or made here with the approver's key file."""
     if (key is None) == (signature is None):
-        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)",
+                       says=msg("error.approval.key_or_signature"))
     if signature is not None:
         return signature
     view = custody.proposal(proposal_id)
     if view is None:
-        raise BadInput(f"unknown proposal {proposal_id!r}")
+        raise BadInput(f"unknown proposal {proposal_id!r}",
+                       says=msg("error.unknown_proposal", id=proposal_id[:80]))
     return sign_proposal(view.proposal, _load_key(key))  # type: ignore[arg-type]
 
 
@@ -276,7 +288,8 @@ def proposals_show(ctx: typer.Context, proposal_id: str,
     """Show one proposal (`--canonical` for offline signing)."""
     view = runtime(ctx).custody().proposal(proposal_id)
     if view is None:
-        raise BadInput(f"unknown proposal {proposal_id!r}")
+        raise BadInput(f"unknown proposal {proposal_id!r}",
+                       says=msg("error.unknown_proposal", id=proposal_id[:80]))
     if canonical:
         sys.stdout.write(view.proposal.canonical() + "\n")
         return
@@ -348,11 +361,13 @@ def proposals_safe_sign(
     from kinko.chains.keystore import KeystoreSigner
 
     if (key is None) == (signature is None):
-        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)")
+        raise BadInput("give either --key (sign here) or --signature (signed elsewhere)",
+                       says=msg("error.approval.key_or_signature"))
     custody = runtime(ctx).custody()
     if key is not None:
         if not os.environ.get(OWNER_KEY_ENV):
-            raise ConfigError(f"set {OWNER_KEY_ENV} to open your owner key file {key}")
+            raise ConfigError(f"set {OWNER_KEY_ENV} to open your owner key file {key}",
+                              says=msg("error.owner.key_password", file=str(key)[:200]))
         digest = str(custody.owners_transaction(proposal_id)["digest"])
         signed = KeystoreSigner.open(key, os.environ.get(OWNER_KEY_ENV)) \
             .sign_digest(bytes.fromhex(digest[2:]))
@@ -361,7 +376,8 @@ def proposals_safe_sign(
         try:
             signed = bytes.fromhex(text)
         except ValueError:
-            raise BadInput("--signature: not hex") from None
+            raise BadInput("--signature: not hex",
+                           says=msg("error.owner.signature_not_hex")) from None
     count = custody.add_owner_signature(proposal_id, owner, signed)
     print(runtime(ctx).say("cli.proposals.owner_signatures", id=proposal_id, count=str(count)))
 
@@ -428,12 +444,15 @@ def report_custody(
     """The custody report: per asset, hot/warm/cold, shares, guarantee, breaches, in JPY."""
     lang = runtime(ctx).lang_for(lang, document=True)
     if fmt not in ("table", "csv", "json", "html"):
-        raise BadInput(f"--format must be table, csv, json or html, not {fmt!r}")
+        raise BadInput(f"--format must be table, csv, json or html, not {fmt!r}",
+                       says=msg("error.cli.format", formats="table, csv, json, html",
+                                format=repr(fmt[:80])))
     custody = runtime(ctx).custody()
     block = when = None
     if at is not None and at.strip().isdigit():
         if custody.chain is None:
-            raise ConfigError("--at BLOCK needs a chain node: set KINKO_EVM_RPC_URL")
+            raise ConfigError("--at BLOCK needs a chain node: set KINKO_EVM_RPC_URL",
+                              says=msg("error.custody.at_block_needs_node"))
         block = int(at)
         when = datetime.fromtimestamp(custody.chain.block(block).timestamp, UTC)
     elif at is not None:
@@ -456,7 +475,8 @@ def _deposits(ctx: typer.Context, from_block: int = 0) -> Deposits:
     rt = runtime(ctx)
     chain = rt.chain()
     if chain is None:
-        raise ConfigError("no chain node is configured: set KINKO_EVM_RPC_URL")
+        raise ConfigError("no chain node is configured: set KINKO_EVM_RPC_URL",
+                          says=msg("error.custody.no_node"))
     tags = rt.settings.nem_tag_mosaics if chain.name in TOKENS else ()  # NEM mosaics
     return Deposits(rt.ledger(), chain, confirmations=rt.settings.confirmations,
                     start_block=from_block, tag_tokens=tags)

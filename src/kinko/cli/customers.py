@@ -9,6 +9,7 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.progress import progress
 from kinko.cli.runtime import emit, format_option, runtime
+from kinko.domain.messages import msg
 from kinko.errors import BadInput
 from kinko.services.customers import customer_tier, declared_tiers, import_customers, set_tier
 
@@ -62,6 +63,7 @@ def customers_tier(
         print(say("cli.customers.tiers", tiers=", ".join(declared_tiers(ledger))))
         return
     if not by:
-        raise BadInput("say who records the tier: --by NAME")
+        raise BadInput("say who records the tier: --by NAME",
+                       says=msg("error.customers.tier_by"))
     row = set_tier(ledger, customer, tier, by, actor=f"cli:{by}")
     print(say("cli.customers.tier", customer=customer, tier=row["tier"]))

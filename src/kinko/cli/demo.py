@@ -94,7 +94,7 @@ def demo(
     XEM, an ETH custody breach fixed by a 2-of-3 approved sweep."""
     rt = runtime(ctx)
     if customers < 1:
-        raise BadInput("--customers must be at least 1")
+        raise BadInput("--customers must be at least 1", says=msg("error.demo.customers"))
     folder.mkdir(parents=True, exist_ok=True)
     db, db2018 = folder / "kinko-demo.db", folder / "coincheck-2018.db"
     for path in (db, db2018):

@@ -51,7 +51,9 @@ def report_fsa(
     rt = runtime(ctx)
     lang = rt.lang_for(lang, document=True)
     if fmt not in FORMATS:
-        raise BadInput(f"--format must be html, pdf or md, not {fmt!r}")
+        raise BadInput(f"--format must be html, pdf or md, not {fmt!r}",
+                       says=msg("error.cli.format", formats="html, pdf, md",
+                                format=repr(fmt[:80])))
     started = time.perf_counter()
     custody = rt.custody()
     report = fsa_report(custody, incident=incident, refund_plan=refund_plan, trace=trace,

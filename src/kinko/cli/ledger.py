@@ -16,7 +16,7 @@ from kinko.cli.app import app
 from kinko.cli.progress import Advance, progress
 from kinko.cli.runtime import emit, format_option, parse_time, runtime, word
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance, parse_account
-from kinko.domain.messages import N_
+from kinko.domain.messages import N_, msg
 from kinko.domain.money import parse_units
 from kinko.errors import BadInput, KinkoError
 from kinko.render.beancount import export_beancount
@@ -46,7 +46,8 @@ def _leg(rt: Any, text: str, sign: int, flag: str) -> Posting:
     parts = text.split()
     if len(parts) != 3:
         raise BadInput(f"{flag} {text!r}: write ACCOUNT AMOUNT ASSET, e.g. "
-                       f"'{flag} \"customer:C1 1.5 XEM\"'")
+                       f"'{flag} \"customer:C1 1.5 XEM\"'",
+                       says=msg("error.ledger.leg_format", flag=flag, text=repr(text[:80])))
     account, amount, symbol = parts
     asset, units = rt.money(f"{amount} {symbol}")
     return Posting(account, asset, sign * units)
@@ -55,27 +56,35 @@ def _leg(rt: Any, text: str, sign: int, flag: str) -> Posting:
 def _entry_json(rt: Any, raw: bytes, where: str) -> dict[str, Any]:
     data = loads_json(raw, where)  # bounded: size and depth before the parser
     if not isinstance(data, dict):
-        raise BadInput(f"{where}: expected a JSON object with key, source and postings")
+        raise BadInput(f"{where}: expected a JSON object with key, source and postings",
+                       says=msg("error.ledger.entry_not_object", where=where[:200]))
     for name in ("key", "source", "memo", "timestamp"):  # str() would make {"a": 1} a key
         if not isinstance(data.get(name), str | None):
-            raise BadInput(f"{where}: {name} must be a string", field=name)
+            raise BadInput(f"{where}: {name} must be a string", field=name, says=msg(
+                "error.ledger.entry_field_not_string", where=where[:200], name=name))
     if not isinstance(data.get("postings"), list | None):
-        raise BadInput(f"{where}: postings must be a list of postings", field="postings")
+        raise BadInput(f"{where}: postings must be a list of postings", field="postings",
+                       says=msg("error.ledger.entry_postings_not_list", where=where[:200]))
     postings = []
     for i, p in enumerate(data.get("postings") or []):
         label = f"{where}: postings[{i}]"
         if not isinstance(p, dict) or not {"account", "asset", "amount"} <= set(p):
-            raise BadInput(f"{label}: needs account, asset and amount")
+            raise BadInput(f"{label}: needs account, asset and amount",
+                           says=msg("error.ledger.posting_needs", where=where[:200], index=i))
         if not isinstance(p["account"], str) or not isinstance(p["asset"], str):
-            raise BadInput(f"{label}: account and asset must be strings")
+            raise BadInput(f"{label}: account and asset must be strings", says=msg(
+                "error.ledger.posting_not_strings", where=where[:200], index=i))
         if not isinstance(p["amount"], str | int) or isinstance(p["amount"], bool):
             raise BadInput(f"{label}.amount: write the amount as a decimal string like \"1.5\" "
-                           "(debit positive, credit negative); floats are refused")
+                           "(debit positive, credit negative); floats are refused", says=msg(
+                               "error.ledger.posting_amount_text", where=where[:200], index=i))
         try:
             asset = rt.assets[str(p["asset"])]
             units = parse_units(str(p["amount"]), asset, allow_negative=True)
         except KinkoError as exc:
-            raise BadInput(f"{label}: {exc.message}") from None
+            raise BadInput(f"{label}: {exc.message}", says=msg(  # said with its own words
+                "error.ledger.posting_refused", where=where[:200], index=i,
+                problem=exc.said())) from None
         postings.append(Posting(str(p["account"]), asset.symbol, units))
     data["postings"] = postings
     return data
@@ -108,7 +117,8 @@ def post(
     key_text = key or data.get("key")
     source_text = source or data.get("source")
     if not key_text or not source_text:
-        raise BadInput("an entry needs --key (idempotency key) and --source")
+        raise BadInput("an entry needs --key (idempotency key) and --source",
+                       says=msg("error.ledger.entry_needs_key_source"))
     when = at or data.get("timestamp")
     result = rt.ledger().post(str(key_text), postings, source=str(source_text),
                               memo=memo or str(data.get("memo", "")),
@@ -195,7 +205,8 @@ def export(
 ) -> None:
     """Export the journal (Beancount: `bean-check` verifies it independently)."""
     if fmt != "beancount":
-        raise BadInput(f"--format must be beancount, not {fmt!r}")
+        raise BadInput(f"--format must be beancount, not {fmt!r}",
+                       says=msg("error.ledger.export_format", format=repr(fmt[:80])))
     rt = runtime(ctx)
     ledger = rt.ledger()
     entries = ledger.head()[0]
@@ -244,7 +255,9 @@ def balances(
     if customer is not None:
         account = f"customer:{customer}"
     if kind is not None and kind not in ACCOUNT_KINDS:
-        raise BadInput(f"--kind must be one of {', '.join(ACCOUNT_KINDS)}, not {kind!r}")
+        raise BadInput(f"--kind must be one of {', '.join(ACCOUNT_KINDS)}, not {kind!r}",
+                       says=msg("error.ledger.balances_kind", kinds=", ".join(ACCOUNT_KINDS),
+                                kind=repr(kind[:80])))
     cursor = _cursor(after) if after is not None else None
     rows = rt.ledger().balances(account=account, kind=kind, asset=asset,
                                 as_of_seq=as_of_entry,
@@ -272,7 +285,8 @@ def _cursor(text: str) -> tuple[str, str]:
     account, sep, asset = text.rpartition("/")
     if not sep or not account or not asset:
         raise BadInput(f"--after must be ACCOUNT/ASSET as a page printed it "
-                       f"(customer:C0001/XEM), not {text!r}", field="--after")
+                       f"(customer:C0001/XEM), not {text!r}", field="--after",
+                       says=msg("error.ledger.balances_cursor", text=repr(text[:80])))
     parse_account(account)
     return account, asset
 
@@ -320,7 +334,9 @@ def hold_post(
         asset, units = rt.money(amount)
         found = rt.ledger().hold(hold_id)
         if found is not None and found[0].asset != asset:
-            raise BadInput(f"hold {hold_id} is in {found[0].asset}, not {asset}")
+            raise BadInput(f"hold {hold_id} is in {found[0].asset}, not {asset}",
+                           says=msg("error.hold.other_asset", hold=hold_id[:128],
+                                    held=found[0].asset, asset=asset))
     result = rt.ledger().post_hold(key, hold_id, units, source=source, memo=memo)
     _show_entries(rt, [result.entry], fmt, replayed=result.replayed)
 

@@ -143,11 +143,13 @@ def refunds_plan(
     """Plan the refunds: customers at the snapshot, price, yen per customer, funds check."""
     rt = runtime(ctx)
     if vwap is None and (start is not None or end is not None):
-        raise BadInput("--from and --to go with --vwap")
+        raise BadInput("--from and --to go with --vwap",
+                       says=msg("error.refunds.window_needs_vwap"))
     window = None
     if vwap is not None:
         if start is None or end is None:
-            raise BadInput("--vwap needs its window: --from T1 --to T2")
+            raise BadInput("--vwap needs its window: --from T1 --to T2",
+                           says=msg("error.refunds.vwap_needs_window"))
         window = (parse_time(start), parse_time(end))
     fixed: Decimal | None = parse_price(price) if price is not None else None
     service = _refunds(rt)

@@ -15,7 +15,7 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.progress import progress
 from kinko.cli.runtime import parse_time, runtime, speech
-from kinko.domain.messages import msg
+from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import format_units
 from kinko.domain.proof_formats import refuse_foreign
 from kinko.domain.reserves import Count, verify_proof
@@ -56,9 +56,11 @@ def snapshot(
     seq = int(at) if at is not None and at.strip().isdigit() else None
     when = parse_time(at) if at is not None and seq is None else None
     if not 0 <= min_height <= 40:
-        raise BadInput("--min-height must be between 0 and 40")
+        raise BadInput("--min-height must be between 0 and 40",
+                       says=msg("error.reserves.min_height", least=0, most=40))
     if fmt not in ("kinko", "okx-v1"):
-        raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
+        raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}",
+                       says=msg("error.reserves.format", format=repr(fmt[:80])))
     count = _count(customer_count)
     say = rt.say
     started = time.perf_counter()
@@ -100,7 +102,8 @@ def _count(text: str) -> Count:
     if text.startswith("range:") and step.isdigit() and int(step) >= 1:
         return int(step)
     raise BadInput(f"--customer-count must be none, exact or range:STEP (STEP >= 1), "
-                   f"not {text!r}")
+                   f"not {text!r}", says=msg("error.reserves.customer_count",
+                                             text=repr(text[:80])))
 
 
 @reserves_app.command("verify")
@@ -115,12 +118,14 @@ def verify(
     """Check one proof against the published root and print what it counts; exit 1 (one
     FAIL line) when it does not hold."""
     if fmt not in ("kinko", "okx-v1"):
-        raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}")
+        raise BadInput(f"--format must be kinko or okx-v1, not {fmt!r}",
+                       says=msg("error.reserves.format", format=repr(fmt[:80])))
     if root is None:
         # another exchange's proof is named as such before anything else is asked for
         refuse_foreign(svc.read_json(proof, "proof"), str(proof), fmt)
         raise BadInput("--root is required: a proof holds only against the root the exchange "
-                       "published (its root.json or root hash)")
+                       "published (its root.json or root hash)",
+                       says=msg("error.reserves.root_required"))
     try:
         lines = _verify_kinko(proof, root, customer) if fmt == "kinko" \
             else _verify_okx(proof, root)
@@ -196,22 +201,27 @@ def _verify_okx(proof: Path, root: str) -> list[str]:
     try:
         from kinko.domain.okx import verify_okx_file
     except ImportError:
-        raise ConfigError("the OKX v1 verifier (kinko.domain.okx) is missing") from None
+        raise ConfigError("the OKX v1 verifier (kinko.domain.okx) is missing",
+                          says=msg("error.reserves.okx_missing")) from None
     root_hash = _root_hash(root)
     if root_hash is not None:
         published: dict[str, object] = {"root_hash": root_hash}
     else:
         doc = svc.read_json(Path(root), "root")
         if not isinstance(doc, dict) or doc.get("format") != "okx-v1":
-            raise BadInput(f"{root}: not an OKX v1 root.json (format okx-v1)")
+            raise BadInput(f"{root}: not an OKX v1 root.json (format okx-v1)",
+                           says=msg("error.reserves.not_okx_root", file=root[:200]))
         published = {k: doc[k] for k in ("root_hash", "height", "balances") if k in doc}
     refuse_foreign(svc.read_json(proof, "proof"), str(proof), "okx-v1")
     try:
         with proof.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise BadInput(f"{proof}: cannot read the proof: {exc.strerror}") from None
+        raise BadInput(f"{proof}: cannot read the proof: {exc.strerror}", says=msg(
+            "error.reserves.proof_unreadable", file=str(proof)[:200], reason=os_refusal(exc))
+        ) from None
     ok, reason, balances = verify_okx_file(data, proof.name, published)
     if not ok:
-        raise BadInput(reason)
+        raise BadInput(reason, says=msg("error.reserves.okx_invalid", file=proof.name[:200],
+                                        detail=reason[:300]))
     return [f"OK: {reason}", *(f"  {symbol} {amount}" for symbol, amount in balances.items())]

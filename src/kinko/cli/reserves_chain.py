@@ -9,6 +9,7 @@ import typer
 
 from kinko.cli.reserves import described, reserves_app
 from kinko.cli.runtime import Runtime, runtime, word
+from kinko.domain.messages import msg
 from kinko.domain.reserves_proof import MISSING, SIGNED, ratio_text
 from kinko.errors import BadInput, ConfigError
 from kinko.i18n import Localizer
@@ -72,11 +73,13 @@ def report(
     """Per asset: liabilities, reserves at the snapshot's block proven by signature (the
     ratio counts only these), the reserves not proven, and every address's status."""
     if fmt not in ("table", "json"):
-        raise BadInput(f"--format must be table or json, not {fmt!r}")
+        raise BadInput(f"--format must be table or json, not {fmt!r}",
+                       says=msg("error.reserves.report_format", format=repr(fmt[:80])))
     rt = runtime(ctx)
     chain = rt.chain()
     if chain is None:
-        raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL or KINKO_CHAINS")
+        raise ConfigError("no chain node configured: set KINKO_EVM_RPC_URL or KINKO_CHAINS",
+                          says=msg("error.reserves.report_needs_node"))
     _refuse_reused(rt, directory)
     rep = svc.build_report(directory, rt.ledger().wallets(), rt.assets, chain,
                            rt.contract_check())

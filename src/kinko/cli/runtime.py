@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kinko.domain.custody import Wallet
+from kinko.domain.messages import msg
 from kinko.domain.money import AssetRegistry, format_units, parse_money
 from kinko.errors import BadInput, ConfigError
 from kinko.i18n import ENGLISH, LANGS, Localizer
@@ -89,7 +90,8 @@ class Runtime:
         exchange's own records."""
         lang = given or ((self.settings.lang or "ja") if document else self.lang)
         if lang not in LANGS:
-            raise BadInput(f"--lang must be ja or en, not {lang!r}")
+            raise BadInput(f"--lang must be ja or en, not {lang!r}",
+                           says=msg("error.cli.lang", lang=repr(lang)[:80]))
         return lang
 
     def chains(self) -> dict[str, tuple[str, Chain]]:
@@ -164,7 +166,9 @@ class Runtime:
         found = self.chains().get(chain_name)
         if found is None:
             raise ConfigError(f"wallet {wallet.name} is on {chain_name}: no node is configured "
-                              "for it (set chains or KINKO_EVM_RPC_URL)")
+                              "for it (set chains or KINKO_EVM_RPC_URL)",
+                              says=msg("error.cli.no_node_wallet", wallet=wallet.name[:80],
+                                       chain=chain_name[:80]))
         adapter, chain = found
         cosigned = wallet.multisig is not None and wallet.multisig.cosigner is not None
         return spender_for(chain, adapter, wallet, self.keys(),
@@ -179,7 +183,9 @@ class Runtime:
         found = self.chains().get(chain_name)
         if found is None:
             raise ConfigError(f"{asset} is on {chain_name}: no node is configured for it (set "
-                              "chains or KINKO_EVM_RPC_URL)")
+                              "chains or KINKO_EVM_RPC_URL)",
+                              says=msg("error.cli.no_node_asset", asset=asset[:80],
+                                       chain=chain_name[:80]))
         adapter, chain = found
         return multisigs_for(chain, adapter, self.keys().relayer, deploy=deploy)
 
@@ -280,7 +286,9 @@ def emit(columns: list[str], rows: Sequence[Sequence[object]], fmt: str, *,
     JSON and CSV are for programs: their keys and headers stay the English ``columns``,
     whatever the language."""
     if fmt not in FORMATS:
-        raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}",
+                       says=msg("error.cli.format", formats=", ".join(FORMATS),
+                                format=repr(fmt)[:80]))
     say = speech()
     if fmt == "table":
         shown = [heading(say, c) for c in columns]
@@ -325,12 +333,17 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     """ISO 8601 time (zone required, ``Z`` allowed) or a duration from now: ``30m``, ``2h``."""
     raw = text.strip()
     if raw and raw[-1] in _UNITS and raw[:-1].isdigit():
-        return (now or datetime.now(UTC)) + timedelta(**{_UNITS[raw[-1]]: int(raw[:-1])})
+        try:
+            return (now or datetime.now(UTC)) + timedelta(**{_UNITS[raw[-1]]: int(raw[:-1])})
+        except (OverflowError, ValueError):  # beyond a date's range, or no digits int() reads
+            pass  # refused below, as no time
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"{text!r} is not a time: use ISO 8601 with a zone "
-                       "(2018-01-26T00:02:00+09:00) or a duration like 30m, 2h, 7d") from None
+        raise BadInput(f"{repr(text)[:80]} is not a time: use ISO 8601 with a zone "
+                       "(2018-01-26T00:02:00+09:00) or a duration like 30m, 2h, 7d",
+                       says=msg("error.cli.time", text=repr(text)[:80])) from None
     if value.tzinfo is None:
-        raise BadInput(f"time {text!r} needs a zone, e.g. +09:00 or Z")
+        raise BadInput(f"time {repr(text)[:80]} needs a zone, e.g. +09:00 or Z",
+                       says=msg("error.cli.time_zone", text=repr(text)[:80]))
     return value

@@ -16,6 +16,7 @@ from kinko.api import create_app
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
+from kinko.domain.messages import msg
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
 from kinko.services.access import ROLES, Access
@@ -147,7 +148,8 @@ def serve(ctx: typer.Context,
         raise ConfigError(
             f"--workers {workers}: SQLite has one writer, so kinko serves it from one "
             "process; run several workers on PostgreSQL (database_url = "
-            "\"postgresql://...\"), or drop --workers")
+            "\"postgresql://...\"), or drop --workers",
+            says=msg("error.serve.workers_sqlite", workers=workers))
     # refused here, before the banner; each worker has a socket of its own (workers.py)
     socks = [listen_tcp(host, port, setting="port")] if workers == 1 else listen_group(
         host, port, workers, setting="port")

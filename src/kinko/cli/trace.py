@@ -96,19 +96,27 @@ def trace_run(
     rt = runtime(ctx)
     lang = rt.lang_for(lang, document=True)
     if fmt not in FORMATS:
-        raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}",
+                       says=msg("error.cli.format", formats=", ".join(FORMATS),
+                                format=repr(fmt[:80])))
     if engine not in ENGINES:
-        raise BadInput(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        raise BadInput(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}",
+                       says=msg("error.trace.engine", engines=", ".join(ENGINES),
+                                engine=repr(engine[:80])))
     if engine == "spark" and chain_name is not None:
-        raise BadInput("--engine spark reads files (--transfers), not --chain")
+        raise BadInput("--engine spark reads files (--transfers), not --chain",
+                       says=msg("error.trace.spark_not_chain"))
     if tables not in TABLES:
-        raise BadInput(f"--tables must be one of {', '.join(TABLES)}, not {tables!r}")
+        raise BadInput(f"--tables must be one of {', '.join(TABLES)}, not {tables!r}",
+                       says=msg("error.trace.tables", choices=", ".join(TABLES),
+                                tables=repr(tables[:80])))
     labels = _labels(ctx, tag_files)
     store: tracefiles.TxHashStore | None = None
     if chain_name is not None:
         data = _from_chain(ctx, chain_name, from_block, to_block, asset)
     elif transfers is None:
-        raise BadInput("give --transfers FILE, or --chain evm --from-block A --to-block B")
+        raise BadInput("give --transfers FILE, or --chain evm --from-block A --to-block B",
+                       says=msg("error.trace.no_transfers"))
     elif fmt == "utxo-jsonl":
         report = _utxo(transfers, policy, seed_tx, out, min_taint, labels, stop_category,
                        max_hops, seed_address, tables, lang)
@@ -117,7 +125,8 @@ def trace_run(
         return
     elif engine == "spark":
         if fmt not in ("csv", "parquet"):
-            raise BadInput(f"--engine spark reads the csv and parquet formats, not {fmt!r}")
+            raise BadInput(f"--engine spark reads the csv and parquet formats, not {fmt!r}",
+                           says=msg("error.trace.spark_format", format=repr(fmt[:80])))
         from kinko.chains.tracefiles.spark import SparkTransfers, spark_failures
 
         with spark_failures():
@@ -248,12 +257,15 @@ def _from_chain(ctx: typer.Context, name: str, first: int | None, last: int | No
                 asset: str | None) -> AccountTransfers:
     rt = runtime(ctx)
     if name != "evm":
-        raise BadInput(f"--chain must be evm, not {name!r}")
+        raise BadInput(f"--chain must be evm, not {name!r}",
+                       says=msg("error.trace.chain_not_evm", chain=repr(name[:80])))
     chain = rt.chain()
     if chain is None:
-        raise ConfigError("--chain evm needs a node: set KINKO_EVM_RPC_URL")
+        raise ConfigError("--chain evm needs a node: set KINKO_EVM_RPC_URL",
+                          says=msg("error.trace.chain_needs_node"))
     if first is None or last is None or first > last:
-        raise BadInput("--chain needs --from-block A --to-block B with A ≤ B")
+        raise BadInput("--chain needs --from-block A --to-block B with A ≤ B",
+                       says=msg("error.trace.chain_blocks"))
     symbol = asset or "ETH"
     known = rt.assets[symbol]
     records = [t for n in range(first, last + 1) for t in chain.block(n).transfers
@@ -334,7 +346,8 @@ def trace_export(
                      deadline_hours=deadline_hours, message=message)
         return
     if fmt not in ("tagpack", "csv"):
-        raise BadInput(f"--format must be tagpack, csv or nem-mosaic-tags, not {fmt!r}")
+        raise BadInput(f"--format must be tagpack, csv or nem-mosaic-tags, not {fmt!r}",
+                       says=msg("error.trace.export_format", format=repr(fmt[:80])))
     target, count = write_blacklist(folder, fmt, min_taint=min_taint, currency=currency,
                                     out=out)
     print(speech()("cli.trace.blacklist", count=str(count), path=str(target)))
@@ -352,7 +365,8 @@ def _mosaic_tags(folder: Path, out: Path | None, *, min_taint: int, mosaic: str 
     from kinko.domain.nem import mosaic_id
 
     if mosaic is None or signer is None:
-        raise BadInput("--format nem-mosaic-tags needs --mosaic NS:NAME and --signer KEYFILE")
+        raise BadInput("--format nem-mosaic-tags needs --mosaic NS:NAME and --signer KEYFILE",
+                       says=msg("error.trace.mosaic_needs"))
     tag = mosaic_id(mosaic)
     key = NemKey.from_file(signer, chain)
     holdings = None
@@ -364,7 +378,8 @@ def _mosaic_tags(folder: Path, out: Path | None, *, min_taint: int, mosaic: str 
                     retried.balances([key.address])[key.address])
     elif supply is None or divisibility is None:
         raise BadInput("give --node URL (the mosaic's definition is read from it) or the "
-                       "mosaic's --supply and --divisibility")
+                       "mosaic's --supply and --divisibility",
+                       says=msg("error.trace.mosaic_definition"))
     listed, summary = tainted(folder, min_taint=min_taint)
     target = out or folder / "nem-mosaic-tags"
     manifest = write_mosaic_tags(
@@ -387,7 +402,8 @@ def trace_synth(
 ) -> None:
     """A reproducible synthetic chain with heavy-tailed activity (for benchmarks)."""
     if transfers < 1 or addresses < 2:
-        raise BadInput("--transfers must be ≥ 1 and --addresses ≥ 2")
+        raise BadInput("--transfers must be ≥ 1 and --addresses ≥ 2",
+                       says=msg("error.trace.synth_counts"))
     tracefiles.write_synth_parquet(out, transfers, addresses, seed)  # streamed, not held
     print(speech()("cli.trace.synth", transfers=f"{transfers:,}",
                    addresses=f"{addresses:,}", path=str(out)))

@@ -18,7 +18,7 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.addresses import TOKENS
-from kinko.domain.messages import Message
+from kinko.domain.messages import Message, msg
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
 from kinko.errors import ConfigError
 from kinko.i18n import ENGLISH, Localizer
@@ -107,7 +107,7 @@ def watch(
     chain = rt.chain()
     if chain is None:
         raise ConfigError("kinko watch needs a node: set KINKO_EVM_RPC_URL or KINKO_CHAINS "
-                          "(or --evm-rpc-url, --chains)")
+                          "(or --evm-rpc-url, --chains)", says=msg("error.watch.no_node"))
     withdrawals = Withdrawals(rt.custody())
     notifiers: list[Notifier] = [Stdout(say)]
     webhook = None

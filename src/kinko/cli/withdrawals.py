@@ -9,7 +9,7 @@ import typer
 from kinko.cli.app import app
 from kinko.cli.custody import signature_for
 from kinko.cli.runtime import emit, format_option, runtime, word
-from kinko.domain.messages import verbatim
+from kinko.domain.messages import msg, verbatim
 from kinko.domain.money import parse_units
 from kinko.domain.screening import RULE_KINDS
 from kinko.domain.states import WITHDRAWAL_STATES
@@ -62,7 +62,7 @@ def request(
 ) -> None:
     """Screen a withdrawal and reserve its funds (the customer's recorded tier applies)."""
     if tier is not None:
-        raise TierRefused(TIER_REFUSED)
+        raise TierRefused(TIER_REFUSED, says=msg("error.withdrawal.tier_named_cli"))
     rt = runtime(ctx)
     units = parse_units(amount, rt.assets[asset])
     view = _service(ctx).request(withdrawal_id, customer, asset, units, to, requester,

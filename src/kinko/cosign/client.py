@@ -24,7 +24,8 @@ import threading
 from typing import Any
 
 from kinko.deadline import Deadline, cut_at
-from kinko.domain.cosign import CosignRequest, NemCosignRequest, nem_request_json
+from kinko.domain.cosign import REASONS, CosignRequest, NemCosignRequest, nem_request_json
+from kinko.domain.messages import Message, msg
 from kinko.domain.nem_tx import read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
 from kinko.errors import (
@@ -66,7 +67,8 @@ class HttpCosigner:
     def __init__(self, url: str, token: str, *, timeout: float = 10.0,
                  expected_signer: str | None = None) -> None:
         if not token:
-            raise ConfigError("asking the co-signer needs its token: export KINKO_COSIGN_TOKEN")
+            raise ConfigError("asking the co-signer needs its token: export KINKO_COSIGN_TOKEN",
+                              says=msg("error.cosign.token_needed", env="KINKO_COSIGN_TOKEN"))
         if url.startswith("unix:"):
             self._unix: str | None = url[5:]
             self._host, self._port = "localhost", 0
@@ -76,11 +78,12 @@ class HttpCosigner:
             host, _, port = hostport.rpartition(":")
             if not host or not port.isdigit():
                 raise ConfigError(f"co-signer URL {url!r}: give http://HOST:PORT or "
-                                  "unix:/PATH")
+                                  "unix:/PATH", says=msg("error.cosign.url_form", url=url[:200]))
             self._host, self._port = host.strip("[]"), int(port)
         else:
             raise ConfigError(f"co-signer URL {url!r}: give http://HOST:PORT or unix:/PATH "
-                              "(for another host, a TLS tunnel to a local port)")
+                              "(for another host, a TLS tunnel to a local port)",
+                              says=msg("error.cosign.url_scheme", url=url[:200]))
         self.url = url
         self.__token = token
         self.timeout = timeout
@@ -130,27 +133,40 @@ class HttpCosigner:
                 self.close()
                 if deadline is not None and deadline.passed:
                     raise CosignerUnavailable(f"the co-signer at {self.url} did not answer "
-                                              f"within {whole:g} s") from None
+                                              f"within {whole:g} s",
+                                              says=msg("error.cosign.timed_out",
+                                                       url=self.url[:200],
+                                                       seconds=f"{whole:g}")) from None
                 if attempt == 2 or isinstance(exc, TimeoutError | socket.timeout):
                     raise CosignerUnavailable(f"the co-signer at {self.url} did not answer: "
-                                              f"{type(exc).__name__}") from None
+                                              f"{type(exc).__name__}",
+                                              says=msg("error.cosign.no_answer",
+                                                       url=self.url[:200],
+                                                       error=type(exc).__name__)) from None
         if len(raw) > _MAX_ANSWER:
             self.close()
             raise CosignerUnavailable(f"the co-signer at {self.url} answered more than "
-                                      f"{_MAX_ANSWER} bytes")
+                                      f"{_MAX_ANSWER} bytes",
+                                      says=msg("error.cosign.answer_too_large",
+                                               url=self.url[:200], most=str(_MAX_ANSWER)))
         try:  # bounded depth, no key twice, never a float
             return status, loads_json(raw, "answer", max_bytes=_MAX_ANSWER)
         except BadInput as exc:
             raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status} "
                                       f"with something that is not JSON kinko reads: "
-                                      f"{exc.message[:200]}") from None
+                                      f"{exc.message[:200]}",
+                                      says=msg("error.cosign.answer_not_json",
+                                               url=self.url[:200], status=str(status),
+                                               problem=exc.said())) from None
 
     def info(self) -> dict[str, Any]:
         """The co-signer's address, chain, key storage and log head."""
         status, data = self._exchange("GET", "/v1/info", None)
         if status != 200 or not isinstance(data, dict):
             raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status} "
-                                      "to /v1/info")
+                                      "to /v1/info", says=msg("error.cosign.info_status",
+                                                              url=self.url[:200],
+                                                              status=str(status)))
         return data
 
     def cosign(self, kind: str, request_id: str, tx: SafeTx) -> CoSignature:
@@ -166,7 +182,10 @@ class HttpCosigner:
         try:
             request = NemCosignRequest(kind, request_id, read_transfer(chain, transfer))
         except BadInput as exc:
-            raise ApprovalError(f"{kind} {request_id}: {exc.message}") from None
+            raise ApprovalError(f"{kind} {request_id}: {exc.message}",
+                                says=msg("error.cosign.transfer_unread", kind=kind[:40],
+                                         request=request_id[:128],
+                                         problem=exc.said())) from None
         data = self._ask(json.dumps(nem_request_json(request), sort_keys=True).encode())
         tr = request.transfer
         try:
@@ -181,7 +200,9 @@ class HttpCosigner:
         if not ok:
             raise CosignerUnavailable(f"the co-signer at {self.url} answered something that "
                                       f"is not its cosignature of transfer {tr.inner_hash}; "
-                                      "it is not used")
+                                      "it is not used",
+                                      says=msg("error.cosign.not_its_cosignature",
+                                               url=self.url[:200], hash=tr.inner_hash[:80]))
         return NemCoSignature(request.key, tr.inner_hash, signer, str(data["data"]),
                               str(data["signature"]), record,
                               repeated=data.get("decision") == "repeated")
@@ -193,11 +214,29 @@ class HttpCosigner:
             if isinstance(error, dict) and error.get("code") == "cosign_refused":
                 found = error.get("details")
                 details: dict[str, Any] = found if isinstance(found, dict) else {}
-                raise CosignRefused(str(error.get("message", "refused")), **details)
+                raise CosignRefused(str(error.get("message", "refused")),
+                                    says=self._refusal(details), **details)
             message = error.get("message") if isinstance(error, dict) else None
+            says = msg("error.cosign.http_status_said", url=self.url[:200], status=str(status),
+                       message=str(message)[:200]) if message else \
+                msg("error.cosign.http_status", url=self.url[:200], status=str(status))
             raise CosignerUnavailable(f"the co-signer at {self.url} answered HTTP {status}"
-                                      + (f": {message}" if message else ""))
+                                      + (f": {message}" if message else ""), says=says)
         return data
+
+    def _refusal(self, details: dict[str, Any]) -> Message:
+        """A refusal's words for a person: the co-signer's reason code and what it means,
+        in the reader's language (the co-signer's own English sentence is the message; its
+        log keeps it)."""
+        reason = str(details.get("reason", ""))[:80]
+        record = details.get("record")
+        said = msg(f"cosign.reason.{reason}") if reason in REASONS else msg(
+            "error.cosign.reason_unknown")
+        if isinstance(record, int) and not isinstance(record, bool):
+            return msg("error.cosign.refused_by_record", url=self.url[:200], code=reason or "—",
+                       reason=said, record=str(record))
+        return msg("error.cosign.refused_by", url=self.url[:200], code=reason or "—",
+                   reason=said)
 
     def _signature(self, request: CosignRequest, data: Any) -> CoSignature:
         tx = request.tx
@@ -209,10 +248,14 @@ class HttpCosigner:
             decision = str(data["decision"])
         except (KeyError, TypeError, ValueError):
             raise CosignerUnavailable(f"the co-signer at {self.url} answered without a "
-                                      "signature, its signer and its record") from None
+                                      "signature, its signer and its record",
+                                      says=msg("error.cosign.answer_incomplete",
+                                               url=self.url[:200])) from None
         if answered_hash != "0x" + tx.hash.hex() or data.get("request") != request.key:
             raise CosignerUnavailable(f"the co-signer at {self.url} answered for another "
-                                      "request or SafeTx; its signature is not used")
+                                      "request or SafeTx; its signature is not used",
+                                      says=msg("error.cosign.answer_other",
+                                               url=self.url[:200]))
         try:
             recovered = recover_owner(tx.hash, signature)
         except ApprovalError:
@@ -222,6 +265,9 @@ class HttpCosigner:
                 and recovered.lower() != self.expected_signer.lower()):
             raise CosignerUnavailable(f"the co-signer at {self.url} answered a signature that "
                                       f"is not {self.expected_signer or signer}'s over this "
-                                      "SafeTx; it is not used")
+                                      "SafeTx; it is not used",
+                                      says=msg("error.cosign.signature_not_signer",
+                                               url=self.url[:200],
+                                               signer=(self.expected_signer or signer)[:80]))
         return CoSignature(request.key, tx.hash, recovered, signature, record,
                            repeated=decision == "repeated")

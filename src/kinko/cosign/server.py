@@ -32,6 +32,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -42,6 +43,8 @@ from kinko.domain.cosign import (
     parse_nem_request,
     parse_request,
 )
+from kinko.domain.messages import Message as Said
+from kinko.domain.messages import msg
 from kinko.errors import BadInput, CosignRefused, KinkoError
 from kinko.safeload import loads_json
 from kinko.services.cosign import CosignService
@@ -96,15 +99,17 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
     """The ASGI application; ``token`` is what callers must present (``Authorization:
     Bearer <token>``)."""
     if len(token) < 32:
-        raise KinkoError("the co-signer's token must have at least 32 characters")
+        raise KinkoError("the co-signer's token must have at least 32 characters",
+                         says=msg("error.cosign.token_short", least=32))
     expected = _digest(token)
 
-    async def refuse(send: Send, reason: str, message: str, caller: str) -> None:
+    async def refuse(send: Send, reason: str, message: str, caller: str,
+                     says: Said | None = None) -> None:
         if len(message) > MAX_MESSAGE:  # a caller's value quoted whole: the log, the alert
             message = message[:MAX_MESSAGE - 3] + "..."
         try:
-            refusal = await anyio.to_thread.run_sync(service.refuse_unread, reason, message,
-                                                     caller)
+            refusal = await anyio.to_thread.run_sync(partial(
+                service.refuse_unread, reason, message, caller, says=says))
         except KinkoError as exc:  # its own database away: the refusal is not a record
             log.error("no record of a refusal of %s (%s): %s", caller, reason, exc.message)
             await _unrecorded(send, exc)
@@ -140,7 +145,8 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
                                                      "message": "GET only", "details": {}}})
             elif not authenticated:  # a record too: no place to try tokens unseen
                 await refuse(send, "unauthenticated", "no valid token (Authorization: Bearer "
-                             "<KINKO_COSIGN_TOKEN>) for /v1/info", caller)
+                             "<KINKO_COSIGN_TOKEN>) for /v1/info", caller,
+                             msg("error.cosign.no_token_for", path="/v1/info"))
             else:
                 try:
                     info = await anyio.to_thread.run_sync(_info, service, key_storage)
@@ -157,26 +163,27 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
             return
         if not authenticated:
             await refuse(send, "unauthenticated", "no valid token (Authorization: Bearer "
-                         "<KINKO_COSIGN_TOKEN>)", caller)
+                         "<KINKO_COSIGN_TOKEN>)", caller, msg("error.cosign.no_token"))
             return
         length_text = headers.get("content-length")
         if length_text is None or not length_text.isdigit():
             await refuse(send, "malformed", "a request needs a Content-Length (no chunked "
-                         "bodies)", caller)
+                         "bodies)", caller, msg("error.cosign.no_length"))
             return
         length = int(length_text)
         if length > max_body:
             await refuse(send, "too_large", f"the request has {length} bytes; the co-signer "
-                         f"reads at most {max_body}", caller)
+                         f"reads at most {max_body}", caller,
+                         msg("error.cosign.too_large", length=length, most=max_body))
             return
         try:
             body = await asyncio.wait_for(_read(receive, length), timeout)
         except TimeoutError:
             await refuse(send, "malformed", f"the body did not arrive within {timeout:g} s",
-                         caller)
+                         caller, msg("error.cosign.body_late", seconds=f"{timeout:g}"))
             return
         except ValueError as exc:
-            await refuse(send, "malformed", str(exc), caller)
+            await refuse(send, "malformed", str(exc), caller, _body_problem(exc))
             return
         try:
             data = loads_json(body, "the request", max_bytes=max_body)
@@ -185,10 +192,10 @@ def create_cosign_app(service: CosignService, token: str, *, max_body: int = 16_
                 return
             request = parse_request(data)
         except CosignRefused as exc:
-            await refuse(send, exc.reason, exc.message, caller)
+            await refuse(send, exc.reason, exc.message, caller, exc.says)
             return
         except BadInput as exc:  # not UTF-8 JSON, or nested too deep (the bounded loader)
-            await refuse(send, "malformed", exc.message, caller)
+            await refuse(send, "malformed", exc.message, caller, exc.said())
             return
         try:
             answer = await anyio.to_thread.run_sync(service.answer, request, caller)
@@ -225,6 +232,18 @@ async def _answer_nem(send: Send, service: CosignService, request: NemCosignRequ
         "decision": "repeated" if answer.repeated else "signed", "request": answer.request,
         "inner_hash": answer.inner_hash, "signer": answer.signer, "data": answer.data,
         "signature": answer.signature, "record": answer.record})
+
+
+_BODY_PROBLEMS = {  # what _read raises, as catalog messages
+    "the caller went away before sending the whole body": "error.cosign.body_gone",
+    "the body is longer than its Content-Length": "error.cosign.body_long",
+    "the body is shorter than its Content-Length": "error.cosign.body_short",
+}
+
+
+def _body_problem(exc: ValueError) -> Said | None:
+    found = _BODY_PROBLEMS.get(str(exc))
+    return msg(found) if found is not None else None
 
 
 async def _read(receive: Receive, length: int) -> bytes:

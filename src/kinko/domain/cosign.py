@@ -49,6 +49,7 @@ from kinko.domain.addresses import canonical_address
 from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
+from kinko.domain.messages import Message, Time, Units, msg
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
 from kinko.domain.nem_tx import NemTransfer, read_transfer
 from kinko.domain.policy import Policy
@@ -137,10 +138,14 @@ _PROPOSAL_STATES = {"sweep": ("approved", "sending"), "refill": ("approved", "re
 _INCIDENT_OPEN = ACTIVE_INCIDENT_STATES
 
 
-def refuse(reason: str, message: str, **details: Any) -> CosignRefused:
-    """The refusal for ``reason`` (one of :data:`REASONS`)."""
+def refuse(reason: str, message: str, *, says: Message | None = None,
+           **details: Any) -> CosignRefused:
+    """The refusal for ``reason`` (one of :data:`REASONS`); ``says`` is ``message`` as a
+    catalog message (:mod:`kinko.domain.messages`), else the reason code and its meaning."""
     assert reason in REASONS, reason
-    return CosignRefused(message, reason=reason, **details)
+    return CosignRefused(message, says=says or msg("error.cosign.refusal", code=reason,
+                                                   reason=msg(f"cosign.reason.{reason}")),
+                         reason=reason, **details)
 
 
 def severity(reason: str) -> str:
@@ -169,10 +174,20 @@ def _uint(value: Any, where: str) -> int:
         number = int(value)
     else:
         raise refuse("malformed", f"{where} must be a whole number (a decimal string), "
-                                  f"not {_shown(value)}", field=where)
+                                  f"not {_shown(value)}", field=where,
+                     says=msg("error.cosign.not_whole", field=where, value=_shown(value)))
     if not 0 <= number < _UINT256:
-        raise refuse("malformed", f"{where} does not fit a uint256", field=where)
+        raise refuse("malformed", f"{where} does not fit a uint256", field=where,
+                     says=msg("error.cosign.not_uint256", field=where))
     return number
+
+
+def _joined(said: Sequence[Message]) -> Message:
+    """Several problems as one catalog message, in order (``a; b; c``)."""
+    joined = said[0]
+    for then in said[1:]:
+        joined = msg("error.cosign.and_then", first=joined, then=then)
+    return joined
 
 
 def _shown(value: Any) -> str:
@@ -196,22 +211,30 @@ def safe_tx_from_json(data: Any) -> SafeTx:
     is implied), nothing else; :class:`~kinko.errors.CosignRefused` (``malformed``) naming
     the field otherwise."""
     if not isinstance(data, Mapping):
-        raise refuse("malformed", "safe_tx must be an object")
+        raise refuse("malformed", "safe_tx must be an object",
+                     says=msg("error.cosign.safe_tx_object"))
     missing = [f for f in _SAFE_TX_FIELDS if f not in data]
     extra = sorted(str(k) for k in data if k not in _SAFE_TX_FIELDS)
     if missing or extra:
         raise refuse("malformed", "safe_tx: " + "; ".join(
             ([f"missing {', '.join(missing)}"] if missing else [])
-            + ([f"unknown {_names(extra)}"] if extra else [])))
+            + ([f"unknown {_names(extra)}"] if extra else [])),
+            says=msg("error.cosign.safe_tx_fields", missing=", ".join(missing),
+                     unknown=_names(extra)) if missing and extra
+            else msg("error.cosign.safe_tx_missing", missing=", ".join(missing)) if missing
+            else msg("error.cosign.safe_tx_unknown", unknown=_names(extra)))
     raw = data["data"]
     if not isinstance(raw, str) or not _HEX.match(raw):
-        raise refuse("malformed", "safe_tx.data must be 0x-hex bytes", field="data")
+        raise refuse("malformed", "safe_tx.data must be 0x-hex bytes", field="data",
+                     says=msg("error.cosign.safe_tx_data"))
     operation = data["operation"]
     if isinstance(operation, bool) or not isinstance(operation, int):
-        raise refuse("malformed", "safe_tx.operation must be 0 or 1", field="operation")
+        raise refuse("malformed", "safe_tx.operation must be 0 or 1", field="operation",
+                     says=msg("error.cosign.safe_tx_operation"))
     for name in ("safe", "to", "gas_token", "refund_receiver"):
         if not isinstance(data[name], str):
-            raise refuse("malformed", f"safe_tx.{name} must be an address", field=name)
+            raise refuse("malformed", f"safe_tx.{name} must be an address", field=name,
+                         says=msg("error.cosign.safe_tx_address", field=name))
     try:
         return SafeTx(safe=data["safe"], chain_id=_uint(data["chain_id"], "safe_tx.chain_id"),
                       to=data["to"], value=_uint(data["value"], "safe_tx.value"),
@@ -222,7 +245,8 @@ def safe_tx_from_json(data: Any) -> SafeTx:
                       gas_price=_uint(data["gas_price"], "safe_tx.gas_price"),
                       gas_token=data["gas_token"], refund_receiver=data["refund_receiver"])
     except SafeTxRefused as exc:
-        raise refuse("malformed", f"safe_tx: {exc.message}") from None
+        raise refuse("malformed", f"safe_tx: {exc.message}",
+                     says=msg("error.cosign.safe_tx_refused", problem=exc.said())) from None
 
 
 @dataclass(frozen=True)
@@ -247,17 +271,22 @@ def _request_head(body: Any, fields: tuple[str, ...]) -> tuple[str, str]:
     """A request's ``kind`` and ``id``, once ``body`` is a JSON object holding no field but
     those and ``fields``; :class:`~kinko.errors.CosignRefused` (``malformed``) otherwise."""
     if not isinstance(body, Mapping):
-        raise refuse("malformed", "the request must be a JSON object")
+        raise refuse("malformed", "the request must be a JSON object",
+                     says=msg("error.cosign.request_object"))
     extra = sorted(str(k) for k in body if k not in ("kind", "id", *fields))
     if extra:
-        raise refuse("malformed", f"unknown field(s) {_names(extra)}")
+        raise refuse("malformed", f"unknown field(s) {_names(extra)}",
+                     says=msg("error.cosign.request_unknown", unknown=_names(extra)))
     kind, request_id = body.get("kind"), body.get("id")
     if kind not in REQUEST_KINDS:
         raise refuse("malformed", f"kind must be {' or '.join(REQUEST_KINDS)}, not "
-                                  f"{_shown(kind)}", field="kind")
+                                  f"{_shown(kind)}", field="kind",
+                     says=msg("error.cosign.request_kind", kinds=" / ".join(REQUEST_KINDS),
+                              value=_shown(kind)))
     if not isinstance(request_id, str) or not _ID.match(request_id):
         raise refuse("malformed", f"id must be 1-128 letters, digits or ._:@- , not "
-                                  f"{_shown(request_id)}", field="id")
+                                  f"{_shown(request_id)}", field="id",
+                     says=msg("error.cosign.request_id", value=_shown(request_id)))
     return str(kind), request_id
 
 def parse_request(body: Any) -> CosignRequest:
@@ -269,11 +298,13 @@ def parse_request(body: Any) -> CosignRequest:
     claimed = body.get("safe_tx_hash")
     if not isinstance(claimed, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", claimed):
         raise refuse("malformed", "safe_tx_hash must be 0x and 64 hex digits",
-                     field="safe_tx_hash")
+                     field="safe_tx_hash", says=msg("error.cosign.hash_form"))
     if claimed.lower() != "0x" + tx.hash.hex():
         raise refuse("wrong_hash", f"safe_tx_hash {claimed} is not the hash of the SafeTx "
                      f"given (0x{tx.hash.hex()}): the caller and the co-signer do not see the "
-                     "same transaction", field="safe_tx_hash")
+                     "same transaction", field="safe_tx_hash",
+                     says=msg("error.cosign.wrong_hash", claimed=claimed,
+                              hash="0x" + tx.hash.hex()))
     return CosignRequest(str(kind), request_id, tx)
 
 
@@ -495,24 +526,27 @@ def check_tx(request: CosignRequest, policy: CosignPolicy,
     try:
         tx.check()
     except SafeTxRefused as exc:
-        raise refuse("forbidden_tx", exc.message, **exc.details) from None
+        raise refuse("forbidden_tx", exc.message, says=exc.said(), **exc.details) from None
     if tx.chain_id != chain_id:
         raise refuse("wrong_chain", f"the SafeTx is for chain {tx.chain_id}; the co-signer "
-                     f"signs for chain {chain_id} ({policy.chain}) only", field="chain_id")
+                     f"signs for chain {chain_id} ({policy.chain}) only", field="chain_id",
+                     says=msg("error.cosign.wrong_chain_id", chain=str(tx.chain_id),
+                              ours=str(chain_id), name=policy.chain[:40]))
     limits = policy.limits(tx.safe)
     if not limits:
         raise refuse("unknown_safe", f"Safe {tx.safe} is not in the co-signer's settings "
-                     "([[safes]]): it signs for no other Safe", safe=tx.safe)
+                     "([[safes]]): it signs for no other Safe", safe=tx.safe,
+                     says=msg("error.cosign.unknown_safe", safe=tx.safe[:80]))
     return limits
 
 
 def _in_force(kinko: KinkoFacts, version: int | None, at: datetime, now: datetime,
-              lock: timedelta, what: str) -> None:
+              lock: timedelta, what: str, said: Message | None = None) -> None:
     """Policy ``version`` was the one in force at ``at`` (never later than ``now``), by the
     co-signer's own reckoning from the stored versions, their quorum times, their signed
     proposals and the vetoes whose signatures verify, with at least its own time lock:
     :func:`refuse` (``policy_not_in_force``) otherwise: a loosening still waiting, or
-    vetoed, allows nothing."""
+    vetoed, allows nothing. ``said`` is ``what`` as a catalog message (else ``what``)."""
     when = min(at, now)
     registry = AssetRegistry(kinko.assets.values())
     found = effective_version(kinko.versions, when, registry, min_lock=lock)
@@ -523,7 +557,11 @@ def _in_force(kinko: KinkoFacts, version: int | None, at: datetime, now: datetim
                      f"{version}, but at {when.isoformat()} the version in force was {shown} "
                      f"(a version that loosens anything waits {hours} hours after its "
                      "quorum, and any approver can veto it meanwhile)", policy=version,
-                     in_force=None if found is None else found.version)
+                     in_force=None if found is None else found.version,
+                     says=msg("error.cosign.policy_out_of_force", what=said or what[:200],
+                              version=str(version), at=Time(when), hours=hours,
+                              in_force=msg("error.cosign.version_none") if found is None
+                              else msg("error.cosign.version", version=str(found.version))))
 
 
 def _verified_quorum(facts: ProposalFacts, what: str, kinko: KinkoFacts,
@@ -536,16 +574,19 @@ def _verified_quorum(facts: ProposalFacts, what: str, kinko: KinkoFacts,
     proposal = facts.proposal
     if policy is None or policy.version != proposal.policy_version:
         raise refuse("not_approved", f"{what}: kinko has no policy version "
-                     f"{proposal.policy_version}, under which it was proposed")
+                     f"{proposal.policy_version}, under which it was proposed",
+                     says=msg("error.cosign.proposed_under_missing", what=what[:200],
+                              version=str(proposal.policy_version)))
     if anchor:
         _descends(kinko.policies, policy.version, anchor, what)
     return _quorum(proposal, facts.approvals, policy, what)
 
 
 def _quorum(proposal: Proposal, approvals: Sequence[Approval], policy: Policy,
-            what: str) -> str:
+            what: str, said: Message | None = None) -> str:
     valid: list[Approval] = []
     problems: list[str] = []
+    problems_said: list[Message] = []
     for approval in sorted(approvals, key=lambda a: a.approved_at):
         if approval.approver.startswith("policy: "):
             continue  # a pre-authorisation, not a signature: see the emergency sweep
@@ -553,19 +594,27 @@ def _quorum(proposal: Proposal, approvals: Sequence[Approval], policy: Policy,
             check_approval(proposal, policy, approval, valid, approval.approved_at)
         except ApprovalError as exc:
             problems.append(exc.message)
+            problems_said.append(exc.said())
             continue
         valid.append(approval)
     if len({a.approver for a in valid}) < policy.quorum:
         raise refuse("not_approved", f"{what} has {len(valid)} verified approval(s) of the "
                      f"{policy.quorum} policy version {policy.version} needs"
                      + (f" ({'; '.join(problems[:3])})" if problems else ""),
-                     approvals=len(valid), quorum=policy.quorum)
+                     approvals=len(valid), quorum=policy.quorum,
+                     says=msg("error.cosign.short_of_quorum_because", what=said or what[:200],
+                              approvals=len(valid), quorum=policy.quorum,
+                              version=str(policy.version),
+                              problems=_joined(problems_said[:3])) if problems_said
+                     else msg("error.cosign.short_of_quorum", what=said or what[:200],
+                              approvals=len(valid), quorum=policy.quorum,
+                              version=str(policy.version)))
     names = ", ".join(sorted({a.approver for a in valid}))
     return f"quorum {names} (policy v{policy.version})"
 
 
 def _descends(records: Mapping[int, PolicyRecord], version: int, anchor: str,
-              what: str) -> None:
+              what: str, said: Message | None = None) -> None:
     """Policy ``version`` is the anchored one or was activated, version by version, by
     policy proposals the quorum of the version before approved (signatures verified), down
     to the anchored one: a policy written into kinko's database without the approvers'
@@ -575,27 +624,37 @@ def _descends(records: Mapping[int, PolicyRecord], version: int, anchor: str,
         record = records.get(at)
         if record is None or record.policy is None or record.policy.version != at:
             raise refuse("not_approved", f"{what}: policy version {at} is missing from "
-                         "kinko's database or cannot be read", policy=at)
+                         "kinko's database or cannot be read", policy=at,
+                         says=msg("error.cosign.policy_missing", what=said or what[:200],
+                                  version=str(at)))
         if record.policy.digest == anchor:
             return
         activation = record.activation
         if activation is None:
             raise refuse("not_approved", f"{what}: policy version {at} "
                          f"({record.activated_by}) does not descend from the policy the "
-                         "co-signer trusts (policy_anchor)", policy=at)
+                         "co-signer trusts (policy_anchor)", policy=at,
+                         says=msg("error.cosign.policy_not_descended", what=said or what[:200],
+                                  version=str(at), by=str(record.activated_by)[:200]))
         proposal = activation.proposal
         payload = proposal.payload
         if proposal.kind != "policy" or payload.get("version") != at \
                 or payload.get("digest") != record.policy.digest \
                 or not proposal.policy_version < at:
             raise refuse("not_approved", f"{what}: policy version {at} was not activated by "
-                         f"the proposal it names ({proposal.id})", policy=at)
+                         f"the proposal it names ({proposal.id})", policy=at,
+                         says=msg("error.cosign.policy_not_activated", what=said or what[:200],
+                                  version=str(at), proposal=proposal.id[:128]))
         before = records.get(proposal.policy_version)
         if before is None or before.policy is None:
             raise refuse("not_approved", f"{what}: policy version {at} was approved under "
                          f"version {proposal.policy_version}, which kinko has not got",
-                         policy=at)
-        _quorum(proposal, activation.approvals, before.policy, f"policy version {at}")
+                         policy=at,
+                         says=msg("error.cosign.policy_approved_under_missing",
+                                  what=said or what[:200], version=str(at),
+                                  under=str(proposal.policy_version)))
+        _quorum(proposal, activation.approvals, before.policy, f"policy version {at}",
+                msg("error.cosign.what.policy", version=str(at)))
         at = proposal.policy_version
 
 
@@ -605,7 +664,8 @@ def policy_lineage(records: Mapping[int, PolicyRecord], version: int, anchor: st
     if record is not None and record.policy is not None and record.policy.digest == anchor:
         return "anchor"
     try:
-        _descends(records, version, anchor, f"policy version {version}")
+        _descends(records, version, anchor, f"policy version {version}",
+                  msg("error.cosign.what.policy", version=str(version)))
     except CosignRefused as exc:
         return f"no: {exc.message}"
     return "yes"
@@ -616,30 +676,39 @@ def _withdrawal(facts: KinkoFacts, request: CosignRequest, now: datetime,
     w = facts.withdrawal
     if w is None:
         raise refuse("no_such_request", f"kinko has no withdrawal {request.id!r}",
-                     request=request.key)
+                     request=request.key,
+                     says=msg("error.cosign.no_withdrawal", id=request.id[:128]))
     if w.state not in _WITHDRAWAL_STATES:
         raise refuse("request_state", f"withdrawal {w.id} is {w.state}; the co-signer signs "
                      f"only a withdrawal that is {', '.join(_WITHDRAWAL_STATES)}",
-                     state=w.state)
+                     state=w.state, says=msg("error.cosign.withdrawal_state", id=w.id[:128],
+                                             state=w.state,
+                                             states=", ".join(_WITHDRAWAL_STATES)))
     asset = _asset(facts, w.asset)
     if w.outcome == "allow":
         _in_force(facts, w.decided_under, w.requested_at or now, now, lock,
-                  f"withdrawal {w.id}'s screening")
+                  f"withdrawal {w.id}'s screening",
+                  msg("error.cosign.what.screening", id=w.id[:128]))
         authorised = f"screened allow (policy v{w.decided_under})"
     elif w.outcome == "review" and facts.proposal is not None:
         _same_withdrawal(facts.proposal.proposal, w, asset)
         review = facts.proposal.proposal
         authorised = _verified_quorum(facts.proposal, f"withdrawal {w.id}", facts, anchor)
         _in_force(facts, review.policy_version, review.created_at, now, lock,
-                  f"withdrawal {w.id}'s review {review.id}")
+                  f"withdrawal {w.id}'s review {review.id}",
+                  msg("error.cosign.what.review", id=w.id[:128], review=review.id[:128]))
     else:
         raise refuse("not_approved", f"withdrawal {w.id} was screened {w.outcome!r} and has "
-                     "no approved review", outcome=w.outcome)
+                     "no approved review", outcome=w.outcome,
+                     says=msg("error.cosign.not_reviewed", id=w.id[:128],
+                              outcome=str(w.outcome)[:40]))
     if w.hold_state != "pending" or (w.hold_expires is not None and now >= w.hold_expires):
         state = w.hold_state if w.hold_state != "pending" else "expired"
         raise refuse("hold_closed", f"the hold of withdrawal {w.id} is "
                      f"{state or 'missing'}: its funds are no longer reserved",
-                     hold=state or "missing")
+                     hold=state or "missing",
+                     says=msg("error.cosign.hold_closed", id=w.id[:128],
+                              state=(state or "missing")[:40]))
     source = _wallet(facts, w.wallet, asset, f"withdrawal {w.id}")
     return Movement("withdrawal", asset, w.amount, source, w.destination, authorised)
 
@@ -658,7 +727,11 @@ def _same_withdrawal(proposal: Proposal, w: WithdrawalFacts, asset: Asset) -> No
         raise refuse("not_approved", f"the review {proposal.id} the approvers signed is not "
                      f"of withdrawal {w.id} as kinko's database has it now "
                      f"({format_units(w.amount, asset)} {asset.symbol} to "
-                     f"{w.destination})", field="withdrawal")
+                     f"{w.destination})", field="withdrawal",
+                     says=msg("error.cosign.review_differs", review=proposal.id[:128],
+                              id=w.id[:128], amount=Units(w.amount, asset.symbol,
+                                                          asset.decimals),
+                              destination=w.destination[:80]))
 
 
 def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
@@ -666,19 +739,27 @@ def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
     p = facts.proposal
     if p is None:
         raise refuse("no_such_request", f"kinko has no proposal {request.id!r}",
-                     request=request.key)
+                     request=request.key,
+                     says=msg("error.cosign.no_proposal", id=request.id[:128]))
     proposal = p.proposal
     if proposal.kind not in _PROPOSAL_STATES:
         raise refuse("request_state", f"proposal {proposal.id} is a {proposal.kind}, which "
                      "moves no funds through a Safe: withdrawals are asked for by their own "
-                     "id", kind=proposal.kind)
+                     "id", kind=proposal.kind,
+                     says=msg("error.cosign.proposal_kind", id=proposal.id[:128],
+                              kind=proposal.kind[:40]))
     states = _PROPOSAL_STATES[proposal.kind]
     if p.state not in states:
         raise refuse("request_state", f"{proposal.kind} {proposal.id} is {p.state}; the "
-                     f"co-signer signs it only while it is {', '.join(states)}", state=p.state)
+                     f"co-signer signs it only while it is {', '.join(states)}", state=p.state,
+                     says=msg("error.cosign.proposal_state", kind=proposal.kind[:40],
+                              id=proposal.id[:128], state=str(p.state)[:40],
+                              states=", ".join(states)))
     if now >= proposal.expires_at:
         raise refuse("expired", f"{proposal.kind} {proposal.id} expired at "
-                     f"{proposal.expires_at.isoformat()}")
+                     f"{proposal.expires_at.isoformat()}",
+                     says=msg("error.cosign.proposal_expired", kind=proposal.kind[:40],
+                              id=proposal.id[:128], at=Time(proposal.expires_at)))
     payload = proposal.payload
     asset = _asset(facts, str(payload.get("asset")))
     emergency = payload.get("emergency")
@@ -687,10 +768,16 @@ def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
         if anchor:
             assert p.policy is not None
             _descends(facts.policies, p.policy.version, anchor,
-                      f"emergency sweep {proposal.id}")
+                      f"emergency sweep {proposal.id}",
+                      msg("error.cosign.what.emergency", id=proposal.id[:128]))
         if p.incident_state not in _INCIDENT_OPEN:
             raise refuse("not_approved", f"emergency sweep {proposal.id} answers incident "
-                         f"{emergency}, which is {p.incident_state or 'unknown to kinko'}")
+                         f"{emergency}, which is {p.incident_state or 'unknown to kinko'}",
+                         says=msg("error.cosign.incident_closed", id=proposal.id[:128],
+                                  incident=emergency[:128], state=str(p.incident_state)[:40])
+                         if p.incident_state else
+                         msg("error.cosign.incident_unknown", id=proposal.id[:128],
+                             incident=emergency[:128]))
         assert p.policy is not None
         authorised = f"pre-authorised by policy v{p.policy.version} for {emergency}"
     else:
@@ -706,16 +793,26 @@ def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
         destination = str(payload["to_address"])
     except (KeyError, ValueError):
         raise refuse("request_state", f"{proposal.kind} {proposal.id} does not name an "
-                     "amount, its wallets and a destination address") from None
+                     "amount, its wallets and a destination address",
+                     says=msg("error.cosign.proposal_incomplete", kind=proposal.kind[:40],
+                              id=proposal.id[:128])) from None
     if not _has(target, destination):
         raise refuse("mismatch", f"{proposal.kind} {proposal.id}: {destination} is not an "
-                     f"address of wallet {target.name}", field="to")
+                     f"address of wallet {target.name}", field="to",
+                     says=msg("error.cosign.not_wallet_address", kind=proposal.kind[:40],
+                              id=proposal.id[:128], address=destination[:80],
+                              wallet=target.name[:80]))
     refill = proposal.kind == "refill"
     if (target.tier == "hot") != refill or source.tier == ("hot" if refill else "cold"):
         rule = "from warm or cold to hot" if refill else "from hot or warm to warm or cold"
+        names = {"kind": proposal.kind[:40], "id": proposal.id[:128],
+                 "source": source.name[:80], "source_tier": source.tier,
+                 "target": target.name[:80], "target_tier": target.tier}
         raise refuse("wrong_wallet", f"{proposal.kind} {proposal.id} moves from "
                      f"{source.name} ({source.tier}) to {target.name} ({target.tier}); a "
-                     f"{proposal.kind} moves {rule}", wallet=source.name)
+                     f"{proposal.kind} moves {rule}", wallet=source.name,
+                     says=msg("error.cosign.refill_direction", **names) if refill
+                     else msg("error.cosign.sweep_direction", **names))
     return Movement(proposal.kind, asset, amount, source, destination, authorised, emergency)
 
 
@@ -730,7 +827,8 @@ def _preauthorised(p: ProposalFacts) -> bool:
 def _asset(facts: KinkoFacts, symbol: str) -> Asset:
     asset = facts.assets.get(symbol)
     if asset is None:
-        raise refuse("unknown_asset", f"kinko registers no asset {symbol!r}", asset=symbol)
+        raise refuse("unknown_asset", f"kinko registers no asset {symbol!r}", asset=symbol,
+                     says=msg("error.cosign.unknown_asset", asset=symbol[:40]))
     return asset
 
 
@@ -738,7 +836,9 @@ def _wallet(facts: KinkoFacts, name: str, asset: Asset, what: str) -> Wallet:
     wallet = next((w for w in facts.wallets if w.name == name), None)
     if wallet is None or wallet.asset != asset.symbol:
         raise refuse("wrong_wallet", f"{what} names wallet {name!r}, which is not a "
-                     f"registered {asset.symbol} wallet", wallet=name)
+                     f"registered {asset.symbol} wallet", wallet=name,
+                     says=msg("error.cosign.not_asset_wallet", what=what[:200],
+                              wallet=name[:80], asset=asset.symbol))
     return wallet
 
 
@@ -761,11 +861,15 @@ def match_movement(request: CosignRequest, facts: KinkoFacts, policy: CosignPoli
     what = f"{move.kind} {request.id}"
     if asset.chain != policy.chain:
         raise refuse("wrong_chain", f"{what} moves {asset.symbol}, an asset on "
-                     f"{asset.chain}; the co-signer signs for {policy.chain}", field="chain_id")
+                     f"{asset.chain}; the co-signer signs for {policy.chain}", field="chain_id",
+                     says=msg("error.cosign.asset_chain", what=what[:200], asset=asset.symbol,
+                              chain=asset.chain, ours=policy.chain[:40]))
     if not _has(move.source, tx.safe):
         raise refuse("wrong_wallet", f"Safe {tx.safe} is not an address of wallet "
                      f"{move.source.name}, which pays {what}", safe=tx.safe,
-                     wallet=move.source.name)
+                     wallet=move.source.name,
+                     says=msg("error.cosign.safe_not_of_wallet", safe=tx.safe[:80],
+                              wallet=move.source.name[:80], what=what[:200]))
     _limit(limits, f"Safe {tx.safe}", asset)
     _match_payment(tx, asset, move, what)
     return _destination(move, facts, policy, what)
@@ -780,7 +884,9 @@ def _destination(move: Movement, facts: KinkoFacts, policy: CosignPolicy,
     to_hot = move.destination.lower() in hot
     if move.kind != "refill" and to_hot:
         raise refuse("own_hot_wallet", f"{what} pays {move.destination}, one of the "
-                     "exchange's own hot wallets: only a refill may", field="to")
+                     "exchange's own hot wallets: only a refill may", field="to",
+                     says=msg("error.cosign.pays_own_hot", what=what[:200],
+                              destination=move.destination[:80]))
     to_cold = (policy.is_cold(asset.symbol, move.destination) and not to_hot
                and any(_has(w, move.destination) for w in facts.wallets
                        if w.asset == asset.symbol and w.tier != "hot"))
@@ -790,7 +896,10 @@ def _destination(move: Movement, facts: KinkoFacts, policy: CosignPolicy,
         scope = "global" if tripped == ["*"] else f"{asset.symbol}"
         raise refuse("breaker_tripped", f"the {scope} breaker is tripped: the co-signer "
                      f"signs no {move.kind} until the quorum resets it (only an emergency "
-                     "sweep to a cold address in its own settings)", scope=tripped[0])
+                     "sweep to a cold address in its own settings)", scope=tripped[0],
+                     says=msg("error.cosign.breaker_global", kind=move.kind[:40])
+                     if tripped == ["*"] else msg("error.cosign.breaker_asset",
+                                                  asset=asset.symbol, kind=move.kind[:40]))
     counts = not (to_cold and move.kind == "sweep")
     return Movement(move.kind, asset, move.amount, move.source, move.destination,
                     move.authorised, move.emergency, counts)
@@ -800,12 +909,18 @@ def _limit(limits: Mapping[str, SafeLimit], account: str, asset: Asset) -> SafeL
     limit = limits.get(asset.symbol)
     if limit is None:
         raise refuse("unknown_safe", f"the co-signer's settings list {account} for "
-                     f"{', '.join(sorted(limits))}, not {asset.symbol}", safe=account)
+                     f"{', '.join(sorted(limits))}, not {asset.symbol}", safe=account,
+                     says=msg("error.cosign.safe_assets", account=account[:120],
+                              assets=", ".join(sorted(limits))[:200], asset=asset.symbol))
     if (asset.token or "").lower() != (limit.token or "").lower():
         raise refuse("unknown_token", f"kinko registers {asset.symbol} as "
                      f"{asset.token or 'the native coin'}; the co-signer's settings know it "
                      f"as {limit.token or 'the native coin'} for {account}",
-                     asset=asset.symbol)
+                     asset=asset.symbol,
+                     says=msg("error.cosign.token_differs", asset=asset.symbol,
+                              token=asset.token or msg("error.cosign.native_coin"),
+                              known=limit.token or msg("error.cosign.native_coin"),
+                              account=account[:120]))
     return limit
 
 
@@ -842,17 +957,20 @@ def parse_nem_request(body: Any) -> NemCosignRequest:
     given = body.get("nem_transfer")
     if not isinstance(given, Mapping) or set(given) != {"chain", "data"}:
         raise refuse("malformed", "nem_transfer must be {\"chain\", \"data\"}",
-                     field="nem_transfer")
+                     field="nem_transfer", says=msg("error.cosign.nem_transfer_form"))
     try:
         transfer = read_transfer(str(given["chain"]), given["data"])
     except BadInput as exc:
-        raise refuse("malformed", f"nem_transfer: {exc.message}", field="nem_transfer") \
+        raise refuse("malformed", f"nem_transfer: {exc.message}", field="nem_transfer",
+                     says=msg("error.cosign.nem_transfer_unread", problem=exc.said())) \
             from None
     claimed = body.get("inner_hash")
     if not isinstance(claimed, str) or claimed.lower() != transfer.inner_hash:
         raise refuse("wrong_hash", f"inner_hash {_shown(claimed)} is not the hash of the "
                      f"transfer given ({transfer.inner_hash}): the caller and the co-signer "
-                     "do not see the same transfer", field="inner_hash")
+                     "do not see the same transfer", field="inner_hash",
+                     says=msg("error.cosign.wrong_inner_hash", claimed=_shown(claimed),
+                              hash=transfer.inner_hash))
     return NemCosignRequest(str(kind), request_id, transfer)
 
 
@@ -868,12 +986,15 @@ def check_nem_request(request: NemCosignRequest,
     transfer = request.transfer
     if transfer.chain != policy.chain:
         raise refuse("wrong_chain", f"the transfer is on {transfer.chain}; the co-signer "
-                     f"signs for {policy.chain} only", field="chain")
+                     f"signs for {policy.chain} only", field="chain",
+                     says=msg("error.cosign.wrong_nem_chain", chain=transfer.chain[:40],
+                              ours=policy.chain[:40]))
     limits = policy.limits(transfer.account)
     if not limits:
         raise refuse("unknown_safe", f"account {transfer.account} is not in the co-signer's "
                      "settings ([[safes]]): it signs for no other account",
-                     safe=transfer.account)
+                     safe=transfer.account,
+                     says=msg("error.cosign.unknown_account", account=transfer.account[:80]))
     return limits
 
 
@@ -891,11 +1012,15 @@ def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: Cos
     what = f"{move.kind} {request.id}"
     if asset.chain != policy.chain:
         raise refuse("wrong_chain", f"{what} moves {asset.symbol}, an asset on "
-                     f"{asset.chain}; the co-signer signs for {policy.chain}", field="chain")
+                     f"{asset.chain}; the co-signer signs for {policy.chain}", field="chain",
+                     says=msg("error.cosign.asset_chain", what=what[:200], asset=asset.symbol,
+                              chain=asset.chain, ours=policy.chain[:40]))
     if not _has(move.source, tr.account):
         raise refuse("wrong_wallet", f"account {tr.account} is not an address of wallet "
                      f"{move.source.name}, which pays {what}", safe=tr.account,
-                     wallet=move.source.name)
+                     wallet=move.source.name,
+                     says=msg("error.cosign.account_not_of_wallet", account=tr.account[:80],
+                              wallet=move.source.name[:80], what=what[:200]))
     _limit(limits, tr.account, asset)
     shown = f"{format_units(move.amount, asset)} {asset.symbol} to {move.destination}"
     mosaics = dict(tr.mosaics)
@@ -913,7 +1038,12 @@ def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: Cos
     for name, ok, got in checks:
         if not ok:
             raise refuse("mismatch", f"{what} pays {shown}; the transfer's {name} is {got}",
-                          field=name)
+                         field=name, says=msg(
+                             "error.cosign.transfer_differs", what=what[:200],
+                             amount=Units(move.amount, asset.symbol, asset.decimals),
+                             destination=move.destination[:80], field=name,
+                             got=msg("error.cosign.fee_over", fee=str(tr.fee),
+                                     cap=str(tr.fee_cap)) if name == "fee" else got[:200]))
     if request.kind == "withdrawal" and facts.withdrawal is not None:
         latest = facts.withdrawal.hold_expires
     else:
@@ -923,7 +1053,9 @@ def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: Cos
     if not now < deadline <= bound:
         raise refuse("mismatch", f"{what}: the transfer's deadline {deadline.isoformat()} is "
                      f"not between now and {bound.isoformat()} (a day at most, and before "
-                     "kinko's reservation of the funds ends)", field="deadline")
+                     "kinko's reservation of the funds ends)", field="deadline",
+                     says=msg("error.cosign.deadline", what=what[:200], deadline=Time(deadline),
+                              bound=Time(bound)))
     return _destination(move, facts, policy, what)
 
 
@@ -931,14 +1063,18 @@ def check_nem_account(account: str, minimum: int, cosignatories: Sequence[str],
                       cosigner: str) -> None:
     """The account on chain is one the co-signer's signature protects: a multisig account
     whose cosignatories include the co-signer and whose minimum needs at least one more."""
-    problems = []
+    problems, said = [], []
     if cosigner.lower() not in {c.lower() for c in cosignatories}:
         problems.append(f"the co-signer {cosigner} is not a cosignatory")
+        said.append(msg("error.cosign.not_cosignatory", cosigner=cosigner[:80]))
     if minimum < 2:
         problems.append(f"minimum {minimum}: one key moves its funds without the co-signer")
+        said.append(msg("error.cosign.minimum_one", minimum=minimum))
     if problems:
         raise refuse("safe_config", f"account {account}: " + "; ".join(problems),
-                      safe=account, problems=problems)
+                     safe=account, problems=problems,
+                     says=msg("error.cosign.account_config", account=account[:80],
+                              problems=_joined(said)))
 
 
 def _match_payment(tx: SafeTx, asset: Asset, move: Movement, what: str) -> None:
@@ -952,14 +1088,19 @@ def _match_payment(tx: SafeTx, asset: Asset, move: Movement, what: str) -> None:
             expected = transfer_data(move.destination, move.amount)
         except ValueError:
             raise refuse("mismatch", f"{what}: {move.destination} is not an address the "
-                         "token can pay", field="data") from None
+                         "token can pay", field="data",
+                         says=msg("error.cosign.token_cannot_pay", what=what[:200],
+                                  destination=move.destination[:80])) from None
         checks = (("to", tx.to.lower() == asset.token.lower(), tx.to),
                   ("value", tx.value == 0, str(tx.value)),
                   ("data", tx.data == expected, _describe_call(tx.data)))
     for name, ok, got in checks:
         if not ok:
             raise refuse("mismatch", f"{what} pays {shown}; the SafeTx's {name} is {got}",
-                         field=name)
+                         field=name, says=msg(
+                             "error.cosign.safe_tx_differs", what=what[:200],
+                             amount=Units(move.amount, asset.symbol, asset.decimals),
+                             destination=move.destination[:80], field=name, got=got[:200]))
 
 
 def _describe_call(data: bytes) -> str:
@@ -973,21 +1114,28 @@ def check_safe_state(state: SafeState, cosigner: str) -> None:
     """The Safe on chain is one the co-signer's signature protects: it is an owner, the
     threshold needs at least one more key, no module or guard can act without the owners,
     and it runs the audited SafeL2 1.4.1."""
-    problems = []
+    problems, said = [], []
     if cosigner.lower() not in {o.lower() for o in state.owners}:
         problems.append(f"the co-signer {cosigner} is not an owner")
+        said.append(msg("error.cosign.not_owner", cosigner=cosigner[:80]))
     if state.threshold < 2:
         problems.append(f"threshold {state.threshold}: one key moves its funds without the "
                         "co-signer")
+        said.append(msg("error.cosign.threshold_one", threshold=state.threshold))
     if state.modules:
         problems.append(f"modules enabled ({', '.join(state.modules)})")
+        said.append(msg("error.cosign.modules", modules=", ".join(state.modules)[:400]))
     if state.guard.lower() != ZERO_ADDRESS:
         problems.append(f"guard {state.guard}")
+        said.append(msg("error.cosign.guard", guard=state.guard[:80]))
     if state.version != "1.4.1" or not state.singleton_ok:
         problems.append(f"not the audited SafeL2 1.4.1 (version {state.version})")
+        said.append(msg("error.cosign.not_audited_safe", version=state.version[:40]))
     if problems:
         raise refuse("safe_config", f"Safe {state.address}: " + "; ".join(problems),
-                     safe=state.address, problems=problems)
+                     safe=state.address, problems=problems,
+                     says=msg("error.cosign.safe_config", safe=state.address[:80],
+                              problems=_joined(said)))
 
 
 def check_nonce(tx: SafeTx, state: SafeState, window: int) -> None:
@@ -995,8 +1143,13 @@ def check_nonce(tx: SafeTx, state: SafeState, window: int) -> None:
     several withdrawals can be co-signed before the first is mined)."""
     if tx.nonce < state.nonce:
         raise refuse("nonce_used", f"nonce {tx.nonce} of Safe {tx.safe} is already used "
-                     f"(the Safe is at nonce {state.nonce}): a replay", nonce=tx.nonce)
+                     f"(the Safe is at nonce {state.nonce}): a replay", nonce=tx.nonce,
+                     says=msg("error.cosign.nonce_used", nonce=str(tx.nonce),
+                              safe=tx.safe[:80], at=str(state.nonce)))
     if tx.nonce >= state.nonce + window:
         raise refuse("nonce_too_far", f"nonce {tx.nonce} of Safe {tx.safe} is "
                      f"{tx.nonce - state.nonce} ahead of the Safe's ({state.nonce}); the "
-                     f"co-signer signs at most {window} ahead", nonce=tx.nonce)
+                     f"co-signer signs at most {window} ahead", nonce=tx.nonce,
+                     says=msg("error.cosign.nonce_too_far", nonce=str(tx.nonce),
+                              safe=tx.safe[:80], ahead=tx.nonce - state.nonce,
+                              at=str(state.nonce), window=window))

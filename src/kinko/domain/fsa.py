@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kinko.domain.messages import Message
+from kinko.domain.messages import Message, msg
 from kinko.domain.policy import WatchPolicy
 from kinko.domain.report import CustodyReport
 from kinko.errors import InputFileError
@@ -368,11 +368,15 @@ class FsaReport:
 def _int(data: Mapping[str, Any], key: str, where: str) -> int:
     value = data.get(key)
     if isinstance(value, bool) or value is None:
-        raise InputFileError(f"{where}: {key} is missing or not a whole number")
+        raise InputFileError(f"{where}: {key} is missing or not a whole number",
+                             says=msg("error.fsa.no_whole_number", where=where[:200],
+                                      key=key[:80]))
     try:
         return int(str(value))
     except ValueError:
-        raise InputFileError(f"{where}: {key} = {value!r} is not a whole number") from None
+        raise InputFileError(f"{where}: {key} = {value!r} is not a whole number",
+                             says=msg("error.fsa.not_whole_number", where=where[:200],
+                                      key=key[:80], value=str(value)[:80])) from None
 
 
 def _text(value: Any) -> str:
@@ -389,24 +393,32 @@ def parse_refund_plan(data: Mapping[str, Any], where: str,
     beside it (None: not found). Anything missing or malformed is refused by name."""
     if not isinstance(data, Mapping) or data.get("format") != PLAN_FORMAT:
         raise InputFileError(f"{where}: not a kinko refund plan (format must be "
-                             f"{PLAN_FORMAT!r})")
+                             f"{PLAN_FORMAT!r})",
+                             says=msg("error.refunds.not_a_plan", file=where[:200],
+                                      format=PLAN_FORMAT))
     price = data.get("price")
     funds = data.get("funds")
     if not isinstance(price, Mapping) or not isinstance(funds, Mapping):
-        raise InputFileError(f"{where}: price and funds must be objects")
+        raise InputFileError(f"{where}: price and funds must be objects",
+                             says=msg("error.fsa.plan_objects", file=where[:200]))
     try:
         value = Decimal(str(price.get("value")))
     except InvalidOperation:
         raise InputFileError(f"{where}: price.value {price.get('value')!r} is not a "
-                             "number") from None
+                             "number", says=msg("error.fsa.price_not_number", file=where[:200],
+                                                value=str(price.get("value"))[:80])) from None
     if not value.is_finite() or value <= 0:
-        raise InputFileError(f"{where}: price.value must be a number above 0")
+        raise InputFileError(f"{where}: price.value must be a number above 0",
+                             says=msg("error.fsa.price_not_positive", file=where[:200]))
     for key in ("plan_id", "incident", "asset"):
         if not str(data.get(key) or "").strip():
-            raise InputFileError(f"{where}: {key} is missing")
+            raise InputFileError(f"{where}: {key} is missing",
+                                 says=msg("error.fsa.plan_field_missing", file=where[:200],
+                                          key=key))
     confirmed = funds.get("confirmed")
     if not isinstance(confirmed, bool):
-        raise InputFileError(f"{where}: funds.confirmed must be true or false")
+        raise InputFileError(f"{where}: funds.confirmed must be true or false",
+                             says=msg("error.fsa.confirmed_not_bool", file=where[:200]))
     detail = tuple((k, _text(price[k])) for k in ("trades_file", "from", "to", "trades",
                                                   "sum_price_volume", "sum_volume",
                                                   "vwap_exact")

@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 
 from kinko.domain.addresses import currency_address, equivalent_keys
+from kinko.domain.messages import Message, msg
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
 from kinko.safeload import MAX_LIST_BYTES, check_tree, check_yaml, check_yaml_keys, loads_json
@@ -81,15 +82,19 @@ class _Reader:
 
     def __init__(self, name: str, invalid: str, chains: Mapping[str, str] | None) -> None:
         if invalid not in INVALID_CHOICES:
-            raise BadInput(f"invalid addresses in a list are refused or kept, not {invalid!r}")
+            raise BadInput(f"invalid addresses in a list are refused or kept, not {invalid!r}",
+                           says=msg("error.labels.invalid_choice", value=str(invalid)[:80]))
         self.name, self.invalid, self.chains = name, invalid, chains or {}
         self.problems: list[str] = []
+        self.first: Message | None = None  # the first problem, as a catalog message
 
     def address(self, text: str, currency: str, line: int) -> str:
         try:
             return currency_address(text, currency, self.chains.get(currency.strip().upper()))
         except InvalidAddress as exc:
             self.problems.append(f"{self.name}:{line}: {exc.message}")
+            if self.first is None:
+                self.first = _at(self.name, line, exc.said())
             return text.strip()
 
     def result(self, labels: list[Label], currencies: list[str],
@@ -100,10 +105,17 @@ class _Reader:
                 f"{self.name}: {len(self.problems)} {'entry is' if one else 'entries are'} "
                 "not a valid address of its currency; nothing was loaded (first: "
                 f"{self.problems[0]})",
-                problems=self.problems[:50], invalid=len(self.problems))
+                problems=self.problems[:50], invalid=len(self.problems),
+                says=msg("error.labels.invalid_addresses", file=self.name[:200],
+                         count=len(self.problems), first=self.first or ""))
         return LabelList(tuple(labels), tuple(currencies),
                          tuple(f"{p} (kept exactly as written)" for p in self.problems),
                          transactions)
+
+
+def _at(name: str, line: int, problem: Message | str) -> Message:
+    """``file:line: problem`` as a catalog message."""
+    return msg("error.labels.at", file=name[:200], line=str(line), problem=problem)
 
 
 class _TextLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -150,11 +162,17 @@ def _compose(text: str, name: str) -> tuple[Any, list[int]]:
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise InputFileError(f"{name}:{line}: not valid YAML: {exc.problem}") from None
+        raise InputFileError(f"{name}:{line}: not valid YAML: {exc.problem}",
+                             says=msg("error.labels.yaml_at", file=name[:200], line=str(line),
+                                      problem=str(exc.problem)[:200])) from None
     except yaml.YAMLError as exc:
-        raise InputFileError(f"{name}: not valid YAML: {exc}") from None
+        raise InputFileError(f"{name}: not valid YAML: {exc}",
+                             says=msg("error.labels.yaml", file=name[:200],
+                                      problem=str(exc)[:200])) from None
     except (ValueError, TypeError, OverflowError) as exc:  # an explicit !!timestamp 2023-99-99
-        raise InputFileError(f"{name}: not valid YAML: {exc}") from None
+        raise InputFileError(f"{name}: not valid YAML: {exc}",
+                             says=msg("error.labels.yaml", file=name[:200],
+                                      problem=str(exc)[:200])) from None
     finally:
         loader.dispose()
     check_tree(data, name, max_nodes=2 * events + 1000)  # what aliases expand to
@@ -180,21 +198,33 @@ def _header(data: dict[str, Any], name: str, include: Include | None) -> dict[st
     if isinstance(header, _Included):
         if include is None:
             raise InputFileError(f"{name}:{header.line}: header: !include {header.name} needs "
-                                 "the TagPack read from its folder")
+                                 "the TagPack read from its folder",
+                                 says=msg("error.labels.include_needs_folder", file=name[:200],
+                                          line=str(header.line), name=header.name[:200]))
         included = f"{header.name} (included by {name})"
+        header_name = header.name[:200]
         header, _lines = _compose(include(header.name), included)
         if not isinstance(header, dict):
-            raise InputFileError(f"{included}: a TagPack header must be a mapping")
+            raise InputFileError(f"{included}: a TagPack header must be a mapping",
+                                 says=msg("error.labels.included_not_mapping",
+                                          file=header_name, by=name[:200]))
         if any(isinstance(v, _Included) for v in header.values()):
-            raise InputFileError(f"{included}: an included header cannot include again")
+            raise InputFileError(f"{included}: an included header cannot include again",
+                                 says=msg("error.labels.include_again", file=header_name,
+                                          by=name[:200]))
     if not isinstance(header, dict):
-        raise InputFileError(f"{name}: header must be a mapping or !include FILE")
+        raise InputFileError(f"{name}: header must be a mapping or !include FILE",
+                             says=msg("error.labels.header_not_mapping", file=name[:200]))
     merged = {k: v for k, v in data.items() if k != "header"}
     merged.update(header)
     return merged
 
 
-def _texts(fields: dict[str, Any], where: str, problems: list[str]) -> bool:
+_KINDS: dict[type, str] = {dict: "mapping", list: "list", set: "set", bool: "boolean"}
+
+
+def _texts(fields: dict[str, Any], where: str, problems: list[str],
+           said: list[Message] | None = None, at: Message | None = None) -> bool:
     """Whether a tag's text fields (its own or its header's) are text: a mapping or a list
     as ``label`` or ``currency`` would otherwise be stored as Python's picture of it
     (``{'a': '1'}``). A problem is noted for each that is not."""
@@ -205,16 +235,26 @@ def _texts(fields: dict[str, Any], where: str, problems: list[str]) -> bool:
                                   bool: "a boolean"}
         kind = kinds.get(type(fields[key]), f"a {type(fields[key]).__name__}")
         problems.append(f"{where}: {key} must be text, not {kind}")
+        if said is not None and at is not None:
+            known = _KINDS.get(type(fields[key]))
+            shown = (msg(f"error.labels.kind.{known}") if known is not None
+                     else msg("error.labels.kind.other", type=type(fields[key]).__name__[:40]))
+            said.append(msg("error.labels.tag_at", at=at, problem=msg(
+                "error.labels.tag.not_text", field=key, kind=shown)))
     return not wrong
 
 
-def _concepts(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+def _concepts(value: Any, where: str, problems: list[str], said: list[Message] | None = None,
+              at: Message | None = None) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         problems.append(f"{where}: concepts must be a list of names")
+        if said is not None and at is not None:
+            said.append(msg("error.labels.tag_at", at=at,
+                            problem=msg("error.labels.tag.concepts")))
         return ()
     return tuple(c.strip() for c in value if c.strip())
 
@@ -227,7 +267,8 @@ def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
     chain's formats); ``include`` gives the text of a file named by ``header: !include``."""
     data, lines = _compose(text, name)
     if not isinstance(data, dict) or not isinstance(data.get("tags"), list):
-        raise InputFileError(f"{name}: not a TagPack (a mapping with a 'tags' list)")
+        raise InputFileError(f"{name}: not a TagPack (a mapping with a 'tags' list)",
+                             says=msg("error.labels.not_tagpack", file=name[:200]))
     data = _header(data, name, include)
     header = {k: data.get(k) for k in _INHERITED}
     title = str(data.get("title") or name)
@@ -235,27 +276,36 @@ def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
     labels: list[Label] = []
     currencies: list[str] = []
     missing: list[str] = []
+    said: list[Message] = []  # the same problems, as catalog messages
     transactions = 0
     for i, tag in enumerate(data["tags"]):
         line = lines[i] if i < len(lines) else 0
         where = f"{name}:{line}: tags[{i}]"
+        at = msg("error.labels.tag", file=name[:200], line=str(line), index=str(i))
         if not isinstance(tag, dict):
             missing.append(f"{where}: no address")
+            said.append(msg("error.labels.tag_at", at=at,
+                            problem=msg("error.labels.tag.no_address")))
             continue
         address, tx_hash = (str(tag.get(k) or "").strip() for k in ("address", "tx_hash"))
         if address and tx_hash:
             missing.append(f"{where}: both address and tx_hash (a tag names one of them)")
+            said.append(msg("error.labels.tag_at", at=at, problem=msg("error.labels.tag.both")))
             continue
         if tx_hash:
             transactions += 1
             continue
         if not address:
             missing.append(f"{where}: no address")
+            said.append(msg("error.labels.tag_at", at=at,
+                            problem=msg("error.labels.tag.no_address")))
             continue
         merged = {k: tag.get(k, header[k]) for k in _INHERITED}
-        if not _texts(merged, where, missing) or not isinstance(tag["address"], str):
+        if not _texts(merged, where, missing, said, at) or not isinstance(tag["address"], str):
             if not isinstance(tag["address"], str):
                 missing.append(f"{where}: address must be text")
+                said.append(msg("error.labels.tag_at", at=at,
+                                problem=msg("error.labels.tag.address_text")))
             continue
         currency = str(merged["currency"] or merged["network"] or "").strip().upper()
         canonical = reader.address(str(tag["address"]), currency, line)
@@ -263,11 +313,14 @@ def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
                             source=str(merged["source"] or title),
                             category=str(merged["category"] or ""),
                             actor=str(merged["actor"] or ""),
-                            concepts=_concepts(merged["concepts"], where, missing)))
+                            concepts=_concepts(merged["concepts"], where, missing, said,
+                                               at)))
         currencies.append(currency)
     if missing:
         raise InputFileError(f"{name}: {len(missing)} tag(s) without an address or that cannot "
-                             f"be read (first: {missing[0]})", problems=missing[:50])
+                             f"be read (first: {missing[0]})", problems=missing[:50],
+                             says=msg("error.labels.tags_unreadable", file=name[:200],
+                                      count=len(missing), first=said[0] if said else ""))
     return reader.result(labels, currencies, transactions)
 
 
@@ -279,7 +332,8 @@ def parse_csv_labels(text: str, name: str, default_source: str = "", *,
     column = "address" if "address" in fields else "banned_address" if "banned_address" in \
         fields else None
     if column is None:
-        raise InputFileError(f"{name}:1: no address column (address or banned_address)")
+        raise InputFileError(f"{name}:1: no address column (address or banned_address)",
+                             says=msg("error.labels.no_address_column", file=name[:200]))
     label_col = "label" if "label" in fields else "wallet_tag" if "wallet_tag" in fields else None
     source_col = "source" if "source" in fields else "data_source" if "data_source" in \
         fields else None
@@ -289,7 +343,9 @@ def parse_csv_labels(text: str, name: str, default_source: str = "", *,
     for row in reader:
         raw = row.get(column) or ""
         if not raw.strip():
-            raise InputFileError(f"{name}:{reader.line_num}: empty {column}")
+            raise InputFileError(f"{name}:{reader.line_num}: empty {column}",
+                                 says=msg("error.labels.empty_address", file=name[:200],
+                                          line=str(reader.line_num), column=column))
         currency = str(row.get("currency") or "").strip().upper()
         labels.append(Label(
             address=checker.address(raw, currency, reader.line_num),
@@ -307,18 +363,24 @@ def parse_address_list(text: str, name: str, *, invalid: str = "refuse",
     reader = _Reader(name, invalid, chains)
     labels: list[Label] = []
     problems: list[str] = []
+    first: Message | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
         if len(entry.split()) > 1 or "," in entry or ";" in entry:
             problems.append(f"{name}:{number}: not one address: {entry[:80]!r}")
+            if first is None:
+                first = _at(name, number, msg("error.labels.not_one_address",
+                                              text=entry[:80]))
             continue
         labels.append(Label(address=reader.address(entry, "", number), label="listed",
                             source=name))
     if problems:
         raise InputFileError(f"{name}: {len(problems)} line(s) are not one address (first: "
-                             f"{problems[0]})", problems=problems[:50])
+                             f"{problems[0]})", problems=problems[:50],
+                             says=msg("error.labels.lines_not_one_address", file=name[:200],
+                                      count=len(problems), first=first or ""))
     return reader.result(labels, [""] * len(labels))
 
 
@@ -330,23 +392,28 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
     # process (a segmentation fault, py-evm having raised the recursion limit)
     data = loads_json(text, name, max_bytes=MAX_LIST_BYTES, error=InputFileError)
     if not isinstance(data, list):
-        raise InputFileError(f"{name}: expected a JSON array of addresses")
+        raise InputFileError(f"{name}: expected a JSON array of addresses",
+                             says=msg("error.labels.not_json_array", file=name[:200]))
     reader = _Reader(name, invalid, chains)
     labels: list[Label] = []
     currencies: list[str] = []
     problems: list[str] = []
+    first: Message | None = None
     for i, item in enumerate(data):
         entry = item.get("address") if isinstance(item, dict) else item
         if not isinstance(entry, str) or not entry.strip() or len(entry.split()) != 1:
-            problems.append(f"{name}: [{i}]: not an address: "
-                            f"{json.dumps(item, default=str)[:80]}")
+            shown = json.dumps(item, default=str)[:80]
+            problems.append(f"{name}: [{i}]: not an address: {shown}")
+            first = first or msg("error.labels.json.not_address", index=str(i), text=shown)
             continue
         extra = item if isinstance(item, dict) else {}
         wrong = [k for k in ("label", "source", "category", "currency")
                  if not isinstance(extra.get(k), str | None)]
         if wrong:
-            problems.append(f"{name}: [{i}]: {wrong[0]} must be text: "
-                            f"{json.dumps(extra[wrong[0]], default=str)[:80]}")
+            shown = json.dumps(extra[wrong[0]], default=str)[:80]
+            problems.append(f"{name}: [{i}]: {wrong[0]} must be text: {shown}")
+            first = first or msg("error.labels.json.not_text", index=str(i), field=wrong[0],
+                                 text=shown)
             continue
         currency = str(extra.get("currency") or "").strip().upper()
         labels.append(Label(address=reader.address(entry, currency, i + 1),
@@ -356,7 +423,9 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
         currencies.append(currency)
     if problems:
         raise InputFileError(f"{name}: {len(problems)} entries are not addresses (first: "
-                             f"{problems[0]})", problems=problems[:50])
+                             f"{problems[0]})", problems=problems[:50],
+                             says=msg("error.labels.json_entries", file=name[:200],
+                                      count=len(problems), first=first or ""))
     return reader.result(labels, currencies)
 
 

@@ -33,6 +33,7 @@ tests fail on an id missing from either, or left empty).
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ __all__ = [
     "decode",
     "from_data",
     "msg",
+    "os_refusal",
     "stored",
     "verbatim",
 ]
@@ -136,6 +138,21 @@ def verbatim(text: str) -> Message:
 def N_(message_id: str) -> str:
     """Mark a catalog id for extraction where it is chosen at run time (a state's word)."""
     return message_id
+
+
+# The operating system's refusals kinko's operators meet, by errno name, in the catalogs'
+# words; any other is said in the system's own.
+_OS_REFUSALS = {"ENOENT": N_("cli.error.os.ENOENT"), "EACCES": N_("cli.error.os.EACCES"),
+                "EPERM": N_("cli.error.os.EACCES"), "ENOSPC": N_("cli.error.os.ENOSPC"),
+                "EISDIR": N_("cli.error.os.EISDIR"), "ENOTDIR": N_("cli.error.os.ENOTDIR"),
+                "EEXIST": N_("cli.error.os.EEXIST"), "EROFS": N_("cli.error.os.EROFS")}
+
+
+def os_refusal(exc: OSError) -> Message | str:
+    """What the system refused, as a message parameter: the catalog's words for the common
+    refusals, else the system's own (cut short); the file it concerns is not included."""
+    known = _OS_REFUSALS.get(errno.errorcode.get(exc.errno or 0, ""))
+    return msg(known) if known is not None else str(exc.strerror)[:200]
 
 
 def _check(name: str, value: Any) -> None:

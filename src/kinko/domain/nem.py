@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kinko.domain.messages import msg
 from kinko.errors import BadInput
 
 __all__ = ["LEVY_ABSOLUTE", "LEVY_PERCENTILE", "MICRO_XEM", "PERCENTILE_DIVISOR", "XEM_MOSAIC",
@@ -52,17 +53,21 @@ def mosaic_id(text: object) -> str:
     """The canonical ``namespace:name`` of a mosaic, or :class:`BadInput` naming it."""
     shown = repr(str(text)[:100])
     if not isinstance(text, str) or text.count(":") != 1:
-        raise BadInput(f"mosaic {shown} is not namespace:name (e.g. nem:xem)", mosaic=str(text))
+        raise BadInput(f"mosaic {shown} is not namespace:name (e.g. nem:xem)", mosaic=str(text),
+                       says=msg("error.nem.mosaic_id", mosaic=str(text)[:100]))
     namespace, name = (part.strip().lower() for part in text.split(":"))
     parts = namespace.split(".")
     if not _NAMESPACE.fullmatch(namespace) or len(parts[0]) > 16 or any(
             len(p) > 64 for p in parts[1:]):
         raise BadInput(f"mosaic {shown}: namespace {namespace!r} is not a NEM namespace "
                        "(1 to 3 dot-separated parts of a-z, 0-9, _ and -; the root at most "
-                       "16 characters)", mosaic=text)
+                       "16 characters)", mosaic=text,
+                       says=msg("error.nem.mosaic_namespace", mosaic=text[:100],
+                                namespace=namespace[:100]))
     if not _NAME.fullmatch(name) or len(name) > 32:
         raise BadInput(f"mosaic {shown}: name {name!r} is not a NEM mosaic name (at most 32 "
-                       "characters of a-z, 0-9, ', _, - and single spaces)", mosaic=text)
+                       "characters of a-z, 0-9, ', _, - and single spaces)", mosaic=text,
+                       says=msg("error.nem.mosaic_name", mosaic=text[:100], name=name[:100]))
     return f"{namespace}:{name}"
 
 
@@ -82,7 +87,8 @@ def mosaic_quantity(quantity: int, amount: int) -> int:
 def check_public_key(text: object) -> str:
     """A NEM public key: 64 hex digits, kept upper case (as NEM's tools print it)."""
     if not isinstance(text, str) or not _KEY.fullmatch(text.strip()):
-        raise BadInput(f"public key {str(text)[:80]!r} is not 64 hex digits", field="public_key")
+        raise BadInput(f"public key {str(text)[:80]!r} is not 64 hex digits", field="public_key",
+                       says=msg("error.nem.public_key", text=str(text)[:80]))
     return text.strip().upper()
 
 
@@ -109,10 +115,11 @@ class Levy:
     def __post_init__(self) -> None:
         if self.kind not in (LEVY_ABSOLUTE, LEVY_PERCENTILE):
             raise BadInput(f"levy type {self.kind!r} is neither 1 (absolute) nor 2 "
-                           "(percentile)", field="levy.type")
+                           "(percentile)", field="levy.type",
+                           says=msg("error.nem.levy_type", kind=str(self.kind)[:40]))
         if isinstance(self.fee, bool) or not isinstance(self.fee, int) or self.fee < 0:
             raise BadInput(f"levy fee {self.fee!r} is not a whole number of 0 or more",
-                           field="levy.fee")
+                           field="levy.fee", says=msg("error.nem.levy_fee", fee=str(self.fee)[:40]))
         object.__setattr__(self, "mosaic", mosaic_id(self.mosaic))
 
     def amount(self, quantity: int) -> int:

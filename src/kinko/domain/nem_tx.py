@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.addresses import CHAINS, FORMATS, canonical_address
+from kinko.domain.messages import msg
 from kinko.domain.nem import XEM_MOSAIC, check_public_key, mosaic_id, mosaic_quantity
 from kinko.errors import BadInput
 
@@ -66,7 +67,8 @@ def _facade(chain: str) -> Any:
     byte = next((getattr(FORMATS[n], "network", None) for n in CHAINS.get(chain, ())), None)
     network = next((n for n in Network.NETWORKS if n.identifier == byte), None)
     if network is None:
-        raise BadInput(f"chain {chain!r} is not a NEM network (nem, nem-testnet)", chain=chain)
+        raise BadInput(f"chain {chain!r} is not a NEM network (nem, nem-testnet)", chain=chain,
+                       says=msg("error.nem.not_a_network", chain=str(chain)[:80]))
     return NemFacade(network)
 
 
@@ -77,22 +79,27 @@ def read_transfer(chain: str, data: object) -> NemTransfer:
     from symbolchain import nc
 
     if not isinstance(data, str) or not _HEX.fullmatch(data):
-        raise BadInput("a NEM transfer is hex bytes", field="transfer")
+        raise BadInput("a NEM transfer is hex bytes", field="transfer",
+                       says=msg("error.nem.transfer_hex"))
     facade = _facade(chain)
     try:
         tx = nc.NonVerifiableTransactionFactory.deserialize(bytes.fromhex(data))
     except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise BadInput(f"not a NEM transaction: {exc}", field="transfer") from None
+        raise BadInput(f"not a NEM transaction: {exc}", field="transfer",
+                       says=msg("error.nem.not_a_transaction", reason=str(exc)[:200])) from None
     name = type(tx).__name__
     if name not in ("NonVerifiableTransferTransactionV1", "NonVerifiableTransferTransactionV2"):
         raise BadInput(f"a {name.removeprefix('NonVerifiable')}, not a transfer",
-                       field="transfer")
+                       field="transfer", says=msg("error.nem.not_a_transfer",
+                                                  kind=name.removeprefix("NonVerifiable")[:80]))
     if tx.network.value != facade.network.identifier:
         raise BadInput(f"a transfer of network 0x{tx.network.value:02x}, not of {chain}",
-                       field="transfer")
+                       field="transfer", says=msg("error.nem.transfer_network",
+                                                  byte=f"0x{tx.network.value:02x}"[:20],
+                                                  chain=chain))
     if tx.message and tx.message.message:
         raise BadInput("a transfer with a message: kinko's transfers carry none",
-                       field="message")
+                       field="message", says=msg("error.nem.transfer_message"))
     public_key = str(tx.signer_public_key)
     account = canonical_address(str(facade.network.public_key_to_address(
         _public_key(public_key))), chain)
@@ -103,7 +110,8 @@ def read_transfer(chain: str, data: object) -> NemTransfer:
         mosaic = mosaic_id(f"{m.mosaic.mosaic_id.namespace_id.name.decode()}:"
                            f"{m.mosaic.mosaic_id.name.decode()}")
         if mosaic in moved:
-            raise BadInput(f"mosaic {mosaic} is named twice in the transfer", field="mosaics")
+            raise BadInput(f"mosaic {mosaic} is named twice in the transfer", field="mosaics",
+                           says=msg("error.nem.mosaic_twice", mosaic=mosaic[:120]))
         moved[mosaic] = mosaic_quantity(m.mosaic.amount.value, amount)
     xem = moved.pop(XEM_MOSAIC, 0) if name.endswith("V2") and tx.mosaics else amount
     deadline = tx.deadline.value
@@ -156,7 +164,8 @@ def read_cosignature(chain: str, data: str, signature: str) -> tuple[str, str, s
     except (ValueError, IndexError, KeyError, TypeError):
         ok = False
     if not ok:
-        raise BadInput("not a NEM cosignature whose signature verifies", field="cosignature")
+        raise BadInput("not a NEM cosignature whose signature verifies", field="cosignature",
+                       says=msg("error.nem.cosignature_unverified"))
     signer = canonical_address(str(facade.network.public_key_to_address(
         tx.signer_public_key)), chain)
     return (signer, str(tx.other_transaction_hash).lower(),

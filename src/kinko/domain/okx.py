@@ -71,6 +71,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from kinko.domain.messages import Message, msg
 from kinko.errors import InputFileError, InvalidAmount
 from kinko.verify_proof import ProofError, loads
 
@@ -131,27 +132,45 @@ def parent_hash(left: str, right: str, total: Mapping[str, Decimal], height: int
 # --------------------------------------------------------------------------- reading
 
 
+_WHERE = {"the file": "error.okx.the_file", "the published root": "error.okx.published_root"}
+
+
+def _said(where: str) -> Message | str:
+    """Where in a proof (``self``, ``path[3]``, the file), for a catalog message."""
+    return msg(_WHERE[where]) if where in _WHERE else where
+
+
 def _field(node: Mapping[str, Any], key: str, where: str, name: str) -> Any:
     if key not in node:
-        raise InputFileError(f"{name}: {where} has no '{key}'")
+        raise InputFileError(f"{name}: {where} has no '{key}'",
+                             says=msg("error.okx.no_field", file=name[:200], where=_said(where),
+                                      key=key))
     return node[key]
 
 
 def _balances(node: Mapping[str, Any], where: str, name: str) -> tuple[dict[str, str], Balances]:
     raw = _field(node, "balances", where, name)
     if not isinstance(raw, dict):
-        raise InputFileError(f"{name}: {where}.balances is not an object")
+        raise InputFileError(f"{name}: {where}.balances is not an object",
+                             says=msg("error.okx.balances_not_object", file=name[:200],
+                                      where=_said(where)))
     unknown = sorted(set(raw) - set(ASSETS))
     if unknown:
         raise InputFileError(f"{name}: {where}.balances has assets OKX v1 does not hash: "
-                             f"{', '.join(map(str, unknown))}")
+                             f"{', '.join(map(str, unknown))}",
+                             says=msg("error.okx.unknown_assets", file=name[:200],
+                                      where=_said(where),
+                                      assets=", ".join(map(str, unknown))[:200]))
     texts: dict[str, str] = {}
     values: Balances = {}
     for asset in ASSETS:
         value = raw.get(asset)
         if not isinstance(value, str) or not _DECIMAL_RE.fullmatch(value):
             raise InputFileError(f"{name}: {where}.balances.{asset} is not a decimal string "
-                                 f"of at most 30 digits and 8 decimals: {str(value)[:40]!r}")
+                                 f"of at most 30 digits and 8 decimals: {str(value)[:40]!r}",
+                                 says=msg("error.okx.not_decimal", file=name[:200],
+                                          where=_said(where), asset=asset,
+                                          value=str(value)[:40]))
         texts[asset] = value
         values[asset] = Decimal(value)
     return texts, values
@@ -160,7 +179,9 @@ def _balances(node: Mapping[str, Any], where: str, name: str) -> tuple[dict[str,
 def _int(node: Mapping[str, Any], key: str, where: str, name: str) -> int:
     value = _field(node, key, where, name)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InputFileError(f"{name}: {where}.{key} is not an integer: {value!r}")
+        raise InputFileError(f"{name}: {where}.{key} is not an integer: {value!r}",
+                             says=msg("error.okx.not_integer", file=name[:200],
+                                      where=_said(where), key=key, value=repr(value)[:80]))
     return value
 
 
@@ -168,7 +189,9 @@ def _hex(node: Mapping[str, Any], key: str, where: str, name: str) -> str:
     value = _field(node, key, where, name)
     if not isinstance(value, str) or not _HEX_RE.fullmatch(value):
         raise InputFileError(f"{name}: {where}.{key} is not a hex string of 64 lower-case hex "
-                             f"digits: {str(value)[:80]!r}")
+                             f"digits: {str(value)[:80]!r}",
+                             says=msg("error.okx.not_hex", file=name[:200], where=_said(where),
+                                      key=key, value=str(value)[:80]))
     return value
 
 
@@ -186,26 +209,34 @@ def verify_okx_file(text: str | bytes, name: str, root: Mapping[str, Any] | None
     try:
         doc = loads(text.encode("utf-8") if isinstance(text, str) else text, name)
     except ProofError as exc:
-        raise InputFileError(str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
-                             ) from None
+        said = str(exc).removeprefix(name).lstrip(": ")
+        raise InputFileError(str(exc) if str(exc).startswith(name) else f"{name}: {exc}",
+                             says=msg("error.okx.unreadable", file=name[:200],
+                                      problem=said[:300])) from None
     except UnicodeEncodeError:
-        raise InputFileError(f"{name}: not valid Unicode text") from None
+        raise InputFileError(f"{name}: not valid Unicode text",
+                             says=msg("error.okx.not_unicode", file=name[:200])) from None
     if not isinstance(doc, dict):
-        raise InputFileError(f"{name}: not an OKX proof (expected an object with self and path)")
+        raise InputFileError(f"{name}: not an OKX proof (expected an object with self and path)",
+                             says=msg("error.okx.not_proof", file=name[:200]))
     me = _field(doc, "self", "the file", name)
     path = _field(doc, "path", "the file", name)
     if not isinstance(me, dict):
-        raise InputFileError(f"{name}: self is not an object")
+        raise InputFileError(f"{name}: self is not an object",
+                             says=msg("error.okx.self_not_object", file=name[:200]))
     if not isinstance(path, list) or not all(isinstance(n, dict) for n in path):
-        raise InputFileError(f"{name}: path is not a list of objects")
+        raise InputFileError(f"{name}: path is not a list of objects",
+                             says=msg("error.okx.path_not_list", file=name[:200]))
     if not 2 <= len(path) <= MAX_PATH:
         raise InputFileError(f"{name}: path needs at least a sibling and the root, and at most "
-                             f"{MAX_PATH} nodes ({len(path)} node(s))")
+                             f"{MAX_PATH} nodes ({len(path)} node(s))",
+                             says=msg("error.okx.path_length", file=name[:200], most=MAX_PATH,
+                                      count=len(path)))
 
     nonce = _field(me, "nonce", "self", name)
     if not isinstance(nonce, str) or not _NONCE_RE.fullmatch(nonce):
         raise InputFileError(f"{name}: self.nonce is not a string of 1 to 256 printable "
-                             "characters")
+                             "characters", says=msg("error.okx.nonce", file=name[:200]))
     my_texts, my_values = _balances(me, "self", name)
     my_hash = _hex(me, "hash", "self", name)
     my_type = _int(me, "type", "self", name)
@@ -276,7 +307,9 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
     published = root.get("root_hash")
     if not isinstance(published, str) or not _HEX_RE.fullmatch(published):
         raise InputFileError(f"the published root hash is not 64 lower-case hex digits: "
-                             f"{str(published)[:80]!r}")
+                             f"{str(published)[:80]!r}",
+                             says=msg("error.okx.published_root_hash",
+                                      value=str(published)[:80]))
     if root_hash != published:
         return (f"the proof ends in root {root_hash}, not in the published root {published}: "
                 "it belongs to another tree")
@@ -295,14 +328,20 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
 def _parse_amount(user: str, asset: str, value: str) -> Decimal:
     if not isinstance(value, str) or not _DECIMAL_RE.match(value):
         raise InvalidAmount(f"user {user}: {asset} balance is not a decimal string: {value!r}",
-                            user=user, asset=asset)
+                            user=user, asset=asset,
+                            says=msg("error.okx.balance_not_decimal", user=str(user)[:80],
+                                     asset=asset, value=repr(value)[:80]))
     amount = Decimal(value)
     if amount < 0:
         raise InvalidAmount(f"user {user}: negative {asset} balance {value}", user=user,
-                            asset=asset)
+                            asset=asset, says=msg("error.okx.negative_balance",
+                                                  user=str(user)[:80], asset=asset,
+                                                  value=value[:80]))
     if amount != amount.quantize(_EIGHT, rounding=ROUND_DOWN):
         raise InvalidAmount(f"user {user}: {asset} balance {value} has more than 8 decimals",
-                            user=user, asset=asset)
+                            user=user, asset=asset,
+                            says=msg("error.okx.too_many_decimals", user=str(user)[:80],
+                                     asset=asset, value=value[:80]))
     return amount
 
 
@@ -324,10 +363,11 @@ def okx_proof_files(users: Sequence[tuple[str, Mapping[str, str]]], secret: byte
     :class:`InputFileError` on an empty list or a repeated user id.
     """
     if not users:
-        raise InputFileError("okx proofs: no users")
+        raise InputFileError("okx proofs: no users", says=msg("error.okx.no_users"))
     ids = [user for user, _ in users]
     if len(set(ids)) != len(ids):
-        raise InputFileError("okx proofs: a user id appears twice")
+        raise InputFileError("okx proofs: a user id appears twice",
+                             says=msg("error.okx.user_twice"))
 
     # level entries: (hash, balances as Decimal, balance strings for the file, nonce or None)
     level: list[tuple[str, Balances, dict[str, str], str | None, bool]] = []
@@ -335,7 +375,9 @@ def okx_proof_files(users: Sequence[tuple[str, Mapping[str, str]]], secret: byte
         unknown = sorted(set(raw) - set(ASSETS))
         if unknown:
             raise InvalidAmount(f"user {user}: assets OKX v1 cannot hold: {', '.join(unknown)}",
-                                user=user)
+                                user=user,
+                                says=msg("error.okx.unknown_user_assets", user=str(user)[:80],
+                                         assets=", ".join(unknown)[:200]))
         values = {k: _parse_amount(user, k, raw.get(k, "0")) for k in ASSETS}
         texts = {k: decimal_text(v) for k, v in values.items()}
         nonce = hmac.new(secret, user.encode(), hashlib.sha256).hexdigest()

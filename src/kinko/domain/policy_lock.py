@@ -334,7 +334,10 @@ def check_veto(veto: Veto, version: Policy, base: Policy) -> None:
     if who is None:
         raise ApprovalError(f"{veto.approver!r} is not an approver of policy version "
                             f"{base.version}, under which version {version.version} was "
-                            "approved: only they may veto it", approver=veto.approver)
+                            "approved: only they may veto it", approver=veto.approver,
+                            says=msg("error.policy.veto_not_approver",
+                                     approver=str(veto.approver)[:80], base=base.version,
+                                     version=version.version))
     try:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(who.public_key)).verify(
             bytes.fromhex(veto.signature), veto_bytes(version.version, version.digest))
@@ -343,7 +346,9 @@ def check_veto(veto: Veto, version: Policy, base: Policy) -> None:
             f"the veto given for {veto.approver} does not verify against "
             f"{veto.approver}'s key over policy version {version.version} "
             f"({version.digest[:16]}): forged, or signed over another version",
-            approver=veto.approver) from None
+            approver=veto.approver,
+            says=msg("error.policy.veto_forged", approver=str(veto.approver)[:80],
+                     version=version.version, digest=version.digest[:16])) from None
 
 
 # ---------------------------------------------------------------------- the facts

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kinko.domain.messages import msg
 from kinko.errors import InputFileError
 
 __all__ = ["FOREIGN", "proof_format", "refuse_foreign"]
@@ -58,4 +59,12 @@ def refuse_foreign(doc: Any, name: str, expected: str) -> None:
         return
     what = "a kinko proof (verify it with --format kinko and --root)" if found == KINKO \
         else FOREIGN[found][0]
-    raise InputFileError(f"{name}: unsupported format: looks like {what}", file=name)
+    raise InputFileError(f"{name}: unsupported format: looks like {what}", file=name,
+                         says=msg("error.proof.foreign", file=name[:200],
+                                  what=_LOOKS[found]))
+
+
+# what each format looks like (FOREIGN's words), as catalog messages
+_LOOKS = {KINKO: msg("error.proof.looks.kinko"), OKX_V1: msg("error.proof.looks.okx_v1"),
+          "binance-zk": msg("error.proof.looks.binance_zk"),
+          "okx-v2": msg("error.proof.looks.okx_v2")}

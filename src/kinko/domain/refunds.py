@@ -56,8 +56,9 @@ from typing import Any, Literal, NamedTuple
 
 from kinko.domain.csvcells import escape_cell, unescape_cell
 from kinko.domain.ledger import Posting, format_timestamp
+from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset, format_units
-from kinko.errors import BadInput, InputFileError, InvalidAmount
+from kinko.errors import BadInput, InputFileError, InvalidAmount, ValueRefused
 from kinko.safeload import column_twice
 
 __all__ = [
@@ -97,6 +98,24 @@ MAX_PROBLEMS = 20
 
 _DECIMAL = re.compile(r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")  # ASCII digits, no sign, no exponent
 
+# the words a refusal names a number or a rounding rule by, in the reader's language
+_WORDS = {"price": N_("error.refunds.word.price"), "amount": N_("error.refunds.word.amount"),
+          "floor": N_("error.refunds.rounding.floor"),
+          "half-up": N_("error.refunds.rounding.half_up")}
+
+
+def _word(word: object) -> Message | str:
+    """``word`` (a number's name, a rounding rule) as the catalog says it, else as it is."""
+    known = _WORDS.get(str(word))
+    return msg(known) if known is not None else str(word)[:80]
+
+
+def _rounding_refused(rounding: object, option: str = "rounding") -> BadInput:
+    """An unknown rounding rule, refused in the words of ``option`` (``--rounding``)."""
+    return BadInput(f"{option} must be one of {', '.join(ROUNDINGS)}, not {rounding!r}",
+                    says=msg("error.refunds.rounding", option=option,
+                             roundings=", ".join(ROUNDINGS), rounding=str(rounding)[:80]))
+
 
 # ---------------------------------------------------------------------------- numbers
 
@@ -105,13 +124,19 @@ def _positive_decimal(text: str, what: str) -> Decimal:
     """Exact decimal from digit text; refuse signs, exponents, NaN, infinities and zero."""
     raw = text.strip()
     if raw.startswith("-") and _DECIMAL.match(raw[1:]):
-        raise InvalidAmount(f"{what} {raw} must be above 0", text=text)
+        raise InvalidAmount(f"{what} {raw} must be above 0", text=text,
+                            says=msg("error.refunds.not_positive", what=_word(what),
+                                     value=raw[:80]))
     if not _DECIMAL.match(raw):
         raise InvalidAmount(f"{what} {raw!r} is not a plain decimal number (digits, one "
-                            "optional '.', no exponent or separators)", text=text)
+                            "optional '.', no exponent or separators)", text=text,
+                            says=msg("error.refunds.not_decimal", what=_word(what),
+                                     value=raw[:80]))
     value = Decimal(raw)  # the constructor is exact whatever the context's precision
     if value <= 0:
-        raise InvalidAmount(f"{what} {raw} must be above 0", text=text)
+        raise InvalidAmount(f"{what} {raw} must be above 0", text=text,
+                            says=msg("error.refunds.not_positive", what=_word(what),
+                                     value=raw[:80]))
     return value
 
 
@@ -172,9 +197,11 @@ def _parse_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"time {raw!r} is not ISO 8601 (2018-01-26T00:02:00+09:00)") from None
+        raise ValueRefused(f"time {raw!r} is not ISO 8601 (2018-01-26T00:02:00+09:00)",
+                           says=msg("error.refunds.time_not_iso", time=raw[:80])) from None
     if value.tzinfo is None:
-        raise ValueError(f"time {raw!r} has no zone (add +09:00 or Z)")
+        raise ValueRefused(f"time {raw!r} has no zone (add +09:00 or Z)",
+                           says=msg("error.refunds.time_no_zone", time=raw[:80]))
     return value
 
 
@@ -185,20 +212,30 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise InputFileError(f"{name}:1: the trades file is empty; expected a header "
-                             f"{','.join(TRADE_COLUMNS)}", file=name) from None
+                             f"{','.join(TRADE_COLUMNS)}", file=name,
+                             says=msg("error.refunds.trades_empty", file=name[:200],
+                                      header=",".join(TRADE_COLUMNS))) from None
     except csv.Error as exc:
-        raise InputFileError(f"{name}:1: {exc}", file=name) from None
+        raise InputFileError(f"{name}:1: {exc}", file=name,
+                             says=msg("error.customers.header_unreadable", file=name[:200],
+                                      reason=str(exc)[:200])) from None
     missing = [c for c in TRADE_COLUMNS if c not in header]
     if missing:
         raise InputFileError(f"{name}:1: the header lacks column(s) {', '.join(missing)} "
-                             f"(found: {','.join(header) or 'nothing'})", file=name)
+                             f"(found: {','.join(header) or 'nothing'})", file=name,
+                             says=msg("error.customers.missing_columns", file=name[:200],
+                                      missing=", ".join(missing),
+                                      found=",".join(header)[:200]
+                                      or msg("error.customers.no_columns")))
     twice = column_twice(header, TRADE_COLUMNS)
     if twice is not None:
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header",
-                             file=name)
+                             file=name, says=msg("error.refunds.trades_column_twice",
+                                                 file=name[:200], column=twice[0][:80]))
     at = {c: header.index(c) for c in TRADE_COLUMNS}
     trades: list[Trade] = []
     problems: list[str] = []
+    first: Message | None = None  # the first problem, as a catalog message
     try:
         for row in reader:
             line = reader.line_num
@@ -208,6 +245,8 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
                 # more: "1,000" unquoted is a price of 1 and a field no column names
                 problems.append(f"{name}:{line}: {len(row)} fields, the header has "
                                 f"{len(header)} (a value with a comma needs double quotes)")
+                first = first or msg("error.refunds.trade_fields", file=name[:200],
+                                     line=str(line), fields=len(row), width=len(header))
             else:
                 try:
                     trades.append(Trade(line, _parse_time(row[at["time"]]),
@@ -216,17 +255,26 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
                 except (ValueError, InvalidAmount) as exc:
                     text = exc.message if isinstance(exc, InvalidAmount) else str(exc)
                     problems.append(f"{name}:{line}: {text}")
+                    said = exc.said() if isinstance(exc, InvalidAmount) else (
+                        exc.says if isinstance(exc, ValueRefused) else str(exc)[:200])
+                    first = first or msg("error.refunds.at_line", file=name[:200],
+                                         line=str(line), what=said)
             if len(problems) >= MAX_PROBLEMS:
                 problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
                 break
     except csv.Error as exc:
         problems.append(f"{name}:{reader.line_num}: {exc}")
+        first = first or msg("error.refunds.at_line", file=name[:200],
+                             line=str(reader.line_num), what=str(exc)[:200])
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s) in the trades file; nothing "
-                             f"was planned (first: {problems[0]})", problems, file=name)
+                             f"was planned (first: {problems[0]})", problems, file=name,
+                             says=msg("error.refunds.trade_problems", file=name[:200],
+                                      count=len(problems),
+                                      first=first or problems[0][:200]))
     if not trades:
         raise InputFileError(f"{name}:2: the trades file has a header but no trades",
-                             file=name)
+                             file=name, says=msg("error.refunds.no_trades", file=name[:200]))
     return trades
 
 
@@ -265,17 +313,23 @@ def compute_vwap(trades: Sequence[Trade], start: datetime, end: datetime, *,
                  name: str = "trades") -> Vwap:
     """The volume-weighted average price of the trades with ``start <= time < end``."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise BadInput("the VWAP window needs times with a zone")
+        raise BadInput("the VWAP window needs times with a zone",
+                       says=msg("error.refunds.window_zone"))
     if not start < end:
         raise BadInput(f"the VWAP window [{start.isoformat()}, {end.isoformat()}) is empty: "
-                       "--from must be before --to")
+                       "--from must be before --to",
+                       says=msg("error.refunds.window_empty", start=start.isoformat(),
+                                end=end.isoformat()))
     inside = [t for t in trades if start <= t.time < end]
     if not inside:
         first = min(t.time for t in trades).isoformat() if trades else "-"
         last = max(t.time for t in trades).isoformat() if trades else "-"
         raise BadInput(f"{name}: no trades in the window [{start.isoformat()}, "
                        f"{end.isoformat()}) (the file's trades run from {first} to {last})",
-                       file=name)
+                       file=name,
+                       says=msg("error.refunds.window_no_trades", file=name[:200],
+                                start=start.isoformat(), end=end.isoformat(), first=first,
+                                last=last))
     pv_terms = []
     v_terms = []
     for t in inside:
@@ -289,7 +343,9 @@ def compute_vwap(trades: Sequence[Trade], start: datetime, end: datetime, *,
     price = round_half_up(exact, PRICE_PLACES)
     if price <= 0:
         raise InvalidAmount(f"{name}: the VWAP {decimal_text(exact)} rounds to {price}; a "
-                            "reference price must be above 0")
+                            "reference price must be above 0",
+                            says=msg("error.refunds.vwap_zero", file=name[:200],
+                                     exact=decimal_text(exact)[:120], price=str(price)))
     return Vwap(start, end, len(inside), _decimal_of(pv), _decimal_of(v), exact, price)
 
 
@@ -302,7 +358,9 @@ def refund_ratio(price: Decimal, decimals: int, currency_decimals: int = 0) -> t
     ``units`` are minor units of the asset (10^-decimals of a whole unit), ``price`` is
     currency per whole unit, the result is in currency minor units (yen: 10^0)."""
     if not price.is_finite() or price <= 0:
-        raise InvalidAmount(f"price {price} must be above 0")
+        raise InvalidAmount(f"price {price} must be above 0",
+                            says=msg("error.refunds.not_positive", what=_word("price"),
+                                     value=str(price)[:80]))
     pn, pd = price.as_integer_ratio()
     num = pn * 10**currency_decimals
     den = pd * 10**decimals
@@ -317,7 +375,7 @@ def refund_amounts(units: Sequence[int], num: int, den: int, rounding: Rounding)
     if rounding == "half-up":  # floor(x + 1/2) = floor((2·u·num + den) / (2·den))
         num2, den2 = 2 * num, 2 * den
         return [(u * num2 + den) // den2 for u in units]
-    raise BadInput(f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
+    raise _rounding_refused(rounding)
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -391,14 +449,17 @@ def build_plan(*, incident: str, asset: Asset, currency: Asset, rounding: Roundi
                funds_as_of: datetime) -> RefundPlan:
     """The plan for ``holdings`` (customer id, minor units > 0) at ``price``."""
     if rounding not in ROUNDINGS:
-        raise BadInput(f"rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
+        raise _rounding_refused(rounding)
     if asset.symbol == currency.symbol:
-        raise BadInput(f"{asset.symbol} cannot be refunded in {currency.symbol} itself")
+        raise BadInput(f"{asset.symbol} cannot be refunded in {currency.symbol} itself",
+                       says=msg("error.refunds.same_currency", asset=asset.symbol[:80],
+                                currency=currency.symbol[:80]))
     num, den = refund_ratio(price.value, asset.decimals, currency.decimals)
     ids = tuple(c for c, _ in holdings)
     units = tuple(u for _, u in holdings)
     if any(u <= 0 for u in units):
-        raise BadInput("a refund plan holds only customers with a positive balance")
+        raise BadInput("a refund plan holds only customers with a positive balance",
+                       says=msg("error.refunds.positive_only"))
     refunds = tuple(refund_amounts(units, num, den, rounding))
     total_units = sum(units)
     total = sum(refunds)
@@ -527,15 +588,21 @@ def parse_plan_document(document: Any, where: str) -> dict[str, Any]:
     """Check ``plan.json``'s shape and that its ``plan_id`` still matches its content."""
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
         raise InputFileError(f"{where}: not a kinko refund plan (format must be "
-                             f"{PLAN_FORMAT!r})", file=where)
+                             f"{PLAN_FORMAT!r})", file=where,
+                             says=msg("error.refunds.not_a_plan", file=where[:200],
+                                      format=PLAN_FORMAT))
     needed = ("plan_id", "incident", "asset", "currency", "price", "customers", "total_units",
               "total_yen", "funds", "refunds_csv_sha256")
     missing = [k for k in needed if k not in document]
     if missing:
-        raise InputFileError(f"{where}: missing field(s) {', '.join(missing)}", file=where)
+        raise InputFileError(f"{where}: missing field(s) {', '.join(missing)}", file=where,
+                             says=msg("error.refunds.plan_fields", file=where[:200],
+                                      fields=", ".join(missing)))
     if plan_digest(document) != document["plan_id"]:
         raise InputFileError(f"{where}: the plan was altered after it was written: its content "
-                             f"no longer matches its plan_id {document['plan_id']}", file=where)
+                             f"no longer matches its plan_id {document['plan_id']}", file=where,
+                             says=msg("error.refunds.plan_altered", file=where[:200],
+                                      plan=str(document["plan_id"])[:80]))
     funds = document["funds"]
     try:
         check = FundsCheck(int(funds["bank_yen"]), int(funds["customers_yen"]),
@@ -549,7 +616,8 @@ def parse_plan_document(document: Any, where: str) -> dict[str, Any]:
     if not consistent:
         raise InputFileError(f"{where}: the funds check does not add up (available = bank − "
                              "customers' yen, confirmed when available ≥ required = the "
-                             "plan's total): it was altered", file=where)
+                             "plan's total): it was altered", file=where,
+                             says=msg("error.refunds.funds_altered", file=where[:200]))
     return document
 
 
@@ -560,17 +628,22 @@ def parse_refunds_csv(data: bytes, name: str, document: dict[str, Any],
     try:
         text = data.decode()
     except UnicodeDecodeError:
-        raise InputFileError(f"{name}: not UTF-8 text", file=name) from None
+        raise InputFileError(f"{name}: not UTF-8 text", file=name,
+                             says=msg("error.refunds.not_utf8", file=name[:200])) from None
     lines = text.split("\n")
     header = f"customer,units,amount,{_csv_refund_column(str(document['currency']))}"
     if not lines or lines[0] != header:
-        raise InputFileError(f"{name}:1: expected the header {header}", file=name)
+        raise InputFileError(f"{name}:1: expected the header {header}", file=name,
+                             says=msg("error.refunds.csv_header", file=name[:200],
+                                      header=header[:200]))
     if lines[-1] == "":
         lines.pop()
     price = Decimal(str(document["price"]["value"]))
     rounding = document.get("rounding")
     if rounding not in ROUNDINGS:
-        raise InputFileError(f"{name}: the plan's rounding {rounding!r} is unknown", file=name)
+        raise InputFileError(f"{name}: the plan's rounding {rounding!r} is unknown", file=name,
+                             says=msg("error.refunds.plan_rounding", file=name[:200],
+                                      rounding=str(rounding)[:80]))
     num, den = refund_ratio(price, asset.decimals, int(document.get("currency_decimals", 0)))
     customers: list[str] = []
     units: list[int] = []
@@ -579,16 +652,25 @@ def parse_refunds_csv(data: bytes, name: str, document: dict[str, Any],
         parts = line.split(",")
         try:
             if len(parts) != 4:
-                raise ValueError(f"{len(parts)} fields, expected 4")
-            u, r = int(parts[1]), int(parts[3])
+                raise ValueRefused(f"{len(parts)} fields, expected 4",
+                                   says=msg("error.refunds.csv_fields", fields=len(parts)))
+            u, r = _whole(parts[1]), _whole(parts[3])
             if u <= 0 or format_units(u, asset) != parts[2]:
-                raise ValueError(f"units {parts[1]} and amount {parts[2]} do not agree")
+                raise ValueRefused(f"units {parts[1]} and amount {parts[2]} do not agree",
+                                   says=msg("error.refunds.csv_units", units=parts[1][:80],
+                                            amount=parts[2][:80]))
             (expected,) = refund_amounts((u,), num, den, rounding)
             if r != expected:
-                raise ValueError(f"refund {r} is not {parts[2]} × {price} rounded {rounding} "
-                                 f"({expected})")
+                raise ValueRefused(f"refund {r} is not {parts[2]} × {price} rounded {rounding} "
+                                   f"({expected})",
+                                   says=msg("error.refunds.csv_refund", refund=r,
+                                            amount=parts[2][:80], price=str(price)[:80],
+                                            rounding=_word(rounding), expected=expected))
         except ValueError as exc:
-            raise InputFileError(f"{name}:{i}: {exc}", file=name) from None
+            raise InputFileError(f"{name}:{i}: {exc}", file=name,
+                                 says=msg("error.refunds.at_line", file=name[:200],
+                                          line=str(i), what=exc.says if isinstance(
+                                              exc, ValueRefused) else str(exc)[:200])) from None
         customers.append(unescape_cell(parts[0]))
         units.append(u)
         refunds.append(r)
@@ -597,9 +679,14 @@ def parse_refunds_csv(data: bytes, name: str, document: dict[str, Any],
             str(document["total_yen"])):
         raise InputFileError(f"{name}: {len(customers)} customers, {sum(units)} units and "
                              f"{sum(refunds)} {document['currency']} do not match the plan",
-                             file=name)
+                             file=name,
+                             says=msg("error.refunds.csv_totals", file=name[:200],
+                                      customers=len(customers), units=sum(units),
+                                      refunds=sum(refunds),
+                                      currency=str(document["currency"])[:80]))
     if len(set(customers)) != len(customers):
-        raise InputFileError(f"{name}: a customer appears twice", file=name)
+        raise InputFileError(f"{name}: a customer appears twice", file=name,
+                             says=msg("error.refunds.csv_customer_twice", file=name[:200]))
     return PlanFile(document, str(document["plan_id"]), str(document["incident"]),
                     str(document["asset"]), str(document["currency"]),
                     price, document["funds"]["confirmed"] is True,
@@ -607,6 +694,15 @@ def parse_refunds_csv(data: bytes, name: str, document: dict[str, Any],
 
 
 # ---------------------------------------------------------------------------- postings
+
+
+def _whole(text: str) -> int:
+    """``int(text)``; its refusal (Python's own words) also said as a catalog message."""
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ValueRefused(str(exc), says=msg("error.refunds.csv_not_whole",
+                                              value=text[:80])) from None
 
 
 def refund_keys(plan_id: str, customers: Iterable[str]) -> list[str]:

@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from kinko.domain.messages import msg
 from kinko.errors import BadInput
 from kinko.verify_proof import (
     FORMAT,
@@ -117,13 +118,14 @@ class PublishedRoot(NamedTuple):
 
 
 def _bad(exc: ProofError) -> BadInput:
-    return BadInput(str(exc))
+    return BadInput(str(exc), says=msg("error.reserves.proof", problem=str(exc)[:300]))
 
 
 def snapshot_time(at: datetime) -> str:
     """A time as the header holds it: UTC, microseconds, ``Z``."""
     if at.tzinfo is None:
-        raise BadInput(f"snapshot time {at.isoformat()} has no time zone")
+        raise BadInput(f"snapshot time {at.isoformat()} has no time zone",
+                       says=msg("error.reserves.no_time_zone", time=at.isoformat()))
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -136,7 +138,8 @@ def customer_count(count: Count, customers: int, height: int) -> tuple[int, int]
     if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
         low = customers - customers % count
         return low, min(low + count - 1, 1 << height)
-    raise BadInput(f"customer count must be none, exact or a step of at least 1, not {count!r}")
+    raise BadInput(f"customer count must be none, exact or a step of at least 1, not {count!r}",
+                   says=msg("error.reserves.count_policy", value=repr(count)[:80]))
 
 
 def parse_json(data: bytes, what: str, limit: int | None = None) -> Any:
@@ -226,7 +229,9 @@ class SumTree:
         shi2 = shi + carry
         over |= shi2 < shi
         if over.any():
-            raise BadInput(f"a sum at level {level + 1} reaches 2**{WIDTH_BITS}: totals too large")
+            raise BadInput(f"a sum at level {level + 1} reaches 2**{WIDTH_BITS}: totals too large",
+                           says=msg("error.reserves.sum_too_large", level=level + 1,
+                                    bits=WIDTH_BITS))
         sha = hashlib.sha256
         step = 32 + row
         # interleave (hash, values) per node: then node i's input is one slice of 2 * step bytes
@@ -350,7 +355,7 @@ def build_tree(snapshot_id: bytes, assets: Sequence[AssetSpec], leaves: Sequence
     under a header of the given snapshot facts; ``count`` says what of the number of
     customers the header commits to (see :data:`Count`)."""
     if len(snapshot_id) != 16:
-        raise BadInput("snapshot id must be 16 bytes")
+        raise BadInput("snapshot id must be 16 bytes", says=msg("error.reserves.snapshot_id_size"))
     k = len(assets)
     seen: set[str] = set()
     bad: list[str] = []
@@ -361,24 +366,34 @@ def build_tree(snapshot_id: bytes, assets: Sequence[AssetSpec], leaves: Sequence
             raise _bad(exc) from None
         if not leaf.customer.isprintable():
             raise BadInput(f"customer id {leaf.customer!r} has characters a terminal would not "
-                           "show as they are")
+                           "show as they are", says=msg("error.reserves.customer_unprintable",
+                                                        customer=repr(leaf.customer[:80])))
         if leaf.customer in seen:
-            raise BadInput(f"customer id {leaf.customer!r} appears twice in the snapshot")
+            raise BadInput(f"customer id {leaf.customer!r} appears twice in the snapshot",
+                           says=msg("error.reserves.customer_twice",
+                                    customer=leaf.customer[:80]))
         seen.add(leaf.customer)
         if len(leaf.salt) != 32:
-            raise BadInput(f"customer {leaf.customer!r}: salt must be 32 bytes")
+            raise BadInput(f"customer {leaf.customer!r}: salt must be 32 bytes",
+                           says=msg("error.reserves.salt_size", customer=leaf.customer[:80]))
         if len(leaf.values) != k:
             raise BadInput(f"customer {leaf.customer!r}: {len(leaf.values)} values for "
-                           f"{k} assets")
+                           f"{k} assets", says=msg("error.reserves.values_count",
+                                                  customer=leaf.customer[:80],
+                                                  values=len(leaf.values), assets=k))
         if any(not 0 <= v <= MAX_VALUE for v in leaf.values):
             bad.append(leaf.customer)
     if bad:
         raise BadInput(f"negative or oversized balances (must be 0 .. 2**{WIDTH_BITS}-1) for "
                        f"customers: {', '.join(bad[:20])}" + (" ..." if len(bad) > 20 else ""),
-                       customers=bad)
+                       customers=bad, says=msg(
+                           "error.reserves.bad_balances", bits=WIDTH_BITS,
+                           customers=", ".join(c[:80] for c in bad[:20])
+                           + (" ..." if len(bad) > 20 else "")))
     height = max(min_height, (len(leaves) - 1).bit_length() if leaves else 0)
     if height > MAX_HEIGHT:
-        raise BadInput(f"height {height} exceeds {MAX_HEIGHT}")
+        raise BadInput(f"height {height} exceeds {MAX_HEIGHT}",
+                       says=msg("error.reserves.height", height=height, most=MAX_HEIGHT))
     try:
         header = Header(snapshot_id, height, tuple(assets), ledger_seq, time,
                         tuple(reserves_at), customer_count(count, len(leaves), height)).check()
@@ -413,13 +428,17 @@ def verify_proof(proof: Any, root_hash: bytes, root: Any = None, *,
         published = verify_root(root)
         if published.root_hash != root_hash:
             raise BadInput(f"root.json's root hash {published.root_hash.hex()} is not the "
-                           f"root given, {root_hash.hex()}")
+                           f"root given, {root_hash.hex()}",
+                           says=msg("error.reserves.root_mismatch",
+                                    found=published.root_hash.hex(), given=root_hash.hex()))
         sid = published.header.snapshot_id.hex()
         claimed = proof.get("snapshot") if isinstance(proof, dict) else None
         if isinstance(claimed, dict) and isinstance(claimed.get("id"), str) \
                 and claimed["id"] != sid:
             raise BadInput(f"the proof is for snapshot {claimed['id'][:32]!r}, but the root is "
-                           f"of another snapshot, {sid}")
+                           f"of another snapshot, {sid}",
+                           says=msg("error.reserves.proof_other_snapshot",
+                                    claimed=claimed["id"][:32], snapshot=sid))
     try:
         return _verify(proof, root_hash.hex(), customer)
     except ProofError as exc:

@@ -19,6 +19,7 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
+from kinko.domain.messages import msg
 from kinko.errors import BadInput
 from kinko.verify_proof import ChainPoint, Header
 
@@ -52,7 +53,8 @@ def proof_message(root_hash: str, header: Header, chain: str, address: str) -> s
     liabilities' moment, so there is nothing to prove.
     """
     if not _ROOT.fullmatch(root_hash):
-        raise BadInput(f"root hash {root_hash!r} is not 64 lower-case hex digits")
+        raise BadInput(f"root hash {root_hash!r} is not 64 lower-case hex digits",
+                       says=msg("error.reserves.root_not_hex", root=str(root_hash)[:80]))
     return "\n".join([MESSAGE_PREFIX, f"root {root_hash}",
                       f"snapshot {header.snapshot_id.hex()}",
                       _chain_line(point_of(header, chain)),
@@ -67,7 +69,11 @@ def point_of(header: Header, chain: str) -> ChainPoint:
         raise BadInput(f"snapshot {header.snapshot_id.hex()} binds no block of chain {chain} "
                        f"(it binds {bound}): its reserves cannot be proven at the moment of its "
                        "liabilities; take the snapshot with a node configured (or --block N)",
-                       chain=chain)
+                       chain=chain,
+                       says=msg("error.reserves.unbound_chain", id=header.snapshot_id.hex(),
+                                chain=chain[:80],
+                                bound=", ".join(p.chain for p in header.reserves_at)[:200]
+                                or msg("error.reserves.no_chain")))
     return point
 
 

@@ -41,6 +41,7 @@ from coincurve import PublicKey
 
 from kinko.domain.addresses import display_address, same_address
 from kinko.domain.addresses.codecs import keccak256 as keccak
+from kinko.domain.messages import Message, msg
 from kinko.errors import ApprovalError, InvalidAddress, SafeTxRefused
 
 __all__ = [
@@ -93,25 +94,41 @@ def _words(*values: bytes | int | str) -> bytes:
     return out
 
 
-def _address(value: str, what: str) -> str:
+# a SafeTx's fields as the errors name them (the field's name, and the same in a catalog)
+_FIELDS: dict[str, Message] = {
+    "safe": msg("error.safe.field.safe"), "to": msg("error.safe.field.to"),
+    "gas_token": msg("error.safe.field.gas_token"),
+    "refund_receiver": msg("error.safe.field.refund_receiver"),
+    "chain_id": msg("error.safe.field.chain_id"), "value": msg("error.safe.field.value"),
+    "nonce": msg("error.safe.field.nonce"), "safe_tx_gas": msg("error.safe.field.safe_tx_gas"),
+    "base_gas": msg("error.safe.field.base_gas"), "gas_price": msg("error.safe.field.gas_price"),
+}
+
+
+def _address(value: str, what: str, says_what: Message) -> str:
     """The EIP-55 spelling of an Ethereum address (checked: a mixed-case one must carry its
-    checksum), or :class:`SafeTxRefused` naming ``what``."""
+    checksum), or :class:`SafeTxRefused` naming ``what`` (``says_what``: the same as a
+    catalog message)."""
     try:
         return display_address(value, "ethereum")
     except InvalidAddress as exc:
-        raise SafeTxRefused(f"{what} {value!r} is not an Ethereum address ({exc.message})"
-                            ) from None
+        raise SafeTxRefused(f"{what} {value!r} is not an Ethereum address ({exc.message})",
+                            says=msg("error.safe.not_an_address", what=says_what,
+                                     value=str(value)[:100], reason=exc.said())) from None
 
 
 def _uint(value: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _UINT256:
-        raise SafeTxRefused(f"{what} must be an integer between 0 and 2**256-1, not {value!r}")
+        raise SafeTxRefused(f"{what} must be an integer between 0 and 2**256-1, not {value!r}",
+                            says=msg("error.safe.not_uint256", field=_FIELDS[what],
+                                     value=repr(value)[:100]))
     return value
 
 
 def domain_separator(chain_id: int, safe: str) -> bytes:
     """The Safe's EIP-712 domain separator: its chain id and its own address."""
-    return keccak(_words(DOMAIN_TYPEHASH, chain_id, _address(safe, "the Safe")))
+    return keccak(_words(DOMAIN_TYPEHASH, chain_id,
+                         _address(safe, "the Safe", msg("error.safe.field.the_safe"))))
 
 
 @dataclass(frozen=True)
@@ -133,34 +150,45 @@ class SafeTx:
 
     def __post_init__(self) -> None:
         for name in ("safe", "to", "gas_token", "refund_receiver"):
-            object.__setattr__(self, name, _address(getattr(self, name), name))
+            object.__setattr__(self, name, _address(getattr(self, name), name, _FIELDS[name]))
         for name in ("chain_id", "value", "nonce", "safe_tx_gas", "base_gas", "gas_price"):
             _uint(getattr(self, name), name)
         if not isinstance(self.data, bytes):
-            raise SafeTxRefused(f"data must be bytes, not {type(self.data).__name__}")
+            raise SafeTxRefused(f"data must be bytes, not {type(self.data).__name__}",
+                                says=msg("error.safe.data_not_bytes",
+                                         type=type(self.data).__name__[:80]))
         if self.operation not in (CALL, DELEGATECALL):
             raise SafeTxRefused(f"operation must be 0 (CALL) or 1 (DELEGATECALL), not "
-                                f"{self.operation!r}")
+                                f"{self.operation!r}",
+                                says=msg("error.safe.operation", operation=repr(
+                                    self.operation)[:80]))
 
     def check(self) -> None:
         """kinko's rules for a SafeTx it signs or executes (see the module docstring);
         :class:`~kinko.errors.SafeTxRefused` naming the field otherwise."""
         if self.operation != CALL:
             raise SafeTxRefused(f"Safe {self.safe}: operation {self.operation} (DELEGATECALL) "
-                                "is refused; kinko signs CALL (0) only", field="operation")
+                                "is refused; kinko signs CALL (0) only", field="operation",
+                                says=msg("error.safe.delegatecall", safe=self.safe,
+                                         operation=str(self.operation)))
         for name in ("safe_tx_gas", "base_gas", "gas_price"):
             if getattr(self, name):
                 raise SafeTxRefused(f"Safe {self.safe}: {name} must be 0 (kinko pays no gas "
-                                    f"refunds), not {getattr(self, name)}", field=name)
+                                    f"refunds), not {getattr(self, name)}", field=name,
+                                    says=msg("error.safe.gas_refund", safe=self.safe,
+                                             field=_FIELDS[name],
+                                             value=str(getattr(self, name))))
         for name in ("gas_token", "refund_receiver"):
             if getattr(self, name) != ZERO_ADDRESS:
                 raise SafeTxRefused(f"Safe {self.safe}: {name} must be the zero address "
                                     f"(kinko pays no gas refunds), not {getattr(self, name)}",
-                                    field=name)
+                                    field=name,
+                                    says=msg("error.safe.refund_address", safe=self.safe,
+                                             field=_FIELDS[name], value=getattr(self, name)))
         if same_address(self.to, self.safe, "ethereum"):
             raise SafeTxRefused(f"Safe {self.safe}: a transaction to the Safe itself changes "
                                 "its owners, modules or guard; kinko does not sign it",
-                                field="to")
+                                field="to", says=msg("error.safe.to_itself", safe=self.safe))
 
     @property
     def struct_hash(self) -> bytes:
@@ -194,7 +222,8 @@ def safe_message_hash(chain_id: int, safe: str, message: bytes) -> bytes:
 def _split(signature: bytes) -> tuple[int, int, int]:
     if not isinstance(signature, bytes) or len(signature) != 65:
         size = len(signature) if isinstance(signature, bytes) else type(signature).__name__
-        raise ApprovalError(f"a Safe signature is 65 bytes (r, s, v), not {size}")
+        raise ApprovalError(f"a Safe signature is 65 bytes (r, s, v), not {size}",
+                            says=msg("error.safe.signature_size", size=str(size)[:80]))
     return (int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"),
             signature[64])
 
@@ -208,18 +237,21 @@ def recover_owner(digest: bytes, signature: bytes) -> str:
         digest, v = keccak(_ETH_SIGN_PREFIX + digest), v - 4
     if v not in (27, 28):
         raise ApprovalError(f"signature v = {v}: kinko accepts owners' ECDSA signatures "
-                            "only (v 27/28, or 31/32 for eth_sign)")
+                            "only (v 27/28, or 31/32 for eth_sign)",
+                            says=msg("error.safe.signature_v", v=str(v)))
     if not 0 < r < _N or not 0 < s <= _N // 2:
         raise ApprovalError("signature r or s out of range (s must be in the lower half "
-                            "of the curve order)")
+                            "of the curve order)", says=msg("error.safe.signature_range"))
     if not isinstance(digest, bytes) or len(digest) != 32:
-        raise ApprovalError("a Safe signature is over a 32-byte hash")
+        raise ApprovalError("a Safe signature is over a 32-byte hash",
+                            says=msg("error.safe.signature_hash"))
     try:
         public = PublicKey.from_signature_and_message(
             r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v - 27]), digest,
             hasher=None)
     except (ValueError, TypeError):
-        raise ApprovalError("signature does not recover to any key") from None
+        raise ApprovalError("signature does not recover to any key",
+                            says=msg("error.safe.signature_no_key")) from None
     point = public.format(compressed=False)[1:]
     return display_address("0x" + keccak(point)[12:].hex(), "ethereum")
 
@@ -229,7 +261,7 @@ def accept_signature(digest: bytes, signature: bytes, owner: str) -> bytes:
     Safe checks: an ECDSA signature of the digest keeps ``v`` 27/28 (0/1 read as 27/28); a
     ``personal_sign``/``eth_sign`` signature of the digest's 32 bytes (hardware wallets) gets
     ``v`` + 4. :class:`~kinko.errors.ApprovalError` if it is neither, by ``owner``."""
-    owner = _address(owner, "the owner")
+    owner = _address(owner, "the owner", msg("error.safe.field.the_owner"))
     v = _split(signature)[2]
     if v in (0, 1):
         v += 27
@@ -243,7 +275,8 @@ def accept_signature(digest: bytes, signature: bytes, owner: str) -> bytes:
             if candidate == candidates[-1]:
                 raise
     raise ApprovalError(f"the signature is not {owner}'s over hash 0x{digest.hex()}",
-                        owner=owner)
+                        owner=owner, says=msg("error.safe.signature_not_owners", owner=owner,
+                                              hash="0x" + digest.hex()[:64]))
 
 
 def check_owners(owners: Collection[str], threshold: int) -> list[str]:
@@ -251,16 +284,21 @@ def check_owners(owners: Collection[str], threshold: int) -> list[str]:
     sentinel 0x…01), ``1 ≤ threshold ≤ len(owners)``; EIP-55 forms in the order given."""
     out: list[str] = []
     for owner in owners:
-        address = _address(owner, "owner")
-        if address in (ZERO_ADDRESS, _address(SENTINEL, "the sentinel")):
-            raise SafeTxRefused(f"owner {address} is reserved by the Safe contract")
+        address = _address(owner, "owner", msg("error.safe.field.owner"))
+        if address in (ZERO_ADDRESS, _address(SENTINEL, "the sentinel",
+                                              msg("error.safe.field.sentinel"))):
+            raise SafeTxRefused(f"owner {address} is reserved by the Safe contract",
+                                says=msg("error.safe.owner_reserved", address=address))
         if address in out:
-            raise SafeTxRefused(f"owner {address} is named twice")
+            raise SafeTxRefused(f"owner {address} is named twice",
+                                says=msg("error.safe.owner_twice", address=address))
         out.append(address)
     if isinstance(threshold, bool) or not isinstance(threshold, int) \
             or not 1 <= threshold <= len(out):
         raise SafeTxRefused(f"threshold {threshold!r} must be between 1 and the number of "
-                            f"owners ({len(out)})")
+                            f"owners ({len(out)})",
+                            says=msg("error.safe.threshold", threshold=repr(threshold)[:80],
+                                     owners=len(out)))
     return out
 
 
@@ -270,7 +308,7 @@ def pack_signatures(signatures: Mapping[str, bytes]) -> bytes:
     ordered = sorted(signatures.items(), key=lambda item: int(item[0], 16))
     for owner, signature in ordered:
         _split(signature)
-        _address(owner, "owner")
+        _address(owner, "owner", msg("error.safe.field.owner"))
     return b"".join(signature for _, signature in ordered)
 
 
@@ -280,21 +318,27 @@ def check_signatures(tx: SafeTx, signatures: Mapping[str, bytes], owners: Collec
     over this SafeTx (so over its Safe, chain and nonce), every signer is an owner, and there
     are at least ``threshold`` of them. :class:`~kinko.errors.ApprovalError` naming the
     first that is not."""
-    current = {_address(o, "owner") for o in owners}
+    current = {_address(o, "owner", msg("error.safe.field.owner")) for o in owners}
     digest = tx.hash
     for owner, signature in signatures.items():
-        claimed = _address(owner, "signer")
+        claimed = _address(owner, "signer", msg("error.safe.field.signer"))
         if claimed not in current:
-            raise ApprovalError(f"{claimed} is not an owner of Safe {tx.safe}", owner=claimed)
+            raise ApprovalError(f"{claimed} is not an owner of Safe {tx.safe}", owner=claimed,
+                                says=msg("error.safe.not_an_owner", owner=claimed,
+                                         safe=tx.safe))
         signer = recover_owner(digest, signature)
         if signer != claimed:
             raise ApprovalError(
                 f"the signature given for {claimed} is not theirs over this SafeTx of Safe "
                 f"{tx.safe} (nonce {tx.nonce}, chain {tx.chain_id}): forged, altered, "
-                "replayed or made for another chain", owner=claimed)
+                "replayed or made for another chain", owner=claimed,
+                says=msg("error.safe.signature_forged", owner=claimed, safe=tx.safe,
+                         nonce=str(tx.nonce), chain=str(tx.chain_id)))
     if len(signatures) < threshold:
         raise ApprovalError(f"Safe {tx.safe} needs {threshold} owners' signatures, "
-                            f"{len(signatures)} given", needed=threshold, given=len(signatures))
+                            f"{len(signatures)} given", needed=threshold, given=len(signatures),
+                            says=msg("error.safe.too_few_signatures", safe=tx.safe,
+                                     threshold=int(threshold), given=len(signatures)))
 
 
 # ---------------------------------------------------------------------- events

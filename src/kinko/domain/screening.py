@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal, TypedDict
 
 from kinko.domain.messages import Message, Percent, Units, from_data, msg, verbatim
 from kinko.domain.money import AssetRegistry, parse_units
-from kinko.errors import ConfigError, KinkoError
+from kinko.errors import ConfigError, KinkoError, ValueRefused
 
 __all__ = [
     "AMOUNTS_SCREENED",
@@ -202,16 +202,6 @@ class Decision:
 
 
 # ---------------------------------------------------------------------------- rules
-
-
-class ValueRefused(ValueError):
-    """A policy value that is refused: the English words (``str(exc)``), and ``says``, the
-    same as a catalog message (a :class:`~kinko.errors.ConfigError` naming the field says
-    it after the field)."""
-
-    def __init__(self, text: str, *, says: Message) -> None:
-        super().__init__(text)
-        self.says = says
 
 
 def refusal_said(exc: Exception) -> Message:

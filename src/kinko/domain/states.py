@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal, TypeVar, get_args
 
+from kinko.domain.messages import Message, msg
 from kinko.errors import BadInput
 
 __all__ = [
@@ -83,4 +84,20 @@ def one_of(value: str, states: tuple[S, ...], what: str) -> S:
     for state in states:
         if state == value:
             return state
-    raise BadInput(f"{what} must be one of {', '.join(states)}, not {value!r}")
+    raise BadInput(f"{what} must be one of {', '.join(states)}, not {value!r}",
+                   says=msg("error.state.not_one_of", what=_what_said(what),
+                            states=", ".join(states), value=str(value)[:80]))
+
+
+# what :func:`one_of` is asked to name, as catalog messages
+_WHAT = {"state": msg("error.state.what.state"),
+         "alert state": msg("error.state.what.alert_state"),
+         "alert kind": msg("error.state.what.alert_kind"),
+         "incident state": msg("error.state.what.incident_state"),
+         "proposal state": msg("error.state.what.proposal_state"),
+         "withdrawal state": msg("error.state.what.withdrawal_state")}
+
+
+def _what_said(what: str) -> Message | str:
+    """``what`` as a catalog message (as it is, cut, when it has none)."""
+    return _WHAT.get(what) or what[:80]

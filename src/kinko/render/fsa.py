@@ -38,7 +38,7 @@ from typing import Any
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.custody import CustodyFinding
 from kinko.domain.fsa import AlertInfo, Detection, FsaReport, RefundPlan, TimelineEvent
-from kinko.domain.messages import N_
+from kinko.domain.messages import N_, msg
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, EnvironmentProblem
 from kinko.i18n import JST, LANGS, Localizer, environment
@@ -124,7 +124,8 @@ def _yen_of(report: FsaReport, asset: str, units: int) -> int | None:
 def layout(report: FsaReport, lang: str = "ja") -> list[Section]:
     """Every section of the report, numbered, in order, in one language."""
     if lang not in LANGS:
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+        raise BadInput(f"--lang must be ja or en, not {lang!r}",
+                       says=msg("error.cli.lang", lang=lang[:20]))
     f = _Fmt(report, lang)
     sections = [_positions(report, f), *_wallets(report, f), *_detection(report, f),
                 *_response(report, f)]
@@ -640,7 +641,9 @@ def pdf_bytes(html: str) -> bytes:
         from weasyprint import HTML  # type: ignore[import-untyped]
     except (ImportError, OSError) as exc:
         raise EnvironmentProblem(f"PDF output needs WeasyPrint and the Pango library ({exc}); "
-                                 "`make unit` installs them, or write --format html") from None
+                                 "`make unit` installs them, or write --format html",
+                                 says=msg("error.fsa.pdf_unavailable",
+                                          reason=str(exc)[:200])) from None
     return bytes(HTML(string=html).write_pdf())
 
 
@@ -706,9 +709,12 @@ def write_fsa(report: FsaReport, out: Path, fmt: str = "html", lang: str = "ja")
     """Write the report (``fsa-report.<lang>.<fmt>``) and its CSV appendix into ``out``;
     Markdown gets its charts as PNG files beside it. Returns every file written."""
     if fmt not in FORMATS:
-        raise BadInput(f"--format must be html, pdf or md, not {fmt!r}")
+        raise BadInput(f"--format must be html, pdf or md, not {fmt!r}",
+                       says=msg("error.cli.format", formats=", ".join(FORMATS),
+                                format=fmt[:20]))
     if lang not in LANGS:
-        raise BadInput(f"--lang must be ja or en, not {lang!r}")
+        raise BadInput(f"--lang must be ja or en, not {lang!r}",
+                       says=msg("error.cli.lang", lang=lang[:20]))
     out.mkdir(parents=True, exist_ok=True)
     images = charts(report, lang)
     target = out / f"fsa-report.{lang}.{fmt}"

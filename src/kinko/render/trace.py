@@ -41,6 +41,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.domain.csvcells import csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
+from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import Asset, format_units
 from kinko.errors import InputFileError
 from kinko.i18n import ENGLISH, Localizer
@@ -417,9 +418,15 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         rows = [{**r, "stop": r.get("stop") == "yes"} for r in found]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
-                             f"{exc.filename})") from None
+                             f"{exc.filename})",
+                             says=msg("error.fsa.not_a_trace", folder=str(folder)[:200],
+                                      reason=os_refusal(exc),
+                                      file=str(exc.filename)[:200])) from None
     except pa.ArrowException as exc:
-        raise InputFileError(f"{folder / 'addresses.parquet'}: not readable: {exc}") from None
+        raise InputFileError(f"{folder / 'addresses.parquet'}: not readable: {exc}",
+                             says=msg("error.tracefile.not_parquet",
+                                      file=str(folder / "addresses.parquet")[:200],
+                                      reason=str(exc)[:200])) from None
     return rows, summary
 
 

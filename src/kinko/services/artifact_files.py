@@ -31,11 +31,13 @@ def file_in(folder: Path, name: str) -> Path:
     """The file ``name`` directly inside ``folder``; NotFound for anything else."""
     if (not name or name in (".", "..") or name.startswith(".") or "/" in name
             or "\\" in name or "\x00" in name):
-        raise NotFound(f"no file {name!r} in this folder")
+        raise NotFound(f"no file {name!r} in this folder",
+                       says=msg("error.artifacts.no_file", name=name[:200]))
     base = folder.resolve()
     path = (base / name).resolve()
     if path.parent != base or not path.is_file():
-        raise NotFound(f"no file {name!r} in this folder")
+        raise NotFound(f"no file {name!r} in this folder",
+                       says=msg("error.artifacts.no_file", name=name[:200]))
     return path
 
 
@@ -89,12 +91,18 @@ def _shard_line(shard: Path, needle: str) -> str | None:
             line += 1
             if len(raw) > MAX_BYTES:
                 raise InputFileError(f"{shard}:{line}: a line longer than {MAX_BYTES:,} bytes, "
-                                     "the largest proof kinko reads", file=str(shard), line=line)
+                                     "the largest proof kinko reads", file=str(shard), line=line,
+                                     says=msg("error.artifacts.proof_line_too_long",
+                                              where=f"{str(shard)[:200]}:{line}",
+                                              most=MAX_BYTES))
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputFileError(f"{shard}:{line}: not UTF-8 text (byte {exc.start} of "
-                                     "the line)", file=str(shard), line=line) from None
+                                     "the line)", file=str(shard), line=line,
+                                     says=msg("error.file.not_text",
+                                              where=f"{str(shard)[:200]}:{line}",
+                                              encoding="UTF-8", byte=exc.start)) from None
             if needle in text:
                 return text.strip()
     return None
@@ -104,7 +112,7 @@ def lookup_proof(folder: Path, customer: str) -> ProofLookup:
     """Find ``customer``'s proof in the snapshot folder and check it against root.json."""
     customer = customer.strip()
     if not customer:
-        raise BadInput("give a customer id")
+        raise BadInput("give a customer id", says=msg("error.artifacts.no_customer"))
     text = _proof_text(folder, customer)
     if text is None:
         return ProofLookup(customer, "unknown", reason=msg("res.no_proof_in_snapshot"))

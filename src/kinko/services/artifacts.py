@@ -55,7 +55,9 @@ class Artifacts:
               incident: str | None = None, detail: dict[str, Any] | None = None,
               state: str = "running", artifact_id: str | None = None) -> dict[str, Any]:
         if kind not in KINDS:
-            raise BadInput(f"artifact kind must be one of {', '.join(KINDS)}, not {kind!r}")
+            raise BadInput(f"artifact kind must be one of {', '.join(KINDS)}, not {kind!r}",
+                           says=msg("error.artifacts.kind", kinds=", ".join(KINDS),
+                                    kind=kind[:40]))
         if state == "running":  # who runs it, so a restart can tell it was cut short
             detail = {**(detail or {}), "runner": {"host": socket.gethostname(),
                                                    "pid": os.getpid()}}

@@ -61,6 +61,7 @@ from kinko.domain.cosign import (
     severity,
 )
 from kinko.domain.cosign_log import Decision, LogFinding, LogVerifier
+from kinko.domain.messages import Message, Units, msg
 from kinko.domain.money import format_units
 from kinko.domain.nem_tx import NemTransfer, network_byte, read_cosignature, read_transfer
 from kinko.domain.safe import SafeTx, recover_owner
@@ -88,6 +89,7 @@ from kinko.ports import (
     SafeReader,
 )
 from kinko.services.notify import sign_webhook
+from kinko.shown import url_shown
 
 __all__ = ["AlertDelivery", "CosignService", "LogReport", "WebhookSink", "verify_log"]
 
@@ -171,7 +173,10 @@ class CosignService:
             read = read_transfer(chain, transfer)
         except BadInput as exc:
             raise self.refuse_unread("malformed", f"{kind}:{request_id}: {exc.message}",
-                                     "in-process") from None
+                                     "in-process", says=msg(
+                                         "error.cosign.request_unread",
+                                         request=f"{kind}:{request_id}"[:200],
+                                         problem=exc.said())) from None
         return self.answer_nem(NemCosignRequest(kind, request_id, read), "in-process")
 
     def answer_nem(self, request: NemCosignRequest, caller: str) -> NemCoSignature:
@@ -181,13 +186,15 @@ class CosignService:
         cosignature is given."""
         return self._answered(request, caller, self._decide_nem)
 
-    def refuse_unread(self, reason: str, message: str, caller: str) -> CosignRefused:
+    def refuse_unread(self, reason: str, message: str, caller: str, *,
+                      says: Message | None = None) -> CosignRefused:
         """Record (and alert) a refusal of a request that could not be read at all: no
-        token, too large, not JSON. Returns the refusal to answer with."""
+        token, too large, not JSON. Returns the refusal to answer with (``says``: its
+        words as a catalog message, else its reason's)."""
         with self._lock:
             with self.log.transaction() as tables:
                 refusal = self._refused(tables, self.clock.now(), caller,
-                                        refuse(reason, message), None)
+                                        refuse(reason, message, says=says), None)
             self._told(refusal)
             return refusal
 
@@ -203,7 +210,10 @@ class CosignService:
             raise refuse("already_signed", f"{request.key} was co-signed for another SafeTx "
                          f"({earlier.safe_tx_hash}, nonce {earlier.nonce}, record "
                          f"{earlier.seq}); the co-signer signs one SafeTx per request",
-                         earlier=earlier.seq)
+                         earlier=earlier.seq, says=msg(
+                             "error.cosign.already_signed", request=request.key[:200],
+                             hash=earlier.safe_tx_hash[:80], nonce=str(earlier.nonce),
+                             record=str(earlier.seq)))
         move = match_movement(request, self._facts(request), self.policy, limits, now)
         limit = limits[move.asset.symbol]
         state = self._safe(tx.safe)
@@ -222,8 +232,12 @@ class CosignService:
         if taken is not None:
             raise refuse("nonce_used", f"nonce {tx.nonce} of Safe {tx.safe} was co-signed "
                          f"for {taken.request} (record {taken.seq}); the co-signer signs one "
-                         "SafeTx per Safe nonce", nonce=tx.nonce, earlier=taken.seq)
-        _within_limit(tables, move, request.id, tx.safe, f"Safe {tx.safe}", limit, now)
+                         "SafeTx per Safe nonce", nonce=tx.nonce, earlier=taken.seq,
+                         says=msg("error.cosign.nonce_cosigned", nonce=str(tx.nonce),
+                                  safe=tx.safe[:80], request=str(taken.request)[:200],
+                                  record=str(taken.seq)))
+        _within_limit(tables, move, request.id, tx.safe, f"Safe {tx.safe}", limit, now,
+                      msg("error.cosign.holder.safe", address=tx.safe[:80]))
         signature = self._sign(tx)
         self._fault("signed")
         record = self._append(tables, Decision(
@@ -242,14 +256,17 @@ class CosignService:
         key = self.nem_key
         if key is None or self.nem_chain is None or key.chain != tr.chain:
             raise refuse("signer_unavailable", f"the co-signer holds no NEM key for "
-                         f"{tr.chain}: it cosigns no NEM transfer")
+                         f"{tr.chain}: it cosigns no NEM transfer",
+                         says=msg("error.cosign.no_nem_key", chain=tr.chain[:40]))
         limits = check_nem_request(request, self.policy)
         tx_hash = "0x" + tr.inner_hash
         earlier = tables.signed(request.key)
         if earlier is not None and earlier.safe_tx_hash != tx_hash:
             raise refuse("already_signed", f"{request.key} was co-signed for another transfer "
                          f"({earlier.safe_tx_hash}, record {earlier.seq}); the co-signer "
-                         "signs one transfer per request", earlier=earlier.seq)
+                         "signs one transfer per request", earlier=earlier.seq,
+                         says=msg("error.cosign.already_cosigned", request=request.key[:200],
+                                  hash=earlier.safe_tx_hash[:80], record=str(earlier.seq)))
         move = match_nem_movement(request, self._facts(request), self.policy,  # type: ignore[arg-type]
                                   limits, now)
         minimum, cosignatories = self._nem_account(tr.account)
@@ -267,16 +284,18 @@ class CosignService:
                                   record.seq, repeated=True)
         limit = limits[move.asset.symbol]
         _within_limit(tables, move, request.id, tr.account, f"account {tr.account}", limit,
-                      now)
+                      now, msg("error.cosign.holder.account", address=tr.account[:80]))
         try:
             data, signature = key.cosign(tr.inner_hash, tr.account, tr.timestamp, tr.deadline)
             if read_cosignature(tr.chain, data, signature) != (key.address, tr.inner_hash,
                                                                 tr.account):
                 raise SignerUnavailable("the cosignature is not the co-signer's of this "
-                                        "transfer; nothing was signed")
+                                        "transfer; nothing was signed",
+                                        says=msg("error.cosign.nem_not_own"))
         except (SignerUnavailable, ConfigError, BadInput) as exc:
             raise refuse("signer_unavailable", f"the co-signer's NEM key did not sign: "
-                         f"{exc.message}") from None
+                         f"{exc.message}", says=msg("error.cosign.nem_key_failed",
+                                                    problem=exc.said())) from None
         self._fault("signed")
         body = {**json.loads(fields["safe_tx"]), "cosignature": data}
         record = self._append(tables, Decision(
@@ -295,27 +314,33 @@ class CosignService:
             return self.nem_chain.multisig(address)
         except ChainUnavailable as exc:
             raise refuse("chain_unreachable", f"the co-signer cannot read account {address}: "
-                         f"{exc.message}") from None
+                         f"{exc.message}", says=msg("error.cosign.account_unread",
+                                                    account=address[:80],
+                                                    problem=exc.said())) from None
         except ChainRejected as exc:
             raise refuse("safe_config", f"the chain has no multisig account the co-signer can "
-                         f"rely on at {address}: {exc.message}", safe=address) from None
+                         f"rely on at {address}: {exc.message}", safe=address,
+                         says=msg("error.cosign.no_multisig", account=address[:80],
+                                  problem=exc.said())) from None
 
     def _chain_id(self) -> int:
         if self.chain is None:
             raise refuse("chain_unreachable", "this co-signer reads no Safe chain (it cosigns "
-                         "NEM transfers only)")
+                         "NEM transfers only)", says=msg("error.cosign.no_safe_chain"))
         try:
             return self.chain.chain_id()
         except ChainUnavailable as exc:
             raise refuse("chain_unreachable", f"the co-signer cannot read the chain: "
-                         f"{exc.message}") from None
+                         f"{exc.message}", says=msg("error.cosign.chain_unread",
+                                                    problem=exc.said())) from None
 
     def _facts(self, request: CosignRequest) -> KinkoFacts:
         try:
             return self.kinko.facts(request)
         except StoreUnavailable as exc:
             raise refuse("kinko_unreachable", f"the co-signer cannot read kinko's database: "
-                         f"{exc.message}") from None
+                         f"{exc.message}", says=msg("error.cosign.kinko_unread",
+                                                    problem=exc.said())) from None
 
     def _safe(self, address: str) -> SafeState:
         assert self.chain is not None  # _chain_id refused first
@@ -323,22 +348,29 @@ class CosignService:
             return self.chain.safe_state(address)
         except ChainUnavailable as exc:
             raise refuse("chain_unreachable", f"the co-signer cannot read Safe {address}: "
-                         f"{exc.message}") from None
+                         f"{exc.message}", says=msg("error.cosign.safe_unread",
+                                                    safe=address[:80],
+                                                    problem=exc.said())) from None
         except ChainRejected as exc:
             raise refuse("safe_config", f"the chain has no Safe the co-signer can rely on at "
-                         f"{address}: {exc.message}", safe=address) from None
+                         f"{address}: {exc.message}", safe=address,
+                         says=msg("error.cosign.no_safe", safe=address[:80],
+                                  problem=exc.said())) from None
 
     def _sign(self, tx: SafeTx) -> bytes:
         try:
             if self.signer is None:
-                raise SignerUnavailable("this co-signer holds no key for Safes")
+                raise SignerUnavailable("this co-signer holds no key for Safes",
+                                        says=msg("error.cosign.no_safe_key"))
             signature = self.signer.sign_digest(tx.hash)
             if recover_owner(tx.hash, signature) != self.address:
                 raise SignerUnavailable("the co-signer's signature does not recover to its "
-                                        "address; nothing was signed")
+                                        "address; nothing was signed",
+                                        says=msg("error.cosign.not_own_signature"))
         except (SignerUnavailable, ConfigError, ApprovalError) as exc:
             raise refuse("signer_unavailable", f"the co-signer's key did not sign: "
-                         f"{exc.message}") from None
+                         f"{exc.message}", says=msg("error.cosign.key_failed",
+                                                    problem=exc.said())) from None
         return signature
 
     def _append(self, tables: CosignTables, decision: Decision) -> Decision:
@@ -406,10 +438,10 @@ def _canonical(tx: SafeTx) -> str:
 
 
 def _within_limit(tables: CosignTables, move: Movement, request_id: str, holder: str,
-                  named: str, limit: SafeLimit, now: datetime) -> None:
+                  named: str, limit: SafeLimit, now: datetime, says_named: Message) -> None:
     """Refuse (``over_limit``) a movement that counts toward ``holder``'s rolling limit
     (a Safe's or a NEM account's) and would take what was co-signed in its window past it;
-    ``named`` says the holder in the refusal."""
+    ``named`` says the holder in the refusal (``says_named`` as a catalog message)."""
     if not move.counts:
         return
     used = tables.used(holder, move.asset.symbol, now - limit.window)
@@ -420,7 +452,14 @@ def _within_limit(tables: CosignTables, move: Movement, request_id: str, holder:
                      f"{named} over its limit of "
                      f"{format_units(limit.limit, asset)} {asset.symbol} per "
                      f"{_window(limit.window)} ({format_units(used, asset)} "
-                     "co-signed in the window)", used=str(used), limit=str(limit.limit))
+                     "co-signed in the window)", used=str(used), limit=str(limit.limit),
+                     says=msg("error.cosign.over_limit", kind=move.kind[:40],
+                              request=request_id[:128],
+                              amount=Units(move.amount, asset.symbol, asset.decimals),
+                              holder=says_named,
+                              limit=Units(limit.limit, asset.symbol, asset.decimals),
+                              window=_window(limit.window),
+                              used=Units(used, asset.symbol, asset.decimals)))
 
 
 def _window(window: timedelta) -> str:
@@ -510,11 +549,14 @@ class WebhookSink:
 
     def __init__(self, url: str, secret: str, clock: Clock, *, timeout: float = 5.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"webhook URL {url!r} must start with http:// or https://",
-                              setting="webhook_url")
+            raise ConfigError(f"webhook URL {url_shown(url)!r} must start with http:// or https://",
+                              setting="webhook_url",
+                              says=msg("error.webhook.url", url=repr(url_shown(url))))
         if not secret:
             raise ConfigError("the co-signer's webhook needs a secret to sign with "
-                              "(KINKO_COSIGN_WEBHOOK_SECRET)")
+                              "(KINKO_COSIGN_WEBHOOK_SECRET)",
+                              says=msg("error.cosign.webhook_secret",
+                                       env="KINKO_COSIGN_WEBHOOK_SECRET"))
         self.url = url
         self.__secret = secret
         self.clock = clock
@@ -523,7 +565,7 @@ class WebhookSink:
         self._opener = opener(3 * timeout)
 
     def __repr__(self) -> str:  # never the secret
-        return f"WebhookSink({self.url!r})"
+        return f"WebhookSink({url_shown(self.url)!r})"
 
     def deliver(self, alert: Mapping[str, Any]) -> None:
         body = json.dumps(dict(alert), sort_keys=True, ensure_ascii=False).encode()
@@ -538,9 +580,9 @@ class WebhookSink:
         except urllib.error.HTTPError as exc:
             status = exc.code
         except (urllib.error.URLError, OSError) as exc:
-            raise ConnectionError(f"{self.url}: {getattr(exc, 'reason', exc)}") from None
+            raise ConnectionError(f"{url_shown(self.url)}: {getattr(exc, 'reason', exc)}") from None
         if not 200 <= status < 300:
-            raise ConnectionError(f"{self.url} answered HTTP {status}")
+            raise ConnectionError(f"{url_shown(self.url)} answered HTTP {status}")
 
 
 # ---------------------------------------------------------------------- verify

@@ -31,7 +31,6 @@ with no tier recorded is ``standard``.
 from __future__ import annotations
 
 import csv
-import errno
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinko.domain.ledger import Posting, check_account, parse_account
-from kinko.domain.messages import N_, Message, msg
+from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import Asset, AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -53,11 +52,6 @@ __all__ = ["CustomerRow", "ImportReport", "customer_tier", "declared_tiers", "im
 
 REQUIRED = ("customer_id", "asset", "balance")
 MAX_PROBLEMS = 20
-# the operating system's refusals operators meet, in the catalog's words (any other is said
-# in the system's own)
-_REFUSALS = {"ENOENT": N_("cli.error.os.ENOENT"), "EACCES": N_("cli.error.os.EACCES"),
-             "EPERM": N_("cli.error.os.EACCES"), "EISDIR": N_("cli.error.os.EISDIR"),
-             "ENOTDIR": N_("cli.error.os.ENOTDIR")}
 # builds a row or posting without the NamedTuple's own __new__ (a Python call per record: an
 # import makes one of each per row)
 _new = tuple.__new__
@@ -150,17 +144,11 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
                              says=msg("error.customers.cannot_read", file=str(path)[:200],
-                                      reason=_refusal(exc))) from None
+                                      reason=os_refusal(exc))) from None
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
                              says=msg("error.customers.not_utf8", file=str(path)[:200],
                                       reason=str(exc.reason)[:200])) from None
-
-
-def _refusal(exc: OSError) -> Message | str:
-    """The system's refusal: the catalog's words for the common ones, else its own."""
-    known = _REFUSALS.get(errno.errorcode.get(exc.errno or 0, ""))
-    return msg(known) if known is not None else str(exc.strerror)[:200]
 
 
 def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry,

@@ -73,12 +73,16 @@ class Deposits:
         """Register an exchange-controlled deposit address of one customer."""
         known = self.ledger.assets[asset]
         if known.chain != self.chain.name:
-            raise ConfigError(f"{asset} is on {known.chain}; this node is {self.chain.name}")
+            raise ConfigError(f"{asset} is on {known.chain}; this node is {self.chain.name}",
+                              says=msg("error.deposits.other_chain", asset=asset[:40],
+                                       chain=known.chain[:40], node=self.chain.name[:40]))
         parse_account(f"customer:{customer}")
         canonical = canonical_address(address, known.chain)
         wallets = {w.name: w for w in self.ledger.wallets()}
         if wallet not in wallets or wallets[wallet].asset != known.symbol:
-            raise InvalidAccount(f"wallet {wallet!r} is not a registered {known.symbol} wallet")
+            raise InvalidAccount(f"wallet {wallet!r} is not a registered {known.symbol} wallet",
+                                 says=msg("error.deposits.not_wallet", wallet=wallet[:80],
+                                          asset=known.symbol))
         with self.ledger.store.deposits() as tables:
             tables.put_address(canonical, known.chain, customer, known.symbol, wallet)
         return canonical
@@ -281,5 +285,7 @@ def _wallet_of(ledger: Ledger, deposit: DepositRow) -> str:
         chain = str(deposit["chain"])
         owner = tables.addresses(chain).get(chain_key(str(deposit["address"]), chain))
     if owner is None:
-        raise InvalidAccount(f"deposit address {deposit['address']} is no longer registered")
+        raise InvalidAccount(f"deposit address {deposit['address']} is no longer registered",
+                             says=msg("error.deposits.address_unregistered",
+                                      address=str(deposit["address"])[:200]))
     return owner.wallet

@@ -57,6 +57,7 @@ from kinko.domain.fsa import (
     parse_refund_plan,
 )
 from kinko.domain.ledger import normal_balance
+from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import format_units
 from kinko.domain.policy import Policy
 from kinko.domain.refunds import parse_plan_document
@@ -88,14 +89,17 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
     if plan is not None:
         if incident is not None and incident != plan.incident:
             raise BadInput(f"{plan.source} is the refund plan of incident {plan.incident}, "
-                           f"not of {incident}")
+                           f"not of {incident}",
+                           says=msg("error.fsa.plan_of_other_incident", file=plan.source[:200],
+                                    plan_incident=plan.incident[:80], incident=incident[:80]))
         incident = plan.incident
     incidents = Incidents(ledger.store, custody.clock, ledger)
     view = incidents.incident(incident) if incident is not None else None  # refuses unknown
     if trace_asset is None and view is not None:
         trace_asset = view.incident["asset"]
     if trace_asset is not None and trace_asset not in ledger.assets:
-        raise UnknownAsset(f"unknown asset {trace_asset!r}", asset=trace_asset)
+        raise UnknownAsset(f"unknown asset {trace_asset!r}", asset=trace_asset,
+                           says=msg("error.trace.unknown_asset", asset=trace_asset[:80]))
     summary = read_trace(trace, trace_asset) if trace is not None else None
 
     # question 1 now, or as the ledger stood at a time (e.g. when the incident began)
@@ -296,10 +300,16 @@ def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
                         for r in csv.DictReader(fh)]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
-                             f"{exc.filename})") from None
-    except (KeyError, ValueError) as exc:
+                             f"{exc.filename})",
+                             says=msg("error.fsa.not_a_trace", folder=str(folder)[:200],
+                                      reason=os_refusal(exc),
+                                      file=str(exc.filename)[:200])) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # (a short row: None)
         raise InputFileError(f"{folder / 'exposure.csv'}: not a trace's exposure file "
-                             f"({exc})") from None
+                             f"({exc})",
+                             says=msg("error.fsa.not_exposure",
+                                      file=str(folder / "exposure.csv")[:200],
+                                      reason=str(exc)[:200])) from None
     try:
         totals, counts = summary["totals"], summary.get("counts", {})
         seeds = summary.get("seeds", {})
@@ -319,7 +329,10 @@ def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
             graph_png=graph.read_bytes() if graph.is_file() else None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputFileError(f"{folder / 'summary.json'}: not a trace summary "
-                             f"({exc})") from None
+                             f"({exc})",
+                             says=msg("error.fsa.not_summary",
+                                      file=str(folder / "summary.json")[:200],
+                                      reason=str(exc)[:200])) from None
 
 
 def _blacklist(folder: Path) -> tuple[Path | None, int]:
@@ -347,7 +360,9 @@ def read_refund_plan(folder: Path) -> RefundPlan:
         with path.open("rb") as fh:
             data = loads_json(read_stream(fh, str(path)), str(path), error=InputFileError)
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read the refund plan: {exc.strerror}") from None
+        raise InputFileError(f"{path}: cannot read the refund plan: {exc.strerror}",
+                             says=msg("error.fsa.plan_unreadable", file=str(path)[:200],
+                                      reason=os_refusal(exc))) from None
     parse_plan_document(data, str(path))  # refuses a plan edited after it was written
     digest = None
     refunds = path.parent / "refunds.csv"

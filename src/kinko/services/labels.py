@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinko.domain.labels import Include, LabelList, parse_label_file
+from kinko.domain.messages import msg
 from kinko.domain.screening import Label
 from kinko.errors import InputFileError
 from kinko.ports import Store
@@ -49,23 +50,33 @@ def _includer(path: Path) -> Include:
     folder above it."""
     def include(name: str) -> str:
         relative = Path(name)
+        said = {"file": str(path)[:200], "name": name[:200]}
         if relative.is_absolute() or ".." in relative.parts or not name.strip():
             raise InputFileError(f"{path}: header: !include {name}: give a file name relative "
-                                 "to the TagPack's folder (no '..', not absolute)")
+                                 "to the TagPack's folder (no '..', not absolute)",
+                                 says=msg("error.labels.include_path", **said))
         if relative.suffix.lower() not in (".yaml", ".yml"):
             raise InputFileError(f"{path}: header: !include {name}: a TagPack's header is a "
-                                 "YAML file (.yaml or .yml)")
+                                 "YAML file (.yaml or .yml)",
+                                 says=msg("error.labels.include_not_yaml", **said))
         for folder in (path.parent.resolve(), *path.parent.resolve().parents):
             candidate = folder / relative
             if candidate.is_file():
                 if candidate.stat().st_size > MAX_INCLUDE_BYTES:
-                    raise InputFileError(f"{candidate}: an included header over 1 MB")
+                    raise InputFileError(f"{candidate}: an included header over 1 MB",
+                                         says=msg("error.labels.include_too_large",
+                                                  file=str(candidate)[:200]))
                 try:
                     return candidate.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
-                    raise InputFileError(f"{candidate}: cannot read: {exc}") from None
+                    raise InputFileError(f"{candidate}: cannot read: {exc}",
+                                         says=msg("error.customers.cannot_read",
+                                                  file=str(candidate)[:200],
+                                                  reason=str(exc)[:200])) from None
         raise InputFileError(f"{path}: header: !include {name}: no such file in "
-                             f"{path.parent} or a folder above it")
+                             f"{path.parent} or a folder above it",
+                             says=msg("error.labels.include_missing", **said,
+                                      folder=str(path.parent)[:200]))
     return include
 
 

@@ -35,6 +35,7 @@ from kinko.domain.messages import Message, msg
 from kinko.errors import ConfigError
 from kinko.i18n import ENGLISH
 from kinko.ports import AlertNotice, Clock, NotificationRow, Store
+from kinko.shown import url_shown
 
 __all__ = ["Webhook", "alert_body", "sign_webhook", "verify_webhook"]
 
@@ -76,10 +77,13 @@ class Webhook:
     def __init__(self, store: Store, clock: Clock, url: str, secret: str, *,
                  attempts: int = 10, timeout: float = 5.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"webhook URL {url!r} must start with http:// or https://")
+            raise ConfigError(f"webhook URL {url_shown(url)!r} must start with http:// or "
+                              "https://", setting="watch_webhook_url",
+                              says=msg("error.webhook.url", url=repr(url_shown(url))))
         if not secret:
             raise ConfigError("a webhook needs a secret to sign with "
-                              "(KINKO_WATCH_WEBHOOK_SECRET)")
+                              "(KINKO_WATCH_WEBHOOK_SECRET)",
+                              says=msg("error.webhook.secret", env="KINKO_WATCH_WEBHOOK_SECRET"))
         self.store = store
         self.clock = clock
         self.url = url
@@ -92,8 +96,8 @@ class Webhook:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __repr__(self) -> str:  # never the secret
-        return f"Webhook({self.url!r})"
+    def __repr__(self) -> str:  # never the secret, nor a token in the URL
+        return f"Webhook({url_shown(self.url)!r})"
 
     def notify(self, alert: AlertNotice) -> None:
         with self.store.watch() as tables:
@@ -160,7 +164,7 @@ class Webhook:
                 if alert is not None and alert["incident"]:
                     tables.add_event(alert["incident"], self.clock.now(), "notice", "webhook",
                                      msg("timeline.notice.delivered", alert=str(row["alert"]),
-                                         url=self.url, attempt=attempts))
+                                         url=url_shown(self.url), attempt=attempts))
                 return
             failed = attempts >= self.attempts
             backoff = timedelta(seconds=min(300, 2 ** (attempts - 1)))
@@ -168,5 +172,6 @@ class Webhook:
                                        attempts=attempts, last_error=error,
                                        next=self.clock.now() + backoff)
         (log.error if failed else log.warning)(
-            "webhook %s for alert %s: %s (attempt %d of %d)", self.url, row["alert"], error,
+            "webhook %s for alert %s: %s (attempt %d of %d)", url_shown(self.url), row["alert"],
+            error,
             attempts, self.attempts)

@@ -38,11 +38,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from kinko.atomic import write_atomic
+from kinko.domain.approvals import ProposalKind
 from kinko.domain.ledger import ACCOUNT_KINDS
-from kinko.domain.messages import Yen, msg
+from kinko.domain.messages import Message, Time, Yen, msg, os_refusal
 from kinko.domain.money import Asset
 from kinko.domain.refunds import (
     ROUNDINGS,
@@ -75,6 +76,13 @@ REFUNDS_CSV = "refunds.csv"
 PROPOSAL_KIND = "refund"
 
 
+def _snapshot_source(source: str) -> Message:
+    """What fixed a snapshot (:meth:`Refunds.snapshot`'s words) in the reader's language."""
+    if source.startswith("alert "):
+        return msg("error.refunds.snapshot_alert", id=source.removeprefix("alert ")[:80])
+    return msg("error.refunds.snapshot_opened")
+
+
 @dataclass(frozen=True)
 class PlanFiles:
     plan_json: Path
@@ -103,9 +111,13 @@ def read_trades(path: Path) -> list[Trade]:
         with open_text(path) as fh:
             return parse_trades(bounded_lines(fh, str(path)), str(path))
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
+        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
+                             says=msg("error.customers.cannot_read", file=str(path)[:200],
+                                      reason=os_refusal(exc))) from None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path)) from None
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
+                             says=msg("error.customers.not_utf8", file=str(path)[:200],
+                                      reason=str(exc.reason)[:200])) from None
 
 
 
@@ -138,14 +150,20 @@ class Refunds:
         money = self._currency(currency)
         if rounding not in ROUNDINGS:
             raise BadInput(f"--rounding must be one of {', '.join(ROUNDINGS)}, not "
-                           f"{rounding!r}")
+                           f"{rounding!r}",
+                           says=msg("error.refunds.rounding", option="--rounding",
+                                    roundings=", ".join(ROUNDINGS),
+                                    rounding=str(rounding)[:80]))
         basis = self._price(price, trades, window)
         when, source = self.snapshot(incident_id)
         holdings = self._holdings(coin, when)
         if not holdings:
             raise BadInput(f"no customer held {coin.symbol} at the snapshot of {incident_id} "
                            f"({when.isoformat()}, {source}): nothing to refund",
-                           incident=incident_id, asset=coin.symbol)
+                           incident=incident_id, asset=coin.symbol,
+                           says=msg("error.refunds.no_holders", asset=coin.symbol[:80],
+                                    incident=incident_id[:80], when=when.isoformat(),
+                                    source=_snapshot_source(source)))
         bank, owed, as_of = self._funds(money)
         return build_plan(incident=incident_id, asset=coin, currency=money,
                           rounding=rounding, snapshot=when, snapshot_source=source,
@@ -155,21 +173,27 @@ class Refunds:
     def _currency(self, symbol: str) -> Asset:
         money = self.ledger.assets[symbol]
         if money.chain != "fiat":
-            raise BadInput(f"--currency {symbol} is not a fiat currency (like JPY)")
+            raise BadInput(f"--currency {symbol} is not a fiat currency (like JPY)",
+                           says=msg("error.refunds.not_fiat", currency=symbol[:80]))
         return money
 
     def _price(self, price: Decimal | None, trades: Path | None,
                window: tuple[datetime, datetime] | None) -> PriceBasis:
         if (price is None) == (trades is None):
             raise BadInput("give either a fixed price (--price 88.549) or a trades file "
-                           "(--vwap TRADES.csv --from T1 --to T2)")
+                           "(--vwap TRADES.csv --from T1 --to T2)",
+                           says=msg("error.refunds.price_or_trades"))
         if price is not None:
             if not price.is_finite() or price <= 0:
-                raise InvalidAmount(f"price {price} must be above 0")
+                raise InvalidAmount(f"price {price} must be above 0",
+                                    says=msg("error.refunds.not_positive",
+                                             what=msg("error.refunds.word.price"),
+                                             value=str(price)[:80]))
             return PriceBasis(price, "fixed")
         assert trades is not None
         if window is None:
-            raise BadInput("a VWAP needs its window: --from T1 --to T2")
+            raise BadInput("a VWAP needs its window: --from T1 --to T2",
+                           says=msg("error.refunds.vwap_window"))
         vwap: Vwap = compute_vwap(read_trades(trades), window[0], window[1],
                                   name=str(trades))
         return PriceBasis(vwap.price, "vwap", trades.name, vwap)
@@ -217,7 +241,10 @@ class Refunds:
                 old = None
             if old != document["plan_id"]:
                 raise BadInput(f"{folder} already holds refund plan {old or '(unreadable)'}; "
-                               "write this plan to another folder", folder=str(folder))
+                               "write this plan to another folder", folder=str(folder),
+                               says=msg("error.refunds.folder_taken", folder=str(folder)[:200],
+                                        plan=str(old)[:80] if old else msg(
+                                            "error.reserves.snapshot_unreadable")))
         write_atomic(csv_path, data)
         write_atomic(plan_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return PlanFiles(plan_path, csv_path, str(document["plan_id"]), document)
@@ -233,21 +260,32 @@ class Refunds:
             data = csv_path.read_bytes()
         except FileNotFoundError as exc:
             raise InputFileError(f"{exc.filename}: no such file (write a plan with `kinko "
-                                 "refunds plan ... --out DIR`)", file=str(exc.filename)
-                                 ) from None
+                                 "refunds plan ... --out DIR`)", file=str(exc.filename),
+                                 says=msg("error.refunds.no_plan_file",
+                                          file=str(exc.filename)[:200])) from None
         except OSError as exc:
-            raise InputFileError(f"{exc.filename}: cannot read: {exc.strerror}") from None
+            raise InputFileError(f"{exc.filename}: cannot read: {exc.strerror}",
+                                 says=msg("error.customers.cannot_read",
+                                          file=str(exc.filename)[:200],
+                                          reason=os_refusal(exc))) from None
         document = parse_plan_document(document, str(plan_path))
         digest = hashlib.sha256(data).hexdigest()
         if digest != document["refunds_csv_sha256"]:
             raise InputFileError(f"{csv_path}: its SHA-256 {digest[:16]}… is not the "
                                  f"{str(document['refunds_csv_sha256'])[:16]}… recorded in "
                                  f"{plan_path}: the refunds were altered; nothing was posted",
-                                 file=str(csv_path))
+                                 file=str(csv_path),
+                                 says=msg("error.refunds.csv_altered", file=str(csv_path)[:200],
+                                          digest=digest[:16],
+                                          recorded=str(document["refunds_csv_sha256"])[:16],
+                                          plan=str(plan_path)[:200]))
         asset = self.ledger.assets[str(document["asset"])]
         if asset.decimals != document.get("decimals"):
             raise InputFileError(f"{plan_path}: {asset.symbol} has {asset.decimals} decimals "
-                                 f"here, the plan says {document.get('decimals')}")
+                                 f"here, the plan says {document.get('decimals')}",
+                                 says=msg("error.refunds.decimals", file=str(plan_path)[:200],
+                                          asset=asset.symbol, decimals=asset.decimals,
+                                          planned=str(document.get("decimals"))[:80]))
         self._currency(str(document["currency"]))
         return parse_refunds_csv(data, str(csv_path), document, asset)
 
@@ -259,7 +297,9 @@ class Refunds:
         available, remaining = self._remaining(plan)
         short = max(0, remaining - available)
         if plan.confirmed and not short:
-            raise BadInput(f"plan {plan.plan_id}: funds are confirmed; no override is needed")
+            raise BadInput(f"plan {plan.plan_id}: funds are confirmed; no override is needed",
+                           says=msg("error.refunds.no_override_needed",
+                                    plan=plan.plan_id[:80]))
         payload: dict[str, object] = {
             "plan_id": plan.plan_id, "incident": plan.incident, "asset": plan.asset,
             "currency": plan.currency, "required": str(remaining),
@@ -275,24 +315,38 @@ class Refunds:
         """The approved ``refund`` proposal for this plan, covering a shortfall of ``short``."""
         view = self.custody.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}")
+            raise ApprovalError(f"unknown proposal {proposal_id!r}",
+                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
         p = view.proposal
         if p.kind != PROPOSAL_KIND or p.payload.get("plan_id") != plan.plan_id:
             raise ApprovalError(f"proposal {proposal_id} is not an override for refund plan "
-                                f"{plan.plan_id} (it is a {p.kind} proposal)")
+                                f"{plan.plan_id} (it is a {p.kind} proposal)",
+                                says=msg("error.refunds.not_an_override", id=proposal_id[:80],
+                                         plan=plan.plan_id[:80],
+                                         kind=msg(f"prop.kind.{p.kind}")
+                                         if p.kind in get_args(ProposalKind) else p.kind[:80]))
         approved = int(str(p.payload.get("shortfall", "0")))
         if short > approved:
             raise ApprovalError(f"override {proposal_id} allows a shortfall of {approved} "
-                                f"{plan.currency}; it is {short} now: propose again")
+                                f"{plan.currency}; it is {short} now: propose again",
+                                says=msg("error.refunds.override_short", id=proposal_id[:80],
+                                         approved=approved, currency=plan.currency[:80],
+                                         short=short))
         if view.state == "executed":
             return view  # an earlier run used it; completing that run is allowed
         if view.state != "approved":
             raise ApprovalError(f"proposal {proposal_id} is {view.state} with "
                                 f"{len(view.approvals)} of {view.quorum} approvals; only a "
-                                "quorum-approved override allows a shortfall")
+                                "quorum-approved override allows a shortfall",
+                                says=msg("error.refunds.override_not_approved",
+                                         id=proposal_id[:80],
+                                         state=msg(f"prop.state.{view.state}"),
+                                         approvals=len(view.approvals), quorum=view.quorum))
         if self.ledger.clock.now() >= p.expires_at:
             raise ApprovalError(f"override {proposal_id} expired at "
-                                f"{p.expires_at.isoformat()}: propose it again")
+                                f"{p.expires_at.isoformat()}: propose it again",
+                                says=msg("error.refunds.override_expired", id=proposal_id[:80],
+                                         at=Time(p.expires_at)))
         return view
 
     # ------------------------------------------------------------------ execution
@@ -312,7 +366,8 @@ class Refunds:
         """Post every refund of the plan in ``folder``; ``progress(done, total)`` is called
         after each committed batch. Rerunning completes an interrupted run."""
         if batch_size < 1:
-            raise BadInput("the batch size must be at least 1")
+            raise BadInput("the batch size must be at least 1",
+                           says=msg("error.refunds.batch_size"))
         started = time.perf_counter()
         plan = self.read_plan(folder)
         self.incidents.incident(plan.incident)
@@ -325,10 +380,17 @@ class Refunds:
                        if not plan.confirmed else
                        f"the {remaining} {plan.currency} still to pay exceed the "
                        f"{available} available now by {short}")
+                reason = (msg("error.refunds.funds_failed", short=plan.shortfall,
+                              currency=plan.currency[:80])
+                          if not plan.confirmed else
+                          msg("error.refunds.funds_exceeded", remaining=remaining,
+                              currency=plan.currency[:80], available=available, short=short))
                 raise BadInput(f"refund plan {plan.plan_id} was not paid: {why}; nothing was "
                                "posted. Add funds and plan again, or have the quorum approve "
                                "an override (`kinko refunds override DIR --by NAME`)",
-                               plan=plan.plan_id)
+                               plan=plan.plan_id,
+                               says=msg("error.refunds.not_paid", plan=plan.plan_id[:80],
+                                        why=reason))
             view = self._check_override(plan, override_proposal, short)
         elif override_proposal is not None:
             view = self._check_override(plan, override_proposal, short)

@@ -41,7 +41,7 @@ from eth_account.messages import defunct_hash_message, encode_defunct
 
 from kinko.domain.addresses import address_key, canonical_address, chain_key
 from kinko.domain.custody import Wallet
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import AssetRegistry
 from kinko.domain.nem_tx import is_nem, message_signer
 from kinko.domain.reserves import AssetSpec, Header, PublishedRoot
@@ -140,7 +140,8 @@ def _bound(directory: Path) -> PublishedRoot:
     if not root.header.reserves_at:
         raise BadInput(f"snapshot {root.header.snapshot_id.hex()} binds no block of any chain: "
                        "its reserves cannot be proven at the moment of its liabilities; take "
-                       "the snapshot with a node configured (or --block N)")
+                       "the snapshot with a node configured (or --block N)",
+                       says=msg("error.reserves.unbound", id=root.header.snapshot_id.hex()))
     return root
 
 
@@ -162,16 +163,23 @@ def read_signatures(directory: Path, root: PublishedRoot) -> Records:
         return {}
     data = read_json(path, "signatures", SIGNATURES_LIMIT)
     if not isinstance(data, dict) or not isinstance(data.get("signatures"), list):
-        raise InputFileError(f"{path}: not a kinko signatures file")
+        raise InputFileError(f"{path}: not a kinko signatures file",
+                             says=msg("error.reserves.not_signatures_file", file=str(path)[:200]))
     if data.get("format") != SIGNATURES_FORMAT:
         raise InputFileError(f"{path}: format {str(data.get('format'))[:40]!r} is not "
                              f"{SIGNATURES_FORMAT} (signatures of an older snapshot format "
-                             "sign no root; sign this snapshot again)")
+                             "sign no root; sign this snapshot again)",
+                             says=msg("error.reserves.signatures_format", file=str(path)[:200],
+                                      format=str(data.get("format"))[:40],
+                                      expected=str(SIGNATURES_FORMAT)))
     sid, own = root.header.snapshot_id.hex(), root.root_hash.hex()
     if data.get("snapshot_id") != sid or data.get("root_hash") != own:
         raise BadInput(f"{path} signs another root ({str(data.get('root_hash'))[:64]}, snapshot "
                        f"{str(data.get('snapshot_id'))[:32]}), not this snapshot's ({own}, "
-                       f"snapshot {sid})")
+                       f"snapshot {sid})",
+                       says=msg("error.reserves.signs_other_root", file=str(path)[:200],
+                                root=str(data.get("root_hash"))[:64],
+                                snapshot=str(data.get("snapshot_id"))[:32], own=own, sid=sid))
     out: Records = {}
     for rec in data["signatures"]:
         if isinstance(rec, dict) and all(isinstance(rec.get(k), str)
@@ -226,7 +234,9 @@ def _safe_digest(root: PublishedRoot, chain: str, address: str) -> tuple[bytes, 
     namespace, _, reference = point.chain_id.partition(":")
     chain_id = whole_number(reference, digits=20) if reference == reference.strip() else None
     if namespace != "eip155" or chain_id is None:
-        raise BadInput(f"a Safe proves control on an EVM chain; {chain} is {point.chain_id}")
+        raise BadInput(f"a Safe proves control on an EVM chain; {chain} is {point.chain_id}",
+                       says=msg("error.reserves.safe_not_evm", chain=chain[:80],
+                                chain_id=str(point.chain_id)[:80]))
     data_hash = bytes(defunct_hash_message(text=_message(root, chain, address)))
     return data_hash, safe_message_hash(chain_id, address, data_hash)
 
@@ -238,15 +248,17 @@ def _owner_pieces(signature: str, digest: bytes, owners: set[str]) -> dict[str, 
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
     except ValueError:
-        raise BadInput("not hex") from None
+        raise BadInput("not hex", says=msg("error.reserves.signature_not_hex")) from None
     if not raw or len(raw) % 65:
-        raise BadInput(f"{len(raw)} bytes: owners' signatures are 65 bytes each")
+        raise BadInput(f"{len(raw)} bytes: owners' signatures are 65 bytes each",
+                       says=msg("error.reserves.owner_signature_size", size=len(raw)))
     out = {}
     for i in range(0, len(raw), 65):
         piece = raw[i:i + 65]
         owner = recover_owner(digest, piece)
         if address_key(owner) not in owners:
-            raise BadInput(f"recovers {owner}, not an owner of the Safe")
+            raise BadInput(f"recovers {owner}, not an owner of the Safe",
+                           says=msg("error.reserves.not_owner", owner=str(owner)[:80]))
         out[address_key(owner)] = piece
     return out
 
@@ -339,13 +351,17 @@ def import_signatures(directory: Path, file: Path,
                           ("root_hash", root.root_hash.hex())):
             if data.get(name) not in (None, own):
                 raise BadInput(f"{file} is for {name.replace('_', ' ')} "
-                               f"{str(data.get(name))[:64]}, not {own}")
+                               f"{str(data.get(name))[:64]}, not {own}",
+                               says=msg("error.reserves.import_other", file=str(file)[:200],
+                                        what=msg(f"error.reserves.field.{name}"),
+                                        value=str(data.get(name))[:64], own=own))
         data = data.get("signatures")
     if not isinstance(data, list):
-        raise InputFileError(f"{file}: expected signatures as [{{address, signature}}]")
+        raise InputFileError(f"{file}: expected signatures as [{{address, signature}}]",
+                             says=msg("error.reserves.signatures_expected", file=str(file)[:200]))
     if not data:  # the wrong file, most likely: say so rather than report nothing
         raise InputFileError(f"{file} holds no signatures: nothing was imported",
-                             says=msg("error.no_signatures", file=str(file)))
+                             says=msg("error.no_signatures", file=str(file)[:200]))
     owners = _owners(wallets, root.header)
     found = _entries(file, data, owners)
     for chain in {key[0] for key, _r in found}:
@@ -375,49 +391,60 @@ def _entries(file: Path, data: list[Any], owners: Owners
     chains = sorted({chain for chain, _a in owners})
     found: list[tuple[tuple[str, str], dict[str, str]]] = []
     problems: list[str] = []
+    first: Message | None = None  # the first problem, as a catalog message
     for i, r in enumerate(data):
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{file}: stopped after {MAX_PROBLEMS} problems")
             break
         where = f"{file}: signatures[{i}]"
+        entry = f"signatures[{i}]"
         if not (isinstance(r, dict) and isinstance(r.get("address"), str)
                 and isinstance(r.get("signature"), str)):
             problems.append(f"{where}: expected an object with address and signature, "
                             "both text")
+            first = first or msg("error.reserves.entry_at", where=entry,
+                                 problem=msg("error.reserves.entry.not_object"))
             continue
         key = next((k for c in chains for k in ((c, chain_key(r["address"], c)),)
                     if k in owners), None)
         if key is None:
-            problems.append(f"{where}: {_stranger(r['address'], chains)}")
+            text, said = _stranger(r["address"], chains)
+            problems.append(f"{where}: {text}")
+            first = first or msg("error.reserves.entry_at", where=entry, problem=said)
             continue
         why = _form_problem(r["signature"], key[0], owners[key])
         if why is not None:
-            problems.append(f"{where} ({_quoted(r['address'])}): {why}")
+            problems.append(f"{where} ({_quoted(r['address'])}): {why[0]}")
+            first = first or msg("error.reserves.entry_address_at", where=entry,
+                                 address=_quoted(r["address"]), problem=why[1])
             continue
         found.append((key, r))
     if problems:
         raise InputFileError(f"{file}: {len(problems)} problem(s); nothing was imported",
                              problems=problems, file=str(file),
-                             says=msg("error.signatures_refused", file=str(file),
-                                      count=len(problems)))
+                             says=msg("error.reserves.signatures_refused",
+                                      file=str(file)[:200], count=len(problems),
+                                      first=first or ""))
     return found
 
 
-def _stranger(address: str, chains: Sequence[str]) -> str:
+def _stranger(address: str, chains: Sequence[str]) -> tuple[str, Message]:
     """Why ``address`` is no address of the exchange's wallets: not an address of the
-    snapshot's chains at all (and why, by the first chain), or nobody's of them."""
-    reasons = []
+    snapshot's chains at all (and why, by the first chain), or nobody's of them; in English
+    and as a catalog message."""
+    reasons: list[tuple[str, Message]] = []
     for chain in chains:
         try:
             canonical_address(address, chain)
         except InvalidAddress as exc:
-            reasons.append(exc.message)
+            reasons.append((exc.message, exc.said()))
             continue
         break
     else:
         if reasons:
             return reasons[0]
-    return f"{_quoted(address)} is not an address of the exchange's wallets"
+    return (f"{_quoted(address)} is not an address of the exchange's wallets",
+            msg("error.reserves.not_our_address", address=_quoted(address)))
 
 
 def _quoted(address: str) -> str:
@@ -428,24 +455,27 @@ def _quoted(address: str) -> str:
 _HEX = re.compile(r"(?:0x)?((?:[0-9a-fA-F]{2})*)")
 
 
-def _form_problem(signature: str, chain: str, wallet: Wallet) -> str | None:
+def _form_problem(signature: str, chain: str, wallet: Wallet) -> tuple[str, Message] | None:
     """Why ``signature`` cannot be ``wallet``'s proof of control on ``chain``, whatever it
-    signs (None when its form is right): it is not hex, or not as long as such a proof.
-    Such text is refused, never recorded: signatures.json holds proofs of bounded size."""
+    signs (None when its form is right): it is not hex, or not as long as such a proof; in
+    English and as a catalog message. Such text is refused, never recorded: signatures.json
+    holds proofs of bounded size."""
     hexed = _HEX.fullmatch(signature.strip())
     if hexed is None:
-        return "the signature is not hex"
+        return "the signature is not hex", msg("error.reserves.form.not_hex")
     size = len(hexed.group(1)) // 2
     if is_nem(chain):
         return None if size == 96 else (f"the signature is {size:,} bytes; on NEM it is the "
-                                        "signer's public key and its signature, 96 bytes")
+                                        "signer's public key and its signature, 96 bytes",
+                                        msg("error.reserves.form.nem", size=size))
     if wallet.multisig is None:
-        return None if size == 65 else f"the signature is {size:,} bytes, not 65"
+        return None if size == 65 else (f"the signature is {size:,} bytes, not 65",
+                                        msg("error.reserves.form.single", size=size))
     most = len(wallet.multisig.owners)
     if size and not size % 65 and size // 65 <= most:
         return None
     return (f"the signature is {size:,} bytes: owners' signatures are 65 bytes each, at most "
-            f"{most} of them")
+            f"{most} of them", msg("error.reserves.form.owners", size=size, most=most))
 
 
 def _check_registry(header: Header, assets: AssetRegistry) -> None:
@@ -453,24 +483,37 @@ def _check_registry(header: Header, assets: AssetRegistry) -> None:
     liability (a tree in units of 10**17 ETH shows customers the right amounts and a ratio
     ten times too high), another chain or token reads other balances."""
     wrong = []
+    said: list[Message] = []  # the same, as catalog messages
     registered = set(assets)  # (``in`` on the registry raises for an unknown symbol)
     for a in header.assets:
+        symbol = a.symbol[:40]
         if a.symbol not in registered:
             wrong.append(f"{a.symbol} is not in the asset registry")
+            said.append(msg("error.reserves.asset.not_registered", asset=symbol))
             continue
         known = assets[a.symbol]
         if a.decimals != known.decimals:
             wrong.append(f"{a.symbol} has {a.decimals} decimals in the snapshot, "
                          f"{known.decimals} in the asset registry")
+            said.append(msg("error.reserves.asset.decimals", asset=symbol,
+                            snapshot=a.decimals, registry=known.decimals))
         if a.chain != known.chain:
             wrong.append(f"{a.symbol} is on chain {a.chain} in the snapshot, {known.chain} in "
                          "the asset registry")
+            said.append(msg("error.reserves.asset.chain", asset=symbol, snapshot=a.chain[:80],
+                            registry=known.chain))
         if (a.token or "").lower() != (known.token or "").lower():
             wrong.append(f"{a.symbol} is token {a.token or '(none)'} in the snapshot, "
                          f"{known.token or '(none)'} in the asset registry")
+            none = msg("error.reserves.asset.no_token")
+            said.append(msg("error.reserves.asset.token", asset=symbol,
+                            snapshot=(a.token or "")[:80] or none,
+                            registry=known.token or none))
     if wrong:
         raise BadInput("refusing the report: the snapshot's assets are not the registry's: "
-                       + "; ".join(wrong))
+                       + "; ".join(wrong),
+                       says=msg("error.reserves.registry_mismatch", first=said[0],
+                                count=len(said)))
 
 
 def _check_node(header: Header, chain: Chain) -> timedelta | None:
@@ -480,10 +523,14 @@ def _check_node(header: Header, chain: Chain) -> timedelta | None:
     here, timestamp = chain_point(chain, point.block)
     if here.chain_id != point.chain_id:
         raise BadInput(f"the node is on chain id {here.chain_id}; the snapshot's reserves are "
-                       f"bound to chain id {point.chain_id}")
+                       f"bound to chain id {point.chain_id}",
+                       says=msg("error.reserves.node_chain", node=str(here.chain_id)[:80],
+                                snapshot=str(point.chain_id)[:80]))
     if here.block_hash != point.block_hash:
         raise BadInput(f"block {point.block} on this node has hash {here.block_hash.hex()}; the "
-                       f"snapshot commits to {point.block_hash.hex()} (another chain or fork)")
+                       f"snapshot commits to {point.block_hash.hex()} (another chain or fork)",
+                       says=msg("error.reserves.node_block", block=str(point.block),
+                                hash=here.block_hash.hex(), committed=point.block_hash.hex()))
     if header.time is None:
         return None
     taken = datetime.strptime(header.time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

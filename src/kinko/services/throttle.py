@@ -25,6 +25,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kinko.domain.messages import msg
 from kinko.errors import Throttled
 from kinko.ports import Clock
 
@@ -83,7 +84,8 @@ class Throttle:
         """Refuse (Throttled) while ``client`` or ``key`` is locked."""
         wait = self.retry_after(client, key)
         if wait is not None:
-            raise Throttled(f"too many wrong keys: try again in {wait} seconds", wait)
+            raise Throttled(f"too many wrong keys: try again in {wait} seconds", wait,
+                            says=msg("sign_in.throttled", seconds=wait))
 
     def fail(self, client: str | None, key: str | None = None) -> bool:
         """Count a failure; True when it locks the client or the key."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from kinko.domain.addresses import canonical_address
 from kinko.domain.custody import Multisig, Tier, Wallet
+from kinko.domain.messages import msg
 from kinko.errors import InvalidAccount
 from kinko.ports import Multisigs
 from kinko.services.ledger import Ledger
@@ -43,7 +44,8 @@ def _setup(ledger: Ledger, name: str, asset: str, tier: str, owners: Sequence[st
     wallet = Wallet(name, known.symbol, tier, (placeholder,),  # type: ignore[arg-type]
                     kind="multisig", multisig=multisig)
     if any(w.name == name for w in ledger.wallets()):
-        raise InvalidAccount(f"wallet {name} is registered already", wallet=name)
+        raise InvalidAccount(f"wallet {name} is registered already", wallet=name,
+                             says=msg("error.wallet.registered", wallet=name[:80]))
     return wallet, chain
 
 

@@ -51,6 +51,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from kinko.domain.cosign_log import GENESIS, Decision
+from kinko.domain.messages import msg
 from kinko.errors import ConfigError, StoreUnavailable
 from kinko.ports import CosignAlertChange, CosignAlertRow
 from kinko.store.schema import Amount
@@ -162,7 +163,9 @@ class _Tables:
         if found is None:
             raise StoreUnavailable(f"the co-signer's database keeps a signature of record "
                                    f"{row.record}, which is missing from its log: run "
-                                   "`kinko cosign verify`")
+                                   "`kinko cosign verify`",
+                                   says=msg("error.cosign_log.signature_unlogged",
+                                            record=str(row.record)))
         return _decision(found)
 
     def signed(self, request: str) -> Decision | None:
@@ -182,7 +185,9 @@ class _Tables:
         seq, prev = self.head()
         if decision.seq != seq + 1 or decision.prev_hash != prev:
             raise StoreUnavailable(f"decision {decision.seq} does not follow the head "
-                                   f"({seq}): another writer? nothing was recorded")
+                                   f"({seq}): another writer? nothing was recorded",
+                                   says=msg("error.cosign_log.not_head",
+                                            seq=str(decision.seq), head=str(seq)))
         values = {name: getattr(decision, name) for name in (
             "seq", "caller", "outcome", "request", "reason", "detail", "safe", "chain_id",
             "nonce", "safe_tx_hash", "safe_tx", "asset", "amount", "counts", "signer",
@@ -264,7 +269,10 @@ class SqlCosignLog:
                 raise
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise StoreUnavailable(f"the co-signer's database at {redact(str(self.engine.url))}"
-                                   f" is unavailable: {reason}", reason=reason) from None
+                                   f" is unavailable: {reason}", reason=reason,
+                                   says=msg("error.cosign_log.unavailable",
+                                            url=redact(str(self.engine.url))[:200],
+                                            reason=reason[:200])) from None
 
     def create(self) -> None:
         """Create the tables if they are missing; refuse a database of another version."""
@@ -280,11 +288,18 @@ class SqlCosignLog:
                 elif version != SCHEMA_VERSION:
                     raise ConfigError(f"the co-signer's database at "
                                       f"{redact(str(self.engine.url))} has schema version "
-                                      f"{version}; this kinko reads version {SCHEMA_VERSION}")
+                                      f"{version}; this kinko reads version {SCHEMA_VERSION}",
+                                      says=msg("error.cosign_log.schema",
+                                               url=redact(str(self.engine.url))[:200],
+                                               version=str(version)[:40],
+                                               reads=str(SCHEMA_VERSION)))
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise StoreUnavailable(f"cannot open the co-signer's database at "
-                                   f"{redact(str(self.engine.url))}: {reason}") from None
+                                   f"{redact(str(self.engine.url))}: {reason}",
+                                   says=msg("error.cosign_log.cannot_open",
+                                            url=redact(str(self.engine.url))[:200],
+                                            reason=reason[:200])) from None
 
     def stored_head(self) -> tuple[int, str]:
         """The head row, after checking the log ends there (a cheap check for every start;
@@ -300,7 +315,9 @@ class SqlCosignLog:
                 raise ConfigError(f"the co-signer's log at {redact(str(self.engine.url))} ends "
                                   f"at record {found[0]} but its head says {seq}: it was cut "
                                   "or rewritten; run `kinko cosign verify` before it signs "
-                                  "again")
+                                  "again", says=msg("error.cosign_log.cut",
+                                                    url=redact(str(self.engine.url))[:200],
+                                                    last=str(found[0]), head=str(seq)))
             return seq, digest
 
 
@@ -337,14 +354,16 @@ def open_cosign_log(url: str, *, create: bool = True) -> SqlCosignLog:
     try:
         dialect = make_url(url).get_backend_name()
     except Exception as exc:
-        raise ConfigError(f"the co-signer's database URL is not valid: {exc}") from None
+        raise ConfigError(f"the co-signer's database URL is not valid: {exc}",
+                          says=msg("error.cosign_log.bad_url")) from None
     if dialect == "sqlite":
         engine = _sqlite(url)
     elif dialect == "postgresql":
         engine = create_engine(url, pool_pre_ping=True)
     else:
         raise ConfigError(f"unsupported database {dialect!r} for the co-signer: use "
-                          "sqlite:/// or postgresql://")
+                          "sqlite:/// or postgresql://",
+                          says=msg("error.cosign_log.dialect", dialect=dialect[:40]))
     log = SqlCosignLog(engine)
     if create:
         log.create()

@@ -101,8 +101,7 @@ class SqlKinkoView:
             return self._facts(request)
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
-                                   f"{reason}", reason=reason) from None
+            raise self._unreadable(reason) from None
 
     def policies(self) -> dict[int, PolicyRecord]:
         """Every stored policy version with its activation (``kinko cosign policies``)."""
@@ -112,8 +111,7 @@ class SqlKinkoView:
                 return self._policies(unit, registry)
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
-                                   f"{reason}", reason=reason) from None
+            raise self._unreadable(reason) from None
 
     def versions(self) -> tuple[list[VersionFacts], AssetRegistry]:
         """Every stored policy version with its vetoes, as the co-signer judges which one
@@ -125,8 +123,13 @@ class SqlKinkoView:
                                      registry), registry
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
-                                   f"{reason}", reason=reason) from None
+            raise self._unreadable(reason) from None
+
+    def _unreadable(self, reason: str) -> StoreUnavailable:
+        return StoreUnavailable(f"kinko's database at {redact(self.url)} cannot be read: "
+                                f"{reason}", reason=reason,
+                                says=msg("error.cosign_view.unreadable",
+                                         url=redact(self.url)[:200], reason=reason[:200]))
 
     def _facts(self, request: CosignRequest) -> KinkoFacts:
         with self.store.unit(write=False) as unit:  # one consistent snapshot
@@ -134,7 +137,10 @@ class SqlKinkoView:
                                          ).scalar()
             if revision != HEAD:
                 raise StoreUnavailable(f"kinko's database at {redact(self.url)} is at schema "
-                                       f"revision {revision}; the co-signer reads {HEAD}")
+                                       f"revision {revision}; the co-signer reads {HEAD}",
+                                       says=msg("error.cosign_view.schema",
+                                                url=redact(self.url)[:200],
+                                                revision=str(revision)[:40], head=HEAD))
             assets = {a.symbol: a for a in unit.ledger.assets()}
             registry = AssetRegistry(assets.values())
             withdrawal = proposal = None
@@ -246,7 +252,10 @@ class KinkoAlertSink:
         except (OperationalError, ProgrammingError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise StoreUnavailable(f"kinko's database at {redact(self.url)} did not take the "
-                                   f"alert: {reason}") from None
+                                   f"alert: {reason}",
+                                   says=msg("error.cosign_view.alert_not_taken",
+                                            url=redact(self.url)[:200],
+                                            reason=reason[:200])) from None
 
 
 def _detail(alert: Mapping[str, Any]) -> str:

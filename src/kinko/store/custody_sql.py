@@ -92,7 +92,9 @@ class SqlCustody:
                 time_lock_s=time_lock_s,
                 body=json.dumps(body, sort_keys=True, separators=(",", ":"))))
         except IntegrityError:
-            raise ConfigError(f"policy version {version} is already loaded") from None
+            raise ConfigError(f"policy version {version} is already loaded",
+                              says=msg("error.policy.version_loaded", version=version)
+                              ) from None
 
     def vetoes(self) -> list[Veto]:
         rows = self.conn.execute(select(s.policy_vetoes).order_by(
@@ -218,7 +220,11 @@ class SqlDeposits:
         if existing is not None:
             if (existing.customer, existing.asset) != (customer, asset):
                 raise ConfigError(f"address {address} already belongs to customer "
-                                  f"{existing.customer} ({existing.asset})")
+                                  f"{existing.customer} ({existing.asset})",
+                                  says=msg("error.deposits.address_taken",
+                                           address=address[:200],
+                                           customer=str(existing.customer)[:200],
+                                           asset=str(existing.asset)[:40]))
             return
         self.conn.execute(s.deposit_addresses.insert().values(
             address=address, chain=chain, customer=customer, asset=asset, wallet=wallet))

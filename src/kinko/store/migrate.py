@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from kinko.domain.messages import msg
 from kinko.errors import StoreUnavailable
 from kinko.store.sql import SqlStore
 from kinko.store.values import redact
@@ -50,9 +51,11 @@ def upgrade(store: SqlStore) -> str:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
+        reason = str(exc.orig).splitlines()[0]
         raise StoreUnavailable(
-            f"cannot migrate the database at {redact(str(store.engine.url))}: "
-            f"{str(exc.orig).splitlines()[0]}"
+            f"cannot migrate the database at {redact(str(store.engine.url))}: {reason}",
+            says=msg("error.store.cannot_migrate", url=redact(str(store.engine.url))[:200],
+                     reason=reason[:200]),
         ) from None
     return head_revision()
 
@@ -68,9 +71,11 @@ def current_revision(store: SqlStore) -> str | None:
                 raise
             return None if row is None else str(row[0])
     except OperationalError as exc:
+        reason = str(exc.orig).splitlines()[0]
         raise StoreUnavailable(
-            f"database at {redact(str(store.engine.url))} is unavailable: "
-            f"{str(exc.orig).splitlines()[0]}"
+            f"database at {redact(str(store.engine.url))} is unavailable: {reason}",
+            says=msg("error.store.unavailable", url=redact(str(store.engine.url))[:200],
+                     reason=reason[:200]),
         ) from None
 
 
@@ -80,10 +85,12 @@ def check_current(store: SqlStore) -> None:
     head = HEAD
     if current is None:
         raise StoreUnavailable(
-            f"the database at {redact(str(store.engine.url))} is not initialised: run `kinko init`"
+            f"the database at {redact(str(store.engine.url))} is not initialised: run `kinko init`",
+            says=msg("error.store.not_initialised", url=redact(str(store.engine.url))[:200]),
         )
     if current != head:
         raise StoreUnavailable(
             f"the database schema is at revision {current}, kinko needs {head}: run `kinko init` "
-            "to migrate"
+            "to migrate",
+            says=msg("error.store.schema_behind", current=current[:40], head=head),
         )

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kinko.domain.labels import tag_index
 from kinko.domain.ledger import BalanceState
-from kinko.domain.messages import Message, decode
+from kinko.domain.messages import Message, decode, msg
 from kinko.domain.screening import AMOUNTS_SCREENED, Label
 from kinko.domain.states import COUNTED_WITHDRAWAL_STATES, SENDABLE_WITHDRAWAL_STATES
 from kinko.errors import IdempotencyConflict
@@ -164,7 +164,9 @@ class SqlScreening:
         try:
             run(self.conn, insert, values)
         except IntegrityError:
-            raise IdempotencyConflict(f"withdrawal {row['id']} already exists") from None
+            raise IdempotencyConflict(f"withdrawal {row['id']} already exists",
+                                      says=msg("error.withdrawal.exists",
+                                               id=str(row["id"])[:128])) from None
         run(self.conn, _recorded(p, str(int(counted))), (row["customer"],))
         if counted:
             self._add_outflow(row["id"], at, int(row["amount"]), _scopes(row))
@@ -211,7 +213,9 @@ class SqlScreening:
         defer(self.conn, with_totals(first[0], len(scopes)),
             (*first[1], customer, *(v for scope in scopes for v in scope), at, wid, at, wid,
              amount, amount, at, wid, amount),
-            conflict=lambda _why: IdempotencyConflict(f"withdrawal {wid} already exists"))
+            conflict=lambda _why: IdempotencyConflict(
+                f"withdrawal {wid} already exists",
+                says=msg("error.withdrawal.exists", id=wid[:128])))
 
     def _insert_early(self, scope: str, asset: str, key: str, at: int, wid: str,
                       amount: int) -> tuple[int, int]:

@@ -63,6 +63,7 @@ from kinko.domain.ledger import (
     StateValues,
     entry_deltas,
 )
+from kinko.domain.messages import msg
 from kinko.domain.money import Asset
 from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
 from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
@@ -247,8 +248,12 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
     url = normalise_url(url)
     try:
         dialect = make_url(url).get_backend_name()
-    except Exception as exc:
-        raise StoreUnavailable(f"database URL {url!r} is not valid: {exc}") from None
+    except Exception:
+        # neither the URL nor the parser's words (which may quote part of it): either may
+        # carry a password
+        raise StoreUnavailable("the database URL is not valid (expected "
+                               "sqlite:///PATH or postgresql://USER@HOST/NAME)",
+                               says=msg("error.store.url_invalid")) from None
     # on SQLite with a commit that does not wait for the disk, a request's unit of work may
     # run on the event loop (``on_loop``); a FULL commit's fsync would hold the loop
     loop_writes = dialect == "sqlite" and sqlite_synchronous.upper() in ("NORMAL", "OFF")
@@ -258,8 +263,8 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
         engine = _postgres_engine(url, pool)
     else:
         raise StoreUnavailable(
-            f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://"
-        )
+            f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://",
+            says=msg("error.store.dialect", dialect=dialect[:40], url=redact(url)[:200]))
     return SqlStore(engine, loop_writes=loop_writes)
 
 
@@ -269,9 +274,12 @@ def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
         return StoreUnavailable(
             f"the database at {redact(str(engine.url))} is not initialised: run `kinko init`",
             reason=reason,
+            says=msg("error.store.not_initialised", url=redact(str(engine.url))[:200]),
         )
     return StoreUnavailable(
-        f"database at {redact(str(engine.url))} is unavailable: {reason}", reason=reason
+        f"database at {redact(str(engine.url))} is unavailable: {reason}", reason=reason,
+        says=msg("error.store.unavailable", url=redact(str(engine.url))[:200],
+                 reason=reason[:200]),
     )
 
 
@@ -282,7 +290,7 @@ def _nothing() -> None:
 def _undone_with_earlier() -> StoreUnavailable:
     return StoreUnavailable("the unit of work was undone with an earlier one of its batch, "
                             "whose write failed: nothing of it was written; it may be tried "
-                            "again")
+                            "again", says=msg("error.store.undone_with_earlier"))
 
 
 # per thread (and per asyncio task): the open unit of each store, by the store's id
@@ -424,8 +432,10 @@ class SqlUnit:
             if not isinstance(exc, OperationalError | ProgrammingError) or isinstance(
                     exc, IntegrityError):
                 raise
-            raise StoreUnavailable(f"the database failed inside a unit of work: "
-                                   f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+            raise StoreUnavailable(f"the database failed inside a unit of work: {reason}",
+                                   says=msg("error.store.failed_in_unit",
+                                            reason=reason[:200])) from None
 
 
 class _Through:
@@ -1059,7 +1069,8 @@ class SqlStore:
                 (_STAMPS, ()), (AUDIT_HEAD, ())])
             row = head.first()
             if row is None:
-                raise StoreUnavailable("the ledger head row is missing: run `kinko init`")
+                raise StoreUnavailable("the ledger head row is missing: run `kinko init`",
+                                       says=msg("error.store.no_ledger_head"))
             batch = _Batch(conn, (int(row[0]), str(row[1])))
             batch.stamps = dict(stamps.all())
             batch.audit = audit_head(audit.first())
@@ -1187,7 +1198,8 @@ class SqlStore:
         failing = earlier.owner
         if not isinstance(failing, _Through) or failing not in batch.through:
             raise StoreUnavailable("a held write of the batch failed and could not be "
-                                   "undone alone") from earlier.error
+                                   "undone alone", says=msg("error.store.held_write_failed")
+                                   ) from earlier.error
         undone = batch.through[batch.through.index(failing):]
         del batch.through[batch.through.index(failing):]
         forget(batch.conn.connection.dbapi_connection)  # all came after the failed write
@@ -1308,7 +1320,8 @@ class SqlStore:
                 # a statement failed and was not undone: the server would answer the
                 # COMMIT with a rollback, and the driver raises nothing
                 raise StoreUnavailable("a statement of the batch failed: nothing of it "
-                                       "was committed")
+                                       "was committed",
+                                       says=msg("error.store.batch_statement_failed"))
             batch.conn.commit()
         except BaseException as exc:
             reason = exc if isinstance(exc, Exception) else RuntimeError(repr(exc))
@@ -1933,10 +1946,7 @@ class SqlLedger:
             self._insert_rows("holds", _HOLD_COLUMNS, new_holds)
             self._insert_rows("entries", _ENTRY_COLUMNS, entry_rows)
         except IntegrityError as exc:
-            raise IdempotencyConflict(
-                "an entry with this idempotency key, hold id or resolution already exists",
-                reason=str(exc.orig).splitlines()[0],
-            ) from None
+            raise _entry_conflict(str(exc.orig).splitlines()[0]) from None
         self._insert_rows("postings", _POSTING_COLUMNS, posting_rows)
         for hold, state, seq in resolves:
             done = self.conn.execute(
@@ -1945,7 +1955,8 @@ class SqlLedger:
                 .values(state=state, resolved_seq=seq)
             )
             if done.rowcount != 1:
-                raise HoldError(f"hold {hold} is not pending", hold=hold)
+                raise HoldError(f"hold {hold} is not pending", hold=hold,
+                                says=msg("error.hold.not_pending", hold=hold[:128]))
         self._upsert_balances(states)
         p = self._p
         self._raw(f"UPDATE ledger_head SET seq = {p}, hash = {p} WHERE id = 1", last)
@@ -2047,7 +2058,8 @@ class SqlLedger:
             raise _entry_conflict(str(exc.orig).splitlines()[0]) from None
         missing = [hold for hold, _, _ in resolves if hold not in set(done or ())]
         if missing:
-            raise HoldError(f"hold {missing[0]} is not pending", hold=missing[0])
+            raise HoldError(f"hold {missing[0]} is not pending", hold=missing[0],
+                            says=msg("error.hold.not_pending", hold=missing[0][:128]))
         if self._head is not None:
             self._head = last
 
@@ -2130,7 +2142,7 @@ _BALANCE_COLUMNS = (("account", "text"), ("asset", "text"), ("balance", "numeric
 def _entry_conflict(reason: str) -> IdempotencyConflict:
     return IdempotencyConflict(
         "an entry with this idempotency key, hold id or resolution already exists",
-        reason=reason)
+        reason=reason, says=msg("error.ledger.entry_conflict"))
 
 
 def _hold(row: Any) -> Hold:

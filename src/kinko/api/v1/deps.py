@@ -20,6 +20,7 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from kinko.domain.messages import msg
 from kinko.errors import KinkoError
 from kinko.ports import Store, WouldBlock
 from kinko.services.access import Access, ApiKey, Forbidden
@@ -192,7 +193,10 @@ def acting_for(who: ApiKey, name: str, what: str) -> None:
     """An approval or a veto is given by the key's holder (an admin may relay one)."""
     who.require("approve")
     if name != who.name and who.role != "admin":
-        raise Forbidden(f"key {who.name!r} cannot {what} as {name!r}")
+        act = msg("error.api.act.veto") if what == "veto" else msg("error.api.act.approve")
+        raise Forbidden(f"key {who.name!r} cannot {what} as {name!r}",
+                        says=msg("error.api.cannot_act_for", key=who.name[:80], what=act,
+                                 name=name[:80]))
 
 
 def next_page(request: Request, response: Response, name: str, cursor: str) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kinko.api.v1.deps import ERRORS, Reader, Services, next_page
 from kinko.api.v1.models import BalanceOut
 from kinko.domain.ledger import normal_balance
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.errors import BadInput
 
@@ -29,7 +30,8 @@ def balance_cursor(cursor: str) -> tuple[str, str]:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         account, asset = text.split("\n")
     except ValueError:  # bad base64, not UTF-8, not two lines
-        raise BadInput(f"not a page cursor: {cursor[:40]!r}") from None
+        raise BadInput(f"not a page cursor: {cursor[:40]!r}",
+                       says=msg("error.withdrawal.bad_cursor", cursor=cursor[:40])) from None
     return account, asset
 
 

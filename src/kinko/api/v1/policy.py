@@ -17,6 +17,7 @@ from kinko.api.v1.deps import (
     acting_for,
 )
 from kinko.api.v1.models import PolicyStandingOut, PolicyVersionsOut, VetoIn
+from kinko.domain.messages import msg
 from kinko.errors import NotFound
 
 __all__ = ["router"]
@@ -30,7 +31,7 @@ def policy(who: Reader, api: Services) -> dict[str, Any]:
     """The policy in force, in its canonical form (the policy file's fields)."""
     active = api.custody().policy()
     if active is None:
-        raise NotFound("no custody policy is loaded")
+        raise NotFound("no custody policy is loaded", says=msg("error.policy.not_loaded"))
     return active.canonical()
 
 

@@ -36,6 +36,7 @@ from kinko.api.v1.models import (
     WithdrawalIn,
     WithdrawalOut,
 )
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units, parse_units
 from kinko.domain.screening import RuleHit
 from kinko.errors import TierRefused
@@ -100,7 +101,8 @@ async def create_withdrawal(request: Request, body: WithdrawalIn, who: Operator,
     if body.tier is not None:
         raise TierRefused("a withdrawal request cannot name a tier: the customer's tier is "
                           "recorded in kinko (PUT /v1/customers/{id}/tier) and applies to "
-                          "every request", field="tier")
+                          "every request", field="tier",
+                          says=msg("error.withdrawal.tier_named_api"))
     api: Api = request.app.state.api  # as ``Services`` gives it, without a dependency's cost
     w = api.withdrawals
 

@@ -14,15 +14,17 @@ and hashes normalised).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
 from kinko.safeload import bounded_lines, column_twice
@@ -84,6 +86,13 @@ class _Input:
         sep = ":" if self.is_csv else ": "
         return {r: f"{self.name}{sep}{n}" for r, n in numbers.items()}
 
+    def said_at(self, row: int) -> Message:
+        """``line N`` (or ``row N``) as a catalog message."""
+        number = self._numbers([row])[row]
+        if self.is_csv:
+            return msg("error.tracefile.line", line=number)
+        return msg("error.tracefile.row", row=number.removeprefix("row "))
+
     def line(self, row: int) -> str:
         """``line N`` (or ``row N``), to refer to another record in a message."""
         number = self._numbers([row])[row]
@@ -112,14 +121,21 @@ def _header(path: Path) -> list[str]:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             first = next(csv.reader(bounded_lines(fh, str(path))), None)
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
+        raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
+                             says=msg("error.customers.cannot_read", file=str(path)[:200],
+                                      reason=str(exc.strerror)[:200])) from None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}:1: not UTF-8 text ({exc.reason})", file=str(path)) from None
+        raise InputFileError(f"{path}:1: not UTF-8 text ({exc.reason})", file=str(path),
+                             says=msg("error.customers.not_utf8", file=f"{str(path)[:200]}:1",
+                                      reason=str(exc.reason)[:200])) from None
     except csv.Error as exc:
-        raise InputFileError(f"{path}:1: {exc}", file=str(path)) from None
+        raise InputFileError(f"{path}:1: {exc}", file=str(path),
+                             says=msg("error.customers.header_unreadable", file=str(path)[:200],
+                                      reason=str(exc)[:200])) from None
     if not first:
         raise InputFileError(f"{path}:1: the file is empty; expected a header line",
-                             file=str(path))
+                             file=str(path),
+                             says=msg("error.tracefile.empty_file", file=str(path)[:200]))
     return [h.strip() for h in first]
 
 
@@ -129,7 +145,10 @@ def _missing(name: str, where: str, fields: list[_Field], found: Iterable[str]) 
     if missing:
         raise InputFileError(
             f"{name}{where}: missing column(s) {', '.join(missing)} "
-            f"(found: {', '.join(found) or 'nothing'})", file=name)
+            f"(found: {', '.join(found) or 'nothing'})", file=name,
+            says=msg("error.tracefile.missing_columns", file=(name + where)[:200],
+                     missing=", ".join(missing),
+                     found=", ".join(found)[:200] or msg("error.customers.no_columns")))
 
 
 def _no_twice(name: str, where: str, fields: list[_Field], found: list[str]) -> None:
@@ -138,7 +157,9 @@ def _no_twice(name: str, where: str, fields: list[_Field], found: list[str]) -> 
     twice = column_twice([column.lower() for column in found], {f.key for f in fields})
     if twice is not None:
         raise InputFileError(f"{name}{where}: column {twice[0]} appears twice "
-                             f"(columns {twice[1]} and {twice[2]})", file=name)
+                             f"(columns {twice[1]} and {twice[2]})", file=name,
+                             says=msg("error.tracefile.column_twice", file=(name + where)[:200],
+                                      column=twice[0][:80], first=twice[1], second=twice[2]))
 
 
 def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
@@ -163,16 +184,26 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
             f"rejects_scan = '{table}_scan')")
     except duckdb.Error as exc:
         raise InputFileError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}",
-                             file=str(path)) from None
+                             file=str(path),
+                             says=msg("error.tracefile.not_csv", file=str(path)[:200],
+                                      reason=str(exc).splitlines()[0][:200])) from None
     rejects = con.execute(
         f"SELECT line, error_type, error_message, csv_line FROM {table}_rejects "
         f"ORDER BY line LIMIT {MAX_PROBLEMS}").fetchall()
     if rejects:
         first = {int(r[0]): r for r in reversed(rejects)}  # one problem per line
+        ordered = sorted(first.values())
         problems = [f"{path}:{line}: {_reject(str(kind), str(message), text, len(header))}"
-                    for line, kind, message, text in sorted(first.values())]
+                    for line, kind, message, text in ordered]
+        line, kind, message, text = ordered[0]
         raise InputFileError(f"{path}: {len(problems)} malformed record(s)",
-                             problems=problems, file=str(path))
+                             problems=problems, file=str(path),
+                             says=msg("error.tracefile.malformed", file=str(path)[:200],
+                                      count=len(problems), first=msg(
+                                          "error.tracefile.at",
+                                          where=msg("error.tracefile.line", line=str(line)),
+                                          problem=_reject_said(str(kind), str(message), text,
+                                                               len(header)))))
     columns = {k: (header[i], "VARCHAR") for k, i in chosen.items()}
     return _Input(path, table, columns, is_csv=True)
 
@@ -184,6 +215,14 @@ def _reject(kind: str, message: str, text: str | None, columns: int) -> str:
     return f"{kind.lower()}: {message}"
 
 
+def _reject_said(kind: str, message: str, text: str | None, columns: int) -> Message:
+    """:func:`_reject` as a catalog message."""
+    if kind in ("TOO MANY COLUMNS", "MISSING COLUMNS") and text is not None:
+        found = len(next(csv.reader([text.strip("\r\n")]), []))
+        return msg("error.tracefile.fields", expected=columns, found=found)
+    return msg("error.tracefile.reject", kind=kind.lower()[:80], message=message[:200])
+
+
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str,
                   fields: list[_Field]) -> _Input:
     source = f"read_parquet({_lit(str(path))}, file_row_number = true)"
@@ -191,7 +230,9 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str,
         described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
     except duckdb.Error as exc:
         raise InputFileError(f"{path}: cannot read as Parquet: {str(exc).splitlines()[0]}",
-                             file=str(path)) from None
+                             file=str(path),
+                             says=msg("error.tracefile.not_parquet", file=str(path)[:200],
+                                      reason=str(exc).splitlines()[0][:200])) from None
     names = [str(d[0]) for d in described if d[0] != "file_row_number"]
     _missing(str(path), "", fields, names)
     schema = _parquet_schema(path)
@@ -223,7 +264,8 @@ def _parquet_schema(path: Path) -> pa.Schema | None:
 def _open(con: duckdb.DuckDBPyConnection, path: Path, table: str, fields: list[_Field],
           parquet: bool = False) -> _Input:
     if not path.is_file():
-        raise InputFileError(f"{path}: no such file", file=str(path))
+        raise InputFileError(f"{path}: no such file", file=str(path),
+                             says=msg("error.tracefile.no_such_file", file=str(path)[:200]))
     if path.stat().st_size == 0:
         return _open_empty(con, path, table, fields, parquet)
     return (_open_parquet if parquet else _open_csv)(con, path, table, fields)
@@ -288,7 +330,9 @@ def _conditions(inp: _Input, field: _Field) -> list[tuple[str, str]]:
         return found
     raise InputFileError(
         f"{inp.name}: column {label} has type {dtype}; expected whole numbers "
-        "(integers, decimal(38,0) or text)", file=inp.name)
+        "(integers, decimal(38,0) or text)", file=inp.name,
+        says=msg("error.tracefile.column_type", file=inp.name[:200], column=label[:80],
+                 type=dtype[:80]))
 
 
 def _problem_sql(inp: _Input, field: _Field) -> str | None:
@@ -304,23 +348,86 @@ def _check(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     """Raise an :class:`InputFileError` listing the rows whose values are wrong."""
     parts = [p for f in fields if inp.has(f.key) and (p := _problem_sql(inp, f)) is not None]
     problems = list(extra or [])
+    rows: list[Any] = []
     if parts:
         any_wrong = " OR ".join(f"({p}) IS NOT NULL" for p in parts)
         rows = con.execute(
             f"SELECT _row, concat_ws('; ', {', '.join(parts)}) FROM {inp.table} "
             f"WHERE {any_wrong} ORDER BY _row LIMIT {MAX_PROBLEMS}").fetchall()
         problems += [(int(r), str(m)) for r, m in rows]
-    _raise(inp, problems)
+    said: dict[int, Message] = {}
+    if rows and not (extra and min(r for r, _ in extra) < int(rows[0][0])):
+        first = _first_said(con, inp, fields, int(rows[0][0]))
+        if first is not None:
+            said[int(rows[0][0])] = first
+    _raise(inp, problems, said=said)
 
 
-def _raise(inp: _Input, problems: list[tuple[int, str]], what: str = "") -> None:
+def _rules(inp: _Input, field: _Field) -> list[tuple[str, str, str]]:
+    """(condition, catalog id, SQL of the value shown) in the order of :func:`_conditions`
+    (none when they do not line up: the English problems are said then, not this)."""
+    col, dtype = _ident(field.key), inp.type(field.key)
+    found = _conditions(inp, field)
+    if field.kind in ("text", "address", "label"):
+        ids = ["empty"] * len(found)
+    else:
+        ids = [] if field.nullable else ["empty"]
+        ids.append("negative")
+        if dtype == "VARCHAR":
+            ids.append("not_decimal" if field.kind == "usd" else "not_whole")
+        elif dtype.startswith("DECIMAL") and field.kind != "usd":
+            ids.append("not_whole")
+        ids += ["too_many_digits" if field.kind == "amount" and dtype == "VARCHAR"
+                else "too_large"] * (len(found) - len(ids))
+    if len(ids) != len(found):
+        return []
+    shown = (f"left(nullif(trim({col}), ''), 80)" if dtype == "VARCHAR"
+             else f"left(CAST({col} AS VARCHAR), 80)")
+    return [(c, f"error.tracefile.value.{i}", shown) for (c, _m), i in zip(found, ids, strict=True)]
+
+
+def _first_said(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
+                row: int) -> Message | None:
+    """What is wrong in record ``row`` (its first wrong value), as a catalog message."""
+    rules = [(f, c, i, s) for f in fields if inp.has(f.key) for c, i, s in _rules(inp, f)]
+    if not rules:
+        return None
+    picked = ", ".join(f"coalesce({c}, false), {s}, length(trim(CAST({_ident(f.key)} AS "
+                       "VARCHAR)))" for f, c, _i, s in rules)
+    found = con.execute(f"SELECT {picked} FROM {inp.table} WHERE _row = {int(row)}").fetchone()
+    if found is None:
+        return None
+    for n, (field, _c, id_, _s) in enumerate(rules):
+        if found[3 * n]:
+            value, digits = str(found[3 * n + 1] or ""), int(found[3 * n + 2] or 0)
+            column = inp.label(field.key)[:80]
+            if id_.endswith(".empty"):
+                return msg(id_, column=column)
+            if id_.endswith(".too_many_digits"):
+                return msg(id_, column=column, value=value, digits=digits, most=MAX_DIGITS)
+            return msg(id_, column=column, value=value)
+    return None
+
+
+def _raise(inp: _Input, problems: list[tuple[int, str]], what: str = "",
+           said: Mapping[int, Message] | None = None) -> None:
+    """Refuse the file for ``problems`` (record number, what is wrong); ``said``: what is
+    wrong of some records, as catalog messages (the first record's is shown when given)."""
     if not problems:
         return
     problems = sorted(problems)[:MAX_PROBLEMS]
     where = inp.where(r for r, _ in problems)
     texts = [f"{where[r]}: {m}" for r, m in problems]
-    raise InputFileError(f"{inp.name}: {len(texts)}{'+' if len(texts) >= MAX_PROBLEMS else ''} "
-                         f"problem(s){what}; nothing was loaded", problems=texts, file=inp.name)
+    count = f"{len(texts)}{'+' if len(texts) >= MAX_PROBLEMS else ''}"
+    row = problems[0][0]
+    problem = (said or {}).get(row)
+    says = (msg("error.tracefile.problems", file=inp.name[:200], count=count,
+                first=msg("error.tracefile.at", where=inp.said_at(row), problem=problem))
+            if problem is not None else
+            msg("error.tracefile.problems_at", file=inp.name[:200], count=count,
+                where=inp.said_at(row)))
+    raise InputFileError(f"{inp.name}: {count} problem(s){what}; nothing was loaded",
+                         problems=texts, file=inp.name, says=says)
 
 
 def _bad_sql(inp: _Input, fields: list[_Field]) -> str:

@@ -50,6 +50,7 @@ from kinko.chains.tracefiles._common import (
 from kinko.chains.tracefiles._keys import neighbours, repeated_keys
 from kinko.chains.tracefiles._read import _check, _Field, _Input, _normal_sql, _raise
 from kinko.chains.tracefiles.hashes import TxHashStore, _normal_hashes
+from kinko.domain.messages import Message, msg
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
 
@@ -241,7 +242,8 @@ def _row_pass(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
     reader.close()  # the connection is free for the next query
     if bad:
         _check(con, inp, fields)
-        raise InputFileError(f"{inp.name}: some values are wrong", file=inp.name)
+        raise InputFileError(f"{inp.name}: some values are wrong", file=inp.name,
+                             says=msg("error.tracefile.values_wrong", file=inp.name[:200]))
     columns = out.arrays()
     row = columns.get("_row")  # None: the rows are 0, 1, 2, ... (every row, in file order)
     if row is not None and len(row) > 1 and not bool(np.all(row[1:] > row[:-1])):
@@ -406,10 +408,19 @@ def _as_text(chunk: pa.Array, path: Path, column: str, first_row: int) -> pa.Arr
                     raise TypeError
             except (UnicodeDecodeError, TypeError):
                 problem = f"{path}: row {first_row + i + 1}: {column} is not UTF-8 text"
-                raise InputFileError(f"{path}: 1 problem(s); nothing was loaded",
-                                     problems=[problem], file=str(path)) from None
+                raise InputFileError(
+                    f"{path}: 1 problem(s); nothing was loaded", problems=[problem],
+                    file=str(path),
+                    says=msg("error.tracefile.problems", file=str(path)[:200], count="1",
+                             first=msg("error.tracefile.at",
+                                       where=msg("error.tracefile.row",
+                                                 row=str(first_row + i + 1)),
+                                       problem=msg("error.tracefile.value.not_utf8",
+                                                   column=column[:80])))) from None
         raise InputFileError(f"{path}: {column} is not a text column; nothing was loaded",
-                             file=str(path)) from None
+                             file=str(path),
+                             says=msg("error.tracefile.not_text_column", file=str(path)[:200],
+                                      column=column[:80])) from None
 
 
 _UNIFY = 8_000_000  # dictionary entries numbered together at least (bounds the memory held)
@@ -568,18 +579,56 @@ def _check_sorted(inp: _Input, rows: _Rows) -> None:
         if len(wrong) >= MAX_PROBLEMS:
             break
     problems: list[tuple[int, str]] = []
+    said: dict[int, Message] = {}
     for i in wrong:
         j = i + 1
         other = inp.line(rows.file_row(i))
         if (block[i], txi[i], logi[i]) == (block[j], txi[j], logi[j]):
             problems.append((rows.file_row(j), f"duplicate: block {block[j]}, tx_index "
                              f"{txi[j]}, log_index {logi[j]} again (first on {other})"))
+            said.setdefault(rows.file_row(j), said_duplicate(
+                (block[j], txi[j], logi[j]), inp.said_at(rows.file_row(i))))
         else:
             problems.append((rows.file_row(j), f"out of order: block {block[j]}, tx_index "
                              f"{txi[j]}, log_index {logi[j]} comes after block {block[i]}, "
                              f"tx_index {txi[i]}, log_index {logi[i]} on {other}; sort the "
                              "file by (block, tx_index, log_index)"))
-    _raise(inp, problems)
+            said.setdefault(rows.file_row(j), said_out_of_order(
+                (block[j], txi[j], logi[j]), (block[i], txi[i], logi[i]),
+                inp.said_at(rows.file_row(i))))
+    _raise(inp, problems, said=said)
+
+
+def said_duplicate(at: tuple[Any, Any, Any], first: Message) -> Message:
+    """``duplicate: block B, tx_index T, log_index L again (first on ...)``, as a catalog
+    message (``first``: where, :meth:`_Input.said_at`)."""
+    return msg("error.tracefile.order.duplicate", block=str(at[0]), tx_index=str(at[1]),
+               log_index=str(at[2]), first=first)
+
+
+def said_out_of_order(at: tuple[Any, Any, Any], before: tuple[Any, Any, Any],
+                      other: Message) -> Message:
+    """``out of order: ... comes after ... on ...``, as a catalog message."""
+    return msg("error.tracefile.order.out_of_order", block=str(at[0]), tx_index=str(at[1]),
+               log_index=str(at[2]), prev_block=str(before[0]), prev_tx_index=str(before[1]),
+               prev_log_index=str(before[2]), prev=other)
+
+
+def said_two_txs(block: Any, tx_index: Any, tx: str, other_tx: str, other: Message
+                 ) -> Message:
+    """``block B, tx_index T holds two transactions, X and Y (on ...)``, as a catalog
+    message."""
+    return msg("error.tracefile.order.two_txs", block=str(block), tx_index=str(tx_index),
+               tx=tx[:100], other_tx=other_tx[:100], other=other)
+
+
+def said_tx_two_places(tx: str, at: tuple[Any, Any], first: tuple[Any, Any], other: Message
+                       ) -> Message:
+    """``transaction X is at block B, tx_index T, but at block B', tx_index T' on ...``, as
+    a catalog message."""
+    return msg("error.tracefile.order.tx_two_places", tx=tx[:100], block=str(at[0]),
+               tx_index=str(at[1]), other_block=str(first[0]), other_tx_index=str(first[1]),
+               other=other)
 
 
 def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
@@ -589,6 +638,7 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
     if n < 2:
         return
     problems: list[tuple[int, str]] = []
+    said: dict[int, Message] = {}
     same, clash, count = neighbours(rows.block, rows.tx_index, rows.log_index, rows.tx_key,
                                     MAX_PROBLEMS)
     for i in same:
@@ -596,7 +646,9 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
         problems.append((second, f"duplicate: block {rows.block[i]}, tx_index "
                                 f"{rows.tx_index[i]}, log_index {rows.log_index[i]} again "
                                 f"(first on {inp.line(first)})"))
-    _raise(inp, problems)
+        said.setdefault(second, said_duplicate(
+            (rows.block[i], rows.tx_index[i], rows.log_index[i]), inp.said_at(first)))
+    _raise(inp, problems, said=said)
     # candidates by hash of the text as written, confirmed on the normalised text
     twice = repeated_keys(rows.block, rows.tx_index, rows.tx_key, count, MAX_PROBLEMS)
     pairs = [(int(i), int(i) + 1) for i in clash]
@@ -615,6 +667,9 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
             problems.append((rows.file_row(b), f"block {rows.block[b]}, tx_index "
                              f"{rows.tx_index[b]} holds two transactions, {hashes[b]} and "
                              f"{hashes[a]} (on {inp.line(rows.file_row(a))})"))
+            said.setdefault(rows.file_row(b), said_two_txs(
+                rows.block[b], rows.tx_index[b], hashes[b], hashes[a],
+                inp.said_at(rows.file_row(a))))
     for a, b in pairs[len(clash):]:
         if hashes[a] == hashes[b]:
             first, later = sorted((a, b), key=lambda p: rows.file_row(p))
@@ -622,7 +677,10 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
                              f"{rows.block[later]}, tx_index {rows.tx_index[later]}, but at "
                              f"block {rows.block[first]}, tx_index {rows.tx_index[first]} on "
                              f"{inp.line(rows.file_row(first))}"))
-    _raise(inp, problems)
+            said.setdefault(rows.file_row(later), said_tx_two_places(
+                hashes[a], (rows.block[later], rows.tx_index[later]),
+                (rows.block[first], rows.tx_index[first]), inp.said_at(rows.file_row(first))))
+    _raise(inp, problems, said=said)
 
 
 def _causal_log_index(rows: _Rows) -> Ints:

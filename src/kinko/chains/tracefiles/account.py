@@ -39,6 +39,7 @@ from kinko.chains.tracefiles._read import (
 )
 from kinko.chains.tracefiles._std import Hashes, InStore, Loaded, _load_std
 from kinko.chains.tracefiles.hashes import TxHashStore
+from kinko.domain.messages import Message, msg
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import InputFileError
 
@@ -114,7 +115,9 @@ def _load(path: Path, fmt: str, asset: str | None, hashes: Hashes) -> Loaded:
     path = Path(path)
     if fmt not in ACCOUNT_FORMATS:
         raise InputFileError(f"{path}: unknown format {fmt!r}; expected one of "
-                             f"{', '.join(ACCOUNT_FORMATS)}", file=str(path))
+                             f"{', '.join(ACCOUNT_FORMATS)}", file=str(path),
+                             says=msg("error.tracefile.format", file=str(path)[:200],
+                                      format=str(fmt)[:80], formats=", ".join(ACCOUNT_FORMATS)))
     con = _connect()
     try:
         if fmt == "ethereum-etl":
@@ -141,7 +144,9 @@ def _unreadable(path: Path, exc: Exception) -> InputFileError:
     """A file whose header read well but whose data does not (a Parquet page corrupted or
     cut, a compressed block that does not decompress): what the reader said, on one line."""
     said = " ".join(str(exc).split())[:300]
-    return InputFileError(f"{path}: cannot read: {said}", file=str(path))
+    return InputFileError(f"{path}: cannot read: {said}", file=str(path),
+                          says=msg("error.customers.cannot_read", file=str(path)[:200],
+                                   reason=said))
 
 
 def _load_generic(con: duckdb.DuckDBPyConnection, path: Path, parquet: bool,
@@ -181,7 +186,9 @@ def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: 
     if not inp.has(key):
         if asset is not None:
             raise InputFileError(f"{inp.name}: no {key} column to choose {asset!r} by",
-                                 file=inp.name)
+                                 file=inp.name,
+                                 says=msg("error.tracefile.no_asset_column",
+                                          file=inp.name[:200], column=key, asset=asset[:80]))
         return "true"
     value = _normal_sql(_ident(key), _ETH_ADDRESS) if lower else f"trim({_ident(key)})"
     found = [str(r[0]) for r in con.execute(
@@ -190,13 +197,18 @@ def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: 
     if asset is None:
         if len(found) > 1:
             raise InputFileError(f"{inp.name}: transfers of several assets ({shown}); choose "
-                                 "one with --asset (or --token)", file=inp.name)
+                                 "one with --asset (or --token)", file=inp.name,
+                                 says=msg("error.tracefile.several_assets",
+                                          file=inp.name[:200], found=shown[:1000]))
         return "true"
     wanted = asset.strip().lower() if lower else asset.strip()
     keep = f"coalesce({value} = {_lit(wanted)}, false)"
     if not con.execute(f"SELECT count(*) FROM {inp.table} WHERE {keep}").fetchall()[0][0]:
         raise InputFileError(f"{inp.name}: no transfers of {asset} (found: {shown or 'none'})",
-                             file=inp.name)
+                             file=inp.name,
+                             says=msg("error.tracefile.no_transfers", file=inp.name[:200],
+                                      asset=asset[:80],
+                                      found=shown[:1000] or msg("error.tracefile.none")))
     return keep
 
 
@@ -207,7 +219,8 @@ def _load_etl(con: duckdb.DuckDBPyConnection, path: Path, token: str | None,
         if token is not None or not transactions.exists():
             if not tokens.exists():
                 raise InputFileError(f"{path}: no token_transfers.csv or transactions.csv "
-                                     "(an ethereum-etl export)", file=str(path))
+                                     "(an ethereum-etl export)", file=str(path),
+                                     says=msg("error.tracefile.no_etl", file=str(path)[:200]))
             return _load_etl_tokens(con, tokens, transactions, token, hashes)
         return _load_etl_transactions(con, transactions, path / "receipts.csv", hashes)
     empty = path.is_file() and path.stat().st_size == 0  # no rows: either file, both empty
@@ -216,7 +229,9 @@ def _load_etl(con: duckdb.DuckDBPyConnection, path: Path, token: str | None,
         return _load_etl_tokens(con, path, None, token, hashes)
     if token is not None:
         raise InputFileError(f"{path}: not a token_transfers.csv; cannot choose token {token}",
-                             file=str(path))
+                             file=str(path),
+                             says=msg("error.tracefile.not_token_transfers",
+                                      file=str(path)[:200], token=token[:80]))
     return _load_etl_transactions(con, path, None, hashes)
 
 
@@ -269,7 +284,9 @@ def _once_each(con: duckdb.DuckDBPyConnection, side: _Input, key: str) -> None:
         f" AS first FROM {side.table}) WHERE _row <> first ORDER BY _row "
         f"LIMIT {MAX_PROBLEMS}").fetchall()
     _raise(side, [(int(r), f"transaction {t} again (first on {side.line(int(first))})")
-                  for r, t, first in found])
+                  for r, t, first in found],
+           said={int(r): msg("error.tracefile.tx_again", tx=str(t)[:80],
+                             first=side.said_at(int(first))) for r, t, first in found[:1]})
 
 
 def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: Path | None,
@@ -294,7 +311,9 @@ def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: P
         lost = con.execute(
             f"SELECT raw._row, raw.transaction_hash FROM raw {join} WHERE {keep} "
             f"AND t.hash IS NULL ORDER BY raw._row LIMIT {MAX_PROBLEMS}").fetchall()
-        _raise(inp, [(int(r), f"transaction {h} is not in {transactions}") for r, h in lost])
+        _raise(inp, [(int(r), f"transaction {h} is not in {transactions}") for r, h in lost],
+               said={int(r): msg("error.tracefile.tx_not_in", tx=str(h)[:80],
+                                 file=str(transactions)[:200]) for r, h in lost[:1]})
     con.execute(
         f"CREATE VIEW std AS SELECT raw._row, {_bad_sql(inp, _ETL_TOKENS)} AS _bad, "
         f"{keep} AS _keep, raw.transaction_hash AS tx_hash, {block} AS block, "
@@ -333,9 +352,13 @@ def _check_mftracer(con: duckdb.DuckDBPyConnection, inp: _Input) -> None:
         f"FROM raw WINDOW w AS (PARTITION BY {tx} ORDER BY _row) "
         f"QUALIFY trim(block) <> first_value(trim(block)) OVER w "
         f"ORDER BY _row LIMIT {MAX_PROBLEMS}").fetchall()
+    said = {int(r): msg("error.tracefile.tx_blocks", block=str(b)[:80], other=str(fb)[:80],
+                        first=inp.said_at(int(f))) for r, b, fb, f in moved}
+    said.update({int(r): msg("error.tracefile.duplicate", first=inp.said_at(int(f)))
+                 for r, f in twice})  # a row both: the duplicate, as its English says first
     _raise(inp, [(int(r), f"duplicate of {inp.line(int(f))}") for r, f in twice]
            + [(int(r), f"transaction in block {b}, but in block {fb} on {inp.line(int(f))}")
-              for r, b, fb, f in moved])
+              for r, b, fb, f in moved], said=said)
 
 
 def mftracer_labels(path: Path) -> dict[str, str]:
@@ -358,10 +381,15 @@ def mftracer_labels(path: Path) -> dict[str, str]:
     labels: dict[str, str] = {}
     seen: dict[str, int] = {}
     problems: list[tuple[int, str]] = []
+    said: dict[int, Message] = {}
     for address, label, row in rows:
         if labels.setdefault(address, label) != label:
             problems.append((int(row), f"{address} is labelled {label!r}, but "
                              f"{labels[address]!r} on {inp.line(seen[address])}"))
+            said.setdefault(int(row), msg("error.tracefile.labelled_twice",
+                                          address=str(address)[:120], label=str(label)[:80],
+                                          other=str(labels[address])[:80],
+                                          first=inp.said_at(seen[address])))
         seen.setdefault(address, int(row))
-    _raise(inp, problems)
+    _raise(inp, problems, said=said)
     return labels

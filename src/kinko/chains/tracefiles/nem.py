@@ -46,6 +46,7 @@ from kinko.chains.nis1 import (  # the adapter's reading of NIS1's fields
     read_whole,
 )
 from kinko.domain.csvcells import csv_writer
+from kinko.domain.messages import msg
 from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition, mosaic_id
 from kinko.errors import BadInput, InputFileError
 from kinko.safeload import MAX_LIST_BYTES, loads_json, read_bounded
@@ -61,7 +62,8 @@ def _files(path: Path) -> list[Path]:
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json")
         if not found:
-            raise InputFileError(f"{path}: no .json NIS1 listings in the folder", file=str(path))
+            raise InputFileError(f"{path}: no .json NIS1 listings in the folder", file=str(path),
+                                 says=msg("error.tracefile.nem_no_json", file=str(path)[:200]))
         return found
     return [path]
 
@@ -72,7 +74,8 @@ def _pairs(path: Path) -> list[Any]:
     pairs = data.get("data") if isinstance(data, dict) else data
     if not isinstance(pairs, list):
         raise InputFileError(f"{path}: not a NIS1 transfer listing ({{\"data\": [...]}} of "
-                             "transactions with their meta)", file=str(path))
+                             "transactions with their meta)", file=str(path),
+                             says=msg("error.tracefile.nem_not_listing", file=str(path)[:200]))
     return pairs
 
 
@@ -114,6 +117,7 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
             continue
         for i, pair in enumerate(listed):
             where = f"data[{i}]"
+            at = {"file": str(file)[:200], "where": where}
             try:
                 meta = pair["meta"]
                 tx = pair["transaction"]
@@ -123,29 +127,42 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
                 network = _network(tx, f"{where}.transaction")
             except (KeyError, TypeError) as exc:
                 raise InputFileError(f"{file}: {where}: not a NIS1 transaction with its meta "
-                                     f"(missing {exc})", file=str(file)) from None
+                                     f"(missing {exc})", file=str(file),
+                                     says=msg("error.tracefile.nem_missing", **at,
+                                              key=str(exc)[:80])) from None
             except Shape as exc:
-                raise InputFileError(f"{file}: {exc}", file=str(file)) from None
+                raise InputFileError(f"{file}: {exc}", file=str(file),
+                                     says=msg("error.tracefile.nem_shape", file=str(file)[:200],
+                                              problem=str(exc)[:300])) from None
             if chain is not None and network != chain:
                 raise InputFileError(f"{file}: {where}: a {network} transaction among {chain} "
-                                     "ones", file=str(file))
+                                     "ones", file=str(file),
+                                     says=msg("error.tracefile.nem_networks", **at,
+                                              network=network, chain=chain))
             chain = network
             earlier = seen.get(tx_hash)
             if earlier is not None and earlier[0] != height:
                 raise InputFileError(f"{file}: {where}: transaction {tx_hash} at height {height}"
                                      f", but at height {earlier[0]} in {earlier[3]}",
-                                     file=str(file))
+                                     file=str(file),
+                                     says=msg("error.tracefile.nem_height", **at,
+                                              tx=tx_hash[:80], height=str(height),
+                                              other=str(earlier[0]), first=earlier[3][:300]))
             if earlier is not None and earlier[2] != tx:  # one of them altered: which is true?
                 raise InputFileError(f"{file}: {where}: transaction {tx_hash} is not the one "
                                      f"listed in {earlier[3]} under the same hash",
-                                     file=str(file))
+                                     file=str(file),
+                                     says=msg("error.tracefile.nem_altered", **at,
+                                              tx=tx_hash[:80], first=earlier[3][:300]))
             seen.setdefault(tx_hash, (height, order, tx, f"{file}: {where}", network))
     known: dict[str, MosaicDefinition] = {}
     for file, listed in pages:
         try:
             known.update(definitions({"data": listed}, chain or "nem"))
         except Shape as exc:
-            raise InputFileError(f"{file}: {exc}", file=str(file)) from None
+            raise InputFileError(f"{file}: {exc}", file=str(file),
+                                 says=msg("error.tracefile.nem_shape", file=str(file)[:200],
+                                          problem=str(exc)[:300])) from None
     rows: list[Row] = []
     assets: set[str] = set()
     ranked = sorted(seen.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))
@@ -162,9 +179,19 @@ def nem_rows(path: Path) -> tuple[list[Row], set[str]]:
             sender = address_of(payer["signer"], network)
             fee = _fee(tx, f"{place}.transaction")
         except Shape as exc:  # names its field
-            raise InputFileError(f"{named}: {exc}", file=named) from None
-        except (BadInput, KeyError, TypeError) as exc:
-            raise InputFileError(f"{where}: {exc}", file=named) from None
+            raise InputFileError(f"{named}: {exc}", file=named,
+                                 says=msg("error.tracefile.nem_shape", file=named[:200],
+                                          problem=str(exc)[:300])) from None
+        except BadInput as exc:
+            raise InputFileError(f"{where}: {exc}", file=named,
+                                 says=msg("error.tracefile.nem_at", file=named[:200],
+                                          where=place, problem=exc.said())) from None
+        except (KeyError, TypeError) as exc:
+            raise InputFileError(f"{where}: {exc}", file=named,
+                                 says=msg("error.tracefile.nem_at", file=named[:200],
+                                          where=place, problem=msg(
+                                              "error.tracefile.nem_unreadable",
+                                              reason=str(exc)[:200]))) from None
         native = [t for t in moved if t.token is None and t.log_index is None]
         to = native[0].to if native else sender
         rows.append((tx_hash, height, rank, 0, sender, to or sender,
@@ -187,11 +214,16 @@ def write_standard_csv(path: Path, asset: str | None, out: Path) -> str:
         wanted = (XEM_MOSAIC if asset is None or asset.strip().upper() in ("", "XEM")
                   else mosaic_id(asset))
     except BadInput as exc:
-        raise InputFileError(f"{path}: --asset: {exc.message}", file=str(path)) from None
+        raise InputFileError(f"{path}: --asset: {exc.message}", file=str(path),
+                             says=msg("error.tracefile.nem_asset", file=str(path)[:200],
+                                      problem=exc.said())) from None
     if wanted not in assets:
         shown = ", ".join(sorted(assets)) or "none"
         raise InputFileError(f"{path}: no transfers of {wanted} (found: {shown})",
-                             file=str(path))
+                             file=str(path),
+                             says=msg("error.tracefile.no_transfers", file=str(path)[:200],
+                                      asset=wanted[:80], found=", ".join(sorted(assets))[:1000]
+                                      or msg("error.tracefile.none")))
     with out.open("w", newline="") as fh:
         writer = csv_writer(fh)  # no cell here starts like a formula: written as read
         writer.writerow(COLUMNS)

@@ -58,9 +58,16 @@ from kinko.chains.tracefiles._common import (
     Ints,
 )
 from kinko.chains.tracefiles._read import _Field, _header, _Input, _missing, _no_twice, _raise
+from kinko.chains.tracefiles._std import (
+    said_duplicate,
+    said_out_of_order,
+    said_two_txs,
+    said_tx_two_places,
+)
 from kinko.chains.tracefiles.account import _GENERIC
 from kinko.chains.tracefiles.reach import MOST
 from kinko.domain.addresses import address_key, fold
+from kinko.domain.messages import Message, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.domain.trace.model import AccountTransfers, Reduced
 from kinko.errors import BadInput, EnvironmentProblem, InputFileError
@@ -100,17 +107,20 @@ def spark_session(master: str | None = None, memory: str | None = None) -> Any:
                          else DRIVER_MEMORY)).strip().lower()
     if not _MEMORY.fullmatch(memory):
         raise BadInput(f"--spark-memory must be a size like 4g or 512m, not {memory!r}",
-                       field="--spark-memory")
+                       field="--spark-memory",
+                       says=msg("error.trace.spark_memory", value=memory[:80]))
     found = _SESSIONS.get(master)
     if found is not None:
         return found
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise EnvironmentProblem("the Spark engine needs a Java runtime (17 or later): "
-                                 "install one (make installs openjdk-17-jre-headless)")
+                                 "install one (make installs openjdk-17-jre-headless)",
+                                 says=msg("error.trace.spark_java"))
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - pyspark is a dependency
-        raise EnvironmentProblem("the Spark engine needs pyspark") from None
+        raise EnvironmentProblem("the Spark engine needs pyspark",
+                                 says=msg("error.trace.spark_no_pyspark")) from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (SparkSession.builder.master(master).appName("kinko trace")
                .config("spark.ui.enabled", "false")
@@ -129,8 +139,10 @@ def spark_session(master: str | None = None, memory: str | None = None) -> Any:
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # the JVM or the cluster did not come up
-        raise EnvironmentProblem(f"Spark did not start ({master}): "
-                                 f"{str(exc).splitlines()[0][:300]}") from None
+        reason = (str(exc).splitlines() or [""])[0][:300]
+        raise EnvironmentProblem(f"Spark did not start ({master}): {reason}",
+                                 says=msg("error.trace.spark_not_started", master=master[:200],
+                                          reason=reason)) from None
     session.sparkContext.setLogLevel("ERROR")
     _SESSIONS[master] = session
     _MEMORIES[master] = memory
@@ -148,10 +160,13 @@ def spark_failures() -> Iterator[None]:
         yield
     except (Py4JError, PySparkException) as exc:
         said = _first_reason(str(exc))
+        memory = any(sign in said for sign in _OUT_OF_MEMORY)
         hint = (": give the driver more memory (--spark-memory, now "
-                f"{_memory_in_use()}) or the cluster more executors"
-                if any(sign in said for sign in _OUT_OF_MEMORY) else "")
-        raise EnvironmentProblem(f"the Spark job failed{hint}; Spark said: {said}") from None
+                f"{_memory_in_use()}) or the cluster more executors" if memory else "")
+        says = (msg("error.trace.spark_failed_memory", memory=_memory_in_use()[:80],
+                    reason=said) if memory else msg("error.trace.spark_failed", reason=said))
+        raise EnvironmentProblem(f"the Spark job failed{hint}; Spark said: {said}",
+                                 says=says) from None
 
 
 # what Spark says when its driver or an executor ran out of heap (a driver that did stops
@@ -196,9 +211,12 @@ class SparkTransfers:
         self.name = str(self.path)
         if fmt not in ("csv", "parquet"):
             raise InputFileError(f"{self.path}: the Spark engine reads the csv and parquet "
-                                 f"formats, not {fmt!r}", file=self.name)
+                                 f"formats, not {fmt!r}", file=self.name,
+                                 says=msg("error.tracefile.spark_format", file=self.name[:200],
+                                          format=str(fmt)[:80]))
         if not self.path.is_file():
-            raise InputFileError(f"{self.path}: no such file", file=self.name)
+            raise InputFileError(f"{self.path}: no such file", file=self.name,
+                                 says=msg("error.tracefile.no_such_file", file=self.name[:200]))
         self.spark = spark_session(master, memory)
         self.parquet = fmt == "parquet"
         self.raw, columns = self._read()
@@ -227,9 +245,11 @@ class SparkTransfers:
                 df = self.spark.read.parquet(str(self.path))
                 names = df.columns
             except Exception as exc:
-                raise InputFileError(f"{self.path}: cannot read as Parquet: "
-                                     f"{str(exc).splitlines()[0][:200]}",
-                                     file=self.name) from None
+                reason = (str(exc).splitlines() or [""])[0][:200]
+                raise InputFileError(f"{self.path}: cannot read as Parquet: {reason}",
+                                     file=self.name,
+                                     says=msg("error.tracefile.not_parquet",
+                                              file=self.name[:200], reason=reason)) from None
             _missing(self.name, "", fields, names)
             _no_twice(self.name, "", fields, names)
             types = {}
@@ -258,11 +278,18 @@ class SparkTransfers:
         if bad:
             inp = _Input(self.path, "raw", {}, is_csv=True)
             where = inp.where(int(r["_row"]) for r in bad)
-            problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found "
-                        f"{len(next(csv.reader([r['_corrupt'].strip(chr(13) + chr(10))]), []))}"
-                        for r in bad]
-            raise InputFileError(f"{self.path}: {len(problems)} malformed record(s)",
-                                 problems=problems, file=self.name)
+            found = [len(next(csv.reader([r['_corrupt'].strip(chr(13) + chr(10))]), []))
+                     for r in bad]
+            problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found {n}"
+                        for r, n in zip(bad, found, strict=True)]
+            raise InputFileError(
+                f"{self.path}: {len(problems)} malformed record(s)", problems=problems,
+                file=self.name,
+                says=msg("error.tracefile.malformed", file=self.name[:200],
+                         count=len(problems),
+                         first=msg("error.tracefile.at", where=inp.said_at(int(bad[0]["_row"])),
+                                   problem=msg("error.tracefile.fields",
+                                               expected=len(header), found=found[0]))))
         position: dict[str, int] = {}
         for i, h in enumerate(header):
             position.setdefault(h.lower(), i)
@@ -301,7 +328,10 @@ class SparkTransfers:
         if inp.has("asset") is False or self.path.stat().st_size == 0:
             if asset is not None and self.path.stat().st_size > 0:
                 raise InputFileError(f"{self.name}: no asset column to choose {asset!r} by",
-                                     file=self.name)
+                                     file=self.name,
+                                     says=msg("error.tracefile.no_asset_column",
+                                              file=self.name[:200], column="asset",
+                                              asset=asset[:80]))
             return None
         value = F.trim(F.col("asset").cast("string"))
         found = [str(r[0]) for r in raw.select(value.alias("a")).distinct()
@@ -310,12 +340,17 @@ class SparkTransfers:
         if asset is None:
             if len(found) > 1:
                 raise InputFileError(f"{self.name}: transfers of several assets ({shown}); "
-                                     "choose one with --asset (or --token)", file=self.name)
+                                     "choose one with --asset (or --token)", file=self.name,
+                                     says=msg("error.tracefile.several_assets",
+                                              file=self.name[:200], found=shown[:200]))
             return None
         keep = F.coalesce(value == F.lit(asset.strip()), F.lit(False))
         if raw.where(keep).limit(1).count() == 0:
             raise InputFileError(f"{self.name}: no transfers of {asset} "
-                                 f"(found: {shown or 'none'})", file=self.name)
+                                 f"(found: {shown or 'none'})", file=self.name,
+                                 says=msg("error.tracefile.no_transfers", file=self.name[:200],
+                                          asset=asset[:80],
+                                          found=shown[:200] or msg("error.tracefile.none")))
         return keep
 
     def _check(self) -> None:
@@ -334,12 +369,36 @@ class SparkTransfers:
         if parts and wrong:
             rows = (self.raw.select("_row", F.concat_ws("; ", *parts).alias("m"))
                     .where(F.col("m") != "").orderBy("_row").limit(MAX_PROBLEMS).collect())
-            _raise(inp, [(int(r["_row"]), str(r["m"])) for r in rows])
+            first = self._first_said(int(rows[0]["_row"])) if rows else None
+            _raise(inp, [(int(r["_row"]), str(r["m"])) for r in rows],
+                   said={} if first is None else {int(rows[0]["_row"]): first})
         problems = self._order_problems()
-        wrong_order = [(r, m) for k, r, m in problems if k == 0]
-        _raise(inp, wrong_order or [(r, m) for _k, r, m in problems])
+        wrong_order = [(r, m) for k, r, m, _s in problems if k == 0]
+        said = {r: s for k, r, _m, s in reversed(problems) if k == 0 or not wrong_order}
+        _raise(inp, wrong_order or [(r, m) for _k, r, m, _s in problems], said=said)
 
-    def _order_problems(self) -> list[tuple[int, int, str]]:
+    def _first_said(self, row: int) -> Message | None:
+        """What is wrong in record ``row`` (its first wrong value), as a catalog message:
+        the conditions of :func:`_conditions` evaluated on that row alone."""
+        F, inp = self.F, self.inp
+        rules = [(f, c, i, s, n) for f in _fields() if inp.has(f.key)
+                 for c, i, s, n in _said_rules(F, inp, f)]
+        if not rules:
+            return None
+        found = (self.raw.where(F.col("_row") == F.lit(row)).select(*(
+            x for k, (_f, c, _i, s, n) in enumerate(rules)
+            for x in (F.coalesce(c, F.lit(False)).alias(f"c{k}"),
+                      s.cast("string").alias(f"s{k}"), n.alias(f"n{k}")))).limit(1).collect())
+        if not found:
+            return None
+        for k, (field, _c, id_, _s, _n) in enumerate(rules):
+            if found[0][f"c{k}"]:
+                value = str(found[0][f"s{k}"] or "")[:80]
+                digits = int(found[0][f"n{k}"] or 0)
+                return _said_value(id_, inp.label(field.key)[:80], value, digits)
+        return None
+
+    def _order_problems(self) -> list[tuple[int, int, str, Message]]:
         """(kind, row, problem) of rows out of order or repeated (kind 0), of two transactions
         at one (block, tx_index) (1) and of a transaction at two places (2), at most
         :data:`MAX_PROBLEMS` of each: one job over the narrow rows, each paired with the one
@@ -399,31 +458,39 @@ class SparkTransfers:
         return self._worded(rows, texts)
 
     def _worded(self, rows: list[Any], texts: dict[int, tuple[str, str]]
-                ) -> list[tuple[int, int, str]]:
-        """The problems found, as the DuckDB engine words them."""
+                ) -> list[tuple[int, int, str, Message]]:
+        """The problems found, as the DuckDB engine words them (and as catalog
+        messages)."""
         inp = self.inp
-        found: list[tuple[int, int, str]] = []
+        found: list[tuple[int, int, str, Message]] = []
         for r in rows:
             row, other = int(r["_row"]), inp.line(int(r["o"]))
+            where = inp.said_at(int(r["o"]))
             now = (r["block"], r["tx_index"], r["log_index"])
             if r["k"] == 0 and now == (r["ob"], r["ot"], r["ol"]):
                 text = (f"duplicate: block {now[0]}, tx_index {now[1]}, log_index {now[2]} "
                         f"again (first on {other})")
+                said = said_duplicate(now, where)
             elif r["k"] == 0:
                 text = (f"out of order: block {now[0]}, tx_index {now[1]}, log_index "
                         f"{now[2]} comes after block {r['ob']}, tx_index {r['ot']}, "
                         f"log_index {r['ol']} on {other}; sort the file by (block, "
                         "tx_index, log_index)")
+                said = said_out_of_order(now, (r["ob"], r["ot"], r["ol"]), where)
             elif r["k"] == 1:
                 text = (f"block {now[0]}, tx_index {now[1]} holds two transactions, "
                         f"{texts[int(r['pos'])][1]} and {texts[int(r['q'])][1]} (on {other})")
+                said = said_two_txs(now[0], now[1], texts[int(r["pos"])][1],
+                                    texts[int(r["q"])][1], where)
             elif texts[int(r["pos"])][0] != texts[int(r["q"])][0]:
                 continue  # two hashes of one key: not the same transaction
             else:
                 text = (f"transaction {texts[int(r['pos'])][1]} is at block {now[0]}, "
                         f"tx_index {now[1]}, but at block {r['ob']}, tx_index {r['ot']} on "
                         f"{other}")
-            found.append((int(r["k"]), row, text))
+                said = said_tx_two_places(texts[int(r["pos"])][1], (now[0], now[1]),
+                                          (r["ob"], r["ot"]), where)
+            found.append((int(r["k"]), row, text, said))
         return found
 
     # --- numbering -------------------------------------------------------------------------
@@ -696,7 +763,45 @@ def _conditions(F: Any, inp: _Input, field: _Field) -> list[tuple[Any, Any]]:
         return found
     raise InputFileError(
         f"{inp.name}: column {label} has type {dtype}; expected whole numbers "
-        "(integers, decimal(38,0) or text)", file=inp.name)
+        "(integers, decimal(38,0) or text)", file=inp.name,
+        says=msg("error.tracefile.column_type", file=inp.name[:200], column=label[:80],
+                 type=dtype[:80]))
+
+
+def _said_rules(F: Any, inp: _Input, field: _Field) -> list[tuple[Any, str, Any, Any]]:
+    """(condition, catalog id, value shown, its length) in the order of :func:`_conditions`
+    (the same conditions: each that holds first names what is wrong)."""
+    col, dtype = F.col(field.key), inp.type(field.key)
+    found = _conditions(F, inp, field)
+    if field.kind in ("text", "address", "label"):
+        ids = ["empty"] * len(found)
+    else:
+        ids = [] if field.nullable else ["empty"]
+        ids.append("negative")
+        if dtype == "VARCHAR" or dtype.startswith("DECIMAL"):
+            ids.append("not_whole")
+        ids += ["too_many_digits" if field.kind == "amount" and dtype == "VARCHAR"
+                else "too_large"] * (len(found) - len(ids))
+    if len(ids) != len(found):
+        return []
+    shown = (F.substring(F.trim(col), 1, 80) if dtype == "VARCHAR"
+             else F.substring(col.cast("string"), 1, 80))
+    digits = F.length(F.trim(col.cast("string")))
+    return [(c, i, shown, digits) for (c, _m), i in zip(found, ids, strict=True)]
+
+
+def _said_value(id_: str, column: str, value: str, digits: int) -> Message:
+    """A wrong value (:func:`_said_rules`' id) as its catalog message."""
+    if id_ == "empty":
+        return msg("error.tracefile.value.empty", column=column)
+    if id_ == "negative":
+        return msg("error.tracefile.value.negative", column=column, value=value)
+    if id_ == "not_whole":
+        return msg("error.tracefile.value.not_whole", column=column, value=value)
+    if id_ == "too_many_digits":
+        return msg("error.tracefile.value.too_many_digits", column=column, value=value,
+                   digits=digits, most=MAX_DIGITS)
+    return msg("error.tracefile.value.too_large", column=column, value=value)
 
 
 def _problem(F: Any, inp: _Input, field: _Field) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, Amounts
+from kinko.domain.messages import msg
 from kinko.domain.trace.model import UtxoTransactions
 from kinko.errors import InputFileError, TooDeep
 from kinko.safeload import MAX_DEPTH, bounded_lines, check_json_depth, number_problem, open_input
@@ -64,6 +65,7 @@ def load_utxo(path: Path) -> UtxoTransactions:
     path = Path(path)
     name = str(path)
     problems: list[str] = []
+    lines: list[int] = []  # the line of each problem
     txids: list[str] = []
     blocks, fees = array("q"), list[int]()
     in_start, out_start = array("q", [0]), array("q", [0])
@@ -90,19 +92,25 @@ def load_utxo(path: Path) -> UtxoTransactions:
                                address_id)
                 except _Bad as exc:
                     problems.append(f"{name}:{line}: {exc}")
+                    lines.append(line)
                     if len(problems) >= MAX_PROBLEMS:
                         break
         except UnicodeDecodeError as exc:
             problems.append(f"{name}:{line + 1}: not UTF-8 text ({exc.reason})")
+            lines.append(line + 1)
     for line, txid, k in later:
         if txid in tx_at and len(problems) < MAX_PROBLEMS:
             at = tx_at[txid][1]
             problems.append(f"{name}:{line}: input {k}: spends an output of "
                             + ("its own transaction" if at == line else
                                f"transaction {txid}, which comes later, on line {at}"))
+            lines.append(line)
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was loaded",
-                             problems=problems[:MAX_PROBLEMS], file=name)
+                             problems=problems[:MAX_PROBLEMS], file=name,
+                             says=msg("error.tracefile.problems_at", file=name[:200],
+                                      count=str(len(problems)),
+                                      where=msg("error.tracefile.line", line=str(lines[0]))))
     small = _fit(in_values, out_values, fees)
     return UtxoTransactions(
         txid=np.array(txids, dtype=object), block=np.frombuffer(blocks, dtype=np.int64).copy(),
