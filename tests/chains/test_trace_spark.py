@@ -41,6 +41,30 @@ def spark() -> Any:
 READ: dict[Path, Any] = {}  # a file read once by each engine, traced several times
 
 
+class ReducedOnce:
+    """A Spark source whose reduction runs once for each seeds and stops. A reduction
+    depends on no policy (the reduced graph is every policy's input), so a file's second
+    policy traces from the first one's reduction, computed on Spark and compared there;
+    every other read of the source (transactions found, hashes, names) still runs on Spark
+    for each trace."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.done: dict[tuple[bytes, tuple[tuple[int, int], ...], bytes], Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def reduce(self, seed_positions: Any, seed_addresses: list[tuple[int, int]],
+               stop_ids: Any) -> Any:
+        key = (np.asarray(seed_positions, np.int64).tobytes(),
+               tuple((int(a), int(p)) for a, p in seed_addresses),
+               np.asarray(stop_ids, np.int64).tobytes())
+        if key not in self.done:
+            self.done[key] = self.source.reduce(seed_positions, seed_addresses, stop_ids)
+        return self.done[key]
+
+
 def both(spark: Any, tmp_path: Path, path: Path, fmt: str, name: str,
          asset: str | None = None, **kw: Any) -> None:
     """Trace ``path`` (its transfers of ``asset``) with each engine and compare every file
@@ -49,7 +73,7 @@ def both(spark: Any, tmp_path: Path, path: Path, fmt: str, name: str,
 
     if path not in READ:
         READ[path] = (tracefiles.load_account_lazy(path, fmt, asset=asset),
-                      SparkTransfers(path, fmt, asset=asset, master="local[2]"))
+                      ReducedOnce(SparkTransfers(path, fmt, asset=asset, master="local[2]")))
     (data, store), source = READ[path]
     local = run_trace(data, reduce=_reduce, find_txs=store.positions, hashes_of=store.at_arrow,
                       **kw)
