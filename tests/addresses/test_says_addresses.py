@@ -6,12 +6,12 @@ amount, the asset and the rule it breaks."""
 from __future__ import annotations
 
 import pytest
+from saying import said as _said
 
 from kinko.domain.addresses import canonical_address, canonical_token, currency_address
 from kinko.domain.addresses.codecs import Malformed, b32_decode, b58_decode, bech32_decode
-from kinko.domain.messages import decode
 from kinko.domain.money import Asset, AssetRegistry, parse_money, parse_units
-from kinko.errors import InvalidAddress, InvalidAmount, KinkoError, UnknownAsset
+from kinko.errors import InvalidAddress, InvalidAmount, UnknownAsset
 from kinko.i18n import Localizer
 
 JA, EN = Localizer("ja"), Localizer("en")
@@ -21,11 +21,6 @@ EIP55 = "0x52908400098527886E0F7030069857D2E4169EE7"
 NEM = "NDD2CT6LQLIYQ56KIXI3ENTM6EK3D44P5JFXJ4R4"
 
 
-def _said(exc: KinkoError) -> tuple[str, str]:
-    said = exc.said()
-    assert said.id != f"error.{exc.code}", "the error has no message of its own"
-    assert decode(said.to_json()) == said  # kept in a timeline entry as it is
-    return JA.text(said), EN.text(said)
 
 
 def _no_english(ja: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from eth_keys.datatypes import PrivateKey
+from saying import said
 
 from kinko.chains.hsm import HsmSigner, HsmToken, _public_point
 from kinko.chains.keystore import KeystoreSigner, create_keystore
@@ -51,8 +52,6 @@ URL = "http://127.0.0.1:9"
 SECRET = "s3cr3t-pin-0000"
 
 
-def said(exc: KinkoError) -> tuple[str, str]:
-    return JA.text(exc.said()), EN.text(exc.said())
 
 
 def japanese(text: str) -> bool:

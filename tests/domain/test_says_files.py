@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from saying import said
 
 from kinko.chains.tracefiles import load_account, mftracer_labels
 from kinko.chains.tracefiles.nem import write_standard_csv
@@ -22,7 +23,7 @@ from kinko.domain.labels import (
 )
 from kinko.domain.okx import okx_proof_files, verify_okx_file
 from kinko.domain.reserves import customer_count, snapshot_time
-from kinko.errors import BadInput, InputFileError, InvalidAmount, KinkoError
+from kinko.errors import BadInput, InputFileError, InvalidAmount
 from kinko.i18n import Localizer
 from kinko.services import reserves_chain
 from kinko.services.labels import read_labels
@@ -32,8 +33,6 @@ HEAD = "tx_hash,block,tx_index,log_index,from,to,value,fee\n"
 ETH = "0x52908400098527886E0F7030069857D2E4169EE7"
 
 
-def said(exc: KinkoError) -> tuple[str, str]:
-    return JA.text(exc.said()), EN.text(exc.said())
 
 
 # --- address lists and TagPacks --------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from saying import said
 
 from kinko.domain.approvals import public_key_hex
 from kinko.domain.custody import Wallet
@@ -27,7 +28,6 @@ from kinko.errors import (
     IdempotencyConflict,
     InvalidAccount,
     InvalidEntry,
-    KinkoError,
     Overdraft,
 )
 from kinko.i18n import Localizer
@@ -41,10 +41,6 @@ ASSETS = AssetRegistry.default()
 KEY = public_key_hex(Ed25519PrivateKey.generate())
 
 
-def said(exc: KinkoError) -> tuple[str, str]:
-    """The error in Japanese and in English, as the dashboard and the CLI show it."""
-    assert exc.says is not None, exc.message
-    return JA.text(exc.said()), EN.text(exc.said())
 
 
 def plain(text: str) -> str:

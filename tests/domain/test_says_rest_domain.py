@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from saying import said
 
 from kinko.chains import erc20, softhsm
 from kinko.chains.evm import EvmChain, Transient
@@ -36,7 +37,6 @@ from kinko.errors import (
     EnvironmentProblem,
     InputFileError,
     InvalidAmount,
-    KinkoError,
 )
 from kinko.i18n import Localizer
 from kinko.verify_proof import ChainPoint, Header
@@ -45,11 +45,6 @@ JA, EN = Localizer("ja"), Localizer("en")
 A = "0x" + "a" * 40
 
 
-def said(exc: KinkoError) -> tuple[str, str]:
-    """(Japanese, English) of the error's words; it has words of its own (not only its
-    class's sentence)."""
-    assert exc.says is not None, exc.message
-    return JA.text(exc.said()), EN.text(exc.said())
 
 
 # --- the trace files -------------------------------------------------------------------------

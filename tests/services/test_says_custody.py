@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from saying import said
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Multisig, Wallet
@@ -31,10 +32,6 @@ HOT, COLD = "0x" + "a" * 40, "0x" + "b" * 40
 OPS, COSIGNER, RECOVERY = "0x" + "1" * 40, "0x" + "2" * 40, "0x" + "3" * 40
 
 
-def said(exc: KinkoError) -> tuple[str, str]:
-    """The error in Japanese and in English, as the dashboard and the CLI show it."""
-    assert exc.says is not None, exc.message
-    return JA.text(exc.said()), EN.text(exc.said())
 
 
 def english(exc: KinkoError) -> str:

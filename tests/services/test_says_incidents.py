@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from dbtemplate import migrated_store
+from saying import said as _said
 
 from kinko.domain.custody import Wallet
 from kinko.domain.money import AssetRegistry
 from kinko.domain.trace.model import UtxoTransactions
-from kinko.errors import BadInput, InputFileError, KinkoError
+from kinko.errors import BadInput, InputFileError
 from kinko.i18n import Localizer
 from kinko.ports import FixedClock
 from kinko.services import customers
@@ -52,10 +53,6 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     store.close()
 
 
-def _said(exc: KinkoError) -> tuple[str, str]:
-    said = exc.said()
-    assert said.id != f"error.{exc.code}", f"no says: {exc.message}"
-    return JA.text(said), EN.text(said)
 
 
 def _theft(store: object, clock: FixedClock, incident: str | None) -> str:

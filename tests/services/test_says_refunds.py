@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dbtemplate import migrated_store
+from saying import said as _said
 
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
@@ -54,10 +55,6 @@ SNAP = datetime(2018, 1, 25, 16, 2, tzinfo=UTC)
 HELD = {"C1": 1_520_250_001, "C2": 500_000, "C3": 5_646_000}  # 135,159 yen at 88.549, floor
 
 
-def _said(exc: KinkoError) -> tuple[str, str]:
-    said = exc.said()
-    assert said.id != f"error.{exc.code}", f"no says: {exc.message}"
-    return JA.text(said), EN.text(said)
 
 
 def _english(exc: KinkoError) -> str:

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from saying import said
 from sqlalchemy import text
 
 from kinko.api.v1.deps import acting_for
@@ -59,10 +60,6 @@ HOT = "0x" + "a" * 40
 OKX_EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "por" / "okx_merkle_proof_file.json"
 
 
-def said(exc: KinkoError) -> tuple[str, str]:
-    """The error in Japanese and in English, as the dashboard and the CLI show it."""
-    assert exc.says is not None, exc.message
-    return JA.text(exc.said()), EN.text(exc.said())
 
 
 def english(exc: KinkoError) -> str:

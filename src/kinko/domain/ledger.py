@@ -335,10 +335,10 @@ def apply_entry(
     return changed
 
 
-def find_overdrafts(
-    before: Mapping[BalanceKey, BalanceState], after: Mapping[BalanceKey, BalanceState]
-) -> list[Finding]:
-    """Balances that may not go negative and that this change took below zero."""
+def _overdrawn(before: Mapping[BalanceKey, BalanceState],
+               after: Mapping[BalanceKey, BalanceState]) -> list[tuple[str, str, int, int]]:
+    """(account, asset, available now, available before) of each balance that may not go
+    negative and that this change took below zero (and lower than it was)."""
     found = []
     for (account, asset), new in after.items():
         kind = account_kind(account)
@@ -350,14 +350,17 @@ def find_overdrafts(
             continue
         was = available(account, before.get((account, asset), BalanceState()))
         if now < was:
-            found.append(
-                Finding(
-                    "overdraft",
-                    f"{account} would have {now} {asset} minor units available "
-                    f"(had {was}); it may not go below zero",
-                )
-            )
+            found.append((account, asset, now, was))
     return found
+
+
+def find_overdrafts(
+    before: Mapping[BalanceKey, BalanceState], after: Mapping[BalanceKey, BalanceState]
+) -> list[Finding]:
+    """Balances that may not go negative and that this change took below zero."""
+    return [Finding("overdraft", f"{account} would have {now} {asset} minor units available "
+                                 f"(had {was}); it may not go below zero")
+            for account, asset, now, was in _overdrawn(before, after)]
 
 
 # a balance or pending amount holds fewer digits than this bound (as an amount does: the
@@ -389,24 +392,12 @@ def overdrafts_said(before: Mapping[BalanceKey, BalanceState],
     then how many more): computed again, on the way to refusing, so that finding them
     (every entry) builds nothing more."""
     said: Message | None = None
-    listed = more = 0
-    for (account, asset), new in after.items():
-        kind = account_kind(account)
-        if kind.may_go_negative:
-            continue
-        now = -new[0] - new[1] if kind.normal == "credit" else new[0] - new[2]
-        if now >= 0:
-            continue
-        was = available(account, before.get((account, asset), BalanceState()))
-        if now < was:
-            if listed == _LISTED:
-                more += 1
-                continue
-            one = msg("error.overdraft.below_zero", account=account, asset=asset, now=now,
-                      was=was)
-            said = one if said is None else msg("error.overdraft.next", first=said, then=one)
-            listed += 1
-    if more:
+    found = _overdrawn(before, after)
+    for account, asset, now, was in found[:_LISTED]:
+        one = msg("error.overdraft.below_zero", account=account, asset=asset, now=now, was=was)
+        said = one if said is None else msg("error.overdraft.next", first=said, then=one)
+    more = len(found) - _LISTED
+    if more > 0:
         said = msg("error.overdraft.more", first=said or msg("error.none"), more=more)
     return said or msg("error.none")
 
