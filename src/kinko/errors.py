@@ -189,14 +189,18 @@ class HoldError(BadInput):
 
 
 class InputFileError(BadInput):
-    """A malformed input file; ``problems`` lists ``file:line: what`` strings."""
+    """A malformed input file; ``problems`` lists ``file:line: what`` strings (English, as
+    the API's details and the logs give them), ``problems_said`` the same problems as
+    catalog messages, in order, for a reader of another language (None: none given)."""
 
     code = "input_file_error"
 
     def __init__(self, message: str, problems: list[str] | None = None, *,
-                 says: Message | None = None, **details: Any) -> None:
+                 says: Message | None = None, problems_said: list[Message] | None = None,
+                 **details: Any) -> None:
         super().__init__(message, says=says, problems=problems or [message], **details)
         self.problems = problems or [message]
+        self.problems_said = problems_said
 
 
 class TooLarge(BadInput):

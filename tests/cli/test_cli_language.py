@@ -495,3 +495,22 @@ def test_booking_the_losses_of_an_incident_without_thefts_says_so(cli: CliRun) -
                                  "final theft)\n"), out
     code, out, _ = cli("--lang", "ja", "incidents", "loss", incident, "--by", "controller")
     assert code == 0 and out == f"{incident}：記帳する不正送金はない（確定した不正送金のアラートがない）\n"
+
+
+def test_an_input_files_problems_are_listed_in_the_readers_language_when_given() -> None:
+    from kinko.cli import error_lines
+    from kinko.domain.messages import msg
+    from kinko.errors import InputFileError
+    from kinko.i18n import Localizer
+
+    english = ["c.csv:3: unknown asset 'DOGE'", "c.csv:4: unknown asset 'XYZ'"]
+    said = [msg("error.file.not_text", where="c.csv:3", encoding="UTF-8", byte=7),
+            msg("error.file.not_text", where="c.csv:4", encoding="UTF-8", byte=9)]
+    exc = InputFileError("c.csv: 2 problems", english, says=msg("error.none"),
+                         problems_said=said)
+    assert error_lines(exc, Localizer("ja"))[1:] == [
+        "  c.csv:3 は UTF-8 のテキストではありません（7 バイト目）",
+        "  c.csv:4 は UTF-8 のテキストではありません（9 バイト目）"]
+    assert error_lines(exc, Localizer("en"))[1:] == [f"  {p}" for p in english]
+    bare = InputFileError("c.csv: 2 problems", english, says=msg("error.none"))
+    assert error_lines(bare, Localizer("ja"))[1:] == [f"  {p}" for p in english]

@@ -142,7 +142,8 @@ def _file_lang(path: str) -> str:
 
 def error_lines(exc: KinkoError, say: Localizer) -> list[str]:
     """A kinko error as the operator reads it: one line, ``error: what``, and for an input
-    file every ``file:line: what`` found. In English, the error's own words. In another
+    file every ``file:line: what`` found (in the reader's language where the error gives
+    its problems as messages, ``problems_said``). In English, the error's own words. In another
     language, its catalog sentence (:meth:`~kinko.errors.KinkoError.said`); when that
     sentence is its class's, which leaves the English words out, the specifics follow on
     lines of their own (the file, setting, field, asset, address, value named by the error,
@@ -162,7 +163,9 @@ def error_lines(exc: KinkoError, say: Localizer) -> list[str]:
                  if key in _WHERE and isinstance(value, str | int) and str(value) != ""]
         if where:
             lines.append("  " + say.join(where))
-    if isinstance(exc, InputFileError):
+    if isinstance(exc, InputFileError) and exc.problems_said is not None:
+        lines += [f"  {say.text(p)}" for p in exc.problems_said]  # in the reader's language
+    elif isinstance(exc, InputFileError) and exc.problems != [exc.message]:
         lines += [f"  {p}" for p in exc.problems]
     elif general:
         lines.append(say("cli.error.detail", detail=exc.message))
