@@ -108,8 +108,11 @@ def test_an_input_file_error_names_every_file_and_line_in_japanese(
     lines = err.splitlines()
     assert lines[0].startswith("エラー：") and lines[0].endswith(
         "c.csv：問題が 2 件あります。何も取り込んでいません"), err
-    assert any(line.startswith("  ") and "c.csv:3: 'abc'" in line for line in lines), err
-    assert any("c.csv:4: unknown asset 'DOGE'" in line for line in lines), err
+    assert any(line.startswith("  ") and "c.csv:3：abc は通常の 10 進数ではありません" in line
+               for line in lines), err
+    assert any(line.startswith("  ") and "c.csv:4：資産 DOGE はありません" in line
+               for line in lines), err
+    assert "unknown asset" not in err  # each problem in Japanese, not only the first line
 
 
 def test_what_the_system_refuses_and_a_defect_are_said_in_japanese(

@@ -86,15 +86,14 @@ class _Reader:
                            says=msg("error.labels.invalid_choice", value=str(invalid)[:80]))
         self.name, self.invalid, self.chains = name, invalid, chains or {}
         self.problems: list[str] = []
-        self.first: Message | None = None  # the first problem, as a catalog message
+        self.said: list[Message] = []  # the same problems, as catalog messages
 
     def address(self, text: str, currency: str, line: int) -> str:
         try:
             return currency_address(text, currency, self.chains.get(currency.strip().upper()))
         except InvalidAddress as exc:
             self.problems.append(f"{self.name}:{line}: {exc.message}")
-            if self.first is None:
-                self.first = _at(self.name, line, exc.said())
+            self.said.append(_at(self.name, line, exc.said()))
             return text.strip()
 
     def result(self, labels: list[Label], currencies: list[str],
@@ -106,8 +105,9 @@ class _Reader:
                 "not a valid address of its currency; nothing was loaded (first: "
                 f"{self.problems[0]})",
                 problems=self.problems[:50], invalid=len(self.problems),
+                problems_said=self.said[:50],
                 says=msg("error.labels.invalid_addresses", file=self.name[:200],
-                         count=len(self.problems), first=self.first or ""))
+                         count=len(self.problems), first=self.said[0]))
         return LabelList(tuple(labels), tuple(currencies),
                          tuple(f"{p} (kept exactly as written)" for p in self.problems),
                          transactions)
@@ -319,6 +319,7 @@ def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
     if missing:
         raise InputFileError(f"{name}: {len(missing)} tag(s) without an address or that cannot "
                              f"be read (first: {missing[0]})", problems=missing[:50],
+                             problems_said=said[:50],
                              says=msg("error.labels.tags_unreadable", file=name[:200],
                                       count=len(missing), first=said[0] if said else ""))
     return reader.result(labels, currencies, transactions)
@@ -363,24 +364,23 @@ def parse_address_list(text: str, name: str, *, invalid: str = "refuse",
     reader = _Reader(name, invalid, chains)
     labels: list[Label] = []
     problems: list[str] = []
-    first: Message | None = None
+    said: list[Message] = []  # the same problems, as catalog messages
     for number, line in enumerate(text.splitlines(), start=1):
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
         if len(entry.split()) > 1 or "," in entry or ";" in entry:
             problems.append(f"{name}:{number}: not one address: {entry[:80]!r}")
-            if first is None:
-                first = _at(name, number, msg("error.labels.not_one_address",
-                                              text=entry[:80]))
+            said.append(_at(name, number, msg("error.labels.not_one_address", text=entry[:80])))
             continue
         labels.append(Label(address=reader.address(entry, "", number), label="listed",
                             source=name))
     if problems:
         raise InputFileError(f"{name}: {len(problems)} line(s) are not one address (first: "
                              f"{problems[0]})", problems=problems[:50],
+                             problems_said=said[:50],
                              says=msg("error.labels.lines_not_one_address", file=name[:200],
-                                      count=len(problems), first=first or ""))
+                                      count=len(problems), first=said[0]))
     return reader.result(labels, [""] * len(labels))
 
 
@@ -398,13 +398,13 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
     labels: list[Label] = []
     currencies: list[str] = []
     problems: list[str] = []
-    first: Message | None = None
+    said: list[Message] = []  # the same problems, as catalog messages (without the file)
     for i, item in enumerate(data):
         entry = item.get("address") if isinstance(item, dict) else item
         if not isinstance(entry, str) or not entry.strip() or len(entry.split()) != 1:
             shown = json.dumps(item, default=str)[:80]
             problems.append(f"{name}: [{i}]: not an address: {shown}")
-            first = first or msg("error.labels.json.not_address", index=str(i), text=shown)
+            said.append(msg("error.labels.json.not_address", index=str(i), text=shown))
             continue
         extra = item if isinstance(item, dict) else {}
         wrong = [k for k in ("label", "source", "category", "currency")
@@ -412,8 +412,8 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
         if wrong:
             shown = json.dumps(extra[wrong[0]], default=str)[:80]
             problems.append(f"{name}: [{i}]: {wrong[0]} must be text: {shown}")
-            first = first or msg("error.labels.json.not_text", index=str(i), field=wrong[0],
-                                 text=shown)
+            said.append(msg("error.labels.json.not_text", index=str(i), field=wrong[0],
+                            text=shown))
             continue
         currency = str(extra.get("currency") or "").strip().upper()
         labels.append(Label(address=reader.address(entry, currency, i + 1),
@@ -424,8 +424,10 @@ def parse_json_addresses(text: str, name: str, *, invalid: str = "refuse",
     if problems:
         raise InputFileError(f"{name}: {len(problems)} entries are not addresses (first: "
                              f"{problems[0]})", problems=problems[:50],
+                             problems_said=[msg("error.labels.json_at", file=name[:200],
+                                                problem=p) for p in said[:50]],
                              says=msg("error.labels.json_entries", file=name[:200],
-                                      count=len(problems), first=first or ""))
+                                      count=len(problems), first=said[0]))
     return reader.result(labels, currencies)
 
 

@@ -235,7 +235,7 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
     at = {c: header.index(c) for c in TRADE_COLUMNS}
     trades: list[Trade] = []
     problems: list[str] = []
-    first: Message | None = None  # the first problem, as a catalog message
+    problems_said: list[Message] = []  # the same problems, as catalog messages
     try:
         for row in reader:
             line = reader.line_num
@@ -245,8 +245,8 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
                 # more: "1,000" unquoted is a price of 1 and a field no column names
                 problems.append(f"{name}:{line}: {len(row)} fields, the header has "
                                 f"{len(header)} (a value with a comma needs double quotes)")
-                first = first or msg("error.refunds.trade_fields", file=name[:200],
-                                     line=str(line), fields=len(row), width=len(header))
+                problems_said.append(msg("error.refunds.trade_fields", file=name[:200],
+                                         line=str(line), fields=len(row), width=len(header)))
             else:
                 try:
                     trades.append(Trade(line, _parse_time(row[at["time"]]),
@@ -257,21 +257,23 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
                     problems.append(f"{name}:{line}: {text}")
                     said = exc.said() if isinstance(exc, InvalidAmount) else (
                         exc.says if isinstance(exc, ValueRefused) else str(exc)[:200])
-                    first = first or msg("error.refunds.at_line", file=name[:200],
-                                         line=str(line), what=said)
+                    problems_said.append(msg("error.refunds.at_line", file=name[:200],
+                                             line=str(line), what=said))
             if len(problems) >= MAX_PROBLEMS:
                 problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
+                problems_said.append(msg("error.file.stopped_after", file=name[:200],
+                                         most=MAX_PROBLEMS))
                 break
     except csv.Error as exc:
         problems.append(f"{name}:{reader.line_num}: {exc}")
-        first = first or msg("error.refunds.at_line", file=name[:200],
-                             line=str(reader.line_num), what=str(exc)[:200])
+        problems_said.append(msg("error.refunds.at_line", file=name[:200],
+                                 line=str(reader.line_num), what=str(exc)[:200]))
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s) in the trades file; nothing "
                              f"was planned (first: {problems[0]})", problems, file=name,
                              says=msg("error.refunds.trade_problems", file=name[:200],
-                                      count=len(problems),
-                                      first=first or problems[0][:200]))
+                                      count=len(problems), first=problems_said[0]),
+                             problems_said=problems_said)
     if not trades:
         raise InputFileError(f"{name}:2: the trades file has a header but no trades",
                              file=name, says=msg("error.refunds.no_trades", file=name[:200]))

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kinko.domain.ledger import Posting, check_account, parse_account
-from kinko.domain.messages import msg, os_refusal
+from kinko.domain.messages import Message, msg, os_refusal
 from kinko.domain.money import Asset, AssetRegistry, parse_units
 from kinko.domain.policy import DEFAULT_TIER
 from kinko.errors import BadInput, InputFileError, KinkoError
@@ -156,6 +156,8 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
                         allowed: tuple[str, ...] = (DEFAULT_TIER,)) -> list[CustomerRow]:
     reader = csv.reader(lines)
     problems: list[str] = []
+    said: list[Message] = []  # the same problems, as catalog messages
+    file = name[:200]
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -199,6 +201,8 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
             break
         except csv.Error as exc:
             problems.append(f"{name}:{reader.line_num}: {exc}")
+            said.append(msg("error.customers.row_unreadable", where=f"{file}:{reader.line_num}",
+                            reason=str(exc)[:200]))
             break
         line = reader.line_num
         row = None
@@ -222,8 +226,10 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
             if any(f.strip() for f in record[width:]):  # "1,000" unquoted: a balance of 1
                 problems.append(f"{name}:{line}: {len(record)} fields where the header has "
                                 f"{width} (a value with a comma needs double quotes)")
+                said.append(msg("error.customers.too_many_fields", where=f"{file}:{line}",
+                                count=len(record), width=width))
                 continue
-            row = _row(record, at, line, name, registry, problems, checked)
+            row = _row(record, at, line, name, registry, problems, checked, said)
             if row is not None:
                 assets[row.asset] = registry[row.asset]
         if row is not None:
@@ -234,23 +240,27 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
             else:
                 problems.append(f"{name}:{line}: duplicate customer {row.customer} asset "
                                 f"{row.asset} (first on line {seen})")
+                said.append(msg("error.customers.duplicate_row", where=f"{file}:{line}",
+                                customer=row.customer[:80], asset=row.asset[:40], first=seen))
         if row is not None and tier_at is not None and tiers is not None:
-            _tier(record, tier_at, row, line, name, allowed, tiers, tier_line, problems)
+            _tier(record, tier_at, row, line, name, allowed, tiers, tier_line, problems, said)
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{name}: stopped after {MAX_PROBLEMS} problems")
+            said.append(msg("error.customers.stopped", file=file, count=MAX_PROBLEMS))
             break
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was imported",
-                             problems=problems, file=name,
+                             problems=problems, file=name, problems_said=said,
                              says=msg("error.customers.problems", file=name[:200],
                                       count=len(problems)))
     return rows
 
 
 def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
-         registry: AssetRegistry, problems: list[str], checked: str) -> CustomerRow | None:
+         registry: AssetRegistry, problems: list[str], checked: str,
+         said: list[Message]) -> CustomerRow | None:
     """The row, checked (``checked``: an account already found valid), or ``None`` and
-    the problem noted."""
+    the problem noted (in English in ``problems``, as a catalog message in ``said``)."""
     width = len(record)
     at_customer, at_asset, at_balance = at
     customer = record[at_customer].strip() if at_customer < width else ""
@@ -260,6 +270,8 @@ def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
         missing = next(c for c, v in zip(REQUIRED, (customer, symbol, text), strict=True)
                        if not v)
         problems.append(f"{name}:{line}: missing {missing}")
+        said.append(msg("error.customers.missing_value", where=f"{name[:200]}:{line}",
+                        column=missing))
         return None
     account = "customer:" + customer
     try:
@@ -269,23 +281,30 @@ def _row(record: list[str], at: tuple[int, int, int], line: int, name: str,
         units = parse_units(text, asset)
     except KinkoError as exc:
         problems.append(f"{name}:{line}: {exc.message}")
+        said.append(msg("error.customers.at", where=f"{name[:200]}:{line}", problem=exc.said()))
         return None
     return _new(CustomerRow, (line, account, asset.symbol, units))
 
 
 def _tier(record: list[str], at: int, row: CustomerRow, line: int, name: str,
           allowed: tuple[str, ...], tiers: dict[str, str], tier_line: dict[str, int],
-          problems: list[str]) -> None:
+          problems: list[str], said: list[Message]) -> None:
     value = record[at].strip() if at < len(record) else ""
     if not value:
         return
     customer = row.customer
+    where = f"{name[:200]}:{line}"
     if value not in allowed:
         problems.append(f"{name}:{line}: tier {value!r} is not one of the policy's tiers "
                         f"({', '.join(allowed)})")
+        said.append(msg("error.customers.at", where=where, problem=msg(
+            "error.customers.unknown_tier", tier=value[:40], tiers=", ".join(allowed)[:400])))
     elif customer in tiers and tiers[customer] != value:
         problems.append(f"{name}:{line}: customer {customer} has tier {value!r} here and "
                         f"{tiers[customer]!r} on line {tier_line[customer]}")
+        said.append(msg("error.customers.tier_conflict", where=where, customer=customer[:80],
+                        tier=value[:40], other=tiers[customer][:40],
+                        first=tier_line[customer]))
     elif customer not in tiers:
         tiers[customer] = value
         tier_line[customer] = line
@@ -399,15 +418,19 @@ def _check_not_imported(ledger: Ledger, path: Path, batches: list[list[CustomerR
         # a ledger without customer balances cannot conflict: skip the look-up of every row
         found = (tx.states({(r.account, r.asset) for r in pending})
                  if pending and tx.sum_balances("customer") else {})
+    existing = [r for r in pending if (r.account, r.asset) in found] if found else []
     problems = [
         f"{path}:{r.line}: customer {r.customer} already has a {r.asset} balance in the ledger"
-        for r in pending if (r.account, r.asset) in found
-    ] if found else []
+        for r in existing
+    ]
     if problems:
         shown = problems[:MAX_PROBLEMS]
+        said = [msg("error.customers.balance_exists", where=f"{str(path)[:200]}:{r.line}",
+                    customer=r.customer[:80], asset=r.asset[:40])
+                for r in existing[:MAX_PROBLEMS]]
         raise InputFileError(
             f"{path}: {len(problems)} row(s) were imported before; nothing was imported",
-            problems=shown, file=str(path),
+            problems=shown, file=str(path), problems_said=said,
             says=msg("error.customers.imported_before", file=str(path)[:200],
                      count=len(problems)))
     return todo

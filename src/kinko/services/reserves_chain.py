@@ -392,9 +392,12 @@ def _entries(file: Path, data: list[Any], owners: Owners
     found: list[tuple[tuple[str, str], dict[str, str]]] = []
     problems: list[str] = []
     first: Message | None = None  # the first problem, as a catalog message
+    problems_said: list[Message] = []  # every problem, as a catalog message naming the file
+    shown = str(file)[:200]
     for i, r in enumerate(data):
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{file}: stopped after {MAX_PROBLEMS} problems")
+            problems_said.append(msg("error.file.stopped_after", file=shown, most=MAX_PROBLEMS))
             break
         where = f"{file}: signatures[{i}]"
         entry = f"signatures[{i}]"
@@ -402,21 +405,27 @@ def _entries(file: Path, data: list[Any], owners: Owners
                 and isinstance(r.get("signature"), str)):
             problems.append(f"{where}: expected an object with address and signature, "
                             "both text")
-            first = first or msg("error.reserves.entry_at", where=entry,
-                                 problem=msg("error.reserves.entry.not_object"))
+            said = msg("error.reserves.entry_at", where=entry,
+                       problem=msg("error.reserves.entry.not_object"))
+            first = first or said
+            problems_said.append(msg("error.reserves.in_file", file=shown, what=said))
             continue
         key = next((k for c in chains for k in ((c, chain_key(r["address"], c)),)
                     if k in owners), None)
         if key is None:
             text, said = _stranger(r["address"], chains)
             problems.append(f"{where}: {text}")
-            first = first or msg("error.reserves.entry_at", where=entry, problem=said)
+            said = msg("error.reserves.entry_at", where=entry, problem=said)
+            first = first or said
+            problems_said.append(msg("error.reserves.in_file", file=shown, what=said))
             continue
         why = _form_problem(r["signature"], key[0], owners[key])
         if why is not None:
             problems.append(f"{where} ({_quoted(r['address'])}): {why[0]}")
-            first = first or msg("error.reserves.entry_address_at", where=entry,
-                                 address=_quoted(r["address"]), problem=why[1])
+            said = msg("error.reserves.entry_address_at", where=entry,
+                       address=_quoted(r["address"]), problem=why[1])
+            first = first or said
+            problems_said.append(msg("error.reserves.in_file", file=shown, what=said))
             continue
         found.append((key, r))
     if problems:
@@ -424,7 +433,8 @@ def _entries(file: Path, data: list[Any], owners: Owners
                              problems=problems, file=str(file),
                              says=msg("error.reserves.signatures_refused",
                                       file=str(file)[:200], count=len(problems),
-                                      first=first or ""))
+                                      first=first or ""),
+                             problems_said=problems_said)
     return found
 
 

@@ -14,10 +14,9 @@ and hashes normalised).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -92,6 +91,15 @@ class _Input:
         if self.is_csv:
             return msg("error.tracefile.line", line=number)
         return msg("error.tracefile.row", row=number.removeprefix("row "))
+
+    def said_where(self, row: int) -> Message | str:
+        """``file:line`` (``file: row N``) of a record, as :meth:`where` gives it, for a
+        catalog message (the file cut to 200 characters)."""
+        number = self._numbers([row])[row]
+        if self.is_csv:
+            return f"{self.name[:200]}:{number}"
+        return msg("error.tracefile.file_row", file=self.name[:200],
+                   row=number.removeprefix("row "))
 
     def line(self, row: int) -> str:
         """``line N`` (or ``row N``), to refer to another record in a message."""
@@ -195,9 +203,12 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str,
         ordered = sorted(first.values())
         problems = [f"{path}:{line}: {_reject(str(kind), str(message), text, len(header))}"
                     for line, kind, message, text in ordered]
+        said = [msg("error.tracefile.at", where=f"{str(path)[:200]}:{line}",
+                    problem=_reject_said(str(kind), str(message), text, len(header)))
+                for line, kind, message, text in ordered]
         line, kind, message, text = ordered[0]
         raise InputFileError(f"{path}: {len(problems)} malformed record(s)",
-                             problems=problems, file=str(path),
+                             problems=problems, problems_said=said, file=str(path),
                              says=msg("error.tracefile.malformed", file=str(path)[:200],
                                       count=len(problems), first=msg(
                                           "error.tracefile.at",
@@ -343,24 +354,17 @@ def _problem_sql(inp: _Input, field: _Field) -> str | None:
     return "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in found) + " END"
 
 
-def _check(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
-           extra: list[tuple[int, str]] | None = None) -> None:
+def _check(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]) -> None:
     """Raise an :class:`InputFileError` listing the rows whose values are wrong."""
     parts = [p for f in fields if inp.has(f.key) and (p := _problem_sql(inp, f)) is not None]
-    problems = list(extra or [])
-    rows: list[Any] = []
-    if parts:
-        any_wrong = " OR ".join(f"({p}) IS NOT NULL" for p in parts)
-        rows = con.execute(
-            f"SELECT _row, concat_ws('; ', {', '.join(parts)}) FROM {inp.table} "
-            f"WHERE {any_wrong} ORDER BY _row LIMIT {MAX_PROBLEMS}").fetchall()
-        problems += [(int(r), str(m)) for r, m in rows]
-    said: dict[int, Message] = {}
-    if rows and not (extra and min(r for r, _ in extra) < int(rows[0][0])):
-        first = _first_said(con, inp, fields, int(rows[0][0]))
-        if first is not None:
-            said[int(rows[0][0])] = first
-    _raise(inp, problems, said=said)
+    if not parts:
+        return
+    any_wrong = " OR ".join(f"({p}) IS NOT NULL" for p in parts)
+    rows = con.execute(
+        f"SELECT _row, concat_ws('; ', {', '.join(parts)}) FROM {inp.table} "
+        f"WHERE {any_wrong} ORDER BY _row LIMIT {MAX_PROBLEMS}").fetchall()
+    said = _rows_said(con, inp, fields, [int(r) for r, _m in rows])
+    _raise(inp, [(int(r), str(m), said[int(r)]) for r, m in rows])
 
 
 def _rules(inp: _Input, field: _Field) -> list[tuple[str, str, str]]:
@@ -386,48 +390,68 @@ def _rules(inp: _Input, field: _Field) -> list[tuple[str, str, str]]:
     return [(c, f"error.tracefile.value.{i}", shown) for (c, _m), i in zip(found, ids, strict=True)]
 
 
-def _first_said(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
-                row: int) -> Message | None:
-    """What is wrong in record ``row`` (its first wrong value), as a catalog message."""
+def _rows_said(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field],
+               rows: list[int]) -> dict[int, Message]:
+    """What is wrong in each record of ``rows``, as catalog messages, as :func:`_check`
+    words it: the first wrong condition of each field, the fields in order (``a; b``)."""
+    if not rows:
+        return {}
     rules = [(f, c, i, s) for f in fields if inp.has(f.key) for c, i, s in _rules(inp, f)]
-    if not rules:
-        return None
-    picked = ", ".join(f"coalesce({c}, false), {s}, length(trim(CAST({_ident(f.key)} AS "
-                       "VARCHAR)))" for f, c, _i, s in rules)
-    found = con.execute(f"SELECT {picked} FROM {inp.table} WHERE _row = {int(row)}").fetchone()
-    if found is None:
-        return None
-    for n, (field, _c, id_, _s) in enumerate(rules):
-        if found[3 * n]:
-            value, digits = str(found[3 * n + 1] or ""), int(found[3 * n + 2] or 0)
-            column = inp.label(field.key)[:80]
-            if id_.endswith(".empty"):
-                return msg(id_, column=column)
-            if id_.endswith(".too_many_digits"):
-                return msg(id_, column=column, value=value, digits=digits, most=MAX_DIGITS)
-            return msg(id_, column=column, value=value)
-    return None
+    picked = "".join(f", coalesce({c}, false), {s}, length(trim(CAST({_ident(f.key)} AS "
+                     "VARCHAR)))" for f, c, _i, s in rules)
+    found = con.execute(f"SELECT _row{picked} FROM {inp.table} "
+                        f"WHERE _row IN ({', '.join(str(int(r)) for r in rows)})").fetchall()
+    by_row = {int(r[0]): r[1:] for r in found}
+    out: dict[int, Message] = {}
+    for row in rows:
+        values = by_row.get(row) or ()
+        wrong: list[Message] = []
+        done: set[str] = set()  # the fields whose first wrong condition is said
+        for n, (field, _c, id_, _s) in enumerate(rules):
+            if field.key in done or not values or not values[3 * n]:
+                continue
+            done.add(field.key)
+            wrong.append(_said_value(id_, inp.label(field.key)[:80],
+                                     str(values[3 * n + 1] or "")[:80],
+                                     int(values[3 * n + 2] or 0)))
+        out[row] = (_joined(wrong) if wrong
+                    else msg("error.tracefile.values_wrong", file=inp.name[:200]))
+    return out
 
 
-def _raise(inp: _Input, problems: list[tuple[int, str]], what: str = "",
-           said: Mapping[int, Message] | None = None) -> None:
-    """Refuse the file for ``problems`` (record number, what is wrong); ``said``: what is
-    wrong of some records, as catalog messages (the first record's is shown when given)."""
+def _said_value(id_: str, column: str, value: str, digits: int) -> Message:
+    """A wrong value (a catalog id of :func:`_rules`) as its catalog message."""
+    if id_.endswith(".empty"):
+        return msg(id_, column=column)
+    if id_.endswith(".too_many_digits"):
+        return msg(id_, column=column, value=value, digits=digits, most=MAX_DIGITS)
+    return msg(id_, column=column, value=value)
+
+
+def _joined(said: list[Message]) -> Message:
+    """Several problems of one record as one catalog message, in order (``a; b; c``)."""
+    joined = said[0]
+    for then in said[1:]:
+        joined = msg("error.tracefile.and_then", first=joined, then=then)
+    return joined
+
+
+def _raise(inp: _Input, problems: list[tuple[int, str, Message]]) -> None:
+    """Refuse the file for ``problems`` (record number, what is wrong, the same as a catalog
+    message), each named ``file:line`` in English and as a catalog message."""
     if not problems:
         return
-    problems = sorted(problems)[:MAX_PROBLEMS]
-    where = inp.where(r for r, _ in problems)
-    texts = [f"{where[r]}: {m}" for r, m in problems]
+    problems = sorted(problems, key=lambda p: (p[0], p[1]))[:MAX_PROBLEMS]
+    where = inp.where(r for r, _m, _s in problems)
+    texts = [f"{where[r]}: {m}" for r, m, _s in problems]
+    said = [msg("error.tracefile.at", where=inp.said_where(r), problem=s)
+            for r, _m, s in problems]
     count = f"{len(texts)}{'+' if len(texts) >= MAX_PROBLEMS else ''}"
-    row = problems[0][0]
-    problem = (said or {}).get(row)
-    says = (msg("error.tracefile.problems", file=inp.name[:200], count=count,
-                first=msg("error.tracefile.at", where=inp.said_at(row), problem=problem))
-            if problem is not None else
-            msg("error.tracefile.problems_at", file=inp.name[:200], count=count,
-                where=inp.said_at(row)))
-    raise InputFileError(f"{inp.name}: {count} problem(s){what}; nothing was loaded",
-                         problems=texts, file=inp.name, says=says)
+    row, _m, problem = problems[0]
+    says = msg("error.tracefile.problems", file=inp.name[:200], count=count,
+               first=msg("error.tracefile.at", where=inp.said_at(row), problem=problem))
+    raise InputFileError(f"{inp.name}: {count} problem(s); nothing was loaded",
+                         problems=texts, problems_said=said, file=inp.name, says=says)
 
 
 def _bad_sql(inp: _Input, fields: list[_Field]) -> str:

@@ -408,8 +408,12 @@ def _as_text(chunk: pa.Array, path: Path, column: str, first_row: int) -> pa.Arr
                     raise TypeError
             except (UnicodeDecodeError, TypeError):
                 problem = f"{path}: row {first_row + i + 1}: {column} is not UTF-8 text"
+                where = msg("error.tracefile.file_row", file=str(path)[:200],
+                            row=str(first_row + i + 1))
                 raise InputFileError(
                     f"{path}: 1 problem(s); nothing was loaded", problems=[problem],
+                    problems_said=[msg("error.tracefile.at", where=where, problem=msg(
+                        "error.tracefile.value.not_utf8", column=column[:80]))],
                     file=str(path),
                     says=msg("error.tracefile.problems", file=str(path)[:200], count="1",
                              first=msg("error.tracefile.at",
@@ -578,25 +582,24 @@ def _check_sorted(inp: _Input, rows: _Rows) -> None:
         wrong += [a + int(i) for i in np.flatnonzero(bad)[:MAX_PROBLEMS - len(wrong)]]
         if len(wrong) >= MAX_PROBLEMS:
             break
-    problems: list[tuple[int, str]] = []
-    said: dict[int, Message] = {}
+    problems: list[tuple[int, str, Message]] = []
     for i in wrong:
         j = i + 1
         other = inp.line(rows.file_row(i))
         if (block[i], txi[i], logi[i]) == (block[j], txi[j], logi[j]):
             problems.append((rows.file_row(j), f"duplicate: block {block[j]}, tx_index "
-                             f"{txi[j]}, log_index {logi[j]} again (first on {other})"))
-            said.setdefault(rows.file_row(j), said_duplicate(
-                (block[j], txi[j], logi[j]), inp.said_at(rows.file_row(i))))
+                             f"{txi[j]}, log_index {logi[j]} again (first on {other})",
+                             said_duplicate((block[j], txi[j], logi[j]),
+                                            inp.said_at(rows.file_row(i)))))
         else:
             problems.append((rows.file_row(j), f"out of order: block {block[j]}, tx_index "
                              f"{txi[j]}, log_index {logi[j]} comes after block {block[i]}, "
                              f"tx_index {txi[i]}, log_index {logi[i]} on {other}; sort the "
-                             "file by (block, tx_index, log_index)"))
-            said.setdefault(rows.file_row(j), said_out_of_order(
-                (block[j], txi[j], logi[j]), (block[i], txi[i], logi[i]),
-                inp.said_at(rows.file_row(i))))
-    _raise(inp, problems, said=said)
+                             "file by (block, tx_index, log_index)",
+                             said_out_of_order((block[j], txi[j], logi[j]),
+                                               (block[i], txi[i], logi[i]),
+                                               inp.said_at(rows.file_row(i)))))
+    _raise(inp, problems)
 
 
 def said_duplicate(at: tuple[Any, Any, Any], first: Message) -> Message:
@@ -637,18 +640,17 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
     n = len(rows)
     if n < 2:
         return
-    problems: list[tuple[int, str]] = []
-    said: dict[int, Message] = {}
+    problems: list[tuple[int, str, Message]] = []
     same, clash, count = neighbours(rows.block, rows.tx_index, rows.log_index, rows.tx_key,
                                     MAX_PROBLEMS)
     for i in same:
         first, second = sorted((rows.file_row(i), rows.file_row(i + 1)))
         problems.append((second, f"duplicate: block {rows.block[i]}, tx_index "
                                 f"{rows.tx_index[i]}, log_index {rows.log_index[i]} again "
-                                f"(first on {inp.line(first)})"))
-        said.setdefault(second, said_duplicate(
-            (rows.block[i], rows.tx_index[i], rows.log_index[i]), inp.said_at(first)))
-    _raise(inp, problems, said=said)
+                                f"(first on {inp.line(first)})",
+                         said_duplicate((rows.block[i], rows.tx_index[i], rows.log_index[i]),
+                                        inp.said_at(first))))
+    _raise(inp, problems)
     # candidates by hash of the text as written, confirmed on the normalised text
     twice = repeated_keys(rows.block, rows.tx_index, rows.tx_key, count, MAX_PROBLEMS)
     pairs = [(int(i), int(i) + 1) for i in clash]
@@ -666,21 +668,21 @@ def _check_unique(inp: _Input, rows: _Rows, text: _TxHashes) -> None:
         if hashes[a] != hashes[b]:
             problems.append((rows.file_row(b), f"block {rows.block[b]}, tx_index "
                              f"{rows.tx_index[b]} holds two transactions, {hashes[b]} and "
-                             f"{hashes[a]} (on {inp.line(rows.file_row(a))})"))
-            said.setdefault(rows.file_row(b), said_two_txs(
-                rows.block[b], rows.tx_index[b], hashes[b], hashes[a],
-                inp.said_at(rows.file_row(a))))
+                             f"{hashes[a]} (on {inp.line(rows.file_row(a))})",
+                             said_two_txs(rows.block[b], rows.tx_index[b], hashes[b],
+                                          hashes[a], inp.said_at(rows.file_row(a)))))
     for a, b in pairs[len(clash):]:
         if hashes[a] == hashes[b]:
             first, later = sorted((a, b), key=lambda p: rows.file_row(p))
             problems.append((rows.file_row(later), f"transaction {hashes[a]} is at block "
                              f"{rows.block[later]}, tx_index {rows.tx_index[later]}, but at "
                              f"block {rows.block[first]}, tx_index {rows.tx_index[first]} on "
-                             f"{inp.line(rows.file_row(first))}"))
-            said.setdefault(rows.file_row(later), said_tx_two_places(
-                hashes[a], (rows.block[later], rows.tx_index[later]),
-                (rows.block[first], rows.tx_index[first]), inp.said_at(rows.file_row(first))))
-    _raise(inp, problems, said=said)
+                             f"{inp.line(rows.file_row(first))}",
+                             said_tx_two_places(
+                                 hashes[a], (rows.block[later], rows.tx_index[later]),
+                                 (rows.block[first], rows.tx_index[first]),
+                                 inp.said_at(rows.file_row(first)))))
+    _raise(inp, problems)
 
 
 def _causal_log_index(rows: _Rows) -> Ints:

@@ -283,10 +283,9 @@ def _once_each(con: duckdb.DuckDBPyConnection, side: _Input, key: str) -> None:
         f"SELECT _row, h, first FROM (SELECT _row, {h} AS h, min(_row) OVER (PARTITION BY {h})"
         f" AS first FROM {side.table}) WHERE _row <> first ORDER BY _row "
         f"LIMIT {MAX_PROBLEMS}").fetchall()
-    _raise(side, [(int(r), f"transaction {t} again (first on {side.line(int(first))})")
-                  for r, t, first in found],
-           said={int(r): msg("error.tracefile.tx_again", tx=str(t)[:80],
-                             first=side.said_at(int(first))) for r, t, first in found[:1]})
+    _raise(side, [(int(r), f"transaction {t} again (first on {side.line(int(first))})",
+                   msg("error.tracefile.tx_again", tx=str(t)[:80],
+                       first=side.said_at(int(first)))) for r, t, first in found])
 
 
 def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: Path | None,
@@ -311,9 +310,9 @@ def _load_etl_tokens(con: duckdb.DuckDBPyConnection, path: Path, transactions: P
         lost = con.execute(
             f"SELECT raw._row, raw.transaction_hash FROM raw {join} WHERE {keep} "
             f"AND t.hash IS NULL ORDER BY raw._row LIMIT {MAX_PROBLEMS}").fetchall()
-        _raise(inp, [(int(r), f"transaction {h} is not in {transactions}") for r, h in lost],
-               said={int(r): msg("error.tracefile.tx_not_in", tx=str(h)[:80],
-                                 file=str(transactions)[:200]) for r, h in lost[:1]})
+        _raise(inp, [(int(r), f"transaction {h} is not in {transactions}",
+                      msg("error.tracefile.tx_not_in", tx=str(h)[:80],
+                          file=str(transactions)[:200])) for r, h in lost])
     con.execute(
         f"CREATE VIEW std AS SELECT raw._row, {_bad_sql(inp, _ETL_TOKENS)} AS _bad, "
         f"{keep} AS _keep, raw.transaction_hash AS tx_hash, {block} AS block, "
@@ -352,13 +351,12 @@ def _check_mftracer(con: duckdb.DuckDBPyConnection, inp: _Input) -> None:
         f"FROM raw WINDOW w AS (PARTITION BY {tx} ORDER BY _row) "
         f"QUALIFY trim(block) <> first_value(trim(block)) OVER w "
         f"ORDER BY _row LIMIT {MAX_PROBLEMS}").fetchall()
-    said = {int(r): msg("error.tracefile.tx_blocks", block=str(b)[:80], other=str(fb)[:80],
-                        first=inp.said_at(int(f))) for r, b, fb, f in moved}
-    said.update({int(r): msg("error.tracefile.duplicate", first=inp.said_at(int(f)))
-                 for r, f in twice})  # a row both: the duplicate, as its English says first
-    _raise(inp, [(int(r), f"duplicate of {inp.line(int(f))}") for r, f in twice]
-           + [(int(r), f"transaction in block {b}, but in block {fb} on {inp.line(int(f))}")
-              for r, b, fb, f in moved], said=said)
+    _raise(inp, [(int(r), f"duplicate of {inp.line(int(f))}",
+                  msg("error.tracefile.duplicate", first=inp.said_at(int(f))))
+                 for r, f in twice]
+           + [(int(r), f"transaction in block {b}, but in block {fb} on {inp.line(int(f))}",
+               msg("error.tracefile.tx_blocks", block=str(b)[:80], other=str(fb)[:80],
+                   first=inp.said_at(int(f)))) for r, b, fb, f in moved])
 
 
 def mftracer_labels(path: Path) -> dict[str, str]:
@@ -380,16 +378,15 @@ def mftracer_labels(path: Path) -> dict[str, str]:
         con.close()
     labels: dict[str, str] = {}
     seen: dict[str, int] = {}
-    problems: list[tuple[int, str]] = []
-    said: dict[int, Message] = {}
+    problems: list[tuple[int, str, Message]] = []
     for address, label, row in rows:
         if labels.setdefault(address, label) != label:
             problems.append((int(row), f"{address} is labelled {label!r}, but "
-                             f"{labels[address]!r} on {inp.line(seen[address])}"))
-            said.setdefault(int(row), msg("error.tracefile.labelled_twice",
-                                          address=str(address)[:120], label=str(label)[:80],
-                                          other=str(labels[address])[:80],
-                                          first=inp.said_at(seen[address])))
+                             f"{labels[address]!r} on {inp.line(seen[address])}",
+                             msg("error.tracefile.labelled_twice",
+                                 address=str(address)[:120], label=str(label)[:80],
+                                 other=str(labels[address])[:80],
+                                 first=inp.said_at(seen[address]))))
         seen.setdefault(address, int(row))
-    _raise(inp, problems, said=said)
+    _raise(inp, problems)
     return labels

@@ -57,7 +57,15 @@ from kinko.chains.tracefiles._common import (
     Amounts,
     Ints,
 )
-from kinko.chains.tracefiles._read import _Field, _header, _Input, _missing, _no_twice, _raise
+from kinko.chains.tracefiles._read import (
+    _Field,
+    _header,
+    _Input,
+    _joined,
+    _missing,
+    _no_twice,
+    _raise,
+)
 from kinko.chains.tracefiles._std import (
     said_duplicate,
     said_out_of_order,
@@ -282,9 +290,12 @@ class SparkTransfers:
                      for r in bad]
             problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found {n}"
                         for r, n in zip(bad, found, strict=True)]
+            said = [msg("error.tracefile.at", where=inp.said_where(int(r["_row"])),
+                        problem=msg("error.tracefile.fields", expected=len(header), found=n))
+                    for r, n in zip(bad, found, strict=True)]
             raise InputFileError(
                 f"{self.path}: {len(problems)} malformed record(s)", problems=problems,
-                file=self.name,
+                problems_said=said, file=self.name,
                 says=msg("error.tracefile.malformed", file=self.name[:200],
                          count=len(problems),
                          first=msg("error.tracefile.at", where=inp.said_at(int(bad[0]["_row"])),
@@ -369,34 +380,40 @@ class SparkTransfers:
         if parts and wrong:
             rows = (self.raw.select("_row", F.concat_ws("; ", *parts).alias("m"))
                     .where(F.col("m") != "").orderBy("_row").limit(MAX_PROBLEMS).collect())
-            first = self._first_said(int(rows[0]["_row"])) if rows else None
-            _raise(inp, [(int(r["_row"]), str(r["m"])) for r in rows],
-                   said={} if first is None else {int(rows[0]["_row"]): first})
+            said = self._rows_said([int(r["_row"]) for r in rows])
+            _raise(inp, [(int(r["_row"]), str(r["m"]), said[int(r["_row"])]) for r in rows])
         problems = self._order_problems()
-        wrong_order = [(r, m) for k, r, m, _s in problems if k == 0]
-        said = {r: s for k, r, _m, s in reversed(problems) if k == 0 or not wrong_order}
-        _raise(inp, wrong_order or [(r, m) for _k, r, m, _s in problems], said=said)
+        wrong_order = [(r, m, s) for k, r, m, s in problems if k == 0]
+        _raise(inp, wrong_order or [(r, m, s) for _k, r, m, s in problems])
 
-    def _first_said(self, row: int) -> Message | None:
-        """What is wrong in record ``row`` (its first wrong value), as a catalog message:
-        the conditions of :func:`_conditions` evaluated on that row alone."""
+    def _rows_said(self, rows: list[int]) -> dict[int, Message]:
+        """What is wrong in each record of ``rows``, as catalog messages, as the DuckDB
+        engine words them: the conditions of :func:`_conditions` evaluated on those rows,
+        the first that holds of each field, the fields in order (``a; b``)."""
         F, inp = self.F, self.inp
         rules = [(f, c, i, s, n) for f in _fields() if inp.has(f.key)
                  for c, i, s, n in _said_rules(F, inp, f)]
-        if not rules:
-            return None
-        found = (self.raw.where(F.col("_row") == F.lit(row)).select(*(
+        found = (self.raw.where(F.col("_row").isin(rows)).select("_row", *(
             x for k, (_f, c, _i, s, n) in enumerate(rules)
             for x in (F.coalesce(c, F.lit(False)).alias(f"c{k}"),
-                      s.cast("string").alias(f"s{k}"), n.alias(f"n{k}")))).limit(1).collect())
-        if not found:
-            return None
-        for k, (field, _c, id_, _s, _n) in enumerate(rules):
-            if found[0][f"c{k}"]:
-                value = str(found[0][f"s{k}"] or "")[:80]
-                digits = int(found[0][f"n{k}"] or 0)
-                return _said_value(id_, inp.label(field.key)[:80], value, digits)
-        return None
+                      s.cast("string").alias(f"s{k}"), n.alias(f"n{k}")))).collect()
+            if rows else [])
+        by_row = {int(r["_row"]): r for r in found}
+        out: dict[int, Message] = {}
+        for row in rows:
+            values = by_row.get(row)
+            wrong: list[Message] = []
+            done: set[str] = set()  # the fields whose first wrong condition is said
+            for k, (field, _c, id_, _s, _n) in enumerate(rules):
+                if values is None or field.key in done or not values[f"c{k}"]:
+                    continue
+                done.add(field.key)
+                wrong.append(_said_value(id_, inp.label(field.key)[:80],
+                                         str(values[f"s{k}"] or "")[:80],
+                                         int(values[f"n{k}"] or 0)))
+            out[row] = (_joined(wrong) if wrong
+                        else msg("error.tracefile.values_wrong", file=inp.name[:200]))
+        return out
 
     def _order_problems(self) -> list[tuple[int, int, str, Message]]:
         """(kind, row, problem) of rows out of order or repeated (kind 0), of two transactions

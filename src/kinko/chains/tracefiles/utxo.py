@@ -18,37 +18,55 @@ from typing import Any
 import numpy as np
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, Amounts
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg
 from kinko.domain.trace.model import UtxoTransactions
 from kinko.errors import InputFileError, TooDeep
 from kinko.safeload import MAX_DEPTH, bounded_lines, check_json_depth, number_problem, open_input
 
 
 class _Bad(Exception):
-    pass
+    """A line's problem: its English words and ``said``, the same as a catalog message
+    (without the ``input k: `` or ``output k: `` the English words may start with: the
+    transaction's check puts that around it)."""
+
+    def __init__(self, text: str, said: Message) -> None:
+        super().__init__(text)
+        self.said = said
+
+
+def _line(line: int) -> Message:
+    return msg("error.tracefile.line", line=str(line))
 
 
 def _whole(value: Any, what: str) -> int:
+    key = what.rsplit(": ", 1)[-1][:80]  # the key, without its input's or output's number
     if type(value) is not int:
-        raise _Bad(f"{what} is not a whole number: {json.dumps(value)[:80]}")
+        shown = json.dumps(value)[:80]
+        raise _Bad(f"{what} is not a whole number: {shown}",
+                   msg("error.tracefile.value.not_whole", column=key, value=shown))
     if value < 0:
-        raise _Bad(f"{what} is negative: {value}")
+        raise _Bad(f"{what} is negative: {value}",
+                   msg("error.tracefile.value.negative", column=key, value=str(value)[:80]))
     return value
 
 
 def _text(record: dict[str, Any], key: str, what: str) -> str:
     value = record.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"{what}{key} is {'empty' if value in ('', None) else 'not text'}")
+        empty = value in ("", None)
+        raise _Bad(f"{what}{key} is {'empty' if empty else 'not text'}",
+                   msg("error.tracefile.value.empty", column=key[:80]) if empty else
+                   msg("error.tracefile.utxo.not_text", key=key[:80]))
     return value.strip()
 
 
 def _keys(record: Any, keys: tuple[str, ...], what: str) -> dict[str, Any]:
     if not isinstance(record, dict):
-        raise _Bad(f"{what}expected a JSON object")
+        raise _Bad(f"{what}expected a JSON object", msg("error.tracefile.utxo.not_object"))
     missing = [k for k in keys if k not in record]
     if missing:
-        raise _Bad(f"{what}missing key(s) {', '.join(missing)}")
+        raise _Bad(f"{what}missing key(s) {', '.join(missing)}",
+                   msg("error.tracefile.utxo.missing_keys", keys=", ".join(missing)))
     return record
 
 
@@ -65,6 +83,7 @@ def load_utxo(path: Path) -> UtxoTransactions:
     path = Path(path)
     name = str(path)
     problems: list[str] = []
+    said: list[Message] = []  # the same problems, as catalog messages
     lines: list[int] = []  # the line of each problem
     txids: list[str] = []
     blocks, fees = array("q"), list[int]()
@@ -92,11 +111,15 @@ def load_utxo(path: Path) -> UtxoTransactions:
                                address_id)
                 except _Bad as exc:
                     problems.append(f"{name}:{line}: {exc}")
+                    said.append(msg("error.tracefile.at", where=f"{name[:200]}:{line}",
+                                    problem=exc.said))
                     lines.append(line)
                     if len(problems) >= MAX_PROBLEMS:
                         break
         except UnicodeDecodeError as exc:
             problems.append(f"{name}:{line + 1}: not UTF-8 text ({exc.reason})")
+            said.append(msg("error.customers.not_utf8", file=f"{name[:200]}:{line + 1}",
+                            reason=str(exc.reason)[:200]))
             lines.append(line + 1)
     for line, txid, k in later:
         if txid in tx_at and len(problems) < MAX_PROBLEMS:
@@ -104,10 +127,16 @@ def load_utxo(path: Path) -> UtxoTransactions:
             problems.append(f"{name}:{line}: input {k}: spends an output of "
                             + ("its own transaction" if at == line else
                                f"transaction {txid}, which comes later, on line {at}"))
+            said.append(msg("error.tracefile.at", where=f"{name[:200]}:{line}", problem=msg(
+                "error.tracefile.utxo.input", index=k, problem=(
+                    msg("error.tracefile.utxo.spends_own") if at == line else
+                    msg("error.tracefile.utxo.spends_later", tx=txid[:100],
+                        first=_line(at))))))
             lines.append(line)
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s); nothing was loaded",
                              problems=problems[:MAX_PROBLEMS], file=name,
+                             problems_said=said[:MAX_PROBLEMS],
                              says=msg("error.tracefile.problems_at", file=name[:200],
                                       count=str(len(problems)),
                                       where=msg("error.tracefile.line", line=str(lines[0]))))
@@ -146,57 +175,55 @@ def _utxo_line(text: str, line: int, blocks: array[int], txids: list[str],
         check_json_depth(text, "transaction")  # bounded before the parser recurses
         record = json.loads(text)
     except TooDeep:
-        raise _Bad(f"nested more than {MAX_DEPTH} levels deep") from None
+        raise _Bad(f"nested more than {MAX_DEPTH} levels deep",
+                   msg("error.tracefile.utxo.too_deep", depth=MAX_DEPTH)) from None
     except json.JSONDecodeError as exc:
-        raise _Bad(f"not JSON: {exc.msg} (column {exc.colno})") from None
+        raise _Bad(f"not JSON: {exc.msg} (column {exc.colno})",
+                   msg("error.tracefile.utxo.not_json", reason=exc.msg[:200],
+                       column=exc.colno)) from None
     except ValueError as exc:  # an integer of more digits than Python converts
-        raise _Bad(f"not JSON: {number_problem(exc)}") from None
+        reason = number_problem(exc)
+        raise _Bad(f"not JSON: {reason}",
+                   msg("error.tracefile.utxo.not_json_value", reason=reason[:200])) from None
     tx = _keys(record, ("txid", "block", "inputs", "outputs", "fee"), "")
     txid = _text(tx, "txid", "")
     block = _whole(tx["block"], "block")
     fee = _whole(tx["fee"], "fee")
     if txid in tx_at:
-        raise _Bad(f"transaction {txid} again (first on line {tx_at[txid][1]})")
+        raise _Bad(f"transaction {txid} again (first on line {tx_at[txid][1]})",
+                   msg("error.tracefile.tx_again", tx=txid[:100], first=_line(tx_at[txid][1])))
     if blocks and block < blocks[-1]:
         raise _Bad(f"block {block} comes after block {blocks[-1]} (line "
-                   f"{tx_at[txids[-1]][1]}); transactions must be in block order")
+                   f"{tx_at[txids[-1]][1]}); transactions must be in block order",
+                   msg("error.tracefile.utxo.block_order", block=str(block)[:80],
+                       prev=str(blocks[-1]), first=_line(tx_at[txids[-1]][1])))
     inputs, outputs = tx["inputs"], tx["outputs"]
     if not isinstance(inputs, list) or not isinstance(outputs, list):
-        raise _Bad("inputs and outputs must be lists")
+        raise _Bad("inputs and outputs must be lists", msg("error.tracefile.utxo.not_lists"))
     outs: list[tuple[int, str]] = []
     for k, out in enumerate(outputs):
-        what = f"output {k}: "
-        o = _keys(out, ("value", "address"), what)
-        outs.append((_whole(o["value"], what + "value"), _text(o, "address", what)))
+        try:
+            what = f"output {k}: "
+            o = _keys(out, ("value", "address"), what)
+            outs.append((_whole(o["value"], what + "value"), _text(o, "address", what)))
+        except _Bad as exc:
+            raise _Bad(str(exc), msg("error.tracefile.utxo.output", index=k,
+                                     problem=exc.said)) from None
     ins: list[tuple[int, int, str, str, int]] = []  # (spent output, value, address, txid, vout)
     spending: set[int] = set()
     for k, inp in enumerate(inputs):
-        what = f"input {k}: "
-        i = _keys(inp, ("txid", "vout", "value", "address"), what)
-        spent_txid, vout = _text(i, "txid", what), _whole(i["vout"], what + "vout")
-        value, address = _whole(i["value"], what + "value"), _text(i, "address", what)
-        spent = -1
-        if spent_txid in tx_at:
-            position = tx_at[spent_txid][0]
-            first, stop = out_start[position], out_start[position + 1]
-            if vout >= stop - first:
-                raise _Bad(f"{what}transaction {spent_txid} has only {stop - first} output(s)")
-            spent = first + vout
-            if out_values[spent] != value:
-                raise _Bad(f"{what}value {value}, but output {vout} of {spent_txid} holds "
-                           f"{out_values[spent]}")
-            if out_addr[spent] != address_id(address):
-                raise _Bad(f"{what}address {address}, but output {vout} of {spent_txid} "
-                           "pays another address")
-            if spent in out_spent or spent in spending:
-                raise _Bad(f"{what}output {vout} of {spent_txid} already spent "
-                           f"(line {out_spent.get(spent, line)})")
-            spending.add(spent)
-        ins.append((spent, value, address, spent_txid, vout))
+        try:
+            ins.append(_input(inp, k, line, tx_at, out_start, out_values, out_addr, out_spent,
+                              spending, address_id))
+        except _Bad as exc:
+            raise _Bad(str(exc), msg("error.tracefile.utxo.input", index=k,
+                                     problem=exc.said)) from None
     total_in = sum(v for _, v, _, _, _ in ins)
     total_out = sum(v for v, _ in outs) + fee
     if ins and total_in != total_out:
-        raise _Bad(f"inputs add up to {total_in}, outputs and fee to {total_out}")
+        raise _Bad(f"inputs add up to {total_in}, outputs and fee to {total_out}",
+                   msg("error.tracefile.utxo.unbalanced", inputs=str(total_in),
+                       outputs=str(total_out)))
     position = len(txids)
     txids.append(txid)
     tx_at[txid] = (position, line)
@@ -215,3 +242,42 @@ def _utxo_line(text: str, line: int, blocks: array[int], txids: list[str],
         out_addr.append(address_id(address))
     in_start.append(len(in_output))
     out_start.append(len(out_values))
+
+
+def _input(inp: Any, k: int, line: int, tx_at: dict[str, tuple[int, int]],
+           out_start: array[int], out_values: list[int], out_addr: array[int],
+           out_spent: dict[int, int], spending: set[int],
+           address_id: Callable[[str], int]) -> tuple[int, int, str, str, int]:
+    """Input ``k`` of a transaction checked: (spent output, value, address, txid, vout); a
+    problem raises :class:`_Bad` (its English words start with ``input k: ``)."""
+    what = f"input {k}: "
+    i = _keys(inp, ("txid", "vout", "value", "address"), what)
+    spent_txid, vout = _text(i, "txid", what), _whole(i["vout"], what + "vout")
+    value, address = _whole(i["value"], what + "value"), _text(i, "address", what)
+    spent = -1
+    if spent_txid in tx_at:
+        position = tx_at[spent_txid][0]
+        first, stop = out_start[position], out_start[position + 1]
+        if vout >= stop - first:
+            raise _Bad(f"{what}transaction {spent_txid} has only {stop - first} output(s)",
+                       msg("error.tracefile.utxo.only_outputs", tx=spent_txid[:100],
+                           count=int(stop - first)))
+        spent = first + vout
+        if out_values[spent] != value:
+            raise _Bad(f"{what}value {value}, but output {vout} of {spent_txid} holds "
+                       f"{out_values[spent]}",
+                       msg("error.tracefile.utxo.value_differs", value=str(value)[:80],
+                           vout=str(vout)[:80], tx=spent_txid[:100],
+                           held=str(out_values[spent])[:80]))
+        if out_addr[spent] != address_id(address):
+            raise _Bad(f"{what}address {address}, but output {vout} of {spent_txid} "
+                       "pays another address",
+                       msg("error.tracefile.utxo.address_differs", address=address[:120],
+                           vout=str(vout)[:80], tx=spent_txid[:100]))
+        if spent in out_spent or spent in spending:
+            raise _Bad(f"{what}output {vout} of {spent_txid} already spent "
+                       f"(line {out_spent.get(spent, line)})",
+                       msg("error.tracefile.utxo.already_spent", vout=str(vout)[:80],
+                           tx=spent_txid[:100], first=_line(out_spent.get(spent, line))))
+        spending.add(spent)
+    return spent, value, address, spent_txid, vout
