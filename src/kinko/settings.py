@@ -24,7 +24,7 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_address, canonical_token
 from kinko.domain.fsa import Submitter
-from kinko.domain.messages import LANGS, Message, msg
+from kinko.domain.messages import LANGS, Message, msg, value_shown
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
 from kinko.domain.screening import refusal_said
@@ -65,12 +65,6 @@ class Setting:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
-
-
-def _shown(value: Any) -> str:
-    """A value a setting was given, as its error's catalog message shows it: its repr, cut
-    short (a value may come from anywhere: a file, the environment)."""
-    return repr(value)[:80]
 
 
 def _integer(value: Any, says: Message) -> int:
@@ -118,7 +112,7 @@ def _networks(value: Any) -> str:
             except ValueError:
                 raise ValueRefused(f"{part!r} is not an IP address or network",
                                    says=msg("error.settings.not_network",
-                                            part=_shown(part))) from None
+                                            part=value_shown(part))) from None
     return ",".join(parts)
 
 
@@ -203,7 +197,8 @@ def _assets(value: Any) -> tuple[Asset, ...]:
         parts = item.strip().split(":", 3)  # a NEM mosaic token is namespace:name
         if len(parts) not in (3, 4):
             raise ValueRefused(f"{item.strip()!r} should be SYMBOL:CHAIN:DECIMALS[:TOKEN]",
-                               says=msg("error.settings.asset_spec", item=_shown(item.strip())))
+                               says=msg("error.settings.asset_spec",
+                                        item=value_shown(item.strip())))
         token = _token(parts[3], parts[1]) if len(parts) == 4 else None
         out.append(Asset(parts[0], parts[1], _decimals(parts[2]), token))
     return tuple(out)
@@ -246,14 +241,14 @@ def _chains(value: Any) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
             if not eq or not colon:
                 raise ValueRefused(f"{item.strip()!r} should be NAME=ADAPTER:URL",
                                    says=msg("error.settings.chain_spec",
-                                            item=_shown(item.strip())))
+                                            item=value_shown(item.strip())))
             url, _, listed = url.partition("#")  # a node's URL needs no fragment
             items.append((name, adapter, url, [a for a in listed.split("+") if a.strip()]))
     out = []
     for name, adapter, url, accounts in items:
         if not str(name).strip() or not str(adapter).strip() or not str(url).strip():
             raise ValueRefused(f"chain {name!r}: a name, an adapter kind and a URL are needed",
-                               says=msg("error.settings.chain_parts", name=_shown(name)))
+                               says=msg("error.settings.chain_parts", name=value_shown(name)))
         found = []
         for account in accounts:
             try:
@@ -262,7 +257,7 @@ def _chains(value: Any) -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
                 raise ValueRefused(f"chain {name}: account {str(account)[:80]!r}: "
                                    f"{exc.message}",
                                    says=msg("error.settings.chain_account", name=str(name)[:80],
-                                            account=_shown(str(account)[:80]),
+                                            account=value_shown(str(account)[:80]),
                                             problem=exc.said())) from None
         out.append((str(name).strip(), str(adapter).strip().lower(), str(url).strip(),
                     tuple(dict.fromkeys(found))))
@@ -313,7 +308,7 @@ def _exchange(value: Any) -> Submitter:
             if not sep:
                 raise ValueRefused(f"{item.strip()!r} should be key=value",
                                    says=msg("error.settings.exchange_pair",
-                                            item=_shown(item.strip())))
+                                            item=value_shown(item.strip())))
             fields[key.strip()] = text
     unknown = sorted(set(fields) - set(_EXCHANGE_FIELDS))
     if unknown:
@@ -341,7 +336,7 @@ def _decimals(value: Any) -> int:
     number = None if isinstance(value, bool) else whole_number(str(value), digits=3)
     if number is None:
         raise ValueRefused(f"decimals must be a whole number, not {value!r}",
-                           says=msg("error.settings.decimals", value=_shown(value)))
+                           says=msg("error.settings.decimals", value=value_shown(value)))
     return number
 
 
@@ -614,7 +609,7 @@ def _parse(setting: Setting, value: Any, where: str) -> Any:
         reason = exc.message if isinstance(exc, KinkoError) else str(exc)
         raise ConfigError(f"{where}: {setting.name} = {value!r}: {reason}",
                           says=msg("error.settings.value", where=where[:200],
-                                   setting=setting.name, value=_shown(value),
+                                   setting=setting.name, value=value_shown(value),
                                    problem=refusal_said(exc)),
                           setting=setting.name) from None
 
@@ -663,7 +658,7 @@ def load_settings(
             continue
         if name not in BY_NAME:
             raise ConfigError(f"unknown setting {name!r}",
-                              says=msg("error.settings.unknown", name=_shown(name)))
+                              says=msg("error.settings.unknown", name=value_shown(name)))
         values[name] = _parse(BY_NAME[name], raw, BY_NAME[name].flag)
         sources[name] = BY_NAME[name].flag
     settings = Settings(**values, sources=sources)
@@ -944,7 +939,7 @@ def load_cosign_settings(config_path: str | Path | None = "cosign.toml", *,
             continue
         if name not in COSIGN_BY_NAME:
             raise ConfigError(f"unknown co-signer setting {name!r}",
-                              says=msg("error.settings.unknown_cosign", name=_shown(name)))
+                              says=msg("error.settings.unknown_cosign", name=value_shown(name)))
         values[name] = _parse(COSIGN_BY_NAME[name], raw, COSIGN_BY_NAME[name].flag)
         sources[name] = COSIGN_BY_NAME[name].flag
     tables = {name: data[name] for name in COSIGN_TABLES if name in data}

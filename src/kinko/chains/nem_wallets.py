@@ -47,7 +47,7 @@ from kinko.chains import nem_multisig
 from kinko.chains.nem import NemKey, Signed, network_time, transfer
 from kinko.domain.addresses import canonical_address
 from kinko.domain.custody import Multisig
-from kinko.domain.messages import Message, msg
+from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import Asset
 from kinko.domain.nem import XEM_MOSAIC, MosaicDefinition
 from kinko.errors import ApprovalError, ConfigError
@@ -109,14 +109,6 @@ def _most(chain: Any, asset: Asset) -> int:
 def _request(request: tuple[str, str]) -> str:
     """A request of kinko's as one identifier (``withdrawal:W1``), cut short."""
     return f"{request[0]}:{request[1]}"[:120]
-
-
-def _joined(said: Sequence[Message]) -> Message:
-    """Messages said one after another (``a; b; c``)."""
-    out = said[0]
-    for then in said[1:]:
-        out = msg("error.nem_wallet.and_then", first=out, then=then)
-    return out
 
 
 def _raw(signed: Sequence[Signed]) -> bytes:
@@ -402,5 +394,5 @@ class NemAccounts:
             raise ConfigError(f"NEM account {address} is not the multisig account registered: "
                               + "; ".join(problems), address=address,
                               says=msg("error.nem_wallet.not_registered",
-                                       address=str(address)[:120], problems=_joined(said)))
+                                       address=str(address)[:120], problems=joined(said)))
 

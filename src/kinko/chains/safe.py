@@ -67,7 +67,7 @@ from eth_utils.crypto import keccak
 from kinko.chains.erc20 import transfer_call
 from kinko.chains.evm import EvmChain, EvmKey, EvmNode, node_says
 from kinko.chains.safe_logs import EVENT_TOPICS, decode_log
-from kinko.domain.messages import N_, Message, msg
+from kinko.domain.messages import N_, Message, joined, msg
 from kinko.domain.safe import (
     CONFIGURATION_CHANGES,
     ZERO_ADDRESS,
@@ -429,13 +429,10 @@ def check_safe(info: SafeInfo, deployment: SafeDeployment, *,
         said.append(msg("error.safe.check.threshold", found=info.threshold,
                         expected=int(threshold)))
     if problems:
-        joined = said[-1]
-        for problem in reversed(said[:-1]):
-            joined = msg("error.safe.check.and", first=problem, rest=joined)
         raise ChainRejected(f"Safe {info.address}: " + "; ".join(problems),
                             safe=info.address, problems=problems,
                             says=msg("error.safe.check.differs", safe=info.address,
-                                     problems=joined))
+                                     problems=joined(said)))
 
 
 def _listed(addresses: Sequence[str]) -> str:

@@ -49,7 +49,7 @@ from kinko.domain.addresses import canonical_address
 from kinko.domain.approvals import Approval, Proposal, check_approval
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
-from kinko.domain.messages import Message, Time, Units, msg
+from kinko.domain.messages import Message, Time, Units, joined, msg
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_money
 from kinko.domain.nem_tx import NemTransfer, read_transfer
 from kinko.domain.policy import Policy
@@ -180,14 +180,6 @@ def _uint(value: Any, where: str) -> int:
         raise refuse("malformed", f"{where} does not fit a uint256", field=where,
                      says=msg("error.cosign.not_uint256", field=where))
     return number
-
-
-def _joined(said: Sequence[Message]) -> Message:
-    """Several problems as one catalog message, in order (``a; b; c``)."""
-    joined = said[0]
-    for then in said[1:]:
-        joined = msg("error.cosign.and_then", first=joined, then=then)
-    return joined
 
 
 def _shown(value: Any) -> str:
@@ -605,7 +597,7 @@ def _quorum(proposal: Proposal, approvals: Sequence[Approval], policy: Policy,
                      says=msg("error.cosign.short_of_quorum_because", what=said or what[:200],
                               approvals=len(valid), quorum=policy.quorum,
                               version=str(policy.version),
-                              problems=_joined(problems_said[:3])) if problems_said
+                              problems=joined(problems_said[:3])) if problems_said
                      else msg("error.cosign.short_of_quorum", what=said or what[:200],
                               approvals=len(valid), quorum=policy.quorum,
                               version=str(policy.version)))
@@ -1074,7 +1066,7 @@ def check_nem_account(account: str, minimum: int, cosignatories: Sequence[str],
         raise refuse("safe_config", f"account {account}: " + "; ".join(problems),
                      safe=account, problems=problems,
                      says=msg("error.cosign.account_config", account=account[:80],
-                              problems=_joined(said)))
+                              problems=joined(said)))
 
 
 def _match_payment(tx: SafeTx, asset: Asset, move: Movement, what: str) -> None:
@@ -1135,7 +1127,7 @@ def check_safe_state(state: SafeState, cosigner: str) -> None:
         raise refuse("safe_config", f"Safe {state.address}: " + "; ".join(problems),
                      safe=state.address, problems=problems,
                      says=msg("error.cosign.safe_config", safe=state.address[:80],
-                              problems=_joined(said)))
+                              problems=joined(said)))
 
 
 def check_nonce(tx: SafeTx, state: SafeState, window: int) -> None:

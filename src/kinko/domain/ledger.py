@@ -395,7 +395,7 @@ def overdrafts_said(before: Mapping[BalanceKey, BalanceState],
     found = _overdrawn(before, after)
     for account, asset, now, was in found[:_LISTED]:
         one = msg("error.overdraft.below_zero", account=account, asset=asset, now=now, was=was)
-        said = one if said is None else msg("error.overdraft.next", first=said, then=one)
+        said = one if said is None else msg("error.and_then", first=said, then=one)
     more = len(found) - _LISTED
     if more > 0:
         said = msg("error.overdraft.more", first=said or msg("error.none"), more=more)

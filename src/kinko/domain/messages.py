@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -53,9 +53,11 @@ __all__ = [
     "Yen",
     "decode",
     "from_data",
+    "joined",
     "msg",
     "os_refusal",
     "stored",
+    "value_shown",
     "verbatim",
 ]
 
@@ -138,6 +140,20 @@ def verbatim(text: str) -> Message:
 def N_(message_id: str) -> str:
     """Mark a catalog id for extraction where it is chosen at run time (a state's word)."""
     return message_id
+
+
+def value_shown(value: Any) -> str:
+    """A value from outside (a file, a setting, a request) as a message names it: its repr,
+    cut to 80 characters."""
+    return repr(value)[:80]
+
+
+def joined(said: Sequence[Message]) -> Message:
+    """Messages said one after another (``a; b; c`` in English, ``a。b。c`` in Japanese)."""
+    out = said[0]
+    for then in said[1:]:
+        out = msg("error.and_then", first=out, then=then)
+    return out
 
 
 # The operating system's refusals kinko's operators meet, by errno name, in the catalogs'

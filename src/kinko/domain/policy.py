@@ -63,7 +63,7 @@ from functools import cached_property
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
-from kinko.domain.messages import Message, Units, msg
+from kinko.domain.messages import Message, Units, msg, value_shown
 from kinko.domain.money import Asset, AssetRegistry, format_units, parse_units
 from kinko.domain.screening import parse_duration, parse_rules, place_said, refusal_said
 from kinko.errors import ConfigError, KinkoError
@@ -201,22 +201,17 @@ def _at(where: str) -> Message | str:
     return place_said(where)
 
 
-def _shown(value: Any) -> str:
-    """A value from a policy file as an error's catalog message shows it (cut short)."""
-    return repr(value)[:80]
-
-
 def _ratio(value: Any, where: str) -> Decimal:
     try:
         ratio = Decimal(str(value))
     except InvalidOperation:
         raise ConfigError(f"{where} = {value!r} is not a number",
                           says=msg("error.policy_file.not_number", where=_at(where),
-                                   value=_shown(value))) from None
+                                   value=value_shown(value))) from None
     if not ratio.is_finite() or not Decimal(0) <= ratio <= Decimal(1):
         raise ConfigError(f"{where} = {value!r} must be between 0 and 1",
                           says=msg("error.policy_file.ratio", where=_at(where),
-                                   value=_shown(value)))
+                                   value=value_shown(value)))
     return ratio
 
 
@@ -224,7 +219,7 @@ def _whole(value: Any, where: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{where} = {value!r} must be a whole number ≥ {low}",
                           says=msg("error.policy_file.whole", where=_at(where),
-                                   value=_shown(value), low=low))
+                                   value=value_shown(value), low=low))
     return value
 
 
@@ -251,7 +246,7 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         if not name or name in seen:
             raise ConfigError(f"{label}.name {name!r} is empty or repeated",
                               says=msg("error.policy_file.approver_name", where=_at(label),
-                                       name=_shown(name)))
+                                       name=value_shown(name)))
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ConfigError(f"{label}.public_key must be 64 hex digits (a raw Ed25519 key)",
                               says=msg("error.policy_file.public_key", where=_at(label)))
@@ -346,11 +341,11 @@ def _tiers(raw: Any, rules: tuple[dict[str, Any], ...], where: str) -> tuple[str
                 raise ConfigError(f"{where}.tiers: {name!r} is not a tier name (1-32 lower-case "
                                   "letters, digits, - and _)",
                                   says=msg("error.policy_file.tier_name",
-                                           where=_at(f"{where}.tiers"), tier=_shown(name)))
+                                           where=_at(f"{where}.tiers"), tier=value_shown(name)))
             if name in declared:
                 raise ConfigError(f"{where}.tiers: {name!r} is repeated",
                                   says=msg("error.policy_file.tier_repeated",
-                                           where=_at(f"{where}.tiers"), tier=_shown(name)))
+                                           where=_at(f"{where}.tiers"), tier=value_shown(name)))
             if name != DEFAULT_TIER:
                 declared.append(name)
     for i, rule in enumerate(rules):
@@ -362,13 +357,13 @@ def _tiers(raw: Any, rules: tuple[dict[str, Any], ...], where: str) -> tuple[str
                               "lower-case letters, digits, - and _)",
                               says=msg("error.policy_file.tier_name",
                                        where=_at(f"{where}.rules[{i}].tier"),
-                                       tier=_shown(tier)))
+                                       tier=value_shown(tier)))
         if raw is not None and tier != DEFAULT_TIER and tier not in declared:
             raise ConfigError(f"{where}.rules[{i}].tier: {tier!r} is not one of the declared "
                               f"tiers ({', '.join([DEFAULT_TIER, *declared])})",
                               says=msg("error.policy_file.tier_undeclared",
                                        where=_at(f"{where}.rules[{i}].tier"),
-                                       tier=_shown(tier),
+                                       tier=value_shown(tier),
                                        tiers=", ".join([DEFAULT_TIER, *declared])[:300]))
     return tuple(declared)
 
@@ -384,7 +379,7 @@ def _watch(raw: Any, where: str) -> WatchPolicy:
     if mode not in ("quorum", "auto"):
         raise ConfigError(f"{where}.emergency_sweep must be \"quorum\" or \"auto\", not {mode!r}",
                           says=msg("error.policy_file.emergency_sweep", where=_at(where),
-                                   value=_shown(mode)))
+                                   value=value_shown(mode)))
     trip_global = raw.get("trip_global", False)
     if not isinstance(trip_global, bool):
         raise ConfigError(f"{where}.trip_global must be true or false",
@@ -396,11 +391,11 @@ def _watch(raw: Any, where: str) -> WatchPolicy:
     except (ArithmeticError, ValueError):  # not a number: refused below, as it is written
         percent = Decimal("NaN")
     if isinstance(drop, bool) or not percent.is_finite() or not 0 <= percent <= 100:
-        raise ConfigError(f"{where}.balance_drop_percent = {_shown(drop)} must be a "
+        raise ConfigError(f"{where}.balance_drop_percent = {value_shown(drop)} must be a "
                           "percentage between 0 and 100",
                           says=msg("error.policy_file.percent",
                                    where=_at(f"{where}.balance_drop_percent"),
-                                   value=_shown(drop)))
+                                   value=value_shown(drop)))
     try:
         window = parse_duration(raw.get("balance_drop_window", "1h"))
     except ValueError as exc:
@@ -413,7 +408,7 @@ def _watch(raw: Any, where: str) -> WatchPolicy:
         raise ConfigError(f"{where}.compromised_withdrawals must be \"reject\" or \"keep\", "
                           f"not {compromised!r}",
                           says=msg("error.policy_file.compromised", where=_at(where),
-                                   value=_shown(compromised)))
+                                   value=value_shown(compromised)))
     return WatchPolicy(str(mode), trip_global, percent.normalize(), window, str(compromised))
 
 

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal, TypedDict
 
-from kinko.domain.messages import Message, Percent, Units, from_data, msg, verbatim
+from kinko.domain.messages import Message, Percent, Units, from_data, msg, value_shown, verbatim
 from kinko.domain.money import AssetRegistry, parse_units
 from kinko.errors import ConfigError, KinkoError, ValueRefused
 
@@ -224,11 +224,6 @@ def place_said(label: str) -> Message | str:
     return msg("error.policy_file.where", file=file[:200], field=place[:200])
 
 
-def _shown(value: Any) -> str:
-    """A value from a policy file as an error shows it: its repr, cut short."""
-    return repr(value)[:80]
-
-
 _DURATION = re.compile(r"^(\d{1,12})\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -249,40 +244,41 @@ def parse_duration(text: Any) -> timedelta:
             return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         except OverflowError:  # beyond what a date can hold (a billion days)
             pass
-    raise ValueRefused(f"{_shown(text)} is not a duration like 30m, 24h or 30d",
-                       says=msg("error.screening.duration", value=_shown(text)))
+    raise ValueRefused(f"{value_shown(text)} is not a duration like 30m, 24h or 30d",
+                       says=msg("error.screening.duration", value=value_shown(text)))
 
 
 def _ratio(value: Any) -> Decimal:
     try:
         ratio = Decimal(str(value))
     except InvalidOperation:
-        raise ValueRefused(f"{_shown(value)} is not a number",
-                           says=msg("error.screening.not_number", value=_shown(value))) from None
+        raise ValueRefused(f"{value_shown(value)} is not a number",
+                           says=msg("error.screening.not_number",
+                                    value=value_shown(value))) from None
     if not ratio.is_finite() or ratio < 0:
-        raise ValueRefused(f"{_shown(value)} must be a number ≥ 0",
-                           says=msg("error.screening.negative_number", value=_shown(value)))
+        raise ValueRefused(f"{value_shown(value)} must be a number ≥ 0",
+                           says=msg("error.screening.negative_number", value=value_shown(value)))
     return ratio
 
 
 def _count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueRefused(f"{_shown(value)} must be a whole number ≥ 0",
-                           says=msg("error.screening.whole_number", value=_shown(value)))
+        raise ValueRefused(f"{value_shown(value)} must be a whole number ≥ 0",
+                           says=msg("error.screening.whole_number", value=value_shown(value)))
     return value
 
 
 def _hour(value: Any) -> int:
     if _count(value) > 23:
-        raise ValueRefused(f"{_shown(value)} must be an hour 0-23",
-                           says=msg("error.screening.hour", value=_shown(value)))
+        raise ValueRefused(f"{value_shown(value)} must be an hour 0-23",
+                           says=msg("error.screening.hour", value=value_shown(value)))
     return int(value)
 
 
 def _scope(value: Any) -> str:
     if value not in ("customer", "destination", "asset", "all"):
-        raise ValueRefused(f"{_shown(value)} must be customer, destination, asset or all",
-                           says=msg("error.screening.scope", value=_shown(value)))
+        raise ValueRefused(f"{value_shown(value)} must be customer, destination, asset or all",
+                           says=msg("error.screening.scope", value=value_shown(value)))
     return str(value)
 
 
@@ -623,7 +619,7 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
             raise ConfigError(f"{label}.kind {spec.get('kind')!r} is not one of "
                               f"{', '.join(RULE_KINDS)}",
                               says=msg("error.screening.kind", where=place_said(label),
-                                       kind=_shown(spec.get("kind")),
+                                       kind=value_shown(spec.get("kind")),
                                        kinds=", ".join(RULE_KINDS)))
         unknown = sorted(set(spec) - _COMMON - set(kind.params))
         if unknown:
@@ -638,7 +634,7 @@ def parse_rules(raw: Sequence[Mapping[str, Any]], registry: AssetRegistry,
         if name in names:
             raise ConfigError(f"{label}.name {name!r} is used twice",
                               says=msg("error.screening.name_twice", where=place_said(label),
-                                       name=_shown(name)))
+                                       name=value_shown(name)))
         names.add(name)
         given = str(spec.get("reason") or "").strip()
         values: dict[str, Any] = {"name": name, "action": action,

@@ -23,7 +23,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
-from kinko.domain.messages import Message, msg
+from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
 from kinko.safeload import bounded_lines, column_twice
@@ -414,7 +414,7 @@ def _rows_said(con: duckdb.DuckDBPyConnection, inp: _Input, fields: list[_Field]
             wrong.append(_said_value(id_, inp.label(field.key)[:80],
                                      str(values[3 * n + 1] or "")[:80],
                                      int(values[3 * n + 2] or 0)))
-        out[row] = (_joined(wrong) if wrong
+        out[row] = (joined(wrong) if wrong
                     else msg("error.tracefile.values_wrong", file=inp.name[:200]))
     return out
 
@@ -426,14 +426,6 @@ def _said_value(id_: str, column: str, value: str, digits: int) -> Message:
     if id_.endswith(".too_many_digits"):
         return msg(id_, column=column, value=value, digits=digits, most=MAX_DIGITS)
     return msg(id_, column=column, value=value)
-
-
-def _joined(said: list[Message]) -> Message:
-    """Several problems of one record as one catalog message, in order (``a; b; c``)."""
-    joined = said[0]
-    for then in said[1:]:
-        joined = msg("error.tracefile.and_then", first=joined, then=then)
-    return joined
 
 
 def _raise(inp: _Input, problems: list[tuple[int, str, Message]]) -> None:

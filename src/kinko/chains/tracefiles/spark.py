@@ -61,10 +61,10 @@ from kinko.chains.tracefiles._read import (
     _Field,
     _header,
     _Input,
-    _joined,
     _missing,
     _no_twice,
     _raise,
+    _said_value,
 )
 from kinko.chains.tracefiles._std import (
     said_duplicate,
@@ -75,7 +75,7 @@ from kinko.chains.tracefiles._std import (
 from kinko.chains.tracefiles.account import _GENERIC
 from kinko.chains.tracefiles.reach import MOST
 from kinko.domain.addresses import address_key, fold
-from kinko.domain.messages import Message, msg
+from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.domain.trace.model import AccountTransfers, Reduced
 from kinko.errors import BadInput, EnvironmentProblem, InputFileError
@@ -411,7 +411,7 @@ class SparkTransfers:
                 wrong.append(_said_value(id_, inp.label(field.key)[:80],
                                          str(values[f"s{k}"] or "")[:80],
                                          int(values[f"n{k}"] or 0)))
-            out[row] = (_joined(wrong) if wrong
+            out[row] = (joined(wrong) if wrong
                         else msg("error.tracefile.values_wrong", file=inp.name[:200]))
         return out
 
@@ -804,21 +804,8 @@ def _said_rules(F: Any, inp: _Input, field: _Field) -> list[tuple[Any, str, Any,
     shown = (F.substring(F.trim(col), 1, 80) if dtype == "VARCHAR"
              else F.substring(col.cast("string"), 1, 80))
     digits = F.length(F.trim(col.cast("string")))
-    return [(c, i, shown, digits) for (c, _m), i in zip(found, ids, strict=True)]
-
-
-def _said_value(id_: str, column: str, value: str, digits: int) -> Message:
-    """A wrong value (:func:`_said_rules`' id) as its catalog message."""
-    if id_ == "empty":
-        return msg("error.tracefile.value.empty", column=column)
-    if id_ == "negative":
-        return msg("error.tracefile.value.negative", column=column, value=value)
-    if id_ == "not_whole":
-        return msg("error.tracefile.value.not_whole", column=column, value=value)
-    if id_ == "too_many_digits":
-        return msg("error.tracefile.value.too_many_digits", column=column, value=value,
-                   digits=digits, most=MAX_DIGITS)
-    return msg("error.tracefile.value.too_large", column=column, value=value)
+    return [(c, f"error.tracefile.value.{i}", shown, digits)
+            for (c, _m), i in zip(found, ids, strict=True)]
 
 
 def _problem(F: Any, inp: _Input, field: _Field) -> Any:
