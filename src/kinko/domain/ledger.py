@@ -402,15 +402,17 @@ def overdrafts_said(before: Mapping[BalanceKey, BalanceState],
     return said or msg("error.none")
 
 
-def raise_overdrafts(findings: list[Finding], before: Mapping[BalanceKey, BalanceState],
+def raise_overdrafts(key: str, findings: list[Finding],
+                     before: Mapping[BalanceKey, BalanceState],
                      after: Mapping[BalanceKey, BalanceState]) -> None:
-    """Refuse the change from ``before`` to ``after`` if :func:`find_overdrafts` found
-    overdrafts in it (``findings``)."""
+    """Refuse entry ``key``, the change from ``before`` to ``after``, if
+    :func:`find_overdrafts` found overdrafts in it (``findings``)."""
     if findings:
         raise Overdraft(
-            "refused: " + "; ".join(f.message for f in findings),
-            overdrafts=[f.message for f in findings],
-            says=msg("error.overdraft.refused", overdrafts=overdrafts_said(before, after)),
+            f"entry {key!r} refused: " + "; ".join(f.message for f in findings),
+            key=key, overdrafts=[f.message for f in findings],
+            says=msg("error.overdraft.entry", key=key,
+                     overdrafts=overdrafts_said(before, after)),
         )
 
 

@@ -53,7 +53,6 @@ from kinko.domain.ledger import (
     find_overdrafts,
     format_timestamp,
     normal_balance,
-    overdrafts_said,
     parse_account,
     raise_overdrafts,
 )
@@ -66,7 +65,6 @@ from kinko.errors import (
     IdempotencyConflict,
     InvalidAccount,
     InvalidEntry,
-    Overdraft,
 )
 from kinko.ports import BalanceRow, Clock, LedgerWriter, ReadAhead, Store
 
@@ -617,13 +615,7 @@ class _Batch:
             check_balance_size(d.key, after)
             overdrafts = find_overdrafts(states, after)
             if overdrafts:
-                try:
-                    raise_overdrafts(overdrafts, states, after)
-                except Overdraft as exc:
-                    raise Overdraft(f"entry {d.key!r} {exc.message}", key=d.key,
-                                    says=msg("error.overdraft.entry", key=d.key,
-                                             overdrafts=overdrafts_said(states, after)),
-                                    **exc.details) from None
+                raise_overdrafts(d.key, overdrafts, states, after)
             seq += 1
             digest = chain_hash(prev, seq, d.key, stamp, content)
             placed = Entry(seq, entry.kind, entry.key, entry.timestamp, entry.source, entry.memo,
