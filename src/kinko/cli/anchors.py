@@ -53,7 +53,7 @@ def _last_head(path: Path) -> tuple[int, str] | None:
         return None
     except OSError as exc:
         raise BadInput(f"{path}: cannot read: {exc.strerror}", says=msg(
-            "error.audit.anchor_unreadable", file=str(path)[:200], reason=os_refusal(exc))
+            "error.file.cannot_read", file=str(path)[:200], reason=os_refusal(exc))
         ) from None
     lines = [line for line in tail.decode("utf-8", "replace").splitlines() if line.strip()]
     if not lines:

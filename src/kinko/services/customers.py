@@ -143,7 +143,7 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
                                        tiers, allowed)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
-                             says=msg("error.customers.cannot_read", file=str(path)[:200],
+                             says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=os_refusal(exc))) from None
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),

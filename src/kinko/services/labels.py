@@ -70,7 +70,7 @@ def _includer(path: Path) -> Include:
                     return candidate.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
                     raise InputFileError(f"{candidate}: cannot read: {exc}",
-                                         says=msg("error.customers.cannot_read",
+                                         says=msg("error.file.cannot_read",
                                                   file=str(candidate)[:200],
                                                   reason=str(exc)[:200])) from None
         raise InputFileError(f"{path}: header: !include {name}: no such file in "

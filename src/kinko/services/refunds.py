@@ -112,7 +112,7 @@ def read_trades(path: Path) -> list[Trade]:
             return parse_trades(bounded_lines(fh, str(path)), str(path))
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
-                             says=msg("error.customers.cannot_read", file=str(path)[:200],
+                             says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=os_refusal(exc))) from None
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
@@ -265,7 +265,7 @@ class Refunds:
                                           file=str(exc.filename)[:200])) from None
         except OSError as exc:
             raise InputFileError(f"{exc.filename}: cannot read: {exc.strerror}",
-                                 says=msg("error.customers.cannot_read",
+                                 says=msg("error.file.cannot_read",
                                           file=str(exc.filename)[:200],
                                           reason=os_refusal(exc))) from None
         document = parse_plan_document(document, str(plan_path))

@@ -130,7 +130,7 @@ def _header(path: Path) -> list[str]:
             first = next(csv.reader(bounded_lines(fh, str(path))), None)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
-                             says=msg("error.customers.cannot_read", file=str(path)[:200],
+                             says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=str(exc.strerror)[:200])) from None
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}:1: not UTF-8 text ({exc.reason})", file=str(path),

@@ -145,7 +145,7 @@ def _unreadable(path: Path, exc: Exception) -> InputFileError:
     cut, a compressed block that does not decompress): what the reader said, on one line."""
     said = " ".join(str(exc).split())[:300]
     return InputFileError(f"{path}: cannot read: {said}", file=str(path),
-                          says=msg("error.customers.cannot_read", file=str(path)[:200],
+                          says=msg("error.file.cannot_read", file=str(path)[:200],
                                    reason=said))
 
 
