@@ -63,6 +63,20 @@ def test_keystore_signer_sends_and_receipt_has_fee(chain: EvmChain, tmp_path: Pa
                                             chain_id=chain_id))
 
 
+@pytest.mark.parametrize("raw", [b"", b"\x00\x01", b"\x02\x00", b"\xf8\xff\x00",
+                                 b"\xc0", b"\x7f" * 40])
+def test_bytes_that_are_no_transaction_are_refused_by_the_node(chain: EvmChain,
+                                                               raw: bytes) -> None:
+    """A node refuses bytes that decode to no signed transaction (an empty body, an unknown
+    type, RLP cut short or of the wrong shape): the in-process chain as a node does."""
+    head = chain.head()
+    with pytest.raises(ChainRejected) as caught:
+        chain.send_raw(raw)
+    assert "refused a signed transaction" in caught.value.message
+    assert caught.value.says is not None
+    assert chain.head() == head
+
+
 def test_unknown_receipt_is_none(chain: EvmChain) -> None:
     assert chain.receipt("0x" + "ab" * 32) is None
 

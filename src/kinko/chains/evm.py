@@ -308,13 +308,17 @@ class EvmChain:
 
     @classmethod
     def in_process(cls) -> EvmChain:
+        from eth.exceptions import PyEVMError
         from eth_tester import EthereumTester, PyEVMBackend
         from eth_tester.exceptions import TransactionFailed
+        from rlp.exceptions import RLPException
 
         tester = EthereumTester(PyEVMBackend())
         chain = cls(Web3(EthereumTesterProvider(tester)), label="in-process chain", batch=False,
                     label_says=msg("error.evm.node.in_process"))
-        chain._refusals = (TransactionFailed,)  # e.g. a call that reverts while gas is estimated
+        # e.g. a call that reverts while gas is estimated; bytes that decode to no transaction
+        # (a node over JSON-RPC answers those with an error, which web3 raises)
+        chain._refusals = (TransactionFailed, RLPException, PyEVMError)
         return chain
 
     @classmethod
@@ -827,8 +831,12 @@ class EvmChain:
         return "0x" + keccak(raw).hex()
 
     def send_raw(self, raw: bytes) -> str:
+        asked = msg("error.evm.asked.send")
+        if not raw:  # what a node refuses before decoding anything
+            raise ChainRejected(f"{self.label} refused a signed transaction: it is empty",
+                                says=msg("error.evm.send_empty", node=self.label_says))
         return _0x(self._call(lambda: self._eth.send_raw_transaction(raw),
-                              "a signed transaction", msg("error.evm.asked.send")))
+                              "a signed transaction", asked))
 
     def wait_for(self, tx_hash: str, what: str, timeout: float = 30.0) -> dict[str, Any]:
         """Wait until ``tx_hash`` is mined; its raw receipt (logs included), successful or
