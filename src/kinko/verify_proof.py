@@ -28,6 +28,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, NoReturn
 
 FORMAT = "kinko-por-v2"
@@ -61,7 +62,16 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 
 class ProofError(Exception):
-    """The input does not hold; the message says what and where."""
+    """The input does not hold; the message says what and where, in English.
+
+    ``key`` names the problem and ``params`` its specifics (the values the message shows),
+    so that a program using this verifier can say the same in another language.
+    """
+
+    def __init__(self, message: str, key: str | None = None, /, **params: str | int) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 # ------------------------------------------------------------------------------ showing
@@ -96,56 +106,61 @@ def amount(units: int, decimals: int) -> str:
 # ------------------------------------------------------------------------- strict JSON
 
 
-def _fail(message: str) -> NoReturn:
-    raise ProofError(message)
+def _fail(message: str, key: str, /, **params: str | int) -> NoReturn:
+    raise ProofError(message, key, **params)
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object(what: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            _fail(f"duplicate key {shown(key)} in one JSON object")
+            _fail(f"{what}: duplicate key {shown(key)} in one JSON object", "duplicate_key",
+                  what=what, name=shown(key))
         out[key] = value
     return out
 
 
-def _int(text: str) -> int:
+def _int(what: str, text: str) -> int:
     if len(text) > 24:
-        _fail(f"number {text[:24]}... is too long")
+        _fail(f"{what}: number {text[:24]}... is too long", "number_too_long", what=what,
+              number=text[:24])
     return int(text)
 
 
-def _float(text: str) -> NoReturn:
-    _fail(f"number {text[:40]} is not an integer (amounts are decimal strings)")
+def _float(what: str, text: str) -> NoReturn:
+    _fail(f"{what}: number {text[:40]} is not an integer (amounts are decimal strings)",
+          "fraction", what=what, number=text[:40])
 
 
-def _constant(text: str) -> NoReturn:
-    _fail(f"{text} is not allowed in JSON")
+def _constant(what: str, text: str) -> NoReturn:
+    _fail(f"{what}: {text} is not allowed in JSON", "json_constant", what=what, constant=text)
 
 
 def loads(data: bytes, what: str, limit: int = MAX_BYTES) -> Any:
     """Parse ``data`` as strict JSON: at most ``limit`` bytes, UTF-8, nesting at most
     :data:`MAX_DEPTH`, no duplicate keys, no NaN or Infinity, no fractions."""
     if len(data) > limit:
-        _fail(f"{what} is larger than {limit} bytes")
+        _fail(f"{what} is larger than {limit} bytes", "too_large", what=what, limit=limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        _fail(f"{what} is not UTF-8 text (byte {exc.start})")
+        _fail(f"{what} is not UTF-8 text (byte {exc.start})", "not_utf8", what=what,
+              byte=exc.start)
     depth = 0
     for bracket in _BRACKET.findall(_STRING.sub("", text)):
         depth += 1 if bracket in "[{" else -1
         if depth > MAX_DEPTH:
-            _fail(f"{what} is nested more than {MAX_DEPTH} levels deep")
-    try:
-        return json.loads(text, object_pairs_hook=_object, parse_int=_int,
-                          parse_float=_float, parse_constant=_constant)
-    except ProofError as exc:  # from the hooks: a key twice, a fraction, a long number
-        _fail(f"{what}: {exc}")
+            _fail(f"{what} is nested more than {MAX_DEPTH} levels deep", "too_deep",
+                  what=what, depth=MAX_DEPTH)
+    try:  # the hooks refuse a key twice, a fraction, a long number, NaN
+        return json.loads(text, object_pairs_hook=partial(_object, what),
+                          parse_int=partial(_int, what), parse_float=partial(_float, what),
+                          parse_constant=partial(_constant, what))
     except json.JSONDecodeError as exc:
-        _fail(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        _fail(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+              "not_json", what=what, problem=exc.msg, line=exc.lineno, column=exc.colno)
     except RecursionError:
-        _fail(f"{what} is nested too deeply")
+        _fail(f"{what} is nested too deeply", "nested_too_deeply", what=what)
 
 
 _NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -160,17 +175,20 @@ def read(path: str, what: str) -> Any:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        _fail(f"cannot read {what} {shown(path)}: {exc.strerror or exc}")
+        _fail(f"cannot read {what} {shown(path)}: {exc.strerror or exc}", "cannot_read",
+              what=what, path=shown(path), reason=str(exc.strerror or exc))
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         kind = next((word for test, word in _NOT_FILES if test(mode)), "not a file")
-        _fail(f"cannot read {what} {shown(path)}: {kind}, not a regular file")
+        _fail(f"cannot read {what} {shown(path)}: {kind}, not a regular file",
+              "not_regular_file", what=what, path=shown(path), kind=kind)
     with os.fdopen(fd, "rb") as f:
         try:
             data = f.read(MAX_BYTES + 1)
         except OSError as exc:
-            _fail(f"cannot read {what} {shown(path)}: {exc.strerror or exc}")
+            _fail(f"cannot read {what} {shown(path)}: {exc.strerror or exc}", "cannot_read",
+                  what=what, path=shown(path), reason=str(exc.strerror or exc))
     return loads(data, f"{what} {shown(path)}")
 
 
@@ -180,48 +198,56 @@ def read(path: str, what: str) -> Any:
 def fields(obj: Any, where: str, required: Sequence[str]) -> dict[str, Any]:
     """``obj`` as an object with exactly the keys ``required``."""
     if not isinstance(obj, dict):
-        _fail(f"{where}: expected a JSON object")
+        _fail(f"{where}: expected a JSON object", "not_object", where=where)
     missing = [k for k in required if k not in obj]
     if missing:
-        _fail(f"{where}: missing {', '.join(missing)}")
+        _fail(f"{where}: missing {', '.join(missing)}", "missing_fields", where=where,
+              fields=", ".join(missing))
     unknown = [k for k in obj if k not in required]
     if unknown:
-        _fail(f"{where}: unknown field {shown(unknown[0])}")
+        _fail(f"{where}: unknown field {shown(unknown[0])}", "unknown_field", where=where,
+              field=shown(unknown[0]))
     return obj
 
 
 def hex_bytes(value: Any, size: int, where: str) -> bytes:
     """Exactly ``2*size`` lower-case hex digits, nothing else (no 0x, no spaces)."""
     if not isinstance(value, str) or not _HEX[size].fullmatch(value):
-        _fail(f"{where}: expected {2 * size} lower-case hex digits")
+        _fail(f"{where}: expected {2 * size} lower-case hex digits", "not_hex", where=where,
+              digits=2 * size)
     return bytes.fromhex(value)
 
 
 def integer(value: Any, low: int, high: int, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        _fail(f"{where}: expected an integer {low} .. {high}")
+        _fail(f"{where}: expected an integer {low} .. {high}", "not_in_range", where=where,
+              low=low, high=high)
     return value
 
 
 def matching(value: Any, pattern: re.Pattern[str], where: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         got = shown(value) if isinstance(value, str) else type(value).__name__
-        _fail(f"{where}: {got} is not of the form {pattern.pattern}")
+        _fail(f"{where}: {got} is not of the form {pattern.pattern}", "not_of_form",
+              where=where, value=got, pattern=pattern.pattern)
     return value
 
 
 def values(raw: Any, k: int, where: str) -> tuple[int, ...]:
     """``k`` decimal strings (no sign, no leading zeros), each below 2**128."""
     if not isinstance(raw, list) or len(raw) != k:
-        _fail(f"{where}: expected a list of {k} decimal strings")
+        _fail(f"{where}: expected a list of {k} decimal strings", "not_values", where=where,
+              count=k)
     out = []
     for i, v in enumerate(raw):
         if not isinstance(v, str) or not DECIMAL.fullmatch(v):
             got = shown(v) if isinstance(v, str) else type(v).__name__
-            _fail(f"{where}[{i}]: {got} is not a non-negative integer in decimal")
+            _fail(f"{where}[{i}]: {got} is not a non-negative integer in decimal",
+                  "not_decimal", where=where, index=i, value=got)
         n = int(v)
         if n > MAX_VALUE:
-            _fail(f"{where}[{i}]: {v} exceeds 2**{WIDTH_BITS}-1")
+            _fail(f"{where}[{i}]: {v} exceeds 2**{WIDTH_BITS}-1", "value_too_large",
+                  where=where, index=i, value=v, bits=WIDTH_BITS)
         out.append(n)
     return tuple(out)
 
@@ -229,15 +255,18 @@ def values(raw: Any, k: int, where: str) -> tuple[int, ...]:
 def customer_id(value: Any, where: str) -> str:
     """1 to :data:`MAX_ID_BYTES` bytes of UTF-8 without control characters."""
     if not isinstance(value, str) or not value:
-        _fail(f"{where}: expected a non-empty string")
+        _fail(f"{where}: expected a non-empty string", "empty_id", where=where)
     try:
         raw = value.encode("utf-8")
     except UnicodeEncodeError:
-        _fail(f"{where}: {shown(value)} is not valid Unicode")
+        _fail(f"{where}: {shown(value)} is not valid Unicode", "not_unicode", where=where,
+              value=shown(value))
     if len(raw) > MAX_ID_BYTES:
-        _fail(f"{where}: longer than {MAX_ID_BYTES} bytes")
+        _fail(f"{where}: longer than {MAX_ID_BYTES} bytes", "id_too_long", where=where,
+              most=MAX_ID_BYTES)
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
-        _fail(f"{where}: {shown(value)} contains control characters")
+        _fail(f"{where}: {shown(value)} contains control characters", "control_characters",
+              where=where, value=shown(value))
     return value
 
 
@@ -279,10 +308,11 @@ class Header:
     def check(self) -> Header:
         """Refuse anything the format cannot hold; the header itself when it is sound."""
         if len(self.snapshot_id) != 16:
-            _fail("snapshot.id: expected 16 bytes")
+            _fail("snapshot.id: expected 16 bytes", "wrong_size", where="snapshot.id", size=16)
         integer(self.height, 0, MAX_HEIGHT, "snapshot.height")
         if not 0 < len(self.assets) <= MAX_ASSETS:
-            _fail(f"snapshot.assets: expected 1 to {MAX_ASSETS} assets")
+            _fail(f"snapshot.assets: expected 1 to {MAX_ASSETS} assets", "asset_count",
+                  most=MAX_ASSETS)
         seen = set()
         for i, a in enumerate(self.assets):
             where = f"snapshot.assets[{i}]"
@@ -292,7 +322,8 @@ class Header:
             if a.token is not None:
                 matching(a.token, TOKEN, where + ".token")
             if a.symbol in seen:
-                _fail(f"{where}: asset {a.symbol} appears twice")
+                _fail(f"{where}: asset {a.symbol} appears twice", "asset_twice", where=where,
+                      asset=a.symbol)
             seen.add(a.symbol)
         if self.ledger_seq is not None:
             integer(self.ledger_seq, 0, MAX_U63, "snapshot.ledger_seq")
@@ -301,9 +332,11 @@ class Header:
             try:
                 datetime.strptime(self.time, "%Y-%m-%dT%H:%M:%S.%fZ")
             except ValueError:
-                _fail(f"snapshot.time: {shown(self.time)} is not a valid time")
+                _fail(f"snapshot.time: {shown(self.time)} is not a valid time", "bad_time",
+                      time=shown(self.time))
         if len(self.reserves_at) > MAX_CHAINS:
-            _fail(f"snapshot.reserves_at: at most {MAX_CHAINS} chains")
+            _fail(f"snapshot.reserves_at: at most {MAX_CHAINS} chains", "too_many_chains",
+                  most=MAX_CHAINS)
         chains = set()
         for i, p in enumerate(self.reserves_at):
             where = f"snapshot.reserves_at[{i}]"
@@ -311,9 +344,11 @@ class Header:
             matching(p.chain_id, CHAIN_ID, where + ".chain_id")
             integer(p.block, 0, MAX_U63, where + ".block")
             if len(p.block_hash) != 32:
-                _fail(where + ".block_hash: expected 32 bytes")
+                _fail(where + ".block_hash: expected 32 bytes", "wrong_size",
+                      where=where + ".block_hash", size=32)
             if p.chain in chains:
-                _fail(f"{where}: chain {p.chain} appears twice")
+                _fail(f"{where}: chain {p.chain} appears twice", "chain_twice", where=where,
+                      chain=p.chain)
             chains.add(p.chain)
         if self.customers is not None:
             low, high = self.customers
@@ -370,14 +405,15 @@ def parse_header(raw: Any, where: str = "snapshot") -> Header:
                               "customers"))
     assets_raw = obj["assets"]
     if not isinstance(assets_raw, list):
-        _fail(f"{where}.assets: expected a list")
+        _fail(f"{where}.assets: expected a list", "not_list", where=where + ".assets")
     assets = []
     for i, a in enumerate(assets_raw[:MAX_ASSETS + 1]):
         f = fields(a, f"{where}.assets[{i}]", ("symbol", "decimals", "chain", "token"))
         assets.append(AssetSpec(f["symbol"], f["decimals"], f["chain"], f["token"]))
     points_raw = obj["reserves_at"]
     if not isinstance(points_raw, list):
-        _fail(f"{where}.reserves_at: expected a list")
+        _fail(f"{where}.reserves_at: expected a list", "not_list",
+              where=where + ".reserves_at")
     points = []
     for i, p in enumerate(points_raw[:MAX_CHAINS + 1]):
         at = f"{where}.reserves_at[{i}]"
@@ -432,14 +468,16 @@ def root_commitment(header: Header, top: bytes, top_values: bytes) -> bytes:
 
 def _format(doc: Any, what: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
-        _fail(f"{what}: expected a JSON object")
+        _fail(f"{what}: expected a JSON object", "not_object", where=what)
     found = doc.get("format")
     if found in OLD_FORMATS:
         _fail(f"{what} is in the old format {found}, which binds neither the reserves side nor the "
-              f"customer count: ask the exchange for a {FORMAT} {what}")
+              f"customer count: ask the exchange for a {FORMAT} {what}", "old_format", what=what,
+              found=found, format=FORMAT)
     if found != FORMAT:
         got = shown(found) if isinstance(found, str) else repr(found)[:40]
-        _fail(f"{what}: unknown format {got} (this verifier reads {FORMAT})")
+        _fail(f"{what}: unknown format {got} (this verifier reads {FORMAT})", "unknown_format",
+              what=what, found=got, format=FORMAT)
     return doc
 
 
@@ -474,18 +512,19 @@ def verify(proof: Any, root_hash: str, customer: str | None) -> Verified:
     me = fields(doc["customer"], "customer", ("id", "salt", "balances"))
     cid = customer_id(me["id"], "customer.id")
     if expected is not None and cid != expected:
-        _fail(f"this proof is for customer {shown(cid)}, not {shown(expected)}")
+        _fail(f"this proof is for customer {shown(cid)}, not {shown(expected)}",
+              "other_customer", customer=shown(cid), expected=shown(expected))
     salt = hex_bytes(me["salt"], 32, "customer.salt")
     balances = values(me["balances"], k, "customer.balances")
     path = doc["path"]
     if not isinstance(path, list) or len(path) != header.height:
-        _fail(f"path: expected {header.height} steps")
+        _fail(f"path: expected {header.height} steps", "path_length", steps=header.height)
     steps = []
     position = 0
     for n, step in enumerate(path):
         f = fields(step, f"path[{n}]", ("side", "hash", "values"))
         if f["side"] not in ("left", "right"):
-            _fail(f"path[{n}].side: expected left or right")
+            _fail(f"path[{n}].side: expected left or right", "bad_side", step=n)
         if f["side"] == "left":  # the sibling is on the left: this node is a right child
             position |= 1 << n
         steps.append((f["side"], hex_bytes(f["hash"], 32, f"path[{n}].hash"),
@@ -501,14 +540,17 @@ def verify(proof: Any, root_hash: str, customer: str | None) -> Verified:
                                 encode_values(other_values))
         running = [a + b for a, b in zip(running, other_values, strict=True)]
         if any(v > MAX_VALUE for v in running):
-            _fail(f"path[{n}]: a sum exceeds 2**{WIDTH_BITS}-1")
+            _fail(f"path[{n}]: a sum exceeds 2**{WIDTH_BITS}-1", "sum_too_large", step=n,
+                  bits=WIDTH_BITS)
     computed = root_commitment(header, current, encode_values(running))
     if computed != root:
         _fail(f"the proof leads to root {computed.hex()}, not {root.hex()}: it was altered "
-              "or belongs to another snapshot")
+              "or belongs to another snapshot", "root_mismatch", computed=computed.hex(),
+              root=root.hex())
     if doc["root_hash"] != root.hex():
-        _fail("the proof's root_hash field {} differs from the root it leads to".format(shown(
-            str(doc["root_hash"])[:80])))
+        field = shown(str(doc["root_hash"])[:80])
+        _fail(f"the proof's root_hash field {field} differs from the root it leads to",
+              "root_field", value=field)
     if header.customers is not None:
         _check_position(header, position, steps)
     return Verified(header, cid, balances, tuple(running), position, root)
@@ -523,7 +565,7 @@ def _check_position(header: Header, position: int,
     low, high = header.customers
     if position >= high:
         _fail(f"the proof's leaf is at position {position}, beyond the {high} customers the "
-              "root commits to")
+              "root commits to", "beyond_count", position=position, count=high)
     pads = pad_hashes(header.snapshot_id, header.height, len(header.assets))
     for n, (_side, other, other_values) in enumerate(steps):
         first = ((position >> n) ^ 1) << n
@@ -531,10 +573,11 @@ def _check_position(header: Header, position: int,
         padding = other == pads[n] and not any(other_values)
         if first >= high and not padding:
             _fail(f"path[{n}]: positions {first} .. {last} lie beyond the committed customer "
-                  "count but are not padding")
+                  "count but are not padding", "not_padding", step=n, first=first, last=last)
         if last < low and padding:
             _fail(f"path[{n}]: positions {first} .. {last} are padding, yet the root commits "
-                  f"to at least {low} customers")
+                  f"to at least {low} customers", "padding_counted", step=n, first=first,
+                  last=last, least=low)
 
 
 def verify_root(doc: Any) -> tuple[Header, tuple[int, ...], bytes]:
@@ -549,10 +592,11 @@ def verify_root(doc: Any) -> tuple[Header, tuple[int, ...], bytes]:
     top = hex_bytes(f["top_hash"], 32, "root.json top_hash")
     root = hex_bytes(f["root_hash"], 32, "root.json root_hash")
     if f["leaves"] != 1 << header.height or isinstance(f["leaves"], bool):
-        _fail(f"root.json leaves: expected 2**height = {1 << header.height}")
+        _fail(f"root.json leaves: expected 2**height = {1 << header.height}", "leaves",
+              leaves=1 << header.height)
     if root_commitment(header, top, encode_values(totals)) != root:
         _fail("root.json does not match its root hash: its snapshot, top hash or totals "
-              "were altered")
+              "were altered", "root_json_altered")
     return header, totals, root
 
 
@@ -576,7 +620,8 @@ def describe(header: Header) -> list[str]:
             f"  customers:        {count}"]
 
 
-USAGE = "usage: python verify_proof.py PROOF.json ROOT_HASH --customer YOUR_ID"
+_COMMAND = "python verify_proof.py PROOF.json ROOT_HASH --customer YOUR_ID"
+USAGE = f"usage: {_COMMAND}"
 
 
 def _args(argv: Sequence[str]) -> tuple[str, str, str]:
@@ -587,15 +632,17 @@ def _args(argv: Sequence[str]) -> tuple[str, str, str]:
         if arg == "--customer":
             customer = next(args, None)
             if customer is None:
-                _fail(f"--customer needs your customer id; {USAGE}")
+                _fail(f"--customer needs your customer id; {USAGE}", "customer_needed",
+                      command=_COMMAND)
         elif arg.startswith("--customer="):
             customer = arg[len("--customer="):]
         elif arg.startswith("-") and len(arg) > 1:
-            _fail(f"unknown option {shown(arg)}; {USAGE}")
+            _fail(f"unknown option {shown(arg)}; {USAGE}", "unknown_option",
+                  option=shown(arg), command=_COMMAND)
         else:
             positional.append(arg)
     if len(positional) != 2 or customer is None:
-        _fail(USAGE)
+        _fail(USAGE, "usage", command=_COMMAND)
     return positional[0], positional[1], customer
 
 

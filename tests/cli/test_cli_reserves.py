@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from clirun import cli_runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from saying import english_left
 
 from kinko import verify_proof as standalone
 from kinko.domain.custody import Wallet
@@ -282,7 +284,7 @@ def test_verify_ties_the_proof_to_the_customer(one_cli, tmp_path: Path) -> None:
     assert code == 1 and text.startswith('FAIL: this proof is for customer "C1", not "C2"')
     code, text, _ = one_cli("--lang", "ja", "reserves", "verify", c1, "--root",
                             str(out / "root.json"), "--customer", "C2")
-    assert code == 1 and text.startswith('FAIL（不一致）：this proof is for customer "C1"')
+    assert code == 1 and text == 'FAIL（不一致）：この証明は顧客 "C1" のもので、"C2" のものではありません\n'
     code, text, _ = one_cli("--lang", "ja", "reserves", "snapshot", "--out",
                             str(tmp_path / "ja"), "--min-height", "3")
     assert code == 0 and text.startswith("スナップショット ") and "利用者 " in text, text
@@ -318,6 +320,53 @@ def test_a_proof_and_a_snapshot_are_described_in_the_command_lines_language(  # 
                           json.loads((out / "root.json").read_text())["root_hash"],
                           "--customer", "C1"], capture_output=True, text=True, check=False)
     assert code == 0 and run.returncode == 0 and text.strip() == run.stdout.strip()
+
+
+def test_a_proof_that_does_not_hold_is_said_in_the_command_lines_language(  # type: ignore[no-untyped-def]
+        one_cli, tmp_path: Path) -> None:
+    """In Japanese the FAIL line gave the verifier's English words after a Japanese FAIL;
+    now it is Japanese throughout, with the same specifics. In English it is what it was:
+    the verifier's own words, as the customer's verify_proof.py says them."""
+    out = tmp_path / "por"
+    assert one_cli("reserves", "snapshot", "--out", str(out), "--min-height", "3")[0] == 0
+    root = str(out / "root.json")
+    root_hash = json.loads((out / "root.json").read_text())["root_hash"]
+    c1 = json.loads((out / "proofs" / "C1.json").read_text())
+    tampered, old = tmp_path / "tampered.json", tmp_path / "old.json"
+    changed = json.loads(json.dumps(c1))
+    changed["customer"]["balances"][-1] = "7"
+    tampered.write_text(json.dumps(changed))
+    old.write_text(json.dumps(dict(c1, format="kinko-por-v1")))
+    dup, nan = tmp_path / "dup.json", tmp_path / "nan.json"
+    dup.write_bytes(b'{"format": 1, "format": 2}')
+    nan.write_bytes(b'{"format": NaN}')
+    with pytest.raises(standalone.ProofError) as altered:
+        standalone.verify(changed, root_hash, "C1")
+    assert "leads to root" in str(altered.value)
+    for args, english in (
+            ((str(tampered), "--root", root, "--customer", "C1"), f"FAIL: {altered.value}"),
+            ((str(tampered), "--root", root_hash), f"FAIL: {altered.value}"),
+            ((str(out / "proofs" / "C1.json"), "--root", root, "--customer", "C2"),
+             'FAIL: this proof is for customer "C1", not "C2"'),
+            ((str(old), "--root", root), "FAIL: proof is in the old format kinko-por-v1, which "
+             "binds neither the reserves side nor the customer count: ask the exchange for a "
+             "kinko-por-v2 proof"),
+            ((str(dup), "--root", root),
+             f'FAIL: {dup}: the proof: duplicate key "format" in one JSON object'),
+            ((str(nan), "--root", root), f"FAIL: {nan}: the proof: NaN is not allowed in JSON")):
+        code, text, _ = one_cli("--lang", "en", "reserves", "verify", *args)
+        assert code == 1 and text == english + "\n", (args, text)
+        code, text, _ = one_cli("--lang", "ja", "reserves", "verify", *args)
+        assert code == 1 and text.startswith("FAIL（不一致）：") and text.count("\n") == 1, text
+        left = english_left(text.removeprefix("FAIL（不一致）："), str(tmp_path),
+                            standalone.FORMAT, *standalone.OLD_FORMATS,
+                            *re.findall(r'"[^"]*"|[0-9a-f]{64}|NaN', text))
+        assert not left, (args, text)
+    code, text, _ = one_cli("--lang", "ja", "reserves", "verify", str(tampered), "--root", root)
+    assert text.startswith("FAIL（不一致）：証明から計算したルートは ") and root_hash in text
+    assert "改ざんされたか、別のスナップショットのものです" in text
+    code, text, _ = one_cli("--lang", "ja", "reserves", "verify", str(dup), "--root", root)
+    assert text == f'FAIL（不一致）：{dup} の証明：一つの JSON オブジェクトの中でキー "format" が重複しています\n'
 
 
 def test_verify_refuses_hostile_files(one_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -132,7 +132,9 @@ def verify(
     except ConfigError:
         raise
     except BadInput as exc:
-        print(speech()("cli.reserves.fail", reason=" ".join(exc.message.splitlines())))
+        say = speech()  # in English the error's own words, else its catalog message
+        reason = exc.message if say.lang == "en" else say.text(exc.said())
+        print(say("cli.reserves.fail", reason=" ".join(reason.splitlines())))
         raise typer.Exit(1) from None
     print("\n".join(lines))
 

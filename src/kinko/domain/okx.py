@@ -72,6 +72,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from kinko.domain.messages import Message, msg
+from kinko.domain.proof_errors import proof_said
 from kinko.errors import InputFileError, InvalidAmount
 from kinko.verify_proof import ProofError, loads
 
@@ -209,10 +210,12 @@ def verify_okx_file(text: str | bytes, name: str, root: Mapping[str, Any] | None
     try:
         doc = loads(text.encode("utf-8") if isinstance(text, str) else text, name)
     except ProofError as exc:
+        words = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+        if exc.key is not None:  # the verifier's refusal names the file itself
+            raise InputFileError(words, says=proof_said(exc)) from None
         said = str(exc).removeprefix(name).lstrip(": ")
-        raise InputFileError(str(exc) if str(exc).startswith(name) else f"{name}: {exc}",
-                             says=msg("error.okx.unreadable", file=name[:200],
-                                      problem=said[:300])) from None
+        raise InputFileError(words, says=msg("error.okx.unreadable", file=name[:200],
+                                             problem=said[:300])) from None
     except UnicodeEncodeError:
         raise InputFileError(f"{name}: not valid Unicode text",
                              says=msg("error.okx.not_unicode", file=name[:200])) from None

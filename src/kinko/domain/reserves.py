@@ -47,7 +47,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from kinko.domain.messages import msg
+from kinko.domain.messages import Arg, msg
+from kinko.domain.proof_errors import proof_said
 from kinko.errors import BadInput
 from kinko.verify_proof import (
     FORMAT,
@@ -117,8 +118,10 @@ class PublishedRoot(NamedTuple):
     root_hash: bytes
 
 
-def _bad(exc: ProofError) -> BadInput:
-    return BadInput(str(exc), says=msg("error.reserves.proof", problem=str(exc)[:300]))
+def _bad(exc: ProofError, **instead: Arg) -> BadInput:
+    """The verifier's refusal as kinko's error: its English words, and the same in the
+    reader's language (``instead``: specifics said as given, see :func:`proof_said`)."""
+    return BadInput(str(exc), says=proof_said(exc, **instead))
 
 
 def snapshot_time(at: datetime) -> str:
@@ -142,12 +145,15 @@ def customer_count(count: Count, customers: int, height: int) -> tuple[int, int]
                    says=msg("error.reserves.count_policy", value=repr(count)[:80]))
 
 
-def parse_json(data: bytes, what: str, limit: int | None = None) -> Any:
-    """Strict JSON (see :func:`kinko.verify_proof.loads`); :class:`BadInput` when not."""
+def parse_json(data: bytes, what: str, limit: int | None = None, *,
+               what_said: Arg | None = None) -> Any:
+    """Strict JSON (see :func:`kinko.verify_proof.loads`); :class:`BadInput` when not,
+    naming ``what`` in English and ``what_said`` (``what`` in the reader's words) in the
+    message it says."""
     try:
         return _loads(data, what) if limit is None else _loads(data, what, limit)
     except ProofError as exc:
-        raise _bad(exc) from None
+        raise (_bad(exc) if what_said is None else _bad(exc, what=what_said)) from None
 
 
 def _split(values: Sequence[Sequence[int]], k: int) -> tuple[U64, U64]:
@@ -363,7 +369,7 @@ def build_tree(snapshot_id: bytes, assets: Sequence[AssetSpec], leaves: Sequence
         try:
             customer_id(leaf.customer, "customer id")
         except ProofError as exc:
-            raise _bad(exc) from None
+            raise _bad(exc, where=msg("proof.word.customer_id")) from None
         if not leaf.customer.isprintable():
             raise BadInput(f"customer id {leaf.customer!r} has characters a terminal would not "
                            "show as they are", says=msg("error.reserves.customer_unprintable",

@@ -117,7 +117,8 @@ def lookup_proof(folder: Path, customer: str) -> ProofLookup:
     if text is None:
         return ProofLookup(customer, "unknown", reason=msg("res.no_proof_in_snapshot"))
     try:
-        proof = parse_json(text.encode("utf-8"), "the proof")
+        proof = parse_json(text.encode("utf-8"), "the proof",
+                           what_said=msg("proof.word.the_proof"))
     except BadInput as exc:
         return ProofLookup(customer, "invalid", text, reason=exc.said())
     named = proof.get("customer") if isinstance(proof, dict) else None

@@ -332,11 +332,20 @@ _FILES = {"root": N_("error.reserves.file.root"), "proof": N_("error.reserves.fi
           "refund plan": N_("error.reserves.file.refund_plan")}
 
 
-def _no_file(path: Path, what: str) -> Message:
-    """"PATH: no such WHAT file" as a catalog message (WHAT in the reader's words)."""
+def _what(what: str) -> Message | str:
+    """What a file is (root, proof, ...) in the reader's words."""
     known = _FILES.get(what)
-    return msg("error.reserves.no_file", file=str(path)[:200],
-               what=msg(known) if known is not None else what[:80])
+    return msg(known) if known is not None else what[:80]
+
+
+def _no_file(path: Path, what: str) -> Message:
+    """"PATH: no such WHAT file" as a catalog message."""
+    return msg("error.reserves.no_file", file=str(path)[:200], what=_what(what))
+
+
+def _file(path: Path, what: str) -> Message:
+    """"PATH: the WHAT" as a catalog message."""
+    return msg("proof.word.file", file=str(path)[:200], what=_what(what))
 
 
 def read_json(path: Path, what: str, limit: int | None = None) -> Any:
@@ -349,7 +358,7 @@ def read_json(path: Path, what: str, limit: int | None = None) -> Any:
         raise InputFileError(f"{path}: no such {what} file", says=_no_file(path, what))
     data = read_bounded(path, cap)
     try:
-        return parse_json(data, f"{path}: the {what}", cap)
+        return parse_json(data, f"{path}: the {what}", cap, what_said=_file(path, what))
     except BadInput as exc:
         raise InputFileError(exc.message, says=exc.says) from None
 
