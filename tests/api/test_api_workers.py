@@ -124,6 +124,9 @@ def test_racers_through_two_workers_overdraw_nothing(pg, tmp_path: Path) -> None
     # the kernel spreads the 24 clients' connections over them): each reports its group
     # commits when it stops
     assert "in 2 processes" in out and out.count("group commit:") == 2, out
+    # several processes on one database: each one's units ran in worker threads, not on
+    # its event loop (which would wait there for the other's batches)
+    assert out.count(", 0 on the event loop") == 2, out
     ledger.store.close()
 
 

@@ -1,17 +1,21 @@
-"""Work that writes on the event loop (``SqlStore.on_loop``, SQLite): the write units of the
-works a loop runs together share one batch, committed on the loop once a turn of it added
-no unit; each work returns only once that commit is durable (another connection sees its
-writes), fails with every other work of its batch when the commit fails, and is undone alone
-when it raises. Where waiting would hold the loop (a worker thread's unit has the writers'
-turn, another process holds SQLite's write lock, PostgreSQL) it is refused with
-``WouldBlock`` before anything is written, for the caller to run it in a worker thread."""
+"""Work that writes on the event loop (``SqlStore.on_loop``; SQLite whose commits do not
+wait for the disk, and PostgreSQL): the write units of the works a loop runs together share
+one batch, committed off the loop once a turn of it added no unit; each work returns only
+once that commit is durable (another connection sees its writes), fails with every other
+work of its batch when the commit fails, and is undone alone when it raises. Where waiting
+would hold the loop (a worker thread's unit has the writers' turn, another process holds
+SQLite's write lock, or PostgreSQL's ledger head row for longer than a batch of another
+worker takes) it is refused with ``WouldBlock`` before anything is written, for the caller
+to run it in a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +66,7 @@ def _committed(url: str, keys: list[str]) -> set[str]:
         other.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_works_on_the_loop_share_a_batch_and_return_once_it_is_durable(
         ledger: Ledger, store: SqlStore, store_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +100,7 @@ def test_works_on_the_loop_share_a_batch_and_return_once_it_is_durable(
     assert ledger.verify().ok
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_work_on_the_loop_while_statements_are_listened_to(
         ledger: Ledger, store: SqlStore, store_url: str) -> None:
     """A listener of the engine's statements (a profiler, a counter) sends every statement
@@ -115,12 +119,17 @@ def test_work_on_the_loop_while_statements_are_listened_to(
         assert asyncio.run(run()) == "listened"
     finally:
         event.remove(store.engine, "before_cursor_execute", listen)
-    assert "BEGIN IMMEDIATE" in seen
+    # the batch begins with the writers' lock: SQLite's, or the ledger head's row, waited
+    # for within a bound and the bound lifted once it is held
+    assert ("BEGIN IMMEDIATE" in seen if store.dialect == "sqlite" else
+            seen[:2] == ["SET LOCAL lock_timeout = 100",
+                         "SELECT seq, hash FROM ledger_head WHERE id = 1 FOR UPDATE"]
+            and "SET LOCAL lock_timeout TO DEFAULT" in seen)
     assert _committed(store_url, ["listened"]) == {"listened"}
     assert store.group_commit()["on_loop"] == 1
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_a_failed_commit_fails_every_work_of_its_batch(
         ledger: Ledger, store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
     _fund(ledger, 1000)
@@ -154,7 +163,7 @@ def test_a_failed_commit_fails_every_work_of_its_batch(
     assert ledger.verify().ok
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_work_that_comes_while_a_commit_is_in_flight_waits_for_it_then_runs_on_the_loop(
         ledger: Ledger, store: SqlStore, store_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,7 +218,7 @@ def test_work_that_comes_while_a_commit_is_in_flight_waits_for_it_then_runs_on_t
     assert outcome == [["c"]]
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_a_work_that_raises_on_the_loop_is_undone_alone(
         ledger: Ledger, store: SqlStore, store_url: str) -> None:
     _fund(ledger, 10)
@@ -232,7 +241,7 @@ def test_a_work_that_raises_on_the_loop_is_undone_alone(
     assert ledger.verify().ok
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_a_worker_threads_unit_that_joins_the_loops_batch_commits_it(
         ledger: Ledger, store: SqlStore, store_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,7 +265,7 @@ def test_a_worker_threads_unit_that_joins_the_loops_batch_commits_it(
     assert (after["batches"] - before["batches"], after["units"] - before["units"]) == (1, 2)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_work_is_refused_on_the_loop_while_a_worker_thread_has_the_turn(
         ledger: Ledger, store: SqlStore, store_url: str) -> None:
     _fund(ledger, 1000)
@@ -311,13 +320,90 @@ def test_work_is_refused_on_the_loop_while_another_process_holds_the_write_lock(
         assert u.ledger.head()[0] > 0
 
 
+@contextmanager
+def _head_locked(store_url: str) -> Iterator[Callable[[], None]]:
+    """Another process's batch: the ledger head's row locked on a connection of its own
+    until the callable given releases it (or the block ends)."""
+    other = open_store(store_url)
+    conn = other.engine.connect()
+    tx = conn.begin()
+    conn.exec_driver_sql("SELECT seq FROM ledger_head WHERE id = 1 FOR UPDATE")
+
+    def release() -> None:
+        if tx.is_active:
+            tx.rollback()
+
+    try:
+        yield release
+    finally:
+        release()
+        conn.close()
+        other.close()
+
+
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-def test_postgresql_work_runs_in_a_worker_thread(ledger: Ledger, store: SqlStore) -> None:
+def test_work_is_refused_on_the_loop_while_another_process_holds_the_ledger_head(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    _fund(ledger, 1000)
+    head = ledger.head()
+    with _head_locked(store_url):
+        async def run() -> str:
+            return await store.on_loop(_pay(ledger, "locked"))
+
+        began = time.monotonic()
+        with pytest.raises(WouldBlock):
+            asyncio.run(run())  # after the bound, not for as long as the lock is held
+        waited = time.monotonic() - began
+    assert waited < 5, waited
+    assert ledger.head() == head and _committed(store_url, ["locked"]) == set()
+    assert store._group.batch is None and not store._group.turn.locked()
+
+    async def again() -> str:
+        return await store.on_loop(_pay(ledger, "locked"))
+
+    assert asyncio.run(again()) == "locked"  # the lock is free: on the loop
+    assert store.group_commit()["on_loop"] == 1
+    with store.unit() as u:  # the bound was the loop's batch's alone
+        assert u.conn.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_work_stays_in_worker_threads_in_one_of_several_processes_on_postgresql(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    """``kinko serve --workers N``: each process's loop would wait for the others'
+    batches; the work is handed to a worker thread, where it goes through."""
+    _fund(ledger, 1000)
+    store.shared_by_processes()
+
     async def run() -> str:
-        return await store.on_loop(_pay(ledger, "pg"))
+        return await store.on_loop(_pay(ledger, "elsewhere"))
 
     with pytest.raises(WouldBlock):
-        asyncio.run(run())  # its statements are round trips: not on the loop
+        asyncio.run(run())
+    assert _committed(store_url, ["elsewhere"]) == set()
+    _pay(ledger, "elsewhere")()
+    assert _committed(store_url, ["elsewhere"]) == {"elsewhere"}
+    assert store.group_commit()["on_loop"] == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_work_on_the_loop_waits_for_another_process_s_batch_within_the_bound(
+        ledger: Ledger, store: SqlStore, store_url: str) -> None:
+    """The other worker's batch ends within the bound: the loop's work waits for it and
+    goes through on the loop, its head after the other's."""
+    _fund(ledger, 1000)
+    with _head_locked(store_url) as release:
+        timer = threading.Timer(0.03, release)  # well within the bound of 100 ms
+
+        async def run() -> str:
+            timer.start()
+            return await store.on_loop(_pay(ledger, "waited"))
+
+        assert asyncio.run(run()) == "waited"
+        timer.join()
+    assert _committed(store_url, ["waited"]) == {"waited"}
+    assert store.group_commit()["on_loop"] == 1
+    assert ledger.verify().ok
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

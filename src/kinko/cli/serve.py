@@ -107,7 +107,9 @@ def worker_app() -> FastAPI:
     given: dict[str, Any] = json.loads(os.environ[WORKER_ENV])
     settings = load_settings(config_path=given["config"] or "kinko.toml",
                              flags=given["flags"])
-    return _app(Runtime(settings), given["dashboard"], given["secure_cookies"])
+    rt = Runtime(settings)
+    rt.store().shared_by_processes()  # with the other workers: see there
+    return _app(rt, given["dashboard"], given["secure_cookies"])
 
 
 def _served(settings: Settings) -> dict[str, Any]:

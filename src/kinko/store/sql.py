@@ -135,6 +135,10 @@ class _BigSum:
 
 
 _BUSY_MS = 60_000  # how long a SQLite writer waits for another's write lock
+# how long work on the event loop waits for the ledger head's row lock that another
+# process's batch holds (PostgreSQL), holding the loop meanwhile, before it is handed to a
+# worker thread to wait there: about one batch of another worker of ``kinko serve``
+_LOOP_LOCK_WAIT_MS = 100
 
 
 def _sqlite_engine(url: str, synchronous: str, pool: int, copies_log: bool = False
@@ -254,9 +258,11 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
         raise StoreUnavailable("the database URL is not valid (expected "
                                "sqlite:///PATH or postgresql://USER@HOST/NAME)",
                                says=msg("error.store.url_invalid")) from None
-    # on SQLite with a commit that does not wait for the disk, a request's unit of work may
-    # run on the event loop (``on_loop``); a FULL commit's fsync would hold the loop
-    loop_writes = dialect == "sqlite" and sqlite_synchronous.upper() in ("NORMAL", "OFF")
+    # a request's unit of work may run on the event loop (``on_loop``): on PostgreSQL
+    # (its commits, which wait for the disk, are made off the loop) and on SQLite with a
+    # commit that does not wait for the disk (a FULL commit's fsync would hold the loop)
+    loop_writes = dialect == "postgresql" or (
+        dialect == "sqlite" and sqlite_synchronous.upper() in ("NORMAL", "OFF"))
     if dialect == "sqlite":
         engine = _sqlite_engine(url, sqlite_synchronous, pool, copies_log=loop_writes)
     elif dialect == "postgresql":
@@ -305,6 +311,7 @@ _REQUEST: ContextVar[dict[int, tuple[float, dict[str, int]]] | None] = ContextVa
     "kinko_request_stamps", default=None)
 _REQUEST_STAMPS_FOR = 1.0  # seconds: a context that outlives its request reads them again
 _STAMPS = "SELECT name, n FROM stamps"
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: a lock not taken within lock_timeout
 
 # inside ``SqlStore.loop_only``: what would read the database raises WouldBlock instead
 _LOOP_ONLY: ContextVar[bool] = ContextVar("kinko_loop_only", default=False)
@@ -764,8 +771,9 @@ class SqlStore:
         # ``on_loop`` may run work on the event loop (not on an in-memory database: it
         # lives on one connection)
         self._loop_writes = loop_writes and self._stamp_reader.own
-        # such a store's connections leave the log to it (``wal``)
-        self._log = LogCopier(engine) if self._loop_writes else None
+        # such a store's connections leave SQLite's log to it (``wal``)
+        self._log = LogCopier(engine) if self._loop_writes and self.dialect == "sqlite" \
+            else None
         # each event loop's shared read, and on PostgreSQL its connection: a loop that
         # closed (a test client's, one per request) has its connection closed when the
         # next loop comes
@@ -783,6 +791,15 @@ class SqlStore:
             if reader is not None:
                 reader.close()
         self.engine.dispose()
+
+    def shared_by_processes(self) -> None:
+        """This process is one of several serving the same database at once (``kinko serve
+        --workers N``): on PostgreSQL its work stays off the event loop (``on_loop``),
+        where the loop would wait for the other processes' batches to release the ledger
+        head and gather fewer units into its own (measured: fewer requests served than
+        from worker threads, whose units queue for the lock while the loop reads on)."""
+        if self.dialect == "postgresql":
+            self._loop_writes = False
 
     def current(self) -> SqlUnit | None:
         """The unit of work open in this thread (or task) on this store, if any."""
@@ -869,9 +886,12 @@ class SqlStore:
 
     async def on_loop(self, work: Callable[[], T]) -> T:
         """``work``, which may write, done on the event loop, and its writes durable when
-        this returns. For SQLite, whose statements are calls into the library rather than
-        round trips to a server, a request's unit of work costs less here than handed to a
-        worker thread and back. Its write units join the open batch of the group commit as
+        this returns. A request's unit of work costs less here than handed to a worker
+        thread and back: on SQLite a statement is a call into the library; on PostgreSQL it
+        is a round trip that holds the loop, but the units of one process take turns on the
+        writers' lock all the same, and the hand-offs between the loop and the threads cost
+        more than the loop's wait (measured with the withdrawal requests of a server). Its
+        write units join the open batch of the group commit as
         a worker thread's would; once a turn of the loop added no unit to the batch
         (``_loop_commit``) it is committed in a thread of its own, off the loop (the commit
         writes to disk), and this waits for that commit without holding the loop, so the
@@ -880,11 +900,12 @@ class SqlStore:
         the next batch.
 
         Raises :class:`~kinko.ports.WouldBlock` (before anything is written) where waiting
-        would hold the loop: on PostgreSQL, on SQLite whose commits wait for the disk
-        (``synchronous=FULL``) or in memory, inside a unit, while a worker thread's unit has
-        the writers' turn (or the committing thread copies the log after a commit of
-        another event loop's: this loop's own it waits for), or while another process
-        holds SQLite's write lock; the caller then runs the same work in a worker thread."""
+        would hold the loop: on SQLite whose commits wait for the disk (``synchronous=FULL``)
+        or in memory, inside a unit, while a worker thread's unit has the writers' turn (or
+        the committing thread copies the log after a commit of another event loop's: this
+        loop's own it waits for), while another process holds SQLite's write lock, or holds
+        PostgreSQL's ledger head row for longer than about one batch of another worker
+        (``_LOOP_LOCK_WAIT_MS``); the caller then runs the same work in a worker thread."""
         if not self._loop_writes or self.current() is not None:
             raise WouldBlock("this store's work runs in a worker thread")
         loop = asyncio.get_running_loop()
@@ -1047,7 +1068,12 @@ class SqlStore:
             raise _unavailable(self.engine, exc) from None
         try:
             conn.execution_options(kinko_write=True)
-            if not wait:  # SQLite, on the event loop: its write lock is taken or refused
+            lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
+            first: list[tuple[str, tuple[()]]] = []
+            if not wait and lock:  # PostgreSQL, on the event loop: the lock within a bound
+                conn.begin()
+                first = [(f"SET LOCAL lock_timeout = {_LOOP_LOCK_WAIT_MS}", ())]
+            elif not wait:  # SQLite, on the event loop: its write lock is taken or refused
                 # (on the driver: a statement through SQLAlchemy would begin a transaction)
                 dbapi = conn.connection.dbapi_connection
                 assert dbapi is not None
@@ -1063,10 +1089,16 @@ class SqlStore:
                     dbapi.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
             else:
                 conn.begin()
-            lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-            head, stamps, audit = run_all(conn, [
-                (f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}", ()),
-                (_STAMPS, ()), (AUDIT_HEAD, ())])
+            try:
+                read = run_all(conn, [
+                    *first, (f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}", ()),
+                    (_STAMPS, ()), (AUDIT_HEAD, ()),
+                    *[("SET LOCAL lock_timeout TO DEFAULT", ())] * len(first)])
+                head, stamps, audit = read[len(first):len(first) + 3]
+            except OperationalError as exc:
+                if first and getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                    raise WouldBlock("another process holds the ledger head's lock") from None
+                raise
             row = head.first()
             if row is None:
                 raise StoreUnavailable("the ledger head row is missing: run `kinko init`",
@@ -1080,7 +1112,7 @@ class SqlStore:
             if isinstance(exc, OperationalError | ProgrammingError) and not isinstance(
                     exc, IntegrityError):
                 if again and exc.connection_invalidated:
-                    return self._open_batch(again=False)
+                    return self._open_batch(again=False, wait=wait)
                 raise _unavailable(self.engine, exc) from None
             raise
 

@@ -136,7 +136,7 @@ async def in_thread(work: Callable[[], T]) -> T:
 
 async def writing(store: Store, work: Callable[[], T]) -> T:
     """``work``, which may write, on the event loop where the store can do it there without
-    waiting (``Store.on_loop``: SQLite), else in a worker thread (:func:`in_thread`)."""
+    waiting for long (``Store.on_loop``), else in a worker thread (:func:`in_thread`)."""
     try:
         return await store.on_loop(work)
     except WouldBlock:

@@ -114,8 +114,8 @@ async def create_withdrawal(request: Request, body: WithdrawalIn, who: Operator,
         return answer(shape(w, view))
 
     # the unit of work and the answer's JSON (built from the model here, so FastAPI does not
-    # validate it again) on the event loop where the store does that without waiting
-    # (SQLite), else in one trip to a worker thread
+    # validate it again) on the event loop where the store does that without waiting for
+    # long, else in one trip to a worker thread
     return Response(await writing(w.store, work), status_code=201,
                     media_type="application/json")
 
