@@ -225,7 +225,8 @@ def _verify_okx(proof: Path, root: str) -> list[str]:
     verdict = verify_okx_file(data, proof.name, published)
     if not verdict.ok:
         raise BadInput(verdict.reason, says=msg("error.reserves.okx_invalid",
-                                                file=proof.name[:200],
-                                                detail=verdict.reason[:300]))
-    return [f"OK: {verdict.reason}",
+                                                file=proof.name[:200], reason=verdict.said))
+    say = speech()  # in English the verifier's own words, else its catalog message
+    reason = verdict.reason if say.lang == "en" else say.text(verdict.said)
+    return [say("cli.reserves.okx_ok", reason=reason),
             *(f"  {symbol} {amount}" for symbol, amount in verdict.balances.items())]
