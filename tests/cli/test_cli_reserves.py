@@ -446,6 +446,65 @@ def test_okx_verify_honours_the_root(one_cli, tmp_path: Path) -> None:  # type: 
     assert code == 2 and "--root" in err
 
 
+def test_an_okx_proof_is_said_in_the_command_lines_language(  # type: ignore[no-untyped-def]
+        one_cli, tmp_path: Path) -> None:
+    """In Japanese the OK line and the FAIL line of an OKX v1 proof gave the verifier's
+    English words; now they are Japanese throughout, with the same specifics. In English
+    they are what they were, byte for byte."""
+    from kinko.domain.okx import okx_proof_files
+
+    out = tmp_path / "okx"
+    assert one_cli("reserves", "snapshot", "--format", "okx-v1", "--out", str(out),
+                   "--skip-other-assets")[0] == 0
+    root = out / "root.json"
+    published = json.loads(root.read_text())
+    r = published["root_hash"]
+    c3 = out / "proofs" / "C3.json"
+    changed = json.loads(c3.read_text())
+    changed["self"]["balances"]["ETH"] = "2"
+    tampered = tmp_path / "C3-changed.json"
+    tampered.write_text(json.dumps(changed))
+    private = tmp_path / "private.json"
+    private.write_text(okx_proof_files([("C3", {"ETH": "1.00000001"})], b"k" * 32)["C3"])
+    p = json.loads(private.read_text())["path"][-1]["hash"]
+    other_root = tmp_path / "root-other.json"
+    other_root.write_text(json.dumps(dict(published, balances={"BTC": "0", "ETH": "1",
+                                                                "USDT": "0"})))
+    counted = "  BTC 0\n  ETH 1.00000001\n  USDT 0\n"
+    for args, code, english, japanese in (
+            ((str(c3), "--root", str(root)), 0,
+             f"OK: leaf and 2 level(s) recomputed; root {r} at height 3 (BTC 0, "
+             f"ETH 1.00000001, USDT 0)\n{counted}",
+             f"OK：葉と 2 段の親ノードを再計算し、高さ 3 のルート {r}（合計 BTC 0、"
+             f"ETH 1.00000001、USDT 0）と一致しました\n{counted}"),
+            ((str(c3), "--root", r), 0,
+             f"OK: leaf and 2 level(s) recomputed; root {r} at height 3 (BTC 0, "
+             f"ETH 1.00000001, USDT 0)\n{counted}",
+             f"OK：葉と 2 段の親ノードを再計算し、高さ 3 のルート {r}（合計 BTC 0、"
+             f"ETH 1.00000001、USDT 0）と一致しました\n{counted}"),
+            ((str(tampered), "--root", str(root)), 1,
+             "FAIL: self.hash is not sha256(nonce + balances): the leaf was altered\n",
+             "FAIL（不一致）：C3-changed.json：OKX v1 の証明の検証に失敗しました。self.hash が "
+             "sha256(nonce + balances) と一致しません。顧客自身の葉が改ざんされています\n"),
+            ((str(private), "--root", str(root)), 1,
+             f"FAIL: the proof ends in root {p}, not in the published root {r}: it belongs "
+             "to another tree\n",
+             f"FAIL（不一致）：private.json：OKX v1 の証明の検証に失敗しました。この証明はルート "
+             f"{p} に至り、公開されたルート {r} には至りません。別の木の証明です\n"),
+            ((str(c3), "--root", str(other_root)), 1,
+             "FAIL: the proof's root balances differ from the published root's balances\n",
+             "FAIL（不一致）：C3.json：OKX v1 の証明の検証に失敗しました。この証明のルートの"
+             "残高が、公開されたルートの残高と異なります\n")):
+        said = one_cli("--lang", "en", "reserves", "verify", "--format", "okx-v1", *args)
+        assert said[:2] == (code, english), (args, said)
+        said = one_cli("--lang", "ja", "reserves", "verify", "--format", "okx-v1", *args)
+        assert said[:2] == (code, japanese), (args, said)
+        first = said[1].splitlines()[0].removeprefix("FAIL（不一致）：").removeprefix("OK：")
+        left = english_left(first, r, p, "sha256(nonce + balances)", "self", "BTC", "ETH",
+                            "USDT", "OKX", tampered.name, private.name, c3.name)
+        assert not left, (args, first)
+
+
 def test_long_commands_show_progress_on_a_terminal_and_keep_their_data_clean(
         one_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("FORCE_COLOR", "1")  # as on a terminal

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kinko.domain.okx import (
+    Verdict,
     decimal_text,
     leaf_hash,
     okx_proof_files,
@@ -30,16 +31,16 @@ def example() -> dict[str, Any]:
     return data
 
 
-def _verify(doc: dict[str, Any]) -> tuple[bool, str, dict[str, str]]:
+def _verify(doc: dict[str, Any]) -> Verdict:
     return verify_okx_file(json.dumps(doc), "proof.json")
 
 
 def test_real_example_verifies(example: dict[str, Any]) -> None:
-    ok, reason, balances = _verify(example)
-    assert ok, reason
-    assert balances == {"BTC": "1.000069", "ETH": "0.99908176", "USDT": "19398.33550812"}
-    assert "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d" in reason
-    assert "at height 24" in reason
+    verdict = _verify(example)
+    assert verdict.ok, verdict.reason
+    assert verdict.balances == {"BTC": "1.000069", "ETH": "0.99908176", "USDT": "19398.33550812"}
+    assert "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d" in verdict.reason
+    assert "at height 24" in verdict.reason
 
 
 def test_real_example_leaf_hash_is_nonce_plus_balances_json(example: dict[str, Any]) -> None:
@@ -50,18 +51,18 @@ def test_real_example_leaf_hash_is_nonce_plus_balances_json(example: dict[str, A
 def test_changed_own_balance_fails(example: dict[str, Any]) -> None:
     doc = copy.deepcopy(example)
     doc["self"]["balances"]["BTC"] = "2.000069"
-    ok, reason, balances = _verify(doc)
-    assert not ok
-    assert "leaf was altered" in reason
-    assert balances["BTC"] == "2.000069"
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "leaf was altered" in verdict.reason
+    assert verdict.balances["BTC"] == "2.000069"
 
 
 def test_changed_sibling_leaf_balance_fails(example: dict[str, Any]) -> None:
     doc = copy.deepcopy(example)
     doc["path"][0]["balances"]["USDT"] = "0.00007283"
-    ok, reason, _ = _verify(doc)
-    assert not ok
-    assert "sibling leaf was altered" in reason
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "sibling leaf was altered" in verdict.reason
 
 
 @pytest.mark.parametrize("level", [1, 5, 20])
@@ -69,42 +70,42 @@ def test_changed_inner_sibling_balance_fails(example: dict[str, Any], level: int
     doc = copy.deepcopy(example)
     doc["path"][level]["balances"]["ETH"] = decimal_text(
         Decimal(doc["path"][level]["balances"]["ETH"]) + Decimal("0.00000001"))
-    ok, reason, _ = _verify(doc)
-    assert not ok
-    assert "do not add up" in reason
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "do not add up" in verdict.reason
 
 
 def test_changed_balance_and_root_sum_still_fails_on_hash(example: dict[str, Any]) -> None:
     doc = copy.deepcopy(example)
     doc["path"][3]["balances"]["BTC"] = "0.00092852"
     doc["path"][-1]["balances"]["BTC"] = "95088.55505657"
-    ok, reason, _ = _verify(doc)
-    assert not ok
-    assert "recomputed root hash" in reason
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "recomputed root hash" in verdict.reason
 
 
 def test_changed_hash_fails(example: dict[str, Any]) -> None:
     doc = copy.deepcopy(example)
     doc["path"][7]["hash"] = "0" * 64
-    ok, reason, _ = _verify(doc)
-    assert not ok
-    assert "recomputed root hash" in reason
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "recomputed root hash" in verdict.reason
 
 
 def test_swapped_side_fails(example: dict[str, Any]) -> None:
     doc = copy.deepcopy(example)
     doc["path"][6]["type"] = 2 if doc["path"][6]["type"] == 1 else 1
-    ok, reason, _ = _verify(doc)
-    assert not ok
-    assert "root hash" in reason
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "root hash" in verdict.reason
 
 
 def test_negative_balance_refused(example: dict[str, Any]) -> None:
     doc = copy.deepcopy(example)
     doc["path"][2]["balances"]["USDT"] = "-1"
-    ok, reason, _ = _verify(doc)
-    assert not ok
-    assert "negative" in reason
+    verdict = _verify(doc)
+    assert not verdict.ok
+    assert "negative" in verdict.reason
 
 
 @pytest.mark.parametrize("text, what", [
@@ -148,9 +149,9 @@ def test_round_trip_written_proofs_verify(count: int) -> None:
     assert set(files) == {u for u, _ in users}
     roots = set()
     for user, bal in users:
-        ok, reason, counted = verify_okx_file(files[user], f"{user}.json")
-        assert ok, reason
-        assert counted == {k: decimal_text(Decimal(v)) for k, v in bal.items()}
+        verdict = verify_okx_file(files[user], f"{user}.json")
+        assert verdict.ok, verdict.reason
+        assert verdict.balances == {k: decimal_text(Decimal(v)) for k, v in bal.items()}
         doc = json.loads(files[user])
         roots.add(doc["path"][-1]["hash"])
         assert doc["path"][-1]["balances"]["BTC"] == decimal_text(
@@ -163,8 +164,7 @@ def test_written_proof_tampered_fails() -> None:
                             b"k")
     doc = json.loads(files["c"])
     doc["path"][1]["balances"]["BTC"] = "2"
-    ok, _, _ = _verify(doc)
-    assert not ok
+    assert not _verify(doc).ok
 
 
 def test_writer_refuses_bad_balances() -> None:
@@ -228,11 +228,10 @@ def test_weakness_two_users_shown_different_sibling_splits_both_verify() -> None
     proof_c = {"self": _node("90", leaf["c"], 1, 1, "nc"),
                "path": [_node("0", leaf["d"], 2, 1, "nd"), _node("0", l_hash, 1, 2),
                         _node("90", root, 3, 3)]}
-    ok_a, reason_a, _ = _verify(proof_a)
-    ok_c, reason_c, _ = _verify(proof_c)
-    assert ok_a, reason_a
-    assert ok_c, reason_c
-    assert root in reason_a and root in reason_c
+    verdict_a, verdict_c = _verify(proof_a), _verify(proof_c)
+    assert verdict_a.ok, verdict_a.reason
+    assert verdict_c.ok, verdict_c.reason
+    assert root in verdict_a.reason and root in verdict_c.reason
 
 
 # ------------------------------------------------------------- strict reading, the root
@@ -257,14 +256,13 @@ def test_the_published_root_is_compared() -> None:
     """A proof of a private tree verifies on its own; never against the published root."""
     text = EXAMPLE.read_text()
     published = "ac6b39d2a0aa8112bd1aadff5e7d4b5c2b91cd54d595262ba4367f5d2db4160d"
-    ok, reason, _ = verify_okx_file(text, "p.json", root={"root_hash": published})
-    assert ok, reason
+    verdict = verify_okx_file(text, "p.json", root={"root_hash": published})
+    assert verdict.ok, verdict.reason
     private = okx_proof_files([("me", {"BTC": "1.000069"})], b"k")["me"]
-    ok, reason, _ = verify_okx_file(private, "p.json")
-    assert ok  # alone, a one-customer tree is self-consistent
-    ok, reason, _ = verify_okx_file(private, "p.json", root={"root_hash": published})
-    assert not ok and "published root" in reason
-    ok, reason, _ = verify_okx_file(text, "p.json", root={
+    assert verify_okx_file(private, "p.json").ok  # alone, a one-customer tree is consistent
+    verdict = verify_okx_file(private, "p.json", root={"root_hash": published})
+    assert not verdict.ok and "published root" in verdict.reason
+    verdict = verify_okx_file(text, "p.json", root={
         "root_hash": published, "height": 24,
         "balances": {"BTC": "1", "ETH": "939953.49090361", "USDT": "3137909428.88369702"}})
-    assert not ok and "balances" in reason
+    assert not verdict.ok and "balances" in verdict.reason

@@ -222,8 +222,11 @@ def _verify_okx(proof: Path, root: str) -> list[str]:
         raise BadInput(f"{proof}: cannot read the proof: {exc.strerror}", says=msg(
             "error.reserves.proof_unreadable", file=str(proof)[:200], reason=os_refusal(exc))
         ) from None
-    ok, reason, balances = verify_okx_file(data, proof.name, published)
-    if not ok:
-        raise BadInput(reason, says=msg("error.reserves.okx_invalid", file=proof.name[:200],
-                                        detail=reason[:300]))
-    return [f"OK: {reason}", *(f"  {symbol} {amount}" for symbol, amount in balances.items())]
+    verdict = verify_okx_file(data, proof.name, published)
+    if not verdict.ok:
+        raise BadInput(verdict.reason, says=msg("error.reserves.okx_invalid",
+                                                file=proof.name[:200], reason=verdict.said))
+    say = speech()  # in English the verifier's own words, else its catalog message
+    reason = verdict.reason if say.lang == "en" else say.text(verdict.said)
+    return [say("cli.reserves.okx_ok", reason=reason),
+            *(f"  {symbol} {amount}" for symbol, amount in verdict.balances.items())]

@@ -68,16 +68,18 @@ import hmac
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from kinko.domain.messages import Message, msg
+from kinko.domain.messages import Arg, Message, msg
 from kinko.domain.proof_errors import proof_said
 from kinko.errors import InputFileError, InvalidAmount
 from kinko.verify_proof import ProofError, loads
 
 __all__ = [
     "ASSETS",
+    "Verdict",
     "balances_text",
     "decimal_text",
     "leaf_hash",
@@ -94,6 +96,7 @@ _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _NONCE_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII without spaces
 MAX_PATH = 64
 _EIGHT = Decimal("0.00000001")
+_LONGEST = 300  # the longest value from the published root kept in a message
 _LEFT, _RIGHT, _ROOT, _PADDING = 1, 2, 3, 4
 
 Balances = dict[str, Decimal]
@@ -131,6 +134,25 @@ def parent_hash(left: str, right: str, total: Mapping[str, Decimal], height: int
 
 
 # --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`verify_okx_file` found: ``ok``; ``reason``, what matched or the first
+    thing that did not, in English (the words kinko has always printed); ``said``, the same
+    as a catalog message (``okx.verdict.*``) with its specifics, for a reader of any
+    language; ``balances``, the user's own balances as counted in the tree (canonical
+    decimal strings)."""
+
+    ok: bool
+    reason: str
+    said: Message
+    balances: dict[str, str]
+
+
+def _assets(values: Mapping[str, Decimal]) -> dict[str, Arg]:
+    """The three assets' amounts as a message's specifics (``btc``, ``eth``, ``usdt``)."""
+    return {k.lower(): decimal_text(values[k]) for k in ASSETS}
 
 
 _WHERE = {"the file": "error.okx.the_file", "the published root": "error.okx.published_root"}
@@ -197,15 +219,16 @@ def _hex(node: Mapping[str, Any], key: str, where: str, name: str) -> str:
 
 
 def verify_okx_file(text: str | bytes, name: str, root: Mapping[str, Any] | None = None
-                    ) -> tuple[bool, str, dict[str, str]]:
+                    ) -> Verdict:
     """Check one OKX v1 inclusion proof (``{"self": ..., "path": [...]}``), against the
     root the exchange published when ``root`` is given (``root_hash``, and when present the
     root's ``height`` and ``balances``, as kinko's OKX ``root.json`` holds them).
 
-    Returns ``(ok, reason, balances)``: ``reason`` says what matched or the first thing that
-    did not, and ``balances`` are the user's own balances as counted in the tree (canonical
-    decimal strings). Raises :class:`InputFileError` (``name: what``) when the text is not
-    a proof file at all (not strict JSON, missing or ill-typed fields).
+    Returns a :class:`Verdict`: whether the proof holds, what matched or the first thing
+    that did not (in English and as a catalog message), and the user's own balances as
+    counted in the tree (canonical decimal strings). Raises :class:`InputFileError`
+    (``name: what``) when the text is not a proof file at all (not strict JSON, missing or
+    ill-typed fields).
     """
     try:
         doc = loads(text.encode("utf-8") if isinstance(text, str) else text, name)
@@ -251,62 +274,80 @@ def verify_okx_file(text: str | bytes, name: str, root: Mapping[str, Any] | None
         nodes.append((where, _hex(node, "hash", where, name), _int(node, "type", where, name),
                       _int(node, "height", where, name), texts, values, node.get("nonce")))
 
+    def refused(reason: str, said: Message) -> Verdict:
+        return Verdict(False, reason, said, counted)
+
     if my_type not in (_LEFT, _RIGHT):
-        return False, f"self.type is {my_type}; a leaf must be 1 (left) or 2 (right)", counted
+        return refused(f"self.type is {my_type}; a leaf must be 1 (left) or 2 (right)",
+                       msg("okx.verdict.self_type", type=str(my_type)))
     if leaf_hash(nonce, my_texts) != my_hash:
-        return False, "self.hash is not sha256(nonce + balances): the leaf was altered", counted
+        return refused("self.hash is not sha256(nonce + balances): the leaf was altered",
+                       msg("okx.verdict.leaf_altered"))
     negative = [f"{where}.balances.{k}"
                 for where, values in [("self", my_values), *((n[0], n[5]) for n in nodes)]
                 for k in ASSETS if values[k] < 0]
     if negative:
-        return False, f"negative balance at {negative[0]} (a sum tree cannot hide debts)", counted
+        return refused(f"negative balance at {negative[0]} (a sum tree cannot hide debts)",
+                       msg("okx.verdict.negative", field=negative[0]))
 
     first = nodes[0]
     if first[2] == my_type:
-        return False, "path[0] is on the same side as self", counted
+        return refused("path[0] is on the same side as self", msg("okx.verdict.same_side"))
     if isinstance(first[6], str) and leaf_hash(first[6], first[4]) != first[1]:
-        return False, ("path[0].hash is not sha256(nonce + balances): the sibling leaf "
-                       "was altered"), counted
+        return refused("path[0].hash is not sha256(nonce + balances): the sibling leaf "
+                       "was altered", msg("okx.verdict.sibling_leaf_altered"))
 
     node_hash, node_sum, height = my_hash, dict(my_values), 1
     for where, sib_hash, sib_type, sib_height, _texts, sib_values, _nonce in nodes[:-1]:
         if sib_height != height:
-            return False, f"{where}.height is {sib_height}, expected {height}", counted
+            return refused(f"{where}.height is {sib_height}, expected {height}",
+                           msg("okx.verdict.height", where=where, height=str(sib_height),
+                               expected=str(height)))
         if sib_type == _LEFT:
             left, right = sib_hash, node_hash
         elif sib_type in (_RIGHT, _PADDING):
             left, right = node_hash, sib_hash
         else:
-            return False, f"{where}.type is {sib_type}; a sibling must be 1, 2 or 4", counted
+            return refused(f"{where}.type is {sib_type}; a sibling must be 1, 2 or 4",
+                           msg("okx.verdict.sibling_type", where=where, type=str(sib_type)))
         if sib_type == _PADDING and any(sib_values[k] != 0 for k in ASSETS):
-            return False, f"{where} is padding (type 4) but holds a balance", counted
+            return refused(f"{where} is padding (type 4) but holds a balance",
+                           msg("okx.verdict.padding_balance", where=where))
         height += 1
         node_sum = _sum(node_sum, sib_values)
         node_hash = parent_hash(left, right, node_sum, height)
 
     where, root_hash, root_type, root_height, _t, root_values, _n = nodes[-1]
     if root_type != _ROOT:
-        return False, f"{where} (the last node) has type {root_type}, not 3 (root)", counted
+        return refused(f"{where} (the last node) has type {root_type}, not 3 (root)",
+                       msg("okx.verdict.root_type", where=where, type=str(root_type)))
     if root_height != height:
-        return False, f"root height is {root_height}, the path reaches {height}", counted
+        return refused(f"root height is {root_height}, the path reaches {height}",
+                       msg("okx.verdict.root_height", height=str(root_height),
+                           reached=str(height)))
     if any(node_sum[k] != root_values[k] for k in ASSETS):
         got = ", ".join(f"{k} {decimal_text(node_sum[k])}" for k in ASSETS)
-        return False, f"balances do not add up to the root's (path sums to {got})", counted
+        return refused(f"balances do not add up to the root's (path sums to {got})",
+                       msg("okx.verdict.sums", **_assets(node_sum)))
     if node_hash != root_hash:
-        return False, (f"recomputed root hash {node_hash} differs from the file's {root_hash}: "
-                       "a hash or balance on the path was altered"), counted
+        return refused(f"recomputed root hash {node_hash} differs from the file's {root_hash}: "
+                       "a hash or balance on the path was altered",
+                       msg("okx.verdict.root_hash", computed=node_hash, root=root_hash))
     if root is not None:
-        refused = _against_published(root, root_hash, height, root_values, name)
-        if refused:
-            return False, refused, counted
+        other = _against_published(root, root_hash, height, root_values, name)
+        if other is not None:
+            return refused(*other)
     totals = ", ".join(f"{k} {decimal_text(root_values[k])}" for k in ASSETS)
-    return True, (f"leaf and {len(nodes) - 1} level(s) recomputed; root {root_hash} "
-                  f"at height {height} ({totals})"), counted
+    return Verdict(True, (f"leaf and {len(nodes) - 1} level(s) recomputed; root {root_hash} "
+                          f"at height {height} ({totals})"),
+                   msg("okx.verdict.holds", levels=str(len(nodes) - 1), root=root_hash,
+                       height=str(height), **_assets(root_values)), counted)
 
 
 def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
-                       values: Balances, name: str) -> str:
-    """Why the proof's root is not the published one ("" when it is)."""
+                       values: Balances, name: str) -> tuple[str, Message] | None:
+    """Why the proof's root is not the published one, in English and as a catalog message
+    (None when it is)."""
     published = root.get("root_hash")
     if not isinstance(published, str) or not _HEX_RE.fullmatch(published):
         raise InputFileError(f"the published root hash is not 64 lower-case hex digits: "
@@ -315,14 +356,18 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
                                       value=str(published)[:80]))
     if root_hash != published:
         return (f"the proof ends in root {root_hash}, not in the published root {published}: "
-                "it belongs to another tree")
+                "it belongs to another tree",
+                msg("okx.verdict.other_tree", root=root_hash, published=published))
     if "height" in root and root["height"] != height:
-        return f"the proof reaches height {height}, the published root is at {root['height']}"
+        return (f"the proof reaches height {height}, the published root is at {root['height']}",
+                msg("okx.verdict.published_height", height=str(height),
+                    published=str(root["height"])[:_LONGEST]))
     if "balances" in root:
         _texts, shown = _balances(root, "the published root", name)
         if any(shown[k] != values[k] for k in ASSETS):
-            return "the proof's root balances differ from the published root's balances"
-    return ""
+            return ("the proof's root balances differ from the published root's balances",
+                    msg("okx.verdict.published_balances"))
+    return None
 
 
 # --------------------------------------------------------------------------- writing
