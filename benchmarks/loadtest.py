@@ -297,7 +297,55 @@ NAMES = {"sqlite-normal": "SQLite, synchronous=NORMAL", "sqlite-full": "SQLite, 
          "postgres": "PostgreSQL (fsync, synchronous commit)"}
 
 
-NOTES = """### The tenth round (2026-12-06, late night): where a unit reads, and smaller batches
+NOTES = """### The eleventh round (2026-12-07): PostgreSQL's units on the event loop
+
+- **The machine changed again** (an AMD EPYC, about half as fast as the last rounds' Intel
+  Xeon: the bare app's POST on SQLite answers 406-555 requests/s here against 911-953, and
+  a Python loop of ten million additions takes 1.6 s). Compare each figure with the bare
+  app of its own run and the interleaved pairs below, not rates across rounds. At this
+  speed the p99 of 35 ms is missed on both databases: at 16 connections a request's median
+  is 16 over the rate, and the bare app's own p99s here are 145 ms (PostgreSQL) and about
+  a second (SQLite).
+- **What moved.** A withdrawal request's unit of work now runs on the event loop on
+  PostgreSQL too, as it did on SQLite (`SqlStore.on_loop`): its statements are round trips
+  that hold the loop while they last, but one process's units take turns on the writers'
+  lock anyway, and handing each unit to a worker thread and back (its wake-ups, and the
+  interpreter lock passed between the loop and the thread) cost more than the loop's
+  waits. One worker, five interleaved pairs of 12 s (load 1.4-2.5): worker threads 186,
+  198, 160, 162, 148 → the loop 228, 208, 184, 170, 171 requests/s (more in every pair, 12 %
+  on average); p99 149, 146, 185, 185, 192 → 98, 114, 133, 143, 149 ms; kinko's CPU a
+  request 3.93, 3.70, 4.21, 3.93, 4.42 → 2.98, 3.27, 3.30, 3.65, 3.63 ms. Its batches hold 8
+  units on average (10-13 from threads): the loop commits a batch once one of its turns
+  added no unit.
+- **Another process's batch.** The loop's batch asks for the ledger head's row with
+  `lock_timeout` at 100 ms (lifted once it is held); past that the transaction is rolled
+  back, having written nothing, and the work goes to a worker thread to wait there. So a
+  long write elsewhere (an import, a command-line batch) holds the loop for 100 ms at most.
+- **Two workers, measured and not taken.** With every process's units on its loop, three
+  interleaved pairs of 12 s (load 1.5-3): worker threads 247, 160, 165 → the loop 166, 131,
+  153 requests/s, in batches of 4 units instead of 7-8: each process's loop waited for the
+  other's batches with nothing else to do, where its threads' units queue for the lock
+  while the loop reads the next requests. Each process of `kinko serve --workers N` keeps
+  its work in worker threads (`SqlStore.shared_by_processes`).
+- **Where the time goes now** (py-spy in the server, one worker, 200 samples a second for
+  12 s under wrk): 25 % of the samples in libpq sending the pipeline (`pipeline_sync`,
+  10 µs a call on an idle machine: the samples are the loop stopped in the send while the
+  PostgreSQL backend it woke runs, on two cores that wrk, the server and PostgreSQL
+  share), 11 % waiting for PostgreSQL's answers, 11 % in the event loop's own `select`
+  and its sockets; kinko's services, domain and API together about 12 %, psycopg about
+  13 % (its conversion of statements and parameters, its cursors), HTTP parsing and
+  routing about 5 %.
+- **What stands in the way.** With one worker, the ratio is met (0.73× here) and the p99
+  follows this machine's speed. With two, the ledger head's lock still passes one unit at
+  a time across both processes, each holding it for its round trip and its Python: kinko
+  with two workers answers no more than with one (0.37× the bare app's two workers here),
+  where the bare app, which takes no such lock, gains half again. What would move it is a
+  unit that holds no lock shared by every process while it runs: the hash chain sealed at
+  the batch's commit, and the balances and screening windows locked per customer and
+  account instead of by the one ledger head. That changes how the ledger is written, not
+  the server.
+
+### The tenth round (2026-12-06, late night): where a unit reads, and smaller batches
 
 - **What was measured.** The designs that would take the unit's round trip out of the
   writers' turn read a request's inputs before it and only check them under it. What such
