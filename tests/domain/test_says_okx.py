@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from saying import EN, JA, english_left
+from saying import EN, JA, english_left, said
 
 from kinko.domain.messages import decode
 from kinko.domain.okx import ASSETS, Verdict, okx_proof_files, verify_okx_file
+from kinko.errors import InputFileError
 from kinko.i18n import catalog_ids
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "por" / "okx_merkle_proof_file.json"
@@ -161,8 +162,22 @@ def test_a_published_height_of_any_length_is_said_cut_short() -> None:
     """The published root's height is a value from a file: the English says it as it is,
     the message keeps its first 300 characters."""
     verdict = verify_okx_file(EXAMPLE.read_text(), "okx.json",
-                              {"root_hash": ROOT, "height": "9" * 1000})
+                              {"root_hash": ROOT, "height": int("9" * 1000)})
     assert verdict.said.id == "okx.verdict.published_height"
     assert verdict.reason == ("the proof reaches height 24, the published root is at "
                               + "9" * 1000)
     assert verdict.said.params["published"] == "9" * 300
+
+
+@pytest.mark.parametrize("height", ["24", 24.0, True, 0, -24, None, [24]])
+def test_a_published_height_that_is_no_positive_integer_is_refused_by_name(
+        height: object) -> None:
+    """The published root.json's height is compared with the proof's only as an integer: a
+    text "24" is not said to differ from the proof's 24; it is refused as what it is."""
+    with pytest.raises(InputFileError) as caught:
+        verify_okx_file(EXAMPLE.read_text(), "okx.json", {"root_hash": ROOT, "height": height})
+    ja, en = said(caught.value)
+    assert en == caught.value.message == (
+        f"the published root's height is not a positive integer: {height!r}")
+    assert ja == f"公開されたルートの高さ（height）が正の整数ではありません：{height!r}"
+

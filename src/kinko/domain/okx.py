@@ -358,7 +358,13 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
         return (f"the proof ends in root {root_hash}, not in the published root {published}: "
                 "it belongs to another tree",
                 msg("okx.verdict.other_tree", root=root_hash, published=published))
-    if "height" in root and root["height"] != height:
+    published_height = root.get("height")
+    if "height" in root and (type(published_height) is not int or published_height < 1):
+        raise InputFileError(f"the published root's height is not a positive integer: "
+                             f"{repr(published_height)[:80]}",
+                             says=msg("error.okx.published_height",
+                                      value=repr(published_height)[:80]))
+    if "height" in root and published_height != height:
         return (f"the proof reaches height {height}, the published root is at {root['height']}",
                 msg("okx.verdict.published_height", height=str(height),
                     published=str(root["height"])[:_LONGEST]))
