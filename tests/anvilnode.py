@@ -89,11 +89,16 @@ def start(port: int | None = None, state: Path | None = None,
         extra += ["--hardfork", hardfork]
     if block_time:
         extra += ["--block-time", str(block_time)]
+    binary = anvil_binary()  # found first: a missing binary leaves no home behind
     home = Path(tempfile.mkdtemp(prefix="kinko-anvil-"))
-    proc = subprocess.Popen([anvil_binary(), "--host", "127.0.0.1", "--port", str(port),
-                             "--silent", "--balance", "100000000", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "HOME": str(home)})
+    try:
+        proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port),
+                                 "--silent", "--balance", "100000000", *extra],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "HOME": str(home)})
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     node = AnvilNode(port, proc, home)
     deadline = time.monotonic() + 30
     while True:
