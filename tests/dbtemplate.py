@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kinko.store import SqlStore, open_store, upgrade
 
-__all__ = ["migrated_sqlite", "migrated_store"]
+__all__ = ["initialised_sqlite", "migrated_sqlite", "migrated_store"]
 
 _template: Path | None = None
 
@@ -52,6 +52,24 @@ def migrated_sqlite(path: Path) -> str:
         raise FileExistsError(f"{path} exists: a migrated copy is only made as a new file")
     shutil.copyfile(_template, path)
     return f"sqlite:///{path}"
+
+
+def initialised_sqlite(path: Path) -> str:
+    """What ``kinko init`` makes of a new file with the default settings (the newest schema,
+    the shipped assets recorded), without a process of its own to start: its URL. For the
+    tests whose subject is a server or a command started afterwards; ``kinko init`` itself
+    is tested as an operator runs it."""
+    from kinko.domain.money import AssetRegistry
+    from kinko.ports import SystemClock
+    from kinko.services.ledger import Ledger
+
+    url = migrated_sqlite(path)
+    store = open_store(url)
+    try:
+        Ledger(store, SystemClock(), AssetRegistry.default()).sync_assets()
+    finally:
+        store.close()
+    return url
 
 
 def migrated_store(path: Path) -> SqlStore:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dbtemplate import initialised_sqlite
+
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
@@ -49,8 +51,7 @@ def kinko_serving(folder: Path, env: dict[str, str] | None = None) -> Iterator[i
     on top of this process's environment: its port, once it listens."""
     env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{folder}/k.db",
            "KINKO_DATA_DIR": str(folder), **(env or {})}
-    subprocess.run([sys.executable, "-m", "kinko", "init"], env=env, check=True,
-                   capture_output=True, cwd=folder)
+    initialised_sqlite(folder / "k.db")  # as `kinko init` makes it, without its start-up
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

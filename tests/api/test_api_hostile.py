@@ -34,6 +34,7 @@ import anvilnode
 import pytest
 from apiledger import funded_ledger
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from dbtemplate import initialised_sqlite
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,11 +43,11 @@ from sqlalchemy import text
 from kinko.api import create_app
 from kinko.chains.evm import EvmChain
 from kinko.domain.approvals import public_key_hex
-from kinko.ports import FixedClock
+from kinko.ports import FixedClock, SystemClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
 from kinko.services.withdrawals import Withdrawals
-from kinko.store import SqlStore
+from kinko.store import SqlStore, open_store
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -385,10 +386,9 @@ def test_the_deep_body_no_longer_kills_kinko_serve(tmp_path: Path) -> None:
     raises Python's recursion limit, and the JSON parser then overflows the C stack)."""
     env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
     kinko = [sys.executable, "-m", "kinko"]
-    subprocess.run([*kinko, "init"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    made = subprocess.run([*kinko, "apikeys", "create", "--name", "ops", "--role", "admin"],
-                          env=env, cwd=tmp_path, check=True, capture_output=True, text=True)
-    token = made.stdout.split()[-1]
+    store = open_store(initialised_sqlite(tmp_path / "k.db"))
+    token = Access(store, SystemClock()).create_key("ops", "admin")[1]
+    store.close()
     port = anvilnode.free_port()
     server = subprocess.Popen([*kinko, "serve", "--port", str(port)], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -15,6 +15,10 @@ import httpx
 import pytest
 from pidapp import kinko_serving
 
+from kinko.ports import SystemClock
+from kinko.services.access import Access
+from kinko.store import open_store
+
 
 def _refused_client(folder: Path, env: dict[str, str]) -> str:
     """The client address the audit log records for a wrong key sent through ``kinko
@@ -23,11 +27,11 @@ def _refused_client(folder: Path, env: dict[str, str]) -> str:
         r = httpx.get(f"http://127.0.0.1:{port}/v1/breaker", headers={
             "Authorization": "Bearer wrong", "X-Forwarded-For": "203.0.113.7"})
         assert r.status_code == 401
-    done = subprocess.run([sys.executable, "-m", "kinko", "audit", "list", "--action",
-                           "api.refused", "--format", "json"], cwd=folder, text=True,
-                          capture_output=True, check=True,
-                          env={**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{folder}/k.db"})
-    (record,) = json.loads(done.stdout)
+    store = open_store(f"sqlite:///{folder}/k.db")
+    try:
+        (record,) = Access(store, SystemClock()).audit_log(action="api.refused")
+    finally:
+        store.close()
     return str(json.loads(record["detail"])["client"])
 
 

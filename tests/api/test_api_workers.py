@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clirun import cli_runner
+from dbtemplate import initialised_sqlite
 from pidapp import listening
 
 from kinko.chains.evm import EvmChain
@@ -295,8 +296,7 @@ def test_an_address_the_server_cannot_have_is_refused_before_it_says_it_serves(
     port = taken.getsockname()[1]
     env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path}/k.db",
            "KINKO_DATA_DIR": str(tmp_path)}
-    subprocess.run([sys.executable, "-m", "kinko", "init"], env=env, check=True,
-                   capture_output=True, cwd=tmp_path)
+    initialised_sqlite(tmp_path / "k.db")
 
     def serve(*args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "kinko", "--lang", lang, "serve", *args],
