@@ -11,34 +11,46 @@ import pytest
 
 from kinko.cli import COMMANDS, MODULES, command_of
 
-TREE = """
-import importlib, json, sys
+# One process imports what every command shares (typer, kinko.cli.app) once, then forks a
+# child for each set of modules: the child imports only those modules and prints the tree
+# of commands the app has then, a line of JSON each, in the order the sets were given.
+TREES = """
+import importlib, json, os, sys
 import typer.main
-for name in sys.argv[1:]:
-    importlib.import_module("kinko.cli." + name)
 from kinko.cli.app import app
-group = typer.main.get_command(app)
 
 def tree(cmd):
     subs = getattr(cmd, "commands", None)
     return sorted(subs) if subs is not None else None
 
-print(json.dumps({name: tree(cmd) for name, cmd in group.commands.items()}))
+for modules in json.loads(sys.argv[1]):
+    sys.stdout.flush()
+    child = os.fork()
+    if child == 0:
+        for name in modules:
+            importlib.import_module("kinko.cli." + name)
+        group = typer.main.get_command(app)
+        print(json.dumps({name: tree(cmd) for name, cmd in group.commands.items()}))
+        sys.stdout.flush()
+        os._exit(0)
+    if os.waitpid(child, 0)[1] != 0:
+        sys.exit(f"importing {modules} failed")
 """
 
 
-def _tree(modules: tuple[str, ...]) -> dict[str, list[str] | None]:
-    out = subprocess.run([sys.executable, "-c", TREE, *modules], capture_output=True,
+def _trees(sets: list[tuple[str, ...]]) -> list[dict[str, list[str] | None]]:
+    out = subprocess.run([sys.executable, "-c", TREES, json.dumps(sets)], capture_output=True,
                          text=True, check=True)
-    return dict(json.loads(out.stdout))
+    return [dict(json.loads(line)) for line in out.stdout.splitlines()]
 
 
 @pytest.mark.slow
 def test_each_command_gets_every_subcommand_from_its_own_modules() -> None:
-    everything = _tree(MODULES)
+    sets = sorted(set(COMMANDS.values()))
+    everything, *each = _trees([MODULES, *sets])
+    assert len(each) == len(sets)
     assert set(everything) == set(COMMANDS), "a command is missing from kinko.cli.COMMANDS"
-    for modules in sorted(set(COMMANDS.values())):
-        alone = _tree(modules)
+    for modules, alone in zip(sets, each, strict=True):
         for command, wanted in COMMANDS.items():
             if wanted == modules:
                 assert command in alone and alone[command] == everything[command], (
