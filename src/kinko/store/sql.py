@@ -1069,10 +1069,12 @@ class SqlStore:
         try:
             conn.execution_options(kinko_write=True)
             lock = " FOR UPDATE" if self.dialect == "postgresql" else ""
-            first: list[tuple[str, tuple[()]]] = []
+            first: list[tuple[str, tuple[()]]] = []  # before the lock, and after it
+            last: list[tuple[str, tuple[()]]] = []
             if not wait and lock:  # PostgreSQL, on the event loop: the lock within a bound
                 conn.begin()
                 first = [(f"SET LOCAL lock_timeout = {_LOOP_LOCK_WAIT_MS}", ())]
+                last = [("SET LOCAL lock_timeout TO DEFAULT", ())]
             elif not wait:  # SQLite, on the event loop: its write lock is taken or refused
                 # (on the driver: a statement through SQLAlchemy would begin a transaction)
                 dbapi = conn.connection.dbapi_connection
@@ -1092,8 +1094,7 @@ class SqlStore:
             try:
                 read = run_all(conn, [
                     *first, (f"SELECT seq, hash FROM ledger_head WHERE id = 1{lock}", ()),
-                    (_STAMPS, ()), (AUDIT_HEAD, ()),
-                    *[("SET LOCAL lock_timeout TO DEFAULT", ())] * len(first)])
+                    (_STAMPS, ()), (AUDIT_HEAD, ()), *last])
                 head, stamps, audit = read[len(first):len(first) + 3]
             except OperationalError as exc:
                 if first and getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
