@@ -12,6 +12,14 @@ from browser_site import CUSTOMERS, Browse, Exchange, Server
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
+
+# one server for the tests that only read (sign-in, the pages in both languages); the
+# overview's numbers are checked on an exchange of their own, on PostgreSQL
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    return shared_server
+
+
 FIELDS = ("liabilities", "hot", "warm", "cold", "guarantee_required", "guarantee_held")
 
 
