@@ -87,7 +87,7 @@ def without_direct_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def pg() -> Iterator[pgserver.PgServer]:
-    server = pgserver.start()
+    server = pgserver.start(memory=True)
     try:
         template = server.create_database()
         store = open_store(server.url(template))

@@ -55,7 +55,7 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(anvil, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("cosign-pg")
-    server = pgserver.start()
+    server = pgserver.start(memory=True)
     database = server.create_database()
     address = create_keystore(folder / "cosign-key.json", PASSWORD)
     ex = build(EvmChain.connect(anvil.url), folder, address, store_url=server.url(database))

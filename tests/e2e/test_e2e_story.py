@@ -1,9 +1,10 @@
 """The Coincheck story from the dashboard's point of view, on anvil: the hot wallet's key has
-leaked; the thief sends coins out and on to an exchange. The alarm shows live on the open
-overview; the incident page's timeline has the breaker trip and the sweep; a trace started
-from the incident shows the flow graph (click an address for its taint) and the exposure of the
-receiving exchange, and exports the TagPack blacklist; the FSA report is generated and
-downloaded (HTML and PDF, in Japanese)."""
+leaked; the thief sends coins out and on to an exchange. The alarm, raised by ``kinko watch``,
+shows live on the open overview (no reload: the alerts table, the counts of open alerts and
+incidents, the breaker's tile); the incident page's timeline has the breaker trip and the
+sweep; a trace started from the incident shows the flow graph (click an address for its
+taint) and the exposure of the receiving exchange, and exports the TagPack blacklist; the FSA
+report is generated and downloaded (HTML and PDF, in Japanese)."""
 
 from __future__ import annotations
 
@@ -39,10 +40,14 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
     exchange.cli("tags", "import", str(tags))
 
     ops = browse.as_("ops")
+    ops.wait_for_selector("[data-live-state]")
+    assert ops.inner_text('[data-count="open-alerts"]') == "0"
+    assert ops.locator('table[data-table="alerts"] tr[data-alert]').count() == 0
     ops.evaluate("window.__kinko_marker = 1")
+    browse.shot(ops, "overview-before")
     watch = start_watch(exchange)
     try:
-        ops.wait_for_timeout(600)
+        ops.wait_for_timeout(600)  # the live feed has settled after the watch's start
         # 00:02: the thief sends the coins to an address of their own
         thief = Account.create()
         theft, _ = exchange.steal(20, to=thief.address)
@@ -50,17 +55,26 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
         # dashboard benchmark's figure, not this test's
         alarm = ops.locator('table[data-table="alerts"] tr[data-alert]')
         expect(alarm).to_have_count(1, timeout=30_000)
+        expect(ops.locator('[data-count="open-alerts"]')).not_to_have_text("0",
+                                                                           timeout=30_000)
         assert ops.evaluate("window.__kinko_marker") == 1
         expect(ops.locator('[data-tile="breaker"]')).to_contain_text("ETH")
         browse.shot(ops, "overview-alarm")
+        # the alarm names the theft and its amount; one open alert, one incident
+        assert "theft" in alarm.first.inner_text() and "20" in alarm.first.inner_text()
+        expect(ops.locator('[data-count="open-alerts"]')).to_have_text("1")
+        expect(ops.locator('[data-count="incidents"]')).to_have_text("1")
         # and on: part to another exchange's deposit address, part to a second address
         _forward(exchange, thief.key, other_exchange, 12)
         _forward(exchange, thief.key, str(Account.create().address), 5)
         ops.wait_for_timeout(500)  # the watch has seen the blocks (not ours: no alarm)
     finally:
         out, err = stop(watch)
-    assert "theft" in out, out + err
+    assert "ALERT" in out and "theft" in out, out + err
+    # the thief's onward transfers raised nothing more
     expect(ops.locator('table[data-table="alerts"] tr[data-alert]')).to_have_count(1)
+    assert ops.inner_text('[data-count="open-alerts"]') == "1"
+    assert ops.evaluate("window.__kinko_marker") == 1  # still the page first shown
 
     # the incident: its timeline has the alert, the breaker trip and the sweep
     ops.locator('table[data-table="incidents"] a[href^="/incidents/"]').first.click()
