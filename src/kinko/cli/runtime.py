@@ -99,9 +99,12 @@ class Runtime:
         backoff), built from the ``chains`` setting (and ``evm_rpc_url``, which is
         ``ethereum=evm:URL``) through the adapter registry."""
         if self._chains is None:
+            named = self._named()
+            if not named:  # no chain configured: nothing of web3 is loaded (a second of start-up)
+                self._chains = {}
+                return self._chains
             from kinko.chains.registry import connect  # web3: only for commands that use it
 
-            named = self._named()
             self._chains = {name: (adapter, connect(name, adapter, url,
                                                     attempts=self.settings.rpc_attempts,
                                                     accounts=self._accounts(name, adapter,
