@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from kinko.chains.keystore import PASSWORD_ENV, create_keystore
 from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.custody import Wallet
@@ -140,6 +139,8 @@ def wallets_keygen(
 ) -> None:
     """Create a hot wallet: a new key in an encrypted keystore (password from
     KINKO_HOT_KEY_PASSWORD) and the wallet registered with its address."""
+    from kinko.chains.keystore import PASSWORD_ENV, create_keystore  # eth_account: a second
+
     rt = runtime(ctx)
     symbol = rt.assets[asset].symbol
     folder = Path(rt.settings.hot_keystore_dir)

@@ -36,9 +36,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from eth_account import Account
-from eth_account.messages import defunct_hash_message, encode_defunct
-
 from kinko.domain.addresses import address_key, canonical_address, chain_key
 from kinko.domain.custody import Wallet
 from kinko.domain.messages import Message, msg
@@ -105,6 +102,9 @@ class SignatureResult:
 
 def recover(message: str, signature: str) -> str | None:
     """The address that signed ``message`` (EIP-191), or None if the signature is malformed."""
+    from eth_account import Account  # eth_account when a signature is read: a second to load
+    from eth_account.messages import encode_defunct
+
     try:
         raw = bytes.fromhex(signature.removeprefix("0x"))
         if len(raw) != 65:
@@ -237,6 +237,8 @@ def _safe_digest(root: PublishedRoot, chain: str, address: str) -> tuple[bytes, 
         raise BadInput(f"a Safe proves control on an EVM chain; {chain} is {point.chain_id}",
                        says=msg("error.reserves.safe_not_evm", chain=chain[:80],
                                 chain_id=str(point.chain_id)[:80]))
+    from eth_account.messages import defunct_hash_message
+
     data_hash = bytes(defunct_hash_message(text=_message(root, chain, address)))
     return data_hash, safe_message_hash(chain_id, address, data_hash)
 
