@@ -73,7 +73,7 @@ from kinko.chains.tracefiles._std import (
     said_tx_two_places,
 )
 from kinko.chains.tracefiles.account import _GENERIC
-from kinko.chains.tracefiles.reach import MOST
+from kinko.chains.tracefiles.reach import MOST, NEVER
 from kinko.domain.addresses import address_key, fold
 from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
@@ -627,37 +627,16 @@ class SparkTransfers:
                stop_ids: Ints) -> Any:
         F = self.F
         stops = self._frame(addr=np.asarray(stop_ids, dtype=np.int64))
-        seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
-        starts = (self.x.join(F.broadcast(seeds), "pos").select(F.col("d").alias("addr"),
-                                                               (F.col("pos") + 1).alias("t"))
-                  .union(self._frame(addr=np.array([a for a, _ in seed_addresses], np.int64),
-                                     t=np.array([p for _, p in seed_addresses], np.int64))))
-        # each round's tables are checkpointed: the plan stays one round deep
-        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
-        delta = reach
         # the transfers out of non-stops, read from the cache in each round (not kept twice)
         edges = self.x.join(F.broadcast(stops), self.x.s == stops.addr, "left_anti") \
             .select("pos", "s", "d")
         # the addresses a round starts from (never more than the address table) go to every
         # task when the address table does: the transfers are then not shuffled in a round
         small = self.m <= BROADCAST_ADDRESSES
-        rounds = 0
-        lo = delta.agg(F.min("t")).collect()[0][0]
-        while lo is not None:
-            rounds += 1
-            frontier = delta.select(F.col("addr").alias("s"), F.col("t"))
-            cand = (edges.where(F.col("pos") >= int(lo))
-                    .join(F.broadcast(frontier) if small else frontier, "s")
-                    .where(F.col("pos") >= F.col("t"))
-                    .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
-            delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
-                     .where(F.col("r.t").isNull() | (F.col("c.t") < F.col("r.t")))
-                     .select("addr", F.col("c.t").alias("t"))).localCheckpoint()
-            lo = delta.agg(F.min("t")).collect()[0][0]
-            if lo is not None:
-                reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
-                         .localCheckpoint())
-        reached = reach.select("addr")
+        if small:
+            reached, rounds = self._reach_here(edges, seed_positions, seed_addresses)
+        else:
+            reached, rounds = self._reach_there(edges, seed_positions, seed_addresses)
         seed_ids = [a for a, _ in seed_addresses]
         quiet = stops.where(~F.col("addr").isin(seed_ids)) if seed_ids else stops
         spreads = reached.join(quiet, "addr", "left_anti")
@@ -697,6 +676,69 @@ class SparkTransfers:
                        lambda positions: self._hashes(kept[np.asarray(positions, np.int64)]),
                        {"rounds": rounds, "kept": int(count), "read": int(self.n),
                         "addresses": int(self.m)})
+
+    def _reach_here(self, edges: Any, seed_positions: Ints,
+                    seed_addresses: list[tuple[int, int]]) -> tuple[Any, int]:
+        """The reached addresses (a DataFrame of ``addr``) and the rounds run, the addresses'
+        ``t`` kept here, on the driver: an address table that is broadcast fits its memory,
+        and each round's frontier comes through it to be broadcast anyway. A round is then
+        one job (the candidates of the frontier, grouped by receiver, back as Arrow: at most
+        one row an address) where keeping the table on the cluster costs four or five (the
+        new times checkpointed, their minimum, the table's union checkpointed), each
+        planned, compiled and scheduled; the rounds and what they reach are the same."""
+        F = self.F
+        times = np.full(int(self.m), NEVER, dtype=np.int64)
+        addr = np.array([a for a, _ in seed_addresses], dtype=np.int64)
+        t = np.array([p for _, p in seed_addresses], dtype=np.int64)
+        if len(seed_positions):
+            seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
+            got = (self.x.join(F.broadcast(seeds), "pos")
+                   .select("d", (F.col("pos") + 1).alias("t")).toArrow())
+            addr, t = np.concatenate([addr, _np(got["d"])]), np.concatenate([t, _np(got["t"])])
+        np.minimum.at(times, addr, t)
+        front = np.flatnonzero(times != NEVER)
+        rounds = 0
+        while len(front):
+            rounds += 1
+            frontier = self._frame(s=front, t=times[front])
+            got = (edges.where(F.col("pos") >= int(times[front].min()))
+                   .join(F.broadcast(frontier), "s").where(F.col("pos") >= F.col("t"))
+                   .groupBy("d").agg((F.min("pos") + 1).alias("t")).toArrow())
+            addr, t = _np(got["d"]), _np(got["t"])
+            better = t < times[addr]  # new, or earlier than known (one row an address)
+            times[addr[better]] = t[better]
+            front = np.sort(addr[better])
+        return self._frame(addr=np.flatnonzero(times != NEVER).astype(np.int64)), rounds
+
+    def _reach_there(self, edges: Any, seed_positions: Ints,
+                     seed_addresses: list[tuple[int, int]]) -> tuple[Any, int]:
+        """:meth:`_reach_here` for an address table too large for one machine: the reached
+        addresses and their ``t`` stay on the cluster, each round's tables checkpointed (the
+        plan stays one round deep), the frontier shuffled with the transfers."""
+        F = self.F
+        seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
+        starts = (self.x.join(F.broadcast(seeds), "pos").select(F.col("d").alias("addr"),
+                                                               (F.col("pos") + 1).alias("t"))
+                  .union(self._frame(addr=np.array([a for a, _ in seed_addresses], np.int64),
+                                     t=np.array([p for _, p in seed_addresses], np.int64))))
+        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
+        delta = reach
+        rounds = 0
+        lo = delta.agg(F.min("t")).collect()[0][0]
+        while lo is not None:
+            rounds += 1
+            frontier = delta.select(F.col("addr").alias("s"), F.col("t"))
+            cand = (edges.where(F.col("pos") >= int(lo)).join(frontier, "s")
+                    .where(F.col("pos") >= F.col("t"))
+                    .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
+            delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
+                     .where(F.col("r.t").isNull() | (F.col("c.t") < F.col("r.t")))
+                     .select("addr", F.col("c.t").alias("t"))).localCheckpoint()
+            lo = delta.agg(F.min("t")).collect()[0][0]
+            if lo is not None:
+                reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
+                         .localCheckpoint())
+        return reach.select("addr"), rounds
 
     def _hashes(self, positions: Ints) -> Any:
         """The normalised hashes of the transfers at ``positions`` (an Arrow string array in
