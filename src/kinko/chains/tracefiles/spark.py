@@ -277,7 +277,7 @@ class SparkTransfers:
         df = (self.spark.read.option("header", True).option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", "_corrupt").option("escape", '"')
               .option("encoding", "UTF-8").schema(schema).csv(str(self.path)))
-        df = _numbered(df, "_row", cache=False)
+        df, _rows = _numbered(df, "_row", cache=False)
         # (every field read beside the record: Spark reads no file for its corrupt records
         # alone, and finds a record short of fields only when it parses them all)
         bad = (df.where(F.col("_corrupt").isNotNull())
@@ -331,7 +331,7 @@ class SparkTransfers:
         # order each time, so a transfer's position does not change
         if keep is None:  # every row kept: a transfer's position is its record's number
             return std.select(F.col("_row").alias("pos"), *std.columns)
-        return _numbered(std.where("_keep"), "pos", cache=False)
+        return _numbered(std.where("_keep"), "pos", cache=False)[0]
 
     def _asset_filter(self, raw: Any, asset: str | None) -> Any:
         """The condition a row of the chosen asset meets; None when every row is kept."""
@@ -523,9 +523,8 @@ class SparkTransfers:
         # _numbered's tagged rows stay cached as long as the ids live (never released): a
         # lost partition of the ids is recomputed from them with the offsets counted once,
         # where sorting again could draw other bounds and number the addresses differently
-        ids = _numbered(names, "id")
+        ids, self.m = _numbered(names, "id")  # (the count of each partition: no job more)
         self.ids = ids.cache()
-        self.m = self.ids.count()
         v = F.expr("try_cast(value AS BIGINT)")
         f = F.expr("try_cast(fee AS BIGINT)")
         # the hash's key: two 64-bit hashes of the normalised text, and a third of the text
@@ -650,12 +649,15 @@ class SparkTransfers:
                    .join(F.broadcast(out) if small else out, "s", "left"))
         wanted = (F.col("into").isNotNull() | F.col("out").isNotNull()
                   | F.col("pos").isin(marks))
-        keep = flagged.where(wanted).select(*self.x.columns)
-        count = keep.count()
-        everything = count >= MOST * self.n
-        rows = self.x if everything else keep
+        # the kept transfers come here with no count before (a job more); when they are
+        # most of the chain, the rest follow and the trace runs on all of them: never more
+        # rows collected than the whole chain, as a count then the chain would
+        table = flagged.where(wanted).select(*self.x.columns).toArrow()
+        count = table.num_rows
+        if count >= MOST * self.n:
+            table = pa.concat_tables(
+                [table, flagged.where(~wanted).select(*self.x.columns).toArrow()])
         # in file order here, not by a sort of the kept transfers on the cluster
-        table = rows.toArrow()
         table = table.take(pa.array(np.argsort(_np(table["pos"]), kind="stable")))
         kept = _np(table["pos"])
         src, dst = _np(table["s"]), _np(table["d"])
@@ -759,8 +761,11 @@ class SparkTransfers:
     def _names(self, dense: Ints) -> npt.NDArray[np.object_]:
         if len(dense) == 0:
             return np.empty(0, dtype=object)
-        got = self.ids.join(self._frame(id=dense), "id").orderBy("id").toArrow()
-        return np.asarray(got["a"].to_numpy(zero_copy_only=False), dtype=object)
+        # put in order here (the k names came here anyway), not by a sort on the cluster:
+        # a range-partitioned sort is a sampling job and a shuffle more
+        got = self.ids.join(self.F.broadcast(self._frame(id=dense)), "id").toArrow()
+        order = pa.array(np.argsort(_np(got["id"]), kind="stable"))
+        return np.asarray(got["a"].take(order).to_numpy(zero_copy_only=False), dtype=object)
 
 
 # --- column expressions (the DuckDB engine's checks, as Spark columns) -------------------
@@ -897,8 +902,9 @@ def _amount(F: Any, inp: _Input, key: str) -> Any:
     return F.col(key).cast("string")
 
 
-def _numbered(df: Any, name: str, *, cache: bool = True) -> Any:
-    """``df`` with a first column ``name``: each row's number in the DataFrame's order. Rows
+def _numbered(df: Any, name: str, *, cache: bool = True) -> tuple[Any, int]:
+    """``df`` with a first column ``name``: each row's number in the DataFrame's order, and
+    how many rows it has. Rows
     are numbered within their partition (``monotonically_increasing_id``) and offset by the
     rows of the partitions before (one small count per partition): no single partition
     for all, and no Python on the executors. ``cache=False`` for rows read from a file
@@ -917,7 +923,7 @@ def _numbered(df: Any, name: str, *, cache: bool = True) -> Any:
         total += counts[pid]
     offset = F.create_map(*offsets)[F.col("_pid")] if offsets else F.lit(0).cast("long")
     number = (F.col("_mid") - F.col("_pid").cast("long") * F.lit(1 << 33) + offset)
-    return tagged.select(number.cast("long").alias(name), *df.columns)
+    return tagged.select(number.cast("long").alias(name), *df.columns), total
 
 
 def _np(column: pa.ChunkedArray) -> Ints:
