@@ -35,7 +35,20 @@ FILES = ("addresses.parquet", "flows.parquet", "exposure.csv", "summary.json", "
 def spark() -> Any:
     from kinko.chains.tracefiles.spark import spark_session
 
-    return spark_session("local[2]")
+    # the JVM's quick compiler only: a test session runs a few hundred small queries on tiny
+    # files, and the optimising compiler's work (half the JVM's CPU here, on two cores
+    # shared with the other tests) never pays back; the plans and the code Spark generates
+    # are the same (a cluster's long jobs keep both compilers)
+    before = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = \
+        "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell"
+    try:
+        return spark_session("local[2]")
+    finally:
+        if before is None:
+            del os.environ["PYSPARK_SUBMIT_ARGS"]
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = before
 
 
 READ: dict[Path, Any] = {}  # a file read once by each engine, traced several times
