@@ -21,7 +21,8 @@ source, for the generic ``csv`` and ``parquet`` formats:
   needs the text reads the file again, which gives the same rows in the same order;
 - **reduction**: the time-respecting reachable set as semi-naive rounds of a join and a
   group-by (:func:`~kinko.chains.tracefiles.reach.reachable_times_sql`'s rounds), stops
-  spreading nothing, then the transfers a trace needs
+  spreading nothing (the addresses' times kept on the driver while the address table is
+  broadcast: one job a round), then the transfers a trace needs
   (:func:`~kinko.chains.tracefiles.reach.kept_positions`'s rule, and its :data:`MOST` rule);
 - **collection**: only the kept transfers (ids, amounts, order columns) come to the driver, as
   Arrow, and are put in file order there; their addresses are renumbered ``0..k-1`` in the
