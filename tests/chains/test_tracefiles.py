@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import doctest
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import pytest
@@ -767,11 +769,12 @@ def random_chain(rng: np.random.Generator, m: int, n_addr: int) -> AccountTransf
                       for a, b, v, f in zip(src, dst, value, fee, strict=True)], n_addr)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("policy", ACCOUNT_POLICIES)
-def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
+def reduced_cases() -> Iterator[tuple[AccountTransfers, npt.NDArray[np.bool_],
+                                     tuple[tuple[int, int, int | None], ...],
+                                     npt.NDArray[np.bool_], int | None]]:
+    """Forty random chains with their seed transfers, seed addresses, stops and hop horizon
+    (the same forty on each call)."""
     rng = np.random.default_rng(7)
-    checked = 0
     for _ in range(40):
         m, n_addr = int(rng.integers(5, 60)), int(rng.integers(3, 25))
         t = random_chain(rng, m, n_addr)
@@ -781,12 +784,27 @@ def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
                           for _ in range(int(rng.integers(0, 3))))
         stops = rng.random(n_addr) < 0.15
         max_hops = None if rng.random() < 0.5 else int(rng.integers(1, 4))
-        seeds = AccountSeeds(seed_tx, seed_addr)
-        full = trace_account(t, seeds, policy, stops=stops, max_hops=max_hops)  # type: ignore[arg-type]
-        reduced, kept = reduce_reachable(t, seed_tx, seed_addr, stops)
+        yield t, seed_tx, seed_addr, stops, max_hops
+
+
+@pytest.mark.slow
+def test_the_sql_rounds_reach_what_the_pass_reaches() -> None:
+    # once for the cases the policies' test below traces (the times depend on no policy)
+    for t, seed_tx, seed_addr, stops, _hops in reduced_cases():
         times = tracefiles.reach.reachable_times(t, seed_tx, seed_addr, stops)
         assert list(times) == list(tracefiles.reach.reachable_times_sql(t, seed_tx, seed_addr,
                                                                          stops))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ACCOUNT_POLICIES)
+def test_tracing_the_reduced_chain_gives_the_same_results(policy: str) -> None:
+    checked = 0
+    for t, seed_tx, seed_addr, stops, max_hops in reduced_cases():
+        m = len(t)
+        seeds = AccountSeeds(seed_tx, seed_addr)
+        full = trace_account(t, seeds, policy, stops=stops, max_hops=max_hops)  # type: ignore[arg-type]
+        reduced, kept = reduce_reachable(t, seed_tx, seed_addr, stops)
         part = trace_account(reduced, reduce_seeds(seeds, kept), policy,  # type: ignore[arg-type]
                              stops=stops, max_hops=max_hops)
         for name in ("received", "sent", "held", "absorbed", "hops"):

@@ -21,7 +21,8 @@ source, for the generic ``csv`` and ``parquet`` formats:
   needs the text reads the file again, which gives the same rows in the same order;
 - **reduction**: the time-respecting reachable set as semi-naive rounds of a join and a
   group-by (:func:`~kinko.chains.tracefiles.reach.reachable_times_sql`'s rounds), stops
-  spreading nothing, then the transfers a trace needs
+  spreading nothing (the addresses' times kept on the driver while the address table is
+  broadcast: one job a round), then the transfers a trace needs
   (:func:`~kinko.chains.tracefiles.reach.kept_positions`'s rule, and its :data:`MOST` rule);
 - **collection**: only the kept transfers (ids, amounts, order columns) come to the driver, as
   Arrow, and are put in file order there; their addresses are renumbered ``0..k-1`` in the
@@ -73,7 +74,7 @@ from kinko.chains.tracefiles._std import (
     said_tx_two_places,
 )
 from kinko.chains.tracefiles.account import _GENERIC
-from kinko.chains.tracefiles.reach import MOST
+from kinko.chains.tracefiles.reach import MOST, NEVER
 from kinko.domain.addresses import address_key, fold
 from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
@@ -277,7 +278,7 @@ class SparkTransfers:
         df = (self.spark.read.option("header", True).option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", "_corrupt").option("escape", '"')
               .option("encoding", "UTF-8").schema(schema).csv(str(self.path)))
-        df = _numbered(df, "_row", cache=False)
+        df, _rows = _numbered(df, "_row", cache=False)
         # (every field read beside the record: Spark reads no file for its corrupt records
         # alone, and finds a record short of fields only when it parses them all)
         bad = (df.where(F.col("_corrupt").isNotNull())
@@ -331,7 +332,7 @@ class SparkTransfers:
         # order each time, so a transfer's position does not change
         if keep is None:  # every row kept: a transfer's position is its record's number
             return std.select(F.col("_row").alias("pos"), *std.columns)
-        return _numbered(std.where("_keep"), "pos", cache=False)
+        return _numbered(std.where("_keep"), "pos", cache=False)[0]
 
     def _asset_filter(self, raw: Any, asset: str | None) -> Any:
         """The condition a row of the chosen asset meets; None when every row is kept."""
@@ -523,9 +524,8 @@ class SparkTransfers:
         # _numbered's tagged rows stay cached as long as the ids live (never released): a
         # lost partition of the ids is recomputed from them with the offsets counted once,
         # where sorting again could draw other bounds and number the addresses differently
-        ids = _numbered(names, "id")
+        ids, self.m = _numbered(names, "id")  # (the count of each partition: no job more)
         self.ids = ids.cache()
-        self.m = self.ids.count()
         v = F.expr("try_cast(value AS BIGINT)")
         f = F.expr("try_cast(fee AS BIGINT)")
         # the hash's key: two 64-bit hashes of the normalised text, and a third of the text
@@ -627,37 +627,16 @@ class SparkTransfers:
                stop_ids: Ints) -> Any:
         F = self.F
         stops = self._frame(addr=np.asarray(stop_ids, dtype=np.int64))
-        seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
-        starts = (self.x.join(F.broadcast(seeds), "pos").select(F.col("d").alias("addr"),
-                                                               (F.col("pos") + 1).alias("t"))
-                  .union(self._frame(addr=np.array([a for a, _ in seed_addresses], np.int64),
-                                     t=np.array([p for _, p in seed_addresses], np.int64))))
-        # each round's tables are checkpointed: the plan stays one round deep
-        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
-        delta = reach
         # the transfers out of non-stops, read from the cache in each round (not kept twice)
         edges = self.x.join(F.broadcast(stops), self.x.s == stops.addr, "left_anti") \
             .select("pos", "s", "d")
         # the addresses a round starts from (never more than the address table) go to every
         # task when the address table does: the transfers are then not shuffled in a round
         small = self.m <= BROADCAST_ADDRESSES
-        rounds = 0
-        lo = delta.agg(F.min("t")).collect()[0][0]
-        while lo is not None:
-            rounds += 1
-            frontier = delta.select(F.col("addr").alias("s"), F.col("t"))
-            cand = (edges.where(F.col("pos") >= int(lo))
-                    .join(F.broadcast(frontier) if small else frontier, "s")
-                    .where(F.col("pos") >= F.col("t"))
-                    .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
-            delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
-                     .where(F.col("r.t").isNull() | (F.col("c.t") < F.col("r.t")))
-                     .select("addr", F.col("c.t").alias("t"))).localCheckpoint()
-            lo = delta.agg(F.min("t")).collect()[0][0]
-            if lo is not None:
-                reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
-                         .localCheckpoint())
-        reached = reach.select("addr")
+        if small:
+            reached, rounds = self._reach_here(edges, seed_positions, seed_addresses)
+        else:
+            reached, rounds = self._reach_there(edges, seed_positions, seed_addresses)
         seed_ids = [a for a, _ in seed_addresses]
         quiet = stops.where(~F.col("addr").isin(seed_ids)) if seed_ids else stops
         spreads = reached.join(quiet, "addr", "left_anti")
@@ -671,12 +650,15 @@ class SparkTransfers:
                    .join(F.broadcast(out) if small else out, "s", "left"))
         wanted = (F.col("into").isNotNull() | F.col("out").isNotNull()
                   | F.col("pos").isin(marks))
-        keep = flagged.where(wanted).select(*self.x.columns)
-        count = keep.count()
-        everything = count >= MOST * self.n
-        rows = self.x if everything else keep
+        # the kept transfers come here with no count before (a job more); when they are
+        # most of the chain, the rest follow and the trace runs on all of them: never more
+        # rows collected than the whole chain, as a count then the chain would
+        table = flagged.where(wanted).select(*self.x.columns).toArrow()
+        count = table.num_rows
+        if count >= MOST * self.n:
+            table = pa.concat_tables(
+                [table, flagged.where(~wanted).select(*self.x.columns).toArrow()])
         # in file order here, not by a sort of the kept transfers on the cluster
-        table = rows.toArrow()
         table = table.take(pa.array(np.argsort(_np(table["pos"]), kind="stable")))
         kept = _np(table["pos"])
         src, dst = _np(table["s"]), _np(table["d"])
@@ -698,6 +680,69 @@ class SparkTransfers:
                        {"rounds": rounds, "kept": int(count), "read": int(self.n),
                         "addresses": int(self.m)})
 
+    def _reach_here(self, edges: Any, seed_positions: Ints,
+                    seed_addresses: list[tuple[int, int]]) -> tuple[Any, int]:
+        """The reached addresses (a DataFrame of ``addr``) and the rounds run, the addresses'
+        ``t`` kept here, on the driver: an address table that is broadcast fits its memory,
+        and each round's frontier comes through it to be broadcast anyway. A round is then
+        one job (the candidates of the frontier, grouped by receiver, back as Arrow: at most
+        one row an address) where keeping the table on the cluster costs four or five (the
+        new times checkpointed, their minimum, the table's union checkpointed), each
+        planned, compiled and scheduled; the rounds and what they reach are the same."""
+        F = self.F
+        times = np.full(int(self.m), NEVER, dtype=np.int64)
+        addr = np.array([a for a, _ in seed_addresses], dtype=np.int64)
+        t = np.array([p for _, p in seed_addresses], dtype=np.int64)
+        if len(seed_positions):
+            seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
+            got = (self.x.join(F.broadcast(seeds), "pos")
+                   .select("d", (F.col("pos") + 1).alias("t")).toArrow())
+            addr, t = np.concatenate([addr, _np(got["d"])]), np.concatenate([t, _np(got["t"])])
+        np.minimum.at(times, addr, t)
+        front = np.flatnonzero(times != NEVER)
+        rounds = 0
+        while len(front):
+            rounds += 1
+            frontier = self._frame(s=front, t=times[front])
+            got = (edges.where(F.col("pos") >= int(times[front].min()))
+                   .join(F.broadcast(frontier), "s").where(F.col("pos") >= F.col("t"))
+                   .groupBy("d").agg((F.min("pos") + 1).alias("t")).toArrow())
+            addr, t = _np(got["d"]), _np(got["t"])
+            better = t < times[addr]  # new, or earlier than known (one row an address)
+            times[addr[better]] = t[better]
+            front = np.sort(addr[better])
+        return self._frame(addr=np.flatnonzero(times != NEVER).astype(np.int64)), rounds
+
+    def _reach_there(self, edges: Any, seed_positions: Ints,
+                     seed_addresses: list[tuple[int, int]]) -> tuple[Any, int]:
+        """:meth:`_reach_here` for an address table too large for one machine: the reached
+        addresses and their ``t`` stay on the cluster, each round's tables checkpointed (the
+        plan stays one round deep), the frontier shuffled with the transfers."""
+        F = self.F
+        seeds = self._frame(pos=np.asarray(seed_positions, dtype=np.int64))
+        starts = (self.x.join(F.broadcast(seeds), "pos").select(F.col("d").alias("addr"),
+                                                               (F.col("pos") + 1).alias("t"))
+                  .union(self._frame(addr=np.array([a for a, _ in seed_addresses], np.int64),
+                                     t=np.array([p for _, p in seed_addresses], np.int64))))
+        reach = starts.groupBy("addr").agg(F.min("t").alias("t")).localCheckpoint()
+        delta = reach
+        rounds = 0
+        lo = delta.agg(F.min("t")).collect()[0][0]
+        while lo is not None:
+            rounds += 1
+            frontier = delta.select(F.col("addr").alias("s"), F.col("t"))
+            cand = (edges.where(F.col("pos") >= int(lo)).join(frontier, "s")
+                    .where(F.col("pos") >= F.col("t"))
+                    .groupBy(F.col("d").alias("addr")).agg((F.min("pos") + 1).alias("t")))
+            delta = (cand.alias("c").join(reach.alias("r"), "addr", "left")
+                     .where(F.col("r.t").isNull() | (F.col("c.t") < F.col("r.t")))
+                     .select("addr", F.col("c.t").alias("t"))).localCheckpoint()
+            lo = delta.agg(F.min("t")).collect()[0][0]
+            if lo is not None:
+                reach = (reach.union(delta).groupBy("addr").agg(F.min("t").alias("t"))
+                         .localCheckpoint())
+        return reach.select("addr"), rounds
+
     def _hashes(self, positions: Ints) -> Any:
         """The normalised hashes of the transfers at ``positions`` (an Arrow string array in
         their order), read from the file: the cache holds no text."""
@@ -717,8 +762,11 @@ class SparkTransfers:
     def _names(self, dense: Ints) -> npt.NDArray[np.object_]:
         if len(dense) == 0:
             return np.empty(0, dtype=object)
-        got = self.ids.join(self._frame(id=dense), "id").orderBy("id").toArrow()
-        return np.asarray(got["a"].to_numpy(zero_copy_only=False), dtype=object)
+        # put in order here (the k names came here anyway), not by a sort on the cluster:
+        # a range-partitioned sort is a sampling job and a shuffle more
+        got = self.ids.join(self.F.broadcast(self._frame(id=dense)), "id").toArrow()
+        order = pa.array(np.argsort(_np(got["id"]), kind="stable"))
+        return np.asarray(got["a"].take(order).to_numpy(zero_copy_only=False), dtype=object)
 
 
 # --- column expressions (the DuckDB engine's checks, as Spark columns) -------------------
@@ -855,8 +903,9 @@ def _amount(F: Any, inp: _Input, key: str) -> Any:
     return F.col(key).cast("string")
 
 
-def _numbered(df: Any, name: str, *, cache: bool = True) -> Any:
-    """``df`` with a first column ``name``: each row's number in the DataFrame's order. Rows
+def _numbered(df: Any, name: str, *, cache: bool = True) -> tuple[Any, int]:
+    """``df`` with a first column ``name``: each row's number in the DataFrame's order, and
+    how many rows it has. Rows
     are numbered within their partition (``monotonically_increasing_id``) and offset by the
     rows of the partitions before (one small count per partition): no single partition
     for all, and no Python on the executors. ``cache=False`` for rows read from a file
@@ -875,7 +924,7 @@ def _numbered(df: Any, name: str, *, cache: bool = True) -> Any:
         total += counts[pid]
     offset = F.create_map(*offsets)[F.col("_pid")] if offsets else F.lit(0).cast("long")
     number = (F.col("_mid") - F.col("_pid").cast("long") * F.lit(1 << 33) + offset)
-    return tagged.select(number.cast("long").alias(name), *df.columns)
+    return tagged.select(number.cast("long").alias(name), *df.columns), total
 
 
 def _np(column: pa.ChunkedArray) -> Ints:
