@@ -905,10 +905,10 @@ def _amount(F: Any, inp: _Input, key: str) -> Any:
 
 def _numbered(df: Any, name: str, *, cache: bool = True) -> tuple[Any, int]:
     """``df`` with a first column ``name``: each row's number in the DataFrame's order, and
-    how many rows it has. Rows
-    are numbered within their partition (``monotonically_increasing_id``) and offset by the
-    rows of the partitions before (one small count per partition): no single partition
-    for all, and no Python on the executors. ``cache=False`` for rows read from a file
+    how many rows it has. Rows are numbered within their partition
+    (``monotonically_increasing_id``) and offset by the rows of the partitions before (one
+    small count per partition): no single partition for all, and no Python on the
+    executors. ``cache=False`` for rows read from a file
     with no shuffle on the way (each reading gives the same partitions in the same order):
     the rows are then numbered again wherever they are read, not kept."""
     from pyspark.sql import functions as F
