@@ -93,14 +93,10 @@ def pg() -> Iterator[pgserver.PgServer]:
         store = open_store(server.url(template))
         upgrade(store)
         store.close()
-        server.template = template  # type: ignore[attr-defined]
+        server.template = template
         yield server
     finally:
         server.stop()
-
-
-def new_pg_url(pg: pgserver.PgServer) -> str:
-    return pg.url(pg.create_database(template=pg.template))  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -112,7 +108,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'kinko.db'}"
-    return new_pg_url(request.getfixturevalue("pg"))
+    return str(request.getfixturevalue("pg").new_url())
 
 
 @pytest.fixture
@@ -171,10 +167,7 @@ def node_cli(anvil: anvilnode.AnvilNode, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 import softhsm  # noqa: E402
-
-HSM_TOKEN = "kinko-test"
-HSM_PIN = "test-user-pin-4821"
-HSM_SPARE = "kinko-spare"  # a token nobody in the process is logged in to
+from softhsm import HSM_PIN, HSM_SPARE, HSM_TOKEN  # noqa: E402
 
 
 @pytest.fixture(scope="session")

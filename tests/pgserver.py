@@ -55,6 +55,7 @@ class PgServer:
     port: int
     bindir: Path
     prefix: list[str]
+    template: str | None = None  # a migrated database that tests copy (the session's server)
 
     @property
     def admin_url(self) -> str:
@@ -62,6 +63,11 @@ class PgServer:
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://kinko@127.0.0.1:{self.port}/{database}"
+
+    def new_url(self) -> str:
+        """The URL of a new database copied from :attr:`template` (the newest schema)."""
+        assert self.template is not None, "this server has no migrated template"
+        return self.url(self.create_database(template=self.template))
 
     def create_database(self, template: str | None = None) -> str:
         import psycopg

@@ -10,7 +10,13 @@ from pathlib import Path
 from kinko.chains.softhsm import MODULE, SO_PIN, SoftHsm
 from kinko.chains.softhsm import start as _start
 
-__all__ = ["MODULE", "SO_PIN", "SoftHsm", "start"]
+__all__ = ["HSM_PIN", "HSM_SPARE", "HSM_TOKEN", "MODULE", "SO_PIN", "SoftHsm", "start"]
+
+# the session's tokens (the ``hsm`` fixture): one the tests log in to, and a spare nobody in
+# the process is logged in to, both with this user PIN
+HSM_TOKEN = "kinko-test"
+HSM_PIN = "test-user-pin-4821"
+HSM_SPARE = "kinko-spare"
 
 
 def start(tokens: dict[str, str]) -> SoftHsm:

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from conftest import new_pg_url
 from dbtemplate import migrated_sqlite
 
 from kinko.api import create_app
@@ -60,7 +59,7 @@ def test_racers_overdraw_nothing_through_psycopgs_own_pipeline(
         pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL with a psycopg whose internals kinko's direct pipeline uses are gone: the
     requests' held writes go through psycopg's own pipeline, the same guarantees hold."""
-    store = open_store(new_pg_url(pg))
+    store = open_store(pg.new_url())
     try:
         _race(store, tmp_path, requests=300, retries=30)  # still more than the balance
     finally:

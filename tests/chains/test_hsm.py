@@ -15,7 +15,6 @@ from typing import Any
 import pkcs11
 import pytest
 import rlp
-from conftest import HSM_PIN, HSM_SPARE, HSM_TOKEN
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.typed_transactions import TypedTransaction
@@ -24,7 +23,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
-from softhsm import SoftHsm
+from softhsm import HSM_PIN, HSM_SPARE, HSM_TOKEN, SoftHsm
 
 from kinko.chains.eip7702 import authority
 from kinko.chains.evm import EvmChain

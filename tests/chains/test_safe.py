@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HSM_PIN, HSM_TOKEN
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import defunct_hash_message
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from softhsm import SoftHsm
+from softhsm import HSM_PIN, HSM_TOKEN, SoftHsm
 
 from kinko.chains import safe as S
 from kinko.chains import safe_logs

@@ -11,7 +11,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import new_pg_url
 from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import event
 from sqlalchemy.exc import (
@@ -123,7 +122,7 @@ def test_a_unit_whose_deferred_write_fails_leaves_nothing(store: SqlStore) -> No
 
 @pytest.fixture
 def pg_store(pg: Any) -> Iterator[SqlStore]:
-    s = open_store(new_pg_url(pg))
+    s = open_store(pg.new_url())
     yield s
     s.close()
 

@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 import pytest
-from conftest import new_pg_url
 
 from kinko.store import open_store, upgrade
 from kinko.store.sql import FIRST_EXPIRY
@@ -28,7 +27,7 @@ def test_the_earliest_expiry_is_one_row_of_the_holds_index(pg: Any) -> None:
     """The earliest expiry of a pending hold, read by each batch of the group commit (with
     its first unit's hold, and before expiring holds), reads one row of the holds' (state,
     expiry) index on a generic plan made when there were five holds, with 3,000 pending."""
-    store = open_store(new_pg_url(pg))
+    store = open_store(pg.new_url())
     upgrade(store)
     explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
     with store.unit() as u:  # a write unit's read ahead carries the expiry (the 'x' part)

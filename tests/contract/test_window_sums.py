@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import new_pg_url
 from sqlalchemy import text
 
 from kinko.errors import IdempotencyConflict
@@ -207,7 +206,7 @@ def test_postgresql_finds_the_later_rows_of_a_total_by_its_index(pg: Any) -> Non
               "'{}'", "NULL", "'C1'", "'customer'", "'ETH'", "'C1'", "'destination'", "'ETH'", "'0xd'",
               "'all'", "'ETH'", "''", "1", "'W1'", "1", "'W1'", "'5'", "'5'", "1", "'W1'",
               "'5'")
-    store = open_store(new_pg_url(pg))
+    store = open_store(pg.new_url())
     with store.engine.connect() as conn:
         conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
         conn.exec_driver_sql(f"PREPARE totals AS {sql}")
