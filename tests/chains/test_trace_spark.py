@@ -39,16 +39,10 @@ def spark() -> Any:
     # files, and the optimising compiler's work (half the JVM's CPU here, on two cores
     # shared with the other tests) never pays back; the plans and the code Spark generates
     # are the same (a cluster's long jobs keep both compilers)
-    before = os.environ.get("PYSPARK_SUBMIT_ARGS")
-    os.environ["PYSPARK_SUBMIT_ARGS"] = \
-        "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell"
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # the variable as it was once the JVM runs
+        mp.setenv("PYSPARK_SUBMIT_ARGS",
+                  "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell")
         return spark_session("local[2]")
-    finally:
-        if before is None:
-            del os.environ["PYSPARK_SUBMIT_ARGS"]
-        else:
-            os.environ["PYSPARK_SUBMIT_ARGS"] = before
 
 
 READ: dict[Path, Any] = {}  # a file read once by each engine, traced several times
