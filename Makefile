@@ -1,6 +1,10 @@
 # kinko: `make demo` and `make test` bootstrap everything they need on first use; `make check`
 # is the fast loop while changing code (`make help` lists the targets).
 PYTHON ?= python3
+# Python writes its bytecode caches (__pycache__, ignored by git) even where the environment
+# asks it not to: without them each of the suite's hundreds of Python processes compiles
+# every module it imports again (`kinko --help`: 1.8 s with them, 4.9 s without)
+unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
