@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -83,8 +84,8 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str],  # type: ignore[no-un
 @contextmanager
 def serving(url: str, tmp_path: Path, lang: str = "en"
             ) -> Iterator[tuple[int, list[str], subprocess.Popen[str]]]:
-    """``kinko serve --workers 2`` on ``url``: its port, what it printed (once it
-    stopped), and its process."""
+    """``kinko serve --workers 2`` on ``url``: its port, the lines it printed (as it prints
+    them), and its process."""
     import anvilnode
 
     port = anvilnode.free_port()
@@ -94,10 +95,18 @@ def serving(url: str, tmp_path: Path, lang: str = "en"
                                     "KINKO_DATA_DIR": str(tmp_path)},
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out: list[str] = []
+
+    def read() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            out.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 120
         while True:
-            assert server.poll() is None, server.stdout.read()  # type: ignore[union-attr]
+            assert server.poll() is None, "".join(out)
             # each process listens once its app is ready: both do before the test begins
             if listening(port) == 2:
                 break
@@ -106,7 +115,8 @@ def serving(url: str, tmp_path: Path, lang: str = "en"
         yield port, out, server
     finally:
         server.send_signal(signal.SIGINT)
-        out.append(server.communicate(timeout=60)[0])
+        server.wait(timeout=60)
+        reader.join(timeout=10)
 
 
 @pytest.mark.slow
@@ -229,7 +239,9 @@ def test_sighup_serves_with_the_settings_read_again_or_keeps_serving_if_refused(
         assert all(_closed_each(port, 3, 6))
         settings.write_text('request_read_seconds = "soon"\n')
         server.send_signal(signal.SIGHUP)
-        time.sleep(3)
+        while not any("are refused" in line for line in out):  # said once it read them
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
         assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
         assert _processes(server.pid) == new
         assert all(_closed_each(port, 3, 6))  # as before the refusal

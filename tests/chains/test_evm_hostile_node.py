@@ -94,13 +94,13 @@ def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(
         for byte in envelope(b'"0x5"') + b" " * 100:
             out.write(bytes([byte]))
             out.flush()
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     node.body = trickle
     started = time.monotonic()
     with pytest.raises(Transient, match=rf"node at {node.url} did not answer {what} "
-                                        r"within 1\.5 s"):
-        read(EvmChain.connect(node.url, timeout=0.5))
+                                        r"within 0\.75 s"):
+        read(EvmChain.connect(node.url, timeout=0.25))
     assert time.monotonic() - started < 3
 
 
@@ -109,11 +109,11 @@ def test_a_node_that_trickles_its_headers_is_given_up_within_the_time_out(
         node: Node, what: str, read: Callable[[EvmChain], Any]) -> None:
     """The status line and headers too: each byte before the read time-out, 40 s in all;
     the answer's head has the same deadline as its body."""
-    node.head_pace = 0.1
+    node.head_pace = 0.05
     node.body = envelope(b'"0x5"')
     started = time.monotonic()
     with pytest.raises(Transient, match=rf"node at {node.url} did not answer {what}"):
-        read(EvmChain.connect(node.url, timeout=0.5))
+        read(EvmChain.connect(node.url, timeout=0.25))
     assert time.monotonic() - started < 3
 
 

@@ -67,12 +67,12 @@ def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(node: N
         for byte in b'{"height": 5}' + b" " * 100:
             out.write(bytes([byte]))
             out.flush()
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     node.body = trickle
     started = time.monotonic()
-    with pytest.raises(Transient, match=r"did not answer the chain height within 1\.5 s"):
-        NisChain(node.url, name=CHAIN, timeout=0.5).head()
+    with pytest.raises(Transient, match=r"did not answer the chain height within 0\.75 s"):
+        NisChain(node.url, name=CHAIN, timeout=0.25).head()
     assert time.monotonic() - started < 3
 
 
@@ -80,11 +80,11 @@ def test_a_node_that_trickles_its_headers_is_given_up_within_the_time_out(
         node: Node) -> None:
     """The status line and headers too: each byte before the read time-out, 40 s in all;
     the answer's head has the same deadline as its body."""
-    node.head_pace = 0.1
+    node.head_pace = 0.05
     node.body = b'{"height": 5}'
     started = time.monotonic()
     with pytest.raises(Transient, match="did not answer the chain height"):
-        NisChain(node.url, name=CHAIN, timeout=0.5).head()
+        NisChain(node.url, name=CHAIN, timeout=0.25).head()
     assert time.monotonic() - started < 3
 
 

@@ -101,7 +101,8 @@ def rate_limited_proxy(anvil) -> Iterator[tuple[str, list[int]]]:  # type: ignor
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", answered
     server.shutdown()

@@ -313,7 +313,8 @@ def test_webhook_is_signed_retried_and_never_blocks(env: Env,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     _Receiver.answers, _Receiver.received = [503], []
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     # a chat service's webhook carries its token in the path: never in a timeline or a log
     hook = Webhook(env.store, env.clock,
                    f"http://127.0.0.1:{server.server_port}/services/T0/B0/tok3n-in-path",
