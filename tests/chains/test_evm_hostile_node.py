@@ -107,7 +107,7 @@ def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(
 @pytest.mark.parametrize(("what", "read"), READS, ids=[w for w, _ in READS])
 def test_a_node_that_trickles_its_headers_is_given_up_within_the_time_out(
         node: Node, what: str, read: Callable[[EvmChain], Any]) -> None:
-    """The status line and headers too: each byte before the read time-out, 40 s in all;
+    """The status line and headers too: each byte before the read time-out, 20 s in all;
     the answer's head has the same deadline as its body."""
     node.head_pace = 0.05
     node.body = envelope(b'"0x5"')

@@ -78,7 +78,7 @@ def test_a_node_that_trickles_its_answer_is_given_up_within_the_time_out(node: N
 
 def test_a_node_that_trickles_its_headers_is_given_up_within_the_time_out(
         node: Node) -> None:
-    """The status line and headers too: each byte before the read time-out, 40 s in all;
+    """The status line and headers too: each byte before the read time-out, 20 s in all;
     the answer's head has the same deadline as its body."""
     node.head_pace = 0.05
     node.body = b'{"height": 5}'
