@@ -144,6 +144,13 @@ def test_the_command_lines_shared_refusals_say_their_specifics() -> None:
         parse_time("2018-01-26T00:02:00")
     assert _japanese(caught.value) == ("日時 '2018-01-26T00:02:00' にタイムゾーンを付けてください"
                                        "（+09:00 や Z など）")
+    # kinko keeps times in UTC: a time that is year 0 or 10000 there is refused as such
+    for edge in ("0001-01-01T00:00:00+09:00", "9999-12-31T23:59:59-05:00"):
+        with pytest.raises(BadInput) as caught:
+            parse_time(edge)
+        assert _japanese(caught.value) == f"日時 '{edge}' は UTC で 1 年から 9999 年の範囲外です"
+        assert caught.value.message == f"time '{edge}' is outside the years 1 to 9999 in UTC"
+    assert parse_time("0001-01-01T09:00:00+09:00").year == 1  # the first hour there is
     for far in ("99999999999d", "9" * 5000 + "m", "²d"):  # beyond a date, or no digits
         with pytest.raises(BadInput) as caught:
             parse_time(far)

@@ -173,6 +173,8 @@ def test_vwap_window_without_trades_is_refused() -> None:
     ("time,price,amount\n2018-01-26T00:00:00,88,1\n", "t.csv:2: time '2018-01-26T00:00:00' "
                                                        "has no zone"),
     ("time,price,amount\nyesterday,88,1\n", "t.csv:2: time 'yesterday' is not ISO 8601"),
+    ("time,price,amount\n0001-01-01T00:00:00+09:00,88,1\n",
+     "t.csv:2: time '0001-01-01T00:00:00+09:00' is outside the years 1 to 9999 in UTC"),
     ("time,price,amount\n2018-01-26T00:00:00Z,0,1\n", "t.csv:2: price 0 must be above 0"),
     ("time,price,amount\n2018-01-26T00:00:00Z,88,-1\n", "t.csv:2: amount -1 must be above 0"),
     ("time,price,amount\n2018-01-26T00:00:00Z,8.8e1,1\n", "t.csv:2: price '8.8e1' is not a "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +320,9 @@ def test_a_batch_of_more_rows_than_one_statement_is_its_entries_one_at_a_time(
            source="t"), InvalidAccount, "unknown kind 'custard'"),
     (Draft("b", postings=(Posting(WALLETS["XEM"], "XEM", 5), Posting("customer:C1", "XEM", -5)),
            source="t", timestamp=datetime(2018, 1, 26)), InvalidEntry, "has no time zone"),
+    (Draft("b", postings=(Posting(WALLETS["XEM"], "XEM", 5), Posting("customer:C1", "XEM", -5)),
+           source="t", timestamp=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=9)))),
+     InvalidEntry, "timestamp 0001-01-01T00:00:00+09:00 is outside the years 1 to 9999 in UTC"),
     (Draft("b", postings=(Posting(WALLETS["XEM"], "XEM", 5), Posting("customer:C1", "XEM", -5)),
            source="t", new_customers_only=True), InvalidEntry,
      "customer:C1 already has a XEM balance"),

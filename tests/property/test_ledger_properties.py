@@ -123,7 +123,9 @@ def _check_invariants(ledger: Ledger, model: dict[str, int]) -> None:
     assert (normal_balance("wallet:xem-hot", wallet) if wallet else 0) >= customers
 
 
-@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 30),
+# times inside the years 1 to 9999 in UTC from every zone drawn (one outside is refused:
+# test_ledger_batches)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
                     timezones=st.sampled_from([UTC, timezone(timedelta(hours=9)),
                                                timezone(timedelta(hours=-5, minutes=-30))])))
 def test_a_timestamp_has_one_canonical_text(ts: datetime) -> None:

@@ -349,4 +349,9 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     if value.tzinfo is None:
         raise BadInput(f"time {repr(text)[:80]} needs a zone, e.g. +09:00 or Z",
                        says=msg("error.cli.time_zone", text=repr(text)[:80]))
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # kinko keeps times in UTC: year 0 or 10000 there
+        raise BadInput(f"time {repr(text)[:80]} is outside the years 1 to 9999 in UTC",
+                       says=msg("error.cli.time_range", text=repr(text)[:80])) from None
     return value

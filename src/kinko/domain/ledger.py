@@ -426,7 +426,13 @@ def format_timestamp(ts: datetime) -> str:
                            timestamp=ts.isoformat(),
                            says=msg("error.entry.naive_time", time=ts.isoformat()))
     if ts.tzinfo is not UTC:
-        ts = ts.astimezone(UTC)
+        try:
+            ts = ts.astimezone(UTC)
+        except OverflowError:  # before year 1 or after 9999 once in UTC
+            raise InvalidEntry(f"timestamp {ts.isoformat()} is outside the years 1 to 9999 "
+                               "in UTC", timestamp=ts.isoformat(),
+                               says=msg("error.entry.time_range", time=ts.isoformat())
+                               ) from None
     if ts.year >= 1000:  # the same text as strftime's below, at two thirds of its cost
         return ts.isoformat(timespec="microseconds")[:-6] + "Z"
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

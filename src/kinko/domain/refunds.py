@@ -48,7 +48,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 from math import gcd
@@ -202,6 +202,11 @@ def _parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueRefused(f"time {raw!r} has no zone (add +09:00 or Z)",
                            says=msg("error.refunds.time_no_zone", time=raw[:80]))
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # year 0 or 10000 in UTC
+        raise ValueRefused(f"time {raw!r} is outside the years 1 to 9999 in UTC",
+                           says=msg("error.refunds.time_range", time=raw[:80])) from None
     return value
 
 
