@@ -38,6 +38,25 @@ def said(cli: CliRun, *args: str, code: int = 2) -> tuple[str, str]:
 
 # ------------------------------------------------------------------------------- ledger
 
+def test_a_sequence_number_beyond_what_a_database_keeps_is_a_usage_error(cli: CliRun) -> None:
+    """Sequence numbers and page sizes are bounded where they are read: a number past a
+    signed 64-bit integer stopped the command with an overflow where it was bound to the
+    statement, and a negative --limit listed every entry (SQLite reads it as no limit)."""
+    for args, bound in ((("balances", "--as-of-entry", "9" * 20), "less than or equal to "
+                         "9223372036854775807"),
+                        (("ledger", "entries", "--after", "9" * 20), "less than or equal to "
+                         "9223372036854775807"),
+                        (("balances", "--as-of-entry", "-5"), "greater than or equal to 0"),
+                        (("ledger", "entries", "--limit", "-5"), "greater than or equal to 1")):
+        code, out, err = cli("--lang", "ja", *args)
+        assert code == 2 and out == "", (args, out)
+        assert f"エラー：オプション '{args[-2]}' の値が正しくありません\n" in err, err
+        assert f"  詳細（原文）：Input should be {bound}" in err, err
+        assert "Traceback" not in err and "unexpectedly" not in err
+    code, _, err = cli("ledger", "entries", "--after", str(2**63 - 1))  # the last there is
+    assert code == 0, err
+
+
 def test_ledger_post_says_the_flag_and_the_leg(cli: CliRun) -> None:
     ja, en = said(cli, "ledger", "post", "--key", "k", "--source", "s",
                   "--debit", "wallet:xem-hot 1", "--credit", "customer:C1 1 XEM")

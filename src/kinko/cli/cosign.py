@@ -23,7 +23,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
-from kinko.cli.runtime import emit, format_option, speech
+from kinko.cli.runtime import SEQ_MAX, emit, format_option, speech
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
 from kinko.domain.messages import msg
 from kinko.domain.screening import refusal_said
@@ -359,8 +359,10 @@ def verify(config: str = _config_option(),
 @cosign_app.command("log")
 def decisions(config: str = _config_option(),
               refused: bool = typer.Option(False, "--refused", help="Refusals only."),
-              after: int = typer.Option(0, "--after", help="Records after this number."),
-              limit: int = typer.Option(100, "--limit", help="At most this many records "
+              after: int = typer.Option(0, "--after", min=0, max=SEQ_MAX,
+                                        help="Records after this number."),
+              limit: int = typer.Option(100, "--limit", min=1, max=100_000,
+                                        help="At most this many records "
                                         "(with --refused, this many refusals)."),
               fmt: str = format_option()) -> None:
     """The co-signer's decisions, oldest first."""

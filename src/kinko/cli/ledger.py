@@ -14,7 +14,7 @@ import typer
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
 from kinko.cli.progress import Advance, progress
-from kinko.cli.runtime import emit, format_option, parse_time, runtime, word
+from kinko.cli.runtime import SEQ_MAX, emit, format_option, parse_time, runtime, word
 from kinko.domain.ledger import ACCOUNT_KINDS, Entry, Hold, Posting, normal_balance, parse_account
 from kinko.domain.messages import N_, msg
 from kinko.domain.money import parse_units
@@ -152,9 +152,10 @@ def _show_entries(rt: Any, entries: list[Entry], fmt: str, *, replayed: bool = F
 @ledger_app.command("entries")
 def entries(
     ctx: typer.Context,
-    after: int = typer.Option(0, "--after", help="Show entries after this sequence number."),
-    limit: int = typer.Option(50, "--limit", help="At most this many entries (each with all "
-                              "its postings)."),
+    after: int = typer.Option(0, "--after", min=0, max=SEQ_MAX,
+                              help="Show entries after this sequence number."),
+    limit: int = typer.Option(50, "--limit", min=1, max=100_000,
+                              help="At most this many entries (each with all its postings)."),
     fmt: str = format_option(),
 ) -> None:
     """List journal entries with their postings."""
@@ -240,7 +241,8 @@ def balances(
     account: str = typer.Option(None, "--account", help="One account, e.g. wallet:xem-hot."),
     kind: str = typer.Option(None, "--kind", help=f"Account kind: {', '.join(ACCOUNT_KINDS)}."),
     asset: str = typer.Option(None, "--asset", help="One asset."),
-    as_of_entry: int = typer.Option(None, "--as-of-entry", help="Balances after entry N."),
+    as_of_entry: int = typer.Option(None, "--as-of-entry", min=0, max=SEQ_MAX,
+                                    help="Balances after entry N."),
     as_of: str = typer.Option(None, "--as-of", help="Balances at a time (ISO 8601 with zone)."),
     limit: int = typer.Option(None, "--limit", min=1, max=100_000,
                               help="At most this many rows (then the cursor of the next page "

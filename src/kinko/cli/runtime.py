@@ -330,6 +330,9 @@ def terminal_width() -> int | None:
 
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# the largest sequence number an option may name: a signed 64-bit integer, as the databases
+# keep it (a larger one would overflow where it is bound to a statement)
+SEQ_MAX = 2**63 - 1
 
 
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
