@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -205,6 +206,26 @@ def test_preauthorised_emergency_sweep_is_sent_and_does_not_alarm(chain: EvmChai
     assert report.alerts == []  # the sweep is ours
     assert f"proposal:{sweep.proposal.id}" in report.closed
     assert env.custody.proposal(sweep.proposal.id).state == "executed"  # type: ignore[union-attr]
+    env.store.close()
+
+
+def test_what_the_chain_holds_beyond_the_ledger_stays_and_the_timeline_says_why(
+        chain: EvmChain, tmp_path: Path) -> None:
+    """The sweep moves what the ledger books to the wallet; coins on chain beyond it (a
+    deposit not credited) stay, and the timeline says so: not as gas, nor as reserved."""
+    env = Env(chain, tmp_path, '[watch]\nemergency_sweep = "auto"\n')
+    chain.fund(env.hot.address, 50 * E)  # on chain: 150 ETH; in the ledger: 100
+    send(chain, env.hot, Account.create().address, 30 * E)
+    (alert,) = env.watch.poll().alerts
+    (sweep,) = [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
+    assert 99 * E < int(str(sweep.proposal.payload["amount"])) < 100 * E  # the ledger's 100
+    timeline = [ENGLISH.text(e["detail"]) for e in env.incidents.incident(
+        str(alert["incident"])).timeline]
+    # the 120 left on chain (less the theft's gas) beyond the ledger's 100, which still
+    # counts the 30 stolen
+    assert re.search(r"19\.99\d* ETH stay in eth-hot: on chain, but not booked to the "
+                     r"wallet in the ledger", " ".join(timeline))
+    assert not any("gas of the sweeps" in t or "reserved for" in t for t in timeline)
     env.store.close()
 
 

@@ -405,6 +405,7 @@ class Containment:
         auto = policy.watch.emergency_sweep == "auto"
         race = survey.races.get(chain_key(hot.addresses[0], asset.chain)) if auto else None
         fee = 0  # what the ledger must also be able to take from this wallet: the gas
+        tokens = 0  # of which the gas of the token sweeps sent just before (not yet spent)
         own = survey.fees.get(wallet_name)
         if own is None:  # a race is only run for a wallet whose fee was read
             race = None
@@ -437,16 +438,24 @@ class Containment:
                     return None
                 amount -= race.spent + fee
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
-        free = (available(hot.account, rows[0].state) if rows else 0) - fee
+        usable = available(hot.account, rows[0].state) if rows else 0
+        free = usable - fee
         if 0 < free < amount:
-            reserved = (normal_balance(hot.account, rows[0].state)
-                        - available(hot.account, rows[0].state)) if rows else 0
-            stays = Units(amount - free, asset.symbol, asset.decimals)
-            # withdrawals (kept by the policy, or being sent) hold it: the ledger will not
-            # move what they reserve; otherwise it is the gas of the sweeps just sent
-            self.event(incident, "sweep", ACTOR, msg(
-                N_("timeline.sweep.reserved") if reserved else N_("timeline.sweep.gas_kept"),
-                amount=stays, wallet=wallet_name))
+            # the sweep moves what the ledger can take from the wallet; the timeline says
+            # why the rest stays, part by part: withdrawals (kept by the policy, or being
+            # sent) reserve some, the token sweeps just sent will spend some as gas (booked
+            # when they settle), and what is left is on chain but not booked to the wallet
+            left = amount - free
+            reserved = min(left, (normal_balance(hot.account, rows[0].state) - usable)
+                           if rows else 0)
+            gas = min(left - reserved, tokens)
+            for part, said in ((reserved, N_("timeline.sweep.reserved")),
+                               (gas, N_("timeline.sweep.gas_kept")),
+                               (left - reserved - gas, N_("timeline.sweep.unbooked"))):
+                if part > 0:
+                    self.event(incident, "sweep", ACTOR, msg(
+                        said, amount=Units(part, asset.symbol, asset.decimals),
+                        wallet=wallet_name))
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, msg("timeline.sweep.empty",
