@@ -97,6 +97,13 @@ def test_the_page_of_a_withdrawal_shows_the_decision_and_the_proposal(site: Site
     assert b64 and base64.b64decode(b64.group(1)) == signing_bytes(proposal.proposal)
     pre = re.search(r'<pre class="canonical"[^>]*>(.*?)</pre>', page, re.S)
     assert pre and html.unescape(pre.group(1)) == proposal.proposal.canonical()
+    # each field of the proposal by its label, and its name in the signed bytes where the
+    # label is another word (Japanese); the progress beside its heading says no word twice
+    assert "<dt>amount</dt>" in page and "<code>amount</code>" not in page
+    assert 'data-quorum="2">0 of 2</span></h2>' in page
+    ja = client.get("/withdrawals/w-big?lang=ja").text
+    assert "<dt>数量 <code>amount</code></dt>" in ja
+    assert 'data-quorum="2">0 / 2</span></h2>' in ja
     # the key inputs belong to a form that is never submitted
     assert re.search(r'name="key_password" form="local-only-', page)
     assert 'data-form="reject"' not in page  # an approver cannot reject
@@ -109,7 +116,7 @@ def test_two_approvers_approve_a_held_withdrawal_and_it_leaves_the_queue(site: S
     assert approve(site, alice, "/withdrawals/w-big/approve", "alice",
                    "withdrawal-w-big") == 303
     page = alice.get("/withdrawals/w-big").text
-    assert "1 of 2 approvals" in page and 'data-approver="alice"' in page
+    assert 'data-quorum="2">1 of 2</span>' in page and 'data-approver="alice"' in page
     assert approve(site, bob, "/withdrawals/w-big/approve", "bob", "withdrawal-w-big") == 303
     assert service(site).get("w-big").state == "approved"
     assert rows(bob.get("/withdrawals?state=review").text) == []
@@ -197,14 +204,14 @@ def test_a_breaker_reset_is_approved_on_the_proposal_page(site: Site) -> None:
     listing = alice.get("/proposals").text
     assert f'data-proposal="{proposal}"' in listing and "breaker reset" in listing
     page = alice.get(f"/proposals/{proposal}").text
-    assert 'data-form="approve"' in page and "0 of 2 approvals" in page
+    assert 'data-form="approve"' in page and 'data-quorum="2">0 of 2</span>' in page
     url = f"/proposals/{proposal}/approve"
     assert approve(site, alice, url, "alice", proposal) == 303
     assert "ETH" in w.breaker()
     assert approve(site, bob, url, "bob", proposal) == 303
     assert "ETH" not in w.breaker()
     page = bob.get(f"/proposals/{proposal}").text
-    assert "2 of 2 approvals" in page and 'data-form="approve"' not in page
+    assert 'data-quorum="2">2 of 2</span>' in page and 'data-form="approve"' not in page
     assert alice.get("/proposals/nope").status_code == 404
     assert site.client("audit").get("/proposals?state=all").status_code == 200
 
