@@ -6,8 +6,9 @@ URL``) and only the part a trace can reach comes back to this process, where the
 kernel runs (:func:`kinko.services.trace.run_trace_on`). :class:`SparkTransfers` is that
 source, for the generic ``csv`` and ``parquet`` formats:
 
-- **reading**: CSV as text (``_corrupt`` records, wrong field counts, refused with their
-  lines), Parquet typed; each row numbered in file order (``zipWithIndex``: scalable, no
+- **reading**: CSV as text (``_corrupt`` records, wrong field counts, counted in the pass
+  that numbers the rows and refused with their lines), Parquet typed; each row numbered in
+  file order (per partition, offset by the rows of the partitions before: scalable, no
   single partition);
 - **validation**: the same checks and messages as the DuckDB engine
   (:mod:`kinko.chains.tracefiles._read`), evaluated as column expressions in the pass that
@@ -278,12 +279,17 @@ class SparkTransfers:
         df = (self.spark.read.option("header", True).option("mode", "PERMISSIVE")
               .option("columnNameOfCorruptRecord", "_corrupt").option("escape", '"')
               .option("encoding", "UTF-8").schema(schema).csv(str(self.path)))
-        df, _rows = _numbered(df, "_row", cache=False)
-        # (every field read beside the record: Spark reads no file for its corrupt records
-        # alone, and finds a record short of fields only when it parses them all)
+        # the malformed records counted in the numbering's pass over the file; named (a
+        # pass more) only when there are some. Every field is read beside the record:
+        # Spark reads no file for its corrupt records alone, and finds a record short of
+        # fields only when it parses them all
+        fields_read = [f"c{i}" for i in range(len(header))]
+        malformed = F.count(F.when(F.col("_corrupt").isNotNull(),
+                                   F.concat_ws(",", *fields_read)))
+        df, _rows, corrupt = _numbered(df, "_row", cache=False, flagged=malformed)
         bad = (df.where(F.col("_corrupt").isNotNull())
-               .select("_row", "_corrupt", *(f"c{i}" for i in range(len(header))))
-               .orderBy("_row").limit(MAX_PROBLEMS).collect())
+               .select("_row", "_corrupt", *fields_read)
+               .orderBy("_row").limit(MAX_PROBLEMS).collect()) if corrupt else []
         if bad:
             inp = _Input(self.path, "raw", {}, is_csv=True)
             where = inp.where(int(r["_row"]) for r in bad)
@@ -524,7 +530,7 @@ class SparkTransfers:
         # _numbered's tagged rows stay cached as long as the ids live (never released): a
         # lost partition of the ids is recomputed from them with the offsets counted once,
         # where sorting again could draw other bounds and number the addresses differently
-        ids, self.m = _numbered(names, "id")  # (the count of each partition: no job more)
+        ids, self.m, _ = _numbered(names, "id")  # (the count of each partition: no job more)
         self.ids = ids.cache()
         v = F.expr("try_cast(value AS BIGINT)")
         f = F.expr("try_cast(fee AS BIGINT)")
@@ -903,9 +909,11 @@ def _amount(F: Any, inp: _Input, key: str) -> Any:
     return F.col(key).cast("string")
 
 
-def _numbered(df: Any, name: str, *, cache: bool = True) -> tuple[Any, int]:
-    """``df`` with a first column ``name``: each row's number in the DataFrame's order, and
-    how many rows it has. Rows are numbered within their partition
+def _numbered(df: Any, name: str, *, cache: bool = True, flagged: Any = None
+              ) -> tuple[Any, int, int]:
+    """``df`` with a first column ``name``: each row's number in the DataFrame's order, how
+    many rows it has, and the sum of the count ``flagged`` (an aggregate; 0 without one),
+    taken in the same pass. Rows are numbered within their partition
     (``monotonically_increasing_id``) and offset by the rows of the partitions before (one
     small count per partition): no single partition for all, and no Python on the
     executors. ``cache=False`` for rows read from a file
@@ -916,15 +924,18 @@ def _numbered(df: Any, name: str, *, cache: bool = True) -> tuple[Any, int]:
     tagged = (df.withColumn("_pid", F.spark_partition_id())
               .withColumn("_mid", F.monotonically_increasing_id()))
     tagged = tagged.cache() if cache else tagged
-    counts = {int(r["_pid"]): int(r["count"])
-              for r in tagged.groupBy("_pid").count().collect()}
+    found = tagged.groupBy("_pid").agg(F.count(F.lit(1)).alias("count"),
+                                       (flagged if flagged is not None
+                                        else F.lit(0)).alias("flagged")).collect()
+    counts = {int(r["_pid"]): int(r["count"]) for r in found}
     offsets, total = [], 0
     for pid in sorted(counts):
         offsets += [F.lit(pid), F.lit(total)]
         total += counts[pid]
     offset = F.create_map(*offsets)[F.col("_pid")] if offsets else F.lit(0).cast("long")
     number = (F.col("_mid") - F.col("_pid").cast("long") * F.lit(1 << 33) + offset)
-    return tagged.select(number.cast("long").alias(name), *df.columns), total
+    return (tagged.select(number.cast("long").alias(name), *df.columns), total,
+            sum(int(r["flagged"] or 0) for r in found))
 
 
 def _np(column: pa.ChunkedArray) -> Ints:
