@@ -57,6 +57,19 @@ def test_a_sequence_number_beyond_what_a_database_keeps_is_a_usage_error(cli: Cl
     assert code == 0, err
 
 
+def test_a_table_shows_square_brackets_as_written(cli: CliRun) -> None:
+    """A key (or memo, note, reason code) with square brackets is shown as written: the
+    table's renderer read them as its markup, dropping "[bold]" and stopping the command
+    with "kinko failed unexpectedly" on "[/]"."""
+    key = "k[/]1 [bold]x"
+    code, _, err = cli("ledger", "post", "--key", key, "--source", "s",
+                       "--debit", "clearing:opening 1 XEM", "--credit", "customer:C1 1 XEM")
+    assert code == 0, err
+    code, out, err = cli("ledger", "entries")
+    assert code == 0 and "unexpectedly" not in err, err
+    assert out.count(key) == 2  # both legs
+
+
 def test_ledger_post_says_the_flag_and_the_leg(cli: CliRun) -> None:
     ja, en = said(cli, "ledger", "post", "--key", "k", "--source", "s",
                   "--debit", "wallet:xem-hot 1", "--credit", "customer:C1 1 XEM")

@@ -39,3 +39,10 @@ def test_the_terminal_width_comes_from_columns_or_the_terminal(
     assert terminal_width() == 72
     monkeypatch.delenv("COLUMNS")
     assert terminal_width() is None  # pytest captures stdout: not a terminal
+
+
+def test_square_brackets_in_a_cell_are_text() -> None:
+    text = render_rows(["code", "[h]"], [["[no_such_request] refused", "[/]"]], "table",
+                       title="[t]")
+    assert "[no_such_request] refused" in text and "[/]" in text
+    assert "[h]" in text and "[t]" in text

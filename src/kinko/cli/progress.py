@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 __all__ = ["Advance", "progress"]
@@ -24,7 +25,7 @@ Advance = Callable[[int, "int | None"], None]
 def progress(label: str) -> Iterator[Advance]:
     """A bar labelled ``label``; yields the function that moves it."""
     console = Console(stderr=True)
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn(escape(label)), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal,
                   redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task(label, total=None)

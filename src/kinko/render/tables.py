@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kinko.domain.csvcells import csv_writer
 from kinko.domain.messages import Message
@@ -50,14 +51,16 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
         writer.writerow(columns)
         writer.writerows(rows)
         return out.getvalue()
-    table = Table(title=title, show_lines=False)
+    # every word as plain text: Rich would read "[...]" in a cell (a memo, a note, a code)
+    # as its markup, dropping it, or stopping on a closing tag it cannot match
+    table = Table(title=Text(title) if title is not None else None, show_lines=False)
     for c in columns:
         if c in right:
-            table.add_column(c, justify="right", no_wrap=True)
+            table.add_column(Text(c), justify="right", no_wrap=True)
         else:
-            table.add_column(c, justify="left", overflow="fold")
+            table.add_column(Text(c), justify="left", overflow="fold")
     for r in rows:
-        table.add_row(*("" if v is None else str(v) for v in r))
+        table.add_row(*(Text("" if v is None else str(v)) for v in r))
     console = Console(file=io.StringIO(), width=width or UNBOUNDED, force_terminal=False,
                       color_system=None)
     console.print(table)
