@@ -72,6 +72,20 @@ def test_token_outflow_and_its_call_are_one_observation_when_unexplained() -> No
     assert lone.unexplained and theft_alert("ethereum", lone, pending=True).kind == "unknown_tx"
 
 
+def test_a_transaction_naming_no_recipient_is_said_so() -> None:
+    """A transaction with no recipient (an EVM contract created; a NEM account's
+    cosignatories changed) is alarmed saying so, not with an empty place for it."""
+    from kinko.i18n import Localizer
+
+    lone = Transfer("0xC", 10, 0, HOT, None, 0, 4)
+    (obs,) = classify([lone], WALLETS, ASSETS, [])
+    alert = theft_alert("ethereum", obs, pending=False)
+    assert alert.kind == "unknown_tx"
+    assert "(nonce 4) to (no recipient) was not made by kinko" in Localizer("en").text(
+        alert.detail)
+    assert "から （受取人なし） へ" in Localizer("ja").text(alert.detail)
+
+
 def test_addresses_match_in_any_spelling() -> None:
     """The chain, the wallets and an expectation may spell one address differently (EIP-55,
     upper case): they are compared in canonical form."""

@@ -207,6 +207,12 @@ def seen_where(pending: bool, block: int) -> Message:
     return msg("alert.seen.mempool") if pending else msg("alert.seen.block", block=str(block))
 
 
+def recipient(t: Transfer) -> str | Message:
+    """Whom a transaction went to, as an alert says it: its address, or that it named none
+    (a contract created on an EVM chain; a change of a NEM account's cosignatories)."""
+    return t.to or msg("alert.no_recipient")
+
+
 def alert_key(chain: str, tx_hash: str | None, address: str = "", block: int = -1) -> str:
     """One alert per theft: keyed by its transaction, whether first seen in the mempool or
     in a block, by a transfer record or by the state it changed; a change no transaction
@@ -230,19 +236,19 @@ def theft_alert(chain: str, obs: Observation, *, pending: bool,
         return Alert(key, "theft_attempt", "critical", obs.asset, obs.wallet,
                      msg("alert.theft_attempt", wallet=obs.wallet, tx=t.tx_hash,
                          sender=t.sender, nonce=str(t.nonce),
-                         amount=amount_of(value, asset, obs.asset), to=t.to or "",
+                         amount=amount_of(value, asset, obs.asset), to=recipient(t),
                          where=where),
                      t.tx_hash, 0, None if pending else t.block)
     if value == 0 and t.token is None:
         return Alert(key, "unknown_tx", "critical", obs.asset,
                      obs.wallet, msg("alert.unknown_tx", wallet=obs.wallet, tx=t.tx_hash,
-                                     sender=t.sender, nonce=str(t.nonce), to=t.to or "",
+                                     sender=t.sender, nonce=str(t.nonce), to=recipient(t),
                                      where=where),
                      t.tx_hash, 0, None if pending else t.block)
     return Alert(key, "theft", "critical", obs.asset,
                  obs.wallet, msg("alert.theft", wallet=obs.wallet,
                                  amount=amount_of(value, asset, obs.asset), sender=t.sender,
-                                 to=t.to or "", tx=t.tx_hash, nonce=str(t.nonce), where=where),
+                                 to=recipient(t), tx=t.tx_hash, nonce=str(t.nonce), where=where),
                  t.tx_hash, value, None if pending else t.block)
 
 

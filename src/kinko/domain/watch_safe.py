@@ -41,7 +41,7 @@ from kinko.domain.addresses import chain_key
 from kinko.domain.chain import Transfer
 from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.safe import CALL, PendingExecution, SafeEvent
-from kinko.domain.watch import Alert, AlertKind, alert_key, seen_where
+from kinko.domain.watch import Alert, AlertKind, alert_key, recipient, seen_where
 
 __all__ = ["OwnerKey", "SafeVerdict", "judge_pending", "judge_safes", "owner_key_alerts"]
 
@@ -225,6 +225,6 @@ def owner_key_alerts(transfers: Sequence[Transfer], keys: Mapping[str, OwnerKey]
                          key.wallet, msg(N_("alert.owner_key.operator") if key.role
                                          == "operator" else N_("alert.owner_key.cosigner"),
                                          wallet=key.wallet, address=t.sender, tx=t.tx_hash,
-                                         nonce=str(t.nonce), to=t.to or "", where=where),
+                                         nonce=str(t.nonce), to=recipient(t), where=where),
                          t.tx_hash, 0, block))
     return out
