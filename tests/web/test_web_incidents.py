@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from dashboard_site import E, Site
 
-from kinko.api.web.incidents import REPORT_CSP
+from kinko.api.web.incidents import MAX_PAGE, REPORT_CSP
 from kinko.domain.messages import msg, verbatim
 from kinko.domain.watch import ALERT_KINDS
 from kinko.i18n import ENGLISH
@@ -74,6 +74,16 @@ def test_alerts_newest_first_filtered_and_paged(site: Site) -> None:
     assert _rows(client.get("/alerts?state=acked").text, "data-alert") == ["A-2"]
     assert "A-2" not in _rows(client.get("/alerts?state=open&kind=theft").text, "data-alert")
     assert client.get("/alerts?state=nope").status_code == 400
+
+
+def test_a_page_number_past_any_page_is_refused_not_a_server_error(site: Site) -> None:
+    """``?page=`` whose offset no database integer holds was a 500 (SQLite's OverflowError);
+    it is a 400 that names the field, and the last page that may exist is still served."""
+    client = site.client("audit")
+    for page in (MAX_PAGE + 1, 2**63 - 1, 10**20):
+        r = client.get(f"/alerts?page={page}")
+        assert r.status_code == 400 and "query.page" in r.text, (page, r.status_code)
+    assert client.get(f"/alerts?page={MAX_PAGE}").status_code == 200
 
 
 def test_alert_page_shows_every_field_and_acknowledging_is_audited(site: Site) -> None:
