@@ -212,7 +212,7 @@ def test_downloads_never_leave_the_artifacts_folder(site: Site, tmp_path: Path) 
     for name in ("..%2F..%2F..%2Fk.db", "%2E%2E", "%2E", "link.txt", "sub",
                  "sub%2Fx.txt", "..%5C..%5Ck.db", "nope.html", "%00"):
         r = ops.get(f"/reports/{made}/{name}")
-        assert r.status_code == 404, name
+        assert r.status_code == (400 if name == "%00" else 404), name  # a NUL: no name
         assert "secret" not in r.text
     assert ops.get("/reports/fsa-nope/fsa-report.en.html").status_code == 404
     snap = _snapshot(site)
