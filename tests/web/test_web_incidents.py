@@ -128,6 +128,26 @@ def test_unknown_ids_are_404_pages(site: Site) -> None:
     assert r.status_code == 404
 
 
+def test_a_long_id_or_value_a_request_sent_is_quoted_cut_short(site: Site) -> None:
+    """An error page quotes what the request named cut short, as every error kinko makes
+    does: an unknown alert, incident, proposal or file set of 5,000 characters, or a report
+    language of as many, was shown whole (in the page's language, Japanese too)."""
+    client = site.client("root")
+    csrf = site.csrf(client)
+    long = "Z" * 5000
+    for method, url, form in [
+            ("GET", f"/alerts/{long}", None), ("GET", f"/incidents/{long}", None),
+            ("GET", f"/proposals/{long}", None), ("GET", f"/trace/new?incident={long}", None),
+            ("GET", f"/trace/{long}", None), ("GET", f"/reports/{long}/x.html", None),
+            ("POST", f"/proposals/{long}/approve", {"csrf": csrf, "signature": "ab" * 64}),
+            ("POST", "/reports/fsa", {"csrf": csrf, "lang": long})]:
+        for lang in ("en", "ja"):
+            r = client.request(method, f"{url}{'&' if '?' in url else '?'}lang={lang}",
+                               data=form)
+            assert 400 <= r.status_code < 500, (url[:40], r.status_code)
+            assert "Z" * 81 not in r.text and "Z" * 20 in r.text, (url[:40], lang)
+
+
 def test_incident_page_timeline_in_order_notes_and_moves(site: Site) -> None:
     incident = _incident(site, alerts=2)
     site.clock.advance(minutes=5)

@@ -68,14 +68,14 @@ def _alert(web: Web, alert_id: str) -> AlertRow:
     try:
         return web.incidents().alert(alert_id)
     except BadInput as exc:
-        raise NotFound(exc.message, says=msg("error.unknown_alert", id=alert_id)) from None
+        raise NotFound(exc.message, says=msg("error.unknown_alert", id=alert_id[:80])) from None
 
 
 def _incident(web: Web, incident_id: str) -> IncidentView:
     try:
         return web.incidents().incident(incident_id)
     except BadInput as exc:
-        raise NotFound(exc.message, says=msg("error.unknown_incident", id=incident_id)
+        raise NotFound(exc.message, says=msg("error.unknown_incident", id=incident_id[:80])
                        ) from None
 
 

@@ -164,10 +164,12 @@ def reports(request: Request, web: Site) -> HTMLResponse:
 async def generate_fsa(request: Request, web: Site) -> Response:
     form = dict(await request.form())
     viewer = web.form(request, form, "operate")
-    lang = str(form.get("lang", "ja"))
+    given = form.get("lang", "ja")
+    lang = given if isinstance(given, str) else ""  # a file posted as the field: none
     if lang not in ("ja", "en"):
-        raise BadInput(f"language must be ja or en, not {lang!r}",
-                       says=msg("error.unknown_filter", field=msg("error.field.lang"), value=lang))
+        raise BadInput(f"language must be ja or en, not {lang[:20]!r}",
+                       says=msg("error.unknown_filter", field=msg("error.field.lang"),
+                                value=lang[:20]))
     incident = str(form.get("incident", "")).strip() or None
     pdf = str(form.get("pdf", "")) in ("1", "on", "yes")
     plan_id, trace_id = str(form.get("refund_plan", "")), str(form.get("trace", ""))
