@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, text
 from test_api import KEYS, api, body, h
 
+from kinko.api.v1.ledger import balance_cursor_of
 from kinko.domain.approvals import sign_proposal
 from kinko.domain.ledger import Posting
 from kinko.ports import FixedClock
@@ -150,8 +151,9 @@ def test_balances_are_read_a_page_at_a_time(api) -> None:  # type: ignore[no-unt
     one = client.get("/v1/balances?customer=D007", headers=h(tokens["audit"])).json()
     assert one == [{"account": "customer:D007", "asset": "ETH",
                     "balance": "0.000000000000000001", "held": "0"}]
+    nul = balance_cursor_of("customer:D\x00", "ETH")  # a NUL: PostgreSQL's 500
     for query, status in (("after=!!", 400), ("after=" + "QQ" * 100, 400),
-                          ("limit=1001", 400), ("limit=0", 400)):
+                          (f"after={nul}", 400), ("limit=1001", 400), ("limit=0", 400)):
         assert client.get(f"/v1/balances?{query}", headers=h(tokens["audit"])
                           ).status_code == status, query
 
