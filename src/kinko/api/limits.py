@@ -8,7 +8,8 @@ limit (413 either way, without reading the rest); a body FastAPI would parse as 
 ``Content-Type`` is not parsed at all, and is refused by the route) is decoded the way the
 parser will decode it and its nesting measured (:func:`kinko.safeload.check_json_depth`):
 deeper than the limit is 422; an object in it that names a key twice is 400
-(:func:`kinko.safeload.check_json_keys`: a proxy or a log may read the other value).
+(:func:`kinko.safeload.check_json_keys`: a proxy or a log may read the other value), as
+is a number of more digits than Python converts, in words that say so.
 Forms (urlencoded or multipart) are bounded by size: their parser does not recurse (the
 dashboard refuses a NUL in a form's field: :meth:`kinko.api.web.context.Web.form`). A NUL
 character (U+0000) in the path, in a query parameter or in a JSON body's string is 400,
