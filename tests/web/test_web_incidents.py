@@ -290,3 +290,19 @@ def test_every_word_has_both_languages() -> None:
     mine = {k: (v, ja.get(k)) for k, v in en.items() if k.startswith(("al.", "inc.", "brk."))}
     assert mine and all(en and ja for en, ja in mine.values())
     assert all(f"al.kind.{kind}" in mine for kind in ALERT_KINDS)
+
+
+def test_a_form_its_parser_cannot_read_is_refused_saying_why(site: Site) -> None:
+    """A form that is no form (malformed multipart, more fields than the parser takes) was
+    refused as "the request was refused (status 400)" alone: the page now says why, in
+    English and in Japanese."""
+    client = site.client("ops")
+    many = "&".join(f"f{n}=v" for n in range(1001)).encode()
+    for content_type, body, why in [
+            ("multipart/form-data; boundary=x", b"not multipart", "Invalid multipart data"),
+            ("application/x-www-form-urlencoded", many, "Too many fields")]:
+        for lang, words in (("en", "the request was refused (status 400): "),
+                            ("ja", "リクエストは受け付けられませんでした（ステータス 400：")):
+            r = client.post(f"/breaker/trip?lang={lang}", content=body,
+                            headers={"Content-Type": content_type})
+            assert r.status_code == 400 and words + why in r.text, (why, lang, r.text[-800:])
