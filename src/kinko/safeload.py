@@ -256,14 +256,20 @@ def _key_twice(where: str, key: str, error: type[BadInput] = BadInput) -> BadInp
 
 
 def check_json_keys(text: str, where: str) -> None:
-    """Refuse JSON text with an object that names a key twice (see ``_unique_object``);
-    text that is not JSON at all is left to its parser to refuse in its own words."""
+    """Refuse JSON text with an object that names a key twice (see ``_unique_object``), or
+    a number of more digits than Python converts (a parser's words for it name neither the
+    number nor where: "There was an error parsing the body"); text that is not JSON at all
+    is left to its parser to refuse in its own words."""
     try:
         json.loads(text, object_pairs_hook=_unique_object)
     except _KeyTwice as exc:
         raise _key_twice(where, exc.key) from None
-    except (ValueError, RecursionError):
+    except (json.JSONDecodeError, RecursionError):
         pass
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BadInput(f"{where}: not valid JSON: {number_problem(exc)}",
+                       says=msg("error.file.not_json", where=where[:200],
+                                reason=number_problem(exc)[:200])) from None
 
 
 def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,

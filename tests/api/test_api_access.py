@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, text
 from test_api import KEYS, api, body, h
 
+from kinko.api.v1.ledger import balance_cursor_of
 from kinko.domain.approvals import sign_proposal
 from kinko.domain.ledger import Posting
 from kinko.ports import FixedClock
@@ -150,8 +151,9 @@ def test_balances_are_read_a_page_at_a_time(api) -> None:  # type: ignore[no-unt
     one = client.get("/v1/balances?customer=D007", headers=h(tokens["audit"])).json()
     assert one == [{"account": "customer:D007", "asset": "ETH",
                     "balance": "0.000000000000000001", "held": "0"}]
+    nul = balance_cursor_of("customer:D\x00", "ETH")  # a NUL: PostgreSQL's 500
     for query, status in (("after=!!", 400), ("after=" + "QQ" * 100, 400),
-                          ("limit=1001", 400), ("limit=0", 400)):
+                          (f"after={nul}", 400), ("limit=1001", 400), ("limit=0", 400)):
         assert client.get(f"/v1/balances?{query}", headers=h(tokens["audit"])
                           ).status_code == status, query
 
@@ -169,10 +171,15 @@ def test_withdrawals_are_listed_a_page_at_a_time(api) -> None:  # type: ignore[n
     assert client.get("/v1/withdrawals?state=nonsense",
                       headers=h(tokens["audit"])).status_code == 400
     assert client.get("/v1/withdrawals?limit=501", headers=h(tokens["audit"])).status_code == 400
-    # a cursor that is none, digits int() refuses (²: str.isdigit says yes) included
-    for cursor in ("x", "1", "²5.P-1", "٣.P-1", " 5.P-1", "9" * 21 + ".P-1"):
+    # a cursor that is none, digits int() refuses (²: str.isdigit says yes) included, and
+    # a time past a database integer (19 and 20 digits were a 500: an overflow in SQLite)
+    for cursor in ("x", "1", "²5.P-1", "٣.P-1", " 5.P-1", "9" * 21 + ".P-1",
+                   f"{2**63}.P-1", "9" * 20 + ".P-1", "9" * 19 + ".P-1"):
         r = client.get(f"/v1/withdrawals?before={cursor}", headers=h(tokens["audit"]))
         assert r.status_code == 400 and "not a page cursor" in r.text, (cursor, r.text)
+    latest = "253402300799999999.P-1"  # 9999-12-31T23:59:59.999999Z, in microseconds
+    assert len(client.get(f"/v1/withdrawals?before={latest}",
+                          headers=h(tokens["audit"])).json()) == 5
 
 
 def test_the_api_reference_loads_nothing_from_elsewhere(api) -> None:  # type: ignore[no-untyped-def]

@@ -41,13 +41,19 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from kinko.api import create_app
+from kinko.api.limits import nul_in_json
 from kinko.chains.evm import EvmChain
-from kinko.domain.approvals import public_key_hex
+from kinko.domain.approvals import public_key_hex, sign_proposal
+from kinko.domain.custody import Wallet
+from kinko.domain.ledger import Posting
+from kinko.domain.money import AssetRegistry
 from kinko.ports import FixedClock, SystemClock
 from kinko.services.access import Access
 from kinko.services.custody import Custody
+from kinko.services.ledger import Ledger
 from kinko.services.withdrawals import Withdrawals
 from kinko.store import SqlStore, open_store
+from kinko.store.custody_sql import parse_proposal
 
 E = 10**18
 DEST = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -421,3 +427,101 @@ def test_the_deep_body_no_longer_kills_kinko_serve(tmp_path: Path) -> None:
             server.kill()
             server.communicate()
     assert server.returncode in (0, -signal.SIGTERM), server.returncode
+
+
+# ----------------------------------------------------- both stores: NUL, widths
+
+
+@dataclass
+class BothStores:
+    api: TestClient  # an admin's API client
+    browser: TestClient  # a signed-in admin's browser
+    csrf: str
+    alice: Ed25519PrivateKey  # the policy's one approver (quorum 1)
+
+
+@pytest.fixture
+def both_stores(store: SqlStore, tmp_path: Path) -> Iterator[BothStores]:
+    """The API and the dashboard on ``store`` (SQLite and PostgreSQL), a withdrawal W-1
+    held for review (above 10 ETH)."""
+    clock = FixedClock()
+    ledger = Ledger(store, clock, AssetRegistry.default())
+    ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", (HOT,)))
+    ledger.post("open", [Posting("wallet:eth-hot", "ETH", 100 * E),
+                         Posting("customer:C1", "ETH", -100 * E)], source="opening")
+    alice = Ed25519PrivateKey.generate()
+    (tmp_path / "p.toml").write_text(
+        'version = 1\nquorum = 1\n[[approvers]]\nname = "alice"\npublic_key = "'
+        + public_key_hex(alice) + '"\n[[screening.rules]]\nkind = "max_amount"\n'
+        'asset = "ETH"\namount = "10"\naction = "review"\n')
+    chain = EvmChain.in_process()
+    Custody(ledger, chain=chain).load_policy(tmp_path / "p.toml", "ops")
+    Withdrawals(Custody(ledger, chain=chain)).request("W-1", "C1", "ETH", 20 * E, DEST,
+                                                      requester="ops")
+    access = Access(store, clock)
+    token = access.create_key("root", "admin")[1]
+    app = create_app(lambda: Custody(ledger, chain=chain), lambda: access,
+                     dashboard=tmp_path / "data", clock=clock)
+    api = TestClient(app, raise_server_exceptions=False, follow_redirects=False,
+                     headers={"Authorization": f"Bearer {token}"})
+    browser = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    assert browser.post("/login", data={"api_key": token}).status_code == 303
+    found = re.search(r'name="csrf" value="([^"]+)"', browser.get("/").text)
+    assert found
+    yield BothStores(api, browser, found.group(1), alice)
+    api.close()
+    browser.close()
+
+
+def test_a_nul_character_anywhere_in_a_request_is_a_400_naming_where(
+        both_stores: BothStores) -> None:
+    """PostgreSQL keeps no text with a NUL (U+0000): an id, a filter or a reason with one
+    was a 500 there (the driver refused the statement), and on SQLite a reason kept it. It
+    is refused before anything reads the store, on both, naming the path, the query
+    parameter, the body's field or the form's field."""
+    api, browser, csrf = both_stores.api, both_stores.browser, both_stores.csrf
+    for method, url, body, says, where in [
+            ("GET", "/v1/withdrawals/W%00", None, "error.request.nul_path", "path"),
+            ("GET", "/v1/withdrawals?customer=C%001", None, "error.request.nul_query",
+             "'customer'"),
+            ("POST", "/v1/withdrawals/W-1/reject", {"reason": "a\u0000b"},
+             "error.request.nul_body", "reason"),
+            ("POST", "/v1/withdrawals/W-1/approve", {"approver": "alice", "signature": "ab",
+                                                     "x": [{"y": "\u0000"}]},
+             "error.request.nul_body", "x[0].y")]:
+        r = api.request(method, url, json=body)
+        assert r.status_code == 400, (url, r.status_code, r.text[:300])
+        error = r.json()["error"]
+        assert error["message_id"] == says and where in error["message"], error
+    for url in ("/withdrawals/W%00", "/withdrawals?customer=%00"):
+        r = browser.get(url)
+        assert r.status_code == 400 and "NUL character" in r.text, (url, r.status_code)
+    r = browser.post("/withdrawals/W-1/reject", data={"csrf": csrf, "reason": "a\x00b"})
+    assert r.status_code == 400 and "the form&#39;s field &#39;reason&#39;" in r.text, r.text
+    assert api.get("/v1/withdrawals/W-1").json()["state"] == "review"  # nothing written
+
+
+def test_only_a_nul_itself_is_refused_in_json() -> None:
+    """``\\\\u0000`` in JSON text is a backslash and ``u0000``, not a NUL."""
+    assert nul_in_json('{"a": "\\\\u0000"}') is None
+    assert nul_in_json('{"a": ["x", {"\\u0000": 1}]}') == "a[1].\x00"
+    assert nul_in_json('"\\u0000"') == "(the body)"
+    assert nul_in_json('{"a": "\\u0000",') is None  # not JSON: its parser refuses it
+
+
+def test_a_withdrawal_held_for_review_under_the_longest_key_is_recorded_and_approved(
+        both_stores: BothStores) -> None:
+    """An Idempotency-Key may have 100 characters; its withdrawal's proposal id
+    (``withdrawal-`` and the key, 111) did not fit the 64 characters proposals and their
+    approvals kept: on PostgreSQL, a review under a key of more than 53 was a 500."""
+    api = both_stores.api
+    key = "K" * 100
+    r = api.post("/v1/withdrawals", headers={"Idempotency-Key": key}, json={
+        "customer": "C1", "asset": "ETH", "amount": "20", "destination": DEST})
+    assert r.status_code == 201, r.text[:300]
+    proposal = r.json()["proposal"]
+    assert proposal["id"] == f"withdrawal-{key}"
+    signature = sign_proposal(parse_proposal(proposal["canonical"]), both_stores.alice)
+    r = api.post(f"/v1/withdrawals/{key}/approve",
+                 json={"approver": "alice", "signature": signature})
+    assert r.status_code == 200 and r.json()["state"] == "approved", r.text[:300]

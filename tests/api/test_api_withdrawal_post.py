@@ -107,13 +107,19 @@ def test_json_content_types_accepted(api: Any, content_type: str) -> None:
 
 
 def test_a_number_python_cannot_read_is_bad_input(api: Any) -> None:
+    """Refused in words that say so ("There was an error parsing the body" before, and in
+    Japanese only "status 400"), on this route and on those FastAPI reads."""
     client, tokens, _ = api
     content = b'{"customer": "C1", "asset": "ETH", "amount": ' + b"9" * 5000 + b"}"
     r = client.post("/v1/withdrawals", content=content, headers=headers(tokens["ops"]))
     assert r.status_code == 400
-    assert r.json()["error"] == {"code": "bad_input", "details": {},
-                                 "message": "There was an error parsing the body",
-                                 "message_id": "error.http_status"}
+    assert r.json()["error"] == {
+        "code": "bad_input", "details": {}, "message_id": "error.file.not_json",
+        "message": "request body: not valid JSON: a number has more than 4,300 digits"}
+    r = client.post("/v1/breaker/trip", content=b'{"x": [-' + b"1" * 4301 + b"]}",
+                    headers={**headers(tokens["ops"]), "Accept-Language": "ja"})
+    assert r.status_code == 400 and r.json()["error"]["message"] == (
+        "request body：JSON として正しくありません（a number has more than 4,300 digits）")
 
 
 def test_a_body_that_names_a_key_twice_is_refused_before_anything_reads_it(api: Any) -> None:

@@ -4,6 +4,8 @@ in a real browser is in tests/e2e."""
 from __future__ import annotations
 
 import re
+import threading
+from typing import Any
 
 from dashboard_site import Site
 from fastapi.testclient import TestClient
@@ -266,3 +268,19 @@ def test_live_feeds_send_what_changed_since_the_page_was_drawn(site: Site) -> No
     assert lines[-1] == "event: overview"
     anonymous = site.anonymous()
     assert anonymous.get("/events/changes").status_code == 303
+
+
+def test_head_on_a_live_feed_ends_with_its_headers(site: Site) -> None:
+    """A HEAD of a feed (a monitor checking the page) never ended: the stream's body was
+    dropped part by part while the server went on polling, for as long as the client
+    stayed, and the client's next request on the connection was never answered."""
+    client = site.client("ops")
+    for url in ("/events/changes", "/events/overview"):
+        answers: list[Any] = []
+        asking = threading.Thread(target=lambda u=url, a=answers: a.append(client.head(u)),
+                                  daemon=True)
+        asking.start()
+        asking.join(5)
+        assert answers, f"HEAD {url} did not end"
+        assert answers[0].status_code == 200 and answers[0].content == b"", url
+        assert answers[0].headers["content-type"].startswith("text/event-stream"), url

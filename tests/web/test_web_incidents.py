@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from dashboard_site import E, Site
 
-from kinko.api.web.incidents import REPORT_CSP
+from kinko.api.web.incidents import MAX_PAGE, REPORT_CSP
 from kinko.domain.messages import msg, verbatim
 from kinko.domain.watch import ALERT_KINDS
 from kinko.i18n import ENGLISH
@@ -76,6 +76,16 @@ def test_alerts_newest_first_filtered_and_paged(site: Site) -> None:
     assert client.get("/alerts?state=nope").status_code == 400
 
 
+def test_a_page_number_past_any_page_is_refused_not_a_server_error(site: Site) -> None:
+    """``?page=`` whose offset no database integer holds was a 500 (SQLite's OverflowError);
+    it is a 400 that names the field, and the last page that may exist is still served."""
+    client = site.client("audit")
+    for page in (MAX_PAGE + 1, 2**63 - 1, 10**20):
+        r = client.get(f"/alerts?page={page}")
+        assert r.status_code == 400 and "query.page" in r.text, (page, r.status_code)
+    assert client.get(f"/alerts?page={MAX_PAGE}").status_code == 200
+
+
 def test_alert_page_shows_every_field_and_acknowledging_is_audited(site: Site) -> None:
     incident = _incident(site, alerts=2)
     client = site.client("ops")
@@ -116,6 +126,26 @@ def test_unknown_ids_are_404_pages(site: Site) -> None:
         assert r.status_code == 404 and "unknown" in r.text, url
     r = client.post("/alerts/A-404/ack", data={"csrf": site.csrf(client)})
     assert r.status_code == 404
+
+
+def test_a_long_id_or_value_a_request_sent_is_quoted_cut_short(site: Site) -> None:
+    """An error page quotes what the request named cut short, as every error kinko makes
+    does: an unknown alert, incident, proposal or file set of 5,000 characters, or a report
+    language of as many, was shown whole (in the page's language, Japanese too)."""
+    client = site.client("root")
+    csrf = site.csrf(client)
+    long = "Z" * 5000
+    for method, url, form in [
+            ("GET", f"/alerts/{long}", None), ("GET", f"/incidents/{long}", None),
+            ("GET", f"/proposals/{long}", None), ("GET", f"/trace/new?incident={long}", None),
+            ("GET", f"/trace/{long}", None), ("GET", f"/reports/{long}/x.html", None),
+            ("POST", f"/proposals/{long}/approve", {"csrf": csrf, "signature": "ab" * 64}),
+            ("POST", "/reports/fsa", {"csrf": csrf, "lang": long})]:
+        for lang in ("en", "ja"):
+            r = client.request(method, f"{url}{'&' if '?' in url else '?'}lang={lang}",
+                               data=form)
+            assert 400 <= r.status_code < 500, (url[:40], r.status_code)
+            assert "Z" * 81 not in r.text and "Z" * 20 in r.text, (url[:40], lang)
 
 
 def test_incident_page_timeline_in_order_notes_and_moves(site: Site) -> None:
@@ -260,3 +290,19 @@ def test_every_word_has_both_languages() -> None:
     mine = {k: (v, ja.get(k)) for k, v in en.items() if k.startswith(("al.", "inc.", "brk."))}
     assert mine and all(en and ja for en, ja in mine.values())
     assert all(f"al.kind.{kind}" in mine for kind in ALERT_KINDS)
+
+
+def test_a_form_its_parser_cannot_read_is_refused_saying_why(site: Site) -> None:
+    """A form that is no form (malformed multipart, more fields than the parser takes) was
+    refused as "the request was refused (status 400)" alone: the page now says why, in
+    English and in Japanese."""
+    client = site.client("ops")
+    many = "&".join(f"f{n}=v" for n in range(1001)).encode()
+    for content_type, body, why in [
+            ("multipart/form-data; boundary=x", b"not multipart", "Invalid multipart data"),
+            ("application/x-www-form-urlencoded", many, "Too many fields")]:
+        for lang, words in (("en", "the request was refused (status 400): "),
+                            ("ja", "リクエストは受け付けられませんでした（ステータス 400：")):
+            r = client.post(f"/breaker/trip?lang={lang}", content=body,
+                            headers={"Content-Type": content_type})
+            assert r.status_code == 400 and words + why in r.text, (why, lang, r.text[-800:])

@@ -21,6 +21,7 @@ role admin); a request body that names a ``tier`` is refused (422), never obeyed
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,22 @@ def _error(request: Request, status: int, code: str, english: str, says: Message
         "Content-Language": lang, "Vary": "Accept-Language"}, content={
         "error": {"code": code, "message": message, "message_id": says.id,
                   "details": details or {}}})
+
+
+def _http_said(exc: StarletteHTTPException) -> Message:
+    """What an HTTP error says: its status, and the reason the framework gave when it gave
+    one (a form that could not be parsed, a Range it cannot serve), not only its status's
+    name."""
+    status = str(exc.status_code)
+    detail = str(exc.detail)
+    try:
+        plain = detail == HTTPStatus(exc.status_code).phrase
+    except ValueError:  # a status HTTP does not name
+        plain = False
+    if plain or not detail:
+        return msg("error.http_status", status=status)
+    shown = detail if len(detail) <= 200 else detail[:197] + "..."
+    return msg("error.http_status_reason", status=status, reason=shown)
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -155,10 +172,10 @@ def create_app(custody_factory: Callable[[], Custody],
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        said = _http_said(exc)
         if web is not None and for_pages(request):
             page = web.error(request, exc.status_code, msg("error.page_not_found")
-                             if exc.status_code == 404 else
-                             msg("error.http_status", status=str(exc.status_code)))
+                             if exc.status_code == 404 else said)
             page.headers.update(exc.headers or {})
             if exc.status_code == 405:
                 page.headers["Allow"] = _allowed(request)
@@ -166,7 +183,7 @@ def create_app(custody_factory: Callable[[], Custody],
         codes = {400: "bad_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed"}
         answer = _error(request, exc.status_code, codes.get(exc.status_code, "http_error"),
-                        str(exc.detail), msg("error.http_status", status=str(exc.status_code)))
+                        str(exc.detail), said)
         answer.headers.update(exc.headers or {})
         if exc.status_code == 405:  # every method the path takes, not only its first route's
             answer.headers["Allow"] = _allowed(request)

@@ -5,6 +5,10 @@ HTTP asks every server to answer ``HEAD`` for what it serves with ``GET`` (RFC 9
 the methods they declare, so ``HEAD /openapi.json`` or ``HEAD /v1/breaker`` was a 405.
 This middleware, outermost, serves a ``HEAD`` request as the ``GET`` it stands for (the
 key checked, the headers and ``Content-Length`` as ``GET`` gives them) and sends no body.
+The answer ends with the first part of the body, not the last: a ``GET`` whose body never
+ends (the dashboard's event streams) would otherwise hold a ``HEAD`` open for as long as
+the client stays, its next request on the connection unanswered; the app is then told the
+client has gone, and stops.
 """
 
 from __future__ import annotations
@@ -23,11 +27,20 @@ class HeadAsGet:
             await self.app(scope, receive, send)
             return
 
+        ended = False
+
         async def headers_only(message: Message) -> None:
+            nonlocal ended
             if message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return  # the body's parts are dropped; its end is sent, empty
+                if ended:
+                    return  # the rest of the body, after the answer ended
+                ended = True  # at the body's first part: its end is sent, empty
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        async def gone_once_answered() -> Message:
+            if ended:
+                return {"type": "http.disconnect"}
+            return await receive()
+
+        await self.app({**scope, "method": "GET"}, gone_once_answered, headers_only)

@@ -1,4 +1,5 @@
-"""Every request body bounded before any parser sees it: size, nesting depth, keys twice.
+"""Every request bounded before any parser sees it: its body's size, nesting depth, keys
+twice; no NUL character in its path, its query or its JSON body.
 
 An ASGI middleware in front of the API and the dashboard. A declared ``Content-Length``
 above the limit is refused at once, a body streamed without one as soon as it passes the
@@ -7,8 +8,13 @@ limit (413 either way, without reading the rest); a body FastAPI would parse as 
 ``Content-Type`` is not parsed at all, and is refused by the route) is decoded the way the
 parser will decode it and its nesting measured (:func:`kinko.safeload.check_json_depth`):
 deeper than the limit is 422; an object in it that names a key twice is 400
-(:func:`kinko.safeload.check_json_keys`: a proxy or a log may read the other value).
-Forms (urlencoded or multipart) are bounded by size: their parser does not recurse. Only
+(:func:`kinko.safeload.check_json_keys`: a proxy or a log may read the other value), as
+is a number of more digits than Python converts, in words that say so.
+Forms (urlencoded or multipart) are bounded by size: their parser does not recurse (the
+dashboard refuses a NUL in a form's field: :meth:`kinko.api.web.context.Web.form`). A NUL
+character (U+0000) in the path, in a query parameter or in a JSON body's string is 400,
+naming where: PostgreSQL keeps no text with one (the statement failed, a 500), and no id,
+name or text kinko keeps has one, on SQLite either. Only
 then does the application read the body, from memory. A client that goes away before its
 body has arrived whole is not answered and its request not served: the part that came is
 not a request (a form cut short is still a form, with its last field cut short).
@@ -18,10 +24,12 @@ The refusal is drawn by the app (``refuse``): JSON under ``/v1``, a page for the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from email.message import Message
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -39,7 +47,7 @@ from kinko.safeload import (
     decode_json_bytes,
 )
 
-__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "parsed_as_json"]
+__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "nul_in_json", "parsed_as_json"]
 
 DEFAULT_MAX_BODY = 2**20  # 1 MiB: the largest form or JSON body kinko takes is a few KiB
 
@@ -60,6 +68,65 @@ def parsed_as_json(content_type: str | None) -> bool:
     return subtype == "json" or subtype.endswith("+json")
 
 
+NUL = "\x00"
+_SHOWN = 60  # the most characters of a caller's name or path an error quotes
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "...")
+
+
+def _nul_in_value(value: Any, at: str) -> str | None:
+    """Where in a parsed JSON value (``at``: its place, ``""`` at the top) the first string
+    or key holding a NUL is, or None."""
+    if isinstance(value, str):
+        return at if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            place = f"{at}.{key}" if at else key
+            if NUL in key:
+                return place
+            found = _nul_in_value(item, place)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in_value(item, f"{at}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def nul_in_json(text: str) -> str | None:
+    """Where JSON text holds a NUL character (escaped: ``\\u0000``; the parser refuses a raw
+    one): the first string's or key's place (``reason``, ``items[2].name``; ``(the body)``
+    for a top-level string), or None. Text that is not JSON is left to its parser."""
+    if "\\u0000" not in text:  # the one spelling of a NUL in JSON; most bodies stop here
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    found = _nul_in_value(value, "")
+    return "(the body)" if found == "" else found
+
+
+def check_no_nul(scope: Scope) -> None:
+    """Refuse a NUL character in the request's path or in a query parameter's name or
+    value, naming which."""
+    if NUL in scope["path"]:
+        raise BadInput("the request's path holds a NUL character (U+0000), which no id or "
+                       "name in kinko has", says=msg("error.request.nul_path"))
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True,
+                                     errors="replace"):
+            if NUL in name + value:
+                raise BadInput(f"query parameter {_shown(name)} holds a NUL character "
+                               "(U+0000), which no id, name or text kinko keeps has",
+                               says=msg("error.request.nul_query", name=_shown(name)))
+
+
 class BodyLimits:
     def __init__(self, app: ASGIApp, *, refuse: Refuse, max_bytes: int = DEFAULT_MAX_BODY,
                  max_depth: int = MAX_DEPTH) -> None:
@@ -74,6 +141,7 @@ class BodyLimits:
             return
         headers = Headers(scope=scope)
         try:
+            check_no_nul(scope)
             declared = headers.get("content-length")
             if declared is not None:
                 if not declared.strip().isdigit():
@@ -88,6 +156,11 @@ class BodyLimits:
                 text = decode_json_bytes(body, "request body")
                 check_json_depth(text, "request body", self.max_depth)
                 check_json_keys(text, "request body")
+                place = nul_in_json(text)
+                if place is not None:
+                    raise BadInput(f"request body: {place[:_SHOWN]} holds a NUL character "
+                                   "(U+0000), which no id, name or text kinko keeps has",
+                                   says=msg("error.request.nul_body", where=place[:_SHOWN]))
         except KinkoError as exc:
             await self._answer(scope, exc, send)
             return

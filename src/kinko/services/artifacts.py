@@ -126,7 +126,7 @@ class Artifacts:
             row = tables.artifact(artifact_id)
             if row is None:
                 raise NotFound(f"unknown artifact {artifact_id!r}",
-                               says=msg("error.unknown_artifact", id=artifact_id))
+                               says=msg("error.unknown_artifact", id=artifact_id[:80]))
             merged = json.loads(row["detail"]) | (detail or {})
             tables.update_artifact(artifact_id, state=state, detail=json.dumps(
                 merged, sort_keys=True, default=str, ensure_ascii=False))
@@ -137,7 +137,7 @@ class Artifacts:
             row = tables.artifact(artifact_id)
         if row is None or row["kind"] not in kinds:
             raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}",
-                           says=msg("error.unknown_artifact", id=artifact_id))
+                           says=msg("error.unknown_artifact", id=artifact_id[:80]))
         return _shape(row)
 
     def find(self, kind: str | None = None, incident: str | None = None,

@@ -101,7 +101,7 @@ class TraceJobs:
             row = tables.incident(incident_id)
             if row is None:
                 raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
-                               says=msg("error.unknown_incident", id=incident_id))
+                               says=msg("error.unknown_incident", id=incident_id[:80]))
             alerts = tables.alerts(incident=incident_id, kind="theft", limit=None)
         thefts = sorted((a for a in alerts if a.get("tx_hash")),
                         key=lambda a: (a["block"] is None, a["block"] or 0, a["id"]))

@@ -253,7 +253,8 @@ def _cursor(row: WithdrawalView) -> str:
 
 def _parse_cursor(cursor: str) -> tuple[int, str]:
     at, dot, last = cursor.partition(".")
-    when = whole_number(at, digits=20) if dot and at == at.strip() else None
+    # microseconds since 1970: 18 digits reach the year 9999, and stay inside an int64
+    when = whole_number(at, digits=18) if dot and at == at.strip() else None
     if when is None:
         raise BadInput(f"not a page cursor: {cursor[:40]!r}",
                        says=msg("error.withdrawal.bad_cursor", cursor=cursor[:40]))

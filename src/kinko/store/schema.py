@@ -160,7 +160,7 @@ policy_vetoes = Table(
 
 proposals = Table(
     "proposals", metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(128), primary_key=True),  # withdrawal-<its id, up to 100>: 111
     Column("kind", String(10), nullable=False),
     Column("canonical", Text, nullable=False),  # exactly what approvers sign
     Column("state", String(10), nullable=False),  # pending, approved, sent, executed, rejected
@@ -171,7 +171,7 @@ proposals = Table(
 
 approvals = Table(
     "approvals", metadata,
-    Column("proposal_id", String(64), primary_key=True),
+    Column("proposal_id", String(128), primary_key=True),
     Column("approver", String(64), primary_key=True),
     Column("signature", String(128), nullable=False),
     Column("approved_us", BigInteger, nullable=False),
@@ -179,7 +179,7 @@ approvals = Table(
 
 owner_signatures = Table(  # a multisig's owners' signatures made offline, per proposal
     "owner_signatures", metadata,
-    Column("proposal_id", String(64), primary_key=True),
+    Column("proposal_id", String(128), primary_key=True),
     Column("owner", String(128), primary_key=True),
     Column("digest", String(66), nullable=False),  # what was signed (a SafeTx hash)
     Column("signature", Text, nullable=False),

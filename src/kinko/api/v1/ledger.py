@@ -28,8 +28,10 @@ def balance_cursor(cursor: str) -> tuple[str, str]:
     """The (account, asset) a balances page ends at, from its opaque cursor."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if "\x00" in text:  # no account or asset has one (PostgreSQL would refuse the query)
+            raise ValueError(cursor)
         account, asset = text.split("\n")
-    except ValueError:  # bad base64, not UTF-8, not two lines
+    except ValueError:  # bad base64, not UTF-8, a NUL, not two lines
         raise BadInput(f"not a page cursor: {cursor[:40]!r}",
                        says=msg("error.withdrawal.bad_cursor", cursor=cursor[:40])) from None
     return account, asset

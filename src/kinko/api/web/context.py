@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader
 from kinko.domain.fsa import Submitter
 from kinko.domain.messages import Message, msg
 from kinko.domain.money import Asset, format_units
-from kinko.errors import KinkoError, SignInRequired
+from kinko.errors import BadInput, KinkoError, SignInRequired
 from kinko.i18n import LANGS, Localizer, accepted_language, environment, percent
 from kinko.ports import Clock
 from kinko.render.fsa import actor
@@ -167,12 +167,20 @@ class Web:
         return viewer
 
     def form(self, request: Request, form: dict[str, Any], permission: str) -> Viewer:
-        """A posted form: a live session, the same origin, its CSRF token, the role."""
+        """A posted form: a live session, the same origin, its CSRF token, the role; no
+        field holds a NUL character (PostgreSQL keeps no text with one, and no id, name or
+        text kinko keeps has one)."""
         viewer = self.viewer(request)
         self.same_origin(request)
         csrf = form.get("csrf")
         viewer.session.check_csrf(csrf if isinstance(csrf, str) else None)
         viewer.session.key.require(permission)
+        for name, value in form.items():
+            if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+                shown = repr(name if len(name) <= 60 else name[:57] + "...")
+                raise BadInput(f"the form's field {shown} holds a NUL character (U+0000), "
+                               "which no id, name or text kinko keeps has",
+                               says=msg("error.form.nul", field=shown))
         return viewer
 
     def same_origin(self, request: Request) -> None:

@@ -19,10 +19,10 @@ Every action is the service's (:mod:`kinko.services.incidents`,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -35,9 +35,10 @@ from kinko.ports import AlertRow
 from kinko.render.incident import incident_html
 from kinko.services.incidents import IncidentView
 
-__all__ = ["PAGE_SIZE", "router"]
+__all__ = ["MAX_PAGE", "PAGE_SIZE", "router"]
 
 PAGE_SIZE = 50
+MAX_PAGE = (2**63 - 1) // PAGE_SIZE + 1  # the last page whose offset a database integer holds
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
@@ -67,14 +68,14 @@ def _alert(web: Web, alert_id: str) -> AlertRow:
     try:
         return web.incidents().alert(alert_id)
     except BadInput as exc:
-        raise NotFound(exc.message, says=msg("error.unknown_alert", id=alert_id)) from None
+        raise NotFound(exc.message, says=msg("error.unknown_alert", id=alert_id[:80])) from None
 
 
 def _incident(web: Web, incident_id: str) -> IncidentView:
     try:
         return web.incidents().incident(incident_id)
     except BadInput as exc:
-        raise NotFound(exc.message, says=msg("error.unknown_incident", id=incident_id)
+        raise NotFound(exc.message, says=msg("error.unknown_incident", id=incident_id[:80])
                        ) from None
 
 
@@ -84,8 +85,8 @@ router = APIRouter(include_in_schema=False)
 # ------------------------------------------------------------------ alerts
 
 @router.get("/alerts")
-def alerts(request: Request, web: Site, state: str = "", kind: str = "", page: int = 1
-           ) -> HTMLResponse:
+def alerts(request: Request, web: Site, state: str = "", kind: str = "",
+           page: Annotated[int, Query(le=MAX_PAGE)] = 1) -> HTMLResponse:
     viewer = web.page(request)
     if state and state not in ALERT_STATES:
         raise BadInput(f"alert state must be open or acked, not {state!r}",

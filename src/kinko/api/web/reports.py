@@ -57,6 +57,7 @@ from kinko.services.reserves_chain import build_report, load_root
 __all__ = ["router"]
 
 DOWNLOADABLE = ("fsa", "refunds")
+INCIDENT_ID = 64  # the most characters of an incident's id (what a report's index keeps)
 MEDIA = {".html": "text/html; charset=utf-8", ".pdf": "application/pdf",
          ".csv": "text/csv; charset=utf-8", ".json": "application/json",
          ".md": "text/markdown; charset=utf-8", ".png": "image/png",
@@ -164,11 +165,17 @@ def reports(request: Request, web: Site) -> HTMLResponse:
 async def generate_fsa(request: Request, web: Site) -> Response:
     form = dict(await request.form())
     viewer = web.form(request, form, "operate")
-    lang = str(form.get("lang", "ja"))
+    given = form.get("lang", "ja")
+    lang = given if isinstance(given, str) else ""  # a file posted as the field: none
     if lang not in ("ja", "en"):
-        raise BadInput(f"language must be ja or en, not {lang!r}",
-                       says=msg("error.unknown_filter", field=msg("error.field.lang"), value=lang))
-    incident = str(form.get("incident", "")).strip() or None
+        raise BadInput(f"language must be ja or en, not {lang[:20]!r}",
+                       says=msg("error.unknown_filter", field=msg("error.field.lang"),
+                                value=lang[:20]))
+    named = form.get("incident")
+    incident = (named.strip() if isinstance(named, str) else "") or None
+    if incident is not None and len(incident) > INCIDENT_ID:  # before the job is indexed
+        raise BadInput(f"incident is longer than {INCIDENT_ID} characters",
+                       says=msg("error.field_too_long", field="incident", limit=INCIDENT_ID))
     pdf = str(form.get("pdf", "")) in ("1", "on", "yes")
     plan_id, trace_id = str(form.get("refund_plan", "")), str(form.get("trace", ""))
     plan = _artifact(web, plan_id, ("refunds",))["folder"] if plan_id else None

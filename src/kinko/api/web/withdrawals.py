@@ -197,7 +197,7 @@ def proposal(request: Request, web: Site, proposal_id: str) -> HTMLResponse:
     view = web.withdrawals.custody.proposal(proposal_id)
     if view is None:
         raise NotFound(f"unknown proposal {proposal_id!r}",
-                       says=msg("error.unknown_proposal", id=proposal_id))
+                       says=msg("error.unknown_proposal", id=proposal_id[:80]))
     withdrawal = view.proposal.payload.get("withdrawal") \
         if view.proposal.kind == "withdrawal" else None
     owners = web.withdrawals.custody.owners_signing(proposal_id)
@@ -233,7 +233,7 @@ async def owner_signature(request: Request, web: Site, proposal_id: str) -> Resp
     def work() -> None:
         if web.withdrawals.custody.proposal(proposal_id) is None:
             raise NotFound(f"unknown proposal {proposal_id!r}",
-                           says=msg("error.unknown_proposal", id=proposal_id))
+                           says=msg("error.unknown_proposal", id=proposal_id[:80]))
         web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
                                                     actor=viewer.name)
 
@@ -251,7 +251,7 @@ async def approve_proposal(request: Request, web: Site, proposal_id: str) -> Res
         signature = _signature(form)
         if web.withdrawals.custody.proposal(proposal_id) is None:
             raise NotFound(f"unknown proposal {proposal_id!r}",
-                           says=msg("error.unknown_proposal", id=proposal_id))
+                           says=msg("error.unknown_proposal", id=proposal_id[:80]))
         web.withdrawals.approve_proposal(proposal_id, approver, signature,
                                          actor=viewer.name)
 
