@@ -286,6 +286,40 @@ def test_without_a_node_or_file_the_form_says_so(site: Site, theft: Theft) -> No
         jobs.start(TraceRequest((theft.tx_hash,), incident=theft.incident), by="ops")
 
 
+def test_a_process_runs_at_most_two_traces_at_once(site: Site, theft: Theft,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each trace holds its transfers in memory and takes a core: a third start while two
+    run is refused (429, saying why, with when to try again), and a start once one has
+    ended runs."""
+    import threading
+
+    from kinko.api.web import trace as trace_page
+    from kinko.services.trace_jobs import MAX_RUNNING
+
+    release = threading.Event()
+
+    def held(path: Path, fmt: str) -> object:
+        release.wait(30)
+        raise BadInput("the file was not read", says=verbatim("not read"))
+
+    monkeypatch.setattr(trace_page, "_load", held)
+    site.data_dir.mkdir(parents=True, exist_ok=True)
+    (site.data_dir / "held.csv").write_text("tx_hash,block\n")
+    ops = site.client("ops")
+    fields = {"transfers": "held.csv", "format": "csv"}
+    running = [start(site, ops, theft, **fields) for _ in range(MAX_RUNNING)]
+    csrf = site.csrf(ops, "/trace")
+    refused = ops.post("/trace", data={"csrf": csrf, "incident": theft.incident,
+                                       "seed_txs": theft.tx_hash, "policy": "haircut",
+                                       **fields})
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+    assert f"{MAX_RUNNING} traces are running already" in refused.text
+    release.set()
+    for url in running:
+        assert 'data-trace-state="failed"' in wait_done(ops, url)
+    wait_done(ops, start(site, ops, theft, **fields))  # those that ended are not counted
+
+
 def test_trace_words_exist_in_both_languages() -> None:
     en, ja = catalog("en"), catalog("ja")
     found = {k: (v, ja.get(k)) for k, v in en.items() if k.startswith("tr.")}

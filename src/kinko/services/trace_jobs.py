@@ -33,20 +33,25 @@ from kinko.domain.addresses import same_token
 from kinko.domain.messages import N_, Message, Units, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import ACCOUNT_POLICIES, AccountTransfers, Policy
-from kinko.errors import BadInput, KinkoError
+from kinko.errors import BadInput, KinkoError, Throttled
 from kinko.ports import Chain, Clock, Store
 from kinko.services.artifacts import Artifacts
 from kinko.services.labels import tags
 from kinko.services.timeline import record
 from kinko.services.trace import TraceReport, account_transfers, run_trace
 
-__all__ = ["MAX_BLOCKS", "POLICIES", "IncidentSeeds", "TraceJobs", "TraceRequest"]
+__all__ = ["MAX_BLOCKS", "MAX_RUNNING", "POLICIES", "IncidentSeeds", "TraceJobs",
+           "TraceRequest"]
 
 log = logging.getLogger(__name__)
 
 # what the dashboard offers: the account policies, haircut (its default) first
 POLICIES: tuple[Policy, ...] = tuple(sorted(ACCOUNT_POLICIES, key=lambda p: p != "haircut"))
 MAX_BLOCKS = 100_000  # more than this from a node: give a transfers file instead
+MAX_RUNNING = 2
+"""Traces one process runs at once: each holds its transfers in memory and takes a core; a
+start beyond it is refused (429) until one ends, not queued behind the others."""
+_STARTING = threading.Lock()  # the count of running jobs and a start, one request at a time
 FILE_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem")
 
 Loader = Callable[[Path, str], AccountTransfers]
@@ -195,16 +200,28 @@ class TraceJobs:
                  if request.incident else msg("artifact.trace", policy=policy))
         artifacts = Artifacts(self.store, self.clock)
         traces = self.data_dir / "traces"
-        artifact = artifacts.start_in(
-            "trace", title, traces, by=by, incident=request.incident,
-            detail={"policy": request.policy, "asset": request.asset, "source": source,
-                    "source_message": said.to_data(),
-                    "seeds": list(request.seed_txs)})
-        folder = artifact["folder"]
-        thread = threading.Thread(target=self.run, args=(artifact["id"], folder, request, by),
-                                  name=f"kinko {artifact['id']}", daemon=True)
-        self.threads[artifact["id"]] = thread
-        thread.start()
+        with _STARTING:
+            # the jobs that ended are forgotten (``wait`` takes a job it does not know of
+            # as ended); those still running are counted
+            for ended in [i for i, t in self.threads.items() if not t.is_alive()]:
+                del self.threads[ended]
+            if len(self.threads) >= MAX_RUNNING:
+                raise Throttled(f"{len(self.threads)} traces are running already (at most "
+                                f"{MAX_RUNNING} at once): start this one when one of them "
+                                "has ended", 30, says=msg("error.trace.busy",
+                                                          running=len(self.threads),
+                                                          most=MAX_RUNNING))
+            artifact = artifacts.start_in(
+                "trace", title, traces, by=by, incident=request.incident,
+                detail={"policy": request.policy, "asset": request.asset, "source": source,
+                        "source_message": said.to_data(),
+                        "seeds": list(request.seed_txs)})
+            folder = artifact["folder"]
+            thread = threading.Thread(target=self.run,
+                                      args=(artifact["id"], folder, request, by),
+                                      name=f"kinko {artifact['id']}", daemon=True)
+            self.threads[artifact["id"]] = thread
+            thread.start()
         return artifact
 
     def wait(self, artifact_id: str, timeout: float = 60.0) -> bool:

@@ -28,7 +28,7 @@ from kinko.domain.csvcells import unescape_cell
 from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
-from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
+from kinko.errors import BadInput, InputFileError, KinkoError, NotFound, Throttled
 from kinko.ports import IncidentRow
 from kinko.render.trace import write_blacklist, write_trace
 from kinko.safeload import loads_json, read_bounded, whole_number
@@ -185,8 +185,11 @@ async def start(request: Request, web: Site) -> Response:
             from_block=whole_number(first), stop_categories=stops,
             max_hops=whole_number(hops), lang=viewer.lang)
         row = await run_in_threadpool(_jobs(web).start, req, by=viewer.name)
-    except KinkoError as exc:
-        return _form_page(web, request, viewer, values, exc.said(), status=400)
+    except KinkoError as exc:  # 400, or 429 while as many traces as a process runs are
+        page = _form_page(web, request, viewer, values, exc.said(), status=exc.http_status)
+        if isinstance(exc, Throttled):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     web.access().audit(viewer.name, "trace.start", row["id"],
                        {"incident": req.incident, "policy": req.policy,
                         "seeds": list(req.seed_txs), "asset": req.asset,
