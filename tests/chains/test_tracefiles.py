@@ -857,6 +857,33 @@ def test_synth_is_reproducible_sorted_and_heavy_tailed(tmp_path: Path) -> None:
     assert pq.read_table(streamed).equals(pq.read_table(path))
 
 
+def test_a_synthetic_chain_stopped_half_way_leaves_no_part_of_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was written in place: a run stopped after its first row group left a Parquet file
+    without its footer under the name asked for."""
+    from kinko.chains.tracefiles import synth
+
+    real, seen = synth._plain_batch, []
+
+    def second_fails(batch: pa.RecordBatch) -> pa.RecordBatch:
+        seen.append(batch)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return real(batch)
+
+    batches = synth._synth_batches
+    monkeypatch.setattr(synth, "_synth_batches",
+                        lambda n, a, seed: batches(n, a, seed, chunk=100))
+    monkeypatch.setattr(synth, "_plain_batch", second_fails)
+    path = tmp_path / "s.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        write_synth_parquet(path, 1_000, 50, seed=1)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError):
+        write_synth_parquet(path, 10, 2**31, seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_synth_across_batches_keeps_numbering() -> None:
     small = pa.Table.from_batches(list(tracefiles._synth_batches(5_000, 50, 9, chunk=7)))
     block, txi, logi = (small[c].to_numpy() for c in ("block", "tx_index", "log_index"))
