@@ -116,6 +116,25 @@ def test_price_must_be_a_positive_plain_decimal() -> None:
         refund_ratio(Decimal(0), 6)
 
 
+def test_a_price_past_78_digits_or_refunds_past_a_ledger_amount_are_refused() -> None:
+    """A price (or a trade's price or amount) of 5,000 digits ended in "kinko failed
+    unexpectedly" (a ValueError of int() or str() past 4,300 digits); one of 100 digits made
+    a plan whose refunds no ledger amount holds. The price has at most 78 digits, as an
+    amount has, and the refunds' total fits in 78 digits of the currency's smallest unit."""
+    assert parse_price("9" * 78) == Decimal("9" * 78)
+    assert parse_price("0" * 100 + "1." + "0" * 76) == 1
+    for bad in ("9" * 79, "9" * 5000, "0." + "0" * 78 + "1"):
+        with pytest.raises(InvalidAmount, match="has more than 78 digits") as caught:
+            parse_price(bad)
+        assert len(caught.value.message) < 100
+    with pytest.raises(InputFileError, match="has more than 78 digits"):
+        parse_trades(["time,price,amount", f"2018-01-26T00:00:00+09:00,88,{'1' * 5000}"], "t")
+    assert plan_for([("A", 10**6)], price="9" * 77).total_refund == int("9" * 77)
+    with pytest.raises(InvalidAmount, match="more than 78 digits of JPY") as caught:
+        plan_for([("A", 10**6), ("B", 10**6)], price="9" * 78)
+    assert caught.value.said().id == "error.refunds.total_too_large"
+
+
 def test_exact_text_and_half_up() -> None:
     assert decimal_text(Fraction(1, 2)) == "0.5"
     assert decimal_text(Fraction(-1, 8)) == "-0.125"
