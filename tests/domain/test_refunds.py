@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from kinko.domain.refunds import (
     parse_price,
     parse_refunds_csv,
     parse_trades,
+    plan_digest,
     plan_document,
     refund_amounts,
     refund_postings,
@@ -272,6 +274,36 @@ def test_plan_files_round_trip_and_tampering_is_detected() -> None:
         parse_refunds_csv(data.replace(b"B,500000,0.5,44\n", b""), "r.csv", doc, XEM)
     with pytest.raises(InputFileError, match="not a kinko refund plan"):
         parse_plan_document({"format": "other"}, "p.json")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("customers", Decimal("1.5")),  # a number with a point: json.dumps of the digest failed
+    ("currency_decimals", 10**20),  # 10 ** it, computing the refund ratio, never ended
+    ("currency_decimals", "x"),
+    ("price", "88.549"),  # indexed as an object
+    ("price", {"value": "x", "method": "fixed"}),  # a Decimal of 'x'
+    ("customers", "many"),
+    ("exact_total_yen", "9" * 5000),  # int() of it, to show it
+    ("funds", None),
+], ids=["point", "decimals-1e20", "decimals-x", "price-text", "price-x", "customers-many",
+        "5000-digits", "no-funds"])
+def test_a_plan_edited_with_its_id_recomputed_is_refused_naming_the_field(
+        field: str, value: Any) -> None:
+    """The plan id is a digest anyone can recompute: ``kinko refunds show`` and ``execute``
+    of a plan.json so edited ended in "kinko failed unexpectedly" (a TypeError, a
+    ValueError, InvalidOperation, a KeyError, or no end at all). Every field is now checked
+    to be what kinko writes there before any of it is used."""
+    plan = plan_for(HAND)
+    doc = plan_document(plan, hashlib.sha256(refunds_csv(plan)).hexdigest())
+    edited = {**doc, field: value}
+    if not isinstance(value, Decimal):  # the digest of a number with a point fails
+        edited["plan_id"] = plan_digest(edited)
+    altered = f"p.json: {field}[.a-z]* holds .*the plan was altered"
+    with pytest.raises(InputFileError, match=altered):
+        parse_plan_document(edited, "p.json")
+    gone = {k: v for k, v in doc.items() if k != "remainder_yen"}
+    with pytest.raises(InputFileError, match=r"missing field\(s\) remainder_yen"):
+        parse_plan_document({**gone, "plan_id": plan_digest(gone)}, "p.json")
 
 
 def test_a_plan_refuses_its_own_currency_and_empty_balances() -> None:
