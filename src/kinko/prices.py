@@ -86,4 +86,8 @@ def prices_from_csv(path: Path) -> FixedPrices:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}",
                              says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=os_refusal(exc))) from None
+    except UnicodeDecodeError as exc:  # as every CSV kinko reads: refused, not a defect
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
+                             says=msg("error.customers.not_utf8", file=str(path)[:200],
+                                      reason=str(exc.reason)[:200])) from None
     return FixedPrices(out)
