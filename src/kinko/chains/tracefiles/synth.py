@@ -11,8 +11,6 @@ UTXO chain (compiled with numba: each spend depends on what is unspent at that p
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from numba import njit
 
+from kinko.atomic import replacing
 from kinko.chains.tracefiles._common import SYNTH_CHUNK
 from kinko.domain.trace.model import UtxoTransactions
 
@@ -158,19 +157,12 @@ def write_synth_parquet(path: Path, n_transfers: int, n_addresses: int, seed: in
     beside ``path`` and renamed over it when whole: one stopped half-way leaves no part."""
     batches = _synth_batches(n_transfers, n_addresses, seed)
     first = next(batches, None)  # the counts checked before any file is made
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
     written = 0
-    try:
-        with pq.ParquetWriter(tmp, _plain(_SYNTH_SCHEMA),
-                              dictionary_pagesize_limit=64 << 20) as writer:
-            for batch in itertools.chain([] if first is None else [first], batches):
-                writer.write_batch(_plain_batch(batch), row_group_size=SYNTH_CHUNK)
-                written += batch.num_rows
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as tmp, pq.ParquetWriter(str(tmp), _plain(_SYNTH_SCHEMA),
+                                                  dictionary_pagesize_limit=64 << 20) as writer:
+        for batch in itertools.chain([] if first is None else [first], batches):
+            writer.write_batch(_plain_batch(batch), row_group_size=SYNTH_CHUNK)
+            written += batch.num_rows
     return written
 
 
