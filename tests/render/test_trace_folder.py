@@ -39,7 +39,9 @@ def test_an_addresses_table_saved_by_a_spreadsheet_is_read(tmp_path: Path) -> No
     (HEADER + ROW, [1, 2], r"summary.json: not a trace summary \(the summary is not"),
     (HEADER + ROW, {"policy": "poison", "seeds": {"transactions": 5}},
      r"summary.json: not a trace summary \(seeds is not"),
-], ids=["columns", "taint", "summary", "seeds"])
+    (HEADER + ROW.replace(",,,", "," + "x" * 200_000 + ",,"), SUMMARY,
+     r"addresses.csv:2: not readable as CSV \(field larger than field limit"),
+], ids=["columns", "taint", "summary", "seeds", "field-limit"])
 def test_a_trace_folder_not_as_kinko_wrote_it_is_refused_naming_what(
         tmp_path: Path, addresses: str, summary: object, refusal: str) -> None:
     """Each ended in "kinko failed unexpectedly" (KeyError, ValueError, AttributeError,

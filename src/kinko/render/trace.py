@@ -419,8 +419,15 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                      for row in table.to_pylist()]
         else:
             with (folder / "addresses.csv").open(encoding="utf-8-sig", newline="") as fh:
-                found = [{k: unescape_cell(v or "") for k, v in r.items()}
-                         for r in csv.DictReader(fh)]
+                reader = csv.DictReader(fh)
+                try:
+                    found = [{k: unescape_cell(v or "") for k, v in r.items()} for r in reader]
+                except csv.Error as exc:  # a field past the csv module's 131,072 characters
+                    where, line = folder / "addresses.csv", reader.reader.line_num
+                    raise InputFileError(f"{where}:{line}: not readable as CSV ({exc})",
+                                         says=msg("error.labels.csv_unreadable",
+                                                  file=str(where)[:200], line=str(line),
+                                                  reason=str(exc)[:200])) from None
         if (folder / "addresses.parquet").exists():
             columns = set(table.column_names)
             table_file = folder / "addresses.parquet"
