@@ -1107,3 +1107,18 @@ def test_row_numbers_are_held_only_when_they_are_not_the_positions() -> None:
     gap.append({"_row": np.array([4, 5]), "v": np.ones(2, np.int64)})  # row 3 left out
     gap.append({"_row": np.array([6]), "v": np.ones(1, np.int64)})
     assert list(gap.arrays()["_row"]) == [0, 1, 2, 4, 5, 6]
+
+
+def test_an_asset_value_of_a_200_kb_cell_is_named_cut_short(tmp_path: Path) -> None:
+    """A file of several assets is refused naming them: one written as 200,000 characters
+    was named whole, the whole error a 200 KB line on the operator's terminal."""
+    path = tmp_path / "t.csv"
+    path.write_text("tx_hash,block,tx_index,from,to,value,asset\n"
+                    f"0x1,1,0,a,b,5,{'x' * 200_000}\n0x2,2,0,a,b,5,y\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_account(path, "csv")
+    assert len(str(caught.value)) < 300 and f"{'x' * 79}…, y" in str(caught.value)
+    with pytest.raises(InputFileError) as caught:
+        load_account(path, "csv", asset="z" * 5000)
+    assert len(str(caught.value)) < 400 and "no transfers of " + "z" * 79 + "…" in \
+        str(caught.value)
