@@ -282,6 +282,18 @@ def test_a_yaml_key_given_twice_is_refused_with_both_lines(loader: Any) -> None:
                                                                             {"a": 2}]
 
 
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, yaml.CSafeLoader])
+def test_a_character_yaml_does_not_allow_is_named_by_its_line(loader: Any) -> None:
+    """A NUL or a control character in a TagPack was refused in PyYAML's words: its
+    position in the text, on a second line, "in <unicode string>", no line of the file."""
+    for text in ("title: x\ntags:\n- address: a\x00b\n", "title: x\ntags: []\n\x07\n"):
+        with pytest.raises(InputFileError) as caught:
+            loads_yaml(text, "t.yaml", loader=loader)
+        assert str(caught.value).startswith("t.yaml:3: not valid YAML: unacceptable "
+                                            "character #x00"), str(caught.value)
+        assert "\n" not in str(caught.value) and "unicode string" not in str(caught.value)
+
+
 @pytest.mark.slow
 def test_deep_input_does_not_crash_under_a_raised_recursion_limit() -> None:
     """py-evm raises the recursion limit to 100,000, where json.loads of 80,000 brackets

@@ -89,6 +89,32 @@ def test_each_reason_is_said_in_japanese(env: dict[str, str], words: str) -> Non
     assert EN.text(error.said()) == error.message
 
 
+def test_a_time_setting_past_ten_years_is_refused_where_it_is_read(tmp_path: Path) -> None:
+    """``--policy-time-lock-hours 99999999999999999999`` stopped every command that opened
+    the custody service with "kinko failed unexpectedly" (an OverflowError of timedelta);
+    a watch silence, a watch interval or a read deadline as large overflowed where the
+    dashboard, `kinko check`, the watch or the server computed with it; the co-signer's
+    request time-out ends in PostgreSQL's statement_timeout, a 32-bit integer."""
+    error = _refused(flags={"policy_time_lock_hours": "99999999999999999999"})
+    assert EN.text(error.said()) == error.message == (
+        "--policy-time-lock-hours: policy_time_lock_hours = '99999999999999999999': expected "
+        "a positive whole number, at most 87,600")
+    assert "87,600 以下の正の整数" in _japanese(error)
+    for name, most in (("WATCH_SILENCE_SECONDS", 315_360_000),
+                       ("REQUEST_READ_SECONDS", 315_360_000),
+                       ("WATCH_INTERVAL_MS", 315_360_000_000)):
+        error = _refused(env={f"KINKO_{name}": str(most + 1)})
+        assert error.message.endswith(f"at most {most:,}"), error.message
+        assert load_settings(config_path=None, env={f"KINKO_{name}": str(most)})
+    cosign = tmp_path / "cosign.toml"
+    cosign.write_text("", encoding="utf-8")
+    for name, value in (("POLICY_TIME_LOCK_HOURS", "87601"),
+                        ("REQUEST_TIMEOUT_MS", str(2**31))):
+        with pytest.raises(ConfigError) as caught:
+            load_cosign_settings(cosign, env={f"KINKO_COSIGN_{name}": value})
+        assert "at most" in caught.value.message and "以下の正の整数" in _japanese(caught.value)
+
+
 def test_a_value_from_anywhere_is_cut_short_in_the_message() -> None:
     error = _refused(env={"KINKO_LOG_LEVEL": "X" * 100_000})
     assert len(_japanese(error)) < 400

@@ -60,6 +60,7 @@ def prices_from_text(text: str) -> FixedPrices:
 
 def prices_from_csv(path: Path) -> FixedPrices:
     out: dict[str, Decimal] = {}
+    reader: csv.DictReader[str] | None = None
     try:
         with open_text(path) as fh:
             reader = csv.DictReader(bounded_lines(fh, str(path)))
@@ -86,4 +87,13 @@ def prices_from_csv(path: Path) -> FixedPrices:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}",
                              says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=os_refusal(exc))) from None
+    except csv.Error as exc:  # a field past the csv module's 131,072 characters
+        line = reader.reader.line_num if reader is not None else 1
+        raise InputFileError(f"{path}:{line}: not readable as CSV ({exc})", file=str(path),
+                             says=msg("error.labels.csv_unreadable", file=str(path)[:200],
+                                      line=str(line), reason=str(exc)[:200])) from None
+    except UnicodeDecodeError as exc:  # as every CSV kinko reads: refused, not a defect
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
+                             says=msg("error.customers.not_utf8", file=str(path)[:200],
+                                      reason=str(exc.reason)[:200])) from None
     return FixedPrices(out)

@@ -391,7 +391,16 @@ def _yaml_loader(loader: Any) -> bool:
 
 
 def _yaml_error(exc: yaml.YAMLError, where: str, error: type[BadInput],
-                max_depth: int = MAX_DEPTH) -> BadInput:
+                max_depth: int = MAX_DEPTH, text: str | None = None) -> BadInput:
+    if isinstance(exc, yaml.reader.ReaderError) and text is not None:
+        # a character YAML does not allow (NUL, a control character): PyYAML names it by its
+        # position in the text, on a second line, "in <unicode string>"; kinko by its line
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else 0xFFFD  # (text: a code)
+        reason = f"unacceptable character #x{char:04x}: {exc.reason}"
+        return error(f"{where}:{line}: not valid YAML: {reason}",
+                     says=msg("error.file.not_yaml", where=f"{where[:200]}:{line}",
+                              reason=reason[:200]))
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -425,7 +434,7 @@ def check_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
             elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
                 depth -= 1
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, where, error, max_depth) from None
+        raise _yaml_error(exc, where, error, max_depth, text) from None
     return events
 
 
@@ -486,14 +495,17 @@ def loads_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
     what anchors and aliases expand to."""
     if _yaml_loader(loader):
         check_size(len(text), where, max_bytes)
-        reader = _bounded_loader(loader, max_depth)(text)
+        try:  # the pure-Python reader checks every character as it is made
+            reader = _bounded_loader(loader, max_depth)(text)
+        except yaml.YAMLError as exc:
+            raise _yaml_error(exc, where, error, text=text) from None
         reader.kinko_where = where
         try:
             node = reader.get_single_node()
             check_yaml_keys(node, where, error)
             data = reader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
-            raise _yaml_error(exc, where, error) from None
+            raise _yaml_error(exc, where, error, text=text) from None
         except RecursionError:
             raise _too_deep(where, "1:1", max_depth) from None
         finally:
@@ -508,7 +520,7 @@ def loads_yaml(text: str, where: str, *, loader: Any = yaml.SafeLoader,
             check_yaml_keys(node, where, error)
             data = reader.construct_document(node) if node is not None else None
         except yaml.YAMLError as exc:
-            raise _yaml_error(exc, where, error) from None
+            raise _yaml_error(exc, where, error, text=text) from None
         finally:
             reader.dispose()
     check_tree(data, where, max_nodes=2 * events + 1000, max_depth=max_depth)

@@ -126,6 +126,26 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+# the longest time a setting may name, in its unit: ten years (a time past what a date or a
+# timer holds overflowed where kinko computed with it, long after the setting was read)
+TEN_YEARS_HOURS = 10 * 8760
+TEN_YEARS_S = TEN_YEARS_HOURS * 3600
+TEN_YEARS_MS = TEN_YEARS_S * 1000
+# PostgreSQL's statement_timeout, in milliseconds, is a 32-bit integer
+STATEMENT_TIMEOUT_MS_MAX = 2**31 - 1
+
+
+def _positive_at_most(most: int) -> Callable[[Any], int]:
+    """A positive whole number no larger than ``most``."""
+    def parse(value: Any) -> int:
+        number = _positive_int(value)
+        if number > most:
+            raise ValueRefused(f"expected a positive whole number, at most {most:,}",
+                               says=msg("error.settings.at_most", most=f"{most:,}"))
+        return number
+    return parse
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().upper()
@@ -474,7 +494,7 @@ class Settings:
         "destination or approver, a lower quorum...) waits after its quorum before it "
         "takes effect; any one approver can veto it meanwhile. A version that only "
         "tightens takes effect at once.",
-        _positive_int,
+        _positive_at_most(TEN_YEARS_HOURS),
         "HOURS")
     prices: str = setting(
         "",
@@ -489,13 +509,13 @@ class Settings:
     watch_interval_ms: int = setting(
         1000,
         "How long `kinko watch` waits between rounds once it has caught up with the head.",
-        _positive_int,
+        _positive_at_most(TEN_YEARS_MS),
         "MS")
     watch_silence_seconds: int = setting(
         60,
         "How long the watch may go without finishing a round before the dashboard and "
         "`kinko check` raise the alarm (a silent watch sees no theft).",
-        _positive_int,
+        _positive_at_most(TEN_YEARS_S),
         "SECONDS")
     race_max_gwei: int = setting(
         500,
@@ -560,7 +580,7 @@ class Settings:
         "Seconds a client of `kinko serve` has to send a whole request, head and body, "
         "from its connection's opening or the last answer on it; a later one is "
         "disconnected, so idle or trickling connections cannot hold the server's sockets.",
-        _positive_int,
+        _positive_at_most(TEN_YEARS_S),
         "SECONDS")
     trusted_proxies: str = setting(
         "127.0.0.1,::1",
@@ -852,7 +872,7 @@ class CosignSettings:
         "anything: it counts a version in force only this long after its quorum "
         "(or longer, if kinko recorded a longer lock), whatever kinko's database "
         "says.",
-        _positive_int,
+        _positive_at_most(TEN_YEARS_HOURS),
         "HOURS")
     nonce_window: int = setting(
         16,
@@ -870,7 +890,7 @@ class CosignSettings:
         "How long a caller has to send a whole request, head and body (from its "
         "connection's opening or the last answer on it; later: disconnected); also the "
         "bound on each read of kinko's database and of the chain.",
-        _positive_int,
+        _positive_at_most(STATEMENT_TIMEOUT_MS_MAX),
         "MS")
     rpc_attempts: int = setting(
         2,

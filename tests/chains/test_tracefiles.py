@@ -857,6 +857,33 @@ def test_synth_is_reproducible_sorted_and_heavy_tailed(tmp_path: Path) -> None:
     assert pq.read_table(streamed).equals(pq.read_table(path))
 
 
+def test_a_synthetic_chain_stopped_half_way_leaves_no_part_of_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was written in place: a run stopped after its first row group left a Parquet file
+    without its footer under the name asked for."""
+    from kinko.chains.tracefiles import synth
+
+    real, seen = synth._plain_batch, []
+
+    def second_fails(batch: pa.RecordBatch) -> pa.RecordBatch:
+        seen.append(batch)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return real(batch)
+
+    batches = synth._synth_batches
+    monkeypatch.setattr(synth, "_synth_batches",
+                        lambda n, a, seed: batches(n, a, seed, chunk=100))
+    monkeypatch.setattr(synth, "_plain_batch", second_fails)
+    path = tmp_path / "s.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        write_synth_parquet(path, 1_000, 50, seed=1)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError):
+        write_synth_parquet(path, 10, 2**31, seed=1)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_synth_across_batches_keeps_numbering() -> None:
     small = pa.Table.from_batches(list(tracefiles._synth_batches(5_000, 50, 9, chunk=7)))
     block, txi, logi = (small[c].to_numpy() for c in ("block", "tx_index", "log_index"))
@@ -1080,3 +1107,18 @@ def test_row_numbers_are_held_only_when_they_are_not_the_positions() -> None:
     gap.append({"_row": np.array([4, 5]), "v": np.ones(2, np.int64)})  # row 3 left out
     gap.append({"_row": np.array([6]), "v": np.ones(1, np.int64)})
     assert list(gap.arrays()["_row"]) == [0, 1, 2, 4, 5, 6]
+
+
+def test_an_asset_value_of_a_200_kb_cell_is_named_cut_short(tmp_path: Path) -> None:
+    """A file of several assets is refused naming them: one written as 200,000 characters
+    was named whole, the whole error a 200 KB line on the operator's terminal."""
+    path = tmp_path / "t.csv"
+    path.write_text("tx_hash,block,tx_index,from,to,value,asset\n"
+                    f"0x1,1,0,a,b,5,{'x' * 200_000}\n0x2,2,0,a,b,5,y\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_account(path, "csv")
+    assert len(str(caught.value)) < 300 and f"{'x' * 79}…, y" in str(caught.value)
+    with pytest.raises(InputFileError) as caught:
+        load_account(path, "csv", asset="z" * 5000)
+    assert len(str(caught.value)) < 400 and "no transfers of " + "z" * 79 + "…" in \
+        str(caught.value)

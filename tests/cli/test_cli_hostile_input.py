@@ -175,3 +175,28 @@ def test_a_snapshot_folder_holding_a_hostile_root_is_refused_naming_the_folder(
     write(tmp_path / "pub" / "root.json", DEEP)
     refused(cli("reserves", "snapshot", "--out", str(tmp_path / "pub")),
             "pub already holds snapshot (unreadable): publish each snapshot to a new folder")
+
+
+def test_a_time_at_the_end_of_year_9999_in_utc_is_shown_not_a_crash(cli: CliRun,
+                                                                      tmp_path: Path) -> None:
+    """kinko keeps any time of the years 1 to 9999 in UTC, but 9999-12-31T23:59:59Z has no
+    date in JST: ``kinko report fsa --positions-at`` it (the report speaks JST) ended in
+    "kinko failed unexpectedly", an OverflowError of astimezone. Such a time is shown in
+    UTC, named so; the dashboard's times too."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from kinko.api.web.context import Web
+    from kinko.i18n import Localizer
+
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert Localizer("ja").when(last) == "9999-12-31 23:59:59 UTC"
+    assert Localizer("ja").date(last) == "9999年12月31日"
+    assert Localizer("ja").when(datetime(9999, 12, 31, 14, 0, tzinfo=UTC)).endswith(" JST")
+    assert Web.when(last, ZoneInfo("Asia/Tokyo")) == "9999-12-31 23:59:59 UTC"
+    assert Web.when(last, ZoneInfo("UTC")) == "9999-12-31 23:59:59"
+    out = tmp_path / "fsa"
+    code, _, err = cli("report", "fsa", "--format", "html", "--positions-at",
+                       "9999-12-31T23:59:59+00:00", "--out", str(out))
+    assert code in (0, 1) and "unexpectedly" not in err, err
+    assert "9999-12-31 23:59:59 UTC" in (out / "fsa-report.ja.html").read_text(encoding="utf-8")

@@ -41,3 +41,20 @@ def test_a_defect_says_where_it_happened_and_not_what_it_was_given(
     assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1
     (record,) = [r for r in caplog.records if r.name == "kinko.cli"]
     assert record.exc_info is not None and record.exc_info[0] is ValueError
+
+
+def test_an_export_with_no_file_name_or_into_a_pipe_is_refused(cli: CliRun,
+                                                                 tmp_path: Path) -> None:
+    """``kinko ledger export --out ''`` was a defect (exit 70); into a FIFO it renamed its
+    ``.tmp`` file over the FIFO, and a run stopped half-way left ``j.bean.tmp`` behind."""
+    import os
+
+    code, _, err = cli("ledger", "export", "--out", "")
+    assert code == 2 and err == "error: '.' names no file to write\n", err
+    os.mkfifo(tmp_path / "pipe")
+    code, _, err = cli("ledger", "export", "--out", str(tmp_path / "pipe"))
+    assert code == 2 and "pipe is not a regular file" in err, err
+    assert (tmp_path / "pipe").is_fifo()
+    assert cli("ledger", "export", "--out", str(tmp_path / "j.bean"))[0] == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".") or
+                p.suffix == ".tmp"]

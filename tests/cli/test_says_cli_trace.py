@@ -172,6 +172,21 @@ def test_trace_export_and_synth_name_what_is_missing(cli: CliRun, tmp_path: Path
     assert not (tmp_path / "s.parquet").exists()
 
 
+def test_trace_synth_refuses_a_seed_or_address_count_it_cannot_draw(cli: CliRun,
+                                                                    tmp_path: Path) -> None:
+    """``--seed -1`` (numpy takes no negative seed) and ``--addresses`` past 2**31 - 1 (the
+    addresses are indexed in 32 bits: 2**63 wrapped negative, 10**20 overflowed) ended in
+    "kinko failed unexpectedly"; 2**31 drew arrays of tens of gigabytes first."""
+    out = tmp_path / "s.parquet"
+    assert ja_error(cli, "trace", "synth", "--transfers", "10", "--addresses", "5", "--seed",
+                    "-1", "--out", str(out)) == "エラー：--seed は 0 以上にしてください（-1 は使えません）"
+    for addresses in (str(2**31), str(2**63), "99999999999999999999"):
+        err = ja_error(cli, "trace", "synth", "--transfers", "10", "--addresses", addresses,
+                       "--out", str(out))
+        assert err.startswith("エラー：--addresses は 2,147,483,647 以下にしてください"), err
+    assert not out.exists() and list(tmp_path.glob(".s.parquet.*")) == []
+
+
 # --------------------------------------------------------------------- kinko reserves
 
 def test_reserves_snapshot_and_verify_name_the_option_and_the_value(

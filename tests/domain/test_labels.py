@@ -10,6 +10,7 @@ import pytest
 
 from kinko.domain.labels import (
     has_category,
+    parse_csv_labels,
     parse_label_file,
     parse_tagpack,
     primary_label,
@@ -147,3 +148,27 @@ def test_a_tag_naming_its_address_twice_is_refused() -> None:
     with pytest.raises(InputFileError, match=r"^p.yaml:4: the key 'address' is given again "
                                              r"in one mapping \(first on line 3"):
         parse_tagpack(pack, "p.yaml")
+
+
+def test_a_csv_list_the_csv_module_refuses_or_with_a_column_twice_is_named() -> None:
+    """A label longer than the csv module's 131,072 characters ended ``kinko denylist
+    load`` and ``tags import`` in "kinko failed unexpectedly" (a csv.Error); a list naming
+    the address column twice was read by its last one, without a word."""
+    address = "0x008fe40574e881e7247b50b991c0cc057d66647f"
+    with pytest.raises(InputFileError, match=r"^l.csv:3: not readable as CSV \(field larger"):
+        parse_csv_labels(f"address,label\n{address},a\n{address},{'x' * 200_000}\n", "l.csv")
+    with pytest.raises(InputFileError,
+                       match=r"^l.csv:1: column address appears twice in the header "
+                             r"\(columns 1 and 3\)"):
+        parse_csv_labels(f"address,label,address\n{address},a,0xZZ\n", "l.csv")
+    assert len(parse_csv_labels(f"address,label,other,other\n{address},a,1,2\n",
+                                "l.csv").labels) == 1  # a column kinko does not read
+
+
+def test_a_prices_file_the_csv_module_refuses_is_named_by_its_line(tmp_path: Path) -> None:
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,1\nXEM," + "1" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:3: not readable as CSV"):
+        prices_from_csv(path)

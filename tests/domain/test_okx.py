@@ -180,6 +180,24 @@ def test_writer_refuses_bad_balances() -> None:
         okx_proof_files([], b"k")
 
 
+def test_balances_of_30_digits_are_summed_exactly_not_a_crash(example: dict[str, Any]) -> None:
+    """The format allows 30 digits and 8 decimals; Python's default 28 digits rounded such a
+    sum, then quantize refused it: ``kinko reserves verify --format okx-v1`` on a proof with
+    one sibling worth 10**23 BTC ended in "kinko failed unexpectedly", and the writer could
+    not publish such balances."""
+    example["path"][1]["balances"]["BTC"] = "99999999999999999999999"
+    verdict = _verify(example)
+    assert not verdict.ok and "BTC 100000000000000000095087.55505656" in verdict.reason
+    big = "9" * 29 + ".99999999"  # two of them add up to 30 digits, what the format holds
+    users = [("a", {"BTC": big}), ("b", {"BTC": big}), ("c", {"BTC": "0"})]
+    files = okx_proof_files(users, b"k")
+    verdict = verify_okx_file(files["c"], "c.json")
+    assert verdict.ok, verdict.reason
+    assert json.loads(files["c"])["path"][-1]["balances"]["BTC"] == "1" + "9" * 29 + ".99999998"
+    with pytest.raises(InvalidAmount, match="not a decimal string"):
+        okx_proof_files([("a", {"BTC": "1x"})], b"k")
+
+
 def test_weakness_parent_binds_only_the_sum_of_sibling_balances() -> None:
     """Chalkias, Chatzigiannis & Ji 2022: two splits with the same sum, same parent hash.
 

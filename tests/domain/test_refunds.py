@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from kinko.domain.refunds import (
     parse_price,
     parse_refunds_csv,
     parse_trades,
+    plan_digest,
     plan_document,
     refund_amounts,
     refund_postings,
@@ -114,6 +116,25 @@ def test_price_must_be_a_positive_plain_decimal() -> None:
         parse_price("-3")
     with pytest.raises(InvalidAmount):
         refund_ratio(Decimal(0), 6)
+
+
+def test_a_price_past_78_digits_or_refunds_past_a_ledger_amount_are_refused() -> None:
+    """A price (or a trade's price or amount) of 5,000 digits ended in "kinko failed
+    unexpectedly" (a ValueError of int() or str() past 4,300 digits); one of 100 digits made
+    a plan whose refunds no ledger amount holds. The price has at most 78 digits, as an
+    amount has, and the refunds' total fits in 78 digits of the currency's smallest unit."""
+    assert parse_price("9" * 78) == Decimal("9" * 78)
+    assert parse_price("0" * 100 + "1." + "0" * 76) == 1
+    for bad in ("9" * 79, "9" * 5000, "0." + "0" * 78 + "1"):
+        with pytest.raises(InvalidAmount, match="has more than 78 digits") as caught:
+            parse_price(bad)
+        assert len(caught.value.message) < 100
+    with pytest.raises(InputFileError, match="has more than 78 digits"):
+        parse_trades(["time,price,amount", f"2018-01-26T00:00:00+09:00,88,{'1' * 5000}"], "t")
+    assert plan_for([("A", 10**6)], price="9" * 77).total_refund == int("9" * 77)
+    with pytest.raises(InvalidAmount, match="more than 78 digits of JPY") as caught:
+        plan_for([("A", 10**6), ("B", 10**6)], price="9" * 78)
+    assert caught.value.said().id == "error.refunds.total_too_large"
 
 
 def test_exact_text_and_half_up() -> None:
@@ -253,6 +274,36 @@ def test_plan_files_round_trip_and_tampering_is_detected() -> None:
         parse_refunds_csv(data.replace(b"B,500000,0.5,44\n", b""), "r.csv", doc, XEM)
     with pytest.raises(InputFileError, match="not a kinko refund plan"):
         parse_plan_document({"format": "other"}, "p.json")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("customers", Decimal("1.5")),  # a number with a point: json.dumps of the digest failed
+    ("currency_decimals", 10**20),  # 10 ** it, computing the refund ratio, never ended
+    ("currency_decimals", "x"),
+    ("price", "88.549"),  # indexed as an object
+    ("price", {"value": "x", "method": "fixed"}),  # a Decimal of 'x'
+    ("customers", "many"),
+    ("exact_total_yen", "9" * 5000),  # int() of it, to show it
+    ("funds", None),
+], ids=["point", "decimals-1e20", "decimals-x", "price-text", "price-x", "customers-many",
+        "5000-digits", "no-funds"])
+def test_a_plan_edited_with_its_id_recomputed_is_refused_naming_the_field(
+        field: str, value: Any) -> None:
+    """The plan id is a digest anyone can recompute: ``kinko refunds show`` and ``execute``
+    of a plan.json so edited ended in "kinko failed unexpectedly" (a TypeError, a
+    ValueError, InvalidOperation, a KeyError, or no end at all). Every field is now checked
+    to be what kinko writes there before any of it is used."""
+    plan = plan_for(HAND)
+    doc = plan_document(plan, hashlib.sha256(refunds_csv(plan)).hexdigest())
+    edited = {**doc, field: value}
+    if not isinstance(value, Decimal):  # the digest of a number with a point fails
+        edited["plan_id"] = plan_digest(edited)
+    altered = f"p.json: {field}[.a-z]* holds .*the plan was altered"
+    with pytest.raises(InputFileError, match=altered):
+        parse_plan_document(edited, "p.json")
+    gone = {k: v for k, v in doc.items() if k != "remainder_yen"}
+    with pytest.raises(InputFileError, match=r"missing field\(s\) remainder_yen"):
+        parse_plan_document({**gone, "plan_id": plan_digest(gone)}, "p.json")
 
 
 def test_a_plan_refuses_its_own_currency_and_empty_balances() -> None:

@@ -344,6 +344,35 @@ def test_a_bad_watch_window_and_sweep_mode_are_named() -> None:
     assert en == exc.message
 
 
+def test_a_table_list_or_number_where_the_other_is_due_is_named_not_a_defect() -> None:
+    """``assets = "x"``, ``approvers = 5`` or ``[screening.rules]`` written as one table
+    ended in "kinko failed unexpectedly" (an AttributeError, a TypeError, a ValueError of
+    dict()); an approver's name given as a list was stored as Python's picture of it."""
+    exc = policy_error(policy(assets="ETH"))
+    assert said(exc) == ("p.toml：assets はテーブルにしてください", "p.toml: assets must be a table")
+    exc = policy_error(policy(approvers=5))
+    assert said(exc)[0] == "p.toml：approvers は [[approvers]] テーブルの一覧にしてください"
+    assert exc.message == "p.toml: approvers must be a list of [[approvers]] tables"
+    for rules in ({"kind": "deny_list", "action": "block"}, "deny_list", [5]):
+        exc = policy_error(policy(screening={"rules": rules}))
+        assert "screening" in said(exc)[1], exc.message
+    exc = policy_error(policy(approvers=[{"name": ["alice"], "public_key": KEY}]))
+    assert said(exc)[1] == "p.toml: approvers[0].name must be text, not ['alice']"
+
+
+def test_a_version_or_proposal_lifetime_past_what_kinko_keeps_is_refused() -> None:
+    """A version past 2**31 - 1 was proposed, and approving it overflowed the store's column
+    ("kinko failed unexpectedly"); a lifetime of 2**62 hours was put in force, and from then
+    on every proposal, the next policy's too, overflowed computing its expiry."""
+    exc = policy_error(policy(version=2**31))
+    assert said(exc) == ("p.toml：version = 2147483648：2,147,483,647 以下にしてください",
+                         "p.toml: version = 2147483648 must be at most 2,147,483,647")
+    assert parse_policy(policy(version=2**31 - 1), ASSETS, "p.toml").version == 2**31 - 1
+    exc = policy_error(policy(proposal_ttl_hours=2**62))
+    assert said(exc)[1] == f"p.toml: proposal_ttl_hours = {2**62} must be at most 87,600"
+    assert parse_policy(policy(proposal_ttl_hours=87_600), ASSETS, "p.toml").proposal_ttl_hours
+
+
 def test_a_balance_drop_beyond_100_percent_is_said_as_the_file_gives_it() -> None:
     exc = policy_error(policy(watch={"balance_drop_percent": "200"}))
     ja, en = said(exc)

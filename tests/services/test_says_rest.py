@@ -341,6 +341,19 @@ def test_the_fsa_report_names_a_bad_format_or_language(tmp_path: Path) -> None:
     assert en == english(caught.value)
 
 
+def test_a_prices_file_not_in_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    """``--prices-file`` saved as UTF-16 (or with a stray byte) ended every command that
+    values positions (`kinko check`, the reports) in "kinko failed unexpectedly" (a
+    UnicodeDecodeError); every other CSV kinko reads refuses it by name."""
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,500000\n", encoding="utf-16")
+    with pytest.raises(InputFileError) as caught:
+        prices_from_csv(path)
+    ja, en = said(caught.value)
+    assert en == english(caught.value) == f"{path}: not UTF-8 text (invalid start byte)"
+    assert str(path) in ja and "UTF-8 のテキストではありません" in ja
+
+
 def test_a_trace_folder_without_its_files_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as caught:
         _trace_rows(tmp_path)

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from kinko.atomic import replacing
 from kinko.cli.anchors import anchor_option, append_anchor, head_option, kept_head
 from kinko.cli.app import app
 from kinko.cli.progress import Advance, progress
@@ -217,10 +218,8 @@ def export(
             for chunk in chunks:
                 sys.stdout.write(chunk)
             return
-        tmp = out.with_name(out.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.writelines(chunks)
-        tmp.replace(out)
+        with replacing(out) as tmp, tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(chunks)  # beside --out, renamed over it when whole
     print(rt.say("cli.wrote", path=str(out)))
 
 

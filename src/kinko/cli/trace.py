@@ -404,6 +404,15 @@ def trace_synth(
     if transfers < 1 or addresses < 2:
         raise BadInput("--transfers must be ≥ 1 and --addresses ≥ 2",
                        says=msg("error.trace.synth_counts"))
+    if addresses > tracefiles.SYNTH_ADDRESSES_MAX:
+        raise BadInput(f"--addresses must be at most {tracefiles.SYNTH_ADDRESSES_MAX:,} (the "
+                       f"synthetic chain numbers its addresses in 32 bits), not {addresses}",
+                       says=msg("error.trace.synth_addresses",
+                                most=f"{tracefiles.SYNTH_ADDRESSES_MAX:,}",
+                                addresses=str(addresses)[:80]))
+    if seed < 0:
+        raise BadInput(f"--seed must be 0 or more, not {seed}",
+                       says=msg("error.trace.synth_seed", seed=str(seed)[:80]))
     tracefiles.write_synth_parquet(out, transfers, addresses, seed)  # streamed, not held
     print(speech()("cli.trace.synth", transfers=f"{transfers:,}",
                    addresses=f"{addresses:,}", path=str(out)))

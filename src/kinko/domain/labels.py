@@ -43,7 +43,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,14 @@ from kinko.domain.addresses import currency_address, equivalent_keys
 from kinko.domain.messages import Message, msg
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
-from kinko.safeload import MAX_LIST_BYTES, check_tree, check_yaml, check_yaml_keys, loads_json
+from kinko.safeload import (
+    MAX_LIST_BYTES,
+    check_tree,
+    check_yaml,
+    check_yaml_keys,
+    column_twice,
+    loads_json,
+)
 
 __all__ = ["INVALID_CHOICES", "Include", "LabelList", "as_tags", "categories_of", "deny_index",
            "has_category", "parse_address_list", "parse_csv_labels", "parse_json_addresses",
@@ -325,11 +332,41 @@ def parse_tagpack(text: str, name: str, *, invalid: str = "refuse",
     return reader.result(labels, currencies, transactions)
 
 
+# the columns a CSV list is read by: none may appear twice
+_CSV_COLUMNS = ("address", "banned_address", "label", "wallet_tag", "source", "data_source",
+                "currency")
+
+
+def _unreadable_csv(name: str, line: int, exc: csv.Error) -> InputFileError:
+    """A CSV list the csv module refuses (a field past its limit of 131,072 characters)."""
+    return InputFileError(f"{name}:{line}: not readable as CSV ({exc})",
+                          says=msg("error.labels.csv_unreadable", file=name[:200],
+                                   line=str(line), reason=str(exc)[:200]))
+
+
+def _csv_rows(reader: csv.DictReader[str], name: str) -> Iterator[dict[str, str]]:
+    """The rows of ``reader``; a refusal of the csv module names the line it stopped at."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise _unreadable_csv(name, reader.reader.line_num, exc) from None
+
+
 def parse_csv_labels(text: str, name: str, default_source: str = "", *,
                      invalid: str = "refuse",
                      chains: Mapping[str, str] | None = None) -> LabelList:
     reader = csv.DictReader(io.StringIO(text))
-    fields = set(reader.fieldnames or [])
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise _unreadable_csv(name, 1, exc) from None
+    twice = column_twice(header, _CSV_COLUMNS)
+    if twice is not None:  # which of the two holds the address would be a guess
+        raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "
+                             f"(columns {twice[1]} and {twice[2]})",
+                             says=msg("error.customers.column_twice", file=name[:200],
+                                      column=twice[0][:80], first=twice[1], second=twice[2]))
+    fields = set(header)
     column = "address" if "address" in fields else "banned_address" if "banned_address" in \
         fields else None
     if column is None:
@@ -341,7 +378,7 @@ def parse_csv_labels(text: str, name: str, default_source: str = "", *,
     checker = _Reader(name, invalid, chains)
     labels: list[Label] = []
     currencies: list[str] = []
-    for row in reader:
+    for row in _csv_rows(reader, name):
         raw = row.get(column) or ""
         if not raw.strip():
             raise InputFileError(f"{name}:{reader.line_num}: empty {column}",

@@ -69,7 +69,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 from typing import Any
 
 from kinko.domain.messages import Arg, Message, msg
@@ -92,10 +92,17 @@ ASSETS: tuple[str, ...] = ("BTC", "ETH", "USDT")
 """The three assets of OKX v1, in hashing order."""
 
 _DECIMAL_RE = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,8})?")
+# a balance given to the writer: as in a file, but with more decimals than 8 refused by name
+_GIVEN_RE = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,40})?")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _NONCE_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII without spaces
 MAX_PATH = 64
 _EIGHT = Decimal("0.00000001")
+# Sums are exact, as OKX's own (Java's BigDecimal): a balance has at most 30 digits and 8
+# decimals and a path at most MAX_PATH levels, so a sum has at most 41 digits. Python's
+# default context keeps 28: it rounded such a sum, then quantize refused it
+# (InvalidOperation, a crash of the verifier on a hostile proof).
+_EXACT = Context(prec=80)
 _LONGEST = 300  # the longest value from the published root kept in a message
 _LEFT, _RIGHT, _ROOT, _PADDING = 1, 2, 3, 4
 
@@ -124,7 +131,8 @@ def leaf_hash(nonce: str, balances: Mapping[str, str]) -> str:
 
 def _sum(a: Balances, b: Balances) -> Balances:
     """Per-asset sum, rounded down to 8 decimals as OKX does."""
-    return {k: (a[k] + b[k]).quantize(_EIGHT, rounding=ROUND_DOWN) for k in ASSETS}
+    return {k: _EXACT.add(a[k], b[k]).quantize(_EIGHT, rounding=ROUND_DOWN, context=_EXACT)
+            for k in ASSETS}
 
 
 def parent_hash(left: str, right: str, total: Mapping[str, Decimal], height: int) -> str:
@@ -380,7 +388,7 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
 
 
 def _parse_amount(user: str, asset: str, value: str) -> Decimal:
-    if not isinstance(value, str) or not _DECIMAL_RE.match(value):
+    if not isinstance(value, str) or not _GIVEN_RE.fullmatch(value):
         raise InvalidAmount(f"user {user}: {asset} balance is not a decimal string: {value!r}",
                             user=user, asset=asset,
                             says=msg("error.okx.balance_not_decimal", user=str(user)[:80],
@@ -391,7 +399,7 @@ def _parse_amount(user: str, asset: str, value: str) -> Decimal:
                             asset=asset, says=msg("error.okx.negative_balance",
                                                   user=str(user)[:80], asset=asset,
                                                   value=value[:80]))
-    if amount != amount.quantize(_EIGHT, rounding=ROUND_DOWN):
+    if amount != amount.quantize(_EIGHT, rounding=ROUND_DOWN, context=_EXACT):
         raise InvalidAmount(f"user {user}: {asset} balance {value} has more than 8 decimals",
                             user=user, asset=asset,
                             says=msg("error.okx.too_many_decimals", user=str(user)[:80],

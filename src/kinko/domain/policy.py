@@ -79,6 +79,12 @@ _ASSET = {"max_hot_ratio", "target_hot_ratio", "hot_min", "hot_max", "cold_walle
           "emergency_address"}
 _WATCH = {"emergency_sweep", "trip_global", "balance_drop_percent", "balance_drop_window",
           "compromised_withdrawals"}
+# the highest version number: the store keeps it as a 32-bit integer (PostgreSQL's INTEGER)
+VERSION_MAX = 2**31 - 1
+# the longest a proposal may wait for its quorum: ten years (a proposal's expiry is a time
+# kinko computes and stores; hours beyond any calendar overflowed there, after the policy
+# was in force, and no proposal, not even the next policy's, could be made)
+TTL_HOURS_MAX = 10 * 8760
 
 
 @dataclass(frozen=True)
@@ -215,11 +221,15 @@ def _ratio(value: Any, where: str) -> Decimal:
     return ratio
 
 
-def _whole(value: Any, where: str, low: int) -> int:
+def _whole(value: Any, where: str, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{where} = {value!r} must be a whole number ≥ {low}",
                           says=msg("error.policy_file.whole", where=_at(where),
                                    value=value_shown(value), low=low))
+    if high is not None and value > high:
+        raise ConfigError(f"{where} = {value_shown(value)} must be at most {high:,}",
+                          says=msg("error.policy_file.at_most", where=_at(where),
+                                   value=value_shown(value), high=f"{high:,}"))
     return value
 
 
@@ -234,15 +244,23 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
     unknown = sorted(set(data) - _TOP)
     if unknown:
         raise _unknown_keys(where, unknown)
-    version = _whole(data.get("version"), f"{where}: version", 1)
+    version = _whole(data.get("version"), f"{where}: version", 1, VERSION_MAX)
     approvers = []
     seen: set[str] = set()
-    for i, raw in enumerate(data.get("approvers") or []):
+    listed = data.get("approvers") or []
+    if not isinstance(listed, list):
+        raise ConfigError(f"{where}: approvers must be a list of [[approvers]] tables",
+                          says=msg("error.policy_file.approvers_list", where=_at(where)))
+    for i, raw in enumerate(listed):
         label = f"{where}: approvers[{i}]"
         if not isinstance(raw, Mapping) or set(raw) != {"name", "public_key"}:
             raise ConfigError(f"{label} needs exactly name and public_key",
                               says=msg("error.policy_file.approver_keys", where=_at(label)))
-        name, key = str(raw["name"]).strip(), str(raw["public_key"]).strip().lower()
+        if not isinstance(raw["name"], str):
+            raise ConfigError(f"{label}.name must be text, not {value_shown(raw['name'])}",
+                              says=msg("error.policy_file.approver_name_text", where=_at(label),
+                                       name=value_shown(raw["name"])))
+        name, key = raw["name"].strip(), str(raw["public_key"]).strip().lower()
         if not name or name in seen:
             raise ConfigError(f"{label}.name {name!r} is empty or repeated",
                               says=msg("error.policy_file.approver_name", where=_at(label),
@@ -262,7 +280,11 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
                           says=msg("error.policy_file.quorum", where=_at(where), quorum=quorum,
                                    approvers=len(approvers)))
     assets: dict[str, AssetPolicy] = {}
-    for symbol, raw in (data.get("assets") or {}).items():
+    tables = data.get("assets") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError(f"{where}: assets must be a table",
+                          says=msg("error.policy_file.not_table", where=_at(f"{where}: assets")))
+    for symbol, raw in tables.items():
         label = f"{where}: assets.{symbol}"
         try:
             asset = registry[symbol]
@@ -314,10 +336,16 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         raise ConfigError(f"{where}: [screening] takes tiers and a list of "
                           "[[screening.rules]]",
                           says=msg("error.policy_file.screening", where=_at(where)))
-    raw_rules = tuple(dict(r) for r in screening.get("rules") or [])
-    parse_rules(raw_rules, registry, where)  # refuse a bad rule when the policy is loaded
+    listed_rules = screening.get("rules") or []
+    if not isinstance(listed_rules, list):
+        raise ConfigError(f"{where}: [screening] takes tiers and a list of "
+                          "[[screening.rules]]",
+                          says=msg("error.policy_file.screening", where=_at(where)))
+    parse_rules(listed_rules, registry, where)  # refuse a bad rule when the policy is loaded
+    raw_rules = tuple(dict(r) for r in listed_rules)
     tiers = _tiers(screening.get("tiers"), raw_rules, f"{where}: screening")
-    ttl = _whole(data.get("proposal_ttl_hours", 24), f"{where}: proposal_ttl_hours", 1)
+    ttl = _whole(data.get("proposal_ttl_hours", 24), f"{where}: proposal_ttl_hours", 1,
+                 TTL_HOURS_MAX)
     warm = data.get("warm_counts_as_hot", True)
     if not isinstance(warm, bool):
         raise ConfigError(f"{where}: warm_counts_as_hot must be true or false",

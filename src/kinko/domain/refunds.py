@@ -57,7 +57,7 @@ from typing import Any, Literal, NamedTuple
 from kinko.domain.csvcells import escape_cell, unescape_cell
 from kinko.domain.ledger import Posting, format_timestamp
 from kinko.domain.messages import N_, Message, msg
-from kinko.domain.money import Asset, format_units
+from kinko.domain.money import MAX_DIGITS, Asset, format_units
 from kinko.errors import BadInput, InputFileError, InvalidAmount, ValueRefused
 from kinko.safeload import column_twice
 
@@ -132,12 +132,21 @@ def _positive_decimal(text: str, what: str) -> Decimal:
                             "optional '.', no exponent or separators)", text=text,
                             says=msg("error.refunds.not_decimal", what=_word(what),
                                      value=raw[:80]))
+    whole, _, fraction = raw.lstrip("+").partition(".")
+    if len(whole.lstrip("0")) + len(fraction) > MAX_DIGITS:  # before any arithmetic on it
+        raise InvalidAmount(f"{what} {_cut(raw)} has more than {MAX_DIGITS} digits", text=text,
+                            says=msg("error.refunds.too_many_digits", what=_word(what),
+                                     value=_cut(raw), most=MAX_DIGITS))
     value = Decimal(raw)  # the constructor is exact whatever the context's precision
     if value <= 0:
         raise InvalidAmount(f"{what} {raw} must be above 0", text=text,
                             says=msg("error.refunds.not_positive", what=_word(what),
                                      value=raw[:80]))
     return value
+
+
+def _cut(raw: str) -> str:
+    return raw if len(raw) <= 40 else raw[:40] + "…"
 
 
 def parse_price(text: str) -> Decimal:
@@ -470,6 +479,13 @@ def build_plan(*, incident: str, asset: Asset, currency: Asset, rounding: Roundi
     refunds = tuple(refund_amounts(units, num, den, rounding))
     total_units = sum(units)
     total = sum(refunds)
+    if total >= 10**MAX_DIGITS:  # no ledger amount holds it: no price makes sense of it
+        raise InvalidAmount(f"the refunds add up to more than {MAX_DIGITS} digits of "
+                            f"{currency.symbol}'s smallest unit, more than a ledger amount "
+                            f"holds: the price {price.value} cannot be meant",
+                            says=msg("error.refunds.total_too_large", most=MAX_DIGITS,
+                                     currency=currency.symbol[:80],
+                                     price=_cut(str(price.value))))
     return RefundPlan(
         incident=incident, asset=asset, currency=currency, rounding=rounding,
         snapshot=snapshot, snapshot_source=snapshot_source, price=price,
@@ -591,6 +607,77 @@ class PlanFile:
         return int(self.document["funds"]["shortfall_yen"])
 
 
+# What plan_document writes in each field, as a reader checks it before using it: text, a
+# whole number (counts), an asset's decimals (0 to MAX_DIGITS), an integer of at most
+# MAX_DIGITS digits as text, a signed one, an exact decimal or fraction as text
+# (decimal_text), a price, true or false. Only a price's optional fields may be null.
+_INTEGER = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
+_SIGNED = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}")
+_EXACT = re.compile(r"-?[0-9]{1,300}(\.[0-9]{1,300}|/[0-9]{1,300})?")
+_PLAN_FIELDS: dict[str, tuple[str, bool]] = {  # field: (kind, required)
+    "plan_id": ("text", True), "incident": ("text", True), "asset": ("text", True),
+    "decimals": ("decimals", False), "currency": ("text", True),
+    "currency_decimals": ("decimals", False),
+    "rounding": ("text", True), "snapshot": ("text", True),
+    "snapshot_source": ("text", False), "customers": ("whole", True),
+    "total_units": ("integer", True), "total_amount": ("text", False),
+    "total_yen": ("integer", True), "exact_total_yen": ("exact", True),
+    "remainder_yen": ("exact", True), "zero_refunds": ("whole", False),
+    "refunds_csv_sha256": ("text", True)}
+_PRICE_FIELDS: dict[str, tuple[str, bool]] = {
+    "value": ("price", True), "method": ("text", True), "places": ("whole", False)}
+_VWAP_FIELDS: dict[str, tuple[str, bool]] = {
+    "trades_file": ("text", True), "from": ("text", True), "to": ("text", True),
+    "trades": ("whole", True), "sum_price_volume": ("exact", True),
+    "sum_volume": ("exact", True), "vwap_exact": ("exact", True)}
+_FUNDS_FIELDS: dict[str, tuple[str, bool]] = {
+    "as_of": ("text", True), "bank_yen": ("signed", True), "customers_yen": ("signed", True),
+    "available_yen": ("signed", True), "required_yen": ("integer", True),
+    "confirmed": ("flag", True), "shortfall_yen": ("integer", True)}
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "text":
+        return isinstance(value, str)
+    if kind == "whole":
+        return type(value) is int and 0 <= value <= 2**63 - 1
+    if kind == "decimals":
+        return type(value) is int and 0 <= value <= MAX_DIGITS
+    if kind == "flag":
+        return isinstance(value, bool)
+    if kind == "price":
+        try:
+            return isinstance(value, str) and parse_price(value) > 0
+        except InvalidAmount:
+            return False
+    pattern = {"integer": _INTEGER, "signed": _SIGNED, "exact": _EXACT}[kind]
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def _plan_shape(document: dict[str, Any]) -> tuple[str, Any] | None:
+    """The first field of a plan document that is not what :func:`plan_document` writes
+    there (its name and value), or None: an altered plan is refused before any of it is
+    used (a number written with a point, a price that is not one, a count of 10**20...)."""
+    parts: list[tuple[str, Any, dict[str, tuple[str, bool]]]] = [("", document, _PLAN_FIELDS)]
+    price, funds = document.get("price"), document.get("funds")
+    if not isinstance(price, dict):
+        return "price", price
+    if not isinstance(funds, dict):
+        return "funds", funds
+    parts += [("price.", price, _PRICE_FIELDS), ("funds.", funds, _FUNDS_FIELDS)]
+    if price.get("method") == "vwap":
+        parts.append(("price.", price, _VWAP_FIELDS))
+    for prefix, fields, kinds in parts:
+        for name, (kind, required) in kinds.items():
+            optional_null = prefix == "price." and not required and fields.get(name) is None
+            if name in fields and not optional_null:
+                if not _fits(kind, fields[name]):
+                    return prefix + name, fields[name]
+            elif required:
+                return prefix + name, None
+    return None
+
+
 def parse_plan_document(document: Any, where: str) -> dict[str, Any]:
     """Check ``plan.json``'s shape and that its ``plan_id`` still matches its content."""
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
@@ -598,13 +685,21 @@ def parse_plan_document(document: Any, where: str) -> dict[str, Any]:
                              f"{PLAN_FORMAT!r})", file=where,
                              says=msg("error.refunds.not_a_plan", file=where[:200],
                                       format=PLAN_FORMAT))
-    needed = ("plan_id", "incident", "asset", "currency", "price", "customers", "total_units",
-              "total_yen", "funds", "refunds_csv_sha256")
+    needed = ("plan_id", "incident", "asset", "currency", "rounding", "snapshot", "price",
+              "customers", "total_units", "total_yen", "exact_total_yen", "remainder_yen",
+              "funds", "refunds_csv_sha256")
     missing = [k for k in needed if k not in document]
     if missing:
         raise InputFileError(f"{where}: missing field(s) {', '.join(missing)}", file=where,
                              says=msg("error.refunds.plan_fields", file=where[:200],
                                       fields=", ".join(missing)))
+    shape = _plan_shape(document)
+    if shape is not None:
+        field_name, value = shape
+        raise InputFileError(f"{where}: {field_name} holds {str(value)[:80]!r}, not what kinko "
+                             "writes there: the plan was altered", file=where,
+                             says=msg("error.refunds.plan_field", file=where[:200],
+                                      field=field_name, value=repr(value)[:80]))
     if plan_digest(document) != document["plan_id"]:
         raise InputFileError(f"{where}: the plan was altered after it was written: its content "
                              f"no longer matches its plan_id {document['plan_id']}", file=where,

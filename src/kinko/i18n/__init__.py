@@ -28,7 +28,7 @@ import io
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -50,6 +50,7 @@ __all__ = [
     "accepted_language",
     "catalog_ids",
     "environment",
+    "in_zone",
     "locale_dir",
     "percent",
     "strict",
@@ -62,6 +63,18 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
            "September", "October", "November", "December")
 _LOCK = threading.Lock()
 _CACHE: dict[str, _gettext.GNUTranslations] = {}
+
+
+def in_zone(at: datetime, zone: tzinfo) -> datetime:
+    """``at`` in ``zone``; in UTC when the zone's clock would be past 9999-12-31 or before
+    year 1 (kinko keeps any time of those years in UTC: 9999-12-31T23:00Z has no date in
+    JST), so it is shown as the time it is, named UTC, rather than not at all."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    try:
+        return at.astimezone(zone)
+    except OverflowError:
+        return at.astimezone(UTC)
 
 
 class MissingMessage(KeyError):
@@ -271,7 +284,7 @@ class Localizer:
 
     def date(self, at: datetime) -> str:
         """A date as a letter carries it: 2026年12月5日, or 5 December 2026."""
-        local = (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(self.zone)
+        local = in_zone(at, self.zone)
         if self.lang == "ja":
             return f"{local.year}年{local.month}月{local.day}日"
         return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
@@ -280,9 +293,7 @@ class Localizer:
         """A time in this reader's zone (with milliseconds for timelines)."""
         if at is None:
             return "—"
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        local = at.astimezone(self.zone)
+        local = in_zone(at, self.zone)
         text = local.strftime("%Y-%m-%d %H:%M:%S")
         if ms:
             text += f".{local.microsecond // 1000:03d}"

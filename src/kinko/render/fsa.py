@@ -41,7 +41,7 @@ from kinko.domain.fsa import AlertInfo, Detection, FsaReport, RefundPlan, Timeli
 from kinko.domain.messages import N_, msg
 from kinko.domain.money import Asset, format_units
 from kinko.errors import BadInput, EnvironmentProblem
-from kinko.i18n import JST, LANGS, Localizer, environment
+from kinko.i18n import JST, LANGS, Localizer, environment, in_zone
 from kinko.render.custody import finding_basis, keys_text, refusals_text, signing_text
 from kinko.render.fsa_charts import charts
 
@@ -668,7 +668,7 @@ def write_appendix(report: FsaReport, out: Path, lang: str = "ja") -> list[Path]
     L = Localizer(lang, JST)
 
     def iso(d: datetime | None) -> str:
-        return "" if d is None else d.astimezone(JST).isoformat()
+        return "" if d is None else in_zone(d, JST).isoformat()
 
     c = report.custody
     positions = _write_csv(out / APPENDICES[0], [

@@ -26,6 +26,7 @@ import contextlib
 import csv
 import html
 import json
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -402,6 +403,11 @@ def _png(path: Path, nodes: list[dict[str, Any]], edges: list[tuple[int, int, in
     return path
 
 
+# the columns of a trace's addresses table that exporting its tainted addresses reads
+_ADDRESS_COLUMNS = ("address", "taint_received", "taint_held", "stop")
+_WHOLE = re.compile(r"[0-9]{1,78}")
+
+
 def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
         with (folder / "summary.json").open("rb") as fh:
@@ -412,9 +418,37 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             found = [{k: ("" if v is None else str(v)) for k, v in row.items()}
                      for row in table.to_pylist()]
         else:
-            with (folder / "addresses.csv").open(encoding="utf-8", newline="") as fh:
-                found = [{k: unescape_cell(v or "") for k, v in r.items()}
-                         for r in csv.DictReader(fh)]
+            with (folder / "addresses.csv").open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.DictReader(fh)
+                try:
+                    found = [{k: unescape_cell(v or "") for k, v in r.items()} for r in reader]
+                except csv.Error as exc:  # a field past the csv module's 131,072 characters
+                    where, line = folder / "addresses.csv", reader.reader.line_num
+                    raise InputFileError(f"{where}:{line}: not readable as CSV ({exc})",
+                                         says=msg("error.labels.csv_unreadable",
+                                                  file=str(where)[:200], line=str(line),
+                                                  reason=str(exc)[:200])) from None
+        if (folder / "addresses.parquet").exists():
+            columns = set(table.column_names)
+            table_file = folder / "addresses.parquet"
+        else:
+            columns = set(found[0]) if found else set(_ADDRESS_COLUMNS)
+            table_file = folder / "addresses.csv"
+        missing = [c for c in _ADDRESS_COLUMNS if c not in columns]
+        if missing:
+            raise InputFileError(
+                f"{table_file}:1: missing column(s) {', '.join(missing)} in the header "
+                f"(found: {', '.join(sorted(columns))})",
+                says=msg("error.customers.missing_columns", file=str(table_file)[:200],
+                         missing=", ".join(missing), found=", ".join(sorted(columns))[:200]))
+        for line, row in enumerate(found, start=2):  # the row a person finds in the file
+            for column in ("taint_received", "taint_held"):
+                if not _WHOLE.fullmatch(row[column]):
+                    raise InputFileError(
+                        f"{table_file}:{line}: {column} {row[column][:40]!r} is not a whole "
+                        "number", says=msg("error.trace.table_not_whole",
+                                           file=str(table_file)[:200], line=str(line),
+                                           column=column, value=repr(row[column][:40])))
         rows = [{**r, "stop": r.get("stop") == "yes"} for r in found]
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
@@ -427,6 +461,14 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                              says=msg("error.tracefile.not_parquet",
                                       file=str(folder / "addresses.parquet")[:200],
                                       reason=str(exc)[:200])) from None
+    seeds = summary.get("seeds", {}) if isinstance(summary, dict) else None
+    if not isinstance(seeds, dict) or not isinstance(seeds.get("transactions", []), list) or \
+            not all(isinstance(t, str) for t in seeds.get("transactions", [])):
+        what = "the summary" if not isinstance(summary, dict) else "seeds"
+        raise InputFileError(f"{folder / 'summary.json'}: not a trace summary ({what} is not "
+                             "what kinko writes there)",
+                             says=msg("error.trace.summary_shape",
+                                      file=str(folder / "summary.json")[:200], field=what))
     return rows, summary
 
 

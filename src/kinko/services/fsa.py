@@ -304,7 +304,8 @@ def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
                              says=msg("error.fsa.not_a_trace", folder=str(folder)[:200],
                                       reason=os_refusal(exc),
                                       file=str(exc.filename)[:200])) from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # (a short row: None)
+    except (KeyError, TypeError, ValueError, AttributeError,  # (a short row: None)
+            csv.Error) as exc:  # (a field past the csv module's 131,072 characters)
         raise InputFileError(f"{folder / 'exposure.csv'}: not a trace's exposure file "
                              f"({exc})",
                              says=msg("error.fsa.not_exposure",

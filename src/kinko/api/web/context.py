@@ -258,9 +258,12 @@ class Web:
             return ""
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        local = at.astimezone(zone)
+        try:
+            local, named = at.astimezone(zone), ""
+        except OverflowError:  # past 9999-12-31 in the page's zone: shown in UTC, so named
+            local, named = at.astimezone(UTC), " UTC"
         text = local.strftime("%Y-%m-%d %H:%M:%S")
-        return f"{text}.{local.microsecond // 1000:03d}" if ms else text
+        return (f"{text}.{local.microsecond // 1000:03d}" if ms else text) + named
 
 
 def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:

@@ -104,6 +104,7 @@ from kinko.chains.tracefiles.account import (
 from kinko.chains.tracefiles.hashes import TxHashStore
 from kinko.chains.tracefiles.reach import MOST as MOST
 from kinko.chains.tracefiles.reach import reduce_reachable, reduce_seeds
+from kinko.chains.tracefiles.synth import SYNTH_ADDRESSES_MAX as SYNTH_ADDRESSES_MAX
 from kinko.chains.tracefiles.synth import _synth_batches as _synth_batches
 from kinko.chains.tracefiles.synth import (
     synth_account,

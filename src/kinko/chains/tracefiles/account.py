@@ -46,6 +46,11 @@ from kinko.errors import InputFileError
 ACCOUNT_FORMATS = ("csv", "parquet", "ethereum-etl", "mftracer", "nem")
 
 
+def _cut(value: str) -> str:
+    """A value from the file as an error names it: at most 80 characters."""
+    return value if len(value) <= 80 else value[:79] + "…"
+
+
 _GENERIC = [
     _Field("tx_hash", "text"), _Field("block", "int"), _Field("tx_index", "int"),
     _Field("log_index", "int", required=False), _Field("from", "address"),
@@ -193,7 +198,7 @@ def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: 
     value = _normal_sql(_ident(key), _ETH_ADDRESS) if lower else f"trim({_ident(key)})"
     found = [str(r[0]) for r in con.execute(
         f"SELECT DISTINCT {value} AS a FROM {inp.table} ORDER BY a LIMIT 11").fetchall()]
-    shown = ", ".join(found[:10]) + (", ..." if len(found) > 10 else "")
+    shown = ", ".join(_cut(f) for f in found[:10]) + (", ..." if len(found) > 10 else "")
     if asset is None:
         if len(found) > 1:
             raise InputFileError(f"{inp.name}: transfers of several assets ({shown}); choose "
@@ -204,7 +209,8 @@ def _asset_filter(con: duckdb.DuckDBPyConnection, inp: _Input, key: str, asset: 
     wanted = asset.strip().lower() if lower else asset.strip()
     keep = f"coalesce({value} = {_lit(wanted)}, false)"
     if not con.execute(f"SELECT count(*) FROM {inp.table} WHERE {keep}").fetchall()[0][0]:
-        raise InputFileError(f"{inp.name}: no transfers of {asset} (found: {shown or 'none'})",
+        raise InputFileError(f"{inp.name}: no transfers of {_cut(asset)} (found: "
+                             f"{shown or 'none'})",
                              file=inp.name,
                              says=msg("error.tracefile.no_transfers", file=inp.name[:200],
                                       asset=asset[:80],

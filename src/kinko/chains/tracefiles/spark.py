@@ -354,7 +354,8 @@ class SparkTransfers:
         value = F.trim(F.col("asset").cast("string"))
         found = [str(r[0]) for r in raw.select(value.alias("a")).distinct()
                  .orderBy(F.col("a").asc_nulls_last()).limit(11).collect()]
-        shown = ", ".join(found[:10]) + (", ..." if len(found) > 10 else "")
+        shown = ", ".join(f if len(f) <= 80 else f[:79] + "…" for f in found[:10]) + (
+            ", ..." if len(found) > 10 else "")
         if asset is None:
             if len(found) > 1:
                 raise InputFileError(f"{self.name}: transfers of several assets ({shown}); "

@@ -10,6 +10,7 @@ UTXO chain (compiled with numba: each spend depends on what is unspent at that p
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from numba import njit
 
+from kinko.atomic import replacing
 from kinko.chains.tracefiles._common import SYNTH_CHUNK
 from kinko.domain.trace.model import UtxoTransactions
 
@@ -55,6 +57,9 @@ def _synth_addresses(n: int, seed: int) -> pa.Array:
     return _hex_strings([_mix(base), _mix(base + np.uint64(1)), _mix(base + np.uint64(2))], 40)
 
 
+# the most addresses a synthetic chain has: ``from`` and ``to`` index them in 32 bits
+SYNTH_ADDRESSES_MAX = 2**31 - 1
+
 _SYNTH_SCHEMA = pa.schema([
     ("tx_hash", pa.string()), ("block", pa.int64()), ("tx_index", pa.int64()),
     ("log_index", pa.int64()), ("from", pa.dictionary(pa.int32(), pa.string())),
@@ -66,8 +71,8 @@ def _synth_batches(n_transfers: int, n_addresses: int, seed: int,
                    chunk: int = SYNTH_CHUNK) -> Iterator[pa.RecordBatch]:
     """The synthetic chain in record batches of ``chunk`` transfers; the numbering of blocks,
     transactions and logs carries over from one batch to the next."""
-    if n_transfers < 0 or n_addresses < 2:
-        raise ValueError("need n_transfers >= 0 and n_addresses >= 2")
+    if n_transfers < 0 or not 2 <= n_addresses <= SYNTH_ADDRESSES_MAX or seed < 0:
+        raise ValueError("need n_transfers >= 0, 2 <= n_addresses < 2**31 and seed >= 0")
     rng = np.random.default_rng(seed)
     cdf = np.cumsum(np.arange(1, n_addresses + 1, dtype=np.float64) ** -1.1)
     cdf /= cdf[-1]
@@ -148,11 +153,14 @@ def _plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 def write_synth_parquet(path: Path, n_transfers: int, n_addresses: int, seed: int) -> int:
     """Stream :func:`synth_account`'s chain (the same one) to a Parquet file batch by batch,
-    in the memory of one batch; returns the number of transfers written."""
+    in the memory of one batch; returns the number of transfers written. The file is written
+    beside ``path`` and renamed over it when whole: one stopped half-way leaves no part."""
+    batches = _synth_batches(n_transfers, n_addresses, seed)
+    first = next(batches, None)  # the counts checked before any file is made
     written = 0
-    with pq.ParquetWriter(str(path), _plain(_SYNTH_SCHEMA),
-                          dictionary_pagesize_limit=64 << 20) as writer:
-        for batch in _synth_batches(n_transfers, n_addresses, seed):
+    with replacing(path) as tmp, pq.ParquetWriter(str(tmp), _plain(_SYNTH_SCHEMA),
+                                                  dictionary_pagesize_limit=64 << 20) as writer:
+        for batch in itertools.chain([] if first is None else [first], batches):
             writer.write_batch(_plain_batch(batch), row_group_size=SYNTH_CHUNK)
             written += batch.num_rows
     return written

@@ -1,0 +1,52 @@
+"""A trace folder read back to export its tainted addresses (``kinko trace export``): a
+folder whose files are not what ``kinko trace run`` writes is refused naming the file, the
+line and the column, never a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kinko.errors import InputFileError
+from kinko.render.trace import write_blacklist
+
+HEADER = "address,taint_received,taint_sent,taint_held,first_tainted_block,hops,label," \
+    "category,stop\n"
+ROW = "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb,100,0,100,1,1,,,\n"
+SUMMARY = {"policy": "poison", "seeds": {"transactions": ["0x01"], "addresses": []}}
+
+
+def folder(tmp_path: Path, addresses: str, summary: object = SUMMARY) -> Path:
+    (tmp_path / "addresses.csv").write_text(addresses, encoding="utf-8")
+    (tmp_path / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return tmp_path
+
+
+def test_an_addresses_table_saved_by_a_spreadsheet_is_read(tmp_path: Path) -> None:
+    """A byte order mark before the header hid the address column (a KeyError, "kinko
+    failed unexpectedly")."""
+    path, count = write_blacklist(folder(tmp_path, "\ufeff" + HEADER + ROW), "csv")
+    assert count == 1 and "0xbbbb" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("addresses, summary, refusal", [
+    ("address,taint\n0xb,1\n", SUMMARY,
+     r"addresses.csv:1: missing column\(s\) taint_received, taint_held, stop"),
+    (HEADER + ROW.replace(",100,0,", ",lots,0,"), SUMMARY,
+     r"addresses.csv:2: taint_received 'lots' is not a whole number"),
+    (HEADER + ROW, [1, 2], r"summary.json: not a trace summary \(the summary is not"),
+    (HEADER + ROW, {"policy": "poison", "seeds": {"transactions": 5}},
+     r"summary.json: not a trace summary \(seeds is not"),
+    (HEADER + ROW.replace(",,,", "," + "x" * 200_000 + ",,"), SUMMARY,
+     r"addresses.csv:2: not readable as CSV \(field larger than field limit"),
+], ids=["columns", "taint", "summary", "seeds", "field-limit"])
+def test_a_trace_folder_not_as_kinko_wrote_it_is_refused_naming_what(
+        tmp_path: Path, addresses: str, summary: object, refusal: str) -> None:
+    """Each ended in "kinko failed unexpectedly" (KeyError, ValueError, AttributeError,
+    TypeError) and left no blacklist behind; each is now refused, and still leaves none."""
+    with pytest.raises(InputFileError, match=refusal) as caught:
+        write_blacklist(folder(tmp_path, addresses, summary))
+    assert caught.value.says is not None  # said in Japanese too
+    assert not (tmp_path / "blacklist.yaml").exists()
