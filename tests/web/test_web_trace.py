@@ -213,6 +213,9 @@ def test_a_trace_folder_written_over_by_someone_else_is_not_a_crash(site: Site,
                                                                ("trace",))["folder"])
     for name in ("graph.json", "summary.json"):
         (folder / name).write_text("[" * 80_000 + "]" * 80_000)
+    # a field past the CSV reader's limit: the exposure is not shown, the page is
+    (folder / "exposure.csv").write_text("entity,category,taint_received,addresses\n"
+                                         + "x" * 200_000 + ",exchange,1,1\n")
     assert ops.get(f"{url}/graph.json").status_code == 404
     assert ops.get(url).status_code == 200
 

@@ -61,7 +61,7 @@ def _read_exposure(folder: Path) -> list[dict[str, Any]]:
                      "category": unescape_cell(r["category"]),
                      "taint": int(r["taint_received"]), "addresses": int(r["addresses"])}
                     for r in csv.DictReader(fh)]
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, csv.Error):  # csv.Error: a field past the limit
         return []
 
 
