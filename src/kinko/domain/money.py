@@ -34,6 +34,7 @@ __all__ = [
     "Asset",
     "AssetRegistry",
     "Money",
+    "cut_typed",
     "format_units",
     "parse_money",
     "parse_units",
@@ -164,7 +165,7 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
         else:
             problem = (f"{raw!r} is not a plain decimal number (digits, one optional '.', "
                        "no exponent, no separators)")
-            says = msg("error.amount.not_decimal", text=_cut(raw))
+            says = msg("error.amount.not_decimal", text=cut_typed(raw))
         raise InvalidAmount(problem, asset=asset.symbol, text=text, says=says)
     negative = raw[0] == "-"
     digits = raw.lstrip("+-")
@@ -176,7 +177,7 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
             f"at most {asset.decimals}",
             asset=asset.symbol,
             text=text,
-            says=msg("error.amount.decimals", amount=_cut(raw), asset=asset.symbol,
+            says=msg("error.amount.decimals", amount=cut_typed(raw), asset=asset.symbol,
                      places=len(significant), most=asset.decimals),
         )
     if len(whole.lstrip("0")) + asset.decimals > MAX_DIGITS:  # before int(): 5,000 digits
@@ -184,7 +185,7 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
             f"{raw if len(raw) <= 100 else raw[:40] + '…'} {asset.symbol} is too large: an "
             f"amount has at most {MAX_DIGITS} digits in {asset.symbol}'s smallest unit",
             asset=asset.symbol, text=text[:100],
-            says=msg("error.amount.too_large", amount=_cut(raw), asset=asset.symbol,
+            says=msg("error.amount.too_large", amount=cut_typed(raw), asset=asset.symbol,
                      most=MAX_DIGITS))
     scale: int = 10**asset.decimals
     units: int = int(whole or "0") * scale + int(
@@ -195,16 +196,16 @@ def parse_units(text: str, asset: Asset, *, allow_negative: bool = False) -> int
                 f"negative amount {raw} {asset.symbol} is not allowed here",
                 asset=asset.symbol,
                 text=text,
-                says=msg("error.amount.negative", amount=_cut(raw), asset=asset.symbol),
+                says=msg("error.amount.negative", amount=cut_typed(raw), asset=asset.symbol),
             )
         return -units
     return units
 
 
-def _cut(text: str) -> str:
-    """Text a person typed, for a message: as written, or (over 100 characters) its first
-    40 and "…"."""
-    return text if len(text) <= 100 else text[:40] + "…"
+def cut_typed(text: str, longest: int = 100) -> str:
+    """Text a person typed, for a message: as written, or (over ``longest`` characters) its
+    first 40 and "…"."""
+    return text if len(text) <= longest else text[:40] + "…"
 
 
 def format_units(units: int, asset: Asset, *, trim: bool = True, group: bool = False) -> str:
@@ -229,7 +230,7 @@ def parse_money(text: str, registry: Mapping[str, Asset], *, allow_negative: boo
     if len(parts) != 2:
         raise InvalidAmount(
             f"{text!r} is not an amount: write a number and an asset, like '1.5 ETH'", text=text,
-            says=msg("error.amount.not_amount", text=_cut(text.strip())),
+            says=msg("error.amount.not_amount", text=cut_typed(text.strip())),
         )
     number, symbol = parts
     asset = registry[symbol.upper()] if symbol.upper() in registry else registry[symbol]

@@ -57,7 +57,7 @@ from typing import Any, Literal, NamedTuple
 from kinko.domain.csvcells import escape_cell, unescape_cell
 from kinko.domain.ledger import Posting, format_timestamp
 from kinko.domain.messages import N_, Message, msg
-from kinko.domain.money import MAX_DIGITS, Asset, format_units
+from kinko.domain.money import MAX_DIGITS, Asset, cut_typed, format_units
 from kinko.errors import BadInput, InputFileError, InvalidAmount, ValueRefused
 from kinko.safeload import column_twice
 
@@ -134,19 +134,16 @@ def _positive_decimal(text: str, what: str) -> Decimal:
                                      value=raw[:80]))
     whole, _, fraction = raw.lstrip("+").partition(".")
     if len(whole.lstrip("0")) + len(fraction) > MAX_DIGITS:  # before any arithmetic on it
-        raise InvalidAmount(f"{what} {_cut(raw)} has more than {MAX_DIGITS} digits", text=text,
+        raise InvalidAmount(f"{what} {cut_typed(raw, 40)} has more than {MAX_DIGITS} digits",
+                            text=text,
                             says=msg("error.refunds.too_many_digits", what=_word(what),
-                                     value=_cut(raw), most=MAX_DIGITS))
+                                     value=cut_typed(raw, 40), most=MAX_DIGITS))
     value = Decimal(raw)  # the constructor is exact whatever the context's precision
     if value <= 0:
         raise InvalidAmount(f"{what} {raw} must be above 0", text=text,
                             says=msg("error.refunds.not_positive", what=_word(what),
                                      value=raw[:80]))
     return value
-
-
-def _cut(raw: str) -> str:
-    return raw if len(raw) <= 40 else raw[:40] + "…"
 
 
 def parse_price(text: str) -> Decimal:
@@ -485,7 +482,7 @@ def build_plan(*, incident: str, asset: Asset, currency: Asset, rounding: Roundi
                             f"holds: the price {price.value} cannot be meant",
                             says=msg("error.refunds.total_too_large", most=MAX_DIGITS,
                                      currency=currency.symbol[:80],
-                                     price=_cut(str(price.value))))
+                                     price=cut_typed(str(price.value), 40)))
     return RefundPlan(
         incident=incident, asset=asset, currency=currency, rounding=rounding,
         snapshot=snapshot, snapshot_source=snapshot_source, price=price,
