@@ -47,7 +47,7 @@ from kinko.safeload import (
     decode_json_bytes,
 )
 
-__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "nul_in_json", "parsed_as_json"]
+__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "nul_in_json", "parsed_as_json", "shown_name"]
 
 DEFAULT_MAX_BODY = 2**20  # 1 MiB: the largest form or JSON body kinko takes is a few KiB
 
@@ -72,7 +72,9 @@ NUL = "\x00"
 _SHOWN = 60  # the most characters of a caller's name or path an error quotes
 
 
-def _shown(text: str) -> str:
+def shown_name(text: str) -> str:
+    """A name a caller sent (a query parameter's, a form field's), quoted as an error
+    names it: whole up to 60 characters, else cut short."""
     return repr(text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "...")
 
 
@@ -122,9 +124,9 @@ def check_no_nul(scope: Scope) -> None:
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True,
                                      errors="replace"):
             if NUL in name + value:
-                raise BadInput(f"query parameter {_shown(name)} holds a NUL character "
+                raise BadInput(f"query parameter {shown_name(name)} holds a NUL character "
                                "(U+0000), which no id, name or text kinko keeps has",
-                               says=msg("error.request.nul_query", name=_shown(name)))
+                               says=msg("error.request.nul_query", name=shown_name(name)))
 
 
 class BodyLimits:
