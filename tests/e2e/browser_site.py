@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from eth_account import Account
 from fastloop import refuse_in_fast_loop
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from kinko.chains.evm import EvmChain
 from kinko.chains.keystore import KeystoreSigner
@@ -412,9 +413,19 @@ class Browse:
         return page
 
     def shot(self, page: Page, name: str) -> Path:
+        """The page as it stands, for people to look at (no test reads it). Chromium, busy
+        on a loaded machine, now and then answers "Unable to capture screenshot": once more
+        after the page has settled."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{self.test}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        except PlaywrightError as exc:
+            if "Unable to capture screenshot" not in str(exc):
+                raise
+            page.wait_for_load_state()
+            page.wait_for_timeout(250)
+            page.screenshot(path=str(path), full_page=True)
         self.shots.append(path)
         return path
 
