@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import loopback
 import pytest
 import uvicorn
 from dbtemplate import migrated_sqlite
@@ -94,7 +95,7 @@ def _race(store: SqlStore, tmp_path: Path, requests: int = REQUESTS,
         keys = [f"R-{i}" for i in range(requests)] + [f"R-{i}" for i in range(retries)]
         # one client, 32 connections kept open: a client made per request spent most of
         # the test's time building its TLS context
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
+        client = loopback.client(f"http://127.0.0.1:{port}", timeout=120,
                               limits=httpx.Limits(max_connections=32))
 
         def call(key: str) -> int:

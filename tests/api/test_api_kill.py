@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import loopback
 import pytest
 
 from kinko.chains.evm import EvmChain
@@ -57,7 +58,7 @@ class Server:
         while True:
             assert self.proc.poll() is None, self.proc.stderr.read()  # type: ignore[union-attr]
             try:
-                if httpx.get(f"{self.base}/openapi.json", timeout=2).status_code == 200:
+                if loopback.get(f"{self.base}/openapi.json", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -96,7 +97,7 @@ def _burst(server: Server, token: str, keys: list[int], answers: dict[int, tuple
     first answer of each."""
 
     def worker(mine: list[int]) -> None:
-        with httpx.Client(base_url=server.base, timeout=30) as client:
+        with loopback.client(server.base, timeout=30) as client:
             for i in mine:
                 try:
                     answer = _post(client, token, i)
@@ -150,7 +151,7 @@ def test_sigkill_during_a_burst_of_withdrawal_requests(store: SqlStore, store_ur
     server = Server(store_url, tmp_path)
     try:
         def retry(part: list[int]) -> dict[int, tuple[int, Any]]:
-            with httpx.Client(base_url=server.base, timeout=60) as client:
+            with loopback.client(server.base, timeout=60) as client:
                 return {i: _post(client, token, i) for i in part}
 
         with ThreadPoolExecutor(max_workers=8) as pool:

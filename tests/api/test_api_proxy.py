@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import loopback
 import pytest
 from pidapp import kinko_serving
 
@@ -24,7 +24,7 @@ def _refused_client(folder: Path, env: dict[str, str]) -> str:
     """The client address the audit log records for a wrong key sent through ``kinko
     serve`` from 127.0.0.1 with ``X-Forwarded-For: 203.0.113.7``."""
     with kinko_serving(folder, env) as port:
-        r = httpx.get(f"http://127.0.0.1:{port}/v1/breaker", headers={
+        r = loopback.get(f"http://127.0.0.1:{port}/v1/breaker", headers={
             "Authorization": "Bearer wrong", "X-Forwarded-For": "203.0.113.7"})
         assert r.status_code == 401
     store = open_store(f"sqlite:///{folder}/k.db")

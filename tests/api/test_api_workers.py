@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import httpx
+import loopback
 import pytest
 from clirun import cli_runner
 from dbtemplate import initialised_sqlite
@@ -69,7 +69,7 @@ def race(pg, tmp_path: Path, policy: str, keys: list[str],  # type: ignore[no-un
     with serving(url, tmp_path, lang) as (port, out, _):
 
         def call(part: list[str]) -> list[int]:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            with loopback.client(f"http://127.0.0.1:{port}", timeout=120) as client:
                 return [client.post("/v1/withdrawals", headers={
                     "Authorization": f"Bearer {token}", "Idempotency-Key": key},
                     json={"customer": "C1", "asset": "ETH", "amount": "1",
@@ -174,7 +174,7 @@ def test_a_key_revoked_elsewhere_fails_its_next_request_in_every_worker(  # type
     store.close()
     with serving(url, tmp_path) as (port, _, _):
         def get(n: int) -> list[int]:  # a new connection each: the kernel picks a process
-            return [httpx.get(f"http://127.0.0.1:{port}/v1/breaker",
+            return [loopback.get(f"http://127.0.0.1:{port}/v1/breaker",
                               headers={"Authorization": f"Bearer {token}"}).status_code
                     for _ in range(n)]
 
@@ -242,7 +242,7 @@ def test_sighup_serves_with_the_settings_read_again_or_keeps_serving_if_refused(
         while not any("are refused" in line for line in out):  # said once it read them
             assert server.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
-        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+        assert loopback.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
         assert _processes(server.pid) == new
         assert all(_closed_each(port, 3, 6))  # as before the refusal
     said = "".join(out)
