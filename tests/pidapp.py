@@ -1,6 +1,7 @@
 """For the tests of kinko's servers (``kinko.cli.workers``, ``kinko.cli.timely``): a tiny
 ASGI app that reads a request's body and answers with the id of the process that served it
-(``/slow`` after 1.5 s), how many sockets listen on a port (each server process listens
+(``/slow`` after 1.5 s; ``slow_to_die``, an app that cannot start in a process slow to
+exit), how many sockets listen on a port (each server process listens
 once its app is ready), and ``kinko serve`` on a new SQLite database."""
 
 from __future__ import annotations
@@ -36,6 +37,22 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class _SlowToDie:
+    """Held until the interpreter shuts down, whose finaliser then takes 3 s: the process
+    is alive but answers nothing (its threads are stopped by then)."""
+
+    def __del__(self) -> None:
+        time.sleep(3)
+
+
+def __getattr__(name: str) -> Any:
+    """``pidapp:slow_to_die``: no such app (the server process cannot start), in a process
+    that then takes 3 s to exit, its health checks unanswered meanwhile."""
+    if name == "slow_to_die":
+        globals()["_dying"] = _SlowToDie()
+    raise AttributeError(name)
 
 
 def listening(port: int) -> int:

@@ -33,7 +33,8 @@ from kinko.i18n import Localizer
 port = int(sys.argv[1])
 sockets = listen_group("127.0.0.1", port, 2, setting="port")
 config = uvicorn.Config(sys.argv[2], workers=2, log_level="warning",
-                        timeout_graceful_shutdown=1)
+                        timeout_graceful_shutdown=1,
+                        timeout_worker_healthcheck=int(sys.argv[4]))
 group = Workers(config, sockets, Localizer(sys.argv[3]))
 group.run()
 sys.exit(3 if group.failed else 0)
@@ -47,13 +48,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _parent(app: str = "pidapp:app", lang: str = "en"
+def _parent(app: str = "pidapp:app", lang: str = "en", healthcheck: int = 5
             ) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """The parent serving ``app``, and its port; once both processes listen (each does
-    once its app is ready), unless the app cannot start."""
+    once its app is ready), unless the app cannot start. ``healthcheck``: the seconds a
+    process has to answer a health check."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-c", _PARENT, str(port), app, lang], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", _PARENT, str(port), app, lang,
+                             str(healthcheck)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # a group of its own, as a terminal's
     try:
@@ -192,8 +195,12 @@ def test_both_processes_serve_and_one_that_dies_is_replaced_on_its_socket() -> N
 
 @pytest.mark.slow
 def test_a_process_that_cannot_start_stops_them_all_saying_so() -> None:
-    for lang, said in (("en", "could not start (exit code 3)"), ("ja", "起動できなかった")):
-        with _parent("pidapp:missing", lang) as (proc, _):
+    # seen when it exits, not when it has failed to answer a health check (here one of
+    # ten minutes, past the wait below): the English one exits as it fails, the Japanese
+    # one 3 s later, answering nothing meanwhile
+    for lang, said, app in (("en", "could not start (exit code 3)", "missing"),
+                            ("ja", "起動できなかった", "slow_to_die")):
+        with _parent(f"pidapp:{app}", lang, healthcheck=600) as (proc, _):
             proc.wait(timeout=120)
             err = proc.stderr.read()  # type: ignore[union-attr]
             assert proc.returncode == 3, err

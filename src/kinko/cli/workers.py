@@ -19,12 +19,14 @@ one stops.
 
 from __future__ import annotations
 
+import pickle
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -40,6 +42,25 @@ __all__ = ["Workers", "listen_group"]
 
 _STOPPING = (signal.SIGINT, signal.SIGTERM)
 _READY_WITHIN = 120  # seconds a replacing process may take to serve (its app warms up)
+
+
+def _answers(process: Process, timeout: float) -> bool:
+    """Whether ``process`` answers a health check within ``timeout`` seconds: uvicorn's
+    check (``Process.is_alive``), except that a process which exits meanwhile is dead at
+    once. uvicorn waits on the pipe alone, which this process holds open too, so a process
+    that could not start (its import failed) was seen only when the whole timeout (5 s)
+    had passed."""
+    if not process.process.is_alive():
+        return False
+    try:
+        process.parent_conn.send(b"ping")
+        ready = wait([process.parent_conn, process.process.sentinel], timeout)
+        if process.parent_conn not in ready:
+            return False  # exited, or no answer in time
+        process.parent_conn.recv()
+        return True
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return False
 
 
 def listen_group(host: str, port: int, count: int, *, setting: str) -> list[socket.socket]:
@@ -117,8 +138,7 @@ class Workers:
         started again on its socket; one that could not start stops them all (it would
         fail the same way again)."""
         for n, process in enumerate(self.processes):
-            if self._stopping() or process.is_alive(
-                    timeout=self.config.timeout_worker_healthcheck):
+            if self._stopping() or _answers(process, self.config.timeout_worker_healthcheck):
                 continue  # (Ctrl-C stops the processes too: none is started again)
             process.kill()
             process.join()
