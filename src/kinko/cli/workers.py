@@ -48,8 +48,8 @@ def _answers(process: Process, timeout: float) -> bool:
     """Whether ``process`` answers a health check within ``timeout`` seconds: uvicorn's
     check (``Process.is_alive``), except that a process which exits meanwhile is dead at
     once. uvicorn waits on the pipe alone, which this process holds open too, so a process
-    that could not start (its import failed) was seen only when the whole timeout (5 s)
-    had passed."""
+    that exited without answering (one whose app could not load, asked as it stopped) was
+    seen only when the whole timeout (5 s by default) had passed."""
     if not process.process.is_alive():
         return False
     try:
