@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from kinko.domain.csvcells import unreadable_csv
 from kinko.domain.messages import msg, os_refusal
 from kinko.errors import ConfigError, InputFileError
 from kinko.safeload import bounded_lines, column_twice, open_text
@@ -89,9 +90,7 @@ def prices_from_csv(path: Path) -> FixedPrices:
                                       reason=os_refusal(exc))) from None
     except csv.Error as exc:  # a field past the csv module's 131,072 characters
         line = reader.reader.line_num if reader is not None else 1
-        raise InputFileError(f"{path}:{line}: not readable as CSV ({exc})", file=str(path),
-                             says=msg("error.labels.csv_unreadable", file=str(path)[:200],
-                                      line=str(line), reason=str(exc)[:200])) from None
+        raise unreadable_csv(str(path), line, exc, file=str(path)) from None
     except UnicodeDecodeError as exc:  # as every CSV kinko reads: refused, not a defect
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
                              says=msg("error.customers.not_utf8", file=str(path)[:200],

@@ -27,7 +27,10 @@ import re
 from collections.abc import Iterable
 from typing import IO, Any
 
-__all__ = ["TRIGGERS", "csv_writer", "escape_cell", "unescape_cell"]
+from kinko.domain.messages import msg
+from kinko.errors import InputFileError
+
+__all__ = ["TRIGGERS", "csv_writer", "escape_cell", "unescape_cell", "unreadable_csv"]
 
 TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # the last four full-width
 _NUMBER = re.compile(r"-?[0-9][0-9,]*(?:\.[0-9]+)?")
@@ -71,3 +74,11 @@ def csv_writer(fh: IO[str]) -> _SafeWriter:
     :func:`escape_cell`."""
     return _SafeWriter(fh)
 
+
+def unreadable_csv(name: str, line: int, exc: csv.Error, **details: Any) -> InputFileError:
+    """What a reader of CSV says of a file the csv module refuses (a field past its limit
+    of 131,072 characters, a quote left open): the file and the line it stopped at, with
+    the module's reason; ``details`` go with the error as they are."""
+    return InputFileError(f"{name}:{line}: not readable as CSV ({exc})",
+                          says=msg("error.labels.csv_unreadable", file=name[:200],
+                                   line=str(line), reason=str(exc)[:200]), **details)

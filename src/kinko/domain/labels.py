@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 
 from kinko.domain.addresses import currency_address, equivalent_keys
+from kinko.domain.csvcells import unreadable_csv
 from kinko.domain.messages import Message, msg
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
@@ -337,19 +338,12 @@ _CSV_COLUMNS = ("address", "banned_address", "label", "wallet_tag", "source", "d
                 "currency")
 
 
-def _unreadable_csv(name: str, line: int, exc: csv.Error) -> InputFileError:
-    """A CSV list the csv module refuses (a field past its limit of 131,072 characters)."""
-    return InputFileError(f"{name}:{line}: not readable as CSV ({exc})",
-                          says=msg("error.labels.csv_unreadable", file=name[:200],
-                                   line=str(line), reason=str(exc)[:200]))
-
-
 def _csv_rows(reader: csv.DictReader[str], name: str) -> Iterator[dict[str, str]]:
     """The rows of ``reader``; a refusal of the csv module names the line it stopped at."""
     try:
         yield from reader
     except csv.Error as exc:
-        raise _unreadable_csv(name, reader.reader.line_num, exc) from None
+        raise unreadable_csv(name, reader.reader.line_num, exc) from None
 
 
 def parse_csv_labels(text: str, name: str, default_source: str = "", *,
@@ -359,7 +353,7 @@ def parse_csv_labels(text: str, name: str, default_source: str = "", *,
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:
-        raise _unreadable_csv(name, 1, exc) from None
+        raise unreadable_csv(name, 1, exc) from None
     twice = column_twice(header, _CSV_COLUMNS)
     if twice is not None:  # which of the two holds the address would be a guess
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "

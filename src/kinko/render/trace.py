@@ -40,7 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
-from kinko.domain.csvcells import csv_writer, unescape_cell
+from kinko.domain.csvcells import csv_writer, unescape_cell, unreadable_csv
 from kinko.domain.labels import tagpack_text
 from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import Asset, format_units
@@ -423,11 +423,8 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                 try:
                     found = [{k: unescape_cell(v or "") for k, v in r.items()} for r in reader]
                 except csv.Error as exc:  # a field past the csv module's 131,072 characters
-                    where, line = folder / "addresses.csv", reader.reader.line_num
-                    raise InputFileError(f"{where}:{line}: not readable as CSV ({exc})",
-                                         says=msg("error.labels.csv_unreadable",
-                                                  file=str(where)[:200], line=str(line),
-                                                  reason=str(exc)[:200])) from None
+                    raise unreadable_csv(str(folder / "addresses.csv"),
+                                         reader.reader.line_num, exc) from None
         if (folder / "addresses.parquet").exists():
             columns = set(table.column_names)
             table_file = folder / "addresses.parquet"
