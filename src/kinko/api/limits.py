@@ -47,7 +47,8 @@ from kinko.safeload import (
     decode_json_bytes,
 )
 
-__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "nul_in_json", "parsed_as_json", "shown_name"]
+__all__ = ["DEFAULT_MAX_BODY", "NUL", "BodyLimits", "nul_in_json", "parsed_as_json",
+           "shown_name"]
 
 DEFAULT_MAX_BODY = 2**20  # 1 MiB: the largest form or JSON body kinko takes is a few KiB
 

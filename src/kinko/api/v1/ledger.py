@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from kinko.api.limits import NUL
 from kinko.api.v1.deps import ERRORS, Reader, Services, next_page
 from kinko.api.v1.models import BalanceOut
 from kinko.domain.ledger import normal_balance
@@ -28,7 +29,7 @@ def balance_cursor(cursor: str) -> tuple[str, str]:
     """The (account, asset) a balances page ends at, from its opaque cursor."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if "\x00" in text:  # no account or asset has one (PostgreSQL would refuse the query)
+        if NUL in text:  # no account or asset has one (PostgreSQL would refuse the query)
             raise ValueError(cursor)
         account, asset = text.split("\n")
     except ValueError:  # bad base64, not UTF-8, a NUL, not two lines

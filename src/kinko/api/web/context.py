@@ -24,7 +24,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader
 
-from kinko.api.limits import shown_name
+from kinko.api.limits import NUL, shown_name
 from kinko.domain.fsa import Submitter
 from kinko.domain.messages import Message, msg
 from kinko.domain.money import Asset, format_units
@@ -177,7 +177,7 @@ class Web:
         viewer.session.check_csrf(csrf if isinstance(csrf, str) else None)
         viewer.session.key.require(permission)
         for name, value in form.items():
-            if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            if NUL in name or (isinstance(value, str) and NUL in value):
                 shown = shown_name(name)
                 raise BadInput(f"the form's field {shown} holds a NUL character (U+0000), "
                                "which no id, name or text kinko keeps has",
