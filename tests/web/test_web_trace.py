@@ -414,3 +414,24 @@ def test_nem_listings_are_a_format_the_form_offers_and_traces(site: Site, theft:
     assert r.status_code == 303, r.text
     page = wait_done(ops, r.headers["location"])
     assert 'data-trace-state="done"' in page, page
+
+
+def test_the_pages_load_no_trace_engine_until_a_trace_runs() -> None:
+    """A server process imports every page (and the command that serves them) without the
+    trace engine's numba, DuckDB and Arrow: about 110 MB and 0.7 s of CPU a process, paid
+    only by a process that runs or writes a trace (the form's job, a blacklist written)."""
+    import subprocess
+    import sys
+
+    heavy = ("numba", "llvmlite", "duckdb", "pyarrow", "matplotlib")
+    code = ("import importlib, sys\n"
+            "import kinko.cli.serve\n"
+            "from kinko.api.web import PAGES\n"
+            "for name in PAGES: importlib.import_module(f'kinko.api.web.{name}')\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+            "from kinko.api.web.trace import _load\n"
+            "from kinko.domain.trace import trace_account\n"
+            "print('numba' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout + done.stderr

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kinko.domain import trace as kernels  # numba's kernels load with the first trace
 from kinko.domain.addresses import address_key, locate_addresses
 from kinko.domain.chain import Transfer
 from kinko.domain.labels import as_tags, has_category, primary_label
 from kinko.domain.messages import msg
 from kinko.domain.screening import Label
-from kinko.domain.trace.account import trace_account
 from kinko.domain.trace.model import (
     ACCOUNT_POLICIES,
     UTXO_POLICIES,
@@ -39,7 +39,6 @@ from kinko.domain.trace.model import (
     UtxoSeeds,
     UtxoTransactions,
 )
-from kinko.domain.trace.utxo import trace_utxo
 from kinko.errors import BadInput
 from kinko.safeload import whole_number
 
@@ -292,6 +291,7 @@ def run_trace(transfers: AccountTransfers, *, policy: Policy, seed_txs: Iterable
             tx_hashes = _through(hashes_of, np.asarray(kept, dtype=np.int64))
     described["transfers_read"] = read
     described["transfers_traced"] = len(transfers)
+    trace_account = kernels.trace_account  # its first use loads it: before the clock
     started = time.perf_counter()
     try:
         result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
@@ -388,6 +388,7 @@ def run_trace_on(source: TransferSource, *, policy: Policy, seed_txs: Iterable[s
              for j, i in enumerate(dense) if int(i) in labelled}
     described["transfers_read"] = source.read_count()
     described["transfers_traced"] = len(transfers)
+    trace_account = kernels.trace_account  # its first use loads it: before the clock
     started = time.perf_counter()
     try:
         result = trace_account(transfers, seeds, policy, stops=stops, max_hops=max_hops)
@@ -474,6 +475,7 @@ def run_utxo_trace(txs: UtxoTransactions, *, policy: Policy, seed_txs: Iterable[
         raise BadInput("a trace needs at least one seed (--seed-tx or --seed-address)",
                        says=msg("error.trace.needs_seed"))
     known, stops = _stops(txs.addresses, labels, stop_categories)
+    trace_utxo = kernels.trace_utxo  # its first use loads it: before the clock
     started = time.perf_counter()
     try:
         u = trace_utxo(txs, UtxoSeeds(tx_flags, out_flags), policy, stops=stops,

@@ -23,14 +23,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site, Viewer, Web, amount
-from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
 from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError, NotFound, Throttled
 from kinko.ports import IncidentRow
-from kinko.render.trace import write_blacklist, write_trace
 from kinko.safeload import loads_json, read_bounded, whole_number
 from kinko.services.artifact_files import file_in
 from kinko.services.trace import TraceReport
@@ -71,11 +69,18 @@ FORMAT_WORDS = {"csv": N_("tr.format.csv"), "parquet": N_("tr.format.parquet"),
 """The words of each transfers-file format the form offers (``FILE_FORMATS``)."""
 
 
+# The trace engine (numba, DuckDB, Arrow) loads with the first trace this process runs or
+# writes, not with the pages: a server whose operators only read traces never loads it.
+
 def _load(path: Path, fmt: str) -> AccountTransfers:
+    from kinko.chains import tracefiles
+
     return tracefiles.load_account(path, fmt)
 
 
 def _write(report: TraceReport, folder: Path, asset: Asset | None, lang: str) -> None:
+    from kinko.render.trace import write_blacklist, write_trace
+
     write_trace(report, folder, unit=asset, lang=lang)
     write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
                     out=folder / "blacklist.yaml")
@@ -246,6 +251,8 @@ def blacklist(request: Request, web: Site, trace_id: str) -> Response:
         raise NotFound("the trace has not finished", says=msg("error.trace_unfinished"))
     folder = Path(row["folder"])
     if not (folder / "blacklist.yaml").is_file():  # a folder `kinko trace run` wrote
+        from kinko.render.trace import write_blacklist
+
         asset = _asset_of(web, row)
         try:
             write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",

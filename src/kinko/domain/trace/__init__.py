@@ -19,7 +19,8 @@ The semantics are spelled out in :mod:`kinko.domain.trace.account` and
 :mod:`kinko.domain.trace.utxo`.
 """
 
-from kinko.domain.trace.account import trace_account
+from typing import TYPE_CHECKING, Any
+
 from kinko.domain.trace.model import (
     ACCOUNT_POLICIES,
     UTXO_POLICIES,
@@ -31,7 +32,10 @@ from kinko.domain.trace.model import (
     UtxoSeeds,
     UtxoTransactions,
 )
-from kinko.domain.trace.utxo import trace_utxo
+
+if TYPE_CHECKING:
+    from kinko.domain.trace.account import trace_account
+    from kinko.domain.trace.utxo import trace_utxo
 
 __all__ = [
     "ACCOUNT_POLICIES",
@@ -46,3 +50,16 @@ __all__ = [
     "trace_account",
     "trace_utxo",
 ]
+
+
+_KERNELS = {"trace_account": "kinko.domain.trace.account", "trace_utxo": "kinko.domain.trace.utxo"}
+
+
+def __getattr__(name: str) -> Any:
+    """The kernels, loaded with the first trace: they compile with numba, which a process
+    that only shows traces (the dashboard's server) never needs to load."""
+    if name in _KERNELS:
+        import importlib
+
+        return getattr(importlib.import_module(_KERNELS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
