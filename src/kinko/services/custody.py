@@ -28,7 +28,13 @@ from kinko.domain.addresses import (
     same_address,
     same_token,
 )
-from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
+from kinko.domain.approvals import (
+    Approval,
+    Proposal,
+    check_approval,
+    lapses_at,
+    quorum_reached,
+)
 from kinko.domain.custody import (
     LEGAL_MAX_ONLINE,
     AssetPosition,
@@ -574,7 +580,9 @@ class Custody:
                              made=str(proposal.policy_version), version=str(policy.version)))
             earlier = tables.approvals(proposal_id)
             approval = Approval(approver, signature.strip().lower(), now)
-            check_approval(proposal, policy, approval, earlier, now)
+            # its stored expiry, or sooner the lifetime the policy in force grants
+            check_approval(proposal, policy, approval, earlier, now,
+                           lapsed=lapses_at(proposal, policy))
             tables.add_approval(proposal_id, approval)
             reached = quorum_reached(policy, [*earlier, approval])
             if reached:
@@ -649,11 +657,13 @@ class Custody:
                                 says=msg("error.proposal.not_approved", id=proposal_id[:80],
                                          state=msg(f"prop.state.{view.state}"),
                                          approvals=len(view.approvals), quorum=view.quorum))
-        if now >= p.expires_at:
+        # its stored expiry, or sooner the lifetime the policy in force grants
+        lapsed = lapses_at(p, self.policy())
+        if now >= lapsed:
             raise ApprovalError(f"proposal {proposal_id} expired at "
-                                f"{format_timestamp(p.expires_at)}",
+                                f"{format_timestamp(lapsed)}",
                                 says=msg("error.proposal_expired", id=proposal_id[:80],
-                                         at=Time(p.expires_at)))
+                                         at=Time(lapsed)))
         source = next((w for w in self.ledger.wallets()
                        if w.name == p.payload.get("from_wallet")), None)
         if p.kind == "refill" and (source is None or source.kind != "multisig"):
