@@ -96,3 +96,14 @@ def test_the_lifetime_is_never_more_than_ten_years(custody: Custody) -> None:
         == p.created_at + timedelta(hours=TTL_HOURS_MAX)
     early = replace(p, expires_at=p.created_at + timedelta(hours=1))
     assert lapses_at(early, policy) == early.expires_at  # the stored expiry, when earlier
+
+
+def test_a_proposal_is_shown_expiring_when_the_policy_ends_its_life(custody: Custody) -> None:
+    """What a person is shown as a proposal's expiry (its view, as the dashboard and
+    ``kinko custody proposals`` show it) is when an approval would be refused."""
+    p = long_lived(custody)
+    lapsed = p.created_at + timedelta(hours=24)
+    view = custody.proposal(p.id)
+    assert view is not None and view.lapses_at == lapsed
+    assert [v.lapses_at for v in custody.proposals("pending") if v.proposal.id == p.id] \
+        == [lapsed]

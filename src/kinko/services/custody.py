@@ -272,12 +272,18 @@ def custody_positions(ledger: Ledger, *, at: datetime | None = None) -> list[Ass
 
 @dataclass(frozen=True)
 class ProposalView:
+    """A proposal as it stands: its state, approvals, the quorum of the policy in force, and
+    ``lapses_at``, when it expires under that policy (:func:`~kinko.domain.approvals.lapses_at`:
+    its stored expiry, or sooner once older than the policy allows): what an approval and
+    an execution are refused after, so what a person is shown as its expiry."""
+
     proposal: Proposal
     state: ProposalState
     tx_hash: str | None
     detail: Message
     approvals: list[Approval]
     quorum: int
+    lapses_at: datetime
 
 
 @dataclass(frozen=True)
@@ -479,7 +485,8 @@ class Custody:
             detail = verbatim(detail)
         policy = self._require_policy()
         proposal = self.put_proposal(kind, payload, proposer, detail, policy, proposal_id)
-        return ProposalView(proposal, "pending", None, detail, [], policy.quorum)
+        return ProposalView(proposal, "pending", None, detail, [], policy.quorum,
+                            lapses_at(proposal, policy))
 
     def put_proposal(self, kind: str, payload: dict[str, object], proposer: str,
                      detail: Message, policy: Policy, proposal_id: str | None = None
@@ -515,7 +522,8 @@ class Custody:
             active = effective_policy(tables, self.ledger.assets, self.clock.now())
         quorum = active.quorum if active else 0
         proposal, state, tx_hash, detail = row
-        return ProposalView(proposal, state, tx_hash, detail, approvals, quorum)
+        return ProposalView(proposal, state, tx_hash, detail, approvals, quorum,
+                            lapses_at(proposal, active))
 
     def proposals(self, state: str | None = None) -> list[ProposalView]:
         return self._views((None if state is None
@@ -532,7 +540,8 @@ class Custody:
             approvals = [found[row[0].id] for row in rows]
             active = effective_policy(tables, self.ledger.assets, self.clock.now())
         quorum = active.quorum if active else 0
-        return [ProposalView(proposal, state, tx_hash, detail, approved, quorum)
+        return [ProposalView(proposal, state, tx_hash, detail, approved, quorum,
+                             lapses_at(proposal, active))
                 for (proposal, state, tx_hash, detail), approved in zip(rows, approvals,
                                                                         strict=True)]
 

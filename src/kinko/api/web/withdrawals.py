@@ -99,7 +99,7 @@ def proposal_data(web: Web, view: ProposalView | None) -> dict[str, Any]:
         return {"proposal": None, "signing_b64": "", "payload": []}
     return {"proposal": view, "signing_b64": _signing_b64(view),
             "payload": _payload(web, view),
-            "expired": web.clock.now() >= view.proposal.expires_at}
+            "expired": web.clock.now() >= view.lapses_at}
 
 
 @router.get("/withdrawals")
