@@ -56,3 +56,31 @@ def test_an_unknown_long_id_is_a_404_quoting_it_short(
     assert en.json()["error"]["message"] == f"unknown {said[0]} {SHOWN!r}"
     assert ja.json()["error"]["message"] == f"{said[1]} {SHOWN} はありません"
     assert len(en.content) < 1000 and len(ja.content) < 1000
+
+
+ACCOUNT = id_shown(f"customer:{LONG}")  # the account a customer id in a URL names
+
+
+@pytest.mark.parametrize(("method", "path", "body", "english", "japanese"), [
+    ("GET", "/v1/customers/{}/tier", None,
+     f"account {ACCOUNT!r}: the name must be 1-128 letters, digits or . _ @ + : - and start "
+     "with a letter or digit", f"勘定 {ACCOUNT}：名前は"),
+    ("PUT", "/v1/customers/{}/tier", {"tier": "standard"},
+     f"account {ACCOUNT!r}: the name must be 1-128 letters, digits or . _ @ + : - and start "
+     "with a letter or digit", f"勘定 {ACCOUNT}：名前は"),
+    ("POST", "/v1/breaker/{}/reset", None, f"the {SHOWN} breaker is not tripped",
+     f"{SHOWN} のサーキットブレーカーは作動していません"),
+])
+def test_a_long_value_refused_in_a_url_is_a_400_quoting_it_short(
+        api: tuple[TestClient, dict[str, str]], method: str, path: str,
+        body: dict[str, str] | None, english: str, japanese: str) -> None:
+    """A customer id or a breaker scope that is not one: refused (4xx), saying which, in
+    at most 80 characters of it, in the message and its details alike."""
+    client, auth = api
+    path = path.format(LONG)
+    en = client.request(method, path, headers=auth, json=body)
+    ja = client.request(method, path, headers={**auth, "Accept-Language": "ja"}, json=body)
+    assert en.status_code == ja.status_code == 400
+    assert en.json()["error"]["message"] == english
+    assert ja.json()["error"]["message"].startswith(japanese)
+    assert len(en.content) < 1000 and len(ja.content) < 1000

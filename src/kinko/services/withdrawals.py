@@ -917,8 +917,9 @@ class Withdrawals:
         """Propose resetting a tripped breaker to the quorum (audited in the same unit)."""
         with self.store.unit():
             if scope not in self.breaker():
-                raise BadInput(f"the {scope} breaker is not tripped",
-                               says=msg("error.breaker.reset_not_tripped", scope=scope[:80]))
+                shown = id_shown(scope)  # a URL's scope: quoted short, never whole
+                raise BadInput(f"the {shown} breaker is not tripped",
+                               says=msg("error.breaker.reset_not_tripped", scope=shown))
             view = self.custody.propose("breaker", {"scope": scope}, by,
                                         msg("proposal.breaker_reset", scope=scope_word(scope)))
             self.audit(actor or by, "breaker.reset.propose", scope,
