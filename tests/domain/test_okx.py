@@ -216,6 +216,17 @@ def test_a_sum_past_30_digits_is_refused_before_any_proof_is_written() -> None:
         assert verify_okx_file(text, f"{user}.json").ok
 
 
+def test_a_balance_past_30_digits_is_refused_as_too_long_not_as_no_decimal() -> None:
+    with pytest.raises(InvalidAmount, match=r"user b: the ETH balance 1" + "0" * 30 +
+                       r"\.5 has 31 digits before the point, more than the 30") as caught:
+        okx_proof_files([("a", {"BTC": "1"}), ("b", {"ETH": "1" + "0" * 30 + ".5"})], b"k")
+    assert caught.value.said().id == "error.okx.balance_too_long"
+    with pytest.raises(InvalidAmount, match=r"the BTC balance 1{77}\.\.\. has 200 digits"):
+        okx_proof_files([("a", {"BTC": "1" * 200})], b"k")  # quoted short
+    with pytest.raises(InvalidAmount, match="not a decimal string"):
+        okx_proof_files([("a", {"BTC": "1" * 31 + "x"})], b"k")
+
+
 def test_weakness_parent_binds_only_the_sum_of_sibling_balances() -> None:
     """Chalkias, Chatzigiannis & Ji 2022: two splits with the same sum, same parent hash.
 

@@ -13,6 +13,7 @@ from kinko.domain.ledger import Posting
 from kinko.domain.money import AssetRegistry
 from kinko.domain.okx import verify_okx_file
 from kinko.errors import InvalidAmount
+from kinko.i18n import Localizer
 from kinko.ports import FixedClock
 from kinko.services import reserves as svc
 from kinko.services.ledger import Ledger
@@ -59,3 +60,23 @@ def test_the_most_the_format_holds_is_written_and_verifies(ledger: Ledger,
     for proof in (out / "proofs").glob("*.json"):
         verdict = verify_okx_file(proof.read_text(), proof.name)
         assert verdict.ok, verdict.reason
+
+
+def test_one_balance_past_30_digits_is_refused_naming_the_customer(ledger: Ledger,
+                                                                   tmp_path: Path) -> None:
+    """A customer's own balance longer than the format holds is refused as that, naming
+    the customer and the asset, not as a string that is no decimal."""
+    deposit(ledger, "C1", 10**30 * SAT)  # 10**30 BTC: 31 digits before the point
+    deposit(ledger, "C2", SAT)
+    out = tmp_path / "okx"
+    with pytest.raises(InvalidAmount) as caught:
+        svc.publish_okx(svc.snapshot(ledger, min_height=1), out)
+    assert caught.value.message == ("user C1: the BTC balance 1" + "0" * 30 + " has 31 digits "
+                                    "before the point, more than the 30 OKX v1 allows a "
+                                    "balance")
+    said = caught.value.said()
+    assert said.id == "error.okx.balance_too_long"
+    assert (said.params["user"], said.params["asset"]) == ("C1", "BTC")
+    assert Localizer("ja").text(said).startswith("顧客 C1：BTC の残高 1" + "0" * 30 + " は整数部が 31 桁")
+    assert caught.value.http_status // 100 == 4
+    assert not out.exists() or not any(out.rglob("*"))

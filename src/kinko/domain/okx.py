@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal
 from typing import Any
 
-from kinko.domain.messages import Arg, Message, msg
+from kinko.domain.messages import Arg, Message, id_shown, msg
 from kinko.domain.proof_errors import proof_said
 from kinko.errors import InputFileError, InvalidAmount
 from kinko.verify_proof import ProofError, loads
@@ -96,8 +96,9 @@ ASSETS: tuple[str, ...] = ("BTC", "ETH", "USDT")
 WHOLE_DIGITS = 30
 """The most digits a balance has before its point: a leaf's, and a parent's sum too."""
 _DECIMAL_RE = re.compile(rf"-?[0-9]{{1,{WHOLE_DIGITS}}}(\.[0-9]{{1,8}})?")
-# a balance given to the writer: as in a file, but with more decimals than 8 refused by name
-_GIVEN_RE = re.compile(rf"-?[0-9]{{1,{WHOLE_DIGITS}}}(\.[0-9]{{1,40}})?")
+# a balance given to the writer: as in a file, but with more digits before the point than
+# WHOLE_DIGITS, or more decimals than 8, refused by name
+_GIVEN_RE = re.compile(r"-?([0-9]+)(\.[0-9]{1,40})?")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _NONCE_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII without spaces
 MAX_PATH = 64
@@ -392,11 +393,24 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
 
 
 def _parse_amount(user: str, asset: str, value: str) -> Decimal:
-    if not isinstance(value, str) or not _GIVEN_RE.fullmatch(value):
+    """A user's balance given to the writer: a decimal string, not negative, of at most
+    ``WHOLE_DIGITS`` digits before its point and 8 decimals; :class:`InvalidAmount` naming
+    the user, the asset and what is wrong otherwise."""
+    given = _GIVEN_RE.fullmatch(value) if isinstance(value, str) else None
+    if given is None:
         raise InvalidAmount(f"user {user}: {asset} balance is not a decimal string: {value!r}",
                             user=user, asset=asset,
                             says=msg("error.okx.balance_not_decimal", user=str(user)[:80],
                                      asset=asset, value=repr(value)[:80]))
+    digits = len(given[1])
+    if digits > WHOLE_DIGITS:
+        shown = id_shown(value)
+        raise InvalidAmount(f"user {user}: the {asset} balance {shown} has {digits} digits "
+                            f"before the point, more than the {WHOLE_DIGITS} OKX v1 allows a "
+                            "balance", user=user, asset=asset,
+                            says=msg("error.okx.balance_too_long", user=str(user)[:80],
+                                     asset=asset, value=shown, digits=digits,
+                                     most=WHOLE_DIGITS))
     amount = Decimal(value)
     if amount < 0:
         raise InvalidAmount(f"user {user}: negative {asset} balance {value}", user=user,
