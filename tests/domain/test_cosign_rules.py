@@ -19,13 +19,16 @@ from kinko.domain.cosign import (
     CosignPolicy,
     CosignRequest,
     KinkoFacts,
+    NemCosignRequest,
     ProposalFacts,
+    SafeLimit,
     SafeState,
     WithdrawalFacts,
     check_nonce,
     check_safe_state,
     check_tx,
     match_movement,
+    match_nem_movement,
     parse_cosign_policy,
     parse_request,
     safe_tx_json,
@@ -33,7 +36,9 @@ from kinko.domain.cosign import (
 )
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import transfer_data
+from kinko.domain.messages import Time
 from kinko.domain.money import Asset, AssetRegistry
+from kinko.domain.nem_tx import NemTransfer
 from kinko.domain.policy import Approver, Policy, WatchPolicy
 from kinko.domain.policy_lock import VersionFacts, Veto, veto_bytes
 from kinko.domain.safe import DELEGATECALL, ZERO_ADDRESS, SafeTx
@@ -418,12 +423,14 @@ def test_safe_tx_json_is_strings_for_uint256() -> None:
 
 def _policy_change(new: Policy, under: Policy, signers: tuple[str, ...],
                    keys: dict[str, Ed25519PrivateKey]) -> ProposalFacts:
+    made = NOW - timedelta(days=2)  # approved within the 24 hours its version allows
     p = Proposal(f"policy-{new.version}", "policy", {"version": new.version,  # type: ignore[arg-type]
                                                      "digest": new.digest,
                                                      "body": new.canonical()},
-                 "carol", NOW - timedelta(days=2), NOW + timedelta(days=1), under.version)
+                 "carol", made, made + timedelta(hours=24), under.version)
     return ProposalFacts(p, "executed", tuple(
-        Approval(n, sign_proposal(p, keys[n]), NOW - timedelta(days=1)) for n in signers), None)
+        Approval(n, sign_proposal(p, keys[n]), made + timedelta(hours=1)) for n in signers),
+        None)
 
 
 def test_quorums_count_only_under_policies_descended_from_the_anchor() -> None:
@@ -543,3 +550,84 @@ def test_a_vetoed_loosening_never_authorises_and_a_quorum_under_it_counts_for_no
     assert match_movement(sweep, KinkoFacts(None, one, ASSETS, WALLETS, frozenset(),
                                             versions=_loosening()[1]), POLICY, limits,
                           later).authorised == "quorum alice (policy v4)"
+
+
+# ---------------------------------------------------------------------- a proposal's lifetime
+
+
+def long_lived(kind: str, payload: dict[str, Any], age: timedelta, approved_after: timedelta,
+               pid: str, state: str = "approved") -> ProposalFacts:
+    """A proposal made ``age`` ago under version 3 (24-hour lifetime) but stored with an
+    expiry a century away (as an earlier kinko, or a version granting longer, could write
+    it), approved by alice and bob ``approved_after`` it was made."""
+    made = NOW - age
+    p = Proposal(pid, kind, payload, "carol", made, made + timedelta(days=36500),  # type: ignore[arg-type]
+                 3)
+    approvals = tuple(Approval(n, sign_proposal(p, KEYS[n]), made + approved_after)
+                      for n in ("alice", "bob"))
+    return ProposalFacts(p, state, approvals, KINKO_POLICY)
+
+
+def test_a_sweep_older_than_the_policy_in_force_allows_is_not_signed() -> None:
+    sweep = CosignRequest("proposal", "sweep-1", eth_tx(to=COLD_E, value=5 * E))
+    young = long_lived("sweep", sweep_payload(), timedelta(hours=23), timedelta(hours=1),
+                       "sweep-1")
+    assert match(sweep, facts(p=young)).kind == "sweep"
+    old = long_lived("sweep", sweep_payload(), timedelta(hours=25), timedelta(hours=1),
+                     "sweep-1")
+    error = refused("expired", sweep, facts(p=old))
+    lapsed = old.proposal.created_at + timedelta(hours=24)  # not the stored expiry
+    assert error.said().params["at"] == Time(lapsed) and lapsed.isoformat() in error.message
+    # the version in force now, by the co-signer's reckoning, not the one it was made under:
+    # version 4 shortens the lifetime to 4 hours (a tightening, in force at once)
+    v4 = replace(KINKO_POLICY, version=4, proposal_ttl_hours=4)
+    shorter = (*VERSIONS, VersionFacts(4, v4, NOW - timedelta(hours=4), 3, timedelta(hours=48)))
+    five = long_lived("sweep", sweep_payload(), timedelta(hours=5), timedelta(hours=1),
+                      "sweep-1")
+    assert match(sweep, facts(p=five)).kind == "sweep"
+    error = refused("expired", sweep, KinkoFacts(None, five, ASSETS, WALLETS, frozenset(),
+                                                 versions=shorter))
+    assert error.said().params["at"] == Time(five.proposal.created_at + timedelta(hours=4))
+
+
+def test_an_approval_given_after_the_proposal_expired_does_not_count() -> None:
+    """kinko records an approval only while the proposal is younger than the version it was
+    made under allows: one given later (with a stored expiry far off) is no approval."""
+    r = CosignRequest("withdrawal", "W-1", eth_tx())
+    payload = {"withdrawal": "W-1", "customer": "C1", "asset": "ETH", "amount": str(2 * E),
+               "destination": DEST}
+    approved = withdrawal(state="approved", outcome="review")
+    timely = long_lived("withdrawal", payload, timedelta(hours=30), timedelta(hours=1),
+                        "withdrawal-W-1", "executed")
+    assert match(r, facts(approved, timely)).authorised == "quorum alice, bob (policy v3)"
+    late = long_lived("withdrawal", payload, timedelta(hours=30), timedelta(hours=29),
+                      "withdrawal-W-1", "executed")
+    error = refused("not_approved", r, facts(approved, late))
+    assert "0 verified approval(s)" in error.message and "expired at" in error.message
+
+
+def test_a_nem_transfer_may_not_outlive_the_proposal_under_the_policy_in_force() -> None:
+    account, cold = "NACCOUNT", "NCOLD"
+    assets = {"XEM": Asset("XEM", "nem", 6)}
+    wallets = (Wallet("xem-hot", "XEM", "hot", (account,)),
+               Wallet("xem-cold", "XEM", "cold", (cold,)))
+    settings = CosignPolicy("nem", {account.lower(): {
+        "XEM": SafeLimit(account, "XEM", 10**12, timedelta(hours=24))}})
+    payload = {"asset": "XEM", "amount": str(5 * X), "from_wallet": "xem-hot",
+               "to_wallet": "xem-cold", "from_address": account, "to_address": cold}
+    # made 23 hours ago: it expires in an hour, not in a century
+    p = long_lived("sweep", payload, timedelta(hours=23), timedelta(hours=1), "sweep-1")
+    f = KinkoFacts(None, p, assets, wallets, frozenset(), versions=VERSIONS)
+
+    def request(deadline: datetime) -> NemCosignRequest:
+        return NemCosignRequest("proposal", "sweep-1", NemTransfer(
+            "nem", account, "", cold, 5 * X, (), 0, 0, int(deadline.timestamp()), 0, "00",
+            ""))
+
+    limits = settings.limits(account)
+    within = request(NOW + timedelta(minutes=30))
+    assert match_nem_movement(within, f, settings, limits, NOW).kind == "sweep"
+    with pytest.raises(CosignRefused) as caught:
+        match_nem_movement(request(NOW + timedelta(hours=2)), f, settings, limits, NOW)
+    assert caught.value.reason == "mismatch" and caught.value.details["field"] == "deadline"
+    assert caught.value.said().params["bound"] == Time(NOW + timedelta(hours=1))

@@ -198,6 +198,35 @@ def test_balances_of_30_digits_are_summed_exactly_not_a_crash(example: dict[str,
         okx_proof_files([("a", {"BTC": "1x"})], b"k")
 
 
+def test_a_sum_past_30_digits_is_refused_before_any_proof_is_written() -> None:
+    """Each balance fits the format's 30 digits, their sum does not: the root (a parent)
+    would carry 31, which kinko's verifier (and OKX's format) refuses. Nothing is written."""
+    big = "6" + "0" * 29  # 30 digits
+    users = [("a", {"BTC": big}), ("b", {"BTC": big}), ("c", {"ETH": "1"})]
+    with pytest.raises(InvalidAmount, match=r"BTC balances add up to 12" + "0" * 29 +
+                       r", more than the 30 digits") as caught:
+        okx_proof_files(users, b"k")
+    assert caught.value.said().id == "error.okx.sum_too_long"
+    assert caught.value.said().params["total"] == "12" + "0" * 29
+    # the most the format holds is still written, and verifies
+    most = [("a", {"USDT": "9" * 30}), ("b", {"USDT": "0.99999999"}), ("c", {})]
+    files = okx_proof_files(most, b"k")
+    assert json.loads(files["c"])["path"][-1]["balances"]["USDT"] == "9" * 30 + ".99999999"
+    for user, text in files.items():
+        assert verify_okx_file(text, f"{user}.json").ok
+
+
+def test_a_balance_past_30_digits_is_refused_as_too_long_not_as_no_decimal() -> None:
+    with pytest.raises(InvalidAmount, match=r"user b: the ETH balance 1" + "0" * 30 +
+                       r"\.5 has 31 digits before the point, more than the 30") as caught:
+        okx_proof_files([("a", {"BTC": "1"}), ("b", {"ETH": "1" + "0" * 30 + ".5"})], b"k")
+    assert caught.value.said().id == "error.okx.balance_too_long"
+    with pytest.raises(InvalidAmount, match=r"the BTC balance 1{77}\.\.\. has 200 digits"):
+        okx_proof_files([("a", {"BTC": "1" * 200})], b"k")  # quoted short
+    with pytest.raises(InvalidAmount, match="not a decimal string"):
+        okx_proof_files([("a", {"BTC": "1" * 31 + "x"})], b"k")
+
+
 def test_weakness_parent_binds_only_the_sum_of_sibling_balances() -> None:
     """Chalkias, Chatzigiannis & Ji 2022: two splits with the same sum, same parent hash.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.fsa import parse_refund_plan
 from kinko.domain.ledger import Posting
-from kinko.domain.messages import msg, verbatim
+from kinko.domain.messages import Time, msg, verbatim
 from kinko.domain.money import AssetRegistry
 from kinko.domain.refunds import (
     PriceBasis,
@@ -256,6 +257,37 @@ def test_paying_refusals_name_the_plan_the_yen_and_the_proposal(
         refunds.execute(folder)
     ja, _ = _said(caught.value)
     assert ja.startswith(f"{folder / 'refunds.csv'}：SHA-256 ") and "改変されています" in ja
+
+
+def test_an_override_older_than_the_policy_allows_has_expired(
+        world: tuple[Refunds, Ledger, str, Path], tmp_path: Path) -> None:
+    """An approved override stored with an expiry a century away (as an earlier kinko, or a
+    policy version granting longer, could write it) allows no shortfall once it is older
+    than the policy in force allows, as an approval or an execution would refuse it."""
+    refunds, ledger, _, folder = world
+    keys = {n: Ed25519PrivateKey.generate() for n in ("alice", "bob")}
+    policy = tmp_path / "policy.toml"
+    policy.write_text("version = 1\nquorum = 2\nproposal_ttl_hours = 24\n" + "".join(
+        f'[[approvers]]\nname = "{n}"\npublic_key = "{public_key_hex(k)}"\n'
+        for n, k in keys.items()))
+    Custody(ledger).load_policy(policy, "carol")
+    made = refunds.propose_override(folder, "carol").proposal
+    p = replace(made, id="refund-long-lived",
+                expires_at=made.created_at + timedelta(days=36500))
+    with ledger.store.custody() as (_, tables):
+        tables.put_proposal(p, verbatim("stored long ago"))
+    for name, key in keys.items():
+        refunds.custody.approve(p.id, name, sign_proposal(p, key))
+    ledger.clock.advance(hours=25)  # type: ignore[attr-defined]
+    with pytest.raises(ApprovalError) as caught:
+        refunds.execute(folder, override_proposal=p.id)
+    lapsed = p.created_at + timedelta(hours=24)  # not the stored expiry
+    assert caught.value.said() == msg("error.refunds.override_expired", id=p.id,
+                                      at=Time(lapsed))
+    assert _said(caught.value)[0].startswith(f"例外処理 {p.id} は ")
+    assert lapsed.isoformat() in caught.value.message
+    view = refunds.custody.proposal(p.id)
+    assert view is not None and view.state == "approved"  # nothing was paid with it
 
 
 # ---------------------------------------------------------------------------- fsa

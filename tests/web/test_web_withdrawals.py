@@ -9,7 +9,10 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -277,3 +280,33 @@ def test_a_rejected_withdrawal_leaves_no_proposal_to_sign(site: Site) -> None:
     assert approve(site, alice, "/proposals/withdrawal-w-big/approve", "alice",
                    "withdrawal-w-big") == 409
     assert [a["action"] for a in site.access.audit_log()][-1] == "withdrawal.approve.refused"
+
+
+def test_a_proposal_older_than_the_policy_allows_is_shown_expired(site: Site) -> None:
+    """A pending breaker reset stored with an expiry a century away (as an earlier kinko, or
+    a policy version granting longer, could write it) is shown expiring when the policy in
+    force ends its life (24 hours here), and expired after, as approval would refuse it: on
+    its page, in the proposals' list and on the breaker's page alike."""
+    w = service(site)
+    w.trip("ETH", "ops", verbatim("theft"))
+    made = w.propose_reset("ETH", "ops").proposal
+    p = replace(made, id="breaker-long-lived",
+                expires_at=made.created_at + timedelta(days=36500))
+    with site.ledger.store.custody() as (_, tables):
+        tables.put_proposal(p, verbatim("stored long ago"))
+    lapsed = (p.created_at + timedelta(hours=24)).astimezone(ZoneInfo("Asia/Tokyo"))
+    shown, stored = lapsed.strftime("%Y-%m-%d %H:%M:%S"), str(p.expires_at.year)
+    badge = '<span class="sev critical">expired</span>'
+    site.clock.advance(hours=23)
+    page = site.client("alice").get(f"/proposals/{p.id}").text
+    assert shown in page and badge not in page
+    site.clock.advance(hours=2)
+    client = site.client("alice")  # signed in again: a session lasts one shift
+    page = client.get(f"/proposals/{p.id}").text
+    assert shown in page and badge in page
+    row = re.search(rf'<tr data-proposal="{p.id}">.*?</tr>', client.get("/proposals").text,
+                    re.S)
+    assert row is not None and shown in row[0] and badge in row[0] and stored not in row[0]
+    row = re.search(rf'<tr data-proposal="{p.id}">.*?</tr>', client.get("/breaker").text,
+                    re.S)
+    assert row is not None and shown in row[0] and stored not in row[0]

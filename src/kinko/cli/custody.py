@@ -257,7 +257,7 @@ def _show(rt: Runtime, views: list[ProposalView], fmt: str) -> None:
            v.proposal.payload.get("asset", "-"), _amount(rt, v.proposal.payload),
            word(cells, "prop.state", v.state),
            f"{len(v.approvals)}/{v.quorum} " + ",".join(a.approver for a in v.approvals),
-           v.proposal.expires_at.isoformat(), v.tx_hash or "", v.detail] for v in views], fmt)
+           v.lapses_at.isoformat(), v.tx_hash or "", v.detail] for v in views], fmt)
 
 
 @proposals_app.command("create")

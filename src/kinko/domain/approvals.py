@@ -11,6 +11,10 @@ each signature against the public key registered in the active policy::
 
 An approval is refused when the signer is not registered, is the proposer, signed something
 else (forged or altered proposal), approves twice, or comes after the proposal expired.
+When kinko records an approval or executes, a proposal expires at the expiry stored with it
+or, if earlier, once it is older than the policy in force allows (:func:`lapses_at`): one
+stored under a longer lifetime than today's policy grants, or before lifetimes were
+bounded, cannot outlive that bound.
 :func:`quorum_reached` counts only valid approvals from distinct approvers.
 """
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
@@ -30,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from kinko.domain.ledger import format_timestamp
 from kinko.domain.messages import Time, msg
-from kinko.domain.policy import Policy
+from kinko.domain.policy import TTL_HOURS_MAX, Policy
 from kinko.errors import ApprovalError
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "Proposal",
     "ProposalKind",
     "check_approval",
+    "lapses_at",
     "preauthorisation",
     "preauthorised_by",
     "public_key_hex",
@@ -91,9 +96,24 @@ def public_key_hex(private_key: Ed25519PrivateKey) -> str:
     return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
+def lapses_at(proposal: Proposal, policy: Policy | None) -> datetime:
+    """When ``proposal`` expires under ``policy`` (the one in force; None: none is): its
+    stored expiry, or its creation plus the policy's proposal lifetime (never more than
+    ``TTL_HOURS_MAX``), whichever is earlier."""
+    hours = TTL_HOURS_MAX if policy is None else min(policy.proposal_ttl_hours, TTL_HOURS_MAX)
+    try:
+        bound = proposal.created_at + timedelta(hours=hours)
+    except OverflowError:  # created within ten years of the calendar's end
+        return proposal.expires_at
+    return min(proposal.expires_at, bound)
+
+
 def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
-                   earlier: list[Approval], now: datetime) -> None:
-    """Raise :class:`ApprovalError` unless ``approval`` is a valid, new, timely approval."""
+                   earlier: list[Approval], now: datetime, *,
+                   lapsed: datetime | None = None) -> None:
+    """Raise :class:`ApprovalError` unless ``approval`` is a valid, new, timely approval:
+    given before ``lapsed`` (default the proposal's stored expiry; kinko passes
+    :func:`lapses_at` under the policy in force when it records an approval)."""
     who = approval.approver
     registered = policy.approver(who)
     if registered is None:
@@ -106,11 +126,11 @@ def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
     if any(a.approver == who for a in earlier):
         raise ApprovalError(f"{who} has already approved {proposal.id}", approver=who,
                             says=msg("error.approved_already", name=who, id=proposal.id))
-    if now >= proposal.expires_at:
+    lapsed = proposal.expires_at if lapsed is None else lapsed
+    if now >= lapsed:
         raise ApprovalError(
-            f"proposal {proposal.id} expired at {format_timestamp(proposal.expires_at)}",
-            approver=who, says=msg("error.proposal_expired", id=proposal.id,
-                                   at=Time(proposal.expires_at)))
+            f"proposal {proposal.id} expired at {format_timestamp(lapsed)}",
+            approver=who, says=msg("error.proposal_expired", id=proposal.id, at=Time(lapsed)))
     try:
         signature = bytes.fromhex(approval.signature)
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(registered.public_key)).verify(

@@ -10,8 +10,9 @@ only when it matches, field by field, a movement kinko approved:
   the ledger is still open;
 - an approved **sweep** (hot → a registered warm or cold wallet of the asset) or **refill**
   (a warm or cold wallet → a registered hot wallet of the asset), quorum-approved and not
-  expired, or an **emergency sweep** the policy pre-authorised (``emergency_sweep = "auto"``)
-  for an incident that is open or contained.
+  expired (at its stored expiry or, if earlier, once older than the policy version in force
+  allows, as kinko decides it when it executes), or an **emergency sweep** the policy
+  pre-authorised (``emergency_sweep = "auto"``) for an incident that is open or contained.
 
 The SafeTx must pay exactly that: for a native coin ``to`` the destination, ``value`` the
 amount, no data; for a token ``to`` the registered token contract, ``value`` 0 and ``data``
@@ -46,7 +47,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kinko.domain.addresses import canonical_address
-from kinko.domain.approvals import Approval, Proposal, check_approval
+from kinko.domain.approvals import Approval, Proposal, check_approval, lapses_at
 from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TRANSFER_SELECTOR, transfer_data
 from kinko.domain.messages import Message, Time, Units, joined, msg
@@ -556,6 +557,17 @@ def _in_force(kinko: KinkoFacts, version: int | None, at: datetime, now: datetim
                               else msg("error.cosign.version", version=str(found.version))))
 
 
+def _lapses(kinko: KinkoFacts, proposal: Proposal, now: datetime, lock: timedelta) -> datetime:
+    """When ``proposal`` expires, as kinko decides it when it executes
+    (:func:`~kinko.domain.approvals.lapses_at`): its stored expiry or, if earlier, once
+    older than the policy version in force ``now`` allows, that version found by the
+    co-signer's own reckoning (:func:`_in_force`'s, with its own time lock) from the stored
+    versions, not from a flag in kinko's database."""
+    registry = AssetRegistry(kinko.assets.values())
+    found = effective_version(kinko.versions, now, registry, min_lock=lock)
+    return lapses_at(proposal, None if found is None else found.policy)
+
+
 def _verified_quorum(facts: ProposalFacts, what: str, kinko: KinkoFacts,
                      anchor: str) -> str:
     """The approvers whose signatures verify, as kinko checked them when they were given,
@@ -576,14 +588,21 @@ def _verified_quorum(facts: ProposalFacts, what: str, kinko: KinkoFacts,
 
 def _quorum(proposal: Proposal, approvals: Sequence[Approval], policy: Policy,
             what: str, said: Message | None = None) -> str:
+    """The approvers of ``proposal`` whose signatures verify under ``policy``, the version
+    it was made under, each given before the proposal expired under that version
+    (:func:`~kinko.domain.approvals.lapses_at`): kinko records an approval only while the
+    version a proposal was made under is in force, and refuses it once the proposal is
+    older than that version allows, whatever expiry it was stored with."""
     valid: list[Approval] = []
+    lapsed = lapses_at(proposal, policy)
     problems: list[str] = []
     problems_said: list[Message] = []
     for approval in sorted(approvals, key=lambda a: a.approved_at):
         if approval.approver.startswith("policy: "):
             continue  # a pre-authorisation, not a signature: see the emergency sweep
         try:
-            check_approval(proposal, policy, approval, valid, approval.approved_at)
+            check_approval(proposal, policy, approval, valid, approval.approved_at,
+                           lapsed=lapsed)
         except ApprovalError as exc:
             problems.append(exc.message)
             problems_said.append(exc.said())
@@ -747,11 +766,14 @@ def _proposal(facts: KinkoFacts, request: CosignRequest, now: datetime,
                      says=msg("error.cosign.proposal_state", kind=proposal.kind[:40],
                               id=proposal.id[:128], state=str(p.state)[:40],
                               states=", ".join(states)))
-    if now >= proposal.expires_at:
+    # its stored expiry, or sooner the lifetime the policy in force grants: what kinko
+    # refuses to execute, the co-signer does not sign
+    lapsed = _lapses(facts, proposal, now, lock)
+    if now >= lapsed:
         raise refuse("expired", f"{proposal.kind} {proposal.id} expired at "
-                     f"{proposal.expires_at.isoformat()}",
+                     f"{lapsed.isoformat()}",
                      says=msg("error.cosign.proposal_expired", kind=proposal.kind[:40],
-                              id=proposal.id[:128], at=Time(proposal.expires_at)))
+                              id=proposal.id[:128], at=Time(lapsed)))
     payload = proposal.payload
     asset = _asset(facts, str(payload.get("asset")))
     emergency = payload.get("emergency")
@@ -1039,7 +1061,8 @@ def match_nem_movement(request: NemCosignRequest, facts: KinkoFacts, policy: Cos
     if request.kind == "withdrawal" and facts.withdrawal is not None:
         latest = facts.withdrawal.hold_expires
     else:
-        latest = facts.proposal.proposal.expires_at if facts.proposal is not None else None
+        latest = (_lapses(facts, facts.proposal.proposal, now, policy.time_lock)
+                  if facts.proposal is not None else None)
     deadline = datetime.fromtimestamp(tr.deadline_unix, UTC)
     bound = now + MAX_NEM_DEADLINE if latest is None else min(latest, now + MAX_NEM_DEADLINE)
     if not now < deadline <= bound:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
-from kinko.domain.messages import N_, Message, msg
+from kinko.domain.messages import N_, Message, id_shown, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
 
@@ -114,27 +114,32 @@ def check_account(text: str) -> tuple[AccountKind, str | None]:
     """Split ``kind:name`` and check it; raise :class:`InvalidAccount` with the reason."""
     kind_name, sep, name = text.partition(":")
     kind = ACCOUNT_KINDS.get(kind_name)
+    # an account refused is one a caller gave (a URL's customer id, a file's): quoted short
     if kind is None:
         known = ", ".join(ACCOUNT_KINDS)
+        shown, kind_shown = id_shown(text), id_shown(kind_name)
         raise InvalidAccount(
-            f"account {text!r}: unknown kind {kind_name!r} (use one of {known})", account=text,
-            says=msg("error.account.unknown_kind", account=text[:200], kind=kind_name[:80],
+            f"account {shown!r}: unknown kind {kind_shown!r} (use one of {known})",
+            account=shown,
+            says=msg("error.account.unknown_kind", account=shown, kind=kind_shown,
                      known=known),
         )
     if not sep:
         if kind.needs_name:
+            shown = id_shown(text)
             raise InvalidAccount(
-                f"account {text!r}: a {kind.name} account needs a name, like '{kind.name}:NAME'",
-                account=text,
-                says=msg("error.account.needs_name", account=text[:200], kind=kind.name),
+                f"account {shown!r}: a {kind.name} account needs a name, like "
+                f"'{kind.name}:NAME'", account=shown,
+                says=msg("error.account.needs_name", account=shown, kind=kind.name),
             )
         return kind, None
     if not _NAME.match(name):
+        shown = id_shown(text)
         raise InvalidAccount(
-            f"account {text!r}: the name must be 1-128 letters, digits or . _ @ + : - "
+            f"account {shown!r}: the name must be 1-128 letters, digits or . _ @ + : - "
             "and start with a letter or digit",
-            account=text,
-            says=msg("error.account.bad_name", account=text[:200]),
+            account=shown,
+            says=msg("error.account.bad_name", account=shown),
         )
     return kind, name
 

@@ -42,6 +42,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Union
 
 __all__ = [
+    "ID_SHOWN",
     "LANGS",
     "N_",
     "TEXT",
@@ -53,6 +54,7 @@ __all__ = [
     "Yen",
     "decode",
     "from_data",
+    "id_shown",
     "joined",
     "msg",
     "os_refusal",
@@ -62,6 +64,9 @@ __all__ = [
 ]
 
 LANGS = ("en", "ja")  # the languages kinko's catalogs speak
+# the most characters of an id or name a caller gave that an error quotes (as the
+# dashboard's error pages and value_shown do): enough to tell which, never kilobytes of input
+ID_SHOWN = 80
 TEXT = "text"  # the message that shows a person's own words as written
 
 
@@ -146,6 +151,19 @@ def value_shown(value: Any) -> str:
     """A value from outside (a file, a setting, a request) as a message names it: its repr,
     cut to 80 characters."""
     return repr(value)[:80]
+
+
+def id_shown(value: str, most: int = ID_SHOWN) -> str:
+    """An id or name a caller gave (a URL's, a form's), as an error quotes it in its words
+    and its message's parameters: whole up to ``most`` characters, else its first
+    ``most - 3`` and ``...``.
+
+    >>> id_shown("W-1")
+    'W-1'
+    >>> id_shown("W" * 200, 10)
+    'WWWWWWW...'
+    """
+    return value if len(value) <= most else value[:most - 3] + "..."
 
 
 def joined(said: Sequence[Message]) -> Message:

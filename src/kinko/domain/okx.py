@@ -4,7 +4,8 @@ The format
 ----------
 OKX's first proof of reserves (github.com/okx/proof-of-reserves, ``MerkleValidator``) is a
 binary Merkle *sum* tree over SHA-256 with three assets, always in the order BTC, ETH, USDT.
-Balances are decimal strings with at most 8 decimals. A proof file is JSON::
+Balances are decimal strings with at most 30 digits before the point and 8 decimals, a
+parent's sum as much as a leaf's. A proof file is JSON::
 
     {"self": {nonce, hash, balances, type, height: 1},
      "path": [sibling at height 1, sibling at height 2, ..., root]}
@@ -72,13 +73,14 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal
 from typing import Any
 
-from kinko.domain.messages import Arg, Message, msg
+from kinko.domain.messages import Arg, Message, id_shown, msg
 from kinko.domain.proof_errors import proof_said
 from kinko.errors import InputFileError, InvalidAmount
 from kinko.verify_proof import ProofError, loads
 
 __all__ = [
     "ASSETS",
+    "WHOLE_DIGITS",
     "Verdict",
     "balances_text",
     "decimal_text",
@@ -91,9 +93,12 @@ __all__ = [
 ASSETS: tuple[str, ...] = ("BTC", "ETH", "USDT")
 """The three assets of OKX v1, in hashing order."""
 
-_DECIMAL_RE = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,8})?")
-# a balance given to the writer: as in a file, but with more decimals than 8 refused by name
-_GIVEN_RE = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,40})?")
+WHOLE_DIGITS = 30
+"""The most digits a balance has before its point: a leaf's, and a parent's sum too."""
+_DECIMAL_RE = re.compile(rf"-?[0-9]{{1,{WHOLE_DIGITS}}}(\.[0-9]{{1,8}})?")
+# a balance given to the writer: as in a file, but with more digits before the point than
+# WHOLE_DIGITS, or more decimals than 8, refused by name
+_GIVEN_RE = re.compile(r"-?([0-9]+)(\.[0-9]{1,40})?")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _NONCE_RE = re.compile(r"[!-~]{1,256}")  # printable ASCII without spaces
 MAX_PATH = 64
@@ -388,11 +393,24 @@ def _against_published(root: Mapping[str, Any], root_hash: str, height: int,
 
 
 def _parse_amount(user: str, asset: str, value: str) -> Decimal:
-    if not isinstance(value, str) or not _GIVEN_RE.fullmatch(value):
+    """A user's balance given to the writer: a decimal string, not negative, of at most
+    ``WHOLE_DIGITS`` digits before its point and 8 decimals; :class:`InvalidAmount` naming
+    the user, the asset and what is wrong otherwise."""
+    given = _GIVEN_RE.fullmatch(value) if isinstance(value, str) else None
+    if given is None:
         raise InvalidAmount(f"user {user}: {asset} balance is not a decimal string: {value!r}",
                             user=user, asset=asset,
                             says=msg("error.okx.balance_not_decimal", user=str(user)[:80],
                                      asset=asset, value=repr(value)[:80]))
+    digits = len(given[1])
+    if digits > WHOLE_DIGITS:
+        shown = id_shown(value)
+        raise InvalidAmount(f"user {user}: the {asset} balance {shown} has {digits} digits "
+                            f"before the point, more than the {WHOLE_DIGITS} OKX v1 allows a "
+                            "balance", user=user, asset=asset,
+                            says=msg("error.okx.balance_too_long", user=str(user)[:80],
+                                     asset=asset, value=shown, digits=digits,
+                                     most=WHOLE_DIGITS))
     amount = Decimal(value)
     if amount < 0:
         raise InvalidAmount(f"user {user}: negative {asset} balance {value}", user=user,
@@ -407,6 +425,24 @@ def _parse_amount(user: str, asset: str, value: str) -> Decimal:
     return amount
 
 
+def _refuse_long_sums(balances: Sequence[Balances]) -> None:
+    """Refuse balances whose total, per asset, has more than ``WHOLE_DIGITS`` digits before
+    its point: the root would carry it, and no verifier (kinko's, OKX's) reads it. Every
+    parent's sum is at most the root's, so the total is the one to check. The format has
+    no other way to write a sum (no exponent, no split), so it is refused, not cut."""
+    for asset in ASSETS:
+        total = Decimal(0)
+        for values in balances:
+            total = _EXACT.add(total, values[asset])
+        if total >= 10 ** WHOLE_DIGITS:
+            shown = decimal_text(total)
+            raise InvalidAmount(f"okx proofs: the {asset} balances add up to {shown}, more "
+                                f"than the {WHOLE_DIGITS} digits before the point OKX v1 "
+                                "allows a balance: the root's sum could not be verified",
+                                asset=asset, says=msg("error.okx.sum_too_long", asset=asset,
+                                                      total=shown, most=WHOLE_DIGITS))
+
+
 def _padding_hash(height: int) -> str:
     """Hash of an empty padding node at ``height`` (not checked by verifiers, only unique)."""
     return hashlib.sha256(f"kinko okx-v1 padding {height}".encode()).hexdigest()
@@ -417,12 +453,15 @@ def okx_proof_files(users: Sequence[tuple[str, Mapping[str, str]]], secret: byte
     """Build an OKX v1 Merkle sum tree over ``users`` and return one proof per user.
 
     ``users`` are ``(user id, {"BTC": .., "ETH": .., "USDT": ..})`` with non-negative decimal
-    strings of at most 8 decimals (a missing asset counts as 0). Each leaf's nonce is
+    strings of at most 8 decimals (a missing asset counts as 0), whose total per asset has
+    at most ``WHOLE_DIGITS`` digits before its point: the root (and every parent) carries
+    that sum, and a verifier reads no longer balance. Each leaf's nonce is
     ``HMAC-SHA256(secret, user id)`` so proofs are reproducible by the exchange yet
     unguessable by others. Leaves keep the given order; an odd level is completed with a
     zero-balance padding node (type 4). Returns ``{user id: proof JSON text}``, each of
     which :func:`verify_okx_file` accepts. Raises :class:`InvalidAmount` on bad balances and
-    :class:`InputFileError` on an empty list or a repeated user id.
+    :class:`InputFileError` on an empty list or a repeated user id; nothing is returned
+    then, so nothing is written.
     """
     if not users:
         raise InputFileError("okx proofs: no users", says=msg("error.okx.no_users"))
@@ -444,6 +483,7 @@ def okx_proof_files(users: Sequence[tuple[str, Mapping[str, str]]], secret: byte
         texts = {k: decimal_text(v) for k, v in values.items()}
         nonce = hmac.new(secret, user.encode(), hashlib.sha256).hexdigest()
         level.append((leaf_hash(nonce, texts), values, texts, nonce, False))
+    _refuse_long_sums([values for _h, values, *_rest in level])
 
     leaves = list(level)
     # per user: index of their node at the current level, and the path so far

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 
 from kinko.domain.approvals import Proposal
-from kinko.domain.messages import msg
+from kinko.domain.messages import id_shown, msg
 from kinko.errors import ApprovalError, EnvironmentProblem, KinkoError, NotFound
 from kinko.ports import Unit
 from kinko.services.access import Access
@@ -104,14 +104,16 @@ class Approvals:
             withdrawal_id = proposal_id.removeprefix("withdrawal-")
             row = u.screening.withdrawal(withdrawal_id)
             if row is None:
-                return NotFound(f"unknown withdrawal {withdrawal_id!r}",
-                                says=msg("error.unknown_withdrawal", id=withdrawal_id[:100]))
+                shown = id_shown(withdrawal_id)
+                return NotFound(f"unknown withdrawal {shown!r}",
+                                says=msg("error.unknown_withdrawal", id=shown))
             return ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: only a "
                                  "withdrawal held for review is approved",
                                  says=msg("error.withdrawal_not_in_review", id=row["id"],
                                           state=msg(f"wd.state.{row['state']}")))
-        return NotFound(f"unknown proposal {proposal_id!r}",
-                        says=msg("error.unknown_proposal", id=proposal_id[:_TEXT]))
+        shown = id_shown(proposal_id)
+        return NotFound(f"unknown proposal {shown!r}",
+                        says=msg("error.unknown_proposal", id=shown))
 
     def _withdrawal(self, u: Unit, proposal: Proposal, approver: str,
                     signature: str) -> ProposalView:

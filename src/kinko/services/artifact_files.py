@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kinko.domain.messages import Message, msg
+from kinko.domain.messages import Message, id_shown, msg
 from kinko.domain.refunds import parse_plan_document
 from kinko.domain.reserves import parse_json, verify_proof, verify_root
 from kinko.errors import BadInput, InputFileError, KinkoError, NotFound
@@ -31,13 +31,13 @@ def file_in(folder: Path, name: str) -> Path:
     """The file ``name`` directly inside ``folder``; NotFound for anything else."""
     if (not name or name in (".", "..") or name.startswith(".") or "/" in name
             or "\\" in name or "\x00" in name):
-        raise NotFound(f"no file {name!r} in this folder",
-                       says=msg("error.artifacts.no_file", name=name[:200]))
+        raise NotFound(f"no file {id_shown(name)!r} in this folder",
+                       says=msg("error.artifacts.no_file", name=id_shown(name)))
     base = folder.resolve()
     path = (base / name).resolve()
     if path.parent != base or not path.is_file():
-        raise NotFound(f"no file {name!r} in this folder",
-                       says=msg("error.artifacts.no_file", name=name[:200]))
+        raise NotFound(f"no file {id_shown(name)!r} in this folder",
+                       says=msg("error.artifacts.no_file", name=id_shown(name)))
     return path
 
 

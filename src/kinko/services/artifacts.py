@@ -20,7 +20,7 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from kinko.domain.messages import Message, msg
+from kinko.domain.messages import Message, id_shown, msg
 from kinko.errors import BadInput, NotFound
 from kinko.ports import ArtifactRow, Clock, Store
 
@@ -125,8 +125,9 @@ class Artifacts:
         with self.store.watch() as tables:
             row = tables.artifact(artifact_id)
             if row is None:
-                raise NotFound(f"unknown artifact {artifact_id!r}",
-                               says=msg("error.unknown_artifact", id=artifact_id[:80]))
+                shown = id_shown(artifact_id)
+                raise NotFound(f"unknown artifact {shown!r}",
+                               says=msg("error.unknown_artifact", id=shown))
             merged = json.loads(row["detail"]) | (detail or {})
             tables.update_artifact(artifact_id, state=state, detail=json.dumps(
                 merged, sort_keys=True, default=str, ensure_ascii=False))
@@ -136,8 +137,9 @@ class Artifacts:
         with self.store.watch(write=False) as tables:
             row = tables.artifact(artifact_id)
         if row is None or row["kind"] not in kinds:
-            raise NotFound(f"no {' or '.join(kinds)} {artifact_id!r}",
-                           says=msg("error.unknown_artifact", id=artifact_id[:80]))
+            shown = id_shown(artifact_id)
+            raise NotFound(f"no {' or '.join(kinds)} {shown!r}",
+                           says=msg("error.unknown_artifact", id=shown))
         return _shape(row)
 
     def find(self, kind: str | None = None, incident: str | None = None,

@@ -28,7 +28,13 @@ from kinko.domain.addresses import (
     same_address,
     same_token,
 )
-from kinko.domain.approvals import Approval, Proposal, check_approval, quorum_reached
+from kinko.domain.approvals import (
+    Approval,
+    Proposal,
+    check_approval,
+    lapses_at,
+    quorum_reached,
+)
 from kinko.domain.custody import (
     LEGAL_MAX_ONLINE,
     AssetPosition,
@@ -266,12 +272,18 @@ def custody_positions(ledger: Ledger, *, at: datetime | None = None) -> list[Ass
 
 @dataclass(frozen=True)
 class ProposalView:
+    """A proposal as it stands: its state, approvals, the quorum of the policy in force, and
+    ``lapses_at``, when it expires under that policy (:func:`~kinko.domain.approvals.lapses_at`:
+    its stored expiry, or sooner once older than the policy allows): what an approval and
+    an execution are refused after, so what a person is shown as its expiry."""
+
     proposal: Proposal
     state: ProposalState
     tx_hash: str | None
     detail: Message
     approvals: list[Approval]
     quorum: int
+    lapses_at: datetime
 
 
 @dataclass(frozen=True)
@@ -473,7 +485,8 @@ class Custody:
             detail = verbatim(detail)
         policy = self._require_policy()
         proposal = self.put_proposal(kind, payload, proposer, detail, policy, proposal_id)
-        return ProposalView(proposal, "pending", None, detail, [], policy.quorum)
+        return ProposalView(proposal, "pending", None, detail, [], policy.quorum,
+                            lapses_at(proposal, policy))
 
     def put_proposal(self, kind: str, payload: dict[str, object], proposer: str,
                      detail: Message, policy: Policy, proposal_id: str | None = None
@@ -509,7 +522,8 @@ class Custody:
             active = effective_policy(tables, self.ledger.assets, self.clock.now())
         quorum = active.quorum if active else 0
         proposal, state, tx_hash, detail = row
-        return ProposalView(proposal, state, tx_hash, detail, approvals, quorum)
+        return ProposalView(proposal, state, tx_hash, detail, approvals, quorum,
+                            lapses_at(proposal, active))
 
     def proposals(self, state: str | None = None) -> list[ProposalView]:
         return self._views((None if state is None
@@ -526,7 +540,8 @@ class Custody:
             approvals = [found[row[0].id] for row in rows]
             active = effective_policy(tables, self.ledger.assets, self.clock.now())
         quorum = active.quorum if active else 0
-        return [ProposalView(proposal, state, tx_hash, detail, approved, quorum)
+        return [ProposalView(proposal, state, tx_hash, detail, approved, quorum,
+                             lapses_at(proposal, active))
                 for (proposal, state, tx_hash, detail), approved in zip(rows, approvals,
                                                                         strict=True)]
 
@@ -574,7 +589,9 @@ class Custody:
                              made=str(proposal.policy_version), version=str(policy.version)))
             earlier = tables.approvals(proposal_id)
             approval = Approval(approver, signature.strip().lower(), now)
-            check_approval(proposal, policy, approval, earlier, now)
+            # its stored expiry, or sooner the lifetime the policy in force grants
+            check_approval(proposal, policy, approval, earlier, now,
+                           lapsed=lapses_at(proposal, policy))
             tables.add_approval(proposal_id, approval)
             reached = quorum_reached(policy, [*earlier, approval])
             if reached:
@@ -649,11 +666,13 @@ class Custody:
                                 says=msg("error.proposal.not_approved", id=proposal_id[:80],
                                          state=msg(f"prop.state.{view.state}"),
                                          approvals=len(view.approvals), quorum=view.quorum))
-        if now >= p.expires_at:
+        # its stored expiry, or sooner the lifetime the policy in force grants
+        lapsed = lapses_at(p, self.policy())
+        if now >= lapsed:
             raise ApprovalError(f"proposal {proposal_id} expired at "
-                                f"{format_timestamp(p.expires_at)}",
+                                f"{format_timestamp(lapsed)}",
                                 says=msg("error.proposal_expired", id=proposal_id[:80],
-                                         at=Time(p.expires_at)))
+                                         at=Time(lapsed)))
         source = next((w for w in self.ledger.wallets()
                        if w.name == p.payload.get("from_wallet")), None)
         if p.kind == "refill" and (source is None or source.kind != "multisig"):

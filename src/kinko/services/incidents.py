@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.ledger import Posting
-from kinko.domain.messages import N_, Message, Units, msg, verbatim
+from kinko.domain.messages import N_, Message, Units, id_shown, msg, verbatim
 from kinko.domain.money import format_units
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, one_of
 from kinko.domain.watch import ALERT_KINDS
@@ -74,8 +74,9 @@ class Incidents:
         with self.store.watch(write=False) as tables:
             row = tables.alert(alert_id)
         if row is None:
-            raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id,
-                           says=msg("error.unknown_alert", id=alert_id[:80]))
+            shown = id_shown(alert_id)
+            raise BadInput(f"unknown alert {shown!r}", alert=shown,
+                           says=msg("error.unknown_alert", id=shown))
         return row
 
     def ack(self, alert_id: str, by: str, note: str = "", *, actor: str | None = None
@@ -90,8 +91,9 @@ class Incidents:
         with self.store.watch() as tables:
             row = tables.alert(alert_id)
             if row is None:
-                raise BadInput(f"unknown alert {alert_id!r}", alert=alert_id,
-                               says=msg("error.unknown_alert", id=alert_id[:80]))
+                shown = id_shown(alert_id)
+                raise BadInput(f"unknown alert {shown!r}", alert=shown,
+                               says=msg("error.unknown_alert", id=shown))
             if row["state"] == "acked":
                 raise BadInput(f"alert {alert_id} was acknowledged by {row['acked_by']} "
                                "already", says=msg("error.alert_acked", id=alert_id[:80],
@@ -114,8 +116,9 @@ class Incidents:
         with self.store.watch(write=False) as tables:
             row = tables.incident(incident_id)
             if row is None:
-                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
-                               says=msg("error.unknown_incident", id=incident_id[:80]))
+                shown = id_shown(incident_id)
+                raise BadInput(f"unknown incident {shown!r}", incident=shown,
+                               says=msg("error.unknown_incident", id=shown))
             alerts = tables.alerts(incident=incident_id, limit=None)
             events = tables.events(incident_id)
         return IncidentView(row, alerts, events)

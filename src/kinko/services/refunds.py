@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from kinko.atomic import write_atomic
-from kinko.domain.approvals import ProposalKind
+from kinko.domain.approvals import ProposalKind, lapses_at
 from kinko.domain.ledger import ACCOUNT_KINDS
 from kinko.domain.messages import Message, Time, Yen, msg, os_refusal
 from kinko.domain.money import Asset
@@ -342,11 +342,14 @@ class Refunds:
                                          id=proposal_id[:80],
                                          state=msg(f"prop.state.{view.state}"),
                                          approvals=len(view.approvals), quorum=view.quorum))
-        if self.ledger.clock.now() >= p.expires_at:
+        # its stored expiry, or sooner the lifetime the policy in force grants (as for an
+        # approval and an execution)
+        lapsed = lapses_at(p, self.custody.policy())
+        if self.ledger.clock.now() >= lapsed:
             raise ApprovalError(f"override {proposal_id} expired at "
-                                f"{p.expires_at.isoformat()}: propose it again",
+                                f"{lapsed.isoformat()}: propose it again",
                                 says=msg("error.refunds.override_expired", id=proposal_id[:80],
-                                         at=Time(p.expires_at)))
+                                         at=Time(lapsed)))
         return view
 
     # ------------------------------------------------------------------ execution

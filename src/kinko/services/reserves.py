@@ -280,8 +280,11 @@ def publish_okx(snap: Snapshot, out: Path, *, skip_other_assets: bool = False) -
 
     OKX v1 knows only BTC, ETH and USDT; kinko assets of those symbols map one to one.
     Any other asset with a customer balance is refused (or left out, with
-    ``skip_other_assets``). Balances above 8 decimals are rounded up to 8. The format binds
-    only each parent's sum (see :mod:`kinko.domain.okx`): kinko's own format stays the default.
+    ``skip_other_assets``). Balances above 8 decimals are rounded up to 8. An asset whose
+    customers' total has more than the format's 30 digits before the point is refused
+    (:class:`~kinko.errors.InvalidAmount`, naming it and the sum) before anything is
+    written. The format binds only each parent's sum (see :mod:`kinko.domain.okx`): kinko's
+    own format stays the default.
     """
     from kinko.domain.okx import ASSETS, okx_proof_files
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.addresses import same_token
-from kinko.domain.messages import N_, Message, Units, msg
+from kinko.domain.messages import N_, Message, Units, id_shown, msg
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import ACCOUNT_POLICIES, AccountTransfers, Policy
 from kinko.errors import BadInput, KinkoError, Throttled
@@ -105,8 +105,9 @@ class TraceJobs:
         with self.store.watch(write=False) as tables:
             row = tables.incident(incident_id)
             if row is None:
-                raise BadInput(f"unknown incident {incident_id!r}", incident=incident_id,
-                               says=msg("error.unknown_incident", id=incident_id[:80]))
+                shown = id_shown(incident_id)
+                raise BadInput(f"unknown incident {shown!r}", incident=shown,
+                               says=msg("error.unknown_incident", id=shown))
             alerts = tables.alerts(incident=incident_id, kind="theft", limit=None)
         thefts = sorted((a for a in alerts if a.get("tx_hash")),
                         key=lambda a: (a["block"] is None, a["block"] or 0, a["id"]))

@@ -66,7 +66,7 @@ from kinko.domain.approvals import Proposal
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
-from kinko.domain.messages import Message, decode, msg, stored, verbatim
+from kinko.domain.messages import Message, decode, id_shown, msg, stored, verbatim
 from kinko.domain.money import Asset
 from kinko.domain.policy import DEFAULT_TIER, Policy
 from kinko.domain.screening import (
@@ -340,8 +340,9 @@ class Withdrawals:
         with self.store.unit(write=False) as u:
             row = u.screening.withdrawal(withdrawal_id)
             if row is None:
-                raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
-                               says=msg("error.unknown_withdrawal", id=withdrawal_id[:100]))
+                shown = id_shown(withdrawal_id)
+                raise NotFound(f"unknown withdrawal {shown!r}",
+                               says=msg("error.unknown_withdrawal", id=shown))
             view = self._view(row, any_state=True)
             if view.state not in ("rejected", "failed"):
                 return view
@@ -697,9 +698,9 @@ class Withdrawals:
             if not self._close(u, withdrawal_id, OPEN_WITHDRAWAL_STATES, "rejected"):
                 row = u.screening.withdrawal(withdrawal_id)
                 if row is None:
-                    raise NotFound(f"unknown withdrawal {withdrawal_id!r}",
-                                   says=msg("error.unknown_withdrawal",
-                                            id=withdrawal_id[:100]))
+                    shown = id_shown(withdrawal_id)
+                    raise NotFound(f"unknown withdrawal {shown!r}",
+                                   says=msg("error.unknown_withdrawal", id=shown))
                 raise ApprovalError(f"withdrawal {withdrawal_id} is {row['state']}: it cannot "
                                     "be rejected now", says=msg(
                                         "error.cannot_reject", id=withdrawal_id,
@@ -916,8 +917,9 @@ class Withdrawals:
         """Propose resetting a tripped breaker to the quorum (audited in the same unit)."""
         with self.store.unit():
             if scope not in self.breaker():
-                raise BadInput(f"the {scope} breaker is not tripped",
-                               says=msg("error.breaker.reset_not_tripped", scope=scope[:80]))
+                shown = id_shown(scope)  # a URL's scope: quoted short, never whole
+                raise BadInput(f"the {shown} breaker is not tripped",
+                               says=msg("error.breaker.reset_not_tripped", scope=shown))
             view = self.custody.propose("breaker", {"scope": scope}, by,
                                         msg("proposal.breaker_reset", scope=scope_word(scope)))
             self.audit(actor or by, "breaker.reset.propose", scope,

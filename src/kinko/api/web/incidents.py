@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site, Web, amount
-from kinko.domain.messages import msg, verbatim
+from kinko.domain.messages import id_shown, msg, verbatim
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, NotFound, UnknownAsset
@@ -68,15 +68,16 @@ def _alert(web: Web, alert_id: str) -> AlertRow:
     try:
         return web.incidents().alert(alert_id)
     except BadInput as exc:
-        raise NotFound(exc.message, says=msg("error.unknown_alert", id=alert_id[:80])) from None
+        raise NotFound(exc.message, says=msg("error.unknown_alert", id=id_shown(alert_id))
+                       ) from None
 
 
 def _incident(web: Web, incident_id: str) -> IncidentView:
     try:
         return web.incidents().incident(incident_id)
     except BadInput as exc:
-        raise NotFound(exc.message, says=msg("error.unknown_incident", id=incident_id[:80])
-                       ) from None
+        raise NotFound(exc.message, says=msg("error.unknown_incident",
+                                             id=id_shown(incident_id))) from None
 
 
 router = APIRouter(include_in_schema=False)

@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site, Viewer, Web
-from kinko.domain.messages import N_, Message, msg
+from kinko.domain.messages import N_, Message, id_shown, msg
 from kinko.domain.money import Asset
 from kinko.domain.reserves import PublishedRoot
 from kinko.domain.reserves_proof import ratio_text
@@ -281,8 +281,8 @@ def proof_file(request: Request, web: Site, artifact_id: str, customer: str = ""
     snap = _artifact(web, artifact_id, ("reserves",))
     found = lookup_proof(snap["folder"], customer[:200])
     if found.text is None:
-        raise NotFound(f"no proof for {customer!r}",
-                       says=msg("error.no_proof", customer=customer[:200]))
+        raise NotFound(f"no proof for {id_shown(customer)!r}",
+                       says=msg("error.no_proof", customer=id_shown(customer)))
     web.access().audit(viewer.name, "reserves.proof_download", snap["id"],
                        {"customer": found.customer})
     return Response(found.text + "\n", media_type="application/json", headers={

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.approvals import signing_bytes
-from kinko.domain.messages import msg
+from kinko.domain.messages import id_shown, msg
 from kinko.domain.money import format_units
 from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
 from kinko.errors import BadInput, NotFound
@@ -99,7 +99,7 @@ def proposal_data(web: Web, view: ProposalView | None) -> dict[str, Any]:
         return {"proposal": None, "signing_b64": "", "payload": []}
     return {"proposal": view, "signing_b64": _signing_b64(view),
             "payload": _payload(web, view),
-            "expired": web.clock.now() >= view.proposal.expires_at}
+            "expired": web.clock.now() >= view.lapses_at}
 
 
 @router.get("/withdrawals")
@@ -196,8 +196,8 @@ def proposal(request: Request, web: Site, proposal_id: str) -> HTMLResponse:
     viewer = web.page(request)
     view = web.withdrawals.custody.proposal(proposal_id)
     if view is None:
-        raise NotFound(f"unknown proposal {proposal_id!r}",
-                       says=msg("error.unknown_proposal", id=proposal_id[:80]))
+        raise NotFound(f"unknown proposal {id_shown(proposal_id)!r}",
+                       says=msg("error.unknown_proposal", id=id_shown(proposal_id)))
     withdrawal = view.proposal.payload.get("withdrawal") \
         if view.proposal.kind == "withdrawal" else None
     owners = web.withdrawals.custody.owners_signing(proposal_id)
@@ -232,8 +232,8 @@ async def owner_signature(request: Request, web: Site, proposal_id: str) -> Resp
 
     def work() -> None:
         if web.withdrawals.custody.proposal(proposal_id) is None:
-            raise NotFound(f"unknown proposal {proposal_id!r}",
-                           says=msg("error.unknown_proposal", id=proposal_id[:80]))
+            raise NotFound(f"unknown proposal {id_shown(proposal_id)!r}",
+                           says=msg("error.unknown_proposal", id=id_shown(proposal_id)))
         web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
                                                     actor=viewer.name)
 
@@ -250,8 +250,8 @@ async def approve_proposal(request: Request, web: Site, proposal_id: str) -> Res
         approver = _approver(web, viewer, form, proposal_id)
         signature = _signature(form)
         if web.withdrawals.custody.proposal(proposal_id) is None:
-            raise NotFound(f"unknown proposal {proposal_id!r}",
-                           says=msg("error.unknown_proposal", id=proposal_id[:80]))
+            raise NotFound(f"unknown proposal {id_shown(proposal_id)!r}",
+                           says=msg("error.unknown_proposal", id=id_shown(proposal_id)))
         web.withdrawals.approve_proposal(proposal_id, approver, signature,
                                          actor=viewer.name)
 
