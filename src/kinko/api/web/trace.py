@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from kinko.api.ranges import Download
 from kinko.api.web.context import Site, Viewer, Web, amount
 from kinko.chains import tracefiles
 from kinko.domain.csvcells import unescape_cell
@@ -253,8 +254,8 @@ def blacklist(request: Request, web: Site, trace_id: str) -> Response:
         except (InputFileError, OSError):
             raise NotFound("this trace's folder is not readable",
                            says=msg("error.trace_unreadable")) from None
-    return FileResponse(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
-                        filename=f"{trace_id}-blacklist.yaml")
+    return Download(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
+                    filename=f"{trace_id}-blacklist.yaml")
 
 
 @router.get("/trace/{trace_id}/{name}")
@@ -263,7 +264,7 @@ def download(request: Request, web: Site, trace_id: str, name: str) -> Response:
     row = _trace(web, trace_id)
     path = file_in(Path(row["folder"]), name)
     if name in INLINE:
-        return FileResponse(path, media_type=INLINE[name])
+        return Download(path, media_type=INLINE[name])
     media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
-    return FileResponse(path, media_type=media, filename=f"{trace_id}-{name}",
-                        content_disposition_type="attachment")
+    return Download(path, media_type=media, filename=f"{trace_id}-{name}",
+                    content_disposition_type="attachment")
