@@ -202,3 +202,49 @@ def test_a_prices_file_with_a_value_split_by_an_unquoted_comma_is_refused(
         prices_from_csv(path)
     path.write_text("asset,jpy\nXEM,88.5,\n", encoding="utf-8")  # a trailing comma says nothing
     assert prices_from_csv(path).price("XEM") == Decimal("88.5")
+
+
+def test_a_price_with_an_exponent_is_refused_naming_its_line_and_column(
+        tmp_path: Path) -> None:
+    """``1e3`` and ``1E-2`` were read as 1000 and 0.01 yen: a price is written in plain
+    decimal digits; so is a separator (``1_000``) or another script's digits."""
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv, prices_from_text
+
+    path = tmp_path / "prices.csv"
+    for bad, said in (("1e3", "is written with an exponent"),
+                      ("1E-2", "is written with an exponent"),
+                      ("1_000", "is not written in plain decimal digits"),
+                      ("\uff18\uff18", "is not written in plain decimal digits")):
+        path.write_text(f"asset,jpy\nETH,512345\nXEM,{bad}\n", encoding="utf-8")
+        with pytest.raises(InputFileError, match=rf"prices.csv:3: jpy '{bad}' {said}"):
+            prices_from_csv(path)
+    with pytest.raises(ConfigError, match=r"^prices: ETH: price '1e3' is written with an "):
+        prices_from_text("ETH=1e3")
+    path.write_text("asset,jpy\nETH, +0512345.50 \nXEM,.5\nBTC,7.\n", encoding="utf-8")
+    prices = prices_from_csv(path)  # plain digits as before: spaces, a sign, no digit before
+    assert [prices.price(a) for a in ("ETH", "XEM", "BTC")] == [
+        Decimal("512345.50"), Decimal("0.5"), Decimal(7)]
+
+
+def test_a_prices_file_row_for_an_asset_the_exchange_does_not_know_is_refused(
+        tmp_path: Path) -> None:
+    """A row for an asset kinko does not know (a typo, another exchange's file) was taken
+    and never used: the reports valued nothing with it, and said nothing of it."""
+    from kinko.cli.runtime import Runtime
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,512345\nDOGE,20\nXEM,88\n", encoding="utf-8")
+    runtime = Runtime(load_settings(env={"KINKO_PRICES_FILE": str(path)}, config_path=None))
+    with pytest.raises(InputFileError, match=r"prices.csv:3: asset 'DOGE' is not one this "
+                                             r"exchange knows \(known: BTC, ETH, "):
+        runtime.prices()
+    assert prices_from_csv(path).price("DOGE") == 20  # a caller that knows no assets
+    path.write_text("asset,jpy\nETH,512345\n,5\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:3: asset '' is not one"):
+        runtime.prices()
+    path.write_text("asset,jpy\nETH,512345\nxem,88\n", encoding="utf-8")
+    prices = runtime.prices()
+    assert prices is not None and prices.price("XEM") == Decimal(88)

@@ -3,13 +3,17 @@
 kinko does not fetch prices: a price feed is outside it. An exchange gives them either
 fixed in the settings (``prices = "ETH=512345.6,XEM=88.549"``) or as a CSV file with
 ``asset,jpy`` columns, for example exported from its own market data at the reporting time.
-Bad values are refused with the file and line.
+A price is written in plain decimal digits (``512345.6``: ASCII digits, one optional point):
+an exponent (``1e3``, ``5E-2``), a digit separator (``1_000``) or another script's digits are
+refused, as is a row of the file for an asset the exchange does not know (when the caller
+says which it knows). Bad values are refused with the file and line.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -20,10 +24,15 @@ from kinko.safeload import bounded_lines, column_twice, open_text
 
 __all__ = ["FixedPrices", "parse_price", "prices_from_csv", "prices_from_text"]
 
+_PLAIN = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")  # ASCII digits, no exponent
 
-def parse_price(text: str, where: str) -> Decimal:
+
+def parse_price(text: str, where: str, field: str = "price") -> Decimal:
+    """The price ``text`` (JPY per whole unit) exactly; ConfigError naming ``where`` and
+    ``field`` (a file's column) for anything but plain decimal digits ≥ 0."""
+    raw = text.strip()
     try:
-        value = Decimal(text.strip())
+        value = Decimal(raw)
     except InvalidOperation:
         raise ConfigError(f"{where}: {text!r} is not a price",
                           says=msg("error.prices.not_price", where=where[:200],
@@ -31,6 +40,16 @@ def parse_price(text: str, where: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise ConfigError(f"{where}: price {text!r} must be a finite number ≥ 0",
                           says=msg("error.prices.not_finite", where=where[:200], text=text[:80]))
+    if _PLAIN.fullmatch(raw) is None:  # Decimal reads 1e3, 1_000 and other scripts' digits
+        if "e" in raw.lower():
+            raise ConfigError(f"{where}: {field} {raw[:80]!r} is written with an exponent; "
+                              "write the price in plain decimal digits (1000, not 1e3)",
+                              says=msg("error.prices.exponent", where=where[:200],
+                                       field=field[:80], text=raw[:80]))
+        raise ConfigError(f"{where}: {field} {raw[:80]!r} is not written in plain decimal "
+                          "digits (ASCII digits and one optional '.', no separators)",
+                          says=msg("error.prices.not_plain", where=where[:200],
+                                   field=field[:80], text=raw[:80]))
     return value
 
 
@@ -59,7 +78,9 @@ def prices_from_text(text: str) -> FixedPrices:
     return FixedPrices(out)
 
 
-def prices_from_csv(path: Path) -> FixedPrices:
+def prices_from_csv(path: Path, assets: Collection[str] | None = None) -> FixedPrices:
+    """The prices of the CSV file ``path`` (``asset,jpy``); with ``assets`` (the symbols
+    the exchange knows), a row for any other asset is refused naming its line."""
     out: dict[str, Decimal] = {}
     reader: csv.DictReader[str] | None = None
     try:
@@ -79,9 +100,16 @@ def prices_from_csv(path: Path) -> FixedPrices:
                                          "with a comma needs double quotes)",
                                          says=msg("error.prices.extra_fields",
                                                   where=where[:220]))
+                symbol = (row["asset"] or "").strip().upper()
+                if assets is not None and symbol not in assets:
+                    known = ", ".join(sorted(assets)) or "none"
+                    raise InputFileError(
+                        f"{where}: asset {symbol[:80]!r} is not one this exchange knows "
+                        f"(known: {known[:200]})", says=msg(
+                            "error.prices.unknown_asset", where=where[:220],
+                            asset=symbol[:80], known=known[:200]))
                 try:
-                    out[(row["asset"] or "").strip().upper()] = parse_price(row["jpy"] or "",
-                                                                            where)
+                    out[symbol] = parse_price(row["jpy"] or "", where, "jpy")
                 except ConfigError as exc:
                     raise InputFileError(exc.message, says=exc.says) from None
     except OSError as exc:
