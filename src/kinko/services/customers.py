@@ -11,6 +11,10 @@ none recorded; a customer's rows must agree)::
 
 A header naming a column twice is refused, as is a row with more (non-empty) fields than
 the header: ``C1,XEM,1,000`` is a balance of 1 and a field no column names, not 1000.
+A quoted field whose closing quote is missing (``C1,"100`` at the end of the file, or one
+that runs on into the rows after it) is an unterminated quoted field, named on the line
+where its quote opens. A field such as ``"XEM"x`` (a closing quote followed by more than a
+comma or a line end, which the csv module would read as ``XEMx``) is refused on its line.
 
 The whole file is checked before anything is written; every problem is reported as
 ``file:line: what is wrong`` and nothing is written. Rows are then appended in batches of
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from kinko.domain.csvcells import RecordLines, unclosed_quote
 from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.messages import Message, msg, os_refusal
 from kinko.domain.money import Asset, AssetRegistry, parse_units
@@ -154,7 +159,9 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
 def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry,
                         tiers: dict[str, str] | None = None,
                         allowed: tuple[str, ...] = (DEFAULT_TIER,)) -> list[CustomerRow]:
-    reader = csv.reader(lines)
+    source = RecordLines(lines)  # strict: a quote left open at the end is an error too
+    reader = csv.reader(source, strict=True)
+    kept = source.kept
     problems: list[str] = []
     said: list[Message] = []  # the same problems, as catalog messages
     file = name[:200]
@@ -166,6 +173,10 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
                              says=msg("error.customers.empty_file", file=name[:200],
                                       header=",".join(REQUIRED))) from None
     except csv.Error as exc:
+        opened = source.quote_left_open(1)
+        if opened is not None:
+            english, says = unclosed_quote(f"{name}:{opened}", None if source.ended else exc)
+            raise InputFileError(english, file=name, says=says) from None
         raise InputFileError(f"{name}:1: {exc}", file=name,
                              says=msg("error.customers.header_unreadable", file=name[:200],
                                       reason=str(exc)[:200])) from None
@@ -193,13 +204,21 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
     last_at = max(at)
     at_customer, at_asset, at_balance = at
     checked = ""  # the account of the last row read (a customer's rows come together)
-    line = 1
+    line = reader.line_num  # the last line read (the header's)
     while True:
+        kept.clear()  # the lines of the record read next
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
+            opened = source.quote_left_open(line + 1)  # the record begins after the last
+            if opened is not None:  # a quote not closed: where it opened, not where the
+                english, says = unclosed_quote(  # module gave up (the file's end)
+                    f"{name}:{opened}", None if source.ended else exc)
+                problems.append(english)
+                said.append(says)
+                break
             problems.append(f"{name}:{reader.line_num}: {exc}")
             said.append(msg("error.customers.row_unreadable", where=f"{file}:{reader.line_num}",
                             reason=str(exc)[:200]))
