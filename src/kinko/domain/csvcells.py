@@ -23,7 +23,9 @@ A quoted field whose closing quote is missing (``C1,"100`` at the end of a file)
 error to Python's csv module unless it reads with ``strict=True``, and even then it says
 "unexpected end of data" at the file's last line: a reader that gives its lines through
 :class:`RecordLines` finds the line where that quote opened (:meth:`RecordLines.quote_left_open`)
-and says so (:func:`unclosed_quote`).
+and says so (:func:`unclosed_quote`). :class:`CsvRecords` is the reader every CSV file an
+exchange gives kinko is read with (customers, prices, address labels): the csv module,
+strict, each refusal named at its file and line.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from typing import IO, Any
 from kinko.domain.messages import Message, msg
 from kinko.errors import InputFileError
 
-__all__ = ["TRIGGERS", "RecordLines", "csv_writer", "escape_cell", "unclosed_quote",
-           "unescape_cell", "unreadable_csv"]
+__all__ = ["TRIGGERS", "CsvRecords", "RecordLines", "csv_writer", "escape_cell",
+           "unclosed_quote", "unescape_cell", "unreadable_csv"]
 
 TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # the last four full-width
 _NUMBER = re.compile(r"-?[0-9][0-9,]*(?:\.[0-9]+)?")
@@ -149,3 +151,49 @@ def unclosed_quote(where: str, exc: csv.Error | None = None) -> tuple[str, Messa
             f"closed within the {csv.field_size_limit():,} characters a field may hold "
             f"({exc})", msg("error.csv.unclosed_quote_limit", where=where[:220],
                              most=f"{csv.field_size_limit():,}", reason=str(exc)[:200]))
+
+
+class CsvRecords:
+    """The records of the CSV ``lines`` of the file ``name``, as ``csv.reader`` reads them
+    (the default dialect) but strict: a quoted field whose closing quote is missing is not
+    read as one running to the end of the file, and a field such as ``"XEM"x`` is not read
+    as ``XEMx``; the csv module's refusal (``csv.Error``) is raised as it is, and
+    :meth:`unclosed` or :meth:`refusal` say what it was, and where."""
+
+    def __init__(self, lines: Iterable[str], name: str) -> None:
+        self.name = name
+        self._source = RecordLines(lines)
+        self._reader = csv.reader(self._source, strict=True)
+        self._first = 1  # the number of the first line of the record read last
+
+    @property
+    def line_num(self) -> int:
+        """The number of the last line read (that of the record just read)."""
+        return self._reader.line_num
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        self._first = self._reader.line_num + 1
+        self._source.kept.clear()  # the lines of this record, and no other's
+        return next(self._reader)
+
+    def unclosed(self, exc: csv.Error) -> tuple[str, Message] | None:
+        """What to say of ``exc``, the csv module's refusal of the record being read, when
+        it is a quoted field left open (:func:`unclosed_quote`, on the line where the quote
+        opens); None when it is another refusal."""
+        opened = self._source.quote_left_open(self._first)
+        if opened is None:
+            return None
+        return unclosed_quote(f"{self.name}:{opened}", None if self._source.ended else exc)
+
+    def refusal(self, exc: csv.Error, **details: Any) -> InputFileError:
+        """The error for ``exc``: an unterminated quoted field at the line its quote opens,
+        or the file not readable as CSV at the line the module stopped
+        (:func:`unreadable_csv`); ``details`` go with it as they are."""
+        unclosed = self.unclosed(exc)
+        if unclosed is None:
+            return unreadable_csv(self.name, self.line_num, exc, **details)
+        english, says = unclosed
+        return InputFileError(english, says=says, **details)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from kinko.domain.csvcells import RecordLines, unclosed_quote
+from kinko.domain.csvcells import CsvRecords
 from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.messages import Message, msg, os_refusal
 from kinko.domain.money import Asset, AssetRegistry, parse_units
@@ -159,9 +159,7 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
 def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry,
                         tiers: dict[str, str] | None = None,
                         allowed: tuple[str, ...] = (DEFAULT_TIER,)) -> list[CustomerRow]:
-    source = RecordLines(lines)  # strict: a quote left open at the end is an error too
-    reader = csv.reader(source, strict=True)
-    kept = source.kept
+    reader = CsvRecords(lines, name)  # strict: a quote left open at the end is an error too
     problems: list[str] = []
     said: list[Message] = []  # the same problems, as catalog messages
     file = name[:200]
@@ -173,10 +171,9 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
                              says=msg("error.customers.empty_file", file=name[:200],
                                       header=",".join(REQUIRED))) from None
     except csv.Error as exc:
-        opened = source.quote_left_open(1)
-        if opened is not None:
-            english, says = unclosed_quote(f"{name}:{opened}", None if source.ended else exc)
-            raise InputFileError(english, file=name, says=says) from None
+        unclosed = reader.unclosed(exc)
+        if unclosed is not None:
+            raise InputFileError(unclosed[0], file=name, says=unclosed[1]) from None
         raise InputFileError(f"{name}:1: {exc}", file=name,
                              says=msg("error.customers.header_unreadable", file=name[:200],
                                       reason=str(exc)[:200])) from None
@@ -206,18 +203,15 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
     checked = ""  # the account of the last row read (a customer's rows come together)
     line = reader.line_num  # the last line read (the header's)
     while True:
-        kept.clear()  # the lines of the record read next
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            opened = source.quote_left_open(line + 1)  # the record begins after the last
-            if opened is not None:  # a quote not closed: where it opened, not where the
-                english, says = unclosed_quote(  # module gave up (the file's end)
-                    f"{name}:{opened}", None if source.ended else exc)
-                problems.append(english)
-                said.append(says)
+            unclosed = reader.unclosed(exc)  # a quote not closed: where it opened, not
+            if unclosed is not None:  # where the module gave up (the file's end)
+                problems.append(unclosed[0])
+                said.append(unclosed[1])
                 break
             problems.append(f"{name}:{reader.line_num}: {exc}")
             said.append(msg("error.customers.row_unreadable", where=f"{file}:{reader.line_num}",
