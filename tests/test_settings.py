@@ -248,3 +248,53 @@ def test_a_prices_file_row_for_an_asset_the_exchange_does_not_know_is_refused(
     path.write_text("asset,jpy\nETH,512345\nxem,88\n", encoding="utf-8")
     prices = runtime.prices()
     assert prices is not None and prices.price("XEM") == Decimal(88)
+
+
+@pytest.mark.parametrize("body, opened", [
+    ('asset,jpy\nETH,"500', 2),  # the file's last line, without its line end
+    ('asset,jpy\nETH,"500\n', 2),
+    ('asset,jpy\nBTC,1\nETH,"500\nXEM,88\nJPY,1\n', 3),  # the rows after it read into it
+    ('asset,jpy\n"E""TH",1\nXEM,"88\n', 3),  # a quote written twice closes nothing
+    ('"asset,jpy\nETH,1\n', 1),
+])
+def test_a_prices_file_with_a_quote_left_open_is_refused_on_the_line_it_opens(
+        tmp_path: Path, body: str, opened: int) -> None:
+    """``ETH,"500`` at the end of the file was read as 500 yen, without a word, and such a
+    quote earlier read every row after it into one price: an unterminated quoted field,
+    named on the line where its quote opens."""
+    from kinko.errors import InputFileError
+    from kinko.i18n import Localizer
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        prices_from_csv(path)
+    assert caught.value.message == (f"{path}:{opened}: unterminated quoted field: the double "
+                                    "quote that opens it here is not closed before the end "
+                                    "of the file")
+    assert caught.value.says is not None
+    assert Localizer("ja").text(caught.value.says).startswith(
+        f"{path}:{opened}：引用符で囲まれたフィールドが閉じていません")
+
+
+def test_a_prices_file_quoted_wrongly_is_refused_and_quoted_rightly_read(
+        tmp_path: Path) -> None:
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text('asset,jpy\nETH,"1\n' + ("9" * 1000 + "\n") * 200, encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:2: unterminated quoted field: the "
+                                             r"double quote that opens it here is not closed "
+                                             r"within the 131,072 characters"):
+        prices_from_csv(path)
+    path.write_text('asset,jpy\nETH,"5"00\n', encoding="utf-8")  # was read as 500
+    with pytest.raises(InputFileError, match=r"prices.csv:2: not readable as CSV \(',' "):
+        prices_from_csv(path)
+    path.write_text('asset,jpy\n\n"ETH","512,345"\n"XEM",88\n', encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:3: '512,345' is not a price"):
+        prices_from_csv(path)  # the row's own line, past a blank one
+    path.write_text('asset,jpy\n\n"ETH","512345"\n"XEM",88\n', encoding="utf-8")
+    prices = prices_from_csv(path)
+    assert (prices.price("ETH"), prices.price("XEM")) == (Decimal(512345), Decimal(88))

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from kinko.domain.csvcells import unreadable_csv
+from kinko.domain.csvcells import CsvRecords
 from kinko.domain.messages import msg, os_refusal
 from kinko.errors import ConfigError, InputFileError
 from kinko.safeload import bounded_lines, column_twice, open_text
@@ -80,47 +80,55 @@ def prices_from_text(text: str) -> FixedPrices:
 
 def prices_from_csv(path: Path, assets: Collection[str] | None = None) -> FixedPrices:
     """The prices of the CSV file ``path`` (``asset,jpy``); with ``assets`` (the symbols
-    the exchange knows), a row for any other asset is refused naming its line."""
-    out: dict[str, Decimal] = {}
-    reader: csv.DictReader[str] | None = None
+    the exchange knows), a row for any other asset is refused naming its line. A quoted
+    field whose closing quote is missing is refused on the line where it opens."""
     try:
         with open_text(path) as fh:
-            reader = csv.DictReader(bounded_lines(fh, str(path)))
-            if reader.fieldnames is None or not {"asset", "jpy"} <= set(reader.fieldnames):
-                raise InputFileError(f"{path}:1: expected columns asset,jpy",
-                                     says=msg("error.prices.columns", file=str(path)[:200]))
-            if column_twice(reader.fieldnames) is not None:
-                raise InputFileError(f"{path}:1: a column appears twice in the header",
-                                     says=msg("error.prices.column_twice",
-                                              file=str(path)[:200]))
-            for row in reader:
-                where = f"{path}:{reader.line_num}"
-                if any((extra or "").strip() for extra in row.get(None) or ()):
-                    raise InputFileError(f"{where}: more fields than the header has (a value "
-                                         "with a comma needs double quotes)",
-                                         says=msg("error.prices.extra_fields",
-                                                  where=where[:220]))
-                symbol = (row["asset"] or "").strip().upper()
-                if assets is not None and symbol not in assets:
-                    known = ", ".join(sorted(assets)) or "none"
-                    raise InputFileError(
-                        f"{where}: asset {symbol[:80]!r} is not one this exchange knows "
-                        f"(known: {known[:200]})", says=msg(
-                            "error.prices.unknown_asset", where=where[:220],
-                            asset=symbol[:80], known=known[:200]))
-                try:
-                    out[symbol] = parse_price(row["jpy"] or "", where, "jpy")
-                except ConfigError as exc:
-                    raise InputFileError(exc.message, says=exc.says) from None
+            records = CsvRecords(bounded_lines(fh, str(path)), str(path))
+            try:
+                return FixedPrices(_prices(records, str(path), assets))
+            except csv.Error as exc:  # a quote left open, a field past 131,072 characters
+                raise records.refusal(exc, file=str(path)) from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}",
                              says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=os_refusal(exc))) from None
-    except csv.Error as exc:  # a field past the csv module's 131,072 characters
-        line = reader.reader.line_num if reader is not None else 1
-        raise unreadable_csv(str(path), line, exc, file=str(path)) from None
     except UnicodeDecodeError as exc:  # as every CSV kinko reads: refused, not a defect
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})", file=str(path),
                              says=msg("error.customers.not_utf8", file=str(path)[:200],
                                       reason=str(exc.reason)[:200])) from None
-    return FixedPrices(out)
+
+
+def _prices(records: CsvRecords, name: str, assets: Collection[str] | None
+            ) -> dict[str, Decimal]:
+    """The prices of the records of the file ``name`` (see :func:`prices_from_csv`)."""
+    header = next(records, None)
+    if header is None or not {"asset", "jpy"} <= set(header):
+        raise InputFileError(f"{name}:1: expected columns asset,jpy",
+                             says=msg("error.prices.columns", file=name[:200]))
+    if column_twice(header) is not None:
+        raise InputFileError(f"{name}:1: a column appears twice in the header",
+                             says=msg("error.prices.column_twice", file=name[:200]))
+    out: dict[str, Decimal] = {}
+    width = len(header)
+    for record in records:
+        if not record:  # a blank line
+            continue
+        where = f"{name}:{records.line_num}"
+        if any(extra.strip() for extra in record[width:]):
+            raise InputFileError(f"{where}: more fields than the header has (a value with a "
+                                 "comma needs double quotes)",
+                                 says=msg("error.prices.extra_fields", where=where[:220]))
+        row = dict(zip(header, record, strict=False))
+        symbol = row.get("asset", "").strip().upper()
+        if assets is not None and symbol not in assets:
+            known = ", ".join(sorted(assets)) or "none"
+            raise InputFileError(f"{where}: asset {symbol[:80]!r} is not one this exchange "
+                                 f"knows (known: {known[:200]})",
+                                 says=msg("error.prices.unknown_asset", where=where[:220],
+                                          asset=symbol[:80], known=known[:200]))
+        try:
+            out[symbol] = parse_price(row.get("jpy", ""), where, "jpy")
+        except ConfigError as exc:
+            raise InputFileError(exc.message, says=exc.says) from None
+    return out
