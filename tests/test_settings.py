@@ -298,3 +298,23 @@ def test_a_prices_file_quoted_wrongly_is_refused_and_quoted_rightly_read(
     path.write_text('asset,jpy\n\n"ETH","512345"\n"XEM",88\n', encoding="utf-8")
     prices = prices_from_csv(path)
     assert (prices.price("ETH"), prices.price("XEM")) == (Decimal(512345), Decimal(88))
+
+
+def test_a_prices_file_with_two_rows_for_one_asset_is_refused_naming_both(
+        tmp_path: Path) -> None:
+    """A second row for an asset (``eth`` below ``ETH``) silently replaced the first
+    price: which of the two the exchange meant would be a guess."""
+    from kinko.errors import InputFileError
+    from kinko.i18n import Localizer
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,512345\nXEM,88\n\n eth ,1\n", encoding="utf-8")
+    for read in (lambda: prices_from_csv(path), lambda: prices_from_csv(path, {"ETH", "XEM"})):
+        with pytest.raises(InputFileError) as caught:
+            read()
+        assert caught.value.message == (f"{path}:5: a second price for asset 'ETH' (first on "
+                                        "line 2)")
+        assert caught.value.says is not None
+        assert Localizer("ja").text(caught.value.says) == (
+            f"{path}:5：資産 ETH の価格が重複しています（最初は 2 行目）")

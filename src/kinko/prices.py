@@ -6,7 +6,8 @@ fixed in the settings (``prices = "ETH=512345.6,XEM=88.549"``) or as a CSV file 
 A price is written in plain decimal digits (``512345.6``: ASCII digits, one optional point):
 an exponent (``1e3``, ``5E-2``), a digit separator (``1_000``) or another script's digits are
 refused, as is a row of the file for an asset the exchange does not know (when the caller
-says which it knows). Bad values are refused with the file and line.
+says which it knows) and a second row for an asset. Bad values are refused with the file
+and line.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def _prices(records: CsvRecords, name: str, assets: Collection[str] | None
         raise InputFileError(f"{name}:1: a column appears twice in the header",
                              says=msg("error.prices.column_twice", file=name[:200]))
     out: dict[str, Decimal] = {}
+    first: dict[str, int] = {}  # the line of each asset's row
     width = len(header)
     for record in records:
         if not record:  # a blank line
@@ -127,6 +129,12 @@ def _prices(records: CsvRecords, name: str, assets: Collection[str] | None
                                  f"knows (known: {known[:200]})",
                                  says=msg("error.prices.unknown_asset", where=where[:220],
                                           asset=symbol[:80], known=known[:200]))
+        seen = first.setdefault(symbol, records.line_num)
+        if seen != records.line_num:  # which of the two prices holds would be a guess
+            raise InputFileError(f"{where}: a second price for asset {symbol[:80]!r} (first "
+                                 f"on line {seen})",
+                                 says=msg("error.prices.duplicate_asset", where=where[:220],
+                                          asset=symbol[:80], first=seen))
         try:
             out[symbol] = parse_price(row.get("jpy", ""), where, "jpy")
         except ConfigError as exc:
