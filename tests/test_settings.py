@@ -318,3 +318,23 @@ def test_a_prices_file_with_two_rows_for_one_asset_is_refused_naming_both(
         assert caught.value.says is not None
         assert Localizer("ja").text(caught.value.says) == (
             f"{path}:5：資産 ETH の価格が重複しています（最初は 2 行目）")
+
+
+def test_the_prices_setting_with_an_asset_the_exchange_does_not_know_is_refused() -> None:
+    """``prices = "ETH=512345,DOGE=20"`` was taken and the DOGE price never used, without a
+    word (only the prices file was checked against the assets kinko knows)."""
+    from kinko.cli.runtime import Runtime
+    from kinko.i18n import Localizer
+
+    runtime = Runtime(load_settings(env={"KINKO_PRICES": "ETH=512345, doge =20"},
+                                    config_path=None))
+    with pytest.raises(ConfigError, match=r"^prices: asset 'DOGE' is not one this exchange "
+                                          r"knows \(known: BTC, ETH, ") as caught:
+        runtime.prices()
+    assert caught.value.says is not None
+    assert Localizer("ja").text(caught.value.says).startswith(
+        "prices：資産 DOGE はこの取引所に登録されていません（登録済み：BTC, ETH, ")
+    runtime = Runtime(load_settings(env={"KINKO_PRICES": "eth=512345,XEM=88"},
+                                    config_path=None))
+    prices = runtime.prices()
+    assert prices is not None and prices.price("ETH") == Decimal(512345)

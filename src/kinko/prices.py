@@ -5,9 +5,9 @@ fixed in the settings (``prices = "ETH=512345.6,XEM=88.549"``) or as a CSV file 
 ``asset,jpy`` columns, for example exported from its own market data at the reporting time.
 A price is written in plain decimal digits (``512345.6``: ASCII digits, one optional point):
 an exponent (``1e3``, ``5E-2``), a digit separator (``1_000``) or another script's digits are
-refused, as is a row of the file for an asset the exchange does not know (when the caller
-says which it knows) and a second row for an asset. Bad values are refused with the file
-and line.
+refused, as is a price (a row of the file, an item of the setting) for an asset the
+exchange does not know (when the caller says which it knows) and a second row of the file
+for an asset. Bad values are refused with the file and line, or the setting.
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ class FixedPrices:
         return f"FixedPrices({self._prices!r})"
 
 
-def prices_from_text(text: str) -> FixedPrices:
-    """``ETH=512345.6,XEM=88.549`` (JPY per whole unit)."""
+def prices_from_text(text: str, assets: Collection[str] | None = None) -> FixedPrices:
+    """``ETH=512345.6,XEM=88.549`` (JPY per whole unit), the ``prices`` setting; with
+    ``assets`` (the symbols the exchange knows), a price for any other asset is refused
+    naming the setting and the asset."""
     out: dict[str, Decimal] = {}
     for item in text.split(","):
         if not item.strip():
@@ -75,7 +77,14 @@ def prices_from_text(text: str) -> FixedPrices:
         if not sep:
             raise ConfigError(f"prices: {item.strip()!r} should be ASSET=JPY",
                               says=msg("error.prices.item", item=item.strip()[:80]))
-        out[symbol.strip().upper()] = parse_price(value, f"prices: {symbol.strip()}")
+        asset = symbol.strip().upper()
+        if assets is not None and asset not in assets:
+            known = ", ".join(sorted(assets)) or "none"
+            raise ConfigError(f"prices: asset {asset[:80]!r} is not one this exchange knows "
+                              f"(known: {known[:200]})",
+                              says=msg("error.prices.unknown_asset", where="prices",
+                                       asset=asset[:80], known=known[:200]))
+        out[asset] = parse_price(value, f"prices: {symbol.strip()}")
     return FixedPrices(out)
 
 
