@@ -338,3 +338,22 @@ def test_the_prices_setting_with_an_asset_the_exchange_does_not_know_is_refused(
                                     config_path=None))
     prices = runtime.prices()
     assert prices is not None and prices.price("ETH") == Decimal(512345)
+
+
+def test_the_prices_setting_pricing_an_asset_twice_is_refused_naming_it() -> None:
+    """``prices = "ETH=512345,XEM=88,eth=1"`` kept the last price (ETH at 1 yen) without a
+    word: which of the two the exchange meant would be a guess."""
+    from kinko.cli.runtime import Runtime
+    from kinko.i18n import Localizer
+
+    for text, first, second in (("ETH=512345,XEM=88, eth = 1", "ETH=512345", "eth = 1"),
+                                ("XEM=88,XEM=88", "XEM=88", "XEM=88")):
+        runtime = Runtime(load_settings(env={"KINKO_PRICES": text}, config_path=None))
+        with pytest.raises(ConfigError) as caught:
+            runtime.prices()
+        asset = first.split("=")[0]
+        assert caught.value.message == (f"prices: asset {asset!r} has two prices ({first} "
+                                        f"and {second}); give one")
+        assert caught.value.says is not None
+        assert Localizer("ja").text(caught.value.says) == (
+            f"prices：資産 {asset} に価格が 2 つあります（{first} と {second}）。1 つにしてください")

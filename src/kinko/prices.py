@@ -6,8 +6,9 @@ fixed in the settings (``prices = "ETH=512345.6,XEM=88.549"``) or as a CSV file 
 A price is written in plain decimal digits (``512345.6``: ASCII digits, one optional point):
 an exponent (``1e3``, ``5E-2``), a digit separator (``1_000``) or another script's digits are
 refused, as is a price (a row of the file, an item of the setting) for an asset the
-exchange does not know (when the caller says which it knows) and a second row of the file
-for an asset. Bad values are refused with the file and line, or the setting.
+exchange does not know (when the caller says which it knows) and a second price for an
+asset (a row of the file, an item of the setting). Bad values are refused with the file and
+line, or the setting.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ class FixedPrices:
 def prices_from_text(text: str, assets: Collection[str] | None = None) -> FixedPrices:
     """``ETH=512345.6,XEM=88.549`` (JPY per whole unit), the ``prices`` setting; with
     ``assets`` (the symbols the exchange knows), a price for any other asset is refused
-    naming the setting and the asset."""
+    naming the setting and the asset. An asset priced twice (``ETH=1,eth=2``: symbols are
+    read in capitals) is refused naming both items: which price holds would be a guess."""
     out: dict[str, Decimal] = {}
+    items: dict[str, str] = {}  # the item that priced each asset, as written
     for item in text.split(","):
         if not item.strip():
             continue
@@ -84,6 +87,13 @@ def prices_from_text(text: str, assets: Collection[str] | None = None) -> FixedP
                               f"(known: {known[:200]})",
                               says=msg("error.prices.unknown_asset", where="prices",
                                        asset=asset[:80], known=known[:200]))
+        first = items.setdefault(asset, item.strip()[:80])
+        if asset in out:
+            second = item.strip()[:80]
+            raise ConfigError(f"prices: asset {asset[:80]!r} has two prices ({first} and "
+                              f"{second}); give one",
+                              says=msg("error.prices.setting_duplicate_asset", asset=asset[:80],
+                                       first=first, second=second))
         out[asset] = parse_price(value, f"prices: {symbol.strip()}")
     return FixedPrices(out)
 
