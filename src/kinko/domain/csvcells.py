@@ -24,8 +24,10 @@ error to Python's csv module unless it reads with ``strict=True``, and even then
 "unexpected end of data" at the file's last line: a reader that gives its lines through
 :class:`RecordLines` finds the line where that quote opened (:meth:`RecordLines.quote_left_open`)
 and says so (:func:`unclosed_quote`). :class:`CsvRecords` is the reader every CSV file an
-exchange gives kinko is read with (customers, prices, address labels): the csv module,
-strict, each refusal named at its file and line.
+exchange gives kinko is read with (customers, prices, address labels, a refund's trades, the
+header of a trace's transfers), and the tables of a trace folder kinko reads back (its
+addresses and exposure: a folder may come from another machine): the csv module, strict,
+each refusal named at its file and line.
 """
 
 from __future__ import annotations
