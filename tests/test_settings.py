@@ -202,3 +202,158 @@ def test_a_prices_file_with_a_value_split_by_an_unquoted_comma_is_refused(
         prices_from_csv(path)
     path.write_text("asset,jpy\nXEM,88.5,\n", encoding="utf-8")  # a trailing comma says nothing
     assert prices_from_csv(path).price("XEM") == Decimal("88.5")
+
+
+def test_a_price_with_an_exponent_is_refused_naming_its_line_and_column(
+        tmp_path: Path) -> None:
+    """``1e3`` and ``1E-2`` were read as 1000 and 0.01 yen: a price is written in plain
+    decimal digits; so is a separator (``1_000``) or another script's digits."""
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv, prices_from_text
+
+    path = tmp_path / "prices.csv"
+    for bad, said in (("1e3", "is written with an exponent"),
+                      ("1E-2", "is written with an exponent"),
+                      ("1_000", "is not written in plain decimal digits"),
+                      ("\uff18\uff18", "is not written in plain decimal digits")):
+        path.write_text(f"asset,jpy\nETH,512345\nXEM,{bad}\n", encoding="utf-8")
+        with pytest.raises(InputFileError, match=rf"prices.csv:3: jpy '{bad}' {said}"):
+            prices_from_csv(path)
+    with pytest.raises(ConfigError, match=r"^prices: ETH: price '1e3' is written with an "):
+        prices_from_text("ETH=1e3")
+    path.write_text("asset,jpy\nETH, +0512345.50 \nXEM,.5\nBTC,7.\n", encoding="utf-8")
+    prices = prices_from_csv(path)  # plain digits as before: spaces, a sign, no digit before
+    assert [prices.price(a) for a in ("ETH", "XEM", "BTC")] == [
+        Decimal("512345.50"), Decimal("0.5"), Decimal(7)]
+
+
+def test_a_prices_file_row_for_an_asset_the_exchange_does_not_know_is_refused(
+        tmp_path: Path) -> None:
+    """A row for an asset kinko does not know (a typo, another exchange's file) was taken
+    and never used: the reports valued nothing with it, and said nothing of it."""
+    from kinko.cli.runtime import Runtime
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,512345\nDOGE,20\nXEM,88\n", encoding="utf-8")
+    runtime = Runtime(load_settings(env={"KINKO_PRICES_FILE": str(path)}, config_path=None))
+    with pytest.raises(InputFileError, match=r"prices.csv:3: asset 'DOGE' is not one this "
+                                             r"exchange knows \(known: BTC, ETH, "):
+        runtime.prices()
+    assert prices_from_csv(path).price("DOGE") == 20  # a caller that knows no assets
+    path.write_text("asset,jpy\nETH,512345\n,5\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:3: asset '' is not one"):
+        runtime.prices()
+    path.write_text("asset,jpy\nETH,512345\nxem,88\n", encoding="utf-8")
+    prices = runtime.prices()
+    assert prices is not None and prices.price("XEM") == Decimal(88)
+
+
+@pytest.mark.parametrize("body, opened", [
+    ('asset,jpy\nETH,"500', 2),  # the file's last line, without its line end
+    ('asset,jpy\nETH,"500\n', 2),
+    ('asset,jpy\nBTC,1\nETH,"500\nXEM,88\nJPY,1\n', 3),  # the rows after it read into it
+    ('asset,jpy\n"E""TH",1\nXEM,"88\n', 3),  # a quote written twice closes nothing
+    ('"asset,jpy\nETH,1\n', 1),
+])
+def test_a_prices_file_with_a_quote_left_open_is_refused_on_the_line_it_opens(
+        tmp_path: Path, body: str, opened: int) -> None:
+    """``ETH,"500`` at the end of the file was read as 500 yen, without a word, and such a
+    quote earlier read every row after it into one price: an unterminated quoted field,
+    named on the line where its quote opens."""
+    from kinko.errors import InputFileError
+    from kinko.i18n import Localizer
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        prices_from_csv(path)
+    assert caught.value.message == (f"{path}:{opened}: unterminated quoted field: the double "
+                                    "quote that opens it here is not closed before the end "
+                                    "of the file")
+    assert caught.value.says is not None
+    assert Localizer("ja").text(caught.value.says).startswith(
+        f"{path}:{opened}：引用符で囲まれたフィールドが閉じていません")
+
+
+def test_a_prices_file_quoted_wrongly_is_refused_and_quoted_rightly_read(
+        tmp_path: Path) -> None:
+    from kinko.errors import InputFileError
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text('asset,jpy\nETH,"1\n' + ("9" * 1000 + "\n") * 200, encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:2: unterminated quoted field: the "
+                                             r"double quote that opens it here is not closed "
+                                             r"within the 131,072 characters"):
+        prices_from_csv(path)
+    path.write_text('asset,jpy\nETH,"5"00\n', encoding="utf-8")  # was read as 500
+    with pytest.raises(InputFileError, match=r"prices.csv:2: not readable as CSV \(',' "):
+        prices_from_csv(path)
+    path.write_text('asset,jpy\n\n"ETH","512,345"\n"XEM",88\n', encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"prices.csv:3: '512,345' is not a price"):
+        prices_from_csv(path)  # the row's own line, past a blank one
+    path.write_text('asset,jpy\n\n"ETH","512345"\n"XEM",88\n', encoding="utf-8")
+    prices = prices_from_csv(path)
+    assert (prices.price("ETH"), prices.price("XEM")) == (Decimal(512345), Decimal(88))
+
+
+def test_a_prices_file_with_two_rows_for_one_asset_is_refused_naming_both(
+        tmp_path: Path) -> None:
+    """A second row for an asset (``eth`` below ``ETH``) silently replaced the first
+    price: which of the two the exchange meant would be a guess."""
+    from kinko.errors import InputFileError
+    from kinko.i18n import Localizer
+    from kinko.prices import prices_from_csv
+
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,512345\nXEM,88\n\n eth ,1\n", encoding="utf-8")
+    for read in (lambda: prices_from_csv(path), lambda: prices_from_csv(path, {"ETH", "XEM"})):
+        with pytest.raises(InputFileError) as caught:
+            read()
+        assert caught.value.message == (f"{path}:5: a second price for asset 'ETH' (first on "
+                                        "line 2)")
+        assert caught.value.says is not None
+        assert Localizer("ja").text(caught.value.says) == (
+            f"{path}:5：資産 ETH の価格が重複しています（最初は 2 行目）")
+
+
+def test_the_prices_setting_with_an_asset_the_exchange_does_not_know_is_refused() -> None:
+    """``prices = "ETH=512345,DOGE=20"`` was taken and the DOGE price never used, without a
+    word (only the prices file was checked against the assets kinko knows)."""
+    from kinko.cli.runtime import Runtime
+    from kinko.i18n import Localizer
+
+    runtime = Runtime(load_settings(env={"KINKO_PRICES": "ETH=512345, doge =20"},
+                                    config_path=None))
+    with pytest.raises(ConfigError, match=r"^prices: asset 'DOGE' is not one this exchange "
+                                          r"knows \(known: BTC, ETH, ") as caught:
+        runtime.prices()
+    assert caught.value.says is not None
+    assert Localizer("ja").text(caught.value.says).startswith(
+        "prices：資産 DOGE はこの取引所に登録されていません（登録済み：BTC, ETH, ")
+    runtime = Runtime(load_settings(env={"KINKO_PRICES": "eth=512345,XEM=88"},
+                                    config_path=None))
+    prices = runtime.prices()
+    assert prices is not None and prices.price("ETH") == Decimal(512345)
+
+
+def test_the_prices_setting_pricing_an_asset_twice_is_refused_naming_it() -> None:
+    """``prices = "ETH=512345,XEM=88,eth=1"`` kept the last price (ETH at 1 yen) without a
+    word: which of the two the exchange meant would be a guess."""
+    from kinko.cli.runtime import Runtime
+    from kinko.i18n import Localizer
+
+    for text, first, second in (("ETH=512345,XEM=88, eth = 1", "ETH=512345", "eth = 1"),
+                                ("XEM=88,XEM=88", "XEM=88", "XEM=88")):
+        runtime = Runtime(load_settings(env={"KINKO_PRICES": text}, config_path=None))
+        with pytest.raises(ConfigError) as caught:
+            runtime.prices()
+        asset = first.split("=")[0]
+        assert caught.value.message == (f"prices: asset {asset!r} has two prices ({first} "
+                                        f"and {second}); give one")
+        assert caught.value.says is not None
+        assert Localizer("ja").text(caught.value.says) == (
+            f"prices：資産 {asset} に価格が 2 つあります（{first} と {second}）。1 つにしてください")

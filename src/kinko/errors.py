@@ -22,6 +22,8 @@ status is each class's ``http_status`` (400 unless said)::
     │   ├── InputFileError          file:line: what is wrong
     │   ├── TooLarge                a body or file over its size limit (HTTP 413)
     │   ├── TooDeep                 nested deeper than kinko reads (HTTP 422)
+    │   ├── RangeNotSatisfiable     a download's Range of no byte the file holds (HTTP
+    │   │                           416); ``size``, the file's length
     │   ├── NotFound                asked for by id or name, and there is none (404)
     │   ├── ConfigError             bad setting, bad kinko.toml, bad policy file
     │   ├── ApprovalError           forged, expired, duplicate or self approval (409)
@@ -81,6 +83,7 @@ __all__ = [
     "KinkoError",
     "NotFound",
     "Overdraft",
+    "RangeNotSatisfiable",
     "RefusedDestination",
     "SafeTxRefused",
     "SignInRequired",
@@ -215,6 +218,18 @@ class TooDeep(BadInput):
 
     code = "too_deep"
     http_status = 422
+
+
+class RangeNotSatisfiable(BadInput):
+    """A download asked for byte ranges none of which the file holds (``bytes=500-`` of a
+    100-byte file): HTTP 416, its ``Content-Range`` naming the file's ``size``."""
+
+    code = "range_not_satisfiable"
+    http_status = 416
+
+    def __init__(self, message: str, size: int, *, says: Message | None = None) -> None:
+        super().__init__(message, says=says, size=size)
+        self.size = size
 
 
 class NotFound(BadInput):

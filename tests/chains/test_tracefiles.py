@@ -600,6 +600,30 @@ def test_line_numbers_count_blank_lines_and_quoted_line_breaks(tmp_path: Path) -
                                         f"{path}:7: value is not a whole number: x"]
 
 
+def test_a_quote_left_open_is_named_on_the_line_it_opens(tmp_path: Path) -> None:
+    """A quote left open in the header (read by the csv module) made the header run on
+    into the rows: "missing column(s) tx_hash, ... (found: tx_hash,block,...\na,1,...)". It
+    is an unterminated quoted field on line 1; in the rows, DuckDB names the line where the
+    quote opens, at the file's end and before other rows."""
+    from kinko.i18n import Localizer
+
+    path = write(tmp_path, "h.csv", '"' + HEAD + "a,1,0,0,x,y,5,0\n")
+    with pytest.raises(InputFileError) as caught:
+        load_account(path, "csv")
+    assert caught.value.problems == [f"{path}:1: unterminated quoted field: the double quote "
+                                     "that opens it here is not closed before the end of the "
+                                     "file"]
+    assert caught.value.says is not None
+    assert Localizer("ja").text(caught.value.says).startswith(
+        f"{path}:1：引用符で囲まれたフィールドが閉じていません")
+    unclosed = "unquoted value: Value with unterminated quote found."
+    path = write(tmp_path, "t.csv", HEAD + 'a,1,0,0,x,y,5,0\nb,1,1,0,x,y,"5')
+    assert problems_of(path, "csv") == [f"{path}:3: {unclosed}"]
+    path = write(tmp_path, "t.csv", HEAD + 'a,1,0,0,x,"y,5,0\nb,1,1,0,x,y,5,0\n'
+                 "c,1,2,0,x,y,5,0\n")
+    assert problems_of(path, "csv") == [f"{path}:2: {unclosed}"]
+
+
 def test_every_problem_is_listed_once(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", HEAD + "".join(f"t{i},1,{i},0,x,y,-{i + 1},0\n"
                                                   for i in range(30)))

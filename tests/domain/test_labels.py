@@ -172,3 +172,38 @@ def test_a_prices_file_the_csv_module_refuses_is_named_by_its_line(tmp_path: Pat
     path.write_text("asset,jpy\nETH,1\nXEM," + "1" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(InputFileError, match=r"prices.csv:3: not readable as CSV"):
         prices_from_csv(path)
+
+
+A, B = "0x008fe40574e881e7247b50b991c0cc057d66647f", "0x" + "ab" * 20
+
+
+@pytest.mark.parametrize("body, opened", [
+    (f'address,label\n{A},"Scam', 2),  # the file's last line, without its line end
+    (f'address,label\n{A},"Scam\n{B},hack\n', 2),  # B read into A's label: never denied
+    (f'address,label\n{A},a\n"{B}\n', 3),
+    (f'address,label\n{A},"a ""b"" c"\n{B},"hack\n', 3),  # a quote written twice closes none
+    (f'"address,label\n{A},a\n', 1),
+])
+def test_a_csv_list_with_a_quote_left_open_is_refused_on_the_line_it_opens(
+        body: str, opened: int) -> None:
+    """A deny list whose quote opens and is not closed took the rest of the file as one
+    field, without a word: the addresses after it were not listed. It is refused as an
+    unterminated quoted field on the line where the quote opens; nothing is loaded."""
+    for parse in (parse_csv_labels, parse_label_file):
+        with pytest.raises(InputFileError) as caught:
+            parse(body, "l.csv")
+        assert caught.value.message == (f"l.csv:{opened}: unterminated quoted field: the "
+                                        "double quote that opens it here is not closed "
+                                        "before the end of the file")
+
+
+def test_a_csv_list_quoted_wrongly_is_refused_and_quoted_rightly_read() -> None:
+    with pytest.raises(InputFileError, match=r"^l.csv:2: unterminated quoted field: .* not "
+                                             r"closed within the 131,072 characters"):
+        parse_csv_labels(f'address,label\n{A},"x\n' + ("y" * 1000 + "\n") * 200, "l.csv")
+    with pytest.raises(InputFileError, match=r"^l.csv:3: not readable as CSV \(',' expected"):
+        parse_csv_labels(f'address,label\n{B},a\n{A},"Scam"mer\n', "l.csv")  # was "Scammer"
+    listed = parse_csv_labels(f'address,label\n\n"{A}","Scam, ""Inc"""\n{B},b\n', "l.csv")
+    assert [(t.address, t.label) for t in listed.labels] == [(A, 'Scam, "Inc"'), (B, "b")]
+    with pytest.raises(InputFileError, match=r"^l.csv:4: empty address"):  # past a blank line
+        parse_csv_labels(f"address,label\n{A},a\n\n,b\n", "l.csv")

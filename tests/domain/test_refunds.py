@@ -222,6 +222,43 @@ def test_every_bad_line_is_listed() -> None:
     assert len(info.value.problems) == 21 and "stopped after 20" in info.value.problems[-1]
 
 
+@pytest.mark.parametrize(("text", "opened"), [
+    ('time,price,amount\n"x', 2),  # the file's last line, without its line end
+    ('time,price,amount\n2018-01-26T00:00:00Z,88,"1\n', 2),
+    # the rows after it read into the field: a row of 2 fields on the file's last line
+    ('time,price,amount\n2018-01-26T00:00:00Z,88,1\n2018-01-26T00:00:00Z,"88,1\n'
+     '2018-01-26T00:01:00Z,89,1\n2018-01-26T00:02:00Z,90,1\n', 3),
+    ('time,price,amount\n2018-01-26T00:00:00Z,"8""8",1\n2018-01-26T00:00:00Z,88,"1\n', 3),
+    ('"time,price,amount\n2018-01-26T00:00:00Z,88,1\n', 1),
+])
+def test_a_trades_file_with_a_quote_left_open_names_the_line_it_opens(text: str,
+                                                                      opened: int) -> None:
+    """A quote left open was a row of too few fields on the file's last line (``"x`` after
+    the header: "1 fields, the header has 3"): it is an unterminated quoted field, named on
+    the line where the quote opens; nothing is planned."""
+    from kinko.i18n import Localizer
+
+    with pytest.raises(InputFileError) as info:
+        parse_trades(text.splitlines(keepends=True), "t.csv")
+    assert info.value.problems[-1] == (f"t.csv:{opened}: unterminated quoted field: the "
+                                       "double quote that opens it here is not closed before "
+                                       "the end of the file")
+    said = info.value.problems_said[-1] if info.value.problems_said else info.value.says
+    assert said is not None
+    assert Localizer("ja").text(said) == (f"t.csv:{opened}：引用符で囲まれたフィールドが閉じて"
+                                          "いません。この行で開いた二重引用符がファイルの終わり"
+                                          "までに閉じられていません")
+
+
+def test_a_trades_file_quoted_wrongly_is_refused_and_quoted_rightly_read() -> None:
+    text = 'time,price,amount\n2018-01-26T00:00:00Z,"8"8,1\n'  # was read as a price of 88
+    with pytest.raises(InputFileError) as info:
+        parse_trades(text.splitlines(keepends=True), "t.csv")
+    assert info.value.problems == ["t.csv:2: ',' expected after '\"'"]
+    text = 'time,price,amount\n"2018-01-26T00:00:00Z","88.5","1"\n'
+    assert [t.price for t in parse_trades(text.splitlines(), "t.csv")] == [Decimal("88.5")]
+
+
 # ---------------------------------------------------------------------------- funds
 
 

@@ -50,3 +50,37 @@ def test_a_trace_folder_not_as_kinko_wrote_it_is_refused_naming_what(
         write_blacklist(folder(tmp_path, addresses, summary))
     assert caught.value.says is not None  # said in Japanese too
     assert not (tmp_path / "blacklist.yaml").exists()
+
+
+C = ROW.replace("0xbbbb", "0xcccc")
+
+
+@pytest.mark.parametrize("addresses, opened", [
+    # the label of the first row ran on over the next: 0xcccc… left out of the blacklist
+    (HEADER + ROW.replace(",,,", ',"Hop,,') + C, 2),
+    (HEADER + ROW + C.replace(",,,\n", ',,,"'), 3),  # the last field, at the file's end
+    (HEADER + ROW + '"' + C + ROW, 3),
+])
+def test_an_addresses_table_with_a_quote_left_open_is_refused_on_its_line(
+        tmp_path: Path, addresses: str, opened: int) -> None:
+    """A trace folder may come from another machine: a quote left open in its addresses
+    table was read on to the end of the file, the addresses after it not exported, without
+    a word. It is refused on the line where the quote opens; no blacklist is written."""
+    from kinko.i18n import Localizer
+
+    with pytest.raises(InputFileError) as caught:
+        write_blacklist(folder(tmp_path, addresses), "csv")
+    assert caught.value.message == (f"{tmp_path / 'addresses.csv'}:{opened}: unterminated "
+                                    "quoted field: the double quote that opens it here is "
+                                    "not closed before the end of the file")
+    assert caught.value.says is not None
+    assert Localizer("ja").text(caught.value.says).startswith(
+        f"{tmp_path / 'addresses.csv'}:{opened}：引用符で囲まれたフィールドが閉じていません")
+    assert not (tmp_path / "blacklist.csv").exists()
+
+
+def test_a_bad_value_is_named_on_its_line_past_a_blank_one(tmp_path: Path) -> None:
+    """The rows were numbered as they were read, a blank line not counted: the value on
+    line 4 was said to be on line 3."""
+    with pytest.raises(InputFileError, match=r"addresses.csv:4: taint_received 'lots' is "):
+        write_blacklist(folder(tmp_path, HEADER + ROW + "\n" + C.replace(",100,0,", ",lots,0,")))

@@ -76,3 +76,49 @@ def test_the_import_reports_each_assets_total_written_or_skipped(ledger: Ledger,
     again = import_customers(ledger, csv, batch_size=2)  # every batch skipped: the same totals
     assert again.totals == expected and again.batches_skipped == 3
     assert ledger.balance("clearing:opening", "XEM") == 3_500_000
+
+
+@pytest.mark.parametrize("body, opened", [
+    ('C2,"100', 4),  # the file's last line, without its line end
+    ('C2,"100\n', 4),
+    ('C2,XEM,"100\nC3,XEM,5\nC4,XEM,6\n', 4),  # the rest of the file read into the field
+    ('C2,"X""EM",1\nC3,XEM,"1\n', 5),  # a quote written twice inside a field closes none
+    ('C2,"XEM\n",1\nC3,XEM,1\n"C4,XEM,1\n', 7),  # the one left open, not a closed one
+])
+def test_a_quote_left_open_is_named_on_the_line_it_opens(body: str, opened: int) -> None:
+    """``C2,"100`` at the end of a file was "missing asset" (the csv module takes a quote
+    left open at the file's end as a field that runs to it, without a word): it is an
+    unterminated quoted field, named on the line where the quote opens."""
+    problems = _problems(body)
+    assert problems[-1] == (f"c.csv:{opened}: unterminated quoted field: the double quote "
+                            "that opens it here is not closed before the end of the file")
+
+
+def test_a_quote_left_open_in_the_header_or_past_a_fields_limit_is_named() -> None:
+    with pytest.raises(InputFileError, match=r"^c.csv:1: unterminated quoted field"):
+        parse_customer_rows(['customer_id,"asset,balance\n', "C1,XEM,1\n"], "c.csv",
+                            AssetRegistry.default())
+    problems = _problems('C2,XEM,"1\n' + ("9" * 1000 + "\n") * 200)
+    assert problems == ["c.csv:4: unterminated quoted field: the double quote that opens it "
+                        "here is not closed within the 131,072 characters a field may hold "
+                        "(field larger than field limit (131072))"]
+    assert _problems('C2,"XEM"x,1\n') == ["c.csv:4: ',' expected after '\"'"]
+
+
+def test_a_file_with_a_quote_left_open_imports_nothing(ledger: Ledger, tmp_path: Path
+                                                       ) -> None:
+    from kinko.i18n import Localizer
+
+    path = tmp_path / "c.csv"
+    path.write_text('customer_id,asset,balance\nC1,XEM,1\nC2,XEM,2\nC3,"100\n',
+                    encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        import_customers(ledger, path, batch_size=1)
+    assert caught.value.problems == [f"{path}:4: unterminated quoted field: the double quote "
+                                     "that opens it here is not closed before the end of "
+                                     "the file"]
+    assert caught.value.problems_said is not None
+    ja = Localizer("ja").text(caught.value.problems_said[0])
+    assert ja.startswith(f"{path}:4：引用符で囲まれたフィールドが閉じていません")
+    assert ledger.balance("customer:C1", "XEM") == 0
+    assert ledger.balance("clearing:opening", "XEM") == 0

@@ -358,3 +358,24 @@ def test_a_trace_folder_whose_exposure_has_a_short_row_is_refused_by_name(
     assert caught.value.message.startswith(f"{tmp_path / 'exposure.csv'}: not a trace's "
                                            "exposure file")
     assert str(tmp_path / "exposure.csv") in JA.text(caught.value.said())
+
+
+@pytest.mark.parametrize(("rows", "opened"), [
+    # the rows after it read into one entity, the exchanges below it never named
+    ('A,exchange,5,1\n"B,exchange,3,1\nC,exchange,2,1\n', 3),
+    ('A,exchange,5,1\nC,exchange,2,"1', 3),  # read as 1 address, without a word
+])
+def test_a_trace_folder_whose_exposure_leaves_a_quote_open_is_refused_on_its_line(
+        tmp_path: Path, rows: str, opened: int) -> None:
+    """exposure.csv is kinko's, but a trace folder may come from another machine: a quote
+    left open in it is refused on the line where it opens, not read on to the file's end."""
+    (tmp_path / "summary.json").write_text('{"policy": "haircut", "totals": {}}')
+    (tmp_path / "exposure.csv").write_text(
+        "entity,category,taint_received,addresses\n" + rows)
+    with pytest.raises(InputFileError) as caught:
+        read_trace(tmp_path)
+    assert caught.value.message == (f"{tmp_path / 'exposure.csv'}:{opened}: unterminated "
+                                    "quoted field: the double quote that opens it here is "
+                                    "not closed before the end of the file")
+    assert JA.text(caught.value.said()).startswith(
+        f"{tmp_path / 'exposure.csv'}:{opened}：引用符で囲まれたフィールドが閉じていません")

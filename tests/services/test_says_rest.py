@@ -341,6 +341,23 @@ def test_the_fsa_report_names_a_bad_format_or_language(tmp_path: Path) -> None:
     assert en == english(caught.value)
 
 
+
+def test_a_price_with_an_exponent_or_an_unknown_asset_is_said_in_japanese(
+        tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text("asset,jpy\nETH,5E+5\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        prices_from_csv(path)
+    ja, en = said(caught.value)
+    assert f"{path}:2" in ja and "jpy" in ja and "5E+5" in ja and "指数表記" in ja
+    assert en == english(caught.value)
+    path.write_text("asset,jpy\nETH,1\nDOGE,5\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        prices_from_csv(path, AssetRegistry.default())
+    ja, en = said(caught.value)
+    assert f"{path}:3" in ja and "DOGE" in ja and "登録されていません" in ja
+    assert en == english(caught.value)
+
 def test_a_prices_file_not_in_utf8_is_refused_naming_it(tmp_path: Path) -> None:
     """``--prices-file`` saved as UTF-16 (or with a stray byte) ended every command that
     values positions (`kinko check`, the reports) in "kinko failed unexpectedly" (a

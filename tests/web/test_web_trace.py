@@ -220,6 +220,35 @@ def test_a_trace_folder_written_over_by_someone_else_is_not_a_crash(site: Site,
     assert ops.get(url).status_code == 200
 
 
+def test_a_trace_whose_exposure_cannot_be_read_says_so(site: Site, theft: Theft) -> None:
+    """An exposure.csv with a quote left open before its last row (a folder written over,
+    or from another machine) answered 500; one the page could not read otherwise showed
+    "The taint reached no labelled exchange". The page says the exposure cannot be shown,
+    and why, on the line where the quote opens."""
+    ops = site.client("ops")
+    url = start(site, ops, theft)
+    wait_done(ops, url)
+    found = re.search(r"/trace/(trace-[\w-]+)", url)
+    assert found
+    folder = Path(Artifacts(site.ledger.store, site.clock).get(found.group(1),
+                                                               ("trace",))["folder"])
+    (folder / "exposure.csv").write_text("entity,category,taint_received,addresses\n"
+                                         "A,exchange,5,1\n\"B,exchange,3,1\nC,exchange,2,1\n")
+    page = ops.get(url)
+    assert page.status_code == 200
+    assert 'data-empty="exposure"' not in page.text and "no labelled exchange" not in page.text
+    shown = re.search(r'data-unreadable="exposure">([^<]*)<', page.text)
+    assert shown and shown.group(1) == (
+        "The exposure cannot be shown: exposure.csv:3: unterminated quoted field: the double "
+        "quote that opens it here is not closed before the end of the file")
+    ja = ops.get(f"{url}?lang=ja").text
+    assert "エクスポージャーを表示できません：exposure.csv:3：引用符で囲まれたフィールドが閉じていません" in ja
+    (folder / "exposure.csv").unlink()
+    shown = re.search(r'data-unreadable="exposure">([^<]*)<', ops.get(f"{url}?lang=en").text)
+    assert shown and shown.group(1).startswith("The exposure cannot be shown: exposure.csv: "
+                                               "cannot read: ")
+
+
 def test_a_transfers_file_must_lie_under_the_data_folder(site: Site, theft: Theft,
                                                          tmp_path: Path) -> None:
     ops = site.client("ops")

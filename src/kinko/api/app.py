@@ -40,7 +40,7 @@ from kinko.api.v1.deps import Api
 from kinko.api.web import SecurityHeaders, SignInRequired, Web, for_api, mount
 from kinko.domain.fsa import Submitter
 from kinko.domain.messages import Message, msg
-from kinko.errors import KinkoError
+from kinko.errors import KinkoError, RangeNotSatisfiable
 from kinko.i18n import Localizer, accepted_language
 from kinko.ports import Clock, Store, SystemClock
 from kinko.services.access import Access
@@ -161,6 +161,8 @@ def create_app(custody_factory: Callable[[], Custody],
                               exc.details)
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, RangeNotSatisfiable):  # the file's length (RFC 9110 §14.4)
+            response.headers["Content-Range"] = f"bytes */{exc.size}"
         return response
 
     @app.exception_handler(KinkoError)

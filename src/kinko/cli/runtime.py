@@ -218,9 +218,9 @@ class Runtime:
 
     def prices(self) -> Prices | None:
         if self.settings.prices_file:
-            return prices_from_csv(Path(self.settings.prices_file))
+            return prices_from_csv(Path(self.settings.prices_file), self.assets)
         if self.settings.prices:
-            return prices_from_text(self.settings.prices)
+            return prices_from_text(self.settings.prices, self.assets)
         return None
 
     def custody(self) -> Custody:

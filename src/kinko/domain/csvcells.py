@@ -18,19 +18,30 @@ entirely a plain decimal number (ASCII digits, thousands commas, one point, a le
 minus). A genuinely negative amount such as ``-1.5`` stays readable and sortable: a
 spreadsheet reads it as minus one and a half, and no formula fits in digits, commas, one
 point and a minus.
+
+A quoted field whose closing quote is missing (``C1,"100`` at the end of a file) is not an
+error to Python's csv module unless it reads with ``strict=True``, and even then it says
+"unexpected end of data" at the file's last line: a reader that gives its lines through
+:class:`RecordLines` finds the line where that quote opened (:meth:`RecordLines.quote_left_open`)
+and says so (:func:`unclosed_quote`). :class:`CsvRecords` is the reader every CSV file an
+exchange gives kinko is read with (customers, prices, address labels, a refund's trades, the
+header of a trace's transfers), and the tables of a trace folder kinko reads back (its
+addresses and exposure: a folder may come from another machine): the csv module, strict,
+each refusal named at its file and line.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from kinko.domain.messages import msg
+from kinko.domain.messages import Message, msg
 from kinko.errors import InputFileError
 
-__all__ = ["TRIGGERS", "csv_writer", "escape_cell", "unescape_cell", "unreadable_csv"]
+__all__ = ["TRIGGERS", "CsvRecords", "RecordLines", "csv_writer", "escape_cell",
+           "unclosed_quote", "unescape_cell", "unreadable_csv"]
 
 TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # the last four full-width
 _NUMBER = re.compile(r"-?[0-9][0-9,]*(?:\.[0-9]+)?")
@@ -82,3 +93,109 @@ def unreadable_csv(name: str, line: int, exc: csv.Error, **details: Any) -> Inpu
     return InputFileError(f"{name}:{line}: not readable as CSV ({exc})",
                           says=msg("error.labels.csv_unreadable", file=name[:200],
                                    line=str(line), reason=str(exc)[:200]), **details)
+
+
+class RecordLines:
+    """The lines a ``csv.reader`` reads (``csv.reader(source)``), those of the record it is
+    reading kept in :attr:`kept`: the reader empties it before each record it asks for
+    (``kept.clear()``), and when the csv module refuses that record, asks
+    :meth:`quote_left_open` where its quoted field opened. The module reads no further than
+    the record's last line, so :attr:`kept` holds that record's lines and no others."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.kept: list[str] = []
+        self.ended = False  # every line given: a quote still open is open at the file's end
+        self._lines = lines
+
+    def __iter__(self) -> Iterator[str]:
+        keep = self.kept.append
+        for line in self._lines:
+            keep(line)
+            yield line
+        self.ended = True
+
+    def quote_left_open(self, first: int) -> int | None:
+        """The number of the line on which a quoted field still open at the end of the
+        kept lines began (``first``: the number of the first kept line), as the csv module
+        reads the default dialect (a ``"`` opening a field, ``""`` a quote inside one); None
+        when every quote opened there was closed."""
+        opened: int | None = None
+        quoted = closing = False
+        start = True  # at the start of a field, where a quote opens a quoted field
+        for number, line in enumerate(self.kept, first):
+            for c in line:
+                if quoted:
+                    if not closing:
+                        closing = c == '"'
+                        continue
+                    closing = False
+                    if c == '"':  # "" inside a quoted field: a quote in the field
+                        continue
+                    quoted = start = False  # closed; c is read after the field's quote
+                if c in ",\r\n":
+                    start = True
+                elif start and c == '"':
+                    quoted, opened, start = True, number, False
+                else:
+                    start = False
+        return opened if quoted and not closing else None
+
+
+def unclosed_quote(where: str, exc: csv.Error | None = None) -> tuple[str, Message]:
+    """What a reader of CSV says of a quoted field that opens at ``where`` (``file:line``)
+    and is not closed: before the end of the file, or (``exc``, the csv module's refusal)
+    before the most characters a field may hold. English, and as a catalog message."""
+    if exc is None:
+        return (f"{where}: unterminated quoted field: the double quote that opens it here is "
+                "not closed before the end of the file",
+                msg("error.csv.unclosed_quote", where=where[:220]))
+    return (f"{where}: unterminated quoted field: the double quote that opens it here is not "
+            f"closed within the {csv.field_size_limit():,} characters a field may hold "
+            f"({exc})", msg("error.csv.unclosed_quote_limit", where=where[:220],
+                             most=f"{csv.field_size_limit():,}", reason=str(exc)[:200]))
+
+
+class CsvRecords:
+    """The records of the CSV ``lines`` of the file ``name``, as ``csv.reader`` reads them
+    (the default dialect) but strict: a quoted field whose closing quote is missing is not
+    read as one running to the end of the file, and a field such as ``"XEM"x`` is not read
+    as ``XEMx``; the csv module's refusal (``csv.Error``) is raised as it is, and
+    :meth:`unclosed` or :meth:`refusal` say what it was, and where."""
+
+    def __init__(self, lines: Iterable[str], name: str) -> None:
+        self.name = name
+        self._source = RecordLines(lines)
+        self._reader = csv.reader(self._source, strict=True)
+        self._first = 1  # the number of the first line of the record read last
+
+    @property
+    def line_num(self) -> int:
+        """The number of the last line read (that of the record just read)."""
+        return self._reader.line_num
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return self
+
+    def __next__(self) -> list[str]:
+        self._first = self._reader.line_num + 1
+        self._source.kept.clear()  # the lines of this record, and no other's
+        return next(self._reader)
+
+    def unclosed(self, exc: csv.Error) -> tuple[str, Message] | None:
+        """What to say of ``exc``, the csv module's refusal of the record being read, when
+        it is a quoted field left open (:func:`unclosed_quote`, on the line where the quote
+        opens); None when it is another refusal."""
+        opened = self._source.quote_left_open(self._first)
+        if opened is None:
+            return None
+        return unclosed_quote(f"{self.name}:{opened}", None if self._source.ended else exc)
+
+    def refusal(self, exc: csv.Error, **details: Any) -> InputFileError:
+        """The error for ``exc``: an unterminated quoted field at the line its quote opens,
+        or the file not readable as CSV at the line the module stopped
+        (:func:`unreadable_csv`); ``details`` go with it as they are."""
+        unclosed = self.unclosed(exc)
+        if unclosed is None:
+            return unreadable_csv(self.name, self.line_num, exc, **details)
+        english, says = unclosed
+        return InputFileError(english, says=says, **details)

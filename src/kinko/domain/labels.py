@@ -50,7 +50,7 @@ from typing import Any
 import yaml
 
 from kinko.domain.addresses import currency_address, equivalent_keys
-from kinko.domain.csvcells import unreadable_csv
+from kinko.domain.csvcells import CsvRecords
 from kinko.domain.messages import Message, msg
 from kinko.domain.screening import Label
 from kinko.errors import BadInput, InputFileError, InvalidAddress
@@ -338,22 +338,27 @@ _CSV_COLUMNS = ("address", "banned_address", "label", "wallet_tag", "source", "d
                 "currency")
 
 
-def _csv_rows(reader: csv.DictReader[str], name: str) -> Iterator[dict[str, str]]:
-    """The rows of ``reader``; a refusal of the csv module names the line it stopped at."""
+def _csv_rows(records: CsvRecords, header: list[str]) -> Iterator[dict[str, str]]:
+    """The rows of ``records`` after the ``header``, blank lines skipped, by column; a
+    refusal of the csv module names the line (a quote left open: the line it opens on)."""
     try:
-        yield from reader
+        for record in records:
+            if record:
+                yield dict(zip(header, record, strict=False))
     except csv.Error as exc:
-        raise unreadable_csv(name, reader.reader.line_num, exc) from None
+        raise records.refusal(exc) from None
 
 
 def parse_csv_labels(text: str, name: str, default_source: str = "", *,
                      invalid: str = "refuse",
                      chains: Mapping[str, str] | None = None) -> LabelList:
-    reader = csv.DictReader(io.StringIO(text))
+    """The labels of a CSV list (see the module's docstring); a quoted field whose closing
+    quote is missing is refused on the line where it opens, not read to the file's end."""
+    reader = CsvRecords(io.StringIO(text), name)
     try:
-        header = reader.fieldnames or []
+        header = next(reader, [])
     except csv.Error as exc:
-        raise unreadable_csv(name, 1, exc) from None
+        raise reader.refusal(exc) from None
     twice = column_twice(header, _CSV_COLUMNS)
     if twice is not None:  # which of the two holds the address would be a guess
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "
@@ -372,7 +377,7 @@ def parse_csv_labels(text: str, name: str, default_source: str = "", *,
     checker = _Reader(name, invalid, chains)
     labels: list[Label] = []
     currencies: list[str] = []
-    for row in _csv_rows(reader, name):
+    for row in _csv_rows(reader, header):
         raw = row.get(column) or ""
         if not raw.strip():
             raise InputFileError(f"{name}:{reader.line_num}: empty {column}",

@@ -27,7 +27,8 @@ header naming at least ``time,price,amount`` (other columns are ignored)::
     2018-01-26T00:05:00+09:00,88.70,500.5,zaif
 
 time: ISO 8601 with a zone; price: yen per whole unit; amount: whole units. Problems are
-reported as ``file:line: what``.
+reported as ``file:line: what``; a quoted field whose closing quote is missing (``"88``) at
+the line where its quote opens, not as a row running to the end of the file.
 
 The *funds check* compares the total with the yen the exchange holds beyond what it owes
 customers in yen: ``available = Σ bank:* JPY − Σ customer:* JPY``; "funds confirmed" when
@@ -54,7 +55,7 @@ from fractions import Fraction
 from math import gcd
 from typing import Any, Literal, NamedTuple
 
-from kinko.domain.csvcells import escape_cell, unescape_cell
+from kinko.domain.csvcells import CsvRecords, escape_cell, unescape_cell
 from kinko.domain.ledger import Posting, format_timestamp
 from kinko.domain.messages import N_, Message, msg
 from kinko.domain.money import MAX_DIGITS, Asset, cut_typed, format_units
@@ -217,8 +218,9 @@ def _parse_time(text: str) -> datetime:
 
 
 def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
-    """Every trade of a trades CSV; raise :class:`InputFileError` listing each bad line."""
-    reader = csv.reader(lines)
+    """Every trade of a trades CSV; raise :class:`InputFileError` listing each bad line. A
+    quoted field whose closing quote is missing is refused on the line where it opens."""
+    reader = CsvRecords(lines, name)  # strict: a quote left open at the end is an error too
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
@@ -227,6 +229,9 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
                              says=msg("error.refunds.trades_empty", file=name[:200],
                                       header=",".join(TRADE_COLUMNS))) from None
     except csv.Error as exc:
+        unclosed = reader.unclosed(exc)
+        if unclosed is not None:
+            raise InputFileError(unclosed[0], file=name, says=unclosed[1]) from None
         raise InputFileError(f"{name}:1: {exc}", file=name,
                              says=msg("error.customers.header_unreadable", file=name[:200],
                                       reason=str(exc)[:200])) from None
@@ -276,9 +281,14 @@ def parse_trades(lines: Iterable[str], name: str) -> list[Trade]:
                                          most=MAX_PROBLEMS))
                 break
     except csv.Error as exc:
-        problems.append(f"{name}:{reader.line_num}: {exc}")
-        problems_said.append(msg("error.refunds.at_line", file=name[:200],
-                                 line=str(reader.line_num), what=str(exc)[:200]))
+        unclosed = reader.unclosed(exc)  # a quote not closed: where it opened, not where
+        if unclosed is not None:  # the module gave up (the file's end)
+            problems.append(unclosed[0])
+            problems_said.append(unclosed[1])
+        else:
+            problems.append(f"{name}:{reader.line_num}: {exc}")
+            problems_said.append(msg("error.refunds.at_line", file=name[:200],
+                                     line=str(reader.line_num), what=str(exc)[:200]))
     if problems:
         raise InputFileError(f"{name}: {len(problems)} problem(s) in the trades file; nothing "
                              f"was planned (first: {problems[0]})", problems, file=name,

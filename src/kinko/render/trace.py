@@ -40,7 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
-from kinko.domain.csvcells import csv_writer, unescape_cell, unreadable_csv
+from kinko.domain.csvcells import CsvRecords, csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
 from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import Asset, format_units
@@ -408,6 +408,27 @@ _ADDRESS_COLUMNS = ("address", "taint_received", "taint_held", "stop")
 _WHOLE = re.compile(r"[0-9]{1,78}")
 
 
+def _address_records(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
+    """The header, rows (a field a row lacks as ``""``) and the line of each row of a
+    trace's ``addresses.csv``. kinko wrote it, but a trace folder may come from another
+    machine: it is read strictly, a quoted field left open refused on the line where it
+    opens (read on, it would take the addresses after it out of the blacklist)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        records = CsvRecords(fh, str(path))
+        rows: list[dict[str, str]] = []
+        lines: list[int] = []
+        try:
+            header = next(records, [])
+            for record in records:
+                if record:  # a blank line
+                    rows.append({column: unescape_cell(record[i]) if i < len(record) else ""
+                                 for i, column in enumerate(header)})
+                    lines.append(records.line_num)
+        except csv.Error as exc:  # a quote left open, a field past 131,072 characters
+            raise records.refusal(exc) from None
+    return header, rows, lines
+
+
 def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
         with (folder / "summary.json").open("rb") as fh:
@@ -417,20 +438,13 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             table = pq.read_table(str(folder / "addresses.parquet"))
             found = [{k: ("" if v is None else str(v)) for k, v in row.items()}
                      for row in table.to_pylist()]
-        else:
-            with (folder / "addresses.csv").open(encoding="utf-8-sig", newline="") as fh:
-                reader = csv.DictReader(fh)
-                try:
-                    found = [{k: unescape_cell(v or "") for k, v in r.items()} for r in reader]
-                except csv.Error as exc:  # a field past the csv module's 131,072 characters
-                    raise unreadable_csv(str(folder / "addresses.csv"),
-                                         reader.reader.line_num, exc) from None
-        if (folder / "addresses.parquet").exists():
+            lines = list(range(2, len(found) + 2))  # the row a person finds in the file
             columns = set(table.column_names)
             table_file = folder / "addresses.parquet"
         else:
-            columns = set(found[0]) if found else set(_ADDRESS_COLUMNS)
             table_file = folder / "addresses.csv"
+            header, found, lines = _address_records(table_file)
+            columns = set(header) if header else set(_ADDRESS_COLUMNS)
         missing = [c for c in _ADDRESS_COLUMNS if c not in columns]
         if missing:
             raise InputFileError(
@@ -438,7 +452,7 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                 f"(found: {', '.join(sorted(columns))})",
                 says=msg("error.customers.missing_columns", file=str(table_file)[:200],
                          missing=", ".join(missing), found=", ".join(sorted(columns))[:200]))
-        for line, row in enumerate(found, start=2):  # the row a person finds in the file
+        for line, row in zip(lines, found, strict=True):
             for column in ("taint_received", "taint_held"):
                 if not _WHOLE.fullmatch(row[column]):
                     raise InputFileError(

@@ -11,6 +11,10 @@ none recorded; a customer's rows must agree)::
 
 A header naming a column twice is refused, as is a row with more (non-empty) fields than
 the header: ``C1,XEM,1,000`` is a balance of 1 and a field no column names, not 1000.
+A quoted field whose closing quote is missing (``C1,"100`` at the end of the file, or one
+that runs on into the rows after it) is an unterminated quoted field, named on the line
+where its quote opens. A field such as ``"XEM"x`` (a closing quote followed by more than a
+comma or a line end, which the csv module would read as ``XEMx``) is refused on its line.
 
 The whole file is checked before anything is written; every problem is reported as
 ``file:line: what is wrong`` and nothing is written. Rows are then appended in batches of
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from kinko.domain.csvcells import CsvRecords
 from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.messages import Message, msg, os_refusal
 from kinko.domain.money import Asset, AssetRegistry, parse_units
@@ -154,7 +159,7 @@ def read_customer_csv(path: Path, registry: AssetRegistry,
 def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry,
                         tiers: dict[str, str] | None = None,
                         allowed: tuple[str, ...] = (DEFAULT_TIER,)) -> list[CustomerRow]:
-    reader = csv.reader(lines)
+    reader = CsvRecords(lines, name)  # strict: a quote left open at the end is an error too
     problems: list[str] = []
     said: list[Message] = []  # the same problems, as catalog messages
     file = name[:200]
@@ -166,6 +171,9 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
                              says=msg("error.customers.empty_file", file=name[:200],
                                       header=",".join(REQUIRED))) from None
     except csv.Error as exc:
+        unclosed = reader.unclosed(exc)
+        if unclosed is not None:
+            raise InputFileError(unclosed[0], file=name, says=unclosed[1]) from None
         raise InputFileError(f"{name}:1: {exc}", file=name,
                              says=msg("error.customers.header_unreadable", file=name[:200],
                                       reason=str(exc)[:200])) from None
@@ -193,13 +201,18 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
     last_at = max(at)
     at_customer, at_asset, at_balance = at
     checked = ""  # the account of the last row read (a customer's rows come together)
-    line = 1
+    line = reader.line_num  # the last line read (the header's)
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
+            unclosed = reader.unclosed(exc)  # a quote not closed: where it opened, not
+            if unclosed is not None:  # where the module gave up (the file's end)
+                problems.append(unclosed[0])
+                said.append(unclosed[1])
+                break
             problems.append(f"{name}:{reader.line_num}: {exc}")
             said.append(msg("error.customers.row_unreadable", where=f"{file}:{reader.line_num}",
                             reason=str(exc)[:200]))

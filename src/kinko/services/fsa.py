@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kinko.domain.approvals import preauthorisation
-from kinko.domain.csvcells import unescape_cell
+from kinko.domain.csvcells import CsvRecords, unescape_cell
 from kinko.domain.fsa import (
     AlertInfo,
     ApproverInfo,
@@ -69,7 +69,8 @@ from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.incidents import Incidents
 
-__all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_refund_plan", "read_trace"]
+__all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_exposure", "read_refund_plan",
+           "read_trace"]
 
 CAUSE_KINDS = ("note", "cause")  # timeline entries that record the cause, in operators' words
 # timeline entries that are findings, not measures taken
@@ -288,29 +289,43 @@ def _detections(custody: Custody, alerts: list[AlertInfo]) -> tuple[Detection, .
     return tuple(out)
 
 
+def read_exposure(folder: Path, name: str | None = None) -> list[ExposureRow]:
+    """The exposure per entity of the trace folder ``folder`` (its ``exposure.csv``, which
+    kinko wrote but which may come from another machine or have been edited since), the
+    file called ``name`` in what is said (its path unless given). Read strictly: a quoted
+    field left open is refused on the line where it opens, a field the csv module refuses
+    on its line, a row that is not an exposure row naming the file; nothing is given of a
+    file with a problem. OSError as opening the file raises it."""
+    path = folder / "exposure.csv"
+    name = str(path) if name is None else name
+    with path.open(encoding="utf-8", newline="") as fh:
+        records = CsvRecords(fh, name)
+        try:
+            header = next(records, [])
+            rows = [dict(zip(header, record, strict=False)) for record in records if record]
+            return [ExposureRow(unescape_cell(r["entity"]), unescape_cell(r["category"]),
+                                int(r["taint_received"]), int(r["addresses"])) for r in rows]
+        except csv.Error as exc:  # a quote left open, a field past 131,072 characters
+            raise records.refusal(exc, file=name) from None
+        except (KeyError, ValueError) as exc:  # a short row, a column missing, not a number
+            raise InputFileError(f"{name}: not a trace's exposure file ({exc})", file=name,
+                                 says=msg("error.fsa.not_exposure", file=name[:200],
+                                          reason=str(exc)[:200])) from None
+
+
 def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
     """A trace folder's summary, exposure per entity, blacklist beside it and graph."""
     try:
         with (folder / "summary.json").open("rb") as fh:
             summary = loads_json(read_stream(fh, str(folder / "summary.json")),
                                  str(folder / "summary.json"), error=InputFileError)
-        with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
-            exposure = [ExposureRow(unescape_cell(r["entity"]), unescape_cell(r["category"]),
-                                    int(r["taint_received"]), int(r["addresses"]))
-                        for r in csv.DictReader(fh)]
+        exposure = read_exposure(folder)
     except OSError as exc:
         raise InputFileError(f"{folder}: not a trace folder ({exc.strerror}: "
                              f"{exc.filename})",
                              says=msg("error.fsa.not_a_trace", folder=str(folder)[:200],
                                       reason=os_refusal(exc),
                                       file=str(exc.filename)[:200])) from None
-    except (KeyError, TypeError, ValueError, AttributeError,  # (a short row: None)
-            csv.Error) as exc:  # (a field past the csv module's 131,072 characters)
-        raise InputFileError(f"{folder / 'exposure.csv'}: not a trace's exposure file "
-                             f"({exc})",
-                             says=msg("error.fsa.not_exposure",
-                                      file=str(folder / "exposure.csv")[:200],
-                                      reason=str(exc)[:200])) from None
     try:
         totals, counts = summary["totals"], summary.get("counts", {})
         seeds = summary.get("seeds", {})

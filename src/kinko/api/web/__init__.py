@@ -14,9 +14,9 @@ import importlib
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kinko.api.ranges import Static
 from kinko.api.web.context import SignInRequired, Web
 
 __all__ = ["CSP", "PAGES", "SecurityHeaders", "SignInRequired", "Web", "for_api", "mount"]
@@ -42,7 +42,7 @@ def for_api(path: str) -> bool:
 def mount(app: FastAPI, web: Web) -> None:
     """Add the dashboard's pages and its static files to ``app`` (whose answers all pass
     :class:`SecurityHeaders`, with the dashboard or without)."""
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"),
+    app.mount("/static", Static(directory=Path(__file__).parent / "static"),
               name="static")
     app.state.web = web  # what kinko.api.web.context.site gives the pages
     for name in PAGES:

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from kinko.api.ranges import Download
 from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.messages import N_, Message, id_shown, msg
 from kinko.domain.money import Asset
@@ -81,10 +82,10 @@ def _artifact(web: Web, artifact_id: str, kinds: tuple[str, ...]) -> dict[str, A
     return web.artifacts().get(artifact_id, kinds)
 
 
-def _download(folder: Path, name: str) -> FileResponse:
+def _download(folder: Path, name: str) -> Download:
     path = file_in(folder, name)
-    return FileResponse(path, filename=path.name,
-                        media_type=MEDIA.get(path.suffix, "application/octet-stream"))
+    return Download(path, filename=path.name,
+                    media_type=MEDIA.get(path.suffix, "application/octet-stream"))
 
 
 router = APIRouter(include_in_schema=False)
@@ -212,7 +213,7 @@ async def generate_fsa(request: Request, web: Site) -> Response:
 
 
 @router.get("/reports/{artifact_id}/{name}")
-def report_file(request: Request, web: Site, artifact_id: str, name: str) -> FileResponse:
+def report_file(request: Request, web: Site, artifact_id: str, name: str) -> Download:
     web.page(request)
     return _download(_artifact(web, artifact_id, DOWNLOADABLE)["folder"], name)
 
@@ -290,6 +291,6 @@ def proof_file(request: Request, web: Site, artifact_id: str, customer: str = ""
 
 
 @router.get("/reserves/{artifact_id}/verify_proof.py")
-def verifier(request: Request, web: Site, artifact_id: str) -> FileResponse:
+def verifier(request: Request, web: Site, artifact_id: str) -> Download:
     web.page(request)
     return _download(_artifact(web, artifact_id, ("reserves",))["folder"], "verify_proof.py")

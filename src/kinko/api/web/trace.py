@@ -14,23 +14,23 @@ other file directly inside the trace's own folder, as a download.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from kinko.api.ranges import Download
 from kinko.api.web.context import Site, Viewer, Web, amount
-from kinko.domain.csvcells import unescape_cell
-from kinko.domain.messages import N_, Message, msg
+from kinko.domain.messages import N_, Message, msg, os_refusal
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
 from kinko.errors import BadInput, InputFileError, KinkoError, NotFound, Throttled
 from kinko.ports import IncidentRow
 from kinko.safeload import loads_json, read_bounded, whole_number
 from kinko.services.artifact_files import file_in
+from kinko.services.fsa import read_exposure
 from kinko.services.trace import TraceReport
 from kinko.services.trace_jobs import FILE_FORMATS, POLICIES, TraceJobs, TraceRequest
 
@@ -52,15 +52,17 @@ def _read_summary(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _read_exposure(folder: Path) -> list[dict[str, Any]]:
+def _read_exposure(folder: Path) -> tuple[list[dict[str, Any]], Message | None]:
+    """The trace's exposure per entity, or none and what is wrong with its file (the page
+    says the exposure cannot be shown rather than that the taint reached no exchange)."""
     try:
-        with (folder / "exposure.csv").open(encoding="utf-8", newline="") as fh:
-            return [{"entity": unescape_cell(r["entity"]),
-                     "category": unescape_cell(r["category"]),
-                     "taint": int(r["taint_received"]), "addresses": int(r["addresses"])}
-                    for r in csv.DictReader(fh)]
-    except (OSError, KeyError, ValueError, csv.Error):  # csv.Error: a field past the limit
-        return []
+        rows = read_exposure(folder, "exposure.csv")  # a folder's files are not trusted
+    except OSError as exc:
+        return [], msg("error.file.cannot_read", file="exposure.csv", reason=os_refusal(exc))
+    except InputFileError as exc:
+        return [], exc.said()
+    return [{"entity": r.entity, "category": r.category, "taint": r.taint,
+             "addresses": r.addresses} for r in rows], None
 
 
 FORMAT_WORDS = {"csv": N_("tr.format.csv"), "parquet": N_("tr.format.parquet"),
@@ -212,10 +214,11 @@ def page(request: Request, web: Site, trace_id: str) -> HTMLResponse:
     asset = _asset_of(web, row)
     done = row["state"] == "done"
     summary = _read_summary(folder) if done else None
-    exposure = _read_exposure(folder) if done else []
+    exposure, unreadable = _read_exposure(folder) if done else ([], None)
     files = [n for n in DOWNLOADS if done and (folder / n).is_file()]
     return web.render(request, "trace.html.j2", viewer, trace=row, asset=asset,
-                      summary=summary, exposure=exposure, files=files,
+                      summary=summary, exposure=exposure, exposure_unreadable=unreadable,
+                      files=files,
                       show=lambda units: _show(units, asset), refresh=REFRESH_SECONDS,
                       policies=POLICIES)
 
@@ -260,8 +263,8 @@ def blacklist(request: Request, web: Site, trace_id: str) -> Response:
         except (InputFileError, OSError):
             raise NotFound("this trace's folder is not readable",
                            says=msg("error.trace_unreadable")) from None
-    return FileResponse(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
-                        filename=f"{trace_id}-blacklist.yaml")
+    return Download(file_in(folder, "blacklist.yaml"), media_type="application/yaml",
+                    filename=f"{trace_id}-blacklist.yaml")
 
 
 @router.get("/trace/{trace_id}/{name}")
@@ -270,7 +273,7 @@ def download(request: Request, web: Site, trace_id: str, name: str) -> Response:
     row = _trace(web, trace_id)
     path = file_in(Path(row["folder"]), name)
     if name in INLINE:
-        return FileResponse(path, media_type=INLINE[name])
+        return Download(path, media_type=INLINE[name])
     media = "text/csv" if name.endswith(".csv") else "application/octet-stream"
-    return FileResponse(path, media_type=media, filename=f"{trace_id}-{name}",
-                        content_disposition_type="attachment")
+    return Download(path, media_type=media, filename=f"{trace_id}-{name}",
+                    content_disposition_type="attachment")

@@ -23,6 +23,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
+from kinko.domain.csvcells import CsvRecords
 from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
@@ -125,9 +126,14 @@ def _record_lines(path: Path, last: int) -> list[int]:
 
 
 def _header(path: Path) -> list[str]:
+    """The names of the CSV file's columns (its first record, read strictly: a quote left
+    open there is an unterminated quoted field on line 1, not a header running on into the
+    rows, which DuckDB then reads and names by their lines)."""
+    records: CsvRecords | None = None
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            first = next(csv.reader(bounded_lines(fh, str(path))), None)
+            records = CsvRecords(bounded_lines(fh, str(path)), str(path))
+            first = next(records, None)
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
                              says=msg("error.file.cannot_read", file=str(path)[:200],
@@ -137,6 +143,9 @@ def _header(path: Path) -> list[str]:
                              says=msg("error.customers.not_utf8", file=f"{str(path)[:200]}:1",
                                       reason=str(exc.reason)[:200])) from None
     except csv.Error as exc:
+        unclosed = records.unclosed(exc) if records is not None else None
+        if unclosed is not None:
+            raise InputFileError(unclosed[0], file=str(path), says=unclosed[1]) from None
         raise InputFileError(f"{path}:1: {exc}", file=str(path),
                              says=msg("error.customers.header_unreadable", file=str(path)[:200],
                                       reason=str(exc)[:200])) from None
