@@ -103,6 +103,16 @@ def start(site: Site, client: TestClient, theft: Theft, **fields: str) -> str:
     return str(r.headers["location"])
 
 
+def finished(site: Site, client: TestClient, theft: Theft) -> tuple[str, Path]:
+    """A trace started from the form and run to its end: its page's URL and its folder."""
+    url = start(site, client, theft)
+    wait_done(client, url)
+    found = re.search(r"/trace/(trace-[\w-]+)", url)
+    assert found
+    row = Artifacts(site.ledger.store, site.clock).get(found.group(1), ("trace",))
+    return url, Path(row["folder"])
+
+
 def test_a_trace_from_an_incident_shows_graph_exposure_and_blacklist(
         site: Site, theft: Theft) -> None:
     ops = site.client("ops")
@@ -205,12 +215,7 @@ def test_a_trace_folder_written_over_by_someone_else_is_not_a_crash(site: Site,
     """graph.json and summary.json are read within bounds: 80,000 brackets are a 404 and a
     page without a summary, not a dead server."""
     ops = site.client("ops")
-    url = start(site, ops, theft)
-    wait_done(ops, url)
-    found = re.search(r"/trace/(trace-[\w-]+)", url)
-    assert found
-    folder = Path(Artifacts(site.ledger.store, site.clock).get(found.group(1),
-                                                               ("trace",))["folder"])
+    url, folder = finished(site, ops, theft)
     for name in ("graph.json", "summary.json"):
         (folder / name).write_text("[" * 80_000 + "]" * 80_000)
     # a field past the CSV reader's limit: the exposure is not shown, the page is
@@ -226,12 +231,7 @@ def test_a_trace_whose_exposure_cannot_be_read_says_so(site: Site, theft: Theft)
     "The taint reached no labelled exchange". The page says the exposure cannot be shown,
     and why, on the line where the quote opens."""
     ops = site.client("ops")
-    url = start(site, ops, theft)
-    wait_done(ops, url)
-    found = re.search(r"/trace/(trace-[\w-]+)", url)
-    assert found
-    folder = Path(Artifacts(site.ledger.store, site.clock).get(found.group(1),
-                                                               ("trace",))["folder"])
+    url, folder = finished(site, ops, theft)
     (folder / "exposure.csv").write_text("entity,category,taint_received,addresses\n"
                                          "A,exchange,5,1\n\"B,exchange,3,1\nC,exchange,2,1\n")
     page = ops.get(url)
