@@ -100,6 +100,10 @@ __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custo
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
 ROUTED_KINDS = ("withdrawal", "breaker")
+# a rebalance's states that keep its asset from another one: awaiting approvers or execution
+# (until it lapses), and in flight (its transaction may be on chain, whatever its age)
+_AWAITING: tuple[ProposalState, ...] = ("pending", "approved")
+_IN_FLIGHT: tuple[ProposalState, ...] = ("requested", "sending", "sent")
 
 
 def outside_units(store: Store, what: str) -> None:
@@ -442,7 +446,12 @@ class Custody:
         return policy
 
     def propose_rebalance(self, proposer: str) -> list[ProposalView]:
-        """Turn every breach into a sweep or refill proposal (one open proposal per asset)."""
+        """Turn every breach into a sweep or refill proposal (one open proposal per asset).
+
+        A pending or approved proposal that has lapsed (:func:`lapses_at`, under the policy
+        in force) is no longer open: it can never be approved or executed, so it does not
+        keep the hot wallet outside its share. One being sent, sent or requested from an
+        offline signer is open whatever its age: its transaction may be on chain."""
         policy = self._require_policy()
         moves = rebalance(custody_positions(self.ledger), policy)
         wallets = self.ledger.wallets()
@@ -450,7 +459,8 @@ class Custody:
         made = []
         with self.ledger.store.custody() as (_, tables):
             open_assets = {(p.kind, p.payload.get("asset")) for p, state, *_ in tables.proposals()
-                           if state in ("pending", "approved", "sent")}
+                           if state in _IN_FLIGHT
+                           or (state in _AWAITING and now < lapses_at(p, policy))}
             for move in moves:
                 if (move.kind, move.asset) in open_assets:
                     continue
