@@ -107,3 +107,28 @@ def test_a_proposal_is_shown_expiring_when_the_policy_ends_its_life(custody: Cus
     assert view is not None and view.lapses_at == lapsed
     assert [v.lapses_at for v in custody.proposals("pending") if v.proposal.id == p.id] \
         == [lapsed]
+
+
+def test_a_lapsed_pending_sweep_does_not_block_a_new_one(custody: Custody) -> None:
+    """A sweep nobody approved in time can never move funds: the next rebalance proposes
+    again instead of leaving the hot wallet above its share until someone rejects it."""
+    (stale,) = custody.propose_rebalance("ops")
+    assert custody.propose_rebalance("ops") == []  # still open: one per asset
+    custody.clock.advance(hours=25)  # type: ignore[attr-defined]
+    (fresh,) = custody.propose_rebalance("ops")
+    assert fresh.proposal.kind == "sweep" and fresh.proposal.id != stale.proposal.id
+    assert fresh.state == "pending"
+
+
+@pytest.mark.parametrize("state", ["sending", "sent", "requested"])
+def test_a_sweep_in_flight_blocks_a_new_one_whatever_its_age(custody: Custody,
+                                                             state: str) -> None:
+    """One whose transaction may be on chain keeps its asset however long ago it was made."""
+    (made,) = custody.propose_rebalance("ops")
+    for name in KEYS:
+        custody.approve(made.proposal.id, name, sign_proposal(made.proposal, KEYS[name]))
+    with custody.ledger.store.custody() as (_, tables):
+        tables.set_state(made.proposal.id, "approved", state,  # type: ignore[arg-type]
+                         "0x" + "c" * 64)
+    custody.clock.advance(hours=25)  # type: ignore[attr-defined]
+    assert custody.propose_rebalance("ops") == []

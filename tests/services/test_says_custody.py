@@ -6,7 +6,7 @@ custody modules carries its catalog message (``says``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from saying import said
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Multisig, Wallet
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import id_shown
 from kinko.domain.money import AssetRegistry
 from kinko.errors import ApprovalError, ConfigError, InvalidAccount, KinkoError, NotFound
 from kinko.i18n import Localizer
@@ -187,6 +188,37 @@ def test_an_unknown_proposal_is_named_wherever_it_is_asked_for(loaded: Custody) 
         ja, en = said(caught.value)
         assert "P-404" in ja and "unknown" not in ja
         assert en == english(caught.value) == "unknown proposal P-404"
+
+
+def test_a_huge_proposal_id_is_quoted_short_wherever_it_is_refused(loaded: Custody) -> None:
+    """An id of 10,000 characters from the command line comes back at most 80 characters
+    long, in the English words and in the message's parameters (as the REST API's refusals
+    quote it): unknown, or stored under that id and not approved, or expired."""
+    huge = "P" * 10_000
+    acts: list[Callable[[], object]] = [
+        lambda: loaded.approve(huge, "alice", "00"),
+        lambda: loaded.record_approval(huge, "alice", "00"),
+        lambda: loaded.execute(huge), lambda: loaded.settle(huge),
+        lambda: loaded.owners_transaction(huge)]
+    made = sweep(loaded).proposal
+    stored = loaded.propose("sweep", made.payload, "ops", "by hand", "sweep-" + "x" * 10_000)
+    pid = stored.proposal.id
+    acts.append(lambda: loaded.execute(pid))  # pending: not approved
+
+    def expired() -> object:
+        for name, key in KEYS.items():
+            loaded.approve(pid, name, sign_proposal(stored.proposal, key))
+        loaded.clock.advance(hours=25)  # type: ignore[attr-defined]
+        return loaded.execute(pid)
+
+    acts.append(expired)
+    for act in acts:
+        with pytest.raises(ApprovalError) as caught:
+            act()
+        ja, en = said(caught.value)
+        assert caught.value.said().params["id"] in (id_shown(huge), id_shown(pid))
+        assert len(caught.value.message) < 300 and len(en) < 300 and len(ja) < 300, en
+    assert caught.value.said().id == "error.proposal_expired"
 
 
 def test_a_pending_sweep_says_its_state_and_its_approvals(loaded: Custody) -> None:

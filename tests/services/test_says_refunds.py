@@ -21,7 +21,7 @@ from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.fsa import parse_refund_plan
 from kinko.domain.ledger import Posting
-from kinko.domain.messages import Time, msg, verbatim
+from kinko.domain.messages import Time, id_shown, msg, verbatim
 from kinko.domain.money import AssetRegistry
 from kinko.domain.refunds import (
     PriceBasis,
@@ -257,6 +257,18 @@ def test_paying_refusals_name_the_plan_the_yen_and_the_proposal(
         refunds.execute(folder)
     ja, _ = _said(caught.value)
     assert ja.startswith(f"{folder / 'refunds.csv'}：SHA-256 ") and "改変されています" in ja
+
+
+def test_a_huge_override_id_is_quoted_short(world: tuple[Refunds, Ledger, str, Path]) -> None:
+    """An override's id of 10,000 characters from the command line comes back at most 80
+    characters long, in the English words and in the message's parameters."""
+    refunds, _, _, folder = world
+    huge = "R" * 10_000
+    with pytest.raises(ApprovalError) as caught:
+        refunds.execute(folder, override_proposal=huge)
+    assert caught.value.said() == msg("error.unknown_proposal", id=id_shown(huge))
+    assert caught.value.message == f"unknown proposal {id_shown(huge)!r}"
+    assert len(_said(caught.value)[0]) < 200
 
 
 def test_an_override_older_than_the_policy_allows_has_expired(

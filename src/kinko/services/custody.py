@@ -50,7 +50,7 @@ from kinko.domain.custody import (
     wallet_signing,
 )
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
-from kinko.domain.messages import N_, Message, Time, Units, msg, verbatim
+from kinko.domain.messages import N_, Message, Time, Units, id_shown, msg, verbatim
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.policy_lock import (
@@ -100,6 +100,10 @@ __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custo
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
 ROUTED_KINDS = ("withdrawal", "breaker")
+# a rebalance's states that keep its asset from another one: awaiting approvers or execution
+# (until it lapses), and in flight (its transaction may be on chain, whatever its age)
+_AWAITING: tuple[ProposalState, ...] = ("pending", "approved")
+_IN_FLIGHT: tuple[ProposalState, ...] = ("requested", "sending", "sent")
 
 
 def outside_units(store: Store, what: str) -> None:
@@ -442,7 +446,12 @@ class Custody:
         return policy
 
     def propose_rebalance(self, proposer: str) -> list[ProposalView]:
-        """Turn every breach into a sweep or refill proposal (one open proposal per asset)."""
+        """Turn every breach into a sweep or refill proposal (one open proposal per asset).
+
+        A pending or approved proposal that has lapsed (:func:`lapses_at`, under the policy
+        in force) is no longer open: it can never be approved or executed, so it does not
+        keep the hot wallet outside its share. One being sent, sent or requested from an
+        offline signer is open whatever its age: its transaction may be on chain."""
         policy = self._require_policy()
         moves = rebalance(custody_positions(self.ledger), policy)
         wallets = self.ledger.wallets()
@@ -450,7 +459,8 @@ class Custody:
         made = []
         with self.ledger.store.custody() as (_, tables):
             open_assets = {(p.kind, p.payload.get("asset")) for p, state, *_ in tables.proposals()
-                           if state in ("pending", "approved", "sent")}
+                           if state in _IN_FLIGHT
+                           or (state in _AWAITING and now < lapses_at(p, policy))}
             for move in moves:
                 if (move.kind, move.asset) in open_assets:
                     continue
@@ -550,31 +560,33 @@ class Custody:
         refund); at quorum it is approved (a policy proposal is then activated). A
         withdrawal's or a breaker reset's is refused before anything is recorded: their
         approval goes through :meth:`Withdrawals.approve_proposal`, which moves them on."""
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         with self.ledger.store.custody() as (_, tables):
             row = tables.proposal(proposal_id)
             if row is not None and row[0].kind in ROUTED_KINDS:
                 raise ApprovalError(
-                    f"proposal {proposal_id} is a {row[0].kind} proposal: approve it through "
+                    f"proposal {shown} is a {row[0].kind} proposal: approve it through "
                     "the withdrawals service (`kinko proposals approve`, POST "
                     "/v1/proposals/{id}/approve), which moves it on at quorum",
-                    proposal=proposal_id, kind=row[0].kind,
-                    says=msg("error.proposal.routed", id=proposal_id[:80],
+                    proposal=shown, kind=row[0].kind,
+                    says=msg("error.proposal.routed", id=shown,
                              kind=msg(f"prop.kind.{row[0].kind}")))
             return self.record_approval(proposal_id, approver, signature)
 
     def record_approval(self, proposal_id: str, approver: str, signature: str) -> ProposalView:
         """Check and record one approval of any proposal, in the caller's unit of work (see
         :meth:`approve`); at quorum the proposal is approved, a policy activated."""
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         now = self.clock.now()
         with self.ledger.store.custody() as (_, tables):
             row = tables.proposal(proposal_id)
             if row is None:
-                raise ApprovalError(f"unknown proposal {proposal_id!r}",
-                                    says=msg("error.unknown_proposal", id=proposal_id[:80]))
+                raise ApprovalError(f"unknown proposal {shown!r}",
+                                    says=msg("error.unknown_proposal", id=shown))
             proposal, state, _tx, _detail = row
             if state != "pending":
-                raise ApprovalError(f"proposal {proposal_id} is {state}, not pending",
-                                    says=msg("error.proposal.not_pending", id=proposal_id[:80],
+                raise ApprovalError(f"proposal {shown} is {state}, not pending",
+                                    says=msg("error.proposal.not_pending", id=shown,
                                              state=msg(f"prop.state.{state}")))
             policy = effective_policy(tables, self.ledger.assets, now)
             if policy is None:
@@ -582,10 +594,10 @@ class Custody:
                                   says=msg("error.policy.not_loaded"))
             if proposal.policy_version != policy.version:
                 raise ApprovalError(
-                    f"proposal {proposal_id} was made under policy version "
+                    f"proposal {shown} was made under policy version "
                     f"{proposal.policy_version}; version {policy.version} is in force now: "
                     "propose again",
-                    says=msg("error.proposal.old_policy", id=proposal_id[:80],
+                    says=msg("error.proposal.old_policy", id=shown,
                              made=str(proposal.policy_version), version=str(policy.version)))
             earlier = tables.approvals(proposal_id)
             approval = Approval(approver, signature.strip().lower(), now)
@@ -652,26 +664,27 @@ class Custody:
         one unit of work that commits before it is broadcast; the broadcast runs outside any
         transaction, and ``sent`` is recorded after it. A crash in between leaves a
         ``sending`` proposal whose hash :meth:`settle` finds on chain."""
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         outside_units(self.ledger.store, "sending a sweep")
         now = self.clock.now()
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}",
-                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
+            raise ApprovalError(f"unknown proposal {shown!r}",
+                                says=msg("error.unknown_proposal", id=shown))
         p = view.proposal
         if view.state != "approved":
-            raise ApprovalError(f"proposal {proposal_id} is {view.state}; only an approved "
+            raise ApprovalError(f"proposal {shown} is {view.state}; only an approved "
                                 f"proposal executes ({len(view.approvals)} of {view.quorum} "
                                 "approvals)",
-                                says=msg("error.proposal.not_approved", id=proposal_id[:80],
+                                says=msg("error.proposal.not_approved", id=shown,
                                          state=msg(f"prop.state.{view.state}"),
                                          approvals=len(view.approvals), quorum=view.quorum))
         # its stored expiry, or sooner the lifetime the policy in force grants
         lapsed = lapses_at(p, self.policy())
         if now >= lapsed:
-            raise ApprovalError(f"proposal {proposal_id} expired at "
+            raise ApprovalError(f"proposal {shown} expired at "
                                 f"{format_timestamp(lapsed)}",
-                                says=msg("error.proposal_expired", id=proposal_id[:80],
+                                says=msg("error.proposal_expired", id=shown,
                                          at=Time(lapsed)))
         source = next((w for w in self.ledger.wallets()
                        if w.name == p.payload.get("from_wallet")), None)
@@ -713,15 +726,16 @@ class Custody:
             revoke=str(revoke) if revoke else None))
 
     def _approved_move(self, proposal_id: str) -> tuple[Proposal, Spender, Payment]:
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}",
-                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
+            raise ApprovalError(f"unknown proposal {shown!r}",
+                                says=msg("error.unknown_proposal", id=shown))
         if view.proposal.kind not in ("sweep", "refill") or view.state != "approved":
-            raise ApprovalError(f"proposal {proposal_id} is a {view.state} {view.proposal.kind}:"
+            raise ApprovalError(f"proposal {shown} is a {view.state} {view.proposal.kind}:"
                                 " owners sign an approved sweep or refill",
                                 says=msg("error.proposal.owners_sign_moves",
-                                         id=proposal_id[:80],
+                                         id=shown,
                                          state=msg(f"prop.state.{view.state}"),
                                          kind=msg(f"prop.kind.{view.proposal.kind}")))
         _, wallet, to = self._sweep_parts(view.proposal)
@@ -731,12 +745,13 @@ class Custody:
     def owners_transaction(self, proposal_id: str) -> dict[str, Any]:
         """What the owners of the paying multisig wallet sign for an approved sweep or
         refill (its transaction and ``digest``), for owners who sign offline."""
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         _, spender, paying = self._approved_move(proposal_id)
         what = spender.authorisation(paying)
         if not what:
-            raise ApprovalError(f"proposal {proposal_id} is paid by a wallet of one key: no "
+            raise ApprovalError(f"proposal {shown} is paid by a wallet of one key: no "
                                 "owners sign it",
-                                says=msg("error.proposal.single_key", id=proposal_id[:80]))
+                                says=msg("error.proposal.single_key", id=shown))
         return what
 
     def owners_signing(self, proposal_id: str) -> tuple[dict[str, Any],
@@ -813,35 +828,36 @@ class Custody:
         """Book a sent sweep, or a requested refill seen on chain as ``tx_hash``, once it has
         enough confirmations; None while it has not. The node is read first; what changes
         (the state, the ledger entry with its fee, the incident's timeline) is one unit."""
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}",
-                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
+            raise ApprovalError(f"unknown proposal {shown!r}",
+                                says=msg("error.unknown_proposal", id=shown))
         if view.state == "executed":
             return None
         chain = self.chain
         sent: str | None = view.tx_hash
         if view.state == "requested":
             if tx_hash is None:
-                raise ApprovalError(f"refill {proposal_id}: give the hash of the transaction the "
+                raise ApprovalError(f"refill {shown}: give the hash of the transaction the "
                                     "offline signers sent",
-                                    says=msg("error.refill.hash_needed", id=proposal_id[:80]))
+                                    says=msg("error.refill.hash_needed", id=shown))
             self._check_refill(view.proposal, tx_hash)
             sent = tx_hash
         elif view.state == "sending" and not (view.tx_hash and chain is not None
                                               and chain.receipt(view.tx_hash) is not None):
-            raise ApprovalError(f"proposal {proposal_id} is sending: nothing to settle",
+            raise ApprovalError(f"proposal {shown} is sending: nothing to settle",
                                 says=msg("error.proposal.nothing_to_settle",
-                                         id=proposal_id[:80], state=msg("prop.state.sending")))
+                                         id=shown, state=msg("prop.state.sending")))
         elif view.state not in ("sending", "sent"):
-            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle",
+            raise ApprovalError(f"proposal {shown} is {view.state}: nothing to settle",
                                 says=msg("error.proposal.nothing_to_settle",
-                                         id=proposal_id[:80],
+                                         id=shown,
                                          state=msg(f"prop.state.{view.state}")))
         if sent is None or chain is None:
-            raise ApprovalError(f"proposal {proposal_id} is {view.state}: nothing to settle",
+            raise ApprovalError(f"proposal {shown} is {view.state}: nothing to settle",
                                 says=msg("error.proposal.nothing_to_settle",
-                                         id=proposal_id[:80],
+                                         id=shown,
                                          state=msg(f"prop.state.{view.state}")))
         # "requested" and "sending" become "sent": the chain has it (kinko may have stopped
         # between broadcasting and recording it)

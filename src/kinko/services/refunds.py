@@ -43,7 +43,7 @@ from typing import Any, get_args
 from kinko.atomic import write_atomic
 from kinko.domain.approvals import ProposalKind, lapses_at
 from kinko.domain.ledger import ACCOUNT_KINDS
-from kinko.domain.messages import Message, Time, Yen, msg, os_refusal
+from kinko.domain.messages import Message, Time, Yen, id_shown, msg, os_refusal
 from kinko.domain.money import Asset
 from kinko.domain.refunds import (
     ROUNDINGS,
@@ -313,42 +313,43 @@ class Refunds:
 
     def _check_override(self, plan: PlanFile, proposal_id: str, short: int) -> ProposalView:
         """The approved ``refund`` proposal for this plan, covering a shortfall of ``short``."""
+        shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         view = self.custody.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {proposal_id!r}",
-                                says=msg("error.unknown_proposal", id=proposal_id[:80]))
+            raise ApprovalError(f"unknown proposal {shown!r}",
+                                says=msg("error.unknown_proposal", id=shown))
         p = view.proposal
         if p.kind != PROPOSAL_KIND or p.payload.get("plan_id") != plan.plan_id:
-            raise ApprovalError(f"proposal {proposal_id} is not an override for refund plan "
+            raise ApprovalError(f"proposal {shown} is not an override for refund plan "
                                 f"{plan.plan_id} (it is a {p.kind} proposal)",
-                                says=msg("error.refunds.not_an_override", id=proposal_id[:80],
+                                says=msg("error.refunds.not_an_override", id=shown,
                                          plan=plan.plan_id[:80],
                                          kind=msg(f"prop.kind.{p.kind}")
                                          if p.kind in get_args(ProposalKind) else p.kind[:80]))
         approved = int(str(p.payload.get("shortfall", "0")))
         if short > approved:
-            raise ApprovalError(f"override {proposal_id} allows a shortfall of {approved} "
+            raise ApprovalError(f"override {shown} allows a shortfall of {approved} "
                                 f"{plan.currency}; it is {short} now: propose again",
-                                says=msg("error.refunds.override_short", id=proposal_id[:80],
+                                says=msg("error.refunds.override_short", id=shown,
                                          approved=approved, currency=plan.currency[:80],
                                          short=short))
         if view.state == "executed":
             return view  # an earlier run used it; completing that run is allowed
         if view.state != "approved":
-            raise ApprovalError(f"proposal {proposal_id} is {view.state} with "
+            raise ApprovalError(f"proposal {shown} is {view.state} with "
                                 f"{len(view.approvals)} of {view.quorum} approvals; only a "
                                 "quorum-approved override allows a shortfall",
                                 says=msg("error.refunds.override_not_approved",
-                                         id=proposal_id[:80],
+                                         id=shown,
                                          state=msg(f"prop.state.{view.state}"),
                                          approvals=len(view.approvals), quorum=view.quorum))
         # its stored expiry, or sooner the lifetime the policy in force grants (as for an
         # approval and an execution)
         lapsed = lapses_at(p, self.custody.policy())
         if self.ledger.clock.now() >= lapsed:
-            raise ApprovalError(f"override {proposal_id} expired at "
+            raise ApprovalError(f"override {shown} expired at "
                                 f"{lapsed.isoformat()}: propose it again",
-                                says=msg("error.refunds.override_expired", id=proposal_id[:80],
+                                says=msg("error.refunds.override_expired", id=shown,
                                          at=Time(lapsed)))
         return view
 
