@@ -208,7 +208,7 @@ def _memory_in_use() -> str:
 # a line of whole fields: quoted (a doubled quote inside is one quote) or not quoted (a
 # quote inside is text); a line that is not has a quote left open, or text after a closing
 # quote, which the DuckDB engine names thus
-_WHOLE_FIELDS = r'^(?:"(?:[^"]|"")*"|[^",][^,]*|)(?:,(?:"(?:[^"]|"")*"|[^",][^,]*|))*$'
+_WHOLE_FIELDS = r'^(?:"(?:[^"]++|"")*"|[^",][^,]*+|)(?:,(?:"(?:[^"]++|"")*"|[^",][^,]*+|))*$'
 _UNTERMINATED = ("UNQUOTED VALUE", "Value with unterminated quote found.")
 
 
@@ -295,8 +295,9 @@ class SparkTransfers:
                             .removesuffix(">").replace(":", " "),
                             {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt",
                              "escape": '"', "quote": '"'})
-        df = lines.select(parsed.alias("r"), (~F.col("value").rlike(_WHOLE_FIELDS))
-                          .alias("_open")).select("_open", "r.*")
+        # (a line without a quote is whole fields: the pattern runs only on the others)
+        opened = F.col("value").contains('"') & ~F.col("value").rlike(_WHOLE_FIELDS)
+        df = lines.select(parsed.alias("r"), opened.alias("_open")).select("_open", "r.*")
         # the malformed records counted in the numbering's pass over the file (the header,
         # line 1, numbered 0 and then left out); named (a pass more) only when there are some
         malformed = F.count(F.when(F.col("_corrupt").isNotNull() | F.col("_open"), 1))
