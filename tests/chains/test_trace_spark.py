@@ -229,6 +229,11 @@ def test_bad_files_name_the_same_problems(spark: Any, tmp_path: Path) -> None:
         "digits.csv": header + "0x1,1,0,0,a,b," + "9" * 79 + "\n0x2,2,0,0,a,b,0" + "9" * 78
                       + "\n",
         "column.csv": "tx_hash,block,tx_index,log_index,from,to,value,Value\n0x1,1,0,0,a,b,5,6\n",
+        # a quote left open: on the last line (Spark's parser ended the value with the line),
+        # with or without a final line break, and on a line in the middle
+        "open_last.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b,"5\n',
+        "open_end.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b,"5',
+        "open_mid.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,"0,0,a,b,5\n0x3,3,0,0,a,b,5\n',
     }
     for name, text in cases.items():
         path = tmp_path / name

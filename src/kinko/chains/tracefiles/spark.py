@@ -6,8 +6,9 @@ URL``) and only the part a trace can reach comes back to this process, where the
 kernel runs (:func:`kinko.services.trace.run_trace_on`). :class:`SparkTransfers` is that
 source, for the generic ``csv`` and ``parquet`` formats:
 
-- **reading**: CSV as text (``_corrupt`` records, wrong field counts, counted in the pass
-  that numbers the rows and refused with their lines), Parquet typed; each row numbered in
+- **reading**: CSV as lines of text, each parsed beside its text (``_corrupt`` records,
+  wrong field counts, and quotes left open, counted in the pass that numbers the rows and
+  refused with their lines), Parquet typed; each row numbered in
   file order (per partition, offset by the rows of the partitions before: scalable, no
   single partition);
 - **validation**: the same checks and messages as the DuckDB engine
@@ -37,7 +38,6 @@ process and master. Sizing for a cluster is in ``docs/scale.md``.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import shutil
@@ -66,6 +66,8 @@ from kinko.chains.tracefiles._read import (
     _missing,
     _no_twice,
     _raise,
+    _reject,
+    _reject_said,
     _said_value,
 )
 from kinko.chains.tracefiles._std import (
@@ -203,6 +205,13 @@ def _memory_in_use() -> str:
     return ", ".join(sorted(set(_MEMORIES.values()))) or DRIVER_MEMORY
 
 
+# a line of whole fields: quoted (a doubled quote inside is one quote) or not quoted (a
+# quote inside is text); a line that is not has a quote left open, or text after a closing
+# quote, which the DuckDB engine names thus
+_WHOLE_FIELDS = r'^(?:"(?:[^"]++|"")*"|[^",][^,]*+|)(?:,(?:"(?:[^"]++|"")*"|[^",][^,]*+|))*$'
+_UNTERMINATED = ("UNQUOTED VALUE", "Value with unterminated quote found.")
+
+
 def _fields() -> list[_Field]:
     return _GENERIC
 
@@ -276,38 +285,43 @@ class SparkTransfers:
 
         schema = StructType([StructField(f"c{i}", StringType()) for i in range(len(header))]
                             + [StructField("_corrupt", StringType())])
-        df = (self.spark.read.option("header", True).option("mode", "PERMISSIVE")
-              .option("columnNameOfCorruptRecord", "_corrupt").option("escape", '"')
-              .option("encoding", "UTF-8").schema(schema).csv(str(self.path)))
-        # the malformed records counted in the numbering's pass over the file; named (a
-        # pass more) only when there are some. Every field is read beside the record:
-        # Spark reads no file for its corrupt records alone, and finds a record short of
-        # fields only when it parses them all
-        fields_read = [f"c{i}" for i in range(len(header))]
-        malformed = F.count(F.when(F.col("_corrupt").isNotNull(),
-                                   F.concat_ws(",", *fields_read)))
-        df, _rows, corrupt = _numbered(df, "_row", cache=False, flagged=malformed)
-        bad = (df.where(F.col("_corrupt").isNotNull())
-               .select("_row", "_corrupt", *fields_read)
+        # the file as lines (the records Spark's CSV reader takes: the lines with more than
+        # blanks), each parsed beside its text: a record with a quote left open (or text
+        # after a closing quote) is named as the DuckDB engine names it, which Spark's
+        # parser, reading a line at a time, takes as a value ending with the line
+        lines = (self.spark.read.option("encoding", "UTF-8").text(str(self.path))
+                 .where(F.col("value").rlike("[^\\x00-\\x20]")))
+        parsed = F.from_csv(F.col("value"), schema.simpleString().removeprefix("struct<")
+                            .removesuffix(">").replace(":", " "),
+                            {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt",
+                             "escape": '"', "quote": '"'})
+        # (a line without a quote is whole fields: the pattern runs only on the others)
+        opened = F.col("value").contains('"') & ~F.col("value").rlike(_WHOLE_FIELDS)
+        df = lines.select(parsed.alias("r"), opened.alias("_open")).select("_open", "r.*")
+        # the malformed records counted in the numbering's pass over the file (the header,
+        # line 1, numbered 0 and then left out); named (a pass more) only when there are some
+        malformed = F.count(F.when(F.col("_corrupt").isNotNull() | F.col("_open"), 1))
+        df, _rows, corrupt = _numbered(df, "_line", cache=False, flagged=malformed)
+        df = df.where(F.col("_line") > 0).select((F.col("_line") - 1).alias("_row"), "*")
+        bad = (df.where(F.col("_corrupt").isNotNull() | F.col("_open"))
+               .select("_row", "_corrupt", "_open")
                .orderBy("_row").limit(MAX_PROBLEMS).collect()) if corrupt else []
         if bad:
             inp = _Input(self.path, "raw", {}, is_csv=True)
             where = inp.where(int(r["_row"]) for r in bad)
-            found = [len(next(csv.reader([r['_corrupt'].strip(chr(13) + chr(10))]), []))
-                     for r in bad]
-            problems = [f"{where[int(r['_row'])]}: expected {len(header)} fields, found {n}"
-                        for r, n in zip(bad, found, strict=True)]
+            texts = [(*_UNTERMINATED, None, len(header)) if r["_open"] else
+                     ("MISSING COLUMNS", "", str(r["_corrupt"]), len(header)) for r in bad]
+            problems = [f"{where[int(r['_row'])]}: {_reject(*t)}"
+                        for r, t in zip(bad, texts, strict=True)]
             said = [msg("error.tracefile.at", where=inp.said_where(int(r["_row"])),
-                        problem=msg("error.tracefile.fields", expected=len(header), found=n))
-                    for r, n in zip(bad, found, strict=True)]
+                        problem=_reject_said(*t)) for r, t in zip(bad, texts, strict=True)]
             raise InputFileError(
                 f"{self.path}: {len(problems)} malformed record(s)", problems=problems,
                 problems_said=said, file=self.name,
                 says=msg("error.tracefile.malformed", file=self.name[:200],
                          count=len(problems),
                          first=msg("error.tracefile.at", where=inp.said_at(int(bad[0]["_row"])),
-                                   problem=msg("error.tracefile.fields",
-                                               expected=len(header), found=found[0]))))
+                                   problem=_reject_said(*texts[0]))))
         position: dict[str, int] = {}
         for i, h in enumerate(header):
             position.setdefault(h.lower(), i)
