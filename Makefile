@@ -90,7 +90,9 @@ sysdeps:
 # files) from Debian, each in a token directory of its own; installed once, when missing.
 SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
 
-softhsm:
+# after sysdeps: Debian's installs one at a time (they share dpkg's lock), when `make test`
+# bootstraps its parts side by side
+softhsm: sysdeps
 	@test -e $(SOFTHSM) && command -v softhsm2-util >/dev/null || (apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  softhsm2 >/tmp/kinko-apt.log 2>&1 || (cat /tmp/kinko-apt.log >&2; exit 1))
@@ -108,10 +110,11 @@ typecheck: $(STAMP) catalogs
 unit: $(STAMP) catalogs $(NODE_STAMP) sysdeps softhsm
 	$(BIN)/pytest -q -n 2 --dist loadgroup
 
-# mypy runs beside the tests (one process, while they keep both cores busy): it costs the
-# suite about half its own time instead of all of it
-test: lint $(NODE_STAMP) sysdeps softhsm
-	@$(MAKE) --no-print-directory -j2 typecheck unit
+# The bootstrap's parts (the virtual environment, npm's packages, Debian's) are made side by
+# side, mostly downloads; then mypy runs beside the linters and the tests (one process,
+# while they keep both cores busy): it costs the suite about half its own time, not all of it
+test:
+	@$(MAKE) --no-print-directory -j3 lint typecheck unit
 
 # the tests that need no service (PostgreSQL, anvil, Chromium) and take at most a few seconds;
 # which are slow is decided in tests/fastloop.py and by @pytest.mark.slow
