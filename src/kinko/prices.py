@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from kinko.domain.csvcells import CsvRecords
-from kinko.domain.messages import msg, os_refusal
+from kinko.domain.messages import Message, msg, os_refusal
 from kinko.errors import ConfigError, InputFileError
 from kinko.safeload import bounded_lines, column_twice, open_text
 
@@ -81,12 +81,9 @@ def prices_from_text(text: str, assets: Collection[str] | None = None) -> FixedP
             raise ConfigError(f"prices: {item.strip()!r} should be ASSET=JPY",
                               says=msg("error.prices.item", item=item.strip()[:80]))
         asset = symbol.strip().upper()
-        if assets is not None and asset not in assets:
-            known = ", ".join(sorted(assets)) or "none"
-            raise ConfigError(f"prices: asset {asset[:80]!r} is not one this exchange knows "
-                              f"(known: {known[:200]})",
-                              says=msg("error.prices.unknown_asset", where="prices",
-                                       asset=asset[:80], known=known[:200]))
+        if (unknown := _unknown(asset, assets, "prices")) is not None:
+            english, says = unknown
+            raise ConfigError(english, says=says)
         first = items.setdefault(asset, item.strip()[:80])
         if asset in out:
             second = item.strip()[:80]
@@ -96,6 +93,18 @@ def prices_from_text(text: str, assets: Collection[str] | None = None) -> FixedP
                                        first=first, second=second))
         out[asset] = parse_price(value, f"prices: {symbol.strip()}")
     return FixedPrices(out)
+
+
+def _unknown(asset: str, assets: Collection[str] | None, where: str
+             ) -> tuple[str, Message] | None:
+    """What to say of a price for ``asset`` at ``where`` (the setting, a file's line) when
+    ``assets`` (the symbols the exchange knows) are given and it is not one of them."""
+    if assets is None or asset in assets:
+        return None
+    known = ", ".join(sorted(assets)) or "none"
+    return (f"{where}: asset {asset[:80]!r} is not one this exchange knows (known: "
+            f"{known[:200]})", msg("error.prices.unknown_asset", where=where[:220],
+                                   asset=asset[:80], known=known[:200]))
 
 
 def prices_from_csv(path: Path, assets: Collection[str] | None = None) -> FixedPrices:
@@ -142,12 +151,9 @@ def _prices(records: CsvRecords, name: str, assets: Collection[str] | None
                                  says=msg("error.prices.extra_fields", where=where[:220]))
         row = dict(zip(header, record, strict=False))
         symbol = row.get("asset", "").strip().upper()
-        if assets is not None and symbol not in assets:
-            known = ", ".join(sorted(assets)) or "none"
-            raise InputFileError(f"{where}: asset {symbol[:80]!r} is not one this exchange "
-                                 f"knows (known: {known[:200]})",
-                                 says=msg("error.prices.unknown_asset", where=where[:220],
-                                          asset=symbol[:80], known=known[:200]))
+        if (unknown := _unknown(symbol, assets, where)) is not None:
+            english, says = unknown
+            raise InputFileError(english, says=says)
         seen = first.setdefault(symbol, records.line_num)
         if seen != records.line_num:  # which of the two prices holds would be a guess
             raise InputFileError(f"{where}: a second price for asset {symbol[:80]!r} (first "
