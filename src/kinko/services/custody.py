@@ -679,8 +679,7 @@ class Custody:
                                 says=msg("error.proposal.not_approved", id=shown,
                                          state=msg(f"prop.state.{view.state}"),
                                          approvals=len(view.approvals), quorum=view.quorum))
-        # its stored expiry, or sooner the lifetime the policy in force grants
-        lapsed = lapses_at(p, self.policy())
+        lapsed = view.lapses_at  # its stored expiry, or sooner as the policy in force says
         if now >= lapsed:
             raise ApprovalError(f"proposal {shown} expired at "
                                 f"{format_timestamp(lapsed)}",

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from kinko.atomic import write_atomic
-from kinko.domain.approvals import ProposalKind, lapses_at
+from kinko.domain.approvals import ProposalKind
 from kinko.domain.ledger import ACCOUNT_KINDS
 from kinko.domain.messages import Message, Time, Yen, id_shown, msg, os_refusal
 from kinko.domain.money import Asset
@@ -345,7 +345,7 @@ class Refunds:
                                          approvals=len(view.approvals), quorum=view.quorum))
         # its stored expiry, or sooner the lifetime the policy in force grants (as for an
         # approval and an execution)
-        lapsed = lapses_at(p, self.custody.policy())
+        lapsed = view.lapses_at
         if self.ledger.clock.now() >= lapsed:
             raise ApprovalError(f"override {shown} expired at "
                                 f"{lapsed.isoformat()}: propose it again",
