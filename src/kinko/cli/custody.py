@@ -26,7 +26,7 @@ from kinko.errors import BadInput, ConfigError
 from kinko.i18n import ENGLISH
 from kinko.render.custody import render_custody
 from kinko.safeload import loads_json, read_bounded, read_text
-from kinko.services.custody import Custody, ProposalView, custody_report
+from kinko.services.custody import Custody, ProposalView, custody_report, unknown_proposal
 from kinko.services.deposits import Deposits
 from kinko.services.heartbeat import watch_findings
 from kinko.services.withdrawals import Withdrawals
@@ -196,8 +196,7 @@ def approvers_sign(
     else:
         view = runtime(ctx).custody().proposal(proposal_id or "")
         if view is None:
-            raise BadInput(f"unknown proposal {proposal_id!r}",
-                           says=msg("error.unknown_proposal", id=str(proposal_id)[:80]))
+            raise unknown_proposal(proposal_id or "", BadInput)
         proposal = view.proposal
     print(sign_proposal(proposal, _load_key(key)))
 
@@ -237,8 +236,7 @@ def signature_for(custody: Custody, proposal_id: str, key: Path | None,
         return signature
     view = custody.proposal(proposal_id)
     if view is None:
-        raise BadInput(f"unknown proposal {proposal_id!r}",
-                       says=msg("error.unknown_proposal", id=proposal_id[:80]))
+        raise unknown_proposal(proposal_id, BadInput)
     return sign_proposal(view.proposal, _load_key(key))  # type: ignore[arg-type]
 
 
@@ -288,8 +286,7 @@ def proposals_show(ctx: typer.Context, proposal_id: str,
     """Show one proposal (`--canonical` for offline signing)."""
     view = runtime(ctx).custody().proposal(proposal_id)
     if view is None:
-        raise BadInput(f"unknown proposal {proposal_id!r}",
-                       says=msg("error.unknown_proposal", id=proposal_id[:80]))
+        raise unknown_proposal(proposal_id, BadInput)
     if canonical:
         sys.stdout.write(view.proposal.canonical() + "\n")
         return

@@ -30,7 +30,7 @@ from kinko.domain.messages import id_shown, msg
 from kinko.errors import ApprovalError, EnvironmentProblem, KinkoError, NotFound
 from kinko.ports import Unit
 from kinko.services.access import Access
-from kinko.services.custody import Custody, ProposalView
+from kinko.services.custody import Custody, ProposalView, unknown_proposal
 from kinko.services.timeline import incidents_for, record, scope_word
 
 __all__ = ["Approvals"]
@@ -111,9 +111,7 @@ class Approvals:
                                  "withdrawal held for review is approved",
                                  says=msg("error.withdrawal_not_in_review", id=row["id"],
                                           state=msg(f"wd.state.{row['state']}")))
-        shown = id_shown(proposal_id)
-        return NotFound(f"unknown proposal {shown!r}",
-                        says=msg("error.unknown_proposal", id=shown))
+        return unknown_proposal(proposal_id, NotFound)
 
     def _withdrawal(self, u: Unit, proposal: Proposal, approver: str,
                     signature: str) -> ProposalView:

@@ -71,7 +71,14 @@ from kinko.domain.states import (
     ProposalState,
     one_of,
 )
-from kinko.errors import ApprovalError, ChainRejected, ConfigError, InvalidAccount, NotFound
+from kinko.errors import (
+    ApprovalError,
+    ChainRejected,
+    ConfigError,
+    InvalidAccount,
+    KinkoError,
+    NotFound,
+)
 from kinko.ports import (
     Chain,
     CustodyTables,
@@ -95,7 +102,7 @@ from kinko.services.timeline import record
 
 __all__ = ["CheckResult", "Custody", "ProposalView", "custody_positions", "custody_report",
            "effective_policy", "fee_payer", "fee_postings", "levy_postings", "merge_postings",
-           "payment", "signed_move", "stored_versions"]
+           "payment", "signed_move", "stored_versions", "unknown_proposal"]
 
 # proposals whose approval moves something only the withdrawals service knows (a withdrawal
 # held for review, a breaker reset): they are approved through it (Withdrawals.approve_proposal)
@@ -104,6 +111,14 @@ ROUTED_KINDS = ("withdrawal", "breaker")
 # (until it lapses), and in flight (its transaction may be on chain, whatever its age)
 _AWAITING: tuple[ProposalState, ...] = ("pending", "approved")
 _IN_FLIGHT: tuple[ProposalState, ...] = ("requested", "sending", "sent")
+
+
+def unknown_proposal(proposal_id: str,
+                     error: type[KinkoError] = ApprovalError) -> KinkoError:
+    """The refusal of an id no proposal has (as ``error``: a 404 where a URL names it, a
+    bad input where a command's argument does): its id, a caller's, quoted short."""
+    shown = id_shown(proposal_id)
+    return error(f"unknown proposal {shown!r}", says=msg("error.unknown_proposal", id=shown))
 
 
 def outside_units(store: Store, what: str) -> None:
@@ -581,8 +596,7 @@ class Custody:
         with self.ledger.store.custody() as (_, tables):
             row = tables.proposal(proposal_id)
             if row is None:
-                raise ApprovalError(f"unknown proposal {shown!r}",
-                                    says=msg("error.unknown_proposal", id=shown))
+                raise unknown_proposal(proposal_id)
             proposal, state, _tx, _detail = row
             if state != "pending":
                 raise ApprovalError(f"proposal {shown} is {state}, not pending",
@@ -669,8 +683,7 @@ class Custody:
         now = self.clock.now()
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {shown!r}",
-                                says=msg("error.unknown_proposal", id=shown))
+            raise unknown_proposal(proposal_id)
         p = view.proposal
         if view.state != "approved":
             raise ApprovalError(f"proposal {shown} is {view.state}; only an approved "
@@ -728,8 +741,7 @@ class Custody:
         shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {shown!r}",
-                                says=msg("error.unknown_proposal", id=shown))
+            raise unknown_proposal(proposal_id)
         if view.proposal.kind not in ("sweep", "refill") or view.state != "approved":
             raise ApprovalError(f"proposal {shown} is a {view.state} {view.proposal.kind}:"
                                 " owners sign an approved sweep or refill",
@@ -830,8 +842,7 @@ class Custody:
         shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         view = self.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {shown!r}",
-                                says=msg("error.unknown_proposal", id=shown))
+            raise unknown_proposal(proposal_id)
         if view.state == "executed":
             return None
         chain = self.chain

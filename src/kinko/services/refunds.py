@@ -65,7 +65,7 @@ from kinko.domain.refunds import (
 )
 from kinko.errors import ApprovalError, BadInput, InputFileError, InvalidAmount
 from kinko.safeload import bounded_lines, loads_json, open_text, read_stream
-from kinko.services.custody import Custody, ProposalView
+from kinko.services.custody import Custody, ProposalView, unknown_proposal
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
 
@@ -316,8 +316,7 @@ class Refunds:
         shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
         view = self.custody.proposal(proposal_id)
         if view is None:
-            raise ApprovalError(f"unknown proposal {shown!r}",
-                                says=msg("error.unknown_proposal", id=shown))
+            raise unknown_proposal(proposal_id)
         p = view.proposal
         if p.kind != PROPOSAL_KIND or p.payload.get("plan_id") != plan.plan_id:
             raise ApprovalError(f"proposal {shown} is not an override for refund plan "

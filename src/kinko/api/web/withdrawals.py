@@ -29,13 +29,13 @@ from starlette.concurrency import run_in_threadpool
 
 from kinko.api.web.context import Site, Viewer, Web
 from kinko.domain.approvals import signing_bytes
-from kinko.domain.messages import id_shown, msg
+from kinko.domain.messages import msg
 from kinko.domain.money import format_units
 from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
 from kinko.errors import BadInput, NotFound
 from kinko.safeload import whole_number
 from kinko.services.access import Forbidden
-from kinko.services.custody import ProposalView
+from kinko.services.custody import ProposalView, unknown_proposal
 
 __all__ = ["router"]
 
@@ -196,8 +196,7 @@ def proposal(request: Request, web: Site, proposal_id: str) -> HTMLResponse:
     viewer = web.page(request)
     view = web.withdrawals.custody.proposal(proposal_id)
     if view is None:
-        raise NotFound(f"unknown proposal {id_shown(proposal_id)!r}",
-                       says=msg("error.unknown_proposal", id=id_shown(proposal_id)))
+        raise unknown_proposal(proposal_id, NotFound)
     withdrawal = view.proposal.payload.get("withdrawal") \
         if view.proposal.kind == "withdrawal" else None
     owners = web.withdrawals.custody.owners_signing(proposal_id)
@@ -232,8 +231,7 @@ async def owner_signature(request: Request, web: Site, proposal_id: str) -> Resp
 
     def work() -> None:
         if web.withdrawals.custody.proposal(proposal_id) is None:
-            raise NotFound(f"unknown proposal {id_shown(proposal_id)!r}",
-                           says=msg("error.unknown_proposal", id=id_shown(proposal_id)))
+            raise unknown_proposal(proposal_id, NotFound)
         web.withdrawals.custody.add_owner_signature(proposal_id, owner, signature,
                                                     actor=viewer.name)
 
@@ -250,8 +248,7 @@ async def approve_proposal(request: Request, web: Site, proposal_id: str) -> Res
         approver = _approver(web, viewer, form, proposal_id)
         signature = _signature(form)
         if web.withdrawals.custody.proposal(proposal_id) is None:
-            raise NotFound(f"unknown proposal {id_shown(proposal_id)!r}",
-                           says=msg("error.unknown_proposal", id=id_shown(proposal_id)))
+            raise unknown_proposal(proposal_id, NotFound)
         web.withdrawals.approve_proposal(proposal_id, approver, signature,
                                          actor=viewer.name)
 
