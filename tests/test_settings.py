@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from csvquotes import OPEN_QUOTE_JA, open_quote
 
 from kinko.cli import main
 from kinko.domain.fsa import Submitter
@@ -270,12 +271,10 @@ def test_a_prices_file_with_a_quote_left_open_is_refused_on_the_line_it_opens(
     path.write_text(body, encoding="utf-8")
     with pytest.raises(InputFileError) as caught:
         prices_from_csv(path)
-    assert caught.value.message == (f"{path}:{opened}: unterminated quoted field: the double "
-                                    "quote that opens it here is not closed before the end "
-                                    "of the file")
+    assert caught.value.message == open_quote(f"{path}:{opened}")
     assert caught.value.says is not None
     assert Localizer("ja").text(caught.value.says).startswith(
-        f"{path}:{opened}：引用符で囲まれたフィールドが閉じていません")
+        f"{path}:{opened}{OPEN_QUOTE_JA}")
 
 
 def test_a_prices_file_quoted_wrongly_is_refused_and_quoted_rightly_read(

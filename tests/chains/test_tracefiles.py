@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import pytest
+from csvquotes import OPEN_QUOTE_JA, open_quote
 
 from kinko.chains import tracefiles
 from kinko.chains.tracefiles import (
@@ -610,12 +611,10 @@ def test_a_quote_left_open_is_named_on_the_line_it_opens(tmp_path: Path) -> None
     path = write(tmp_path, "h.csv", '"' + HEAD + "a,1,0,0,x,y,5,0\n")
     with pytest.raises(InputFileError) as caught:
         load_account(path, "csv")
-    assert caught.value.problems == [f"{path}:1: unterminated quoted field: the double quote "
-                                     "that opens it here is not closed before the end of the "
-                                     "file"]
+    assert caught.value.problems == [open_quote(f"{path}:1")]
     assert caught.value.says is not None
     assert Localizer("ja").text(caught.value.says).startswith(
-        f"{path}:1：引用符で囲まれたフィールドが閉じていません")
+        f"{path}:1{OPEN_QUOTE_JA}")
     unclosed = "unquoted value: Value with unterminated quote found."
     path = write(tmp_path, "t.csv", HEAD + 'a,1,0,0,x,y,5,0\nb,1,1,0,x,y,"5')
     assert problems_of(path, "csv") == [f"{path}:3: {unclosed}"]

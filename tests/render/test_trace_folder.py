@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from csvquotes import OPEN_QUOTE_JA, open_quote
 
 from kinko.errors import InputFileError
 from kinko.render.trace import write_blacklist
@@ -70,12 +71,10 @@ def test_an_addresses_table_with_a_quote_left_open_is_refused_on_its_line(
 
     with pytest.raises(InputFileError) as caught:
         write_blacklist(folder(tmp_path, addresses), "csv")
-    assert caught.value.message == (f"{tmp_path / 'addresses.csv'}:{opened}: unterminated "
-                                    "quoted field: the double quote that opens it here is "
-                                    "not closed before the end of the file")
+    assert caught.value.message == open_quote(f"{tmp_path / 'addresses.csv'}:{opened}")
     assert caught.value.says is not None
     assert Localizer("ja").text(caught.value.says).startswith(
-        f"{tmp_path / 'addresses.csv'}:{opened}：引用符で囲まれたフィールドが閉じていません")
+        f"{tmp_path / 'addresses.csv'}:{opened}{OPEN_QUOTE_JA}")
     assert not (tmp_path / "blacklist.csv").exists()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from csvquotes import OPEN_QUOTE_JA, open_quote
 
 from kinko.domain.money import AssetRegistry
 from kinko.errors import InputFileError
@@ -90,8 +91,7 @@ def test_a_quote_left_open_is_named_on_the_line_it_opens(body: str, opened: int)
     left open at the file's end as a field that runs to it, without a word): it is an
     unterminated quoted field, named on the line where the quote opens."""
     problems = _problems(body)
-    assert problems[-1] == (f"c.csv:{opened}: unterminated quoted field: the double quote "
-                            "that opens it here is not closed before the end of the file")
+    assert problems[-1] == open_quote(f"c.csv:{opened}")
 
 
 def test_a_quote_left_open_in_the_header_or_past_a_fields_limit_is_named() -> None:
@@ -114,11 +114,9 @@ def test_a_file_with_a_quote_left_open_imports_nothing(ledger: Ledger, tmp_path:
                     encoding="utf-8")
     with pytest.raises(InputFileError) as caught:
         import_customers(ledger, path, batch_size=1)
-    assert caught.value.problems == [f"{path}:4: unterminated quoted field: the double quote "
-                                     "that opens it here is not closed before the end of "
-                                     "the file"]
+    assert caught.value.problems == [open_quote(f"{path}:4")]
     assert caught.value.problems_said is not None
     ja = Localizer("ja").text(caught.value.problems_said[0])
-    assert ja.startswith(f"{path}:4：引用符で囲まれたフィールドが閉じていません")
+    assert ja.startswith(f"{path}:4{OPEN_QUOTE_JA}")
     assert ledger.balance("customer:C1", "XEM") == 0
     assert ledger.balance("clearing:opening", "XEM") == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from csvquotes import OPEN_QUOTE_JA
 from dbtemplate import migrated_store
 from saying import said as _said
 
@@ -390,4 +391,4 @@ def test_a_trace_folder_whose_exposure_leaves_a_quote_open_is_refused_on_its_lin
                                     "quoted field: the double quote that opens it here is "
                                     "not closed before the end of the file")
     assert JA.text(caught.value.said()).startswith(
-        f"{tmp_path / 'exposure.csv'}:{opened}：引用符で囲まれたフィールドが閉じていません")
+        f"{tmp_path / 'exposure.csv'}:{opened}{OPEN_QUOTE_JA}")
