@@ -22,6 +22,7 @@ from numba import njit
 
 from kinko.atomic import replacing
 from kinko.chains.tracefiles._common import SYNTH_CHUNK
+from kinko.domain.trace._compiled import grown
 from kinko.domain.trace.model import UtxoTransactions
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -201,15 +202,9 @@ def _utxo_structure(n_tx: int, n_addr: int, seed: int):  # type: ignore[no-untyp
                 pool[at] = pool[n_pool]
                 if n_in == in_output.shape[0]:
                     size = 2 * n_in
-                    grown = np.empty(size, np.int64)
-                    grown[:n_in] = in_output[:n_in]
-                    in_output = grown
-                    grown = np.empty(size, np.int64)
-                    grown[:n_in] = in_value[:n_in]
-                    in_value = grown
-                    grown = np.empty(size, np.int64)
-                    grown[:n_in] = in_address[:n_in]
-                    in_address = grown
+                    in_output = grown(in_output, size)
+                    in_value = grown(in_value, size)
+                    in_address = grown(in_address, size)
                 in_output[n_in] = j
                 in_value[n_in] = out_value[j]
                 in_address[n_in] = out_address[j]
@@ -223,15 +218,9 @@ def _utxo_structure(n_tx: int, n_addr: int, seed: int):  # type: ignore[no-untyp
         for n in range(k_out):
             if n_out == out_value.shape[0]:
                 size = 2 * n_out
-                grown = np.empty(size, np.int64)
-                grown[:n_out] = out_value[:n_out]
-                out_value = grown
-                grown = np.empty(size, np.int64)
-                grown[:n_out] = out_address[:n_out]
-                out_address = grown
-                grown = np.empty(size, np.int64)
-                grown[:n_pool] = pool[:n_pool]
-                pool = grown
+                out_value = grown(out_value, size)
+                out_address = grown(out_address, size)
+                pool = grown(pool, size)
             v = rest if n == k_out - 1 else np.int64(rest * np.random.random())
             rest -= v
             out_value[n_out] = v

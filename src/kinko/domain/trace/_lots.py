@@ -16,7 +16,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kinko.domain.trace._compiled import _outputs
+from kinko.domain.trace._compiled import _outputs, grown
+
+# a lot's kind, as the int8 the kind arrays hold (a literal 0 or 1 would compile each push
+# once more for each)
+_CLEAN = np.int8(0)
+_TAINTED = np.int8(1)
 
 # The FIFO/LIFO lot pool: amt, knd (0 clean, 1 tainted), nxt, prv per lot; head/tail per
 # address (-1: no lots, the whole balance is clean); meta = [free list head, free count, used].
@@ -134,20 +139,13 @@ def _take(a, amount, lifo, record, head, tail, amt, knd, nxt, prv, meta, s_amt, 
 
 
 @njit(cache=True)
-def _grown(arr, size):  # type: ignore[no-untyped-def]
-    out = np.empty(size, arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
-
-
-@njit(cache=True)
 def _lots_seed(a, am, k, stop, max_hops, bal, tnt, source, absorbed, first, hops, acc,  # type: ignore[no-untyped-def]
                head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):
     """Seed address ``a`` (amount ``am``, -1: a source) before transfer ``k``."""
     b = bal[a]
     if am >= 0 and b < am:
         if head[a] >= 0:
-            _push_front(a, am - b, 0, head, tail, amt, knd, nxt, prv, meta)
+            _push_front(a, am - b, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
         b = am
         bal[a] = b
     target = b if am < 0 else am
@@ -180,12 +178,12 @@ def _lots_seed(a, am, k, stop, max_hops, bal, tnt, source, absorbed, first, hops
     keep = b - tnt[a] - add  # clean units that stay clean (the oldest)
     for j in range(ns):
         if s_knd[j] == 1:
-            _push_back(a, s_amt[j], 1, head, tail, amt, knd, nxt, prv, meta)
+            _push_back(a, s_amt[j], _TAINTED, head, tail, amt, knd, nxt, prv, meta)
         else:
             c = s_amt[j] if s_amt[j] < keep else keep
             keep -= c
-            _push_back(a, c, 0, head, tail, amt, knd, nxt, prv, meta)
-            _push_back(a, s_amt[j] - c, 1, head, tail, amt, knd, nxt, prv, meta)
+            _push_back(a, c, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
+            _push_back(a, s_amt[j] - c, _TAINTED, head, tail, amt, knd, nxt, prv, meta)
     tnt[a] += add
 
 
@@ -212,9 +210,9 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
             if source[x]:
                 seeded += top
                 t += top
-                _push_front(x, top, 1, head, tail, amt, knd, nxt, prv, meta)
+                _push_front(x, top, _TAINTED, head, tail, amt, knd, nxt, prv, meta)
             elif head[x] >= 0:
-                _push_front(x, top, 0, head, tail, amt, knd, nxt, prv, meta)
+                _push_front(x, top, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
             b = need
         fv = 0
         ns = 1
@@ -260,10 +258,10 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
                 gain = 0
         if gain == 0:
             if head[y] >= 0:
-                _push_back(y, v, 0, head, tail, amt, knd, nxt, prv, meta)
+                _push_back(y, v, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
         else:
             if head[y] < 0:
-                _push_back(y, bal[y], 0, head, tail, amt, knd, nxt, prv, meta)
+                _push_back(y, bal[y], _CLEAN, head, tail, amt, knd, nxt, prv, meta)
             for j in range(ns):
                 _push_back(y, s_amt[j], s_knd[j], head, tail, amt, knd, nxt, prv, meta)
             tnt[y] += gain
@@ -296,16 +294,16 @@ def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_
     acc = np.zeros(2, np.int64)  # burned, seeded
     sp = 0
     n_seeds = seed_addr.shape[0]
-    k = 0
+    k = np.int64(0)  # not the literal 0: a kernel called with it compiles once more
     while True:
         if meta[1] + cap - meta[2] < 4:
             cap *= 2
-            amt = _grown(amt, cap)
-            knd = _grown(knd, cap)
-            nxt = _grown(nxt, cap)
-            prv = _grown(prv, cap)
-            s_amt = _grown(s_amt, cap + 2)
-            s_knd = _grown(s_knd, cap + 2)
+            amt = grown(amt, cap)
+            knd = grown(knd, cap)
+            nxt = grown(nxt, cap)
+            prv = grown(prv, cap)
+            s_amt = grown(s_amt, cap + 2)
+            s_knd = grown(s_knd, cap + 2)
         if sp < n_seeds and seed_pos[sp] == k:
             _lots_seed(seed_addr[sp], seed_amt[sp], k, stop, max_hops, bal, tnt, source,
                        absorbed, first, hops, acc, head, tail, amt, knd, nxt, prv, meta,

@@ -21,17 +21,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from kinko.domain.trace._compiled import grown
 from kinko.domain.trace._int128 import mul_div_floor
 
 POLICY_CODES = {"poison": 0, "haircut": 1, "fifo": 2, "lifo": 3, "tiho": 4}
 _POISON, _HAIRCUT, _FIFO, _LIFO, _TIHO = 0, 1, 2, 3, 4
-
-
-@njit(cache=True)
-def _grown(arr, size):  # type: ignore[no-untyped-def]
-    out = np.empty(size, arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
 
 
 @njit(cache=True)
@@ -140,9 +134,10 @@ def _utxo_kernel(policy, in_start, in_output, in_value, in_address, out_start,  
             for n in range(k):
                 shares[n] = values[n]
         elif policy == _HAIRCUT:
-            _haircut_shares(total, values, fee[i], shares)
+            # as int64, not the literal 0 it may still be: one compilation, not two
+            _haircut_shares(np.int64(total), values, fee[i], shares)
         elif policy == _TIHO:
-            _tiho_shares(total, values, shares)
+            _tiho_shares(np.int64(total), values, shares)
         else:
             # the inputs' segments end to end (a clean input: one clean segment)
             ns = 0
@@ -151,8 +146,8 @@ def _utxo_kernel(policy, in_start, in_output, in_value, in_address, out_start,  
                 need = ns + seg_cnt[j] if j >= 0 and live[j] > 0 else ns + 1
                 if need > sq_amt.shape[0]:
                     size = 2 * need
-                    sq_amt = _grown(sq_amt, size)
-                    sq_knd = _grown(sq_knd, size)
+                    sq_amt = grown(sq_amt, size)
+                    sq_knd = grown(sq_knd, size)
                 if j >= 0 and live[j] > 0:
                     for s in range(seg_off[j], seg_off[j] + seg_cnt[j]):
                         sq_amt[ns] = seg_amt[s]
@@ -163,12 +158,13 @@ def _utxo_kernel(policy, in_start, in_output, in_value, in_address, out_start,  
                     sq_knd[ns] = 0
                     ns += 1
             if policy == _LIFO:
-                sq_amt[:ns] = sq_amt[:ns][::-1].copy()
-                sq_knd[:ns] = sq_knd[:ns][::-1].copy()
+                for s in range(ns // 2):  # reversed in place
+                    sq_amt[s], sq_amt[ns - 1 - s] = sq_amt[ns - 1 - s], sq_amt[s]
+                    sq_knd[s], sq_knd[ns - 1 - s] = sq_knd[ns - 1 - s], sq_knd[s]
             if pc_amt.shape[0] < ns + k:
                 size = 2 * (ns + k)
-                pc_amt = _grown(pc_amt, size)
-                pc_knd = _grown(pc_knd, size)
+                pc_amt = grown(pc_amt, size)
+                pc_knd = grown(pc_knd, size)
             pos = 0
             left = sq_amt[0] if ns > 0 else 0
             for n in range(k):
@@ -232,8 +228,8 @@ def _utxo_kernel(policy, in_start, in_output, in_value, in_address, out_start,  
                 cnt = 1 if seeded_here else pc_off[n + 1] - pc_off[n]
                 if used + cnt > seg_amt.shape[0]:
                     size = 2 * (used + cnt)
-                    seg_amt = _grown(seg_amt, size)
-                    seg_knd = _grown(seg_knd, size)
+                    seg_amt = grown(seg_amt, size)
+                    seg_knd = grown(seg_knd, size)
                 seg_off[j] = used
                 seg_cnt[j] = cnt
                 if seeded_here:

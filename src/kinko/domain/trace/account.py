@@ -108,6 +108,15 @@ def _fits_int64(value: npt.NDArray[np.int64], fee: npt.NDArray[np.int64], seeds:
     return total <= INT64_MAX
 
 
+def _read_only(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A view of ``arr`` the kernels may not write to: inputs arrive writable or not (a
+    Parquet file's columns are read-only), and each kind would compile a kernel of its own
+    (numba types an array by its writability too); as read-only views they compile once."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 def _as_result(values: Any, big: bool) -> npt.NDArray[Any]:
     if isinstance(values, np.ndarray):
         return values
@@ -167,10 +176,12 @@ def trace_account(transfers: AccountTransfers, seeds: AccountSeeds, policy: Poli
                          "seed amounts) fits in int64; use the reference kernel")
 
     if compiled:
-        args = (src, dst, value, fee, seed_tx, stop,
-                np.array([s[0] for s in seed_list], dtype=np.int64),
-                np.array([s[1] for s in seed_list], dtype=np.int64),
-                np.array([-1 if s[2] is None else s[2] for s in seed_list], dtype=np.int64),
+        ro = _read_only
+        args = (ro(src), ro(dst), ro(value), ro(fee), ro(seed_tx), ro(stop),
+                ro(np.array([s[0] for s in seed_list], dtype=np.int64)),
+                ro(np.array([s[1] for s in seed_list], dtype=np.int64)),
+                ro(np.array([-1 if s[2] is None else s[2] for s in seed_list],
+                            dtype=np.int64)),
                 np.int64(horizon), n_addr)
         if policy == "poison":
             out = _poison_kernel(*args)
