@@ -78,6 +78,7 @@ from kinko.domain.trace.model import (
     AccountSeeds,
     AccountTransfers,
     Policy,
+    read_only,
     whole_amounts,
 )
 
@@ -106,15 +107,6 @@ def _fits_int64(value: npt.NDArray[np.int64], fee: npt.NDArray[np.int64], seeds:
         total += (int(np.sum(arr >> 31, dtype=np.int64)) << 31) + int(
             np.sum(arr & 0x7FFFFFFF, dtype=np.int64))
     return total <= INT64_MAX
-
-
-def _read_only(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A view of ``arr`` the kernels may not write to: inputs arrive writable or not (a
-    Parquet file's columns are read-only), and each kind would compile a kernel of its own
-    (numba types an array by its writability too); as read-only views they compile once."""
-    view = arr.view()
-    view.flags.writeable = False
-    return view
 
 
 def _as_result(values: Any, big: bool) -> npt.NDArray[Any]:
@@ -176,7 +168,7 @@ def trace_account(transfers: AccountTransfers, seeds: AccountSeeds, policy: Poli
                          "seed amounts) fits in int64; use the reference kernel")
 
     if compiled:
-        ro = _read_only
+        ro = read_only
         args = (ro(src), ro(dst), ro(value), ro(fee), ro(seed_tx), ro(stop),
                 ro(np.array([s[0] for s in seed_list], dtype=np.int64)),
                 ro(np.array([s[1] for s in seed_list], dtype=np.int64)),

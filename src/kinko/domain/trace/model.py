@@ -83,6 +83,16 @@ def whole_amounts(arr: Any, size: int, field: str) -> npt.NDArray[Any]:
     return out
 
 
+def read_only(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A view of ``arr`` the compiled kernels may not write to. Their inputs arrive writable
+    or not (a Parquet file's columns are read-only), and numba types an array by its
+    writability too: each kind would compile every kernel again (seconds each); as
+    read-only views they compile once."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 @dataclass(frozen=True)
 class AccountTransfers:
     """Transfers of an account-model chain, sorted by (block, tx_index, log_index)."""

@@ -63,6 +63,7 @@ from kinko.domain.trace.model import (
     UtxoResult,
     UtxoSeeds,
     UtxoTransactions,
+    read_only,
     whole_amounts,
 )
 
@@ -243,9 +244,11 @@ def trace_utxo(txs: UtxoTransactions, seeds: UtxoSeeds, policy: Policy, *,
         raise ValueError("the compiled kernel needs int64 amounts whose sum fits in int64; "
                          "use the reference kernel")
     if compiled:
-        found = _utxo_kernel(POLICY_CODES[policy], in_start, in_output, in_value, in_address,
-                             out_start, out_value, out_address, fee, tx_seed, out_seed, stop,
-                             np.int64(horizon), n_addr)
+        ro = read_only
+        found = _utxo_kernel(POLICY_CODES[policy], ro(in_start), ro(in_output), ro(in_value),
+                             ro(in_address), ro(out_start), ro(out_value), ro(out_address),
+                             ro(fee), ro(tx_seed), ro(out_seed), ro(stop), np.int64(horizon),
+                             n_addr)
     else:
         found = reference_utxo(policy, in_start.tolist(), in_output.tolist(),
                                [int(v) for v in in_value], in_address.tolist(),
