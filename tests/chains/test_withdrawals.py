@@ -18,6 +18,7 @@ from kinko.chains.wallets import KeyWallet
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.ledger import Posting
+from kinko.domain.messages import msg
 from kinko.domain.money import AssetRegistry
 from kinko.errors import ApprovalError, IdempotencyConflict, Overdraft
 from kinko.i18n import ENGLISH
@@ -184,6 +185,46 @@ def test_unknown_customer_and_expiry(flow) -> None:  # type: ignore[no-untyped-d
     assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
     with pytest.raises(ApprovalError):
         approve(w, "W8", "bob")
+
+
+def adopt(w: Withdrawals, path: Path, text: str) -> None:
+    """A later policy version, proposed and approved by alice and bob."""
+    path.write_text(text)
+    _, proposed = w.custody.load_policy(path, "ops")
+    assert proposed is not None
+    for name in ("alice", "bob"):
+        w.custody.approve(proposed.proposal.id, name,
+                          sign_proposal(proposed.proposal, KEYS[name]))
+
+
+def test_a_review_lapsed_under_a_shorter_lifetime_releases_its_funds(  # type: ignore[no-untyped-def]
+        flow, tmp_path: Path) -> None:
+    """A review held under a ten-day proposal lifetime, then a version of one day adopted:
+    past that day nobody can approve it, and ``expire`` gives the customer back the funds
+    its hold would have kept nine more days, with its proposal expired."""
+    w, _, clock = flow
+    first = (tmp_path / "p.toml").read_text()
+    adopt(w, tmp_path / "p2.toml",
+          first.replace("version = 1\n", "version = 2\nproposal_ttl_hours = 240\n"))
+    clock.advance(hours=49)  # a longer lifetime loosens the policy: in force after 48 hours
+    assert w.custody.policy().proposal_ttl_hours == 240  # type: ignore[union-attr]
+    w.request("W6", "C1", "ETH", 20 * E, to())  # held for review: a ten-day hold
+    clock.advance(hours=1)
+    adopt(w, tmp_path / "p3.toml",
+          first.replace("version = 1\n", "version = 3\nproposal_ttl_hours = 24\n"))
+    assert w.custody.policy().proposal_ttl_hours == 24  # type: ignore[union-attr]
+    clock.advance(hours=22)  # 23 hours old: still open
+    assert w.expire() == [] and w.get("W6").state == "review"
+    clock.advance(hours=2)
+    assert w.expire() == ["W6"]
+    closed = w.get("W6")
+    assert closed.state == "expired" and closed.closed_why == msg("wd.reason.review_lapsed")
+    assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 0
+    view = w.custody.proposal("withdrawal-W6")
+    assert view is not None and view.state == "expired"
+    assert w.expire() == [] and w.ledger.verify().ok
+    with pytest.raises(ApprovalError):
+        approve(w, "W6", "bob")
 
 
 def test_crash_between_broadcast_and_record_is_recovered(flow, monkeypatch) -> None:  # type: ignore[no-untyped-def]

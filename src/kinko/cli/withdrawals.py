@@ -193,7 +193,8 @@ def confirm(ctx: typer.Context, withdrawal_id: str) -> None:
 
 @withdrawals_app.command("expire")
 def expire(ctx: typer.Context) -> None:
-    """Mark withdrawals whose reservation expired (their funds are already released)."""
+    """Expire withdrawals whose reservation expired, or whose review lapsed under the policy
+    in force (their funds released)."""
     ids = _service(ctx).expire()
     say = runtime(ctx).say
     print(say("cli.withdrawals.expired", ids=say.join(ids) if ids else say("none")))

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinko.domain.addresses import canonical_address, chain_key, same_address
-from kinko.domain.approvals import Proposal
+from kinko.domain.approvals import Proposal, lapses_at
 from kinko.domain.custody import Wallet, same_key
 from kinko.domain.labels import deny_index
 from kinko.domain.ledger import Hold, normal_balance, parse_account
@@ -109,6 +109,7 @@ from kinko.services.approvals import Approvals
 from kinko.services.custody import (
     Custody,
     ProposalView,
+    effective_policy,
     fee_postings,
     levy_postings,
     outside_units,
@@ -335,8 +336,8 @@ class Withdrawals:
                               row["requester"], row["wallet"], proposal=review)
 
     def get(self, withdrawal_id: str) -> WithdrawalView:
-        """One withdrawal; a rejected or failed one says who closed it and why (the ledger
-        entry that released its funds)."""
+        """One withdrawal; a rejected or failed one, or one expired when its review lapsed,
+        says who closed it and why (the ledger entry that released its funds)."""
         with self.store.unit(write=False) as u:
             row = u.screening.withdrawal(withdrawal_id)
             if row is None:
@@ -344,7 +345,7 @@ class Withdrawals:
                 raise NotFound(f"unknown withdrawal {shown!r}",
                                says=msg("error.unknown_withdrawal", id=shown))
             view = self._view(row, any_state=True)
-            if view.state not in ("rejected", "failed"):
+            if view.state not in ("rejected", "failed", "expired"):
                 return view
             key = f"void:withdrawal:{withdrawal_id}"
             entry = u.ledger.entries_by_key([key]).get(key)
@@ -851,15 +852,30 @@ class Withdrawals:
             return True
 
     def expire(self) -> list[str]:
-        """Release every hold whose expiry has passed and mark the open withdrawals they
-        reserved (and their reviews' proposals) expired, in one unit; returns their ids."""
+        """Release every hold whose expiry has passed, and every review that lapsed under
+        the policy in force before its hold's expiry (a shorter proposal lifetime adopted
+        since: nobody can approve it any more, and its funds stay the customer's), and mark
+        the open withdrawals they reserved (and their reviews' proposals) expired, in one
+        unit; returns their ids."""
         with self.store.unit() as u:
             self.ledger.expire_holds()
             rows = [r for state in OPEN_WITHDRAWAL_STATES
                     for r in u.screening.withdrawals(state, limit=1_000_000)]
             states = u.ledger.hold_states([f"withdrawal:{r['id']}" for r in rows])
+            now = self.clock.now()
+            policy = effective_policy(u.custody, self.ledger.assets, now)
+            pending = {p.id: p for p, *_ in u.custody.proposals("pending")} \
+                if any(r["state"] == "review" for r in rows) else {}
+            lapsed: set[str] = set()
+            for r in rows:
+                review = pending.get(f"withdrawal-{r['id']}")
+                if r["state"] == "review" and review is not None \
+                        and states.get(f"withdrawal:{r['id']}") == "pending" \
+                        and lapses_at(review, policy) <= now:
+                    self._release(r["id"], "expired", msg("wd.reason.review_lapsed"))
+                    lapsed.add(r["id"])
             return [r["id"] for r in rows
-                    if states.get(f"withdrawal:{r['id']}") == "expired"
+                    if (r["id"] in lapsed or states.get(f"withdrawal:{r['id']}") == "expired")
                     and self._close(u, r["id"], OPEN_WITHDRAWAL_STATES, "expired")]
 
     # ------------------------------------------------------------------ lists
