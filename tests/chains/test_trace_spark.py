@@ -234,12 +234,19 @@ def test_bad_files_name_the_same_problems(spark: Any, tmp_path: Path) -> None:
         "open_last.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b,"5\n',
         "open_end.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b,"5',
         "open_mid.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,"0,0,a,b,5\n0x3,3,0,0,a,b,5\n',
+        # a line of blanks is a record of one field; the lines after it keep their numbers;
+        # past the first quote left open, nothing more is named (a second one closes it)
+        "open_twice.csv": header + '0x1,1,0,0,a,b,5\n \t\n\n0x2,2,0,0,a,b,5\n'
+                                   '0x3,3,"0,0,a,b,5\n0x4,4,0,0,a,b,5\n0x5,5,"0,0,a,b,5\n',
     }
     for name, text in cases.items():
         path = tmp_path / name
         path.write_text(text)
         found = problems(path, "csv", "duckdb")
         assert found and found == problems(path, "csv", "spark"), (name, found)
+        if name == "open_twice.csv":
+            assert found == [f"{path}:3: expected 7 fields, found 1",
+                             f"{path}:6: unquoted value: Value with unterminated quote found."]
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     from kinko.chains.tracefiles.spark import SparkTransfers

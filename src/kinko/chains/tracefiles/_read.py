@@ -75,9 +75,13 @@ class _Input:
         if not self.is_csv:
             return {r: f"row {r + 1}" for r in rows}
         if rows and (self._lines is None or len(self._lines) <= max(rows)):
-            self._lines = _record_lines(self.path, max(rows))
+            self._lines = self._starts(max(rows))
         lines = self._lines or []
         return {r: str(lines[r]) if r < len(lines) else "?" for r in rows}
+
+    def _starts(self, last: int) -> list[int]:
+        """The line each record starts on, up to record ``last`` (as DuckDB reads them)."""
+        return _record_lines(self.path, last)
 
     def where(self, rows: Iterable[int]) -> dict[int, str]:
         """``file:line`` of each record number (CSV; the header is line 1), ``file: row N``

@@ -216,6 +216,28 @@ def _fields() -> list[_Field]:
     return _GENERIC
 
 
+class _Lines(_Input):
+    """A CSV file as this engine reads it: a record is a line that is not empty (a quote
+    left open ends with its line, where the DuckDB engine's record runs on into the next
+    lines), so a record's line is found by counting lines."""
+
+    def _starts(self, last: int) -> list[int]:
+        starts: list[int] = []
+        # the line breaks Spark's text reader splits at: \n, \r\n and a lone \r
+        with self.path.open(encoding="utf-8", errors="replace", newline=None) as fh:
+            header = True
+            for number, line in enumerate(fh, 1):
+                if line in ("\n", ""):
+                    continue
+                if header:  # the first line that is not empty: the header
+                    header = False
+                    continue
+                starts.append(number)
+                if len(starts) > last:
+                    break
+        return starts
+
+
 class SparkTransfers:
     """Transfers of a generic ``csv`` or ``parquet`` file, read and checked by Spark (at
     construction; problems raise :class:`InputFileError` as the DuckDB engine words them),
@@ -239,7 +261,7 @@ class SparkTransfers:
         self.spark = spark_session(master, memory)
         self.parquet = fmt == "parquet"
         self.raw, columns = self._read()
-        self.inp = _Input(self.path, "raw", columns, is_csv=not self.parquet)
+        self.inp = _Lines(self.path, "raw", columns, is_csv=not self.parquet)
         self._std = self._standard(asset)
         self._number()
         self._check()
@@ -285,12 +307,12 @@ class SparkTransfers:
 
         schema = StructType([StructField(f"c{i}", StringType()) for i in range(len(header))]
                             + [StructField("_corrupt", StringType())])
-        # the file as lines (the records Spark's CSV reader takes: the lines with more than
-        # blanks), each parsed beside its text: a record with a quote left open (or text
-        # after a closing quote) is named as the DuckDB engine names it, which Spark's
-        # parser, reading a line at a time, takes as a value ending with the line
+        # the file as lines (every line that is not empty: the DuckDB engine takes a line
+        # of blanks for a record), each parsed beside its text: a record with a quote left
+        # open (or text after a closing quote) is named as the DuckDB engine names it, which
+        # Spark's parser, reading a line at a time, takes as a value ending with the line
         lines = (self.spark.read.option("encoding", "UTF-8").text(str(self.path))
-                 .where(F.col("value").rlike("[^\\x00-\\x20]")))
+                 .where(F.col("value") != ""))
         parsed = F.from_csv(F.col("value"), schema.simpleString().removeprefix("struct<")
                             .removesuffix(">").replace(":", " "),
                             {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt",
@@ -306,8 +328,11 @@ class SparkTransfers:
         bad = (df.where(F.col("_corrupt").isNotNull() | F.col("_open"))
                .select("_row", "_corrupt", "_open")
                .orderBy("_row").limit(MAX_PROBLEMS).collect()) if corrupt else []
+        first_open = next((i for i, r in enumerate(bad) if r["_open"]), None)
+        if first_open is not None:  # past a quote left open the DuckDB engine reads no record
+            bad = bad[:first_open + 1]
         if bad:
-            inp = _Input(self.path, "raw", {}, is_csv=True)
+            inp = _Lines(self.path, "raw", {}, is_csv=True)
             where = inp.where(int(r["_row"]) for r in bad)
             texts = [(*_UNTERMINATED, None, len(header)) if r["_open"] else
                      ("MISSING COLUMNS", "", str(r["_corrupt"]), len(header)) for r in bad]
