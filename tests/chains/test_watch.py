@@ -463,3 +463,23 @@ def test_withdrawals_waiting_in_a_leaked_wallet_are_rejected_so_the_sweep_takes_
         assert 59 * E < swept <= 60 * E
         assert "stay in eth-hot: reserved for withdrawals" in timeline
     env.store.close()
+
+
+def test_a_wallet_all_reserved_for_kept_withdrawals_is_not_swept(chain: EvmChain,
+                                                                  tmp_path: Path) -> None:
+    """Withdrawals the policy keeps reserve the whole wallet: their coins stay for them (a
+    sweep of them could not be booked: the ledger may not take reserved funds), and the
+    timeline says so, not that the wallet is empty."""
+    env = Env(chain, tmp_path, '[watch]\nemergency_sweep = "auto"\n'
+              'compromised_withdrawals = "keep"\n')
+    held = env.withdrawals.request("W9", "C1", "ETH", 100 * E, Account.create().address)
+    assert held.state == "allowed"  # its hold reserves all 100 ETH of the hot wallet
+    send(chain, env.hot, Account.create().address, 10 * E)
+    (alert,) = env.watch.poll().alerts
+    assert not [p for p in env.custody.proposals() if p.proposal.payload.get("emergency")]
+    timeline = " ".join(ENGLISH.text(e["detail"]) for e in env.incidents.incident(
+        str(alert["incident"])).timeline)
+    assert re.search(r"89\.99\d* ETH stay in eth-hot: reserved for withdrawals", timeline)
+    assert "already empty" not in timeline
+    env.store.close()
+

@@ -440,12 +440,14 @@ class Containment:
         rows = self.ledger.balances(account=hot.account, asset=asset.symbol)
         usable = available(hot.account, rows[0].state) if rows else 0
         free = usable - fee
-        if 0 < free < amount:
-            # the sweep moves what the ledger can take from the wallet; the timeline says
-            # why the rest stays, part by part: withdrawals (kept by the policy, or being
-            # sent) reserve some, the token sweeps just sent will spend some as gas (booked
-            # when they settle), and what is left is on chain but not booked to the wallet
-            left = amount - free
+        if free < amount:
+            # the sweep moves what the ledger can take from the wallet (nothing when
+            # withdrawals the policy keeps reserve all of it: a sweep of their coins could
+            # not be booked); the timeline says why the rest stays, part by part:
+            # withdrawals (kept by the policy, or being sent) reserve some, the token sweeps
+            # just sent will spend some as gas (booked when they settle), and what is left
+            # is on chain but not booked to the wallet
+            left = amount - max(free, 0)
             reserved = min(left, (normal_balance(hot.account, rows[0].state) - usable)
                            if rows else 0)
             gas = min(left - reserved, tokens)
@@ -456,6 +458,8 @@ class Containment:
                     self.event(incident, "sweep", ACTOR, msg(
                         said, amount=Units(part, asset.symbol, asset.decimals),
                         wallet=wallet_name))
+            if free <= 0 and left > 0:  # all of it stays, for the reasons just said
+                return None
             amount = free
         if amount <= 0:
             self.event(incident, "sweep", ACTOR, msg("timeline.sweep.empty",
