@@ -327,6 +327,16 @@ def test_help_is_in_the_language_asked_for(
     assert "Reject a withdrawal; its funds are released." in out
 
 
+def test_the_version_is_said_before_any_setting_is_read(cli: CliRun, tmp_path: Path) -> None:
+    from kinko import __version__
+
+    (tmp_path / "kinko.toml").write_text("lang = [\n", encoding="utf-8")  # not TOML
+    code, out, err = cli("--version")
+    assert (code, out, err) == (0, f"kinko {__version__}\n", "")
+    code, out, _ = cli("--lang", "ja", "--help")
+    assert _has(out, "--version", "kinko のバージョンを表示して終了する。")
+
+
 def test_error_lines_keep_an_input_files_lines_in_every_language() -> None:
     from kinko.cli import error_lines
     from kinko.domain.messages import msg

@@ -36,6 +36,7 @@ app = typer.Typer(
 
 
 def _root(ctx: typer.Context, **flags: Any) -> None:
+    flags.pop("version", None)
     config = flags.pop("config", None)
     settings = load_settings(config_path=config or "kinko.toml", flags=flags)
     logging.basicConfig(level=settings.log_level,
@@ -46,10 +47,24 @@ def _root(ctx: typer.Context, **flags: Any) -> None:
     ctx.call_on_close(rt.close)
 
 
+def _version(asked: bool) -> None:
+    """``kinko --version``: the installed version, before any setting is read."""
+    if asked:
+        from kinko import __version__
+
+        typer.echo(f"kinko {__version__}")
+        raise typer.Exit()
+
+
 def _signature() -> inspect.Signature:
     params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                           annotation=typer.Context),
+        inspect.Parameter(
+            "version", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+            default=typer.Option(False, "--version", is_eager=True, callback=_version,
+                                 help="Show kinko's version and exit."),
+        ),
         inspect.Parameter(
             "config", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
             default=typer.Option(None, "--config", metavar="PATH",
