@@ -190,13 +190,14 @@ def test_fsa_report_in_japanese_with_its_pdf(site: Site) -> None:
     assert "ホットウォレット" in ops.get(html.group(1)).text
 
 
-def test_an_unknown_incident_is_refused_and_the_job_marked_failed(site: Site) -> None:
+def test_an_unknown_incident_is_refused_before_the_job_starts(site: Site) -> None:
+    """Each refusal left a failed report in the index and an empty folder on disk."""
     ops = site.client("ops")
     r = ops.post("/reports/fsa", data=_form(site, ops, "/reports", lang="en",
                                             incident="INC-nope"))
-    assert r.status_code == 400
-    (row,) = Artifacts(site.ledger.store, site.clock).find("fsa")
-    assert row["state"] == "failed" and row["incident"] == "INC-nope"
+    assert r.status_code == 400 and "unknown incident" in r.text
+    assert Artifacts(site.ledger.store, site.clock).find("fsa") == []
+    assert not (site.data_dir / "fsa").exists() or not any((site.data_dir / "fsa").iterdir())
     bad = ops.post("/reports/fsa", data=_form(site, ops, "/reports", lang="fr"))
     assert bad.status_code == 400
 

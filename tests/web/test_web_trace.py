@@ -206,6 +206,7 @@ def test_only_files_inside_the_trace_folder_are_served(site: Site, theft: Theft)
         assert r.status_code == 404, name
         assert "not yours" not in r.text
     assert ops.get(f"{url}/../../secret.txt").status_code == 404
+    assert ops.get(f"{url}/{'x' * 256}").status_code == 404  # too long for a file name: 500
     assert ops.get("/trace/trace-nope").status_code == 404
     assert ops.get("/trace/trace-nope/graph.json").status_code == 404
 
@@ -262,6 +263,11 @@ def test_a_transfers_file_must_lie_under_the_data_folder(site: Site, theft: Thef
         assert r.status_code == 400 and "under the data folder" in r.text
         assert 'data-form="trace"' in r.text  # the form again, with what was typed
     site.data_dir.mkdir(parents=True, exist_ok=True)
+    # a name too long for the file system (a 500 before) is no transfers file
+    for name in ("x" * 4_100, "y/" * 2_000):
+        r = ops.post("/trace", data={"csrf": csrf, "seed_txs": "0x01", "policy": "haircut",
+                                     "transfers": name, "format": "csv"})
+        assert r.status_code == 400 and "no transfers file" in r.text, name[:9]
     (site.data_dir / "t.csv").write_text(rows)
     r = ops.post("/trace", data={"csrf": csrf, "seed_txs": "0x01", "policy": "poison",
                                  "transfers": "t.csv", "format": "csv"})

@@ -34,8 +34,12 @@ def file_in(folder: Path, name: str) -> Path:
         raise NotFound(f"no file {id_shown(name)!r} in this folder",
                        says=msg("error.artifacts.no_file", name=id_shown(name)))
     base = folder.resolve()
-    path = (base / name).resolve()
-    if path.parent != base or not path.is_file():
+    try:
+        path = (base / name).resolve()
+        found = path.parent == base and path.is_file()
+    except OSError:  # a name the file system refuses (too long, ...): no such file either
+        found = False
+    if not found:
         raise NotFound(f"no file {id_shown(name)!r} in this folder",
                        says=msg("error.artifacts.no_file", name=id_shown(name)))
     return path

@@ -177,11 +177,16 @@ class TraceJobs:
         """A transfers file: only under the data folder (a relative name is taken there)."""
         root = self.data_dir.resolve()
         path = Path(name)
-        path = (path if path.is_absolute() else root / path).resolve()
-        if not path.is_relative_to(root):
+        try:
+            path = (path if path.is_absolute() else root / path).resolve()
+            inside = path.is_relative_to(root)
+            found = inside and path.exists()  # a file, or a folder of NEM listings
+        except OSError:  # a name the file system refuses (too long, ...): no such file
+            inside, found = True, False
+        if not inside:
             raise BadInput(f"the transfers file must lie under the data folder ({root})",
                            says=msg("error.trace.outside"))
-        if not path.exists():
+        if not found:
             raise BadInput(f"no transfers file {name!r} under the data folder",
                            says=msg("error.trace.no_file", file=name[:200]))
         return path

@@ -181,6 +181,8 @@ async def generate_fsa(request: Request, web: Site) -> Response:
     plan_id, trace_id = str(form.get("refund_plan", "")), str(form.get("trace", ""))
     plan = _artifact(web, plan_id, ("refunds",))["folder"] if plan_id else None
     trace = _artifact(web, trace_id, ("trace",))["folder"] if trace_id else None
+    if incident is not None:  # an unknown one is refused before the job is indexed
+        await run_in_threadpool(web.incidents().incident, incident)
     custody = web.custody()
     index = web.artifacts()
     title = msg(N_("artifact.fsa.incident") if incident else N_("artifact.fsa"),
