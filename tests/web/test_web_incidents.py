@@ -161,6 +161,9 @@ def test_incident_page_timeline_in_order_notes_and_moves(site: Site) -> None:
     assert f'href="/trace/new?incident={incident}" data-action="trace"' in page
     assert 'data-form="note"' in page and 'data-form="move"' in page
     csrf = site.csrf(client)
+    r = client.post(f"/incidents/{incident}/note", data={"csrf": csrf, "text": "x" * 2001})
+    assert r.status_code == 400  # named by its label on the page, not the form's field
+    assert "Note is longer than 2,000 characters" in r.text
     r = client.post(f"/incidents/{incident}/note", data={"csrf": csrf, "text": "keys rotated"})
     assert r.status_code == 303 and r.headers["location"] == f"/incidents/{incident}"
     site.clock.advance(minutes=1)

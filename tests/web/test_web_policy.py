@@ -61,6 +61,12 @@ def test_a_pending_loosening_shows_its_countdown_and_one_approver_vetoes_it(
                                                  "approver": "bob", "signature": forged})
     assert r.status_code == 409 and "does not verify" in r.text
     good = site.approver_keys["bob"].sign(veto_bytes(2, policy.digest)).hex()
+    # a reason longer than the form takes is refused, not kept cut short (as the API does)
+    r = bob.post("/custody/policy/2/veto", data={"csrf": site.csrf(bob, "/custody/policy"),
+                                                 "approver": "bob", "signature": good,
+                                                 "reason": "x" * 500 + " DO NOT RE-PROPOSE"})
+    assert r.status_code == 400
+    assert "Reason (kept with the veto) is longer than 500 characters" in r.text
     r = bob.post("/custody/policy/2/veto", data={"csrf": site.csrf(bob, "/custody/policy"),
                                                  "approver": "bob", "signature": good,
                                                  "reason": "the limit is too high"})

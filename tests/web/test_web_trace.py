@@ -263,6 +263,11 @@ def test_a_transfers_file_must_lie_under_the_data_folder(site: Site, theft: Thef
         assert r.status_code == 400 and "under the data folder" in r.text
         assert 'data-form="trace"' in r.text  # the form again, with what was typed
     site.data_dir.mkdir(parents=True, exist_ok=True)
+    # seeds past what the form takes are refused, not cut short (a hash cut in half)
+    r = ops.post("/trace", data={"csrf": csrf, "seed_txs": "\n".join(["0x" + "ab" * 32] * 400),
+                                 "policy": "haircut", "transfers": "t.csv", "format": "csv"})
+    assert r.status_code == 400
+    assert "Stolen transactions (one hash a line) is longer than 20,000 characters" in r.text
     # a name too long for the file system (a 500 before) is no transfers file
     for name in ("x" * 4_100, "y/" * 2_000):
         r = ops.post("/trace", data={"csrf": csrf, "seed_txs": "0x01", "policy": "haircut",

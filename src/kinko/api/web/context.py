@@ -41,7 +41,8 @@ from kinko.services.sessions import Session, Sessions
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "known_zone", "site"]
+__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "form_text", "known_zone",
+           "site"]
 
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"
@@ -265,6 +266,20 @@ class Web:
             local, named = at.astimezone(UTC), " UTC"
         text = local.strftime("%Y-%m-%d %H:%M:%S")
         return (f"{text}.{local.microsecond // 1000:03d}" if ms else text) + named
+
+
+def form_text(form: dict[str, Any], name: str, limit: int, label: str) -> str:
+    """A form's text field ``name``, its outer spaces stripped ("" when it is absent or a
+    file); one longer than ``limit`` characters is refused, naming the field by its label
+    on the page (the catalog's ``label``), never cut short and kept."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    value = value.strip()
+    if len(value) > limit:
+        raise BadInput(f"{name} is longer than {limit} characters",
+                       says=msg("error.field_too_long", field=msg(label), limit=limit))
+    return value
 
 
 def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:

@@ -26,8 +26,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Web, amount
-from kinko.domain.messages import id_shown, msg, verbatim
+from kinko.api.web.context import Site, Web, amount, form_text
+from kinko.domain.messages import N_, id_shown, msg, verbatim
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES
 from kinko.domain.watch import ALERT_KINDS
 from kinko.errors import BadInput, NotFound, UnknownAsset
@@ -40,16 +40,6 @@ __all__ = ["MAX_PAGE", "PAGE_SIZE", "router"]
 PAGE_SIZE = 50
 MAX_PAGE = (2**63 - 1) // PAGE_SIZE + 1  # the last page whose offset a database integer holds
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-
-
-def _text(form: dict[str, Any], name: str, limit: int = 500) -> str:
-    value = form.get(name)
-    if not isinstance(value, str):
-        return ""
-    if len(value) > limit:
-        raise BadInput(f"{name} is longer than {limit} characters",
-                       says=msg("error.field_too_long", field=name, limit=limit))
-    return value.strip()
 
 
 def _shown(web: Web, row: AlertRow) -> dict[str, Any]:
@@ -125,7 +115,7 @@ async def ack(request: Request, web: Site, alert_id: str) -> RedirectResponse:
     def act() -> None:
         viewer = web.form(request, form, "operate")
         _alert(web, alert_id)
-        note = _text(form, "note")
+        note = form_text(form, "note", 500, N_("al.note"))
         web.incidents().ack(alert_id, viewer.name, note)  # audited with the change
 
     await run_in_threadpool(act)
@@ -183,7 +173,7 @@ async def note(request: Request, web: Site, incident_id: str) -> RedirectRespons
     def act() -> None:
         viewer = web.form(request, form, "operate")
         _incident(web, incident_id)
-        text = _text(form, "text", 2000)
+        text = form_text(form, "text", 2000, N_("inc.note_text"))
         with web.withdrawals.store.unit():  # the change and its audit record together
             web.incidents().note(incident_id, viewer.name, text)
             web.access().audit(viewer.name, "incident.note", incident_id, {"text": text})
@@ -199,7 +189,8 @@ async def move(request: Request, web: Site, incident_id: str) -> RedirectRespons
     def act() -> None:
         viewer = web.form(request, form, "operate")
         before = _incident(web, incident_id).incident["state"]
-        state, reason = _text(form, "state", 16), _text(form, "reason")
+        state, reason = form_text(form, "state", 16, N_("error.field.state")), \
+            form_text(form, "reason", 500, N_("inc.reason"))
         with web.withdrawals.store.unit():  # the change and its audit record together
             web.incidents().move(incident_id, state, viewer.name, reason)
             web.access().audit(viewer.name, "incident.move", incident_id,
@@ -234,7 +225,8 @@ async def trip(request: Request, web: Site) -> RedirectResponse:
 
     def act() -> None:
         viewer = web.form(request, form, "operate")
-        scope, reason = _text(form, "scope", 16), _text(form, "reason")
+        scope, reason = form_text(form, "scope", 16, N_("brk.scope")), \
+            form_text(form, "reason", 500, N_("brk.reason"))
         if not scope or not reason:
             raise BadInput("say which scope (an asset or *) to trip and why",
                            says=msg("error.trip_needs_scope_and_reason"))
@@ -250,7 +242,7 @@ async def propose_reset(request: Request, web: Site) -> RedirectResponse:
 
     def act() -> str:
         viewer = web.form(request, form, "operate")
-        scope = _text(form, "scope", 16)
+        scope = form_text(form, "scope", 16, N_("brk.scope"))
         view = web.withdrawals.propose_reset(scope, viewer.name, actor=viewer.name)
         return view.proposal.id
 

@@ -21,8 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site
-from kinko.domain.messages import msg
+from kinko.api.web.context import Site, form_text
+from kinko.domain.messages import N_, msg
 from kinko.domain.policy_lock import Standing, veto_bytes
 from kinko.errors import BadInput, Forbidden, KinkoError
 
@@ -67,24 +67,22 @@ async def veto(request: Request, web: Site, version: int) -> Response:
     form = dict(await request.form())
     viewer = await run_in_threadpool(web.form, request, form, "read")  # role: below
 
-    def text(name: str, limit: int) -> str:
-        value = form.get(name)
-        return value.strip()[:limit] if isinstance(value, str) else ""
-
     def work() -> None:
-        approver = text("approver", 64) or viewer.name
+        approver = viewer.name
         try:
+            approver = form_text(form, "approver", 64, N_("pol.veto_as")) or viewer.name
             viewer.session.key.require("approve")
             if approver != viewer.name and viewer.role != "admin":
                 raise Forbidden(f"key {viewer.name!r} cannot veto as {approver!r}",
                                 says=msg("error.cannot_act_as", key=viewer.name,
                                          name=approver))
-            signature = text("signature", 257)
+            given = form.get("signature")
+            signature = given.strip() if isinstance(given, str) else ""
             if not signature or len(signature) > 256:
                 raise BadInput("paste a signature (128 hexadecimal characters), or sign "
                                "in the browser first", says=msg("error.signature_missing"))
-            web.custody().veto(version, approver, signature, text("reason", 500),
-                               actor=viewer.name)
+            reason = form_text(form, "reason", 500, N_("pol.reason"))
+            web.custody().veto(version, approver, signature, reason, actor=viewer.name)
         except KinkoError as exc:
             web.access().audit(viewer.name, "policy.veto.refused", f"policy-v{version}",
                                {"approver": approver, "why": exc.message})

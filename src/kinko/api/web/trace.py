@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from kinko.api.ranges import Download
-from kinko.api.web.context import Site, Viewer, Web, amount
+from kinko.api.web.context import Site, Viewer, Web, amount, form_text
 from kinko.domain.messages import N_, Message, msg, os_refusal
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import AccountTransfers
@@ -138,6 +138,13 @@ def _form_page(web: Web, request: Request, viewer: Viewer, values: dict[str, Any
                       message=message, **_form_data(web, values))
 
 
+_LONGEST = 20_000  # characters a field of the form takes (about 300 hashes, one a line)
+_LABELS = {"incident": N_("tr.incident"), "seed_txs": N_("tr.seeds"), "policy": N_("tr.policy"),
+           "asset": N_("tr.asset"), "from_block": N_("tr.from_block"),
+           "transfers": N_("tr.file"), "format": N_("tr.format"),
+           "stop_categories": N_("tr.stop_categories"), "max_hops": N_("tr.max_hops")}
+
+
 def _blank(**values: Any) -> dict[str, Any]:
     return {"incident": "", "seed_txs": "", "policy": "haircut", "asset": "",
             "from_block": "", "transfers": "", "format": "csv",
@@ -175,8 +182,10 @@ def new(request: Request, web: Site, incident: str = "") -> HTMLResponse:
 async def start(request: Request, web: Site) -> Response:
     form = dict(await request.form())
     viewer = web.form(request, form, "operate")
-    values = _blank(**{k: str(form.get(k, "")).strip()[:20_000] for k in _blank()})
+    values = _blank(**{k: str(form.get(k, "")).strip() for k in _blank()})
     try:
+        for name in values:  # refused, never cut short (a hash cut in half, seeds lost)
+            values[name] = form_text(values, name, _LONGEST, _LABELS[name])
         first, hops = values["from_block"], values["max_hops"]
         if first and whole_number(first) is None:
             raise BadInput("the first block must be a whole number",

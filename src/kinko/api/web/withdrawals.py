@@ -27,9 +27,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Viewer, Web
+from kinko.api.web.context import Site, Viewer, Web, form_text
 from kinko.domain.approvals import signing_bytes
-from kinko.domain.messages import msg
+from kinko.domain.messages import N_, msg
 from kinko.domain.money import format_units
 from kinko.domain.states import OPEN_WITHDRAWAL_STATES, PROPOSAL_STATES, WITHDRAWAL_STATES
 from kinko.errors import BadInput, NotFound
@@ -66,9 +66,9 @@ def _payload(web: Web, view: ProposalView) -> list[tuple[str, str]]:
 def _approver(web: Web, viewer: Viewer, form: dict[str, Any], proposal_id: str) -> str:
     """The approver named on the form: the key's holder; an admin may relay another's. A
     key that may not approve, or not as that approver, is refused and audited."""
-    named = form.get("approver")
-    approver = named.strip()[:64] if isinstance(named, str) and named.strip() else viewer.name
+    approver = viewer.name
     try:
+        approver = form_text(form, "approver", 64, N_("prop.approve_as")) or viewer.name
         viewer.session.key.require("approve")
         if approver != viewer.name and viewer.role != "admin":
             raise Forbidden(f"key {viewer.name!r} cannot approve as {approver!r}",
