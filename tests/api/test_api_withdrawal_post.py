@@ -214,9 +214,10 @@ def test_wrong_keys_audited_then_throttled(api: Any) -> None:
 
 def test_tier_refused(api: Any) -> None:
     client, tokens, _ = api
-    r = client.post("/v1/withdrawals", content=json.dumps(fields(tier="vip")),
-                    headers=headers(tokens["ops"]))
-    assert r.status_code == 422 and r.json()["error"]["code"] == "tier_not_accepted"
+    for tier in ("vip", None, ""):  # a tier named at all, null too, is refused, not ignored
+        r = client.post("/v1/withdrawals", content=json.dumps({**fields(), "tier": tier}),
+                        headers=headers(tokens["ops"]))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "tier_not_accepted", tier
 
 
 def test_openapi_declares_body_and_headers(api: Any) -> None:

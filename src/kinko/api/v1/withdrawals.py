@@ -98,7 +98,7 @@ async def create_withdrawal(request: Request, body: WithdrawalIn, who: Operator,
     ``A-Z a-z 0-9 . _ : -``, starting with a letter or digit; it becomes the withdrawal's
     id) returns the first result. The customer's recorded tier applies: a body naming a
     ``tier`` is refused."""
-    if body.tier is not None:
+    if "tier" in body.model_fields_set:  # named at all, null too: refused, not ignored
         raise TierRefused("a withdrawal request cannot name a tier: the customer's tier is "
                           "recorded in kinko (PUT /v1/customers/{id}/tier) and applies to "
                           "every request", field="tier",
