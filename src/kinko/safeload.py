@@ -222,6 +222,13 @@ def number_problem(exc: ValueError) -> str:
     return str(exc)
 
 
+def said_number_problem(exc: ValueError) -> Message | str:
+    """:func:`number_problem` as a catalog message (a constant's, as Python words it)."""
+    if "digits" in str(exc):
+        return msg("error.json.long_number", digits=sys.get_int_max_str_digits())
+    return str(exc)[:200]
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
@@ -269,7 +276,7 @@ def check_json_keys(text: str, where: str) -> None:
     except ValueError as exc:  # an integer of more digits than Python converts
         raise BadInput(f"{where}: not valid JSON: {number_problem(exc)}",
                        says=msg("error.file.not_json", where=where[:200],
-                                reason=number_problem(exc)[:200])) from None
+                                reason=said_number_problem(exc))) from None
 
 
 def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_BYTES,
@@ -298,7 +305,7 @@ def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_B
     except ValueError as exc:  # an integer of more digits than Python converts, NaN
         raise error(f"{where}: not valid JSON: {number_problem(exc)}",
                     says=msg("error.file.not_json", where=where[:200],
-                             reason=number_problem(exc)[:200])) from None
+                             reason=said_number_problem(exc))) from None
     except RecursionError:  # unreachable after the scan; kept as a second wall
         raise _too_deep(where, "1:1", max_depth) from None
 

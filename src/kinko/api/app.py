@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinko.api.docs import document_errors, reference_page
 from kinko.api.head import HeadAsGet
-from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits
+from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits, body_said, json_syntax
 from kinko.api.v1 import ROUTERS
 from kinko.api.v1.deps import Api
 from kinko.api.web import SecurityHeaders, SignInRequired, Web, for_api, mount
@@ -155,10 +155,10 @@ def create_app(custody_factory: Callable[[], Custody],
         if web is not None and for_pages(request):
             if isinstance(exc, SignInRequired):
                 return web.to_sign_in(request)
-            response: Response = web.error(request, _status(exc), exc.said())
+            response: Response = web.error(request, _status(exc), body_said(exc.said()))
         else:
-            response = _error(request, _status(exc), exc.code, exc.message, exc.said(),
-                              exc.details)
+            response = _error(request, _status(exc), exc.code, exc.message,
+                              body_said(exc.said()), exc.details)
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, RangeNotSatisfiable):  # the file's length (RFC 9110 §14.4)
@@ -193,6 +193,11 @@ def create_app(custody_factory: Callable[[], Custody],
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":  # not JSON: where it stops
+            error = errors[0]
+            return refusal(request, json_syntax(
+                exc.body, int(error["loc"][-1]), str(error.get("ctx", {}).get("error", ""))))
         problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e["msg"]}
                     for e in exc.errors()]
         first = problems[0] if problems else {"where": "request", "problem": "invalid"}

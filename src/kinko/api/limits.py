@@ -24,6 +24,7 @@ The refusal is drawn by the app (``refuse``): JSON under ``/v1``, a page for the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from email.message import Message
@@ -37,6 +38,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from kinko.domain.messages import Message as Said
 from kinko.domain.messages import msg
 from kinko.errors import BadInput, KinkoError
 from kinko.safeload import (
@@ -47,7 +49,8 @@ from kinko.safeload import (
     decode_json_bytes,
 )
 
-__all__ = ["DEFAULT_MAX_BODY", "NUL", "BodyLimits", "nul_in_json", "parsed_as_json",
+__all__ = ["BODY", "DEFAULT_MAX_BODY", "NUL", "BodyLimits", "body_said", "json_syntax",
+           "nul_in_json", "parsed_as_json",
            "shown_name"]
 
 DEFAULT_MAX_BODY = 2**20  # 1 MiB: the largest form or JSON body kinko takes is a few KiB
@@ -128,6 +131,30 @@ def check_no_nul(scope: Scope) -> None:
                 raise BadInput(f"query parameter {shown_name(name)} holds a NUL character "
                                "(U+0000), which no id, name or text kinko keeps has",
                                says=msg("error.request.nul_query", name=shown_name(name)))
+
+
+BODY = "request body"  # how the checks name a body in a refusal (as they name a file)
+
+
+def body_said(said: Said) -> Said:
+    """``said`` with the body's place in it ("request body", "request body:1:65") said in
+    the reader's language: the checks name a body as they name a file, by text."""
+    args = tuple((name, msg("error.request_body_at", place=value[len(BODY):])
+                  if isinstance(value, str) and value.startswith(BODY) else value)
+                 for name, value in said.args)
+    return dataclasses.replace(said, args=args) if args != said.args else said
+
+
+def json_syntax(text: Any, position: int, reason: str) -> BadInput:
+    """A body that is no JSON, refused at its line and column (``position``: the
+    character where the parser stopped, in ``text`` when it is the body's text)."""
+    place = f" (character {position + 1})"
+    if isinstance(text, str) and 0 <= position <= len(text):
+        line = text.count("\n", 0, position) + 1
+        place = f":{line}:{position - text.rfind(chr(10), 0, position)}"
+    return BadInput(f"{BODY}{place}: not valid JSON: {reason}",
+                    says=msg("error.file.not_json", where=f"{BODY}{place}",
+                             reason=reason[:200]))
 
 
 class BodyLimits:

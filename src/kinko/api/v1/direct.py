@@ -18,12 +18,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
-from kinko.api.limits import parsed_as_json
+from kinko.api.limits import json_syntax, parsed_as_json
 
 __all__ = ["MISSING", "Problems", "json_body", "reading", "required_header", "validated"]
 
@@ -62,9 +61,7 @@ async def json_body(request: Request) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise RequestValidationError([{
-            "type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
-            "input": {}, "ctx": {"error": exc.msg}}], body=exc.doc) from None
+        raise json_syntax(exc.doc, exc.pos, exc.msg) from None
     except Exception:  # a number of more digits than Python converts, ...
         raise HTTPException(400, "There was an error parsing the body") from None
 
