@@ -3,6 +3,7 @@ custody evaluation: hot share, performance guarantee, rebalancing."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,10 @@ def test_policy_roundtrips_through_its_canonical_form() -> None:
     ({"assets": {"ETH": {"max_hot_ratio": "0.05", "hot_limit": 1}}}, "hot_limit"),
     ({"approvers": [{"name": "a", "public_key": "xyz"}], "quorum": 1}, "64 hex digits"),
     ({"approvers": []}, "at least one approver"),
+    # one key under two names: its holder alone would reach a quorum of two
+    ({"approvers": [{"name": "alice", "public_key": public_key_hex(KEYS["alice"])},
+                    {"name": "bob", "public_key": public_key_hex(KEYS["alice"]).upper()}]},
+     r"approvers\[1\]\.public_key is alice's too"),
     ({"watch": {"compromised_withdrawals": "pay"}}, "compromised_withdrawals must be"),
 ])
 def test_bad_policies_name_the_field(over: dict[str, Any], message: str) -> None:
@@ -114,6 +119,11 @@ def test_valid_approvals_reach_quorum() -> None:
     check_approval(p, pol, a, [], NOW)
     check_approval(p, pol, b, [a], NOW)
     assert not quorum_reached(pol, [a]) and quorum_reached(pol, [a, b])
+    # a policy stored before keys were checked for repeats: one key counts once
+    same = dataclasses.replace(pol, approvers=tuple(
+        dataclasses.replace(x, public_key=pol.approvers[0].public_key) if x.name == "bob"
+        else x for x in pol.approvers))
+    assert not quorum_reached(same, [a, approve("bob", p, KEYS["alice"])])
 
 
 def test_forged_signature_is_refused() -> None:

@@ -144,7 +144,11 @@ def check_approval(proposal: Proposal, policy: Policy, approval: Approval,
 
 
 def quorum_reached(policy: Policy, approvals: list[Approval]) -> bool:
-    return len({a.approver for a in approvals}) >= policy.quorum
+    """Whether ``approvals`` come from as many approvers as the quorum, counted by their
+    keys (a policy never names one key twice; one stored before that check is not
+    trusted to)."""
+    keys = {a.name: a.public_key for a in policy.approvers}
+    return len({keys.get(a.approver, a.approver) for a in approvals}) >= policy.quorum
 
 
 PREAUTHORISED = "policy: "  # an approval given in advance by a quorum-approved policy

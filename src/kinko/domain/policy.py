@@ -245,7 +245,7 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
     if unknown:
         raise _unknown_keys(where, unknown)
     version = _whole(data.get("version"), f"{where}: version", 1, VERSION_MAX)
-    approvers = []
+    approvers: list[Approver] = []
     seen: set[str] = set()
     listed = data.get("approvers") or []
     if not isinstance(listed, list):
@@ -268,6 +268,12 @@ def parse_policy(data: Mapping[str, Any], registry: AssetRegistry, where: str) -
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ConfigError(f"{label}.public_key must be 64 hex digits (a raw Ed25519 key)",
                               says=msg("error.policy_file.public_key", where=_at(label)))
+        other = next((a.name for a in approvers if a.public_key == key), None)
+        if other is not None:  # one key holder would count twice towards the quorum
+            raise ConfigError(f"{label}.public_key is {other}'s too: each approver signs with "
+                              "a key of their own", says=msg(
+                                  "error.policy_file.public_key_twice", where=_at(label),
+                                  other=value_shown(other)))
         seen.add(name)
         approvers.append(Approver(name, key))
     if not approvers:
