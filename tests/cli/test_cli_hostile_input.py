@@ -200,3 +200,17 @@ def test_a_time_at_the_end_of_year_9999_in_utc_is_shown_not_a_crash(cli: CliRun,
                        "9999-12-31T23:59:59+00:00", "--out", str(out))
     assert code in (0, 1) and "unexpectedly" not in err, err
     assert "9999-12-31 23:59:59 UTC" in (out / "fsa-report.ja.html").read_text(encoding="utf-8")
+
+
+def test_what_a_file_quotes_in_an_error_never_acts_on_the_terminal(cli: CliRun,
+                                                                   tmp_path: Path) -> None:
+    """An escape sequence (a window retitled) or a direction override in a file's value
+    reached the terminal as it was, in Japanese (English quoted it): both languages now
+    write it as its escape."""
+    rows = write(tmp_path / "c.csv", "customer_id,asset,balance\n"
+                                     "C1,XEM\x1b]0;PWNED\x07\u202e,5\n")
+    for lang in ("ja", "en"):
+        code, out, err = cli("--lang", lang, "customers", "import", str(rows))
+        assert code == 2 and "XEM" in err, err
+        assert not {"\x1b", "\x07", "\u202e"} & set(out + err), err
+        assert "\\x1b]0;PWNED\\x07" in err, err

@@ -17,7 +17,7 @@ from kinko.domain.messages import N_
 from kinko.errors import ConfigError, InputFileError, KinkoError
 from kinko.i18n import LANGS, Localizer
 
-__all__ = ["error_lines", "main"]
+__all__ = ["error_lines", "main", "terminal_safe"]
 
 
 # Which modules register each top-level command (a test keeps this in step with what they
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         result = built(args=argv, prog_name="kinko", standalone_mode=False)
     except KinkoError as exc:
         for line in error_lines(exc, _reader(argv)):
-            print(line, file=sys.stderr)
+            print(terminal_safe(line), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(_reader(argv)("cli.interrupted"), file=sys.stderr)
@@ -89,12 +89,26 @@ def main(argv: list[str] | None = None) -> int:
             if lines is None:
                 exc.show()  # type: ignore[attr-defined]
             for line in lines or ():
-                print(line, file=sys.stderr)
+                print(terminal_safe(line), file=sys.stderr)
             return int(getattr(exc, "exit_code", 2))
         if isinstance(exc, _aborts()):
             return 1
         return _unexpected(exc, _reader(argv))
     return result if isinstance(result, int) else 0
+
+
+# what a file or an argument may carry that would act on a terminal rather than be read:
+# control characters (escape sequences retitle a window, move the cursor, rewrite what was
+# printed) and the marks that reverse the direction of the text after them
+_UNSAFE = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+           for code in (*range(0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0), 0x200E,
+                        0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def terminal_safe(line: str) -> str:
+    """``line`` as a terminal may show it: what :data:`_UNSAFE` lists, written as its
+    escape (``\\x1b``, ``\\u202e``), so a value quoted from a file shows, never acts."""
+    return line.translate(_UNSAFE)
 
 
 def _reader(argv: list[str]) -> Localizer:
