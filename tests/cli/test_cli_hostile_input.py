@@ -214,3 +214,19 @@ def test_what_a_file_quotes_in_an_error_never_acts_on_the_terminal(cli: CliRun,
         assert code == 2 and "XEM" in err, err
         assert not {"\x1b", "\x07", "\u202e"} & set(out + err), err
         assert "\\x1b]0;PWNED\\x07" in err, err
+
+
+def test_a_key_file_given_for_a_list_is_never_quoted_back(cli: CliRun, tmp_path: Path) -> None:
+    """A private key's file (64 hex digits on a line, as NEM wallets export it) given where
+    a CSV or a list was expected was quoted back whole, or 60 of its digits, in the error."""
+    secret = "5a1b02" + "c0ffee" * 9 + "d00d"
+    key = write(tmp_path / "tagger.key", secret + "\n")
+    for args in (("customers", "import", str(key)), ("denylist", "load", str(key)),
+                 ("trace", "run", "--seed-tx", "0x" + "1" * 64, "--policy", "haircut",
+                  "--transfers", str(key),
+                  "--out", str(tmp_path / "out"))):
+        for lang in ("en", "ja"):
+            code, out, err = cli("--lang", lang, *args)
+            assert code == 2, (args, err)
+            assert secret[:16] not in out + err, (args, err)
+            assert "16" in err or "hexadecimal" in err, err  # said by what it is

@@ -40,7 +40,8 @@ from typing import IO, Any
 from kinko.domain.messages import Message, msg
 from kinko.errors import InputFileError
 
-__all__ = ["TRIGGERS", "CsvRecords", "RecordLines", "csv_writer", "escape_cell",
+__all__ = ["TRIGGERS", "CsvRecords", "RecordLines", "columns_said", "columns_text",
+           "csv_writer", "escape_cell",
            "unclosed_quote", "unescape_cell", "unreadable_csv"]
 
 TRIGGERS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")  # the last four full-width
@@ -199,3 +200,27 @@ class CsvRecords:
             return unreadable_csv(self.name, self.line_num, exc, **details)
         english, says = unclosed
         return InputFileError(english, says=says, **details)
+
+
+# a header cell no export has: a run of hexadecimal digits as long as a key (a key file
+# given where a CSV was expected is read as a header of one column: its key)
+_KEYLIKE = re.compile(r"(?:0[xX])?[0-9a-fA-F]{32,}")
+
+
+def columns_text(columns: Iterable[str]) -> str:
+    """A header's column names as an error's English says them back (at most 200
+    characters); none of them when one looks like a key (:data:`_KEYLIKE`)."""
+    names = list(columns)
+    if any(_KEYLIKE.fullmatch(n.strip()) for n in names):
+        return f"{len(names)} column name(s), not shown: one is a long run of hexadecimal " \
+               "digits, as a key file holds"
+    return ", ".join(names)[:200] or "nothing"
+
+
+def columns_said(columns: Iterable[str]) -> Message | str:
+    """:func:`columns_text` for a catalog message."""
+    names = list(columns)
+    if any(_KEYLIKE.fullmatch(n.strip()) for n in names):
+        return msg("error.columns_hidden", count=len(names))
+    return ", ".join(names)[:200] or msg("error.customers.no_columns")
+

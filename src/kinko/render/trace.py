@@ -40,7 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
-from kinko.domain.csvcells import CsvRecords, csv_writer, unescape_cell
+from kinko.domain.csvcells import CsvRecords, columns_said, columns_text, csv_writer, unescape_cell
 from kinko.domain.labels import tagpack_text
 from kinko.domain.messages import msg, os_refusal
 from kinko.domain.money import Asset, format_units
@@ -449,9 +449,9 @@ def _trace_rows(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if missing:
             raise InputFileError(
                 f"{table_file}:1: missing column(s) {', '.join(missing)} in the header "
-                f"(found: {', '.join(sorted(columns))})",
+                f"(found: {columns_text(sorted(columns))})",
                 says=msg("error.customers.missing_columns", file=str(table_file)[:200],
-                         missing=", ".join(missing), found=", ".join(sorted(columns))[:200]))
+                         missing=", ".join(missing), found=columns_said(sorted(columns))))
         for line, row in zip(lines, found, strict=True):
             for column in ("taint_received", "taint_held"):
                 if not _WHOLE.fullmatch(row[column]):

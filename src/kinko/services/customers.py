@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from kinko.domain.csvcells import CsvRecords
+from kinko.domain.csvcells import CsvRecords, columns_said, columns_text
 from kinko.domain.ledger import Posting, check_account, parse_account
 from kinko.domain.messages import Message, msg, os_refusal
 from kinko.domain.money import Asset, AssetRegistry, parse_units
@@ -181,10 +181,9 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
     if missing:
         raise InputFileError(
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
-            f"(found: {', '.join(header) or 'nothing'})", file=name,
+            f"(found: {columns_text(header)})", file=name,
             says=msg("error.customers.missing_columns", file=name[:200],
-                     missing=", ".join(missing),
-                     found=", ".join(header)[:200] or msg("error.customers.no_columns")))
+                     missing=", ".join(missing), found=columns_said(header)))
     twice = column_twice(header, (*REQUIRED, "tier"))
     if twice is not None:
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "

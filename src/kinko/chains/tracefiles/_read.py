@@ -23,7 +23,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
 from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, _ident, _lit
-from kinko.domain.csvcells import CsvRecords
+from kinko.domain.csvcells import CsvRecords, columns_said, columns_text
 from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
@@ -166,10 +166,9 @@ def _missing(name: str, where: str, fields: list[_Field], found: Iterable[str]) 
     if missing:
         raise InputFileError(
             f"{name}{where}: missing column(s) {', '.join(missing)} "
-            f"(found: {', '.join(found) or 'nothing'})", file=name,
+            f"(found: {columns_text(found)})", file=name,
             says=msg("error.tracefile.missing_columns", file=(name + where)[:200],
-                     missing=", ".join(missing),
-                     found=", ".join(found)[:200] or msg("error.customers.no_columns")))
+                     missing=", ".join(missing), found=columns_said(found)))
 
 
 def _no_twice(name: str, where: str, fields: list[_Field], found: list[str]) -> None:

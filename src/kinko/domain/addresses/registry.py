@@ -162,14 +162,25 @@ def currency_formats(currency: str) -> tuple[AddressFormat, ...]:
     return tuple(FORMATS[n] for n in CURRENCIES.get(currency.strip().upper(), ()))
 
 
+# text given as an address that is a run of hexadecimal digits as long as a private key
+# (an Ethereum or NEM key pasted, or a key file loaded as a list): never quoted back
+_KEYLIKE = re.compile(r"(?:0[xX])?[0-9a-fA-F]{64,66}")
+
+
 def _shown(address: object) -> str:
-    """The address for a message: stripped, quoted (what cannot be printed escaped), cut."""
+    """The address for a message: stripped, quoted (what cannot be printed escaped), cut;
+    one as long as a private key (:data:`_KEYLIKE`) said by its length only."""
     text = str(address).strip()
+    if _KEYLIKE.fullmatch(text):
+        return f"<{len(text)} hexadecimal characters, not shown>"
     return repr(text if len(text) <= 60 else text[:60] + "…")
 
 
-def _bare(address: object) -> str:
+def _bare(address: object) -> Message | str:
     """:func:`_shown` without its quotes, for a catalog message ('' for no address)."""
+    text = str(address).strip()
+    if _KEYLIKE.fullmatch(text):
+        return msg("error.address.keylike", count=len(text))
     return _shown(address)[1:-1] or "''"
 
 
