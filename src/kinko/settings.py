@@ -24,7 +24,7 @@ from typing import Any
 
 from kinko.domain.addresses import canonical_address, canonical_token
 from kinko.domain.fsa import Submitter
-from kinko.domain.messages import LANGS, Message, msg, value_shown
+from kinko.domain.messages import LANGS, Message, credentials_masked, msg, value_shown
 from kinko.domain.money import Asset, AssetRegistry
 from kinko.domain.nem import mosaic_id
 from kinko.domain.screening import refusal_said
@@ -627,7 +627,8 @@ def _parse(setting: Setting, value: Any, where: str) -> Any:
         return setting.parser(value)
     except (ValueError, TypeError, KinkoError) as exc:
         reason = exc.message if isinstance(exc, KinkoError) else str(exc)
-        raise ConfigError(f"{where}: {setting.name} = {value!r}: {reason}",
+        raise ConfigError(f"{where}: {setting.name} = {credentials_masked(repr(value))}: "
+                          f"{credentials_masked(reason)}",
                           says=msg("error.settings.value", where=where[:200],
                                    setting=setting.name, value=value_shown(value),
                                    problem=refusal_said(exc)),

@@ -230,3 +230,19 @@ def test_a_key_file_given_for_a_list_is_never_quoted_back(cli: CliRun, tmp_path:
             assert code == 2, (args, err)
             assert secret[:16] not in out + err, (args, err)
             assert "16" in err or "hexadecimal" in err, err  # said by what it is
+
+
+def test_a_node_urls_credentials_are_never_said_back(cli: CliRun,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setting refused, or a node's library refusing its URL, quoted the URL whole, its
+    password, API key or token with it (the database URL's password was already masked)."""
+    secret = "Sup3rSecret"
+    monkeypatch.setenv("KINKO_CHAINS", f"eth=evm:http://admin:{secret}@127.0.0.1:9/,"
+                                       "eth=evm:http://127.0.0.1:9/")
+    for lang in ("en", "ja"):
+        code, out, err = cli("--lang", lang, "balances")
+        assert code == 2 and "admin:***@" in err and secret not in out + err, err
+    monkeypatch.delenv("KINKO_CHAINS")
+    monkeypatch.setenv("KINKO_EVM_RPC_URL", f"ftp://admin:{secret}@x/?apikey={secret}")
+    code, out, err = cli("deposits", "scan")
+    assert code != 0 and secret not in out + err, err

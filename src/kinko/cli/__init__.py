@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from kinko.domain.messages import N_
+from kinko.domain.messages import N_, credentials_masked
 from kinko.errors import ConfigError, InputFileError, KinkoError
 from kinko.i18n import LANGS, Localizer
 
@@ -107,8 +107,9 @@ _UNSAFE = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 def terminal_safe(line: str) -> str:
     """``line`` as a terminal may show it: what :data:`_UNSAFE` lists, written as its
-    escape (``\\x1b``, ``\\u202e``), so a value quoted from a file shows, never acts."""
-    return line.translate(_UNSAFE)
+    escape (``\\x1b``, ``\\u202e``), so a value quoted from a file shows, never acts; the
+    credentials of a URL in it (a node's, quoted by a library's refusal) masked."""
+    return credentials_masked(line.translate(_UNSAFE))
 
 
 def _reader(argv: list[str]) -> Localizer:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,7 @@ __all__ = [
     "Time",
     "Units",
     "Yen",
+    "credentials_masked",
     "decode",
     "from_data",
     "id_shown",
@@ -147,10 +149,30 @@ def N_(message_id: str) -> str:
     return message_id
 
 
+# a URL's password (``scheme://user:PASSWORD@host``), the values of query parameters that
+# carry a credential (``?apikey=...``) and a provider's key in the path, as a node's or a
+# webhook's URL may hold them
+_CREDENTIALS = (
+    (re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*):[^@/\s'\"]*@"), r"\1:***@"),
+    (re.compile(r"([?&;#](?:api[_-]?key|key|token|access[_-]?token|secret|password|pass|auth)"
+                r"=)[^&;#\s'\"]*", re.IGNORECASE), r"\1***"),
+    # a provider's key as a path segment after its API version (``/v3/KEY``, ``/v2/KEY``)
+    (re.compile(r"(://[^/\s'\"]+/v[0-9]+/)[A-Za-z0-9_-]{16,}"), r"\1***"),
+)
+
+
+def credentials_masked(text: str) -> str:
+    """``text`` with the credentials a URL in it carries written as ``***``, as kinko says
+    a database URL back (``postgresql://u:***@host/db``)."""
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def value_shown(value: Any) -> str:
     """A value from outside (a file, a setting, a request) as a message names it: its repr,
-    cut to 80 characters."""
-    return repr(value)[:80]
+    the credentials of a URL in it masked, cut to 80 characters."""
+    return credentials_masked(repr(value))[:80]
 
 
 def id_shown(value: str, most: int = ID_SHOWN) -> str:
