@@ -57,6 +57,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_LINE_CHARS",
     "MAX_LIST_BYTES",
+    "KeyTwice",
     "bounded_lines",
     "check_json_depth",
     "check_json_keys",
@@ -76,6 +77,7 @@ __all__ = [
     "read_bounded",
     "read_stream",
     "read_text",
+    "unique_object",
     "whole_number",
 ]
 
@@ -233,7 +235,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-class _KeyTwice(ValueError):
+class KeyTwice(ValueError):
     """A JSON object that names one key twice (raised from inside the parser)."""
 
     def __init__(self, key: str) -> None:
@@ -241,7 +243,7 @@ class _KeyTwice(ValueError):
         self.key = key
 
 
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object, unless it names a key twice: parsers disagree on which value such an
     object holds (the first, the last, an error), so a proxy or a log that read the other
     would see another document than kinko does."""
@@ -250,7 +252,7 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _KeyTwice(key)
+                raise KeyTwice(key)
             seen.add(key)
     return made
 
@@ -263,13 +265,13 @@ def _key_twice(where: str, key: str, error: type[BadInput] = BadInput) -> BadInp
 
 
 def check_json_keys(text: str, where: str) -> None:
-    """Refuse JSON text with an object that names a key twice (see ``_unique_object``), or
+    """Refuse JSON text with an object that names a key twice (see ``unique_object``), or
     a number of more digits than Python converts (a parser's words for it name neither the
     number nor where: "There was an error parsing the body"); text that is not JSON at all
     is left to its parser to refuse in its own words."""
     try:
-        json.loads(text, object_pairs_hook=_unique_object)
-    except _KeyTwice as exc:
+        json.loads(text, object_pairs_hook=unique_object)
+    except KeyTwice as exc:
         raise _key_twice(where, exc.key) from None
     except (json.JSONDecodeError, RecursionError):
         pass
@@ -291,8 +293,8 @@ def loads_json(data: str | bytes, where: str, *, max_bytes: int = MAX_DOCUMENT_B
     check_json_depth(text, where, max_depth)
     try:
         return json.loads(text, parse_float=float if floats else Decimal,
-                          parse_constant=_no_constant, object_pairs_hook=_unique_object)
-    except _KeyTwice as exc:
+                          parse_constant=_no_constant, object_pairs_hook=unique_object)
+    except KeyTwice as exc:
         raise _key_twice(where, exc.key, error) from None
     except json.JSONDecodeError as exc:
         if text.startswith("\ufeff"):  # Python's words would say "decode using utf-8-sig"

@@ -90,13 +90,18 @@ def test_a_utxo_file_with_a_hostile_line_names_the_line(tmp_path: Path) -> None:
 
     good = '{"txid": "a", "block": 1, "inputs": [], "outputs": [{"value": 1, ' \
         '"address": "x"}], "fee": 0}'
-    path = write(tmp_path / "u.jsonl", "\n".join([good, DEEP, '{"txid": ' + "9" * 5000 + "}"])
-                 + "\n")
+    # an output naming its address twice: one reader's taint goes to x, another's to y
+    twice = good.replace('"address": "x"', '"address": "x", "address": "y"').replace(
+        '"a"', '"b"')
+    path = write(tmp_path / "u.jsonl", "\n".join([good, DEEP, '{"txid": ' + "9" * 5000 + "}",
+                                                   twice]) + "\n")
     with pytest.raises(InputFileError) as caught:
         load_utxo(path)
-    assert caught.value.problems[:2] == [f"{path}:2: {TOO_DEEP}",
+    assert caught.value.problems[:3] == [f"{path}:2: {TOO_DEEP}",
                                          f"{path}:3: not JSON: a number has more than "
-                                         "4,300 digits"]
+                                         "4,300 digits",
+                                         f"{path}:4: the key 'address' is given twice in one "
+                                         "object"]
 
 
 def test_a_fifo_a_device_or_a_line_without_end_is_refused_not_waited_for(

@@ -21,7 +21,15 @@ from kinko.chains.tracefiles._common import INT64_MAX, MAX_PROBLEMS, Amounts
 from kinko.domain.messages import Message, msg
 from kinko.domain.trace.model import UtxoTransactions
 from kinko.errors import InputFileError, TooDeep
-from kinko.safeload import MAX_DEPTH, bounded_lines, check_json_depth, number_problem, open_input
+from kinko.safeload import (
+    MAX_DEPTH,
+    KeyTwice,
+    bounded_lines,
+    check_json_depth,
+    number_problem,
+    open_input,
+    unique_object,
+)
 
 
 class _Bad(Exception):
@@ -173,7 +181,11 @@ def _utxo_line(text: str, line: int, blocks: array[int], txids: list[str],
     """Check and append one transaction; on a problem append nothing and raise _Bad."""
     try:
         check_json_depth(text, "transaction")  # bounded before the parser recurses
-        record = json.loads(text)
+        record = json.loads(text, object_pairs_hook=unique_object)
+    except KeyTwice as exc:  # which value it holds is a guess: an output's address, say
+        shown = exc.key if len(exc.key) <= 60 else exc.key[:57] + "..."
+        raise _Bad(f"the key {shown!r} is given twice in one object",
+                   msg("error.tracefile.utxo.key_twice", key=repr(shown))) from None
     except TooDeep:
         raise _Bad(f"nested more than {MAX_DEPTH} levels deep",
                    msg("error.tracefile.utxo.too_deep", depth=MAX_DEPTH)) from None
