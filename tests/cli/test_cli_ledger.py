@@ -71,6 +71,11 @@ def test_post_from_json_and_idempotent_replay(cli, tmp_path: Path) -> None:  # t
     ({"memo": {"m": 1}}, "f.json: memo must be a string"),
     ({"postings": [{"account": ["customer:C1"], "asset": "XEM", "amount": "1"}]},
      "f.json: postings[0]: account and asset must be strings"),
+    # a key misspelt was ignored: the entry was posted at the current time, not then
+    ({"at": "2018-01-26T00:00:00+09:00"}, "f.json: unknown key(s) 'at' (an entry has key, "
+                                          "memo, postings, source, timestamp)"),
+    ({"postings": [{"account": "customer:C1", "asset": "XEM", "amount": "1", "memo": "x"}]},
+     "f.json: postings[0]: needs account, asset and amount, and nothing else"),
 ])
 def test_post_from_json_refuses_a_field_of_the_wrong_type(  # type: ignore[no-untyped-def]
         cli, tmp_path: Path, change: dict[str, object], message: str) -> None:

@@ -54,11 +54,22 @@ def _leg(rt: Any, text: str, sign: int, flag: str) -> Posting:
     return Posting(account, asset, sign * units)
 
 
+_ENTRY_KEYS = frozenset({"key", "source", "memo", "timestamp", "postings"})
+_POSTING_KEYS = frozenset({"account", "asset", "amount"})
+
+
 def _entry_json(rt: Any, raw: bytes, where: str) -> dict[str, Any]:
     data = loads_json(raw, where)  # bounded: size and depth before the parser
     if not isinstance(data, dict):
         raise BadInput(f"{where}: expected a JSON object with key, source and postings",
                        says=msg("error.ledger.entry_not_object", where=where[:200]))
+    unknown = sorted(set(data) - _ENTRY_KEYS)
+    if unknown:  # a key misspelt ("at" for "timestamp") would be ignored, its value lost
+        raise BadInput(f"{where}: unknown key(s) {', '.join(map(repr, unknown))[:200]} (an "
+                       f"entry has {', '.join(sorted(_ENTRY_KEYS))})", says=msg(
+                           "error.ledger.entry_unknown_keys", where=where[:200],
+                           keys=", ".join(map(repr, unknown))[:200],
+                           known=", ".join(sorted(_ENTRY_KEYS))))
     for name in ("key", "source", "memo", "timestamp"):  # str() would make {"a": 1} a key
         if not isinstance(data.get(name), str | None):
             raise BadInput(f"{where}: {name} must be a string", field=name, says=msg(
@@ -69,8 +80,8 @@ def _entry_json(rt: Any, raw: bytes, where: str) -> dict[str, Any]:
     postings = []
     for i, p in enumerate(data.get("postings") or []):
         label = f"{where}: postings[{i}]"
-        if not isinstance(p, dict) or not {"account", "asset", "amount"} <= set(p):
-            raise BadInput(f"{label}: needs account, asset and amount",
+        if not isinstance(p, dict) or set(p) != _POSTING_KEYS:
+            raise BadInput(f"{label}: needs account, asset and amount, and nothing else",
                            says=msg("error.ledger.posting_needs", where=where[:200], index=i))
         if not isinstance(p["account"], str) or not isinstance(p["asset"], str):
             raise BadInput(f"{label}: account and asset must be strings", says=msg(
