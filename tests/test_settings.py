@@ -125,6 +125,9 @@ def test_chains_and_keys_are_named_with_their_kind(tmp_path: Path) -> None:
     ("databse_url = 'x'\n", "unknown setting"),
     ("[assets.usdt]\nchain='e'\ndecimals=6\n", "upper-case"),
     ("import_batch_size = \n", "not valid TOML"),
+    # digits of other scripts and separators, as no number kinko reads takes them
+    ("confirmations = '１２'\n", "invalid literal"),
+    ("confirmations = '1_000'\n", "invalid literal"),
 ])
 def test_bad_config_names_file_and_setting(tmp_path: Path, body: str, message: str) -> None:
     cfg = tmp_path / "kinko.toml"

@@ -72,10 +72,12 @@ def _integer(value: Any, says: Message) -> int:
     (in Python's own English words, as the error said before it said anything else)."""
     if isinstance(value, int):
         return value
-    try:
-        return int(str(value).strip())
-    except ValueError as exc:  # Python's words: "invalid literal for int() ..."
-        raise ValueRefused(str(exc), says=says) from None
+    text = str(value).strip()
+    # ASCII digits only, as every number kinko reads (int() also takes "１２" and "1_000")
+    if not text.removeprefix("-").isascii() or not text.removeprefix("-").isdigit():
+        raise ValueRefused(f"invalid literal for int() with base 10: {text[:40]!r}",
+                           says=says)
+    return int(text)
 
 
 def _percent(value: Any) -> int:

@@ -61,6 +61,9 @@ def test_policy_roundtrips_through_its_canonical_form() -> None:
     ({"quorum": 0}, "quorum"),
     ({"colour": "red"}, "unknown key"),
     ({"assets": {"ETH": {"max_hot_ratio": "1.5"}}}, "between 0 and 1"),
+    # digits of other scripts, exponents and spaces: as an amount refuses them (１ was 100 %)
+    *(({"assets": {"ETH": {"max_hot_ratio": text}}}, "is not a number")
+      for text in ("１", "٠.٠٥", "5e-2", " 0.05", "0.05 ", "", "NaN", True)),
     ({"assets": {"ETH": {"max_hot_ratio": "0.05", "target_hot_ratio": "0.1"}}}, "exceeds"),
     ({"assets": {"ETH": {"hot_min": "5", "hot_max": "1"}}}, "hot_min 5 exceeds hot_max 1"),
     ({"assets": {"ETH": {"hot_min": "0.0000000000000000001"}}}, "19 decimal places"),

@@ -207,8 +207,16 @@ def _at(where: str) -> Message | str:
     return place_said(where)
 
 
+# a ratio written as text: ASCII digits and one point, as an amount is (Decimal() would
+# also take "１", "٠.٠٥", "5e-2" and " 0.05")
+_PLAIN_RATIO = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+
+
 def _ratio(value: Any, where: str) -> Decimal:
     try:
+        if isinstance(value, bool) or (isinstance(value, str)
+                                       and not _PLAIN_RATIO.fullmatch(value)):
+            raise InvalidOperation
         ratio = Decimal(str(value))
     except InvalidOperation:
         raise ConfigError(f"{where} = {value!r} is not a number",
