@@ -138,8 +138,8 @@ def test_coincheck_from_the_dashboard(exchange: Exchange, server: Server, browse
     fsa.locator('input[name="incident"]').fill(incident)
     fsa.locator('select[name="lang"]').select_option("ja")
     fsa.locator('select[name="trace"]').select_option(index=1)
-    with ops.expect_navigation(timeout=60_000):
-        fsa.locator('button[type="submit"]').click()
+    with ops.expect_navigation(timeout=60_000):  # the report is made before the answer:
+        fsa.locator('button[type="submit"]').click(timeout=60_000)  # as long as it takes
     browse.shot(ops, "reports")
     with ops.expect_download() as download:
         ops.locator('a[data-download="pdf"]').first.click()
