@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import kinko
 import kinko.api.app  # every error class of the services and the API, loaded
 from kinko.domain.messages import decode, msg
@@ -122,3 +124,18 @@ def test_the_walk_finds_an_error_made_without_its_words(tmp_path: Path) -> None:
                       "def g(x):\n    return errors.NotFound('no', says=msg('error.x'))\n",
                       encoding="utf-8")
     assert _errors_made_without_words(source) == (2, ["m.py:2: raise BadInput(f'bad {x}')"])
+
+
+def test_a_value_quoted_into_a_sentence_cannot_turn_it_around() -> None:
+    """A direction override in an account's name reversed the rest of the Japanese sentence
+    (English quoted the name with repr, which escapes it); a control character in it
+    could act on a terminal. Both are written as their escapes, a line break kept."""
+    from kinko.domain.ledger import check_account
+    from kinko.errors import InvalidAccount
+    from kinko.i18n import Localizer
+
+    with pytest.raises(InvalidAccount) as caught:
+        check_account("customer:C1\u202etxt.exe\x1b")
+    ja = Localizer("ja").text(caught.value.said())
+    assert "\u202e" not in ja and "\x1b" not in ja and "\\u202e" in ja, ja
+    assert Localizer("en").arg("a\nb\tc") == "a\nb\tc"

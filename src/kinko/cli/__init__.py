@@ -15,7 +15,7 @@ import sys
 
 from kinko.domain.messages import N_, credentials_masked
 from kinko.errors import ConfigError, InputFileError, KinkoError
-from kinko.i18n import LANGS, Localizer
+from kinko.i18n import CONTROL_ESCAPES, LANGS, Localizer
 
 __all__ = ["error_lines", "main", "terminal_safe"]
 
@@ -97,18 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-# what a file or an argument may carry that would act on a terminal rather than be read:
-# control characters (escape sequences retitle a window, move the cursor, rewrite what was
-# printed) and the marks that reverse the direction of the text after them
-_UNSAFE = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-           for code in (*range(0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0), 0x200E,
-                        0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+# what :data:`~kinko.i18n.CONTROL_ESCAPES` writes as escapes, and a carriage return (which
+# would let a line be printed over)
+_UNSAFE = {**CONTROL_ESCAPES, 0x0D: "\\x0d"}
 
 
 def terminal_safe(line: str) -> str:
-    """``line`` as a terminal may show it: what :data:`_UNSAFE` lists, written as its
-    escape (``\\x1b``, ``\\u202e``), so a value quoted from a file shows, never acts; the
-    credentials of a URL in it (a node's, quoted by a library's refusal) masked."""
+    """``line`` as a terminal may show it: control characters and direction marks written
+    as their escapes (``\\x1b``, ``\\u202e``), so a value quoted from a file shows, never
+    acts; the credentials of a URL in it (a node's, quoted by a library's refusal) masked."""
     return credentials_masked(line.translate(_UNSAFE))
 
 

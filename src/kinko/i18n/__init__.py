@@ -41,6 +41,7 @@ from kinko.domain.messages import LANGS, Message, Percent, Time, Units, Yen, dec
 from kinko.domain.money import Asset, format_units
 
 __all__ = [
+    "CONTROL_ESCAPES",
     "DOMAIN",
     "ENGLISH",
     "JST",
@@ -190,6 +191,16 @@ def percent(value: Decimal | None, places: int = 2) -> str:
     return f"{shown:f}%"
 
 
+# what a value quoted into a sentence (an address, a name, a file's text) may carry that
+# would change how the sentence reads rather than be read: control characters and the marks
+# that reverse the direction of the text after them (``'\u202e'`` makes "txt.exe" of
+# "exe.txt"); written as their escapes, as Python's repr writes them
+CONTROL_ESCAPES = {code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+                    for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+                                 *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F,
+                                 *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
 class Localizer:
     """One reader's language and time zone: words, messages, numbers, amounts and times."""
 
@@ -253,7 +264,7 @@ class Localizer:
             return self.when(value)
         if isinstance(value, Decimal):
             return f"{value:f}"
-        return str(value)
+        return str(value).translate(CONTROL_ESCAPES)
 
     def join(self, items: Iterable[str]) -> str:
         """A list in a sentence: 「A、B」 in Japanese, "A, B" in English."""
