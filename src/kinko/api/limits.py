@@ -133,6 +133,24 @@ def check_no_nul(scope: Scope) -> None:
                                says=msg("error.request.nul_query", name=shown_name(name)))
 
 
+# headers that say who asks and for what, each read once: given twice, a proxy or a log
+# may read the other one than kinko does (the first counted, the second passed on)
+ONCE = (b"authorization", b"x-api-key", b"idempotency-key", b"content-type")
+
+
+def check_headers_once(scope: Scope) -> None:
+    """Refuse a request that gives one of :data:`ONCE` more than once, naming it."""
+    seen: set[bytes] = set()
+    for raw, _value in scope.get("headers", ()):
+        name = raw.lower()
+        if name in ONCE:
+            if name in seen:
+                shown = name.decode("latin-1").title()
+                raise BadInput(f"the header {shown} is given twice: which one counts would be "
+                               "a guess", says=msg("error.request.header_twice", header=shown))
+            seen.add(name)
+
+
 BODY = "request body"  # how the checks name a body in a refusal (as they name a file)
 
 
@@ -172,6 +190,7 @@ class BodyLimits:
         headers = Headers(scope=scope)
         try:
             check_no_nul(scope)
+            check_headers_once(scope)
             declared = headers.get("content-length")
             if declared is not None:
                 if not declared.strip().isdigit():
