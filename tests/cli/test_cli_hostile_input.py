@@ -251,3 +251,15 @@ def test_a_node_urls_credentials_are_never_said_back(cli: CliRun,
     monkeypatch.setenv("KINKO_EVM_RPC_URL", f"ftp://admin:{secret}@x/?apikey={secret}")
     code, out, err = cli("deposits", "scan")
     assert code != 0 and secret not in out + err, err
+
+
+def test_tags_from_several_files_load_all_or_none(cli: CliRun, tmp_path: Path) -> None:
+    """The first file's tags stayed when the second was refused (exit 2 says nothing was
+    written); every file is now checked before any is loaded."""
+    good = write(tmp_path / "good.csv", "address,label,category\n"
+                 "0x098B716B8Aaf21512996dC57EB0615e2383E2f96,Ronin Bridge Exploiter,hacker\n")
+    bad = write(tmp_path / "bad.csv", "address,label,category\nnot-an-address,x,hacker\n")
+    refused(cli("tags", "import", str(good), str(bad)), "bad.csv")
+    assert cli("tags", "list", "--format", "json")[1].strip() in ("[]", "")
+    code, out, _ = cli("tags", "import", str(good))
+    assert code == 0 and "Ronin" in cli("tags", "list")[1]

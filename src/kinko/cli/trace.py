@@ -22,7 +22,7 @@ from kinko.ports import SystemClock
 from kinko.render.trace import TABLES, tainted, warm_picture, write_blacklist, write_trace
 from kinko.services.artifacts import Artifacts
 from kinko.services.incidents import Incidents
-from kinko.services.labels import load_labels, read_labels, tags
+from kinko.services.labels import load_label_files, read_labels, tags
 from kinko.services.timeline import record
 from kinko.services.trace import (
     TraceReport,
@@ -422,9 +422,10 @@ def trace_synth(
 def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...)) -> None:
     """Load TagPacks (or CSV label lists) as attribution tags."""
     store = runtime(ctx).ledger().store
-    for path in files:
-        loaded = load_labels(store, path, "tags",
+    # every file checked before any is written: one refused, none loaded
+    every = load_label_files(store, list(files), "tags",
                              invalid=runtime(ctx).settings.list_invalid_addresses)
+    for path, loaded in zip(files, every, strict=True):
         for kept in loaded.kept:
             print(kept)
         print(runtime(ctx).say("cli.tags.imported", file=str(path), read=str(loaded.read),

@@ -24,7 +24,7 @@ from kinko.errors import InputFileError
 from kinko.ports import Store
 from kinko.safeload import MAX_LIST_BYTES, read_text
 
-__all__ = ["Loaded", "load_labels", "read_labels", "tags"]
+__all__ = ["Loaded", "load_label_files", "load_labels", "read_labels", "tags"]
 
 MAX_INCLUDE_BYTES = 1 << 20
 
@@ -92,11 +92,21 @@ def load_labels(store: Store, path: Path, kind: str = "deny", *,
                 invalid: str = "refuse") -> Loaded:
     """Load a deny list (``kind="deny"``) or tags (``"tags"``: added beside the tags other
     files gave the same addresses; loading a file again replaces what it gave before)."""
-    found = read_labels(path, invalid=invalid, store=store)
+    return load_label_files(store, [path], kind, invalid=invalid)[0]
+
+
+def load_label_files(store: Store, paths: list[Path], kind: str = "deny", *,
+                     invalid: str = "refuse") -> list[Loaded]:
+    """:func:`load_labels` of several files at once: every file read and checked first,
+    then all of them written in one unit of work (one refused: none written)."""
+    read = [(path, read_labels(path, invalid=invalid, store=store)) for path in paths]
+    loaded: list[Loaded] = []
     with store.screening() as tables:
-        fresh = tables.put_labels(path.name, [(lbl.address, lbl) for lbl in found.labels],
-                                  kind)
-    return Loaded(len(found.labels), fresh, found.kept)
+        for path, found in read:
+            fresh = tables.put_labels(path.name, [(lbl.address, lbl) for lbl in found.labels],
+                                      kind)
+            loaded.append(Loaded(len(found.labels), fresh, found.kept))
+    return loaded
 
 
 def tags(store: Store) -> dict[str, tuple[Label, ...]]:
