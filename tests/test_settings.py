@@ -128,6 +128,9 @@ def test_chains_and_keys_are_named_with_their_kind(tmp_path: Path) -> None:
     # digits of other scripts and separators, as no number kinko reads takes them
     ("confirmations = '１２'\n", "invalid literal"),
     ("confirmations = '1_000'\n", "invalid literal"),
+    # a misspelt chain was recorded in the ledger for good; a symbol named twice, the last won
+    ("[assets.USDX]\nchain='etherem'\ndecimals=6\n", "chain 'etherem' has no address format"),
+    ("assets = 'DOGE:ethereum:8,DOGE:ethereum:9'\n", "asset DOGE is named twice"),
 ])
 def test_bad_config_names_file_and_setting(tmp_path: Path, body: str, message: str) -> None:
     cfg = tmp_path / "kinko.toml"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kinko.domain.addresses import canonical_address, canonical_token
+from kinko.domain.addresses import canonical_address, canonical_token, chain_formats
 from kinko.domain.fsa import Submitter
 from kinko.domain.messages import LANGS, Message, credentials_masked, msg, value_shown
 from kinko.domain.money import Asset, AssetRegistry
@@ -212,7 +212,7 @@ def _assets(value: Any) -> tuple[Asset, ...]:
                                    says=msg("error.settings.asset_missing",
                                             symbol=str(symbol)[:80],
                                             key=str(missing)[:80])) from None
-        return tuple(out)
+        return _checked_assets(out)
     for item in str(value).split(","):
         if not item.strip():
             continue
@@ -223,7 +223,26 @@ def _assets(value: Any) -> tuple[Asset, ...]:
                                         item=value_shown(item.strip())))
         token = _token(parts[3], parts[1]) if len(parts) == 4 else None
         out.append(Asset(parts[0], parts[1], _decimals(parts[2]), token))
-    return tuple(out)
+    return _checked_assets(out)
+
+
+def _checked_assets(assets: list[Asset]) -> tuple[Asset, ...]:
+    """Each asset on a chain kinko knows (a misspelt one would be recorded in the ledger
+    for good), each symbol once (the last would silently win)."""
+    seen: set[str] = set()
+    for asset in assets:
+        try:
+            chain_formats(asset.chain)
+        except BadInput as exc:
+            raise ValueRefused(f"{asset.symbol}: {exc.message}", says=msg(
+                "error.settings.asset_chain", symbol=asset.symbol[:80],
+                problem=exc.said())) from None
+        if asset.symbol in seen:
+            raise ValueRefused(f"asset {asset.symbol} is named twice",
+                               says=msg("error.settings.asset_twice",
+                                        symbol=asset.symbol[:80]))
+        seen.add(asset.symbol)
+    return tuple(assets)
 
 
 def _token(value: str | None, chain: str) -> str | None:

@@ -88,7 +88,7 @@ def test_ledger_post_says_the_flag_and_the_leg(cli: CliRun) -> None:
     ({"key": 1}, "：key は文字列にしてください"),
     ({"postings": {}}, "：postings は明細のリストにしてください"),
     ({"postings": [{"account": "customer:C1"}]},
-     "：postings[0]：account、asset、amount が必要です"),
+     "：postings[0]：account、asset、amount が必要です（ほかのキーは書けません）"),
     ({"postings": [{"account": "wallet:xem-hot", "asset": "XEM", "amount": "1"},
                    {"account": 7, "asset": "XEM", "amount": "-1"}]},
      "：postings[1]：account と asset は文字列にしてください"),
