@@ -261,5 +261,5 @@ def test_tags_from_several_files_load_all_or_none(cli: CliRun, tmp_path: Path) -
     bad = write(tmp_path / "bad.csv", "address,label,category\nnot-an-address,x,hacker\n")
     refused(cli("tags", "import", str(good), str(bad)), "bad.csv")
     assert cli("tags", "list", "--format", "json")[1].strip() in ("[]", "")
-    code, out, _ = cli("tags", "import", str(good))
+    code, _, _ = cli("tags", "import", str(good))
     assert code == 0 and "Ronin" in cli("tags", "list")[1]
