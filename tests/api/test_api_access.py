@@ -191,6 +191,10 @@ def test_the_api_reference_loads_nothing_from_elsewhere(api) -> None:  # type: i
     assert 'data-route="POST /v1/withdrawals"' in r.text and "idempotency-key" in r.text
     assert "≤ 128 chars" in r.text  # the limits of every field are shown
     assert "パラメーター" in client.get("/docs?lang=ja").text
+    # the language the browser asks for, as the dashboard and the API's errors follow it;
+    # the limits in its words too
+    page = client.get("/docs", headers={"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}).text
+    assert '<html lang="ja"' in page and "128 文字以下" in page and "≤ 128 chars" not in page
     assert client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["paths"]["/v1/audit"]
 

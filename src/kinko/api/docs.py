@@ -18,15 +18,17 @@ from fastapi.responses import HTMLResponse
 from jinja2 import PackageLoader
 
 from kinko.api.web import CSP
-from kinko.i18n import LANGS, environment
+from kinko.domain.messages import N_
+from kinko.i18n import ENGLISH, LANGS, Localizer, accepted_language, environment
 
 __all__ = ["Operation", "document_errors", "operations", "reference_page"]
 
 
 _ENVS = {lang: environment(PackageLoader("kinko.api.web", "templates"), lang)
          for lang in LANGS}
-_LIMITS = (("minLength", "≥ {} chars"), ("maxLength", "≤ {} chars"), ("minimum", "≥ {}"),
-           ("maximum", "≤ {}"), ("default", "default {}"))
+_LIMITS = (("minLength", N_("api.limit.min_length")), ("maxLength", N_("api.limit.max_length")),
+           ("minimum", N_("api.limit.minimum")), ("maximum", N_("api.limit.maximum")),
+           ("default", N_("api.limit.default")))
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,17 @@ class Operation:
     answers: list[tuple[str, str]]
 
 
-def _kind(schema: dict[str, Any]) -> str:
+def _kind(schema: dict[str, Any], say: Localizer) -> str:
     """A schema in a few words: its type and limits (``string, ≤ 128 chars``)."""
     options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
     base = options[0] if options else schema
     words = [str(base.get("type", "object"))]
-    for name, text in _LIMITS:
+    for name, said in _LIMITS:
         for source in (base, schema):
             if name in source:
-                words.append(text.format(source[name]))
+                words.append(say(said, value=str(source[name])))
                 break
-    return ", ".join(words)
+    return say.join(words)
 
 
 def _schema(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -71,12 +73,12 @@ def _schema(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def operations(spec: dict[str, Any]) -> list[Operation]:
-    """Every route of ``spec`` in the order it declares them."""
+def operations(spec: dict[str, Any], say: Localizer = ENGLISH) -> list[Operation]:
+    """Every route of ``spec`` in the order it declares them (limits in ``say``'s words)."""
     out = []
     for path, methods in spec.get("paths", {}).items():
         for method, op in methods.items():
-            params = [Field(p["name"], p["in"], bool(p.get("required")), _kind(p["schema"]),
+            params = [Field(p["name"], p["in"], bool(p.get("required")), _kind(p["schema"], say),
                             p.get("description", ""))
                       for p in op.get("parameters", [])]
             body: list[Field] = []
@@ -84,7 +86,7 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
             if content is not None:
                 schema = _schema(spec, content.get("schema", {}))
                 required = set(schema.get("required", []))
-                body = [Field(name, "body", name in required, _kind(field),
+                body = [Field(name, "body", name in required, _kind(field, say),
                               field.get("description", ""))
                         for name, field in schema.get("properties", {}).items()]
             answers = [(code, a.get("description", "")) for code, a in
@@ -95,11 +97,11 @@ def operations(spec: dict[str, Any]) -> list[Operation]:
 
 
 def reference_page(request: Request, spec: dict[str, Any]) -> HTMLResponse:
-    lang = request.query_params.get("lang") or request.cookies.get("kinko_lang") or "en"
-    lang = lang if lang in LANGS else "en"
+    asked = request.query_params.get("lang") or request.cookies.get("kinko_lang")
+    lang = asked if asked in LANGS else accepted_language(request.headers.get("accept-language"))
     html = _ENVS[lang].get_template("api_docs.html.j2").render(
-        lang=lang,
-        version=spec.get("info", {}).get("version", ""), operations=operations(spec))
+        lang=lang, version=spec.get("info", {}).get("version", ""),
+        operations=operations(spec, Localizer(lang)))
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP,
                                        "X-Frame-Options": "DENY",
                                        "Referrer-Policy": "same-origin"})
