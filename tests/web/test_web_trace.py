@@ -317,6 +317,15 @@ def test_bad_requests_are_named_and_failures_shown(site: Site, theft: Theft) -> 
     page = wait_done(ops, r.headers["location"])
     assert 'data-trace-state="failed"' in page and "is not in the transfers read" in page
     assert ops.get(r.headers["location"] + "/blacklist.yaml").status_code == 404
+    # a file that is none of its format: named as the form named it, not by the server's
+    # folders (which the message, and the library's words in it, quoted whole)
+    site.data_dir.mkdir(parents=True, exist_ok=True)
+    (site.data_dir / "bad.csv").write_text("not,a,transfers\n")
+    r = ops.post("/trace", data={**base, "seed_txs": theft.tx_hash, "transfers": "bad.csv",
+                                 "format": "parquet"})
+    page = wait_done(ops, r.headers["location"])
+    assert 'data-trace-state="failed"' in page and "bad.csv" in page
+    assert str(site.data_dir.resolve()) not in page
 
 
 def test_without_a_node_or_file_the_form_says_so(site: Site, theft: Theft) -> None:

@@ -23,6 +23,7 @@ not import those layers.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -280,7 +281,11 @@ class TraceJobs:
     def _failed(self, artifact_id: str, request: TraceRequest, by: str, reason: str,
                 said: Message) -> None:
         """The job's failure on its artifact (English and as a message) and, as a message,
-        on its incident's timeline."""
+        on its incident's timeline: a file named as the form named it, under the data
+        folder (the server's own folders are not the reader's business)."""
+        root = str(self.data_dir.resolve())
+        for text, shown in ((root + os.sep, ""), (root, ".")):
+            reason, said = reason.replace(text, shown), _without(said, text, shown)
         Artifacts(self.store, self.clock).fail(artifact_id, reason, said)
         if request.incident:
             record(self.store, request.incident, self.clock.now(), "trace", by, msg(
@@ -317,3 +322,14 @@ class TraceJobs:
                    for t in chain.block(n).transfers
                    if same_token(t.token, asset.token, asset.chain) and t.value > 0]
         return account_transfers(records)
+
+
+def _without(said: Message, text: str, shown: str) -> Message:
+    """``said`` with ``text`` written ``shown`` in its values, at any depth."""
+    def value(v: Any) -> Any:
+        if isinstance(v, Message):
+            return _without(v, text, shown)
+        return v.replace(text, shown) if isinstance(v, str) else v
+
+    return replace(said, args=tuple((k, value(v)) for k, v in said.args))
+
