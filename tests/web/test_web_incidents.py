@@ -182,6 +182,10 @@ def test_incident_page_timeline_in_order_notes_and_moves(site: Site) -> None:
     r = client.post(f"/incidents/{incident}/move",
                     data={"csrf": csrf, "state": "resolved", "reason": ""})
     assert r.status_code == 400
+    assert "say who moves the incident and why" in r.text and "--reason" not in r.text
+    r = client.post(f"/incidents/{incident}/move",
+                    data={"csrf": csrf, "state": "", "reason": "why"})  # said, not blank
+    assert r.status_code == 400 and "not &#39;&#39;" in r.text, r.text
     client.post(f"/incidents/{incident}/move",
                 data={"csrf": csrf, "state": "resolved", "reason": "customers refunded"})
     assert _rows(client.get("/incidents?state=resolved").text, "data-incident") == [incident]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinko.domain.ledger import Posting
-from kinko.domain.messages import N_, Message, Units, id_shown, msg, verbatim
+from kinko.domain.messages import N_, Message, Units, id_shown, msg, value_shown, verbatim
 from kinko.domain.money import format_units
 from kinko.domain.states import ALERT_STATES, INCIDENT_MOVES, INCIDENT_STATES, one_of
 from kinko.domain.watch import ALERT_KINDS
@@ -85,7 +85,7 @@ class Incidents:
         under ``actor``: by default ``by``) and, with the note, on the timeline of the
         alert's incident if it has one."""
         if not by.strip():
-            raise BadInput("say who acknowledges the alert (--by NAME)",
+            raise BadInput("say who acknowledges the alert",
                            says=msg("error.incident.ack_by"))
         now = self.clock.now()
         with self.store.watch() as tables:
@@ -126,7 +126,7 @@ class Incidents:
     def note(self, incident_id: str, by: str, text: str) -> None:
         """A free-text line in the timeline, by an operator."""
         if not text.strip() or not by.strip():
-            raise BadInput("a note needs a text and its author (--by NAME)",
+            raise BadInput("a note needs a text and its author",
                            says=msg("error.incident.note_needs"))
         self.incident(incident_id)
         with self.store.watch() as tables:
@@ -142,7 +142,7 @@ class Incidents:
             title = verbatim(title.strip())
         if (title.is_text and not str(title.params.get("text", "")).strip()) \
                 or not by.strip():
-            raise BadInput("an incident needs a title and who opens it (--by NAME)",
+            raise BadInput("an incident needs a title and who opens it",
                            says=msg("error.incident.open_needs"))
         now = self.clock.now()
         with self.store.watch() as tables:
@@ -163,7 +163,7 @@ class Incidents:
         see :mod:`kinko.services.containment`): refused attempts moved nothing, and whether
         to rotate a key is the operators' call."""
         if not alert_ids or not by.strip():
-            raise BadInput("escalating needs at least one alert and who does it (--by NAME)",
+            raise BadInput("escalating needs at least one alert and who does it",
                            says=msg("error.incident.escalate_needs"))
         now = self.clock.now()
         with self.store.watch() as tables:
@@ -207,7 +207,7 @@ class Incidents:
     def move(self, incident_id: str, state: str, by: str, reason: str) -> IncidentRow:
         """open → contained → resolved (or back to open), with who and why."""
         if not by.strip() or not reason.strip():
-            raise BadInput("say who moves the incident (--by NAME) and why (--reason TEXT)",
+            raise BadInput("say who moves the incident and why",
                            says=msg("error.incident.move_needs"))
         now = self.clock.now()
         with self.store.watch() as tables:
@@ -222,7 +222,7 @@ class Incidents:
                                says=msg("error.incident_cannot_move", id=incident_id[:80],
                                         state=msg(f"inc.state.{row['state']}"),
                                         to=_either(INCIDENT_MOVES[row["state"]]),
-                                        asked=state[:80]))
+                                        asked=value_shown(state)))
             tables.update_incident(incident_id, state=new,
                                    closed=now if new == "resolved" else None)
             tables.add_event(incident_id, now, "state", by.strip(), msg(
