@@ -35,18 +35,32 @@ def _replaceable(path: Path) -> None:
     try:
         mode = os.stat(path).st_mode
     except OSError:  # not there (or not reachable): the write says what is wrong
+        mode = None
+    if mode is None:
         return
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory: the rename says so
+    if stat.S_ISDIR(mode):  # before anything is written (the rename would refuse it last)
+        raise BadInput(f"{path} is a folder: name the file to write", says=msg(
+            "error.file.out_is_folder", file=str(path)[:200]))
+    if not stat.S_ISREG(mode):
         raise BadInput(f"{path} is not a regular file (a device, a pipe or a socket): kinko "
                        "writes a file whole beside it and renames it into place",
                        says=msg("error.file.out_not_regular", file=str(path)[:200]))
+
+
+def _beside(path: Path) -> tuple[int, str]:
+    """A new hidden file in ``path``'s folder; the system's refusal (no such folder, no
+    room) names ``path``, as the command was given it, not the temporary name."""
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` (text is written as UTF-8) at once; ``mode``: the
     file's permissions (default: the temporary file's, readable by its owner alone)."""
     _replaceable(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = _beside(path)
     try:
         if mode is not None:
             os.fchmod(fd, mode)
@@ -66,7 +80,7 @@ def replacing(path: Path) -> Iterator[Path]:
     block ends without an error it is flushed to disk and renamed over ``path``, else
     removed: ``path`` is the old file or the whole new one, never a part."""
     _replaceable(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = _beside(path)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -263,3 +263,30 @@ def test_tags_from_several_files_load_all_or_none(cli: CliRun, tmp_path: Path) -
     assert cli("tags", "list", "--format", "json")[1].strip() in ("[]", "")
     code, _, _ = cli("tags", "import", str(good))
     assert code == 0 and "Ronin" in cli("tags", "list")[1]
+
+
+@pytest.mark.slow
+def test_a_command_stopped_by_sigterm_leaves_no_part_of_its_file(tmp_path: Path) -> None:
+    """SIGTERM (a service manager's stop) killed a command mid-write: its hidden temporary
+    copy stayed (hundreds of MB of a synthetic chain). It now stops as Ctrl-C does."""
+    import signal
+    import time
+
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "kinko", "trace", "synth", "--transfers",
+                             str(10**11), "--addresses", "5", "--out", "big.parquet"],
+                            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith(".big.parquet.") and p.stat().st_size > 0
+                      for p in tmp_path.iterdir()):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (1, 130)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not [p.name for p in tmp_path.iterdir() if "big.parquet" in p.name]

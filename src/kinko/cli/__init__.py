@@ -12,6 +12,7 @@ command line's language (the ``lang`` setting, else the locale's; see
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from kinko.domain.messages import N_, credentials_masked
 from kinko.errors import ConfigError, InputFileError, KinkoError
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from kinko.cli.app import app
     from kinko.cli.helptext import translate
 
+    stopped = _stop_cleanly()
     try:
         built = get_command(app)
         translate(built, _reader(argv))  # the help in the language asked for
@@ -94,7 +96,30 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, _aborts()):
             return 1
         return _unexpected(exc, _reader(argv))
+    finally:
+        stopped()
     return result if isinstance(result, int) else 0
+
+
+def _stop_cleanly() -> Callable[[], None]:
+    """SIGTERM (a service manager's stop, ``kill``) stops a command as Ctrl-C does, so what
+    it was writing is undone (a file's temporary copy removed, a unit of work rolled back)
+    and it says so; the servers and the watch set their own handlers. Returns what puts
+    the handler back (the command line may run inside another program, a test's)."""
+    import signal
+
+    def interrupted(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, interrupted)
+    except ValueError:  # not the main thread: nothing to put back
+        return lambda: None
+
+    def put_back() -> None:
+        signal.signal(signal.SIGTERM, before)
+
+    return put_back
 
 
 # what :data:`~kinko.i18n.CONTROL_ESCAPES` writes as escapes, and a carriage return (which
