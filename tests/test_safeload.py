@@ -349,3 +349,27 @@ def test_a_header_naming_a_column_twice_is_found_with_both_positions() -> None:
     assert column_twice(["a", "b", "a", "b"], read={"b"}) == ("b", 2, 4)
     assert column_twice(["a", "x", "x"], read={"a"}) is None  # a column nobody reads
     assert column_twice(["a", "b"]) is None
+
+
+def test_the_first_byte_that_is_no_utf8_is_found_on_its_line(tmp_path: Path) -> None:
+    """A text reader's error says where in its buffer: a CSV's header reader named line 1
+    for a Latin-1 byte on line 2. Chunks are 1 MiB: a character across two of them is
+    whole, one cut short by the file's end is not."""
+    from kinko.safeload import first_bad_utf8
+
+    cases = {b"ok\nline2\xe9\n": (2, 8), b"fine\n": None, b"ab\ncd\xe6\x97": (2, 5),
+             b"a" * ((1 << 20) - 1) + "日".encode() + b"\n\n\xff": (3, (1 << 20) + 4)}
+    for data, where in cases.items():
+        (tmp_path / "f").write_bytes(data)
+        assert first_bad_utf8(tmp_path / "f") == where, data[:20]
+
+
+def test_a_transfers_file_names_the_line_of_its_bad_byte(tmp_path: Path) -> None:
+    from kinko.chains.tracefiles import load_account
+    from kinko.errors import InputFileError
+
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"tx_hash,block,tx_index,from,to,value\n0x1,1,0,a,b\xe9,5\n")
+    with pytest.raises(InputFileError) as caught:
+        load_account(path, "csv")
+    assert str(caught.value).startswith(f"{path}:2: not UTF-8 text"), caught.value

@@ -33,6 +33,7 @@ which refuses a line longer than :data:`MAX_LINE_CHARS` instead of holding it wh
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -68,6 +69,7 @@ __all__ = [
     "column_twice",
     "decode_json_bytes",
     "decode_text",
+    "first_bad_utf8",
     "loads_json",
     "loads_toml",
     "loads_yaml",
@@ -214,6 +216,29 @@ def decode_text(data: bytes, where: str) -> str:
                              file=where, says=msg("error.file.not_text",
                                                   where=f"{where[:200]}:{line}",
                                                   encoding="UTF-8", byte=exc.start)) from None
+
+
+def first_bad_utf8(path: Path, most: int = 1 << 30) -> tuple[int, int] | None:
+    """Where a file stops being UTF-8 text: the line and the byte (from 0) of its first
+    invalid byte, within its first ``most`` bytes; None when none is found there. A text
+    reader's error says where in its buffer, not where in the file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    read = lines = 0
+    with path.open("rb") as fh:
+        while read < most and (chunk := fh.read(1 << 20)):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                held = len(exc.object) - len(chunk)  # the last chunk's unfinished character
+                return lines + chunk[:max(0, exc.start - held)].count(b"\n") + 1, \
+                    read - held + exc.start
+            lines += chunk.count(b"\n")
+            read += len(chunk)
+        try:
+            decoder.decode(b"", final=read < most)  # a character cut short by the end
+        except UnicodeDecodeError as exc:
+            return lines + 1, read - len(exc.object) + exc.start
+    return None
 
 
 def number_problem(exc: ValueError) -> str:

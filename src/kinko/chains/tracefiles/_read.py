@@ -27,7 +27,7 @@ from kinko.domain.csvcells import CsvRecords, columns_said, columns_text
 from kinko.domain.messages import Message, joined, msg
 from kinko.domain.money import MAX_DIGITS
 from kinko.errors import InputFileError
-from kinko.safeload import bounded_lines, column_twice
+from kinko.safeload import bounded_lines, column_twice, first_bad_utf8
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
                   "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
@@ -142,9 +142,11 @@ def _header(path: Path) -> list[str]:
         raise InputFileError(f"{path}: cannot read: {exc.strerror}", file=str(path),
                              says=msg("error.file.cannot_read", file=str(path)[:200],
                                       reason=str(exc.strerror)[:200])) from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}:1: not UTF-8 text ({exc.reason})", file=str(path),
-                             says=msg("error.customers.not_utf8", file=f"{str(path)[:200]}:1",
+    except UnicodeDecodeError as exc:  # found reading ahead: on the line it is on
+        line = (first_bad_utf8(path) or (1, 0))[0]
+        raise InputFileError(f"{path}:{line}: not UTF-8 text ({exc.reason})", file=str(path),
+                             says=msg("error.customers.not_utf8",
+                                      file=f"{str(path)[:200]}:{line}",
                                       reason=str(exc.reason)[:200])) from None
     except csv.Error as exc:
         unclosed = records.unclosed(exc) if records is not None else None
