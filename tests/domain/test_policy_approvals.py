@@ -59,6 +59,7 @@ def test_policy_roundtrips_through_its_canonical_form() -> None:
 @pytest.mark.parametrize("over, message", [
     ({"quorum": 4}, "m must not exceed n"),
     ({"quorum": 0}, "quorum"),
+    ({"version": None}, "version is missing"),  # an empty file: it said "version = None"
     ({"colour": "red"}, "unknown key"),
     ({"assets": {"ETH": {"max_hot_ratio": "1.5"}}}, "between 0 and 1"),
     # digits of other scripts, exponents and spaces: as an amount refuses them (１ was 100 %)

@@ -209,7 +209,7 @@ def _header(data: dict[str, Any], name: str, include: Include | None) -> dict[st
                                  "the TagPack read from its folder",
                                  says=msg("error.labels.include_needs_folder", file=name[:200],
                                           line=str(header.line), name=header.name[:200]))
-        included = f"{header.name} (included by {name})"
+        included = f"{name} → {header.name}"  # the including file, then the included: any language
         header_name = header.name[:200]
         header, _lines = _compose(include(header.name), included)
         if not isinstance(header, dict):

@@ -230,6 +230,10 @@ def _ratio(value: Any, where: str) -> Decimal:
 
 
 def _whole(value: Any, where: str, low: int, high: int | None = None) -> int:
+    if value is None:  # not written at all (an empty file): said so, not as Python's None
+        raise ConfigError(f"{where} is missing: write a whole number ≥ {low}",
+                          says=msg("error.policy_file.whole_missing", where=_at(where),
+                                   low=low))
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{where} = {value!r} must be a whole number ≥ {low}",
                           says=msg("error.policy_file.whole", where=_at(where),
