@@ -230,12 +230,12 @@ def test_bad_files_name_the_same_problems(spark: Any, tmp_path: Path) -> None:
                       + "\n",
         "column.csv": "tx_hash,block,tx_index,log_index,from,to,value,Value\n0x1,1,0,0,a,b,5,6\n",
         # a quote left open: on the last line (Spark's parser ended the value with the line),
-        # with or without a final line break, and on a line in the middle
+        # with or without a final line break
         "open_last.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b,"5\n',
         "open_end.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,0,0,a,b,"5',
-        "open_mid.csv": header + '0x1,1,0,0,a,b,5\n0x2,2,"0,0,a,b,5\n0x3,3,0,0,a,b,5\n',
-        # a line of blanks is a record of one field; the lines after it keep their numbers;
-        # past the first quote left open, nothing more is named (a second one closes it)
+        # and on a line in the middle, after a line of blanks (a record of one field: the
+        # lines after it keep their numbers); past the first quote left open, nothing more
+        # is named (a second one closes it)
         "open_twice.csv": header + '0x1,1,0,0,a,b,5\n \t\n\n0x2,2,0,0,a,b,5\n'
                                    '0x3,3,"0,0,a,b,5\n0x4,4,0,0,a,b,5\n0x5,5,"0,0,a,b,5\n',
     }
