@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -638,6 +639,9 @@ def test_bad_files(tmp_path: Path) -> None:
     blank = write(tmp_path, "e.csv", "\n")  # not 0 bytes (an empty export), and no header
     assert problems_of(blank, "csv") == [f"{blank}:1: the file is empty; expected a header line"]
     assert problems_of(tmp_path / "none.csv", "csv") == [f"{tmp_path / 'none.csv'}: no such file"]
+    os.mkfifo(tmp_path / "pipe.csv")  # there, but read twice: no pipe (it said "no such file")
+    assert problems_of(tmp_path / "pipe.csv", "csv") == [
+        f"{tmp_path / 'pipe.csv'}: cannot read: not a regular file"]
     with pytest.raises(InputFileError, match="unknown format 'xls'"):
         load_account(missing, "xls")
     with pytest.raises(InputFileError, match="cannot read as Parquet"):

@@ -289,6 +289,9 @@ def _parquet_schema(path: Path) -> pa.Schema | None:
 def _open(con: duckdb.DuckDBPyConnection, path: Path, table: str, fields: list[_Field],
           parquet: bool = False) -> _Input:
     if not path.is_file():
+        if path.exists():  # a pipe, a folder, a device: a transfers file is read twice
+            raise InputFileError(f"{path}: cannot read: not a regular file", file=str(path),
+                                 says=msg("error.not_a_regular_file", file=str(path)[:200]))
         raise InputFileError(f"{path}: no such file", file=str(path),
                              says=msg("error.tracefile.no_such_file", file=str(path)[:200]))
     if path.stat().st_size == 0:
