@@ -75,6 +75,20 @@ def test_ranges_the_file_holds_are_served(site: Site, client: TestClient) -> Non
     assert b"Content-Range: bytes 10-11/100" in two.content
 
 
+def test_a_download_the_browser_already_holds_is_a_304(site: Site, client: TestClient
+                                                       ) -> None:
+    """If-None-Match naming the file's ETag was answered 200 with the whole file."""
+    for url in _files(site):
+        etag = client.get(url).headers["etag"]
+        for condition in (etag, f'"x", W/{etag}', "*"):
+            r = client.get(url, headers={"If-None-Match": condition, "Range": "bytes=0-4"})
+            assert r.status_code == 304 and r.content == b"", (url, condition)
+            assert r.headers["etag"] == etag
+        r = client.get(url, headers={"If-None-Match": '"another"'})
+        assert r.status_code == 200 and r.content == BODY
+        assert client.head(url, headers={"If-None-Match": etag}).status_code == 304
+
+
 def test_a_range_the_file_does_not_hold_is_a_416_page(site: Site, client: TestClient
                                                       ) -> None:
     url = _files(site)[0]

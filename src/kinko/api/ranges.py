@@ -15,6 +15,8 @@ as HTTP says (RFC 9110 §14), not as the framework's own parser answers it.
 
 ``If-Range`` is honoured first, as before: a validator that does not match the file's
 strong ``ETag`` or ``Last-Modified`` asks for the whole file, whatever the Range says.
+``If-None-Match`` naming the file's ``ETag`` (or ``*``) is answered 304, no body (a browser
+revalidating a download it keeps), before any Range is read.
 """
 
 from __future__ import annotations
@@ -103,14 +105,20 @@ class Download(FileResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         wanted = headers.get("range")
-        if (wanted is not None and scope["type"] == "http" and self.status_code == 200
-                and scope["method"].upper() in ("GET", "HEAD")):
-            if self.stat_result is None:  # a file not there or not a file: the framework
-                with contextlib.suppress(OSError):  # says so as it did
-                    found = await anyio.to_thread.run_sync(os.stat, self.path)
-                    if stat.S_ISREG(found.st_mode):
-                        self.stat_result = found
-                        self.set_stat_headers(found)
+        asked = scope["type"] == "http" and self.status_code == 200 \
+            and scope["method"].upper() in ("GET", "HEAD")
+        # a file not there or not a file: the framework says so as it did
+        if asked and (wanted is not None or "if-none-match" in headers) \
+                and self.stat_result is None:
+            with contextlib.suppress(OSError):
+                found = await anyio.to_thread.run_sync(os.stat, self.path)
+                if stat.S_ISREG(found.st_mode):
+                    self.stat_result = found
+                    self.set_stat_headers(found)
+        if asked and self.stat_result is not None and self._unchanged(headers):
+            await NotModifiedResponse(self.headers)(scope, receive, send)
+            return
+        if asked and wanted is not None:
             ranges = None
             if self.stat_result is not None and self._range_wanted(headers):
                 ranges = byte_ranges(wanted, self.stat_result.st_size)
@@ -120,6 +128,15 @@ class Download(FileResponse):
                 kept.append((b"range", f"bytes={plain}".encode("latin-1")))
             scope = {**scope, "headers": kept}
         await super().__call__(scope, receive, send)
+
+    def _unchanged(self, headers: Headers) -> bool:
+        """``If-None-Match`` names this file's ETag (weakly compared, or ``*``): a 304, as
+        RFC 9110 §13.1.2 asks of a GET or HEAD (a browser revalidating a download)."""
+        condition, etag = headers.get("if-none-match"), self.headers.get("etag")
+        if condition is None or etag is None:
+            return False
+        tags = {tag.strip().removeprefix("W/") for tag in condition.split(",")}
+        return "*" in tags or etag.removeprefix("W/") in tags
 
     def _range_wanted(self, headers: Headers) -> bool:
         """Whether the Range applies: no ``If-Range``, or one naming this very file (its
