@@ -169,7 +169,8 @@ def json_syntax(text: Any, position: int, reason: str) -> BadInput:
     place = f" (character {position + 1})"
     if isinstance(text, str) and 0 <= position <= len(text):
         line = text.count("\n", 0, position) + 1
-        place = f":{line}:{position - text.rfind(chr(10), 0, position)}"
+        column = position - text.rfind("\n", 0, position)
+        place = f":{line}:{column}"
     return BadInput(f"{BODY}{place}: not valid JSON: {reason}",
                     says=msg("error.file.not_json", where=f"{BODY}{place}",
                              reason=reason[:200]))

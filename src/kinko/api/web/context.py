@@ -41,8 +41,8 @@ from kinko.services.sessions import Session, Sessions
 from kinko.services.throttle import Throttle
 from kinko.services.withdrawals import Withdrawals
 
-__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "form_text", "known_zone",
-           "site"]
+__all__ = ["COOKIE", "SignInRequired", "Site", "Viewer", "Web", "form_signature", "form_text",
+           "known_zone", "site"]
 
 COOKIE = "kinko_session"
 LANG_COOKIE = "kinko_lang"
@@ -280,6 +280,20 @@ def form_text(form: dict[str, Any], name: str, limit: int, label: str) -> str:
         raise BadInput(f"{name} is longer than {limit} characters",
                        says=msg("error.field_too_long", field=msg(label), limit=limit))
     return value
+
+
+def form_signature(form: dict[str, Any]) -> str:
+    """An approver's signature pasted into a form (or made by the page's script): refused
+    when there is none, or longer than one (128 hexadecimal characters) could be."""
+    value = form.get("signature")
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise BadInput("paste a signature, or sign in the browser first",
+                       says=msg("error.signature_missing"))
+    if len(text) > 256:
+        raise BadInput("a signature is 128 hexadecimal characters",
+                       says=msg("error.signature_length", digits=128))
+    return text
 
 
 def amount(units: int | None, asset: Asset, *, group: bool = True) -> str:

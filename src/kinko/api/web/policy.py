@@ -21,10 +21,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, form_text
+from kinko.api.web.context import Site, form_signature, form_text
 from kinko.domain.messages import N_, msg
 from kinko.domain.policy_lock import Standing, veto_bytes
-from kinko.errors import BadInput, Forbidden, KinkoError
+from kinko.errors import Forbidden, KinkoError
 
 __all__ = ["router"]
 
@@ -76,11 +76,7 @@ async def veto(request: Request, web: Site, version: int) -> Response:
                 raise Forbidden(f"key {viewer.name!r} cannot veto as {approver!r}",
                                 says=msg("error.cannot_act_as", key=viewer.name,
                                          name=approver))
-            given = form.get("signature")
-            signature = given.strip() if isinstance(given, str) else ""
-            if not signature or len(signature) > 256:
-                raise BadInput("paste a signature (128 hexadecimal characters), or sign "
-                               "in the browser first", says=msg("error.signature_missing"))
+            signature = form_signature(form)
             reason = form_text(form, "reason", 500, N_("pol.reason"))
             web.custody().veto(version, approver, signature, reason, actor=viewer.name)
         except KinkoError as exc:

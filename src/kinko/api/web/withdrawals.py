@@ -27,7 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from kinko.api.web.context import Site, Viewer, Web, form_text
+from kinko.api.web.context import Site, Viewer, Web, form_signature, form_text
 from kinko.domain.approvals import signing_bytes
 from kinko.domain.messages import N_, msg
 from kinko.domain.money import format_units
@@ -77,18 +77,6 @@ def _approver(web: Web, viewer: Viewer, form: dict[str, Any], proposal_id: str) 
         web.withdrawals.refused_approval(viewer.name, proposal_id, approver, error)
         raise
     return approver
-
-
-def _signature(form: dict[str, Any]) -> str:
-    value = form.get("signature")
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise BadInput("paste a signature, or sign in the browser first",
-                       says=msg("error.signature_missing"))
-    if len(text) > 256:
-        raise BadInput("a signature is 128 hexadecimal characters",
-                       says=msg("error.signature_length", digits=128))
-    return text
 
 
 router = APIRouter(include_in_schema=False)
@@ -151,7 +139,7 @@ async def approve(request: Request, web: Site, withdrawal_id: str) -> Response:
 
     def work() -> None:
         approver = _approver(web, viewer, form, f"withdrawal-{withdrawal_id}")
-        signature = _signature(form)
+        signature = form_signature(form)
         web.withdrawals.get(withdrawal_id)
         web.withdrawals.approve(withdrawal_id, approver, signature, actor=viewer.name)
 
@@ -246,7 +234,7 @@ async def approve_proposal(request: Request, web: Site, proposal_id: str) -> Res
 
     def work() -> None:
         approver = _approver(web, viewer, form, proposal_id)
-        signature = _signature(form)
+        signature = form_signature(form)
         if web.withdrawals.custody.proposal(proposal_id) is None:
             raise unknown_proposal(proposal_id, NotFound)
         web.withdrawals.approve_proposal(proposal_id, approver, signature,
