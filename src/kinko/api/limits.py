@@ -24,7 +24,6 @@ The refusal is drawn by the app (``refuse``): JSON under ``/v1``, a page for the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from email.message import Message
@@ -39,7 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from kinko.domain.messages import Message as Said
-from kinko.domain.messages import msg
+from kinko.domain.messages import msg, rewritten
 from kinko.errors import BadInput, KinkoError
 from kinko.safeload import (
     MAX_DEPTH,
@@ -157,10 +156,8 @@ BODY = "request body"  # how the checks name a body in a refusal (as they name a
 def body_said(said: Said) -> Said:
     """``said`` with the body's place in it ("request body", "request body:1:65") said in
     the reader's language: the checks name a body as they name a file, by text."""
-    args = tuple((name, msg("error.request_body_at", place=value[len(BODY):])
-                  if isinstance(value, str) and value.startswith(BODY) else value)
-                 for name, value in said.args)
-    return dataclasses.replace(said, args=args) if args != said.args else said
+    return rewritten(said, lambda value: msg("error.request_body_at", place=value[len(BODY):])
+                     if value.startswith(BODY) else value)
 
 
 def json_syntax(text: Any, position: int, reason: str) -> BadInput:

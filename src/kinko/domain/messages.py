@@ -36,7 +36,7 @@ from __future__ import annotations
 import errno
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -60,6 +60,7 @@ __all__ = [
     "joined",
     "msg",
     "os_refusal",
+    "rewritten",
     "stored",
     "value_shown",
     "verbatim",
@@ -186,6 +187,18 @@ def id_shown(value: str, most: int = ID_SHOWN) -> str:
     'WWWWWWW...'
     """
     return value if len(value) <= most else value[:most - 3] + "..."
+
+
+def rewritten(said: Message, change: Callable[[str], Arg]) -> Message:
+    """``said`` with ``change`` applied to each of its text values, at any depth (a value
+    that names the server's folder, or a place said in English)."""
+    def value(v: Arg) -> Arg:
+        if isinstance(v, Message):
+            return rewritten(v, change)
+        return change(v) if isinstance(v, str) else v
+
+    args = tuple((name, value(v)) for name, v in said.args)
+    return said if args == said.args else Message(said.id, args)
 
 
 def joined(said: Sequence[Message]) -> Message:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kinko.domain.addresses import same_token
-from kinko.domain.messages import N_, Message, Units, id_shown, msg
+from kinko.domain.messages import N_, Message, Units, id_shown, msg, rewritten
 from kinko.domain.money import Asset
 from kinko.domain.trace.model import ACCOUNT_POLICIES, AccountTransfers, Policy
 from kinko.errors import BadInput, KinkoError, Throttled
@@ -284,8 +284,11 @@ class TraceJobs:
         on its incident's timeline: a file named as the form named it, under the data
         folder (the server's own folders are not the reader's business)."""
         root = str(self.data_dir.resolve())
-        for text, shown in ((root + os.sep, ""), (root, ".")):
-            reason, said = reason.replace(text, shown), _without(said, text, shown)
+
+        def under(text: str) -> str:
+            return text.replace(root + os.sep, "").replace(root, ".")
+
+        reason, said = under(reason), rewritten(said, under)
         Artifacts(self.store, self.clock).fail(artifact_id, reason, said)
         if request.incident:
             record(self.store, request.incident, self.clock.now(), "trace", by, msg(
@@ -322,14 +325,3 @@ class TraceJobs:
                    for t in chain.block(n).transfers
                    if same_token(t.token, asset.token, asset.chain) and t.value > 0]
         return account_transfers(records)
-
-
-def _without(said: Message, text: str, shown: str) -> Message:
-    """``said`` with ``text`` written ``shown`` in its values, at any depth."""
-    def value(v: Any) -> Any:
-        if isinstance(v, Message):
-            return _without(v, text, shown)
-        return v.replace(text, shown) if isinstance(v, str) else v
-
-    return replace(said, args=tuple((k, value(v)) for k, v in said.args))
-
