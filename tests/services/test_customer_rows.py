@@ -56,6 +56,21 @@ def test_a_column_named_twice_is_refused_and_empty_fields_past_the_header_are_no
     assert [r.units for r in rows] == [1_000_000, 2_000_000]
 
 
+def test_column_names_are_read_in_any_case() -> None:
+    """An export's ``Customer_ID,Asset,Balance,Tier`` is kinko's header: its tiers are
+    recorded (a ``Tier`` column was left unread: every customer standard), and ``Tier``
+    beside ``tier`` is a column named twice."""
+    tiers: dict[str, str] = {}
+    rows = parse_customer_rows(["Customer_ID,Asset,BALANCE,Tier\n", "C1,XEM,1,vip\n"], "c.csv",
+                               AssetRegistry.default(), tiers, ("standard", "vip"))
+    assert [(r.customer, r.units) for r in rows] == [("C1", 1_000_000)]
+    assert tiers == {"C1": "vip"}
+    with pytest.raises(InputFileError, match=r"^c.csv:1: column tier appears twice in "
+                       r"the header \(columns 4 and 5\)"):
+        parse_customer_rows(["customer_id,asset,balance,tier,Tier\n", "C1,XEM,1,vip,\n"],
+                            "c.csv", AssetRegistry.default(), {}, ("standard", "vip"))
+
+
 def test_rows_read_after_good_ones_are_the_same_rows() -> None:
     text = ("customer_id,asset,balance\n" + GOOD
             + " C2 , XEM , 0010.500000 \n\n,,\nC2,JPY,7\nC3,ETH,0.000000000000000001\n")

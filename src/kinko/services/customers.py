@@ -9,7 +9,8 @@ none recorded; a customer's rows must agree)::
     C000001,XEM,1520.25,vip
     C000001,JPY,30000,vip
 
-A header naming a column twice is refused, as is a row with more (non-empty) fields than
+Column names are read in any case (``Tier`` is the tier column). A header naming a
+column twice is refused, as is a row with more (non-empty) fields than
 the header: ``C1,XEM,1,000`` is a balance of 1 and a field no column names, not 1000.
 A quoted field whose closing quote is missing (``C1,"100`` at the end of the file, or one
 that runs on into the rows after it) is an unterminated quoted field, named on the line
@@ -177,22 +178,25 @@ def parse_customer_rows(lines: Iterable[str], name: str, registry: AssetRegistry
         raise InputFileError(f"{name}:1: {exc}", file=name,
                              says=msg("error.customers.header_unreadable", file=name[:200],
                                       reason=str(exc)[:200])) from None
-    missing = [c for c in REQUIRED if c not in header]
+    # the columns named as they are read, in any case (as the trace's files are): a
+    # ``Tier`` column is the tier, not a column of the export's own left unread
+    names = [h.lower() for h in header]
+    missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise InputFileError(
             f"{name}:1: missing column(s) {', '.join(missing)} in the header "
             f"(found: {columns_text(header)})", file=name,
             says=msg("error.customers.missing_columns", file=name[:200],
                      missing=", ".join(missing), found=columns_said(header)))
-    twice = column_twice(header, (*REQUIRED, "tier"))
+    twice = column_twice(names, (*REQUIRED, "tier"))
     if twice is not None:
         raise InputFileError(f"{name}:1: column {twice[0]} appears twice in the header "
                              f"(columns {twice[1]} and {twice[2]})", file=name,
                              says=msg("error.customers.column_twice", file=name[:200],
                                       column=twice[0][:80], first=twice[1], second=twice[2]))
     width = len(header)
-    at = (header.index(REQUIRED[0]), header.index(REQUIRED[1]), header.index(REQUIRED[2]))
-    tier_at = header.index("tier") if tiers is not None and "tier" in header else None
+    at = (names.index(REQUIRED[0]), names.index(REQUIRED[1]), names.index(REQUIRED[2]))
+    tier_at = names.index("tier") if tiers is not None and "tier" in names else None
     tier_line: dict[str, int] = {}
     rows: list[CustomerRow] = []
     first_seen: dict[tuple[str, str], int] = {}
