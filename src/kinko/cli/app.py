@@ -7,11 +7,11 @@ Each group lives in its own module and registers itself here. Exit status: 0 ok,
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any
 
 import typer
 
+from kinko.cli.logs import log_to_stderr
 from kinko.cli.runtime import Runtime, speaking
 from kinko.settings import REGISTRY, load_settings, shown_default
 
@@ -39,8 +39,7 @@ def _root(ctx: typer.Context, **flags: Any) -> None:
     flags.pop("version", None)
     config = flags.pop("config", None)
     settings = load_settings(config_path=config or "kinko.toml", flags=flags)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_stderr(settings.log_level)
     rt = Runtime(settings, config, {k: v for k, v in flags.items() if v is not None})
     ctx.obj = rt
     speaking(rt.say)

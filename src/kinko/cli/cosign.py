@@ -23,6 +23,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
+from kinko.cli.logs import log_to_stderr
 from kinko.cli.runtime import SEQ_MAX, emit, format_option, speech
 from kinko.domain.cosign import CosignPolicy, parse_cosign_policy
 from kinko.domain.messages import msg
@@ -52,8 +53,7 @@ def _config_option() -> Any:
 
 def _settings(config: str, **flags: Any) -> CosignSettings:
     settings = load_cosign_settings(config, flags=flags)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(settings.log_level)
+    log_to_stderr(settings.log_level)
     return settings
 
 

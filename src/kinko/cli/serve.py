@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from kinko.api import create_app
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
+from kinko.cli.logs import log_to_stderr
 from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
 from kinko.domain.messages import msg
 from kinko.errors import ConfigError, KinkoError
@@ -107,6 +108,7 @@ def worker_app() -> FastAPI:
     given: dict[str, Any] = json.loads(os.environ[WORKER_ENV])
     settings = load_settings(config_path=given["config"] or "kinko.toml",
                              flags=given["flags"])
+    log_to_stderr(settings.log_level)
     rt = Runtime(settings)
     rt.store().shared_by_processes()  # with the other workers: see there
     return _app(rt, given["dashboard"], given["secure_cookies"])
