@@ -74,7 +74,8 @@ def test_hostile_documents_are_refused_with_their_name(cli: CliRun, tmp_path: Pa
 def test_the_real_command_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
     """As an operator would pipe it: ``kinko ledger post --json -`` with 80,000 brackets
     (refused before the database is even opened)."""
-    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+           "KINKO_LANG": "en"}
     kinko = [sys.executable, "-m", "kinko"]
     done = subprocess.run([*kinko, "ledger", "post", "--json", "-"], input=DEEP.encode(),
                           env=env, cwd=tmp_path, capture_output=True, timeout=60, check=False)
@@ -268,11 +269,13 @@ def test_tags_from_several_files_load_all_or_none(cli: CliRun, tmp_path: Path) -
 @pytest.mark.slow
 def test_a_command_stopped_by_sigterm_leaves_no_part_of_its_file(tmp_path: Path) -> None:
     """SIGTERM (a service manager's stop) killed a command mid-write: its hidden temporary
-    copy stayed (hundreds of MB of a synthetic chain). It now stops as Ctrl-C does."""
+    copy stayed (hundreds of MB of a synthetic chain). It now stops as Ctrl-C does, and
+    says so (typer answered an interrupt inside a command with its status 130, silently)."""
     import signal
     import time
 
-    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    env = {**os.environ, "KINKO_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+           "KINKO_LANG": "en"}
     proc = subprocess.Popen([sys.executable, "-m", "kinko", "trace", "synth", "--transfers",
                              str(10**11), "--addresses", "5", "--out", "big.parquet"],
                             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
@@ -284,7 +287,8 @@ def test_a_command_stopped_by_sigterm_leaves_no_part_of_its_file(tmp_path: Path)
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) in (1, 130)
+        assert proc.wait(timeout=60) == 130
+        assert proc.stderr is not None and proc.stderr.read() == b"interrupted\n"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -69,11 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     from kinko.cli.app import app
     from kinko.cli.helptext import translate
 
-    stopped = _stop_cleanly()
+    interrupts: list[int] = []
+    stopped = _stop_cleanly(interrupts)
     try:
         built = get_command(app)
         translate(built, _reader(argv))  # the help in the language asked for
         result = built(args=argv, prog_name="kinko", standalone_mode=False)
+        if interrupts:  # typer answers an interrupt inside a command with 130, silently
+            raise KeyboardInterrupt
     except KinkoError as exc:
         for line in error_lines(exc, _reader(argv)):
             print(terminal_safe(line), file=sys.stderr)
@@ -101,23 +104,31 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _stop_cleanly() -> Callable[[], None]:
+def _stop_cleanly(interrupts: list[int]) -> Callable[[], None]:
     """SIGTERM (a service manager's stop, ``kill``) stops a command as Ctrl-C does, so what
     it was writing is undone (a file's temporary copy removed, a unit of work rolled back)
-    and it says so; the servers and the watch set their own handlers. Returns what puts
-    the handler back (the command line may run inside another program, a test's)."""
+    and it says so; the servers and the watch set their own handlers. Each signal that
+    stops the command is added to ``interrupts`` (Ctrl-C's SIGINT too, unless the process
+    ignores it, as a shell's background job does). Returns what puts the handlers back
+    (the command line may run inside another program, a test's)."""
     import signal
 
-    def interrupted(_signum: int, _frame: object) -> None:
+    def interrupted(signum: int, _frame: object) -> None:
+        interrupts.append(signum)
         raise KeyboardInterrupt
 
+    befores = {}
     try:
-        before = signal.signal(signal.SIGTERM, interrupted)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            if signum == signal.SIGTERM or \
+                    signal.getsignal(signum) is signal.default_int_handler:
+                befores[signum] = signal.signal(signum, interrupted)
     except ValueError:  # not the main thread: nothing to put back
         return lambda: None
 
     def put_back() -> None:
-        signal.signal(signal.SIGTERM, before)
+        for signum, before in befores.items():
+            signal.signal(signum, before)
 
     return put_back
 

@@ -27,10 +27,12 @@ class MaskedFormatter(logging.Formatter):
 
 
 def log_to_stderr(level: str | int) -> None:
-    """Log at ``level`` and above to standard error through :class:`MaskedFormatter` (a
-    process's first call sets the handler; a later one sets the level)."""
+    """Log at ``level`` and above to standard error through :class:`MaskedFormatter`, as
+    :func:`logging.basicConfig` does: the handler is added where the process's root logger
+    has none (a later call sets the level; a program that runs kinko's commands inside it,
+    a test's, keeps its own handlers)."""
     root = logging.getLogger()
-    if not any(isinstance(h.formatter, MaskedFormatter) for h in root.handlers):
+    if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(MaskedFormatter())
         root.addHandler(handler)
