@@ -328,6 +328,9 @@ HOSTILE: list[tuple[str, bytes]] = [
     ("not an object", b"[1, 2]"),
     ("null", b"null"),
     ("unterminated string", b'{"a": "' + b"[" * 20),
+    # a string left open full of escaped quotes: the nesting's count searched for strings
+    # again from each quote (32 KB: 6 s; this, hours)
+    ("escaped quotes left open", b'"' + b'\\"' * 200_000),
 ]
 
 
@@ -341,6 +344,13 @@ def test_hostile_bytes_end_in_one_fail_line(tree: SumTree, tmp_path: Path,
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("FAIL: ") and err.count("\n") == 1, err[:300]
     assert "Traceback" not in err and "the proof could not be checked" not in err, err
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    assert standalone.loads(b'{"a\\"[[[[[[[[[[": ["]]]]{{{{{{{{{{{"]}', "p") == \
+        {'a"[[[[[[[[[[': ["]]]]{{{{{{{{{{{"]}
+    with pytest.raises(standalone.ProofError, match="nested more than 8 levels deep"):
+        standalone.loads(b'{"a": "[", "b": [[[[[[[[1]]]]]]]]}', "p")
 
 
 def test_hostile_input_through_the_script(tree: SumTree, tmp_path: Path) -> None:
