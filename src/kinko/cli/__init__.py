@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         built = get_command(app)
         translate(built, _reader(argv))  # the help in the language asked for
         result = built(args=argv, prog_name="kinko", standalone_mode=False)
-        if interrupts:  # typer answers an interrupt inside a command with 130, silently
-            raise KeyboardInterrupt
+        if interrupts and result == 130:  # typer's answer to an interrupt, silently (a
+            raise KeyboardInterrupt  # server that stopped cleanly on one returns 0)
     except KinkoError as exc:
         for line in error_lines(exc, _reader(argv)):
             print(terminal_safe(line), file=sys.stderr)
