@@ -166,7 +166,8 @@ def test_a_retry_racing_its_first_attempt_gets_its_answer(
     assert (view.id, view.state, view.decision.to_data()) == (
         first[0].id, first[0].state, first[0].decision.to_data())
     assert [e.key for e in w.ledger.entries()][1:] == ["withdrawal:A"]
-    assert [a["action"] for a in Access(w.store, clock).audit_log()] == ["withdrawal.request"]
+    assert [a["action"] for a in Access(w.store, clock).audit_log()] == [
+        "policy.bootstrap", "withdrawal.request"]
     assert w.ledger.verify().ok
 
 

@@ -83,14 +83,15 @@ def test_a_request_failing_at_any_step_leaves_nothing(w: Withdrawals, clock: Fix
         _crash(patch, cls, where)
         with pytest.raises(Crash):
             w.request("W1", "C1", "ETH", 20 * E, TO, actor="ops")  # held for review
-    nothing_written(w, "W1", head, 0)
+    nothing_written(w, "W1", head, 1)  # the policy's bootstrap
     clock.advance(minutes=10)  # the retry comes later: the hold would differ in its expiry
     view = w.request("W1", "C1", "ETH", 20 * E, TO, actor="ops")
     assert view.state == "review" and (view.approvals, view.quorum) == (0, 2)
     assert w.ledger.hold("W1") is None and w.ledger.hold("withdrawal:W1") is not None
     assert w.ledger.balances(account="customer:C1")[0].state.pending_debit == 20 * E
     assert w.ledger.verify().ok
-    assert [a["action"] for a in Access(w.store, clock).audit_log()] == ["withdrawal.request"]
+    assert [a["action"] for a in Access(w.store, clock).audit_log()] == [
+        "policy.bootstrap", "withdrawal.request"]
 
 
 def test_concurrent_identical_retries_get_the_first_answer(w: Withdrawals,
@@ -110,7 +111,7 @@ def test_concurrent_identical_retries_get_the_first_answer(w: Withdrawals,
     assert ledger.balances(account="customer:C1")[0].state.pending_debit == 3 * E
     assert [e.key for e in ledger.entries()][1:] == ["withdrawal:W-race"]
     assert [a["action"] for a in Access(store, SystemClock()).audit_log()] == [
-        "withdrawal.request"]
+        "policy.bootstrap", "withdrawal.request"]
 
 
 def _review(w: Withdrawals, wid: str) -> None:

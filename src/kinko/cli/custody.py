@@ -56,7 +56,7 @@ def policy_load(
     """Load a policy: the first version at once, later ones as a proposal to the quorum."""
     rt = runtime(ctx)
     path = file or Path(rt.settings.policy_file)
-    policy, view = rt.custody().load_policy(path, by)
+    policy, view = rt.custody().load_policy(path, by, actor=f"cli:{by.strip()}")
     say = rt.say
     if view is None:
         print(say("cli.policy.active", version=str(policy.version), quorum=str(policy.quorum),
@@ -128,7 +128,8 @@ def policy_veto(
                        says=msg("error.approval.key_or_signature"))
     if signature is None:
         signature = _sign_veto(custody, version, key)
-    standing = custody.veto(version, approver, signature, reason)
+    standing = custody.veto(version, approver, signature, reason,
+                            actor=f"cli:{approver.strip()}")
     say = runtime(ctx).say
     print(say("cli.policy.vetoed", version=str(version),
               state=word(say, "pol.state", standing.state), by=approver))

@@ -293,7 +293,7 @@ def incidents_note(ctx: typer.Context, incident_id: str = typer.Argument(...),
                                           "timeline as the line's author).")) -> None:
     """Add a line to an incident's timeline."""
     runtime(ctx).ledger()
-    _incidents(ctx).note(incident_id, by, text)
+    _incidents(ctx).note(incident_id, by, text, actor=f"cli:{by.strip()}")
     print(runtime(ctx).say("cli.incidents.noted", id=incident_id))
 
 
@@ -317,7 +317,8 @@ def incidents_open(ctx: typer.Context, title: str = typer.Argument(...),
     rt.ledger()
     if asset is not None:
         asset = rt.assets[asset].symbol
-    opened = _incidents(ctx).open(title, by, asset=asset, wallet=wallet)
+    opened = _incidents(ctx).open(title, by, asset=asset, wallet=wallet,
+                                  actor=f"cli:{by.strip()}")
     print(rt.say("cli.incidents.opened", id=opened))
 
 
@@ -330,7 +331,7 @@ def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
                                               "incident's timeline).")) -> None:
     """Move an incident: open → contained → resolved (or reopen it)."""
     runtime(ctx).ledger()
-    row = _incidents(ctx).move(incident_id, state, by, reason)
+    row = _incidents(ctx).move(incident_id, state, by, reason, actor=f"cli:{by.strip()}")
     say = runtime(ctx).say
     print(say("cli.incidents.moved", id=row["id"], state=word(say, "inc.state", row["state"])))
 

@@ -396,8 +396,11 @@ class Custody:
                          if s.facts.version == version)
         return after
 
-    def load_policy(self, path: Path, proposer: str) -> tuple[Policy, ProposalView | None]:
-        """Activate the first policy at once; propose any later version to the quorum."""
+    def load_policy(self, path: Path, proposer: str, *, actor: str | None = None
+                    ) -> tuple[Policy, ProposalView | None]:
+        """Activate the first policy at once; propose any later version to the quorum.
+        Either is recorded in the audit log (``policy.bootstrap``, ``policy.propose``, with
+        the version's digest, under ``actor``: by default ``proposer``)."""
         data = loads_toml(read_text(path, error=ConfigError), str(path), error=ConfigError)
         policy = parse_policy(data, self.ledger.assets, str(path))
         wallets = {w.name: w for w in self.ledger.wallets()}
@@ -411,11 +414,15 @@ class Custody:
                                            asset=rule.asset[:40],
                                            wallet=rule.cold_wallet[:80]))
         now = self.clock.now()
-        with self.ledger.store.custody() as (_, tables):
+        target = f"policy-v{policy.version}"
+        with self.ledger.store.unit() as unit:
+            tables = unit.custody
             facts = stored_versions(tables, self.ledger.assets)
             if not facts:
                 tables.put_policy(policy.version, policy.digest, policy.canonical(), now,
                                   "bootstrap")
+                append_audit(unit.access, now, actor or proposer, "policy.bootstrap", target,
+                             {"digest": policy.digest, "file": str(path)})
                 return policy, None
             newest = max(f.version for f in facts)
             if policy.version <= newest:
@@ -434,6 +441,9 @@ class Custody:
                            "body": policy.canonical()}, proposer, current, now)
             tables.put_proposal(proposal, msg("proposal.policy", version=str(policy.version),
                                               digest=policy.digest[:16]))
+            append_audit(unit.access, now, actor or proposer, "policy.propose", target,
+                         {"digest": policy.digest, "file": str(path),
+                          "proposal": proposal.id})
         return policy, self.proposal(proposal.id)
 
     # ------------------------------------------------------------------ proposals

@@ -123,8 +123,10 @@ class Incidents:
             events = tables.events(incident_id)
         return IncidentView(row, alerts, events)
 
-    def note(self, incident_id: str, by: str, text: str) -> None:
-        """A free-text line in the timeline, by an operator."""
+    def note(self, incident_id: str, by: str, text: str, *, actor: str | None = None
+             ) -> None:
+        """A free-text line in the timeline, by an operator; recorded in the audit log
+        (``incident.note``, under ``actor``: by default ``by``)."""
         if not text.strip() or not by.strip():
             raise BadInput("a note needs a text and its author",
                            says=msg("error.incident.note_needs"))
@@ -132,12 +134,19 @@ class Incidents:
         with self.store.watch() as tables:
             tables.add_event(incident_id, self.clock.now(), "note", by.strip(),
                              verbatim(text.strip()))
+            self._audit(actor or by, "incident.note", incident_id, {"text": text.strip()})
+
+    def _audit(self, actor: str, action: str, incident_id: str,
+               detail: dict[str, object]) -> None:
+        """An operator's act on an incident in the audit log, in the act's unit of work."""
+        Access(self.store, self.clock).audit(actor.strip(), action, incident_id, detail)
 
     def open(self, title: str | Message, by: str, *, asset: str | None = None,
-             wallet: str | None = None) -> str:
+             wallet: str | None = None, actor: str | None = None) -> str:
         """Open an incident by hand (one the watch could not see: a phishing report, a
         leaked key found in a repository); a title a person typed is kept as written, or
-        the title is a catalog message."""
+        the title is a catalog message. Recorded in the audit log (``incident.open``,
+        under ``actor``: by default ``by``)."""
         if isinstance(title, str):
             title = verbatim(title.strip())
         if (title.is_text and not str(title.params.get("text", "")).strip()) \
@@ -151,6 +160,9 @@ class Incidents:
                                             "closed": None})
             tables.add_event(incident, now, "opened", by.strip(),
                              msg("timeline.opened.by_hand", title=title))
+            self._audit(actor or by, "incident.open", incident,
+                        {"title": str(title.params.get("text", "")) if title.is_text
+                         else title.id, "asset": asset, "wallet": wallet})
         return incident
 
     def escalate(self, alert_ids: Sequence[str], by: str, *, wallet: str,
@@ -204,8 +216,10 @@ class Incidents:
                 "timeline.chain.refused", tx=tx_hash, block=str(block), to=to,
                 code=code or "—"))
 
-    def move(self, incident_id: str, state: str, by: str, reason: str) -> IncidentRow:
-        """open → contained → resolved (or back to open), with who and why."""
+    def move(self, incident_id: str, state: str, by: str, reason: str, *,
+             actor: str | None = None) -> IncidentRow:
+        """open → contained → resolved (or back to open), with who and why; recorded in the
+        audit log (``incident.move``, under ``actor``: by default ``by``)."""
         if not by.strip() or not reason.strip():
             raise BadInput("say who moves the incident and why",
                            says=msg("error.incident.move_needs"))
@@ -228,6 +242,8 @@ class Incidents:
             tables.add_event(incident_id, now, "state", by.strip(), msg(
                 "timeline.state", before=msg(f"inc.state.{row['state']}"),
                 after=msg(f"inc.state.{state}"), reason=reason.strip()))
+            self._audit(actor or by, "incident.move", incident_id,
+                        {"from": row["state"], "to": new, "reason": reason.strip()})
         return self.incident(incident_id).incident
 
     def _show(self, units: int, asset: str) -> str:

@@ -174,9 +174,7 @@ async def note(request: Request, web: Site, incident_id: str) -> RedirectRespons
         viewer = web.form(request, form, "operate")
         _incident(web, incident_id)
         text = form_text(form, "text", 2000, N_("inc.note_text"))
-        with web.withdrawals.store.unit():  # the change and its audit record together
-            web.incidents().note(incident_id, viewer.name, text)
-            web.access().audit(viewer.name, "incident.note", incident_id, {"text": text})
+        web.incidents().note(incident_id, viewer.name, text)  # audited with the change
 
     await run_in_threadpool(act)
     return web.done(f"/incidents/{incident_id}")
@@ -188,13 +186,10 @@ async def move(request: Request, web: Site, incident_id: str) -> RedirectRespons
 
     def act() -> None:
         viewer = web.form(request, form, "operate")
-        before = _incident(web, incident_id).incident["state"]
+        _incident(web, incident_id)
         state, reason = form_text(form, "state", 16, N_("error.field.state")), \
             form_text(form, "reason", 500, N_("inc.reason"))
-        with web.withdrawals.store.unit():  # the change and its audit record together
-            web.incidents().move(incident_id, state, viewer.name, reason)
-            web.access().audit(viewer.name, "incident.move", incident_id,
-                               {"from": before, "to": state, "reason": reason})
+        web.incidents().move(incident_id, state, viewer.name, reason)  # audited with it
 
     await run_in_threadpool(act)
     return web.done(f"/incidents/{incident_id}")
