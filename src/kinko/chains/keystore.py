@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +175,11 @@ def throwaway_signer() -> KeystoreSigner:
     return KeystoreSigner(Account.create())
 
 
-def create_keystore(path: Path, password: str) -> str:
-    """Create a new key, write it encrypted to ``path`` (mode 0600); return its address."""
+def create_keystore(path: Path, password: str | None, *,
+                    accept: Callable[[str], object] | None = None) -> str:
+    """Create a new key, write it encrypted to ``path`` (mode 0600); return its address.
+    ``accept``, given the new key's address, may refuse it (by raising) before anything is
+    written."""
     if not password or len(password) < 12:
         raise ConfigError("a keystore password must have at least 12 characters",
                           says=msg("error.keystore.password_short", least=12))
@@ -183,6 +187,8 @@ def create_keystore(path: Path, password: str) -> str:
         raise ConfigError(f"keystore {path} already exists; refusing to overwrite a key",
                           says=msg("error.keystore.exists", path=str(path)[:200]))
     account = Account.create()
+    if accept is not None:
+        accept(str(account.address))
     data = Account.encrypt(account.key, password)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

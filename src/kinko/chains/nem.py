@@ -28,8 +28,10 @@ Amounts are integers in micro-XEM or in the mosaic's smallest unit, never floats
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -119,6 +121,26 @@ class NemKey:
                                     reason=os_refusal(exc))) from None
         lines = raw.decode("ascii", "replace").splitlines()
         return cls(lines[0] if lines else "", chain, source=str(path))
+
+    @classmethod
+    def create(cls, path: Path, chain: str, *,
+               accept: Callable[[str], object] | None = None) -> NemKey:
+        """A new key for ``chain``, written to a new key file ``path`` in the form
+        :meth:`from_file` reads (the private key, 64 hex digits, one line; mode 0600:
+        readable by this user only); an existing file is never overwritten. ``accept``,
+        given the new key's address, may refuse it (by raising) before anything is written."""
+        if path.exists():
+            raise ConfigError(f"NEM key file {path} already exists; refusing to overwrite a key",
+                              file=str(path),
+                              says=msg("error.nem.key_file_exists", file=str(path)[:200]))
+        text = secrets.token_hex(32).upper()
+        key = cls(text, chain, source=str(path))
+        if accept is not None:
+            accept(key.address)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text + "\n")
+        return key
 
     def __repr__(self) -> str:
         return f"NemKey({self.address})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,9 +13,12 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, runtime, word
 from kinko.domain.custody import Wallet
 from kinko.domain.messages import msg
-from kinko.errors import BadInput, StoreUnavailable
+from kinko.errors import BadInput, InvalidAccount, InvalidAddress, StoreUnavailable
 from kinko.i18n import Localizer
 from kinko.services.wallets import create_multisig, register_multisig
+
+if TYPE_CHECKING:
+    from kinko.services.ledger import Ledger
 
 assets_app = typer.Typer(help="Assets kinko knows (shipped and from config).",
                          no_args_is_help=True)
@@ -137,17 +141,64 @@ def wallets_keygen(
     name: str = typer.Argument(..., help="Hot wallet name, e.g. eth-hot."),
     asset: str = typer.Option(..., "--asset", help="The asset it holds."),
 ) -> None:
-    """Create a hot wallet: a new key in an encrypted keystore (password from
-    KINKO_HOT_KEY_PASSWORD) and the wallet registered with its address."""
-    from kinko.chains.keystore import PASSWORD_ENV, create_keystore  # eth_account: a second
+    """Create a hot wallet: a new key and the wallet registered with its address. On an
+    Ethereum chain the key is in an encrypted keystore (password from
+    KINKO_HOT_KEY_PASSWORD, at least 12 characters); on NEM it is a NEM key file (the
+    private key, as NEM wallets export it, readable by this user only)."""
+    from kinko.domain.addresses import canonical_address
+    from kinko.domain.nem_tx import is_nem
 
     rt = runtime(ctx)
-    symbol = rt.assets[asset].symbol
-    folder = Path(rt.settings.hot_keystore_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    known = rt.assets[asset]
     ledger = rt.ledger()
-    Wallet(name, symbol, "hot")  # check the name before a key file is written
-    address = create_keystore(folder / f"{name}.json", os.environ.get(PASSWORD_ENV, ""))
-    wallet = ledger.add_wallet(Wallet(name, symbol, "hot", (address,)))
-    print(rt.say("cli.wallets.keygen", name=wallet.name, asset=wallet.asset, address=address,
-                 path=str(folder / (name + ".json"))))
+    Wallet(name, known.symbol, "hot")  # the name checked before a key file is written
+    if any(w.name == name for w in ledger.wallets()):
+        raise InvalidAccount(f"wallet {name} is registered already", wallet=name,
+                             says=msg("error.wallet.registered", wallet=name[:80]))
+    nem = is_nem(known.chain)
+    if nem:
+        path = Path(rt.keys().nem_where(name)[1])  # a NEM key in an HSM: refused here
+    else:
+        try:  # an Ethereum key's address: refused by a chain of another kind, before the key
+            canonical_address("0x" + "00" * 20, known.chain)
+        except InvalidAddress:
+            raise BadInput(f"kinko makes hot keys on Ethereum and NEM chains; {known.symbol} "
+                           f"is on {known.chain}: register its wallet by address (kinko "
+                           "wallets add)", says=msg("error.wallet.keygen_chain",
+                                                    asset=known.symbol, chain=known.chain[:80]),
+                           ) from None
+        path = Path(rt.settings.hot_keystore_dir) / f"{name}.json"
+
+    def accept(address: str) -> None:  # the new key's address, before its file is written
+        canonical_address(address, known.chain)
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    if nem:
+        from kinko.chains.nem import NemKey
+
+        address = NemKey.create(path, known.chain, accept=accept).address
+    else:
+        from kinko.chains.keystore import PASSWORD_ENV, create_keystore  # eth_account: a second
+
+        address = create_keystore(path, os.environ.get(PASSWORD_ENV, ""), accept=accept)
+    try:
+        wallet = ledger.add_wallet(Wallet(name, known.symbol, "hot", (address,)))
+    except Exception as exc:  # not registered: no key of an unknown wallet left behind
+        if isinstance(exc, BadInput) or not _registered(ledger, name):
+            path.unlink(missing_ok=True)
+        raise
+    if nem:
+        print(rt.say("cli.wallets.keygen_nem", name=wallet.name, asset=wallet.asset,
+                     address=address, path=str(path)))
+    else:
+        print(rt.say("cli.wallets.keygen", name=wallet.name, asset=wallet.asset,
+                     address=address, path=str(path)))
+
+
+def _registered(ledger: Ledger, name: str) -> bool:
+    """Whether wallet ``name`` is registered; True when the database cannot tell (its key
+    is then kept: a key is removed only when no wallet can be using it)."""
+    try:
+        return any(w.name == name for w in ledger.wallets())
+    except Exception:
+        return True

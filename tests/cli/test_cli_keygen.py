@@ -1,0 +1,82 @@
+"""``kinko wallets keygen``: a hot wallet's new key, made in the form its chain's signer reads
+(an encrypted keystore on Ethereum, a NEM key file on NEM), and written only when the wallet
+is registered: whatever refuses is asked first, and a registration that fails removes it."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from clirun import CliRun, cli_runner
+
+from kinko.chains.keys import KeyRing
+from kinko.errors import StoreUnavailable
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> CliRun:
+    monkeypatch.delenv("KINKO_EVM_RPC_URL", raising=False)
+    monkeypatch.delenv("KINKO_HOT_KEY_PASSWORD", raising=False)
+    return cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+
+
+def _keys(folder: Path) -> list[str]:
+    keys = folder / "keys"
+    return sorted(p.name for p in keys.iterdir()) if keys.exists() else []
+
+
+def test_a_nem_hot_wallet_gets_a_nem_key_file(cli: CliRun, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """It made an Ethereum keystore, then refused its address as not a NEM one (exit 2),
+    and left the key file behind, one more each try."""
+    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", PASSWORD)
+    code, out, err = cli("wallets", "keygen", "xem-hot", "--asset", "XEM")
+    assert code == 0, err
+    assert _keys(tmp_path) == ["xem-hot.nem"]
+    path = tmp_path / "keys" / "xem-hot.nem"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key = KeyRing(tmp_path / "keys", {}).nem_key("xem-hot", "nem")  # as the NEM signer reads it
+    assert f"at {key.address}; NEM key file keys/xem-hot.nem" in out
+    assert path.read_text() not in out + err  # the private key is shown nowhere
+    code, out, _ = cli("wallets", "list", "--format", "csv")
+    assert f"xem-hot,XEM,hot,one key,{key.address}" in out
+    code, _, err = cli("wallets", "keygen", "xem-hot", "--asset", "XEM")  # not twice
+    assert code == 2 and "wallet xem-hot is registered already" in err
+    assert _keys(tmp_path) == ["xem-hot.nem"]
+
+
+def test_a_refused_keygen_writes_no_key(cli: CliRun, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", PASSWORD)
+    code, _, err = cli("wallets", "keygen", "btc-hot", "--asset", "BTC")
+    assert code == 2 and "BTC is on bitcoin: register its wallet by address" in err, err
+    assert cli("wallets", "add", "eth-hot", "--asset", "ETH", "--tier", "hot", "--address",
+               "0x" + "11" * 20)[0] == 0
+    code, _, err = cli("wallets", "keygen", "eth-hot", "--asset", "ETH")  # by address already
+    assert code == 2 and "wallet eth-hot is registered already" in err, err
+    monkeypatch.setenv("KINKO_KEYS", "xem-hot=hsm:xem")
+    code, _, err = cli("wallets", "keygen", "xem-hot", "--asset", "XEM")
+    assert code == 2 and "no PKCS#11 token offers" in err, err
+    assert _keys(tmp_path) == []
+    code, out, _ = cli("wallets", "list", "--format", "csv")
+    assert "btc-hot" not in out and "xem-hot" not in out
+
+
+@pytest.mark.parametrize("asset", ["ETH", "XEM"])
+def test_a_key_whose_wallet_is_not_registered_is_removed(
+        cli: CliRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asset: str) -> None:
+    from kinko.services.ledger import Ledger
+
+    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", PASSWORD)
+
+    def unavailable(self: Ledger, wallet: object) -> None:
+        raise StoreUnavailable("the database is unavailable")
+
+    monkeypatch.setattr(Ledger, "add_wallet", unavailable)
+    code, _, err = cli("wallets", "keygen", "hot", "--asset", asset)
+    assert code == 3, err
+    assert _keys(tmp_path) == []
