@@ -193,16 +193,24 @@ class Runtime:
         return multisigs_for(chain, adapter, self.keys().relayer, deploy=deploy)
 
     def key_location(self, wallet: Wallet) -> str | None:
-        """Where the key kinko signs with for ``wallet`` lives: "hsm" or "file"; None for a
+        """Where the key kinko signs with for ``wallet`` lives: "hsm" or "file"; "absent"
+        when that file is not there (a wallet registered by its address); None for a
         wallet kinko holds no key of (a key wallet that is not hot, a multisig without an
         operations key)."""
         if wallet.kind == "key" and wallet.tier != "hot":
             return None
         if wallet.multisig is not None and wallet.multisig.operator is None:
             return None
-        if self.adapter(self.assets[wallet.asset].chain) == "nis1":
-            return str(self.keys().nem_where(wallet.name)[0])  # NEM keys: files only
-        return str(self.keys().where(wallet.name)[0])
+        from kinko.domain.nem_tx import is_nem
+
+        chain = self.assets[wallet.asset].chain
+        if is_nem(chain) or self.adapter(chain) == "nis1":  # NEM keys: files only
+            store, ref = self.keys().nem_where(wallet.name)
+        else:
+            store, ref = self.keys().where(wallet.name)
+        if store == "file" and not Path(ref).exists():
+            return "absent"  # registered by its address: kinko holds no key of it
+        return str(store)
 
     def cosigner(self) -> Cosigner | None:
         """The policy co-signer at ``cosigner_url`` (its token from KINKO_COSIGN_TOKEN), or

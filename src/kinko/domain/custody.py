@@ -25,7 +25,7 @@ The custody policy (hot share ≤ 5%, rebalancing, approvals) builds on these re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -250,11 +250,12 @@ class WalletSigning:
 
     ``signing``: ``single_key`` (one key moves it), ``multisig`` (a Safe: ``threshold`` of
     its ``owners``) or ``cosigned`` (a Safe one of whose owners is the policy co-signer).
-    ``keys``: where the key kinko signs with lives: ``hsm``, ``file``, ``offline`` (kinko
-    holds none) or ``unknown`` (this process was not told). ``offline``: owners' keys
-    kinko does not hold, the co-signer's not counted (it keeps its own). ``refusals``: the
-    co-signer's refusals for this wallet in kinko's alerts, the latest as (when, reason
-    code, alert id)."""
+    ``keys``: where the key kinko signs with lives: ``hsm``, ``file``, ``absent`` (kinko
+    would read it from a key file that is not there: a wallet registered by its address),
+    ``offline`` (kinko holds none) or ``unknown`` (this process was not told).
+    ``offline``: owners' keys kinko does not hold, the co-signer's not counted (it keeps its
+    own). ``refusals``: the co-signer's refusals for this wallet in kinko's alerts, the
+    latest as (when, reason code, alert id)."""
 
     wallet: str
     asset: str
@@ -272,8 +273,8 @@ def wallet_signing(wallets: Sequence[Wallet], key_location: Mapping[str, str | N
                    refusals: Mapping[str, Sequence[tuple[datetime, str, str]]] | None = None
                    ) -> list[WalletSigning]:
     """Each wallet's :class:`WalletSigning`. ``key_location`` maps a wallet's name to "hsm",
-    "file" or None (kinko holds no key of it); None when not known. ``refusals`` maps a
-    wallet's name to the co-signer's refusals for it (when, reason code, alert id)."""
+    "file", "absent" or None (kinko holds no key of it); None when not known. ``refusals``
+    maps a wallet's name to the co-signer's refusals for it (when, reason code, alert id)."""
     out = []
     for w in wallets:
         m = w.multisig
@@ -295,25 +296,32 @@ def wallet_signing(wallets: Sequence[Wallet], key_location: Mapping[str, str | N
     return out
 
 
-def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str | None]
-                     ) -> list[CustodyFinding]:
+def signing_findings(wallets: Sequence[Wallet], key_location: Mapping[str, str | None],
+                     nem_assets: Collection[str] = ()) -> list[CustodyFinding]:
     """How the online wallets sign, as findings: a key kinko signs with that sits in a file
     (``key_in_file``: it belongs in an HSM), and a hot wallet of one key
     (``single_key_hot``: whoever takes that key takes the wallet; a co-signed multisig is the
-    expected set-up). ``key_location`` maps a wallet's name to "hsm", "file" or None (kinko
-    holds no key of it)."""
+    expected set-up). ``key_location`` maps a wallet's name to "hsm", "file", "absent" (no
+    key file where kinko would read it) or None (kinko holds no key of it). A wallet of an
+    asset in ``nem_assets`` is on NEM, whose advice differs: no HSM holds a NEM key, and a
+    NEM multisig account is made on NEM and registered (``wallets add --safe``), not
+    created by kinko."""
     out: list[CustodyFinding] = []
     for w in wallets:
         if w.tier == "cold":
             continue
+        nem = w.asset in nem_assets
         if key_location.get(w.name) == "file":
             out.append(CustodyFinding(
                 "key_in_file", "warning", w.asset,
+                msg("finding.key_in_file_nem", wallet=w.name, tier=msg(f"tier.{w.tier}"))
+                if nem else
                 msg("finding.key_in_file", wallet=w.name, tier=msg(f"tier.{w.tier}")),
                 addresses=w.addresses, wallet=w.name))
         if w.tier == "hot" and w.kind == "key":
             out.append(CustodyFinding(
                 "single_key_hot", "warning", w.asset,
+                msg("finding.single_key_hot_nem", wallet=w.name) if nem else
                 msg("finding.single_key_hot", wallet=w.name), addresses=w.addresses,
                 wallet=w.name))
         if w.multisig is not None and w.tier == "hot" and w.multisig.cosigner is None:

@@ -182,6 +182,8 @@ def network_byte(chain: str) -> int:
 
 def is_nem(chain: str) -> bool:
     """Whether ``chain`` is a NEM network (its address format has a NEM network byte)."""
+    if not any(getattr(FORMATS[n], "network", None) for n in CHAINS.get(chain, ())):
+        return False  # no network byte: not NEM, without loading the SDK
     try:
         _facade(chain)
     except BadInput:

@@ -52,6 +52,7 @@ from kinko.domain.custody import (
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.messages import N_, Message, Time, Units, id_shown, msg, verbatim
 from kinko.domain.money import Asset, AssetRegistry
+from kinko.domain.nem_tx import is_nem
 from kinko.domain.policy import Policy, parse_policy, policy_from_canonical
 from kinko.domain.policy_lock import (
     DEFAULT_TIME_LOCK,
@@ -1045,8 +1046,10 @@ class Custody:
             findings += self.reconcile(block)
         if self.key_location is not None and at is None:
             wallets = self.ledger.wallets()
+            assets = self.ledger.assets
             findings += signing_findings(wallets, {w.name: self.key_location(w)
-                                                   for w in wallets})
+                                                   for w in wallets},
+                                         {sym for sym in assets if is_nem(assets[sym].chain)})
         if at is None:
             findings += self._pending_loosenings()
         order = {"critical": 0, "warning": 1, "info": 2}
