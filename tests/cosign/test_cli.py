@@ -89,3 +89,31 @@ def test_a_nem_cosigner_makes_its_key_file_and_needs_its_node(
     code, text = run(capsys, "keygen")
     assert code == 2 and "never overwritten" in text
     assert run(capsys, "address") == (0, made.address + "\n")
+
+
+def test_its_log_reads_empty_before_it_first_serves(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`log` and `verify` on a co-signer that never served stopped on `no such table:
+    cosign_head` (exit 3). Its log is empty: listed empty, verified (an anchor past it is
+    still a cut), and nothing is created for a reader; a database with some of its tables
+    and not others is still refused."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cosign.toml").write_text("")
+    code, text = run(capsys, "log", "--refused")
+    assert code == 0 and "record" in text and "error" not in text, text
+    code, text = run(capsys, "verify")
+    assert code == 0 and "co-signer log OK: 0 records, 0 signed; head 0:" in text, text
+    code, text = run(capsys, "verify", "--anchor", "3:" + "ab" * 32)
+    assert code == 1 and "the log was cut below it" in text, text
+    assert not (tmp_path / "cosign.db").exists()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "cosign.db") as db:
+        db.execute("CREATE TABLE unrelated (a)")  # a database of its own, no co-signer tables
+    code, text = run(capsys, "verify", "--format", "json")
+    assert code == 0 and '"records": 0' in text, text
+    with sqlite3.connect(tmp_path / "cosign.db") as db:
+        db.execute("CREATE TABLE cosign_meta (key, value)")
+    code, text = run(capsys, "log")
+    assert code == 3 and "no such table: cosign_" in text, text

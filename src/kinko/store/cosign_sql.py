@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Unpack, cast
 
 from sqlalchemy import (
@@ -43,6 +44,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     update,
 )
@@ -321,6 +323,21 @@ class SqlCosignLog:
             return seq, digest
 
 
+def _never_started(engine: Engine) -> bool:
+    """Whether the co-signer never started on this database: a SQLite file that is not
+    there (not made here), or a database with none of its tables; False when that cannot
+    be read (the reader then says why)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") \
+            and not Path(str(database)).exists():
+        return True
+    try:
+        present = set(inspect(engine).get_table_names())
+    except (OperationalError, ProgrammingError):
+        return False
+    return not present & set(metadata.tables)
+
+
 def _sqlite(url: str) -> Engine:
     parsed = make_url(url)
     memory = parsed.database in (None, "", ":memory:")
@@ -349,7 +366,10 @@ def _sqlite(url: str) -> Engine:
 
 def open_cosign_log(url: str, *, create: bool = True) -> SqlCosignLog:
     """The co-signer's database at ``url`` (``sqlite:///cosign.db`` or ``postgresql://``),
-    its tables created on first use (``create``) and its schema version checked."""
+    its tables created on first use (``create``) and its schema version checked. Without
+    ``create`` (a reader: ``kinko cosign log``, ``verify``), a database the co-signer has
+    never started on (no file, or none of its tables) reads as an empty log, and nothing
+    is created in it; one that has some of its tables and not others is refused."""
     url = normalise_url(url)
     try:
         dialect = make_url(url).get_backend_name()
@@ -364,6 +384,9 @@ def open_cosign_log(url: str, *, create: bool = True) -> SqlCosignLog:
         raise ConfigError(f"unsupported database {dialect!r} for the co-signer: use "
                           "sqlite:/// or postgresql://",
                           says=msg("error.cosign_log.dialect", dialect=dialect[:40]))
+    if not create and _never_started(engine):  # an empty log: nothing made for a reader
+        engine.dispose()
+        return open_cosign_log("sqlite://")
     log = SqlCosignLog(engine)
     if create:
         log.create()
