@@ -80,3 +80,20 @@ def test_a_key_whose_wallet_is_not_registered_is_removed(
     code, _, err = cli("wallets", "keygen", "hot", "--asset", asset)
     assert code == 3, err
     assert _keys(tmp_path) == []
+
+
+@pytest.mark.parametrize("password, said", [
+    (None, "KINKO_HOT_KEY_PASSWORD is not set: export the key file's password (at least 12 "
+           "characters)"),
+    ("eleven char", "KINKO_HOT_KEY_PASSWORD is too short: a key file's password must have at "
+                    "least 12 characters")])
+def test_the_password_refusal_names_its_variable(cli: CliRun, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 password: str | None, said: str) -> None:
+    """It said "a keystore password must have at least 12 characters", naming no variable,
+    whether the variable was unset or short."""
+    if password is not None:
+        monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", password)
+    code, out, err = cli("wallets", "keygen", "eth-hot", "--asset", "ETH")
+    assert (code, out, err) == (2, "", f"error: {said}\n")
+    assert _keys(tmp_path) == []

@@ -177,9 +177,17 @@ def test_approver_keys_name_their_file(cli: CliRun, tmp_path: Path,
     ja, _ = said(cli, "approvers", "keygen", "--out", str(taken), code=2)
     assert ja == f"{taken} はすでに存在します。鍵は上書きしません"
     ja, en = said(cli, "approvers", "keygen", "--out", str(tmp_path / "new.pem"))
-    assert ja == ("承認者の秘密鍵ファイルを保護するため、KINKO_APPROVER_KEY_PASSWORD"
-                  "（12 文字以上）を設定してください")
-    assert en.startswith("set KINKO_APPROVER_KEY_PASSWORD (at least 12 characters)")
+    assert ja == ("KINKO_APPROVER_KEY_PASSWORD が設定されていません。鍵ファイルのパスワード"
+                  "（12 文字以上）を export してください")
+    assert en == ("KINKO_APPROVER_KEY_PASSWORD is not set: export the key file's password "
+                  "(at least 12 characters)")
+    monkeypatch.setenv("KINKO_APPROVER_KEY_PASSWORD", "ten chars!")  # set, and too short
+    ja, en = said(cli, "approvers", "keygen", "--out", str(tmp_path / "new.pem"))
+    assert ja == ("KINKO_APPROVER_KEY_PASSWORD が短すぎます。鍵ファイルのパスワードは 12 文字以上に"
+                  "してください")
+    assert en == ("KINKO_APPROVER_KEY_PASSWORD is too short: a key file's password must have at "
+                  "least 12 characters")
+    assert not (tmp_path / "new.pem").exists()
 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey

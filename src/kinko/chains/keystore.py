@@ -26,6 +26,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from kinko.chains.eip7702 import clearing_tx
+from kinko.chains.passwords import check_password
 from kinko.domain.messages import msg
 from kinko.errors import BadInput, ConfigError
 from kinko.safeload import loads_json, read_bounded
@@ -175,14 +176,12 @@ def throwaway_signer() -> KeystoreSigner:
     return KeystoreSigner(Account.create())
 
 
-def create_keystore(path: Path, password: str | None, *,
+def create_keystore(path: Path, password: str | None, *, env: str = PASSWORD_ENV,
                     accept: Callable[[str], object] | None = None) -> str:
     """Create a new key, write it encrypted to ``path`` (mode 0600); return its address.
-    ``accept``, given the new key's address, may refuse it (by raising) before anything is
-    written."""
-    if not password or len(password) < 12:
-        raise ConfigError("a keystore password must have at least 12 characters",
-                          says=msg("error.keystore.password_short", least=12))
+    ``env`` names the variable the password came from (in a refusal); ``accept``, given
+    the new key's address, may refuse it (by raising) before anything is written."""
+    password = check_password(password, env)
     if path.exists():
         raise ConfigError(f"keystore {path} already exists; refusing to overwrite a key",
                           says=msg("error.keystore.exists", path=str(path)[:200]))

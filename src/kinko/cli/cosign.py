@@ -91,7 +91,7 @@ def _signer(settings: CosignSettings, *, create: bool = False) -> tuple[DigestSi
                           says=msg("error.cosign.password_unset", env=PASSWORD_ENV))
     path = Path(settings.keystore)
     if create:
-        create_keystore(path, password)
+        create_keystore(path, password, env=PASSWORD_ENV)
     return KeystoreSigner.open(path, password), "file"
 
 

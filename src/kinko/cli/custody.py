@@ -146,11 +146,9 @@ def _sign_veto(custody: Custody, version: int, key: Path | None) -> str:
 
 
 def _key_password() -> bytes:
-    password = os.environ.get(APPROVER_KEY_ENV, "")
-    if len(password) < 12:
-        raise ConfigError(f"set {APPROVER_KEY_ENV} (at least 12 characters) to protect the "
-                          "approver's private key file", says=msg("error.approver.key_password"))
-    return password.encode()
+    from kinko.chains.passwords import check_password
+
+    return check_password(os.environ.get(APPROVER_KEY_ENV), APPROVER_KEY_ENV).encode()
 
 
 def _load_key(path: Path) -> Ed25519PrivateKey:
