@@ -262,8 +262,10 @@ def test_a_tier_outside_the_policy_and_a_second_import_are_named(ledger: Ledger,
     with pytest.raises(BadInput) as caught:
         set_tier(ledger, "C1", "ゴールド", "ops")
     ja, en = _said(caught.value)
-    assert ja == "顧客区分 ゴールド はポリシーの顧客区分（standard）にありません"
-    assert en == "tier ゴールド is not one of the policy's tiers: standard"
+    assert ja == ("顧客区分 ゴールド はポリシーの顧客区分（standard）にありません（顧客区分はポリシーの "
+                  "[screening] tiers で宣言し、`kinko policy load` で読み込みます）")
+    assert en == ("tier ゴールド is not one of the policy's tiers: standard (a policy declares "
+                  "its tiers under [screening] tiers; load it with `kinko policy load`)")
     with pytest.raises(BadInput) as caught:
         set_tier(ledger, "C1", "standard", " ")
     assert _said(caught.value)[0] == "顧客区分を設定する人を指定してください（--by）"

@@ -97,9 +97,11 @@ def declared_tiers(ledger: Ledger) -> tuple[str, ...]:
 def _check_tier(tier: str, tiers: tuple[str, ...]) -> str:
     if tier not in tiers:
         shown = ascii(tier[:40]) if isinstance(tier, str) else "?"
-        raise BadInput(f"tier {shown} is not one of the policy's tiers: {', '.join(tiers)}",
+        raise BadInput(f"tier {shown} is not one of the policy's tiers: {', '.join(tiers)} "
+                       "(a policy declares its tiers under [screening] tiers; load it with "
+                       "`kinko policy load`)",
                        tier=tier[:40] if isinstance(tier, str) else None, tiers=list(tiers),
-                       says=msg("error.customers.unknown_tier",
+                       says=msg("error.customers.undeclared_tier",
                                 tier=tier[:40] if isinstance(tier, str) else "?",
                                 tiers=", ".join(tiers)[:400]))
     return tier
