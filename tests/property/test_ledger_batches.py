@@ -209,8 +209,8 @@ def test_an_overdraft_in_the_middle_refuses_the_whole_batch(template: Path,
                                   Posting("customer:C3", "XEM", -7)), source="t")
     with pytest.raises(Overdraft) as caught:
         ledger.append([deposit, first, second, after])
-    assert caught.value.message == ("entry 'w2' refused: customer:C2 would have -20 XEM minor "
-                                    "units available (had 40); it may not go below zero")
+    assert caught.value.message == ("entry 'w2' refused: customer:C2 would have -0.00002 XEM "
+                                    "available (had 0.00004 XEM); it may not go below zero")
     assert dump(store) == before
     store.close()
 
@@ -236,7 +236,7 @@ def test_a_batch_leaves_what_holds_reserve(template: Path, copies: tuple[Path, P
         before = dump(store)
         with pytest.raises(Overdraft) as caught:
             ledger.append(too_much)
-        assert "customer:C2 would have -1 XEM minor units available (had 10)" in (
+        assert "customer:C2 would have -0.000001 XEM available (had 0.00001 XEM)" in (
             caught.value.message)
         assert dump(store) == before
         ledger.append([too_much[0], too_much[1]._replace(postings=(
@@ -269,7 +269,7 @@ def test_batches_after_an_import_see_the_opening_balances(template: Path,
                                          Posting(WALLETS["XEM"], "XEM", -58)), source="t")
         with pytest.raises(Overdraft) as caught:
             ledger.append([*pay, too_much])
-        assert "customer:N2 would have -1 XEM minor units available (had 57)" in (
+        assert "customer:N2 would have -0.000001 XEM available (had 0.000057 XEM)" in (
             caught.value.message)
         ledger.append(pay)
         assert [ledger.balance(f"customer:N{i}", "XEM") for i in range(3)] == [0, 0, 57]

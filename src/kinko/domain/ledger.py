@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
-from kinko.domain.messages import N_, Message, id_shown, msg
-from kinko.domain.money import MAX_DIGITS
+from kinko.domain.messages import N_, Message, Units, id_shown, msg
+from kinko.domain.money import MAX_DIGITS, Asset, format_units
 from kinko.errors import HoldError, InvalidAccount, InvalidEntry, Overdraft
 
 __all__ = [
@@ -360,12 +360,21 @@ def _overdrawn(before: Mapping[BalanceKey, BalanceState],
 
 
 def find_overdrafts(
-    before: Mapping[BalanceKey, BalanceState], after: Mapping[BalanceKey, BalanceState]
+    before: Mapping[BalanceKey, BalanceState], after: Mapping[BalanceKey, BalanceState],
+    assets: Mapping[str, Asset] | None = None
 ) -> list[Finding]:
-    """Balances that may not go negative and that this change took below zero."""
-    return [Finding("overdraft", f"{account} would have {now} {asset} minor units available "
-                                 f"(had {was}); it may not go below zero")
-            for account, asset, now, was in _overdrawn(before, after)]
+    """Balances that may not go negative and that this change took below zero (in whole
+    units of the asset where ``assets`` knows it, else in minor units)."""
+    found = []
+    for account, asset, now, was in _overdrawn(before, after):
+        known = assets.get(asset) if assets is not None else None
+        found.append(Finding("overdraft", (
+            f"{account} would have {now} {asset} minor units available (had {was}); it may "
+            "not go below zero") if known is None else (
+            f"{account} would have {format_units(now, known, group=True)} {asset} "
+            f"available (had {format_units(was, known, group=True)} {asset}); it may not go "
+            "below zero")))
+    return found
 
 
 # a balance or pending amount holds fewer digits than this bound (as an amount does: the
@@ -392,14 +401,19 @@ def check_balance_size(key: str, after: Mapping[BalanceKey, BalanceState]) -> No
 
 
 def overdrafts_said(before: Mapping[BalanceKey, BalanceState],
-                    after: Mapping[BalanceKey, BalanceState]) -> Message:
+                    after: Mapping[BalanceKey, BalanceState],
+                    assets: Mapping[str, Asset] | None = None) -> Message:
     """The overdrafts :func:`find_overdrafts` finds, as a catalog message (the first few,
     then how many more): computed again, on the way to refusing, so that finding them
     (every entry) builds nothing more."""
     said: Message | None = None
     found = _overdrawn(before, after)
     for account, asset, now, was in found[:_LISTED]:
-        one = msg("error.overdraft.below_zero", account=account, asset=asset, now=now, was=was)
+        known = assets.get(asset) if assets is not None else None
+        one = msg("error.overdraft.below_zero", account=account, asset=asset, now=now,
+                  was=was) if known is None else \
+            msg("error.overdraft.below_zero_units", account=account,
+                now=Units(now, asset, known.decimals), was=Units(was, asset, known.decimals))
         said = one if said is None else msg("error.and_then", first=said, then=one)
     more = len(found) - _LISTED
     if more > 0:
@@ -409,7 +423,8 @@ def overdrafts_said(before: Mapping[BalanceKey, BalanceState],
 
 def raise_overdrafts(key: str, findings: list[Finding],
                      before: Mapping[BalanceKey, BalanceState],
-                     after: Mapping[BalanceKey, BalanceState]) -> None:
+                     after: Mapping[BalanceKey, BalanceState],
+                     assets: Mapping[str, Asset] | None = None) -> None:
     """Refuse entry ``key``, the change from ``before`` to ``after``, if
     :func:`find_overdrafts` found overdrafts in it (``findings``)."""
     if findings:
@@ -417,7 +432,7 @@ def raise_overdrafts(key: str, findings: list[Finding],
             f"entry {key!r} refused: " + "; ".join(f.message for f in findings),
             key=key, overdrafts=[f.message for f in findings],
             says=msg("error.overdraft.entry", key=key,
-                     overdrafts=overdrafts_said(before, after)),
+                     overdrafts=overdrafts_said(before, after, assets)),
         )
 
 

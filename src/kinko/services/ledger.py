@@ -613,9 +613,9 @@ class _Batch:
             self._resolve(d, entry, holds)
             after = apply_entry(states, entry)
             check_balance_size(d.key, after)
-            overdrafts = find_overdrafts(states, after)
+            overdrafts = find_overdrafts(states, after, self.ledger.assets)
             if overdrafts:
-                raise_overdrafts(d.key, overdrafts, states, after)
+                raise_overdrafts(d.key, overdrafts, states, after, self.ledger.assets)
             seq += 1
             digest = chain_hash(prev, seq, d.key, stamp, content)
             placed = Entry(seq, entry.kind, entry.key, entry.timestamp, entry.source, entry.memo,
