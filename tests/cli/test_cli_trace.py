@@ -76,6 +76,37 @@ def test_anderson_through_the_command(kinko, tmp_path: Path, policy: str, a: int
         assert (tmp_path / "t" / name).stat().st_size > 0
 
 
+@pytest.mark.parametrize("policy", ["haircut", "fifo", "lifo"])
+def test_taint_left_at_the_hop_limit_never_counts_as_reaching_stops(  # type: ignore[no-untyped-def]
+        kinko, tmp_path: Path, policy: str) -> None:
+    """--max-hops stops the trace where it is: the taint there reached no exchange, and the
+    totals say it apart (seeded = held + burned + absorbed at stops + left at the limit)."""
+    exchange = tmp_path / "exchanges.yaml"
+    exchange.write_text("title: t\ncreator: c\ndescription: d\nlastmod: 2026-11-27\n"
+                        "currency: ETH\ncategory: exchange\ntags:\n"
+                        f"- address: '{B}'\n  label: Exchange B\n  actor: exchange-b\n")
+    transfers = tmp_path / "hops.csv"  # x (hop 1) pays the exchange 30 and A 70 (hop 2)
+    transfers.write_text("tx_hash,block,tx_index,log_index,from,to,value,fee\n"
+                         f"0x01,1,0,0,thief,{X},100,0\n0x02,2,0,0,{X},{B},30,0\n"
+                         f"0x03,3,0,0,{X},{A},70,0\n0x04,4,0,0,{A},thief,70,0\n")
+    code, out, err = kinko("trace", "run", "--transfers", str(transfers), "--policy", policy,
+                           "--seed-tx", "0x01", "--tags", str(exchange), "--max-hops", "2",
+                           "--out", "t")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["totals"] == {"seeded": 100, "held": 0, "burned": 0, "absorbed": 30,
+                                 "at_hop_limit": 70}
+    assert summary["conservation"] == {"checked": True, "holds": True, "difference": 0}
+    assert "absorbed at stops 30, left at the hop limit 70" in out
+    code, out, err = kinko("trace", "run", "--transfers", str(transfers), "--policy", policy,
+                           "--seed-tx", "0x01", "--tags", str(exchange), "--out", "t2")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "t2" / "summary.json").read_text())
+    assert summary["totals"] == {"seeded": 100, "held": 70, "burned": 0, "absorbed": 30,
+                                 "at_hop_limit": 0}  # no limit: A's 70 went on to thief
+    assert "absorbed at stops 30;" in out and "hop limit" not in out
+
+
 def blocksci(tmp_path: Path) -> Path:
     """BlockSci's regtest scenario as UTXO JSON lines (fee F everywhere)."""
     txs = [

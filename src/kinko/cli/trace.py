@@ -299,9 +299,14 @@ def _show(rt: object, report: TraceReport) -> None:
     conservation = (say("cli.trace.not_applicable") if holds is None else
                     say("cli.trace.holds") if holds else
                     say("cli.trace.fails", difference=str(s["conservation"]["difference"])))
-    print(say("cli.trace.totals", seeded=str(totals["seeded"]), held=str(totals["held"]),
-              burned=str(totals["burned"]), absorbed=str(totals["absorbed"]),
-              conservation=conservation))
+    # taint the trace stopped following at --max-hops reached no stop: said apart, never
+    # as absorbed at stops
+    at_hop_limit = int(totals.get("at_hop_limit", 0))
+    figures = {"seeded": str(totals["seeded"]), "held": str(totals["held"]),
+               "burned": str(totals["burned"]), "absorbed": str(totals["absorbed"]),
+               "conservation": conservation}
+    print(say("cli.trace.totals_hop_limit", **figures, at_hop_limit=str(at_hop_limit))
+          if at_hop_limit else say("cli.trace.totals", **figures))
     emit(["entity", "category", "taint received", "addresses"],
          [[e.entity, word(say, "label.category", e.category), e.taint, e.addresses]
           for e in report.exposure[:20]],

@@ -267,6 +267,7 @@ class TraceSummary:
     exposure: tuple[ExposureRow, ...]
     blacklist: str | None  # the blacklist file beside the trace, if any
     blacklisted: int
+    at_hop_limit: int = 0  # taint the trace stopped following at --max-hops (not absorbed)
     graph_png: bytes | None = field(default=None, repr=False)
 
 

@@ -393,6 +393,8 @@ def _response(report: FsaReport, f: _Fmt) -> list[Section]:
                   conserved=f(N_("fsa.conserved") if x.conserved else N_("fsa.not_checked")
                               if x.conserved is None else N_("fsa.not_conserved")),
                   tainted=x.tainted_addresses))
+        if x.at_hop_limit:
+            trace.p(f("fsa.trace_hop_limit", at_hop_limit=amount(x.at_hop_limit)))
         trace.table(_exposure(report, f), f("fsa.no_exposure"))
         trace.p(f("fsa.blacklist", file=Path(x.blacklist).name, n=x.blacklisted)
                 if x.blacklist else f("fsa.no_blacklist"))

@@ -342,6 +342,7 @@ def read_trace(folder: Path, asset: str | None = None) -> TraceSummary:
             tainted_addresses=int(counts.get("tainted_addresses", 0)),
             exposure=tuple(sorted(exposure, key=lambda e: (-e.taint, e.entity))),
             blacklist=None if blacklist is None else str(blacklist), blacklisted=listed,
+            at_hop_limit=int(totals.get("at_hop_limit", 0)),
             graph_png=graph.read_bytes() if graph.is_file() else None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputFileError(f"{folder / 'summary.json'}: not a trace summary "

@@ -9,8 +9,9 @@ reaches an exchange is its exposure and spreads no further), runs the policy's k
 sums the exposure per entity (the TagPack ``actor``, else its ``label``).
 
 Conservation is checked, not assumed: for haircut, FIFO, LIFO and TIHO the seeded taint
-must equal what is held, burned in fees and absorbed at stops, exactly; poison multiplies
-taint by design and is reported without the check.
+must equal what is held, burned in fees, absorbed at stops and left at the hop limit
+(``--max-hops``: taint the trace stopped following, which reached no stop), exactly; poison
+multiplies taint by design and is reported without the check.
 """
 
 from __future__ import annotations
@@ -150,28 +151,42 @@ class TraceReport:
 
     @property
     def conserved(self) -> bool | None:
-        """seeded = held + burned + absorbed (None for poison, which multiplies taint)."""
+        """seeded = held + burned + absorbed at stops + left at the hop limit (None for
+        poison, which multiplies taint)."""
         if self.policy == "poison":
             return None
         r = self.result
-        return int(r.seeded) == _total(r.held) + int(r.burned) + _total(r.absorbed)
+        absorbed, at_hop_limit = self.absorbed_split()
+        return int(r.seeded) == _total(r.held) + int(r.burned) + absorbed + at_hop_limit
+
+    def absorbed_split(self) -> tuple[int, int]:
+        """The taint the kernel absorbed, split: (reached a stop, left at the hop limit).
+
+        The kernel absorbs taint at stops and at addresses ``max_hops`` from a seed alike;
+        a stop absorbs only as a stop, and any other address absorbs only because the
+        trace went no further (an address that is both counts as a stop)."""
+        absorbed = np.asarray(self.result.absorbed)
+        stops = np.asarray(self.stops, dtype=np.bool_)
+        return _total(absorbed[stops]), _total(absorbed[~stops])
 
     def summary(self) -> dict[str, Any]:
         """What the trace found, the same whichever engine ran it (timings are apart, in
-        :attr:`seconds`)."""
+        :attr:`seconds`). ``totals.absorbed`` is the taint that reached stops (exchanges);
+        ``totals.at_hop_limit`` the taint the trace stopped following at ``--max-hops``:
+        seeded = held + burned + absorbed + at_hop_limit."""
         r = self.result
         held = _total(r.held)
-        absorbed = _total(r.absorbed)
+        absorbed, at_hop_limit = self.absorbed_split()
         tainted = int(np.count_nonzero(np.greater(r.received, 0)))
         flows = int(np.count_nonzero(np.greater(r.flow, 0)))
         return {
             "policy": self.policy, "seeds": self.seeds,
             "totals": {"seeded": int(r.seeded), "held": held, "burned": int(r.burned),
-                       "absorbed": absorbed},
+                       "absorbed": absorbed, "at_hop_limit": at_hop_limit},
             "conservation": {"checked": self.conserved is not None,
                              "holds": self.conserved,
                              "difference": None if self.policy == "poison" else
-                             int(r.seeded) - held - int(r.burned) - absorbed},
+                             int(r.seeded) - held - int(r.burned) - absorbed - at_hop_limit},
             "counts": {"transfers": len(self.transfers),
                        "addresses": int(self.transfers.addresses.shape[0])
                        if self.address_count is None else self.address_count,
