@@ -98,6 +98,54 @@ def test_compiled_kernels_equal_the_reference(case: Case, policy: Policy) -> Non
          trace_account(transfers, seeds, policy, compiled=False, **kw))
 
 
+@st.composite
+def whole_balance_cases(draw: st.DrawFn) -> Case:
+    """Transfers that often pass the sender's whole balance on without a fee (the lot
+    kernel moves the whole list at once) among small ones and fees, so lists of
+    alternating clean and stolen lots are moved, reversed (LIFO) and joined."""
+    n = draw(st.integers(2, 5))
+    m = draw(st.integers(1, 40))
+    addr = st.integers(0, n - 1)
+    balance = [0] * n
+    rows = []
+    for _ in range(m):
+        x, y = draw(addr), draw(addr)
+        if balance[x] > 0 and draw(st.booleans()):
+            v, f = balance[x], 0  # the whole balance
+        else:
+            v, f = draw(st.integers(0, 5)), draw(st.one_of(st.just(0), st.integers(0, 2)))
+        balance[x] = max(balance[x], v + f) - v - f
+        balance[y] += v
+        rows.append((x, y, v, f))
+    flags = draw(st.lists(rarely(4), min_size=m, max_size=m))
+    seed_addresses = draw(st.lists(
+        st.tuples(addr, st.integers(0, m), st.one_of(st.none(), st.integers(0, 8))),
+        max_size=2))
+    stops = draw(st.lists(rarely(6), min_size=n, max_size=n))
+    max_hops = draw(st.one_of(st.none(), st.integers(0, 4)))
+    transfers = AccountTransfers(
+        src=np.array([r[0] for r in rows], dtype=np.int64),
+        dst=np.array([r[1] for r in rows], dtype=np.int64),
+        value=np.array([r[2] for r in rows], dtype=np.int64),
+        fee=np.array([r[3] for r in rows], dtype=np.int64),
+        block=np.arange(m, dtype=np.int64), tx_index=np.zeros(m, dtype=np.int64),
+        log_index=np.zeros(m, dtype=np.int64),
+        tx_hash=np.array([f"t{i}" for i in range(m)], dtype=object),
+        addresses=np.array([f"a{i}" for i in range(n)], dtype=object))
+    return (transfers, AccountSeeds(np.array(flags, dtype=np.bool_), tuple(seed_addresses)),
+            np.array(stops, dtype=np.bool_), max_hops)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(whole_balance_cases(), st.sampled_from(["fifo", "lifo"]))
+def test_whole_balances_moved_at_once_equal_the_reference(case: Case, policy: Policy) -> None:
+    transfers, seeds, stops, max_hops = case
+    kw: dict[str, Any] = {"stops": stops, "max_hops": max_hops}
+    compiled = trace_account(transfers, seeds, policy, compiled=True, **kw)
+    same(compiled, trace_account(transfers, seeds, policy, compiled=False, **kw))
+    check_conserved(compiled, transfers)
+
+
 @FAST
 @given(st.one_of(
     account_cases(max_value=2**61, max_fee=2**57, max_m=3, max_seed=2**59),

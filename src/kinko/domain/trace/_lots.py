@@ -5,7 +5,13 @@ then its fee, from the oldest (FIFO) or newest (LIFO) lots, and the receiver app
 in the order they were taken (the semantics: :mod:`kinko.domain.trace.account`). The kernel
 keeps lots only for addresses that hold taint (a clean address is just its balance), in a pool
 of preallocated arrays (doubled when it runs low) with per-address doubly linked lists, so
-each transfer costs O(1) plus the lots it takes.
+each transfer costs O(1) plus the lots it takes. A transfer of the sender's whole balance
+(no fee) moves its whole list to the receiver at once, O(1) whatever the lots: a thief who
+alternates clean and stolen units into one address and then passes its balance back and
+forth would otherwise have every transfer move every lot (quadratic). LIFO takes the lots
+newest first, so the receiver gets them in reverse order: a lot's two links are kept
+unordered (neither is "next"; a walk goes to the link it did not come from), so a list reads
+either way from either end and reversing one is swapping its head and tail.
 
 :func:`_lots_kernel` takes the arguments of the kernels of :mod:`kinko.domain.trace._compiled`
 and ``lifo`` (bool), and returns the same results.
@@ -23,15 +29,31 @@ from kinko.domain.trace._compiled import _outputs, grown
 _CLEAN = np.int8(0)
 _TAINTED = np.int8(1)
 
-# The FIFO/LIFO lot pool: amt, knd (0 clean, 1 tainted), nxt, prv per lot; head/tail per
-# address (-1: no lots, the whole balance is clean); meta = [free list head, free count, used].
+# The FIFO/LIFO lot pool: amt, knd (0 clean, 1 tainted), nb0, nb1 per lot (its two neighbours,
+# unordered, -1 at an end; nb0 links the free list); head/tail per address (-1: no lots, the
+# whole balance is clean); meta = [free list head, free count, used].
 
 
 @njit(cache=True)
-def _alloc(meta, nxt):  # type: ignore[no-untyped-def]
+def _relink(i, old, new, nb0, nb1):  # type: ignore[no-untyped-def]
+    """Lot i's link to ``old`` now goes to ``new``."""
+    if nb0[i] == old:
+        nb0[i] = new
+    else:
+        nb1[i] = new
+
+
+@njit(cache=True)
+def _beyond(i, came, nb0, nb1):  # type: ignore[no-untyped-def]
+    """Lot i's neighbour other than ``came`` (-1 past the end)."""
+    return nb1[i] if nb0[i] == came else nb0[i]
+
+
+@njit(cache=True)
+def _alloc(meta, nb0):  # type: ignore[no-untyped-def]
     i = meta[0]
     if i >= 0:
-        meta[0] = nxt[i]
+        meta[0] = nb0[i]
         meta[1] -= 1
         return i
     i = meta[2]
@@ -40,65 +62,94 @@ def _alloc(meta, nxt):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _release(meta, nxt, i):  # type: ignore[no-untyped-def]
-    nxt[i] = meta[0]
+def _release(meta, nb0, i):  # type: ignore[no-untyped-def]
+    nb0[i] = meta[0]
     meta[0] = i
     meta[1] += 1
 
 
 @njit(cache=True)
-def _push_back(a, amount, kind, head, tail, amt, knd, nxt, prv, meta):  # type: ignore[no-untyped-def]
+def _push_back(a, amount, kind, head, tail, amt, knd, nb0, nb1, meta):  # type: ignore[no-untyped-def]
     if amount <= 0:
         return
     last = tail[a]
     if last >= 0 and knd[last] == kind:
         amt[last] += amount
         return
-    i = _alloc(meta, nxt)
+    i = _alloc(meta, nb0)
     amt[i] = amount
     knd[i] = kind
-    nxt[i] = -1
-    prv[i] = last
+    nb0[i] = last
+    nb1[i] = -1
     if last >= 0:
-        nxt[last] = i
+        _relink(last, -1, i, nb0, nb1)
     else:
         head[a] = i
     tail[a] = i
 
 
 @njit(cache=True)
-def _push_front(a, amount, kind, head, tail, amt, knd, nxt, prv, meta):  # type: ignore[no-untyped-def]
+def _push_front(a, amount, kind, head, tail, amt, knd, nb0, nb1, meta):  # type: ignore[no-untyped-def]
     if amount <= 0:
         return
     fst = head[a]
     if fst >= 0 and knd[fst] == kind:
         amt[fst] += amount
         return
-    i = _alloc(meta, nxt)
+    i = _alloc(meta, nb0)
     amt[i] = amount
     knd[i] = kind
-    prv[i] = -1
-    nxt[i] = fst
+    nb0[i] = -1
+    nb1[i] = fst
     if fst >= 0:
-        prv[fst] = i
+        _relink(fst, -1, i, nb0, nb1)
     else:
         tail[a] = i
     head[a] = i
 
 
 @njit(cache=True)
-def _clear(a, head, tail, nxt, meta):  # type: ignore[no-untyped-def]
-    i = head[a]
-    while i >= 0:
-        j = nxt[i]
-        _release(meta, nxt, i)
-        i = j
+def _clear(a, head, tail, nb0, nb1, meta):  # type: ignore[no-untyped-def]
+    _drop(head[a], nb0, nb1, meta)
     head[a] = -1
     tail[a] = -1
 
 
 @njit(cache=True)
-def _take(a, amount, lifo, record, head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):  # type: ignore[no-untyped-def]
+def _drop(i, nb0, nb1, meta):  # type: ignore[no-untyped-def]
+    """Release the lots of the list that ends at lot i (-1: none)."""
+    came = -1
+    while i >= 0:
+        j = _beyond(i, came, nb0, nb1)
+        _release(meta, nb0, i)
+        came = i
+        i = j
+
+
+@njit(cache=True)
+def _splice(a, first, last, head, tail, amt, knd, nb0, nb1, meta):  # type: ignore[no-untyped-def]
+    """Append the detached list first..last (its lots in that order) to a's lots, merging
+    the lots that meet if they are of one kind."""
+    end = tail[a]
+    if end >= 0 and knd[end] == knd[first]:
+        amt[end] += amt[first]
+        if first == last:
+            _release(meta, nb0, first)
+            return
+        j = _beyond(first, -1, nb0, nb1)
+        _relink(j, first, -1, nb0, nb1)
+        _release(meta, nb0, first)
+        first = j
+    if end >= 0:
+        _relink(end, -1, first, nb0, nb1)
+        _relink(first, -1, end, nb0, nb1)
+    else:
+        head[a] = first
+    tail[a] = last
+
+
+@njit(cache=True)
+def _take(a, amount, lifo, record, head, tail, amt, knd, nb0, nb1, meta, s_amt, s_knd):  # type: ignore[no-untyped-def]
     """Take ``amount`` from a's oldest (newest if lifo) lots; the pieces go to s_amt/s_knd
     (merged) when ``record``. Returns (tainted amount taken, number of pieces)."""
     tainted = 0
@@ -117,21 +168,18 @@ def _take(a, amount, lifo, record, head, tail, amt, knd, nxt, prv, meta, s_amt, 
                 s_knd[ns] = kind
                 ns += 1
         if piece == amt[i]:
+            j = _beyond(i, -1, nb0, nb1)
+            if j >= 0:
+                _relink(j, i, -1, nb0, nb1)
             if lifo:
-                j = prv[i]
                 tail[a] = j
-                if j >= 0:
-                    nxt[j] = -1
-                else:
+                if j < 0:
                     head[a] = -1
             else:
-                j = nxt[i]
                 head[a] = j
-                if j >= 0:
-                    prv[j] = -1
-                else:
+                if j < 0:
                     tail[a] = -1
-            _release(meta, nxt, i)
+            _release(meta, nb0, i)
         else:
             amt[i] -= piece
         amount -= piece
@@ -140,12 +188,12 @@ def _take(a, amount, lifo, record, head, tail, amt, knd, nxt, prv, meta, s_amt, 
 
 @njit(cache=True)
 def _lots_seed(a, am, k, stop, max_hops, bal, tnt, source, absorbed, first, hops, acc,  # type: ignore[no-untyped-def]
-               head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):
+               head, tail, amt, knd, nb0, nb1, meta, s_amt, s_knd):
     """Seed address ``a`` (amount ``am``, -1: a source) before transfer ``k``."""
     b = bal[a]
     if am >= 0 and b < am:
         if head[a] >= 0:
-            _push_front(a, am - b, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
+            _push_front(a, am - b, _CLEAN, head, tail, amt, knd, nb0, nb1, meta)
         b = am
         bal[a] = b
     target = b if am < 0 else am
@@ -169,28 +217,31 @@ def _lots_seed(a, am, k, stop, max_hops, bal, tnt, source, absorbed, first, hops
         ns = 1
     else:
         i = head[a]
+        came = -1
         while i >= 0:
             s_amt[ns] = amt[i]
             s_knd[ns] = knd[i]
             ns += 1
-            i = nxt[i]
-        _clear(a, head, tail, nxt, meta)
+            j = _beyond(i, came, nb0, nb1)
+            came = i
+            i = j
+        _clear(a, head, tail, nb0, nb1, meta)
     keep = b - tnt[a] - add  # clean units that stay clean (the oldest)
     for j in range(ns):
         if s_knd[j] == 1:
-            _push_back(a, s_amt[j], _TAINTED, head, tail, amt, knd, nxt, prv, meta)
+            _push_back(a, s_amt[j], _TAINTED, head, tail, amt, knd, nb0, nb1, meta)
         else:
             c = s_amt[j] if s_amt[j] < keep else keep
             keep -= c
-            _push_back(a, c, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
-            _push_back(a, s_amt[j] - c, _TAINTED, head, tail, amt, knd, nxt, prv, meta)
+            _push_back(a, c, _CLEAN, head, tail, amt, knd, nb0, nb1, meta)
+            _push_back(a, s_amt[j] - c, _TAINTED, head, tail, amt, knd, nb0, nb1, meta)
     tnt[a] += add
 
 
 @njit(cache=True)
 def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,  # type: ignore[no-untyped-def]
                     bal, tnt, source, received, sent, absorbed, first, hops, flow, acc,
-                    head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd):
+                    head, tail, amt, knd, nb0, nb1, meta, s_amt, s_knd):
     """Transfers k..end-1; returns where it stopped (early when the lot pool runs low)."""
     cap = amt.shape[0]
     burned = acc[0]
@@ -210,21 +261,33 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
             if source[x]:
                 seeded += top
                 t += top
-                _push_front(x, top, _TAINTED, head, tail, amt, knd, nxt, prv, meta)
+                _push_front(x, top, _TAINTED, head, tail, amt, knd, nb0, nb1, meta)
             elif head[x] >= 0:
-                _push_front(x, top, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
+                _push_front(x, top, _CLEAN, head, tail, amt, knd, nb0, nb1, meta)
             b = need
         fv = 0
         ns = 1
-        if head[x] >= 0:
-            fv, ns = _take(x, v, lifo, True, head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd)
-            ff, _ = _take(x, f, lifo, False, head, tail, amt, knd, nxt, prv, meta, s_amt,
+        chain = -1  # x's whole list, detached: the receiver takes it as it is, or it goes
+        chain_end = -1
+        if head[x] >= 0 and f == 0 and v == b and y != x:
+            # the whole balance, no fee: every lot, oldest first (LIFO: newest first)
+            fv = t
+            ns = 0
+            chain = tail[x] if lifo else head[x]
+            chain_end = head[x] if lifo else tail[x]
+            head[x] = -1
+            tail[x] = -1
+            sent[x] += fv
+            t = 0
+        elif head[x] >= 0:
+            fv, ns = _take(x, v, lifo, True, head, tail, amt, knd, nb0, nb1, meta, s_amt, s_knd)
+            ff, _ = _take(x, f, lifo, False, head, tail, amt, knd, nb0, nb1, meta, s_amt,
                           s_knd)
             t -= fv + ff
             sent[x] += fv + ff
             burned += ff
             if t == 0:
-                _clear(x, head, tail, nxt, meta)
+                _clear(x, head, tail, nb0, nb1, meta)
         else:
             s_amt[0] = v
             s_knd[0] = 0
@@ -258,13 +321,18 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
                 gain = 0
         if gain == 0:
             if head[y] >= 0:
-                _push_back(y, v, _CLEAN, head, tail, amt, knd, nxt, prv, meta)
+                _push_back(y, v, _CLEAN, head, tail, amt, knd, nb0, nb1, meta)
         else:
             if head[y] < 0:
-                _push_back(y, bal[y], _CLEAN, head, tail, amt, knd, nxt, prv, meta)
+                _push_back(y, bal[y], _CLEAN, head, tail, amt, knd, nb0, nb1, meta)
+            if ns == 0:
+                _splice(y, chain, chain_end, head, tail, amt, knd, nb0, nb1, meta)
+                chain = -1
             for j in range(ns):
-                _push_back(y, s_amt[j], s_knd[j], head, tail, amt, knd, nxt, prv, meta)
+                _push_back(y, s_amt[j], s_knd[j], head, tail, amt, knd, nb0, nb1, meta)
             tnt[y] += gain
+        if chain >= 0:
+            _drop(chain, nb0, nb1, meta)
         bal[y] += v
         k += 1
     acc[0] = burned
@@ -285,8 +353,8 @@ def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_
     cap = 1024
     amt = np.zeros(cap, np.int64)
     knd = np.zeros(cap, np.int8)
-    nxt = np.full(cap, -1, np.int64)
-    prv = np.full(cap, -1, np.int64)
+    nb0 = np.full(cap, -1, np.int64)
+    nb1 = np.full(cap, -1, np.int64)
     s_amt = np.zeros(cap + 2, np.int64)
     s_knd = np.zeros(cap + 2, np.int8)
     meta = np.zeros(3, np.int64)  # free list head, free count, used
@@ -300,13 +368,13 @@ def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_
             cap *= 2
             amt = grown(amt, cap)
             knd = grown(knd, cap)
-            nxt = grown(nxt, cap)
-            prv = grown(prv, cap)
+            nb0 = grown(nb0, cap)
+            nb1 = grown(nb1, cap)
             s_amt = grown(s_amt, cap + 2)
             s_knd = grown(s_knd, cap + 2)
         if sp < n_seeds and seed_pos[sp] == k:
             _lots_seed(seed_addr[sp], seed_amt[sp], k, stop, max_hops, bal, tnt, source,
-                       absorbed, first, hops, acc, head, tail, amt, knd, nxt, prv, meta,
+                       absorbed, first, hops, acc, head, tail, amt, knd, nb0, nb1, meta,
                        s_amt, s_knd)
             sp += 1
             continue
@@ -315,5 +383,5 @@ def _lots_kernel(src, dst, value, fee, seed_tx, stop, seed_addr, seed_pos, seed_
         end = seed_pos[sp] if sp < n_seeds else m
         k = _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
                             bal, tnt, source, received, sent, absorbed, first, hops, flow, acc,
-                            head, tail, amt, knd, nxt, prv, meta, s_amt, s_knd)
+                            head, tail, amt, knd, nb0, nb1, meta, s_amt, s_knd)
     return received, sent, tnt, absorbed, first, hops, flow, acc[0], acc[1]

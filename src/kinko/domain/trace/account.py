@@ -51,7 +51,8 @@ amounts, which bounds every balance — fits in int64. The compiled poison and h
 read, for a clean transfer, two balances and a byte of flags per address. The compiled
 FIFO/LIFO kernel keeps lots only for addresses that hold taint (a clean address is just its
 balance), in a pool of preallocated arrays (doubled when it runs low) with per-address doubly
-linked lists, so each transfer costs O(1) plus the lots it takes.
+linked lists, so each transfer costs O(1) plus the lots it takes; one that takes the sender's
+whole balance without a fee moves the whole list at once, O(1).
 
 This module checks the input and picks the kernel. The kernels live beside it: the
 reference in :mod:`kinko.domain.trace._reference`, the exact 128-bit arithmetic in
