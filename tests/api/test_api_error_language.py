@@ -66,11 +66,18 @@ def test_refusals_before_the_route_speak_it_too(api: Any) -> None:
                     json={"customer": "C1", "asset": "ETH", "amount": "1", "destination": DEST})
     error = r.json()["error"]
     assert r.status_code == 400 and error["message_id"] == "error.api_field"
-    assert error["message"] == Localizer("ja")("error.api_field",
-                                                field="header.idempotency-key")
-    assert "header.idempotency-key" in error["message"] and JAPANESE.search(error["message"])
+    # what is wrong said in Japanese too (the validator's English stays in the details)
+    assert error["message"] == "リクエストの項目 header.idempotency-key：値がありません"
     assert error["details"]["problems"] == [{"where": "header.idempotency-key",
                                              "problem": "Field required"}]
+    for body, said in (({"customer": "C" * 300}, "body.customer：128 文字以内にしてください"),
+                       ({"customer": 7}, "body.customer：文字列にしてください"),
+                       ({"customer": "C1", "asset": "ETH", "amount": "1", "destination": DEST,
+                         "colour": "red"}, "body.colour：この要求にない項目です")):
+        r = client.post("/v1/withdrawals", json=body, headers={
+            "Authorization": f"Bearer {token}", "Idempotency-Key": "k-said", **JA})
+        message = r.json()["error"]["message"]
+        assert r.status_code == 400 and message == f"リクエストの項目 {said}", message
     r = _withdraw(client, None, "1", **JA)
     assert r.status_code == 401 and JAPANESE.search(r.json()["error"]["message"])
     assert r.json()["error"]["message_id"] in catalog_ids("ja")

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kinko.api.docs import document_errors, reference_page
 from kinko.api.head import HeadAsGet
 from kinko.api.limits import DEFAULT_MAX_BODY, BodyLimits, body_said, json_syntax
+from kinko.api.problems import field_problem
 from kinko.api.v1 import ROUTERS
 from kinko.api.v1.deps import Api
 from kinko.api.web import SecurityHeaders, SignInRequired, Web, for_api, mount
@@ -204,9 +205,9 @@ def create_app(custody_factory: Callable[[], Custody],
         if web is not None and for_pages(request):
             return web.error(request, 400, msg("error.form_field",
                                                field=first["where"].removeprefix("body.")))
+        said = field_problem(first["where"], exc.errors()[0] if problems else {})
         return _error(request, 400, "bad_input", f"{first['where']}: {first['problem']}",
-                      msg("error.api_field", field=first["where"], detail=first["problem"]),
-                      {"problems": problems})
+                      said, {"problems": problems})
 
     app.state.api = Api(shared, custody_factory, access_factory, wrong_keys)
     for router in ROUTERS:

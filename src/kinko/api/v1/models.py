@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from kinko.domain.screening import Outcome
@@ -46,7 +46,14 @@ __all__ = [
 # ------------------------------------------------------------------------------- bodies
 
 
-class WithdrawalIn(BaseModel):
+class _Body(BaseModel):
+    """A request's body: a key it does not name is refused (a misspelt optional field,
+    ``"reasn"`` for ``"reason"``, was dropped without a word)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WithdrawalIn(_Body):
     customer: str = Field(min_length=1, max_length=128)
     asset: str = Field(min_length=1, max_length=16)
     amount: str = Field(min_length=1, max_length=64, description="Whole units, e.g. \"1.5\".")
@@ -54,18 +61,18 @@ class WithdrawalIn(BaseModel):
     tier: SkipJsonSchema[Any] = Field(default=None, exclude=True)  # refused: see the route
 
 
-class TierIn(BaseModel):
+class TierIn(_Body):
     tier: str = Field(min_length=1, max_length=32,
                       description="One of the tiers the active policy declares.")
 
 
-class ApprovalIn(BaseModel):
+class ApprovalIn(_Body):
     approver: str = Field(min_length=1, max_length=64)
     signature: str = Field(min_length=1, max_length=256,
                            description="Ed25519 signature (hex) over the canonical proposal.")
 
 
-class VetoIn(BaseModel):
+class VetoIn(_Body):
     approver: str = Field(min_length=1, max_length=64)
     signature: str = Field(min_length=1, max_length=256,
                            description="Ed25519 signature (hex) over the veto bytes of the "
@@ -73,11 +80,11 @@ class VetoIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-class RejectIn(BaseModel):
+class RejectIn(_Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class TripIn(BaseModel):
+class TripIn(_Body):
     scope: str = Field(min_length=1, max_length=16, description="An asset, or * for all.")
     reason: str = Field(min_length=1, max_length=500)
 
