@@ -52,3 +52,19 @@ def test_policy_and_incident_acts_are_audited(monkeypatch: pytest.MonkeyPatch,
     assert log[2][3]["title"] == "phishing report"
     assert log[3][3] == {"text": "keys rotated"}
     assert log[4][3] == {"from": "open", "to": "contained", "reason": "wallet emptied"}
+
+
+def test_a_file_the_system_refuses_to_write_is_the_environment(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """Exit 3 for a head that cannot be written beside the ledger's export that cannot
+    (both outputs in a folder that is not there); an input path naming no file is 2."""
+    cli = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+    missing = tmp_path / "gone"
+    for args in (("ledger", "verify", "--anchor", str(missing / "l.anchor")),
+                 ("audit", "verify", "--anchor", str(missing / "a.anchor")),
+                 ("ledger", "export", "--out", str(missing / "x.beancount"))):
+        code, _, err = cli(*args)
+        assert code == 3 and "No such file or directory" in err, (args, err)
+    code, _, err = cli("customers", "import", str(missing / "c.csv"))
+    assert code == 2 and "cannot read" in err, err

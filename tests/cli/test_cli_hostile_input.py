@@ -52,7 +52,7 @@ def test_hostile_documents_are_refused_with_their_name(cli: CliRun, tmp_path: Pa
     policy = write(tmp_path / "policy.toml", "version = 1\nquorum = " + "[" * 80_000)
     refused(cli("policy", "load", str(policy), "--by", "ops"), f"policy.toml:2:{64 + 10}:")
     refused(cli("--config", str(write(tmp_path / "etc" / "kinko.toml", "a" + ".b" * 100 + " = 1")),
-                "assets", "list"), f"kinko.toml: {TOO_DEEP}")
+                "assets", "list"), f"kinko.toml:1:1: {TOO_DEEP}")
     refused(cli("denylist", "load", str(write(tmp_path / "list.yaml", "tags: " + DEEP))),
             "list.yaml:1:")
     assert TOO_DEEP in cli("denylist", "load", str(tmp_path / "list.yaml"))[2]

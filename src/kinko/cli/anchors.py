@@ -18,7 +18,7 @@ import typer
 
 from kinko.cli.runtime import speech
 from kinko.domain.messages import msg, os_refusal
-from kinko.errors import BadInput
+from kinko.errors import BadInput, EnvironmentProblem
 from kinko.safeload import open_input
 from kinko.services.access import parse_anchor
 
@@ -79,8 +79,8 @@ def append_anchor(anchor: Path, head: tuple[int, str]) -> None:
     try:
         with anchor.open("a", encoding="utf-8") as fh:
             fh.write(f"{head[0]}:{head[1]} {datetime.now(UTC).isoformat(timespec='seconds')}\n")
-    except OSError as exc:
-        raise BadInput(f"{anchor}: cannot write the head: {exc.strerror}", says=msg(
+    except OSError as exc:  # the system refuses the write (exit 3, as for every file)
+        raise EnvironmentProblem(f"{anchor}: cannot write the head: {exc.strerror}", says=msg(
             "error.audit.anchor_unwritable", file=str(anchor)[:200], reason=os_refusal(exc))
         ) from None
     print(speech()("cli.anchor.appended", path=str(anchor)), file=sys.stderr)

@@ -111,7 +111,8 @@ class _Reader:
             raise InputFileError(
                 f"{self.name}: {len(self.problems)} {'entry is' if one else 'entries are'} "
                 "not a valid address of its currency; nothing was loaded (first: "
-                f"{self.problems[0]})",
+                f"{self.problems[0]}); to keep such entries exactly as written, set "
+                "list_invalid_addresses = \"keep\" (--list-invalid-addresses keep)",
                 problems=self.problems[:50], invalid=len(self.problems),
                 problems_said=self.said[:50],
                 says=msg("error.labels.invalid_addresses", file=self.name[:200],
