@@ -21,7 +21,7 @@ from saying import said as _said
 from kinko.domain.approvals import public_key_hex, sign_proposal
 from kinko.domain.custody import Wallet
 from kinko.domain.fsa import parse_refund_plan
-from kinko.domain.ledger import Posting
+from kinko.domain.ledger import Hold, Posting
 from kinko.domain.messages import Time, id_shown, msg, verbatim
 from kinko.domain.money import AssetRegistry
 from kinko.domain.refunds import (
@@ -220,6 +220,30 @@ def test_planning_refusals_name_the_asset_incident_and_file(
     ja, en = _said(caught.value)
     assert ja == f"{trades} は UTF-8 のテキストではありません（invalid start byte）"
     assert en == caught.value.message
+
+
+def test_a_plan_is_not_paid_while_a_hold_reserves_a_refunded_customers_coins(
+        world: tuple[Refunds, Ledger, str, Path]) -> None:
+    """A withdrawal still waiting reserves coins the refund would take as the claim: its
+    entry overdrew (said in minor units, naming no withdrawal). Refused before anything is
+    posted, naming the hold and what to do."""
+    refunds, ledger, _, folder = world
+    ledger.open_hold("h-W-2", Hold("W-2", "customer:C2", "wallet:xem-hot", "XEM", 150_000),
+                     source="req:W-2")
+    plan_id = refunds.read_plan(folder).plan_id
+    entries = len(ledger.entries())
+    with pytest.raises(BadInput) as caught:
+        refunds.execute(folder)
+    ja, en = _said(caught.value)
+    assert ja == (f"返金計画 {plan_id} は支払われていません：対象の顧客のうち 1 人の XEM が保留中の"
+                  "ホールドで確保されています（最初：customer:C2 の W-2、0.15 XEM）。顧客に返金する前"
+                  "に、それぞれを却下または取り消してください（`kinko withdrawals reject ID --by "
+                  "NAME --reason ...`）。何も記帳していません")
+    assert en == caught.value.message.replace("'", "")
+    assert len(ledger.entries()) == entries
+    ledger.void_hold("v-W-2", "W-2", source="reject:W-2")
+    with pytest.raises(BadInput, match="short"):  # the funds check, as before
+        refunds.execute(folder)
 
 
 def test_paying_refusals_name_the_plan_the_yen_and_the_proposal(

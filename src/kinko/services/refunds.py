@@ -43,8 +43,8 @@ from typing import Any, get_args
 from kinko.atomic import write_atomic
 from kinko.domain.approvals import ProposalKind
 from kinko.domain.ledger import ACCOUNT_KINDS
-from kinko.domain.messages import Message, Time, Yen, id_shown, msg, os_refusal
-from kinko.domain.money import Asset
+from kinko.domain.messages import Message, Time, Units, Yen, id_shown, msg, os_refusal
+from kinko.domain.money import Asset, format_units
 from kinko.domain.refunds import (
     ROUNDINGS,
     PlanFile,
@@ -363,6 +363,29 @@ class Refunds:
         bank, owed, _ = self._funds(self.ledger.assets[plan.currency])
         return bank - owed, remaining
 
+    def _nothing_reserved(self, plan: PlanFile) -> None:
+        """Refuse to pay ``plan`` while a pending hold reserves some of its asset on a
+        customer it refunds (a withdrawal still waiting): the claim in yen and the coins
+        the hold would send cannot both be paid, and the refund's entry would overdraw."""
+        refunded = {f"customer:{c}" for c in plan.customers}
+        held = [h for h in self.ledger.pending_holds()
+                if h.asset == plan.asset and h.debit in refunded]
+        if not held:
+            return
+        first = min(held, key=lambda h: (h.debit, h.id))
+        coin = self.ledger.assets[plan.asset]
+        customers = len({h.debit for h in held})
+        raise BadInput(
+            f"refund plan {plan.plan_id} was not paid: {customers} of its customers have "
+            f"{plan.asset} reserved by a pending hold (first: {first.id} of {first.debit}, "
+            f"{format_units(first.amount, coin, group=True)} {plan.asset}); reject or void "
+            "each (`kinko withdrawals reject ID --by NAME --reason ...`) before its customer "
+            "is refunded; nothing was posted", plan=plan.plan_id,
+            holds=[h.id for h in held][:50],
+            says=msg("error.refunds.reserved", plan=plan.plan_id[:80], count=customers,
+                     asset=plan.asset[:80], hold=first.id[:80], account=first.debit[:200],
+                     amount=Units(first.amount, coin.symbol, coin.decimals)))
+
     def execute(self, folder: Path, *, override_proposal: str | None = None,
                 batch_size: int = 5000,
                 progress: Callable[[int, int], None] | None = None) -> ExecuteReport:
@@ -374,6 +397,7 @@ class Refunds:
         started = time.perf_counter()
         plan = self.read_plan(folder)
         self.incidents.incident(plan.incident)
+        self._nothing_reserved(plan)
         available, remaining = self._remaining(plan)
         short = max(0, remaining - available)
         view = None
