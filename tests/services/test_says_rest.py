@@ -223,6 +223,31 @@ def test_a_proof_shard_line_not_utf8_names_its_line(tmp_path: Path) -> None:
     assert "proofs-0.jsonl:2" in en
 
 
+def test_a_proof_shard_is_read_once_and_its_lines_found_by_their_customer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each look-up read the whole shard again (hundreds of megabytes, any signed-in
+    reader, every request): its index is read once, then the line is read alone; lines
+    whose keys collide are told apart by their text; a shard written again is read again."""
+    from kinko.services import artifact_files
+
+    (tmp_path / "proofs").mkdir()
+    shard = tmp_path / "proofs" / "proofs-0000.jsonl"
+    shard.write_text("".join(f'{{"customer":{{"id":"C{i}"}},"n":{i}}}\n' for i in range(50)))
+    index = artifact_files._ShardIndex.of(shard)
+    assert artifact_files._proof_text(tmp_path, "C37") == '{"customer":{"id":"C37"},"n":37}'
+    assert artifact_files._proof_text(tmp_path, "C50") is None
+    reads: list[Path] = []
+    read = artifact_files._ShardIndex._read
+    monkeypatch.setattr(artifact_files._ShardIndex, "_read",
+                        classmethod(lambda cls, p: reads.append(p) or read(p)))
+    assert artifact_files._proof_text(tmp_path, "C3") == '{"customer":{"id":"C3"},"n":3}'
+    assert reads == [] and artifact_files._ShardIndex.of(shard) is index
+    monkeypatch.setattr(artifact_files, "_key", lambda _customer: 7)  # every key alike
+    shard.write_text('{"customer":{"id":"A"},"n":1}\n{"customer":{"id":"B"},"n":2}\n')
+    assert artifact_files._proof_text(tmp_path, "B") == '{"customer":{"id":"B"},"n":2}'
+    assert reads == [shard]
+
+
 def test_an_unknown_artifact_kind_is_named(store: SqlStore, tmp_path: Path) -> None:
     with pytest.raises(BadInput) as caught:
         Artifacts(store, FixedClock()).start("bogus-kind", msg("error.store.url_invalid"),
