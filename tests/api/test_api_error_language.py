@@ -110,3 +110,17 @@ def test_a_hostile_or_unusual_accept_language_never_fails_the_answer(api: Any,
 ])
 def test_the_language_a_header_prefers(header: str | None, lang: str) -> None:
     assert accepted_language(header) == lang
+
+
+def test_a_fiat_withdrawal_is_refused_as_fiat(api: Any) -> None:
+    """JPY was refused as a destination no address format of chain 'fiat' reads."""
+    client, token = api
+    for headers, said in (({}, "JPY is a fiat currency: it is not withdrawn on a chain, so "
+                               "kinko screens no withdrawal of it"),
+                          (JA, "JPY は法定通貨です。チェーン上で出金するものではないため、kinko は"
+                               "出金を審査しません")):
+        r = client.post("/v1/withdrawals", json={
+            "customer": "C1", "asset": "JPY", "amount": "1000", "destination": DEST},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "k-jpy",
+                     **headers})
+        assert r.status_code == 400 and r.json()["error"]["message"] == said, r.json()

@@ -400,6 +400,11 @@ class Withdrawals:
         command) is written to the audit log; a retry of an earlier request returns its
         first answer and writes nothing."""
         known = self.ledger.assets[asset]
+        if known.chain == "fiat":  # paid by bank transfer, outside kinko
+            raise BadInput(f"{known.symbol} is a fiat currency: it is not withdrawn on a "
+                           "chain, so kinko screens no withdrawal of it",
+                           asset=known.symbol,
+                           says=msg("error.withdrawal.fiat", asset=known.symbol))
         if type(amount) is not int or amount <= 0:
             raise InvalidAmount(f"a withdrawal amount must be positive, not {amount}",
                                 says=msg("error.withdrawal.amount_not_positive",
