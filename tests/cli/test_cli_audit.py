@@ -16,16 +16,23 @@ from clirun import CliRun, cli_runner
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> CliRun:
     run = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
-    for name in ("ops", "alice", "bob"):
+    assert run("apikeys", "create", "--name", "ops", "--role", "operator", "--by", "root")[0] == 0
+    for name in ("alice", "bob"):  # who created it not said: the command line, unnamed
         assert run("apikeys", "create", "--name", name, "--role", "operator")[0] == 0
     return run
+
+
+def _names(records: list[dict[str, str]]) -> list[str]:
+    return [json.loads(r["detail"])["name"] for r in records]
 
 
 def test_list_and_verify_print_the_head_to_keep(cli: CliRun) -> None:
     code, out, _ = cli("audit", "list", "--format", "json")
     records = json.loads(out)
     assert code == 0 and [r["action"] for r in records] == ["apikey.create"] * 3
-    assert [r["actor"] for r in records] == ["cli:ops", "cli:alice", "cli:bob"]
+    # who created each key, not the key's own name (which read as if it made itself)
+    assert [r["actor"] for r in records] == ["cli:root", "cli", "cli"]
+    assert _names(records) == ["ops", "alice", "bob"]
     code, out, _ = cli("audit", "list", "--after", "2", "--format", "csv")
     assert out.count("apikey.create") == 1
     code, out, _ = cli("audit", "verify")
@@ -48,8 +55,7 @@ def test_the_limit_counts_the_actions_asked_for(cli: CliRun) -> None:
     code, out, _ = cli("audit", "list", "--action", "apikey.create", "--limit", "4",
                        "--format", "json")
     records = json.loads(out)
-    assert code == 0 and [r["actor"] for r in records] == [
-        "cli:ops", "cli:alice", "cli:bob", "cli:carol"], records
+    assert code == 0 and _names(records) == ["ops", "alice", "bob", "carol"], records
     code, out, _ = cli("audit", "list", "--action", "apikey_", "--format", "json")
     assert code == 0 and json.loads(out) == []  # not a wildcard
 

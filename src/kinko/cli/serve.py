@@ -44,9 +44,12 @@ def apikeys_create(ctx: typer.Context,
                    name: str = typer.Option(..., "--name", help="Whose key it is (a person "
                                             "or a system): what is done with the key is "
                                             "recorded under this name in the audit log."),
-                   role: str = typer.Option(..., "--role", help=", ".join(ROLES))) -> None:
+                   role: str = typer.Option(..., "--role", help=", ".join(ROLES)),
+                   by: str = typer.Option(None, "--by", help="Who creates it (recorded in "
+                                          "the audit log).")) -> None:
     """Create a key; it is shown once and only its hash is stored."""
-    key, token = _access(ctx).create_key(name, role)
+    key, token = _access(ctx).create_key(
+        name, role, actor=f"cli:{by.strip()}" if by and by.strip() else "cli")
     say = runtime(ctx).say
     print(say("cli.apikeys.created", id=key.id, name=key.name,
               role=word(say, "role", key.role)))

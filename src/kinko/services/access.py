@@ -150,8 +150,10 @@ class Access:
         self.store = store
         self.clock = clock
 
-    def create_key(self, name: str, role: str) -> tuple[ApiKey, str]:
-        """A new key; the token is returned once and never stored."""
+    def create_key(self, name: str, role: str, *, actor: str = "cli") -> tuple[ApiKey, str]:
+        """A new key; the token is returned once and never stored. Recorded in the audit
+        log (``apikey.create``, with the key's name and role) under ``actor``: who created
+        it, ``cli`` when the command line was not told."""
         if role not in ROLES:
             raise BadInput(f"role must be one of {', '.join(ROLES)}, not {role!r}",
                            says=msg("error.access.bad_role", roles=", ".join(ROLES),
@@ -161,9 +163,11 @@ class Access:
                            says=msg("error.access.key_needs_name"))
         key_id = secrets.token_hex(6)
         token = f"kinko_{key_id}_{secrets.token_urlsafe(32)}"
-        with self.store.access() as tables:
-            tables.put_key(key_id, name.strip(), role, _hash(token), self.clock.now())
-        self.audit(f"cli:{name.strip()}", "apikey.create", key_id, {"role": role})
+        with self.store.access() as tables:  # the key and its audit record together
+            now = self.clock.now()
+            tables.put_key(key_id, name.strip(), role, _hash(token), now)
+            append_audit(tables, now, actor, "apikey.create", key_id,
+                         {"name": name.strip(), "role": role})
         return ApiKey(key_id, name.strip(), role), token
 
     def revoke(self, key_id: str, by: str) -> None:
