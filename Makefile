@@ -23,6 +23,9 @@ help:
 	@echo "make unit       every test, without lint and types"
 	@echo "make bench      the benchmarks; rewrites benchmarks/RESULTS.md"
 	@echo "make clean      remove the virtual environment, node_modules, demo output and caches"
+	@echo "make all        the virtual environment and the compiled catalogs (no test, no demo)"
+	@echo "make sysdeps    the Debian packages the PDF report, Spark and the browser tests need"
+	@echo "make softhsm    SoftHSM2, the PKCS#11 token the HSM tests and the demo use"
 
 # The packages are installed by uv (itself pinned in constraints.txt, installed by pip): on 2
 # cores it installs them in about 40 s where pip takes 70-100 s, mostly building pyspark's

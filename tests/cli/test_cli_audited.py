@@ -68,3 +68,15 @@ def test_a_file_the_system_refuses_to_write_is_the_environment(
         assert code == 3 and "No such file or directory" in err, (args, err)
     code, _, err = cli("customers", "import", str(missing / "c.csv"))
     assert code == 2 and "cannot read" in err, err
+
+
+def test_a_command_in_a_folder_without_a_database_creates_none(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """Refused as not initialised, as before, but the empty SQLite file it opened stayed."""
+    database = tmp_path / "k.db"
+    cli = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{database}", init=False)
+    code, _, err = cli("balances")
+    assert code == 3 and "is not initialised: run `kinko init`" in err, err
+    assert not database.exists()
+    assert cli("init")[0] == 0 and cli("balances")[0] == 0

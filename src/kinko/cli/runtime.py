@@ -256,8 +256,10 @@ class Runtime:
     def ledger(self, *, check: bool = True) -> Ledger:
         if self._ledger is None:
             from kinko.services.ledger import Ledger
-            from kinko.store import check_current
+            from kinko.store import check_current, require_existing
 
+            if check and self._store is None:  # not creating an empty SQLite file
+                require_existing(self.settings.database_url)
             store = self.store()
             if check:
                 check_current(store)

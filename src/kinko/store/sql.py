@@ -43,6 +43,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import chain
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -93,7 +94,7 @@ from kinko.store.values import from_us, normalise_url, redact, to_us
 from kinko.store.wal import LogCopier
 from kinko.store.watch_sql import SqlWatch
 
-__all__ = ["SqlStore", "SqlUnit", "UnitError", "open_store"]
+__all__ = ["SqlStore", "SqlUnit", "UnitError", "open_store", "require_existing"]
 
 T = TypeVar("T")
 _US = timedelta(microseconds=1)
@@ -272,6 +273,23 @@ def open_store(url: str, *, sqlite_synchronous: str = "FULL", pool: int = POOL) 
             f"unsupported database {dialect!r} in {redact(url)}: use sqlite:/// or postgresql://",
             says=msg("error.store.dialect", dialect=dialect[:40], url=redact(url)[:200]))
     return SqlStore(engine, loop_writes=loop_writes)
+
+
+def require_existing(url: str) -> None:
+    """Refuse an SQLite URL whose file is not there as a database not initialised, before
+    anything opens it: opening creates the file, and a command run in the wrong folder
+    left an empty database behind it."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except Exception:
+        return  # open_store says what is wrong with the URL
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") \
+            or name.startswith("file:") or Path(name).exists():
+        return
+    raise StoreUnavailable(
+        f"the database at {redact(url)} is not initialised: run `kinko init`",
+        says=msg("error.store.not_initialised", url=redact(url)[:200]))
 
 
 def _unavailable(engine: Engine, exc: Exception) -> StoreUnavailable:
