@@ -51,6 +51,14 @@ def account_cases(draw: st.DrawFn, max_value: int = 1000, max_fee: int = 100, ma
         max_size=2))
     stops = draw(st.lists(rarely(5), min_size=n, max_size=n))
     max_hops = draw(st.one_of(st.none(), st.integers(0, 4)))
+    return _case(rows, n, flags, seed_addresses, stops, max_hops)
+
+
+def _case(rows: list[Any], n: int, flags: list[bool], seed_addresses: list[Any],
+          stops: list[bool], max_hops: int | None) -> Any:
+    """A drawn chain as the kernels take it: ``rows`` (src, dst, value, fee) among ``n``
+    addresses, one block each, seed flags and addresses, stops and the hop limit."""
+    m = len(rows)
     transfers = AccountTransfers(
         src=np.array([r[0] for r in rows], dtype=np.int64),
         dst=np.array([r[1] for r in rows], dtype=np.int64),
@@ -123,17 +131,7 @@ def whole_balance_cases(draw: st.DrawFn) -> Case:
         max_size=2))
     stops = draw(st.lists(rarely(6), min_size=n, max_size=n))
     max_hops = draw(st.one_of(st.none(), st.integers(0, 4)))
-    transfers = AccountTransfers(
-        src=np.array([r[0] for r in rows], dtype=np.int64),
-        dst=np.array([r[1] for r in rows], dtype=np.int64),
-        value=np.array([r[2] for r in rows], dtype=np.int64),
-        fee=np.array([r[3] for r in rows], dtype=np.int64),
-        block=np.arange(m, dtype=np.int64), tx_index=np.zeros(m, dtype=np.int64),
-        log_index=np.zeros(m, dtype=np.int64),
-        tx_hash=np.array([f"t{i}" for i in range(m)], dtype=object),
-        addresses=np.array([f"a{i}" for i in range(n)], dtype=object))
-    return (transfers, AccountSeeds(np.array(flags, dtype=np.bool_), tuple(seed_addresses)),
-            np.array(stops, dtype=np.bool_), max_hops)
+    return _case(rows, n, flags, seed_addresses, stops, max_hops)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
