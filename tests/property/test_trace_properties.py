@@ -108,9 +108,10 @@ def test_compiled_kernels_equal_the_reference(case: Case, policy: Policy) -> Non
 
 @st.composite
 def whole_balance_cases(draw: st.DrawFn) -> Case:
-    """Transfers that often pass the sender's whole balance on without a fee (the lot
-    kernel moves the whole list at once) among small ones and fees, so lists of
-    alternating clean and stolen lots are moved, reversed (LIFO) and joined."""
+    """Transfers that often pass the sender's whole balance on, with or without a fee (the
+    lot kernel takes the fee's lots, then moves the rest of the list at once), among small
+    ones and fees, so lists of alternating clean and stolen lots are cut by fees, moved,
+    reversed (LIFO) and joined."""
     n = draw(st.integers(2, 5))
     m = draw(st.integers(1, 40))
     addr = st.integers(0, n - 1)
@@ -119,7 +120,8 @@ def whole_balance_cases(draw: st.DrawFn) -> Case:
     for _ in range(m):
         x, y = draw(addr), draw(addr)
         if balance[x] > 0 and draw(st.booleans()):
-            v, f = balance[x], 0  # the whole balance
+            f = draw(st.one_of(st.just(0), st.integers(0, min(3, balance[x]))))
+            v = balance[x] - f  # the whole balance, its fee included
         else:
             v, f = draw(st.integers(0, 5)), draw(st.one_of(st.just(0), st.integers(0, 2)))
         balance[x] = max(balance[x], v + f) - v - f

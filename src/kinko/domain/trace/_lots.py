@@ -6,12 +6,14 @@ in the order they were taken (the semantics: :mod:`kinko.domain.trace.account`).
 keeps lots only for addresses that hold taint (a clean address is just its balance), in a pool
 of preallocated arrays (doubled when it runs low) with per-address doubly linked lists, so
 each transfer costs O(1) plus the lots it takes. A transfer of the sender's whole balance
-(no fee) moves its whole list to the receiver at once, O(1) whatever the lots: a thief who
-alternates clean and stolen units into one address and then passes its balance back and
-forth would otherwise have every transfer move every lot (quadratic). LIFO takes the lots
-newest first, so the receiver gets them in reverse order: a lot's two links are kept
-unordered (neither is "next"; a walk goes to the link it did not come from), so a list reads
-either way from either end and reversing one is swapping its head and tail.
+moves its whole list to the receiver at once, after its fee has taken the lots at the other
+end (the units the value leaves): O(1) plus the lots the fee consumes, whatever the lots
+moved. A thief who alternates clean and stolen units into one address and then passes its
+balance back and forth, paying fees, would otherwise have every transfer move every lot
+(quadratic). LIFO takes the lots newest first, so the receiver gets them in reverse order:
+a lot's two links are kept unordered (neither is "next"; a walk goes to the link it did not
+come from), so a list reads either way from either end and reversing one is swapping its
+head and tail.
 
 :func:`_lots_kernel` takes the arguments of the kernels of :mod:`kinko.domain.trace._compiled`
 and ``lifo`` (bool), and returns the same results.
@@ -269,15 +271,22 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
         ns = 1
         chain = -1  # x's whole list, detached: the receiver takes it as it is, or it goes
         chain_end = -1
-        if head[x] >= 0 and f == 0 and v == b and y != x:
-            # the whole balance, no fee: every lot, oldest first (LIFO: newest first)
-            fv = t
+        if head[x] >= 0 and need == b and v > 0 and y != x:
+            # the whole balance: the fee takes the units the value leaves, the newest f
+            # (LIFO: the oldest f), lot by lot; the value is then every lot that remains,
+            # oldest first (LIFO: newest first)
+            ff = 0
+            if f > 0:
+                ff, _ = _take(x, f, not lifo, False, head, tail, amt, knd, nb0, nb1, meta,
+                              s_amt, s_knd)
+            fv = t - ff
             ns = 0
             chain = tail[x] if lifo else head[x]
             chain_end = head[x] if lifo else tail[x]
             head[x] = -1
             tail[x] = -1
-            sent[x] += fv
+            sent[x] += t
+            burned += ff
             t = 0
         elif head[x] >= 0:
             fv, ns = _take(x, v, lifo, True, head, tail, amt, knd, nb0, nb1, meta, s_amt, s_knd)
