@@ -13,6 +13,7 @@ figures are worked by hand at 88.549 JPY/XEM:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -370,6 +371,7 @@ def test_cli_plan_show_execute(cli: Callable[..., tuple[int, str, str]],
     assert {r["field"]: r["value"] for r in json.loads(out)} == rows
     code, out, err = cli("refunds", "execute", "plan")
     assert code == 0 and "3 posted, 0 already posted" in out, err
+    assert re.search(r"; [0-9,]+ JPY in total$", out.strip()), out  # the total's currency
     code, out, _ = cli("refunds", "execute", "plan")
     assert code == 0 and "0 posted, 3 already posted" in out
     assert ledger.balance("customer:C1", "JPY") == 30_000 + FLOOR["C1"]

@@ -211,7 +211,7 @@ def refunds_execute(
     counts = dict(plan=str(report.plan_id), customers=f"{report.customers:,}",
                   posted=f"{report.posted:,}", replayed=f"{report.replayed:,}",
                   batches=str(report.batches), seconds=f"{report.seconds:.1f}",
-                  total=f"{report.total_yen:,}")
+                  total=f"{report.total_yen:,} {report.currency}")
     print(say("cli.refunds.executed_override", override=str(report.override), **counts)
           if report.override else say("cli.refunds.executed", **counts))
 

@@ -103,6 +103,7 @@ class ExecuteReport:
     remaining_yen: int  # what this run still had to pay when it started
     available_yen: int  # the exchange's yen beyond the customers' when it started
     override: str | None  # the approved proposal that allowed a shortfall
+    currency: str = "JPY"  # what the refunds are paid in
 
 
 def read_trades(path: Path) -> list[Trade]:
@@ -447,4 +448,4 @@ class Refunds:
             self.custody.mark_executed(view.proposal.id)
         return ExecuteReport(plan.plan_id, total, posted, replayed, batches,
                              time.perf_counter() - started, plan.total_refund, remaining,
-                             available, override_proposal)
+                             available, override_proposal, plan.currency)
