@@ -368,6 +368,24 @@ def test_a_balance_passed_back_and_forth_paying_fees_costs_no_more_than_its_tran
         assert r.burned == k // 2
 
 
+@pytest.mark.parametrize("policy", ["fifo", "lifo"])
+def test_a_whole_balance_sent_to_itself_keeps_its_lots(policy: Policy) -> None:
+    """A's whole balance sent to A itself, with and without a fee, k times: each pass moved
+    every lot (a thief's self-transfers cost no one to receive them); the list now stays
+    as it is, less the fee's lots, as the reference has it."""
+    k = 1_000
+    rows: list[Row] = [("S" if i % 2 == 0 else "C", "A", 2) for i in range(2 * k)]
+    balance = 4 * k
+    for i in range(k):
+        fee = i % 2
+        balance -= fee
+        rows.append(("A", "A", balance, fee))
+    transfers, ids = chain(rows)
+    seeded = AccountSeeds(np.zeros(len(rows), np.bool_), ((ids["S"], 0, 100_000_000),))
+    r = run(transfers, seeded, policy, True)
+    assert conserved(r) and int(r.held[ids["A"]]) + r.burned == 2 * k
+
+
 def test_values_beyond_int64_run_the_reference_exactly() -> None:
     wei = 10**24
     t, _ = chain([("thief", "x", 3 * wei), ("miner", "x", 7 * wei), ("x", "a", 3 * wei),

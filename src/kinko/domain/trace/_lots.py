@@ -9,8 +9,8 @@ each transfer costs O(1) plus the lots it takes. A transfer of the sender's whol
 moves its whole list to the receiver at once, after its fee has taken the lots at the other
 end (the units the value leaves): O(1) plus the lots the fee consumes, whatever the lots
 moved. A thief who alternates clean and stolen units into one address and then passes its
-balance back and forth, paying fees, would otherwise have every transfer move every lot
-(quadratic). LIFO takes the lots newest first, so the receiver gets them in reverse order:
+balance back and forth (or to itself), paying fees, would otherwise have every transfer
+move every lot (quadratic). LIFO takes the lots newest first, so the receiver gets them in reverse order:
 a lot's two links are kept unordered (neither is "next"; a walk goes to the link it did not
 come from), so a list reads either way from either end and reversing one is swapping its
 head and tail.
@@ -271,7 +271,7 @@ def _lots_transfers(k, end, lifo, src, dst, value, fee, seed_tx, stop, max_hops,
         ns = 1
         chain = -1  # x's whole list, detached: the receiver takes it as it is, or it goes
         chain_end = -1
-        if head[x] >= 0 and need == b and v > 0 and y != x:
+        if head[x] >= 0 and need == b and v > 0:
             # the whole balance: the fee takes the units the value leaves, the newest f
             # (LIFO: the oldest f), lot by lot; the value is then every lot that remains,
             # oldest first (LIFO: newest first)
