@@ -10,10 +10,10 @@ moves its whole list to the receiver at once, after its fee has taken the lots a
 end (the units the value leaves): O(1) plus the lots the fee consumes, whatever the lots
 moved. A thief who alternates clean and stolen units into one address and then passes its
 balance back and forth (or to itself), paying fees, would otherwise have every transfer
-move every lot (quadratic). LIFO takes the lots newest first, so the receiver gets them in reverse order:
-a lot's two links are kept unordered (neither is "next"; a walk goes to the link it did not
-come from), so a list reads either way from either end and reversing one is swapping its
-head and tail.
+move every lot (quadratic). LIFO takes the lots newest first, so the receiver gets them in
+reverse order: a lot's two links are kept unordered (neither is "next"; a walk goes to the
+link it did not come from), so a list reads either way from either end and reversing one is
+swapping its head and tail.
 
 :func:`_lots_kernel` takes the arguments of the kernels of :mod:`kinko.domain.trace._compiled`
 and ``lifo`` (bool), and returns the same results.
