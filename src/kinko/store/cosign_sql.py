@@ -25,7 +25,6 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Unpack, cast
 
 from sqlalchemy import (
@@ -57,7 +56,7 @@ from kinko.domain.messages import msg
 from kinko.errors import ConfigError, StoreUnavailable
 from kinko.ports import CosignAlertChange, CosignAlertRow
 from kinko.store.schema import Amount
-from kinko.store.values import from_us, normalise_url, redact, to_us
+from kinko.store.values import from_us, missing_sqlite_file, normalise_url, redact, to_us
 
 __all__ = ["SCHEMA_VERSION", "SqlCosignLog", "open_cosign_log"]
 
@@ -327,9 +326,7 @@ def _never_started(engine: Engine) -> bool:
     """Whether the co-signer never started on this database: a SQLite file that is not
     there (not made here), or a database with none of its tables; False when that cannot
     be read (the reader then says why)."""
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") \
-            and not Path(str(database)).exists():
+    if missing_sqlite_file(engine.url):
         return True
     try:
         present = set(inspect(engine).get_table_names())

@@ -43,7 +43,6 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import chain
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -90,7 +89,7 @@ from kinko.store.driver import (
 )
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
-from kinko.store.values import from_us, normalise_url, redact, to_us
+from kinko.store.values import from_us, missing_sqlite_file, normalise_url, redact, to_us
 from kinko.store.wal import LogCopier
 from kinko.store.watch_sql import SqlWatch
 
@@ -279,14 +278,8 @@ def require_existing(url: str) -> None:
     """Refuse an SQLite URL whose file is not there as a database not initialised, before
     anything opens it: opening creates the file, and a command run in the wrong folder
     left an empty database behind it."""
-    try:
-        parsed = make_url(normalise_url(url))
-    except Exception:
-        return  # open_store says what is wrong with the URL
-    name = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") \
-            or name.startswith("file:") or Path(name).exists():
-        return
+    if not missing_sqlite_file(url):
+        return  # another database, or one open_store says what is wrong with
     raise StoreUnavailable(
         f"the database at {redact(url)} is not initialised: run `kinko init`",
         says=msg("error.store.not_initialised", url=redact(url)[:200]))

@@ -9,10 +9,11 @@ table module needs the store's engine module.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-__all__ = ["from_us", "normalise_url", "redact", "to_us"]
+__all__ = ["from_us", "missing_sqlite_file", "normalise_url", "redact", "to_us"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -40,3 +41,15 @@ def redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable database URL>"
+
+
+def missing_sqlite_file(url: str | URL) -> bool:
+    """Whether ``url`` names an SQLite file that is not there (opening it creates it, empty);
+    False for any other URL, one that is not valid, an in-memory database or a URI name."""
+    try:
+        parsed = make_url(normalise_url(url) if isinstance(url, str) else url)
+    except Exception:
+        return False
+    name = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and name not in ("", ":memory:") \
+        and not name.startswith("file:") and not Path(name).exists()
