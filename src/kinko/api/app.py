@@ -200,12 +200,12 @@ def create_app(custody_factory: Callable[[], Custody],
             return refusal(request, json_syntax(
                 exc.body, int(error["loc"][-1]), str(error.get("ctx", {}).get("error", ""))))
         problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e["msg"]}
-                    for e in exc.errors()]
+                    for e in errors]
         first = problems[0] if problems else {"where": "request", "problem": "invalid"}
         if web is not None and for_pages(request):
             return web.error(request, 400, msg("error.form_field",
                                                field=first["where"].removeprefix("body.")))
-        said = field_problem(first["where"], exc.errors()[0] if problems else {})
+        said = field_problem(first["where"], errors[0] if errors else {})
         return _error(request, 400, "bad_input", f"{first['where']}: {first['problem']}",
                       said, {"problems": problems})
 

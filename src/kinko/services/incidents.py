@@ -99,8 +99,7 @@ class Incidents:
                                "already", says=msg("error.alert_acked", id=alert_id[:80],
                                                    by=str(row["acked_by"])[:200]))
             tables.update_alert(alert_id, state="acked", acked_by=by.strip(), acked=now)
-            Access(self.store, self.clock).audit(actor or by.strip(), "alert.ack", alert_id,
-                                                 {"note": note.strip()})
+            self._audit(actor or by, "alert.ack", alert_id, {"note": note.strip()})
             if row["incident"]:
                 tables.add_event(row["incident"], now, "ack", by.strip(), msg(
                     N_("timeline.ack.note") if note.strip() else N_("timeline.ack"), alert=alert_id,
@@ -136,10 +135,10 @@ class Incidents:
                              verbatim(text.strip()))
             self._audit(actor or by, "incident.note", incident_id, {"text": text.strip()})
 
-    def _audit(self, actor: str, action: str, incident_id: str,
-               detail: dict[str, object]) -> None:
-        """An operator's act on an incident in the audit log, in the act's unit of work."""
-        Access(self.store, self.clock).audit(actor.strip(), action, incident_id, detail)
+    def _audit(self, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
+        """An operator's act on an incident or an alert (``target``) in the audit log, in
+        the act's unit of work."""
+        Access(self.store, self.clock).audit(actor.strip(), action, target, detail)
 
     def open(self, title: str | Message, by: str, *, asset: str | None = None,
              wallet: str | None = None, actor: str | None = None) -> str:
