@@ -173,6 +173,24 @@ def test_review_by_two_approvers(api) -> None:  # type: ignore[no-untyped-def]
     assert actions.count("withdrawal.approve") == 2 and access.verify_audit() == []
 
 
+def test_the_list_says_who_closed_a_withdrawal_as_its_own_page_does(api) -> None:  # type: ignore[no-untyped-def]
+    """A rejected withdrawal in the list carries who rejected it and why, as
+    ``GET /v1/withdrawals/{id}`` does (the list said nothing of it)."""
+    client, tokens, _ = api
+    client.post("/v1/withdrawals", json=body("20"), headers=h(tokens["ops"], "W-x"))
+    client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-y"))
+    r = client.post("/v1/withdrawals/W-x/reject", json={"reason": "unknown destination"},
+                    headers=h(tokens["ops"]))
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+    one = client.get("/v1/withdrawals/W-x", headers=h(tokens["audit"])).json()
+    assert one["closed"]["by"] == "ops" and one["closed"]["reason"] == "unknown destination"
+    listed = {w["id"]: w for w in client.get("/v1/withdrawals",
+                                             headers=h(tokens["audit"])).json()}
+    assert listed["W-x"]["closed"] == one["closed"] and listed["W-y"]["closed"] is None
+    rejected = client.get("/v1/withdrawals?state=rejected", headers=h(tokens["audit"])).json()
+    assert [w["closed"] for w in rejected] == [one["closed"]]
+
+
 def test_breaker_over_the_api(api) -> None:  # type: ignore[no-untyped-def]
     client, tokens, _ = api
     r = client.post("/v1/breaker/trip", json={"scope": "ETH", "reason": "drill"},
@@ -337,6 +355,20 @@ def test_a_retry_answers_first_and_writes_no_audit_record(api) -> None:  # type:
     for _ in range(3):
         again = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-r"))
         assert again.status_code == 201 and again.json() == first.json()
+    assert _written(access) == (1, ["apikey.create"] * 5 + ["withdrawal.request"])
+
+
+def test_a_retry_under_another_api_key_is_refused(api) -> None:  # type: ignore[no-untyped-def]
+    """An id is one client's: the same request sent under it with another API key is not
+    taken for a retry (that client would read the first one's answer as its own)."""
+    client, tokens, access = api
+    first = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-o"))
+    assert first.status_code == 201
+    other = client.post("/v1/withdrawals", json=body(), headers=h(tokens["root"], "W-o"))
+    assert other.status_code == 409 and "W-o" in other.json()["error"]["message"]
+    assert other.json() != first.json()
+    again = client.post("/v1/withdrawals", json=body(), headers=h(tokens["ops"], "W-o"))
+    assert again.status_code == 201 and again.json() == first.json()
     assert _written(access) == (1, ["apikey.create"] * 5 + ["withdrawal.request"])
 
 

@@ -202,6 +202,24 @@ def closing(source: str, memo: str) -> tuple[str, Message]:
     return by, decode(why)
 
 
+def _closed(u: Unit, views: list[WithdrawalView]) -> list[WithdrawalView]:
+    """The views with who closed each rejected, failed or expired one and why, from the
+    ledger entries that voided their holds (read in one statement)."""
+    keys = {v.id: f"void:withdrawal:{v.id}" for v in views
+            if v.state in ("rejected", "failed", "expired")}
+    if not keys:
+        return views
+    entries = u.ledger.entries_by_key(list(keys.values()))
+    shown = []
+    for v in views:
+        entry = entries.get(keys.get(v.id, ""))
+        if entry is not None:
+            by, why = closing(entry.source, entry.memo)
+            v = replace(v, closed_by=by, closed_why=why)
+        shown.append(v)
+    return shown
+
+
 def reason_detail(why: Message) -> dict[str, Any]:
     """A reason in an audit record's detail: its English words, and kinko's own as the
     catalog message too (``reason_message``: id and parameters) for a reader in another
@@ -344,15 +362,7 @@ class Withdrawals:
                 shown = id_shown(withdrawal_id)
                 raise NotFound(f"unknown withdrawal {shown!r}",
                                says=msg("error.unknown_withdrawal", id=shown))
-            view = self._view(row, any_state=True)
-            if view.state not in ("rejected", "failed", "expired"):
-                return view
-            key = f"void:withdrawal:{withdrawal_id}"
-            entry = u.ledger.entries_by_key([key]).get(key)
-        if entry is None:
-            return view
-        by, why = closing(entry.source, entry.memo)
-        return replace(view, closed_by=by, closed_why=why)
+            return _closed(u, [self._view(row, any_state=True)])[0]
 
     def find(self, state: str | None = None, customer: str | None = None
              ) -> list[WithdrawalView]:
@@ -385,8 +395,8 @@ class Withdrawals:
             if reviews:
                 policy = self.custody.policy()
                 quorum = policy.quorum if policy is not None else 0
-        views = [self._view(r, (approvals.get(f"withdrawal-{r['id']}", 0), quorum))
-                 for r in rows[:limit]]
+            views = _closed(u, [self._view(r, (approvals.get(f"withdrawal-{r['id']}", 0),
+                                                  quorum)) for r in rows[:limit]])
         older = _cursor(views[-1]) if len(rows) > limit else None
         return WithdrawalPage(views, older, counts)
 
@@ -434,7 +444,8 @@ class Withdrawals:
                 seen = self._inputs_before(u, database, withdrawal_id, customer, known.symbol)
                 earlier = u.screening.withdrawal(withdrawal_id) if seen.marks.exists else None
             if earlier is not None:
-                return self._retried(earlier, customer, known, amount, destination)
+                return self._retried(earlier, customer, known, amount, destination,
+                                     requester)
         with self.store.unit() as u:
             view, after = self._request(u, withdrawal_id, customer, known, amount,
                                         destination, requester, actor or requester, seen)
@@ -471,12 +482,13 @@ class Withdrawals:
         self._lists[key] = (database, inputs)
 
     def _retried(self, earlier: WithdrawalRow, customer: str, known: Asset, amount: int,
-                 destination: str) -> WithdrawalView:
-        """The first answer to a request made again with its id; another request under
-        the same id is refused."""
+                 destination: str, requester: str) -> WithdrawalView:
+        """The first answer to a request made again with its id by its requester; another
+        request under the same id, or the same one by another requester (another API key:
+        it would take the first one's answer for its own), is refused."""
         if (earlier["customer"], earlier["asset"], earlier["amount"],
-                chain_key(earlier["destination"], known.chain)) != (
-                    customer, known.symbol, amount, destination):
+                chain_key(earlier["destination"], known.chain), earlier["requester"]) != (
+                    customer, known.symbol, amount, destination, requester):
             raise IdempotencyConflict(f"withdrawal id {earlier['id']!r} was already "
                                       "used for a different request",
                                       says=msg("error.withdrawal.id_reused",
@@ -553,7 +565,8 @@ class Withdrawals:
         if marks.exists:  # a retry that raced its first attempt: that one's answer
             earlier = u.screening.withdrawal(withdrawal_id)
             assert earlier is not None
-            return self._retried(earlier, customer, known, amount, destination), seen
+            return self._retried(earlier, customer, known, amount, destination,
+                                 requester), seen
         if not marks.customer_known:
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer,
