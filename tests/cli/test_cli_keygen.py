@@ -11,6 +11,7 @@ import pytest
 from clirun import CliRun, cli_runner
 
 from kinko.chains.keys import KeyRing
+from kinko.chains.softhsm import SoftHsm
 from kinko.errors import StoreUnavailable
 
 PASSWORD = "correct horse battery"
@@ -97,3 +98,59 @@ def test_the_password_refusal_names_its_variable(cli: CliRun, tmp_path: Path,
     code, out, err = cli("wallets", "keygen", "eth-hot", "--asset", "ETH")
     assert (code, out, err) == (2, "", f"error: {said}\n")
     assert _keys(tmp_path) == []
+
+
+def test_a_key_where_the_keys_setting_says(cli: CliRun, tmp_path: Path, hsm: SoftHsm,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an HSM configured, `wallets keygen` wrote an encrypted keystore file all the
+    same (an online key in a file, where the wallet's signer then looked in the token and
+    found nothing); a key named to a file of its own went to ``hot_keystore_dir``. The key
+    is now made where the ``keys`` setting says: generated in the token, or in the file
+    named."""
+    from kinko.chains.hsm import HsmToken
+
+    token_name, pin = next(iter(hsm.pins.items()))
+    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", PASSWORD)
+    monkeypatch.setenv("KINKO_HSM_MODULE", hsm.module)
+    monkeypatch.setenv("KINKO_HSM_TOKEN", token_name)
+    monkeypatch.setenv("KINKO_HSM_PIN", pin)
+    label = f"keygen-{tmp_path.name[-24:]}"
+    monkeypatch.setenv("KINKO_KEYS", f"eth-hot2=hsm:{label},relayer=file:{tmp_path}/r/k.json")
+    code, out, err = cli("wallets", "keygen", "eth-hot2", "--asset", "ETH")
+    assert code == 0, err
+    with HsmToken.open(hsm.module, token_name, pin) as token:
+        made = token.signer(label)
+        assert made.generated_in_token
+        address = made.address.lower()
+    assert f"at {made.address}; its key generated inside HSM token {token_name}" in out
+    assert _keys(tmp_path) == []  # no key file
+    code, out, _ = cli("wallets", "list", "--format", "csv")
+    assert f"eth-hot2,ETH,hot,one key,{address}" in out
+    code, out, err = cli("wallets", "keygen", "relayer", "--asset", "ETH")
+    assert code == 0, err
+    assert (tmp_path / "r" / "k.json").is_file() and _keys(tmp_path) == []
+    ring = KeyRing(tmp_path / "keys", {"relayer": ("file", f"{tmp_path}/r/k.json")},
+                   env={"KINKO_HOT_KEY_PASSWORD": PASSWORD})
+    assert f"at {ring.key('relayer').address}; keystore {tmp_path}/r/k.json" in out
+
+
+def test_an_hsm_key_whose_wallet_is_not_registered_is_removed(
+        cli: CliRun, tmp_path: Path, hsm: SoftHsm, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kinko.chains.hsm import HsmToken
+    from kinko.services.ledger import Ledger
+
+    token_name, pin = next(iter(hsm.pins.items()))
+    monkeypatch.setenv("KINKO_HSM_MODULE", hsm.module)
+    monkeypatch.setenv("KINKO_HSM_TOKEN", token_name)
+    monkeypatch.setenv("KINKO_HSM_PIN", pin)
+    label = f"lost-{tmp_path.name[-24:]}"
+    monkeypatch.setenv("KINKO_KEYS", f"eth-hot=hsm:{label}")
+
+    def unavailable(self: Ledger, wallet: object) -> None:
+        raise StoreUnavailable("the database is unavailable")
+
+    monkeypatch.setattr(Ledger, "add_wallet", unavailable)
+    code, _, err = cli("wallets", "keygen", "eth-hot", "--asset", "ETH")
+    assert code == 3, err
+    with HsmToken.open(hsm.module, token_name, pin) as token:
+        assert label not in token.labels()

@@ -258,6 +258,19 @@ class HsmToken:
                                                  error=type(exc).__name__)) from None
         return self.signer(label)
 
+    def remove_new_key(self, signer: HsmSigner) -> None:
+        """Remove the key pair :meth:`generate_key` just made (``signer``'s), for a caller
+        that could not put it to use (its wallet not registered): a key nothing signs with
+        is not left in the token. Refused for a key not generated in the token."""
+        if not signer.generated_in_token:
+            raise ConfigError(f"HSM key {signer.label!r} was not generated in the token; "
+                              "kinko does not remove it",
+                              says=msg("error.hsm.not_removed", label=signer.label[:80]))
+        with self._lock:
+            for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+                for found in self._find(object_class, signer.label):
+                    found.destroy()
+
     def signer(self, label: str) -> HsmSigner:
         """The signer of the key labelled ``label``; refused if it is missing, not
         secp256k1, or could leave the token (extractable or not sensitive)."""

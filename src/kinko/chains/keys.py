@@ -56,14 +56,17 @@ class KeyRing:
             return "hsm", ref or name
         return "file", ref or str(self.keystore_dir / f"{name}.json")
 
+    def token(self) -> HsmToken:
+        """The HSM token the keys of ``where() == "hsm"`` are in (logged in on first use)."""
+        if self._token is None:
+            self._token = HsmToken.open(self.hsm_module, self.hsm_token, self.env.get(PIN_ENV))
+        return self._token
+
     def key(self, name: str) -> EvmKey:
         if name not in self._open:
             store, ref = self.where(name)
             if store == "hsm":
-                if self._token is None:
-                    self._token = HsmToken.open(self.hsm_module, self.hsm_token,
-                                                self.env.get(PIN_ENV))
-                self._open[name] = self._token.signer(ref)
+                self._open[name] = self.token().signer(ref)
             else:
                 self._open[name] = KeystoreSigner.open(Path(ref), self.env.get(PASSWORD_ENV))
         return self._open[name]

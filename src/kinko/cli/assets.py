@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -141,10 +142,11 @@ def wallets_keygen(
     name: str = typer.Argument(..., help="Hot wallet name, e.g. eth-hot."),
     asset: str = typer.Option(..., "--asset", help="The asset it holds."),
 ) -> None:
-    """Create a hot wallet: a new key and the wallet registered with its address. On an
-    Ethereum chain the key is in an encrypted keystore (password from
-    KINKO_HOT_KEY_PASSWORD, at least 12 characters); on NEM it is a NEM key file (the
-    private key, as NEM wallets export it, readable by this user only)."""
+    """Create a hot wallet: a new key and the wallet registered with its address. The key
+    is made where the keys setting says the wallet's key lives: on an Ethereum chain
+    generated inside the HSM (hsm_module set, or NAME=hsm:LABEL), else in an encrypted
+    keystore (password from KINKO_HOT_KEY_PASSWORD, at least 12 characters); on NEM a NEM
+    key file (the private key, as NEM wallets export it, readable by this user only)."""
     from kinko.domain.addresses import canonical_address
     from kinko.domain.nem_tx import is_nem
 
@@ -167,7 +169,11 @@ def wallets_keygen(
                            "wallets add)", says=msg("error.wallet.keygen_chain",
                                                     asset=known.symbol, chain=known.chain[:80]),
                            ) from None
-        path = Path(rt.settings.hot_keystore_dir) / f"{name}.json"
+        where, ref = rt.keys().where(name)  # where its signer will look for it
+        if where == "hsm":
+            _hsm_keygen(rt, ledger, Wallet(name, known.symbol, "hot"), ref)
+            return
+        path = Path(ref)
 
     def accept(address: str) -> None:  # the new key's address, before its file is written
         canonical_address(address, known.chain)
@@ -193,6 +199,22 @@ def wallets_keygen(
     else:
         print(rt.say("cli.wallets.keygen", name=wallet.name, asset=wallet.asset,
                      address=address, path=str(path)))
+
+
+def _hsm_keygen(rt: Any, ledger: Ledger, wallet: Wallet, label: str) -> None:
+    """A hot wallet whose key is generated inside the HSM token under ``label`` (never
+    leaving it), registered with its address; a key whose wallet could not be registered
+    is removed from the token again."""
+    token = rt.keys().token()
+    signer = token.generate_key(label)
+    try:
+        added = ledger.add_wallet(replace(wallet, addresses=(signer.address,)))
+    except Exception as exc:
+        if isinstance(exc, BadInput) or not _registered(ledger, wallet.name):
+            token.remove_new_key(signer)
+        raise
+    print(rt.say("cli.wallets.keygen_hsm", name=added.name, asset=added.asset,
+                 address=signer.address, token=token.label, label=label))
 
 
 def _registered(ledger: Ledger, name: str) -> bool:
