@@ -354,3 +354,19 @@ def test_what_a_batch_returns_reads_as_the_entries_it_wrote(ledger: Ledger) -> N
     with pytest.raises(IndexError):
         written[20]
     assert ledger.verify().ok
+
+
+def test_debits_are_what_was_booked_to_an_account_whatever_was_credited_since(
+        ledger: Ledger) -> None:
+    big = 123_456_789 * WEI + 1  # beyond 64 bits: summed exactly on both stores
+    deposit(ledger, "d1", "C1", 10 * XEM)
+    deposit(ledger, "d2", "C1", 2 * big, "ETH")
+    ledger.post("lost1", [Posting("loss:INC-1", "XEM", 7 * XEM),
+                          Posting("wallet:xem-hot", "XEM", -7 * XEM)], source="tx:1")
+    ledger.post("lost2", [Posting("loss:INC-1", "ETH", big),
+                          Posting("wallet:eth-hot", "ETH", -big)], source="tx:2")
+    ledger.post("settled", [Posting("customer:C1", "XEM", 7 * XEM),
+                            Posting("loss:INC-1", "XEM", -7 * XEM)], source="refund")
+    assert ledger.balance("loss:INC-1", "XEM") == 0
+    assert ledger.debits("loss:INC-1") == {"ETH": big, "XEM": 7 * XEM}
+    assert ledger.debits("loss:INC-2") == {}

@@ -38,7 +38,7 @@ from kinko.domain.fsa import FsaReport, TimelineEvent
 from kinko.domain.ledger import Posting, normal_balance
 from kinko.domain.messages import verbatim
 from kinko.domain.money import AssetRegistry, format_units
-from kinko.domain.refunds import plan_digest
+from kinko.domain.refunds import plan_digest, refund_postings
 from kinko.errors import BadInput, InputFileError
 from kinko.ports import FixedClock
 from kinko.prices import FixedPrices
@@ -367,3 +367,21 @@ def test_the_appendix_and_trace_files_cannot_run_formulas(exchange: Exchange,
     assert (trace / "exposure.csv").read_text().splitlines()[1].startswith("'+evil")
     exposure = read_trace(trace, "ETH").exposure
     assert [(e.entity, e.category) for e in exposure] == [("+evil exchange", "=exchange")]
+
+
+def test_a_loss_settled_by_refunds_is_still_reported_as_lost(tmp_path: Path) -> None:
+    """Refunds credit the incident's loss account (the claim is settled in yen): the report
+    to the regulator and the incident's page still say what was booked as lost."""
+    ex = Exchange(tmp_path / "refunded")
+    try:
+        account = f"loss:{ex.incident}"
+        assert ex.ledger.balance(account, "ETH") == 8 * E
+        ex.ledger.post("refund-all", refund_postings(ex.incident, "ETH", "JPY", "C1", 8 * E,
+                                                     4_000_000), source="refund-plan:test")
+        assert ex.ledger.balance(account, "ETH") == 0
+        i = ex.report().incident
+        assert i is not None and i.lost_in_ledger == {"ETH": 8 * E}
+        assert ex.incidents.losses(ex.incident) == {"ETH": 8 * E}
+        assert "| ETH | 8 | 8 |" in render_markdown(ex.report(), "en")
+    finally:
+        ex.store.close()

@@ -325,7 +325,7 @@ class IncidentSection:
     measures: tuple[TimelineEvent, ...]  # what was done: breaker, sweeps, notices, ...
     alerts: tuple[AlertInfo, ...]
     lost_by_alerts: Mapping[str, int]  # asset → theft alerts' amounts (not retracted)
-    lost_in_ledger: Mapping[str, int]  # asset → the loss:<incident> balance
+    lost_in_ledger: Mapping[str, int]  # asset → booked to loss:<incident> (Σ debits)
     customers_affected: int | None
     # "plan" (the refund plan's customers), "shortfall" (customers holding the asset when the
     # theft began, whose claims the holdings no longer cover) or "covered" (the exchange's

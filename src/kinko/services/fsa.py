@@ -402,8 +402,7 @@ def _incident(custody: Custody, row: IncidentRow, events: list[TimelineRow],
         if a.kind == "theft" and a.amount and a.asset and a.chain_state != "retracted":
             lost[a.asset] = lost.get(a.asset, 0) + a.amount
     account = f"loss:{row['id']}"
-    booked = {r.asset: normal_balance(r.account, r.state)
-              for r in custody.ledger.balances(account=account)}
+    booked = custody.ledger.debits(account)  # as booked: refunds since settle, not undo it
     assets = set(lost) | {k for k, v in booked.items() if v} | (
         {row["asset"]} if row["asset"] else set())
     now = {p.asset: p for p in custody_positions(custody.ledger)}

@@ -290,13 +290,13 @@ class Incidents:
         return LossReport(incident_id, booked, total, pending)
 
     def losses(self, incident_id: str) -> dict[str, int]:
-        """What the ledger holds as this incident's loss now: asset → minor units (empty
-        without a ledger or before any loss is booked)."""
+        """What the ledger booked as this incident's loss: asset → minor units, everything
+        debited to ``loss:<incident>`` (refunds that settled it since do not make it less;
+        empty without a ledger or before any loss is booked)."""
         if self.ledger is None:
             return {}
-        return {r.asset: int(r.state.balance)
-                for r in self.ledger.balances(account=f"loss:{incident_id}")
-                if int(r.state.balance)}
+        booked: dict[str, int] = self.ledger.debits(f"loss:{incident_id}")
+        return booked
 
     def book_loss(self, incident_id: str, asset: str, wallet: str, amount: int, *,
                   source: str, by: str) -> bool:

@@ -286,6 +286,13 @@ class Ledger:
             return list(tx.balances_as_of(seq=as_of_seq, at=as_of_time, account=account,
                                           kind=kind, asset=asset))
 
+    def debits(self, account: str) -> dict[str, int]:
+        """Per asset, the total ever debited to ``account`` (minor units; assets with none
+        left out): a loss account's losses as booked, before anything settled them."""
+        parse_account(account)
+        with self.store.reader() as tx:
+            return tx.debits(account)
+
     def balance(self, account: str, asset: str, *, as_of_seq: int | None = None,
                 as_of_time: datetime | None = None) -> int:
         """One account's balance with its natural sign (what a customer is owed ...)."""

@@ -1763,6 +1763,20 @@ class SqlLedger:
         for r in self.conn.execute(q):
             yield BalanceRow(r.account, r.asset, BalanceState(int(r.total)))
 
+    def debits(self, account: str) -> dict[str, int]:
+        """Per asset, everything ever debited to ``account`` (its positive postings): what
+        was booked to it, whatever was credited to it later."""
+        p = s.postings
+        if self.dialect == "sqlite":  # amounts are text there: a debit has no minus sign
+            positive = func.substr(p.c.amount, 1, 1) != "-"
+            total = func.kinko_sum(p.c.amount)
+        else:
+            positive = p.c.amount > 0
+            total = func.sum(p.c.amount)
+        q = (select(p.c.asset, total.label("total")).where(p.c.account == account, positive)
+             .group_by(p.c.asset).order_by(p.c.asset))
+        return {r.asset: int(r.total) for r in self.conn.execute(q) if int(r.total)}
+
     def sum_balances(self, kind: str) -> dict[str, tuple[BalanceState, int]]:
         """Per asset, the summed balances of every account of one kind, and how many
         (brought forward from the last read's sums when this is a read transaction: see
