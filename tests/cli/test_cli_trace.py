@@ -405,3 +405,31 @@ def test_tracing_a_file_loads_no_database_or_plotting_library_up_front() -> None
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_trace_on_an_incident_says_its_amounts_in_the_assets_units(  # type: ignore[no-untyped-def]
+        kinko, tmp_path: Path) -> None:
+    """A file of one unnamed asset traced for an XEM incident: its timeline line says XEM
+    (6 decimals), as the FSA report's tracing section does, not the file's minor units."""
+    path = tmp_path / "xem.csv"
+    path.write_text("tx_hash,block,tx_index,log_index,from,to,value\n"
+                    f"0x01,1,0,0,thief,{X},523000000000000\n"
+                    f"0x02,2,0,0,{X},{B},336289000000000\n", encoding="utf-8")
+    exchange = tmp_path / "exchanges.yaml"
+    exchange.write_text("title: t\ncreator: c\ndescription: d\nlastmod: 2026-11-27\n"
+                        "currency: ETH\ncategory: exchange\ntags:\n"
+                        f"- address: '{B}'\n  label: Exchange B\n  actor: exchange-b\n")
+    assert kinko("init")[0] == 0
+    code, out, err = kinko("incidents", "open", "XEM stolen", "--by", "soc", "--asset", "XEM")
+    assert code == 0, err
+    incident = out.split()[-1]
+    for lang, seeded, absorbed in (("en", "523,000,000 XEM", "336,289,000 XEM"),
+                                   ("ja", "523,000,000 XEM", "336,289,000 XEM")):
+        code, _, err = kinko("--lang", lang, "trace", "run", "--transfers", str(path),
+                             "--policy", "haircut", "--seed-tx", "0x01", "--tags",
+                             str(exchange), "--out", f"t-{lang}", "--incident", incident)
+        assert code == 0, err
+        code, out, _ = kinko("--lang", lang, "incidents", "show", incident, "--format", "json")
+        detail = [e for e in json.loads(out)["timeline"] if e["kind"] == "trace"][-1]["detail"]
+        assert seeded in detail and absorbed in detail, detail
+        assert "523,000,000,000,000" not in detail

@@ -142,7 +142,8 @@ def trace_run(
         _show(rt, report)
         _written(out, tables)
         if incident is not None:
-            _on_incident(ctx, incident, report, out, None)
+            unit = _unit(rt, asset, None)
+            _on_incident(ctx, incident, report, out, None if unit is None else unit.symbol)
         return
     else:
         # the hashes stay in a file (no Python string per transfer: chain-sized files fit
@@ -170,7 +171,8 @@ def trace_run(
     _show(rt, report)
     _written(out, tables)
     if incident is not None:
-        _on_incident(ctx, incident, report, out, asset if chain_name is not None else None)
+        unit = _unit(rt, asset, chain_name)
+        _on_incident(ctx, incident, report, out, None if unit is None else unit.symbol)
 
 
 def _unit(rt: Runtime, asset: str | None, chain_name: str | None) -> Asset | None:
@@ -206,7 +208,9 @@ def _on_incident(ctx: typer.Context, incident: str, report: TraceReport, out: Pa
     lists it with the incident's other traces)."""
     rt = runtime(ctx)
     store = rt.ledger().store
-    Incidents(store, SystemClock()).incident(incident)  # refuses an unknown one
+    view = Incidents(store, SystemClock()).incident(incident)  # refuses an unknown one
+    if asset is None:  # a file of one unnamed asset: the incident's, as the FSA report reads it
+        asset = view.incident["asset"]
     summary = report.summary()
     totals = summary["totals"]
     artifact = Artifacts(store, SystemClock()).record(
