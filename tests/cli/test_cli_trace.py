@@ -433,3 +433,19 @@ def test_a_trace_on_an_incident_says_its_amounts_in_the_assets_units(  # type: i
         detail = [e for e in json.loads(out)["timeline"] if e["kind"] == "trace"][-1]["detail"]
         assert seeded in detail and absorbed in detail, detail
         assert "523,000,000,000,000" not in detail
+
+
+def test_a_symbol_picks_the_rows_of_a_file_whose_asset_column_names_it(  # type: ignore[no-untyped-def]
+        kinko, tmp_path: Path) -> None:
+    """``--asset USDT`` follows the rows whose asset column says USDT, also when USDT is a
+    token configured with its contract (only an ethereum-etl export names the contract)."""
+    path = tmp_path / "two.csv"
+    path.write_text("tx_hash,block,tx_index,log_index,from,to,value,asset\n"
+                    f"0x01,1,0,0,thief,{X},30,USDT\n0x02,2,0,0,{X},{A},30,USDT\n"
+                    f"0x03,3,0,0,thief,{X},5,ETH\n", encoding="utf-8")
+    usdt = "USDT:ethereum:6:0xdAC17F958D2ee523a2206206994597C13D831ec7"
+    code, out, err = kinko("--assets", usdt, "trace", "run", "--transfers", str(path),
+                           "--policy", "poison", "--seed-tx", "0x01", "--asset", "USDT",
+                           "--out", "t")
+    assert code == 0, err
+    assert "2 transfers" in out, out

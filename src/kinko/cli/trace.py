@@ -130,7 +130,7 @@ def trace_run(
         from kinko.chains.tracefiles.spark import SparkTransfers, spark_failures
 
         with spark_failures():
-            source = SparkTransfers(transfers, fmt, asset=_file_asset(ctx, asset),
+            source = SparkTransfers(transfers, fmt, asset=_file_asset(ctx, asset, fmt),
                                     master=spark_master, memory=spark_memory)
             report = run_trace_on(source, policy=policy,
                                   seed_txs=seed_tx,
@@ -150,7 +150,7 @@ def trace_run(
         # in memory); the seed transactions are found while it is read, the flows' hashes
         # are looked up there
         data, store = tracefiles.load_account_lazy(
-            transfers, fmt, asset=_file_asset(ctx, asset),
+            transfers, fmt, asset=_file_asset(ctx, asset, fmt),
             find=[h.strip().lower() for h in seed_tx])
     picture = warm_picture(lang)  # matplotlib loads while the kernel runs
     try:
@@ -188,11 +188,12 @@ def _written(out: Path, tables: str) -> None:
                          "graph.json, graph.html, graph.png"))
 
 
-def _file_asset(ctx: typer.Context, asset: str | None) -> str | None:
-    """What ``--asset`` chooses in a file: a configured symbol's token contract, else the
-    value as given (an asset column's value, or a token contract)."""
-    if asset is None:
-        return None
+def _file_asset(ctx: typer.Context, asset: str | None, fmt: str) -> str | None:
+    """What ``--asset`` chooses in a file: in an ethereum-etl export (whose transfers name
+    their token by its contract) a configured symbol's token contract; else the value as
+    given, the value of the file's asset column (``XEM`` in a column that says ``XEM``)."""
+    if asset is None or fmt != "ethereum-etl":
+        return asset
     registry = runtime(ctx).assets
     symbol = asset.strip().upper()
     if symbol in set(registry):
