@@ -416,3 +416,25 @@ def test_cli_vwap_short_and_bad_input(cli: Callable[..., tuple[int, str, str]],
     code, _, err = cli("refunds", "show", "p")
     assert code == 2 and "refunds were altered" in err
     assert ledger.head() == head
+
+
+def test_paying_a_plan_is_on_the_timeline_and_in_the_audit_log(
+        cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    """Paying the refunds (yen out of the exchange's own funds) is an act with an author:
+    on the incident's timeline (and so in the FSA report's measures) and in the audit log;
+    a rerun that finds everything paid writes neither."""
+    incident, _ledger = cli_exchange(tmp_path, 200_000)
+    assert cli("refunds", "plan", incident, "--asset", "XEM", "--price", "88.549",
+               "--out", "plan")[0] == 0
+    code, out, err = cli("refunds", "execute", "plan", "--by", "controller")
+    assert code == 0 and "3 posted" in out, err
+    assert cli("refunds", "execute", "plan", "--by", "controller")[0] == 0
+    code, out, _ = cli("incidents", "show", incident, "--format", "json")
+    paid = [e for e in json.loads(out)["timeline"] if e["kind"] == "refund"]
+    assert len(paid) == 1 and paid[0]["actor"] == "controller", paid
+    assert "3 refunds posted" in paid[0]["detail"] and "¥135,159" in paid[0]["detail"], paid
+    code, out, _ = cli("audit", "list", "--action", "refund.execute", "--format", "json")
+    (record,) = json.loads(out)
+    assert record["actor"] == "cli:controller", record
+    code, out, _ = cli("--lang", "ja", "incidents", "show", incident)
+    assert "返金計画" in out and "3 件の返金を記帳" in out, out

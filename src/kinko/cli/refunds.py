@@ -201,13 +201,17 @@ def refunds_execute(
     override: str = typer.Option(None, "--override", help="An approved refund proposal that "
                                  "allows paying despite a funds shortfall."),
     batch_size: int = typer.Option(5000, "--batch-size", help="Refunds per ledger batch."),
+    by: str = typer.Option(None, "--by", help="Who pays the refunds (named on the "
+                           "incident's timeline and in the audit log)."),
 ) -> None:
     """Post every refund as an idempotent ledger entry; rerun to complete a stopped run."""
     service = _refunds(runtime(ctx))
     say = runtime(ctx).say
+    who = (by or "").strip()
     with progress(say("cli.progress.refunds")) as advance:
         report = service.execute(folder, override_proposal=override, batch_size=batch_size,
-                                 progress=advance)
+                                 progress=advance, by=who or "kinko refunds execute",
+                                 actor=f"cli:{who}" if who else "cli")
     counts = dict(plan=str(report.plan_id), customers=f"{report.customers:,}",
                   posted=f"{report.posted:,}", replayed=f"{report.replayed:,}",
                   batches=str(report.batches), seconds=f"{report.seconds:.1f}",

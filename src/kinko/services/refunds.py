@@ -65,9 +65,11 @@ from kinko.domain.refunds import (
 )
 from kinko.errors import ApprovalError, BadInput, InputFileError, InvalidAmount
 from kinko.safeload import bounded_lines, loads_json, open_text, read_stream
+from kinko.services.access import Access
 from kinko.services.custody import Custody, ProposalView, unknown_proposal
 from kinko.services.incidents import Incidents
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
+from kinko.services.timeline import record
 
 __all__ = ["ExecuteReport", "PlanFiles", "Refunds", "read_trades"]
 
@@ -312,6 +314,22 @@ class Refunds:
                 shortfall=Yen(max(short, plan.shortfall)) if plan.currency == "JPY"
                 else f"{max(short, plan.shortfall):,} {plan.currency}"))
 
+    def _paid(self, plan: PlanFile, posted: int, by: str, actor: str,
+              override: str | None) -> None:
+        """A run that paid refunds: on the incident's timeline and in the audit log."""
+        now = self.ledger.clock.now()
+        total = (Yen(plan.total_refund) if plan.currency == "JPY"
+                 else f"{plan.total_refund:,} {plan.currency}")
+        with self.ledger.store.unit():  # both or neither
+            record(self.ledger.store, plan.incident, now, "refund", by, msg(
+                "timeline.refunds.paid", plan=plan.plan_id, posted=posted,
+                customers=len(plan.customers), total=total, asset=plan.asset))
+            Access(self.ledger.store, self.ledger.clock).audit(
+                actor, "refund.execute", plan.plan_id,
+                {"incident": plan.incident, "asset": plan.asset, "currency": plan.currency,
+                 "posted": posted, "customers": len(plan.customers),
+                 "total": str(plan.total_refund), "override": override})
+
     def _check_override(self, plan: PlanFile, proposal_id: str, short: int) -> ProposalView:
         """The approved ``refund`` proposal for this plan, covering a shortfall of ``short``."""
         shown = id_shown(proposal_id)  # a caller's id: quoted short, never whole
@@ -389,9 +407,13 @@ class Refunds:
 
     def execute(self, folder: Path, *, override_proposal: str | None = None,
                 batch_size: int = 5000,
-                progress: Callable[[int, int], None] | None = None) -> ExecuteReport:
+                progress: Callable[[int, int], None] | None = None,
+                by: str = "kinko", actor: str | None = None) -> ExecuteReport:
         """Post every refund of the plan in ``folder``; ``progress(done, total)`` is called
-        after each committed batch. Rerunning completes an interrupted run."""
+        after each committed batch. Rerunning completes an interrupted run. A run that paid
+        anyone is on the incident's timeline (by ``by``) and in the audit log
+        (``refund.execute``, under ``actor``: by default ``by``); a rerun that found
+        everything paid writes nothing."""
         if batch_size < 1:
             raise BadInput("the batch size must be at least 1",
                            says=msg("error.refunds.batch_size"))
@@ -446,6 +468,9 @@ class Refunds:
                 progress(hi, total)
         if view is not None and view.state == "approved":
             self.custody.mark_executed(view.proposal.id)
+        if posted:
+            self._paid(plan, posted, by.strip() or "kinko", (actor or by).strip() or "kinko",
+                       override_proposal)
         return ExecuteReport(plan.plan_id, total, posted, replayed, batches,
                              time.perf_counter() - started, plan.total_refund, remaining,
                              available, override_proposal, plan.currency)
