@@ -385,3 +385,15 @@ def test_a_loss_settled_by_refunds_is_still_reported_as_lost(tmp_path: Path) -> 
         assert "| ETH | 8 | 8 |" in render_markdown(ex.report(), "en")
     finally:
         ex.store.close()
+
+
+def test_booking_an_incidents_losses_is_in_the_audit_log(exchange: Exchange) -> None:
+    """``record_losses`` moved the theft into ``loss:<incident>``: who did it is audited."""
+    from kinko.services.access import Access
+
+    (record,) = Access(exchange.store, exchange.clock).audit_log(action="incident.loss")
+    assert record["actor"] == "ops" and record["target"] == exchange.incident
+    assert json.loads(record["detail"])["booked"] == {"ETH": str(8 * E)}
+    again = exchange.incidents.record_losses(exchange.incident, "ops", actor="cli:ops")
+    assert again.booked == {}  # nothing booked now: nothing audited
+    assert len(Access(exchange.store, exchange.clock).audit_log(action="incident.loss")) == 1

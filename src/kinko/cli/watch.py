@@ -343,7 +343,8 @@ def incidents_loss(ctx: typer.Context, incident_id: str = typer.Argument(...),
                    ) -> None:
     """Book the incident's final thefts in the ledger (loss:INCIDENT / wallet), once."""
     rt = runtime(ctx)
-    report = Incidents(rt.store(), SystemClock(), rt.ledger()).record_losses(incident_id, by)
+    report = Incidents(rt.store(), SystemClock(), rt.ledger()).record_losses(
+        incident_id, by, actor=f"cli:{by.strip()}")
     say = rt.say
     for asset, units in sorted(report.total.items()):
         print(say("cli.incidents.loss", account=f"loss:{incident_id}",

@@ -257,8 +257,11 @@ class Incidents:
         known = self.ledger.assets.get(asset) if self.ledger is not None else None
         return Units(units, asset, known.decimals if known is not None else 0)
 
-    def record_losses(self, incident_id: str, by: str) -> LossReport:
-        """Book the incident's final thefts as losses (idempotent; see the module)."""
+    def record_losses(self, incident_id: str, by: str, *,
+                      actor: str | None = None) -> LossReport:
+        """Book the incident's final thefts as losses (idempotent; see the module); what
+        was booked now is in the audit log (``incident.loss``, under ``actor``: by default
+        ``by``)."""
         if self.ledger is None:
             raise BadInput("booking losses needs the ledger",
                            says=msg("error.incident.no_ledger"))
@@ -286,6 +289,9 @@ class Incidents:
                                      by.strip() or "kinko", msg(
                                          "timeline.loss.booked", account=account,
                                          amount=self._units(units, asset)))
+            self._audit(actor or by, "incident.loss", incident_id,
+                        {"account": account,
+                         "booked": {a: str(u) for a, u in sorted(booked.items())}})
         total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
         return LossReport(incident_id, booked, total, pending)
 
@@ -299,9 +305,10 @@ class Incidents:
         return booked
 
     def book_loss(self, incident_id: str, asset: str, wallet: str, amount: int, *,
-                  source: str, by: str) -> bool:
+                  source: str, by: str, actor: str | None = None) -> bool:
         """Book a loss found another way (no alert: the theft was found by people, or on a
-        chain kinko does not watch); once per incident, asset and wallet. True if booked now."""
+        chain kinko does not watch); once per incident, asset and wallet. True if booked now
+        (then in the audit log too: ``incident.loss``, under ``actor``, by default ``by``)."""
         if self.ledger is None:
             raise BadInput("booking losses needs the ledger",
                            says=msg("error.incident.no_ledger"))
@@ -316,6 +323,9 @@ class Incidents:
                 tables.add_event(incident_id, self.clock.now(), "loss", by, msg(
                     "timeline.loss.recorded", amount=self._units(amount, asset),
                     wallet=wallet, account=f"loss:{incident_id}", source=source))
+            self._audit(actor or by, "incident.loss", incident_id,
+                        {"account": f"loss:{incident_id}", "booked": {asset: str(amount)},
+                         "wallet": wallet, "source": source})
         return booked
 
     def _book(self, incident_id: str, key: str, asset: str, wallet: str, amount: int,
