@@ -397,3 +397,16 @@ def test_booking_an_incidents_losses_is_in_the_audit_log(exchange: Exchange) -> 
     again = exchange.incidents.record_losses(exchange.incident, "ops", actor="cli:ops")
     assert again.booked == {}  # nothing booked now: nothing audited
     assert len(Access(exchange.store, exchange.clock).audit_log(action="incident.loss")) == 1
+
+
+def test_the_loss_command_says_what_was_booked_after_refunds(tmp_path: Path) -> None:
+    """``kinko incidents loss`` run again once refunds settled the claims says the loss
+    booked, as the FSA report does, not the loss account's balance (zero)."""
+    ex = Exchange(tmp_path / "again")
+    try:
+        ex.ledger.post("refund-all", refund_postings(ex.incident, "ETH", "JPY", "C1", 8 * E,
+                                                     4_000_000), source="refund-plan:test")
+        report = ex.incidents.record_losses(ex.incident, "ops")
+        assert report.booked == {} and report.total == {"ETH": 8 * E}
+    finally:
+        ex.store.close()

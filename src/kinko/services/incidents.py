@@ -41,7 +41,7 @@ __all__ = ["IncidentView", "Incidents", "LossReport"]
 class LossReport:
     incident: str
     booked: dict[str, int]  # asset → minor units booked by this call
-    total: dict[str, int]  # asset → the incident's loss in the ledger now
+    total: dict[str, int]  # asset → the incident's loss as booked in the ledger
     pending: int  # theft alerts not final yet (booked once they are)
 
 
@@ -292,7 +292,7 @@ class Incidents:
             self._audit(actor or by, "incident.loss", incident_id,
                         {"account": account,
                          "booked": {a: str(u) for a, u in sorted(booked.items())}})
-        total = {r.asset: int(r.state.balance) for r in self.ledger.balances(account=account)}
+        total = self.losses(incident_id)  # as booked, refunds since or not
         return LossReport(incident_id, booked, total, pending)
 
     def losses(self, incident_id: str) -> dict[str, int]:
