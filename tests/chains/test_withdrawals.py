@@ -275,3 +275,22 @@ def test_a_reverted_withdrawal_releases_the_funds_and_books_only_its_fee(flow) -
     assert w.ledger.balance("fees", "ETH") > 0  # the fee was paid all the same
     assert [f for f in w.custody.reconcile() if f.severity != "info"] == []
     assert w.ledger.verify().ok
+
+
+def test_a_customer_without_the_asset_is_not_called_unknown(flow) -> None:  # type: ignore[no-untyped-def]
+    """A customer of the exchange who holds no ETH asking for ETH is told that, not that
+    the customer is unknown (an operator would look for the wrong mistake)."""
+    from kinko.errors import BadInput
+    from kinko.i18n import Localizer
+
+    w, _, _ = flow
+    w.ledger.post("yen", [Posting("bank:mufg", "JPY", 5000),
+                          Posting("customer:C3", "JPY", -5000)], source="deposit")
+    with pytest.raises(BadInput) as caught:
+        w.request("W7", "C3", "ETH", 1, to())
+    assert caught.value.message == ("customer 'C3' has no ETH balance in the ledger "
+                                    "(balances in JPY)")
+    assert "unknown" not in caught.value.message
+    said = Localizer("ja").text(caught.value.says)
+    assert said == "顧客 C3 には帳簿に ETH の残高がありません（残高のある資産：JPY）", said
+    assert w.ledger.balance("customer:C3", "JPY") == 5000  # nothing written

@@ -568,6 +568,13 @@ class Withdrawals:
             return self._retried(earlier, customer, known, amount, destination,
                                  requester), seen
         if not marks.customer_known:
+            held = sorted({r.asset for r in u.ledger.balances(account=f"customer:{customer}")})
+            if held:  # a customer of the exchange, who holds none of this asset
+                raise BadInput(f"customer {customer!r} has no {known.symbol} balance in the "
+                               f"ledger (balances in {', '.join(held)})", customer=customer,
+                               says=msg("error.withdrawal.no_balance",
+                                        customer=customer[:200], asset=known.symbol,
+                                        held=", ".join(held)))
             raise BadInput(f"unknown customer {customer!r}: no {known.symbol} balance in the "
                            "ledger", customer=customer,
                            says=msg("error.withdrawal.unknown_customer", customer=customer[:200],
