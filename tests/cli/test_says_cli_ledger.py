@@ -156,8 +156,8 @@ def test_the_catalog_says_what_the_english_words_say() -> None:
 
 def test_policy_and_proposals_name_what_is_missing(cli: CliRun) -> None:
     ja, en = said(cli, "policy", "show")
-    assert ja == "管理方針が読み込まれていません。`kinko policy load FILE` を実行してください"
-    assert en == "no custody policy is loaded: run `kinko policy load FILE`"
+    assert ja == "管理方針が読み込まれていません。`kinko policy load FILE --by NAME` を実行してください"
+    assert en == "no custody policy is loaded: run `kinko policy load FILE --by NAME`"
     ja, en = said(cli, "proposals", "show", "P-NOPE")
     assert (ja, en) == ("提案 P-NOPE はありません", "unknown proposal 'P-NOPE'")
     ja, en = said(cli, "policy", "veto", "3", "--approver", "alice")

@@ -139,7 +139,7 @@ def test_without_a_policy_the_japanese_says_how_to_load_one(custody: Custody) ->
     with pytest.raises(ConfigError) as caught:
         custody.propose_rebalance("ops")
     ja, en = said(caught.value)
-    assert ja == "管理方針が読み込まれていません。`kinko policy load FILE` を実行してください"
+    assert ja == "管理方針が読み込まれていません。`kinko policy load FILE --by NAME` を実行してください"
     assert en == caught.value.message
 
 

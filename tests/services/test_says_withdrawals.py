@@ -173,7 +173,7 @@ def test_a_request_without_a_policy_says_how_to_load_one(funded: Ledger) -> None
     bare = Withdrawals(Custody(funded))  # no policy ever loaded
     with pytest.raises(ConfigError) as policy:
         bare.request("W-2", "C1", "ETH", E, TO)
-    says(policy.value, "管理方針", "kinko policy load FILE")
+    says(policy.value, "管理方針", "kinko policy load FILE --by NAME")
     assert english(policy.value) == policy.value.message
 
 

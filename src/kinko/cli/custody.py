@@ -77,7 +77,7 @@ def policy_show(ctx: typer.Context,
     found = rt.custody().policy_standings()
     effective = next((s for s in found if s.state == "effective"), None)
     if effective is None or effective.facts.policy is None:
-        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`",
+        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE --by NAME`",
                           says=msg("error.policy.none_loaded"))
     policy = effective.facts.policy
     print(json.dumps({

@@ -467,7 +467,7 @@ class Custody:
     def _require_policy(self) -> Policy:
         policy = self.policy()
         if policy is None:
-            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`",
+            raise ConfigError("no custody policy is loaded: run `kinko policy load FILE --by NAME`",
                               says=msg("error.policy.none_loaded"))
         return policy
 

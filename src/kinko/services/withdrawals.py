@@ -971,6 +971,6 @@ class Withdrawals:
 def _required(policy: Policy | None) -> Policy:
     """The policy in force, or the refusal every use case gives without one."""
     if policy is None:
-        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE`",
+        raise ConfigError("no custody policy is loaded: run `kinko policy load FILE --by NAME`",
                           says=msg("error.policy.none_loaded"))
     return policy
