@@ -63,6 +63,14 @@ def test_watch_alerts_and_incidents(cli, anvil) -> None:  # type: ignore[no-unty
     code, out, _ = cli("alerts", "list", "--format", "json")
     (alert,) = json.loads(out)
     assert alert["kind"] == "theft" and alert["state"] == "open" and alert["amount"] == "2"
+    # one alert in full says the amount as the list does (2 ETH, not 2000000000000000000 wei)
+    code, out, _ = cli("alerts", "show", "A-1", "--format", "csv")
+    assert code == 0 and "amount,2\n" in out and str(2 * E) not in out, out
+    code, out, _ = cli("--lang", "ja", "alerts", "show", "A-1")  # and in the reader's words
+    for said in ("識別キー", "チェーン上の状態", "不正送金", "重大", "未確認", "数量"):
+        assert said in out, (said, out)
+    for english in ("chain_state", "tx_hash", "theft", "critical"):
+        assert english not in out, (english, out)
     code, out, _ = cli("breaker", "status")
     assert "ETH" in out
     code, out, _ = cli("alerts", "ack", "A-1", "--by", "duty officer", "--note", "paged CISO")

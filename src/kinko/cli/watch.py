@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime, word
+from kinko.cli.runtime import emit, format_option, heading, runtime, word
 from kinko.domain.addresses import TOKENS
 from kinko.domain.messages import Message, msg
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
@@ -217,8 +217,35 @@ def alerts_show(ctx: typer.Context, alert_id: str = typer.Argument(...),
         print(_json(row))
         return
     cells = runtime(ctx).cells(fmt)
-    emit(["field", "value"], [[k, "" if v is None else _plain(v, cells)] for k, v in row.items()],
-         fmt)
+    emit(["field", "value"], [[_alert_field(cells, k), _alert_value(ctx, cells, row, k)]
+                              for k in row], fmt)
+
+
+_ALERT_WORDS = {"kind": "al.kind", "severity": "al.sev", "state": "al.state",
+                "chain_state": "al.chain"}
+
+
+def _alert_field(cells: Localizer, key: str) -> str:
+    """A field of ``alerts show`` as the reader's language names it (as recorded in
+    English: ``chain_state``, which scripts search for; the dashboard's words else)."""
+    if cells.lang == "en":
+        return key
+    return heading(cells, "id") if key == "id" else cells("al.tx" if key == "tx_hash"
+                                                          else f"al.{key}")
+
+
+def _alert_value(ctx: typer.Context, cells: Localizer, row: Mapping[str, Any],
+                 key: str) -> Any:
+    """A value of ``alerts show``: the amount in whole units of its asset, as ``alerts
+    list`` shows it; kinds, severities and states in the reader's language."""
+    value = row[key]
+    if value is None:
+        return ""
+    if key == "amount":
+        return _amount(ctx, row)
+    if key in _ALERT_WORDS:
+        return word(cells, _ALERT_WORDS[key], str(value))
+    return _plain(value, cells)
 
 
 @alerts_app.command("ack")
