@@ -449,3 +449,24 @@ def test_a_symbol_picks_the_rows_of_a_file_whose_asset_column_names_it(  # type:
                            "--out", "t")
     assert code == 0, err
     assert "2 transfers" in out, out
+    # the totals and the exposure in USDT, as the graph says them (6 decimals), not in the
+    # file's minor units
+    assert "seeded 0.00003 USDT" in out, out
+
+
+def test_the_command_says_a_named_assets_amounts_in_whole_units(  # type: ignore[no-untyped-def]
+        kinko, tmp_path: Path) -> None:
+    path = tmp_path / "xem.csv"
+    path.write_text("tx_hash,block,tx_index,log_index,from,to,value,asset\n"
+                    f"0x01,1,0,0,thief,{X},10000000,XEM\n"
+                    f"0x02,2,0,0,{X},{B},6430000,XEM\n", encoding="utf-8")
+    exchange = tmp_path / "exchanges.yaml"
+    exchange.write_text("title: t\ncreator: c\ndescription: d\nlastmod: 2026-11-27\n"
+                        "currency: ETH\ncategory: exchange\ntags:\n"
+                        f"- address: '{B}'\n  label: Exchange B\n  actor: exchange-b\n")
+    code, out, err = kinko("--lang", "ja", "trace", "run", "--transfers", str(path),
+                           "--policy", "haircut", "--seed-tx", "0x01", "--asset", "XEM",
+                           "--tags", str(exchange), "--out", "t")
+    assert code == 0, err
+    assert "起点 10 XEM" in out and "取引所等に到達 6.43 XEM" in out, out
+    assert "6.43 XEM │" in out and "6430000" not in out, out

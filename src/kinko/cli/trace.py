@@ -14,7 +14,7 @@ from kinko.cli.runtime import Runtime, emit, format_option, runtime, speech, wor
 from kinko.domain.addresses import same_token
 from kinko.domain.labels import has_category, tag_index
 from kinko.domain.messages import N_, Units, msg
-from kinko.domain.money import Asset
+from kinko.domain.money import Asset, format_units
 from kinko.domain.screening import Label
 from kinko.domain.trace.model import AccountSeeds, AccountTransfers
 from kinko.errors import BadInput, ConfigError, KinkoError
@@ -139,7 +139,7 @@ def trace_run(
                                   max_hops=max_hops)
             write_trace(report, out, min_taint=min_taint, tables=tables,
                         unit=_unit(rt, asset, chain_name), lang=lang)
-        _show(rt, report)
+        _show(rt, report, _unit(rt, asset, None))
         _written(out, tables)
         if incident is not None:
             unit = _unit(rt, asset, None)
@@ -168,7 +168,7 @@ def trace_run(
     finally:
         if store is not None:
             store.close()
-    _show(rt, report)
+    _show(rt, report, _unit(rt, asset, chain_name))
     _written(out, tables)
     if incident is not None:
         unit = _unit(rt, asset, chain_name)
@@ -291,8 +291,16 @@ def _utxo(path: Path, policy: str, seed_tx: list[str], out: Path, min_taint: int
     return report
 
 
-def _show(rt: object, report: TraceReport) -> None:
+def _show(rt: object, report: TraceReport, unit: Asset | None = None) -> None:
+    """The trace's counts, totals and exposure: amounts in whole units of ``unit`` (the
+    asset ``--asset`` names, or the chain's coin), as the graph says them; else, a file's
+    unnamed asset, in its minor units."""
     say = speech()
+
+    def amount(value: object) -> str:
+        if unit is None:
+            return str(value)
+        return f"{format_units(int(str(value)), unit, group=True)} {unit.symbol}"
     s = report.summary()
     totals = s["totals"]
     counts = s["counts"]
@@ -307,13 +315,13 @@ def _show(rt: object, report: TraceReport) -> None:
     # taint the trace stopped following at --max-hops reached no stop: said apart, never
     # as absorbed at stops
     at_hop_limit = int(totals.get("at_hop_limit", 0))
-    figures = {"seeded": str(totals["seeded"]), "held": str(totals["held"]),
-               "burned": str(totals["burned"]), "absorbed": str(totals["absorbed"]),
+    figures = {"seeded": amount(totals["seeded"]), "held": amount(totals["held"]),
+               "burned": amount(totals["burned"]), "absorbed": amount(totals["absorbed"]),
                "conservation": conservation}
-    print(say("cli.trace.totals_hop_limit", **figures, at_hop_limit=str(at_hop_limit))
+    print(say("cli.trace.totals_hop_limit", **figures, at_hop_limit=amount(at_hop_limit))
           if at_hop_limit else say("cli.trace.totals", **figures))
     emit(["entity", "category", "taint received", "addresses"],
-         [[e.entity, word(say, "label.category", e.category), e.taint, e.addresses]
+         [[e.entity, word(say, "label.category", e.category), amount(e.taint), e.addresses]
           for e in report.exposure[:20]],
          "table", title=say("cli.trace.exposure"), right=("taint received",))
 
