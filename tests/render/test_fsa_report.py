@@ -410,3 +410,14 @@ def test_the_loss_command_says_what_was_booked_after_refunds(tmp_path: Path) -> 
         assert report.booked == {} and report.total == {"ETH": 8 * E}
     finally:
         ex.store.close()
+
+
+def test_the_emergency_sweep_without_a_policy_reads_as_one_sentence(exchange: Exchange) -> None:
+    """No policy loaded: the sweep's paragraph says so once, without a doubled full stop
+    ("Policy: No custody policy is loaded.." and "管理方針：管理方針が読み込まれていない。。")."""
+    report = exchange.report()
+    bare = replace(report, governance=replace(report.governance, watch=None))
+    en, ja = render_markdown(bare, "en"), render_markdown(bare, "ja")
+    assert "Policy: none, as no custody policy is loaded. The attacker" in en
+    assert ".." not in en.replace("...", "")
+    assert "管理方針：未設定（管理方針が読み込まれていない）。攻撃者" in ja and "。。" not in ja

@@ -370,7 +370,7 @@ def _response(report: FsaReport, f: _Fmt) -> list[Section]:
     sweep = Section(f("fsa.s4_sweep"), 3)
     gw = report.governance.watch
     sweep.p(f("fsa.sweep_mode", mode=f(f"sweep_mode.{gw.emergency_sweep}") if gw
-              else f("fsa.no_policy")))
+              else f("sweep_mode.none")))
     sweep.table(Table([f("fsa.id"), f("fsa.asset"), f("fsa.amount"), f("fsa.state"),
                        f("fsa.approvals"), f("fsa.incident"), f("fsa.tx")],
                       [[m.id, m.asset, f.units(m.asset, m.amount),
