@@ -470,3 +470,9 @@ def test_the_command_says_a_named_assets_amounts_in_whole_units(  # type: ignore
     assert code == 0, err
     assert "起点 10 XEM" in out and "取引所等に到達 6.43 XEM" in out, out
     assert "6.43 XEM │" in out and "6430000" not in out, out
+    # the blacklist other exchanges load says the taint in XEM too, not a bare 10000000
+    assert json.loads((tmp_path / "t" / "summary.json").read_text())["asset"] == "XEM"
+    assert kinko("trace", "export", "t", "--format", "tagpack")[0] == 0
+    listed = (tmp_path / "t" / "blacklist.yaml").read_text(encoding="utf-8")
+    assert "received 10 XEM, holds 3.57 XEM (haircut)" in listed, listed
+    assert "in XEM" in listed and "10000000" not in listed, listed

@@ -328,6 +328,7 @@ def _show(rt: object, report: TraceReport, unit: Asset | None = None) -> None:
 
 @trace_app.command("export")
 def trace_export(
+    ctx: typer.Context,
     folder: Path = typer.Argument(..., help="A trace's output folder."),
     fmt: str = typer.Option("tagpack", "--format", help="tagpack, csv or nem-mosaic-tags."),
     min_taint: int = typer.Option(1, "--min-taint", help="Only addresses holding or having "
@@ -367,7 +368,7 @@ def trace_export(
         raise BadInput(f"--format must be tagpack, csv or nem-mosaic-tags, not {fmt!r}",
                        says=msg("error.trace.export_format", format=repr(fmt[:80])))
     target, count = write_blacklist(folder, fmt, min_taint=min_taint, currency=currency,
-                                    out=out)
+                                    out=out, assets=runtime(ctx).assets)
     print(speech()("cli.trace.blacklist", count=str(count), path=str(target)))
 
 

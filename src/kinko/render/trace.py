@@ -28,7 +28,7 @@ import html
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,7 +210,10 @@ def _write_rest(report: Any, tainted: npt.NDArray[np.int64], out: Path, graph_no
             w.writerow([e.entity, e.category, e.taint, e.addresses])
     paths.append(path)
     path = out / "summary.json"
-    path.write_text(json.dumps(report.summary(), indent=2, ensure_ascii=False) + "\n",
+    summary = report.summary()
+    if unit is not None:  # the asset its amounts are minor units of, when it is known
+        summary["asset"] = unit.symbol
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                     encoding="utf-8")
     paths.append(path)
     timings = getattr(report, "timings", None)
@@ -493,11 +496,22 @@ def tainted(folder: Path, *, min_taint: int = 1
 
 
 def write_blacklist(folder: Path, fmt: str = "tagpack", *, min_taint: int = 1,
-                    currency: str = "ETH", out: Path | None = None) -> tuple[Path, int]:
+                    currency: str = "ETH", out: Path | None = None,
+                    assets: Mapping[str, Asset] | None = None) -> tuple[Path, int]:
     """A trace's tainted addresses (never its stops: those are exchanges) as a GraphSense
     TagPack or a CSV list, which ``kinko denylist load`` and other exchanges' tools read.
-    Returns the file and how many addresses it lists."""
+    A TagPack's labels say the taint in whole units of the asset traced when the summary
+    names it and ``assets`` knows it (another exchange reads ``received 175,728,000 XEM``,
+    not a bare number of minor units of nothing it is told). Returns the file and how many
+    addresses it lists."""
     listed, summary = tainted(folder, min_taint=min_taint)
+    named = summary.get("asset")
+    unit = assets.get(named) if assets is not None and isinstance(named, str) else None
+
+    def taint(value: object) -> str:
+        if unit is None:
+            return str(value)
+        return f"{format_units(int(str(value)), unit, group=True)} {unit.symbol}"
     seeds = summary.get("seeds", {})
     source = (f"kinko trace, policy {summary.get('policy')}, seeds "
               f"{', '.join(seeds.get('transactions', [])) or 'by address'}")
@@ -506,11 +520,13 @@ def write_blacklist(folder: Path, fmt: str = "tagpack", *, min_taint: int = 1,
         target.write_text(tagpack_text(
             {"title": f"kinko trace blacklist ({summary.get('policy')})", "creator": "kinko",
              "description": "Addresses that received stolen funds, with the taint each "
-             "received and holds, in minor units", "currency": currency.upper(),
+             "received and holds, " + (f"in {unit.symbol}" if unit is not None
+                                       else "in minor units"), "currency": currency.upper(),
              "lastmod": datetime.now(UTC).strftime("%Y-%m-%d"), "confidence": "forensic",
              "category": "black_list", "source": source},
             [{"address": r["address"], "label": f"stolen funds: received "
-              f"{r['taint_received']}, holds {r['taint_held']} ({summary.get('policy')})"}
+              f"{taint(r['taint_received'])}, holds {taint(r['taint_held'])} "
+              f"({summary.get('policy')})"}
              for r in listed]), encoding="utf-8")
     else:
         with target.open("w", newline="", encoding="utf-8") as fh:

@@ -85,7 +85,8 @@ def _write(report: TraceReport, folder: Path, asset: Asset | None, lang: str) ->
 
     write_trace(report, folder, unit=asset, lang=lang)
     write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
-                    out=folder / "blacklist.yaml")
+                    out=folder / "blacklist.yaml",
+                    assets={asset.symbol: asset} if asset else None)
 
 
 def _jobs(web: Web) -> TraceJobs:
@@ -268,7 +269,8 @@ def blacklist(request: Request, web: Site, trace_id: str) -> Response:
         asset = _asset_of(web, row)
         try:
             write_blacklist(folder, "tagpack", currency=asset.symbol if asset else "ETH",
-                            out=folder / "blacklist.yaml")
+                            out=folder / "blacklist.yaml",
+                            assets={asset.symbol: asset} if asset else None)
         except (InputFileError, OSError):
             raise NotFound("this trace's folder is not readable",
                            says=msg("error.trace_unreadable")) from None
