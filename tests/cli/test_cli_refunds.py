@@ -438,3 +438,25 @@ def test_paying_a_plan_is_on_the_timeline_and_in_the_audit_log(
     assert record["actor"] == "cli:controller", record
     code, out, _ = cli("--lang", "ja", "incidents", "show", incident)
     assert "返金計画" in out and "3 件の返金を記帳" in out, out
+
+
+def test_a_paid_plan_is_not_planned_again_over_its_folder(
+        cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    """Planning the same refunds again once they were paid would count the yen paid as
+    the customers' and rewrite the paid plan's folder as short: refused, nothing written."""
+    incident, _ledger = cli_exchange(tmp_path, 200_000)
+    assert cli("refunds", "plan", incident, "--asset", "XEM", "--price", "88.549",
+               "--out", "plan")[0] == 0
+    paid = (tmp_path / "plan" / "plan.json").read_bytes()
+    assert cli("refunds", "execute", "plan")[0] == 0
+    for folder in ("plan", "again"):
+        code, out, err = cli("refunds", "plan", incident, "--asset", "XEM", "--price",
+                             "88.549", "--out", folder)
+        assert code == 2 and "has been paid already (3 of 3 refunds posted)" in err, (out, err)
+    assert (tmp_path / "plan" / "plan.json").read_bytes() == paid
+    assert not (tmp_path / "again").exists()
+    code, _, err = cli("--lang", "ja", "refunds", "plan", incident, "--asset", "XEM",
+                       "--price", "88.549", "--out", "plan")
+    assert code == 2 and "すでに支払われています（3 件中 3 件を記帳済み）" in err, err
+    code, out, _ = cli("refunds", "show", "plan")
+    assert code == 0 and "funds confirmed" in out

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -233,6 +233,7 @@ class Refunds:
         atomically. A folder already holding a different plan is refused."""
         data = refunds_csv(plan)
         document = plan_document(plan, hashlib.sha256(data).hexdigest())
+        self._not_paid_yet(str(document["plan_id"]), plan.customers)
         folder.mkdir(parents=True, exist_ok=True)
         plan_path, csv_path = folder / PLAN_JSON, folder / REFUNDS_CSV
         if plan_path.exists():
@@ -251,6 +252,22 @@ class Refunds:
         write_atomic(csv_path, data)
         write_atomic(plan_path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return PlanFiles(plan_path, csv_path, str(document["plan_id"]), document)
+
+    def _not_paid_yet(self, plan_id: str, customers: Sequence[str]) -> None:
+        """Refuse to write again a plan whose refunds were posted (the same refunds planned
+        again have the same id): its funds check would count the yen already paid as the
+        customers' and find the plan short, and a folder rewritten so would no longer say
+        what was paid (nor be paid any further without an override)."""
+        keys = refund_keys(plan_id, customers)
+        with self.ledger.store.reader() as tx:
+            posted = len(tx.known_keys(keys))
+        if posted:
+            raise BadInput(f"refund plan {plan_id} has been paid already ({posted:,} of "
+                           f"{len(keys):,} refunds posted): its folder keeps the plan as it "
+                           "was paid, and nothing was written (`kinko refunds execute DIR` "
+                           "completes a stopped run)", plan=plan_id,
+                           says=msg("error.refunds.already_paid", plan=plan_id[:80],
+                                    posted=posted, customers=len(keys)))
 
     def read_plan(self, folder: Path) -> PlanFile:
         """``plan.json`` and ``refunds.csv`` of ``folder``, checked against each other: an
