@@ -460,3 +460,36 @@ def test_a_paid_plan_is_not_planned_again_over_its_folder(
     assert code == 2 and "すでに支払われています（3 件中 3 件を記帳済み）" in err, err
     code, out, _ = cli("refunds", "show", "plan")
     assert code == 0 and "funds confirmed" in out
+
+
+def test_a_loss_no_alert_saw_is_booked_from_the_command_line(
+        cli: Callable[..., tuple[int, str, str]]) -> None:
+    """An incident opened by hand (nobody watched the chain, as in 2018) gets its loss
+    booked from the command line: once, on the timeline, in the audit log."""
+    assert cli("wallets", "add", "eth-hot", "--asset", "ETH", "--tier", "hot", "--address",
+               "0x" + "33" * 20)[0] == 0
+    assert cli("ledger", "post", "--key", "open", "--source", "opening", "--debit",
+               "wallet:eth-hot 5 ETH", "--credit", "customer:C1 5 ETH")[0] == 0
+    code, out, err = cli("incidents", "open", "hot key leaked", "--by", "soc", "--asset",
+                         "ETH", "--wallet", "eth-hot")
+    assert code == 0, err
+    incident = out.split()[-1]
+    code, out, err = cli("incidents", "loss", incident, "--by", "controller", "--asset",
+                         "ETH", "--wallet", "eth-hot")
+    assert code == 2 and "--asset --wallet alone" in err, (out, err)
+    for booked in ("1.25", "0"):  # the second run books nothing again
+        code, out, err = cli("incidents", "loss", incident, "--by", "controller", "--asset",
+                             "eth", "--wallet", "eth-hot", "--amount", "1.25", "--source",
+                             "tx:0xabc")
+        assert code == 0 and f"loss:{incident} 1.25 ETH (booked now: {booked})" in out, err
+    code, out, _ = cli("balances", "--account", "wallet:eth-hot", "--format", "json")
+    assert json.loads(out)[0]["balance"] == "3.75"
+    code, out, _ = cli("incidents", "show", incident, "--format", "json")
+    (line,) = [e for e in json.loads(out)["timeline"] if e["kind"] == "loss"]
+    assert line["actor"] == "controller" and "1.25 ETH" in line["detail"], line
+    code, out, _ = cli("audit", "list", "--action", "incident.loss", "--format", "json")
+    (record,) = json.loads(out)
+    assert record["actor"] == "cli:controller", record
+    code, _, err = cli("--lang", "ja", "incidents", "loss", incident, "--by", "c",
+                       "--amount", "1")
+    assert code == 2 and "3 つ揃えて" in err, err

@@ -19,13 +19,14 @@ from kinko.cli.app import app
 from kinko.cli.runtime import emit, format_option, heading, runtime, word
 from kinko.domain.addresses import TOKENS
 from kinko.domain.messages import Message, msg
+from kinko.domain.money import parse_units
 from kinko.domain.states import ALERT_STATES, INCIDENT_STATES
-from kinko.errors import ConfigError
+from kinko.errors import BadInput, ConfigError
 from kinko.i18n import ENGLISH, Localizer
 from kinko.ports import AlertNotice, Notifier, SystemClock
 from kinko.render.incident import incident_html
 from kinko.services.containment import RaceCap
-from kinko.services.incidents import Incidents
+from kinko.services.incidents import Incidents, LossReport
 from kinko.services.notify import Webhook
 from kinko.services.watch import PollReport, Watch
 from kinko.services.withdrawals import Withdrawals
@@ -366,12 +367,37 @@ def incidents_move(ctx: typer.Context, incident_id: str = typer.Argument(...),
 @incidents_app.command("loss")
 def incidents_loss(ctx: typer.Context, incident_id: str = typer.Argument(...),
                    by: str = typer.Option(..., "--by", help="Who books the losses (named on "
-                                          "the incident's timeline when any are booked).")
+                                          "the incident's timeline when any are booked)."),
+                   asset: str = typer.Option(None, "--asset", help="With --wallet and "
+                                             "--amount: book a loss no alert saw (found by "
+                                             "people, or on a chain kinko does not watch), "
+                                             "once per asset and wallet."),
+                   wallet: str = typer.Option(None, "--wallet", help="The wallet it left."),
+                   amount: str = typer.Option(None, "--amount", help="How much left, in "
+                                              "whole units, e.g. 523000000."),
+                   source: str = typer.Option("", "--source", help="Where the loss is "
+                                              "recorded: the theft's transaction, a report.")
                    ) -> None:
-    """Book the incident's final thefts in the ledger (loss:INCIDENT / wallet), once."""
+    """Book the incident's final thefts in the ledger (loss:INCIDENT / wallet), once; or,
+    with --asset, --wallet and --amount, a loss no alert saw."""
     rt = runtime(ctx)
-    report = Incidents(rt.store(), SystemClock(), rt.ledger()).record_losses(
-        incident_id, by, actor=f"cli:{by.strip()}")
+    incidents = Incidents(rt.store(), SystemClock(), rt.ledger())
+    given = [o for o, v in (("--asset", asset), ("--wallet", wallet), ("--amount", amount))
+             if v is not None]
+    if given and len(given) < 3:
+        raise BadInput("--asset, --wallet and --amount go together (a loss no alert saw), "
+                       f"not {' '.join(given)} alone",
+                       says=msg("error.incident.loss_options", given=" ".join(given)))
+    if given:
+        coin = rt.assets[asset.strip().upper()]
+        units = parse_units(amount, coin)
+        booked = incidents.book_loss(incident_id, coin.symbol, wallet.strip(), units,
+                                     source=source.strip() or "kinko incidents loss",
+                                     by=by.strip(), actor=f"cli:{by.strip()}")
+        report = LossReport(incident_id, {coin.symbol: units} if booked else {},
+                            incidents.losses(incident_id), 0)
+    else:
+        report = incidents.record_losses(incident_id, by, actor=f"cli:{by.strip()}")
     say = rt.say
     for asset, units in sorted(report.total.items()):
         print(say("cli.incidents.loss", account=f"loss:{incident_id}",
