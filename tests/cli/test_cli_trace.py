@@ -476,3 +476,15 @@ def test_the_command_says_a_named_assets_amounts_in_whole_units(  # type: ignore
     listed = (tmp_path / "t" / "blacklist.yaml").read_text(encoding="utf-8")
     assert "received 10 XEM, holds 3.57 XEM (haircut)" in listed, listed
     assert "in XEM" in listed and "10000000" not in listed, listed
+
+
+def test_an_unknown_incident_is_refused_before_the_trace_runs(  # type: ignore[no-untyped-def]
+        kinko, tmp_path: Path) -> None:
+    """A mistyped ``--incident`` was found only after the whole trace had run and written
+    its folder ("written to t", then "unknown incident", exit 2): now nothing runs."""
+    assert kinko("init")[0] == 0
+    code, out, err = kinko("trace", "run", "--transfers", str(anderson(tmp_path)),
+                           "--policy", "haircut", "--seed-tx", "0x01", "--out", "t",
+                           "--incident", "INC-NOPE")
+    assert code == 2 and "unknown incident 'INC-NOPE'" in err, (out, err)
+    assert out == "" and not (tmp_path / "t").exists(), out

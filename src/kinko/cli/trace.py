@@ -95,6 +95,8 @@ def trace_run(
     the flow graph to --out."""
     rt = runtime(ctx)
     lang = rt.lang_for(lang, document=True)
+    if incident is not None:  # refused before the trace runs (hours, on a chain's export)
+        Incidents(rt.ledger().store, SystemClock()).incident(incident)
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}",
                        says=msg("error.cli.format", formats=", ".join(FORMATS),
