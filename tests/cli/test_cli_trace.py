@@ -488,3 +488,23 @@ def test_an_unknown_incident_is_refused_before_the_trace_runs(  # type: ignore[n
                            "--incident", "INC-NOPE")
     assert code == 2 and "unknown incident 'INC-NOPE'" in err, (out, err)
     assert out == "" and not (tmp_path / "t").exists(), out
+
+
+def test_a_trace_for_an_incident_is_recorded_even_if_its_output_is_lost(  # type: ignore[no-untyped-def]
+        kinko, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kinko trace run ... --incident ID | head``: the pipe closes while the summary is
+    printed. The trace's files are written; it must be on the incident's timeline too."""
+    import kinko.cli.trace as command
+
+    def closed(*_args: object) -> None:
+        raise BrokenPipeError
+
+    assert kinko("init")[0] == 0
+    incident = kinko("incidents", "open", "theft reported", "--by", "soc")[1].split()[-1]
+    shown = command._show
+    monkeypatch.setattr(command, "_show", closed)
+    kinko("trace", "run", "--transfers", str(anderson(tmp_path)), "--policy", "poison",
+          "--seed-tx", "0x01", "--out", "t", "--incident", incident)
+    monkeypatch.setattr(command, "_show", shown)
+    _code, out, _ = kinko("incidents", "show", incident, "--format", "json")
+    assert [e["kind"] for e in json.loads(out)["timeline"]].count("trace") == 1, out

@@ -141,11 +141,11 @@ def trace_run(
                                   max_hops=max_hops)
             write_trace(report, out, min_taint=min_taint, tables=tables,
                         unit=_unit(rt, asset, chain_name), lang=lang)
-        _show(rt, report, _unit(rt, asset, None))
-        _written(out, tables)
-        if incident is not None:
+        if incident is not None:  # recorded before anything is printed (a closed pipe)
             unit = _unit(rt, asset, None)
             _on_incident(ctx, incident, report, out, None if unit is None else unit.symbol)
+        _show(rt, report, _unit(rt, asset, None))
+        _written(out, tables)
         return
     else:
         # the hashes stay in a file (no Python string per transfer: chain-sized files fit
@@ -170,11 +170,11 @@ def trace_run(
     finally:
         if store is not None:
             store.close()
-    _show(rt, report, _unit(rt, asset, chain_name))
-    _written(out, tables)
-    if incident is not None:
+    if incident is not None:  # recorded before anything is printed (a closed pipe)
         unit = _unit(rt, asset, chain_name)
         _on_incident(ctx, incident, report, out, None if unit is None else unit.symbol)
+    _show(rt, report, _unit(rt, asset, chain_name))
+    _written(out, tables)
 
 
 def _unit(rt: Runtime, asset: str | None, chain_name: str | None) -> Asset | None:
