@@ -74,7 +74,7 @@ def test_a_key_whose_wallet_is_not_registered_is_removed(
 
     monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", PASSWORD)
 
-    def unavailable(self: Ledger, wallet: object) -> None:
+    def unavailable(self: Ledger, wallet: object, **kw: object) -> None:
         raise StoreUnavailable("the database is unavailable")
 
     monkeypatch.setattr(Ledger, "add_wallet", unavailable)
@@ -146,7 +146,7 @@ def test_an_hsm_key_whose_wallet_is_not_registered_is_removed(
     label = f"lost-{tmp_path.name[-24:]}"
     monkeypatch.setenv("KINKO_KEYS", f"eth-hot=hsm:{label}")
 
-    def unavailable(self: Ledger, wallet: object) -> None:
+    def unavailable(self: Ledger, wallet: object, **kw: object) -> None:
         raise StoreUnavailable("the database is unavailable")
 
     monkeypatch.setattr(Ledger, "add_wallet", unavailable)
@@ -154,3 +154,36 @@ def test_an_hsm_key_whose_wallet_is_not_registered_is_removed(
     assert code == 3, err
     with HsmToken.open(hsm.module, token_name, pin) as token:
         assert label not in token.labels()
+
+
+def test_a_registered_wallet_is_in_the_audit_log(cli: CliRun, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering a wallet (an address kinko then pays to and from, and counts in the
+    reserves) left no audit record: who registered which addresses, and which they
+    replaced, is now recorded in the registration's own unit."""
+    import json
+
+    monkeypatch.setenv("KINKO_HOT_KEY_PASSWORD", PASSWORD)
+    cold = "0x" + "12" * 20
+    assert cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", cold, "--by", "hanako")[0] == 0
+    assert cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold",
+               "--address", "0x" + "34" * 20, "--by", "taro")[0] == 0
+    code, out, err = cli("wallets", "keygen", "eth-hot", "--asset", "ETH")
+    assert code == 0, err
+    hot = out.split(" at ")[1].split(";")[0].lower()
+    refused = cli("wallets", "add", "x", "--asset", "ETH", "--tier", "cold", "--address",
+                  cold[:-1], "--by", "hanako")
+    assert refused[0] == 2
+    code, out, _ = cli("audit", "list", "--action", "wallet.", "--format", "json")
+    records = [(r["actor"], r["action"], r["target"], json.loads(r["detail"])
+                if isinstance(r["detail"], str) else r["detail"]) for r in json.loads(out)]
+    assert [(a, act, t) for a, act, t, _ in records] == [
+        ("cli:hanako", "wallet.add", "eth-cold"), ("cli:taro", "wallet.add", "eth-cold"),
+        ("cli", "wallet.add", "eth-hot")]
+    first, second, third = (d for *_, d in records)
+    assert first == {"asset": "ETH", "tier": "cold", "kind": "key", "addresses": [cold],
+                     "replaces": None}
+    assert second["addresses"] == ["0x" + "34" * 20] and second["replaces"] == [cold]
+    assert third["addresses"] == [hot] and third["tier"] == "hot"
+    assert cli("audit", "verify")[0] == 0

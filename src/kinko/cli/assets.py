@@ -56,6 +56,8 @@ def wallets_add(
                                  "operations key (its key is named NAME in the keys setting)."),
     cosigner: str = typer.Option(None, "--cosigner", help="The owner that is the policy "
                                  "co-signer."),
+    by: str = typer.Option(None, "--by", help="Who registers it (recorded in the audit "
+                           "log)."),
 ) -> None:
     """Register an exchange wallet: addresses of a key wallet (cold and warm ones are
     watch-only), or an existing Safe, checked on chain first."""
@@ -67,8 +69,7 @@ def wallets_add(
                            "give its address with --safe",
                            says=msg("error.wallet.safe_flags_need_safe"))
         wallet = rt.ledger().add_wallet(  # the addresses are checked and made canonical there
-            Wallet(name, known.symbol, tier, tuple(address))
-        )
+            Wallet(name, known.symbol, tier, tuple(address)), actor=_actor(by))
     else:
         if address or not owner or threshold is None:
             raise BadInput("a Safe is registered with --safe ADDRESS, its --owner(s) and "
@@ -76,7 +77,7 @@ def wallets_add(
                            says=msg("error.wallet.safe_registration"))
         wallet = register_multisig(rt.ledger(), rt.multisigs(known.symbol), name, known.symbol,
                                    tier, safe, owner, threshold,  # type: ignore[arg-type]
-                                   operator=operator, cosigner=cosigner)
+                                   operator=operator, cosigner=cosigner, actor=_actor(by))
     say = rt.say
     print(say("cli.wallets.added", name=wallet.name, tier=word(say, "tier", wallet.tier),
               asset=wallet.asset, kind=_kind(wallet, say), account=wallet.account))
@@ -96,6 +97,8 @@ def wallets_create_safe(
                                  "co-signer."),
     deploy_contracts: bool = typer.Option(False, "--deploy-contracts", help="On a development "
                                           "node: deploy the Safe 1.4.1 contracts if missing."),
+    by: str = typer.Option(None, "--by", help="Who registers it (recorded in the audit "
+                           "log)."),
 ) -> None:
     """Create a Safe (the relayer key pays the gas) and register it as a multisig wallet.
     A co-signed hot wallet: --owner OPS --owner COSIGNER --owner RECOVERY --threshold 2
@@ -104,7 +107,7 @@ def wallets_create_safe(
     known = rt.assets[asset]
     wallet = create_multisig(rt.ledger(), rt.multisigs(known.symbol, deploy=deploy_contracts),
                              name, known.symbol, tier, owner, threshold,  # type: ignore[arg-type]
-                             operator=operator, cosigner=cosigner)
+                             operator=operator, cosigner=cosigner, actor=_actor(by))
     say = rt.say
     print(say("cli.wallets.created", name=wallet.name, tier=word(say, "tier", wallet.tier),
               asset=wallet.asset, kind=_kind(wallet, say), address=wallet.addresses[0]))
@@ -141,6 +144,8 @@ def wallets_keygen(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Hot wallet name, e.g. eth-hot."),
     asset: str = typer.Option(..., "--asset", help="The asset it holds."),
+    by: str = typer.Option(None, "--by", help="Who registers it (recorded in the audit "
+                           "log)."),
 ) -> None:
     """Create a hot wallet: a new key and the wallet registered with its address. The key
     is made where the keys setting says the wallet's key lives: on an Ethereum chain
@@ -171,7 +176,7 @@ def wallets_keygen(
                            ) from None
         where, ref = rt.keys().where(name)  # where its signer will look for it
         if where == "hsm":
-            _hsm_keygen(rt, ledger, Wallet(name, known.symbol, "hot"), ref)
+            _hsm_keygen(rt, ledger, Wallet(name, known.symbol, "hot"), ref, _actor(by))
             return
         path = Path(ref)
 
@@ -188,7 +193,8 @@ def wallets_keygen(
 
         address = create_keystore(path, os.environ.get(PASSWORD_ENV, ""), accept=accept)
     try:
-        wallet = ledger.add_wallet(Wallet(name, known.symbol, "hot", (address,)))
+        wallet = ledger.add_wallet(Wallet(name, known.symbol, "hot", (address,)),
+                                   actor=_actor(by))
     except Exception as exc:  # not registered: no key of an unknown wallet left behind
         if isinstance(exc, BadInput) or not _registered(ledger, name):
             path.unlink(missing_ok=True)
@@ -201,20 +207,25 @@ def wallets_keygen(
                      address=address, path=str(path)))
 
 
-def _hsm_keygen(rt: Any, ledger: Ledger, wallet: Wallet, label: str) -> None:
+def _hsm_keygen(rt: Any, ledger: Ledger, wallet: Wallet, label: str, actor: str) -> None:
     """A hot wallet whose key is generated inside the HSM token under ``label`` (never
     leaving it), registered with its address; a key whose wallet could not be registered
     is removed from the token again."""
     token = rt.keys().token()
     signer = token.generate_key(label)
     try:
-        added = ledger.add_wallet(replace(wallet, addresses=(signer.address,)))
+        added = ledger.add_wallet(replace(wallet, addresses=(signer.address,)), actor=actor)
     except Exception as exc:
         if isinstance(exc, BadInput) or not _registered(ledger, wallet.name):
             token.remove_new_key(signer)
         raise
     print(rt.say("cli.wallets.keygen_hsm", name=added.name, asset=added.asset,
                  address=signer.address, token=token.label, label=label))
+
+
+def _actor(by: str | None) -> str:
+    """The audit log's actor of a wallet registered from the command line."""
+    return f"cli:{by.strip()}" if by and by.strip() else "cli"
 
 
 def _registered(ledger: Ledger, name: str) -> bool:

@@ -67,6 +67,7 @@ from kinko.errors import (
     InvalidEntry,
 )
 from kinko.ports import BalanceRow, Clock, LedgerWriter, ReadAhead, Store
+from kinko.services.access import Access
 
 __all__ = ["Appended", "Draft", "KnownBalances", "Ledger", "VerifyReport", "no_cyclic_gc"]
 
@@ -183,9 +184,11 @@ class Ledger:
 
     # ---------------------------------------------------------------- wallets
 
-    def add_wallet(self, wallet: Wallet) -> Wallet:
+    def add_wallet(self, wallet: Wallet, *, actor: str = "") -> Wallet:
         """Register (or update the addresses of) an exchange wallet; its addresses are
-        kept in their chain's canonical form (an invalid one is refused, naming it).
+        kept in their chain's canonical form (an invalid one is refused, naming it). With
+        ``actor``, the registration is in the audit log (``wallet.add``: the wallet's asset,
+        tier, kind and addresses, and its multisig's owners and threshold), in the same unit.
 
         An address belongs to one wallet of an asset, once: an address given twice (in any
         spelling) or already registered to another wallet of the asset is refused, so the
@@ -223,6 +226,14 @@ class Ledger:
                                  asset=existing.asset, tier=msg(f"tier.{existing.tier}")),
                     )
             tx.put_wallet(wallet)
+            if actor:
+                detail: dict[str, object] = {
+                    "asset": wallet.asset, "tier": wallet.tier, "kind": wallet.kind,
+                    "addresses": list(wallet.addresses),
+                    "replaces": list(existing.addresses) if existing is not None else None}
+                if multisig is not None:
+                    detail.update(owners=list(multisig.owners), threshold=multisig.threshold)
+                Access(self.store, self.clock).audit(actor, "wallet.add", wallet.name, detail)
         return wallet
 
     def wallets(self) -> list[Wallet]:

@@ -51,8 +51,9 @@ def _setup(ledger: Ledger, name: str, asset: str, tier: str, owners: Sequence[st
 
 def create_multisig(ledger: Ledger, accounts: Multisigs, name: str, asset: str, tier: Tier,
                     owners: Sequence[str], threshold: int, *, operator: str | None = None,
-                    cosigner: str | None = None) -> Wallet:
-    """Create a multisig account on chain and register it as wallet ``name``."""
+                    cosigner: str | None = None, actor: str = "") -> Wallet:
+    """Create a multisig account on chain and register it as wallet ``name`` (audited
+    under ``actor`` when given)."""
     wallet, _ = _setup(ledger, name, asset, tier, owners, threshold, operator, cosigner,
                        accounts.contracts())
     multisig = wallet.multisig
@@ -60,18 +61,20 @@ def create_multisig(ledger: Ledger, accounts: Multisigs, name: str, asset: str, 
     address, created = accounts.create(multisig.owners, multisig.threshold,
                                        operator=multisig.operator, cosigner=multisig.cosigner)
     return ledger.add_wallet(Wallet(name, wallet.asset, wallet.tier, (address,),
-                                    kind="multisig", multisig=created))
+                                    kind="multisig", multisig=created), actor=actor)
 
 
 def register_multisig(ledger: Ledger, accounts: Multisigs, name: str, asset: str, tier: Tier,
                       address: str, owners: Sequence[str], threshold: int, *,
-                      operator: str | None = None, cosigner: str | None = None) -> Wallet:
+                      operator: str | None = None, cosigner: str | None = None,
+                      actor: str = "") -> Wallet:
     """Register an existing multisig account after reading it back from the chain: refused,
-    naming every difference, unless it is exactly what is given."""
+    naming every difference, unless it is exactly what is given (audited under ``actor``
+    when given)."""
     wallet, chain = _setup(ledger, name, asset, tier, owners, threshold, operator, cosigner,
                            accounts.contracts())
     assert wallet.multisig is not None
     address = canonical_address(address, chain)
     accounts.check(address, wallet.multisig)
     return ledger.add_wallet(Wallet(name, wallet.asset, wallet.tier, (address,),
-                                    kind="multisig", multisig=wallet.multisig))
+                                    kind="multisig", multisig=wallet.multisig), actor=actor)
