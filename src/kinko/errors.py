@@ -41,7 +41,11 @@ status is each class's ``http_status`` (400 unless said)::
     ├── Unauthorized                (exit 2, HTTP 401) no key, or an unknown or revoked one
     ├── Forbidden                   (exit 2, HTTP 403) the key's role may not do this
     ├── Throttled                   (exit 2, HTTP 429) too many wrong keys; ``retry_after``
-    └── SignInRequired              (HTTP 401) a dashboard page without a session
+    ├── SignInRequired              (HTTP 401) a dashboard page without a session
+    └── StoredValueInvalid          (exit 1, HTTP 500) a stored row holds what kinko never
+                                    writes (text in a number's column, a missing head row):
+                                    the database was altered outside kinko; ``seq``, the
+                                    journal entry or audit record it is in, when known
 
 Error messages never contain key material: they name accounts, files, lines and fields.
 
@@ -89,6 +93,7 @@ __all__ = [
     "SignInRequired",
     "SignerUnavailable",
     "StoreUnavailable",
+    "StoredValueInvalid",
     "Throttled",
     "TierRefused",
     "TooDeep",
@@ -332,6 +337,22 @@ class SignInRequired(KinkoError):
 
     code = "sign_in_required"
     http_status = 401
+
+
+class StoredValueInvalid(KinkoError):
+    """A stored row holds a value kinko never writes there: text or a fraction in a number's
+    column, bytes in a text's, a row that must be there missing. SQLite keeps whatever an
+    ``UPDATE`` outside kinko writes: the database was altered, and a verification reports
+    this (naming the row) as it reports an altered hash, rather than failing as a defect.
+    ``seq`` is the journal entry or audit record the row belongs to, when it is known."""
+
+    code = "stored_value_invalid"
+    http_status = 500
+
+    def __init__(self, message: str, *, seq: int | None = None, says: Message | None = None,
+                 **details: Any) -> None:
+        super().__init__(message, says=says, **details)
+        self.seq = seq
 
 
 class ValueRefused(ValueError):

@@ -107,3 +107,31 @@ def test_a_bad_anchor_is_a_clean_error(cli: CliRun, tmp_path: Path) -> None:
                        str(tmp_path / "folder.anchor"))
     assert code == 2 and err.startswith(f"エラー：{tmp_path / 'folder.anchor'} は通常のファイル"
                                         "ではありません"), err
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    ("UPDATE audit_log SET at_us = 'noon' WHERE seq = 3",
+     "audit_log.at_us of row 3 holds 'noon'"),
+    ("UPDATE audit_log SET detail = X'FF' WHERE seq = 3",
+     "audit_log.detail of row 3 holds b'\\xff'"),
+    ("UPDATE audit_log SET at_us = 1e30 WHERE seq = 3", "audit_log.at_us of row 3 holds 1e+30"),
+    ("UPDATE audit_log SET seq = 'x' WHERE seq = 3", "audit_log.seq of row 'x' holds 'x'"),
+])
+def test_a_value_kinko_never_writes_is_named_not_a_crash(cli: CliRun, tmp_path: Path,
+                                                         edit: str, named: str) -> None:
+    """SQLite keeps whatever an UPDATE writes (text in a number's column, bytes in a
+    text's): verify names the record, exit 1, as it names an altered hash; an earlier
+    edit is still the first problem."""
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        db.execute(edit)
+    code, out, err = cli("audit", "verify")
+    assert code == 1, out + err
+    assert "AUDIT LOG TAMPERED: first problem at record 3: " + named in out
+    assert "altered outside kinko" in out and "defect" not in err
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        db.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2")
+    code, out, _ = cli("audit", "verify", "--format", "json")
+    problems = json.loads(out)["problems"]
+    assert code == 1 and [p["seq"] for p in problems] == [2, 3], problems
+    code, _, err = cli("audit", "list")  # a reader of the log names the row too
+    assert code == 1 and named in err and "defect" not in err

@@ -252,3 +252,46 @@ def test_balances_page_through_with_a_limit_and_a_cursor(  # type: ignore[no-unt
     assert code == 2 and "--after must be ACCOUNT/ASSET" in err and "Traceback" not in err
     code, _, err = cli("balances", "--limit", "2", "--as-of-entry", "1")
     assert code == 2 and "not paged" in err
+
+
+@pytest.mark.parametrize(("edit", "first"), [
+    ("UPDATE postings SET amount = 'ten' WHERE entry_seq = 3 AND idx = 0",
+     "first problem at entry 3: postings.amount of row '3/0' holds 'ten'"),
+    ("UPDATE postings SET amount = '2.5' WHERE entry_seq = 3 AND idx = 1",
+     "first problem at entry 3: postings.amount of row '3/1' holds '2.5'"),
+    ("UPDATE postings SET account = X'41' WHERE entry_seq = 3 AND idx = 0",
+     "first problem at entry 3: postings.account of row '3/0' holds b'A'"),
+    ("UPDATE entries SET ts_us = 'noon' WHERE seq = 3",
+     "first problem at entry 3: entries.ts_us of row 3 holds 'noon'"),
+    ("UPDATE entries SET ts_us = 1e30 WHERE seq = 3",
+     "first problem at entry 3: entries.ts_us of row 3 holds 1e+30"),
+    ("UPDATE balances SET balance = 'x' WHERE account = 'customer:C1'",
+     "LEDGER INCONSISTENT: balances.balance of row 'customer:C1/XEM' holds 'x'"),
+    ("UPDATE ledger_head SET seq = 'x'", "LEDGER INCONSISTENT: ledger_head.seq of row 1 holds"),
+    ("DELETE FROM ledger_head", "LEDGER INCONSISTENT: ledger_head has no row 1"),
+])
+def test_a_value_kinko_never_writes_is_named_not_a_crash(
+        edit: str, first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SQLite keeps whatever an UPDATE writes (text in a number's column, bytes in a
+    text's): `ledger verify` names the row, exit 1, as it names an altered hash, never
+    "a defect in kinko"; an earlier altered entry of the same page is still the first."""
+    import sqlite3
+
+    run = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
+    assert run("wallets", "add", "xem-hot", "--asset", "XEM", "--tier", "hot")[0] == 0
+    for n in range(3):
+        assert run("ledger", "post", "--key", f"d{n}", "--source", "t", "--debit",
+                   "wallet:xem-hot 10 XEM", "--credit", "customer:C1 10 XEM")[0] == 0
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        db.execute(edit)
+    code, out, err = run("ledger", "verify")
+    assert code == 1, out + err
+    assert first in out and "altered outside kinko" in out and "defect" not in err
+    if "entry 3" in first:
+        with sqlite3.connect(tmp_path / "k.db") as db:
+            db.execute("UPDATE entries SET memo = 'edited' WHERE seq = 2")
+        code, out, _ = run("ledger", "verify", "--format", "json")
+        findings = json.loads(out)["findings"]
+        assert code == 1 and [(f["code"], f["seq"]) for f in findings] == [
+            ("altered", 2), ("unreadable", 3)], findings

@@ -836,13 +836,19 @@ class ChainVerifier:
             self._find("negative_balance", f"entry {entry.seq}: {f.message}", entry.seq)
         self.states.update(after)
 
+    @property
+    def end(self) -> tuple[int, str]:
+        """The sequence number and hash of the last entry fed (0 and the genesis hash: none)."""
+        return self._expect_seq - 1, self._prev_hash
+
     def finish(
         self,
         head: tuple[int, str] | None,
-        stored_states: Iterable[tuple[BalanceKey, BalanceState]],
+        stored_states: Iterable[tuple[BalanceKey, BalanceState]] | None,
         stored_pending: Iterable[str],
     ) -> list[Finding]:
-        """Compare the replayed journal with the stored head, balances and pending holds."""
+        """Compare the replayed journal with the stored head, balances and pending holds
+        (None: not compared, the head or balances could not be read)."""
         last_seq = self._expect_seq - 1
         if head is not None and (head[0], head[1]) != (last_seq, self._prev_hash):
             self._find("head_mismatch",
@@ -850,7 +856,7 @@ class ChainVerifier:
                        f"journal ends at entry {last_seq}: entries after it were deleted, or the "
                        "head was edited", head[0])
         seen: set[BalanceKey] = set()
-        for key, stored in stored_states:
+        for key, stored in stored_states or ():
             seen.add(key)
             replayed = self.states.get(key, BalanceState())
             if replayed != stored:
@@ -859,7 +865,7 @@ class ChainVerifier:
                            f"(pending {stored.pending_debit}/{stored.pending_credit}) but the "
                            f"journal gives {replayed.balance} "
                            f"(pending {replayed.pending_debit}/{replayed.pending_credit})", None)
-        for key, replayed in self.states.items():
+        for key, replayed in self.states.items() if stored_states is not None else ():
             if key not in seen and replayed != BalanceState():
                 self._find("balance_missing",
                            f"no stored balance for {key[0]} {key[1]}; the journal gives "

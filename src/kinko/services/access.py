@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from kinko.domain.messages import msg
-from kinko.errors import BadInput, Forbidden, Unauthorized
+from kinko.errors import BadInput, Forbidden, StoredValueInvalid, Unauthorized
 from kinko.ports import AccessTables, ApiKeyRow, AuditRow, Clock, Store
 from kinko.services.throttle import Throttle
 
@@ -81,6 +81,23 @@ def _audit_hash(prev: str, row: Mapping[str, Any]) -> str:
     body = json.dumps({k: row[k] for k in ("seq", "actor", "action", "target", "detail")}
                       | {"at": row["at"].isoformat()}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(f"kinko-audit-v1\n{prev}\n{body}".encode()).hexdigest()
+
+
+def _audit_page(tables: AccessTables, after: int
+                ) -> list[AuditRow] | tuple[list[AuditRow], StoredValueInvalid]:
+    """The next records after ``after``; when one of them holds what kinko never writes,
+    the records before it (read one at a time) and the error naming it."""
+    try:
+        return tables.audit(after, 5000)
+    except StoredValueInvalid:
+        rows: list[AuditRow] = []
+        try:
+            while one := tables.audit(after, 1):
+                rows += one
+                after = int(one[0]["seq"])
+        except StoredValueInvalid as exc:
+            return rows, exc
+        return rows  # (written meanwhile: read again)
 
 
 def _clip(text: str, size: int) -> str:
@@ -263,8 +280,9 @@ class Access:
         problems: list[AuditProblem] = []
         prev, expect, records, at_anchor = "0" * 64, 1, 0, None
         with self.store.access(write=False) as tables:
-            after = 0
-            while rows := tables.audit(after, 5000):
+            after, bad = 0, None
+            while rows := _audit_page(tables, after):
+                rows, bad = rows if isinstance(rows, tuple) else (rows, None)
                 for row in rows:
                     seq = int(row["seq"])
                     if seq != expect:
@@ -277,6 +295,9 @@ class Access:
                     if anchor is not None and seq == anchor[0]:
                         at_anchor = row["hash"]
                     prev, expect, records = row["hash"], seq + 1, records + 1
+                if bad is not None:  # the replay stops at a record kinko cannot read
+                    problems.append(AuditProblem(bad.seq or expect, bad.message))
+                    break
                 after = int(rows[-1]["seq"])
         head = (expect - 1, prev)
         if anchor is not None:

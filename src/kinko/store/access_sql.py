@@ -12,7 +12,7 @@ from kinko.ports import ApiKeyRow, AuditRow, SessionRow
 from kinko.store import schema as s
 from kinko.store.driver import defer, run
 from kinko.store.stamps import untouched
-from kinko.store.values import from_us, to_us
+from kinko.store.values import from_us, stored_int, stored_text, stored_time, to_us
 
 __all__ = ["AUDIT_HEAD", "SqlAccess", "audit_head"]
 
@@ -81,9 +81,7 @@ class SqlAccess:
         if action:
             query = query.where(s.audit_log.c.action.startswith(action, autoescape=True))
         rows = self.conn.execute(query.order_by(s.audit_log.c.seq).limit(limit))
-        return [AuditRow(seq=r.seq, at=from_us(r.at_us), actor=r.actor, action=r.action,
-                         target=r.target, detail=r.detail, prev_hash=r.prev_hash,
-                         hash=r.hash) for r in rows]
+        return [_audit_row(r) for r in rows]
 
     # dashboard sessions -----------------------------------------------------------------
 
@@ -113,3 +111,14 @@ class SqlAccess:
         done = self.conn.execute(delete(s.web_sessions).where(
             s.web_sessions.c.expires_us < to_us(before)))
         return int(done.rowcount or 0)
+
+
+def _audit_row(r: Any) -> AuditRow:
+    """A stored audit record; one holding what kinko never writes (SQLite keeps any
+    ``UPDATE``'s text or bytes) is :class:`~kinko.errors.StoredValueInvalid`, naming it."""
+    seq = stored_int(r.seq, "audit_log", "seq", r.seq)
+    text = {c: stored_text(getattr(r, c), "audit_log", c, seq, seq)
+            for c in ("actor", "action", "target", "detail", "prev_hash", "hash")}
+    return AuditRow(seq=seq, at=stored_time(r.at_us, "audit_log", "at_us", seq, seq),
+                    actor=text["actor"], action=text["action"], target=text["target"],
+                    detail=text["detail"], prev_hash=text["prev_hash"], hash=text["hash"])

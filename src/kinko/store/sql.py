@@ -65,7 +65,7 @@ from kinko.domain.ledger import (
 )
 from kinko.domain.messages import msg
 from kinko.domain.money import Asset
-from kinko.errors import HoldError, IdempotencyConflict, StoreUnavailable
+from kinko.errors import HoldError, IdempotencyConflict, StoredValueInvalid, StoreUnavailable
 from kinko.ports import BalanceRow, ReadAhead, UnitError, WouldBlock
 from kinko.store import schema as s
 from kinko.store.access_sql import AUDIT_HEAD, SqlAccess, audit_head
@@ -89,7 +89,18 @@ from kinko.store.driver import (
 )
 from kinko.store.screening_sql import SqlScreening
 from kinko.store.stamps import untouched
-from kinko.store.values import from_us, missing_sqlite_file, normalise_url, redact, to_us
+from kinko.store.values import (
+    from_us,
+    missing_row,
+    missing_sqlite_file,
+    normalise_url,
+    redact,
+    stored_int,
+    stored_text,
+    stored_time,
+    to_us,
+    unreadable,
+)
 from kinko.store.wal import LogCopier
 from kinko.store.watch_sql import SqlWatch
 
@@ -1527,8 +1538,11 @@ class SqlLedger:
             return self._head
         row = self.conn.execute(
             select(s.ledger_head.c.seq, s.ledger_head.c.hash).where(s.ledger_head.c.id == 1)
-        ).one()
-        return int(row.seq), str(row.hash)
+        ).first()
+        if row is None:
+            raise missing_row("ledger_head", 1)
+        return (stored_int(row.seq, "ledger_head", "seq", 1),
+                stored_text(row.hash, "ledger_head", "hash", 1))
 
     def _holds_by_id(self, ids: Collection[str]) -> dict[str, Hold]:
         missing = [i for i in set(ids) if i not in self._hold_cache]
@@ -1538,29 +1552,59 @@ class SqlLedger:
         return {i: self._hold_cache[i] for i in ids if i in self._hold_cache}
 
     def _build(self, rows: Sequence[Any]) -> list[Entry]:
+        built, bad = self._built(rows)
+        if bad is not None:
+            raise bad
+        return built
+
+    def _built(self, rows: Sequence[Any]) -> tuple[list[Entry], StoredValueInvalid | None]:
+        """The entries of ``rows`` (in sequence order) with their postings and holds; when a
+        row holds what kinko never writes, the entries before it and the error naming it (a
+        verification reports the first problem first)."""
         if not rows:
-            return []
+            return [], None
         seqs = [r.seq for r in rows]
         legs: dict[int, list[Posting]] = {q: [] for q in seqs}
         lo, hi = min(seqs), max(seqs)
         p = self._p
-        for entry_seq, account, asset, amount in self._raw(
-            f"SELECT entry_seq, account, asset, amount FROM postings WHERE entry_seq >= {p} "
-            f"AND entry_seq <= {p} ORDER BY entry_seq, idx", (lo, hi)
+        bad: StoredValueInvalid | None = None
+        for entry_seq, idx, account, asset, amount in self._raw(
+            f"SELECT entry_seq, idx, account, asset, amount FROM postings WHERE entry_seq >= "
+            f"{p} AND entry_seq <= {p} ORDER BY entry_seq, idx", (lo, hi)
         ):
             bucket = legs.get(entry_seq)
             if bucket is not None:
-                bucket.append(Posting(account, asset, int(amount)))
+                try:
+                    if account.__class__ is not str or asset.__class__ is not str:
+                        column, value = ("account", account) if account.__class__ is not str \
+                            else ("asset", asset)
+                        raise unreadable("postings", column, f"{entry_seq}/{idx}", value,
+                                         entry_seq)
+                    try:
+                        value = int(amount)
+                    except (TypeError, ValueError):
+                        value = stored_int(amount, "postings", "amount", f"{entry_seq}/{idx}",
+                                           entry_seq)
+                except StoredValueInvalid as exc:
+                    bad = exc
+                    break
+                bucket.append(Posting(account, asset, value))
         holds = self._holds_by_id([r.hold_id for r in rows if r.hold_id])
-        return [
-            Entry(
-                seq=int(r.seq), kind=r.kind, key=r.key, timestamp=from_us(r.ts_us),
+        built: list[Entry] = []
+        for r in rows:
+            if bad is not None and r.seq >= (bad.seq or 0):
+                break
+            try:
+                timestamp = stored_time(r.ts_us, "entries", "ts_us", r.seq, r.seq)
+            except StoredValueInvalid as exc:
+                return built, exc
+            built.append(Entry(
+                seq=int(r.seq), kind=r.kind, key=r.key, timestamp=timestamp,
                 source=r.source, memo=r.memo, postings=tuple(legs[r.seq]),
                 hold=holds.get(r.hold_id) if r.hold_id else None,
                 prev_hash=r.prev_hash, hash=r.hash, digest=r.digest,
-            )
-            for r in rows
-        ]
+            ))
+        return built, bad
 
     def entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[Entry]:
         """Entries in sequence order, fetched a page at a time."""
@@ -1574,7 +1618,10 @@ class SqlLedger:
             ).all()
             if not rows:
                 return
-            yield from self._build(rows)
+            built, bad = self._built(rows)
+            yield from built
+            if bad is not None:
+                raise bad
             last = rows[-1].seq
             if left is not None:
                 left -= len(rows)
@@ -1744,7 +1791,14 @@ class SqlLedger:
         rows = self._raw("SELECT account, asset, balance, pending_debit, pending_credit "
                          f"FROM balances{where} ORDER BY account, asset{page}", tuple(params))
         for account_, asset_, b, pd, pc in rows:
-            yield BalanceRow(account_, asset_, BalanceState(int(b), int(pd), int(pc)))
+            try:
+                state = BalanceState(int(b), int(pd), int(pc))
+            except (TypeError, ValueError):
+                row = f"{account_}/{asset_}"
+                state = BalanceState(stored_int(b, "balances", "balance", row),
+                                     stored_int(pd, "balances", "pending_debit", row),
+                                     stored_int(pc, "balances", "pending_credit", row))
+            yield BalanceRow(account_, asset_, state)
 
     def balances_as_of(self, *, seq: int | None = None, at: datetime | None = None,
                        account: str | None = None, kind: str | None = None,

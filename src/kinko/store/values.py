@@ -9,11 +9,17 @@ table module needs the store's engine module.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-__all__ = ["from_us", "missing_sqlite_file", "normalise_url", "redact", "to_us"]
+from kinko.domain.messages import msg, value_shown
+from kinko.errors import StoredValueInvalid
+
+__all__ = ["from_us", "missing_row", "missing_sqlite_file", "normalise_url", "redact", "stored_int",
+           "stored_text", "stored_time", "to_us", "unreadable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -26,6 +32,64 @@ def to_us(ts: datetime) -> int:
 
 def from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
+
+
+def unreadable(table: str, column: str, row: object, value: Any,
+               seq: int | None = None) -> StoredValueInvalid:
+    """The error for ``value``, read from ``table``.``column`` of the row keyed ``row``,
+    which kinko never writes there (SQLite keeps whatever an ``UPDATE`` outside kinko wrote:
+    text in a number's column, bytes in a text's)."""
+    where = f"{table}.{column}"
+    text = value_shown(value)
+    key = value_shown(row)
+    return StoredValueInvalid(
+        f"{where} of row {key} holds {text}, which kinko never writes there: the database "
+        "was altered outside kinko", seq=seq, table=table, column=column, row=key,
+        says=msg("error.stored.value", column=where, row=key, value=text))
+
+
+def missing_row(table: str, row: object) -> StoredValueInvalid:
+    """The error for the row keyed ``row`` of ``table``, which kinko writes once and never
+    deletes, not being there."""
+    key = value_shown(row)
+    return StoredValueInvalid(
+        f"{table} has no row {key}, which kinko never deletes: the database was altered "
+        "outside kinko", table=table, row=key,
+        says=msg("error.stored.row_missing", table=table, row=key))
+
+
+def stored_int(value: Any, table: str, column: str, row: object,
+               seq: int | None = None) -> int:
+    """An integer read back from ``table``.``column``; anything else (text, a fraction,
+    bytes) is :func:`unreadable`."""
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise unreadable(table, column, row, value, seq)
+
+
+def stored_time(value: Any, table: str, column: str, row: object,
+                seq: int | None = None) -> datetime:
+    """A time read back from ``table``.``column`` (integer microseconds since the epoch);
+    anything else, or one no date can hold, is :func:`unreadable`."""
+    try:
+        return from_us(stored_int(value, table, column, row, seq))
+    except OverflowError:
+        raise unreadable(table, column, row, value, seq) from None
+
+
+def stored_text(value: Any, table: str, column: str, row: object,
+                seq: int | None = None) -> str:
+    """Text read back from ``table``.``column``; bytes (a BLOB) are :func:`unreadable`."""
+    if type(value) is str:
+        return value
+    raise unreadable(table, column, row, value, seq)
 
 
 def normalise_url(url: str) -> str:
