@@ -4,14 +4,28 @@ anchor kept elsewhere) and a slashing-protection table that disagrees with the l
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from kinko.chains.keystore import throwaway_signer
+from kinko.domain.cosign import safe_tx_json
 from kinko.domain.cosign_log import GENESIS, Decision, LogVerifier, decision_hash
+from kinko.domain.erc20 import transfer_data
+from kinko.domain.safe import SafeTx
 
 T0 = datetime(2026, 1, 26, tzinfo=UTC)
 KEY = throwaway_signer()
+
+
+def pays(amount: int, nonce: int, to: str = "0x" + "22" * 20) -> SafeTx:
+    return SafeTx("0x" + "11" * 20, 1, to, amount, b"", nonce)
+
+
+def canonical(tx: SafeTx) -> str:
+    return json.dumps(safe_tx_json(tx), sort_keys=True, separators=(",", ":"))
 
 
 def chain(n: int = 6) -> list[Decision]:
@@ -19,12 +33,12 @@ def chain(n: int = 6) -> list[Decision]:
     prev = GENESIS
     for i in range(1, n + 1):
         if i % 2:
-            digest = bytes([i]) * 32
+            tx = pays(10**18 + i, i)
             record = Decision(i, T0 + timedelta(seconds=i), "token@127.0.0.1:1", "signed",
-                              request=f"withdrawal:W-{i}", safe="0x" + "11" * 20, chain_id=1,
-                              nonce=i, safe_tx_hash="0x" + digest.hex(), asset="ETH",
-                              amount=10**18 + i, counts=True, signer=KEY.address,
-                              signature="0x" + KEY.sign_digest(digest).hex())
+                              request=f"withdrawal:W-{i}", safe=tx.safe.lower(), chain_id=1,
+                              nonce=i, safe_tx_hash="0x" + tx.hash.hex(), safe_tx=canonical(tx),
+                              asset="ETH", amount=10**18 + i, counts=True, signer=KEY.address,
+                              signature="0x" + KEY.sign_digest(tx.hash).hex())
         else:
             record = Decision(i, T0 + timedelta(seconds=i), "anonymous@127.0.0.1:2",
                               "refused", reason="unauthenticated", detail="no token",
@@ -82,7 +96,7 @@ def test_reordered_records_are_named() -> None:
 
 def test_a_rehashed_forgery_breaks_the_link_after_it() -> None:
     records = chain()
-    forged = replace(records[2], amount=1).sealed(records[1].hash)  # hash recomputed
+    forged = replace(records[2], detail="edited").sealed(records[1].hash)  # hash recomputed
     records[2] = forged
     first = run(records, (6, records[-1].hash)).findings[0]
     assert (first.code, first.seq) == ("broken_link", 4)
@@ -96,7 +110,7 @@ def test_a_cut_tail_is_caught_by_the_head_or_an_anchor() -> None:
     anchored = run(cut, (4, cut[-1].hash), anchor=(6, records[-1].hash))
     assert [f.code for f in anchored.findings] == ["anchor"]
     assert "cut below it" in anchored.findings[0].message
-    rewritten = [*records[:4], replace(records[4], amount=7).sealed(records[3].hash)]
+    rewritten = [*records[:4], replace(records[4], detail="x").sealed(records[3].hash)]
     found = run(rewritten, (5, rewritten[-1].hash), anchor=(5, records[4].hash)).findings
     assert [f.code for f in found] == ["anchor"]
 
@@ -116,3 +130,53 @@ def test_signatures_and_the_exactly_once_table_must_agree_with_the_log() -> None
     rows[1] = (rows[1][0], rows[1][1], rows[1][2], "0x" + "00" * 65)
     assert run(good, (6, good[-1].hash), rows).findings[0].code == "signed_table"
     assert run(good, (6, good[-1].hash), rows[:2]).findings[0].code == "signed_table"
+
+
+def _resealed(records: list[Decision]) -> list[Decision]:
+    """The chain recomputed from the first record on: a rewrite no hash can tell."""
+    prev = GENESIS
+    out = []
+    for record in records:
+        out.append(record.sealed(prev))
+        prev = out[-1].hash
+    return out
+
+
+TOKEN = "0x" + "33" * 20
+
+
+@pytest.mark.parametrize(("forge", "said"), [
+    # another withdrawal's signature and safeTxHash, kept under a record paying 100 ETH
+    (lambda r, other: replace(r, safe_tx=canonical(pays(100 * 10**18, r.nonce)),
+                              amount=100 * 10**18),
+     "is not the hash of the SafeTx it records"),
+    # the signature of record 1 replayed for withdrawal W-3 (its hash and signature copied)
+    (lambda r, other: replace(r, safe_tx_hash=other.safe_tx_hash, signature=other.signature),
+     "is not the hash of the SafeTx it records"),
+    (lambda r, other: replace(r, amount=1), "records an amount of 1, but its SafeTx pays"),
+    (lambda r, other: replace(r, nonce=99), "with nonce 99, but its SafeTx is"),
+    (lambda r, other: replace(r, chain_id=5), "on chain 5 with nonce 3, but its SafeTx is"),
+    (lambda r, other: replace(r, safe_tx="{}"), "its SafeTx cannot be read"),
+])
+def test_a_signature_over_another_safetx_is_named(forge, said: str) -> None:  # type: ignore[no-untyped-def]
+    """The signature covers the safeTxHash only: a log rewritten so that a record keeps a
+    valid signature over one transaction while it shows another (amount, destination,
+    withdrawal, Safe, nonce) is named, even with every hash and the head recomputed."""
+    records = chain()
+    records[2] = forge(records[2], records[0])
+    records = _resealed(records)
+    found = run(records, (6, records[-1].hash)).findings
+    assert [(f.code, f.seq) for f in found] == [("safe_tx", 3)], found
+    assert said in found[0].message
+
+
+def test_a_token_transfer_is_checked_against_its_call_data() -> None:
+    tx = SafeTx("0x" + "11" * 20, 1, TOKEN, 0, transfer_data("0x" + "22" * 20, 5_000), 7)
+    record = Decision(1, T0, "token@unix", "signed", request="withdrawal:W-T",
+                      safe=tx.safe, chain_id=1, nonce=7, safe_tx_hash="0x" + tx.hash.hex(),
+                      safe_tx=canonical(tx), asset="USDC", amount=5_000, counts=True,
+                      signer=KEY.address, signature="0x" + KEY.sign_digest(tx.hash).hex())
+    good = _resealed([record])
+    assert run(good, (1, good[-1].hash)).findings == []
+    bad = _resealed([replace(record, amount=50_000)])
+    assert [f.code for f in run(bad, (1, bad[-1].hash)).findings] == ["safe_tx"]

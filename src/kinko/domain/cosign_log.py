@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from kinko.domain.cosign import safe_tx_from_json
+from kinko.domain.erc20 import TRANSFER_SELECTOR
 from kinko.domain.nem_tx import read_cosignature
 from kinko.domain.safe import recover_owner
 from kinko.errors import ApprovalError, BadInput
@@ -85,10 +87,40 @@ def decision_hash(prev_hash: str, decision: Decision) -> str:
     return hashlib.sha256(f"kinko-cosign-v1\n{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def _safe_tx_problem(record: Decision) -> str | None:
+    """What in a signing record disagrees with the SafeTx it keeps (None: nothing). The
+    signature covers only the safeTxHash: a record whose hash is not its SafeTx's, or whose
+    Safe, chain, nonce or amount are not, would show a signature over one transaction as
+    the co-signer's consent to another."""
+    try:
+        tx = safe_tx_from_json(json.loads(record.safe_tx))
+    except (ValueError, BadInput):
+        return "its SafeTx cannot be read, so what its signature consented to is unknown"
+    if "0x" + tx.hash.hex() != record.safe_tx_hash.lower():
+        return (f"its safeTxHash {record.safe_tx_hash[:20]}… is not the hash of the SafeTx it "
+                f"records (0x{tx.hash.hex()[:18]}…): its signature consented to another "
+                "transaction")
+    if tx.safe.lower() != record.safe.lower() or tx.chain_id != record.chain_id \
+            or tx.nonce != record.nonce:
+        return (f"it names Safe {record.safe} on chain {record.chain_id} with nonce "
+                f"{record.nonce}, but its SafeTx is Safe {tx.safe} on chain {tx.chain_id} "
+                f"with nonce {tx.nonce}")
+    data = tx.data
+    if not data:
+        paid: int | None = tx.value
+    elif len(data) == 68 and data[:4] == TRANSFER_SELECTOR and not tx.value:
+        paid = int.from_bytes(data[36:], "big")
+    else:
+        paid = None
+    if paid is not None and paid != record.amount:
+        return f"it records an amount of {record.amount}, but its SafeTx pays {paid}"
+    return None
+
+
 @dataclass(frozen=True)
 class LogFinding:
-    code: str  # deleted, reordered, altered, broken_link, bad_signature, head, anchor,
-    #            signed_table
+    code: str  # deleted, reordered, altered, broken_link, bad_signature, safe_tx, head,
+    #            anchor, signed_table
     message: str
     seq: int | None = None
 
@@ -173,6 +205,11 @@ class LogVerifier:
             self._find("bad_signature", f"record {record.seq}: its signature is not "
                        f"{record.signer or 'the co-signer'}'s over its safeTxHash",
                        record.seq)
+            return
+        problem = _safe_tx_problem(record)
+        if problem is not None:
+            self._find("safe_tx", f"record {record.seq} ({record.outcome} {record.request}): "
+                       f"{problem}", record.seq)
 
     def _check_nem_cosignature(self, record: Decision) -> None:
         """A NEM cosignature (kept whole in the record's transaction JSON): its signature
