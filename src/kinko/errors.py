@@ -42,6 +42,8 @@ status is each class's ``http_status`` (400 unless said)::
     ├── Forbidden                   (exit 2, HTTP 403) the key's role may not do this
     ├── Throttled                   (exit 2, HTTP 429) too many wrong keys; ``retry_after``
     ├── SignInRequired              (HTTP 401) a dashboard page without a session
+    ├── LedgerTampered              (exit 1, HTTP 409) the journal does not verify, so no
+    │                               document is made from it (the FSA report)
     └── StoredValueInvalid          (exit 1, HTTP 500) a stored row holds what kinko never
                                     writes (text in a number's column, a missing head row):
                                     the database was altered outside kinko; ``seq``, the
@@ -85,6 +87,7 @@ __all__ = [
     "InvalidEntry",
     "InvalidId",
     "KinkoError",
+    "LedgerTampered",
     "NotFound",
     "Overdraft",
     "RangeNotSatisfiable",
@@ -337,6 +340,14 @@ class SignInRequired(KinkoError):
 
     code = "sign_in_required"
     http_status = 401
+
+
+class LedgerTampered(KinkoError):
+    """The journal's hash chain or the balances it gives do not verify (``kinko ledger
+    verify`` finds a problem): a document stating figures from these books is not made."""
+
+    code = "ledger_tampered"
+    http_status = 409
 
 
 class StoredValueInvalid(KinkoError):

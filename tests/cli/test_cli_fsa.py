@@ -66,3 +66,34 @@ def test_bad_input_exits_2(cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     code, _, err = cli("report", "fsa", "--trace-asset", "DOGE", "--out", "x")
     assert code == 2 and "DOGE" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_no_report_is_written_from_altered_books(
+        exchange: Exchange, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Balances moved from the hot wallet to the cold one in the balances table only (no
+    journal entry): `kinko check` would read a smaller online share, and the report would
+    state it as the books' (double entry, tamper-evident). The journal does not give those
+    balances: no report is written, exit 1, the first problem named."""
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "altered.db"
+    shutil.copyfile(exchange.url.removeprefix("sqlite:///"), copy)
+    with sqlite3.connect(copy) as db:
+        hot, cold = (int(db.execute("SELECT balance FROM balances WHERE account = ?",
+                                    (f"wallet:eth-{tier}",)).fetchone()[0])
+                     for tier in ("hot", "cold"))
+        db.execute("UPDATE balances SET balance = '0' WHERE account = 'wallet:eth-hot'")
+        db.execute("UPDATE balances SET balance = ? WHERE account = 'wallet:eth-cold'",
+                   (str(hot + cold),))
+    monkeypatch.delenv("KINKO_EVM_RPC_URL", raising=False)
+    run = cli_runner(monkeypatch, capsys, tmp_path, f"sqlite:///{copy}", init=False,
+                     KINKO_PRICES="ETH=500000")
+    code, _, err = run("report", "fsa", "--lang", "en", "--format", "md", "--out", "fsa")
+    assert code == 1, err
+    assert "the ledger does not verify (2 problem(s); the first: stored balance of " \
+        "wallet:eth-cold ETH" in err and "no FSA report is written" in err
+    assert not (tmp_path / "fsa").exists()
+    code, _, err = run("--lang", "ja", "report", "fsa", "--format", "md", "--out", "fsa")
+    assert code == 1 and "帳簿の検証に失敗しました（問題 2 件" in err

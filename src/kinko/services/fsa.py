@@ -63,11 +63,12 @@ from kinko.domain.policy import Policy
 from kinko.domain.refunds import parse_plan_document
 from kinko.domain.report import CustodyReport
 from kinko.domain.screening import RULE_KINDS, parse_rules
-from kinko.errors import BadInput, InputFileError, UnknownAsset
+from kinko.errors import BadInput, InputFileError, LedgerTampered, UnknownAsset
 from kinko.ports import AlertRow, BreakerEventRow, IncidentRow, TimelineRow
 from kinko.safeload import loads_json, read_stream
 from kinko.services.custody import Custody, custody_positions, custody_report
 from kinko.services.incidents import Incidents
+from kinko.services.ledger import Ledger
 
 __all__ = ["CAUSE_KINDS", "FINDING_KINDS", "fsa_report", "read_exposure", "read_refund_plan",
            "read_trace"]
@@ -86,6 +87,7 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
     """The report's data; see the module docstring. ``incident`` defaults to the refund
     plan's; an unknown incident, or a plan for another incident, is refused (BadInput)."""
     ledger = custody.ledger
+    _books_verify(ledger)
     plan = read_refund_plan(refund_plan) if refund_plan is not None else None
     if plan is not None:
         if incident is not None and incident != plan.incident:
@@ -134,6 +136,23 @@ def fsa_report(custody: Custody, *, incident: str | None = None,
         breaker_tripped=tuple(e for e in state.values() if e.event == "trip"),
         breaker_log=log, notices=tuple(notices), trace=summary, refund_plan=plan,
         incident=section, positions_at=positions_at, submitter=submitter or Submitter())
+
+
+def _books_verify(ledger: Ledger) -> None:
+    """Refuse (:class:`~kinko.errors.LedgerTampered`) when the journal does not verify: the
+    report states its figures as the books' (double entry, tamper-evident), so they are
+    the books' only when the hash chain, the head and every stored balance hold."""
+    checked = ledger.verify()
+    if checked.ok:
+        return
+    first = checked.findings[0]
+    entry = "—" if first.seq is None else str(first.seq)
+    raise LedgerTampered(
+        f"the ledger does not verify ({len(checked.findings)} problem(s); the first: "
+        f"{first.message}): no FSA report is written from books that were altered; `kinko "
+        "ledger verify` names every problem", code=first.code, seq=first.seq,
+        says=msg("error.fsa.ledger_tampered", count=str(len(checked.findings)),
+                 problem=first.code, entry=entry))
 
 
 # ---------------------------------------------------------------------------- 1 and 2
