@@ -160,6 +160,25 @@ def test_verify_exits_1_after_tampering(cli, store_url: str) -> None:  # type: i
     assert code == 1 and "first problem at entry 1" in out
 
 
+def test_verify_names_an_altered_idempotency_digest(cli, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The digest a retried request is compared with is not in the chain's hash: one copied
+    from another entry would have a retry of that other request taken for this entry (its
+    answer replayed, nothing written) and a retry of this one refused. verify names it."""
+    from sqlalchemy import create_engine, text
+
+    for key, amount in (("d1", 10), ("d2", 20)):
+        cli("ledger", "post", "--key", key, "--source", "t", "--debit",
+            f"wallet:xem-hot {amount} XEM", "--credit", f"customer:C1 {amount} XEM")
+    engine = create_engine(store_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entries SET digest = (SELECT digest FROM entries WHERE "
+                          "key = 'd2') WHERE key = 'd1'"))
+    engine.dispose()
+    code, out, _ = cli("ledger", "verify")
+    assert code == 1 and "first problem at entry 1: entry 1 (d1): its idempotency digest " \
+        "was altered" in out
+
+
 def test_beancount_export_passes_bean_check(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold")
     csv = write(tmp_path / "c.csv", "customer_id,asset,balance\nC1,XEM,10.5\nalice@x,JPY,100\n"

@@ -794,7 +794,15 @@ class ChainVerifier:
                 self._find("deleted", f"{missing} missing: deleted from the journal", entry.seq)
             else:
                 self._find("reordered", f"entry {entry.seq} appears out of order", entry.seq)
-        recomputed = entry_hash(entry)
+        content = entry_content(entry.kind, entry.source, entry.memo, entry.postings,
+                                entry.hold)
+        recomputed = chain_hash(entry.prev_hash, entry.seq, entry.key,
+                                format_timestamp(entry.timestamp), content)
+        if recomputed == entry.hash and entry.digest != entry_digest(content):
+            self._find("altered",
+                       f"entry {entry.seq} ({entry.key}): its idempotency digest was altered "
+                       "(a request retried under its key is compared with it: another "
+                       "request would be taken for this one, this one refused)", entry.seq)
         if recomputed != entry.hash:
             origin = self._original_position(entry)
             if origin is not None:
