@@ -307,3 +307,29 @@ def test_the_log_verifies_and_names_tampering(rig: Rig) -> None:
         conn.exec_driver_sql("UPDATE cosign_decisions SET amount = '1' WHERE seq = 1")
     broken = verify_log(rig.log, anchor=report.head)
     assert [(f.code, f.seq) for f in broken.findings][:1] == [("altered", 1)]
+
+
+def test_a_signing_made_not_to_count_toward_the_limit_is_named(rig: Rig) -> None:
+    """The rolling limit sums the exactly-once table, not the log: a signing made not to
+    count there (SQLite keeps 'no' in a boolean column; the limit's WHERE reads it as
+    false) or zeroed would let the co-signer sign past its limit. verify names the row
+    (beside whatever an earlier test of this rig did to the log)."""
+    ex = rig.ex
+    to = fresh()
+    ex.request("W-13", "ETH", 1 * ETH, to)
+    tx = ex.eth_tx(to, 1 * ETH)
+    assert ex.execute(tx, rig.service.cosign("withdrawal", "W-13", tx))
+    before = verify_log(rig.log).findings
+    where = "WHERE request = 'withdrawal:W-13'"
+    for edit, field in (("counts = 'no'", "counts"), ("amount = '0'", "amount")):
+        with rig.log.engine.begin() as conn:
+            seq, counts, amount = conn.exec_driver_sql(
+                f"SELECT record, counts, amount FROM cosign_signed {where}").one()
+            conn.exec_driver_sql(f"UPDATE cosign_signed SET {edit} {where}")
+        found = [f for f in verify_log(rig.log).findings if f not in before]
+        assert [(f.code, f.seq) for f in found] == [("signed_table", seq)], found
+        assert f"differs from record {seq} of the log in {field}" in found[0].message
+        with rig.log.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE cosign_signed SET counts = ?, amount = ? {where}",
+                                 (counts, amount))
+        assert verify_log(rig.log).findings == before

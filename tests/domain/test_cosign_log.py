@@ -12,7 +12,7 @@ import pytest
 
 from kinko.chains.keystore import throwaway_signer
 from kinko.domain.cosign import safe_tx_json
-from kinko.domain.cosign_log import GENESIS, Decision, LogVerifier, decision_hash
+from kinko.domain.cosign_log import GENESIS, Decision, LogVerifier, SignedRow, decision_hash
 from kinko.domain.erc20 import transfer_data
 from kinko.domain.safe import SafeTx
 
@@ -49,13 +49,12 @@ def chain(n: int = 6) -> list[Decision]:
     return out
 
 
-def signed_rows(records: list[Decision]) -> list[tuple[str, int, str, str]]:
-    return [(r.request, r.seq, r.safe_tx_hash, r.signature) for r in records
-            if r.outcome == "signed"]
+def signed_rows(records: list[Decision]) -> list[SignedRow]:
+    return [SignedRow.of(r) for r in records if r.outcome == "signed"]
 
 
 def run(records: list[Decision], head: tuple[int, str] | None = None,
-        rows: list[tuple[str, int, str, str]] | None = None,
+        rows: list[SignedRow] | None = None,
         anchor: tuple[int, str] | None = None) -> LogVerifier:
     verifier = LogVerifier(anchor_seq=anchor[0] if anchor else None)
     for record in records:
@@ -127,7 +126,7 @@ def test_signatures_and_the_exactly_once_table_must_agree_with_the_log() -> None
     assert [(f.code, f.seq) for f in found] == [("bad_signature", 1)]
     good = chain()
     rows = signed_rows(good)
-    rows[1] = (rows[1][0], rows[1][1], rows[1][2], "0x" + "00" * 65)
+    rows[1] = rows[1]._replace(signature="0x" + "00" * 65)
     assert run(good, (6, good[-1].hash), rows).findings[0].code == "signed_table"
     assert run(good, (6, good[-1].hash), rows[:2]).findings[0].code == "signed_table"
 
@@ -180,3 +179,20 @@ def test_a_token_transfer_is_checked_against_its_call_data() -> None:
     assert run(good, (1, good[-1].hash)).findings == []
     bad = _resealed([replace(record, amount=50_000)])
     assert [f.code for f in run(bad, (1, bad[-1].hash)).findings] == ["safe_tx"]
+
+
+@pytest.mark.parametrize("change", [
+    {"amount": 0}, {"counts": False}, {"at": T0 - timedelta(days=2)}, {"asset": "XEM"},
+    {"safe": "0x" + "44" * 20}, {"nonce": 77}, {"chain_id": 5},
+])
+def test_a_signing_kept_unlike_its_record_is_named(change: dict[str, object]) -> None:
+    """The exactly-once table is what the rolling limit sums (amount, counts, time, Safe,
+    asset) and the one-SafeTx-per-nonce rule reads: a row edited there (an amount zeroed, a
+    signing made not to count, moved out of the window) would let the co-signer sign past
+    its limit while the log itself is intact. verify names it."""
+    records = chain()
+    rows = signed_rows(records)
+    rows[1] = rows[1]._replace(**change)
+    found = run(records, (6, records[-1].hash), rows).findings
+    assert [(f.code, f.seq) for f in found] == [("signed_table", 3)], found
+    assert f"in {next(iter(change))} (what the rolling limit" in found[0].message

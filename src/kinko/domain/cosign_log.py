@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from kinko.domain.cosign import safe_tx_from_json
 from kinko.domain.erc20 import TRANSFER_SELECTOR
@@ -31,7 +31,8 @@ from kinko.domain.nem_tx import read_cosignature
 from kinko.domain.safe import recover_owner
 from kinko.errors import ApprovalError, BadInput
 
-__all__ = ["GENESIS", "OUTCOMES", "Decision", "LogFinding", "LogVerifier", "decision_hash"]
+__all__ = ["GENESIS", "OUTCOMES", "Decision", "LogFinding", "LogVerifier", "SignedRow",
+           "decision_hash"]
 
 GENESIS = "0" * 64
 OUTCOMES = ("signed", "repeated", "refused")
@@ -115,6 +116,32 @@ def _safe_tx_problem(record: Decision) -> str | None:
     if paid is not None and paid != record.amount:
         return f"it records an amount of {record.amount}, but its SafeTx pays {paid}"
     return None
+
+
+class SignedRow(NamedTuple):
+    """A row of the exactly-once table (``cosign_signed``): what the co-signer answers a
+    repeated request with, refuses a second SafeTx for a nonce with and sums its rolling
+    limit over (``amount`` of the rows that ``counts`` since ``at``, per Safe and asset).
+    Each field is a copy of its signing record's (``safe`` in lower case)."""
+
+    request: str
+    record: int
+    safe_tx_hash: str
+    signature: str
+    safe: str
+    chain_id: int
+    nonce: int
+    at: datetime
+    asset: str
+    amount: int
+    counts: bool
+
+    @classmethod
+    def of(cls, record: Decision) -> SignedRow:
+        """The row a signing record is kept as."""
+        return cls(record.request, record.seq, record.safe_tx_hash, record.signature,
+                   record.safe.lower(), record.chain_id, record.nonce, record.at,
+                   record.asset, record.amount, record.counts)
 
 
 @dataclass(frozen=True)
@@ -229,7 +256,7 @@ class LogVerifier:
                        f"{record.signer or 'the co-signer'}'s of its transfer", record.seq)
 
     def finish(self, stored_head: tuple[int, str] | None,
-               signed_rows: Iterable[tuple[str, int, str, str]] = (),
+               signed_rows: Iterable[SignedRow] = (),
                anchor: tuple[int, str] | None = None) -> list[LogFinding]:
         """Compare the end of the chain with the stored head, the slashing-protection rows
         (request, record, safeTxHash, signature) with the signed records, and an anchored
@@ -239,13 +266,22 @@ class LogVerifier:
                        f"({stored_head[1][:16]}…) but the log ends at record {self.head[0]} "
                        f"({self.head[1][:16]}…): the tail was cut or rewritten", self.head[0])
         rows = 0
-        for request, record_seq, tx_hash, signature in signed_rows:
+        for row in signed_rows:
             rows += 1
-            found = self.signed.get(request)
-            if found is None or found.seq != record_seq or found.safe_tx_hash != tx_hash \
-                    or found.signature != signature:
-                self._find("signed_table", f"the signature kept for {request} does not "
-                           f"match record {record_seq} of the log", record_seq)
+            found = self.signed.get(row.request)
+            if found is None or found.seq != row.record or found.safe_tx_hash != \
+                    row.safe_tx_hash or found.signature != row.signature:
+                self._find("signed_table", f"the signature kept for {row.request} does not "
+                           f"match record {row.record} of the log", row.record)
+                continue
+            kept = SignedRow.of(found)
+            differ = [name for name in SignedRow._fields
+                      if getattr(row, name) != getattr(kept, name)]
+            if differ:  # what the rolling limit and the nonce guard are read from
+                self._find("signed_table", f"the signing kept for {row.request} differs from "
+                           f"record {row.record} of the log in {', '.join(differ)} (what the "
+                           "rolling limit and the one-SafeTx-per-nonce rule are read from)",
+                           row.record)
         if rows != len(self.signed):
             self._find("signed_table", f"the log has {len(self.signed)} signing(s) but "
                        f"{rows} are kept for exactly-once answers", None)

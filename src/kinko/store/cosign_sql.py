@@ -40,6 +40,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
@@ -51,7 +52,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
-from kinko.domain.cosign_log import GENESIS, Decision
+from kinko.domain.cosign_log import GENESIS, Decision, SignedRow
 from kinko.domain.messages import msg
 from kinko.errors import ConfigError, StoreUnavailable
 from kinko.ports import CosignAlertChange, CosignAlertRow
@@ -223,9 +224,13 @@ class _Tables:
             q = q.limit(limit)
         return [_decision(r) for r in self.conn.execute(q)]
 
-    def signed_rows(self) -> list[tuple[str, int, str, str]]:
-        return [(r.request, int(r.record), r.safe_tx_hash, r.signature)
-                for r in self.conn.execute(select(signed).order_by(signed.c.record))]
+    def signed_rows(self) -> list[SignedRow]:
+        # counts as :meth:`used`'s WHERE reads it (SQLite keeps any text an UPDATE writes)
+        counted = case((signed.c.counts, True), else_=False).label("counted")
+        return [SignedRow(r.request, int(r.record), r.safe_tx_hash, r.signature, r.safe,
+                          int(r.chain_id), int(r.nonce), from_us(int(r.at_us)), r.asset,
+                          int(r.amount), bool(r.counted))
+                for r in self.conn.execute(select(signed, counted).order_by(signed.c.record))]
 
     def due_alerts(self, now: datetime, limit: int = 50) -> list[CosignAlertRow]:
         rows = self.conn.execute(select(outbox).where(
