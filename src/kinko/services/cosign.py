@@ -73,6 +73,7 @@ from kinko.errors import (
     ConfigError,
     CosignRefused,
     SignerUnavailable,
+    StoredValueInvalid,
     StoreUnavailable,
 )
 from kinko.ports import (
@@ -610,14 +611,24 @@ def verify_log(log: CosignLog, anchor: tuple[int, str] | None = None) -> LogRepo
     verifier = LogVerifier(anchor_seq=anchor[0] if anchor else None)
     with log.transaction(write=False) as tables:
         after = 0
-        while True:
-            batch = tables.records(after, 5000)
-            for record in batch:
-                verifier.feed(record)
-            if len(batch) < 5000:
-                break
-            after = batch[-1].seq
-        stored = tables.head()
-        rows = tables.signed_rows()
+        try:
+            while True:
+                try:
+                    batch = tables.records(after, 5000)
+                except StoredValueInvalid:  # the records before the one it names, first
+                    while one := tables.records(after, 1):
+                        verifier.feed(one[0])
+                        after = one[0].seq
+                    raise
+                for record in batch:
+                    verifier.feed(record)
+                if len(batch) < 5000:
+                    break
+                after = batch[-1].seq
+            stored = tables.head()
+            rows = tables.signed_rows()
+        except StoredValueInvalid as exc:  # a value kinko never writes: named, as tampering
+            findings = [*verifier.findings, LogFinding("unreadable", exc.message, exc.seq)]
+            return LogReport(verifier.records, verifier.head, findings, len(verifier.signed))
     findings = verifier.finish(stored, rows, anchor)
     return LogReport(verifier.records, verifier.head, findings, len(verifier.signed))

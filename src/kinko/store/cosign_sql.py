@@ -46,6 +46,7 @@ from sqlalchemy import (
     func,
     inspect,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -57,7 +58,17 @@ from kinko.domain.messages import msg
 from kinko.errors import ConfigError, StoreUnavailable
 from kinko.ports import CosignAlertChange, CosignAlertRow
 from kinko.store.schema import Amount
-from kinko.store.values import from_us, missing_sqlite_file, normalise_url, redact, to_us
+from kinko.store.values import (
+    from_us,
+    missing_row,
+    missing_sqlite_file,
+    normalise_url,
+    redact,
+    stored_int,
+    stored_text,
+    stored_time,
+    to_us,
+)
 
 __all__ = ["SCHEMA_VERSION", "SqlCosignLog", "open_cosign_log"]
 
@@ -136,14 +147,30 @@ outbox = Table(
 )
 
 
+# the decisions as stored (amounts as the text or number the database holds): a value
+# kinko never writes is named by :func:`_decision`, not a failure of the column's type
+_STORED = select(*(type_coerce(c, Text).label(c.name) if isinstance(c.type, Amount) else c
+                   for c in decisions.c))
+_TEXTS = ("caller", "outcome", "request", "reason", "detail", "safe", "safe_tx_hash",
+          "safe_tx", "asset", "signer", "signature", "prev_hash", "hash")
+
+
 def _decision(row: Any) -> Decision:
+    """A stored decision; one holding what kinko never writes (SQLite keeps any
+    ``UPDATE``'s text or bytes) is :class:`~kinko.errors.StoredValueInvalid`, naming it."""
+    table = "cosign_decisions"
+    seq = stored_int(row.seq, table, "seq", row.seq)
+    t = {c: stored_text(getattr(row, c), table, c, seq, seq) for c in _TEXTS}
+    n = {c: stored_int(getattr(row, c), table, c, seq, seq)
+         for c in ("chain_id", "nonce", "amount")}
     return Decision(
-        seq=int(row.seq), at=from_us(int(row.at_us)), caller=row.caller, outcome=row.outcome,
-        request=row.request, reason=row.reason, detail=row.detail, safe=row.safe,
-        chain_id=int(row.chain_id), nonce=int(row.nonce), safe_tx_hash=row.safe_tx_hash,
-        safe_tx=row.safe_tx, asset=row.asset, amount=int(row.amount), counts=bool(row.counts),
-        signer=row.signer, signature=row.signature, alerted=bool(row.alerted),
-        prev_hash=row.prev_hash, hash=row.hash)
+        seq=seq, at=stored_time(row.at_us, table, "at_us", seq, seq), caller=t["caller"],
+        outcome=t["outcome"], request=t["request"], reason=t["reason"], detail=t["detail"],
+        safe=t["safe"], chain_id=n["chain_id"], nonce=n["nonce"],
+        safe_tx_hash=t["safe_tx_hash"], safe_tx=t["safe_tx"], asset=t["asset"],
+        amount=n["amount"], counts=bool(row.counts), signer=t["signer"],
+        signature=t["signature"], alerted=bool(row.alerted), prev_hash=t["prev_hash"],
+        hash=t["hash"])
 
 
 class _Tables:
@@ -153,15 +180,18 @@ class _Tables:
         self.conn = conn
 
     def head(self) -> tuple[int, str]:
-        row = self.conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).one()
-        return int(row.seq), str(row.hash)
+        row = self.conn.execute(select(type_coerce(head.c.seq, Text).label("seq"), head.c.hash)
+                                .where(head.c.id == 1)).first()
+        if row is None:
+            raise missing_row("cosign_head", 1)
+        return (stored_int(row.seq, "cosign_head", "seq", 1),
+                stored_text(row.hash, "cosign_head", "hash", 1))
 
     def _signing(self, where: Any) -> Decision | None:
         row = self.conn.execute(select(signed.c.record).where(where)).first()
         if row is None:
             return None
-        found = self.conn.execute(select(decisions).where(
-            decisions.c.seq == row.record)).first()
+        found = self.conn.execute(_STORED.where(decisions.c.seq == row.record)).first()
         if found is None:
             raise StoreUnavailable(f"the co-signer's database keeps a signature of record "
                                    f"{row.record}, which is missing from its log: run "
@@ -219,7 +249,7 @@ class _Tables:
         return None if found is None else from_us(int(found))
 
     def records(self, after: int = 0, limit: int | None = None) -> list[Decision]:
-        q = select(decisions).where(decisions.c.seq > after).order_by(decisions.c.seq)
+        q = _STORED.where(decisions.c.seq > after).order_by(decisions.c.seq)
         if limit is not None:
             q = q.limit(limit)
         return [_decision(r) for r in self.conn.execute(q)]
@@ -227,10 +257,23 @@ class _Tables:
     def signed_rows(self) -> list[SignedRow]:
         # counts as :meth:`used`'s WHERE reads it (SQLite keeps any text an UPDATE writes)
         counted = case((signed.c.counts, True), else_=False).label("counted")
-        return [SignedRow(r.request, int(r.record), r.safe_tx_hash, r.signature, r.safe,
-                          int(r.chain_id), int(r.nonce), from_us(int(r.at_us)), r.asset,
-                          int(r.amount), bool(r.counted))
-                for r in self.conn.execute(select(signed, counted).order_by(signed.c.record))]
+        raw = [type_coerce(c, Text).label(c.name) if isinstance(c.type, Amount) else c
+               for c in signed.c]
+        out = []
+        for r in self.conn.execute(select(*raw, counted).order_by(signed.c.record)):
+            key = stored_text(r.request, "cosign_signed", "request", r.request)
+
+            def number(column: str, r: Any = r, key: str = key) -> int:
+                return stored_int(getattr(r, column), "cosign_signed", column, key)
+            out.append(SignedRow(
+                key, number("record"), stored_text(r.safe_tx_hash, "cosign_signed",
+                                                   "safe_tx_hash", key),
+                stored_text(r.signature, "cosign_signed", "signature", key),
+                stored_text(r.safe, "cosign_signed", "safe", key), number("chain_id"),
+                number("nonce"), stored_time(r.at_us, "cosign_signed", "at_us", key),
+                stored_text(r.asset, "cosign_signed", "asset", key), number("amount"),
+                bool(r.counted)))
+        return out
 
     def due_alerts(self, now: datetime, limit: int = 50) -> list[CosignAlertRow]:
         rows = self.conn.execute(select(outbox).where(
