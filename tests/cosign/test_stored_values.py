@@ -57,3 +57,21 @@ def test_an_unreadable_signing_row_is_named(db: Path) -> None:
     found = verify_log(open_cosign_log(f"sqlite:///{db}", create=False)).findings
     assert [f.code for f in found] == ["unreadable"]
     assert "cosign_signed.amount of row 'withdrawal:W-3' holds 'x'" in found[0].message
+
+
+def test_verify_names_a_signer_that_is_not_the_co_signers_key(
+        db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_cosign_log import KEY
+
+    from kinko.cli import main
+
+    (db.parent / "cosign.toml").write_text(f'database_url = "sqlite:///{db}"\n',
+                                           encoding="utf-8")
+    args = ["cosign", "verify", "--config", str(db.parent / "cosign.toml")]
+    assert main(args) == 0
+    assert f"signed by: {KEY.address}" in capsys.readouterr().out
+    assert main([*args, "--signer", KEY.address.lower()]) == 0
+    capsys.readouterr()
+    assert main([*args, "--signer", "0x" + "01" * 20]) == 1
+    assert f"first problem at record 1: record 1 (signed withdrawal:W-1) is signed by " \
+        f"{KEY.address}, not by the co-signer's key" in capsys.readouterr().out

@@ -196,3 +196,27 @@ def test_a_signing_kept_unlike_its_record_is_named(change: dict[str, object]) ->
     found = run(records, (6, records[-1].hash), rows).findings
     assert [(f.code, f.seq) for f in found] == [("signed_table", 3)], found
     assert f"in {next(iter(change))} (what the rolling limit" in found[0].message
+
+
+def test_a_signing_by_another_key_is_named_against_the_co_signers_key() -> None:
+    """A record appended with a valid signature of a key that is not the co-signer's, the
+    chain and the head recomputed: its signature recovers to the signer it names, so only
+    the co-signer's key, known from outside the log, tells it. Who signed is collected."""
+    records = chain()
+    other = throwaway_signer()
+    tx = pays(10**20, 9)
+    forged = Decision(7, T0 + timedelta(seconds=7), "token@127.0.0.1:1", "signed",
+                      request="withdrawal:W-forged", safe=tx.safe.lower(), chain_id=1, nonce=9,
+                      safe_tx_hash="0x" + tx.hash.hex(), safe_tx=canonical(tx), asset="ETH",
+                      amount=10**20, counts=True, signer=other.address,
+                      signature="0x" + other.sign_digest(tx.hash).hex())
+    records = _resealed([*records, forged])
+    head = (7, records[-1].hash)
+    unchecked = run(records, head)
+    assert unchecked.findings == [] and unchecked.signers == {KEY.address, other.address}
+    checked = LogVerifier(keys=frozenset({KEY.address.lower()}))
+    for record in records:
+        checked.feed(record)
+    found = checked.finish(head, signed_rows(records))
+    assert [(f.code, f.seq) for f in found] == [("foreign_signer", 7)], found
+    assert f"is signed by {other.address}, not by the co-signer's key" in found[0].message

@@ -323,6 +323,12 @@ def verify(config: str = _config_option(),
            anchor: str = typer.Option(None, "--anchor", metavar="RECORD:HASH",
                                       help="A head printed earlier and kept elsewhere (an "
                                            "alert carries one): the log must still hold it."),
+           signer: list[str] = typer.Option([], "--signer", metavar="KEY",
+                                            help="The co-signer's address (a NEM co-signer: "
+                                                 "its public key), as known from outside "
+                                                 "the log (the Safe's owners on chain, "
+                                                 "`kinko cosign address`): a signing by any "
+                                                 "other key is named (repeatable)."),
            fmt: str = format_option()) -> None:
     """Recompute the hash chain of the co-signer's decisions, check every signature it gave
     and its exactly-once table; name the first record altered, deleted or reordered."""
@@ -331,16 +337,19 @@ def verify(config: str = _config_option(),
 
     settings = _settings(config)
     wanted = _anchor(anchor)
-    report = verify_log(open_cosign_log(settings.database_url, create=False), wanted)
+    report = verify_log(open_cosign_log(settings.database_url, create=False), wanted,
+                        signer or None)
     seq, head = report.head
     if fmt == "json":
         print(json.dumps({"ok": report.ok, "records": report.records, "signed": report.signed,
-                          "head_seq": seq, "head_hash": head,
+                          "signers": report.signers, "head_seq": seq, "head_hash": head,
                           "findings": [asdict(f) for f in report.findings]}, indent=2))
     elif report.ok:
         say = speech()
         print(say("cli.cosign.log_ok", records=str(report.records), signed=str(report.signed),
                   head=f"{seq}:{head}"))
+        if report.signers:
+            print(say("cli.cosign.signed_by", keys=", ".join(report.signers)))
         if wanted is not None:
             print(say("cli.cosign.anchored", seq=str(wanted[0])))
         print(say("cli.cosign.keep_head"))

@@ -146,8 +146,8 @@ class SignedRow(NamedTuple):
 
 @dataclass(frozen=True)
 class LogFinding:
-    code: str  # deleted, reordered, altered, broken_link, bad_signature, safe_tx, head,
-    #            anchor, signed_table
+    code: str  # deleted, reordered, altered, broken_link, bad_signature, safe_tx,
+    #            foreign_signer, head, anchor, signed_table, unreadable
     message: str
     seq: int | None = None
 
@@ -159,6 +159,10 @@ class LogVerifier:
     reported as moved there (reordered), else as altered."""
 
     anchor_seq: int | None = None  # the record whose hash an anchor names, if any
+    # the co-signer's own keys (addresses or NEM public keys, any case), known from outside
+    # the log (the Safe's owners on chain, `kinko cosign address`): a signing by another
+    # key is named; None: not checked (who signed is shown: ``signers``)
+    keys: frozenset[str] | None = None
     max_findings: int = 50
     reorder_window: int = 64
     findings: list[LogFinding] = field(default_factory=list)
@@ -166,6 +170,7 @@ class LogVerifier:
     head: tuple[int, str] = (0, GENESIS)
     anchored: str | None = None  # the hash found at ``anchor_seq``
     signed: dict[str, Decision] = field(default_factory=dict)  # request -> its signing
+    signers: set[str] = field(default_factory=set)  # who signed, as the records say
     _expect: int = 1
 
     def _find(self, code: str, message: str, seq: int | None) -> None:
@@ -201,6 +206,11 @@ class LogVerifier:
             self._find("altered", f"record {record.seq} has no known outcome", record.seq)
         if record.outcome in ("signed", "repeated"):
             self._check_signature(record)
+            self.signers.add(record.signer)
+            if self.keys is not None and record.signer.lower() not in self.keys:
+                self._find("foreign_signer", f"record {record.seq} ({record.outcome} "
+                           f"{record.request}) is signed by {record.signer or 'no key'}, not by "
+                           f"the co-signer's key ({', '.join(sorted(self.keys))})", record.seq)
         if record.outcome == "signed":
             self.signed.setdefault(record.request, record)
         self.head = (record.seq, record.hash)

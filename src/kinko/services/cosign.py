@@ -35,7 +35,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -590,25 +590,29 @@ class WebhookSink:
 
 
 class LogReport:
-    """What :func:`verify_log` found."""
+    """What :func:`verify_log` found; ``signers``, who signed, as the records say."""
 
     def __init__(self, records: int, head: tuple[int, str], findings: list[LogFinding],
-                 signed: int) -> None:
+                 signed: int, signers: Collection[str] = ()) -> None:
         self.records = records
         self.head = head
         self.findings = findings
         self.signed = signed
+        self.signers = sorted(signers)
 
     @property
     def ok(self) -> bool:
         return not self.findings
 
 
-def verify_log(log: CosignLog, anchor: tuple[int, str] | None = None) -> LogReport:
+def verify_log(log: CosignLog, anchor: tuple[int, str] | None = None,
+               keys: Collection[str] | None = None) -> LogReport:
     """Recompute the co-signer's hash chain, check every signature it gave recovers to its
-    signer, the exactly-once table against the log, the stored head, and ``anchor`` (a
-    record number and hash kept outside the database)."""
-    verifier = LogVerifier(anchor_seq=anchor[0] if anchor else None)
+    signer (one of ``keys``, the co-signer's, when given), the exactly-once table against
+    the log, the stored head, and ``anchor`` (a record number and hash kept outside the
+    database)."""
+    verifier = LogVerifier(anchor_seq=anchor[0] if anchor else None,
+                           keys=None if not keys else frozenset(k.lower() for k in keys))
     with log.transaction(write=False) as tables:
         after = 0
         try:
@@ -629,6 +633,8 @@ def verify_log(log: CosignLog, anchor: tuple[int, str] | None = None) -> LogRepo
             rows = tables.signed_rows()
         except StoredValueInvalid as exc:  # a value kinko never writes: named, as tampering
             findings = [*verifier.findings, LogFinding("unreadable", exc.message, exc.seq)]
-            return LogReport(verifier.records, verifier.head, findings, len(verifier.signed))
+            return LogReport(verifier.records, verifier.head, findings, len(verifier.signed),
+                             verifier.signers)
     findings = verifier.finish(stored, rows, anchor)
-    return LogReport(verifier.records, verifier.head, findings, len(verifier.signed))
+    return LogReport(verifier.records, verifier.head, findings, len(verifier.signed),
+                     verifier.signers)
