@@ -179,6 +179,28 @@ def test_verify_names_an_altered_idempotency_digest(cli, store_url: str) -> None
         "was altered" in out
 
 
+def test_positions_as_of_a_past_time_name_entries_backdated_across_it(cli) -> None:  # type: ignore[no-untyped-def]
+    """Positions "as the ledger stood at" T count every entry dated by T, also one appended
+    later with an earlier date (`ledger post --at`): an exchange could so change, after an
+    incident, what its books showed at the incident's time. The report names such entries."""
+    for n, (at, amount) in enumerate((("2018-01-26T00:00:00+09:00", 10),
+                                      ("2018-01-26T01:00:00+09:00", 5),
+                                      ("2018-01-26T00:10:00+09:00", 3))):
+        assert cli("ledger", "post", "--key", f"e{n}", "--source", "t", "--at", at, "--debit",
+                   f"wallet:xem-hot {amount} XEM", "--credit", f"customer:C1 {amount} XEM")[0] == 0
+
+    def backdated(at: str) -> list[dict[str, str]]:
+        code, out, err = cli("report", "custody", "--lang", "en", "--at", at, "-f", "json")
+        assert code in (0, 1), err
+        return [f for f in json.loads(out)["findings"] if f["code"] == "backdated_entries"]
+
+    (found,) = backdated("2018-01-26T00:30:00+09:00")  # entry 3 was appended after entry 2
+    assert found["message"].startswith("1 journal entries dated at or before ")
+    assert "(the first: entry 3, e2, dated 2018-01-25 15:10:00.000 UTC)" in found["message"]
+    assert backdated("2018-01-26T02:00:00+09:00") == []  # nothing dated later: as written
+    assert backdated("2018-01-25T23:00:00+09:00") == []  # before all three
+
+
 def test_beancount_export_passes_bean_check(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cli("wallets", "add", "eth-cold", "--asset", "ETH", "--tier", "cold")
     csv = write(tmp_path / "c.csv", "customer_id,asset,balance\nC1,XEM,10.5\nalice@x,JPY,100\n"

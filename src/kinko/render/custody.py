@@ -77,6 +77,8 @@ def finding_basis(f: CustodyFinding, L: Localizer) -> str:
     if f.code in ("wallet_short", "wallet_unbooked", "not_reconciled", "no_addresses",
                   "deep_reorg", "deposit_twice"):
         return L("cr.basis.reconciliation")
+    if f.code == "backdated_entries":
+        return L("cr.basis.books")
     return L("cr.basis.policy")
 
 

@@ -1052,10 +1052,25 @@ class Custody:
                                          {sym for sym in assets if is_nem(assets[sym].chain)})
         if at is None:
             findings += self._pending_loosenings()
+        else:
+            findings += self._backdated(at)
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: order[f.severity])
         pending = self._views(("pending", "approved", "sent", "requested"))
         return CheckResult(findings, positions, policy, pending)
+
+    def _backdated(self, at: datetime) -> list[CustodyFinding]:
+        """Positions as of ``at`` count every entry dated by then, including entries appended
+        later with an earlier date: a finding naming them, so that a figure "as of" a past
+        moment is not taken for what the books said at that moment."""
+        with self.ledger.store.reader() as tx:
+            count, first = tx.backdated(at, 1)
+        if not count:
+            return []
+        seq, key, when = first[0]
+        return [CustodyFinding("backdated_entries", "warning", None, msg(
+            "finding.backdated_entries", count=str(count), at=Time(at), seq=str(seq),
+            key=key[:80], time=Time(when)))]
 
     def _pending_loosenings(self) -> list[CustodyFinding]:
         """A policy version that loosens something and waits for its time lock: a finding

@@ -1830,6 +1830,23 @@ class SqlLedger:
         q = (select(p.c.asset, total.label("total")).where(p.c.account == account, positive)
              .group_by(p.c.asset).order_by(p.c.asset))
         return {r.asset: int(r.total) for r in self.conn.execute(q) if int(r.total)}
+    def backdated(self, at: datetime, limit: int = 5
+                  ) -> tuple[int, list[tuple[int, str, datetime]]]:
+        """Entries dated at or before ``at`` that were appended after an entry dated after
+        it (a time given with the entry, ``--at``): how many, and the first ``limit`` of them
+        (sequence number, key, time). The journal "as it stood at ``at``" counts them,
+        though they were written later."""
+        p = self._p
+        us = to_us(at)
+        after = f"(SELECT MIN(seq) FROM entries WHERE ts_us > {p})"
+        ((count,),) = list(self._raw(f"SELECT COUNT(*) FROM entries WHERE ts_us <= {p} AND "
+                                     f"seq > {after}", (us, us)))
+        if not count:
+            return 0, []
+        rows = self._raw(f"SELECT seq, key, ts_us FROM entries WHERE ts_us <= {p} AND seq > "
+                         f"{after} ORDER BY seq LIMIT {int(limit)}", (us, us))
+        return int(count), [(int(seq), str(key), stored_time(ts, "entries", "ts_us", seq, seq))
+                            for seq, key, ts in rows]
 
     def sum_balances(self, kind: str) -> dict[str, tuple[BalanceState, int]]:
         """Per asset, the summed balances of every account of one kind, and how many
