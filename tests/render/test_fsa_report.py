@@ -421,3 +421,32 @@ def test_the_emergency_sweep_without_a_policy_reads_as_one_sentence(exchange: Ex
     assert "Policy: none, as no custody policy is loaded. The attacker" in en
     assert ".." not in en.replace("...", "")
     assert "管理方針：未設定（管理方針が読み込まれていない）。攻撃者" in ja and "。。" not in ja
+
+
+def test_shares_and_prices_are_written_without_an_exponent(exchange: Exchange,
+                                                            tmp_path: Path) -> None:
+    """A small online share was written ``1.0036...E-7`` in the positions appendix (and the
+    custody report's JSON and the API): a spreadsheet or a reader takes that for text, or
+    misreads it. Plain decimals, exact."""
+    import json
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from kinko.render.custody import render_custody
+    from kinko.render.fsa import write_appendix
+
+    share, price = Decimal(1) / Decimal(9_964_129), Decimal("1E+7")
+    report = exchange.report()
+    rows = [replace(r, online_share=share, price_jpy=price) if r.asset == "ETH" else r
+            for r in report.custody.rows]
+    report = replace(report, custody=replace(report.custody, rows=rows))
+    write_appendix(report, tmp_path)
+    with (tmp_path / "fsa-positions.csv").open(encoding="utf-8") as fh:
+        (line,) = [r for r in csv.DictReader(fh) if r["asset"] == "ETH"]
+    assert line["online_share"].startswith("0.0000001003") and "E" not in line["online_share"]
+    assert Decimal(line["online_share"]) == share
+    assert line["price_jpy"] == "10000000" and line["max_hot_ratio"] == "0.05"
+    (eth,) = [r for r in json.loads(render_custody(report.custody, "json"))["assets"]
+              if r["asset"] == "ETH"]
+    assert Decimal(eth["online_share"]) == share and "E" not in eth["online_share"]
+    assert eth["price_jpy"] == "10000000"

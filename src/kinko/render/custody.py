@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from kinko.domain.custody import CustodyFinding, WalletSigning
+from kinko.domain.policy import plain_decimal
 from kinko.domain.report import CustodyReport, CustodyRow
 from kinko.i18n import ENGLISH, JST, Localizer, environment
 from kinko.render.tables import render_rows
@@ -99,11 +100,11 @@ def _json(report: CustodyReport) -> str:
             "asset": r.asset, "customers": r.customers,
             "liabilities": str(r.liabilities), "hot": str(r.hot), "warm": str(r.warm),
             "cold": str(r.cold), "own_funds": str(r.own_funds),
-            "online_share": None if r.online_share is None else str(r.online_share),
-            "max_hot_ratio": None if r.max_hot_ratio is None else str(r.max_hot_ratio),
+            "online_share": None if r.online_share is None else plain_decimal(r.online_share),
+            "max_hot_ratio": None if r.max_hot_ratio is None else plain_decimal(r.max_hot_ratio),
             "guarantee_required": str(r.guarantee_required),
             "guarantee_held": str(r.guarantee_held),
-            "price_jpy": None if r.price_jpy is None else str(r.price_jpy),
+            "price_jpy": None if r.price_jpy is None else plain_decimal(r.price_jpy),
             "online_jpy": r.online_jpy, "cold_jpy": r.cold_jpy, "unit": "minor units",
         }
 

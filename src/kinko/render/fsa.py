@@ -40,6 +40,7 @@ from kinko.domain.custody import CustodyFinding
 from kinko.domain.fsa import AlertInfo, Detection, FsaReport, RefundPlan, TimelineEvent
 from kinko.domain.messages import N_, msg
 from kinko.domain.money import Asset, format_units
+from kinko.domain.policy import plain_decimal
 from kinko.errors import BadInput, EnvironmentProblem
 from kinko.i18n import JST, LANGS, Localizer, environment, in_zone
 from kinko.render.custody import finding_basis, keys_text, refusals_text, signing_text
@@ -679,11 +680,13 @@ def write_appendix(report: FsaReport, out: Path, lang: str = "ja") -> list[Path]
         "price_jpy", "online_jpy", "cold_jpy"],
         [[r.asset, r.decimals, r.customers, _plain(report, r.asset, r.liabilities),
           _plain(report, r.asset, r.hot), _plain(report, r.asset, r.warm),
-          _plain(report, r.asset, r.cold), "" if r.online_share is None else r.online_share,
-          "" if r.max_hot_ratio is None else r.max_hot_ratio,
+          _plain(report, r.asset, r.cold),
+          "" if r.online_share is None else plain_decimal(r.online_share),
+          "" if r.max_hot_ratio is None else plain_decimal(r.max_hot_ratio),
           {True: "yes", False: "no", None: ""}[report.ratio_ok.get(r.asset)],
           _plain(report, r.asset, r.own_funds), _plain(report, r.asset, r.guarantee_required),
-          _plain(report, r.asset, r.guarantee_held), "" if r.price_jpy is None else r.price_jpy,
+          _plain(report, r.asset, r.guarantee_held),
+          "" if r.price_jpy is None else plain_decimal(r.price_jpy),
           "" if r.online_jpy is None else r.online_jpy,
           "" if r.cold_jpy is None else r.cold_jpy] for r in c.rows])
     alerts = report.incident.alerts if report.incident is not None else report.watch.alerts

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from kinko.api.v1.deps import ERRORS, Reader, Services
 from kinko.api.v1.models import CustodyFindingOut, CustodyOut, CustodyRowOut
 from kinko.domain.money import format_units
+from kinko.domain.policy import plain_decimal
 from kinko.i18n import ENGLISH
 from kinko.services.custody import custody_report
 
@@ -32,8 +33,8 @@ def custody(who: Reader, api: Services) -> CustodyOut:
         assets=[CustodyRowOut(
             asset=r.asset, customers=r.customers, liabilities=show(r.liabilities, r.asset),
             hot=show(r.hot, r.asset), warm=show(r.warm, r.asset), cold=show(r.cold, r.asset),
-            online_share=None if r.online_share is None else str(r.online_share),
-            max_hot_ratio=None if r.max_hot_ratio is None else str(r.max_hot_ratio),
+            online_share=None if r.online_share is None else plain_decimal(r.online_share),
+            max_hot_ratio=None if r.max_hot_ratio is None else plain_decimal(r.max_hot_ratio),
             guarantee_required=show(r.guarantee_required, r.asset),
             guarantee_held=show(r.guarantee_held, r.asset)) for r in report.rows],
         findings=[CustodyFindingOut(code=f.code, severity=f.severity, asset=f.asset,
