@@ -4,15 +4,15 @@ One file, Python standard library only. Download it and run::
 
     python verify_proof.py PROOF.json ROOT_HASH --customer YOUR_ID
 
-PROOF.json is the proof the exchange gave you, ROOT_HASH the root hash it published (64
-lower-case hex digits) and YOUR_ID your customer id exactly as the exchange shows it to you.
-The verifier recomputes your leaf from your id, salt and balances, every node up the path and
-the root commitment, which binds the whole snapshot: its id, the assets with their decimals,
-chain and token, the ledger entry and time it was taken at, the chain block the reserves are
-read at, the customer count (when the exchange publishes one) and the totals. It exits 0 and
-prints your balances as counted *and the totals the exchange committed to* (compare them with
-what the exchange announces) when everything holds; otherwise it prints one ``FAIL:`` line
-saying why and exits 1. The format is specified in docs/proof-of-reserves.md.
+PROOF.json is the proof the exchange gave you, ROOT_HASH the root hash it published (64 hex
+digits, in either case, with 0x or not) and YOUR_ID your customer id exactly as the exchange
+shows it to you. The verifier recomputes your leaf from your id, salt and balances, every node
+up the path and the root commitment, which binds the whole snapshot: its id, the assets with
+their decimals, chain and token, the ledger entry and time it was taken at, the chain block
+the reserves are read at, the customer count (when the exchange publishes one) and the totals.
+It exits 0 and prints your balances as counted *and the totals the exchange committed to*
+(compare them with what the exchange announces) when everything holds; otherwise it prints one
+``FAIL:`` line saying why and exits 1. The format is specified in docs/proof-of-reserves.md.
 
 kinko itself verifies with this same code (``kinko.verify_proof``): one verifier, not two.
 """
@@ -514,6 +514,17 @@ class Verified:
         return {a.symbol: v for a, v in zip(self.header.assets, vals, strict=True)}
 
 
+def published_root(text: Any) -> Any:
+    """The root hash as a customer may copy it from the exchange's page: in either case,
+    with ``0x`` or not, with spaces around it; in lower case (anything else is left as it
+    is, for :func:`hex_bytes` to refuse)."""
+    if not isinstance(text, str):
+        return text
+    text = text.strip()
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    return digits.lower() if len(digits) == 64 and digits.isascii() else text
+
+
 def verify(proof: Any, root_hash: str, customer: str | None) -> Verified:
     """Check ``proof`` (parsed JSON) for ``customer`` against the published ``root_hash``.
 
@@ -521,7 +532,7 @@ def verify(proof: Any, root_hash: str, customer: str | None) -> Verified:
     customer always gives their id). Raises :class:`ProofError` naming the first thing
     that does not hold.
     """
-    root = hex_bytes(root_hash, 32, "ROOT_HASH")
+    root = hex_bytes(published_root(root_hash), 32, "ROOT_HASH")
     expected = None if customer is None else customer_id(customer, "the customer id given")
     doc = fields(_format(proof, "proof"), "proof",
                  ("format", "snapshot", "customer", "path", "root_hash"))

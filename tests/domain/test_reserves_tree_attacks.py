@@ -365,10 +365,27 @@ def test_hostile_input_through_the_script(tree: SumTree, tmp_path: Path) -> None
                              check=False, env={"PYTHONIOENCODING": "ascii"})
         assert run.returncode == 1 and run.stdout == "", name
         assert run.stderr.startswith("FAIL: ") and "Traceback" not in run.stderr, run.stderr
-    for bad_root in (tree.root.hex().upper(), " " + tree.root.hex()[1:], "0x" + "00" * 31):
+    for bad_root in (" " + tree.root.hex()[1:], "0x" + "00" * 31, "g" * 64, "ｆ" * 64):
         run = subprocess.run([sys.executable, str(script), str(path), bad_root,
                               "--customer", "a"], capture_output=True, text=True, check=False)
         assert run.returncode == 1 and "ROOT_HASH: expected 64 lower-case hex" in run.stderr
+
+
+def test_the_root_hash_as_a_customer_copies_it(tree: SumTree, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`kinko reserves verify` takes the root in either case, with 0x or not; the
+    customers' verifier refused all but lower case without 0x (a root copied from a page
+    that shows it otherwise was "expected 64 lower-case hex digits")."""
+    path = tmp_path / "alice.json"
+    path.write_text(json.dumps(proofs(tree)["alice"]))
+    hex_root = tree.root.hex()
+    for given in (hex_root.upper(), "0x" + hex_root, "0X" + hex_root.upper(),
+                  f"  {hex_root}\n"):
+        assert standalone.main([str(path), given, "--customer", "alice"]) == 0, given
+        assert 'OK: customer "alice" is counted' in capsys.readouterr().out
+    other = ("0" if hex_root[0] != "0" else "1") + hex_root[1:]
+    assert standalone.main([str(path), "0x" + other.upper(), "--customer", "alice"]) == 1
+    assert "FAIL: the proof leads to root" in capsys.readouterr().err
 
 
 def test_strict_loader_used_by_kinko(tree: SumTree) -> None:
