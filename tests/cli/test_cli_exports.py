@@ -132,3 +132,27 @@ def test_public_ofac_lists_load_as_deny_lists(kinko, name: str) -> None:  # type
     assert code == 0, err
     read = int(out.split(" labels read")[0].split()[-1])
     assert read > 140, out
+
+
+def test_loading_a_list_is_in_the_audit_log(kinko, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A deny list decides which withdrawals are blocked, tags which addresses are
+    exchanges: loading either left no audit record of who loaded what."""
+    import json
+
+    assert kinko("init")[0] == 0
+    code, _, err = kinko("denylist", "load", str(DATA / "ofac" / "sanctioned_addresses_ETH.txt"),
+                         "--by", "hanako")
+    assert code == 0, err
+    listed = tmp_path / "tags.csv"
+    listed.write_text(f"address,label,category\n{THIEF},Thief,hacker\n{HOP},Hop,exchange\n")
+    assert kinko("tags", "import", str(listed))[0] == 0
+    code, out, _ = kinko("audit", "list", "--action", "labels.", "--format", "json")
+    records = json.loads(out)
+    assert [(r["actor"], r["action"], r["target"]) for r in records] == [
+        ("cli:hanako", "labels.load", "sanctioned_addresses_ETH.txt"),
+        ("cli", "labels.load", "tags.csv")]
+    deny, tags = (json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
+                  for r in records)
+    assert deny["kind"] == "deny" and deny["read"] == deny["new"] > 140
+    assert tags == {"kind": "tags", "read": 2, "new": 2, "kept_as_written": 0}
+    assert kinko("audit", "verify")[0] == 0

@@ -440,12 +440,16 @@ def trace_synth(
 
 
 @tags_app.command("import")
-def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...)) -> None:
+def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...),
+                by: str = typer.Option(None, "--by", help="Who loads them (recorded in the "
+                                       "audit log).")) -> None:
     """Load TagPacks (or CSV label lists) as attribution tags."""
-    store = runtime(ctx).ledger().store
+    ledger = runtime(ctx).ledger()
     # every file checked before any is written: one refused, none loaded
-    every = load_label_files(store, list(files), "tags",
-                             invalid=runtime(ctx).settings.list_invalid_addresses)
+    every = load_label_files(ledger.store, list(files), "tags",
+                             invalid=runtime(ctx).settings.list_invalid_addresses,
+                             actor=f"cli:{by.strip()}" if by and by.strip() else "cli",
+                             clock=ledger.clock)
     for path, loaded in zip(files, every, strict=True):
         for kept in loaded.kept:
             print(kept)

@@ -226,10 +226,13 @@ def rules(ctx: typer.Context) -> None:
 
 
 @denylist_app.command("load")
-def denylist_load(ctx: typer.Context, file: Path) -> None:
+def denylist_load(ctx: typer.Context, file: Path,
+                  by: str = typer.Option(None, "--by", help="Who loads it (recorded in the "
+                                         "audit log).")) -> None:
     """Load a deny list: a GraphSense TagPack (.yaml) or a CSV with an address column."""
     loaded = _service(ctx).load_deny_list(
-        file, invalid=runtime(ctx).settings.list_invalid_addresses)
+        file, invalid=runtime(ctx).settings.list_invalid_addresses,
+        actor=f"cli:{by.strip()}" if by and by.strip() else "cli")
     for kept in loaded.kept:
         print(kept)
     print(runtime(ctx).say("cli.denylist.loaded", file=str(file), read=str(loaded.read),

@@ -21,8 +21,9 @@ from kinko.domain.labels import Include, LabelList, parse_label_file
 from kinko.domain.messages import msg
 from kinko.domain.screening import Label
 from kinko.errors import InputFileError
-from kinko.ports import Store
+from kinko.ports import Clock, Store, SystemClock
 from kinko.safeload import MAX_LIST_BYTES, read_text
+from kinko.services.access import Access
 
 __all__ = ["Loaded", "load_label_files", "load_labels", "read_labels", "tags"]
 
@@ -89,23 +90,33 @@ def read_labels(path: Path, *, invalid: str = "refuse", store: Store | None = No
 
 
 def load_labels(store: Store, path: Path, kind: str = "deny", *,
-                invalid: str = "refuse") -> Loaded:
+                invalid: str = "refuse", actor: str = "", clock: Clock | None = None) -> Loaded:
     """Load a deny list (``kind="deny"``) or tags (``"tags"``: added beside the tags other
     files gave the same addresses; loading a file again replaces what it gave before)."""
-    return load_label_files(store, [path], kind, invalid=invalid)[0]
+    return load_label_files(store, [path], kind, invalid=invalid, actor=actor, clock=clock)[0]
 
 
 def load_label_files(store: Store, paths: list[Path], kind: str = "deny", *,
-                     invalid: str = "refuse") -> list[Loaded]:
+                     invalid: str = "refuse", actor: str = "",
+                     clock: Clock | None = None) -> list[Loaded]:
     """:func:`load_labels` of several files at once: every file read and checked first,
-    then all of them written in one unit of work (one refused: none written)."""
+    then all of them written in one unit of work (one refused: none written). With
+    ``actor``, each file loaded is in the audit log (``labels.load``: the list's kind, the
+    addresses read, new and kept as written), in the same unit."""
     read = [(path, read_labels(path, invalid=invalid, store=store)) for path in paths]
     loaded: list[Loaded] = []
-    with store.screening() as tables:
-        for path, found in read:
-            fresh = tables.put_labels(path.name, [(lbl.address, lbl) for lbl in found.labels],
-                                      kind)
-            loaded.append(Loaded(len(found.labels), fresh, found.kept))
+    with store.unit():
+        with store.screening() as tables:
+            for path, found in read:
+                fresh = tables.put_labels(path.name,
+                                          [(lbl.address, lbl) for lbl in found.labels], kind)
+                loaded.append(Loaded(len(found.labels), fresh, found.kept))
+        if actor:
+            access = Access(store, clock or SystemClock())
+            for path, done in zip(paths, loaded, strict=True):
+                access.audit(actor, "labels.load", path.name,
+                             {"kind": kind, "read": done.read, "new": done.new,
+                              "kept_as_written": len(done.kept)})
     return loaded
 
 

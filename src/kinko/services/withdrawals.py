@@ -911,10 +911,13 @@ class Withdrawals:
             tables.allow(customer, canonical, self.clock.now())
         return canonical
 
-    def load_deny_list(self, path: Path, *, invalid: str = "refuse") -> Loaded:
+    def load_deny_list(self, path: Path, *, invalid: str = "refuse",
+                       actor: str = "") -> Loaded:
         """Load a TagPack (.yaml/.yml) or CSV deny list; ``invalid``: what becomes of an
-        address no format accepts (refuse the list, or keep it as written)."""
-        return load_labels(self.store, path, "deny", invalid=invalid)
+        address no format accepts (refuse the list, or keep it as written); audited under
+        ``actor`` when given."""
+        return load_labels(self.store, path, "deny", invalid=invalid, actor=actor,
+                           clock=self.clock)
 
     # ------------------------------------------------------------------ breaker
 
