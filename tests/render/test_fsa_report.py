@@ -450,3 +450,26 @@ def test_shares_and_prices_are_written_without_an_exponent(exchange: Exchange,
               if r["asset"] == "ETH"]
     assert Decimal(eth["online_share"]) == share and "E" not in eth["online_share"]
     assert eth["price_jpy"] == "10000000"
+
+
+def test_a_loss_without_a_reference_price_is_valued_at_the_refund_plans(
+        exchange: Exchange) -> None:
+    """With no price feed for the stolen asset, §5.3 said "—" for the loss in yen, though
+    the refund plan beside it prices that very asset: valued at the plan's price now, and
+    said so."""
+    from dataclasses import replace
+
+    report = exchange.report()
+    plan = report.refund_plan
+    assert plan is not None and plan.asset == "ETH" and plan.currency == "JPY"
+    assert "| ETH | 8 | 8 | ¥4,000,000 |" in render_markdown(report, "en")  # its own price
+    rows = [replace(r, price_jpy=None) for r in report.custody.rows]
+    unpriced = replace(report, custody=replace(report.custody, rows=rows))
+    yen = 8 * plan.price
+    assert yen == int(yen)
+    md = render_markdown(unpriced, "en")
+    assert f"| ETH | 8 | 8 | ¥{int(yen):,} |" in md
+    assert f"valued in yen at the refund plan's price, {plan.price:f} JPY per ETH" in md
+    ja = render_markdown(unpriced, "ja")
+    assert f"¥{int(yen):,}" in ja and "返金計画の価格" in ja
+    assert "refund plan's price" not in render_markdown(report, "en")

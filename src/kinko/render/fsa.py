@@ -517,13 +517,29 @@ def _incident(report: FsaReport, f: _Fmt) -> list[Section]:
         cause.p(f("fsa.no_cause"))
     lost = Section(f("fsa.s5_lost"), 3)
     assets = sorted(set(i.lost_by_alerts) | set(i.lost_in_ledger))
+    at_plan: set[str] = set()  # valued at the refund plan's price: no reference price set
+
+    def lost_yen(a: str) -> int | None:
+        units = max(i.lost_by_alerts.get(a, 0), i.lost_in_ledger.get(a, 0))
+        yen = _yen_of(report, a, units)
+        held = report.refund_plan
+        if yen is None and held is not None and held.asset == a and held.currency == "JPY":
+            at_plan.add(a)
+            p, q = held.price.as_integer_ratio()
+            scale: int = 10**held.decimals
+            return units * p // (q * scale)
+        return yen
+
     lost.table(Table([f("fsa.asset"), f("fsa.lost_alerts"), f("fsa.lost_ledger"),
                       f("fsa.lost_yen")],
                      [[a, f.units(a, i.lost_by_alerts.get(a)), f.units(a, i.lost_in_ledger.get(a)),
-                       f.L.yen(_yen_of(report, a, max(i.lost_by_alerts.get(a, 0),
-                                                      i.lost_in_ledger.get(a, 0))))]
-                      for a in assets], numeric={1, 2, 3}), f("fsa.no_loss"))
+                       f.L.yen(lost_yen(a))] for a in assets], numeric={1, 2, 3}),
+               f("fsa.no_loss"))
     lost.p(f("fsa.lost_note"))
+    if at_plan and report.refund_plan is not None:
+        valued = report.refund_plan
+        lost.p(f("fsa.lost_at_plan_price", price=f"{valued.price:f}",
+                 currency=valued.currency, asset=valued.asset))
     lost.table(Table(_alert_header(f), _alert_rows(i.alerts, f), numeric={5, 6},
                      nowrap={1, 2, 3, 4}), f("fsa.no_incident_alerts"))
     refund = Section(f("fsa.s5_refund"), 3)
