@@ -28,6 +28,15 @@ def _row(page: str, attr: str, value: str) -> dict[str, str]:
     return dict(re.findall(r'data-field="(\w+)">\s*([^<]*?)\s*</td>', row.group(0), re.S))
 
 
+def _paid_cell(page: str, plan_id: str) -> str:
+    """The "paid" cell of a refund plan's row, as text."""
+    row = re.search(rf'<tr [^>]*data-plan="{re.escape(plan_id)}".*?</tr>', page, re.S)
+    assert row
+    cell = re.search(r'data-field="paid">(.*?)</td>', row.group(0), re.S)
+    assert cell
+    return re.sub(r"<[^>]+>", "", cell.group(1)).strip()
+
+
 def _form(site: Site, client: TestClient, page: str, **data: str) -> dict[str, str]:
     return {"csrf": site.csrf(client, page), **data}
 
@@ -246,12 +255,26 @@ def test_refund_plans_show_the_plans_own_totals(site: Site) -> None:
     assert cells["total_yen"] == f"{int(doc['total_yen']):,} JPY" == "30,000,050 JPY"
     assert "short by" in page  # no yen in the bank
     assert 'data-download="json"' in page and 'data-download="csv"' in page
+    assert _paid_cell(page, doc["plan_id"]) == "not paid"
     # an edited plan is shown as unreadable, not with its edited numbers
     edited = json.loads((folder / "plan.json").read_text())
     edited["total_yen"] = "1"
     (folder / "plan.json").write_text(json.dumps(edited))
     page = site.client("audit").get("/reports?lang=en").text
     assert "altered" in page and "30,000,050" not in page
+    # paid: the page says so (its funds check says what it was when planned)
+    site.ledger.post("yen-in", [Posting("bank:mufg", "JPY", 40_000_000),
+                                Posting("own", "JPY", -40_000_000)], source="test")
+    funded = refunds.write_plan(refunds.plan(incident, "ETH", price=Decimal("300000.5")),
+                                site.data_dir / "refunds" / "p2")
+    Artifacts(site.ledger.store, site.clock).record("refunds", verbatim("refund plan"),
+                                                    funded.plan_json.parent, by="ops",
+                                                    incident=incident)
+    assert refunds.execute(funded.plan_json.parent, by="ops").posted == 2
+    page = site.client("audit").get("/reports?lang=en").text
+    assert _paid_cell(page, funded.plan_id).startswith("2 of 2 refunds posted (")
+    page = site.client("audit").get("/reports?lang=ja").text
+    assert _paid_cell(page, funded.plan_id).startswith("2 件中 2 件の返金を記帳済み")
 
 
 # ---------------------------------------------------------------------------- reserves
