@@ -258,7 +258,7 @@ def test_vetoes_say_who_and_which_version() -> None:
         check_veto(Veto(2, "mallory", signature, cast(Any, None)), cast(Policy, new),
                    cast(Policy, base))
     ja, en = said(caught.value)
-    assert "mallory" in ja and "第 1 版" in ja and "第 2 版" in ja
+    assert "mallory" in ja and "管理方針 第1版" in ja and "第2版" in ja
     assert en == caught.value.message.replace("'mallory'", "mallory")
     with pytest.raises(ApprovalError) as forged:
         check_veto(Veto(2, "carol", "00" * 64, cast(Any, None)), cast(Policy, new),
