@@ -473,3 +473,37 @@ def test_a_loss_without_a_reference_price_is_valued_at_the_refund_plans(
     ja = render_markdown(unpriced, "ja")
     assert f"¥{int(yen):,}" in ja and "返金計画の価格" in ja
     assert "refund plan's price" not in render_markdown(report, "en")
+
+
+def test_an_asset_all_online_without_a_policy_is_not_within_the_limit(tmp_path: Path) -> None:
+    """Without a policy the row's limit is the law's 5%: the appendix said "within_limit:
+    yes" beside 100% online (only a policy's own limit was tested), as in the 2018 setup."""
+    from kinko.render.fsa import write_appendix
+
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        upgrade(store)
+        ledger = Ledger(store, FixedClock(), AssetRegistry.default())
+        ledger.sync_assets()
+        ledger.add_wallet(Wallet("eth-hot", "ETH", "hot", ("0x" + "11" * 20,)))
+        ledger.add_wallet(Wallet("eth-cold", "ETH", "cold", ("0x" + "22" * 20,)))
+        ledger.post("open", [Posting("wallet:eth-hot", "ETH", 30 * E),
+                             Posting("customer:C1", "ETH", -30 * E)], source="opening")
+        report = fsa_report(Custody(ledger))
+        (row,) = [r for r in report.custody.rows if r.asset == "ETH"]
+        assert row.max_hot_ratio == Decimal("0.05") and row.within_limit is False
+        assert report.ratio_ok == {"ETH": False}
+        write_appendix(report, tmp_path)
+        with (tmp_path / "fsa-positions.csv").open(encoding="utf-8") as fh:
+            (line,) = [r for r in csv.DictReader(fh) if r["asset"] == "ETH"]
+        assert (line["online_share"], line["max_hot_ratio"], line["within_limit"]) == \
+            ("1", "0.05", "no")
+        # exactly at the limit is within it; above by one minor unit is not
+        ledger.post("cold", [Posting("wallet:eth-cold", "ETH", 570 * E),
+                             Posting("customer:C2", "ETH", -570 * E)], source="opening")
+        assert fsa_report(Custody(ledger)).ratio_ok == {"ETH": True}
+        ledger.post("one", [Posting("wallet:eth-hot", "ETH", 1),
+                            Posting("wallet:eth-cold", "ETH", -1)], source="move")
+        assert fsa_report(Custody(ledger)).ratio_ok == {"ETH": False}
+    finally:
+        store.close()

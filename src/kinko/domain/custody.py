@@ -348,6 +348,11 @@ def _exceeds(part: int, whole: int, ratio: Decimal) -> bool:
     return part * q > p * whole
 
 
+def within_share(part: int, whole: int, ratio: Decimal) -> bool:
+    """part / whole <= ratio, exactly."""
+    return not _exceeds(part, whole, ratio)
+
+
 def _share(whole: int, ratio: Decimal) -> int:
     p, q = ratio.as_integer_ratio()
     return whole * p // q

@@ -37,6 +37,8 @@ class CustodyRow:
     liabilities_jpy: int | None
     online_jpy: int | None
     cold_jpy: int | None
+    # online_share <= max_hot_ratio, decided exactly (None: nothing held, or no limit)
+    within_limit: bool | None = None
 
 
 @dataclass(frozen=True)

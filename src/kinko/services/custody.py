@@ -48,6 +48,7 @@ from kinko.domain.custody import (
     rebalance,
     signing_findings,
     wallet_signing,
+    within_share,
 )
 from kinko.domain.ledger import BalanceState, Entry, Posting, format_timestamp, normal_balance
 from kinko.domain.messages import N_, Message, Time, Units, id_shown, msg, verbatim
@@ -1149,6 +1150,7 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
         holdings = pos.total_holdings - pos.holdings.get("bank", 0)
         g = guarantee(pos, warm_hot)
         rule = policy.assets.get(pos.asset) if policy is not None else None
+        limit = rule.max_hot_ratio if rule is not None else LEGAL_MAX_ONLINE
         price = custody.prices.price(pos.asset) if custody.prices is not None else None
         online_jpy = custody.jpy(pos.asset, online)
         cold_jpy = custody.jpy(pos.asset, holdings - online)
@@ -1167,10 +1169,10 @@ def custody_report(custody: Custody, *, reconcile: bool = True, at: datetime | N
             warm=pos.holdings.get("warm", 0), cold=pos.holdings.get("cold", 0),
             own_funds=pos.own_funds,
             online_share=(Decimal(online) / Decimal(holdings)) if holdings else None,
-            max_hot_ratio=rule.max_hot_ratio if rule is not None else LEGAL_MAX_ONLINE,
-            guarantee_required=g.required, guarantee_held=g.held, price_jpy=price,
-            liabilities_jpy=custody.jpy(pos.asset, pos.liabilities),
-            online_jpy=online_jpy, cold_jpy=cold_jpy))
+            max_hot_ratio=limit, guarantee_required=g.required, guarantee_held=g.held,
+            price_jpy=price, liabilities_jpy=custody.jpy(pos.asset, pos.liabilities),
+            online_jpy=online_jpy, cold_jpy=cold_jpy,
+            within_limit=within_share(online, holdings, limit) if holdings else None))
     pending = [PendingMove(v.proposal.id, v.proposal.kind, _text_or_none(v.proposal.payload,
                                                                          "asset"),
                            int(str(v.proposal.payload.get("amount", 0))), v.state,

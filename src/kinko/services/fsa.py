@@ -170,10 +170,9 @@ def _total_ok(report: CustodyReport, policy: Policy | None) -> bool | None:
 
 
 def _ratio_tests(report: CustodyReport) -> dict[str, bool | None]:
-    """The ≤ max_hot_ratio test per asset, as the custody check decided it."""
-    breached = {f.asset for f in report.findings if f.code == "hot_ratio_breach"}
-    return {r.asset: None if r.max_hot_ratio is None else r.asset not in breached
-            for r in report.rows}
+    """The ≤ max_hot_ratio test per asset (the policy's limit, else the law's 5%), decided
+    on the row's own holdings: None when nothing is held."""
+    return {r.asset: r.within_limit for r in report.rows}
 
 
 def _wallets(custody: Custody, keystore_dir: Path | None) -> tuple[WalletInfo, ...]:
