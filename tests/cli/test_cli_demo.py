@@ -90,8 +90,11 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "単一鍵" in now and "鍵ファイル" in now  # how its wallets are signed, keys kept
     then = (tmp_path / "d" / "fsa-2018" / "fsa-report.ja.html").read_text()
     assert "88.549" in then
-    # the 2018 exchange fails the law (reserves, guarantee, 5%): red; kinko's does not
-    assert 'class="verdict bad"' in then and "資金決済法第63条の11（分別管理）" in then
+    # the 2018 exchange fails the law (the guarantee, 5% online): red; kinko's does not.
+    # Its reserves held before the theft (the customers' ETH cold, their XEM all hot)
+    assert 'class="verdict bad"' in then and "内閣府令第27条（オンライン管理5%以下）" in then
+    assert "資金決済法第63条の11の2（履行保証暗号資産）" in then
+    assert "資金決済法第63条の11（分別管理）" not in then
     assert 'class="verdict bad"' not in (tmp_path / "d" / "fsa" / "fsa-report.ja.html"
                                          ).read_text()
     # act 10: proof of liabilities, checked by the customer with the standalone verifier

@@ -50,6 +50,9 @@ from kinko.services.withdrawals import Withdrawals, WithdrawalView
 __all__ = ["PRICES", "DemoResult", "TraceDemo", "generate_customers", "run_2018", "run_demo",
            "trace_demo", "write_transfers"]
 
+# the 2018 setup's cold ETH wallet (watch-only: nothing is sent from it)
+ETH_COLD_2018 = "0x2018000000000000000000000000000000000c01"
+
 # illustrative reference prices: the refund price Coincheck used, and ETH in January 2018
 PRICES = {"XEM": Decimal("88.549"), "ETH": Decimal("120000")}
 
@@ -204,8 +207,11 @@ def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Spender, a
              fund_xem: Callable[[str, int], object], *, batch_size: int = 5000,
              progress: Callable[[int, int], None] | None = None) -> tuple[ReplayRun, float]:
     """Coincheck's setup: the same customers, every XEM in one hot wallet, nobody watching
-    the chain; then the same thief. Returns the run and the import's seconds."""
+    the chain; then the same thief. The customers' ETH is held in a cold wallet (what the
+    story is not about is held as it should be, so the reports show the XEM alone short
+    of the law). Returns the run and the import's seconds."""
     ledger.add_wallet(Wallet("xem-hot", "XEM", "hot", (signer.address,)))
+    ledger.add_wallet(Wallet("eth-cold", "ETH", "cold", (ETH_COLD_2018,)))
     started = time.perf_counter()
     import_customers(ledger, csv_path, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - started
@@ -213,14 +219,19 @@ def run_2018(ledger: Ledger, csv_path: Path, chain: DevChain, signer: Spender, a
                 for r in ledger.balances(kind="customer", asset="XEM"))
     yen = sum(normal_balance(r.account, r.state)
               for r in ledger.balances(kind="customer", asset="JPY"))
+    eth = sum(normal_balance(r.account, r.state)
+              for r in ledger.balances(kind="customer", asset="ETH"))
     fund_xem(signer.address, total)
     chain.fund(signer.address, 10**18)  # gas for the exchange's own transfers
+    chain.fund(ETH_COLD_2018, eth)
     ledger.post("demo:holdings", [Posting("wallet:xem-hot", "XEM", total),
                                   Posting("clearing:opening", "XEM", -total),
+                                  Posting("wallet:eth-cold", "ETH", eth),
+                                  Posting("clearing:opening", "ETH", -eth),
                                   Posting("bank:jpy-trust", "JPY", yen),
                                   Posting("clearing:opening", "JPY", -yen)],
-                source="demo:opening", memo="all customer XEM in one hot wallet (2018); the "
-                "customers' yen in trust")
+                source="demo:opening", memo="all customer XEM in one hot wallet (2018); their "
+                "ETH in a cold wallet, their yen in trust")
     run = replay("2018 setup", chain=chain, key=signer, xem=ledger.assets["XEM"],
                  attacker=attacker, customers=len({r.account for r in ledger.balances(
                      kind="customer", asset="XEM")}), customer_xem=total)
