@@ -592,6 +592,42 @@ def test_a_withdrawal_displaced_by_the_thief_is_raised_and_its_reservation_relea
     assert len(world.incidents.incidents()) == 1
 
 
+def test_a_displaced_withdrawal_mined_after_a_reorg_alarms_as_a_theft(
+        world: World, chain: EvmChain) -> None:
+    """A withdrawal displaced by the thief is failed and its reservation released; if a
+    reorganisation drops the thief's block and the withdrawal's own signed transaction is
+    mined after all (anyone holding its bytes can send it), the customer has been paid
+    twice: that outflow is explained by nothing and alarms."""
+    dest = Account.create().address
+    world.withdrawals.request("W1", "C1", "ETH", 2 * E, dest)
+    with held(chain):
+        sent = world.withdrawals.send("W1")
+        raw = rpc(chain, "eth_getRawTransactionByHash", sent.tx_hash)
+        nonce = chain.nonce(world.hot.address) - 1
+        assert world.watch.poll().matched == 1
+        snapshot = rpc(chain, "evm_snapshot")
+        _, price = chain.fee_params()
+        chain.send_raw(bytes(world.key.sign_transaction({
+            "to": to_checksum_address(Account.create().address), "value": 5 * E,
+            "gas": 21_000, "nonce": nonce, "gasPrice": 10 * price,
+            "chainId": chain.fee_params()[0]}).raw_transaction))
+        world.watch.poll()
+        rpc(chain, "evm_mine")
+        assert "displaced" in [a["kind"] for a in world.watch.poll().alerts]
+        assert world.withdrawals.get("W1").state == "failed"
+        # the thief's block is dropped; the withdrawal's signed bytes are sent again
+        assert rpc(chain, "evm_revert", snapshot) is True
+        if chain.transaction(str(sent.tx_hash)) is None:
+            chain.send_raw(bytes.fromhex(str(raw).removeprefix("0x")))
+        rpc(chain, "evm_mine")
+    assert chain.receipt(str(sent.tx_hash)) is not None
+    report = world.watch.poll()
+    thefts = [a for a in report.alerts if a["tx_hash"] == sent.tx_hash]
+    assert [(a["kind"], a["amount"]) for a in thefts] == [("theft", 2 * E)]
+    assert world.withdrawals.get("W1").state == "failed"  # its hold stays voided
+    assert world.watch.poll().alerts == []
+
+
 def test_a_drain_deep_in_a_backlog_is_explained_over_its_span(world: World,
                                                               chain: EvmChain) -> None:
     """Catching up, the state is read every 64th block: a drain between two such reads is

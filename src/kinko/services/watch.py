@@ -217,8 +217,12 @@ class Watch:
         with self.store.screening(write=False) as tables:
             rows = tables.withdrawals_for_watch(tx_hashes)
         for r in rows:
-            if r["state"] in ("review", "blocked", "rejected", "expired"):
-                continue  # never approved: if it shows on chain, it is not ours
+            if r["state"] in ("review", "blocked", "rejected", "expired", "failed"):
+                # never approved, or failed with its reservation released to the customer
+                # (displaced by another transaction on its nonce, or reverted): if it shows
+                # on chain after all (a reorganisation dropped what displaced it), nothing
+                # in the books explains it
+                continue
             w = wallets.get(r["wallet"])
             if not r["tx_hash"] and (w is None or w.tier == "hot") \
                     and f"withdrawal:{r['id']}" not in executed_refs:
