@@ -628,6 +628,25 @@ def test_a_displaced_withdrawal_mined_after_a_reorg_alarms_as_a_theft(
     assert world.watch.poll().alerts == []
 
 
+@pytest.mark.xfail(strict=True, reason="the fee an unexplained transaction of the hot key "
+                   "paid is in no alert's amount and never booked as a loss")
+def test_a_drain_through_the_fee_of_a_transaction_moving_nothing_names_what_left(
+        world: World, chain: EvmChain) -> None:
+    """The stolen key signs a transaction that moves nothing, with a priority fee that
+    hands half the wallet to the block's producer (the thief, or his accomplice): the alarm
+    says what left the wallet, the fee."""
+    tip = 5 * E // 21_000
+    tx = chain.send_raw(bytes(world.key.sign_transaction({
+        "chainId": chain.fee_params()[0], "nonce": 0, "gas": 21_000, "value": 0,
+        "to": to_checksum_address(Account.create().address),
+        "maxFeePerGas": tip, "maxPriorityFeePerGas": tip}).raw_transaction))
+    wait(chain, tx)
+    assert world.eth(world.hot.address) < 5 * E + E // 1000
+    (alert,) = world.watch.poll().alerts
+    assert alert["tx_hash"] == tx and alert["asset"] == "ETH"
+    assert alert["amount"] == 21_000 * tip
+
+
 def test_a_drain_deep_in_a_backlog_is_explained_over_its_span(world: World,
                                                               chain: EvmChain) -> None:
     """Catching up, the state is read every 64th block: a drain between two such reads is
