@@ -29,6 +29,7 @@ from kinko.domain.custody import Wallet
 from kinko.domain.erc20 import TOKEN_GAS
 from kinko.domain.ledger import Posting
 from kinko.domain.money import Asset, AssetRegistry
+from kinko.errors import ChainRejected
 from kinko.i18n import ENGLISH
 from kinko.ports import Fee, FixedClock
 from kinko.services.containment import Containment, Race, RaceCap, Survey
@@ -645,6 +646,52 @@ def test_a_drain_through_the_fee_of_a_transaction_moving_nothing_names_what_left
     (alert,) = world.watch.poll().alerts
     assert alert["tx_hash"] == tx and alert["asset"] == "ETH"
     assert alert["amount"] == 21_000 * tip
+
+
+class Pruned:
+    """The node, keeping the state of its last ``keep`` blocks only (a full node's default
+    pruning): deeper states are refused."""
+
+    def __init__(self, chain: EvmChain, keep: int = 128) -> None:
+        self._chain, self._keep = chain, keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chain, name)
+
+    def _deep(self, number: int) -> None:
+        if number < self._chain.head() - self._keep:
+            raise ChainRejected(f"missing trie node: state of block {number} is pruned")
+
+    def states(self, addresses: Any, tokens: Any, block: int) -> Any:
+        self._deep(block)
+        return self._chain.states(addresses, tokens, block)
+
+    def block_and_states(self, number: int, addresses: Any, tokens: Any) -> Any:
+        self._deep(number)
+        return self._chain.block_and_states(number, addresses, tokens)
+
+
+def test_a_drain_deep_in_a_long_backlog_on_a_pruned_node_is_not_silent(
+        world: World, chain: EvmChain) -> None:
+    """The watch was down for a long while and its node keeps little state: a delegation
+    drain deep in the backlog moved no transfer the watch can read, and the change of the
+    hot address's balance cannot be read for its blocks; the watch must still say so."""
+    watch = Watch(world.withdrawals, Pruned(chain), confirmations=2,
+                  start_block=chain.head() + 1)
+    thief = Thief(chain, world.key)
+    thief.deploy()
+    tx = thief.drain(thief.account.address, 3 * E)
+    wait(chain, tx)
+    chain.mine(1_300)
+    assert world.eth(world.hot.address) < 8 * E
+    alerts = watch.poll().alerts
+    assert alerts and {a["kind"] for a in alerts} == {"state_gap"}
+    assert all(a["severity"] == "high" for a in alerts)
+    start = min(int(ENGLISH.text(a["detail"]).split("blocks ")[1].split(" ")[0])
+                for a in alerts)
+    assert start <= chain.receipt(tx).block  # the drain's block is among those not checked
+    assert "compare their balances with the books" in ENGLISH.text(alerts[0]["detail"])
+    assert watch.poll().alerts == []  # said once
 
 
 def test_a_drain_deep_in_a_backlog_is_explained_over_its_span(world: World,

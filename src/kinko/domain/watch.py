@@ -65,8 +65,8 @@ Direction = Literal["out", "in"]
 # co-signer, which inserts its refusals itself); the dashboard's filter offers these
 AlertKind = Literal["theft", "theft_attempt", "unknown_tx", "delegation", "nonce", "code",
                     "allowance", "call", "displaced", "balance_drop", "denied_deposit",
-                    "audit_allowance", "audit_delegation", "safe_execution", "safe_change",
-                    "owner_key", "cosign_refused", "policy_loosening"]
+                    "audit_allowance", "audit_delegation", "state_gap", "safe_execution",
+                    "safe_change", "owner_key", "cosign_refused", "policy_loosening"]
 ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 

@@ -150,6 +150,8 @@ class Watch:
         self._state_at = ""
         # blocks awaiting a state: each with its receipts and the native value Safes sent
         self._span: list[tuple[Block, dict[str, tuple[bool, int]], list[Transfer]]] = []
+        # blocks whose changes of state could not be checked (first, last): each is said
+        self._gaps: list[tuple[int, int]] = []
         self._wallet_map: dict[tuple[str, str], str] = {}
         self._asset_map: dict[str | None, str] = {}
         # the Safes watched (canonical address -> (wallet, asset)) and their owner keys
@@ -456,6 +458,7 @@ class Watch:
                     leaked = owner_key_alerts(block.transfers, self._owner_keys,
                                               chain=self.chain.name, block=block.number) \
                         if self._owner_keys else []
+                    leaked += self._gap_alerts()
                     if mine or findings or safe.alerts or leaked:
                         observations = classify(
                             mine, wallets, assets,
@@ -674,6 +677,7 @@ class Watch:
             if len(self._span) > 16 * _STRIDE:  # a long gap: start again after it
                 log.warning("state watch: no state for %d blocks up to %d; comparing anew",
                             len(self._span), block.number)
+                self._gaps.append((self._span[0][0].number, block.number))
                 self._span, self._state_at = [], ""
             return []
         span, self._span = self._span, []
@@ -698,6 +702,7 @@ class Watch:
                 log.warning("state watch: the state before block %d is not readable (%s); "
                             "comparing from block %d on", first.number, exc.message,
                             block.number)
+                self._gaps.append((first.number, block.number))
         token_assets = {k: v for k, v in assets.items() if k is not None}
         own = self._own_authorizations(block)
         where = span_words(first.number, block.number)
@@ -715,6 +720,17 @@ class Watch:
                            own_authorizations=own.get(address, 0), where=where,
                            decimals=decimals)
         return found
+
+    def _gap_alerts(self) -> list[Alert]:
+        """A span of blocks whose watched addresses' state the node would not give (a
+        pruned node, a long backlog): what left them there without a transfer (a delegated
+        account's internal call) was not checked, and people must compare their balances
+        with the books (severity high: it is no theft seen, and nothing is contained)."""
+        gaps, self._gaps = self._gaps, []
+        name = self.chain.name
+        return [Alert(f"state_gap:{name}:{first}:{last}", "state_gap", "high", None, None,
+                      msg("alert.state_gap", chain=name, first=str(first), last=str(last)),
+                      block=last) for first, last in gaps]
 
     def _own_authorizations(self, block: Block) -> dict[str, int]:
         """Per address, the authorizations its own transactions in ``block`` carried that
