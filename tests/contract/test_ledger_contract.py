@@ -370,3 +370,19 @@ def test_debits_are_what_was_booked_to_an_account_whatever_was_credited_since(
     assert ledger.balance("loss:INC-1", "XEM") == 0
     assert ledger.debits("loss:INC-1") == {"ETH": big, "XEM": 7 * XEM}
     assert ledger.debits("loss:INC-2") == {}
+
+
+def test_keys_are_counted_by_their_prefix(ledger: Ledger) -> None:
+    """A refund plan's refunds are counted by their keys' common prefix, on both stores:
+    no key of another plan whose id the prefix begins, nor one just past it."""
+    from kinko.services.refunds import posted_refunds
+
+    for key in ("refund:P1:C1", "refund:P1:C2", "refund:P1:C3", "refund:P12:C1",
+                "refund:P1;", "refund:P0:C9", "refund:P_:C1"):
+        deposit(ledger, key, "C1", 1 * XEM)
+    store = ledger.store
+    assert posted_refunds(store, "P1") == 3
+    assert posted_refunds(store, "P12") == 1 and posted_refunds(store, "P2") == 0
+    assert posted_refunds(store, "P_") == 1  # "_" is itself, not any character
+    with store.reader() as tx:
+        assert tx.count_keys("refund:") == 7 and tx.count_keys("") == 7

@@ -64,6 +64,7 @@ from kinko.domain.refunds import (
     refunds_csv,
 )
 from kinko.errors import ApprovalError, BadInput, InputFileError, InvalidAmount
+from kinko.ports import Store
 from kinko.safeload import bounded_lines, loads_json, open_text, read_stream
 from kinko.services.access import Access
 from kinko.services.custody import Custody, ProposalView, unknown_proposal
@@ -71,7 +72,7 @@ from kinko.services.incidents import Incidents
 from kinko.services.ledger import Draft, Ledger, no_cyclic_gc
 from kinko.services.timeline import record
 
-__all__ = ["ExecuteReport", "PlanFiles", "Refunds", "read_trades"]
+__all__ = ["ExecuteReport", "PlanFiles", "Refunds", "posted_refunds", "read_trades"]
 
 PLAN_JSON = "plan.json"
 REFUNDS_CSV = "refunds.csv"
@@ -91,6 +92,13 @@ class PlanFiles:
     refunds_csv: Path
     plan_id: str
     document: dict[str, Any]
+
+
+def posted_refunds(store: Store, plan_id: str) -> int:
+    """How many of the plan's refunds the ledger holds (each customer's is one entry, keyed
+    ``refund:<plan_id>:<customer>``: counted on the keys' index, not read)."""
+    with store.reader() as tx:
+        return tx.count_keys(f"refund:{plan_id}:")
 
 
 @dataclass(frozen=True)

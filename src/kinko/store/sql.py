@@ -1723,6 +1723,19 @@ class SqlLedger:
             return pre[1] & set(keys)
         return {row[0] for row in self._matching("key", "entries", keys, "key")}
 
+    def count_keys(self, prefix: str) -> int:
+        """How many entries have an idempotency key starting with ``prefix``: on SQLite a
+        range of the keys' unique index (``prefix`` <= key < ``prefix`` with its last
+        character advanced: SQLite compares text byte by byte); on PostgreSQL, whose
+        collation may order punctuation otherwise, ``LIKE`` with the prefix escaped."""
+        query = select(func.count()).select_from(s.entries)
+        key = s.entries.c.key
+        if prefix and self.dialect == "sqlite":
+            query = query.where(key >= prefix, key < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        elif prefix:
+            query = query.where(key.startswith(prefix, autoescape=True))
+        return int(self.conn.execute(query).scalar_one())
+
     def entries_by_key(self, keys: Collection[str]) -> dict[str, Entry]:
         found = self.known_keys(keys)
         out: dict[str, Entry] = {}

@@ -22,7 +22,6 @@ Pages show what the services and the folders' own files say; nothing is re-deriv
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +52,7 @@ from kinko.services.artifact_files import (
 from kinko.services.custody import custody_report
 from kinko.services.fsa import fsa_report
 from kinko.services.overview import active_incidents
+from kinko.services.refunds import posted_refunds
 from kinko.services.reserves import refuse_reused_id
 from kinko.services.reserves_chain import build_report, load_root
 
@@ -159,27 +159,11 @@ def reports(request: Request, web: Site) -> HTMLResponse:
     traces = [a for a in index.find("trace", limit=50) if a["state"] == "done"]
     made = request.query_params.get("made", "")
     return web.render(request, "custody_reports.html.j2", viewer, fsa=fsa, plans=plans,
-                      paid=_paid(web) if plans else {},
+                      paid={doc["plan_id"]: posted_refunds(web.custody().ledger.store,
+                                                           doc["plan_id"])
+                            for _, doc, _, _ in plans if doc is not None},
                       traces=traces, assets=web.custody().ledger.assets,
                       made=made if any(a["id"] == made for a, _ in fsa) else "")
-
-
-def _paid(web: Web) -> dict[str, tuple[int, datetime]]:
-    """Per refund plan id, the refunds its runs posted and when the last run ended (the
-    audit log's ``refund.execute`` records: a plan's funds check says what it was when
-    planned, not whether it was paid)."""
-    paid: dict[str, tuple[int, datetime]] = {}
-    after = 0
-    while rows := web.access().audit_log(after, 1000, "refund.execute"):
-        for r in rows:
-            try:
-                posted = int(json.loads(r["detail"]).get("posted", 0))
-            except (ValueError, TypeError, AttributeError):
-                continue  # a record kinko did not write: the audit verify names it
-            earlier = paid.get(r["target"], (0, r["at"]))[0]
-            paid[r["target"]] = (earlier + posted, r["at"])
-        after = rows[-1]["seq"]
-    return paid
 
 
 @router.post("/reports/fsa")
