@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kinko.cli.app import app
-from kinko.cli.runtime import emit, format_option, runtime, word
+from kinko.cli.runtime import cli_actor, emit, format_option, runtime, word
 from kinko.domain.custody import Wallet
 from kinko.domain.messages import msg
 from kinko.errors import BadInput, InvalidAccount, InvalidAddress, StoreUnavailable
@@ -69,7 +69,7 @@ def wallets_add(
                            "give its address with --safe",
                            says=msg("error.wallet.safe_flags_need_safe"))
         wallet = rt.ledger().add_wallet(  # the addresses are checked and made canonical there
-            Wallet(name, known.symbol, tier, tuple(address)), actor=_actor(by))
+            Wallet(name, known.symbol, tier, tuple(address)), actor=cli_actor(by))
     else:
         if address or not owner or threshold is None:
             raise BadInput("a Safe is registered with --safe ADDRESS, its --owner(s) and "
@@ -77,7 +77,7 @@ def wallets_add(
                            says=msg("error.wallet.safe_registration"))
         wallet = register_multisig(rt.ledger(), rt.multisigs(known.symbol), name, known.symbol,
                                    tier, safe, owner, threshold,  # type: ignore[arg-type]
-                                   operator=operator, cosigner=cosigner, actor=_actor(by))
+                                   operator=operator, cosigner=cosigner, actor=cli_actor(by))
     say = rt.say
     print(say("cli.wallets.added", name=wallet.name, tier=word(say, "tier", wallet.tier),
               asset=wallet.asset, kind=_kind(wallet, say), account=wallet.account))
@@ -107,7 +107,7 @@ def wallets_create_safe(
     known = rt.assets[asset]
     wallet = create_multisig(rt.ledger(), rt.multisigs(known.symbol, deploy=deploy_contracts),
                              name, known.symbol, tier, owner, threshold,  # type: ignore[arg-type]
-                             operator=operator, cosigner=cosigner, actor=_actor(by))
+                             operator=operator, cosigner=cosigner, actor=cli_actor(by))
     say = rt.say
     print(say("cli.wallets.created", name=wallet.name, tier=word(say, "tier", wallet.tier),
               asset=wallet.asset, kind=_kind(wallet, say), address=wallet.addresses[0]))
@@ -176,7 +176,7 @@ def wallets_keygen(
                            ) from None
         where, ref = rt.keys().where(name)  # where its signer will look for it
         if where == "hsm":
-            _hsm_keygen(rt, ledger, Wallet(name, known.symbol, "hot"), ref, _actor(by))
+            _hsm_keygen(rt, ledger, Wallet(name, known.symbol, "hot"), ref, cli_actor(by))
             return
         path = Path(ref)
 
@@ -194,7 +194,7 @@ def wallets_keygen(
         address = create_keystore(path, os.environ.get(PASSWORD_ENV, ""), accept=accept)
     try:
         wallet = ledger.add_wallet(Wallet(name, known.symbol, "hot", (address,)),
-                                   actor=_actor(by))
+                                   actor=cli_actor(by))
     except Exception as exc:  # not registered: no key of an unknown wallet left behind
         if isinstance(exc, BadInput) or not _registered(ledger, name):
             path.unlink(missing_ok=True)
@@ -221,11 +221,6 @@ def _hsm_keygen(rt: Any, ledger: Ledger, wallet: Wallet, label: str, actor: str)
         raise
     print(rt.say("cli.wallets.keygen_hsm", name=added.name, asset=added.asset,
                  address=signer.address, token=token.label, label=label))
-
-
-def _actor(by: str | None) -> str:
-    """The audit log's actor of a wallet registered from the command line."""
-    return f"cli:{by.strip()}" if by and by.strip() else "cli"
 
 
 def _registered(ledger: Ledger, name: str) -> bool:

@@ -18,7 +18,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.progress import progress
-from kinko.cli.runtime import Runtime, emit, format_option, parse_time, runtime, word
+from kinko.cli.runtime import Runtime, cli_actor, emit, format_option, parse_time, runtime, word
 from kinko.domain.messages import N_, msg
 from kinko.domain.money import format_units
 from kinko.domain.refunds import PlanFile, parse_price
@@ -211,7 +211,7 @@ def refunds_execute(
     with progress(say("cli.progress.refunds")) as advance:
         report = service.execute(folder, override_proposal=override, batch_size=batch_size,
                                  progress=advance, by=who or "kinko refunds execute",
-                                 actor=f"cli:{who}" if who else "cli")
+                                 actor=cli_actor(who))
     counts = dict(plan=str(report.plan_id), customers=f"{report.customers:,}",
                   posted=f"{report.posted:,}", replayed=f"{report.replayed:,}",
                   batches=str(report.batches), seconds=f"{report.seconds:.1f}",

@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # the database (SQLAlchemy) and the services load when a comm
     from kinko.services.ledger import Ledger
     from kinko.store import SqlStore
 
-__all__ = ["Runtime", "emit", "format_option", "heading", "parse_time", "runtime", "speaking",
-           "speech", "spoken", "word"]
+__all__ = ["Runtime", "cli_actor", "emit", "format_option", "heading", "parse_time", "runtime",
+           "speaking", "speech", "spoken", "word"]
 
 _SPOKEN: list[Localizer] = []  # the language of the command that runs (tables, errors)
 
@@ -280,6 +280,12 @@ class Runtime:
 
     def show(self, symbol: str, units: int) -> str:
         return format_units(units, self.assets[symbol])
+
+
+def cli_actor(by: str | None) -> str:
+    """The audit log's actor of a change made from the command line: ``cli:NAME`` for the
+    ``--by NAME`` given, ``cli`` without one."""
+    return f"cli:{by.strip()}" if by and by.strip() else "cli"
 
 
 def runtime(ctx: typer.Context) -> Runtime:

@@ -16,7 +16,7 @@ from kinko.api import create_app
 from kinko.cli.app import app
 from kinko.cli.listening import host_port, listen_tcp
 from kinko.cli.logs import log_to_stderr
-from kinko.cli.runtime import Runtime, emit, format_option, runtime, word
+from kinko.cli.runtime import Runtime, cli_actor, emit, format_option, runtime, word
 from kinko.domain.messages import msg
 from kinko.errors import ConfigError, KinkoError
 from kinko.ports import SystemClock
@@ -49,7 +49,7 @@ def apikeys_create(ctx: typer.Context,
                                           "the audit log).")) -> None:
     """Create a key; it is shown once and only its hash is stored."""
     key, token = _access(ctx).create_key(
-        name, role, actor=f"cli:{by.strip()}" if by and by.strip() else "cli")
+        name, role, actor=cli_actor(by))
     say = runtime(ctx).say
     print(say("cli.apikeys.created", id=key.id, name=key.name,
               role=word(say, "role", key.role)))

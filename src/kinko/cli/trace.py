@@ -10,7 +10,7 @@ import typer
 
 from kinko.chains import tracefiles
 from kinko.cli.app import app
-from kinko.cli.runtime import Runtime, emit, format_option, runtime, speech, word
+from kinko.cli.runtime import Runtime, cli_actor, emit, format_option, runtime, speech, word
 from kinko.domain.addresses import same_token
 from kinko.domain.labels import has_category, tag_index
 from kinko.domain.messages import N_, Units, msg
@@ -448,7 +448,7 @@ def tags_import(ctx: typer.Context, files: list[Path] = typer.Argument(...),
     # every file checked before any is written: one refused, none loaded
     every = load_label_files(ledger.store, list(files), "tags",
                              invalid=runtime(ctx).settings.list_invalid_addresses,
-                             actor=f"cli:{by.strip()}" if by and by.strip() else "cli",
+                             actor=cli_actor(by),
                              clock=ledger.clock)
     for path, loaded in zip(files, every, strict=True):
         for kept in loaded.kept:

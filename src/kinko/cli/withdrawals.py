@@ -8,7 +8,7 @@ import typer
 
 from kinko.cli.app import app
 from kinko.cli.custody import signature_for
-from kinko.cli.runtime import emit, format_option, runtime, word
+from kinko.cli.runtime import cli_actor, emit, format_option, runtime, word
 from kinko.domain.messages import msg, verbatim
 from kinko.domain.money import parse_units
 from kinko.domain.screening import RULE_KINDS
@@ -232,7 +232,7 @@ def denylist_load(ctx: typer.Context, file: Path,
     """Load a deny list: a GraphSense TagPack (.yaml) or a CSV with an address column."""
     loaded = _service(ctx).load_deny_list(
         file, invalid=runtime(ctx).settings.list_invalid_addresses,
-        actor=f"cli:{by.strip()}" if by and by.strip() else "cli")
+        actor=cli_actor(by))
     for kept in loaded.kept:
         print(kept)
     print(runtime(ctx).say("cli.denylist.loaded", file=str(file), read=str(loaded.read),
