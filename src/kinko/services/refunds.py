@@ -266,16 +266,14 @@ class Refunds:
         again have the same id): its funds check would count the yen already paid as the
         customers' and find the plan short, and a folder rewritten so would no longer say
         what was paid (nor be paid any further without an override)."""
-        keys = refund_keys(plan_id, customers)
-        with self.ledger.store.reader() as tx:
-            posted = len(tx.known_keys(keys))
+        posted = posted_refunds(self.ledger.store, plan_id)
         if posted:
             raise BadInput(f"refund plan {plan_id} has been paid already ({posted:,} of "
-                           f"{len(keys):,} refunds posted): its folder keeps the plan as it "
-                           "was paid, and nothing was written (`kinko refunds execute DIR` "
+                           f"{len(customers):,} refunds posted): its folder keeps the plan as "
+                           "it was paid, and nothing was written (`kinko refunds execute DIR` "
                            "completes a stopped run)", plan=plan_id,
                            says=msg("error.refunds.already_paid", plan=plan_id[:80],
-                                    posted=posted, customers=len(keys)))
+                                    posted=posted, customers=len(customers)))
 
     def read_plan(self, folder: Path) -> PlanFile:
         """``plan.json`` and ``refunds.csv`` of ``folder``, checked against each other: an
