@@ -97,6 +97,7 @@ def trace_run(
     lang = rt.lang_for(lang, document=True)
     if incident is not None:  # refused before the trace runs (hours, on a chain's export)
         Incidents(rt.ledger().store, SystemClock()).incident(incident)
+    unit = _unit(rt, asset, chain_name)  # the asset the amounts are said in, when known
     if fmt not in FORMATS:
         raise BadInput(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}",
                        says=msg("error.cli.format", formats=", ".join(FORMATS),
@@ -139,12 +140,11 @@ def trace_run(
                                   seed_addresses=[parse_seed_address(s) for s in seed_address],
                                   labels=labels, stop_categories=stop_category or ("exchange",),
                                   max_hops=max_hops)
-            write_trace(report, out, min_taint=min_taint, tables=tables,
-                        unit=_unit(rt, asset, chain_name), lang=lang)
+            write_trace(report, out, min_taint=min_taint, tables=tables, unit=unit,
+                        lang=lang)
         if incident is not None:  # recorded before anything is printed (a closed pipe)
-            unit = _unit(rt, asset, None)
             _on_incident(ctx, incident, report, out, None if unit is None else unit.symbol)
-        _show(rt, report, _unit(rt, asset, None))
+        _show(rt, report, unit)
         _written(out, tables)
         return
     else:
@@ -165,15 +165,13 @@ def trace_run(
     finally:
         picture.join()
     try:
-        write_trace(report, out, min_taint=min_taint, tables=tables,
-                    unit=_unit(rt, asset, chain_name), lang=lang)
+        write_trace(report, out, min_taint=min_taint, tables=tables, unit=unit, lang=lang)
     finally:
         if store is not None:
             store.close()
     if incident is not None:  # recorded before anything is printed (a closed pipe)
-        unit = _unit(rt, asset, chain_name)
         _on_incident(ctx, incident, report, out, None if unit is None else unit.symbol)
-    _show(rt, report, _unit(rt, asset, chain_name))
+    _show(rt, report, unit)
     _written(out, tables)
 
 

@@ -115,8 +115,13 @@ def _yen_of(report: FsaReport, asset: str, units: int) -> int | None:
     row = next((r for r in report.custody.rows if r.asset == asset), None)
     if row is None or row.price_jpy is None:
         return None
-    p, q = row.price_jpy.as_integer_ratio()
-    scale: int = 10**row.decimals
+    return _in_yen(units, row.price_jpy, row.decimals)
+
+
+def _in_yen(units: int, price: Decimal, decimals: int) -> int:
+    """``units`` minor units at ``price`` yen per whole unit, exactly, rounded down."""
+    p, q = price.as_integer_ratio()
+    scale: int = 10**decimals
     return units * p // (q * scale)
 
 
@@ -525,9 +530,7 @@ def _incident(report: FsaReport, f: _Fmt) -> list[Section]:
         held = report.refund_plan
         if yen is None and held is not None and held.asset == a and held.currency == "JPY":
             at_plan.add(a)
-            p, q = held.price.as_integer_ratio()
-            scale: int = 10**held.decimals
-            return units * p // (q * scale)
+            return _in_yen(units, held.price, held.decimals)
         return yen
 
     lost.table(Table([f("fsa.asset"), f("fsa.lost_alerts"), f("fsa.lost_ledger"),

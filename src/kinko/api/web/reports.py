@@ -158,9 +158,9 @@ def reports(request: Request, web: Site) -> HTMLResponse:
             plans.append((a, None, exc.said(), []))
     traces = [a for a in index.find("trace", limit=50) if a["state"] == "done"]
     made = request.query_params.get("made", "")
+    store = web.custody().ledger.store
     return web.render(request, "custody_reports.html.j2", viewer, fsa=fsa, plans=plans,
-                      paid={doc["plan_id"]: posted_refunds(web.custody().ledger.store,
-                                                           doc["plan_id"])
+                      paid={doc["plan_id"]: posted_refunds(store, doc["plan_id"])
                             for _, doc, _, _ in plans if doc is not None},
                       traces=traces, assets=web.custody().ledger.assets,
                       made=made if any(a["id"] == made for a, _ in fsa) else "")
